@@ -1,0 +1,11 @@
+"""Alignment losses (torch) and discrepancy measures.
+
+One module per family; every loss follows :class:`dtc.align.base.AlignmentLoss`'s
+call signature ``loss(source, target, **context) -> scalar`` and is found by name
+with :func:`get`.
+"""
+
+from dtc.align.base import AlignmentLoss, check_pair_inputs
+from dtc.align.registry import available, get, get_class, register
+
+__all__ = ["AlignmentLoss", "available", "check_pair_inputs", "get", "get_class", "register"]

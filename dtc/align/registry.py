@@ -1,0 +1,27 @@
+"""Find alignment losses by name: ``dtc.align.get("mmd", sigmas=...)``.
+
+Built-in losses are registered in :mod:`dtc.align`. A user's loss plugs in with no
+change to dtc, three ways:
+
+* the entry-point group ``dtc.losses`` (``myloss = "my_pkg.my_mod:MyLoss"``);
+* a ``"package.module:ClassName"`` string wherever a name is accepted;
+* :func:`register` at run time.
+
+Any ``torch.nn.Module`` called as ``loss(source, target, **context)`` qualifies.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from dtc._plugins import PluginRegistry
+
+__all__ = ["ENTRY_POINT_GROUP", "available", "get", "get_class", "register"]
+
+ENTRY_POINT_GROUP = "dtc.losses"
+
+_LOSSES = PluginRegistry(ENTRY_POINT_GROUP, nn.Module, "loss")
+register = _LOSSES.register
+available = _LOSSES.available
+get_class = _LOSSES.get_class
+get = _LOSSES.get

@@ -1,0 +1,173 @@
+"""The two containers every method sees: a :class:`Domain` and a :class:`DomainPair`.
+
+They are validated when built, so a method never has to check for NaNs, a
+wrong dtype or a label vector of the wrong length again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+__all__ = ["Domain", "DomainPair", "check_features"]
+
+
+def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
+    """Return ``X`` as a C-contiguous float32 array of shape ``(n, d)``.
+
+    Raises ``ValueError`` naming ``name`` when ``X`` is not two-dimensional, has
+    fewer than ``min_samples`` rows, no columns, or holds NaN / Inf values.
+    """
+    try:
+        arr = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}") from exc
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array of shape (n, d), got shape {arr.shape}")
+    if arr.shape[0] < min_samples:
+        raise ValueError(
+            f"{name}: expected at least {min_samples} sample(s), got {arr.shape[0]} (empty domain?)"
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one feature, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise ValueError(f"{name}: expected finite values, found NaN or Inf in {bad} row(s)")
+    return np.ascontiguousarray(arr)
+
+
+def _check_labels(y, n: int, *, name: str) -> np.ndarray | None:
+    if y is None:
+        return None
+    arr = np.asarray(y)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d label vector of shape (n,), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name}: expected {n} labels (one per row of X), got {arr.shape[0]}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name}: expected integer class labels, got non-integer values")
+    elif arr.dtype.kind not in "iub":
+        raise ValueError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if n and arr.min() < 0:
+        raise ValueError(f"{name}: expected non-negative class labels, got minimum {arr.min()}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Domain:
+    """One domain: features ``X`` of shape ``(n, d)`` (float32), optional labels ``y``
+    of shape ``(n,)`` (int64, 0-based) and a name.
+
+    ``image_shape`` optionally records how a row reshapes into an image
+    (``(H, W)`` or ``(C, H, W)``), so convolutional networks can use it.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    name: str = "domain"
+    image_shape: tuple[int, ...] | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        X = check_features(self.X, name=f"Domain {self.name!r}: X")
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", _check_labels(self.y, X.shape[0], name=f"Domain {self.name!r}: y"))
+        if self.image_shape is not None:
+            shape = tuple(int(s) for s in self.image_shape)
+            if int(np.prod(shape)) != X.shape[1]:
+                raise ValueError(
+                    f"Domain {self.name!r}: image_shape {shape} has {int(np.prod(shape))} "
+                    f"pixels, expected the feature dimension {X.shape[1]}"
+                )
+            object.__setattr__(self, "image_shape", shape)
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def has_labels(self) -> bool:
+        return self.y is not None
+
+    @property
+    def n_classes(self) -> int | None:
+        """Number of distinct labels, or ``None`` without labels."""
+        return None if self.y is None else int(np.unique(self.y).size)
+
+    def without_labels(self) -> Domain:
+        """The same domain with its labels removed (what a method sees of the target)."""
+        return replace(self, y=None)
+
+    def subset(self, index) -> Domain:
+        """Rows ``index`` of this domain (labels and metadata kept)."""
+        index = np.asarray(index)
+        return replace(self, X=self.X[index], y=None if self.y is None else self.y[index])
+
+    def with_features(self, X, *, image_shape: tuple[int, ...] | None = None) -> Domain:
+        """The same samples and labels with new features (e.g. after a transform)."""
+        return replace(self, X=X, image_shape=image_shape)
+
+    def __repr__(self) -> str:
+        labels = "unlabelled" if self.y is None else f"{self.n_classes} classes"
+        return f"Domain({self.name!r}, n={self.n_samples}, d={self.n_features}, {labels})"
+
+
+@dataclass(frozen=True, eq=False)
+class DomainPair:
+    """A source and a target domain, the unit every method is fitted on.
+
+    Parameters
+    ----------
+    source, target : Domain
+        The domains. They share the feature dimension ``d`` unless
+        ``heterogeneous=True`` (cross-modal transfer, e.g. text features helping
+        to cluster images); methods declare whether they accept such pairs.
+    n_clusters : int, optional
+        The number of clusters the protocol asks for (for the benchmarks, the
+        number of classes: the usual assumption of clustering benchmarks). It is
+        metadata of the task, not a label; methods use it when their own
+        ``n_clusters`` is ``None``.
+    benchmark : str, optional
+        Name of the benchmark the pair comes from, for records.
+    """
+
+    source: Domain
+    target: Domain
+    heterogeneous: bool = False
+    n_clusters: int | None = None
+    benchmark: str | None = None
+
+    def __post_init__(self):
+        for role in ("source", "target"):
+            if not isinstance(getattr(self, role), Domain):
+                raise ValueError(f"DomainPair: {role} must be a Domain, got {type(getattr(self, role))!r}")
+        ds, dt = self.source.n_features, self.target.n_features
+        if not self.heterogeneous and ds != dt:
+            raise ValueError(
+                f"DomainPair: source has {ds} features and target has {dt}; expected the same "
+                "feature dimension (build the pair with heterogeneous=True for cross-modal transfer)"
+            )
+        if self.n_clusters is not None:
+            k = int(self.n_clusters)
+            if k < 1:
+                raise ValueError(f"DomainPair: n_clusters must be >= 1, got {self.n_clusters}")
+            object.__setattr__(self, "n_clusters", k)
+
+    def mask_target_labels(self) -> DomainPair:
+        """The pair a method may see: identical, with the target's labels removed."""
+        if self.target.y is None:
+            return self
+        return replace(self, target=self.target.without_labels())
+
+    def __repr__(self) -> str:
+        kind = ", heterogeneous" if self.heterogeneous else ""
+        return f"DomainPair(source={self.source!r}, target={self.target!r}{kind})"

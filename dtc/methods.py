@@ -1,0 +1,123 @@
+"""The method contract shared by DTC and every baseline, and the registry of methods.
+
+A method is a scikit-learn style estimator: parameters are set in ``__init__``
+(stored verbatim, so ``sklearn.base.clone`` works) and validated in ``fit``;
+``fit(pair)`` returns ``self`` and leaves fitted attributes ending in ``_``:
+
+``labels_``     ``(n_target,)`` int cluster index of every target sample;
+``embedding_``  ``(n_target, k)`` target representation, where the method has one;
+``history_``    list of per-epoch dicts, where the method trains.
+
+Subclasses implement :meth:`TransferClusterer._fit`. The public :meth:`fit`
+validates the pair against the method's declared needs and **removes the target
+labels before the subclass sees them**: target labels are for evaluation only,
+and this guarantee holds whoever calls ``fit``.
+
+Methods are found by name with :func:`get`. Built-in and third-party methods
+register through the entry-point group ``dtc.methods`` (``name =
+"package.module:Class"`` in ``pyproject.toml``); :func:`register` adds one at run
+time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from dtc._plugins import PluginRegistry
+from dtc.data.domain import DomainPair
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "TransferClusterer",
+    "available",
+    "get",
+    "get_class",
+    "register",
+]
+
+ENTRY_POINT_GROUP = "dtc.methods"
+
+
+class TransferClusterer(ClusterMixin, BaseEstimator):
+    """Base class of every method: cluster ``pair.target``, optionally using ``pair.source``.
+
+    Class attributes a subclass sets to declare its needs:
+
+    ``requires_source_labels``  the method needs ``pair.source.y`` (e.g. class-mean transfer);
+    ``accepts_heterogeneous``   the method handles a source and a target of different ``d``;
+    ``uses_source``             ``False`` for target-only baselines (for reports).
+    """
+
+    requires_source_labels: bool = False
+    accepts_heterogeneous: bool = False
+    uses_source: bool = True
+
+    # -- the contract -------------------------------------------------------
+    def fit(self, pair: DomainPair, y=None):
+        """Fit on ``pair`` and return ``self``.
+
+        ``pair.target.y`` is removed before the method sees the pair. ``y`` exists
+        only for scikit-learn signature compatibility and must be ``None``.
+        """
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__}.fit: y must be None; target labels are never used for "
+                "fitting (pass them to dtc.metrics for evaluation)"
+            )
+        pair = self._validate_pair(pair)
+        self._fit(pair.mask_target_labels())
+        return self
+
+    def fit_predict(self, pair: DomainPair, y=None) -> np.ndarray:
+        """Fit on ``pair`` and return ``labels_`` of shape ``(n_target,)``."""
+        return self.fit(pair, y).labels_
+
+    def _fit(self, pair: DomainPair) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- helpers for subclasses ---------------------------------------------
+    def _validate_pair(self, pair: DomainPair) -> DomainPair:
+        name = type(self).__name__
+        if not isinstance(pair, DomainPair):
+            raise ValueError(f"{name}.fit: expected a dtc.data.DomainPair, got {type(pair)!r}")
+        if pair.heterogeneous and not self.accepts_heterogeneous:
+            raise ValueError(
+                f"{name}: the pair is heterogeneous (source d={pair.source.n_features}, target "
+                f"d={pair.target.n_features}) and this method needs one shared feature space"
+            )
+        if self.requires_source_labels and pair.source.y is None:
+            raise ValueError(f"{name}: this method needs a labelled source (pair.source.y is None)")
+        return pair
+
+    def _n_clusters(self, pair: DomainPair) -> int:
+        """The number of clusters: the parameter ``n_clusters`` if set, else the pair's.
+
+        Raises ``ValueError`` when neither is given or when the target has fewer
+        samples than clusters.
+        """
+        k = getattr(self, "n_clusters", None)
+        if k is None:
+            k = pair.n_clusters
+        if k is None:
+            raise ValueError(
+                f"{type(self).__name__}: n_clusters is None and the pair carries no n_clusters; "
+                "set one of them"
+            )
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"{type(self).__name__}: n_clusters must be a positive int, got {k!r}")
+        n = pair.target.n_samples
+        if n < k:
+            raise ValueError(
+                f"{type(self).__name__}: n_clusters={k} but the target has only {n} samples; "
+                "expected at least as many samples as clusters"
+            )
+        return int(k)
+
+
+# -- registry ---------------------------------------------------------------
+_METHODS = PluginRegistry(ENTRY_POINT_GROUP, TransferClusterer, "method")
+register = _METHODS.register
+available = _METHODS.available
+get_class = _METHODS.get_class
+get = _METHODS.get

@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+``data_dir`` is the benchmark data directory from ``DTC_DATA``. Tests that need the
+shared benchmark files take it: they are skipped (with the reason shown) when
+``DTC_DATA`` is unset, and they *fail* when it is set but the directory is missing,
+so CI (which sets it) can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    value = os.environ.get("DTC_DATA")
+    if not value:
+        pytest.skip("DTC_DATA is not set: benchmark-data tests need the shared data directory")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"DTC_DATA={value!r} is set but is not a directory")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    # Every test starts from the same random state, so results are reproducible.
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_configure(config):
+    # Two cores here: more threads only thrash.
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
