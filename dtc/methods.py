@@ -6,7 +6,11 @@ A method is a scikit-learn style estimator: parameters are set in ``__init__``
 
 ``labels_``     ``(n_target,)`` int cluster index of every target sample;
 ``embedding_``  ``(n_target, k)`` target representation, where the method has one;
-``history_``    list of per-epoch dicts, where the method trains.
+``history_``    list of per-epoch dicts, where the method trains;
+``cluster_classes_`` ``(n_clusters,)`` int, only when the clusters are *named by source
+                classes* (e.g. K-means initialised at source class means): cluster ``c``
+                stands for source class ``cluster_classes_[c]``. Evaluation then also
+                reports accuracy without Hungarian matching (``acc_unmatched``).
 
 Subclasses implement :meth:`TransferClusterer._fit`. The public :meth:`fit`
 validates the pair against the method's declared needs and **removes the target
