@@ -6,6 +6,11 @@ with :func:`get`.
 """
 
 from dtc.align.base import AlignmentLoss, check_pair_inputs
+from dtc.align.coral import CORALLoss, LogCORALLoss, coral, log_coral
 from dtc.align.registry import available, get, get_class, register
 
 __all__ = ["AlignmentLoss", "available", "check_pair_inputs", "get", "get_class", "register"]
+__all__ += ["CORALLoss", "LogCORALLoss", "coral", "log_coral"]
+
+register("coral", CORALLoss)
+register("log_coral", LogCORALLoss)

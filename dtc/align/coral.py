@@ -1,0 +1,136 @@
+"""Correlation alignment: match second-order statistics of the two domains.
+
+* :func:`coral` / :class:`CORALLoss` — Deep CORAL (Sun & Saenko, "Deep CORAL:
+  Correlation Alignment for Deep Domain Adaptation", ECCV Workshops 2016):
+  ``||C_s - C_t||_F^2 / (4 d^2)``.
+* :func:`log_coral` / :class:`LogCORALLoss` — the same with the log-Euclidean
+  distance between covariances (Arsigny, Fillard, Pennec & Ayache, SIAM J. Matrix
+  Anal. Appl. 2007), as used for CORAL by Wang, Li, Dai & Van Gool ("Deep Domain
+  Adaptation by Geodesic Distance Minimization", arXiv:1707.09842, 2017):
+  ``||log(C_s + eps I) - log(C_t + eps I)||_F^2 / (4 d^2)``.
+
+``C_s``, ``C_t`` are the unbiased (``1 / (n - 1)``) feature covariances.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dtc.align.base import AlignmentLoss, check_pair_inputs
+
+__all__ = ["CORALLoss", "LogCORALLoss", "coral", "covariance", "log_coral", "sym_logm"]
+
+
+def covariance(x: torch.Tensor) -> torch.Tensor:
+    """Unbiased covariance of the rows of ``x``.
+
+    ``x`` ``(n, d)`` with ``n >= 2`` -> ``(d, d)``: ``(x - mean)^T (x - mean) / (n - 1)``.
+    """
+    centred = x - x.mean(dim=0, keepdim=True)
+    return centred.T @ centred / (x.shape[0] - 1)
+
+
+class _SymLog(torch.autograd.Function):
+    """Matrix logarithm of a symmetric positive-definite matrix via ``eigh``.
+
+    ``torch.linalg.eigh``'s own backward divides by eigenvalue gaps and returns
+    Inf/NaN for repeated eigenvalues, which every rank-deficient batch covariance
+    (``n < d``, all the null directions at ``eps``) has. The Daleckii-Krein formula
+    ``dlog(A)[E] = V (K o (V^T E V)) V^T`` with divided differences
+    ``K_ij = (log l_i - log l_j) / (l_i - l_j)`` (``1 / l_i`` on ties) is finite there.
+    """
+
+    @staticmethod
+    def forward(ctx, a):
+        eigvals, eigvecs = torch.linalg.eigh(a)
+        # Round-off can push the eigenvalues of a PSD + eps I matrix just below eps.
+        eigvals = eigvals.clamp_min(torch.finfo(a.dtype).tiny)
+        log_eigvals = eigvals.log()
+        ctx.save_for_backward(eigvals, log_eigvals, eigvecs)
+        return (eigvecs * log_eigvals) @ eigvecs.T
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        eigvals, log_eigvals, eigvecs = ctx.saved_tensors
+        gap = eigvals[:, None] - eigvals[None, :]
+        close = gap.abs() <= torch.finfo(eigvals.dtype).eps ** 0.5 * eigvals.abs().max()
+        safe_gap = torch.where(close, torch.ones_like(gap), gap)
+        mean_eig = 0.5 * (eigvals[:, None] + eigvals[None, :])
+        divided = torch.where(
+            close, 1.0 / mean_eig, (log_eigvals[:, None] - log_eigvals[None, :]) / safe_gap
+        )
+        inner = eigvecs.T @ grad_output @ eigvecs
+        return eigvecs @ (divided * inner) @ eigvecs.T
+
+
+def sym_logm(a: torch.Tensor) -> torch.Tensor:
+    """Matrix logarithm of a symmetric positive-definite ``a`` ``(d, d)`` -> ``(d, d)``;
+    differentiable, with a gradient that stays finite for repeated eigenvalues."""
+    return _SymLog.apply(a)
+
+
+def _check_eps(eps: float) -> float:
+    if not (isinstance(eps, (int, float)) and eps > 0):
+        raise ValueError(f"eps must be a positive number, got {eps!r}")
+    return float(eps)
+
+
+def _coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    d = source.shape[1]
+    return (covariance(source) - covariance(target)).square().sum() / (4 * d * d)
+
+
+def _log_coral(source: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    d = source.shape[1]
+    ridge = eps * torch.eye(d, dtype=source.dtype, device=source.device)
+    log_s = sym_logm(covariance(source) + ridge)
+    log_t = sym_logm(covariance(target) + ridge)
+    return (log_s - log_t).square().sum() / (4 * d * d)
+
+
+def coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Deep CORAL loss (Sun & Saenko, ECCV-W 2016).
+
+    ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``, ``n_s, n_t >= 2`` -> scalar
+    ``||C_s - C_t||_F^2 / (4 d^2)`` with unbiased covariances.
+    """
+    check_pair_inputs(source, target, min_samples=2, name="coral")
+    return _coral(source, target)
+
+
+def log_coral(source: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-3) -> torch.Tensor:
+    """Log-Euclidean CORAL (Wang et al., arXiv:1707.09842, 2017).
+
+    ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``, ``n_s, n_t >= 2`` -> scalar
+    ``||log(C_s + eps I) - log(C_t + eps I)||_F^2 / (4 d^2)``. ``eps > 0`` keeps the
+    logarithm finite (batch covariances are singular when ``n < d``) and bounds how far
+    a null direction can pull the loss: ``|log eps|`` per eigenvalue.
+    """
+    eps = _check_eps(eps)
+    check_pair_inputs(source, target, min_samples=2, name="log_coral")
+    return _log_coral(source, target, eps)
+
+
+class CORALLoss(AlignmentLoss):
+    """Deep CORAL as a loss module; see :func:`coral`. Ignores ``context``."""
+
+    min_samples = 2
+
+    def compute(self, source, target, **context):
+        return _coral(source, target)
+
+
+class LogCORALLoss(AlignmentLoss):
+    """Log-Euclidean CORAL as a loss module; see :func:`log_coral`. Ignores ``context``."""
+
+    min_samples = 2
+
+    def __init__(self, eps: float = 1e-3):
+        super().__init__()
+        self.eps = _check_eps(eps)
+
+    def compute(self, source, target, **context):
+        return _log_coral(source, target, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}"

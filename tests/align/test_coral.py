@@ -1,0 +1,142 @@
+"""CORAL and log-Euclidean CORAL against independent formulas (NumPy, SciPy, pytorch-adapt)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+import dtc.align
+from dtc.align.coral import CORALLoss, LogCORALLoss, covariance, log_coral, sym_logm
+
+
+def _pair(n_s=12, n_t=9, d=4, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    source = torch.randn(n_s, d, generator=g, dtype=dtype)
+    target = (
+        1.5
+        * torch.randn(n_t, d, generator=g, dtype=dtype)
+        @ torch.randn(d, d, generator=g, dtype=dtype)
+    )
+    return source, target
+
+
+def _numpy_coral(xs, xt):
+    d = xs.shape[1]
+    return np.sum((np.cov(xs, rowvar=False) - np.cov(xt, rowvar=False)) ** 2) / (4 * d * d)
+
+
+def _numpy_log_coral(xs, xt, eps):
+    d = xs.shape[1]
+    ls = scipy.linalg.logm(np.cov(xs, rowvar=False) + eps * np.eye(d)).real
+    lt = scipy.linalg.logm(np.cov(xt, rowvar=False) + eps * np.eye(d)).real
+    return np.sum((ls - lt) ** 2) / (4 * d * d)
+
+
+def test_covariance_matches_numpy_unbiased():
+    x, _ = _pair()
+    np.testing.assert_allclose(covariance(x).numpy(), np.cov(x.numpy(), rowvar=False), atol=1e-12)
+
+
+def test_coral_matches_numpy_formula_and_module():
+    source, target = _pair()
+    expected = _numpy_coral(source.numpy(), target.numpy())
+    assert dtc.align.coral(source, target).item() == pytest.approx(expected, rel=1e-10)
+    assert CORALLoss()(source, target).item() == pytest.approx(expected, rel=1e-10)
+
+
+def test_coral_matches_pytorch_adapt():
+    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+    source, target = _pair(dtype=torch.float32)
+    ours = dtc.align.coral(source, target)
+    theirs = layers.CORALLoss()(source, target)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+
+
+def test_log_coral_matches_scipy_logm():
+    source, target = _pair()
+    expected = _numpy_log_coral(source.numpy(), target.numpy(), 1e-3)
+    assert log_coral(source, target, eps=1e-3).item() == pytest.approx(expected, rel=1e-8)
+    assert LogCORALLoss(eps=1e-3)(source, target).item() == pytest.approx(expected, rel=1e-8)
+
+
+def test_sym_logm_matches_scipy_on_repeated_eigenvalues():
+    # n < d: rank-deficient covariance, so the null directions all share eigenvalue eps.
+    x = torch.randn(3, 6, dtype=torch.float64)
+    a = covariance(x) + 1e-2 * torch.eye(6, dtype=torch.float64)
+    np.testing.assert_allclose(sym_logm(a).numpy(), scipy.linalg.logm(a.numpy()).real, atol=1e-10)
+
+
+@pytest.mark.parametrize("fn", [dtc.align.coral, log_coral], ids=["coral", "log_coral"])
+def test_floor_symmetry_and_order_invariance(fn):
+    source, target = _pair()
+    assert fn(source, source.clone()).item() == pytest.approx(0.0, abs=1e-12)
+    assert fn(source, target).item() == pytest.approx(fn(target, source).item(), rel=1e-12)
+    perm = torch.randperm(target.shape[0])
+    assert fn(source, target[perm]).item() == pytest.approx(fn(source, target).item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("fn", [dtc.align.coral, log_coral], ids=["coral", "log_coral"])
+def test_grows_with_covariance_gap_and_ignores_mean_shift(fn):
+    # CORAL sees second-order statistics only: a mean shift leaves it at its floor,
+    # a growing scale mismatch increases it.
+    source, _ = _pair(n_s=40)
+    assert fn(source, source + 3.0).item() == pytest.approx(0.0, abs=1e-10)
+    values = [fn(source, scale * source).item() for scale in (1.0, 1.5, 2.0, 3.0)]
+    assert values[0] == pytest.approx(0.0, abs=1e-12)
+    assert all(a < b for a, b in itertools.pairwise(values))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [dtc.align.coral, lambda s, t: log_coral(s, t, eps=0.1)],
+    ids=["coral", "log_coral"],
+)
+@pytest.mark.parametrize("n_s", [7, 3], ids=["full_rank", "rank_deficient"])
+def test_gradcheck(fn, n_s):
+    source, target = _pair(n_s=n_s, n_t=5, d=4)
+    source.requires_grad_(True)
+    target.requires_grad_(True)
+    assert torch.autograd.gradcheck(fn, (source, target))
+
+
+def test_log_coral_gradient_is_finite_on_identical_rank_deficient_inputs():
+    # torch.linalg.eigh's own backward gives NaN here (repeated eigenvalues).
+    source = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    log_coral(source, source.detach().clone()).backward()
+    assert torch.isfinite(source.grad).all()
+    assert source.grad.abs().max().item() == pytest.approx(0.0, abs=1e-8)
+
+
+def test_registered_names():
+    assert isinstance(dtc.align.get("coral"), CORALLoss)
+    loss = dtc.align.get("log_coral", eps=0.5)
+    assert isinstance(loss, LogCORALLoss)
+    assert loss.eps == 0.5
+
+
+@pytest.mark.parametrize("fn", [dtc.align.coral, log_coral, CORALLoss(), LogCORALLoss()])
+def test_bad_inputs(fn):
+    x = torch.randn(5, 3)
+    with pytest.raises(ValueError, match="expected the same feature dimension"):
+        fn(x, torch.randn(5, 4))
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="target contains NaN"):
+        fn(x, bad)
+    with pytest.raises(ValueError, match="expected at least 2"):
+        fn(x[:1], x)
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
+        fn(x[0], x)
+
+
+@pytest.mark.parametrize("eps", [0.0, -1.0, float("nan"), "1"])
+def test_bad_eps(eps):
+    x = torch.randn(5, 3)
+    with pytest.raises(ValueError, match="eps must be a positive number"):
+        log_coral(x, x, eps=eps)
+    with pytest.raises(ValueError, match="eps must be a positive number"):
+        LogCORALLoss(eps=eps)

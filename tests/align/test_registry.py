@@ -1,0 +1,82 @@
+"""The loss registry: built-in names, run-time registration, ``module:Class`` strings and
+the ``dtc.losses`` entry-point group, with clear errors."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+import torch
+
+import dtc._plugins
+import dtc.align
+from dtc.align.registry import _LOSSES, ENTRY_POINT_GROUP
+
+
+class MeanGapLoss(dtc.align.AlignmentLoss):
+    """A user's loss living outside dtc: squared distance between the domain means."""
+
+    def __init__(self, scale: float = 1.0):
+        super().__init__()
+        self.scale = scale
+
+    def compute(self, source, target, **context):
+        return self.scale * (source.mean(0) - target.mean(0)).square().sum()
+
+
+class NotALoss:
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _isolated_registry(monkeypatch):
+    # Run-time registrations made by a test must not leak into other tests.
+    monkeypatch.setattr(_LOSSES, "_registered", dict(_LOSSES._registered))
+
+
+def test_builtin_names_are_available():
+    names = dtc.align.available()
+    assert {"coral", "log_coral"} <= set(names)
+    assert names == sorted(names)
+
+
+def test_loss_loaded_from_module_class_string():
+    loss = dtc.align.get(f"{__name__}:MeanGapLoss", scale=2.0)
+    assert isinstance(loss, MeanGapLoss)
+    source, target = torch.zeros(4, 3), torch.ones(5, 3)
+    assert loss(source, target).item() == pytest.approx(2.0 * 3)
+
+
+def test_register_class_and_string():
+    dtc.align.register("mean_gap", MeanGapLoss)
+    dtc.align.register("mean_gap_str", f"{__name__}:MeanGapLoss")
+    assert {"mean_gap", "mean_gap_str"} <= set(dtc.align.available())
+    assert dtc.align.get_class("mean_gap") is MeanGapLoss
+    assert dtc.align.get_class("mean_gap_str") is MeanGapLoss
+    with pytest.raises(ValueError, match="'mean_gap' is already registered"):
+        dtc.align.register("mean_gap", MeanGapLoss)
+    dtc.align.register("mean_gap", MeanGapLoss, overwrite=True)
+
+
+def test_entry_point_group_plugs_a_loss_in(monkeypatch):
+    def fake_entry_points(group):
+        assert group == ENTRY_POINT_GROUP == "dtc.losses"
+        return [EntryPoint(name="mean_gap_ep", value=f"{__name__}:MeanGapLoss", group=group)]
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
+    assert "mean_gap_ep" in dtc.align.available()
+    assert isinstance(dtc.align.get("mean_gap_ep"), MeanGapLoss)
+
+
+def test_unknown_name_lists_available():
+    with pytest.raises(ValueError, match=r"unknown loss 'no_such_loss'; available: .*coral"):
+        dtc.align.get("no_such_loss")
+
+
+def test_unimportable_string_and_non_loss_class():
+    with pytest.raises(ValueError, match="could not import loss"):
+        dtc.align.get("no_such_module_xyz:Loss")
+    with pytest.raises(
+        ValueError, match=r"expected a subclass of torch\.nn\.modules\.module\.Module"
+    ):
+        dtc.align.get(f"{__name__}:NotALoss")
