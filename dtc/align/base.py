@@ -24,7 +24,9 @@ from torch import nn
 __all__ = ["AlignmentLoss", "check_pair_inputs"]
 
 
-def check_pair_inputs(source: torch.Tensor, target: torch.Tensor, *, min_samples: int = 1, name: str = "loss"):
+def check_pair_inputs(
+    source: torch.Tensor, target: torch.Tensor, *, min_samples: int = 1, name: str = "loss"
+):
     """Validate a ``(n_s, d)`` / ``(n_t, d)`` pair; raise ``ValueError`` naming what is wrong."""
     for role, x in (("source", source), ("target", target)):
         if not isinstance(x, torch.Tensor):
@@ -63,5 +65,7 @@ class AlignmentLoss(nn.Module):
         check_pair_inputs(source, target, min_samples=self.min_samples, name=type(self).__name__)
         return self.compute(source, target, **context)
 
-    def compute(self, source: torch.Tensor, target: torch.Tensor, **context) -> torch.Tensor:  # pragma: no cover
+    def compute(
+        self, source: torch.Tensor, target: torch.Tensor, **context
+    ) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError

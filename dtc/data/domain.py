@@ -22,7 +22,9 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     try:
         arr = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}") from exc
+        raise ValueError(
+            f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}"
+        ) from exc
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-d array of shape (n, d), got shape {arr.shape}")
     if arr.shape[0] < min_samples:
@@ -44,7 +46,9 @@ def _check_labels(y, n: int, *, name: str) -> np.ndarray | None:
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-d label vector of shape (n,), got shape {arr.shape}")
+        raise ValueError(
+            f"{name}: expected a 1-d label vector of shape (n,), got shape {arr.shape}"
+        )
     if arr.shape[0] != n:
         raise ValueError(f"{name}: expected {n} labels (one per row of X), got {arr.shape[0]}")
     if arr.dtype.kind == "f":
@@ -76,7 +80,9 @@ class Domain:
     def __post_init__(self):
         X = check_features(self.X, name=f"Domain {self.name!r}: X")
         object.__setattr__(self, "X", X)
-        object.__setattr__(self, "y", _check_labels(self.y, X.shape[0], name=f"Domain {self.name!r}: y"))
+        object.__setattr__(
+            self, "y", _check_labels(self.y, X.shape[0], name=f"Domain {self.name!r}: y")
+        )
         if self.image_shape is not None:
             shape = tuple(int(s) for s in self.image_shape)
             if int(np.prod(shape)) != X.shape[1]:
@@ -149,7 +155,9 @@ class DomainPair:
     def __post_init__(self):
         for role in ("source", "target"):
             if not isinstance(getattr(self, role), Domain):
-                raise ValueError(f"DomainPair: {role} must be a Domain, got {type(getattr(self, role))!r}")
+                raise ValueError(
+                    f"DomainPair: {role} must be a Domain, got {type(getattr(self, role))!r}"
+                )
         ds, dt = self.source.n_features, self.target.n_features
         if not self.heterogeneous and ds != dt:
             raise ValueError(

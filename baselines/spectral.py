@@ -1,0 +1,54 @@
+"""Target-only spectral clustering on a k-nearest-neighbour graph.
+
+Normalised spectral clustering (Ng, Jordan & Weiss, NIPS 2001) of the symmetrised
+kNN connectivity graph of the target (von Luxburg, Statistics and Computing 2007,
+recommends kNN graphs for their sparsity and robustness to scale). The source domain
+is ignored.
+"""
+
+from __future__ import annotations
+
+from sklearn.cluster import SpectralClustering
+
+from dtc.methods import TransferClusterer
+
+
+class TargetSpectral(TransferClusterer):
+    """Spectral clustering of the target's kNN graph.
+
+    Parameters
+    ----------
+    n_clusters : int, optional
+        Number of clusters; ``None`` takes the pair's ``n_clusters``.
+    n_neighbors : int, default 10
+        Neighbours per sample in the graph.
+    seed : int, default 0
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_target,)
+    """
+
+    uses_source = False
+    accepts_heterogeneous = True
+
+    def __init__(self, n_clusters=None, n_neighbors=10, seed=0):
+        self.n_clusters = n_clusters
+        self.n_neighbors = n_neighbors
+        self.seed = seed
+
+    def _fit(self, pair):
+        k = self._n_clusters(pair)
+        n = pair.target.n_samples
+        if not isinstance(self.n_neighbors, int) or not 1 <= self.n_neighbors < n:
+            raise ValueError(
+                f"TargetSpectral: n_neighbors must be an int in [1, {n - 1}], got {self.n_neighbors!r}"
+            )
+        sc = SpectralClustering(
+            k,
+            affinity="nearest_neighbors",
+            n_neighbors=self.n_neighbors,
+            assign_labels="kmeans",
+            random_state=self.seed,
+        )
+        self.labels_ = sc.fit_predict(pair.target.X)

@@ -1,0 +1,159 @@
+"""Clustering metrics, with the matching that makes them comparable to classification.
+
+A clustering names its groups arbitrarily, so accuracy needs a one-to-one map from
+clusters to classes: the Hungarian algorithm (Kuhn, 1955) picks the map that
+maximises the number of matched samples (``cluster_acc``). When the clusters are
+named by source classes (model transfer), accuracy without matching
+(``acc_unmatched``) compares directly with the classification figures of domain
+adaptation papers.
+
+All functions take ``y_true`` ``(n,)`` integer class labels and ``y_pred`` ``(n,)``
+integer cluster labels; the number of clusters may differ from the number of classes
+(unmatched clusters then count as errors).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn import metrics as skm
+
+__all__ = [
+    "acc_unmatched",
+    "ari",
+    "balanced_accuracy",
+    "cluster_acc",
+    "contingency",
+    "evaluate",
+    "hungarian_map",
+    "macro_f1",
+    "match_labels",
+    "nmi",
+    "per_class_recall",
+    "purity",
+]
+
+
+def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    for name, y in (("y_true", yt), ("y_pred", yp)):
+        if y.ndim != 1:
+            raise ValueError(
+                f"{name}: expected a 1-d label vector of shape (n,), got shape {y.shape}"
+            )
+        if y.size == 0:
+            raise ValueError(f"{name}: expected at least one label, got an empty vector")
+        if y.dtype.kind not in "iub" and not (
+            y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y))
+        ):
+            raise ValueError(f"{name}: expected integer labels, got dtype {y.dtype}")
+    if yt.shape != yp.shape:
+        raise ValueError(
+            f"y_true has {yt.shape[0]} labels and y_pred has {yp.shape[0]}; expected the same length"
+        )
+    return yt.astype(np.int64), yp.astype(np.int64)
+
+
+def contingency(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts ``C[i, j]`` of samples of class ``classes[i]`` in cluster ``clusters[j]``.
+
+    Returns ``(C, classes, clusters)`` with ``C`` of shape ``(n_classes, n_clusters)``.
+    """
+    yt, yp = _check(y_true, y_pred)
+    classes, ti = np.unique(yt, return_inverse=True)
+    clusters, pi = np.unique(yp, return_inverse=True)
+    C = np.zeros((classes.size, clusters.size), dtype=np.int64)
+    np.add.at(C, (ti, pi), 1)
+    return C, classes, clusters
+
+
+def hungarian_map(y_true, y_pred) -> dict[int, int]:
+    """The cluster -> class map maximising matched samples (one-to-one; a cluster
+    left without a class when there are more clusters than classes is absent)."""
+    C, classes, clusters = contingency(y_true, y_pred)
+    rows, cols = linear_sum_assignment(C, maximize=True)
+    return {int(clusters[c]): int(classes[r]) for r, c in zip(rows, cols)}
+
+
+def match_labels(y_true, y_pred) -> np.ndarray:
+    """``y_pred`` relabelled with the Hungarian map; unmatched clusters become ``-1``."""
+    yt, yp = _check(y_true, y_pred)
+    mapping = hungarian_map(yt, yp)
+    return np.array([mapping.get(int(c), -1) for c in yp], dtype=np.int64)
+
+
+def cluster_acc(y_true, y_pred) -> float:
+    """Clustering accuracy: the fraction of samples whose Hungarian-matched cluster is
+    their class (in [0, 1])."""
+    C, _, _ = contingency(y_true, y_pred)
+    rows, cols = linear_sum_assignment(C, maximize=True)
+    return float(C[rows, cols].sum() / C.sum())
+
+
+def acc_unmatched(y_true, y_pred, cluster_classes=None) -> float:
+    """Accuracy without matching: cluster ``c`` predicts class ``cluster_classes[c]``
+    (identity when ``None``). Meaningful only when clusters are named by source classes."""
+    yt, yp = _check(y_true, y_pred)
+    if cluster_classes is not None:
+        names = np.asarray(cluster_classes, dtype=np.int64)
+        if yp.min() < 0 or yp.max() >= names.size:
+            raise ValueError(
+                f"cluster_classes has {names.size} entries but y_pred holds cluster {yp.max()}"
+            )
+        yp = names[yp]
+    return float(np.mean(yt == yp))
+
+
+def nmi(y_true, y_pred) -> float:
+    """Normalised mutual information (arithmetic normalisation, scikit-learn's default)."""
+    return float(skm.normalized_mutual_info_score(*_check(y_true, y_pred)))
+
+
+def ari(y_true, y_pred) -> float:
+    """Adjusted Rand index (Hubert & Arabie, 1985)."""
+    return float(skm.adjusted_rand_score(*_check(y_true, y_pred)))
+
+
+def purity(y_true, y_pred) -> float:
+    """Fraction of samples in the majority class of their cluster (many-to-one)."""
+    C, _, _ = contingency(y_true, y_pred)
+    return float(C.max(axis=0).sum() / C.sum())
+
+
+def per_class_recall(y_true, y_pred) -> dict[int, float]:
+    """Recall of every true class after Hungarian matching: shows minority classes."""
+    yt, _ = _check(y_true, y_pred)
+    matched = match_labels(y_true, y_pred)
+    return {int(c): float(np.mean(matched[yt == c] == c)) for c in np.unique(yt)}
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    """Mean per-class recall after Hungarian matching."""
+    return float(np.mean(list(per_class_recall(y_true, y_pred).values())))
+
+
+def macro_f1(y_true, y_pred) -> float:
+    """Macro-averaged F1 over the true classes after Hungarian matching."""
+    yt, _ = _check(y_true, y_pred)
+    matched = match_labels(y_true, y_pred)
+    return float(skm.f1_score(yt, matched, labels=np.unique(yt), average="macro", zero_division=0))
+
+
+def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -> dict[str, float]:
+    """The standard report: ``acc`` (Hungarian), ``nmi``, ``ari``, ``purity``;
+    ``acc_unmatched`` when ``cluster_classes`` is given; with ``imbalance=True`` also
+    ``macro_f1``, ``balanced_acc`` and ``min_recall`` (the worst class's recall)."""
+    out = {
+        "acc": cluster_acc(y_true, y_pred),
+        "nmi": nmi(y_true, y_pred),
+        "ari": ari(y_true, y_pred),
+        "purity": purity(y_true, y_pred),
+    }
+    if cluster_classes is not None:
+        out["acc_unmatched"] = acc_unmatched(y_true, y_pred, cluster_classes)
+    if imbalance:
+        recalls = per_class_recall(y_true, y_pred)
+        out["macro_f1"] = macro_f1(y_true, y_pred)
+        out["balanced_acc"] = float(np.mean(list(recalls.values())))
+        out["min_recall"] = float(min(recalls.values()))
+    return out

@@ -1,0 +1,55 @@
+"""Domain / DomainPair validation: every bad input names what was expected."""
+
+import numpy as np
+import pytest
+
+from dtc.data import Domain, DomainPair
+
+
+def _domain(n=6, d=3, labels=True, name="d"):
+    rng = np.random.default_rng(0)
+    return Domain(rng.normal(size=(n, d)), np.arange(n) % 2 if labels else None, name=name)
+
+
+def test_domain_casts_to_float32_and_int64():
+    dom = Domain(np.arange(6, dtype=np.float64).reshape(3, 2), np.array([1.0, 0.0, 1.0]))
+    assert dom.X.dtype == np.float32 and dom.y.dtype == np.int64
+    assert dom.n_classes == 2 and dom.n_samples == 3 and dom.n_features == 2
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "match"),
+    [
+        (np.zeros((0, 3)), None, "at least 1 sample"),
+        (np.zeros(3), None, "2-d"),
+        (np.array([[1.0, np.nan]]), None, "NaN or Inf"),
+        (np.array([[1.0, np.inf]]), None, "NaN or Inf"),
+        (np.zeros((3, 2)), np.array([0, 1]), "expected 3 labels"),
+        (np.zeros((3, 2)), np.array([0.5, 1, 2]), "integer"),
+        (np.zeros((3, 2)), np.array(["a", "b", "c"]), "integer"),
+        (np.zeros((3, 2)), np.array([0, -1, 2]), "non-negative"),
+    ],
+)
+def test_domain_rejects_bad_input(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        Domain(X, y, name="bad")
+
+
+def test_image_shape_must_match_features():
+    with pytest.raises(ValueError, match="image_shape"):
+        Domain(np.zeros((2, 10)), image_shape=(3, 3))
+
+
+def test_pair_rejects_mismatched_dimensions_unless_heterogeneous():
+    s, t = _domain(d=3, name="s"), _domain(d=4, name="t")
+    with pytest.raises(ValueError, match="same feature dimension"):
+        DomainPair(s, t)
+    assert DomainPair(s, t, heterogeneous=True).heterogeneous
+
+
+def test_mask_target_labels_keeps_source_labels():
+    pair = DomainPair(_domain(name="s"), _domain(name="t"), n_clusters=2)
+    masked = pair.mask_target_labels()
+    assert masked.target.y is None and masked.source.y is not None
+    np.testing.assert_array_equal(masked.target.X, pair.target.X)
+    assert pair.target.y is not None  # the original is unchanged

@@ -1,0 +1,127 @@
+"""The method contract and the registry."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from dtc import methods
+from dtc.data import Domain, DomainPair
+from dtc.methods import TransferClusterer
+
+
+class Spy(TransferClusterer):
+    """Records the pair it was fitted on."""
+
+    def __init__(self, n_clusters=None):
+        self.n_clusters = n_clusters
+
+    def _fit(self, pair):
+        self.seen_ = pair
+        self.labels_ = np.zeros(pair.target.n_samples, dtype=int)
+
+
+class NeedsLabels(Spy):
+    requires_source_labels = True
+
+
+def _pair(n=20, d=4, k=2, source_labels=True):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    y = np.arange(n) % k
+    return DomainPair(
+        Domain(X, y if source_labels else None, name="s"), Domain(X + 1, y, name="t"), n_clusters=k
+    )
+
+
+def test_fit_never_shows_target_labels():
+    pair = _pair()
+    spy = Spy().fit(pair)
+    assert spy.seen_.target.y is None
+    assert spy.seen_.source.y is not None  # source labels are allowed
+
+
+def test_fit_refuses_y():
+    with pytest.raises(ValueError, match="never used for fitting"):
+        Spy().fit(_pair(), y=np.zeros(20))
+
+
+def test_fit_predict_and_clone():
+    spy = Spy(n_clusters=3)
+    assert spy.fit_predict(_pair()).shape == (20,)
+    copy = clone(spy)
+    assert copy.get_params() == {"n_clusters": 3} and not hasattr(copy, "labels_")
+
+
+def test_requirements_are_checked():
+    with pytest.raises(ValueError, match="labelled source"):
+        NeedsLabels().fit(_pair(source_labels=False))
+    rng = np.random.default_rng(0)
+    het = DomainPair(
+        Domain(rng.normal(size=(5, 3))), Domain(rng.normal(size=(5, 4))), heterogeneous=True
+    )
+    with pytest.raises(ValueError, match="heterogeneous"):
+        Spy().fit(het)
+    with pytest.raises(ValueError, match="DomainPair"):
+        Spy().fit(np.zeros((3, 3)))
+
+
+def test_n_clusters_resolution():
+    pair = _pair(n=5, k=2)
+    assert Spy()._n_clusters(pair) == 2
+    assert Spy(n_clusters=4)._n_clusters(pair) == 4
+    with pytest.raises(ValueError, match="only 5 samples"):
+        Spy(n_clusters=6)._n_clusters(pair)
+    with pytest.raises(ValueError, match="positive int"):
+        Spy(n_clusters=0)._n_clusters(pair)
+    bare = DomainPair(pair.source, pair.target)
+    with pytest.raises(ValueError, match="n_clusters is None"):
+        Spy()._n_clusters(bare)
+
+
+PLUGIN = """
+import numpy as np
+from dtc.methods import TransferClusterer
+
+class AllOnes(TransferClusterer):
+    def __init__(self, n_clusters=None):
+        self.n_clusters = n_clusters
+
+    def _fit(self, pair):
+        self.labels_ = np.ones(pair.target.n_samples, dtype=int)
+"""
+
+
+def test_registry_finds_entry_points_and_strings(tmp_path, monkeypatch):
+    assert {"kmeans", "spectral"} <= set(methods.available())
+    assert type(methods.get("kmeans", n_init=2)).__name__ == "TargetKMeans"
+    # A user's method plugs in as "module:Class" with no change to dtc.
+    (tmp_path / "my_plugin_mod.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    labels = methods.get("my_plugin_mod:AllOnes").fit_predict(_pair())
+    assert labels.tolist() == [1] * 20
+
+
+def test_registry_register_and_errors():
+    methods.register("spy-test", Spy, overwrite=True)
+    assert methods.get("spy-test", n_clusters=2).n_clusters == 2
+    with pytest.raises(ValueError, match="already registered"):
+        methods.register("spy-test", Spy)
+    with pytest.raises(ValueError, match="unknown method 'nope'.*kmeans"):
+        methods.get("nope")
+    with pytest.raises(ValueError, match="not a|expected a subclass"):
+        methods.get_class("numpy:ndarray")
+    with pytest.raises(ValueError, match="could not import"):
+        methods.get_class("no_such_module:X")
+
+
+@pytest.mark.parametrize("name", ["kmeans", "spectral"])
+def test_target_only_baselines_recover_blobs(name):
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [8, 0], [0, 8]], dtype=float)
+    y = np.repeat(np.arange(3), 30)
+    Xt = centres[y] + rng.normal(scale=0.5, size=(90, 2))
+    pair = DomainPair(Domain(Xt, y, name="s"), Domain(Xt, y, name="t"), n_clusters=3)
+    from dtc.metrics import cluster_acc
+
+    labels = methods.get(name).fit_predict(pair)
+    assert cluster_acc(y, labels) == 1.0

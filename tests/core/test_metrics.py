@@ -1,0 +1,92 @@
+"""Metrics on hand-computed cases and against scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from dtc import metrics
+
+
+def test_cluster_acc_is_invariant_to_cluster_names():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    assert metrics.cluster_acc(y, np.array([2, 2, 0, 0, 1, 1])) == 1.0
+
+
+def test_cluster_acc_hand_computed():
+    # Classes 0,0,0,1,1,1; clusters 1,1,0,0,0,0: best map 1->0, 0->1 matches 2 + 3 = 5 of 6.
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([1, 1, 0, 0, 0, 0])
+    assert metrics.cluster_acc(y, p) == pytest.approx(5 / 6)
+    assert metrics.hungarian_map(y, p) == {1: 0, 0: 1}
+
+
+def test_cluster_acc_more_clusters_than_classes():
+    # Three clusters for two classes: one cluster stays unmatched and counts as errors.
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0, 0, 2, 1, 1, 1])
+    assert metrics.cluster_acc(y, p) == pytest.approx(5 / 6)
+    assert metrics.match_labels(y, p).tolist() == [0, 0, -1, 1, 1, 1]
+
+
+def test_cluster_acc_fewer_clusters_than_classes():
+    y = np.array([0, 1, 2, 2])
+    p = np.array([0, 0, 1, 1])
+    assert metrics.cluster_acc(y, p) == pytest.approx(3 / 4)
+
+
+def test_cluster_acc_equals_accuracy_when_names_match():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 200)
+    p = np.where(rng.random(200) < 0.8, y, rng.integers(0, 5, 200))
+    # With 80% agreement the identity is the best map, so Hungarian ACC = plain accuracy.
+    assert metrics.cluster_acc(y, p) == pytest.approx(skm.accuracy_score(y, p))
+
+
+def test_nmi_ari_match_sklearn():
+    rng = np.random.default_rng(1)
+    y, p = rng.integers(0, 4, 100), rng.integers(0, 6, 100)
+    assert metrics.nmi(y, p) == pytest.approx(skm.normalized_mutual_info_score(y, p))
+    assert metrics.ari(y, p) == pytest.approx(skm.adjusted_rand_score(y, p))
+
+
+def test_purity_hand_computed():
+    y = np.array([0, 0, 1, 1, 1, 2])
+    p = np.array([0, 0, 0, 1, 1, 1])
+    # cluster 0: {0,0,1} -> 2; cluster 1: {1,1,2} -> 2; purity 4/6.
+    assert metrics.purity(y, p) == pytest.approx(4 / 6)
+
+
+def test_imbalance_metrics_show_the_minority_class():
+    # Majority class 0 (8 samples) right, minority class 1 (2 samples) merged into it.
+    y = np.array([0] * 8 + [1] * 2)
+    p = np.array([0] * 8 + [0, 1])
+    recalls = metrics.per_class_recall(y, p)
+    assert recalls == {0: 1.0, 1: 0.5}
+    assert metrics.balanced_accuracy(y, p) == pytest.approx(0.75)
+    matched = metrics.match_labels(y, p)
+    assert metrics.macro_f1(y, p) == pytest.approx(skm.f1_score(y, matched, average="macro"))
+    report = metrics.evaluate(y, p, imbalance=True)
+    assert report["min_recall"] == 0.5
+    assert report["acc"] == pytest.approx(0.9)
+
+
+def test_acc_unmatched_uses_cluster_names():
+    y = np.array([0, 1, 2, 2])
+    p = np.array([2, 0, 1, 1])
+    assert metrics.acc_unmatched(y, p) == 0.0
+    assert metrics.acc_unmatched(y, p, cluster_classes=[1, 2, 0]) == 1.0
+    assert "acc_unmatched" in metrics.evaluate(y, p, cluster_classes=[1, 2, 0])
+
+
+@pytest.mark.parametrize(
+    ("y", "p", "match"),
+    [
+        (np.array([0, 1]), np.array([0, 1, 1]), "same length"),
+        (np.array([]), np.array([]), "at least one"),
+        (np.array([0.5, 1.0]), np.array([0, 1]), "integer"),
+        (np.zeros((2, 2), dtype=int), np.zeros((2, 2), dtype=int), "1-d"),
+    ],
+)
+def test_bad_input(y, p, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.cluster_acc(y, p)
