@@ -54,7 +54,7 @@ def parse_assignments(items: list[str] | None, *, option: str = "--set") -> dict
         except yaml.YAMLError as exc:
             raise typer.BadParameter(
                 f"{item!r}: value is not valid YAML ({exc})", param_hint=option
-            )
+            ) from exc
         node = result
         *parents, leaf = key.strip().split(".")
         for part in parents:

@@ -7,6 +7,7 @@ returned; the method receives the pair with them removed.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,10 +48,8 @@ class RunSpec:
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("dtc", "torch", "numpy", "scipy", "scikit-learn", "POT"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 
