@@ -1,5 +1,38 @@
-"""Data layer: domains, benchmark loaders, the embedded default, transforms, imbalance."""
+"""Data layer: domains, benchmark loaders, the embedded default, transforms, imbalance.
 
+Depends on numpy, scipy, scikit-learn and h5py only (never torch), so the CLI and
+the loaders stay cheap to import.
+"""
+
+from dtc.data.benchmarks import (
+    DATA_ENV,
+    PREPROCESSINGS,
+    benchmark_info,
+    list_benchmarks,
+    load_domain,
+    load_pair,
+    resolve_data_dir,
+)
+from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair, check_features
+from dtc.data.preprocessing import normalize_rows, pca, standardize
+from dtc.data.shifts import apply_shift, shift_domain
 
-__all__ = ["Domain", "DomainPair", "check_features"]
+__all__ = [
+    "DATA_ENV",
+    "PREPROCESSINGS",
+    "Domain",
+    "DomainPair",
+    "apply_shift",
+    "benchmark_info",
+    "check_features",
+    "list_benchmarks",
+    "load_domain",
+    "load_pair",
+    "make_digits_pair",
+    "normalize_rows",
+    "pca",
+    "resolve_data_dir",
+    "shift_domain",
+    "standardize",
+]

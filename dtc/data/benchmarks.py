@@ -1,0 +1,459 @@
+"""Registry and loaders of the benchmarks: the shared feature benchmarks and the embedded default.
+
+=========================  =======================================  =======  ==================
+benchmark                  domains                                  classes  standard preprocess
+=========================  =======================================  =======  ==================
+``digits``                 source, target (no files, see digits.py)  10      ``raw`` (pixels/16)
+``office_caltech10_surf``  amazon, caltech10, dslr, webcam           10      ``sum_zscore``
+``mnist_usps``             mnist, usps                               10      ``l2``
+``coil20``                 coil1, coil2                              20      ``l2``
+=========================  =======================================  =======  ==================
+
+The benchmark files are found in ``<data_dir>/<benchmark>/<file>`` (or directly in
+``<data_dir>/<file>``), where ``data_dir`` is the argument or else the environment
+variable ``DTC_DATA``. The files are the unmodified MATLAB releases of the GFK / JDA
+code (Gong et al., CVPR 2012; Long et al., ICCV 2013), obtainable from the GitHub
+repository ``AngryCarrot/JDA`` (folder ``data/``). Labels are returned 0-based.
+
+Preprocessing (``preprocess=``), computed **per domain**:
+
+``"raw"``         the stored values (counts for SURF, pixels in ``[0, 1]`` for images);
+``"l2"``          each sample scaled to unit L2 norm (JDA/TCA code for MNIST-USPS and
+                  COIL, Long et al., ICCV 2013);
+``"zscore"``      each feature z-scored (population std; constant features centred);
+``"sum_zscore"``  each row divided by its sum, then ``"zscore"`` (the GFK data README,
+                  MATLAB ``zscore(fts ./ sum(fts, 2), 1)``, Gong et al., CVPR 2012);
+``"standard"``    the benchmark's literature protocol from the table above.
+
+With ``"standard"``, a 1-NN classifier fitted on the source reproduces the "NN"
+column of Long et al., ICCV 2013 exactly (see ``tests/data/test_paper_nn.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from dtc.data.digits import make_digits_pair
+from dtc.data.domain import Domain, DomainPair
+from dtc.data.preprocessing import unit_l2_rows, unit_sum_rows, zscore_columns
+
+__all__ = [
+    "DATA_ENV",
+    "PREPROCESSINGS",
+    "benchmark_info",
+    "list_benchmarks",
+    "load_domain",
+    "load_pair",
+    "resolve_data_dir",
+]
+
+DATA_ENV = "DTC_DATA"
+
+_JDA_SOURCE = (
+    "GitHub repository AngryCarrot/JDA, folder data/ "
+    "(commit 12167daf32b01a07b85fdfa3db57a42b3be7eefe); see the data README for checksums"
+)
+
+_JDA_PAPER = (
+    "M. Long, J. Wang, G. Ding, J. Sun, P. S. Yu. Transfer Feature Learning with Joint "
+    "Distribution Adaptation. ICCV 2013."
+)
+
+PREPROCESSINGS = {
+    "raw": lambda X: np.array(X, dtype=np.float64),  # a copy: never the cached array
+    "l2": unit_l2_rows,
+    "zscore": zscore_columns,
+    "sum_zscore": lambda X: zscore_columns(unit_sum_rows(X)),
+}
+
+
+@dataclass(frozen=True)
+class _DomainFile:
+    """Where one domain's arrays live: ``file`` holds ``x_key`` (``(n, d)`` when
+    ``samples_as_rows`` else ``(d, n)``) and ``y_key`` (1-based labels)."""
+
+    file: str
+    x_key: str
+    y_key: str
+    samples_as_rows: bool
+
+
+@dataclass(frozen=True)
+class _Benchmark:
+    name: str
+    domains: tuple[str, ...]
+    n_classes: int
+    n_features: int
+    standard: str
+    description: str
+    papers: tuple[str, ...]
+    source: str
+    files: dict | None = None  # domain -> _DomainFile; None: generated, no files
+    image_shape: tuple[int, ...] | None = None
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(s, t) for s in self.domains for t in self.domains if s != t]
+
+
+def _surf(file: str) -> _DomainFile:
+    return _DomainFile(file, "fts", "labels", samples_as_rows=True)
+
+
+def _jda_pair_file(file: str, source: str, target: str) -> dict:
+    """The JDA release's two-domain files: ``X_src``/``Y_src`` and ``X_tar``/``Y_tar``,
+    features x samples."""
+    return {
+        source: _DomainFile(file, "X_src", "Y_src", samples_as_rows=False),
+        target: _DomainFile(file, "X_tar", "Y_tar", samples_as_rows=False),
+    }
+
+
+_BENCHMARKS = {
+    b.name: b
+    for b in (
+        _Benchmark(
+            name="digits",
+            domains=("source", "target"),
+            n_classes=10,
+            n_features=64,
+            standard="raw",
+            description="scikit-learn's 8x8 digits, split in halves, target shifted (no files)",
+            papers=(
+                "E. Alpaydin, C. Kaynak. Optical Recognition of Handwritten Digits. UCI, 1998.",
+            ),
+            source="bundled with scikit-learn (sklearn.datasets.load_digits)",
+            image_shape=(8, 8),
+        ),
+        _Benchmark(
+            name="office_caltech10_surf",
+            domains=("amazon", "caltech10", "dslr", "webcam"),
+            n_classes=10,
+            n_features=800,
+            standard="sum_zscore",
+            description="Office-Caltech10, 800-d SURF bag-of-words histograms",
+            papers=(
+                "B. Gong, Y. Shi, F. Sha, K. Grauman. Geodesic Flow Kernel for Unsupervised "
+                "Domain Adaptation. CVPR 2012.",
+                "K. Saenko, B. Kulis, M. Fritz, T. Darrell. Adapting Visual Category Models to "
+                "New Domains. ECCV 2010.",
+            ),
+            source=_JDA_SOURCE,
+            files={
+                "amazon": _surf("amazon_SURF_L10.mat"),
+                "caltech10": _surf("Caltech10_SURF_L10.mat"),
+                "dslr": _surf("dslr_SURF_L10.mat"),
+                "webcam": _surf("webcam_SURF_L10.mat"),
+            },
+        ),
+        _Benchmark(
+            name="mnist_usps",
+            domains=("mnist", "usps"),
+            n_classes=10,
+            n_features=256,
+            standard="l2",
+            description="2,000 MNIST and 1,800 USPS digits, 16x16 grey pixels",
+            papers=(_JDA_PAPER,),
+            source=_JDA_SOURCE,
+            files=_jda_pair_file("MNIST_vs_USPS.mat", "mnist", "usps"),
+            # Rows reshape row-major to the upright image (checked in the data README).
+            image_shape=(16, 16),
+        ),
+        _Benchmark(
+            name="coil20",
+            domains=("coil1", "coil2"),
+            n_classes=20,
+            n_features=1024,
+            standard="l2",
+            description="COIL-20 split by pose into two domains of 720 images, 32x32 grey pixels",
+            papers=(
+                _JDA_PAPER,
+                "S. A. Nene, S. K. Nayar, H. Murase. Columbia Object Image Library (COIL-20). "
+                "Tech. report CUCS-005-96, 1996.",
+            ),
+            source=_JDA_SOURCE,
+            files=_jda_pair_file("COIL_1.mat", "coil1", "coil2"),
+            image_shape=(32, 32),
+        ),
+    )
+}
+
+
+# -- registry queries ---------------------------------------------------------
+def list_benchmarks() -> list[str]:
+    """Names of the registered benchmarks (the embedded ``digits`` first)."""
+    return list(_BENCHMARKS)
+
+
+def _get(benchmark: str) -> _Benchmark:
+    if benchmark not in _BENCHMARKS:
+        raise ValueError(
+            f"unknown benchmark {benchmark!r}; expected one of {', '.join(_BENCHMARKS)}"
+        )
+    return _BENCHMARKS[benchmark]
+
+
+def _check_domain(spec: _Benchmark, name: str, role: str = "domain") -> str:
+    if name not in spec.domains:
+        raise ValueError(
+            f"unknown {role} {name!r} for benchmark {spec.name!r}; expected one of "
+            f"{', '.join(spec.domains)}"
+        )
+    return name
+
+
+def resolve_data_dir(data_dir=None) -> Path | None:
+    """The data directory: ``data_dir`` if given, else ``$DTC_DATA``, else ``None``."""
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_ENV) or None
+    return None if data_dir is None else Path(data_dir)
+
+
+def _candidates(spec: _Benchmark, file: str, root: Path) -> list[Path]:
+    return [root / spec.name / file, root / file]
+
+
+def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
+    root = resolve_data_dir(data_dir)
+    where = (
+        f"Get it from {spec.source}, put it in <data dir>/{spec.name}/ and pass data_dir= or "
+        f"set {DATA_ENV}."
+    )
+    if root is None:
+        raise FileNotFoundError(
+            f"benchmark {spec.name!r} needs the file {file!r}, but no data directory was given "
+            f"(data_dir=None and {DATA_ENV} is unset). {where}"
+        )
+    candidates = _candidates(spec, file, root)
+    for path in candidates:
+        if path.is_file():
+            return path
+    searched = ", ".join(str(p.parent) for p in candidates)
+    raise FileNotFoundError(
+        f"benchmark {spec.name!r}: file {file!r} not found in the data directory {str(root)!r} "
+        f"(searched {searched}). {where}"
+    )
+
+
+def benchmark_info(benchmark: str, data_dir=None) -> dict:
+    """Everything known about ``benchmark`` without loading it (for ``dtc datasets``).
+
+    Returns a dict with ``name``, ``description``, ``domains`` (tuple), ``pairs``
+    (list of ordered ``(source, target)`` tuples), ``n_classes``, ``n_features``,
+    ``image_shape``, ``standard_preprocess``, ``preprocessings``, ``papers``,
+    ``source`` (where the files come from), ``files`` (domain -> file name; empty
+    for generated benchmarks), ``data_dir`` (resolved, or ``None``), ``found``
+    (file name -> path found or ``None``) and ``available`` (all files found).
+    """
+    spec = _get(benchmark)
+    root = resolve_data_dir(data_dir)
+    files = {d: f.file for d, f in (spec.files or {}).items()}
+    found = {}
+    for file in dict.fromkeys(files.values()):
+        hits = [p for p in _candidates(spec, file, root) if p.is_file()] if root else []
+        found[file] = str(hits[0]) if hits else None
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "domains": spec.domains,
+        "pairs": spec.pairs,
+        "n_classes": spec.n_classes,
+        "n_features": spec.n_features,
+        "image_shape": spec.image_shape,
+        "standard_preprocess": spec.standard,
+        "preprocessings": tuple(PREPROCESSINGS),
+        "papers": spec.papers,
+        "source": spec.source,
+        "files": files,
+        "data_dir": None if root is None else str(root),
+        "found": found,
+        "available": all(v is not None for v in found.values()),
+    }
+
+
+# -- file loading ---------------------------------------------------------------
+@functools.lru_cache(maxsize=16)
+def _read_mat(path: str, mtime_ns: int, size: int) -> dict:
+    # Keyed on mtime and size so an edited file is re-read; arrays are made
+    # read-only because every caller shares them.
+    try:
+        raw = scipy.io.loadmat(path)
+    except Exception as exc:  # scipy raises several types for a bad file
+        raise ValueError(
+            f"{path}: could not read it as a MATLAB v5 .mat file ({type(exc).__name__}: {exc})"
+        ) from exc
+    out = {}
+    for key, value in raw.items():
+        if key.startswith("__"):
+            continue
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+        out[key] = value
+    return out
+
+
+def _load_mat_cached(path: Path) -> dict:
+    stat = path.stat()
+    return _read_mat(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _extract(spec: _Benchmark, domain: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` ``(n, d)`` float64 and 0-based ``y`` ``(n,)`` of one domain, validated."""
+    where = spec.files[domain]
+    arrays = _load_mat_cached(path)
+    for key in (where.x_key, where.y_key):
+        if key not in arrays:
+            raise ValueError(
+                f"{path}: expected key {key!r} (domain {domain!r} of {spec.name!r}); "
+                f"found keys {sorted(arrays)}"
+            )
+    X, y = arrays[where.x_key], arrays[where.y_key]
+    layout = "(n, d)" if where.samples_as_rows else "(d, n)"
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype.kind not in "uif":
+        raise ValueError(
+            f"{path}: expected {where.x_key!r} to be a numeric 2-d array {layout} with "
+            f"d={spec.n_features}, got {getattr(X, 'dtype', type(X))} of shape {np.shape(X)}"
+        )
+    X = X if where.samples_as_rows else X.T
+    if X.shape[1] != spec.n_features:
+        raise ValueError(
+            f"{path}: expected {where.x_key!r} of shape {layout} with d={spec.n_features}, "
+            f"got shape {arrays[where.x_key].shape}"
+        )
+    y = np.asarray(y).ravel()
+    if y.shape[0] != X.shape[0] or y.dtype.kind not in "uif":
+        raise ValueError(
+            f"{path}: expected {where.y_key!r} to hold {X.shape[0]} numeric labels, got "
+            f"{y.dtype} of shape {np.shape(arrays[where.y_key])}"
+        )
+    if y.size and (y.min() < 1 or y.max() > spec.n_classes):
+        raise ValueError(
+            f"{path}: expected 1-based labels in 1..{spec.n_classes} in {where.y_key!r}, "
+            f"got range {y.min()}..{y.max()}"
+        )
+    return X.astype(np.float64), y.astype(np.int64) - 1
+
+
+def _resolve_preprocess(spec: _Benchmark, preprocess: str) -> str:
+    name = spec.standard if preprocess == "standard" else preprocess
+    if name not in PREPROCESSINGS:
+        raise ValueError(
+            f"preprocess must be 'standard' or one of {', '.join(PREPROCESSINGS)}, "
+            f"got {preprocess!r}"
+        )
+    return name
+
+
+def _digits_domains(spec: _Benchmark, names, method: str, options: dict) -> list[Domain]:
+    """The named domains of the generated ``digits`` pair, preprocessed with ``method``."""
+    unknown = sorted(set(options) - {"shift", "seed", "source_fraction"})
+    if unknown:
+        raise ValueError(
+            f"unexpected options {unknown} for benchmark 'digits'; expected shift, seed, "
+            "source_fraction"
+        )
+    pair = make_digits_pair(**options)
+    out = []
+    for name in names:
+        domain = pair.source if name == "source" else pair.target
+        meta = {**domain.meta, "preprocess": method}
+        X = PREPROCESSINGS[method](domain.X)
+        out.append(Domain(X, domain.y, name=name, image_shape=spec.image_shape, meta=meta))
+    return out
+
+
+def load_domain(
+    benchmark: str, name: str, data_dir=None, *, preprocess: str = "standard", **options
+) -> Domain:
+    """Load one domain of a registered benchmark.
+
+    Parameters
+    ----------
+    benchmark : str
+        One of :func:`list_benchmarks`.
+    name : str
+        A domain of the benchmark (lower case, e.g. ``"amazon"``, ``"usps"``).
+    data_dir : path, optional
+        Directory holding ``<benchmark>/<file>``; default ``$DTC_DATA``. Unused for
+        ``digits``.
+    preprocess : str
+        ``"standard"`` (the benchmark's literature protocol), ``"raw"``, ``"l2"``,
+        ``"zscore"`` or ``"sum_zscore"``; see the module docstring. Computed on
+        this domain alone.
+    **options
+        For ``digits`` only: ``shift`` and ``seed`` of
+        :func:`dtc.data.make_digits_pair`.
+
+    Returns
+    -------
+    Domain
+        ``X`` ``(n, d)`` float32, labels ``y`` ``(n,)`` 0-based, ``image_shape`` for
+        image benchmarks, ``meta`` with ``benchmark``, ``preprocess`` and ``file``.
+
+    Raises
+    ------
+    ValueError
+        Unknown benchmark, domain or preprocessing; unexpected options; a file of
+        the wrong format (missing key, wrong shape, bad labels).
+    FileNotFoundError
+        The file is not in the data directory (the message names the file, the
+        directories searched and where to obtain it).
+    """
+    spec = _get(benchmark)
+    _check_domain(spec, name)
+    method = _resolve_preprocess(spec, preprocess)
+    if spec.files is None:
+        return _digits_domains(spec, (name,), method, options)[0]
+    if options:
+        raise ValueError(
+            f"load_domain: unexpected options {sorted(options)} for benchmark {spec.name!r} "
+            "(shift/seed apply to 'digits' only)"
+        )
+    path = _find_file(spec, spec.files[name].file, data_dir)
+    X, y = _extract(spec, name, path)
+    meta = {"benchmark": spec.name, "preprocess": method, "file": str(path)}
+    return Domain(PREPROCESSINGS[method](X), y, name=name, image_shape=spec.image_shape, meta=meta)
+
+
+def load_pair(
+    benchmark: str,
+    source: str | None = None,
+    target: str | None = None,
+    data_dir=None,
+    *,
+    preprocess: str = "standard",
+    **options,
+) -> DomainPair:
+    """Load the ordered pair ``source -> target`` of a registered benchmark.
+
+    ``source`` and ``target`` default to the benchmark's first ordered pair
+    (``digits``: ``source -> target``). Other parameters as in
+    :func:`load_domain`; each domain is preprocessed on its own. Returns a
+    :class:`DomainPair` with ``n_clusters`` = the number of classes and
+    ``benchmark`` set; the target keeps its labels for evaluation (methods only
+    ever see :meth:`DomainPair.mask_target_labels`).
+
+    Example: ``load_pair("office_caltech10_surf", source="amazon", target="webcam")``.
+    """
+    spec = _get(benchmark)
+    default_s, default_t = spec.pairs[0]
+    source = default_s if source is None else _check_domain(spec, source, "source domain")
+    target = default_t if target is None else _check_domain(spec, target, "target domain")
+    if source == target:
+        raise ValueError(
+            f"load_pair: source and target must differ, got {source!r} twice; ordered pairs of "
+            f"{spec.name!r}: {spec.pairs}"
+        )
+    if spec.files is None:
+        method = _resolve_preprocess(spec, preprocess)
+        src, tar = _digits_domains(spec, (source, target), method, options)
+    else:
+        src = load_domain(spec.name, source, data_dir, preprocess=preprocess, **options)
+        tar = load_domain(spec.name, target, data_dir, preprocess=preprocess, **options)
+    return DomainPair(src, tar, n_clusters=spec.n_classes, benchmark=spec.name)

@@ -1,0 +1,82 @@
+"""The embedded default pair: scikit-learn's 8x8 handwritten digits, source vs shifted target.
+
+Needs no data files: ``sklearn.datasets.load_digits`` ships with scikit-learn
+(the UCI "Optical Recognition of Handwritten Digits" test set, E. Alpaydin and
+C. Kaynak, 1998; 1,797 images, 10 classes, grey levels 0..16).
+
+The 1,797 images are split into two disjoint, stratified halves (seeded): the
+first half is the ``source`` domain as is, the second becomes the ``target``
+after :func:`dtc.data.shifts.apply_shift` of strength ``shift`` (rotation,
+stroke thickening, contrast loss and noise; see that module for what each is at
+strength ``s``). Pixels are divided by 16, so features lie in ``[0, 1]``.
+
+Measured with ``seed=0`` (1-NN, Euclidean, fitted on the labelled source and
+scored on the target; K-means on the target alone, ``n_init=10``,
+``random_state=0``, accuracy after Hungarian matching)::
+
+    shift   1-NN source->target   K-means ACC on target
+    0.0     98.8 %                77.1 %
+    0.5     75.9 %                70.9 %
+    1.0     28.5 %                62.5 %
+
+(K-means ACC on the unshifted source: 80.0 %.) The 1-NN drop is what a source
+model loses to the shift; ``tests/data/test_digits.py`` checks it is monotone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from dtc.data.domain import Domain, DomainPair
+from dtc.data.shifts import apply_shift
+
+__all__ = ["DIGITS_IMAGE_SHAPE", "make_digits_pair"]
+
+DIGITS_IMAGE_SHAPE = (8, 8)
+_N_CLASSES = 10
+
+
+def make_digits_pair(
+    shift: float = 0.5, seed: int = 0, *, source_fraction: float = 0.5
+) -> DomainPair:
+    """Build the default pair from scikit-learn's bundled digits.
+
+    Parameters
+    ----------
+    shift : float in [0, 1], default 0.5
+        Strength of the target's shift (0: same distribution as the source).
+    seed : int, default 0
+        Seeds the stratified split and the noise; equal seeds give identical pairs.
+    source_fraction : float in (0, 1), default 0.5
+        Fraction of the 1,797 images that go to the source.
+
+    Returns
+    -------
+    DomainPair
+        ``source`` (labelled, ``X`` of shape ``(n_s, 64)``) and ``target``
+        (labelled, for evaluation; ``X`` of shape ``(n_t, 64)``), both with
+        ``image_shape=(8, 8)`` and values in ``[0, 1]``; ``n_clusters=10``,
+        ``benchmark="digits"``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"make_digits_pair: seed must be an int, got {seed!r}")
+    if not 0.0 < float(source_fraction) < 1.0:
+        raise ValueError(
+            f"make_digits_pair: source_fraction must be in (0, 1), got {source_fraction!r}"
+        )
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    X_s, X_t, y_s, y_t = train_test_split(
+        X, y, train_size=float(source_fraction), stratify=y, random_state=int(seed)
+    )
+    # apply_shift validates `shift`; the noise seed is derived from `seed` so one
+    # number fixes the whole pair.
+    images = apply_shift(X_t.reshape(-1, *DIGITS_IMAGE_SHAPE), shift, seed=int(seed))
+    meta = {"benchmark": "digits", "shift": float(shift), "seed": int(seed)}
+    source = Domain(X_s, y_s, name="source", image_shape=DIGITS_IMAGE_SHAPE, meta=meta)
+    target = Domain(
+        images.reshape(len(y_t), -1), y_t, name="target", image_shape=DIGITS_IMAGE_SHAPE, meta=meta
+    )
+    return DomainPair(source, target, n_clusters=_N_CLASSES, benchmark="digits")

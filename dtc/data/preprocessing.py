@@ -1,0 +1,209 @@
+"""Feature transforms usable on any :class:`Domain` or :class:`DomainPair`.
+
+Every public function takes a ``Domain`` or a ``DomainPair`` and returns a new
+object of the same kind (inputs are never modified); labels, names and metadata
+are kept. Row-wise transforms keep ``image_shape``; PCA drops it (its components
+are no longer pixels).
+
+The array-level helpers (``zscore_columns``, ``unit_l2_rows``, ``unit_sum_rows``)
+are what the benchmark loaders use to apply the literature's protocols, so the
+same arithmetic lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from dtc.data.domain import Domain, DomainPair
+
+__all__ = [
+    "PCA_FIT_ON",
+    "normalize_rows",
+    "pca",
+    "standardize",
+    "unit_l2_rows",
+    "unit_sum_rows",
+    "zscore_columns",
+]
+
+PCA_FIT_ON = ("both", "source", "target")
+_ROW_NORMS = ("l2", "l1", "sum")
+_STANDARDIZE_MODES = ("per_domain", "joint")
+
+
+# -- array helpers ----------------------------------------------------------
+def _safe_divide(X: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    # A zero denominator (an all-zero row, a constant column) leaves the values
+    # unchanged, as sklearn.preprocessing.normalize / StandardScaler do, instead of
+    # producing NaN that would poison every distance computed later.
+    denom = np.where(denom == 0, 1.0, denom)
+    return X / denom
+
+
+def zscore_columns(X, *, mean=None, std=None) -> np.ndarray:
+    """Z-score each column of ``X`` of shape ``(n, d)``; returns ``(n, d)`` float64.
+
+    Uses the population standard deviation (``ddof=0``, MATLAB ``zscore(X, 1)``,
+    as ``sklearn.preprocessing.StandardScaler``). ``mean`` and ``std`` of shape
+    ``(d,)`` default to the statistics of ``X``. Zero-variance columns are only
+    centred (divided by 1).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0) if mean is None else mean
+    std = X.std(axis=0) if std is None else std
+    return _safe_divide(X - mean, std)
+
+
+def unit_l2_rows(X) -> np.ndarray:
+    """Scale each row of ``X`` of shape ``(n, d)`` to unit Euclidean norm (zero rows kept)."""
+    X = np.asarray(X, dtype=np.float64)
+    return _safe_divide(X, np.linalg.norm(X, axis=1, keepdims=True))
+
+
+def unit_sum_rows(X) -> np.ndarray:
+    """Divide each row of ``X`` of shape ``(n, d)`` by its sum (histograms -> frequencies).
+
+    Rows summing to zero are left unchanged. For non-negative data (counts) this
+    equals L1 normalisation.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    return _safe_divide(X, X.sum(axis=1, keepdims=True))
+
+
+# -- transforms on domains and pairs -----------------------------------------
+def _check_data(data, func: str):
+    if not isinstance(data, (Domain, DomainPair)):
+        raise ValueError(f"{func}: expected a dtc.data.Domain or DomainPair, got {type(data)!r}")
+
+
+def _map_rows(data, fn, *, keep_shape: bool = True):
+    """Apply a row-wise array function to a Domain or to both domains of a pair."""
+    if isinstance(data, DomainPair):
+        return replace(
+            data,
+            source=_map_rows(data.source, fn, keep_shape=keep_shape),
+            target=_map_rows(data.target, fn, keep_shape=keep_shape),
+        )
+    shape = data.image_shape if keep_shape else None
+    return data.with_features(fn(data.X), image_shape=shape)
+
+
+def standardize(data, *, mode: str = "per_domain"):
+    """Z-score every feature (population std; zero-variance features only centred).
+
+    Parameters
+    ----------
+    data : Domain or DomainPair
+        Features ``X`` of shape ``(n, d)`` (each domain's).
+    mode : {"per_domain", "joint"}
+        For a pair: ``"per_domain"`` (default, the usual protocol of the feature
+        benchmarks, e.g. Gong et al., CVPR 2012) uses each domain's own mean and
+        std, which already removes first- and second-order marginal shift;
+        ``"joint"`` uses the statistics of the stacked ``(n_s + n_t, d)`` data,
+        keeping the shift between the domains. Ignored for a single Domain.
+
+    Returns
+    -------
+    Domain or DomainPair
+        Same kind as ``data``, features standardised, ``image_shape`` kept.
+    """
+    _check_data(data, "standardize")
+    if mode not in _STANDARDIZE_MODES:
+        raise ValueError(f"standardize: mode must be one of {_STANDARDIZE_MODES}, got {mode!r}")
+    if isinstance(data, DomainPair) and mode == "joint":
+        if data.heterogeneous:
+            raise ValueError(
+                "standardize: mode='joint' needs one feature space; the pair is heterogeneous"
+            )
+        both = np.vstack([data.source.X, data.target.X]).astype(np.float64)
+        mean, std = both.mean(axis=0), both.std(axis=0)
+        return _map_rows(data, lambda X: zscore_columns(X, mean=mean, std=std))
+    return _map_rows(data, zscore_columns)
+
+
+def normalize_rows(data, *, norm: str = "l2"):
+    """Rescale every sample (row).
+
+    Parameters
+    ----------
+    data : Domain or DomainPair
+        Features ``X`` of shape ``(n, d)``.
+    norm : {"l2", "l1", "sum"}
+        ``"l2"``: unit Euclidean norm (the JDA/TCA protocol for MNIST-USPS and
+        COIL, Long et al., ICCV 2013); ``"l1"``: unit sum of absolute values;
+        ``"sum"``: divide by the plain row sum (bag-of-words histograms to
+        frequencies, Gong et al., CVPR 2012). Rows with zero norm are kept.
+
+    Returns
+    -------
+    Domain or DomainPair
+        Same kind as ``data``, ``image_shape`` kept.
+    """
+    _check_data(data, "normalize_rows")
+    if norm not in _ROW_NORMS:
+        raise ValueError(f"normalize_rows: norm must be one of {_ROW_NORMS}, got {norm!r}")
+    if norm == "l2":
+        fn = unit_l2_rows
+    elif norm == "sum":
+        fn = unit_sum_rows
+    else:
+
+        def fn(X):
+            X = np.asarray(X, dtype=np.float64)
+            return _safe_divide(X, np.abs(X).sum(axis=1, keepdims=True))
+
+    return _map_rows(data, fn)
+
+
+def pca(data, n_components: int, *, fit_on: str = "both", whiten: bool = False):
+    """Project onto the first ``n_components`` principal components.
+
+    Parameters
+    ----------
+    data : Domain or DomainPair
+        Features ``X`` of shape ``(n, d)``.
+    n_components : int
+        Output dimension ``k``, ``1 <= k <= min(n_fit, d)``.
+    fit_on : {"both", "source", "target"}
+        Which samples of a pair define the components (ignored for a Domain).
+        ``"both"`` (default) fits on the stacked source and target, so neither
+        domain's variance directions dominate by construction; ``"source"`` is the
+        classic inductive choice; ``"target"`` keeps the directions that matter
+        for clustering the target. Fitting on the target uses its features only,
+        never its labels.
+    whiten : bool
+        Scale components to unit variance (as ``sklearn.decomposition.PCA``).
+
+    Returns
+    -------
+    Domain or DomainPair
+        Same kind, features of shape ``(n, k)``, ``image_shape`` dropped.
+        Uses ``PCA(svd_solver="full")`` so the result is deterministic.
+    """
+    _check_data(data, "pca")
+    if fit_on not in PCA_FIT_ON:
+        raise ValueError(f"pca: fit_on must be one of {PCA_FIT_ON}, got {fit_on!r}")
+    if isinstance(data, DomainPair):
+        if data.heterogeneous:
+            raise ValueError("pca: needs one feature space; the pair is heterogeneous")
+        fit_X = {
+            "both": np.vstack([data.source.X, data.target.X]),
+            "source": data.source.X,
+            "target": data.target.X,
+        }[fit_on]
+    else:
+        fit_X = data.X
+    limit = min(fit_X.shape)
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
+        raise ValueError(f"pca: n_components must be an int, got {n_components!r}")
+    if not 1 <= n_components <= limit:
+        raise ValueError(
+            f"pca: n_components must be in [1, {limit}] (min of samples and features fitted on), "
+            f"got {n_components}"
+        )
+    model = PCA(n_components=int(n_components), whiten=whiten, svd_solver="full")
+    model.fit(fit_X.astype(np.float64))
+    return _map_rows(data, model.transform, keep_shape=False)

@@ -1,0 +1,209 @@
+"""Benchmark registry and loaders (dtc.data.benchmarks)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import scipy.io
+from sklearn.preprocessing import StandardScaler, normalize
+
+import dtc.data as data
+from dtc.data import benchmarks
+
+SURF_DOMAINS = ("amazon", "caltech10", "dslr", "webcam")
+
+
+# -- registry (no files needed) ---------------------------------------------------
+def test_list_benchmarks_names():
+    assert data.list_benchmarks() == ["digits", "office_caltech10_surf", "mnist_usps", "coil20"]
+
+
+def test_benchmark_info_pairs_and_classes(tmp_path):
+    info = data.benchmark_info("office_caltech10_surf", data_dir=tmp_path)
+    assert info["domains"] == SURF_DOMAINS
+    assert len(info["pairs"]) == 12 and ("amazon", "webcam") in info["pairs"]
+    assert all(s != t for s, t in info["pairs"])
+    assert info["n_classes"] == 10
+    assert info["files"]["caltech10"] == "Caltech10_SURF_L10.mat"
+    assert info["available"] is False and set(info["found"].values()) == {None}
+    assert data.benchmark_info("coil20", data_dir=tmp_path)["n_classes"] == 20
+    digits = data.benchmark_info("digits")
+    assert digits["available"] is True and digits["files"] == {}
+    assert digits["pairs"] == [("source", "target"), ("target", "source")]
+
+
+def test_unknown_benchmark_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown benchmark 'office'.*office_caltech10_surf"):
+        data.load_pair("office")
+    with pytest.raises(ValueError, match="mnist_usps"):
+        data.benchmark_info("nope")
+
+
+def test_unknown_domain_lists_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown source domain 'Amazon'.*amazon, caltech10"):
+        data.load_pair("office_caltech10_surf", source="Amazon", target="webcam", data_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"unknown domain 'svhn'.*mnist, usps"):
+        data.load_domain("mnist_usps", "svhn", data_dir=tmp_path)
+
+
+def test_same_source_and_target_rejected(tmp_path):
+    with pytest.raises(ValueError, match="must differ"):
+        data.load_pair("coil20", source="coil1", target="coil1", data_dir=tmp_path)
+
+
+def test_unknown_preprocess_and_options(tmp_path):
+    with pytest.raises(ValueError, match="preprocess must be"):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path, preprocess="minmax")
+    with pytest.raises(ValueError, match="unexpected options"):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path, shift=0.3)
+    with pytest.raises(ValueError, match="unexpected options"):
+        data.load_pair("digits", noise=1)
+
+
+def test_missing_file_names_file_dir_and_source(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        data.load_domain("mnist_usps", "usps", data_dir=tmp_path)
+    msg = str(err.value)
+    assert "MNIST_vs_USPS.mat" in msg and str(tmp_path) in msg and "AngryCarrot/JDA" in msg
+
+
+def test_no_data_dir_at_all(monkeypatch):
+    monkeypatch.delenv("DTC_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"DTC_DATA is unset.*AngryCarrot/JDA"):
+        data.load_pair("coil20")
+
+
+def test_data_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DTC_DATA", str(tmp_path))
+    assert data.resolve_data_dir() == tmp_path
+    assert data.benchmark_info("coil20")["data_dir"] == str(tmp_path)
+
+
+# -- wrong-format files (small files written here) ------------------------------------
+def _write_coil(root, **arrays):
+    folder = root / "coil20"
+    folder.mkdir(exist_ok=True)
+    scipy.io.savemat(folder / "COIL_1.mat", arrays)
+    return folder / "COIL_1.mat"
+
+
+def _coil_arrays(rng, n=6):
+    y = np.arange(1, n + 1, dtype=np.uint8).reshape(-1, 1)
+    return {"X_src": rng.random((1024, n)), "Y_src": y, "X_tar": rng.random((1024, n)), "Y_tar": y}
+
+
+def test_not_a_mat_file(tmp_path):
+    (tmp_path / "COIL_1.mat").write_text("this is not MATLAB")
+    with pytest.raises(ValueError, match=r"COIL_1\.mat.*MATLAB v5"):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path)
+
+
+def test_missing_key(tmp_path):
+    arrays = _coil_arrays(np.random.default_rng(0))
+    del arrays["Y_tar"]
+    _write_coil(tmp_path, **arrays)
+    with pytest.raises(ValueError, match=r"COIL_1\.mat: expected key 'Y_tar'.*found keys"):
+        data.load_domain("coil20", "coil2", data_dir=tmp_path)
+
+
+def test_wrong_shape_and_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = _coil_arrays(rng)
+    arrays["X_src"] = rng.random((100, 6))
+    _write_coil(tmp_path, **arrays)
+    with pytest.raises(ValueError, match=r"expected 'X_src' of shape \(d, n\) with d=1024"):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path)
+    arrays = _coil_arrays(rng)
+    arrays["Y_src"] = np.zeros((6, 1))
+    _write_coil(tmp_path, **arrays)
+    with pytest.raises(ValueError, match=r"1-based labels in 1\.\.20"):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path)
+    arrays = _coil_arrays(rng)
+    arrays["Y_src"] = arrays["Y_src"][:4]
+    _write_coil(tmp_path, **arrays)
+    with pytest.raises(ValueError, match="expected 'Y_src' to hold 6 numeric labels"):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path)
+
+
+def test_small_file_layout_and_cache_invalidation(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = _coil_arrays(rng)
+    path = _write_coil(tmp_path, **arrays)
+    dom = data.load_domain("coil20", "coil2", data_dir=tmp_path, preprocess="raw")
+    # features x samples on disk -> samples x features; labels 0-based.
+    np.testing.assert_allclose(dom.X, arrays["X_tar"].T.astype(np.float32))
+    np.testing.assert_array_equal(dom.y, np.arange(6))
+    assert dom.image_shape == (32, 32) and dom.meta["file"] == str(path)
+    # A rewritten file (new mtime) is read again instead of served from the cache.
+    arrays["X_tar"] = arrays["X_tar"] + 1.0
+    scipy.io.savemat(path, arrays)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = data.load_domain("coil20", "coil2", data_dir=tmp_path, preprocess="raw")
+    np.testing.assert_allclose(again.X, dom.X + 1.0, rtol=1e-6)
+
+
+# -- the shared files -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("benchmark", "domain", "n", "d"),
+    [
+        ("office_caltech10_surf", "amazon", 958, 800),
+        ("office_caltech10_surf", "caltech10", 1123, 800),
+        ("office_caltech10_surf", "dslr", 157, 800),
+        ("office_caltech10_surf", "webcam", 295, 800),
+        ("mnist_usps", "mnist", 2000, 256),
+        ("mnist_usps", "usps", 1800, 256),
+        ("coil20", "coil1", 720, 1024),
+        ("coil20", "coil2", 720, 1024),
+    ],
+)
+def test_shared_domains_shapes(data_dir, benchmark, domain, n, d):
+    dom = data.load_domain(benchmark, domain, data_dir=data_dir)
+    assert dom.X.shape == (n, d) and dom.X.dtype == np.float32
+    k = data.benchmark_info(benchmark)["n_classes"]
+    np.testing.assert_array_equal(np.unique(dom.y), np.arange(k))
+    assert dom.name == domain
+
+
+def test_surf_standard_equals_rowsum_then_standard_scaler(data_dir):
+    raw = scipy.io.loadmat(data_dir / "office_caltech10_surf" / "webcam_SURF_L10.mat")
+    expected = StandardScaler().fit_transform(normalize(raw["fts"].astype(float), norm="l1"))
+    dom = data.load_domain("office_caltech10_surf", "webcam", data_dir=data_dir)
+    np.testing.assert_allclose(dom.X, expected, atol=1e-5)
+    assert dom.meta["preprocess"] == "sum_zscore"
+    np.testing.assert_array_equal(dom.y, raw["labels"].ravel().astype(int) - 1)
+    rawdom = data.load_domain("office_caltech10_surf", "webcam", data_dir, preprocess="raw")
+    np.testing.assert_array_equal(rawdom.X, raw["fts"].astype(np.float32))
+
+
+def test_images_standard_is_unit_l2(data_dir):
+    raw = scipy.io.loadmat(data_dir / "coil20" / "COIL_1.mat")
+    dom = data.load_domain("coil20", "coil2", data_dir=data_dir)
+    np.testing.assert_allclose(dom.X, normalize(raw["X_tar"].T), atol=1e-6)
+
+
+def test_mnist_usps_row_major_orientation(data_dir):
+    pair = data.load_pair("mnist_usps", "mnist", "usps", data_dir=data_dir, preprocess="raw")
+    assert pair.n_clusters == 10 and pair.benchmark == "mnist_usps"
+    for dom in (pair.source, pair.target):
+        assert dom.image_shape == (16, 16)
+        ones = dom.X[dom.y == 1].mean(axis=0).reshape(dom.image_shape)
+        # An upright "1" has more ink in the central columns than in the central rows
+        # (fails if the image is transposed) ...
+        assert ones[:, 6:10].sum() > 1.5 * ones[6:10, :].sum()
+        sevens = dom.X[dom.y == 7].mean(axis=0).reshape(dom.image_shape)
+        # ... and a "7" has its bar at the top (fails if flipped upside down).
+        assert np.argmax(sevens.sum(axis=1)) < 8
+
+
+def test_pair_defaults_and_cache_is_read_only(data_dir):
+    pair = data.load_pair("coil20", data_dir=data_dir)
+    assert (pair.source.name, pair.target.name) == ("coil1", "coil2")
+    assert pair.n_clusters == 20 and pair.benchmark == "coil20"
+    cached = benchmarks._load_mat_cached(data_dir / "coil20" / "COIL_1.mat")
+    assert not cached["X_src"].flags.writeable
+    # The domain owns a copy: changing it cannot corrupt the cache.
+    pair.source.X[0, 0] = 123.0
+    assert data.load_domain("coil20", "coil1", data_dir=data_dir).X[0, 0] != 123.0

@@ -1,0 +1,123 @@
+"""The embedded default pair (dtc.data.digits) and the image shifts (dtc.data.shifts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.neighbors import KNeighborsClassifier
+
+import dtc.data as data
+from dtc.data import shifts
+
+
+def _nn_accuracy(pair):
+    clf = KNeighborsClassifier(n_neighbors=1).fit(pair.source.X, pair.source.y)
+    return float(np.mean(clf.predict(pair.target.X) == pair.target.y))
+
+
+def test_default_pair_structure():
+    pair = data.make_digits_pair()
+    assert pair.benchmark == "digits" and pair.n_clusters == 10
+    assert pair.source.n_samples + pair.target.n_samples == 1797
+    for dom in (pair.source, pair.target):
+        assert dom.image_shape == (8, 8) and dom.n_features == 64
+        assert dom.X.min() >= 0.0 and dom.X.max() <= 1.0
+    # Stratified halves: every class count differs by at most one between domains.
+    counts_s = np.bincount(pair.source.y, minlength=10)
+    counts_t = np.bincount(pair.target.y, minlength=10)
+    assert np.abs(counts_s - counts_t).max() <= 1
+
+
+def test_source_rows_are_disjoint_original_digits():
+    X = load_digits().data / 16.0
+    pair = data.make_digits_pair(shift=0.0, seed=3)
+    # shift=0: both halves are original images, and together they are all of them.
+    both = np.vstack([pair.source.X, pair.target.X]).astype(np.float64)
+    np.testing.assert_allclose(np.sort(both, axis=0), np.sort(X, axis=0), atol=1e-6)
+
+
+def test_nn_accuracy_drops_monotonically_with_shift():
+    acc = [_nn_accuracy(data.make_digits_pair(shift=s, seed=0)) for s in (0.0, 0.5, 1.0)]
+    assert acc[0] > acc[1] > acc[2]
+    # Strong enough that transfer matters: measured 0.988, 0.759, 0.285 with seed 0.
+    assert acc[0] > 0.95 and acc[2] < 0.5
+
+
+def test_equal_seeds_identical_and_different_seeds_differ():
+    a, b = data.make_digits_pair(0.7, seed=5), data.make_digits_pair(0.7, seed=5)
+    np.testing.assert_array_equal(a.target.X, b.target.X)
+    np.testing.assert_array_equal(a.source.y, b.source.y)
+    c = data.make_digits_pair(0.7, seed=6)
+    assert not np.array_equal(a.target.X, c.target.X)
+
+
+def test_load_pair_digits_matches_make_and_swaps():
+    pair = data.load_pair("digits", shift=0.3, seed=1)
+    direct = data.make_digits_pair(shift=0.3, seed=1)
+    np.testing.assert_array_equal(pair.target.X, direct.target.X)
+    swapped = data.load_pair("digits", source="target", target="source", shift=0.3, seed=1)
+    np.testing.assert_array_equal(swapped.source.X, direct.target.X)
+    dom = data.load_domain("digits", "target", preprocess="l2", shift=0.3, seed=1)
+    np.testing.assert_allclose(np.linalg.norm(dom.X, axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "strong", True])
+def test_bad_shift_strength(bad):
+    with pytest.raises(ValueError, match="strength must be"):
+        data.make_digits_pair(shift=bad)
+
+
+def test_bad_seed_and_fraction():
+    with pytest.raises(ValueError, match="seed must be an int"):
+        data.make_digits_pair(seed=0.5)
+    with pytest.raises(ValueError, match="source_fraction"):
+        data.make_digits_pair(source_fraction=1.0)
+
+
+# -- the shift components, against hand-computed cases -----------------------------------
+def test_rotate_quarter_turn_is_rot90():
+    rng = np.random.default_rng(0)
+    img = rng.random((2, 8, 8))
+    # 90 degrees counter-clockwise with bilinear interpolation is exact on the pixel grid.
+    np.testing.assert_allclose(shifts.rotate(img, 90), np.rot90(img, k=1, axes=(1, 2)), atol=1e-12)
+
+
+def test_thicken_single_pixel():
+    img = np.zeros((1, 4, 4))
+    img[0, 1, 1] = 1.0
+    out = shifts.thicken(img, 0.5)
+    # Hand-computed: scipy centres an even 2x2 window so that a pixel spreads up and
+    # left, to (0,0), (0,1), (1,0) and itself; the blend halves the new ink and keeps 1
+    # where the original stroke was.
+    expected = np.zeros((4, 4))
+    expected[0:2, 0:2] = 0.5
+    expected[1, 1] = 1.0
+    np.testing.assert_allclose(out[0], expected)
+
+
+def test_contrast_and_noise():
+    img = np.array([[[0.0, 1.0], [0.5, 0.25]]])
+    np.testing.assert_allclose(shifts.change_contrast(img, 0.5), [[[0.25, 0.75], [0.5, 0.375]]])
+    big = np.zeros((50, 20, 20))
+    noisy = shifts.add_noise(big, 0.1, np.random.default_rng(0))
+    assert abs(noisy.std() - 0.1) < 0.002 and abs(noisy.mean()) < 0.002
+
+
+def test_apply_shift_zero_is_identity_and_range():
+    img = np.random.default_rng(0).random((3, 8, 8))
+    np.testing.assert_allclose(shifts.apply_shift(img, 0.0), img)
+    out = shifts.apply_shift(img, 1.0, seed=2)
+    assert out.shape == img.shape and out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_shift_domain_needs_image_shape():
+    dom = data.Domain(np.zeros((3, 4)), name="flat")
+    with pytest.raises(ValueError, match="needs image_shape"):
+        shifts.shift_domain(dom, 0.5)
+    img = data.Domain(np.zeros((3, 4)), np.arange(3), name="img", image_shape=(2, 2))
+    out = shifts.shift_domain(img, 0.5, seed=1)
+    assert out.meta["shift"] == 0.5 and out.image_shape == (2, 2)
+    np.testing.assert_array_equal(out.y, img.y)
+    with pytest.raises(ValueError, match=r"shape \(n, H, W\)"):
+        shifts.rotate(np.zeros((4, 4)), 10)
