@@ -14,3 +14,7 @@ __all__ += ["CORALLoss", "LogCORALLoss", "coral", "log_coral"]
 
 register("coral", CORALLoss)
 register("log_coral", LogCORALLoss)
+# By "module:Class" so that `import dtc.align` stays light; resolved on first get().
+register("dann", "dtc.align.dann:DANNLoss")
+register("cdan", "dtc.align.cdan:CDANLoss")
+register("cdan_e", "dtc.align.cdan:CDANELoss")

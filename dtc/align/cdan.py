@@ -1,0 +1,197 @@
+"""CDAN and CDAN+E: adversarial alignment conditioned on soft cluster assignments
+(Long, Cao, Wang & Jordan, "Conditional Adversarial Domain Adaptation", NeurIPS 2018).
+
+The discriminator sees the multilinear map ``f ⊗ g`` of features ``f`` ``(d,)`` and
+soft assignments ``g`` ``(k,)`` (``source_probs`` / ``target_probs`` in the context), so
+aligning it aligns the joint distribution of features and clusters rather than the
+features' marginal. For large ``d * k`` the randomized map ``(f R_f) ⊙ (g R_g) /
+sqrt(m)`` with fixed Gaussian ``R_f`` ``(d, m)``, ``R_g`` ``(k, m)`` approximates its
+inner products. CDAN+E weights each sample by ``1 + exp(-H(g))`` so confident
+assignments count more. The adversarial game is DANN's: see :mod:`dtc.align.dann`.
+
+As in the authors' implementation, ``g`` is detached: the discriminator's gradient
+shapes the features, not the cluster assignments (nor, for CDAN+E, the weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from dtc.align.dann import AdversarialLoss
+from dtc.align.discriminator import check_feature_width, check_in_features, domain_bce
+
+__all__ = [
+    "CDANELoss",
+    "CDANLoss",
+    "RandomizedMultilinearMap",
+    "entropy_weights",
+    "multilinear_map",
+    "soft_assignments",
+]
+
+
+def multilinear_map(features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """Row-wise outer product: ``features`` ``(n, d)``, ``probs`` ``(n, k)`` -> ``(n, k * d)``
+    with ``out[i, a * d + b] = probs[i, a] * features[i, b]`` (``kron(g_i, f_i)``)."""
+    return (probs.unsqueeze(2) * features.unsqueeze(1)).reshape(features.shape[0], -1)
+
+
+class RandomizedMultilinearMap(nn.Module):
+    """Randomized multilinear map ``(f R_f) ⊙ (g R_g) / sqrt(out_dim)`` (Long et al. 2018).
+
+    ``R_f`` ``(in_features, out_dim)`` and ``R_g`` ``(n_clusters, out_dim)`` are standard
+    Gaussian, drawn once from ``seed`` (buffers, saved with the state dict); when
+    ``in_features`` or ``n_clusters`` is ``None`` they are drawn at the first call.
+    ``E[<T(f, g), T(f', g')>] = <f, f'> <g, g'>``.
+
+    ``forward(features (n, d), probs (n, k))`` -> ``(n, out_dim)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int | None = None,
+        n_clusters: int | None = None,
+        out_dim: int = 1024,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.out_dim = check_in_features(out_dim, "randomized_dim")
+        if self.out_dim is None:
+            raise ValueError("randomized_dim must be a positive int, got None")
+        self.seed = seed
+        self.register_buffer("features_matrix", None)
+        self.register_buffer("probs_matrix", None)
+        if in_features is not None and n_clusters is not None:
+            self._draw(in_features, n_clusters)
+
+    def _draw(self, in_features: int, n_clusters: int) -> None:
+        # A private generator: reproducible from `seed` and leaves the global RNG alone.
+        g = torch.Generator().manual_seed(self.seed)
+        self.features_matrix = torch.randn(in_features, self.out_dim, generator=g)
+        self.probs_matrix = torch.randn(n_clusters, self.out_dim, generator=g)
+
+    def forward(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        if self.features_matrix is None:
+            self._draw(features.shape[1], probs.shape[1])
+        r_f = self.features_matrix.to(features)
+        r_g = self.probs_matrix.to(features)
+        return (features @ r_f) * (probs @ r_g) / self.out_dim**0.5
+
+    def extra_repr(self) -> str:
+        return f"out_dim={self.out_dim}, seed={self.seed}"
+
+
+def entropy_weights(probs: torch.Tensor) -> torch.Tensor:
+    """CDAN+E weights ``1 + exp(-H(g))`` with ``H(g) = -sum_j g_j log g_j``:
+    ``probs`` ``(n, k)`` -> ``(n,)`` in ``[1 + 1/k, 2]``."""
+    entropy = -torch.special.xlogy(probs, probs).sum(dim=1)
+    return 1.0 + torch.exp(-entropy)
+
+
+def soft_assignments(context: dict, role: str, n: int, owner: str) -> torch.Tensor:
+    """``context[role + "_probs"]`` checked to be ``(n, k)`` rows of probabilities."""
+    key = f"{role}_probs"
+    probs = context.get(key)
+    if probs is None:
+        raise ValueError(
+            f"{owner} is conditional: it needs {key} ({n}, k) soft cluster assignments in the "
+            f"context, got keys {sorted(context)}"
+        )
+    if not isinstance(probs, torch.Tensor) or probs.dim() != 2 or probs.shape[0] != n:
+        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
+        raise ValueError(f"{owner}: {key} must be a ({n}, k) tensor, got {shape}")
+    if not torch.isfinite(probs).all() or (probs < 0).any():
+        raise ValueError(f"{owner}: {key} must be finite and non-negative")
+    row_sums = probs.sum(dim=1)
+    if not torch.allclose(row_sums, torch.ones_like(row_sums), atol=1e-4):
+        raise ValueError(f"{owner}: {key} rows must sum to 1 (soft cluster assignments)")
+    return probs
+
+
+class CDANLoss(AdversarialLoss):
+    """CDAN (Long et al., NeurIPS 2018) conditioned on soft cluster assignments.
+
+    ``in_features`` the feature dimension ``d`` and ``n_clusters`` the number of clusters
+    ``k`` (``None``: inferred at the first call); ``randomized`` use the randomized
+    multilinear map with ``randomized_dim`` outputs (advised when ``d * k`` exceeds a few
+    thousand) drawn from ``seed``; ``entropy_conditioning`` the CDAN+E weights; ``hidden``,
+    ``dropout``, ``max_coeff``, ``schedule``, ``gamma`` as in :class:`~dtc.align.dann.DANNLoss`.
+
+    ``loss(source (n_s, d), target (n_t, d), source_probs=(n_s, k), target_probs=(n_t, k),
+    progress=p)`` -> scalar.
+    """
+
+    conditional = True
+
+    def __init__(
+        self,
+        in_features: int | None = None,
+        n_clusters: int | None = None,
+        hidden: Sequence[int] = (256, 256),
+        dropout: float = 0.0,
+        randomized: bool = False,
+        randomized_dim: int = 1024,
+        entropy_conditioning: bool = False,
+        max_coeff: float = 1.0,
+        schedule: str = "dann",
+        gamma: float = 10.0,
+        seed: int = 0,
+    ):
+        in_features = check_in_features(in_features)
+        n_clusters = check_in_features(n_clusters, "n_clusters")
+        if randomized:
+            mapper = RandomizedMultilinearMap(in_features, n_clusters, randomized_dim, seed)
+            disc_in = mapper.out_dim
+        else:
+            mapper = None
+            disc_in = None if None in (in_features, n_clusters) else in_features * n_clusters
+        super().__init__(disc_in, hidden, dropout, max_coeff, schedule, gamma)
+        self.in_features = in_features
+        self.n_clusters = n_clusters
+        self.randomized_map = mapper
+        self.entropy_conditioning = bool(entropy_conditioning)
+
+    def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or
+        ``(n, randomized_dim)``."""
+        if self.randomized_map is None:
+            return multilinear_map(features, probs)
+        return self.randomized_map(features, probs)
+
+    def compute(self, source, target, **context):
+        owner = type(self).__name__
+        probs_s = soft_assignments(context, "source", source.shape[0], owner).detach()
+        probs_t = soft_assignments(context, "target", target.shape[0], owner).detach()
+        if probs_s.shape[1] != probs_t.shape[1]:
+            raise ValueError(
+                f"{owner}: source_probs has {probs_s.shape[1]} clusters and target_probs "
+                f"{probs_t.shape[1]}; expected the same number"
+            )
+        if self.n_clusters is not None and probs_s.shape[1] != self.n_clusters:
+            raise ValueError(
+                f"{owner}: the soft assignments have {probs_s.shape[1]} columns, expected "
+                f"n_clusters={self.n_clusters}"
+            )
+        check_feature_width(source, self.in_features)
+        probs_s, probs_t = probs_s.to(source), probs_t.to(target)
+        logits_s, logits_t = self.discriminate(
+            self.condition(source, probs_s),
+            self.condition(target, probs_t),
+            context.get("progress"),
+        )
+        if not self.entropy_conditioning:
+            return domain_bce(logits_s, logits_t)
+        return domain_bce(logits_s, logits_t, entropy_weights(probs_s), entropy_weights(probs_t))
+
+
+class CDANELoss(CDANLoss):
+    """CDAN+E: :class:`CDANLoss` with entropy conditioning, each sample weighted by
+    ``1 + exp(-H(g))`` (normalised within its domain)."""
+
+    def __init__(self, **params):
+        if "entropy_conditioning" in params:
+            raise ValueError("CDANELoss always uses entropy conditioning; use CDANLoss to choose")
+        super().__init__(entropy_conditioning=True, **params)

@@ -1,0 +1,103 @@
+"""The domain discriminator and its classification loss, shared by the adversarial losses
+(DANN, CDAN): Ganin et al., "Domain-Adversarial Training of Neural Networks", JMLR 2016.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dtc.align.grl import check_number
+
+__all__ = ["DomainDiscriminator", "check_feature_width", "check_in_features", "domain_bce"]
+
+
+def check_in_features(value, name: str = "in_features") -> int | None:
+    """``value`` if it is ``None`` (infer lazily) or a positive int; else ``ValueError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int or None (inferred lazily), got {value!r}")
+    return value
+
+
+def check_feature_width(features: torch.Tensor, in_features: int | None) -> None:
+    """``ValueError`` when ``features`` ``(n, d)`` does not have the declared ``in_features``."""
+    if in_features is not None and features.shape[1] != in_features:
+        raise ValueError(
+            f"features have {features.shape[1]} columns, expected in_features={in_features}"
+        )
+
+
+class DomainDiscriminator(nn.Module):
+    """MLP scoring how "source-like" each row is.
+
+    ``in_features`` the input width, or ``None`` to infer it at the first call
+    (``nn.LazyLinear``: run one forward pass before building an optimiser over its
+    parameters); ``hidden`` the hidden widths (ReLU, optional dropout after each).
+
+    ``forward(x)``: ``x`` ``(n, in_features)`` -> logits ``(n,)`` (> 0 means source).
+    """
+
+    def __init__(
+        self,
+        in_features: int | None = None,
+        hidden: Sequence[int] = (256, 256),
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        in_features = check_in_features(in_features)
+        if isinstance(hidden, int) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
+        ):
+            raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}")
+        dropout = check_number(dropout, "dropout", low=0.0, high=1.0)
+        if dropout == 1.0:
+            raise ValueError("dropout must be a number in [0.0, 1.0), got 1.0")
+        layers: list[nn.Module] = []
+        width = in_features
+        for h in hidden:
+            layers.append(nn.LazyLinear(h) if width is None else nn.Linear(width, h))
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.LazyLinear(1) if width is None else nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    if weights is None:
+        return values.mean()
+    return (weights * values).sum() / weights.sum()
+
+
+def domain_bce(
+    source_logits: torch.Tensor,
+    target_logits: torch.Tensor,
+    source_weights: torch.Tensor | None = None,
+    target_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Domain-classification cross-entropy with source = 1, target = 0.
+
+    ``source_logits`` ``(n_s,)``, ``target_logits`` ``(n_t,)``, optional non-negative
+    per-sample weights of the same shapes -> scalar
+    ``(mean_s BCE(l, 1) + mean_t BCE(l, 0)) / 2`` (weighted means when weights are given).
+    Each domain counts half whatever its batch size, so unequal batches do not bias the
+    discriminator; with equal batch sizes and no weights this is the BCE over the
+    concatenated batch of Ganin et al. A discriminator that outputs 1/2 everywhere scores
+    exactly ``log 2``.
+    """
+    bce_s = F.binary_cross_entropy_with_logits(
+        source_logits, torch.ones_like(source_logits), reduction="none"
+    )
+    bce_t = F.binary_cross_entropy_with_logits(
+        target_logits, torch.zeros_like(target_logits), reduction="none"
+    )
+    return 0.5 * (_weighted_mean(bce_s, source_weights) + _weighted_mean(bce_t, target_weights))

@@ -1,0 +1,439 @@
+"""Gradient reversal, the domain discriminator, DANN, CDAN and CDAN+E."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+import dtc.align
+from dtc.align.cdan import (
+    CDANELoss,
+    CDANLoss,
+    RandomizedMultilinearMap,
+    entropy_weights,
+    multilinear_map,
+)
+from dtc.align.dann import DANNLoss
+from dtc.align.discriminator import DomainDiscriminator, domain_bce
+from dtc.align.grl import GradientReversal, dann_schedule, grad_reverse
+
+LOG2 = math.log(2.0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The networks here are tiny: a second thread only adds synchronisation cost, which
+    # dominates on a loaded machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _zero_last_layer(loss):
+    # A discriminator whose last layer is zero outputs logit 0 (probability 1/2) everywhere.
+    last = loss.discriminator.net[-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    return loss
+
+
+def _onehotish(labels, k, confidence=0.9):
+    probs = torch.full((labels.shape[0], k), (1 - confidence) / (k - 1), dtype=torch.float64)
+    probs[torch.arange(labels.shape[0]), labels] = confidence
+    return probs
+
+
+# --- gradient reversal -------------------------------------------------------------------
+
+
+def test_grad_reverse_is_identity_forward_and_negates_backward():
+    x = torch.randn(5, 3, requires_grad=True)
+    upstream = torch.randn(5, 3)
+    y = grad_reverse(x, 0.7)
+    assert torch.equal(y, x)
+    y.backward(upstream)
+    torch.testing.assert_close(x.grad, -0.7 * upstream)
+
+
+def test_gradient_reversal_matches_pytorch_adapt():
+    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+    x = torch.randn(4, 3, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    upstream = torch.randn(4, 3)
+    GradientReversal(0.3, schedule="constant")(x).backward(upstream)
+    layers.GradientReversal(weight=0.3)(x_ref).backward(upstream)
+    torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+def test_dann_schedule_closed_form():
+    assert dann_schedule(0.0) == 0.0
+    assert dann_schedule(1.0) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+    assert dann_schedule(0.25, gamma=4.0, max_coeff=2.0) == pytest.approx(
+        2.0 * (2 / (1 + math.exp(-1.0)) - 1)
+    )
+    values = [dann_schedule(p) for p in np.linspace(0, 1, 11)]
+    assert all(a < b for a, b in itertools.pairwise(values))
+    layer = GradientReversal(schedule="dann")
+    assert layer.coefficient(torch.tensor(0.5)) == pytest.approx(dann_schedule(0.5))
+    x = torch.ones(2, requires_grad=True)
+    layer(x, progress=0.5).sum().backward()
+    torch.testing.assert_close(x.grad, torch.full((2,), -dann_schedule(0.5)))
+
+
+def test_gradient_reversal_bad_params():
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        GradientReversal(schedule="linear")
+    with pytest.raises(ValueError, match="max_coeff must be a number >= 0"):
+        GradientReversal(-1.0)
+    with pytest.raises(ValueError, match="coeff must be a number >= 0"):
+        grad_reverse(torch.ones(1), float("nan"))
+    with pytest.raises(ValueError, match=r"progress must be a number in \[0.0, 1.0\]"):
+        dann_schedule(1.5)
+    with pytest.raises(ValueError, match="progress .* is required by schedule='dann'"):
+        GradientReversal()(torch.ones(1))
+
+
+# --- discriminator and its loss --------------------------------------------------------
+
+
+def test_domain_bce_hand_computed():
+    ls = torch.tensor([0.0, 2.0, -1.0])
+    lt = torch.tensor([1.0, -3.0])
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    expected = 0.5 * (
+        np.mean(-np.log(sig(np.array([0.0, 2.0, -1.0]))))
+        + np.mean(-np.log(1 - sig(np.array([1.0, -3.0]))))
+    )
+    assert domain_bce(ls, lt).item() == pytest.approx(expected, rel=1e-6)
+    ws, wt = torch.tensor([1.0, 2.0, 1.0]), torch.tensor([3.0, 1.0])
+    expected_w = 0.5 * (
+        np.average(-np.log(sig(np.array([0.0, 2.0, -1.0]))), weights=[1, 2, 1])
+        + np.average(-np.log(1 - sig(np.array([1.0, -3.0]))), weights=[3, 1])
+    )
+    assert domain_bce(ls, lt, ws, wt).item() == pytest.approx(expected_w, rel=1e-6)
+
+
+def test_domain_bce_equal_batches_is_concatenated_bce():
+    ls, lt = torch.randn(6), torch.randn(6)
+    labels = torch.cat([torch.ones(6), torch.zeros(6)])
+    reference = torch.nn.BCEWithLogitsLoss()(torch.cat([ls, lt]), labels)
+    torch.testing.assert_close(domain_bce(ls, lt), reference)
+
+
+def test_discriminator_lazy_and_explicit():
+    x = torch.randn(7, 5)
+    lazy, explicit = DomainDiscriminator(None, (8,)), DomainDiscriminator(5, (8,))
+    assert lazy(x).shape == explicit(x).shape == (7,)
+    assert sum(p.numel() for p in lazy.parameters()) == (5 * 8 + 8) + (8 + 1)
+    with_dropout = DomainDiscriminator(5, (8, 4), dropout=0.5)
+    assert any(isinstance(m, torch.nn.Dropout) for m in with_dropout.modules())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"in_features": 0}, "in_features must be a positive int or None"),
+        ({"in_features": 2.5}, "in_features must be a positive int or None"),
+        ({"hidden": (8, 0)}, "hidden must be a sequence of positive ints"),
+        ({"hidden": 8}, "hidden must be a sequence of positive ints"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0.0, 1.0\)"),
+        ({"dropout": -0.1}, r"dropout must be a number in \[0.0, 1.0\]"),
+    ],
+)
+def test_discriminator_bad_params(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DomainDiscriminator(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        DANNLoss(**kwargs)
+
+
+# --- DANN --------------------------------------------------------------------------------
+
+
+def test_dann_neutral_discriminator_scores_log2():
+    loss = _zero_last_layer(DANNLoss(4, hidden=(8,), schedule="constant"))
+    assert loss(torch.randn(5, 4), torch.randn(9, 4) + 10).item() == pytest.approx(LOG2)
+
+
+def test_dann_gradients_reverse_for_features_only():
+    loss = DANNLoss(3, hidden=(8,), schedule="constant", max_coeff=0.5)
+    source = torch.randn(6, 3, requires_grad=True)
+    target = torch.randn(4, 3, requires_grad=True)
+    loss(source, target).backward()
+    disc_grads = [p.grad.clone() for p in loss.parameters()]
+
+    # The same objective without the reversal layer, by hand.
+    plain_s = source.detach().clone().requires_grad_(True)
+    plain_t = target.detach().clone().requires_grad_(True)
+    loss.zero_grad()
+    domain_bce(loss.discriminator(plain_s), loss.discriminator(plain_t)).backward()
+    torch.testing.assert_close(source.grad, -0.5 * plain_s.grad)
+    torch.testing.assert_close(target.grad, -0.5 * plain_t.grad)
+    for reversed_grad, p in zip(disc_grads, loss.parameters()):
+        torch.testing.assert_close(reversed_grad, p.grad)
+
+
+def test_dann_invariant_to_sample_order_and_uses_progress():
+    loss = DANNLoss(3, hidden=(8,))
+    s, t = torch.randn(6, 3), torch.randn(5, 3)
+    value = loss(s, t, progress=0.3)
+    torch.testing.assert_close(
+        loss(s[torch.randperm(6)], t[torch.randperm(5)], progress=0.3), value
+    )
+    with pytest.raises(ValueError, match="progress"):
+        loss(s, t)
+
+
+def test_dann_gradcheck_discriminator_parameters():
+    loss = DANNLoss(3, hidden=(4,), schedule="constant").double()
+    s, t = torch.randn(5, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    names = [n for n, _ in loss.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_(True) for p in loss.parameters())
+
+    def as_function(*values):
+        return functional_call(loss, dict(zip(names, values)), (s, t))
+
+    assert torch.autograd.gradcheck(as_function, params)
+
+
+def _train_discriminator(loss, make_pair, steps=80, lr=0.05, **context):
+    """Train only the discriminator on fixed features; return the loss on a fresh pair."""
+    opt = torch.optim.Adam(loss.parameters(), lr=lr)
+    s, t = make_pair(0)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(s, t, **context).backward()
+        opt.step()
+    with torch.no_grad():
+        return loss(*make_pair(1), **context).item()
+
+
+@pytest.mark.parametrize("shift", [0.0, 3.0])
+def test_dann_trained_discriminator_detects_a_mean_shift(shift):
+    def make_pair(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g) + shift
+
+    value = _train_discriminator(DANNLoss(2, hidden=(16,), schedule="constant"), make_pair)
+    # Held-out pair: no shift -> the discriminator is still at chance (log 2);
+    # a shift of 3 standard deviations -> it separates the domains.
+    if shift == 0.0:
+        assert value > LOG2 - 0.1
+    else:
+        assert value < 0.25
+
+
+def test_dann_aligns_a_learnable_translation():
+    # Minimising DANN jointly over the encoder (a translation of the target) and the
+    # discriminator moves the target onto the source: the GRL makes it a minimax game.
+    g = torch.Generator().manual_seed(0)
+    source = torch.randn(128, 2, generator=g)
+    target = torch.randn(128, 2, generator=g) + torch.tensor([3.0, -2.0])
+    shift = torch.zeros(2, requires_grad=True)
+    loss = DANNLoss(2, hidden=(16,), schedule="constant")
+    opt = torch.optim.Adam([shift, *loss.parameters()], lr=0.1)
+    for _ in range(150):
+        opt.zero_grad()
+        loss(source, target + shift).backward()
+        opt.step()
+    gap = (source.mean(0) - (target + shift).mean(0)).norm().item()
+    assert gap < 0.5 < (source.mean(0) - target.mean(0)).norm().item()
+
+
+def test_dann_feature_width_checked():
+    with pytest.raises(ValueError, match="expected in_features=4"):
+        DANNLoss(4, schedule="constant")(torch.randn(3, 5), torch.randn(3, 5))
+    with pytest.raises(ValueError, match="expected the same feature dimension"):
+        DANNLoss(schedule="constant")(torch.randn(3, 5), torch.randn(3, 4))
+    bad = torch.randn(3, 5)
+    bad[1, 1] = float("nan")
+    with pytest.raises(ValueError, match="source contains NaN"):
+        DANNLoss(schedule="constant")(bad, torch.randn(3, 5))
+
+
+# --- CDAN ----------------------------------------------------------------------------------
+
+
+def test_multilinear_map_is_rowwise_kron():
+    f, p = torch.randn(4, 3, dtype=torch.float64), torch.softmax(torch.randn(4, 2), 1).double()
+    expected = np.stack([np.kron(p[i].numpy(), f[i].numpy()) for i in range(4)])
+    np.testing.assert_allclose(multilinear_map(f, p).numpy(), expected, atol=1e-14)
+
+
+def test_randomized_map_matches_pytorch_adapt_with_the_same_matrices():
+    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+    ours = RandomizedMultilinearMap(5, 3, out_dim=16, seed=1)
+    theirs = layers.RandomizedDotProduct([5, 3], out_dim=16)
+    theirs.rand_mat0 = ours.features_matrix.clone()
+    theirs.rand_mat1 = ours.probs_matrix.clone()
+    f, p = torch.randn(4, 5), torch.softmax(torch.randn(4, 3), 1)
+    torch.testing.assert_close(ours(f, p), theirs(f, p))
+
+
+def test_randomized_map_preserves_inner_products_in_expectation():
+    # E ||T(f, g)||^2 = ||f||^2 ||g||^2 (Long et al. 2018); relative sd sqrt(8 / m) per row.
+    f, p = torch.randn(16, 6, dtype=torch.float64), torch.rand(16, 4, dtype=torch.float64)
+    mapped = RandomizedMultilinearMap(out_dim=4096, seed=0)(f, p)
+    ratio = mapped.square().sum(1) / (f.square().sum(1) * p.square().sum(1))
+    assert ratio.mean().item() == pytest.approx(1.0, abs=0.05)
+    lazy_drawn = RandomizedMultilinearMap(out_dim=4096, seed=0)
+    lazy_drawn(f, p)
+    torch.testing.assert_close(
+        lazy_drawn.features_matrix, RandomizedMultilinearMap(6, 4, 4096).features_matrix
+    )
+
+
+def test_entropy_weights_closed_form_and_pytorch_adapt():
+    uniform = torch.full((2, 4), 0.25)
+    torch.testing.assert_close(entropy_weights(uniform), torch.full((2,), 1.25))
+    torch.testing.assert_close(entropy_weights(torch.eye(3)), torch.full((3,), 2.0))
+    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+    p = torch.softmax(torch.randn(6, 3), 1)
+    w = entropy_weights(p)
+    torch.testing.assert_close(w / w.sum(), layers.EntropyWeights(after_softmax=True)(p))
+
+
+def test_cdan_with_one_cluster_is_dann():
+    # With k = 1 and g = 1 the multilinear map is f itself.
+    dann = DANNLoss(3, hidden=(8,), schedule="constant")
+    cdan = CDANLoss(3, 1, hidden=(8,), schedule="constant")
+    cdan.discriminator.load_state_dict(dann.discriminator.state_dict())
+    s, t = torch.randn(5, 3), torch.randn(7, 3)
+    ones_s, ones_t = torch.ones(5, 1), torch.ones(7, 1)
+    torch.testing.assert_close(cdan(s, t, source_probs=ones_s, target_probs=ones_t), dann(s, t))
+
+
+def test_cdan_e_weights_by_hand():
+    loss = CDANELoss(in_features=3, n_clusters=2, hidden=(8,), schedule="constant")
+    s, t = torch.randn(5, 3), torch.randn(4, 3)
+    ps, pt = torch.softmax(torch.randn(5, 2), 1), torch.softmax(torch.randn(4, 2), 1)
+    disc = loss.discriminator
+    ls, lt = disc(multilinear_map(s, ps)), disc(multilinear_map(t, pt))
+    ws, wt = entropy_weights(ps), entropy_weights(pt)
+    expected = 0.5 * (
+        (ws * F.softplus(-ls)).sum() / ws.sum() + (wt * F.softplus(lt)).sum() / wt.sum()
+    )
+    torch.testing.assert_close(loss(s, t, source_probs=ps, target_probs=pt), expected)
+    # Equal confidence everywhere: the weights cancel and CDAN+E is CDAN.
+    plain = CDANLoss(in_features=3, n_clusters=2, hidden=(8,), schedule="constant")
+    plain.load_state_dict(loss.state_dict())
+    flat_s, flat_t = torch.full((5, 2), 0.5), torch.full((4, 2), 0.5)
+    torch.testing.assert_close(
+        loss(s, t, source_probs=flat_s, target_probs=flat_t),
+        plain(s, t, source_probs=flat_s, target_probs=flat_t),
+    )
+
+
+def test_cdan_probs_get_no_gradient_and_features_get_reversed_one():
+    loss = CDANLoss(schedule="constant", hidden=(8,))
+    s = torch.randn(5, 3, requires_grad=True)
+    ps = torch.softmax(torch.randn(5, 2), 1).requires_grad_(True)
+    loss(s, torch.randn(4, 3), source_probs=ps, target_probs=torch.full((4, 2), 0.5)).backward()
+    assert ps.grad is None
+    assert s.grad is not None and s.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("randomized", [False, True], ids=["multilinear", "randomized"])
+def test_cdan_e_gradcheck_discriminator_parameters(randomized):
+    loss = CDANELoss(
+        in_features=3,
+        n_clusters=2,
+        hidden=(4,),
+        randomized=randomized,
+        randomized_dim=6,
+        schedule="constant",
+    ).double()
+    s, t = torch.randn(5, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    ctx = {
+        "source_probs": torch.softmax(torch.randn(5, 2, dtype=torch.float64), 1),
+        "target_probs": torch.softmax(torch.randn(4, 2, dtype=torch.float64), 1),
+    }
+    names = [n for n, _ in loss.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_(True) for p in loss.parameters())
+    assert torch.autograd.gradcheck(
+        lambda *v: functional_call(loss, dict(zip(names, v)), (s, t), ctx), params
+    )
+
+
+@pytest.mark.parametrize("cls", [DANNLoss, CDANLoss])
+def test_conditioning_separates_swapped_clusters_that_dann_cannot(cls):
+    # Same feature marginal in both domains, but cluster 0 sits at -2 in the source and at
+    # +2 in the target: only a discriminator that sees the assignments can tell them apart.
+    def make_pair(seed):
+        g = torch.Generator().manual_seed(seed)
+        labels = torch.arange(64) % 2
+        centres = torch.tensor([[-2.0], [2.0]])
+        s = centres[labels] + 0.3 * torch.randn(64, 1, generator=g)
+        t = centres[1 - labels] + 0.3 * torch.randn(64, 1, generator=g)
+        return s, t
+
+    labels = torch.arange(64) % 2
+    ctx = {
+        "source_probs": _onehotish(labels, 2).float(),
+        "target_probs": _onehotish(labels, 2).float(),
+    }
+    value = _train_discriminator(cls(1, hidden=(16,), schedule="constant"), make_pair, **ctx)
+    if cls is DANNLoss:
+        assert value > LOG2 - 0.1
+    else:
+        assert value < 0.25
+
+
+@pytest.mark.parametrize(
+    ("context", "match"),
+    [
+        ({"target_probs": torch.full((4, 2), 0.5)}, "needs source_probs"),
+        ({"source_probs": torch.full((5, 2), 0.5)}, "needs target_probs"),
+        (
+            {"source_probs": torch.full((4, 2), 0.5), "target_probs": torch.full((4, 2), 0.5)},
+            r"source_probs must be a \(5, k\) tensor",
+        ),
+        (
+            {"source_probs": torch.full((5, 2), 0.4), "target_probs": torch.full((4, 2), 0.5)},
+            "rows must sum to 1",
+        ),
+        (
+            {
+                "source_probs": torch.full((5, 2), float("nan")),
+                "target_probs": torch.full((4, 2), 0.5),
+            },
+            "finite and non-negative",
+        ),
+        (
+            {"source_probs": torch.full((5, 2), 0.5), "target_probs": torch.full((4, 4), 0.25)},
+            "expected the same number",
+        ),
+        (
+            {"source_probs": torch.full((5, 4), 0.25), "target_probs": torch.full((4, 4), 0.25)},
+            "expected n_clusters=2",
+        ),
+    ],
+)
+def test_cdan_bad_context(context, match):
+    loss = CDANLoss(in_features=3, n_clusters=2, schedule="constant")
+    with pytest.raises(ValueError, match=match):
+        loss(torch.randn(5, 3), torch.randn(4, 3), **context)
+
+
+def test_cdan_bad_params():
+    with pytest.raises(ValueError, match="n_clusters must be a positive int or None"):
+        CDANLoss(n_clusters=0)
+    with pytest.raises(ValueError, match="randomized_dim must be a positive int"):
+        CDANLoss(randomized=True, randomized_dim=-3)
+    with pytest.raises(ValueError, match="always uses entropy conditioning"):
+        CDANELoss(entropy_conditioning=False)
+
+
+def test_registered_adversarial_names():
+    assert isinstance(dtc.align.get("dann", in_features=3), DANNLoss)
+    assert isinstance(dtc.align.get("cdan"), CDANLoss)
+    cdan_e = dtc.align.get("cdan_e", randomized=True)
+    assert isinstance(cdan_e, CDANELoss) and cdan_e.entropy_conditioning
+    assert cdan_e.conditional and cdan_e.has_parameters
