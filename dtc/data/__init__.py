@@ -15,6 +15,8 @@ from dtc.data.benchmarks import (
 )
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair, check_features
+from dtc.data.files import load_csv, load_mat, load_npz
+from dtc.data.imbalance import make_imbalanced
 from dtc.data.preprocessing import normalize_rows, pca, standardize
 from dtc.data.shifts import apply_shift, shift_domain
 
@@ -27,9 +29,13 @@ __all__ = [
     "benchmark_info",
     "check_features",
     "list_benchmarks",
+    "load_csv",
     "load_domain",
+    "load_mat",
+    "load_npz",
     "load_pair",
     "make_digits_pair",
+    "make_imbalanced",
     "normalize_rows",
     "pca",
     "resolve_data_dir",

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair
+from dtc.data.files import read_mat_v5
 from dtc.data.preprocessing import unit_l2_rows, unit_sum_rows, zscore_columns
 
 __all__ = [
@@ -282,19 +282,10 @@ def benchmark_info(benchmark: str, data_dir=None) -> dict:
 def _read_mat(path: str, mtime_ns: int, size: int) -> dict:
     # Keyed on mtime and size so an edited file is re-read; arrays are made
     # read-only because every caller shares them.
-    try:
-        raw = scipy.io.loadmat(path)
-    except Exception as exc:  # scipy raises several types for a bad file
-        raise ValueError(
-            f"{path}: could not read it as a MATLAB v5 .mat file ({type(exc).__name__}: {exc})"
-        ) from exc
-    out = {}
-    for key, value in raw.items():
-        if key.startswith("__"):
-            continue
+    out = read_mat_v5(path)
+    for value in out.values():
         if isinstance(value, np.ndarray):
             value.setflags(write=False)
-        out[key] = value
     return out
 
 

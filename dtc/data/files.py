@@ -1,0 +1,275 @@
+"""Load a user's own domain from a ``.npz``, ``.csv`` or ``.mat`` file.
+
+Each loader returns a validated :class:`Domain` (features ``(n, d)`` float32,
+optional 0-based labels ``(n,)``). Files are read safely: ``.npz`` with
+``allow_pickle=False``, MATLAB v5 with ``scipy.io.loadmat`` and MATLAB v7.3
+(HDF5) with ``h5py``. A missing file raises ``FileNotFoundError``; a file whose
+content is not what was asked for (missing key, wrong shape, non-numeric cell)
+raises ``ValueError`` naming the file and what was expected.
+
+``label_offset`` is subtracted from the labels, e.g. ``label_offset=1`` for the
+1-based labels usual in MATLAB files.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+
+from dtc.data.domain import Domain
+
+__all__ = ["load_csv", "load_mat", "load_npz", "read_mat_v5"]
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: no such file {str(path)!r}")
+    return path
+
+
+def _make_domain(
+    path: Path, X, y, *, name, image_shape, label_offset: int, meta: dict | None = None
+) -> Domain:
+    """Build the Domain, re-raising validation errors with the file name in front."""
+    if isinstance(label_offset, bool) or not isinstance(label_offset, (int, np.integer)):
+        raise ValueError(f"label_offset: expected an int, got {label_offset!r}")
+    if y is not None:
+        y = np.asarray(y)
+        if y.dtype.kind in "uif":
+            # Widen first: uint8 labels (MATLAB's usual type) would wrap around.
+            y = y.astype(np.int64 if y.dtype.kind in "ui" else np.float64) - int(label_offset)
+    try:
+        return Domain(
+            X,
+            y,
+            name=path.stem if name is None else name,
+            image_shape=image_shape,
+            meta={"file": str(path), **(meta or {})},
+        )
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def _missing_key(path: Path, key: str, what: str, keys) -> ValueError:
+    return ValueError(f"{path}: expected key {key!r} ({what}); found keys {sorted(keys)}")
+
+
+def load_npz(
+    path,
+    *,
+    x_key: str = "X",
+    y_key: str | None = "y",
+    name: str | None = None,
+    image_shape=None,
+    label_offset: int = 0,
+) -> Domain:
+    """Load a domain from a NumPy ``.npz`` archive.
+
+    Parameters
+    ----------
+    path : path to the ``.npz`` file.
+    x_key : key of the features, an array of shape ``(n, d)``.
+    y_key : key of the labels ``(n,)``, or ``None`` for an unlabelled domain.
+    name : domain name (default: the file's stem).
+    image_shape : optional ``(H, W)`` or ``(C, H, W)`` with ``prod == d``.
+    label_offset : subtracted from the labels.
+    """
+    path = _existing(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path}: could not read it as a NumPy .npz archive ({exc})") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{path}: expected a .npz archive of named arrays, got a single .npy array"
+        )
+    with archive:
+        keys = archive.files
+        if x_key not in keys:
+            raise _missing_key(path, x_key, "features (n, d)", keys)
+        if y_key is not None and y_key not in keys:
+            raise _missing_key(path, y_key, "labels (n,)", keys)
+        try:
+            X = archive[x_key]
+            y = None if y_key is None else archive[y_key]
+        except ValueError as exc:  # object arrays need pickle, which is refused
+            raise ValueError(f"{path}: expected numeric arrays ({exc})") from exc
+    return _make_domain(path, X, y, name=name, image_shape=image_shape, label_offset=label_offset)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def load_csv(
+    path,
+    *,
+    label_column: int | str | None = -1,
+    header: bool | str = "infer",
+    delimiter: str = ",",
+    name: str | None = None,
+    image_shape=None,
+    label_offset: int = 0,
+) -> Domain:
+    """Load a domain from a delimited text file, one sample per row.
+
+    Parameters
+    ----------
+    path : path to the file.
+    label_column : index (negative counts from the end) or header name of the
+        label column, or ``None`` when every column is a feature. Numeric labels
+        must be integers; non-numeric labels (class names) are mapped to
+        ``0..k-1`` in sorted order and the names kept in ``meta["classes"]``.
+    header : ``True`` (first row is a header), ``False``, or ``"infer"``: a header
+        when some cell of the first row is not a number.
+    delimiter : field separator.
+    name, image_shape, label_offset : as in :func:`load_npz`.
+
+    Returns
+    -------
+    Domain with ``X`` of shape ``(n, d)`` (all other columns) and ``y`` ``(n,)``.
+    """
+    path = _existing(path)
+    if header not in (True, False, "infer"):
+        raise ValueError(f"header: expected True, False or 'infer', got {header!r}")
+    with path.open(newline="") as fh:
+        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+    if not rows:
+        raise ValueError(f"{path}: expected at least one row, the file is empty")
+    if header == "infer":
+        header = not all(_is_number(cell) for cell in rows[0])
+    names = [c.strip() for c in rows[0]] if header else None
+    body = rows[1:] if header else rows
+    if not body:
+        raise ValueError(f"{path}: expected at least one data row after the header (empty domain)")
+    width = len(body[0])
+    for i, row in enumerate(body):
+        if len(row) != width:
+            line = i + 1 + int(bool(header))
+            raise ValueError(f"{path}: line {line} has {len(row)} fields, expected {width}")
+
+    if label_column is None:
+        col = None
+    elif isinstance(label_column, str):
+        if names is None or label_column not in names:
+            raise ValueError(
+                f"{path}: label_column {label_column!r} is not a header name; header: {names}"
+            )
+        col = names.index(label_column)
+    elif isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool):
+        if not -width <= label_column < width:
+            raise ValueError(
+                f"{path}: label_column {label_column} out of range for {width} columns"
+            )
+        col = int(label_column) % width
+    else:
+        raise ValueError(
+            f"label_column: expected an int, a header name or None, got {label_column!r}"
+        )
+
+    feature_cols = [j for j in range(width) if j != col]
+    X = np.empty((len(body), len(feature_cols)))
+    for i, row in enumerate(body):
+        for k, j in enumerate(feature_cols):
+            try:
+                X[i, k] = float(row[j])
+            except ValueError:
+                line = i + 1 + int(bool(header))
+                raise ValueError(
+                    f"{path}: line {line}, column {j}: expected a number, got {row[j]!r}"
+                ) from None
+    y, meta = None, {}
+    if col is not None:
+        cells = [row[col].strip() for row in body]
+        if all(_is_number(c) for c in cells):
+            y = np.array([float(c) for c in cells])
+        else:
+            classes, y = np.unique(cells, return_inverse=True)
+            meta["classes"] = [str(c) for c in classes]
+    # Class names are mapped to 0..k-1 already; the offset is for numeric labels only.
+    offset = 0 if "classes" in meta and isinstance(label_offset, int) else label_offset
+    return _make_domain(
+        path, X, y, name=name, image_shape=image_shape, label_offset=offset, meta=meta
+    )
+
+
+def read_mat_v5(path) -> dict:
+    """The variables of a MATLAB v5 ``.mat`` file (``scipy.io.loadmat``), without the
+    ``__header__``-style entries; ``ValueError`` naming the file if it is not one."""
+    try:
+        arrays = scipy.io.loadmat(path)
+    except Exception as exc:  # scipy raises several types for a bad file
+        raise ValueError(
+            f"{path}: could not read it as a MATLAB v5 .mat file ({type(exc).__name__}: {exc})"
+        ) from exc
+    return {k: v for k, v in arrays.items() if not k.startswith("__")}
+
+
+def _read_mat_v73(path: Path, keys: list[str]) -> dict:
+    """Read numeric datasets ``keys`` of a MATLAB v7.3 (HDF5) file, in MATLAB's orientation.
+
+    MATLAB writes column-major arrays; HDF5 readers see them with the axes
+    reversed, so an ``(n, d)`` MATLAB matrix appears as ``(d, n)`` in h5py and is
+    transposed back here.
+    """
+    out = {}
+    with h5py.File(path, "r") as fh:
+        available = [k for k in fh if not k.startswith("#")]
+        for key in keys:
+            if key not in available:
+                raise _missing_key(path, key, "a numeric MATLAB array", available)
+            node = fh[key]
+            if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "uifb":
+                raise ValueError(f"{path}: expected {key!r} to be a numeric MATLAB array")
+            out[key] = np.asarray(node[()]).T
+    return out
+
+
+def load_mat(
+    path,
+    *,
+    x_key: str = "X",
+    y_key: str | None = "y",
+    features_as_rows: bool = False,
+    name: str | None = None,
+    image_shape=None,
+    label_offset: int = 0,
+) -> Domain:
+    """Load a domain from a MATLAB ``.mat`` file (v5 via scipy, v7.3 via h5py).
+
+    Parameters
+    ----------
+    path : path to the file.
+    x_key, y_key : variable names of the features and labels (``y_key=None``:
+        unlabelled).
+    features_as_rows : ``False`` (default) when the matrix, as MATLAB shows it, is
+        ``(n, d)`` (samples as rows); ``True`` for ``(d, n)``, the layout of the
+        JDA/TCA releases (``X_src``, ``X_tar``).
+    name, image_shape, label_offset : as in :func:`load_npz`
+        (``label_offset=1`` for MATLAB's 1-based labels).
+    """
+    path = _existing(path)
+    keys = [x_key] if y_key is None else [x_key, y_key]
+    if h5py.is_hdf5(path):
+        arrays = _read_mat_v73(path, keys)
+    else:
+        arrays = read_mat_v5(path)
+        for key, what in zip(keys, ("features", "labels")):
+            if key not in arrays:
+                raise _missing_key(path, key, what, arrays)
+    X = np.asarray(arrays[x_key])
+    if X.dtype.kind not in "uifb":
+        raise ValueError(f"{path}: expected {x_key!r} to be a numeric matrix, got dtype {X.dtype}")
+    if X.ndim == 2 and features_as_rows:
+        X = X.T
+    y = None if y_key is None else np.asarray(arrays[y_key])
+    return _make_domain(path, X, y, name=name, image_shape=image_shape, label_offset=label_offset)

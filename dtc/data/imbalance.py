@@ -1,0 +1,122 @@
+"""Class-imbalanced versions of a labelled domain.
+
+Two profiles of per-class sizes, as in the long-tailed recognition literature
+(exponential: Cui, Jia, Lin, Song, Belongie, *Class-Balanced Loss Based on
+Effective Number of Samples*, CVPR 2019; step: Buda, Maki, Mazurowski, *A
+systematic study of the class imbalance problem in convolutional neural
+networks*, Neural Networks 2018). With classes in increasing label order
+``c = 0..C-1`` and ``n_max`` the size of the smallest class of the input (so every
+class can supply it):
+
+``exponential``  ``n_c = round(n_max * ratio ** (-c / (C - 1)))``: class 0 keeps
+                 ``n_max``, the last class gets ``n_max / ratio``;
+``step``         the last ``round(minority_fraction * C)`` classes get
+                 ``round(n_max / ratio)`` samples, the others ``n_max``.
+
+``ratio`` is the imbalance ratio, largest class / smallest class; the realised
+ratio equals it up to rounding of the minority size. Which samples are kept is
+drawn with ``seed``; their original order is preserved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from dtc.data.domain import Domain
+
+__all__ = ["PROFILES", "class_sizes", "make_imbalanced"]
+
+PROFILES = ("exponential", "step")
+
+
+def class_sizes(
+    n_classes: int,
+    n_max: int,
+    ratio: float,
+    profile: str = "exponential",
+    minority_fraction: float = 0.5,
+) -> np.ndarray:
+    """Target size of each class, shape ``(n_classes,)`` int, following ``profile``
+    (see the module docstring). Raises ``ValueError`` when a class would be empty."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)):
+        raise ValueError(f"ratio: expected a number >= 1, got {ratio!r}")
+    if not (np.isfinite(ratio) and ratio >= 1):
+        raise ValueError(
+            f"ratio: expected the imbalance ratio (largest/smallest) >= 1, got {ratio!r}"
+        )
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected one of {PROFILES}, got {profile!r}")
+    if n_classes < 2:
+        raise ValueError(f"make_imbalanced: expected at least 2 classes, got {n_classes}")
+    if profile == "exponential":
+        sizes = np.round(n_max * float(ratio) ** (-np.arange(n_classes) / (n_classes - 1)))
+    else:
+        if not 0.0 < minority_fraction < 1.0:
+            raise ValueError(
+                f"minority_fraction: expected a value in (0, 1), got {minority_fraction!r}"
+            )
+        # At least one minority and one majority class, so the ratio is realised.
+        n_minor = int(np.clip(round(minority_fraction * n_classes), 1, n_classes - 1))
+        sizes = np.full(n_classes, float(n_max))
+        sizes[n_classes - n_minor :] = round(n_max / float(ratio))
+    sizes = sizes.astype(np.int64)
+    if sizes.min() < 1:
+        raise ValueError(
+            f"ratio={ratio} leaves a class empty: the smallest class of the input has {n_max} "
+            f"samples, so the ratio can be at most {n_max}"
+        )
+    return sizes
+
+
+def make_imbalanced(
+    domain: Domain,
+    ratio: float,
+    profile: str = "exponential",
+    seed: int = 0,
+    minority_fraction: float = 0.5,
+) -> Domain:
+    """A class-imbalanced subset of a labelled ``domain``.
+
+    Parameters
+    ----------
+    domain : Domain
+        Labelled, ``X`` of shape ``(n, d)``, at least two classes.
+    ratio : float >= 1
+        Largest class size / smallest class size (1 gives a balanced subset with
+        every class cut to the smallest class's size).
+    profile : {"exponential", "step"}
+    seed : int
+        Seeds which samples of each class are kept.
+    minority_fraction : float in (0, 1)
+        For ``"step"``: fraction of the classes that are minorities.
+
+    Returns
+    -------
+    Domain
+        Rows of ``domain`` (order kept) with ``meta["imbalance"]`` recording the
+        ratio, profile and per-class sizes (label -> count).
+    """
+    if not isinstance(domain, Domain):
+        raise ValueError(f"make_imbalanced: expected a dtc.data.Domain, got {type(domain)!r}")
+    if domain.y is None:
+        raise ValueError(
+            f"make_imbalanced: domain {domain.name!r} is unlabelled; class imbalance needs labels"
+        )
+    labels, counts = np.unique(domain.y, return_counts=True)
+    sizes = class_sizes(len(labels), int(counts.min()), ratio, profile, minority_fraction)
+    rng = np.random.default_rng(seed)
+    keep = [
+        rng.choice(np.flatnonzero(domain.y == label), size=size, replace=False)
+        for label, size in zip(labels, sizes)
+    ]
+    index = np.sort(np.concatenate(keep))
+    out = domain.subset(index)
+    record = {
+        "ratio": float(ratio),
+        "profile": profile,
+        "class_sizes": {int(c): int(s) for c, s in zip(labels, sizes)},
+        "seed": int(seed),
+    }
+    return replace(out, meta={**domain.meta, "imbalance": record})

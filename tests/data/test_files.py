@@ -1,0 +1,167 @@
+"""User-file loaders (dtc.data.files), each on small files written to tmp_path."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+
+import dtc.data as data
+
+X4 = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0], [9.0, 10.0, 11.0]])
+Y4 = np.array([0, 1, 1, 2])
+
+
+# -- npz --------------------------------------------------------------------------------
+def test_npz_round_trip(tmp_path):
+    path = tmp_path / "mine.npz"
+    np.savez(path, feats=X4, lab=Y4)
+    dom = data.load_npz(path, x_key="feats", y_key="lab")
+    np.testing.assert_array_equal(dom.X, X4.astype(np.float32))
+    np.testing.assert_array_equal(dom.y, Y4)
+    assert dom.name == "mine" and dom.meta["file"] == str(path)
+    unlabelled = data.load_npz(path, x_key="feats", y_key=None, name="u", image_shape=(1, 3))
+    assert unlabelled.y is None and unlabelled.name == "u" and unlabelled.image_shape == (1, 3)
+
+
+def test_npz_errors(tmp_path):
+    path = tmp_path / "a.npz"
+    np.savez(path, X=X4)
+    with pytest.raises(
+        ValueError, match=r"a\.npz: expected key 'y' \(labels \(n,\)\); found keys \['X'\]"
+    ):
+        data.load_npz(path)
+    obj = tmp_path / "obj.npz"
+    np.savez(obj, X=np.array([{"a": 1}], dtype=object), y=Y4)
+    with pytest.raises(ValueError, match=r"obj\.npz: expected numeric arrays"):
+        data.load_npz(obj)
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not an archive")
+    with pytest.raises(ValueError, match=r"bad\.npz: could not read"):
+        data.load_npz(bad)
+    with pytest.raises(FileNotFoundError, match="nothere.npz"):
+        data.load_npz(tmp_path / "nothere.npz")
+    nan = tmp_path / "nan.npz"
+    np.savez(nan, X=np.array([[np.nan, 1.0]]), y=[0])
+    with pytest.raises(ValueError, match=r"nan\.npz: .*NaN or Inf"):
+        data.load_npz(nan)
+
+
+# -- csv --------------------------------------------------------------------------------
+def _write_csv(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_csv_header_inferred_and_named_label(tmp_path):
+    path = _write_csv(tmp_path / "h.csv", "a,label,b\n1,0,2\n3,1,4\n5,1,6\n")
+    dom = data.load_csv(path, label_column="label")
+    np.testing.assert_array_equal(dom.X, [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(dom.y, [0, 1, 1])
+
+
+def test_csv_no_header_last_column_and_offset(tmp_path):
+    path = _write_csv(tmp_path / "n.csv", "1;2;1\n3;4;2\n")
+    dom = data.load_csv(path, delimiter=";", label_offset=1)
+    np.testing.assert_array_equal(dom.X, [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(dom.y, [0, 1])
+    # header=True forces the first (numeric) row to be a header.
+    forced = data.load_csv(path, delimiter=";", header=True, label_column=None)
+    np.testing.assert_array_equal(forced.X, [[3, 4, 2]])
+
+
+def test_csv_string_labels_become_sorted_codes(tmp_path):
+    path = _write_csv(tmp_path / "s.csv", "x,y,cls\n1,2,dog\n3,4,cat\n5,6,dog\n")
+    dom = data.load_csv(path, label_column=2)
+    np.testing.assert_array_equal(dom.y, [1, 0, 1])
+    assert dom.meta["classes"] == ["cat", "dog"]
+
+
+def test_csv_errors(tmp_path):
+    ragged = _write_csv(tmp_path / "r.csv", "1,2,0\n3,0\n")
+    with pytest.raises(ValueError, match=r"r\.csv: line 2 has 2 fields, expected 3"):
+        data.load_csv(ragged)
+    text = _write_csv(tmp_path / "t.csv", "a,b,y\n1,x,0\n")
+    with pytest.raises(ValueError, match=r"t\.csv: line 2, column 1: expected a number, got 'x'"):
+        data.load_csv(text)
+    nonint = _write_csv(tmp_path / "f.csv", "1,2,0.5\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"f\.csv: .*expected integer class labels"):
+        data.load_csv(nonint)
+    empty = _write_csv(tmp_path / "e.csv", "")
+    with pytest.raises(ValueError, match="file is empty"):
+        data.load_csv(empty)
+    only_header = _write_csv(tmp_path / "o.csv", "a,b,y\n")
+    with pytest.raises(ValueError, match="empty domain"):
+        data.load_csv(only_header)
+    ok = _write_csv(tmp_path / "ok.csv", "1,2,0\n")
+    with pytest.raises(ValueError, match="not a header name"):
+        data.load_csv(ok, label_column="y")
+    with pytest.raises(ValueError, match="out of range"):
+        data.load_csv(ok, label_column=5)
+    with pytest.raises(ValueError, match="header: expected"):
+        data.load_csv(ok, header="yes")
+
+
+# -- mat ---------------------------------------------------------------------------------
+def test_mat_v5_both_layouts(tmp_path):
+    rows = tmp_path / "rows.mat"
+    scipy.io.savemat(rows, {"X": X4, "y": (Y4 + 1).astype(np.uint8).reshape(-1, 1)})
+    dom = data.load_mat(rows, label_offset=1)
+    np.testing.assert_array_equal(dom.X, X4)
+    np.testing.assert_array_equal(dom.y, Y4)
+    cols = tmp_path / "cols.mat"
+    scipy.io.savemat(cols, {"X_src": X4.T, "Y_src": Y4.reshape(-1, 1)})
+    dom = data.load_mat(cols, x_key="X_src", y_key="Y_src", features_as_rows=True)
+    np.testing.assert_array_equal(dom.X, X4)
+    np.testing.assert_array_equal(dom.y, Y4)
+
+
+def _write_v73(path, arrays):
+    """Mimic MATLAB v7.3: an HDF5 file with a 512-byte user block holding the MATLAB
+    header, each variable stored column-major, i.e. with its axes reversed, and a
+    MATLAB_class attribute."""
+    with h5py.File(path, "w", userblock_size=512) as fh:
+        for key, value in arrays.items():
+            ds = fh.create_dataset(key, data=np.asarray(value).T)
+            ds.attrs["MATLAB_class"] = np.bytes_("double")
+    with open(path, "r+b") as fh:
+        fh.write(
+            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+        )
+
+
+def test_mat_v73_transposed_layout(tmp_path):
+    path = tmp_path / "v73.mat"
+    # MATLAB sees X as (4, 3) samples x features and y as a (4, 1) column.
+    _write_v73(path, {"X": X4, "y": (Y4 + 1).reshape(-1, 1).astype(float)})
+    with h5py.File(path, "r") as fh:
+        assert fh["X"].shape == (3, 4)  # what an HDF5 reader sees: transposed
+    dom = data.load_mat(path, label_offset=1)
+    np.testing.assert_array_equal(dom.X, X4)
+    np.testing.assert_array_equal(dom.y, Y4)
+    path2 = tmp_path / "v73cols.mat"
+    _write_v73(path2, {"Xs": X4.T})
+    dom2 = data.load_mat(path2, x_key="Xs", y_key=None, features_as_rows=True)
+    np.testing.assert_array_equal(dom2.X, X4)
+    with pytest.raises(ValueError, match=r"v73cols\.mat: expected key 'X'.*found keys \['Xs'\]"):
+        data.load_mat(path2, y_key=None)
+
+
+def test_mat_errors(tmp_path):
+    path = tmp_path / "m.mat"
+    scipy.io.savemat(path, {"X": X4})
+    with pytest.raises(ValueError, match=r"m\.mat: expected key 'y'"):
+        data.load_mat(path)
+    short = tmp_path / "short.mat"
+    scipy.io.savemat(short, {"X": X4, "y": Y4[:3]})
+    with pytest.raises(ValueError, match=r"short\.mat: .*expected 4 labels"):
+        data.load_mat(short)
+    junk = tmp_path / "junk.mat"
+    junk.write_bytes(b"\x00" * 10)
+    with pytest.raises(ValueError, match=r"junk\.mat: could not read it as a MATLAB"):
+        data.load_mat(junk)
+    with pytest.raises(FileNotFoundError, match="gone.mat"):
+        data.load_mat(tmp_path / "gone.mat")
+    with pytest.raises(ValueError, match="label_offset: expected an int"):
+        data.load_mat(path, y_key=None, label_offset=0.5)

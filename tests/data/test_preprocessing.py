@@ -1,0 +1,100 @@
+"""Preprocessing transforms (dtc.data.preprocessing) against scikit-learn on the same input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler, normalize
+
+import dtc.data as data
+
+
+@pytest.fixture
+def pair():
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(1.0, 2.0, size=(30, 4))
+    Xs[:, 3] = 5.0  # a constant feature: must be centred, not divided by zero
+    Xt = rng.normal(-1.0, 0.5, size=(20, 4)) ** 2
+    source = data.Domain(Xs, rng.integers(0, 3, 30), name="s", image_shape=(2, 2))
+    target = data.Domain(Xt, rng.integers(0, 3, 20), name="t", image_shape=(2, 2))
+    return data.DomainPair(source, target, n_clusters=3, benchmark="toy")
+
+
+def test_standardize_per_domain(pair):
+    out = data.standardize(pair)
+    for before, after in ((pair.source, out.source), (pair.target, out.target)):
+        np.testing.assert_allclose(after.X, StandardScaler().fit_transform(before.X), atol=1e-5)
+        assert after.image_shape == (2, 2) and after.name == before.name
+        np.testing.assert_array_equal(after.y, before.y)
+    assert out.n_clusters == 3 and out.benchmark == "toy"
+    np.testing.assert_allclose(out.source.X[:, 3], 0.0)
+
+
+def test_standardize_joint(pair):
+    out = data.standardize(pair, mode="joint")
+    scaler = StandardScaler().fit(np.vstack([pair.source.X, pair.target.X]))
+    np.testing.assert_allclose(out.source.X, scaler.transform(pair.source.X), atol=1e-5)
+    np.testing.assert_allclose(out.target.X, scaler.transform(pair.target.X), atol=1e-5)
+
+
+def test_standardize_domain_and_input_untouched(pair):
+    before = pair.source.X.copy()
+    out = data.standardize(pair.source)
+    assert isinstance(out, data.Domain)
+    np.testing.assert_array_equal(pair.source.X, before)
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
+def test_normalize_rows_matches_sklearn(pair, norm):
+    out = data.normalize_rows(pair, norm=norm)
+    np.testing.assert_allclose(out.source.X, normalize(pair.source.X, norm=norm), atol=1e-6)
+    np.testing.assert_allclose(out.target.X, normalize(pair.target.X, norm=norm), atol=1e-6)
+
+
+def test_row_sum_normalisation_hand_computed():
+    dom = data.Domain(np.array([[1.0, 3.0], [2.0, -1.0], [0.0, 0.0]]))
+    out = data.normalize_rows(dom, norm="sum")
+    # Signed sums 4 and 1; the zero row is kept as is.
+    np.testing.assert_allclose(out.X, [[0.25, 0.75], [2.0, -1.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("fit_on", ["both", "source", "target"])
+def test_pca_matches_sklearn(pair, fit_on):
+    out = data.pca(pair, 2, fit_on=fit_on)
+    fit_X = {
+        "both": np.vstack([pair.source.X, pair.target.X]),
+        "source": pair.source.X,
+        "target": pair.target.X,
+    }[fit_on]
+    model = PCA(2, svd_solver="full").fit(fit_X.astype(np.float64))
+    np.testing.assert_allclose(out.source.X, model.transform(pair.source.X), atol=1e-4)
+    np.testing.assert_allclose(out.target.X, model.transform(pair.target.X), atol=1e-4)
+    assert out.source.image_shape is None and out.source.n_features == 2
+
+
+def test_pca_on_domain_whiten(pair):
+    out = data.pca(pair.target, 3, whiten=True)
+    np.testing.assert_allclose(
+        out.X, PCA(3, whiten=True, svd_solver="full").fit_transform(pair.target.X), atol=1e-4
+    )
+
+
+def test_errors(pair):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        data.standardize(pair, mode="global")
+    with pytest.raises(ValueError, match="norm must be one of"):
+        data.normalize_rows(pair, norm="max")
+    with pytest.raises(ValueError, match=r"n_components must be in \[1, 4\]"):
+        data.pca(pair, 5)
+    with pytest.raises(ValueError, match="n_components must be an int"):
+        data.pca(pair, 2.5)
+    with pytest.raises(ValueError, match="fit_on must be one of"):
+        data.pca(pair, 2, fit_on="all")
+    with pytest.raises(ValueError, match="expected a dtc.data.Domain or DomainPair"):
+        data.standardize(np.zeros((3, 3)))
+    hetero = data.DomainPair(pair.source, data.Domain(np.ones((5, 2))), heterogeneous=True)
+    with pytest.raises(ValueError, match="heterogeneous"):
+        data.standardize(hetero, mode="joint")
+    with pytest.raises(ValueError, match="heterogeneous"):
+        data.pca(hetero, 1)
