@@ -1,0 +1,271 @@
+"""Train-loop utilities shared by DTC and the deep baselines (AE+K-means, DEC, IDEC).
+
+* :func:`deterministic` - a context in which a fit is reproducible for a seed and
+  after which the global random state is what it was (no state leaks);
+* :func:`minibatches` - shuffled index batches from a seeded ``torch.Generator``;
+* :func:`progress_bar` - a ``rich`` progress bar, silent when ``verbose=0`` or when
+  stderr is not a terminal;
+* :func:`save_checkpoint` / :func:`load_checkpoint` - atomic ``torch.save`` and
+  ``torch.load(weights_only=True)`` (no pickled code is ever executed);
+* :func:`check_finite` - a diverging run raises ``FloatingPointError`` naming the
+  stage and epoch;
+* :func:`pretrain_autoencoder` - (denoising) reconstruction training, optionally with
+  a supervised head on labelled rows;
+* :func:`embed` - encode a whole array in evaluation mode.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "as_tensor",
+    "check_finite",
+    "deterministic",
+    "embed",
+    "load_checkpoint",
+    "make_generator",
+    "minibatches",
+    "pretrain_autoencoder",
+    "progress_bar",
+    "resolve_device",
+    "save_checkpoint",
+]
+
+
+def resolve_device(device=None) -> torch.device:
+    """``None`` / ``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device: expected 'auto', 'cpu', 'cuda[:i]' or a torch.device, got {device!r}"
+        ) from exc
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed`` (for batch order and corruption)."""
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    return g
+
+
+@contextmanager
+def deterministic(seed: int):
+    """Run the body reproducibly for ``seed`` and restore the global state afterwards.
+
+    Inside: the global torch RNG is seeded (weight initialisation, dropout), and
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` is on (warn-only,
+    because a few CUDA kernels have no deterministic version and a warning is
+    better than refusing to run). Afterwards the caller's RNG state and
+    determinism setting are restored, so fitting a model never changes the random
+    numbers of the code around it.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    was_det = torch.are_deterministic_algorithms_enabled()
+    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
+
+
+def minibatches(
+    n: int, batch_size: int, generator: torch.Generator | None = None, *, shuffle: bool = True
+) -> Iterator[torch.Tensor]:
+    """Yield index tensors covering ``range(n)`` once, in batches of ``batch_size``.
+
+    A last batch of a single sample is merged into the previous one: batch norm and
+    most alignment estimators need at least two samples.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    for i, s in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else n
+        yield order[s:end]
+
+
+class _NullProgress:
+    def add_task(self, *args, **kwargs):
+        return 0
+
+    def update(self, *args, **kwargs):
+        pass
+
+
+@contextmanager
+def progress_bar(verbose: int = 0):
+    """A ``rich.progress.Progress`` (use ``add_task`` / ``update``), or a silent stand-in
+    when ``verbose`` is 0 or stderr is not a terminal (logs and CI stay clean)."""
+    if not verbose or not sys.stderr.isatty():
+        yield _NullProgress()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        transient=True,
+    ) as bar:
+        yield bar
+
+
+def save_checkpoint(path, state: dict) -> None:
+    """``torch.save`` ``state`` (tensors, numbers, strings, lists and dicts of them) to
+    ``path`` atomically: a crash while writing never leaves a truncated checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
+    return torch.load(Path(path), map_location=map_location, weights_only=True)
+
+
+def check_finite(value, *, stage: str, epoch: int) -> None:
+    """Raise ``FloatingPointError`` naming ``stage`` and ``epoch`` when ``value`` is NaN/Inf."""
+    v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+    if not np.isfinite(v):
+        raise FloatingPointError(
+            f"{stage}: the loss diverged (value {v}) at epoch {epoch}; lower the learning rate "
+            "or the alignment weight (the last good checkpoint, if any, is kept)"
+        )
+
+
+def as_tensor(X, device=None) -> torch.Tensor:
+    """``X`` as a float32 tensor on ``device``."""
+    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.ndarray:
+    """Encode ``X`` of shape ``(n, d)`` in evaluation mode; returns ``(n, k)`` float32."""
+    device = resolve_device(device) if device is not None else next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        X = as_tensor(X)
+        out = [
+            encoder(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)
+        ]
+    finally:
+        encoder.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def corrupt(
+    x: torch.Tensor, *, noise: float, mask: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Denoising-autoencoder corruption: additive Gaussian noise of std ``noise`` and
+    masking noise zeroing a fraction ``mask`` of the inputs (Vincent et al., ICML 2008)."""
+    if noise > 0:
+        x = x + noise * torch.randn(x.shape, generator=generator).to(x.device)
+    if mask > 0:
+        keep = (torch.rand(x.shape, generator=generator) >= mask).to(x.device)
+        x = x * keep
+    return x
+
+
+def pretrain_autoencoder(
+    ae: nn.Module,
+    X,
+    *,
+    epochs: int = 50,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    noise: float = 0.0,
+    mask: float = 0.0,
+    y=None,
+    head: nn.Module | None = None,
+    sup_weight: float = 1.0,
+    seed: int = 0,
+    device=None,
+    verbose: int = 0,
+    stage: str = "pretrain",
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Train ``ae`` (``forward(x) -> (z, x_hat)``) to reconstruct ``X`` of shape ``(n, d)``.
+
+    With ``noise`` / ``mask`` > 0 the input is corrupted and the clean ``X`` is the
+    target (denoising autoencoder). With ``y`` (``(n,)`` int, ``-1`` = unlabelled) and
+    ``head`` (``(n, k) -> (n, n_classes)`` logits), ``sup_weight`` x cross-entropy of the
+    labelled rows is added and ``head`` is trained too.
+
+    Returns the per-epoch history: dicts with ``stage``, ``epoch``, ``recon`` (and
+    ``sup``). Raises ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
+    ``on_epoch_end(epoch, logs)`` is called after every epoch (e.g. to checkpoint).
+    """
+    if epochs < 0:
+        raise ValueError(f"{stage}: epochs must be >= 0, got {epochs}")
+    if lr <= 0:
+        raise ValueError(f"{stage}: lr must be > 0, got {lr}")
+    device = resolve_device(device)
+    ae.to(device)
+    Xt = as_tensor(X, device)
+    yt = None
+    params = list(ae.parameters())
+    if y is not None:
+        if head is None:
+            raise ValueError(f"{stage}: labels y were given without a classification head")
+        yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+        if yt.shape != (len(Xt),):
+            raise ValueError(f"{stage}: y must have shape ({len(Xt)},), got {tuple(yt.shape)}")
+        head.to(device)
+        params += list(head.parameters())
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    gen = make_generator(seed)
+    history = []
+    ae.train()
+    with progress_bar(verbose) as bar:
+        task = bar.add_task(stage, total=epochs, info="")
+        for epoch in range(epochs):
+            sums = {"recon": 0.0, "sup": 0.0}
+            for idx in minibatches(len(Xt), batch_size, gen):
+                xb = Xt[idx]
+                z, xr = ae(corrupt(xb, noise=noise, mask=mask, generator=gen))
+                loss = F.mse_loss(xr, xb)
+                sums["recon"] += float(loss.detach()) * len(idx)
+                if yt is not None:
+                    yb = yt[idx]
+                    lab = yb >= 0
+                    if lab.any():
+                        sup = F.cross_entropy(head(z[lab]), yb[lab])
+                        loss = loss + sup_weight * sup
+                        sums["sup"] += float(sup.detach()) * len(idx)
+                check_finite(loss, stage=stage, epoch=epoch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            logs = {"stage": stage, "epoch": epoch, "recon": sums["recon"] / len(Xt)}
+            if yt is not None:
+                logs["sup"] = sums["sup"] / len(Xt)
+            history.append(logs)
+            bar.update(task, advance=1, info=f"recon {logs['recon']:.4f}")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, logs)
+    return history

@@ -1,0 +1,80 @@
+"""Shapes and checks of the autoencoders in dtc.nn.autoencoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from dtc.nn import (
+    MLP_PRESETS,
+    Autoencoder,
+    ConvAutoencoder,
+    MLPAutoencoder,
+    build_autoencoder,
+    check_encoder,
+)
+
+
+def _linear_sizes(module: nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def test_dec_preset_has_the_dec_idec_shape():
+    ae = MLPAutoencoder.from_preset(784, "dec")
+    assert _linear_sizes(ae.encoder) == [(784, 500), (500, 500), (500, 2000), (2000, 10)]
+    assert _linear_sizes(ae.decoder) == [(10, 2000), (2000, 500), (500, 500), (500, 784)]
+    assert MLP_PRESETS["dec"] == ((500, 500, 2000), 10)
+
+
+def test_mlp_forward_shapes_and_blocks():
+    ae = MLPAutoencoder(20, hidden=(16, 8), n_latent=4)
+    z, xr = ae(torch.randn(5, 20))
+    assert z.shape == (5, 4) and xr.shape == (5, 20)
+    assert len(ae.encoder_blocks) == 3
+    # the embedding is linear (no activation after the last layer, as in DEC)
+    assert isinstance(ae.encoder_blocks[-1], nn.Linear)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (16, 16), (32, 32), (3, 16, 16)])
+def test_conv_autoencoder_round_trips_image_rows(shape):
+    d = int(torch.tensor(shape).prod())
+    ae = ConvAutoencoder(shape, channels=(4, 8), n_latent=6)
+    z, xr = ae(torch.randn(3, d))
+    assert z.shape == (3, 6) and xr.shape == (3, d)
+    assert len(ae.encoder_blocks) == 3  # two convolutions and the linear embedding
+
+
+def test_conv_autoencoder_rejects_indivisible_image():
+    with pytest.raises(ValueError, match="divisible"):
+        ConvAutoencoder((10, 10), channels=(4, 8))
+
+
+def test_user_encoder_gets_an_mlp_decoder():
+    ae = build_autoencoder(nn.Sequential(nn.Linear(12, 7), nn.Tanh()), 12)
+    assert isinstance(ae, Autoencoder) and ae.n_latent == 7
+    z, xr = ae(torch.randn(4, 12))
+    assert z.shape == (4, 7) and xr.shape == (4, 12)
+
+
+def test_user_encoder_with_wrong_input_width_is_refused():
+    with pytest.raises(ValueError, match=r"inputs of shape \(n, 12\)"):
+        build_autoencoder(nn.Linear(10, 3), 12)
+
+
+def test_user_encoder_with_wrong_output_rank_is_refused():
+    with pytest.raises(ValueError, match=r"expected output of shape \(n, k\)"):
+        check_encoder(nn.Unflatten(1, (3, 4)), 12)
+    with pytest.raises(ValueError, match=r"\(n, 5\)"):
+        check_encoder(nn.Linear(12, 3), 12, n_latent=5)
+
+
+def test_build_autoencoder_names_and_errors():
+    assert _linear_sizes(build_autoencoder("mlp", 30).encoder) == [(30, 256), (256, 128), (128, 32)]
+    assert isinstance(build_autoencoder("conv", 64, image_shape=(8, 8)), ConvAutoencoder)
+    with pytest.raises(ValueError, match="image_shape"):
+        build_autoencoder("conv", 64)
+    with pytest.raises(ValueError, match="architecture"):
+        build_autoencoder("transformer", 64)
+    with pytest.raises(ValueError, match=r"\(n, 30\)"):
+        build_autoencoder(MLPAutoencoder(30), 40)

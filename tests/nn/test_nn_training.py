@@ -1,0 +1,131 @@
+"""Train-loop utilities of dtc.nn.training, checked against independent references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dtc.nn import (
+    Autoencoder,
+    deterministic,
+    load_checkpoint,
+    make_generator,
+    minibatches,
+    pretrain_autoencoder,
+    save_checkpoint,
+)
+from dtc.nn.training import corrupt
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The cores are shared with other jobs; tiny models run fastest on one thread.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_minibatches_cover_every_index_once_and_merge_singletons():
+    batches = list(minibatches(11, 5, make_generator(0)))
+    assert [len(b) for b in batches] == [5, 6]  # the lone 11th sample joins the last batch
+    assert sorted(torch.cat(batches).tolist()) == list(range(11))
+    again = list(minibatches(11, 5, make_generator(0)))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+
+
+def test_deterministic_restores_the_callers_random_state():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with deterministic(7):
+        inside = torch.rand(3)
+    assert torch.equal(torch.rand(3), expected)  # the context left no trace
+    with deterministic(7):
+        assert torch.equal(torch.rand(3), inside)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_checkpoint_round_trip_and_weights_only(tmp_path):
+    state = {"w": torch.arange(4.0), "history": [{"stage": "pretrain", "epoch": 0, "recon": 0.5}]}
+    save_checkpoint(tmp_path / "a" / "ckpt.pt", state)
+    back = load_checkpoint(tmp_path / "a" / "ckpt.pt")
+    assert torch.equal(back["w"], state["w"]) and back["history"] == state["history"]
+    torch.save({"obj": nn.Linear(2, 2)}, tmp_path / "pickled.pt")  # arbitrary pickled code
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        load_checkpoint(tmp_path / "pickled.pt")
+
+
+def test_corrupt_mask_fraction():
+    x = torch.ones(200, 50)
+    out = corrupt(x, noise=0.0, mask=0.3, generator=make_generator(0))
+    assert abs(float((out == 0).float().mean()) - 0.3) < 0.02
+
+
+def test_linear_autoencoder_reaches_the_pca_reconstruction_error():
+    # A linear autoencoder's optimum is the PCA subspace (Baldi & Hornik, 1989); PCA's
+    # error computed by SVD is the independent reference.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) @ rng.normal(size=(3, 10)) + 0.1 * rng.normal(size=(300, 10))
+    X = (X - X.mean(0)).astype(np.float32)
+    _, s, _ = np.linalg.svd(X, full_matrices=False)
+    pca_mse = float((s[2:] ** 2).sum() / X.size)
+    with deterministic(0):
+        ae = Autoencoder(nn.Linear(10, 2), 10, nn.Linear(2, 10))
+        hist = pretrain_autoencoder(ae, X, epochs=150, batch_size=64, lr=1e-2, seed=0)
+        with torch.no_grad():
+            mse = float(((ae(torch.from_numpy(X))[1] - torch.from_numpy(X)) ** 2).mean())
+    assert hist[-1]["recon"] < hist[0]["recon"]
+    assert pca_mse * 0.999 <= mse <= pca_mse * 1.05
+
+
+def test_supervised_head_learns_separable_labels():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 40)
+    X = (rng.normal(size=(120, 6)) + 3 * np.eye(3, 6)[y]).astype(np.float32)
+    with deterministic(0):
+        ae = Autoencoder(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 4)), 6)
+        head = nn.Linear(4, 3)
+        y_partial = y.copy()
+        y_partial[::4] = -1  # unlabelled rows are ignored by the cross-entropy
+        hist = pretrain_autoencoder(
+            ae, X, epochs=60, batch_size=32, lr=1e-2, y=y_partial, head=head
+        )
+        with torch.no_grad():
+            pred = head(ae.encode(torch.from_numpy(X))).argmax(1).numpy()
+    assert "sup" in hist[-1] and hist[-1]["sup"] < hist[0]["sup"]
+    assert (pred == y).mean() > 0.95
+
+
+def test_pretraining_is_reproducible_for_a_seed():
+    X = np.random.default_rng(2).normal(size=(50, 5)).astype(np.float32)
+
+    def run():
+        with deterministic(3):
+            ae = Autoencoder(nn.Linear(5, 2), 5, nn.Linear(2, 5))
+            pretrain_autoencoder(ae, X, epochs=3, batch_size=16, noise=0.1, seed=3)
+        return torch.cat([p.detach().flatten() for p in ae.parameters()])
+
+    assert torch.equal(run(), run())
+
+
+def test_nan_loss_names_stage_and_epoch():
+    enc = nn.Linear(4, 2)
+    with torch.no_grad():
+        enc.weight.fill_(float("nan"))
+    ae = Autoencoder(enc, 4, nn.Linear(2, 4))
+    with pytest.raises(FloatingPointError, match="pretrain: .*epoch 0"):
+        pretrain_autoencoder(ae, np.ones((8, 4), np.float32), epochs=2, batch_size=4)
+
+
+def test_bad_arguments_raise_value_error():
+    ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
+    X = np.ones((8, 4), np.float32)
+    with pytest.raises(ValueError, match="lr"):
+        pretrain_autoencoder(ae, X, epochs=1, lr=0)
+    with pytest.raises(ValueError, match="head"):
+        pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(8, int))
+    with pytest.raises(ValueError, match="batch_size"):
+        list(minibatches(5, 0))
