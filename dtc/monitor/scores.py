@@ -1,0 +1,207 @@
+"""Label-free scores of a target clustering: what a monitor can see without target labels.
+
+Every score is oriented so that **higher is better** (Davies-Bouldin is negated), which
+lets monitors and model selection compare candidates with one rule. Scores on
+features are computed on a fixed, seeded subsample of at most ``max_samples`` rows,
+so they stay cheap and the same rows are scored at every epoch.
+
+Scores:
+
+``silhouette``          mean silhouette coefficient (Rousseeuw, J. Comput. Appl. Math. 1987)
+``calinski_harabasz``   between/within dispersion ratio (Calinski & Harabasz, Comm. Stat. 1974)
+``davies_bouldin``      minus the Davies-Bouldin index (Davies & Bouldin, IEEE TPAMI 1979)
+``information_maximization``  H(mean p) - mean H(p) of soft assignments (SHOT: Liang, Hu & Feng, ICML 2020)
+``soft_neighborhood_density`` entropy of the soft-neighbourhood distribution (SND: Saito et al., ICCV 2021)
+``clustering_stability``      agreement of clusterings of overlapping subsamples (Ben-Hur, Elisseeff & Guyon, PSB 2002)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn import metrics as skm
+from sklearn.cluster import KMeans
+
+__all__ = [
+    "LABEL_SCORES",
+    "PROB_SCORES",
+    "calinski_harabasz",
+    "clustering_stability",
+    "davies_bouldin",
+    "information_maximization",
+    "score",
+    "silhouette",
+    "soft_neighborhood_density",
+    "subsample_index",
+]
+
+
+def subsample_index(n: int, max_samples: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a seeded subsample of ``min(n, max_samples)`` of ``range(n)``."""
+    if max_samples is None or n <= max_samples:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
+
+
+def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
+    if X.ndim != 2:
+        raise ValueError(f"{name}: X must have shape (n, d), got {X.shape}")
+    if labels.shape != (X.shape[0],):
+        raise ValueError(f"{name}: labels must have shape ({X.shape[0]},), got {labels.shape}")
+    k = np.unique(labels).size
+    if k < 2 or X.shape[0] <= k:
+        raise ValueError(
+            f"{name}: needs at least 2 clusters and more samples than clusters; "
+            f"got {X.shape[0]} samples in {k} cluster(s)"
+        )
+    return X, labels
+
+
+def _on_subsample(fn, name: str):
+    def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
+        X, labels = _check_labelled(X, labels, name)
+        idx = subsample_index(X.shape[0], max_samples, seed)
+        if np.unique(labels[idx]).size < 2:
+            raise ValueError(f"{name}: the subsample of {idx.size} rows holds a single cluster")
+        return float(fn(X[idx], labels[idx]))
+
+    scorer.__name__ = name
+    scorer.__doc__ = (
+        f"{name} of ``labels`` ``(n,)`` on features ``X`` ``(n, d)`` (higher is better), "
+        "on a seeded subsample of at most ``max_samples`` rows."
+    )
+    return scorer
+
+
+silhouette = _on_subsample(skm.silhouette_score, "silhouette")
+calinski_harabasz = _on_subsample(skm.calinski_harabasz_score, "calinski_harabasz")
+davies_bouldin = _on_subsample(lambda X, y: -skm.davies_bouldin_score(X, y), "davies_bouldin")
+
+
+def _check_probs(probs, name: str) -> np.ndarray:
+    P = np.asarray(probs, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] < 2:
+        raise ValueError(
+            f"{name}: soft assignments must have shape (n, k) with k >= 2, got {P.shape}"
+        )
+    if P.shape[0] < 2:
+        raise ValueError(f"{name}: needs at least 2 samples, got {P.shape[0]}")
+    if not np.isfinite(P).all() or (P < 0).any() or not np.allclose(P.sum(1), 1.0, atol=1e-4):
+        raise ValueError(f"{name}: soft assignments must be non-negative rows summing to 1")
+    return P
+
+
+def _entropy(P: np.ndarray, axis: int = -1) -> np.ndarray:
+    return -np.sum(P * np.log(np.clip(P, 1e-12, None)), axis=axis)
+
+
+def information_maximization(probs) -> float:
+    """IM score of soft assignments ``probs`` ``(n, k)``: ``H(mean_i p_i) - mean_i H(p_i)``.
+
+    Confident (low conditional entropy) and diverse (high marginal entropy)
+    assignments score high: ``log k`` at best (confident and balanced), 0 when every
+    sample gets the same distribution.
+    """
+    P = _check_probs(probs, "information_maximization")
+    return float(_entropy(P.mean(0)) - _entropy(P).mean())
+
+
+def soft_neighborhood_density(
+    probs, *, temperature: float = 0.05, max_samples: int | None = 2000, seed: int = 0
+) -> float:
+    """SND of soft assignments ``probs`` ``(n, k)`` (Saito et al., ICCV 2021).
+
+    Rows are L2-normalised, their cosine similarities (self excluded) turned into a
+    neighbourhood distribution by a softmax at ``temperature``, and the mean entropy
+    of those distributions returned: dense neighbourhoods (well-clustered
+    assignments) give high entropy.
+    """
+    if temperature <= 0:
+        raise ValueError(f"soft_neighborhood_density: temperature must be > 0, got {temperature}")
+    P = _check_probs(probs, "soft_neighborhood_density")
+    P = P[subsample_index(P.shape[0], max_samples, seed)]
+    Z = P / np.linalg.norm(P, axis=1, keepdims=True)
+    S = Z @ Z.T / temperature
+    np.fill_diagonal(S, -np.inf)
+    S -= S.max(axis=1, keepdims=True)
+    W = np.exp(S)
+    W /= W.sum(axis=1, keepdims=True)
+    return float(_entropy(W).mean())
+
+
+def clustering_stability(
+    X,
+    n_clusters: int,
+    *,
+    cluster_fn: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
+    n_pairs: int = 5,
+    fraction: float = 0.8,
+    max_samples: int | None = 2000,
+    seed: int = 0,
+) -> float:
+    """Stability of a clustering algorithm on ``X`` ``(n, d)`` (Ben-Hur et al., PSB 2002).
+
+    ``n_pairs`` times, two random subsamples of ``fraction * n`` rows are clustered
+    independently (``cluster_fn(X_sub, n_clusters, seed) -> labels``; K-means by
+    default) and compared by the adjusted Rand index on the rows they share. Returns
+    the mean ARI: 1 for a structure every resample finds, near 0 for none.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"clustering_stability: fraction must be in (0, 1], got {fraction}")
+    X = X[subsample_index(X.shape[0], max_samples, seed)]
+    m = round(fraction * X.shape[0])
+    if m <= n_clusters:
+        raise ValueError(
+            f"clustering_stability: a subsample of {m} rows cannot hold {n_clusters} clusters; "
+            f"the target needs more than {int(np.ceil(n_clusters / fraction))} samples"
+        )
+    if cluster_fn is None:
+
+        def cluster_fn(Xs, k, s):
+            return KMeans(k, n_init=3, random_state=s).fit_predict(Xs)
+
+    rng = np.random.default_rng(seed)
+    scores = []
+    for p in range(n_pairs):
+        a = rng.choice(X.shape[0], m, replace=False)
+        b = rng.choice(X.shape[0], m, replace=False)
+        shared, ia, ib = np.intersect1d(a, b, return_indices=True)
+        la = cluster_fn(X[a], n_clusters, seed + 2 * p)
+        lb = cluster_fn(X[b], n_clusters, seed + 2 * p + 1)
+        scores.append(skm.adjusted_rand_score(la[ia], lb[ib]) if shared.size > 1 else 0.0)
+    return float(np.mean(scores))
+
+
+#: Scores of hard labels on features, by name.
+LABEL_SCORES = {
+    "silhouette": silhouette,
+    "calinski_harabasz": calinski_harabasz,
+    "davies_bouldin": davies_bouldin,
+}
+#: Scores of soft assignments, by name.
+PROB_SCORES = {
+    "information_maximization": information_maximization,
+    "soft_neighborhood_density": soft_neighborhood_density,
+}
+
+
+def score(name: str, X=None, labels=None, probs=None, **kwargs) -> float:
+    """Compute the label-free score ``name``; raises ``ValueError`` when the inputs it
+    needs are missing (e.g. soft assignments from a method that produces none)."""
+    if name in LABEL_SCORES:
+        if X is None or labels is None:
+            raise ValueError(f"score {name!r} needs features X and cluster labels")
+        return LABEL_SCORES[name](X, labels, **kwargs)
+    if name in PROB_SCORES:
+        if probs is None:
+            raise ValueError(
+                f"score {name!r} needs soft assignments (probs); this method produced none"
+            )
+        return PROB_SCORES[name](probs, **kwargs)
+    raise ValueError(
+        f"unknown score {name!r}; available: {', '.join(sorted({**LABEL_SCORES, **PROB_SCORES}))}"
+    )
