@@ -1,6 +1,9 @@
 """The ``dtc`` command.
 
-``dtc run``        one run (the embedded default when called with no option);
+``dtc run``          one run (the embedded default when called with no option), or with
+                   a CONFIG a whole resumable grid of runs (see dtc.experiment);
+``dtc report``     Markdown / CSV / LaTeX tables and PNG figures from a results file;
+``dtc bench-losses`` the alignment-loss leaderboard on a fixed protocol;
 ``dtc datasets``   the benchmarks, their domains and whether their files were found.
 
 Human-readable output (tables, progress) goes to the terminal; with ``--json`` the
@@ -16,7 +19,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -29,6 +31,8 @@ out = Console()
 err = Console(stderr=True)
 
 DEFAULT_RESULTS = Path("results") / "runs.jsonl"
+# Errors of input or set-up: shown as one line, not a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, RuntimeError)
 
 DataDirOption = Annotated[
     Path | None,
@@ -44,19 +48,15 @@ def parse_assignments(items: list[str] | None, *, option: str = "--set") -> dict
     Values are parsed as YAML scalars/flow collections (so ``false`` is a bool and
     ``0.5`` a float); ``a.b=1`` sets ``{"a": {"b": 1}}``.
     """
+    from dtc.experiment.config import parse_overrides
+
+    try:
+        pairs = parse_overrides(items)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
     result: dict = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected key=value, got {item!r}", param_hint=option)
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise typer.BadParameter(
-                f"{item!r}: value is not valid YAML ({exc})", param_hint=option
-            ) from exc
+    for (*parents, leaf), value in pairs:
         node = result
-        *parents, leaf = key.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
@@ -78,8 +78,42 @@ def _metrics_table(record: dict) -> Table:
     return table
 
 
-@app.command()
+def _fail(exc: BaseException) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def _report_failures(summary) -> None:
+    """Name each failed run on stderr; exit 1 if there was one (finished runs are kept)."""
+    for run_id, label, message in summary.errors:
+        err.print(f"[red]failed[/red] {label} ({run_id}): {message}", highlight=False)
+    if summary.errors:
+        raise typer.Exit(code=1)
+
+
+def _import_here() -> None:
+    # Like `python -m`: modules in the working directory (a user's my_losses.py,
+    # named as "my_losses:MyLoss") can be imported.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+RUN_EPILOG = (
+    "With a CONFIG (a YAML file of experiments/), runs its whole grid into --out "
+    "(default results/<name>), skipping runs already there; trailing key=value arguments "
+    "override the config, e.g. `dtc run experiments/smoke.yaml seeds=[0,1] "
+    "methods.dtc.lam=0.5`."
+)
+
+
+@app.command(epilog=RUN_EPILOG)
 def run(
+    config: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Optional: a config YAML, then key=value overrides.", show_default=False
+        ),
+    ] = None,
     benchmark: Annotated[str, typer.Option(help="Benchmark name (see `dtc datasets`).")] = "digits",
     source: Annotated[
         str | None, typer.Option(help="Source domain (default: the benchmark's first pair).")
@@ -97,16 +131,68 @@ def run(
     ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout only.")
+        bool, typer.Option("--json", help="Print one JSON object per run on stdout only.")
     ] = False,
     results: Annotated[
-        Path, typer.Option(help="JSONL file every run is appended to.")
+        Path, typer.Option(help="JSONL file every single run is appended to.")
     ] = DEFAULT_RESULTS,
     no_record: Annotated[
         bool, typer.Option("--no-record", help="Do not append to the results file.")
     ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Config runs: output folder (default results/<name>)."),
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Config runs: parallel local processes.")] = 1,
+    backend: Annotated[str, typer.Option(help="Config runs: 'local' or 'ray'.")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start a local one).")
+    ] = None,
+    mlflow: Annotated[
+        bool, typer.Option("--mlflow", help="Also log each run to MLflow (<out>/mlruns).")
+    ] = False,
 ):
-    """Run one method on one benchmark pair and print its metrics."""
+    """Run one method on one benchmark pair, or a whole experiment CONFIG."""
+    if config:
+        single_options = [
+            name
+            for name, value, default in (
+                ("--benchmark", benchmark, "digits"),
+                ("--source", source, None),
+                ("--target", target, None),
+                ("--method", method, None),
+                ("--seed", seed, 0),
+                ("--set", set_, None),
+                ("--data", data_set, None),
+            )
+            if value != default
+        ]
+        if single_options:
+            raise typer.BadParameter(
+                f"{', '.join(single_options)} apply to single runs; with a config, override it "
+                "with key=value arguments instead",
+                param_hint="CONFIG",
+            )
+        _run_config(config, out_dir, jobs, backend, address, data_dir, json_out, mlflow)
+        return
+    _run_one(
+        benchmark,
+        source,
+        target,
+        method,
+        seed,
+        set_,
+        data_set,
+        data_dir,
+        json_out,
+        results,
+        no_record,
+    )
+
+
+def _run_one(
+    benchmark, source, target, method, seed, set_, data_set, data_dir, json_out, results, no_record
+):
     from dtc.experiment import RunSpec, append_record, run_single
     from dtc.experiment.single import default_method
 
@@ -123,9 +209,8 @@ def run(
     try:
         with console.status(f"fitting {spec.method} on {benchmark} ...", spinner="dots"):
             record = run_single(spec, data_dir=data_dir)
-    except (ValueError, FileNotFoundError, RuntimeError, FloatingPointError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=1) from exc
+    except (*USER_ERRORS, FloatingPointError) as exc:
+        raise _fail(exc) from exc
     record["spec"] = spec.to_dict()
     if not no_record:
         append_record(results, record)
@@ -135,6 +220,129 @@ def run(
         out.print(_metrics_table(record))
         if not no_record:
             out.print(f"[dim]appended to {results}[/dim]")
+
+
+def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflow):
+    from dtc.experiment.config import default_out_dir, load_config
+    from dtc.experiment.runner import run_experiment
+
+    _import_here()
+    path, *overrides = args
+    try:
+        cfg = load_config(path, overrides)
+        target_dir = out_dir or default_out_dir(cfg)
+
+        def emit(record: dict) -> None:
+            if json_out:
+                sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+                sys.stdout.flush()
+
+        summary = run_experiment(
+            cfg,
+            target_dir,
+            jobs=jobs,
+            backend=backend,
+            address=address,
+            data_dir=data_dir,
+            on_record=emit,
+            mlflow=mlflow,
+        )
+    except USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    err.print(
+        f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "
+        f"{summary.finished} finished now, {len(summary.errors)} failed -> {summary.results_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _report_failures(summary)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="A results.jsonl file (or its folder).")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: <results folder>/report).")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option(help="Metrics to tabulate (default: all present).")
+    ] = None,
+    figures: Annotated[bool, typer.Option(help="Also write PNG figures.")] = True,
+):
+    """Write Markdown, CSV and LaTeX tables (mean ± std over seeds) and PNG figures."""
+    from dtc.experiment.report import write_report
+    from dtc.experiment.runner import RESULTS_FILE
+
+    path = results / RESULTS_FILE if results.is_dir() else results
+    if not path.is_file():
+        raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
+    target = out_dir or path.parent / "report"
+    try:
+        written = write_report(path, target, metrics=metric, figures=figures)
+    except ValueError as exc:
+        raise _fail(exc) from exc
+    md = target / "acc.md"
+    if md.exists():
+        out.print(md.read_text(encoding="utf-8"), markup=False, highlight=False)
+    err.print(f"{len(written)} files written to {target}", highlight=False, soft_wrap=True)
+
+
+@app.command("bench-losses")
+def bench_losses(
+    losses: Annotated[
+        str, typer.Option(help="Comma-separated: registry names, 'none' or module:Class.")
+    ] = "none,mmd,coral,dann",
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Digits default and one seed (a smoke test).")
+    ] = False,
+    protocol: Annotated[
+        Path | None, typer.Option(help="Protocol config (default experiments/bench_losses.yaml).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Results folder (default results/<protocol>).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel local processes.")] = 1,
+    data_dir: DataDirOption = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per loss on stdout.")
+    ] = False,
+):
+    """Rank alignment losses: DTC with each loss on one fixed protocol (ACC, s/epoch)."""
+    from dtc.experiment.leaderboard import bench_losses as run_bench
+
+    _import_here()
+    try:
+        rows, summary = run_bench(
+            losses.split(","),
+            out_dir=out_dir,
+            quick=quick,
+            protocol=protocol,
+            jobs=jobs,
+            data_dir=data_dir,
+        )
+    except USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    if json_out:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
+    else:
+        table = Table(
+            title=f"alignment losses ({'quick' if quick else 'protocol'}; {summary.results_path})"
+        )
+        for col in ("rank", "loss", "ACC (%)", "NMI (%)", "s / epoch", "runs"):
+            table.add_column(col, justify="left" if col == "loss" else "right")
+        for i, row in enumerate(rows, 1):
+            spe = row["seconds_per_epoch"]
+            table.add_row(
+                str(i),
+                row["loss"],
+                f"{100 * row['acc']:.1f} ± {100 * row['acc_std']:.1f}",
+                f"{100 * row['nmi']:.1f}",
+                "–" if spe is None else f"{spe:.3f}",
+                str(row["n_runs"]),
+            )
+        out.print(table)
+    _report_failures(summary)
 
 
 @app.command()
@@ -158,8 +366,10 @@ def datasets(
     for col in ("benchmark", "domains", "classes", "files"):
         table.add_column(col)
     for row in rows:
-        found = row.get("found")
-        status = "embedded" if found is None else ("found" if found else "[red]missing[/red]")
+        if not row["files"]:
+            status = "embedded (no files)"
+        else:
+            status = "found" if row["available"] else "[red]missing[/red]"
         table.add_row(row["name"], ", ".join(row["domains"]), str(row["n_classes"]), status)
     out.print(table)
 

@@ -8,6 +8,8 @@ returned; the method receives the pair with them removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import numbers
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,7 +17,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from dtc import data, methods, metrics
 
-__all__ = ["DEFAULT_METHOD", "RunSpec", "default_method", "package_versions", "run_single"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "RunSpec",
+    "default_method",
+    "fit_evaluate",
+    "load_spec_pair",
+    "package_versions",
+    "run_single",
+    "seconds_per_epoch",
+]
 
 DEFAULT_METHOD = "dtc"
 
@@ -58,26 +69,43 @@ def _seed_params(method, seed: int) -> dict:
     return {key: seed for key in ("seed", "random_state") if key in names}
 
 
-def run_single(spec: RunSpec, *, data_dir=None) -> dict:
-    """Run ``spec`` and return its record.
+def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
+    """The pair of ``spec``, target labels kept (for evaluation).
 
-    The record holds ``method``, ``benchmark``, ``source``, ``target``, ``seed``,
-    ``params`` (the method's full resolved parameters), ``data_params``, ``metrics``
-    (``acc``, ``nmi``, ``ari``, ``purity``, plus ``acc_unmatched`` when the method names
-    its clusters by source classes), ``seconds`` (fit time) and ``versions``.
+    ``data_params`` go to :func:`dtc.data.load_pair`, except ``imbalance_ratio``,
+    ``imbalance_seed`` and ``imbalance_profile``, which make the *target* imbalanced
+    afterwards with :func:`dtc.data.make_imbalanced` (``ratio``, ``seed``, ``profile``;
+    ratio 1 is the balanced subset of the same size rule, the reference of Table 3).
     """
+    params = dict(spec.data_params)
+    imbalance = {
+        key.removeprefix("imbalance_"): params.pop(key)
+        for key in ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
+        if key in params
+    }
     pair = data.load_pair(
-        spec.benchmark,
-        source=spec.source,
-        target=spec.target,
-        data_dir=data_dir,
-        **spec.data_params,
+        spec.benchmark, source=spec.source, target=spec.target, data_dir=data_dir, **params
     )
-    y_target = pair.target.y
-    if y_target is None:
+    if pair.target.y is None:
         raise ValueError(
             f"benchmark {spec.benchmark!r}: target {pair.target.name!r} has no labels to evaluate"
         )
+    if imbalance:
+        if "ratio" not in imbalance:
+            raise ValueError(
+                f"data parameters {sorted(imbalance)} need imbalance_ratio (e.g. imbalance_ratio=10)"
+            )
+        pair = dataclasses.replace(pair, target=data.make_imbalanced(pair.target, **imbalance))
+    return pair
+
+
+def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = False):
+    """Fit ``spec``'s method on ``pair`` (target labels masked) and evaluate it.
+
+    Returns ``(record, method)``: the record of :func:`run_single` and the fitted
+    method (for its ``embedding_`` and ``history_``). ``imbalance=True`` adds
+    ``macro_f1``, ``balanced_acc`` and ``min_recall`` to the metrics.
+    """
     method = methods.get(spec.method)
     method.set_params(**spec.params)
     method.set_params(**_seed_params(method, spec.seed))
@@ -85,9 +113,12 @@ def run_single(spec: RunSpec, *, data_dir=None) -> dict:
     method.fit(pair.mask_target_labels())
     seconds = time.perf_counter() - start
     scores = metrics.evaluate(
-        y_target, method.labels_, cluster_classes=getattr(method, "cluster_classes_", None)
+        pair.target.y,
+        method.labels_,
+        cluster_classes=getattr(method, "cluster_classes_", None),
+        imbalance=imbalance,
     )
-    return {
+    record = {
         "method": spec.method,
         "benchmark": spec.benchmark,
         "source": pair.source.name,
@@ -99,6 +130,40 @@ def run_single(spec: RunSpec, *, data_dir=None) -> dict:
         "seconds": round(seconds, 3),
         "versions": package_versions(),
     }
+    history = getattr(method, "history_", None)
+    if history:
+        record["history"] = [{k: float(v) for k, v in h.items() if _is_number(v)} for h in history]
+        record["n_epochs"] = len(history)
+        record["seconds_per_epoch"] = seconds_per_epoch(history, seconds)
+    return record, method
+
+
+def seconds_per_epoch(history: list[dict], seconds: float) -> float:
+    """Mean epoch time: the epochs' own ``seconds`` (or ``time``) entries when they
+    have them, else the fit time divided by the number of epochs."""
+    for key in ("seconds", "time", "epoch_seconds"):
+        times = [h[key] for h in history if _is_number(h.get(key))]
+        if len(times) == len(history):
+            return round(float(sum(times)) / len(times), 6)
+    return round(seconds / len(history), 6)
+
+
+def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict:
+    """Run ``spec`` and return its record.
+
+    The record holds ``method``, ``benchmark``, ``source``, ``target``, ``seed``,
+    ``params`` (the method's full resolved parameters), ``data_params``, ``metrics``
+    (``acc``, ``nmi``, ``ari``, ``purity``, plus ``acc_unmatched`` when the method names
+    its clusters by source classes, plus imbalance metrics with ``imbalance=True``),
+    ``seconds`` (fit time) and ``versions``; for methods that train, also ``history``
+    (numeric entries of ``history_``), ``n_epochs`` and ``seconds_per_epoch``.
+    """
+    return fit_evaluate(spec, load_spec_pair(spec, data_dir=data_dir), imbalance=imbalance)[0]
+
+
+def _is_number(value) -> bool:
+    # numpy scalars register as numbers.Real; bools are flags, not curves.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _is_plain(value) -> bool:

@@ -1,0 +1,143 @@
+"""Where the runs of a sweep execute: in this process, in local processes, or on Ray.
+
+Every backend takes :class:`~dtc.experiment.config.Task` s and yields
+``(task, record, error)`` as runs finish (in completion order), with exactly one of
+``record`` and ``error`` set. Backends never write results: the parent process
+appends each record itself, so the results file has a single writer whatever the
+parallelism.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Iterable, Iterator
+
+from dtc.experiment.config import Task
+
+__all__ = ["BACKENDS", "execute", "run_tasks"]
+
+BACKENDS = ("local", "ray")
+
+
+def execute(task_dict: dict, data_dir=None) -> dict:
+    """Run one task (given as :meth:`Task.to_dict`, so it pickles cheaply) and return
+    its record, with ``run_id``, ``label``, ``grid``, ``config`` and ``spec`` added."""
+    from dtc.experiment.single import run_single
+
+    task = Task.from_dict(task_dict)
+    record = run_single(task.spec, data_dir=data_dir, imbalance=task.imbalance)
+    record.update(
+        run_id=task.run_id,
+        label=task.label,
+        grid=task.grid,
+        config=task.config_name,
+        spec=task.spec.to_dict(),
+    )
+    return record
+
+
+def _error_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _serial(tasks, data_dir) -> Iterator[tuple[Task, dict | None, str | None]]:
+    for task in tasks:
+        try:
+            yield task, execute(task.to_dict(), data_dir), None
+        except Exception as exc:  # a failing run is reported, the sweep goes on
+            yield task, None, _error_text(exc)
+
+
+def _init_worker(threads: int) -> None:
+    # Each worker gets its share of the cores: more threads than cores only thrash.
+    # Set before torch is imported in the worker (spawned children start clean).
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, str | None]]:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    # spawn, not fork: torch and OpenMP state must not be copied into children.
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(threads,),
+    ) as pool:
+        # Submitting lazily keeps at most 2 x jobs runs queued, so an interrupt
+        # loses little queued work and memory stays flat on long sweeps.
+        todo = iter(tasks)
+        pending = {}
+
+        def refill():
+            while len(pending) < 2 * jobs:
+                task = next(todo, None)
+                if task is None:
+                    return
+                pending[pool.submit(execute, task.to_dict(), data_dir)] = task
+
+        refill()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = pending.pop(future)
+                exc = future.exception()
+                yield task, (None if exc else future.result()), (_error_text(exc) if exc else None)
+            refill()
+
+
+def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, str | None]]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError(
+            "--backend ray needs the optional extra: pip install 'dtc[ray]' (or pip install ray)"
+        ) from exc
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": address} if address else {"num_cpus": jobs}
+        ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
+    try:
+        remote = ray.remote(num_cpus=1)(execute)
+        pending = {remote.remote(t.to_dict(), data_dir): t for t in tasks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    yield task, ray.get(ref), None
+                except Exception as exc:  # RayTaskError wraps the run's own error
+                    yield task, None, _error_text(getattr(exc, "cause", None) or exc)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_tasks(
+    tasks: Iterable[Task],
+    *,
+    jobs: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    data_dir=None,
+) -> Iterator[tuple[Task, dict | None, str | None]]:
+    """Execute ``tasks``; yield ``(task, record, error)`` as each finishes.
+
+    ``backend="local"`` runs in this process when ``jobs == 1`` and in ``jobs``
+    spawned processes otherwise; ``backend="ray"`` connects to ``address`` (or
+    starts a local Ray instance with ``jobs`` CPUs when ``address`` is ``None``).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    data_dir = None if data_dir is None else str(data_dir)
+    if backend == "ray":
+        return _ray(tasks, data_dir, address, jobs)
+    if jobs == 1:
+        return _serial(tasks, data_dir)
+    return _processes(tasks, data_dir, jobs)

@@ -1,0 +1,416 @@
+"""Experiment configs: a YAML schema, command-line overrides and grid expansion.
+
+A config names the benchmark pairs, the methods (with fixed parameters and grids),
+the seeds and optional extra metrics::
+
+    name: smoke
+    benchmarks:
+      - benchmark: digits          # dtc.data.list_benchmarks()
+        pairs: all                 # "all", "default" (the first pair) or [[source, target], ...]
+        data: {shift: 0.5}         # passed to dtc.data.load_pair (imbalance_ratio: see runner)
+        grid: {shift: [0.3, 0.7]}  # optional: data parameters swept like method grids
+    methods:
+      kmeans:                      # a label: the row name in reports
+        method: kmeans             # registry name or "package.module:Class" (default: the label)
+        params: {n_init: 3}
+        grid: {n_init: [1, 10]}    # every combination becomes its own row
+    seeds: [0, 1, 2]               # or an int n meaning [0, ..., n-1]
+    metrics: [imbalance]           # extra metrics: macro_f1, balanced_acc, min_recall
+    budget: {pretrain_epochs: 5}   # defaults for every method that has the parameter
+
+Expansion yields methods x their grids x pairs x data grids x seeds :class:`Task` s,
+each with a ``run_id`` hashing its resolved configuration and seed, so a sweep can be
+resumed by skipping the ids already in the results file.
+
+Everything is checked at load time against the registries: an unknown key, method,
+parameter, alignment loss, benchmark, domain or a value of the wrong type raises
+``ValueError`` naming it (and the available choices).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dtc import data, methods
+from dtc.experiment.single import RunSpec
+
+__all__ = [
+    "EXTRA_METRICS",
+    "RUNNER_DATA_KEYS",
+    "ExperimentConfig",
+    "Task",
+    "expand",
+    "load_config",
+    "parse_overrides",
+    "validate_config",
+]
+
+TOP_KEYS = ("name", "description", "benchmarks", "methods", "seeds", "metrics", "budget")
+BENCHMARK_KEYS = ("benchmark", "pairs", "data", "grid")
+METHOD_KEYS = ("method", "params", "grid")
+EXTRA_METRICS = ("imbalance",)
+# Data parameters applied after dtc.data.load_pair (see single.load_spec_pair).
+RUNNER_DATA_KEYS = ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a sweep: its label (report row), grid point, spec and id."""
+
+    label: str
+    spec: RunSpec
+    grid: dict = field(default_factory=dict)
+    imbalance: bool = False
+    config_name: str = "experiment"
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.label, self.spec)
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "spec": self.spec.to_dict(),
+            "grid": self.grid,
+            "imbalance": self.imbalance,
+            "config_name": self.config_name,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Task:
+        return cls(
+            label=d["label"],
+            spec=RunSpec(**d["spec"]),
+            grid=d["grid"],
+            imbalance=d["imbalance"],
+            config_name=d["config_name"],
+        )
+
+
+def run_id(label: str, spec: RunSpec) -> str:
+    """A short hash of the label and the resolved spec (seed included).
+
+    The label is part of it because a report row is a label: two rows that happen to
+    share a configuration are two runs.
+    """
+    payload = json.dumps({"label": label, **spec.to_dict()}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class ExperimentConfig:
+    """A validated config (the plain dict in ``raw``) and its source path."""
+
+    raw: dict
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+
+# -- loading and overrides ------------------------------------------------------
+def parse_overrides(items) -> list[tuple[list[str], object]]:
+    """``["seeds=[0,1]", "methods.dtc.lam=0.5"]`` -> ``[(["seeds"], [0, 1]), ...]``.
+
+    Values are YAML (``yaml.safe_load``): ``false`` is a bool, ``0.5`` a float,
+    ``[1,2]`` a list; an empty value is ``None``.
+    """
+    out = []
+    for item in items or []:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override {item!r}: expected key=value (e.g. seeds=[0,1])")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"override {item!r}: value is not valid YAML ({exc})") from exc
+        out.append((key.strip().split("."), value))
+    return out
+
+
+def _apply_override(raw: dict, path: list[str], value) -> None:
+    # methods.<label>.<param>=v is shorthand for methods.<label>.params.<param>=v; a
+    # fixed value also removes the parameter from that method's grid.
+    if len(path) == 3 and path[0] == "methods" and path[2] not in METHOD_KEYS:
+        entry = raw.setdefault("methods", {}).get(path[1])
+        if isinstance(entry, dict) and isinstance(entry.get("grid"), dict):
+            entry["grid"].pop(path[2], None)
+        path = [path[0], path[1], "params", path[2]]
+    node = raw
+    for depth, part in enumerate(path[:-1]):
+        where = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            node = node[_list_index(node, part, where)]
+        else:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, (dict, list)):
+            raise ValueError(f"override {'.'.join(path)}: {where} is not a mapping or a list")
+    leaf = path[-1]
+    if isinstance(node, list):
+        node[_list_index(node, leaf, ".".join(path))] = value
+    else:
+        node[leaf] = value
+
+
+def _list_index(node: list, part: str, where: str) -> int:
+    if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+        raise ValueError(f"override {where}: expected an index in 0..{len(node) - 1}")
+    return int(part)
+
+
+def load_config(source, overrides=None) -> ExperimentConfig:
+    """Read a YAML config (a path, or a dict), apply ``key=value`` overrides, validate.
+
+    Raises ``ValueError`` naming the offending key or value; ``FileNotFoundError``
+    when the path does not exist.
+    """
+    path = None
+    if isinstance(source, dict):
+        raw = copy.deepcopy(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"config {str(path)!r} not found")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(
+                f"{path}: expected a mapping at the top level, got {type(raw).__name__}"
+            )
+        raw.setdefault("name", path.stem)
+    for keys, value in parse_overrides(overrides):
+        _apply_override(raw, keys, value)
+    where = str(path) if path else "config"
+    try:
+        return ExperimentConfig(validate_config(raw), path)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+# -- validation ---------------------------------------------------------------
+def _expect(value, types, where: str, what: str):
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ValueError(f"{where}: expected {what}, got {value!r}")
+    if not isinstance(value, types):
+        raise ValueError(f"{where}: expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_keys(d: dict, allowed, where: str) -> None:
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}")
+
+
+def _check_grid(grid, where: str) -> dict:
+    grid = _expect(grid or {}, dict, where, "a mapping param -> list of values")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{where}.{key}: expected a non-empty list of values, got {values!r}")
+    return grid
+
+
+def _check_seeds(seeds) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"seeds: expected a positive int or a list of ints, got {seeds}")
+        return list(range(seeds))
+    _expect(seeds, list, "seeds", "an int or a list of ints")
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise ValueError(f"seeds: expected ints, got {s!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds: duplicated seeds in {seeds}")
+    return seeds
+
+
+def _data_keys(benchmark: str) -> set[str] | None:
+    """The data parameters ``benchmark`` accepts (``None``: not known here)."""
+    keys = {"preprocess", *RUNNER_DATA_KEYS}
+    info = data.benchmark_info(benchmark)
+    if not info["files"]:
+        if benchmark != "digits":
+            return None  # another generated benchmark: load_pair checks its options
+        keys |= set(inspect.signature(data.make_digits_pair).parameters)
+    return keys
+
+
+def _check_benchmark(entry, i: int) -> dict:
+    where = f"benchmarks[{i}]"
+    if isinstance(entry, str):
+        entry = {"benchmark": entry}
+    _expect(entry, dict, where, "a mapping with key 'benchmark'")
+    _check_keys(entry, BENCHMARK_KEYS, where)
+    name = entry.get("benchmark")
+    if name not in data.list_benchmarks():
+        raise ValueError(
+            f"{where}.benchmark: unknown benchmark {name!r}; available: "
+            f"{', '.join(data.list_benchmarks())}"
+        )
+    info = data.benchmark_info(name)
+    pairs = entry.get("pairs", "default")
+    if pairs == "all":
+        pairs = [list(p) for p in info["pairs"]]
+    elif pairs == "default":
+        pairs = [list(info["pairs"][0])]
+    else:
+        _expect(pairs, list, f"{where}.pairs", "'all', 'default' or a list of [source, target]")
+        for j, p in enumerate(pairs):
+            if not (isinstance(p, list) and len(p) == 2) or tuple(p) not in info["pairs"]:
+                raise ValueError(
+                    f"{where}.pairs[{j}]: {p!r} is not an ordered pair of {name!r}; "
+                    f"expected one of {[list(q) for q in info['pairs']]}"
+                )
+    params = _expect(entry.get("data") or {}, dict, f"{where}.data", "a mapping")
+    grid = _check_grid(entry.get("grid"), f"{where}.grid")
+    allowed = _data_keys(name)
+    if allowed is not None:
+        for key in [*params, *grid]:
+            if key not in allowed:
+                raise ValueError(
+                    f"{where}: unknown data parameter {key!r} for benchmark {name!r}; "
+                    f"allowed: {', '.join(sorted(allowed))}"
+                )
+    for pre in [params.get("preprocess"), *grid.get("preprocess", [])]:
+        if pre is not None and pre != "standard" and pre not in data.PREPROCESSINGS:
+            raise ValueError(
+                f"{where}: unknown preprocess {pre!r}; expected 'standard' or one of "
+                f"{', '.join(data.PREPROCESSINGS)}"
+            )
+    return {"benchmark": name, "pairs": pairs, "data": params, "grid": grid}
+
+
+def _check_params(method: str, cls, values: dict, where: str) -> None:
+    names = cls._get_param_names()
+    for key, value in values.items():
+        if key not in names:
+            raise ValueError(
+                f"{where}: unknown parameter {key!r} of method {method!r}; "
+                f"its parameters: {', '.join(names) or '(none)'}"
+            )
+        if key == "loss" and isinstance(value, str):
+            _check_loss(value, f"{where}.loss")
+
+
+def _check_loss(name: str, where: str) -> None:
+    from dtc import align  # torch: imported only when a config names a loss
+
+    try:
+        align.get_class(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def _check_method(label, entry, budget: dict) -> dict:
+    where = f"methods.{label}"
+    entry = {} if entry is None else entry
+    _expect(entry, dict, where, "a mapping with keys method, params, grid")
+    _check_keys(entry, METHOD_KEYS, where)
+    name = _expect(entry.get("method", label), str, f"{where}.method", "a method name")
+    try:
+        cls = methods.get_class(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}.method: {exc}") from exc
+    params = _expect(entry.get("params") or {}, dict, f"{where}.params", "a mapping")
+    grid = _check_grid(entry.get("grid"), f"{where}.grid")
+    _check_params(name, cls, params, f"{where}.params")
+    for key, values in grid.items():
+        for v in values:
+            _check_params(name, cls, {key: v}, f"{where}.grid")
+    names = set(cls._get_param_names())
+    merged = {k: v for k, v in budget.items() if k in names}
+    merged.update(params)
+    return {"method": name, "params": merged, "grid": grid}
+
+
+def validate_config(raw: dict) -> dict:
+    """The normalised config: defaults filled, pairs resolved; ``ValueError`` naming
+    the first problem."""
+    _expect(raw, dict, "config", "a mapping")
+    _check_keys(raw, TOP_KEYS, "config")
+    for key in ("benchmarks", "methods"):
+        if not raw.get(key):
+            raise ValueError(f"config: missing or empty key {key!r}")
+    name = _expect(raw.get("name", "experiment"), str, "name", "a string")
+    benchmarks = _expect(raw["benchmarks"], list, "benchmarks", "a list")
+    metrics = _expect(raw.get("metrics") or [], list, "metrics", "a list")
+    for m in metrics:
+        if m not in EXTRA_METRICS:
+            raise ValueError(
+                f"metrics: unknown metric set {m!r}; available: {', '.join(EXTRA_METRICS)}"
+            )
+    budget = _expect(raw.get("budget") or {}, dict, "budget", "a mapping param -> value")
+    method_entries = _expect(raw["methods"], dict, "methods", "a mapping label -> method entry")
+    methods_out = {str(k): _check_method(str(k), v, budget) for k, v in method_entries.items()}
+    for key in budget:
+        if not any(
+            key in methods.get_class(m["method"])._get_param_names() for m in methods_out.values()
+        ):
+            raise ValueError(f"budget: parameter {key!r} is a parameter of none of the methods")
+    return {
+        "name": name,
+        "description": raw.get("description", ""),
+        "benchmarks": [_check_benchmark(b, i) for i, b in enumerate(benchmarks)],
+        "methods": methods_out,
+        "seeds": _check_seeds(raw.get("seeds", [0])),
+        "metrics": metrics,
+        "budget": budget,
+    }
+
+
+# -- expansion ----------------------------------------------------------------
+def _product(grid: dict) -> list[dict]:
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def expand(config: ExperimentConfig) -> list[Task]:
+    """All tasks of ``config``: methods x grids x pairs x data grids x seeds."""
+    raw = config.raw
+    tasks = []
+    for label, entry in raw["methods"].items():
+        for point in _product(entry["grid"]):
+            for bench in raw["benchmarks"]:
+                for source, target in bench["pairs"]:
+                    for data_point in _product(bench["grid"]):
+                        for seed in raw["seeds"]:
+                            spec = RunSpec(
+                                method=entry["method"],
+                                benchmark=bench["benchmark"],
+                                source=source,
+                                target=target,
+                                seed=seed,
+                                params={**entry["params"], **point},
+                                data_params={**bench["data"], **data_point},
+                            )
+                            tasks.append(
+                                Task(
+                                    label=label,
+                                    spec=spec,
+                                    grid=point,
+                                    imbalance="imbalance" in raw["metrics"],
+                                    config_name=raw["name"],
+                                )
+                            )
+    return tasks
+
+
+def default_out_dir(config: ExperimentConfig) -> Path:
+    """``results/<config name>`` (relative to the working directory)."""
+    return Path(os.environ.get("DTC_RESULTS", "results")) / config.name

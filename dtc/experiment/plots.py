@@ -1,0 +1,103 @@
+"""PNG figures (matplotlib, Agg backend: no display needed).
+
+* :func:`bar_figure` -- one metric, methods x tasks, mean with std error bars;
+* :func:`curves_figure` -- training curves from the records' ``history`` (e.g. the
+  monitors' scores), mean over seeds per label;
+* :func:`tsne_figure` -- 2-d t-SNE of source and target embeddings, coloured by
+  domain and by cluster (for before / after adaptation figures).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: reports run on headless machines
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["bar_figure", "curves_figure", "report_figures", "tsne_figure"]
+
+
+def bar_figure(table, path: Path) -> Path:
+    """Grouped bars of ``table`` (a :class:`~dtc.experiment.report.ResultTable`)."""
+    n_rows, n_cols = len(table.rows), len(table.columns)
+    width = 0.8 / max(n_rows, 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_cols + 0.25 * n_rows * n_cols), 4.0))
+    x = np.arange(n_cols)
+    for i, row in enumerate(table.rows):
+        cells = [table.cells[row].get(c) for c in table.columns]
+        means = [c.mean if c else np.nan for c in cells]
+        stds = [c.std if c else 0.0 for c in cells]
+        ax.bar(x + (i - (n_rows - 1) / 2) * width, means, width, yerr=stds, label=row, capsize=2)
+    ax.set_xticks(x, table.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"{table.metric} (%)")
+    ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def curves_figure(records: list[dict], key: str, path: Path) -> Path:
+    """``history[*][key]`` against the epoch, averaged over each label's runs."""
+    curves = defaultdict(list)
+    for r in records:
+        values = [h.get(key, np.nan) for h in r.get("history", [])]
+        if any(np.isfinite(values)):
+            curves[r.get("label", r["method"])].append(values)
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for label, runs in curves.items():
+        length = max(len(v) for v in runs)
+        padded = np.full((len(runs), length), np.nan)
+        for i, v in enumerate(runs):
+            padded[i, : len(v)] = v
+        ax.plot(np.arange(1, length + 1), np.nanmean(padded, axis=0), label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def report_figures(records: list[dict], tables, out_dir: Path) -> list[Path]:
+    """A bar chart per table and a curve per numeric history key."""
+    out = [bar_figure(t, out_dir / f"{t.metric}.png") for t in tables]
+    keys = sorted({k for r in records for h in r.get("history", []) for k in h} - {"epoch"})
+    out += [curves_figure(records, k, out_dir / f"curve_{k}.png") for k in keys]
+    return out
+
+
+def tsne_figure(embeddings: dict, path: Path, *, seed: int = 0, title: str = "") -> Path:
+    """t-SNE panels: for each ``name -> (source_emb, target_emb, target_clusters)`` one
+    row of two panels, coloured by domain and by cluster."""
+    from sklearn.manifold import TSNE
+
+    fig, axes = plt.subplots(
+        len(embeddings), 2, figsize=(9.0, 4.2 * len(embeddings)), squeeze=False
+    )
+    for (name, (zs, zt, clusters)), (ax_dom, ax_clu) in zip(embeddings.items(), axes):
+        z = np.vstack([zs, zt])
+        xy = TSNE(2, random_state=seed, init="pca", perplexity=min(30, len(z) // 4)).fit_transform(
+            z
+        )
+        ns = len(zs)
+        ax_dom.scatter(*xy[:ns].T, s=4, c="tab:blue", label="source", alpha=0.6)
+        ax_dom.scatter(*xy[ns:].T, s=4, c="tab:orange", label="target", alpha=0.6)
+        ax_dom.legend(markerscale=3)
+        ax_dom.set_title(f"{name}: by domain")
+        ax_clu.scatter(*xy[ns:].T, s=4, c=clusters, cmap="tab20")
+        ax_clu.set_title(f"{name}: target by cluster")
+        for ax in (ax_dom, ax_clu):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

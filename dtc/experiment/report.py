@@ -1,0 +1,310 @@
+"""Tables from a results file: mean +- std over seeds, best per column in bold.
+
+Rows are report labels (plus the grid point when a label has a grid), columns are
+tasks (benchmark, source -> target, plus the data parameters that vary across the
+file). One table per metric is written as Markdown, CSV (long format: one line per
+cell with mean, std, n and best) and LaTeX.
+
+When a label was run at several grid points, an extra **oracle** table picks, per
+column, the grid point with the best mean score *by target labels*. It is not a
+result a method could reach without labels and is written to files named
+``oracle_*`` with that warning in their caption.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dtc.experiment.store import read_records
+
+__all__ = ["METRIC_ORDER", "Cell", "ResultTable", "build_tables", "write_report"]
+
+METRIC_ORDER = ("acc", "nmi", "ari", "acc_unmatched", "macro_f1", "balanced_acc", "min_recall")
+METRIC_NAMES = {
+    "acc": "ACC",
+    "nmi": "NMI",
+    "ari": "ARI",
+    "acc_unmatched": "ACC (no matching)",
+    "macro_f1": "macro-F1",
+    "balanced_acc": "balanced ACC",
+    "min_recall": "minority recall",
+    "purity": "purity",
+}
+ORACLE_CAPTION = (
+    "ORACLE: per column, the grid point with the best mean by TARGET LABELS; an upper "
+    "bound, not a method's result"
+)
+
+
+@dataclass
+class Cell:
+    """Scores (in %) of one row and column over seeds."""
+
+    values: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        # Sample std (ddof=1) as in papers' "mean +- std over runs"; 0 for one run.
+        return float(np.std(self.values, ddof=1)) if self.n > 1 else 0.0
+
+
+@dataclass
+class ResultTable:
+    """One metric: ``cells[row][column]``; ``rows`` and ``columns`` in display order."""
+
+    metric: str
+    rows: list[str]
+    columns: list[str]
+    cells: dict
+    caption: str = ""
+
+    def best(self, column: str) -> float | None:
+        means = [self.cells[r][column].mean for r in self.rows if column in self.cells[r]]
+        return max(means) if means else None
+
+    def row_mean(self, row: str) -> float | None:
+        """The mean over columns, only for rows that have every column."""
+        if len(self.columns) < 2 or any(c not in self.cells[row] for c in self.columns):
+            return None
+        return float(np.mean([self.cells[row][c].mean for c in self.columns]))
+
+    @property
+    def seeds(self) -> set[int]:
+        return {cell.n for row in self.cells.values() for cell in row.values()}
+
+
+# -- grouping -----------------------------------------------------------------
+def _fmt_value(v) -> str:
+    return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def _row_name(record: dict, grid_labels: set[str]) -> str:
+    label = record.get("label", record["method"])
+    if label in grid_labels and record.get("grid"):
+        point = ", ".join(f"{k}={_fmt_value(v)}" for k, v in record["grid"].items())
+        return f"{label} [{point}]"
+    return label
+
+
+def _column_name(record: dict, varying: list[str]) -> str:
+    name = f"{record['benchmark']}:{record['source']}→{record['target']}"
+    extra = [
+        f"{k}={_fmt_value(record['data_params'][k])}" for k in varying if k in record["data_params"]
+    ]
+    return name + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _varying_data_keys(records: list[dict]) -> list[str]:
+    seen = defaultdict(set)
+    for r in records:
+        for k, v in r.get("data_params", {}).items():
+            seen[k].add(_fmt_value(v))
+    keys = {k for r in records for k in r.get("data_params", {})}
+    return sorted(
+        k
+        for k in keys
+        if len(seen[k]) > 1 or any(k not in r.get("data_params", {}) for r in records)
+    )
+
+
+def _ordered(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+def build_tables(records: list[dict], metrics=None) -> list[ResultTable]:
+    """One :class:`ResultTable` per metric present in ``records`` (or in ``metrics``).
+
+    Duplicated run_ids (should a file have been concatenated twice) count once.
+    """
+    if not records:
+        raise ValueError("no records to report")
+    records = list({r.get("run_id", id(r)): r for r in records}.values())
+    grid_labels = {r.get("label") for r in records if r.get("grid")}
+    varying = _varying_data_keys(records)
+    present = {m for r in records for m in r["metrics"]}
+    wanted = metrics or [m for m in METRIC_ORDER if m in present]
+    missing = [m for m in wanted if m not in present]
+    if missing:
+        raise ValueError(
+            f"metric {missing[0]!r} is in no record; present: {', '.join(sorted(present))}"
+        )
+    tables = []
+    for metric in wanted:
+        cells: dict = defaultdict(dict)
+        rows, columns = [], []
+        for r in records:
+            if metric not in r["metrics"]:
+                continue
+            row, col = _row_name(r, grid_labels), _column_name(r, varying)
+            rows.append(row)
+            columns.append(col)
+            cells[row].setdefault(col, Cell([])).values.append(100.0 * r["metrics"][metric])
+        tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), dict(cells)))
+    return tables
+
+
+def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
+    """Per label with a grid: the best grid point per column, chosen by target labels."""
+    grid_labels = {r.get("label") for r in records if r.get("grid")}
+    out = []
+    for table in tables:
+        rows, cells = [], {}
+        for label in _ordered(r.get("label", r["method"]) for r in records):
+            members = [row for row in table.rows if row == label or row.startswith(f"{label} [")]
+            if not members:
+                continue
+            rows.append(label + (" (oracle)" if label in grid_labels else ""))
+            cells[rows[-1]] = {
+                col: max(
+                    (table.cells[m][col] for m in members if col in table.cells[m]),
+                    key=lambda c: c.mean,
+                )
+                for col in table.columns
+                if any(col in table.cells[m] for m in members)
+            }
+        out.append(ResultTable(table.metric, rows, table.columns, cells, caption=ORACLE_CAPTION))
+    return out
+
+
+# -- rendering ----------------------------------------------------------------
+def _cell_text(cell: Cell, show_n: bool) -> str:
+    text = f"{cell.mean:.1f} ± {cell.std:.1f}"
+    return f"{text} (n={cell.n})" if show_n else text
+
+
+def _caption(table: ResultTable) -> str:
+    seeds = table.seeds
+    runs = (
+        f"mean ± std over {seeds.pop()} seeds"
+        if len(seeds) == 1
+        else "mean ± std (n = seeds per cell)"
+    )
+    name = METRIC_NAMES.get(table.metric, table.metric)
+    return f"{name} (%), {runs}; best per column in bold." + (
+        f" {table.caption}" if table.caption else ""
+    )
+
+
+def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
+    """Header and body strings, ``bold(text)`` applied to the best of each column."""
+    show_n = len(table.seeds) > 1
+    header = ["method", *table.columns]
+    with_mean = any(table.row_mean(r) is not None for r in table.rows)
+    if with_mean:
+        header.append("mean")
+    best = {c: table.best(c) for c in table.columns}
+    best_mean = max((m for r in table.rows if (m := table.row_mean(r)) is not None), default=None)
+    body = []
+    for row in table.rows:
+        line = [plain(row)]
+        for col in table.columns:
+            cell = table.cells[row].get(col)
+            if cell is None:
+                line.append("–")
+                continue
+            text = plain(_cell_text(cell, show_n))
+            line.append(bold(text) if math.isclose(cell.mean, best[col]) else text)
+        if with_mean:
+            m = table.row_mean(row)
+            text = "–" if m is None else f"{m:.1f}"
+            line.append(bold(text) if m is not None and math.isclose(m, best_mean) else text)
+        body.append(line)
+    return header, body
+
+
+def to_markdown(table: ResultTable) -> str:
+    header, body = _grid(table, lambda t: f"**{t}**", lambda t: t.replace("|", "\\|"))
+    lines = [
+        f"**{_caption(table)}**",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(line) + " |" for line in body]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_ESCAPES = {c: f"\\{c}" for c in "&%$#_{}"}
+
+
+def _latex_escape(text: str) -> str:
+    text = "".join(_LATEX_ESCAPES.get(c, c) for c in text)
+    return text.replace("±", "$\\pm$").replace("→", "$\\to$").replace("–", "--")
+
+
+def to_latex(table: ResultTable) -> str:
+    header, body = _grid(table, lambda t: f"\\textbf{{{t}}}", _latex_escape)
+    lines = [
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{_latex_escape(_caption(table))}}}",
+        "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        "\\toprule",
+        " & ".join(_latex_escape(h) for h in header) + " \\\\",
+        "\\midrule",
+    ]
+    lines += [" & ".join(line) + " \\\\" for line in body]
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: ResultTable, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["metric", "method", "task", "mean", "std", "n", "best"])
+        for row in table.rows:
+            for col in table.columns:
+                cell = table.cells[row].get(col)
+                if cell is not None:
+                    best = math.isclose(cell.mean, table.best(col))
+                    writer.writerow(
+                        [
+                            table.metric,
+                            row,
+                            col,
+                            f"{cell.mean:.4f}",
+                            f"{cell.std:.4f}",
+                            cell.n,
+                            int(best),
+                        ]
+                    )
+
+
+def write_report(results, out_dir, *, metrics=None, figures: bool = True) -> list[Path]:
+    """Write ``<metric>.md/.csv/.tex`` (and ``oracle_*`` when grids exist) and PNG
+    figures for the records of ``results`` (a path or a list of records) into
+    ``out_dir``; return the files written."""
+    records = read_records(results) if isinstance(results, (str, Path)) else list(results)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = build_tables(records, metrics)
+    written = []
+    has_grid = any(r.get("grid") for r in records)
+    sets = [("", tables)] + ([("oracle_", oracle_tables(records, tables))] if has_grid else [])
+    for prefix, group in sets:
+        for table in group:
+            stem = out_dir / f"{prefix}{table.metric}"
+            stem.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
+            stem.with_suffix(".tex").write_text(to_latex(table), encoding="utf-8")
+            to_csv(table, stem.with_suffix(".csv"))
+            written += [stem.with_suffix(s) for s in (".md", ".tex", ".csv")]
+    if figures:
+        from dtc.experiment import plots
+
+        written += plots.report_figures(records, tables, out_dir)
+    return written

@@ -1,0 +1,187 @@
+"""The grid runner: expand a config, skip finished runs, run the rest, append results.
+
+``<out>/results.jsonl`` gets one line per finished run, written atomically by this
+(the parent) process; ``<out>/errors.jsonl`` one line per failed run (failed runs are
+retried by the next invocation). Resuming is by ``run_id``: a sweep killed at any
+point (even ``kill -9``) and started again runs only what is missing, and never
+writes a run twice. A lock on ``<out>/.lock`` stops two sweeps writing one folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from dtc.experiment.backends import run_tasks
+from dtc.experiment.config import ExperimentConfig, Task, expand
+from dtc.experiment.store import append_record, read_records
+
+__all__ = ["RESULTS_FILE", "SweepSummary", "finished_ids", "run_experiment"]
+
+RESULTS_FILE = "results.jsonl"
+ERRORS_FILE = "errors.jsonl"
+
+
+@dataclass
+class SweepSummary:
+    """What one invocation did: ``total`` runs in the grid, ``skipped`` (already
+    finished), ``finished`` now, and ``errors`` (``(run_id, label, message)``)."""
+
+    out_dir: Path
+    total: int
+    skipped: int = 0
+    finished: int = 0
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def results_path(self) -> Path:
+        return self.out_dir / RESULTS_FILE
+
+
+def _repair_tail(path: Path) -> None:
+    # A crash can in principle leave a final line without its newline; the next
+    # append would then glue a record onto it and corrupt both. Cut it off: its run
+    # is not in read_records, so it is simply run again.
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        content = fh.read()
+        fh.truncate(content.rfind(b"\n") + 1)
+
+
+def finished_ids(out_dir) -> set[str]:
+    """The ``run_id`` s already recorded in ``<out_dir>/results.jsonl``."""
+    return {r["run_id"] for r in read_records(Path(out_dir) / RESULTS_FILE) if "run_id" in r}
+
+
+@contextlib.contextmanager
+def _lock(out_dir: Path):
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, one sweep per folder is on the user
+        yield
+        return
+    with (out_dir / ".lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise RuntimeError(
+                f"another sweep is writing {str(out_dir)!r}; wait for it or use another --out"
+            ) from exc
+        yield  # the kernel drops the lock when the process dies, even on kill -9
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    out_dir,
+    *,
+    jobs: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    data_dir=None,
+    progress: bool | None = None,
+    on_record: Callable[[dict], None] | None = None,
+    mlflow: bool = False,
+) -> SweepSummary:
+    """Run every unfinished task of ``config`` into ``out_dir`` and return a summary.
+
+    ``on_record`` is called with each new record after it is stored (the CLI prints
+    JSON with it); ``mlflow=True`` also logs each run to MLflow (optional extra).
+    ``progress`` defaults to showing a bar when stderr is a terminal.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = expand(config)
+    summary = SweepSummary(out_dir, total=len(tasks))
+    logger = _mlflow_logger(out_dir, config.name) if mlflow else None
+    with _lock(out_dir):
+        _repair_tail(out_dir / RESULTS_FILE)
+        done = finished_ids(out_dir)
+        todo = _unique([t for t in tasks if t.run_id not in done])
+        summary.skipped = summary.total - len(todo)
+        show = sys.stderr.isatty() if progress is None else progress
+        with _progress(show) as bar:
+            bar_id = bar.add_task(config.name, total=summary.total, completed=summary.skipped)
+            results = run_tasks(
+                todo, jobs=jobs, backend=backend, address=address, data_dir=data_dir
+            )
+            for task, record, error in results:
+                if error is None:
+                    append_record(out_dir / RESULTS_FILE, record)
+                    summary.finished += 1
+                    if logger:
+                        logger(record)
+                    if on_record:
+                        on_record(record)
+                else:
+                    append_record(
+                        out_dir / ERRORS_FILE,
+                        {
+                            "run_id": task.run_id,
+                            "label": task.label,
+                            "error": error,
+                            **task.to_dict(),
+                        },
+                    )
+                    summary.errors.append((task.run_id, task.label, error))
+                bar.update(bar_id, advance=1, description=f"{config.name}: {task.label}")
+    return summary
+
+
+def _unique(tasks: list[Task]) -> list[Task]:
+    # Two entries expanding to the same label and spec are one run.
+    return list({t.run_id: t for t in tasks}.values())
+
+
+def _mlflow_logger(out_dir: Path, experiment: str):
+    try:
+        import mlflow
+    except ImportError as exc:
+        raise RuntimeError(
+            "--mlflow needs the optional extra: pip install 'dtc[mlflow]' (or pip install mlflow)"
+        ) from exc
+    mlflow.set_tracking_uri((out_dir / "mlruns").resolve().as_uri())
+    mlflow.set_experiment(experiment)
+
+    def log(record: dict) -> None:
+        with mlflow.start_run(run_name=f"{record['label']}-{record['run_id']}"):
+            mlflow.set_tags({k: str(record[k]) for k in ("run_id", "label", "method", "benchmark")})
+            flat = {**record["spec"]["params"], **record["spec"]["data_params"]}
+            mlflow.log_params({k: str(v) for k, v in {**flat, "seed": record["seed"]}.items()})
+            mlflow.log_metrics({**record["metrics"], "seconds": record["seconds"]})
+            for step, epoch in enumerate(record.get("history", [])):
+                mlflow.log_metrics(epoch, step=step)
+
+    return log

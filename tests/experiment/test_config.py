@@ -1,0 +1,159 @@
+"""Experiment configs: schema errors name the culprit, overrides, grid expansion, run ids."""
+
+import pytest
+
+from dtc.experiment.config import expand, load_config, parse_overrides
+
+BASE = {
+    "name": "t",
+    "benchmarks": [{"benchmark": "digits", "data": {"shift": 0.5}}],
+    "methods": {
+        "km": {"method": "kmeans", "params": {"n_init": 1}, "grid": {"max_iter": [10, 20]}}
+    },
+    "seeds": [0, 1, 2],
+}
+
+
+def _with(**changes):
+    return {**BASE, **changes}
+
+
+def test_expansion_is_methods_x_grid_x_pairs_x_seeds():
+    cfg = load_config(
+        _with(
+            benchmarks=[{"benchmark": "digits", "grid": {"shift": [0.2, 0.8]}}],
+            methods={**BASE["methods"], "sp": {"method": "spectral"}},
+        )
+    )
+    tasks = expand(cfg)
+    # km: 2 grid points x 2 data points x 3 seeds; sp: 1 x 2 x 3
+    assert len(tasks) == 12 + 6
+    assert len({t.run_id for t in tasks}) == len(tasks)
+    first = tasks[0]
+    assert first.label == "km" and first.spec.params == {"n_init": 1, "max_iter": 10}
+    assert first.spec.data_params == {"shift": 0.2} and first.grid == {"max_iter": 10}
+    assert {t.spec.seed for t in tasks} == {0, 1, 2}
+
+
+def test_run_id_is_stable_and_depends_on_config_and_seed():
+    a = [t.run_id for t in expand(load_config(BASE))]
+    assert a == [t.run_id for t in expand(load_config(BASE))]
+    b = [t.run_id for t in expand(load_config(BASE, ["methods.km.n_init=2"]))]
+    assert not set(a) & set(b)
+
+
+def test_pairs_all_resolve_to_every_ordered_pair():
+    cfg = load_config(_with(benchmarks=[{"benchmark": "mnist_usps", "pairs": "all"}]))
+    assert cfg.raw["benchmarks"][0]["pairs"] == [["mnist", "usps"], ["usps", "mnist"]]
+
+
+def test_overrides_seeds_and_method_param_shorthand():
+    cfg = load_config(BASE, ["seeds=[0,1]", "methods.km.max_iter=5", "name=other"])
+    assert cfg.raw["seeds"] == [0, 1] and cfg.name == "other"
+    # a fixed value replaces the grid over that parameter
+    assert cfg.raw["methods"]["km"]["grid"] == {}
+    assert cfg.raw["methods"]["km"]["params"] == {"n_init": 1, "max_iter": 5}
+    assert len(expand(cfg)) == 2
+    cfg = load_config(BASE, ["benchmarks.0.data.shift=0.9"])
+    assert cfg.raw["benchmarks"][0]["data"] == {"shift": 0.9}
+
+
+def test_budget_applies_to_methods_having_the_parameter():
+    cfg = load_config(
+        _with(
+            methods={"km": {"method": "kmeans"}, "sp": {"method": "spectral"}}, budget={"n_init": 2}
+        )
+    )
+    assert cfg.raw["methods"]["km"]["params"] == {"n_init": 2}
+    assert cfg.raw["methods"]["sp"]["params"] == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "overrides", "message"),
+    [
+        ({"colour": 1}, [], "unknown key 'colour'"),
+        ({"methods": {"x": {"method": "nope"}}}, [], "unknown method 'nope'; available: .*kmeans"),
+        ({}, ["methods.km.n_inits=3"], "unknown parameter 'n_inits' of method 'kmeans'"),
+        ({"methods": {"km": {"method": "kmeans", "lr": 1}}}, [], r"methods.km: unknown key 'lr'"),
+        ({"seeds": "zero"}, [], "seeds: expected an int or a list of ints"),
+        ({"seeds": [0, 0]}, [], "duplicated seeds"),
+        ({"benchmarks": [{"benchmark": "mnist"}]}, [], "unknown benchmark 'mnist'"),
+        (
+            {"benchmarks": [{"benchmark": "mnist_usps", "pairs": [["usps", "coil1"]]}]},
+            [],
+            r"pairs\[0\]",
+        ),
+        (
+            {"benchmarks": [{"benchmark": "digits", "data": {"shfit": 1}}]},
+            [],
+            "unknown data parameter 'shfit'",
+        ),
+        (
+            {"benchmarks": [{"benchmark": "digits", "data": {"preprocess": "pca"}}]},
+            [],
+            "unknown preprocess 'pca'",
+        ),
+        (
+            {"methods": {"km": {"method": "kmeans", "grid": {"n_init": 3}}}},
+            [],
+            r"grid.n_init: expected a non-empty list",
+        ),
+        ({"metrics": ["speed"]}, [], "unknown metric set 'speed'"),
+        ({"budget": {"epochs": 3}}, [], "budget: parameter 'epochs'"),
+        ({}, ["seeds"], "expected key=value"),
+        ({}, ["benchmarks.3.data.shift=1"], "expected an index in 0..0"),
+    ],
+)
+def test_bad_configs_name_the_problem(changes, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(_with(**changes), overrides)
+
+
+def test_unknown_loss_is_rejected_at_load_time(monkeypatch):
+    from dtc import methods
+    from dtc.methods import TransferClusterer
+
+    class WithLoss(TransferClusterer):
+        def __init__(self, loss="mmd"):
+            self.loss = loss
+
+    monkeypatch.setattr(methods, "get_class", lambda name: WithLoss)
+    with pytest.raises(
+        ValueError, match="methods.m.params.loss: unknown loss 'mdd'; available: .*mmd"
+    ):
+        load_config(_with(methods={"m": {"method": "x", "params": {"loss": "mdd"}}}))
+    assert load_config(_with(methods={"m": {"method": "x", "params": {"loss": "coral"}}}))
+
+
+def test_yaml_file_and_name_default(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("benchmarks: [digits]\nmethods: {kmeans: }\n")
+    cfg = load_config(path)
+    assert cfg.name == "mine" and cfg.raw["seeds"] == [0]
+    path.write_text("- a list\n")
+    with pytest.raises(ValueError, match="expected a mapping at the top level"):
+        load_config(path)
+    with pytest.raises(FileNotFoundError, match="absent.yaml"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_parse_overrides_types():
+    assert parse_overrides(["a=1", "b=false", "c.d=[1, 2]", "e=x", "f="]) == [
+        (["a"], 1),
+        (["b"], False),
+        (["c", "d"], [1, 2]),
+        (["e"], "x"),
+        (["f"], None),
+    ]
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "experiments"
+    paths = sorted(root.rglob("*.yaml"))
+    assert paths, "no configs shipped"
+    for path in paths:
+        if path.name == "bench_losses.yaml":
+            continue  # a protocol template, validated by the leaderboard tests
+        assert expand(load_config(path)), path

@@ -1,0 +1,92 @@
+"""Reports: mean +- std over seeds, best in bold, seeds shown, oracle tables labelled."""
+
+import csv
+
+import pytest
+
+from dtc.experiment.report import build_tables, to_latex, to_markdown, write_report
+
+
+def _record(label, seed, acc, *, grid=None, target="target", shift=0.5, history=None):
+    rec = {
+        "run_id": f"{label}-{grid}-{target}-{shift}-{seed}",
+        "label": label,
+        "method": label,
+        "grid": grid or {},
+        "benchmark": "digits",
+        "source": "source",
+        "target": target,
+        "seed": seed,
+        "data_params": {"shift": shift},
+        "metrics": {"acc": acc, "nmi": acc / 2},
+        "seconds": 1.0,
+    }
+    if history:
+        rec["history"] = history
+    return rec
+
+
+RECORDS = [
+    *(_record("a", s, v) for s, v in enumerate([0.50, 0.60, 0.70])),
+    *(_record("b", s, v) for s, v in enumerate([0.80, 0.80, 0.80])),
+    *(_record("a", s, v, shift=0.9) for s, v in enumerate([0.90, 0.90, 0.90])),
+    *(_record("b", s, v, shift=0.9) for s, v in enumerate([0.10, 0.20, 0.30])),
+]
+
+
+def test_cells_are_mean_and_sample_std_in_percent():
+    acc, nmi = build_tables(RECORDS)
+    assert (acc.metric, nmi.metric) == ("acc", "nmi")
+    assert acc.rows == ["a", "b"]
+    # shift varies across the file, so it names the columns
+    assert acc.columns == ["digits:source→target (shift=0.5)", "digits:source→target (shift=0.9)"]
+    cell = acc.cells["a"][acc.columns[0]]
+    assert cell.n == 3 and cell.mean == pytest.approx(60.0) and cell.std == pytest.approx(10.0)
+    assert acc.row_mean("a") == pytest.approx(75.0) and acc.row_mean("b") == pytest.approx(50.0)
+
+
+def test_markdown_bolds_the_best_of_each_column_and_shows_seeds():
+    md = to_markdown(build_tables(RECORDS)[0])
+    assert "over 3 seeds" in md
+    assert "| a | 60.0 ± 10.0 | **90.0 ± 0.0** | **75.0** |" in md
+    assert "| b | **80.0 ± 0.0** | 20.0 ± 10.0 | 50.0 |" in md
+
+
+def test_unequal_seed_counts_are_shown_per_cell():
+    md = to_markdown(build_tables(RECORDS[:4])[0])
+    assert "60.0 ± 10.0 (n=3)" in md and "80.0 ± 0.0 (n=1)" in md
+
+
+def test_latex_escapes_and_bolds():
+    tex = to_latex(build_tables([_record("my_method", 0, 0.5)])[0])
+    assert "my\\_method & \\textbf{50.0 $\\pm$ 0.0}" in tex and "\\toprule" in tex
+
+
+def test_write_report_files_and_oracle(tmp_path):
+    records = [
+        _record("g", 0, 0.3, grid={"lam": 0.1}, history=[{"loss": 1.0}, {"loss": 0.5}]),
+        _record("g", 0, 0.6, grid={"lam": 1.0}, history=[{"loss": 2.0}, {"loss": 1.0}]),
+        _record("k", 0, 0.5),
+    ]
+    written = {p.name for p in write_report(records, tmp_path)}
+    for stem in ("acc", "nmi", "oracle_acc", "oracle_nmi"):
+        assert {f"{stem}.md", f"{stem}.csv", f"{stem}.tex"} <= written
+    assert {"acc.png", "nmi.png", "curve_loss.png"} <= written
+    assert (tmp_path / "acc.png").read_bytes()[:4] == b"\x89PNG"
+    assert "g [lam=0.1]" in (tmp_path / "acc.md").read_text()
+    oracle = (tmp_path / "oracle_acc.md").read_text()
+    assert "ORACLE" in oracle and "TARGET LABELS" in oracle
+    assert "| g (oracle) | **60.0 ± 0.0** |" in oracle
+    rows = list(csv.DictReader((tmp_path / "acc.csv").open()))
+    assert {(r["method"], r["mean"], r["best"]) for r in rows} == {
+        ("g [lam=0.1]", "30.0000", "0"),
+        ("g [lam=1.0]", "60.0000", "1"),
+        ("k", "50.0000", "0"),
+    }
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="no records"):
+        build_tables([])
+    with pytest.raises(ValueError, match="metric 'f1' is in no record"):
+        build_tables(RECORDS, ["f1"])

@@ -1,0 +1,119 @@
+"""The grid runner: results file, resume after kill -9, parallel runs, failures."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dtc.experiment.config import expand, load_config
+from dtc.experiment.runner import run_experiment
+from dtc.experiment.store import read_records
+
+CONFIG = {
+    "name": "tiny",
+    "benchmarks": [{"benchmark": "digits", "data": {"shift": 0.5}}],
+    "methods": {"km": {"method": "kmeans", "params": {"n_init": 1, "max_iter": 50}}},
+    "seeds": [0, 1, 2],
+}
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_run_writes_one_line_per_run_and_resume_skips(tmp_path):
+    cfg = load_config(CONFIG)
+    seen = []
+    summary = run_experiment(cfg, tmp_path, progress=False, on_record=seen.append)
+    assert (summary.total, summary.finished, summary.skipped, summary.errors) == (3, 3, 0, [])
+    rows = _lines(tmp_path / "results.jsonl")
+    assert (
+        [r["run_id"] for r in rows]
+        == [t.run_id for t in expand(cfg)]
+        == [r["run_id"] for r in seen]
+    )
+    for row in rows:  # the keys of `dtc run --json`, plus the sweep's own
+        assert {"method", "benchmark", "source", "target", "seed", "metrics", "seconds"} <= set(row)
+        assert row["label"] == "km" and row["config"] == "tiny" and 0 < row["metrics"]["acc"] <= 1
+    again = run_experiment(cfg, tmp_path, progress=False)
+    assert (again.finished, again.skipped) == (0, 3)
+    assert _lines(tmp_path / "results.jsonl") == rows
+    # a longer sweep runs only the new seeds
+    more = run_experiment(load_config(CONFIG, ["seeds=4"]), tmp_path, progress=False)
+    assert (more.finished, more.skipped) == (1, 3)
+
+
+def test_parallel_gives_the_same_numbers_as_serial(tmp_path):
+    cfg = load_config(CONFIG, ["seeds=[0,1]"])
+    run_experiment(cfg, tmp_path / "serial", progress=False)
+    run_experiment(cfg, tmp_path / "parallel", jobs=2, progress=False)
+    serial = {
+        r["run_id"]: r["metrics"] for r in read_records(tmp_path / "serial" / "results.jsonl")
+    }
+    parallel = {
+        r["run_id"]: r["metrics"] for r in read_records(tmp_path / "parallel" / "results.jsonl")
+    }
+    assert serial == parallel and len(serial) == 2
+
+
+def test_failed_runs_are_reported_and_retried(tmp_path):
+    cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,0]", "seeds=[0]"])
+    summary = run_experiment(cfg, tmp_path, progress=False)
+    assert summary.finished == 1 and len(summary.errors) == 1
+    assert "n_init must be a positive int" in summary.errors[0][2]
+    errors = _lines(tmp_path / "errors.jsonl")
+    assert errors[0]["spec"]["params"]["n_init"] == 0
+    # the failure is not a finished run: the next invocation tries it again
+    assert len(run_experiment(cfg, tmp_path, progress=False).errors) == 1
+
+
+def test_truncated_last_line_is_cut_and_rerun(tmp_path):
+    cfg = load_config(CONFIG, ["seeds=[0]"])
+    (tmp_path / "results.jsonl").write_text('{"run_id": "half a li')
+    summary = run_experiment(cfg, tmp_path, progress=False)
+    assert summary.finished == 1
+    assert [r["run_id"] for r in _lines(tmp_path / "results.jsonl")] == [expand(cfg)[0].run_id]
+
+
+def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path):
+    fcntl = pytest.importorskip("fcntl", reason="folder locks need POSIX fcntl")
+    with (tmp_path / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        with pytest.raises(RuntimeError, match="another sweep is writing"):
+            run_experiment(load_config(CONFIG), tmp_path, progress=False)
+
+
+def test_kill_9_then_resume_completes_without_duplicates(tmp_path):
+    """A sweep killed with SIGKILL mid-way resumes: each run_id once, every line parses."""
+    config = tmp_path / "sweep.yaml"
+    config.write_text(
+        "name: killme\nbenchmarks: [{benchmark: digits}]\n"
+        "methods: {km: {method: kmeans, params: {n_init: 1, max_iter: 50}}}\nseeds: 8\n"
+    )
+    out = tmp_path / "out"
+    results = out / "results.jsonl"
+    cmd = [sys.executable, "-m", "dtc.cli", "run", str(config), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and results.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(_lines(results))
+    assert 2 <= done_before < 8
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{done_before} already done" in rerun.stderr
+    rows = _lines(results)  # every line parses
+    ids = [r["run_id"] for r in rows]
+    assert sorted(ids) == sorted({t.run_id for t in expand(load_config(config))})
+    assert len(ids) == len(set(ids)) == 8

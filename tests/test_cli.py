@@ -1,0 +1,77 @@
+"""The `dtc` command: single runs, config runs with overrides, reports, errors."""
+
+import json
+
+from typer.testing import CliRunner
+
+from dtc.cli import app
+
+runner = CliRunner()
+
+CONFIG = """\
+name: cli
+benchmarks: [{benchmark: digits}]
+methods:
+  km: {method: kmeans, params: {n_init: 1, max_iter: 50}}
+seeds: [0]
+"""
+
+
+def test_single_run_json_is_one_object(tmp_path):
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--method",
+            "kmeans",
+            "--set",
+            "n_init=1",
+            "--json",
+            "--results",
+            str(tmp_path / "r.jsonl"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    (line,) = res.stdout.strip().splitlines()
+    rec = json.loads(line)
+    assert {"method", "benchmark", "source", "target", "seed", "metrics", "seconds"} <= set(rec)
+    assert rec["params"]["n_init"] == 1 and set(rec["metrics"]) >= {"acc", "nmi", "ari"}
+    assert (tmp_path / "r.jsonl").read_text().count("\n") == 1
+
+
+def test_config_run_with_overrides_then_report(tmp_path):
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    args = ["run", str(cfg), "seeds=[0,1]", "methods.km.max_iter=30", "--out", str(out), "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.strip().splitlines()]
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert all(r["spec"]["params"] == {"n_init": 1, "max_iter": 30} for r in rows)
+    assert "2 runs, 0 already done, 2 finished now" in res.stderr
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and again.stdout == "" and "2 already done" in again.stderr
+
+    res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep"), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert "| km |" in res.stdout and "over 2 seeds" in res.stdout
+    assert (tmp_path / "rep" / "nmi.tex").exists()
+
+
+def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    res = runner.invoke(app, ["run", str(cfg), "methods.km.method=kmean", "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "unknown method 'kmean'; available:" in res.stderr
+    res = runner.invoke(app, ["run", str(cfg), "--method", "kmeans"])
+    assert res.exit_code != 0 and "--method apply to single runs" in res.output
+    res = runner.invoke(app, ["run", str(tmp_path / "none.yaml")])
+    assert res.exit_code == 1 and "not found" in res.stderr
+    res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
+    assert res.exit_code == 1 and "not found" in res.stderr
+
+
+def test_failing_single_run_exits_nonzero_with_error(tmp_path):
+    res = runner.invoke(app, ["run", "--benchmark", "nope", "--no-record"])
+    assert res.exit_code == 1 and "unknown benchmark 'nope'" in res.stderr
