@@ -1,0 +1,235 @@
+"""Sliced Wasserstein and Sinkhorn losses against POT's NumPy backend and closed forms."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import ot
+import pytest
+import torch
+
+import dtc.align
+from dtc.align.ot import (
+    SinkhornLoss,
+    SlicedWassersteinLoss,
+    random_projections,
+    sinkhorn_cost,
+    sliced_wasserstein,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny tensors, many Sinkhorn iterations: a second thread only adds synchronisation
+    # cost, which dominates on a loaded machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _pair(n_s=10, n_t=8, d=3, shift=1.0):
+    g = torch.Generator().manual_seed(0)
+    source = torch.randn(n_s, d, generator=g, dtype=torch.float64)
+    target = torch.randn(n_t, d, generator=g, dtype=torch.float64) + shift
+    return source, target
+
+
+def _uniform(n):
+    return np.full(n, 1.0 / n)
+
+
+# --- sliced Wasserstein ------------------------------------------------------------------
+
+
+def test_random_projections_are_unit_and_seeded():
+    proj = random_projections(4, 30, seed_or_rng := 3)
+    assert proj.shape == (4, 30)
+    np.testing.assert_allclose(np.linalg.norm(proj, axis=0), 1.0)
+    np.testing.assert_array_equal(proj, random_projections(4, 30, seed_or_rng))
+    assert not np.allclose(proj, random_projections(4, 30, 4))
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_sliced_wasserstein_matches_pot_numpy_with_the_same_projections(p):
+    source, target = _pair()
+    proj = random_projections(3, 25, 1)
+    expected = ot.sliced_wasserstein_distance(source.numpy(), target.numpy(), projections=proj, p=p)
+    value = sliced_wasserstein(source, target, projections=proj, p=p)
+    assert value.item() == pytest.approx(expected, rel=1e-12)
+    unrooted = sliced_wasserstein(source, target, projections=proj, p=p, root=False)
+    assert unrooted.item() == pytest.approx(expected**p, rel=1e-12)
+    # The seeded default draws the same directions as random_projections(d, n, seed).
+    seeded = sliced_wasserstein(source, target, n_projections=25, seed=1, p=p)
+    assert seeded.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_sliced_wasserstein_of_a_translation_closed_form():
+    # Projected, a translated copy is the same 1-D sample shifted by theta . delta, so
+    # SW_2^2 = mean_theta (theta . delta)^2 and SW_1 = mean_theta |theta . delta|.
+    source, _ = _pair(n_s=20)
+    delta = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    proj = random_projections(3, 40, 0)
+    along = proj.T @ delta.numpy()
+    sw2 = sliced_wasserstein(source, source + delta, projections=proj, root=False)
+    assert sw2.item() == pytest.approx(np.mean(along**2), rel=1e-10)
+    sw1 = sliced_wasserstein(source, source + delta, projections=proj, p=1)
+    assert sw1.item() == pytest.approx(np.mean(np.abs(along)), rel=1e-10)
+
+
+def test_sliced_wasserstein_floor_growth_symmetry_order():
+    source, target = _pair()
+    proj = random_projections(3, 30, 0)
+    sw = lambda s, t: sliced_wasserstein(s, t, projections=proj).item()  # noqa: E731
+    assert sw(source, source.clone()) == pytest.approx(0.0, abs=1e-12)
+    values = [sw(source, source + shift) for shift in (0.0, 0.5, 1.0, 2.0)]
+    assert all(a < b for a, b in itertools.pairwise(values))
+    assert sw(source, target) == pytest.approx(sw(target, source), rel=1e-12)
+    assert sw(source[torch.randperm(10)], target[torch.randperm(8)]) == pytest.approx(
+        sw(source, target), rel=1e-12
+    )
+
+
+def test_sliced_wasserstein_gradcheck_and_finite_gradient_at_zero():
+    source, target = _pair(n_s=6, n_t=5)
+    proj = random_projections(3, 8, 0)
+    inputs = (source.requires_grad_(True), target.requires_grad_(True))
+    assert torch.autograd.gradcheck(lambda s, t: sliced_wasserstein(s, t, projections=proj), inputs)
+    x = source.detach().clone().requires_grad_(True)
+    sliced_wasserstein(x, source.detach(), projections=proj, root=False).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_sliced_wasserstein_module_resampling():
+    source, target = _pair()
+    fixed = SlicedWassersteinLoss(n_projections=10, seed=5, resample=False)
+    assert fixed(source, target).item() == fixed(source, target).item()
+    assert fixed(source, target).item() == pytest.approx(
+        sliced_wasserstein(source, target, n_projections=10, seed=5).item(), rel=1e-12
+    )
+    moving = SlicedWassersteinLoss(n_projections=10, seed=5)
+    first, second = moving(source, target).item(), moving(source, target).item()
+    assert first == pytest.approx(fixed(source, target).item(), rel=1e-12)
+    assert second != first
+    # The sequence is reproducible from the seed.
+    again = SlicedWassersteinLoss(n_projections=10, seed=5)
+    assert [again(source, target).item() for _ in range(2)] == [first, second]
+
+
+# --- Sinkhorn -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("normalize", ["mean", "max", "none"])
+@pytest.mark.parametrize("method", ["sinkhorn_log", "sinkhorn"])
+def test_sinkhorn_matches_pot_numpy(normalize, method):
+    source, target = _pair()
+    cost = ot.dist(source.numpy(), target.numpy())
+    scale = {"mean": cost.mean(), "max": cost.max(), "none": 1.0}[normalize]
+    reg = 0.1 if normalize != "none" else 1.0
+    expected = ot.sinkhorn2(_uniform(10), _uniform(8), cost / scale, reg, method=method)
+    value = sinkhorn_cost(source, target, reg=reg, normalize=normalize, method=method)
+    assert value.item() == pytest.approx(expected, rel=1e-8)
+    module = SinkhornLoss(reg=reg, normalize=normalize, method=method)
+    assert module(source, target).item() == pytest.approx(expected, rel=1e-8)
+
+
+def test_debiased_sinkhorn_matches_pot_empirical_divergence():
+    source, target = _pair()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # POT's own NumPy run may not converge
+        expected = ot.bregman.empirical_sinkhorn_divergence(
+            source.numpy(), target.numpy(), 0.5, stopThr=1e-12
+        )
+    value = sinkhorn_cost(source, target, reg=0.5, normalize="none", debias=True, tol=1e-12)
+    assert value.item() == pytest.approx(float(expected), rel=1e-7)
+
+
+def test_sinkhorn_floor_and_small_reg_limit():
+    source, _ = _pair(n_s=12)
+    assert sinkhorn_cost(source, source.clone(), debias=True).item() == pytest.approx(
+        0.0, abs=1e-12
+    )
+    # Without debiasing the entropic plan on identical inputs spreads mass, costing > 0,
+    # less as reg shrinks.
+    biased = [sinkhorn_cost(source, source.clone(), reg=r).item() for r in (0.5, 0.1, 0.02)]
+    assert biased[0] > biased[1] > biased[2] > 0
+    # A translated copy: the exact W_2^2 is |delta|^2; small reg approaches it.
+    delta = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+    value = sinkhorn_cost(source, source + delta, reg=0.01, normalize="none")
+    assert value.item() == pytest.approx(delta.square().sum().item(), rel=0.05)
+
+
+def test_sinkhorn_growth_symmetry_order_and_scale_invariance():
+    source, target = _pair()
+    values = [sinkhorn_cost(source, source + s, debias=True).item() for s in (0.0, 0.5, 1.0, 2.0)]
+    assert all(a < b for a, b in itertools.pairwise(values))
+    value = sinkhorn_cost(source, target, tol=1e-12).item()
+    assert sinkhorn_cost(target, source, tol=1e-12).item() == pytest.approx(value, rel=1e-8)
+    permuted = sinkhorn_cost(source[torch.randperm(10)], target[torch.randperm(8)], tol=1e-12)
+    assert permuted.item() == pytest.approx(value, rel=1e-8)
+    # "mean" normalisation: rescaling both domains leaves the loss unchanged.
+    assert sinkhorn_cost(3 * source, 3 * target, tol=1e-12).item() == pytest.approx(value, rel=1e-8)
+
+
+@pytest.mark.parametrize("debias", [False, True], ids=["plain", "debiased"])
+def test_sinkhorn_gradcheck(debias):
+    source, target = _pair(n_s=5, n_t=4)
+    inputs = (source.requires_grad_(True), target.requires_grad_(True))
+    assert torch.autograd.gradcheck(
+        lambda s, t: sinkhorn_cost(s, t, reg=0.2, debias=debias, tol=1e-13, max_iter=5000),
+        inputs,
+    )
+
+
+# --- registry and bad input ---------------------------------------------------------------
+
+
+def test_registered_ot_names():
+    assert isinstance(dtc.align.get("swd", n_projections=7), SlicedWassersteinLoss)
+    assert isinstance(dtc.align.get("sinkhorn", reg=0.3), SinkhornLoss)
+
+
+@pytest.mark.parametrize(
+    "fn", [sliced_wasserstein, sinkhorn_cost, SlicedWassersteinLoss(), SinkhornLoss()]
+)
+def test_bad_inputs(fn):
+    x = torch.randn(5, 3)
+    with pytest.raises(ValueError, match="expected the same feature dimension"):
+        fn(x, torch.randn(5, 4))
+    bad = x.clone()
+    bad[2, 1] = float("inf")
+    with pytest.raises(ValueError, match="source contains NaN or Inf"):
+        fn(bad, x)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"reg": 0.0}, "reg must be a number > 0"),
+        ({"reg": -1.0}, "reg must be a number >= 0"),
+        ({"normalize": "median"}, "normalize must be one of"),
+        ({"method": "greenkhorn"}, "method must be one of"),
+        ({"max_iter": 0}, "max_iter must be a positive int"),
+        ({"tol": -1e-3}, "tol must be a number >= 0"),
+    ],
+)
+def test_sinkhorn_bad_params(kwargs, match):
+    x = torch.randn(5, 3)
+    with pytest.raises(ValueError, match=match):
+        sinkhorn_cost(x, x, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        SinkhornLoss(**kwargs)
+
+
+def test_sliced_wasserstein_bad_params():
+    x = torch.randn(5, 3)
+    with pytest.raises(ValueError, match="n_projections must be a positive int"):
+        SlicedWassersteinLoss(n_projections=0)
+    with pytest.raises(ValueError, match="p must be a number >= 1"):
+        SlicedWassersteinLoss(p=0.5)
+    with pytest.raises(ValueError, match="p must be a number >= 1"):
+        sliced_wasserstein(x, x, p=0)
+    with pytest.raises(ValueError, match=r"projections must have shape \(d=3, n_projections\)"):
+        sliced_wasserstein(x, x, projections=np.ones((4, 2)))
