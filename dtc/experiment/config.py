@@ -14,9 +14,14 @@ the seeds and optional extra metrics::
         method: kmeans             # registry name or "package.module:Class" (default: the label)
         params: {n_init: 3}
         grid: {n_init: [1, 10]}    # every combination becomes its own row
+        data: {preprocess: raw}    # optional: data parameters for this method's runs only
     seeds: [0, 1, 2]               # or an int n meaning [0, ..., n-1]
     metrics: [imbalance]           # extra metrics: macro_f1, balanced_acc, min_recall
     budget: {pretrain_epochs: 5}   # defaults for every method that has the parameter
+
+A parameter value ``{object: "package.module:Class", params: {...}}`` (also inside
+lists) is built into ``Class(**params)`` when the run starts, e.g. DTC's monitor
+``callbacks``.
 
 Expansion yields methods x their grids x pairs x data grids x seeds :class:`Task` s,
 each with a ``run_id`` hashing its resolved configuration and seed, so a sweep can be
@@ -41,7 +46,7 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
-from dtc.experiment.single import RunSpec
+from dtc.experiment.single import RunSpec, build_objects
 
 __all__ = [
     "EXTRA_METRICS",
@@ -56,7 +61,7 @@ __all__ = [
 
 TOP_KEYS = ("name", "description", "benchmarks", "methods", "seeds", "metrics", "budget")
 BENCHMARK_KEYS = ("benchmark", "pairs", "data", "grid")
-METHOD_KEYS = ("method", "params", "grid")
+METHOD_KEYS = ("method", "params", "grid", "data")
 EXTRA_METRICS = ("imbalance",)
 # Data parameters applied after dtc.data.load_pair (see single.load_spec_pair).
 RUNNER_DATA_KEYS = ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
@@ -251,6 +256,22 @@ def _data_keys(benchmark: str) -> set[str] | None:
     return keys
 
 
+def _check_data_params(benchmark: str, keys, preprocesses, where: str) -> None:
+    allowed = _data_keys(benchmark)
+    for key in keys:
+        if allowed is not None and key not in allowed:
+            raise ValueError(
+                f"{where}: unknown data parameter {key!r} for benchmark {benchmark!r}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+    for pre in preprocesses:
+        if pre is not None and pre != "standard" and pre not in data.PREPROCESSINGS:
+            raise ValueError(
+                f"{where}: unknown preprocess {pre!r}; expected 'standard' or one of "
+                f"{', '.join(data.PREPROCESSINGS)}"
+            )
+
+
 def _check_benchmark(entry, i: int) -> dict:
     where = f"benchmarks[{i}]"
     if isinstance(entry, str):
@@ -279,20 +300,9 @@ def _check_benchmark(entry, i: int) -> dict:
                 )
     params = _expect(entry.get("data") or {}, dict, f"{where}.data", "a mapping")
     grid = _check_grid(entry.get("grid"), f"{where}.grid")
-    allowed = _data_keys(name)
-    if allowed is not None:
-        for key in [*params, *grid]:
-            if key not in allowed:
-                raise ValueError(
-                    f"{where}: unknown data parameter {key!r} for benchmark {name!r}; "
-                    f"allowed: {', '.join(sorted(allowed))}"
-                )
-    for pre in [params.get("preprocess"), *grid.get("preprocess", [])]:
-        if pre is not None and pre != "standard" and pre not in data.PREPROCESSINGS:
-            raise ValueError(
-                f"{where}: unknown preprocess {pre!r}; expected 'standard' or one of "
-                f"{', '.join(data.PREPROCESSINGS)}"
-            )
+    _check_data_params(
+        name, [*params, *grid], [params.get("preprocess"), *grid.get("preprocess", [])], where
+    )
     return {"benchmark": name, "pairs": pairs, "data": params, "grid": grid}
 
 
@@ -306,6 +316,10 @@ def _check_params(method: str, cls, values: dict, where: str) -> None:
             )
         if key == "loss" and isinstance(value, str):
             _check_loss(value, f"{where}.loss")
+        try:
+            build_objects(value)  # {object: module:Class, params: ...} must build
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}.{key}: {exc}") from exc
 
 
 def _check_loss(name: str, where: str) -> None:
@@ -336,7 +350,8 @@ def _check_method(label, entry, budget: dict) -> dict:
     names = set(cls._get_param_names())
     merged = {k: v for k, v in budget.items() if k in names}
     merged.update(params)
-    return {"method": name, "params": merged, "grid": grid}
+    data_params = _expect(entry.get("data") or {}, dict, f"{where}.data", "a mapping")
+    return {"method": name, "params": merged, "grid": grid, "data": data_params}
 
 
 def validate_config(raw: dict) -> dict:
@@ -363,10 +378,15 @@ def validate_config(raw: dict) -> dict:
             key in methods.get_class(m["method"])._get_param_names() for m in methods_out.values()
         ):
             raise ValueError(f"budget: parameter {key!r} is a parameter of none of the methods")
+    benchmarks_out = [_check_benchmark(b, i) for i, b in enumerate(benchmarks)]
+    for label, entry in methods_out.items():
+        for bench in benchmarks_out:
+            pre = [entry["data"].get("preprocess")]
+            _check_data_params(bench["benchmark"], entry["data"], pre, f"methods.{label}.data")
     return {
         "name": name,
         "description": raw.get("description", ""),
-        "benchmarks": [_check_benchmark(b, i) for i, b in enumerate(benchmarks)],
+        "benchmarks": benchmarks_out,
         "methods": methods_out,
         "seeds": _check_seeds(raw.get("seeds", [0])),
         "metrics": metrics,
@@ -397,7 +417,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                 target=target,
                                 seed=seed,
                                 params={**entry["params"], **point},
-                                data_params={**bench["data"], **data_point},
+                                data_params={**bench["data"], **data_point, **entry["data"]},
                             )
                             tasks.append(
                                 Task(

@@ -16,10 +16,12 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 from dtc import data, methods, metrics
+from dtc._plugins import import_object
 
 __all__ = [
     "DEFAULT_METHOD",
     "RunSpec",
+    "build_objects",
     "default_method",
     "fit_evaluate",
     "load_spec_pair",
@@ -107,7 +109,7 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
     ``macro_f1``, ``balanced_acc`` and ``min_recall`` to the metrics.
     """
     method = methods.get(spec.method)
-    method.set_params(**spec.params)
+    method.set_params(**build_objects(spec.params))
     method.set_params(**_seed_params(method, spec.seed))
     start = time.perf_counter()
     method.fit(pair.mask_target_labels())
@@ -136,6 +138,23 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         record["n_epochs"] = len(history)
         record["seconds_per_epoch"] = seconds_per_epoch(history, seconds)
     return record, method
+
+
+def build_objects(value):
+    """``value`` with every ``{"object": "module:Class", "params": {...}}`` mapping
+    replaced by ``Class(**params)`` (in lists and mappings too).
+
+    This is how a YAML config passes objects, e.g. DTC's ``callbacks`` (monitors), as
+    plain data; the spec and its run_id keep the plain form.
+    """
+    if isinstance(value, dict):
+        if "object" in value and set(value) <= {"object", "params"}:
+            cls = import_object(value["object"], what="object")
+            return cls(**build_objects(value.get("params") or {}))
+        return {k: build_objects(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [build_objects(v) for v in value]
+    return value
 
 
 def seconds_per_epoch(history: list[dict], seconds: float) -> float:

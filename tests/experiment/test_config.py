@@ -157,3 +157,32 @@ def test_shipped_configs_validate():
         if path.name == "bench_losses.yaml":
             continue  # a protocol template, validated by the leaderboard tests
         assert expand(load_config(path)), path
+
+
+def test_object_params_are_built_and_checked():
+    from dtc.experiment.single import build_objects
+
+    built = build_objects(
+        {"cb": [{"object": "fractions:Fraction", "params": {"numerator": 3}}], "x": 1}
+    )
+    assert built["cb"][0] == 3 and built["x"] == 1
+    bad = {"object": "fractions:Nope"}
+    with pytest.raises(
+        ValueError, match=r"methods.km.params.n_init: could not import object 'fractions:Nope'"
+    ):
+        load_config(BASE, [f"methods.km.n_init={bad}".replace("'", "")])
+
+
+def test_method_data_params_apply_to_that_method_only():
+    cfg = load_config(
+        _with(
+            methods={
+                "km": {"method": "kmeans", "data": {"preprocess": "raw"}},
+                "sp": {"method": "spectral"},
+            }
+        )
+    )
+    by_label = {t.label: t.spec.data_params for t in expand(cfg)}
+    assert by_label == {"km": {"shift": 0.5, "preprocess": "raw"}, "sp": {"shift": 0.5}}
+    with pytest.raises(ValueError, match="methods.km.data: unknown data parameter 'shfit'"):
+        load_config(_with(methods={"km": {"method": "kmeans", "data": {"shfit": 1}}}))
