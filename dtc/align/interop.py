@@ -1,0 +1,103 @@
+"""Use pytorch-adapt's loss layers (Musgrave, Belongie & Lim, "PyTorch Adapt", arXiv
+2022) as dtc alignment losses.
+
+Any ``pytorch_adapt.layers`` module called as ``layer(source, target)`` and returning a
+scalar (``MMDLoss``, ``CORALLoss``, ``MeanDistLoss``, ...) becomes a dtc loss with
+:class:`PytorchAdaptLoss`; ``pa_mmd`` and ``pa_coral`` are registered by name.
+pytorch-adapt is the optional ``adapt`` extra and is imported only when such a loss is
+built, never by ``import dtc.align``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dtc.align.base import AlignmentLoss
+
+__all__ = ["INSTALL_HINT", "PACORALLoss", "PAMMDLoss", "PytorchAdaptLoss", "adapt_layers"]
+
+INSTALL_HINT = (
+    "pip install --no-deps pytorch-adapt==0.0.83 torchmetrics pytorch-metric-learning "
+    "(or pip install 'dtc[adapt]' --no-deps for pytorch-adapt; --no-deps because it "
+    "declares torchvision, which dtc does not use)"
+)
+
+
+def adapt_layers():
+    """The ``pytorch_adapt.layers`` module; ``ImportError`` saying how to install it."""
+    try:
+        import pytorch_adapt.layers as layers
+    except ImportError as exc:
+        raise ImportError(
+            f"pytorch-adapt losses need the optional `adapt` extra, which is not installed "
+            f"({exc}); install it with: {INSTALL_HINT}"
+        ) from exc
+    return layers
+
+
+def _resolve_layer(layer, params: dict) -> nn.Module:
+    if isinstance(layer, nn.Module):
+        if params:
+            raise ValueError(
+                f"PytorchAdaptLoss: layer is already built; got extra parameters {sorted(params)}"
+            )
+        return layer
+    if isinstance(layer, str):
+        layers = adapt_layers()
+        cls = getattr(layers, layer, None)
+        if cls is None:
+            names = sorted(n for n in dir(layers) if n.endswith("Loss"))
+            raise ValueError(
+                f"PytorchAdaptLoss: pytorch_adapt.layers has no {layer!r}; its losses: "
+                f"{', '.join(names)}"
+            )
+        layer = cls
+    if not (isinstance(layer, type) and issubclass(layer, nn.Module)):
+        raise ValueError(
+            "PytorchAdaptLoss: layer must be a pytorch_adapt.layers name, an nn.Module class "
+            f"or instance, got {layer!r}"
+        )
+    return layer(**params)
+
+
+class PytorchAdaptLoss(AlignmentLoss):
+    """A pytorch-adapt loss layer as a dtc loss.
+
+    ``layer`` a name in ``pytorch_adapt.layers`` (``"MMDLoss"``), a layer class, or a built
+    layer (then no ``params``); ``params`` go to the layer's constructor. The layer's
+    parameters, if any, are this module's. ``loss(source (n_s, d), target (n_t, d))`` ->
+    ``layer(source, target)``, a scalar; ``context`` is ignored.
+    """
+
+    def __init__(self, layer="MMDLoss", **params):
+        super().__init__()
+        self.layer = _resolve_layer(layer, params)
+        self.has_parameters = any(True for _ in self.layer.parameters())
+
+    def compute(self, source, target, **context):
+        value = self.layer(source, target)
+        if not (isinstance(value, torch.Tensor) and value.dim() == 0):
+            raise ValueError(
+                f"PytorchAdaptLoss: {type(self.layer).__name__} returned "
+                f"{type(value).__name__} {getattr(value, 'shape', '')}, expected a scalar tensor"
+            )
+        return value
+
+
+class PAMMDLoss(PytorchAdaptLoss):
+    """pytorch-adapt's ``MMDLoss`` (``kernel_scales``, ``mmd_type`` ``"linear"`` (its
+    default, equal batch sizes) or ``"quadratic"``, ``bandwidth``); registered as
+    ``pa_mmd``. Its conventions differ from :mod:`dtc.align.mmd`'s, see there."""
+
+    def __init__(self, **params):
+        super().__init__("MMDLoss", **params)
+
+
+class PACORALLoss(PytorchAdaptLoss):
+    """pytorch-adapt's ``CORALLoss`` (Deep CORAL); registered as ``pa_coral``."""
+
+    min_samples = 2
+
+    def __init__(self):
+        super().__init__("CORALLoss")

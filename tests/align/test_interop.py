@@ -1,0 +1,111 @@
+"""pytorch-adapt loss layers as dtc losses, loaded lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import dtc.align
+from dtc.align.interop import INSTALL_HINT, PACORALLoss, PAMMDLoss, PytorchAdaptLoss
+
+
+@pytest.fixture
+def layers():
+    return pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+
+
+def _pair(n_s=8, n_t=8, d=3, shift=0.0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(0)
+    return (
+        torch.randn(n_s, d, generator=g, dtype=dtype),
+        1.5 * torch.randn(n_t, d, generator=g, dtype=dtype) + shift,
+    )
+
+
+def test_import_dtc_align_does_not_import_pytorch_adapt():
+    code = (
+        "import sys, dtc.align; "
+        "assert {'pa_mmd', 'pa_coral', 'pytorch_adapt'} <= set(dtc.align.available()); "
+        "assert 'pytorch_adapt' not in sys.modules, 'imported eagerly'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_pa_coral_equals_dtc_coral(layers):
+    source, target = _pair()
+    loss = dtc.align.get("pa_coral")
+    assert isinstance(loss, PACORALLoss)
+    assert loss(source, target).item() == pytest.approx(
+        dtc.align.coral(source, target).item(), rel=1e-12
+    )
+    assert loss(source, source.clone()).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_pa_mmd_quadratic_matches_a_numpy_u_statistic(layers):
+    # pytorch-adapt: exp(-D / h) with h the lower median (torch.median) of all n_s^2
+    # squared source distances, zeros included (its default bandwidth); U-statistic
+    # within domains.
+    source, target = _pair(shift=0.5)
+    x, y = source.numpy(), target.numpy()
+    sq = lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)  # noqa: E731
+    flat = np.sort(sq(x, x).ravel())
+    h = flat[(flat.size - 1) // 2]
+    kxx, kyy, kxy = np.exp(-sq(x, x) / h), np.exp(-sq(y, y) / h), np.exp(-sq(x, y) / h)
+    n, m = len(x), len(y)
+    expected = (
+        (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
+        + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        - 2 * kxy.mean()
+    )
+    loss = dtc.align.get("pa_mmd", mmd_type="quadratic")
+    assert isinstance(loss, PAMMDLoss)
+    assert loss(source, target).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_wrapper_passes_the_layer_output_and_gradients_through(layers):
+    source, target = _pair(n_s=6, n_t=6)
+    for spec in ("MeanDistLoss", layers.MeanDistLoss, layers.MeanDistLoss()):
+        wrapped = PytorchAdaptLoss(spec)
+        torch.testing.assert_close(wrapped(source, target), layers.MeanDistLoss()(source, target))
+    generic = dtc.align.get("pytorch_adapt", layer="MMDLoss", mmd_type="linear")
+    torch.testing.assert_close(
+        generic(source, target), layers.MMDLoss(mmd_type="linear")(source, target)
+    )
+    inputs = (source.requires_grad_(True), target.requires_grad_(True))
+    assert torch.autograd.gradcheck(PACORALLoss(), inputs)
+
+
+def test_missing_extra_names_the_install_command(monkeypatch):
+    # A None entry in sys.modules makes `import` raise ImportError, as if not installed.
+    monkeypatch.setitem(sys.modules, "pytorch_adapt", None)
+    monkeypatch.setitem(sys.modules, "pytorch_adapt.layers", None)
+    assert "pip install --no-deps pytorch-adapt==0.0.83" in INSTALL_HINT
+    with pytest.raises(ImportError, match=r"pip install --no-deps pytorch-adapt==0\.0\.83"):
+        dtc.align.get("pa_coral")
+
+
+def test_bad_layer_and_params(layers):
+    with pytest.raises(ValueError, match="has no 'NoSuchLoss'; its losses: .*CORALLoss"):
+        PytorchAdaptLoss("NoSuchLoss")
+    with pytest.raises(ValueError, match="layer must be a pytorch_adapt.layers name"):
+        PytorchAdaptLoss(42)
+    with pytest.raises(ValueError, match="already built; got extra parameters"):
+        PytorchAdaptLoss(layers.CORALLoss(), mmd_type="linear")
+    with pytest.raises(ValueError, match="expected a scalar tensor"):
+        PytorchAdaptLoss(torch.nn.Bilinear(3, 3, 1))(*_pair(dtype=torch.float32))
+
+
+def test_bad_inputs(layers):
+    x = torch.randn(5, 3)
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="source contains NaN"):
+        PACORALLoss()(bad, x)
+    with pytest.raises(ValueError, match="expected the same feature dimension"):
+        PAMMDLoss(mmd_type="quadratic")(x, torch.randn(5, 4))
+    with pytest.raises(ValueError, match="expected at least 2"):
+        PACORALLoss()(x[:1], x)
