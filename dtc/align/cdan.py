@@ -73,6 +73,13 @@ class RandomizedMultilinearMap(nn.Module):
         self.features_matrix = torch.randn(in_features, self.out_dim, generator=g)
         self.probs_matrix = torch.randn(n_clusters, self.out_dim, generator=g)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A lazily drawn map saved after its first call: make room for the saved matrices.
+        for name in ("features_matrix", "probs_matrix"):
+            if getattr(self, name) is None and prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         if self.features_matrix is None:
             self._draw(features.shape[1], probs.shape[1])

@@ -290,6 +290,16 @@ def test_randomized_map_preserves_inner_products_in_expectation():
     )
 
 
+def test_lazy_randomized_cdan_round_trips_through_state_dict():
+    s, t = torch.randn(5, 3), torch.randn(4, 3)
+    ctx = {"source_probs": torch.full((5, 2), 0.5), "target_probs": torch.full((4, 2), 0.5)}
+    trained = CDANLoss(randomized=True, randomized_dim=8, seed=1, schedule="constant")
+    value = trained(s, t, **ctx)
+    fresh = CDANLoss(randomized=True, randomized_dim=8, seed=2, schedule="constant")
+    fresh.load_state_dict(trained.state_dict())
+    torch.testing.assert_close(fresh(s, t, **ctx), value)
+
+
 def test_entropy_weights_closed_form_and_pytorch_adapt():
     uniform = torch.full((2, 4), 0.25)
     torch.testing.assert_close(entropy_weights(uniform), torch.full((2,), 1.25))
