@@ -7,6 +7,14 @@ with :func:`get`.
 
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.coral import CORALLoss, LogCORALLoss, coral, log_coral
+from dtc.align.mmd import (
+    LinearTimeMMDLoss,
+    MMDLoss,
+    mmd2,
+    mmd2_biased,
+    mmd2_linear,
+    mmd2_unbiased,
+)
 from dtc.align.registry import available, get, get_class, register
 
 __all__ = ["AlignmentLoss", "available", "check_pair_inputs", "get", "get_class", "register"]
@@ -24,3 +32,6 @@ register("sinkhorn", "dtc.align.ot:SinkhornLoss")
 register("pytorch_adapt", "dtc.align.interop:PytorchAdaptLoss")
 register("pa_mmd", "dtc.align.interop:PAMMDLoss")
 register("pa_coral", "dtc.align.interop:PACORALLoss")
+__all__ += ["LinearTimeMMDLoss", "MMDLoss", "mmd2", "mmd2_biased", "mmd2_linear", "mmd2_unbiased"]
+register("mmd", MMDLoss)
+register("mmd_linear", LinearTimeMMDLoss)

@@ -1,0 +1,318 @@
+"""Maximum mean discrepancy (MMD): estimators, plain functions and the DAN loss.
+
+The squared MMD between distributions ``P`` (source) and ``Q`` (target) under a
+kernel ``k`` is ``MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y)`` with ``x, x' ~ P`` and
+``y, y' ~ Q`` independent (Gretton et al., "A Kernel Two-Sample Test", JMLR 2012).
+Libraries compute different things under the same name; dtc names the estimator:
+
+``mmd2_biased``    the V-statistic ``1/n^2 sum_ij k(x_i, x_j) + 1/m^2 sum_ij k(y_i, y_j)
+                   - 2/(n m) sum_ij k(x_i, y_j)`` = squared RKHS distance of the empirical
+                   mean embeddings. Always >= 0 (up to rounding) and 0 for identical
+                   samples, but biased upwards (about ``(1/n + 1/m)`` for a Gaussian kernel
+                   even when ``P = Q``). ``O((n + m)^2 d)`` time.
+``mmd2_unbiased``  the U-statistic: the within-domain sums leave out ``i = j`` and are
+                   divided by ``n (n - 1)`` and ``m (m - 1)``. Its expectation is exactly
+                   ``MMD^2``, which is 0 when ``P = Q``; an estimate of 0 that is unbiased
+                   must scatter on both sides, so **negative values are normal**, mean
+                   "no detectable difference", and are no bug. Needs ``n, m >= 2``.
+                   ``O((n + m)^2 d)`` time. (pytorch-adapt's ``MMDLoss(mmd_type=
+                   "quadratic")`` and Transfer-Learning-Library's ``linear=False``.)
+``mmd2_linear``    the linear-time estimate (Gretton et al., JMLR 2012, Lemma 14): the
+                   average over pairs ``p = 1..floor(min(n, m) / 2)`` of
+                   ``k(x_{2p-1}, x_{2p}) + k(y_{2p-1}, y_{2p}) - k(x_{2p-1}, y_{2p})
+                   - k(x_{2p}, y_{2p-1})``. Unbiased, ``O(n d)`` time and memory, much
+                   noisier. With an odd count (or ``n != m``) the samples after the first
+                   ``2 floor(min(n, m) / 2)`` of each domain are **ignored**, and the value
+                   depends on the order of the samples (it pairs neighbours). (pytorch-
+                   adapt's ``mmd_type="linear"``, which requires ``n = m``.)
+
+Kernels (``kernel=``):
+
+``"gaussian"``  the average of Gaussian kernels ``k(x, y) = 1/S sum_s exp(-||x - y||^2 /
+                (2 sigma_s^2))`` (uniform weights, ``k(x, x) = 1``);
+``"linear"``    ``k(x, y) = x . y``; ``mmd2_biased`` is then ``||mean(x) - mean(y)||^2``
+                (all three estimators cost ``O(n d)`` with it).
+
+Bandwidths. The plain functions take explicit ``sigmas``. The losses follow DAN
+(Long et al., "Learning Transferable Features with Deep Adaptation Networks", ICML
+2015): kernel ``s`` is ``exp(-||x - y||^2 / (scale_s * h))``, i.e.
+``sigma_s = sqrt(scale_s * h / 2)``, where ``h`` is a *squared*-distance scale, by
+default the median heuristic (median of squared pairwise source distances, see
+:func:`dtc.align.kernels.median_sq_dist`) and ``scales`` default to DAN's 33 values
+``2^-8, 2^-7.5, ..., 2^8`` (:func:`dtc.align.kernels.dan_scales`). The bandwidth is
+computed without gradient (a constant of each batch).
+
+Reproducing pytorch-adapt's ``MMDLoss(kernel_scales=s, bandwidth=None)``: it uses
+``exp(-D * s / h)`` (its scales multiply the *rate*, although its docstring says
+bandwidth) with ``h`` the median over all ``n_s^2`` source pairs, zero self-distances
+included; so pass ``scales=1/s`` and ``median="source_with_diagonal"``. For DAN's
+33 scales, ``s`` and ``1/s`` are the same set.
+
+Blockwise evaluation. The quadratic estimators never hold an ``(n, n)`` matrix:
+:func:`dtc.align.kernels.kernel_sums` walks ``block_size`` tiles in forward and
+accumulates the gradient in the same pass (a custom ``torch.autograd.Function``), so
+memory is ``O(block_size^2 S + (n + m) d)`` for any ``n``. Only first derivatives are
+available (no double backward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from dtc.align.base import AlignmentLoss, check_pair_inputs
+from dtc.align.kernels import (
+    DEFAULT_BLOCK_SIZE,
+    MEDIAN_MODES,
+    MultiKernel,
+    _positive_floats,
+    dan_scales,
+    gaussian_multi_kernel,
+    kernel_sums,
+    median_sq_dist,
+    sigmas_to_gammas,
+)
+
+__all__ = [
+    "ESTIMATORS",
+    "KERNELS",
+    "LinearTimeMMDLoss",
+    "MMDLoss",
+    "mmd2",
+    "mmd2_biased",
+    "mmd2_linear",
+    "mmd2_unbiased",
+]
+
+ESTIMATORS = ("biased", "unbiased", "linear")
+KERNELS = ("gaussian", "linear")
+_MIN_SAMPLES = {"biased": 1, "unbiased": 2, "linear": 2}
+
+
+def _check_choice(value, choices, name):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _linear_pairs(source, target):
+    # Gretton et al. (2012), Lemma 14: disjoint pairs (2p, 2p+1) of both samples.
+    m = min(source.shape[0], target.shape[0]) // 2
+    return (
+        source[0 : 2 * m : 2],
+        source[1 : 2 * m : 2],
+        target[0 : 2 * m : 2],
+        target[1 : 2 * m : 2],
+    )
+
+
+def _sq_norm_rows(a):
+    return (a * a).sum(1)
+
+
+def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size):
+    """The estimator ``estimator`` for the kernel given by ``gammas`` (Gaussian rates
+    ``1 / (2 sigma^2)``) or ``None`` (linear kernel). Inputs already validated."""
+    n, m = source.shape[0], target.shape[0]
+    if estimator == "linear":
+        x1, x2, y1, y2 = _linear_pairs(source, target)
+        if gammas is None:
+            # x1.x2 + y1.y2 - x1.y2 - x2.y1 = (x1 - y1).(x2 - y2)
+            return ((x1 - y1) * (x2 - y2)).sum(1).mean()
+        d2 = torch.stack(
+            [
+                _sq_norm_rows(x1 - x2),
+                _sq_norm_rows(y1 - y2),
+                _sq_norm_rows(x1 - y2),
+                _sq_norm_rows(x2 - y1),
+            ]
+        )
+        k = gaussian_multi_kernel(d2, gammas)
+        return (k[0] + k[1] - k[2] - k[3]).mean()
+    unbiased = estimator == "unbiased"
+    if gammas is None:
+        sx, sy = source.sum(0), target.sum(0)
+        s_xx, s_yy, s_xy = sx @ sx, sy @ sy, sx @ sy
+        if unbiased:
+            # sum_{i != j} x_i.x_j = ||sum x||^2 - sum ||x_i||^2, in O(n d).
+            s_xx = s_xx - _sq_norm_rows(source).sum()
+            s_yy = s_yy - _sq_norm_rows(target).sum()
+    else:
+        kern = MultiKernel(gammas)
+        s_xx, s_yy, s_xy = kernel_sums(
+            [source], [target], [kern], exclude_diagonal=unbiased, block_size=block_size
+        )
+    if unbiased:
+        value = s_xx / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2 * s_xy / (n * m)
+    else:
+        value = s_xx / (n * n) + s_yy / (m * m) - 2 * s_xy / (n * m)
+    return value.to(source.dtype)
+
+
+def _kernel_gammas(kernel, sigmas, name):
+    _check_choice(kernel, KERNELS, f"{name}: kernel")
+    if kernel == "linear":
+        if sigmas is not None:
+            raise ValueError(f"{name}: sigmas must be None for kernel='linear', got {sigmas!r}")
+        return None
+    if sigmas is None:
+        raise ValueError(f"{name}: kernel='gaussian' needs sigmas (one or more bandwidths)")
+    return sigmas_to_gammas(sigmas, name=f"{name}: sigmas")
+
+
+def mmd2(
+    source: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    estimator: str,
+    sigmas: Sequence[float] | float | None = None,
+    kernel: str = "gaussian",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> torch.Tensor:
+    """Squared MMD between ``source`` ``(n, d)`` and ``target`` ``(m, d)``; a 0-d tensor.
+
+    ``estimator``  ``"biased"`` (V-statistic), ``"unbiased"`` (U-statistic, can be
+                   negative) or ``"linear"`` (linear-time; see the module docstring);
+    ``sigmas``     Gaussian bandwidths; the kernel is the uniform average of
+                   ``exp(-||x - y||^2 / (2 sigma^2))`` over them;
+    ``kernel``     ``"gaussian"`` or ``"linear"`` (``x . y``; ``sigmas`` must be ``None``);
+    ``block_size`` tile size of the blockwise quadratic estimators.
+
+    Differentiable w.r.t. ``source`` and ``target``. Gretton et al., JMLR 2012.
+    """
+    _check_choice(estimator, ESTIMATORS, "mmd2: estimator")
+    name = f"mmd2_{estimator}"
+    gammas = _kernel_gammas(kernel, sigmas, name)
+    check_pair_inputs(source, target, min_samples=_MIN_SAMPLES[estimator], name=name)
+    return _mmd2_from_gammas(
+        source, target, estimator=estimator, gammas=gammas, block_size=block_size
+    )
+
+
+def mmd2_biased(source, target, *, sigmas=None, kernel="gaussian", block_size=DEFAULT_BLOCK_SIZE):
+    """Biased (V-statistic) squared MMD; ``mmd2(..., estimator="biased")``."""
+    return mmd2(
+        source, target, estimator="biased", sigmas=sigmas, kernel=kernel, block_size=block_size
+    )
+
+
+def mmd2_unbiased(source, target, *, sigmas=None, kernel="gaussian", block_size=DEFAULT_BLOCK_SIZE):
+    """Unbiased (U-statistic) squared MMD, can be negative; ``mmd2(..., estimator="unbiased")``."""
+    return mmd2(
+        source, target, estimator="unbiased", sigmas=sigmas, kernel=kernel, block_size=block_size
+    )
+
+
+def mmd2_linear(source, target, *, sigmas=None, kernel="gaussian"):
+    """Linear-time squared MMD estimate, ``O(n d)``; ``mmd2(..., estimator="linear")``."""
+    return mmd2(source, target, estimator="linear", sigmas=sigmas, kernel=kernel)
+
+
+class MMDLoss(AlignmentLoss):
+    """Multi-kernel MMD loss (DAN: Long et al., "Learning Transferable Features with Deep
+    Adaptation Networks", ICML 2015); returns the squared MMD of ``estimator``.
+
+    ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)`` -> 0-d tensor. Context is ignored.
+
+    ``estimator``   ``"unbiased"`` (default), ``"biased"`` or ``"linear"`` (linear-time);
+    ``kernel``      ``"gaussian"`` (default) or ``"linear"``;
+    ``scales``      multiples of the squared-distance scale ``h``: kernel ``s`` is
+                    ``exp(-D / (scales[s] * h))``; default DAN's 33 (``dan_scales()``);
+    ``sigmas``      fixed Gaussian bandwidths instead (``exp(-D / (2 sigma^2))``);
+                    excludes ``scales``, ``bandwidth`` and ``median``;
+    ``bandwidth``   fixed ``h`` (squared-distance units); default: median heuristic;
+    ``median``      pairs of the median heuristic: ``"source"`` (distinct source pairs,
+                    default), ``"pooled"``, ``"source_with_diagonal"`` (pytorch-adapt);
+    ``median_max_samples``  points used for the median (evenly spaced above this);
+    ``block_size``  tile size of the blockwise quadratic estimators.
+    """
+
+    def __init__(
+        self,
+        estimator: str = "unbiased",
+        kernel: str = "gaussian",
+        scales: Sequence[float] | None = None,
+        sigmas: Sequence[float] | None = None,
+        bandwidth: float | None = None,
+        median: str = "source",
+        median_max_samples: int = 4096,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ):
+        super().__init__()
+        _check_choice(estimator, ESTIMATORS, "MMDLoss: estimator")
+        _check_choice(kernel, KERNELS, "MMDLoss: kernel")
+        _check_choice(median, MEDIAN_MODES, "MMDLoss: median")
+        if not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f"MMDLoss: block_size must be a positive int, got {block_size!r}")
+        if not isinstance(median_max_samples, int) or median_max_samples < 2:
+            raise ValueError(
+                f"MMDLoss: median_max_samples must be an int >= 2, got {median_max_samples!r}"
+            )
+        self.estimator, self.kernel, self.median = estimator, kernel, median
+        self.median_max_samples, self.block_size = median_max_samples, block_size
+        self.min_samples = _MIN_SAMPLES[estimator]
+        self.sigmas = self.scales = self.bandwidth = None
+        if kernel == "linear":
+            if sigmas is not None or scales is not None or bandwidth is not None:
+                raise ValueError("MMDLoss: kernel='linear' takes no sigmas, scales or bandwidth")
+        elif sigmas is not None:
+            if scales is not None or bandwidth is not None:
+                raise ValueError("MMDLoss: give either sigmas or scales/bandwidth, not both")
+            self.sigmas = _positive_floats(sigmas, "MMDLoss: sigmas")
+        else:
+            self.scales = _positive_floats(
+                dan_scales() if scales is None else scales, "MMDLoss: scales"
+            )
+            if bandwidth is not None:
+                self.bandwidth = _positive_floats(bandwidth, "MMDLoss: bandwidth")[0]
+
+    def gammas(self, source: torch.Tensor, target: torch.Tensor) -> tuple[float, ...] | None:
+        """The Gaussian rates ``1 / (2 sigma^2)`` used for this batch (``None``: linear kernel)."""
+        if self.kernel == "linear":
+            return None
+        if self.sigmas is not None:
+            return sigmas_to_gammas(self.sigmas)
+        h = self.bandwidth
+        if h is None:
+            h = float(
+                median_sq_dist(
+                    source.detach(),
+                    target.detach(),
+                    mode=self.median,
+                    max_samples=self.median_max_samples,
+                )
+            )
+            if not h > 0:
+                raise ValueError(
+                    f"{type(self).__name__}: the median heuristic gave bandwidth {h} (source "
+                    "samples coincide?); pass bandwidth= or sigmas="
+                )
+        return tuple(1.0 / (s * h) for s in self.scales)
+
+    def compute(self, source, target, **context):
+        return _mmd2_from_gammas(
+            source,
+            target,
+            estimator=self.estimator,
+            gammas=self.gammas(source, target),
+            block_size=self.block_size,
+        )
+
+    def extra_repr(self) -> str:
+        family = (
+            "linear"
+            if self.kernel == "linear"
+            else f"sigmas={self.sigmas}"
+            if self.sigmas is not None
+            else f"{len(self.scales)} scales, bandwidth={self.bandwidth or self.median}"
+        )
+        return f"estimator={self.estimator!r}, kernel={family}"
+
+
+class LinearTimeMMDLoss(MMDLoss):
+    """:class:`MMDLoss` with the linear-time estimator by default (Gretton et al., JMLR
+    2012; the estimate DAN trains with). ``O(n d)`` time and memory; the median
+    heuristic looks at most ``median_max_samples`` points."""
+
+    def __init__(self, estimator: str = "linear", **kwargs):
+        super().__init__(estimator=estimator, **kwargs)

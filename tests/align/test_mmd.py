@@ -1,0 +1,386 @@
+"""MMD estimators, kernels and the DAN loss, against independent references: NumPy
+formulas written here, a Gaussian closed form, pytorch-adapt's MMDLoss and SciPy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from pytorch_adapt.layers import MMDLoss as PAMMDLoss
+from pytorch_adapt.layers.utils import get_kernel_scales
+from scipy.spatial.distance import cdist, pdist
+
+import dtc.align as align
+from dtc.align import LinearTimeMMDLoss, MMDLoss, mmd2, mmd2_biased, mmd2_linear, mmd2_unbiased
+from dtc.align.kernels import (
+    MultiKernel,
+    dan_scales,
+    kernel_sums,
+    median_sq_dist,
+    pairwise_sq_dists,
+)
+
+SIGMAS = (0.5, 1.0, 2.0)
+
+
+def _pair(n=20, m=13, d=3, shift=0.5, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=dtype)
+    y = torch.randn(m, d, generator=g, dtype=dtype) + shift
+    return x, y
+
+
+# -- NumPy references -------------------------------------------------------------
+def _np_kernel(a, b, sigmas):
+    d2 = cdist(a, b, "sqeuclidean")
+    return np.mean([np.exp(-d2 / (2 * s**2)) for s in sigmas], axis=0)
+
+
+def _np_mmd2(x, y, sigmas, estimator):
+    x, y = np.asarray(x), np.asarray(y)
+    n, m = len(x), len(y)
+    if estimator == "linear":
+        p = min(n, m) // 2
+        total = 0.0
+        for i in range(p):
+            x1, x2, y1, y2 = x[2 * i], x[2 * i + 1], y[2 * i], y[2 * i + 1]
+            k = lambda a, b: _np_kernel(a[None], b[None], sigmas)[0, 0]  # noqa: E731
+            total += k(x1, x2) + k(y1, y2) - k(x1, y2) - k(x2, y1)
+        return total / p
+    kxx, kyy, kxy = _np_kernel(x, x, sigmas), _np_kernel(y, y, sigmas), _np_kernel(x, y, sigmas)
+    if estimator == "biased":
+        return kxx.mean() + kyy.mean() - 2 * kxy.mean()
+    off = lambda k: (k.sum() - np.trace(k)) / (len(k) * (len(k) - 1))  # noqa: E731
+    return off(kxx) + off(kyy) - 2 * kxy.mean()
+
+
+def _gaussian_mmd2_closed_form(delta_sq, sigma, d):
+    # P = N(mu1, I), Q = N(mu2, I), k = exp(-|x-y|^2 / (2 s^2)): E k over z ~ N(mu, 2I).
+    c = (sigma**2 / (sigma**2 + 2)) ** (d / 2)
+    return 2 * c * (1 - math.exp(-delta_sq / (2 * (sigma**2 + 2))))
+
+
+# -- kernels --------------------------------------------------------------------
+def test_pairwise_sq_dists_matches_scipy():
+    x, y = _pair()
+    np.testing.assert_allclose(pairwise_sq_dists(x, y), cdist(x, y, "sqeuclidean"), atol=1e-12)
+    dxx = pairwise_sq_dists(x)
+    assert torch.all(dxx.diagonal() == 0)
+    np.testing.assert_allclose(dxx, cdist(x, x, "sqeuclidean"), atol=1e-12)
+
+
+def test_median_modes_match_numpy():
+    # 7 points: 21 distinct pairs and 49 ordered pairs, odd counts so the median is unique.
+    x, y = _pair(n=7, m=6)
+    d2 = pdist(x.numpy(), "sqeuclidean")
+    assert median_sq_dist(x).item() == pytest.approx(np.median(d2), rel=1e-12)
+    full = cdist(x.numpy(), x.numpy(), "sqeuclidean")
+    assert median_sq_dist(x, mode="source_with_diagonal").item() == pytest.approx(
+        np.median(full), rel=1e-12
+    )
+    pooled = pdist(np.vstack([x.numpy(), y.numpy()]), "sqeuclidean")  # 78 pairs: lower median
+    assert median_sq_dist(x, y, mode="pooled").item() == pytest.approx(
+        np.sort(pooled)[(len(pooled) - 1) // 2], rel=1e-12
+    )
+    # Subsampling above max_samples: evenly spaced points, deterministic.
+    big = torch.randn(101, 3, dtype=torch.float64)
+    sub = big[torch.linspace(0, 100, 11).round().long()]
+    assert median_sq_dist(big, max_samples=11) == median_sq_dist(sub)
+
+
+def test_dan_scales_equal_pytorch_adapt_family():
+    np.testing.assert_allclose(dan_scales(), get_kernel_scales().numpy(), rtol=1e-14)
+    assert len(dan_scales()) == 33
+
+
+def test_multikernel_squaring_chain_matches_direct_exp():
+    gammas = [1.0 / s for s in dan_scales()]
+    kern = MultiKernel(gammas)
+    assert sum(src < 0 for src in kern.plan) == 9  # 24 of 33 exps replaced by squarings
+    d2 = torch.linspace(0, 40, 1001, dtype=torch.float64)
+    e = torch.exp(-d2[:, None] * torch.tensor(kern.gammas, dtype=torch.float64))
+    for dtype, rtol in ((torch.float64, 1e-13), (torch.float32, 2e-6)):
+        k, w = kern.values_and_slopes(d2.to(dtype))
+        np.testing.assert_allclose(k, e.mean(1), rtol=rtol, atol=1e-30)
+        slopes = (e * torch.tensor(kern.gammas, dtype=torch.float64)).mean(1)
+        np.testing.assert_allclose(w, slopes, rtol=rtol, atol=1e-30)
+
+
+def test_kernel_sums_blockwise_equals_dense():
+    x, y = _pair(n=23, m=17)
+    kern = MultiKernel([1 / (2 * s**2) for s in SIGMAS])
+    kxx, kyy, kxy = (_np_kernel(a, b, SIGMAS) for a, b in ((x, x), (y, y), (x, y)))
+    for block in (1, 5, 256):
+        full = kernel_sums([x], [y], [kern], exclude_diagonal=False, block_size=block)
+        np.testing.assert_allclose(full, [kxx.sum(), kyy.sum(), kxy.sum()], rtol=1e-13)
+        off = kernel_sums([x], [y], [kern], exclude_diagonal=True, block_size=block)
+        np.testing.assert_allclose(off, [kxx.sum() - 23, kyy.sum() - 17, kxy.sum()], rtol=1e-13)
+
+
+# -- estimators against NumPy -------------------------------------------------------
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+@pytest.mark.parametrize("block_size", [4, 256])
+def test_mmd2_matches_numpy(estimator, block_size):
+    x, y = _pair(n=21, m=13)
+    kwargs = {} if estimator == "linear" else {"block_size": block_size}
+    got = mmd2(x, y, estimator=estimator, sigmas=SIGMAS, **kwargs)
+    assert got.item() == pytest.approx(_np_mmd2(x, y, SIGMAS, estimator), rel=1e-11)
+    named = {"biased": mmd2_biased, "unbiased": mmd2_unbiased, "linear": mmd2_linear}[estimator]
+    assert named(x, y, sigmas=SIGMAS, **kwargs).item() == got.item()
+
+
+def test_linear_estimator_drops_unpaired_samples():
+    x, y = _pair(n=21, m=13)
+    # 6 pairs: only the first 12 samples of each domain count.
+    assert (
+        mmd2_linear(x, y, sigmas=SIGMAS).item() == mmd2_linear(x[:12], y[:12], sigmas=SIGMAS).item()
+    )
+
+
+def test_linear_kernel_closed_forms():
+    x, y = _pair(n=15, m=9, d=4)
+    mean_gap = ((x.mean(0) - y.mean(0)) ** 2).sum()
+    assert mmd2_biased(x, y, kernel="linear").item() == pytest.approx(mean_gap.item(), rel=1e-12)
+    gx, gy, gxy = (x @ x.T).numpy(), (y @ y.T).numpy(), (x @ y.T).numpy()
+    unb = (
+        (gx.sum() - np.trace(gx)) / (15 * 14) + (gy.sum() - np.trace(gy)) / (9 * 8) - 2 * gxy.mean()
+    )
+    assert mmd2_unbiased(x, y, kernel="linear").item() == pytest.approx(unb, rel=1e-12)
+    lin = np.mean(
+        [
+            x[2 * i] @ x[2 * i + 1]
+            + y[2 * i] @ y[2 * i + 1]
+            - x[2 * i] @ y[2 * i + 1]
+            - x[2 * i + 1] @ y[2 * i]
+            for i in range(4)
+        ]
+    )
+    assert mmd2_linear(x, y, kernel="linear").item() == pytest.approx(lin, rel=1e-12)
+    loss = MMDLoss(kernel="linear", estimator="biased")
+    assert loss(x, y).item() == pytest.approx(mean_gap.item(), rel=1e-12)
+
+
+# -- against pytorch-adapt ----------------------------------------------------------
+@pytest.mark.parametrize("scales", [[1.0, 2.0, 4.0], None])
+def test_quadratic_matches_pytorch_adapt(scales):
+    x, y = _pair(n=40, m=31, d=5)
+    pa_scales = get_kernel_scales() if scales is None else torch.tensor(scales, dtype=torch.float64)
+    ref = PAMMDLoss(kernel_scales=pa_scales, mmd_type="quadratic")(x, y)
+    # pytorch-adapt multiplies the kernel *rate* by its scales: dtc's scales are 1/s.
+    ours = MMDLoss(scales=(1.0 / pa_scales).tolist(), median="source_with_diagonal", block_size=16)(
+        x, y
+    )
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-10)
+
+
+def test_linear_time_matches_pytorch_adapt():
+    x, y = _pair(n=40, m=40, d=5)
+    ref = PAMMDLoss(kernel_scales=get_kernel_scales(), mmd_type="linear")(x, y)
+    ours = LinearTimeMMDLoss(median="source_with_diagonal")(x, y)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-10)
+
+
+def test_loss_with_sigmas_and_bandwidth_matches_function():
+    x, y = _pair()
+    assert MMDLoss(sigmas=SIGMAS)(x, y).item() == mmd2_unbiased(x, y, sigmas=SIGMAS).item()
+    # exp(-D / (scale h)) = exp(-D / (2 sigma^2)) with sigma = sqrt(scale h / 2).
+    h, scales = 3.0, (0.5, 2.0)
+    sig = [math.sqrt(s * h / 2) for s in scales]
+    got = MMDLoss(scales=scales, bandwidth=h, estimator="biased")(x, y)
+    assert got.item() == pytest.approx(mmd2_biased(x, y, sigmas=sig).item(), rel=1e-12)
+
+
+# -- properties -------------------------------------------------------------------
+def test_floor_on_identical_samples():
+    x, _ = _pair(n=30)
+    for block in (7, 256):
+        b = mmd2_biased(x, x.clone(), sigmas=SIGMAS, block_size=block).item()
+        assert abs(b) < 1e-14
+    assert mmd2_biased(x, x, kernel="linear").item() == 0.0
+
+
+def test_unbiased_averages_zero_and_goes_negative_under_the_null():
+    g = torch.Generator().manual_seed(1)
+    unb, bia = [], []
+    for _ in range(120):
+        x, y = torch.randn(20, 2, generator=g), torch.randn(20, 2, generator=g)
+        unb.append(mmd2_unbiased(x, y, sigmas=[1.0]).item())
+        bia.append(mmd2_biased(x, y, sigmas=[1.0]).item())
+    unb, bia = np.array(unb), np.array(bia)
+    se = unb.std() / math.sqrt(len(unb))
+    assert abs(unb.mean()) < 3 * se  # the U-statistic is unbiased: mean 0 under P = Q
+    assert (unb < 0).mean() > 0.2  # ... so it is often negative
+    assert bia.mean() > 10 * se and (bia >= 0).all()  # the V-statistic is biased upwards
+
+
+def test_estimators_average_to_closed_form():
+    # P = N(0, I_2), Q = N((0.8, 0), I_2): MMD^2 has a closed form for a Gaussian kernel.
+    sigma, d = 1.0, 2
+    truth = _gaussian_mmd2_closed_form(0.64, sigma, d)
+    g = torch.Generator().manual_seed(2)
+    shift = torch.tensor([0.8, 0.0], dtype=torch.float64)
+    lin, quad = [], []
+    for _ in range(120):
+        x = torch.randn(40, d, generator=g, dtype=torch.float64)
+        y = torch.randn(40, d, generator=g, dtype=torch.float64) + shift
+        lin.append(mmd2_linear(x, y, sigmas=[sigma]).item())
+        quad.append(mmd2_unbiased(x, y, sigmas=[sigma]).item())
+    lin, quad = np.array(lin), np.array(quad)
+    se_lin, se_quad = lin.std() / math.sqrt(120), quad.std() / math.sqrt(120)
+    assert abs(quad.mean() - truth) < 4 * se_quad
+    assert abs(lin.mean() - truth) < 4 * se_lin
+    assert abs(lin.mean() - quad.mean()) < 4 * math.hypot(se_lin, se_quad)
+    assert lin.std() > 2 * quad.std()  # the price of linear time
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_grows_with_mean_shift(estimator):
+    x, y0 = _pair(n=200, m=200, shift=0.0, seed=3)
+    vals = [mmd2(x, y0 + s, estimator=estimator, sigmas=SIGMAS).item() for s in (0.5, 1.0, 2.0)]
+    assert vals[0] < vals[1] < vals[2]
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_symmetric(estimator):
+    x, y = _pair(n=20, m=20)
+    a = mmd2(x, y, estimator=estimator, sigmas=SIGMAS)
+    b = mmd2(y, x, estimator=estimator, sigmas=SIGMAS)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_invariant_to_sample_order(estimator):
+    x, y = _pair(n=21, m=13)
+    a = mmd2(x, y, estimator=estimator, sigmas=SIGMAS, block_size=4)
+    b = mmd2(
+        x[torch.randperm(21)],
+        y[torch.randperm(13)],
+        estimator=estimator,
+        sigmas=SIGMAS,
+        block_size=4,
+    )
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+@pytest.mark.parametrize("kernel", ["gaussian", "linear"])
+def test_gradcheck(estimator, kernel):
+    x, y = _pair(n=9, m=7, d=3)
+    x.requires_grad_(True)
+    y.requires_grad_(True)
+    sig = SIGMAS if kernel == "gaussian" else None
+    kw = {} if estimator == "linear" else {"block_size": 4}  # blocks smaller than n
+
+    def f(a, b):
+        return mmd2(a, b, estimator=estimator, sigmas=sig, kernel=kernel, **kw)
+
+    assert torch.autograd.gradcheck(f, (x, y))
+
+
+def test_gradcheck_loss_with_dan_family_and_float32_gradient():
+    x, y = _pair(n=7, m=6, d=2)
+    x.requires_grad_(True)
+    y.requires_grad_(True)
+    loss = MMDLoss(block_size=3, bandwidth=2.0)
+    assert torch.autograd.gradcheck(loss, (x, y))
+    # float32 blockwise gradient against float64 autograd of a dense NumPy-style formula.
+    kern_rates = torch.tensor([1 / (s * 2.0) for s in dan_scales()], dtype=torch.float64)
+
+    def dense(a, b):
+        k = lambda p, q: torch.exp(-torch.cdist(p, q).pow(2)[..., None] * kern_rates).mean(-1)  # noqa: E731
+        kxx, kyy = k(a, a), k(b, b)
+        n, m = len(a), len(b)
+        return (
+            (kxx.sum() - n) / (n * (n - 1)) + (kyy.sum() - m) / (m * (m - 1)) - 2 * k(a, b).mean()
+        )
+
+    ref = torch.autograd.grad(dense(x, y), (x, y))
+    x32, y32 = (t.detach().float().requires_grad_(True) for t in (x, y))
+    got = torch.autograd.grad(loss(x32, y32), (x32, y32))
+    for r, g_ in zip(ref, got):
+        np.testing.assert_allclose(g_.double(), r, rtol=1e-4, atol=1e-6)
+
+
+def test_no_grad_inputs_and_registry():
+    x, y = _pair()
+    assert align.get("mmd").estimator == "unbiased"
+    assert align.get("mmd_linear").estimator == "linear"
+    out = align.get("mmd", sigmas=SIGMAS)(x, y)
+    assert out.shape == () and not out.requires_grad
+    assert "33 scales" in repr(align.get("mmd"))
+
+
+# -- bad input --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"estimator": "quadratic", "sigmas": SIGMAS}, "estimator must be one of"),
+        ({"estimator": "biased"}, "needs sigmas"),
+        ({"estimator": "biased", "sigmas": [1.0, 0.0]}, "finite and positive"),
+        ({"estimator": "biased", "sigmas": [-1.0]}, "finite and positive"),
+        ({"estimator": "biased", "sigmas": []}, "at least one"),
+        ({"estimator": "biased", "sigmas": [1.0], "kernel": "linear"}, "must be None"),
+        ({"estimator": "biased", "sigmas": [1.0], "kernel": "rbf"}, "kernel must be one of"),
+        ({"estimator": "biased", "sigmas": [1.0], "block_size": 0}, "block_size"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    x, y = _pair()
+    with pytest.raises(ValueError, match=match):
+        mmd2(x, y, **kwargs)
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_bad_tensors(estimator):
+    x, y = _pair(n=5, m=5, d=3)
+    with pytest.raises(ValueError, match="same feature dimension"):
+        mmd2(x, y[:, :2], estimator=estimator, sigmas=SIGMAS)
+    bad = x.clone()
+    bad[1, 1] = float("nan")
+    with pytest.raises(ValueError, match="source contains NaN"):
+        mmd2(bad, y, estimator=estimator, sigmas=SIGMAS)
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
+        mmd2(x[0], y, estimator=estimator, sigmas=SIGMAS)
+    with pytest.raises(ValueError, match="NaN"):
+        MMDLoss(estimator=estimator)(x, bad)
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "linear"])
+def test_too_few_samples(estimator):
+    x, y = _pair(n=5, m=5)
+    with pytest.raises(ValueError, match="target has 1 samples, expected at least 2"):
+        mmd2(x, y[:1], estimator=estimator, sigmas=SIGMAS)
+    with pytest.raises(ValueError, match="source has 1 samples, expected at least 2"):
+        MMDLoss(estimator=estimator)(x[:1], y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"estimator": "mystery"}, "estimator must be one of"),
+        ({"kernel": "rbf"}, "kernel must be one of"),
+        ({"median": "target"}, "median must be one of"),
+        ({"scales": [1.0, -2.0]}, "scales must all be finite and positive"),
+        ({"bandwidth": 0.0}, "bandwidth must all be finite and positive"),
+        ({"sigmas": [0.0]}, "sigmas must all be finite and positive"),
+        ({"sigmas": [1.0], "scales": [1.0]}, "either sigmas or scales"),
+        ({"kernel": "linear", "sigmas": [1.0]}, "takes no sigmas"),
+        ({"block_size": 0}, "block_size must be a positive int"),
+        ({"median_max_samples": 1}, "median_max_samples"),
+    ],
+)
+def test_loss_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MMDLoss(**kwargs)
+
+
+def test_zero_median_bandwidth_is_reported():
+    x = torch.ones(6, 3)
+    with pytest.raises(ValueError, match="median heuristic gave bandwidth 0"):
+        MMDLoss()(x, torch.randn(6, 3))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        median_sq_dist(x, mode="both")
+    with pytest.raises(ValueError, match="needs target"):
+        median_sq_dist(x, mode="pooled")
