@@ -1,0 +1,103 @@
+"""The alignment-loss leaderboard: DTC with each loss on one fixed protocol.
+
+The protocol (benchmark pairs, seeds, DTC's parameters and epoch budget) is the
+config ``experiments/bench_losses.yaml``; its single method entry is the template
+every loss is plugged into as DTC's ``loss`` parameter. Losses are registry names
+(``dtc.align.available()``), ``"package.module:Class"`` strings, or ``none`` (no
+alignment). Results go through the grid runner, so they are resumable and a
+loss benchmarked once is not run again for the next leaderboard in the same folder.
+
+``quick=True`` keeps the protocol's template but runs the digits default with one
+seed: a smoke test of a new loss in about a minute, not a result to publish.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dtc.experiment.config import ExperimentConfig, expand, load_config
+from dtc.experiment.runner import run_experiment
+from dtc.experiment.store import read_records
+
+__all__ = ["PROTOCOL", "QUICK", "bench_losses", "leaderboard_config", "rank"]
+
+PROTOCOL = Path(__file__).resolve().parents[2] / "experiments" / "bench_losses.yaml"
+QUICK = {"benchmarks": [{"benchmark": "digits", "data": {"shift": 0.5}}], "seeds": [0]}
+NO_LOSS = "none"
+
+
+def _load_yaml(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"leaderboard protocol {str(path)!r} not found")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> ExperimentConfig:
+    """The validated config: one method entry per loss, labelled by the loss."""
+    losses = [s.strip() for s in losses if s and s.strip()]
+    if not losses:
+        raise ValueError("--losses: expected at least one loss name, e.g. mmd,coral")
+    if len(set(losses)) != len(losses):
+        raise ValueError(f"--losses: a loss is named twice in {losses}")
+    raw = _load_yaml(Path(protocol or PROTOCOL))
+    templates = raw.get("methods") or {}
+    if len(templates) != 1:
+        raise ValueError(
+            f"leaderboard protocol: expected exactly one method entry (the DTC template), "
+            f"got {list(templates)}"
+        )
+    (template,) = templates.values()
+    raw["methods"] = {
+        loss: {
+            "method": template.get("method", "dtc"),
+            "params": {**template.get("params", {}), "loss": None if loss == NO_LOSS else loss},
+        }
+        for loss in losses
+    }
+    if quick:
+        raw.update(QUICK, name=f"{raw.get('name', 'bench_losses')}_quick")
+    return load_config(raw)
+
+
+def rank(records: list[dict], losses) -> list[dict]:
+    """One row per loss (``loss``, ``acc``, ``acc_std``, ``nmi``,
+    ``seconds_per_epoch``, ``n_runs``), best mean ACC first. Scores are fractions."""
+    rows = []
+    for loss in losses:
+        mine = [r for r in records if r.get("label") == loss]
+        if not mine:
+            continue
+        acc = [r["metrics"]["acc"] for r in mine]
+        spe = [r["seconds_per_epoch"] for r in mine if r.get("seconds_per_epoch") is not None]
+        rows.append(
+            {
+                "loss": loss,
+                "acc": float(np.mean(acc)),
+                "acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0,
+                "nmi": float(np.mean([r["metrics"]["nmi"] for r in mine])),
+                "seconds_per_epoch": float(np.mean(spe)) if spe else None,
+                "n_runs": len(mine),
+            }
+        )
+    return sorted(rows, key=lambda row: -row["acc"])
+
+
+def bench_losses(
+    losses, *, out_dir=None, quick: bool = False, protocol=None, **run_options
+) -> tuple[list[dict], object]:
+    """Run the protocol for every loss; return ``(ranked rows, sweep summary)``.
+
+    ``run_options`` go to :func:`~dtc.experiment.runner.run_experiment` (``jobs``,
+    ``backend``, ``data_dir``, ``progress`` ...).
+    """
+    config = leaderboard_config(losses, quick=quick, protocol=protocol)
+    out_dir = Path(out_dir or Path("results") / config.name)
+    summary = run_experiment(config, out_dir, **run_options)
+    # Only this protocol's runs count, should the folder hold runs of another one.
+    ids = {t.run_id for t in expand(config)}
+    records = [r for r in read_records(summary.results_path) if r.get("run_id") in ids]
+    return rank(records, list(config.raw["methods"])), summary
