@@ -1,0 +1,46 @@
+"""The callback interface of the DTC estimator (:class:`dtc.pipeline.DTC`).
+
+A callback watches a fit and may steer the adaptation stage. Every hook is a no-op
+here; override the ones you need and pass instances with ``DTC(callbacks=[...])``.
+
+Hooks, in the order they are called:
+
+``on_fit_begin(estimator, pair)``
+    before pretraining; ``pair`` is what the method sees (target labels removed).
+``on_adapt_begin(estimator, state)``
+    before the first adaptation epoch; ``state`` is ``estimator.get_state()``, the
+    pretrained starting point (a deep copy: keep it to roll back to later).
+``on_adapt_epoch_end(estimator, epoch, logs)``
+    after each adaptation epoch; ``logs`` is that epoch's ``history_`` entry
+    (``stage``, ``epoch``, losses, ``lambda``, ``discrepancy``).
+``on_fit_end(estimator)``
+    after the final labels are set.
+
+What a callback may change on the estimator during adaptation:
+
+``estimator.transfer_scale_``  a float multiplying the alignment weight lambda
+                               (1.0 at the start; lower it to damp the transfer);
+``estimator.stop_training_``   set ``True`` to end adaptation after this epoch;
+``estimator.set_state(state)`` restore networks, alignment loss and optimiser from a
+                               ``get_state()`` snapshot (roll back a bad epoch).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Callback"]
+
+
+class Callback:
+    """Base class of DTC callbacks: every hook does nothing."""
+
+    def on_fit_begin(self, estimator, pair) -> None:
+        """Called once, before pretraining."""
+
+    def on_adapt_begin(self, estimator, state: dict) -> None:
+        """Called once, before the first adaptation epoch, with a snapshot of the state."""
+
+    def on_adapt_epoch_end(self, estimator, epoch: int, logs: dict) -> None:
+        """Called after every adaptation epoch with that epoch's log entry."""
+
+    def on_fit_end(self, estimator) -> None:
+        """Called once, after the labels are final."""

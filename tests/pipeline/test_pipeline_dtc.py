@@ -1,0 +1,225 @@
+"""The DTC estimator: contract, determinism, checkpoints, modes, losses, errors, quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from torch import nn
+
+import dtc.pipeline as pipeline
+from dtc import align, methods
+from dtc.cluster.kmeans import kmeans
+from dtc.data import DomainPair, make_digits_pair
+from dtc.metrics import acc_unmatched, cluster_acc
+from dtc.monitor.base import Callback
+from dtc.pipeline import DTC, family_config
+
+TINY = {"hidden": (32,), "n_latent": 8, "pretrain_epochs": 2, "adapt_epochs": 2, "batch_size": 64}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The cores are shared with other jobs; tiny models run fastest on one thread.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def small_pair() -> DomainPair:
+    pair = make_digits_pair(0.5, 0)
+    rng = np.random.default_rng(0)
+    s = rng.choice(pair.source.n_samples, 200, replace=False)
+    t = rng.choice(pair.target.n_samples, 200, replace=False)
+    return DomainPair(
+        pair.source.subset(s), pair.target.subset(t), n_clusters=10, benchmark="digits"
+    )
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.seen, self.epochs = [], []
+
+    def on_fit_begin(self, estimator, pair):
+        self.seen.append(pair)
+
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        self.epochs.append(logs)
+
+
+def test_contract_clone_shapes_registry_and_masked_target(small_pair):
+    rec = Recorder()
+    est = DTC(**TINY, callbacks=[rec])
+    assert clone(est).get_params()["hidden"] == (32,)
+    assert est.fit(small_pair) is est
+    assert est.labels_.shape == (200,) and est.labels_.dtype == np.int64
+    assert est.embedding_.shape == (200, 8) and est.source_embedding_.shape == (200, 8)
+    assert {h["stage"] for h in est.history_} == {"pretrain", "adapt"}
+    assert all(np.isfinite(h["discrepancy"]) for h in est.history_ if h["stage"] == "adapt")
+    assert rec.seen[0].target.y is None  # the estimator never sees target labels
+    assert small_pair.target.y is not None
+    assert methods.get_class("dtc") is DTC
+
+
+def test_same_seed_same_labels_and_no_global_rng_leak(small_pair):
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    a = DTC(**TINY, loss="cdan", refine="idec", refine_epochs=2, seed=3).fit(small_pair)
+    assert torch.equal(torch.rand(2), expected)
+    b = DTC(**TINY, loss="cdan", refine="idec", refine_epochs=2, seed=3).fit(small_pair)
+    assert np.array_equal(a.labels_, b.labels_)
+    assert np.array_equal(a.embedding_, b.embedding_)
+
+
+class Interrupt(Callback):
+    def on_adapt_begin(self, estimator, state):
+        raise KeyboardInterrupt("simulated interruption after stage 1")
+
+
+def test_resume_after_interruption_skips_pretraining(small_pair, tmp_path, monkeypatch):
+    params = {**TINY, "checkpoint_dir": tmp_path}
+    with pytest.raises(KeyboardInterrupt):
+        DTC(**params, callbacks=[Interrupt()]).fit(small_pair)
+    assert len(list(tmp_path.glob("*-pretrain.pt"))) == 1
+    assert not list(tmp_path.glob("*-adapt.pt"))
+
+    def no_retraining(*args, **kwargs):
+        raise AssertionError("stage 1 was retrained instead of loaded")
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", no_retraining)
+    resumed = DTC(**params).fit(small_pair)
+    assert resumed.resumed_stages_ == ["pretrain"]
+    monkeypatch.undo()
+    fresh = DTC(**TINY).fit(small_pair)  # the uninterrupted run gives the same result
+    assert np.array_equal(resumed.labels_, fresh.labels_)
+    again = DTC(**params).fit(small_pair)
+    assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
+    other = DTC(**{**params, "lam": 0.5}).fit(small_pair)  # other params: other key
+    assert other.resumed_stages_ == []
+
+
+def test_heterogeneous_pair_needs_the_asymmetric_mode(small_pair):
+    proj = np.random.default_rng(1).normal(size=(64, 40)).astype(np.float32)
+    target = small_pair.target.with_features(small_pair.target.X @ proj)
+    pair = DomainPair(small_pair.source, target, heterogeneous=True, n_clusters=10)
+    with pytest.raises(ValueError, match="encoder_mode='asymmetric'"):
+        DTC(**TINY).fit(pair)
+    est = DTC(**TINY, encoder_mode="asymmetric", loss="mmd").fit(pair)
+    assert est.labels_.shape == (200,) and est.embedding_.shape == (200, 8)
+    assert {"pretrain", "pretrain_target", "adapt"} <= {h["stage"] for h in est.history_}
+    assert DTC(encoder_mode="asymmetric").accepts_heterogeneous
+    assert not DTC().accepts_heterogeneous
+
+
+def test_asymmetric_mode_keeps_the_source_encoder_fixed(small_pair):
+    est = DTC(**TINY, encoder_mode="asymmetric", freeze_layers=1).fit(small_pair)
+    src, tgt = est.source_autoencoder_, est.autoencoder_
+    assert src is not tgt
+    # ADDA: the target encoder starts from the source encoder; with the first block
+    # frozen, that block is still identical while the rest has moved.
+    assert torch.equal(src.encoder_blocks[0][0].weight, tgt.encoder_blocks[0][0].weight)
+    assert not torch.equal(src.encoder_blocks[-1].weight, tgt.encoder_blocks[-1].weight)
+
+
+def _conditional_losses() -> list[str]:
+    return [n for n in align.available() if getattr(align.get_class(n), "conditional", False)]
+
+
+# Labelled: conditional losses get the source head's softmax; unlabelled: Student-t
+# assignments to the current target centres.
+@pytest.mark.parametrize(
+    ("loss", "labelled"),
+    [(n, True) for n in align.available()] + [(n, False) for n in _conditional_losses()],
+)
+def test_every_registered_loss_runs(small_pair, loss, labelled):
+    est = DTC(**{**TINY, "adapt_epochs": 1}, loss=loss, use_source_labels=labelled)
+    est.fit(small_pair)
+    adapt = [h for h in est.history_ if h["stage"] == "adapt"]
+    assert len(adapt) == 1 and np.isfinite(adapt[0]["align"])
+
+
+def test_model_transfer_names_clusters_by_source_classes(small_pair):
+    est = DTC(**TINY).fit(small_pair)
+    assert np.array_equal(est.cluster_classes_, np.arange(10))
+    assert 0 <= acc_unmatched(small_pair.target.y, est.labels_, est.cluster_classes_) <= 1
+    assert not hasattr(DTC(**TINY, use_source_labels=False).fit(small_pair), "cluster_classes_")
+
+
+def test_dec_refinement_stops_on_tolerance(small_pair):
+    stopped = DTC(**TINY, refine="dec", refine_epochs=5, tol=1.0).fit(small_pair)
+    refine = [h for h in stopped.history_ if h["stage"] == "refine"]
+    # epoch 0 trains; at the update of epoch 1 fewer than 100 % of labels changed: stop.
+    assert [h["epoch"] for h in refine] == [0, 1] and refine[-1].get("stopped")
+    full = DTC(**TINY, refine="dec", refine_epochs=3, tol=0.0).fit(small_pair)
+    assert [h["epoch"] for h in full.history_ if h["stage"] == "refine"] == [0, 1, 2]
+
+
+class Damp(Callback):
+    def on_adapt_begin(self, estimator, state):
+        self.start = state
+
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        estimator.transfer_scale_ = 0.0
+        estimator.set_state(self.start)  # roll back the epoch
+        estimator.stop_training_ = True
+
+
+def test_callbacks_can_damp_roll_back_and_stop(small_pair):
+    cb = Damp()
+    est = DTC(**{**TINY, "adapt_epochs": 3}, callbacks=[cb]).fit(small_pair)
+    assert [h["epoch"] for h in est.history_ if h["stage"] == "adapt"] == [0]
+    assert est.transfer_scale_ == 0.0
+    start = cb.start["nets"]["target_ae"]
+    now = est.autoencoder_.state_dict()
+    assert all(torch.equal(start[k], now[k]) for k in start)
+
+
+class NaNLoss(nn.Module):
+    def forward(self, source, target, **context):
+        return source.sum() * float("nan")
+
+
+def test_diverging_run_names_stage_and_epoch_and_keeps_checkpoint(small_pair, tmp_path):
+    with pytest.raises(FloatingPointError, match="adapt: .*epoch 0"):
+        DTC(**TINY, loss=NaNLoss(), checkpoint_dir=tmp_path).fit(small_pair)
+    assert len(list(tmp_path.glob("*-pretrain.pt"))) == 1
+
+
+def test_bad_inputs_raise_clear_errors(small_pair):
+    with pytest.raises(ValueError, match=r"architecture .*\(n, 64\)"):
+        DTC(**TINY, architecture=nn.Linear(10, 4)).fit(small_pair)
+    with pytest.raises(ValueError, match="n_clusters=500 .* 200 samples"):
+        DTC(**TINY, n_clusters=500).fit(small_pair)
+    with pytest.raises(ValueError, match="unknown loss 'nope'"):
+        DTC(**TINY, loss="nope").fit(small_pair)
+    with pytest.raises(ValueError, match="encoder_mode"):
+        DTC(**TINY, encoder_mode="siamese").fit(small_pair)
+    with pytest.raises(ValueError, match="lr"):
+        DTC(**TINY, lr=0).fit(small_pair)
+    with pytest.raises(ValueError, match="freeze_layers=9"):
+        DTC(**TINY, freeze_layers=9).fit(small_pair)
+    with pytest.raises(ValueError, match="loss_params"):
+        DTC(**TINY, loss="dann", loss_params={"bogus": 1}).fit(small_pair)
+    with pytest.raises(ValueError, match="setting"):
+        family_config("digits", "semi")
+
+
+def test_user_encoder_and_conv_architecture_run(small_pair):
+    enc = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 6))
+    est = DTC(**{**TINY, "hidden": None, "n_latent": None}, architecture=enc).fit(small_pair)
+    assert est.embedding_.shape == (200, 6)
+    assert enc[0].weight.grad is None  # the user's module is copied, not trained in place
+    conv = DTC(**{**TINY, "hidden": None}, architecture="conv").fit(small_pair)
+    assert conv.embedding_.shape == (200, 8)
+
+
+def test_quality_smoke_beats_target_only_kmeans_on_digits():
+    pair = make_digits_pair(0.5, 0)
+    y = pair.target.y
+    base = cluster_acc(y, kmeans(pair.target.X, 10, seed=0)[0])
+    est = DTC(**family_config("digits", "labelled"), seed=0).fit(pair)
+    assert cluster_acc(y, est.labels_) > base + 0.02
