@@ -7,6 +7,7 @@ with :func:`get`.
 
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.coral import CORALLoss, LogCORALLoss, coral, log_coral
+from dtc.align.jmmd import JMMDLoss, jmmd2
 from dtc.align.mmd import (
     LinearTimeMMDLoss,
     MMDLoss,
@@ -35,3 +36,5 @@ register("pa_coral", "dtc.align.interop:PACORALLoss")
 __all__ += ["LinearTimeMMDLoss", "MMDLoss", "mmd2", "mmd2_biased", "mmd2_linear", "mmd2_unbiased"]
 register("mmd", MMDLoss)
 register("mmd_linear", LinearTimeMMDLoss)
+__all__ += ["JMMDLoss", "jmmd2"]
+register("jmmd", JMMDLoss)

@@ -77,6 +77,7 @@ from dtc.align.kernels import (
 __all__ = [
     "ESTIMATORS",
     "KERNELS",
+    "GaussianFamily",
     "LinearTimeMMDLoss",
     "MMDLoss",
     "mmd2",
@@ -110,43 +111,113 @@ def _sq_norm_rows(a):
     return (a * a).sum(1)
 
 
+def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size):
+    """Squared MMD of the product kernel ``prod_l k_l`` over layers ``xs[l]`` ``(n, d_l)``,
+    ``ys[l]`` ``(m, d_l)``, ``k_l`` the Gaussian multi-kernel of rates ``gammas[l]``
+    (one layer: MMD; several: JMMD). Inputs already validated."""
+    n, m = xs[0].shape[0], ys[0].shape[0]
+    if estimator == "linear":
+        k = 1.0
+        for x, y, gam in zip(xs, ys, gammas):
+            x1, x2, y1, y2 = _linear_pairs(x, y)
+            d2 = torch.stack(
+                [
+                    _sq_norm_rows(x1 - x2),
+                    _sq_norm_rows(y1 - y2),
+                    _sq_norm_rows(x1 - y2),
+                    _sq_norm_rows(x2 - y1),
+                ]
+            )
+            k = k * gaussian_multi_kernel(d2, gam)
+        return (k[0] + k[1] - k[2] - k[3]).mean()
+    kernels = [MultiKernel(gam) for gam in gammas]
+    unbiased = estimator == "unbiased"
+    s_xx, s_yy, s_xy = kernel_sums(
+        xs, ys, kernels, exclude_diagonal=unbiased, block_size=block_size
+    )
+    return _combine(s_xx, s_yy, s_xy, n, m, unbiased).to(xs[0].dtype)
+
+
+def _combine(s_xx, s_yy, s_xy, n, m, unbiased):
+    if unbiased:
+        return s_xx / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2 * s_xy / (n * m)
+    return s_xx / (n * n) + s_yy / (m * m) - 2 * s_xy / (n * m)
+
+
 def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size):
     """The estimator ``estimator`` for the kernel given by ``gammas`` (Gaussian rates
     ``1 / (2 sigma^2)``) or ``None`` (linear kernel). Inputs already validated."""
-    n, m = source.shape[0], target.shape[0]
+    if gammas is not None:
+        return _gaussian_mmd2(
+            [source], [target], estimator=estimator, gammas=[gammas], block_size=block_size
+        )
     if estimator == "linear":
         x1, x2, y1, y2 = _linear_pairs(source, target)
-        if gammas is None:
-            # x1.x2 + y1.y2 - x1.y2 - x2.y1 = (x1 - y1).(x2 - y2)
-            return ((x1 - y1) * (x2 - y2)).sum(1).mean()
-        d2 = torch.stack(
-            [
-                _sq_norm_rows(x1 - x2),
-                _sq_norm_rows(y1 - y2),
-                _sq_norm_rows(x1 - y2),
-                _sq_norm_rows(x2 - y1),
-            ]
-        )
-        k = gaussian_multi_kernel(d2, gammas)
-        return (k[0] + k[1] - k[2] - k[3]).mean()
+        # x1.x2 + y1.y2 - x1.y2 - x2.y1 = (x1 - y1).(x2 - y2)
+        return ((x1 - y1) * (x2 - y2)).sum(1).mean()
     unbiased = estimator == "unbiased"
-    if gammas is None:
-        sx, sy = source.sum(0), target.sum(0)
-        s_xx, s_yy, s_xy = sx @ sx, sy @ sy, sx @ sy
-        if unbiased:
-            # sum_{i != j} x_i.x_j = ||sum x||^2 - sum ||x_i||^2, in O(n d).
-            s_xx = s_xx - _sq_norm_rows(source).sum()
-            s_yy = s_yy - _sq_norm_rows(target).sum()
-    else:
-        kern = MultiKernel(gammas)
-        s_xx, s_yy, s_xy = kernel_sums(
-            [source], [target], [kern], exclude_diagonal=unbiased, block_size=block_size
-        )
+    sx, sy = source.sum(0), target.sum(0)
+    s_xx, s_yy, s_xy = sx @ sx, sy @ sy, sx @ sy
     if unbiased:
-        value = s_xx / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2 * s_xy / (n * m)
-    else:
-        value = s_xx / (n * n) + s_yy / (m * m) - 2 * s_xy / (n * m)
-    return value.to(source.dtype)
+        # sum_{i != j} x_i.x_j = ||sum x||^2 - sum ||x_i||^2, in O(n d).
+        s_xx = s_xx - _sq_norm_rows(source).sum()
+        s_yy = s_yy - _sq_norm_rows(target).sum()
+    return _combine(s_xx, s_yy, s_xy, source.shape[0], target.shape[0], unbiased)
+
+
+class GaussianFamily:
+    """A validated Gaussian multi-kernel specification of one feature set: fixed
+    ``sigmas``, or ``scales`` times a squared-distance scale ``h`` (fixed ``bandwidth``
+    or the median heuristic), kernel ``s`` being ``exp(-D / (scales[s] h))``."""
+
+    def __init__(self, owner: str, sigmas=None, scales=None, bandwidth=None):
+        self.owner = owner
+        self.sigmas = self.scales = self.bandwidth = None
+        if sigmas is not None:
+            if scales is not None or bandwidth is not None:
+                raise ValueError(f"{owner}: give either sigmas or scales/bandwidth, not both")
+            self.sigmas = _positive_floats(sigmas, f"{owner}: sigmas")
+            return
+        scales = dan_scales() if scales is None else scales
+        self.scales = _positive_floats(scales, f"{owner}: scales")
+        if bandwidth is not None:
+            self.bandwidth = _positive_floats(bandwidth, f"{owner}: bandwidth")[0]
+
+    def gammas(self, source, target, *, median: str, max_samples: int) -> tuple[float, ...]:
+        """Rates ``1 / (2 sigma^2)`` for this batch; the median heuristic looks at ``source``
+        (and ``target`` for ``median="pooled"``), without gradient."""
+        if self.sigmas is not None:
+            return sigmas_to_gammas(self.sigmas)
+        h = self.bandwidth
+        if h is None:
+            h = float(
+                median_sq_dist(
+                    source.detach(), target.detach(), mode=median, max_samples=max_samples
+                )
+            )
+            if not h > 0:
+                raise ValueError(
+                    f"{self.owner}: the median heuristic gave bandwidth {h} (source samples "
+                    "coincide?); pass bandwidth= or sigmas="
+                )
+        return tuple(1.0 / (s * h) for s in self.scales)
+
+    def __repr__(self) -> str:
+        if self.sigmas is not None:
+            return f"sigmas={self.sigmas}"
+        return f"{len(self.scales)} scales, bandwidth={self.bandwidth or 'median'}"
+
+
+def check_loss_options(owner, estimator, median, median_max_samples, block_size):
+    """Shared ``ValueError`` checks of the MMD-family losses' options."""
+    _check_choice(estimator, ESTIMATORS, f"{owner}: estimator")
+    _check_choice(median, MEDIAN_MODES, f"{owner}: median")
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"{owner}: block_size must be a positive int, got {block_size!r}")
+    if not isinstance(median_max_samples, int) or median_max_samples < 2:
+        raise ValueError(
+            f"{owner}: median_max_samples must be an int >= 2, got {median_max_samples!r}"
+        )
 
 
 def _kernel_gammas(kernel, sigmas, name):
@@ -239,55 +310,25 @@ class MMDLoss(AlignmentLoss):
         block_size: int = DEFAULT_BLOCK_SIZE,
     ):
         super().__init__()
-        _check_choice(estimator, ESTIMATORS, "MMDLoss: estimator")
+        check_loss_options("MMDLoss", estimator, median, median_max_samples, block_size)
         _check_choice(kernel, KERNELS, "MMDLoss: kernel")
-        _check_choice(median, MEDIAN_MODES, "MMDLoss: median")
-        if not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"MMDLoss: block_size must be a positive int, got {block_size!r}")
-        if not isinstance(median_max_samples, int) or median_max_samples < 2:
-            raise ValueError(
-                f"MMDLoss: median_max_samples must be an int >= 2, got {median_max_samples!r}"
-            )
         self.estimator, self.kernel, self.median = estimator, kernel, median
         self.median_max_samples, self.block_size = median_max_samples, block_size
         self.min_samples = _MIN_SAMPLES[estimator]
-        self.sigmas = self.scales = self.bandwidth = None
+        self.family = None
         if kernel == "linear":
             if sigmas is not None or scales is not None or bandwidth is not None:
                 raise ValueError("MMDLoss: kernel='linear' takes no sigmas, scales or bandwidth")
-        elif sigmas is not None:
-            if scales is not None or bandwidth is not None:
-                raise ValueError("MMDLoss: give either sigmas or scales/bandwidth, not both")
-            self.sigmas = _positive_floats(sigmas, "MMDLoss: sigmas")
         else:
-            self.scales = _positive_floats(
-                dan_scales() if scales is None else scales, "MMDLoss: scales"
-            )
-            if bandwidth is not None:
-                self.bandwidth = _positive_floats(bandwidth, "MMDLoss: bandwidth")[0]
+            self.family = GaussianFamily("MMDLoss", sigmas, scales, bandwidth)
 
     def gammas(self, source: torch.Tensor, target: torch.Tensor) -> tuple[float, ...] | None:
         """The Gaussian rates ``1 / (2 sigma^2)`` used for this batch (``None``: linear kernel)."""
-        if self.kernel == "linear":
+        if self.family is None:
             return None
-        if self.sigmas is not None:
-            return sigmas_to_gammas(self.sigmas)
-        h = self.bandwidth
-        if h is None:
-            h = float(
-                median_sq_dist(
-                    source.detach(),
-                    target.detach(),
-                    mode=self.median,
-                    max_samples=self.median_max_samples,
-                )
-            )
-            if not h > 0:
-                raise ValueError(
-                    f"{type(self).__name__}: the median heuristic gave bandwidth {h} (source "
-                    "samples coincide?); pass bandwidth= or sigmas="
-                )
-        return tuple(1.0 / (s * h) for s in self.scales)
+        return self.family.gammas(
+            source, target, median=self.median, max_samples=self.median_max_samples
+        )
 
     def compute(self, source, target, **context):
         return _mmd2_from_gammas(
@@ -299,14 +340,7 @@ class MMDLoss(AlignmentLoss):
         )
 
     def extra_repr(self) -> str:
-        family = (
-            "linear"
-            if self.kernel == "linear"
-            else f"sigmas={self.sigmas}"
-            if self.sigmas is not None
-            else f"{len(self.scales)} scales, bandwidth={self.bandwidth or self.median}"
-        )
-        return f"estimator={self.estimator!r}, kernel={family}"
+        return f"estimator={self.estimator!r}, kernel={self.family or 'linear'}"
 
 
 class LinearTimeMMDLoss(MMDLoss):

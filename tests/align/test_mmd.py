@@ -309,7 +309,7 @@ def test_no_grad_inputs_and_registry():
     assert align.get("mmd_linear").estimator == "linear"
     out = align.get("mmd", sigmas=SIGMAS)(x, y)
     assert out.shape == () and not out.requires_grad
-    assert "33 scales" in repr(align.get("mmd"))
+    assert "33 scales, bandwidth=median" in repr(align.get("mmd"))
 
 
 # -- bad input --------------------------------------------------------------------

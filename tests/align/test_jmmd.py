@@ -1,0 +1,151 @@
+"""Joint MMD against a NumPy product-kernel formula and pytorch-adapt's list-input MMDLoss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pytorch_adapt.layers import MMDLoss as PAMMDLoss
+from pytorch_adapt.layers.utils import get_kernel_scales
+from scipy.spatial.distance import cdist
+
+import dtc.align as align
+from dtc.align import JMMDLoss, jmmd2, mmd2
+
+SIG = ([0.7, 1.5], [0.5])
+
+
+def _layers(n=17, m=11, d=3, k=4, shift=0.4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    fx = torch.randn(n, d, generator=g, dtype=torch.float64)
+    fy = torch.randn(m, d, generator=g, dtype=torch.float64) + shift
+    px = torch.softmax(torch.randn(n, k, generator=g, dtype=torch.float64), 1)
+    py = torch.softmax(torch.randn(m, k, generator=g, dtype=torch.float64) + shift, 1)
+    return [fx, px], [fy, py]
+
+
+def _np_joint_kernel(a_layers, b_layers, sigmas):
+    k = 1.0
+    for a, b, sig in zip(a_layers, b_layers, sigmas):
+        d2 = cdist(np.asarray(a), np.asarray(b), "sqeuclidean")
+        k = k * np.mean([np.exp(-d2 / (2 * s**2)) for s in sig], axis=0)
+    return k
+
+
+def _np_jmmd2(xs, ys, sigmas, estimator):
+    n, m = len(xs[0]), len(ys[0])
+    if estimator == "linear":
+        p = min(n, m) // 2
+        pick = lambda layers, idx: [layer[idx] for layer in layers]  # noqa: E731
+        x1, x2 = pick(xs, slice(0, 2 * p, 2)), pick(xs, slice(1, 2 * p, 2))
+        y1, y2 = pick(ys, slice(0, 2 * p, 2)), pick(ys, slice(1, 2 * p, 2))
+        pair = lambda a, b: np.diag(_np_joint_kernel(a, b, sigmas))  # noqa: E731
+        return np.mean(pair(x1, x2) + pair(y1, y2) - pair(x1, y2) - pair(x2, y1))
+    kxx, kyy = _np_joint_kernel(xs, xs, sigmas), _np_joint_kernel(ys, ys, sigmas)
+    kxy = _np_joint_kernel(xs, ys, sigmas)
+    if estimator == "biased":
+        return kxx.mean() + kyy.mean() - 2 * kxy.mean()
+    off = lambda k: (k.sum() - np.trace(k)) / (len(k) * (len(k) - 1))  # noqa: E731
+    return off(kxx) + off(kyy) - 2 * kxy.mean()
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_jmmd2_matches_numpy_product_kernel(estimator):
+    xs, ys = _layers()
+    got = jmmd2(xs, ys, estimator=estimator, sigmas=SIG, block_size=5)
+    assert got.item() == pytest.approx(_np_jmmd2(xs, ys, SIG, estimator), rel=1e-11)
+
+
+def test_one_layer_jmmd_is_mmd():
+    xs, ys = _layers()
+    for est in ("biased", "unbiased", "linear"):
+        a = jmmd2(xs[:1], ys[:1], estimator=est, sigmas=SIG[:1])
+        assert a.item() == pytest.approx(mmd2(xs[0], ys[0], estimator=est, sigmas=SIG[0]).item())
+
+
+@pytest.mark.parametrize("mmd_type", ["quadratic", "linear"])
+def test_matches_pytorch_adapt_jmmd(mmd_type):
+    xs, ys = _layers(n=24, m=24 if mmd_type == "linear" else 19)
+    scales = get_kernel_scales()
+    ref = PAMMDLoss(kernel_scales=scales, mmd_type=mmd_type)(xs, ys)
+    loss = JMMDLoss(
+        estimator="unbiased" if mmd_type == "quadratic" else "linear",
+        feature_scales=(1 / scales).tolist(),
+        prob_scales=(1 / scales).tolist(),
+        median="source_with_diagonal",
+        block_size=8,
+    )
+    got = loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1])
+    assert got.item() == pytest.approx(ref.item(), rel=1e-10)
+
+
+def test_properties_floor_symmetry_order():
+    xs, ys = _layers()
+    same = jmmd2(xs, [t.clone() for t in xs], estimator="biased", sigmas=SIG, block_size=4)
+    assert abs(same.item()) < 1e-14
+    a = jmmd2(xs, ys, estimator="unbiased", sigmas=SIG, block_size=4)
+    assert a.item() == pytest.approx(jmmd2(ys, xs, estimator="unbiased", sigmas=SIG).item())
+    pi, pj = torch.randperm(17), torch.randperm(11)
+    b = jmmd2([t[pi] for t in xs], [t[pj] for t in ys], estimator="unbiased", sigmas=SIG)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
+    # A shift of the assignments alone is detected (the joint, not the marginal, differs).
+    zs = [xs[0].clone(), torch.softmax(torch.randn(17, 4, dtype=torch.float64) * 3, 1)]
+    assert jmmd2(xs, zs, estimator="biased", sigmas=SIG) > jmmd2(
+        xs, [xs[0], xs[1]], estimator="biased", sigmas=SIG
+    )
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_gradcheck_blockwise(estimator):
+    xs, ys = _layers(n=7, m=6, d=2, k=3)
+    inputs = [t.requires_grad_(True) for t in (*xs, *ys)]
+
+    def f(a, b, c, d):
+        return jmmd2([a, b], [c, d], estimator=estimator, sigmas=SIG, block_size=3)
+
+    assert torch.autograd.gradcheck(f, tuple(inputs))
+
+
+def test_loss_defaults_and_registry():
+    xs, ys = _layers()
+    loss = align.get("jmmd")
+    assert isinstance(loss, JMMDLoss) and loss.conditional
+    assert "probs: sigmas=(0.92,)" in repr(loss)
+    got = loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1], progress=0.5)
+    fam = JMMDLoss(feature_bandwidth=2.0, feature_scales=[1.0, 4.0])
+    ref = jmmd2(xs, ys, estimator="unbiased", sigmas=[[1.0, 2.0], [0.92]])
+    assert fam(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1]).item() == pytest.approx(
+        ref.item(), rel=1e-12
+    )
+    assert torch.isfinite(got)
+
+
+def test_bad_input():
+    xs, ys = _layers()
+    loss = JMMDLoss()
+    with pytest.raises(ValueError, match="needs source_probs"):
+        loss(xs[0], ys[0])
+    with pytest.raises(ValueError, match="target layer 1 has 10 samples but layer 0 has 11"):
+        loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1][:10])
+    with pytest.raises(ValueError, match="layer 1: source has 4 features and target has 3"):
+        loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1][:, :3])
+    bad = xs[1].clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="layer 1: source contains NaN"):
+        loss(xs[0], ys[0], source_probs=bad, target_probs=ys[1])
+    with pytest.raises(ValueError, match="at least 2"):
+        loss(xs[0][:1], ys[0], source_probs=xs[1][:1], target_probs=ys[1])
+    with pytest.raises(ValueError, match="as many source as target layers"):
+        jmmd2(xs, ys[:1], estimator="biased", sigmas=SIG)
+    with pytest.raises(ValueError, match="one sequence of bandwidths per layer"):
+        jmmd2(xs, ys, estimator="biased", sigmas=SIG[:1])
+    with pytest.raises(ValueError, match=r"sigmas\[1\] must all be finite and positive"):
+        jmmd2(xs, ys, estimator="biased", sigmas=[[1.0], [-1.0]])
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        jmmd2(xs, ys, estimator="quadratic", sigmas=SIG)
+    with pytest.raises(ValueError, match="either sigmas or scales"):
+        JMMDLoss(prob_sigmas=[1.0], prob_scales=[1.0])
+    with pytest.raises(ValueError, match="features: scales must all be finite and positive"):
+        JMMDLoss(feature_scales=[0.0])
+    with pytest.raises(ValueError, match="block_size must be a positive int"):
+        JMMDLoss(block_size=-1)
