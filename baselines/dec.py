@@ -1,0 +1,206 @@
+"""Deep Embedded Clustering (DEC) of the target: a deep no-transfer reference.
+
+Xie, Girshick & Farhadi, "Unsupervised deep embedding for clustering analysis",
+ICML 2016. Two stages:
+
+1. an autoencoder is pretrained on the target (reconstruction; the shared loop of
+   :func:`baselines.autoencoder.train_autoencoder`), and K-means
+   (:func:`dtc.cluster.kmeans.kmeans`) of the embeddings ``z_i`` gives the initial centres
+   ``mu_j``;
+2. the decoder is dropped, and encoder and centres are fine-tuned by minimising
+   ``KL(P || Q)``: ``q_ij`` is the Student-t soft assignment
+   ``(1 + |z_i - mu_j|^2 / alpha)^-(alpha+1)/2`` normalised over ``j``
+   (:class:`dtc.cluster.dec.ClusteringLayer`), ``p_ij`` the sharpened target distribution
+   ``q_ij^2 / f_j`` normalised over ``j``, ``f_j = sum_i q_ij``
+   (:func:`dtc.cluster.dec.target_distribution`), held fixed between updates. ``P`` is
+   recomputed every ``update_interval`` epochs, and training stops when fewer than a
+   fraction ``tol`` of the assignments ``argmax_j q_ij`` changed since the previous
+   update (the paper's 0.1 %; :func:`dtc.cluster.dec.has_converged`), or after
+   ``max_epochs``.
+
+Deviations, for the small benchmarks here: Adam (``lr``) instead of the paper's SGD
+with momentum, the target distribution updated per epoch rather than per fixed number
+of mini-batches (``update_interval`` counts epochs), and a small MLP by default
+(``architecture="dec"`` gives the paper's d-500-500-2000-10; the paper's greedy
+layer-wise denoising pretraining is replaced by end-to-end training, ``noise`` for the
+denoising variant).
+
+With a number ``gamma`` the decoder is kept and the fine-tuning loss becomes IDEC's
+``L_r + gamma * KL(P || Q)`` (:class:`baselines.idec.IDEC`, Guo et al., IJCAI 2017, is
+this class with ``gamma = 0.1`` by default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from baselines.autoencoder import train_autoencoder
+from baselines.coclustering import check_positive_int, store_params
+from dtc.cluster.dec import (
+    ClusteringLayer,
+    dec_loss,
+    has_converged,
+    label_change_fraction,
+    target_distribution,
+)
+from dtc.cluster.kmeans import kmeans
+from dtc.methods import TransferClusterer
+from dtc.nn import check_finite, deterministic, embed, make_generator, minibatches
+from dtc.nn.training import as_tensor
+
+__all__ = ["DEC"]
+
+
+class DEC(TransferClusterer):
+    """Deep embedded clustering of the target (Xie et al., ICML 2016).
+
+    Parameters
+    ----------
+    n_clusters : int, optional
+        ``None`` takes the pair's ``n_clusters``.
+    architecture, hidden, n_latent, batch_size, lr, noise, device
+        The autoencoder and its optimiser, as in :class:`baselines.autoencoder.TargetAEKMeans`
+        (default MLP d-128-64-10, Adam 1e-3, batches of 128).
+    pretrain_epochs : int, default 50
+        Reconstruction epochs before clustering.
+    max_epochs : int, default 100
+        Cap on the KL fine-tuning epochs (it usually stops earlier on ``tol``).
+    update_interval : int, default 1
+        Epochs between updates of the target distribution ``P``.
+    tol : float, default 1e-3
+        Stop when the fraction of changed assignments between two updates is below it.
+    alpha : float, default 1.0
+        Degrees of freedom of the Student-t kernel.
+    gamma : float, optional
+        ``None`` (DEC): the loss is ``KL(P || Q)`` and the decoder is dropped. A number
+        (IDEC): the loss is ``L_r + gamma * KL(P || Q)`` with ``L_r`` the mean squared
+        reconstruction error, and the decoder is trained too.
+    n_init : int, default 10
+        K-means restarts for the initial centres.
+    seed : int, default 0
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_target,)
+        ``argmax_j q_ij`` after fine-tuning.
+    embedding_ : ndarray of shape (n_target, n_latent)
+    cluster_centers_ : ndarray of shape (n_clusters, n_latent)
+    initial_labels_ : ndarray of shape (n_target,)
+        K-means labels of the pretrained embeddings.
+    history_ : list of dict
+        Pretraining epochs (``stage="pretrain"``, ``recon``), then fine-tuning epochs
+        (``stage="cluster"``, ``kl``, ``recon``, ``changed``: fraction of assignments
+        changed at the last update of ``P``).
+    n_epochs_ : int
+        Fine-tuning epochs run.
+    autoencoder_ : dtc.nn.Autoencoder
+    """
+
+    uses_source = False
+    accepts_heterogeneous = True  # the source is never looked at
+    _default_gamma = None
+
+    def __init__(
+        self,
+        n_clusters=None,
+        architecture="mlp",
+        hidden=(128, 64),
+        n_latent=10,
+        pretrain_epochs=50,
+        max_epochs=100,
+        batch_size=128,
+        lr=1e-3,
+        noise=0.0,
+        update_interval=1,
+        tol=1e-3,
+        alpha=1.0,
+        gamma=None,
+        n_init=10,
+        seed=0,
+        device=None,
+    ):
+        store_params(self, locals())
+
+    def _check_params(self) -> float | None:
+        name = type(self).__name__
+        check_positive_int(self.max_epochs, method=name, name="max_epochs", low=0)
+        check_positive_int(self.update_interval, method=name, name="update_interval")
+        check_positive_int(self.n_init, method=name, name="n_init")
+        for pname in ("tol", "alpha"):
+            v = getattr(self, pname)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ValueError(f"{name}: {pname} must be a number >= 0, got {v!r}")
+        if not self.alpha > 0:
+            raise ValueError(f"{name}: alpha must be > 0, got {self.alpha!r}")
+        if self.tol > 1:
+            raise ValueError(f"{name}: tol is a fraction of samples in [0, 1], got {self.tol!r}")
+        gamma = self._default_gamma if self.gamma is None else self.gamma
+        if gamma is None:
+            return None
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+            raise ValueError(f"{name}: gamma must be a number >= 0 or None, got {self.gamma!r}")
+        return float(gamma)
+
+    def _fit(self, pair):
+        k = self._n_clusters(pair)
+        gamma = self._check_params()
+        ae, history = train_autoencoder(
+            self, pair.target, epochs=self.pretrain_epochs, stage="pretrain"
+        )
+        self.history_ = history
+        device = next(ae.parameters()).device
+        X = as_tensor(pair.target.X, device)
+        Z = embed(ae.encoder, pair.target.X)
+        labels, centers, _ = kmeans(Z, k, n_init=self.n_init, seed=self.seed)
+        self.initial_labels_ = np.asarray(labels, dtype=np.int64)
+
+        layer = ClusteringLayer(k, Z.shape[1], alpha=self.alpha)
+        layer.init_centers(centers)
+        layer.to(device)
+        params = [*ae.encoder.parameters(), *layer.parameters()]
+        if gamma is not None:  # IDEC keeps the decoder
+            params += list(ae.decoder.parameters())
+        opt = torch.optim.Adam(params, lr=self.lr)
+        gen = make_generator(self.seed + 1)
+        prev, p_all = self.initial_labels_, None
+        epoch = 0
+        with deterministic(self.seed + 1):
+            for epoch in range(self.max_epochs):
+                if epoch % self.update_interval == 0:
+                    with torch.no_grad():
+                        q_all = layer(torch.from_numpy(embed(ae.encoder, pair.target.X)).to(device))
+                    p_all = target_distribution(q_all)
+                    current = q_all.argmax(1).cpu().numpy()
+                    changed = label_change_fraction(prev, current)
+                    stop = epoch > 0 and has_converged(prev, current, self.tol)
+                    prev = current
+                    if stop:
+                        break
+                ae.train()
+                sums = {"kl": 0.0, "recon": 0.0}
+                for idx in minibatches(len(X), self.batch_size, gen):
+                    z, x_hat = ae(X[idx])
+                    kl = dec_loss(layer(z), p_all[idx])
+                    recon = F.mse_loss(x_hat, X[idx])
+                    loss = kl if gamma is None else recon + gamma * kl
+                    check_finite(loss, stage="cluster", epoch=epoch)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sums["kl"] += float(kl.detach()) * len(idx)
+                    sums["recon"] += float(recon.detach()) * len(idx)
+                self.history_.append(
+                    {"stage": "cluster", "epoch": epoch, "changed": changed}
+                    | {key: v / len(X) for key, v in sums.items()}
+                )
+            else:
+                epoch = self.max_epochs
+        self.n_epochs_ = epoch
+        self.autoencoder_ = ae
+        self.embedding_ = embed(ae.encoder, pair.target.X)
+        with torch.no_grad():
+            q_all = layer(torch.from_numpy(self.embedding_).to(device))
+        self.labels_ = q_all.argmax(1).cpu().numpy().astype(np.int64)
+        self.cluster_centers_ = layer.centers.detach().cpu().numpy()

@@ -1,0 +1,173 @@
+"""Resampled transfer for imbalanced data: rebalance the labelled source, learn from it,
+then cluster the target starting from what was learned.
+
+Class imbalance biases what a model learns from the source towards its majority
+classes. This baseline first rebalances the labelled source with imbalanced-learn
+(Lemaitre, Nogueira & Aridas, JMLR 2017):
+
+* ``"random_over"``: random over-sampling of the minority classes (with replacement);
+* ``"random_under"``: random under-sampling of the majority classes;
+* ``"smote"``: SMOTE (Chawla, Bowyer, Hall & Kegelmeyer, JAIR 2002), synthetic
+  minority samples interpolated between a sample and one of its ``k_neighbors``
+  nearest same-class neighbours;
+* ``"none"``: no resampling (the reference that shows what resampling adds),
+
+then transfers to the target:
+
+1. a multinomial logistic regression is fitted on the standardised, resampled source
+   and predicts a class for every target sample (*model transfer*: the classifier is the
+   part the imbalance biases, and the part resampling corrects);
+2. the target is clustered by K-means (:func:`dtc.cluster.kmeans`, one run) started at
+   the target centroids of the predicted classes (a class predicted for no target
+   sample starts at its resampled source mean), so the clusters follow the target's own
+   geometry but keep the names of the source classes: cluster ``c`` stands for
+   ``cluster_classes_[c]``. With ``refine=False`` the predicted classes are the clusters.
+
+Adapted from classification (the resampling papers evaluate classifiers) to clustering
+by step 2. Why not plain source class means as the K-means start: a class mean is (in
+expectation) unchanged by random over- / under-sampling and by SMOTE's within-class
+interpolation, so resampling would have nothing to correct there.
+
+Needs a labelled source, and the number of clusters must equal the number of source
+classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from baselines.coclustering import check_positive_int
+from dtc.cluster.kmeans import kmeans
+from dtc.methods import TransferClusterer
+
+__all__ = ["SAMPLERS", "ResampledTransfer", "resample"]
+
+SAMPLERS = ("smote", "random_over", "random_under", "none")
+
+
+def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
+    """Rebalance ``(X, y)`` with ``sampler`` (one of :data:`SAMPLERS`); returns ``(X, y)``.
+
+    SMOTE's ``k_neighbors`` is lowered to (smallest class size - 1) when that class is
+    smaller; a class of a single sample is then over-sampled at random.
+    """
+    if sampler == "none":
+        return X, y
+    if sampler == "random_over":
+        return RandomOverSampler(random_state=seed).fit_resample(X, y)
+    if sampler == "random_under":
+        return RandomUnderSampler(random_state=seed).fit_resample(X, y)
+    if sampler == "smote":
+        smallest = int(np.bincount(y)[np.unique(y)].min())
+        if smallest < 2:
+            return RandomOverSampler(random_state=seed).fit_resample(X, y)
+        return SMOTE(k_neighbors=min(k_neighbors, smallest - 1), random_state=seed).fit_resample(
+            X, y
+        )
+    raise ValueError(f"resample: sampler must be one of {SAMPLERS}, got {sampler!r}")
+
+
+class ResampledTransfer(TransferClusterer):
+    """Resample the labelled source, transfer a classifier, refine by K-means on the target.
+
+    Parameters
+    ----------
+    n_clusters : int, optional
+        Must equal the number of source classes; ``None`` takes it from the source.
+    sampler : {"smote", "random_over", "random_under", "none"}, default "smote"
+    k_neighbors : int, default 5
+        SMOTE's neighbours.
+    C : float, default 1.0
+        Inverse L2 regularisation of the logistic regression.
+    refine : bool, default True
+        Run K-means on the target from the predicted classes' centroids.
+    max_iter : int, default 300
+        K-means iterations.
+    seed : int, default 0
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_target,)
+    cluster_classes_ : ndarray of shape (n_clusters,)
+        Source class of every cluster.
+    cluster_centers_ : ndarray of shape (n_clusters, d)
+    source_class_counts_ : dict
+        Samples per source class after resampling.
+    initial_labels_ : ndarray of shape (n_target,)
+        The classifier's predictions (cluster indices) before refinement.
+    """
+
+    requires_source_labels = True
+    uses_source = True
+
+    def __init__(
+        self,
+        n_clusters=None,
+        sampler="smote",
+        k_neighbors=5,
+        C=1.0,
+        refine=False,
+        max_iter=300,
+        seed=0,
+    ):
+        self.n_clusters = n_clusters
+        self.sampler = sampler
+        self.k_neighbors = k_neighbors
+        self.C = C
+        self.refine = refine
+        self.max_iter = max_iter
+        self.seed = seed
+
+    def _fit(self, pair):
+        name = type(self).__name__
+        classes = np.unique(pair.source.y)
+        if self.n_clusters is None and pair.n_clusters is None:
+            k = classes.size
+        else:
+            k = self._n_clusters(pair)
+        if k != classes.size:
+            raise ValueError(
+                f"{name}: clusters are named by source classes, so n_clusters ({k}) must equal "
+                f"the number of source classes ({classes.size})"
+            )
+        if classes.size < 2:
+            raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"{name}: sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        k_nn = check_positive_int(self.k_neighbors, method=name, name="k_neighbors")
+        max_iter = check_positive_int(self.max_iter, method=name, name="max_iter")
+        if not (isinstance(self.C, (int, float)) and self.C > 0):
+            raise ValueError(f"{name}: C must be a number > 0, got {self.C!r}")
+
+        # Class indices 0..k-1 (source labels need not be contiguous).
+        y = np.searchsorted(classes, pair.source.y)
+        Xs, ys = resample(
+            pair.source.X.astype(np.float64), y, self.sampler, k_neighbors=k_nn, seed=self.seed
+        )
+        self.source_class_counts_ = {
+            int(classes[c]): int(n) for c, n in enumerate(np.bincount(ys, minlength=k))
+        }
+        scaler = StandardScaler().fit(Xs)
+        clf = LogisticRegression(C=self.C, max_iter=1000).fit(scaler.transform(Xs), ys)
+        Xt = pair.target.X.astype(np.float64)
+        pred = clf.predict(scaler.transform(Xt)).astype(np.int64)
+        self.initial_labels_ = pred
+        centers = np.stack(
+            [
+                Xt[pred == c].mean(axis=0) if np.any(pred == c) else Xs[ys == c].mean(axis=0)
+                for c in range(k)
+            ]
+        )
+        if self.refine:
+            labels, centers, _ = kmeans(
+                Xt, k, init=centers, n_init=1, seed=self.seed, max_iter=max_iter
+            )
+        else:
+            labels = pred
+        self.labels_ = np.asarray(labels, dtype=np.int64)
+        self.cluster_centers_ = np.asarray(centers)
+        self.cluster_classes_ = classes.astype(np.int64)

@@ -1,0 +1,203 @@
+"""Deep baselines: autoencoder + K-means (target-trained and source-trained), DEC, IDEC.
+
+Synthetic shift for feature transfer: four classes on a 2-d square inside R^30 (a
+random rotation). In the target, three more directions carry a strong *bimodal
+nuisance* (e.g. a background that is on or off), so target-only K-means, and an
+autoencoder fitted to the target, group by the nuisance. The source has the same class
+structure without the nuisance: an autoencoder trained on it encodes the class
+directions and, applied to the target, lets K-means find the classes.
+"""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from baselines.autoencoder import SourceAEKMeans, TargetAEKMeans, train_autoencoder
+from baselines.dec import DEC
+from baselines.idec import IDEC
+from dtc import methods
+from dtc.cluster.dec import soft_assignment
+from dtc.cluster.kmeans import kmeans
+from dtc.data import Domain, DomainPair
+from dtc.metrics import cluster_acc
+
+SMALL = {"hidden": (32,), "n_latent": 4, "batch_size": 64}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # The networks here are tiny: one thread is faster than two on a shared machine
+    # (no synchronisation between threads on every small matrix product).
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def nuisance_pair(seed=0, d=30, n_s=400, n_t=200, nuisance=3, amplitude=4.0):
+    rng = np.random.default_rng(seed)
+    rotation = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    centers = 3.0 * np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]])
+
+    def draw(n, amp, offset):
+        y = np.arange(n) % 4
+        coords = np.zeros((n, d))
+        coords[:, :2] = centers[y] + offset + 0.6 * rng.standard_normal((n, 2))
+        coords[:, 2 : 2 + nuisance] = amp * rng.choice([-1, 1], size=(n, nuisance))
+        coords[:, 2 + nuisance :] = 0.3 * rng.standard_normal((n, d - 2 - nuisance))
+        return coords @ rotation.T, y
+
+    Xs, ys = draw(n_s, 0.0, 0.0)
+    Xt, yt = draw(n_t, amplitude, np.array([0.5, -0.3]))
+    return DomainPair(Domain(Xs, ys, name="source"), Domain(Xt, yt, name="target"), n_clusters=4)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return nuisance_pair()
+
+
+@pytest.fixture(scope="module")
+def kmeans_acc(pair):
+    acc = cluster_acc(pair.target.y, methods.get("kmeans").fit(pair).labels_)
+    assert acc < 0.5  # the nuisance wins on the raw target
+    return acc
+
+
+# -- autoencoder + K-means -------------------------------------------------------------
+
+
+def test_source_ae_kmeans_beats_target_kmeans(pair, kmeans_acc):
+    est = SourceAEKMeans(epochs=30, **SMALL).fit(pair)
+    acc = cluster_acc(pair.target.y, est.labels_)
+    assert acc >= kmeans_acc + 0.3, (acc, kmeans_acc)
+    # Trained on the source only: the same model as an AE fitted to the source alone.
+    alone = TargetAEKMeans(epochs=30, **SMALL).fit(
+        DomainPair(pair.target, pair.source, n_clusters=4)
+    )
+    for a, b in zip(est.autoencoder_.parameters(), alone.autoencoder_.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_ae_kmeans_is_kmeans_of_the_embedding(pair):
+    est = TargetAEKMeans(epochs=5, **SMALL).fit(pair)
+    assert est.embedding_.shape == (pair.target.n_samples, 4)
+    assert [h["epoch"] for h in est.history_] == list(range(5))
+    assert est.history_[-1]["recon"] < est.history_[0]["recon"]
+    labels, _, _ = kmeans(est.embedding_, 4, n_init=10, seed=0)
+    np.testing.assert_array_equal(est.labels_, labels)
+    # Same seed, same result; the target-only AE ignores the source entirely.
+    again = TargetAEKMeans(epochs=5, **SMALL).fit(
+        DomainPair(pair.target, pair.target, n_clusters=4)
+    )
+    np.testing.assert_array_equal(est.labels_, again.labels_)
+    assert not TargetAEKMeans.uses_source and SourceAEKMeans.uses_source
+
+
+# -- DEC / IDEC ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(scale=4.0, size=(3, 10))
+    y = np.arange(150) % 3
+    X = centers[y] + rng.normal(size=(150, 10))
+    return DomainPair(Domain(X[:30], y[:30]), Domain(X, y), n_clusters=3)
+
+
+FINE_TUNE = {"pretrain_epochs": 15, "max_epochs": 20, "tol": 0.0, **SMALL}
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    """DEC and IDEC with tol=0 (never converged: they run to max_epochs)."""
+    return DEC(**FINE_TUNE).fit(blobs), IDEC(**FINE_TUNE).fit(blobs)
+
+
+def _recon(ae, X):
+    with torch.no_grad():
+        x = torch.as_tensor(X, dtype=torch.float32)
+        return float(torch.mean((ae(x)[1] - x) ** 2))
+
+
+def test_dec_self_training_with_dtc_cluster_head(blobs, fitted):
+    dec, _ = fitted
+    fine = [h for h in dec.history_ if h["stage"] == "cluster"]
+    assert len(fine) == 20 and dec.n_epochs_ == 20  # tol=0: ran to the cap
+    # The KL(P || Q) self-training objective goes down.
+    assert fine[-1]["kl"] < fine[0]["kl"]
+    # Labels are argmax of the Student-t q of dtc.cluster at the final centres.
+    q = soft_assignment(torch.from_numpy(dec.embedding_), torch.from_numpy(dec.cluster_centers_))
+    np.testing.assert_array_equal(dec.labels_, q.argmax(1).numpy())
+    assert cluster_acc(blobs.target.y, dec.labels_) == 1.0
+    # The initial centres came from K-means of the pretrained embedding.
+    assert cluster_acc(blobs.target.y, dec.initial_labels_) == 1.0
+
+
+def test_idec_keeps_reconstruction(blobs, fitted):
+    dec, idec = fitted
+    # The pretrained autoencoder both started from (same seed, same loop).
+    pretrained, _ = train_autoencoder(DEC(**FINE_TUNE), blobs.target, epochs=15, stage="pretrain")
+    # DEC drops the decoder: its weights stay as pretrained; IDEC trains them.
+    for a, b in zip(dec.autoencoder_.decoder.parameters(), pretrained.decoder.parameters()):
+        torch.testing.assert_close(a, b)
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(idec.autoencoder_.decoder.parameters(), pretrained.decoder.parameters())
+    )
+    X = blobs.target.X
+    start, r_dec, r_idec = (
+        _recon(pretrained, X),
+        _recon(dec.autoencoder_, X),
+        _recon(idec.autoencoder_, X),
+    )
+    assert r_idec < r_dec  # the embedding still represents the data
+    assert r_idec <= 1.05 * start
+    assert IDEC().get_params()["gamma"] is None and IDEC._default_gamma == 0.1
+    assert cluster_acc(blobs.target.y, idec.labels_) == 1.0
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_stopping_tolerance_is_honoured(blobs, cls):
+    # tol = 1: any change fraction is below it, so training stops at the first update
+    # after the initial one (epoch 1), having trained a single epoch.
+    est = cls(pretrain_epochs=5, max_epochs=50, tol=1.0, **SMALL).fit(blobs)
+    assert est.n_epochs_ == 1
+    assert [h["stage"] for h in est.history_].count("cluster") == 1
+
+
+def test_stopping_at_a_moderate_tolerance(blobs):
+    est = DEC(pretrain_epochs=5, max_epochs=50, tol=0.05, **SMALL).fit(blobs)
+    assert est.n_epochs_ < 50
+    # Every update before the stop had changed at least tol of the labels.
+    changed = [h["changed"] for h in est.history_ if h["stage"] == "cluster"][1:]
+    assert all(c >= 0.05 for c in changed)
+
+
+def test_dec_bad_parameters(blobs):
+    with pytest.raises(ValueError, match="DEC: tol is a fraction"):
+        DEC(tol=2.0).fit(blobs)
+    with pytest.raises(ValueError, match="IDEC: gamma must be"):
+        IDEC(gamma=-1.0).fit(blobs)
+    with pytest.raises(ValueError, match="TargetAEKMeans: lr must be"):
+        TargetAEKMeans(lr=0).fit(blobs)
+    with pytest.raises(ValueError, match="SourceAEKMeans: architecture='conv' needs"):
+        SourceAEKMeans(architecture="conv").fit(blobs)
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("ae_kmeans", TargetAEKMeans),
+        ("source_ae_kmeans", SourceAEKMeans),
+        ("dec", DEC),
+        ("idec", IDEC),
+    ],
+)
+def test_registered_and_clonable(name, cls):
+    assert methods.get_class(name) is cls
+    est = methods.get(name, n_latent=3)
+    assert clone(est).get_params() == est.get_params()
+    assert not cls.requires_source_labels

@@ -1,0 +1,134 @@
+"""Resampled transfer for imbalanced data.
+
+Synthetic shift: three elongated Gaussian classes (std 3 along x, 0.4 along y) stacked
+along y. K-means prefers to cut along the long axis, so target-only K-means is near
+chance; a classifier learned on the labelled source cuts along y. The source is
+strongly imbalanced (500 / 20 / 20), the target balanced (100 each) and translated.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from baselines.resampling import SAMPLERS, ResampledTransfer, resample
+from dtc import methods
+from dtc.data import Domain, DomainPair
+from dtc.metrics import acc_unmatched, cluster_acc
+
+
+def elongated_pair(seed=0, sizes_s=(500, 20, 20), sizes_t=(100, 100, 100), gap=0.8):
+    rng = np.random.default_rng(seed)
+
+    def draw(sizes, offset):
+        X = np.vstack(
+            [
+                np.array([0.0, c * gap]) + offset + rng.standard_normal((n, 2)) * [3.0, 0.4]
+                for c, n in enumerate(sizes)
+            ]
+        )
+        return X, np.repeat(np.arange(len(sizes)), sizes)
+
+    Xs, ys = draw(sizes_s, 0.0)
+    Xt, yt = draw(sizes_t, np.array([0.5, 0.2]))
+    return DomainPair(Domain(Xs, ys, name="source"), Domain(Xt, yt, name="target"), n_clusters=3)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return elongated_pair()
+
+
+@pytest.fixture(scope="module")
+def accuracies(pair):
+    out = {"kmeans": cluster_acc(pair.target.y, methods.get("kmeans").fit(pair).labels_)}
+    for sampler in SAMPLERS:
+        est = ResampledTransfer(sampler=sampler).fit(pair)
+        out[sampler] = cluster_acc(pair.target.y, est.labels_)
+        # Clusters are named by source classes: no matching needed.
+        assert acc_unmatched(pair.target.y, est.labels_, est.cluster_classes_) == pytest.approx(
+            out[sampler]
+        )
+    return out
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_resampled_transfer_beats_target_kmeans(accuracies, sampler):
+    assert accuracies["kmeans"] < 0.45
+    assert accuracies[sampler] >= accuracies["kmeans"] + 0.2, accuracies
+
+
+@pytest.mark.parametrize("sampler", ["smote", "random_over", "random_under"])
+def test_resampling_helps_on_an_imbalanced_source(accuracies, sampler):
+    # The classifier fitted on the raw 25:1:1 source under-predicts the minority classes.
+    assert accuracies[sampler] >= accuracies["none"] + 0.02, accuracies
+
+
+@pytest.mark.parametrize(
+    ("sampler", "expected"),
+    [("smote", 500), ("random_over", 500), ("random_under", 20), ("none", None)],
+)
+def test_source_is_rebalanced(pair, sampler, expected):
+    est = ResampledTransfer(sampler=sampler).fit(pair)
+    counts = est.source_class_counts_
+    if expected is None:
+        assert counts == {0: 500, 1: 20, 2: 20}
+    else:
+        assert counts == {0: expected, 1: expected, 2: expected}
+
+
+def test_smote_samples_lie_between_same_class_neighbours():
+    # SMOTE (Chawla et al., 2002): every synthetic sample is x + u (x_nn - x), u in [0, 1],
+    # for two minority samples x, x_nn; check it by hand for one minority class.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(30, 2)), rng.normal(5, 1, size=(6, 2))])
+    y = np.repeat([0, 1], [30, 6])
+    Xr, yr = resample(X, y, "smote", k_neighbors=3, seed=0)
+    minority = X[y == 1]
+    synthetic = Xr[len(X) :]
+    assert (yr[len(X) :] == 1).all() and len(synthetic) == 24
+    for s in synthetic:
+        found = False
+        for a in minority:
+            for b in minority:
+                d = b - a
+                if np.allclose(d, 0):
+                    continue
+                u = np.dot(s - a, d) / np.dot(d, d)
+                if -1e-9 <= u <= 1 + 1e-9 and np.allclose(a + u * d, s, atol=1e-9):
+                    found = True
+        assert found
+
+
+def test_refinement_runs_kmeans_from_the_predicted_classes(pair):
+    est = ResampledTransfer(refine=True).fit(pair)
+    assert est.labels_.shape == (pair.target.n_samples,)
+    # Lloyd's fixed point: every target sample is at its nearest centre.
+    d = ((pair.target.X[:, None, :] - est.cluster_centers_[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(axis=1), est.labels_)
+    plain = ResampledTransfer(refine=False).fit(pair)
+    np.testing.assert_array_equal(plain.labels_, plain.initial_labels_)
+
+
+def test_needs_a_labelled_source(pair):
+    unlabelled = DomainPair(pair.source.without_labels(), pair.target, n_clusters=3)
+    with pytest.raises(ValueError, match="ResampledTransfer: this method needs a labelled source"):
+        ResampledTransfer().fit(unlabelled)
+
+
+def test_bad_input(pair):
+    with pytest.raises(
+        ValueError,
+        match=r"ResampledTransfer: .*n_clusters \(4\) must equal the number of source classes \(3\)",
+    ):
+        ResampledTransfer(n_clusters=4).fit(pair)
+    with pytest.raises(ValueError, match="ResampledTransfer: sampler must be one of"):
+        ResampledTransfer(sampler="adasyn").fit(pair)
+    with pytest.raises(ValueError, match="resample: sampler must be one of"):
+        resample(pair.source.X, pair.source.y, "tomek")
+
+
+def test_registered_and_clonable():
+    assert methods.get_class("resampled_transfer") is ResampledTransfer
+    est = methods.get("resampled_transfer", sampler="random_under")
+    assert clone(est).get_params() == est.get_params()
+    assert ResampledTransfer.requires_source_labels

@@ -1,0 +1,189 @@
+"""Target-only baselines (GMM, agglomerative) against independent implementations, and
+the clustering ensemble."""
+
+import numpy as np
+import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+
+from baselines.agglomerative import TargetAgglomerative
+from baselines.ensemble import ClusterEnsemble, co_association, consensus, indicator_matrix
+from baselines.gmm import TargetGMM
+from dtc import methods
+from dtc.data import Domain, DomainPair
+from dtc.methods import TransferClusterer
+from dtc.metrics import cluster_acc
+
+
+def blobs_pair(n=150, k=3, std=1.0, seed=0):
+    X, y = make_blobs(n, n_features=4, centers=k, cluster_std=std, random_state=seed)
+    Xs, ys = make_blobs(60, n_features=4, centers=k, cluster_std=std, random_state=seed + 1)
+    return DomainPair(Domain(Xs, ys), Domain(X, y), n_clusters=k)
+
+
+# -- no-transfer baselines ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_gmm_matches_sklearn(covariance_type):
+    pair = blobs_pair(std=2.5)
+    ours = TargetGMM(covariance_type=covariance_type, n_init=2, seed=3).fit(pair)
+    ref = GaussianMixture(
+        3, covariance_type=covariance_type, reg_covar=1e-4, n_init=2, max_iter=200, random_state=3
+    ).fit(pair.target.X.astype(np.float64))
+    np.testing.assert_array_equal(ours.labels_, ref.predict(pair.target.X.astype(np.float64)))
+    np.testing.assert_allclose(ours.proba_.sum(axis=1), 1.0)
+    assert ours.lower_bound_ == pytest.approx(ref.lower_bound_)
+
+
+def test_agglomerative_ward_matches_scipy():
+    pair = blobs_pair(std=2.5)
+    ours = TargetAgglomerative().fit(pair)
+    Z = linkage(pair.target.X.astype(np.float64), method="ward")
+    ref = fcluster(Z, t=3, criterion="maxclust")
+    assert adjusted_rand_score(ref, ours.labels_) == 1.0
+
+
+@pytest.mark.parametrize("linkage_name", ["average", "complete", "single"])
+def test_agglomerative_other_linkages_match_scipy(linkage_name):
+    pair = blobs_pair(n=60, std=1.5)
+    ours = TargetAgglomerative(linkage=linkage_name).fit(pair)
+    ref = fcluster(linkage(pair.target.X.astype(np.float64), method=linkage_name), 3, "maxclust")
+    assert adjusted_rand_score(ref, ours.labels_) == 1.0
+
+
+def test_target_only_baselines_ignore_the_source():
+    pair = blobs_pair()
+    rng = np.random.default_rng(0)
+    other = DomainPair(
+        Domain(rng.normal(size=(10, 7))), pair.target, heterogeneous=True, n_clusters=3
+    )
+    for cls in (TargetGMM, TargetAgglomerative):
+        assert not cls.uses_source
+        np.testing.assert_array_equal(cls().fit(pair).labels_, cls().fit(other).labels_)
+
+
+def test_no_transfer_bad_parameters():
+    pair = blobs_pair()
+    with pytest.raises(ValueError, match="TargetGMM: covariance_type"):
+        TargetGMM(covariance_type="banded").fit(pair)
+    with pytest.raises(ValueError, match="TargetAgglomerative: Ward linkage requires"):
+        TargetAgglomerative(metric="cosine").fit(pair)
+    with pytest.raises(ValueError, match="TargetAgglomerative: linkage"):
+        TargetAgglomerative(linkage="centroid").fit(pair)
+
+
+# -- ensemble ----------------------------------------------------------------------
+
+
+def test_co_association_by_hand():
+    partitions = [[0, 0, 1, 1], [0, 1, 1, 1], [2, 2, 2, 0]]
+    expected = (
+        np.array(
+            [
+                [3, 2, 1, 0],
+                [2, 3, 2, 1],
+                [1, 2, 3, 2],
+                [0, 1, 2, 3],
+            ]
+        )
+        / 3
+    )
+    np.testing.assert_allclose(co_association(partitions), expected)
+    assert indicator_matrix(partitions).shape == (4, 6)
+
+
+@pytest.mark.parametrize("method", ["average", "spectral"])
+def test_consensus_of_identical_partitions_is_that_partition(method):
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, size=50)
+    # The same partition under different cluster names.
+    members = [truth, (truth + 1) % 4, np.array([3, 0, 2, 1])[truth]]
+    labels = consensus(members, 4, method=method)
+    assert adjusted_rand_score(truth, labels) == 1.0
+
+
+@pytest.mark.parametrize("method", ["average", "spectral"])
+def test_consensus_beats_noisy_members(method):
+    _, truth = make_blobs(300, centers=4, random_state=0)
+    rng = np.random.default_rng(1)
+    members = []
+    for _ in range(9):
+        noisy = truth.copy()
+        flip = rng.random(truth.size) < 0.3
+        noisy[flip] = rng.integers(0, 4, size=flip.sum())
+        members.append(noisy)
+    labels = consensus(members, 4, method=method)
+    best_member = max(cluster_acc(truth, m) for m in members)
+    assert best_member < 0.85
+    assert cluster_acc(truth, labels) > best_member + 0.1
+
+
+class NoisyKMeans(TransferClusterer):
+    """K-means whose labels are corrupted at random: a weak, seed-dependent member."""
+
+    uses_source = False
+
+    def __init__(self, n_clusters=None, noise=0.35, seed=0):
+        self.n_clusters = n_clusters
+        self.noise = noise
+        self.seed = seed
+
+    def _fit(self, pair):
+        k = self._n_clusters(pair)
+        labels = methods.get("kmeans", n_clusters=k, seed=0).fit(pair).labels_.copy()
+        rng = np.random.default_rng(self.seed)
+        flip = rng.random(labels.size) < self.noise
+        labels[flip] = rng.integers(0, k, size=flip.sum())
+        self.labels_ = labels
+
+
+def test_ensemble_beats_a_noisy_member_on_blobs():
+    pair = blobs_pair(n=200, k=4, std=1.0)
+    ens = ClusterEnsemble(members=[NoisyKMeans()], seeds=range(7)).fit(pair)
+    accs = [cluster_acc(pair.target.y, m) for m in ens.member_labels_]
+    assert ens.member_labels_.shape == (7, 200)
+    assert ens.member_names_[0] == "NoisyKMeans[seed=0]"
+    assert cluster_acc(pair.target.y, ens.labels_) > max(accs) + 0.1
+
+
+def test_ensemble_of_registered_members():
+    pair = blobs_pair(n=120, std=1.0)
+    ens = ClusterEnsemble(members=("kmeans", "agglomerative"), seeds=(0, 1)).fit(pair)
+    # kmeans runs once per seed, agglomerative (no seed) once.
+    assert ens.member_names_ == ["kmeans[seed=0]", "kmeans[seed=1]", "agglomerative"]
+    # All three agree on well-separated blobs, so the consensus is their partition.
+    assert adjusted_rand_score(ens.member_labels_[2], ens.labels_) == 1.0
+    assert cluster_acc(pair.target.y, ens.labels_) == 1.0
+
+
+def test_ensemble_refuses_dense_consensus_above_the_limit():
+    pair = blobs_pair(n=120)
+    with pytest.raises(ValueError, match="ClusterEnsemble: consensus='average' needs the dense"):
+        ClusterEnsemble(members=("kmeans",), seeds=(0,), max_dense=100).fit(pair)
+    # The spectral consensus never forms the n x n matrix, so the limit does not apply.
+    ens = ClusterEnsemble(members=("kmeans",), seeds=(0,), consensus="spectral", max_dense=100)
+    assert ens.fit(pair).labels_.shape == (120,)
+
+
+def test_ensemble_bad_members():
+    pair = blobs_pair(n=60)
+    with pytest.raises(ValueError, match="ClusterEnsemble: members must be"):
+        ClusterEnsemble(members="kmeans").fit(pair)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        ClusterEnsemble(members=("nope",)).fit(pair)
+    with pytest.raises(ValueError, match="ClusterEnsemble: consensus must be"):
+        ClusterEnsemble(consensus="vote").fit(pair)
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [("gmm", TargetGMM), ("agglomerative", TargetAgglomerative), ("ensemble", ClusterEnsemble)],
+)
+def test_registered_and_clonable(name, cls):
+    assert methods.get_class(name) is cls
+    est = methods.get(name, n_clusters=4)
+    assert clone(est).get_params() == est.get_params()

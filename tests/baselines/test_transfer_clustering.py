@@ -1,0 +1,241 @@
+"""Transfer clustering baselines: self-taught clustering (STC), transfer spectral
+clustering (TSC) and cross-domain co-clustering.
+
+The shared synthetic shift is a topic model of word counts: ``k`` topics, each with
+its own block of words plus common background words. The source holds many long
+documents; the target holds few *short* documents (5 words out of 250), with
+different word weights inside each topic block (a domain shift that keeps the feature
+structure). Target-only K-means sees almost no overlapping words between documents;
+a method that learns the word clusters from the source can group the target.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score, mutual_info_score
+from sklearn.neighbors import kneighbors_graph
+
+from baselines.coclustering import CrossDomainCoclustering
+from baselines.self_taught import SelfTaughtClustering, cocluster_loss, mutual_information
+from baselines.transfer_spectral import TransferSpectralClustering, orthonormal_projection
+from dtc import methods
+from dtc.data import Domain, DomainPair
+from dtc.metrics import cluster_acc
+
+K = 3
+
+
+def topic_pair(seed=0, *, words=60, background=10, mix=0.3, n_s=300, n_t=90, len_s=200, len_t=5):
+    rng = np.random.default_rng(seed)
+    m = K * words + background
+
+    def topic_distributions():
+        D = np.zeros((K, m))
+        for c in range(K):
+            D[c, c * words : (c + 1) * words] = (1 - mix) * rng.dirichlet(np.full(words, 2.0))
+            D[c, K * words :] = mix / background
+        return D
+
+    def documents(D, n, length):
+        y = np.arange(n) % K
+        return np.stack([rng.multinomial(length, D[c]) for c in y]).astype(float), y
+
+    Xs, ys = documents(topic_distributions(), n_s, len_s)
+    Xt, yt = documents(topic_distributions(), n_t, len_t)
+    return DomainPair(Domain(Xs, ys, name="source"), Domain(Xt, yt, name="target"), n_clusters=K)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return topic_pair(0)
+
+
+@pytest.fixture(scope="module")
+def kmeans_acc(pair):
+    """Target-only K-means, the reference every transfer method must beat."""
+    labels = methods.get("kmeans", n_init=10, seed=0).fit(pair).labels_
+    acc = cluster_acc(pair.target.y, labels)
+    assert acc < 0.6  # the target alone is hard: the shift test means something
+    return acc
+
+
+# -- transfer beats the target alone ------------------------------------------------
+
+
+def test_stc_beats_target_kmeans(pair, kmeans_acc):
+    stc = SelfTaughtClustering().fit(pair)
+    acc = cluster_acc(pair.target.y, stc.labels_)
+    alone = SelfTaughtClustering(trade_off=0.0).fit(pair)  # the same co-clustering, no auxiliary
+    assert acc >= kmeans_acc + 0.3, (acc, kmeans_acc)
+    assert acc >= cluster_acc(pair.target.y, alone.labels_) + 0.2
+    assert stc.embedding_.shape == (pair.target.n_samples, 4 * K)
+    np.testing.assert_allclose(stc.embedding_.sum(axis=1), 1.0, rtol=1e-9)
+
+
+def test_tsc_beats_target_kmeans(pair, kmeans_acc):
+    tsc = TransferSpectralClustering().fit(pair)
+    acc = cluster_acc(pair.target.y, tsc.labels_)
+    alone = TransferSpectralClustering(trade_off=0.0).fit(pair)  # spectral on the target graph
+    assert acc >= kmeans_acc + 0.3, (acc, kmeans_acc)
+    assert acc >= cluster_acc(pair.target.y, alone.labels_) + 0.1
+    objective = [h["objective"] for h in tsc.history_]
+    assert objective[-1] > objective[0]
+    assert tsc.n_iter_ < tsc.max_iter  # stopped on the tolerance
+
+
+def test_coclustering_beats_target_kmeans(pair, kmeans_acc):
+    cc = CrossDomainCoclustering().fit(pair)
+    acc = cluster_acc(pair.target.y, cc.labels_)
+    assert acc >= kmeans_acc + 0.3, (acc, kmeans_acc)
+    # The feature clusters are the topic word blocks.
+    blocks = np.repeat(np.arange(K), 60)
+    assert adjusted_rand_score(blocks, cc.feature_labels_[: K * 60]) > 0.9
+
+
+# -- the numerical pieces, against independent computations --------------------------
+
+
+def test_mutual_information_matches_sklearn():
+    rng = np.random.default_rng(1)
+    counts = rng.integers(0, 5, size=(7, 5))
+    assert mutual_information(counts / counts.sum()) == pytest.approx(
+        mutual_info_score(None, None, contingency=counts), rel=1e-12
+    )
+
+
+def test_cocluster_loss_is_kl_to_the_compressed_model():
+    # Dhillon, Mallela & Modha (KDD 2003), Lemma 2.1: I(X;Z) - I(X~;Z~) = KL(p || q) with
+    # q(x, z) = p(x~, z~) p(x | x~) p(z | z~). Computed here element by element.
+    rng = np.random.default_rng(2)
+    P = rng.random((8, 6)) * (rng.random((8, 6)) > 0.3)
+    P /= P.sum()
+    rows, cols = np.array([0, 1, 0, 2, 1, 2, 0, 1]), np.array([0, 1, 1, 0, 2, 2])
+    px, pz = P.sum(1), P.sum(0)
+    kl = 0.0
+    for x in range(8):
+        for z in range(6):
+            if P[x, z] == 0:
+                continue
+            block = P[np.ix_(rows == rows[x], cols == cols[z])].sum()
+            q = block * px[x] / px[rows == rows[x]].sum() * pz[z] / pz[cols == cols[z]].sum()
+            kl += P[x, z] * np.log(P[x, z] / q)
+    assert cocluster_loss(P, rows, cols) == pytest.approx(kl, rel=1e-10)
+
+
+def test_stc_objective_never_increases_and_is_the_sum_of_losses(pair):
+    stc = SelfTaughtClustering(trade_off=0.5).fit(pair)
+    objective = np.array([h["objective"] for h in stc.history_])
+    assert np.all(np.diff(objective) <= 1e-12)
+    last = stc.history_[-1]
+    Pt, Ps = pair.target.X / pair.target.X.sum(), pair.source.X / pair.source.X.sum()
+    assert last["target_loss"] == pytest.approx(
+        cocluster_loss(Pt, stc.labels_, stc.feature_labels_)
+    )
+    assert last["source_loss"] == pytest.approx(
+        cocluster_loss(Ps, stc.source_labels_, stc.feature_labels_)
+    )
+    assert last["objective"] == pytest.approx(last["target_loss"] + 0.5 * last["source_loss"])
+    assert last["changed"] == 0 and stc.n_iter_ < stc.max_iter  # converged
+
+
+def test_stc_recovers_dhillon_example():
+    # The 6x6 joint distribution of Dhillon et al. (KDD 2003, Section 4): its optimal
+    # co-clustering puts rows {0,1}, {2,3}, {4,5} and columns {0,1,2}, {3,4,5} together.
+    P = np.array(
+        [
+            [5, 5, 5, 0, 0, 0],
+            [5, 5, 5, 0, 0, 0],
+            [0, 0, 0, 5, 5, 5],
+            [0, 0, 0, 5, 5, 5],
+            [4, 4, 4, 0, 4, 4],
+            [4, 4, 0, 4, 4, 4],
+        ],
+        dtype=float,
+    )
+    pair = DomainPair(Domain(P), Domain(P), n_clusters=3)
+    stc = SelfTaughtClustering(n_feature_clusters=2).fit(pair)
+    assert adjusted_rand_score([0, 0, 1, 1, 2, 2], stc.labels_) == 1.0
+    assert adjusted_rand_score([0, 0, 0, 1, 1, 1], stc.feature_labels_) == 1.0
+
+
+def test_orthonormal_projection_is_the_polar_factor():
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.normal(size=(9, 3)))
+    B = rng.normal(size=(3, 3))
+    S = B @ B.T + 3 * np.eye(3)  # symmetric positive definite
+    # F = Q S has polar decomposition (Q)(S): its closest orthonormal matrix is Q.
+    np.testing.assert_allclose(orthonormal_projection(Q @ S), Q, atol=1e-10)
+
+
+def test_tsc_without_transfer_is_the_spectral_embedding(pair):
+    # r = 0: F_t spans the top-k eigenvectors of D^-1/2 W D^-1/2 of the target kNN graph.
+    tsc = TransferSpectralClustering(trade_off=0.0, n_neighbors=8).fit(pair)
+    W = kneighbors_graph(pair.target.X, 8, metric="cosine").toarray()
+    W = np.maximum(W, W.T)
+    d = W.sum(1)
+    vals, vecs = np.linalg.eigh(W / np.sqrt(np.outer(d, d)))
+    top = vecs[:, np.argsort(vals)[::-1][:K]]
+    # embedding_ = F_t with unit rows, F_t = top @ R for an orthogonal R (eigenvector signs
+    # / rotation within the eigenspace), and row norms do not depend on R.
+    basis = top / np.linalg.norm(top, axis=1, keepdims=True)
+    R = np.linalg.lstsq(basis, tsc.embedding_, rcond=None)[0]
+    np.testing.assert_allclose(basis @ R, tsc.embedding_, atol=1e-6)
+    np.testing.assert_allclose(R.T @ R, np.eye(K), atol=1e-6)
+    assert tsc.n_iter_ == 0
+
+
+def test_coclustering_recovers_block_structure():
+    rng = np.random.default_rng(4)
+    blocks = np.kron(np.eye(3), np.ones((10, 8)))
+    X = blocks * rng.uniform(1, 2, size=blocks.shape)
+    pair = DomainPair(Domain(X[::2]), Domain(X[1::2]), n_clusters=3)
+    cc = CrossDomainCoclustering().fit(pair)
+    truth = np.repeat(np.arange(3), 10)
+    assert adjusted_rand_score(truth[1::2], cc.labels_) == 1.0
+    assert adjusted_rand_score(np.repeat(np.arange(3), 8), cc.feature_labels_) == 1.0
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    [
+        (SelfTaughtClustering, "SelfTaughtClustering"),
+        (TransferSpectralClustering, "TransferSpectralClustering"),
+        (CrossDomainCoclustering, "CrossDomainCoclustering"),
+    ],
+)
+@pytest.mark.parametrize("role", ["source", "target"])
+def test_negative_features_are_refused(pair, cls, name, role):
+    Xs, Xt = pair.source.X.copy(), pair.target.X.copy()
+    (Xs if role == "source" else Xt)[0, 0] = -1.0
+    bad = DomainPair(Domain(Xs), Domain(Xt), n_clusters=K)
+    with pytest.raises(ValueError, match=rf"{name}: requires non-negative features.*{role}"):
+        cls().fit(bad)
+
+
+def test_bad_parameters_are_refused(pair):
+    with pytest.raises(ValueError, match="SelfTaughtClustering: trade_off"):
+        SelfTaughtClustering(trade_off=-1).fit(pair)
+    with pytest.raises(ValueError, match="SelfTaughtClustering: n_feature_clusters=999"):
+        SelfTaughtClustering(n_feature_clusters=999).fit(pair)
+    with pytest.raises(ValueError, match="TransferSpectralClustering: n_neighbors"):
+        TransferSpectralClustering(n_neighbors=500).fit(pair)
+    with pytest.raises(ValueError, match="CrossDomainCoclustering: svd_method"):
+        CrossDomainCoclustering(svd_method="lapack").fit(pair)
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("stc", SelfTaughtClustering),
+        ("tsc", TransferSpectralClustering),
+        ("coclustering", CrossDomainCoclustering),
+    ],
+)
+def test_registered_and_clonable(name, cls):
+    assert methods.get_class(name) is cls
+    est = methods.get(name, n_clusters=4)
+    assert clone(est).get_params() == est.get_params()
+    assert cls.uses_source and not cls.requires_source_labels
