@@ -1,0 +1,179 @@
+"""Discrepancy measures between two domains, for monitors and reports (no gradient).
+
+Inputs are NumPy arrays or torch tensors ``(n_s, d)`` / ``(n_t, d)``; results are Python
+floats, computed in float64.
+
+* :func:`mmd_permutation_test` — squared MMD with a permutation-test p-value
+  (Gretton et al., "A Kernel Two-Sample Test", JMLR 2012), through
+  :func:`dtc.align.mmd.mmd2`.
+* :func:`coral_distance` — the (log-Euclidean) CORAL distance of :mod:`dtc.align.coral`.
+* :func:`proxy_a_distance` — ``2 (1 - 2 err)`` with ``err`` the cross-validated error of
+  a linear domain classifier (Ben-David, Blitzer, Crammer & Pereira, "Analysis of
+  Representations for Domain Adaptation", NeurIPS 2007).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from dtc.align.base import check_pair_inputs
+from dtc.align.coral import _check_eps, _coral, _log_coral
+from dtc.align.kernels import median_sq_dist
+from dtc.align.mmd import mmd2
+
+__all__ = [
+    "CLASSIFIERS",
+    "MMDTest",
+    "coral_distance",
+    "mmd_permutation_test",
+    "proxy_a_distance",
+]
+
+CLASSIFIERS = ("logistic", "svm")
+
+
+class MMDTest(NamedTuple):
+    """Result of :func:`mmd_permutation_test`."""
+
+    statistic: float  # MMD^2 of the observed split
+    p_value: float  # (1 + #{permuted >= observed}) / (1 + n_permutations)
+    sigma: float  # the Gaussian bandwidth used
+
+
+def _as_float64(x, role: str, owner: str) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"{owner}: {role} must be numeric, got dtype {x.dtype}")
+        return torch.from_numpy(np.asarray(x, dtype=np.float64))
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(dtype=torch.float64, device="cpu")
+    raise ValueError(f"{owner}: {role} must be a NumPy array or a torch.Tensor, got {type(x)!r}")
+
+
+def _pair(source, target, owner: str, min_samples: int = 1):
+    s, t = _as_float64(source, "source", owner), _as_float64(target, "target", owner)
+    check_pair_inputs(s, t, min_samples=min_samples, name=owner)
+    return s, t
+
+
+def _positive_int(value, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _subsample(x: torch.Tensor, max_samples: int, rng: np.random.Generator) -> torch.Tensor:
+    if x.shape[0] <= max_samples:
+        return x
+    return x[torch.from_numpy(rng.choice(x.shape[0], max_samples, replace=False))]
+
+
+@torch.no_grad()
+def mmd_permutation_test(
+    source,
+    target,
+    *,
+    n_permutations: int = 200,
+    estimator: str = "unbiased",
+    sigma: float | None = None,
+    max_samples: int = 1000,
+    seed: int = 0,
+) -> MMDTest:
+    """Squared MMD and its permutation-test p-value.
+
+    ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``. The Gaussian kernel
+    ``exp(-||x - y||^2 / (2 sigma^2))`` uses ``sigma``, or by default the median
+    heuristic ``sigma^2 = median / 2`` over distinct pairs of the pooled sample (the same
+    for every permutation, as the pooled sample does not change). The null distribution
+    comes from ``n_permutations`` random re-splits of the pooled sample into groups of
+    ``n_s`` and ``n_t``; ``p = (1 + #{permuted >= observed}) / (1 + n_permutations)``,
+    which is a valid p-value (never 0). Each domain is first subsampled to at most
+    ``max_samples`` rows. Everything random comes from ``seed``.
+    """
+    owner = "mmd_permutation_test"
+    n_permutations = _positive_int(n_permutations, "n_permutations")
+    max_samples = _positive_int(max_samples, "max_samples", low=2)
+    min_samples = 1 if estimator == "biased" else 2
+    s, t = _pair(source, target, owner, min_samples=min_samples)
+    rng = np.random.default_rng(seed)
+    s, t = _subsample(s, max_samples, rng), _subsample(t, max_samples, rng)
+    if sigma is None:
+        median = median_sq_dist(s, t, mode="pooled").item()
+        # All points equal: any bandwidth gives MMD 0; 1 avoids dividing by 0.
+        sigma = (median / 2) ** 0.5 if median > 0 else 1.0
+    elif not (isinstance(sigma, numbers.Real) and sigma > 0):
+        raise ValueError(f"{owner}: sigma must be a positive number or None, got {sigma!r}")
+
+    def statistic(a, b):
+        return mmd2(a, b, estimator=estimator, sigmas=float(sigma)).item()
+
+    observed = statistic(s, t)
+    pooled, n_s = torch.cat([s, t]), s.shape[0]
+    exceed = 0
+    for _ in range(n_permutations):
+        idx = torch.from_numpy(rng.permutation(pooled.shape[0]))
+        # A small tolerance: a permutation reproducing the observed split must count.
+        exceed += statistic(pooled[idx[:n_s]], pooled[idx[n_s:]]) >= observed - 1e-12
+    return MMDTest(observed, (1 + exceed) / (1 + n_permutations), float(sigma))
+
+
+@torch.no_grad()
+def coral_distance(source, target, *, log: bool = False, eps: float = 1e-3) -> float:
+    """CORAL distance ``||C_s - C_t||_F^2 / (4 d^2)`` (``log=True``: between
+    ``log(C + eps I)``); ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``, ``n >= 2``.
+    See :func:`dtc.align.coral.coral` and :func:`dtc.align.coral.log_coral`."""
+    s, t = _pair(source, target, "coral_distance", min_samples=2)
+    if log:
+        return _log_coral(s, t, _check_eps(eps)).item()
+    return _coral(s, t).item()
+
+
+def proxy_a_distance(
+    source,
+    target,
+    *,
+    classifier: str = "logistic",
+    n_splits: int = 5,
+    max_samples: int = 2000,
+    C: float = 1.0,
+    seed: int = 0,
+) -> float:
+    """Proxy A-distance ``2 (1 - 2 err)`` (Ben-David et al., NeurIPS 2007).
+
+    ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``. ``err`` is the ``n_splits``-fold
+    stratified cross-validated error of a linear domain classifier on standardised
+    features: ``"logistic"`` regression or a linear ``"svm"``, regularisation ``C``. Both
+    domains are subsampled to the same size ``min(n_s, n_t, max_samples)``, so chance
+    level is ``err = 1/2``: about 0 for one distribution (slightly negative values are
+    noise), 2 for linearly separable domains. Seeded by ``seed``.
+    """
+    owner = "proxy_a_distance"
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"{owner}: classifier must be one of {CLASSIFIERS}, got {classifier!r}")
+    n_splits = _positive_int(n_splits, "n_splits", low=2)
+    max_samples = _positive_int(max_samples, "max_samples", low=n_splits)
+    if not (isinstance(C, numbers.Real) and C > 0):
+        raise ValueError(f"{owner}: C must be a positive number, got {C!r}")
+    s, t = _pair(source, target, owner, min_samples=n_splits)
+    rng = np.random.default_rng(seed)
+    m = min(s.shape[0], t.shape[0], max_samples)
+    s, t = _subsample(s, m, rng), _subsample(t, m, rng)
+    x = torch.cat([s, t]).numpy()
+    y = np.r_[np.ones(m), np.zeros(m)]
+    seed_int = int(rng.integers(2**31 - 1))
+    if classifier == "logistic":
+        model = LogisticRegression(C=C, max_iter=1000)
+    else:
+        model = LinearSVC(C=C, max_iter=10_000, random_state=seed_int)
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed_int)
+    accuracy = cross_val_score(make_pipeline(StandardScaler(), model), x, y, cv=folds).mean()
+    return float(2.0 * (1.0 - 2.0 * (1.0 - accuracy)))

@@ -1,0 +1,171 @@
+"""Discrepancy measures: MMD permutation test, CORAL distance, proxy A-distance."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from scipy.spatial.distance import cdist, pdist
+
+from dtc.align.discrepancy import coral_distance, mmd_permutation_test, proxy_a_distance
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Hundreds of tiny MMD evaluations: a second thread only adds synchronisation cost,
+    # which dominates on a loaded machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _gauss(n, d=3, shift=0.0, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d)) + shift
+
+
+def _numpy_mmd2_biased(x, y, sigma):
+    k = lambda a, b: np.exp(-cdist(a, b, "sqeuclidean") / (2 * sigma**2))  # noqa: E731
+    return k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
+
+
+# --- MMD permutation test -----------------------------------------------------------------
+
+
+def test_mmd_statistic_and_median_bandwidth_match_numpy():
+    x, y = _gauss(15), _gauss(12, shift=0.5, seed=1)
+    result = mmd_permutation_test(x, y, estimator="biased", n_permutations=5)
+    pooled_sq = pdist(np.vstack([x, y]), "sqeuclidean")
+    # torch.median takes the lower median of an even count.
+    expected_sigma = np.sqrt(np.sort(pooled_sq)[(len(pooled_sq) - 1) // 2] / 2)
+    assert result.sigma == pytest.approx(expected_sigma, rel=1e-12)
+    assert result.statistic == pytest.approx(_numpy_mmd2_biased(x, y, expected_sigma), rel=1e-9)
+
+
+def test_mmd_p_value_matches_exact_enumeration():
+    # 4 + 4 points: all 70 splits enumerated give the exact permutation p-value, which
+    # the Monte Carlo estimate must approach (its sd here is below 0.025).
+    x, y = _gauss(4, seed=2), _gauss(4, shift=0.8, seed=3)
+    result = mmd_permutation_test(x, y, estimator="biased", n_permutations=400, sigma=1.0)
+    pooled = np.vstack([x, y])
+    observed = _numpy_mmd2_biased(x, y, 1.0)
+    splits = [
+        _numpy_mmd2_biased(pooled[list(c)], np.delete(pooled, list(c), axis=0), 1.0)
+        for c in itertools.combinations(range(8), 4)
+    ]
+    exact = np.mean(np.array(splits) >= observed - 1e-12)
+    assert 0.05 < exact < 0.95  # an informative case, not a floor or ceiling
+    assert result.p_value == pytest.approx(exact, abs=0.075)
+
+
+def test_mmd_p_value_extremes_and_seeding():
+    x = _gauss(30)
+    shifted = mmd_permutation_test(x, _gauss(30, shift=3.0, seed=1), n_permutations=50)
+    assert shifted.p_value == pytest.approx(1 / 51)
+    assert shifted.statistic > 0.1
+    same = mmd_permutation_test(x, _gauss(30, seed=1), n_permutations=50)
+    assert same.p_value > 0.1
+    assert mmd_permutation_test(x, _gauss(30, seed=1), n_permutations=50) == same
+    # Identical samples: the biased statistic is 0, its minimum, so every split reaches it.
+    identical = mmd_permutation_test(x, x.copy(), estimator="biased", n_permutations=20)
+    assert identical.statistic == pytest.approx(0.0, abs=1e-12)
+    assert identical.p_value == 1.0
+
+
+def test_mmd_accepts_torch_and_subsamples():
+    x, y = _gauss(40), _gauss(30, shift=1.0, seed=1)
+    from_numpy = mmd_permutation_test(x, y, n_permutations=10)
+    from_torch = mmd_permutation_test(
+        torch.from_numpy(x).float(), torch.from_numpy(y), n_permutations=10
+    )
+    assert from_torch.statistic == pytest.approx(from_numpy.statistic, rel=1e-6)
+    capped = mmd_permutation_test(x, y, n_permutations=10, max_samples=10)
+    assert capped.statistic != from_numpy.statistic
+
+
+# --- CORAL distance --------------------------------------------------------------------
+
+
+def test_coral_distance_matches_numpy_and_scipy():
+    x, y = _gauss(20, d=4), 2 * _gauss(25, d=4, seed=1)
+    cs, ct = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    assert coral_distance(x, y) == pytest.approx(np.sum((cs - ct) ** 2) / 64, rel=1e-10)
+    logs = scipy.linalg.logm(cs + 0.01 * np.eye(4)) - scipy.linalg.logm(ct + 0.01 * np.eye(4))
+    expected = np.sum(np.real(logs) ** 2) / 64
+    assert coral_distance(x, y, log=True, eps=0.01) == pytest.approx(expected, rel=1e-8)
+    assert coral_distance(torch.from_numpy(x), torch.from_numpy(x)) == 0.0
+
+
+# --- proxy A-distance --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classifier", ["logistic", "svm"])
+def test_proxy_a_distance_near_0_for_one_distribution_and_2_for_disjoint(classifier):
+    x = _gauss(150)
+    same = proxy_a_distance(x, _gauss(150, seed=1), classifier=classifier)
+    disjoint = proxy_a_distance(x, _gauss(150, shift=8.0, seed=1), classifier=classifier)
+    middle = proxy_a_distance(x, _gauss(150, shift=1.0, seed=1), classifier=classifier)
+    assert abs(same) < 0.3
+    assert disjoint == pytest.approx(2.0, abs=1e-9)
+    assert same < middle < disjoint
+
+
+def test_proxy_a_distance_seeded_balanced_and_subsampled():
+    x, y = _gauss(200), _gauss(60, shift=1.0, seed=1)
+    value = proxy_a_distance(x, y, seed=3)
+    assert proxy_a_distance(x, y, seed=3) == value
+    # Unequal sizes are balanced (60 + 60), so a shift-free pair stays near chance even
+    # though always answering "source" would score 200 / 260.
+    assert abs(proxy_a_distance(x, _gauss(60, seed=1))) < 0.4
+    assert proxy_a_distance(torch.from_numpy(x), torch.from_numpy(y), seed=3) == value
+    assert -2.0 <= proxy_a_distance(x, y, max_samples=20) <= 2.0
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda s, t: mmd_permutation_test(s, t, n_permutations=2),
+        coral_distance,
+        proxy_a_distance,
+    ],
+    ids=["mmd", "coral", "pad"],
+)
+def test_bad_inputs(fn):
+    x = _gauss(10)
+    with pytest.raises(ValueError, match="expected the same feature dimension"):
+        fn(x, _gauss(10, d=4))
+    bad = x.copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(ValueError, match="target contains NaN"):
+        fn(x, bad)
+    with pytest.raises(ValueError, match="must be a NumPy array or a torch.Tensor"):
+        fn(x.tolist(), x)
+    with pytest.raises(ValueError, match=r"shape \(n, d\)"):
+        fn(x[:, 0], x)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda x: mmd_permutation_test(x, x, n_permutations=0),
+            "n_permutations must be an int >= 1",
+        ),
+        (lambda x: mmd_permutation_test(x, x, sigma=-1.0), "sigma must be a positive number"),
+        (lambda x: mmd_permutation_test(x, x, estimator="quadratic"), "estimator must be one of"),
+        (lambda x: coral_distance(x, x, log=True, eps=0), "eps must be a positive number"),
+        (lambda x: proxy_a_distance(x, x, classifier="tree"), "classifier must be one of"),
+        (lambda x: proxy_a_distance(x, x, n_splits=1), "n_splits must be an int >= 2"),
+        (lambda x: proxy_a_distance(x, x, C=0.0), "C must be a positive number"),
+        (lambda x: proxy_a_distance(x[:3], x), "expected at least 5"),
+    ],
+)
+def test_bad_params(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(_gauss(10))
