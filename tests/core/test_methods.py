@@ -101,8 +101,10 @@ def test_registry_finds_entry_points_and_strings(tmp_path, monkeypatch):
     assert labels.tolist() == [1] * 20
 
 
-def test_registry_register_and_errors():
-    methods.register("spy-test", Spy, overwrite=True)
+def test_registry_register_and_errors(monkeypatch):
+    # A fresh run-time registry, so the registration does not leak into other tests.
+    monkeypatch.setattr(methods._METHODS, "_registered", {})
+    methods.register("spy-test", Spy)
     assert methods.get("spy-test", n_clusters=2).n_clusters == 2
     with pytest.raises(ValueError, match="already registered"):
         methods.register("spy-test", Spy)
