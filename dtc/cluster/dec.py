@@ -1,0 +1,172 @@
+"""The DEC clustering head (Xie, Girshick & Farhadi, "Unsupervised Deep Embedding for
+Clustering Analysis", ICML 2016), also used by IDEC (Guo, Gao, Liu & Yin, IJCAI 2017).
+
+* soft assignment (Student's t kernel)
+  ``q_ij = (1 + |z_i - mu_j|^2 / alpha)^(-(alpha+1)/2) / sum_j' (...)``;
+* target distribution ``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')`` with cluster
+  frequencies ``f_j = sum_i q_ij``;
+* clustering loss ``KL(P || Q) = (1/n) sum_ij p_ij log(p_ij / q_ij)``;
+* stop when the fraction of labels that changed since the last target update is below
+  ``tol`` (both papers use ``tol = 0.1%``).
+
+This is the only module of :mod:`dtc.cluster` that imports torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "ClusteringLayer",
+    "dec_loss",
+    "has_converged",
+    "label_change_fraction",
+    "soft_assignment",
+    "target_distribution",
+]
+
+
+def _check_alpha(alpha) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise ValueError(f"alpha: expected a positive float (degrees of freedom), got {alpha!r}")
+    return float(alpha)
+
+
+def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Student-t soft assignment of embeddings to centres.
+
+    Parameters
+    ----------
+    z : tensor of shape (n, d)
+    centers : tensor of shape (k, d)
+    alpha : float > 0, degrees of freedom (DEC uses 1)
+
+    Returns
+    -------
+    q : tensor of shape (n, k), rows sum to one
+    """
+    alpha = _check_alpha(alpha)
+    if z.ndim != 2 or centers.ndim != 2 or z.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"z, centers: expected shapes (n, d) and (k, d) with the same d, got "
+            f"{tuple(z.shape)} and {tuple(centers.shape)}"
+        )
+    # |z - mu|^2 by expansion: O(n k) memory instead of the O(n k d) of broadcasting.
+    sq = (
+        (z * z).sum(1, keepdim=True) - 2.0 * z @ centers.T + (centers * centers).sum(1)[None, :]
+    ).clamp_min(0.0)
+    # Normalising in log space: the kernel underflows for far points, its log does not.
+    return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(sq / alpha), dim=1)
+
+
+def target_distribution(q: torch.Tensor) -> torch.Tensor:
+    """DEC's auxiliary target ``p_ij ∝ q_ij^2 / f_j``, ``f_j = sum_i q_ij``.
+
+    Squaring sharpens confident assignments; dividing by ``f_j`` keeps large clusters
+    from absorbing the others. Returned detached: DEC treats P as a fixed target.
+
+    Parameters
+    ----------
+    q : tensor of shape (n, k)
+
+    Returns
+    -------
+    p : tensor of shape (n, k), rows sum to one, no gradient
+    """
+    if q.ndim != 2:
+        raise ValueError(f"q: expected a tensor of shape (n, k), got {tuple(q.shape)}")
+    q = q.detach()
+    weight = q * q / q.sum(0, keepdim=True)
+    return weight / weight.sum(1, keepdim=True)
+
+
+def dec_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """``KL(P || Q)`` averaged over the ``n`` rows (0 log 0 = 0).
+
+    Parameters
+    ----------
+    q, p : tensors of shape (n, k)
+
+    Returns
+    -------
+    loss : scalar tensor
+    """
+    if q.shape != p.shape or q.ndim != 2:
+        raise ValueError(
+            f"q, p: expected two tensors of the same shape (n, k), got {tuple(q.shape)} "
+            f"and {tuple(p.shape)}"
+        )
+    return (torch.special.xlogy(p, p) - p * torch.log(q)).sum() / q.shape[0]
+
+
+class ClusteringLayer(nn.Module):
+    """Cluster centres as a parameter; ``forward(z)`` is :func:`soft_assignment`.
+
+    Parameters
+    ----------
+    n_clusters : int
+    dim : int, embedding dimension
+    alpha : float > 0
+
+    Attributes
+    ----------
+    centers : Parameter of shape (n_clusters, dim); set it from K-means with
+        :meth:`init_centers`.
+    """
+
+    def __init__(self, n_clusters: int, dim: int, alpha: float = 1.0):
+        super().__init__()
+        for name, value in (("n_clusters", n_clusters), ("dim", dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        self.n_clusters = int(n_clusters)
+        self.dim = int(dim)
+        self.alpha = _check_alpha(alpha)
+        self.centers = nn.Parameter(torch.empty(self.n_clusters, self.dim))
+        nn.init.xavier_uniform_(self.centers)
+
+    @torch.no_grad()
+    def init_centers(self, centers) -> None:
+        """Copy ``centers`` of shape ``(n_clusters, dim)`` (array or tensor) into the layer."""
+        c = torch.as_tensor(np.asarray(centers), dtype=self.centers.dtype)
+        if tuple(c.shape) != (self.n_clusters, self.dim):
+            raise ValueError(
+                f"centers: expected shape ({self.n_clusters}, {self.dim}), got {tuple(c.shape)}"
+            )
+        if not torch.isfinite(c).all():
+            raise ValueError("centers: expected finite values, found NaN or Inf")
+        self.centers.copy_(c)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return soft_assignment(z, self.centers, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"n_clusters={self.n_clusters}, dim={self.dim}, alpha={self.alpha}"
+
+
+def label_change_fraction(previous, current) -> float:
+    """Fraction of samples whose label differs between two label vectors of shape ``(n,)``."""
+    a = np.asarray(previous.cpu() if isinstance(previous, torch.Tensor) else previous)
+    b = np.asarray(current.cpu() if isinstance(current, torch.Tensor) else current)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"previous, current: expected two label vectors of the same shape (n,), got "
+            f"{a.shape} and {b.shape}"
+        )
+    if a.size == 0:
+        raise ValueError("previous, current: expected at least one label, got empty vectors")
+    return float(np.mean(a != b))
+
+
+def has_converged(previous, current, tol: float = 1e-3) -> bool:
+    """DEC / IDEC stopping rule: ``label_change_fraction(previous, current) < tol``.
+
+    ``previous`` is ``None`` before the first target update (never converged).
+    """
+    if not (isinstance(tol, (int, float)) and 0 <= tol <= 1):
+        raise ValueError(f"tol: expected a fraction in [0, 1], got {tol!r}")
+    if previous is None:
+        return False
+    return label_change_fraction(previous, current) < tol

@@ -1,0 +1,286 @@
+"""K-means (Lloyd, 1982; k-means++ seeding: Arthur & Vassilvitskii, SODA 2007).
+
+:func:`kmeans` is a plain function on top of scikit-learn's ``KMeans`` (or faiss, when
+installed and the problem is large) with the settings that keep a million points in
+seconds on a laptop:
+
+* the data stay ``float32`` (scikit-learn then runs its Lloyd kernels in single
+  precision: half the memory traffic);
+* with a string ``init`` and more than :data:`SUBSAMPLE_RESTARTS_ABOVE` samples, the
+  ``n_init`` restarts run on a fixed seeded subsample of :data:`RESTART_SUBSAMPLE`
+  points and only the best one is refined by full Lloyd iterations on all points
+  (restarts mainly choose among seedings, and a 100,000-point sample ranks them as
+  well as the full set while costing ``n / 100,000`` times less);
+* with an explicit ``init`` array a single run is made (restarts from the same
+  centres would repeat it).
+
+The centre index is kept throughout: row ``c`` of the returned centres is the
+centre that started at ``init[c]`` (scikit-learn relocates an emptied centre in
+place), which is what model transfer relies on (:mod:`dtc.cluster.transfer`).
+
+:class:`KMeans` wraps the function as a scikit-learn estimator.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans as _SkKMeans
+from sklearn.metrics import pairwise_distances_argmin_min
+from threadpoolctl import threadpool_limits
+
+from dtc.data.domain import check_features
+
+__all__ = [
+    "FAISS_MIN_SAMPLES",
+    "RESTART_SUBSAMPLE",
+    "SUBSAMPLE_RESTARTS_ABOVE",
+    "KMeans",
+    "assign_nearest",
+    "faiss_available",
+    "kmeans",
+]
+
+#: ``backend="auto"`` uses faiss from this many samples on, when faiss is importable.
+#: Below it scikit-learn is as fast and is the reference implementation.
+FAISS_MIN_SAMPLES = 500_000
+#: Restarts (``n_init > 1``) run on a subsample when there are more samples than this.
+SUBSAMPLE_RESTARTS_ABOVE = 200_000
+#: Size of that subsample.
+RESTART_SUBSAMPLE = 100_000
+
+#: Below this many samples scikit-learn runs on one thread: its OpenMP workers cost more
+#: than they save on small problems (ten times more on a busy machine).
+SINGLE_THREAD_BELOW = 20_000
+
+_BACKENDS = ("auto", "sklearn", "faiss")
+
+
+def faiss_available() -> bool:
+    """Whether the optional ``faiss`` package can be imported."""
+    return importlib.util.find_spec("faiss") is not None
+
+
+# -- validation shared by the cluster modules -------------------------------
+def check_int(value, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an ``int`` >= ``minimum``, else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_n_clusters(n_clusters, n_samples: int, name: str = "n_clusters") -> int:
+    """``n_clusters`` validated as an int in ``[1, n_samples]``."""
+    k = check_int(n_clusters, name)
+    if k > n_samples:
+        raise ValueError(
+            f"{name}={k} but there are only {n_samples} samples; expected at most as many "
+            "clusters as samples"
+        )
+    return k
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as a non-negative int (every routine here is seeded, never global state)."""
+    return check_int(seed, name, minimum=0)
+
+
+def check_centers(centers, n_clusters: int, n_features: int, name: str = "init") -> np.ndarray:
+    """``centers`` as a float32 array of shape ``(n_clusters, n_features)``."""
+    C = check_features(centers, name=name)
+    if C.shape != (n_clusters, n_features):
+        raise ValueError(
+            f"{name}: expected an array of shape (n_clusters, d) = ({n_clusters}, {n_features}), "
+            f"got {C.shape}"
+        )
+    return C
+
+
+# -- the function -----------------------------------------------------------
+def kmeans(
+    X,
+    n_clusters: int,
+    *,
+    init="k-means++",
+    n_init: int = 10,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    seed: int = 0,
+    backend: str = "auto",
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """K-means clustering of ``X``.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    n_clusters : int, 1 <= n_clusters <= n
+    init : "k-means++", "random" or array of shape (n_clusters, d)
+        Seeding. With an array, one run is made from it (``n_init`` is ignored) and
+        centre ``c`` of the result is the one that started at ``init[c]``.
+    n_init : int
+        Restarts for a string ``init``; the run of lowest inertia is kept. Above
+        :data:`SUBSAMPLE_RESTARTS_ABOVE` samples (and always with faiss) they run on
+        a seeded subsample with scikit-learn and the best is refined on all points
+        (see the module docstring).
+    max_iter : int
+        Lloyd iterations per run.
+    tol : float
+        Relative tolerance on the centre shift (scikit-learn's meaning).
+    seed : int
+        Seed of every random choice: the result is a function of the arguments.
+    backend : "auto", "sklearn" or "faiss"
+        ``"auto"`` is faiss from :data:`FAISS_MIN_SAMPLES` samples on when it is
+        installed, scikit-learn otherwise.
+
+    Returns
+    -------
+    labels : int64 array of shape (n,)
+    centers : float32 array of shape (n_clusters, d)
+    inertia : float
+        Sum of squared distances of the points to their centre.
+    """
+    X = check_features(X, name="X")
+    n, d = X.shape
+    k = check_n_clusters(n_clusters, n)
+    n_init = check_int(n_init, "n_init")
+    max_iter = check_int(max_iter, "max_iter")
+    seed = check_seed(seed)
+    if not (isinstance(tol, numbers.Real) and tol >= 0):
+        raise ValueError(f"tol: expected a non-negative float, got {tol!r}")
+    if isinstance(init, str):
+        if init not in ("k-means++", "random"):
+            raise ValueError(f"init: expected 'k-means++', 'random' or an array, got {init!r}")
+    else:
+        init = check_centers(init, k, d)
+        n_init = 1
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend: expected one of {_BACKENDS}, got {backend!r}")
+    if backend == "faiss" and not faiss_available():
+        raise ImportError(
+            "backend='faiss' needs the optional faiss package (pip install faiss-cpu)"
+        )
+    use_faiss = backend == "faiss" or (
+        backend == "auto" and n >= FAISS_MIN_SAMPLES and faiss_available()
+    )
+
+    if isinstance(init, str) and (use_faiss or (n_init > 1 and n > SUBSAMPLE_RESTARTS_ABOVE)):
+        # Choose the best of the restarts on a subsample (scikit-learn, k-means++ seeding
+        # included: faiss only seeds at random), then refine once on everything.
+        sub = X
+        if n > RESTART_SUBSAMPLE:
+            rng = np.random.default_rng(seed)
+            sub = X[np.sort(rng.choice(n, RESTART_SUBSAMPLE, replace=False))]
+        _, init, _ = _run(sub, k, init, n_init, max_iter, tol, seed, use_faiss=False)
+        n_init = 1
+    return _run(X, k, init, n_init, max_iter, tol, seed, use_faiss)
+
+
+def _run(X, k, init, n_init, max_iter, tol, seed, use_faiss):
+    if use_faiss:
+        return _faiss_kmeans(X, k, init, max_iter, seed)
+    km = _SkKMeans(
+        n_clusters=k,
+        init=init,
+        n_init=n_init,
+        max_iter=max_iter,
+        tol=tol,
+        random_state=seed,
+        algorithm="lloyd",
+    )
+    with threadpool_limits(1 if X.shape[0] < SINGLE_THREAD_BELOW else None):
+        km.fit(X)
+    return (
+        km.labels_.astype(np.int64),
+        km.cluster_centers_.astype(np.float32),
+        float(km.inertia_),
+    )
+
+
+def _faiss_kmeans(X, k, init, max_iter, seed):
+    """Lloyd iterations by faiss from the centres ``init`` of shape ``(k, d)``."""
+    import faiss
+
+    # faiss trains on at most max_points_per_centroid * k points by default; use all of
+    # them so that both back ends solve the same problem.
+    km = faiss.Kmeans(
+        X.shape[1],
+        k,
+        niter=max_iter,
+        seed=seed,
+        max_points_per_centroid=-(-X.shape[0] // k),
+        verbose=False,
+    )
+    km.train(X, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
+    sq, labels = km.index.search(X, 1)
+    return labels[:, 0].astype(np.int64), km.centroids.astype(np.float32), float(sq.sum())
+
+
+def assign_nearest(X, centers) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest centre of every row of ``X`` (chunked, never ``n x k`` at once).
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    centers : array of shape (k, d)
+
+    Returns
+    -------
+    labels : int64 array of shape (n,)
+    sq_dist : float array of shape (n,), squared distance to that centre
+    """
+    X = check_features(X, name="X")
+    C = check_features(centers, name="centers")
+    if C.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"centers: expected {X.shape[1]} columns (the dimension of X), got {C.shape[1]}"
+        )
+    labels, dist = pairwise_distances_argmin_min(X, C)
+    return labels.astype(np.int64), dist.astype(np.float64) ** 2
+
+
+class KMeans(ClusterMixin, BaseEstimator):
+    """scikit-learn style estimator around :func:`kmeans` (same parameters).
+
+    Fitted attributes: ``labels_`` ``(n,)``, ``cluster_centers_`` ``(k, d)``,
+    ``inertia_``. :meth:`predict` assigns new rows to the nearest centre.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init="k-means++",
+        n_init: int = 10,
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        seed: int = 0,
+        backend: str = "auto",
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.seed = seed
+        self.backend = backend
+
+    def fit(self, X, y=None):
+        self.labels_, self.cluster_centers_, self.inertia_ = kmeans(
+            X,
+            self.n_clusters,
+            init=self.init,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            seed=self.seed,
+            backend=self.backend,
+        )
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        if not hasattr(self, "cluster_centers_"):
+            raise ValueError("KMeans.predict: call fit first")
+        return assign_nearest(X, self.cluster_centers_)[0]

@@ -1,0 +1,393 @@
+"""Spectral clustering on a sparse k-nearest-neighbour graph; never an ``n x n`` dense matrix.
+
+Steps (Ng, Jordan & Weiss, "On Spectral Clustering: Analysis and an algorithm", NIPS 2001):
+
+1. **kNN graph** (:func:`knn_graph`): exact (scikit-learn ``NearestNeighbors``) up to
+   :data:`EXACT_KNN_MAX` samples; above, an inverted-file search (points bucketed by a
+   coarse K-means into ``~sqrt(n)`` cells, each point compared with the points of its
+   ``n_probe`` nearest cells only, as faiss' IVF-Flat does). It is approximate, but what
+   spectral clustering needs from it is that neighbours come from the same cluster,
+   which the cells preserve; it is ``~sqrt(n) / n_probe`` times cheaper than brute force.
+2. **Affinity** (:func:`affinity_matrix`), symmetrised with ``max(W, W^T)`` (an edge
+   exists when either end lists the other). Default ``"self-tuning"``: Gaussian weights
+   with local scaling, ``w_ij = exp(-d_ij^2 / (sigma_i sigma_j))``, ``sigma_i`` the
+   distance of ``i`` to its 7th neighbour (Zelnik-Manor & Perona, "Self-Tuning Spectral
+   Clustering", NIPS 2004): no global bandwidth to tune, and it adapts to clusters of
+   different densities. ``"connectivity"`` gives 0/1 weights (scikit-learn's
+   ``affinity="nearest_neighbors"``).
+3. **Embedding** (:func:`spectral_embedding`): the top eigenvectors of the normalised
+   adjacency ``D^-1/2 W D^-1/2`` (the bottom ones of the normalised Laplacian), per
+   connected component (so an eigenvalue 1 of multiplicity > 1 is never asked of a
+   Krylov solver): ARPACK ``eigsh(which="LA")`` with a seeded start vector, dense
+   ``eigh`` for components of at most :data:`DENSE_EIGEN_MAX` nodes.
+4. Rows normalised to unit length (NJW) and clustered by K-means.
+
+Disconnected graphs: components smaller than ``min_component_size`` (by default a
+tenth of the average cluster size; isolated points always) would each take an
+eigenvector of eigenvalue 1 and hence a cluster of their own. They are left out of the
+eigen-problem and their points take the label of their nearest retained point. If more
+large components remain than clusters are asked for, no good cut crosses a component,
+so whole components are grouped: K-means on their size-weighted means (with a warning).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import KMeans as _SkKMeans
+from sklearn.neighbors import NearestNeighbors
+
+from dtc.cluster.kmeans import check_int, check_n_clusters, check_seed, kmeans
+from dtc.data.domain import check_features
+
+__all__ = [
+    "AFFINITIES",
+    "DENSE_EIGEN_MAX",
+    "EXACT_KNN_MAX",
+    "affinity_matrix",
+    "eigengap",
+    "knn_graph",
+    "normalized_adjacency",
+    "spectral_clustering",
+    "spectral_embedding",
+]
+
+#: ``knn="auto"`` is exact up to this many samples, inverted-file search above.
+EXACT_KNN_MAX = 20_000
+#: Components up to this size are eigen-decomposed densely.
+DENSE_EIGEN_MAX = 1_000
+AFFINITIES = ("self-tuning", "connectivity")
+#: Zelnik-Manor & Perona's local scale is the distance to the 7th neighbour.
+_LOCAL_SCALE_NEIGHBOUR = 7
+_KNN_METHODS = ("auto", "exact", "ivf")
+# Rows of the (queries x candidates) distance block computed at once in the IVF search.
+_BLOCK = 4096
+
+
+# -- 1. kNN ---------------------------------------------------------------
+def knn_graph(
+    X, n_neighbors: int = 10, *, method: str = "auto", n_probe: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_neighbors`` nearest neighbours of every row of ``X`` (itself excluded).
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    n_neighbors : int, 1 <= n_neighbors < n
+    method : "auto", "exact" or "ivf"
+        See the module docstring; ``"auto"`` is exact up to :data:`EXACT_KNN_MAX` rows.
+    n_probe : int
+        Cells searched per point by ``"ivf"`` (more: slower, closer to exact).
+    seed : int
+        Seed of the coarse K-means of ``"ivf"``.
+
+    Returns
+    -------
+    distances : float32 array of shape (n, n_neighbors), ascending along each row
+    indices : int64 array of shape (n, n_neighbors)
+    """
+    X = check_features(X, name="X", min_samples=2)
+    n = X.shape[0]
+    k = check_int(n_neighbors, "n_neighbors")
+    if k >= n:
+        raise ValueError(f"n_neighbors={k}: expected fewer neighbours than samples (n={n})")
+    if method not in _KNN_METHODS:
+        raise ValueError(f"method: expected one of {_KNN_METHODS}, got {method!r}")
+    n_probe = check_int(n_probe, "n_probe")
+    seed = check_seed(seed)
+    if method == "exact" or (method == "auto" and n <= EXACT_KNN_MAX):
+        dist, idx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors()
+        return dist.astype(np.float32), idx.astype(np.int64)
+    return _knn_ivf(X, k, n_probe, seed)
+
+
+def _sq_dist(A, sqA, B, sqB):
+    return np.maximum(sqA[:, None] - 2.0 * (A @ B.T) + sqB[None, :], 0.0)
+
+
+def _smallest(D, k):
+    """Column indices of the ``k`` smallest entries of each row of ``D``, ascending."""
+    part = (
+        np.argpartition(D, k - 1, axis=1)[:, :k]
+        if k < D.shape[1]
+        else np.tile(np.arange(D.shape[1]), (D.shape[0], 1))
+    )
+    vals = np.take_along_axis(D, part, axis=1)
+    order = np.argsort(vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def _knn_ivf(X, k, n_probe, seed):
+    n = X.shape[0]
+    n_cells = max(1, round(math.sqrt(n)))
+    n_probe = min(n_probe, n_cells)
+    rng = np.random.default_rng(seed)
+    train = X[np.sort(rng.choice(n, min(n, 32 * n_cells), replace=False))]
+    _, cent, _ = kmeans(train, n_cells, init="random", n_init=1, max_iter=20, seed=seed)
+    sq = np.einsum("ij,ij->i", X, X)
+    sqc = np.einsum("ij,ij->i", cent, cent)
+    # The n_probe nearest cells of every point; the first is the cell it belongs to.
+    probe = np.empty((n, n_probe), dtype=np.int64)
+    for s in range(0, n, _BLOCK):
+        probe[s : s + _BLOCK] = _smallest(
+            _sq_dist(X[s : s + _BLOCK], sq[s : s + _BLOCK], cent, sqc), n_probe
+        )[0]
+    # Inverted lists: the members of each cell, and the (query, slot) pairs probing it.
+    members_order = np.argsort(probe[:, 0], kind="stable")
+    member_starts = np.searchsorted(probe[:, 0][members_order], np.arange(n_cells + 1))
+    pos_in_cell = np.empty(n, dtype=np.int64)
+    pos_in_cell[members_order] = np.arange(n) - member_starts[probe[members_order, 0]]
+    flat = probe.ravel()
+    query_order = np.argsort(flat, kind="stable")
+    query_starts = np.searchsorted(flat[query_order], np.arange(n_cells + 1))
+    cand_d = np.full((n, n_probe * k), np.inf, dtype=np.float32)
+    cand_i = np.zeros((n, n_probe * k), dtype=np.int64)
+    for c in range(n_cells):
+        members = members_order[member_starts[c] : member_starts[c + 1]]
+        pairs = query_order[query_starts[c] : query_starts[c + 1]]
+        if members.size == 0 or pairs.size == 0:
+            continue
+        queries, slots = pairs // n_probe, pairs % n_probe
+        D = _sq_dist(X[queries], sq[queries], X[members], sq[members])
+        own = slots == 0  # these queries live in cell c: exclude the point itself
+        D[np.flatnonzero(own), pos_in_cell[queries[own]]] = np.inf
+        kk = min(k, members.size)
+        col, val = _smallest(D, kk)
+        cols = slots[:, None] * k + np.arange(kk)[None, :]
+        cand_d[queries[:, None], cols] = val
+        cand_i[queries[:, None], cols] = members[col]
+    col, val = _smallest(cand_d, k)
+    return np.sqrt(val).astype(np.float32), np.take_along_axis(cand_i, col, axis=1)
+
+
+# -- 2. affinity ----------------------------------------------------------
+def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.csr_matrix:
+    """Symmetric sparse affinity from a kNN graph.
+
+    Parameters
+    ----------
+    distances, indices : arrays of shape (n, k), as returned by :func:`knn_graph`
+    affinity : "self-tuning" or "connectivity" (see the module docstring)
+
+    Returns
+    -------
+    W : float64 CSR matrix of shape (n, n), symmetric, zero diagonal, ``<= 2 n k`` entries
+    """
+    dist = np.asarray(distances, dtype=np.float64)
+    idx = np.asarray(indices)
+    if dist.ndim != 2 or dist.shape != idx.shape:
+        raise ValueError(
+            f"distances, indices: expected two arrays of the same shape (n, k), got "
+            f"{dist.shape} and {idx.shape}"
+        )
+    if affinity not in AFFINITIES:
+        raise ValueError(f"affinity: expected one of {AFFINITIES}, got {affinity!r}")
+    n, k = dist.shape
+    if affinity == "connectivity":
+        weights = np.ones_like(dist)
+    else:
+        sigma = dist[:, min(_LOCAL_SCALE_NEIGHBOUR, k) - 1]
+        # Duplicated points have sigma 0; a tiny floor keeps the exponent finite.
+        sigma = np.maximum(sigma, np.finfo(np.float32).tiny)
+        weights = np.exp(-(dist**2) / (sigma[:, None] * sigma[idx]))
+    W = sp.csr_matrix((weights.ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
+    W = W.maximum(W.T).tocsr()
+    W.setdiag(0.0)
+    W.eliminate_zeros()
+    return W
+
+
+# -- 3. embedding ---------------------------------------------------------
+def normalized_adjacency(W) -> sp.csr_matrix:
+    """``D^-1/2 W D^-1/2`` of a sparse symmetric ``W`` of shape ``(n, n)`` with positive degrees."""
+    W = sp.csr_matrix(W, dtype=np.float64)
+    deg = np.asarray(W.sum(axis=1)).ravel()
+    if (deg <= 0).any():
+        raise ValueError(f"W: expected positive degrees, {int((deg <= 0).sum())} node(s) isolated")
+    s = sp.diags(1.0 / np.sqrt(deg))
+    return (s @ W @ s).tocsr()
+
+
+def _top_eigenpairs(M, m, rng, tol):
+    """The ``m`` largest eigenpairs of a symmetric sparse ``M`` (descending)."""
+    size = M.shape[0]
+    if size <= DENSE_EIGEN_MAX or m >= size - 1:
+        vals, vecs = np.linalg.eigh(M.toarray())
+        vals, vecs = vals[::-1][:m], vecs[:, ::-1][:, :m]
+    else:
+        v0 = rng.uniform(-1.0, 1.0, size)
+        vals, vecs = eigsh(M, k=m, which="LA", v0=v0, tol=tol, ncv=max(2 * m + 1, 20))
+        order = np.argsort(vals)[::-1]
+        vals, vecs = vals[order], vecs[:, order]
+    return vals, vecs
+
+
+def spectral_embedding(
+    W, n_components: int, *, seed: int = 0, tol: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenvectors of the normalised adjacency of ``W``, computed per connected component.
+
+    Parameters
+    ----------
+    W : sparse symmetric matrix of shape (n, n), non-negative, positive degrees
+    n_components : int <= n
+    seed : int, seed of the ARPACK start vectors
+    tol : float, ARPACK's relative tolerance
+
+    Returns
+    -------
+    embedding : float64 array of shape (n, n_components); column ``j`` is the eigenvector
+        of ``eigenvalues[j]``, supported on one component. When there are at most
+        ``n_components`` components, each one's leading eigenvector (eigenvalue 1) is
+        included, so that no row is zero.
+    eigenvalues : float64 array of shape (n_components,), descending
+    """
+    W = sp.csr_matrix(W)
+    n = W.shape[0]
+    m = check_n_clusters(n_components, n, "n_components")
+    rng = np.random.default_rng(check_seed(seed))
+    M = normalized_adjacency(W)
+    n_comp, comp = connected_components(M, directed=False)
+    candidates = []  # (eigenvalue, is_leading, component nodes, vector)
+    for c in range(n_comp):
+        nodes = np.flatnonzero(comp == c)
+        if nodes.size == 1:
+            candidates.append((1.0, True, nodes, np.ones(1)))
+            continue
+        vals, vecs = _top_eigenpairs(M[nodes][:, nodes], min(m, nodes.size), rng, tol)
+        candidates += [(v, j == 0, nodes, vecs[:, j]) for j, v in enumerate(vals)]
+    # Leading vectors first (up to m of them), then the rest by eigenvalue.
+    candidates.sort(key=lambda t: (not t[1], -t[0]))
+    chosen = sorted(candidates[:m], key=lambda t: -t[0])
+    emb = np.zeros((n, m))
+    for j, (_, _, nodes, vec) in enumerate(chosen):
+        emb[nodes, j] = vec
+    return emb, np.array([t[0] for t in chosen], dtype=np.float64)
+
+
+def eigengap(eigenvalues, *, k_max: int | None = None) -> int:
+    """Number of clusters suggested by the largest gap in a spectrum.
+
+    Parameters
+    ----------
+    eigenvalues : array of shape (m,), the top eigenvalues of a normalised adjacency
+        in descending order (``1 - `` the bottom ones of the normalised Laplacian)
+    k_max : int, optional, largest k considered (``m - 1`` by default)
+
+    Returns
+    -------
+    k : int, ``argmax_k (lambda_k - lambda_{k+1})`` with 1-based ``k`` in ``[1, k_max]``
+    """
+    vals = np.asarray(eigenvalues, dtype=np.float64)
+    if vals.ndim != 1 or vals.size < 2:
+        raise ValueError(
+            f"eigenvalues: expected a 1-d array of at least 2 values, got {vals.shape}"
+        )
+    if not np.isfinite(vals).all():
+        raise ValueError("eigenvalues: expected finite values, found NaN or Inf")
+    if np.any(np.diff(vals) > 1e-8 * max(1.0, np.abs(vals).max())):
+        raise ValueError("eigenvalues: expected them in descending order")
+    k_max = vals.size - 1 if k_max is None else check_int(k_max, "k_max")
+    if k_max > vals.size - 1:
+        raise ValueError(f"k_max={k_max}: needs at least k_max + 1 = {k_max + 1} eigenvalues")
+    gaps = vals[:k_max] - vals[1 : k_max + 1]
+    return int(np.argmax(gaps)) + 1
+
+
+# -- 4. the whole thing -----------------------------------------------------
+def _retained_mask(W, n_clusters, min_component_size):
+    """Which nodes lie in components of at least ``min_component_size`` nodes."""
+    _, comp = connected_components(W, directed=False)
+    sizes = np.bincount(comp)
+    if min_component_size is None:
+        min_component_size = math.ceil(0.1 * W.shape[0] / n_clusters)
+    keep = sizes[comp] >= max(2, min_component_size)
+    if not keep.any():  # all components are small: keep them all but isolated points
+        keep = sizes[comp] >= 2
+    return keep
+
+
+def spectral_clustering(
+    X,
+    n_clusters: int,
+    *,
+    n_neighbors: int = 10,
+    affinity: str = "self-tuning",
+    knn: str = "auto",
+    min_component_size: int | None = None,
+    n_init: int = 10,
+    seed: int = 0,
+    return_embedding: bool = False,
+):
+    """Spectral clustering of ``X`` on its sparse kNN graph (see the module docstring).
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    n_clusters : int, 1 <= n_clusters <= n
+    n_neighbors : int, neighbours per point of the kNN graph
+    affinity : "self-tuning" (default) or "connectivity"
+    knn : "auto", "exact" or "ivf", see :func:`knn_graph`
+    min_component_size : int, optional
+        Components with fewer nodes are labelled by their nearest retained point
+        instead of taking an eigenvector; default ``ceil(0.1 n / n_clusters)``.
+    n_init : int, K-means restarts on the embedding
+    seed : int
+    return_embedding : bool
+        Also return the row-normalised embedding of the retained points and their
+        indices.
+
+    Returns
+    -------
+    labels : int64 array of shape (n,)
+    embedding : array of shape (n_retained, n_clusters), only with ``return_embedding``
+    retained : int64 array of shape (n_retained,), only with ``return_embedding``
+    """
+    X = check_features(X, name="X", min_samples=2)
+    n = X.shape[0]
+    k = check_n_clusters(n_clusters, n)
+    seed = check_seed(seed)
+    if min_component_size is not None:
+        check_int(min_component_size, "min_component_size")
+    dist, idx = knn_graph(X, n_neighbors, method=knn, seed=seed)
+    W = affinity_matrix(dist, idx, affinity=affinity)
+    keep = _retained_mask(W, k, min_component_size)
+    retained = np.flatnonzero(keep)
+    Wk = W[retained][:, retained]
+    n_comp, comp = connected_components(Wk, directed=False)
+    labels = np.full(n, -1, dtype=np.int64)
+    emb = None
+    if k == 1:
+        labels[retained] = 0
+    elif n_comp > k:
+        warnings.warn(
+            f"the {n_neighbors}-NN graph has {n_comp} large connected components for "
+            f"n_clusters={k}: grouping whole components by K-means on their means "
+            "(a larger n_neighbors connects them)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        sizes = np.bincount(comp)
+        means = np.zeros((n_comp, X.shape[1]))
+        np.add.at(means, comp, X[retained])
+        means /= sizes[:, None]
+        groups = (
+            _SkKMeans(k, n_init=n_init, random_state=seed).fit(means, sample_weight=sizes).labels_
+        )
+        labels[retained] = groups[comp]
+    else:
+        emb, _ = spectral_embedding(Wk, k, seed=seed)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        labels[retained] = kmeans(emb, k, n_init=n_init, seed=seed)[0]
+    lost = np.flatnonzero(~keep)
+    if lost.size:
+        nearest = NearestNeighbors(n_neighbors=1).fit(X[retained]).kneighbors(X[lost])[1][:, 0]
+        labels[lost] = labels[retained[nearest]]
+    if return_embedding:
+        return labels, emb, retained
+    return labels

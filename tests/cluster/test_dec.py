@@ -1,0 +1,110 @@
+"""DEC head against NumPy formulas on a hand example, gradcheck in float64, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from dtc.cluster.dec import (
+    ClusteringLayer,
+    dec_loss,
+    has_converged,
+    label_change_fraction,
+    soft_assignment,
+    target_distribution,
+)
+
+Z = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 4.0]])
+MU = np.array([[0.0, 0.0], [3.0, 4.0]])
+
+
+def _q_numpy(z, mu, alpha):
+    d2 = ((z[:, None, :] - mu[None]) ** 2).sum(-1)
+    kern = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
+    return kern / kern.sum(1, keepdims=True)
+
+
+def test_soft_assignment_hand_example():
+    q = soft_assignment(torch.tensor(Z), torch.tensor(MU), alpha=1.0).numpy()
+    # Row 0: distances^2 0 and 25 -> kernels 1 and 1/26.
+    np.testing.assert_allclose(q[0], [26 / 27, 1 / 27], rtol=1e-12)
+    # Row 1: distances^2 1 and 20 -> kernels 1/2 and 1/21.
+    np.testing.assert_allclose(q[1], [0.5 / (0.5 + 1 / 21), (1 / 21) / (0.5 + 1 / 21)], rtol=1e-12)
+    for alpha in (1.0, 0.5, 3.0):
+        q = soft_assignment(torch.tensor(Z), torch.tensor(MU), alpha=alpha).numpy()
+        np.testing.assert_allclose(q, _q_numpy(Z, MU, alpha), rtol=1e-10)
+
+
+def test_target_distribution_and_loss_against_numpy():
+    rng = np.random.default_rng(0)
+    z, mu = rng.normal(size=(7, 3)), rng.normal(size=(4, 3))
+    q = _q_numpy(z, mu, 1.0)
+    w = q**2 / q.sum(0)
+    p = w / w.sum(1, keepdims=True)
+    qt = soft_assignment(torch.tensor(z), torch.tensor(mu))
+    pt = target_distribution(qt)
+    assert not pt.requires_grad
+    np.testing.assert_allclose(pt.numpy(), p, rtol=1e-10)
+    kl = (p * np.log(p / q)).sum() / 7
+    np.testing.assert_allclose(dec_loss(qt, pt).item(), kl, rtol=1e-10)
+    # KL(P||P) = 0, zeros in P contribute nothing.
+    onehot = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert dec_loss(onehot.clamp_min(1e-300), onehot).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_far_points_do_not_underflow():
+    z = torch.tensor([[1e6, 0.0]], dtype=torch.float32)
+    mu = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float32)
+    q = soft_assignment(z, mu)
+    assert torch.isfinite(q).all() and q.sum().item() == pytest.approx(1.0)
+
+
+def test_gradcheck_float64():
+    torch.manual_seed(0)
+    z = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    mu = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: soft_assignment(a, b, alpha=2.0), (z, mu))
+    p = target_distribution(soft_assignment(z, mu))
+    assert torch.autograd.gradcheck(lambda a, b: dec_loss(soft_assignment(a, b), p), (z, mu))
+
+
+def test_clustering_layer():
+    layer = ClusteringLayer(2, 2, alpha=1.0).double()
+    layer.init_centers(MU)
+    q = layer(torch.tensor(Z))
+    np.testing.assert_allclose(q.detach().numpy(), _q_numpy(Z, MU, 1.0), rtol=1e-10)
+    assert [n for n, _ in layer.named_parameters()] == ["centers"]
+    # One gradient step on KL(P||Q) moves the centres (they are trained).
+    loss = dec_loss(q, target_distribution(q))
+    loss.backward()
+    assert layer.centers.grad is not None and layer.centers.grad.abs().sum() > 0
+
+
+def test_label_change_tolerance():
+    a = np.array([0, 1, 1, 2, 2, 2, 0, 0, 1, 1])
+    b = a.copy()
+    b[0] = 1
+    assert label_change_fraction(a, b) == pytest.approx(0.1)
+    assert label_change_fraction(torch.tensor(a), torch.tensor(a)) == 0.0
+    assert has_converged(a, b, tol=0.11)
+    assert not has_converged(a, b, tol=0.1)  # strict: < tol, as in DEC
+    assert not has_converged(None, b)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: soft_assignment(torch.zeros(3, 2), torch.zeros(2, 3)), "z, centers"),
+        (lambda: soft_assignment(torch.zeros(3, 2), torch.zeros(2, 2), alpha=0), "alpha"),
+        (lambda: target_distribution(torch.zeros(3)), "q: expected"),
+        (lambda: dec_loss(torch.ones(2, 2), torch.ones(2, 3)), "q, p"),
+        (lambda: ClusteringLayer(0, 2), "n_clusters"),
+        (lambda: ClusteringLayer(2, 2).init_centers(np.zeros((3, 2))), "centers: expected shape"),
+        (lambda: ClusteringLayer(1, 1).init_centers(np.array([[np.nan]])), "finite"),
+        (lambda: label_change_fraction([0, 1], [0, 1, 1]), "previous, current"),
+        (lambda: label_change_fraction([], []), "empty"),
+        (lambda: has_converged([0], [0], tol=2.0), "tol"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

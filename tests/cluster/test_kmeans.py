@@ -1,0 +1,164 @@
+"""K-means and GMM back ends against scikit-learn on the same input, and bad input."""
+
+from importlib import import_module
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans as SkKMeans
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+
+from dtc.cluster import KMeans, assign_nearest, gmm, kmeans
+
+# The function dtc.cluster.kmeans shadows the submodule of the same name.
+kmeans_module = import_module("dtc.cluster.kmeans")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(600, n_features=5, centers=4, cluster_std=1.0, random_state=0)
+    return X.astype(np.float32), y
+
+
+def test_kmeans_matches_sklearn_on_same_input(blobs):
+    X, y = blobs
+    labels, centers, inertia = kmeans(X, 4, n_init=5, seed=3)
+    ref = SkKMeans(4, n_init=5, random_state=3, algorithm="lloyd").fit(X)
+    assert labels.shape == (600,) and labels.dtype == np.int64
+    assert centers.shape == (4, 5) and centers.dtype == np.float32
+    np.testing.assert_array_equal(labels, ref.labels_)
+    np.testing.assert_allclose(inertia, ref.inertia_, rtol=1e-5)
+    assert adjusted_rand_score(y, labels) == 1.0
+
+
+def test_inertia_and_labels_are_consistent_with_centers(blobs):
+    X, _ = blobs
+    labels, centers, inertia = kmeans(X, 4, seed=0)
+    # Independent recomputation: nearest centre by brute force in float64.
+    d2 = ((X[:, None, :].astype(np.float64) - centers[None].astype(np.float64)) ** 2).sum(-1)
+    np.testing.assert_array_equal(labels, d2.argmin(1))
+    np.testing.assert_allclose(inertia, d2.min(1).sum(), rtol=1e-4)
+    lab2, sq = assign_nearest(X, centers)
+    np.testing.assert_array_equal(lab2, labels)
+    np.testing.assert_allclose(sq, d2.min(1), rtol=1e-3, atol=1e-3)
+
+
+def test_given_init_keeps_centre_index(blobs):
+    X, y = blobs
+    means = np.stack([X[y == c].mean(0) for c in range(4)])
+    perm = np.array([2, 0, 3, 1])
+    labels, centers, _ = kmeans(X, 4, init=means[perm], seed=0)
+    # Centre c started at class perm[c]'s mean and still stands for that class.
+    np.testing.assert_array_equal(perm[labels], y)
+    np.testing.assert_allclose(centers, means[perm], atol=1e-4)
+
+
+def test_seeded_and_deterministic(blobs):
+    X, _ = blobs
+    a = kmeans(X, 4, init="random", n_init=2, seed=7)
+    b = kmeans(X, 4, init="random", n_init=2, seed=7)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_restarts_on_subsample_above_threshold(monkeypatch):
+    # Shrink the thresholds so the subsampled-restart path runs on a small problem.
+    monkeypatch.setattr(kmeans_module, "SUBSAMPLE_RESTARTS_ABOVE", 500)
+    monkeypatch.setattr(kmeans_module, "RESTART_SUBSAMPLE", 300)
+    X, _y = make_blobs(2000, n_features=3, centers=5, random_state=1)
+    labels, _centers, inertia = kmeans(X, 5, n_init=4, seed=0)
+    ref = SkKMeans(5, n_init=4, random_state=0).fit(X.astype(np.float32))
+    # Same optimum as full-data restarts: identical partition and inertia.
+    assert adjusted_rand_score(ref.labels_, labels) == 1.0
+    np.testing.assert_allclose(inertia, ref.inertia_, rtol=1e-4)
+
+
+def test_estimator_fit_predict(blobs):
+    X, _y = blobs
+    est = KMeans(4, n_init=3, seed=0)
+    assert est.get_params()["n_clusters"] == 4
+    labels = est.fit_predict(X)
+    np.testing.assert_array_equal(est.predict(X), labels)
+    assert est.cluster_centers_.shape == (4, 5) and est.inertia_ > 0
+    with pytest.raises(ValueError, match="call fit first"):
+        KMeans(2).predict(X)
+
+
+def test_faiss_backend_when_missing_or_present(blobs):
+    X, y = blobs
+    if not kmeans_module.faiss_available():
+        with pytest.raises(ImportError, match="faiss"):
+            kmeans(X, 4, backend="faiss")
+    else:
+        labels, centers, inertia = kmeans(X, 4, backend="faiss", n_init=3, seed=0)
+        assert adjusted_rand_score(y, labels) == 1.0
+        d2 = ((X[:, None, :] - centers[None]) ** 2).sum(-1)
+        np.testing.assert_allclose(inertia, d2.min(1).sum(), rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_clusters": 601}, "n_clusters=601"),
+        ({"n_clusters": 0}, "n_clusters"),
+        ({"n_clusters": 2.5}, "n_clusters"),
+        ({"init": "kmeans"}, "init"),
+        ({"init": np.zeros((3, 5))}, r"init: expected an array of shape"),
+        ({"n_init": 0}, "n_init"),
+        ({"max_iter": -1}, "max_iter"),
+        ({"tol": -1.0}, "tol"),
+        ({"seed": -3}, "seed"),
+        ({"backend": "gpu"}, "backend"),
+    ],
+)
+def test_kmeans_bad_arguments(blobs, kwargs, match):
+    X, _ = blobs
+    args = {"n_clusters": 4, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        kmeans(X, args.pop("n_clusters"), **args)
+
+
+def test_kmeans_bad_X():
+    X = np.ones((10, 2))
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X: expected finite"):
+        kmeans(X, 2)
+    with pytest.raises(ValueError, match="X: expected a 2-d"):
+        kmeans(np.ones(10), 2)
+    with pytest.raises(ValueError, match="centers: expected 2 columns"):
+        assign_nearest(np.ones((4, 2)), np.ones((2, 3)))
+
+
+def test_gmm_matches_sklearn(blobs):
+    X, y = blobs
+    labels, resp = gmm(X, 4, covariance_type="diag", seed=0)
+    ref = GaussianMixture(4, covariance_type="diag", random_state=0).fit(X.astype(np.float64))
+    np.testing.assert_allclose(resp, ref.predict_proba(X.astype(np.float64)), atol=1e-8)
+    np.testing.assert_allclose(resp.sum(1), 1.0)
+    np.testing.assert_array_equal(labels, ref.predict(X.astype(np.float64)))
+    assert adjusted_rand_score(y, labels) == 1.0
+
+
+def test_gmm_means_init_keeps_component_index(blobs):
+    X, y = blobs
+    means = np.stack([X[y == c].mean(0) for c in range(4)])
+    labels, _, model = gmm(X, 4, means_init=means[::-1], return_model=True)
+    np.testing.assert_array_equal(3 - labels, y)
+    assert model.converged_
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_components": 1000}, "n_components=1000"),
+        ({"covariance_type": "banded"}, "covariance_type"),
+        ({"reg_covar": -1.0}, "reg_covar"),
+        ({"means_init": np.zeros((2, 5))}, "means_init"),
+    ],
+)
+def test_gmm_bad_arguments(blobs, kwargs, match):
+    X, _ = blobs
+    args = {"n_components": 4, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        gmm(X, args.pop("n_components"), **args)

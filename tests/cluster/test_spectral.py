@@ -1,0 +1,168 @@
+"""Sparse spectral clustering against scikit-learn and dense linear algebra, and bad input."""
+
+from importlib import import_module
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.cluster import SpectralClustering
+from sklearn.datasets import make_blobs, make_circles
+from sklearn.metrics import adjusted_rand_score
+
+from dtc.cluster import (
+    affinity_matrix,
+    eigengap,
+    kmeans,
+    knn_graph,
+    spectral_clustering,
+    spectral_embedding,
+)
+
+spectral_module = import_module("dtc.cluster.spectral")
+
+
+@pytest.fixture(scope="module")
+def rings():
+    X, y = make_circles(600, factor=0.4, noise=0.04, random_state=0)
+    return X, y
+
+
+def test_rings_where_kmeans_fails(rings):
+    X, y = rings
+    ours = spectral_clustering(X, 2, n_neighbors=10, seed=0)
+    ref = SpectralClustering(
+        2, affinity="nearest_neighbors", n_neighbors=10, random_state=0
+    ).fit_predict(X)
+    assert adjusted_rand_score(y, ours) == 1.0
+    assert adjusted_rand_score(y, ref) == 1.0
+    assert adjusted_rand_score(y, kmeans(X, 2, seed=0)[0]) < 0.1
+    conn = spectral_clustering(X, 2, affinity="connectivity", seed=0)
+    assert adjusted_rand_score(y, conn) == 1.0
+
+
+def test_blobs_agree_with_sklearn():
+    X, y = make_blobs(900, n_features=8, centers=5, cluster_std=1.5, random_state=2)
+    ours = spectral_clustering(X, 5, seed=0)
+    ref = SpectralClustering(5, affinity="nearest_neighbors", random_state=0).fit_predict(X)
+    assert adjusted_rand_score(y, ours) == 1.0
+    assert adjusted_rand_score(ref, ours) == 1.0
+
+
+def test_knn_exact_against_numpy():
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    dist, idx = knn_graph(X, 5, method="exact")
+    D = np.sqrt(((X[:, None].astype(np.float64) - X[None]) ** 2).sum(-1))
+    np.fill_diagonal(D, np.inf)
+    ref = np.argsort(D, axis=1)[:, :5]
+    np.testing.assert_array_equal(idx, ref)
+    np.testing.assert_allclose(dist, np.take_along_axis(D, ref, 1), rtol=1e-5)
+
+
+def test_knn_ivf_recall_against_exact():
+    X, _ = make_blobs(4000, n_features=16, centers=6, random_state=0)
+    d_ex, i_ex = knn_graph(X, 10, method="exact")
+    d_ivf, i_ivf = knn_graph(X, 10, method="ivf", n_probe=8, seed=0)
+    assert i_ivf.shape == (4000, 10)
+    assert not (i_ivf == np.arange(4000)[:, None]).any()  # itself never a neighbour
+    recall = np.mean([np.intersect1d(a, b).size / 10 for a, b in zip(i_ex, i_ivf)])
+    assert recall > 0.9
+    # Found distances are true distances, ascending, never below the exact ones.
+    true = np.linalg.norm(X[i_ivf] - X[:, None, :], axis=-1)
+    np.testing.assert_allclose(d_ivf, true, rtol=1e-3, atol=1e-3)
+    assert (np.diff(d_ivf, axis=1) >= 0).all() and (d_ivf >= d_ex - 1e-3).all()
+    # Probing every cell is exact search.
+    _, i_all = knn_graph(X[:900], 5, method="ivf", n_probe=10_000)
+    _, i_ref = knn_graph(X[:900], 5, method="exact")
+    np.testing.assert_array_equal(np.sort(i_all, 1), np.sort(i_ref, 1))
+
+
+def test_self_tuning_affinity_hand_example():
+    # Points on a line at 0, 1, 3; two neighbours each, local scale = 2nd neighbour.
+    dist = np.array([[1.0, 3.0], [1.0, 2.0], [2.0, 3.0]])
+    idx = np.array([[1, 2], [0, 2], [1, 0]])
+    W = affinity_matrix(dist, idx).toarray()
+    sigma = np.array([3.0, 2.0, 3.0])
+    D = np.abs(np.subtract.outer([0.0, 1.0, 3.0], [0.0, 1.0, 3.0]))
+    ref = np.exp(-(D**2) / np.outer(sigma, sigma))
+    np.fill_diagonal(ref, 0.0)
+    np.testing.assert_allclose(W, ref, rtol=1e-12)
+    C = affinity_matrix(dist[:, :1], idx[:, :1], affinity="connectivity").toarray()
+    # 0<->1 mutual, 2->1 one-way: symmetrised as an edge.
+    np.testing.assert_array_equal(C, [[0, 1, 0], [1, 0, 1], [0, 1, 0]])
+
+
+def test_eigensolver_against_dense_eigh(monkeypatch):
+    # Force ARPACK on a small graph and compare with numpy's dense eigh.
+    monkeypatch.setattr(spectral_module, "DENSE_EIGEN_MAX", 10)
+    X, _ = make_blobs(300, n_features=3, centers=3, cluster_std=3.0, random_state=0)
+    W = affinity_matrix(*knn_graph(X, 8))
+    emb, vals = spectral_embedding(W, 4, seed=0)
+    deg = np.asarray(W.sum(1)).ravel()
+    M = W.toarray() / np.sqrt(np.outer(deg, deg))
+    ref_vals, ref_vecs = np.linalg.eigh(M)
+    np.testing.assert_allclose(vals, ref_vals[::-1][:4], atol=1e-8)
+    np.testing.assert_allclose(vals[0], 1.0, atol=1e-10)
+    # Same invariant subspace: equal orthogonal projectors.
+    ref = ref_vecs[:, ::-1][:, :4]
+    np.testing.assert_allclose(emb @ emb.T, ref @ ref.T, atol=1e-6)
+
+
+def test_disconnected_graph_small_component_joins_nearest_cluster():
+    X, y = make_blobs(600, n_features=2, centers=[[0, 0], [20, 0], [0, 20]], random_state=0)
+    outliers = np.random.default_rng(0).normal(size=(12, 2)) * 0.1 + [60.0, 0.0]
+    Xa = np.vstack([X, outliers])
+    W = affinity_matrix(*knn_graph(Xa, 10))
+    from scipy.sparse.csgraph import connected_components
+
+    assert connected_components(W)[0] == 4  # the three blobs and the outliers
+    labels = spectral_clustering(Xa, 3, seed=0)
+    assert adjusted_rand_score(y, labels[:600]) == 1.0
+    # The outliers lie nearest the blob at (20, 0).
+    assert (labels[600:] == labels[np.flatnonzero(y == 1)[0]]).all()
+
+
+def test_more_components_than_clusters_groups_components():
+    centers = [[0, 0], [0, 8], [100, 0], [100, 8]]
+    X, y = make_blobs(400, n_features=2, centers=centers, cluster_std=0.3, random_state=0)
+    with pytest.warns(RuntimeWarning, match="4 large connected components"):
+        labels = spectral_clustering(X, 2, n_neighbors=5, seed=0)
+    assert adjusted_rand_score(y // 2, labels) == 1.0
+
+
+def test_embedding_of_disconnected_graph_has_one_vector_per_component():
+    W = sp.block_diag([np.ones((4, 4)) - np.eye(4), np.ones((3, 3)) - np.eye(3)]).tocsr()
+    emb, vals = spectral_embedding(W, 2)
+    np.testing.assert_allclose(vals, [1.0, 1.0], atol=1e-12)
+    assert (np.linalg.norm(emb, axis=1) > 0).all()
+    assert (np.count_nonzero(emb, axis=1) == 1).all()
+
+
+def test_eigengap_hand_values():
+    assert eigengap([1.0, 0.99, 0.98, 0.5, 0.45]) == 3
+    assert eigengap([1.0, 0.2, 0.1]) == 1
+    assert eigengap([1.0, 0.99, 0.98, 0.5, 0.0], k_max=3) == 3
+    assert eigengap([1.0, 0.9, 0.1, 0.05, 0.0], k_max=1) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda X: spectral_clustering(X, 51), "n_clusters=51"),
+        (lambda X: spectral_clustering(X, 2, n_neighbors=50), "n_neighbors=50"),
+        (lambda X: spectral_clustering(X, 2, affinity="rbf"), "affinity"),
+        (lambda X: spectral_clustering(X, 2, knn="annoy"), "method"),
+        (lambda X: spectral_clustering(X, 2, min_component_size=0), "min_component_size"),
+        (lambda X: spectral_clustering(np.full((50, 2), np.nan), 2), "X: expected finite"),
+        (lambda X: knn_graph(X, 3, n_probe=0), "n_probe"),
+        (lambda X: affinity_matrix(np.ones((3, 2)), np.ones((3, 3))), "distances, indices"),
+        (lambda X: spectral_embedding(sp.csr_matrix((3, 3)), 2), "W: expected positive"),
+        (lambda X: eigengap([1.0]), "at least 2"),
+        (lambda X: eigengap([0.5, 1.0]), "descending"),
+        (lambda X: eigengap([1.0, 0.5], k_max=2), "k_max=2"),
+        (lambda X: eigengap([1.0, np.nan]), "finite"),
+    ],
+)
+def test_bad_input(call, match):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=match):
+        call(X)
