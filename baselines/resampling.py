@@ -14,9 +14,15 @@ classes. This baseline first rebalances the labelled source with imbalanced-lear
 
 then transfers to the target:
 
-1. a multinomial logistic regression is fitted on the standardised, resampled source
-   and predicts a class for every target sample (*model transfer*: the classifier is the
-   part the imbalance biases, and the part resampling corrects);
+1. a multinomial logistic regression is fitted on the resampled source, standardised
+   with its own statistics, and predicts a class for every target sample, standardised
+   with *the target's own* statistics (``standardize="per_domain"``, the default: each
+   feature's mean and variance are matched across domains, which undoes brightness /
+   contrast shifts; ``"source"`` applies the source's scaler to both). Matching the
+   moments of two domains is only right when their class proportions agree, and this
+   is where resampling matters twice: a rebalanced source has the proportions of a
+   balanced target. (*Model transfer*: the classifier is the part the imbalance biases,
+   and the part resampling corrects.)
 2. the target is clustered by K-means (:func:`dtc.cluster.kmeans`, one run) started at
    the target centroids of the predicted classes (a class predicted for no target
    sample starts at its resampled source mean), so the clusters follow the target's own
@@ -79,6 +85,8 @@ class ResampledTransfer(TransferClusterer):
     n_clusters : int, optional
         Must equal the number of source classes; ``None`` takes it from the source.
     sampler : {"smote", "random_over", "random_under", "none"}, default "smote"
+    standardize : {"per_domain", "source"}, default "per_domain"
+        Scale the target with its own statistics, or with the (resampled) source's.
     k_neighbors : int, default 5
         SMOTE's neighbours.
     C : float, default 1.0
@@ -108,6 +116,7 @@ class ResampledTransfer(TransferClusterer):
         self,
         n_clusters=None,
         sampler="smote",
+        standardize="per_domain",
         k_neighbors=5,
         C=1.0,
         refine=False,
@@ -116,6 +125,7 @@ class ResampledTransfer(TransferClusterer):
     ):
         self.n_clusters = n_clusters
         self.sampler = sampler
+        self.standardize = standardize
         self.k_neighbors = k_neighbors
         self.C = C
         self.refine = refine
@@ -136,6 +146,10 @@ class ResampledTransfer(TransferClusterer):
             )
         if classes.size < 2:
             raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
+        if self.standardize not in ("per_domain", "source"):
+            raise ValueError(
+                f"{name}: standardize must be 'per_domain' or 'source', got {self.standardize!r}"
+            )
         if self.sampler not in SAMPLERS:
             raise ValueError(f"{name}: sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         k_nn = check_positive_int(self.k_neighbors, method=name, name="k_neighbors")
@@ -151,10 +165,11 @@ class ResampledTransfer(TransferClusterer):
         self.source_class_counts_ = {
             int(classes[c]): int(n) for c, n in enumerate(np.bincount(ys, minlength=k))
         }
-        scaler = StandardScaler().fit(Xs)
-        clf = LogisticRegression(C=self.C, max_iter=1000).fit(scaler.transform(Xs), ys)
         Xt = pair.target.X.astype(np.float64)
-        pred = clf.predict(scaler.transform(Xt)).astype(np.int64)
+        scaler = StandardScaler().fit(Xs)
+        target_scaler = StandardScaler().fit(Xt) if self.standardize == "per_domain" else scaler
+        clf = LogisticRegression(C=self.C, max_iter=1000).fit(scaler.transform(Xs), ys)
+        pred = clf.predict(target_scaler.transform(Xt)).astype(np.int64)
         self.initial_labels_ = pred
         centers = np.stack(
             [
