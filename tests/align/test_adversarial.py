@@ -26,16 +26,6 @@ from dtc.align.grl import GradientReversal, dann_schedule, grad_reverse
 LOG2 = math.log(2.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The networks here are tiny: a second thread only adds synchronisation cost, which
-    # dominates on a loaded machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _zero_last_layer(loss):
     # A discriminator whose last layer is zero outputs logit 0 (probability 1/2) everywhere.
     last = loss.discriminator.net[-1]

@@ -13,16 +13,6 @@ from scipy.spatial.distance import cdist, pdist
 from dtc.align.discrepancy import coral_distance, mmd_permutation_test, proxy_a_distance
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Hundreds of tiny MMD evaluations: a second thread only adds synchronisation cost,
-    # which dominates on a loaded machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _gauss(n, d=3, shift=0.0, seed=0):
     return np.random.default_rng(seed).standard_normal((n, d)) + shift
 

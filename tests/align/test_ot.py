@@ -20,16 +20,6 @@ from dtc.align.ot import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors, many Sinkhorn iterations: a second thread only adds synchronisation
-    # cost, which dominates on a loaded machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _pair(n_s=10, n_t=8, d=3, shift=1.0):
     g = torch.Generator().manual_seed(0)
     source = torch.randn(n_s, d, generator=g, dtype=torch.float64)
