@@ -23,6 +23,8 @@ place), which is what model transfer relies on (:mod:`dtc.cluster.transfer`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import numbers
 
@@ -30,7 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.metrics import pairwise_distances_argmin_min
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from dtc.data.domain import check_features
 
@@ -62,6 +64,17 @@ _BACKENDS = ("auto", "sklearn", "faiss")
 def faiss_available() -> bool:
     """Whether the optional ``faiss`` package can be imported."""
     return importlib.util.find_spec("faiss") is not None
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    # Scanning the loaded libraries costs ~0.1 s: do it once.
+    return ThreadpoolController()
+
+
+def limit_threads(single: bool):
+    """Context limiting OpenMP / BLAS to one thread when ``single`` (small problems)."""
+    return _controller().limit(limits=1) if single else contextlib.nullcontext()
 
 
 # -- validation shared by the cluster modules -------------------------------
@@ -190,7 +203,7 @@ def _run(X, k, init, n_init, max_iter, tol, seed, use_faiss):
         random_state=seed,
         algorithm="lloyd",
     )
-    with threadpool_limits(1 if X.shape[0] < SINGLE_THREAD_BELOW else None):
+    with limit_threads(X.shape[0] < SINGLE_THREAD_BELOW):
         km.fit(X)
     return (
         km.labels_.astype(np.int64),

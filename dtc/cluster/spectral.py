@@ -37,12 +37,13 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.neighbors import NearestNeighbors
 
-from dtc.cluster.kmeans import check_int, check_n_clusters, check_seed, kmeans
+from dtc.cluster.kmeans import check_int, check_n_clusters, check_seed, kmeans, limit_threads
 from dtc.data.domain import check_features
 
 __all__ = [
@@ -217,8 +218,10 @@ def _top_eigenpairs(M, m, rng, tol):
     """The ``m`` largest eigenpairs of a symmetric sparse ``M`` (descending)."""
     size = M.shape[0]
     if size <= DENSE_EIGEN_MAX or m >= size - 1:
-        vals, vecs = np.linalg.eigh(M.toarray())
-        vals, vecs = vals[::-1][:m], vecs[:, ::-1][:, :m]
+        # Small dense problems: one thread (BLAS workers only add overhead here).
+        with limit_threads(True):
+            vals, vecs = eigh(M.toarray(), subset_by_index=[size - m, size - 1])
+        vals, vecs = vals[::-1], vecs[:, ::-1]
     else:
         v0 = rng.uniform(-1.0, 1.0, size)
         vals, vecs = eigsh(M, k=m, which="LA", v0=v0, tol=tol, ncv=max(2 * m + 1, 20))

@@ -1,0 +1,149 @@
+"""Model transfer on shifted blobs, Hungarian matching by brute force, choosing k."""
+
+from itertools import permutations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from dtc.cluster import (
+    class_means,
+    cluster_and_match,
+    match_clusters,
+    select_k_eigengap,
+    select_k_silhouette,
+    transfer_kmeans,
+)
+
+CENTERS = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    Xs, ys = make_blobs(400, centers=CENTERS, cluster_std=1.0, random_state=0)
+    # The target is the source moved by (3, 2.5) and rotated slightly: a domain shift
+    # smaller than the distance between classes.
+    Xt, yt = make_blobs(500, centers=CENTERS, cluster_std=1.0, random_state=1)
+    th = 0.1
+    R = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    return Xs, ys, Xt @ R.T + [3.0, 2.5], yt
+
+
+def test_class_means_against_loop(shifted):
+    Xs, ys, _, _ = shifted
+    means = class_means(Xs, ys, 4)
+    for c in range(4):
+        np.testing.assert_allclose(means[c], Xs[ys == c].mean(0), rtol=1e-5)
+    assert means.dtype == np.float32
+
+
+def test_transfer_from_class_means_names_clusters_by_class(shifted):
+    Xs, ys, Xt, yt = shifted
+    res = transfer_kmeans(Xt, class_means(Xs, ys, 4))
+    np.testing.assert_array_equal(res.source_to_target, np.arange(4))
+    np.testing.assert_array_equal(res.cluster_classes, np.arange(4))
+    # Without any matching, target cluster c is class c.
+    assert np.mean(res.cluster_classes[res.labels] == yt) == 1.0
+    # The centres moved from the source means to the shifted target means.
+    target_means = np.stack([Xt[yt == c].mean(0) for c in range(4)])
+    np.testing.assert_allclose(res.centers, target_means, atol=1e-3)
+
+
+def test_nearest_class_mean_assignment(shifted):
+    Xs, ys, Xt, yt = shifted
+    means = class_means(Xs, ys, 4)
+    res = transfer_kmeans(Xt, means, assign="nearest")
+    d2 = ((Xt[:, None, :] - means[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(res.labels, d2.argmin(1))
+    np.testing.assert_array_equal(res.centers, means)
+    # The shift costs the unadapted rule some points that K-means recovers.
+    assert 0.8 < np.mean(res.labels == yt) < 1.0
+
+
+def test_match_clusters_against_brute_force():
+    rng = np.random.default_rng(0)
+    S, T = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    cost = ((S[:, None] - T[None]) ** 2).sum(-1)
+    best = min(permutations(range(4)), key=lambda p: cost[np.arange(4), list(p)].sum())
+    np.testing.assert_array_equal(match_clusters(S, T), best)
+    # More source clusters than target ones: the extra one is unmatched.
+    out = match_clusters(np.vstack([T, [[100.0, 100.0, 100.0]]]), T)
+    np.testing.assert_array_equal(out, [0, 1, 2, 3, -1])
+
+
+def test_cluster_and_match_recovers_correspondence(shifted):
+    Xs, ys, Xt, yt = shifted
+    res = cluster_and_match(Xs, Xt, 4, seed=0)
+    assert adjusted_rand_score(yt, res.labels) == 1.0
+    # Source cluster s was matched to the target cluster holding the same class.
+    from dtc.cluster import kmeans
+
+    src_labels = kmeans(Xs, 4, seed=0)[0]
+    for s in range(4):
+        cls = np.bincount(ys[src_labels == s]).argmax()
+        assert np.bincount(yt[res.labels == res.source_to_target[s]]).argmax() == cls
+    np.testing.assert_array_equal(res.cluster_classes[res.source_to_target], np.arange(4))
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: class_means(np.ones((3, 2)), [0, 1, 3], 3), r"labels in \[0, 3\)"),
+        (lambda: class_means(np.ones((3, 2)), [0, 0, 2], 3), r"classes \[1\] have no sample"),
+        (lambda: class_means(np.ones((3, 2)), [0, 1], 2), "one label per row"),
+        (lambda: class_means(np.ones((2, 2)), [0.0, 1.0], 2), "integer labels"),
+        (lambda: transfer_kmeans(np.ones((5, 2)), np.ones((2, 3))), "source_centers"),
+        (lambda: transfer_kmeans(np.ones((5, 2)), np.ones((2, 2)), assign="soft"), "assign"),
+        (lambda: transfer_kmeans(np.ones((1, 2)), np.eye(2)), "n_clusters=2"),
+        (lambda: match_clusters(np.ones((2, 2)), np.ones((2, 3))), "same dimension"),
+        (lambda: cluster_and_match(np.ones((5, 2)), np.ones((5, 3)), 2), "same dimension"),
+    ],
+)
+def test_transfer_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.fixture(scope="module")
+def five_blobs():
+    X, y = make_blobs(1500, n_features=6, centers=5, cluster_std=1.0, random_state=3)
+    return X, y
+
+
+def test_select_k_silhouette(five_blobs):
+    X, _ = five_blobs
+    k, scores = select_k_silhouette(X, range(2, 9), sample_size=600, seed=0)
+    assert k == 5 and scores.shape == (7,)
+    # Score of k=5 equals scikit-learn's silhouette on the same subsample and labels.
+    from sklearn.metrics import silhouette_score
+
+    from dtc.cluster import kmeans
+
+    sub = np.sort(np.random.default_rng(0).choice(1500, 600, replace=False))
+    labels = kmeans(X, 5, n_init=4, seed=0)[0]
+    assert scores[3] == pytest.approx(silhouette_score(X[sub], labels[sub]))
+
+
+def test_select_k_eigengap(five_blobs):
+    X, _ = five_blobs
+    k, vals = select_k_eigengap(X, k_max=10, seed=0)
+    assert k == 5 and vals.shape == (11,)
+    assert (np.diff(vals) <= 1e-10).all() and vals[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda X: select_k_silhouette(X, [1, 2]), "k_range"),
+        (lambda X: select_k_silhouette(X, []), "at least one candidate"),
+        (lambda X: select_k_silhouette(X, [2, 50]), "every k < n"),
+        (lambda X: select_k_silhouette(X, [2], sample_size=1), "sample_size"),
+        (lambda X: select_k_eigengap(X, k_max=49), "k_max=49"),
+        (lambda X: select_k_eigengap(X, k_max=0), "k_max"),
+    ],
+)
+def test_select_k_bad_input(call, match):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=match):
+        call(X)
