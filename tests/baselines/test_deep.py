@@ -25,16 +25,6 @@ from dtc.metrics import cluster_acc
 SMALL = {"hidden": (32,), "n_latent": 4, "batch_size": 64}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # The networks here are tiny: one thread is faster than two on a shared machine
-    # (no synchronisation between threads on every small matrix product).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def nuisance_pair(seed=0, d=30, n_s=400, n_t=200, nuisance=3, amplitude=4.0):
     rng = np.random.default_rng(seed)
     rotation = np.linalg.qr(rng.normal(size=(d, d)))[0]
