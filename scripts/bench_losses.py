@@ -1,0 +1,265 @@
+"""Speed and memory of dtc's alignment losses against pytorch-adapt and POT.
+
+Usage::
+
+    python scripts/bench_losses.py                      # default grid, table
+    python scripts/bench_losses.py --json               # one JSON object per line
+    python scripts/bench_losses.py --losses mmd,pa_mmd_q33 --n 4096 --d 256
+    python scripts/bench_losses.py --losses mmd_linear --n 1000000 --d 64
+
+What is measured, per (loss, n, d), on ``n`` source and ``n`` target samples
+(standard normal, target shifted by 0.5), float32, CPU, ``--threads`` (default 2):
+
+``seconds``      median over ``--repeats`` of one forward + backward (wall clock), after one
+                 untimed warm-up call (skipped when a call takes over 10 s; then one timed
+                 call only);
+``cpu_seconds``  the same in process CPU time (less sensitive to a shared, busy machine);
+``peak_mb``      extra peak resident memory: each configuration runs in a **fresh
+                 subprocess**; ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is read after
+                 the imports and the inputs exist (baseline) and after the timed calls;
+                 the difference is the high-water mark the loss added. (A loss whose peak
+                 stays below the baseline's high-water mark reads 0; tracemalloc does not
+                 see torch's allocations, hence RSS.)
+
+Losses: every loss in ``dtc.align.available()`` that builds with default arguments
+(all get the context ``source_probs``/``target_probs`` = random soft assignments over
+10 clusters and ``progress=0.5``; dtc's wrappers of
+pytorch-adapt are left out, the peers are measured directly), a few named variants
+(``mmd_1k``: one kernel), and the peers ``pa_mmd_q33`` / ``pa_mmd_q1`` (pytorch-adapt
+``MMDLoss(mmd_type="quadratic")`` with its 33 scales / one scale), ``pa_mmd_lin33``
+(``mmd_type="linear"``), ``pa_coral`` (``CORALLoss``) and ``pot_swd``
+(``ot.sliced_wasserstein_distance`` on torch tensors, 50 projections). dtc's MMD rows use
+the peers' kernels (``median="source_with_diagonal"``, scales ``1/s``) so the estimate is
+the same number. A configuration that fails, exceeds ``--timeout`` seconds or would not fit
+gets a row saying so: pytorch-adapt's quadratic MMD is skipped above n = 4096 (it holds
+``3 n^2`` distances and ``3 n^2 S`` exponentials: > 11 GB at n = 4096 with 33 scales) or
+when the machine has less than 14 GB available; quadratic losses are skipped above
+n = 16384.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+DTC_VARIANTS = {
+    # name: (registry name, kwargs, estimator, kernels, peer)
+    "mmd": ("mmd", {"median": "source_with_diagonal"}, "unbiased", 33, "pa_mmd_q33"),
+    "mmd_1k": (
+        "mmd",
+        {"median": "source_with_diagonal", "scales": [1.0]},
+        "unbiased",
+        1,
+        "pa_mmd_q1",
+    ),
+    "mmd_linear": ("mmd_linear", {"median": "source_with_diagonal"}, "linear", 33, "pa_mmd_lin33"),
+    "coral": ("coral", {}, "", 0, "pa_coral"),
+    "swd": ("swd", {}, "", 0, "pot_swd"),
+}
+PEERS = {
+    "pa_mmd_q33": ("mmd", "pytorch-adapt", "unbiased", 33),
+    "pa_mmd_q1": ("mmd", "pytorch-adapt", "unbiased", 1),
+    "pa_mmd_lin33": ("mmd_linear", "pytorch-adapt", "linear", 33),
+    "pa_coral": ("coral", "pytorch-adapt", "", 0),
+    "pot_swd": ("swd", "pot", "", 0),
+}
+QUADRATIC = {"mmd", "mmd_1k", "jmmd", "pa_mmd_q33", "pa_mmd_q1", "sinkhorn"}
+SKIP_REGISTRY = {"pytorch_adapt", "pa_mmd", "pa_coral"}  # dtc's wrappers of the peers
+
+
+def _mem_available_gb() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("inf")
+
+
+def _build(key: str, d: int):
+    """(callable(x, y) -> scalar, row fields) for one benchmark key."""
+    import torch
+
+    if key in PEERS:
+        loss, impl, estimator, kernels = PEERS[key]
+        if key.startswith("pa_mmd"):
+            from pytorch_adapt.layers import MMDLoss
+            from pytorch_adapt.layers.utils import get_kernel_scales
+
+            scales = get_kernel_scales() if kernels == 33 else 1.0
+            mmd_type = "linear" if estimator == "linear" else "quadratic"
+            fn = MMDLoss(kernel_scales=scales, mmd_type=mmd_type)
+        elif key == "pa_coral":
+            from pytorch_adapt.layers import CORALLoss
+
+            fn = CORALLoss()
+        else:
+            import ot
+
+            def fn(x, y):
+                return ot.sliced_wasserstein_distance(x, y, n_projections=50, seed=0)
+
+        return fn, dict(loss=loss, impl=impl, estimator=estimator, kernels=kernels)
+    import dtc.align as align
+
+    if key in DTC_VARIANTS:
+        name, kwargs, estimator, kernels, _ = DTC_VARIANTS[key]
+    else:
+        name, kwargs, estimator, kernels = (
+            key,
+            {},
+            getattr(align.get_class(key), "estimator", ""),
+            0,
+        )
+    loss = align.get(name, **kwargs)
+    row = dict(
+        loss=key, impl="dtc", estimator=getattr(loss, "estimator", estimator), kernels=kernels
+    )
+    # The same context the pipeline passes to every loss; unconditional ones ignore it.
+    gen = torch.Generator().manual_seed(1)
+
+    def fn(x, y):
+        ps = torch.softmax(torch.randn(x.shape[0], 10, generator=gen), 1)
+        pt = torch.softmax(torch.randn(y.shape[0], 10, generator=gen), 1)
+        return loss(x, y, source_probs=ps, target_probs=pt, progress=0.5)
+
+    return fn, row
+
+
+def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    fn, row = _build(key, d)
+    row.update(n=n, d=d)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, d, generator=gen).requires_grad_(True)
+    y = (torch.randn(n, d, generator=gen) + 0.5).requires_grad_(True)
+    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def once():
+        x.grad = y.grad = None
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn(x, y).backward()
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    first = once()  # warm-up (allocator, thread pool, MKL)
+    times = [first] if first[0] > 10 else [once() for _ in range(repeats)]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    row.update(
+        seconds=statistics.median(t[0] for t in times),
+        cpu_seconds=statistics.median(t[1] for t in times),
+        peak_mb=round((peak_kb - base_kb) / 1024, 1),
+        status="ok",
+    )
+    return row
+
+
+def _skip_reason(key: str, n: int) -> str | None:
+    if key.startswith("pa_mmd_q") and n > 4096:
+        return "skipped: pytorch-adapt quadratic holds 3 n^2 S floats (>11 GB at n=4096, S=33)"
+    if key == "pa_mmd_q33" and _mem_available_gb() < 14:
+        return f"skipped: only {_mem_available_gb():.1f} GB available, needs ~11 GB"
+    if key == "pa_mmd_lin33" and n > 16384:
+        return "skipped: pytorch-adapt's linear estimate still builds n x n distances"
+    if key in QUADRATIC and n > 16384:
+        return "skipped: quadratic in n"
+    return None
+
+
+def _run_one(key, n, d, args) -> dict:
+    reason = _skip_reason(key, n)
+    if reason is None:
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", key, str(n), str(d)]
+        cmd += ["--repeats", str(args.repeats), "--threads", str(args.threads)]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            reason = f"timeout: over {args.timeout} s"
+        else:
+            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            if out.returncode == 0 and lines:
+                return json.loads(lines[-1])
+            err = (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1]
+            reason = f"failed (exit {out.returncode}): {err[:160]}"
+    return dict(loss=key, impl="?", n=n, d=d, seconds=None, peak_mb=None, status=reason)
+
+
+def default_keys() -> list[str]:
+    import dtc.align as align
+
+    keys = list(DTC_VARIANTS)
+    for name in align.available():
+        if name not in keys and name not in SKIP_REGISTRY:
+            keys.append(name)
+    return keys + list(PEERS)
+
+
+def _table(rows: list[dict]) -> str:
+    by_key = {(r["loss_key"], r["n"], r["d"]): r for r in rows}
+    lines = [
+        f"{'loss':<14}{'impl':<15}{'est':<10}{'S':>3}{'n':>9}{'d':>5}{'sec':>9}{'cpu_s':>9}"
+        f"{'peak MB':>9}  peer: time ratio dtc/peer, memory ratio"
+    ]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"{r['loss_key']:<14}{'':<28}{r['n']:>9}{r['d']:>5}  {r['status']}")
+            continue
+        extra = ""
+        peer = DTC_VARIANTS.get(r["loss_key"], (None,) * 5)[4]
+        p = by_key.get((peer, r["n"], r["d"]))
+        if p and p["status"] == "ok":
+            mem = f"{r['peak_mb'] / p['peak_mb']:.3f}" if p["peak_mb"] else "n/a"
+            extra = f"  {peer}: {r['seconds'] / p['seconds']:.3f}x time, {mem}x mem"
+        elif p:
+            extra = f"  {peer}: {p['status'][:40]}"
+        lines.append(
+            f"{r['loss_key']:<14}{r['impl']:<15}{r['estimator'] or '-':<10}{r['kernels']:>3}"
+            f"{r['n']:>9}{r['d']:>5}{r['seconds']:>9.3f}{r['cpu_seconds']:>9.3f}"
+            f"{r['peak_mb']:>9.1f}{extra}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--losses", help="comma-separated keys (default: all); see module docstring")
+    ap.add_argument(
+        "--n", default="256,1024,4096,16384", help="samples per domain, comma-separated"
+    )
+    ap.add_argument("--d", default="64,256", help="feature dimensions, comma-separated")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration")
+    ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument("--worker", nargs=3, metavar=("KEY", "N", "D"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        key, n, d = args.worker[0], int(args.worker[1]), int(args.worker[2])
+        print(json.dumps(_worker(key, n, d, args.repeats, args.threads)), flush=True)
+        return 0
+    keys = args.losses.split(",") if args.losses else default_keys()
+    rows = []
+    for d in (int(v) for v in args.d.split(",")):
+        for n in (int(v) for v in args.n.split(",")):
+            for key in keys:
+                row = _run_one(key, n, d, args)
+                row["loss_key"] = key
+                rows.append(row)
+                if args.json:
+                    print(json.dumps(row), flush=True)
+    if not args.json:
+        print(_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
