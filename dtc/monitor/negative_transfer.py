@@ -1,0 +1,388 @@
+"""Negative-transfer monitor: a DTC callback that compares the transfer model with a
+no-transfer reference, without target labels, and warns, damps or rolls back.
+
+Transfer is *negative* (Rosenstein, Marx, Kaelbling & Dietterich, NIPS workshop 2005;
+Wang, Dai, Poczos & Carbonell, CVPR 2019) when the source makes the target clustering
+worse than the target alone would give. Without target labels the monitor compares
+label-free scores (:mod:`dtc.monitor.scores`) of two partitions of the target:
+
+* the **transfer** partition: K-means on the current target embedding (during
+  adaptation) or the estimator's final ``labels_`` (at the end of the fit);
+* the **reference** partition: :class:`dtc.monitor.reference.NoTransferReference`, a
+  target-only autoencoder of the same architecture and budget + K-means.
+
+**Comparable scores.** The two partitions come from different embedding spaces, and a
+score computed in each partition's own space mixes the quality of the partition with
+the geometry of the space (an embedding collapsed by alignment can have a high
+silhouette and a meaningless partition). So both partitions are scored on the *same*
+feature matrices (``space``):
+
+``"raw"``    the raw target features, a space neither model shaped;
+``"joint"``  (default) the mean of the score on the raw target features, on the
+             reference embedding and on the current transfer embedding: each partition
+             is scored in its rival's space as well as its own, so the home advantage of
+             either cancels, and the raw features arbitrate.
+
+All label scores of :mod:`dtc.monitor.scores` are scale-free (silhouette, Calinski-
+Harabasz and Davies-Bouldin are ratios of distances), so scores of one partition in
+several spaces can be averaged. Soft-assignment scores use Student-t assignments
+(DEC's kernel, Xie et al., ICML 2016) of each row to the partition's centroids, in each
+space standardised to unit mean squared distance to its mean.
+
+Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
+same at every check.
+
+**Policies** (``policy``; every policy records and warns):
+
+``"warn"``      record the decision trail; set ``estimator.negative_transfer_``;
+``"adapt"``     dynamic transfer strength: when the score falls between two checks while
+                the source-target discrepancy (``logs["discrepancy"]``, DTC's MMD on a
+                fixed subsample) falls too, alignment is being bought with cluster
+                structure, so ``estimator.transfer_scale_`` is multiplied by
+                ``adapt_factor``;
+``"rollback"``  keep the best adaptation state by the score (the pretrained start
+                included) and restore it after the last epoch; if the final partition
+                still does not beat the reference, the estimator's ``labels_``,
+                ``embedding_`` and ``cluster_centers_`` become the reference's (and
+                ``cluster_classes_`` is removed: the clusters are no longer named by
+                source classes);
+``"adapt+rollback"`` both.
+
+Results on the estimator: ``negative_transfer_`` (bool: the final transfer partition
+scores below the reference by more than ``tolerance``), ``monitor_trail_`` (the
+decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
+``transfer_scale``, ``negative``, ``decision``), ``fell_back_to_reference_`` (bool) and
+``reference_`` (the fitted :class:`NoTransferReference`). Adaptation epochs that are
+checked get ``monitor_score`` / ``monitor_decision`` in their ``history_`` entry, and a
+final ``{"stage": "monitor", ...}`` entry is appended to ``history_``.
+
+Target labels never reach the monitor: it sees ``pair`` as the estimator does (labels
+removed by :class:`dtc.methods.TransferClusterer`), and it removes them again itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from dtc.monitor import scores
+from dtc.monitor.base import Callback
+from dtc.monitor.reference import NoTransferReference
+
+__all__ = [
+    "POLICIES",
+    "SPACES",
+    "NegativeTransferMonitor",
+    "common_space_score",
+    "current_target_embedding",
+    "student_t_assignments",
+]
+
+POLICIES = ("warn", "adapt", "rollback", "adapt+rollback")
+SPACES = ("raw", "joint")
+
+
+def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Student-t soft assignments ``(n, k)`` of the rows of ``X`` ``(n, d)`` to the
+    centroids of the partition ``labels`` ``(n,)`` (DEC's kernel with one degree of
+    freedom, Xie et al., ICML 2016), after scaling ``X`` to unit mean squared distance
+    to its mean so that the kernel width means the same in every space."""
+    X = np.asarray(X, dtype=np.float64)
+    Xc = X - X.mean(0)
+    scale = math.sqrt(float((Xc**2).sum(1).mean())) or 1.0
+    Xc = Xc / scale
+    names = np.unique(labels)
+    centres = np.stack([Xc[labels == c].mean(0) for c in names])
+    d2 = ((Xc[:, None, :] - centres[None]) ** 2).sum(-1)
+    q = 1.0 / (1.0 + d2)
+    return q / q.sum(1, keepdims=True)
+
+
+def common_space_score(name: str, labels, spaces) -> float:
+    """Mean of the label-free score ``name`` of one partition ``labels`` ``(n,)`` over the
+    feature matrices ``spaces`` (each ``(n, d_i)``, the same rows).
+
+    Label scores (``scores.LABEL_SCORES``) score ``labels`` on each matrix; soft-assignment
+    scores (``scores.PROB_SCORES``) score :func:`student_t_assignments` of each matrix.
+    """
+    labels = np.asarray(labels)
+    values = []
+    for X in spaces:
+        if name in scores.PROB_SCORES:
+            values.append(scores.score(name, probs=student_t_assignments(X, labels)))
+        else:
+            values.append(scores.score(name, X=X, labels=labels, max_samples=None))
+    return float(np.mean(values))
+
+
+def current_target_embedding(estimator, X) -> np.ndarray:
+    """The estimator's current target embedding of ``X`` ``(n, d)`` -> ``(n, k)``.
+
+    Uses ``estimator.transform_target(X)`` when the estimator has it; otherwise DTC's
+    target autoencoder during the fit (``estimator._tgt_ae``: DTC has no public method
+    for the *current* target encoder yet, see the monitor's report).
+    """
+    fn = getattr(estimator, "transform_target", None)
+    if callable(fn):
+        return np.asarray(fn(X), dtype=np.float32)
+    ae = getattr(estimator, "_tgt_ae", None)
+    if ae is None:
+        raise ValueError(
+            "NegativeTransferMonitor: the estimator exposes neither transform_target(X) nor a "
+            "target autoencoder; it needs one of them to embed the target during adaptation"
+        )
+    from dtc.nn.training import embed
+
+    return embed(ae.encoder, X)
+
+
+class NegativeTransferMonitor(Callback):
+    """Watch a DTC fit for negative transfer (see the module docstring).
+
+    Parameters
+    ----------
+    policy : {"warn", "adapt", "rollback", "adapt+rollback"}
+    score : str
+        A label-free score of :mod:`dtc.monitor.scores` (``LABEL_SCORES`` or
+        ``PROB_SCORES``); ``clustering_stability`` scores an algorithm, not a partition,
+        and is refused.
+    space : {"joint", "raw"}
+        Where both partitions are scored (module docstring).
+    every : int
+        Check every ``every`` adaptation epochs (and always after the last one).
+    tolerance : float
+        Transfer is negative when its score is below the reference's by more than this.
+    max_samples : int
+        Size of the fixed target subsample that is scored.
+    adapt_factor : float in (0, 1)
+        Multiplier of ``transfer_scale_`` at each damping (policy ``adapt``).
+    min_delta : float
+        A score change smaller than this is no fall (policy ``adapt``).
+    reference_epochs : int or None
+        Epochs of the reference autoencoder (None: the estimator's pretrain + adapt).
+    cache_dir : path or None
+        Disk cache of the reference.
+    n_init : int
+        K-means restarts on the transfer embedding at each check.
+    seed : int
+        Seeds the subsample and the K-means.
+    """
+
+    def __init__(
+        self,
+        policy: str = "warn",
+        *,
+        score: str = "silhouette",
+        space: str = "raw",
+        every: int = 1,
+        tolerance: float = 0.0,
+        max_samples: int = 1000,
+        adapt_factor: float = 0.5,
+        min_delta: float = 1e-3,
+        reference_epochs: int | None = None,
+        cache_dir=None,
+        n_init: int = 3,
+        seed: int = 0,
+    ):
+        self.policy = policy
+        self.score = score
+        self.space = space
+        self.every = every
+        self.tolerance = tolerance
+        self.max_samples = max_samples
+        self.adapt_factor = adapt_factor
+        self.min_delta = min_delta
+        self.reference_epochs = reference_epochs
+        self.cache_dir = cache_dir
+        self.n_init = n_init
+        self.seed = seed
+
+    # -- validation -------------------------------------------------------------
+    def _check_params(self) -> None:
+        name = "NegativeTransferMonitor"
+        if self.policy not in POLICIES:
+            raise ValueError(f"{name}: policy must be one of {POLICIES}, got {self.policy!r}")
+        if self.space not in SPACES:
+            raise ValueError(f"{name}: space must be one of {SPACES}, got {self.space!r}")
+        if self.score not in scores.LABEL_SCORES and self.score not in scores.PROB_SCORES:
+            usable = sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
+            why = (
+                " (it scores a clustering algorithm on resamples, not a given partition)"
+                if self.score == "clustering_stability"
+                else ""
+            )
+            raise ValueError(f"{name}: score must be one of {usable}, got {self.score!r}{why}")
+        for attr, low in (("every", 1), ("max_samples", 4), ("n_init", 1), ("seed", 0)):
+            v = getattr(self, attr)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"{name}: {attr} must be an int >= {low}, got {v!r}")
+        if not 0.0 < float(self.adapt_factor) < 1.0:
+            raise ValueError(f"{name}: adapt_factor must be in (0, 1), got {self.adapt_factor!r}")
+        for attr in ("tolerance", "min_delta"):
+            v = getattr(self, attr)
+            if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"{name}: {attr} must be a finite number >= 0, got {v!r}")
+
+    @property
+    def _adapts(self) -> bool:
+        return "adapt" in self.policy
+
+    @property
+    def _rolls_back(self) -> bool:
+        return "rollback" in self.policy
+
+    # -- scoring ----------------------------------------------------------------
+    def _partition_score(self, labels, Z_transfer) -> float:
+        spaces = [self._X]
+        if self.space == "joint":
+            spaces += [self._Z_ref, np.asarray(Z_transfer)[self._idx]]
+        return common_space_score(self.score, np.asarray(labels)[self._idx], spaces)
+
+    def _reference_score(self, Z_transfer) -> float:
+        return self._partition_score(self.reference_.labels_, Z_transfer)
+
+    def _evaluate(self, estimator) -> tuple[float, float]:
+        """(transfer score, reference score) of the current adaptation state."""
+        Z = current_target_embedding(estimator, self._X_full)
+        km = KMeans(self._k, n_init=self.n_init, random_state=self.seed).fit(Z[self._idx])
+        labels = np.zeros(len(Z), dtype=np.int64)
+        labels[self._idx] = km.labels_
+        return self._partition_score(labels, Z), self._reference_score(Z)
+
+    def _negative(self, value: float, reference: float) -> bool:
+        return bool(value < reference - float(self.tolerance))
+
+    def _record(self, estimator, entry: dict) -> None:
+        self.trail_.append(entry)
+        estimator.monitor_trail_ = self.trail_
+
+    # -- hooks ------------------------------------------------------------------
+    def on_fit_begin(self, estimator, pair) -> None:
+        self._check_params()
+        target = pair.target.without_labels()  # labels never reach the monitor
+        k = getattr(estimator, "n_clusters", None) or pair.n_clusters
+        if k is None:
+            raise ValueError(
+                "NegativeTransferMonitor: needs the number of clusters (estimator.n_clusters or "
+                "pair.n_clusters); both are None"
+            )
+        self._k = int(k)
+        n = target.n_samples
+        m = min(n, int(self.max_samples))
+        if m <= self._k or n <= self._k:
+            raise ValueError(
+                f"NegativeTransferMonitor: score {self.score!r} of {self._k} clusters needs more "
+                f"than {self._k} target samples (scored on a subsample of min(n, max_samples)="
+                f"{m} rows); the target has {n}"
+            )
+        self._X_full = target.X
+        self._idx = scores.subsample_index(n, int(self.max_samples), int(self.seed))
+        self._X = np.asarray(target.X, dtype=np.float64)[self._idx]
+        self.reference_ = NoTransferReference.from_estimator(
+            estimator,
+            self._k,
+            n_source=pair.source.n_samples,
+            n_target=n,
+            epochs=self.reference_epochs,
+            cache_dir=self.cache_dir,
+        ).fit(target.X, image_shape=target.image_shape)
+        self._Z_ref = self.reference_.embedding_[self._idx]
+        self.trail_: list[dict] = []
+        self._best = None  # (score, epoch, state) for rollback
+        self._last = None  # (score, discrepancy) of the previous check, for adapt
+        estimator.negative_transfer_ = False
+        estimator.fell_back_to_reference_ = False
+        estimator.reference_ = self.reference_
+        estimator.monitor_trail_ = self.trail_
+
+    def on_adapt_begin(self, estimator, state: dict) -> None:
+        value, ref = self._evaluate(estimator)
+        self._last = (value, None)
+        if self._rolls_back:
+            self._best = (value, -1, state)
+        self._record(
+            estimator,
+            {
+                "epoch": -1,
+                "score": value,
+                "reference": ref,
+                "discrepancy": None,
+                "transfer_scale": float(estimator.transfer_scale_),
+                "negative": self._negative(value, ref),
+                "decision": "start",
+            },
+        )
+
+    def on_adapt_epoch_end(self, estimator, epoch: int, logs: dict) -> None:
+        last = epoch + 1 >= int(getattr(estimator, "adapt_epochs", epoch + 1)) or bool(
+            getattr(estimator, "stop_training_", False)
+        )
+        if (epoch + 1) % self.every != 0 and not last:
+            return
+        value, ref = self._evaluate(estimator)
+        disc = logs.get("discrepancy")
+        disc = None if disc is None else float(disc)
+        negative = self._negative(value, ref)
+        decisions = ["below_reference" if negative else "ok"]
+        if self._adapts and self._last is not None:
+            prev_value, prev_disc = self._last
+            falls = value < prev_value - float(self.min_delta)
+            aligns = disc is not None and prev_disc is not None and disc < prev_disc
+            if falls and aligns:
+                estimator.transfer_scale_ = float(estimator.transfer_scale_) * float(
+                    self.adapt_factor
+                )
+                decisions.append("damp")
+        self._last = (value, disc)
+        if self._rolls_back:
+            if self._best is None or value > self._best[0]:
+                self._best = (value, epoch, estimator.get_state())
+            if last and self._best[1] != epoch:
+                estimator.set_state(self._best[2])
+                decisions.append(f"restore_epoch_{self._best[1]}")
+        entry = {
+            "epoch": int(epoch),
+            "score": value,
+            "reference": ref,
+            "discrepancy": disc,
+            "transfer_scale": float(estimator.transfer_scale_),
+            "negative": negative,
+            "decision": "+".join(decisions),
+        }
+        self._record(estimator, entry)
+        logs["monitor_score"], logs["monitor_reference"] = value, ref
+        logs["monitor_decision"] = entry["decision"]
+        if last:
+            self._best = None  # the snapshot is no longer needed: free its memory
+
+    def on_fit_end(self, estimator) -> None:
+        Z = np.asarray(estimator.embedding_)
+        value = self._partition_score(estimator.labels_, Z)
+        ref = self._reference_score(Z)
+        negative = self._negative(value, ref)
+        decision = "flag" if negative else "keep"
+        if negative and self._rolls_back:
+            estimator.labels_ = self.reference_.labels_.copy()
+            estimator.embedding_ = self.reference_.embedding_.copy()
+            estimator.cluster_centers_ = self.reference_.cluster_centers_.copy()
+            if hasattr(estimator, "cluster_classes_"):
+                # The reference's clusters are not named by source classes.
+                del estimator.cluster_classes_
+            estimator.fell_back_to_reference_ = True
+            decision = "fallback"
+        estimator.negative_transfer_ = negative
+        entry = {
+            "epoch": "final",
+            "score": value,
+            "reference": ref,
+            "discrepancy": None,
+            "transfer_scale": float(getattr(estimator, "transfer_scale_", 1.0)),
+            "negative": negative,
+            "decision": decision,
+        }
+        self._record(estimator, entry)
+        history = getattr(estimator, "history_", None)
+        if history is not None:
+            history.append({"stage": "monitor", **entry})

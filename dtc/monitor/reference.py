@@ -1,0 +1,255 @@
+"""The no-transfer reference: what the target gives on its own, with the same network.
+
+A negative-transfer monitor needs something to compare the transfer model with. The
+reference is a *target-only* deep clustering with the transfer model's architecture and
+training budget: an autoencoder trained on the target features alone (reconstruction,
+the same optional denoising corruption), then K-means on its embeddings (the "AE +
+K-means" baseline of DEC: Xie, Girshick & Farhadi, ICML 2016). Transfer is negative
+when the transfer model's target partition is worse than this one.
+
+The reference sees target *features* only, never target labels. It is cached: in
+memory for the process, and optionally on disk (``cache_dir``), keyed by a SHA-256
+fingerprint of the target features and of every setting that changes the result, so a
+grid of transfer runs on one target pays for it once.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+__all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
+
+# key -> {"labels", "embedding", "centres"}; process-wide, so every monitor shares it.
+_MEMORY: dict[str, dict[str, np.ndarray]] = {}
+
+
+def clear_reference_cache() -> None:
+    """Forget every in-memory reference (the disk cache is left alone)."""
+    _MEMORY.clear()
+
+
+def fingerprint(X, settings: dict) -> str:
+    """SHA-256 (hex) of the features ``X`` ``(n, d)`` (as float32) and a JSON-able ``settings``."""
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    h = hashlib.sha256()
+    h.update(repr(X.shape).encode())
+    h.update(X.tobytes())
+    h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
+    return h.hexdigest()
+
+
+def _module_fingerprint(module) -> str:
+    # A user network: its printed structure and its initial weights fix the result.
+    import torch
+
+    h = hashlib.sha256(repr(module).encode())
+    for name, tensor in module.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().to(torch.float32).numpy().tobytes())
+    return h.hexdigest()
+
+
+class NoTransferReference:
+    """Target-only autoencoder + K-means, cached (see the module docstring).
+
+    Parameters
+    ----------
+    n_clusters : int
+    architecture, hidden, n_latent :
+        As in :class:`dtc.pipeline.DTC` (:func:`dtc.nn.build_autoencoder`).
+    epochs : int
+        Reconstruction epochs on the target; :meth:`from_estimator` gives it the transfer
+        model's whole budget (pretraining + adaptation epochs).
+    batch_size, lr, weight_decay, noise, mask : as in DTC's pretraining.
+    n_init : int
+        K-means restarts.
+    seed : int
+    cache_dir : path or None
+        Also store / look up the reference as ``reference-<key>.npz`` there.
+
+    Attributes
+    ----------
+    labels_ : (n,) int64 reference partition of the target
+    embedding_ : (n, k) float32 target embeddings of the target-only autoencoder
+    cluster_centers_ : (n_clusters, k) float32
+    key_ : str, the cache key
+    from_cache_ : bool, whether the result was found in a cache
+    """
+
+    def __init__(
+        self,
+        n_clusters: int,
+        *,
+        architecture="mlp",
+        hidden=None,
+        n_latent: int | None = None,
+        epochs: int = 60,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        noise: float = 0.0,
+        mask: float = 0.0,
+        n_init: int = 10,
+        seed: int = 0,
+        cache_dir=None,
+    ):
+        self.n_clusters = n_clusters
+        self.architecture = architecture
+        self.hidden = hidden
+        self.n_latent = n_latent
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.noise = noise
+        self.mask = mask
+        self.n_init = n_init
+        self.seed = seed
+        self.cache_dir = cache_dir
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        n_clusters: int,
+        *,
+        n_source: int | None = None,
+        n_target: int | None = None,
+        epochs: int | None = None,
+        cache_dir=None,
+    ):
+        """The reference matching a DTC estimator's network and training budget.
+
+        ``epochs`` defaults to the estimator's budget in *gradient steps*: its pretraining
+        steps (source rows, or source + target rows with ``pretrain_on="both"``) plus its
+        adaptation steps (``max(n_source, n_target)`` rows per epoch), divided by the
+        steps of one epoch on the target. Matching epochs instead would starve the
+        reference whenever the target is smaller than the source. Without ``n_source`` /
+        ``n_target`` it is ``pretrain_epochs + adapt_epochs``.
+        """
+        get = lambda name, default: getattr(estimator, name, default)  # noqa: E731
+        b = int(get("batch_size", 256))
+        if epochs is None:
+            pre, ada = int(get("pretrain_epochs", 30)), int(get("adapt_epochs", 30))
+            epochs = pre + ada
+            if n_source is not None and n_target is not None:
+                n_pre = n_source + (n_target if get("pretrain_on", "source") == "both" else 0)
+                steps = pre * -(-n_pre // b) + ada * -(-max(n_source, n_target) // b)
+                epochs = max(1, -(-steps // -(-n_target // b)))
+        return cls(
+            n_clusters,
+            architecture=get("architecture", "mlp"),
+            hidden=get("hidden", None),
+            n_latent=get("n_latent", None),
+            epochs=epochs,
+            batch_size=b,
+            lr=get("lr", 1e-3),
+            weight_decay=get("weight_decay", 0.0),
+            noise=get("noise", 0.0),
+            mask=get("mask", 0.0),
+            seed=get("seed", 0),
+            cache_dir=cache_dir,
+        )
+
+    def _check(self, X: np.ndarray) -> None:
+        k = self.n_clusters
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+            raise ValueError(f"NoTransferReference: n_clusters must be an int >= 2, got {k!r}")
+        if X.ndim != 2 or X.shape[0] <= k:
+            raise ValueError(
+                f"NoTransferReference: the target must have shape (n, d) with more than "
+                f"n_clusters={k} samples, got shape {X.shape}"
+            )
+        for name in ("epochs", "n_init", "seed"):
+            v = getattr(self, name)
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, np.integer))
+                or v < (name == "n_init")
+            ):
+                raise ValueError(
+                    f"NoTransferReference: {name} must be a non-negative int, got {v!r}"
+                )
+
+    def _settings(self) -> dict:
+        arch = self.architecture
+        if not isinstance(arch, str):
+            arch = _module_fingerprint(arch)
+        names = ("n_clusters", "hidden", "n_latent", "epochs", "batch_size", "lr", "weight_decay")
+        out = {name: getattr(self, name) for name in names}
+        out.update(
+            architecture=arch, noise=self.noise, mask=self.mask, n_init=self.n_init, seed=self.seed
+        )
+        out["hidden"] = None if out["hidden"] is None else [int(h) for h in out["hidden"]]
+        return out
+
+    def fit(self, X, image_shape=None):
+        """Fit on target features ``X`` ``(n, d)`` (or take the cached result); returns ``self``."""
+        X = np.asarray(X, dtype=np.float32)
+        self._check(X)
+        self.key_ = fingerprint(X, self._settings())
+        found = _MEMORY.get(self.key_)
+        path = (
+            None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{self.key_}.npz"
+        )
+        if found is None and path is not None and path.is_file():
+            with np.load(path) as f:
+                found = {name: f[name] for name in ("labels", "embedding", "centres")}
+        self.from_cache_ = found is not None
+        if found is None:
+            found = self._compute(X, image_shape)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.npz")
+                np.savez(tmp, **found)
+                tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+        _MEMORY[self.key_] = found
+        self.labels_ = found["labels"].astype(np.int64)
+        self.embedding_ = found["embedding"].astype(np.float32)
+        self.cluster_centers_ = found["centres"].astype(np.float32)
+        return self
+
+    def _compute(self, X: np.ndarray, image_shape) -> dict[str, np.ndarray]:
+        # torch is needed only when the reference is not cached.
+        from dtc.nn.autoencoder import build_autoencoder
+        from dtc.nn.training import deterministic, embed, pretrain_autoencoder
+
+        arch = self.architecture
+        if not isinstance(arch, str):
+            arch = copy.deepcopy(arch)  # never train the user's (or the estimator's) instance
+        with deterministic(int(self.seed)):
+            ae = build_autoencoder(
+                arch,
+                X.shape[1],
+                image_shape=image_shape,
+                hidden=self.hidden,
+                n_latent=self.n_latent,
+            )
+            pretrain_autoencoder(
+                ae,
+                X,
+                epochs=int(self.epochs),
+                batch_size=int(self.batch_size),
+                lr=float(self.lr),
+                weight_decay=float(self.weight_decay),
+                noise=float(self.noise),
+                mask=float(self.mask),
+                seed=int(self.seed),
+                device="cpu",
+                stage="reference",
+            )
+            Z = embed(ae.encoder, X)
+        km = KMeans(int(self.n_clusters), n_init=int(self.n_init), random_state=int(self.seed)).fit(
+            Z
+        )
+        return {
+            "labels": km.labels_.astype(np.int64),
+            "embedding": Z.astype(np.float32),
+            "centres": km.cluster_centers_.astype(np.float32),
+        }

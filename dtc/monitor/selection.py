@@ -1,0 +1,330 @@
+"""Label-free source selection and model selection for transfer clustering.
+
+**Source selection.** Given several candidate sources for one target,
+:func:`rank_sources` predicts their transferability without target labels from two
+signals: the source-target discrepancy (squared MMD with a Gaussian kernel at the median
+bandwidth, Gretton et al., JMLR 2012, on fixed subsamples of the raw features) and the
+label-free score of the target partition after a short adaptation on that source. A
+source close to the target whose short adaptation yields a well-separated target
+partition ranks first (as in transferability estimation by domain discrepancy, Ben-David
+et al., Machine Learning 2010). :func:`select_source` returns the best source, or a
+combined source sampled from all of them in proportion to their weights
+(:func:`combine_sources`), which any method that takes one source can use.
+
+**Model selection.** :func:`select_model` fits every candidate (alignment weight, loss,
+number of clusters, ...) and keeps the one whose target partition scores best by a
+label-free criterion. Every candidate's partition is scored on the *same* matrix, the
+raw target features, because the candidates' embedding spaces differ (see
+:mod:`dtc.monitor.negative_transfer` for why scores in different spaces are not
+comparable).
+
+Target labels are removed before anything is fitted or scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dtc.data.domain import Domain, DomainPair
+from dtc.monitor import scores
+from dtc.monitor.negative_transfer import common_space_score
+
+__all__ = [
+    "ModelSelection",
+    "combine_sources",
+    "rank_sources",
+    "select_model",
+    "select_source",
+    "source_discrepancy",
+]
+
+
+def _criterion_fn(criterion) -> Callable:
+    """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator)``."""
+    if callable(criterion):
+        return criterion
+    if criterion not in scores.LABEL_SCORES and criterion not in scores.PROB_SCORES:
+        usable = sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
+        raise ValueError(
+            f"criterion must be one of {usable} or a callable (X_target, labels, estimator) -> "
+            f"float, got {criterion!r}"
+        )
+    return lambda X, labels, estimator: common_space_score(criterion, labels, [X])
+
+
+def _target_rows(target: Domain, max_samples: int, seed: int) -> np.ndarray:
+    return scores.subsample_index(target.n_samples, max_samples, seed)
+
+
+def source_discrepancy(
+    source: Domain, target: Domain, *, max_samples: int = 500, seed: int = 0
+) -> float:
+    """Biased squared MMD between the raw features of ``source`` ``(n_s, d)`` and
+    ``target`` ``(n_t, d)`` on seeded subsamples of at most ``max_samples`` rows each,
+    with the Gaussian kernel ``exp(-||x - y||^2 / m)``, ``m`` the median squared distance
+    of the pooled subsamples (the median heuristic, Gretton et al., JMLR 2012). 0 for
+    identical samples, at most 2."""
+    import torch
+
+    from dtc.align.mmd import mmd2_biased
+
+    if source.n_features != target.n_features:
+        raise ValueError(
+            f"source_discrepancy: source {source.name!r} has {source.n_features} features, the "
+            f"target {target.n_features}; expected one feature space"
+        )
+    xs = source.X[scores.subsample_index(source.n_samples, max_samples, seed)].astype(np.float64)
+    xt = target.X[scores.subsample_index(target.n_samples, max_samples, seed + 1)].astype(
+        np.float64
+    )
+    pooled = np.vstack([xs, xt])
+    sq = (pooled**2).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None] - 2 * pooled @ pooled.T, 0)
+    median = float(np.median(d2[np.triu_indices(len(pooled), 1)])) or 1.0
+    with torch.no_grad():
+        value = mmd2_biased(
+            torch.from_numpy(xs), torch.from_numpy(xt), sigmas=[np.sqrt(median / 2)]
+        )
+    return float(value)
+
+
+def _default_fit_fn(seed: int) -> Callable:
+    def fit(pair: DomainPair):
+        from dtc.pipeline import DTC  # the pipeline imports dtc.monitor: import late
+
+        return DTC(pretrain_epochs=10, adapt_epochs=10, seed=seed).fit(pair)
+
+    return fit
+
+
+def rank_sources(
+    target: Domain,
+    sources: Sequence[Domain] | Mapping[str, Domain],
+    *,
+    n_clusters: int | None = None,
+    fit_fn: Callable[[DomainPair], object] | None = None,
+    criterion="silhouette",
+    discrepancy_weight: float = 1.0,
+    temperature: float = 0.1,
+    max_samples: int = 500,
+    seed: int = 0,
+) -> list[dict]:
+    """Rank candidate ``sources`` for ``target`` by predicted transferability.
+
+    Parameters
+    ----------
+    target : Domain
+        Its labels, if any, are removed before use.
+    sources : sequence of Domain, or mapping name -> Domain
+        In the target's feature space.
+    n_clusters : int or None
+        Target clusters (None: the number of classes of the first labelled source).
+    fit_fn : callable ``(pair) -> fitted estimator`` with ``labels_``, or None
+        The short adaptation; default a DTC with 10 pretraining and 10 adaptation epochs.
+    criterion : score name or callable ``(X_target, labels, estimator) -> float``
+        The label-free score of the adapted target partition, on raw target features.
+    discrepancy_weight : float >= 0
+        ``transferability = score - discrepancy_weight * discrepancy``. With the default
+        silhouette (in ``[-1, 1]``) and the squared MMD (in ``[0, 2]``) both terms span
+        the same range, so the default weight 1 counts them alike; rescale it for an
+        unbounded criterion such as Calinski-Harabasz.
+    temperature : float > 0
+        Softness of the weights.
+    max_samples, seed : subsample sizes / seed of the discrepancy and the score.
+
+    Returns
+    -------
+    list of dicts, best first, with ``name``, ``index`` (position in ``sources``),
+    ``discrepancy`` (lower is closer), ``score`` (higher is better), ``transferability``
+    (``score - discrepancy_weight * discrepancy``), ``rank`` (1 = best)
+    and ``weight`` (softmax of ``transferability / temperature``; the weights sum to 1).
+    """
+    items = (
+        list(sources.items())
+        if isinstance(sources, Mapping)
+        else [(getattr(s, "name", str(i)), s) for i, s in enumerate(sources)]
+    )
+    if not items:
+        raise ValueError("rank_sources: expected at least one candidate source, got none")
+    if not isinstance(target, Domain):
+        raise ValueError(f"rank_sources: target must be a dtc.data.Domain, got {type(target)!r}")
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"rank_sources: temperature must be > 0, got {temperature!r}")
+    if not (isinstance(discrepancy_weight, (int, float)) and discrepancy_weight >= 0):
+        raise ValueError(
+            f"rank_sources: discrepancy_weight must be >= 0, got {discrepancy_weight!r}"
+        )
+    target = target.without_labels()
+    for name, src in items:
+        if not isinstance(src, Domain):
+            raise ValueError(
+                f"rank_sources: source {name!r} must be a dtc.data.Domain, got {type(src)!r}"
+            )
+        if src.n_features != target.n_features:
+            raise ValueError(
+                f"rank_sources: source {name!r} has {src.n_features} features and the target "
+                f"{target.n_features}; expected one feature space"
+            )
+    if n_clusters is None:
+        n_clusters = next((s.n_classes for _, s in items if s.has_labels), None)
+    if n_clusters is None:
+        raise ValueError(
+            "rank_sources: n_clusters is None and no source is labelled; set n_clusters"
+        )
+    if target.n_samples <= n_clusters:
+        raise ValueError(
+            f"rank_sources: the target has {target.n_samples} samples; scoring {n_clusters} "
+            "clusters needs more"
+        )
+    fit_fn = _default_fit_fn(seed) if fit_fn is None else fit_fn
+    crit = _criterion_fn(criterion)
+    rows = _target_rows(target, max_samples, seed)
+    X = np.asarray(target.X, dtype=np.float64)[rows]
+    out = []
+    for index, (name, src) in enumerate(items):
+        est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters)))
+        labels = np.asarray(est.labels_)[rows]
+        out.append(
+            {
+                "name": name,
+                "index": index,
+                "discrepancy": source_discrepancy(src, target, max_samples=max_samples, seed=seed),
+                "score": float(crit(X, labels, est)),
+            }
+        )
+    t = np.array([r["score"] - float(discrepancy_weight) * r["discrepancy"] for r in out])
+    w = np.exp((t - t.max()) / float(temperature))
+    w /= w.sum()
+    for r, ti, wi in zip(out, t, w):
+        r["transferability"], r["weight"] = float(ti), float(wi)
+    out.sort(key=lambda r: (-r["transferability"], -r["score"], r["index"]))
+    for rank, r in enumerate(out, 1):
+        r["rank"] = rank
+    return out
+
+
+def combine_sources(
+    sources: Sequence[Domain], weights, *, n_samples: int | None = None, seed: int = 0
+) -> Domain:
+    """One source domain sampled from ``sources`` in proportion to ``weights``.
+
+    Source ``i`` contributes ``round(weights[i] * n_samples)`` rows (``n_samples`` default:
+    the largest source's size), drawn without replacement while it has enough rows and
+    with replacement beyond. The sources must share the feature dimension and be all
+    labelled (in one label space) or all unlabelled.
+    """
+    sources = list(sources)
+    w = np.asarray(weights, dtype=np.float64)
+    if not sources or w.shape != (len(sources),):
+        raise ValueError(
+            f"combine_sources: expected one weight per source ({len(sources)}), got shape {w.shape}"
+        )
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("combine_sources: weights must be finite, non-negative and not all zero")
+    if len({s.n_features for s in sources}) != 1:
+        raise ValueError("combine_sources: the sources must share one feature dimension")
+    labelled = {s.has_labels for s in sources}
+    if len(labelled) != 1:
+        raise ValueError("combine_sources: the sources must be all labelled or all unlabelled")
+    n = max(s.n_samples for s in sources) if n_samples is None else int(n_samples)
+    if n < 1:
+        raise ValueError(f"combine_sources: n_samples must be >= 1, got {n_samples!r}")
+    w = w / w.sum()
+    rng = np.random.default_rng(seed)
+    parts_X, parts_y = [], []
+    for src, wi in zip(sources, w):
+        m = round(float(wi) * n)
+        if m == 0:
+            continue
+        idx = rng.choice(src.n_samples, size=m, replace=m > src.n_samples)
+        parts_X.append(src.X[idx])
+        if src.has_labels:
+            parts_y.append(src.y[idx])
+    shapes = {s.image_shape for s in sources}
+    names = "+".join(f"{s.name}:{wi:.2f}" for s, wi in zip(sources, w) if wi > 0)
+    return Domain(
+        np.vstack(parts_X),
+        np.concatenate(parts_y) if parts_y else None,
+        name=f"combined({names})",
+        image_shape=shapes.pop() if len(shapes) == 1 else None,
+        meta={"combined_from": [s.name for s in sources], "weights": w.tolist()},
+    )
+
+
+def select_source(
+    target: Domain,
+    sources: Sequence[Domain] | Mapping[str, Domain],
+    *,
+    strategy: str = "best",
+    n_samples: int | None = None,
+    **rank_kwargs,
+) -> tuple[Domain, list[dict]]:
+    """The source to transfer from: the best-ranked one (``strategy="best"``) or a
+    combination weighted by :func:`rank_sources` (``"weighted"``). Returns
+    ``(source, ranking)``; build ``DomainPair(source, target)`` and fit any method."""
+    if strategy not in ("best", "weighted"):
+        raise ValueError(f"select_source: strategy must be 'best' or 'weighted', got {strategy!r}")
+    ranking = rank_sources(target, sources, **rank_kwargs)
+    domains = list(sources.values()) if isinstance(sources, Mapping) else list(sources)
+    if strategy == "best":
+        return domains[ranking[0]["index"]], ranking
+    weights = np.zeros(len(domains))
+    for r in ranking:
+        weights[r["index"]] = r["weight"]
+    seed = rank_kwargs.get("seed", 0)
+    return combine_sources(domains, weights, n_samples=n_samples, seed=seed), ranking
+
+
+@dataclass
+class ModelSelection:
+    """Result of :func:`select_model`: ``best`` (the chosen name), ``scores`` (name ->
+    label-free score, higher is better), ``estimators`` (name -> fitted estimator)."""
+
+    best: str
+    scores: dict[str, float]
+    estimators: dict[str, object] = field(repr=False)
+
+    @property
+    def best_estimator(self):
+        return self.estimators[self.best]
+
+
+def select_model(
+    candidates: Mapping[str, object] | Sequence[object],
+    pair: DomainPair,
+    *,
+    criterion="silhouette",
+    max_samples: int = 1000,
+    seed: int = 0,
+) -> ModelSelection:
+    """Fit every candidate estimator on ``pair`` (target labels removed; fitted in place)
+    and choose the best by ``criterion``, a label-free score name of
+    :mod:`dtc.monitor.scores` or a callable ``(X_target, labels, estimator) -> float``
+    (higher is better), evaluated on the raw target features (a seeded subsample of at
+    most ``max_samples`` rows). Ties go to the earlier candidate."""
+    items = (
+        list(candidates.items())
+        if isinstance(candidates, Mapping)
+        else [(f"{i}:{type(c).__name__}", c) for i, c in enumerate(candidates)]
+    )
+    if not items:
+        raise ValueError("select_model: expected at least one candidate, got none")
+    if not isinstance(pair, DomainPair):
+        raise ValueError(f"select_model: pair must be a dtc.data.DomainPair, got {type(pair)!r}")
+    for name, est in items:
+        if not hasattr(est, "fit"):
+            raise ValueError(f"select_model: candidate {name!r} has no fit method: {est!r}")
+    crit = _criterion_fn(criterion)
+    pair = pair.mask_target_labels()  # model selection never sees target labels
+    rows = _target_rows(pair.target, max_samples, seed)
+    X = np.asarray(pair.target.X, dtype=np.float64)[rows]
+    values: dict[str, float] = {}
+    fitted: dict[str, object] = {}
+    for name, est in items:
+        fitted[name] = est.fit(pair)
+        values[name] = float(crit(X, np.asarray(est.labels_)[rows], est))
+    best = max(values, key=lambda name: (values[name], -list(values).index(name)))
+    return ModelSelection(best=best, scores=values, estimators=fitted)

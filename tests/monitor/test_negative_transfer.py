@@ -1,0 +1,262 @@
+"""Negative-transfer monitor and no-transfer reference.
+
+The policies are unit-tested on a scripted stand-in of DTC that implements the documented
+callback interface (``transfer_scale_``, ``stop_training_``, ``get_state`` / ``set_state``,
+``history_``, ``transform_target``); one end-to-end test runs the real DTC on the digits
+default with a tiny budget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from dtc.data import Domain, DomainPair, make_digits_pair
+from dtc.metrics import cluster_acc
+from dtc.monitor.base import Callback
+from dtc.monitor.negative_transfer import (
+    NegativeTransferMonitor,
+    common_space_score,
+    student_t_assignments,
+)
+from dtc.monitor.reference import NoTransferReference, clear_reference_cache
+from dtc.monitor.scores import information_maximization
+
+K = 3
+# The real-DTC test: the default network, a small budget.
+BUDGET = {"pretrain_epochs": 20, "adapt_epochs": 20}
+
+
+def monitor(policy="warn", **kwargs):
+    # One reference budget for every scripted test, so the cached reference is shared.
+    return NegativeTransferMonitor(policy, reference_epochs=20, **kwargs)
+
+
+def blobs(n_per=40, d=6, seed=0):
+    """Three well-separated Gaussian blobs ``(3 n_per, d)`` and their labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 6, (K, d))
+    y = np.repeat(np.arange(K), n_per)
+    return (centres[y] + rng.normal(0, 0.5, (len(y), d))).astype(np.float32), y
+
+
+def good(X, rng):
+    return X + rng.normal(0, 0.05, X.shape)
+
+
+def bad(X, rng):
+    # An embedding unrelated to the target's structure: a clustering of it is arbitrary.
+    return rng.normal(0, 1, (len(X), 4))
+
+
+class ScriptedDTC:
+    """A stand-in of :class:`dtc.pipeline.DTC` whose target embedding at adaptation epoch
+    ``e`` is ``script[e](X)``; its state is the epoch whose embedding is current."""
+
+    def __init__(self, script, discrepancy, callbacks, n_clusters=K):
+        self.script, self.discrepancy, self.callbacks = script, discrepancy, callbacks
+        self.n_clusters = n_clusters
+        self.adapt_epochs = len(script)
+        self.hidden, self.n_latent, self.pretrain_epochs, self.batch_size = (16,), 4, 10, 32
+        self.restored = []
+
+    def get_state(self):
+        return {"epoch": self._state}
+
+    def set_state(self, state):
+        self.restored.append(state["epoch"])
+        self._state = state["epoch"]
+
+    def transform_target(self, X):
+        fn = self.script[max(self._state, 0)]
+        return fn(X, np.random.default_rng(100 + self._state))
+
+    def fit(self, pair):
+        self.history_, self.transfer_scale_, self.stop_training_ = [], 1.0, False
+        self.scales = []
+        self._state = -1
+        X = pair.target.X
+        for cb in self.callbacks:
+            cb.on_fit_begin(self, pair.mask_target_labels())
+        for cb in self.callbacks:
+            cb.on_adapt_begin(self, self.get_state())
+        for epoch in range(self.adapt_epochs):
+            self._state = epoch
+            self.scales.append(self.transfer_scale_)
+            logs = {"stage": "adapt", "epoch": epoch, "discrepancy": self.discrepancy[epoch]}
+            self.history_.append(logs)
+            for cb in self.callbacks:
+                cb.on_adapt_epoch_end(self, epoch, logs)
+        self.embedding_ = self.transform_target(X)
+        km = KMeans(self.n_clusters, n_init=3, random_state=0).fit(self.embedding_)
+        self.labels_, self.cluster_centers_ = km.labels_, km.cluster_centers_
+        self.cluster_classes_ = np.arange(self.n_clusters)
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return self
+
+
+@pytest.fixture()
+def pair():
+    X, y = blobs()
+    Xs, ys = blobs(seed=1)
+    return DomainPair(Domain(Xs, ys), Domain(X, y), n_clusters=K)
+
+
+# -- scores in a common space -------------------------------------------------------
+def test_common_space_score_is_the_mean_of_sklearn_silhouettes():
+    X, y = blobs()
+    Z = np.random.default_rng(3).normal(size=(len(X), 2))
+    X = X.astype(np.float64)
+    expected = (silhouette_score(X, y) + silhouette_score(Z, y)) / 2
+    assert common_space_score("silhouette", y, [X, Z]) == pytest.approx(expected, rel=1e-9)
+
+
+def test_student_t_assignments_by_hand():
+    X = np.array([[0.0], [2.0], [4.0], [6.0]])
+    labels = np.array([0, 0, 1, 1])
+    # Centred X: -3, -1, 1, 3; mean squared norm 5 -> scaled by sqrt(5); centres -2, 2.
+    x, c = np.array([-3, -1, 1, 3]) / np.sqrt(5), np.array([-2, 2]) / np.sqrt(5)
+    q = 1 / (1 + (x[:, None] - c[None]) ** 2)
+    np.testing.assert_allclose(student_t_assignments(X, labels), q / q.sum(1, keepdims=True))
+    score = common_space_score("information_maximization", labels, [X])
+    assert score == pytest.approx(information_maximization(q / q.sum(1, keepdims=True)))
+
+
+# -- the reference ------------------------------------------------------------------
+def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
+    X, y = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 20, "batch_size": 32, "cache_dir": tmp_path}
+    first = NoTransferReference(K, **kw).fit(X)
+    assert not first.from_cache_ and cluster_acc(y, first.labels_) == 1.0
+    again = NoTransferReference(K, **kw).fit(X)
+    assert again.from_cache_ and np.array_equal(again.labels_, first.labels_)
+    clear_reference_cache()
+    from_disk = NoTransferReference(K, **kw).fit(X)
+    assert from_disk.from_cache_ and np.array_equal(from_disk.embedding_, first.embedding_)
+    other = NoTransferReference(K, **{**kw, "seed": 1}).fit(X)
+    assert not other.from_cache_ and other.key_ != first.key_
+
+
+def test_reference_budget_matches_the_estimators_gradient_steps():
+    est = ScriptedDTC([good] * 3, [0.0] * 3, [])
+    # pretrain: 10 epochs x ceil(100/32)=4 steps; adapt: 3 epochs x ceil(100/32)=4 steps
+    # = 52 steps; the target (50 rows) has 2 steps an epoch -> 26 epochs.
+    ref = NoTransferReference.from_estimator(est, K, n_source=100, n_target=50)
+    assert ref.epochs == 26
+
+
+# -- policies -------------------------------------------------------------------------
+def test_warn_flags_negative_transfer_and_records_the_trail(pair):
+    mon = monitor("warn")
+    est = ScriptedDTC([bad] * 3, [0.3, 0.2, 0.1], [mon]).fit(pair)
+    assert est.negative_transfer_ and not est.fell_back_to_reference_
+    assert [e["epoch"] for e in est.monitor_trail_] == [-1, 0, 1, 2, "final"]
+    assert est.monitor_trail_[-1]["decision"] == "flag"
+    assert all(e["score"] < e["reference"] for e in est.monitor_trail_)
+    assert est.history_[-1]["stage"] == "monitor" and est.history_[-1]["negative"]
+    assert "monitor_score" in est.history_[0] and est.history_[0]["discrepancy"] == 0.3
+    assert est.restored == [] and est.scales == [1.0, 1.0, 1.0]  # warn only watches
+
+
+def test_warn_does_not_flag_positive_transfer(pair):
+    mon = monitor("warn", every=2)
+    est = ScriptedDTC([good] * 3, [0.3, 0.2, 0.1], [mon]).fit(pair)
+    assert not est.negative_transfer_
+    # every=2: epoch 1, and the last epoch (2) always
+    assert [e["epoch"] for e in est.monitor_trail_] == [-1, 1, 2, "final"]
+    assert cluster_acc(pair.target.y, est.labels_) == 1.0
+
+
+def test_adapt_damps_lambda_when_score_falls_while_discrepancy_falls(pair):
+    mon = monitor("adapt", adapt_factor=0.5)
+    est = ScriptedDTC([good, good, bad, bad], [0.4, 0.3, 0.2, 0.1], [mon]).fit(pair)
+    # The score falls at epoch 2 (good -> bad) while the discrepancy falls: damp once.
+    assert est.scales == [1.0, 1.0, 1.0, 0.5]
+    assert est.transfer_scale_ == 0.5
+    assert [e["decision"] for e in est.monitor_trail_][3] == "below_reference+damp"
+
+
+def test_adapt_keeps_lambda_when_the_discrepancy_rises(pair):
+    mon = monitor("adapt")
+    est = ScriptedDTC([good, good, bad, bad], [0.1, 0.2, 0.3, 0.4], [mon]).fit(pair)
+    assert est.transfer_scale_ == 1.0
+
+
+def test_rollback_restores_the_best_state(pair):
+    mon = monitor("rollback")
+    est = ScriptedDTC([bad, good, bad, bad], [0.4, 0.3, 0.2, 0.1], [mon]).fit(pair)
+    assert est.restored == [1]  # the good epoch, restored after the last one
+    assert est.monitor_trail_[-2]["decision"].endswith("restore_epoch_1")
+    assert not est.negative_transfer_ and not est.fell_back_to_reference_
+    assert cluster_acc(pair.target.y, est.labels_) == 1.0
+    assert hasattr(est, "cluster_classes_")
+
+
+def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair):
+    mon = monitor("adapt+rollback")
+    est = ScriptedDTC([bad] * 3, [0.4, 0.3, 0.2], [mon]).fit(pair)
+    assert est.negative_transfer_ and est.fell_back_to_reference_
+    assert est.monitor_trail_[-1]["decision"] == "fallback"
+    np.testing.assert_array_equal(est.labels_, est.reference_.labels_)
+    np.testing.assert_array_equal(est.embedding_, est.reference_.embedding_)
+    assert not hasattr(est, "cluster_classes_")  # no longer named by source classes
+    assert cluster_acc(pair.target.y, est.labels_) == 1.0
+
+
+# -- bad input ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"policy": "panic"}, "policy must be one of"),
+        ({"score": "clustering_stability"}, "scores a clustering algorithm"),
+        ({"score": "accuracy"}, "score must be one of"),
+        ({"space": "latent"}, "space must be one of"),
+        ({"every": 0}, "every must be an int >= 1"),
+        ({"adapt_factor": 1.5}, r"adapt_factor must be in \(0, 1\)"),
+        ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
+    ],
+)
+def test_bad_parameters_are_refused(pair, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ScriptedDTC([good], [0.1], [monitor(**kwargs)]).fit(pair)
+
+
+def test_a_target_too_small_for_the_score_is_refused(pair):
+    small = DomainPair(pair.source, pair.target.subset(np.arange(K)), n_clusters=K)
+    with pytest.raises(ValueError, match="needs more than 3 target samples"):
+        ScriptedDTC([good], [0.1], [monitor()]).fit(small)
+    mon = monitor(max_samples=4)
+    with pytest.raises(ValueError, match="needs more than 5 target samples"):
+        ScriptedDTC([good], [0.1], [mon], n_clusters=5).fit(pair)
+
+
+def test_an_estimator_that_cannot_embed_the_target_is_refused(pair):
+    class Opaque(ScriptedDTC):
+        transform_target = None
+
+    with pytest.raises(ValueError, match="exposes neither transform_target"):
+        Opaque([good], [0.1], [monitor()]).fit(pair)
+
+
+def test_the_monitor_is_a_dtc_callback():
+    assert isinstance(NegativeTransferMonitor(), Callback)
+
+
+# -- end to end on the real DTC ---------------------------------------------------------
+def test_dtc_on_digits_flags_a_permuted_source_and_not_the_true_one():
+    from dtc.pipeline import DTC
+
+    pair = make_digits_pair()
+    s = pair.source
+    permuted = s.with_features(s.X[:, np.random.default_rng(0).permutation(s.n_features)])
+    flags = {}
+    for name, source in (("related", s), ("permuted", permuted)):
+        mon = NegativeTransferMonitor("rollback", every=10)
+        est = DTC(seed=0, **BUDGET, callbacks=[mon])
+        est.fit(DomainPair(source, pair.target, n_clusters=10))
+        flags[name] = est.negative_transfer_
+    assert flags == {"related": False, "permuted": True}

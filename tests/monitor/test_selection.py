@@ -1,0 +1,216 @@
+"""Label-free source selection and model selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from dtc.data import Domain, DomainPair, make_digits_pair
+from dtc.monitor.selection import (
+    combine_sources,
+    rank_sources,
+    select_model,
+    select_source,
+    source_discrepancy,
+)
+
+
+class ClassMeanTransfer:
+    """A one-line transfer clusterer: K-means on the raw target features started at the
+    source class means (model transfer without any network)."""
+
+    def fit(self, pair):
+        s = pair.source
+        init = np.stack([s.X[s.y == c].mean(0) for c in np.unique(s.y)])
+        self.labels_ = KMeans(len(init), init=init, n_init=1).fit_predict(pair.target.X)
+        return self
+
+
+class Fixed:
+    """A candidate whose partition is given; records what it was fitted on."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def fit(self, pair):
+        self.seen_target_labels = pair.target.y
+        self.labels_ = self.labels
+        return self
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return make_digits_pair()
+
+
+def permuted(domain, seed=0):
+    return domain.with_features(
+        domain.X[:, np.random.default_rng(seed).permutation(domain.n_features)]
+    )
+
+
+# -- discrepancy ------------------------------------------------------------------------
+def test_source_discrepancy_matches_a_numpy_mmd():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 3)), rng.normal(0.5, 1, (20, 3))
+    pooled = np.vstack([a, b])
+    d2 = ((pooled[:, None] - pooled[None]) ** 2).sum(-1)
+    m = np.median(d2[np.triu_indices(50, 1)])
+    k = np.exp(-d2 / m)
+    expected = k[:30, :30].mean() + k[30:, 30:].mean() - 2 * k[:30, 30:].mean()
+    got = source_discrepancy(Domain(a), Domain(b), max_samples=100)
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert source_discrepancy(Domain(a), Domain(a), max_samples=100) == pytest.approx(0, abs=1e-9)
+
+
+# -- source ranking -------------------------------------------------------------------------
+def test_a_related_source_ranks_above_a_permuted_one(digits):
+    s, t = digits.source, digits.target
+    ranking = rank_sources(
+        t, {"permuted": permuted(s), "related": s}, fit_fn=lambda p: ClassMeanTransfer().fit(p)
+    )
+    assert [r["name"] for r in ranking] == ["related", "permuted"]
+    related, perm = ranking
+    assert related["discrepancy"] < perm["discrepancy"] and related["score"] > perm["score"]
+    assert related["weight"] > perm["weight"] and related["weight"] + perm[
+        "weight"
+    ] == pytest.approx(1)
+    assert related["rank"] == 1 and related["index"] == 1
+
+
+def test_ranking_weights_by_hand(digits):
+    s, t = digits.source, digits.target
+    sources = [s, permuted(s, 1), permuted(s, 2)]
+    ranking = sorted(
+        rank_sources(
+            t,
+            sources,
+            fit_fn=lambda p: ClassMeanTransfer().fit(p),
+            discrepancy_weight=0.5,
+            temperature=0.05,
+        ),
+        key=lambda r: r["index"],
+    )
+    sc = np.array([r["score"] for r in ranking])
+    dc = np.array([r["discrepancy"] for r in ranking])
+    tr = sc - 0.5 * dc
+    w = np.exp(tr / 0.05) / np.exp(tr / 0.05).sum()
+    np.testing.assert_allclose([r["weight"] for r in ranking], w, rtol=1e-9)
+    assert [r["rank"] for r in ranking] == list(np.argsort(np.argsort(-tr)) + 1)
+    assert ranking[0]["rank"] == 1  # the unpermuted source is closest by far
+
+
+def test_rank_sources_never_gives_target_labels_to_the_method(digits):
+    seen = []
+    rank_sources(
+        digits.target,
+        [digits.source],
+        fit_fn=lambda p: (
+            seen.append(p.target.y) or Fixed(np.arange(digits.target.n_samples) % 10).fit(p)
+        ),
+    )
+    assert seen == [None]
+
+
+def test_rank_sources_bad_input(digits):
+    s, t = digits.source, digits.target
+    with pytest.raises(ValueError, match="at least one candidate"):
+        rank_sources(t, [])
+    with pytest.raises(ValueError, match="expected one feature space"):
+        rank_sources(t, [Domain(s.X[:, :10], s.y)])
+    with pytest.raises(ValueError, match="no source is labelled"):
+        rank_sources(t, [s.without_labels()])
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        rank_sources(t, [s], temperature=0)
+    with pytest.raises(ValueError, match="discrepancy_weight must be >= 0"):
+        rank_sources(t, [s], discrepancy_weight=-1)
+    with pytest.raises(ValueError, match="needs more"):
+        rank_sources(t.subset(np.arange(10)), [s])
+
+
+# -- combination -------------------------------------------------------------------------------
+def test_combine_sources_samples_in_proportion():
+    a = Domain(np.zeros((50, 2)), np.zeros(50, dtype=int), name="a")
+    b = Domain(np.ones((30, 2)), np.ones(30, dtype=int), name="b")
+    c = combine_sources([a, b], [3, 1], n_samples=40)
+    assert c.n_samples == 40 and (c.X[:, 0] == 0).sum() == 30 and (c.y == 1).sum() == 10
+    big = combine_sources([a, b], [0, 1], n_samples=60)  # more rows than b has: resampled
+    assert big.n_samples == 60 and (big.y == 1).all()
+    assert combine_sources([a, b], [1, 1]).n_samples == 50  # default: the largest source
+
+
+def test_combine_sources_bad_input():
+    a = Domain(np.zeros((5, 2)), np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match="one weight per source"):
+        combine_sources([a], [1, 1])
+    with pytest.raises(ValueError, match="not all zero"):
+        combine_sources([a, a], [0, 0])
+    with pytest.raises(ValueError, match="all labelled or all unlabelled"):
+        combine_sources([a, a.without_labels()], [1, 1])
+    with pytest.raises(ValueError, match="one feature dimension"):
+        combine_sources([a, Domain(np.zeros((5, 3)))], [1, 1])
+
+
+def test_select_source_best_and_weighted(digits):
+    s, t = digits.source, digits.target
+    fit = lambda p: ClassMeanTransfer().fit(p)  # noqa: E731
+    best, ranking = select_source(t, {"related": s, "permuted": permuted(s)}, fit_fn=fit)
+    assert best is s and ranking[0]["name"] == "related"
+    mixed, ranking = select_source(
+        t, {"related": s, "permuted": permuted(s)}, strategy="weighted", fit_fn=fit
+    )
+    w = {r["name"]: r["weight"] for r in ranking}
+    assert mixed.n_samples == s.n_samples and mixed.meta["weights"] == pytest.approx(
+        [w["related"], w["permuted"]]
+    )
+    with pytest.raises(ValueError, match="strategy must be"):
+        select_source(t, [s], strategy="all")
+
+
+# -- model selection ---------------------------------------------------------------------------
+def test_select_model_picks_the_best_silhouette_computed_by_hand():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [8, 0], [0, 8]])
+    y = np.repeat(np.arange(3), 30)
+    X = centres[y] + rng.normal(0, 1, (90, 2))
+    pair = DomainPair(Domain(X, y), Domain(X, y), n_clusters=3)
+    candidates = {
+        "truth": Fixed(y),
+        "k2": Fixed(np.minimum(y, 1)),
+        "random": Fixed(rng.integers(0, 3, 90)),
+    }
+    result = select_model(candidates, pair)
+    by_hand = {name: silhouette_score(X, c.labels) for name, c in candidates.items()}
+    assert result.best == max(by_hand, key=by_hand.get) == "truth"
+    assert result.scores == pytest.approx(by_hand)
+    assert result.best_estimator is candidates["truth"]
+    assert all(c.seen_target_labels is None for c in candidates.values())
+
+
+def test_select_model_with_a_callable_criterion_and_ties():
+    X = np.random.default_rng(1).normal(size=(20, 2))
+    pair = DomainPair(Domain(X), Domain(X), n_clusters=2)
+    labels = np.arange(20) % 2
+    result = select_model(
+        [Fixed(labels), Fixed(1 - labels)], pair, criterion=lambda X, lab, est: 1.0
+    )
+    assert result.best == "0:Fixed"  # a tie goes to the earlier candidate
+    result = select_model(
+        [Fixed(labels), Fixed(labels * 0)], pair, criterion=lambda X, lab, est: -np.unique(lab).size
+    )
+    assert result.best == "1:Fixed"
+
+
+def test_select_model_bad_input():
+    X = np.zeros((10, 2))
+    pair = DomainPair(Domain(X), Domain(X), n_clusters=2)
+    with pytest.raises(ValueError, match="at least one candidate"):
+        select_model({}, pair)
+    with pytest.raises(ValueError, match="has no fit method"):
+        select_model({"x": object()}, pair)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        select_model([Fixed(np.zeros(10))], pair, criterion="accuracy")
+    with pytest.raises(ValueError, match="must be a dtc.data.DomainPair"):
+        select_model([Fixed(np.zeros(10))], (X, X))
