@@ -72,15 +72,28 @@ def report_figures(records: list[dict], tables, out_dir: Path) -> list[Path]:
     return out
 
 
-def tsne_figure(embeddings: dict, path: Path, *, seed: int = 0, title: str = "") -> Path:
+def tsne_figure(
+    embeddings: dict, path: Path, *, seed: int = 0, title: str = "", max_points: int = 500
+) -> Path:
     """t-SNE panels: for each ``name -> (source_emb, target_emb, target_clusters)`` one
-    row of two panels, coloured by domain and by cluster."""
+    row of two panels, coloured by domain and by cluster.
+
+    At most ``max_points`` samples per domain are drawn (seeded): t-SNE is quadratic-ish
+    and a few hundred points show the structure as well as thousands.
+    """
     from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(seed)
+
+    def pick(n: int) -> np.ndarray:
+        return np.sort(rng.choice(n, size=min(n, max_points), replace=False))
 
     fig, axes = plt.subplots(
         len(embeddings), 2, figsize=(9.0, 4.2 * len(embeddings)), squeeze=False
     )
     for (name, (zs, zt, clusters)), (ax_dom, ax_clu) in zip(embeddings.items(), axes):
+        keep = pick(len(zt))
+        zs, zt, clusters = zs[pick(len(zs))], zt[keep], np.asarray(clusters)[keep]
         z = np.vstack([zs, zt])
         xy = TSNE(2, random_state=seed, init="pca", perplexity=min(30, len(z) // 4)).fit_transform(
             z

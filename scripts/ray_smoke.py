@@ -1,0 +1,49 @@
+"""Smoke test of the Ray backend (optional extra: pip install 'dtc[ray]').
+
+Starts a local Ray instance, runs a small grid through ``--backend ray`` and checks
+that it gives the same records as the local backend and that a rerun skips them all.
+Kept out of the test suite: starting Ray takes longer than CI allows.
+
+    python scripts/ray_smoke.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from dtc.experiment import load_config, read_records, run_experiment
+
+CONFIG = {
+    "name": "ray_smoke",
+    "benchmarks": [{"benchmark": "digits"}],
+    "methods": {"km": {"method": "kmeans", "params": {"n_init": 1}}},
+    "seeds": [0, 1, 2, 3],
+}
+
+
+def main() -> int:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("ray is not installed: pip install 'dtc[ray]'", file=sys.stderr)
+        return 2
+    cfg = load_config(CONFIG)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = run_experiment(cfg, Path(tmp) / "local", progress=False)
+        remote = run_experiment(cfg, Path(tmp) / "ray", backend="ray", jobs=2, progress=False)
+        again = run_experiment(cfg, Path(tmp) / "ray", backend="ray", jobs=2, progress=False)
+
+        def metrics(summary):
+            return {r["run_id"]: r["metrics"] for r in read_records(summary.results_path)}
+
+        assert not remote.errors, remote.errors
+        assert metrics(local) == metrics(remote) and len(metrics(remote)) == 4
+        assert (again.finished, again.skipped) == (0, 4)
+    print("ray backend: 4 runs, same metrics as the local backend, rerun skipped all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Reproduce the paper: every config of experiments/paper/ into results/<table>, then the
+# reports (results/<table>/report: Markdown, CSV, LaTeX, PNG) and the figures.
+# Resumable: run it again after an interruption and only the missing runs are done.
+# Needs the benchmark files: DTC_DATA=/path/to/data (see `dtc datasets`).
+# Usage: scripts/reproduce_paper.sh [JOBS]   (JOBS parallel processes, default 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${1:-2}"
+dtc="${DTC:-.venv/bin/dtc}"
+py="${PYTHON:-.venv/bin/python}"
+for table in table1 table2 table3; do
+  "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs"
+  "$dtc" report "results/${table}/results.jsonl" --out "results/${table}/report" > /dev/null
+done
+"$py" scripts/figures.py --out results/figures
+echo "reports in results/table{1,2,3}/report, figures in results/figures" >&2
