@@ -18,14 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = [
-    "ClusteringLayer",
-    "dec_loss",
-    "has_converged",
-    "label_change_fraction",
-    "soft_assignment",
-    "target_distribution",
-]
+from dtc.cluster import _DEC_NAMES
+
+# One list of names, shared with dtc.cluster's lazy loader.
+__all__ = list(_DEC_NAMES)
 
 
 def _check_alpha(alpha) -> float:

@@ -12,7 +12,11 @@ seconds on a laptop:
   (restarts mainly choose among seedings, and a 100,000-point sample ranks them as
   well as the full set while costing ``n / 100,000`` times less);
 * with an explicit ``init`` array a single run is made (restarts from the same
-  centres would repeat it).
+  centres would repeat it);
+* with faiss (``backend="faiss"``, or ``"auto"`` from :data:`FAISS_MIN_SAMPLES` samples
+  on when faiss is importable) the seeding and restarts are still scikit-learn's on the
+  subsample (faiss only seeds at random, which lands in poor local optima), and faiss
+  runs the full-data Lloyd iterations. faiss is optional, never a dependency.
 
 The centre index is kept throughout: row ``c`` of the returned centres is the
 centre that started at ``init[c]`` (scikit-learn relocates an emptied centre in
@@ -281,16 +285,8 @@ class KMeans(ClusterMixin, BaseEstimator):
         self.backend = backend
 
     def fit(self, X, y=None):
-        self.labels_, self.cluster_centers_, self.inertia_ = kmeans(
-            X,
-            self.n_clusters,
-            init=self.init,
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            seed=self.seed,
-            backend=self.backend,
-        )
+        # The parameters are exactly kmeans' keyword arguments.
+        self.labels_, self.cluster_centers_, self.inertia_ = kmeans(X, **self.get_params())
         return self
 
     def predict(self, X) -> np.ndarray:
