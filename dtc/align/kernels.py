@@ -206,15 +206,39 @@ class MultiKernel:
         return k.view_as(d2), w.view_as(d2)
 
 
-def gaussian_multi_kernel(d2: torch.Tensor, gammas: Sequence[float]) -> torch.Tensor:
-    """Differentiable ``sum_s w_s exp(-gamma_s d2)`` (uniform ``w_s``) for squared
-    distances ``d2`` of shape ``(...)``; returns the same shape.
+class _MultiKernelOfDistances(torch.autograd.Function):
+    # K(D) elementwise in chunks (the scratch space stays small); dK/dD = -W is kept
+    # for backward, so the exponentials are computed once.
+    @staticmethod
+    def forward(ctx, kern, d2, chunk):
+        flat = d2.reshape(-1)
+        k, w = torch.empty_like(flat), torch.empty_like(flat)
+        buf = None
+        for a in range(0, flat.numel(), chunk):
+            b = min(a + chunk, flat.numel())
+            if buf is None or buf.shape[1] != b - a:
+                buf = flat.new_empty((len(kern), b - a))
+            k[a:b], w[a:b] = kern.values_and_slopes(flat[a:b], buf)
+        ctx.save_for_backward(w)
+        return k.view_as(d2)
 
-    Holds ``len(gammas)`` copies of ``d2``: meant for ``O(n)`` pair lists (the
-    linear-time estimate), not for ``(n, n)`` matrices (see :func:`kernel_sums`).
+    @staticmethod
+    def backward(ctx, grad):
+        (w,) = ctx.saved_tensors
+        return None, -grad * w.view_as(grad), None
+
+
+def gaussian_multi_kernel(
+    d2: torch.Tensor, gammas: Sequence[float], *, chunk: int = 1 << 16
+) -> torch.Tensor:
+    """Differentiable ``sum_s w_s exp(-gamma_s d2)`` (uniform ``w_s``) for squared
+    distances ``d2`` of any shape; returns the same shape.
+
+    Evaluated in chunks of ``chunk`` elements with :class:`MultiKernel`, so memory is
+    ``O(d2.numel())`` whatever the number of kernels (the linear-time estimate); for
+    all pairs of two samples use :func:`kernel_sums`. First derivatives only.
     """
-    g = torch.tensor(_positive_floats(gammas, "gammas"), dtype=d2.dtype, device=d2.device)
-    return torch.exp(d2.unsqueeze(-1) * -g).mean(-1)
+    return _MultiKernelOfDistances.apply(MultiKernel(gammas), d2, chunk)
 
 
 def _tiles(n: int, block: int):
