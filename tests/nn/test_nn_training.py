@@ -19,15 +19,6 @@ from dtc.nn import (
 from dtc.nn.training import corrupt
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The cores are shared with other jobs; tiny models run fastest on one thread.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_minibatches_cover_every_index_once_and_merge_singletons():
     batches = list(minibatches(11, 5, make_generator(0)))
     assert [len(b) for b in batches] == [5, 6]  # the lone 11th sample joins the last batch

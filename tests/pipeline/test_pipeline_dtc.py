@@ -6,26 +6,27 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score
 from torch import nn
 
 import dtc.pipeline as pipeline
 from dtc import align, methods
+from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.kmeans import kmeans
 from dtc.data import DomainPair, make_digits_pair
+from dtc.data.preprocessing import zscore_columns
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.monitor.base import Callback
 from dtc.pipeline import DTC, family_config
 
-TINY = {"hidden": (32,), "n_latent": 8, "pretrain_epochs": 2, "adapt_epochs": 2, "batch_size": 64}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The cores are shared with other jobs; tiny models run fastest on one thread.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+TINY = {
+    "hidden": (32,),
+    "n_latent": 8,
+    "pretrain_epochs": 2,
+    "adapt_epochs": 2,
+    "batch_size": 64,
+    "self_training_rounds": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +207,12 @@ def test_bad_inputs_raise_clear_errors(small_pair):
         DTC(**TINY, loss="dann", loss_params={"bogus": 1}).fit(small_pair)
     with pytest.raises(ValueError, match="setting"):
         family_config("digits", "semi")
+    with pytest.raises(ValueError, match="pseudo_label_confidence"):
+        DTC(**TINY, pseudo_label_confidence=1.5).fit(small_pair)
+    with pytest.raises(ValueError, match="spherical must be True or False"):
+        DTC(**TINY, spherical="yes").fit(small_pair)
+    with pytest.raises(ValueError, match="self_training_rounds"):
+        DTC(**{**TINY, "self_training_rounds": -1}).fit(small_pair)
 
 
 def test_user_encoder_and_conv_architecture_run(small_pair):
@@ -217,9 +224,56 @@ def test_user_encoder_and_conv_architecture_run(small_pair):
     assert conv.embedding_.shape == (200, 8)
 
 
-def test_quality_smoke_beats_target_only_kmeans_on_digits():
+def test_spectral_clusterer_is_dtc_cluster_spectral_on_the_embedding(small_pair):
+    est = DTC(**TINY, use_source_labels=False, clusterer="spectral", spherical=False)
+    est.fit(small_pair)
+    reference = spectral_clustering(est.embedding_, 10, seed=0)
+    # model transfer only renames the clusters (after the nearest source centre)
+    assert adjusted_rand_score(reference, est.labels_) == pytest.approx(1.0)
+    assert est.cluster_centers_.shape == (10, 8)
+
+
+def test_unknown_k_is_chosen_by_silhouette_on_the_embedding(small_pair):
+    pair = DomainPair(small_pair.source, small_pair.target, n_clusters=None)
+    est = DTC(**TINY, use_source_labels=False, spherical=False).fit(pair)
+    expected, _ = select_k_silhouette(est.embedding_, range(2, 11), seed=0)
+    assert est.n_clusters_ == expected and np.unique(est.labels_).size <= expected
+    # self-training needs k before the embedding exists: it is chosen on the inputs
+    st = DTC(**{**TINY, "self_training_rounds": 1, "self_training_epochs": 1})
+    st.set_params(use_source_labels=False).fit(pair)
+    X = zscore_columns(small_pair.target.X)
+    assert st.n_clusters_ == select_k_silhouette(X, range(2, 11), seed=0)[0]
+
+
+def test_self_training_stage_history_checkpoint_and_resume(small_pair, tmp_path):
+    params = {
+        **TINY,
+        "self_training_rounds": 2,
+        "self_training_epochs": 1,
+        "pseudo_label_confidence": 0.3,
+        "checkpoint_dir": tmp_path,
+    }
+    est = DTC(**params).fit(small_pair)
+    st = [h for h in est.history_ if h["stage"] == "self_train"]
+    assert [(h["round"], h["epoch"]) for h in st] == [(0, 0), (1, 0)]
+    # ceil(0.3 n_c) of every cluster: a little above 30 % of the target
+    assert all(0.3 <= h["kept"] < 0.36 and np.isfinite(h["pseudo"]) for h in st)
+    assert st[0]["changed"] == 1.0 and 0 <= st[1]["changed"] <= 1
+    assert len(list(tmp_path.glob("*-self_train.pt"))) == 1
+    again = DTC(**params).fit(small_pair)
+    assert again.resumed_stages_ == ["pretrain", "adapt", "self_train", "cluster"]
+    assert np.array_equal(again.labels_, est.labels_)
+    # without source labels a head of its own learns the cluster pseudo-labels
+    unl = DTC(**{**params, "use_source_labels": False, "checkpoint_dir": None}).fit(small_pair)
+    assert "pseudo_head" in unl.get_state()["nets"]
+    assert all(np.isfinite(h["pseudo"]) for h in unl.history_ if h["stage"] == "self_train")
+
+
+def test_quality_defaults_beat_target_only_kmeans_on_digits():
     pair = make_digits_pair(0.5, 0)
     y = pair.target.y
     base = cluster_acc(y, kmeans(pair.target.X, 10, seed=0)[0])
-    est = DTC(**family_config("digits", "labelled"), seed=0).fit(pair)
-    assert cluster_acc(y, est.labels_) > base + 0.02
+    est = DTC(seed=0).fit(pair)  # the defaults are the labelled digits configuration
+    assert DTC().get_params() | family_config("digits", "labelled") == DTC().get_params()
+    # measured 0.848 (K-means 0.709): self-training must keep a clear margin
+    assert acc_unmatched(y, est.labels_, est.cluster_classes_) > base + 0.08

@@ -1,0 +1,89 @@
+"""Pseudo-labels of dtc.self_training, checked against scikit-learn and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+from dtc.self_training import anchored_kmeans, confident_mask, pseudo_labels
+
+
+def _blobs(rng, n=60):
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    y = np.repeat(np.arange(3), n)
+    return centres[y] + rng.normal(size=(3 * n, 2)), y, centres
+
+
+def test_euclidean_mode_is_lloyd_from_the_given_centres_like_sklearn():
+    rng = np.random.default_rng(0)
+    X, _, centres = _blobs(rng)
+    init = centres + rng.normal(scale=2.0, size=centres.shape)
+    labels, C, sim = anchored_kmeans(X, init, spherical=False)
+    ref = KMeans(3, init=init, n_init=1, tol=0, max_iter=300).fit(X)
+    assert np.array_equal(labels, ref.labels_)  # same index for the same anchor
+    np.testing.assert_allclose(C, ref.cluster_centers_, atol=1e-8)
+    dist = ((X[:, None, :] - C[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(sim, -dist, atol=1e-8)
+
+
+def test_spherical_mode_clusters_directions_whatever_the_norms():
+    rng = np.random.default_rng(1)
+    angles = np.repeat([0.0, 2.0, 4.0], 40) + rng.normal(scale=0.1, size=120)
+    radii = rng.uniform(0.1, 10.0, size=120)  # the norm carries no class information
+    X = np.c_[np.cos(angles), np.sin(angles)] * radii[:, None]
+    init = np.c_[np.cos([0.3, 2.3, 4.3]), np.sin([0.3, 2.3, 4.3])] * 5.0
+    labels, C, sim = anchored_kmeans(X, init, spherical=True)
+    assert np.array_equal(labels, np.repeat(np.arange(3), 40))
+    np.testing.assert_allclose(np.linalg.norm(C, axis=1), 1.0)
+    # a fixed point: every centre is the normalised mean of its unit-norm members
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for c in range(3):
+        m = U[labels == c].mean(0)
+        np.testing.assert_allclose(C[c], m / np.linalg.norm(m), atol=1e-12)
+    np.testing.assert_allclose(sim, U @ C.T, atol=1e-12)
+
+
+def test_an_emptied_anchor_keeps_its_name_and_place():
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    init = np.array([[0.0, 0.0], [5.0, 5.0], [100.0, -100.0]])
+    labels, C, _ = anchored_kmeans(X, init, spherical=False)
+    assert labels.tolist() == [0, 0, 1, 1]
+    np.testing.assert_array_equal(C[2], init[2])
+
+
+def test_confident_mask_keeps_the_top_margin_fraction_of_every_cluster():
+    rng = np.random.default_rng(2)
+    S = rng.normal(size=(50, 4))
+    labels = S.argmax(1)
+    keep = confident_mask(labels, S, 0.3)
+    srt = np.sort(S, axis=1)
+    margin = srt[:, -1] - srt[:, -2]  # brute force: best minus runner-up
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        m = int(np.ceil(0.3 * len(idx)))
+        assert keep[idx].sum() == m
+        assert set(idx[keep[idx]]) == set(idx[np.argsort(-margin[idx])[:m]])
+    assert confident_mask(labels, S, 1.0).all()
+
+
+def test_pseudo_labels_recover_shifted_blobs_from_source_means():
+    rng = np.random.default_rng(3)
+    Xs, ys, _ = _blobs(rng)
+    Xt, yt, _ = _blobs(rng)
+    Xt = Xt + np.array([1.5, 1.0])  # a shifted target
+    means = np.stack([Xs[ys == c].mean(0) for c in range(3)])
+    labels, keep, centres = pseudo_labels(Xt, means, fraction=0.5, spherical=False)
+    assert (labels == yt).mean() > 0.95 and (labels[keep] == yt[keep]).all()
+    assert centres.shape == (3, 2) and 0.5 <= keep.mean() <= 0.52
+
+
+def test_bad_arguments_raise_value_error():
+    with pytest.raises(ValueError, match="same d"):
+        anchored_kmeans(np.zeros((4, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="max_iter"):
+        anchored_kmeans(np.zeros((4, 2)), np.zeros((2, 2)), max_iter=0)
+    with pytest.raises(ValueError, match="fraction"):
+        confident_mask(np.zeros(3, int), np.zeros((3, 2)), 0.0)
+    with pytest.raises(ValueError, match="shape"):
+        confident_mask(np.zeros(3, int), np.zeros((4, 2)), 0.5)
