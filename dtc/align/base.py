@@ -24,6 +24,18 @@ from torch import nn
 __all__ = ["AlignmentLoss", "check_pair_inputs"]
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds no NaN / Inf, in one reduction pass without a boolean copy.
+
+    A sum is finite exactly when no element is NaN or Inf, unless finite values overflow
+    when added; only then is the elementwise test needed.
+    """
+    with torch.no_grad():
+        if bool(torch.isfinite(x.sum())):
+            return True
+        return bool(torch.isfinite(x).all())
+
+
 def check_pair_inputs(
     source: torch.Tensor, target: torch.Tensor, *, min_samples: int = 1, name: str = "loss"
 ):
@@ -37,7 +49,7 @@ def check_pair_inputs(
             raise ValueError(
                 f"{name}: {role} has {x.shape[0]} samples, expected at least {min_samples}"
             )
-        if not torch.isfinite(x).all():
+        if not _all_finite(x):
             raise ValueError(f"{name}: {role} contains NaN or Inf")
     if source.shape[1] != target.shape[1]:
         raise ValueError(
