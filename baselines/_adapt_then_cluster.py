@@ -1,0 +1,142 @@
+"""Common base of the shallow domain-adaptation baselines: map the features, then cluster
+the target.
+
+A subclass implements :meth:`AdaptThenCluster._adapt`, which maps the source and the
+target features ``X_s`` ``(n_s, d)`` and ``X_t`` ``(n_t, d)`` to ``Z_s`` ``(n_s, p)`` and
+``Z_t`` ``(n_t, p)`` in one shared space (CORAL, Subspace Alignment, TCA, JDA, optimal
+transport, or the identity for plain model transfer). The target is then clustered by
+K-means on ``Z_t`` (:func:`dtc.cluster.kmeans`), seeded by ``init``:
+
+``"k-means++"``  target-only seeding (``n_init`` restarts): the adaptation acts through
+                 the geometry of ``Z_t`` only;
+``"source"``     model transfer (:mod:`dtc.cluster.transfer`): one K-means run started at
+                 the source **class means** in the adapted space when the source is
+                 labelled (then cluster ``c`` is named by source class
+                 ``cluster_classes_[c]``), or at the centres of a K-means of ``Z_s`` when
+                 it is not.
+
+Fitted attributes: ``labels_`` ``(n_t,)``, ``embedding_`` = ``Z_t``,
+``source_embedding_`` = ``Z_s``, ``cluster_centers_`` ``(k, p)`` and, with
+``init="source"`` and a labelled source, ``cluster_classes_`` ``(k,)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from dtc.cluster import class_means, kmeans, transfer_kmeans
+from dtc.methods import TransferClusterer
+
+__all__ = [
+    "INITS",
+    "AdaptThenCluster",
+    "check_choice",
+    "check_number",
+    "dense_linalg_threads",
+    "resolve_n_components",
+]
+
+INITS = ("k-means++", "source")
+
+#: Dense eigen/singular value problems smaller than this run on one BLAS thread: on a
+#: busy machine, threaded LAPACK on a few-hundred-wide matrix is up to 20x slower.
+SINGLE_THREAD_BELOW = 2048
+
+
+def dense_linalg_threads(size: int):
+    """Context limiting BLAS to one thread for a dense problem of side ``size``."""
+    return threadpool_limits(1 if size < SINGLE_THREAD_BELOW else None)
+
+
+def check_number(value, *, method: str, name: str, low=0.0, integer=False, strict=False):
+    """``value`` validated as a number ``>= low`` (``> low`` with ``strict``), an int with
+    ``integer``; ``ValueError`` naming ``method`` and ``name`` otherwise."""
+    kind = numbers.Integral if integer else numbers.Real
+    bad = isinstance(value, bool) or not isinstance(value, kind)
+    bad = bad or not np.isfinite(value) or (value <= low if strict else value < low)
+    if bad:
+        what = "an int" if integer else "a number"
+        raise ValueError(
+            f"{method}: {name} must be {what} {'>' if strict else '>='} {low}, got {value!r}"
+        )
+    return int(value) if integer else float(value)
+
+
+def check_choice(value, choices, *, method: str, name: str) -> str:
+    """``value`` if it is one of ``choices``, else ``ValueError`` naming ``method``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{method}: {name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def resolve_n_components(n_components, default: int, limit: int, *, method: str) -> int:
+    """``n_components`` (``None``: ``min(default, limit)``) checked against ``limit``."""
+    if n_components is None:
+        return min(default, limit)
+    p = check_number(n_components, method=method, name="n_components", low=1, integer=True)
+    if p > limit:
+        raise ValueError(
+            f"{method}: n_components={p} but at most {limit} components exist here "
+            "(min of the feature dimension and the sample counts)"
+        )
+    return p
+
+
+def source_class_index(ys, k: int, *, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Source labels re-indexed to ``0..k-1`` and the class names ``(k,)``; the source
+    must have exactly ``k`` classes (one mean per cluster)."""
+    classes, index = np.unique(ys, return_inverse=True)
+    if classes.size != k:
+        raise ValueError(
+            f"{method}: init='source' with a labelled source needs n_clusters equal to the "
+            f"number of source classes ({classes.size}), got n_clusters={k}"
+        )
+    return index.astype(np.int64), classes.astype(np.int64)
+
+
+class AdaptThenCluster(TransferClusterer):
+    """Base class: ``_adapt`` maps the features, then K-means clusters the adapted target.
+
+    Subclasses store ``n_clusters``, ``init``, ``n_init`` and ``seed`` (plus their own
+    parameters) in ``__init__`` and implement ``_adapt(Xs, ys, Xt, k)``.
+    """
+
+    def _init_mode(self) -> str:
+        return check_choice(self.init, INITS, method=type(self).__name__, name="init")
+
+    def _adapt(self, Xs, ys, Xt, k):  # pragma: no cover - abstract
+        """Map ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)`` to ``(Zs, Zt)``, ``(n_s, p)``, ``(n_t, p)``."""
+        raise NotImplementedError
+
+    def _fit(self, pair):
+        name = type(self).__name__
+        k = self._n_clusters(pair)
+        init = self._init_mode()
+        n_init = check_number(self.n_init, method=name, name="n_init", low=1, integer=True)
+        seed = check_number(self.seed, method=name, name="seed", low=0, integer=True)
+        Xs = pair.source.X.astype(np.float64)
+        Xt = pair.target.X.astype(np.float64)
+        ys = pair.source.y
+        if init == "source" and ys is not None:
+            source_class_index(ys, k, method=name)  # fail before the (costly) adaptation
+        Zs, Zt = self._adapt(Xs, ys, Xt, k)
+        self.source_embedding_ = np.asarray(Zs)
+        self.embedding_ = np.asarray(Zt)
+        self._cluster(self.source_embedding_, ys, self.embedding_, k, init, n_init, seed)
+
+    def _cluster(self, Zs, ys, Zt, k, init, n_init, seed) -> None:
+        if init == "k-means++":
+            self.labels_, self.cluster_centers_, _ = kmeans(Zt, k, n_init=n_init, seed=seed)
+            return
+        if ys is not None:
+            index, classes = source_class_index(ys, k, method=type(self).__name__)
+            centres = class_means(Zs, index, k)
+        else:
+            _, centres, _ = kmeans(Zs, k, n_init=n_init, seed=seed)
+        result = transfer_kmeans(Zt, centres, seed=seed)
+        self.labels_, self.cluster_centers_ = result.labels, result.centers
+        if ys is not None:
+            self.cluster_classes_ = classes[result.cluster_classes]

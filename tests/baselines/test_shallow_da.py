@@ -1,0 +1,312 @@
+"""Shallow domain adaptation baselines and model transfer (CORAL, SA, TCA, JDA, OT).
+
+The synthetic task: three clusters separated along ``x``; the target's ``y`` is stretched
+5x (target-only K-means then prefers bands across ``y``, ACC ~0.58) and, in the shifted
+variant, translated by ``(3, 0, 10)`` (source-seeded K-means without adaptation then
+collapses as well). Each baseline must recover the target clusters through its own
+mapping. The transforms are checked against closed forms / brute-force formulas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+
+import dtc.methods
+from baselines.coral import CORAL, coral_transform
+from baselines.jda import JDA, jda_transform
+from baselines.model_transfer import ModelTransfer
+from baselines.ot_da import OTEMD, OTL1l2, OTSinkhorn, ot_transform
+from baselines.subspace_alignment import SubspaceAlignment, subspace_alignment_transform
+from baselines.tca import TCA, mmd_embedding, tca_transform
+from dtc.data import Domain, DomainPair
+from dtc.metrics import acc_unmatched, cluster_acc
+
+SHIFT = (3.0, 0.0, 10.0)
+
+
+def make_pair(shift=SHIFT, stretch=5.0, n=150, seed=0, labelled=True) -> DomainPair:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n)
+
+    def domain():
+        x = np.array([-3.0, 0.0, 3.0])[y] + 0.35 * rng.standard_normal(3 * n)
+        return np.c_[x, 0.7 * rng.standard_normal(3 * n), 0.1 * rng.standard_normal(3 * n)]
+
+    Xs, Xt = domain(), domain()
+    Xt[:, 1] *= stretch
+    Xt += np.asarray(shift)
+    source = Domain(Xs, y if labelled else None, name="source")
+    return DomainPair(source, Domain(Xt, y, name="target"), n_clusters=3)
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    return make_pair()
+
+
+@pytest.fixture(scope="module")
+def kmeans_acc(shifted):
+    est = dtc.methods.get("kmeans").fit(shifted)
+    return cluster_acc(shifted.target.y, est.labels_)
+
+
+def unlabelled(pair):
+    return DomainPair(pair.source.without_labels(), pair.target, n_clusters=pair.n_clusters)
+
+
+CASES = [
+    ("coral", {}, True),
+    ("coral", {}, False),
+    ("coral", {"direction": "source_to_target", "init": "source"}, True),
+    ("subspace_alignment", {"n_components": 2}, True),
+    ("subspace_alignment", {"n_components": 2}, False),
+    ("tca", {"n_components": 2, "normalize": False, "init": "source"}, True),
+    ("tca", {"n_components": 2, "normalize": False, "init": "source"}, False),
+    ("jda", {"n_components": 2, "normalize": False, "init": "source"}, True),
+    ("jda", {"n_components": 2, "normalize": False, "init": "source"}, False),
+    ("ot_emd", {}, False),
+    ("ot_sinkhorn", {"reg_e": 0.05}, False),
+    ("ot_l1l2", {"reg_e": 0.05}, True),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "labelled"), CASES)
+def test_transfer_baseline_beats_target_kmeans(shifted, kmeans_acc, name, params, labelled):
+    pair = shifted if labelled else unlabelled(shifted)
+    est = dtc.methods.get(name, **params).fit(pair)
+    acc = cluster_acc(shifted.target.y, est.labels_)
+    assert kmeans_acc < 0.65  # the task defeats target-only K-means
+    assert acc >= 0.97, f"{name} {params}: ACC {acc:.3f}"
+    assert est.embedding_.shape[0] == shifted.target.n_samples
+    assert est.source_embedding_.shape[0] == shifted.source.n_samples
+
+
+def test_model_transfer_helps_without_shift_and_needs_adaptation_with_it(shifted, kmeans_acc):
+    plain = make_pair(shift=(0.0, 0.0, 0.0))
+    est = ModelTransfer().fit(plain)
+    assert cluster_acc(plain.target.y, est.labels_) >= 0.97
+    assert acc_unmatched(plain.target.y, est.labels_, est.cluster_classes_) >= 0.97
+    # With the translation, source class means no longer seed the right clusters: the
+    # feature adaptation of the other baselines is what recovers them.
+    shifted_acc = cluster_acc(shifted.target.y, ModelTransfer().fit(shifted).labels_)
+    assert shifted_acc < 0.7
+    unl = ModelTransfer().fit(unlabelled(plain))
+    assert cluster_acc(plain.target.y, unl.labels_) >= 0.97
+    assert not hasattr(unl, "cluster_classes_")
+
+
+def test_cluster_classes_name_clusters_by_source_class(shifted):
+    # Relabel the source classes 0,1,2 -> 5,7,9: cluster_classes_ must carry the names.
+    names = np.array([5, 7, 9])
+    src = Domain(shifted.source.X, names[shifted.source.y], name="source")
+    pair = DomainPair(src, shifted.target, n_clusters=3)
+    est = SubspaceAlignment(n_components=2).fit(pair)
+    assert sorted(est.cluster_classes_.tolist()) == [5, 7, 9]
+    assert acc_unmatched(names[shifted.target.y], est.labels_, est.cluster_classes_) >= 0.97
+    assert not hasattr(CORAL().fit(pair), "cluster_classes_")  # k-means++ init names nothing
+
+
+# -- closed forms -----------------------------------------------------------
+def test_coral_adapted_covariance_closed_form():
+    rng = np.random.default_rng(1)
+    Xs = rng.standard_normal((400, 4)) @ rng.standard_normal((4, 4))
+    Xt = rng.standard_normal((300, 4)) @ rng.standard_normal((4, 4)) + 2.0
+    # reg = 0: the adapted source has exactly the target covariance.
+    np.testing.assert_allclose(
+        np.cov(coral_transform(Xs, Xt, reg=0.0), rowvar=False),
+        np.cov(Xt, rowvar=False),
+        rtol=1e-8,
+        atol=1e-8,
+    )
+    # reg > 0: Ct_r^{1/2} Cs_r^{-1/2} Cs Cs_r^{-1/2} Ct_r^{1/2}, with scipy's sqrtm.
+    reg = 0.5
+    Cs, Ct = np.cov(Xs, rowvar=False), np.cov(Xt, rowvar=False)
+    root_t = scipy.linalg.sqrtm(Ct + reg * np.eye(4)).real
+    inv_root_s = np.linalg.inv(scipy.linalg.sqrtm(Cs + reg * np.eye(4)).real)
+    expected = root_t @ inv_root_s @ Cs @ inv_root_s @ root_t
+    Z = coral_transform(Xs, Xt, reg=reg, match_means=True)
+    np.testing.assert_allclose(np.cov(Z, rowvar=False), expected, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(Z.mean(axis=0), Xt.mean(axis=0), atol=1e-10)
+    # The map itself is X_s Cs_r^{-1/2} Ct_r^{1/2} (the paper's Algorithm 1).
+    plain = coral_transform(Xs, Xt, reg=reg)
+    np.testing.assert_allclose(plain, Xs @ inv_root_s @ root_t, rtol=1e-8, atol=1e-8)
+
+
+def test_subspace_alignment_matrix_is_ps_transpose_pt():
+    rng = np.random.default_rng(2)
+    Xs = rng.standard_normal((200, 6)) * np.array([5, 4, 3, 2, 1, 0.5])
+    Xt = (rng.standard_normal((150, 6)) * np.array([6, 3, 2.5, 1.5, 1, 0.3])) @ np.linalg.qr(
+        rng.standard_normal((6, 6)) * 0.1 + np.eye(6)
+    )[0]
+    Zs, Zt, M = subspace_alignment_transform(Xs, Xt, 3)
+    Ps = PCA(3).fit(Xs).components_.T
+    Pt = PCA(3).fit(Xt).components_.T
+    # Principal directions are defined up to sign: compare after fixing the signs.
+    sign_t = np.sign(np.sum(Zt * ((Xt - Xt.mean(0)) @ Pt), axis=0))
+    np.testing.assert_allclose(Zt, (Xt - Xt.mean(0)) @ Pt * sign_t, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(Zs, (Xs - Xs.mean(0)) @ Ps @ (Ps.T @ Pt) * sign_t, atol=1e-8)
+    np.testing.assert_allclose(np.abs(M), np.abs(Ps.T @ Pt), atol=1e-8)
+    est = SubspaceAlignment(n_components=3, init="k-means++").fit(
+        DomainPair(Domain(Xs), Domain(Xt), n_clusters=2)
+    )
+    np.testing.assert_allclose(np.abs(est.alignment_matrix_), np.abs(Ps.T @ Pt), atol=1e-6)
+
+
+def _brute_force_directions(F, M, lam, p):
+    """Top-p generalised eigenvectors of (F^T H F) v = mu (F^T M F + lam I) v, the
+    authors' formula with explicit n x n matrices and a general eigen-solver."""
+    n, q = F.shape
+    H = np.eye(n) - np.ones((n, n)) / n
+    A = F.T @ M @ F + lam * np.eye(q)
+    w, V = scipy.linalg.eig(F.T @ H @ F, A)
+    order = np.argsort(-w.real)[:p]
+    V = V[:, order].real
+    return V / np.linalg.norm(V, axis=0)
+
+
+@pytest.mark.parametrize("q", [5, 60])  # q < n: Y^T Y path; q > n: Gram-matrix path
+def test_mmd_embedding_matches_brute_force(q):
+    rng = np.random.default_rng(3)
+    ns, nt, C = 25, 20, 3
+    F = rng.standard_normal((ns + nt, q))
+    ys, yt = rng.integers(0, C, ns), rng.integers(0, C, nt)
+    # Explicit MMD matrix as in the JDA code: C * e e^T + sum_c e_c e_c^T, / ||.||_F.
+    e = np.r_[np.full(ns, 1 / ns), np.full(nt, -1 / nt)]
+    M = C * np.outer(e, e)
+    cols = [np.sqrt(C) * e]
+    for c in range(C):
+        src, tar = (ys == c).astype(float), (yt == c).astype(float)
+        ec = np.r_[src / src.sum(), -tar / tar.sum()]
+        M += np.outer(ec, ec)
+        cols.append(ec)
+    M /= np.linalg.norm(M, "fro")
+    V = mmd_embedding(F, np.stack(cols, axis=1), 4, 0.3)
+    expected = _brute_force_directions(F, M, 0.3, 4)
+    signs = np.sign(np.sum(V * expected, axis=0))
+    np.testing.assert_allclose(V * signs, expected, atol=1e-6)
+
+
+def test_jda_first_iteration_is_tca_and_conditional_terms_change_it():
+    rng = np.random.default_rng(4)
+    Xs, Xt = rng.standard_normal((60, 8)), rng.standard_normal((50, 8)) + 0.5
+    ys = np.repeat(np.arange(3), 20)
+    Zs1, Zt1, _ = jda_transform(Xs, ys, Xt, n_components=4, n_iter=1)
+    Zs0, Zt0 = tca_transform(Xs, Xt, n_components=4)
+    np.testing.assert_allclose(np.abs(Zs1), np.abs(Zs0), atol=1e-10)
+    np.testing.assert_allclose(np.abs(Zt1), np.abs(Zt0), atol=1e-10)
+    Zs2, _, yt = jda_transform(Xs, ys, Xt, n_components=4, n_iter=2)
+    assert not np.allclose(np.abs(Zs2), np.abs(Zs0), atol=1e-6)
+    assert yt.shape == (50,) and set(np.unique(yt)) <= {0, 1, 2}
+    np.testing.assert_allclose(np.linalg.norm(Zs1, axis=1), 1.0)  # normalize=True
+
+
+def test_tca_reduces_the_mean_discrepancy():
+    pair = make_pair()
+    Xs, Xt = pair.source.X.astype(float), pair.target.X.astype(float)
+    Zs, Zt = tca_transform(Xs, Xt, n_components=2, normalize=False, kernel="primal")
+    # Normalised by the spread, the domain means are far apart before and close after.
+    before = np.linalg.norm(Xs.mean(0) - Xt.mean(0)) / np.vstack([Xs, Xt]).std(0).sum()
+    after = np.linalg.norm(Zs.mean(0) - Zt.mean(0)) / np.vstack([Zs, Zt]).std(0).sum()
+    assert after < 0.1 * before
+
+
+def test_ot_mapping_uses_the_coupling():
+    rng = np.random.default_rng(5)
+    Xs, Xt = rng.standard_normal((30, 2)), rng.standard_normal((20, 2)) + 4
+    Zs, Zt, G = ot_transform(Xs, Xt, method="emd")
+    np.testing.assert_allclose(G.sum(axis=1), 1 / 30, atol=1e-12)
+    np.testing.assert_allclose(G.sum(axis=0), 1 / 20, atol=1e-12)
+    np.testing.assert_allclose(Zt, (G.T @ Xs) / G.sum(axis=0)[:, None], atol=1e-10)
+    assert Zs is not None and np.array_equal(Zs, Xs)
+    Zs2, Zt2, G2 = ot_transform(Xs, Xt, method="sinkhorn", reg_e=0.1, direction="source_to_target")
+    np.testing.assert_allclose(Zs2, (G2 @ Xt) / G2.sum(axis=1)[:, None], atol=1e-8)
+    assert np.array_equal(Zt2, Xt)
+
+
+# -- contract ---------------------------------------------------------------
+ESTIMATORS = [CORAL, SubspaceAlignment, TCA, JDA, OTEMD, OTSinkhorn, OTL1l2, ModelTransfer]
+NAMES = {
+    "coral": CORAL,
+    "subspace_alignment": SubspaceAlignment,
+    "tca": TCA,
+    "jda": JDA,
+    "ot_emd": OTEMD,
+    "ot_sinkhorn": OTSinkhorn,
+    "ot_l1l2": OTL1l2,
+    "model_transfer": ModelTransfer,
+}
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_sklearn_clone_keeps_params(cls):
+    est = cls(n_clusters=3, seed=4)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+
+
+def test_registered_names():
+    for name, cls in NAMES.items():
+        assert dtc.methods.get_class(name) is cls
+
+
+def test_target_labels_never_reach_the_method(shifted):
+    # fit(pair) masks the target labels: shuffling them cannot change the result.
+    rng = np.random.default_rng(0)
+    noisy = DomainPair(
+        shifted.source, Domain(shifted.target.X, rng.permutation(shifted.target.y)), n_clusters=3
+    )
+    a = JDA(n_components=2, normalize=False, init="source").fit(shifted).labels_
+    b = JDA(n_components=2, normalize=False, init="source").fit(noisy).labels_
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("est", "labelled", "message"),
+    [
+        (OTL1l2(), False, "OTL1l2: this method needs a labelled source"),
+        (
+            JDA(pseudo_labels="nn", n_components=2),
+            False,
+            "JDA: pseudo_labels='nn' needs a labelled",
+        ),
+        (
+            SubspaceAlignment(n_clusters=2, n_components=2),
+            True,
+            "needs n_clusters equal to the number",
+        ),
+        (CORAL(init="random"), True, "CORAL: init must be one of"),
+        (CORAL(direction="both"), True, "CORAL: direction must be one of"),
+        (CORAL(reg=-1.0), True, "CORAL: reg must be a number >= 0"),
+        (TCA(n_components=10), True, "n_components=10 but at most 3"),
+        (TCA(lam=0.0), True, "TCA: lam must be a number > 0"),
+        (TCA(kernel="poly"), True, "TCA: kernel must be one of"),
+        (JDA(n_iter=0), True, "JDA: n_iter must be an int >= 1"),
+        (OTSinkhorn(reg_e=0), True, "ot_transform: reg_e must be a number > 0"),
+        (OTEMD(cost_norm="sum"), True, "OTEMD: cost_norm must be one of"),
+        (ModelTransfer(n_init=0), True, "ModelTransfer: n_init must be an int >= 1"),
+    ],
+)
+def test_bad_input_raises_clear_value_error(shifted, est, labelled, message):
+    pair = shifted if labelled else unlabelled(shifted)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        est.fit(pair)
+
+
+def test_heterogeneous_pair_is_refused():
+    pair = DomainPair(
+        Domain(np.zeros((5, 3)) + np.arange(5)[:, None], np.arange(5) % 2),
+        Domain(np.ones((6, 4)) + np.arange(6)[:, None]),
+        heterogeneous=True,
+        n_clusters=2,
+    )
+    with pytest.raises(ValueError, match="CORAL: the pair is heterogeneous"):
+        CORAL().fit(pair)
+
+
+def test_ot_transform_l1l2_needs_labels():
+    with pytest.raises(ValueError, match="method='l1l2' needs source labels"):
+        ot_transform(np.zeros((3, 2)), np.ones((3, 2)), method="l1l2")
