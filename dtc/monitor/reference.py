@@ -128,7 +128,8 @@ class NoTransferReference:
 
         ``epochs`` defaults to the estimator's budget in *gradient steps*: its pretraining
         steps (source rows, or source + target rows with ``pretrain_on="both"``) plus its
-        adaptation steps (``max(n_source, n_target)`` rows per epoch), divided by the
+        adaptation and self-training steps (``max(n_source, n_target)`` rows per epoch;
+        ``self_training_rounds x self_training_epochs`` epochs), divided by the
         steps of one epoch on the target. Matching epochs instead would starve the
         reference whenever the target is smaller than the source. Without ``n_source`` /
         ``n_target`` it is ``pretrain_epochs + adapt_epochs``.
@@ -140,7 +141,11 @@ class NoTransferReference:
             epochs = pre + ada
             if n_source is not None and n_target is not None:
                 n_pre = n_source + (n_target if get("pretrain_on", "source") == "both" else 0)
-                steps = pre * -(-n_pre // b) + ada * -(-max(n_source, n_target) // b)
+                # Adaptation and self-training (DTC's pseudo-label rounds) see both domains.
+                later = ada + int(get("self_training_rounds", 0)) * int(
+                    get("self_training_epochs", 0)
+                )
+                steps = pre * -(-n_pre // b) + later * -(-max(n_source, n_target) // b)
                 epochs = max(1, -(-steps // -(-n_target // b)))
         return cls(
             n_clusters,

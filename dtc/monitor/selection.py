@@ -13,7 +13,8 @@ combined source sampled from all of them in proportion to their weights
 
 **Model selection.** :func:`select_model` fits every candidate (alignment weight, loss,
 number of clusters, ...) and keeps the one whose target partition scores best by a
-label-free criterion. Every candidate's partition is scored on the *same* matrix, the
+label-free criterion (default the k-NN agreement of
+:func:`dtc.monitor.negative_transfer.knn_agreement`). Every candidate's partition is scored on the *same* matrix, the
 raw target features, because the candidates' embedding spaces differ (see
 :mod:`dtc.monitor.negative_transfer` for why scores in different spaces are not
 comparable).
@@ -30,7 +31,7 @@ import numpy as np
 
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import common_space_score
+from dtc.monitor.negative_transfer import common_space_score, usable_scores
 
 __all__ = [
     "ModelSelection",
@@ -46,8 +47,8 @@ def _criterion_fn(criterion) -> Callable:
     """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator)``."""
     if callable(criterion):
         return criterion
-    if criterion not in scores.LABEL_SCORES and criterion not in scores.PROB_SCORES:
-        usable = sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
+    usable = usable_scores()
+    if criterion not in usable:
         raise ValueError(
             f"criterion must be one of {usable} or a callable (X_target, labels, estimator) -> "
             f"float, got {criterion!r}"
@@ -106,7 +107,7 @@ def rank_sources(
     *,
     n_clusters: int | None = None,
     fit_fn: Callable[[DomainPair], object] | None = None,
-    criterion="silhouette",
+    criterion="knn_agreement",
     discrepancy_weight: float = 1.0,
     temperature: float = 0.1,
     max_samples: int = 500,
@@ -296,7 +297,7 @@ def select_model(
     candidates: Mapping[str, object] | Sequence[object],
     pair: DomainPair,
     *,
-    criterion="silhouette",
+    criterion="knn_agreement",
     max_samples: int = 1000,
     seed: int = 0,
 ) -> ModelSelection:

@@ -19,6 +19,7 @@ from dtc.monitor.base import Callback
 from dtc.monitor.negative_transfer import (
     NegativeTransferMonitor,
     common_space_score,
+    knn_agreement,
     student_t_assignments,
 )
 from dtc.monitor.reference import NoTransferReference, clear_reference_cache
@@ -26,7 +27,7 @@ from dtc.monitor.scores import information_maximization
 
 K = 3
 # The real-DTC test: the default network, a small budget.
-BUDGET = {"pretrain_epochs": 20, "adapt_epochs": 20}
+BUDGET = {"pretrain_epochs": 10, "adapt_epochs": 10, "self_training_rounds": 2, "n_threads": 1}
 
 
 def monitor(policy="warn", **kwargs):
@@ -123,6 +124,23 @@ def test_student_t_assignments_by_hand():
     np.testing.assert_allclose(student_t_assignments(X, labels), q / q.sum(1, keepdims=True))
     score = common_space_score("information_maximization", labels, [X])
     assert score == pytest.approx(information_maximization(q / q.sum(1, keepdims=True)))
+
+
+def test_knn_agreement_against_a_brute_force_count():
+    rng = np.random.default_rng(4)
+    X, labels = rng.normal(size=(25, 3)), rng.integers(0, 3, 25)
+    d = ((X[:, None] - X[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    neigh = np.argsort(d, 1)[:, :4]
+    agree = (labels[neigh] == labels[:, None]).mean()
+    chance = ((np.bincount(labels) / 25) ** 2).sum()
+    expected = (agree - chance) / (1 - chance)
+    assert knn_agreement(X, labels, n_neighbors=4) == pytest.approx(expected)
+    Xb, yb = blobs()
+    assert knn_agreement(Xb, yb) == pytest.approx(1.0)
+    assert common_space_score("knn_agreement", yb, [Xb]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        knn_agreement(Xb, np.zeros(len(Xb)))
 
 
 # -- the reference ------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""How often label-free model selection picks what target labels would pick.
+
+For every shared benchmark pair (the positive cases of ``scripts/negative_transfer.py``)
+and every axis of the grid, DTC is fitted once per candidate and
+:func:`dtc.monitor.select_model` chooses one by a label-free criterion (default: the
+k-NN agreement of the target partition on the target features DTC sees). The **ORACLE** choice
+is the candidate with the best Hungarian ACC on the target labels: it exists only in this
+evaluation, never in the selection.
+
+Axes (each varied alone, the rest at DTC's defaults):
+
+``lam``   alignment weight lambda in {0.1, 0.3, 1, 3} (DANN loss);
+``loss``  alignment loss in {dann, mmd, coral};
+``k``     number of clusters in {k-2, k, k+2} (``model_transfer=False``, since clusters
+          named by source classes need k = the number of source classes).
+
+    python scripts/model_selection.py            # table + match rate
+    python scripts/model_selection.py --json     # one JSON object per line, pair and axis
+    python scripts/model_selection.py --quick    # digits and office A->W, axes lam and loss
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dtc.data import resolve_data_dir
+from dtc.metrics import cluster_acc
+from dtc.monitor import select_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import positive_pairs
+
+QUICK_PAIRS = {"digits", "office_A->W"}
+QUICK_AXES = ("lam", "loss")
+
+
+def candidates(axis: str, k: int, params: dict) -> dict:
+    from dtc.pipeline import DTC
+
+    if axis == "lam":
+        return {f"lam={v}": DTC(lam=v, **params) for v in (0.1, 0.3, 1.0, 3.0)}
+    if axis == "loss":
+        return {f"loss={v}": DTC(loss=v, **params) for v in ("dann", "mmd", "coral")}
+    if axis == "k":
+        ks = [v for v in (k - 2, k, k + 2) if v >= 2]
+        return {f"k={v}": DTC(n_clusters=v, model_transfer=False, **params) for v in ks}
+    raise ValueError(f"unknown axis {axis!r}; expected lam, loss or k")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--axes", default=None, help="comma-separated: lam,loss,k (default all)")
+    ap.add_argument("--criterion", default="knn_agreement")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--adapt-epochs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    axes = (
+        args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
+    )
+    pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
+    params = {
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+        "seed": args.seed,
+        "n_threads": args.threads,
+    }
+    rows = []
+    for name, load in pairs.items():
+        try:
+            pair = load()
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+            continue
+        for axis in axes:
+            t0 = time.perf_counter()
+            result = select_model(
+                candidates(axis, pair.n_clusters, params),
+                pair,
+                criterion=args.criterion,
+                seed=args.seed,
+            )
+            # ORACLE: target labels, for this report only.
+            accs = {
+                c: cluster_acc(pair.target.y, est.labels_) for c, est in result.estimators.items()
+            }
+            oracle = max(accs, key=accs.get)
+            row = {
+                "pair": name,
+                "axis": axis,
+                "chosen": result.best,
+                "oracle": oracle,
+                "match": result.best == oracle,
+                "acc_chosen": accs[result.best],
+                "acc_oracle": accs[oracle],
+                "acc_mean": float(np.mean(list(accs.values()))),
+                "scores": result.scores,
+                "accs": accs,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print(
+                    f"{name:14} {axis:5} chosen {result.best:12} ORACLE {oracle:12} "
+                    f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
+                    f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}",
+                    flush=True,
+                )
+    if rows:
+        out = sys.stderr if args.json else sys.stdout
+        match = np.mean([r["match"] for r in rows])
+        regret = np.mean([r["acc_oracle"] - r["acc_chosen"] for r in rows])
+        gain = np.mean([r["acc_chosen"] - r["acc_mean"] for r in rows])
+        print(
+            f"label-free choice = ORACLE in {100 * match:.0f}% of {len(rows)} selections; mean "
+            f"regret {100 * regret:.1f} ACC points; chosen vs mean candidate {100 * gain:+.1f} points",
+            file=out,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

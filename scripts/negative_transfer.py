@@ -1,0 +1,274 @@
+"""Evaluation harness of the negative-transfer monitor (``dtc.monitor.NegativeTransferMonitor``).
+
+Cases, each one target clustered with one source:
+
+* **positive** (``kind="positive"``): the shared benchmark pairs as published (the
+  digits default, Office-Caltech10 SURF, MNIST-USPS, COIL1-COIL2);
+* **negative** (``kind="negative"``, constructed): for a benchmark target, a source
+  - ``other``: from another benchmark, reduced to the target's dimension by PCA and
+    rescaled to the target's value range;
+  - ``permuted``: the true source with its features permuted (a fixed random permutation);
+  - ``disjoint``: the true source restricted to classes disjoint from the target's
+    (source classes 0-4, target classes 5-9, 5 clusters);
+  - ``corrupted``: the true source with Gaussian noise of twice the source's overall
+    feature standard deviation added and half of its labels replaced at random.
+
+Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
+reference: the DTC network trained on the target alone for the same number of gradient
+steps, then K-means), of *unguarded* DTC (no callback) and of *guarded* DTC (with the
+monitor, policy ``rollback`` by default), and whether the monitor flagged the case
+(``negative_transfer_``). ``acc_kmeans_raw`` (K-means on the raw target features,
+``n_init=10``) is given for context. Target labels are used here, and only here, to
+compute the ACCs: the monitor never sees them.
+
+    python scripts/negative_transfer.py              # table + summary
+    python scripts/negative_transfer.py --json       # one JSON object per line and case
+    python scripts/negative_transfer.py --quick      # the digits cases and A->W (~10 min)
+
+The summary checks the targets of issue 6: guarded never more than 1 point below
+target-only; at least 90% of the unguarded gain kept on positive cases; negative cases
+detected >= 90%; false alarms on positive cases <= 10%. Benchmark files are read from
+``--data-dir`` or ``DTC_DATA``; cases whose files are missing are skipped with a note on
+stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+from dtc.data import Domain, DomainPair, load_pair, make_digits_pair, resolve_data_dir
+from dtc.metrics import cluster_acc
+from dtc.monitor import NegativeTransferMonitor
+from dtc.monitor.negative_transfer import common_space_score
+
+# (case name, benchmark, source, target) of the positive cases.
+POSITIVE = [
+    ("digits", "digits", None, None),
+    ("office_A->W", "office_caltech10_surf", "amazon", "webcam"),
+    ("office_C->A", "office_caltech10_surf", "caltech10", "amazon"),
+    ("office_W->D", "office_caltech10_surf", "webcam", "dslr"),
+    ("office_A->C", "office_caltech10_surf", "amazon", "caltech10"),
+    ("mnist->usps", "mnist_usps", "mnist", "usps"),
+    ("usps->mnist", "mnist_usps", "usps", "mnist"),
+    ("coil1->coil2", "coil20", "coil1", "coil2"),
+]
+# (case name, positive case it is built from, construction, other benchmark pair).
+NEGATIVE = [
+    ("digits_permuted", "digits", "permuted", None),
+    ("digits_disjoint", "digits", "disjoint", None),
+    ("digits_corrupted", "digits", "corrupted", None),
+    ("digits_from_office", "digits", "other", ("office_caltech10_surf", "amazon", "webcam")),
+    ("office_A->W_permuted", "office_A->W", "permuted", None),
+    ("office_A->W_from_coil", "office_A->W", "other", ("coil20", "coil1", "coil2")),
+    ("usps_permuted", "mnist->usps", "permuted", None),
+    ("usps_from_digits", "mnist->usps", "other", ("digits", None, None)),
+    ("coil2_disjoint", "coil1->coil2", "disjoint", None),
+    ("coil2_corrupted", "coil1->coil2", "corrupted", None),
+]
+QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
+QUICK |= {"digits_from_office", "office_A->W_permuted"}
+
+
+def load_benchmark_pair(benchmark, source, target, data_dir) -> DomainPair:
+    if benchmark == "digits":
+        return make_digits_pair()
+    return load_pair(benchmark, source, target, data_dir=data_dir)
+
+
+def positive_pairs(data_dir, names=None) -> dict[str, Callable[[], DomainPair]]:
+    """Loaders of the positive cases (all, or those in ``names``), by case name."""
+    return {
+        name: (lambda b=b, s=s, t=t: load_benchmark_pair(b, s, t, data_dir))
+        for name, b, s, t in POSITIVE
+        if names is None or name in names
+    }
+
+
+def _rescale_to(X: np.ndarray, like: np.ndarray) -> np.ndarray:
+    # Same overall mean and spread as the target, so the mismatch is in structure only.
+    X = (X - X.mean()) / (X.std() or 1.0)
+    return (X * like.std() + like.mean()).astype(np.float32)
+
+
+def construct_negative(
+    pair: DomainPair, how: str, other: DomainPair | None, seed: int = 0
+) -> DomainPair:
+    """A negative-transfer pair built from ``pair`` (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    s, t = pair.source, pair.target
+    if how == "permuted":
+        src = s.with_features(s.X[:, rng.permutation(s.n_features)])
+    elif how == "corrupted":
+        noisy = s.X + rng.normal(0, 2 * s.X.std(), s.X.shape)
+        y = s.y.copy()
+        flip = rng.random(len(y)) < 0.5
+        y[flip] = rng.integers(0, y.max() + 1, flip.sum())
+        src = Domain(noisy.astype(np.float32), y, name="corrupted", image_shape=s.image_shape)
+    elif how == "disjoint":
+        k = pair.n_clusters // 2
+        src = s.subset(np.flatnonzero(s.y < k))
+        t = t.subset(np.flatnonzero(t.y >= k))
+        t = Domain(t.X, t.y - k, name=t.name, image_shape=t.image_shape)
+        return DomainPair(src, t, n_clusters=pair.n_clusters - k)
+    elif how == "other":
+        o = other.source
+        d = t.n_features
+        # PCA needs d <= min(n, d_other) components; pad with zero columns beyond that.
+        m = min(d, o.n_samples, o.n_features)
+        Xo = PCA(m, random_state=seed).fit_transform(o.X)
+        Xo = np.hstack([Xo, np.zeros((len(Xo), d - m))])
+        y = o.y % pair.n_clusters  # the other benchmark's classes, folded onto k labels
+        src = Domain(_rescale_to(Xo, t.X), y, name=f"other:{o.name}")
+    else:
+        raise ValueError(f"unknown construction {how!r}")
+    return DomainPair(src, t, n_clusters=pair.n_clusters)
+
+
+def all_cases(data_dir, names=None):
+    """``[(name, kind, loader)]`` of the cases (all, or those in ``names``)."""
+    pos = positive_pairs(data_dir)
+    out = [(name, "positive", pos[name]) for name, *_ in POSITIVE]
+    for name, base, how, other in NEGATIVE:
+
+        def load(base=base, how=how, other=other):
+            o = None if other is None else load_benchmark_pair(*other, data_dir)
+            return construct_negative(pos[base](), how, o)
+
+        out.append((name, "negative", load))
+    return [c for c in out if names is None or c[0] in names]
+
+
+def run_case(pair: DomainPair, args) -> dict:
+    from dtc.pipeline import DTC
+
+    y = pair.target.y
+    params = {
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+        "seed": args.seed,
+        "n_threads": args.threads,
+    }
+    unguarded = DTC(**params).fit(pair)
+    monitor = NegativeTransferMonitor(
+        args.policy, score=args.score, every=args.every, seed=args.seed
+    )
+    guarded = DTC(**params, callbacks=[monitor]).fit(pair)
+    # Target-only: the monitor's own reference (fitted on the features DTC's networks see).
+    ref = guarded.reference_
+    km = KMeans(pair.n_clusters, n_init=10, random_state=args.seed).fit_predict(pair.target.X)
+    # Diagnostics: every partition score of the unguarded result and of the reference, on
+    # the monitor's scoring rows (for comparing decision rules offline; no labels used).
+    rows, X = monitor._idx, monitor._X
+    diagnostics = {
+        name: [
+            common_space_score(name, unguarded.labels_[rows], [X]),
+            common_space_score(name, ref.labels_[rows], [X]),
+        ]
+        for name in ("silhouette", "knn_agreement", "calinski_harabasz", "davies_bouldin")
+    }
+    return {
+        "diagnostics": diagnostics,
+        "flagged": bool(guarded.negative_transfer_),
+        "fell_back": bool(guarded.fell_back_to_reference_),
+        "acc_target_only": cluster_acc(y, ref.labels_),
+        "acc_unguarded": cluster_acc(y, unguarded.labels_),
+        "acc_guarded": cluster_acc(y, guarded.labels_),
+        "acc_kmeans_raw": cluster_acc(y, km),
+        "final_score": guarded.monitor_trail_[-1]["score"],
+        "reference_score": guarded.monitor_trail_[-1]["reference"],
+    }
+
+
+def summarise(rows: list[dict]) -> list[str]:
+    pos = [r for r in rows if r["kind"] == "positive"]
+    neg = [r for r in rows if r["kind"] == "negative"]
+    lines = []
+    worst = min(r["acc_guarded"] - r["acc_target_only"] for r in rows)
+    lines.append(f"guarded - target-only, worst case: {100 * worst:+.1f} points (target >= -1.0)")
+    gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
+    if gains:
+        kept = sum(r["acc_guarded"] - r["acc_target_only"] for r in gains)
+        total = sum(r["acc_unguarded"] - r["acc_target_only"] for r in gains)
+        lines.append(
+            f"unguarded gain kept on the {len(gains)} positive case(s) with a gain: "
+            f"{100 * kept / total:.0f}% (target >= 90%)"
+        )
+    else:
+        lines.append(
+            "no positive case where unguarded DTC beats target-only: gain retention undefined"
+        )
+    if neg:
+        det = np.mean([r["flagged"] for r in neg])
+        lines.append(f"negative cases flagged: {100 * det:.0f}% of {len(neg)} (target >= 90%)")
+    if pos:
+        fa = np.mean([r["flagged"] for r in pos])
+        lines.append(
+            f"false alarms on positive cases: {100 * fa:.0f}% of {len(pos)} (target <= 10%)"
+        )
+    # By outcome rather than by construction: a "positive" pair may hurt and vice versa.
+    hurt = [r for r in rows if r["acc_unguarded"] < r["acc_target_only"] - 0.01]
+    if hurt:
+        lines.append(
+            f"cases where unguarded DTC is > 1 point below target-only: {len(hurt)}, "
+            f"flagged: {sum(r['flagged'] for r in hurt)}"
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
+    ap.add_argument("--quick", action="store_true", help="the digits cases and A->W only")
+    ap.add_argument("--cases", help="comma-separated case names (default: all)")
+    ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    ap.add_argument("--policy", default="rollback", help="monitor policy (default rollback)")
+    ap.add_argument("--every", type=int, default=5, help="check every N adaptation epochs")
+    ap.add_argument("--score", default="knn_agreement", help="the monitor's label-free score")
+    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--adapt-epochs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
+    data_dir = resolve_data_dir(args.data_dir)
+    rows = []
+    if not args.json:
+        print(
+            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} {'km_raw':>7} {'s':>5}"
+        )
+    for name, kind, load in all_cases(data_dir, names):
+        try:
+            pair = load()
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        row = {"case": name, "kind": kind, **run_case(pair, args)}
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(
+                f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
+                f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
+                f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} {row['seconds']:5.0f}",
+                flush=True,
+            )
+    if rows:
+        out = sys.stderr if args.json else sys.stdout
+        for line in summarise(rows):
+            print(line, file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
