@@ -1,0 +1,252 @@
+"""Run every registered baseline on every shared benchmark pair and tabulate ACC / NMI.
+
+Methods: ``dtc.methods.available()`` (third-party ones registered through the
+``dtc.methods`` entry points included), without ``dtc`` itself unless ``--include-dtc``.
+Pairs: the 12 ordered Office-Caltech10 SURF pairs, MNIST<->USPS, COIL1<->COIL2 (from
+``--data-dir`` / ``$DTC_DATA``, ``preprocess="standard"``) and the embedded ``digits``
+pair. Setting: the source is **unlabelled** (transfer clustering) for every method that
+does not need source labels; methods declaring ``requires_source_labels`` get the
+labelled source (``--labelled-source`` gives the labels to every method). Target labels
+are used only by ``dtc.metrics.evaluate`` after ``fit``. Every (method, pair, seed) is
+run with ``seed`` passed to the method when it has that parameter.
+
+Finished runs are appended to ``<out>/runs.jsonl`` as they complete; a re-run skips the
+(method, pair, seed) rows already there (a failure is recorded with its error and also
+skipped; delete its line to retry). At the end the table ``<out>/baselines.md`` and
+``<out>/baselines.csv`` (Hungarian ACC and NMI, mean +- std over seeds, in %) is
+written from all recorded runs, and the total run time is printed.
+
+    python scripts/run_baselines.py                      # everything, 3 seeds
+    python scripts/run_baselines.py --quick              # 4 pairs, 2 seeds
+    python scripts/run_baselines.py --methods kmeans jda --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import itertools
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+import dtc.methods
+from dtc.data import DomainPair, load_pair
+from dtc.metrics import evaluate
+
+SURF = ("caltech10", "amazon", "webcam", "dslr")
+ALL_PAIRS = (
+    [("office_caltech10_surf", s, t) for s, t in itertools.permutations(SURF, 2)]
+    + [("mnist_usps", "mnist", "usps"), ("mnist_usps", "usps", "mnist")]
+    + [("coil20", "coil1", "coil2"), ("coil20", "coil2", "coil1")]
+    + [("digits", "source", "target")]
+)
+QUICK_PAIRS = (
+    ("office_caltech10_surf", "caltech10", "amazon"),
+    ("office_caltech10_surf", "webcam", "dslr"),
+    ("coil20", "coil1", "coil2"),
+    ("digits", "source", "target"),
+)
+
+
+def pair_name(benchmark: str, source: str, target: str) -> str:
+    return f"{benchmark}:{source}->{target}"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("results/baselines"), help="output directory")
+    p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..n-1)")
+    p.add_argument("--quick", action="store_true", help="4 pairs and 2 seeds")
+    p.add_argument("--include-dtc", action="store_true", help="also run the DTC method itself")
+    p.add_argument("--methods", nargs="*", default=None, help="only these registered names")
+    p.add_argument("--exclude", nargs="*", default=(), help="skip these registered names")
+    p.add_argument("--labelled-source", action="store_true", help="give every method source labels")
+    return p.parse_args(argv)
+
+
+def select_methods(args) -> list[str]:
+    names = dtc.methods.available()
+    if args.methods:
+        unknown = sorted(set(args.methods) - set(names))
+        if unknown:
+            raise SystemExit(f"unknown methods {unknown}; available: {', '.join(names)}")
+        names = [n for n in names if n in args.methods]
+    elif not args.include_dtc:
+        names = [n for n in names if n != "dtc"]
+    return [n for n in names if n not in set(args.exclude)]
+
+
+def load_done(path: Path) -> dict[tuple[str, str, int], dict]:
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                done[(rec["method"], rec["pair"], rec["seed"])] = rec
+    return done
+
+
+def make_method(name: str, seed: int):
+    cls = dtc.methods.get_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    return cls(seed=seed) if "seed" in params else cls(), cls
+
+
+def run_one(name: str, pair: DomainPair, seed: int, labelled: bool) -> dict:
+    est, cls = make_method(name, seed)
+    give_labels = labelled or cls.requires_source_labels
+    seen = (
+        pair
+        if give_labels
+        else DomainPair(
+            pair.source.without_labels(),
+            pair.target,
+            n_clusters=pair.n_clusters,
+            benchmark=pair.benchmark,
+        )
+    )
+    start = time.perf_counter()
+    est.fit(seen)
+    seconds = time.perf_counter() - start
+    scores = evaluate(
+        pair.target.y, est.labels_, cluster_classes=getattr(est, "cluster_classes_", None)
+    )
+    return {
+        "setting": "labelled" if give_labels else "unlabelled",
+        "seconds": round(seconds, 3),
+        **{k: float(v) for k, v in scores.items()},
+    }
+
+
+def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Path) -> str:
+    """Write ``baselines.csv`` and ``baselines.md``; return the Markdown."""
+    cells: dict[tuple[str, str], dict] = {}
+    rows = []
+    for m in methods:
+        for p in pairs:
+            ok = [r for r in records if r["method"] == m and r["pair"] == p and "acc" in r]
+            failed = [r for r in records if r["method"] == m and r["pair"] == p and "error" in r]
+            if not ok:
+                cells[m, p] = {"failed": bool(failed)}
+                continue
+            acc = 100 * np.array([r["acc"] for r in ok])
+            nmi = 100 * np.array([r["nmi"] for r in ok])
+            cell = {
+                "acc_mean": acc.mean(),
+                "acc_std": acc.std(),
+                "nmi_mean": nmi.mean(),
+                "nmi_std": nmi.std(),
+                "n_seeds": len(ok),
+                "setting": ok[0]["setting"],
+                "seconds": float(np.mean([r["seconds"] for r in ok])),
+            }
+            cells[m, p] = cell
+            rows.append(
+                {
+                    "method": m,
+                    "pair": p,
+                    **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in cell.items()},
+                }
+            )
+    fields = [
+        "method",
+        "pair",
+        "setting",
+        "acc_mean",
+        "acc_std",
+        "nmi_mean",
+        "nmi_std",
+        "n_seeds",
+        "seconds",
+    ]
+    with open(out / "baselines.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def fmt(m, p, key):
+        c = cells.get((m, p), {})
+        if f"{key}_mean" not in c:
+            return "error" if c.get("failed") else "-"
+        return f"{c[f'{key}_mean']:.1f} ± {c[f'{key}_std']:.1f}"
+
+    short = [p.split(":", 1)[1] for p in pairs]
+    lines = []
+    for key, title in (("acc", "Hungarian ACC (%)"), ("nmi", "NMI (%)")):
+        lines += [f"### {title}, mean ± std over seeds", ""]
+        lines.append("| method | setting | " + " | ".join(short) + " | mean |")
+        lines.append("|---" * (len(pairs) + 3) + "|")
+        for m in methods:
+            vals = [cells.get((m, p), {}).get(f"{key}_mean") for p in pairs]
+            got = [v for v in vals if v is not None]
+            setting = next(
+                (cells[m, p]["setting"] for p in pairs if "setting" in cells.get((m, p), {})), "-"
+            )
+            mean = f"{np.mean(got):.1f}" if got and len(got) == len(pairs) else "-"
+            lines.append(
+                f"| {m} | {setting} | " + " | ".join(fmt(m, p, key) for p in pairs) + f" | {mean} |"
+            )
+        lines.append("")
+    text = "\n".join(lines)
+    (out / "baselines.md").write_text(text)
+    return text
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    specs = QUICK_PAIRS if args.quick else ALL_PAIRS
+    seeds = list(range(2 if args.quick else args.seeds))
+    methods = select_methods(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "runs.jsonl"
+    done = load_done(log)
+    pairs = {}
+    for benchmark, source, target in specs:
+        pairs[pair_name(benchmark, source, target)] = load_pair(
+            benchmark, source, target, data_dir=args.data_dir
+        )
+    todo = [(m, p, s) for p in pairs for m in methods for s in seeds if (m, p, s) not in done]
+    total = len(todo)
+    print(
+        f"{len(methods)} methods x {len(pairs)} pairs x {len(seeds)} seeds: "
+        f"{total} runs to do, {len(done)} already recorded in {log}",
+        flush=True,
+    )
+    with open(log, "a") as f:
+        for i, (m, p, s) in enumerate(todo, 1):
+            rec = {"method": m, "pair": p, "seed": s}
+            try:
+                rec.update(run_one(m, pairs[p], s, args.labelled_source))
+                status = (
+                    f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
+                )
+            except Exception as exc:  # recorded, reported, and the sweep goes on
+                rec["error"] = f"{type(exc).__name__}: {exc}"
+                status = f"ERROR {rec['error']}"
+                traceback.print_exc(file=sys.stderr)
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            done[m, p, s] = rec
+            elapsed = time.perf_counter() - start
+            print(f"[{i}/{total} {elapsed:7.0f}s] {m:20s} {p:40s} seed {s}: {status}", flush=True)
+    records = [
+        r
+        for r in done.values()
+        if r["method"] in methods and r["pair"] in pairs and r["seed"] in seeds
+    ]
+    print(summarise(records, methods, list(pairs), args.out))
+    print(f"tables: {args.out / 'baselines.md'}, {args.out / 'baselines.csv'}; runs: {log}")
+    print(f"total run time: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
