@@ -14,6 +14,10 @@ Deep transfer clustering in four stages, each checkpointed:
    with *model transfer*: target centres initialised at source cluster centres
    (unlabelled source) or source class means (labelled source), which names the clusters
    by source classes (``cluster_classes_``);
+   An optional **self-training** stage between 2 and 3 alternates pseudo-labelling the
+   target (spherical K-means from the source class means, confident class-balanced
+   subset) and training on them (CAN: Kang, Jiang, Yang & Hauptmann, CVPR 2019; see
+   :mod:`dtc.self_training`);
 4. optional **refine**: DEC (Xie, Girshick & Farhadi, ICML 2016) or IDEC (Guo, Gao, Liu &
    Yin, IJCAI 2017) self-training on Student-t soft assignments, with the alignment kept on
    (class-conditional through the soft assignments for a conditional loss).
@@ -167,6 +171,9 @@ class DTC(TransferClusterer):
         small convolutional network for image rows (``Domain.image_shape``), or a user
         encoder ``(n, d) -> (n, k)`` (an MLP decoder is added).
     hidden, n_latent : MLP widths and embedding width (``None``: the preset's).
+    standardize : bool
+        z-score every feature within each domain before training (default ``True``): a
+        first-order alignment that also puts raw pixels and counts on one scale.
     pretrain_on : {"source", "both"}
         Reconstruct the source only, or source and target (the target's features, never
         its labels).
@@ -198,6 +205,20 @@ class DTC(TransferClusterer):
         Freeze the first ``k`` blocks of the (target) encoder during adaptation.
     pretrained_lr_scale : float
         Learning-rate multiplier of the pretrained encoder during adaptation / refinement.
+    self_training_rounds, self_training_epochs : int
+        Iterative self-training between adaptation and clustering (stage ``self_train``,
+        :mod:`dtc.self_training`; 0 rounds: off): each round pseudo-labels the target by
+        K-means started at the source class means (labelled source; else at the previous
+        round's target centres, first from ``clusterer``), keeps the
+        ``pseudo_label_confidence`` most confident fraction of every cluster, and trains
+        encoder and head for ``self_training_epochs`` epochs on source labels + kept
+        pseudo-labels (weight ``pseudo_weight``) + reconstruction + alignment. Without
+        source labels a separate head learns the cluster indices.
+    pseudo_label_confidence : float in (0, 1]
+    pseudo_weight : float
+    spherical : bool
+        Cosine geometry (spherical K-means, Dhillon & Modha, Machine Learning 2001) for
+        the pseudo-labels and for the final clustering (embeddings L2-normalised).
     clusterer : {"kmeans", "spectral", "gmm"}
     model_transfer : bool
         Initialise target centres from the source (class means with labels, else source
@@ -207,7 +228,10 @@ class DTC(TransferClusterer):
         ``update_interval`` the epochs between target-distribution updates, ``tol`` the
         fraction of changed labels below which it stops.
     lr, batch_size, weight_decay : optimisation (Adam).
-    device : "cpu", "cuda", "auto"; ``n_threads`` torch CPU threads during fit (None: keep).
+    device : "cpu", "cuda", "auto"; ``n_threads`` torch CPU threads during fit (None: keep
+        the process's). Default 1: the networks are small, and on a loaded 2-core machine
+        the embedded default took 9 s of CPU with one thread and over 80 s (still running
+        after 5 min) with torch's default two.
     seed : int
         Fixes weights, batch order and clustering: equal seeds give equal labels (CPU).
     checkpoint_dir : path or None
@@ -272,7 +296,7 @@ class DTC(TransferClusterer):
         batch_size: int = 64,
         weight_decay: float = 0.0,
         device: str = "cpu",
-        n_threads: int | None = None,
+        n_threads: int | None = 1,
         seed: int = 0,
         checkpoint_dir=None,
         callbacks: Sequence[Callback] = (),
