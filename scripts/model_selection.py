@@ -22,7 +22,6 @@ Axes (each varied alone, the rest at DTC's defaults):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import positive_pairs
+from negative_transfer import emit, positive_pairs
 
 QUICK_PAIRS = {"digits", "office_A->W"}
 QUICK_AXES = ("lam", "loss")
@@ -108,16 +107,12 @@ def main(argv=None) -> int:
                 "accs": accs,
                 "seconds": round(time.perf_counter() - t0, 1),
             }
-            rows.append(row)
-            if args.json:
-                print(json.dumps(row), flush=True)
-            else:
-                print(
-                    f"{name:14} {axis:5} chosen {result.best:12} ORACLE {oracle:12} "
-                    f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
-                    f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}",
-                    flush=True,
-                )
+            line = (
+                f"{name:14} {axis:5} chosen {result.best:12} ORACLE {oracle:12} "
+                f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
+                f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}"
+            )
+            emit(rows, row, args.json, line)
     if rows:
         out = sys.stderr if args.json else sys.stdout
         match = np.mean([r["match"] for r in rows])

@@ -187,6 +187,12 @@ def run_case(pair: DomainPair, args) -> dict:
     }
 
 
+def emit(rows: list[dict], row: dict, as_json: bool, line: str) -> None:
+    """Keep ``row`` and print it: as one JSON line, or as the table ``line``."""
+    rows.append(row)
+    print(json.dumps(row) if as_json else line, flush=True)
+
+
 def summarise(rows: list[dict]) -> list[str]:
     pos = [r for r in rows if r["kind"] == "positive"]
     neg = [r for r in rows if r["kind"] == "negative"]
@@ -253,16 +259,12 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         row = {"case": name, "kind": kind, **run_case(pair, args)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
-        rows.append(row)
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            print(
-                f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
-                f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
-                f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} {row['seconds']:5.0f}",
-                flush=True,
-            )
+        line = (
+            f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
+            f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
+            f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} {row['seconds']:5.0f}"
+        )
+        emit(rows, row, args.json, line)
     if rows:
         out = sys.stderr if args.json else sys.stdout
         for line in summarise(rows):

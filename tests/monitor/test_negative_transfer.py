@@ -278,3 +278,36 @@ def test_dtc_on_digits_flags_a_permuted_source_and_not_the_true_one():
         est.fit(DomainPair(source, pair.target, n_clusters=10))
         flags[name] = est.negative_transfer_
     assert flags == {"related": False, "permuted": True}
+
+
+# -- the harness's constructed negative cases ------------------------------------------------
+def test_harness_constructs_the_negative_cases():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "negative_transfer.py"
+    spec = importlib.util.spec_from_file_location("negative_transfer_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    pair = make_digits_pair()
+    s, t = pair.source, pair.target
+
+    perm = script.construct_negative(pair, "permuted", None)
+    assert perm.target is t and np.array_equal(np.sort(perm.source.X, 1), np.sort(s.X, 1))
+    assert not np.array_equal(perm.source.X, s.X)
+
+    disj = script.construct_negative(pair, "disjoint", None)
+    assert set(disj.source.y) == {0, 1, 2, 3, 4} and disj.n_clusters == 5
+    # target classes 5..9, renumbered 0..4 for evaluation: the rows are those of 5..9
+    assert disj.target.n_samples == int((t.y >= 5).sum())
+
+    corr = script.construct_negative(pair, "corrupted", None)
+    assert corr.source.X.shape == s.X.shape
+    assert 0.4 < np.mean(corr.source.y != s.y) < 0.5  # half replaced, some by the same label
+    assert np.std(corr.source.X - s.X) == pytest.approx(2 * s.X.std(), rel=0.05)
+
+    X, y = blobs(n_per=30, d=80)
+    other = script.construct_negative(pair, "other", DomainPair(Domain(X, y), Domain(X, y)))
+    assert other.source.X.shape == (90, 64) and other.source.X.mean() == pytest.approx(
+        t.X.mean(), abs=1e-5
+    )
