@@ -75,3 +75,34 @@ def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
 def test_failing_single_run_exits_nonzero_with_error(tmp_path):
     res = runner.invoke(app, ["run", "--benchmark", "nope", "--no-record"])
     assert res.exit_code == 1 and "unknown benchmark 'nope'" in res.stderr
+
+
+def test_kmeans_on_amazon_webcam_reports_about_41_percent(data_dir, tmp_path):
+    # Target-only K-means (n_init=10) on SURF amazon->webcam, measured independently
+    # on the reference machine at about 41% Hungarian ACC.
+    args = ["run", "--benchmark", "office_caltech10_surf", "--source", "amazon"]
+    args += ["--target", "webcam", "--method", "kmeans", "--seed", "0", "--json"]
+    args += ["--data-dir", str(data_dir), "--results", str(tmp_path / "r.jsonl")]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    assert (rec["source"], rec["target"], rec["params"]["n_init"]) == ("amazon", "webcam", 10)
+    assert abs(rec["metrics"]["acc"] - 0.41) < 0.02
+
+
+def test_datasets_lists_benchmarks_and_file_status(data_dir, tmp_path):
+    res = runner.invoke(app, ["datasets", "--data-dir", str(data_dir), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {row["name"]: row for row in json.loads(res.stdout)}
+    assert set(rows) == {"digits", "office_caltech10_surf", "mnist_usps", "coil20"}
+    assert all(row["available"] for row in rows.values())
+    res = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path), "--json"])
+    rows = {row["name"]: row for row in json.loads(res.stdout)}
+    assert not rows["coil20"]["available"] and rows["digits"]["available"]
+
+
+def test_unknown_method_and_bad_set_are_errors(tmp_path):
+    res = runner.invoke(app, ["run", "--method", "nope", "--no-record"])
+    assert res.exit_code == 1 and "unknown method 'nope'; available:" in res.stderr
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_init", "--no-record"])
+    assert res.exit_code != 0 and "key=value" in res.output
