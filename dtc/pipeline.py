@@ -160,6 +160,10 @@ def _cluster_api():
 class DTC(TransferClusterer):
     """Deep transfer clustering (see the module docstring for the four stages).
 
+    The defaults are the documented ``labelled`` configuration of :data:`FAMILY_CONFIGS`
+    (chosen on the embedded digits default): ``DTC().fit(make_digits_pair())`` gives
+    84.8 % accuracy without matching (target-only K-means: 70.9 %) in about 10 s of CPU.
+
     Parameters
     ----------
     n_clusters : int or None
@@ -188,7 +192,7 @@ class DTC(TransferClusterer):
     sup_weight : float
         Weight of the source cross-entropy.
     loss : str, nn.Module or None
-        Alignment loss: a name of :func:`dtc.align.available` (default ``"dann"``), a
+        Alignment loss: a name of :func:`dtc.align.available` (default ``"coral"``), a
         ``"module:Class"`` string, or a module called as ``loss(zs, zt, **context)``.
         ``None``: no alignment (the source-only ablation).
     loss_params : dict or None
