@@ -60,7 +60,7 @@ def jmmd2(
     *,
     estimator: str,
     sigmas: Sequence[Sequence[float]],
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
 ) -> torch.Tensor:
     """Squared joint MMD; a 0-d tensor.
 
@@ -113,7 +113,7 @@ class JMMDLoss(AlignmentLoss):
         prob_bandwidth: float | None = None,
         median: str = "source",
         median_max_samples: int = 4096,
-        block_size: int = DEFAULT_BLOCK_SIZE,
+        block_size: int | None = DEFAULT_BLOCK_SIZE,
     ):
         super().__init__()
         check_loss_options("JMMDLoss", estimator, median, median_max_samples, block_size)

@@ -68,8 +68,8 @@ from dtc.align.kernels import (
     MultiKernel,
     _positive_floats,
     dan_scales,
-    gaussian_multi_kernel,
     kernel_sums,
+    linear_time_sums,
     median_sq_dist,
     sigmas_to_gammas,
 )
@@ -116,21 +116,10 @@ def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size):
     ``ys[l]`` ``(m, d_l)``, ``k_l`` the Gaussian multi-kernel of rates ``gammas[l]``
     (one layer: MMD; several: JMMD). Inputs already validated."""
     n, m = xs[0].shape[0], ys[0].shape[0]
-    if estimator == "linear":
-        k = 1.0
-        for x, y, gam in zip(xs, ys, gammas):
-            x1, x2, y1, y2 = _linear_pairs(x, y)
-            d2 = torch.stack(
-                [
-                    _sq_norm_rows(x1 - x2),
-                    _sq_norm_rows(y1 - y2),
-                    _sq_norm_rows(x1 - y2),
-                    _sq_norm_rows(x2 - y1),
-                ]
-            )
-            k = k * gaussian_multi_kernel(d2, gam)
-        return (k[0] + k[1] - k[2] - k[3]).mean()
     kernels = [MultiKernel(gam) for gam in gammas]
+    if estimator == "linear":
+        t = linear_time_sums(xs, ys, kernels)
+        return ((t[0] + t[1] - t[2] - t[3]) / (min(n, m) // 2)).to(xs[0].dtype)
     unbiased = estimator == "unbiased"
     s_xx, s_yy, s_xy = kernel_sums(
         xs, ys, kernels, exclude_diagonal=unbiased, block_size=block_size
@@ -212,8 +201,8 @@ def check_loss_options(owner, estimator, median, median_max_samples, block_size)
     """Shared ``ValueError`` checks of the MMD-family losses' options."""
     _check_choice(estimator, ESTIMATORS, f"{owner}: estimator")
     _check_choice(median, MEDIAN_MODES, f"{owner}: median")
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"{owner}: block_size must be a positive int, got {block_size!r}")
+    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
+        raise ValueError(f"{owner}: block_size must be a positive int or None, got {block_size!r}")
     if not isinstance(median_max_samples, int) or median_max_samples < 2:
         raise ValueError(
             f"{owner}: median_max_samples must be an int >= 2, got {median_max_samples!r}"
@@ -238,7 +227,7 @@ def mmd2(
     estimator: str,
     sigmas: Sequence[float] | float | None = None,
     kernel: str = "gaussian",
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
 ) -> torch.Tensor:
     """Squared MMD between ``source`` ``(n, d)`` and ``target`` ``(m, d)``; a 0-d tensor.
 
@@ -307,7 +296,7 @@ class MMDLoss(AlignmentLoss):
         bandwidth: float | None = None,
         median: str = "source",
         median_max_samples: int = 4096,
-        block_size: int = DEFAULT_BLOCK_SIZE,
+        block_size: int | None = DEFAULT_BLOCK_SIZE,
     ):
         super().__init__()
         check_loss_options("MMDLoss", estimator, median, median_max_samples, block_size)

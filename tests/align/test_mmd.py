@@ -16,10 +16,13 @@ import dtc.align as align
 from dtc.align import LinearTimeMMDLoss, MMDLoss, mmd2, mmd2_biased, mmd2_linear, mmd2_unbiased
 from dtc.align.kernels import (
     MultiKernel,
+    auto_block_size,
     dan_scales,
     kernel_sums,
+    linear_time_sums,
     median_sq_dist,
     pairwise_sq_dists,
+    step_bytes,
 )
 
 SIGMAS = (0.5, 1.0, 2.0)
@@ -106,6 +109,38 @@ def test_multikernel_squaring_chain_matches_direct_exp():
         np.testing.assert_allclose(k, e.mean(1), rtol=rtol, atol=1e-30)
         slopes = (e * torch.tensor(kern.gammas, dtype=torch.float64)).mean(1)
         np.testing.assert_allclose(w, slopes, rtol=rtol, atol=1e-30)
+
+
+def test_multikernel_repeated_rates_and_extreme_distances():
+    # Repeated rates make two squarings share a source (the gathered, non-slice path).
+    gammas = [1.0, 2.0, 2.0, 4.0, 0.3]
+    kern = MultiKernel(gammas)
+    d2 = torch.tensor([0.0, 1e-3, 0.7, 3.0, 50.0], dtype=torch.float64)
+    e = torch.exp(-d2[:, None] * torch.tensor(sorted(gammas), dtype=torch.float64))
+    k, w = kern.values_and_slopes(d2)
+    np.testing.assert_allclose(k, e.mean(1), rtol=1e-13)
+    rates = torch.tensor(sorted(gammas), dtype=torch.float64)
+    np.testing.assert_allclose(w, (e * rates).mean(1), rtol=1e-13)
+    # Underflowing exponents are clamped just above the smallest normal number, and a
+    # slightly negative rounding artefact never gives a kernel value above 1.
+    for dtype in (torch.float32, torch.float64):
+        k, w = MultiKernel([1.0, 2.0]).values_and_slopes(
+            torch.tensor([-1e-6, 0.0, 1e6], dtype=dtype)
+        )
+        assert k[0] == 1 and k[1] == 1
+        assert 0 <= k[2] < 4 * torch.finfo(dtype).tiny and 0 <= w[2] < 8 * torch.finfo(dtype).tiny
+
+
+def test_auto_block_size_fits_the_step_budget(monkeypatch):
+    for threads in (1, 2):
+        monkeypatch.setattr(torch, "get_num_threads", lambda t=threads: t)
+        for n, s in ((4096, 33), (16384, 33), (300, 1), (5, 34)):
+            b = auto_block_size(n, s, 4)
+            tiles = -(-n // b)
+            assert b * b * (s + 8) * 4 <= step_bytes() or b <= 64
+            assert tiles * b - n < tiles  # evened out: the tiles differ by at most one
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert auto_block_size(4096, 33, 4) == 1024
 
 
 def test_kernel_sums_blockwise_equals_dense():
@@ -301,6 +336,29 @@ def test_gradcheck_loss_with_dan_family_and_float32_gradient():
     got = torch.autograd.grad(loss(x32, y32), (x32, y32))
     for r, g_ in zip(ref, got):
         np.testing.assert_allclose(g_.double(), r, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, None])
+def test_linear_time_sums_match_numpy_and_gradcheck(chunk):
+    # Odd n, n_s != n_t (the tail is unused) and chunks that do not divide the 4 pairs.
+    x, y = _pair(n=9, m=10, d=3)
+    kern = MultiKernel([1 / (2 * s**2) for s in SIGMAS])
+    got = linear_time_sums([x], [y], [kern], chunk=chunk)
+    pairs = [(x[0::2][:4], x[1::2][:4]), (y[0::2][:4], y[1::2][:4])]
+    pairs += [(x[0::2][:4], y[1::2][:4]), (x[1::2][:4], y[0::2][:4])]
+    ref = [np.diag(_np_kernel(a, b, SIGMAS)).sum() for a, b in pairs]
+    np.testing.assert_allclose(got, ref, rtol=1e-13)
+    x.requires_grad_(True)
+    y.requires_grad_(True)
+    weights = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)  # each sum's gradient
+
+    def f(a, b):
+        return linear_time_sums([a, b[:, :2]], [b, a[:, :2]], [kern, kern], chunk=chunk) @ weights
+
+    assert torch.autograd.gradcheck(f, (x[:9], y[:9]))
+    assert torch.autograd.gradcheck(
+        lambda a, b: linear_time_sums([a], [b], [kern], chunk=chunk) @ weights, (x, y)
+    )
 
 
 def test_no_grad_inputs_and_registry():
