@@ -89,6 +89,8 @@ class CrossDomainCoclustering(TransferClusterer):
         Co-cluster of every feature.
     """
 
+    requires_non_negative = True
+
     uses_source = True
 
     def __init__(self, n_clusters=None, n_init=10, svd_method="randomized", seed=0):

@@ -163,6 +163,8 @@ class SelfTaughtClustering(TransferClusterer):
         Rounds run.
     """
 
+    requires_non_negative = True
+
     uses_source = True
 
     def __init__(

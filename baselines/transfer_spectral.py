@@ -118,6 +118,8 @@ class TransferSpectralClustering(TransferClusterer):
     n_iter_ : int
     """
 
+    requires_non_negative = True
+
     uses_source = True
 
     def __init__(

@@ -50,12 +50,15 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
 
     ``requires_source_labels``  the method needs ``pair.source.y`` (e.g. class-mean transfer);
     ``accepts_heterogeneous``   the method handles a source and a target of different ``d``;
-    ``uses_source``             ``False`` for target-only baselines (for reports).
+    ``uses_source``             ``False`` for target-only baselines (for reports);
+    ``requires_non_negative``   the features are weights of a graph or counts (co-clustering):
+                                runners give such methods the benchmark's raw features.
     """
 
     requires_source_labels: bool = False
     accepts_heterogeneous: bool = False
     uses_source: bool = True
+    requires_non_negative: bool = False
 
     # -- the contract -------------------------------------------------------
     def fit(self, pair: DomainPair, y=None):

@@ -239,3 +239,11 @@ def test_registered_and_clonable(name, cls):
     est = methods.get(name, n_clusters=4)
     assert clone(est).get_params() == est.get_params()
     assert cls.uses_source and not cls.requires_source_labels
+
+
+def test_non_negative_methods_declare_it():
+    # Runners read this to hand such methods the raw (non-negative) features.
+    from dtc import methods
+
+    needs = {n for n in methods.available() if methods.get_class(n).requires_non_negative}
+    assert needs == {"coclustering", "stc", "tsc"}
