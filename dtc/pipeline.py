@@ -72,7 +72,7 @@ from dtc.self_training import pseudo_labels
 
 __all__ = ["DTC", "FAMILY_CONFIGS", "family_config"]
 
-PRETRAIN_ON = ("source", "both")
+PRETRAIN_ON = ("source", "both", "target")
 ENCODER_MODES = ("shared", "asymmetric")
 LAM_SCHEDULES = ("constant", "dann")
 CLUSTERERS = ("kmeans", "spectral", "gmm")
@@ -178,9 +178,11 @@ class DTC(TransferClusterer):
     standardize : bool
         z-score every feature within each domain before training (default ``True``): a
         first-order alignment that also puts raw pixels and counts on one scale.
-    pretrain_on : {"source", "both"}
-        Reconstruct the source only, or source and target (the target's features, never
-        its labels).
+    pretrain_on : {"source", "both", "target"}
+        Reconstruct the source only, source and target, or the target only (the target's
+        features, never its labels); with ``"target"`` a supervised head still trains on
+        the source labels (those rows are not reconstructed). ``"target"`` needs one
+        feature space (not a heterogeneous pair).
     pretrain_epochs, adapt_epochs, refine_epochs : int
         Epochs of the stages (``refine_epochs`` is a cap: refinement stops on ``tol``).
     noise, mask : float
@@ -255,6 +257,8 @@ class DTC(TransferClusterer):
     n_clusters_ : int
     history_ : list of dicts (``stage``, ``epoch``, losses, ``lambda``, ``discrepancy``)
     autoencoder_, source_autoencoder_ : the trained target / source autoencoders
+    target_mean_, target_std_ : (d_target,) float64 statistics of DTC's own z-scoring of
+        the target (``None`` when ``standardize=False``); see :meth:`transform_target`
     resumed_stages_ : stages loaded from ``checkpoint_dir`` instead of run
     transfer_scale_, stop_training_ : see :mod:`dtc.monitor.base`
     """
@@ -521,6 +525,30 @@ class DTC(TransferClusterer):
         if opt is not None and state.get("optimizer") is not None:
             opt.load_state_dict(copy.deepcopy(state["optimizer"]))
 
+    def transform_target(self, X) -> np.ndarray:
+        """Current target embeddings ``(n, k)`` float32 of raw target-space rows ``X``
+        ``(n, d_target)``.
+
+        ``X`` is z-scored with the target's fit statistics (when ``standardize``, exactly
+        what the networks were trained on) and encoded by the target encoder in
+        evaluation mode. Callable from callbacks during the fit (the encoder as trained so
+        far, e.g. after every adaptation epoch) and after it (``transform_target(
+        pair.target.X)`` equals ``embedding_``).
+        """
+        ae = getattr(self, "_tgt_ae", None)
+        if ae is None:
+            raise ValueError("DTC.transform_target: call fit first (no target encoder yet)")
+        X = np.asarray(X, dtype=np.float64)
+        d = self._n_target_features
+        if X.ndim != 2 or X.shape[1] != d:
+            raise ValueError(
+                f"DTC.transform_target: X must have shape (n, {d}) (the target's features), "
+                f"got {X.shape}"
+            )
+        if self.target_mean_ is not None:
+            X = zscore_columns(X, mean=self.target_mean_, std=self.target_std_)
+        return embed(ae.encoder, X)
+
     # -- the fit --------------------------------------------------------------
     def _fit(self, pair: DomainPair) -> None:
         self._check_params()
@@ -542,6 +570,12 @@ class DTC(TransferClusterer):
         return self._n_clusters(pair)
 
     def _run(self, pair: DomainPair, labelled: bool, k: int | None) -> None:
+        if self.pretrain_on == "target" and pair.heterogeneous:
+            raise ValueError(
+                "DTC: pretrain_on='target' reconstructs the target with the source network, "
+                "which needs one feature space; the pair is heterogeneous (use 'source' or "
+                "'both': each network then pretrains on its own domain)"
+            )
         # Inside the seeded context: building a loss draws its discriminator's weights.
         # Unknown names still fail before any training.
         self._loss = self._make_loss()
@@ -550,10 +584,15 @@ class DTC(TransferClusterer):
         self.history_, self.resumed_stages_ = [], []
         self.transfer_scale_, self.stop_training_ = 1.0, False
         self._opt = None
+        self.target_mean_ = self.target_std_ = None
         if self.standardize:
             # Per-domain z-scoring of every feature: a first-order alignment of the two
             # domains before any network sees them (what CORAL's paper does first, Sun,
             # Feng & Saenko, AAAI 2016); pretraining and adaptation see these features.
+            # The target's statistics are kept so that transform_target(X) maps new rows
+            # the same way.
+            Xt = np.asarray(pair.target.X, dtype=np.float64)
+            self.target_mean_, self.target_std_ = Xt.mean(0), Xt.std(0)
             pair = dataclasses.replace(
                 pair,
                 source=dataclasses.replace(pair.source, X=zscore_columns(pair.source.X)),
@@ -561,6 +600,7 @@ class DTC(TransferClusterer):
             )
         self._Xs = as_tensor(pair.source.X, self._device)
         self._Xt = as_tensor(pair.target.X, self._device)
+        self._n_target_features = pair.target.n_features
         self._ys = (
             torch.as_tensor(pair.source.y, dtype=torch.long, device=self._device)
             if labelled
@@ -693,10 +733,17 @@ class DTC(TransferClusterer):
             "verbose": self.verbose,
         }
         X, y = pair.source.X, None if self._ys is None else pair.source.y
-        if self.pretrain_on == "both" and not pair.heterogeneous:
+        recon_rows = None
+        n_s, n_t = pair.source.n_samples, pair.target.n_samples
+        if self.pretrain_on == "target" and y is None:
+            X = pair.target.X
+        elif self.pretrain_on in ("both", "target") and not pair.heterogeneous:
             X = np.vstack([X, pair.target.X])
             if y is not None:  # target rows are unlabelled (-1): no cross-entropy on them
-                y = np.concatenate([y, -np.ones(pair.target.n_samples, dtype=np.int64)])
+                y = np.concatenate([y, -np.ones(n_t, dtype=np.int64)])
+            if self.pretrain_on == "target":
+                # labelled source rows train the head only; the target alone is reconstructed
+                recon_rows = np.r_[np.zeros(n_s, dtype=bool), np.ones(n_t, dtype=bool)]
         self.history_ += pretrain_autoencoder(
             self._src_ae,
             X,
@@ -704,6 +751,7 @@ class DTC(TransferClusterer):
             head=self._head if y is not None else None,
             sup_weight=self.sup_weight,
             stage="pretrain",
+            recon_rows=recon_rows,
             **common,
         )
         if pair.heterogeneous:
@@ -884,9 +932,12 @@ class DTC(TransferClusterer):
             self._param_groups([head, self._loss]), weight_decay=self.weight_decay
         )
         gen = make_generator(self.seed + 4)
-        lam = self._lambda(1.0)
+        # stop_training_ ended adaptation; here it ends self-training (after a round)
+        self.stop_training_ = False
         centres, prev = None, None
         for rnd in range(self.self_training_rounds):
+            # per round: a callback may have changed transfer_scale_ after the last one
+            lam = self._lambda(1.0)
             Zt = embed(self._tgt_ae.encoder, self._Xt)
             init = self._self_train_anchors(Zt, centres)
             labels, keep, centres = pseudo_labels(
@@ -913,7 +964,10 @@ class DTC(TransferClusterer):
                 logs = {"stage": "self_train", "round": rnd, "epoch": epoch}
                 logs.update({name: v / n_steps for name, v in sums.items()})
                 logs.update(kept=float(keep.mean()), changed=float(changed))
+                logs["lambda"] = lam
                 self.history_.append(logs)
+            for cb in self.callbacks:
+                cb.on_self_train_round_end(self, rnd, logs)
             if self.stop_training_:
                 break
         self._opt = None

@@ -13,14 +13,23 @@ Hooks, in the order they are called:
 ``on_adapt_epoch_end(estimator, epoch, logs)``
     after each adaptation epoch; ``logs`` is that epoch's ``history_`` entry
     (``stage``, ``epoch``, losses, ``lambda``, ``discrepancy``).
+``on_self_train_round_end(estimator, round, logs)``
+    after each self-training round (stage ``self_train``, when
+    ``self_training_rounds > 0``); ``logs`` is the round's last ``history_`` entry
+    (``stage``, ``round``, ``epoch``, losses, ``kept``, ``changed``, ``lambda``).
 ``on_fit_end(estimator)``
     after the final labels are set.
 
-What a callback may change on the estimator during adaptation:
+What a callback may read: ``estimator.transform_target(X)``, the current target
+embedding ``(n, k)`` of target rows ``X`` (the encoder as trained so far).
+
+What a callback may change on the estimator during adaptation (and self-training):
 
 ``estimator.transfer_scale_``  a float multiplying the alignment weight lambda
                                (1.0 at the start; lower it to damp the transfer);
-``estimator.stop_training_``   set ``True`` to end adaptation after this epoch;
+``estimator.stop_training_``   set ``True`` to end adaptation after this epoch (or
+                               self-training after this round; it is reset to
+                               ``False`` when self-training starts);
 ``estimator.set_state(state)`` restore networks, alignment loss and optimiser from a
                                ``get_state()`` snapshot (roll back a bad epoch).
 """
@@ -41,6 +50,9 @@ class Callback:
 
     def on_adapt_epoch_end(self, estimator, epoch: int, logs: dict) -> None:
         """Called after every adaptation epoch with that epoch's log entry."""
+
+    def on_self_train_round_end(self, estimator, round: int, logs: dict) -> None:
+        """Called after every self-training round with its last epoch's log entry."""
 
     def on_fit_end(self, estimator) -> None:
         """Called once, after the labels are final."""

@@ -208,13 +208,17 @@ def pretrain_autoencoder(
     verbose: int = 0,
     stage: str = "pretrain",
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    recon_rows=None,
 ) -> list[dict]:
     """Train ``ae`` (``forward(x) -> (z, x_hat)``) to reconstruct ``X`` of shape ``(n, d)``.
 
     With ``noise`` / ``mask`` > 0 the input is corrupted and the clean ``X`` is the
     target (denoising autoencoder). With ``y`` (``(n,)`` int, ``-1`` = unlabelled) and
     ``head`` (``(n, k) -> (n, n_classes)`` logits), ``sup_weight`` x cross-entropy of the
-    labelled rows is added and ``head`` is trained too.
+    labelled rows is added and ``head`` is trained too. ``recon_rows`` (``(n,)`` bool,
+    default all) restricts the reconstruction loss to those rows: e.g. a labelled source
+    that trains only the head next to a reconstructed target (DTC's ``pretrain_on=
+    "target"``); ``recon`` is then the mean over those rows.
 
     Returns the per-epoch history: dicts with ``stage``, ``epoch``, ``recon`` (and
     ``sup``). Raises ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
@@ -237,6 +241,15 @@ def pretrain_autoencoder(
             raise ValueError(f"{stage}: y must have shape ({len(Xt)},), got {tuple(yt.shape)}")
         head.to(device)
         params += list(head.parameters())
+    rec = None
+    if recon_rows is not None:
+        rec = torch.as_tensor(np.asarray(recon_rows, dtype=bool), device=device)
+        if rec.shape != (len(Xt),) or not bool(rec.any()):
+            raise ValueError(
+                f"{stage}: recon_rows must be a boolean ({len(Xt)},) mask with at least one "
+                f"True row, got shape {tuple(rec.shape)}"
+            )
+    n_rec = len(Xt) if rec is None else int(rec.sum())
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     gen = make_generator(seed)
     history = []
@@ -248,8 +261,14 @@ def pretrain_autoencoder(
             for idx in minibatches(len(Xt), batch_size, gen):
                 xb = Xt[idx]
                 z, xr = ae(corrupt(xb, noise=noise, mask=mask, generator=gen))
-                loss = F.mse_loss(xr, xb)
-                sums["recon"] += float(loss.detach()) * len(idx)
+                r = None if rec is None else rec[idx]
+                if r is None:
+                    loss = F.mse_loss(xr, xb)
+                elif r.any():
+                    loss = F.mse_loss(xr[r], xb[r])
+                else:  # a batch of supervised-only rows: no reconstruction term
+                    loss = xr.sum() * 0.0
+                sums["recon"] += float(loss.detach()) * (len(idx) if r is None else int(r.sum()))
                 if yt is not None:
                     yb = yt[idx]
                     lab = yb >= 0
@@ -261,7 +280,7 @@ def pretrain_autoencoder(
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            logs = {"stage": stage, "epoch": epoch, "recon": sums["recon"] / len(Xt)}
+            logs = {"stage": stage, "epoch": epoch, "recon": sums["recon"] / n_rec}
             if yt is not None:
                 logs["sup"] = sums["sup"] / len(Xt)
             history.append(logs)

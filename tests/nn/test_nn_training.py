@@ -120,3 +120,29 @@ def test_bad_arguments_raise_value_error():
         pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(8, int))
     with pytest.raises(ValueError, match="batch_size"):
         list(minibatches(5, 0))
+
+
+def test_recon_rows_ignore_the_other_rows_and_all_true_is_the_default():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 5)).astype(np.float32)
+    rows = np.arange(40) % 3 != 0
+
+    def run(X, recon_rows):
+        with deterministic(0):
+            ae = Autoencoder(nn.Linear(5, 2), 5, nn.Linear(2, 5))
+            hist = pretrain_autoencoder(ae, X, epochs=2, batch_size=8, recon_rows=recon_rows)
+        return torch.cat([p.detach().flatten() for p in ae.parameters()]), hist
+
+    full, _ = run(X, None)
+    assert torch.equal(run(X, np.ones(40, bool))[0], full)
+    masked, hist = run(X, rows)
+    X2 = X.copy()
+    X2[~rows] = 1e3 * rng.normal(size=((~rows).sum(), 5))  # never reconstructed: no effect
+    masked2, hist2 = run(X2, rows)
+    assert torch.equal(masked, masked2) and not torch.equal(masked, full)
+    assert hist == hist2
+    ae = Autoencoder(nn.Linear(5, 2), 5, nn.Linear(2, 5))
+    with pytest.raises(ValueError, match="recon_rows"):
+        pretrain_autoencoder(ae, X, epochs=1, recon_rows=np.zeros(40, bool))
+    with pytest.raises(ValueError, match="recon_rows"):
+        pretrain_autoencoder(ae, X, epochs=1, recon_rows=np.ones(3, bool))

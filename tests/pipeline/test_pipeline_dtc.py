@@ -277,3 +277,73 @@ def test_quality_defaults_beat_target_only_kmeans_on_digits():
     assert DTC().get_params() | family_config("digits", "labelled") == DTC().get_params()
     # measured 0.848 (K-means 0.709): self-training must keep a clear margin
     assert acc_unmatched(y, est.labels_, est.cluster_classes_) > base + 0.08
+
+
+class EmbedRecorder(Callback):
+    def __init__(self, X):
+        self.X, self.during, self.rounds = X, [], []
+
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        self.during.append(estimator.transform_target(self.X))
+
+    def on_self_train_round_end(self, estimator, round, logs):
+        self.rounds.append((round, logs["stage"], logs["round"], logs["lambda"]))
+        estimator.stop_training_ = round == 1  # stop self-training after its second round
+
+
+def test_transform_target_is_the_current_encoder_on_dtcs_own_zscoring(small_pair):
+    X = small_pair.target.X
+    rec = EmbedRecorder(X)
+    params = {**TINY, "self_training_rounds": 4, "self_training_epochs": 1}
+    est = DTC(**params, callbacks=[rec]).fit(small_pair)
+    assert len(rec.during) == 2 and rec.during[0].shape == (200, 8)
+    assert not np.array_equal(rec.during[0], rec.during[1])  # the encoder as trained so far
+    # after the fit: the final embedding; reference: sklearn's scaler + the encoder by hand
+    from sklearn.preprocessing import StandardScaler
+
+    Z = est.transform_target(X)
+    np.testing.assert_array_equal(Z, est.embedding_)
+    with torch.no_grad():
+        est.autoencoder_.eval()
+        Xs = torch.from_numpy(StandardScaler().fit_transform(X).astype(np.float32))
+        ref = est.autoencoder_.encoder(Xs).numpy()
+    np.testing.assert_allclose(Z, ref, atol=1e-5)
+    raw = DTC(**TINY, standardize=False).fit(small_pair)
+    assert raw.target_mean_ is None
+    np.testing.assert_array_equal(raw.transform_target(X), raw.embedding_)
+    # self-training rounds reach callbacks; stop_training_ ends them after a round
+    # (lambda is the DANN ramp at the end of adaptation, 2 / (1 + e^-10) - 1)
+    lam = 2 / (1 + np.exp(-10)) - 1
+    assert rec.rounds == [
+        (0, "self_train", 0, pytest.approx(lam)),
+        (1, "self_train", 1, pytest.approx(lam)),
+    ]
+    with pytest.raises(ValueError, match=r"shape \(n, 64\)"):
+        est.transform_target(X[:, :10])
+    with pytest.raises(ValueError, match="fit first"):
+        DTC().transform_target(X)
+
+
+def test_pretrain_on_target_reconstructs_only_the_target(small_pair):
+    # unlabelled, no adaptation: the network depends on the target alone
+    params = {**TINY, "adapt_epochs": 0, "use_source_labels": False, "pretrain_on": "target"}
+    a = DTC(**params).fit(small_pair)
+    noise = np.random.default_rng(0).normal(size=small_pair.source.X.shape)
+    other = DomainPair(small_pair.source.with_features(noise), small_pair.target, n_clusters=10)
+    np.testing.assert_array_equal(DTC(**params).fit(other).embedding_, a.embedding_)
+    both = DTC(**{**params, "pretrain_on": "both"}).fit(small_pair)
+    assert not np.array_equal(both.embedding_, a.embedding_)
+    # labelled: the source still trains the head (its rows are not reconstructed)
+    lab = DTC(**{**params, "use_source_labels": True}).fit(small_pair)
+    pre = [h for h in lab.history_ if h["stage"] == "pretrain"]
+    assert pre[-1]["sup"] < pre[0]["sup"] and np.isfinite(pre[-1]["recon"])
+    assert not np.array_equal(lab.embedding_, a.embedding_)
+    proj = np.random.default_rng(1).normal(size=(64, 40)).astype(np.float32)
+    het = DomainPair(
+        small_pair.source,
+        small_pair.target.with_features(small_pair.target.X @ proj),
+        heterogeneous=True,
+        n_clusters=10,
+    )
+    with pytest.raises(ValueError, match="pretrain_on='target'"):
+        DTC(**params, encoder_mode="asymmetric").fit(het)
