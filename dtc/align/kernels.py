@@ -13,6 +13,9 @@ The blockwise evaluation (:func:`kernel_sums`) never holds an ``(n, n)`` matrix:
 walks ``block_size x block_size`` tiles, and because every quantity the gradient
 needs is a sum over pairs, it accumulates the gradient in the same pass (an
 ``(n, d)`` array per input), so no tile is stored or recomputed for ``backward``.
+The tile side adapts to ``n``, the number of kernels and the thread count
+(:func:`auto_block_size`). The linear-time estimate (:func:`linear_time_sums`) is a
+custom autograd Function too: chunks of pairs, closed-form gradient, ``O(n d)``.
 """
 
 from __future__ import annotations

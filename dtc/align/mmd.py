@@ -51,8 +51,11 @@ included; so pass ``scales=1/s`` and ``median="source_with_diagonal"``. For DAN'
 Blockwise evaluation. The quadratic estimators never hold an ``(n, n)`` matrix:
 :func:`dtc.align.kernels.kernel_sums` walks ``block_size`` tiles in forward and
 accumulates the gradient in the same pass (a custom ``torch.autograd.Function``), so
-memory is ``O(block_size^2 S + (n + m) d)`` for any ``n``. Only first derivatives are
-available (no double backward).
+memory is ``O(block_size^2 S + (n + m) d)`` for any ``n``; ``block_size=None`` (the
+default) picks the tile from ``n``, ``S`` and the thread count
+(:func:`dtc.align.kernels.auto_block_size`). The linear-time estimate is another custom
+Function (:func:`dtc.align.kernels.linear_time_sums`), ``O((n + m) d)`` memory. Only
+first derivatives are available (no double backward).
 """
 
 from __future__ import annotations
@@ -236,7 +239,7 @@ def mmd2(
     ``sigmas``     Gaussian bandwidths; the kernel is the uniform average of
                    ``exp(-||x - y||^2 / (2 sigma^2))`` over them;
     ``kernel``     ``"gaussian"`` or ``"linear"`` (``x . y``; ``sigmas`` must be ``None``);
-    ``block_size`` tile size of the blockwise quadratic estimators.
+    ``block_size`` tile size of the blockwise quadratic estimators (``None``: adaptive).
 
     Differentiable w.r.t. ``source`` and ``target``. Gretton et al., JMLR 2012.
     """
@@ -284,7 +287,7 @@ class MMDLoss(AlignmentLoss):
     ``median``      pairs of the median heuristic: ``"source"`` (distinct source pairs,
                     default), ``"pooled"``, ``"source_with_diagonal"`` (pytorch-adapt);
     ``median_max_samples``  points used for the median (evenly spaced above this);
-    ``block_size``  tile size of the blockwise quadratic estimators.
+    ``block_size``  tile size of the blockwise quadratic estimators (``None``: adaptive).
     """
 
     def __init__(
