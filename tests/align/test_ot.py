@@ -121,7 +121,7 @@ def test_sinkhorn_matches_pot_numpy(normalize, method):
     expected = ot.sinkhorn2(_uniform(10), _uniform(8), cost / scale, reg, method=method)
     value = sinkhorn_cost(source, target, reg=reg, normalize=normalize, method=method)
     assert value.item() == pytest.approx(expected, rel=1e-8)
-    module = SinkhornLoss(reg=reg, normalize=normalize, method=method)
+    module = SinkhornLoss(reg=reg, normalize=normalize, method=method, tol=1e-9)
     assert module(source, target).item() == pytest.approx(expected, rel=1e-8)
 
 
@@ -223,3 +223,27 @@ def test_sliced_wasserstein_bad_params():
         sliced_wasserstein(x, x, p=0)
     with pytest.raises(ValueError, match=r"projections must have shape \(d=3, n_projections\)"):
         sliced_wasserstein(x, x, projections=np.ones((4, 2)))
+
+
+def test_envelope_gradient_is_the_fixed_plan_gradient():
+    # grad="envelope": same value as autodiff; gradient wrt source_i equals
+    # sum_j P_ij * 2 (x_i - y_j) with P the Sinkhorn plan from POT's NumPy backend.
+    rng = np.random.default_rng(3)
+    xs, xt = rng.normal(size=(7, 3)), rng.normal(size=(5, 3)) + 0.5
+    source = torch.tensor(xs, requires_grad=True)
+    target = torch.tensor(xt)
+    reg = 0.5
+    value = sinkhorn_cost(source, target, reg=reg, normalize="none", grad="envelope", tol=1e-12)
+    exact = sinkhorn_cost(source, target, reg=reg, normalize="none", tol=1e-12)
+    assert value.item() == pytest.approx(exact.item(), rel=1e-10)
+    value.backward()
+    plan = ot.sinkhorn(_uniform(7), _uniform(5), ot.dist(xs, xt), reg, stopThr=1e-12)
+    expected = 2 * (plan.sum(1)[:, None] * xs - plan @ xt)
+    np.testing.assert_allclose(source.grad.numpy(), expected, rtol=1e-6, atol=1e-10)
+
+
+def test_sinkhorn_loss_trains_with_envelope_by_default():
+    loss = SinkhornLoss()
+    assert loss.grad == "envelope"
+    with pytest.raises(ValueError, match="grad must be one of"):
+        SinkhornLoss(grad="implicit")
