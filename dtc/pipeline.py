@@ -77,6 +77,7 @@ ENCODER_MODES = ("shared", "asymmetric")
 LAM_SCHEDULES = ("constant", "dann")
 CLUSTERERS = ("kmeans", "spectral", "gmm")
 REFINES = (None, "dec", "idec")
+FINAL_LABELS = ("cluster", "head")
 STAGES = ("pretrain", "adapt", "self_train", "cluster", "refine")
 # Parameters that change neither the result nor the checkpoints' meaning.
 _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
@@ -92,7 +93,10 @@ _DISCREPANCY_SAMPLES = 256
 # ``labelled``: the DTC defaults -- autoencoder on both domains with a supervised head
 # (weight 0.3), CORAL in the latent space, 5 rounds x 4 epochs of self-training on
 # class-balanced confident pseudo-labels from spherical K-means started at the source
-# class means, final spherical K-means at the source class means (names the clusters).
+# class means; final labels = argmax of the classifier head over the source classes
+# (``final_labels="head"``, chosen on source validation: 20 % of each labelled source
+# held out, no target labels; see the parameter's docstring). Rejected: the small
+# convolutional autoencoder (digits default, 3 seeds: 80.0 vs 83.4 %).
 # ``unlabelled``: no labels anywhere -- autoencoder on both, CORAL, spectral clustering
 # of the adapted target embedding (self-training and K-means at source centres were
 # worse on digits: 71.3 vs 72.0).
@@ -109,6 +113,7 @@ _SETTINGS = {
         "self_training_epochs": 4,
         "pseudo_label_confidence": 0.5,
         "spherical": True,
+        "final_labels": "head",
     },
     "unlabelled": {
         **_BUDGET,
@@ -162,7 +167,7 @@ class DTC(TransferClusterer):
 
     The defaults are the documented ``labelled`` configuration of :data:`FAMILY_CONFIGS`
     (chosen on the embedded digits default): ``DTC().fit(make_digits_pair())`` gives
-    84.8 % accuracy without matching (target-only K-means: 70.9 %) in about 10 s of CPU.
+    85.1 % accuracy without matching (target-only K-means: 70.9 %) in about 10 s of CPU.
 
     Parameters
     ----------
@@ -229,6 +234,17 @@ class DTC(TransferClusterer):
     model_transfer : bool
         Initialise target centres from the source (class means with labels, else source
         K-means centres) and name clusters by source classes when labelled.
+    final_labels : {"head", "cluster"}
+        With a labelled source: ``"head"`` (default) labels every target point by the
+        argmax of the classifier head (trained on source labels and, with self-training,
+        target pseudo-labels), cluster ``c`` = source class ``cluster_classes_[c]``;
+        ``"cluster"`` keeps the clusterer's partition (named after the source class means
+        with ``model_transfer``). K-means started at the class means can drift to another
+        class's points; the head's decision is tied to the class names by training. On
+        source validation (20 % of the source held out, 12 fits: 5 pairs' sources and the
+        digits default) the head named held-out source rows correctly 83.6 % vs 82.3 %;
+        on the digits target 83.4 % vs 83.4 % (3 seeds). Without source labels: ignored
+        (the clusterer's labels).
     refine : {None, "dec", "idec"}
         Self-training refinement; ``idec_gamma`` weighs IDEC's reconstruction term,
         ``update_interval`` the epochs between target-distribution updates, ``tol`` the
@@ -295,6 +311,7 @@ class DTC(TransferClusterer):
         spherical: bool = True,
         clusterer: str = "kmeans",
         model_transfer: bool = True,
+        final_labels: str = "head",
         refine: str | None = None,
         refine_epochs: int = 30,
         idec_gamma: float = 0.1,
@@ -337,6 +354,7 @@ class DTC(TransferClusterer):
         self.spherical = spherical
         self.clusterer = clusterer
         self.model_transfer = model_transfer
+        self.final_labels = final_labels
         self.refine = refine
         self.refine_epochs = refine_epochs
         self.idec_gamma = idec_gamma
@@ -397,6 +415,7 @@ class DTC(TransferClusterer):
         choice("lam_schedule", LAM_SCHEDULES)
         choice("clusterer", CLUSTERERS)
         choice("refine", REFINES)
+        choice("final_labels", FINAL_LABELS)
         for name in (
             "pretrain_epochs",
             "adapt_epochs",
@@ -1001,10 +1020,31 @@ class DTC(TransferClusterer):
             else:
                 _, init, _ = kmeans(Zs, k, seed=self.seed)
         labels, centres = self._run_clusterer(Zt, k, init)
+        if self.final_labels == "head" and self._head is not None:
+            labels, centres, names = self._head_labels(Zt, k, centres)
         self.labels_ = np.asarray(labels, dtype=np.int64)
         self.cluster_centers_ = np.asarray(centres, dtype=np.float32)
         if names is not None:
             self.cluster_classes_ = names
+
+    def _head_labels(self, Zt: np.ndarray, k: int, fallback: np.ndarray):
+        """Labels ``(n,)`` = argmax of the head over the source classes, centres ``(k, d)``
+        = their means in the clustering space ``Zt`` (``fallback[c]``, the clusterer's
+        centre, for a class the head never predicts) and the class names ``(k,)``."""
+        if len(self._classes) != k:
+            raise ValueError(
+                f"DTC: final_labels='head' labels the target by the {len(self._classes)} "
+                f"source classes, but n_clusters={k}; set n_clusters={len(self._classes)} or "
+                "final_labels='cluster'"
+            )
+        with torch.no_grad():
+            z = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(self._device)
+            logits = self._head(z)[:, torch.as_tensor(self._classes, device=self._device)]
+        labels = logits.argmax(1).cpu().numpy().astype(np.int64)
+        centres = np.stack(
+            [Zt[labels == c].mean(0) if (labels == c).any() else fallback[c] for c in range(k)]
+        )
+        return labels, centres, self._classes.astype(np.int64)
 
     def _run_clusterer(self, Z: np.ndarray, k: int, init):
         if self.clusterer == "kmeans":

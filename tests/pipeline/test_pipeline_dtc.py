@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -347,3 +349,30 @@ def test_pretrain_on_target_reconstructs_only_the_target(small_pair):
     )
     with pytest.raises(ValueError, match="pretrain_on='target'"):
         DTC(**params, encoder_mode="asymmetric").fit(het)
+
+
+def test_final_labels_head_is_the_argmax_over_source_classes(small_pair):
+    # source classes 0, 2, ..., 18: the head has 19 outputs, only the 10 classes count
+    src = small_pair.source
+    pair = DomainPair(dataclasses.replace(src, y=2 * src.y), small_pair.target, n_clusters=10)
+    est = DTC(**TINY).fit(pair)
+    assert est.final_labels == "head"
+    np.testing.assert_array_equal(est.cluster_classes_, 2 * np.arange(10))
+    with torch.no_grad():
+        logits = est._head(torch.from_numpy(est.embedding_)).numpy()
+    np.testing.assert_array_equal(est.labels_, logits[:, ::2].argmax(1))
+    Zn = est.embedding_ / np.linalg.norm(est.embedding_, axis=1, keepdims=True)
+    for c in np.unique(est.labels_):  # centres: class means in the clustering space
+        np.testing.assert_allclose(est.cluster_centers_[c], Zn[est.labels_ == c].mean(0), atol=1e-5)
+    # "cluster": spherical K-means started at the source class means (an independent run)
+    km = DTC(**TINY, final_labels="cluster").fit(pair)
+    Zs = km.source_embedding_ / np.linalg.norm(km.source_embedding_, axis=1, keepdims=True)
+    init = np.stack([Zs[src.y == c].mean(0) for c in range(10)])
+    Zt = km.embedding_ / np.linalg.norm(km.embedding_, axis=1, keepdims=True)
+    np.testing.assert_array_equal(km.labels_, kmeans(Zt, 10, init=init, seed=0)[0])
+    with pytest.raises(ValueError, match="final_labels='head' .* n_clusters=5"):
+        DTC(**TINY, n_clusters=5, model_transfer=False).fit(pair)
+    with pytest.raises(ValueError, match="final_labels"):
+        DTC(**TINY, final_labels="vote").fit(pair)
+    unl = DTC(**TINY, use_source_labels=False).fit(pair)  # no head: the clusterer's labels
+    assert not hasattr(unl, "cluster_classes_")
