@@ -120,11 +120,18 @@ def purity(y_true, y_pred) -> float:
     return float(C.max(axis=0).sum() / C.sum())
 
 
+def _recalls(yt: np.ndarray, matched: np.ndarray) -> dict[int, float]:
+    return {int(c): float(np.mean(matched[yt == c] == c)) for c in np.unique(yt)}
+
+
+def _macro_f1(yt: np.ndarray, matched: np.ndarray) -> float:
+    return float(skm.f1_score(yt, matched, labels=np.unique(yt), average="macro", zero_division=0))
+
+
 def per_class_recall(y_true, y_pred) -> dict[int, float]:
     """Recall of every true class after Hungarian matching: shows minority classes."""
     yt, _ = _check(y_true, y_pred)
-    matched = match_labels(y_true, y_pred)
-    return {int(c): float(np.mean(matched[yt == c] == c)) for c in np.unique(yt)}
+    return _recalls(yt, match_labels(y_true, y_pred))
 
 
 def balanced_accuracy(y_true, y_pred) -> float:
@@ -135,8 +142,7 @@ def balanced_accuracy(y_true, y_pred) -> float:
 def macro_f1(y_true, y_pred) -> float:
     """Macro-averaged F1 over the true classes after Hungarian matching."""
     yt, _ = _check(y_true, y_pred)
-    matched = match_labels(y_true, y_pred)
-    return float(skm.f1_score(yt, matched, labels=np.unique(yt), average="macro", zero_division=0))
+    return _macro_f1(yt, match_labels(y_true, y_pred))
 
 
 def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -> dict[str, float]:
@@ -152,8 +158,11 @@ def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -
     if cluster_classes is not None:
         out["acc_unmatched"] = acc_unmatched(y_true, y_pred, cluster_classes)
     if imbalance:
-        recalls = per_class_recall(y_true, y_pred)
-        out["macro_f1"] = macro_f1(y_true, y_pred)
+        # One Hungarian matching serves every imbalance metric.
+        yt, _ = _check(y_true, y_pred)
+        matched = match_labels(y_true, y_pred)
+        recalls = _recalls(yt, matched)
+        out["macro_f1"] = _macro_f1(yt, matched)
         out["balanced_acc"] = float(np.mean(list(recalls.values())))
         out["min_recall"] = float(min(recalls.values()))
     return out
