@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -365,7 +366,7 @@ def test_final_labels_head_is_the_argmax_over_source_classes(small_pair):
     for c in np.unique(est.labels_):  # centres: class means in the clustering space
         np.testing.assert_allclose(est.cluster_centers_[c], Zn[est.labels_ == c].mean(0), atol=1e-5)
     # "cluster": spherical K-means started at the source class means (an independent run)
-    km = DTC(**TINY, final_labels="cluster").fit(pair)
+    km = DTC(**TINY, final_labels="cluster", clusterer="kmeans").fit(pair)
     Zs = km.source_embedding_ / np.linalg.norm(km.source_embedding_, axis=1, keepdims=True)
     init = np.stack([Zs[src.y == c].mean(0) for c in range(10)])
     Zt = km.embedding_ / np.linalg.norm(km.embedding_, axis=1, keepdims=True)
@@ -376,3 +377,27 @@ def test_final_labels_head_is_the_argmax_over_source_classes(small_pair):
         DTC(**TINY, final_labels="vote").fit(pair)
     unl = DTC(**TINY, use_source_labels=False).fit(pair)  # no head: the clusterer's labels
     assert not hasattr(unl, "cluster_classes_")
+
+
+def test_final_labels_head_clusters_names_spectral_clusters_by_most_agreement(small_pair):
+    # three classes, so that every one-to-one naming can be enumerated
+    keep_s = small_pair.source.y < 3
+    keep_t = small_pair.target.y < 3
+    pair = DomainPair(
+        small_pair.source.subset(np.flatnonzero(keep_s)),
+        small_pair.target.subset(np.flatnonzero(keep_t)),
+        n_clusters=3,
+    )
+    est = DTC(**TINY, final_labels="head_clusters", clusterer="spectral").fit(pair)
+    np.testing.assert_array_equal(est.cluster_classes_, np.arange(3))
+    Zn = est.embedding_ / np.linalg.norm(est.embedding_, axis=1, keepdims=True)
+    # the partition is the spectral clustering's of the (unit-row) embedding ...
+    spectral = spectral_clustering(Zn, 3, seed=0)
+    assert adjusted_rand_score(spectral, est.labels_) == 1.0
+    # ... and its naming agrees with the head's argmax at least as often as any other
+    with torch.no_grad():
+        head = est._head(torch.from_numpy(est.embedding_)).numpy()[:, :3].argmax(1)
+    best = max(
+        (np.asarray(perm)[spectral] == head).sum() for perm in itertools.permutations(range(3))
+    )
+    assert (est.labels_ == head).sum() == best
