@@ -172,6 +172,9 @@ def _mlflow_logger(out_dir: Path, experiment: str):
         raise RuntimeError(
             "--mlflow needs the optional extra: pip install 'dtc[mlflow]' (or pip install mlflow)"
         ) from exc
+    # MLflow 3 refuses the plain-file tracking store unless asked for it; a local file
+    # store beside results.jsonl is what this option promises (no database to set up).
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     mlflow.set_tracking_uri((out_dir / "mlruns").resolve().as_uri())
     mlflow.set_experiment(experiment)
 

@@ -117,3 +117,54 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path):
     ids = [r["run_id"] for r in rows]
     assert sorted(ids) == sorted({t.run_id for t in expand(load_config(config))})
     assert len(ids) == len(set(ids)) == 8
+
+
+class FakeMlflow:
+    """Records the calls of the MLflow tracking API that the runner makes."""
+
+    def __init__(self):
+        self.calls, self.runs = [], []
+
+    def set_tracking_uri(self, uri):
+        self.calls.append(("uri", uri))
+
+    def set_experiment(self, name):
+        self.calls.append(("experiment", name))
+
+    def start_run(self, run_name):
+        import contextlib
+
+        self.runs.append({"name": run_name, "metrics": {}, "params": {}, "tags": {}})
+        return contextlib.nullcontext()
+
+    def set_tags(self, tags):
+        self.runs[-1]["tags"].update(tags)
+
+    def log_params(self, params):
+        self.runs[-1]["params"].update(params)
+
+    def log_metrics(self, metrics, step=None):
+        self.runs[-1]["metrics"].update(metrics)
+
+
+def test_mlflow_logs_every_run_to_a_local_file_store(tmp_path, monkeypatch):
+    fake = FakeMlflow()
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    run_experiment(load_config(CONFIG), tmp_path, progress=False, mlflow=True)
+    assert fake.calls == [("uri", (tmp_path / "mlruns").resolve().as_uri()), ("experiment", "tiny")]
+    # MLflow 3 refuses a file store unless this is set
+    assert os.environ["MLFLOW_ALLOW_FILE_STORE"] == "true"
+    rows = _lines(tmp_path / "results.jsonl")
+    assert [r["name"] for r in fake.runs] == [f"km-{r['run_id']}" for r in rows]
+    for logged, row in zip(fake.runs, rows, strict=True):
+        assert logged["tags"]["run_id"] == row["run_id"] and logged["params"]["seed"] == str(
+            row["seed"]
+        )
+        assert logged["metrics"]["acc"] == row["metrics"]["acc"]
+
+
+def test_mlflow_without_the_extra_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow -> ImportError
+    with pytest.raises(RuntimeError, match=r"--mlflow needs the optional extra"):
+        run_experiment(load_config(CONFIG), tmp_path, progress=False, mlflow=True)
