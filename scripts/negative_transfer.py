@@ -158,7 +158,11 @@ def run_case(pair: DomainPair, args) -> dict:
     }
     unguarded = DTC(**params).fit(pair)
     monitor = NegativeTransferMonitor(
-        args.policy, score=args.score, every=args.every, seed=args.seed
+        args.policy,
+        score=args.score,
+        every=args.every,
+        calibrate=not args.no_calibrate,
+        seed=args.seed,
     )
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
     # Target-only: the monitor's own reference (fitted on the features DTC's networks see).
@@ -184,6 +188,8 @@ def run_case(pair: DomainPair, args) -> dict:
         "acc_kmeans_raw": cluster_acc(y, km),
         "final_score": guarded.monitor_trail_[-1]["score"],
         "reference_score": guarded.monitor_trail_[-1]["reference"],
+        "margin": guarded.monitor_margin_,
+        "calibration": monitor.calibration_,
     }
 
 
@@ -238,6 +244,11 @@ def main(argv=None) -> int:
     ap.add_argument("--policy", default="rollback", help="monitor policy (default rollback)")
     ap.add_argument("--every", type=int, default=5, help="check every N adaptation epochs")
     ap.add_argument("--score", default="knn_agreement", help="the monitor's label-free score")
+    ap.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="the monitor's margin is 0 (no restart spread, no source bias)",
+    )
     ap.add_argument("--pretrain-epochs", type=int, default=20)
     ap.add_argument("--adapt-epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)

@@ -225,6 +225,62 @@ def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair)
     assert cluster_acc(pair.target.y, est.labels_) == 1.0
 
 
+# -- calibrated margin -------------------------------------------------------------------
+def two_structures(n, class_sep, seed):
+    """``(n, 2)`` rows with two strong clusters along feature 0 and two classes (the
+    labels) along feature 1, separated by ``class_sep`` standard deviations."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    blob = rng.integers(0, 2, n)
+    X = np.c_[12.0 * blob + rng.normal(0, 1, n), class_sep * y + rng.normal(0, 1, n)]
+    return X.astype(np.float32), y
+
+
+def along_classes(X, rng):
+    # the transfer model's embedding keeps only the class direction
+    return X[:, [1]] + rng.normal(0, 0.01, (len(X), 1))
+
+
+def test_calibration_spares_a_class_partition_the_score_is_biased_against():
+    Xs, ys = two_structures(300, 3.0, seed=1)  # classes less geometric on the source ...
+    Xt, yt = two_structures(300, 4.0, seed=2)  # ... than on the target
+    pair = DomainPair(Domain(Xs, ys), Domain(Xt, yt), n_clusters=2)
+    plain = monitor("warn", calibrate=False)
+    est = ScriptedDTC([along_classes] * 2, [0.2, 0.1], [plain], n_clusters=2).fit(pair)
+    # the transfer partition is right, the reference follows the strong clusters, and
+    # the score prefers the reference: without calibration that is a false alarm
+    assert cluster_acc(yt, est.labels_) > 0.95 > cluster_acc(yt, est.reference_.labels_)
+    assert est.negative_transfer_ and est.monitor_margin_ == 0.0
+    calibrated = monitor("warn")
+    est = ScriptedDTC([along_classes] * 2, [0.2, 0.1], [calibrated], n_clusters=2).fit(pair)
+    bias = calibrated.calibration_["source_bias"]
+    final = est.monitor_trail_[-1]
+    assert final["reference"] - final["score"] > 0  # still below the reference ...
+    assert bias > final["reference"] - final["score"]  # ... by less than on the source
+    assert est.monitor_margin_ == pytest.approx(
+        2 * calibrated.calibration_["restart_spread"] + bias
+    )
+    assert not est.negative_transfer_
+
+
+def test_calibration_on_clean_blobs_adds_almost_nothing(pair):
+    mon = monitor("warn", tolerance=0.01)
+    ScriptedDTC([good], [0.1], [mon]).fit(pair)
+    # every restart finds the blobs, and K-means = the learned classes on the source
+    assert mon.calibration_["restart_spread"] == pytest.approx(0.0, abs=1e-12)
+    assert mon.calibration_["source_bias"] == pytest.approx(0.0, abs=1e-12)
+    assert mon.margin_ == pytest.approx(0.01)
+
+
+def test_calibration_without_source_labels_uses_no_labels(pair):
+    class NoLabels(ScriptedDTC):
+        use_source_labels = False
+
+    mon = monitor("warn")
+    NoLabels([good], [0.1], [mon]).fit(pair)
+    assert mon.calibration_["source_bias"] is None
+
+
 # -- bad input ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "match"),
@@ -236,6 +292,8 @@ def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair)
         ({"every": 0}, "every must be an int >= 1"),
         ({"adapt_factor": 1.5}, r"adapt_factor must be in \(0, 1\)"),
         ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
+        ({"calibrate": "yes"}, "calibrate must be a bool"),
+        ({"n_restarts": 1}, "n_restarts must be an int >= 2"),
     ],
 )
 def test_bad_parameters_are_refused(pair, kwargs, match):
