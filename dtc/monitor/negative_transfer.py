@@ -52,7 +52,9 @@ negative only when its score is below the reference's by more than
   (cross-validated logistic regression), both in the source's features -- the
   handicap the score gives a class partition on data of this kind (large for bag-of-words
   SURF histograms, about zero or negative for digit images). Only with a labelled source
-  and an estimator that uses its labels.
+  and an estimator that uses its labels, and 0 when the source's features do not predict
+  its labels better than chance (one-sided binomial test, p < 0.01): such labels carry
+  nothing to transfer.
 
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.
@@ -91,6 +93,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
@@ -113,6 +116,8 @@ __all__ = [
 POLICIES = ("warn", "adapt", "rollback", "adapt+rollback")
 # Folds of the cross-validated source classifier of the calibrated margin.
 _BIAS_FOLDS = 5
+# Significance level of the test that the source labels are learnable at all.
+_LEARNABLE_P = 0.01
 SPACES = ("raw", "joint")
 
 
@@ -382,6 +387,14 @@ class NegativeTransferMonitor(Callback):
         if names.size < 2 or counts.min() < _BIAS_FOLDS:
             return None
         learned = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=_BIAS_FOLDS)
+        # Source labels that its own features cannot predict (one-sided binomial test of
+        # the cross-validated accuracy against always guessing the largest class) carry
+        # no class information to transfer, and a bias measured on them means nothing:
+        # no credit.
+        chance = counts.max() / counts.sum()
+        hits = int((learned == y).sum())
+        if binomtest(hits, len(y), chance, alternative="greater").pvalue >= _LEARNABLE_P:
+            return 0.0
         km = KMeans(names.size, n_init=int(self.n_init), random_state=int(self.seed)).fit(X)
         return common_space_score(self.score, km.labels_, [X]) - common_space_score(
             self.score, learned, [X]

@@ -272,6 +272,17 @@ def test_calibration_on_clean_blobs_adds_almost_nothing(pair):
     assert mon.margin_ == pytest.approx(0.01)
 
 
+def test_calibration_gives_no_credit_for_unlearnable_source_labels():
+    Xs, _ = two_structures(300, 3.0, seed=1)
+    ys = np.random.default_rng(5).integers(0, 2, 300)  # labels unrelated to the features
+    Xt, yt = two_structures(300, 4.0, seed=2)
+    mon = monitor("warn")
+    ScriptedDTC([along_classes], [0.1], [mon], n_clusters=2).fit(
+        DomainPair(Domain(Xs, ys), Domain(Xt, yt), n_clusters=2)
+    )
+    assert mon.calibration_["source_bias"] == 0.0
+
+
 def test_calibration_without_source_labels_uses_no_labels(pair):
     class NoLabels(ScriptedDTC):
         use_source_labels = False
