@@ -76,7 +76,7 @@ same at every check.
 ``"adapt+rollback"`` both.
 
 Results on the estimator: ``negative_transfer_`` (bool: the final transfer partition
-scores below the reference by more than ``tolerance``), ``monitor_trail_`` (the
+scores below the reference by more than the margin), ``monitor_trail_`` (the
 decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
 ``transfer_scale``, ``negative``, ``decision``), ``fell_back_to_reference_`` (bool) and
 ``reference_`` (the fitted :class:`NoTransferReference`), ``monitor_margin_`` (the margin
