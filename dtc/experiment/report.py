@@ -5,6 +5,9 @@ tasks (benchmark, source -> target, plus the data parameters that vary across th
 file). One table per metric is written as Markdown, CSV (long format: one line per
 cell with mean, std, n and best) and LaTeX.
 
+When a benchmark has several pairs, ``by_benchmark_*`` tables also give its family mean
+per row: the mean over its pairs for each seed, then mean +- std over seeds.
+
 When a label was run at several grid points, an extra **oracle** table picks, per
 column, the grid point with the best mean score *by target labels*. It is not a
 result a method could reach without labels and is written to files named
@@ -101,8 +104,10 @@ def _row_name(record: dict, grid_labels: set[str]) -> str:
     return label
 
 
-def _column_name(record: dict, varying: list[str]) -> str:
-    name = f"{record['benchmark']}:{record['source']}→{record['target']}"
+def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -> str:
+    name = record["benchmark"]
+    if not by_benchmark:
+        name += f":{record['source']}→{record['target']}"
     extra = [
         f"{k}={_fmt_value(record['data_params'][k])}" for k in varying if k in record["data_params"]
     ]
@@ -126,8 +131,15 @@ def _ordered(items) -> list:
     return list(dict.fromkeys(items))
 
 
-def build_tables(records: list[dict], metrics=None) -> list[ResultTable]:
+def build_tables(
+    records: list[dict], metrics=None, *, by_benchmark: bool = False
+) -> list[ResultTable]:
     """One :class:`ResultTable` per metric present in ``records`` (or in ``metrics``).
+
+    ``by_benchmark``: one column per benchmark (and varying data parameters) instead of
+    per pair; a cell's value for a seed is the mean over the benchmark's pairs run with
+    that seed, so its std is over seeds of the pair means (how papers report a family
+    mean such as "Office-Caltech10, mean of 12 pairs").
 
     Duplicated run_ids (should a file have been concatenated twice) count once.
     """
@@ -145,16 +157,28 @@ def build_tables(records: list[dict], metrics=None) -> list[ResultTable]:
         )
     tables = []
     for metric in wanted:
-        cells: dict = defaultdict(dict)
+        # values[row][column][seed]: the scores of that seed (one per pair of the column)
+        values: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
         rows, columns = [], []
         for r in records:
             if metric not in r["metrics"]:
                 continue
-            row, col = _row_name(r, grid_labels), _column_name(r, varying)
+            row, col = _row_name(r, grid_labels), _column_name(r, varying, by_benchmark)
             rows.append(row)
             columns.append(col)
-            cells[row].setdefault(col, Cell([])).values.append(100.0 * r["metrics"][metric])
-        tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), dict(cells)))
+            values[row][col][r["seed"]].append(100.0 * r["metrics"][metric])
+        cells = {
+            row: {
+                col: Cell(
+                    [float(np.mean(v)) for v in per_seed.values()]
+                    if by_benchmark
+                    else [x for v in per_seed.values() for x in v]
+                )
+                for col, per_seed in by_col.items()
+            }
+            for row, by_col in values.items()
+        }
+        tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), cells))
     return tables
 
 
@@ -286,7 +310,9 @@ def to_csv(table: ResultTable, path: Path) -> None:
 
 
 def write_report(results, out_dir, *, metrics=None, figures: bool = True) -> list[Path]:
-    """Write ``<metric>.md/.csv/.tex`` (and ``oracle_*`` when grids exist) and PNG
+    """Write ``<metric>.md/.csv/.tex`` (and ``oracle_*`` when grids exist,
+    ``by_benchmark_*`` -- means over each benchmark's pairs -- when a benchmark has
+    several pairs) and PNG
     figures for the records of ``results`` (a path or a list of records) into
     ``out_dir``; return the files written."""
     records = read_records(results) if isinstance(results, (str, Path)) else list(results)
@@ -296,6 +322,10 @@ def write_report(results, out_dir, *, metrics=None, figures: bool = True) -> lis
     written = []
     has_grid = any(r.get("grid") for r in records)
     sets = [("", tables)] + ([("oracle_", oracle_tables(records, tables))] if has_grid else [])
+    if len({(r["benchmark"], r["source"], r["target"]) for r in records}) > len(
+        {r["benchmark"] for r in records}
+    ):  # some benchmark has several pairs: also its family means
+        sets.append(("by_benchmark_", build_tables(records, metrics, by_benchmark=True)))
     for prefix, group in sets:
         for table in group:
             stem = out_dir / f"{prefix}{table.metric}"

@@ -90,3 +90,28 @@ def test_bad_input():
         build_tables([])
     with pytest.raises(ValueError, match="metric 'f1' is in no record"):
         build_tables(RECORDS, ["f1"])
+
+
+def test_by_benchmark_averages_pairs_per_seed_then_takes_mean_and_std():
+    # pair t1: seeds 0, 1 -> 50, 70; pair t2: 70, 90; per-seed pair means 60, 80
+    records = [
+        _record("a", s, v, target=t)
+        for t, vals in (("t1", [0.5, 0.7]), ("t2", [0.7, 0.9]))
+        for s, v in enumerate(vals)
+    ]
+    (by_pair,) = build_tables(records, ["acc"])
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert by_pair.columns == ["digits:source→t1", "digits:source→t2"]
+    assert family.columns == ["digits"]
+    cell = family.cells["a"]["digits"]
+    assert cell.values == pytest.approx([60.0, 80.0])
+    assert cell.std == pytest.approx(14.142135623730951)  # sqrt(200), the std of 60 and 80
+
+
+def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path):
+    records = [_record("a", s, 0.5, target=t) for t in ("t1", "t2") for s in (0, 1)]
+    written = {p.name for p in write_report(records, tmp_path, figures=False)}
+    assert {"by_benchmark_acc.md", "by_benchmark_acc.csv", "by_benchmark_acc.tex"} <= written
+    assert "by_benchmark_acc.md" not in {
+        p.name for p in write_report(RECORDS, tmp_path / "one", figures=False)
+    }
