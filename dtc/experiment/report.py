@@ -20,6 +20,7 @@ import csv
 import json
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +97,20 @@ def _fmt_value(v) -> str:
     return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
 
 
-def _row_name(record: dict, grid_labels: set[str]) -> str:
-    label = record.get("label", record["method"])
-    if label in grid_labels and record.get("grid"):
+def _row_name(record: dict, grid_labels: set[str], method_keys: Sequence[str] = ()) -> str:
+    label = _label(record)
+    data = record.get("data_params", {})
+    own = [f"{k}={_fmt_value(data[k])}" for k in method_keys if k in data]
+    if own:  # data settings of this method only, e.g. preprocess=raw
+        label += f" ({', '.join(own)})"
+    if _label(record) in grid_labels and record.get("grid"):
         point = ", ".join(f"{k}={_fmt_value(v)}" for k, v in record["grid"].items())
         return f"{label} [{point}]"
     return label
+
+
+def _label(record: dict) -> str:
+    return record.get("label", record["method"])
 
 
 def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -> str:
@@ -114,17 +123,21 @@ def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -
     return name + (f" ({', '.join(extra)})" if extra else "")
 
 
-def _varying_data_keys(records: list[dict]) -> list[str]:
-    seen = defaultdict(set)
-    for r in records:
-        for k, v in r.get("data_params", {}).items():
-            seen[k].add(_fmt_value(v))
+def _varying_data_keys(records: list[dict]) -> tuple[list[str], list[str]]:
+    """Data parameters that vary across the file, split in two: ``(task_keys,
+    method_keys)``. A key that varies among the runs of one label (an imbalance ratio
+    swept for every method) names columns; one that only differs between labels (a
+    method run on raw features) names rows, so that it does not split the columns."""
+    missing = object()
+    per_label = defaultdict(lambda: defaultdict(set))
     keys = {k for r in records for k in r.get("data_params", {})}
-    return sorted(
-        k
-        for k in keys
-        if len(seen[k]) > 1 or any(k not in r.get("data_params", {}) for r in records)
-    )
+    for r in records:
+        data = r.get("data_params", {})
+        for k in keys:
+            per_label[_label(r)][k].add(_fmt_value(data[k]) if k in data else missing)
+    varying = {k for k in keys if len({v for d in per_label.values() for v in d[k]}) > 1}
+    task = {k for k in varying if any(len(d[k]) > 1 for d in per_label.values())}
+    return sorted(task), sorted(varying - task)
 
 
 def _ordered(items) -> list:
@@ -147,7 +160,7 @@ def build_tables(
         raise ValueError("no records to report")
     records = list({r.get("run_id", id(r)): r for r in records}.values())
     grid_labels = {r.get("label") for r in records if r.get("grid")}
-    varying = _varying_data_keys(records)
+    varying, method_keys = _varying_data_keys(records)
     present = {m for r in records for m in r["metrics"]}
     wanted = metrics or [m for m in METRIC_ORDER if m in present]
     missing = [m for m in wanted if m not in present]
@@ -163,7 +176,8 @@ def build_tables(
         for r in records:
             if metric not in r["metrics"]:
                 continue
-            row, col = _row_name(r, grid_labels), _column_name(r, varying, by_benchmark)
+            row = _row_name(r, grid_labels, method_keys)
+            col = _column_name(r, varying, by_benchmark)
             rows.append(row)
             columns.append(col)
             values[row][col][r["seed"]].append(100.0 * r["metrics"][metric])
@@ -185,11 +199,15 @@ def build_tables(
 def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
     """Per label with a grid: the best grid point per column, chosen by target labels."""
     grid_labels = {r.get("label") for r in records if r.get("grid")}
+    method_keys = _varying_data_keys(records)[1]
+    rows_of = defaultdict(set)  # label -> the table rows of its runs
+    for r in records:
+        rows_of[_label(r)].add(_row_name(r, grid_labels, method_keys))
     out = []
     for table in tables:
         rows, cells = [], {}
-        for label in _ordered(r.get("label", r["method"]) for r in records):
-            members = [row for row in table.rows if row == label or row.startswith(f"{label} [")]
+        for label in _ordered(_label(r) for r in records):
+            members = [row for row in table.rows if row in rows_of[label]]
             if not members:
                 continue
             rows.append(label + (" (oracle)" if label in grid_labels else ""))

@@ -115,3 +115,14 @@ def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path)
     assert "by_benchmark_acc.md" not in {
         p.name for p in write_report(RECORDS, tmp_path / "one", figures=False)
     }
+
+
+def test_a_data_setting_of_one_method_names_its_row_not_new_columns():
+    raw = [_record("c", s, 0.4) for s in range(3)]
+    for r in raw:
+        r["data_params"] = {"shift": 0.5, "preprocess": "raw"}
+        r["run_id"] += "-raw"
+    acc = build_tables(RECORDS + raw, ["acc"])[0]
+    assert acc.columns == ["digits:source→target (shift=0.5)", "digits:source→target (shift=0.9)"]
+    assert acc.rows == ["a", "b", "c (preprocess=raw)"]
+    assert acc.cells["c (preprocess=raw)"][acc.columns[0]].mean == pytest.approx(40.0)
