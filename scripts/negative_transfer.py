@@ -11,7 +11,10 @@ Cases, each one target clustered with one source:
   - ``disjoint``: the true source restricted to classes disjoint from the target's
     (source classes 0-4, target classes 5-9, 5 clusters);
   - ``corrupted``: the true source with Gaussian noise of twice the source's overall
-    feature standard deviation added and half of its labels replaced at random.
+    feature standard deviation added and half of its labels replaced at random;
+  - ``wide_gap`` (digits only): the true source, but the target shifted at full strength
+    (``make_digits_pair(1.0)`` instead of 0.5): the gap is too wide for the source
+    (1-NN from the source: 28.5 % instead of 75.9 %).
 
 Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
 reference: the DTC network trained on the target alone for the same number of gradient
@@ -66,6 +69,7 @@ NEGATIVE = [
     ("digits_disjoint", "digits", "disjoint", None),
     ("digits_corrupted", "digits", "corrupted", None),
     ("digits_from_office", "digits", "other", ("office_caltech10_surf", "amazon", "webcam")),
+    ("digits_wide_gap", "digits", "wide_gap", None),
     ("office_A->W_permuted", "office_A->W", "permuted", None),
     ("office_A->W_from_coil", "office_A->W", "other", ("coil20", "coil1", "coil2")),
     ("usps_permuted", "mnist->usps", "permuted", None),
@@ -118,6 +122,10 @@ def construct_negative(
         t = t.subset(np.flatnonzero(t.y >= k))
         t = Domain(t.X, t.y - k, name=t.name, image_shape=t.image_shape)
         return DomainPair(src, t, n_clusters=pair.n_clusters - k)
+    elif how == "wide_gap":
+        if pair.benchmark != "digits":
+            raise ValueError(f"wide_gap is built from the digits default, not {pair.benchmark!r}")
+        return make_digits_pair(1.0, seed)
     elif how == "other":
         o = other.source
         d = t.n_features

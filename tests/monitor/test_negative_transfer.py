@@ -365,6 +365,9 @@ def test_harness_constructs_the_negative_cases():
     assert perm.target is t and np.array_equal(np.sort(perm.source.X, 1), np.sort(s.X, 1))
     assert not np.array_equal(perm.source.X, s.X)
 
+    wide = script.construct_negative(pair, "wide_gap", None)
+    assert wide.target.meta["shift"] == 1.0 and np.array_equal(wide.source.X, s.X)
+
     disj = script.construct_negative(pair, "disjoint", None)
     assert set(disj.source.y) == {0, 1, 2, 3, 4} and disj.n_clusters == 5
     # target classes 5..9, renumbered 0..4 for evaluation: the rows are those of 5..9
