@@ -24,9 +24,9 @@ monitor, policy ``rollback`` by default), and whether the monitor flagged the ca
 ``n_init=10``) is given for context. Target labels are used here, and only here, to
 compute the ACCs: the monitor never sees them.
 
-    python scripts/negative_transfer.py              # table + summary
+    python scripts/negative_transfer.py              # table + summary (~6 min)
     python scripts/negative_transfer.py --json       # one JSON object per line and case
-    python scripts/negative_transfer.py --quick      # the digits cases and A->W (~10 min)
+    python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
 
 The summary checks the targets of issue 6: guarded never more than 1 point below
 target-only; at least 90% of the unguarded gain kept on positive cases; negative cases
