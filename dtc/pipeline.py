@@ -1020,12 +1020,13 @@ class DTC(TransferClusterer):
 
     # -- stage 3 ----------------------------------------------------------------
     def _cluster(self, k: int | None) -> None:
-        Zt = embed(self._tgt_ae.encoder, self._Xt)
+        Z = embed(self._tgt_ae.encoder, self._Xt)  # the head's input
         Zs = embed(self._src_ae.encoder, self._Xs)
+        Zt = Z  # the clustering space
         if self.spherical:
             # cosine geometry: K-means on unit rows is spherical K-means up to the
             # centres' norms (Dhillon & Modha, Machine Learning 2001)
-            Zt = Zt / np.maximum(np.linalg.norm(Zt, axis=1, keepdims=True), 1e-12)
+            Zt = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
             Zs = Zs / np.maximum(np.linalg.norm(Zs, axis=1, keepdims=True), 1e-12)
         if k is None:
             k = self._k if self._k is not None else _select_k(Zt, self.seed)
@@ -1048,17 +1049,18 @@ class DTC(TransferClusterer):
                 _, init, _ = kmeans(Zs, k, seed=self.seed)
         labels, centres = self._run_clusterer(Zt, k, init)
         if self.final_labels == "head" and self._head is not None:
-            labels, centres, names = self._head_labels(Zt, k, centres)
+            labels = self._head_argmax(Z, k)
+            centres, names = _class_means(Zt, labels, centres), self._classes.astype(np.int64)
         elif self.final_labels == "head_clusters" and self._head is not None:
-            labels, centres, names = self._clusters_named_by_head(Zt, k, labels, centres)
+            labels, centres, names = self._clusters_named_by_head(Z, Zt, k, labels, centres)
         self.labels_ = np.asarray(labels, dtype=np.int64)
         self.cluster_centers_ = np.asarray(centres, dtype=np.float32)
         if names is not None:
             self.cluster_classes_ = names
 
-    def _head_argmax(self, k: int) -> np.ndarray:
+    def _head_argmax(self, Z: np.ndarray, k: int) -> np.ndarray:
         """``(n,)`` index into ``self._classes`` of the head's most probable source class
-        for every target row."""
+        for every row of the target embedding ``Z`` ``(n, d)``."""
         if len(self._classes) != k:
             raise ValueError(
                 f"DTC: final_labels={self.final_labels!r} labels the target by the "
@@ -1066,24 +1068,18 @@ class DTC(TransferClusterer):
                 f"n_clusters={len(self._classes)} or final_labels='cluster'"
             )
         with torch.no_grad():
-            z = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(self._device)
+            z = torch.from_numpy(Z).to(self._device)
             logits = self._head(z)[:, torch.as_tensor(self._classes, device=self._device)]
         return logits.argmax(1).cpu().numpy().astype(np.int64)
 
-    def _head_labels(self, Zt: np.ndarray, k: int, fallback: np.ndarray):
-        """Labels ``(n,)`` = argmax of the head over the source classes, centres ``(k, d)``
-        = their means in the clustering space ``Zt`` (``fallback[c]``, the clusterer's
-        centre, for a class the head never predicts) and the class names ``(k,)``."""
-        labels = self._head_argmax(k)
-        return labels, _class_means(Zt, labels, fallback), self._classes.astype(np.int64)
-
-    def _clusters_named_by_head(self, Zt: np.ndarray, k: int, clusters, fallback):
+    def _clusters_named_by_head(self, Z: np.ndarray, Zt: np.ndarray, k: int, clusters, fallback):
         """The clusterer's partition kept, each cluster named one-to-one after the source
-        class the head predicts most often inside it (maximum-agreement matching), so
-        that label ``c`` stands for ``self._classes[c]``. Returns labels ``(n,)``,
-        centres ``(k, d)`` and the class names ``(k,)``."""
+        class the head (fed the embedding ``Z``) predicts most often inside it
+        (maximum-agreement matching), so that label ``c`` stands for ``self._classes[c]``.
+        Returns labels ``(n,)``, centres ``(k, d)`` (means in the clustering space ``Zt``)
+        and the class names ``(k,)``."""
         votes = np.zeros((k, k))
-        np.add.at(votes, (np.asarray(clusters), self._head_argmax(k)), 1.0)
+        np.add.at(votes, (np.asarray(clusters), self._head_argmax(Z, k)), 1.0)
         rows, cols = linear_sum_assignment(-votes)
         to_class = np.empty(k, dtype=np.int64)
         to_class[rows] = cols
@@ -1101,9 +1097,7 @@ class DTC(TransferClusterer):
         else:
             labels = _cluster_api().spectral_clustering(Z, k, seed=self.seed)
         labels = np.asarray(labels)
-        centres = np.stack(
-            [Z[labels == c].mean(0) if (labels == c).any() else Z.mean(0) for c in range(k)]
-        )
+        centres = _class_means(Z, labels, np.repeat(Z.mean(0, keepdims=True), k, axis=0))
         if init is not None:
             # Name each cluster after the nearest source centre (one-to-one), so that
             # cluster c still stands for source class / cluster c.
