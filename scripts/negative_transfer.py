@@ -20,7 +20,9 @@ Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfe
 reference: the DTC network trained on the target alone for the same number of gradient
 steps, then K-means), of *unguarded* DTC (no callback) and of *guarded* DTC (with the
 monitor, policy ``rollback`` by default), and whether the monitor flagged the case
-(``negative_transfer_``). ``acc_kmeans_raw`` (K-means on the raw target features,
+(``negative_transfer_``) and why (``reason``: ``below_reference`` -- the label-free
+score -- or ``unrelated_source`` -- the feature-correspondence test, whose statistic is
+the ``corr`` column). ``acc_kmeans_raw`` (K-means on the raw target features,
 ``n_init=10``) is given for context. Target labels are used here, and only here, to
 compute the ACCs: the monitor never sees them.
 
@@ -170,6 +172,7 @@ def run_case(pair: DomainPair, args) -> dict:
         score=args.score,
         every=args.every,
         calibrate=not args.no_calibrate,
+        check_features=not args.no_check_features,
         seed=args.seed,
     )
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
@@ -195,9 +198,11 @@ def run_case(pair: DomainPair, args) -> dict:
         "acc_guarded": cluster_acc(y, guarded.labels_),
         "acc_kmeans_raw": cluster_acc(y, km),
         "final_score": guarded.monitor_trail_[-1]["score"],
+        "reason": guarded.monitor_trail_[-1]["reason"],
         "reference_score": guarded.monitor_trail_[-1]["reference"],
         "margin": guarded.monitor_margin_,
         "calibration": monitor.calibration_,
+        "correspondence": monitor.correspondence_,
     }
 
 
@@ -257,6 +262,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="the monitor's margin is 0 (no restart spread, no source bias)",
     )
+    ap.add_argument(
+        "--no-check-features",
+        action="store_true",
+        help="the monitor does not test that the source's features correspond to the target's",
+    )
     ap.add_argument("--pretrain-epochs", type=int, default=20)
     ap.add_argument("--adapt-epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
@@ -267,7 +277,7 @@ def main(argv=None) -> int:
     rows = []
     if not args.json:
         print(
-            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} {'km_raw':>7} {'s':>5}"
+            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} {'km_raw':>7} {'corr':>6} {'reason':16} {'s':>5}"
         )
     for name, kind, load in all_cases(data_dir, names):
         try:
@@ -278,10 +288,13 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         row = {"case": name, "kind": kind, **run_case(pair, args)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
+        c = row["correspondence"]
+        corr = "-" if c is None else f"{c['statistic']:.2f}"
         line = (
             f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
             f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
-            f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} {row['seconds']:5.0f}"
+            f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} "
+            f"{corr:>6} {row['reason'] or '-':16} {row['seconds']:5.0f}"
         )
         emit(rows, row, args.json, line)
     if rows:

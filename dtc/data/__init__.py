@@ -17,7 +17,7 @@ from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair, check_features
 from dtc.data.files import load_csv, load_mat, load_npz
 from dtc.data.imbalance import make_imbalanced
-from dtc.data.preprocessing import normalize_rows, pca, standardize
+from dtc.data.preprocessing import floored_std, normalize_rows, pca, standardize
 from dtc.data.shifts import apply_shift, shift_domain
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "apply_shift",
     "benchmark_info",
     "check_features",
+    "floored_std",
     "list_benchmarks",
     "load_csv",
     "load_domain",

@@ -21,6 +21,7 @@ from dtc.data.domain import Domain, DomainPair
 
 __all__ = [
     "PCA_FIT_ON",
+    "floored_std",
     "normalize_rows",
     "pca",
     "standardize",
@@ -55,6 +56,28 @@ def zscore_columns(X, *, mean=None, std=None) -> np.ndarray:
     mean = X.mean(axis=0) if mean is None else mean
     std = X.std(axis=0) if std is None else std
     return _safe_divide(X - mean, std)
+
+
+def floored_std(X, quantile: float | None = None) -> np.ndarray:
+    """Column standard deviations ``(d,)`` of ``X`` ``(n, d)`` (population, ``ddof=0``),
+    each raised to at least the ``quantile`` of the non-zero ones (``None``: no floor).
+
+    Why a floor: z-scoring divides a nearly constant feature -- the border pixel of a digit
+    image that a few samples touch -- by its tiny spread, which turns those rare values
+    into outliers of tens of standard deviations that dominate every distance. With the
+    floor at the median (``quantile=0.5``), features that vary less than the typical one
+    keep their small spread instead of being inflated to unit variance; constant columns
+    stay constant (their std 0 is floored too, and centring makes them 0).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(axis=0)
+    if quantile is None:
+        return std
+    q = float(quantile)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"floored_std: quantile must be in [0, 1] or None, got {quantile!r}")
+    varying = std[std > 0]
+    return np.maximum(std, np.quantile(varying, q)) if varying.size else std
 
 
 def unit_l2_rows(X) -> np.ndarray:

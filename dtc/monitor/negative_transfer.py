@@ -56,6 +56,20 @@ negative only when its score is below the reference's by more than
   its labels better than chance (one-sided binomial test, p < 0.01): such labels carry
   nothing to transfer.
 
+**Feature correspondence** (``check_features=True``). A source whose features are not
+the target's -- permuted, another descriptor, another benchmark cut to the same width --
+has nothing to transfer through a shared encoder, yet DTC's target-side training
+(self-training, clustering) can still leave a partition that scores well: on the harness's
+MNIST->USPS pair with permuted source pixels, unguarded DTC had 60.1 % ACC against the
+reference's 54.0 %, a gain the source did not bring. Before training, the monitor tests
+whether the two domains' feature-correlation matrices agree beyond chance
+(:func:`dtc.monitor.relatedness.feature_correspondence`, 99 permutations); when they do
+not (p > 0.01), transfer is negative whatever the score says. The test needs the same
+features on both sides (it is not run on a heterogeneous pair) and at least 16 features
+that vary (with fewer, a permutation test
+of the correlation entries has too little power to tell a related source from an
+unrelated one, and it is not run: ``correspondence_`` is None).
+
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.
 
@@ -76,11 +90,15 @@ same at every check.
 ``"adapt+rollback"`` both.
 
 Results on the estimator: ``negative_transfer_`` (bool: the final transfer partition
-scores below the reference by more than the margin), ``monitor_trail_`` (the
+scores below the reference by more than the margin, or the source's features do not
+correspond to the target's), ``monitor_trail_`` (the
 decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
-``transfer_scale``, ``negative``, ``decision``), ``fell_back_to_reference_`` (bool) and
+``transfer_scale``, ``negative``, ``decision``: ``"ok"``, ``"below_reference"`` or
+``"unrelated_source"``, with ``"+damp"`` / ``"+restore_epoch_<e>"`` appended; the final entry's
+``reason`` says why it is negative), ``fell_back_to_reference_`` (bool) and
 ``reference_`` (the fitted :class:`NoTransferReference`), ``monitor_margin_`` (the margin
-used; the monitor's ``calibration_`` holds its parts). Adaptation epochs that are
+used; the monitor's ``calibration_`` holds its parts), ``source_correspondence_`` (the
+feature-correspondence test's result, or None). Adaptation epochs that are
 checked get ``monitor_score`` / ``monitor_decision`` in their ``history_`` entry, and a
 final ``{"stage": "monitor", ...}`` entry is appended to ``history_``.
 
@@ -101,6 +119,7 @@ from sklearn.model_selection import cross_val_predict
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.reference import NoTransferReference
+from dtc.monitor.relatedness import feature_correspondence
 
 __all__ = [
     "POLICIES",
@@ -119,6 +138,11 @@ _BIAS_FOLDS = 5
 # Significance level of the test that the source labels are learnable at all.
 _LEARNABLE_P = 0.01
 SPACES = ("raw", "joint")
+# Feature-correspondence test: permutations, significance level, and the fewest varying
+# features it is run on (below that it has too little power; module docstring).
+_CORRESPONDENCE_PERMUTATIONS = 99
+_CORRESPONDENCE_P = 0.01
+_CORRESPONDENCE_MIN_FEATURES = 16
 
 
 def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -250,6 +274,10 @@ class NegativeTransferMonitor(Callback):
         bias against class partitions on the source. The margin is ``margin_``.
     n_restarts : int
         K-means restarts of the reference whose score spread ``calibrate`` measures.
+    check_features : bool
+        Test before training that the source's features correspond to the target's
+        (module docstring, "Feature correspondence"); a source that fails is negative
+        transfer. The result is ``correspondence_``.
     max_samples : int
         Size of the fixed target subsample that is scored.
     adapt_factor : float in (0, 1)
@@ -282,6 +310,7 @@ class NegativeTransferMonitor(Callback):
         n_init: int = 3,
         calibrate: bool = True,
         n_restarts: int = 5,
+        check_features: bool = True,
         seed: int = 0,
     ):
         self.policy = policy
@@ -297,6 +326,7 @@ class NegativeTransferMonitor(Callback):
         self.n_init = n_init
         self.calibrate = calibrate
         self.n_restarts = n_restarts
+        self.check_features = check_features
         self.seed = seed
 
     # -- validation -------------------------------------------------------------
@@ -314,8 +344,10 @@ class NegativeTransferMonitor(Callback):
                 else ""
             )
             raise ValueError(f"{name}: score must be one of {usable}, got {self.score!r}{why}")
-        if not isinstance(self.calibrate, (bool, np.bool_)):
-            raise ValueError(f"{name}: calibrate must be a bool, got {self.calibrate!r}")
+        for attr in ("calibrate", "check_features"):
+            v = getattr(self, attr)
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name}: {attr} must be a bool, got {v!r}")
         checks = (("every", 1), ("max_samples", 4), ("n_init", 1), ("n_restarts", 2), ("seed", 0))
         for attr, low in checks:
             v = getattr(self, attr)
@@ -355,7 +387,31 @@ class NegativeTransferMonitor(Callback):
         return self._partition_score(labels, Z), self._reference_score(Z)
 
     def _negative(self, value: float, reference: float) -> bool:
-        return bool(value < reference - self.margin_)
+        return self._unrelated or bool(value < reference - self.margin_)
+
+    def _reason(self, negative: bool) -> str | None:
+        """Why a check is negative (None when it is not)."""
+        if not negative:
+            return None
+        return "unrelated_source" if self._unrelated else "below_reference"
+
+    def _correspondence(self, pair) -> dict | None:
+        """The feature-correspondence test of ``pair``'s source against the scored target
+        rows, or None where it does not apply (a heterogeneous pair, whose features differ
+        by design; too few varying features; switched off)."""
+        source = pair.source
+        if not self.check_features or pair.heterogeneous or source.n_features != self._X.shape[1]:
+            return None
+        idx = scores.subsample_index(source.n_samples, int(self.max_samples), int(self.seed))
+        Xs = np.asarray(source.X, dtype=np.float64)[idx]
+        varying = int(((Xs.std(0) > 1e-8) & (self._X.std(0) > 1e-8)).sum())
+        if varying < _CORRESPONDENCE_MIN_FEATURES:
+            return None
+        result = feature_correspondence(
+            Xs, self._X, n_permutations=_CORRESPONDENCE_PERMUTATIONS, seed=int(self.seed)
+        )
+        result["related"] = result["p_value"] <= _CORRESPONDENCE_P
+        return result
 
     def _restart_spread(self) -> float:
         """Standard deviation ``(ddof=1)`` of the score over ``n_restarts`` single-start
@@ -446,6 +502,9 @@ class NegativeTransferMonitor(Callback):
             self.calibration_ = {"restart_spread": spread, "source_bias": bias}
             self.margin_ += 2.0 * spread + max(0.0, bias or 0.0)
         estimator.monitor_margin_ = self.margin_
+        self.correspondence_ = self._correspondence(pair)
+        self._unrelated = self.correspondence_ is not None and not self.correspondence_["related"]
+        estimator.source_correspondence_ = self.correspondence_
         self.trail_: list[dict] = []
         self._best = None  # (score, epoch, state) for rollback
         self._last = None  # (score, discrepancy) of the previous check, for adapt
@@ -482,7 +541,7 @@ class NegativeTransferMonitor(Callback):
         disc = logs.get("discrepancy")
         disc = None if disc is None else float(disc)
         negative = self._negative(value, ref)
-        decisions = ["below_reference" if negative else "ok"]
+        decisions = [self._reason(negative) or "ok"]
         if self._adapts and self._last is not None:
             prev_value, prev_disc = self._last
             falls = value < prev_value - float(self.min_delta)
@@ -538,6 +597,7 @@ class NegativeTransferMonitor(Callback):
             "transfer_scale": float(getattr(estimator, "transfer_scale_", 1.0)),
             "negative": negative,
             "decision": decision,
+            "reason": self._reason(negative),
         }
         self._record(estimator, entry)
         history = getattr(estimator, "history_", None)

@@ -98,3 +98,15 @@ def test_errors(pair):
         data.standardize(hetero, mode="joint")
     with pytest.raises(ValueError, match="heterogeneous"):
         data.pca(hetero, 1)
+
+
+def test_floored_std_by_hand():
+    # column stds (ddof=0): 0, 0.5, 1, 2, 4 -> non-zero median 1.5
+    X = np.array([[7.0, 0.0, 0.0, 0.0, 0.0], [7.0, 1.0, 2.0, 4.0, 8.0]])
+    np.testing.assert_allclose(data.floored_std(X), [0, 0.5, 1, 2, 4])
+    np.testing.assert_allclose(data.floored_std(X, 0.5), [1.5, 1.5, 1.5, 2, 4])
+    np.testing.assert_allclose(data.floored_std(X, 0.0), [0.5, 0.5, 1, 2, 4])
+    np.testing.assert_allclose(data.floored_std(X, 1.0), [4, 4, 4, 4, 4])
+    assert np.array_equal(data.floored_std(np.ones((3, 2)), 0.5), [0, 0])  # nothing varies
+    with pytest.raises(ValueError, match=r"quantile must be in \[0, 1\]"):
+        data.floored_std(X, 1.5)

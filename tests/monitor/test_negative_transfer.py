@@ -292,6 +292,54 @@ def test_calibration_without_source_labels_uses_no_labels(pair):
     assert mon.calibration_["source_bias"] is None
 
 
+# -- feature correspondence ------------------------------------------------------------
+def wide_pair(permute_source: bool) -> DomainPair:
+    """Blobs in 20 features (enough for the correspondence test); the source is the
+    target's blobs with fresh noise, its features permuted or not."""
+    X, y = blobs(d=20)
+    Xs = X + np.random.default_rng(3).normal(0, 0.5, X.shape).astype(np.float32)
+    if permute_source:
+        Xs = Xs[:, np.random.default_rng(4).permutation(20)]
+    return DomainPair(Domain(Xs, y), Domain(X, y), n_clusters=K)
+
+
+def test_a_source_with_permuted_features_is_negative_whatever_the_score():
+    mon = monitor("rollback")
+    est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(wide_pair(permute_source=True))
+    assert not mon.correspondence_["related"] and mon.correspondence_["p_value"] > 0.01
+    assert est.source_correspondence_ is mon.correspondence_
+    # the partition itself is as good as the reference's: only the test flags it
+    final = est.monitor_trail_[-1]
+    assert final["score"] >= final["reference"] - est.monitor_margin_
+    assert final["reason"] == "unrelated_source" and final["decision"] == "fallback"
+    assert est.negative_transfer_ and est.fell_back_to_reference_
+    assert [e["decision"] for e in est.monitor_trail_][1] == "unrelated_source"
+
+
+def test_a_source_with_the_targets_features_passes_the_correspondence_test():
+    mon = monitor("rollback")
+    est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(wide_pair(permute_source=False))
+    assert mon.correspondence_["related"] and mon.correspondence_["p_value"] == 0.01
+    assert not est.negative_transfer_ and est.monitor_trail_[-1]["reason"] is None
+
+
+def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
+    few = monitor()  # 6 features: too few for the test's power
+    ScriptedDTC([good], [0.1], [few]).fit(pair)
+    off = monitor(check_features=False)
+    ScriptedDTC([good], [0.1], [off]).fit(wide_pair(permute_source=True))
+    wide = wide_pair(permute_source=False)
+    other_width = DomainPair(
+        Domain(np.c_[wide.source.X, wide.source.X], wide.source.y),
+        wide.target,
+        heterogeneous=True,
+        n_clusters=K,
+    )
+    hetero = monitor()
+    ScriptedDTC([good], [0.1], [hetero]).fit(other_width)
+    assert few.correspondence_ is off.correspondence_ is hetero.correspondence_ is None
+
+
 # -- bad input ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "match"),
@@ -304,6 +352,7 @@ def test_calibration_without_source_labels_uses_no_labels(pair):
         ({"adapt_factor": 1.5}, r"adapt_factor must be in \(0, 1\)"),
         ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
         ({"calibrate": "yes"}, "calibrate must be a bool"),
+        ({"check_features": 1}, "check_features must be a bool"),
         ({"n_restarts": 1}, "n_restarts must be an int >= 2"),
     ],
 )
@@ -345,8 +394,8 @@ def test_dtc_on_digits_flags_a_permuted_source_and_not_the_true_one():
         mon = NegativeTransferMonitor("rollback", every=10)
         est = DTC(seed=0, **BUDGET, callbacks=[mon])
         est.fit(DomainPair(source, pair.target, n_clusters=10))
-        flags[name] = est.negative_transfer_
-    assert flags == {"related": False, "permuted": True}
+        flags[name] = est.monitor_trail_[-1]["reason"]
+    assert flags == {"related": None, "permuted": "unrelated_source"}
 
 
 # -- the harness's constructed negative cases ------------------------------------------------

@@ -212,6 +212,8 @@ def test_bad_inputs_raise_clear_errors(small_pair):
         family_config("digits", "semi")
     with pytest.raises(ValueError, match="pseudo_label_confidence"):
         DTC(**TINY, pseudo_label_confidence=1.5).fit(small_pair)
+    with pytest.raises(ValueError, match=r"std_floor_quantile must be in \[0, 1\] or None"):
+        DTC(**TINY, std_floor_quantile=2).fit(small_pair)
     with pytest.raises(ValueError, match="spherical must be True or False"):
         DTC(**TINY, spherical="yes").fit(small_pair)
     with pytest.raises(ValueError, match="self_training_rounds"):
@@ -301,16 +303,26 @@ def test_transform_target_is_the_current_encoder_on_dtcs_own_zscoring(small_pair
     est = DTC(**params, callbacks=[rec]).fit(small_pair)
     assert len(rec.during) == 2 and rec.during[0].shape == (200, 8)
     assert not np.array_equal(rec.during[0], rec.during[1])  # the encoder as trained so far
-    # after the fit: the final embedding; reference: sklearn's scaler + the encoder by hand
-    from sklearn.preprocessing import StandardScaler
-
+    # after the fit: the final embedding; reference: the floored z-scoring by hand (each
+    # std raised to the median non-zero std) + the encoder
     Z = est.transform_target(X)
     np.testing.assert_array_equal(Z, est.embedding_)
-    with torch.no_grad():
-        est.autoencoder_.eval()
-        Xs = torch.from_numpy(StandardScaler().fit_transform(X).astype(np.float32))
-        ref = est.autoencoder_.encoder(Xs).numpy()
-    np.testing.assert_allclose(Z, ref, atol=1e-5)
+    sd = X.std(0)
+    floored = (X - X.mean(0)) / np.maximum(sd, np.median(sd[sd > 0]))
+
+    def encode(model, rows):
+        with torch.no_grad():
+            model.autoencoder_.eval()
+            return model.autoencoder_.encoder(torch.from_numpy(rows.astype(np.float32))).numpy()
+
+    np.testing.assert_allclose(Z, encode(est, floored), atol=1e-5)
+    # without the floor: sklearn's scaler
+    from sklearn.preprocessing import StandardScaler
+
+    plain = DTC(**TINY, std_floor_quantile=None).fit(small_pair)
+    np.testing.assert_allclose(
+        plain.transform_target(X), encode(plain, StandardScaler().fit_transform(X)), atol=1e-5
+    )
     raw = DTC(**TINY, standardize=False).fit(small_pair)
     assert raw.target_mean_ is None
     np.testing.assert_array_equal(raw.transform_target(X), raw.embedding_)
