@@ -251,7 +251,7 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
         raise _fail(exc) from exc
     err.print(
         f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "
-        f"{summary.finished} finished now, {len(summary.errors)} failed -> {summary.results_path}",
+        f"{summary.stale} stale (run again), {summary.finished} finished now, {len(summary.errors)} failed -> {summary.results_path}",
         highlight=False,
         soft_wrap=True,
     )

@@ -49,7 +49,7 @@ def test_config_run_with_overrides_then_report(tmp_path):
     rows = [json.loads(line) for line in res.stdout.strip().splitlines()]
     assert [r["seed"] for r in rows] == [0, 1]
     assert all(r["spec"]["params"] == {"n_init": 1, "max_iter": 30} for r in rows)
-    assert "2 runs, 0 already done, 2 finished now" in res.stderr
+    assert "2 runs, 0 already done, 0 stale (run again), 2 finished now" in res.stderr
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and again.stdout == "" and "2 already done" in again.stderr
 

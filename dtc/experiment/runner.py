@@ -5,11 +5,20 @@
 retried by the next invocation). Resuming is by ``run_id``: a sweep killed at any
 point (even ``kill -9``) and started again runs only what is missing, and never
 writes a run twice. A lock on ``<out>/.lock`` stops two sweeps writing one folder.
+
+A ``run_id`` hashes the configuration as written, so a default that changed in the code
+since a run was recorded would leave that run's stale result in the folder, and in the
+tables. Each record also holds the method's resolved parameters; a finished run whose
+recorded parameters differ from those its configuration resolves to now is moved to
+``<out>/stale.jsonl`` (kept for comparison) and run again. So is a run that sits where a
+task of the config now sits (same config, row, grid point, pair and seed) under another
+``run_id``: the row's parameters were edited in the config.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -28,22 +37,26 @@ from rich.progress import (
 
 from dtc.experiment.backends import run_tasks
 from dtc.experiment.config import ExperimentConfig, Task, expand
-from dtc.experiment.store import append_record, read_records
+from dtc.experiment.single import configured_method, describe_params
+from dtc.experiment.store import append_record, read_records, write_records
 
-__all__ = ["RESULTS_FILE", "SweepSummary", "finished_ids", "run_experiment"]
+__all__ = ["RESULTS_FILE", "STALE_FILE", "SweepSummary", "finished_ids", "run_experiment"]
 
 RESULTS_FILE = "results.jsonl"
+STALE_FILE = "stale.jsonl"
 ERRORS_FILE = "errors.jsonl"
 
 
 @dataclass
 class SweepSummary:
     """What one invocation did: ``total`` runs in the grid, ``skipped`` (already
-    finished), ``finished`` now, and ``errors`` (``(run_id, label, message)``)."""
+    finished), ``stale`` (finished under other resolved parameters, run again),
+    ``finished`` now, and ``errors`` (``(run_id, label, message)``)."""
 
     out_dir: Path
     total: int
     skipped: int = 0
+    stale: int = 0
     finished: int = 0
     errors: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -128,6 +141,7 @@ def run_experiment(
     logger = _mlflow_logger(out_dir, config.name) if mlflow else None
     with _lock(out_dir):
         _repair_tail(out_dir / RESULTS_FILE)
+        summary.stale = _set_aside_stale(out_dir, tasks)
         done = finished_ids(out_dir)
         todo = _unique([t for t in tasks if t.run_id not in done])
         summary.skipped = summary.total - len(todo)
@@ -158,6 +172,58 @@ def run_experiment(
                     summary.errors.append((task.run_id, task.label, error))
                 bar.update(bar_id, advance=1, description=f"{config.name}: {task.label}")
     return summary
+
+
+def _normalised(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _cell(config_name, label, grid, spec: dict) -> str:
+    # A table cell and seed: everything that places a run in the report, not its params.
+    where = {k: v for k, v in spec.items() if k != "params"}
+    return _normalised({"config": config_name, "label": label, "grid": grid, **where})
+
+
+def _set_aside_stale(out_dir: Path, tasks: list[Task]) -> int:
+    """Move into ``STALE_FILE`` the records that ``tasks`` replace: a run of a task whose
+    recorded resolved parameters differ from what its configuration resolves to now (a
+    default changed), and a run with another ``run_id`` in the same place as a task
+    (same config, label, grid point, pair and seed: the config's parameters for that row
+    changed), which would otherwise be averaged with its replacement. Returns how many
+    were moved."""
+    path = out_dir / RESULTS_FILE
+    records = read_records(path)
+    now = {t.run_id: t for t in tasks}
+    cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
+    stale_ids = set()
+    for r in records:
+        rid = r.get("run_id")
+        task = now.get(rid)
+        if task is None:
+            if {"config", "label", "spec"} <= set(r) and (
+                _cell(r["config"], r["label"], r.get("grid", {}), r["spec"]) in cells
+            ):
+                stale_ids.add(rid)
+            continue  # otherwise another config's run: kept
+        if "params" not in r:
+            continue  # a record without parameters cannot be checked: kept
+        current = describe_params(configured_method(task.spec))
+        if _normalised(current) != _normalised(r["params"]):
+            stale_ids.add(rid)
+    if not stale_ids:
+        return 0
+    # Stale records are copied out before the results file is rewritten without them, so
+    # a crash in between loses nothing (at worst a record is in both files).
+    for r in records:
+        if r.get("run_id") in stale_ids:
+            append_record(out_dir / STALE_FILE, r)
+    write_records(path, [r for r in records if r.get("run_id") not in stale_ids])
+    print(
+        f"{len(stale_ids)} finished run(s) in {str(out_dir)!r} were recorded under other "
+        f"parameters (a default or the config changed since): moved to {STALE_FILE}, running them again",
+        file=sys.stderr,
+    )
+    return len(stale_ids)
 
 
 def _unique(tasks: list[Task]) -> list[Task]:

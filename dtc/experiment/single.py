@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import numbers
 import platform
 import time
@@ -22,7 +23,9 @@ __all__ = [
     "DEFAULT_METHOD",
     "RunSpec",
     "build_objects",
+    "configured_method",
     "default_method",
+    "describe_params",
     "fit_evaluate",
     "load_spec_pair",
     "package_versions",
@@ -108,9 +111,7 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
     method (for its ``embedding_`` and ``history_``). ``imbalance=True`` adds
     ``macro_f1``, ``balanced_acc`` and ``min_recall`` to the metrics.
     """
-    method = methods.get(spec.method)
-    method.set_params(**build_objects(spec.params))
-    method.set_params(**_seed_params(method, spec.seed))
+    method = configured_method(spec)
     start = time.perf_counter()
     method.fit(pair.mask_target_labels())
     seconds = time.perf_counter() - start
@@ -126,7 +127,7 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "source": pair.source.name,
         "target": pair.target.name,
         "seed": spec.seed,
-        "params": {k: v for k, v in method.get_params(deep=False).items() if _is_plain(v)},
+        "params": describe_params(method),
         "data_params": spec.data_params,
         "metrics": scores,
         "seconds": round(seconds, 3),
@@ -138,6 +139,52 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         record["n_epochs"] = len(history)
         record["seconds_per_epoch"] = seconds_per_epoch(history, seconds)
     return record, method
+
+
+def configured_method(spec: RunSpec):
+    """``spec``'s method, unfitted, with ``spec.params`` (objects built) and the seed set."""
+    method = methods.get(spec.method)
+    method.set_params(**build_objects(spec.params))
+    method.set_params(**_seed_params(method, spec.seed))
+    return method
+
+
+def describe_params(method) -> dict:
+    """The resolved parameters of ``method`` (``get_params(deep=False)``) as plain data.
+
+    An object among them (a callback, a user loss module) is described the way
+    :func:`build_objects` takes it, ``{"object": "module:Class", "params": {...}}``, its
+    params read like scikit-learn's ``get_params``: the attributes named after its
+    ``__init__`` arguments. So a record says which monitor ran with which settings,
+    and two records of the same configuration describe it identically (the runner
+    compares them to find results recorded under other defaults).
+    """
+    return {k: _describe(v) for k, v in method.get_params(deep=False).items()}
+
+
+def _describe(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, numbers.Number):  # numpy scalars
+        return value.item() if hasattr(value, "item") else value
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):  # numpy arrays
+        return value.tolist()
+    cls = type(value)
+    try:
+        signature = inspect.signature(cls.__init__).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the class names it
+        signature = []
+    names = [
+        p.name
+        for p in signature
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    params = {n: _describe(getattr(value, n)) for n in names if hasattr(value, n)}
+    return {"object": f"{cls.__module__}:{cls.__qualname__}", "params": params}
 
 
 def build_objects(value):
@@ -183,7 +230,3 @@ def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict
 def _is_number(value) -> bool:
     # numpy scalars register as numbers.Real; bools are flags, not curves.
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_plain(value) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str, list, tuple, dict))

@@ -28,6 +28,19 @@ def append_record(path: str | os.PathLike, record: dict) -> None:
         os.close(fd)
 
 
+def write_records(path: str | os.PathLike, records: list[dict]) -> None:
+    """Replace ``path`` by ``records``, one JSON line each, atomically: a crash leaves
+    either the old file or the new one, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, sort_keys=True, default=_json_default) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def read_records(path: str | os.PathLike) -> list[dict]:
     """All complete records of ``path`` (an absent file has none)."""
     path = Path(path)

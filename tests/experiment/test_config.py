@@ -186,3 +186,27 @@ def test_method_data_params_apply_to_that_method_only():
     assert by_label == {"km": {"shift": 0.5, "preprocess": "raw"}, "sp": {"shift": 0.5}}
     with pytest.raises(ValueError, match="methods.km.data: unknown data parameter 'shfit'"):
         load_config(_with(methods={"km": {"method": "kmeans", "data": {"shfit": 1}}}))
+
+
+def test_resolved_params_describe_objects_the_way_configs_build_them():
+    import numpy as np
+
+    from dtc.experiment.single import RunSpec, build_objects, configured_method, describe_params
+
+    monitor = {
+        "object": "dtc.monitor:NegativeTransferMonitor",
+        "params": {"policy": "rollback", "every": 5},
+    }
+    spec = RunSpec("dtc", seed=3, params={"callbacks": [monitor], "hidden": (16, 8)})
+    described = describe_params(configured_method(spec))
+    assert described["seed"] == 3 and described["hidden"] == [16, 8]
+    (cb,) = described["callbacks"]
+    assert cb["object"] == "dtc.monitor.negative_transfer:NegativeTransferMonitor"
+    assert cb["params"]["policy"] == "rollback" and cb["params"]["every"] == 5
+    assert cb["params"]["calibrate"] is True  # the defaults are spelled out too
+    # the description builds the same monitor again, and describes identically
+    again = RunSpec("dtc", seed=3, params=build_objects({"callbacks": [cb], "hidden": [16, 8]}))
+    assert describe_params(configured_method(again)) == described
+    # plain data only: numpy values become Python ones
+    km = describe_params(configured_method(RunSpec("kmeans", params={"max_iter": np.int64(7)})))
+    assert km["max_iter"] == 7 and type(km["max_iter"]) is int

@@ -72,6 +72,43 @@ def test_failed_runs_are_reported_and_retried(tmp_path):
     assert len(run_experiment(cfg, tmp_path, progress=False).errors) == 1
 
 
+def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_path):
+    cfg = load_config(CONFIG)
+    run_experiment(cfg, tmp_path, progress=False)
+    rows = _lines(tmp_path / "results.jsonl")
+    # as if the code's default n_clusters (None: the pair's) had been 5 when seed 1 ran
+    assert rows[1]["params"]["n_clusters"] is None
+    old = {**rows[1], "params": {**rows[1]["params"], "n_clusters": 5}}
+    (tmp_path / "results.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in (rows[0], old, rows[2]))
+    )
+    summary = run_experiment(cfg, tmp_path, progress=False)
+    assert (summary.stale, summary.skipped, summary.finished) == (1, 2, 1)
+    assert _lines(tmp_path / "stale.jsonl") == [old]
+    now = _lines(tmp_path / "results.jsonl")
+    assert sorted(r["run_id"] for r in now) == sorted(r["run_id"] for r in rows)
+    assert next(r for r in now if r["run_id"] == old["run_id"])["params"] == rows[1]["params"]
+    # nothing stale any more: a third sweep only skips
+    again = run_experiment(cfg, tmp_path, progress=False)
+    assert (again.stale, again.skipped, again.finished) == (0, 3, 0)
+
+
+def test_runs_of_a_row_whose_config_params_changed_are_set_aside(tmp_path):
+    run_experiment(load_config(CONFIG), tmp_path, progress=False)
+    before = _lines(tmp_path / "results.jsonl")
+    edited = load_config(CONFIG, ["methods.km.params.max_iter=60"])
+    summary = run_experiment(edited, tmp_path, progress=False)
+    # same row, pairs and seeds under new run_ids: the old runs would be averaged in
+    assert (summary.stale, summary.skipped, summary.finished) == (3, 0, 3)
+    assert _lines(tmp_path / "stale.jsonl") == before
+    now = _lines(tmp_path / "results.jsonl")
+    assert [r["run_id"] for r in now] == [t.run_id for t in expand(edited)]
+    # a subset of the seeds is not a change: the other seeds' runs stay
+    subset = load_config(CONFIG, ["methods.km.params.max_iter=60", "seeds=[0]"])
+    summary = run_experiment(subset, tmp_path, progress=False)
+    assert (summary.stale, summary.skipped) == (0, 1) and _lines(tmp_path / "results.jsonl") == now
+
+
 def test_truncated_last_line_is_cut_and_rerun(tmp_path):
     cfg = load_config(CONFIG, ["seeds=[0]"])
     (tmp_path / "results.jsonl").write_text('{"run_id": "half a li')
