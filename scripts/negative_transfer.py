@@ -166,6 +166,8 @@ def run_case(pair: DomainPair, args) -> dict:
         "seed": args.seed,
         "n_threads": args.threads,
     }
+    if args.plain_zscore:
+        params["std_floor_quantile"] = None
     unguarded = DTC(**params).fit(pair)
     monitor = NegativeTransferMonitor(
         args.policy,
@@ -173,6 +175,7 @@ def run_case(pair: DomainPair, args) -> dict:
         every=args.every,
         calibrate=not args.no_calibrate,
         check_features=not args.no_check_features,
+        n_restarts=args.n_restarts,
         seed=args.seed,
     )
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
@@ -266,6 +269,17 @@ def main(argv=None) -> int:
         "--no-check-features",
         action="store_true",
         help="the monitor does not test that the source's features correspond to the target's",
+    )
+    ap.add_argument(
+        "--n-restarts",
+        type=int,
+        default=NegativeTransferMonitor().n_restarts,
+        help="K-means restarts whose score spread widens the calibrated margin",
+    )
+    ap.add_argument(
+        "--plain-zscore",
+        action="store_true",
+        help="DTC z-scores without the standard-deviation floor (std_floor_quantile=None)",
     )
     ap.add_argument("--pretrain-epochs", type=int, default=20)
     ap.add_argument("--adapt-epochs", type=int, default=20)

@@ -27,6 +27,21 @@ def data_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def load_script():
+    """A loader of a ``scripts/<name>.py`` file as a module (the scripts are not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     # Every test starts from the same random state, so results are reproducible.

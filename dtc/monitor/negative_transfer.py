@@ -273,7 +273,11 @@ class NegativeTransferMonitor(Callback):
         reference, plus -- when the estimator uses source labels -- the score's measured
         bias against class partitions on the source. The margin is ``margin_``.
     n_restarts : int
-        K-means restarts of the reference whose score spread ``calibrate`` measures.
+        K-means restarts of the reference whose score spread ``calibrate`` measures. A
+        standard deviation from few draws is itself noisy: with 5, two fits of the same
+        DTC on the digits default (10 + 10 epochs) that differed only in the z-scoring
+        floor measured 0.006 and 0.019, and the smaller margin flagged a source that had
+        lifted ACC from 73.5 to 85.1 %; with 20 they measured 0.017 and 0.016.
     check_features : bool
         Test before training that the source's features correspond to the target's
         (module docstring, "Feature correspondence"); a source that fails is negative
@@ -309,7 +313,7 @@ class NegativeTransferMonitor(Callback):
         cache_dir=None,
         n_init: int = 3,
         calibrate: bool = True,
-        n_restarts: int = 5,
+        n_restarts: int = 20,
         check_features: bool = True,
         seed: int = 0,
     ):

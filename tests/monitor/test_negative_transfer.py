@@ -399,14 +399,8 @@ def test_dtc_on_digits_flags_a_permuted_source_and_not_the_true_one():
 
 
 # -- the harness's constructed negative cases ------------------------------------------------
-def test_harness_constructs_the_negative_cases():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / "negative_transfer.py"
-    spec = importlib.util.spec_from_file_location("negative_transfer_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_harness_constructs_the_negative_cases(load_script):
+    script = load_script("negative_transfer")
     pair = make_digits_pair()
     s, t = pair.source, pair.target
 

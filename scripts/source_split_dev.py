@@ -1,0 +1,113 @@
+"""Development pairs made from a benchmark's *source* domain alone, to choose a DTC setting
+per family without target labels.
+
+The embedded digits pair is a single development pair, and choices made on it have not
+always carried over to the shared families (``dtc.pipeline.FAMILY_CONFIGS`` records two
+that did not). A family's labelled source is the one place where labels may be used to
+choose. This script builds, for each source domain of an image family, a development
+pair *from that source only*:
+
+* the source rows are split in two halves, stratified by class (``seed``);
+* the first half is the development source; the second half, shifted by
+  :func:`dtc.data.shift_domain` (rotation, stroke thickening, contrast loss, noise;
+  strength ``--shift``), is the development target;
+* both halves then get the family's standard preprocessing, each on its own, as
+  :func:`dtc.data.load_pair` does for the real pair.
+
+Candidate DTC settings (``--candidates``, one JSON object of DTC parameters each, on top of
+the family's labelled default) are fitted on every development pair and seed, and the
+Hungarian ACC on the development target -- labels of the *source* domain -- is printed per
+family, with the candidate to choose. The real targets are never loaded.
+
+    DTC_DATA=../shared/data python scripts/source_split_dev.py \\
+        --candidates '{"std_floor_quantile": 0.5}' '{"std_floor_quantile": null}'
+
+Image families only (SURF histograms have no image shape to shift).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
+from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
+from dtc.metrics import cluster_acc
+from dtc.pipeline import DTC, family_config
+
+FAMILIES = ("mnist_usps", "coil20")
+
+
+def split_and_shift(raw: Domain, preprocess: str, *, shift: float, seed: int) -> DomainPair:
+    """A development pair from one labelled image domain ``raw`` (pixels in ``[0, 1]``):
+    a stratified half as source, the other half shifted as target, each half then
+    preprocessed with ``PREPROCESSINGS[preprocess]`` on its own."""
+    idx = np.arange(raw.n_samples)
+    first, second = train_test_split(idx, test_size=0.5, stratify=raw.y, random_state=seed)
+    dev_source, dev_target = raw.subset(np.sort(first)), raw.subset(np.sort(second))
+    dev_target = shift_domain(dev_target, shift, seed=seed)
+    prep = PREPROCESSINGS[preprocess]
+    return DomainPair(
+        dev_source.with_features(prep(dev_source.X), image_shape=raw.image_shape),
+        dev_target.with_features(prep(dev_target.X), image_shape=raw.image_shape),
+        n_clusters=int(np.unique(raw.y).size),
+        benchmark=raw.meta.get("benchmark"),
+    )
+
+
+def source_split_pair(family: str, source: str, data_dir, *, shift: float, seed: int):
+    """The development pair of ``family``'s domain ``source`` (module docstring)."""
+    raw = load_domain(family, source, data_dir, preprocess="raw")
+    prep = benchmark_info(family)["standard_preprocess"]
+    return dataclasses.replace(split_and_shift(raw, prep, shift=shift, seed=seed), benchmark=family)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--candidates", nargs="+", required=True, help="JSON objects of DTC params")
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--shift", type=float, default=0.5)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args(argv)
+    candidates = [json.loads(c) for c in args.candidates]
+    for c in candidates:
+        if not isinstance(c, dict):
+            ap.error(f"--candidates: each must be a JSON object of DTC parameters, got {c!r}")
+    data_dir = resolve_data_dir(args.data_dir)
+    accs = defaultdict(list)  # (family, candidate index) -> ACCs
+    for family in args.families:
+        domains = sorted({s for s, _ in benchmark_info(family)["pairs"]})
+        for source in domains:
+            for seed in args.seeds:
+                pair = source_split_pair(family, source, data_dir, shift=args.shift, seed=seed)
+                for i, cand in enumerate(candidates):
+                    params = {**family_config(family), **cand}
+                    params.pop("preprocess", None)
+                    t0 = time.perf_counter()
+                    est = DTC(**params, seed=seed, n_threads=1).fit(pair)
+                    acc = cluster_acc(pair.target.y, est.labels_)
+                    accs[family, i].append(acc)
+                    print(
+                        f"{family:12s} {source:6s} seed={seed} {json.dumps(cand):40s} "
+                        f"acc={100 * acc:5.1f} {time.perf_counter() - t0:5.1f}s",
+                        flush=True,
+                    )
+    print("\nHungarian ACC on the development targets (%), mean over domains and seeds:")
+    for family in args.families:
+        means = [float(np.mean(accs[family, i])) for i in range(len(candidates))]
+        for i, cand in enumerate(candidates):
+            print(f"  {family:12s} {json.dumps(cand):40s} {100 * means[i]:5.1f}")
+        print(f"  {family:12s} choose {json.dumps(candidates[int(np.argmax(means))])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
