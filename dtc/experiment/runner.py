@@ -171,7 +171,22 @@ def run_experiment(
                     )
                     summary.errors.append((task.run_id, task.label, error))
                 bar.update(bar_id, advance=1, description=f"{config.name}: {task.label}")
+        if summary.stale:
+            _in_task_order(out_dir / RESULTS_FILE, tasks)
     return summary
+
+
+def _in_task_order(path: Path, tasks: list[Task]) -> None:
+    """Rewrite ``path`` with the records of ``tasks`` in the config's order (records of
+    other configs first, as they were): re-run stale runs were appended at the end, and a
+    report lists rows in the order it meets them."""
+    order = {t.run_id: i for i, t in enumerate(tasks)}
+    records = read_records(path)
+    others = [r for r in records if r.get("run_id") not in order]
+    ours = sorted(
+        (r for r in records if r.get("run_id") in order), key=lambda r: order[r["run_id"]]
+    )
+    write_records(path, others + ours)
 
 
 def _normalised(params: dict) -> str:

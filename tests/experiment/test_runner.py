@@ -86,7 +86,7 @@ def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_pat
     assert (summary.stale, summary.skipped, summary.finished) == (1, 2, 1)
     assert _lines(tmp_path / "stale.jsonl") == [old]
     now = _lines(tmp_path / "results.jsonl")
-    assert sorted(r["run_id"] for r in now) == sorted(r["run_id"] for r in rows)
+    assert [r["run_id"] for r in now] == [r["run_id"] for r in rows]  # the config's order
     assert next(r for r in now if r["run_id"] == old["run_id"])["params"] == rows[1]["params"]
     # nothing stale any more: a third sweep only skips
     again = run_experiment(cfg, tmp_path, progress=False)
