@@ -60,15 +60,15 @@ negative only when its score is below the reference's by more than
 the target's -- permuted, another descriptor, another benchmark cut to the same width --
 has nothing to transfer through a shared encoder, yet DTC's target-side training
 (self-training, clustering) can still leave a partition that scores well: on the harness's
-MNIST->USPS pair with permuted source pixels, unguarded DTC had 60.1 % ACC against the
-reference's 54.0 %, a gain the source did not bring. Before training, the monitor tests
-whether the two domains' feature-correlation matrices agree beyond chance
+MNIST->USPS pair with permuted source pixels, unguarded DTC (plain z-scoring) had 60.1 % ACC
+against the reference's 54.0 %, a gain the source did not bring. Before training, the
+monitor tests whether the two domains' feature-correlation matrices agree beyond chance
 (:func:`dtc.monitor.relatedness.feature_correspondence`, 99 permutations); when they do
 not (p > 0.01), transfer is negative whatever the score says. The test needs the same
 features on both sides (it is not run on a heterogeneous pair) and at least 16 features
-that vary (with fewer, a permutation test
-of the correlation entries has too little power to tell a related source from an
-unrelated one, and it is not run: ``correspondence_`` is None).
+that vary (with fewer, a permutation test of the correlation entries has too little power
+to tell a related source from an unrelated one, and it is not run: ``correspondence_`` is
+None).
 
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.
