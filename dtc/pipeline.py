@@ -96,7 +96,9 @@ _DISCREPANCY_SAMPLES = 256
 # class-balanced confident pseudo-labels from spherical K-means started at the source
 # class means; final labels = argmax of the classifier head over the source classes
 # (``final_labels="head"``, chosen on source validation: 20 % of each labelled source
-# held out, no target labels; see the parameter's docstring). Tried and not adopted:
+# held out, no target labels; see the parameter's docstring) until the third session,
+# which made them head-named spectral clusters and floored the z-scoring (below). Tried
+# and not adopted in the second session:
 # ``final_labels="head_clusters"`` (spectral clusters of the adapted target named by the
 # head's votes) won on the digits development pair (85.6 % vs 83.4 %, seeds 0-2) but did
 # not carry over (3 seeds, Hungarian ACC: COIL 76.4 vs 89.7, SURF 53.3 vs 52.0, MNIST<->USPS
@@ -115,12 +117,17 @@ _DISCREPANCY_SAMPLES = 256
 # target; rule fixed before running it) chose the floor for both image families (MNIST-USPS
 # 86.9 vs 85.7, COIL 89.6 vs 85.4), so it stays everywhere: COIL's drop is not visible
 # from its source.
-# ``unlabelled``: no labels anywhere -- autoencoder on both, CORAL, spectral clustering
-# of the adapted target embedding (self-training and K-means at source centres were
-# worse on digits: 71.3 vs 72.0); a 10-d embedding (DEC's width) instead of 32: digits
-# default, seeds 0-4, 72.1 vs 68.7 % (picked among 4 variants tried on seeds 0-2: 50
-# pretraining epochs 66.8, conv 69.7, spherical 67.6, 10-d 72.4; 10-d on the labelled
-# setting: 83.2 vs 83.4, not adopted there).
+# Then, by a rule fixed before running (a candidate replaces the default only if it beats
+# it on the digits pair and on the source-split pairs of both image families, seeds 0-2),
+# four candidates: pretrain_on="source" (digits 85.7 = default, no), lam=2.0 (86.1 / 87.0 /
+# 90.3 vs 85.7 / 86.9 / 89.6, qualifies), head-named spectral clusters (88.1 / 89.8 / 90.0,
+# qualifies, best mean): ``clusterer="spectral", final_labels="head_clusters"`` became the
+# default. On the benchmarks afterwards (Hungarian, accuracy with source names in brackets):
+# digits 88.1 vs 85.7, SURF 53.3 (48.9) vs 51.8 (48.1), MNIST->USPS 68.1 (66.2) vs 65.9 (64.7),
+# USPS->MNIST 56.4 (43.2) vs 52.9 (42.1), but COIL 75.8 (70.1) / 64.3 (58.6) vs 84.3 / 84.9:
+# the second time head-named spectral clusters fail on COIL (see the first trial above), and
+# the development pairs, COIL's own source split included, do not show it. Kept, because
+# reverting on benchmark figures would choose the default with target labels.
 _BUDGET = {"pretrain_epochs": 20, "adapt_epochs": 15, "batch_size": 64}
 _SETTINGS = {
     "labelled": {
@@ -134,7 +141,8 @@ _SETTINGS = {
         "self_training_epochs": 4,
         "pseudo_label_confidence": 0.5,
         "spherical": True,
-        "final_labels": "head",
+        "clusterer": "spectral",
+        "final_labels": "head_clusters",
         "std_floor_quantile": 0.5,
     },
     "unlabelled": {
@@ -271,26 +279,27 @@ class DTC(TransferClusterer):
     spherical : bool
         Cosine geometry (spherical K-means, Dhillon & Modha, Machine Learning 2001) for
         the pseudo-labels and for the final clustering (embeddings L2-normalised).
-    clusterer : {"kmeans", "spectral", "gmm"}
-        K-means (default), spectral clustering on a sparse kNN graph, or a GMM.
+    clusterer : {"spectral", "kmeans", "gmm"}
+        Spectral clustering on a sparse kNN graph (default), K-means, or a GMM.
     model_transfer : bool
         Initialise target centres from the source (class means with labels, else source
         K-means centres) and name clusters by source classes when labelled.
-    final_labels : {"head", "head_clusters", "cluster"}
-        With a labelled source: ``"head"`` (default) labels every target point by the
-        argmax of the classifier head (trained on source labels and, with self-training,
-        target pseudo-labels); ``"head_clusters"`` keeps the clusterer's partition of the
-        target and names each cluster one-to-one after the source class the head
-        predicts most often in it (maximum-agreement matching), so the clusters follow
-        the target's own structure and their names come from the head; ``"cluster"``
+    final_labels : {"head_clusters", "head", "cluster"}
+        With a labelled source: ``"head_clusters"`` (default) keeps the clusterer's
+        partition of the target and names each cluster one-to-one after the source class
+        the head predicts most often in it (maximum-agreement matching), so the clusters
+        follow the target's own structure and their names come from the head; ``"head"``
+        labels every target point by the argmax of the classifier head (trained on source
+        labels and, with self-training, target pseudo-labels); ``"cluster"``
         keeps the clusterer's partition named after the nearest source class means (with
         ``model_transfer``), which can drift to another class's points. In every case
         cluster ``c`` = source class ``cluster_classes_[c]``. On source validation (20 %
         of the source held out, 12 fits: 5 pairs' sources and the digits default) the
         head named held-out source rows correctly 83.6 % vs 82.3 % for the nearest class
         mean; on the digits target (seeds 0-2) 83.4 % (``"head"``), 83.4 %
-        (``"cluster"``), 85.6 % (``"head_clusters"`` with ``clusterer="spectral"``; on
-        the shared benchmarks it lost 13 points on COIL, see ``FAMILY_CONFIGS``).
+        (``"cluster"``), 85.6 % (``"head_clusters"`` with ``clusterer="spectral"``); with
+        the std floor 85.7 vs 88.1 %. The default since the third session; on COIL it
+        loses to ``"head"``, see ``FAMILY_CONFIGS``.
         Without source labels: ignored (the clusterer's labels).
     refine : {None, "dec", "idec"}
         Self-training refinement; ``idec_gamma`` weighs IDEC's reconstruction term,
@@ -357,9 +366,9 @@ class DTC(TransferClusterer):
         pseudo_label_confidence: float = 0.5,
         pseudo_weight: float = 1.0,
         spherical: bool = True,
-        clusterer: str = "kmeans",
+        clusterer: str = "spectral",
         model_transfer: bool = True,
-        final_labels: str = "head",
+        final_labels: str = "head_clusters",
         refine: str | None = None,
         refine_epochs: int = 30,
         idec_gamma: float = 0.1,

@@ -368,8 +368,7 @@ def test_final_labels_head_is_the_argmax_over_source_classes(small_pair):
     # source classes 0, 2, ..., 18: the head has 19 outputs, only the 10 classes count
     src = small_pair.source
     pair = DomainPair(dataclasses.replace(src, y=2 * src.y), small_pair.target, n_clusters=10)
-    est = DTC(**TINY).fit(pair)
-    assert est.final_labels == "head"
+    est = DTC(**TINY, final_labels="head").fit(pair)
     np.testing.assert_array_equal(est.cluster_classes_, 2 * np.arange(10))
     with torch.no_grad():
         logits = est._head(torch.from_numpy(est.embedding_)).numpy()
@@ -384,7 +383,7 @@ def test_final_labels_head_is_the_argmax_over_source_classes(small_pair):
     Zt = km.embedding_ / np.linalg.norm(km.embedding_, axis=1, keepdims=True)
     np.testing.assert_array_equal(km.labels_, kmeans(Zt, 10, init=init, seed=0)[0])
     with pytest.raises(ValueError, match="final_labels='head' .* n_clusters=5"):
-        DTC(**TINY, n_clusters=5, model_transfer=False).fit(pair)
+        DTC(**TINY, n_clusters=5, model_transfer=False, final_labels="head").fit(pair)
     with pytest.raises(ValueError, match="final_labels"):
         DTC(**TINY, final_labels="vote").fit(pair)
     unl = DTC(**TINY, use_source_labels=False).fit(pair)  # no head: the clusterer's labels
