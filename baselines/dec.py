@@ -18,9 +18,13 @@ ICML 2016. Two stages:
    update (the paper's 0.1 %; :func:`dtc.cluster.dec.has_converged`), or after
    ``max_epochs``.
 
-Deviations, for the small benchmarks here: Adam (``lr``) instead of the paper's SGD
-with momentum, the target distribution updated per epoch rather than per fixed number
-of mini-batches (``update_interval`` counts epochs), and a small MLP by default
+The fine-tuning stage uses SGD with momentum (``finetune_lr`` 0.01, ``momentum`` 0.9), the
+optimiser of the paper and of the authors' code; pretraining uses Adam (``lr``). Adam in
+the fine-tuning stage, which this class used before, collapsed the clusters: on COIL2
+(AE + K-means start 55.4 % ACC) it ended at 10.1 % with 3 non-empty clusters of 20, where
+SGD with momentum kept 55.6 %. Deviations, for the small benchmarks here: the target
+distribution updated per epoch rather than per fixed number of mini-batches
+(``update_interval`` counts epochs), and a small MLP by default
 (``architecture="dec"`` gives the paper's d-500-500-2000-10; the paper's greedy
 layer-wise denoising pretraining is replaced by end-to-end training, ``noise`` for the
 denoising variant).
@@ -61,8 +65,13 @@ class DEC(TransferClusterer):
     n_clusters : int, optional
         ``None`` takes the pair's ``n_clusters``.
     architecture, hidden, n_latent, batch_size, lr, noise, device
-        The autoencoder and its optimiser, as in :class:`baselines.autoencoder.TargetAEKMeans`
-        (default MLP d-128-64-10, Adam 1e-3, batches of 128).
+        The autoencoder and its pretraining optimiser, as in
+        :class:`baselines.autoencoder.TargetAEKMeans` (default MLP d-128-64-10, Adam 1e-3,
+        batches of 128).
+    finetune_lr : float, default 0.01
+        Learning rate of the KL fine-tuning (SGD with momentum, as in the paper).
+    momentum : float in [0, 1), default 0.9
+        Momentum of the fine-tuning SGD.
     pretrain_epochs : int, default 50
         Reconstruction epochs before clustering.
     max_epochs : int, default 100
@@ -112,6 +121,8 @@ class DEC(TransferClusterer):
         max_epochs=100,
         batch_size=128,
         lr=1e-3,
+        finetune_lr=0.01,
+        momentum=0.9,
         noise=0.0,
         update_interval=1,
         tol=1e-3,
@@ -132,6 +143,12 @@ class DEC(TransferClusterer):
             v = getattr(self, pname)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"{name}: {pname} must be a number >= 0, got {v!r}")
+        v = self.finetune_lr
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"{name}: finetune_lr must be a number > 0, got {v!r}")
+        v = self.momentum
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise ValueError(f"{name}: momentum must be in [0, 1), got {v!r}")
         if not self.alpha > 0:
             raise ValueError(f"{name}: alpha must be > 0, got {self.alpha!r}")
         if self.tol > 1:
@@ -162,7 +179,7 @@ class DEC(TransferClusterer):
         params = [*ae.encoder.parameters(), *layer.parameters()]
         if gamma is not None:  # IDEC keeps the decoder
             params += list(ae.decoder.parameters())
-        opt = torch.optim.Adam(params, lr=self.lr)
+        opt = torch.optim.SGD(params, lr=self.finetune_lr, momentum=self.momentum)
         gen = make_generator(self.seed + 1)
         prev, p_all = self.initial_labels_, None
         epoch = 0

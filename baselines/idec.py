@@ -9,9 +9,9 @@ decoder and centres on
     L = L_r + gamma * L_c,   L_r = mean squared reconstruction error,  L_c = KL(P || Q),
 
 with ``gamma = 0.1`` as in the paper; ``P``, ``Q``, the update interval and the
-stopping tolerance are DEC's (the paper's tolerance 0.1 %). The deviations for the
-small benchmarks here (Adam, per-epoch target updates, a small MLP by default) are
-those listed in :mod:`baselines.dec`.
+stopping tolerance are DEC's (the paper's tolerance 0.1 %), and so is the fine-tuning
+optimiser (SGD with momentum). The deviations for the small benchmarks here (per-epoch
+target updates, a small MLP by default) are those listed in :mod:`baselines.dec`.
 """
 
 from __future__ import annotations

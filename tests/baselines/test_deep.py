@@ -149,6 +149,20 @@ def test_idec_keeps_reconstruction(blobs, fitted):
     assert cluster_acc(blobs.target.y, idec.labels_) == 1.0
 
 
+def test_fine_tuning_is_sgd_with_momentum(blobs, monkeypatch):
+    # the paper's optimiser for the KL stage: one SGD, with the estimator's lr and momentum
+    made = []
+    real = torch.optim.SGD
+
+    def spy(params, **kwargs):
+        made.append(kwargs)
+        return real(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", spy)
+    DEC(finetune_lr=0.05, momentum=0.5, **{**FINE_TUNE, "max_epochs": 1}).fit(blobs)
+    assert made == [{"lr": 0.05, "momentum": 0.5}]
+
+
 @pytest.mark.parametrize("cls", [DEC, IDEC])
 def test_stopping_tolerance_is_honoured(blobs, cls):
     # tol = 1: any change fraction is below it, so training stops at the first update
@@ -171,6 +185,10 @@ def test_dec_bad_parameters(blobs):
         DEC(tol=2.0).fit(blobs)
     with pytest.raises(ValueError, match="IDEC: gamma must be"):
         IDEC(gamma=-1.0).fit(blobs)
+    with pytest.raises(ValueError, match="DEC: finetune_lr must be a number > 0"):
+        DEC(finetune_lr=0).fit(blobs)
+    with pytest.raises(ValueError, match=r"IDEC: momentum must be in \[0, 1\)"):
+        IDEC(momentum=1.0).fit(blobs)
     with pytest.raises(ValueError, match="TargetAEKMeans: lr must be"):
         TargetAEKMeans(lr=0).fit(blobs)
     with pytest.raises(ValueError, match="SourceAEKMeans: architecture='conv' needs"):
