@@ -46,6 +46,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import yaml
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
@@ -166,8 +167,7 @@ def run_case(pair: DomainPair, args) -> dict:
         "seed": args.seed,
         "n_threads": args.threads,
     }
-    if args.plain_zscore:
-        params["std_floor_quantile"] = None
+    params.update(args.set)
     unguarded = DTC(**params).fit(pair)
     monitor = NegativeTransferMonitor(
         args.policy,
@@ -251,6 +251,13 @@ def summarise(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _param(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
@@ -277,15 +284,19 @@ def main(argv=None) -> int:
         help="K-means restarts whose score spread widens the calibrated margin",
     )
     ap.add_argument(
-        "--plain-zscore",
-        action="store_true",
-        help="DTC z-scores without the standard-deviation floor (std_floor_quantile=None)",
+        "--set",
+        action="append",
+        default=[],
+        type=_param,
+        metavar="KEY=VALUE",
+        help="a DTC parameter for every fit (YAML value, e.g. std_floor_quantile=null); repeatable",
     )
     ap.add_argument("--pretrain-epochs", type=int, default=20)
     ap.add_argument("--adapt-epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    args.set = dict(args.set)
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
     rows = []
