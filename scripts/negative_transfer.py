@@ -46,11 +46,11 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import yaml
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 from dtc.data import Domain, DomainPair, load_pair, make_digits_pair, resolve_data_dir
+from dtc.experiment.config import parse_overrides
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.negative_transfer import common_space_score
@@ -251,13 +251,6 @@ def summarise(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _param(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(value)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
@@ -287,7 +280,6 @@ def main(argv=None) -> int:
         "--set",
         action="append",
         default=[],
-        type=_param,
         metavar="KEY=VALUE",
         help="a DTC parameter for every fit (YAML value, e.g. std_floor_quantile=null); repeatable",
     )
@@ -296,7 +288,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    args.set = dict(args.set)
+    try:
+        args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
+    except ValueError as exc:
+        ap.error(f"--set: {exc}")
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
     rows = []

@@ -28,7 +28,6 @@ Image families only (SURF histograms have no image shape to shift).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -66,7 +65,7 @@ def source_split_pair(family: str, source: str, data_dir, *, shift: float, seed:
     """The development pair of ``family``'s domain ``source`` (module docstring)."""
     raw = load_domain(family, source, data_dir, preprocess="raw")
     prep = benchmark_info(family)["standard_preprocess"]
-    return dataclasses.replace(split_and_shift(raw, prep, shift=shift, seed=seed), benchmark=family)
+    return split_and_shift(raw, prep, shift=shift, seed=seed)  # meta names the benchmark
 
 
 def main(argv=None) -> int:

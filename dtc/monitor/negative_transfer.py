@@ -119,7 +119,7 @@ from sklearn.model_selection import cross_val_predict
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.reference import NoTransferReference
-from dtc.monitor.relatedness import feature_correspondence
+from dtc.monitor.relatedness import feature_correspondence, varying_features
 
 __all__ = [
     "POLICIES",
@@ -408,8 +408,7 @@ class NegativeTransferMonitor(Callback):
             return None
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), int(self.seed))
         Xs = np.asarray(source.X, dtype=np.float64)[idx]
-        varying = int(((Xs.std(0) > 1e-8) & (self._X.std(0) > 1e-8)).sum())
-        if varying < _CORRESPONDENCE_MIN_FEATURES:
+        if varying_features(Xs, self._X).sum() < _CORRESPONDENCE_MIN_FEATURES:
             return None
         result = feature_correspondence(
             Xs, self._X, n_permutations=_CORRESPONDENCE_PERMUTATIONS, seed=int(self.seed)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["feature_correspondence"]
+__all__ = ["feature_correspondence", "varying_features"]
 
 
 def _as_rows(X, name: str) -> np.ndarray:
@@ -39,6 +39,12 @@ def _as_rows(X, name: str) -> np.ndarray:
     if not np.isfinite(X).all():
         raise ValueError(f"feature_correspondence: {name} contains NaN or infinite values")
     return X
+
+
+def varying_features(Xs, Xt, eps: float = 1e-8) -> np.ndarray:
+    """``(d,)`` bool mask of the features whose standard deviation exceeds ``eps`` in both
+    ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``: the only ones that carry a correlation."""
+    return (np.std(Xs, axis=0) > eps) & (np.std(Xt, axis=0) > eps)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -94,7 +100,7 @@ def feature_correspondence(
         raise ValueError(
             f"feature_correspondence: n_permutations must be >= 1, got {n_permutations}"
         )
-    keep = (Xs.std(0) > eps) & (Xt.std(0) > eps)
+    keep = varying_features(Xs, Xt, eps)
     m = int(keep.sum())
     if m < 3:
         raise ValueError(
