@@ -52,6 +52,7 @@ from dtc.cluster.dec import (
 )
 from dtc.cluster.gmm import gmm
 from dtc.cluster.kmeans import kmeans
+from dtc.cluster.label_spreading import label_spreading
 from dtc.data.domain import DomainPair
 from dtc.data.preprocessing import floored_std, zscore_columns
 from dtc.methods import TransferClusterer
@@ -78,7 +79,7 @@ ENCODER_MODES = ("shared", "asymmetric")
 LAM_SCHEDULES = ("constant", "dann")
 CLUSTERERS = ("kmeans", "spectral", "gmm")
 REFINES = (None, "dec", "idec")
-FINAL_LABELS = ("cluster", "head", "head_clusters")
+FINAL_LABELS = ("cluster", "head", "head_clusters", "head_spread")
 STAGES = ("pretrain", "adapt", "self_train", "cluster", "refine")
 # Parameters that change neither the result nor the checkpoints' meaning.
 _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
@@ -162,6 +163,17 @@ FAMILY_CONFIGS: dict[str, dict] = {
     family: {"preprocess": "standard", **copy.deepcopy(_SETTINGS)}
     for family in ("digits", "office_caltech10_surf", "mnist_usps", "coil20")
 }
+# Fourth session: COIL's development pair became a *pose* split of each COIL source domain
+# (scripts/source_split_dev.py --split pose: per object, the first half of each arc of
+# poses as source, the second half as target), which mirrors how COIL1 / COIL2 were built;
+# the stratified split interleaves poses and is easier than the real pair. On it the
+# defaults above lose as they do on the real pair (head-named spectral clusters 72.2 vs
+# the head's argmax 86.2; the std floor 86.2 vs 88.1 without it). By a rule fixed before
+# running the candidates (COIL chosen alone, best mean Hungarian ACC over both domains,
+# seeds 0-2, among six: the default, head argmax with and without the floor, head-named
+# K-means clusters, label spreading of the head's probabilities with and without the
+# floor) COIL's labelled default became label spreading without the floor (89.1).
+FAMILY_CONFIGS["coil20"]["labelled"].update(final_labels="head_spread", std_floor_quantile=None)
 
 
 def family_config(benchmark: str, setting: str = "labelled") -> dict:
@@ -284,7 +296,7 @@ class DTC(TransferClusterer):
     model_transfer : bool
         Initialise target centres from the source (class means with labels, else source
         K-means centres) and name clusters by source classes when labelled.
-    final_labels : {"head_clusters", "head", "cluster"}
+    final_labels : {"head_clusters", "head", "head_spread", "cluster"}
         With a labelled source: ``"head_clusters"`` (default) keeps the clusterer's
         partition of the target and names each cluster one-to-one after the source class
         the head predicts most often in it (maximum-agreement matching), so the clusters
@@ -299,8 +311,14 @@ class DTC(TransferClusterer):
         mean; on the digits target (seeds 0-2) 83.4 % (``"head"``), 83.4 %
         (``"cluster"``), 85.6 % (``"head_clusters"`` with ``clusterer="spectral"``); with
         the std floor 85.7 vs 88.1 %. The default since the third session; on COIL it
-        loses to ``"head"``, see ``FAMILY_CONFIGS``.
+        loses to ``"head"``, see ``FAMILY_CONFIGS``. ``"head_spread"``: the head's
+        probabilities spread over the kNN graph of the target embedding (label spreading,
+        Zhou et al., NIPS 2004; :mod:`dtc.cluster.label_spreading`, weight
+        ``spread_alpha`` of the graph), then the argmax: the head's classes, smoothed
+        along the target's neighbourhoods without a hard partition.
         Without source labels: ignored (the clusterer's labels).
+    spread_alpha : float in [0, 1)
+        Graph weight of ``final_labels="head_spread"`` (0: the head's argmax).
     refine : {None, "dec", "idec"}
         Self-training refinement; ``idec_gamma`` weighs IDEC's reconstruction term,
         ``update_interval`` the epochs between target-distribution updates, ``tol`` the
@@ -369,6 +387,7 @@ class DTC(TransferClusterer):
         clusterer: str = "spectral",
         model_transfer: bool = True,
         final_labels: str = "head_clusters",
+        spread_alpha: float = 0.9,
         refine: str | None = None,
         refine_epochs: int = 30,
         idec_gamma: float = 0.1,
@@ -413,6 +432,7 @@ class DTC(TransferClusterer):
         self.clusterer = clusterer
         self.model_transfer = model_transfer
         self.final_labels = final_labels
+        self.spread_alpha = spread_alpha
         self.refine = refine
         self.refine_epochs = refine_epochs
         self.idec_gamma = idec_gamma
@@ -500,6 +520,9 @@ class DTC(TransferClusterer):
             number(name, 0)
         number("lr", 0, strict=True)
         number("mask", 0)
+        number("spread_alpha", 0)
+        if self.spread_alpha >= 1:
+            raise ValueError(f"DTC: spread_alpha must be in [0, 1), got {self.spread_alpha!r}")
         if self.mask >= 1:
             raise ValueError(f"DTC: mask must be in [0, 1), got {self.mask!r}")
         number("pseudo_label_confidence", 0, strict=True)
@@ -1094,6 +1117,10 @@ class DTC(TransferClusterer):
             centres, names = _class_means(Zt, labels, centres), self._classes.astype(np.int64)
         elif self.final_labels == "head_clusters" and self._head is not None:
             labels, centres, names = self._clusters_named_by_head(Z, Zt, k, labels, centres)
+        elif self.final_labels == "head_spread" and self._head is not None:
+            scores = label_spreading(Zt, self._head_probs(Z, k), alpha=self.spread_alpha)
+            labels = scores.argmax(1).astype(np.int64)
+            centres, names = _class_means(Zt, labels, centres), self._classes.astype(np.int64)
         self.labels_ = np.asarray(labels, dtype=np.int64)
         self.cluster_centers_ = np.asarray(centres, dtype=np.float32)
         if names is not None:
@@ -1102,6 +1129,11 @@ class DTC(TransferClusterer):
     def _head_argmax(self, Z: np.ndarray, k: int) -> np.ndarray:
         """``(n,)`` index into ``self._classes`` of the head's most probable source class
         for every row of the target embedding ``Z`` ``(n, d)``."""
+        return self._head_probs(Z, k).argmax(1).astype(np.int64)
+
+    def _head_probs(self, Z: np.ndarray, k: int) -> np.ndarray:
+        """``(n, k)`` head probabilities over the source classes (column ``c`` =
+        ``self._classes[c]``) of every row of the target embedding ``Z`` ``(n, d)``."""
         if len(self._classes) != k:
             raise ValueError(
                 f"DTC: final_labels={self.final_labels!r} labels the target by the "
@@ -1111,7 +1143,7 @@ class DTC(TransferClusterer):
         with torch.no_grad():
             z = torch.from_numpy(Z).to(self._device)
             logits = self._head(z)[:, torch.as_tensor(self._classes, device=self._device)]
-        return logits.argmax(1).cpu().numpy().astype(np.int64)
+        return torch.softmax(logits, 1).cpu().numpy().astype(np.float64)
 
     def _clusters_named_by_head(self, Z: np.ndarray, Zt: np.ndarray, k: int, clusters, fallback):
         """The clusterer's partition kept, each cluster named one-to-one after the source

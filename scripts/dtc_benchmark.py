@@ -10,7 +10,10 @@ the documented per-family defaults of :data:`dtc.pipeline.FAMILY_CONFIGS`:
 
 Every result is appended to a JSON-lines file as soon as it exists (a re-run skips the
 rows already there), and the table of Hungarian ACC (mean over seeds, %) is printed at
-the end. Target labels are used only by :func:`dtc.metrics.evaluate`.
+the end. A DTC row records the parameters it ran with; when the family's default has
+changed since, the row is stale: it is moved to ``<out>.stale.jsonl`` and run again, so
+the table never mixes two defaults. Target labels are used only by
+:func:`dtc.metrics.evaluate`.
 
     DTC_DATA=/work/shared/data python scripts/dtc_benchmark.py --out results/dtc_bench.jsonl
 """
@@ -30,6 +33,7 @@ import torch
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
+from dtc.experiment.store import append_record, read_records, write_records
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
 
@@ -48,6 +52,28 @@ def load(family: str, source: str, target: str, preprocess: str, data_dir):
     if family == "digits":
         return make_digits_pair()  # the embedded default: shift 0.5, seed 0
     return load_pair(family, source, target, data_dir=data_dir, preprocess=preprocess)
+
+
+def dtc_params(family: str, method: str) -> dict | None:
+    """The DTC parameters a row of ``method`` (``dtc_<setting>``) runs with now; None for
+    a reference method. JSON round-tripped, to compare with a row read back."""
+    if not method.startswith("dtc_"):
+        return None
+    return json.loads(json.dumps(family_config(family, method[4:])))
+
+
+def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
+    """The rows of ``out`` that still hold; DTC rows run with other parameters than the
+    family's current default are appended to ``<out>.stale.jsonl`` and dropped from ``out``."""
+    fresh = [r for r in rows if r.get("params") == dtc_params(r["family"], r["method"])]
+    if len(fresh) < len(rows):
+        stale_path = out.with_name(out.stem + ".stale.jsonl")
+        for r in rows:
+            if r.get("params") != dtc_params(r["family"], r["method"]):
+                append_record(stale_path, r)
+        write_records(out, fresh)
+        print(f"{len(rows) - len(fresh)} stale DTC rows moved to {stale_path} (run again)")
+    return fresh
 
 
 def run_one(method: str, setting: str | None, pair, seed: int) -> dict:
@@ -112,7 +138,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    rows = set_aside_stale(out, read_records(out))
     done = {(r["family"], r["pair"], r["method"], r["seed"]) for r in rows}
     available = set(methods.available())
     for family in args.families:
@@ -132,9 +158,10 @@ def main(argv=None) -> int:
                     pair = load(family, source, target, prep, args.data_dir)
                     scores = run_one(base, setting, pair, seed)
                     row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
+                    if setting:
+                        row["params"] = dtc_params(family, method)
                     rows.append(row)
-                    with out.open("a") as fh:
-                        fh.write(json.dumps(row) + "\n")
+                    append_record(out, row)
                     shown = " ".join(
                         f"{k}={v:.3f}"
                         for k, v in scores.items()

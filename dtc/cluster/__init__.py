@@ -1,4 +1,5 @@
-"""Clustering back ends: K-means, spectral, GMM, choosing k, model transfer, the DEC head.
+"""Clustering back ends: K-means, spectral, GMM, label spreading, choosing k, model transfer,
+the DEC head.
 
 Everything here is numpy / scipy / scikit-learn and imports quickly. The DEC head
 (:mod:`dtc.cluster.dec`) needs torch; it is imported lazily on first access
@@ -10,6 +11,7 @@ from importlib import import_module
 
 from dtc.cluster.gmm import gmm
 from dtc.cluster.kmeans import KMeans, assign_nearest, faiss_available, kmeans
+from dtc.cluster.label_spreading import label_spreading
 from dtc.cluster.select_k import select_k_eigengap, select_k_silhouette
 from dtc.cluster.spectral import (
     affinity_matrix,
@@ -47,6 +49,7 @@ __all__ = [
     "gmm",
     "kmeans",
     "knn_graph",
+    "label_spreading",
     "match_clusters",
     "select_k_eigengap",
     "select_k_silhouette",

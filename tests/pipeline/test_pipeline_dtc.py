@@ -16,6 +16,7 @@ import dtc.pipeline as pipeline
 from dtc import align, methods
 from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.kmeans import kmeans
+from dtc.cluster.label_spreading import label_spreading
 from dtc.data import DomainPair, make_digits_pair
 from dtc.data.preprocessing import zscore_columns
 from dtc.metrics import acc_unmatched, cluster_acc
@@ -412,3 +413,20 @@ def test_final_labels_head_clusters_names_spectral_clusters_by_most_agreement(sm
         (np.asarray(perm)[spectral] == head).sum() for perm in itertools.permutations(range(3))
     )
     assert (est.labels_ == head).sum() == best
+
+
+def test_final_labels_head_spread_spreads_the_heads_probabilities_on_the_target_graph(
+    small_pair,
+):
+    est = DTC(**TINY, final_labels="head_spread", spread_alpha=0.9).fit(small_pair)
+    np.testing.assert_array_equal(est.cluster_classes_, np.arange(10))
+    Zn = est.embedding_ / np.linalg.norm(est.embedding_, axis=1, keepdims=True)
+    with torch.no_grad():
+        probs = torch.softmax(est._head(torch.from_numpy(est.embedding_))[:, :10], 1).numpy()
+    expected = label_spreading(Zn, probs, alpha=0.9).argmax(1)
+    np.testing.assert_array_equal(est.labels_, expected)
+    # spread_alpha = 0: no graph, the head's argmax
+    flat = DTC(**TINY, final_labels="head_spread", spread_alpha=0.0).fit(small_pair)
+    np.testing.assert_array_equal(flat.labels_, probs.argmax(1))
+    with pytest.raises(ValueError, match="spread_alpha must be in"):
+        DTC(**TINY, final_labels="head_spread", spread_alpha=1.0).fit(small_pair)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dtc.data import make_digits_pair, shift_domain
+from dtc.data import Domain, make_digits_pair, shift_domain
 
 
 def _rows_of(unit_raw: np.ndarray, X: np.ndarray) -> list[int]:
@@ -38,3 +38,23 @@ def test_candidates_must_be_json_objects(load_script):
     script = load_script("source_split_dev")
     with pytest.raises(SystemExit):
         script.main(["--candidates", "[1, 2]"])
+
+
+def test_split_by_pose_takes_the_first_half_of_each_arc_as_source(load_script):
+    script = load_script("source_split_dev")
+    # two objects of 36 poses each; feature 0 numbers the pose, feature 1 the object
+    pose = np.tile(np.arange(36), 2)
+    obj = np.repeat([0, 1], 36)
+    X = np.stack([pose + 1.0, obj + 1.0, np.ones(72), np.ones(72)], 1)
+    raw = Domain(X / X.max(), obj, name="coil1", image_shape=(2, 2))
+    pair = script.split_by_pose(raw, "l2")
+    first = np.r_[0:9, 18:27]  # the first 9 poses of each 18-pose arc
+    second = np.r_[9:18, 27:36]
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    np.testing.assert_allclose(pair.source.X, unit[np.r_[first, 36 + first]], atol=1e-6)
+    np.testing.assert_allclose(pair.target.X, unit[np.r_[second, 36 + second]], atol=1e-6)
+    np.testing.assert_array_equal(pair.source.y, np.repeat([0, 1], 18))
+    np.testing.assert_array_equal(pair.target.y, np.repeat([0, 1], 18))
+    assert pair.n_clusters == 2
+    with pytest.raises(ValueError, match="expected 36 rows .* class 1, got 35"):
+        script.split_by_pose(raw.subset(np.arange(71)), "l2")

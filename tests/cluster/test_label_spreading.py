@@ -1,0 +1,66 @@
+"""Label spreading (Zhou et al., NIPS 2004) against its closed form and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.semi_supervised import LabelSpreading
+
+from dtc.cluster.label_spreading import label_spreading, spread_scores
+from dtc.cluster.spectral import affinity_matrix, knn_graph, normalized_adjacency
+
+
+def _graph(X, k=5):
+    W = affinity_matrix(*knn_graph(X, k))
+    return W, normalized_adjacency(W)
+
+
+def test_spread_scores_equal_the_closed_form_on_a_small_graph():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    Y0 = rng.dirichlet(np.ones(4), size=30)
+    _, S = _graph(X)
+    dense = S.toarray()
+    expected = 0.8 * np.linalg.solve(np.eye(30) - 0.2 * dense, Y0)
+    # (1 - alpha) (I - alpha S)^-1 Y0 with alpha = 0.2 ...
+    np.testing.assert_allclose(spread_scores(S, Y0, alpha=0.2), expected, atol=1e-6)
+    expected = 0.1 * np.linalg.solve(np.eye(30) - 0.9 * dense, Y0)  # ... and alpha = 0.9
+    np.testing.assert_allclose(spread_scores(S, Y0, alpha=0.9), expected, atol=1e-6)
+    np.testing.assert_allclose(spread_scores(S, Y0, alpha=0.0), Y0)  # no graph: unchanged
+
+
+def test_label_spreading_matches_scikit_learn_on_the_same_graph():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    y = rng.integers(0, 3, size=60)
+    W, _ = _graph(X, 6)
+    # scikit-learn iterates F <- alpha S F + (1 - alpha) Y on the graph its kernel returns
+    sk = LabelSpreading(kernel=lambda A, B: W.toarray(), alpha=0.7, max_iter=10_000, tol=1e-12)
+    sk.fit(X, y)
+    F = label_spreading(X, np.eye(3)[y], n_neighbors=6, alpha=0.7)
+    np.testing.assert_allclose(F / F.sum(1, keepdims=True), sk.label_distributions_, atol=1e-6)
+
+
+def test_label_spreading_corrects_scattered_wrong_labels_along_the_clusters():
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(0, 0.3, size=(50, 2)), rng.normal(5, 0.3, size=(50, 2))])
+    truth = np.repeat([0, 1], 50)
+    noisy = truth.copy()
+    flipped = rng.choice(100, 15, replace=False)
+    noisy[flipped] = 1 - noisy[flipped]
+    F = label_spreading(X, np.eye(2)[noisy], n_neighbors=8, alpha=0.99)
+    assert (noisy != truth).sum() == 15
+    np.testing.assert_array_equal(F.argmax(1), truth)
+
+
+def test_bad_input_is_named():
+    X = np.random.default_rng(3).normal(size=(20, 2))
+    Y0 = np.ones((20, 2)) / 2
+    with pytest.raises(ValueError, match="alpha: expected a float in"):
+        label_spreading(X, Y0, alpha=1.0)
+    with pytest.raises(ValueError, match="Y0: expected shape"):
+        label_spreading(X, Y0[:10])
+    with pytest.raises(ValueError, match="Y0: contains NaN"):
+        label_spreading(X, np.full((20, 2), np.nan))
+    with pytest.raises(ValueError, match="n_neighbors"):
+        label_spreading(X, Y0, n_neighbors=20)
