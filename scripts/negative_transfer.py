@@ -124,7 +124,7 @@ def construct_negative(
         src = s.subset(np.flatnonzero(s.y < k))
         t = t.subset(np.flatnonzero(t.y >= k))
         t = Domain(t.X, t.y - k, name=t.name, image_shape=t.image_shape)
-        return DomainPair(src, t, n_clusters=pair.n_clusters - k)
+        return DomainPair(src, t, n_clusters=pair.n_clusters - k, benchmark=pair.benchmark)
     elif how == "wide_gap":
         if pair.benchmark != "digits":
             raise ValueError(f"wide_gap is built from the digits default, not {pair.benchmark!r}")
@@ -140,7 +140,7 @@ def construct_negative(
         src = Domain(_rescale_to(Xo, t.X), y, name=f"other:{o.name}")
     else:
         raise ValueError(f"unknown construction {how!r}")
-    return DomainPair(src, t, n_clusters=pair.n_clusters)
+    return DomainPair(src, t, n_clusters=pair.n_clusters, benchmark=pair.benchmark)
 
 
 def all_cases(data_dir, names=None):
@@ -158,10 +158,12 @@ def all_cases(data_dir, names=None):
 
 
 def run_case(pair: DomainPair, args) -> dict:
-    from dtc.pipeline import DTC
+    from dtc.pipeline import DTC, FAMILY_CONFIGS, family_config
 
     y = pair.target.y
     params = {
+        # the DTC default of the target's family (DTC()'s own for every family but COIL)
+        **(family_config(pair.benchmark) if pair.benchmark in FAMILY_CONFIGS else {}),
         "pretrain_epochs": args.pretrain_epochs,
         "adapt_epochs": args.adapt_epochs,
         "seed": args.seed,

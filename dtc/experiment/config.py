@@ -15,6 +15,8 @@ the seeds and optional extra metrics::
         params: {n_init: 3}
         grid: {n_init: [1, 10]}    # every combination becomes its own row
         data: {preprocess: raw}    # optional: data parameters for this method's runs only
+        benchmark_params:          # optional: a benchmark's own defaults for this method,
+          coil20: {n_init: 5}      #   overridden by params and grid
     seeds: [0, 1, 2]               # or an int n meaning [0, ..., n-1]
     metrics: [imbalance]           # extra metrics: macro_f1, balanced_acc, min_recall
     budget: {pretrain_epochs: 5}   # defaults for every method that has the parameter
@@ -61,7 +63,7 @@ __all__ = [
 
 TOP_KEYS = ("name", "description", "benchmarks", "methods", "seeds", "metrics", "budget")
 BENCHMARK_KEYS = ("benchmark", "pairs", "data", "grid")
-METHOD_KEYS = ("method", "params", "grid", "data")
+METHOD_KEYS = ("method", "params", "benchmark_params", "grid", "data")
 EXTRA_METRICS = ("imbalance",)
 # Data parameters applied after dtc.data.load_pair (see single.load_spec_pair).
 RUNNER_DATA_KEYS = ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
@@ -347,11 +349,30 @@ def _check_method(label, entry, budget: dict) -> dict:
     for key, values in grid.items():
         for v in values:
             _check_params(name, cls, {key: v}, f"{where}.grid")
+    per_benchmark = _expect(
+        entry.get("benchmark_params") or {},
+        dict,
+        f"{where}.benchmark_params",
+        "a mapping of benchmark name -> parameters",
+    )
+    for bench, values in per_benchmark.items():
+        if bench not in data.list_benchmarks():
+            raise ValueError(
+                f"{where}.benchmark_params: unknown benchmark {bench!r}; known: "
+                f"{sorted(data.list_benchmarks())}"
+            )
+        _expect(values, dict, f"{where}.benchmark_params.{bench}", "a mapping")
+        _check_params(name, cls, values, f"{where}.benchmark_params.{bench}")
     names = set(cls._get_param_names())
-    merged = {k: v for k, v in budget.items() if k in names}
-    merged.update(params)
     data_params = _expect(entry.get("data") or {}, dict, f"{where}.data", "a mapping")
-    return {"method": name, "params": merged, "grid": grid, "data": data_params}
+    return {
+        "method": name,
+        "budget": {k: v for k, v in budget.items() if k in names},
+        "benchmark_params": per_benchmark,
+        "params": params,
+        "grid": grid,
+        "data": data_params,
+    }
 
 
 def validate_config(raw: dict) -> dict:
@@ -416,7 +437,14 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                 source=source,
                                 target=target,
                                 seed=seed,
-                                params={**entry["params"], **point},
+                                # a benchmark's own defaults (e.g. DTC's per-family
+                                # configuration) give way to the entry's params and grid
+                                params={
+                                    **entry["budget"],
+                                    **entry["benchmark_params"].get(bench["benchmark"], {}),
+                                    **entry["params"],
+                                    **point,
+                                },
                                 data_params={**bench["data"], **data_point, **entry["data"]},
                             )
                             tasks.append(

@@ -64,8 +64,39 @@ def test_budget_applies_to_methods_having_the_parameter():
             methods={"km": {"method": "kmeans"}, "sp": {"method": "spectral"}}, budget={"n_init": 2}
         )
     )
-    assert cfg.raw["methods"]["km"]["params"] == {"n_init": 2}
-    assert cfg.raw["methods"]["sp"]["params"] == {}
+    assert cfg.raw["methods"]["km"]["budget"] == {"n_init": 2}
+    assert cfg.raw["methods"]["sp"]["budget"] == {}
+    params = {t.label: t.spec.params for t in expand(cfg)}
+    assert params == {"km": {"n_init": 2}, "sp": {}}
+
+
+def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
+    cfg = load_config(
+        _with(
+            benchmarks=[{"benchmark": "digits"}, {"benchmark": "coil20", "pairs": "default"}],
+            methods={
+                "km": {
+                    "method": "kmeans",
+                    "params": {"max_iter": 7},
+                    "benchmark_params": {"coil20": {"n_init": 4, "max_iter": 9}},
+                    "grid": {"seed": [5]},
+                }
+            },
+            budget={"n_init": 2},
+            seeds=[0],
+        )
+    )
+    params = {t.spec.benchmark: t.spec.params for t in expand(cfg)}
+    assert params["digits"] == {"n_init": 2, "max_iter": 7, "seed": 5}
+    # budget < benchmark_params < params < grid
+    assert params["coil20"] == {"n_init": 4, "max_iter": 7, "seed": 5}
+    for entry, message in [
+        ({"nope": {"n_init": 1}}, "benchmark_params: unknown benchmark 'nope'"),
+        ({"coil20": {"n_inits": 1}}, "unknown parameter 'n_inits' of method 'kmeans'"),
+        ({"coil20": 3}, "benchmark_params.coil20: expected a mapping"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_config(_with(methods={"km": {"method": "kmeans", "benchmark_params": entry}}))
 
 
 @pytest.mark.parametrize(
@@ -210,3 +241,27 @@ def test_resolved_params_describe_objects_the_way_configs_build_them():
     # plain data only: numpy values become Python ones
     km = describe_params(configured_method(RunSpec("kmeans", params={"max_iter": np.int64(7)})))
     assert km["max_iter"] == 7 and type(km["max_iter"]) is int
+
+
+def test_paper_dtc_rows_run_every_familys_documented_default():
+    # Table 1's "DTC" row is the per-family default of dtc.pipeline.FAMILY_CONFIGS (budget
+    # aside), so the YAML's benchmark_params cannot drift from it.
+    from pathlib import Path
+
+    from dtc.pipeline import DTC, FAMILY_CONFIGS
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "paper" / "table1.yaml"
+    cfg = load_config(path)
+    budget = set(cfg.raw["budget"]) | {"batch_size"}
+    ctor = DTC().get_params()
+    seen = set()
+    for task in expand(cfg):
+        if task.label != "DTC":
+            continue
+        family = FAMILY_CONFIGS[task.spec.benchmark]["labelled"]
+        resolved = {**ctor, **task.spec.params}
+        assert {k: resolved[k] for k in family if k not in budget} == {
+            k: v for k, v in family.items() if k not in budget
+        }, task.spec.benchmark
+        seen.add(task.spec.benchmark)
+    assert seen == set(FAMILY_CONFIGS)
