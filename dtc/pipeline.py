@@ -54,7 +54,7 @@ from dtc.cluster.gmm import gmm
 from dtc.cluster.kmeans import kmeans
 from dtc.cluster.label_spreading import label_spreading
 from dtc.data.domain import DomainPair
-from dtc.data.preprocessing import floored_std, zscore_columns
+from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_columns
 from dtc.methods import TransferClusterer
 from dtc.monitor.base import Callback
 from dtc.nn.autoencoder import build_autoencoder
@@ -234,6 +234,12 @@ class DTC(TransferClusterer):
         small convolutional network for image rows (``Domain.image_shape``), or a user
         encoder ``(n, d) -> (n, k)`` (an MLP decoder is added).
     hidden, n_latent : MLP widths and embedding width (``None``: the preset's).
+    size_normalize : bool
+        Scale every image's ink bounding box to fill the frame, in both domains, before
+        anything else (:func:`dtc.data.preprocessing.size_normalize_images`; default
+        ``False``; needs domains with a 2-D ``image_shape``): the size normalisation USPS
+        and MNIST were built with, which removes a difference of digit size between two
+        digit domains. MNIST-USPS's default (``FAMILY_CONFIGS``).
     standardize : bool
         z-score every feature within each domain before training (default ``True``): a
         first-order alignment that also puts raw pixels and counts on one scale.
@@ -362,6 +368,7 @@ class DTC(TransferClusterer):
         architecture="mlp",
         hidden: Sequence[int] | None = None,
         n_latent: int | None = None,
+        size_normalize: bool = False,
         standardize: bool = True,
         std_floor_quantile: float | None = 0.5,
         pretrain_on: str = "both",
@@ -407,6 +414,7 @@ class DTC(TransferClusterer):
         self.architecture = architecture
         self.hidden = hidden
         self.n_latent = n_latent
+        self.size_normalize = size_normalize
         self.standardize = standardize
         self.std_floor_quantile = std_floor_quantile
         self.pretrain_on = pretrain_on
@@ -536,7 +544,7 @@ class DTC(TransferClusterer):
             isinstance(q, bool) or not isinstance(q, (int, float, np.number)) or not 0 <= q <= 1
         ):
             raise ValueError(f"DTC: std_floor_quantile must be in [0, 1] or None, got {q!r}")
-        for name in ("use_source_labels", "spherical", "standardize"):
+        for name in ("use_source_labels", "spherical", "standardize", "size_normalize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"DTC: {name} must be True or False, got {getattr(self, name)!r}")
         if self.loss_params is not None and not isinstance(self.loss_params, dict):
@@ -634,7 +642,8 @@ class DTC(TransferClusterer):
         """Current target embeddings ``(n, k)`` float32 of raw target-space rows ``X``
         ``(n, d_target)``.
 
-        ``X`` is z-scored with the target's fit statistics (when ``standardize``, exactly
+        ``X`` is size-normalised (when ``size_normalize``) and z-scored with the target's
+        fit statistics (when ``standardize``, exactly
         what the networks were trained on) and encoded by the target encoder in
         evaluation mode. Callable from callbacks during the fit (the encoder as trained so
         far, e.g. after every adaptation epoch) and after it (``transform_target(
@@ -650,6 +659,8 @@ class DTC(TransferClusterer):
                 f"DTC.transform_target: X must have shape (n, {d}) (the target's features), "
                 f"got {X.shape}"
             )
+        if self._target_image_shape is not None:
+            X = size_normalize_images(X, self._target_image_shape)
         if self.target_mean_ is not None:
             X = zscore_columns(X, mean=self.target_mean_, std=self.target_std_)
         return embed(ae.encoder, X)
@@ -690,6 +701,24 @@ class DTC(TransferClusterer):
         self.transfer_scale_, self.stop_training_ = 1.0, False
         self._opt = None
         self.target_mean_ = self.target_std_ = None
+        self._target_image_shape = None
+        if self.size_normalize:
+            # Before the z-scoring: scale every image's ink to fill the frame, in both
+            # domains, so a difference of digit size is gone before any network sees it.
+            for domain in (pair.source, pair.target):
+                if domain.image_shape is None or len(domain.image_shape) != 2:
+                    raise ValueError(
+                        f"DTC: size_normalize=True needs gray images (image_shape (h, w)); "
+                        f"domain {domain.name!r} has image_shape {domain.image_shape!r}"
+                    )
+            source, target = (
+                d.with_features(
+                    size_normalize_images(d.X, d.image_shape), image_shape=d.image_shape
+                )
+                for d in (pair.source, pair.target)
+            )
+            pair = dataclasses.replace(pair, source=source, target=target)
+            self._target_image_shape = pair.target.image_shape
         if self.standardize:
             # Per-domain z-scoring of every feature: a first-order alignment of the two
             # domains before any network sees them (what CORAL's paper does first, Sun,

@@ -129,6 +129,12 @@ def main(argv=None) -> int:
         default=None,
         help="how a source domain becomes a pair (default: the family's, see DEFAULT_SPLIT)",
     )
+    ap.add_argument(
+        "--setting",
+        choices=("labelled", "unlabelled"),
+        default="labelled",
+        help="the family default the candidates modify (unlabelled: no source labels used)",
+    )
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
     candidates = [json.loads(c) for c in args.candidates]
@@ -145,7 +151,7 @@ def main(argv=None) -> int:
                     family, source, data_dir, shift=args.shift, seed=seed, split=args.split
                 )
                 for i, cand in enumerate(candidates):
-                    params = {**family_config(family), **cand}
+                    params = {**family_config(family, args.setting), **cand}
                     params.pop("preprocess", None)
                     t0 = time.perf_counter()
                     est = DTC(**params, seed=seed, n_threads=1).fit(pair)

@@ -110,3 +110,58 @@ def test_floored_std_by_hand():
     assert np.array_equal(data.floored_std(np.ones((3, 2)), 0.5), [0, 0])  # nothing varies
     with pytest.raises(ValueError, match=r"quantile must be in \[0, 1\]"):
         data.floored_std(X, 1.5)
+
+
+def test_size_normalize_images_by_hand():
+    from dtc.data.preprocessing import size_normalize_images
+
+    square = np.zeros((8, 8))
+    square[3:5, 2:4] = 1.0  # a 2 x 2 blob: scaled 4x it fills the frame
+    tall = np.zeros((8, 8))
+    tall[2:6, 3:5] = 1.0  # 4 x 2: scaled 2x to 8 x 4, centred (columns 2..5)
+    tall[0, 0] = 0.1  # faint background, below 0.2 x the maximum: not ink
+    empty = np.zeros((8, 8))
+    out = size_normalize_images(np.stack([square, tall, empty]).reshape(3, 64), (8, 8))
+    np.testing.assert_allclose(out[0], np.ones(64))
+    expected = np.zeros((8, 8))
+    expected[:, 2:6] = 1.0
+    np.testing.assert_allclose(out[1].reshape(8, 8), expected)
+    np.testing.assert_array_equal(out[2], 0.0)  # no ink: unchanged
+    with pytest.raises(ValueError, match=r"image_shape \(h, w\)"):
+        size_normalize_images(np.zeros((2, 60)), (8, 8))
+    with pytest.raises(ValueError, match="threshold"):
+        size_normalize_images(np.zeros((2, 64)), (8, 8), threshold=1.0)
+
+
+def test_size_normalize_images_undoes_a_change_of_size():
+    from scipy.ndimage import zoom
+
+    from dtc.data.preprocessing import size_normalize_images
+
+    # a ring filling a 16 x 16 frame, and the same ring drawn at 60 % in the centre
+    yy, xx = np.mgrid[:16, :16] - 7.5
+    big = np.clip(1.0 - np.abs(np.hypot(yy, xx) - 6.0) / 1.5, 0.0, None)
+    small = np.zeros((16, 16))
+    shrunk = np.clip(zoom(big, 0.6, order=1), 0.0, None)
+    r = (16 - shrunk.shape[0]) // 2
+    small[r : r + shrunk.shape[0], r : r + shrunk.shape[1]] = shrunk
+    before = np.corrcoef(big.ravel(), small.ravel())[0, 1]
+    a, b = size_normalize_images(np.stack([big.ravel(), small.ravel()]), (16, 16))
+    after = np.corrcoef(a, b)[0, 1]
+    # bilinear resampling blurs the thin ring, so not 1; the rings overlap again
+    assert before < 0.0 and after > 0.6
+
+
+def test_size_normalize_images_ignores_scattered_noise_pixels():
+    from dtc.data.preprocessing import size_normalize_images
+
+    img = np.zeros((16, 16))
+    img[5:11, 6:10] = 1.0  # a 6 x 4 block
+    noisy = img.copy()
+    noisy[0, 0] = noisy[15, 15] = noisy[0, 15] = 0.6  # isolated bright pixels at the corners
+    clean, dirty = size_normalize_images(np.stack([img.ravel(), noisy.ravel()]), (16, 16))
+    # the box is the block's, not the frame: a 16 x 11 block (6 x 4 scaled by 16/6) centred
+    expected = np.zeros((16, 16))
+    expected[:, 2:13] = 1.0
+    np.testing.assert_allclose(clean.reshape(16, 16), expected)
+    np.testing.assert_allclose(dirty, clean)

@@ -18,7 +18,7 @@ from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.kmeans import kmeans
 from dtc.cluster.label_spreading import label_spreading
 from dtc.data import DomainPair, make_digits_pair
-from dtc.data.preprocessing import zscore_columns
+from dtc.data.preprocessing import size_normalize_images, zscore_columns
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.monitor.base import Callback
 from dtc.pipeline import DTC, family_config
@@ -430,3 +430,20 @@ def test_final_labels_head_spread_spreads_the_heads_probabilities_on_the_target_
     np.testing.assert_array_equal(flat.labels_, probs.argmax(1))
     with pytest.raises(ValueError, match="spread_alpha must be in"):
         DTC(**TINY, final_labels="head_spread", spread_alpha=1.0).fit(small_pair)
+
+
+def test_size_normalize_applies_to_both_domains_and_to_new_target_rows(small_pair):
+    est = DTC(**TINY, size_normalize=True).fit(small_pair)
+    np.testing.assert_allclose(
+        est.transform_target(small_pair.target.X), est.embedding_, rtol=1e-5, atol=1e-6
+    )
+    # what the networks saw: size-normalised, then z-scored within the domain
+    sized = size_normalize_images(small_pair.target.X, (8, 8))
+    np.testing.assert_allclose(est.target_mean_, sized.mean(0), atol=1e-6)
+    flat = DomainPair(
+        small_pair.source.with_features(small_pair.source.X),  # image_shape dropped
+        small_pair.target,
+        n_clusters=10,
+    )
+    with pytest.raises(ValueError, match="size_normalize=True needs gray images"):
+        DTC(**TINY, size_normalize=True).fit(flat)
