@@ -174,6 +174,15 @@ FAMILY_CONFIGS: dict[str, dict] = {
 # K-means clusters, label spreading of the head's probabilities with and without the
 # floor) COIL's labelled default became label spreading without the floor (89.1).
 FAMILY_CONFIGS["coil20"]["labelled"].update(final_labels="head_spread", std_floor_quantile=None)
+# MNIST-USPS, same session, each by a rule fixed before running it, on its stratified
+# source-split pairs (seeds 0-2, Hungarian ACC): ten candidates against the default (89.8):
+# lam=2.0 89.7, loss mmd 77.6 / dann 71.1 / cdan 76.3, the convolutional autoencoder 88.8,
+# 40 + 30 epochs 89.5, 10 self-training rounds 89.6, head_spread 88.9, sup_weight=1.0 89.7;
+# none beat it by the required 0.5, so it stays. Per-image size normalisation
+# (``size_normalize``; motivated by the data README: MNIST digits are small and centred,
+# USPS digits fill the frame) had to be within 1 point of the default there: 76.2 / 72.0
+# (two box rules) labelled and 63.8 / 45.3 vs 65.7 unlabelled, rejected -- the development
+# target's synthetic noise spreads the ink box, so this protocol cannot judge it.
 
 
 def family_config(benchmark: str, setting: str = "labelled") -> dict:

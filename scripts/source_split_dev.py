@@ -58,6 +58,18 @@ DEFAULT_SPLIT = {"mnist_usps": "stratified", "coil20": "pose"}
 POSES_PER_ARC = 18  # COIL: 36 poses per object and domain, two arcs of 90 degrees
 
 
+def _preprocessed_pair(raw: Domain, dev_source: Domain, dev_target: Domain, preprocess: str):
+    """The development pair, each half preprocessed with ``PREPROCESSINGS[preprocess]`` on
+    its own, as :func:`dtc.data.load_pair` does for a real pair."""
+    prep = PREPROCESSINGS[preprocess]
+    return DomainPair(
+        dev_source.with_features(prep(dev_source.X), image_shape=raw.image_shape),
+        dev_target.with_features(prep(dev_target.X), image_shape=raw.image_shape),
+        n_clusters=int(np.unique(raw.y).size),
+        benchmark=raw.meta.get("benchmark"),
+    )
+
+
 def split_and_shift(raw: Domain, preprocess: str, *, shift: float, seed: int) -> DomainPair:
     """A development pair from one labelled image domain ``raw`` (pixels in ``[0, 1]``):
     a stratified half as source, the other half shifted as target, each half then
@@ -66,13 +78,7 @@ def split_and_shift(raw: Domain, preprocess: str, *, shift: float, seed: int) ->
     first, second = train_test_split(idx, test_size=0.5, stratify=raw.y, random_state=seed)
     dev_source, dev_target = raw.subset(np.sort(first)), raw.subset(np.sort(second))
     dev_target = shift_domain(dev_target, shift, seed=seed)
-    prep = PREPROCESSINGS[preprocess]
-    return DomainPair(
-        dev_source.with_features(prep(dev_source.X), image_shape=raw.image_shape),
-        dev_target.with_features(prep(dev_target.X), image_shape=raw.image_shape),
-        n_clusters=int(np.unique(raw.y).size),
-        benchmark=raw.meta.get("benchmark"),
-    )
+    return _preprocessed_pair(raw, dev_source, dev_target, preprocess)
 
 
 def split_by_pose(raw: Domain, preprocess: str) -> DomainPair:
@@ -94,13 +100,7 @@ def split_by_pose(raw: Domain, preprocess: str) -> DomainPair:
         second.append(arcs[:, half:].ravel())
     dev_source = raw.subset(np.sort(np.concatenate(first)))
     dev_target = raw.subset(np.sort(np.concatenate(second)))
-    prep = PREPROCESSINGS[preprocess]
-    return DomainPair(
-        dev_source.with_features(prep(dev_source.X), image_shape=raw.image_shape),
-        dev_target.with_features(prep(dev_target.X), image_shape=raw.image_shape),
-        n_clusters=int(np.unique(raw.y).size),
-        benchmark=raw.meta.get("benchmark"),
-    )
+    return _preprocessed_pair(raw, dev_source, dev_target, preprocess)
 
 
 def source_split_pair(
