@@ -243,9 +243,12 @@ def test_resolved_params_describe_objects_the_way_configs_build_them():
     assert km["max_iter"] == 7 and type(km["max_iter"]) is int
 
 
-def test_paper_dtc_rows_run_every_familys_documented_default():
-    # Table 1's "DTC" row is the per-family default of dtc.pipeline.FAMILY_CONFIGS (budget
-    # aside), so the YAML's benchmark_params cannot drift from it.
+@pytest.mark.parametrize(
+    ("label", "setting"), [("DTC", "labelled"), ("DTC (no source labels)", "unlabelled")]
+)
+def test_paper_dtc_rows_run_every_familys_documented_default(label, setting):
+    # Table 1's DTC rows are the per-family defaults of dtc.pipeline.FAMILY_CONFIGS (budget
+    # aside), so the YAML's benchmark_params cannot drift from them.
     from pathlib import Path
 
     from dtc.pipeline import DTC, FAMILY_CONFIGS
@@ -256,9 +259,9 @@ def test_paper_dtc_rows_run_every_familys_documented_default():
     ctor = DTC().get_params()
     seen = set()
     for task in expand(cfg):
-        if task.label != "DTC":
+        if task.label != label:
             continue
-        family = FAMILY_CONFIGS[task.spec.benchmark]["labelled"]
+        family = FAMILY_CONFIGS[task.spec.benchmark][setting]
         resolved = {**ctor, **task.spec.params}
         assert {k: resolved[k] for k in family if k not in budget} == {
             k: v for k, v in family.items() if k not in budget
