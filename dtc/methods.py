@@ -80,6 +80,16 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         """Fit on ``pair`` and return ``labels_`` of shape ``(n_target,)``."""
         return self.fit(pair, y).labels_
 
+    def benchmark_defaults(self, benchmark: str | None, params: dict) -> dict:
+        """Parameters this method documents as its default on ``benchmark``'s family, for a
+        run with its own ``params`` (which override them).
+
+        The runners (``dtc run``, experiment configs) apply them before a run's params; a
+        method constructed directly keeps its ``__init__`` defaults. None unless a
+        subclass documents some (``dtc.DTC``: ``dtc.pipeline.FAMILY_CONFIGS``).
+        """
+        return {}
+
     def _fit(self, pair: DomainPair) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 

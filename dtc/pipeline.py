@@ -482,6 +482,16 @@ class DTC(TransferClusterer):
         return self.encoder_mode == "asymmetric"
 
     # -- validation -----------------------------------------------------------
+    def benchmark_defaults(self, benchmark: str | None, params: dict) -> dict:
+        """``FAMILY_CONFIGS`` of ``benchmark``'s family in the setting ``params`` ask for
+        (no source labels when ``use_source_labels`` is false there or on ``self``), less the
+        epochs and batch size, which stay the run's."""
+        if benchmark not in FAMILY_CONFIGS:
+            return {}
+        labelled = params.get("use_source_labels", self.use_source_labels)
+        config = family_config(benchmark, "labelled" if labelled else "unlabelled")
+        return {k: v for k, v in config.items() if k not in _BUDGET}
+
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
         if (
             isinstance(pair, DomainPair)

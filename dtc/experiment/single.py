@@ -142,8 +142,11 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
 
 
 def configured_method(spec: RunSpec):
-    """``spec``'s method, unfitted, with ``spec.params`` (objects built) and the seed set."""
+    """``spec``'s method, unfitted: its documented defaults for ``spec.benchmark``
+    (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`), then ``spec.params``
+    (objects built), then the seed."""
     method = methods.get(spec.method)
+    method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     method.set_params(**build_objects(spec.params))
     method.set_params(**_seed_params(method, spec.seed))
     return method

@@ -247,24 +247,43 @@ def test_resolved_params_describe_objects_the_way_configs_build_them():
     ("label", "setting"), [("DTC", "labelled"), ("DTC (no source labels)", "unlabelled")]
 )
 def test_paper_dtc_rows_run_every_familys_documented_default(label, setting):
-    # Table 1's DTC rows are the per-family defaults of dtc.pipeline.FAMILY_CONFIGS (budget
-    # aside), so the YAML's benchmark_params cannot drift from them.
+    # Table 1's DTC rows run the per-family defaults of dtc.pipeline.FAMILY_CONFIGS (budget
+    # aside), which the runner applies before a row's own params.
     from pathlib import Path
 
-    from dtc.pipeline import DTC, FAMILY_CONFIGS
+    from dtc.experiment.single import configured_method
+    from dtc.pipeline import FAMILY_CONFIGS
 
     path = Path(__file__).resolve().parents[2] / "experiments" / "paper" / "table1.yaml"
     cfg = load_config(path)
     budget = set(cfg.raw["budget"]) | {"batch_size"}
-    ctor = DTC().get_params()
     seen = set()
     for task in expand(cfg):
         if task.label != label:
             continue
         family = FAMILY_CONFIGS[task.spec.benchmark][setting]
-        resolved = {**ctor, **task.spec.params}
+        resolved = configured_method(task.spec).get_params()
         assert {k: resolved[k] for k in family if k not in budget} == {
             k: v for k, v in family.items() if k not in budget
         }, task.spec.benchmark
         seen.add(task.spec.benchmark)
     assert seen == set(FAMILY_CONFIGS)
+
+
+def test_runs_start_from_the_methods_documented_benchmark_defaults():
+    from dtc.experiment.single import RunSpec, configured_method
+    from dtc.pipeline import family_config
+
+    coil = configured_method(RunSpec("dtc", benchmark="coil20", params={"adapt_epochs": 3}))
+    assert coil.final_labels == "head_spread" and coil.std_floor_quantile is None
+    assert coil.adapt_epochs == 3  # the run's params win; epochs are never a family default
+    unl = configured_method(RunSpec("dtc", benchmark="coil20", params={"use_source_labels": False}))
+    assert {k: unl.get_params()[k] for k in ("clusterer", "n_latent", "spherical")} == {
+        k: family_config("coil20", "unlabelled")[k] for k in ("clusterer", "n_latent", "spherical")
+    }
+    mine = configured_method(RunSpec("dtc", benchmark="coil20", params={"final_labels": "head"}))
+    assert mine.final_labels == "head"
+    digits = configured_method(RunSpec("dtc", benchmark="digits"))
+    assert digits.final_labels == "head_clusters"  # the digits family default is DTC()'s
+    km = configured_method(RunSpec("kmeans", benchmark="coil20"))
+    assert km.benchmark_defaults("coil20", {}) == {}
