@@ -258,7 +258,8 @@ class DTC(TransferClusterer):
         anything else (:func:`dtc.data.preprocessing.size_normalize_images`; default
         ``False``; needs domains with a 2-D ``image_shape``): the size normalisation USPS
         and MNIST were built with, which removes a difference of digit size between two
-        digit domains. MNIST-USPS's default (``FAMILY_CONFIGS``).
+        digit domains. Not a default anywhere: rejected on MNIST-USPS's development pairs,
+        whose synthetic noise spreads the ink box (``FAMILY_CONFIGS``).
     standardize : bool
         z-score every feature within each domain before training (default ``True``): a
         first-order alignment that also puts raw pixels and counts on one scale.

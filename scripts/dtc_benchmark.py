@@ -65,14 +65,16 @@ def dtc_params(family: str, method: str) -> dict | None:
 def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
     """The rows of ``out`` that still hold; DTC rows run with other parameters than the
     family's current default are appended to ``<out>.stale.jsonl`` and dropped from ``out``."""
-    fresh = [r for r in rows if r.get("params") == dtc_params(r["family"], r["method"])]
-    if len(fresh) < len(rows):
-        stale_path = out.with_name(out.stem + ".stale.jsonl")
-        for r in rows:
-            if r.get("params") != dtc_params(r["family"], r["method"]):
-                append_record(stale_path, r)
-        write_records(out, fresh)
-        print(f"{len(rows) - len(fresh)} stale DTC rows moved to {stale_path} (run again)")
+    holds = [r.get("params") == dtc_params(r["family"], r["method"]) for r in rows]
+    if all(holds):
+        return rows
+    stale_path = out.with_name(out.stem + ".stale.jsonl")
+    for r, ok in zip(rows, holds):
+        if not ok:
+            append_record(stale_path, r)
+    fresh = [r for r, ok in zip(rows, holds) if ok]
+    write_records(out, fresh)
+    print(f"{len(rows) - len(fresh)} stale DTC rows moved to {stale_path} (run again)")
     return fresh
 
 

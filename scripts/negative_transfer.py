@@ -158,12 +158,13 @@ def all_cases(data_dir, names=None):
 
 
 def run_case(pair: DomainPair, args) -> dict:
-    from dtc.pipeline import DTC, FAMILY_CONFIGS, family_config
+    from dtc.pipeline import DTC
 
     y = pair.target.y
     params = {
-        # the DTC default of the target's family (DTC()'s own for every family but COIL)
-        **(family_config(pair.benchmark) if pair.benchmark in FAMILY_CONFIGS else {}),
+        # the DTC default of the target's family, as `dtc run` starts from (DTC()'s own for
+        # every family but COIL)
+        **DTC().benchmark_defaults(pair.benchmark, {}),
         "pretrain_epochs": args.pretrain_epochs,
         "adapt_epochs": args.adapt_epochs,
         "seed": args.seed,
