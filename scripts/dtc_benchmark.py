@@ -1,8 +1,10 @@
-"""Benchmark DTC against target-only references on every shared pair.
+"""Benchmark DTC against the reference methods on every shared pair.
 
-Runs, for each pair and seed, the reference methods (target-only K-means and spectral
-clustering, AE+K-means when the baseline is installed) and DTC in its two settings with
-the documented per-family defaults of :data:`dtc.pipeline.FAMILY_CONFIGS`:
+Runs, for each pair and seed, the reference methods of :data:`REFERENCES` -- target-only
+K-means, spectral clustering and AE+K-means (when the baseline is installed), and, with
+the labelled source, 1-NN from the source and CORAL with K-means started at the source
+class means -- and DTC in its two settings with the documented per-family defaults of
+:data:`dtc.pipeline.FAMILY_CONFIGS`:
 
 ``labelled``    source labels used; clusters named by source classes, so accuracy
                 without Hungarian matching (``acc_unmatched``) is reported too;
@@ -10,9 +12,9 @@ the documented per-family defaults of :data:`dtc.pipeline.FAMILY_CONFIGS`:
 
 Every result is appended to a JSON-lines file as soon as it exists (a re-run skips the
 rows already there), and the table of Hungarian ACC (mean over seeds, %) is printed at
-the end. A DTC row records the parameters it ran with; when the family's default has
-changed since, the row is stale: it is moved to ``<out>.stale.jsonl`` and run again, so
-the table never mixes two defaults. Target labels are used only by
+the end. A row records the parameters it ran with; when they have changed since (a
+family's DTC default, a reference's parameters), the row is stale: it is moved to
+``<out>.stale.jsonl`` and run again, so the table never mixes two configurations. Target labels are used only by
 :func:`dtc.metrics.evaluate`.
 
     DTC_DATA=/work/shared/data python scripts/dtc_benchmark.py --out results/dtc_bench.jsonl
@@ -37,7 +39,16 @@ from dtc.experiment.store import append_record, read_records, write_records
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
 
-REFERENCES = ("kmeans", "spectral", "ae_kmeans")
+# name in the table -> (registered method, parameters): the references of issue 4's table
+REFERENCES = {
+    "kmeans": ("kmeans", {}),
+    "spectral": ("spectral", {}),
+    "ae_kmeans": ("ae_kmeans", {}),
+    "source_nn": ("source_nn", {}),
+    # CORAL as in its paper (the source re-coloured to the target), K-means from the
+    # source class means: reproduces the issue's SURF figure, 53.6, exactly
+    "coral_means": ("coral", {"direction": "source_to_target", "init": "source"}),
+}
 SETTINGS = ("labelled", "unlabelled")
 FAMILIES = ("digits", "office_caltech10_surf", "mnist_usps", "coil20")
 
@@ -54,18 +65,27 @@ def load(family: str, source: str, target: str, preprocess: str, data_dir):
     return load_pair(family, source, target, data_dir=data_dir, preprocess=preprocess)
 
 
-def dtc_params(family: str, method: str) -> dict | None:
-    """The DTC parameters a row of ``method`` (``dtc_<setting>``) runs with now; None for
-    a reference method. JSON round-tripped, to compare with a row read back."""
-    if not method.startswith("dtc_"):
-        return None
-    return json.loads(json.dumps(family_config(family, method[4:])))
+def row_params(family: str, method: str) -> dict:
+    """The parameters a row of ``method`` runs with now: the family's DTC default for
+    ``dtc_<setting>``, a reference's own (:data:`REFERENCES`) otherwise. JSON round-tripped,
+    to compare with a row read back."""
+    if method.startswith("dtc_"):
+        params = family_config(family, method[4:])
+    else:
+        params = REFERENCES[method][1]
+    return json.loads(json.dumps(params))
 
 
 def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
-    """The rows of ``out`` that still hold; DTC rows run with other parameters than the
-    family's current default are appended to ``<out>.stale.jsonl`` and dropped from ``out``."""
-    holds = [r.get("params") == dtc_params(r["family"], r["method"]) for r in rows]
+    """The rows of ``out`` that still hold. A row run with other parameters than its method's
+    current ones (a changed family default, a changed reference; a row without recorded
+    parameters counts as run with none) is appended to ``<out>.stale.jsonl`` and dropped
+    from ``out``. Rows of methods no longer listed are kept."""
+    holds = [
+        r["method"] not in (*REFERENCES, *(f"dtc_{s}" for s in SETTINGS))
+        or r.get("params", {}) == row_params(r["family"], r["method"])
+        for r in rows
+    ]
     if all(holds):
         return rows
     stale_path = out.with_name(out.stem + ".stale.jsonl")
@@ -74,7 +94,7 @@ def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
             append_record(stale_path, r)
     fresh = [r for r, ok in zip(rows, holds) if ok]
     write_records(out, fresh)
-    print(f"{len(rows) - len(fresh)} stale DTC rows moved to {stale_path} (run again)")
+    print(f"{len(rows) - len(fresh)} stale rows moved to {stale_path} (run again)")
     return fresh
 
 
@@ -83,7 +103,8 @@ def run_one(method: str, setting: str | None, pair, seed: int) -> dict:
     if method == "dtc":
         est = methods.get("dtc", **family_config(pair.benchmark, setting), seed=seed, n_threads=1)
     else:
-        est = methods.get(method, seed=seed)
+        name, params = REFERENCES[method]
+        est = methods.get(name, **params, seed=seed)
     est.fit(pair)
     scores = evaluate(
         pair.target.y, est.labels_, cluster_classes=getattr(est, "cluster_classes_", None)
@@ -134,7 +155,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/dtc_benchmark.jsonl")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
-    ap.add_argument("--methods", nargs="+", default=[*REFERENCES, *(f"dtc_{s}" for s in SETTINGS)])
+    choices = [*REFERENCES, *(f"dtc_{s}" for s in SETTINGS)]
+    ap.add_argument("--methods", nargs="+", default=choices, choices=choices)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
@@ -151,8 +173,9 @@ def main(argv=None) -> int:
             for seed in args.seeds:
                 for method in args.methods:
                     key = (family, name, method, seed)
-                    base = method.split("_")[0] if method.startswith("dtc_") else method
-                    if key in done or base not in available:
+                    base = "dtc" if method.startswith("dtc_") else method
+                    registered = "dtc" if base == "dtc" else REFERENCES[base][0]
+                    if key in done or registered not in available:
                         continue
                     setting = method[4:] if method.startswith("dtc_") else None
                     # References use the family's literature preprocessing; DTC its own.
@@ -160,8 +183,7 @@ def main(argv=None) -> int:
                     pair = load(family, source, target, prep, args.data_dir)
                     scores = run_one(base, setting, pair, seed)
                     row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
-                    if setting:
-                        row["params"] = dtc_params(family, method)
+                    row["params"] = row_params(family, method)
                     rows.append(row)
                     append_record(out, row)
                     shown = " ".join(

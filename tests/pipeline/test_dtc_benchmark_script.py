@@ -1,4 +1,4 @@
-"""``scripts/dtc_benchmark.py``: rows of an older DTC default are set aside and run again."""
+"""``scripts/dtc_benchmark.py``: rows of older parameters are set aside and run again."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ from dtc.experiment.store import read_records, write_records
 
 def test_rows_run_with_another_default_are_moved_aside(load_script, tmp_path):
     script = load_script("dtc_benchmark")
-    current = script.dtc_params("coil20", "dtc_labelled")
+    current = script.row_params("coil20", "dtc_labelled")
     old = {**current, "final_labels": "head_clusters", "std_floor_quantile": 0.5}
     key = {"family": "coil20", "pair": "coil1->coil2", "seed": 0, "acc": 0.5}
     rows = [
-        {**key, "method": "kmeans"},  # references have no DTC parameters: kept
+        {**key, "method": "kmeans"},  # no parameters recorded = run with none: kept
         {**key, "method": "dtc_labelled", "params": current},
+        {**key, "method": "old_reference"},  # no longer listed: kept
         {**key, "method": "dtc_labelled", "seed": 1, "params": old},
         {**key, "method": "dtc_unlabelled"},  # written before rows recorded parameters
+        {**key, "method": "coral_means", "params": {"init": "source"}},  # changed since
     ]
     out = tmp_path / "bench.jsonl"
     write_records(out, rows)
     kept = script.set_aside_stale(out, read_records(out))
-    assert kept == rows[:2] and read_records(out) == rows[:2]
-    assert read_records(tmp_path / "bench.stale.jsonl") == rows[2:]
+    assert kept == rows[:3] and read_records(out) == rows[:3]
+    assert read_records(tmp_path / "bench.stale.jsonl") == rows[3:]
     assert script.set_aside_stale(out, kept) == kept  # nothing stale: nothing moves
-    assert read_records(tmp_path / "bench.stale.jsonl") == rows[2:]
+    assert read_records(tmp_path / "bench.stale.jsonl") == rows[3:]
