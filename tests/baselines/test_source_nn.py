@@ -1,4 +1,5 @@
-"""1-NN from the labelled source (``baselines.source_nn``)."""
+"""1-NN from the labelled source (``baselines.source_nn``); its published figures:
+``tests/data/test_paper_nn.py``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import numpy as np
 import pytest
 
 from dtc import methods
-from dtc.data import Domain, DomainPair, load_pair
-from dtc.metrics import acc_unmatched
+from dtc.data import Domain, DomainPair
 
 
 def test_each_target_sample_takes_its_nearest_source_class_by_hand():
@@ -22,21 +22,3 @@ def test_each_target_sample_takes_its_nearest_source_class_by_hand():
     with pytest.raises(ValueError, match="needs a labelled source"):
         unlabelled = Domain(src.X, name="s")
         methods.get("source_nn").fit(DomainPair(unlabelled, tgt, n_clusters=2))
-
-
-@pytest.mark.paper
-@pytest.mark.parametrize(
-    ("benchmark", "source", "target", "published"),
-    [
-        ("mnist_usps", "usps", "mnist", 44.70),
-        ("mnist_usps", "mnist", "usps", 65.94),
-        ("coil20", "coil1", "coil2", 83.61),
-        ("coil20", "coil2", "coil1", 82.78),
-    ],
-)
-def test_the_nn_column_of_long_et_al_2013(data_dir, benchmark, source, target, published):
-    # Long et al., ICCV 2013 (JDA), Table 2, column "NN", on the very files dtc reads
-    pair = load_pair(benchmark, source, target, data_dir=data_dir)
-    nn = methods.get("source_nn").fit(pair)
-    acc = 100 * acc_unmatched(pair.target.y, nn.labels_, nn.cluster_classes_)
-    assert abs(acc - published) < 0.01, f"{source}->{target}: {acc:.2f} vs {published}"
