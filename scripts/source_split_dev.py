@@ -49,7 +49,7 @@ from sklearn.model_selection import train_test_split
 
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
-from dtc.metrics import cluster_acc
+from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.pipeline import DTC, family_config
 
 FAMILIES = ("mnist_usps", "coil20")
@@ -152,17 +152,16 @@ def main(argv=None) -> int:
                 )
                 for i, cand in enumerate(candidates):
                     params = {**family_config(family, args.setting), **cand}
-                    params.pop("preprocess", None)
                     t0 = time.perf_counter()
                     est = DTC(**params, seed=seed, n_threads=1).fit(pair)
                     acc = cluster_acc(pair.target.y, est.labels_)
                     accs[family, i].append(acc)
                     # accuracy under the source class names, where the method names clusters
-                    named = getattr(est, "cluster_classes_", None)
+                    names = getattr(est, "cluster_classes_", None)
                     named = (
                         ""
-                        if named is None
-                        else f"named={100 * np.mean(named[est.labels_] == pair.target.y):5.1f} "
+                        if names is None
+                        else f"named={100 * acc_unmatched(pair.target.y, est.labels_, names):5.1f} "
                     )
                     print(
                         f"{family:12s} {source:6s} seed={seed} {json.dumps(cand):40s} "
