@@ -21,8 +21,9 @@ reference: the DTC network trained on the target alone for the same number of gr
 steps, then K-means), of *unguarded* DTC (no callback) and of *guarded* DTC (with the
 monitor, policy ``rollback`` by default), and whether the monitor flagged the case
 (``negative_transfer_``) and why (``reason``: ``below_reference`` -- the label-free
-score -- or ``unrelated_source`` -- the feature-correspondence test, whose statistic is
-the ``corr`` column). ``acc_kmeans_raw`` (K-means on the raw target features,
+score --, ``unrelated_source`` -- the feature-correspondence test, whose statistic is
+the ``corr`` column -- or ``dissimilar_source`` -- the structural similarity, the ``sim``
+column, below the monitor's ``min_similarity``). ``acc_kmeans_raw`` (K-means on the raw target features,
 ``n_init=10``) is given for context. Target labels are used here, and only here, to
 compute the ACCs: the monitor never sees them.
 
@@ -178,6 +179,7 @@ def run_case(pair: DomainPair, args) -> dict:
         every=args.every,
         calibrate=not args.no_calibrate,
         check_features=not args.no_check_features,
+        min_similarity=args.min_similarity,
         n_restarts=args.n_restarts,
         seed=args.seed,
     )
@@ -274,6 +276,12 @@ def main(argv=None) -> int:
         help="the monitor does not test that the source's features correspond to the target's",
     )
     ap.add_argument(
+        "--min-similarity",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=NegativeTransferMonitor().min_similarity,
+        help="structural similarity below which a related source is negative ('none': off)",
+    )
+    ap.add_argument(
         "--n-restarts",
         type=int,
         default=NegativeTransferMonitor().n_restarts,
@@ -300,7 +308,7 @@ def main(argv=None) -> int:
     rows = []
     if not args.json:
         print(
-            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} {'km_raw':>7} {'corr':>6} {'reason':16} {'s':>5}"
+            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} {'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
         )
     for name, kind, load in all_cases(data_dir, names):
         try:
@@ -313,11 +321,12 @@ def main(argv=None) -> int:
         row["seconds"] = round(time.perf_counter() - t0, 1)
         c = row["correspondence"]
         corr = "-" if c is None else f"{c['statistic']:.2f}"
+        sim = "-" if c is None or "similarity" not in c else f"{c['similarity']:.2f}"
         line = (
             f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
             f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
             f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} "
-            f"{corr:>6} {row['reason'] or '-':16} {row['seconds']:5.0f}"
+            f"{corr:>6} {sim:>6} {row['reason'] or '-':17} {row['seconds']:5.0f}"
         )
         emit(rows, row, args.json, line)
     if rows:

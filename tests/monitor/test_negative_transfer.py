@@ -323,6 +323,58 @@ def test_a_source_with_the_targets_features_passes_the_correspondence_test():
     assert not est.negative_transfer_ and est.monitor_trail_[-1]["reason"] is None
 
 
+def related_but_dissimilar_pair() -> DomainPair:
+    """The target's blobs in 20 features; the source keeps the target's first 10 features
+    (plus noise) and takes its last 10 from blobs with other centres: the features
+    correspond (p = 0.01) but only half of the correlation structure is shared
+    (structural similarity 0.40)."""
+    X, y = blobs(d=20)
+    Xs = X + np.random.default_rng(3).normal(0, 0.5, X.shape).astype(np.float32)
+    Xs[:, 10:] = blobs(d=20, seed=7)[0][:, 10:]
+    return DomainPair(Domain(Xs, y), Domain(X, y), n_clusters=K)
+
+
+def test_a_related_source_with_another_structure_is_negative_whatever_the_score():
+    mon = monitor("rollback")
+    est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(related_but_dissimilar_pair())
+    c = mon.correspondence_
+    assert c["related"] and not c["similar"]
+    assert c["similarity"] == pytest.approx(0.40, abs=0.01)
+    assert c["similarity"] < mon.min_similarity
+    final = est.monitor_trail_[-1]
+    assert final["score"] >= final["reference"] - est.monitor_margin_  # the score is fine
+    assert final["reason"] == "dissimilar_source" and final["decision"] == "fallback"
+    assert est.negative_transfer_ and est.fell_back_to_reference_
+    # switched off: the same fit is not flagged, and the similarity not judged
+    off = monitor("rollback", min_similarity=None)
+    est = ScriptedDTC([good, good], [0.2, 0.1], [off]).fit(related_but_dissimilar_pair())
+    assert not est.negative_transfer_ and "similar" not in off.correspondence_
+    # a source with the target's structure passes
+    same = monitor("rollback")
+    ScriptedDTC([good, good], [0.2, 0.1], [same]).fit(wide_pair(permute_source=False))
+    assert same.correspondence_["similar"] and same.correspondence_["similarity"] > 0.9
+
+
+def test_a_source_drowned_in_noise_is_negative_whatever_the_score():
+    wide = wide_pair(permute_source=False)
+    Xs = wide.source.X
+    noisy = Xs + np.random.default_rng(5).normal(0, 2 * Xs.std(), Xs.shape).astype(np.float32)
+    mon = monitor("rollback")
+    est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(
+        DomainPair(Domain(noisy, wide.source.y), wide.target, n_clusters=K)
+    )
+    c = mon.correspondence_
+    assert c["related"] and c["similar"]  # its structure is the target's, under the noise
+    assert c["signal_ratio"] < mon.min_signal_ratio and not c["clean"]
+    final = est.monitor_trail_[-1]
+    assert final["reason"] == "noisy_source" and est.fell_back_to_reference_
+    off = monitor("rollback", min_signal_ratio=None)
+    ScriptedDTC([good, good], [0.2, 0.1], [off]).fit(
+        DomainPair(Domain(noisy, wide.source.y), wide.target, n_clusters=K)
+    )
+    assert "clean" not in off.correspondence_
+
+
 def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
     few = monitor()  # 6 features: too few for the test's power
     ScriptedDTC([good], [0.1], [few]).fit(pair)
@@ -354,6 +406,9 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
         ({"calibrate": "yes"}, "calibrate must be a bool"),
         ({"check_features": 1}, "check_features must be a bool"),
         ({"n_restarts": 1}, "n_restarts must be an int >= 2"),
+        ({"min_similarity": 1.5}, r"min_similarity must be None or in \[0, 1\]"),
+        ({"min_similarity": True}, r"min_similarity must be None or in \[0, 1\]"),
+        ({"min_signal_ratio": -0.1}, "min_signal_ratio must be None or a finite number >= 0"),
     ],
 )
 def test_bad_parameters_are_refused(pair, kwargs, match):
