@@ -23,7 +23,8 @@ monitor, policy ``rollback`` by default), and whether the monitor flagged the ca
 (``negative_transfer_``) and why (``reason``: ``below_reference`` -- the label-free
 score --, ``unrelated_source`` -- the feature-correspondence test, whose statistic is
 the ``corr`` column -- or ``dissimilar_source`` -- the structural similarity, the ``sim``
-column, below the monitor's ``min_similarity``). ``acc_kmeans_raw`` (K-means on the raw target features,
+column, below the monitor's ``min_similarity`` -- or ``noisy_source`` -- the source's
+structure signal per row over the target's below ``min_signal_ratio``). ``acc_kmeans_raw`` (K-means on the raw target features,
 ``n_init=10``) is given for context. Target labels are used here, and only here, to
 compute the ACCs: the monitor never sees them.
 
@@ -180,6 +181,7 @@ def run_case(pair: DomainPair, args) -> dict:
         calibrate=not args.no_calibrate,
         check_features=not args.no_check_features,
         min_similarity=args.min_similarity,
+        min_signal_ratio=args.min_signal_ratio,
         n_restarts=args.n_restarts,
         seed=args.seed,
     )
@@ -280,6 +282,12 @@ def main(argv=None) -> int:
         type=lambda v: None if v.lower() == "none" else float(v),
         default=NegativeTransferMonitor().min_similarity,
         help="structural similarity below which a related source is negative ('none': off)",
+    )
+    ap.add_argument(
+        "--min-signal-ratio",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=NegativeTransferMonitor().min_signal_ratio,
+        help="source/target signal per row below which a related source is negative ('none': off)",
     )
     ap.add_argument(
         "--n-restarts",
