@@ -1,0 +1,32 @@
+"""``scripts/negative_transfer.py``: the development cases, on which the monitor's source
+checks were calibrated, share no pair with the harness that evaluates the monitor."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_development_pairs_are_not_harness_pairs(load_script):
+    script = load_script("negative_transfer")
+    harness = {tuple(c[1:]) for c in script.POSITIVE}
+    dev = {tuple(c[1:]) for c in script.DEV_POSITIVE}
+    assert not harness & dev
+    assert not {c[0] for c in script.all_cases(None)} & {
+        c[0] for c in script.all_cases(None, dev=True)
+    }
+    # every development construction is built from a development pair
+    assert {c[1] for c in script.DEV_NEGATIVE} <= {c[0] for c in script.DEV_POSITIVE}
+
+
+def test_development_digits_cases_differ_from_the_harness_ones(load_script):
+    script = load_script("negative_transfer")
+    harness = dict((n, load) for n, _, load in script.all_cases(None))
+    dev = dict((n, load) for n, _, load in script.all_cases(None, dev=True))
+    # the pair: another shift seed
+    assert not np.array_equal(harness["digits"]().target.X, dev["digits_seed1"]().target.X)
+    # the constructions: drawn with the development seed
+    a, b = harness["digits_corrupted"](), dev["digits_seed1_corrupted"]()
+    assert a.source.X.shape[1] == b.source.X.shape[1]
+    assert not np.array_equal(a.source.X[:5], b.source.X[:5])
+    wide = dev["digits_seed1_wide_gap"]()
+    assert np.array_equal(wide.target.X, script.make_digits_pair(1.0, 1).target.X)
