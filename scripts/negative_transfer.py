@@ -31,7 +31,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py              # table + summary (~6 min)
     python scripts/negative_transfer.py --json       # one JSON object per line and case
     python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
-    python scripts/negative_transfer.py --dev        # the development cases (~3 min)
+    python scripts/negative_transfer.py --dev        # the development cases (~4 min)
 
 The summary checks the targets of issue 6: guarded never more than 1 point below
 target-only; at least 90% of the unguarded gain kept on positive cases; negative cases
