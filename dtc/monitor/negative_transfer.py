@@ -149,11 +149,7 @@ from sklearn.model_selection import cross_val_predict
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.reference import NoTransferReference
-from dtc.monitor.relatedness import (
-    feature_correspondence,
-    structural_similarity,
-    varying_features,
-)
+from dtc.monitor.relatedness import check_source
 
 __all__ = [
     "POLICIES",
@@ -172,11 +168,9 @@ _BIAS_FOLDS = 5
 # Significance level of the test that the source labels are learnable at all.
 _LEARNABLE_P = 0.01
 SPACES = ("raw", "joint")
-# Feature-correspondence test: permutations, significance level, and the fewest varying
-# features it is run on (below that it has too little power; module docstring).
+# Feature-correspondence test: permutations and significance level.
 _CORRESPONDENCE_PERMUTATIONS = 99
 _CORRESPONDENCE_P = 0.01
-_CORRESPONDENCE_MIN_FEATURES = 16
 
 
 def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -463,45 +457,23 @@ class NegativeTransferMonitor(Callback):
         return self._source_reason or "below_reference"
 
     def _correspondence(self, pair) -> dict | None:
-        """The feature-correspondence test of ``pair``'s source against the scored target
-        rows, or None where it does not apply (a heterogeneous pair, whose features differ
-        by design; too few varying features; switched off)."""
+        """The source checks (:func:`dtc.monitor.relatedness.check_source`) of ``pair``'s
+        source against the scored target rows, or None where they do not apply (a
+        heterogeneous pair, whose features differ by design; too few varying features;
+        switched off)."""
         source = pair.source
         if not self.check_features or pair.heterogeneous or source.n_features != self._X.shape[1]:
             return None
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), int(self.seed))
-        Xs = np.asarray(source.X, dtype=np.float64)[idx]
-        if varying_features(Xs, self._X).sum() < _CORRESPONDENCE_MIN_FEATURES:
-            return None
-        result = feature_correspondence(
-            Xs, self._X, n_permutations=_CORRESPONDENCE_PERMUTATIONS, seed=int(self.seed)
+        return check_source(
+            np.asarray(source.X, dtype=np.float64)[idx],
+            self._X,
+            min_similarity=self.min_similarity,
+            min_signal_ratio=self.min_signal_ratio,
+            n_permutations=_CORRESPONDENCE_PERMUTATIONS,
+            alpha=_CORRESPONDENCE_P,
+            seed=int(self.seed),
         )
-        result["related"] = result["p_value"] <= _CORRESPONDENCE_P
-        if not result["related"] or (self.min_similarity is None and self.min_signal_ratio is None):
-            return result
-        sim = structural_similarity(Xs, self._X, seed=int(self.seed))
-        result.update({key: sim[key] for key in sim if key not in result})
-        result["signal_ratio"] = (
-            sim["signal_source"] / sim["signal_target"] if sim["signal_target"] > 0 else None
-        )
-        # nan similarity, or a target without a reproducible structure (no signal ratio):
-        # no evidence either way, so no flag.
-        if self.min_similarity is not None:
-            result["similar"] = not sim["similarity"] < float(self.min_similarity)
-        if self.min_signal_ratio is not None and result["signal_ratio"] is not None:
-            result["clean"] = not result["signal_ratio"] < float(self.min_signal_ratio)
-        return result
-
-    @staticmethod
-    def _source_verdict(correspondence: dict | None) -> str | None:
-        """Why the source is negative before any training (None: it is not, or untested)."""
-        if correspondence is None:
-            return None
-        if not correspondence["related"]:
-            return "unrelated_source"
-        if not correspondence.get("clean", True):
-            return "noisy_source"
-        return None if correspondence.get("similar", True) else "dissimilar_source"
 
     def _restart_spread(self) -> float:
         """Standard deviation ``(ddof=1)`` of the score over ``n_restarts`` single-start
@@ -593,7 +565,9 @@ class NegativeTransferMonitor(Callback):
             self.margin_ += 2.0 * spread + max(0.0, bias or 0.0)
         estimator.monitor_margin_ = self.margin_
         self.correspondence_ = self._correspondence(pair)
-        self._source_reason = self._source_verdict(self.correspondence_)
+        self._source_reason = (
+            None if self.correspondence_ is None else self.correspondence_["verdict"]
+        )
         estimator.source_correspondence_ = self.correspondence_
         self.trail_: list[dict] = []
         self._best = None  # (score, epoch, state) for rollback

@@ -45,7 +45,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["feature_correspondence", "structural_similarity", "varying_features"]
+__all__ = [
+    "MIN_FEATURES",
+    "check_source",
+    "feature_correspondence",
+    "structural_similarity",
+    "varying_features",
+]
+
+#: Fewest features that vary in both domains for :func:`check_source` to run: with fewer,
+#: a permutation test of the correlation entries has too little power to tell a related
+#: source from an unrelated one.
+MIN_FEATURES = 16
 
 
 def _as_rows(X, name: str, fn: str = "feature_correspondence", min_rows: int = 3) -> np.ndarray:
@@ -229,3 +240,56 @@ def structural_similarity(Xs, Xt, *, n_splits: int = 5, seed: int = 0, eps: floa
         "similarity": float(similarity),
         "n_features": int(keep.sum()),
     }
+
+
+def check_source(
+    Xs,
+    Xt,
+    *,
+    min_similarity: float | None = 0.5,
+    min_signal_ratio: float | None = 0.1,
+    n_permutations: int = 99,
+    alpha: float = 0.01,
+    seed: int = 0,
+) -> dict | None:
+    """The label-free checks of a source ``Xs`` ``(n_s, d)`` against a target ``Xt``
+    ``(n_t, d)`` before any training, as :class:`dtc.monitor.NegativeTransferMonitor` and
+    :func:`dtc.monitor.rank_sources` run them.
+
+    1. :func:`feature_correspondence` (``n_permutations``): ``related`` when its p-value is
+       at most ``alpha``.
+    2. For a related source, :func:`structural_similarity`: ``similar`` when the
+       similarity is at least ``min_similarity``, ``clean`` when the source's signal per
+       row is at least ``min_signal_ratio`` of the target's (``signal_ratio``). A check
+       whose threshold is None is not judged; a ``nan`` similarity or a target without a
+       reproducible structure is no evidence either way, so it passes.
+
+    Returns the test's and the similarity's results with these verdicts and ``verdict``:
+    None (the source passes), ``"unrelated_source"``, ``"noisy_source"`` or
+    ``"dissimilar_source"`` (the first check that fails, in that order). Returns None when
+    fewer than :data:`MIN_FEATURES` features vary in both domains (too little power).
+    """
+    Xs, Xt = _as_rows(Xs, "Xs", "check_source"), _as_rows(Xt, "Xt", "check_source")
+    if Xs.shape[1] != Xt.shape[1]:
+        _shared_features(Xs, Xt, "check_source", 1e-8)  # raises, naming both widths
+    if varying_features(Xs, Xt).sum() < MIN_FEATURES:
+        return None
+    result = feature_correspondence(Xs, Xt, n_permutations=n_permutations, seed=seed)
+    result["related"] = result["p_value"] <= alpha
+    result["verdict"] = None if result["related"] else "unrelated_source"
+    if not result["related"] or (min_similarity is None and min_signal_ratio is None):
+        return result
+    sim = structural_similarity(Xs, Xt, seed=seed)
+    result.update({key: sim[key] for key in sim if key not in result})
+    result["signal_ratio"] = (
+        sim["signal_source"] / sim["signal_target"] if sim["signal_target"] > 0 else None
+    )
+    if min_similarity is not None:
+        result["similar"] = not sim["similarity"] < float(min_similarity)
+    if min_signal_ratio is not None and result["signal_ratio"] is not None:
+        result["clean"] = not result["signal_ratio"] < float(min_signal_ratio)
+    if not result.get("clean", True):
+        result["verdict"] = "noisy_source"
+    elif not result.get("similar", True):
+        result["verdict"] = "dissimilar_source"
+    return result

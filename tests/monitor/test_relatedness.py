@@ -9,7 +9,7 @@ from scipy.stats import pearsonr
 
 from dtc.data import make_digits_pair
 from dtc.monitor import scores
-from dtc.monitor.relatedness import feature_correspondence, structural_similarity
+from dtc.monitor.relatedness import check_source, feature_correspondence, structural_similarity
 
 
 def correlated(n, d, seed, mix=None):
@@ -205,3 +205,36 @@ def test_structural_similarity_refuses_bad_input(Xs, Xt, kwargs, match):
         Xs, Xt = correlated(20, 5, seed=1), correlated(20, 5, seed=2)
     with pytest.raises(ValueError, match=match):
         structural_similarity(Xs, Xt, **kwargs)
+
+
+# -- the checks together -------------------------------------------------------------------
+def test_check_source_names_the_first_check_that_fails():
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(0, 1, (4, 20)), rng.normal(0, 1, (4, 20))
+    target = factor_rows(400, A, 1.0, 1)
+    same = factor_rows(400, A, 1.0, 2)
+    three_of_four = factor_rows(400, np.vstack([A[:3], B[3:]]), 1.0, 3)  # similarity ~0.7
+    noisy = same + np.random.default_rng(4).normal(0, 2 * same.std(), same.shape)
+    permuted = same[:, np.random.default_rng(5).permutation(20)]
+    sources = {"same": same, "3/4": three_of_four, "noisy": noisy, "permuted": permuted}
+    verdicts = {
+        name: check_source(X, target, min_similarity=0.8)["verdict"] for name, X in sources.items()
+    }
+    assert verdicts == {
+        "same": None,
+        "3/4": "dissimilar_source",
+        "noisy": "noisy_source",
+        "permuted": "unrelated_source",
+    }
+    # a check whose threshold is None is not judged
+    off = check_source(noisy, target, min_similarity=None, min_signal_ratio=None)
+    assert off["verdict"] is None and "similarity" not in off
+    only_similarity = check_source(noisy, target, min_signal_ratio=None)
+    assert only_similarity["verdict"] is None and "clean" not in only_similarity
+
+
+def test_check_source_does_not_run_on_too_few_features():
+    X = correlated(100, 10, seed=1)
+    assert check_source(X, correlated(100, 10, seed=2)) is None
+    with pytest.raises(ValueError, match="same number of features"):
+        check_source(X, correlated(100, 12, seed=2))
