@@ -7,7 +7,11 @@ bandwidth, Gretton et al., JMLR 2012, on fixed subsamples of the raw features) a
 label-free score of the target partition after a short adaptation on that source. A
 source close to the target whose short adaptation yields a well-separated target
 partition ranks first (as in transferability estimation by domain discrepancy, Ben-David
-et al., Machine Learning 2010). :func:`select_source` returns the best source, or a
+et al., Machine Learning 2010). Before that, every candidate goes through the
+negative-transfer monitor's source checks (:func:`dtc.monitor.relatedness.check_source`:
+features that do not correspond, a structure drowned in noise, a structure unlike the
+target's); a candidate that fails is not adapted and gets weight 0, unless every
+candidate fails (then all are ranked, with a warning). :func:`select_source` returns the best source, or a
 combined source sampled from all of them in proportion to their weights
 (:func:`combine_sources`), which any method that takes one source can use.
 
@@ -24,6 +28,7 @@ Target labels are removed before anything is fitted or scored.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +37,10 @@ import numpy as np
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
 from dtc.monitor.negative_transfer import common_space_score, usable_scores
+from dtc.monitor.relatedness import check_source
+
+# Rows of each domain the source checks see (as the monitor's default ``max_samples``).
+_CHECK_ROWS = 1000
 
 __all__ = [
     "ModelSelection",
@@ -111,6 +120,7 @@ def rank_sources(
     discrepancy_weight: float = 1.0,
     temperature: float = 0.1,
     max_samples: int = 500,
+    check_sources: bool = True,
     seed: int = 0,
 ) -> list[dict]:
     """Rank candidate ``sources`` for ``target`` by predicted transferability.
@@ -135,13 +145,20 @@ def rank_sources(
     temperature : float > 0
         Softness of the weights.
     max_samples, seed : subsample sizes / seed of the discrepancy and the score.
+    check_sources : bool
+        Run the source checks first (module docstring) on at most 1000 rows of each
+        domain, with the monitor's default thresholds; correlations do not change under
+        DTC's per-feature standardisation, so raw features give the monitor's verdict.
 
     Returns
     -------
     list of dicts, best first, with ``name``, ``index`` (position in ``sources``),
     ``discrepancy`` (lower is closer), ``score`` (higher is better), ``transferability``
     (``score - discrepancy_weight * discrepancy``), ``rank`` (1 = best)
-    and ``weight`` (softmax of ``transferability / temperature``; the weights sum to 1).
+    and ``weight`` (softmax of ``transferability / temperature``; the weights sum to 1),
+    ``check`` (the failed check, e.g. ``"unrelated_source"``; None when the source passes
+    or was not checked) and ``excluded`` (True: it failed, was not adapted, and has score
+    and transferability ``nan``, weight 0 and a rank after every passing source).
     """
     items = (
         list(sources.items())
@@ -184,27 +201,61 @@ def rank_sources(
     crit = _criterion_fn(criterion)
     rows = _target_rows(target, max_samples, seed)
     X = np.asarray(target.X, dtype=np.float64)[rows]
+    checks = [_source_check(src, target, seed) if check_sources else None for _, src in items]
+    if all(c is not None for c in checks):
+        warnings.warn(
+            f"rank_sources: every candidate failed the source checks ({checks}); ranking "
+            "them all: transfer from any of them is likely to be negative",
+            stacklevel=2,
+        )
+        excluded = [False] * len(items)
+    else:
+        excluded = [c is not None for c in checks]
     out = []
     for index, (name, src) in enumerate(items):
-        est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters)))
-        labels = np.asarray(est.labels_)[rows]
+        score = float("nan")
+        if not excluded[index]:
+            est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters)))
+            score = float(crit(X, np.asarray(est.labels_)[rows], est))
         out.append(
             {
                 "name": name,
                 "index": index,
                 "discrepancy": source_discrepancy(src, target, max_samples=max_samples, seed=seed),
-                "score": float(crit(X, labels, est)),
+                "score": score,
+                "check": checks[index],
+                "excluded": excluded[index],
             }
         )
-    t = np.array([r["score"] - float(discrepancy_weight) * r["discrepancy"] for r in out])
+    kept = [r for r in out if not r["excluded"]]
+    t = np.array([r["score"] - float(discrepancy_weight) * r["discrepancy"] for r in kept])
     w = np.exp((t - t.max()) / float(temperature))
     w /= w.sum()
-    for r, ti, wi in zip(out, t, w):
+    for r, ti, wi in zip(kept, t, w):
         r["transferability"], r["weight"] = float(ti), float(wi)
-    out.sort(key=lambda r: (-r["transferability"], -r["score"], r["index"]))
+    for r in out:
+        if r["excluded"]:
+            r["transferability"], r["weight"] = float("nan"), 0.0
+    out.sort(
+        key=lambda r: (
+            r["excluded"],
+            -np.nan_to_num(r["transferability"]),
+            -np.nan_to_num(r["score"]),
+            r["index"],
+        )
+    )
     for rank, r in enumerate(out, 1):
         r["rank"] = rank
     return out
+
+
+def _source_check(source: Domain, target: Domain, seed: int) -> str | None:
+    """The failed source check of ``source`` against ``target`` (None: passes, or the
+    checks do not apply: fewer features than they need)."""
+    Xs = source.X[scores.subsample_index(source.n_samples, _CHECK_ROWS, seed)]
+    Xt = target.X[scores.subsample_index(target.n_samples, _CHECK_ROWS, seed)]
+    result = check_source(Xs, Xt, seed=seed)
+    return None if result is None else result["verdict"]
 
 
 def combine_sources(

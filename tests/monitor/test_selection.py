@@ -67,9 +67,13 @@ def test_source_discrepancy_matches_a_numpy_mmd():
 
 # -- source ranking -------------------------------------------------------------------------
 def test_a_related_source_ranks_above_a_permuted_one(digits):
+    # By discrepancy and score alone (the source checks would exclude it outright: below).
     s, t = digits.source, digits.target
     ranking = rank_sources(
-        t, {"permuted": permuted(s), "related": s}, fit_fn=lambda p: ClassMeanTransfer().fit(p)
+        t,
+        {"permuted": permuted(s), "related": s},
+        fit_fn=lambda p: ClassMeanTransfer().fit(p),
+        check_sources=False,
     )
     assert [r["name"] for r in ranking] == ["related", "permuted"]
     related, perm = ranking
@@ -90,6 +94,7 @@ def test_ranking_weights_by_hand(digits):
             fit_fn=lambda p: ClassMeanTransfer().fit(p),
             discrepancy_weight=0.5,
             temperature=0.05,
+            check_sources=False,
         ),
         key=lambda r: r["index"],
     )
@@ -100,6 +105,34 @@ def test_ranking_weights_by_hand(digits):
     np.testing.assert_allclose([r["weight"] for r in ranking], w, rtol=1e-9)
     assert [r["rank"] for r in ranking] == list(np.argsort(np.argsort(-tr)) + 1)
     assert ranking[0]["rank"] == 1  # the unpermuted source is closest by far
+
+
+def test_sources_that_fail_the_checks_are_not_adapted_and_get_no_weight(digits):
+    s, t = digits.source, digits.target
+    noisy = s.with_features(s.X + np.random.default_rng(0).normal(0, 2 * s.X.std(), s.X.shape))
+    sources = {"permuted": permuted(s), "noisy": noisy, "related": s}
+    fitted = []
+
+    def fit(pair):
+        fitted.append(next(n for n, d in sources.items() if d is pair.source))
+        return ClassMeanTransfer().fit(pair)
+
+    ranking = rank_sources(t, sources, fit_fn=fit)
+    assert fitted == ["related"]
+    assert [(r["name"], r["check"], r["excluded"]) for r in ranking] == [
+        ("related", None, False),
+        ("permuted", "unrelated_source", True),
+        ("noisy", "noisy_source", True),
+    ]
+    assert ranking[0]["weight"] == 1.0 and [r["weight"] for r in ranking[1:]] == [0.0, 0.0]
+    assert all(np.isnan(r["score"]) and np.isnan(r["transferability"]) for r in ranking[1:])
+    best, _ = select_source(t, sources, fit_fn=fit)
+    assert best is s
+    # every candidate fails: all are ranked, with a warning
+    with pytest.warns(UserWarning, match="every candidate failed the source checks"):
+        ranking = rank_sources(t, [sources["permuted"], noisy], fit_fn=fit)
+    assert not any(r["excluded"] for r in ranking)
+    assert {r["check"] for r in ranking} == {"unrelated_source", "noisy_source"}
 
 
 def test_rank_sources_never_gives_target_labels_to_the_method(digits):

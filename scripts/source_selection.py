@@ -1,0 +1,171 @@
+"""How often label-free source selection picks the source target labels would pick.
+
+For each target below, :func:`dtc.monitor.rank_sources` ranks candidate sources: the
+benchmark's true sources for that target and constructed wrong ones (built as in
+``scripts/negative_transfer.py``: permuted features, a source from another benchmark,
+a corrupted source). Every candidate is fitted once with the target family's DTC default
+(the same fits serve the ranking and the ORACLE); the ranking is computed with and
+without the source checks (``check_sources``). The **ORACLE** is the candidate whose DTC
+partition has the best Hungarian ACC on the target labels: it exists only in this
+evaluation, never in the selection.
+
+    python scripts/source_selection.py           # table + summary (~8 min)
+    python scripts/source_selection.py --json    # one JSON object per line and target
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dtc.data import resolve_data_dir
+from dtc.metrics import cluster_acc
+from dtc.monitor import rank_sources
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import construct_negative, emit, load_benchmark_pair
+
+SURF = "office_caltech10_surf"
+# (target name, benchmark, target domain, true sources, constructions of the first true
+# source: (how, other benchmark pair or None)).
+TARGETS = [
+    (
+        "webcam",
+        SURF,
+        "webcam",
+        ["amazon", "caltech10", "dslr"],
+        [("permuted", None), ("corrupted", None), ("other", ("coil20", "coil1", "coil2"))],
+    ),
+    (
+        "amazon",
+        SURF,
+        "amazon",
+        ["caltech10", "webcam", "dslr"],
+        [("permuted", None), ("corrupted", None)],
+    ),
+    (
+        "usps",
+        "mnist_usps",
+        "usps",
+        ["mnist"],
+        [("permuted", None), ("corrupted", None), ("other", ("digits", None, None))],
+    ),
+    ("mnist", "mnist_usps", "mnist", ["usps"], [("permuted", None), ("corrupted", None)]),
+    ("coil2", "coil20", "coil2", ["coil1"], [("permuted", None), ("corrupted", None)]),
+    (
+        "digits",
+        "digits",
+        None,
+        [None],
+        [("permuted", None), ("corrupted", None), ("other", (SURF, "amazon", "webcam"))],
+    ),
+]
+
+
+def candidates(benchmark, target, sources, constructions, data_dir):
+    """(target domain, {candidate name: source domain}, n_clusters)."""
+    pairs = {s: load_benchmark_pair(benchmark, s, target, data_dir) for s in sources}
+    first = pairs[sources[0]]
+    out = {str(s or "source"): p.source for s, p in pairs.items()}
+    for how, other in constructions:
+        o = None if other is None else load_benchmark_pair(*other, data_dir)
+        out[f"{sources[0] or 'source'}_{how}"] = construct_negative(first, how, o).source
+    return first.target, out, first.n_clusters, first.benchmark
+
+
+def run_target(name, benchmark, target, sources, constructions, data_dir, args) -> dict:
+    from dtc.pipeline import DTC
+
+    tgt, cands, k, bench = candidates(benchmark, target, sources, constructions, data_dir)
+    params = {
+        **DTC().benchmark_defaults(bench, {}),
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+        "seed": args.seed,
+        "n_threads": args.threads,
+    }
+    acc, fits = {}, {}
+
+    def fit(pair):  # one DTC fit per candidate, shared by both rankings and the oracle
+        cand = next(n for n, d in cands.items() if d is pair.source)
+        if cand not in fits:
+            fits[cand] = DTC(**params).fit(pair)
+            acc[cand] = cluster_acc(tgt.y, fits[cand].labels_)
+        return fits[cand]
+
+    rankings = {
+        checks: rank_sources(
+            tgt, cands, n_clusters=k, fit_fn=fit, check_sources=checks, seed=args.seed
+        )
+        for checks in (False, True)
+    }
+    oracle = max(acc, key=acc.get)
+    true = {str(s or "source") for s in sources}
+    row = {"target": name, "acc": acc, "oracle": oracle, "true_sources": sorted(true)}
+    for checks, ranking in rankings.items():
+        key = "with_checks" if checks else "without_checks"
+        chosen = ranking[0]["name"]
+        row[key] = {
+            "chosen": chosen,
+            "acc_chosen": acc[chosen],
+            "matches_oracle": chosen == oracle,
+            "chose_a_true_source": chosen in true,
+            "excluded": {r["name"]: r["check"] for r in ranking if r["excluded"]},
+        }
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--targets", default=None, help="comma-separated target names (default all)")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--adapt-epochs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    names = set(args.targets.split(",")) if args.targets else None
+    data_dir = resolve_data_dir(args.data_dir)
+    rows = []
+    for spec in TARGETS:
+        if names is not None and spec[0] not in names:
+            continue
+        t0 = time.perf_counter()
+        try:
+            row = run_target(*spec, data_dir, args)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {spec[0]}: {exc}", file=sys.stderr)
+            continue
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        w, wo = row["with_checks"], row["without_checks"]
+        line = (
+            f"{row['target']:8} oracle {row['oracle']:18} {100 * row['acc'][row['oracle']]:5.1f} | "
+            f"without checks {wo['chosen']:18} {100 * wo['acc_chosen']:5.1f} | "
+            f"with checks {w['chosen']:18} {100 * w['acc_chosen']:5.1f} "
+            f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
+        )
+        emit(rows, row, args.json, line)
+    out = sys.stderr if args.json else sys.stdout
+    for key in ("without_checks", "with_checks"):
+        sel = [r[key] for r in rows]
+        if sel:
+            print(
+                f"{key.replace('_', ' ')}: oracle chosen for {sum(s['matches_oracle'] for s in sel)} "
+                f"of {len(sel)} targets, a true source for {sum(s['chose_a_true_source'] for s in sel)}, "
+                f"mean ACC of the choice {100 * np.mean([s['acc_chosen'] for s in sel]):.1f}",
+                file=out,
+            )
+    if rows:
+        print(
+            f"oracle: mean ACC {100 * np.mean([r['acc'][r['oracle']] for r in rows]):.1f}", file=out
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
