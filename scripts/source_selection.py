@@ -9,7 +9,7 @@ without the source checks (``check_sources``). The **ORACLE** is the candidate w
 partition has the best Hungarian ACC on the target labels: it exists only in this
 evaluation, never in the selection.
 
-    python scripts/source_selection.py           # table + summary (~8 min)
+    python scripts/source_selection.py           # table + summary (~5 min)
     python scripts/source_selection.py --json    # one JSON object per line and target
 """
 

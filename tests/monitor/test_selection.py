@@ -70,10 +70,7 @@ def test_a_related_source_ranks_above_a_permuted_one(digits):
     # By discrepancy and score alone (the source checks would exclude it outright: below).
     s, t = digits.source, digits.target
     ranking = rank_sources(
-        t,
-        {"permuted": permuted(s), "related": s},
-        fit_fn=lambda p: ClassMeanTransfer().fit(p),
-        check_sources=False,
+        t, {"permuted": permuted(s), "related": s}, fit_fn=lambda p: ClassMeanTransfer().fit(p)
     )
     assert [r["name"] for r in ranking] == ["related", "permuted"]
     related, perm = ranking
@@ -94,7 +91,6 @@ def test_ranking_weights_by_hand(digits):
             fit_fn=lambda p: ClassMeanTransfer().fit(p),
             discrepancy_weight=0.5,
             temperature=0.05,
-            check_sources=False,
         ),
         key=lambda r: r["index"],
     )
@@ -117,7 +113,7 @@ def test_sources_that_fail_the_checks_are_not_adapted_and_get_no_weight(digits):
         fitted.append(next(n for n, d in sources.items() if d is pair.source))
         return ClassMeanTransfer().fit(pair)
 
-    ranking = rank_sources(t, sources, fit_fn=fit)
+    ranking = rank_sources(t, sources, fit_fn=fit, check_sources=True)
     assert fitted == ["related"]
     assert [(r["name"], r["check"], r["excluded"]) for r in ranking] == [
         ("related", None, False),
@@ -126,13 +122,15 @@ def test_sources_that_fail_the_checks_are_not_adapted_and_get_no_weight(digits):
     ]
     assert ranking[0]["weight"] == 1.0 and [r["weight"] for r in ranking[1:]] == [0.0, 0.0]
     assert all(np.isnan(r["score"]) and np.isnan(r["transferability"]) for r in ranking[1:])
-    best, _ = select_source(t, sources, fit_fn=fit)
+    best, _ = select_source(t, sources, fit_fn=fit, check_sources=True)
     assert best is s
     # every candidate fails: all are ranked, with a warning
     with pytest.warns(UserWarning, match="every candidate failed the source checks"):
-        ranking = rank_sources(t, [sources["permuted"], noisy], fit_fn=fit)
+        ranking = rank_sources(t, [sources["permuted"], noisy], fit_fn=fit, check_sources=True)
     assert not any(r["excluded"] for r in ranking)
     assert {r["check"] for r in ranking} == {"unrelated_source", "noisy_source"}
+    # off (the default): nothing is checked
+    assert all(r["check"] is None for r in rank_sources(t, sources, fit_fn=fit))
 
 
 def test_rank_sources_never_gives_target_labels_to_the_method(digits):
