@@ -33,7 +33,7 @@ from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import emit, positive_pairs
+from negative_transfer import add_budget_arguments, emit, positive_pairs
 
 QUICK_PAIRS = {"digits", "office_A->W"}
 QUICK_AXES = ("lam", "loss")
@@ -59,10 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--axes", default=None, help="comma-separated: lam,loss,k (default all)")
     ap.add_argument("--criterion", default="knn_agreement")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--pretrain-epochs", type=int, default=20)
-    ap.add_argument("--adapt-epochs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    add_budget_arguments(ap)
     args = ap.parse_args(argv)
     axes = (
         args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))

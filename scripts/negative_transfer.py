@@ -238,6 +238,14 @@ def run_case(pair: DomainPair, args) -> dict:
     }
 
 
+def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
+    """The DTC budget options these evaluation scripts share: epochs, threads, seed."""
+    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--adapt-epochs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+
+
 def emit(rows: list[dict], row: dict, as_json: bool, line: str) -> None:
     """Keep ``row`` and print it: as one JSON line, or as the table ``line``."""
     rows.append(row)
@@ -329,10 +337,7 @@ def main(argv=None) -> int:
         metavar="KEY=VALUE",
         help="a DTC parameter for every fit (YAML value, e.g. std_floor_quantile=null); repeatable",
     )
-    ap.add_argument("--pretrain-epochs", type=int, default=20)
-    ap.add_argument("--adapt-epochs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    add_budget_arguments(ap)
     args = ap.parse_args(argv)
     try:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}

@@ -27,7 +27,7 @@ from dtc.metrics import cluster_acc
 from dtc.monitor import rank_sources
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construct_negative, emit, load_benchmark_pair
+from negative_transfer import add_budget_arguments, construct_negative, emit, load_benchmark_pair
 
 SURF = "office_caltech10_surf"
 # (target name, benchmark, target domain, true sources, constructions of the first true
@@ -124,10 +124,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--targets", default=None, help="comma-separated target names (default all)")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--pretrain-epochs", type=int, default=20)
-    ap.add_argument("--adapt-epochs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    add_budget_arguments(ap)
     args = ap.parse_args(argv)
     names = set(args.targets.split(",")) if args.targets else None
     data_dir = resolve_data_dir(args.data_dir)

@@ -30,3 +30,15 @@ def test_development_digits_cases_differ_from_the_harness_ones(load_script):
     assert not np.array_equal(a.source.X[:5], b.source.X[:5])
     wide = dev["digits_seed1_wide_gap"]()
     assert np.array_equal(wide.target.X, script.make_digits_pair(1.0, 1).target.X)
+
+
+def test_source_selection_candidates_share_the_target_and_its_features(load_script, data_dir):
+    script = load_script("source_selection")
+    spec = next(t for t in script.TARGETS if t[0] == "digits")  # "other" is from SURF
+    target, cands, k, benchmark = script.candidates(*spec[1:], data_dir)
+    assert set(cands) == {"source", "source_permuted", "source_corrupted", "source_other"}
+    assert k == 10 and benchmark == "digits"
+    assert {c.n_features for c in cands.values()} == {target.n_features}
+    s = cands["source"]
+    assert not np.array_equal(cands["source_permuted"].X, s.X)
+    assert sorted(cands["source_permuted"].X[0]) == sorted(s.X[0])  # the same values, moved
