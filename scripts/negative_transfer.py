@@ -20,12 +20,18 @@ Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfe
 reference: the DTC network trained on the target alone for the same number of gradient
 steps, then K-means), of *unguarded* DTC (no callback) and of *guarded* DTC (with the
 monitor, policy ``rollback`` by default), and whether the monitor flagged the case
-(``negative_transfer_``) and why (``reason``: ``below_reference`` -- the label-free
-score --, ``unrelated_source`` -- the feature-correspondence test, whose statistic is
-the ``corr`` column -- or ``dissimilar_source`` -- the structural similarity, the ``sim``
-column, below the monitor's ``min_similarity`` -- or ``noisy_source`` -- the source's
-structure signal per row over the target's below ``min_signal_ratio``). ``acc_kmeans_raw`` (K-means on the raw target features,
-``n_init=10``) is given for context. Target labels are used here, and only here, to
+(``negative_transfer_``) and why (``reason``):
+
+* ``below_reference``: the label-free score;
+* ``unrelated_source``: the feature-correspondence test, whose statistic is the ``corr``
+  column;
+* ``noisy_source``: the source's structure signal per row over the target's below the
+  monitor's ``min_signal_ratio``;
+* ``dissimilar_source``: the structural similarity, the ``sim`` column, below the
+  monitor's ``min_similarity``.
+
+``acc_kmeans_raw`` (K-means on the raw target features, ``n_init=10``) is given for
+context. Target labels are used here, and only here, to
 compute the ACCs: the monitor never sees them.
 
     python scripts/negative_transfer.py              # table + summary (~6 min)
@@ -348,7 +354,8 @@ def main(argv=None) -> int:
     rows = []
     if not args.json:
         print(
-            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} {'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
+            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
+            f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
         )
     for name, kind, load in all_cases(data_dir, names, dev=args.dev):
         try:

@@ -151,10 +151,12 @@ def main(argv=None) -> int:
     for key in ("without_checks", "with_checks"):
         sel = [r[key] for r in rows]
         if sel:
+            oracle = sum(s["matches_oracle"] for s in sel)
+            true = sum(s["chose_a_true_source"] for s in sel)
             print(
-                f"{key.replace('_', ' ')}: oracle chosen for {sum(s['matches_oracle'] for s in sel)} "
-                f"of {len(sel)} targets, a true source for {sum(s['chose_a_true_source'] for s in sel)}, "
-                f"mean ACC of the choice {100 * np.mean([s['acc_chosen'] for s in sel]):.1f}",
+                f"{key.replace('_', ' ')}: oracle chosen for {oracle} of {len(sel)} targets, "
+                f"a true source for {true}, mean ACC of the choice "
+                f"{100 * np.mean([s['acc_chosen'] for s in sel]):.1f}",
                 file=out,
             )
     if rows:

@@ -15,10 +15,13 @@ not adapted and gets weight 0, unless every candidate fails (then all are ranked
 warning). It is off by default: on ``scripts/source_selection.py``'s six targets (true
 sources among permuted, corrupted and other-benchmark ones) discrepancy and score alone
 already chose a true source every time and the oracle's source 5 times; with the checks,
-a true source 5 times and the oracle's 4 times, because the true USPS source of the MNIST target is below the similarity
-threshold (0.49) and a corrupted copy of it, which passed, was chosen instead. :func:`select_source` returns the best source, or a
-combined source sampled from all of them in proportion to their weights
-(:func:`combine_sources`), which any method that takes one source can use.
+a true source 5 times and the oracle's 4 times, because the MNIST target's true USPS
+source is below the similarity threshold (0.49) and a corrupted copy of it, which
+passed, was chosen instead.
+
+:func:`select_source` returns the best source, or a combined source sampled from all of
+them in proportion to their weights (:func:`combine_sources`), which any method that
+takes one source can use.
 
 **Model selection.** :func:`select_model` fits every candidate (alignment weight, loss,
 number of clusters, ...) and keeps the one whose target partition scores best by a
