@@ -73,14 +73,18 @@ def _as_rows(X, name: str, fn: str = "feature_correspondence", min_rows: int = 3
     return X
 
 
-def _shared_features(Xs, Xt, fn: str, eps: float) -> np.ndarray:
-    """Mask of the features that vary in both domains (at least 3 of them, the same
-    number of features on both sides)."""
+def _same_width(Xs, Xt, fn: str) -> None:
     if Xs.shape[1] != Xt.shape[1]:
         raise ValueError(
             f"{fn}: Xs and Xt must have the same number of features, got "
             f"{Xs.shape[1]} and {Xt.shape[1]} (a heterogeneous pair has no feature order to test)"
         )
+
+
+def _shared_features(Xs, Xt, fn: str, eps: float) -> np.ndarray:
+    """Mask of the features that vary in both domains (at least 3 of them, the same
+    number of features on both sides)."""
+    _same_width(Xs, Xt, fn)
     keep = varying_features(Xs, Xt, eps)
     if keep.sum() < 3:
         raise ValueError(
@@ -270,8 +274,7 @@ def check_source(
     fewer than :data:`MIN_FEATURES` features vary in both domains (too little power).
     """
     Xs, Xt = _as_rows(Xs, "Xs", "check_source"), _as_rows(Xt, "Xt", "check_source")
-    if Xs.shape[1] != Xt.shape[1]:
-        _shared_features(Xs, Xt, "check_source", 1e-8)  # raises, naming both widths
+    _same_width(Xs, Xt, "check_source")
     if varying_features(Xs, Xt).sum() < MIN_FEATURES:
         return None
     result = feature_correspondence(Xs, Xt, n_permutations=n_permutations, seed=seed)
