@@ -149,7 +149,7 @@ from sklearn.model_selection import cross_val_predict
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.reference import NoTransferReference
-from dtc.monitor.relatedness import check_source
+from dtc.monitor.relatedness import check_source, check_thresholds
 
 __all__ = [
     "POLICIES",
@@ -400,22 +400,7 @@ class NegativeTransferMonitor(Callback):
                 raise ValueError(f"{name}: {attr} must be an int >= {low}, got {v!r}")
         if not 0.0 < float(self.adapt_factor) < 1.0:
             raise ValueError(f"{name}: adapt_factor must be in (0, 1), got {self.adapt_factor!r}")
-        sim = self.min_similarity
-        if sim is not None and (
-            isinstance(sim, bool)
-            or not isinstance(sim, (int, float, np.floating))
-            or not 0.0 <= sim <= 1.0
-        ):
-            raise ValueError(f"{name}: min_similarity must be None or in [0, 1], got {sim!r}")
-        ratio = self.min_signal_ratio
-        if ratio is not None and (
-            isinstance(ratio, bool)
-            or not isinstance(ratio, (int, float, np.floating))
-            or not 0.0 <= ratio < float("inf")
-        ):
-            raise ValueError(
-                f"{name}: min_signal_ratio must be None or a finite number >= 0, got {ratio!r}"
-            )
+        check_thresholds(self.min_similarity, self.min_signal_ratio, name)
         for attr in ("tolerance", "min_delta"):
             v = getattr(self, attr)
             if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v < 0:

@@ -48,6 +48,7 @@ import numpy as np
 __all__ = [
     "MIN_FEATURES",
     "check_source",
+    "check_thresholds",
     "feature_correspondence",
     "structural_similarity",
     "varying_features",
@@ -71,6 +72,22 @@ def _as_rows(X, name: str, fn: str = "feature_correspondence", min_rows: int = 3
     if not np.isfinite(X).all():
         raise ValueError(f"{fn}: {name} contains NaN or infinite values")
     return X
+
+
+def check_thresholds(min_similarity, min_signal_ratio, fn: str = "check_source") -> None:
+    """Raise ``ValueError`` (prefixed ``fn``) unless ``min_similarity`` is None or in
+    ``[0, 1]`` and ``min_signal_ratio`` is None or a finite number ``>= 0``."""
+
+    def number(v) -> bool:
+        return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+
+    sim, ratio = min_similarity, min_signal_ratio
+    if sim is not None and not (number(sim) and 0.0 <= sim <= 1.0):
+        raise ValueError(f"{fn}: min_similarity must be None or in [0, 1], got {sim!r}")
+    if ratio is not None and not (number(ratio) and 0.0 <= ratio < float("inf")):
+        raise ValueError(
+            f"{fn}: min_signal_ratio must be None or a finite number >= 0, got {ratio!r}"
+        )
 
 
 def _same_width(Xs, Xt, fn: str) -> None:
@@ -273,6 +290,9 @@ def check_source(
     ``"dissimilar_source"`` (the first check that fails, in that order). Returns None when
     fewer than :data:`MIN_FEATURES` features vary in both domains (too little power).
     """
+    check_thresholds(min_similarity, min_signal_ratio)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"check_source: alpha must be in (0, 1), got {alpha!r}")
     Xs, Xt = _as_rows(Xs, "Xs", "check_source"), _as_rows(Xt, "Xt", "check_source")
     _same_width(Xs, Xt, "check_source")
     if varying_features(Xs, Xt).sum() < MIN_FEATURES:

@@ -238,3 +238,18 @@ def test_check_source_does_not_run_on_too_few_features():
     assert check_source(X, correlated(100, 10, seed=2)) is None
     with pytest.raises(ValueError, match="same number of features"):
         check_source(X, correlated(100, 12, seed=2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"min_similarity": 1.5}, r"min_similarity must be None or in \[0, 1\]"),
+        ({"min_similarity": "0.5"}, r"min_similarity must be None or in \[0, 1\]"),
+        ({"min_signal_ratio": float("inf")}, "min_signal_ratio must be None or a finite"),
+        ({"alpha": 0}, r"alpha must be in \(0, 1\)"),
+    ],
+)
+def test_check_source_refuses_bad_thresholds(kwargs, match):
+    X = correlated(40, 20, seed=1)
+    with pytest.raises(ValueError, match=match):
+        check_source(X, X, **kwargs)
