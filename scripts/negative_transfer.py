@@ -38,6 +38,14 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --json       # one JSON object per line and case
     python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
     python scripts/negative_transfer.py --dev        # the development cases (~4 min)
+    python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
+
+``--checks-only`` fits nothing: it runs the monitor's source checks
+(:func:`dtc.monitor.relatedness.check_source`) on every case with monitor seeds
+``0 .. check_seeds - 1`` (each draws its own 1000-row subsamples and half-splits) and
+prints the similarity and signal ratio (mean, range) and how many seeds flag the case.
+Correlations do not change under DTC's per-feature standardisation, so the raw features
+give the monitor's verdict.
 
 The summary checks the targets of issue 6: guarded never more than 1 point below
 target-only; at least 90% of the unguarded gain kept on positive cases; negative cases
@@ -252,6 +260,35 @@ def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seed", type=int, default=0)
 
 
+def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000) -> dict:
+    """The source checks of ``pair`` under monitor seeds ``0 .. n_seeds - 1``."""
+    from dtc.monitor import scores
+    from dtc.monitor.relatedness import check_source
+
+    s, t = pair.source, pair.target
+    runs = [
+        check_source(
+            s.X[scores.subsample_index(s.n_samples, max_samples, seed)],
+            t.X[scores.subsample_index(t.n_samples, max_samples, seed)],
+            seed=seed,
+        )
+        for seed in range(n_seeds)
+    ]
+    if any(r is None for r in runs):
+        return {"applies": False}
+
+    def spread(key):
+        v = [r[key] for r in runs if r.get(key) is not None]
+        return [float(np.mean(v)), float(np.min(v)), float(np.max(v))] if v else None
+
+    return {
+        "applies": True,
+        "similarity": spread("similarity"),
+        "signal_ratio": spread("signal_ratio"),
+        "verdicts": [r["verdict"] for r in runs],
+    }
+
+
 def emit(rows: list[dict], row: dict, as_json: bool, line: str) -> None:
     """Keep ``row`` and print it: as one JSON line, or as the table ``line``."""
     rows.append(row)
@@ -294,6 +331,35 @@ def summarise(rows: list[dict]) -> list[str]:
     return lines
 
 
+def checks_only(cases, args) -> int:
+    """``--checks-only``: the source checks of every case, over ``args.check_seeds`` seeds."""
+
+    def fmt(v):
+        return "-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"
+
+    for name, kind, load in cases:
+        try:
+            pair = load()
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+            continue
+        row = {"case": name, "kind": kind, **check_case(pair, args.check_seeds)}
+        if args.json:
+            print(json.dumps(row), flush=True)
+        elif not row["applies"]:
+            print(f"{name:24} {kind:8} checks do not apply (too few features)", flush=True)
+        else:
+            flagged = sum(v is not None for v in row["verdicts"])
+            reasons = sorted({v for v in row["verdicts"] if v})
+            print(
+                f"{name:24} {kind:8} sim {fmt(row['similarity']):26} signal "
+                f"{fmt(row['signal_ratio']):26} flagged {flagged}/{args.check_seeds} "
+                f"{','.join(reasons)}",
+                flush=True,
+            )
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
@@ -305,6 +371,12 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    ap.add_argument(
+        "--checks-only",
+        action="store_true",
+        help="run only the source checks (no training), over --check-seeds monitor seeds",
+    )
+    ap.add_argument("--check-seeds", type=int, default=1, help="monitor seeds of --checks-only")
     ap.add_argument("--policy", default="rollback", help="monitor policy (default rollback)")
     ap.add_argument("--every", type=int, default=5, help="check every N adaptation epochs")
     ap.add_argument("--score", default="knn_agreement", help="the monitor's label-free score")
@@ -351,6 +423,8 @@ def main(argv=None) -> int:
         ap.error(f"--set: {exc}")
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
+    if args.checks_only:
+        return checks_only(all_cases(data_dir, names, dev=args.dev), args)
     rows = []
     if not args.json:
         print(

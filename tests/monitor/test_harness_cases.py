@@ -42,3 +42,14 @@ def test_source_selection_candidates_share_the_target_and_its_features(load_scri
     s = cands["source"]
     assert not np.array_equal(cands["source_permuted"].X, s.X)
     assert sorted(cands["source_permuted"].X[0]) == sorted(s.X[0])  # the same values, moved
+
+
+def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
+    script = load_script("negative_transfer")
+    cases = dict((n, load) for n, _, load in script.all_cases(None, {"digits", "digits_permuted"}))
+    true = script.check_case(cases["digits"](), 2)
+    permuted = script.check_case(cases["digits_permuted"](), 2)
+    assert true["applies"] and true["verdicts"] == [None, None]
+    low, high = true["similarity"][1:]
+    assert 0.5 < low <= true["similarity"][0] <= high
+    assert permuted["verdicts"] == ["unrelated_source"] * 2 and permuted["similarity"] is None
