@@ -262,16 +262,10 @@ def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
 
 def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000) -> dict:
     """The source checks of ``pair`` under monitor seeds ``0 .. n_seeds - 1``."""
-    from dtc.monitor import scores
-    from dtc.monitor.relatedness import check_source
+    from dtc.monitor.selection import check_domains
 
-    s, t = pair.source, pair.target
     runs = [
-        check_source(
-            s.X[scores.subsample_index(s.n_samples, max_samples, seed)],
-            t.X[scores.subsample_index(t.n_samples, max_samples, seed)],
-            seed=seed,
-        )
+        check_domains(pair.source, pair.target, max_samples=max_samples, seed=seed)
         for seed in range(n_seeds)
     ]
     if any(r is None for r in runs):

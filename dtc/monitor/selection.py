@@ -52,6 +52,7 @@ _CHECK_ROWS = 1000
 
 __all__ = [
     "ModelSelection",
+    "check_domains",
     "combine_sources",
     "rank_sources",
     "select_model",
@@ -209,7 +210,10 @@ def rank_sources(
     crit = _criterion_fn(criterion)
     rows = _target_rows(target, max_samples, seed)
     X = np.asarray(target.X, dtype=np.float64)[rows]
-    checks = [_source_check(src, target, seed) if check_sources else None for _, src in items]
+    checks = [
+        (check_domains(src, target, seed=seed) or {}).get("verdict") if check_sources else None
+        for _, src in items
+    ]
     if all(c is not None for c in checks):
         warnings.warn(
             f"rank_sources: every candidate failed the source checks ({checks}); ranking "
@@ -257,13 +261,16 @@ def rank_sources(
     return out
 
 
-def _source_check(source: Domain, target: Domain, seed: int) -> str | None:
-    """The failed source check of ``source`` against ``target`` (None: passes, or the
-    checks do not apply: fewer features than they need)."""
-    Xs = source.X[scores.subsample_index(source.n_samples, _CHECK_ROWS, seed)]
-    Xt = target.X[scores.subsample_index(target.n_samples, _CHECK_ROWS, seed)]
-    result = check_source(Xs, Xt, seed=seed)
-    return None if result is None else result["verdict"]
+def check_domains(
+    source: Domain, target: Domain, *, max_samples: int = _CHECK_ROWS, seed: int = 0
+) -> dict | None:
+    """:func:`dtc.monitor.relatedness.check_source` of ``source`` against ``target`` on
+    seeded subsamples of at most ``max_samples`` rows each (the monitor's default size),
+    with the monitor's default thresholds; None where the checks do not apply (fewer
+    features than they need)."""
+    Xs = source.X[scores.subsample_index(source.n_samples, max_samples, seed)]
+    Xt = target.X[scores.subsample_index(target.n_samples, max_samples, seed)]
+    return check_source(Xs, Xt, seed=seed)
 
 
 def combine_sources(
