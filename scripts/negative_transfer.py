@@ -64,9 +64,19 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from dtc.data import Domain, DomainPair, load_pair, make_digits_pair, resolve_data_dir
+from dtc.data import (
+    Domain,
+    DomainPair,
+    load_domain,
+    load_pair,
+    make_digits_pair,
+    resolve_data_dir,
+)
+from dtc.data.digits import DIGITS_IMAGE_SHAPE
+from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
@@ -108,10 +118,24 @@ DEV_POSITIVE = [
     ("office_A->D", "office_caltech10_surf", "amazon", "dslr"),
     ("coil2->coil1", "coil20", "coil2", "coil1"),
     ("digits_seed1", "digits", 1, None),
+    # Two corpora of the same classes (rule #10, added in the sixth session): 8x8 MNIST / USPS
+    # against all of scikit-learn's digits (see `digit_corpus`).
+    ("mnist8->digits", "digit_corpora", "mnist8", "digits"),
+    ("usps8->digits", "digit_corpora", "usps8", "digits"),
+    ("digits->mnist8", "digit_corpora", "digits", "mnist8"),
+    ("digits->usps8", "digit_corpora", "digits", "usps8"),
 ]
 DEV_NEGATIVE = [
     (f"{base}_{how}", base, how, None)
-    for base in ("office_W->A", "coil2->coil1", "digits_seed1")
+    for base in (
+        "office_W->A",
+        "coil2->coil1",
+        "digits_seed1",
+        "mnist8->digits",
+        "usps8->digits",
+        "digits->mnist8",
+        "digits->usps8",
+    )
     for how in ("disjoint", "corrupted")
 ] + [("digits_seed1_wide_gap", "digits_seed1", "wide_gap", None)]
 DEV_SEED = 1
@@ -119,9 +143,24 @@ QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
 
 
+def digit_corpus(name: str, data_dir) -> Domain:
+    """One corpus of 8x8 handwritten digits with values in ``[0, 1]``: ``"digits"``, all
+    1,797 of scikit-learn's (UCI optdigits) / 16, or ``"mnist8"`` / ``"usps8"``, the shared
+    16x16 MNIST / USPS images (raw) 2x2 mean-pooled and divided by their maximum."""
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        return Domain(X / 16.0, y, name=name, image_shape=DIGITS_IMAGE_SHAPE)
+    d = load_domain("mnist_usps", name.removesuffix("8"), data_dir, preprocess="raw")
+    X, shape = mean_pool_images(d.X, d.image_shape, 2)
+    return Domain(X / X.max(), d.y, name=name, image_shape=shape)
+
+
 def load_benchmark_pair(benchmark, source, target, data_dir) -> DomainPair:
     if benchmark == "digits":  # source: the shift's seed (None: the default pair)
         return make_digits_pair(0.5, source or 0)
+    if benchmark == "digit_corpora":  # the DTC digits family's defaults apply
+        src, tgt = digit_corpus(source, data_dir), digit_corpus(target, data_dir)
+        return DomainPair(src, tgt, n_clusters=10, benchmark="digits")
     return load_pair(benchmark, source, target, data_dir=data_dir)
 
 

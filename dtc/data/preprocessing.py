@@ -23,6 +23,7 @@ from dtc.data.domain import Domain, DomainPair
 __all__ = [
     "PCA_FIT_ON",
     "floored_std",
+    "mean_pool_images",
     "normalize_rows",
     "pca",
     "size_normalize_images",
@@ -162,6 +163,33 @@ def size_normalize_images(
         frame[r0 : r0 + resized.shape[0], c0 : c0 + resized.shape[1]] = np.clip(resized, 0, None)
         out[i] = frame.ravel()
     return out
+
+
+def mean_pool_images(X, image_shape, factor: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Average ``factor x factor`` blocks of pixels: a lower resolution of the same images.
+
+    ``X`` ``(n, h * w)``, each row an ``image_shape = (h, w)`` gray image with ``h`` and
+    ``w`` divisible by ``factor``. Returns ``(X_pooled, (h // factor, w // factor))`` with
+    ``X_pooled`` of shape ``(n, (h // factor) * (w // factor))`` float64. Block averaging
+    is how scikit-learn's 8x8 digits were made from 32x32 bitmaps (Alpaydin & Kaynak,
+    UCI optdigits, 1998), so pooled 16x16 MNIST or USPS images compare with them pixel
+    for pixel.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    shape = tuple(int(v) for v in image_shape)
+    if X.ndim != 2 or len(shape) != 2 or X.shape[1] != shape[0] * shape[1]:
+        raise ValueError(
+            f"mean_pool_images: expected X of shape (n, h * w) for image_shape (h, w), "
+            f"got X {X.shape} and image_shape {image_shape!r}"
+        )
+    f = factor
+    if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
+        raise ValueError(f"factor: expected an int >= 1, got {factor!r}")
+    h, w = shape
+    if h % f or w % f:
+        raise ValueError(f"factor: expected a divisor of the image's sides {shape}, got {f}")
+    pooled = X.reshape(len(X), h // f, f, w // f, f).mean(axis=(2, 4))
+    return pooled.reshape(len(X), -1), (h // f, w // f)
 
 
 def _check_data(data, func: str):

@@ -165,3 +165,28 @@ def test_size_normalize_images_ignores_scattered_noise_pixels():
     expected[:, 2:13] = 1.0
     np.testing.assert_allclose(clean.reshape(16, 16), expected)
     np.testing.assert_allclose(dirty, clean)
+
+
+def test_mean_pool_images_by_hand():
+    from dtc.data.preprocessing import mean_pool_images
+
+    img = np.arange(16, dtype=float).reshape(4, 4)  # rows 0..3, 4..7, 8..11, 12..15
+    pooled, shape = mean_pool_images(np.stack([img.ravel(), 2 * img.ravel()]), (4, 4), 2)
+    # top-left block (0, 1, 4, 5) -> 2.5; top-right (2, 3, 6, 7) -> 4.5; and so on.
+    np.testing.assert_allclose(pooled[0], [2.5, 4.5, 10.5, 12.5])
+    np.testing.assert_allclose(pooled[1], 2 * pooled[0])
+    assert shape == (2, 2)
+    same, shape1 = mean_pool_images(img.reshape(1, -1), (4, 4), 1)
+    np.testing.assert_array_equal(same[0], img.ravel())
+    assert shape1 == (4, 4)
+
+
+def test_mean_pool_images_errors():
+    from dtc.data.preprocessing import mean_pool_images
+
+    with pytest.raises(ValueError, match="factor: expected a divisor"):
+        mean_pool_images(np.zeros((2, 36)), (6, 6), 4)
+    with pytest.raises(ValueError, match="factor: expected an int"):
+        mean_pool_images(np.zeros((2, 16)), (4, 4), 0)
+    with pytest.raises(ValueError, match=r"shape \(n, h \* w\)"):
+        mean_pool_images(np.zeros((2, 15)), (4, 4), 2)

@@ -53,3 +53,21 @@ def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
     low, high = true["similarity"][1:]
     assert 0.5 < low <= true["similarity"][0] <= high
     assert permuted["verdicts"] == ["unrelated_source"] * 2 and permuted["similarity"] is None
+
+
+def test_digit_corpora_are_upright_8x8_digits_of_the_same_classes(load_script, data_dir):
+    """The cross-corpus development pairs (rule #10) are real pairs: a 1-NN classifier fitted
+    on one corpus recognises the other's digits far above chance, and far better than the
+    same digits transposed (which a wrongly oriented loader would produce)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    script = load_script("negative_transfer")
+    digits = script.digit_corpus("digits", data_dir)
+    assert digits.X.shape == (1797, 64) and digits.X.max() == 1.0
+    for name in ("mnist8", "usps8"):
+        other = script.digit_corpus(name, data_dir)
+        assert other.image_shape == (8, 8) and other.X.min() >= 0 and other.X.max() == 1.0
+        knn = KNeighborsClassifier(1).fit(other.X, other.y)
+        transposed = digits.X.reshape(-1, 8, 8).transpose(0, 2, 1).reshape(-1, 64)
+        upright, flipped = knn.score(digits.X, digits.y), knn.score(transposed, digits.y)
+        assert upright > 0.4 and upright > flipped + 0.3, (name, upright, flipped)
