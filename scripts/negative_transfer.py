@@ -39,6 +39,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
     python scripts/negative_transfer.py --dev        # the development cases (~4 min)
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
+    python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
 ``--checks-only`` fits nothing: it runs the monitor's source checks
 (:func:`dtc.monitor.relatedness.check_source`) on every case with monitor seeds
@@ -364,6 +365,33 @@ def summarise(rows: list[dict]) -> list[str]:
     return lines
 
 
+def summarise_runs(paths: list[str]) -> list[str]:
+    """The targets of each ``--json`` run in ``paths`` (one file per seed, say), then pooled
+    over all of them, then each case's guarded - target-only over the runs."""
+    runs = {}
+    for path in paths:
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        if not rows:
+            raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
+        runs[path] = rows
+    lines = []
+    for path, rows in runs.items():
+        lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]
+    pooled = [r for rows in runs.values() for r in rows]
+    lines += [f"pooled over {len(runs)} runs:"] + [f"  {v}" for v in summarise(pooled)]
+    lines.append("guarded - target-only per case (mean, min over runs; flagged in how many):")
+    for case in dict.fromkeys(r["case"] for r in pooled):
+        mine = [r for r in pooled if r["case"] == case]
+        d = [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in mine]
+        flags = sum(r["flagged"] for r in mine)
+        lines.append(
+            f"  {case:28} {mine[0]['kind']:8} {np.mean(d):+6.1f} {min(d):+6.1f}  "
+            f"{flags}/{len(mine)}"
+        )
+    return lines
+
+
 def checks_only(cases, args) -> int:
     """``--checks-only``: the source checks of every case, over ``args.check_seeds`` seeds."""
 
@@ -448,8 +476,17 @@ def main(argv=None) -> int:
         metavar="KEY=VALUE",
         help="a DTC parameter for every fit (YAML value, e.g. std_floor_quantile=null); repeatable",
     )
+    ap.add_argument(
+        "--summary",
+        nargs="+",
+        metavar="FILE",
+        help="summarise the --json output FILEs of earlier runs (e.g. one per seed); runs nothing",
+    )
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
+    if args.summary:
+        print("\n".join(summarise_runs(args.summary)))
+        return 0
     try:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:

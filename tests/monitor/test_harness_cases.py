@@ -3,7 +3,10 @@ checks were calibrated, share no pair with the harness that evaluates the monito
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 
 def test_development_pairs_are_not_harness_pairs(load_script):
@@ -71,3 +74,43 @@ def test_digit_corpora_are_upright_8x8_digits_of_the_same_classes(load_script, d
         transposed = digits.X.reshape(-1, 8, 8).transpose(0, 2, 1).reshape(-1, 64)
         upright, flipped = knn.score(digits.X, digits.y), knn.score(transposed, digits.y)
         assert upright > 0.4 and upright > flipped + 0.3, (name, upright, flipped)
+
+
+def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
+    script = load_script("negative_transfer")
+
+    def row(case, kind, flagged, target_only, unguarded, guarded):
+        return {
+            "case": case,
+            "kind": kind,
+            "flagged": flagged,
+            "acc_target_only": target_only,
+            "acc_unguarded": unguarded,
+            "acc_guarded": guarded,
+        }
+
+    runs = [
+        [row("p", "positive", False, 0.5, 0.7, 0.7), row("n", "negative", True, 0.6, 0.4, 0.6)],
+        [row("p", "positive", True, 0.5, 0.6, 0.5), row("n", "negative", False, 0.6, 0.5, 0.55)],
+    ]
+    paths = []
+    for i, rows in enumerate(runs):
+        paths.append(tmp_path / f"seed{i}.jsonl")
+        paths[-1].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = script.summarise_runs([str(p) for p in paths])
+    pooled = lines[lines.index("pooled over 2 runs:") + 1 :]
+    # worst: n in run 2 (0.55 - 0.60); gain kept: (0.2 + 0.0) / (0.2 + 0.1)
+    assert pooled[0].strip().startswith("guarded - target-only, worst case: -5.0 points")
+    assert "2 positive case(s) with a gain: 67%" in pooled[1]
+    assert "negative cases flagged: 50% of 2" in pooled[2]
+    assert "false alarms on positive cases: 50% of 2" in pooled[3]
+    per_case = {
+        ln.split()[0]: ln.split()[2:]
+        for ln in lines
+        if ln.startswith("  p ") or ln.startswith("  n ")
+    }
+    assert per_case["p"] == ["+10.0", "+0.0", "1/2"]
+    assert per_case["n"] == ["-2.5", "-5.0", "1/2"]
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(ValueError, match="holds no JSON lines"):
+        script.summarise_runs([str(tmp_path / "empty.jsonl")])
