@@ -335,22 +335,24 @@ def related_but_dissimilar_pair() -> DomainPair:
 
 
 def test_a_related_source_with_another_structure_is_negative_whatever_the_score():
-    mon = monitor("rollback")
+    mon = monitor("rollback", min_similarity=0.5)
     est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(related_but_dissimilar_pair())
     c = mon.correspondence_
     assert c["related"] and not c["similar"]
     assert c["similarity"] == pytest.approx(0.40, abs=0.01)
-    assert c["similarity"] < mon.min_similarity
     final = est.monitor_trail_[-1]
     assert final["score"] >= final["reference"] - est.monitor_margin_  # the score is fine
     assert final["reason"] == "dissimilar_source" and final["decision"] == "fallback"
     assert est.negative_transfer_ and est.fell_back_to_reference_
-    # switched off: the same fit is not flagged, and the similarity not judged
-    off = monitor("rollback", min_similarity=None)
+    # off (the default, rule #10): the same fit is not flagged; the similarity is reported
+    # but not judged
+    off = monitor("rollback")
+    assert off.min_similarity is None
     est = ScriptedDTC([good, good], [0.2, 0.1], [off]).fit(related_but_dissimilar_pair())
     assert not est.negative_transfer_ and "similar" not in off.correspondence_
+    assert off.correspondence_["similarity"] == pytest.approx(c["similarity"])
     # a source with the target's structure passes
-    same = monitor("rollback")
+    same = monitor("rollback", min_similarity=0.5)
     ScriptedDTC([good, good], [0.2, 0.1], [same]).fit(wide_pair(permute_source=False))
     assert same.correspondence_["similar"] and same.correspondence_["similarity"] > 0.9
 
@@ -364,7 +366,7 @@ def test_a_source_drowned_in_noise_is_negative_whatever_the_score():
         DomainPair(Domain(noisy, wide.source.y), wide.target, n_clusters=K)
     )
     c = mon.correspondence_
-    assert c["related"] and c["similar"]  # its structure is the target's, under the noise
+    assert c["related"] and c["similarity"] > 0.9  # its structure is the target's, under the noise
     assert c["signal_ratio"] < mon.min_signal_ratio and not c["clean"]
     final = est.monitor_trail_[-1]
     assert final["reason"] == "noisy_source" and est.fell_back_to_reference_

@@ -229,8 +229,13 @@ def test_check_source_names_the_first_check_that_fails():
     # a check whose threshold is None is not judged
     off = check_source(noisy, target, min_similarity=None, min_signal_ratio=None)
     assert off["verdict"] is None and "similarity" not in off
-    only_similarity = check_source(noisy, target, min_signal_ratio=None)
+    only_similarity = check_source(noisy, target, min_similarity=0.8, min_signal_ratio=None)
     assert only_similarity["verdict"] is None and "clean" not in only_similarity
+    # the defaults (rule #10): the signal ratio is judged, the similarity only reported
+    default = check_source(three_of_four, target)
+    assert default["verdict"] is None and "similar" not in default and default["clean"]
+    assert default["similarity"] < 0.8
+    assert check_source(noisy, target)["verdict"] == "noisy_source"
 
 
 def test_check_source_does_not_run_on_too_few_features():
