@@ -37,7 +37,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py              # table + summary (~6 min)
     python scripts/negative_transfer.py --json       # one JSON object per line and case
     python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
-    python scripts/negative_transfer.py --dev        # the development cases (~4 min)
+    python scripts/negative_transfer.py --dev        # the development cases (~9 min)
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -109,9 +109,9 @@ NEGATIVE = [
     ("coil2_corrupted", "coil1->coil2", "corrupted", None),
 ]
 # The development cases (``--dev``): none of them is a harness case. The thresholds of the
-# monitor's source checks (``min_similarity``, ``min_signal_ratio``) were fixed on them, before
-# the harness was run with those checks. The digits pair here has shift seed 1 ("digits" with
-# a seed in the source slot), and the constructions are drawn with seed 1.
+# monitor's source checks (``min_similarity``, ``min_signal_ratio``) were fixed on them by the
+# rules of experiments/preregistration.md. The digits pair here has shift seed 1 ("digits"
+# with a seed in the source slot), and the constructions are drawn with seed 1.
 DEV_POSITIVE = [
     ("office_W->A", "office_caltech10_surf", "webcam", "amazon"),
     ("office_D->C", "office_caltech10_surf", "dslr", "caltech10"),
