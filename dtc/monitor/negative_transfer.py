@@ -47,14 +47,16 @@ negative only when its score is below the reference's by more than
 * ``restart_spread``: the standard deviation of the score over single-start K-means
   partitions of the reference embedding -- differences of that size separate equally
   good target-only partitions;
-* ``source_bias``: on the *source*, where the classes are known, the score of a K-means
-  partition minus the score of the partition a classifier learns from the source labels
-  (cross-validated logistic regression), both in the source's features -- the
-  handicap the score gives a class partition on data of this kind (large for bag-of-words
-  SURF histograms, about zero or negative for digit images). Only with a labelled source
-  and an estimator that uses its labels, and 0 when the source's features do not predict
-  its labels better than chance (one-sided binomial test, p < 0.01): such labels carry
-  nothing to transfer.
+* ``source_bias`` (:func:`source_bias`): on the *source*, where the classes are known,
+  the mean score of ``n_restarts`` K-means partitions minus the score of the partition a
+  classifier learns from the source labels (cross-validated logistic regression), both
+  in the source's features -- the handicap the score gives a class partition on data of
+  this kind (large for bag-of-words SURF histograms, about zero or negative for digit
+  images). Only with a labelled source and an estimator that uses its labels, and 0 when
+  the source's features do not predict its labels better than chance (one-sided binomial
+  test, p < 0.01): such labels carry nothing to transfer. The mean over restarts, not one
+  K-means fit, because one fit's value moved with its initialisation (rule #11 of
+  ``experiments/preregistration.md``).
 
 **Feature correspondence** (``check_features=True``). A source whose features are not
 the target's -- permuted, another descriptor, another benchmark cut to the same width --
@@ -139,6 +141,7 @@ removed by :class:`dtc.methods.TransferClusterer`), and it removes them again it
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -164,6 +167,7 @@ __all__ = [
     "common_space_score",
     "current_target_embedding",
     "knn_agreement",
+    "source_bias",
     "student_t_assignments",
     "usable_scores",
 ]
@@ -195,6 +199,34 @@ def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return q / q.sum(1, keepdims=True)
 
 
+# The monitor scores many partitions of the same rows (restarts, checks, the source bias):
+# their k-NN graph is computed once per content of X. Keyed by a digest of the bytes, so an
+# array changed in place is never served a stale graph.
+_NEIGHBOUR_CACHE: dict[tuple, np.ndarray] = {}
+_NEIGHBOUR_CACHE_SIZE = 8
+
+
+def _neighbours(X: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Indices ``(n, n_neighbors)`` of each row's nearest other rows of ``X`` (Euclidean)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    key = (X.shape, int(n_neighbors), hashlib.blake2b(X.view(np.uint8), digest_size=16).digest())
+    if key not in _NEIGHBOUR_CACHE:
+        idx = (
+            NearestNeighbors(n_neighbors=n_neighbors + 1)
+            .fit(X)
+            .kneighbors(X, return_distance=False)
+        )
+        # Drop each row's own index (not always in column 0 when points are duplicated).
+        neigh = np.array([[j for j in row if j != i][:n_neighbors] for i, row in enumerate(idx)])
+        if len(_NEIGHBOUR_CACHE) >= _NEIGHBOUR_CACHE_SIZE:
+            _NEIGHBOUR_CACHE.pop(next(iter(_NEIGHBOUR_CACHE)))  # the oldest entry
+        neigh.setflags(write=False)
+        _NEIGHBOUR_CACHE[key] = neigh
+    return _NEIGHBOUR_CACHE[key]
+
+
 def knn_agreement(X, labels, *, n_neighbors: int = 10) -> float:
     """Chance-corrected agreement of a partition with the neighbourhoods of ``X``.
 
@@ -207,8 +239,6 @@ def knn_agreement(X, labels, *, n_neighbors: int = 10) -> float:
     coherent, not convex, so it suits manifold-shaped classes (the k-NN consistency of
     a clustering, as in the neighbourhood-based criteria of Ding & He, ICML 2004).
     """
-    from sklearn.neighbors import NearestNeighbors
-
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     n = X.shape[0]
@@ -222,9 +252,7 @@ def knn_agreement(X, labels, *, n_neighbors: int = 10) -> float:
             f"knn_agreement: needs at least 2 clusters and more than n_neighbors={n_neighbors} "
             f"samples; got {n} samples in {sizes.size} cluster(s)"
         )
-    idx = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(X).kneighbors(X, return_distance=False)
-    # Drop each row's own index (not always in column 0 when points are duplicated).
-    neigh = np.array([[j for j in row if j != i][:n_neighbors] for i, row in enumerate(idx)])
+    neigh = _neighbours(X, n_neighbors)
     agree = float((labels[neigh] == labels[:, None]).mean())
     chance = float(((sizes / n) ** 2).sum())
     return (agree - chance) / (1.0 - chance)
@@ -279,6 +307,47 @@ def current_target_embedding(estimator, X) -> np.ndarray:
     return embed(ae.encoder, X)
 
 
+def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_seeds=(0,)):
+    """How much ``score`` prefers K-means partitions of a labelled source to a *learned*
+    class partition of it, both scored in the source's features ``X`` ``(n, d)``: the
+    handicap a class partition starts with on this kind of data, measured where the
+    classes ``y`` ``(n,)`` are known. Returns the mean score of one K-means fit
+    (``n_init`` starts) per seed in ``kmeans_seeds``, minus the score of the learned
+    partition; None when ``y`` has fewer than 2 classes or a class with fewer than 5 rows.
+
+    The class partition is the 5-fold cross-validated prediction of a logistic regression
+    fitted to ``y``, not ``y`` itself: the transfer model's partition is a learned
+    classifier's too, and label noise, which the score would read as a geometric handicap,
+    is what a classifier smooths out. Labels that ``X`` cannot predict (one-sided binomial
+    test of the cross-validated accuracy against always guessing the largest class,
+    p >= 0.01) carry no class information to transfer, and a bias measured on them means
+    nothing: 0.
+
+    Averaging over several K-means fits estimates the *expected* K-means score: one fit's
+    score moves with its initialisation, and on the SURF sources a single fit's bias moved
+    threefold between monitor seeds (``scripts/source_bias_stability.py``).
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    names, counts = np.unique(y, return_counts=True)
+    if names.size < 2 or counts.min() < _BIAS_FOLDS:
+        return None
+    seeds = [int(v) for v in kmeans_seeds]
+    if not seeds:
+        raise ValueError("source_bias: kmeans_seeds must hold at least one seed")
+    learned = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=_BIAS_FOLDS)
+    chance = counts.max() / counts.sum()
+    hits = int((learned == y).sum())
+    if binomtest(hits, len(y), chance, alternative="greater").pvalue >= _LEARNABLE_P:
+        return 0.0
+    kmeans = [
+        common_space_score(
+            score, KMeans(names.size, n_init=n_init, random_state=seed).fit(X).labels_, [X]
+        )
+        for seed in seeds
+    ]
+    return float(np.mean(kmeans)) - common_space_score(score, learned, [X])
+
+
 class NegativeTransferMonitor(Callback):
     """Watch a DTC fit for negative transfer (see the module docstring).
 
@@ -311,7 +380,9 @@ class NegativeTransferMonitor(Callback):
         standard deviation from few draws is itself noisy: with 5, two fits of the same
         DTC on the digits default (10 + 10 epochs) that differed only in the z-scoring
         floor measured 0.006 and 0.019, and the smaller margin flagged a source that had
-        lifted ACC from 73.5 to 85.1 %; with 20 they measured 0.017 and 0.016.
+        lifted ACC from 73.5 to 85.1 %; with 20 they measured 0.017 and 0.016. Also the
+        number of K-means fits (``n_init`` starts each) of the source whose mean score
+        ``source_bias`` takes.
     check_features : bool
         Test before training that the source's features correspond to the target's
         (module docstring, "Feature correspondence"); a source that fails is negative
@@ -480,34 +551,18 @@ class NegativeTransferMonitor(Callback):
         return float(np.std(values, ddof=1))
 
     def _source_bias(self, source) -> float | None:
-        """How much the score prefers a K-means partition of the source to a *learned*
-        class partition of it, both scored in the source's own features (``None``
-        without usable source labels): the handicap a class partition starts with on
-        this kind of data, measured where the classes are known.
-
-        The class partition is the 5-fold cross-validated prediction of a logistic
-        regression fitted to the source labels, not the labels themselves: the transfer
-        model's partition is a learned classifier's too, and label noise, which the
-        score would read as a geometric handicap, is what a classifier smooths out."""
+        """:func:`source_bias` of ``source`` on the monitor's fixed subsample, its K-means
+        fits seeded like the restarts of ``_restart_spread`` (rule #11 of
+        ``experiments/preregistration.md``); None without source labels."""
         if source.y is None:
             return None
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), int(self.seed))
-        X, y = np.asarray(source.X, dtype=np.float64)[idx], np.asarray(source.y)[idx]
-        names, counts = np.unique(y, return_counts=True)
-        if names.size < 2 or counts.min() < _BIAS_FOLDS:
-            return None
-        learned = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=_BIAS_FOLDS)
-        # Source labels that its own features cannot predict (one-sided binomial test of
-        # the cross-validated accuracy against always guessing the largest class) carry
-        # no class information to transfer, and a bias measured on them means nothing:
-        # no credit.
-        chance = counts.max() / counts.sum()
-        hits = int((learned == y).sum())
-        if binomtest(hits, len(y), chance, alternative="greater").pvalue >= _LEARNABLE_P:
-            return 0.0
-        km = KMeans(names.size, n_init=int(self.n_init), random_state=int(self.seed)).fit(X)
-        return common_space_score(self.score, km.labels_, [X]) - common_space_score(
-            self.score, learned, [X]
+        return source_bias(
+            np.asarray(source.X, dtype=np.float64)[idx],
+            np.asarray(source.y)[idx],
+            score=self.score,
+            n_init=int(self.n_init),
+            kmeans_seeds=range(int(self.seed) + 1, int(self.seed) + 1 + int(self.n_restarts)),
         )
 
     def _record(self, estimator, entry: dict) -> None:

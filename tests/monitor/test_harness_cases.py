@@ -114,3 +114,21 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ValueError, match="holds no JSON lines"):
         script.summarise_runs([str(tmp_path / "empty.jsonl")])
+
+
+def test_source_bias_stability_reads_the_source_as_the_monitor_sees_it(load_script):
+    """The script's sources are DTC's z-scored features of ``on_fit_begin`` (no training),
+    and its two estimators differ only in the K-means seeds."""
+    from dtc.monitor.negative_transfer import source_bias
+
+    script = load_script("source_bias_stability")
+    pair = script.load_benchmark_pair("digits", None, None, None)
+    seen = script.monitored_source(pair)
+    assert seen.n_samples == pair.source.n_samples
+    assert np.array_equal(seen.y, pair.source.y)
+    varying = pair.source.X.std(0) > 0
+    np.testing.assert_allclose(seen.X[:, varying].mean(0), 0.0, atol=1e-5)
+    values = script.biases(seen, 2)
+    assert set(values) == {"one fit", "mean of 20"} and all(len(v) == 2 for v in values.values())
+    X, y = np.asarray(seen.X, dtype=np.float64), seen.y
+    assert values["one fit"][1] == pytest.approx(source_bias(X, y, kmeans_seeds=[1]))

@@ -1,0 +1,136 @@
+"""How steady is the negative-transfer monitor's source bias from one monitor seed to the next?
+
+The monitor's calibrated margin (``dtc.monitor.negative_transfer``) adds ``source_bias``:
+the label-free score's preference for K-means partitions of the labelled source over a
+learned class partition of it (:func:`dtc.monitor.negative_transfer.source_bias`). For
+every source domain of the benchmarks, as the monitor sees it (the features of DTC's
+``on_fit_begin``, with the target family's DTC default), this script computes the bias
+for monitor seeds ``0 .. seeds - 1`` with two estimators:
+
+* ``one fit``: one K-means fit (``n_init=3``) seeded with the monitor's seed (the
+  estimator up to the fifth session);
+* ``mean of 20``: the mean over 20 K-means fits seeded like the monitor's restarts
+  (rule #11 of ``experiments/preregistration.md``).
+
+and prints each one's mean and standard deviation over the seeds. Only source features
+and source labels are read: no target rows, no target labels.
+
+    python scripts/source_bias_stability.py            # ~3 min
+    python scripts/source_bias_stability.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dtc.data import resolve_data_dir
+from dtc.monitor import scores
+from dtc.monitor.base import Callback
+from dtc.monitor.negative_transfer import NegativeTransferMonitor, source_bias
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import load_benchmark_pair
+
+# (name, benchmark, source, target): each source once, with a target of its benchmark.
+SOURCES = [
+    ("amazon", "office_caltech10_surf", "amazon", "webcam"),
+    ("caltech10", "office_caltech10_surf", "caltech10", "amazon"),
+    ("webcam", "office_caltech10_surf", "webcam", "dslr"),
+    ("dslr", "office_caltech10_surf", "dslr", "webcam"),
+    ("coil1", "coil20", "coil1", "coil2"),
+    ("coil2", "coil20", "coil2", "coil1"),
+    ("mnist", "mnist_usps", "mnist", "usps"),
+    ("usps", "mnist_usps", "usps", "mnist"),
+    ("digits source", "digits", None, None),
+]
+
+
+class _Seen(Exception):
+    pass
+
+
+class _Capture(Callback):
+    """Keeps the pair DTC hands its callbacks, then stops the fit: no training."""
+
+    def on_fit_begin(self, estimator, pair) -> None:
+        self.pair = pair
+        raise _Seen
+
+
+def monitored_source(pair):
+    """The source domain as the monitor sees it under the target family's DTC default."""
+    from dtc.pipeline import DTC
+
+    capture = _Capture()
+    params = DTC().benchmark_defaults(pair.benchmark, {})
+    try:
+        DTC(**params, callbacks=[capture]).fit(pair)
+    except _Seen:
+        return capture.pair.source
+    raise RuntimeError("DTC did not call on_fit_begin")
+
+
+def biases(source, seeds: int) -> dict[str, list[float]]:
+    """Both estimators' bias of ``source`` for monitor seeds ``0 .. seeds - 1``."""
+    mon = NegativeTransferMonitor()
+    out = {"one fit": [], "mean of 20": []}
+    for seed in range(seeds):
+        idx = scores.subsample_index(source.n_samples, mon.max_samples, seed)
+        X, y = np.asarray(source.X, dtype=np.float64)[idx], np.asarray(source.y)[idx]
+        common = {"score": mon.score, "n_init": mon.n_init}
+        out["one fit"].append(source_bias(X, y, **common, kmeans_seeds=[seed]))
+        restarts = range(seed + 1, seed + 1 + mon.n_restarts)
+        out["mean of 20"].append(source_bias(X, y, **common, kmeans_seeds=restarts))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="one JSON object per line and source")
+    ap.add_argument("--seeds", type=int, default=10, help="monitor seeds 0 .. seeds - 1")
+    ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    args = ap.parse_args(argv)
+    data_dir = resolve_data_dir(args.data_dir)
+    stds = {"one fit": [], "mean of 20": []}
+    if not args.json:
+        print(f"{'source':14} {'one fit: mean':>13} {'std':>6} {'mean of 20: mean':>16} {'std':>6}")
+    for name, benchmark, src, tgt in SOURCES:
+        try:
+            pair = load_benchmark_pair(benchmark, src, tgt, data_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        values = biases(monitored_source(pair), args.seeds)
+        row = {"source": name, "benchmark": benchmark, "bias": values}
+        for key, v in values.items():
+            row[key] = {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))}
+            stds[key].append(row[key]["std"])
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            a, b = row["one fit"], row["mean of 20"]
+            print(
+                f"{name:14} {a['mean']:13.3f} {a['std']:6.3f} {b['mean']:16.3f} {b['std']:6.3f}",
+                flush=True,
+            )
+    if stds["one fit"]:
+        a, b = np.mean(stds["one fit"]), np.mean(stds["mean of 20"])
+        out = sys.stderr if args.json else sys.stdout
+        print(
+            f"mean std over {len(stds['one fit'])} sources: one fit {a:.4f}, mean of 20 {b:.4f} "
+            f"(ratio {b / a:.2f})",
+            file=out,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
