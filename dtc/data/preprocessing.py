@@ -108,6 +108,19 @@ def _mass_span(mass: np.ndarray, q: float) -> tuple[int, int]:
     return first, max(first, min(last, len(mass) - 1))
 
 
+def _gray_images(X, image_shape, fn: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """``X`` as float64 ``(n, h * w)`` rows of ``image_shape = (h, w)`` gray images, or a
+    ``ValueError`` prefixed ``fn``."""
+    X = np.asarray(X, dtype=np.float64)
+    shape = tuple(int(v) for v in image_shape)
+    if X.ndim != 2 or len(shape) != 2 or X.shape[1] != shape[0] * shape[1]:
+        raise ValueError(
+            f"{fn}: expected X of shape (n, h * w) for image_shape (h, w), "
+            f"got X {X.shape} and image_shape {image_shape!r}"
+        )
+    return X, shape
+
+
 def size_normalize_images(
     X, image_shape, *, threshold: float = 0.3, mass_quantile: float = 0.05
 ) -> np.ndarray:
@@ -128,13 +141,7 @@ def size_normalize_images(
     domains it removes a difference of digit size between them by construction, whatever
     the classes.
     """
-    X = np.asarray(X, dtype=np.float64)
-    shape = tuple(int(v) for v in image_shape)
-    if X.ndim != 2 or len(shape) != 2 or X.shape[1] != shape[0] * shape[1]:
-        raise ValueError(
-            f"size_normalize_images: expected X of shape (n, h * w) for image_shape (h, w), "
-            f"got X {X.shape} and image_shape {image_shape!r}"
-        )
+    X, shape = _gray_images(X, image_shape, "size_normalize_images")
     if not 0.0 <= float(threshold) < 1.0:
         raise ValueError(f"threshold: expected a float in [0, 1), got {threshold!r}")
     if not 0.0 <= float(mass_quantile) < 0.5:
@@ -175,13 +182,7 @@ def mean_pool_images(X, image_shape, factor: int) -> tuple[np.ndarray, tuple[int
     UCI optdigits, 1998), so pooled 16x16 MNIST or USPS images compare with them pixel
     for pixel.
     """
-    X = np.asarray(X, dtype=np.float64)
-    shape = tuple(int(v) for v in image_shape)
-    if X.ndim != 2 or len(shape) != 2 or X.shape[1] != shape[0] * shape[1]:
-        raise ValueError(
-            f"mean_pool_images: expected X of shape (n, h * w) for image_shape (h, w), "
-            f"got X {X.shape} and image_shape {image_shape!r}"
-        )
+    X, shape = _gray_images(X, image_shape, "mean_pool_images")
     f = factor
     if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
         raise ValueError(f"factor: expected an int >= 1, got {factor!r}")
