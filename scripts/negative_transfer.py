@@ -38,6 +38,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --json       # one JSON object per line and case
     python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
     python scripts/negative_transfer.py --dev        # the development cases (~9 min)
+    python scripts/negative_transfer.py --holdout    # the held-out cases (~8 min)
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -140,6 +141,33 @@ DEV_NEGATIVE = [
     for how in ("disjoint", "corrupted")
 ] + [("digits_seed1_wide_gap", "digits_seed1", "wide_gap", None)]
 DEV_SEED = 1
+# The held-out cases (``--holdout``, rule #12 of experiments/preregistration.md): no pair of
+# the harness or of the development cases; run once with the defaults that rules #8 to #11
+# left, after the harness had been seen under them. Constructions drawn with seed 2.
+HOLDOUT_POSITIVE = [
+    ("office_C->D", "office_caltech10_surf", "caltech10", "dslr"),
+    ("office_D->A", "office_caltech10_surf", "dslr", "amazon"),
+    ("office_D->W", "office_caltech10_surf", "dslr", "webcam"),
+    ("office_W->C", "office_caltech10_surf", "webcam", "caltech10"),
+    ("mnist->usps", "mnist_usps", "mnist", "usps"),
+    ("usps->mnist", "mnist_usps", "usps", "mnist"),
+]
+HOLDOUT_NEGATIVE = [
+    (f"{base}_{how}", base, how, None)
+    for base in ("office_C->D", "office_D->A", "office_D->W", "office_W->C")
+    for how in ("disjoint", "corrupted")
+] + [
+    ("usps_disjoint", "mnist->usps", "disjoint", None),
+    ("mnist_disjoint", "usps->mnist", "disjoint", None),
+    ("mnist_corrupted", "usps->mnist", "corrupted", None),
+    ("office_D->A_permuted", "office_D->A", "permuted", None),
+]
+HOLDOUT_SEED = 2
+CASE_SETS = {
+    "harness": (POSITIVE, NEGATIVE, 0),
+    "dev": (DEV_POSITIVE, DEV_NEGATIVE, DEV_SEED),
+    "holdout": (HOLDOUT_POSITIVE, HOLDOUT_NEGATIVE, HOLDOUT_SEED),
+}
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
 
@@ -218,13 +246,15 @@ def construct_negative(
     return DomainPair(src, t, n_clusters=pair.n_clusters, benchmark=pair.benchmark)
 
 
-def all_cases(data_dir, names=None, dev=False):
+def all_cases(data_dir, names=None, dev=False, *, holdout=False):
     """``[(name, kind, loader)]`` of the harness cases, or with ``dev`` of the development
-    cases (all, or those in ``names``)."""
-    positive, negative = (DEV_POSITIVE, DEV_NEGATIVE) if dev else (POSITIVE, NEGATIVE)
-    seed = DEV_SEED if dev else 0
+    cases, or with ``holdout`` of the held-out cases (all, or those in ``names``). The
+    held-out positives are loaded for their constructions and are only reported when the
+    pair itself is not a harness case."""
+    positive, negative, seed = CASE_SETS["dev" if dev else "holdout" if holdout else "harness"]
     pos = positive_pairs(data_dir, cases=positive)
-    out = [(name, "positive", pos[name]) for name, *_ in positive]
+    harness = {name for name, *_ in POSITIVE} if holdout else set()
+    out = [(name, "positive", pos[name]) for name, *_ in positive if name not in harness]
     for name, base, how, other in negative:
 
         def load(base=base, how=how, other=other):
@@ -430,6 +460,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="the development cases (not the harness) the source checks' thresholds were fixed on",
     )
+    ap.add_argument(
+        "--holdout",
+        action="store_true",
+        help="the held-out cases of rule #12 (neither harness nor development pairs)",
+    )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(
@@ -491,17 +526,19 @@ def main(argv=None) -> int:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:
         ap.error(f"--set: {exc}")
+    if args.dev and args.holdout:
+        ap.error("--dev and --holdout are two different case sets: give one")
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
     if args.checks_only:
-        return checks_only(all_cases(data_dir, names, dev=args.dev), args)
+        return checks_only(all_cases(data_dir, names, args.dev, holdout=args.holdout), args)
     rows = []
     if not args.json:
         print(
             f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
             f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
         )
-    for name, kind, load in all_cases(data_dir, names, dev=args.dev):
+    for name, kind, load in all_cases(data_dir, names, args.dev, holdout=args.holdout):
         try:
             pair = load()
         except (FileNotFoundError, ValueError) as exc:

@@ -21,6 +21,18 @@ def test_development_pairs_are_not_harness_pairs(load_script):
     assert {c[1] for c in script.DEV_NEGATIVE} <= {c[0] for c in script.DEV_POSITIVE}
 
 
+def test_held_out_cases_are_neither_harness_nor_development_cases(load_script):
+    script = load_script("negative_transfer")
+    reported = {c[0]: c[1] for c in script.all_cases(None, holdout=True)}
+    pairs = {tuple(c[1:]) for c in script.HOLDOUT_POSITIVE if c[0] in reported}
+    assert len(pairs) == 4  # the four SURF pairs used nowhere else
+    for other in (script.POSITIVE, script.DEV_POSITIVE):
+        assert not pairs & {tuple(c[1:]) for c in other}
+    for other in (script.all_cases(None), script.all_cases(None, dev=True)):
+        assert not set(reported) & {c[0] for c in other}
+    assert sorted(reported.values()).count("negative") == len(script.HOLDOUT_NEGATIVE) == 12
+
+
 def test_development_digits_cases_differ_from_the_harness_ones(load_script):
     script = load_script("negative_transfer")
     harness = dict((n, load) for n, _, load in script.all_cases(None))
