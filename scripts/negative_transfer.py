@@ -13,8 +13,13 @@ Cases, each one target clustered with one source:
   - ``corrupted``: the true source with Gaussian noise of twice the source's overall
     feature standard deviation added and half of its labels replaced at random;
   - ``wide_gap`` (digits only): the true source, but the target shifted at full strength
-    (``make_digits_pair(1.0)`` instead of 0.5): the gap is too wide for the source
-    (1-NN from the source: 28.5 % instead of 75.9 %).
+    (``make_digits_pair(1.0)`` instead of 0.5, the same shift seed): the gap is too wide for
+    the source (1-NN from the source: 28.5 % instead of 75.9 %);
+  - ``crossed``: the source restricted to the odd classes, the target to the even ones
+    (the fresh set of rule #13; a parity split, where ``disjoint`` splits at k/2).
+
+A positive case may be constructed too (the fresh set): ``matched``, the true pair with
+both domains restricted to the even classes.
 
 Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
 reference: the DTC network trained on the target alone for the same number of gradient
@@ -39,6 +44,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
     python scripts/negative_transfer.py --dev        # the development cases (~9 min)
     python scripts/negative_transfer.py --holdout    # the held-out cases (~8 min)
+    python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5   # rule #13
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -163,10 +169,52 @@ HOLDOUT_NEGATIVE = [
     ("office_D->A_permuted", "office_D->A", "permuted", None),
 ]
 HOLDOUT_SEED = 2
+# The fresh set (``--fresh``, rule #13 of experiments/preregistration.md), for the source
+# checks only (``--checks-only``): class splits by parity, which no earlier construction used,
+# on every true pair the shared data and scikit-learn's digits give, plus digits shifts and
+# a cross-corpus pair that no rule has computed.
+_SURF = {"A": "amazon", "C": "caltech10", "D": "dslr", "W": "webcam"}
+FRESH_BASES = (
+    [
+        (f"office_{a}->{b}", "office_caltech10_surf", _SURF[a], _SURF[b])
+        for a in _SURF
+        for b in _SURF
+        if a != b
+    ]
+    + [
+        ("mnist->usps", "mnist_usps", "mnist", "usps"),
+        ("usps->mnist", "mnist_usps", "usps", "mnist"),
+        ("coil1->coil2", "coil20", "coil1", "coil2"),
+        ("coil2->coil1", "coil20", "coil2", "coil1"),
+    ]
+    + [(f"digits_s{seed}", "digits", seed, None) for seed in (5, 6, 7)]
+    + [
+        (f"{a}->{b}", "digit_corpora", a, b)
+        for a, b in [
+            ("mnist8", "digits"),
+            ("digits", "mnist8"),
+            ("usps8", "digits"),
+            ("digits", "usps8"),
+            ("mnist8", "usps8"),
+            ("usps8", "mnist8"),
+        ]
+    ]
+)
+_FRESH_FULL = ["digits_s5", "digits_s6", "digits_s7", "mnist8->usps8", "usps8->mnist8"]
+FRESH_POSITIVE = [(name, name, None, None) for name in _FRESH_FULL] + [
+    (f"{base}_matched", base, "matched", None) for base, *_ in FRESH_BASES
+]
+FRESH_NEGATIVE = [(f"{base}_crossed", base, "crossed", None) for base, *_ in FRESH_BASES] + [
+    (f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH_FULL[:3]
+]
+FRESH_SEED = 3
+# name: (base pairs, positive cases, negative cases, construction seed). Cases are
+# (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
-    "harness": (POSITIVE, NEGATIVE, 0),
-    "dev": (DEV_POSITIVE, DEV_NEGATIVE, DEV_SEED),
-    "holdout": (HOLDOUT_POSITIVE, HOLDOUT_NEGATIVE, HOLDOUT_SEED),
+    "harness": (POSITIVE, None, NEGATIVE, 0),
+    "dev": (DEV_POSITIVE, None, DEV_NEGATIVE, DEV_SEED),
+    "holdout": (HOLDOUT_POSITIVE, None, HOLDOUT_NEGATIVE, HOLDOUT_SEED),
+    "fresh": (FRESH_BASES, FRESH_POSITIVE, FRESH_NEGATIVE, FRESH_SEED),
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -208,10 +256,25 @@ def _rescale_to(X: np.ndarray, like: np.ndarray) -> np.ndarray:
     return (X * like.std() + like.mean()).astype(np.float32)
 
 
+def restrict_classes(domain: Domain, classes) -> Domain:
+    """The rows of ``domain`` whose label is in ``classes`` (increasing), relabelled
+    ``0 .. len(classes) - 1`` in that order."""
+    classes = np.asarray(list(classes))
+    sub = domain.subset(np.flatnonzero(np.isin(domain.y, classes)))
+    return Domain(
+        sub.X,
+        np.searchsorted(classes, sub.y),
+        name=domain.name,
+        image_shape=domain.image_shape,
+        meta=domain.meta,
+    )
+
+
 def construct_negative(
     pair: DomainPair, how: str, other: DomainPair | None, seed: int = 0
 ) -> DomainPair:
-    """A negative-transfer pair built from ``pair`` (see the module docstring)."""
+    """A pair built from ``pair`` by the construction ``how`` (see the module docstring):
+    negative transfer but for ``matched``."""
     rng = np.random.default_rng(seed)
     s, t = pair.source, pair.target
     if how == "permuted":
@@ -222,16 +285,23 @@ def construct_negative(
         flip = rng.random(len(y)) < 0.5
         y[flip] = rng.integers(0, y.max() + 1, flip.sum())
         src = Domain(noisy.astype(np.float32), y, name="corrupted", image_shape=s.image_shape)
-    elif how == "disjoint":
-        k = pair.n_clusters // 2
-        src = s.subset(np.flatnonzero(s.y < k))
-        t = t.subset(np.flatnonzero(t.y >= k))
-        t = Domain(t.X, t.y - k, name=t.name, image_shape=t.image_shape)
-        return DomainPair(src, t, n_clusters=pair.n_clusters - k, benchmark=pair.benchmark)
+    elif how in ("disjoint", "matched", "crossed"):
+        k = pair.n_clusters
+        src_classes, tgt_classes = {
+            "disjoint": (range(k // 2), range(k // 2, k)),
+            "matched": (range(0, k, 2), range(0, k, 2)),
+            "crossed": (range(1, k, 2), range(0, k, 2)),
+        }[how]
+        return DomainPair(
+            restrict_classes(s, src_classes),
+            restrict_classes(t, tgt_classes),
+            n_clusters=len(tgt_classes),
+            benchmark=pair.benchmark,
+        )
     elif how == "wide_gap":
-        if pair.benchmark != "digits":
-            raise ValueError(f"wide_gap is built from the digits default, not {pair.benchmark!r}")
-        return make_digits_pair(1.0, seed)
+        if pair.benchmark != "digits" or "shift" not in t.meta:
+            raise ValueError(f"wide_gap is built from a digits shift pair, not {pair.benchmark!r}")
+        return make_digits_pair(1.0, t.meta["seed"])
     elif how == "other":
         o = other.source
         d = t.n_features
@@ -246,22 +316,30 @@ def construct_negative(
     return DomainPair(src, t, n_clusters=pair.n_clusters, benchmark=pair.benchmark)
 
 
-def all_cases(data_dir, names=None, dev=False, *, holdout=False):
-    """``[(name, kind, loader)]`` of the harness cases, or with ``dev`` of the development
-    cases, or with ``holdout`` of the held-out cases (all, or those in ``names``). The
-    held-out positives are loaded for their constructions and are only reported when the
-    pair itself is not a harness case."""
-    positive, negative, seed = CASE_SETS["dev" if dev else "holdout" if holdout else "harness"]
-    pos = positive_pairs(data_dir, cases=positive)
-    harness = {name for name, *_ in POSITIVE} if holdout else set()
-    out = [(name, "positive", pos[name]) for name, *_ in positive if name not in harness]
-    for name, base, how, other in negative:
+def all_cases(data_dir, names=None, case_set: str = "harness"):
+    """``[(name, kind, loader)]`` of the cases of ``case_set`` (a key of ``CASE_SETS``):
+    all, or those in ``names``. The held-out positives are loaded for their constructions
+    and are only reported when the pair itself is not a harness case."""
+    if case_set not in CASE_SETS:
+        raise ValueError(f"case_set must be one of {sorted(CASE_SETS)}, got {case_set!r}")
+    bases, positive, negative, seed = CASE_SETS[case_set]
+    pos = positive_pairs(data_dir, cases=bases)
+    if positive is None:  # the base pairs as they are
+        harness = {name for name, *_ in POSITIVE} if case_set == "holdout" else set()
+        positive = [(name, name, None, None) for name, *_ in bases if name not in harness]
 
-        def load(base=base, how=how, other=other):
+    def loader(base, how, other):
+        if how is None:
+            return pos[base]
+
+        def load():
             o = None if other is None else load_benchmark_pair(*other, data_dir)
             return construct_negative(pos[base](), how, o, seed=seed)
 
-        out.append((name, "negative", load))
+        return load
+
+    out = [(name, "positive", loader(*rest)) for name, *rest in positive]
+    out += [(name, "negative", loader(*rest)) for name, *rest in negative]
     return [c for c in out if names is None or c[0] in names]
 
 
@@ -350,6 +428,8 @@ def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000) -> dict:
         "similarity": spread("similarity"),
         "signal_ratio": spread("signal_ratio"),
         "verdicts": [r["verdict"] for r in runs],
+        # per seed, for judging other thresholds offline (None: an unrelated source)
+        "similarities": [r.get("similarity") for r in runs],
     }
 
 
@@ -434,7 +514,8 @@ def checks_only(cases, args) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
-        row = {"case": name, "kind": kind, **check_case(pair, args.check_seeds)}
+        row = {"case": name, "kind": kind, "benchmark": pair.benchmark}
+        row.update(check_case(pair, args.check_seeds))
         if args.json:
             print(json.dumps(row), flush=True)
         elif not row["applies"]:
@@ -464,6 +545,11 @@ def main(argv=None) -> int:
         "--holdout",
         action="store_true",
         help="the held-out cases of rule #12 (neither harness nor development pairs)",
+    )
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="the fresh parity-split cases of rule #13 (for --checks-only)",
     )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
@@ -526,19 +612,21 @@ def main(argv=None) -> int:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:
         ap.error(f"--set: {exc}")
-    if args.dev and args.holdout:
-        ap.error("--dev and --holdout are two different case sets: give one")
+    chosen = [name for name in ("dev", "holdout", "fresh") if getattr(args, name)]
+    if len(chosen) > 1:
+        ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")
+    case_set = chosen[0] if chosen else "harness"
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
     if args.checks_only:
-        return checks_only(all_cases(data_dir, names, args.dev, holdout=args.holdout), args)
+        return checks_only(all_cases(data_dir, names, case_set), args)
     rows = []
     if not args.json:
         print(
             f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
             f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
         )
-    for name, kind, load in all_cases(data_dir, names, args.dev, holdout=args.holdout):
+    for name, kind, load in all_cases(data_dir, names, case_set):
         try:
             pair = load()
         except (FileNotFoundError, ValueError) as exc:

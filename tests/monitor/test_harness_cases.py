@@ -15,7 +15,7 @@ def test_development_pairs_are_not_harness_pairs(load_script):
     dev = {tuple(c[1:]) for c in script.DEV_POSITIVE}
     assert not harness & dev
     assert not {c[0] for c in script.all_cases(None)} & {
-        c[0] for c in script.all_cases(None, dev=True)
+        c[0] for c in script.all_cases(None, case_set="dev")
     }
     # every development construction is built from a development pair
     assert {c[1] for c in script.DEV_NEGATIVE} <= {c[0] for c in script.DEV_POSITIVE}
@@ -23,12 +23,12 @@ def test_development_pairs_are_not_harness_pairs(load_script):
 
 def test_held_out_cases_are_neither_harness_nor_development_cases(load_script):
     script = load_script("negative_transfer")
-    reported = {c[0]: c[1] for c in script.all_cases(None, holdout=True)}
+    reported = {c[0]: c[1] for c in script.all_cases(None, case_set="holdout")}
     pairs = {tuple(c[1:]) for c in script.HOLDOUT_POSITIVE if c[0] in reported}
     assert len(pairs) == 4  # the four SURF pairs used nowhere else
     for other in (script.POSITIVE, script.DEV_POSITIVE):
         assert not pairs & {tuple(c[1:]) for c in other}
-    for other in (script.all_cases(None), script.all_cases(None, dev=True)):
+    for other in (script.all_cases(None), script.all_cases(None, case_set="dev")):
         assert not set(reported) & {c[0] for c in other}
     assert sorted(reported.values()).count("negative") == len(script.HOLDOUT_NEGATIVE) == 12
 
@@ -36,7 +36,7 @@ def test_held_out_cases_are_neither_harness_nor_development_cases(load_script):
 def test_development_digits_cases_differ_from_the_harness_ones(load_script):
     script = load_script("negative_transfer")
     harness = dict((n, load) for n, _, load in script.all_cases(None))
-    dev = dict((n, load) for n, _, load in script.all_cases(None, dev=True))
+    dev = dict((n, load) for n, _, load in script.all_cases(None, case_set="dev"))
     # the pair: another shift seed
     assert not np.array_equal(harness["digits"]().target.X, dev["digits_seed1"]().target.X)
     # the constructions: drawn with the development seed
@@ -144,3 +144,82 @@ def test_source_bias_stability_reads_the_source_as_the_monitor_sees_it(load_scri
     assert set(values) == {"one fit", "mean of 20"} and all(len(v) == 2 for v in values.values())
     X, y = np.asarray(seen.X, dtype=np.float64), seen.y
     assert values["one fit"][1] == pytest.approx(source_bias(X, y, kmeans_seeds=[1]))
+
+
+def test_parity_constructions_of_the_fresh_set(load_script):
+    """Rule #13's constructions: ``matched`` keeps the even classes on both sides (a true
+    pair), ``crossed`` the odd ones in the source against the even ones in the target;
+    ``wide_gap`` keeps the shift seed of the pair it is built from."""
+    script = load_script("negative_transfer")
+    pair = script.make_digits_pair(0.5, 5)
+    s, t = pair.source, pair.target
+    matched = script.construct_negative(pair, "matched", None)
+    assert matched.n_clusters == 5
+    np.testing.assert_array_equal(matched.source.X, s.X[s.y % 2 == 0])
+    np.testing.assert_array_equal(matched.source.y, s.y[s.y % 2 == 0] // 2)
+    np.testing.assert_array_equal(matched.target.y, t.y[t.y % 2 == 0] // 2)
+    crossed = script.construct_negative(pair, "crossed", None)
+    np.testing.assert_array_equal(crossed.source.X, s.X[s.y % 2 == 1])
+    np.testing.assert_array_equal(crossed.source.y, s.y[s.y % 2 == 1] // 2)
+    np.testing.assert_array_equal(crossed.target.X, matched.target.X)
+    wide = script.construct_negative(pair, "wide_gap", None, seed=0)
+    np.testing.assert_array_equal(wide.target.X, script.make_digits_pair(1.0, 5).target.X)
+    with pytest.raises(ValueError, match="digits shift pair"):
+        plain = script.DomainPair(
+            script.Domain(s.X, s.y), script.Domain(t.X, t.y), benchmark="digits"
+        )
+        script.construct_negative(plain, "wide_gap", None)
+
+
+def test_fresh_cases_are_new(load_script):
+    """No fresh case is a case of another set, and its constructions (parity splits) are
+    ones no other set uses."""
+    script = load_script("negative_transfer")
+    fresh = script.all_cases(None, case_set="fresh")
+    assert sum(k == "positive" for _, k, _ in fresh) == 30
+    assert sum(k == "negative" for _, k, _ in fresh) == 28
+    for other in ("harness", "dev", "holdout"):
+        assert not {c[0] for c in fresh} & {c[0] for c in script.all_cases(None, case_set=other)}
+        _, _, negative, _ = script.CASE_SETS[other]
+        assert not {c[2] for c in negative} & {"matched", "crossed"}
+    with pytest.raises(ValueError, match="case_set must be one of"):
+        script.all_cases(None, case_set="fresh_set")
+
+
+def test_rule_13_choice_by_hand(load_script):
+    script = load_script("similarity_threshold_choice")
+
+    def row(case, kind, benchmark, sims, verdicts=None):
+        verdicts = verdicts or [None] * len(sims)
+        return {
+            "case": case,
+            "kind": kind,
+            "benchmark": benchmark,
+            "applies": True,
+            "verdicts": verdicts,
+            "similarities": sims,
+        }
+
+    rows = [
+        # positives: pixels 0.45 (flagged by B only), SURF 0.7 and a nan (never flagged)
+        row("p_matched", "positive", "digits", [0.45, 0.45]),
+        row("q_matched", "positive", "office_caltech10_surf", [0.7, float("nan")]),
+        row("r", "positive", "digits", [0.8, 0.8]),
+        row("s", "positive", "coil20", [0.9] * 2),
+        row("t", "positive", "coil20", [0.9] * 2),
+        # negatives: pixels 0.38 (B, C), SURF 0.45 (B, C), a noisy source (every candidate)
+        row("n_crossed", "negative", "mnist_usps", [0.38, 0.38]),
+        row("m_crossed", "negative", "office_caltech10_surf", [0.45, 0.55]),
+        row("o_crossed", "negative", "digits", [0.7, None], ["noisy_source", "unrelated_source"]),
+    ]
+    assert script.construction("p_matched") == "matched" and script.construction("r") == "pair"
+    assert script.rates(rows, script.CANDIDATES["A"]) == {"positive": (0, 10), "negative": (2, 6)}
+    assert script.rates(rows, script.CANDIDATES["B"]) == {"positive": (2, 10), "negative": (5, 6)}
+    assert script.rates(rows, script.CANDIDATES["C"]) == {"positive": (0, 10), "negative": (5, 6)}
+    choice, scores = script.choose(rows)
+    # B: FA 0.2 > 0.1, not eligible; C: FA 0, DET 5/6 >= 2/6 + 0.1
+    assert choice == "C" and scores["B"] == (0.2, 5 / 6)
+    # without the pixel positive at 0.45, B and C tie at DET 5/6: the single number wins
+    assert script.choose(rows[1:])[0] == "B"
+    # nothing gains 0.1 of detection: A stays
+    assert script.choose(rows[:5] + rows[7:])[0] == "A"
