@@ -408,12 +408,20 @@ def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seed", type=int, default=0)
 
 
-def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000) -> dict:
-    """The source checks of ``pair`` under monitor seeds ``0 .. n_seeds - 1``."""
+def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000, **thresholds) -> dict:
+    """The source checks of ``pair`` under monitor seeds ``0 .. n_seeds - 1`` (the
+    monitor's default thresholds unless ``thresholds`` are given)."""
     from dtc.monitor.selection import check_domains
 
     runs = [
-        check_domains(pair.source, pair.target, max_samples=max_samples, seed=seed)
+        check_domains(
+            pair.source,
+            pair.target,
+            benchmark=pair.benchmark,
+            max_samples=max_samples,
+            seed=seed,
+            **thresholds,
+        )
         for seed in range(n_seeds)
     ]
     if any(r is None for r in runs):
@@ -515,7 +523,9 @@ def checks_only(cases, args) -> int:
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
         row = {"case": name, "kind": kind, "benchmark": pair.benchmark}
-        row.update(check_case(pair, args.check_seeds))
+        thresholds = {"min_similarity": args.min_similarity}
+        thresholds["min_signal_ratio"] = args.min_signal_ratio
+        row.update(check_case(pair, args.check_seeds, **thresholds))
         if args.json:
             print(json.dumps(row), flush=True)
         elif not row["applies"]:
@@ -530,6 +540,12 @@ def checks_only(cases, args) -> int:
                 flush=True,
             )
     return 0
+
+
+def similarity_threshold(value: str) -> float | str | None:
+    """``--min-similarity``: a number, ``none`` (not judged) or ``family``."""
+    low = value.lower()
+    return None if low == "none" else low if low == "family" else float(value)
 
 
 def main(argv=None) -> int:
@@ -574,9 +590,10 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--min-similarity",
-        type=lambda v: None if v.lower() == "none" else float(v),
+        type=similarity_threshold,
         default=NegativeTransferMonitor().min_similarity,
-        help="structural similarity below which a related source is negative ('none': off)",
+        help="structural similarity below which a related source is negative ('none': off; "
+        "'family', the default: the benchmark family's threshold)",
     )
     ap.add_argument(
         "--min-signal-ratio",

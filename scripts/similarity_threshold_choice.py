@@ -3,10 +3,12 @@ source check should use, chosen on the fresh parity-split cases by their source 
 
 Reads the output of
 
-    python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5 --json > fresh.jsonl
+    python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5 --json \
+        --min-similarity none > fresh.jsonl
 
-(one JSON line per case, with the similarity and the verdict of every monitor seed under the
-current defaults) and judges the candidates of the rule on it:
+(one JSON line per case, with the similarity and the verdict of every monitor seed, the
+similarity not judged: the defaults when the rule was run) and judges the candidates of the
+rule on it:
 
 * A: ``min_similarity=None`` (not judged);
 * B: ``min_similarity=0.5`` for every pair;

@@ -99,7 +99,13 @@ def run_target(name, benchmark, target, sources, constructions, data_dir, args) 
 
     rankings = {
         checks: rank_sources(
-            tgt, cands, n_clusters=k, fit_fn=fit, check_sources=checks, seed=args.seed
+            tgt,
+            cands,
+            n_clusters=k,
+            fit_fn=fit,
+            check_sources=checks,
+            benchmark=bench,
+            seed=args.seed,
         )
         for checks in (False, True)
     }

@@ -128,6 +128,7 @@ def rank_sources(
     temperature: float = 0.1,
     max_samples: int = 500,
     check_sources: bool = False,
+    benchmark: str | None = None,
     seed: int = 0,
 ) -> list[dict]:
     """Rank candidate ``sources`` for ``target`` by predicted transferability.
@@ -156,6 +157,9 @@ def rank_sources(
         Run the source checks first (module docstring) on at most 1000 rows of each
         domain, with the monitor's default thresholds; correlations do not change under
         DTC's per-feature standardisation, so raw features give the monitor's verdict.
+    benchmark : str or None
+        The benchmark the domains come from: its feature family sets the source checks'
+        similarity threshold (:func:`dtc.monitor.relatedness.resolve_min_similarity`).
 
     Returns
     -------
@@ -209,7 +213,9 @@ def rank_sources(
     rows = _target_rows(target, max_samples, seed)
     X = np.asarray(target.X, dtype=np.float64)[rows]
     checks = [
-        (check_domains(src, target, seed=seed) or {}).get("verdict") if check_sources else None
+        (check_domains(src, target, benchmark=benchmark, seed=seed) or {}).get("verdict")
+        if check_sources
+        else None
         for _, src in items
     ]
     if all(c is not None for c in checks):
@@ -260,15 +266,22 @@ def rank_sources(
 
 
 def check_domains(
-    source: Domain, target: Domain, *, max_samples: int = _CHECK_ROWS, seed: int = 0
+    source: Domain,
+    target: Domain,
+    *,
+    benchmark: str | None = None,
+    max_samples: int = _CHECK_ROWS,
+    seed: int = 0,
+    **thresholds,
 ) -> dict | None:
-    """:func:`dtc.monitor.relatedness.check_source` of ``source`` against ``target`` on
-    seeded subsamples of at most ``max_samples`` rows each (the monitor's default size),
-    with the monitor's default thresholds; None where the checks do not apply (fewer
-    features than they need)."""
+    """:func:`dtc.monitor.relatedness.check_source` of ``source`` against ``target`` (of
+    ``benchmark``, whose family sets the default similarity threshold) on seeded subsamples
+    of at most ``max_samples`` rows each (the monitor's default size), with the monitor's
+    default thresholds unless ``thresholds`` (``min_similarity``, ``min_signal_ratio``)
+    are given; None where the checks do not apply (fewer features than they need)."""
     Xs = source.X[scores.subsample_index(source.n_samples, max_samples, seed)]
     Xt = target.X[scores.subsample_index(target.n_samples, max_samples, seed)]
-    return check_source(Xs, Xt, seed=seed)
+    return check_source(Xs, Xt, benchmark=benchmark, seed=seed, **thresholds)
 
 
 def combine_sources(

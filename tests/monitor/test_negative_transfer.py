@@ -8,6 +8,8 @@ default with a tiny budget.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
@@ -358,13 +360,20 @@ def test_a_related_source_with_another_structure_is_negative_whatever_the_score(
     assert final["score"] >= final["reference"] - est.monitor_margin_  # the score is fine
     assert final["reason"] == "dissimilar_source" and final["decision"] == "fallback"
     assert est.negative_transfer_ and est.fell_back_to_reference_
-    # off (the default, rule #10): the same fit is not flagged; the similarity is reported
-    # but not judged
+    # the default, "family" (rule #13): a pair of no known benchmark family is not judged;
+    # the similarity is reported, with the threshold that applied (none)
     off = monitor("rollback")
-    assert off.min_similarity is None
+    assert off.min_similarity == "family"
     est = ScriptedDTC([good, good], [0.2, 0.1], [off]).fit(related_but_dissimilar_pair())
     assert not est.negative_transfer_ and "similar" not in off.correspondence_
     assert off.correspondence_["similarity"] == pytest.approx(c["similarity"])
+    assert off.correspondence_["min_similarity"] is None
+    # the same pair as a SURF pair is judged by that family's threshold, 0.50
+    surf = monitor("rollback")
+    pair = dataclasses.replace(related_but_dissimilar_pair(), benchmark="office_caltech10_surf")
+    est = ScriptedDTC([good, good], [0.2, 0.1], [surf]).fit(pair)
+    assert surf.correspondence_["min_similarity"] == 0.50 and not surf.correspondence_["similar"]
+    assert est.monitor_trail_[-1]["reason"] == "dissimilar_source"
     # a source with the target's structure passes
     same = monitor("rollback", min_similarity=0.5)
     ScriptedDTC([good, good], [0.2, 0.1], [same]).fit(wide_pair(permute_source=False))
@@ -422,8 +431,8 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
         ({"calibrate": "yes"}, "calibrate must be a bool"),
         ({"check_features": 1}, "check_features must be a bool"),
         ({"n_restarts": 1}, "n_restarts must be an int >= 2"),
-        ({"min_similarity": 1.5}, r"min_similarity must be None or in \[0, 1\]"),
-        ({"min_similarity": True}, r"min_similarity must be None or in \[0, 1\]"),
+        ({"min_similarity": 1.5}, r"min_similarity must be None, 'family' or in \[0, 1\]"),
+        ({"min_similarity": True}, r"min_similarity must be None, 'family' or in \[0, 1\]"),
         ({"min_signal_ratio": -0.1}, "min_signal_ratio must be None or a finite number >= 0"),
     ],
 )

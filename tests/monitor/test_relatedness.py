@@ -9,7 +9,13 @@ from scipy.stats import pearsonr
 
 from dtc.data import make_digits_pair
 from dtc.monitor import scores
-from dtc.monitor.relatedness import check_source, feature_correspondence, structural_similarity
+from dtc.monitor.relatedness import (
+    BENCHMARK_FAMILY,
+    check_source,
+    feature_correspondence,
+    resolve_min_similarity,
+    structural_similarity,
+)
 
 
 def correlated(n, d, seed, mix=None):
@@ -231,11 +237,27 @@ def test_check_source_names_the_first_check_that_fails():
     assert off["verdict"] is None and "similarity" not in off
     only_similarity = check_source(noisy, target, min_similarity=0.8, min_signal_ratio=None)
     assert only_similarity["verdict"] is None and "clean" not in only_similarity
-    # the defaults (rule #10): the signal ratio is judged, the similarity only reported
+    # the defaults (rules #10, #13): the signal ratio is judged; the similarity is only
+    # reported for data of no known benchmark family, judged by the family's threshold else
     default = check_source(three_of_four, target)
     assert default["verdict"] is None and "similar" not in default and default["clean"]
-    assert default["similarity"] < 0.8
+    assert default["similarity"] < 0.8 and default["min_similarity"] is None
     assert check_source(noisy, target)["verdict"] == "noisy_source"
+    surf = check_source(three_of_four, target, benchmark="office_caltech10_surf")
+    assert surf["min_similarity"] == 0.50 and surf["similar"] and surf["verdict"] is None
+
+
+def test_the_family_threshold_of_each_shared_benchmark():
+    from dtc.data.benchmarks import list_benchmarks
+
+    assert set(BENCHMARK_FAMILY) == set(list_benchmarks())  # every shipped one has a family
+    assert resolve_min_similarity("family", "digits") == 0.40
+    assert resolve_min_similarity("family", "mnist_usps") == 0.40
+    assert resolve_min_similarity("family", "office_caltech10_surf") == 0.50
+    assert resolve_min_similarity("family", "my_own_benchmark") is None
+    assert resolve_min_similarity("family", None) is None
+    assert resolve_min_similarity(0.3, "office_caltech10_surf") == 0.3  # a number is kept
+    assert resolve_min_similarity(None, "digits") is None
 
 
 def test_check_source_does_not_run_on_too_few_features():
@@ -248,8 +270,8 @@ def test_check_source_does_not_run_on_too_few_features():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"min_similarity": 1.5}, r"min_similarity must be None or in \[0, 1\]"),
-        ({"min_similarity": "0.5"}, r"min_similarity must be None or in \[0, 1\]"),
+        ({"min_similarity": 1.5}, r"min_similarity must be None, 'family' or in \[0, 1\]"),
+        ({"min_similarity": "0.5"}, r"min_similarity must be None, 'family' or in \[0, 1\]"),
         ({"min_signal_ratio": float("inf")}, "min_signal_ratio must be None or a finite"),
         ({"alpha": 0}, r"alpha must be in \(0, 1\)"),
     ],
