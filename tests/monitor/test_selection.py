@@ -133,6 +133,24 @@ def test_sources_that_fail_the_checks_are_not_adapted_and_get_no_weight(digits):
     assert all(r["check"] is None for r in rank_sources(t, sources, fit_fn=fit))
 
 
+def test_the_benchmark_reaches_the_source_checks(digits, monkeypatch):
+    """Its family sets the similarity threshold (rule #13): rank_sources hands it on."""
+    import dtc.monitor.selection as selection
+
+    seen = []
+
+    def check(source, target, **kwargs):
+        seen.append(kwargs.get("benchmark"))
+        return selection.check_source(source.X, target.X, **kwargs)
+
+    monkeypatch.setattr(selection, "check_domains", check)
+    fit = lambda p: ClassMeanTransfer().fit(p)  # noqa: E731
+    ranking = rank_sources(
+        digits.target, [digits.source], fit_fn=fit, check_sources=True, benchmark="digits"
+    )
+    assert seen == ["digits"] and ranking[0]["check"] is None
+
+
 def test_rank_sources_never_gives_target_labels_to_the_method(digits):
     seen = []
     rank_sources(
