@@ -300,7 +300,10 @@ def construct_negative(
         )
     elif how == "wide_gap":
         if pair.benchmark != "digits" or "shift" not in t.meta:
-            raise ValueError(f"wide_gap is built from a digits shift pair, not {pair.benchmark!r}")
+            raise ValueError(
+                "wide_gap is built from a digits shift pair (make_digits_pair), got a "
+                f"{pair.benchmark!r} pair without a shift"
+            )
         return make_digits_pair(1.0, t.meta["seed"])
     elif how == "other":
         o = other.source
