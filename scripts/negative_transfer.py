@@ -16,10 +16,12 @@ Cases, each one target clustered with one source:
     (``make_digits_pair(1.0)`` instead of 0.5, the same shift seed): the gap is too wide for
     the source (1-NN from the source: 28.5 % instead of 75.9 %);
   - ``crossed``: the source restricted to the odd classes, the target to the even ones
-    (the fresh set of rule #13; a parity split, where ``disjoint`` splits at k/2).
+    (the fresh set of rule #13; a parity split, where ``disjoint`` splits at k/2);
+  - ``reverse_crossed``: the source restricted to the even classes, the target to the odd
+    ones (fresh set 2 of rule #14).
 
-A positive case may be constructed too (the fresh set): ``matched``, the true pair with
-both domains restricted to the even classes.
+A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``),
+the true pair with both domains restricted to the even (odd) classes.
 
 Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
 reference: the DTC network trained on the target alone for the same number of gradient
@@ -45,6 +47,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --dev        # the development cases (~9 min)
     python scripts/negative_transfer.py --holdout    # the held-out cases (~8 min)
     python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5   # rule #13
+    python scripts/negative_transfer.py --fresh2 --json --seed 0                # rule #14
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -208,6 +211,20 @@ FRESH_NEGATIVE = [(f"{base}_crossed", base, "crossed", None) for base, *_ in FRE
     (f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH_FULL[:3]
 ]
 FRESH_SEED = 3
+# Fresh set 2 (``--fresh2``, rule #14 of experiments/preregistration.md): the other parity --
+# odd classes in the target -- on rule #13's base pairs, with digits shift seeds no rule has
+# computed; trained once to choose whether the score counts where it cannot resolve a loss.
+FRESH2_BASES = [b for b in FRESH_BASES if b[1] != "digits"] + [
+    (f"digits_s{seed}", "digits", seed, None) for seed in (8, 9, 10)
+]
+_FRESH2_FULL = ["digits_s8", "digits_s9", "digits_s10"]
+FRESH2_POSITIVE = [(name, name, None, None) for name in _FRESH2_FULL] + [
+    (f"{base}_odd_matched", base, "odd_matched", None) for base, *_ in FRESH2_BASES
+]
+FRESH2_NEGATIVE = [
+    (f"{base}_reverse_crossed", base, "reverse_crossed", None) for base, *_ in FRESH2_BASES
+] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH2_FULL]
+FRESH2_SEED = 4
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -215,6 +232,7 @@ CASE_SETS = {
     "dev": (DEV_POSITIVE, None, DEV_NEGATIVE, DEV_SEED),
     "holdout": (HOLDOUT_POSITIVE, None, HOLDOUT_NEGATIVE, HOLDOUT_SEED),
     "fresh": (FRESH_BASES, FRESH_POSITIVE, FRESH_NEGATIVE, FRESH_SEED),
+    "fresh2": (FRESH2_BASES, FRESH2_POSITIVE, FRESH2_NEGATIVE, FRESH2_SEED),
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -270,11 +288,21 @@ def restrict_classes(domain: Domain, classes) -> Domain:
     )
 
 
+# Constructions that restrict the classes: k -> (source classes, target classes).
+CLASS_SPLITS = {
+    "disjoint": lambda k: (range(k // 2), range(k // 2, k)),
+    "matched": lambda k: (range(0, k, 2), range(0, k, 2)),
+    "crossed": lambda k: (range(1, k, 2), range(0, k, 2)),
+    "odd_matched": lambda k: (range(1, k, 2), range(1, k, 2)),
+    "reverse_crossed": lambda k: (range(0, k, 2), range(1, k, 2)),
+}
+
+
 def construct_negative(
     pair: DomainPair, how: str, other: DomainPair | None, seed: int = 0
 ) -> DomainPair:
     """A pair built from ``pair`` by the construction ``how`` (see the module docstring):
-    negative transfer but for ``matched``."""
+    negative transfer but for ``matched`` and ``odd_matched``."""
     rng = np.random.default_rng(seed)
     s, t = pair.source, pair.target
     if how == "permuted":
@@ -285,13 +313,9 @@ def construct_negative(
         flip = rng.random(len(y)) < 0.5
         y[flip] = rng.integers(0, y.max() + 1, flip.sum())
         src = Domain(noisy.astype(np.float32), y, name="corrupted", image_shape=s.image_shape)
-    elif how in ("disjoint", "matched", "crossed"):
+    elif how in CLASS_SPLITS:
         k = pair.n_clusters
-        src_classes, tgt_classes = {
-            "disjoint": (range(k // 2), range(k // 2, k)),
-            "matched": (range(0, k, 2), range(0, k, 2)),
-            "crossed": (range(1, k, 2), range(0, k, 2)),
-        }[how]
+        src_classes, tgt_classes = CLASS_SPLITS[how](k)
         return DomainPair(
             restrict_classes(s, src_classes),
             restrict_classes(t, tgt_classes),
@@ -399,6 +423,7 @@ def run_case(pair: DomainPair, args) -> dict:
         "reference_score": guarded.monitor_trail_[-1]["reference"],
         "margin": guarded.monitor_margin_,
         "calibration": monitor.calibration_,
+        "score_counts": monitor.score_counts_,
         "correspondence": monitor.correspondence_,
     }
 
@@ -572,6 +597,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="the fresh parity-split cases of rule #13 (neither harness, development nor held out)",
     )
+    ap.add_argument(
+        "--fresh2",
+        action="store_true",
+        help="fresh set 2 of rule #14: the other parity (odd target classes), new digits shifts",
+    )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(
@@ -634,7 +664,7 @@ def main(argv=None) -> int:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:
         ap.error(f"--set: {exc}")
-    chosen = [name for name in ("dev", "holdout", "fresh") if getattr(args, name)]
+    chosen = [name for name in ("dev", "holdout", "fresh", "fresh2") if getattr(args, name)]
     if len(chosen) > 1:
         ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")
     case_set = chosen[0] if chosen else "harness"

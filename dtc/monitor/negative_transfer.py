@@ -104,6 +104,21 @@ noise alone is not seen. A corrupted source can still help -- COIL2->COIL1 corru
 gained 9 points -- so this flag can cost a gain; it says the source is not the clean one
 transfer assumes.
 
+**Resolution** (``max_resolution=10``). A margin is only as useful as the accuracy it
+stands for. :func:`score_slope` measures, on the labelled source (its scored rows, in its
+features), how much the score falls per ACC point lost when rows of the class partition
+are moved to random classes; ``resolution = margin / slope`` is then the ACC a partition
+must lose before the score can flag it -- a lower bound, as random errors are the ones
+the score sees best. Where it exceeds ``max_resolution`` points, a verdict of the score
+would be read off noise of the size of the gains transfer brings, and only the source
+checks can flag (the score's verdict is still recorded, ``score_below`` in the trail;
+``score_counts_`` says whether it counted). Measured on the harness
+(``scripts/monitor_resolution.py``, target labels as an evaluation): 1 to 5 ACC points on
+the pixel benchmarks, 14 to 90 on Office-Caltech10 SURF, where all of the score's flags on
+the seen runs were false alarms on sources that had gained 4 to 20 points or negatives
+that had lost under 3 (rule #14 of ``experiments/preregistration.md``). Without source
+labels or ``calibrate`` there is no resolution and the score always counts.
+
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.
 
@@ -127,12 +142,13 @@ Results on the estimator: ``negative_transfer_`` (bool: the final transfer parti
 scores below the reference by more than the margin, or the source failed a check before
 training: unrelated, noisy or dissimilar), ``monitor_trail_`` (the decision trail: dicts
 with ``epoch``, ``score``, ``reference``, ``discrepancy``, ``transfer_scale``,
-``negative``, ``decision``: ``"ok"``, ``"below_reference"``, ``"unrelated_source"``,
+``negative``, ``score_below`` (the score's own verdict, counted or not), ``decision``: ``"ok"``, ``"below_reference"``, ``"unrelated_source"``,
 ``"noisy_source"`` or ``"dissimilar_source"``, with ``"+damp"`` /
 ``"+restore_epoch_<e>"`` appended; the final entry's ``reason`` says why it is
 negative), ``fell_back_to_reference_`` (bool) and ``reference_`` (the fitted
 :class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
-``calibration_`` holds its parts), ``source_correspondence_`` (the feature-correspondence
+``calibration_`` holds its parts, the source slope and the resolution; ``score_counts_``
+whether the score's verdict counts), ``source_correspondence_`` (the feature-correspondence
 test's result, with the structural similarity, the signal ratio and the verdicts
 ``similar`` / ``clean`` for a related source; or None). Adaptation epochs that are
 checked get ``monitor_score`` / ``monitor_decision`` in their ``history_`` entry, and a
@@ -153,6 +169,7 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 
+from dtc.metrics import cluster_acc
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.reference import NoTransferReference
@@ -170,6 +187,8 @@ __all__ = [
     "common_space_score",
     "current_target_embedding",
     "knn_agreement",
+    "random_relabel",
+    "score_slope",
     "source_bias",
     "student_t_assignments",
     "usable_scores",
@@ -184,6 +203,12 @@ SPACES = ("raw", "joint")
 # Feature-correspondence test: permutations and significance level.
 _CORRESPONDENCE_PERMUTATIONS = 99
 _CORRESPONDENCE_P = 0.01
+# Resolution of the score (rule #14): fractions of the source rows moved to random classes,
+# and draws per fraction, for the slope of the score against ACC.
+SLOPE_FRACTIONS = (0.05, 0.1, 0.2)
+_SLOPE_DRAWS = 3
+#: The default ``max_resolution`` (ACC points; rule #14 of experiments/preregistration.md).
+DEFAULT_MAX_RESOLUTION = 10.0
 
 
 def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -351,6 +376,60 @@ def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_s
     return float(np.mean(kmeans)) - common_space_score(score, learned, [X])
 
 
+def random_relabel(y, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """``y`` ``(n,)`` (classes ``0 .. k - 1``) with ``round(fraction * n)`` rows, drawn at
+    random without replacement, each moved to a different class drawn at random."""
+    y = np.asarray(y)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"random_relabel: fraction must be in [0, 1], got {fraction!r}")
+    k = int(y.max()) + 1
+    out = y.copy()
+    rows = rng.choice(len(y), size=round(fraction * len(y)), replace=False)
+    out[rows] = (y[rows] + rng.integers(1, k, size=len(rows))) % k
+    return out
+
+
+def score_slope(
+    X,
+    y,
+    *,
+    score: str = "knn_agreement",
+    fractions=SLOPE_FRACTIONS,
+    draws: int = _SLOPE_DRAWS,
+    seed: int = 0,
+) -> float | None:
+    """How much ``score`` falls per point of Hungarian ACC lost, on a labelled partition:
+    the least-squares slope (through the origin) of the score's fall on the ACC's fall
+    (in points) when a fraction ``f`` of the rows of the class partition ``y`` ``(n,)`` of
+    ``X`` ``(n, d)`` are moved to random other classes (:func:`random_relabel`), for each
+    ``f`` in ``fractions``, ``draws`` times each. None when ``y`` has fewer than 2 classes.
+
+    The margin of the monitor divided by this slope is the *resolution* of its score: the
+    ACC a partition must lose before the score can flag it (rule #14 of
+    ``experiments/preregistration.md``). Random relabelling breaks neighbourhoods more than
+    a trained model's errors do (a moved boundary, two merged clusters), so the resolution
+    it gives is a lower bound. Measured on a labelled source, it says what the score can see
+    on data of that kind: for k-NN agreement about 1 to 5 ACC points on the pixel benchmarks
+    and 10 to 90 on Office-Caltech10 SURF (``scripts/monitor_resolution.py``).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    _, y = np.unique(np.asarray(y), return_inverse=True)
+    if y.max(initial=0) < 1:
+        return None
+    if not fractions or not all(0.0 < f < 1.0 for f in fractions):
+        raise ValueError(f"score_slope: fractions must lie in (0, 1), got {fractions!r}")
+    rng = np.random.default_rng(seed)
+    true = common_space_score(score, y, [X])
+    acc_loss, score_loss = [], []
+    for f in fractions:
+        for _ in range(int(draws)):
+            z = random_relabel(y, f, rng)
+            acc_loss.append(100.0 * (1.0 - cluster_acc(y, z)))
+            score_loss.append(true - common_space_score(score, z, [X]))
+    a, s = np.asarray(acc_loss), np.asarray(score_loss)
+    return float(a @ s / (a @ a))
+
+
 class NegativeTransferMonitor(Callback):
     """Watch a DTC fit for negative transfer (see the module docstring).
 
@@ -396,6 +475,12 @@ class NegativeTransferMonitor(Callback):
         "Structural similarity"); ``"family"`` (the default): the threshold of the pair's
         benchmark family, not judged for other data; None: not judged, only reported.
         Needs ``check_features``.
+    max_resolution : float > 0 or None
+        With ``calibrate`` and source labels, the score's verdict counts only where its
+        *resolution* -- the margin divided by :func:`score_slope` on the source, the ACC
+        points a partition must lose before the score can flag it -- is at most this
+        (module docstring, "Resolution"); elsewhere only the source checks can flag.
+        None: the score always counts.
     min_signal_ratio : float >= 0 or None
         A source that passes the correspondence test is negative all the same when its
         correlation structure's signal per row is below this fraction of the target's
@@ -436,6 +521,7 @@ class NegativeTransferMonitor(Callback):
         check_features: bool = True,
         min_similarity: float | str | None = DEFAULT_MIN_SIMILARITY,
         min_signal_ratio: float | None = DEFAULT_MIN_SIGNAL_RATIO,
+        max_resolution: float | None = DEFAULT_MAX_RESOLUTION,
         seed: int = 0,
     ):
         self.policy = policy
@@ -454,6 +540,7 @@ class NegativeTransferMonitor(Callback):
         self.check_features = check_features
         self.min_similarity = min_similarity
         self.min_signal_ratio = min_signal_ratio
+        self.max_resolution = max_resolution
         self.seed = seed
 
     # -- validation -------------------------------------------------------------
@@ -483,6 +570,16 @@ class NegativeTransferMonitor(Callback):
         if not 0.0 < float(self.adapt_factor) < 1.0:
             raise ValueError(f"{name}: adapt_factor must be in (0, 1), got {self.adapt_factor!r}")
         check_thresholds(self.min_similarity, self.min_signal_ratio, name)
+        r = self.max_resolution
+        if r is not None and (
+            isinstance(r, bool)
+            or not isinstance(r, (int, float, np.integer, np.floating))
+            or not np.isfinite(r)
+            or r <= 0
+        ):
+            raise ValueError(
+                f"{name}: max_resolution must be a finite number > 0 or None, got {r!r}"
+            )
         for attr in ("tolerance", "min_delta"):
             v = getattr(self, attr)
             if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v < 0:
@@ -514,8 +611,14 @@ class NegativeTransferMonitor(Callback):
         labels[self._idx] = km.labels_
         return self._partition_score(labels, Z), self._reference_score(Z)
 
+    def _below(self, value: float, reference: float) -> bool:
+        """The score's own verdict: below the reference by more than the margin."""
+        return bool(value < reference - self.margin_)
+
     def _negative(self, value: float, reference: float) -> bool:
-        return self._source_reason is not None or bool(value < reference - self.margin_)
+        return self._source_reason is not None or (
+            self.score_counts_ and self._below(value, reference)
+        )
 
     def _reason(self, negative: bool) -> str | None:
         """Why a check is negative (None when it is not)."""
@@ -555,20 +658,42 @@ class NegativeTransferMonitor(Callback):
             values.append(self._partition_score(labels, self.reference_.embedding_))
         return float(np.std(values, ddof=1))
 
-    def _source_bias(self, source) -> float | None:
-        """:func:`source_bias` of ``source`` on the monitor's fixed subsample, its K-means
-        fits seeded like the restarts of ``_restart_spread`` (rule #11 of
-        ``experiments/preregistration.md``); None without source labels."""
+    def _source_rows(self, source) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(X, y)`` of the monitor's fixed subsample of a labelled ``source``, else None."""
         if source.y is None:
             return None
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), int(self.seed))
+        return np.asarray(source.X, dtype=np.float64)[idx], np.asarray(source.y)[idx]
+
+    def _source_bias(self, rows) -> float | None:
+        """:func:`source_bias` of the source ``rows``, its K-means fits seeded like the
+        restarts of ``_restart_spread`` (rule #11 of ``experiments/preregistration.md``)."""
         return source_bias(
-            np.asarray(source.X, dtype=np.float64)[idx],
-            np.asarray(source.y)[idx],
+            *rows,
             score=self.score,
             n_init=int(self.n_init),
             kmeans_seeds=range(int(self.seed) + 1, int(self.seed) + 1 + int(self.n_restarts)),
         )
+
+    def _calibrate(self, source, uses_labels: bool) -> dict:
+        """The margin's parts and the score's resolution (module docstring); sets
+        ``margin_``. The source labels are used only when the estimator itself uses them
+        ("no labels anywhere" stays label-free)."""
+        spread = self._restart_spread()
+        rows = self._source_rows(source) if uses_labels else None
+        bias = None if rows is None else self._source_bias(rows)
+        self.margin_ += 2.0 * spread + max(0.0, bias or 0.0)
+        slope = None
+        if rows is not None:
+            slope = score_slope(*rows, score=self.score, seed=int(self.seed))
+        # A score that does not fall when the classes are scrambled resolves nothing.
+        resolution = None if slope is None else self.margin_ / slope if slope > 0 else math.inf
+        return {
+            "restart_spread": spread,
+            "source_bias": bias,
+            "source_slope": slope,
+            "resolution": resolution,
+        }
 
     def _record(self, estimator, entry: dict) -> None:
         self.trail_.append(entry)
@@ -608,13 +733,14 @@ class NegativeTransferMonitor(Callback):
         self.margin_ = float(self.tolerance)
         self.calibration_ = None
         if self.calibrate:
-            spread = self._restart_spread()
-            # The source labels are used only when the estimator itself uses them
-            # ("no labels anywhere" stays label-free).
             uses_labels = bool(getattr(estimator, "use_source_labels", True))
-            bias = self._source_bias(pair.source) if uses_labels else None
-            self.calibration_ = {"restart_spread": spread, "source_bias": bias}
-            self.margin_ += 2.0 * spread + max(0.0, bias or 0.0)
+            self.calibration_ = self._calibrate(pair.source, uses_labels)
+        resolution = None if self.calibration_ is None else self.calibration_["resolution"]
+        self.score_counts_ = (
+            self.max_resolution is None
+            or resolution is None
+            or resolution <= float(self.max_resolution)
+        )
         estimator.monitor_margin_ = self.margin_
         self.correspondence_ = self._correspondence(pair)
         self._source_reason = (
@@ -643,6 +769,7 @@ class NegativeTransferMonitor(Callback):
                 "discrepancy": None,
                 "transfer_scale": float(estimator.transfer_scale_),
                 "negative": self._negative(value, ref),
+                "score_below": self._below(value, ref),
                 "decision": "start",
             },
         )
@@ -681,6 +808,7 @@ class NegativeTransferMonitor(Callback):
             "discrepancy": disc,
             "transfer_scale": float(estimator.transfer_scale_),
             "negative": negative,
+            "score_below": self._below(value, ref),
             "decision": "+".join(decisions),
         }
         self._record(estimator, entry)
@@ -712,6 +840,7 @@ class NegativeTransferMonitor(Callback):
             "discrepancy": None,
             "transfer_scale": float(getattr(estimator, "transfer_scale_", 1.0)),
             "negative": negative,
+            "score_below": self._below(value, ref),
             "decision": decision,
             "reason": self._reason(negative),
         }

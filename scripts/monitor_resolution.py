@@ -1,0 +1,141 @@
+"""How small a loss of accuracy can the negative-transfer monitor's score see on a target?
+
+The monitor (``dtc.monitor.NegativeTransferMonitor``) declares transfer negative when the
+transfer partition's k-NN agreement (:func:`dtc.monitor.negative_transfer.knn_agreement`,
+on the target's standardised features) falls below the no-transfer reference's by more
+than its margin (restart spread and source bias). This script asks, per target, how many
+points of Hungarian ACC a partition must lose before its score falls by that margin.
+
+It uses the target labels -- as an evaluation, never by the monitor. On the rows the monitor
+scores (its seeded subsample of at most 1,000 rows, features z-scored as DTC does for the
+target's benchmark family), starting from the true class partition:
+
+* ``score_true``: the k-NN agreement of the class partition;
+* ``handicap``: the mean score of ``--restarts`` K-means partitions (``n_init=3``) minus
+  ``score_true``: how much the score prefers geometry to the classes on this target (the
+  target-side counterpart of the monitor's ``source_bias``);
+* ``slope``: the score lost per point of ACC lost when a fraction ``f`` of the rows
+  (``--fractions``) are moved to another class at random, ``--draws`` draws each
+  (:func:`dtc.monitor.negative_transfer.score_slope`, which the monitor runs on the
+  *source* for its ``max_resolution``);
+* with ``--runs`` (JSON lines of ``scripts/negative_transfer.py --json``): ``margin``, the
+  mean margin the monitor used on the case over the runs, and ``resolution = margin /
+  slope``: the ACC points of such errors the score must see before it can flag. Random
+  errors break neighbourhoods more than the structured errors of a trained model (a moved
+  boundary, two merged clusters) do, so the resolution is a lower bound: the monitor needs
+  at least this loss, likely more.
+
+    python scripts/negative_transfer.py --json > h0.jsonl
+    python scripts/monitor_resolution.py --runs h0.jsonl              # the harness positives
+    python scripts/monitor_resolution.py --fresh --runs f0.jsonl      # the fresh positives
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from dtc.data import resolve_data_dir
+from dtc.data.preprocessing import floored_std, zscore_columns
+from dtc.monitor import scores
+from dtc.monitor.negative_transfer import knn_agreement, score_slope
+from dtc.pipeline import DTC
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import CASE_SETS, all_cases
+
+
+def scored_rows(pair, max_samples: int = 1000, seed: int = 0):
+    """``(X, y)``: the target rows the monitor scores, with the features DTC's networks see
+    (per-feature z-scoring, standard deviations floored as the family's default says)."""
+    quantile = DTC().benchmark_defaults(pair.benchmark, {}).get("std_floor_quantile")
+    X = np.asarray(pair.target.X, dtype=np.float64)
+    X = zscore_columns(X, mean=X.mean(0), std=floored_std(X, quantile))
+    idx = scores.subsample_index(len(X), max_samples, seed)
+    return X[idx], np.asarray(pair.target.y)[idx]
+
+
+def resolution(X, y, fractions, draws: int, restarts: int, seed: int = 0) -> dict:
+    """Score of the class partition ``y`` ``(n,)`` of ``X`` ``(n, d)``, the K-means handicap
+    and the score lost per ACC point of random relabelling (module docstring)."""
+    k = int(y.max()) + 1
+    true = knn_agreement(X, y)
+    kmeans = [
+        knn_agreement(X, KMeans(k, n_init=3, random_state=seed + r).fit(X).labels_)
+        for r in range(restarts)
+    ]
+    return {
+        "n_rows": len(y),
+        "k": k,
+        "score_true": true,
+        "handicap": float(np.mean(kmeans)) - true,
+        "slope": score_slope(X, y, fractions=fractions, draws=draws, seed=seed),
+    }
+
+
+def run_margins(paths) -> dict[str, list[float]]:
+    """Margins the monitor used, by case, over the ``--json`` runs in ``paths``."""
+    out: dict[str, list[float]] = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    out.setdefault(row["case"], []).append(row["margin"])
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    group = ap.add_mutually_exclusive_group()
+    for name in sorted(set(CASE_SETS) - {"harness"}):
+        group.add_argument(f"--{name}", action="store_true", help=f"the {name} positives")
+    ap.add_argument("--runs", nargs="+", default=[], help="--json runs of negative_transfer.py")
+    ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument("--restarts", type=int, default=5)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
+    args = ap.parse_args(argv)
+    if not all(0.0 < f < 1.0 for f in args.fractions):
+        ap.error(f"--fractions must lie in (0, 1), got {args.fractions}")
+    case_set = next((n for n in CASE_SETS if getattr(args, n, False)), "harness")
+    margins = run_margins(args.runs)
+    data_dir = resolve_data_dir(args.data_dir)
+    if not args.json:
+        print(
+            f"{'case':26} {'rows':>5} {'k':>3} {'score':>6} {'handicap':>8} {'slope/pt':>8} "
+            f"{'margin':>7} {'resolution':>10}"
+        )
+    for name, kind, load in all_cases(data_dir, case_set=case_set):
+        if kind != "positive":
+            continue
+        try:
+            pair = load()
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+            continue
+        row = {"case": name}
+        row.update(resolution(*scored_rows(pair), args.fractions, args.draws, args.restarts))
+        if name in margins:
+            row["margin"] = float(np.mean(margins[name]))
+            row["resolution"] = row["margin"] / row["slope"]
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            margin = f"{row['margin']:7.3f} {row['resolution']:10.1f}" if "margin" in row else ""
+            print(
+                f"{name:26} {row['n_rows']:5d} {row['k']:3d} {row['score_true']:6.3f} "
+                f"{row['handicap']:8.3f} {row['slope']:8.4f} {margin}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
