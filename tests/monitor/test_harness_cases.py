@@ -171,19 +171,38 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         script.construct_negative(plain, "wide_gap", None)
 
 
-def test_fresh_cases_are_new(load_script):
-    """No fresh case is a case of another set, and its constructions (parity splits) are
-    ones no other set uses."""
+@pytest.mark.parametrize(
+    ("case_set", "n_positive", "constructions"),
+    [("fresh", 30, {"matched", "crossed"}), ("fresh2", 28, {"odd_matched", "reverse_crossed"})],
+)
+def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
+    """No fresh case is a case of another set, and its class splits are ones no other set
+    uses."""
     script = load_script("negative_transfer")
-    fresh = script.all_cases(None, case_set="fresh")
-    assert sum(k == "positive" for _, k, _ in fresh) == 30
+    fresh = script.all_cases(None, case_set=case_set)
+    assert sum(k == "positive" for _, k, _ in fresh) == n_positive
     assert sum(k == "negative" for _, k, _ in fresh) == 28
-    for other in ("harness", "dev", "holdout"):
+    for other in set(script.CASE_SETS) - {case_set}:
         assert not {c[0] for c in fresh} & {c[0] for c in script.all_cases(None, case_set=other)}
-        _, _, negative, _ = script.CASE_SETS[other]
-        assert not {c[2] for c in negative} & {"matched", "crossed"}
+        _, positive, negative, _ = script.CASE_SETS[other]
+        assert not {c[2] for c in negative + (positive or [])} & constructions
     with pytest.raises(ValueError, match="case_set must be one of"):
         script.all_cases(None, case_set="fresh_set")
+
+
+def test_the_other_parity_of_fresh_set_2(load_script):
+    """Rule #14's constructions: ``odd_matched`` keeps the odd classes on both sides,
+    ``reverse_crossed`` the even ones in the source against the odd ones in the target."""
+    script = load_script("negative_transfer")
+    pair = script.make_digits_pair(0.5, 8)
+    s, t = pair.source, pair.target
+    matched = script.construct_negative(pair, "odd_matched", None)
+    np.testing.assert_array_equal(matched.source.y, s.y[s.y % 2 == 1] // 2)
+    np.testing.assert_array_equal(matched.target.X, t.X[t.y % 2 == 1])
+    crossed = script.construct_negative(pair, "reverse_crossed", None)
+    np.testing.assert_array_equal(crossed.source.X, s.X[s.y % 2 == 0])
+    np.testing.assert_array_equal(crossed.target.y, matched.target.y)
+    assert crossed.n_clusters == matched.n_clusters == 5
 
 
 def test_rule_13_choice_by_hand(load_script):
@@ -223,3 +242,22 @@ def test_rule_13_choice_by_hand(load_script):
     assert script.choose(rows[1:])[0] == "B"
     # nothing gains 0.1 of detection: A stays
     assert script.choose(rows[:5] + rows[7:])[0] == "A"
+
+
+def test_monitor_resolution_on_separated_blobs(load_script, tmp_path):
+    """The target-side resolution: a class partition that K-means finds has no handicap, its
+    slope is the monitor's ``score_slope``, and the margins of the runs are averaged."""
+    from dtc.monitor.negative_transfer import score_slope
+
+    script = load_script("monitor_resolution")
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 60)
+    X = 40.0 * np.eye(3)[y] + rng.normal(0, 1, (len(y), 3))
+    row = script.resolution(X, y, fractions=[0.1, 0.2], draws=2, restarts=2)
+    assert row["score_true"] == pytest.approx(1.0)
+    assert row["handicap"] == pytest.approx(0.0, abs=1e-12)
+    assert row["slope"] == score_slope(X, y, fractions=[0.1, 0.2], draws=2, seed=0)
+    runs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for path, margin in zip(runs, (0.02, 0.04)):
+        path.write_text(json.dumps({"case": "c", "margin": margin}) + "\n")
+    assert script.run_margins(runs) == {"c": [0.02, 0.04]}

@@ -22,6 +22,8 @@ from dtc.monitor.negative_transfer import (
     NegativeTransferMonitor,
     common_space_score,
     knn_agreement,
+    random_relabel,
+    score_slope,
     student_t_assignments,
 )
 from dtc.monitor.reference import NoTransferReference, clear_reference_cache
@@ -308,6 +310,68 @@ def test_calibration_without_source_labels_uses_no_labels(pair):
     assert mon.calibration_["source_bias"] is None
 
 
+# -- resolution (rule #14) ---------------------------------------------------------------
+def test_random_relabel_moves_the_stated_share_of_rows_to_other_classes():
+    y = np.repeat(np.arange(4), 25)
+    z = random_relabel(y, 0.2, np.random.default_rng(0))
+    assert (z != y).sum() == 20 and set(z) <= set(range(4))
+    np.testing.assert_array_equal(z, random_relabel(y, 0.2, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="fraction must be in"):
+        random_relabel(y, 1.5, np.random.default_rng(0))
+
+
+def test_score_slope_matches_the_closed_form_on_separated_blobs():
+    # Every row's 10 neighbours share its class. When a share f of rows move to random other
+    # classes, a (row, neighbour) pair still agrees when neither moved, (1 - f)^2, or both
+    # moved to the same class, f^2 / (k - 1); chance agreement stays 1 / k (balanced), and
+    # the ACC falls by 100 f points (f < 1/2: the identity matching stays optimal).
+    k, fractions = 4, (0.05, 0.1, 0.2)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(k), 150)
+    X = 50.0 * np.eye(k)[y] + rng.normal(0, 1, (len(y), k))
+
+    def loss(f):
+        return 1.0 - ((1 - f) ** 2 + f**2 / (k - 1) - 1 / k) / (1 - 1 / k)
+
+    a = 100 * np.array(fractions)
+    expected = float(a @ [loss(f) for f in fractions] / (a @ a))
+    slope = score_slope(X, y, fractions=fractions, draws=5, seed=0)
+    assert slope == pytest.approx(expected, rel=0.01)
+
+
+def test_score_slope_needs_two_classes_and_valid_fractions():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    assert score_slope(X, np.zeros(30, dtype=int)) is None
+    with pytest.raises(ValueError, match=r"fractions must lie in \(0, 1\)"):
+        score_slope(X, np.arange(30) % 2, fractions=(0.0,))
+
+
+def test_the_score_does_not_count_where_it_cannot_resolve_a_loss(pair):
+    # A tolerance of 0.05 on clean blobs: the margin stands for a few ACC points.
+    seen = monitor("warn", tolerance=0.05, max_resolution=10.0)
+    est = ScriptedDTC([bad] * 2, [0.2, 0.1], [seen]).fit(pair)
+    cal = seen.calibration_
+    assert cal["resolution"] == pytest.approx(seen.margin_ / cal["source_slope"])
+    assert cal["resolution"] < 10.0 and seen.score_counts_ and est.negative_transfer_
+    blind = monitor("warn", tolerance=0.05, max_resolution=0.5 * cal["resolution"])
+    est = ScriptedDTC([bad] * 2, [0.2, 0.1], [blind]).fit(pair)
+    assert not blind.score_counts_ and not est.negative_transfer_
+    final = est.monitor_trail_[-1]
+    assert final["score_below"] and final["decision"] == "keep" and final["reason"] is None
+    always = monitor("warn", tolerance=0.05, max_resolution=None)
+    assert ScriptedDTC([bad] * 2, [0.2, 0.1], [always]).fit(pair).negative_transfer_
+
+
+def test_without_source_labels_there_is_no_resolution_and_the_score_counts(pair):
+    class NoLabels(ScriptedDTC):
+        use_source_labels = False
+
+    mon = monitor("warn", tolerance=0.05, max_resolution=1e-9)
+    est = NoLabels([bad], [0.1], [mon]).fit(pair)
+    assert mon.calibration_["resolution"] is None and mon.score_counts_
+    assert est.negative_transfer_
+
+
 # -- feature correspondence ------------------------------------------------------------
 def wide_pair(permute_source: bool) -> DomainPair:
     """Blobs in 20 features (enough for the correspondence test); the source is the
@@ -434,6 +498,9 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
         ({"min_similarity": 1.5}, r"min_similarity must be None, 'family' or in \[0, 1\]"),
         ({"min_similarity": True}, r"min_similarity must be None, 'family' or in \[0, 1\]"),
         ({"min_signal_ratio": -0.1}, "min_signal_ratio must be None or a finite number >= 0"),
+        ({"max_resolution": 0}, "max_resolution must be a finite number > 0 or None"),
+        ({"max_resolution": float("inf")}, "max_resolution must be a finite number > 0 or None"),
+        ({"max_resolution": True}, "max_resolution must be a finite number > 0 or None"),
     ],
 )
 def test_bad_parameters_are_refused(pair, kwargs, match):
