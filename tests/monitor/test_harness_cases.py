@@ -261,3 +261,21 @@ def test_monitor_resolution_on_separated_blobs(load_script, tmp_path):
     for path, margin in zip(runs, (0.02, 0.04)):
         path.write_text(json.dumps({"case": "c", "margin": margin}) + "\n")
     assert script.run_margins(runs) == {"c": [0.02, 0.04]}
+
+
+def test_rule_14_derives_candidate_a_by_hand(load_script, capsys):
+    """A run the gate kept (score below the reference by more than the margin, not
+    flagged) falls back under A; flagged runs and runs above the margin are the same."""
+    script = load_script("resolution_gate_choice")
+    base = {"kind": "positive", "acc_target_only": 0.5, "acc_unguarded": 0.7, "margin": 0.05}
+    gated = {**base, "case": "p", "flagged": False, "acc_guarded": 0.7}
+    gated.update(final_score=0.1, reference_score=0.2)
+    a = script.as_candidate_a(gated)
+    assert a["flagged"] and a["acc_guarded"] == 0.5 and not gated["flagged"]
+    within = {**gated, "final_score": 0.16}
+    assert script.as_candidate_a(within) is within
+    negative = {**gated, "case": "n_reverse_crossed", "kind": "negative", "flagged": True}
+    negative["acc_guarded"] = 0.5
+    assert script.as_candidate_a(negative) is negative
+    m = script.measures([script.as_candidate_a(gated), negative])
+    assert m == {"mean": 0.0, "det": 1.0, "worst": 0.0}

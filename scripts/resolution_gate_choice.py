@@ -1,0 +1,114 @@
+"""Rule #14 of ``experiments/preregistration.md``: should the monitor's score count where it
+cannot resolve a loss? Judged on fresh set 2, trained.
+
+Reads the output of (one file per seed)
+
+    python scripts/negative_transfer.py --fresh2 --json --seed 0 > f2_s0.jsonl
+    python scripts/negative_transfer.py --fresh2 --json --seed 1 > f2_s1.jsonl
+
+run with candidate B, the monitor's ``max_resolution=10`` (the score's verdict counts only
+where its resolution, the margin over the source slope, is at most 10 ACC points), and
+derives candidate A, the score always counting, from the same runs: with policy
+``rollback`` both train alike and differ only in the final verdict, so A flags a run when B
+does or when ``final_score < reference_score - margin``, and then falls back to the
+reference (A's guarded ACC is the target-only ACC).
+
+The rule, pooled over the runs: B replaces A when (i) the mean guarded - target-only ACC
+over all runs is at least A's, (ii) DET(B) >= DET(A) - 0.05 and (iii) the worst guarded -
+target-only under B is at least A's - 1 point.
+
+    python scripts/resolution_gate_choice.py f2_s0.jsonl f2_s1.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import summarise
+
+MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
+
+
+def as_candidate_a(row: dict) -> dict:
+    """``row`` (a run under B) as it would have come out under A."""
+    below = row["final_score"] < row["reference_score"] - row["margin"]
+    if row["flagged"] or not below:
+        return row
+    return {
+        **row,
+        "flagged": True,
+        "acc_guarded": row["acc_target_only"],
+        "reason": "below_reference",
+    }
+
+
+def measures(rows: list[dict]) -> dict:
+    """The rule's three measures of ``rows``."""
+    neg = [r for r in rows if r["kind"] == "negative"]
+    delta = [r["acc_guarded"] - r["acc_target_only"] for r in rows]
+    return {
+        "mean": float(np.mean(delta)),
+        "det": float(np.mean([r["flagged"] for r in neg])) if neg else float("nan"),
+        "worst": float(min(delta)),
+    }
+
+
+def family(case: str) -> str:
+    return "surf" if case.startswith("office_") else "pixels"
+
+
+def construction(case: str) -> str:
+    for how in ("odd_matched", "reverse_crossed", "wide_gap"):
+        if case.endswith(f"_{how}"):
+            return how
+    return "pair"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="--fresh2 --json runs (candidate B)")
+    args = ap.parse_args(argv)
+    b_rows = []
+    for path in args.runs:
+        with open(path) as f:
+            b_rows += [json.loads(line) for line in f if line.strip()]
+    if not b_rows:
+        ap.error("the runs hold no JSON lines")
+    candidates = {"A": [as_candidate_a(r) for r in b_rows], "B": b_rows}
+    result = {}
+    for name, rows in candidates.items():
+        result[name] = m = measures(rows)
+        print(f"candidate {name}: mean guarded - target-only {100 * m['mean']:+.2f} points")
+        for line in summarise(rows):
+            print(f"  {line}")
+        for key, split in (("family", family), ("construction", construction)):
+            for group in sorted({split(r["case"]) for r in rows}):
+                mine = [r for r in rows if split(r["case"]) == group]
+                flagged = sum(r["flagged"] for r in mine)
+                g = measures(mine)
+                print(
+                    f"  {key} {group:16} runs {len(mine):3d} flagged {flagged:3d} "
+                    f"mean {100 * g['mean']:+6.2f} worst {100 * g['worst']:+6.1f}"
+                )
+    a, b = result["A"], result["B"]
+    checks = {
+        "(i) mean(B) >= mean(A)": b["mean"] >= a["mean"],
+        "(ii) DET(B) >= DET(A) - 0.05": b["det"] >= a["det"] - MAX_DET_DROP,
+        "(iii) worst(B) >= worst(A) - 1 point": b["worst"] >= a["worst"] - MAX_WORST_DROP,
+    }
+    for text, ok in checks.items():
+        print(f"{text}: {'yes' if ok else 'no'}")
+    print(f"rule #14: {'B replaces A' if all(checks.values()) else 'A stays'}")
+    changed = [r["case"] for r, ra in zip(b_rows, candidates["A"]) if ra is not r]
+    print(f"runs where the gate changed the verdict ({len(changed)}): {', '.join(changed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
