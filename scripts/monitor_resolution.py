@@ -7,8 +7,8 @@ than its margin (restart spread and source bias). This script asks, per target, 
 points of Hungarian ACC a partition must lose before its score falls by that margin.
 
 It uses the target labels -- as an evaluation, never by the monitor. On the rows the monitor
-scores (its seeded subsample of at most 1,000 rows, features z-scored as DTC does for the
-target's benchmark family), starting from the true class partition:
+scores (its seeded subsample of at most 1,000 rows, the features DTC hands the monitor under
+the target family's default), starting from the true class partition:
 
 * ``score_true``: the k-NN agreement of the class partition;
 * ``handicap``: the mean score of ``--restarts`` K-means partitions (``n_init=3``) minus
@@ -41,21 +41,18 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from dtc.data import resolve_data_dir
-from dtc.data.preprocessing import floored_std, zscore_columns
 from dtc.monitor import scores
 from dtc.monitor.negative_transfer import knn_agreement, score_slope
-from dtc.pipeline import DTC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import CASE_SETS, all_cases
+from source_bias_stability import monitored_pair
 
 
 def scored_rows(pair, max_samples: int = 1000, seed: int = 0):
-    """``(X, y)``: the target rows the monitor scores, with the features DTC's networks see
-    (per-feature z-scoring, standard deviations floored as the family's default says)."""
-    quantile = DTC().benchmark_defaults(pair.benchmark, {}).get("std_floor_quantile")
-    X = np.asarray(pair.target.X, dtype=np.float64)
-    X = zscore_columns(X, mean=X.mean(0), std=floored_std(X, quantile))
+    """``(X, y)``: the target rows the monitor scores, with the features it sees (DTC's
+    preprocessing under the family's default), and their labels."""
+    X = np.asarray(monitored_pair(pair).target.X, dtype=np.float64)
     idx = scores.subsample_index(len(X), max_samples, seed)
     return X[idx], np.asarray(pair.target.y)[idx]
 

@@ -298,6 +298,16 @@ CLASS_SPLITS = {
 }
 
 
+def construction(case: str) -> str:
+    """The class split or ``wide_gap`` a case name ends with (``<base>_<construction>``), or
+    ``"pair"`` (a pair as it is, or another construction)."""
+    # Longest names first: "odd_matched" also ends with "_matched".
+    for how in sorted([*CLASS_SPLITS, "wide_gap"], key=len, reverse=True):
+        if case.endswith(f"_{how}"):
+            return how
+    return "pair"
+
+
 def construct_negative(
     pair: DomainPair, how: str, other: DomainPair | None, seed: int = 0
 ) -> DomainPair:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import summarise
+from negative_transfer import construction, summarise
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
 
@@ -61,13 +61,6 @@ def measures(rows: list[dict]) -> dict:
 
 def family(case: str) -> str:
     return "surf" if case.startswith("office_") else "pixels"
-
-
-def construction(case: str) -> str:
-    for how in ("odd_matched", "reverse_crossed", "wide_gap"):
-        if case.endswith(f"_{how}"):
-            return how
-    return "pair"
 
 
 def main(argv=None) -> int:

@@ -31,6 +31,10 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import construction
 
 # The benchmark families of rule #13's candidate C, by ``DomainPair.benchmark``.
 FAMILY = {
@@ -45,14 +49,6 @@ CANDIDATES = {
     "C": {"pixels": 0.40, "surf": 0.50},
 }
 MAX_FA, MIN_GAIN, TIE = 0.10, 0.10, 0.02
-
-
-def construction(case: str) -> str:
-    """The construction a fresh case name ends with, or ``"pair"`` (a pair as it is)."""
-    for how in ("matched", "crossed", "wide_gap"):
-        if case.endswith(f"_{how}"):
-            return how
-    return "pair"
 
 
 def flags(row: dict, threshold: float | None) -> list[bool]:

@@ -63,8 +63,9 @@ class _Capture(Callback):
         raise _Seen
 
 
-def monitored_source(pair):
-    """The source domain as the monitor sees it under the target family's DTC default."""
+def monitored_pair(pair):
+    """``pair`` as the monitor sees it under the target family's DTC default (target labels
+    removed, features preprocessed as DTC's networks see them); rows keep their order."""
     from dtc.pipeline import DTC
 
     capture = _Capture()
@@ -72,8 +73,13 @@ def monitored_source(pair):
     try:
         DTC(**params, callbacks=[capture]).fit(pair)
     except _Seen:
-        return capture.pair.source
+        return capture.pair
     raise RuntimeError("DTC did not call on_fit_begin")
+
+
+def monitored_source(pair):
+    """The source domain as the monitor sees it under the target family's DTC default."""
+    return monitored_pair(pair).source
 
 
 def biases(source, seeds: int) -> dict[str, list[float]]:

@@ -203,6 +203,11 @@ def test_the_other_parity_of_fresh_set_2(load_script):
     np.testing.assert_array_equal(crossed.source.X, s.X[s.y % 2 == 0])
     np.testing.assert_array_equal(crossed.target.y, matched.target.y)
     assert crossed.n_clusters == matched.n_clusters == 5
+    # case names give their construction back, the longer suffix first
+    assert script.construction("office_A->C_odd_matched") == "odd_matched"
+    assert script.construction("office_A->C_matched") == "matched"
+    assert script.construction("digits_s8_wide_gap") == "wide_gap"
+    assert script.construction("digits_s8") == "pair"
 
 
 def test_rule_13_choice_by_hand(load_script):
