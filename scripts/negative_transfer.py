@@ -18,10 +18,13 @@ Cases, each one target clustered with one source:
   - ``crossed``: the source restricted to the odd classes, the target to the even ones
     (the fresh set of rule #13; a parity split, where ``disjoint`` splits at k/2);
   - ``reverse_crossed``: the source restricted to the even classes, the target to the odd
-    ones (fresh set 2 of rule #14).
+    ones (fresh set 2 of rule #14);
+  - ``reverse_disjoint``: ``disjoint`` the other way round, the source restricted to the
+    upper half of the classes, the target to the lower half (fresh set 3 of rule #15).
 
-A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``),
-the true pair with both domains restricted to the even (odd) classes.
+A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``,
+``low_matched``), the true pair with both domains restricted to the even (odd, lower half
+of the) classes.
 
 Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
 reference: the DTC network trained on the target alone for the same number of gradient
@@ -48,6 +51,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --holdout    # the held-out cases (~8 min)
     python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5   # rule #13
     python scripts/negative_transfer.py --fresh2 --json --seed 0                # rule #14
+    python scripts/negative_transfer.py --fresh3 --json --seed 0                # rule #15
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -225,6 +229,21 @@ FRESH2_NEGATIVE = [
     (f"{base}_reverse_crossed", base, "reverse_crossed", None) for base, *_ in FRESH2_BASES
 ] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH2_FULL]
 FRESH2_SEED = 4
+# Fresh set 3 (``--fresh3``, rule #15 of experiments/preregistration.md): the lower half of the
+# classes in the target -- a target no construction used -- with the upper half as the wrong
+# source, and digits shift seeds no rule has computed; trained once to choose when rollback
+# restores a checkpoint.
+FRESH3_BASES = [b for b in FRESH_BASES if b[1] != "digits"] + [
+    (f"digits_s{seed}", "digits", seed, None) for seed in (11, 12, 13)
+]
+_FRESH3_FULL = ["digits_s11", "digits_s12", "digits_s13"]
+FRESH3_POSITIVE = [(name, name, None, None) for name in _FRESH3_FULL] + [
+    (f"{base}_low_matched", base, "low_matched", None) for base, *_ in FRESH3_BASES
+]
+FRESH3_NEGATIVE = [
+    (f"{base}_reverse_disjoint", base, "reverse_disjoint", None) for base, *_ in FRESH3_BASES
+] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH3_FULL]
+FRESH3_SEED = 5
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -233,6 +252,7 @@ CASE_SETS = {
     "holdout": (HOLDOUT_POSITIVE, None, HOLDOUT_NEGATIVE, HOLDOUT_SEED),
     "fresh": (FRESH_BASES, FRESH_POSITIVE, FRESH_NEGATIVE, FRESH_SEED),
     "fresh2": (FRESH2_BASES, FRESH2_POSITIVE, FRESH2_NEGATIVE, FRESH2_SEED),
+    "fresh3": (FRESH3_BASES, FRESH3_POSITIVE, FRESH3_NEGATIVE, FRESH3_SEED),
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -295,6 +315,8 @@ CLASS_SPLITS = {
     "crossed": lambda k: (range(1, k, 2), range(0, k, 2)),
     "odd_matched": lambda k: (range(1, k, 2), range(1, k, 2)),
     "reverse_crossed": lambda k: (range(0, k, 2), range(1, k, 2)),
+    "low_matched": lambda k: (range(k // 2), range(k // 2)),
+    "reverse_disjoint": lambda k: (range(k // 2, k), range(k // 2)),
 }
 
 
@@ -404,6 +426,7 @@ def run_case(pair: DomainPair, args) -> dict:
         min_similarity=args.min_similarity,
         min_signal_ratio=args.min_signal_ratio,
         n_restarts=args.n_restarts,
+        min_restore_gain=args.min_restore_gain,
         seed=args.seed,
     )
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
@@ -435,7 +458,22 @@ def run_case(pair: DomainPair, args) -> dict:
         "calibration": monitor.calibration_,
         "score_counts": monitor.score_counts_,
         "correspondence": monitor.correspondence_,
+        # The score at every check before the final one, and the checkpoint rollback restored
+        # (rule #15 derives other restore thresholds from them).
+        "checks": [[e["epoch"], e["score"]] for e in guarded.monitor_trail_[:-1]],
+        "restored_epoch": restored_epoch(guarded.monitor_trail_),
+        "restore_gain": monitor.restore_gain_,
     }
+
+
+def restored_epoch(trail: list[dict]) -> int | None:
+    """The adaptation epoch whose checkpoint rollback restored (from the decision trail),
+    or None."""
+    for entry in trail:
+        for part in entry["decision"].split("+"):
+            if part.startswith("restore_epoch_"):
+                return int(part.removeprefix("restore_epoch_"))
+    return None
 
 
 def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
@@ -612,6 +650,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="fresh set 2 of rule #14: the other parity (odd target classes), new digits shifts",
     )
+    ap.add_argument(
+        "--fresh3",
+        action="store_true",
+        help="fresh set 3 of rule #15: the lower half of the classes in the target, new shifts",
+    )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(
@@ -653,6 +696,13 @@ def main(argv=None) -> int:
         help="K-means restarts whose score spread widens the calibrated margin",
     )
     ap.add_argument(
+        "--min-restore-gain",
+        type=lambda v: v if v == "spread" else float(v),
+        default=NegativeTransferMonitor().min_restore_gain,
+        help="the lead over the last check a checkpoint needs to be restored (a number or "
+        "'spread')",
+    )
+    ap.add_argument(
         "--set",
         action="append",
         default=[],
@@ -674,7 +724,9 @@ def main(argv=None) -> int:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:
         ap.error(f"--set: {exc}")
-    chosen = [name for name in ("dev", "holdout", "fresh", "fresh2") if getattr(args, name)]
+    chosen = [
+        name for name in ("dev", "holdout", "fresh", "fresh2", "fresh3") if getattr(args, name)
+    ]
     if len(chosen) > 1:
         ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")
     case_set = chosen[0] if chosen else "harness"

@@ -132,7 +132,8 @@ same at every check.
                 structure, so ``estimator.transfer_scale_`` is multiplied by
                 ``adapt_factor``;
 ``"rollback"``  keep the best adaptation state by the score (the pretrained start
-                included) and restore it after the last epoch; if the final partition
+                included) and restore it after the last epoch when its score beats the
+                last check's by more than ``min_restore_gain``; if the final partition
                 still does not beat the reference, the estimator's ``labels_``,
                 ``embedding_`` and ``cluster_centers_`` become the reference's (and
                 ``cluster_classes_`` is removed: the clusters are no longer named by
@@ -150,7 +151,8 @@ with ``epoch``, ``score``, ``reference``, ``discrepancy``, ``transfer_scale``,
 negative), ``fell_back_to_reference_`` (bool) and ``reference_`` (the fitted
 :class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
 ``calibration_`` holds its parts, the source slope and the resolution; ``score_counts_``
-whether the score's verdict counts), ``source_correspondence_`` (the feature-correspondence
+whether the score's verdict counts; ``restore_gain_`` the lead a checkpoint needs to be
+restored), ``source_correspondence_`` (the feature-correspondence
 test's result, with the structural similarity, the signal ratio and the verdicts
 ``similar`` / ``clean`` for a related source; or None). Adaptation epochs that are
 checked get ``monitor_score`` / ``monitor_decision`` in their ``history_`` entry, and a
@@ -211,6 +213,8 @@ SLOPE_FRACTIONS = (0.05, 0.1, 0.2)
 _SLOPE_DRAWS = 3
 #: The default ``max_resolution`` (ACC points; rule #14 of experiments/preregistration.md).
 DEFAULT_MAX_RESOLUTION = 10.0
+#: The default ``min_restore_gain`` (rule #15 of experiments/preregistration.md).
+DEFAULT_MIN_RESTORE_GAIN = 0.0
 
 
 def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -477,6 +481,13 @@ class NegativeTransferMonitor(Callback):
         "Structural similarity"); ``"family"`` (the default): the threshold of the pair's
         benchmark family, not judged for other data; None: not judged, only reported.
         Needs ``check_features``.
+    min_restore_gain : float >= 0 or "spread"
+        Policy ``rollback``: the best checkpoint replaces the state of the last epoch only
+        when its score is higher by more than this (ties keep the last state). ``"spread"``:
+        ``tolerance + 2 * restart_spread`` with ``calibrate`` (``tolerance`` without), the
+        difference between equally good partitions -- the maximum of several noisy scores
+        is biased upwards, so a lead smaller than that is no evidence (rule #15 of
+        ``experiments/preregistration.md``). The value used is ``restore_gain_``.
     max_resolution : float > 0 or None
         With ``calibrate`` and source labels, the score's verdict counts only where its
         *resolution* -- the margin divided by :func:`score_slope` on the source, the ACC
@@ -524,6 +535,7 @@ class NegativeTransferMonitor(Callback):
         min_similarity: float | str | None = DEFAULT_MIN_SIMILARITY,
         min_signal_ratio: float | None = DEFAULT_MIN_SIGNAL_RATIO,
         max_resolution: float | None = DEFAULT_MAX_RESOLUTION,
+        min_restore_gain: float | str = DEFAULT_MIN_RESTORE_GAIN,
         seed: int = 0,
     ):
         self.policy = policy
@@ -543,6 +555,7 @@ class NegativeTransferMonitor(Callback):
         self.min_similarity = min_similarity
         self.min_signal_ratio = min_signal_ratio
         self.max_resolution = max_resolution
+        self.min_restore_gain = min_restore_gain
         self.seed = seed
 
     # -- validation -------------------------------------------------------------
@@ -581,6 +594,16 @@ class NegativeTransferMonitor(Callback):
         ):
             raise ValueError(
                 f"{name}: max_resolution must be a finite number > 0 or None, got {r!r}"
+            )
+        g = self.min_restore_gain
+        if g != "spread" and (
+            isinstance(g, bool)
+            or not isinstance(g, (int, float, np.integer, np.floating))
+            or not np.isfinite(g)
+            or g < 0
+        ):
+            raise ValueError(
+                f"{name}: min_restore_gain must be a finite number >= 0 or 'spread', got {g!r}"
             )
         for attr in ("tolerance", "min_delta"):
             v = getattr(self, attr)
@@ -745,6 +768,11 @@ class NegativeTransferMonitor(Callback):
             or resolution <= float(self.max_resolution)
         )
         estimator.monitor_margin_ = self.margin_
+        if self.min_restore_gain == "spread":
+            spread = 0.0 if self.calibration_ is None else self.calibration_["restart_spread"]
+            self.restore_gain_ = float(self.tolerance) + 2.0 * spread
+        else:
+            self.restore_gain_ = float(self.min_restore_gain)
         self.correspondence_ = self._correspondence(pair)
         self._source_reason = (
             None if self.correspondence_ is None else self.correspondence_["verdict"]
@@ -801,7 +829,7 @@ class NegativeTransferMonitor(Callback):
         if self._rolls_back:
             if self._best is None or value > self._best[0]:
                 self._best = (value, epoch, estimator.get_state())
-            if last and self._best[1] != epoch:
+            if last and self._best[1] != epoch and self._best[0] - value > self.restore_gain_:
                 estimator.set_state(self._best[2])
                 decisions.append(f"restore_epoch_{self._best[1]}")
         entry = {

@@ -173,7 +173,11 @@ def test_parity_constructions_of_the_fresh_set(load_script):
 
 @pytest.mark.parametrize(
     ("case_set", "n_positive", "constructions"),
-    [("fresh", 30, {"matched", "crossed"}), ("fresh2", 28, {"odd_matched", "reverse_crossed"})],
+    [
+        ("fresh", 30, {"matched", "crossed"}),
+        ("fresh2", 28, {"odd_matched", "reverse_crossed"}),
+        ("fresh3", 28, {"low_matched", "reverse_disjoint"}),
+    ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
     """No fresh case is a case of another set, and its class splits are ones no other set
@@ -284,3 +288,76 @@ def test_rule_14_derives_candidate_a_by_hand(load_script, capsys):
     assert script.as_candidate_a(negative) is negative
     m = script.measures([script.as_candidate_a(gated), negative])
     assert m == {"mean": 0.0, "det": 1.0, "worst": 0.0}
+
+
+def test_the_lower_half_of_fresh_set_3(load_script):
+    """Rule #15's constructions: ``low_matched`` keeps the lower half of the classes on both
+    sides, ``reverse_disjoint`` the upper half in the source against the lower half in the
+    target; the digits shifts are new."""
+    script = load_script("negative_transfer")
+    pair = script.make_digits_pair(0.5, 11)
+    s, t = pair.source, pair.target
+    matched = script.construct_negative(pair, "low_matched", None)
+    np.testing.assert_array_equal(matched.source.y, s.y[s.y < 5])
+    np.testing.assert_array_equal(matched.target.X, t.X[t.y < 5])
+    wrong = script.construct_negative(pair, "reverse_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[s.y >= 5])
+    np.testing.assert_array_equal(wrong.source.y, s.y[s.y >= 5] - 5)
+    np.testing.assert_array_equal(wrong.target.y, matched.target.y)
+    assert wrong.n_clusters == matched.n_clusters == 5
+    assert script.construction("coil1->coil2_reverse_disjoint") == "reverse_disjoint"
+    assert script.construction("coil1->coil2_disjoint") == "disjoint"
+    assert script.construction("usps->mnist_low_matched") == "low_matched"
+    seeds = {n for n, b, *_ in script.FRESH3_BASES if b == "digits"}
+    for other in ("FRESH_BASES", "FRESH2_BASES"):
+        assert not seeds & {n for n, b, *_ in getattr(script, other) if b == "digits"}
+
+
+def test_restored_epoch_is_read_from_the_trail(load_script):
+    script = load_script("negative_transfer")
+    trail = [{"decision": "start"}, {"decision": "ok"}, {"decision": "ok+damp+restore_epoch_4"}]
+    assert script.restored_epoch(trail) == 4
+    assert script.restored_epoch(trail[:2]) is None
+
+
+def test_rule_15_derives_candidate_c_by_hand(load_script, capsys):
+    """A restored a checkpoint whose lead (1/16) is below C's gain (2 x 1/16): C keeps the
+    last state, unguarded DTC's, and flags it only when its score falls below the reference
+    by more than the margin; a lead above the gain restores under both."""
+    script = load_script("restore_gain_choice")
+    checks = [[-1, 0.5], [4, 0.5625], [9, 0.53125], [19, 0.5]]  # exact in binary
+    assert script.restore_decision(checks, 0.0) == 4
+    assert script.restore_decision(checks, 0.0625) is None  # a lead of exactly the gain
+    assert script.restore_decision([[-1, 0.5], [4, 0.5], [19, 0.4]], 0.0) == -1  # first best
+    row = {
+        "case": "p_low_matched",
+        "kind": "positive",
+        "checks": checks,
+        "restored_epoch": 4,
+        "restore_gain": 0.0,
+        "calibration": {"restart_spread": 0.0625},
+        "margin": 0.05,
+        "score_counts": True,
+        "flagged": False,
+        "fell_back": False,
+        "reason": None,
+        "acc_target_only": 0.5,
+        "acc_unguarded": 0.7,
+        "acc_guarded": 0.6,
+        "final_score": 0.53,
+        "diagnostics": {"knn_agreement": [0.50, 0.52]},
+    }
+    assert script.spread_gain(row) == 0.125
+    c = script.with_gain(row, script.spread_gain(row))
+    assert c["acc_guarded"] == 0.7 and not c["flagged"] and c["restored_epoch"] is None
+    low = {**row, "diagnostics": {"knn_agreement": [0.40, 0.52]}}
+    c = script.with_gain(low, 0.125)
+    assert c["flagged"] and c["acc_guarded"] == 0.5 and c["reason"] == "below_reference"
+    assert not script.with_gain({**low, "score_counts": False}, 0.125)["flagged"]
+    source = {**row, "flagged": True, "fell_back": True, "reason": "dissimilar_source"}
+    source["acc_guarded"] = 0.5
+    c = script.with_gain(source, 0.125)
+    assert c["flagged"] and c["reason"] == "dissimilar_source" and c["acc_guarded"] == 0.5
+    assert script.with_gain(row, 0.01) is row  # a lead of 1/16 > 0.01: restored here too
+    assert script.consistency([row]) == []
+    assert script.consistency([{**row, "restored_epoch": None}]) != []

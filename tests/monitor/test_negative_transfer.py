@@ -232,6 +232,25 @@ def test_rollback_restores_the_best_state(pair):
     assert hasattr(est, "cluster_classes_")
 
 
+def test_rollback_keeps_the_last_state_when_the_best_leads_by_too_little(pair):
+    # k-NN agreement lies in [-1, 1]: no checkpoint can lead the last one by more than 2.
+    mon = monitor("rollback", min_restore_gain=2.0)
+    est = ScriptedDTC([bad, good, bad, bad], [0.4, 0.3, 0.2, 0.1], [mon]).fit(pair)
+    assert est.restored == [] and mon.restore_gain_ == 2.0
+    assert not any("restore" in e["decision"] for e in est.monitor_trail_)
+    assert est.negative_transfer_ and est.fell_back_to_reference_  # the last state is bad
+
+
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_the_spread_restore_gain_is_the_noise_between_equal_partitions(pair, calibrate):
+    mon = monitor("rollback", min_restore_gain="spread", tolerance=0.01, calibrate=calibrate)
+    est = ScriptedDTC([bad, good, bad, bad], [0.4, 0.3, 0.2, 0.1], [mon]).fit(pair)
+    spread = mon.calibration_["restart_spread"] if calibrate else 0.0
+    assert mon.restore_gain_ == pytest.approx(0.01 + 2 * spread)
+    assert 0 < mon.restore_gain_ < 0.5
+    assert est.restored == [1]  # the good epoch leads the bad last one by far more
+
+
 def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair):
     mon = monitor("adapt+rollback")
     est = ScriptedDTC([bad] * 3, [0.4, 0.3, 0.2], [mon]).fit(pair)
@@ -501,6 +520,9 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
         ({"max_resolution": 0}, "max_resolution must be a finite number > 0 or None"),
         ({"max_resolution": float("inf")}, "max_resolution must be a finite number > 0 or None"),
         ({"max_resolution": True}, "max_resolution must be a finite number > 0 or None"),
+        ({"min_restore_gain": -0.1}, "min_restore_gain must be a finite number >= 0 or 'spread'"),
+        ({"min_restore_gain": "margin"}, "min_restore_gain must be a finite number >= 0 or"),
+        ({"min_restore_gain": float("nan")}, "min_restore_gain must be a finite number >= 0"),
     ],
 )
 def test_bad_parameters_are_refused(pair, kwargs, match):
