@@ -63,41 +63,59 @@ def family(case: str) -> str:
     return "surf" if case.startswith("office_") else "pixels"
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("runs", nargs="+", help="--fresh2 --json runs (candidate B)")
-    args = ap.parse_args(argv)
-    b_rows = []
-    for path in args.runs:
+def report(name: str, rows: list[dict]) -> dict:
+    """Print a candidate's outcome on ``rows`` (issue 6's targets, then per family and per
+    construction) and return its :func:`measures`."""
+    m = measures(rows)
+    print(f"candidate {name}: mean guarded - target-only {100 * m['mean']:+.2f} points")
+    for line in summarise(rows):
+        print(f"  {line}")
+    for key, split in (("family", family), ("construction", construction)):
+        for group in sorted({split(r["case"]) for r in rows}):
+            mine = [r for r in rows if split(r["case"]) == group]
+            flagged = sum(r["flagged"] for r in mine)
+            g = measures(mine)
+            print(
+                f"  {key} {group:16} runs {len(mine):3d} flagged {flagged:3d} "
+                f"mean {100 * g['mean']:+6.2f} worst {100 * g['worst']:+6.1f}"
+            )
+    return m
+
+
+def read_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
+    """The JSON lines of the harness runs ``paths``, one list."""
+    rows = []
+    for path in paths:
         with open(path) as f:
-            b_rows += [json.loads(line) for line in f if line.strip()]
-    if not b_rows:
+            rows += [json.loads(line) for line in f if line.strip()]
+    if not rows:
         ap.error("the runs hold no JSON lines")
-    candidates = {"A": [as_candidate_a(r) for r in b_rows], "B": b_rows}
-    result = {}
-    for name, rows in candidates.items():
-        result[name] = m = measures(rows)
-        print(f"candidate {name}: mean guarded - target-only {100 * m['mean']:+.2f} points")
-        for line in summarise(rows):
-            print(f"  {line}")
-        for key, split in (("family", family), ("construction", construction)):
-            for group in sorted({split(r["case"]) for r in rows}):
-                mine = [r for r in rows if split(r["case"]) == group]
-                flagged = sum(r["flagged"] for r in mine)
-                g = measures(mine)
-                print(
-                    f"  {key} {group:16} runs {len(mine):3d} flagged {flagged:3d} "
-                    f"mean {100 * g['mean']:+6.2f} worst {100 * g['worst']:+6.1f}"
-                )
-    a, b = result["A"], result["B"]
+    return rows
+
+
+def criterion(rule: str, new: str, old: str, result: dict) -> bool:
+    """Print the three checks of the rules' criterion -- mean at least the old candidate's,
+    detection at most 5 points lower, worst case at most 1 point lower -- and the verdict."""
+    n, o = result[new], result[old]
     checks = {
-        "(i) mean(B) >= mean(A)": b["mean"] >= a["mean"],
-        "(ii) DET(B) >= DET(A) - 0.05": b["det"] >= a["det"] - MAX_DET_DROP,
-        "(iii) worst(B) >= worst(A) - 1 point": b["worst"] >= a["worst"] - MAX_WORST_DROP,
+        f"(i) mean({new}) >= mean({old})": n["mean"] >= o["mean"],
+        f"(ii) DET({new}) >= DET({old}) - 0.05": n["det"] >= o["det"] - MAX_DET_DROP,
+        f"(iii) worst({new}) >= worst({old}) - 1 point": n["worst"] >= o["worst"] - MAX_WORST_DROP,
     }
     for text, ok in checks.items():
         print(f"{text}: {'yes' if ok else 'no'}")
-    print(f"rule #14: {'B replaces A' if all(checks.values()) else 'A stays'}")
+    adopted = all(checks.values())
+    print(f"rule #{rule}: {f'{new} replaces {old}' if adopted else f'{old} stays'}")
+    return adopted
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="--fresh2 --json runs (candidate B)")
+    b_rows = read_runs(ap, ap.parse_args(argv).runs)
+    candidates = {"A": [as_candidate_a(r) for r in b_rows], "B": b_rows}
+    result = {name: report(name, rows) for name, rows in candidates.items()}
+    criterion("14", "B", "A", result)
     changed = [r["case"] for r, ra in zip(b_rows, candidates["A"]) if ra is not r]
     print(f"runs where the gate changed the verdict ({len(changed)}): {', '.join(changed)}")
     return 0

@@ -27,14 +27,12 @@ reported for context; it is not a candidate.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construction, summarise
-from resolution_gate_choice import MAX_DET_DROP, MAX_WORST_DROP, family, measures
+from resolution_gate_choice import criterion, read_runs, report
 
 
 def restore_decision(checks: list, gain: float) -> int | None:
@@ -94,13 +92,7 @@ def consistency(rows: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh3 --json runs (candidate A)")
-    args = ap.parse_args(argv)
-    a_rows = []
-    for path in args.runs:
-        with open(path) as f:
-            a_rows += [json.loads(line) for line in f if line.strip()]
-    if not a_rows:
-        ap.error("the runs hold no JSON lines")
+    a_rows = read_runs(ap, ap.parse_args(argv).runs)
     if any(r["restore_gain"] != 0.0 for r in a_rows):
         ap.error("the runs must be candidate A's (min_restore_gain=0)")
     problems = consistency(a_rows)
@@ -111,30 +103,8 @@ def main(argv=None) -> int:
         "C": [with_gain(r, spread_gain(r)) for r in a_rows],
         "never": [with_gain(r, math.inf) for r in a_rows],
     }
-    result = {}
-    for name, rows in candidates.items():
-        result[name] = m = measures(rows)
-        print(f"candidate {name}: mean guarded - target-only {100 * m['mean']:+.2f} points")
-        for line in summarise(rows):
-            print(f"  {line}")
-        for key, split in (("family", family), ("construction", construction)):
-            for group in sorted({split(r["case"]) for r in rows}):
-                mine = [r for r in rows if split(r["case"]) == group]
-                flagged = sum(r["flagged"] for r in mine)
-                g = measures(mine)
-                print(
-                    f"  {key} {group:16} runs {len(mine):3d} flagged {flagged:3d} "
-                    f"mean {100 * g['mean']:+6.2f} worst {100 * g['worst']:+6.1f}"
-                )
-    a, c = result["A"], result["C"]
-    checks = {
-        "(i) mean(C) >= mean(A)": c["mean"] >= a["mean"],
-        "(ii) DET(C) >= DET(A) - 0.05": c["det"] >= a["det"] - MAX_DET_DROP,
-        "(iii) worst(C) >= worst(A) - 1 point": c["worst"] >= a["worst"] - MAX_WORST_DROP,
-    }
-    for text, ok in checks.items():
-        print(f"{text}: {'yes' if ok else 'no'}")
-    print(f"rule #15: {'C replaces A' if all(checks.values()) else 'A stays'}")
+    result = {name: report(name, rows) for name, rows in candidates.items()}
+    criterion("15", "C", "A", result)
     print("runs where C keeps the last state and A restored a checkpoint (A -> C, ACC points):")
     for ra, rc in zip(a_rows, candidates["C"]):
         if rc is not ra:
