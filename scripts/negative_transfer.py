@@ -20,11 +20,13 @@ Cases, each one target clustered with one source:
   - ``reverse_crossed``: the source restricted to the even classes, the target to the odd
     ones (fresh set 2 of rule #14);
   - ``reverse_disjoint``: ``disjoint`` the other way round, the source restricted to the
-    upper half of the classes, the target to the lower half (fresh set 3 of rule #15).
+    upper half of the classes, the target to the lower half (fresh set 3 of rule #15);
+  - ``mixed_disjoint``: the target restricted to a random half of the classes
+    (``mixed_half``), the source to the other half (fresh set 4 of rule #16).
 
 A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``,
-``low_matched``), the true pair with both domains restricted to the even (odd, lower half
-of the) classes.
+``low_matched``, ``mixed_matched``), the true pair with both domains restricted to the even
+(odd, lower half of the, random half of the) classes.
 
 Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
 reference: the DTC network trained on the target alone for the same number of gradient
@@ -52,6 +54,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5   # rule #13
     python scripts/negative_transfer.py --fresh2 --json --seed 0                # rule #14
     python scripts/negative_transfer.py --fresh3 --json --seed 0                # rule #15
+    python scripts/negative_transfer.py --fresh4 --json --seed 0 --metric cosine  # rule #16
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -244,6 +247,20 @@ FRESH3_NEGATIVE = [
     (f"{base}_reverse_disjoint", base, "reverse_disjoint", None) for base, *_ in FRESH3_BASES
 ] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH3_FULL]
 FRESH3_SEED = 5
+# Fresh set 4 (``--fresh4``, rule #16 of experiments/preregistration.md): a random half of the
+# classes in the target (``mixed_half``), the other half as the wrong source, and digits shift
+# seeds no rule has computed; trained once per candidate metric of the score.
+FRESH4_BASES = [b for b in FRESH_BASES if b[1] != "digits"] + [
+    (f"digits_s{seed}", "digits", seed, None) for seed in (14, 15, 16)
+]
+_FRESH4_FULL = ["digits_s14", "digits_s15", "digits_s16"]
+FRESH4_POSITIVE = [(name, name, None, None) for name in _FRESH4_FULL] + [
+    (f"{base}_mixed_matched", base, "mixed_matched", None) for base, *_ in FRESH4_BASES
+]
+FRESH4_NEGATIVE = [
+    (f"{base}_mixed_disjoint", base, "mixed_disjoint", None) for base, *_ in FRESH4_BASES
+] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH4_FULL]
+FRESH4_SEED = 6
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -253,6 +270,7 @@ CASE_SETS = {
     "fresh": (FRESH_BASES, FRESH_POSITIVE, FRESH_NEGATIVE, FRESH_SEED),
     "fresh2": (FRESH2_BASES, FRESH2_POSITIVE, FRESH2_NEGATIVE, FRESH2_SEED),
     "fresh3": (FRESH3_BASES, FRESH3_POSITIVE, FRESH3_NEGATIVE, FRESH3_SEED),
+    "fresh4": (FRESH4_BASES, FRESH4_POSITIVE, FRESH4_NEGATIVE, FRESH4_SEED),
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -317,7 +335,15 @@ CLASS_SPLITS = {
     "reverse_crossed": lambda k: (range(0, k, 2), range(1, k, 2)),
     "low_matched": lambda k: (range(k // 2), range(k // 2)),
     "reverse_disjoint": lambda k: (range(k // 2, k), range(k // 2)),
+    "mixed_matched": lambda k: (mixed_half(k), mixed_half(k)),
+    "mixed_disjoint": lambda k: (sorted(set(range(k)) - set(mixed_half(k))), mixed_half(k)),
 }
+
+
+def mixed_half(k: int) -> list[int]:
+    """Half of the classes ``0 .. k - 1`` drawn at random with fresh set 4's seed (neither
+    a parity nor a lower or upper half for the 10 and 20 classes of the benchmarks)."""
+    return sorted(np.random.default_rng(FRESH4_SEED).permutation(k)[: k // 2].tolist())
 
 
 def construction(case: str) -> str:
@@ -427,6 +453,7 @@ def run_case(pair: DomainPair, args) -> dict:
         min_signal_ratio=args.min_signal_ratio,
         n_restarts=args.n_restarts,
         min_restore_gain=args.min_restore_gain,
+        metric=args.metric,
         seed=args.seed,
     )
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
@@ -655,6 +682,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="fresh set 3 of rule #15: the lower half of the classes in the target, new shifts",
     )
+    ap.add_argument(
+        "--fresh4",
+        action="store_true",
+        help="fresh set 4 of rule #16: a random half of the classes in the target, new shifts",
+    )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(
@@ -696,6 +728,12 @@ def main(argv=None) -> int:
         help="K-means restarts whose score spread widens the calibrated margin",
     )
     ap.add_argument(
+        "--metric",
+        choices=["euclidean", "cosine"],
+        default=NegativeTransferMonitor().metric,
+        help="the geometry the monitor's score sees",
+    )
+    ap.add_argument(
         "--min-restore-gain",
         type=lambda v: v if v == "spread" else float(v),
         default=NegativeTransferMonitor().min_restore_gain,
@@ -725,7 +763,9 @@ def main(argv=None) -> int:
     except ValueError as exc:
         ap.error(f"--set: {exc}")
     chosen = [
-        name for name in ("dev", "holdout", "fresh", "fresh2", "fresh3") if getattr(args, name)
+        name
+        for name in ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4")
+        if getattr(args, name)
     ]
     if len(chosen) > 1:
         ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")

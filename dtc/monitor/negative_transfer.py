@@ -120,6 +120,13 @@ gained 4 to 20 points or negatives that had lost under 3 (rule #14 of
 ``experiments/preregistration.md``). Without source
 labels or ``calibrate`` there is no resolution and the score always counts.
 
+**Metric** (``metric``). Neighbours in z-scored bag-of-words histograms are poor: on the
+labelled SURF *sources* (1000-row subsamples) the true classes' k-NN agreement is 0.06 to
+0.18 with Euclidean distances and 0.29 to 0.62 with cosine distances (rows scaled to unit
+length), and the score falls 2.5 to 6 times faster per ACC point of random relabelling; on the
+pixel benchmarks both give 0.68 to 0.90. ``"cosine"`` scores every partition, restart and
+source partition in that geometry.
+
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.
 
@@ -185,6 +192,7 @@ from dtc.monitor.relatedness import (
 )
 
 __all__ = [
+    "METRICS",
     "POLICIES",
     "SPACES",
     "NegativeTransferMonitor",
@@ -193,6 +201,7 @@ __all__ = [
     "knn_agreement",
     "random_relabel",
     "score_slope",
+    "scored_space",
     "source_bias",
     "student_t_assignments",
     "usable_scores",
@@ -204,6 +213,7 @@ _BIAS_FOLDS = 5
 # Significance level of the test that the source labels are learnable at all.
 _LEARNABLE_P = 0.01
 SPACES = ("raw", "joint")
+METRICS = ("euclidean", "cosine")
 # Feature-correspondence test: permutations and significance level.
 _CORRESPONDENCE_PERMUTATIONS = 99
 _CORRESPONDENCE_P = 0.01
@@ -215,6 +225,8 @@ _SLOPE_DRAWS = 3
 DEFAULT_MAX_RESOLUTION = 10.0
 #: The default ``min_restore_gain`` (rule #15 of experiments/preregistration.md).
 DEFAULT_MIN_RESTORE_GAIN = 0.0
+#: The default ``metric`` (rule #16 of experiments/preregistration.md).
+DEFAULT_METRIC = "euclidean"
 
 
 def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -318,6 +330,19 @@ def common_space_score(name: str, labels, spaces) -> float:
         else:
             values.append(scores.score(name, X=X, labels=labels, max_samples=None))
     return float(np.mean(values))
+
+
+def scored_space(X, metric: str = "euclidean") -> np.ndarray:
+    """The rows of ``X`` ``(n, d)`` as a score sees them under ``metric``: as they are
+    (``"euclidean"``), or scaled to unit length (``"cosine"``: Euclidean distances between
+    unit rows rank neighbours as cosine distances do; a zero row stays zero)."""
+    X = np.asarray(X, dtype=np.float64)
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)
+    if metric != "euclidean":
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    return X
 
 
 def current_target_embedding(estimator, X) -> np.ndarray:
@@ -453,6 +478,10 @@ class NegativeTransferMonitor(Callback):
         and k-NN agreement did not, while both flagged a permuted-feature source.
     space : {"raw", "joint"}
         Where both partitions are scored (module docstring).
+    metric : {"euclidean", "cosine"}
+        The geometry every score sees (the partitions', the restarts', the source's):
+        ``"cosine"`` scales each row of each scored space to unit length first (module
+        docstring, "Metric"; rule #16 of ``experiments/preregistration.md``).
     every : int
         Check every ``every`` adaptation epochs (and always after the last one).
     tolerance : float
@@ -521,6 +550,7 @@ class NegativeTransferMonitor(Callback):
         *,
         score: str = "knn_agreement",
         space: str = "raw",
+        metric: str = DEFAULT_METRIC,
         every: int = 1,
         tolerance: float = 0.0,
         max_samples: int = 1000,
@@ -541,6 +571,7 @@ class NegativeTransferMonitor(Callback):
         self.policy = policy
         self.score = score
         self.space = space
+        self.metric = metric
         self.every = every
         self.tolerance = tolerance
         self.max_samples = max_samples
@@ -565,6 +596,8 @@ class NegativeTransferMonitor(Callback):
             raise ValueError(f"{name}: policy must be one of {POLICIES}, got {self.policy!r}")
         if self.space not in SPACES:
             raise ValueError(f"{name}: space must be one of {SPACES}, got {self.space!r}")
+        if self.metric not in METRICS:
+            raise ValueError(f"{name}: metric must be one of {METRICS}, got {self.metric!r}")
         usable = usable_scores()
         if self.score not in usable:
             why = (
@@ -623,6 +656,7 @@ class NegativeTransferMonitor(Callback):
         spaces = [self._X]
         if self.space == "joint":
             spaces += [self._Z_ref, np.asarray(Z_transfer)[self._idx]]
+        spaces = [scored_space(S, self.metric) for S in spaces]
         return common_space_score(self.score, np.asarray(labels)[self._idx], spaces)
 
     def _reference_score(self, Z_transfer) -> float:
@@ -706,6 +740,8 @@ class NegativeTransferMonitor(Callback):
         ("no labels anywhere" stays label-free)."""
         spread = self._restart_spread()
         rows = self._source_rows(source) if uses_labels else None
+        if rows is not None:  # the source is scored in the target's geometry
+            rows = (scored_space(rows[0], self.metric), rows[1])
         bias = None if rows is None else self._source_bias(rows)
         self.margin_ += 2.0 * spread + max(0.0, bias or 0.0)
         slope = resolution = None

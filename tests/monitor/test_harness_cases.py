@@ -177,6 +177,7 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         ("fresh", 30, {"matched", "crossed"}),
         ("fresh2", 28, {"odd_matched", "reverse_crossed"}),
         ("fresh3", 28, {"low_matched", "reverse_disjoint"}),
+        ("fresh4", 28, {"mixed_matched", "mixed_disjoint"}),
     ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
@@ -361,3 +362,45 @@ def test_rule_15_derives_candidate_c_by_hand(load_script, capsys):
     assert script.with_gain(row, 0.01) is row  # a lead of 1/16 > 0.01: restored here too
     assert script.consistency([row]) == []
     assert script.consistency([{**row, "restored_epoch": None}]) != []
+
+
+def test_the_random_half_of_fresh_set_4(load_script):
+    """Rule #16's constructions: a random half of the classes in the target, the other half
+    in the wrong source; the half is neither a parity nor a lower or upper half."""
+    script = load_script("negative_transfer")
+    for k in (10, 20):
+        half = script.mixed_half(k)
+        assert len(half) == k // 2 and half == script.mixed_half(k)  # seeded
+        for other in ("matched", "odd_matched", "low_matched", "reverse_disjoint"):
+            assert half != list(script.CLASS_SPLITS[other](k)[1])
+    pair = script.make_digits_pair(0.5, 14)
+    s, t = pair.source, pair.target
+    half = script.mixed_half(10)
+    matched = script.construct_negative(pair, "mixed_matched", None)
+    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, half)])
+    wrong = script.construct_negative(pair, "mixed_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[~np.isin(s.y, half)])
+    np.testing.assert_array_equal(wrong.target.y, matched.target.y)
+    assert script.construction("usps->mnist_mixed_disjoint") == "mixed_disjoint"
+
+
+def test_rule_16_pairs_the_candidates_runs(load_script, tmp_path, capsys):
+    script = load_script("metric_choice")
+    base = {"acc_target_only": 0.5, "acc_unguarded": 0.4, "margin": 0.05}
+    a = [
+        {**base, "case": "n_mixed_disjoint", "kind": "negative", "flagged": False},
+        {**base, "case": "p", "kind": "positive", "flagged": False, "acc_unguarded": 0.7},
+    ]
+    a[0].update(acc_guarded=0.4, reason=None)
+    a[1].update(acc_guarded=0.7, reason=None)
+    d = [{**a[0], "flagged": True, "acc_guarded": 0.5, "reason": "below_reference"}, a[1]]
+    assert script.pairing(a, d) == []
+    assert script.pairing(a, d[::-1]) != []
+    assert script.pairing(a, [d[0], {**a[1], "acc_unguarded": 0.6}]) != []
+    paths = {}
+    for name, rows in (("a", a), ("d", d)):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main(["--euclidean", str(paths["a"]), "--cosine", str(paths["d"])]) == 0
+    out = capsys.readouterr().out
+    assert "rule #16: D replaces A" in out and "n_mixed_disjoint" in out

@@ -24,6 +24,7 @@ from dtc.monitor.negative_transfer import (
     knn_agreement,
     random_relabel,
     score_slope,
+    scored_space,
     student_t_assignments,
 )
 from dtc.monitor.reference import NoTransferReference, clear_reference_cache
@@ -520,6 +521,7 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
         ({"max_resolution": 0}, "max_resolution must be a finite number > 0 or None"),
         ({"max_resolution": float("inf")}, "max_resolution must be a finite number > 0 or None"),
         ({"max_resolution": True}, "max_resolution must be a finite number > 0 or None"),
+        ({"metric": "manhattan"}, "metric must be one of"),
         ({"min_restore_gain": -0.1}, "min_restore_gain must be a finite number >= 0 or 'spread'"),
         ({"min_restore_gain": "margin"}, "min_restore_gain must be a finite number >= 0 or"),
         ({"min_restore_gain": float("nan")}, "min_restore_gain must be a finite number >= 0"),
@@ -595,3 +597,48 @@ def test_harness_constructs_the_negative_cases(load_script):
     assert other.source.X.shape == (90, 64) and other.source.X.mean() == pytest.approx(
         t.X.mean(), abs=1e-5
     )
+
+
+# -- metric ---------------------------------------------------------------------------
+def test_scored_space_ranks_neighbours_as_cosine_distances_do():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 5))
+    X[3] = 0.0  # a zero row stays zero
+    U = scored_space(X, "cosine")
+    assert np.allclose(np.linalg.norm(np.delete(U, 3, 0), axis=1), 1.0) and not U[3].any()
+    from sklearn.metrics.pairwise import cosine_distances
+
+    rows = np.delete(np.arange(30), 3)
+    d_unit = ((U[rows, None] - U[None, rows]) ** 2).sum(-1)  # = 2 * cosine distance
+    np.testing.assert_allclose(d_unit, 2 * cosine_distances(X[rows]), atol=1e-12)
+    np.testing.assert_array_equal(scored_space(X, "euclidean"), X)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        scored_space(X, "l1")
+
+
+def test_cosine_knn_agreement_sees_classes_that_differ_in_direction_not_length():
+    """Two classes along two close directions, each row scaled by a random length: by
+    Euclidean distance rows of both classes at similar lengths are neighbours, by cosine
+    distance they are not."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 100)
+    directions = np.array([[1.0, 0.2], [1.0, 0.35]])
+    X = directions[y] * rng.uniform(0.05, 5.0, (200, 1)) + rng.normal(0, 0.001, (200, 2))
+    euclid = knn_agreement(scored_space(X, "euclidean"), y)
+    cosine = knn_agreement(scored_space(X, "cosine"), y)
+    assert cosine == pytest.approx(1.0) and euclid < 0.9
+
+
+def test_the_monitor_scores_every_space_in_its_metric(pair):
+    mon = monitor("warn", metric="cosine")
+    est = ScriptedDTC([good] * 2, [0.2, 0.1], [mon]).fit(pair)
+    labels = est.labels_[mon._idx]
+    expected = knn_agreement(scored_space(pair.target.X[mon._idx], "cosine"), labels)
+    assert est.monitor_trail_[-1]["score"] == pytest.approx(expected)
+    euclid = monitor("warn")
+    ScriptedDTC([good] * 2, [0.2, 0.1], [euclid]).fit(pair)
+    # the calibration sees the same geometry: the source's slope is measured on unit rows
+    Xs, ys = mon._source_rows(pair.source)
+    slope = score_slope(scored_space(Xs, "cosine"), ys, seed=0)
+    assert mon.calibration_["source_slope"] == pytest.approx(slope)
+    assert euclid.calibration_["source_slope"] == pytest.approx(score_slope(Xs, ys, seed=0))
