@@ -42,19 +42,25 @@ from sklearn.cluster import KMeans
 
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import knn_agreement, score_slope
+from dtc.monitor.negative_transfer import (
+    DEFAULT_METRIC,
+    METRICS,
+    knn_agreement,
+    score_slope,
+    scored_space,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import CASE_SETS, all_cases
 from source_bias_stability import monitored_pair
 
 
-def scored_rows(pair, max_samples: int = 1000, seed: int = 0):
+def scored_rows(pair, max_samples: int = 1000, seed: int = 0, metric: str = DEFAULT_METRIC):
     """``(X, y)``: the target rows the monitor scores, with the features it sees (DTC's
-    preprocessing under the family's default), and their labels."""
+    preprocessing under the family's default) in its ``metric``, and their labels."""
     X = np.asarray(monitored_pair(pair).target.X, dtype=np.float64)
     idx = scores.subsample_index(len(X), max_samples, seed)
-    return X[idx], np.asarray(pair.target.y)[idx]
+    return scored_space(X[idx], metric), np.asarray(pair.target.y)[idx]
 
 
 def resolution(X, y, fractions, draws: int, restarts: int, seed: int = 0) -> dict:
@@ -95,6 +101,9 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", nargs="+", default=[], help="--json runs of negative_transfer.py")
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument(
+        "--metric", choices=METRICS, default=DEFAULT_METRIC, help="the score's geometry"
+    )
     ap.add_argument("--restarts", type=int, default=5)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
@@ -118,7 +127,11 @@ def main(argv=None) -> int:
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
         row = {"case": name}
-        row.update(resolution(*scored_rows(pair), args.fractions, args.draws, args.restarts))
+        row.update(
+            resolution(
+                *scored_rows(pair, metric=args.metric), args.fractions, args.draws, args.restarts
+            )
+        )
         if name in margins:
             row["margin"] = float(np.mean(margins[name]))
             row["resolution"] = row["margin"] / row["slope"]
