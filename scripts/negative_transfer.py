@@ -477,6 +477,9 @@ def run_case(pair: DomainPair, args) -> dict:
         "acc_target_only": cluster_acc(y, ref.labels_),
         "acc_unguarded": cluster_acc(y, unguarded.labels_),
         "acc_guarded": cluster_acc(y, guarded.labels_),
+        # the partition the monitor judged, before a fallback (rules on the source checks can
+        # then be derived offline)
+        "acc_transfer": cluster_acc(y, guarded.transfer_labels_),
         "acc_kmeans_raw": cluster_acc(y, km),
         "final_score": guarded.monitor_trail_[-1]["score"],
         "reason": guarded.monitor_trail_[-1]["reason"],

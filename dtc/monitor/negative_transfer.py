@@ -155,7 +155,8 @@ with ``epoch``, ``score``, ``reference``, ``discrepancy``, ``transfer_scale``,
 ``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"`` or
 ``"dissimilar_source"``, with ``"+damp"`` /
 ``"+restore_epoch_<e>"`` appended; the final entry's ``reason`` says why it is
-negative), ``fell_back_to_reference_`` (bool) and ``reference_`` (the fitted
+negative), ``fell_back_to_reference_`` (bool), ``transfer_labels_`` (the transfer model's final
+partition that the verdict judged, which a fallback replaces in ``labels_``) and ``reference_`` (the fitted
 :class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
 ``calibration_`` holds its parts, the source slope and the resolution; ``score_counts_``
 whether the score's verdict counts; ``restore_gain_`` the lead a checkpoint needs to be
@@ -890,6 +891,8 @@ class NegativeTransferMonitor(Callback):
         ref = self._reference_score(Z)
         negative = self._negative(value, ref)
         decision = "flag" if negative else "keep"
+        # The transfer partition the verdict is about, kept when a fallback replaces it.
+        estimator.transfer_labels_ = np.asarray(estimator.labels_).copy()
         if negative and self._rolls_back:
             estimator.labels_ = self.reference_.labels_.copy()
             estimator.embedding_ = self.reference_.embedding_.copy()

@@ -261,6 +261,9 @@ def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair)
     np.testing.assert_array_equal(est.embedding_, est.reference_.embedding_)
     assert not hasattr(est, "cluster_classes_")  # no longer named by source classes
     assert cluster_acc(pair.target.y, est.labels_) == 1.0
+    # the rejected transfer partition is kept: K-means of the last (bad) embedding
+    bad_labels = KMeans(K, n_init=3, random_state=0).fit(est.transform_target(pair.target.X))
+    np.testing.assert_array_equal(est.transfer_labels_, bad_labels.labels_)
 
 
 # -- calibrated margin -------------------------------------------------------------------
