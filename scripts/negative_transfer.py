@@ -218,48 +218,42 @@ FRESH_NEGATIVE = [(f"{base}_crossed", base, "crossed", None) for base, *_ in FRE
     (f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH_FULL[:3]
 ]
 FRESH_SEED = 3
+
+
+def class_split_set(shift_seeds, matched: str, wrong: str):
+    """``(bases, positives, negatives)`` of a fresh set after rule #13's: its base pairs with
+    the digits shift seeds ``shift_seeds``; as positives the digits shifts with all classes
+    and every base pair under the class split ``matched``; as negatives every base pair under
+    the split ``wrong`` and the digits wide gaps."""
+    bases = [b for b in FRESH_BASES if b[1] != "digits"]
+    bases += [(f"digits_s{seed}", "digits", seed, None) for seed in shift_seeds]
+    full = [f"digits_s{seed}" for seed in shift_seeds]
+    positive = [(name, name, None, None) for name in full]
+    positive += [(f"{base}_{matched}", base, matched, None) for base, *_ in bases]
+    negative = [(f"{base}_{wrong}", base, wrong, None) for base, *_ in bases]
+    negative += [(f"{name}_wide_gap", name, "wide_gap", None) for name in full]
+    return bases, positive, negative
+
+
 # Fresh set 2 (``--fresh2``, rule #14 of experiments/preregistration.md): the other parity --
 # odd classes in the target -- on rule #13's base pairs, with digits shift seeds no rule has
 # computed; trained once to choose whether the score counts where it cannot resolve a loss.
-FRESH2_BASES = [b for b in FRESH_BASES if b[1] != "digits"] + [
-    (f"digits_s{seed}", "digits", seed, None) for seed in (8, 9, 10)
-]
-_FRESH2_FULL = ["digits_s8", "digits_s9", "digits_s10"]
-FRESH2_POSITIVE = [(name, name, None, None) for name in _FRESH2_FULL] + [
-    (f"{base}_odd_matched", base, "odd_matched", None) for base, *_ in FRESH2_BASES
-]
-FRESH2_NEGATIVE = [
-    (f"{base}_reverse_crossed", base, "reverse_crossed", None) for base, *_ in FRESH2_BASES
-] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH2_FULL]
+FRESH2_BASES, FRESH2_POSITIVE, FRESH2_NEGATIVE = class_split_set(
+    (8, 9, 10), "odd_matched", "reverse_crossed"
+)
 FRESH2_SEED = 4
-# Fresh set 3 (``--fresh3``, rule #15 of experiments/preregistration.md): the lower half of the
-# classes in the target -- a target no construction used -- with the upper half as the wrong
-# source, and digits shift seeds no rule has computed; trained once to choose when rollback
-# restores a checkpoint.
-FRESH3_BASES = [b for b in FRESH_BASES if b[1] != "digits"] + [
-    (f"digits_s{seed}", "digits", seed, None) for seed in (11, 12, 13)
-]
-_FRESH3_FULL = ["digits_s11", "digits_s12", "digits_s13"]
-FRESH3_POSITIVE = [(name, name, None, None) for name in _FRESH3_FULL] + [
-    (f"{base}_low_matched", base, "low_matched", None) for base, *_ in FRESH3_BASES
-]
-FRESH3_NEGATIVE = [
-    (f"{base}_reverse_disjoint", base, "reverse_disjoint", None) for base, *_ in FRESH3_BASES
-] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH3_FULL]
+# Fresh set 3 (``--fresh3``, rule #15): the lower half of the classes in the target -- a target
+# no construction used -- with the upper half as the wrong source; trained once to choose when
+# rollback restores a checkpoint.
+FRESH3_BASES, FRESH3_POSITIVE, FRESH3_NEGATIVE = class_split_set(
+    (11, 12, 13), "low_matched", "reverse_disjoint"
+)
 FRESH3_SEED = 5
-# Fresh set 4 (``--fresh4``, rule #16 of experiments/preregistration.md): a random half of the
-# classes in the target (``mixed_half``), the other half as the wrong source, and digits shift
-# seeds no rule has computed; trained once per candidate metric of the score.
-FRESH4_BASES = [b for b in FRESH_BASES if b[1] != "digits"] + [
-    (f"digits_s{seed}", "digits", seed, None) for seed in (14, 15, 16)
-]
-_FRESH4_FULL = ["digits_s14", "digits_s15", "digits_s16"]
-FRESH4_POSITIVE = [(name, name, None, None) for name in _FRESH4_FULL] + [
-    (f"{base}_mixed_matched", base, "mixed_matched", None) for base, *_ in FRESH4_BASES
-]
-FRESH4_NEGATIVE = [
-    (f"{base}_mixed_disjoint", base, "mixed_disjoint", None) for base, *_ in FRESH4_BASES
-] + [(f"{name}_wide_gap", name, "wide_gap", None) for name in _FRESH4_FULL]
+# Fresh set 4 (``--fresh4``, rule #16): a random half of the classes in the target
+# (``mixed_half``), the other half as the wrong source; trained once per candidate metric.
+FRESH4_BASES, FRESH4_POSITIVE, FRESH4_NEGATIVE = class_split_set(
+    (14, 15, 16), "mixed_matched", "mixed_disjoint"
+)
 FRESH4_SEED = 6
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
