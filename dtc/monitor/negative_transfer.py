@@ -125,7 +125,9 @@ labelled SURF *sources* (1000-row subsamples) the true classes' k-NN agreement i
 0.18 with Euclidean distances and 0.29 to 0.62 with cosine distances (rows scaled to unit
 length), and the score falls 2.5 to 6 times faster per ACC point of random relabelling; on the
 pixel benchmarks both give 0.68 to 0.90. ``"cosine"`` scores every partition, restart and
-source partition in that geometry.
+source partition in that geometry. It is not the default: on fresh set 4 (rule #16, 112
+runs) it counted on more SURF runs and lost more gains there than it saved (mean guarded -
+target-only +4.89 against the Euclidean score's +5.40 ACC points).
 
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.
@@ -155,9 +157,9 @@ with ``epoch``, ``score``, ``reference``, ``discrepancy``, ``transfer_scale``,
 ``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"`` or
 ``"dissimilar_source"``, with ``"+damp"`` /
 ``"+restore_epoch_<e>"`` appended; the final entry's ``reason`` says why it is
-negative), ``fell_back_to_reference_`` (bool), ``transfer_labels_`` (the transfer model's final
-partition that the verdict judged, which a fallback replaces in ``labels_``) and ``reference_`` (the fitted
-:class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
+negative), ``fell_back_to_reference_`` (bool), ``transfer_labels_`` (the transfer
+model's final partition that the verdict judged, which a fallback replaces in
+``labels_``) and ``reference_`` (the fitted :class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
 ``calibration_`` holds its parts, the source slope and the resolution; ``score_counts_``
 whether the score's verdict counts; ``restore_gain_`` the lead a checkpoint needs to be
 restored), ``source_correspondence_`` (the feature-correspondence
@@ -516,8 +518,10 @@ class NegativeTransferMonitor(Callback):
         when its score is higher by more than this (ties keep the last state). ``"spread"``:
         ``tolerance + 2 * restart_spread`` with ``calibrate`` (``tolerance`` without), the
         difference between equally good partitions -- the maximum of several noisy scores
-        is biased upwards, so a lead smaller than that is no evidence (rule #15 of
-        ``experiments/preregistration.md``). The value used is ``restore_gain_``.
+        is biased upwards, so a lead smaller than that is no evidence. Not the default: on
+        fresh set 3 (rule #15 of ``experiments/preregistration.md``, 112 runs) restoring
+        the best checkpoint whatever its lead helped more (mean guarded - target-only +7.19
+        against +6.98 ACC points). The value used is ``restore_gain_``.
     max_resolution : float > 0 or None
         With ``calibrate`` and source labels, the score's verdict counts only where its
         *resolution* -- the margin divided by :func:`score_slope` on the source, the ACC
