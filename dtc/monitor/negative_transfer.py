@@ -32,9 +32,10 @@ like their ACCs on the digits cases of ``scripts/negative_transfer.py``.
 The default score, :func:`knn_agreement` (does each target point's neighbourhood in
 that space lie in its cluster?), and the label scores of :mod:`dtc.monitor.scores` are
 scale-free (neighbour ranks; silhouette, Calinski-Harabasz and Davies-Bouldin are
-ratios of distances), so scores of one partition in several spaces can be averaged. Soft-assignment scores use Student-t assignments
-(DEC's kernel, Xie et al., ICML 2016) of each row to the partition's centroids, in each
-space standardised to unit mean squared distance to its mean.
+ratios of distances), so scores of one partition in several spaces can be averaged.
+Soft-assignment scores use Student-t assignments (DEC's kernel, Xie et al., ICML 2016) of
+each row to the partition's centroids, in each space standardised to unit mean squared
+distance to its mean.
 
 **Calibrated margin** (``calibrate=True``). A geometric score in the target's features
 favours partitions shaped by that geometry -- the reference's -- over partitions shaped
@@ -155,18 +156,18 @@ training: unrelated, noisy or dissimilar), ``monitor_trail_`` (the decision trai
 with ``epoch``, ``score``, ``reference``, ``discrepancy``, ``transfer_scale``,
 ``negative``, ``score_below`` (the score's own verdict, counted or not), ``decision``:
 ``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"`` or
-``"dissimilar_source"``, with ``"+damp"`` /
-``"+restore_epoch_<e>"`` appended; the final entry's ``reason`` says why it is
-negative), ``fell_back_to_reference_`` (bool), ``transfer_labels_`` (the transfer
-model's final partition that the verdict judged, which a fallback replaces in
-``labels_``) and ``reference_`` (the fitted :class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
+``"dissimilar_source"``, with ``"+damp"`` / ``"+restore_epoch_<e>"`` appended; the final
+entry's ``reason`` says why it is negative), ``fell_back_to_reference_`` (bool),
+``transfer_labels_`` (the transfer model's final partition that the verdict judged, which
+a fallback replaces in ``labels_``) and ``reference_`` (the fitted
+:class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
 ``calibration_`` holds its parts, the source slope and the resolution; ``score_counts_``
 whether the score's verdict counts; ``restore_gain_`` the lead a checkpoint needs to be
-restored), ``source_correspondence_`` (the feature-correspondence
-test's result, with the structural similarity, the signal ratio and the verdicts
-``similar`` / ``clean`` for a related source; or None). Adaptation epochs that are
-checked get ``monitor_score`` / ``monitor_decision`` in their ``history_`` entry, and a
-final ``{"stage": "monitor", ...}`` entry is appended to ``history_``.
+restored), ``source_correspondence_`` (the feature-correspondence test's result, with the
+structural similarity, the signal ratio and the verdicts ``similar`` / ``clean`` for a
+related source; or None). Adaptation epochs that are checked get ``monitor_score`` /
+``monitor_decision`` in their ``history_`` entry, and a final ``{"stage": "monitor",
+...}`` entry is appended to ``history_``.
 
 Target labels never reach the monitor: it sees ``pair`` as the estimator does (labels
 removed by :class:`dtc.methods.TransferClusterer`), and it removes them again itself.
