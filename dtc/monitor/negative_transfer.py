@@ -122,13 +122,14 @@ gained 4 to 20 points or negatives that had lost under 3 (rule #14 of
 labels or ``calibrate`` there is no resolution and the score always counts.
 
 **Metric** (``metric``). Neighbours in z-scored bag-of-words histograms are poor: on the
-labelled SURF *sources* (1000-row subsamples) the true classes' k-NN agreement is 0.06 to
-0.18 with Euclidean distances and 0.29 to 0.62 with cosine distances (rows scaled to unit
-length), and the score falls 2.5 to 6 times faster per ACC point of random relabelling; on the
-pixel benchmarks both give 0.68 to 0.90. ``"cosine"`` scores every partition, restart and
-source partition in that geometry. It is not the default: on fresh set 4 (rule #16, 112
-runs) it counted on more SURF runs and lost more gains there than it saved (mean guarded -
-target-only +4.89 against the Euclidean score's +5.40 ACC points).
+labelled SURF *sources* (1000-row subsamples, ``scripts/score_geometry.py``) the true
+classes' k-NN agreement is 0.06 to 0.18 with Euclidean distances and 0.29 to 0.62 with
+cosine distances (rows scaled to unit length), and the score falls 2.5 to 6 times faster
+per ACC point of random relabelling; on the pixel benchmarks both give 0.68 to 0.90.
+``"cosine"`` scores every partition, restart and source partition in that geometry. It is
+not the default: on fresh set 4 (rule #16, 112 runs) it counted on more SURF runs and lost
+more gains there than it saved (mean guarded - target-only +4.89 against the Euclidean
+score's +5.40 ACC points).
 
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check.

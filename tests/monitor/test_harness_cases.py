@@ -404,3 +404,21 @@ def test_rule_16_pairs_the_candidates_runs(load_script, tmp_path, capsys):
     assert script.main(["--euclidean", str(paths["a"]), "--cosine", str(paths["d"])]) == 0
     out = capsys.readouterr().out
     assert "rule #16: D replaces A" in out and "n_mixed_disjoint" in out
+
+
+def test_score_geometry_on_classes_along_different_directions(load_script):
+    """Three blobs far apart along three axes: after z-scoring, both geometries see the true
+    classes perfectly, and the slopes are the monitor's ``score_slope`` in each geometry."""
+    from dtc.monitor.negative_transfer import score_slope, scored_space
+
+    script = load_script("score_geometry")
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 60)
+    X = 40.0 * np.eye(3)[y] + rng.normal(0, 1, (len(y), 3))
+    g = script.geometry(X, y)
+    assert g["euclidean"][0] == pytest.approx(1.0) and g["cosine"][0] == pytest.approx(1.0)
+    Z = script.zscore(X)
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(Z.std(0), 1)
+    assert g["cosine"][1] == score_slope(scored_space(Z, "cosine"), y, seed=0)
+    assert not script.zscore(np.ones((4, 2))).any()  # a constant feature becomes 0
