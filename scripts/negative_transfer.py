@@ -40,7 +40,10 @@ monitor, policy ``rollback`` by default), and whether the monitor flagged the ca
 * ``noisy_source``: the source's structure signal per row over the target's below the
   monitor's ``min_signal_ratio``;
 * ``dissimilar_source``: the structural similarity, the ``sim`` column, below the
-  monitor's ``min_similarity``.
+  monitor's ``min_similarity``;
+* ``unmatched_classes``: the agreement of the source's classes with the target's clusters
+  below the monitor's ``min_class_agreement`` (:mod:`dtc.monitor.class_agreement`; not
+  judged by default, always reported in the JSON row's ``class_agreement``).
 
 ``acc_kmeans_raw`` (K-means on the raw target features, ``n_init=10``) is given for
 context. Target labels are used here, and only here, to
@@ -55,6 +58,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh2 --json --seed 0                # rule #14
     python scripts/negative_transfer.py --fresh3 --json --seed 0                # rule #15
     python scripts/negative_transfer.py --fresh4 --json --seed 0 --metric cosine  # rule #16
+    python scripts/negative_transfer.py --fresh5 --json --seed 0                # rule #17
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
 
@@ -255,6 +259,13 @@ FRESH4_BASES, FRESH4_POSITIVE, FRESH4_NEGATIVE = class_split_set(
     (14, 15, 16), "mixed_matched", "mixed_disjoint"
 )
 FRESH4_SEED = 6
+# Fresh set 5 (``--fresh5``, rule #17): another random half of the classes in the target
+# (``mixed_half`` with this set's seed), the other half as the wrong source; trained once,
+# under the defaults, to choose whether the class-agreement check judges.
+FRESH5_BASES, FRESH5_POSITIVE, FRESH5_NEGATIVE = class_split_set(
+    (17, 18, 19), "mixed2_matched", "mixed2_disjoint"
+)
+FRESH5_SEED = 7
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -265,6 +276,7 @@ CASE_SETS = {
     "fresh2": (FRESH2_BASES, FRESH2_POSITIVE, FRESH2_NEGATIVE, FRESH2_SEED),
     "fresh3": (FRESH3_BASES, FRESH3_POSITIVE, FRESH3_NEGATIVE, FRESH3_SEED),
     "fresh4": (FRESH4_BASES, FRESH4_POSITIVE, FRESH4_NEGATIVE, FRESH4_SEED),
+    "fresh5": (FRESH5_BASES, FRESH5_POSITIVE, FRESH5_NEGATIVE, FRESH5_SEED),
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -331,13 +343,19 @@ CLASS_SPLITS = {
     "reverse_disjoint": lambda k: (range(k // 2, k), range(k // 2)),
     "mixed_matched": lambda k: (mixed_half(k), mixed_half(k)),
     "mixed_disjoint": lambda k: (sorted(set(range(k)) - set(mixed_half(k))), mixed_half(k)),
+    "mixed2_matched": lambda k: (mixed_half(k, FRESH5_SEED), mixed_half(k, FRESH5_SEED)),
+    "mixed2_disjoint": lambda k: (
+        sorted(set(range(k)) - set(mixed_half(k, FRESH5_SEED))),
+        mixed_half(k, FRESH5_SEED),
+    ),
 }
 
 
-def mixed_half(k: int) -> list[int]:
-    """Half of the classes ``0 .. k - 1`` drawn at random with fresh set 4's seed (neither
-    a parity nor a lower or upper half for the 10 and 20 classes of the benchmarks)."""
-    return sorted(np.random.default_rng(FRESH4_SEED).permutation(k)[: k // 2].tolist())
+def mixed_half(k: int, seed: int = FRESH4_SEED) -> list[int]:
+    """Half of the classes ``0 .. k - 1`` drawn at random with ``seed`` (fresh set 4's by
+    default; neither a parity nor a lower or upper half for the 10 and 20 classes of the
+    benchmarks, with seed 6 or 7)."""
+    return sorted(np.random.default_rng(seed).permutation(k)[: k // 2].tolist())
 
 
 def construction(case: str) -> str:
@@ -448,6 +466,7 @@ def run_case(pair: DomainPair, args) -> dict:
         n_restarts=args.n_restarts,
         min_restore_gain=args.min_restore_gain,
         metric=args.metric,
+        min_class_agreement=args.min_class_agreement,
         seed=args.seed,
     )
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
@@ -487,6 +506,8 @@ def run_case(pair: DomainPair, args) -> dict:
         "checks": [[e["epoch"], e["score"]] for e in guarded.monitor_trail_[:-1]],
         "restored_epoch": restored_epoch(guarded.monitor_trail_),
         "restore_gain": monitor.restore_gain_,
+        # judged or not (rule #17 derives the check's verdicts from it)
+        "class_agreement": monitor.class_agreement_,
     }
 
 
@@ -684,6 +705,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="fresh set 4 of rule #16: a random half of the classes in the target, new shifts",
     )
+    ap.add_argument(
+        "--fresh5",
+        action="store_true",
+        help="fresh set 5 of rule #17: another random half of the target's classes, new shifts",
+    )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(
@@ -738,6 +764,13 @@ def main(argv=None) -> int:
         "'spread')",
     )
     ap.add_argument(
+        "--min-class-agreement",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=NegativeTransferMonitor().min_class_agreement,
+        help="source-class / target-cluster agreement below which the source is negative "
+        "('none', the default: reported, not judged)",
+    )
+    ap.add_argument(
         "--set",
         action="append",
         default=[],
@@ -761,7 +794,7 @@ def main(argv=None) -> int:
         ap.error(f"--set: {exc}")
     chosen = [
         name
-        for name in ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4")
+        for name in ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
         if getattr(args, name)
     ]
     if len(chosen) > 1:

@@ -188,6 +188,7 @@ from sklearn.model_selection import cross_val_predict
 from dtc.metrics import cluster_acc
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
+from dtc.monitor.class_agreement import class_agreement
 from dtc.monitor.reference import NoTransferReference
 from dtc.monitor.relatedness import (
     DEFAULT_MIN_SIGNAL_RATIO,
@@ -230,6 +231,8 @@ _SLOPE_DRAWS = 3
 DEFAULT_MAX_RESOLUTION = 10.0
 #: The default ``min_restore_gain`` (rule #15 of experiments/preregistration.md).
 DEFAULT_MIN_RESTORE_GAIN = 0.0
+#: Default ``min_class_agreement`` of the monitor: reported, not judged (rule #17).
+DEFAULT_MIN_CLASS_AGREEMENT: float | None = None
 #: The default ``metric`` (rule #16 of experiments/preregistration.md).
 DEFAULT_METRIC = "euclidean"
 
@@ -573,6 +576,7 @@ class NegativeTransferMonitor(Callback):
         min_signal_ratio: float | None = DEFAULT_MIN_SIGNAL_RATIO,
         max_resolution: float | None = DEFAULT_MAX_RESOLUTION,
         min_restore_gain: float | str = DEFAULT_MIN_RESTORE_GAIN,
+        min_class_agreement: float | None = DEFAULT_MIN_CLASS_AGREEMENT,
         seed: int = 0,
     ):
         self.policy = policy
@@ -594,6 +598,7 @@ class NegativeTransferMonitor(Callback):
         self.min_signal_ratio = min_signal_ratio
         self.max_resolution = max_resolution
         self.min_restore_gain = min_restore_gain
+        self.min_class_agreement = min_class_agreement
         self.seed = seed
 
     # -- validation -------------------------------------------------------------
@@ -644,6 +649,15 @@ class NegativeTransferMonitor(Callback):
         ):
             raise ValueError(
                 f"{name}: min_restore_gain must be a finite number >= 0 or 'spread', got {g!r}"
+            )
+        a = self.min_class_agreement
+        if a is not None and (
+            isinstance(a, bool)
+            or not isinstance(a, (int, float, np.integer, np.floating))
+            or not -1.0 <= a <= 1.0
+        ):
+            raise ValueError(
+                f"{name}: min_class_agreement must be None or a number in [-1, 1], got {a!r}"
             )
         for attr in ("tolerance", "min_delta"):
             v = getattr(self, attr)
@@ -711,6 +725,19 @@ class NegativeTransferMonitor(Callback):
             alpha=_CORRESPONDENCE_P,
             seed=int(self.seed),
         )
+
+    def _class_agreement(self, pair, uses_labels: bool) -> dict | None:
+        """:func:`dtc.monitor.class_agreement.class_agreement` of the source's classes with
+        the scored target rows' K-means clusters, or None where it does not apply (an
+        estimator that does not use source labels, an unlabelled source, a heterogeneous
+        pair)."""
+        source = pair.source
+        rows = self._source_rows(source) if uses_labels else None
+        if rows is None or pair.heterogeneous or source.n_features != self._X.shape[1]:
+            return None
+        if np.unique(rows[1]).size < 2:
+            return None
+        return class_agreement(*rows, self._X, self._k, seed=int(self.seed))
 
     def _restart_spread(self) -> float:
         """Standard deviation ``(ddof=1)`` of the score over ``n_restarts`` single-start
@@ -801,8 +828,8 @@ class NegativeTransferMonitor(Callback):
         self._Z_ref = self.reference_.embedding_[self._idx]
         self.margin_ = float(self.tolerance)
         self.calibration_ = None
+        uses_labels = bool(getattr(estimator, "use_source_labels", True))
         if self.calibrate:
-            uses_labels = bool(getattr(estimator, "use_source_labels", True))
             self.calibration_ = self._calibrate(pair.source, uses_labels)
         resolution = None if self.calibration_ is None else self.calibration_["resolution"]
         self.score_counts_ = (
@@ -820,7 +847,16 @@ class NegativeTransferMonitor(Callback):
         self._source_reason = (
             None if self.correspondence_ is None else self.correspondence_["verdict"]
         )
+        self.class_agreement_ = self._class_agreement(pair, uses_labels)
+        if (
+            self._source_reason is None
+            and self.class_agreement_ is not None
+            and self.min_class_agreement is not None
+            and self.class_agreement_["agreement"] < float(self.min_class_agreement)
+        ):
+            self._source_reason = "unmatched_classes"
         estimator.source_correspondence_ = self.correspondence_
+        estimator.source_class_agreement_ = self.class_agreement_
         self.trail_: list[dict] = []
         self._best = None  # (score, epoch, state) for rollback
         self._last = None  # (score, discrepancy) of the previous check, for adapt
