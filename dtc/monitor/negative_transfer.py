@@ -105,6 +105,18 @@ noise alone is not seen. A corrupted source can still help -- COIL2->COIL1 corru
 gained 9 points -- so this flag can cost a gain; it says the source is not the clean one
 transfer assumes.
 
+**Class agreement** (``min_class_agreement``). A source can share the target's features and
+much of its correlation structure and still hold other classes (the other half of a
+benchmark's classes): the structural similarity then overlaps with that of true pairs
+(rule #16's outcome). With source labels that the estimator uses, the monitor measures
+before training how far a source classifier's names of the target rows follow the target's
+own K-means clusters (:func:`dtc.monitor.class_agreement.class_agreement`, adjusted mutual
+information; ``class_agreement_``). On the seen cases it was 0.07 to 0.45 for SURF sources
+with the target's classes and 0.02 to 0.27 with other classes; 0.15 to 0.76 and 0.09 to
+0.42 on pixels (COIL's halves aside). A number judges it -- a source below is negative,
+reason ``"unmatched_classes"``; the default, None, only reports it (rule #17 of
+``experiments/preregistration.md`` tests 0.15 on fresh set 5).
+
 **Resolution** (``max_resolution=10``). A margin is only as useful as the accuracy it
 stands for. :func:`score_slope` measures, on the labelled source (its scored rows, in its
 features), how much the score falls per ACC point lost when rows of the class partition
@@ -153,11 +165,12 @@ same at every check.
 
 Results on the estimator: ``negative_transfer_`` (bool: the final transfer partition
 scores below the reference by more than the margin, or the source failed a check before
-training: unrelated, noisy or dissimilar), ``monitor_trail_`` (the decision trail: dicts
-with ``epoch``, ``score``, ``reference``, ``discrepancy``, ``transfer_scale``,
-``negative``, ``score_below`` (the score's own verdict, counted or not), ``decision``:
-``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"`` or
-``"dissimilar_source"``, with ``"+damp"`` / ``"+restore_epoch_<e>"`` appended; the final
+training: unrelated, noisy, dissimilar or of unmatched classes), ``monitor_trail_`` (the
+decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
+``transfer_scale``, ``negative``, ``score_below`` (the score's own verdict, counted or not),
+``decision``: ``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"``,
+``"dissimilar_source"`` or ``"unmatched_classes"``, with ``"+damp"`` /
+``"+restore_epoch_<e>"`` appended; the final
 entry's ``reason`` says why it is negative), ``fell_back_to_reference_`` (bool),
 ``transfer_labels_`` (the transfer model's final partition that the verdict judged, which
 a fallback replaces in ``labels_``) and ``reference_`` (the fitted
@@ -166,7 +179,8 @@ a fallback replaces in ``labels_``) and ``reference_`` (the fitted
 whether the score's verdict counts; ``restore_gain_`` the lead a checkpoint needs to be
 restored), ``source_correspondence_`` (the feature-correspondence test's result, with the
 structural similarity, the signal ratio and the verdicts ``similar`` / ``clean`` for a
-related source; or None). Adaptation epochs that are checked get ``monitor_score`` /
+related source; or None), ``source_class_agreement_`` (the class agreement, or None).
+Adaptation epochs that are checked get ``monitor_score`` /
 ``monitor_decision`` in their ``history_`` entry, and a final ``{"stage": "monitor",
 ...}`` entry is appended to ``history_``.
 
@@ -538,6 +552,12 @@ class NegativeTransferMonitor(Callback):
         correlation structure's signal per row is below this fraction of the target's
         (module docstring, "A noisy source"); None: not checked. Needs
         ``check_features``.
+    min_class_agreement : float in [-1, 1] or None
+        With source labels the estimator uses, a source whose classes the target's K-means
+        clusters follow less than this (adjusted mutual information; module docstring,
+        "Class agreement") is negative, reason ``"unmatched_classes"``, after the other
+        source checks. None (the default): computed and reported in ``class_agreement_``,
+        not judged.
     max_samples : int
         Size of the fixed target subsample that is scored.
     adapt_factor : float in (0, 1)

@@ -178,6 +178,7 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         ("fresh2", 28, {"odd_matched", "reverse_crossed"}),
         ("fresh3", 28, {"low_matched", "reverse_disjoint"}),
         ("fresh4", 28, {"mixed_matched", "mixed_disjoint"}),
+        ("fresh5", 28, {"mixed2_matched", "mixed2_disjoint"}),
     ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
@@ -382,6 +383,49 @@ def test_the_random_half_of_fresh_set_4(load_script):
     np.testing.assert_array_equal(wrong.source.X, s.X[~np.isin(s.y, half)])
     np.testing.assert_array_equal(wrong.target.y, matched.target.y)
     assert script.construction("usps->mnist_mixed_disjoint") == "mixed_disjoint"
+
+
+def test_the_other_random_half_of_fresh_set_5(load_script):
+    """Rule #17's constructions: another random half (seed 7) than fresh set 4's."""
+    script = load_script("negative_transfer")
+    assert script.mixed_half(10, script.FRESH5_SEED) == [0, 1, 3, 7, 8]
+    for k in (10, 20):
+        half = script.mixed_half(k, script.FRESH5_SEED)
+        assert half != script.mixed_half(k) and len(half) == k // 2
+    pair = script.make_digits_pair(0.5, 17)
+    s = pair.source
+    wrong = script.construct_negative(pair, "mixed2_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[~np.isin(s.y, [0, 1, 3, 7, 8])])
+    assert script.construction("coil1->coil2_mixed2_matched") == "mixed2_matched"
+
+
+def test_rule_17_adds_the_class_agreement_flags(load_script, tmp_path, capsys):
+    script = load_script("class_agreement_choice")
+    base = {"acc_target_only": 0.5, "fell_back": False, "flagged": False, "reason": None}
+    rows = [
+        # a negative the check catches: guarded becomes target-only
+        {**base, "case": "n_office", "kind": "negative", "acc_unguarded": 0.3},
+        # a positive above the threshold keeps its gain
+        {**base, "case": "p", "kind": "positive", "acc_unguarded": 0.8},
+        # a run the existing checks flagged stays as it was
+        {**base, "case": "n2", "kind": "negative", "acc_unguarded": 0.3, "flagged": True},
+    ]
+    rows[0].update(acc_guarded=0.3, class_agreement={"agreement": 0.05})
+    rows[1].update(acc_guarded=0.8, class_agreement={"agreement": 0.40})
+    rows[2].update(acc_guarded=0.5, fell_back=True, reason="dissimilar_source")
+    rows[2]["class_agreement"] = {"agreement": 0.01}
+    e = script.with_threshold(rows[0], 0.05, 0.15)
+    assert e["flagged"] and e["acc_guarded"] == 0.5 and e["reason"] == "unmatched_classes"
+    assert script.with_threshold(rows[1], 0.40, 0.15) is rows[1]
+    assert script.with_threshold(rows[2], 0.01, 0.15) is rows[2]
+    assert script.with_threshold(rows[0], None, 0.15) is rows[0]
+    assert script.consistency(rows) == []
+    assert script.consistency([{**rows[2], "acc_guarded": 0.4}]) != []
+    path = tmp_path / "f5.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "rule #17: E replaces A" in out and "n_office" in out
 
 
 def test_rule_16_pairs_the_candidates_runs(load_script, tmp_path, capsys):

@@ -504,6 +504,51 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
     assert few.correspondence_ is off.correspondence_ is hetero.correspondence_ is None
 
 
+def classes_pair(target_axes) -> DomainPair:
+    """Three source classes that differ in features 0-2 against a target of three blobs
+    that differ in the features ``target_axes`` (6 features: too few for the
+    correspondence test, so only the class agreement can judge the source)."""
+    y = np.repeat(np.arange(K), 60)
+
+    def domain(axes, seed):
+        X = np.random.default_rng(seed).normal(0, 1, (len(y), 6))
+        X[np.arange(len(y)), np.asarray(axes)[y]] += 12.0
+        return X.astype(np.float32)
+
+    return DomainPair(
+        Domain(domain((0, 1, 2), 1), y), Domain(domain(target_axes, 2), y), n_clusters=K
+    )
+
+
+def test_a_source_whose_classes_the_target_does_not_hold_is_negative_when_judged():
+    judged = monitor("rollback", min_class_agreement=0.3)
+    est = ScriptedDTC([good, good], [0.2, 0.1], [judged]).fit(classes_pair((3, 4, 5)))
+    assert judged.correspondence_ is None  # only the class agreement judges here
+    assert judged.class_agreement_["agreement"] < 0.1
+    assert est.source_class_agreement_ is judged.class_agreement_
+    final = est.monitor_trail_[-1]
+    assert final["reason"] == "unmatched_classes" and est.fell_back_to_reference_
+    # the default (rule #17): reported, not judged
+    default = monitor("rollback")
+    assert default.min_class_agreement is None
+    est = ScriptedDTC([good, good], [0.2, 0.1], [default]).fit(classes_pair((3, 4, 5)))
+    assert default.class_agreement_["agreement"] < 0.1 and not est.negative_transfer_
+    # a source with the target's classes passes
+    same = monitor("rollback", min_class_agreement=0.3)
+    est = ScriptedDTC([good, good], [0.2, 0.1], [same]).fit(classes_pair((0, 1, 2)))
+    assert same.class_agreement_["agreement"] == pytest.approx(1.0)
+    assert est.monitor_trail_[-1]["reason"] is None
+
+
+def test_the_class_agreement_needs_the_source_labels_the_estimator_uses():
+    class NoLabels(ScriptedDTC):
+        use_source_labels = False
+
+    mon = monitor("rollback", min_class_agreement=0.3)
+    est = NoLabels([good, good], [0.2, 0.1], [mon]).fit(classes_pair((3, 4, 5)))
+    assert mon.class_agreement_ is None and not est.negative_transfer_
+
+
 # -- bad input ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "match"),
@@ -528,6 +573,8 @@ def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
         ({"min_restore_gain": -0.1}, "min_restore_gain must be a finite number >= 0 or 'spread'"),
         ({"min_restore_gain": "margin"}, "min_restore_gain must be a finite number >= 0 or"),
         ({"min_restore_gain": float("nan")}, "min_restore_gain must be a finite number >= 0"),
+        ({"min_class_agreement": 1.5}, r"min_class_agreement must be None or a number in"),
+        ({"min_class_agreement": True}, r"min_class_agreement must be None or a number in"),
     ],
 )
 def test_bad_parameters_are_refused(pair, kwargs, match):

@@ -1,0 +1,169 @@
+"""Rule #17 of ``experiments/preregistration.md``: should the monitor flag a source whose
+classes the target's clusters do not follow? Judged on fresh set 5, trained.
+
+Reads the output of (one file per seed)
+
+    python scripts/negative_transfer.py --fresh5 --json --seed 0 > f5_s0.jsonl
+    python scripts/negative_transfer.py --fresh5 --json --seed 1 > f5_s1.jsonl
+
+run with candidate A, the monitor's ``min_class_agreement=None`` (the agreement of
+:mod:`dtc.monitor.class_agreement` is computed and recorded in each row, not judged), and
+derives candidate E, ``min_class_agreement=0.15``, from the same runs. The check runs before
+training and only adds flags, and the monitor's verdicts change nothing in training under
+policy ``rollback`` (only the final fallback), so E flags a run when A does or when the
+run's agreement is below the threshold, and a run E flags and A does not falls back to the
+reference: E's guarded ACC is the target-only ACC. The script checks that every run A fell
+back on has guarded = target-only ACC.
+
+The rule, pooled over the runs: E replaces A when (i) the mean guarded - target-only ACC over
+all runs is at least A's, (ii) FA(E) <= FA(A) + 0.05 and (iii) the worst guarded - target-only
+under E is at least A's - 1 point.
+
+    python scripts/class_agreement_choice.py f5_s0.jsonl f5_s1.jsonl
+
+``--dev`` reproduces how the threshold was fixed before the rule was committed: on the seen
+runs of fresh sets 2 to 4 (their ``--json`` files, which predate the recorded agreement), the
+agreement of every case is computed with the monitor's recipe on seed-0 subsamples of 1000
+rows, and each threshold of the grid is applied to the flags the runs recorded:
+
+    DTC_DATA=../shared/data python scripts/class_agreement_choice.py --dev \\
+        f2_s0.jsonl f2_s1.jsonl f3_s0.jsonl f3_s1.jsonl f4_s0.jsonl f4_s1.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from negative_transfer import all_cases
+from resolution_gate_choice import family, read_runs, report
+
+from dtc.data import resolve_data_dir
+from dtc.monitor import scores
+from dtc.monitor.class_agreement import class_agreement
+
+THRESHOLD = 0.15  # candidate E (rule #17)
+GRID = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)  # the thresholds --dev compares
+MAX_FA_RISE, MAX_WORST_DROP = 0.05, 0.01
+DEV_SETS = ("fresh2", "fresh3", "fresh4")
+
+
+def with_threshold(row: dict, agreement: float | None, threshold: float) -> dict:
+    """``row`` (a run that did not judge the agreement) as it would have come out with
+    ``min_class_agreement=threshold``, given the run's ``agreement`` (None: not computed)."""
+    if row["flagged"] or agreement is None or not agreement < threshold:
+        return row
+    return {
+        **row,
+        "flagged": True,
+        "fell_back": True,
+        "acc_guarded": row["acc_target_only"],
+        "reason": "unmatched_classes",
+    }
+
+
+def recorded(row: dict) -> float | None:
+    c = row.get("class_agreement")
+    return None if c is None else c["agreement"]
+
+
+def fa(rows: list[dict]) -> float:
+    pos = [r["flagged"] for r in rows if r["kind"] == "positive"]
+    return float(np.mean(pos)) if pos else float("nan")
+
+
+def consistency(rows: list[dict]) -> list[str]:
+    """What the derivation assumes, checked on A's runs."""
+    bad = [
+        r["case"]
+        for r in rows
+        if r["fell_back"] and abs(r["acc_guarded"] - r["acc_target_only"]) > 1e-12
+    ]
+    missing = [r["case"] for r in rows if "class_agreement" not in r]
+    out = []
+    if bad:
+        out.append(f"runs that fell back with guarded != target-only: {', '.join(bad)}")
+    if missing:
+        out.append(f"runs without a recorded agreement (older harness): {', '.join(missing)}")
+    return out
+
+
+def dev_agreements(rows: list[dict], data_dir) -> dict[str, float]:
+    """The agreement of every case of ``rows`` (cases of fresh sets 2 to 4), with the
+    monitor's recipe on the seed-0 subsamples of 1000 rows the threshold was fixed with."""
+    wanted = {r["case"] for r in rows}
+    out = {}
+    for case_set in DEV_SETS:
+        for name, _, load in all_cases(data_dir, wanted, case_set):
+            pair = load()
+            s, t = pair.source, pair.target
+            i = scores.subsample_index(s.n_samples, 1000, 0)
+            j = scores.subsample_index(t.n_samples, 1000, 0)
+            out[name] = class_agreement(s.X[i], s.y[i], t.X[j], pair.n_clusters)["agreement"]
+            print(f"  {name:36} {out[name]:.3f}", file=sys.stderr, flush=True)
+    if wanted - set(out):
+        raise SystemExit(f"cases of no dev set: {sorted(wanted - set(out))}")
+    return out
+
+
+def dev(rows: list[dict], data_dir) -> None:
+    agreement = dev_agreements(rows, data_dir)
+    print("threshold   mean     DET    FA   worst   (pooled over the runs)")
+    for t in (None, *GRID):
+        cand = rows if t is None else [with_threshold(r, agreement[r["case"]], t) for r in rows]
+        delta = [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in cand]
+        neg = [r["flagged"] for r in cand if r["kind"] == "negative"]
+        label = "A (none)" if t is None else f"{t:.2f}"
+        print(
+            f"{label:9} {np.mean(delta):+7.3f} {np.mean(neg):6.1%} {fa(cand):6.1%} "
+            f"{min(delta):+7.1f}"
+        )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="--fresh5 --json runs (candidate A)")
+    ap.add_argument("--dev", action="store_true", help="the threshold grid on seen runs")
+    ap.add_argument("--data-dir", default=None, help="benchmark data (--dev; default $DTC_DATA)")
+    args = ap.parse_args(argv)
+    rows = read_runs(ap, args.runs)
+    if args.dev:
+        dev(rows, resolve_data_dir(args.data_dir))
+        return 0
+    problems = consistency(rows)
+    for p in problems:
+        print(f"WARNING: {p}")
+    if problems:
+        return 1
+    candidates = {"A": rows, "E": [with_threshold(r, recorded(r), THRESHOLD) for r in rows]}
+    result = {}
+    for name, cand in candidates.items():
+        result[name] = report(name, cand)
+        result[name]["fa"] = fa(cand)
+    a, e = result["A"], result["E"]
+    checks = {
+        "(i) mean(E) >= mean(A)": e["mean"] >= a["mean"],
+        "(ii) FA(E) <= FA(A) + 0.05": e["fa"] <= a["fa"] + MAX_FA_RISE,
+        "(iii) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP,
+    }
+    for text, ok in checks.items():
+        print(f"{text}: {'yes' if ok else 'no'}")
+    print(f"rule #17: {'E replaces A' if all(checks.values()) else 'A stays'}")
+    changed = [r for r, re in zip(rows, candidates["E"]) if re is not r]
+    print(f"runs E flags and A does not ({len(changed)}):")
+    for r in changed:
+        print(
+            f"  {r['case']:36} {r['kind']:8} {family(r['case']):6} agreement "
+            f"{recorded(r):.3f} unguarded - target-only "
+            f"{100 * (r['acc_unguarded'] - r['acc_target_only']):+6.1f} guarded(A) - target-only "
+            f"{100 * (r['acc_guarded'] - r['acc_target_only']):+6.1f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

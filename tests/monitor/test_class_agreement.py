@@ -1,0 +1,77 @@
+"""Tests of :mod:`dtc.monitor.class_agreement` against closed-form cases: classes the target's
+clusters follow exactly (AMI 1), classes along directions the target's clusters do not vary in
+(AMI about 0), and invariance to per-feature affine scaling of either domain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dtc.monitor.class_agreement import class_agreement
+
+
+def three_blobs(axes, n_per=60, d=6, sep=12.0, seed=0):
+    """``(3 n_per, d)`` rows of three blobs placed ``sep`` apart along the feature ``axes``
+    (one axis per blob; the other features unit noise), and their labels."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n_per)
+    X = rng.normal(0, 1, (len(y), d))
+    for c, axis in enumerate(axes):
+        X[y == c, axis] += sep
+    return X, y
+
+
+def test_clusters_that_are_the_source_classes_agree_fully():
+    Xs, ys = three_blobs((0, 1, 2), seed=0)
+    Xt, _ = three_blobs((0, 1, 2), seed=1)
+    out = class_agreement(Xs, ys, Xt, 3)
+    assert out["agreement"] == pytest.approx(1.0)
+    assert out["n_named"] == out["n_clusters"] == out["n_classes"] == 3
+
+
+def test_clusters_along_directions_the_classes_do_not_use_agree_by_chance_only():
+    # The source's classes differ in features 0-2, the target's clusters in features 3-5:
+    # the classifier's names of target rows depend on noise, not on their cluster.
+    Xs, ys = three_blobs((0, 1, 2), seed=0)
+    Xt, _ = three_blobs((3, 4, 5), n_per=200, seed=1)
+    assert abs(class_agreement(Xs, ys, Xt, 3)["agreement"]) < 0.05
+
+
+def test_the_agreement_ignores_per_feature_affine_scaling():
+    Xs, ys = three_blobs((0, 1, 2), sep=2.0, seed=0)
+    Xt, _ = three_blobs((0, 1, 3), sep=2.0, seed=1)
+    rng = np.random.default_rng(2)
+    scale, shift = rng.uniform(0.5, 3.0, 6), rng.normal(0, 5, 6)
+    a = class_agreement(Xs, ys, Xt, 3)["agreement"]
+    b = class_agreement(Xs * scale + shift, ys, Xt / scale - shift, 3)["agreement"]
+    assert 0.0 < a < 1.0 and b == pytest.approx(a, abs=1e-9)
+
+
+def test_a_constant_feature_is_no_error():
+    Xs, ys = three_blobs((0, 1, 2), seed=0)
+    Xt, _ = three_blobs((0, 1, 2), seed=1)
+    Xs[:, 5] = 7.0
+    Xt[:, 4] = -1.0
+    assert class_agreement(Xs, ys, Xt, 3)["agreement"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda Xs, ys, Xt: (Xs[:, :5], ys, Xt, 3), "same number of features, got 5 and 6"),
+        (lambda Xs, ys, Xt: (Xs, ys[:-1], Xt, 3), r"ys must have shape \(180,\)"),
+        (lambda Xs, ys, Xt: (Xs, np.zeros_like(ys), Xt, 3), "at least 2 classes, got 1"),
+        (lambda Xs, ys, Xt: (Xs, ys, Xt[:3], 3), r"n_clusters must be in \[2, n_t\)"),
+        (lambda Xs, ys, Xt: (Xs, ys, Xt, 1), r"n_clusters must be in \[2, n_t\)"),
+        (lambda Xs, ys, Xt: (Xs, ys, Xt, 3.0), "n_clusters must be an int"),
+        (lambda Xs, ys, Xt: (Xs, ys, np.where(Xt > 3, np.nan, Xt), 3), "Xt contains NaN"),
+        (lambda Xs, ys, Xt: (Xs[0], ys, Xt, 3), r"Xs must have shape \(n, d\)"),
+    ],
+)
+def test_bad_input_is_refused(change, match):
+    Xs, ys = three_blobs((0, 1, 2), seed=0)
+    Xt, _ = three_blobs((0, 1, 2), seed=1)
+    with pytest.raises(ValueError, match=match):
+        class_agreement(*change(Xs, ys, Xt))
+    with pytest.raises(ValueError, match="C must be a finite number > 0"):
+        class_agreement(Xs, ys, Xt, 3, C=0.0)
