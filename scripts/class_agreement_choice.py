@@ -28,6 +28,11 @@ rows, and each threshold of the grid is applied to the flags the runs recorded:
 
     DTC_DATA=../shared/data python scripts/class_agreement_choice.py --dev \\
         f2_s0.jsonl f2_s1.jsonl f3_s0.jsonl f3_s1.jsonl f4_s0.jsonl f4_s1.jsonl
+
+``--ranges`` prints the agreement's range per family and kind over every case of the sets the
+rule had seen (the harness and fresh sets 1 to 4; no training), the figures quoted in the rule:
+
+    DTC_DATA=../shared/data python scripts/class_agreement_choice.py --ranges
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ THRESHOLD = 0.15  # candidate E (rule #17)
 GRID = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)  # the thresholds --dev compares
 MAX_FA_RISE, MAX_WORST_DROP = 0.05, 0.01
 DEV_SETS = ("fresh2", "fresh3", "fresh4")
+SEEN_SETS = ("harness", "fresh", *DEV_SETS)
 
 
 def with_threshold(row: dict, agreement: float | None, threshold: float) -> dict:
@@ -92,22 +98,44 @@ def consistency(rows: list[dict]) -> list[str]:
     return out
 
 
-def dev_agreements(rows: list[dict], data_dir) -> dict[str, float]:
-    """The agreement of every case of ``rows`` (cases of fresh sets 2 to 4), with the
-    monitor's recipe on the seed-0 subsamples of 1000 rows the threshold was fixed with."""
-    wanted = {r["case"] for r in rows}
+def agreements(data_dir, case_sets, names=None) -> dict[str, tuple[str, str, float]]:
+    """``{case: (kind, benchmark, agreement)}`` for the cases of ``case_sets`` (all, or those
+    in ``names``), with the monitor's recipe on the seed-0 subsamples of 1000 rows the
+    threshold was fixed with."""
     out = {}
-    for case_set in DEV_SETS:
-        for name, _, load in all_cases(data_dir, wanted, case_set):
+    for case_set in case_sets:
+        for name, kind, load in all_cases(data_dir, names, case_set):
             pair = load()
             s, t = pair.source, pair.target
             i = scores.subsample_index(s.n_samples, 1000, 0)
             j = scores.subsample_index(t.n_samples, 1000, 0)
-            out[name] = class_agreement(s.X[i], s.y[i], t.X[j], pair.n_clusters)["agreement"]
-            print(f"  {name:36} {out[name]:.3f}", file=sys.stderr, flush=True)
+            a = class_agreement(s.X[i], s.y[i], t.X[j], pair.n_clusters)["agreement"]
+            out[name] = (kind, pair.benchmark, a)
+            print(f"  {name:36} {a:.3f}", file=sys.stderr, flush=True)
+    return out
+
+
+def dev_agreements(rows: list[dict], data_dir) -> dict[str, float]:
+    """The agreement of every case of ``rows`` (cases of fresh sets 2 to 4)."""
+    wanted = {r["case"] for r in rows}
+    out = {name: a for name, (_, _, a) in agreements(data_dir, DEV_SETS, wanted).items()}
     if wanted - set(out):
         raise SystemExit(f"cases of no dev set: {sorted(wanted - set(out))}")
     return out
+
+
+def ranges(data_dir) -> None:
+    """Print the agreement's range per family (COIL apart) and kind over the seen sets."""
+    groups = {}
+    for name, (kind, benchmark, a) in agreements(data_dir, SEEN_SETS).items():
+        group = "coil" if benchmark == "coil20" else family(name)
+        groups.setdefault((group, kind), []).append((a, name))
+    for (group, kind), values in sorted(groups.items()):
+        (lo, lo_case), (hi, hi_case) = min(values), max(values)
+        print(
+            f"{group:7} {kind:8} {len(values):3d} cases  {lo:.3f} ({lo_case}) to {hi:.3f} "
+            f"({hi_case})"
+        )
 
 
 def dev(rows: list[dict], data_dir) -> None:
@@ -126,10 +154,14 @@ def dev(rows: list[dict], data_dir) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("runs", nargs="+", help="--fresh5 --json runs (candidate A)")
+    ap.add_argument("runs", nargs="*", help="--fresh5 --json runs (candidate A)")
     ap.add_argument("--dev", action="store_true", help="the threshold grid on seen runs")
+    ap.add_argument("--ranges", action="store_true", help="the agreement on the seen cases")
     ap.add_argument("--data-dir", default=None, help="benchmark data (--dev; default $DTC_DATA)")
     args = ap.parse_args(argv)
+    if args.ranges:
+        ranges(resolve_data_dir(args.data_dir))
+        return 0
     rows = read_runs(ap, args.runs)
     if args.dev:
         dev(rows, resolve_data_dir(args.data_dir))

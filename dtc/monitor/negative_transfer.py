@@ -111,9 +111,10 @@ benchmark's classes): the structural similarity then overlaps with that of true 
 (rule #16's outcome). With source labels that the estimator uses, the monitor measures
 before training how far a source classifier's names of the target rows follow the target's
 own K-means clusters (:func:`dtc.monitor.class_agreement.class_agreement`, adjusted mutual
-information; ``class_agreement_``). On the seen cases it was 0.07 to 0.45 for SURF sources
-with the target's classes and 0.02 to 0.27 with other classes; 0.15 to 0.76 and 0.09 to
-0.42 on pixels (COIL's halves aside). A number judges it -- a source below is negative,
+information; ``class_agreement_``). On the seen cases
+(``scripts/class_agreement_choice.py --ranges``) it was 0.07 to 0.45 for SURF sources with
+the target's classes and 0.02 to 0.27 with other classes; 0.15 to 0.76 and 0.09 to 0.42 on
+pixels (COIL aside). A number judges it -- a source below is negative,
 reason ``"unmatched_classes"``; the default, None, only reports it. 0.15 was not adopted (rule
 #17 of ``experiments/preregistration.md``): on fresh set 5 (112 runs) it flagged 6 more SURF
 runs with the other half of the classes (negatives 73 -> 84 %, no more false alarms, SURF's

@@ -428,6 +428,24 @@ def test_rule_17_adds_the_class_agreement_flags(load_script, tmp_path, capsys):
     assert "rule #17: E replaces A" in out and "n_office" in out
 
 
+def test_rule_17_ranges_group_by_family_with_coil_apart(load_script, monkeypatch, capsys):
+    script = load_script("class_agreement_choice")
+    fake = {
+        "office_A->C_matched": ("positive", "office_caltech10_surf", 0.2),
+        "office_A->D_matched": ("positive", "office_caltech10_surf", 0.1),
+        "coil1->coil2_crossed": ("negative", "coil20", 0.6),
+        "digits_s5_crossed": ("negative", "digits", 0.3),
+    }
+    monkeypatch.setattr(script, "agreements", lambda data_dir, case_sets, names=None: fake)
+    script.ranges(None)
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "coil    negative   1 cases  0.600 (coil1->coil2_crossed) to 0.600 (coil1->coil2_crossed)",
+        "pixels  negative   1 cases  0.300 (digits_s5_crossed) to 0.300 (digits_s5_crossed)",
+        "surf    positive   2 cases  0.100 (office_A->D_matched) to 0.200 (office_A->C_matched)",
+    ]
+
+
 def test_rule_16_pairs_the_candidates_runs(load_script, tmp_path, capsys):
     script = load_script("metric_choice")
     base = {"acc_target_only": 0.5, "acc_unguarded": 0.4, "margin": 0.05}
