@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import all_cases
-from resolution_gate_choice import family, read_runs, report
+from resolution_gate_choice import family, measures, read_runs, report
 
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
@@ -143,12 +143,11 @@ def dev(rows: list[dict], data_dir) -> None:
     print("threshold   mean     DET    FA   worst   (pooled over the runs)")
     for t in (None, *GRID):
         cand = rows if t is None else [with_threshold(r, agreement[r["case"]], t) for r in rows]
-        delta = [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in cand]
-        neg = [r["flagged"] for r in cand if r["kind"] == "negative"]
+        m = measures(cand)
         label = "A (none)" if t is None else f"{t:.2f}"
         print(
-            f"{label:9} {np.mean(delta):+7.3f} {np.mean(neg):6.1%} {fa(cand):6.1%} "
-            f"{min(delta):+7.1f}"
+            f"{label:9} {100 * m['mean']:+7.3f} {m['det']:6.1%} {fa(cand):6.1%} "
+            f"{100 * m['worst']:+7.1f}"
         )
 
 
@@ -157,7 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("runs", nargs="*", help="--fresh5 --json runs (candidate A)")
     ap.add_argument("--dev", action="store_true", help="the threshold grid on seen runs")
     ap.add_argument("--ranges", action="store_true", help="the agreement on the seen cases")
-    ap.add_argument("--data-dir", default=None, help="benchmark data (--dev; default $DTC_DATA)")
+    ap.add_argument(
+        "--data-dir", default=None, help="benchmark data (--dev, --ranges; default $DTC_DATA)"
+    )
     args = ap.parse_args(argv)
     if args.ranges:
         ranges(resolve_data_dir(args.data_dir))

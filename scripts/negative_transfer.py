@@ -342,12 +342,9 @@ CLASS_SPLITS = {
     "low_matched": lambda k: (range(k // 2), range(k // 2)),
     "reverse_disjoint": lambda k: (range(k // 2, k), range(k // 2)),
     "mixed_matched": lambda k: (mixed_half(k), mixed_half(k)),
-    "mixed_disjoint": lambda k: (sorted(set(range(k)) - set(mixed_half(k))), mixed_half(k)),
+    "mixed_disjoint": lambda k: (other_half(k), mixed_half(k)),
     "mixed2_matched": lambda k: (mixed_half(k, FRESH5_SEED), mixed_half(k, FRESH5_SEED)),
-    "mixed2_disjoint": lambda k: (
-        sorted(set(range(k)) - set(mixed_half(k, FRESH5_SEED))),
-        mixed_half(k, FRESH5_SEED),
-    ),
+    "mixed2_disjoint": lambda k: (other_half(k, FRESH5_SEED), mixed_half(k, FRESH5_SEED)),
 }
 
 
@@ -356,6 +353,11 @@ def mixed_half(k: int, seed: int = FRESH4_SEED) -> list[int]:
     default; neither a parity nor a lower or upper half for the 10 and 20 classes of the
     benchmarks, with seed 6 or 7)."""
     return sorted(np.random.default_rng(seed).permutation(k)[: k // 2].tolist())
+
+
+def other_half(k: int, seed: int = FRESH4_SEED) -> list[int]:
+    """The classes ``0 .. k - 1`` that ``mixed_half(k, seed)`` leaves out."""
+    return sorted(set(range(k)) - set(mixed_half(k, seed)))
 
 
 def construction(case: str) -> str:
