@@ -41,8 +41,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import all_cases
 from resolution_gate_choice import family, measures, read_runs, report
@@ -75,11 +73,6 @@ def with_threshold(row: dict, agreement: float | None, threshold: float) -> dict
 def recorded(row: dict) -> float | None:
     c = row.get("class_agreement")
     return None if c is None else c["agreement"]
-
-
-def fa(rows: list[dict]) -> float:
-    pos = [r["flagged"] for r in rows if r["kind"] == "positive"]
-    return float(np.mean(pos)) if pos else float("nan")
 
 
 def consistency(rows: list[dict]) -> list[str]:
@@ -146,7 +139,7 @@ def dev(rows: list[dict], data_dir) -> None:
         m = measures(cand)
         label = "A (none)" if t is None else f"{t:.2f}"
         print(
-            f"{label:9} {100 * m['mean']:+7.3f} {m['det']:6.1%} {fa(cand):6.1%} "
+            f"{label:9} {100 * m['mean']:+7.3f} {m['det']:6.1%} {m['fa']:6.1%} "
             f"{100 * m['worst']:+7.1f}"
         )
 
@@ -176,7 +169,6 @@ def main(argv=None) -> int:
     result = {}
     for name, cand in candidates.items():
         result[name] = report(name, cand)
-        result[name]["fa"] = fa(cand)
     a, e = result["A"], result["E"]
     checks = {
         "(i) mean(E) >= mean(A)": e["mean"] >= a["mean"],

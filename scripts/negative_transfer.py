@@ -80,9 +80,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -442,7 +444,10 @@ def all_cases(data_dir, names=None, case_set: str = "harness"):
     return [c for c in out if names is None or c[0] in names]
 
 
-def run_case(pair: DomainPair, args) -> dict:
+def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
+    """One case's row. ``partitions``, when given, receives the target partitions ``(n_t,)``
+    of the run: ``unguarded``, ``transfer`` (the monitored run's, before a fallback),
+    ``reference`` (target-only) and ``guarded``."""
     from dtc.pipeline import DTC
 
     y = pair.target.y
@@ -475,6 +480,13 @@ def run_case(pair: DomainPair, args) -> dict:
     # Target-only: the monitor's own reference (fitted on the features DTC's networks see).
     ref = guarded.reference_
     km = KMeans(pair.n_clusters, n_init=10, random_state=args.seed).fit_predict(pair.target.X)
+    if partitions is not None:
+        partitions.update(
+            unguarded=unguarded.labels_,
+            transfer=guarded.transfer_labels_,
+            reference=ref.labels_,
+            guarded=guarded.labels_,
+        )
     # Diagnostics: every partition score of the unguarded result and of the reference, on
     # the monitor's scoring rows (for comparing decision rules offline; no labels used).
     rows, X = monitor._idx, monitor._X
@@ -511,6 +523,28 @@ def run_case(pair: DomainPair, args) -> dict:
         # judged or not (rule #17 derives the check's verdicts from it)
         "class_agreement": monitor.class_agreement_,
     }
+
+
+def partition_file(directory, case: str, seed: int) -> Path:
+    """Where ``--save-partitions`` keeps one run: ``<case>.seed<seed>.npz`` (the case name with
+    every character but letters, digits, ``-`` and ``_`` replaced by ``_``)."""
+    return Path(directory) / f"{re.sub(r'[^A-Za-z0-9_-]', '_', case)}.seed{seed}.npz"
+
+
+def save_partitions(directory, case_set: str, seed: int, row: dict, partitions: dict) -> None:
+    """Save one run's target partitions with what identifies the run (no target labels:
+    a reader loads them from the data, as ``scripts/partition_judges.py`` does)."""
+    path = partition_file(directory, row["case"], seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        case=np.array(row["case"]),
+        kind=np.array(row["kind"]),
+        case_set=np.array(case_set),
+        seed=np.array(seed),
+        flagged=np.array(row["flagged"]),
+        **{name: np.asarray(labels, dtype=np.int64) for name, labels in partitions.items()},
+    )
 
 
 def restored_epoch(trail: list[dict]) -> int | None:
@@ -713,6 +747,11 @@ def main(argv=None) -> int:
         help="fresh set 5 of rule #17: another random half of the target's classes, new shifts",
     )
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
+    ap.add_argument(
+        "--save-partitions",
+        metavar="DIR",
+        help="save each run's target partitions in DIR (for scripts/partition_judges.py)",
+    )
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(
         "--checks-only",
@@ -819,8 +858,11 @@ def main(argv=None) -> int:
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
         t0 = time.perf_counter()
-        row = {"case": name, "kind": kind, **run_case(pair, args)}
+        partitions = None if args.save_partitions is None else {}
+        row = {"case": name, "kind": kind, **run_case(pair, args, partitions)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
+        if partitions is not None:
+            save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
         c = row["correspondence"]
         corr = "-" if c is None else f"{c['statistic']:.2f}"
         sim = "-" if c is None or "similarity" not in c else f"{c['similarity']:.2f}"

@@ -49,12 +49,21 @@ def as_candidate_a(row: dict) -> dict:
 
 
 def measures(rows: list[dict]) -> dict:
-    """The rule's three measures of ``rows``."""
+    """The rules' three measures of ``rows`` (mean and worst guarded - target-only,
+    detection), with the issue's other two: false alarms and the unguarded gain kept on
+    the positive runs that gained (NaN where a measure has no runs)."""
     neg = [r for r in rows if r["kind"] == "negative"]
+    pos = [r for r in rows if r["kind"] == "positive"]
+    gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
     delta = [r["acc_guarded"] - r["acc_target_only"] for r in rows]
+    gained = sum(r["acc_unguarded"] - r["acc_target_only"] for r in gains)
     return {
         "mean": float(np.mean(delta)),
         "det": float(np.mean([r["flagged"] for r in neg])) if neg else float("nan"),
+        "fa": float(np.mean([r["flagged"] for r in pos])) if pos else float("nan"),
+        "kept": sum(r["acc_guarded"] - r["acc_target_only"] for r in gains) / gained
+        if gains
+        else float("nan"),
         "worst": float(min(delta)),
     }
 

@@ -34,7 +34,7 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score
 
-__all__ = ["CLASSIFIER_C", "class_agreement"]
+__all__ = ["CLASSIFIER_C", "class_agreement", "source_names"]
 
 #: Inverse L2 strength of the source classifier: strong enough a prior that 800 sparse
 #: bag-of-words features and a 157-row source (SURF DSLR) give a classifier that
@@ -54,6 +54,14 @@ def _rows(X, name: str) -> np.ndarray:
     if not np.isfinite(X).all():
         raise ValueError(f"class_agreement: {name} contains NaN or infinite values")
     return X
+
+
+def source_names(Xs, ys, Xt, *, C: float = CLASSIFIER_C) -> np.ndarray:
+    """The source classes ``(n_t,)`` a multinomial logistic regression fitted on the source
+    rows ``Xs`` ``(n_s, d)`` with classes ``ys`` ``(n_s,)`` gives the target rows ``Xt``
+    ``(n_t, d)``, each domain standardised on its own (inputs checked by the caller)."""
+    model = LogisticRegression(C=C, max_iter=500).fit(_standardise(Xs), ys)
+    return model.predict(_standardise(Xt))
 
 
 def class_agreement(
@@ -106,9 +114,10 @@ def class_agreement(
         )
     if not (np.isfinite(C) and C > 0):
         raise ValueError(f"class_agreement: C must be a finite number > 0, got {C!r}")
-    Zs, Zt = _standardise(Xs), _standardise(Xt)
-    names = LogisticRegression(C=C, max_iter=500).fit(Zs, ys).predict(Zt)
-    clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=int(seed)).fit_predict(Zt)
+    names = source_names(Xs, ys, Xt, C=C)
+    clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=int(seed)).fit_predict(
+        _standardise(Xt)
+    )
     return {
         "agreement": float(adjusted_mutual_info_score(clusters, names)),
         "n_named": int(np.unique(names).size),

@@ -75,3 +75,22 @@ def test_bad_input_is_refused(change, match):
         class_agreement(*change(Xs, ys, Xt))
     with pytest.raises(ValueError, match="C must be a finite number > 0"):
         class_agreement(Xs, ys, Xt, 3, C=0.0)
+
+
+def test_source_names_are_a_logistic_regression_of_the_standardised_domains():
+    from sklearn.linear_model import LogisticRegression
+
+    from dtc.monitor.class_agreement import source_names
+
+    rng = np.random.default_rng(4)
+    ys = np.repeat([3, 7], 50)
+    Xs = rng.normal(size=(100, 5)) + 2.0 * ys[:, None]
+    Xt = 5.0 * rng.normal(size=(80, 5)) + 1.0  # standardised on its own, like the source
+
+    def z(X):
+        return (X - X.mean(axis=0)) / X.std(axis=0)
+
+    expected = LogisticRegression(C=0.1, max_iter=500).fit(z(Xs), ys).predict(z(Xt))
+    np.testing.assert_array_equal(source_names(Xs, ys, Xt), expected)
+    assert set(np.unique(source_names(Xs, ys, Xs))) == {3, 7}
+    np.testing.assert_array_equal(source_names(Xs, ys, Xs), ys)

@@ -289,7 +289,26 @@ def test_rule_14_derives_candidate_a_by_hand(load_script, capsys):
     negative["acc_guarded"] = 0.5
     assert script.as_candidate_a(negative) is negative
     m = script.measures([script.as_candidate_a(gated), negative])
-    assert m == {"mean": 0.0, "det": 1.0, "worst": 0.0}
+    # the positive gained 20 points unguarded and keeps none of them, flagged
+    assert m == {"mean": 0.0, "det": 1.0, "fa": 1.0, "kept": 0.0, "worst": 0.0}
+
+
+def test_measures_count_false_alarms_and_the_gain_kept_by_hand(load_script):
+    script = load_script("resolution_gate_choice")
+    pos = {"kind": "positive", "acc_target_only": 0.5, "flagged": False}
+    rows = [
+        {**pos, "acc_unguarded": 0.6, "acc_guarded": 0.55},  # gained 10, keeps 5
+        {**pos, "acc_unguarded": 0.6, "acc_guarded": 0.6},  # gained 10, keeps 10
+        {**pos, "acc_unguarded": 0.4, "acc_guarded": 0.5, "flagged": True},  # no gain
+        {**pos, "kind": "negative", "acc_unguarded": 0.3, "acc_guarded": 0.3},  # missed
+    ]
+    m = script.measures(rows)
+    assert m["kept"] == pytest.approx(15 / 20)
+    assert m["fa"] == pytest.approx(1 / 3) and m["det"] == 0.0
+    assert m["worst"] == pytest.approx(-0.2) and m["mean"] == pytest.approx(
+        (0.05 + 0.1 + 0.0 - 0.2) / 4
+    )
+    assert np.isnan(script.measures(rows[3:])["kept"])
 
 
 def test_the_lower_half_of_fresh_set_3(load_script):
@@ -484,3 +503,56 @@ def test_score_geometry_on_classes_along_different_directions(load_script):
     np.testing.assert_allclose(Z.std(0), 1)
     assert g["cosine"][1] == score_slope(scored_space(Z, "cosine"), y, seed=0)
     assert not script.zscore(np.ones((4, 2))).any()  # a constant feature becomes 0
+
+
+def test_saved_partitions_read_back_with_their_run(load_script, tmp_path):
+    harness = load_script("negative_transfer")
+    judges = load_script("partition_judges")
+    labels = {name: np.arange(6) % 3 for name in ("unguarded", "transfer", "reference")}
+    labels["guarded"] = labels["reference"]
+    row = {"case": "office_A->W_mixed2_matched", "kind": "positive", "flagged": True}
+    harness.save_partitions(tmp_path, "fresh5", 1, row, labels)
+    path = harness.partition_file(tmp_path, row["case"], 1)
+    assert path.name == "office_A-_W_mixed2_matched.seed1.npz" and path.exists()
+    (run,) = judges.read_partitions(tmp_path)
+    assert (run["case"], run["kind"], run["case_set"]) == (row["case"], "positive", "fresh5")
+    assert run["seed"] == 1 and run["flagged"] is True
+    np.testing.assert_array_equal(run["transfer"], labels["transfer"])
+    with pytest.raises(SystemExit, match="no saved partitions"):
+        judges.read_partitions(tmp_path / "empty")
+
+
+def test_partition_judges_prefer_the_true_classes_on_separated_blobs(load_script):
+    """Three well-separated classes in both domains: every judge's verdict favours the
+    true partition over one that merges two classes and splits the third, and a run the
+    judge flags falls back to the reference."""
+    from dtc.data.domain import Domain, DomainPair
+
+    judges = load_script("partition_judges")
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 40)
+    centres = 10.0 * rng.normal(size=(3, 8))
+    Xs, Xt = (centres[y] + rng.normal(0, 1, (120, 8)) for _ in range(2))
+    pair = DomainPair(Domain(Xs, y), Domain(Xt, y), n_clusters=3)
+    worse = np.where(y == 1, 0, y)
+    worse[y == 2] = np.arange(40) % 2 + 1
+    run = {"seed": 0, "kind": "positive", "flagged": False, "transfer": y, "reference": worse}
+    run.update(unguarded=y, guarded=y)
+    v = judges.verdicts(run, pair)
+    assert set(v) == set(judges.JUDGES)
+    assert all(value > 0 for value in v.values()), v
+    # K-means finds the classes: it agrees with the transfer's partition on every row and
+    # with the reference's on half (class 0's rows and one half of class 2's)
+    assert v["kmeans"] == pytest.approx(100 * (1 - 1 / 2))
+    kept = judges.harness_row(run, y)
+    assert kept["acc_guarded"] == 1.0 and not kept["flagged"]
+    fell = judges.harness_row(run, y, judged_negative=True)
+    assert fell["flagged"] and fell["acc_guarded"] == fell["acc_target_only"]
+    # the table: the monitor alone keeps the positive's gain; a judge below its threshold
+    # would throw it away
+    lines = judges.table([run], [y], [{**v, "kmeans": -30.0}])
+    assert lines[0].startswith("1 runs") and "monitor alone" in lines[-1 - 4 * len(v)]
+    alone = lines[-1 - 4 * len(v)].split()
+    assert alone[2:4] == ["+50.00", "nan%"] and alone[5] == "100%"
+    flagged = next(x for x in lines if x.startswith("kmeans < -20")).split()
+    assert flagged[3] == "+0.00" and flagged[6] == "0%"

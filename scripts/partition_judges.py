@@ -1,0 +1,203 @@
+"""Can a label-free judge tell which target partition is more accurate, the transfer's or
+the target-only reference's? A study of the negative-transfer monitor's open problem.
+
+The monitor's score (k-NN agreement in the target's features) cannot resolve losses of
+less than 10 to 80 ACC points on SURF (README, rule #14), and it favours the reference's
+partition wherever it can. Here a *judge* is any third partition ``J`` ``(n_t,)`` of the
+target, and its verdict on a run is the difference of its Hungarian agreement with the
+two partitions, ``agree(J, transfer) - agree(J, reference)`` in points: with three
+partitions whose errors are independent given the true classes, the one a third agrees
+with more is the more accurate (the idea of estimating accuracy from agreement on
+unlabelled data: Platanios, Blum & Mitchell, UAI 2014). The judges:
+
+* ``kmeans``: K-means on the standardised target (the target's geometry alone);
+* ``source_names``: the source classifier's classes of the target rows
+  (:func:`dtc.monitor.class_agreement.source_names`; the source's labels alone);
+* ``tca``, ``jda``, ``sa``: the shallow transfer clusterings of ``baselines/`` (TCA, Pan et
+  al., IEEE TNN 2011; JDA, Long et al., ICCV 2013; subspace alignment, Fernando et al.,
+  ICCV 2013), each with its defaults;
+* ``reverse``: reverse validation (Zhong et al., ECML PKDD 2010), not an agreement: a
+  logistic regression learns each partition on the target and classifies the labelled
+  source; its verdict is the difference of the two source ACCs.
+
+Target labels are used only to evaluate the judges: each run's true difference
+``ACC(transfer) - ACC(reference)``, the correlation of a verdict with it, and what a judge
+would do on top of the monitor (flag a run the monitor kept when the verdict is below a
+threshold) against the issue's targets. Nothing here is chosen: the thresholds are a fixed
+grid and the monitor's defaults are untouched.
+
+Reads the partitions the harness saves (both seeds in one directory), then loads each
+case's data for the judges and the labels:
+
+    python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts > f5_s0.jsonl
+    python scripts/negative_transfer.py --fresh5 --json --seed 1 --save-partitions parts > f5_s1.jsonl
+    python scripts/partition_judges.py parts
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from negative_transfer import all_cases
+from resolution_gate_choice import measures
+
+from baselines.jda import JDA
+from baselines.subspace_alignment import SubspaceAlignment
+from baselines.tca import TCA
+from dtc.data import resolve_data_dir
+from dtc.metrics import cluster_acc
+from dtc.monitor.class_agreement import CLASSIFIER_C, source_names
+
+JUDGES = ("kmeans", "source_names", "tca", "jda", "sa", "reverse")
+THRESHOLDS = (-20.0, -10.0, -5.0, 0.0)  # points; a fixed grid, nothing is chosen on it
+CLEAR = 3.0  # points: the true differences a judge should get the sign of
+
+
+def read_partitions(directory) -> list[dict]:
+    """The runs saved by ``negative_transfer.py --save-partitions`` in ``directory``."""
+    runs = []
+    for path in sorted(Path(directory).glob("*.npz")):
+        with np.load(path, allow_pickle=False) as z:
+            runs.append({key: z[key] for key in z.files})
+    if not runs:
+        raise SystemExit(f"no saved partitions (*.npz) in {directory}")
+    for run in runs:
+        for key in ("case", "kind", "case_set"):
+            run[key] = str(run[key])
+        run["seed"], run["flagged"] = int(run["seed"]), bool(run["flagged"])
+    return runs
+
+
+def judge_partitions(pair, seed: int) -> dict[str, np.ndarray]:
+    """Every agreement judge's partition ``(n_t,)`` of ``pair``'s target."""
+    k = pair.n_clusters
+    Xs, ys, Xt = pair.source.X, pair.source.y, pair.target.X
+    return {
+        "kmeans": KMeans(k, n_init=10, random_state=seed).fit_predict(
+            StandardScaler().fit_transform(Xt)
+        ),
+        "source_names": source_names(Xs, ys, Xt),
+        "tca": TCA(k, seed=seed).fit(pair).labels_,
+        "jda": JDA(k, seed=seed).fit(pair).labels_,
+        "sa": SubspaceAlignment(k, seed=seed).fit(pair).labels_,
+    }
+
+
+def reverse_accuracy(pair, labels) -> float:
+    """Reverse validation: the source ACC of a classifier learned on the target partition."""
+    Zt = StandardScaler().fit_transform(pair.target.X)
+    Zs = StandardScaler().fit_transform(pair.source.X)
+    model = LogisticRegression(C=CLASSIFIER_C, max_iter=500).fit(Zt, labels)
+    return cluster_acc(pair.source.y, model.predict(Zs))
+
+
+def verdicts(run: dict, pair) -> dict[str, float]:
+    """Each judge's verdict on ``run`` in points (> 0: the transfer's partition is better)."""
+    T, R = run["transfer"], run["reference"]
+    out = {
+        name: 100 * (cluster_acc(J, T) - cluster_acc(J, R))
+        for name, J in judge_partitions(pair, run["seed"]).items()
+    }
+    out["reverse"] = 100 * (reverse_accuracy(pair, T) - reverse_accuracy(pair, R))
+    return out
+
+
+def harness_row(run: dict, y, judged_negative: bool = False) -> dict:
+    """The run as a harness row (for ``measures``), flagged also when
+    ``judged_negative``: the guarded partition is then the reference's."""
+    flagged = run["flagged"] or judged_negative
+    guarded = run["reference"] if judged_negative else run["guarded"]
+    return {
+        "kind": run["kind"],
+        "flagged": flagged,
+        "acc_target_only": cluster_acc(y, run["reference"]),
+        "acc_unguarded": cluster_acc(y, run["unguarded"]),
+        "acc_guarded": cluster_acc(y, guarded),
+    }
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's correlation of ``a`` and ``b`` ``(n,)``; NaN with fewer than 3 runs or a
+    constant one."""
+    if a.size < 3 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def table(runs: list[dict], ys: list, judged: list[dict]) -> list[str]:
+    """The judges' agreement with the truth, then the monitor with each judge on top."""
+    truth = np.array(
+        [
+            100 * (cluster_acc(y, r["transfer"]) - cluster_acc(y, r["reference"]))
+            for r, y in zip(runs, ys)
+        ]
+    )
+    kinds = np.array([r["kind"] for r in runs])
+    clear = np.abs(truth) > CLEAR
+    lines = [
+        f"{len(runs)} runs; |ACC(transfer) - ACC(reference)| > {CLEAR:.0f} points in {clear.sum()}",
+        "judge         corr (all, positive, negative runs)   right sign where |true| > 3",
+    ]
+    for name in JUDGES:
+        v = np.array([j[name] for j in judged])
+        corr = [
+            correlation(truth[m], v[m])
+            for m in (kinds != "", kinds == "positive", kinds == "negative")
+        ]
+        sign = np.mean(np.sign(v[clear]) == np.sign(truth[clear])) if clear.any() else np.nan
+        lines.append(
+            f"{name:13} {corr[0]:6.2f} {corr[1]:6.2f} {corr[2]:6.2f}                {sign:6.0%}"
+        )
+    lines += [
+        "the monitor's flags, plus the runs whose verdict is below the threshold (points):",
+        "                       mean    DET     FA   kept  worst",
+    ]
+    candidates = {"monitor alone": [False] * len(runs)}
+    for name in JUDGES:
+        for t in THRESHOLDS:
+            candidates[f"{name} < {t:+.0f}"] = [j[name] < t for j in judged]
+    for label, flags in candidates.items():
+        m = measures([harness_row(r, y, f) for r, y, f in zip(runs, ys, flags)])
+        lines.append(
+            f"{label:18} {100 * m['mean']:+7.2f} {m['det']:6.1%} {m['fa']:6.1%} {m['kept']:6.0%} "
+            f"{100 * m['worst']:+6.1f}"
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("partitions", help="the directory of --save-partitions")
+    ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    args = ap.parse_args(argv)
+    runs = read_partitions(args.partitions)
+    data_dir = resolve_data_dir(args.data_dir)
+    pairs = {}
+    for case_set in sorted({r["case_set"] for r in runs}):
+        names = {r["case"] for r in runs if r["case_set"] == case_set}
+        for name, _, load in all_cases(data_dir, names, case_set):
+            pairs[case_set, name] = load()
+    missing = {(r["case_set"], r["case"]) for r in runs} - set(pairs)
+    if missing:
+        raise SystemExit(f"saved runs of unknown cases: {sorted(missing)}")
+    ys, judged = [], []
+    for i, run in enumerate(runs, 1):
+        pair = pairs[run["case_set"], run["case"]]
+        ys.append(pair.target.y)
+        judged.append(verdicts(run, pair))
+        print(f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}", file=sys.stderr, flush=True)
+    print("\n".join(table(runs, ys, judged)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
