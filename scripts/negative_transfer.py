@@ -61,6 +61,8 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh5 --json --seed 0                # rule #17
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
+    python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts
+        # each run's target partitions too, for scripts/partition_judges.py
 
 ``--checks-only`` fits nothing: it runs the monitor's source checks
 (:func:`dtc.monitor.relatedness.check_source`) on every case with monitor seeds
