@@ -92,12 +92,12 @@ def judge_partitions(pair, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def reverse_accuracy(pair, labels) -> float:
-    """Reverse validation: the source ACC of a classifier learned on the target partition."""
-    Zt = StandardScaler().fit_transform(pair.target.X)
-    Zs = StandardScaler().fit_transform(pair.source.X)
+def reverse_accuracy(Zt, Zs, ys, labels) -> float:
+    """Reverse validation: the source ACC of a classifier learned on the target partition
+    ``labels`` ``(n_t,)``; ``Zt`` ``(n_t, d)`` and ``Zs`` ``(n_s, d)`` are the standardised
+    domains, ``ys`` ``(n_s,)`` the source classes."""
     model = LogisticRegression(C=CLASSIFIER_C, max_iter=500).fit(Zt, labels)
-    return cluster_acc(pair.source.y, model.predict(Zs))
+    return cluster_acc(ys, model.predict(Zs))
 
 
 def verdicts(run: dict, pair) -> dict[str, float]:
@@ -107,7 +107,10 @@ def verdicts(run: dict, pair) -> dict[str, float]:
         name: 100 * (cluster_acc(J, T) - cluster_acc(J, R))
         for name, J in judge_partitions(pair, run["seed"]).items()
     }
-    out["reverse"] = 100 * (reverse_accuracy(pair, T) - reverse_accuracy(pair, R))
+    Zt = StandardScaler().fit_transform(pair.target.X)
+    Zs = StandardScaler().fit_transform(pair.source.X)
+    ys = pair.source.y
+    out["reverse"] = 100 * (reverse_accuracy(Zt, Zs, ys, T) - reverse_accuracy(Zt, Zs, ys, R))
     return out
 
 
