@@ -606,31 +606,48 @@ def emit(rows: list[dict], row: dict, as_json: bool, line: str) -> None:
     print(json.dumps(row) if as_json else line, flush=True)
 
 
+def measures(rows: list[dict]) -> dict:
+    """The rules' three measures of ``rows`` (mean and worst guarded - target-only,
+    detection), with the issue's other two: false alarms and the unguarded gain kept on
+    the positive runs that gained (NaN where a measure has no runs)."""
+    neg = [r for r in rows if r["kind"] == "negative"]
+    pos = [r for r in rows if r["kind"] == "positive"]
+    gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
+    delta = [r["acc_guarded"] - r["acc_target_only"] for r in rows]
+    gained = sum(r["acc_unguarded"] - r["acc_target_only"] for r in gains)
+    return {
+        "mean": float(np.mean(delta)),
+        "det": float(np.mean([r["flagged"] for r in neg])) if neg else float("nan"),
+        "fa": float(np.mean([r["flagged"] for r in pos])) if pos else float("nan"),
+        "kept": sum(r["acc_guarded"] - r["acc_target_only"] for r in gains) / gained
+        if gains
+        else float("nan"),
+        "worst": float(min(delta)),
+    }
+
+
 def summarise(rows: list[dict]) -> list[str]:
+    """Issue 6's targets on ``rows`` (:func:`measures`), one line each, and how many of the
+    runs that unguarded DTC lost were flagged."""
     pos = [r for r in rows if r["kind"] == "positive"]
     neg = [r for r in rows if r["kind"] == "negative"]
-    lines = []
-    worst = min(r["acc_guarded"] - r["acc_target_only"] for r in rows)
-    lines.append(f"guarded - target-only, worst case: {100 * worst:+.1f} points (target >= -1.0)")
+    m = measures(rows)
+    lines = [f"guarded - target-only, worst case: {100 * m['worst']:+.1f} points (target >= -1.0)"]
     gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
     if gains:
-        kept = sum(r["acc_guarded"] - r["acc_target_only"] for r in gains)
-        total = sum(r["acc_unguarded"] - r["acc_target_only"] for r in gains)
         lines.append(
             f"unguarded gain kept on the {len(gains)} positive case(s) with a gain: "
-            f"{100 * kept / total:.0f}% (target >= 90%)"
+            f"{100 * m['kept']:.0f}% (target >= 90%)"
         )
     else:
         lines.append(
             "no positive case where unguarded DTC beats target-only: gain retention undefined"
         )
     if neg:
-        det = np.mean([r["flagged"] for r in neg])
-        lines.append(f"negative cases flagged: {100 * det:.0f}% of {len(neg)} (target >= 90%)")
+        lines.append(f"negative cases flagged: {100 * m['det']:.0f}% of {len(neg)} (target >= 90%)")
     if pos:
-        fa = np.mean([r["flagged"] for r in pos])
         lines.append(
-            f"false alarms on positive cases: {100 * fa:.0f}% of {len(pos)} (target <= 10%)"
+            f"false alarms on positive cases: {100 * m['fa']:.0f}% of {len(pos)} (target <= 10%)"
         )
     # By outcome rather than by construction: a "positive" pair may hurt and vice versa.
     hurt = [r for r in rows if r["acc_unguarded"] < r["acc_target_only"] - 0.01]

@@ -47,8 +47,7 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from negative_transfer import all_cases
-from resolution_gate_choice import measures
+from negative_transfer import all_cases, measures
 
 from baselines.jda import JDA
 from baselines.subspace_alignment import SubspaceAlignment
@@ -114,18 +113,24 @@ def verdicts(run: dict, pair) -> dict[str, float]:
     return out
 
 
-def harness_row(run: dict, y, judged_negative: bool = False) -> dict:
-    """The run as a harness row (for ``measures``), flagged also when
-    ``judged_negative``: the guarded partition is then the reference's."""
-    flagged = run["flagged"] or judged_negative
-    guarded = run["reference"] if judged_negative else run["guarded"]
+def harness_row(run: dict, y) -> dict:
+    """The run as a harness row (for ``measures``): its kind, flag and ACCs."""
     return {
         "kind": run["kind"],
-        "flagged": flagged,
+        "flagged": run["flagged"],
         "acc_target_only": cluster_acc(y, run["reference"]),
         "acc_unguarded": cluster_acc(y, run["unguarded"]),
-        "acc_guarded": cluster_acc(y, guarded),
+        "acc_guarded": cluster_acc(y, run["guarded"]),
+        "acc_transfer": cluster_acc(y, run["transfer"]),
     }
+
+
+def judged(row: dict, negative: bool) -> dict:
+    """``row`` flagged also when the judge finds it ``negative``: the guarded partition is
+    then the reference's."""
+    if not negative:
+        return row
+    return {**row, "flagged": True, "acc_guarded": row["acc_target_only"]}
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -136,14 +141,10 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def table(runs: list[dict], ys: list, judged: list[dict]) -> list[str]:
+def table(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
     """The judges' agreement with the truth, then the monitor with each judge on top."""
-    truth = np.array(
-        [
-            100 * (cluster_acc(y, r["transfer"]) - cluster_acc(y, r["reference"]))
-            for r, y in zip(runs, ys)
-        ]
-    )
+    rows = [harness_row(r, y) for r, y in zip(runs, ys)]
+    truth = np.array([100 * (r["acc_transfer"] - r["acc_target_only"]) for r in rows])
     kinds = np.array([r["kind"] for r in runs])
     clear = np.abs(truth) > CLEAR
     lines = [
@@ -151,7 +152,7 @@ def table(runs: list[dict], ys: list, judged: list[dict]) -> list[str]:
         "judge         corr (all, positive, negative runs)   right sign where |true| > 3",
     ]
     for name in JUDGES:
-        v = np.array([j[name] for j in judged])
+        v = np.array([j[name] for j in verdict])
         corr = [
             correlation(truth[m], v[m])
             for m in (kinds != "", kinds == "positive", kinds == "negative")
@@ -167,9 +168,9 @@ def table(runs: list[dict], ys: list, judged: list[dict]) -> list[str]:
     candidates = {"monitor alone": [False] * len(runs)}
     for name in JUDGES:
         for t in THRESHOLDS:
-            candidates[f"{name} < {t:+.0f}"] = [j[name] < t for j in judged]
+            candidates[f"{name} < {t:+.0f}"] = [j[name] < t for j in verdict]
     for label, flags in candidates.items():
-        m = measures([harness_row(r, y, f) for r, y, f in zip(runs, ys, flags)])
+        m = measures([judged(r, f) for r, f in zip(rows, flags)])
         lines.append(
             f"{label:18} {100 * m['mean']:+7.2f} {m['det']:6.1%} {m['fa']:6.1%} {m['kept']:6.0%} "
             f"{100 * m['worst']:+6.1f}"
@@ -192,13 +193,13 @@ def main(argv=None) -> int:
     missing = {(r["case_set"], r["case"]) for r in runs} - set(pairs)
     if missing:
         raise SystemExit(f"saved runs of unknown cases: {sorted(missing)}")
-    ys, judged = [], []
+    ys, verdict = [], []
     for i, run in enumerate(runs, 1):
         pair = pairs[run["case_set"], run["case"]]
         ys.append(pair.target.y)
-        judged.append(verdicts(run, pair))
+        verdict.append(verdicts(run, pair))
         print(f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}", file=sys.stderr, flush=True)
-    print("\n".join(table(runs, ys, judged)))
+    print("\n".join(table(runs, ys, verdict)))
     return 0
 
 

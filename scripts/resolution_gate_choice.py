@@ -27,10 +27,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construction, summarise
+from negative_transfer import construction, measures, summarise
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
 
@@ -45,26 +43,6 @@ def as_candidate_a(row: dict) -> dict:
         "flagged": True,
         "acc_guarded": row["acc_target_only"],
         "reason": "below_reference",
-    }
-
-
-def measures(rows: list[dict]) -> dict:
-    """The rules' three measures of ``rows`` (mean and worst guarded - target-only,
-    detection), with the issue's other two: false alarms and the unguarded gain kept on
-    the positive runs that gained (NaN where a measure has no runs)."""
-    neg = [r for r in rows if r["kind"] == "negative"]
-    pos = [r for r in rows if r["kind"] == "positive"]
-    gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
-    delta = [r["acc_guarded"] - r["acc_target_only"] for r in rows]
-    gained = sum(r["acc_unguarded"] - r["acc_target_only"] for r in gains)
-    return {
-        "mean": float(np.mean(delta)),
-        "det": float(np.mean([r["flagged"] for r in neg])) if neg else float("nan"),
-        "fa": float(np.mean([r["flagged"] for r in pos])) if pos else float("nan"),
-        "kept": sum(r["acc_guarded"] - r["acc_target_only"] for r in gains) / gained
-        if gains
-        else float("nan"),
-        "worst": float(min(delta)),
     }
 
 

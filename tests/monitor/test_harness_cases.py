@@ -546,7 +546,7 @@ def test_partition_judges_prefer_the_true_classes_on_separated_blobs(load_script
     assert v["kmeans"] == pytest.approx(100 * (1 - 1 / 2))
     kept = judges.harness_row(run, y)
     assert kept["acc_guarded"] == 1.0 and not kept["flagged"]
-    fell = judges.harness_row(run, y, judged_negative=True)
+    fell = judges.judged(judges.harness_row(run, y), True)
     assert fell["flagged"] and fell["acc_guarded"] == fell["acc_target_only"]
     # the table: the monitor alone keeps the positive's gain; a judge below its threshold
     # would throw it away
