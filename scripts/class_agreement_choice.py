@@ -1,5 +1,6 @@
-"""Rule #17 of ``experiments/preregistration.md``: should the monitor flag a source whose
-classes the target's clusters do not follow? Judged on fresh set 5, trained.
+"""Rules #17 and #18 of ``experiments/preregistration.md``: should the monitor flag a source
+whose classes the target's clusters do not follow? Judged on fresh set 5 (rule #17) and on
+fresh set 6 (rule #18, ``--rule 18``), trained.
 
 Reads the output of (one file per seed)
 
@@ -20,6 +21,13 @@ all runs is at least A's, (ii) FA(E) <= FA(A) + 0.05 and (iii) the worst guarded
 under E is at least A's - 1 point.
 
     python scripts/class_agreement_choice.py f5_s0.jsonl f5_s1.jsonl
+
+Rule #18 derives E from A's runs of fresh set 6 in the same way and judges it by issue 6's
+targets instead: E replaces A when (i) DET(E) >= DET(A) + 0.05, (ii) FA(E) <= FA(A) + 0.02,
+(iii) the unguarded gain kept under E is at least min(A's, 90 %) and (iv) the worst case is
+as in (iii) above; the mean is reported, not judged.
+
+    python scripts/class_agreement_choice.py --rule 18 f6_s0.jsonl f6_s1.jsonl
 
 ``--dev`` reproduces how the threshold was fixed before the rule was committed: on the seen
 runs of fresh sets 2 to 4 (their ``--json`` files, which predate the recorded agreement), the
@@ -52,6 +60,8 @@ from dtc.monitor.class_agreement import class_agreement
 THRESHOLD = 0.15  # candidate E (rule #17)
 GRID = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)  # the thresholds --dev compares
 MAX_FA_RISE, MAX_WORST_DROP = 0.05, 0.01
+# Rule #18: at least 3 more of 56 negatives flagged, at most one more false alarm of 56.
+MIN_DET_RISE, MAX_FA_RISE_18, GAIN_KEPT_TARGET = 0.05, 0.02, 0.90
 DEV_SETS = ("fresh2", "fresh3", "fresh4")
 SEEN_SETS = ("harness", "fresh", *DEV_SETS)
 
@@ -68,6 +78,29 @@ def with_threshold(row: dict, agreement: float | None, threshold: float) -> dict
         "acc_guarded": row["acc_target_only"],
         "reason": "unmatched_classes",
     }
+
+
+def rule17(a: dict, e: dict) -> dict[str, bool]:
+    """Rule #17's checks of E against A (their :func:`measures`): the mean first."""
+    return {
+        "(i) mean(E) >= mean(A)": e["mean"] >= a["mean"],
+        "(ii) FA(E) <= FA(A) + 0.05": e["fa"] <= a["fa"] + MAX_FA_RISE,
+        "(iii) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP,
+    }
+
+
+def rule18(a: dict, e: dict) -> dict[str, bool]:
+    """Rule #18's checks of E against A: issue 6's four targets, none worse and detection
+    better (the mean is reported, not judged)."""
+    return {
+        "(i) DET(E) >= DET(A) + 0.05": e["det"] >= a["det"] + MIN_DET_RISE,
+        "(ii) FA(E) <= FA(A) + 0.02": e["fa"] <= a["fa"] + MAX_FA_RISE_18,
+        "(iii) kept(E) >= min(kept(A), 0.90)": e["kept"] >= min(a["kept"], GAIN_KEPT_TARGET),
+        "(iv) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP,
+    }
+
+
+CRITERIA = {17: rule17, 18: rule18}
 
 
 def recorded(row: dict) -> float | None:
@@ -146,7 +179,12 @@ def dev(rows: list[dict], data_dir) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("runs", nargs="*", help="--fresh5 --json runs (candidate A)")
+    ap.add_argument(
+        "runs", nargs="*", help="--fresh5 (rule #17) or --fresh6 (#18) --json runs (candidate A)"
+    )
+    ap.add_argument(
+        "--rule", type=int, choices=sorted(CRITERIA), default=17, help="the criterion applied"
+    )
     ap.add_argument("--dev", action="store_true", help="the threshold grid on seen runs")
     ap.add_argument("--ranges", action="store_true", help="the agreement on the seen cases")
     ap.add_argument(
@@ -169,15 +207,10 @@ def main(argv=None) -> int:
     result = {}
     for name, cand in candidates.items():
         result[name] = report(name, cand)
-    a, e = result["A"], result["E"]
-    checks = {
-        "(i) mean(E) >= mean(A)": e["mean"] >= a["mean"],
-        "(ii) FA(E) <= FA(A) + 0.05": e["fa"] <= a["fa"] + MAX_FA_RISE,
-        "(iii) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP,
-    }
+    checks = CRITERIA[args.rule](result["A"], result["E"])
     for text, ok in checks.items():
         print(f"{text}: {'yes' if ok else 'no'}")
-    print(f"rule #17: {'E replaces A' if all(checks.values()) else 'A stays'}")
+    print(f"rule #{args.rule}: {'E replaces A' if all(checks.values()) else 'A stays'}")
     changed = [r for r, re in zip(rows, candidates["E"]) if re is not r]
     print(f"runs E flags and A does not ({len(changed)}):")
     for r in changed:

@@ -22,7 +22,8 @@ Cases, each one target clustered with one source:
   - ``reverse_disjoint``: ``disjoint`` the other way round, the source restricted to the
     upper half of the classes, the target to the lower half (fresh set 3 of rule #15);
   - ``mixed_disjoint``: the target restricted to a random half of the classes
-    (``mixed_half``), the source to the other half (fresh set 4 of rule #16).
+    (``mixed_half``), the source to the other half (fresh set 4 of rule #16; ``mixed2_`` and
+    ``mixed3_disjoint``, other random halves, fresh sets 5 and 6 of rules #17 and #18).
 
 A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``,
 ``low_matched``, ``mixed_matched``), the true pair with both domains restricted to the even
@@ -59,6 +60,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh3 --json --seed 0                # rule #15
     python scripts/negative_transfer.py --fresh4 --json --seed 0 --metric cosine  # rule #16
     python scripts/negative_transfer.py --fresh5 --json --seed 0                # rule #17
+    python scripts/negative_transfer.py --fresh6 --json --seed 0                # rule #18
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts
@@ -270,6 +272,13 @@ FRESH5_BASES, FRESH5_POSITIVE, FRESH5_NEGATIVE = class_split_set(
     (17, 18, 19), "mixed2_matched", "mixed2_disjoint"
 )
 FRESH5_SEED = 7
+# Fresh set 6 (``--fresh6``, rule #18): a third random half of the classes in the target
+# (``mixed_half`` with this set's seed), the other half as the wrong source; trained once,
+# under the defaults, to judge the class-agreement check by the issue's own targets.
+FRESH6_BASES, FRESH6_POSITIVE, FRESH6_NEGATIVE = class_split_set(
+    (20, 21, 22), "mixed3_matched", "mixed3_disjoint"
+)
+FRESH6_SEED = 8
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -281,6 +290,18 @@ CASE_SETS = {
     "fresh3": (FRESH3_BASES, FRESH3_POSITIVE, FRESH3_NEGATIVE, FRESH3_SEED),
     "fresh4": (FRESH4_BASES, FRESH4_POSITIVE, FRESH4_NEGATIVE, FRESH4_SEED),
     "fresh5": (FRESH5_BASES, FRESH5_POSITIVE, FRESH5_NEGATIVE, FRESH5_SEED),
+    "fresh6": (FRESH6_BASES, FRESH6_POSITIVE, FRESH6_NEGATIVE, FRESH6_SEED),
+}
+# The command-line flag of each case set but the harness (the default), with its help.
+CASE_SET_HELP = {
+    "dev": "the development cases (not the harness) the source checks' thresholds were fixed on",
+    "holdout": "the held-out cases of rule #12 (neither harness nor development pairs)",
+    "fresh": "the fresh parity-split cases of rule #13 (neither harness, development nor held out)",
+    "fresh2": "fresh set 2 of rule #14: the other parity (odd target classes), new digits shifts",
+    "fresh3": "fresh set 3 of rule #15: the lower half of the classes in the target, new shifts",
+    "fresh4": "fresh set 4 of rule #16: a random half of the classes in the target, new shifts",
+    "fresh5": "fresh set 5 of rule #17: another random half of the target's classes, new shifts",
+    "fresh6": "fresh set 6 of rule #18: a third random half of the target's classes, new shifts",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -349,6 +370,8 @@ CLASS_SPLITS = {
     "mixed_disjoint": lambda k: (other_half(k), mixed_half(k)),
     "mixed2_matched": lambda k: (mixed_half(k, FRESH5_SEED), mixed_half(k, FRESH5_SEED)),
     "mixed2_disjoint": lambda k: (other_half(k, FRESH5_SEED), mixed_half(k, FRESH5_SEED)),
+    "mixed3_matched": lambda k: (mixed_half(k, FRESH6_SEED), mixed_half(k, FRESH6_SEED)),
+    "mixed3_disjoint": lambda k: (other_half(k, FRESH6_SEED), mixed_half(k, FRESH6_SEED)),
 }
 
 
@@ -730,41 +753,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
     ap.add_argument("--quick", action="store_true", help="the digits cases and A->W only")
-    ap.add_argument(
-        "--dev",
-        action="store_true",
-        help="the development cases (not the harness) the source checks' thresholds were fixed on",
-    )
-    ap.add_argument(
-        "--holdout",
-        action="store_true",
-        help="the held-out cases of rule #12 (neither harness nor development pairs)",
-    )
-    ap.add_argument(
-        "--fresh",
-        action="store_true",
-        help="the fresh parity-split cases of rule #13 (neither harness, development nor held out)",
-    )
-    ap.add_argument(
-        "--fresh2",
-        action="store_true",
-        help="fresh set 2 of rule #14: the other parity (odd target classes), new digits shifts",
-    )
-    ap.add_argument(
-        "--fresh3",
-        action="store_true",
-        help="fresh set 3 of rule #15: the lower half of the classes in the target, new shifts",
-    )
-    ap.add_argument(
-        "--fresh4",
-        action="store_true",
-        help="fresh set 4 of rule #16: a random half of the classes in the target, new shifts",
-    )
-    ap.add_argument(
-        "--fresh5",
-        action="store_true",
-        help="fresh set 5 of rule #17: another random half of the target's classes, new shifts",
-    )
+    for name, text in CASE_SET_HELP.items():
+        ap.add_argument(f"--{name}", action="store_true", help=text)
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument(
         "--save-partitions",
@@ -852,11 +842,7 @@ def main(argv=None) -> int:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:
         ap.error(f"--set: {exc}")
-    chosen = [
-        name
-        for name in ("dev", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
-        if getattr(args, name)
-    ]
+    chosen = [name for name in CASE_SET_HELP if getattr(args, name)]
     if len(chosen) > 1:
         ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")
     case_set = chosen[0] if chosen else "harness"

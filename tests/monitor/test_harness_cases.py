@@ -179,6 +179,7 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         ("fresh3", 28, {"low_matched", "reverse_disjoint"}),
         ("fresh4", 28, {"mixed_matched", "mixed_disjoint"}),
         ("fresh5", 28, {"mixed2_matched", "mixed2_disjoint"}),
+        ("fresh6", 28, {"mixed3_matched", "mixed3_disjoint"}),
     ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
@@ -416,6 +417,42 @@ def test_the_other_random_half_of_fresh_set_5(load_script):
     wrong = script.construct_negative(pair, "mixed2_disjoint", None)
     np.testing.assert_array_equal(wrong.source.X, s.X[~np.isin(s.y, [0, 1, 3, 7, 8])])
     assert script.construction("coil1->coil2_mixed2_matched") == "mixed2_matched"
+
+
+def test_the_third_random_half_of_fresh_set_6(load_script):
+    """Rule #18's constructions: a third random half (seed 8), neither fresh set 4's nor 5's;
+    digits shifts no set used."""
+    script = load_script("negative_transfer")
+    assert script.mixed_half(10, script.FRESH6_SEED) == [0, 3, 6, 7, 9]
+    for k in (10, 20):
+        half = script.mixed_half(k, script.FRESH6_SEED)
+        assert len(half) == k // 2
+        assert half not in (script.mixed_half(k), script.mixed_half(k, script.FRESH5_SEED))
+    pair = script.make_digits_pair(0.5, 20)
+    s, t = pair.source, pair.target
+    matched = script.construct_negative(pair, "mixed3_matched", None)
+    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, [0, 3, 6, 7, 9])])
+    wrong = script.construct_negative(pair, "mixed3_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [1, 2, 4, 5, 8])])
+    assert script.construction("usps8->mnist8_mixed3_disjoint") == "mixed3_disjoint"
+
+
+def test_rule_18_judges_by_the_issues_targets_by_hand(load_script):
+    """Rule #18: detection up by 5 points, false alarms up by at most 2, the gain kept not
+    below min(A's, 90 %), the worst case at most 1 point lower; the mean is not judged."""
+    script = load_script("class_agreement_choice")
+    a = {"mean": 0.08, "det": 0.73, "fa": 0.11, "kept": 0.99, "worst": -0.09}
+    better = {**a, "mean": 0.07, "det": 0.80}
+    assert all(script.rule18(a, better).values())
+    assert not all(script.rule17(a, better).values())  # rule #17 judged the mean first
+    assert not all(script.rule18(a, {**better, "det": 0.77}).values())
+    assert not all(script.rule18(a, {**better, "fa": 0.14}).values())
+    assert all(script.rule18(a, {**better, "kept": 0.90}).values())
+    assert not all(script.rule18(a, {**better, "kept": 0.89}).values())
+    low = {**a, "kept": 0.80}
+    assert all(script.rule18(low, {**low, "det": 0.80}).values())
+    assert not all(script.rule18(low, {**low, "det": 0.80, "kept": 0.79}).values())
+    assert not all(script.rule18(a, {**better, "worst": -0.101}).values())
 
 
 def test_rule_17_adds_the_class_agreement_flags(load_script, tmp_path, capsys):
