@@ -651,7 +651,7 @@ def measures(rows: list[dict]) -> dict:
 
 def summarise(rows: list[dict]) -> list[str]:
     """Issue 6's targets on ``rows`` (:func:`measures`), one line each, and how many of the
-    runs that unguarded DTC lost were flagged."""
+    runs that unguarded DTC lost, and of the negative runs it won, were flagged."""
     pos = [r for r in rows if r["kind"] == "positive"]
     neg = [r for r in rows if r["kind"] == "negative"]
     m = measures(rows)
@@ -678,6 +678,12 @@ def summarise(rows: list[dict]) -> list[str]:
         lines.append(
             f"cases where unguarded DTC is > 1 point below target-only: {len(hurt)}, "
             f"flagged: {sum(r['flagged'] for r in hurt)}"
+        )
+    helped = [r for r in neg if r["acc_unguarded"] > r["acc_target_only"] + 0.01]
+    if helped:
+        lines.append(
+            f"negative cases where unguarded DTC is > 1 point above target-only: {len(helped)}, "
+            f"flagged: {sum(r['flagged'] for r in helped)}"
         )
     return lines
 

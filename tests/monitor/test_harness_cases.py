@@ -116,6 +116,9 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
     assert "2 positive case(s) with a gain: 67%" in pooled[1]
     assert "negative cases flagged: 50% of 2" in pooled[2]
     assert "false alarms on positive cases: 50% of 2" in pooled[3]
+    assert "> 1 point below target-only: 2, flagged: 1" in pooled[4]
+    helped = script.summarise([row("n", "negative", True, 0.5, 0.7, 0.5)])
+    assert helped[-1].endswith("> 1 point above target-only: 1, flagged: 1")
     per_case = {
         ln.split()[0]: ln.split()[2:]
         for ln in lines
