@@ -52,6 +52,26 @@ def candidates(axis: str, k: int, params: dict) -> dict:
     raise ValueError(f"unknown axis {axis!r}; expected lam, loss or k")
 
 
+def summary(rows: list[dict]) -> list[str]:
+    """How often the label-free choice is the ORACLE's, pooled and per axis, against the
+    rate of a choice at random (the mean of 1 / number of candidates), with the mean regret
+    (ORACLE - chosen ACC) and the chosen ACC against the mean candidate's."""
+    axes = dict.fromkeys(r["axis"] for r in rows)
+    groups = {"all axes": rows, **{a: [r for r in rows if r["axis"] == a] for a in axes}}
+    lines = []
+    for name, group in groups.items():
+        match = np.mean([r["match"] for r in group])
+        chance = np.mean([1 / len(r["accs"]) for r in group])
+        regret = np.mean([r["acc_oracle"] - r["acc_chosen"] for r in group])
+        gain = np.mean([r["acc_chosen"] - r["acc_mean"] for r in group])
+        lines.append(
+            f"{name:8}: label-free choice = ORACLE in {100 * match:.0f}% of {len(group)} "
+            f"selections (at random: {100 * chance:.0f}%); mean regret {100 * regret:.1f} ACC "
+            f"points; chosen vs mean candidate {100 * gain:+.1f} points"
+        )
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true")
@@ -112,14 +132,8 @@ def main(argv=None) -> int:
             emit(rows, row, args.json, line)
     if rows:
         out = sys.stderr if args.json else sys.stdout
-        match = np.mean([r["match"] for r in rows])
-        regret = np.mean([r["acc_oracle"] - r["acc_chosen"] for r in rows])
-        gain = np.mean([r["acc_chosen"] - r["acc_mean"] for r in rows])
-        print(
-            f"label-free choice = ORACLE in {100 * match:.0f}% of {len(rows)} selections; mean "
-            f"regret {100 * regret:.1f} ACC points; chosen vs mean candidate {100 * gain:+.1f} points",
-            file=out,
-        )
+        for line in summary(rows):
+            print(line, file=out)
     return 0
 
 

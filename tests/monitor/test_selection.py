@@ -263,3 +263,36 @@ def test_select_model_bad_input():
         select_model([Fixed(np.zeros(10))], pair, criterion="accuracy")
     with pytest.raises(ValueError, match="must be a dtc.data.DomainPair"):
         select_model([Fixed(np.zeros(10))], (X, X))
+
+
+def test_model_selection_summary_by_hand(load_script):
+    """The report's match rate, chance rate, regret and gain over the mean candidate, pooled
+    and per axis, on two hand-made selections."""
+    script = load_script("model_selection")
+    rows = [
+        # lam: 4 candidates, the choice is the oracle's
+        {
+            "axis": "lam",
+            "match": True,
+            "acc_chosen": 0.8,
+            "acc_oracle": 0.8,
+            "acc_mean": 0.6,
+            "accs": dict.fromkeys("abcd", 0.0),
+        },
+        # loss: 2 candidates, the choice is 10 points below the oracle
+        {
+            "axis": "loss",
+            "match": False,
+            "acc_chosen": 0.5,
+            "acc_oracle": 0.6,
+            "acc_mean": 0.55,
+            "accs": dict.fromkeys("ab", 0.0),
+        },
+    ]
+    lines = script.summary(rows)
+    assert lines[0].startswith("all axes: label-free choice = ORACLE in 50% of 2 selections")
+    assert "(at random: 38%)" in lines[0]  # (1/4 + 1/2) / 2
+    assert "mean regret 5.0 ACC points; chosen vs mean candidate +7.5 points" in lines[0]
+    assert lines[1].startswith("lam     : label-free choice = ORACLE in 100% of 1")
+    assert lines[2].startswith("loss    : label-free choice = ORACLE in 0% of 1")
+    assert "mean regret 10.0" in lines[2] and "candidate -5.0 points" in lines[2]
