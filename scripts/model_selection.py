@@ -1,18 +1,20 @@
 """How often label-free model selection picks what target labels would pick.
 
 For every shared benchmark pair (the positive cases of ``scripts/negative_transfer.py``)
-and every axis of the grid, DTC is fitted once per candidate and
-:func:`dtc.monitor.select_model` chooses one by a label-free criterion (default: the
-k-NN agreement of the target partition on the target features DTC sees). The **ORACLE** choice
+and every axis of the grid, DTC (the family's default of the pair, as in the harness) is
+fitted once per candidate and :func:`dtc.monitor.select_model` chooses one by a label-free
+criterion (default: the k-NN agreement of the target partition on the target features DTC
+sees). The **ORACLE** choice
 is the candidate with the best Hungarian ACC on the target labels: it exists only in this
 evaluation, never in the selection.
 
-Axes (each varied alone, the rest at DTC's defaults):
+Axes (each varied alone, the rest at the family's default: CORAL, lambda = 1):
 
-``lam``   alignment weight lambda in {0.1, 0.3, 1, 3} (DANN loss);
+``lam``   alignment weight lambda in {0.1, 0.3, 1, 3};
 ``loss``  alignment loss in {dann, mmd, coral};
-``k``     number of clusters in {k-2, k, k+2} (``model_transfer=False``, since clusters
-          named by source classes need k = the number of source classes).
+``k``     number of clusters in {k-2, k, k+2}, as plain clusters of the adapted target
+          (``model_transfer=False, final_labels="cluster"``: partitions named by the
+          source's classes have as many clusters as it has classes).
 
     python scripts/model_selection.py            # table + match rate
     python scripts/model_selection.py --json     # one JSON object per line, pair and axis
@@ -31,6 +33,7 @@ import numpy as np
 from dtc.data import resolve_data_dir
 from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
+from dtc.pipeline import DTC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import add_budget_arguments, emit, positive_pairs
@@ -40,15 +43,17 @@ QUICK_AXES = ("lam", "loss")
 
 
 def candidates(axis: str, k: int, params: dict) -> dict:
-    from dtc.pipeline import DTC
-
+    """``{name: unfitted DTC}`` along ``axis``, every other parameter as in ``params``."""
     if axis == "lam":
-        return {f"lam={v}": DTC(lam=v, **params) for v in (0.1, 0.3, 1.0, 3.0)}
+        return {f"lam={v}": DTC(**{**params, "lam": v}) for v in (0.1, 0.3, 1.0, 3.0)}
     if axis == "loss":
-        return {f"loss={v}": DTC(loss=v, **params) for v in ("dann", "mmd", "coral")}
+        return {f"loss={v}": DTC(**{**params, "loss": v}) for v in ("dann", "mmd", "coral")}
     if axis == "k":
+        # Partitions named by the source's classes have as many clusters as it has classes:
+        # another k needs plain clusters of the adapted target.
+        plain = {**params, "model_transfer": False, "final_labels": "cluster"}
         ks = [v for v in (k - 2, k, k + 2) if v >= 2]
-        return {f"k={v}": DTC(n_clusters=v, model_transfer=False, **params) for v in ks}
+        return {f"k={v}": DTC(**{**plain, "n_clusters": v}) for v in ks}
     raise ValueError(f"unknown axis {axis!r}; expected lam, loss or k")
 
 
@@ -85,7 +90,7 @@ def main(argv=None) -> int:
         args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
     )
     pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
-    params = {
+    budget = {
         "pretrain_epochs": args.pretrain_epochs,
         "adapt_epochs": args.adapt_epochs,
         "seed": args.seed,
@@ -98,6 +103,8 @@ def main(argv=None) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
+        # the DTC default of the pair's family, as the harness and `dtc run` start from
+        params = {**DTC().benchmark_defaults(pair.benchmark, {}), **budget}
         for axis in axes:
             t0 = time.perf_counter()
             result = select_model(

@@ -296,3 +296,34 @@ def test_model_selection_summary_by_hand(load_script):
     assert lines[1].startswith("lam     : label-free choice = ORACLE in 100% of 1")
     assert lines[2].startswith("loss    : label-free choice = ORACLE in 0% of 1")
     assert "mean regret 10.0" in lines[2] and "candidate -5.0 points" in lines[2]
+
+
+def test_model_selection_candidates_fit_along_every_axis(load_script, digits):
+    """Each axis's candidates start from the family's default and change one parameter; the
+    k axis clusters the adapted target plainly, so every k fits (with the default's
+    head-named clusters any k but the source's 10 classes is an error)."""
+    from dtc.pipeline import DTC
+
+    script = load_script("model_selection")
+    budget = {"pretrain_epochs": 1, "adapt_epochs": 1, "seed": 0, "n_threads": 1}
+    params = {**DTC().benchmark_defaults("digits", {}), **budget}
+    lam = script.candidates("lam", 10, params)
+    assert {n: e.lam for n, e in lam.items()} == {
+        "lam=0.1": 0.1,
+        "lam=0.3": 0.3,
+        "lam=1.0": 1.0,
+        "lam=3.0": 3.0,
+    }
+    assert {e.loss for e in script.candidates("loss", 10, params).values()} == {
+        "dann",
+        "mmd",
+        "coral",
+    }
+    ks = script.candidates("k", 10, {**params, "self_training_rounds": 0})
+    assert list(ks) == ["k=8", "k=10", "k=12"]
+    small = DomainPair(digits.source, digits.target, n_clusters=10, benchmark="digits")
+    for name, est in ks.items():
+        assert est.final_labels == "cluster" and not est.model_transfer
+        assert np.unique(est.fit(small).labels_).size == int(name[2:])
+    with pytest.raises(ValueError, match="unknown axis"):
+        script.candidates("depth", 10, params)
