@@ -3,10 +3,14 @@
 For every shared benchmark pair (the positive cases of ``scripts/negative_transfer.py``)
 and every axis of the grid, DTC (the family's default of the pair, as in the harness) is
 fitted once per candidate and :func:`dtc.monitor.select_model` chooses one by a label-free
-criterion (default: the k-NN agreement of the target partition on the target features DTC
-sees). The **ORACLE** choice
-is the candidate with the best Hungarian ACC on the target labels: it exists only in this
-evaluation, never in the selection.
+criterion: the k-NN agreement of the target partition on the target features DTC sees for
+lambda and the loss, the silhouette for k. The k-NN agreement leans to fewer clusters:
+merging two clusters never lowers the fraction of neighbour pairs that agree, and its chance
+correction does not undo the lean (on the k axis it chose k - 2 in 13 of the 16 selections of
+seeds 0 and 1, and the ORACLE's k in 3). The silhouette (Rousseeuw, J. Comput. Appl. Math.
+1987) weighs separation against cohesion, the classic label-free choice of k; it was made the k
+axis's criterion before it was run. The **ORACLE** choice is the candidate with the best
+Hungarian ACC on the target labels: it exists only in this evaluation, never in the selection.
 
 Axes (each varied alone, the rest at the family's default: CORAL, lambda = 1):
 
@@ -82,7 +86,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--axes", default=None, help="comma-separated: lam,loss,k (default all)")
-    ap.add_argument("--criterion", default="knn_agreement")
+    ap.add_argument(
+        "--criterion", default="knn_agreement", help="label-free criterion of the lam and loss axes"
+    )
+    ap.add_argument(
+        "--k-criterion", default="silhouette", help="label-free criterion of the k axis"
+    )
     ap.add_argument("--data-dir", default=None)
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
@@ -110,7 +119,7 @@ def main(argv=None) -> int:
             result = select_model(
                 candidates(axis, pair.n_clusters, params),
                 pair,
-                criterion=args.criterion,
+                criterion=args.k_criterion if axis == "k" else args.criterion,
                 seed=args.seed,
             )
             # ORACLE: target labels, for this report only.
@@ -123,7 +132,8 @@ def main(argv=None) -> int:
                 "axis": axis,
                 "chosen": result.best,
                 "oracle": oracle,
-                "match": result.best == oracle,
+                # an ACC tie with the ORACLE is a match: the labels cannot tell them apart
+                "match": accs[result.best] >= accs[oracle],
                 "acc_chosen": accs[result.best],
                 "acc_oracle": accs[oracle],
                 "acc_mean": float(np.mean(list(accs.values()))),

@@ -382,7 +382,12 @@ def select_model(
     and choose the best by ``criterion``, a label-free score name of
     :mod:`dtc.monitor.scores` or a callable ``(X_target, labels, estimator) -> float``
     (higher is better), evaluated on the raw target features (a seeded subsample of at
-    most ``max_samples`` rows). Ties go to the earlier candidate."""
+    most ``max_samples`` rows). Ties go to the earlier candidate.
+
+    To choose the number of clusters, use a criterion that weighs separation, such as
+    ``"silhouette"``: with the default k-NN agreement, merging two clusters never lowers the
+    fraction of agreeing neighbour pairs, and the score leans to the candidate with the fewest
+    clusters (``scripts/model_selection.py``)."""
     items = (
         list(candidates.items())
         if isinstance(candidates, Mapping)
