@@ -23,6 +23,7 @@ Axes (each varied alone, the rest at the family's default: CORAL, lambda = 1):
     python scripts/model_selection.py            # table + match rate
     python scripts/model_selection.py --json     # one JSON object per line, pair and axis
     python scripts/model_selection.py --quick    # digits and office A->W, axes lam and loss
+    python scripts/model_selection.py --summary s0.jsonl s1.jsonl   # earlier runs, pooled
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from dtc.pipeline import DTC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import add_budget_arguments, emit, positive_pairs
+from resolution_gate_choice import read_runs
 
 QUICK_PAIRS = {"digits", "office_A->W"}
 QUICK_AXES = ("lam", "loss")
@@ -93,8 +95,17 @@ def main(argv=None) -> int:
         "--k-criterion", default="silhouette", help="label-free criterion of the k axis"
     )
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument(
+        "--summary",
+        nargs="+",
+        metavar="FILE",
+        help="summarise the --json output FILEs of earlier runs, pooled; runs nothing",
+    )
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
+    if args.summary:
+        print("\n".join(summary(read_runs(ap, args.summary))))
+        return 0
     axes = (
         args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
     )
