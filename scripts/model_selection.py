@@ -71,7 +71,7 @@ def summary(rows: list[dict]) -> list[str]:
     groups = {"all axes": rows, **{a: [r for r in rows if r["axis"] == a] for a in axes}}
     lines = []
     for name, group in groups.items():
-        match = np.mean([r["match"] for r in group])
+        match = np.mean([r["acc_chosen"] >= r["acc_oracle"] for r in group])  # ties match
         chance = np.mean([1 / len(r["accs"]) for r in group])
         regret = np.mean([r["acc_oracle"] - r["acc_chosen"] for r in group])
         gain = np.mean([r["acc_chosen"] - r["acc_mean"] for r in group])
