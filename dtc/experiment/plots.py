@@ -41,6 +41,21 @@ def bar_figure(table, path: Path) -> Path:
     return path
 
 
+def mean_curve(runs: list[list[float]]) -> np.ndarray:
+    """The per-epoch mean ``(max length,)`` of runs of different lengths, over the runs that
+    recorded a finite value at that epoch; NaN (a gap in the plot) where none did, as in the
+    pretraining epochs of an alignment loss."""
+    length = max(len(v) for v in runs)
+    padded = np.full((len(runs), length), np.nan)
+    for i, v in enumerate(runs):
+        padded[i, : len(v)] = v
+    finite = np.isfinite(padded)
+    counts = finite.sum(axis=0)
+    # not np.nanmean: it warns on every all-NaN epoch
+    total = np.where(finite, padded, 0.0).sum(axis=0)
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
+
+
 def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     """``history[*][key]`` against the epoch, averaged over each label's runs."""
     curves = defaultdict(list)
@@ -50,11 +65,8 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
             curves[r.get("label", r["method"])].append(values)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for label, runs in curves.items():
-        length = max(len(v) for v in runs)
-        padded = np.full((len(runs), length), np.nan)
-        for i, v in enumerate(runs):
-            padded[i, : len(v)] = v
-        ax.plot(np.arange(1, length + 1), np.nanmean(padded, axis=0), label=label)
+        mean = mean_curve(runs)
+        ax.plot(np.arange(1, mean.size + 1), mean, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.legend(fontsize=7)
