@@ -24,8 +24,8 @@ under E is at least A's - 1 point.
 
 Rule #18 derives E from A's runs of fresh set 6 in the same way and judges it by issue 6's
 targets instead: E replaces A when (i) DET(E) >= DET(A) + 0.05, (ii) FA(E) <= FA(A) + 0.02,
-(iii) the unguarded gain kept under E is at least min(A's, 90 %) and (iv) the worst case is
-as in (iii) above; the mean is reported, not judged.
+(iii) the unguarded gain kept under E is at least min(A's, 90 %) and (iv) the worst guarded -
+target-only under E is at least A's - 1 point; the mean is reported, not judged.
 
     python scripts/class_agreement_choice.py --rule 18 f6_s0.jsonl f6_s1.jsonl
 
