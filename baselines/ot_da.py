@@ -66,6 +66,9 @@ def ot_transform(
         transport = ot.da.EMDTransport(norm=cost_norm, max_iter=max(max_iter, 100000))
     elif method == "sinkhorn":
         reg_e = check_number(reg_e, method=name, name="reg_e", strict=True)
+        # At reg_e = 0.01 POT may warn that Sinkhorn did not converge in 1000 iterations (COIL,
+        # SURF). Measured on COIL1->COIL2: the coupling's marginal L1 error is 8e-6 after 1000
+        # iterations and 3e-6 after 5000, and the clusters (ACC 61.94) are the same.
         transport = ot.da.SinkhornTransport(reg_e=reg_e, norm=cost_norm, max_iter=max_iter)
     else:
         if ys is None:
