@@ -31,6 +31,8 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from resolution_gate_choice import criterion, read_runs, report
 
@@ -89,6 +91,23 @@ def consistency(rows: list[dict]) -> list[str]:
     return problems
 
 
+def restores_line(rows: list[dict]) -> str:
+    """What A's restores did where they stood: guarded - unguarded ACC over the runs that
+    restored a checkpoint and did not fall back (better / worse: by more than half a point)."""
+    d = [
+        r["acc_guarded"] - r["acc_unguarded"]
+        for r in rows
+        if r["restored_epoch"] is not None and not r["fell_back"]
+    ]
+    if not d:
+        return "A restored no checkpoint that stood"
+    return (
+        f"A's restores that stood ({len(d)} runs): guarded - unguarded {100 * np.mean(d):+.2f} "
+        f"points on average, {sum(x > 0.005 for x in d)} better, {sum(x < -0.005 for x in d)} "
+        f"worse, {100 * min(d):+.1f} to {100 * max(d):+.1f}"
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh3 --json runs (candidate A)")
@@ -105,6 +124,7 @@ def main(argv=None) -> int:
     }
     result = {name: report(name, rows) for name, rows in candidates.items()}
     criterion("15", "C", "A", result)
+    print(restores_line(a_rows))
     print("runs where C keeps the last state and A restored a checkpoint (A -> C, ACC points):")
     for ra, rc in zip(a_rows, candidates["C"]):
         if rc is not ra:

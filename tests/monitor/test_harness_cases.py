@@ -386,6 +386,13 @@ def test_rule_15_derives_candidate_c_by_hand(load_script, capsys):
     assert script.with_gain(row, 0.01) is row  # a lead of 1/16 > 0.01: restored here too
     assert script.consistency([row]) == []
     assert script.consistency([{**row, "restored_epoch": None}]) != []
+    # what the restores did: row lost 10 points to its last state; source fell back
+    better = {**row, "acc_guarded": 0.75}
+    unrestored = {**row, "restored_epoch": None}
+    line = script.restores_line([row, better, source, unrestored])
+    assert line.startswith("A's restores that stood (2 runs): guarded - unguarded -2.50 points")
+    assert "1 better, 1 worse, -10.0 to +5.0" in line
+    assert script.restores_line([source]) == "A restored no checkpoint that stood"
 
 
 def test_the_random_half_of_fresh_set_4(load_script):
