@@ -24,6 +24,7 @@ Axes (each varied alone, the rest at the family's default: CORAL, lambda = 1):
     python scripts/model_selection.py --json     # one JSON object per line, pair and axis
     python scripts/model_selection.py --quick    # digits and office A->W, axes lam and loss
     python scripts/model_selection.py --summary s0.jsonl s1.jsonl   # earlier runs, pooled
+    python scripts/model_selection.py --seed 0 --out ms_s0.jsonl    # resumable after an interruption
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ from dtc.monitor import select_model
 from dtc.pipeline import DTC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import add_budget_arguments, emit, positive_pairs
+from negative_transfer import (
+    add_budget_arguments,
+    add_out_argument,
+    emit,
+    finished_runs,
+    positive_pairs,
+)
 from resolution_gate_choice import read_runs
 
 QUICK_PAIRS = {"digits", "office_A->W"}
@@ -101,11 +108,18 @@ def main(argv=None) -> int:
         metavar="FILE",
         help="summarise the --json output FILEs of earlier runs, pooled; runs nothing",
     )
+    add_out_argument(ap)
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     if args.summary:
         print("\n".join(summary(read_runs(ap, args.summary))))
         return 0
+    try:
+        done = finished_runs(args.out, args.seed, key=lambda r: (r["pair"], r["axis"]))
+    except ValueError as exc:
+        ap.error(str(exc))
+    if done:
+        print(f"resuming: {len(done)} finished selection(s) in {args.out}", file=sys.stderr)
     axes = (
         args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
     )
@@ -116,8 +130,10 @@ def main(argv=None) -> int:
         "seed": args.seed,
         "n_threads": args.threads,
     }
-    rows = []
+    rows = list(done.values())
     for name, load in pairs.items():
+        if all((name, axis) in done for axis in axes):
+            continue
         try:
             pair = load()
         except (FileNotFoundError, ValueError) as exc:
@@ -126,6 +142,8 @@ def main(argv=None) -> int:
         # the DTC default of the pair's family, as the harness and `dtc run` start from
         params = {**DTC().benchmark_defaults(pair.benchmark, {}), **budget}
         for axis in axes:
+            if (name, axis) in done:
+                continue
             t0 = time.perf_counter()
             result = select_model(
                 candidates(axis, pair.n_clusters, params),
@@ -141,6 +159,7 @@ def main(argv=None) -> int:
             row = {
                 "pair": name,
                 "axis": axis,
+                "seed": args.seed,
                 "chosen": result.best,
                 "oracle": oracle,
                 # an ACC tie with the ORACLE is a match: the labels cannot tell them apart
@@ -157,7 +176,7 @@ def main(argv=None) -> int:
                 f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
                 f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}"
             )
-            emit(rows, row, args.json, line)
+            emit(rows, row, args.json, line, args.out)
     if rows:
         out = sys.stderr if args.json else sys.stdout
         for line in summary(rows):

@@ -63,6 +63,8 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh6 --json --seed 0                # rule #18
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
+    python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
+        # the same command after an interruption and only the unfinished cases are run
     python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts
         # each run's target partitions too, for scripts/partition_judges.py
 
@@ -623,10 +625,50 @@ def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000, **thresh
     }
 
 
-def emit(rows: list[dict], row: dict, as_json: bool, line: str) -> None:
-    """Keep ``row`` and print it: as one JSON line, or as the table ``line``."""
+def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None) -> None:
+    """Keep ``row`` and print it: as one JSON line, or as the table ``line``; with ``out``
+    (``--out``), also append it to that file as one JSON line."""
     rows.append(row)
+    if out is not None:
+        with open(out, "a") as f:
+            f.write(json.dumps(row) + "\n")
     print(json.dumps(row) if as_json else line, flush=True)
+
+
+def add_out_argument(ap: argparse.ArgumentParser) -> None:
+    """``--out FILE``: the evaluation scripts' resumable record of finished runs."""
+    ap.add_argument(
+        "--out",
+        metavar="FILE",
+        help="append each finished run to FILE as a JSON line; run again with the same FILE "
+        "after an interruption and the runs it holds are kept, not redone (one FILE per seed)",
+    )
+
+
+def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
+    """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
+    ``key(row)``; empty when there is no such file. A last line cut short by the
+    interruption is dropped (and the file rewritten without it); runs of another seed are
+    an error, since the seed is not part of the key."""
+    if path is None or not Path(path).exists():
+        return {}
+    lines = [text for text in Path(path).read_text().splitlines() if text.strip()]
+    rows = []
+    for i, text in enumerate(lines):
+        try:
+            rows.append(json.loads(text))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise ValueError(f"--out {path}: line {i + 1} is not a JSON object") from None
+            print(f"--out {path}: dropped an unfinished last line", file=sys.stderr)
+            Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seeds = {r.get("seed") for r in rows}
+    if seeds - {seed}:
+        raise ValueError(
+            f"--out {path} holds runs of seed(s) {sorted(seeds, key=str)}, not --seed {seed}: "
+            "give one file per seed"
+        )
+    return {key(r): r for r in rows}
 
 
 def measures(rows: list[dict]) -> dict:
@@ -839,6 +881,7 @@ def main(argv=None) -> int:
         metavar="FILE",
         help="summarise the --json output FILEs of earlier runs (e.g. one per seed); runs nothing",
     )
+    add_out_argument(ap)
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     if args.summary:
@@ -856,13 +899,21 @@ def main(argv=None) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     if args.checks_only:
         return checks_only(all_cases(data_dir, names, case_set), args)
-    rows = []
+    try:
+        done = finished_runs(args.out, args.seed, key=lambda r: r["case"])
+    except ValueError as exc:
+        ap.error(str(exc))
+    if done:
+        print(f"resuming: {len(done)} finished case(s) in {args.out}", file=sys.stderr)
+    rows = list(done.values())
     if not args.json:
         print(
             f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
             f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
         )
     for name, kind, load in all_cases(data_dir, names, case_set):
+        if name in done:
+            continue
         try:
             pair = load()
         except (FileNotFoundError, ValueError) as exc:
@@ -870,7 +921,7 @@ def main(argv=None) -> int:
             continue
         t0 = time.perf_counter()
         partitions = None if args.save_partitions is None else {}
-        row = {"case": name, "kind": kind, **run_case(pair, args, partitions)}
+        row = {"case": name, "kind": kind, "seed": args.seed, **run_case(pair, args, partitions)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
         if partitions is not None:
             save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
@@ -883,7 +934,7 @@ def main(argv=None) -> int:
             f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} "
             f"{corr:>6} {sim:>6} {row['reason'] or '-':17} {row['seconds']:5.0f}"
         )
-        emit(rows, row, args.json, line)
+        emit(rows, row, args.json, line, args.out)
     if rows:
         out = sys.stderr if args.json else sys.stdout
         for line in summarise(rows):

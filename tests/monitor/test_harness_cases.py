@@ -603,3 +603,50 @@ def test_partition_judges_prefer_the_true_classes_on_separated_blobs(load_script
     assert alone[2:4] == ["+50.00", "nan%"] and alone[5] == "100%"
     flagged = next(x for x in lines if x.startswith("kmeans < -20")).split()
     assert flagged[3] == "+0.00" and flagged[6] == "0%"
+
+
+def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypatch, capsys):
+    """--out appends each finished case; a rerun with the same file runs only the cases it
+    does not hold, and the summary covers them all."""
+    script = load_script("negative_transfer")
+    calls = []
+
+    def fake_run_case(pair, args, partitions=None):
+        calls.append(pair.n_clusters)
+        return {
+            "correspondence": None,
+            "flagged": True,
+            "fell_back": True,
+            "reason": "unrelated_source",
+            "acc_target_only": 0.5,
+            "acc_unguarded": 0.4,
+            "acc_guarded": 0.5,
+            "acc_kmeans_raw": 0.5,
+        }
+
+    monkeypatch.setattr(script, "run_case", fake_run_case)
+    out = tmp_path / "s0.jsonl"
+    argv = ["--cases", "digits_permuted,digits_corrupted", "--out", str(out), "--json"]
+    assert script.main(argv) == 0 and len(calls) == 2
+    first = out.read_text().splitlines()
+    assert [json.loads(t)["case"] for t in first] == ["digits_permuted", "digits_corrupted"]
+    # interrupted while writing a third line: it is dropped, the finished cases are kept
+    out.write_text("\n".join(first) + '\n{"case": "digits_dis')
+    capsys.readouterr()
+    assert script.main(argv) == 0 and len(calls) == 2  # nothing redone
+    captured = capsys.readouterr()
+    assert "dropped an unfinished last line" in captured.err
+    assert "negative cases flagged: 100% of 2" in captured.err
+    assert out.read_text().splitlines() == first
+    with pytest.raises(SystemExit):  # another seed's file
+        script.main([*argv, "--seed", "1"])
+    assert "give one file per seed" in capsys.readouterr().err
+
+
+def test_finished_runs_reject_a_broken_line_before_the_last(load_script, tmp_path):
+    script = load_script("negative_transfer")
+    assert script.finished_runs(tmp_path / "none.jsonl", 0, key=lambda r: r["case"]) == {}
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"case": "a", "seed": 0}\nnot json\n{"case": "b", "seed": 0}\n')
+    with pytest.raises(ValueError, match="line 2 is not a JSON object"):
+        script.finished_runs(path, 0, key=lambda r: r["case"])

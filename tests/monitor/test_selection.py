@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
@@ -327,3 +329,30 @@ def test_model_selection_candidates_fit_along_every_axis(load_script, digits):
         assert np.unique(est.fit(small).labels_).size == int(name[2:])
     with pytest.raises(ValueError, match="unknown axis"):
         script.candidates("depth", 10, params)
+
+
+def test_model_selection_out_file_resumes(load_script, digits, tmp_path, monkeypatch):
+    """--out keeps each finished (pair, axis) selection; a rerun fits only the rest."""
+    from types import SimpleNamespace
+
+    from dtc.monitor.selection import ModelSelection
+
+    script = load_script("model_selection")
+    fitted = []
+
+    def fake_select_model(candidates, pair, **kwargs):
+        fitted.append(len(candidates))
+        y = pair.target.y
+        ests = {name: SimpleNamespace(labels_=y) for name in candidates}
+        return ModelSelection(next(iter(ests)), dict.fromkeys(ests, 0.0), ests)
+
+    monkeypatch.setattr(script, "positive_pairs", lambda *a: {"digits": lambda: digits})
+    monkeypatch.setattr(script, "select_model", fake_select_model)
+    out = tmp_path / "ms.jsonl"
+    assert script.main(["--axes", "lam", "--out", str(out)]) == 0 and fitted == [4]
+    assert script.main(["--axes", "lam,loss", "--out", str(out)]) == 0 and fitted == [4, 3]
+    rows = [json.loads(t) for t in out.read_text().splitlines()]
+    assert [(r["pair"], r["axis"], r["seed"]) for r in rows] == [
+        ("digits", "lam", 0),
+        ("digits", "loss", 0),
+    ]
