@@ -11,6 +11,7 @@ evaluation, never in the selection.
 
     python scripts/source_selection.py           # table + summary (~5 min)
     python scripts/source_selection.py --json    # one JSON object per line and target
+    python scripts/source_selection.py --out ss_s0.jsonl   # resumable after an interruption
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from dtc.metrics import cluster_acc
 from dtc.monitor import rank_sources
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import add_budget_arguments, construct_negative, emit, load_benchmark_pair
+from negative_transfer import (
+    add_budget_arguments,
+    add_out_argument,
+    construct_negative,
+    emit,
+    finished_runs,
+    load_benchmark_pair,
+)
 
 SURF = "office_caltech10_surf"
 # (target name, benchmark, target domain, true sources, constructions of the first true
@@ -130,13 +138,20 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--targets", default=None, help="comma-separated target names (default all)")
     ap.add_argument("--data-dir", default=None)
+    add_out_argument(ap)
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     names = set(args.targets.split(",")) if args.targets else None
     data_dir = resolve_data_dir(args.data_dir)
-    rows = []
+    try:
+        done = finished_runs(args.out, args.seed, key=lambda r: r["target"])
+    except ValueError as exc:
+        ap.error(str(exc))
+    if done:
+        print(f"resuming: {len(done)} finished target(s) in {args.out}", file=sys.stderr)
+    rows = list(done.values())
     for spec in TARGETS:
-        if names is not None and spec[0] not in names:
+        if (names is not None and spec[0] not in names) or spec[0] in done:
             continue
         t0 = time.perf_counter()
         try:
@@ -144,6 +159,7 @@ def main(argv=None) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"skipped {spec[0]}: {exc}", file=sys.stderr)
             continue
+        row["seed"] = args.seed
         row["seconds"] = round(time.perf_counter() - t0, 1)
         w, wo = row["with_checks"], row["without_checks"]
         line = (
@@ -152,7 +168,7 @@ def main(argv=None) -> int:
             f"with checks {w['chosen']:18} {100 * w['acc_chosen']:5.1f} "
             f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
         )
-        emit(rows, row, args.json, line)
+        emit(rows, row, args.json, line, args.out)
     out = sys.stderr if args.json else sys.stdout
     for key in ("without_checks", "with_checks"):
         sel = [r[key] for r in rows]
