@@ -46,8 +46,8 @@ from negative_transfer import (
     add_budget_arguments,
     add_out_argument,
     emit,
-    finished_runs,
     positive_pairs,
+    resume,
 )
 from resolution_gate_choice import read_runs
 
@@ -114,12 +114,7 @@ def main(argv=None) -> int:
     if args.summary:
         print("\n".join(summary(read_runs(ap, args.summary))))
         return 0
-    try:
-        done = finished_runs(args.out, args.seed, key=lambda r: (r["pair"], r["axis"]))
-    except ValueError as exc:
-        ap.error(str(exc))
-    if done:
-        print(f"resuming: {len(done)} finished selection(s) in {args.out}", file=sys.stderr)
+    done = resume(ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)")
     axes = (
         args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
     )

@@ -671,6 +671,18 @@ def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
     return {key(r): r for r in rows}
 
 
+def resume(ap: argparse.ArgumentParser, args, key: Callable[[dict], object], what: str) -> dict:
+    """:func:`finished_runs` of ``args.out`` at ``args.seed``, said on stderr when there are
+    any (``what``: the runs' noun); a file that cannot be resumed is a usage error."""
+    try:
+        done = finished_runs(args.out, args.seed, key)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if done:
+        print(f"resuming: {len(done)} finished {what} in {args.out}", file=sys.stderr)
+    return done
+
+
 def measures(rows: list[dict]) -> dict:
     """The rules' three measures of ``rows`` (mean and worst guarded - target-only,
     detection), with the issue's other two: false alarms and the unguarded gain kept on
@@ -899,12 +911,7 @@ def main(argv=None) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     if args.checks_only:
         return checks_only(all_cases(data_dir, names, case_set), args)
-    try:
-        done = finished_runs(args.out, args.seed, key=lambda r: r["case"])
-    except ValueError as exc:
-        ap.error(str(exc))
-    if done:
-        print(f"resuming: {len(done)} finished case(s) in {args.out}", file=sys.stderr)
+    done = resume(ap, args, key=lambda r: r["case"], what="case(s)")
     rows = list(done.values())
     if not args.json:
         print(

@@ -33,8 +33,8 @@ from negative_transfer import (
     add_out_argument,
     construct_negative,
     emit,
-    finished_runs,
     load_benchmark_pair,
+    resume,
 )
 
 SURF = "office_caltech10_surf"
@@ -143,12 +143,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     names = set(args.targets.split(",")) if args.targets else None
     data_dir = resolve_data_dir(args.data_dir)
-    try:
-        done = finished_runs(args.out, args.seed, key=lambda r: r["target"])
-    except ValueError as exc:
-        ap.error(str(exc))
-    if done:
-        print(f"resuming: {len(done)} finished target(s) in {args.out}", file=sys.stderr)
+    done = resume(ap, args, key=lambda r: r["target"], what="target(s)")
     rows = list(done.values())
     for spec in TARGETS:
         if (names is not None and spec[0] not in names) or spec[0] in done:
