@@ -7,7 +7,7 @@ criterion: the k-NN agreement of the target partition on the target features DTC
 lambda and the loss, the silhouette for k. The k-NN agreement leans to fewer clusters:
 merging two clusters never lowers the fraction of neighbour pairs that agree, and its chance
 correction does not undo the lean (on the k axis it chose k - 2 in 13 of the 16 selections of
-seeds 0 and 1, and the ORACLE's k in 3). The silhouette (Rousseeuw, J. Comput. Appl. Math.
+seeds 0 and 1, and the ORACLE's k in 5). The silhouette (Rousseeuw, J. Comput. Appl. Math.
 1987) weighs separation against cohesion, the classic label-free choice of k; it was made the k
 axis's criterion before it was run. The **ORACLE** choice is the candidate with the best
 Hungarian ACC on the target labels: it exists only in this evaluation, never in the selection.
