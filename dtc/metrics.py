@@ -1,7 +1,7 @@
 """Clustering metrics, with the matching that makes them comparable to classification.
 
 A clustering names its groups arbitrarily, so accuracy needs a one-to-one map from
-clusters to classes: the Hungarian algorithm (Kuhn, 1955) picks the map that
+clusters to classes: the Hungarian algorithm (Kuhn, Naval Research Logistics Quarterly 1955) picks the map that
 maximises the number of matched samples (``cluster_acc``). When the clusters are
 named by source classes (model transfer), accuracy without matching
 (``acc_unmatched``) compares directly with the classification figures of domain
@@ -96,26 +96,30 @@ def acc_unmatched(y_true, y_pred, cluster_classes=None) -> float:
     yt, yp = _check(y_true, y_pred)
     if cluster_classes is not None:
         names = np.asarray(cluster_classes, dtype=np.int64)
-        if yp.min() < 0 or yp.max() >= names.size:
+        bad = np.unique(yp[(yp < 0) | (yp >= names.size)])
+        if bad.size:
             raise ValueError(
-                f"cluster_classes has {names.size} entries but y_pred holds cluster {yp.max()}"
+                f"y_pred must hold clusters in [0, {names.size}) (cluster_classes has "
+                f"{names.size} entries), got {bad[:5].tolist()}"
             )
         yp = names[yp]
     return float(np.mean(yt == yp))
 
 
 def nmi(y_true, y_pred) -> float:
-    """Normalised mutual information (arithmetic normalisation, scikit-learn's default)."""
+    """Normalised mutual information (Strehl & Ghosh, JMLR 2002), arithmetic-mean
+    normalisation (scikit-learn's default)."""
     return float(skm.normalized_mutual_info_score(*_check(y_true, y_pred)))
 
 
 def ari(y_true, y_pred) -> float:
-    """Adjusted Rand index (Hubert & Arabie, 1985)."""
+    """Adjusted Rand index (Hubert & Arabie, Journal of Classification 1985)."""
     return float(skm.adjusted_rand_score(*_check(y_true, y_pred)))
 
 
 def purity(y_true, y_pred) -> float:
-    """Fraction of samples in the majority class of their cluster (many-to-one)."""
+    """Fraction of samples in the majority class of their cluster (many-to-one; e.g.
+    Manning, Raghavan & Schuetze, Introduction to Information Retrieval, 2008, Sec. 16.3)."""
     C, _, _ = contingency(y_true, y_pred)
     return float(C.max(axis=0).sum() / C.sum())
 

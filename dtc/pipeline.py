@@ -81,8 +81,14 @@ CLUSTERERS = ("kmeans", "spectral", "gmm")
 REFINES = (None, "dec", "idec")
 FINAL_LABELS = ("cluster", "head", "head_clusters", "head_spread")
 STAGES = ("pretrain", "adapt", "self_train", "cluster", "refine")
-# Parameters that change neither the result nor the checkpoints' meaning.
+# Parameters that change neither the result nor the checkpoints' meaning. Callbacks do
+# change what follows pretraining (they damp, stop or roll back adaptation) but their
+# state cannot be hashed: with callbacks only the pretraining checkpoint is shared.
 _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
+# Stages that callbacks never touch (see ``_ckpt``).
+_CALLBACK_FREE_STAGES = ("pretrain",)
+# Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1).
+_CHECKPOINT_FORMAT = 2
 _DISCREPANCY_SAMPLES = 256
 
 
@@ -293,7 +299,11 @@ class DTC(TransferClusterer):
         Keyword arguments of the loss (by name only).
     lam : float
         Alignment weight lambda; ``lam_schedule`` ``"dann"`` ramps it up as
-        ``2 / (1 + exp(-10 p)) - 1`` over adaptation progress ``p``; ``"constant"`` keeps it.
+        ``2 / (1 + exp(-10 p)) - 1`` over adaptation progress ``p`` (the fraction of
+        adaptation batches done); ``"constant"`` keeps it. An adversarial loss whose
+        gradient reversal has a schedule of its own (``dann``, ``cdan`` by default) is not
+        ramped twice: its weight stays ``lam`` and its reversal coefficient ramps, as in
+        Ganin et al. (JMLR 2016).
     recon_weight : float
         Weight of the reconstruction loss during adaptation.
     encoder_mode : {"shared", "asymmetric"}
@@ -346,7 +356,8 @@ class DTC(TransferClusterer):
     spread_alpha : float in [0, 1)
         Graph weight of ``final_labels="head_spread"`` (0: the head's argmax).
     refine : {None, "dec", "idec"}
-        Self-training refinement; ``idec_gamma`` weighs IDEC's reconstruction term,
+        Self-training refinement; ``idec_gamma`` weighs IDEC's clustering (KL) term
+        against the reconstruction (``recon + idec_gamma * kl``, Guo et al., IJCAI 2017),
         ``update_interval`` the epochs between target-distribution updates, ``tol`` the
         fraction of changed labels below which it stops.
     lr, batch_size, weight_decay : optimisation (Adam).
@@ -358,7 +369,9 @@ class DTC(TransferClusterer):
         Fixes weights, batch order and clustering: equal seeds give equal labels (CPU).
     checkpoint_dir : path or None
         Write a checkpoint after each stage and resume finished stages on a re-fit with the
-        same parameters and data (keyed by a hash of both).
+        same parameters and data (keyed by a hash of both, weights of module parameters
+        included). With ``callbacks`` only pretraining is checkpointed: a callback may
+        steer every later stage, and its state is not part of the key.
     callbacks : sequence of :class:`dtc.monitor.base.Callback`
     verbose : int
         0 silent; 1 progress bars (on a terminal).
@@ -368,7 +381,8 @@ class DTC(TransferClusterer):
     labels_ : (n_target,) int
     embedding_ : (n_target, k) float32 target embeddings (after refinement)
     source_embedding_ : (n_source, k) float32 source embeddings
-    cluster_centers_ : (n_clusters, k)
+    cluster_centers_ : (n_clusters, k) in the clustering space (the embedding's rows
+        scaled to unit length when ``spherical``)
     cluster_classes_ : (n_clusters,) int, only when clusters are named by source classes
     n_clusters_ : int
     history_ : list of dicts (``stage``, ``epoch``, losses, ``lambda``, ``discrepancy``)
@@ -586,6 +600,20 @@ class DTC(TransferClusterer):
                 raise ValueError(
                     f"DTC: callbacks must be dtc.monitor.base.Callback instances, got {cb!r}"
                 )
+        if self.n_threads is not None:
+            number("n_threads", 1, integer=True)
+        if self.n_latent is not None:
+            number("n_latent", 1, integer=True)
+        if self.hidden is not None:
+            sizes = list(self.hidden) if isinstance(self.hidden, (list, tuple)) else None
+            if sizes is None or not all(
+                isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 1
+                for h in sizes
+            ):
+                raise ValueError(
+                    f"DTC: hidden must be a list of layer sizes (ints >= 1) or None, "
+                    f"got {self.hidden!r}"
+                )
 
     def _make_loss(self) -> nn.Module | None:
         if self.loss is None:
@@ -607,7 +635,14 @@ class DTC(TransferClusterer):
         params = {
             k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_HASHED
         }
+        params["_format"] = _CHECKPOINT_FORMAT
         h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+        for v in self.get_params(deep=False).values():
+            # repr() of a module shows its structure, not its weights or buffers
+            if isinstance(v, nn.Module):
+                for name, t in v.state_dict().items():
+                    h.update(name.encode())
+                    h.update(t.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
         for dom in (pair.source, pair.target):
             h.update(np.ascontiguousarray(dom.X).tobytes())
             h.update(b"" if dom.y is None else dom.y.tobytes())
@@ -615,6 +650,8 @@ class DTC(TransferClusterer):
 
     def _ckpt(self, stage: str) -> Path | None:
         if self.checkpoint_dir is None:
+            return None
+        if self.callbacks and stage not in _CALLBACK_FREE_STAGES:
             return None
         return Path(self.checkpoint_dir) / f"dtc-{self._key}-{stage}.pt"
 
@@ -689,6 +726,8 @@ class DTC(TransferClusterer):
                 f"DTC.transform_target: X must have shape (n, {d}) (the target's features), "
                 f"got {X.shape}"
             )
+        if not np.isfinite(X).all():
+            raise ValueError("DTC.transform_target: X contains NaN or infinite values")
         if self._target_image_shape is not None:
             X = size_normalize_images(X, self._target_image_shape)
         if self.target_mean_ is not None:
@@ -770,12 +809,12 @@ class DTC(TransferClusterer):
         self._Xs = as_tensor(pair.source.X, self._device)
         self._Xt = as_tensor(pair.target.X, self._device)
         self._n_target_features = pair.target.n_features
-        self._ys = (
-            torch.as_tensor(pair.source.y, dtype=torch.long, device=self._device)
-            if labelled
-            else None
-        )
-        self._classes = np.unique(pair.source.y) if labelled else None
+        # The networks see source classes as codes 0..n_classes-1 (the head has one output
+        # per class, pseudo-labels index the same outputs); ``_classes`` names them.
+        self._classes, self._ys = None, None
+        if labelled:
+            self._classes, codes = np.unique(pair.source.y, return_inverse=True)
+            self._ys = torch.as_tensor(codes, dtype=torch.long, device=self._device)
         self._conditional = bool(getattr(self._loss, "conditional", False))
         if k is None and (self._conditional or self.self_training_rounds) and not labelled:
             # An unlabelled conditional loss (its discriminator's input is features x
@@ -850,7 +889,7 @@ class DTC(TransferClusterer):
             self._tgt_ae = None  # a copy of the pretrained source network, made after stage 1
         else:
             self._tgt_ae = self._src_ae
-        self._head = nn.Linear(latent, int(self._classes.max()) + 1) if labelled else None
+        self._head = nn.Linear(latent, len(self._classes)) if labelled else None
         # Without source labels, self-training trains a head of its own on the target's
         # pseudo-labels (cluster indices).
         self._pl_head = (
@@ -901,7 +940,7 @@ class DTC(TransferClusterer):
             "device": self._device,
             "verbose": self.verbose,
         }
-        X, y = pair.source.X, None if self._ys is None else pair.source.y
+        X, y = pair.source.X, None if self._ys is None else self._ys.cpu().numpy()
         recon_rows = None
         n_s, n_t = pair.source.n_samples, pair.target.n_samples
         if self.pretrain_on == "target" and y is None:
@@ -950,7 +989,11 @@ class DTC(TransferClusterer):
         return groups
 
     def _lambda(self, progress: float) -> float:
-        ramp = dann_schedule(progress) if self.lam_schedule == "dann" else 1.0
+        # An adversarial loss whose gradient reversal follows DANN's schedule already ramps
+        # the encoder's reversed gradient; ramping its weight as well would scale that
+        # gradient by the schedule squared and the discriminator's by the schedule.
+        own_ramp = getattr(getattr(self._loss, "grl", None), "schedule", "constant") != "constant"
+        ramp = dann_schedule(progress) if self.lam_schedule == "dann" and not own_ramp else 1.0
         return float(self.lam) * ramp * float(self.transfer_scale_)
 
     def _context(self, zs, zt, probs_t, progress: float, probs_s=None) -> dict:
@@ -960,9 +1003,13 @@ class DTC(TransferClusterer):
             ctx["target_probs"] = probs_t
         return ctx
 
+    def _steps_per_epoch(self) -> int:
+        """Batches per epoch: enough for every row of the larger domain."""
+        return max(1, -(-max(len(self._Xs), len(self._Xt)) // self.batch_size))
+
     def _batches(self, gen: torch.Generator):
         n_s, n_t, b = len(self._Xs), len(self._Xt), self.batch_size
-        steps = max(1, -(-max(n_s, n_t) // b))
+        steps = self._steps_per_epoch()
         perm_s, perm_t = torch.randperm(n_s, generator=gen), torch.randperm(n_t, generator=gen)
         for i in range(steps):
             # Both domains cycle through a fresh permutation; batches are equal-sized.
@@ -1008,7 +1055,7 @@ class DTC(TransferClusterer):
             if self._head is not None:
                 return F.softmax(self._head(zs), 1), F.softmax(self._head(zt), 1)
             if layer is not None:
-                return layer(zs), layer(zt)
+                return layer(self._cluster_space(zs)), layer(self._cluster_space(zt))
             if centres is None:
                 return self._uniform_probs(zs), self._uniform_probs(zt)
             return soft_assignment(zs, centres), soft_assignment(zt, centres)
@@ -1043,7 +1090,7 @@ class DTC(TransferClusterer):
         for cb in self.callbacks:
             cb.on_adapt_begin(self, self.get_state())
         gen = make_generator(self.seed + 2)
-        epochs = self.adapt_epochs
+        epochs, steps = self.adapt_epochs, self._steps_per_epoch()
         with progress_bar(self.verbose) as bar:
             task = bar.add_task("adapt", total=epochs, info="")
             for epoch in range(epochs):
@@ -1051,14 +1098,14 @@ class DTC(TransferClusterer):
                 if self._conditional and self._head is None:
                     centres = self._current_centres(self._k)
                 sums: dict[str, float] = {}
-                n_steps = 0
+                n_steps, lam_sum = 0, 0.0
                 for idx_s, idx_t in self._batches(gen):
-                    progress = (
-                        epoch + n_steps / max(1, len(self._Xt) // self.batch_size + 1)
-                    ) / max(1, epochs)
-                    lam = self._lambda(min(1.0, progress))
+                    # fraction of adaptation done, rising steadily over all its batches
+                    progress = (epoch + n_steps / steps) / epochs
+                    lam = self._lambda(progress)
+                    lam_sum += lam
                     parts = self._step_losses(
-                        idx_s, idx_t, lam, min(1.0, progress), self._soft_probs(centres)
+                        idx_s, idx_t, lam, progress, self._soft_probs(centres)
                     )
                     loss = self.recon_weight * parts["recon"]
                     loss = (
@@ -1070,7 +1117,7 @@ class DTC(TransferClusterer):
                     n_steps += 1
                 logs = {"stage": "adapt", "epoch": epoch}
                 logs.update({name: v / n_steps for name, v in sums.items()})
-                logs["lambda"] = self._lambda(min(1.0, (epoch + 1) / max(1, epochs)))
+                logs["lambda"] = lam_sum / n_steps  # the mean weight the epoch applied
                 logs["discrepancy"] = self._discrepancy()
                 self.history_.append(logs)
                 bar.update(task, advance=1, info=f"align {logs.get('align', 0):.3f}")
@@ -1087,7 +1134,7 @@ class DTC(TransferClusterer):
         if self._ys is not None:
             Zs = embed(self._src_ae.encoder, self._Xs)
             ys = self._ys.cpu().numpy()
-            return np.stack([Zs[ys == c].mean(0) for c in self._classes])
+            return np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
         if centres is not None:
             return centres
         return self._run_clusterer(Zt, self._k, None)[1]
@@ -1166,7 +1213,7 @@ class DTC(TransferClusterer):
                         f"classes, but the source has {len(self._classes)} classes and "
                         f"n_clusters={k}; set n_clusters={len(self._classes)} or model_transfer=False"
                     )
-                init = np.stack([Zs[ys == c].mean(0) for c in self._classes])
+                init = np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
                 names = self._classes.astype(np.int64)
             else:
                 _, init, _ = kmeans(Zs, k, seed=self.seed)
@@ -1201,7 +1248,7 @@ class DTC(TransferClusterer):
             )
         with torch.no_grad():
             z = torch.from_numpy(Z).to(self._device)
-            logits = self._head(z)[:, torch.as_tensor(self._classes, device=self._device)]
+            logits = self._head(z)
         return torch.softmax(logits, 1).cpu().numpy().astype(np.float64)
 
     def _clusters_named_by_head(self, Z: np.ndarray, Zt: np.ndarray, k: int, clusters, fallback):
@@ -1258,6 +1305,17 @@ class DTC(TransferClusterer):
             self.cluster_classes_ = state["classes"].numpy()
 
     # -- stage 4 ----------------------------------------------------------------
+    def _cluster_space(self, z: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(n, k)`` in the space the clusters live in: unit rows when
+        ``spherical`` (where ``_cluster`` found the centres DEC/IDEC start from)."""
+        return F.normalize(z, dim=1) if self.spherical else z
+
+    @torch.no_grad()
+    def _assign(self, layer: nn.Module) -> torch.Tensor:
+        """DEC's soft assignments ``(n_target, n_clusters)`` of every target row."""
+        z = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(self._device)
+        return layer(self._cluster_space(z))
+
     def _refine(self) -> None:
         layer = ClusteringLayer(self.n_clusters_, self._tgt_ae.n_latent)
         layer.init_centers(self.cluster_centers_)
@@ -1271,10 +1329,7 @@ class DTC(TransferClusterer):
         epochs = self.refine_epochs
         for epoch in range(epochs):
             if epoch % self.update_interval == 0:
-                with torch.no_grad():
-                    q_all = layer(
-                        torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(self._device)
-                    )
+                q_all = self._assign(layer)
                 p_all = target_distribution(q_all)
                 labels = q_all.argmax(1).cpu().numpy()
                 changed = label_change_fraction(prev, labels)
@@ -1290,12 +1345,15 @@ class DTC(TransferClusterer):
             for idx_s, idx_t in self._batches(gen):
                 lam = self._lambda(1.0)
                 parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs)
-                q = layer(self._tgt_ae.encode(self._Xt[idx_t]))
+                q = layer(self._cluster_space(self._tgt_ae.encode(self._Xt[idx_t])))
                 parts["kl"] = dec_loss(q, p_all[idx_t])
-                recon_w = self.idec_gamma if self.refine == "idec" else 0.0
-                loss = (
-                    parts["kl"] + recon_w * parts["recon"] + self.sup_weight * parts.get("sup", 0.0)
-                )
+                # IDEC (Guo et al., IJCAI 2017, eq. 6): L = L_r + gamma * L_c, the clustering
+                # loss weighted against the reconstruction; DEC: the clustering loss alone.
+                if self.refine == "idec":
+                    loss = parts["recon"] + self.idec_gamma * parts["kl"]
+                else:
+                    loss = parts["kl"]
+                loss = loss + self.sup_weight * parts.get("sup", 0.0)
                 loss = loss + lam * parts.get("align", 0.0)
                 self._step(loss, parts, sums, "refine", epoch)
                 n_steps += 1
@@ -1303,8 +1361,6 @@ class DTC(TransferClusterer):
             logs.update({name: v / n_steps for name, v in sums.items()})
             logs["discrepancy"] = self._discrepancy()
             self.history_.append(logs)
-        with torch.no_grad():
-            q_all = layer(torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(self._device))
-        self.labels_ = q_all.argmax(1).cpu().numpy().astype(np.int64)
+        self.labels_ = self._assign(layer).argmax(1).cpu().numpy().astype(np.int64)
         self.cluster_centers_ = layer.centers.detach().cpu().numpy().astype(np.float32)
         self._opt = None

@@ -1,4 +1,4 @@
-"""K-means (Lloyd, 1982; k-means++ seeding: Arthur & Vassilvitskii, SODA 2007).
+"""K-means (Lloyd, IEEE Trans. Information Theory 1982; k-means++ seeding: Arthur & Vassilvitskii, SODA 2007).
 
 :func:`kmeans` is a plain function on top of scikit-learn's ``KMeans`` (or faiss, when
 installed and the problem is large) with the settings that keep a million points in
