@@ -73,6 +73,10 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
                 "fitting (pass them to dtc.metrics for evaluation)"
             )
         pair = self._validate_pair(pair)
+        # A re-fit starts clean: a fitted attribute set only in some settings (e.g.
+        # ``cluster_classes_`` with a labelled source) must not survive from the last fit.
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
         self._fit(pair.mask_target_labels())
         return self
 

@@ -40,6 +40,23 @@ def test_fit_never_shows_target_labels():
     assert spy.seen_.source.y is not None  # source labels are allowed
 
 
+class NamesClusters(Spy):
+    """Names its clusters only when the source is labelled (as model transfer does)."""
+
+    def _fit(self, pair):
+        super()._fit(pair)
+        if pair.source.y is not None:
+            self.cluster_classes_ = np.arange(2)
+
+
+def test_a_refit_keeps_no_fitted_attribute_of_the_last_fit():
+    est = NamesClusters().fit(_pair())
+    assert hasattr(est, "cluster_classes_")
+    est.fit(_pair(source_labels=False))
+    assert not hasattr(est, "cluster_classes_") and hasattr(est, "labels_")
+    assert est.n_clusters is None  # parameters are kept
+
+
 def test_fit_refuses_y():
     with pytest.raises(ValueError, match="never used for fitting"):
         Spy().fit(_pair(), y=np.zeros(20))
