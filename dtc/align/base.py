@@ -39,23 +39,46 @@ def _all_finite(x: torch.Tensor) -> bool:
 def check_pair_inputs(
     source: torch.Tensor, target: torch.Tensor, *, min_samples: int = 1, name: str = "loss"
 ):
-    """Validate a ``(n_s, d)`` / ``(n_t, d)`` pair; raise ``ValueError`` naming what is wrong."""
+    """Validate a ``(n_s, d)`` / ``(n_t, d)`` pair; raise ``ValueError`` naming what is wrong.
+
+    Each of ``source`` and ``target`` must be a 2-d floating-point tensor with at least
+    ``min_samples`` rows, at least one column and no NaN / Inf; ``target`` must have the
+    dtype, device and ``d`` of ``source``. Nothing is converted: a loss that accepts other
+    inputs converts them before calling this.
+    """
     for role, x in (("source", source), ("target", target)):
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"{name}: {role} must be a torch.Tensor, got {type(x)!r}")
         if x.dim() != 2:
             raise ValueError(f"{name}: {role} must have shape (n, d), got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise ValueError(
+                f"{name}: {role} has dtype {x.dtype}, expected a floating-point dtype "
+                "(e.g. torch.float32)"
+            )
+        if x.shape[1] < 1:
+            raise ValueError(f"{name}: {role} has shape {tuple(x.shape)}, expected d >= 1 features")
         if x.shape[0] < min_samples:
             raise ValueError(
                 f"{name}: {role} has {x.shape[0]} samples, expected at least {min_samples}"
             )
-        if not _all_finite(x):
-            raise ValueError(f"{name}: {role} contains NaN or Inf")
+    if target.dtype != source.dtype:
+        raise ValueError(
+            f"{name}: target has dtype {target.dtype}, expected source's {source.dtype}"
+        )
+    if target.device != source.device:
+        raise ValueError(
+            f"{name}: target is on device {target.device}, expected source's {source.device}"
+        )
     if source.shape[1] != target.shape[1]:
         raise ValueError(
             f"{name}: source has {source.shape[1]} features and target has {target.shape[1]}; "
             "expected the same feature dimension"
         )
+    # Last: the only check that reads the data.
+    for role, x in (("source", source), ("target", target)):
+        if not _all_finite(x):
+            raise ValueError(f"{name}: {role} contains NaN or Inf")
 
 
 class AlignmentLoss(nn.Module):

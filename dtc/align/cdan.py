@@ -9,8 +9,15 @@ sqrt(m)`` with fixed Gaussian ``R_f`` ``(d, m)``, ``R_g`` ``(k, m)`` approximate
 inner products. CDAN+E weights each sample by ``1 + exp(-H(g))`` so confident
 assignments count more. The adversarial game is DANN's: see :mod:`dtc.align.dann`.
 
-As in the authors' implementation, ``g`` is detached: the discriminator's gradient
-shapes the features, not the cluster assignments (nor, for CDAN+E, the weights).
+Gradients. As in the authors' implementation (``thuml/CDAN``, ``pytorch/loss.py``,
+function ``CDAN``), the ``g`` inside the map is detached: the discriminator's gradient
+shapes the features, not the cluster assignments. The CDAN+E weights are computed from
+the detached ``g`` as well; that is dtc's choice, not the authors'. Their code keeps the
+entropy ``H(g)`` in the graph and attaches a reversed gradient (``-coeff`` times it, a
+gradient reversal hook) to it, so the assignments are also trained, adversarially,
+through the weights. Here no gradient reaches the assignments at all, and the weights
+only rescale the per-sample terms. The values agree: both normalise the weights within
+each domain by their (detached) sum.
 """
 
 from __future__ import annotations
@@ -196,7 +203,8 @@ class CDANLoss(AdversarialLoss):
 
 class CDANELoss(CDANLoss):
     """CDAN+E: :class:`CDANLoss` with entropy conditioning, each sample weighted by
-    ``1 + exp(-H(g))`` (normalised within its domain)."""
+    ``1 + exp(-H(g))`` (normalised within its domain). The weights carry no gradient,
+    unlike in the authors' code; see the module docstring."""
 
     def __init__(self, **params):
         if "entropy_conditioning" in params:

@@ -30,6 +30,35 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
     return centred.T @ centred / (x.shape[0] - 1)
 
 
+def _log_divided_differences(eigvals: torch.Tensor, log_eigvals: torch.Tensor) -> torch.Tensor:
+    """``K_ij = (log l_i - log l_j) / (l_i - l_j)``, and ``1 / l_i`` where ``l_i = l_j``.
+
+    ``eigvals`` ``(d,)`` positive, ``log_eigvals`` their logarithms -> ``(d, d)``.
+
+    With ``lo <= hi`` the pair, two forms, each where it is accurate:
+
+    * ``hi <= 2 lo``: ``log1p((hi - lo) / lo) / (hi - lo)``. The gap is exact there
+      (Sterbenz's lemma) and ``log1p`` keeps its digits, whereas the difference of the
+      logarithms cancels: two float32 eigenvalues that agree to 4 digits leave it none.
+    * farther apart: ``(log hi - log lo) / (hi - lo)``; the logarithms differ by at least
+      ``log 2``, so nothing cancels, and ``(hi - lo) / lo`` could overflow.
+
+    Only exact ties take the limit ``1 / l``. A tolerance relative to the largest
+    eigenvalue would also take it for eigenvalues that are distinct but close in absolute
+    terms, e.g. ``0.02`` and ``0.001`` next to ``100`` (the null directions of a
+    rank-deficient covariance next to a dominant one), and put ``1 / 0.0105`` where the
+    divided difference is ``158``.
+    """
+    lo = torch.minimum(eigvals[:, None], eigvals[None, :])
+    gap = torch.maximum(eigvals[:, None], eigvals[None, :]) - lo
+    tie = gap == 0
+    safe_gap = torch.where(tie, torch.ones_like(gap), gap)
+    near = torch.log1p(gap / lo) / safe_gap
+    log_gap = (log_eigvals[:, None] - log_eigvals[None, :]).abs()
+    far = log_gap / safe_gap
+    return torch.where(tie, 1.0 / lo, torch.where(gap <= lo, near, far))
+
+
 class _SymLog(torch.autograd.Function):
     """Matrix logarithm of a symmetric positive-definite matrix via ``eigh``.
 
@@ -37,7 +66,9 @@ class _SymLog(torch.autograd.Function):
     Inf/NaN for repeated eigenvalues, which every rank-deficient batch covariance
     (``n < d``, all the null directions at ``eps``) has. The Daleckii-Krein formula
     ``dlog(A)[E] = V (K o (V^T E V)) V^T`` with divided differences
-    ``K_ij = (log l_i - log l_j) / (l_i - l_j)`` (``1 / l_i`` on ties) is finite there.
+    ``K_ij = (log l_i - log l_j) / (l_i - l_j)`` (``1 / l_i`` on ties) is finite there;
+    :func:`_log_divided_differences` evaluates ``K`` without cancellation, so the float32
+    gradient is as accurate as float32 ``eigh`` allows.
     """
 
     @staticmethod
@@ -52,13 +83,7 @@ class _SymLog(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         eigvals, log_eigvals, eigvecs = ctx.saved_tensors
-        gap = eigvals[:, None] - eigvals[None, :]
-        close = gap.abs() <= torch.finfo(eigvals.dtype).eps ** 0.5 * eigvals.abs().max()
-        safe_gap = torch.where(close, torch.ones_like(gap), gap)
-        mean_eig = 0.5 * (eigvals[:, None] + eigvals[None, :])
-        divided = torch.where(
-            close, 1.0 / mean_eig, (log_eigvals[:, None] - log_eigvals[None, :]) / safe_gap
-        )
+        divided = _log_divided_differences(eigvals, log_eigvals)
         inner = eigvecs.T @ grad_output @ eigvecs
         return eigvecs @ (divided * inner) @ eigvecs.T
 

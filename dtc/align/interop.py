@@ -88,7 +88,11 @@ class PytorchAdaptLoss(AlignmentLoss):
 class PAMMDLoss(PytorchAdaptLoss):
     """pytorch-adapt's ``MMDLoss`` (``kernel_scales``, ``mmd_type`` ``"linear"`` (its
     default, equal batch sizes) or ``"quadratic"``, ``bandwidth``); registered as
-    ``pa_mmd``. Its conventions differ from :mod:`dtc.align.mmd`'s, see there."""
+    ``pa_mmd``. Its conventions differ from :mod:`dtc.align.mmd`'s, see there. Needs two
+    samples per domain: with one, its linear estimate is NaN and its quadratic one
+    divides by zero."""
+
+    min_samples = 2
 
     def __init__(self, **params):
         super().__init__("MMDLoss", **params)

@@ -22,11 +22,13 @@ from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.kernels import DEFAULT_BLOCK_SIZE, sigmas_to_gammas
 from dtc.align.mmd import (
     _MIN_SAMPLES,
+    DEFAULT_MEDIAN,
     ESTIMATORS,
     GaussianFamily,
     _check_choice,
     _gaussian_mmd2,
     check_loss_options,
+    check_median_used,
 )
 
 __all__ = ["JMMDLoss", "jmmd2"]
@@ -52,6 +54,19 @@ def _check_layers(sources, targets, name, min_samples):
                     f"{name}: {role} layer {layer} has {t.shape[0]} samples but layer 0 has "
                     f"{ref.shape[0]}; every layer must describe the same samples"
                 )
+        # The product kernel is accumulated in one dtype on one device.
+        if x.dtype != sources[0].dtype or x.device != sources[0].device:
+            raise ValueError(
+                f"{name}: layer {layer} has dtype {x.dtype} on {x.device}, expected layer 0's "
+                f"{sources[0].dtype} on {sources[0].device}"
+            )
+
+
+def _to_features(probs, features: torch.Tensor):
+    # Only floating tensors: anything else is left for _check_layers to reject by name.
+    if isinstance(probs, torch.Tensor) and probs.is_floating_point():
+        return probs.to(features)
+    return probs
 
 
 def jmmd2(
@@ -67,7 +82,8 @@ def jmmd2(
     ``sources[l]`` ``(n, d_l)`` and ``targets[l]`` ``(m, d_l)``: layer ``l`` of the source
     and target samples; ``sigmas[l]``: the Gaussian bandwidths of layer ``l``'s
     multi-kernel (uniform average of ``exp(-||a - b||^2 / (2 sigma^2))``); the joint
-    kernel is the product over layers. ``estimator`` as in :func:`dtc.align.mmd2`.
+    kernel is the product over layers, so every layer must have layer 0's dtype and
+    device. ``estimator`` as in :func:`dtc.align.mmd2`.
     Long et al., ICML 2017.
     """
     _check_choice(estimator, ESTIMATORS, "jmmd2: estimator")
@@ -89,7 +105,9 @@ class JMMDLoss(AlignmentLoss):
 
     ``loss(source, target, source_probs=..., target_probs=...)``: ``source`` ``(n_s, d)``,
     ``target`` ``(n_t, d)``, ``source_probs`` ``(n_s, k)``, ``target_probs`` ``(n_t, k)``
-    -> 0-d tensor, the squared JMMD of ``estimator``.
+    -> 0-d tensor, the squared JMMD of ``estimator``. Floating-point assignments are
+    converted to the features' dtype and device (e.g. a float64 softmax next to float32
+    features), as :class:`~dtc.align.cdan.CDANLoss` does.
 
     Feature kernel: ``feature_scales`` (default DAN's 33) times the median heuristic
     (or ``feature_bandwidth``), or fixed ``feature_sigmas``. Assignment kernel: fixed
@@ -111,7 +129,7 @@ class JMMDLoss(AlignmentLoss):
         prob_scales: Sequence[float] | None = None,
         prob_sigmas: Sequence[float] | None = None,
         prob_bandwidth: float | None = None,
-        median: str = "source",
+        median: str = DEFAULT_MEDIAN,
         median_max_samples: int = 4096,
         block_size: int | None = DEFAULT_BLOCK_SIZE,
     ):
@@ -126,12 +144,16 @@ class JMMDLoss(AlignmentLoss):
         if prob_sigmas is None and prob_scales is None and prob_bandwidth is None:
             prob_sigmas = DEFAULT_PROB_SIGMAS
         self.probs = GaussianFamily("JMMDLoss probs", prob_sigmas, prob_scales, prob_bandwidth)
+        check_median_used("JMMDLoss", median, [self.features, self.probs])
 
     def compute(self, source, target, *, source_probs=None, target_probs=None, **context):
         if source_probs is None or target_probs is None:
             raise ValueError(
                 "JMMDLoss: needs source_probs (n_s, k) and target_probs (n_t, k) in the context"
             )
+        # The assignments follow the features' dtype and device, as in CDAN: a float64
+        # softmax next to float32 features is converted here, not rejected.
+        source_probs, target_probs = (_to_features(p, source) for p in (source_probs, target_probs))
         xs, ys = [source, source_probs], [target, target_probs]
         _check_layers(xs, ys, "JMMDLoss", self.min_samples)
         opts = dict(median=self.median, max_samples=self.median_max_samples)

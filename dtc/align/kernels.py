@@ -366,13 +366,28 @@ def _grad_from_acc(acc, x):
     return 2.0 * (acc[:, :d] - x * acc[:, d + 1 :])
 
 
+def _refuse_higher_order(owner: str) -> None:
+    """Raise if ``backward`` runs with grad mode on (``create_graph=True``).
+
+    The backward passes below build the gradient from tensors saved in forward, which carry
+    no graph, so a derivative of that gradient would be silently wrong (or, for the
+    linear-time sums, fail inside an ``out=`` operation without saying why).
+    """
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            f"{owner}: higher-order gradients (create_graph=True) are not supported by the "
+            "MMD/JMMD kernel sums; only first derivatives are available"
+        )
+
+
 class _KernelSums(torch.autograd.Function):
     """``[S_xx, S_yy, S_xy]`` with ``S_ab = sum_ij prod_l k_l(a^l_i, b^l_j)``.
 
     The forward pass accumulates the gradient of each sum w.r.t. each input (the
     gradient of a sum over pairs is a sum over pairs), so backward is a weighted sum
     of stored ``(n, d)`` arrays: the exponentials are computed once, and no ``(n, n)``
-    tile outlives its loop iteration. First-order gradients only (no double backward).
+    tile outlives its loop iteration. First-order gradients only: backward raises
+    ``RuntimeError`` under ``create_graph=True``.
     """
 
     @staticmethod
@@ -399,6 +414,7 @@ class _KernelSums(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        _refuse_higher_order("kernel_sums")
         n_layers = ctx.n_layers
         saved = ctx.saved_tensors
         g_xx, g_yy = saved[:n_layers], saved[n_layers : 2 * n_layers]
@@ -459,7 +475,8 @@ class _LinearTimeSums(torch.autograd.Function):
     """``T_t = sum_p prod_l k_l(D^l_{t,p})`` for the four pair kinds ``t`` of the
     linear-time estimate, in chunks of pairs. Forward keeps only ``dK/dD`` per pair and
     layer (``4 * pairs`` values); backward recomputes the differences chunkwise and
-    applies ``d/da k(||a - b||^2) = 2 k'(D) (a - b)``. First derivatives only."""
+    applies ``d/da k(||a - b||^2) = 2 k'(D) (a - b)``. First derivatives only: backward
+    raises ``RuntimeError`` under ``create_graph=True``."""
 
     @staticmethod
     def forward(ctx, kernels, chunk, *tensors):
@@ -502,6 +519,7 @@ class _LinearTimeSums(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        _refuse_higher_order("linear_time_sums")
         n_layers, chunk, pairs = len(ctx.kernels), ctx.chunk, ctx.pairs
         saved = ctx.saved_tensors
         xs, ys = saved[:n_layers], saved[n_layers : 2 * n_layers]

@@ -55,7 +55,8 @@ memory is ``O(block_size^2 S + (n + m) d)`` for any ``n``; ``block_size=None`` (
 default) picks the tile from ``n``, ``S`` and the thread count
 (:func:`dtc.align.kernels.auto_block_size`). The linear-time estimate is another custom
 Function (:func:`dtc.align.kernels.linear_time_sums`), ``O((n + m) d)`` memory. Only
-first derivatives are available (no double backward).
+first derivatives are available: a backward pass with ``create_graph=True`` raises
+``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ __all__ = [
 
 ESTIMATORS = ("biased", "unbiased", "linear")
 KERNELS = ("gaussian", "linear")
+DEFAULT_MEDIAN = "source"
 _MIN_SAMPLES = {"biased": 1, "unbiased": 2, "linear": 2}
 
 
@@ -175,6 +177,11 @@ class GaussianFamily:
         if bandwidth is not None:
             self.bandwidth = _positive_floats(bandwidth, f"{owner}: bandwidth")[0]
 
+    @property
+    def uses_median(self) -> bool:
+        """Whether the bandwidth comes from the median heuristic (no sigmas, no bandwidth)."""
+        return self.sigmas is None and self.bandwidth is None
+
     def gammas(self, source, target, *, median: str, max_samples: int) -> tuple[float, ...]:
         """Rates ``1 / (2 sigma^2)`` for this batch; the median heuristic looks at ``source``
         (and ``target`` for ``median="pooled"``), without gradient."""
@@ -182,6 +189,14 @@ class GaussianFamily:
             return sigmas_to_gammas(self.sigmas)
         h = self.bandwidth
         if h is None:
+            # One source sample has no pair ("source") or only its zero self-distance
+            # ("source_with_diagonal"); "pooled" always has two points.
+            n = source.shape[0] + (target.shape[0] if median == "pooled" else 0)
+            if n < 2:
+                raise ValueError(
+                    f"{self.owner}: the median heuristic (median={median!r}) needs at least 2 "
+                    f"source samples, got {n}; pass bandwidth= or sigmas="
+                )
             h = float(
                 median_sq_dist(
                     source.detach(), target.detach(), mode=median, max_samples=max_samples
@@ -198,6 +213,17 @@ class GaussianFamily:
         if self.sigmas is not None:
             return f"sigmas={self.sigmas}"
         return f"{len(self.scales)} scales, bandwidth={self.bandwidth or 'median'}"
+
+
+def check_median_used(owner, median, families) -> None:
+    """``ValueError`` if ``median`` is not the default but no kernel of ``families``
+    (:class:`GaussianFamily` objects) uses the median heuristic, so it would be ignored."""
+    if median != DEFAULT_MEDIAN and not any(f.uses_median for f in families):
+        raise ValueError(
+            f"{owner}: median={median!r} has no effect: no kernel uses the median heuristic "
+            "(sigmas= or bandwidth= fixes the bandwidths, and kernel='linear' has none); "
+            f"leave median at {DEFAULT_MEDIAN!r} or pass scales= without them"
+        )
 
 
 def check_loss_options(owner, estimator, median, median_max_samples, block_size):
@@ -286,6 +312,9 @@ class MMDLoss(AlignmentLoss):
     ``bandwidth``   fixed ``h`` (squared-distance units); default: median heuristic;
     ``median``      pairs of the median heuristic: ``"source"`` (distinct source pairs,
                     default), ``"pooled"``, ``"source_with_diagonal"`` (pytorch-adapt);
+                    a mode other than the default is an error with ``sigmas``,
+                    ``bandwidth`` or ``kernel="linear"`` (no heuristic to apply it to);
+                    the heuristic needs 2 source samples (``"pooled"``: 2 in all);
     ``median_max_samples``  points used for the median (evenly spaced above this);
     ``block_size``  tile size of the blockwise quadratic estimators (``None``: adaptive).
     """
@@ -297,7 +326,7 @@ class MMDLoss(AlignmentLoss):
         scales: Sequence[float] | None = None,
         sigmas: Sequence[float] | None = None,
         bandwidth: float | None = None,
-        median: str = "source",
+        median: str = DEFAULT_MEDIAN,
         median_max_samples: int = 4096,
         block_size: int | None = DEFAULT_BLOCK_SIZE,
     ):
@@ -313,6 +342,7 @@ class MMDLoss(AlignmentLoss):
                 raise ValueError("MMDLoss: kernel='linear' takes no sigmas, scales or bandwidth")
         else:
             self.family = GaussianFamily("MMDLoss", sigmas, scales, bandwidth)
+        check_median_used("MMDLoss", median, [self.family] if self.family else [])
 
     def gammas(self, source: torch.Tensor, target: torch.Tensor) -> tuple[float, ...] | None:
         """The Gaussian rates ``1 / (2 sigma^2)`` used for this batch (``None``: linear kernel)."""

@@ -68,7 +68,14 @@ def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
     # POT's sliced_wasserstein_distance, unrolled so that SW_p^p is available without
     # the root: its gradient stays finite where the distance is 0.
     power = ot.lp.wasserstein_1d(source @ proj, target @ proj, p=p).mean()
-    return power ** (1.0 / p) if root else power
+    if not root:
+        return power
+    # x^(1/p) has an infinite slope at 0, and inf * 0 = NaN would reach every parameter on
+    # a batch where the domains coincide. There the root gets gradient 0 (a subgradient
+    # at the minimum): the root is taken of 1 in place of 0 and that branch is discarded.
+    positive = power > 0
+    safe = torch.where(positive, power, torch.ones_like(power))
+    return torch.where(positive, safe ** (1.0 / p), torch.zeros_like(power))
 
 
 def sliced_wasserstein(
@@ -85,7 +92,8 @@ def sliced_wasserstein(
 
     ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)`` -> scalar
     ``SW_p = (mean_theta W_p^p(theta^T source, theta^T target))^(1/p)`` (``root=False``:
-    ``SW_p^p``, smooth at 0). ``projections`` ``(d, n_projections)`` unit columns, or
+    ``SW_p^p``, smooth at 0; with the root, the gradient where the distance is 0 is 0, a
+    subgradient, rather than POT's NaN). ``projections`` ``(d, n_projections)`` unit columns, or
     ``None`` to draw ``n_projections`` from ``seed`` (:func:`random_projections`).
     """
     check_pair_inputs(source, target, name="sliced_wasserstein")

@@ -331,13 +331,28 @@ def test_cdan_e_weights_by_hand():
     )
 
 
-def test_cdan_probs_get_no_gradient_and_features_get_reversed_one():
-    loss = CDANLoss(schedule="constant", hidden=(8,))
+@pytest.mark.parametrize("cls", [CDANLoss, CDANELoss], ids=["cdan", "cdan_e"])
+def test_cdan_probs_get_no_gradient_and_features_get_reversed_one(cls):
+    # The map's g is detached as in the authors' code; for CDAN+E the weights are too,
+    # which is dtc's choice (the authors attach a reversed gradient to the entropy).
+    loss = cls(schedule="constant", hidden=(8,))
     s = torch.randn(5, 3, requires_grad=True)
     ps = torch.softmax(torch.randn(5, 2), 1).requires_grad_(True)
     loss(s, torch.randn(4, 3), source_probs=ps, target_probs=torch.full((4, 2), 0.5)).backward()
     assert ps.grad is None
     assert s.grad is not None and s.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cls", [CDANLoss, CDANELoss], ids=["cdan", "cdan_e"])
+def test_cdan_converts_assignments_to_the_features_dtype(cls):
+    # A float64 softmax next to float32 features is converted, not rejected.
+    loss = cls(schedule="constant", hidden=(8,))
+    s, t = torch.randn(5, 3), torch.randn(4, 3)
+    ps = torch.softmax(torch.randn(5, 2, dtype=torch.float64), 1)
+    pt = torch.softmax(torch.randn(4, 2, dtype=torch.float64), 1)
+    mixed = loss(s, t, source_probs=ps, target_probs=pt)
+    same = loss(s, t, source_probs=ps.float(), target_probs=pt.float())
+    assert mixed.dtype == torch.float32 and mixed.item() == same.item()
 
 
 @pytest.mark.parametrize("randomized", [False, True], ids=["multilinear", "randomized"])

@@ -29,8 +29,37 @@ def test_all_finite_when_the_sum_overflows():
         (torch.zeros(3), torch.zeros(3, 2), r"shape \(n, d\)"),
         (torch.tensor([[0.0, float("nan")], [1.0, 2.0]]), torch.zeros(2, 2), "NaN or Inf"),
         (torch.zeros(1, 2), torch.zeros(1, 2), "at least 2"),
+        (
+            torch.zeros(3, 2, dtype=torch.long),
+            torch.zeros(3, 2),
+            "source has dtype torch.int64, expected a floating-point dtype",
+        ),
+        (
+            torch.zeros(3, 2),
+            torch.zeros(3, 2, dtype=torch.complex64),
+            "target has dtype torch.complex64, expected a floating-point dtype",
+        ),
+        (torch.zeros(3, 0), torch.zeros(3, 0), r"source has shape \(3, 0\), expected d >= 1"),
+        (
+            torch.zeros(3, 2),
+            torch.zeros(3, 2, dtype=torch.float64),
+            "target has dtype torch.float64, expected source's torch.float32",
+        ),
+        # A meta tensor holds no data: the device check must come before any data is read.
+        (
+            torch.zeros(3, 2),
+            torch.zeros(3, 2, device="meta"),
+            "target is on device meta, expected source's cpu",
+        ),
     ],
 )
 def test_check_pair_inputs(source, target, match):
     with pytest.raises(ValueError, match=match):
-        check_pair_inputs(source, target, min_samples=2)
+        check_pair_inputs(source, target, min_samples=2, name="myloss")
+    with pytest.raises(ValueError, match="^myloss: "):
+        check_pair_inputs(source, target, min_samples=2, name="myloss")
+
+
+def test_check_pair_inputs_accepts_every_floating_dtype():
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        check_pair_inputs(torch.zeros(3, 2, dtype=dtype), torch.ones(4, 2, dtype=dtype))

@@ -109,3 +109,9 @@ def test_bad_inputs(layers):
         PAMMDLoss(mmd_type="quadratic")(x, torch.randn(5, 4))
     with pytest.raises(ValueError, match="expected at least 2"):
         PACORALLoss()(x[:1], x)
+    # pytorch-adapt's own MMD gives NaN (linear) or ZeroDivisionError (quadratic) here.
+    for mmd_type in ("linear", "quadratic"):
+        with pytest.raises(
+            ValueError, match="PAMMDLoss: source has 1 samples, expected at least 2"
+        ):
+            PAMMDLoss(mmd_type=mmd_type)(x[:1], x[:1])

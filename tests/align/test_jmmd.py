@@ -149,3 +149,38 @@ def test_bad_input():
         JMMDLoss(feature_scales=[0.0])
     with pytest.raises(ValueError, match="block_size must be a positive int"):
         JMMDLoss(block_size=-1)
+    # The assignment kernel has fixed sigmas by default: fixed feature sigmas leave the
+    # median mode nothing to apply to.
+    with pytest.raises(ValueError, match="^JMMDLoss: median='pooled' has no effect"):
+        JMMDLoss(feature_sigmas=[1.0], median="pooled")
+    assert JMMDLoss(feature_sigmas=[1.0], prob_scales=[1.0], median="pooled").median == "pooled"
+    with pytest.raises(
+        ValueError,
+        match=r"^JMMDLoss features: the median heuristic \(median='source'\) needs at least 2",
+    ):
+        JMMDLoss(estimator="biased")(xs[0][:1], ys[0], source_probs=xs[1][:1], target_probs=ys[1])
+    with pytest.raises(ValueError, match="JMMDLoss layer 1: source has dtype torch.int64"):
+        loss(xs[0], ys[0], source_probs=xs[1].long(), target_probs=ys[1].long())
+    with pytest.raises(
+        ValueError,
+        match=r"layer 1 has dtype torch.float32 on cpu, expected layer 0's torch.float64 on cpu",
+    ):
+        jmmd2([xs[0], xs[1].float()], [ys[0], ys[1].float()], estimator="biased", sigmas=SIG)
+    with pytest.raises(ValueError, match=r"layer 1: target has dtype torch.float32, expected"):
+        jmmd2(xs, [ys[0], ys[1].float()], estimator="biased", sigmas=SIG)
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_loss_converts_assignments_to_the_features_dtype(estimator):
+    # float32 features next to a float64 source softmax and a float32 target one: the
+    # assignments are converted, so the value is that of float32 assignments, and their
+    # gradient comes back in their own dtype.
+    xs, ys = _layers()
+    feats = [xs[0].float().requires_grad_(True), ys[0].float()]
+    loss = JMMDLoss(estimator=estimator)
+    ps = xs[1].clone().requires_grad_(True)
+    mixed = loss(*feats, source_probs=ps, target_probs=ys[1].float())
+    mixed.backward()
+    assert ps.grad.dtype == torch.float64 and torch.isfinite(ps.grad).all()
+    same = loss(*feats, source_probs=xs[1].float(), target_probs=ys[1].float())
+    assert mixed.dtype == torch.float32 and mixed.item() == same.item()

@@ -361,6 +361,20 @@ def test_linear_time_sums_match_numpy_and_gradcheck(chunk):
     )
 
 
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_higher_order_gradients_are_refused(estimator):
+    # The custom backward passes build the gradient from tensors saved without a graph,
+    # so a derivative of that gradient would be wrong (quadratic) or fail obscurely
+    # (linear-time); create_graph=True raises instead.
+    x, y = _pair(n=8, m=6)
+    x.requires_grad_(True)
+    value = mmd2(x, y, estimator=estimator, sigmas=SIGMAS)
+    with pytest.raises(RuntimeError, match=r"_sums: higher-order gradients \(create_graph"):
+        torch.autograd.grad(value, x, create_graph=True)
+    (grad,) = torch.autograd.grad(mmd2(x, y, estimator=estimator, sigmas=SIGMAS), x)
+    assert torch.isfinite(grad).all() and not grad.requires_grad
+
+
 def test_no_grad_inputs_and_registry():
     x, y = _pair()
     assert align.get("mmd").estimator == "unbiased"
@@ -403,6 +417,8 @@ def test_bad_tensors(estimator):
         mmd2(x[0], y, estimator=estimator, sigmas=SIGMAS)
     with pytest.raises(ValueError, match="NaN"):
         MMDLoss(estimator=estimator)(x, bad)
+    with pytest.raises(ValueError, match=f"^mmd2_{estimator}: target has dtype torch.float32"):
+        mmd2(x, y.float(), estimator=estimator, sigmas=SIGMAS)
 
 
 @pytest.mark.parametrize("estimator", ["unbiased", "linear"])
@@ -427,11 +443,36 @@ def test_too_few_samples(estimator):
         ({"kernel": "linear", "sigmas": [1.0]}, "takes no sigmas"),
         ({"block_size": 0}, "block_size must be a positive int"),
         ({"median_max_samples": 1}, "median_max_samples"),
+        # The median heuristic is not used, so a median mode would be ignored.
+        ({"sigmas": [1.0], "median": "pooled"}, "median='pooled' has no effect"),
+        ({"bandwidth": 2.0, "median": "source_with_diagonal"}, "has no effect"),
+        ({"kernel": "linear", "median": "pooled"}, "has no effect"),
     ],
 )
 def test_loss_bad_parameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^MMDLoss: .*{match}"):
         MMDLoss(**kwargs)
+
+
+def test_median_mode_with_fixed_bandwidths_only_at_its_default():
+    x, y = _pair()
+    fixed = MMDLoss(sigmas=SIGMAS, median="source")(x, y)
+    assert fixed.item() == mmd2_unbiased(x, y, sigmas=SIGMAS).item()
+
+
+@pytest.mark.parametrize("median", ["source", "source_with_diagonal"])
+def test_median_heuristic_needs_two_source_samples(median):
+    # One source sample has no pair (or only its zero self-distance): no bandwidth.
+    x, y = _pair(n=5, m=5)
+    with pytest.raises(
+        ValueError,
+        match=rf"^MMDLoss: the median heuristic \(median='{median}'\) needs at least 2 source "
+        "samples, got 1; pass bandwidth= or sigmas=",
+    ):
+        MMDLoss(estimator="biased", median=median)(x[:1], y)
+    # Fixed bandwidths, or the pooled sample's pairs, need no second source sample.
+    assert torch.isfinite(MMDLoss(estimator="biased", sigmas=SIGMAS)(x[:1], y))
+    assert torch.isfinite(MMDLoss(estimator="biased", median="pooled")(x[:1], y))
 
 
 def test_zero_median_bandwidth_is_reported():

@@ -82,14 +82,25 @@ def test_sliced_wasserstein_floor_growth_symmetry_order():
     )
 
 
-def test_sliced_wasserstein_gradcheck_and_finite_gradient_at_zero():
+@pytest.mark.parametrize("root", [True, False], ids=["root", "no_root"])
+def test_sliced_wasserstein_gradcheck_and_zero_gradient_at_zero(root):
     source, target = _pair(n_s=6, n_t=5)
     proj = random_projections(3, 8, 0)
     inputs = (source.requires_grad_(True), target.requires_grad_(True))
-    assert torch.autograd.gradcheck(lambda s, t: sliced_wasserstein(s, t, projections=proj), inputs)
+    sw = lambda s, t: sliced_wasserstein(s, t, projections=proj, root=root)  # noqa: E731
+    assert torch.autograd.gradcheck(sw, inputs)
+    # Coinciding domains (the same sample, or a permutation of it): the distance is at its
+    # minimum 0, where 0 is a subgradient; x^(1/p) alone would give inf * 0 = NaN.
+    for other in (source.detach(), source.detach()[torch.tensor([3, 1, 5, 0, 4, 2])]):
+        x = source.detach().clone().requires_grad_(True)
+        value = sw(x, other)
+        value.backward()
+        assert value.item() == 0.0
+        assert torch.equal(x.grad, torch.zeros_like(x))
+    loss = SlicedWassersteinLoss(n_projections=8, root=root)
     x = source.detach().clone().requires_grad_(True)
-    sliced_wasserstein(x, source.detach(), projections=proj, root=False).backward()
-    assert torch.isfinite(x.grad).all()
+    loss(x, source.detach()).backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
 
 
 def test_sliced_wasserstein_module_resampling():

@@ -80,3 +80,27 @@ def test_unimportable_string_and_non_loss_class():
         ValueError, match=r"expected a subclass of torch\.nn\.modules\.module\.Module"
     ):
         dtc.align.get(f"{__name__}:NotALoss")
+
+
+@pytest.mark.parametrize("name", sorted(_LOSSES._registered))
+@pytest.mark.parametrize(
+    ("source", "target", "match"),
+    [
+        (
+            torch.zeros(6, 3, dtype=torch.long),
+            torch.zeros(6, 3, dtype=torch.long),
+            "source has dtype torch.int64, expected a floating-point dtype",
+        ),
+        (torch.randn(6, 3), torch.randn(6, 3).double(), "target has dtype torch.float64"),
+        (torch.zeros(6, 0), torch.zeros(6, 0), r"source has shape \(6, 0\), expected d >= 1"),
+    ],
+    ids=["integer", "mixed_dtypes", "no_features"],
+)
+def test_every_builtin_loss_names_itself_and_the_bad_input(name, source, target, match):
+    # Checked before any computation, so the message is the loss's, not a matmul's.
+    if name in ("pytorch_adapt", "pa_mmd", "pa_coral"):
+        pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+    loss = dtc.align.get(name)
+    probs = {"source_probs": torch.full((6, 2), 0.5), "target_probs": torch.full((6, 2), 0.5)}
+    with pytest.raises(ValueError, match=f"^{type(loss).__name__}: {match}"):
+        loss(source, target, progress=0.5, **probs)
