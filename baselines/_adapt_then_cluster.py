@@ -13,7 +13,8 @@ K-means on ``Z_t`` (:func:`dtc.cluster.kmeans`), seeded by ``init``:
                  the source **class means** in the adapted space when the source is
                  labelled (then cluster ``c`` is named by source class
                  ``cluster_classes_[c]``), or at the centres of a K-means of ``Z_s`` when
-                 it is not.
+                 it is not (the unlabelled source then needs at least ``k`` samples;
+                 so does JDA's, whose K-means labels stand in for the classes).
 
 Fitted attributes: ``labels_`` ``(n_t,)``, ``embedding_`` = ``Z_t``,
 ``source_embedding_`` = ``Z_s``, ``cluster_centers_`` ``(k, p)`` and, with
@@ -22,19 +23,16 @@ Fitted attributes: ``labels_`` ``(n_t,)``, ``embedding_`` = ``Z_t``,
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from baselines._validation import check_choice, check_number, check_positive_int, check_seed
 from dtc.cluster import class_means, kmeans, transfer_kmeans
 from dtc.methods import TransferClusterer
 
 __all__ = [
     "INITS",
     "AdaptThenCluster",
-    "check_choice",
-    "check_number",
     "dense_linalg_threads",
     "resolve_n_components",
 ]
@@ -49,27 +47,6 @@ SINGLE_THREAD_BELOW = 2048
 def dense_linalg_threads(size: int):
     """Context limiting BLAS to one thread for a dense problem of side ``size``."""
     return threadpool_limits(1 if size < SINGLE_THREAD_BELOW else None)
-
-
-def check_number(value, *, method: str, name: str, low=0.0, integer=False, strict=False):
-    """``value`` validated as a number ``>= low`` (``> low`` with ``strict``), an int with
-    ``integer``; ``ValueError`` naming ``method`` and ``name`` otherwise."""
-    kind = numbers.Integral if integer else numbers.Real
-    bad = isinstance(value, bool) or not isinstance(value, kind)
-    bad = bad or not np.isfinite(value) or (value <= low if strict else value < low)
-    if bad:
-        what = "an int" if integer else "a number"
-        raise ValueError(
-            f"{method}: {name} must be {what} {'>' if strict else '>='} {low}, got {value!r}"
-        )
-    return int(value) if integer else float(value)
-
-
-def check_choice(value, choices, *, method: str, name: str) -> str:
-    """``value`` if it is one of ``choices``, else ``ValueError`` naming ``method``."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{method}: {name} must be one of {tuple(choices)}, got {value!r}")
-    return value
 
 
 def resolve_n_components(n_components, default: int, limit: int, *, method: str) -> int:
@@ -101,8 +78,12 @@ class AdaptThenCluster(TransferClusterer):
     """Base class: ``_adapt`` maps the features, then K-means clusters the adapted target.
 
     Subclasses store ``n_clusters``, ``init``, ``n_init`` and ``seed`` (plus their own
-    parameters) in ``__init__`` and implement ``_adapt(Xs, ys, Xt, k)``.
+    parameters) in ``__init__`` and implement ``_adapt(Xs, ys, Xt, k)``; one that runs a
+    K-means of an unlabelled source inside ``_adapt`` (JDA) sets
+    ``_clusters_unlabelled_source``.
     """
+
+    _clusters_unlabelled_source = False
 
     def _init_mode(self) -> str:
         return check_choice(self.init, INITS, method=type(self).__name__, name="init")
@@ -115,13 +96,20 @@ class AdaptThenCluster(TransferClusterer):
         name = type(self).__name__
         k = self._n_clusters(pair)
         init = self._init_mode()
-        n_init = check_number(self.n_init, method=name, name="n_init", low=1, integer=True)
-        seed = check_number(self.seed, method=name, name="seed", low=0, integer=True)
+        n_init = check_positive_int(self.n_init, method=name, name="n_init")
+        seed = check_seed(self.seed, method=name)
         Xs = pair.source.X.astype(np.float64)
         Xt = pair.target.X.astype(np.float64)
         ys = pair.source.y
+        # Fail before the (costly) adaptation: the source must provide k class means or
+        # k cluster centres.
         if init == "source" and ys is not None:
-            source_class_index(ys, k, method=name)  # fail before the (costly) adaptation
+            source_class_index(ys, k, method=name)
+        if ys is None and (init == "source" or self._clusters_unlabelled_source) and len(Xs) < k:
+            raise ValueError(
+                f"{name}: the unlabelled source has {len(Xs)} samples, fewer than "
+                f"n_clusters={k}; its K-means cannot give {k} centres"
+            )
         Zs, Zt = self._adapt(Xs, ys, Xt, k)
         self.source_embedding_ = np.asarray(Zs)
         self.embedding_ = np.asarray(Zt)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sklearn.cluster import AgglomerativeClustering
 
+from baselines._validation import check_choice
 from dtc.methods import TransferClusterer
 
 __all__ = ["TargetAgglomerative"]
@@ -47,8 +48,7 @@ class TargetAgglomerative(TransferClusterer):
     def _fit(self, pair):
         name = type(self).__name__
         k = self._n_clusters(pair)
-        if self.linkage not in _LINKAGES:
-            raise ValueError(f"{name}: linkage must be one of {_LINKAGES}, got {self.linkage!r}")
+        check_choice(self.linkage, _LINKAGES, method=name, name="linkage")
         if self.linkage == "ward" and self.metric != "euclidean":
             raise ValueError(
                 f"{name}: Ward linkage requires metric='euclidean', got {self.metric!r}"

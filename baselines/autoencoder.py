@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.coclustering import check_positive_int, store_params
+from baselines._validation import check_number, check_positive_int, check_seed, store_params
 from dtc.cluster.kmeans import kmeans
 from dtc.data.domain import Domain
 from dtc.methods import TransferClusterer
@@ -42,10 +42,9 @@ def train_autoencoder(est: TransferClusterer, domain: Domain, *, epochs: int, st
     check_positive_int(epochs, method=name, name=stage + " epochs", low=0)
     check_positive_int(est.batch_size, method=name, name="batch_size")
     n_latent = check_positive_int(est.n_latent, method=name, name="n_latent")
-    if not (isinstance(est.lr, (int, float)) and est.lr > 0):
-        raise ValueError(f"{name}: lr must be a number > 0, got {est.lr!r}")
-    if not (isinstance(est.noise, (int, float)) and est.noise >= 0):
-        raise ValueError(f"{name}: noise must be a number >= 0, got {est.noise!r}")
+    check_number(est.lr, method=name, name="lr", strict=True)
+    check_number(est.noise, method=name, name="noise", low=0.0)
+    check_seed(est.seed, method=name)
     with deterministic(est.seed):
         try:
             ae = build_autoencoder(

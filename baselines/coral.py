@@ -24,12 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines._adapt_then_cluster import (
-    AdaptThenCluster,
-    check_choice,
-    check_number,
-    dense_linalg_threads,
-)
+from baselines._adapt_then_cluster import AdaptThenCluster, dense_linalg_threads
+from baselines._validation import check_bool, check_choice, check_domains, check_number
 
 __all__ = ["CORAL", "coral_transform", "sym_matrix_power"]
 
@@ -43,28 +39,36 @@ def sym_matrix_power(C, power: float) -> np.ndarray:
     return (V * w**power) @ V.T
 
 
-def coral_transform(Xs, Xt, *, reg: float = 1.0, match_means: bool = False) -> np.ndarray:
+def coral_transform(
+    Xs, Xt, *, reg: float = 1.0, match_means: bool = False, caller: str = "coral_transform"
+) -> np.ndarray:
     """Map ``Xs`` ``(n_s, d)`` to the second-order statistics of ``Xt`` ``(n_t, d)``.
 
     Returns ``Xs @ C_s^{-1/2} @ C_t^{1/2}`` of shape ``(n_s, d)``, with
     ``C = cov(X) + reg * I`` (unbiased covariances). The covariance of the result is
     ``C_t^{1/2} C_s^{-1/2} cov(X_s) C_s^{-1/2} C_t^{1/2}``, which is ``cov(X_t)`` when
     ``reg = 0``. With ``match_means`` the source is centred first and the target mean
-    added back.
+    added back. ``reg = 0`` needs a full-rank ``cov(X_s)`` (``ValueError`` otherwise).
+    ``caller`` names the estimator in error messages.
     """
-    Xs = np.asarray(Xs, dtype=np.float64)
-    Xt = np.asarray(Xt, dtype=np.float64)
-    if Xs.ndim != 2 or Xt.ndim != 2 or Xs.shape[1] != Xt.shape[1]:
-        raise ValueError(
-            f"coral_transform: expected Xs (n_s, d) and Xt (n_t, d) with the same d, got "
-            f"{Xs.shape} and {Xt.shape}"
-        )
+    Xs, Xt = check_domains(Xs, Xt, method=caller)
     if min(len(Xs), len(Xt)) < 2:
-        raise ValueError("coral_transform: each domain needs at least 2 samples for a covariance")
-    reg = check_number(reg, method="coral_transform", name="reg", low=0.0)
-    eye = reg * np.eye(Xs.shape[1])
+        raise ValueError(f"{caller}: each domain needs at least 2 samples for a covariance")
+    reg = check_number(reg, method=caller, name="reg", low=0.0)
+    d = Xs.shape[1]
+    eye = reg * np.eye(d)
     Cs = np.cov(Xs, rowvar=False) + eye
     Ct = np.cov(Xt, rowvar=False) + eye
+    if reg == 0:
+        # C_s^{-1/2} of a singular C_s would raise its zero eigenvalues (clipped at the
+        # smallest float) to the power -1/2, i.e. features of size ~1e150.
+        rank = np.linalg.matrix_rank(Cs, hermitian=True)
+        if rank < d:
+            raise ValueError(
+                f"{caller}: reg=0 needs a full-rank covariance of the mapped domain (its "
+                f"inverse square root is taken), but it has rank {rank} < d={d} (constant "
+                "features, or fewer samples than features); use reg > 0"
+            )
     with dense_linalg_threads(Xs.shape[1]):
         A = sym_matrix_power(Cs, -0.5) @ sym_matrix_power(Ct, 0.5)
     if not match_means:
@@ -82,7 +86,9 @@ class CORAL(AdaptThenCluster):
     direction : {"target_to_source", "source_to_target"}, default "target_to_source"
         Which domain is re-coloured (see the module docstring).
     reg : float, default 1.0
-        Added to the diagonal of both covariances (the paper's ``+ eye(d)``).
+        Added to the diagonal of both covariances (the paper's ``+ eye(d)``). ``0`` needs
+        a full-rank covariance of the re-coloured domain (``ValueError`` otherwise:
+        constant features or fewer samples than features make it singular).
     match_means : bool, default True
         Also align the means.
     init : {"k-means++", "source"}, default "k-means++"
@@ -91,8 +97,8 @@ class CORAL(AdaptThenCluster):
 
     Attributes
     ----------
-    labels_, embedding_ (n_t, d), source_embedding_ (n_s, d), cluster_centers_,
-    cluster_classes_ (``init="source"``, labelled source).
+    labels_ (n_t,), embedding_ (n_t, d), source_embedding_ (n_s, d), cluster_centers_
+    (k, d), cluster_classes_ (k,) (``init="source"``, labelled source).
     """
 
     def __init__(
@@ -114,9 +120,11 @@ class CORAL(AdaptThenCluster):
         self.seed = seed
 
     def _adapt(self, Xs, ys, Xt, k):
-        direction = check_choice(self.direction, DIRECTIONS, method="CORAL", name="direction")
-        check_number(self.reg, method="CORAL", name="reg", low=0.0)
-        match = bool(self.match_means)
+        name = type(self).__name__
+        direction = check_choice(self.direction, DIRECTIONS, method=name, name="direction")
+        check_number(self.reg, method=name, name="reg", low=0.0)
+        match = check_bool(self.match_means, method=name, name="match_means")
+        kwargs = {"reg": self.reg, "match_means": match, "caller": name}
         if direction == "source_to_target":
-            return coral_transform(Xs, Xt, reg=self.reg, match_means=match), Xt
-        return Xs, coral_transform(Xt, Xs, reg=self.reg, match_means=match)
+            return coral_transform(Xs, Xt, **kwargs), Xt
+        return Xs, coral_transform(Xt, Xs, **kwargs)

@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from baselines._validation import check_number, check_positive_int, store_params
 from baselines.autoencoder import train_autoencoder
-from baselines.coclustering import check_positive_int, store_params
 from dtc.cluster.dec import (
     ClusteringLayer,
     dec_loss,
@@ -139,26 +139,16 @@ class DEC(TransferClusterer):
         check_positive_int(self.max_epochs, method=name, name="max_epochs", low=0)
         check_positive_int(self.update_interval, method=name, name="update_interval")
         check_positive_int(self.n_init, method=name, name="n_init")
-        for pname in ("tol", "alpha"):
-            v = getattr(self, pname)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise ValueError(f"{name}: {pname} must be a number >= 0, got {v!r}")
-        v = self.finetune_lr
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"{name}: finetune_lr must be a number > 0, got {v!r}")
-        v = self.momentum
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-            raise ValueError(f"{name}: momentum must be in [0, 1), got {v!r}")
-        if not self.alpha > 0:
-            raise ValueError(f"{name}: alpha must be > 0, got {self.alpha!r}")
-        if self.tol > 1:
+        check_number(self.alpha, method=name, name="alpha", strict=True)
+        check_number(self.finetune_lr, method=name, name="finetune_lr", strict=True)
+        if check_number(self.tol, method=name, name="tol") > 1:
             raise ValueError(f"{name}: tol is a fraction of samples in [0, 1], got {self.tol!r}")
+        if check_number(self.momentum, method=name, name="momentum") >= 1:
+            raise ValueError(f"{name}: momentum must be in [0, 1), got {self.momentum!r}")
         gamma = self._default_gamma if self.gamma is None else self.gamma
         if gamma is None:
             return None
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
-            raise ValueError(f"{name}: gamma must be a number >= 0 or None, got {self.gamma!r}")
-        return float(gamma)
+        return check_number(gamma, method=name, name="gamma")
 
     def _fit(self, pair):
         k = self._n_clusters(pair)

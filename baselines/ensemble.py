@@ -27,13 +27,16 @@ raises its own error without one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.base import clone
 
-from baselines.coclustering import check_positive_int
+from baselines._arrays import one_hot, unit_rows
+from baselines._validation import check_choice, check_positive_int, check_seed
 from dtc import methods
 from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
@@ -61,8 +64,7 @@ def indicator_matrix(partitions) -> sparse.csr_matrix:
     blocks = []
     for labels in P:
         _, inv = np.unique(labels, return_inverse=True)
-        n, k = labels.size, int(inv.max()) + 1
-        blocks.append(sparse.csr_matrix((np.ones(n), (np.arange(n), inv)), shape=(n, k)))
+        blocks.append(one_hot(inv, int(inv.max()) + 1))
     return sparse.hstack(blocks, format="csr")
 
 
@@ -83,6 +85,8 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
     P = _check_partitions(partitions)
     n = P.shape[1]
     k = check_positive_int(n_clusters, method="consensus", name="n_clusters")
+    method = check_choice(method, CONSENSUS, method="consensus", name="method")
+    seed = check_seed(seed, method="consensus")
     if k > n:
         raise ValueError(f"consensus: n_clusters={k} exceeds the {n} samples")
     if method == "average":
@@ -98,10 +102,9 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
         Hn = sparse.diags(1.0 / np.sqrt(degree)) @ H
         # Left singular vectors of D^-1/2 H = eigenvectors of D^-1/2 S D^-1/2.
         U, s, _ = np.linalg.svd(Hn.toarray(), full_matrices=False)
-        U = U[:, np.argsort(s)[::-1][:k]]
-        U /= np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
+        # Rows shorter than 1e-12 are left short: no member evidence to scale up.
+        U = unit_rows(U[:, np.argsort(s)[::-1][:k]], floor=1e-12)
         return np.asarray(kmeans(U, k, n_init=10, seed=seed)[0], dtype=np.int64)
-    raise ValueError(f"consensus: method must be one of {CONSENSUS}, got {method!r}")
 
 
 class ClusterEnsemble(TransferClusterer):
@@ -156,11 +159,13 @@ class ClusterEnsemble(TransferClusterer):
                 f"{name}: members must be a non-empty sequence of method names or instances, "
                 f"got {self.members!r}"
             )
-        seeds = list(self.seeds)
-        if not seeds or not all(isinstance(s, (int, np.integer)) for s in seeds):
+        iterable = isinstance(self.seeds, Iterable) and not isinstance(self.seeds, str)
+        seeds = list(self.seeds) if iterable else []
+        if not seeds:
             raise ValueError(
                 f"{name}: seeds must be a non-empty sequence of ints, got {self.seeds!r}"
             )
+        seeds = [check_seed(s, method=name, name="every entry of seeds") for s in seeds]
         for member in self.members:
             if isinstance(member, str):
                 if member == "ensemble":
@@ -184,10 +189,8 @@ class ClusterEnsemble(TransferClusterer):
     def _fit(self, pair):
         name = type(self).__name__
         k = self._n_clusters(pair)
-        if self.consensus not in CONSENSUS:
-            raise ValueError(
-                f"{name}: consensus must be one of {CONSENSUS}, got {self.consensus!r}"
-            )
+        check_choice(self.consensus, CONSENSUS, method=name, name="consensus")
+        seed = check_seed(self.seed, method=name)
         max_dense = check_positive_int(self.max_dense, method=name, name="max_dense")
         n = pair.target.n_samples
         if self.consensus == "average" and n > max_dense:
@@ -202,4 +205,4 @@ class ClusterEnsemble(TransferClusterer):
             partitions.append(np.asarray(est.fit(pair).labels_, dtype=np.int64))
         self.member_names_ = names
         self.member_labels_ = np.stack(partitions)
-        self.labels_ = consensus(self.member_labels_, k, method=self.consensus, seed=self.seed)
+        self.labels_ = consensus(self.member_labels_, k, method=self.consensus, seed=seed)

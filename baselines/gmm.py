@@ -8,7 +8,7 @@ probability; :func:`dtc.cluster.gmm.gmm`, i.e. scikit-learn's ``GaussianMixture`
 
 from __future__ import annotations
 
-from baselines.coclustering import check_positive_int
+from baselines._validation import check_choice, check_number, check_positive_int, check_seed
 from dtc.cluster.gmm import gmm
 from dtc.methods import TransferClusterer
 
@@ -65,20 +65,16 @@ class TargetGMM(TransferClusterer):
     def _fit(self, pair):
         name = type(self).__name__
         k = self._n_clusters(pair)
-        if self.covariance_type not in _COVARIANCES:
-            raise ValueError(
-                f"{name}: covariance_type must be one of {_COVARIANCES}, got {self.covariance_type!r}"
-            )
-        if not (isinstance(self.reg_covar, (int, float)) and self.reg_covar >= 0):
-            raise ValueError(f"{name}: reg_covar must be a number >= 0, got {self.reg_covar!r}")
         labels, self.proba_, model = gmm(
             pair.target.X,
             k,
-            covariance_type=self.covariance_type,
-            reg_covar=self.reg_covar,
+            covariance_type=check_choice(
+                self.covariance_type, _COVARIANCES, method=name, name="covariance_type"
+            ),
+            reg_covar=check_number(self.reg_covar, method=name, name="reg_covar", low=0.0),
             n_init=check_positive_int(self.n_init, method=name, name="n_init"),
             max_iter=check_positive_int(self.max_iter, method=name, name="max_iter"),
-            seed=self.seed,
+            seed=check_seed(self.seed, method=name),
             return_model=True,
         )
         self.labels_ = labels.astype("int64")

@@ -35,7 +35,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from baselines._adapt_then_cluster import AdaptThenCluster, check_choice, check_number
+from baselines._adapt_then_cluster import AdaptThenCluster
+from baselines._validation import check_choice, check_number
 from baselines.tca import (
     KERNELS,
     check_embedding_params,
@@ -85,10 +86,12 @@ def jda_transform(
     computed from them (what the paper reports as JDA's prediction with ``"nn"``).
     """
     ys = np.asarray(ys)
-    F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize)
-    p, lam, _ = check_embedding_params(n_components, lam, kernel, min(F.shape), method="JDA")
+    # The cheap checks first, then the (possibly n x n) joint features.
+    check_number(lam, method="JDA", name="lam", strict=True)
     n_iter = check_number(n_iter, method="JDA", name="n_iter", low=1, integer=True)
     mode = check_choice(pseudo_labels, ("nn", "kmeans"), method="JDA", name="pseudo_labels")
+    F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize, caller="JDA")
+    p, lam, _ = check_embedding_params(n_components, lam, kernel, min(F.shape), method="JDA")
     ns, nt = len(Xs), len(Xt)
     C = int(ys.max()) + 1
     e0 = marginal_mmd_vector(ns, nt, C)[:, None]
@@ -125,10 +128,12 @@ class JDA(AdaptThenCluster):
 
     Attributes
     ----------
-    labels_, embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_,
-    pseudo_labels_ (n_t,) the last pseudo-labels, cluster_classes_ (``init="source"``,
-    labelled source).
+    labels_ (n_t,), embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_
+    (k, p), pseudo_labels_ (n_t,) the last pseudo-labels, cluster_classes_ (k,)
+    (``init="source"``, labelled source).
     """
+
+    _clusters_unlabelled_source = True  # its K-means labels stand in for the classes
 
     def __init__(
         self,
@@ -180,7 +185,7 @@ class JDA(AdaptThenCluster):
             gamma=self.gamma,
             n_iter=self.n_iter,
             pseudo_labels=mode,
-            normalize=bool(self.normalize),
+            normalize=self.normalize,
             seed=self.seed,
         )
         return Zs, Zt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sklearn.cluster import KMeans
 
+from baselines._validation import check_positive_int, check_seed
 from dtc.methods import TransferClusterer
 
 
@@ -42,10 +43,14 @@ class TargetKMeans(TransferClusterer):
         self.seed = seed
 
     def _fit(self, pair):
+        name = type(self).__name__
         k = self._n_clusters(pair)
-        if not isinstance(self.n_init, int) or self.n_init < 1:
-            raise ValueError(f"TargetKMeans: n_init must be a positive int, got {self.n_init!r}")
-        km = KMeans(k, n_init=self.n_init, max_iter=self.max_iter, random_state=self.seed)
+        km = KMeans(
+            k,
+            n_init=check_positive_int(self.n_init, method=name, name="n_init"),
+            max_iter=check_positive_int(self.max_iter, method=name, name="max_iter"),
+            random_state=check_seed(self.seed, method=name),
+        )
         self.labels_ = km.fit_predict(pair.target.X)
         self.cluster_centers_ = km.cluster_centers_
         self.embedding_ = pair.target.X

@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from baselines._adapt_then_cluster import AdaptThenCluster, check_choice, check_number
+from baselines._adapt_then_cluster import AdaptThenCluster
+from baselines._validation import check_choice, check_domains, check_number
 
 __all__ = ["OTEMD", "OTL1l2", "OTSinkhorn", "ot_transform"]
 
@@ -47,6 +48,7 @@ def ot_transform(
     direction="target_to_source",
     cost_norm="max",
     max_iter=1000,
+    caller="ot_transform",
 ):
     """Barycentric OT mapping between ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
 
@@ -54,14 +56,19 @@ def ot_transform(
     Returns ``(Zs, Zt, coupling)``: with ``"target_to_source"`` ``Zs = Xs`` and ``Zt``
     ``(n_t, d)`` the target moved onto the source; with ``"source_to_target"`` ``Zs``
     the source moved onto the target and ``Zt = Xt``; ``coupling`` ``(n_s, n_t)``.
+    ``caller`` names the estimator in error messages.
     """
-    name = "ot_transform"
+    name = caller
     method = check_choice(method, OT_METHODS, method=name, name="method")
     direction = check_choice(direction, DIRECTIONS, method=name, name="direction")
-    if cost_norm not in COST_NORMS:
-        raise ValueError(f"{name}: cost_norm must be one of {COST_NORMS}, got {cost_norm!r}")
-    Xs = np.asarray(Xs, dtype=np.float64)
-    Xt = np.asarray(Xt, dtype=np.float64)
+    check_choice(cost_norm, COST_NORMS, method=name, name="cost_norm")
+    max_iter = check_number(max_iter, method=name, name="max_iter", low=1, integer=True)
+    Xs, Xt = check_domains(Xs, Xt, method=name)
+    if ys is not None and np.shape(ys) != (len(Xs),):
+        raise ValueError(
+            f"{name}: expected ys of shape ({len(Xs)},) (one label per source sample), got "
+            f"{np.shape(ys)}"
+        )
     if method == "emd":
         transport = ot.da.EMDTransport(norm=cost_norm, max_iter=max(max_iter, 100000))
     elif method == "sinkhorn":
@@ -88,12 +95,6 @@ class _OTMapping(AdaptThenCluster):
     _method = "sinkhorn"
 
     def _adapt(self, Xs, ys, Xt, k):
-        name = type(self).__name__
-        check_choice(self.direction, DIRECTIONS, method=name, name="direction")
-        if self.cost_norm not in COST_NORMS:
-            raise ValueError(
-                f"{name}: cost_norm must be one of {COST_NORMS}, got {self.cost_norm!r}"
-            )
         Zs, Zt, self.coupling_ = ot_transform(
             Xs,
             Xt,
@@ -103,6 +104,7 @@ class _OTMapping(AdaptThenCluster):
             reg_cl=getattr(self, "reg_cl", None),
             direction=self.direction,
             cost_norm=self.cost_norm,
+            caller=type(self).__name__,
         )
         return Zs, Zt
 
@@ -119,8 +121,9 @@ _DOC = """
 
     Attributes
     ----------
-    coupling_ : (n_s, n_t); labels_, embedding_ (n_t, d), source_embedding_ (n_s, d),
-    cluster_centers_, cluster_classes_ (``init="source"``, labelled source).
+    coupling_ : (n_s, n_t); labels_ (n_t,), embedding_ (n_t, d), source_embedding_
+    (n_s, d), cluster_centers_ (k, d), cluster_classes_ (k,) (``init="source"``,
+    labelled source).
 """
 
 

@@ -1,5 +1,5 @@
-"""Resampled transfer for imbalanced data: rebalance the labelled source, learn from it,
-then cluster the target starting from what was learned.
+"""Resampled transfer for imbalanced data: rebalance the labelled source, learn a
+classifier from it and transfer it to the target (optionally refined by clustering).
 
 Class imbalance biases what a model learns from the source towards its majority
 classes. This baseline first rebalances the labelled source with imbalanced-learn
@@ -22,17 +22,20 @@ then transfers to the target:
    moments of two domains is only right when their class proportions agree, and this
    is where resampling matters twice: a rebalanced source has the proportions of a
    balanced target. (*Model transfer*: the classifier is the part the imbalance biases,
-   and the part resampling corrects.)
-2. the target is clustered by K-means (:func:`dtc.cluster.kmeans`, one run) started at
-   the target centroids of the predicted classes (a class predicted for no target
-   sample starts at its resampled source mean), so the clusters follow the target's own
-   geometry but keep the names of the source classes: cluster ``c`` stands for
-   ``cluster_classes_[c]``. With ``refine=False`` the predicted classes are the clusters.
+   and the part resampling corrects.) By default (``refine=False``) the predicted
+   classes *are* the clusters: cluster ``c`` stands for source class
+   ``cluster_classes_[c]``, and no clustering algorithm runs (a classifier transfer;
+   the registered ``resampled_transfer`` and its README results row are this).
+2. only with ``refine=True``: the target is clustered by K-means
+   (:func:`dtc.cluster.kmeans`, one run) started at the target centroids of the
+   predicted classes (a class predicted for no target sample starts at its resampled
+   source mean), so the clusters follow the target's own geometry but keep the names of
+   the source classes.
 
-Adapted from classification (the resampling papers evaluate classifiers) to clustering
-by step 2. Why not plain source class means as the K-means start: a class mean is (in
-expectation) unchanged by random over- / under-sampling and by SMOTE's within-class
-interpolation, so resampling would have nothing to correct there.
+The resampling papers evaluate classifiers; step 2 is the adaptation to clustering. Why
+not plain source class means as the K-means start: a class mean is (in expectation)
+unchanged by random over- / under-sampling and by SMOTE's within-class interpolation, so
+resampling would have nothing to correct there.
 
 Needs a labelled source, and the number of clusters must equal the number of source
 classes.
@@ -46,13 +49,20 @@ from imblearn.under_sampling import RandomUnderSampler
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from baselines.coclustering import check_positive_int
+from baselines._validation import (
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
 from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
 
 __all__ = ["SAMPLERS", "ResampledTransfer", "resample"]
 
 SAMPLERS = ("smote", "random_over", "random_under", "none")
+STANDARDIZE = ("per_domain", "source")
 
 
 def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
@@ -61,24 +71,22 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     SMOTE's ``k_neighbors`` is lowered to (smallest class size - 1) when that class is
     smaller; a class of a single sample is then over-sampled at random.
     """
+    sampler = check_choice(sampler, SAMPLERS, method="resample", name="sampler")
     if sampler == "none":
         return X, y
     if sampler == "random_over":
         return RandomOverSampler(random_state=seed).fit_resample(X, y)
     if sampler == "random_under":
         return RandomUnderSampler(random_state=seed).fit_resample(X, y)
-    if sampler == "smote":
-        smallest = int(np.bincount(y)[np.unique(y)].min())
-        if smallest < 2:
-            return RandomOverSampler(random_state=seed).fit_resample(X, y)
-        return SMOTE(k_neighbors=min(k_neighbors, smallest - 1), random_state=seed).fit_resample(
-            X, y
-        )
-    raise ValueError(f"resample: sampler must be one of {SAMPLERS}, got {sampler!r}")
+    smallest = int(np.bincount(y)[np.unique(y)].min())  # SMOTE from here on
+    if smallest < 2:
+        return RandomOverSampler(random_state=seed).fit_resample(X, y)
+    return SMOTE(k_neighbors=min(k_neighbors, smallest - 1), random_state=seed).fit_resample(X, y)
 
 
 class ResampledTransfer(TransferClusterer):
-    """Resample the labelled source, transfer a classifier, refine by K-means on the target.
+    """Resample the labelled source and transfer a classifier to the target; with
+    ``refine=True``, K-means on the target then refines its predicted classes.
 
     Parameters
     ----------
@@ -91,10 +99,12 @@ class ResampledTransfer(TransferClusterer):
         SMOTE's neighbours.
     C : float, default 1.0
         Inverse L2 regularisation of the logistic regression.
-    refine : bool, default True
-        Run K-means on the target from the predicted classes' centroids.
+    refine : bool, default False
+        ``False``: the classifier's predicted classes are the clusters (no clustering
+        step). ``True``: run K-means on the target from the predicted classes'
+        centroids.
     max_iter : int, default 300
-        K-means iterations.
+        K-means iterations (``refine=True`` only).
     seed : int, default 0
 
     Attributes
@@ -103,10 +113,13 @@ class ResampledTransfer(TransferClusterer):
     cluster_classes_ : ndarray of shape (n_clusters,)
         Source class of every cluster.
     cluster_centers_ : ndarray of shape (n_clusters, d)
+        Target centroids of the predicted classes (``refine=False``) or the K-means
+        centres (``refine=True``).
     source_class_counts_ : dict
         Samples per source class after resampling.
     initial_labels_ : ndarray of shape (n_target,)
-        The classifier's predictions (cluster indices) before refinement.
+        The classifier's predictions (cluster indices); equal to ``labels_`` unless
+        ``refine=True``.
     """
 
     requires_source_labels = True
@@ -146,29 +159,24 @@ class ResampledTransfer(TransferClusterer):
             )
         if classes.size < 2:
             raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
-        if self.standardize not in ("per_domain", "source"):
-            raise ValueError(
-                f"{name}: standardize must be 'per_domain' or 'source', got {self.standardize!r}"
-            )
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"{name}: sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        standardize = check_choice(self.standardize, STANDARDIZE, method=name, name="standardize")
+        sampler = check_choice(self.sampler, SAMPLERS, method=name, name="sampler")
         k_nn = check_positive_int(self.k_neighbors, method=name, name="k_neighbors")
         max_iter = check_positive_int(self.max_iter, method=name, name="max_iter")
-        if not (isinstance(self.C, (int, float)) and self.C > 0):
-            raise ValueError(f"{name}: C must be a number > 0, got {self.C!r}")
+        C = check_number(self.C, method=name, name="C", strict=True)
+        refine = check_bool(self.refine, method=name, name="refine")
+        seed = check_seed(self.seed, method=name)
 
         # Class indices 0..k-1 (source labels need not be contiguous).
         y = np.searchsorted(classes, pair.source.y)
-        Xs, ys = resample(
-            pair.source.X.astype(np.float64), y, self.sampler, k_neighbors=k_nn, seed=self.seed
-        )
+        Xs, ys = resample(pair.source.X.astype(np.float64), y, sampler, k_neighbors=k_nn, seed=seed)
         self.source_class_counts_ = {
             int(classes[c]): int(n) for c, n in enumerate(np.bincount(ys, minlength=k))
         }
         Xt = pair.target.X.astype(np.float64)
         scaler = StandardScaler().fit(Xs)
-        target_scaler = StandardScaler().fit(Xt) if self.standardize == "per_domain" else scaler
-        clf = LogisticRegression(C=self.C, max_iter=1000).fit(scaler.transform(Xs), ys)
+        target_scaler = StandardScaler().fit(Xt) if standardize == "per_domain" else scaler
+        clf = LogisticRegression(C=C, max_iter=1000).fit(scaler.transform(Xs), ys)
         pred = clf.predict(target_scaler.transform(Xt)).astype(np.int64)
         self.initial_labels_ = pred
         centers = np.stack(
@@ -177,10 +185,8 @@ class ResampledTransfer(TransferClusterer):
                 for c in range(k)
             ]
         )
-        if self.refine:
-            labels, centers, _ = kmeans(
-                Xt, k, init=centers, n_init=1, seed=self.seed, max_iter=max_iter
-            )
+        if refine:
+            labels, centers, _ = kmeans(Xt, k, init=centers, n_init=1, seed=seed, max_iter=max_iter)
         else:
             labels = pred
         self.labels_ = np.asarray(labels, dtype=np.int64)

@@ -32,9 +32,14 @@ raises ``ValueError``.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
-from baselines.coclustering import check_non_negative, check_positive_int
+from baselines._arrays import one_hot
+from baselines._validation import (
+    check_non_negative,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
 from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
 
@@ -55,15 +60,9 @@ def mutual_information(P: np.ndarray) -> float:
     return float(np.sum(P[nz] * np.log(P[nz] / outer[nz])))
 
 
-def _indicator(labels: np.ndarray, k: int) -> sparse.csr_matrix:
-    """``(n, k)`` 0/1 membership matrix of ``labels``."""
-    n = labels.shape[0]
-    return sparse.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, k))
-
-
 def _compress(P: np.ndarray, rows: np.ndarray, cols: np.ndarray, kr: int, kc: int) -> np.ndarray:
     """``P~[a, b] = sum_{x in a, z in b} P[x, z]`` of shape ``(kr, kc)``."""
-    return np.asarray(np.asarray(_indicator(rows, kr).T @ P) @ _indicator(cols, kc))
+    return np.asarray(np.asarray(one_hot(rows, kr).T @ P) @ one_hot(cols, kc))
 
 
 def _reassign(scores: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -94,7 +93,7 @@ class _Side:
 
     def compressed_rows(self, cols: np.ndarray, kz: int) -> np.ndarray:
         """``p(Z~ | x)`` of shape ``(n, kz)``."""
-        return _safe_div(np.asarray(self.P @ _indicator(cols, kz)), self.px[:, None])
+        return _safe_div(np.asarray(self.P @ one_hot(cols, kz)), self.px[:, None])
 
     def row_scores(self, cols: np.ndarray, kz: int) -> np.ndarray:
         """``sum_z p(z | x) log p^(z | x~)`` of shape ``(n, k)``: the higher, the closer."""
@@ -199,12 +198,10 @@ class SelfTaughtClustering(TransferClusterer):
         kz = check_positive_int(kz, method=name, name="n_feature_clusters")
         if kz > m:
             raise ValueError(f"{name}: n_feature_clusters={kz} exceeds the {m} features")
-        if isinstance(self.trade_off, bool) or not (
-            isinstance(self.trade_off, (int, float, np.number)) and self.trade_off >= 0
-        ):
-            raise ValueError(f"{name}: trade_off must be a number >= 0, got {self.trade_off!r}")
+        check_number(self.trade_off, method=name, name="trade_off", low=0.0)
         check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
         check_positive_int(self.n_init, method=name, name="n_init")
+        check_seed(self.seed, method=name)
         check_non_negative(pair.target.X, method=name, role="target")
         check_non_negative(pair.source.X, method=name, role="source")
         return k, ks, kz
@@ -222,7 +219,7 @@ class SelfTaughtClustering(TransferClusterer):
         aux.rows = kmeans(aux.cond, ks, n_init=self.n_init, seed=self.seed)[0]
         profile = np.hstack(
             [
-                w * _safe_div(np.asarray(_indicator(s.rows, s.k).T @ s.P).T, s.pz[:, None])
+                w * _safe_div(np.asarray(one_hot(s.rows, s.k).T @ s.P).T, s.pz[:, None])
                 for w, s in ((1.0, tgt), (lam, aux))
             ]
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
+from baselines._validation import check_seed
 from dtc.methods import TransferClusterer
 
 __all__ = ["SourceNearestNeighbour"]
@@ -27,7 +28,8 @@ class SourceNearestNeighbour(TransferClusterer):
         ``None`` takes the pair's ``n_clusters``; it must equal the number of source
         classes (the labels are the source classes).
     seed : int, default 0
-        Unused (1-NN is deterministic); accepted so runners can pass a seed.
+        Unused (1-NN is deterministic); accepted (and validated like every seed) so
+        runners can pass one.
 
     Attributes
     ----------
@@ -44,6 +46,7 @@ class SourceNearestNeighbour(TransferClusterer):
 
     def _fit(self, pair) -> None:
         k = self._n_clusters(pair)
+        check_seed(self.seed, method="SourceNearestNeighbour")
         classes = np.unique(pair.source.y)
         if len(classes) != k:
             raise ValueError(

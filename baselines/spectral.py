@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sklearn.cluster import SpectralClustering
 
+from baselines._validation import check_positive_int, check_seed
 from dtc.methods import TransferClusterer
 
 
@@ -38,17 +39,20 @@ class TargetSpectral(TransferClusterer):
         self.seed = seed
 
     def _fit(self, pair):
+        name = type(self).__name__
         k = self._n_clusters(pair)
         n = pair.target.n_samples
-        if not isinstance(self.n_neighbors, int) or not 1 <= self.n_neighbors < n:
+        n_neighbors = check_positive_int(self.n_neighbors, method=name, name="n_neighbors")
+        if n_neighbors >= n:
             raise ValueError(
-                f"TargetSpectral: n_neighbors must be an int in [1, {n - 1}], got {self.n_neighbors!r}"
+                f"{name}: n_neighbors must be an int in [1, {n - 1}] (fewer than the target's "
+                f"{n} samples), got {self.n_neighbors!r}"
             )
         sc = SpectralClustering(
             k,
             affinity="nearest_neighbors",
-            n_neighbors=self.n_neighbors,
+            n_neighbors=n_neighbors,
             assign_labels="kmeans",
-            random_state=self.seed,
+            random_state=check_seed(self.seed, method=name),
         )
         self.labels_ = sc.fit_predict(pair.target.X)

@@ -23,6 +23,7 @@ from baselines._adapt_then_cluster import (
     dense_linalg_threads,
     resolve_n_components,
 )
+from baselines._validation import check_domains
 
 __all__ = ["SubspaceAlignment", "principal_directions", "subspace_alignment_transform"]
 
@@ -36,17 +37,21 @@ def principal_directions(X, n_components: int) -> np.ndarray:
     return Vt[:n_components].T
 
 
-def subspace_alignment_transform(Xs, Xt, n_components: int):
+def subspace_alignment_transform(
+    Xs, Xt, n_components=None, *, caller: str = "subspace_alignment_transform"
+):
     """Subspace alignment of ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
 
-    Returns ``(Zs, Zt, M)``: ``Zs = (X_s - mean_s) P_s M`` ``(n_s, p)``,
-    ``Zt = (X_t - mean_t) P_t`` ``(n_t, p)`` and the alignment matrix ``M = P_s^T P_t``
-    ``(p, p)``.
+    ``n_components`` is ``p``, at most ``min(d, n_s, n_t)`` (``None``: ``min(30, d, n_s,
+    n_t)``); ``caller`` names the estimator in error messages. Returns ``(Zs, Zt, M)``:
+    ``Zs = (X_s - mean_s) P_s M`` ``(n_s, p)``, ``Zt = (X_t - mean_t) P_t`` ``(n_t, p)``
+    and the alignment matrix ``M = P_s^T P_t`` ``(p, p)``.
     """
-    Xs = np.asarray(Xs, dtype=np.float64)
-    Xt = np.asarray(Xt, dtype=np.float64)
-    Ps = principal_directions(Xs, n_components)
-    Pt = principal_directions(Xt, n_components)
+    Xs, Xt = check_domains(Xs, Xt, method=caller)
+    limit = min(Xs.shape[1], len(Xs), len(Xt))
+    p = resolve_n_components(n_components, 30, limit, method=caller)
+    Ps = principal_directions(Xs, p)
+    Pt = principal_directions(Xt, p)
     M = Ps.T @ Pt
     return (Xs - Xs.mean(axis=0)) @ Ps @ M, (Xt - Xt.mean(axis=0)) @ Pt, M
 
@@ -66,8 +71,8 @@ class SubspaceAlignment(AdaptThenCluster):
     Attributes
     ----------
     alignment_matrix_ : (p, p), ``P_s^T P_t``
-    labels_, embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_,
-    cluster_classes_ (``init="source"``, labelled source).
+    labels_ (n_t,), embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_
+    (k, p), cluster_classes_ (k,) (``init="source"``, labelled source).
     """
 
     def __init__(self, n_clusters=None, n_components=None, init="source", n_init=10, seed=0):
@@ -78,7 +83,7 @@ class SubspaceAlignment(AdaptThenCluster):
         self.seed = seed
 
     def _adapt(self, Xs, ys, Xt, k):
-        limit = min(Xs.shape[1], len(Xs), len(Xt))
-        p = resolve_n_components(self.n_components, 30, limit, method="SubspaceAlignment")
-        Zs, Zt, self.alignment_matrix_ = subspace_alignment_transform(Xs, Xt, p)
+        Zs, Zt, self.alignment_matrix_ = subspace_alignment_transform(
+            Xs, Xt, self.n_components, caller=type(self).__name__
+        )
         return Zs, Zt

@@ -35,49 +35,47 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from baselines._adapt_then_cluster import (
     AdaptThenCluster,
-    check_choice,
-    check_number,
     dense_linalg_threads,
     resolve_n_components,
 )
+from baselines._arrays import unit_rows
+from baselines._validation import check_bool, check_choice, check_domains, check_number
 
 __all__ = ["KERNELS", "TCA", "joint_features", "mmd_embedding", "tca_transform"]
 
 KERNELS = ("auto", "primal", "linear", "rbf")
 
 
-def _unit_rows(Z) -> np.ndarray:
-    norms = np.linalg.norm(Z, axis=1, keepdims=True)
-    return Z / np.where(norms == 0, 1.0, norms)
-
-
-def joint_features(Xs, Xt, *, kernel: str = "primal", gamma: float = 1.0, normalize=True):
+def joint_features(
+    Xs,
+    Xt,
+    *,
+    kernel: str = "primal",
+    gamma: float = 1.0,
+    normalize=True,
+    caller: str = "joint_features",
+):
     """The stacked data ``F`` ``(n_s + n_t, q)`` the embedding is computed from.
 
     ``"primal"``: ``X = [X_s; X_t]`` (``q = d``); ``"linear"`` / ``"rbf"``: the kernel
     matrix of ``X`` (``q = n``; rbf: ``exp(-gamma ||x - x'||^2)``); ``"auto"``: primal
     when ``n >= d``, else linear (the smaller problem). With ``normalize`` every sample
-    is first scaled to unit L2 norm (the JDA code).
+    is first scaled to unit L2 norm (the JDA code). ``caller`` names the estimator in
+    error messages.
     """
-    kernel = check_choice(kernel, KERNELS, method="joint_features", name="kernel")
-    Xs = np.asarray(Xs, dtype=np.float64)
-    Xt = np.asarray(Xt, dtype=np.float64)
-    if Xs.ndim != 2 or Xt.ndim != 2 or Xs.shape[1] != Xt.shape[1]:
-        raise ValueError(
-            f"expected Xs (n_s, d) and Xt (n_t, d) with the same d, got {Xs.shape} and {Xt.shape}"
-        )
+    kernel = check_choice(kernel, KERNELS, method=caller, name="kernel")
+    normalize = check_bool(normalize, method=caller, name="normalize")
+    Xs, Xt = check_domains(Xs, Xt, method=caller)
     X = np.vstack([Xs, Xt])
     if normalize:
-        X = _unit_rows(X)
+        X = unit_rows(X)
     if kernel == "auto":
         kernel = "primal" if X.shape[0] >= X.shape[1] else "linear"
     if kernel == "primal":
         return X
     if kernel == "linear":
         return X @ X.T
-    return rbf_kernel(
-        X, gamma=check_number(gamma, method="joint_features", name="gamma", strict=True)
-    )
+    return rbf_kernel(X, gamma=check_number(gamma, method=caller, name="gamma", strict=True))
 
 
 def _apply_inv_sqrt(Z, Q, scale, lam):
@@ -139,7 +137,7 @@ def embed(F, E, ns: int, n_components: int, lam: float, normalize: bool):
     """``Z = F V`` split into ``(Z_s, Z_t)``, rows L2-normalised with ``normalize``."""
     Z = F @ mmd_embedding(F, E, n_components, lam)
     if normalize:
-        Z = _unit_rows(Z)
+        Z = unit_rows(Z)
     return Z[:ns], Z[ns:]
 
 
@@ -151,17 +149,27 @@ def check_embedding_params(n_components, lam, kernel, limit, *, method: str):
     return p, lam, kernel
 
 
-def tca_transform(Xs, Xt, *, n_components=None, lam=1.0, kernel="auto", gamma=1.0, normalize=True):
+def tca_transform(
+    Xs,
+    Xt,
+    *,
+    n_components=None,
+    lam=1.0,
+    kernel="auto",
+    gamma=1.0,
+    normalize=True,
+    caller: str = "tca_transform",
+):
     """TCA embedding of ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
 
     Returns ``(Zs, Zt)`` of shapes ``(n_s, p)`` and ``(n_t, p)``; ``p = n_components``
     (``None``: ``min(100, q)``, ``q = d`` primal, ``n_s + n_t`` with a kernel).
-    ``kernel``, ``gamma``, ``normalize``: see :func:`joint_features`; ``lam``: the ridge.
+    ``kernel``, ``gamma``, ``normalize``: see :func:`joint_features`; ``lam``: the ridge;
+    ``caller`` names the estimator in error messages.
     """
-    F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize)
-    p, lam, kernel = check_embedding_params(
-        n_components, lam, kernel, min(F.shape), method="tca_transform"
-    )
+    check_number(lam, method=caller, name="lam", strict=True)  # before the kernel matrix
+    F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize, caller=caller)
+    p, lam, kernel = check_embedding_params(n_components, lam, kernel, min(F.shape), method=caller)
     ns = len(Xs)
     e = marginal_mmd_vector(ns, len(Xt))[:, None]
     return embed(F, e, ns, p, lam, normalize)
@@ -188,8 +196,8 @@ class TCA(AdaptThenCluster):
 
     Attributes
     ----------
-    labels_, embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_,
-    cluster_classes_ (``init="source"``, labelled source).
+    labels_ (n_t,), embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_
+    (k, p), cluster_classes_ (k,) (``init="source"``, labelled source).
     """
 
     def __init__(
@@ -215,8 +223,6 @@ class TCA(AdaptThenCluster):
         self.seed = seed
 
     def _adapt(self, Xs, ys, Xt, k):
-        check_choice(self.kernel, KERNELS, method="TCA", name="kernel")
-        check_number(self.lam, method="TCA", name="lam", strict=True)
         return tca_transform(
             Xs,
             Xt,
@@ -224,5 +230,6 @@ class TCA(AdaptThenCluster):
             lam=self.lam,
             kernel=self.kernel,
             gamma=self.gamma,
-            normalize=bool(self.normalize),
+            normalize=self.normalize,
+            caller=type(self).__name__,
         )

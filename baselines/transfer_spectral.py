@@ -40,7 +40,13 @@ from scipy import sparse
 from scipy.sparse.linalg import eigsh, svds
 from sklearn.neighbors import kneighbors_graph
 
-from baselines.coclustering import check_non_negative, check_positive_int
+from baselines._arrays import unit_rows
+from baselines._validation import (
+    check_non_negative,
+    check_number,
+    check_positive_int,
+    check_seed,
+)
 from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
 
@@ -159,12 +165,11 @@ class TransferSpectralClustering(TransferClusterer):
                 f"{name}: n_clusters={k} exceeds the samples of a domain or the features "
                 f"({n_min} samples, {pair.target.n_features} features)"
             )
-        for pname, low in (("trade_off", 0.0), ("step", 0.0), ("tol", 0.0)):
-            v = getattr(self, pname)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or v < low:
-                raise ValueError(f"{name}: {pname} must be a number >= {low}, got {v!r}")
+        for pname in ("trade_off", "step", "tol"):
+            check_number(getattr(self, pname), method=name, name=pname, low=0.0)
         check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
         check_positive_int(self.n_init, method=name, name="n_init")
+        check_seed(self.seed, method=name)
         check_non_negative(pair.target.X, method=name, role="target")
         check_non_negative(pair.source.X, method=name, role="source")
         return k
@@ -216,8 +221,7 @@ class TransferSpectralClustering(TransferClusterer):
                 if abs(self.history_[-1]["objective"] - self.history_[-2]["objective"]) < self.tol:
                     break
         self.n_iter_ = it
-        norms = np.linalg.norm(Ft, axis=1, keepdims=True)
-        self.embedding_ = np.divide(Ft, norms, out=np.zeros_like(Ft), where=norms > 0)
+        self.embedding_ = unit_rows(Ft)
         self.feature_embedding_ = Fz
         self.labels_ = kmeans(self.embedding_, k, n_init=self.n_init, seed=self.seed)[0].astype(
             np.int64

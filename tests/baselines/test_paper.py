@@ -19,6 +19,10 @@ The source is labelled; target labels are used only to score the 1-NN / SVM pred
   2-fold cross-validation on the source (the released CORAL code's grid). Measured: 47.8.
   Gap: about 1 point; the released code also maps the target by the CORAL matrix in its
   test kernel (``X_t A A^T X_s^T``), which gives 48.6.
+
+The exact reproductions (JDA, TCA) are tested to two decimals (``EXACT``: within half a
+unit of the published last digit), so that any change of the methods shows; CORAL,
+which is not exact, within ``2.0`` points.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ pytestmark = pytest.mark.paper
 
 SURF = "office_caltech10_surf"
 SURF_DOMAINS = ("caltech10", "amazon", "webcam", "dslr")
+EXACT = 0.005  # published figures have two decimals
 
 
 @functools.cache
@@ -70,7 +75,7 @@ def test_jda_1nn_long_2013(data_dir, benchmark, source, target, lam, published):
     Xt, yt = _domain(data_dir, benchmark, target)
     _, _, pseudo = jda_transform(Xs, ys, Xt, n_components=100, lam=lam, n_iter=10)
     acc = 100.0 * float(np.mean(pseudo == yt))
-    assert abs(acc - published) <= 2.0, f"JDA {source}->{target}: {acc:.2f} vs {published}"
+    assert abs(acc - published) <= EXACT, f"JDA {source}->{target}: {acc:.4f} vs {published}"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +87,7 @@ def test_tca_1nn_long_2013(data_dir, source, target, published):
     Xt, yt = _domain(data_dir, SURF, target)
     Zs, Zt = tca_transform(Xs, Xt, n_components=100, lam=1.0, kernel="linear", normalize=False)
     acc = _nn_accuracy(Zs, ys, Zt, yt)
-    assert abs(acc - published) <= 2.0, f"TCA {source}->{target}: {acc:.2f} vs {published}"
+    assert abs(acc - published) <= EXACT, f"TCA {source}->{target}: {acc:.4f} vs {published}"
 
 
 def _coral_svm(Xs, ys, Xt, yt) -> float:

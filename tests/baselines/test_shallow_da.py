@@ -17,11 +17,11 @@ from sklearn.decomposition import PCA
 
 import dtc.methods
 from baselines.coral import CORAL, coral_transform
-from baselines.jda import JDA, jda_transform
+from baselines.jda import JDA, _conditional_vectors, jda_transform
 from baselines.model_transfer import ModelTransfer
 from baselines.ot_da import OTEMD, OTL1l2, OTSinkhorn, ot_transform
 from baselines.subspace_alignment import SubspaceAlignment, subspace_alignment_transform
-from baselines.tca import TCA, mmd_embedding, tca_transform
+from baselines.tca import TCA, marginal_mmd_vector, mmd_embedding, tca_transform
 from dtc.data import Domain, DomainPair
 from dtc.metrics import acc_unmatched, cluster_acc
 
@@ -156,6 +156,65 @@ def test_subspace_alignment_matrix_is_ps_transpose_pt():
     np.testing.assert_allclose(np.abs(est.alignment_matrix_), np.abs(Ps.T @ Pt), atol=1e-6)
 
 
+@pytest.mark.parametrize("direction", ["target_to_source", "source_to_target"])
+def test_coral_reg0_refuses_a_singular_covariance(shifted, direction):
+    # A constant feature in the re-coloured domain: C^{-1/2} does not exist (it used to
+    # give features of size ~1e138). reg > 0 is unaffected.
+    Xs, Xt = shifted.source.X.copy(), shifted.target.X.copy()
+    (Xt if direction == "target_to_source" else Xs)[:, 2] = 1.0
+    pair = DomainPair(Domain(Xs, shifted.source.y), Domain(Xt), n_clusters=3)
+    with pytest.raises(ValueError, match=r"CORAL: reg=0 .* rank 2 < d=3 .*use reg > 0"):
+        CORAL(reg=0.0, direction=direction).fit(pair)
+    assert np.isfinite(CORAL(reg=1.0, direction=direction).fit(pair).embedding_).all()
+
+
+def test_coral_transform_reg0_with_fewer_samples_than_features():
+    rng = np.random.default_rng(6)
+    Xs, Xt = rng.standard_normal((4, 6)), rng.standard_normal((30, 6))
+    with pytest.raises(ValueError, match=r"coral_transform: reg=0 .* rank 3 < d=6"):
+        coral_transform(Xs, Xt, reg=0.0)
+    assert np.isfinite(coral_transform(Xs, Xt, reg=1e-3)).all()
+
+
+def test_mmd_vectors_match_the_papers_matrices_entry_by_entry():
+    # Long et al. (ICCV 2013): eq. (3), the marginal MMD matrix M_0 (Pan et al.'s TCA
+    # matrix L), and eq. (6), the conditional M_c from the target pseudo-labels. The JDA
+    # code uses C * M_0 + sum_c M_c, and sets the target entries of a class that no target
+    # sample is pseudo-labelled with to 0 (``e(isinf(e)) = 0``). Built entry by entry here.
+    ns, nt, C = 7, 6, 3
+    ys = np.array([0, 1, 2, 0, 1, 2, 1])
+    yt = np.array([0, 0, 2, 2, 2, 0])  # class 1 is absent from the pseudo-labels
+    n = ns + nt
+    source = np.arange(n) < ns
+    M0 = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if source[i] and source[j]:
+                M0[i, j] = 1 / ns**2
+            elif not source[i] and not source[j]:
+                M0[i, j] = 1 / nt**2
+            else:
+                M0[i, j] = -1 / (ns * nt)
+    e = marginal_mmd_vector(ns, nt)  # TCA: M_0 = e e^T
+    np.testing.assert_allclose(np.outer(e, e), M0, rtol=1e-14, atol=0)
+    labels = np.r_[ys, yt]
+    M = C * M0
+    for c in range(C):
+        nsc, ntc = np.sum(ys == c), np.sum(yt == c)
+        for i in range(n):
+            for j in range(n):
+                if labels[i] != c or labels[j] != c:
+                    continue
+                if source[i] and source[j]:
+                    M[i, j] += 1 / nsc**2
+                elif not source[i] and not source[j]:
+                    M[i, j] += 1 / ntc**2 if ntc else 0.0
+                else:
+                    M[i, j] += -1 / (nsc * ntc) if ntc else 0.0
+    E = np.c_[marginal_mmd_vector(ns, nt, C), _conditional_vectors(ys, yt, C, ns, nt)]
+    np.testing.assert_allclose(E @ E.T, M, rtol=1e-13, atol=1e-16)
+
+
 def _brute_force_directions(F, M, lam, p):
     """Top-p generalised eigenvectors of (F^T H F) v = mu (F^T M F + lam I) v, the
     authors' formula with explicit n x n matrices and a general eigen-solver."""
@@ -285,7 +344,7 @@ def test_target_labels_never_reach_the_method(shifted):
         (TCA(lam=0.0), True, "TCA: lam must be a number > 0"),
         (TCA(kernel="poly"), True, "TCA: kernel must be one of"),
         (JDA(n_iter=0), True, "JDA: n_iter must be an int >= 1"),
-        (OTSinkhorn(reg_e=0), True, "ot_transform: reg_e must be a number > 0"),
+        (OTSinkhorn(reg_e=0), True, "OTSinkhorn: reg_e must be a number > 0"),
         (OTEMD(cost_norm="sum"), True, "OTEMD: cost_norm must be one of"),
         (ModelTransfer(n_init=0), True, "ModelTransfer: n_init must be an int >= 1"),
     ],
