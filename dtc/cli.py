@@ -102,7 +102,8 @@ RUN_EPILOG = (
     "With a CONFIG (a YAML file of experiments/), runs its whole grid into --out "
     "(default results/<name>), skipping runs already there; trailing key=value arguments "
     "override the config, e.g. `dtc run experiments/smoke.yaml seeds=[0,1] "
-    "methods.dtc.lam=0.5`."
+    "methods.DTC.lam=0.5` (DTC is a row label of that config; a new row needs "
+    "methods.<label>.method=<method>)."
 )
 
 
@@ -268,18 +269,40 @@ def report(
         list[str] | None, typer.Option(help="Metrics to tabulate (default: all present).")
     ] = None,
     figures: Annotated[bool, typer.Option(help="Also write PNG figures.")] = True,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Tabulate only the runs of this config as it is now (its rows, grid points, "
+            "pairs and seeds); the others in the file are named on stderr.",
+            show_default=False,
+        ),
+    ] = None,
 ):
     """Write Markdown, CSV and LaTeX tables (mean ± std over seeds) and PNG figures."""
+    from dtc.experiment.config import expand, load_config
     from dtc.experiment.report import write_report
-    from dtc.experiment.runner import RESULTS_FILE
+    from dtc.experiment.runner import RESULTS_FILE, describe_records, split_by_tasks
+    from dtc.experiment.store import read_records
 
     path = results / RESULTS_FILE if results.is_dir() else results
     if not path.is_file():
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
     target = out_dir or path.parent / "report"
     try:
-        written = write_report(path, target, metrics=metric, figures=figures)
-    except ValueError as exc:
+        records = read_records(path)
+        if config is not None:
+            _import_here()  # a config may name a user's module:Class
+            cfg = load_config(config)
+            records, others = split_by_tasks(records, expand(cfg))
+            if others:
+                err.print(
+                    f"left out {describe_records(others)}: not in {cfg.name}'s current runs",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        written = write_report(records, target, metrics=metric, figures=figures)
+    except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
     md = target / "acc.md"
     if md.exists():
@@ -327,22 +350,31 @@ def bench_losses(
             sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
     else:
         table = Table(
-            title=f"alignment losses ({'quick' if quick else 'protocol'}; {summary.results_path})"
+            title=f"alignment losses ({'quick' if quick else 'protocol'}; {summary.results_path})",
+            caption="ACC: per seed the mean over the protocol's pairs, then mean ± sample std "
+            "over seeds. A loss with a failed run is incomplete, not ranked.",
         )
         for col in ("rank", "loss", "ACC (%)", "NMI (%)", "s / epoch", "runs"):
             table.add_column(col, justify="left" if col == "loss" else "right")
         for i, row in enumerate(rows, 1):
             spe = row["seconds_per_epoch"]
+            if not row["complete"]:  # no scores: a mean over the runs that finished misleads
+                table.add_row("–", row["loss"], "incomplete", "–", "–", _runs(row))
+                continue
             table.add_row(
                 str(i),
                 row["loss"],
                 f"{100 * row['acc']:.1f} ± {100 * row['acc_std']:.1f}",
                 f"{100 * row['nmi']:.1f}",
                 "–" if spe is None else f"{spe:.3f}",
-                str(row["n_runs"]),
+                _runs(row),
             )
         out.print(table)
     _report_failures(summary)
+
+
+def _runs(row: dict) -> str:
+    return f"{row['n_runs']}/{row['n_tasks']}"
 
 
 @app.command()

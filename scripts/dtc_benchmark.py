@@ -11,7 +11,8 @@ class means -- and DTC in its two settings with the documented per-family defaul
 ``unlabelled``  no labels anywhere (``use_source_labels=False``).
 
 Every result is appended to a JSON-lines file as soon as it exists (a re-run skips the
-rows already there), and the table of Hungarian ACC (mean over seeds, %) is printed at
+rows already there; a last line cut short by a crash is not a row, and is cut off before
+the next append), and the table of Hungarian ACC (mean over seeds, %) is printed at
 the end. A row records the parameters it ran with; when they have changed since (a
 family's DTC default, a reference's parameters), the row is stale: it is moved to
 ``<out>.stale.jsonl`` and run again, so the table never mixes two configurations. Target labels are used only by
@@ -35,7 +36,7 @@ import torch
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
-from dtc.experiment.store import append_record, read_records, write_records
+from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
 
@@ -81,20 +82,15 @@ def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
     current ones (a changed family default, a changed reference; a row without recorded
     parameters counts as run with none) is appended to ``<out>.stale.jsonl`` and dropped
     from ``out``. Rows of methods no longer listed are kept."""
-    holds = [
-        r["method"] not in (*REFERENCES, *(f"dtc_{s}" for s in SETTINGS))
-        or r.get("params", {}) == row_params(r["family"], r["method"])
+    stale = [
+        r["method"] in (*REFERENCES, *(f"dtc_{s}" for s in SETTINGS))
+        and r.get("params", {}) != row_params(r["family"], r["method"])
         for r in rows
     ]
-    if all(holds):
-        return rows
     stale_path = out.with_name(out.stem + ".stale.jsonl")
-    for r, ok in zip(rows, holds):
-        if not ok:
-            append_record(stale_path, r)
-    fresh = [r for r, ok in zip(rows, holds) if ok]
-    write_records(out, fresh)
-    print(f"{len(rows) - len(fresh)} stale rows moved to {stale_path} (run again)")
+    fresh = set_aside(out, rows, stale, stale_path)
+    if any(stale):
+        print(f"{sum(stale)} stale rows moved to {stale_path} (run again)")
     return fresh
 
 

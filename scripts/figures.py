@@ -1,7 +1,8 @@
 """Paper figures: t-SNE of embeddings before / after adaptation, training curves.
 
 Fits DTC on one pair twice with the same seed and budget: without alignment
-(``loss=None``, "before adaptation") and with the default loss ("after"), then plots
+(``loss=None``, "before adaptation") and with the loss of ``--loss`` ("after"; default
+``dann``, the adversarial loss, not DTC's own default ``coral``), then plots
 source and target embeddings coloured by domain and by cluster, and the per-epoch
 history (losses, lambda, discrepancy) of the adapted run. Target labels are not used.
 

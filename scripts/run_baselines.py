@@ -11,11 +11,15 @@ labelled source (``--labelled-source`` gives the labels to every method). Target
 are used only by ``dtc.metrics.evaluate`` after ``fit``. Every (method, pair, seed) is
 run with ``seed`` passed to the method when it has that parameter.
 
-Finished runs are appended to ``<out>/runs.jsonl`` as they complete; a re-run skips the
-(method, pair, seed) rows already there (a failure is recorded with its error and also
-skipped; delete its line to retry). At the end the table ``<out>/baselines.md`` and
-``<out>/baselines.csv`` (Hungarian ACC and NMI, mean +- std over seeds, in %) is
-written from all recorded runs, and the total run time is printed.
+Finished runs are appended to ``<out>/runs.jsonl`` as they complete, each with its
+setting and the method's resolved parameters; a re-run skips the (method, pair, seed,
+setting) runs already there (a failure is recorded with its error and also skipped;
+delete its line to retry). A run recorded under other parameters than the method's
+current ones (a default changed) is moved to ``<out>/runs.stale.jsonl`` and run again;
+runs of the other setting stay in the file but not in the tables. At the end the table
+``<out>/baselines.md`` and ``<out>/baselines.csv`` (Hungarian ACC and NMI, mean +- sample
+std over seeds as in ``dtc report``, in %) is written from the recorded runs of this
+invocation's methods, pairs, seeds and setting, and the total run time is printed.
 
     python scripts/run_baselines.py                      # everything, 3 seeds
     python scripts/run_baselines.py --quick              # 4 pairs, 2 seeds
@@ -38,6 +42,8 @@ import numpy as np
 
 import dtc.methods
 from dtc.data import DomainPair, load_pair
+from dtc.experiment.single import describe_params
+from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
 
 SURF = ("caltech10", "amazon", "webcam", "dslr")
@@ -84,25 +90,47 @@ def select_methods(args) -> list[str]:
     return [n for n in names if n not in set(args.exclude)]
 
 
-def load_done(path: Path) -> dict[tuple[str, str, int], dict]:
-    done = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                done[(rec["method"], rec["pair"], rec["seed"])] = rec
-    return done
+def run_key(rec: dict) -> tuple:
+    """What a run is: (method, pair, seed, setting)."""
+    return rec["method"], rec["pair"], rec["seed"], rec.get("setting")
+
+
+def setting_of(name: str, labelled: bool) -> str:
+    """``"labelled"`` when the method gets the source labels (``--labelled-source`` or a
+    method that needs them), else ``"unlabelled"``."""
+    needs = dtc.methods.get_class(name).requires_source_labels
+    return "labelled" if labelled or needs else "unlabelled"
 
 
 def make_method(name: str, seed: int):
     cls = dtc.methods.get_class(name)
     params = inspect.signature(cls.__init__).parameters
-    return cls(seed=seed) if "seed" in params else cls(), cls
+    return cls(seed=seed) if "seed" in params else cls()
 
 
-def run_one(name: str, pair: DomainPair, seed: int, labelled: bool) -> dict:
-    est, cls = make_method(name, seed)
-    give_labels = labelled or cls.requires_source_labels
+def resolved_params(name: str, seed: int) -> dict:
+    """The parameters a run of ``name`` with ``seed`` has now, as read back from JSON."""
+    return json.loads(json.dumps(describe_params(make_method(name, seed)), default=str))
+
+
+def load_done(path: Path, current: dict[tuple, dict]) -> dict[tuple, dict]:
+    """The runs of ``path`` by :func:`run_key`, after moving to ``<stem>.stale.jsonl``
+    those of a key in ``current`` recorded under other parameters than ``current``'s (a
+    run without recorded parameters cannot be checked: kept). A last line cut short by a
+    crash is not a run."""
+    records = read_records(path)
+    stale = [
+        "params" in r and run_key(r) in current and r["params"] != current[run_key(r)]
+        for r in records
+    ]
+    stale_path = path.with_name(path.stem + ".stale.jsonl")
+    kept = set_aside(path, records, stale, stale_path)
+    if any(stale):
+        print(f"{sum(stale)} runs recorded under other parameters moved to {stale_path}")
+    return {run_key(r): r for r in kept}
+
+
+def run_one(pair: DomainPair, est, give_labels: bool) -> dict:
     seen = (
         pair
         if give_labels
@@ -119,11 +147,12 @@ def run_one(name: str, pair: DomainPair, seed: int, labelled: bool) -> dict:
     scores = evaluate(
         pair.target.y, est.labels_, cluster_classes=getattr(est, "cluster_classes_", None)
     )
-    return {
-        "setting": "labelled" if give_labels else "unlabelled",
-        "seconds": round(seconds, 3),
-        **{k: float(v) for k, v in scores.items()},
-    }
+    return {"seconds": round(seconds, 3), **{k: float(v) for k, v in scores.items()}}
+
+
+def _std(values: np.ndarray) -> float:
+    # Sample std (ddof=1) over seeds, as `dtc report`; 0 for one seed.
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Path) -> str:
@@ -141,9 +170,9 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
             nmi = 100 * np.array([r["nmi"] for r in ok])
             cell = {
                 "acc_mean": acc.mean(),
-                "acc_std": acc.std(),
+                "acc_std": _std(acc),
                 "nmi_mean": nmi.mean(),
-                "nmi_std": nmi.std(),
+                "nmi_std": _std(nmi),
                 "n_seeds": len(ok),
                 "setting": ok[0]["setting"],
                 "seconds": float(np.mean([r["seconds"] for r in ok])),
@@ -232,7 +261,8 @@ def main(argv=None) -> int:
     methods = select_methods(args)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "runs.jsonl"
-    done = load_done(log)
+    setting = {m: setting_of(m, args.labelled_source) for m in methods}
+    params = {(m, s): resolved_params(m, s) for m in methods for s in seeds}
     # Methods that need non-negative features (co-clustering of counts) get the raw
     # features, as in experiments/paper/table1.yaml; every other method the standard ones.
     pairs, raw_pairs = {}, {}
@@ -242,36 +272,33 @@ def main(argv=None) -> int:
         raw_pairs[name] = load_pair(
             benchmark, source, target, data_dir=args.data_dir, preprocess="raw"
         )
-    todo = [(m, p, s) for p in pairs for m in methods for s in seeds if (m, p, s) not in done]
+    keys = [(m, p, s, setting[m]) for p in pairs for m in methods for s in seeds]
+    done = load_done(log, {key: params[key[0], key[2]] for key in keys})
+    todo = [key for key in keys if key not in done]
     total = len(todo)
     print(
         f"{len(methods)} methods x {len(pairs)} pairs x {len(seeds)} seeds: "
-        f"{total} runs to do, {len(done)} already recorded in {log}",
+        f"{total} runs to do, {len(keys) - total} already recorded in {log}",
         flush=True,
     )
-    with open(log, "a") as f:
-        for i, (m, p, s) in enumerate(todo, 1):
-            rec = {"method": m, "pair": p, "seed": s}
-            try:
-                raw = dtc.methods.get_class(m).requires_non_negative
-                rec.update(run_one(m, (raw_pairs if raw else pairs)[p], s, args.labelled_source))
-                status = (
-                    f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
-                )
-            except Exception as exc:  # recorded, reported, and the sweep goes on
-                rec["error"] = f"{type(exc).__name__}: {exc}"
-                status = f"ERROR {rec['error']}"
-                traceback.print_exc(file=sys.stderr)
-            f.write(json.dumps(rec) + "\n")
-            f.flush()
-            done[m, p, s] = rec
-            elapsed = time.perf_counter() - start
-            print(f"[{i}/{total} {elapsed:7.0f}s] {m:20s} {p:40s} seed {s}: {status}", flush=True)
-    records = [
-        r
-        for r in done.values()
-        if r["method"] in methods and r["pair"] in pairs and r["seed"] in seeds
-    ]
+    for i, (m, p, s, how) in enumerate(todo, 1):
+        rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[m, s]}
+        try:
+            raw = dtc.methods.get_class(m).requires_non_negative
+            est = make_method(m, s)
+            rec.update(run_one((raw_pairs if raw else pairs)[p], est, how == "labelled"))
+            status = (
+                f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
+            )
+        except Exception as exc:  # recorded, reported, and the sweep goes on
+            rec["error"] = f"{type(exc).__name__}: {exc}"
+            status = f"ERROR {rec['error']}"
+            traceback.print_exc(file=sys.stderr)
+        append_record(log, rec)
+        done[run_key(rec)] = rec
+        elapsed = time.perf_counter() - start
+        print(f"[{i}/{total} {elapsed:7.0f}s] {m:20s} {p:40s} seed {s}: {status}", flush=True)
+    records = [done[key] for key in keys if key in done]
     print(summarise(records, methods, list(pairs), args.out))
     print(f"tables: {args.out / 'baselines.md'}, {args.out / 'baselines.csv'}; runs: {log}")
     print(f"total run time: {time.perf_counter() - start:.1f} s")

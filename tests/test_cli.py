@@ -1,10 +1,15 @@
 """The `dtc` command: single runs, config runs with overrides, reports, errors."""
 
 import json
+import re
+from pathlib import Path
 
 from typer.testing import CliRunner
 
-from dtc.cli import app
+from dtc.cli import RUN_EPILOG, app
+from dtc.experiment.config import expand, load_config
+
+SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
 
 runner = CliRunner()
 
@@ -106,3 +111,44 @@ def test_unknown_method_and_bad_set_are_errors(tmp_path):
     assert res.exit_code == 1 and "unknown method 'nope'; available:" in res.stderr
     res = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_init", "--no-record"])
     assert res.exit_code != 0 and "key=value" in res.output
+
+
+def test_the_help_example_overrides_a_row_of_the_config_it_names():
+    (example,) = re.findall(r"`dtc run (\S+) (.*?)`", RUN_EPILOG)
+    path, *overrides = example[0], *example[1].split()
+    assert Path(path) == SMOKE.relative_to(SMOKE.parents[1])
+    cfg = load_config(SMOKE, overrides)
+    assert list(cfg.raw["methods"]) == ["DTC", "K-means"]  # no new row
+    assert all(t.spec.params["lam"] == 0.5 for t in expand(cfg) if t.label == "DTC")
+
+
+def test_an_override_of_a_label_the_config_lacks_is_an_error(tmp_path):
+    res = runner.invoke(app, ["run", str(SMOKE), "methods.dtc.lam=0.5", "--out", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "unknown method label 'dtc'; labels: DTC, K-means" in res.stderr
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_report_with_config_leaves_out_runs_it_no_longer_has(tmp_path):
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(cfg), "seeds=[0,1]", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rep = ["report", str(out), "--no-figures", "--metric", "acc"]
+    everything = runner.invoke(app, [*rep, "--out", str(tmp_path / "all")])
+    assert everything.exit_code == 0 and "over 2 seeds" in everything.stdout
+    # cli.yaml itself runs seed 0 only: seed 1's run is left out, and named
+    only = runner.invoke(app, [*rep, "--out", str(tmp_path / "now"), "--config", str(cfg)])
+    assert only.exit_code == 0, only.output
+    assert "over 1 seeds" in only.stdout
+    assert "left out 1 record(s) (labels: km; seeds: 1): not in cli's current runs" in only.stderr
+
+
+def test_single_runs_append_after_a_cut_last_line(tmp_path):
+    results = tmp_path / "r.jsonl"
+    results.write_text('{"method": "kmeans", "se')  # a write cut short by a crash
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--results", str(results)]
+    assert runner.invoke(app, [*args, "--json"]).exit_code == 0
+    (line,) = results.read_text().splitlines()
+    assert json.loads(line)["method"] == "kmeans"

@@ -13,10 +13,10 @@ from dtc.data.benchmarks import (
     load_pair,
     resolve_data_dir,
 )
-from dtc.data.digits import make_digits_pair
+from dtc.data.digits import check_digits_options, make_digits_pair
 from dtc.data.domain import Domain, DomainPair, check_features
 from dtc.data.files import load_csv, load_mat, load_npz
-from dtc.data.imbalance import make_imbalanced
+from dtc.data.imbalance import check_imbalance, make_imbalanced
 from dtc.data.preprocessing import floored_std, normalize_rows, pca, standardize
 from dtc.data.shifts import apply_shift, shift_domain
 
@@ -27,7 +27,9 @@ __all__ = [
     "DomainPair",
     "apply_shift",
     "benchmark_info",
+    "check_digits_options",
     "check_features",
+    "check_imbalance",
     "floored_std",
     "list_benchmarks",
     "load_csv",

@@ -15,6 +15,11 @@ variable ``DTC_DATA``. The files are the unmodified MATLAB releases of the GFK /
 code (Gong et al., CVPR 2012; Long et al., ICCV 2013), obtainable from the GitHub
 repository ``AngryCarrot/JDA`` (folder ``data/``). Labels are returned 0-based.
 
+Each file is checked against the release before use: its SHA-256 (the values of the
+data README's ``SHA256SUMS``; once per file and process, while its size and mtime stay
+the same) and each domain's number of samples. A file that differs, e.g. one domain's
+file put in place of another's, raises ``ValueError`` naming the file and both hashes.
+
 Preprocessing (``preprocess=``), computed **per domain**:
 
 ``"raw"``         the stored values (counts for SURF, pixels in ``[0, 1]`` for images);
@@ -32,6 +37,7 @@ column of Long et al., ICCV 2013 exactly (see ``tests/data/test_paper_nn.py``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +82,16 @@ PREPROCESSINGS = {
 @dataclass(frozen=True)
 class _DomainFile:
     """Where one domain's arrays live: ``file`` holds ``x_key`` (``(n, d)`` when
-    ``samples_as_rows`` else ``(d, n)``) and ``y_key`` (1-based labels)."""
+    ``samples_as_rows`` else ``(d, n)``) and ``y_key`` (1-based labels). ``sha256`` is
+    the released file's hash and ``n`` the domain's number of samples; ``None``: not
+    checked."""
 
     file: str
     x_key: str
     y_key: str
     samples_as_rows: bool
+    n: int | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,16 +112,16 @@ class _Benchmark:
         return [(s, t) for s in self.domains for t in self.domains if s != t]
 
 
-def _surf(file: str) -> _DomainFile:
-    return _DomainFile(file, "fts", "labels", samples_as_rows=True)
+def _surf(file: str, n: int, sha256: str) -> _DomainFile:
+    return _DomainFile(file, "fts", "labels", samples_as_rows=True, n=n, sha256=sha256)
 
 
-def _jda_pair_file(file: str, source: str, target: str) -> dict:
+def _jda_pair_file(file: str, source: str, target: str, n: tuple[int, int], sha256: str) -> dict:
     """The JDA release's two-domain files: ``X_src``/``Y_src`` and ``X_tar``/``Y_tar``,
-    features x samples."""
+    features x samples; ``n`` the samples of the source and of the target."""
     return {
-        source: _DomainFile(file, "X_src", "Y_src", samples_as_rows=False),
-        target: _DomainFile(file, "X_tar", "Y_tar", samples_as_rows=False),
+        source: _DomainFile(file, "X_src", "Y_src", False, n=n[0], sha256=sha256),
+        target: _DomainFile(file, "X_tar", "Y_tar", False, n=n[1], sha256=sha256),
     }
 
 
@@ -145,11 +155,28 @@ _BENCHMARKS = {
                 "New Domains. ECCV 2010.",
             ),
             source=_JDA_SOURCE,
+            # SHA-256 of the release (the data README's SHA256SUMS)
             files={
-                "amazon": _surf("amazon_SURF_L10.mat"),
-                "caltech10": _surf("Caltech10_SURF_L10.mat"),
-                "dslr": _surf("dslr_SURF_L10.mat"),
-                "webcam": _surf("webcam_SURF_L10.mat"),
+                "amazon": _surf(
+                    "amazon_SURF_L10.mat",
+                    958,
+                    "df32548b994e18d364c99e1f317e1fae100597259f0423a41b90f4f68187bb1f",
+                ),
+                "caltech10": _surf(
+                    "Caltech10_SURF_L10.mat",
+                    1123,
+                    "4f9334c8ced489d5054de97a5fd51a61f017f3bcd1f38c9a85c6d78cb9d7bda5",
+                ),
+                "dslr": _surf(
+                    "dslr_SURF_L10.mat",
+                    157,
+                    "44d673c68e1d07b837893aa74dba3b986e4a6cc3fd66f0dd357683bdef059216",
+                ),
+                "webcam": _surf(
+                    "webcam_SURF_L10.mat",
+                    295,
+                    "a6a9c78b4b7181dfbb58bcfd351d4ebd737f171c31247b8884948aa156d3f700",
+                ),
             },
         ),
         _Benchmark(
@@ -161,7 +188,13 @@ _BENCHMARKS = {
             description="2,000 MNIST and 1,800 USPS digits, 16x16 grey pixels",
             papers=(_JDA_PAPER,),
             source=_JDA_SOURCE,
-            files=_jda_pair_file("MNIST_vs_USPS.mat", "mnist", "usps"),
+            files=_jda_pair_file(
+                "MNIST_vs_USPS.mat",
+                "mnist",
+                "usps",
+                n=(2000, 1800),
+                sha256="2b87e5a793e77826417e6c483e0850d6666c9746717bce2561db43f3f30efd4d",
+            ),
             # Rows reshape row-major to the upright image (checked in the data README).
             image_shape=(16, 16),
         ),
@@ -178,7 +211,13 @@ _BENCHMARKS = {
                 "Tech. report CUCS-005-96, 1996.",
             ),
             source=_JDA_SOURCE,
-            files=_jda_pair_file("COIL_1.mat", "coil1", "coil2"),
+            files=_jda_pair_file(
+                "COIL_1.mat",
+                "coil1",
+                "coil2",
+                n=(720, 720),
+                sha256="5001c5bcef8d95217d66a08bdccbcaae2bc8cd3142540ed4ec38ca0796342534",
+            ),
             image_shape=(32, 32),
         ),
     )
@@ -279,9 +318,11 @@ def benchmark_info(benchmark: str, data_dir=None) -> dict:
 
 # -- file loading ---------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
-def _read_mat(path: str, mtime_ns: int, size: int) -> dict:
-    # Keyed on mtime and size so an edited file is re-read; arrays are made
-    # read-only because every caller shares them.
+def _read_mat(path: str, mtime_ns: int, size: int, sha256: str | None) -> dict:
+    # Keyed on mtime and size so an edited file is re-read (and hashed again); arrays
+    # are made read-only because every caller shares them.
+    if sha256 is not None:
+        _verify_sha256(path, sha256)
     out = read_mat_v5(path)
     for value in out.values():
         if isinstance(value, np.ndarray):
@@ -289,15 +330,30 @@ def _read_mat(path: str, mtime_ns: int, size: int) -> dict:
     return out
 
 
-def _load_mat_cached(path: Path) -> dict:
+def _verify_sha256(path: str, expected: str) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise ValueError(
+            f"{path}: SHA-256 {digest.hexdigest()}, expected {expected} (the released "
+            "file's): another file under this name, e.g. another domain's or a re-saved copy; "
+            "get the original (see `dtc datasets` and the data README)"
+        )
+
+
+def _load_mat_cached(path: Path, sha256: str | None = None) -> dict:
+    """The variables of ``path``, read (and checked against ``sha256`` when given) once
+    per process while its mtime and size stay the same."""
     stat = path.stat()
-    return _read_mat(str(path), stat.st_mtime_ns, stat.st_size)
+    return _read_mat(str(path), stat.st_mtime_ns, stat.st_size, sha256)
 
 
 def _extract(spec: _Benchmark, domain: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``X`` ``(n, d)`` float64 and 0-based ``y`` ``(n,)`` of one domain, validated."""
     where = spec.files[domain]
-    arrays = _load_mat_cached(path)
+    arrays = _load_mat_cached(path, where.sha256)
     for key in (where.x_key, where.y_key):
         if key not in arrays:
             raise ValueError(
@@ -312,10 +368,11 @@ def _extract(spec: _Benchmark, domain: str, path: Path) -> tuple[np.ndarray, np.
             f"d={spec.n_features}, got {getattr(X, 'dtype', type(X))} of shape {np.shape(X)}"
         )
     X = X if where.samples_as_rows else X.T
-    if X.shape[1] != spec.n_features:
+    if X.shape[1] != spec.n_features or where.n not in (None, X.shape[0]):
+        n = "" if where.n is None else f"n={where.n}, "
         raise ValueError(
-            f"{path}: expected {where.x_key!r} of shape {layout} with d={spec.n_features}, "
-            f"got shape {arrays[where.x_key].shape}"
+            f"{path}: expected {where.x_key!r} of shape {layout} with {n}d={spec.n_features} "
+            f"(domain {domain!r}), got shape {arrays[where.x_key].shape}"
         )
     y = np.asarray(y).ravel()
     if y.shape[0] != X.shape[0] or y.dtype.kind not in "uif":

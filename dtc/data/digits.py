@@ -30,12 +30,30 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from dtc.data.domain import Domain, DomainPair
-from dtc.data.shifts import apply_shift
+from dtc.data.shifts import _check_strength, apply_shift
 
-__all__ = ["DIGITS_IMAGE_SHAPE", "make_digits_pair"]
+__all__ = ["DIGITS_IMAGE_SHAPE", "check_digits_options", "make_digits_pair"]
 
 DIGITS_IMAGE_SHAPE = (8, 8)
 _N_CLASSES = 10
+
+
+def check_digits_options(
+    shift: float = 0.5, seed: int = 0, *, source_fraction: float = 0.5
+) -> None:
+    """Check the arguments of :func:`make_digits_pair` without building the pair (a
+    config is checked with it at load time); ``ValueError`` naming the first wrong one."""
+    _check_strength(shift, "make_digits_pair", "shift")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"make_digits_pair: seed must be an int, got {seed!r}")
+    if (
+        isinstance(source_fraction, bool)
+        or not isinstance(source_fraction, (int, float, np.number))
+        or not 0.0 < float(source_fraction) < 1.0
+    ):
+        raise ValueError(
+            f"make_digits_pair: source_fraction must be a number in (0, 1), got {source_fraction!r}"
+        )
 
 
 def make_digits_pair(
@@ -60,12 +78,7 @@ def make_digits_pair(
         ``image_shape=(8, 8)`` and values in ``[0, 1]``; ``n_clusters=10``,
         ``benchmark="digits"``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"make_digits_pair: seed must be an int, got {seed!r}")
-    if not 0.0 < float(source_fraction) < 1.0:
-        raise ValueError(
-            f"make_digits_pair: source_fraction must be in (0, 1), got {source_fraction!r}"
-        )
+    check_digits_options(shift, seed, source_fraction=source_fraction)
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     X_s, X_t, y_s, y_t = train_test_split(

@@ -19,6 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import scipy.io
+import scipy.sparse
 
 from dtc.data.domain import Domain
 
@@ -130,7 +131,9 @@ def load_csv(
         must be integers; non-numeric labels (class names) are mapped to
         ``0..k-1`` in sorted order and the names kept in ``meta["classes"]``.
     header : ``True`` (first row is a header), ``False``, or ``"infer"``: a header
-        when some cell of the first row is not a number.
+        when some feature cell of the first row is not a number (the label cell is
+        left out, since class names are not numbers; with ``label_column`` a header
+        name, every cell counts).
     delimiter : field separator.
     name, image_shape, label_offset : as in :func:`load_npz`.
 
@@ -146,7 +149,7 @@ def load_csv(
     if not rows:
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":
-        header = not all(_is_number(cell) for cell in rows[0])
+        header = not all(_is_number(cell) for cell in _feature_cells(rows[0], label_column))
     names = [c.strip() for c in rows[0]] if header else None
     body = rows[1:] if header else rows
     if not body:
@@ -202,6 +205,16 @@ def load_csv(
     )
 
 
+def _feature_cells(row: list[str], label_column) -> list[str]:
+    """The cells of ``row`` that hold features when ``label_column`` is an index in range
+    (else every cell: a header name implies a header, a bad index is reported later)."""
+    width = len(row)
+    is_index = isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool)
+    if is_index and -width <= label_column < width:
+        return [cell for j, cell in enumerate(row) if j != int(label_column) % width]
+    return row
+
+
 def read_mat_v5(path) -> dict:
     """The variables of a MATLAB v5 ``.mat`` file (``scipy.io.loadmat``), without the
     ``__header__``-style entries; ``ValueError`` naming the file if it is not one."""
@@ -228,10 +241,22 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
             if key not in available:
                 raise _missing_key(path, key, "a numeric MATLAB array", available)
             node = fh[key]
+            if isinstance(node, h5py.Group) and "MATLAB_sparse" in node.attrs:
+                raise ValueError(
+                    f"{path}: {key!r} is a sparse MATLAB matrix, which v7.3 files store as an "
+                    f"HDF5 group that is not read here; save it full ({key} = full({key})) or "
+                    "in a v5 file (save -v7), whose sparse matrices are read"
+                )
             if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "uifb":
                 raise ValueError(f"{path}: expected {key!r} to be a numeric MATLAB array")
             out[key] = np.asarray(node[()]).T
     return out
+
+
+def _dense(value) -> np.ndarray:
+    # scipy.io.loadmat returns MATLAB's sparse matrices as scipy.sparse (np.asarray
+    # would wrap one in a 0-d object array).
+    return value.toarray() if scipy.sparse.issparse(value) else np.asarray(value)
 
 
 def load_mat(
@@ -256,6 +281,9 @@ def load_mat(
         JDA/TCA releases (``X_src``, ``X_tar``).
     name, image_shape, label_offset : as in :func:`load_npz`
         (``label_offset=1`` for MATLAB's 1-based labels).
+
+    A sparse matrix of a v5 file is made dense; one of a v7.3 file raises
+    ``ValueError`` saying so (save it full or as v5).
     """
     path = _existing(path)
     keys = [x_key] if y_key is None else [x_key, y_key]
@@ -266,10 +294,10 @@ def load_mat(
         for key, what in zip(keys, ("features", "labels")):
             if key not in arrays:
                 raise _missing_key(path, key, what, arrays)
-    X = np.asarray(arrays[x_key])
+    X = _dense(arrays[x_key])
     if X.dtype.kind not in "uifb":
         raise ValueError(f"{path}: expected {x_key!r} to be a numeric matrix, got dtype {X.dtype}")
     if X.ndim == 2 and features_as_rows:
         X = X.T
-    y = None if y_key is None else np.asarray(arrays[y_key])
+    y = None if y_key is None else _dense(arrays[y_key])
     return _make_domain(path, X, y, name=name, image_shape=image_shape, label_offset=label_offset)

@@ -26,9 +26,31 @@ import numpy as np
 
 from dtc.data.domain import Domain
 
-__all__ = ["PROFILES", "class_sizes", "make_imbalanced"]
+__all__ = ["PROFILES", "check_imbalance", "class_sizes", "make_imbalanced"]
 
 PROFILES = ("exponential", "step")
+
+
+def check_imbalance(
+    ratio: float, profile: str = "exponential", seed: int = 0, minority_fraction: float = 0.5
+) -> None:
+    """Check the arguments of :func:`make_imbalanced` that do not depend on the domain
+    (a config is checked with it before any data is loaded); ``ValueError`` naming the
+    first wrong one."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)):
+        raise ValueError(f"ratio: expected a number >= 1, got {ratio!r}")
+    if not (np.isfinite(ratio) and ratio >= 1):
+        raise ValueError(
+            f"ratio: expected the imbalance ratio (largest/smallest) >= 1, got {ratio!r}"
+        )
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected one of {PROFILES}, got {profile!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed: expected an int, got {seed!r}")
+    if profile == "step" and not 0.0 < minority_fraction < 1.0:
+        raise ValueError(
+            f"minority_fraction: expected a value in (0, 1), got {minority_fraction!r}"
+        )
 
 
 def class_sizes(
@@ -40,23 +62,12 @@ def class_sizes(
 ) -> np.ndarray:
     """Target size of each class, shape ``(n_classes,)`` int, following ``profile``
     (see the module docstring). Raises ``ValueError`` when a class would be empty."""
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)):
-        raise ValueError(f"ratio: expected a number >= 1, got {ratio!r}")
-    if not (np.isfinite(ratio) and ratio >= 1):
-        raise ValueError(
-            f"ratio: expected the imbalance ratio (largest/smallest) >= 1, got {ratio!r}"
-        )
-    if profile not in PROFILES:
-        raise ValueError(f"profile: expected one of {PROFILES}, got {profile!r}")
+    check_imbalance(ratio, profile, minority_fraction=minority_fraction)
     if n_classes < 2:
         raise ValueError(f"make_imbalanced: expected at least 2 classes, got {n_classes}")
     if profile == "exponential":
         sizes = np.round(n_max * float(ratio) ** (-np.arange(n_classes) / (n_classes - 1)))
     else:
-        if not 0.0 < minority_fraction < 1.0:
-            raise ValueError(
-                f"minority_fraction: expected a value in (0, 1), got {minority_fraction!r}"
-            )
         # At least one minority and one majority class, so the ratio is realised.
         n_minor = int(np.clip(round(minority_fraction * n_classes), 1, n_classes - 1))
         sizes = np.full(n_classes, float(n_max))
@@ -104,6 +115,7 @@ def make_imbalanced(
         raise ValueError(
             f"make_imbalanced: domain {domain.name!r} is unlabelled; class imbalance needs labels"
         )
+    check_imbalance(ratio, profile, seed, minority_fraction)
     labels, counts = np.unique(domain.y, return_counts=True)
     sizes = class_sizes(len(labels), int(counts.min()), ratio, profile, minority_fraction)
     rng = np.random.default_rng(seed)

@@ -54,12 +54,12 @@ def _check_images(images, func: str) -> np.ndarray:
     return arr
 
 
-def _check_strength(strength, func: str) -> float:
+def _check_strength(strength, func: str, name: str = "strength") -> float:
     if isinstance(strength, bool) or not isinstance(strength, (int, float, np.number)):
-        raise ValueError(f"{func}: strength must be a number in [0, 1], got {strength!r}")
+        raise ValueError(f"{func}: {name} must be a number in [0, 1], got {strength!r}")
     s = float(strength)
     if not 0.0 <= s <= 1.0:
-        raise ValueError(f"{func}: strength must be in [0, 1], got {strength!r}")
+        raise ValueError(f"{func}: {name} must be in [0, 1], got {strength!r}")
     return s
 
 

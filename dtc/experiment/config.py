@@ -29,9 +29,13 @@ Expansion yields methods x their grids x pairs x data grids x seeds :class:`Task
 each with a ``run_id`` hashing its resolved configuration and seed, so a sweep can be
 resumed by skipping the ids already in the results file.
 
-Everything is checked at load time against the registries: an unknown key, method,
-parameter, alignment loss, benchmark, domain or a value of the wrong type raises
-``ValueError`` naming it (and the available choices).
+Everything the config names is checked at load time against the registries: an
+unknown key, method, parameter, alignment loss, benchmark, domain or preprocessing, a
+data value the loaders would refuse (``shift: big``, ``imbalance_profile: exponental``),
+a method's ``seed`` (set by ``seeds:``) or an override of a row the config does not have
+raises ``ValueError`` naming it (and the available choices). The *values* of method
+parameters are the method's to check (scikit-learn style, when it is fitted): a wrong
+one fails its runs, which are recorded in ``errors.jsonl``.
 """
 
 from __future__ import annotations
@@ -48,7 +52,13 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
-from dtc.experiment.single import RunSpec, build_objects
+from dtc.experiment.single import (
+    RUNNER_DATA_KEYS,
+    SEED_PARAMS,
+    RunSpec,
+    build_objects,
+    imbalance_options,
+)
 
 __all__ = [
     "EXTRA_METRICS",
@@ -64,9 +74,8 @@ __all__ = [
 TOP_KEYS = ("name", "description", "benchmarks", "methods", "seeds", "metrics", "budget")
 BENCHMARK_KEYS = ("benchmark", "pairs", "data", "grid")
 METHOD_KEYS = ("method", "params", "benchmark_params", "grid", "data")
-EXTRA_METRICS = ("imbalance",)
-# Data parameters applied after dtc.data.load_pair (see single.load_spec_pair).
-RUNNER_DATA_KEYS = ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
+# metric set -> the metrics it adds to a record (dtc.metrics.evaluate(imbalance=True))
+EXTRA_METRICS = {"imbalance": ("macro_f1", "balanced_acc", "min_recall")}
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,21 @@ def parse_overrides(items) -> list[tuple[list[str], object]]:
 
 
 def _apply_override(raw: dict, path: list[str], value) -> None:
+    # A row the config does not have is added only explicitly, by naming its method
+    # (methods.<label>.method=...): a misspelt label (methods.dtc.lam for the row DTC)
+    # would otherwise become a new row of the registry's method of that name.
+    labels = raw.get("methods")
+    if (
+        len(path) >= 3
+        and path[0] == "methods"
+        and path[2] != "method"
+        and isinstance(labels, dict)
+        and path[1] not in labels
+    ):
+        raise ValueError(
+            f"override {'.'.join(path)}: unknown method label {path[1]!r}; labels: "
+            f"{', '.join(map(str, labels))} (a new row needs methods.{path[1]}.method=<method>)"
+        )
     # methods.<label>.<param>=v is shorthand for methods.<label>.params.<param>=v; a
     # fixed value also removes the parameter from that method's grid.
     if len(path) == 3 and path[0] == "methods" and path[2] not in METHOD_KEYS:
@@ -247,6 +271,9 @@ def _check_seeds(seeds) -> list[int]:
     return seeds
 
 
+_DIGITS_KEYS = set(inspect.signature(data.make_digits_pair).parameters)
+
+
 def _data_keys(benchmark: str) -> set[str] | None:
     """The data parameters ``benchmark`` accepts (``None``: not known here)."""
     keys = {"preprocess", *RUNNER_DATA_KEYS}
@@ -254,7 +281,7 @@ def _data_keys(benchmark: str) -> set[str] | None:
     if not info["files"]:
         if benchmark != "digits":
             return None  # another generated benchmark: load_pair checks its options
-        keys |= set(inspect.signature(data.make_digits_pair).parameters)
+        keys |= _DIGITS_KEYS
     return keys
 
 
@@ -272,6 +299,17 @@ def _check_data_params(benchmark: str, keys, preprocesses, where: str) -> None:
                 f"{where}: unknown preprocess {pre!r}; expected 'standard' or one of "
                 f"{', '.join(data.PREPROCESSINGS)}"
             )
+
+
+def _check_data_values(benchmark: str, params: dict, i: int) -> None:
+    """The values of one run's data parameters, checked by the loaders' own checks
+    without loading anything."""
+    try:
+        imbalance_options(params)
+        if benchmark == "digits":
+            data.check_digits_options(**{k: v for k, v in params.items() if k in _DIGITS_KEYS})
+    except ValueError as exc:
+        raise ValueError(f"benchmarks[{i}] with data {params}: {exc}") from exc
 
 
 def _check_benchmark(entry, i: int) -> dict:
@@ -308,9 +346,18 @@ def _check_benchmark(entry, i: int) -> dict:
     return {"benchmark": name, "pairs": pairs, "data": params, "grid": grid}
 
 
+def _check_not_seed(key: str, where: str) -> None:
+    if key in SEED_PARAMS:
+        raise ValueError(
+            f"{where}: {key!r} is set to each run's seed; list the seeds in the top-level "
+            "`seeds:` instead"
+        )
+
+
 def _check_params(method: str, cls, values: dict, where: str) -> None:
     names = cls._get_param_names()
     for key, value in values.items():
+        _check_not_seed(key, where)
         if key not in names:
             raise ValueError(
                 f"{where}: unknown parameter {key!r} of method {method!r}; "
@@ -395,15 +442,18 @@ def validate_config(raw: dict) -> dict:
     method_entries = _expect(raw["methods"], dict, "methods", "a mapping label -> method entry")
     methods_out = {str(k): _check_method(str(k), v, budget) for k, v in method_entries.items()}
     for key in budget:
+        _check_not_seed(key, "budget")
         if not any(
             key in methods.get_class(m["method"])._get_param_names() for m in methods_out.values()
         ):
             raise ValueError(f"budget: parameter {key!r} is a parameter of none of the methods")
     benchmarks_out = [_check_benchmark(b, i) for i, b in enumerate(benchmarks)]
     for label, entry in methods_out.items():
-        for bench in benchmarks_out:
+        for i, bench in enumerate(benchmarks_out):
             pre = [entry["data"].get("preprocess")]
             _check_data_params(bench["benchmark"], entry["data"], pre, f"methods.{label}.data")
+            for point in _product(bench["grid"]):
+                _check_data_values(bench["benchmark"], _data_params(bench, point, entry), i)
     return {
         "name": name,
         "description": raw.get("description", ""),
@@ -419,6 +469,11 @@ def validate_config(raw: dict) -> dict:
 def _product(grid: dict) -> list[dict]:
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def _data_params(bench: dict, point: dict, entry: dict) -> dict:
+    # A method's own data settings win over the benchmark's and its grid point's.
+    return {**bench["data"], **point, **entry["data"]}
 
 
 def expand(config: ExperimentConfig) -> list[Task]:
@@ -445,7 +500,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                     **entry["params"],
                                     **point,
                                 },
-                                data_params={**bench["data"], **data_point, **entry["data"]},
+                                data_params=_data_params(bench, data_point, entry),
                             )
                             tasks.append(
                                 Task(

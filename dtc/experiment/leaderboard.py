@@ -7,18 +7,25 @@ every loss is plugged into as DTC's ``loss`` parameter. Losses are registry name
 alignment). Results go through the grid runner, so they are resumable and a
 loss benchmarked once is not run again for the next leaderboard in the same folder.
 
+Only a loss with every run of the protocol is ranked: its score per seed is the mean
+over the protocol's pairs (the protocol mean), and ``acc +- acc_std`` is the mean and
+sample std of those over seeds, as in the reports' family means. A loss with a failed
+run is listed after the ranked ones as incomplete, without scores: a mean over the
+pairs it happened to finish is not comparable.
+
 ``quick=True`` keeps the protocol's template but runs the digits default with one
 seed: a smoke test of a new loss in about a minute, not a result to publish.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from dtc.experiment.config import ExperimentConfig, expand, load_config
-from dtc.experiment.runner import run_experiment
+from dtc.experiment.config import ExperimentConfig, Task, expand, load_config
+from dtc.experiment.runner import run_experiment, split_by_tasks
 from dtc.experiment.store import read_records
 
 __all__ = ["PROTOCOL", "QUICK", "bench_losses", "leaderboard_config", "rank"]
@@ -63,27 +70,53 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
     return load_config(raw)
 
 
-def rank(records: list[dict], losses) -> list[dict]:
-    """One row per loss (``loss``, ``acc``, ``acc_std``, ``nmi``,
-    ``seconds_per_epoch``, ``n_runs``), best mean ACC first. Scores are fractions."""
-    rows = []
-    for loss in losses:
-        mine = [r for r in records if r.get("label") == loss]
-        if not mine:
+def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
+    """One row per loss (label) of ``tasks``, the protocol's expansion: the complete
+    losses first, best mean ACC first, then the incomplete ones in protocol order.
+
+    A row has ``loss``, ``complete``, ``n_runs`` (records found) and ``n_tasks`` (runs
+    of the protocol); a complete row also ``acc`` and ``nmi`` (the mean over seeds of the
+    per-seed protocol means), ``acc_std`` (their sample std over seeds, 0 for one seed)
+    and ``seconds_per_epoch`` (the mean over its runs, ``None`` without epochs); an
+    incomplete row has ``None`` there. Scores are fractions.
+    """
+    by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
+    protocol: dict[str, list[Task]] = defaultdict(list)
+    for task in tasks:
+        protocol[task.label].append(task)
+    ranked, incomplete = [], []
+    for loss, its in protocol.items():
+        mine = [by_id[t.run_id] for t in its if t.run_id in by_id]
+        row = {
+            "loss": loss,
+            "complete": len(mine) == len(its),
+            "n_runs": len(mine),
+            "n_tasks": len(its),
+        }
+        if not row["complete"]:
+            scores = dict.fromkeys(("acc", "acc_std", "nmi", "seconds_per_epoch"))
+            incomplete.append({**row, **scores})
             continue
-        acc = [r["metrics"]["acc"] for r in mine]
+        acc, nmi = _per_seed_means(mine, "acc"), _per_seed_means(mine, "nmi")
         spe = [r["seconds_per_epoch"] for r in mine if r.get("seconds_per_epoch") is not None]
-        rows.append(
+        ranked.append(
             {
-                "loss": loss,
+                **row,
                 "acc": float(np.mean(acc)),
                 "acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0,
-                "nmi": float(np.mean([r["metrics"]["nmi"] for r in mine])),
+                "nmi": float(np.mean(nmi)),
                 "seconds_per_epoch": float(np.mean(spe)) if spe else None,
-                "n_runs": len(mine),
             }
         )
-    return sorted(rows, key=lambda row: -row["acc"])
+    return sorted(ranked, key=lambda row: -row["acc"]) + incomplete
+
+
+def _per_seed_means(records: list[dict], metric: str) -> list[float]:
+    """The protocol mean of ``metric`` for each seed: the mean over its pairs."""
+    per_seed = defaultdict(list)
+    for r in records:
+        per_seed[r["seed"]].append(r["metrics"][metric])
+    return [float(np.mean(v)) for v in per_seed.values()]
 
 
 def bench_losses(
@@ -98,6 +131,4 @@ def bench_losses(
     out_dir = Path(out_dir or Path("results") / config.name)
     summary = run_experiment(config, out_dir, **run_options)
     # Only this protocol's runs count, should the folder hold runs of another one.
-    ids = {t.run_id for t in expand(config)}
-    records = [r for r in read_records(summary.results_path) if r.get("run_id") in ids]
-    return rank(records, list(config.raw["methods"])), summary
+    return rank(read_records(summary.results_path), expand(config)), summary

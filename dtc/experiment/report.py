@@ -6,7 +6,9 @@ file). One table per metric is written as Markdown, CSV (long format: one line p
 cell with mean, std, n and best) and LaTeX.
 
 When a benchmark has several pairs, ``by_benchmark_*`` tables also give its family mean
-per row: the mean over its pairs for each seed, then mean +- std over seeds.
+per row: the mean over its pairs for each seed, then mean +- std over seeds. A seed
+counts only if it has every pair of the column; a cell with seeds left out (a failed
+run) shows ``n=k/m`` (k of its m seeds complete) and is never bold.
 
 When a label was run at several grid points, an extra **oracle** table picks, per
 column, the grid point with the best mean score *by target labels*. It is not a
@@ -49,13 +51,19 @@ ORACLE_CAPTION = (
 
 @dataclass
 class Cell:
-    """Scores (in %) of one row and column over seeds."""
+    """Scores (in %) of one row and column over seeds; ``left_out`` seeds were run but
+    lack a pair of the column (family means only), so they are not in ``values``."""
 
     values: list[float]
+    left_out: int = 0
 
     @property
     def n(self) -> int:
         return len(self.values)
+
+    @property
+    def complete(self) -> bool:
+        return self.left_out == 0
 
     @property
     def mean(self) -> float:
@@ -78,14 +86,28 @@ class ResultTable:
     caption: str = ""
 
     def best(self, column: str) -> float | None:
-        means = [self.cells[r][column].mean for r in self.rows if column in self.cells[r]]
+        """The best mean of ``column`` among its complete cells."""
+        means = [
+            cell.mean
+            for r in self.rows
+            if (cell := self.cells[r].get(column)) is not None and cell.complete
+        ]
         return max(means) if means else None
 
+    def is_best(self, cell: Cell, column: str) -> bool:
+        best = self.best(column)
+        return cell.complete and best is not None and math.isclose(cell.mean, best)
+
+    @property
+    def incomplete(self) -> bool:
+        return any(not cell.complete for row in self.cells.values() for cell in row.values())
+
     def row_mean(self, row: str) -> float | None:
-        """The mean over columns, only for rows that have every column."""
-        if len(self.columns) < 2 or any(c not in self.cells[row] for c in self.columns):
+        """The mean over columns, only for rows that have every column, complete."""
+        cells = [self.cells[row].get(c) for c in self.columns]
+        if len(cells) < 2 or any(cell is None or not cell.complete for cell in cells):
             return None
-        return float(np.mean([self.cells[row][c].mean for c in self.columns]))
+        return float(np.mean([cell.mean for cell in cells]))
 
     @property
     def seeds(self) -> set[int]:
@@ -150,9 +172,11 @@ def build_tables(
     """One :class:`ResultTable` per metric present in ``records`` (or in ``metrics``).
 
     ``by_benchmark``: one column per benchmark (and varying data parameters) instead of
-    per pair; a cell's value for a seed is the mean over the benchmark's pairs run with
-    that seed, so its std is over seeds of the pair means (how papers report a family
-    mean such as "Office-Caltech10, mean of 12 pairs").
+    per pair; a cell's value for a seed is the mean over the column's pairs (those any
+    row has) run with that seed, so its std is over seeds of the pair means (how papers
+    report a family mean such as "Office-Caltech10, mean of 12 pairs"). A seed lacking
+    one of the pairs is left out of the cell (counted in ``Cell.left_out``): a mean over
+    fewer pairs is not the family mean.
 
     Duplicated run_ids (should a file have been concatenated twice) count once.
     """
@@ -170,8 +194,11 @@ def build_tables(
         )
     tables = []
     for metric in wanted:
-        # values[row][column][seed]: the scores of that seed (one per pair of the column)
-        values: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+        # values[row][column][seed][pair]: the scores of that seed and pair
+        values: dict = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+        )
+        pairs = defaultdict(set)  # column -> its pairs
         rows, columns = [], []
         for r in records:
             if metric not in r["metrics"]:
@@ -180,18 +207,24 @@ def build_tables(
             col = _column_name(r, varying, by_benchmark)
             rows.append(row)
             columns.append(col)
-            values[row][col][r["seed"]].append(100.0 * r["metrics"][metric])
-        cells = {
-            row: {
-                col: Cell(
-                    [float(np.mean(v)) for v in per_seed.values()]
-                    if by_benchmark
-                    else [x for v in per_seed.values() for x in v]
-                )
-                for col, per_seed in by_col.items()
-            }
-            for row, by_col in values.items()
-        }
+            pairs[col].add((r["source"], r["target"]))
+            values[row][col][r["seed"]][r["source"], r["target"]].append(
+                100.0 * r["metrics"][metric]
+            )
+        cells = {}
+        for row, by_col in values.items():
+            cells[row] = {}
+            for col, per_seed in by_col.items():
+                if not by_benchmark:
+                    scores = [
+                        x for by_pair in per_seed.values() for v in by_pair.values() for x in v
+                    ]
+                    cells[row][col] = Cell(scores)
+                    continue
+                full = [p for p in per_seed.values() if set(p) == pairs[col]]
+                if full:  # no seed with every pair: no family mean, the cell stays empty
+                    means = [float(np.mean([np.mean(v) for v in p.values()])) for p in full]
+                    cells[row][col] = Cell(means, left_out=len(per_seed) - len(full))
         tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), cells))
     return tables
 
@@ -226,6 +259,8 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
 # -- rendering ----------------------------------------------------------------
 def _cell_text(cell: Cell, show_n: bool) -> str:
     text = f"{cell.mean:.1f} ± {cell.std:.1f}"
+    if not cell.complete:
+        return f"{text} (n={cell.n}/{cell.n + cell.left_out})"
     return f"{text} (n={cell.n})" if show_n else text
 
 
@@ -237,9 +272,13 @@ def _caption(table: ResultTable) -> str:
         else "mean ± std (n = seeds per cell)"
     )
     name = METRIC_NAMES.get(table.metric, table.metric)
-    return f"{name} (%), {runs}; best per column in bold." + (
-        f" {table.caption}" if table.caption else ""
-    )
+    notes = [table.caption] if table.caption else []
+    if table.incomplete:
+        notes.append(
+            "n=k/m: only k of the m seeds run have every pair of the column (a run failed); "
+            "such cells are not bold."
+        )
+    return f"{name} (%), {runs}; best per column in bold." + "".join(f" {n}" for n in notes)
 
 
 def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
@@ -249,7 +288,6 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
     with_mean = any(table.row_mean(r) is not None for r in table.rows)
     if with_mean:
         header.append("mean")
-    best = {c: table.best(c) for c in table.columns}
     best_mean = max((m for r in table.rows if (m := table.row_mean(r)) is not None), default=None)
     body = []
     for row in table.rows:
@@ -260,7 +298,7 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
                 line.append("–")
                 continue
             text = plain(_cell_text(cell, show_n))
-            line.append(bold(text) if math.isclose(cell.mean, best[col]) else text)
+            line.append(bold(text) if table.is_best(cell, col) else text)
         if with_mean:
             m = table.row_mean(row)
             text = "–" if m is None else f"{m:.1f}"
@@ -308,12 +346,12 @@ def to_latex(table: ResultTable) -> str:
 def to_csv(table: ResultTable, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["metric", "method", "task", "mean", "std", "n", "best"])
+        writer.writerow(["metric", "method", "task", "mean", "std", "n", "best", "left_out"])
         for row in table.rows:
             for col in table.columns:
                 cell = table.cells[row].get(col)
                 if cell is not None:
-                    best = math.isclose(cell.mean, table.best(col))
+                    best = table.is_best(cell, col)
                     writer.writerow(
                         [
                             table.metric,
@@ -323,6 +361,7 @@ def to_csv(table: ResultTable, path: Path) -> None:
                             f"{cell.std:.4f}",
                             cell.n,
                             int(best),
+                            cell.left_out,
                         ]
                     )
 

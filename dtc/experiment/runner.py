@@ -10,9 +10,14 @@ A ``run_id`` hashes the configuration as written, so a default that changed in t
 since a run was recorded would leave that run's stale result in the folder, and in the
 tables. Each record also holds the method's resolved parameters; a finished run whose
 recorded parameters differ from those its configuration resolves to now is moved to
-``<out>/stale.jsonl`` (kept for comparison) and run again. So is a run that sits where a
-task of the config now sits (same config, row, grid point, pair and seed) under another
-``run_id``: the row's parameters were edited in the config.
+``<out>/stale.jsonl`` (kept for comparison) and run again. So is a run that lacks a
+metric its task asks for (``metrics: [imbalance]`` added to the config), and a run that
+sits where a task of the config now sits (same config, row, grid point, pair, data and
+seed) under another ``run_id``: the row's method or parameters were edited in the config.
+
+Runs of the config that its current expansion no longer has (a seed or a row removed)
+stay in the file, since another invocation may want them; the sweep names them on
+stderr, and ``dtc report --config`` leaves them out of the tables.
 """
 
 from __future__ import annotations
@@ -36,11 +41,19 @@ from rich.progress import (
 )
 
 from dtc.experiment.backends import run_tasks
-from dtc.experiment.config import ExperimentConfig, Task, expand
+from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
 from dtc.experiment.single import configured_method, describe_params
-from dtc.experiment.store import append_record, read_records, write_records
+from dtc.experiment.store import append_record, read_records, set_aside, write_records
 
-__all__ = ["RESULTS_FILE", "STALE_FILE", "SweepSummary", "finished_ids", "run_experiment"]
+__all__ = [
+    "RESULTS_FILE",
+    "STALE_FILE",
+    "SweepSummary",
+    "describe_records",
+    "finished_ids",
+    "run_experiment",
+    "split_by_tasks",
+]
 
 RESULTS_FILE = "results.jsonl"
 STALE_FILE = "stale.jsonl"
@@ -50,14 +63,17 @@ ERRORS_FILE = "errors.jsonl"
 @dataclass
 class SweepSummary:
     """What one invocation did: ``total`` runs in the grid, ``skipped`` (already
-    finished), ``stale`` (finished under other resolved parameters, run again),
-    ``finished`` now, and ``errors`` (``(run_id, label, message)``)."""
+    finished), ``stale`` (finished under other resolved parameters or method, or
+    without a metric the config asks for: set aside and run again),
+    ``finished`` now, ``errors`` (``(run_id, label, message)``) and ``outside``
+    (records of this config's name that its current expansion no longer has)."""
 
     out_dir: Path
     total: int
     skipped: int = 0
     stale: int = 0
     finished: int = 0
+    outside: int = 0
     errors: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
@@ -65,24 +81,25 @@ class SweepSummary:
         return self.out_dir / RESULTS_FILE
 
 
-def _repair_tail(path: Path) -> None:
-    # A crash can in principle leave a final line without its newline; the next
-    # append would then glue a record onto it and corrupt both. Cut it off: its run
-    # is not in read_records, so it is simply run again.
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return
-        fh.seek(0)
-        content = fh.read()
-        fh.truncate(content.rfind(b"\n") + 1)
-
-
 def finished_ids(out_dir) -> set[str]:
     """The ``run_id`` s already recorded in ``<out_dir>/results.jsonl``."""
     return {r["run_id"] for r in read_records(Path(out_dir) / RESULTS_FILE) if "run_id" in r}
+
+
+def split_by_tasks(records: list[dict], tasks: list[Task]) -> tuple[list[dict], list[dict]]:
+    """``(records of tasks, the others)``, matched by ``run_id``, order kept: what a
+    config's current expansion holds, and what it does not (other configs, removed
+    seeds or rows)."""
+    ids = {t.run_id for t in tasks}
+    ours = [r for r in records if r.get("run_id") in ids]
+    return ours, [r for r in records if r.get("run_id") not in ids]
+
+
+def describe_records(records: list[dict]) -> str:
+    """``"4 record(s) (labels: A, B; seeds: 0, 3)"``, for messages about a set of records."""
+    labels = ", ".join(sorted({str(r.get("label", r.get("method"))) for r in records}))
+    seeds = ", ".join(str(s) for s in sorted({r["seed"] for r in records if "seed" in r}))
+    return f"{len(records)} record(s) (labels: {labels}; seeds: {seeds})"
 
 
 @contextlib.contextmanager
@@ -140,9 +157,9 @@ def run_experiment(
     summary = SweepSummary(out_dir, total=len(tasks))
     logger = _mlflow_logger(out_dir, config.name) if mlflow else None
     with _lock(out_dir):
-        _repair_tail(out_dir / RESULTS_FILE)
-        summary.stale = _set_aside_stale(out_dir, tasks)
-        done = finished_ids(out_dir)
+        records, summary.stale = _set_aside_stale(out_dir, tasks)
+        summary.outside = _name_outside(out_dir, records, config.name, tasks)
+        done = {r["run_id"] for r in records if "run_id" in r}
         todo = _unique([t for t in tasks if t.run_id not in done])
         summary.skipped = summary.total - len(todo)
         show = sys.stderr.isatty() if progress is None else progress
@@ -181,12 +198,8 @@ def _in_task_order(path: Path, tasks: list[Task]) -> None:
     other configs first, as they were): re-run stale runs were appended at the end, and a
     report lists rows in the order it meets them."""
     order = {t.run_id: i for i, t in enumerate(tasks)}
-    records = read_records(path)
-    others = [r for r in records if r.get("run_id") not in order]
-    ours = sorted(
-        (r for r in records if r.get("run_id") in order), key=lambda r: order[r["run_id"]]
-    )
-    write_records(path, others + ours)
+    ours, others = split_by_tasks(read_records(path), tasks)
+    write_records(path, others + sorted(ours, key=lambda r: order[r["run_id"]]))
 
 
 def _normalised(params: dict) -> str:
@@ -194,51 +207,69 @@ def _normalised(params: dict) -> str:
 
 
 def _cell(config_name, label, grid, spec: dict) -> str:
-    # A table cell and seed: everything that places a run in the report, not its params.
-    where = {k: v for k, v in spec.items() if k != "params"}
+    # A table cell and seed: everything that places a run in the report (config, row,
+    # grid point, benchmark, pair, data and seed), not what it ran: its params and its
+    # method. A row whose method changed is the same row, and its old runs are stale.
+    where = {k: v for k, v in spec.items() if k not in ("params", "method")}
     return _normalised({"config": config_name, "label": label, "grid": grid, **where})
 
 
-def _set_aside_stale(out_dir: Path, tasks: list[Task]) -> int:
-    """Move into ``STALE_FILE`` the records that ``tasks`` replace: a run of a task whose
-    recorded resolved parameters differ from what its configuration resolves to now (a
-    default changed), and a run with another ``run_id`` in the same place as a task
-    (same config, label, grid point, pair and seed: the config's parameters for that row
-    changed), which would otherwise be averaged with its replacement. Returns how many
-    were moved."""
+def _is_stale(record: dict, task: Task | None, cells: set[str]) -> bool:
+    """Whether ``task`` (the config's task of ``record``'s ``run_id``, if any) replaces
+    ``record``: see :func:`_set_aside_stale`."""
+    if task is None:  # another config's run, unless it sits where one of ours does
+        return {"config", "label", "spec"} <= set(record) and (
+            _cell(record["config"], record["label"], record.get("grid", {}), record["spec"])
+            in cells
+        )
+    if task.imbalance and not set(EXTRA_METRICS["imbalance"]) <= set(record.get("metrics", {})):
+        return True
+    if "params" not in record:
+        return False  # a record without parameters cannot be checked: kept
+    current = describe_params(configured_method(task.spec))
+    return _normalised(current) != _normalised(record["params"])
+
+
+def _set_aside_stale(out_dir: Path, tasks: list[Task]) -> tuple[list[dict], int]:
+    """Move into ``STALE_FILE`` the records that ``tasks`` replace, which would otherwise
+    be averaged with their replacements or lack a metric: a run of a task whose recorded
+    resolved parameters differ from what its configuration resolves to now (a default
+    changed), a run of a task without every metric the task asks for, and a run with
+    another ``run_id`` in the same place as a task (same config, label, grid point, pair,
+    data and seed: the row's method or parameters changed in the config). Returns the
+    records kept and how many were moved."""
     path = out_dir / RESULTS_FILE
     records = read_records(path)
     now = {t.run_id: t for t in tasks}
     cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
-    stale_ids = set()
-    for r in records:
-        rid = r.get("run_id")
-        task = now.get(rid)
-        if task is None:
-            if {"config", "label", "spec"} <= set(r) and (
-                _cell(r["config"], r["label"], r.get("grid", {}), r["spec"]) in cells
-            ):
-                stale_ids.add(rid)
-            continue  # otherwise another config's run: kept
-        if "params" not in r:
-            continue  # a record without parameters cannot be checked: kept
-        current = describe_params(configured_method(task.spec))
-        if _normalised(current) != _normalised(r["params"]):
-            stale_ids.add(rid)
-    if not stale_ids:
-        return 0
-    # Stale records are copied out before the results file is rewritten without them, so
-    # a crash in between loses nothing (at worst a record is in both files).
-    for r in records:
-        if r.get("run_id") in stale_ids:
-            append_record(out_dir / STALE_FILE, r)
-    write_records(path, [r for r in records if r.get("run_id") not in stale_ids])
-    print(
-        f"{len(stale_ids)} finished run(s) in {str(out_dir)!r} were recorded under other "
-        f"parameters (a default or the config changed since): moved to {STALE_FILE}, running them again",
-        file=sys.stderr,
-    )
-    return len(stale_ids)
+    stale = [_is_stale(r, now.get(r.get("run_id")), cells) for r in records]
+    kept = set_aside(path, records, stale, out_dir / STALE_FILE)
+    n = sum(stale)
+    if n:
+        print(
+            f"{n} finished run(s) in {str(out_dir)!r} no longer match the config (recorded "
+            "under other parameters, another method or without a metric it asks for): "
+            f"moved to {STALE_FILE}, running them again",
+            file=sys.stderr,
+        )
+    return kept, n
+
+
+def _name_outside(out_dir: Path, records: list[dict], config_name: str, tasks: list[Task]) -> int:
+    """Name on stderr the ``records`` of ``config_name`` that ``tasks`` no longer hold (a
+    seed or a row removed from the config); they stay, and a report counts them unless
+    told the config. Returns how many there are."""
+    others = split_by_tasks(records, tasks)[1]
+    outside = [r for r in others if r.get("config") == config_name]
+    if outside:
+        print(
+            f"{describe_records(outside)} of config {config_name!r} in "
+            f"{str(out_dir / RESULTS_FILE)!r} are not in its current expansion (a seed or a "
+            "row was removed): kept, and counted by `dtc report` unless it is given "
+            "--config",
+            file=sys.stderr,
+        )
+    return len(outside)
 
 
 def _unique(tasks: list[Task]) -> list[Task]:

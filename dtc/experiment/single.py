@@ -21,12 +21,15 @@ from dtc._plugins import import_object
 
 __all__ = [
     "DEFAULT_METHOD",
+    "RUNNER_DATA_KEYS",
+    "SEED_PARAMS",
     "RunSpec",
     "build_objects",
     "configured_method",
     "default_method",
     "describe_params",
     "fit_evaluate",
+    "imbalance_options",
     "load_spec_pair",
     "package_versions",
     "run_single",
@@ -34,6 +37,10 @@ __all__ = [
 ]
 
 DEFAULT_METHOD = "dtc"
+# Method parameters that every run sets to its seed (a config's `seeds:`).
+SEED_PARAMS = ("seed", "random_state")
+# Data parameters applied after dtc.data.load_pair: they make the target imbalanced.
+RUNNER_DATA_KEYS = ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
 
 
 def default_method() -> str:
@@ -71,7 +78,7 @@ def package_versions() -> dict[str, str]:
 
 def _seed_params(method, seed: int) -> dict:
     names = method.get_params(deep=False)
-    return {key: seed for key in ("seed", "random_state") if key in names}
+    return {key: seed for key in SEED_PARAMS if key in names}
 
 
 def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
@@ -82,12 +89,8 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
     afterwards with :func:`dtc.data.make_imbalanced` (``ratio``, ``seed``, ``profile``;
     ratio 1 is the balanced subset of the same size rule, the reference of Table 3).
     """
-    params = dict(spec.data_params)
-    imbalance = {
-        key.removeprefix("imbalance_"): params.pop(key)
-        for key in ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
-        if key in params
-    }
+    imbalance = imbalance_options(spec.data_params)
+    params = {k: v for k, v in spec.data_params.items() if k not in RUNNER_DATA_KEYS}
     pair = data.load_pair(
         spec.benchmark, source=spec.source, target=spec.target, data_dir=data_dir, **params
     )
@@ -96,12 +99,26 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
             f"benchmark {spec.benchmark!r}: target {pair.target.name!r} has no labels to evaluate"
         )
     if imbalance:
+        pair = dataclasses.replace(pair, target=data.make_imbalanced(pair.target, **imbalance))
+    return pair
+
+
+def imbalance_options(data_params: dict) -> dict:
+    """The keyword arguments of :func:`dtc.data.make_imbalanced` that ``data_params``
+    holds (``imbalance_ratio`` -> ``ratio``, ...; empty: a balanced target), checked
+    without any data: ``ValueError`` for a missing ratio or a wrong value."""
+    imbalance = {
+        key.removeprefix("imbalance_"): data_params[key]
+        for key in RUNNER_DATA_KEYS
+        if key in data_params
+    }
+    if imbalance:
         if "ratio" not in imbalance:
             raise ValueError(
                 f"data parameters {sorted(imbalance)} need imbalance_ratio (e.g. imbalance_ratio=10)"
             )
-        pair = dataclasses.replace(pair, target=data.make_imbalanced(pair.target, **imbalance))
-    return pair
+        data.check_imbalance(**imbalance)
+    return imbalance
 
 
 def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = False):

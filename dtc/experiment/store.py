@@ -2,33 +2,51 @@
 
 Each record is written with a single ``write`` of one complete line on a file opened
 in append mode and flushed with ``fsync``, so a run killed mid-sweep leaves whole
-lines only; :func:`read_records` ignores a truncated last line should one exist
-(e.g. after a power loss), so a resumed sweep reruns that run instead of failing.
+lines only. Should a last line be cut short anyway (a power loss, a full disk),
+:func:`read_records` ignores it and :func:`append_record` cuts it off before writing,
+so the next record never lands glued onto it: its run is simply not finished, and a
+resumed sweep runs it again. A store has one writer at a time (the runner holds a
+lock; the scripts are single processes).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["append_record", "read_records"]
+__all__ = ["append_record", "read_records", "set_aside", "write_records"]
 
 
 def append_record(path: str | os.PathLike, record: dict) -> None:
-    """Append ``record`` as one JSON line to ``path`` (parent folders are created)."""
+    """Append ``record`` as one JSON line to ``path`` (parent folders are created),
+    first cutting off a last line left incomplete by an interrupted write."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        _cut_partial_line(fd, path)
         os.write(fd, line.encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def write_records(path: str | os.PathLike, records: list[dict]) -> None:
+def _cut_partial_line(fd: int, path: Path) -> None:
+    # Only the last byte is read on the usual path; the whole file is read back only
+    # when a line was cut, which is rare. (Appends go to the end whatever the offset.)
+    size = os.lseek(fd, 0, os.SEEK_END)
+    if size == 0:
+        return
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    if os.read(fd, 1) == b"\n":
+        return
+    os.ftruncate(fd, path.read_bytes().rfind(b"\n") + 1)
+
+
+def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
     """Replace ``path`` by ``records``, one JSON line each, atomically: a crash leaves
     either the old file or the new one, never a mix."""
     path = Path(path)
@@ -59,6 +77,27 @@ def read_records(path: str | os.PathLike) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}: corrupt results line: {line[:80]!r}") from exc
     return records
+
+
+def set_aside(
+    path: str | os.PathLike, records: list[dict], stale: list[bool], stale_path
+) -> list[dict]:
+    """Move the ``records`` of ``path`` flagged in ``stale`` to the end of ``stale_path``
+    (kept for comparison) and return the others, which ``path`` then holds alone.
+
+    The stale records are appended to ``stale_path`` before ``path`` is rewritten, so
+    a crash in between loses nothing (at worst a record is in both files).
+    """
+    if len(stale) != len(records):
+        raise ValueError(f"set_aside: {len(stale)} flags for {len(records)} records")
+    if not any(stale):
+        return records
+    for r, old in zip(records, stale):
+        if old:
+            append_record(stale_path, r)
+    kept = [r for r, old in zip(records, stale) if not old]
+    write_records(path, kept)
+    return kept
 
 
 def _json_default(obj):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -84,6 +87,15 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
 
 
 # -- wrong-format files (small files written here) ------------------------------------
+@pytest.fixture
+def coil_stand_in(monkeypatch):
+    """coil20 registered without the release's SHA-256 and sample counts, so that the
+    small COIL_1.mat files these tests write can stand in for the release."""
+    spec = benchmarks._BENCHMARKS["coil20"]
+    files = {d: dataclasses.replace(f, n=None, sha256=None) for d, f in spec.files.items()}
+    monkeypatch.setitem(benchmarks._BENCHMARKS, "coil20", dataclasses.replace(spec, files=files))
+
+
 def _write_coil(root, **arrays):
     folder = root / "coil20"
     folder.mkdir(exist_ok=True)
@@ -96,13 +108,13 @@ def _coil_arrays(rng, n=6):
     return {"X_src": rng.random((1024, n)), "Y_src": y, "X_tar": rng.random((1024, n)), "Y_tar": y}
 
 
-def test_not_a_mat_file(tmp_path):
+def test_not_a_mat_file(tmp_path, coil_stand_in):
     (tmp_path / "COIL_1.mat").write_text("this is not MATLAB")
     with pytest.raises(ValueError, match=r"COIL_1\.mat.*MATLAB v5"):
         data.load_domain("coil20", "coil1", data_dir=tmp_path)
 
 
-def test_missing_key(tmp_path):
+def test_missing_key(tmp_path, coil_stand_in):
     arrays = _coil_arrays(np.random.default_rng(0))
     del arrays["Y_tar"]
     _write_coil(tmp_path, **arrays)
@@ -110,7 +122,7 @@ def test_missing_key(tmp_path):
         data.load_domain("coil20", "coil2", data_dir=tmp_path)
 
 
-def test_wrong_shape_and_labels(tmp_path):
+def test_wrong_shape_and_labels(tmp_path, coil_stand_in):
     rng = np.random.default_rng(0)
     arrays = _coil_arrays(rng)
     arrays["X_src"] = rng.random((100, 6))
@@ -129,7 +141,7 @@ def test_wrong_shape_and_labels(tmp_path):
         data.load_domain("coil20", "coil1", data_dir=tmp_path)
 
 
-def test_small_file_layout_and_cache_invalidation(tmp_path):
+def test_small_file_layout_and_cache_invalidation(tmp_path, coil_stand_in):
     rng = np.random.default_rng(1)
     arrays = _coil_arrays(rng)
     path = _write_coil(tmp_path, **arrays)
@@ -147,7 +159,53 @@ def test_small_file_layout_and_cache_invalidation(tmp_path):
     np.testing.assert_allclose(again.X, dom.X + 1.0, rtol=1e-6)
 
 
+def test_a_file_that_is_not_the_release_is_refused_naming_both_hashes(tmp_path):
+    path = _write_coil(tmp_path, **_coil_arrays(np.random.default_rng(0)))
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    expected = benchmarks._BENCHMARKS["coil20"].files["coil1"].sha256
+    with pytest.raises(ValueError) as info:
+        data.load_domain("coil20", "coil1", data_dir=tmp_path)
+    assert str(path) in str(info.value)
+    assert f"SHA-256 {actual}, expected {expected}" in str(info.value)
+
+
+def test_the_release_sample_count_is_checked(tmp_path, monkeypatch):
+    spec = benchmarks._BENCHMARKS["coil20"]
+    files = {d: dataclasses.replace(f, sha256=None) for d, f in spec.files.items()}
+    monkeypatch.setitem(benchmarks._BENCHMARKS, "coil20", dataclasses.replace(spec, files=files))
+    _write_coil(tmp_path, **_coil_arrays(np.random.default_rng(0)))
+    with pytest.raises(ValueError, match=r"'X_tar' of shape \(d, n\) with n=720, d=1024"):
+        data.load_domain("coil20", "coil2", data_dir=tmp_path)
+
+
 # -- the shared files -------------------------------------------------------------------
+def test_a_swapped_shared_file_is_refused(data_dir, tmp_path):
+    # USPS_vs_MNIST.mat holds the same arrays with source and target swapped: under the
+    # name MNIST_vs_USPS.mat it would silently swap the domains.
+    (tmp_path / "mnist_usps").mkdir()
+    shutil.copy(
+        data_dir / "mnist_usps" / "USPS_vs_MNIST.mat", tmp_path / "mnist_usps" / "MNIST_vs_USPS.mat"
+    )
+    with pytest.raises(
+        ValueError, match=r"MNIST_vs_USPS\.mat: SHA-256 77d2df99.*expected 2b87e5a7"
+    ):
+        data.load_pair("mnist_usps", "mnist", "usps", data_dir=tmp_path)
+
+
+def test_each_shared_file_is_hashed_once_per_process(data_dir, monkeypatch):
+    hashed = []
+    verify = benchmarks._verify_sha256
+    monkeypatch.setattr(
+        benchmarks,
+        "_verify_sha256",
+        lambda path, expected: (hashed.append(path), verify(path, expected)),
+    )
+    benchmarks._read_mat.cache_clear()
+    for _ in range(2):  # both domains of COIL_1.mat, twice
+        data.load_pair("coil20", "coil1", "coil2", data_dir=data_dir)
+    assert hashed == [str(data_dir / "coil20" / "COIL_1.mat")]
+
+
 @pytest.mark.parametrize(
     ("benchmark", "domain", "n", "d"),
     [

@@ -64,7 +64,7 @@ def test_load_pair_digits_matches_make_and_swaps():
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "strong", True])
 def test_bad_shift_strength(bad):
-    with pytest.raises(ValueError, match="strength must be"):
+    with pytest.raises(ValueError, match="make_digits_pair: shift must be"):
         data.make_digits_pair(shift=bad)
 
 

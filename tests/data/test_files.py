@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+import scipy.sparse
 
 import dtc.data as data
 
@@ -78,6 +79,21 @@ def test_csv_string_labels_become_sorted_codes(tmp_path):
     assert dom.meta["classes"] == ["cat", "dog"]
 
 
+@pytest.mark.parametrize(
+    ("text", "label_column"),
+    [
+        ("0.1,0.2,cat\n0.3,0.4,dog\n0.5,0.6,cat\n", -1),
+        ("cat,0.1,0.2\ndog,0.3,0.4\ncat,0.5,0.6\n", 0),
+    ],
+)
+def test_csv_without_header_and_class_names_keeps_its_first_sample(tmp_path, text, label_column):
+    # The header is inferred from the feature cells: a class name is not a header.
+    dom = data.load_csv(_write_csv(tmp_path / "names.csv", text), label_column=label_column)
+    np.testing.assert_allclose(dom.X, [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], rtol=1e-6)
+    np.testing.assert_array_equal(dom.y, [0, 1, 0])
+    assert dom.meta["classes"] == ["cat", "dog"]
+
+
 def test_csv_errors(tmp_path):
     ragged = _write_csv(tmp_path / "r.csv", "1,2,0\n3,0\n")
     with pytest.raises(ValueError, match=r"r\.csv: line 2 has 2 fields, expected 3"):
@@ -117,6 +133,15 @@ def test_mat_v5_both_layouts(tmp_path):
     np.testing.assert_array_equal(dom.y, Y4)
 
 
+def test_mat_v5_sparse_matrix_is_made_dense(tmp_path):
+    path = tmp_path / "sparse.mat"
+    scipy.io.savemat(path, {"X": scipy.sparse.csc_matrix(X4), "y": Y4.reshape(-1, 1)})
+    assert scipy.sparse.issparse(scipy.io.loadmat(path)["X"])  # what scipy hands back
+    dom = data.load_mat(path)
+    np.testing.assert_array_equal(dom.X, X4)
+    np.testing.assert_array_equal(dom.y, Y4)
+
+
 def _write_v73(path, arrays):
     """Mimic MATLAB v7.3: an HDF5 file with a 512-byte user block holding the MATLAB
     header, each variable stored column-major, i.e. with its axes reversed, and a
@@ -146,6 +171,20 @@ def test_mat_v73_transposed_layout(tmp_path):
     np.testing.assert_array_equal(dom2.X, X4)
     with pytest.raises(ValueError, match=r"v73cols\.mat: expected key 'X'.*found keys \['Xs'\]"):
         data.load_mat(path2, y_key=None)
+
+
+def test_mat_v73_sparse_matrix_is_named_in_the_error(tmp_path):
+    path = tmp_path / "sp73.mat"
+    _write_v73(path, {"y": Y4.reshape(-1, 1).astype(float)})
+    sparse = scipy.sparse.csc_matrix(X4)
+    with h5py.File(path, "r+") as fh:  # how MATLAB v7.3 stores a sparse (4, 3) matrix
+        group = fh.create_group("X")
+        group.attrs["MATLAB_class"] = np.bytes_("double")
+        group.attrs["MATLAB_sparse"] = np.uint64(4)
+        for key, value in (("data", sparse.data), ("ir", sparse.indices), ("jc", sparse.indptr)):
+            group.create_dataset(key, data=value)
+    with pytest.raises(ValueError, match=r"sp73\.mat: 'X' is a sparse MATLAB matrix"):
+        data.load_mat(path)
 
 
 def test_mat_errors(tmp_path):

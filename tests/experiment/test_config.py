@@ -58,6 +58,75 @@ def test_overrides_seeds_and_method_param_shorthand():
     assert cfg.raw["benchmarks"][0]["data"] == {"shift": 0.9}
 
 
+def test_an_override_of_a_row_the_config_lacks_is_an_error_unless_it_names_the_method():
+    for override in ("methods.kmeans.n_init=2", "methods.kmeans.params.n_init=2"):
+        with pytest.raises(
+            ValueError,
+            match=r"override methods\.kmeans\.(params\.)?n_init: unknown method label "
+            r"'kmeans'; labels: km \(a new row needs methods\.kmeans\.method=<method>\)",
+        ):
+            load_config(BASE, [override])
+    # a new row, explicitly
+    cfg = load_config(BASE, ["methods.sp.method=spectral", "methods.sp.n_neighbors=5"])
+    assert list(cfg.raw["methods"]) == ["km", "sp"]
+    assert cfg.raw["methods"]["sp"]["params"] == {"n_neighbors": 5}
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"method": "kmeans", "params": {"seed": 5}}, r"methods\.km\.params"),
+        ({"method": "kmeans", "grid": {"seed": [1, 2]}}, r"methods\.km\.grid"),
+        (
+            {"method": "kmeans", "benchmark_params": {"digits": {"random_state": 1}}},
+            r"methods\.km\.benchmark_params\.digits",
+        ),
+    ],
+)
+def test_a_methods_seed_is_refused_in_favour_of_seeds(entry, where):
+    # The run's seed would silently replace it.
+    with pytest.raises(
+        ValueError, match=where + r": '(seed|random_state)' is set to each run's seed"
+    ):
+        load_config(_with(methods={"km": entry}))
+    with pytest.raises(ValueError, match=r"budget: 'seed' .* top-level `seeds:`"):
+        load_config(_with(budget={"seed": 3}))
+
+
+@pytest.mark.parametrize(
+    ("bench", "message"),
+    [
+        ({"data": {"shift": "big"}}, "shift must be a number in"),
+        ({"grid": {"shift": [0.5, 1.5]}}, r"\{'shift': 1\.5\}: .*shift must be in"),
+        ({"data": {"source_fraction": 1.0}}, "source_fraction must be"),
+        (
+            {"data": {"imbalance_profile": "exponental", "imbalance_ratio": 10}},
+            "profile: expected one of",
+        ),
+        ({"grid": {"imbalance_ratio": [5, 0.5]}}, r"ratio: expected .* >= 1, got 0\.5"),
+        ({"data": {"imbalance_profile": "step"}}, "need imbalance_ratio"),
+    ],
+)
+def test_data_values_are_checked_at_load_time(bench, message):
+    with pytest.raises(ValueError, match=r"benchmarks\[0\] with data .*" + message):
+        load_config(_with(benchmarks=[{"benchmark": "digits", **bench}]))
+
+
+def test_a_methods_data_values_are_checked_with_each_benchmark():
+    entry = {"method": "kmeans", "data": {"imbalance_ratio": "ten"}}
+    with pytest.raises(ValueError, match="ratio: expected a number >= 1, got 'ten'"):
+        load_config(_with(methods={"km": entry}))
+
+
+def test_the_imbalance_metric_set_names_what_evaluate_adds():
+    from dtc.experiment.config import EXTRA_METRICS
+    from dtc.metrics import evaluate
+
+    y = [0, 0, 1, 1]
+    added = set(evaluate(y, y, imbalance=True)) - set(evaluate(y, y))
+    assert set(EXTRA_METRICS["imbalance"]) == added
+
+
 def test_budget_applies_to_methods_having_the_parameter():
     cfg = load_config(
         _with(
@@ -79,7 +148,7 @@ def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
                     "method": "kmeans",
                     "params": {"max_iter": 7},
                     "benchmark_params": {"coil20": {"n_init": 4, "max_iter": 9}},
-                    "grid": {"seed": [5]},
+                    "grid": {"n_clusters": [5]},
                 }
             },
             budget={"n_init": 2},
@@ -87,9 +156,9 @@ def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
         )
     )
     params = {t.spec.benchmark: t.spec.params for t in expand(cfg)}
-    assert params["digits"] == {"n_init": 2, "max_iter": 7, "seed": 5}
+    assert params["digits"] == {"n_init": 2, "max_iter": 7, "n_clusters": 5}
     # budget < benchmark_params < params < grid
-    assert params["coil20"] == {"n_init": 4, "max_iter": 7, "seed": 5}
+    assert params["coil20"] == {"n_init": 4, "max_iter": 7, "n_clusters": 5}
     for entry, message in [
         ({"nope": {"n_init": 1}}, "benchmark_params: unknown benchmark 'nope'"),
         ({"coil20": {"n_inits": 1}}, "unknown parameter 'n_inits' of method 'kmeans'"),

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dtc.cli import app
+from dtc.experiment.config import expand
 from dtc.experiment.leaderboard import leaderboard_config, rank
 
 MY_LOSSES = '''
@@ -41,7 +42,8 @@ def test_user_loss_is_benchmarked_with_one_command(tmp_path, monkeypatch):
     assert {r["loss"] for r in rows} == {"mmd", "my_losses:MeanDifference"}
     assert rows[0]["acc"] >= rows[1]["acc"]  # ranked
     for row in rows:
-        assert 0 < row["acc"] <= 1 and row["seconds_per_epoch"] > 0 and row["n_runs"] == 1
+        assert 0 < row["acc"] <= 1 and row["seconds_per_epoch"] > 0
+        assert row["complete"] and row["n_runs"] == row["n_tasks"] == 1
     # quick: the digits default with one seed, even though the protocol has two
     records = [json.loads(line) for line in (tmp_path / "lb" / "results.jsonl").open()]
     assert {r["seed"] for r in records} == {0}
@@ -62,15 +64,71 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
     assert cfg.raw["methods"]["none"]["params"]["loss"] is None
 
 
-def test_rank_orders_by_mean_acc():
-    recs = [
-        {"label": "a", "metrics": {"acc": 0.5, "nmi": 0.4}, "seconds_per_epoch": 0.2},
-        {"label": "b", "metrics": {"acc": 0.9, "nmi": 0.8}, "seconds_per_epoch": 0.1},
-        {"label": "b", "metrics": {"acc": 0.7, "nmi": 0.6}, "seconds_per_epoch": 0.3},
+TWO_PAIRS = """\
+name: two_pairs
+benchmarks:
+  - benchmark: digits
+  - {benchmark: office_caltech10_surf, pairs: [[amazon, webcam]]}
+methods:
+  template: {method: dtc, params: {pretrain_epochs: 1, adapt_epochs: 1}}
+seeds: [0, 1, 2]
+"""
+
+
+def test_rank_takes_complete_losses_by_per_seed_protocol_means(tmp_path):
+    (tmp_path / "protocol.yaml").write_text(TWO_PAIRS)
+    cfg = leaderboard_config(["mmd", "dann", "coral"], protocol=tmp_path / "protocol.yaml")
+    acc = {  # (loss, benchmark) -> ACC of seeds 0, 1, 2
+        ("mmd", "digits"): [0.80, 0.82, 0.78],
+        ("mmd", "office_caltech10_surf"): [0.40, 0.44, 0.36],
+        ("coral", "digits"): [0.90, 0.90, 0.90],
+        ("coral", "office_caltech10_surf"): [0.50, 0.50, 0.50],
+        ("dann", "digits"): [0.78, 0.78, 0.78],  # its SURF runs failed
+    }
+    records = [
+        {
+            "run_id": t.run_id,
+            "label": t.label,
+            "seed": t.spec.seed,
+            "metrics": {"acc": a, "nmi": a / 2},
+            "seconds_per_epoch": 0.1,
+        }
+        for t in expand(cfg)
+        if (a := acc.get((t.label, t.spec.benchmark), [None] * 3)[t.spec.seed]) is not None
     ]
-    rows = rank(recs, ["a", "b"])
-    assert [r["loss"] for r in rows] == ["b", "a"]
-    assert rows[0]["acc"] == pytest.approx(0.8) and rows[0]["seconds_per_epoch"] == pytest.approx(
-        0.2
-    )
-    assert rows[0]["n_runs"] == 2 and rows[1]["acc_std"] == 0.0
+    rows = rank(records, expand(cfg))
+    assert [(r["loss"], r["complete"]) for r in rows] == [
+        ("coral", True),
+        ("mmd", True),
+        ("dann", False),  # ahead on the mean of what it finished, but not comparable
+    ]
+    mmd = rows[1]
+    # per seed the mean over the pairs: 0.60, 0.63, 0.57; then mean and std over seeds
+    assert mmd["acc"] == pytest.approx(0.60) and mmd["acc_std"] == pytest.approx(0.03)
+    assert mmd["nmi"] == pytest.approx(0.30) and (mmd["n_runs"], mmd["n_tasks"]) == (6, 6)
+    assert mmd["seconds_per_epoch"] == pytest.approx(0.1)
+    assert rows[0]["acc_std"] == pytest.approx(0.0)
+    dann = rows[2]
+    assert (dann["n_runs"], dann["n_tasks"], dann["acc"], dann["acc_std"]) == (3, 6, None, None)
+    # records of another protocol in the same folder do not count
+    other = {**records[0], "run_id": "elsewhere", "metrics": {"acc": 0.0, "nmi": 0.0}}
+    assert rank([*records, other], expand(cfg)) == rows
+
+
+def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
+    from dtc.experiment import leaderboard
+    from dtc.experiment.runner import SweepSummary
+
+    rows = [
+        {"loss": "coral", "complete": True, "n_runs": 6, "n_tasks": 6, "acc": 0.7},
+        {"loss": "dann", "complete": False, "n_runs": 3, "n_tasks": 6, "acc": None},
+    ]
+    rows[0].update(acc_std=0.01, nmi=0.5, seconds_per_epoch=0.1)
+    rows[1].update(acc_std=None, nmi=None, seconds_per_epoch=None)
+    summary = SweepSummary(tmp_path, total=12)
+    monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: (rows, summary))
+    res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,dann"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert any("1 │ coral │ 70.0 ± 1.0" in line and "6/6" in line for line in lines)
+    assert any("– │ dann  │ incomplete" in line and "3/6" in line for line in lines)

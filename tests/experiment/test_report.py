@@ -108,6 +108,41 @@ def test_by_benchmark_averages_pairs_per_seed_then_takes_mean_and_std():
     assert cell.std == pytest.approx(14.142135623730951)  # sqrt(200), the std of 60 and 80
 
 
+def _family_records(b_values: dict) -> list[dict]:
+    """A at 80 on t1 and 20 on t2, every seed; B's scores per pair and seed from
+    ``b_values``."""
+    a = [_record("A", s, v, target=t) for t, v in (("t1", 0.8), ("t2", 0.2)) for s in range(3)]
+    b = [_record("B", s, v, target=t) for t, by_seed in b_values.items() for s, v in by_seed]
+    return a + b
+
+
+def test_family_mean_of_a_seed_needs_every_pair_and_incomplete_cells_are_never_bold(tmp_path):
+    # The reviewer's case: B is worse than A on every pair, and its t2 run failed for
+    # seeds 1 and 2; averaged over what is there, B's seeds 1 and 2 (60) made it "best".
+    records = _family_records({"t1": [(s, 0.6) for s in range(3)], "t2": [(0, 0.3)]})
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    a, b = family.cells["A"]["digits"], family.cells["B"]["digits"]
+    assert (a.values, a.left_out) == (pytest.approx([50.0] * 3), 0)
+    assert (b.values, b.left_out) == (pytest.approx([45.0]), 2)  # seed 0 only
+    md = to_markdown(family)
+    assert "| A | **50.0 ± 0.0 (n=3)** |" in md and "| B | 45.0 ± 0.0 (n=1/3) |" in md
+    assert "n=k/m: only k of the m seeds run have every pair" in md
+    # Ahead on its complete seed, B is still not bold over A's complete cell.
+    records = _family_records({"t1": [(s, 0.9) for s in range(3)], "t2": [(0, 0.9)]})
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert family.cells["B"]["digits"].mean == pytest.approx(90.0)
+    md = to_markdown(family)
+    assert "| A | **50.0 ± 0.0 (n=3)** |" in md and "| B | 90.0 ± 0.0 (n=1/3) |" in md
+    write_report(records, tmp_path, figures=False)
+    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "by_benchmark_acc.csv").open())}
+    assert (rows["A"]["best"], rows["A"]["left_out"]) == ("1", "0")
+    assert (rows["B"]["best"], rows["B"]["n"], rows["B"]["left_out"]) == ("0", "1", "2")
+    # No seed with every pair: no family mean at all.
+    records = _family_records({"t1": [(s, 0.6) for s in range(3)]})
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert "digits" not in family.cells["B"]
+
+
 def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path):
     records = [_record("a", s, 0.5, target=t) for t in ("t1", "t2") for s in (0, 1)]
     written = {p.name for p in write_report(records, tmp_path, figures=False)}

@@ -65,7 +65,7 @@ def test_failed_runs_are_reported_and_retried(tmp_path):
     cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,0]", "seeds=[0]"])
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert summary.finished == 1 and len(summary.errors) == 1
-    assert "n_init must be a positive int" in summary.errors[0][2]
+    assert "n_init must be" in summary.errors[0][2]
     errors = _lines(tmp_path / "errors.jsonl")
     assert errors[0]["spec"]["params"]["n_init"] == 0
     # the failure is not a finished run: the next invocation tries it again
@@ -107,6 +107,39 @@ def test_runs_of_a_row_whose_config_params_changed_are_set_aside(tmp_path):
     subset = load_config(CONFIG, ["methods.km.params.max_iter=60", "seeds=[0]"])
     summary = run_experiment(subset, tmp_path, progress=False)
     assert (summary.stale, summary.skipped) == (0, 1) and _lines(tmp_path / "results.jsonl") == now
+
+
+def test_runs_of_a_row_whose_method_changed_are_set_aside_and_removed_seeds_named(tmp_path, capsys):
+    row = {"name": "swap", "benchmarks": CONFIG["benchmarks"], "seeds": [0, 1]}
+    kmeans = load_config({**row, "methods": {"Baseline": {"method": "kmeans"}}})
+    run_experiment(kmeans, tmp_path, progress=False)
+    before = _lines(tmp_path / "results.jsonl")
+    agglo = {**row, "methods": {"Baseline": {"method": "agglomerative"}}}
+    summary = run_experiment(load_config(agglo), tmp_path, progress=False)
+    # the same row, pair and seeds: the K-means runs would be averaged into its cells
+    assert (summary.stale, summary.skipped, summary.finished) == (2, 0, 2)
+    assert _lines(tmp_path / "stale.jsonl") == before
+    assert {r["method"] for r in _lines(tmp_path / "results.jsonl")} == {"agglomerative"}
+    # a seed removed from the config: its run stays, but the sweep names it
+    capsys.readouterr()
+    fewer = run_experiment(load_config(agglo, ["seeds=[0]"]), tmp_path, progress=False)
+    assert (fewer.outside, fewer.skipped, fewer.stale) == (1, 1, 0)
+    assert "1 record(s) (labels: Baseline; seeds: 1) of config 'swap'" in capsys.readouterr().err
+    assert len(_lines(tmp_path / "results.jsonl")) == 2
+
+
+def test_runs_without_the_metrics_the_config_now_asks_for_are_run_again(tmp_path):
+    cfg = load_config(CONFIG, ["seeds=[0]"])
+    run_experiment(cfg, tmp_path, progress=False)
+    assert "macro_f1" not in _lines(tmp_path / "results.jsonl")[0]["metrics"]
+    with_imbalance = load_config(CONFIG, ["seeds=[0]", "metrics=[imbalance]"])
+    summary = run_experiment(with_imbalance, tmp_path, progress=False)
+    assert (summary.stale, summary.skipped, summary.finished) == (1, 0, 1)
+    (record,) = _lines(tmp_path / "results.jsonl")
+    assert {"macro_f1", "balanced_acc", "min_recall"} <= set(record["metrics"])
+    # the records now have them: nothing more to run, with or without the metrics
+    assert run_experiment(with_imbalance, tmp_path, progress=False).skipped == 1
+    assert run_experiment(cfg, tmp_path, progress=False).skipped == 1
 
 
 def test_truncated_last_line_is_cut_and_rerun(tmp_path):

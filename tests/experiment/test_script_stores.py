@@ -1,0 +1,82 @@
+"""The resumable stores of scripts/run_baselines.py and scripts/dtc_benchmark.py: a cut
+last line is not glued onto, and run_baselines resumes only runs of the same setting and
+parameters (on the embedded digits pair with K-means, a few seconds)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dtc.experiment.store import read_records
+
+DIGITS = (("digits", "source", "target"),)
+
+
+@pytest.fixture
+def baselines(load_script, monkeypatch):
+    script = load_script("run_baselines")
+    monkeypatch.setattr(script, "QUICK_PAIRS", DIGITS)  # no data directory needed
+    return script
+
+
+def _cut_a_write_short(path):
+    with path.open("a") as fh:
+        fh.write('{"method": "kmeans", "pair": "digi')
+
+
+def test_run_baselines_resumes_by_setting_and_parameters(baselines, tmp_path, capsys):
+    args = ["--quick", "--methods", "kmeans", "--out", str(tmp_path)]
+    log = tmp_path / "runs.jsonl"
+    baselines.main(args)
+    first = read_records(log)
+    assert [(r["seed"], r["setting"]) for r in first] == [(0, "unlabelled"), (1, "unlabelled")]
+    assert first[0]["params"]["seed"] == 0 and first[0]["params"]["n_init"] == 10
+    _cut_a_write_short(log)
+    capsys.readouterr()
+    baselines.main(args)  # the cut line is no run; nothing to do
+    assert "0 runs to do, 2 already recorded" in capsys.readouterr().out
+    # another setting is other runs: run, not reused from the unlabelled ones
+    baselines.main([*args, "--labelled-source"])
+    out = capsys.readouterr().out
+    assert "2 runs to do, 0 already recorded" in out and "| kmeans | labelled |" in out
+    assert [json.loads(line)["setting"] for line in log.read_text().splitlines()] == [
+        "unlabelled",
+        "unlabelled",
+        "labelled",
+        "labelled",
+    ]
+    # a run recorded under other parameters (a default changed since) is run again
+    records = read_records(log)
+    records[2]["params"]["n_init"] = 3
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    baselines.main([*args, "--labelled-source"])
+    assert "1 runs to do, 1 already recorded" in capsys.readouterr().out
+    (stale,) = read_records(tmp_path / "runs.stale.jsonl")
+    assert stale["params"]["n_init"] == 3 and len(read_records(log)) == 4
+
+
+def test_run_baselines_std_is_the_sample_std_as_in_dtc_report(baselines, tmp_path):
+    pair = "office_caltech10_surf:caltech10->amazon"
+    runs = [
+        {"method": "kmeans", "pair": pair, "seed": s, "setting": "unlabelled", "acc": a}
+        for s, a in enumerate([0.3685, 0.4248])
+    ]
+    for r in runs:
+        r.update(nmi=r["acc"], seconds=1.0)
+    baselines.summarise(runs, ["kmeans"], [pair], tmp_path)
+    (row,) = (tmp_path / "baselines.csv").read_text().splitlines()[1:]
+    acc_std = float(row.split(",")[4])
+    assert acc_std == pytest.approx(np.std([36.85, 42.48], ddof=1), abs=0.01)  # 3.98, not 2.82
+
+
+def test_dtc_benchmark_appends_after_a_cut_last_line(load_script, tmp_path):
+    script = load_script("dtc_benchmark")
+    out = tmp_path / "bench.jsonl"
+    args = ["--families", "digits", "--methods", "kmeans", "--out", str(out), "--seeds"]
+    script.main([*args, "0"])
+    _cut_a_write_short(out)
+    script.main([*args, "0", "1"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line parses
+    assert [(r["method"], r["seed"]) for r in rows] == [("kmeans", 0), ("kmeans", 1)]
+    script.main([*args, "0", "1"])  # and the store still reads
+    assert read_records(out) == rows

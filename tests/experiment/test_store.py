@@ -1,0 +1,44 @@
+"""The results store: whole lines only, a cut last line never glued onto, stale records moved."""
+
+import json
+
+import pytest
+
+from dtc.experiment.store import append_record, read_records, set_aside, write_records
+
+
+def test_append_after_a_cut_line_cuts_it_off_instead_of_gluing_onto_it(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    append_record(path, {"run": 1})
+    with path.open("a") as fh:  # a crash in the middle of a write
+        fh.write('{"run": 2, "ac')
+    assert read_records(path) == [{"run": 1}]  # the cut run is not finished
+    append_record(path, {"run": 3})
+    assert path.read_text().splitlines() == ['{"run": 1}', '{"run": 3}']
+    assert read_records(path) == [{"run": 1}, {"run": 3}]
+
+
+def test_a_file_holding_only_a_cut_line_is_emptied_before_the_append(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"half')
+    append_record(path, {"a": 1})
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [{"a": 1}]
+
+
+def test_a_corrupt_line_in_the_middle_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"a": 1}\n{"b": \n{"c": 3}\n')
+    with pytest.raises(ValueError, match=r"runs\.jsonl: corrupt results line"):
+        read_records(path)
+
+
+def test_set_aside_moves_flagged_records_and_keeps_the_others_in_order(tmp_path):
+    path, stale = tmp_path / "runs.jsonl", tmp_path / "runs.stale.jsonl"
+    records = [{"i": i} for i in range(4)]
+    write_records(path, records)
+    assert set_aside(path, records, [False] * 4, stale) == records and not stale.exists()
+    kept = set_aside(path, records, [False, True, False, True], stale)
+    assert kept == read_records(path) == [{"i": 0}, {"i": 2}]
+    assert read_records(stale) == [{"i": 1}, {"i": 3}]
+    with pytest.raises(ValueError, match="2 flags for 4 records"):
+        set_aside(path, records, [True, False], stale)
