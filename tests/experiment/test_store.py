@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from dtc.experiment.store import append_record, read_records, set_aside, write_records
@@ -42,3 +43,22 @@ def test_set_aside_moves_flagged_records_and_keeps_the_others_in_order(tmp_path)
     assert read_records(stale) == [{"i": 1}, {"i": 3}]
     with pytest.raises(ValueError, match="2 flags for 4 records"):
         set_aside(path, records, [True, False], stale)
+
+
+def test_append_and_read(tmp_path):
+    path = tmp_path / "sub" / "runs.jsonl"
+    append_record(path, {"a": 1, "x": np.float32(0.5), "v": np.arange(2)})
+    append_record(path, {"a": 2})
+    assert read_records(path) == [{"a": 1, "v": [0, 1], "x": 0.5}, {"a": 2}]
+
+
+def test_truncated_last_line_is_ignored(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    append_record(path, {"a": 1})
+    with path.open("a") as fh:
+        fh.write('{"a": 2, "b"')  # a write cut short by a crash
+    assert read_records(path) == [{"a": 1}]
+
+
+def test_missing_file_has_no_records(tmp_path):
+    assert read_records(tmp_path / "none.jsonl") == []
