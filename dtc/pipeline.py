@@ -705,8 +705,8 @@ class DTC(TransferClusterer):
         if opt is not None and state.get("optimizer") is not None:
             opt.load_state_dict(copy.deepcopy(state["optimizer"]))
 
-    def transform_target(self, X) -> np.ndarray:
-        """Current target embeddings ``(n, k)`` float32 of raw target-space rows ``X``
+    def transform_target(self, X, *, preprocessed: bool = False) -> np.ndarray:
+        """Current target embeddings ``(n, k)`` float32 of target rows ``X``
         ``(n, d_target)``.
 
         ``X`` is size-normalised (when ``size_normalize``) and z-scored with the target's
@@ -715,6 +715,10 @@ class DTC(TransferClusterer):
         evaluation mode. Callable from callbacks during the fit (the encoder as trained so
         far, e.g. after every adaptation epoch) and after it (``transform_target(
         pair.target.X)`` equals ``embedding_``).
+
+        ``preprocessed=True``: ``X`` holds rows of the pair callbacks get in
+        ``on_fit_begin``, already preprocessed by the fit; they are only encoded.
+        (Preprocessing them again would scale each column twice.)
         """
         ae = getattr(self, "_tgt_ae", None)
         if ae is None:
@@ -728,9 +732,9 @@ class DTC(TransferClusterer):
             )
         if not np.isfinite(X).all():
             raise ValueError("DTC.transform_target: X contains NaN or infinite values")
-        if self._target_image_shape is not None:
+        if not preprocessed and self._target_image_shape is not None:
             X = size_normalize_images(X, self._target_image_shape)
-        if self.target_mean_ is not None:
+        if not preprocessed and self.target_mean_ is not None:
             X = zscore_columns(X, mean=self.target_mean_, std=self.target_std_)
         return embed(ae.encoder, X)
 

@@ -6,7 +6,9 @@ here; override the ones you need and pass instances with ``DTC(callbacks=[...])`
 Hooks, in the order they are called:
 
 ``on_fit_begin(estimator, pair)``
-    before pretraining; ``pair`` is what the method sees (target labels removed).
+    before pretraining; ``pair`` is what the method sees: target labels removed, and
+    each domain preprocessed the way the networks see it (DTC's size normalisation and
+    z-scoring).
 ``on_adapt_begin(estimator, state)``
     before the first adaptation epoch; ``state`` is ``estimator.get_state()``, the
     pretrained starting point (a deep copy: keep it to roll back to later).
@@ -21,7 +23,9 @@ Hooks, in the order they are called:
     after the final labels are set.
 
 What a callback may read: ``estimator.transform_target(X)``, the current target
-embedding ``(n, k)`` of target rows ``X`` (the encoder as trained so far).
+embedding ``(n, k)`` of raw target rows ``X`` (the encoder as trained so far), and
+``estimator.transform_target(X, preprocessed=True)`` for rows of the pair given to
+``on_fit_begin``, which are already preprocessed.
 
 What a callback may change on the estimator during adaptation (and self-training):
 

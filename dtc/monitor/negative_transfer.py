@@ -372,15 +372,15 @@ def scored_space(X, metric: str = "euclidean") -> np.ndarray:
 
 
 def current_target_embedding(estimator, X) -> np.ndarray:
-    """The estimator's current target embedding of ``X`` ``(n, d)`` -> ``(n, k)``.
+    """The estimator's current target embedding of ``X`` ``(n, d)`` -> ``(n, k)``, where
+    ``X`` holds rows of the pair given to ``on_fit_begin`` (already preprocessed).
 
-    Uses ``estimator.transform_target(X)`` when the estimator has it; otherwise DTC's
-    target autoencoder during the fit (``estimator._tgt_ae``: DTC has no public method
-    for the *current* target encoder yet, see the monitor's report).
+    Uses ``estimator.transform_target(X, preprocessed=True)`` when the estimator has it;
+    otherwise its target autoencoder during the fit (``estimator._tgt_ae``).
     """
     fn = getattr(estimator, "transform_target", None)
     if callable(fn):
-        return np.asarray(fn(X), dtype=np.float32)
+        return np.asarray(fn(X, preprocessed=True), dtype=np.float32)
     ae = getattr(estimator, "_tgt_ae", None)
     if ae is None:
         raise ValueError(
@@ -846,6 +846,7 @@ class NegativeTransferMonitor(Callback):
             self._k,
             n_source=pair.source.n_samples,
             n_target=n,
+            labelled_source=pair.source.y is not None,
             epochs=self.reference_epochs,
             cache_dir=self.cache_dir,
         ).fit(target.X, image_shape=target.image_shape)

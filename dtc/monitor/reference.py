@@ -121,6 +121,7 @@ class NoTransferReference:
         *,
         n_source: int | None = None,
         n_target: int | None = None,
+        labelled_source: bool = True,
         epochs: int | None = None,
         cache_dir=None,
     ):
@@ -132,7 +133,9 @@ class NoTransferReference:
         ``self_training_rounds x self_training_epochs`` epochs), divided by the
         steps of one epoch on the target. Matching epochs instead would starve the
         reference whenever the target is smaller than the source. Without ``n_source`` /
-        ``n_target`` it is ``pretrain_epochs + adapt_epochs``.
+        ``n_target`` it is ``pretrain_epochs + adapt_epochs``. ``labelled_source``: whether
+        the estimator pretrains with source labels (with ``pretrain_on="target"`` it then
+        feeds the source rows to its head as well, else the target rows alone).
         """
         get = lambda name, default: getattr(estimator, name, default)  # noqa: E731
         b = int(get("batch_size", 256))
@@ -140,7 +143,15 @@ class NoTransferReference:
             pre, ada = int(get("pretrain_epochs", 30)), int(get("adapt_epochs", 30))
             epochs = pre + ada
             if n_source is not None and n_target is not None:
-                n_pre = n_source + (n_target if get("pretrain_on", "source") == "both" else 0)
+                on = get("pretrain_on", "source")
+                uses_labels = labelled_source and bool(get("use_source_labels", True))
+                # the rows of DTC's pretraining (see DTC._pretrain)
+                if on == "target" and not uses_labels:
+                    n_pre = n_target
+                elif on in ("both", "target"):
+                    n_pre = n_source + n_target
+                else:
+                    n_pre = n_source
                 # Adaptation and self-training (DTC's pseudo-label rounds) see both domains.
                 later = ada + int(get("self_training_rounds", 0)) * int(
                     get("self_training_epochs", 0)

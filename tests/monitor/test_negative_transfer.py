@@ -75,7 +75,7 @@ class ScriptedDTC:
         self.restored.append(state["epoch"])
         self._state = state["epoch"]
 
-    def transform_target(self, X):
+    def transform_target(self, X, preprocessed=False):  # the script preprocesses nothing
         fn = self.script[max(self._state, 0)]
         return fn(X, np.random.default_rng(100 + self._state))
 
@@ -184,6 +184,16 @@ def test_reference_budget_matches_the_estimators_gradient_steps():
     # = 52 steps; the target (50 rows) has 2 steps an epoch -> 26 epochs.
     ref = NoTransferReference.from_estimator(est, K, n_source=100, n_target=50)
     assert ref.epochs == 26
+    # pretraining on the target: with source labels DTC's head also sees the 100 source
+    # rows (10 x ceil(150/32)=5 steps), without them the 50 target rows alone (10 x 2)
+    est.pretrain_on = "target"
+    assert NoTransferReference.from_estimator(est, K, n_source=100, n_target=50).epochs == 31
+    unl = NoTransferReference.from_estimator(
+        est, K, n_source=100, n_target=50, labelled_source=False
+    )
+    assert unl.epochs == 16
+    est.pretrain_on = "both"
+    assert NoTransferReference.from_estimator(est, K, n_source=100, n_target=50).epochs == 31
 
 
 # -- policies -------------------------------------------------------------------------
@@ -617,6 +627,26 @@ def test_dtc_on_digits_flags_a_permuted_source_and_not_the_true_one():
         est.fit(DomainPair(source, pair.target, n_clusters=10))
         flags[name] = est.monitor_trail_[-1]["reason"]
     assert flags == {"related": None, "permuted": "unrelated_source"}
+
+
+class _Keep(Callback):
+    def on_fit_begin(self, estimator, pair):
+        self.pair = pair
+
+
+def test_the_monitor_embeds_the_rows_dtc_trains_on():
+    # Callbacks get the pair as DTC preprocessed it (z-scored pixels here); the monitor's
+    # checks must encode those rows as they are, not preprocess them a second time.
+    from dtc.monitor.negative_transfer import current_target_embedding
+    from dtc.pipeline import DTC
+
+    pair = make_digits_pair()
+    keep = _Keep()
+    est = DTC(seed=0, **{**BUDGET, "adapt_epochs": 1}, callbacks=[keep]).fit(pair)
+    seen = keep.pair.target.X
+    assert not np.allclose(seen, pair.target.X)  # z-scored by DTC
+    np.testing.assert_array_equal(current_target_embedding(est, seen), est.embedding_)
+    np.testing.assert_array_equal(est.transform_target(pair.target.X), est.embedding_)
 
 
 # -- the harness's constructed negative cases ------------------------------------------------
