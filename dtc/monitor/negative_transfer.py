@@ -47,7 +47,8 @@ negative only when its score is below the reference's by more than
 
 * ``restart_spread``: the standard deviation of the score over single-start K-means
   partitions of the reference embedding -- differences of that size separate equally
-  good target-only partitions;
+  good target-only partitions (in ``"joint"`` space scored on the raw features and the
+  reference embedding: no transfer embedding exists yet);
 * ``source_bias`` (:func:`source_bias`): on the *source*, where the classes are known,
   the mean score of ``n_restarts`` K-means partitions minus the score of the partition a
   classifier learns from the source labels (cross-validated logistic regression), both
@@ -148,7 +149,11 @@ more gains there than it saved (mean guarded - target-only +4.89 against the Euc
 score's +5.40 ACC points).
 
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
-same at every check.
+same at every check. ``on_fit_begin`` refuses, before the reference is trained, a target
+or a ``max_samples`` that leaves fewer rows than the score needs: more than the clusters,
+and for ``knn_agreement`` more than its ``KNN_NEIGHBORS`` = 10 neighbours. A
+soft-assignment score needs no probabilities from the estimator: the monitor builds them
+(Student-t assignments, above) for every partition it scores.
 
 **Policies** (``policy``; every policy records and warns):
 
@@ -164,8 +169,13 @@ same at every check.
                 still does not beat the reference, the estimator's ``labels_``,
                 ``embedding_`` and ``cluster_centers_`` become the reference's (and
                 ``cluster_classes_`` is removed: the clusters are no longer named by
-                source classes);
-``"adapt+rollback"`` both.
+                source classes). The networks are not replaced: after such a fallback
+                ``autoencoder_`` and ``transform_target`` are still the transfer
+                model's, and ``transform_target`` of the target no longer gives
+                ``embedding_`` (``reference_`` holds the reference's);
+``"adapt+rollback"`` both; a checkpoint keeps the ``transfer_scale_`` it was taken
+                with, and a restore brings it back with the networks (a damping after
+                the checkpoint answered epochs that the restore undoes).
 
 Results on the estimator: ``negative_transfer_`` (bool: the final transfer partition
 scores below the reference by more than the margin, or the source failed a check before
@@ -174,7 +184,9 @@ decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
 ``transfer_scale``, ``negative``, ``score_below`` (the score's own verdict, counted or not),
 ``decision``: ``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"``,
 ``"dissimilar_source"`` or ``"unmatched_classes"``, with ``"+damp"`` /
-``"+restore_epoch_<e>"`` appended; the final
+``"+restore_epoch_<e>"`` appended; an entry that restores also has ``restored_score``,
+the restored checkpoint's score, while its ``score`` and ``negative`` describe the last
+state, which the restore discarded, and its ``transfer_scale`` the restored one; the final
 entry's ``reason`` says why it is negative), ``fell_back_to_reference_`` (bool),
 ``transfer_labels_`` (the transfer model's final partition that the verdict judged, which
 a fallback replaces in ``labels_``) and ``reference_`` (the fitted
@@ -271,6 +283,9 @@ def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return q / q.sum(1, keepdims=True)
 
 
+#: Neighbours of :func:`knn_agreement` as the monitor and model selection score with it.
+KNN_NEIGHBORS = 10
+
 # The monitor scores many partitions of the same rows (restarts, checks, the source bias):
 # their k-NN graph is computed once per content of X. Keyed by a digest of the bytes, so an
 # array changed in place is never served a stale graph.
@@ -299,7 +314,7 @@ def _neighbours(X: np.ndarray, n_neighbors: int) -> np.ndarray:
     return _NEIGHBOUR_CACHE[key]
 
 
-def knn_agreement(X, labels, *, n_neighbors: int = 10) -> float:
+def knn_agreement(X, labels, *, n_neighbors: int = KNN_NEIGHBORS) -> float:
     """Chance-corrected agreement of a partition with the neighbourhoods of ``X``.
 
     ``X`` ``(n, d)``, ``labels`` ``(n,)``. The fraction ``a`` of (point, one of its
@@ -332,6 +347,16 @@ def knn_agreement(X, labels, *, n_neighbors: int = 10) -> float:
 
 #: Partition scores of the monitor beyond :mod:`dtc.monitor.scores`, by name.
 EXTRA_SCORES = {"knn_agreement": knn_agreement}
+
+
+def _min_scored_rows(name: str, n_clusters: int) -> tuple[int, str]:
+    """The fewest rows on which :func:`common_space_score` can score a partition into
+    ``n_clusters`` clusters by ``name``, and why: more rows than clusters (K-means, the
+    label scores, the Student-t assignments), and for :func:`knn_agreement` more rows than
+    its ``KNN_NEIGHBORS`` neighbours."""
+    if name == "knn_agreement" and n_clusters <= KNN_NEIGHBORS:
+        return KNN_NEIGHBORS + 1, f"more rows than its n_neighbors={KNN_NEIGHBORS}"
+    return n_clusters + 1, f"more rows than the {n_clusters} clusters"
 
 
 def usable_scores() -> list[str]:
@@ -497,6 +522,9 @@ class NegativeTransferMonitor(Callback):
         ``"knn_agreement"`` (default, :func:`knn_agreement`) or a label-free score of
         :mod:`dtc.monitor.scores` (``LABEL_SCORES`` or ``PROB_SCORES``);
         ``clustering_stability`` scores an algorithm, not a partition, and is refused.
+        Soft-assignment scores need nothing from the estimator beyond its embedding
+        (module docstring). The scored rows must be more than the clusters, and for
+        ``knn_agreement`` more than 10 (its neighbours).
         The default is k-NN agreement rather than the silhouette because DTC's
         partitions (spherical K-means at source class means, self-training) are not
         Euclidean-convex: on the digits default (DTC 10 + 10 epochs, 2 self-training
@@ -562,8 +590,9 @@ class NegativeTransferMonitor(Callback):
         "Class agreement") is negative, reason ``"unmatched_classes"``, after the other
         source checks. None (the default): computed and reported in ``class_agreement_``,
         not judged.
-    max_samples : int
-        Size of the fixed target subsample that is scored.
+    max_samples : int >= 3
+        Size of the fixed target subsample that is scored (it must leave the score the
+        rows it needs: ``score``).
     adapt_factor : float in (0, 1)
         Multiplier of ``transfer_scale_`` at each damping (policy ``adapt``).
     min_delta : float
@@ -646,7 +675,9 @@ class NegativeTransferMonitor(Callback):
             v = getattr(self, attr)
             if not isinstance(v, (bool, np.bool_)):
                 raise ValueError(f"{name}: {attr} must be a bool, got {v!r}")
-        checks = (("every", 1), ("max_samples", 4), ("n_init", 1), ("n_restarts", 2), ("seed", 0))
+        # max_samples: the fewest rows a partition into 2 clusters can be scored on; the
+        # score's own minimum for the estimator's clusters is checked in on_fit_begin.
+        checks = (("every", 1), ("max_samples", 3), ("n_init", 1), ("n_restarts", 2), ("seed", 0))
         for attr, low in checks:
             v = getattr(self, attr)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
@@ -697,10 +728,15 @@ class NegativeTransferMonitor(Callback):
         return "rollback" in self.policy
 
     # -- scoring ----------------------------------------------------------------
-    def _partition_score(self, labels, Z_transfer) -> float:
+    def _partition_score(self, labels, Z_transfer=None) -> float:
+        """Score of the partition ``labels`` ``(n,)`` of the target in ``space``; in joint
+        space over the raw rows, the reference embedding and the transfer embedding
+        ``Z_transfer`` ``(n, k)`` (None: there is none, as for the restarts)."""
         spaces = [self._X]
         if self.space == "joint":
-            spaces += [self._Z_ref, np.asarray(Z_transfer)[self._idx]]
+            spaces.append(self._Z_ref)
+            if Z_transfer is not None:
+                spaces.append(np.asarray(Z_transfer)[self._idx])
         spaces = [scored_space(S, self.metric) for S in spaces]
         return common_space_score(self.score, np.asarray(labels)[self._idx], spaces)
 
@@ -766,13 +802,16 @@ class NegativeTransferMonitor(Callback):
     def _restart_spread(self) -> float:
         """Standard deviation ``(ddof=1)`` of the score over ``n_restarts`` single-start
         K-means partitions of the reference embedding: how much the score moves between
-        target-only partitions that are equally good."""
+        target-only partitions that are equally good. In joint space they are scored on
+        the raw rows and the reference embedding: there is no transfer embedding yet, and
+        scoring the reference's twice in its stead would weigh the restarts' own space
+        2/3 instead of the 1/3 it has in the scores the margin protects."""
         values = []
         for r in range(int(self.n_restarts)):
             km = KMeans(self._k, n_init=1, random_state=int(self.seed) + 1 + r)
             labels = np.zeros(len(self.reference_.labels_), dtype=np.int64)
             labels[self._idx] = km.fit(self._Z_ref).labels_
-            values.append(self._partition_score(labels, self.reference_.embedding_))
+            values.append(self._partition_score(labels))
         return float(np.std(values, ddof=1))
 
     def _source_rows(self, source) -> tuple[np.ndarray, np.ndarray] | None:
@@ -832,11 +871,19 @@ class NegativeTransferMonitor(Callback):
         self._k = int(k)
         n = target.n_samples
         m = min(n, int(self.max_samples))
-        if m <= self._k or n <= self._k:
+        # Checked before the reference is trained: a score that cannot be computed on the
+        # scored rows would otherwise fail only at calibration, after that training.
+        need, why = _min_scored_rows(self.score, self._k)
+        if m < need:
+            cause = (
+                f"the target has {n} samples"
+                if n < need
+                else f"max_samples={self.max_samples} is too small"
+            )
             raise ValueError(
-                f"NegativeTransferMonitor: score {self.score!r} of {self._k} clusters needs more "
-                f"than {self._k} target samples (scored on a subsample of min(n, max_samples)="
-                f"{m} rows); the target has {n}"
+                f"NegativeTransferMonitor: score {self.score!r} of {self._k} clusters needs at "
+                f"least {need} scored target samples ({why}), scored on a subsample of "
+                f"min(n, max_samples)={m} rows; {cause}"
             )
         self._X_full = target.X
         self._idx = scores.subsample_index(n, int(self.max_samples), int(self.seed))
@@ -883,7 +930,7 @@ class NegativeTransferMonitor(Callback):
         estimator.source_correspondence_ = self.correspondence_
         estimator.source_class_agreement_ = self.class_agreement_
         self.trail_: list[dict] = []
-        self._best = None  # (score, epoch, state) for rollback
+        self._best = None  # (score, epoch, state, transfer_scale_) for rollback
         self._last = None  # (score, discrepancy) of the previous check, for adapt
         estimator.negative_transfer_ = False
         estimator.fell_back_to_reference_ = False
@@ -894,7 +941,7 @@ class NegativeTransferMonitor(Callback):
         value, ref = self._evaluate(estimator)
         self._last = (value, None)
         if self._rolls_back:
-            self._best = (value, -1, state)
+            self._best = (value, -1, state, float(estimator.transfer_scale_))
         self._record(
             estimator,
             {
@@ -930,12 +977,18 @@ class NegativeTransferMonitor(Callback):
                 )
                 decisions.append("damp")
         self._last = (value, disc)
+        restored = None
         if self._rolls_back:
             if self._best is None or value > self._best[0]:
-                self._best = (value, epoch, estimator.get_state())
+                scale = float(estimator.transfer_scale_)
+                self._best = (value, epoch, estimator.get_state(), scale)
             if last and self._best[1] != epoch and self._best[0] - value > self.restore_gain_:
-                estimator.set_state(self._best[2])
-                decisions.append(f"restore_epoch_{self._best[1]}")
+                restored, best_epoch, state, scale = self._best
+                estimator.set_state(state)
+                # The transfer strength is part of the checkpoint: a damping after it answered
+                # epochs that the restore undoes (policy adapt+rollback).
+                estimator.transfer_scale_ = scale
+                decisions.append(f"restore_epoch_{best_epoch}")
         entry = {
             "epoch": int(epoch),
             "score": value,
@@ -946,6 +999,8 @@ class NegativeTransferMonitor(Callback):
             "score_below": self._below(value, ref),
             "decision": "+".join(decisions),
         }
+        if restored is not None:
+            entry["restored_score"] = restored
         self._record(estimator, entry)
         logs["monitor_score"], logs["monitor_reference"] = value, ref
         logs["monitor_decision"] = entry["decision"]

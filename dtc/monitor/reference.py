@@ -9,8 +9,10 @@ when the transfer model's target partition is worse than this one.
 
 The reference sees target *features* only, never target labels. It is cached: in
 memory for the process, and optionally on disk (``cache_dir``), keyed by a SHA-256
-fingerprint of the target features and of every setting that changes the result, so a
-grid of transfer runs on one target pays for it once.
+fingerprint of the target features and of every setting that changes the result (the
+``image_shape`` a convolutional network is built for included, and a cache-format
+version; not the torch version), so a grid of transfer runs on one target pays for it
+once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,9 @@ __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
 
 # key -> {"labels", "embedding", "centres"}; process-wide, so every monitor shares it.
 _MEMORY: dict[str, dict[str, np.ndarray]] = {}
+# Part of every cache key. Bump it when what a key stands for changes (the training in
+# _compute, the stored arrays), so that older disk entries are no longer found.
+_CACHE_FORMAT = 2
 
 
 def clear_reference_cache() -> None:
@@ -53,6 +60,23 @@ def _module_fingerprint(module) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().to(torch.float32).numpy().tobytes())
     return h.hexdigest()
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save ``arrays`` as the ``.npz`` file ``path``: written to a temporary file of a
+    unique name, then renamed over ``path`` (atomic). A reader never sees half a file, and
+    two processes that write the same key never move or truncate each other's file (the
+    last rename wins, with the same content)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A new file with the usual permissions (tempfile's would be private to this user).
+    tmp = path.with_name(f"{path.stem}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class NoTransferReference:
@@ -206,10 +230,16 @@ class NoTransferReference:
         return out
 
     def fit(self, X, image_shape=None):
-        """Fit on target features ``X`` ``(n, d)`` (or take the cached result); returns ``self``."""
+        """Fit on target features ``X`` ``(n, d)`` (or take the cached result); returns ``self``.
+
+        ``image_shape``: the target's image shape (``Domain.image_shape``), which a
+        ``"conv"`` architecture needs.
+        """
         X = np.asarray(X, dtype=np.float32)
         self._check(X)
-        self.key_ = fingerprint(X, self._settings())
+        shape = None if image_shape is None else [int(v) for v in image_shape]
+        settings = {**self._settings(), "image_shape": shape, "cache_format": _CACHE_FORMAT}
+        self.key_ = fingerprint(X, settings)
         found = _MEMORY.get(self.key_)
         path = (
             None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{self.key_}.npz"
@@ -221,10 +251,7 @@ class NoTransferReference:
         if found is None:
             found = self._compute(X, image_shape)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.npz")
-                np.savez(tmp, **found)
-                tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+                _write_atomically(path, found)
         _MEMORY[self.key_] = found
         self.labels_ = found["labels"].astype(np.int64)
         self.embedding_ = found["embedding"].astype(np.float32)

@@ -17,6 +17,7 @@ Scores:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -64,8 +65,14 @@ def _on_subsample(fn, name: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
         X, labels = _check_labelled(X, labels, name)
         idx = subsample_index(X.shape[0], max_samples, seed)
-        if np.unique(labels[idx]).size < 2:
-            raise ValueError(f"{name}: the subsample of {idx.size} rows holds a single cluster")
+        # The full set was checked above; a small subsample can still hold too few rows for
+        # the clusters it draws (scikit-learn needs 2 <= clusters < rows).
+        k = np.unique(labels[idx]).size
+        if k < 2 or idx.size <= k:
+            raise ValueError(
+                f"{name}: the subsample of max_samples={max_samples} rows holds {k} cluster(s); "
+                "it needs at least 2 clusters and more rows than clusters: raise max_samples"
+            )
         return float(fn(X[idx], labels[idx]))
 
     scorer.__name__ = name
@@ -123,6 +130,11 @@ def soft_neighborhood_density(
         raise ValueError(f"soft_neighborhood_density: temperature must be > 0, got {temperature}")
     P = _check_probs(probs, "soft_neighborhood_density")
     P = P[subsample_index(P.shape[0], max_samples, seed)]
+    if P.shape[0] < 2:  # a single row has no neighbour: its distribution is undefined
+        raise ValueError(
+            f"soft_neighborhood_density: needs a subsample of at least 2 rows, got "
+            f"max_samples={max_samples}"
+        )
     Z = P / np.linalg.norm(P, axis=1, keepdims=True)
     S = Z @ Z.T / temperature
     np.fill_diagonal(S, -np.inf)
@@ -150,6 +162,12 @@ def clustering_stability(
     the mean ARI: 1 for a structure every resample finds, near 0 for none.
     """
     X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"clustering_stability: X must have shape (n, d), got {X.shape}")
+    for arg, value, low in (("n_clusters", n_clusters, 2), ("n_pairs", n_pairs, 1)):
+        # One cluster is "perfectly stable" on any data; zero pairs leave nothing to average.
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"clustering_stability: {arg} must be an int >= {low}, got {value!r}")
     if not 0 < fraction <= 1:
         raise ValueError(f"clustering_stability: fraction must be in (0, 1], got {fraction}")
     X = X[subsample_index(X.shape[0], max_samples, seed)]
@@ -189,19 +207,40 @@ PROB_SCORES = {
 }
 
 
+def _keywords(fn: Callable) -> list[str]:
+    """The keyword-only parameters of ``fn`` (a score's options)."""
+    params = inspect.signature(fn).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
 def score(name: str, X=None, labels=None, probs=None, **kwargs) -> float:
-    """Compute the label-free score ``name``; raises ``ValueError`` when the inputs it
-    needs are missing (e.g. soft assignments from a method that produces none)."""
+    """Compute the label-free score ``name`` with its options ``kwargs``.
+
+    Raises ``ValueError`` when the inputs it needs are missing (features ``X`` ``(n, d)``
+    and ``labels`` ``(n,)`` for ``LABEL_SCORES``, soft assignments ``probs`` ``(n, k)``
+    for ``PROB_SCORES``: e.g. from a method that produces none) or when ``kwargs`` holds
+    an option the score does not take (``information_maximization`` takes none).
+    """
     if name in LABEL_SCORES:
         if X is None or labels is None:
             raise ValueError(f"score {name!r} needs features X and cluster labels")
-        return LABEL_SCORES[name](X, labels, **kwargs)
-    if name in PROB_SCORES:
+        fn, args = LABEL_SCORES[name], (X, labels)
+    elif name in PROB_SCORES:
         if probs is None:
             raise ValueError(
                 f"score {name!r} needs soft assignments (probs); this method produced none"
             )
-        return PROB_SCORES[name](probs, **kwargs)
-    raise ValueError(
-        f"unknown score {name!r}; available: {', '.join(sorted({**LABEL_SCORES, **PROB_SCORES}))}"
-    )
+        fn, args = PROB_SCORES[name], (probs,)
+    else:
+        raise ValueError(
+            f"unknown score {name!r}; available: "
+            f"{', '.join(sorted({**LABEL_SCORES, **PROB_SCORES}))}"
+        )
+    accepted = _keywords(fn)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"score {name!r} takes no option {', '.join(map(repr, unknown))}; "
+            f"its options: {', '.join(accepted) or 'none'}"
+        )
+    return fn(*args, **kwargs)

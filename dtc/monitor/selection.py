@@ -146,10 +146,13 @@ def rank_sources(
     criterion : score name or callable ``(X_target, labels, estimator) -> float``
         The label-free score of the adapted target partition, on raw target features.
     discrepancy_weight : float >= 0
-        ``transferability = score - discrepancy_weight * discrepancy``. With the default
-        silhouette (in ``[-1, 1]``) and the squared MMD (in ``[0, 2]``) both terms span
-        the same range, so the default weight 1 counts them alike; rescale it for an
-        unbounded criterion such as Calinski-Harabasz.
+        ``transferability = score - discrepancy_weight * discrepancy``. The default
+        criterion, the k-NN agreement (:func:`~dtc.monitor.negative_transfer.knn_agreement`),
+        is at most 1, 0 for a partition no better than chance and negative below chance,
+        without a lower bound (it falls below -1 only when one cluster holds more than half
+        the rows): a partition better than chance scores in ``[0, 1]``. The squared MMD
+        lies in ``[0, 2]``, so the default weight 1 counts both terms on about the same
+        scale; rescale it for an unbounded criterion such as Calinski-Harabasz.
     temperature : float > 0
         Softness of the weights.
     max_samples, seed : subsample sizes / seed of the discrepancy and the score.

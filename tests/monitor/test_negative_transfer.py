@@ -28,7 +28,7 @@ from dtc.monitor.negative_transfer import (
     student_t_assignments,
 )
 from dtc.monitor.reference import NoTransferReference, clear_reference_cache
-from dtc.monitor.scores import information_maximization
+from dtc.monitor.scores import PROB_SCORES, information_maximization
 
 K = 3
 # The real-DTC test: the default network, a small budget.
@@ -178,6 +178,41 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert not other.from_cache_ and other.key_ != first.key_
 
 
+def test_reference_cache_key_holds_the_image_shape():
+    # One target, two image shapes: two convolutional networks, never one cached result.
+    X = np.random.default_rng(0).uniform(size=(40, 64)).astype(np.float32)
+    clear_reference_cache()
+    kw = {"architecture": "conv", "epochs": 1, "batch_size": 32}
+    square = NoTransferReference(K, **kw).fit(X, image_shape=(8, 8))
+    wide = NoTransferReference(K, **kw).fit(X, image_shape=(4, 16))
+    assert wide.key_ != square.key_ and not wide.from_cache_
+    again = NoTransferReference(K, **kw).fit(X, image_shape=(8, 8))
+    assert again.key_ == square.key_ and again.from_cache_
+
+
+def test_two_writers_of_one_reference_do_not_collide(tmp_path, monkeypatch):
+    X, _ = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
+    clear_reference_cache()
+    savez, second = np.savez, []
+
+    def interleaved_savez(file, **arrays):
+        savez(file, **arrays)
+        if not second:  # while the first write is open, another process writes the same key
+            second.append(True)
+            NoTransferReference(K, **kw).fit(X)
+
+    monkeypatch.setattr(np, "savez", interleaved_savez)
+    first = NoTransferReference(K, **kw).fit(X)
+    monkeypatch.undo()
+    assert second and not first.from_cache_
+    # one complete file, no temporary left behind
+    assert [p.name for p in tmp_path.iterdir()] == [f"reference-{first.key_}.npz"]
+    clear_reference_cache()
+    from_disk = NoTransferReference(K, **kw).fit(X)
+    assert from_disk.from_cache_ and np.array_equal(from_disk.embedding_, first.embedding_)
+
+
 def test_reference_budget_matches_the_estimators_gradient_steps():
     est = ScriptedDTC([good] * 3, [0.0] * 3, [])
     # pretrain: 10 epochs x ceil(100/32)=4 steps; adapt: 3 epochs x ceil(100/32)=4 steps
@@ -243,6 +278,22 @@ def test_rollback_restores_the_best_state(pair):
     assert hasattr(est, "cluster_classes_")
 
 
+def test_a_restore_brings_back_the_transfer_strength_of_its_checkpoint(pair):
+    mon = monitor("adapt+rollback", adapt_factor=0.5)
+    est = ScriptedDTC([bad, good, bad, bad], [0.4, 0.3, 0.2, 0.1], [mon]).fit(pair)
+    # damped after epoch 2 (the score falls while the discrepancy falls): epoch 3 ran damped
+    assert est.scales == [1.0, 1.0, 1.0, 0.5] and est.monitor_trail_[3]["decision"].endswith("damp")
+    restore, best = est.monitor_trail_[-2], est.monitor_trail_[2]  # best: the good epoch 1
+    assert best["epoch"] == 1 and best["score"] == max(e["score"] for e in est.monitor_trail_)
+    assert est.restored == [1] and restore["decision"].endswith("restore_epoch_1")
+    # the strength the restored networks were trained with, not the later damped one
+    assert est.transfer_scale_ == 1.0 and restore["transfer_scale"] == 1.0
+    # the kept checkpoint's score; the entry's score is the discarded last state's
+    assert restore["restored_score"] == best["score"]
+    assert restore["score"] < restore["restored_score"]
+    assert all("restored_score" not in e for e in est.monitor_trail_ if e is not restore)
+
+
 def test_rollback_keeps_the_last_state_when_the_best_leads_by_too_little(pair):
     # k-NN agreement lies in [-1, 1]: no checkpoint can lead the last one by more than 2.
     mon = monitor("rollback", min_restore_gain=2.0)
@@ -271,9 +322,12 @@ def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair)
     np.testing.assert_array_equal(est.embedding_, est.reference_.embedding_)
     assert not hasattr(est, "cluster_classes_")  # no longer named by source classes
     assert cluster_acc(pair.target.y, est.labels_) == 1.0
-    # the rejected transfer partition is kept: K-means of the last (bad) embedding
-    bad_labels = KMeans(K, n_init=3, random_state=0).fit(est.transform_target(pair.target.X))
+    # the rejected transfer partition is kept: K-means of the last (bad) embedding, which
+    # the estimator's networks still give (documented: a fallback replaces no network)
+    Z_transfer = est.transform_target(pair.target.X)
+    bad_labels = KMeans(K, n_init=3, random_state=0).fit(Z_transfer)
     np.testing.assert_array_equal(est.transfer_labels_, bad_labels.labels_)
+    assert not np.allclose(Z_transfer, est.embedding_)
 
 
 # -- calibrated margin -------------------------------------------------------------------
@@ -312,6 +366,21 @@ def test_calibration_spares_a_class_partition_the_score_is_biased_against():
         2 * calibrated.calibration_["restart_spread"] + bias
     )
     assert not est.negative_transfer_
+
+
+def test_the_joint_restart_spread_counts_the_reference_embedding_once(pair):
+    # A target without clusters, so that single-start K-means restarts differ.
+    noise = np.random.default_rng(5).normal(size=(120, 6)).astype(np.float32)
+    mon = monitor("warn", space="joint", n_restarts=5)
+    ScriptedDTC([good], [0.1], [mon]).fit(DomainPair(pair.source, Domain(noise), n_clusters=K))
+    X, Z_ref = noise[mon._idx].astype(np.float64), mon.reference_.embedding_[mon._idx]
+    values = []
+    for r in range(5):  # the restarts' seeds: seed + 1 + r
+        labels = KMeans(K, n_init=1, random_state=1 + r).fit(Z_ref).labels_
+        # the raw rows and the reference embedding, each once: a restart has no transfer one
+        values.append((knn_agreement(X, labels) + knn_agreement(Z_ref, labels)) / 2)
+    assert np.std(values) > 0
+    assert mon.calibration_["restart_spread"] == pytest.approx(np.std(values, ddof=1))
 
 
 def test_calibration_on_clean_blobs_adds_almost_nothing(pair):
@@ -592,13 +661,64 @@ def test_bad_parameters_are_refused(pair, kwargs, match):
         ScriptedDTC([good], [0.1], [monitor(**kwargs)]).fit(pair)
 
 
-def test_a_target_too_small_for_the_score_is_refused(pair):
-    small = DomainPair(pair.source, pair.target.subset(np.arange(K)), n_clusters=K)
-    with pytest.raises(ValueError, match="needs more than 3 target samples"):
-        ScriptedDTC([good], [0.1], [monitor()]).fit(small)
-    mon = monitor(max_samples=4)
-    with pytest.raises(ValueError, match="needs more than 5 target samples"):
-        ScriptedDTC([good], [0.1], [mon], n_clusters=5).fit(pair)
+class _ReferenceTrained(Exception):
+    """Raised in place of training the reference: every check before it passed."""
+
+
+def _no_training(self, X, image_shape=None):
+    raise _ReferenceTrained
+
+
+@pytest.mark.parametrize(
+    ("score", "n", "max_samples", "k", "match"),
+    [
+        ("knn_agreement", 3, 1000, K, r"at least 11 .*n_neighbors=10.*the target has 3 samples"),
+        # more rows than clusters, not more than knn_agreement's 10 neighbours
+        ("knn_agreement", 9, 1000, K, r"at least 11 .*n_neighbors=10.*the target has 9 samples"),
+        ("knn_agreement", 120, 10, K, r"at least 11 .*max_samples=10 is too small"),
+        ("knn_agreement", 120, 12, 12, r"at least 13 .*the 12 clusters.*max_samples=12 is too"),
+        ("silhouette", 120, 4, 5, r"at least 6 .*the 5 clusters.*max_samples=4 is too small"),
+        ("information_maximization", 3, 1000, K, r"at least 4 .*the target has 3 samples"),
+    ],
+)
+def test_a_target_too_small_for_the_score_is_refused_before_the_reference_is_trained(
+    pair, monkeypatch, score, n, max_samples, k, match
+):
+    monkeypatch.setattr(NoTransferReference, "fit", _no_training)
+    small = DomainPair(pair.source, pair.target.subset(np.arange(n)), n_clusters=K)
+    mon = monitor(score=score, max_samples=max_samples)
+    with pytest.raises(ValueError, match=match):
+        ScriptedDTC([good], [0.1], [mon], n_clusters=k).fit(small)
+
+
+@pytest.mark.parametrize(("score", "need"), [("knn_agreement", 11), ("silhouette", K + 1)])
+def test_the_scored_rows_the_monitor_asks_for_are_those_the_score_needs(
+    pair, monkeypatch, score, need
+):
+    # The score itself: defined on `need` rows of a K-cluster partition, not on one fewer.
+    X, y = pair.target.X[:need], np.arange(need) % K
+    assert np.isfinite(common_space_score(score, y, [X]))
+    with pytest.raises(ValueError):
+        common_space_score(score, y[:-1], [X[:-1]])
+    # The monitor: `need` rows pass its checks (the reference's training is reached) ...
+    monkeypatch.setattr(NoTransferReference, "fit", _no_training)
+    with pytest.raises(_ReferenceTrained):
+        ScriptedDTC([good], [0.1], [monitor(score=score, max_samples=need)]).fit(pair)
+    # ... one fewer does not
+    with pytest.raises(ValueError, match=f"at least {need} scored target samples"):
+        ScriptedDTC([good], [0.1], [monitor(score=score, max_samples=need - 1)]).fit(pair)
+
+
+@pytest.mark.parametrize("score", sorted(PROB_SCORES))
+def test_a_soft_assignment_score_needs_no_probabilities_from_the_estimator(pair, score):
+    # The scripted estimator has only an embedding; the monitor scores Student-t assignments
+    # of the rows it scores to the partition's centroids.
+    mon = monitor("warn", score=score)
+    est = ScriptedDTC([good] * 2, [0.2, 0.1], [mon]).fit(pair)
+    assert not any(hasattr(est, name) for name in ("predict_proba", "probs_", "soft_labels_"))
+    X = pair.target.X[mon._idx].astype(np.float64)
+    probs = student_t_assignments(X, est.labels_[mon._idx])
+    assert est.monitor_trail_[-1]["score"] == pytest.approx(PROB_SCORES[score](probs))
 
 
 def test_an_estimator_that_cannot_embed_the_target_is_refused(pair):

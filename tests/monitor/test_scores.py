@@ -55,6 +55,35 @@ def test_snd_hand_computed():
     assert scores.soft_neighborhood_density(P) == pytest.approx(np.log(2))
 
 
+def saito_snd(P, temperature):
+    """SND as Saito et al. (ICCV 2021) define it, row by row: L2-normalised rows, each
+    row's cosine similarities to the *other* rows divided by the temperature, a softmax
+    over them, the entropy of that distribution, the mean over rows."""
+    Z = P / np.sqrt((P**2).sum(1, keepdims=True))
+    entropies = []
+    for i in range(len(Z)):
+        sims = np.array([Z[i] @ Z[j] for j in range(len(Z)) if j != i]) / temperature
+        w = np.exp(sims - sims.max())
+        w /= w.sum()
+        entropies.append(-(w * np.log(w)).sum())
+    return float(np.mean(entropies))
+
+
+def test_snd_matches_saitos_definition_where_the_temperature_matters():
+    P = np.random.default_rng(2).dirichlet(np.full(4, 0.5), 40)
+    values = {t: scores.soft_neighborhood_density(P, temperature=t) for t in (0.05, 0.5)}
+    for t, value in values.items():
+        assert value == pytest.approx(saito_snd(P, t), rel=1e-10)
+    # a softer softmax spreads each neighbourhood: the entropy rises towards log(n - 1)
+    assert values[0.05] < values[0.5] < np.log(39)
+    assert values[0.5] - values[0.05] > 0.5
+    # on a subsample, the definition on the subsample's rows
+    idx = scores.subsample_index(40, 25, seed=3)
+    assert scores.soft_neighborhood_density(
+        P, temperature=0.05, max_samples=25, seed=3
+    ) == pytest.approx(saito_snd(P[idx], 0.05), rel=1e-10)
+
+
 def test_snd_prefers_clustered_assignments():
     rng = np.random.default_rng(0)
     clustered = np.eye(3)[rng.integers(0, 3, 90)] * 0.9 + 0.1 / 3
@@ -73,8 +102,9 @@ def test_stability_separates_structure_from_noise(blobs):
 def test_score_dispatch_and_errors(blobs):
     X, y = blobs
     assert scores.score("silhouette", X=X, labels=y) == pytest.approx(skm.silhouette_score(X, y))
-    with pytest.raises(ValueError, match="needs soft assignments"):
-        scores.score("information_maximization", X=X, labels=y)
+    for name in scores.PROB_SCORES:  # a method without soft assignments asked for a score of them
+        with pytest.raises(ValueError, match=f"score '{name}' needs soft assignments"):
+            scores.score(name, X=X, labels=y)
     with pytest.raises(ValueError, match="unknown score 'x'"):
         scores.score("x")
     with pytest.raises(ValueError, match="more samples than clusters"):
@@ -83,3 +113,48 @@ def test_score_dispatch_and_errors(blobs):
         scores.clustering_stability(X[:5], 5)
     with pytest.raises(ValueError, match="summing to 1"):
         scores.information_maximization(np.array([[0.5, 0.6], [0.5, 0.5]]))
+
+
+def test_score_passes_a_score_its_own_options_and_refuses_others():
+    P = np.random.default_rng(0).dirichlet(np.ones(3), 30)
+    assert scores.score("soft_neighborhood_density", probs=P, temperature=0.5) == (
+        scores.soft_neighborhood_density(P, temperature=0.5)
+    )
+    with pytest.raises(
+        ValueError,
+        match="'information_maximization' takes no option 'max_samples'; its options: none",
+    ):
+        scores.score("information_maximization", probs=P, max_samples=100)
+    with pytest.raises(
+        ValueError, match="takes no option 'temperature'; its options: max_samples, seed"
+    ):
+        scores.score("silhouette", X=P, labels=np.arange(30) % 3, temperature=0.5)
+
+
+def test_a_subsample_too_small_for_its_clusters_names_max_samples():
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(100, 2)), np.arange(100) % 3
+    # the full set holds enough rows; the 3-row subsample of seed 1 holds all 3 clusters
+    assert np.unique(labels[scores.subsample_index(100, 3, seed=1)]).size == 3
+    for fn in scores.LABEL_SCORES.values():
+        with pytest.raises(ValueError, match=r"max_samples=3 rows holds 3 cluster.*raise max"):
+            fn(X, labels, max_samples=3, seed=1)
+    with pytest.raises(ValueError, match="max_samples=1 rows holds 1 cluster"):
+        scores.silhouette(X, labels, max_samples=1)
+    P = rng.dirichlet(np.ones(3), 10)
+    with pytest.raises(ValueError, match="at least 2 rows, got max_samples=1"):
+        scores.soft_neighborhood_density(P, max_samples=1)
+
+
+@pytest.mark.parametrize(
+    ("X", "kwargs", "match"),
+    [
+        (np.zeros((30, 2)), {"n_clusters": 1}, "n_clusters must be an int >= 2, got 1"),
+        (np.zeros((30, 2)), {"n_clusters": True}, "n_clusters must be an int >= 2, got True"),
+        (np.zeros((30, 2)), {"n_clusters": 3, "n_pairs": 0}, "n_pairs must be an int >= 1"),
+        (np.zeros(30), {"n_clusters": 3}, r"X must have shape \(n, d\), got \(30,\)"),
+    ],
+)
+def test_stability_refuses_arguments_it_cannot_score(X, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        scores.clustering_stability(X, **kwargs)
