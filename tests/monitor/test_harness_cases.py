@@ -183,6 +183,7 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         ("fresh4", 28, {"mixed_matched", "mixed_disjoint"}),
         ("fresh5", 28, {"mixed2_matched", "mixed2_disjoint"}),
         ("fresh6", 28, {"mixed3_matched", "mixed3_disjoint"}),
+        ("fresh7", 28, {"mixed4_matched", "mixed4_disjoint"}),
     ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
@@ -445,6 +446,24 @@ def test_the_third_random_half_of_fresh_set_6(load_script):
     wrong = script.construct_negative(pair, "mixed3_disjoint", None)
     np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [1, 2, 4, 5, 8])])
     assert script.construction("usps8->mnist8_mixed3_disjoint") == "mixed3_disjoint"
+
+
+def test_the_fourth_random_half_of_fresh_set_7(load_script):
+    """A fourth random half (seed 9): no earlier set's half nor its complement; new shifts."""
+    script = load_script("negative_transfer")
+    assert script.mixed_half(10, script.FRESH7_SEED) == [2, 5, 7, 8, 9]
+    for k in (10, 20):
+        half = script.mixed_half(k, script.FRESH7_SEED)
+        earlier = [script.mixed_half(k, seed) for seed in (6, 7, 8)]
+        earlier += [script.other_half(k, seed) for seed in (6, 7, 8)]
+        assert len(half) == k // 2 and half not in earlier
+    pair = script.make_digits_pair(0.5, 23)
+    s, t = pair.source, pair.target
+    matched = script.construct_negative(pair, "mixed4_matched", None)
+    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, [2, 5, 7, 8, 9])])
+    wrong = script.construct_negative(pair, "mixed4_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [0, 1, 3, 4, 6])])
+    assert script.construction("usps8->mnist8_mixed4_disjoint") == "mixed4_disjoint"
 
 
 def test_rule_18_judges_by_the_issues_targets_by_hand(load_script):
