@@ -430,40 +430,32 @@ def test_the_other_random_half_of_fresh_set_5(load_script):
     assert script.construction("coil1->coil2_mixed2_matched") == "mixed2_matched"
 
 
-def test_the_third_random_half_of_fresh_set_6(load_script):
-    """Rule #18's constructions: a third random half (seed 8), neither fresh set 4's nor 5's;
-    digits shifts no set used."""
+@pytest.mark.parametrize(
+    ("case_set", "split", "shift", "half", "other"),
+    [
+        # rule #18's: a third random half (seed 8), neither fresh set 4's nor 5's
+        ("FRESH6_SEED", "mixed3", 20, [0, 3, 6, 7, 9], [1, 2, 4, 5, 8]),
+        # after the 13th session's fixes: a fourth (seed 9), no earlier half or complement
+        ("FRESH7_SEED", "mixed4", 23, [2, 5, 7, 8, 9], [0, 1, 3, 4, 6]),
+    ],
+)
+def test_the_later_random_halves_are_new(load_script, case_set, split, shift, half, other):
+    """Fresh sets 6 and 7: a random half no earlier set drew, and digits shifts no set used."""
     script = load_script("negative_transfer")
-    assert script.mixed_half(10, script.FRESH6_SEED) == [0, 3, 6, 7, 9]
+    seed = getattr(script, case_set)
+    assert script.mixed_half(10, seed) == half
     for k in (10, 20):
-        half = script.mixed_half(k, script.FRESH6_SEED)
-        assert len(half) == k // 2
-        assert half not in (script.mixed_half(k), script.mixed_half(k, script.FRESH5_SEED))
-    pair = script.make_digits_pair(0.5, 20)
+        drawn = script.mixed_half(k, seed)
+        earlier = [script.mixed_half(k, s) for s in range(6, seed)]
+        earlier += [script.other_half(k, s) for s in range(6, seed)]
+        assert len(drawn) == k // 2 and drawn not in earlier
+    pair = script.make_digits_pair(0.5, shift)
     s, t = pair.source, pair.target
-    matched = script.construct_negative(pair, "mixed3_matched", None)
-    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, [0, 3, 6, 7, 9])])
-    wrong = script.construct_negative(pair, "mixed3_disjoint", None)
-    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [1, 2, 4, 5, 8])])
-    assert script.construction("usps8->mnist8_mixed3_disjoint") == "mixed3_disjoint"
-
-
-def test_the_fourth_random_half_of_fresh_set_7(load_script):
-    """A fourth random half (seed 9): no earlier set's half nor its complement; new shifts."""
-    script = load_script("negative_transfer")
-    assert script.mixed_half(10, script.FRESH7_SEED) == [2, 5, 7, 8, 9]
-    for k in (10, 20):
-        half = script.mixed_half(k, script.FRESH7_SEED)
-        earlier = [script.mixed_half(k, seed) for seed in (6, 7, 8)]
-        earlier += [script.other_half(k, seed) for seed in (6, 7, 8)]
-        assert len(half) == k // 2 and half not in earlier
-    pair = script.make_digits_pair(0.5, 23)
-    s, t = pair.source, pair.target
-    matched = script.construct_negative(pair, "mixed4_matched", None)
-    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, [2, 5, 7, 8, 9])])
-    wrong = script.construct_negative(pair, "mixed4_disjoint", None)
-    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [0, 1, 3, 4, 6])])
-    assert script.construction("usps8->mnist8_mixed4_disjoint") == "mixed4_disjoint"
+    matched = script.construct_negative(pair, f"{split}_matched", None)
+    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, half)])
+    wrong = script.construct_negative(pair, f"{split}_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, other)])
+    assert script.construction(f"usps8->mnist8_{split}_disjoint") == f"{split}_disjoint"
 
 
 def test_rule_18_judges_by_the_issues_targets_by_hand(load_script):
