@@ -10,15 +10,16 @@ when the transfer model's target partition is worse than this one.
 The reference sees target *features* only, never target labels. It is cached: in
 memory for the process, and optionally on disk (``cache_dir``), keyed by a SHA-256
 fingerprint of the target features and of every setting that changes the result (the
-``image_shape`` a convolutional network is built for included, and a cache-format
-version; not the torch version), so a grid of transfer runs on one target pays for it
-once.
+``image_shape`` a convolutional network is built for included, the installed torch
+version, whose kernels can change the trained weights, and a cache-format version), so a
+grid of transfer runs on one target pays for it once.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.metadata
 import json
 import os
 import uuid
@@ -34,6 +35,11 @@ _MEMORY: dict[str, dict[str, np.ndarray]] = {}
 # Part of every cache key. Bump it when what a key stands for changes (the training in
 # _compute, the stored arrays), so that older disk entries are no longer found.
 _CACHE_FORMAT = 2
+
+
+def _torch_version() -> str:
+    # Read from the installed package's metadata: a cache hit needs no torch import.
+    return importlib.metadata.version("torch")
 
 
 def clear_reference_cache() -> None:
@@ -238,7 +244,12 @@ class NoTransferReference:
         X = np.asarray(X, dtype=np.float32)
         self._check(X)
         shape = None if image_shape is None else [int(v) for v in image_shape]
-        settings = {**self._settings(), "image_shape": shape, "cache_format": _CACHE_FORMAT}
+        settings = {
+            **self._settings(),
+            "image_shape": shape,
+            "torch": _torch_version(),
+            "cache_format": _CACHE_FORMAT,
+        }
         self.key_ = fingerprint(X, settings)
         found = _MEMORY.get(self.key_)
         path = (

@@ -190,6 +190,20 @@ def test_reference_cache_key_holds_the_image_shape():
     assert again.key_ == square.key_ and again.from_cache_
 
 
+def test_reference_cache_key_holds_the_torch_version(tmp_path, monkeypatch):
+    # A disk entry written under another torch is not taken: its kernels may train other weights.
+    import dtc.monitor.reference as reference
+
+    X, _ = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
+    clear_reference_cache()
+    now = NoTransferReference(K, **kw).fit(X)
+    monkeypatch.setattr(reference, "_torch_version", lambda: "0.0.0")
+    older = NoTransferReference(K, **kw).fit(X)
+    assert older.key_ != now.key_ and not older.from_cache_
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 def test_two_writers_of_one_reference_do_not_collide(tmp_path, monkeypatch):
     X, _ = blobs()
     kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
