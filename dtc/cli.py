@@ -364,13 +364,20 @@ def bench_losses(
             table.add_row(
                 str(i),
                 row["loss"],
-                f"{100 * row['acc']:.1f} ± {100 * row['acc_std']:.1f}",
+                _mean_std(row),
                 f"{100 * row['nmi']:.1f}",
                 "–" if spe is None else f"{spe:.3f}",
                 _runs(row),
             )
         out.print(table)
     _report_failures(summary)
+
+
+def _mean_std(row: dict) -> str:
+    # One seed has no spread to show: "± 0.0" would claim one.
+    if row.get("n_seeds", 2) == 1:
+        return f"{100 * row['acc']:.1f}"
+    return f"{100 * row['acc']:.1f} ± {100 * row['acc_std']:.1f}"
 
 
 def _runs(row: dict) -> str:

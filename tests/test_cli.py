@@ -141,7 +141,7 @@ def test_report_with_config_leaves_out_runs_it_no_longer_has(tmp_path):
     # cli.yaml itself runs seed 0 only: seed 1's run is left out, and named
     only = runner.invoke(app, [*rep, "--out", str(tmp_path / "now"), "--config", str(cfg)])
     assert only.exit_code == 0, only.output
-    assert "over 1 seeds" in only.stdout
+    assert "ACC (%), one seed;" in only.stdout
     assert "left out 1 record(s) (labels: km; seeds: 1): not in cli's current runs" in only.stderr
 
 

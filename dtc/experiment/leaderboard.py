@@ -76,8 +76,8 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
 
     A row has ``loss``, ``complete``, ``n_runs`` (records found) and ``n_tasks`` (runs
     of the protocol); a complete row also ``acc`` and ``nmi`` (the mean over seeds of the
-    per-seed protocol means), ``acc_std`` (their sample std over seeds, 0 for one seed)
-    and ``seconds_per_epoch`` (the mean over its runs, ``None`` without epochs); an
+    per-seed protocol means), ``acc_std`` (their sample std over seeds, 0 for one seed),
+    ``n_seeds`` and ``seconds_per_epoch`` (the mean over its runs, ``None`` without epochs); an
     incomplete row has ``None`` there. Scores are fractions.
     """
     by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
@@ -94,7 +94,7 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
             "n_tasks": len(its),
         }
         if not row["complete"]:
-            scores = dict.fromkeys(("acc", "acc_std", "nmi", "seconds_per_epoch"))
+            scores = dict.fromkeys(("acc", "acc_std", "n_seeds", "nmi", "seconds_per_epoch"))
             incomplete.append({**row, **scores})
             continue
         acc, nmi = _per_seed_means(mine, "acc"), _per_seed_means(mine, "nmi")
@@ -104,6 +104,7 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
                 **row,
                 "acc": float(np.mean(acc)),
                 "acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0,
+                "n_seeds": len(acc),
                 "nmi": float(np.mean(nmi)),
                 "seconds_per_epoch": float(np.mean(spe)) if spe else None,
             }

@@ -258,7 +258,8 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
 
 # -- rendering ----------------------------------------------------------------
 def _cell_text(cell: Cell, show_n: bool) -> str:
-    text = f"{cell.mean:.1f} ± {cell.std:.1f}"
+    # One run has no spread to show: "± 0.0" would claim one.
+    text = f"{cell.mean:.1f}" if cell.n == 1 else f"{cell.mean:.1f} ± {cell.std:.1f}"
     if not cell.complete:
         return f"{text} (n={cell.n}/{cell.n + cell.left_out})"
     return f"{text} (n={cell.n})" if show_n else text
@@ -266,11 +267,12 @@ def _cell_text(cell: Cell, show_n: bool) -> str:
 
 def _caption(table: ResultTable) -> str:
     seeds = table.seeds
-    runs = (
-        f"mean ± std over {seeds.pop()} seeds"
-        if len(seeds) == 1
-        else "mean ± std (n = seeds per cell)"
-    )
+    if seeds == {1}:
+        runs = "one seed"
+    elif len(seeds) == 1:
+        runs = f"mean ± std over {seeds.pop()} seeds"
+    else:
+        runs = "mean ± std (n = seeds per cell)"
     name = METRIC_NAMES.get(table.metric, table.metric)
     notes = [table.caption] if table.caption else []
     if table.incomplete:

@@ -106,6 +106,7 @@ def test_rank_takes_complete_losses_by_per_seed_protocol_means(tmp_path):
     # per seed the mean over the pairs: 0.60, 0.63, 0.57; then mean and std over seeds
     assert mmd["acc"] == pytest.approx(0.60) and mmd["acc_std"] == pytest.approx(0.03)
     assert mmd["nmi"] == pytest.approx(0.30) and (mmd["n_runs"], mmd["n_tasks"]) == (6, 6)
+    assert mmd["n_seeds"] == 3
     assert mmd["seconds_per_epoch"] == pytest.approx(0.1)
     assert rows[0]["acc_std"] == pytest.approx(0.0)
     dann = rows[2]
@@ -123,8 +124,8 @@ def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
         {"loss": "coral", "complete": True, "n_runs": 6, "n_tasks": 6, "acc": 0.7},
         {"loss": "dann", "complete": False, "n_runs": 3, "n_tasks": 6, "acc": None},
     ]
-    rows[0].update(acc_std=0.01, nmi=0.5, seconds_per_epoch=0.1)
-    rows[1].update(acc_std=None, nmi=None, seconds_per_epoch=None)
+    rows[0].update(acc_std=0.01, n_seeds=3, nmi=0.5, seconds_per_epoch=0.1)
+    rows[1].update(acc_std=None, n_seeds=None, nmi=None, seconds_per_epoch=None)
     summary = SweepSummary(tmp_path, total=12)
     monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: (rows, summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,dann"])
@@ -132,3 +133,7 @@ def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
     lines = res.stdout.splitlines()
     assert any("1 │ coral │ 70.0 ± 1.0" in line and "6/6" in line for line in lines)
     assert any("– │ dann  │ incomplete" in line and "3/6" in line for line in lines)
+    # one seed (``--quick``): no spread to show
+    rows[0].update(n_seeds=1, acc_std=0.0)
+    lines = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,dann"]).stdout.splitlines()
+    assert any("coral" in line and "70.0" in line and "±" not in line for line in lines)
