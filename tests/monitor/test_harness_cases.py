@@ -117,6 +117,18 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
     assert "negative cases flagged: 50% of 2" in pooled[2]
     assert "false alarms on positive cases: 50% of 2" in pooled[3]
     assert "> 1 point below target-only: 2, flagged: 1" in pooled[4]
+    # two of three positives lose: one flagged (back at target-only), one restored to -3 points
+    lost = script.summarise(
+        [
+            row("p", "positive", True, 0.5, 0.4, 0.5),
+            row("q", "positive", False, 0.5, 0.45, 0.47),
+            row("r", "positive", False, 0.5, 0.6, 0.6),
+        ]
+    )
+    assert lost[-1] == (
+        "positive cases where unguarded DTC is > 1 point below target-only: 2 (67% of 3), "
+        "flagged: 1, guarded within 1 point: 1"
+    )
     helped = script.summarise([row("n", "negative", True, 0.5, 0.7, 0.5)])
     assert helped[-1].endswith("> 1 point above target-only: 1, flagged: 1")
     per_case = {
