@@ -18,8 +18,10 @@ reference by more than the margin, falling back to the reference (guarded ACC = 
 
 The rule, pooled over the runs: C replaces A when (i) the mean guarded - target-only ACC
 over all runs is at least A's, (ii) DET(C) >= DET(A) - 0.05 and (iii) the worst guarded -
-target-only under C is at least A's - 1 point. ``never`` (no checkpoint is ever restored) is
-reported for context; it is not a candidate.
+target-only under C is at least A's - 1 point. ``never`` (no checkpoint is ever restored) and
+``gated`` (a checkpoint is restored only where the score's verdict counts, rule #14's
+resolution gate applied to the restores as well; fourteenth session, on seen runs) are
+reported for context; they are not candidates.
 
     python scripts/restore_gain_choice.py f3_s0.jsonl f3_s1.jsonl
 """
@@ -78,6 +80,12 @@ def with_gain(row: dict, gain: float) -> dict:
     }
 
 
+def gated(row: dict) -> dict:
+    """``row`` (a run under A) as it would have come out if rollback restored a checkpoint
+    only where the score's verdict counts (``score_counts``): elsewhere the last state."""
+    return with_gain(row, row["restore_gain"] if row["score_counts"] else math.inf)
+
+
 def consistency(rows: list[dict]) -> list[str]:
     """What the derivation assumes, checked on the runs: A's restore decisions follow from
     its checks, and where A restored nothing its final state is unguarded DTC's."""
@@ -121,6 +129,7 @@ def main(argv=None) -> int:
         "A": a_rows,
         "C": [with_gain(r, spread_gain(r)) for r in a_rows],
         "never": [with_gain(r, math.inf) for r in a_rows],
+        "gated": [gated(r) for r in a_rows],
     }
     result = {name: report(name, rows) for name, rows in candidates.items()}
     criterion("15", "C", "A", result)

@@ -397,6 +397,10 @@ def test_rule_15_derives_candidate_c_by_hand(load_script, capsys):
     c = script.with_gain(source, 0.125)
     assert c["flagged"] and c["reason"] == "dissimilar_source" and c["acc_guarded"] == 0.5
     assert script.with_gain(row, 0.01) is row  # a lead of 1/16 > 0.01: restored here too
+    # "gated": where the score counts A's restore stands; where it does not, the last state
+    assert script.gated(row) is row
+    g = script.gated({**row, "score_counts": False})
+    assert g["restored_epoch"] is None and g["acc_guarded"] == 0.7 and not g["flagged"]
     assert script.consistency([row]) == []
     assert script.consistency([{**row, "restored_epoch": None}]) != []
     # what the restores did: row lost 10 points to its last state; source fell back
