@@ -375,7 +375,7 @@ def bench_losses(
 
 def _mean_std(row: dict) -> str:
     # One seed has no spread to show: "± 0.0" would claim one.
-    if row.get("n_seeds", 2) == 1:
+    if row["n_seeds"] == 1:
         return f"{100 * row['acc']:.1f}"
     return f"{100 * row['acc']:.1f} ± {100 * row['acc_std']:.1f}"
 
