@@ -1,7 +1,7 @@
 """How small a loss of accuracy can the negative-transfer monitor's score see on a target?
 
 The monitor (``dtc.monitor.NegativeTransferMonitor``) declares transfer negative when the
-transfer partition's k-NN agreement (:func:`dtc.monitor.negative_transfer.knn_agreement`,
+transfer partition's k-NN agreement (:func:`dtc.monitor.scores.knn_agreement`,
 on the target's standardised features) falls below the no-transfer reference's by more
 than its margin (restart spread and source bias). This script asks, per target, how many
 points of Hungarian ACC a partition must lose before its score falls by that margin.
@@ -42,13 +42,8 @@ from sklearn.cluster import KMeans
 
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import (
-    DEFAULT_METRIC,
-    METRICS,
-    knn_agreement,
-    score_slope,
-    scored_space,
-)
+from dtc.monitor.negative_transfer import DEFAULT_METRIC, METRICS, score_slope, scored_space
+from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import CASE_SETS, all_cases

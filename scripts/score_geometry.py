@@ -4,7 +4,7 @@ geometry? (Rule #16 of ``experiments/preregistration.md``.)
 For each benchmark domain, on its seeded 1000-row subsample (``dtc.monitor.scores
 .subsample_index``, seed 0) of the per-feature z-scored features, with the domain's own
 labels: the k-NN agreement of the true class partition
-(:func:`dtc.monitor.negative_transfer.knn_agreement`) and the score lost per ACC point of
+(:func:`dtc.monitor.scores.knn_agreement`) and the score lost per ACC point of
 random relabelling (:func:`dtc.monitor.negative_transfer.score_slope`), with the rows as
 they are (``euclidean``) and scaled to unit length (``cosine``,
 :func:`dtc.monitor.negative_transfer.scored_space`).
@@ -20,7 +20,8 @@ import numpy as np
 
 from dtc.data import load_domain, resolve_data_dir
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import METRICS, knn_agreement, score_slope, scored_space
+from dtc.monitor.negative_transfer import METRICS, score_slope, scored_space
+from dtc.monitor.scores import knn_agreement
 
 DOMAINS = [
     ("office_caltech10_surf", name) for name in ("amazon", "caltech10", "dslr", "webcam")

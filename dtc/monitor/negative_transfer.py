@@ -29,10 +29,11 @@ positive pair (DTC 61% ACC, reference 49%): the reference partition's advantage 
 own embedding outweighed the transfer partition's in its own; ``"raw"`` ranked the two
 like their ACCs on the digits cases of ``scripts/negative_transfer.py``.
 
-The default score, :func:`knn_agreement` (does each target point's neighbourhood in
-that space lie in its cluster?), and the label scores of :mod:`dtc.monitor.scores` are
-scale-free (neighbour ranks; silhouette, Calinski-Harabasz and Davies-Bouldin are
-ratios of distances), so scores of one partition in several spaces can be averaged.
+The default score, :func:`dtc.monitor.scores.knn_agreement` (does each target point's
+neighbourhood in that space lie in its cluster?), and the other label scores of
+:mod:`dtc.monitor.scores` are scale-free (neighbour ranks; silhouette, Calinski-Harabasz and
+Davies-Bouldin are ratios of distances), so scores of one partition in several spaces can be
+averaged.
 Soft-assignment scores use Student-t assignments (DEC's kernel, Xie et al., ICML 2016) of
 each row to the partition's centroids, in each space standardised to unit mean squared
 distance to its mean.
@@ -206,7 +207,6 @@ removed by :class:`dtc.methods.TransferClusterer`), and it removes them again it
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
@@ -226,6 +226,7 @@ from dtc.monitor.relatedness import (
     check_source,
     check_thresholds,
 )
+from dtc.monitor.scores import KNN_NEIGHBORS, knn_agreement  # re-exported: the default score
 
 __all__ = [
     "METRICS",
@@ -283,72 +284,6 @@ def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return q / q.sum(1, keepdims=True)
 
 
-#: Neighbours of :func:`knn_agreement` as the monitor and model selection score with it.
-KNN_NEIGHBORS = 10
-
-# The monitor scores many partitions of the same rows (restarts, checks, the source bias):
-# their k-NN graph is computed once per content of X. Keyed by a digest of the bytes, so an
-# array changed in place is never served a stale graph.
-_NEIGHBOUR_CACHE: dict[tuple, np.ndarray] = {}
-_NEIGHBOUR_CACHE_SIZE = 8
-
-
-def _neighbours(X: np.ndarray, n_neighbors: int) -> np.ndarray:
-    """Indices ``(n, n_neighbors)`` of each row's nearest other rows of ``X`` (Euclidean)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    key = (X.shape, int(n_neighbors), hashlib.blake2b(X.view(np.uint8), digest_size=16).digest())
-    if key not in _NEIGHBOUR_CACHE:
-        idx = (
-            NearestNeighbors(n_neighbors=n_neighbors + 1)
-            .fit(X)
-            .kneighbors(X, return_distance=False)
-        )
-        # Drop each row's own index (not always in column 0 when points are duplicated).
-        neigh = np.array([[j for j in row if j != i][:n_neighbors] for i, row in enumerate(idx)])
-        if len(_NEIGHBOUR_CACHE) >= _NEIGHBOUR_CACHE_SIZE:
-            _NEIGHBOUR_CACHE.pop(next(iter(_NEIGHBOUR_CACHE)))  # the oldest entry
-        neigh.setflags(write=False)
-        _NEIGHBOUR_CACHE[key] = neigh
-    return _NEIGHBOUR_CACHE[key]
-
-
-def knn_agreement(X, labels, *, n_neighbors: int = KNN_NEIGHBORS) -> float:
-    """Chance-corrected agreement of a partition with the neighbourhoods of ``X``.
-
-    ``X`` ``(n, d)``, ``labels`` ``(n,)``. The fraction ``a`` of (point, one of its
-    ``n_neighbors`` nearest neighbours in ``X``, Euclidean, itself excluded) pairs in the
-    same cluster, corrected for the agreement ``c = sum_j p_j^2`` of a random partition
-    with the same cluster proportions ``p``: ``(a - c) / (1 - c)``, Cohen's kappa form
-    (Cohen, Educ. Psychol. Meas. 1960). 1: every neighbourhood lies inside one cluster;
-    0: no better than chance. Unlike the silhouette it asks clusters to be locally
-    coherent, not convex, so it suits manifold-shaped classes (the k-NN consistency of
-    a clustering, as in the neighbourhood-based criteria of Ding & He, ICML 2004).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(labels)
-    n = X.shape[0]
-    if X.ndim != 2 or labels.shape != (n,):
-        raise ValueError(
-            f"knn_agreement: expected X (n, d) and labels (n,), got {X.shape}, {labels.shape}"
-        )
-    _, sizes = np.unique(labels, return_counts=True)
-    if sizes.size < 2 or n <= n_neighbors:
-        raise ValueError(
-            f"knn_agreement: needs at least 2 clusters and more than n_neighbors={n_neighbors} "
-            f"samples; got {n} samples in {sizes.size} cluster(s)"
-        )
-    neigh = _neighbours(X, n_neighbors)
-    agree = float((labels[neigh] == labels[:, None]).mean())
-    chance = float(((sizes / n) ** 2).sum())
-    return (agree - chance) / (1.0 - chance)
-
-
-#: Partition scores of the monitor beyond :mod:`dtc.monitor.scores`, by name.
-EXTRA_SCORES = {"knn_agreement": knn_agreement}
-
-
 def _min_scored_rows(name: str, n_clusters: int) -> tuple[int, str]:
     """The fewest rows on which :func:`common_space_score` can score a partition into
     ``n_clusters`` clusters by ``name``, and why: more rows than clusters (K-means, the
@@ -361,7 +296,7 @@ def _min_scored_rows(name: str, n_clusters: int) -> tuple[int, str]:
 
 def usable_scores() -> list[str]:
     """Names a monitor or a model selection can score a partition by."""
-    return sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES, **EXTRA_SCORES})
+    return sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
 
 
 def common_space_score(name: str, labels, spaces) -> float:
@@ -374,9 +309,7 @@ def common_space_score(name: str, labels, spaces) -> float:
     labels = np.asarray(labels)
     values = []
     for X in spaces:
-        if name in EXTRA_SCORES:
-            values.append(EXTRA_SCORES[name](X, labels))
-        elif name in scores.PROB_SCORES:
+        if name in scores.PROB_SCORES:
             values.append(scores.score(name, probs=student_t_assignments(X, labels)))
         else:
             values.append(scores.score(name, X=X, labels=labels, max_samples=None))

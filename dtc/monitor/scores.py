@@ -7,6 +7,7 @@ so they stay cheap and the same rows are scored at every epoch.
 
 Scores:
 
+``knn_agreement``       chance-corrected agreement of a partition with k-NN neighbourhoods (the monitor's default)
 ``silhouette``          mean silhouette coefficient (Rousseeuw, J. Comput. Appl. Math. 1987)
 ``calinski_harabasz``   between/within dispersion ratio (Calinski & Harabasz, Comm. Stat. 1974)
 ``davies_bouldin``      minus the Davies-Bouldin index (Davies & Bouldin, IEEE TPAMI 1979)
@@ -17,6 +18,7 @@ Scores:
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable
 
@@ -25,12 +27,14 @@ from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
 __all__ = [
+    "KNN_NEIGHBORS",
     "LABEL_SCORES",
     "PROB_SCORES",
     "calinski_harabasz",
     "clustering_stability",
     "davies_bouldin",
     "information_maximization",
+    "knn_agreement",
     "score",
     "silhouette",
     "soft_neighborhood_density",
@@ -61,19 +65,24 @@ def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
     return X, labels
 
 
+def _labelled_subsample(X, labels, max_samples, seed, name: str):
+    """The checked ``(X, labels)`` on a seeded subsample of at most ``max_samples`` rows."""
+    X, labels = _check_labelled(X, labels, name)
+    idx = subsample_index(X.shape[0], max_samples, seed)
+    # The full set was checked above; a small subsample can still hold too few rows for
+    # the clusters it draws (scikit-learn needs 2 <= clusters < rows).
+    k = np.unique(labels[idx]).size
+    if k < 2 or idx.size <= k:
+        raise ValueError(
+            f"{name}: the subsample of max_samples={max_samples} rows holds {k} cluster(s); "
+            "it needs at least 2 clusters and more rows than clusters: raise max_samples"
+        )
+    return X[idx], labels[idx]
+
+
 def _on_subsample(fn, name: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
-        X, labels = _check_labelled(X, labels, name)
-        idx = subsample_index(X.shape[0], max_samples, seed)
-        # The full set was checked above; a small subsample can still hold too few rows for
-        # the clusters it draws (scikit-learn needs 2 <= clusters < rows).
-        k = np.unique(labels[idx]).size
-        if k < 2 or idx.size <= k:
-            raise ValueError(
-                f"{name}: the subsample of max_samples={max_samples} rows holds {k} cluster(s); "
-                "it needs at least 2 clusters and more rows than clusters: raise max_samples"
-            )
-        return float(fn(X[idx], labels[idx]))
+        return float(fn(*_labelled_subsample(X, labels, max_samples, seed, name)))
 
     scorer.__name__ = name
     scorer.__doc__ = (
@@ -194,8 +203,70 @@ def clustering_stability(
     return float(np.mean(scores))
 
 
+#: Neighbours of :func:`knn_agreement` as the monitor and model selection score with it.
+KNN_NEIGHBORS = 10
+
+# The monitor scores many partitions of the same rows (restarts, checks, the source bias):
+# their k-NN graph is computed once per content of X. Keyed by a digest of the bytes, so an
+# array changed in place is never served a stale graph.
+_NEIGHBOUR_CACHE: dict[tuple, np.ndarray] = {}
+_NEIGHBOUR_CACHE_SIZE = 8
+
+
+def _neighbours(X: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Indices ``(n, n_neighbors)`` of each row's nearest other rows of ``X`` (Euclidean)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    key = (X.shape, int(n_neighbors), hashlib.blake2b(X.view(np.uint8), digest_size=16).digest())
+    if key not in _NEIGHBOUR_CACHE:
+        idx = (
+            NearestNeighbors(n_neighbors=n_neighbors + 1)
+            .fit(X)
+            .kneighbors(X, return_distance=False)
+        )
+        # Drop each row's own index (not always in column 0 when points are duplicated).
+        neigh = np.array([[j for j in row if j != i][:n_neighbors] for i, row in enumerate(idx)])
+        if len(_NEIGHBOUR_CACHE) >= _NEIGHBOUR_CACHE_SIZE:
+            _NEIGHBOUR_CACHE.pop(next(iter(_NEIGHBOUR_CACHE)))  # the oldest entry
+        neigh.setflags(write=False)
+        _NEIGHBOUR_CACHE[key] = neigh
+    return _NEIGHBOUR_CACHE[key]
+
+
+def knn_agreement(
+    X, labels, *, n_neighbors: int = KNN_NEIGHBORS, max_samples: int | None = None, seed: int = 0
+) -> float:
+    """Chance-corrected agreement of a partition with the neighbourhoods of ``X``.
+
+    ``X`` ``(n, d)``, ``labels`` ``(n,)``. The fraction ``a`` of (point, one of its
+    ``n_neighbors`` nearest neighbours in ``X``, Euclidean, itself excluded) pairs in the
+    same cluster, corrected for the agreement ``c = sum_j p_j^2`` of a random partition
+    with the same cluster proportions ``p``: ``(a - c) / (1 - c)``, Cohen's kappa form
+    (Cohen, Educ. Psychol. Meas. 1960). 1: every neighbourhood lies inside one cluster;
+    0: no better than chance. Unlike the silhouette it asks clusters to be locally
+    coherent, not convex, so it suits manifold-shaped classes (the k-NN consistency of
+    a clustering, as in the neighbourhood-based criteria of Ding & He, ICML 2004).
+    ``max_samples``: score a seeded subsample of at most that many rows (None: every row,
+    the default, since the monitor passes its own fixed subsample).
+    """
+    X, labels = _labelled_subsample(X, labels, max_samples, seed, "knn_agreement")
+    n = X.shape[0]
+    _, sizes = np.unique(labels, return_counts=True)
+    if sizes.size < 2 or n <= n_neighbors:
+        raise ValueError(
+            f"knn_agreement: needs at least 2 clusters and more than n_neighbors={n_neighbors} "
+            f"samples; got {n} samples in {sizes.size} cluster(s)"
+        )
+    neigh = _neighbours(X, n_neighbors)
+    agree = float((labels[neigh] == labels[:, None]).mean())
+    chance = float(((sizes / n) ** 2).sum())
+    return (agree - chance) / (1.0 - chance)
+
+
 #: Scores of hard labels on features, by name.
 LABEL_SCORES = {
+    "knn_agreement": knn_agreement,
     "silhouette": silhouette,
     "calinski_harabasz": calinski_harabasz,
     "davies_bouldin": davies_bouldin,

@@ -24,7 +24,7 @@ takes one source can use.
 **Model selection.** :func:`select_model` fits every candidate (alignment weight, loss,
 number of clusters, ...) and keeps the one whose target partition scores best by a
 label-free criterion (default the k-NN agreement of
-:func:`dtc.monitor.negative_transfer.knn_agreement`). Every candidate's partition is scored on the *same* matrix, the
+:func:`dtc.monitor.scores.knn_agreement`). Every candidate's partition is scored on the *same* matrix, the
 raw target features, because the candidates' embedding spaces differ (see
 :mod:`dtc.monitor.negative_transfer` for why scores in different spaces are not
 comparable).
@@ -147,7 +147,7 @@ def rank_sources(
         The label-free score of the adapted target partition, on raw target features.
     discrepancy_weight : float >= 0
         ``transferability = score - discrepancy_weight * discrepancy``. The default
-        criterion, the k-NN agreement (:func:`~dtc.monitor.negative_transfer.knn_agreement`),
+        criterion, the k-NN agreement (:func:`~dtc.monitor.scores.knn_agreement`),
         is at most 1, 0 for a partition no better than chance and negative below chance,
         without a lower bound (it falls below -1 only when one cluster holds more than half
         the rows): a partition better than chance scores in ``[0, 1]``. The squared MMD

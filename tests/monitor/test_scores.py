@@ -158,3 +158,35 @@ def test_a_subsample_too_small_for_its_clusters_names_max_samples():
 def test_stability_refuses_arguments_it_cannot_score(X, kwargs, match):
     with pytest.raises(ValueError, match=match):
         scores.clustering_stability(X, **kwargs)
+
+
+def brute_force_knn_agreement(X, labels, k):
+    d = ((X[:, None] - X[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    neigh = np.argsort(d, 1)[:, :k]
+    agree = (labels[neigh] == labels[:, None]).mean()
+    chance = ((np.bincount(labels) / len(X)) ** 2).sum()
+    return (agree - chance) / (1 - chance)
+
+
+def test_knn_agreement_against_a_brute_force_count():
+    rng = np.random.default_rng(4)
+    X, labels = rng.normal(size=(25, 3)), rng.integers(0, 3, 25)
+    expected = brute_force_knn_agreement(X, labels, 4)
+    assert scores.knn_agreement(X, labels, n_neighbors=4) == pytest.approx(expected)
+    # the k-NN graph is cached by content: other labels on the same rows reuse it, and
+    # rows changed in place get their own graph
+    other = rng.integers(0, 3, 25)
+    assert scores.knn_agreement(X, other, n_neighbors=4) == pytest.approx(
+        brute_force_knn_agreement(X, other, 4)
+    )
+    X[:5] = rng.normal(size=(5, 3)) * 10
+    assert scores.knn_agreement(X, labels, n_neighbors=4) == pytest.approx(
+        brute_force_knn_agreement(X, labels, 4)
+    )
+    # a seeded subsample, as the other label scores take it
+    X, labels = rng.normal(size=(60, 3)), rng.integers(0, 3, 60)
+    idx = scores.subsample_index(60, 30, seed=2)
+    assert scores.score("knn_agreement", X=X, labels=labels, max_samples=30, seed=2) == (
+        pytest.approx(brute_force_knn_agreement(X[idx], labels[idx], scores.KNN_NEIGHBORS))
+    )
