@@ -62,6 +62,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh5 --json --seed 0                # rule #17
     python scripts/negative_transfer.py --fresh6 --json --seed 0                # rule #18
     python scripts/negative_transfer.py --fresh7 --seed 0 --out f7_s0.jsonl     # after the fixes
+    python scripts/negative_transfer.py --fresh8 --seed 0 --out f8_s0.jsonl     # and a second
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
@@ -289,6 +290,13 @@ FRESH7_BASES, FRESH7_POSITIVE, FRESH7_NEGATIVE = class_split_set(
     (23, 24, 25), "mixed4_matched", "mixed4_disjoint"
 )
 FRESH7_SEED = 9
+# Fresh set 8 (``--fresh8``, fourteenth session): a fifth random half of the classes in the
+# target, digits shift seeds 26 to 28; trained once with the defaults, a second report of the
+# fixed code on cases no run had computed, beside a prediction written before it was run.
+FRESH8_BASES, FRESH8_POSITIVE, FRESH8_NEGATIVE = class_split_set(
+    (26, 27, 28), "mixed5_matched", "mixed5_disjoint"
+)
+FRESH8_SEED = 10
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -302,6 +310,7 @@ CASE_SETS = {
     "fresh5": (FRESH5_BASES, FRESH5_POSITIVE, FRESH5_NEGATIVE, FRESH5_SEED),
     "fresh6": (FRESH6_BASES, FRESH6_POSITIVE, FRESH6_NEGATIVE, FRESH6_SEED),
     "fresh7": (FRESH7_BASES, FRESH7_POSITIVE, FRESH7_NEGATIVE, FRESH7_SEED),
+    "fresh8": (FRESH8_BASES, FRESH8_POSITIVE, FRESH8_NEGATIVE, FRESH8_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -314,6 +323,7 @@ CASE_SET_HELP = {
     "fresh5": "fresh set 5 of rule #17: another random half of the target's classes, new shifts",
     "fresh6": "fresh set 6 of rule #18: a third random half of the target's classes, new shifts",
     "fresh7": "fresh set 7 (after the 13th session's fixes): a fourth random half, new shifts",
+    "fresh8": "fresh set 8 (14th session): a fifth random half, new shifts",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -386,6 +396,8 @@ CLASS_SPLITS = {
     "mixed3_disjoint": lambda k: (other_half(k, FRESH6_SEED), mixed_half(k, FRESH6_SEED)),
     "mixed4_matched": lambda k: (mixed_half(k, FRESH7_SEED), mixed_half(k, FRESH7_SEED)),
     "mixed4_disjoint": lambda k: (other_half(k, FRESH7_SEED), mixed_half(k, FRESH7_SEED)),
+    "mixed5_matched": lambda k: (mixed_half(k, FRESH8_SEED), mixed_half(k, FRESH8_SEED)),
+    "mixed5_disjoint": lambda k: (other_half(k, FRESH8_SEED), mixed_half(k, FRESH8_SEED)),
 }
 
 

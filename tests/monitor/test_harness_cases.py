@@ -196,6 +196,7 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         ("fresh5", 28, {"mixed2_matched", "mixed2_disjoint"}),
         ("fresh6", 28, {"mixed3_matched", "mixed3_disjoint"}),
         ("fresh7", 28, {"mixed4_matched", "mixed4_disjoint"}),
+        ("fresh8", 28, {"mixed5_matched", "mixed5_disjoint"}),
     ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
@@ -453,10 +454,12 @@ def test_the_other_random_half_of_fresh_set_5(load_script):
         ("FRESH6_SEED", "mixed3", 20, [0, 3, 6, 7, 9], [1, 2, 4, 5, 8]),
         # after the 13th session's fixes: a fourth (seed 9), no earlier half or complement
         ("FRESH7_SEED", "mixed4", 23, [2, 5, 7, 8, 9], [0, 1, 3, 4, 6]),
+        # the fourteenth session's: a fifth (seed 10), no earlier half or complement
+        ("FRESH8_SEED", "mixed5", 26, [1, 2, 3, 4, 7], [0, 5, 6, 8, 9]),
     ],
 )
 def test_the_later_random_halves_are_new(load_script, case_set, split, shift, half, other):
-    """Fresh sets 6 and 7: a random half no earlier set drew, and digits shifts no set used."""
+    """Fresh sets 6 to 8: a random half no earlier set drew, and digits shifts no set used."""
     script = load_script("negative_transfer")
     seed = getattr(script, case_set)
     assert script.mixed_half(10, seed) == half
