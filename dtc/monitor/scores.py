@@ -7,7 +7,7 @@ so they stay cheap and the same rows are scored at every epoch.
 
 Scores:
 
-``knn_agreement``       chance-corrected agreement of a partition with k-NN neighbourhoods (the monitor's default)
+``knn_agreement``       chance-corrected share of k-NN pairs in one cluster (Cohen's kappa form; the monitor's default)
 ``silhouette``          mean silhouette coefficient (Rousseeuw, J. Comput. Appl. Math. 1987)
 ``calinski_harabasz``   between/within dispersion ratio (Calinski & Harabasz, Comm. Stat. 1974)
 ``davies_bouldin``      minus the Davies-Bouldin index (Davies & Bouldin, IEEE TPAMI 1979)
