@@ -1050,10 +1050,21 @@ class DTC(TransferClusterer):
             out["align"] = self._loss(zs, zt, **self._context(zs, zt, probs_t, progress, probs_s))
         return out
 
-    def _soft_probs(self, centres: torch.Tensor | None = None, layer: nn.Module | None = None):
-        """Soft assignments for conditional losses: the source head's softmax when labels
-        are used, else Student-t assignments (DEC's kernel) to the current target centres
-        or, during refinement, to the clustering layer's centres."""
+    def _soft_probs(
+        self,
+        centres: torch.Tensor | None = None,
+        layer: nn.Module | None = None,
+        *,
+        cluster_space: bool = False,
+    ):
+        """Soft assignments for conditional losses, a function ``(zs, zt) -> (ps, pt)`` of
+        source / target embeddings ``(n, d)`` giving ``(n, k)`` rows that sum to one: the
+        source head's softmax when labels are used, else Student-t assignments (DEC's
+        kernel) to the current target centres ``(k, d)`` (adaptation: K-means centres of
+        the raw embedding; self-training, ``cluster_space=True``: the round's pseudo-label
+        centres, which live in the clustering space) or, during refinement, to the
+        clustering layer's centres. Uniform only before any centres exist."""
+        space = self._cluster_space if cluster_space else (lambda z: z)
 
         def probs(zs, zt):
             if self._head is not None:
@@ -1062,7 +1073,7 @@ class DTC(TransferClusterer):
                 return layer(self._cluster_space(zs)), layer(self._cluster_space(zt))
             if centres is None:
                 return self._uniform_probs(zs), self._uniform_probs(zt)
-            return soft_assignment(zs, centres), soft_assignment(zt, centres)
+            return soft_assignment(space(zs), centres), soft_assignment(space(zt), centres)
 
         return probs
 
@@ -1166,13 +1177,20 @@ class DTC(TransferClusterer):
             changed = 1.0 if prev is None else label_change_fraction(prev, labels)
             prev = labels
             pseudo = torch.as_tensor(np.where(keep, labels, -1), device=self._device)
+            # A conditional loss without a source head conditions on Student-t assignments
+            # to this round's centres (the classes the pseudo-labels name), as adaptation
+            # does to its K-means centres; uniform probabilities would reduce CDAN to DANN
+            # and JMMD to MMD. The centres live where pseudo_labels found them: unit rows
+            # when spherical, hence the clustering space.
+            probs = self._soft_probs(
+                torch.as_tensor(centres, dtype=torch.float32, device=self._device),
+                cluster_space=True,
+            )
             for epoch in range(self.self_training_epochs):
                 sums: dict[str, float] = {}
                 n_steps = 0
                 for idx_s, idx_t in self._batches(gen):
-                    parts = self._step_losses(
-                        idx_s, idx_t, lam, 1.0, self._soft_probs(), pseudo=pseudo
-                    )
+                    parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs, pseudo=pseudo)
                     loss = (
                         self.recon_weight * parts["recon"]
                         + self.sup_weight * parts.get("sup", 0.0)

@@ -15,6 +15,7 @@ from torch import nn
 import dtc.pipeline as pipeline
 from dtc import align, methods
 from dtc.cluster import select_k_silhouette, spectral_clustering
+from dtc.cluster.dec import soft_assignment
 from dtc.cluster.kmeans import kmeans
 from dtc.cluster.label_spreading import label_spreading
 from dtc.data import DomainPair, make_digits_pair
@@ -145,6 +146,36 @@ def test_every_registered_loss_runs(small_pair, loss, labelled):
     est.fit(small_pair)
     adapt = [h for h in est.history_ if h["stage"] == "adapt"]
     assert len(adapt) == 1 and np.isfinite(adapt[0]["align"])
+
+
+def test_unlabelled_self_training_conditions_on_the_rounds_centres(small_pair, monkeypatch):
+    # Without a source head, self-training's conditional loss gets Student-t assignments
+    # of the (unit-row) target embedding to the round's pseudo-label centres, not
+    # uniform probabilities (which would make CDAN DANN and JMMD MMD).
+    seen, rounds = [], []
+
+    class Probe(nn.Module):
+        conditional = True
+
+        def forward(self, source, target, *, progress, source_probs, target_probs):
+            seen.append((progress, target.detach(), target_probs.detach()))
+            return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+    def recorded(*args, original=pipeline.pseudo_labels, **kwargs):
+        out = original(*args, **kwargs)
+        rounds.append(out[2])  # the round's centres
+        return out
+
+    monkeypatch.setattr(pipeline, "pseudo_labels", recorded)
+    params = {**TINY, "self_training_rounds": 1, "self_training_epochs": 1}
+    DTC(**params, loss=Probe(), use_source_labels=False, spherical=True).fit(small_pair)
+    self_train = [(z, p) for progress, z, p in seen if progress == 1.0]
+    assert len(rounds) == 1 and self_train
+    centres = torch.as_tensor(rounds[0], dtype=torch.float32)
+    for z, p in self_train:
+        assert float(p.max() - p.min()) > 0.01
+        expected = soft_assignment(nn.functional.normalize(z, dim=1), centres)
+        torch.testing.assert_close(p, expected)
 
 
 def test_model_transfer_names_clusters_by_source_classes(small_pair):
