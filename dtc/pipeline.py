@@ -370,7 +370,7 @@ class DTC(TransferClusterer):
     checkpoint_dir : path or None
         Write a checkpoint after each stage and resume finished stages on a re-fit with the
         same parameters and data (keyed by a hash of both, weights of module parameters
-        included). With ``callbacks`` only pretraining is checkpointed: a callback may
+        included; a lazily sized module not yet called counts by its parameter names). With ``callbacks`` only pretraining is checkpointed: a callback may
         steer every later stage, and its state is not part of the key.
     callbacks : sequence of :class:`dtc.monitor.base.Callback`
     verbose : int
@@ -632,6 +632,7 @@ class DTC(TransferClusterer):
 
     # -- checkpoints ----------------------------------------------------------
     def _checkpoint_key(self, pair: DomainPair) -> str:
+        """16 hex digits hashing the parameters, module weights and data of this fit."""
         params = {
             k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_HASHED
         }
@@ -642,7 +643,12 @@ class DTC(TransferClusterer):
             if isinstance(v, nn.Module):
                 for name, t in v.state_dict().items():
                     h.update(name.encode())
-                    h.update(t.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
+                    if isinstance(t, nn.parameter.UninitializedTensorMixin):
+                        # A lazily sized module (the discriminator of dann / cdan) has no
+                        # weights before its first call: its name and this mark stand for it.
+                        h.update(b"<uninitialised>")
+                    else:
+                        h.update(t.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
         for dom in (pair.source, pair.target):
             h.update(np.ascontiguousarray(dom.X).tobytes())
             h.update(b"" if dom.y is None else dom.y.tobytes())
@@ -769,7 +775,8 @@ class DTC(TransferClusterer):
         # Unknown names still fail before any training.
         self._loss = self._make_loss()
         self._device = resolve_device(self.device)
-        self._key = self._checkpoint_key(pair)
+        # Hashing all the data costs a pass over it: only when checkpoints are written.
+        self._key = None if self.checkpoint_dir is None else self._checkpoint_key(pair)
         self.history_, self.resumed_stages_ = [], []
         self.transfer_scale_, self.stop_training_ = 1.0, False
         self._opt = None

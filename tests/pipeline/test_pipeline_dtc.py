@@ -573,6 +573,21 @@ def test_refinement_starts_in_the_clustering_space(small_pair, spherical):
     np.testing.assert_array_equal(refined.labels_, plain.labels_)
 
 
+@pytest.mark.parametrize("name", ["dann", "cdan"])
+def test_adversarial_loss_objects_with_lazy_discriminators_fit_and_resume(
+    small_pair, tmp_path, name
+):
+    # Their discriminators are sized at the first call: before it the loss object has
+    # uninitialised parameters, which neither the fit nor the checkpoint key may read.
+    loss = align.get(name)
+    plain = DTC(**TINY, loss=loss).fit(small_pair)
+    first = DTC(**TINY, loss=loss, checkpoint_dir=tmp_path).fit(small_pair)
+    again = DTC(**TINY, loss=loss, checkpoint_dir=tmp_path).fit(small_pair)
+    assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
+    assert np.array_equal(plain.labels_, first.labels_)
+    assert np.array_equal(first.labels_, again.labels_)
+
+
 def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_path):
     params = {**TINY, "checkpoint_dir": tmp_path}
     DTC(**params, callbacks=[Damp()]).fit(small_pair)
