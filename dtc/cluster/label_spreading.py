@@ -12,6 +12,12 @@ scores. In DTC (``final_labels="head_spread"``) ``Y0`` is the source-trained hea
 probabilities on the target, so a class spreads along the target's own neighbourhoods:
 a pose ring of one COIL object, say, takes the class most of the ring's points are given.
 
+A point whose graph weights all underflow to 0 (self-tuning weights do, for a point far
+from its neighbours measured in their local scales) is isolated: the graph says nothing
+about it, and its row of ``S`` is empty, so the fixed point keeps its own initial scores,
+``F*_i = (1 - alpha) Y0_i`` (its argmax is the initial label). Spectral clustering, which
+has no initial scores, gives such a point its nearest neighbour's label instead.
+
 ``I - alpha S`` is symmetric positive definite for ``0 <= alpha < 1`` (the eigenvalues of
 ``S`` lie in ``[-1, 1]``), so conjugate gradients solve it on the sparse graph without an
 ``n x n`` matrix: one solve per class, ``O(n k)`` memory.
@@ -96,7 +102,8 @@ def label_spreading(
 
     Returns
     -------
-    F : float64 array of shape (n, c); ``F.argmax(1)`` are the spread labels.
+    F : float64 array of shape (n, c); ``F.argmax(1)`` are the spread labels. A point
+        with no graph weight keeps ``(1 - alpha) Y0`` (module docstring).
     """
     X = check_features(X, name="X", min_samples=2)
     Y0 = np.asarray(Y0, dtype=np.float64)
@@ -105,5 +112,6 @@ def label_spreading(
             f"Y0: expected shape (n, c) with n = {X.shape[0]} rows of X, got {Y0.shape}"
         )
     dist, idx = knn_graph(X, n_neighbors, seed=seed)
-    S = normalized_adjacency(affinity_matrix(dist, idx, affinity=affinity))
+    # Isolated points keep their initial scores (module docstring).
+    S = normalized_adjacency(affinity_matrix(dist, idx, affinity=affinity), allow_isolated=True)
     return spread_scores(S, Y0, alpha=alpha)

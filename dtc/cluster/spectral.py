@@ -13,8 +13,9 @@ Steps (Ng, Jordan & Weiss, "On Spectral Clustering: Analysis and an algorithm", 
    with local scaling, ``w_ij = exp(-d_ij^2 / (sigma_i sigma_j))``, ``sigma_i`` the
    distance of ``i`` to its 7th neighbour (Zelnik-Manor & Perona, "Self-Tuning Spectral
    Clustering", NIPS 2004): no global bandwidth to tune, and it adapts to clusters of
-   different densities. ``"connectivity"`` gives 0/1 weights (scikit-learn's
-   ``affinity="nearest_neighbors"``).
+   different densities (a point with 7 or more exact copies, whose 7th neighbour is at
+   distance 0, takes its farthest neighbour's distance instead). ``"connectivity"``
+   gives 0/1 weights (scikit-learn's ``affinity="nearest_neighbors"``).
 3. **Embedding** (:func:`spectral_embedding`): the top eigenvectors of the normalised
    adjacency ``D^-1/2 W D^-1/2`` (the bottom ones of the normalised Laplacian), per
    connected component (so an eigenvalue 1 of multiplicity > 1 is never asked of a
@@ -192,9 +193,7 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
     if affinity == "connectivity":
         weights = np.ones_like(dist)
     else:
-        sigma = dist[:, min(_LOCAL_SCALE_NEIGHBOUR, k) - 1]
-        # Duplicated points have sigma 0; a tiny floor keeps the exponent finite.
-        sigma = np.maximum(sigma, np.finfo(np.float32).tiny)
+        sigma = _local_scales(dist)
         weights = np.exp(-(dist**2) / (sigma[:, None] * sigma[idx]))
     W = sp.csr_matrix((weights.ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
     W = W.maximum(W.T).tocsr()
@@ -203,14 +202,39 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
     return W
 
 
+def _local_scales(dist: np.ndarray) -> np.ndarray:
+    """Zelnik-Manor & Perona's local scale ``(n,)`` of every point from its ascending
+    neighbour distances ``(n, k)``: the distance to its 7th neighbour, kept wherever it
+    is positive.
+
+    A point with at least 7 exact copies has scale 0. A floor near 0 would make its
+    weights to every other point underflow to 0, so its copies would split off as a
+    component of their own and could take a whole cluster. Such a point gets instead the
+    distance to the farthest of its ``k`` neighbours (the nearest stand-in for its 7th
+    *distinct* neighbour), and a point whose ``k`` neighbours are all copies the median
+    positive scale of the graph (or 1 when no distance is positive: all weights are then
+    ``exp(0)`` whatever the scale).
+    """
+    sigma = dist[:, min(_LOCAL_SCALE_NEIGHBOUR, dist.shape[1]) - 1]
+    sigma = np.where(sigma > 0, sigma, dist[:, -1])
+    positive = sigma[sigma > 0]
+    return np.where(sigma > 0, sigma, np.median(positive) if positive.size else 1.0)
+
+
 # -- 3. embedding ---------------------------------------------------------
-def normalized_adjacency(W) -> sp.csr_matrix:
-    """``D^-1/2 W D^-1/2`` of a sparse symmetric ``W`` of shape ``(n, n)`` with positive degrees."""
+def normalized_adjacency(W, *, allow_isolated: bool = False) -> sp.csr_matrix:
+    """``D^-1/2 W D^-1/2`` of a sparse symmetric non-negative ``W`` of shape ``(n, n)``.
+
+    Every degree must be positive, unless ``allow_isolated``: then an isolated node
+    (degree 0) keeps an empty row and column (what label spreading needs; the spectral
+    embedding never sees isolated nodes, :func:`spectral_clustering` sets them aside).
+    """
     W = sp.csr_matrix(W, dtype=np.float64)
     deg = np.asarray(W.sum(axis=1)).ravel()
-    if (deg <= 0).any():
-        raise ValueError(f"W: expected positive degrees, {int((deg <= 0).sum())} node(s) isolated")
-    s = sp.diags(1.0 / np.sqrt(deg))
+    isolated = deg <= 0
+    if isolated.any() and not allow_isolated:
+        raise ValueError(f"W: expected positive degrees, {int(isolated.sum())} node(s) isolated")
+    s = sp.diags(1.0 / np.sqrt(np.where(isolated, 1.0, deg)))
     return (s @ W @ s).tocsr()
 
 

@@ -53,6 +53,24 @@ def test_label_spreading_corrects_scattered_wrong_labels_along_the_clusters():
     np.testing.assert_array_equal(F.argmax(1), truth)
 
 
+def test_an_isolated_point_keeps_its_initial_scores():
+    # One point between two tight clusters: its self-tuning weights underflow to 0 (its
+    # distance is ~4000 of the clusters' local scales), so no edge reaches it.
+    rng = np.random.default_rng(0)
+    A = rng.normal(0, 1e-3, (30, 4))
+    X = np.vstack([A, A[::-1] + 5.0, np.full((1, 4), 2.0)])
+    Y0 = np.zeros((61, 2))
+    Y0[:30, 0] = Y0[30:60, 1] = 1.0
+    Y0[60] = [0.4, 0.6]
+    W = affinity_matrix(*knn_graph(X, 10))
+    assert W[60].nnz == 0
+    with pytest.raises(ValueError, match="1 node\\(s\\) isolated"):
+        normalized_adjacency(W)
+    F = label_spreading(X, Y0, alpha=0.9)
+    np.testing.assert_allclose(F[60], 0.1 * Y0[60])
+    np.testing.assert_array_equal(F.argmax(1), np.r_[np.zeros(30), np.ones(31)])
+
+
 def test_bad_input_is_named():
     X = np.random.default_rng(3).normal(size=(20, 2))
     Y0 = np.ones((20, 2)) / 2

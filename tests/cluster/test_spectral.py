@@ -94,6 +94,40 @@ def test_self_tuning_affinity_hand_example():
     np.testing.assert_array_equal(C, [[0, 1, 0], [1, 0, 1], [0, 1, 0]])
 
 
+def test_local_scale_of_a_point_with_many_copies_keeps_its_copies_connected():
+    X, y = make_blobs(300, centers=3, cluster_std=0.5, random_state=0)
+    assert adjusted_rand_score(y, spectral_clustering(X, 3, seed=0)) == 1.0
+    # Thirteen copies of one point: its 7th (and 10th) neighbour is at distance 0.
+    Xd = np.vstack([X, np.repeat(X[:1], 12, axis=0)])
+    dist, idx = knn_graph(Xd, 10)
+    W = affinity_matrix(dist, idx)
+    from scipy.sparse.csgraph import connected_components
+
+    # Every other point's scale is its 7th neighbour's distance, as before, and the
+    # copies do not split off as a component (which then took a cluster of its own).
+    n_clean = connected_components(affinity_matrix(*knn_graph(X, 10)))[0]
+    assert connected_components(W)[0] == n_clean
+    sigma = spectral_module._local_scales(dist.astype(np.float64))
+    copies = np.flatnonzero((Xd == X[0]).all(1))
+    others = np.setdiff1d(np.arange(len(Xd)), copies)
+    np.testing.assert_array_equal(sigma[others], dist[others, 6])
+    positive = dist[others, 6].astype(np.float64)
+    np.testing.assert_allclose(sigma[copies], np.median(positive))
+    # and the blobs are found as without the copies (before: the copies took a cluster)
+    labels = spectral_clustering(Xd, 3, seed=0)
+    assert adjusted_rand_score(np.r_[y, np.repeat(y[:1], 12)], labels) == 1.0
+
+
+def test_local_scale_of_eight_copies_is_their_farthest_neighbour():
+    # 8 copies at 0 (7th neighbour at 0) and points at 1, 2, 3: 10 neighbours each.
+    X = np.r_[np.zeros(8), 1.0, 2.0, 3.0][:, None]
+    dist, _ = knn_graph(X, 10)
+    sigma = spectral_module._local_scales(dist.astype(np.float64))
+    np.testing.assert_array_equal(sigma[:8], 3.0)  # 7 copies, then 1, 2, 3
+    np.testing.assert_array_equal(sigma[8:], dist[8:, 6])
+    np.testing.assert_array_equal(spectral_module._local_scales(np.zeros((4, 3))), 1.0)
+
+
 def test_eigensolver_against_dense_eigh(monkeypatch):
     # Force ARPACK on a small graph and compare with numpy's dense eigh.
     monkeypatch.setattr(spectral_module, "DENSE_EIGEN_MAX", 10)
