@@ -90,6 +90,9 @@ _CALLBACK_FREE_STAGES = ("pretrain",)
 # Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1).
 _CHECKPOINT_FORMAT = 2
 _DISCREPANCY_SAMPLES = 256
+# Neighbours per point of the target's kNN graphs (spectral clustering, label spreading):
+# dtc.cluster's default, fewer only on targets too small for it (``_graph_neighbours``).
+_GRAPH_NEIGHBOURS = 10
 
 
 # One documented default per benchmark family and setting (no per-pair tuning), used by
@@ -231,6 +234,14 @@ def _select_k(X, seed: int) -> int:
     if k_max < 2:
         raise ValueError(f"DTC: cannot estimate n_clusters from {len(X)} target samples")
     return int(_cluster_api().select_k_silhouette(X, range(2, k_max + 1), seed=seed)[0])
+
+
+def _graph_neighbours(n: int) -> int:
+    """Neighbours per point of a kNN graph on ``n`` target rows: ``_GRAPH_NEIGHBOURS``
+    (dtc.cluster's default, so larger targets get the graph they always had), or ``n - 1``
+    (the complete graph) on a target of at most that many rows, where no point has that
+    many neighbours."""
+    return min(_GRAPH_NEIGHBOURS, n - 1)
 
 
 def _cluster_api():
@@ -556,6 +567,13 @@ class DTC(TransferClusterer):
             "self_training_epochs",
         ):
             number(name, 0, integer=True)
+        if self.self_training_rounds > 0 and self.self_training_epochs < 1:
+            # a round without an epoch trains nothing, and has no losses to report
+            raise ValueError(
+                f"DTC: self_training_rounds={self.self_training_rounds} needs "
+                f"self_training_epochs >= 1 (epochs per round), got "
+                f"{self.self_training_epochs!r}; self_training_rounds=0 turns self-training off"
+            )
         number("update_interval", 1, integer=True)
         number("batch_size", 2, integer=True)
         for name in (
@@ -588,7 +606,13 @@ class DTC(TransferClusterer):
             isinstance(q, bool) or not isinstance(q, (int, float, np.number)) or not 0 <= q <= 1
         ):
             raise ValueError(f"DTC: std_floor_quantile must be in [0, 1] or None, got {q!r}")
-        for name in ("use_source_labels", "spherical", "standardize", "size_normalize"):
+        for name in (
+            "use_source_labels",
+            "spherical",
+            "standardize",
+            "size_normalize",
+            "model_transfer",
+        ):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"DTC: {name} must be True or False, got {getattr(self, name)!r}")
         if self.loss_params is not None and not isinstance(self.loss_params, dict):
@@ -1253,7 +1277,12 @@ class DTC(TransferClusterer):
         elif self.final_labels == "head_clusters" and self._head is not None:
             labels, centres, names = self._clusters_named_by_head(Z, Zt, k, labels, centres)
         elif self.final_labels == "head_spread" and self._head is not None:
-            scores = label_spreading(Zt, self._head_probs(Z, k), alpha=self.spread_alpha)
+            scores = label_spreading(
+                Zt,
+                self._head_probs(Z, k),
+                n_neighbors=_graph_neighbours(len(Zt)),
+                alpha=self.spread_alpha,
+            )
             labels = scores.argmax(1).astype(np.int64)
             centres, names = _class_means(Zt, labels, centres), self._classes.astype(np.int64)
         self.labels_ = np.asarray(labels, dtype=np.int64)
@@ -1303,7 +1332,9 @@ class DTC(TransferClusterer):
         if self.clusterer == "gmm":
             labels, _ = gmm(Z, k, means_init=init, seed=self.seed)
         else:
-            labels = _cluster_api().spectral_clustering(Z, k, seed=self.seed)
+            labels = _cluster_api().spectral_clustering(
+                Z, k, n_neighbors=_graph_neighbours(len(Z)), seed=self.seed
+            )
         labels = np.asarray(labels)
         centres = _class_means(Z, labels, np.repeat(Z.mean(0, keepdims=True), k, axis=0))
         if init is not None:

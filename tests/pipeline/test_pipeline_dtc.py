@@ -250,6 +250,10 @@ def test_bad_inputs_raise_clear_errors(small_pair):
         DTC(**TINY, std_floor_quantile=2).fit(small_pair)
     with pytest.raises(ValueError, match="spherical must be True or False"):
         DTC(**TINY, spherical="yes").fit(small_pair)
+    with pytest.raises(ValueError, match="model_transfer must be True or False, got 'no'"):
+        DTC(**TINY, model_transfer="no").fit(small_pair)
+    with pytest.raises(ValueError, match="self_training_rounds=1 needs self_training_epochs >= 1"):
+        DTC(**{**TINY, "self_training_rounds": 1, "self_training_epochs": 0}).fit(small_pair)
     with pytest.raises(ValueError, match="self_training_rounds"):
         DTC(**{**TINY, "self_training_rounds": -1}).fit(small_pair)
     with pytest.raises(ValueError, match="n_threads must be an int >= 1"):
@@ -281,6 +285,18 @@ def test_spectral_clusterer_is_dtc_cluster_spectral_on_the_embedding(small_pair)
     # model transfer only renames the clusters (after the nearest source centre)
     assert adjusted_rand_score(reference, est.labels_) == pytest.approx(1.0)
     assert est.cluster_centers_.shape == (10, 8)
+
+
+def test_targets_of_at_most_ten_rows_get_a_complete_graph(small_pair):
+    # dtc.cluster's 10-NN graph needs 11 rows; smaller targets get all n - 1 neighbours.
+    tiny = DomainPair(small_pair.source, small_pair.target.subset(np.arange(8)), n_clusters=3)
+    est = DTC(**TINY, use_source_labels=False, spherical=False).fit(tiny)
+    reference = spectral_clustering(est.embedding_, 3, n_neighbors=7, seed=0)
+    assert adjusted_rand_score(reference, est.labels_) == pytest.approx(1.0)
+    ten = DomainPair(small_pair.source, small_pair.target.subset(np.arange(10)), n_clusters=10)
+    for final_labels in ("head_clusters", "head_spread"):
+        labels = DTC(**TINY, final_labels=final_labels).fit(ten).labels_
+        assert labels.shape == (10,) and set(labels) <= set(range(10))
 
 
 def test_unknown_k_is_chosen_by_silhouette_on_the_embedding(small_pair):
