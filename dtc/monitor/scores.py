@@ -27,6 +27,8 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
+from dtc.cluster.kmeans import check_int
+
 __all__ = [
     "KNN_NEIGHBORS",
     "LABEL_SCORES",
@@ -267,6 +269,8 @@ def knn_agreement(
     ``max_samples``: score a seeded subsample of at most that many rows (None: every row,
     the default, since the monitor passes its own fixed subsample).
     """
+    # 0 would index with an empty float array, -1 reach scikit-learn as n_neighbors=0.
+    n_neighbors = check_int(n_neighbors, "knn_agreement: n_neighbors")
     X, labels = _labelled_subsample(X, labels, max_samples, seed, "knn_agreement")
     n = X.shape[0]
     _, sizes = np.unique(labels, return_counts=True)

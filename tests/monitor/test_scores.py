@@ -188,6 +188,13 @@ def test_stability_runs_on_the_stated_minimum_of_rows():
     assert np.isfinite(scores.clustering_stability(X, 5, n_pairs=1))
 
 
+@pytest.mark.parametrize("n_neighbors", [0, -1, True, 2.0, None])
+def test_knn_agreement_refuses_a_neighbour_count_that_is_not_a_positive_int(n_neighbors):
+    X, labels = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3
+    with pytest.raises(ValueError, match=r"^knn_agreement: n_neighbors: expected an int >= 1"):
+        scores.knn_agreement(X, labels, n_neighbors=n_neighbors)
+
+
 def brute_force_knn_agreement(X, labels, k):
     d = ((X[:, None] - X[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
