@@ -155,6 +155,30 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert not other.from_cache_ and other.key_ != first.key_
 
 
+def test_reference_cache_is_read_without_unpickling(tmp_path, monkeypatch):
+    # A cache file is data: np.load is told explicitly not to unpickle objects from it,
+    # whatever NumPy's default, and an entry holding pickled objects is refused.
+    X, _ = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
+    clear_reference_cache()
+    first = NoTransferReference(K, **kw).fit(X)
+    clear_reference_cache()
+    load, calls = np.load, []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(np, "load", spy)
+    assert NoTransferReference(K, **kw).fit(X).from_cache_
+    assert calls == [{"allow_pickle": False}]
+    path = next(tmp_path.iterdir())
+    np.savez(path, labels=np.array([object()]), embedding=first.embedding_, centres=first.labels_)
+    clear_reference_cache()
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        NoTransferReference(K, **kw).fit(X)
+
+
 def test_reference_cache_key_holds_the_image_shape():
     # One target, two image shapes: two convolutional networks, never one cached result.
     X = np.random.default_rng(0).uniform(size=(40, 64)).astype(np.float32)
