@@ -110,7 +110,8 @@ class JMMDLoss(AlignmentLoss):
     features), as :class:`~dtc.align.cdan.CDANLoss` does.
 
     Feature kernel: ``feature_scales`` (default DAN's 33) times the median heuristic
-    (or ``feature_bandwidth``), or fixed ``feature_sigmas``. Assignment kernel: fixed
+    (or ``feature_bandwidth``, one number like every ``*_bandwidth``), or fixed
+    ``feature_sigmas``. Assignment kernel: fixed
     ``prob_sigmas`` (default ``(0.92,)``) or ``prob_scales`` times its own median
     heuristic / ``prob_bandwidth``. ``median``, ``median_max_samples`` and ``block_size``
     as in :class:`dtc.align.MMDLoss`. To reproduce pytorch-adapt's JMMD

@@ -21,8 +21,10 @@ custom autograd Function too: chunks of pairs, closed-form gradient, ``O(n d)``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -135,9 +137,17 @@ def sigmas_to_gammas(sigmas: Sequence[float], *, name: str = "sigmas") -> tuple[
 
 
 def _positive_floats(values, name: str) -> tuple[float, ...]:
+    """``values`` (a real number, a sequence of them, a tensor or an array) as a tuple of
+    floats; ``ValueError`` naming ``name`` unless there is at least one and all are finite
+    and positive."""
+    if isinstance(values, (str, bytes)):
+        # A string is a sequence too: "25" would be read digit by digit as (2.0, 5.0).
+        raise ValueError(f"{name} must be given as numbers, not as a string, got {values!r}")
     if isinstance(values, torch.Tensor):
         values = values.detach().reshape(-1).tolist()
-    elif isinstance(values, (int, float)):
+    elif isinstance(values, np.ndarray):
+        values = values.reshape(-1).tolist()
+    elif isinstance(values, numbers.Real):
         values = [values]
     try:
         out = tuple(float(v) for v in values)
@@ -148,6 +158,19 @@ def _positive_floats(values, name: str) -> tuple[float, ...]:
     if not all(math.isfinite(v) and v > 0 for v in out):
         raise ValueError(f"{name} must all be finite and positive, got {out}")
     return out
+
+
+def _positive_float(value, name: str) -> float:
+    """One finite positive number: a real number, or a sequence, tensor or array of one;
+    ``ValueError`` naming ``name`` for anything else (a list of several is not cut to its
+    first value)."""
+    out = _positive_floats(value, name)
+    if len(out) != 1:
+        raise ValueError(
+            f"{name} must be one positive number, got {len(out)} values {out}; "
+            "several bandwidths are given through scales= or sigmas="
+        )
+    return out[0]
 
 
 class MultiKernel:

@@ -70,6 +70,7 @@ from dtc.align.kernels import (
     DEFAULT_BLOCK_SIZE,
     MEDIAN_MODES,
     MultiKernel,
+    _positive_float,
     _positive_floats,
     dan_scales,
     kernel_sums,
@@ -175,7 +176,7 @@ class GaussianFamily:
         scales = dan_scales() if scales is None else scales
         self.scales = _positive_floats(scales, f"{owner}: scales")
         if bandwidth is not None:
-            self.bandwidth = _positive_floats(bandwidth, f"{owner}: bandwidth")[0]
+            self.bandwidth = _positive_float(bandwidth, f"{owner}: bandwidth")
 
     @property
     def uses_median(self) -> bool:
@@ -309,7 +310,8 @@ class MMDLoss(AlignmentLoss):
                     ``exp(-D / (scales[s] * h))``; default DAN's 33 (``dan_scales()``);
     ``sigmas``      fixed Gaussian bandwidths instead (``exp(-D / (2 sigma^2))``);
                     excludes ``scales``, ``bandwidth`` and ``median``;
-    ``bandwidth``   fixed ``h`` (squared-distance units); default: median heuristic;
+    ``bandwidth``   fixed ``h`` (squared-distance units), one positive number; default:
+                    median heuristic;
     ``median``      pairs of the median heuristic: ``"source"`` (distinct source pairs,
                     default), ``"pooled"``, ``"source_with_diagonal"`` (pytorch-adapt);
                     a mode other than the default is an error with ``sigmas``,

@@ -202,7 +202,10 @@ class SlicedWassersteinLoss(AlignmentLoss):
     ``n_projections`` directions per call; ``p`` >= 1; ``root`` (``False``: ``SW_p^p``);
     ``seed`` seeds the directions: with ``resample=True`` (default) each call draws new
     ones from a generator seeded once (a reproducible sequence, and no direction is
-    ignored for the whole training), with ``resample=False`` every call uses the same.
+    ignored for the whole training), with ``resample=False`` every call uses the same:
+    they are drawn from ``seed`` on the first call with features of dimension ``d`` and
+    kept for every later call with ``d`` (``seed=None``: drawn once from fresh entropy,
+    then kept as well).
     """
 
     def __init__(
@@ -220,10 +223,19 @@ class SlicedWassersteinLoss(AlignmentLoss):
         self.resample = bool(resample)
         self.root = bool(root)
         self._rng = np.random.default_rng(seed)
+        # resample=False: the fixed directions, drawn on first use, by (d, n_projections).
+        # Redrawing them from seed at each call would give new ones at each call when
+        # seed is None.
+        self._fixed: dict[tuple[int, int], np.ndarray] = {}
 
     def compute(self, source, target, **context):
-        rng = self._rng if self.resample else np.random.default_rng(self.seed)
-        projections = random_projections(source.shape[1], self.n_projections, rng)
+        key = (source.shape[1], self.n_projections)
+        if self.resample:
+            projections = random_projections(*key, self._rng)
+        else:
+            if key not in self._fixed:
+                self._fixed[key] = random_projections(*key, self.seed)
+            projections = self._fixed[key]
         return _sliced(source, target, projections, self.p, self.root)
 
     def extra_repr(self) -> str:

@@ -152,7 +152,8 @@ score's +5.40 ACC points).
 Every score uses a fixed, seeded subsample of at most ``max_samples`` target rows, the
 same at every check. ``on_fit_begin`` refuses, before the reference is trained, a target
 or a ``max_samples`` that leaves fewer rows than the score needs: more than the clusters,
-and for ``knn_agreement`` more than its ``KNN_NEIGHBORS`` = 10 neighbours. A
+and for ``knn_agreement`` more than its ``KNN_NEIGHBORS`` = 10 neighbours; and so a labelled
+source whose scored rows (as many, its classes as the clusters) calibrate the margin. A
 soft-assignment score needs no probabilities from the estimator: the monitor builds them
 (Student-t assignments, above) for every partition it scores.
 
@@ -183,8 +184,9 @@ scores below the reference by more than the margin, or the source failed a check
 training: unrelated, noisy, dissimilar or of unmatched classes), ``monitor_trail_`` (the
 decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
 ``transfer_scale``, ``negative``, ``score_below`` (the score's own verdict, counted or not),
-``decision``: ``"ok"``, ``"below_reference"``, ``"unrelated_source"``, ``"noisy_source"``,
-``"dissimilar_source"`` or ``"unmatched_classes"``, with ``"+damp"`` /
+``decision``: ``"ok"``, ``"below_reference"``, ``"collapsed_partition"``,
+``"unrelated_source"``, ``"noisy_source"``, ``"dissimilar_source"`` or
+``"unmatched_classes"``, with ``"+damp"`` /
 ``"+restore_epoch_<e>"`` appended; an entry that restores also has ``restored_score``,
 the restored checkpoint's score, while its ``score`` and ``negative`` describe the last
 state, which the restore discarded, and its ``transfer_scale`` the restored one; the final
@@ -200,6 +202,12 @@ related source; or None), ``source_class_agreement_`` (the class agreement, or N
 Adaptation epochs that are checked get ``monitor_score`` /
 ``monitor_decision`` in their ``history_`` entry, and a final ``{"stage": "monitor",
 ...}`` entry is appended to ``history_``.
+
+**A collapsed partition** (every scored row in one cluster) has no label-free score: it is
+the worst negative transfer, negative whatever the score's resolution, with reason
+``"collapsed_partition"`` and ``score`` None in the trail (and ``monitor_score`` None in
+``history_``); policy ``rollback`` never keeps such a state as its best, so never restores
+one, and a collapsed final partition falls back to the reference.
 
 Target labels never reach the monitor: it sees ``pair`` as the estimator does (labels
 removed by :class:`dtc.methods.TransferClusterer`), and it removes them again itself.
@@ -229,12 +237,14 @@ from dtc.monitor.relatedness import (
 from dtc.monitor.scores import KNN_NEIGHBORS, knn_agreement  # re-exported: the default score
 
 __all__ = [
+    "COLLAPSED",
     "METRICS",
     "POLICIES",
     "SPACES",
     "NegativeTransferMonitor",
     "common_space_score",
     "current_target_embedding",
+    "is_collapsed",
     "knn_agreement",
     "random_relabel",
     "score_slope",
@@ -292,6 +302,43 @@ def _min_scored_rows(name: str, n_clusters: int) -> tuple[int, str]:
     if name == "knn_agreement" and n_clusters <= KNN_NEIGHBORS:
         return KNN_NEIGHBORS + 1, f"more rows than its n_neighbors={KNN_NEIGHBORS}"
     return n_clusters + 1, f"more rows than the {n_clusters} clusters"
+
+
+def _check_scored_rows(
+    owner: str,
+    name: str,
+    n_clusters: int,
+    n: int,
+    max_samples: int | None,
+    *,
+    what: str = "target",
+    hint: str = "",
+) -> None:
+    """``ValueError`` from ``owner`` when a subsample of ``min(n, max_samples)`` rows of
+    the ``what`` (``n`` rows) is too small for score ``name`` to score ``n_clusters``
+    clusters (:func:`_min_scored_rows`), naming ``max_samples`` when it is the limit.
+    Checked before anything is trained: the score would fail only once it is computed."""
+    m = n if max_samples is None else min(n, int(max_samples))
+    need, why = _min_scored_rows(name, n_clusters)
+    if m >= need:
+        return
+    cause = f"the {what} has {n} samples" if n < need else f"max_samples={max_samples} is too small"
+    raise ValueError(
+        f"{owner}: score {name!r} of {n_clusters} clusters needs at least {need} scored {what} "
+        f"samples ({why}), scored on a subsample of min(n, max_samples)={m} rows; {cause}{hint}"
+    )
+
+
+#: Decision and reason recorded for a transfer partition collapsed into one cluster.
+COLLAPSED = "collapsed_partition"
+
+
+def is_collapsed(labels) -> bool:
+    """Whether the partition ``labels`` ``(n,)`` puts every row in one cluster. No
+    label-free score is defined for it (each raises ``ValueError``), and a target collapsed
+    into one cluster is the worst negative transfer: the monitor flags it and never restores
+    it, and model selection ranks it last (``"collapsed_partition"``)."""
+    return np.unique(np.asarray(labels)).size < 2
 
 
 def usable_scores() -> list[str]:
@@ -676,28 +723,54 @@ class NegativeTransferMonitor(Callback):
     def _reference_score(self, Z_transfer) -> float:
         return self._partition_score(self.reference_.labels_, Z_transfer)
 
+    def _transfer_score(self, labels, Z_transfer) -> float:
+        """:meth:`_partition_score` of a transfer partition ``labels`` ``(n,)``; ``-inf``
+        when it is collapsed on the scored rows (:func:`is_collapsed`): it has no score,
+        ranks below every partition that has one, and is recorded as None."""
+        if is_collapsed(np.asarray(labels)[self._idx]):
+            return -math.inf
+        return self._partition_score(labels, Z_transfer)
+
     def _evaluate(self, estimator) -> tuple[float, float]:
         """(transfer score, reference score) of the current adaptation state."""
         Z = current_target_embedding(estimator, self._X_full)
         km = KMeans(self._k, n_init=self.n_init, random_state=self.seed).fit(Z[self._idx])
         labels = np.zeros(len(Z), dtype=np.int64)
         labels[self._idx] = km.labels_
-        return self._partition_score(labels, Z), self._reference_score(Z)
+        return self._transfer_score(labels, Z), self._reference_score(Z)
 
     def _below(self, value: float, reference: float) -> bool:
         """The score's own verdict: below the reference by more than the margin."""
         return bool(value < reference - self.margin_)
 
     def _negative(self, value: float, reference: float) -> bool:
-        return self._source_reason is not None or (
-            self.score_counts_ and self._below(value, reference)
+        # A collapsed partition is negative whether or not the score's verdict counts.
+        return (
+            self._source_reason is not None
+            or value == -math.inf
+            or (self.score_counts_ and self._below(value, reference))
         )
 
-    def _reason(self, negative: bool) -> str | None:
-        """Why a check is negative (None when it is not)."""
+    def _reason(self, negative: bool, value: float) -> str | None:
+        """Why a check of score ``value`` is negative (None when it is not)."""
         if not negative:
             return None
+        if value == -math.inf:
+            return COLLAPSED
         return self._source_reason or "below_reference"
+
+    def _entry(self, epoch, value: float, reference: float, discrepancy, estimator) -> dict:
+        """The trail entry of a check (without its ``decision``); a collapsed partition's
+        score is recorded as None, not ``-inf``, which JSON does not have."""
+        return {
+            "epoch": epoch,
+            "score": None if value == -math.inf else value,
+            "reference": reference,
+            "discrepancy": discrepancy,
+            "transfer_scale": float(getattr(estimator, "transfer_scale_", 1.0)),
+            "negative": self._negative(value, reference),
+            "score_below": self._below(value, reference),
+        }
 
     def _correspondence(self, pair) -> dict | None:
         """The source checks (:func:`dtc.monitor.relatedness.check_source`) of ``pair``'s
@@ -754,6 +827,27 @@ class NegativeTransferMonitor(Callback):
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), int(self.seed))
         return np.asarray(source.X, dtype=np.float64)[idx], np.asarray(source.y)[idx]
 
+    def _check_source_rows(self, source, uses_labels: bool) -> None:
+        """``ValueError`` before the reference is trained when the labelled ``source``'s
+        scored rows are too few for the score that calibration computes on them
+        (:func:`source_bias`, :func:`score_slope`: the source's classes as clusters)."""
+        rows = self._source_rows(source) if self.calibrate and uses_labels else None
+        k = 0 if rows is None else np.unique(rows[1]).size
+        if k < 2:  # no class partition to score: calibration leaves the source out
+            return
+        _check_scored_rows(
+            "NegativeTransferMonitor",
+            self.score,
+            k,
+            source.n_samples,
+            self.max_samples,
+            what="source",
+            hint=(
+                f" (the labelled source {source.name!r} calibrates the margin: calibrate=True "
+                "and the estimator uses source labels); pass calibrate=False or a larger source"
+            ),
+        )
+
     def _source_bias(self, rows) -> float | None:
         """:func:`source_bias` of the source ``rows``, its K-means fits seeded like the
         restarts of ``_restart_spread`` (rule #11 of ``experiments/preregistration.md``)."""
@@ -803,21 +897,11 @@ class NegativeTransferMonitor(Callback):
             )
         self._k = int(k)
         n = target.n_samples
-        m = min(n, int(self.max_samples))
         # Checked before the reference is trained: a score that cannot be computed on the
         # scored rows would otherwise fail only at calibration, after that training.
-        need, why = _min_scored_rows(self.score, self._k)
-        if m < need:
-            cause = (
-                f"the target has {n} samples"
-                if n < need
-                else f"max_samples={self.max_samples} is too small"
-            )
-            raise ValueError(
-                f"NegativeTransferMonitor: score {self.score!r} of {self._k} clusters needs at "
-                f"least {need} scored target samples ({why}), scored on a subsample of "
-                f"min(n, max_samples)={m} rows; {cause}"
-            )
+        _check_scored_rows("NegativeTransferMonitor", self.score, self._k, n, self.max_samples)
+        uses_labels = bool(getattr(estimator, "use_source_labels", True))
+        self._check_source_rows(pair.source, uses_labels)
         self._X_full = target.X
         self._idx = scores.subsample_index(n, int(self.max_samples), int(self.seed))
         self._X = np.asarray(target.X, dtype=np.float64)[self._idx]
@@ -833,7 +917,6 @@ class NegativeTransferMonitor(Callback):
         self._Z_ref = self.reference_.embedding_[self._idx]
         self.margin_ = float(self.tolerance)
         self.calibration_ = None
-        uses_labels = bool(getattr(estimator, "use_source_labels", True))
         if self.calibrate:
             self.calibration_ = self._calibrate(pair.source, uses_labels)
         resolution = None if self.calibration_ is None else self.calibration_["resolution"]
@@ -873,20 +956,10 @@ class NegativeTransferMonitor(Callback):
     def on_adapt_begin(self, estimator, state: dict) -> None:
         value, ref = self._evaluate(estimator)
         self._last = (value, None)
-        if self._rolls_back:
+        if self._rolls_back and value > -math.inf:  # a collapsed state is never restored
             self._best = (value, -1, state, float(estimator.transfer_scale_))
         self._record(
-            estimator,
-            {
-                "epoch": -1,
-                "score": value,
-                "reference": ref,
-                "discrepancy": None,
-                "transfer_scale": float(estimator.transfer_scale_),
-                "negative": self._negative(value, ref),
-                "score_below": self._below(value, ref),
-                "decision": "start",
-            },
+            estimator, {**self._entry(-1, value, ref, None, estimator), "decision": "start"}
         )
 
     def on_adapt_epoch_end(self, estimator, epoch: int, logs: dict) -> None:
@@ -898,8 +971,7 @@ class NegativeTransferMonitor(Callback):
         value, ref = self._evaluate(estimator)
         disc = logs.get("discrepancy")
         disc = None if disc is None else float(disc)
-        negative = self._negative(value, ref)
-        decisions = [self._reason(negative) or "ok"]
+        decisions = [self._reason(self._negative(value, ref), value) or "ok"]
         if self._adapts and self._last is not None:
             prev_value, prev_disc = self._last
             falls = value < prev_value - float(self.min_delta)
@@ -912,37 +984,38 @@ class NegativeTransferMonitor(Callback):
         self._last = (value, disc)
         restored = None
         if self._rolls_back:
-            if self._best is None or value > self._best[0]:
+            # A collapsed state (-inf) is never kept as the best, so never restored.
+            if value > -math.inf and (self._best is None or value > self._best[0]):
                 scale = float(estimator.transfer_scale_)
                 self._best = (value, epoch, estimator.get_state(), scale)
-            if last and self._best[1] != epoch and self._best[0] - value > self.restore_gain_:
-                restored, best_epoch, state, scale = self._best
+            best = self._best
+            if (
+                last
+                and best is not None
+                and best[1] != epoch
+                and best[0] - value > self.restore_gain_
+            ):
+                restored, best_epoch, state, scale = best
                 estimator.set_state(state)
                 # The transfer strength is part of the checkpoint: a damping after it answered
                 # epochs that the restore undoes (policy adapt+rollback).
                 estimator.transfer_scale_ = scale
                 decisions.append(f"restore_epoch_{best_epoch}")
         entry = {
-            "epoch": int(epoch),
-            "score": value,
-            "reference": ref,
-            "discrepancy": disc,
-            "transfer_scale": float(estimator.transfer_scale_),
-            "negative": negative,
-            "score_below": self._below(value, ref),
+            **self._entry(int(epoch), value, ref, disc, estimator),
             "decision": "+".join(decisions),
         }
         if restored is not None:
             entry["restored_score"] = restored
         self._record(estimator, entry)
-        logs["monitor_score"], logs["monitor_reference"] = value, ref
+        logs["monitor_score"], logs["monitor_reference"] = entry["score"], ref
         logs["monitor_decision"] = entry["decision"]
         if last:
             self._best = None  # the snapshot is no longer needed: free its memory
 
     def on_fit_end(self, estimator) -> None:
         Z = np.asarray(estimator.embedding_)
-        value = self._partition_score(estimator.labels_, Z)
+        value = self._transfer_score(estimator.labels_, Z)
         ref = self._reference_score(Z)
         negative = self._negative(value, ref)
         decision = "flag" if negative else "keep"
@@ -959,15 +1032,9 @@ class NegativeTransferMonitor(Callback):
             decision = "fallback"
         estimator.negative_transfer_ = negative
         entry = {
-            "epoch": "final",
-            "score": value,
-            "reference": ref,
-            "discrepancy": None,
-            "transfer_scale": float(getattr(estimator, "transfer_scale_", 1.0)),
-            "negative": negative,
-            "score_below": self._below(value, ref),
+            **self._entry("final", value, ref, None, estimator),
             "decision": decision,
-            "reason": self._reason(negative),
+            "reason": self._reason(negative, value),
         }
         self._record(estimator, entry)
         history = getattr(estimator, "history_", None)

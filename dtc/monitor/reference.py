@@ -256,7 +256,7 @@ class NoTransferReference:
             None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{self.key_}.npz"
         )
         if found is None and path is not None and path.is_file():
-            with np.load(path) as f:
+            with np.load(path, allow_pickle=False) as f:  # a cache file runs no code
                 found = {name: f[name] for name in ("labels", "embedding", "centres")}
         self.from_cache_ = found is not None
         if found is None:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 from collections.abc import Callable
 
 import numpy as np
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
+
+from dtc.cluster.kmeans import check_int
 
 __all__ = [
     "KNN_NEIGHBORS",
@@ -153,6 +156,18 @@ def soft_neighborhood_density(
     return float(_entropy(W).mean())
 
 
+def _min_stability_rows(n_clusters: int, fraction: float) -> int:
+    """The fewest rows whose resamples of ``round(fraction * rows)`` rows (Python's
+    ``round``, half to even, as :func:`clustering_stability` draws them) hold more rows
+    than ``n_clusters``."""
+    # round(x) > n_clusters needs x >= n_clusters + 0.5: start just below that and step up
+    # (round of fraction * rows never decreases as rows grows).
+    rows = max(1, math.floor((n_clusters + 0.5) / fraction) - 1)
+    while round(fraction * rows) <= n_clusters:
+        rows += 1
+    return rows
+
+
 def clustering_stability(
     X,
     n_clusters: int,
@@ -179,12 +194,16 @@ def clustering_stability(
             raise ValueError(f"clustering_stability: {arg} must be an int >= {low}, got {value!r}")
     if not 0 < fraction <= 1:
         raise ValueError(f"clustering_stability: fraction must be in (0, 1], got {fraction}")
-    X = X[subsample_index(X.shape[0], max_samples, seed)]
+    n = X.shape[0]
+    X = X[subsample_index(n, max_samples, seed)]
     m = round(fraction * X.shape[0])
     if m <= n_clusters:
+        need = _min_stability_rows(n_clusters, fraction)
+        cause = f"X has {n} samples" if n < need else f"max_samples={max_samples} is too small"
         raise ValueError(
-            f"clustering_stability: a subsample of {m} rows cannot hold {n_clusters} clusters; "
-            f"the target needs more than {int(np.ceil(n_clusters / fraction))} samples"
+            f"clustering_stability: a subsample of {m} rows (round(fraction * {X.shape[0]}), "
+            f"fraction={fraction}) cannot hold {n_clusters} clusters; it needs at least {need} "
+            f"rows to draw from, min(n, max_samples) = {X.shape[0]}: {cause}"
         )
     if cluster_fn is None:
 
@@ -250,6 +269,8 @@ def knn_agreement(
     ``max_samples``: score a seeded subsample of at most that many rows (None: every row,
     the default, since the monitor passes its own fixed subsample).
     """
+    # 0 would index with an empty float array, -1 reach scikit-learn as n_neighbors=0.
+    n_neighbors = check_int(n_neighbors, "knn_agreement: n_neighbors")
     X, labels = _labelled_subsample(X, labels, max_samples, seed, "knn_agreement")
     n = X.shape[0]
     _, sizes = np.unique(labels, return_counts=True)

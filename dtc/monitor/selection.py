@@ -42,7 +42,13 @@ import numpy as np
 
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import common_space_score, usable_scores
+from dtc.monitor.negative_transfer import (
+    COLLAPSED,
+    _check_scored_rows,
+    common_space_score,
+    is_collapsed,
+    usable_scores,
+)
 from dtc.monitor.relatedness import check_source
 
 # Rows of each domain the source checks see (as the monitor's default ``max_samples``).
@@ -60,16 +66,29 @@ __all__ = [
 
 
 def _criterion_fn(criterion) -> Callable:
-    """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator)``."""
+    """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator)`` ->
+    float, or None for a partition that a score name cannot score because it is collapsed
+    (:func:`~dtc.monitor.negative_transfer.is_collapsed`: one cluster on the scored rows).
+    A callable is given every partition, collapsed ones too, and its value is taken as it is."""
     if callable(criterion):
-        return criterion
+        return lambda X, labels, estimator: float(criterion(X, labels, estimator))
     usable = usable_scores()
     if criterion not in usable:
         raise ValueError(
             f"criterion must be one of {usable} or a callable (X_target, labels, estimator) -> "
             f"float, got {criterion!r}"
         )
-    return lambda X, labels, estimator: common_space_score(criterion, labels, [X])
+    return lambda X, labels, estimator: (
+        None if is_collapsed(labels) else common_space_score(criterion, labels, [X])
+    )
+
+
+def _check_criterion_rows(owner, criterion, n_clusters, n, max_samples, hint="") -> None:
+    """Before anything is fitted: ``ValueError`` when the ``min(n, max_samples)`` scored
+    target rows are too few for the score ``criterion`` to score ``n_clusters`` clusters
+    (a callable criterion decides for itself)."""
+    if not callable(criterion) and n_clusters is not None:
+        _check_scored_rows(owner, criterion, int(n_clusters), n, max_samples, hint=hint)
 
 
 def _target_rows(target: Domain, max_samples: int, seed: int) -> np.ndarray:
@@ -171,8 +190,14 @@ def rank_sources(
     (``score - discrepancy_weight * discrepancy``), ``rank`` (1 = best)
     and ``weight`` (softmax of ``transferability / temperature``; the weights sum to 1),
     ``check`` (the failed check, e.g. ``"unrelated_source"``; None when the source passes
-    or was not checked) and ``excluded`` (True: it failed, was not adapted, and has score
-    and transferability ``nan``, weight 0 and a rank after every passing source).
+    or was not checked), ``excluded`` (True: it failed, was not adapted, and has score
+    and transferability ``nan``, weight 0 and a rank after every passing source) and
+    ``collapsed`` (True: with a score name as ``criterion``, the adaptation put every scored
+    target row in one cluster, ``"collapsed_partition"``, the worst negative transfer, which
+    no score is defined for: score and transferability ``nan``, weight 0, ranked last).
+    When every adapted candidate collapsed, all candidates get the same weight (a warning).
+    A ``max_samples`` that leaves fewer target rows than a score name needs is refused
+    before anything is fitted.
     """
     items = (
         list(sources.items())
@@ -211,8 +236,9 @@ def rank_sources(
             f"rank_sources: the target has {target.n_samples} samples; scoring {n_clusters} "
             "clusters needs more"
         )
-    fit_fn = _default_fit_fn(seed) if fit_fn is None else fit_fn
     crit = _criterion_fn(criterion)
+    _check_criterion_rows("rank_sources", criterion, n_clusters, target.n_samples, max_samples)
+    fit_fn = _default_fit_fn(seed) if fit_fn is None else fit_fn
     rows = _target_rows(target, max_samples, seed)
     X = np.asarray(target.X, dtype=np.float64)[rows]
     checks = [
@@ -232,10 +258,12 @@ def rank_sources(
         excluded = [c is not None for c in checks]
     out = []
     for index, (name, src) in enumerate(items):
-        score = float("nan")
+        score, collapsed = float("nan"), False
         if not excluded[index]:
             est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters)))
-            score = float(crit(X, np.asarray(est.labels_)[rows], est))
+            value = crit(X, np.asarray(est.labels_)[rows], est)
+            collapsed = value is None
+            score = float("nan") if collapsed else value
         out.append(
             {
                 "name": name,
@@ -244,19 +272,33 @@ def rank_sources(
                 "score": score,
                 "check": checks[index],
                 "excluded": excluded[index],
+                "collapsed": collapsed,
             }
         )
-    kept = [r for r in out if not r["excluded"]]
-    t = np.array([r["score"] - float(discrepancy_weight) * r["discrepancy"] for r in kept])
-    w = np.exp((t - t.max()) / float(temperature))
-    w /= w.sum()
-    for r, ti, wi in zip(kept, t, w):
-        r["transferability"], r["weight"] = float(ti), float(wi)
     for r in out:
-        if r["excluded"]:
-            r["transferability"], r["weight"] = float("nan"), 0.0
+        r["transferability"], r["weight"] = float("nan"), 0.0
+    kept = [r for r in out if not (r["excluded"] or r["collapsed"])]
+    if kept:
+        t = np.array([r["score"] - float(discrepancy_weight) * r["discrepancy"] for r in kept])
+        w = np.exp((t - t.max()) / float(temperature))
+        w /= w.sum()
+        for r, ti, wi in zip(kept, t, w):
+            r["transferability"], r["weight"] = float(ti), float(wi)
+    else:
+        # No candidate has a score to weigh it by: each adapted one collapsed the target.
+        warnings.warn(
+            f"rank_sources: every adapted candidate collapsed the target partition into one "
+            f"cluster ({COLLAPSED}); weighing all {len(out)} candidates equally: transfer from "
+            "any of them is likely to be negative",
+            stacklevel=2,
+        )
+        for r in out:
+            r["weight"] = 1.0 / len(out)
+    # Scored candidates first, then those the checks excluded, then collapsed ones: a
+    # collapsed partition is the worst outcome transfer can have.
     out.sort(
         key=lambda r: (
+            r["collapsed"],
             r["excluded"],
             -np.nan_to_num(r["transferability"]),
             -np.nan_to_num(r["score"]),
@@ -362,11 +404,14 @@ def select_source(
 @dataclass
 class ModelSelection:
     """Result of :func:`select_model`: ``best`` (the chosen name), ``scores`` (name ->
-    label-free score, higher is better), ``estimators`` (name -> fitted estimator)."""
+    label-free score, higher is better; None for a collapsed partition), ``estimators``
+    (name -> fitted estimator), ``collapsed`` (the names whose target partition put every
+    scored row in one cluster, ``"collapsed_partition"``: ranked below every other)."""
 
     best: str
-    scores: dict[str, float]
+    scores: dict[str, float | None]
     estimators: dict[str, object] = field(repr=False)
+    collapsed: list[str] = field(default_factory=list)
 
     @property
     def best_estimator(self):
@@ -390,7 +435,13 @@ def select_model(
     To choose the number of clusters, use a criterion that weighs separation, such as
     ``"silhouette"``: with the default k-NN agreement, merging two clusters never lowers the
     fraction of agreeing neighbour pairs, and the score leans to the candidate with the fewest
-    clusters (``scripts/model_selection.py``)."""
+    clusters (``scripts/model_selection.py``).
+
+    With a score name as ``criterion``, a candidate whose partition puts every scored row in
+    one cluster (collapsed) has no score: its score is None, it is listed in ``collapsed``
+    and chosen only when every candidate collapsed (the first, with a warning). A
+    ``max_samples`` (or target) that leaves fewer rows than the score needs for a
+    candidate's ``n_clusters`` (else ``pair.n_clusters``) is refused before any fit."""
     items = (
         list(candidates.items())
         if isinstance(candidates, Mapping)
@@ -404,13 +455,30 @@ def select_model(
         if not hasattr(est, "fit"):
             raise ValueError(f"select_model: candidate {name!r} has no fit method: {est!r}")
     crit = _criterion_fn(criterion)
+    for name, est in items:
+        k = getattr(est, "n_clusters", None) or pair.n_clusters
+        hint = f" (candidate {name!r})"
+        _check_criterion_rows(
+            "select_model", criterion, k, pair.target.n_samples, max_samples, hint
+        )
     pair = pair.mask_target_labels()  # model selection never sees target labels
     rows = _target_rows(pair.target, max_samples, seed)
     X = np.asarray(pair.target.X, dtype=np.float64)[rows]
-    values: dict[str, float] = {}
+    values: dict[str, float | None] = {}
     fitted: dict[str, object] = {}
     for name, est in items:
         fitted[name] = est.fit(pair)
-        values[name] = float(crit(X, np.asarray(est.labels_)[rows], est))
-    best = max(values, key=lambda name: (values[name], -list(values).index(name)))
-    return ModelSelection(best=best, scores=values, estimators=fitted)
+        values[name] = crit(X, np.asarray(est.labels_)[rows], est)
+    collapsed = [name for name, v in values.items() if v is None]
+    if len(collapsed) == len(values):
+        warnings.warn(
+            f"select_model: every candidate collapsed the target partition into one cluster "
+            f"({COLLAPSED}); choosing the first",
+            stacklevel=2,
+        )
+    order = list(values)
+    best = max(
+        values,
+        key=lambda name: (values[name] is not None, values[name] or 0.0, -order.index(name)),
+    )
+    return ModelSelection(best=best, scores=values, estimators=fitted, collapsed=collapsed)

@@ -149,6 +149,11 @@ def test_bad_input():
         JMMDLoss(feature_scales=[0.0])
     with pytest.raises(ValueError, match="block_size must be a positive int"):
         JMMDLoss(block_size=-1)
+    # One bandwidth per kernel family: several are refused, not cut to the first.
+    with pytest.raises(ValueError, match="^JMMDLoss features: bandwidth must be one positive"):
+        JMMDLoss(feature_bandwidth=(3.0, 7.0))
+    with pytest.raises(ValueError, match="^JMMDLoss probs: bandwidth must be given as numbers"):
+        JMMDLoss(prob_scales=[1.0], prob_bandwidth="0.5")
     # The assignment kernel has fixed sigmas by default: fixed feature sigmas leave the
     # median mode nothing to apply to.
     with pytest.raises(ValueError, match="^JMMDLoss: median='pooled' has no effect"):

@@ -447,11 +447,33 @@ def test_too_few_samples(estimator):
         ({"sigmas": [1.0], "median": "pooled"}, "median='pooled' has no effect"),
         ({"bandwidth": 2.0, "median": "source_with_diagonal"}, "has no effect"),
         ({"kernel": "linear", "median": "pooled"}, "has no effect"),
+        # One bandwidth is documented: several are an error, not cut to the first.
+        ({"bandwidth": [2.0, 100.0]}, r"bandwidth must be one positive number, got 2 values"),
+        ({"bandwidth": torch.tensor([2.0, 3.0])}, "bandwidth must be one positive number"),
+        # A string is not read character by character ("25" as 2.0, "12" as (1.0, 2.0)).
+        ({"bandwidth": "25"}, "bandwidth must be given as numbers, not as a string"),
+        ({"sigmas": "12"}, "sigmas must be given as numbers, not as a string"),
+        ({"scales": b"12"}, "scales must be given as numbers, not as a string"),
     ],
 )
 def test_loss_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=f"^MMDLoss: .*{match}"):
         MMDLoss(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [MMDLoss, LinearTimeMMDLoss])
+@pytest.mark.parametrize("bandwidth", [2.0, 2, [2.0], torch.tensor(2.0), np.float32(2.0)])
+def test_one_bandwidth_in_any_numeric_form_is_the_same_loss(cls, bandwidth):
+    x, y = _pair()
+    expected = cls(bandwidth=2.0)(x, y).item()
+    assert cls(bandwidth=bandwidth).family.bandwidth == 2.0
+    assert cls(bandwidth=bandwidth)(x, y).item() == expected
+
+
+def test_mmd2_sigmas_as_a_string_are_refused():
+    x, y = _pair()
+    with pytest.raises(ValueError, match="^mmd2_biased: sigmas must be given as numbers, not as"):
+        mmd2_biased(x, y, sigmas="12")
 
 
 def test_median_mode_with_fixed_bandwidths_only_at_its_default():

@@ -119,6 +119,34 @@ def test_sliced_wasserstein_module_resampling():
     assert [again(source, target).item() for _ in range(2)] == [first, second]
 
 
+@pytest.mark.parametrize("seed", [None, 0, 5])
+def test_sliced_wasserstein_without_resampling_keeps_its_directions(seed):
+    # resample=False promises the same directions on every call: seed=None drew new ones
+    # at each call; they are now drawn once per feature dimension and kept.
+    source, target = _pair()
+    fixed = SlicedWassersteinLoss(n_projections=10, seed=seed, resample=False)
+    first = fixed(source, target).item()
+    narrow = fixed(source[:, :2], target[:, :2]).item()  # another d: its own directions
+    assert [fixed(source, target).item() for _ in range(3)] == [first] * 3
+    assert fixed(source[:, :2], target[:, :2]).item() == narrow
+    if seed is not None:  # a seed gives what it gave before: random_projections(d, n, seed)
+        for x, y, value in ((source, target, first), (source[:, :2], target[:, :2], narrow)):
+            assert value == sliced_wasserstein(x, y, n_projections=10, seed=seed).item()
+
+
+def test_sliced_wasserstein_default_draws_are_unchanged():
+    # The default (seed=0, resample=True) draws its sequence from one generator seeded with
+    # 0, whose first draw is random_projections(d, 50, 0), as sliced_wasserstein's default.
+    source, target = _pair()
+    loss = SlicedWassersteinLoss()
+    assert loss(source, target).item() == sliced_wasserstein(source, target).item()
+    rng = np.random.default_rng(0)
+    expected = [sliced_wasserstein(source, target, projections=random_projections(3, 50, rng))]
+    expected.append(sliced_wasserstein(source, target, projections=random_projections(3, 50, rng)))
+    loss = SlicedWassersteinLoss()
+    assert [loss(source, target).item() for _ in range(2)] == [v.item() for v in expected]
+
+
 # --- Sinkhorn -----------------------------------------------------------------------------
 
 

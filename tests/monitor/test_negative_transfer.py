@@ -9,6 +9,7 @@ default with a tiny budget.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from dtc.data import Domain, DomainPair, make_digits_pair
 from dtc.metrics import cluster_acc
 from dtc.monitor.base import Callback
 from dtc.monitor.negative_transfer import (
+    COLLAPSED,
     NegativeTransferMonitor,
     common_space_score,
     knn_agreement,
@@ -153,6 +155,30 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert from_disk.from_cache_ and np.array_equal(from_disk.embedding_, first.embedding_)
     other = NoTransferReference(K, **{**kw, "seed": 1}).fit(X)
     assert not other.from_cache_ and other.key_ != first.key_
+
+
+def test_reference_cache_is_read_without_unpickling(tmp_path, monkeypatch):
+    # A cache file is data: np.load is told explicitly not to unpickle objects from it,
+    # whatever NumPy's default, and an entry holding pickled objects is refused.
+    X, _ = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
+    clear_reference_cache()
+    first = NoTransferReference(K, **kw).fit(X)
+    clear_reference_cache()
+    load, calls = np.load, []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(np, "load", spy)
+    assert NoTransferReference(K, **kw).fit(X).from_cache_
+    assert calls == [{"allow_pickle": False}]
+    path = next(tmp_path.iterdir())
+    np.savez(path, labels=np.array([object()]), embedding=first.embedding_, centres=first.labels_)
+    clear_reference_cache()
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        NoTransferReference(K, **kw).fit(X)
 
 
 def test_reference_cache_key_holds_the_image_shape():
@@ -302,6 +328,65 @@ def test_the_spread_restore_gain_is_the_noise_between_equal_partitions(pair, cal
     assert mon.restore_gain_ == pytest.approx(0.01 + 2 * spread)
     assert 0 < mon.restore_gain_ < 0.5
     assert est.restored == [1]  # the good epoch leads the bad last one by far more
+
+
+def collapsed(X, rng):
+    # An embedding collapsed to one point: K-means finds one cluster (and warns so).
+    return np.zeros((len(X), 4))
+
+
+def _json_trail(est) -> list:
+    # The trail is written to JSON lines by the scripts: strict JSON, no -inf or NaN.
+    return json.loads(json.dumps(est.monitor_trail_, allow_nan=False))
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+@pytest.mark.parametrize(("policy", "decision"), [("warn", "flag"), ("rollback", "fallback")])
+def test_a_collapsed_transfer_partition_is_flagged_with_its_reason(pair, policy, decision):
+    # One cluster has no label-free score: the monitor raised ValueError at the first check.
+    mon = monitor(policy, calibrate=False, check_features=False)
+    est = ScriptedDTC([collapsed] * 2, [0.2, 0.1], [mon]).fit(pair)
+    assert est.negative_transfer_ and est.fell_back_to_reference_ == (policy == "rollback")
+    trail = _json_trail(est)
+    assert [e["decision"] for e in trail] == ["start", COLLAPSED, COLLAPSED, decision]
+    assert all(e["score"] is None and e["negative"] for e in trail)
+    assert trail[-1]["reason"] == COLLAPSED and est.restored == []
+    assert [h["monitor_score"] for h in est.history_ if "monitor_score" in h] == [None, None]
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_a_collapsed_state_is_never_the_best_and_a_good_one_is_restored_over_it(pair):
+    mon = monitor("rollback", calibrate=False, check_features=False)
+    # the start (epoch -1) and epoch 0 share script[0]: collapsed; epoch 1 good, 2 collapsed
+    est = ScriptedDTC([collapsed, good, collapsed], [0.3, 0.2, 0.1], [mon]).fit(pair)
+    trail = _json_trail(est)
+    assert est.restored == [1]  # the good epoch, not the collapsed start
+    assert trail[-2]["decision"] == f"{COLLAPSED}+restore_epoch_1"
+    assert trail[-2]["restored_score"] == trail[2]["score"] == pytest.approx(1.0)
+    assert trail[-1]["decision"] == "keep" and not est.negative_transfer_
+    assert cluster_acc(pair.target.y, est.labels_) == 1.0
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_a_collapsed_partition_is_negative_where_the_score_does_not_count(pair):
+    # The score's verdict does not count at this resolution; a collapse is flagged anyway.
+    mon = monitor("warn", tolerance=0.05, max_resolution=1e-9, check_features=False)
+    est = ScriptedDTC([collapsed], [0.1], [mon]).fit(pair)
+    assert not mon.score_counts_ and est.negative_transfer_
+    assert _json_trail(est)[-1]["reason"] == COLLAPSED
+
+
+def test_a_collapsed_final_partition_of_a_good_embedding_is_flagged(pair):
+    class CollapsedHead(Callback):
+        # the networks embed the target well, the final labels put it in one cluster
+        def on_fit_end(self, estimator):
+            estimator.labels_ = np.zeros_like(estimator.labels_)
+
+    est = ScriptedDTC([good] * 2, [0.2, 0.1], [CollapsedHead(), monitor("rollback")]).fit(pair)
+    final = _json_trail(est)[-1]
+    assert final["decision"] == "fallback" and final["reason"] == COLLAPSED
+    assert final["score"] is None and est.negative_transfer_
+    assert np.unique(est.transfer_labels_).size == 1
 
 
 def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair):
@@ -698,6 +783,50 @@ def test_the_scored_rows_the_monitor_asks_for_are_those_the_score_needs(
     # ... one fewer does not
     with pytest.raises(ValueError, match=f"at least {need} scored target samples"):
         ScriptedDTC([good], [0.1], [monitor(score=score, max_samples=need - 1)]).fit(pair)
+
+
+def _source_of(n, n_classes, name="small"):
+    X = np.random.default_rng(5).normal(size=(n, 6)).astype(np.float32)
+    return Domain(X, np.arange(n) % n_classes, name=name)
+
+
+@pytest.mark.parametrize(
+    ("score", "n", "n_classes", "max_samples", "match"),
+    [
+        # the probe: 10 rows of 2 classes failed in source_bias, after the reference's training
+        ("knn_agreement", 10, 2, 1000, r"at least 11 scored source .*the source has 10 samples"),
+        # the target's 120 rows pass max_samples=5 (4 needed), the source's 5 classes do not
+        ("silhouette", 120, 5, 5, r"of 5 clusters needs at least 6 scored source .*max_samples=5"),
+    ],
+)
+def test_a_labelled_source_too_small_for_calibration_is_refused_before_the_reference(
+    pair, monkeypatch, score, n, n_classes, max_samples, match
+):
+    monkeypatch.setattr(NoTransferReference, "fit", _no_training)
+    small = DomainPair(_source_of(n, n_classes), pair.target, n_clusters=K)
+    mon = monitor(score=score, max_samples=max_samples, check_features=False)
+    with pytest.raises(ValueError, match=match) as info:
+        ScriptedDTC([good], [0.1], [mon]).fit(small)
+    assert "source 'small' calibrates the margin" in str(info.value)
+
+
+class _NoSourceLabels(ScriptedDTC):
+    use_source_labels = False
+
+
+@pytest.mark.parametrize(
+    ("estimator", "calibrate", "n_classes"),
+    [(ScriptedDTC, False, 2), (_NoSourceLabels, True, 2), (ScriptedDTC, True, 1)],
+)
+def test_a_small_source_passes_where_calibration_does_not_score_it(
+    pair, monkeypatch, estimator, calibrate, n_classes
+):
+    # no calibration, labels the estimator does not use, or one class (no class partition)
+    monkeypatch.setattr(NoTransferReference, "fit", _no_training)
+    small = DomainPair(_source_of(10, n_classes), pair.target, n_clusters=K)
+    mon = monitor(calibrate=calibrate, check_features=False)
+    with pytest.raises(_ReferenceTrained):
+        estimator([good], [0.1], [mon]).fit(small)
 
 
 @pytest.mark.parametrize("score", sorted(PROB_SCORES))

@@ -160,6 +160,41 @@ def test_stability_refuses_arguments_it_cannot_score(X, kwargs, match):
         scores.clustering_stability(X, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("n", "kwargs", "match"),
+    [
+        # max_samples is the limit, not the size of X: the message says so
+        (
+            1000,
+            {"n_clusters": 3, "max_samples": 3},
+            r"at least 5 rows .*max_samples=3 is too small",
+        ),
+        (4, {"n_clusters": 3}, r"at least 5 rows to draw from.*X has 4 samples"),
+        # round() is half to even: round(0.05 * 50) = 2, so 51 rows are needed, not 41
+        (50, {"n_clusters": 2, "fraction": 0.05}, r"at least 51 rows .*X has 50 samples"),
+        # round(0.8 * 7) = 6 > 5: 7 rows are enough, not the 8 of ceil(5 / 0.8) + 1
+        (6, {"n_clusters": 5}, r"at least 7 rows to draw from.*X has 6 samples"),
+    ],
+)
+def test_stability_states_the_rows_it_needs_and_what_limits_them(n, kwargs, match):
+    X = np.random.default_rng(0).normal(size=(n, 2))
+    with pytest.raises(ValueError, match=match):
+        scores.clustering_stability(X, **kwargs)
+
+
+def test_stability_runs_on_the_stated_minimum_of_rows():
+    # the minimum the message states is enough: 7 rows for 5 clusters at fraction 0.8
+    X = np.random.default_rng(0).normal(size=(7, 2))
+    assert np.isfinite(scores.clustering_stability(X, 5, n_pairs=1))
+
+
+@pytest.mark.parametrize("n_neighbors", [0, -1, True, 2.0, None])
+def test_knn_agreement_refuses_a_neighbour_count_that_is_not_a_positive_int(n_neighbors):
+    X, labels = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3
+    with pytest.raises(ValueError, match=r"^knn_agreement: n_neighbors: expected an int >= 1"):
+        scores.knn_agreement(X, labels, n_neighbors=n_neighbors)
+
+
 def brute_force_knn_agreement(X, labels, k):
     d = ((X[:, None] - X[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)

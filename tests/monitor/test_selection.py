@@ -135,6 +135,58 @@ def test_sources_that_fail_the_checks_are_not_adapted_and_get_no_weight(digits):
     assert all(r["check"] is None for r in rank_sources(t, sources, fit_fn=fit))
 
 
+def two_blobs(n_per=30, seed=0):
+    """Two separated blobs ``(2 n_per, 5)`` and their labels."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n_per)
+    return np.where(y[:, None] == 1, 6.0, 0.0) + rng.normal(0, 1, (2 * n_per, 5)), y
+
+
+def test_a_source_whose_adaptation_collapses_the_target_ranks_last():
+    # One cluster has no label-free score: rank_sources raised ValueError for it.
+    X, y = two_blobs()
+    target, sources = Domain(X), {"collapses": Domain(X + 0.5, y), "good": Domain(X + 1, y)}
+
+    def fit(pair):
+        collapses = pair.source is sources["collapses"]
+        return Fixed(np.zeros(len(X), int) if collapses else y).fit(pair)
+
+    ranking = rank_sources(target, sources, fit_fn=fit)
+    assert [(r["name"], r["collapsed"], r["rank"]) for r in ranking] == [
+        ("good", False, 1),
+        ("collapses", True, 2),
+    ]
+    good, collapsed = ranking
+    assert good["weight"] == 1.0 and good["score"] == pytest.approx(1.0)
+    assert collapsed["weight"] == 0.0 and collapsed["check"] is None
+    assert np.isnan(collapsed["score"]) and np.isnan(collapsed["transferability"])
+    assert select_source(target, sources, fit_fn=fit)[0] is sources["good"]
+    # every candidate collapses: all get the same weight, with a warning
+    with pytest.warns(UserWarning, match="every adapted candidate collapsed"):
+        ranking = rank_sources(target, {"collapses": sources["collapses"]}, fit_fn=fit)
+    assert ranking[0]["collapsed"] and ranking[0]["weight"] == 1.0
+
+
+def test_rank_sources_refuses_max_samples_below_the_score_before_any_fit():
+    X, y = two_blobs()
+    fitted = []
+
+    def fit(pair):
+        fitted.append(pair)
+        return Fixed(y).fit(pair)
+
+    with pytest.raises(
+        ValueError, match=r"^rank_sources: score 'knn_agreement' .*at least 11 .*max_samples=8 is"
+    ):
+        rank_sources(Domain(X), [Domain(X, y), Domain(X + 1, y)], fit_fn=fit, max_samples=8)
+    assert fitted == []
+    # a callable criterion decides for itself what it can score
+    ranking = rank_sources(
+        Domain(X), [Domain(X, y)], fit_fn=fit, max_samples=8, criterion=lambda X, lab, e: 0.5
+    )
+    assert ranking[0]["score"] == 0.5 and len(fitted) == 1
+
+
 def test_the_benchmark_reaches_the_source_checks(digits, monkeypatch):
     """Its family sets the similarity threshold (rule #13): rank_sources hands it on."""
     import dtc.monitor.selection as selection
@@ -252,6 +304,40 @@ def test_select_model_with_a_callable_criterion_and_ties():
         [Fixed(labels), Fixed(labels * 0)], pair, criterion=lambda X, lab, est: -np.unique(lab).size
     )
     assert result.best == "1:Fixed"
+
+
+def test_a_collapsed_candidate_is_never_chosen_over_one_with_a_score():
+    X, y = two_blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=2)
+    candidates = {"collapsed": Fixed(np.zeros(len(X), int)), "good": Fixed(y)}
+    result = select_model(candidates, pair)  # raised ValueError for the one cluster
+    assert result.best == "good" and result.collapsed == ["collapsed"]
+    assert result.scores == {"collapsed": None, "good": pytest.approx(1.0)}
+    json.dumps(result.scores, allow_nan=False)  # the report writes them as strict JSON
+    with pytest.warns(UserWarning, match="every candidate collapsed"):
+        result = select_model([Fixed(np.zeros(len(X), int))] * 2, pair)
+    assert result.best == "0:Fixed" and result.collapsed == ["0:Fixed", "1:Fixed"]
+
+
+def test_select_model_refuses_max_samples_below_the_score_before_any_fit():
+    X, y = two_blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=2)
+
+    class Counted(Fixed):
+        fits = 0
+
+        def fit(self, pair):
+            Counted.fits += 1
+            return super().fit(pair)
+
+    with pytest.raises(ValueError, match=r"^select_model: .*at least 11 .*max_samples=8 is too"):
+        select_model({"a": Counted(y), "b": Counted(y)}, pair, max_samples=8)
+    # a candidate's own n_clusters counts: 12 clusters need 13 rows
+    many = Counted(np.arange(len(X)) % 12)
+    many.n_clusters = 12
+    with pytest.raises(ValueError, match=r"of 12 clusters needs at least 13 .*candidate 'many'"):
+        select_model({"a": Counted(y), "many": many}, pair, criterion="silhouette", max_samples=12)
+    assert Counted.fits == 0
 
 
 def test_select_model_bad_input():
