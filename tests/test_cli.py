@@ -152,3 +152,24 @@ def test_single_runs_append_after_a_cut_last_line(tmp_path):
     assert runner.invoke(app, [*args, "--json"]).exit_code == 0
     (line,) = results.read_text().splitlines()
     assert json.loads(line)["method"] == "kmeans"
+
+
+def test_report_keeps_other_parameters_apart_and_refuses_a_seed_twice(tmp_path):
+    results = tmp_path / "single.jsonl"
+    base = ["run", "--method", "kmeans", "--set", "max_iter=5", "--results", str(results)]
+    for n_init in (1, 2):
+        res = runner.invoke(app, [*base, "--set", f"n_init={n_init}", "--json"])
+        assert res.exit_code == 0, res.output
+    rep = ["report", str(results), "--no-figures", "--metric", "acc"]
+    res = runner.invoke(app, [*rep, "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    # both runs are seed 0: two rows of one seed each, not one cell "over 2 seeds"
+    assert "ACC (%), one seed;" in res.stdout
+    assert "| kmeans (n_init=1) |" in res.stdout and "| kmeans (n_init=2) |" in res.stdout
+    # the same command again: seed 0 of that configuration twice
+    assert runner.invoke(app, [*base, "--set", "n_init=2", "--json"]).exit_code == 0
+    res = runner.invoke(app, [*rep, "--out", str(tmp_path / "rep2")])
+    assert res.exit_code == 1
+    assert "row 'kmeans (n_init=2)', column 'digits:source→target': 2 records of seed 0" in (
+        res.stderr
+    )
