@@ -195,15 +195,22 @@ def _run_one(
     benchmark, source, target, method, seed, set_, data_set, data_dir, json_out, results, no_record
 ):
     from dtc.experiment import RunSpec, append_record, run_single
-    from dtc.experiment.single import default_method
+    from dtc.experiment.single import check_not_seed, default_method
 
+    params = parse_assignments(set_)
+    try:
+        # --seed sets them (default 0) over any --set value, which the record would show
+        for key in params:
+            check_not_seed(key, "--set", "give it with --seed instead")
+    except ValueError as exc:
+        raise _fail(exc) from exc
     spec = RunSpec(
         method=method or default_method(),
         benchmark=benchmark,
         source=source,
         target=target,
         seed=seed,
-        params=parse_assignments(set_),
+        params=params,
         data_params=parse_assignments(data_set, option="--data"),
     )
     console = err if json_out else out

@@ -173,3 +173,16 @@ def test_report_keeps_other_parameters_apart_and_refuses_a_seed_twice(tmp_path):
     assert "row 'kmeans (n_init=2)', column 'digits:source→target': 2 records of seed 0" in (
         res.stderr
     )
+
+
+def test_seed_in_set_is_refused_pointing_to_the_seed_option(tmp_path):
+    # --seed (default 0) overwrote it, while the stored spec said seed 5
+    results = tmp_path / "r.jsonl"
+    for key in ("seed", "random_state"):
+        args = ["run", "--method", "kmeans", "--set", f"{key}=5", "--results", str(results)]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 1
+        assert f"--set: '{key}' is set to each run's seed; give it with --seed instead" in (
+            res.stderr
+        )
+    assert not results.exists()

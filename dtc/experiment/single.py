@@ -25,6 +25,7 @@ __all__ = [
     "SEED_PARAMS",
     "RunSpec",
     "build_objects",
+    "check_not_seed",
     "configured_method",
     "default_method",
     "describe_params",
@@ -74,6 +75,14 @@ def package_versions() -> dict[str, str]:
         with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
     return out
+
+
+def check_not_seed(key: str, where: str, instead: str) -> None:
+    """``ValueError`` naming ``where`` when ``key`` is one of :data:`SEED_PARAMS`: every run
+    sets them to its seed, over any value given, so a value given for them would be
+    recorded but not used; ``instead`` says where the seed goes."""
+    if key in SEED_PARAMS:
+        raise ValueError(f"{where}: {key!r} is set to each run's seed; {instead}")
 
 
 def _seed_params(method, seed: int) -> dict:
@@ -161,7 +170,9 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
 def configured_method(spec: RunSpec):
     """``spec``'s method, unfitted: its documented defaults for ``spec.benchmark``
     (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`), then ``spec.params``
-    (objects built), then the seed."""
+    (objects built), then the seed (which ``spec.params`` may not set)."""
+    for key in spec.params:
+        check_not_seed(key, "RunSpec.params", "set RunSpec.seed instead")
     method = methods.get(spec.method)
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     method.set_params(**build_objects(spec.params))
