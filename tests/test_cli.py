@@ -2,11 +2,15 @@
 
 import json
 import re
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+import typer
 from typer.testing import CliRunner
 
-from dtc.cli import RUN_EPILOG, app
+from dtc.cli import RUN_EPILOG, _report_failures, app
 from dtc.experiment.config import expand, load_config
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
@@ -186,3 +190,23 @@ def test_seed_in_set_is_refused_pointing_to_the_seed_option(tmp_path):
             res.stderr
         )
     assert not results.exists()
+
+
+def test_messages_keep_their_brackets(tmp_path, monkeypatch):
+    # Rich read "[ray]" as markup and printed "pip install 'dtc'"
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    for extra, args in (("ray", ["--backend", "ray"]), ("mlflow", ["--mlflow"])):
+        monkeypatch.setitem(sys.modules, extra, None)  # not installed
+        res = runner.invoke(app, ["run", str(cfg), *args, "--out", str(tmp_path / extra)])
+        assert res.exit_code == 1
+        assert f"pip install 'dtc[{extra}]'" in res.stderr
+    res = runner.invoke(app, ["run", "--benchmark", "digits[x]", "--no-record"])
+    assert res.exit_code == 1 and "unknown benchmark 'digits[x]'" in res.stderr
+
+
+def test_failed_runs_are_named_with_their_brackets(capsys):
+    summary = SimpleNamespace(errors=[("id1", "g [lam=0.1]", "RuntimeError: need 'dtc[ray]'")])
+    with pytest.raises(typer.Exit):
+        _report_failures(summary)
+    assert "failed g [lam=0.1] (id1): RuntimeError: need 'dtc[ray]'" in capsys.readouterr().err
