@@ -139,10 +139,10 @@ def run(
         bool, typer.Option("--json", help="Print one JSON object per run on stdout only.")
     ] = False,
     results: Annotated[
-        Path, typer.Option(help="JSONL file every single run is appended to.")
+        Path, typer.Option(help="Single runs: the JSONL file each run is appended to.")
     ] = DEFAULT_RESULTS,
     no_record: Annotated[
-        bool, typer.Option("--no-record", help="Do not append to the results file.")
+        bool, typer.Option("--no-record", help="Single runs: do not append to the results file.")
     ] = False,
     out_dir: Annotated[
         Path | None,
@@ -169,6 +169,9 @@ def run(
                 ("--seed", seed, 0),
                 ("--set", set_, None),
                 ("--data", data_set, None),
+                # config runs write <out>/results.jsonl, always
+                ("--results", results, DEFAULT_RESULTS),
+                ("--no-record", no_record, False),
             )
             if value != default
         ]

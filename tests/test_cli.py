@@ -75,6 +75,12 @@ def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     assert res.exit_code == 1 and "unknown method 'kmean'; available:" in res.stderr
     res = runner.invoke(app, ["run", str(cfg), "--method", "kmeans"])
     assert res.exit_code != 0 and "--method apply to single runs" in res.output
+    # a config run records into --out: --results and --no-record were ignored silently
+    res = runner.invoke(app, ["run", str(cfg), "--results", str(tmp_path / "r.jsonl")])
+    assert res.exit_code != 0 and "--results apply to single runs" in res.output
+    res = runner.invoke(app, ["run", str(cfg), "--no-record", "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and "--no-record apply to single runs" in res.output
+    assert not (tmp_path / "o").exists()
     res = runner.invoke(app, ["run", str(tmp_path / "none.yaml")])
     assert res.exit_code == 1 and "not found" in res.stderr
     res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
