@@ -8,7 +8,6 @@ returned; the method receives the pair with them removed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import numbers
 import platform
@@ -93,22 +92,27 @@ def _seed_params(method, seed: int) -> dict:
 def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
     """The pair of ``spec``, target labels kept (for evaluation).
 
-    ``data_params`` go to :func:`dtc.data.load_pair`, except ``imbalance_ratio``,
-    ``imbalance_seed`` and ``imbalance_profile``, which make the *target* imbalanced
-    afterwards with :func:`dtc.data.make_imbalanced` (``ratio``, ``seed``, ``profile``;
-    ratio 1 is the balanced subset of the same size rule, the reference of Table 3).
+    ``data_params`` go to :func:`dtc.data.load_pair`; ``imbalance_ratio``,
+    ``imbalance_seed`` and ``imbalance_profile`` as its ``imbalance`` (``ratio``,
+    ``seed``, ``profile`` of :func:`dtc.data.make_imbalanced`; ratio 1 is the balanced
+    subset of the same size rule, the reference of Table 3), which makes the *target*
+    imbalanced: the rows are drawn before it is preprocessed, so that its per-domain
+    statistics (z-scoring) come from the rows kept, not from the balanced domain.
     """
     imbalance = imbalance_options(spec.data_params)
     params = {k: v for k, v in spec.data_params.items() if k not in RUNNER_DATA_KEYS}
     pair = data.load_pair(
-        spec.benchmark, source=spec.source, target=spec.target, data_dir=data_dir, **params
+        spec.benchmark,
+        source=spec.source,
+        target=spec.target,
+        data_dir=data_dir,
+        imbalance=imbalance or None,
+        **params,
     )
     if pair.target.y is None:
         raise ValueError(
             f"benchmark {spec.benchmark!r}: target {pair.target.name!r} has no labels to evaluate"
         )
-    if imbalance:
-        pair = dataclasses.replace(pair, target=data.make_imbalanced(pair.target, **imbalance))
     return pair
 
 
