@@ -20,6 +20,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -68,7 +69,7 @@ def _metrics_table(record: dict) -> Table:
         f"{record['method']} on {record['benchmark']}: {record['source']} -> {record['target']} "
         f"(seed {record['seed']}, {record['seconds']:.1f} s)"
     )
-    table = Table(title=title)
+    table = Table(title=escape(title))
     names = [n for n in ("acc", "acc_unmatched", "nmi", "ari", "purity") if n in record["metrics"]]
     for name in names:
         table.add_column(
@@ -78,15 +79,18 @@ def _metrics_table(record: dict) -> Table:
     return table
 
 
+# Every text that is not ours (messages, labels, paths) is escaped before it is printed:
+# Rich reads "[ray]" in "pip install 'dtc[ray]'" as markup and drops it.
 def _fail(exc: BaseException) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 
 def _report_failures(summary) -> None:
     """Name each failed run on stderr; exit 1 if there was one (finished runs are kept)."""
     for run_id, label, message in summary.errors:
-        err.print(f"[red]failed[/red] {label} ({run_id}): {message}", highlight=False)
+        text = escape(f"{label} ({run_id}): {message}")
+        err.print(f"[red]failed[/red] {text}", highlight=False, soft_wrap=True)
     if summary.errors:
         raise typer.Exit(code=1)
 
@@ -135,10 +139,10 @@ def run(
         bool, typer.Option("--json", help="Print one JSON object per run on stdout only.")
     ] = False,
     results: Annotated[
-        Path, typer.Option(help="JSONL file every single run is appended to.")
+        Path, typer.Option(help="Single runs: the JSONL file each run is appended to.")
     ] = DEFAULT_RESULTS,
     no_record: Annotated[
-        bool, typer.Option("--no-record", help="Do not append to the results file.")
+        bool, typer.Option("--no-record", help="Single runs: do not append to the results file.")
     ] = False,
     out_dir: Annotated[
         Path | None,
@@ -165,6 +169,9 @@ def run(
                 ("--seed", seed, 0),
                 ("--set", set_, None),
                 ("--data", data_set, None),
+                # config runs write <out>/results.jsonl, always
+                ("--results", results, DEFAULT_RESULTS),
+                ("--no-record", no_record, False),
             )
             if value != default
         ]
@@ -195,20 +202,27 @@ def _run_one(
     benchmark, source, target, method, seed, set_, data_set, data_dir, json_out, results, no_record
 ):
     from dtc.experiment import RunSpec, append_record, run_single
-    from dtc.experiment.single import default_method
+    from dtc.experiment.single import check_not_seed, default_method
 
+    params = parse_assignments(set_)
+    try:
+        # --seed sets them (default 0) over any --set value, which the record would show
+        for key in params:
+            check_not_seed(key, "--set", "give it with --seed instead")
+    except ValueError as exc:
+        raise _fail(exc) from exc
     spec = RunSpec(
         method=method or default_method(),
         benchmark=benchmark,
         source=source,
         target=target,
         seed=seed,
-        params=parse_assignments(set_),
+        params=params,
         data_params=parse_assignments(data_set, option="--data"),
     )
     console = err if json_out else out
     try:
-        with console.status(f"fitting {spec.method} on {benchmark} ...", spinner="dots"):
+        with console.status(escape(f"fitting {spec.method} on {benchmark} ..."), spinner="dots"):
             record = run_single(spec, data_dir=data_dir)
     except (*USER_ERRORS, FloatingPointError) as exc:
         raise _fail(exc) from exc
@@ -220,7 +234,7 @@ def _run_one(
     else:
         out.print(_metrics_table(record))
         if not no_record:
-            out.print(f"[dim]appended to {results}[/dim]")
+            out.print(f"[dim]appended to {escape(str(results))}[/dim]")
 
 
 def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflow):
@@ -251,8 +265,11 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
     err.print(
-        f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "
-        f"{summary.stale} stale (run again), {summary.finished} finished now, {len(summary.errors)} failed -> {summary.results_path}",
+        escape(
+            f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "
+            f"{summary.stale} stale (run again), {summary.finished} finished now, "
+            f"{len(summary.errors)} failed -> {summary.results_path}"
+        ),
         highlight=False,
         soft_wrap=True,
     )
@@ -297,7 +314,9 @@ def report(
             records, others = split_by_tasks(records, expand(cfg))
             if others:
                 err.print(
-                    f"left out {describe_records(others)}: not in {cfg.name}'s current runs",
+                    escape(
+                        f"left out {describe_records(others)}: not in {cfg.name}'s current runs"
+                    ),
                     highlight=False,
                     soft_wrap=True,
                 )
@@ -307,7 +326,7 @@ def report(
     md = target / "acc.md"
     if md.exists():
         out.print(md.read_text(encoding="utf-8"), markup=False, highlight=False)
-    err.print(f"{len(written)} files written to {target}", highlight=False, soft_wrap=True)
+    err.print(escape(f"{len(written)} files written to {target}"), highlight=False, soft_wrap=True)
 
 
 @app.command("bench-losses")
@@ -350,7 +369,9 @@ def bench_losses(
             sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
     else:
         table = Table(
-            title=f"alignment losses ({'quick' if quick else 'protocol'}; {summary.results_path})",
+            title=escape(
+                f"alignment losses ({'quick' if quick else 'protocol'}; {summary.results_path})"
+            ),
             caption="ACC: per seed the mean over the protocol's pairs, then mean ± sample std "
             "over seeds. A loss with a failed run is incomplete, not ranked.",
         )
@@ -359,11 +380,11 @@ def bench_losses(
         for i, row in enumerate(rows, 1):
             spe = row["seconds_per_epoch"]
             if not row["complete"]:  # no scores: a mean over the runs that finished misleads
-                table.add_row("–", row["loss"], "incomplete", "–", "–", _runs(row))
+                table.add_row("–", escape(row["loss"]), "incomplete", "–", "–", _runs(row))
                 continue
             table.add_row(
                 str(i),
-                row["loss"],
+                escape(row["loss"]),
                 _mean_std(row),
                 f"{100 * row['nmi']:.1f}",
                 "–" if spe is None else f"{spe:.3f}",
@@ -400,7 +421,7 @@ def datasets(
         sys.stdout.write(json.dumps(rows, default=str) + "\n")
         return
     table = Table(
-        title=f"benchmarks (data directory: {where or 'unset: set DTC_DATA or --data-dir'})"
+        title=escape(f"benchmarks (data directory: {where or 'unset: set DTC_DATA or --data-dir'})")
     )
     for col in ("benchmark", "domains", "classes", "files"):
         table.add_column(col)

@@ -2,11 +2,15 @@
 
 import json
 import re
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+import typer
 from typer.testing import CliRunner
 
-from dtc.cli import RUN_EPILOG, app
+from dtc.cli import RUN_EPILOG, _report_failures, app
 from dtc.experiment.config import expand, load_config
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
@@ -71,6 +75,12 @@ def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     assert res.exit_code == 1 and "unknown method 'kmean'; available:" in res.stderr
     res = runner.invoke(app, ["run", str(cfg), "--method", "kmeans"])
     assert res.exit_code != 0 and "--method apply to single runs" in res.output
+    # a config run records into --out: --results and --no-record were ignored silently
+    res = runner.invoke(app, ["run", str(cfg), "--results", str(tmp_path / "r.jsonl")])
+    assert res.exit_code != 0 and "--results apply to single runs" in res.output
+    res = runner.invoke(app, ["run", str(cfg), "--no-record", "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and "--no-record apply to single runs" in res.output
+    assert not (tmp_path / "o").exists()
     res = runner.invoke(app, ["run", str(tmp_path / "none.yaml")])
     assert res.exit_code == 1 and "not found" in res.stderr
     res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
@@ -152,3 +162,57 @@ def test_single_runs_append_after_a_cut_last_line(tmp_path):
     assert runner.invoke(app, [*args, "--json"]).exit_code == 0
     (line,) = results.read_text().splitlines()
     assert json.loads(line)["method"] == "kmeans"
+
+
+def test_report_keeps_other_parameters_apart_and_refuses_a_seed_twice(tmp_path):
+    results = tmp_path / "single.jsonl"
+    base = ["run", "--method", "kmeans", "--set", "max_iter=5", "--results", str(results)]
+    for n_init in (1, 2):
+        res = runner.invoke(app, [*base, "--set", f"n_init={n_init}", "--json"])
+        assert res.exit_code == 0, res.output
+    rep = ["report", str(results), "--no-figures", "--metric", "acc"]
+    res = runner.invoke(app, [*rep, "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    # both runs are seed 0: two rows of one seed each, not one cell "over 2 seeds"
+    assert "ACC (%), one seed;" in res.stdout
+    assert "| kmeans (n_init=1) |" in res.stdout and "| kmeans (n_init=2) |" in res.stdout
+    # the same command again: seed 0 of that configuration twice
+    assert runner.invoke(app, [*base, "--set", "n_init=2", "--json"]).exit_code == 0
+    res = runner.invoke(app, [*rep, "--out", str(tmp_path / "rep2")])
+    assert res.exit_code == 1
+    assert "row 'kmeans (n_init=2)', column 'digits:source→target': 2 records of seed 0" in (
+        res.stderr
+    )
+
+
+def test_seed_in_set_is_refused_pointing_to_the_seed_option(tmp_path):
+    # --seed (default 0) overwrote it, while the stored spec said seed 5
+    results = tmp_path / "r.jsonl"
+    for key in ("seed", "random_state"):
+        args = ["run", "--method", "kmeans", "--set", f"{key}=5", "--results", str(results)]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 1
+        assert f"--set: '{key}' is set to each run's seed; give it with --seed instead" in (
+            res.stderr
+        )
+    assert not results.exists()
+
+
+def test_messages_keep_their_brackets(tmp_path, monkeypatch):
+    # Rich read "[ray]" as markup and printed "pip install 'dtc'"
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    for extra, args in (("ray", ["--backend", "ray"]), ("mlflow", ["--mlflow"])):
+        monkeypatch.setitem(sys.modules, extra, None)  # not installed
+        res = runner.invoke(app, ["run", str(cfg), *args, "--out", str(tmp_path / extra)])
+        assert res.exit_code == 1
+        assert f"pip install 'dtc[{extra}]'" in res.stderr
+    res = runner.invoke(app, ["run", "--benchmark", "digits[x]", "--no-record"])
+    assert res.exit_code == 1 and "unknown benchmark 'digits[x]'" in res.stderr
+
+
+def test_failed_runs_are_named_with_their_brackets(capsys):
+    summary = SimpleNamespace(errors=[("id1", "g [lam=0.1]", "RuntimeError: need 'dtc[ray]'")])
+    with pytest.raises(typer.Exit):
+        _report_failures(summary)
+    assert "failed g [lam=0.1] (id1): RuntimeError: need 'dtc[ray]'" in capsys.readouterr().err

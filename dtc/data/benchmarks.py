@@ -47,6 +47,7 @@ import numpy as np
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair
 from dtc.data.files import read_mat_v5
+from dtc.data.imbalance import imbalanced_rows
 from dtc.data.preprocessing import unit_l2_rows, unit_sum_rows, zscore_columns
 
 __all__ = [
@@ -398,8 +399,23 @@ def _resolve_preprocess(spec: _Benchmark, preprocess: str) -> str:
     return name
 
 
-def _digits_domains(spec: _Benchmark, names, method: str, options: dict) -> list[Domain]:
-    """The named domains of the generated ``digits`` pair, preprocessed with ``method``."""
+def _subsampled(X, y, imbalance: dict | None, meta: dict):
+    """``(X, y, meta)`` cut to the rows of :func:`~dtc.data.make_imbalanced` with the
+    keyword arguments ``imbalance`` (``None``: all of them), before preprocessing: a
+    statistic of the domain (z-scoring) is then that of the rows the method sees."""
+    if imbalance is None:
+        return X, y, meta
+    if y is None:
+        raise ValueError("imbalance: the domain is unlabelled; class imbalance needs labels")
+    index, record = imbalanced_rows(y, **imbalance)
+    return X[index], y[index], {**meta, "imbalance": record}
+
+
+def _digits_domains(
+    spec: _Benchmark, names, method: str, options: dict, imbalance: dict | None = None
+) -> list[Domain]:
+    """The named domains of the generated ``digits`` pair, preprocessed with ``method``;
+    ``imbalance`` maps a name to its :func:`_subsampled` arguments."""
     unknown = sorted(set(options) - {"shift", "seed", "source_fraction"})
     if unknown:
         raise ValueError(
@@ -411,13 +427,21 @@ def _digits_domains(spec: _Benchmark, names, method: str, options: dict) -> list
     for name in names:
         domain = pair.source if name == "source" else pair.target
         meta = {**domain.meta, "preprocess": method}
-        X = PREPROCESSINGS[method](domain.X)
-        out.append(Domain(X, domain.y, name=name, image_shape=spec.image_shape, meta=meta))
+        X, y, meta = _subsampled(domain.X, domain.y, (imbalance or {}).get(name), meta)
+        out.append(
+            Domain(PREPROCESSINGS[method](X), y, name=name, image_shape=spec.image_shape, meta=meta)
+        )
     return out
 
 
 def load_domain(
-    benchmark: str, name: str, data_dir=None, *, preprocess: str = "standard", **options
+    benchmark: str,
+    name: str,
+    data_dir=None,
+    *,
+    preprocess: str = "standard",
+    imbalance: dict | None = None,
+    **options,
 ) -> Domain:
     """Load one domain of a registered benchmark.
 
@@ -434,6 +458,11 @@ def load_domain(
         ``"standard"`` (the benchmark's literature protocol), ``"raw"``, ``"l2"``,
         ``"zscore"`` or ``"sum_zscore"``; see the module docstring. Computed on
         this domain alone.
+    imbalance : dict, optional
+        Keyword arguments of :func:`dtc.data.make_imbalanced` (``ratio``, ``profile``,
+        ``seed``, ``minority_fraction``): the domain is cut to that class-imbalanced
+        subset *before* it is preprocessed, so its statistics are those of the rows
+        kept; ``meta["imbalance"]`` records it.
     **options
         For ``digits`` only: ``shift`` and ``seed`` of
         :func:`dtc.data.make_digits_pair`.
@@ -457,7 +486,7 @@ def load_domain(
     _check_domain(spec, name)
     method = _resolve_preprocess(spec, preprocess)
     if spec.files is None:
-        return _digits_domains(spec, (name,), method, options)[0]
+        return _digits_domains(spec, (name,), method, options, {name: imbalance})[0]
     if options:
         raise ValueError(
             f"load_domain: unexpected options {sorted(options)} for benchmark {spec.name!r} "
@@ -466,6 +495,7 @@ def load_domain(
     path = _find_file(spec, spec.files[name].file, data_dir)
     X, y = _extract(spec, name, path)
     meta = {"benchmark": spec.name, "preprocess": method, "file": str(path)}
+    X, y, meta = _subsampled(X, y, imbalance, meta)
     return Domain(PREPROCESSINGS[method](X), y, name=name, image_shape=spec.image_shape, meta=meta)
 
 
@@ -476,6 +506,7 @@ def load_pair(
     data_dir=None,
     *,
     preprocess: str = "standard",
+    imbalance: dict | None = None,
     **options,
 ) -> DomainPair:
     """Load the ordered pair ``source -> target`` of a registered benchmark.
@@ -485,7 +516,9 @@ def load_pair(
     :func:`load_domain`; each domain is preprocessed on its own. Returns a
     :class:`DomainPair` with ``n_clusters`` = the number of classes and
     ``benchmark`` set; the target keeps its labels for evaluation (methods only
-    ever see :meth:`DomainPair.mask_target_labels`).
+    ever see :meth:`DomainPair.mask_target_labels`). ``imbalance`` (keyword arguments
+    of :func:`dtc.data.make_imbalanced`) makes the *target* class-imbalanced, cut
+    before it is preprocessed (see :func:`load_domain`).
 
     Example: ``load_pair("office_caltech10_surf", source="amazon", target="webcam")``.
     """
@@ -500,8 +533,10 @@ def load_pair(
         )
     if spec.files is None:
         method = _resolve_preprocess(spec, preprocess)
-        src, tar = _digits_domains(spec, (source, target), method, options)
+        src, tar = _digits_domains(spec, (source, target), method, options, {target: imbalance})
     else:
         src = load_domain(spec.name, source, data_dir, preprocess=preprocess, **options)
-        tar = load_domain(spec.name, target, data_dir, preprocess=preprocess, **options)
+        tar = load_domain(
+            spec.name, target, data_dir, preprocess=preprocess, imbalance=imbalance, **options
+        )
     return DomainPair(src, tar, n_clusters=spec.n_classes, benchmark=spec.name)

@@ -14,6 +14,7 @@ raises ``ValueError`` naming the file and what was expected.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import h5py
@@ -129,11 +130,13 @@ def load_csv(
     label_column : index (negative counts from the end) or header name of the
         label column, or ``None`` when every column is a feature. Numeric labels
         must be integers; non-numeric labels (class names) are mapped to
-        ``0..k-1`` in sorted order and the names kept in ``meta["classes"]``.
+        ``0..k-1`` in sorted order (names that are numbers first, in numeric order)
+        and the names kept in ``meta["classes"]``.
     header : ``True`` (first row is a header), ``False``, or ``"infer"``: a header
         when some feature cell of the first row is not a number (the label cell is
         left out, since class names are not numbers; with ``label_column`` a header
-        name, every cell counts).
+        name, every cell counts), or when its label cell is not a number while every
+        other row's is (a numbered header such as ``0,1,2,label``).
     delimiter : field separator.
     name, image_shape, label_offset : as in :func:`load_npz`.
 
@@ -149,7 +152,7 @@ def load_csv(
     if not rows:
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":
-        header = not all(_is_number(cell) for cell in _feature_cells(rows[0], label_column))
+        header = _infer_header(rows, label_column)
     names = [c.strip() for c in rows[0]] if header else None
     body = rows[1:] if header else rows
     if not body:
@@ -196,8 +199,10 @@ def load_csv(
         if all(_is_number(c) for c in cells):
             y = np.array([float(c) for c in cells])
         else:
-            classes, y = np.unique(cells, return_inverse=True)
-            meta["classes"] = [str(c) for c in classes]
+            classes = sorted(set(cells), key=_class_order)
+            code = {c: i for i, c in enumerate(classes)}
+            y = np.array([code[c] for c in cells], dtype=np.int64)
+            meta["classes"] = classes
     # Class names are mapped to 0..k-1 already; the offset is for numeric labels only.
     offset = 0 if "classes" in meta and isinstance(label_offset, int) else label_offset
     return _make_domain(
@@ -205,14 +210,38 @@ def load_csv(
     )
 
 
+def _class_order(name: str) -> tuple:
+    # Names that are numbers first, in numeric order ("2" before "10", as their values),
+    # then the others in string order ("nan" among them: it has no order).
+    value = float(name) if _is_number(name) else math.nan
+    return (0, value, name) if math.isfinite(value) else (1, 0.0, name)
+
+
+def _infer_header(rows: list[list[str]], label_column) -> bool:
+    """Whether the first row is a header: some feature cell of it is not a number, or
+    its label cell is not a number while those of every other row are (``0,1,2,label``,
+    as ``pandas.DataFrame.to_csv(index=False)`` writes numbered columns; a class name
+    in the first row alone is a sample of a file whose labels are names)."""
+    if not all(_is_number(cell) for cell in _feature_cells(rows[0], label_column)):
+        return True
+    col = _label_index(rows[0], label_column)
+    if col is None or _is_number(rows[0][col]) or len(rows) < 2:
+        return False
+    return all(len(row) > col and _is_number(row[col]) for row in rows[1:])
+
+
+def _label_index(row: list[str], label_column) -> int | None:
+    """The index of the label cell of ``row`` when ``label_column`` is an index in range."""
+    width = len(row)
+    is_index = isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool)
+    return int(label_column) % width if is_index and -width <= label_column < width else None
+
+
 def _feature_cells(row: list[str], label_column) -> list[str]:
     """The cells of ``row`` that hold features when ``label_column`` is an index in range
     (else every cell: a header name implies a header, a bad index is reported later)."""
-    width = len(row)
-    is_index = isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool)
-    if is_index and -width <= label_column < width:
-        return [cell for j, cell in enumerate(row) if j != int(label_column) % width]
-    return row
+    col = _label_index(row, label_column)
+    return row if col is None else [cell for j, cell in enumerate(row) if j != col]
 
 
 def read_mat_v5(path) -> dict:

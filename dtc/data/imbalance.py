@@ -26,7 +26,7 @@ import numpy as np
 
 from dtc.data.domain import Domain
 
-__all__ = ["PROFILES", "check_imbalance", "class_sizes", "make_imbalanced"]
+__all__ = ["PROFILES", "check_imbalance", "class_sizes", "imbalanced_rows", "make_imbalanced"]
 
 PROFILES = ("exponential", "step")
 
@@ -115,20 +115,32 @@ def make_imbalanced(
         raise ValueError(
             f"make_imbalanced: domain {domain.name!r} is unlabelled; class imbalance needs labels"
         )
+    index, record = imbalanced_rows(domain.y, ratio, profile, seed, minority_fraction)
+    return replace(domain.subset(index), meta={**domain.meta, "imbalance": record})
+
+
+def imbalanced_rows(
+    y, ratio: float, profile: str = "exponential", seed: int = 0, minority_fraction: float = 0.5
+) -> tuple[np.ndarray, dict]:
+    """The rows that :func:`make_imbalanced` keeps of a domain with labels ``y`` ``(n,)``,
+    sorted, and the record it puts in ``meta["imbalance"]``: ``(index, record)``.
+
+    The draw depends on the labels and ``seed`` only, so the benchmark loaders use it to
+    subsample a domain before preprocessing it (its statistics then come from the rows
+    kept)."""
     check_imbalance(ratio, profile, seed, minority_fraction)
-    labels, counts = np.unique(domain.y, return_counts=True)
+    y = np.asarray(y)
+    labels, counts = np.unique(y, return_counts=True)
     sizes = class_sizes(len(labels), int(counts.min()), ratio, profile, minority_fraction)
     rng = np.random.default_rng(seed)
     keep = [
-        rng.choice(np.flatnonzero(domain.y == label), size=size, replace=False)
+        rng.choice(np.flatnonzero(y == label), size=size, replace=False)
         for label, size in zip(labels, sizes)
     ]
-    index = np.sort(np.concatenate(keep))
-    out = domain.subset(index)
     record = {
         "ratio": float(ratio),
         "profile": profile,
         "class_sizes": {int(c): int(s) for c, s in zip(labels, sizes)},
         "seed": int(seed),
     }
-    return replace(out, meta={**domain.meta, "imbalance": record})
+    return np.sort(np.concatenate(keep)), record

@@ -54,9 +54,9 @@ import yaml
 from dtc import data, methods
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
-    SEED_PARAMS,
     RunSpec,
     build_objects,
+    check_not_seed,
     imbalance_options,
 )
 
@@ -347,11 +347,7 @@ def _check_benchmark(entry, i: int) -> dict:
 
 
 def _check_not_seed(key: str, where: str) -> None:
-    if key in SEED_PARAMS:
-        raise ValueError(
-            f"{where}: {key!r} is set to each run's seed; list the seeds in the top-level "
-            "`seeds:` instead"
-        )
+    check_not_seed(key, where, "list the seeds in the top-level `seeds:` instead")
 
 
 def _check_params(method: str, cls, values: dict, where: str) -> None:

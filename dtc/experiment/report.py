@@ -14,6 +14,14 @@ When a label was run at several grid points, an extra **oracle** table picks, pe
 column, the grid point with the best mean score *by target labels*. It is not a
 result a method could reach without labels and is written to files named
 ``oracle_*`` with that warning in their caption.
+
+A cell holds one run per seed of one configuration. Runs that share a row and a column
+but not a configuration -- two configs' "K-means" written to one folder, a row whose
+parameters changed since some of its runs, single runs with other ``--set`` values --
+get rows of their own, named by what tells them apart (``config=...``, ``method=...``,
+the differing resolved parameters); two runs of one configuration with the same seed
+in one cell raise ``ValueError`` naming them, since averaging them would count one seed
+twice.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dtc.experiment.single import SEED_PARAMS
 from dtc.experiment.store import read_records
 
 __all__ = ["METRIC_ORDER", "Cell", "ResultTable", "build_tables", "write_report"]
@@ -51,14 +60,27 @@ ORACLE_CAPTION = (
 
 @dataclass
 class Cell:
-    """Scores (in %) of one row and column over seeds; ``left_out`` seeds were run but
-    lack a pair of the column (family means only), so they are not in ``values``."""
+    """Scores (in %) of one row and column, one per seed; ``left_out`` seeds were run but
+    lack a pair of the column (family means only), so they are not in ``values``.
+    ``seeds``, when given, are the seeds of ``values`` in order: distinct, so that
+    ``n`` is the number of seeds and not of records."""
 
     values: list[float]
     left_out: int = 0
+    seeds: tuple = ()
+
+    def __post_init__(self):
+        if self.seeds and (
+            len(self.seeds) != len(self.values) or len(set(self.seeds)) != len(self.seeds)
+        ):
+            raise ValueError(
+                f"Cell: expected one value per distinct seed, got {len(self.values)} value(s) "
+                f"for seeds {list(self.seeds)}"
+            )
 
     @property
     def n(self) -> int:
+        """The number of seeds (one value each)."""
         return len(self.values)
 
     @property
@@ -119,16 +141,139 @@ def _fmt_value(v) -> str:
     return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
 
 
-def _row_name(record: dict, grid_labels: set[str], method_keys: Sequence[str] = ()) -> str:
+def _row_name(
+    record: dict,
+    grid_labels: set[str],
+    method_keys: Sequence[str] = (),
+    identity_keys: Sequence[str] = (),
+) -> str:
     label = _label(record)
     data = record.get("data_params", {})
     own = [f"{k}={_fmt_value(data[k])}" for k in method_keys if k in data]
-    if own:  # data settings of this method only, e.g. preprocess=raw
+    # data settings of this method only (e.g. preprocess=raw), then what tells this
+    # run's configuration from another one's in the same row and column
+    own += _identity_parts(record, identity_keys)
+    if own:
         label += f" ({', '.join(own)})"
     if _label(record) in grid_labels and record.get("grid"):
         point = ", ".join(f"{k}={_fmt_value(v)}" for k, v in record["grid"].items())
         return f"{label} [{point}]"
     return label
+
+
+# The pseudo-keys of a run's configuration besides its parameters, in display order.
+_CONFIG, _METHOD = "config", "method"
+
+
+def _params(record: dict) -> dict | None:
+    """The record's resolved method parameters less those set to the seed (they differ
+    between the seeds of one configuration by design); ``None`` when not recorded."""
+    params = record.get("params")
+    if not isinstance(params, dict):
+        return None
+    return {k: v for k, v in params.items() if k not in SEED_PARAMS}
+
+
+def _norm(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _telling_keys(records: list[dict]) -> set[str]:
+    """The keys (``config``, ``method``, parameter names) whose values differ among
+    ``records``, the runs of one row in one column. Parameters are compared only
+    between runs of the same config and method: across methods every parameter
+    differs, and the method already tells the runs apart."""
+    keys = set()
+    if len({r.get("config") for r in records}) > 1:
+        keys.add(_CONFIG)
+    if len({r["method"] for r in records}) > 1:
+        keys.add(_METHOD)
+    groups = defaultdict(list)
+    for r in records:
+        if (params := _params(r)) is not None:
+            groups[r.get("config"), r["method"]].append(params)
+    for group in groups.values():
+        for k in set().union(*group):
+            if len({_norm(p[k]) if k in p else "<unset>" for p in group}) > 1:
+                keys.add(k)
+    return keys
+
+
+def _identity_parts(record: dict, keys: Sequence[str]) -> list[str]:
+    parts = []
+    for k in keys:
+        if k == _CONFIG:
+            config = record.get("config")
+            parts.append("single run" if config is None else f"config={config}")
+        elif k == _METHOD:
+            parts.append(f"method={record['method']}")
+        elif (params := _params(record)) is not None and k in params:
+            parts.append(f"{k}={_fmt_value(params[k])}")
+    return parts
+
+
+def _ordered_keys(keys: set[str]) -> list[str]:
+    head = [k for k in (_CONFIG, _METHOD) if k in keys]
+    return head + sorted(keys - {_CONFIG, _METHOD})
+
+
+def _rows(records: list[dict]) -> list[tuple[str, str]]:
+    """``(row, group)`` of each record: its table row and, for oracle tables, the row
+    that its grid points share (the label, plus what tells its configuration apart).
+
+    A row is the label (plus its own data settings and grid point) as long as each
+    of its cells holds runs of one configuration. When runs of other configurations
+    share a cell -- other configs, methods or resolved parameters (seed parameters
+    aside) -- every row of that label also names the keys that differ (e.g.
+    ``K-means (config=cfgA)``), so that they are never averaged together.
+    """
+    grid_labels = {r.get("label") for r in records if r.get("grid")}
+    varying, method_keys = _varying_data_keys(records)
+    cells = defaultdict(list)
+    for r in records:
+        cells[_row_name(r, grid_labels, method_keys), _column_name(r, varying), _label(r)].append(r)
+    telling = defaultdict(set)  # label -> keys telling its runs apart in some cell
+    for (_, _, label), runs in cells.items():
+        telling[label] |= _telling_keys(runs)
+    out = []
+    for r in records:
+        keys = _ordered_keys(telling[_label(r)])
+        parts = _identity_parts(r, keys)
+        group = _label(r) + (f" ({', '.join(parts)})" if parts else "")
+        out.append((_row_name(r, grid_labels, method_keys, keys), group))
+    return out
+
+
+def _check_one_run_per_seed(records: list[dict], rows: list[str]) -> None:
+    """``ValueError`` when a cell (row, pair and data) would hold two runs of one seed:
+    their mean would count that seed twice."""
+    varying = _varying_data_keys(records)[0]
+    seen = defaultdict(list)
+    for r, row in zip(records, rows):
+        seen[row, _column_name(r, varying), r["seed"]].append(r)
+    clashes = [(key, runs) for key, runs in seen.items() if len(runs) > 1]
+    if not clashes:
+        return
+    (row, col, seed), runs = clashes[0]
+    more = f" ({len(clashes) - 1} more such cell(s))" if len(clashes) > 1 else ""
+    raise ValueError(
+        f"row {row!r}, column {col!r}: {len(runs)} records of seed {seed} "
+        f"({'; '.join(_describe_run(r) for r in runs)}){more}; a cell holds one run per "
+        "seed. Remove the duplicated runs from the results file, run their config again "
+        "(it sets aside the runs that its current ones replace) or tabulate one config's "
+        "current runs with `dtc report --config`"
+    )
+
+
+def _describe_run(record: dict) -> str:
+    config = record.get("config")
+    return ", ".join(
+        [
+            f"run_id {record['run_id']}" if "run_id" in record else "no run_id",
+            "single run" if config is None else f"config {config!r}",
+            f"method {record['method']!r}",
+        ]
+    )
 
 
 def _label(record: dict) -> str:
@@ -183,8 +328,9 @@ def build_tables(
     if not records:
         raise ValueError("no records to report")
     records = list({r.get("run_id", id(r)): r for r in records}.values())
-    grid_labels = {r.get("label") for r in records if r.get("grid")}
-    varying, method_keys = _varying_data_keys(records)
+    row_of = [row for row, _ in _rows(records)]
+    _check_one_run_per_seed(records, row_of)
+    varying = _varying_data_keys(records)[0]
     present = {m for r in records for m in r["metrics"]}
     wanted = metrics or [m for m in METRIC_ORDER if m in present]
     missing = [m for m in wanted if m not in present]
@@ -200,10 +346,9 @@ def build_tables(
         )
         pairs = defaultdict(set)  # column -> its pairs
         rows, columns = [], []
-        for r in records:
+        for r, row in zip(records, row_of):
             if metric not in r["metrics"]:
                 continue
-            row = _row_name(r, grid_labels, method_keys)
             col = _column_name(r, varying, by_benchmark)
             rows.append(row)
             columns.append(col)
@@ -215,35 +360,41 @@ def build_tables(
         for row, by_col in values.items():
             cells[row] = {}
             for col, per_seed in by_col.items():
-                if not by_benchmark:
-                    scores = [
-                        x for by_pair in per_seed.values() for v in by_pair.values() for x in v
-                    ]
-                    cells[row][col] = Cell(scores)
+                if not by_benchmark:  # one pair, one run per seed (checked above)
+                    seeds = list(per_seed)
+                    scores = [x for s in seeds for v in per_seed[s].values() for x in v]
+                    cells[row][col] = Cell(scores, seeds=tuple(seeds))
                     continue
-                full = [p for p in per_seed.values() if set(p) == pairs[col]]
+                full = [s for s, p in per_seed.items() if set(p) == pairs[col]]
                 if full:  # no seed with every pair: no family mean, the cell stays empty
-                    means = [float(np.mean([np.mean(v) for v in p.values()])) for p in full]
-                    cells[row][col] = Cell(means, left_out=len(per_seed) - len(full))
+                    means = [
+                        float(np.mean([np.mean(v) for v in per_seed[s].values()])) for s in full
+                    ]
+                    cells[row][col] = Cell(
+                        means, left_out=len(per_seed) - len(full), seeds=tuple(full)
+                    )
         tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), cells))
     return tables
 
 
 def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
     """Per label with a grid: the best grid point per column, chosen by target labels."""
+    records = list({r.get("run_id", id(r)): r for r in records}.values())
     grid_labels = {r.get("label") for r in records if r.get("grid")}
-    method_keys = _varying_data_keys(records)[1]
-    rows_of = defaultdict(set)  # label -> the table rows of its runs
-    for r in records:
-        rows_of[_label(r)].add(_row_name(r, grid_labels, method_keys))
+    row_groups = _rows(records)
+    rows_of = defaultdict(set)  # group (the label, its configuration) -> its table rows
+    label_of = {}
+    for r, (row, group) in zip(records, row_groups):
+        rows_of[group].add(row)
+        label_of[group] = _label(r)
     out = []
     for table in tables:
         rows, cells = [], {}
-        for label in _ordered(_label(r) for r in records):
-            members = [row for row in table.rows if row in rows_of[label]]
+        for group in _ordered(group for _, group in row_groups):
+            members = [row for row in table.rows if row in rows_of[group]]
             if not members:
                 continue
-            rows.append(label + (" (oracle)" if label in grid_labels else ""))
+            rows.append(group + (" (oracle)" if label_of[group] in grid_labels else ""))
             cells[rows[-1]] = {
                 col: max(
                     (table.cells[m][col] for m in members if col in table.cells[m]),

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -164,7 +165,10 @@ def run_experiment(
         summary.skipped = summary.total - len(todo)
         show = sys.stderr.isatty() if progress is None else progress
         with _progress(show) as bar:
-            bar_id = bar.add_task(config.name, total=summary.total, completed=summary.skipped)
+            # the bar's description is markup: a label's "[...]" would be dropped
+            bar_id = bar.add_task(
+                escape(config.name), total=summary.total, completed=summary.skipped
+            )
             results = run_tasks(
                 todo, jobs=jobs, backend=backend, address=address, data_dir=data_dir
             )
@@ -187,7 +191,7 @@ def run_experiment(
                         },
                     )
                     summary.errors.append((task.run_id, task.label, error))
-                bar.update(bar_id, advance=1, description=f"{config.name}: {task.label}")
+                bar.update(bar_id, advance=1, description=escape(f"{config.name}: {task.label}"))
         if summary.stale:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
     return summary

@@ -8,7 +8,6 @@ returned; the method receives the pair with them removed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import numbers
 import platform
@@ -25,6 +24,7 @@ __all__ = [
     "SEED_PARAMS",
     "RunSpec",
     "build_objects",
+    "check_not_seed",
     "configured_method",
     "default_method",
     "describe_params",
@@ -76,6 +76,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def check_not_seed(key: str, where: str, instead: str) -> None:
+    """``ValueError`` naming ``where`` when ``key`` is one of :data:`SEED_PARAMS`: every run
+    sets them to its seed, over any value given, so a value given for them would be
+    recorded but not used; ``instead`` says where the seed goes."""
+    if key in SEED_PARAMS:
+        raise ValueError(f"{where}: {key!r} is set to each run's seed; {instead}")
+
+
 def _seed_params(method, seed: int) -> dict:
     names = method.get_params(deep=False)
     return {key: seed for key in SEED_PARAMS if key in names}
@@ -84,22 +92,27 @@ def _seed_params(method, seed: int) -> dict:
 def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
     """The pair of ``spec``, target labels kept (for evaluation).
 
-    ``data_params`` go to :func:`dtc.data.load_pair`, except ``imbalance_ratio``,
-    ``imbalance_seed`` and ``imbalance_profile``, which make the *target* imbalanced
-    afterwards with :func:`dtc.data.make_imbalanced` (``ratio``, ``seed``, ``profile``;
-    ratio 1 is the balanced subset of the same size rule, the reference of Table 3).
+    ``data_params`` go to :func:`dtc.data.load_pair`; ``imbalance_ratio``,
+    ``imbalance_seed`` and ``imbalance_profile`` as its ``imbalance`` (``ratio``,
+    ``seed``, ``profile`` of :func:`dtc.data.make_imbalanced`; ratio 1 is the balanced
+    subset of the same size rule, the reference of Table 3), which makes the *target*
+    imbalanced: the rows are drawn before it is preprocessed, so that its per-domain
+    statistics (z-scoring) come from the rows kept, not from the balanced domain.
     """
     imbalance = imbalance_options(spec.data_params)
     params = {k: v for k, v in spec.data_params.items() if k not in RUNNER_DATA_KEYS}
     pair = data.load_pair(
-        spec.benchmark, source=spec.source, target=spec.target, data_dir=data_dir, **params
+        spec.benchmark,
+        source=spec.source,
+        target=spec.target,
+        data_dir=data_dir,
+        imbalance=imbalance or None,
+        **params,
     )
     if pair.target.y is None:
         raise ValueError(
             f"benchmark {spec.benchmark!r}: target {pair.target.name!r} has no labels to evaluate"
         )
-    if imbalance:
-        pair = dataclasses.replace(pair, target=data.make_imbalanced(pair.target, **imbalance))
     return pair
 
 
@@ -161,7 +174,9 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
 def configured_method(spec: RunSpec):
     """``spec``'s method, unfitted: its documented defaults for ``spec.benchmark``
     (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`), then ``spec.params``
-    (objects built), then the seed."""
+    (objects built), then the seed (which ``spec.params`` may not set)."""
+    for key in spec.params:
+        check_not_seed(key, "RunSpec.params", "set RunSpec.seed instead")
     method = methods.get(spec.method)
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     method.set_params(**build_objects(spec.params))

@@ -94,6 +94,30 @@ def test_csv_without_header_and_class_names_keeps_its_first_sample(tmp_path, tex
     assert dom.meta["classes"] == ["cat", "dog"]
 
 
+@pytest.mark.parametrize(
+    ("text", "label_column"),
+    [
+        ("0,1,label\n0.1,0.2,2\n0.3,0.4,10\n0.5,0.6,1\n", -1),  # pandas' to_csv(index=False)
+        ("label,0,1\n2,0.1,0.2\n10,0.3,0.4\n1,0.5,0.6\n", 0),
+    ],
+)
+def test_csv_numbered_header_is_a_header(tmp_path, text, label_column):
+    # Only the label cell of the first row is not a number: before, the row was a sample
+    # and "label" made every label a class name, sorted as strings ("10" < "2").
+    dom = data.load_csv(_write_csv(tmp_path / "numbered.csv", text), label_column=label_column)
+    np.testing.assert_allclose(dom.X, [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], rtol=1e-6)
+    np.testing.assert_array_equal(dom.y, [2, 10, 1])
+    assert "classes" not in dom.meta
+
+
+def test_csv_class_names_that_are_numbers_sort_by_value(tmp_path):
+    path = _write_csv(tmp_path / "mixed.csv", "0.1,0.2,2\n0.3,0.4,x\n0.5,0.6,10\n0.7,0.8,2\n")
+    dom = data.load_csv(path)
+    assert dom.meta["classes"] == ["2", "10", "x"]
+    np.testing.assert_array_equal(dom.y, [0, 2, 1, 0])
+    assert dom.X.shape == (4, 2)  # the first row is a sample: other rows have names too
+
+
 def test_csv_errors(tmp_path):
     ragged = _write_csv(tmp_path / "r.csv", "1,2,0\n3,0\n")
     with pytest.raises(ValueError, match=r"r\.csv: line 2 has 2 fields, expected 3"):

@@ -72,3 +72,51 @@ def test_errors():
         data.make_imbalanced(dom, 2.0, profile="step", minority_fraction=1.0)
     with pytest.raises(ValueError, match="at least 2 classes"):
         data.make_imbalanced(data.Domain(np.zeros((3, 1)), [0, 0, 0]), 2.0)
+
+
+def test_an_imbalanced_benchmark_target_is_cut_before_it_is_standardised():
+    # z-scored on the balanced target and then cut, the kept rows had column means of up
+    # to 0.8 std: the statistics came from rows the method never sees.
+    from dtc.experiment.single import RunSpec, load_spec_pair
+
+    params = {"imbalance_ratio": 10, "preprocess": "zscore"}
+    target = load_spec_pair(RunSpec("kmeans", "digits", data_params=params)).target
+    balanced = data.load_pair("digits", preprocess="raw").target
+    expected = data.make_imbalanced(balanced, ratio=10)
+    np.testing.assert_array_equal(target.y, expected.y)  # the same rows
+    assert target.meta["imbalance"] == expected.meta["imbalance"]
+    np.testing.assert_allclose(target.X, data.standardize(expected).X, atol=1e-5)
+    np.testing.assert_allclose(target.X.mean(axis=0), 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("preprocess", ["standard", "raw", "l2"])
+def test_row_wise_preprocessing_of_an_imbalanced_target_is_unchanged(preprocess):
+    # Cutting and scaling rows commute: the shipped imbalanced settings (digits raw,
+    # MNIST-USPS per-row L2) give the arrays they gave when the cut came second.
+    pair = data.load_pair("digits", preprocess=preprocess)
+    cut_after = data.make_imbalanced(pair.target, ratio=5, seed=3)
+    cut_first = data.load_pair(
+        "digits", preprocess=preprocess, imbalance={"ratio": 5, "seed": 3}
+    ).target
+    np.testing.assert_array_equal(cut_first.X, cut_after.X)
+    np.testing.assert_array_equal(cut_first.y, cut_after.y)
+    np.testing.assert_array_equal(
+        data.load_pair("digits", preprocess=preprocess).source.X, pair.source.X
+    )
+
+
+def test_table3_mnist_target_is_unchanged_and_a_surf_target_is_standardised_on_its_rows(
+    data_dir,
+):
+    # usps -> mnist, per-row L2 (Table 3): the same arrays as when the cut came second.
+    for ratio in (1, 5, 10, 20):
+        pair = data.load_pair("mnist_usps", "usps", "mnist", data_dir)
+        cut_after = data.make_imbalanced(pair.target, ratio=ratio)
+        cut_first = data.load_pair(
+            "mnist_usps", "usps", "mnist", data_dir, imbalance={"ratio": ratio}
+        ).target
+        np.testing.assert_array_equal(cut_first.X, cut_after.X)
+        np.testing.assert_array_equal(cut_first.y, cut_after.y)
+    # SURF's sum_zscore is per column: z-scored on the rows kept
+    target = data.load_domain("office_caltech10_surf", "webcam", data_dir, imbalance={"ratio": 3})
+    np.testing.assert_allclose(target.X.mean(axis=0), 0.0, atol=1e-5)

@@ -356,3 +356,11 @@ def test_runs_start_from_the_methods_documented_benchmark_defaults():
     assert digits.final_labels == "head_clusters"  # the digits family default is DTC()'s
     km = configured_method(RunSpec("kmeans", benchmark="coil20"))
     assert km.benchmark_defaults("coil20", {}) == {}
+
+
+def test_a_spec_may_not_set_its_seed_in_its_params():
+    from dtc.experiment.single import RunSpec, configured_method
+
+    # the seed would be overwritten by RunSpec.seed, while the spec recorded says otherwise
+    with pytest.raises(ValueError, match=r"RunSpec.params: 'random_state' .* RunSpec.seed"):
+        configured_method(RunSpec("kmeans", seed=0, params={"random_state": 5}))

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from dtc.experiment.report import build_tables, to_latex, to_markdown, write_report
+from dtc.experiment.report import Cell, build_tables, to_latex, to_markdown, write_report
 
 
 def _record(label, seed, acc, *, grid=None, target="target", shift=0.5, history=None):
@@ -162,3 +162,92 @@ def test_a_data_setting_of_one_method_names_its_row_not_new_columns():
     assert acc.columns == ["digits:source→target (shift=0.5)", "digits:source→target (shift=0.9)"]
     assert acc.rows == ["a", "b", "c (preprocess=raw)"]
     assert acc.cells["c (preprocess=raw)"][acc.columns[0]].mean == pytest.approx(40.0)
+
+
+# -- one configuration per cell, one run per seed -----------------------------------------
+def _run(seed, acc, *, config="cfg", params=None, run_id=None, **extra):
+    """A K-means record as the runner writes it; ``random_state`` is the seed, as always."""
+    rec = _record("K-means", seed, acc)
+    rec["method"] = "kmeans"
+    rec["run_id"] = run_id or f"{config}-{params}-{seed}"
+    rec["params"] = {"n_init": 10, "max_iter": 300, **(params or {}), "random_state": seed}
+    if config is not None:
+        rec["config"] = config
+    else:  # a single run (`dtc run --method kmeans`): no label, run_id nor config
+        del rec["label"], rec["run_id"], rec["grid"]
+    return {**rec, **extra}
+
+
+def test_runs_of_two_configs_in_one_folder_are_not_pooled():
+    # The reviewer's case: cfgA (n_init 1) and cfgB (n_init 10), seeds 0 and 1 each,
+    # in one folder were one "K-means" cell "over 4 seeds".
+    records = [_run(s, 0.30 + s / 10, config="cfgA", params={"n_init": 1}) for s in (0, 1)]
+    records += [_run(s, 0.40, config="cfgB") for s in (0, 1)]
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.rows == ["K-means (config=cfgA)", "K-means (config=cfgB)"]
+    a, b = (acc.cells[row]["digits:source→target"] for row in acc.rows)
+    assert (a.n, a.mean, b.n, b.mean) == (2, pytest.approx(35.0), 2, pytest.approx(40.0))
+    assert "over 2 seeds" in to_markdown(acc)
+
+
+def test_single_runs_with_other_parameters_get_rows_of_their_own():
+    # Two `dtc run --method kmeans --seed 0` with other --set n_init: "over 2 seeds" before.
+    records = [
+        _run(0, 0.3, config=None, params={"n_init": 1, "max_iter": 2}),
+        _run(0, 0.4, config=None),
+    ]
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.rows == ["kmeans (max_iter=2, n_init=1)", "kmeans (max_iter=300, n_init=10)"]
+    assert all(acc.cells[row]["digits:source→target"].n == 1 for row in acc.rows)
+    assert "one seed" in to_markdown(acc)
+
+
+def test_runs_of_a_row_whose_method_changed_are_not_pooled():
+    records = [_run(s, 0.3) for s in (0, 1)]
+    records += [{**_run(s, 0.5, run_id=f"new-{s}"), "method": "gmm"} for s in (0, 1)]
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.rows == ["K-means (method=kmeans)", "K-means (method=gmm)"]
+
+
+def test_resumed_runs_of_one_config_pool_whatever_their_timing_and_host():
+    # What differs between runs of one configuration: the seed (and the parameters set
+    # to it), timings, versions, the machine.
+    records = [
+        _run(s, 0.5 + s / 10, seconds=float(s), versions={"torch": f"2.{s}"}, host=f"h{s}")
+        for s in range(3)
+    ]
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.rows == ["K-means"]
+    cell = acc.cells["K-means"]["digits:source→target"]
+    assert (cell.n, cell.seeds, cell.mean) == (3, (0, 1, 2), pytest.approx(60.0))
+
+
+def test_two_runs_of_one_seed_in_a_cell_are_an_error_naming_them():
+    records = [_run(0, 0.5), _run(0, 0.6, run_id="other"), _run(1, 0.7)]
+    with pytest.raises(ValueError) as info:
+        build_tables(records, ["acc"])
+    message = str(info.value)
+    assert "row 'K-means', column 'digits:source→target': 2 records of seed 0" in message
+    assert "run_id cfg-None-0, config 'cfg', method 'kmeans'; run_id other" in message
+    # two identical single runs (no run_id): one seed, not two
+    with pytest.raises(ValueError, match="2 records of seed 0 .no run_id, single run"):
+        build_tables([_run(0, 0.5, config=None), _run(0, 0.5, config=None)], ["acc"])
+    # family means too: a seed is one run per pair
+    with pytest.raises(ValueError, match="records of seed 0"):
+        build_tables(records, ["acc"], by_benchmark=True)
+
+
+def test_a_cell_holds_one_value_per_distinct_seed():
+    with pytest.raises(ValueError, match="one value per distinct seed"):
+        Cell([50.0, 60.0], seeds=(0, 0))
+
+
+def test_oracle_keeps_configs_apart(tmp_path):
+    records = [
+        {**_run(0, acc, config=c, run_id=f"{c}{lam}"), "grid": {"lam": lam}}
+        for c, lam, acc in (("A", 0.1, 0.3), ("A", 1.0, 0.4), ("B", 0.1, 0.9))
+    ]
+    write_report(records, tmp_path, figures=False)
+    oracle = (tmp_path / "oracle_acc.md").read_text()
+    assert "| K-means (config=A) (oracle) | 40.0 |" in oracle
+    assert "| K-means (config=B) (oracle) | **90.0** |" in oracle
