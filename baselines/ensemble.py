@@ -19,8 +19,10 @@ a partition of the graph with weights ``S`` (the paper's CSPA), here by one of
                 (:func:`dtc.cluster.kmeans.kmeans`) of the unit-length rows gives the labels.
 
 Members are registered method names (``dtc.methods.get``) or method instances; a
-member with a ``seed`` parameter is fitted once per seed in ``seeds``, one without
-it once. Members get the ensemble's ``n_clusters`` (when they have the parameter),
+member with a ``seed`` parameter is fitted once per member seed, one without it once.
+The member seeds follow the ensemble's ``seed`` (``n_member_seeds`` consecutive seeds
+from ``seed * n_member_seeds``), so runs with different seeds fit different members, as
+a spread over seeds needs; ``seeds`` fixes them instead. Members get the ensemble's ``n_clusters`` (when they have the parameter),
 see the same pair and so may use the source; a member needing a labelled source
 raises its own error without one.
 """
@@ -31,7 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from scipy import sparse
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import cut_tree, linkage
 from scipy.spatial.distance import squareform
 from sklearn.base import clone
 
@@ -95,7 +97,10 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
         D = 1.0 - co_association(P)
         np.fill_diagonal(D, 0.0)
         Z = linkage(squareform(D, checks=False), method="average")
-        return (fcluster(Z, t=k, criterion="maxclust") - 1).astype(np.int64)
+        # Cut after n - k merges: exactly k clusters. fcluster's "maxclust" cuts at a
+        # height, and co-association distances are multiples of 1/R, so merges tie
+        # and a height can leave fewer than k.
+        return cut_tree(Z, n_clusters=k).ravel().astype(np.int64)
     if method == "spectral":
         H = indicator_matrix(P)
         degree = np.asarray(H @ np.asarray(H.sum(axis=0)).ravel()).ravel()  # S 1 (times R)
@@ -116,14 +121,20 @@ class ClusterEnsemble(TransferClusterer):
         Clusters of the consensus (and of the members); ``None`` takes the pair's.
     members : sequence of str or TransferClusterer, default ("kmeans", "gmm", "spectral")
         Registered method names or method instances (cloned, never modified).
-    seeds : sequence of int, default (0, 1, 2, 3, 4)
-        Seeds of the members that have a ``seed`` parameter.
+    seeds : sequence of int, optional
+        Seeds of the members that have a ``seed`` parameter. ``None`` (default): the
+        ``n_member_seeds`` seeds ``seed * n_member_seeds, ..., seed * n_member_seeds +
+        n_member_seeds - 1`` (0 to 4 at ``seed=0``), so that every run seed fits its own
+        members.
+    n_member_seeds : int, default 5
+        How many seeds each seeded member gets when ``seeds`` is None.
     consensus : {"average", "spectral"}, default "average"
     max_dense : int, default 5000
         Largest target for ``consensus="average"`` (its ``n x n`` matrix takes
         ``8 n^2`` bytes: 200 MB at 5,000); use ``"spectral"`` above it.
     seed : int, default 0
-        Seed of the consensus step.
+        Seed of the run: of the members (unless ``seeds`` is given) and of the
+        consensus step.
 
     Attributes
     ----------
@@ -140,7 +151,8 @@ class ClusterEnsemble(TransferClusterer):
         self,
         n_clusters=None,
         members=("kmeans", "gmm", "spectral"),
-        seeds=(0, 1, 2, 3, 4),
+        seeds=None,
+        n_member_seeds=5,
         consensus="average",
         max_dense=5000,
         seed=0,
@@ -148,24 +160,31 @@ class ClusterEnsemble(TransferClusterer):
         self.n_clusters = n_clusters
         self.members = members
         self.seeds = seeds
+        self.n_member_seeds = n_member_seeds
         self.consensus = consensus
         self.max_dense = max_dense
         self.seed = seed
 
-    def _member_estimators(self, k: int):
+    def _member_seeds(self, seed: int) -> list[int]:
         name = type(self).__name__
-        if isinstance(self.members, (str, TransferClusterer)) or len(self.members) == 0:
-            raise ValueError(
-                f"{name}: members must be a non-empty sequence of method names or instances, "
-                f"got {self.members!r}"
-            )
+        if self.seeds is None:
+            m = check_positive_int(self.n_member_seeds, method=name, name="n_member_seeds")
+            return list(range(seed * m, seed * m + m))
         iterable = isinstance(self.seeds, Iterable) and not isinstance(self.seeds, str)
         seeds = list(self.seeds) if iterable else []
         if not seeds:
             raise ValueError(
                 f"{name}: seeds must be a non-empty sequence of ints, got {self.seeds!r}"
             )
-        seeds = [check_seed(s, method=name, name="every entry of seeds") for s in seeds]
+        return [check_seed(s, method=name, name="every entry of seeds") for s in seeds]
+
+    def _member_estimators(self, k: int, seeds: list[int]):
+        name = type(self).__name__
+        if isinstance(self.members, (str, TransferClusterer)) or len(self.members) == 0:
+            raise ValueError(
+                f"{name}: members must be a non-empty sequence of method names or instances, "
+                f"got {self.members!r}"
+            )
         for member in self.members:
             if isinstance(member, str):
                 if member == "ensemble":
@@ -200,7 +219,7 @@ class ClusterEnsemble(TransferClusterer):
                 "never forms it"
             )
         names, partitions = [], []
-        for label, est in self._member_estimators(k):
+        for label, est in self._member_estimators(k, self._member_seeds(seed)):
             names.append(label)
             partitions.append(np.asarray(est.fit(pair).labels_, dtype=np.int64))
         self.member_names_ = names

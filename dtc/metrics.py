@@ -28,6 +28,7 @@ __all__ = [
     "hungarian_map",
     "macro_f1",
     "match_labels",
+    "minority_recall",
     "nmi",
     "per_class_recall",
     "purity",
@@ -76,10 +77,13 @@ def hungarian_map(y_true, y_pred) -> dict[int, int]:
 
 
 def match_labels(y_true, y_pred) -> np.ndarray:
-    """``y_pred`` relabelled with the Hungarian map; unmatched clusters become ``-1``."""
+    """``y_pred`` relabelled with the Hungarian map; samples of an unmatched cluster get
+    ``min(y_true) - 1``, a label no class has (``-1`` for classes ``0..k-1``)."""
     yt, yp = _check(y_true, y_pred)
     mapping = hungarian_map(yt, yp)
-    return np.array([mapping.get(int(c), -1) for c in yp], dtype=np.int64)
+    # Not a fixed -1: with a class labelled -1 the unmatched samples would count as hits.
+    unmatched = int(yt.min()) - 1
+    return np.array([mapping.get(int(c), unmatched) for c in yp], dtype=np.int64)
 
 
 def cluster_acc(y_true, y_pred) -> float:
@@ -132,6 +136,11 @@ def _macro_f1(yt: np.ndarray, matched: np.ndarray) -> float:
     return float(skm.f1_score(yt, matched, labels=np.unique(yt), average="macro", zero_division=0))
 
 
+def _minority_recall(yt: np.ndarray, recalls: dict[int, float]) -> float:
+    classes, counts = np.unique(yt, return_counts=True)
+    return float(np.mean([recalls[int(c)] for c in classes[counts == counts.min()]]))
+
+
 def per_class_recall(y_true, y_pred) -> dict[int, float]:
     """Recall of every true class after Hungarian matching: shows minority classes."""
     yt, _ = _check(y_true, y_pred)
@@ -143,6 +152,15 @@ def balanced_accuracy(y_true, y_pred) -> float:
     return float(np.mean(list(per_class_recall(y_true, y_pred).values())))
 
 
+def minority_recall(y_true, y_pred) -> float:
+    """Recall of the smallest true class after Hungarian matching (the mean over the
+    smallest classes when several share the smallest size). Not the worst class's
+    recall (``evaluate``'s ``min_recall``): on an imbalanced target the worst-recovered
+    class is often a large one."""
+    yt, _ = _check(y_true, y_pred)
+    return _minority_recall(yt, per_class_recall(y_true, y_pred))
+
+
 def macro_f1(y_true, y_pred) -> float:
     """Macro-averaged F1 over the true classes after Hungarian matching."""
     yt, _ = _check(y_true, y_pred)
@@ -152,7 +170,8 @@ def macro_f1(y_true, y_pred) -> float:
 def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -> dict[str, float]:
     """The standard report: ``acc`` (Hungarian), ``nmi``, ``ari``, ``purity``;
     ``acc_unmatched`` when ``cluster_classes`` is given; with ``imbalance=True`` also
-    ``macro_f1``, ``balanced_acc`` and ``min_recall`` (the worst class's recall)."""
+    ``macro_f1``, ``balanced_acc``, ``min_recall`` (the worst class's recall) and
+    ``minority_recall`` (the smallest class's recall)."""
     out = {
         "acc": cluster_acc(y_true, y_pred),
         "nmi": nmi(y_true, y_pred),
@@ -169,4 +188,5 @@ def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -
         out["macro_f1"] = _macro_f1(yt, matched)
         out["balanced_acc"] = float(np.mean(list(recalls.values())))
         out["min_recall"] = float(min(recalls.values()))
+        out["minority_recall"] = _minority_recall(yt, recalls)
     return out

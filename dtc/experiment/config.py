@@ -18,7 +18,7 @@ the seeds and optional extra metrics::
         benchmark_params:          # optional: a benchmark's own defaults for this method,
           coil20: {n_init: 5}      #   overridden by params and grid
     seeds: [0, 1, 2]               # or an int n meaning [0, ..., n-1]
-    metrics: [imbalance]           # extra metrics: macro_f1, balanced_acc, min_recall
+    metrics: [imbalance]           # extra metrics: macro_f1, balanced_acc, min_recall, minority_recall
     budget: {pretrain_epochs: 5}   # defaults for every method that has the parameter
 
 A parameter value ``{object: "package.module:Class", params: {...}}`` (also inside
@@ -75,7 +75,7 @@ TOP_KEYS = ("name", "description", "benchmarks", "methods", "seeds", "metrics", 
 BENCHMARK_KEYS = ("benchmark", "pairs", "data", "grid")
 METHOD_KEYS = ("method", "params", "benchmark_params", "grid", "data")
 # metric set -> the metrics it adds to a record (dtc.metrics.evaluate(imbalance=True))
-EXTRA_METRICS = {"imbalance": ("macro_f1", "balanced_acc", "min_recall")}
+EXTRA_METRICS = {"imbalance": ("macro_f1", "balanced_acc", "min_recall", "minority_recall")}
 
 
 @dataclass(frozen=True)

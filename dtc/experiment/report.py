@@ -41,7 +41,16 @@ from dtc.experiment.store import read_records
 
 __all__ = ["METRIC_ORDER", "Cell", "ResultTable", "build_tables", "write_report"]
 
-METRIC_ORDER = ("acc", "nmi", "ari", "acc_unmatched", "macro_f1", "balanced_acc", "min_recall")
+METRIC_ORDER = (
+    "acc",
+    "nmi",
+    "ari",
+    "acc_unmatched",
+    "macro_f1",
+    "balanced_acc",
+    "min_recall",
+    "minority_recall",
+)
 METRIC_NAMES = {
     "acc": "ACC",
     "nmi": "NMI",
@@ -49,7 +58,8 @@ METRIC_NAMES = {
     "acc_unmatched": "ACC (no matching)",
     "macro_f1": "macro-F1",
     "balanced_acc": "balanced ACC",
-    "min_recall": "minority recall",
+    "min_recall": "worst-class recall",
+    "minority_recall": "minority recall",
     "purity": "purity",
 }
 ORACLE_CAPTION = (

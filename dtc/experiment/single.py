@@ -139,7 +139,7 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
 
     Returns ``(record, method)``: the record of :func:`run_single` and the fitted
     method (for its ``embedding_`` and ``history_``). ``imbalance=True`` adds
-    ``macro_f1``, ``balanced_acc`` and ``min_recall`` to the metrics.
+    ``macro_f1``, ``balanced_acc``, ``min_recall`` and ``minority_recall`` to the metrics.
     """
     method = configured_method(spec)
     start = time.perf_counter()

@@ -122,6 +122,18 @@ def test_consensus_beats_noisy_members(method):
     assert cluster_acc(truth, labels) > best_member + 0.1
 
 
+def test_average_consensus_gives_exactly_k_clusters_when_merges_tie():
+    # Three groups of 4; each member joins two of them, a different two each time, so
+    # every pair of groups is together in 1 of 3 members: the three cross-group merges
+    # tie at distance 2/3, and a cut at a height gives 1 cluster or 3, never 2.
+    g = np.repeat([0, 1, 2], 4)
+    members = [np.where(g == 2, 1, 0), np.where(g == 0, 0, 1), np.where(g == 1, 1, 0)]
+    labels = consensus(members, 2, method="average")
+    assert np.unique(labels).size == 2
+    # Groups are never split: each group's rows share a label.
+    assert all(np.unique(labels[g == i]).size == 1 for i in range(3))
+
+
 class NoisyKMeans(TransferClusterer):
     """K-means whose labels are corrupted at random: a weak, seed-dependent member."""
 
@@ -148,6 +160,20 @@ def test_ensemble_beats_a_noisy_member_on_blobs():
     assert ens.member_labels_.shape == (7, 200)
     assert ens.member_names_[0] == "NoisyKMeans[seed=0]"
     assert cluster_acc(pair.target.y, ens.labels_) > max(accs) + 0.1
+
+
+def test_ensemble_members_follow_the_run_seed():
+    # A spread over run seeds needs different members per seed: seed s fits the member
+    # seeds 5s..5s+4 (seed 0: 0..4), unless ``seeds`` fixes them.
+    pair = blobs_pair(n=200, k=4, std=1.0)
+    runs = {s: ClusterEnsemble(members=[NoisyKMeans()], seed=s).fit(pair) for s in (0, 1)}
+    assert runs[0].member_names_ == [f"NoisyKMeans[seed={s}]" for s in range(5)]
+    assert runs[1].member_names_ == [f"NoisyKMeans[seed={s}]" for s in range(5, 10)]
+    assert not np.array_equal(runs[0].member_labels_, runs[1].member_labels_)
+    three = ClusterEnsemble(members=[NoisyKMeans()], n_member_seeds=3, seed=2).fit(pair)
+    assert three.member_names_ == [f"NoisyKMeans[seed={s}]" for s in (6, 7, 8)]
+    fixed = ClusterEnsemble(members=[NoisyKMeans()], seeds=(0, 1), seed=1).fit(pair)
+    assert fixed.member_names_ == ["NoisyKMeans[seed=0]", "NoisyKMeans[seed=1]"]
 
 
 def test_ensemble_of_registered_members():

@@ -221,6 +221,7 @@ def test_every_baseline_but_agglomerative_has_a_seed():
         (SubspaceAlignment(n_components=np.inf), "SubspaceAlignment: n_components must be"),
         (ClusterEnsemble(seeds=(0, -1)), "ClusterEnsemble: every entry of seeds must be an int"),
         (ClusterEnsemble(seeds=3), "ClusterEnsemble: seeds must be a non-empty sequence"),
+        (ClusterEnsemble(n_member_seeds=0), "ClusterEnsemble: n_member_seeds must be"),
     ],
 )
 def test_bad_parameters_name_the_estimator(digits, est, expected):

@@ -70,6 +70,33 @@ def test_imbalance_metrics_show_the_minority_class():
     assert report["acc"] == pytest.approx(0.9)
 
 
+def test_minority_recall_is_the_smallest_class_not_the_worst_one():
+    # Class 2 (3 samples) is the minority and recovered exactly; the large class 0 is
+    # split, so the worst class is a majority one. By hand: Hungarian maps clusters
+    # 0 -> 0, 1 -> 1, 2 -> 2 and cluster 3 is unmatched; recalls 0: 2/4, 1: 4/4, 2: 3/3.
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    p = np.array([0, 0, 3, 3, 1, 1, 1, 1, 2, 2, 2])
+    assert metrics.per_class_recall(y, p) == {0: 0.5, 1: 1.0, 2: 1.0}
+    assert metrics.minority_recall(y, p) == 1.0
+    report = metrics.evaluate(y, p, imbalance=True)
+    assert (report["min_recall"], report["minority_recall"]) == (0.5, 1.0)
+    # Two classes share the smallest size: the mean of their recalls (1/2 and 2/2).
+    y2 = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    p2 = np.array([0, 0, 0, 0, 1, 0, 2, 2])
+    assert metrics.minority_recall(y2, p2) == pytest.approx(0.75)
+
+
+def test_unmatched_clusters_never_count_as_a_class_labelled_minus_one():
+    # Clusters 0 and 1 hold class -1, cluster 2 holds class 0: one of the first two is
+    # unmatched, so class -1 has recall 1/2 (ACC 3/4), whichever label marks "unmatched".
+    y = np.array([-1, -1, 0, 0])
+    p = np.array([0, 1, 2, 2])
+    assert metrics.cluster_acc(y, p) == 0.75
+    assert metrics.per_class_recall(y, p) == {-1: 0.5, 0: 1.0}
+    assert metrics.balanced_accuracy(y, p) == 0.75
+    assert -2 in metrics.match_labels(y, p)
+
+
 def test_acc_unmatched_uses_cluster_names():
     y = np.array([0, 1, 2, 2])
     p = np.array([2, 0, 1, 1])
