@@ -204,6 +204,7 @@ def _run_one(
     from dtc.experiment import RunSpec, append_record, run_single
     from dtc.experiment.single import check_not_seed, default_method
 
+    _import_here()  # --method or --set loss= may name a user's module:Class
     params = parse_assignments(set_)
     try:
         # --seed sets them (default 0) over any --set value, which the record would show

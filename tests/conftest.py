@@ -3,7 +3,8 @@
 ``data_dir`` is the benchmark data directory from ``DTC_DATA``. Tests that need the
 shared benchmark files take it: they are skipped (with the reason shown) when
 ``DTC_DATA`` is unset, and they *fail* when it is set but the directory is missing,
-so CI (which sets it) can never pass by skipping them.
+so CI (which sets it) can never pass by skipping them. ``pa_layers`` (pytorch-adapt,
+optional) likewise skips only outside CI.
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"DTC_DATA={value!r} is set but is not a directory")
     return path
+
+
+@pytest.fixture(scope="session")
+def pa_layers():
+    """pytorch-adapt's ``layers`` module, the reference of several loss tests. Skipped
+    where pytorch-adapt is not installed (it is optional), but under CI (``CI`` set, where
+    ``make venv`` installs it) a missing install fails, so CI can never pass by skipping
+    the comparisons with it."""
+    try:
+        import pytorch_adapt.layers as layers
+    except ImportError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but pytorch-adapt cannot be imported ({exc}); run `make venv`")
+        pytest.skip("pytorch-adapt is not installed (optional; `make venv` installs it)")
+    return layers
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,34 @@ def test_single_run_json_is_one_object(tmp_path):
     assert (tmp_path / "r.jsonl").read_text().count("\n") == 1
 
 
+MY_METHOD = """\
+import numpy as np
+from dtc.methods import TransferClusterer
+
+
+class HalfSplit(TransferClusterer):
+    uses_source = False
+
+    def __init__(self, n_clusters=None):
+        self.n_clusters = n_clusters
+
+    def _fit(self, pair):
+        n = pair.target.n_samples
+        self.labels_ = (np.arange(n) >= n // 2).astype(np.int64)
+"""
+
+
+def test_single_run_imports_a_users_method_from_the_working_directory(tmp_path, monkeypatch):
+    # As a config run does: "module:Class" names a module beside the user, not installed.
+    (tmp_path / "my_cli_method.py").write_text(MY_METHOD)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the cwd entry leaves with the test
+    args = ["run", "--method", "my_cli_method:HalfSplit", "--no-record", "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["method"] == "my_cli_method:HalfSplit"
+
+
 def test_config_run_with_overrides_then_report(tmp_path):
     cfg = tmp_path / "cli.yaml"
     cfg.write_text(CONFIG)

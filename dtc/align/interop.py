@@ -4,8 +4,9 @@
 Any ``pytorch_adapt.layers`` module called as ``layer(source, target)`` and returning a
 scalar (``MMDLoss``, ``CORALLoss``, ``MeanDistLoss``, ...) becomes a dtc loss with
 :class:`PytorchAdaptLoss`; ``pa_mmd`` and ``pa_coral`` are registered by name.
-pytorch-adapt is the optional ``adapt`` extra and is imported only when such a loss is
-built, never by ``import dtc.align``.
+pytorch-adapt is optional (no extra: it pins other versions of the libraries it needs
+and declares torchvision, so it is installed with ``--no-deps``, as ``make venv`` does) and
+is imported only when such a loss is built, never by ``import dtc.align``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from dtc.align.base import AlignmentLoss
 __all__ = ["INSTALL_HINT", "PACORALLoss", "PAMMDLoss", "PytorchAdaptLoss", "adapt_layers"]
 
 INSTALL_HINT = (
-    "pip install --no-deps pytorch-adapt==0.0.83 torchmetrics pytorch-metric-learning "
-    "(or pip install 'dtc[adapt]' --no-deps for pytorch-adapt; --no-deps because it "
-    "declares torchvision, which dtc does not use)"
+    "pip install --no-deps pytorch-adapt==0.0.83, then pip install torchmetrics "
+    "pytorch-metric-learning (--no-deps because it declares torchvision, which dtc does not "
+    "use, and pins older versions of those two; its layers work with the current ones)"
 )
 
 
@@ -30,7 +31,7 @@ def adapt_layers():
         import pytorch_adapt.layers as layers
     except ImportError as exc:
         raise ImportError(
-            f"pytorch-adapt losses need the optional `adapt` extra, which is not installed "
+            f"pytorch-adapt losses need the optional pytorch-adapt, which is not installed "
             f"({exc}); install it with: {INSTALL_HINT}"
         ) from exc
     return layers

@@ -52,8 +52,8 @@ def test_grad_reverse_is_identity_forward_and_negates_backward():
     torch.testing.assert_close(x.grad, -0.7 * upstream)
 
 
-def test_gradient_reversal_matches_pytorch_adapt():
-    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+def test_gradient_reversal_matches_pytorch_adapt(pa_layers):
+    layers = pa_layers
     x = torch.randn(4, 3, requires_grad=True)
     x_ref = x.detach().clone().requires_grad_(True)
     upstream = torch.randn(4, 3)
@@ -257,8 +257,8 @@ def test_multilinear_map_is_rowwise_kron():
     np.testing.assert_allclose(multilinear_map(f, p).numpy(), expected, atol=1e-14)
 
 
-def test_randomized_map_matches_pytorch_adapt_with_the_same_matrices():
-    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+def test_randomized_map_matches_pytorch_adapt_with_the_same_matrices(pa_layers):
+    layers = pa_layers
     ours = RandomizedMultilinearMap(5, 3, out_dim=16, seed=1)
     theirs = layers.RandomizedDotProduct([5, 3], out_dim=16)
     theirs.rand_mat0 = ours.features_matrix.clone()
@@ -290,11 +290,11 @@ def test_lazy_randomized_cdan_round_trips_through_state_dict():
     torch.testing.assert_close(fresh(s, t, **ctx), value)
 
 
-def test_entropy_weights_closed_form_and_pytorch_adapt():
+def test_entropy_weights_closed_form_and_pytorch_adapt(request):
     uniform = torch.full((2, 4), 0.25)
     torch.testing.assert_close(entropy_weights(uniform), torch.full((2,), 1.25))
     torch.testing.assert_close(entropy_weights(torch.eye(3)), torch.full((3,), 2.0))
-    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+    layers = request.getfixturevalue("pa_layers")
     p = torch.softmax(torch.randn(6, 3), 1)
     w = entropy_weights(p)
     torch.testing.assert_close(w / w.sum(), layers.EntropyWeights(after_softmax=True)(p))

@@ -49,8 +49,8 @@ def test_coral_matches_numpy_formula_and_module():
     assert CORALLoss()(source, target).item() == pytest.approx(expected, rel=1e-10)
 
 
-def test_coral_matches_pytorch_adapt():
-    layers = pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+def test_coral_matches_pytorch_adapt(pa_layers):
+    layers = pa_layers
     source, target = _pair(dtype=torch.float32)
     ours = dtc.align.coral(source, target)
     theirs = layers.CORALLoss()(source, target)

@@ -14,8 +14,8 @@ from dtc.align.interop import INSTALL_HINT, PACORALLoss, PAMMDLoss, PytorchAdapt
 
 
 @pytest.fixture
-def layers():
-    return pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+def layers(pa_layers):
+    return pa_layers
 
 
 def _pair(n_s=8, n_t=8, d=3, shift=0.0, dtype=torch.float64):

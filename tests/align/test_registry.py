@@ -96,10 +96,10 @@ def test_unimportable_string_and_non_loss_class():
     ],
     ids=["integer", "mixed_dtypes", "no_features"],
 )
-def test_every_builtin_loss_names_itself_and_the_bad_input(name, source, target, match):
+def test_every_builtin_loss_names_itself_and_the_bad_input(request, name, source, target, match):
     # Checked before any computation, so the message is the loss's, not a matmul's.
     if name in ("pytorch_adapt", "pa_mmd", "pa_coral"):
-        pytest.importorskip("pytorch_adapt.layers", reason="the adapt extra is not installed")
+        request.getfixturevalue("pa_layers")
     loss = dtc.align.get(name)
     probs = {"source_probs": torch.full((6, 2), 0.5), "target_probs": torch.full((6, 2), 0.5)}
     with pytest.raises(ValueError, match=f"^{type(loss).__name__}: {match}"):
