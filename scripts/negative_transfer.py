@@ -856,7 +856,7 @@ def similarity_threshold(value: str) -> float | str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
     ap.add_argument("--quick", action="store_true", help="the digits cases and A->W only")
     for name, text in CASE_SET_HELP.items():
