@@ -230,7 +230,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--losses", help="comma-separated keys (default: all); see module docstring")
     ap.add_argument(
         "--n", default="256,1024,4096,16384", help="samples per domain, comma-separated"

@@ -46,7 +46,7 @@ from dtc.monitor.negative_transfer import DEFAULT_METRIC, METRICS, score_slope, 
 from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import CASE_SETS, all_cases
+from negative_transfer import CASE_SETS, all_cases, read_runs_file
 from source_bias_stability import monitored_pair
 
 
@@ -80,16 +80,13 @@ def run_margins(paths) -> dict[str, list[float]]:
     """Margins the monitor used, by case, over the ``--json`` runs in ``paths``."""
     out: dict[str, list[float]] = {}
     for path in paths:
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    row = json.loads(line)
-                    out.setdefault(row["case"], []).append(row["margin"])
+        for row in read_runs_file(path):
+            out.setdefault(row["case"], []).append(row["margin"])
     return out
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = ap.add_mutually_exclusive_group()
     for name in sorted(set(CASE_SETS) - {"harness"}):
         group.add_argument(f"--{name}", action="store_true", help=f"the {name} positives")
@@ -106,7 +103,10 @@ def main(argv=None) -> int:
     if not all(0.0 < f < 1.0 for f in args.fractions):
         ap.error(f"--fractions must lie in (0, 1), got {args.fractions}")
     case_set = next((n for n in CASE_SETS if getattr(args, n, False)), "harness")
-    margins = run_margins(args.runs)
+    try:
+        margins = run_margins(args.runs)
+    except ValueError as exc:
+        ap.error(str(exc))
     data_dir = resolve_data_dir(args.data_dir)
     if not args.json:
         print(

@@ -669,13 +669,12 @@ def add_out_argument(ap: argparse.ArgumentParser) -> None:
     )
 
 
-def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
-    """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
-    ``key(row)``; empty when there is no such file. A last line cut short by the
-    interruption is dropped (and the file rewritten without it); runs of another seed are
-    an error, since the seed is not part of the key."""
-    if path is None or not Path(path).exists():
-        return {}
+def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list[dict]:
+    """The JSON lines of ``path`` (``--json`` or ``--out`` output; ``name``: how messages call
+    it, ``path`` by default). A last line cut short by an interrupted run is dropped, with a
+    note on stderr (and, with ``rewrite``, the file rewritten without it); a broken line
+    before the last is an error (``ValueError``)."""
+    name = str(path) if name is None else name
     lines = [text for text in Path(path).read_text().splitlines() if text.strip()]
     rows = []
     for i, text in enumerate(lines):
@@ -683,9 +682,21 @@ def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
             rows.append(json.loads(text))
         except json.JSONDecodeError:
             if i < len(lines) - 1:
-                raise ValueError(f"--out {path}: line {i + 1} is not a JSON object") from None
-            print(f"--out {path}: dropped an unfinished last line", file=sys.stderr)
-            Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+                raise ValueError(f"{name}: line {i + 1} is not a JSON object") from None
+            print(f"{name}: dropped an unfinished last line", file=sys.stderr)
+            if rewrite:
+                Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
+    """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
+    ``key(row)``; empty when there is no such file. A last line cut short by the
+    interruption is dropped (and the file rewritten without it); runs of another seed are
+    an error, since the seed is not part of the key."""
+    if path is None or not Path(path).exists():
+        return {}
+    rows = read_runs_file(path, f"--out {path}", rewrite=True)
     seeds = {r.get("seed") for r in rows}
     if seeds - {seed}:
         raise ValueError(
@@ -783,8 +794,7 @@ def summarise_runs(paths: list[str]) -> list[str]:
     over all of them, then each case's guarded - target-only over the runs."""
     runs = {}
     for path in paths:
-        with open(path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        rows = read_runs_file(path)
         if not rows:
             raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
         runs[path] = rows
@@ -846,7 +856,7 @@ def similarity_threshold(value: str) -> float | str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
     ap.add_argument("--quick", action="store_true", help="the digits cases and A->W only")
     for name, text in CASE_SET_HELP.items():
@@ -933,7 +943,10 @@ def main(argv=None) -> int:
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     if args.summary:
-        print("\n".join(summarise_runs(args.summary)))
+        try:
+            print("\n".join(summarise_runs(args.summary)))
+        except ValueError as exc:
+            ap.error(str(exc))
         return 0
     try:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}

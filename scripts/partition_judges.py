@@ -179,7 +179,7 @@ def table(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("partitions", help="the directory of --save-partitions")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     args = ap.parse_args(argv)

@@ -9,6 +9,7 @@ Kept out of the test suite: starting Ray takes longer than CI allows.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +24,8 @@ CONFIG = {
 }
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     try:
         import ray  # noqa: F401
     except ImportError:

@@ -5,6 +5,26 @@
 # Needs the benchmark files: DTC_DATA=/path/to/data (see `dtc datasets`).
 # Usage: scripts/reproduce_paper.sh [JOBS]   (JOBS parallel processes, default 2)
 set -euo pipefail
+case "${1:-}" in
+  -h | --help)
+    cat <<'EOF'
+usage: scripts/reproduce_paper.sh [JOBS]
+
+Reproduce the paper: run every config of experiments/paper/ (table1, table2, table3) into
+results/<table>, write their reports (results/<table>/report: Markdown, CSV, LaTeX, PNG)
+and the figures (results/figures). Resumable: run it again after an interruption and only
+the missing runs are done.
+
+  JOBS      parallel processes of `dtc run` (default 2)
+
+Environment:
+  DTC_DATA  the benchmark data directory (required; see `dtc datasets`)
+  DTC       the dtc command (default .venv/bin/dtc)
+  PYTHON    the Python of scripts/figures.py (default .venv/bin/python)
+EOF
+    exit 0
+    ;;
+esac
 cd "$(dirname "$0")/.."
 jobs="${1:-2}"
 dtc="${DTC:-.venv/bin/dtc}"

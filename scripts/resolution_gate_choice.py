@@ -23,12 +23,11 @@ target-only under B is at least A's - 1 point.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construction, measures, summarise
+from negative_transfer import construction, measures, read_runs_file, summarise
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
 
@@ -72,9 +71,11 @@ def report(name: str, rows: list[dict]) -> dict:
 def read_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
     """The JSON lines of the harness runs ``paths``, one list."""
     rows = []
-    for path in paths:
-        with open(path) as f:
-            rows += [json.loads(line) for line in f if line.strip()]
+    try:
+        for path in paths:
+            rows += read_runs_file(path)
+    except ValueError as exc:
+        ap.error(str(exc))
     if not rows:
         ap.error("the runs hold no JSON lines")
     return rows
@@ -97,7 +98,7 @@ def criterion(rule: str, new: str, old: str, result: dict) -> bool:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh2 --json runs (candidate B)")
     b_rows = read_runs(ap, ap.parse_args(argv).runs)
     candidates = {"A": [as_candidate_a(r) for r in b_rows], "B": b_rows}

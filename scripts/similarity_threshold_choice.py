@@ -28,13 +28,12 @@ DET >= DET(A) + 0.10; if both qualify, the higher DET, B when within 0.02.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construction
+from negative_transfer import construction, read_runs_file
 
 # The benchmark families of rule #13's candidate C, by ``DomainPair.benchmark``.
 FAMILY = {
@@ -124,11 +123,13 @@ def report(rows: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("path", help="the --fresh --checks-only --json output")
     args = ap.parse_args(argv)
-    with open(args.path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    try:
+        rows = read_runs_file(args.path)
+    except ValueError as exc:
+        ap.error(str(exc))
     if not rows or any("similarities" not in r and r.get("applies") for r in rows):
         raise SystemExit(f"{args.path}: expected --checks-only --json lines with similarities")
     print("\n".join(report(rows)))

@@ -118,7 +118,7 @@ def source_split_pair(
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--candidates", nargs="+", required=True, help="JSON objects of DTC params")
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -3,6 +3,7 @@ checks were calibrated, share no pair with the harness that evaluates the monito
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -680,3 +681,46 @@ def test_finished_runs_reject_a_broken_line_before_the_last(load_script, tmp_pat
     path.write_text('{"case": "a", "seed": 0}\nnot json\n{"case": "b", "seed": 0}\n')
     with pytest.raises(ValueError, match="line 2 is not a JSON object"):
         script.finished_runs(path, 0, key=lambda r: r["case"])
+
+
+def test_result_readers_drop_a_cut_last_line_and_reject_a_broken_one_before(
+    load_script, tmp_path, capsys
+):
+    """The --json / --out files the evaluation scripts read: a last line cut short by an
+    interrupted run is dropped with a note on stderr, a broken line before it is an error."""
+    script = load_script("negative_transfer")
+    row = {
+        "case": "a",
+        "kind": "positive",
+        "flagged": False,
+        "margin": 0.01,
+        "acc_target_only": 0.5,
+        "acc_unguarded": 0.6,
+        "acc_guarded": 0.6,
+    }
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(json.dumps(row) + '\n{"case": "b", "kind": "neg')
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(row) + "\nnot json\n" + json.dumps(row) + "\n")
+    assert script.read_runs_file(cut) == [row]
+    assert f"{cut}: dropped an unfinished last line" in capsys.readouterr().err
+    assert cut.read_text().endswith('"kind": "neg')  # only read, never rewritten
+    with pytest.raises(ValueError, match=f"{broken}: line 2 is not a JSON object"):
+        script.read_runs_file(broken)
+    # the readers of the scripts: --summary, read_runs (rules #14 to #18, model selection),
+    # rule #13's reader and the margins of monitor_resolution
+    assert script.main(["--summary", str(cut)]) == 0
+    assert "pooled over 1 runs:" in capsys.readouterr().out
+    gate = load_script("resolution_gate_choice")
+    ap = argparse.ArgumentParser()
+    assert gate.read_runs(ap, [cut]) == [row]
+    assert load_script("monitor_resolution").run_margins([cut]) == {"a": [0.01]}
+    capsys.readouterr()
+    for read in (
+        lambda: script.main(["--summary", str(broken)]),
+        lambda: gate.read_runs(ap, [cut, broken]),
+        lambda: load_script("similarity_threshold_choice").main([str(broken)]),
+    ):
+        with pytest.raises(SystemExit):
+            read()
+        assert "line 2 is not a JSON object" in capsys.readouterr().err
