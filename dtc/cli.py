@@ -158,44 +158,57 @@ def run(
     ] = False,
 ):
     """Run one method on one benchmark pair, or a whole experiment CONFIG."""
-    if config:
-        single_options = [
-            name
-            for name, value, default in (
-                ("--benchmark", benchmark, "digits"),
-                ("--source", source, None),
-                ("--target", target, None),
-                ("--method", method, None),
-                ("--seed", seed, 0),
-                ("--set", set_, None),
-                ("--data", data_set, None),
-                # config runs write <out>/results.jsonl, always
-                ("--results", results, DEFAULT_RESULTS),
-                ("--no-record", no_record, False),
-            )
-            if value != default
-        ]
-        if single_options:
-            raise typer.BadParameter(
-                f"{', '.join(single_options)} apply to single runs; with a config, override it "
-                "with key=value arguments instead",
-                param_hint="CONFIG",
-            )
-        _run_config(config, out_dir, jobs, backend, address, data_dir, json_out, mlflow)
+    if not config:
+        _refuse_given(
+            (
+                ("--out", out_dir, None),
+                ("--jobs", jobs, 1),
+                ("--backend", backend, "local"),
+                ("--address", address, None),
+                ("--mlflow", mlflow, False),
+            ),
+            "apply to config runs; a single run is recorded with --results",
+            "a single run (no CONFIG)",
+        )
+        _run_one(
+            benchmark,
+            source,
+            target,
+            method,
+            seed,
+            set_,
+            data_set,
+            data_dir,
+            json_out,
+            results,
+            no_record,
+        )
         return
-    _run_one(
-        benchmark,
-        source,
-        target,
-        method,
-        seed,
-        set_,
-        data_set,
-        data_dir,
-        json_out,
-        results,
-        no_record,
+    _refuse_given(
+        (
+            ("--benchmark", benchmark, "digits"),
+            ("--source", source, None),
+            ("--target", target, None),
+            ("--method", method, None),
+            ("--seed", seed, 0),
+            ("--set", set_, None),
+            ("--data", data_set, None),
+            # config runs write <out>/results.jsonl, always
+            ("--results", results, DEFAULT_RESULTS),
+            ("--no-record", no_record, False),
+        ),
+        "apply to single runs; with a config, override it with key=value arguments instead",
+        "CONFIG",
     )
+    _run_config(config, out_dir, jobs, backend, address, data_dir, json_out, mlflow)
+
+
+def _refuse_given(options, message: str, param_hint: str) -> None:
+    """``BadParameter`` naming every ``(name, value, default)`` given a value other than its
+    default: an option of the other mode would otherwise be ignored without a word."""
+    given = [name for name, value, default in options if value != default]
+    if given:
+        raise typer.BadParameter(f"{', '.join(given)} {message}", param_hint=param_hint)
 
 
 def _run_one(

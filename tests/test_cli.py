@@ -96,6 +96,22 @@ def test_config_run_with_overrides_then_report(tmp_path):
     assert (tmp_path / "rep" / "nmi.tex").exists()
 
 
+def test_single_run_refuses_the_options_of_config_runs(tmp_path):
+    # Without a CONFIG these were ignored without a word: nothing ran in parallel or on
+    # Ray, nothing was written to --out or MLflow.
+    for option in (
+        ["--out", str(tmp_path / "o")],
+        ["--jobs", "2"],
+        ["--backend", "ray"],
+        ["--address", "auto"],
+        ["--mlflow"],
+    ):
+        res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record", *option])
+        assert res.exit_code != 0, option
+        assert f"{option[0]} apply to config runs" in " ".join(res.output.split()), res.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     cfg = tmp_path / "cli.yaml"
     cfg.write_text(CONFIG)
