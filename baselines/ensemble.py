@@ -38,7 +38,7 @@ from scipy.spatial.distance import squareform
 from sklearn.base import clone
 
 from baselines._arrays import one_hot, unit_rows
-from baselines._validation import check_choice, check_positive_int, check_seed
+from baselines._validation import SEED_MAX, check_choice, check_positive_int, check_seed
 from dtc import methods
 from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
@@ -169,6 +169,12 @@ class ClusterEnsemble(TransferClusterer):
         name = type(self).__name__
         if self.seeds is None:
             m = check_positive_int(self.n_member_seeds, method=name, name="n_member_seeds")
+            if seed * m + m - 1 > SEED_MAX:
+                raise ValueError(
+                    f"{name}: seed={seed} with n_member_seeds={m} gives member seeds up to "
+                    f"{seed * m + m - 1}, above 2**32 - 1; use a seed <= {(SEED_MAX + 1) // m - 1} "
+                    "or give the member seeds with seeds="
+                )
             return list(range(seed * m, seed * m + m))
         iterable = isinstance(self.seeds, Iterable) and not isinstance(self.seeds, str)
         seeds = list(self.seeds) if iterable else []

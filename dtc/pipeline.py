@@ -90,9 +90,6 @@ _CALLBACK_FREE_STAGES = ("pretrain",)
 # Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1).
 _CHECKPOINT_FORMAT = 2
 _DISCREPANCY_SAMPLES = 256
-# Neighbours per point of the target's kNN graphs (spectral clustering, label spreading):
-# dtc.cluster's default, fewer only on targets too small for it (``_graph_neighbours``).
-_GRAPH_NEIGHBOURS = 10
 
 
 # One documented default per benchmark family and setting (no per-pair tuning), used by
@@ -237,11 +234,11 @@ def _select_k(X, seed: int) -> int:
 
 
 def _graph_neighbours(n: int) -> int:
-    """Neighbours per point of a kNN graph on ``n`` target rows: ``_GRAPH_NEIGHBOURS``
-    (dtc.cluster's default, so larger targets get the graph they always had), or ``n - 1``
-    (the complete graph) on a target of at most that many rows, where no point has that
-    many neighbours."""
-    return min(_GRAPH_NEIGHBOURS, n - 1)
+    """Neighbours per point of a kNN graph (spectral clustering, label spreading) on ``n``
+    target rows: dtc.cluster's default ``KNN_NEIGHBOURS``, so larger targets get the graph
+    they always had, or ``n - 1`` (the complete graph) on a target of at most that many
+    rows, where no point has that many neighbours."""
+    return min(_cluster_api().KNN_NEIGHBOURS, n - 1)
 
 
 def _cluster_api():

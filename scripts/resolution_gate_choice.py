@@ -23,6 +23,7 @@ target-only under B is at least A's - 1 point.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -32,9 +33,15 @@ from negative_transfer import construction, measures, read_runs_file, summarise
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
 
 
+def score_value(score) -> float:
+    """A recorded score as a number: None (a collapsed partition, which the monitor records
+    without a score) is ``-inf``, below every partition that has one."""
+    return -math.inf if score is None else float(score)
+
+
 def as_candidate_a(row: dict) -> dict:
     """``row`` (a run under B) as it would have come out under A."""
-    below = row["final_score"] < row["reference_score"] - row["margin"]
+    below = score_value(row["final_score"]) < row["reference_score"] - row["margin"]
     if row["flagged"] or not below:
         return row
     return {

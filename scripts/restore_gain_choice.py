@@ -36,13 +36,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from resolution_gate_choice import criterion, read_runs, report
+from resolution_gate_choice import criterion, read_runs, report, score_value
 
 
 def restore_decision(checks: list, gain: float) -> int | None:
     """The epoch rollback restores given the ``[epoch, score]`` checks of a run (the start,
     epoch -1, first): the first best, when it is not the last check and leads it by more
-    than ``gain``; else None."""
+    than ``gain``; else None. A collapsed state (score None) is never the best."""
+    checks = [(epoch, score_value(score)) for epoch, score in checks]
     best_epoch, best = checks[0]
     for epoch, score in checks[1:]:
         if score > best:  # the monitor keeps the first of equal scores

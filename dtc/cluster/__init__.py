@@ -14,6 +14,7 @@ from dtc.cluster.kmeans import KMeans, assign_nearest, faiss_available, kmeans
 from dtc.cluster.label_spreading import label_spreading
 from dtc.cluster.select_k import select_k_eigengap, select_k_silhouette
 from dtc.cluster.spectral import (
+    KNN_NEIGHBOURS,
     affinity_matrix,
     eigengap,
     knn_graph,
@@ -38,6 +39,7 @@ _DEC_NAMES = (
 )
 
 __all__ = [
+    "KNN_NEIGHBOURS",
     "KMeans",
     "TransferResult",
     "affinity_matrix",

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
-from dtc.cluster.spectral import affinity_matrix, knn_graph, normalized_adjacency
+from dtc.cluster.spectral import KNN_NEIGHBOURS, affinity_matrix, knn_graph, normalized_adjacency
 from dtc.data.domain import check_features
 
 __all__ = ["label_spreading", "spread_scores"]
@@ -78,7 +78,7 @@ def label_spreading(
     X,
     Y0,
     *,
-    n_neighbors: int = 10,
+    n_neighbors: int = KNN_NEIGHBOURS,
     alpha: float = 0.9,
     affinity: str = "self-tuning",
     seed: int = 0,

@@ -51,6 +51,7 @@ __all__ = [
     "AFFINITIES",
     "DENSE_EIGEN_MAX",
     "EXACT_KNN_MAX",
+    "KNN_NEIGHBOURS",
     "affinity_matrix",
     "eigengap",
     "knn_graph",
@@ -58,6 +59,9 @@ __all__ = [
     "spectral_clustering",
     "spectral_embedding",
 ]
+
+#: Neighbours per point of the kNN graphs (spectral clustering, label spreading) by default.
+KNN_NEIGHBOURS = 10
 
 #: ``knn="auto"`` is exact up to this many samples, inverted-file search above.
 EXACT_KNN_MAX = 20_000
@@ -73,7 +77,7 @@ _BLOCK = 4096
 
 # -- 1. kNN ---------------------------------------------------------------
 def knn_graph(
-    X, n_neighbors: int = 10, *, method: str = "auto", n_probe: int = 8, seed: int = 0
+    X, n_neighbors: int = KNN_NEIGHBOURS, *, method: str = "auto", n_probe: int = 8, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_neighbors`` nearest neighbours of every row of ``X`` (itself excluded).
 
@@ -343,7 +347,7 @@ def spectral_clustering(
     X,
     n_clusters: int,
     *,
-    n_neighbors: int = 10,
+    n_neighbors: int = KNN_NEIGHBOURS,
     affinity: str = "self-tuning",
     knn: str = "auto",
     min_component_size: int | None = None,

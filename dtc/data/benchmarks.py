@@ -47,7 +47,7 @@ import numpy as np
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair
 from dtc.data.files import read_mat_v5
-from dtc.data.imbalance import imbalanced_rows
+from dtc.data.imbalance import check_imbalance, imbalanced_rows
 from dtc.data.preprocessing import unit_l2_rows, unit_sum_rows, zscore_columns
 
 __all__ = [
@@ -399,6 +399,32 @@ def _resolve_preprocess(spec: _Benchmark, preprocess: str) -> str:
     return name
 
 
+_IMBALANCE_KEYS = ("ratio", "profile", "seed", "minority_fraction")
+
+
+def _check_imbalance_arg(imbalance) -> None:
+    """``ValueError`` naming ``imbalance`` unless it is None or a dict of the keyword
+    arguments of :func:`~dtc.data.make_imbalanced` with a valid ``ratio`` (checked before
+    any file is read)."""
+    if imbalance is None:
+        return
+    if not isinstance(imbalance, dict):
+        raise ValueError(
+            f"imbalance: expected a dict of {list(_IMBALANCE_KEYS)} (ratio required) or None, "
+            f"got {imbalance!r}"
+        )
+    unknown = sorted(set(imbalance) - set(_IMBALANCE_KEYS))
+    if unknown or "ratio" not in imbalance:
+        raise ValueError(
+            f"imbalance: expected the keys {list(_IMBALANCE_KEYS)} (ratio required), got "
+            f"{sorted(imbalance)}"
+        )
+    try:
+        check_imbalance(**imbalance)
+    except ValueError as exc:
+        raise ValueError(f"imbalance: {exc}") from exc
+
+
 def _subsampled(X, y, imbalance: dict | None, meta: dict):
     """``(X, y, meta)`` cut to the rows of :func:`~dtc.data.make_imbalanced` with the
     keyword arguments ``imbalance`` (``None``: all of them), before preprocessing: a
@@ -484,6 +510,7 @@ def load_domain(
     """
     spec = _get(benchmark)
     _check_domain(spec, name)
+    _check_imbalance_arg(imbalance)
     method = _resolve_preprocess(spec, preprocess)
     if spec.files is None:
         return _digits_domains(spec, (name,), method, options, {name: imbalance})[0]
@@ -526,6 +553,7 @@ def load_pair(
     default_s, default_t = spec.pairs[0]
     source = default_s if source is None else _check_domain(spec, source, "source domain")
     target = default_t if target is None else _check_domain(spec, target, "target domain")
+    _check_imbalance_arg(imbalance)
     if source == target:
         raise ValueError(
             f"load_pair: source and target must differ, got {source!r} twice; ordered pairs of "

@@ -101,6 +101,12 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
     """
     imbalance = imbalance_options(spec.data_params)
     params = {k: v for k, v in spec.data_params.items() if k not in RUNNER_DATA_KEYS}
+    if "imbalance" in params:
+        # load_pair's own argument, which the imbalance_* data parameters fill
+        raise ValueError(
+            "data parameter 'imbalance': give imbalance_ratio (and imbalance_seed, "
+            "imbalance_profile) instead"
+        )
     pair = data.load_pair(
         spec.benchmark,
         source=spec.source,

@@ -195,7 +195,8 @@ def rank_sources(
     ``collapsed`` (True: with a score name as ``criterion``, the adaptation put every scored
     target row in one cluster, ``"collapsed_partition"``, the worst negative transfer, which
     no score is defined for: score and transferability ``nan``, weight 0, ranked last).
-    When every adapted candidate collapsed, all candidates get the same weight (a warning).
+    When every adapted candidate collapsed, the adapted candidates share the weight equally
+    (a warning); those the checks excluded keep weight 0.
     A ``max_samples`` that leaves fewer target rows than a score name needs is refused
     before anything is fitted.
     """
@@ -286,14 +287,16 @@ def rank_sources(
             r["transferability"], r["weight"] = float(ti), float(wi)
     else:
         # No candidate has a score to weigh it by: each adapted one collapsed the target.
+        # The candidates the checks excluded keep weight 0: they failed before adaptation.
+        adapted = [r for r in out if not r["excluded"]]
         warnings.warn(
             f"rank_sources: every adapted candidate collapsed the target partition into one "
-            f"cluster ({COLLAPSED}); weighing all {len(out)} candidates equally: transfer from "
-            "any of them is likely to be negative",
+            f"cluster ({COLLAPSED}); weighing the {len(adapted)} adapted candidates equally: "
+            "transfer from any of them is likely to be negative",
             stacklevel=2,
         )
-        for r in out:
-            r["weight"] = 1.0 / len(out)
+        for r in adapted:
+            r["weight"] = 1.0 / len(adapted)
     # Scored candidates first, then those the checks excluded, then collapsed ones: a
     # collapsed partition is the worst outcome transfer can have.
     out.sort(

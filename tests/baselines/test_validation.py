@@ -222,6 +222,7 @@ def test_every_baseline_but_agglomerative_has_a_seed():
         (ClusterEnsemble(seeds=(0, -1)), "ClusterEnsemble: every entry of seeds must be an int"),
         (ClusterEnsemble(seeds=3), "ClusterEnsemble: seeds must be a non-empty sequence"),
         (ClusterEnsemble(n_member_seeds=0), "ClusterEnsemble: n_member_seeds must be"),
+        (ClusterEnsemble(seed=2**32 - 1), "ClusterEnsemble: seed=4294967295 with n_member_seeds=5"),
     ],
 )
 def test_bad_parameters_name_the_estimator(digits, est, expected):

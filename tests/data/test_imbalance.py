@@ -74,6 +74,34 @@ def test_errors():
         data.make_imbalanced(data.Domain(np.zeros((3, 1)), [0, 0, 0]), 2.0)
 
 
+@pytest.mark.parametrize(
+    "imbalance, match",
+    [
+        (10, r"imbalance: expected a dict of .* or None, got 10"),
+        ({}, r"imbalance: expected the keys .*ratio required.*got \[\]"),
+        ({"ratio": 10, "ratoi_seed": 1}, r"imbalance: expected the keys .*'ratoi_seed'"),
+        ({"ratio": 0.5}, r"imbalance: ratio: expected the imbalance ratio"),
+    ],
+)
+def test_the_loaders_name_a_bad_imbalance_argument(imbalance, match):
+    for load in (
+        lambda: data.load_pair("digits", imbalance=imbalance),
+        lambda: data.load_domain("digits", "target", imbalance=imbalance),
+    ):
+        with pytest.raises(ValueError, match=match):
+            load()
+
+
+def test_a_run_refuses_imbalance_as_a_data_parameter():
+    # load_pair's own argument: passed twice it was a TypeError with a traceback.
+    from dtc.experiment import RunSpec
+    from dtc.experiment.single import load_spec_pair
+
+    spec = RunSpec(method="kmeans", benchmark="digits", data_params={"imbalance": 10})
+    with pytest.raises(ValueError, match="data parameter 'imbalance': give imbalance_ratio"):
+        load_spec_pair(spec)
+
+
 def test_an_imbalanced_benchmark_target_is_cut_before_it_is_standardised():
     # z-scored on the balanced target and then cut, the kept rows had column means of up
     # to 0.8 std: the statistics came from rows the method never sees.

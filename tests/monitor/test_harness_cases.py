@@ -307,6 +307,8 @@ def test_rule_14_derives_candidate_a_by_hand(load_script, capsys):
     negative = {**gated, "case": "n_reverse_crossed", "kind": "negative", "flagged": True}
     negative["acc_guarded"] = 0.5
     assert script.as_candidate_a(negative) is negative
+    collapsed = {**negative, "final_score": None}  # no score: flagged whatever the margin
+    assert script.as_candidate_a(collapsed) is collapsed
     m = script.measures([script.as_candidate_a(gated), negative])
     # the positive gained 20 points unguarded and keeps none of them, flagged
     assert m == {"mean": 0.0, "det": 1.0, "fa": 1.0, "kept": 0.0, "worst": 0.0}
@@ -369,6 +371,10 @@ def test_rule_15_derives_candidate_c_by_hand(load_script, capsys):
     assert script.restore_decision(checks, 0.0) == 4
     assert script.restore_decision(checks, 0.0625) is None  # a lead of exactly the gain
     assert script.restore_decision([[-1, 0.5], [4, 0.5], [19, 0.4]], 0.0) == -1  # first best
+    # A collapsed check (score None, as the monitor records it) is never the best, and a
+    # collapsed last state is restored from the best scored one.
+    assert script.restore_decision([[-1, None], [4, 0.5], [19, None]], 0.0) == 4
+    assert script.restore_decision([[-1, None], [19, None]], 0.0) is None
     row = {
         "case": "p_low_matched",
         "kind": "positive",

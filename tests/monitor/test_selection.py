@@ -167,6 +167,30 @@ def test_a_source_whose_adaptation_collapses_the_target_ranks_last():
     assert ranking[0]["collapsed"] and ranking[0]["weight"] == 1.0
 
 
+def test_an_excluded_source_keeps_weight_zero_when_every_adapted_one_collapses(monkeypatch):
+    # "a" fails the source checks (not adapted), "b" collapses the target: the equal weights
+    # of the all-collapsed case go to the adapted candidates only, so a weighted selection
+    # never draws from a source that failed the checks.
+    import dtc.monitor.selection as selection
+
+    X, y = two_blobs()
+    sources = {"a": Domain(X + 0.5, y, name="a"), "b": Domain(X + 1, y, name="b")}
+    verdicts = {"a": {"verdict": "unrelated_source"}, "b": None}
+    monkeypatch.setattr(selection, "check_domains", lambda s, t, **kw: verdicts[s.name])
+    fitted = []
+
+    def fit(pair):
+        fitted.append(pair.source.name)
+        return Fixed(np.zeros(len(X), int)).fit(pair)
+
+    with pytest.warns(UserWarning, match="weighing the 1 adapted candidates equally"):
+        ranking = rank_sources(Domain(X), sources, fit_fn=fit, check_sources=True)
+    by_name = {r["name"]: r for r in ranking}
+    assert fitted == ["b"]
+    assert by_name["a"]["excluded"] and by_name["a"]["weight"] == 0.0
+    assert by_name["b"]["collapsed"] and by_name["b"]["weight"] == 1.0
+
+
 def test_rank_sources_refuses_max_samples_below_the_score_before_any_fit():
     X, y = two_blobs()
     fitted = []
