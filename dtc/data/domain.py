@@ -110,8 +110,16 @@ class Domain:
         return None if self.y is None else int(np.unique(self.y).size)
 
     def without_labels(self) -> Domain:
-        """The same domain with its labels removed (what a method sees of the target)."""
-        return replace(self, y=None)
+        """The same domain with its labels removed (what a method sees of the target).
+
+        Metadata derived from the labels goes too: the per-class sizes of an imbalance
+        record (``meta["imbalance"]["class_sizes"]``); its ratio, profile and seed (the
+        protocol's parameters) stay."""
+        meta = self.meta
+        if isinstance(meta.get("imbalance"), dict) and "class_sizes" in meta["imbalance"]:
+            record = {k: v for k, v in meta["imbalance"].items() if k != "class_sizes"}
+            meta = {**meta, "imbalance": record}
+        return replace(self, y=None, meta=meta)
 
     def subset(self, index) -> Domain:
         """Rows ``index`` of this domain (labels and metadata kept)."""

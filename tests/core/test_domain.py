@@ -53,3 +53,17 @@ def test_mask_target_labels_keeps_source_labels():
     assert masked.target.y is None and masked.source.y is not None
     np.testing.assert_array_equal(masked.target.X, pair.target.X)
     assert pair.target.y is not None  # the original is unchanged
+
+
+def test_mask_target_labels_drops_class_sizes_of_an_imbalanced_target():
+    from dtc.data import load_pair
+
+    pair = load_pair("digits", imbalance={"ratio": 10, "seed": 0})
+    masked = pair.mask_target_labels()
+    record = masked.target.meta["imbalance"]
+    assert "class_sizes" not in record
+    assert record["ratio"] == 10.0 and record["profile"] == "exponential"
+    # the unmasked pair (the evaluation side) keeps the true per-class sizes
+    labels, counts = np.unique(pair.target.y, return_counts=True)
+    sizes = pair.target.meta["imbalance"]["class_sizes"]
+    assert sizes == dict(zip(labels.tolist(), counts.tolist()))
