@@ -69,6 +69,24 @@ def mlp(sizes, *, activation: str = "relu", batch_norm: bool = False) -> nn.Sequ
     return nn.Sequential(*blocks)
 
 
+def _dry_run(module: nn.Module, width: int):
+    """``module`` applied to a ``(2, width)`` zero batch on its parameters' device and
+    dtype (CPU float32 without parameters), in eval mode and without gradients; its
+    previous train/eval mode is restored."""
+    try:
+        param = next(module.parameters())
+        device, dtype = param.device, param.dtype
+    except StopIteration:
+        device, dtype = torch.device("cpu"), torch.float32
+    was_training = module.training
+    module.eval()  # batch norm must not update its running statistics on a dry run
+    try:
+        with torch.no_grad():
+            return module(torch.zeros(2, width, device=device, dtype=dtype))
+    finally:
+        module.train(was_training)
+
+
 def check_encoder(encoder: nn.Module, n_features: int, n_latent: int | None = None) -> int:
     """Dry-run ``encoder`` on a ``(2, n_features)`` zero batch; return its output width.
 
@@ -78,22 +96,12 @@ def check_encoder(encoder: nn.Module, n_features: int, n_latent: int | None = No
     if not isinstance(encoder, nn.Module):
         raise ValueError(f"encoder: expected a torch.nn.Module, got {type(encoder)!r}")
     try:
-        param = next(encoder.parameters())
-        device, dtype = param.device, param.dtype
-    except StopIteration:
-        device, dtype = torch.device("cpu"), torch.float32
-    was_training = encoder.training
-    encoder.eval()  # batch norm must not update its running statistics on a dry run
-    try:
-        with torch.no_grad():
-            out = encoder(torch.zeros(2, n_features, device=device, dtype=dtype))
+        out = _dry_run(encoder, n_features)
     except Exception as exc:  # any failure means the shapes do not fit
         raise ValueError(
             f"encoder: expected to map inputs of shape (n, {n_features}) to (n, k), but a dry "
             f"forward pass on shape (2, {n_features}) failed: {type(exc).__name__}: {exc}"
         ) from exc
-    finally:
-        encoder.train(was_training)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(
@@ -136,16 +144,13 @@ class Autoencoder(nn.Module):
         if decoder is None:
             decoder = mlp([self.n_latent, *decoder_hidden, self.n_features])
         self.decoder = decoder
-        with torch.no_grad():
-            decoder.eval()
-            try:
-                out = decoder(torch.zeros(2, self.n_latent))
-            except Exception as exc:
-                raise ValueError(
-                    f"decoder: expected to map (n, {self.n_latent}) to (n, {self.n_features}); "
-                    f"a dry forward pass failed: {type(exc).__name__}: {exc}"
-                ) from exc
-            decoder.train()
+        try:
+            out = _dry_run(decoder, self.n_latent)
+        except Exception as exc:
+            raise ValueError(
+                f"decoder: expected to map (n, {self.n_latent}) to (n, {self.n_features}); "
+                f"a dry forward pass failed: {type(exc).__name__}: {exc}"
+            ) from exc
         if tuple(out.shape) != (2, self.n_features):
             raise ValueError(
                 f"decoder: expected output of shape (n, {self.n_features}), got {tuple(out.shape)} "

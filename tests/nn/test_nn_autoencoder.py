@@ -78,3 +78,20 @@ def test_build_autoencoder_names_and_errors():
         build_autoencoder("transformer", 64)
     with pytest.raises(ValueError, match=r"\(n, 30\)"):
         build_autoencoder(MLPAutoencoder(30), 40)
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_decoder_dry_run_uses_its_own_device_and_dtype(device):
+    enc = nn.Linear(8, 2).to(device=device, dtype=torch.float64)
+    dec = nn.Linear(2, 8).to(device=device, dtype=torch.float64)
+    ae = Autoencoder(enc, 8, dec)
+    assert ae.n_latent == 2 and ae.decoder is dec
+
+
+def test_decoder_dry_run_keeps_its_train_or_eval_mode():
+    dec = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6)).eval()
+    Autoencoder(nn.Linear(6, 3), 6, dec)
+    assert not dec.training and int(dec[1].num_batches_tracked) == 0
+    dec.train()
+    Autoencoder(nn.Linear(6, 3), 6, dec)
+    assert dec.training and int(dec[1].num_batches_tracked) == 0
