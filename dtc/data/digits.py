@@ -25,6 +25,8 @@ model loses to the shift; ``tests/data/test_digits.py`` checks it is monotone.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -36,6 +38,8 @@ __all__ = ["DIGITS_IMAGE_SHAPE", "check_digits_options", "make_digits_pair"]
 
 DIGITS_IMAGE_SHAPE = (8, 8)
 _N_CLASSES = 10
+_N_IMAGES = 1797  # load_digits' images
+_MAX_SEED = 2**32 - 1  # scikit-learn's random_state range
 
 
 def check_digits_options(
@@ -46,6 +50,8 @@ def check_digits_options(
     _check_strength(shift, "make_digits_pair", "shift")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"make_digits_pair: seed must be an int, got {seed!r}")
+    if not 0 <= int(seed) <= _MAX_SEED:
+        raise ValueError(f"make_digits_pair: seed must be in [0, 2**32 - 1], got {seed!r}")
     if (
         isinstance(source_fraction, bool)
         or not isinstance(source_fraction, (int, float, np.number))
@@ -53,6 +59,17 @@ def check_digits_options(
     ):
         raise ValueError(
             f"make_digits_pair: source_fraction must be a number in (0, 1), got {source_fraction!r}"
+        )
+    # the stratified split puts floor(fraction * 1797) images in the source and needs at
+    # least one image per class on each side
+    n_source = math.floor(float(source_fraction) * _N_IMAGES)
+    if not _N_CLASSES <= n_source <= _N_IMAGES - _N_CLASSES:
+        low, high = _N_CLASSES / _N_IMAGES, (_N_IMAGES - _N_CLASSES + 1) / _N_IMAGES
+        raise ValueError(
+            f"make_digits_pair: source_fraction={source_fraction!r} puts {n_source} of the "
+            f"{_N_IMAGES} images in the source and {_N_IMAGES - n_source} in the target; the "
+            f"stratified split needs at least {_N_CLASSES} (one per class) on each side: "
+            f"source_fraction in [{low:.5g}, {high:.5g}) (10/1797 to 1788/1797)"
         )
 
 

@@ -121,3 +121,22 @@ def test_shift_domain_needs_image_shape():
     np.testing.assert_array_equal(out.y, img.y)
     with pytest.raises(ValueError, match=r"shape \(n, H, W\)"):
         shifts.rotate(np.zeros((4, 4)), 10)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_outside_sklearn_range_is_refused_early(seed):
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*32 - 1\]"):
+        data.check_digits_options(seed=seed)
+    data.check_digits_options(seed=2**32 - 1)
+
+
+@pytest.mark.parametrize("fraction", [0.001, 9.999 / 1797, 1788 / 1797, 0.999])
+def test_source_fraction_too_small_or_large_for_a_stratified_split_is_refused(fraction):
+    with pytest.raises(ValueError, match="source_fraction=.*one per class"):
+        data.make_digits_pair(source_fraction=fraction)
+
+
+def test_extreme_valid_source_fractions_build():
+    small = data.make_digits_pair(source_fraction=10 / 1797)
+    large = data.make_digits_pair(source_fraction=1787 / 1797)
+    assert small.source.n_samples == 10 and large.target.n_samples == 10
