@@ -221,7 +221,7 @@ def pretrain_autoencoder(
     "target"``); ``recon`` is then the mean over those rows.
 
     Returns the per-epoch history: dicts with ``stage``, ``epoch``, ``recon`` (and
-    ``sup``). Raises ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
+    ``sup``, the epoch's cross-entropy averaged over the labelled rows). Raises ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
     ``on_epoch_end(epoch, logs)`` is called after every epoch (e.g. to checkpoint).
     """
     if epochs < 0:
@@ -250,6 +250,7 @@ def pretrain_autoencoder(
                 f"True row, got shape {tuple(rec.shape)}"
             )
     n_rec = len(Xt) if rec is None else int(rec.sum())
+    n_lab = 0 if yt is None else int((yt >= 0).sum())
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     gen = make_generator(seed)
     history = []
@@ -275,14 +276,15 @@ def pretrain_autoencoder(
                     if lab.any():
                         sup = F.cross_entropy(head(z[lab]), yb[lab])
                         loss = loss + sup_weight * sup
-                        sums["sup"] += float(sup.detach()) * len(idx)
+                        sums["sup"] += float(sup.detach()) * int(lab.sum())
                 check_finite(loss, stage=stage, epoch=epoch)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
             logs = {"stage": stage, "epoch": epoch, "recon": sums["recon"] / n_rec}
             if yt is not None:
-                logs["sup"] = sums["sup"] / len(Xt)
+                # the mean over the labelled rows (0.0 when there are none)
+                logs["sup"] = sums["sup"] / max(n_lab, 1)
             history.append(logs)
             bar.update(task, advance=1, info=f"recon {logs['recon']:.4f}")
             if on_epoch_end is not None:

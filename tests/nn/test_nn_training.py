@@ -146,3 +146,20 @@ def test_recon_rows_ignore_the_other_rows_and_all_true_is_the_default():
         pretrain_autoencoder(ae, X, epochs=1, recon_rows=np.zeros(40, bool))
     with pytest.raises(ValueError, match="recon_rows"):
         pretrain_autoencoder(ae, X, epochs=1, recon_rows=np.ones(3, bool))
+
+
+def test_logged_sup_is_the_mean_cross_entropy_over_the_labelled_rows():
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 16)).astype(np.float32)
+    y = -np.ones(400, dtype=np.int64)
+    y[:40] = rng.integers(0, 3, 40)  # 40 labelled rows spread unevenly over the batches
+    torch.manual_seed(0)
+    ae = Autoencoder(nn.Linear(16, 4), 16, nn.Linear(4, 16))
+    head = nn.Linear(4, 3)
+    # a vanishing lr: the model does not move during the epoch, so the logged value
+    # must equal the cross-entropy of the initial model on the labelled rows
+    hist = pretrain_autoencoder(ae, X, y=y, head=head, epochs=1, batch_size=20, lr=1e-12, seed=0)
+    with torch.no_grad():
+        logits = head(ae.encoder(torch.from_numpy(X[:40])))
+        hand = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y[:40])).item()
+    assert hist[0]["sup"] == pytest.approx(hand, rel=1e-5)
