@@ -19,6 +19,7 @@ seed: a smoke test of a new loss in about a minute, not a result to publish.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from pathlib import Path
 
@@ -58,10 +59,22 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             f"got {list(templates)}"
         )
     (template,) = templates.values()
+    if not isinstance(template, dict):
+        raise ValueError(f"leaderboard protocol: the template must be a mapping, got {template!r}")
+    if "loss" in (template.get("grid") or {}):
+        raise ValueError(
+            "leaderboard protocol: the template's grid sweeps 'loss', the parameter the "
+            "leaderboard sets to each loss in turn"
+        )
+    # The whole entry (benchmark_params, grid, data too); only the loss is each row's own.
     raw["methods"] = {
         loss: {
+            **copy.deepcopy(template),
             "method": template.get("method", "dtc"),
-            "params": {**template.get("params", {}), "loss": None if loss == NO_LOSS else loss},
+            "params": {
+                **(template.get("params") or {}),
+                "loss": None if loss == NO_LOSS else loss,
+            },
         }
         for loss in losses
     }

@@ -64,6 +64,42 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
     assert cfg.raw["methods"]["none"]["params"]["loss"] is None
 
 
+WHOLE_TEMPLATE = """\
+name: whole_template
+benchmarks: [{benchmark: digits}]
+methods:
+  template:
+    method: dtc
+    params: {pretrain_epochs: 2, adapt_epochs: 2}
+    benchmark_params: {digits: {batch_size: 64}}
+    grid: {lr: [0.001, 0.01]}
+    data: {preprocess: raw}
+seeds: [0]
+"""
+
+
+def test_every_loss_gets_the_whole_template_entry(tmp_path):
+    """benchmark_params, grid and data of the template are every loss's; only the
+    loss differs."""
+    (tmp_path / "protocol.yaml").write_text(WHOLE_TEMPLATE)
+    tasks = expand(leaderboard_config(["mmd", "none"], protocol=tmp_path / "protocol.yaml"))
+    assert [(t.label, t.grid, t.spec.params, t.spec.data_params["preprocess"]) for t in tasks] == [
+        (
+            loss,
+            {"lr": lr},
+            {"batch_size": 64, "pretrain_epochs": 2, "adapt_epochs": 2, "loss": value, "lr": lr},
+            "raw",
+        )
+        for loss, value in (("mmd", "mmd"), ("none", None))
+        for lr in (0.001, 0.01)
+    ]
+    (tmp_path / "sweep.yaml").write_text(
+        WHOLE_TEMPLATE.replace("lr: [", "loss: [mmd, coral], lr: [")
+    )
+    with pytest.raises(ValueError, match="grid sweeps 'loss'"):
+        leaderboard_config(["mmd"], protocol=tmp_path / "sweep.yaml")
+
+
 TWO_PAIRS = """\
 name: two_pairs
 benchmarks:
