@@ -152,6 +152,36 @@ def test_rank_takes_complete_losses_by_per_seed_protocol_means(tmp_path):
     assert rank([*records, other], expand(cfg)) == rows
 
 
+def test_rank_counts_a_task_listed_twice_once(tmp_path):
+    """The runner runs a pair named twice once; the ranking counts it once too."""
+    (tmp_path / "protocol.yaml").write_text(
+        PROTOCOL.replace(
+            "benchmarks: [{benchmark: digits}]",
+            "benchmarks:\n  - benchmark: digits\n"
+            + "  - {benchmark: digits, data: {shift: 1.0}}\n" * 2,
+        )
+    )
+    tasks = expand(leaderboard_config(["mmd"], protocol=tmp_path / "protocol.yaml"))
+    assert len(tasks) == 6 and len({t.run_id for t in tasks}) == 4
+    acc = {(0.5, 0): 0.9, (0.5, 1): 0.7, (1.0, 0): 0.3, (1.0, 1): 0.5}  # (shift, seed)
+
+    def shift(task):
+        return task.spec.data_params.get("shift", 0.5)  # the digits default
+
+    records = {
+        t.run_id: {
+            "run_id": t.run_id,
+            "label": t.label,
+            "seed": t.spec.seed,
+            "metrics": {"acc": (a := acc[shift(t), t.spec.seed]), "nmi": a},
+        }
+        for t in tasks
+    }
+    (row,) = rank(list(records.values()), tasks)
+    assert (row["complete"], row["n_runs"], row["n_tasks"], row["n_seeds"]) == (True, 4, 4, 2)
+    assert row["acc"] == pytest.approx(0.6)  # seed means 0.6 and 0.6, not 0.5 and 0.567
+
+
 def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
     from dtc.experiment import leaderboard
     from dtc.experiment.runner import SweepSummary
