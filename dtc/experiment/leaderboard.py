@@ -19,13 +19,14 @@ seed: a smoke test of a new loss in about a minute, not a result to publish.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from dtc.experiment.config import ExperimentConfig, Task, expand, load_config
-from dtc.experiment.runner import run_experiment, split_by_tasks
+from dtc.experiment.runner import _unique, run_experiment, split_by_tasks
 from dtc.experiment.store import read_records
 
 __all__ = ["PROTOCOL", "QUICK", "bench_losses", "leaderboard_config", "rank"]
@@ -58,10 +59,22 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             f"got {list(templates)}"
         )
     (template,) = templates.values()
+    if not isinstance(template, dict):
+        raise ValueError(f"leaderboard protocol: the template must be a mapping, got {template!r}")
+    if "loss" in (template.get("grid") or {}):
+        raise ValueError(
+            "leaderboard protocol: the template's grid sweeps 'loss', the parameter the "
+            "leaderboard sets to each loss in turn"
+        )
+    # The whole entry (benchmark_params, grid, data too); only the loss is each row's own.
     raw["methods"] = {
         loss: {
+            **copy.deepcopy(template),
             "method": template.get("method", "dtc"),
-            "params": {**template.get("params", {}), "loss": None if loss == NO_LOSS else loss},
+            "params": {
+                **(template.get("params") or {}),
+                "loss": None if loss == NO_LOSS else loss,
+            },
         }
         for loss in losses
     }
@@ -82,7 +95,8 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     """
     by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
     protocol: dict[str, list[Task]] = defaultdict(list)
-    for task in tasks:
+    # a task listed twice (a pair named twice in the protocol) is one run, as the runner has it
+    for task in _unique(tasks):
         protocol[task.label].append(task)
     ranked, incomplete = [], []
     for loss, its in protocol.items():

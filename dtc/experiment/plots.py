@@ -2,7 +2,7 @@
 
 * :func:`bar_figure` -- one metric, methods x tasks, mean with std error bars;
 * :func:`curves_figure` -- training curves from the records' ``history`` (e.g. the
-  monitors' scores), mean over seeds per label;
+  monitors' scores), mean over seeds per table cell (row, and column when several);
 * :func:`tsne_figure` -- 2-d t-SNE of source and target embeddings, coloured by
   domain and by cluster (for before / after adaptation figures).
 """
@@ -17,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: reports run on headless machines
 import matplotlib.pyplot as plt
 import numpy as np
+
+from dtc.experiment.report import cell_names
 
 __all__ = ["bar_figure", "curves_figure", "report_figures", "tsne_figure"]
 
@@ -57,12 +59,17 @@ def mean_curve(runs: list[list[float]]) -> np.ndarray:
 
 
 def curves_figure(records: list[dict], key: str, path: Path) -> Path:
-    """``history[*][key]`` against the epoch, averaged over each label's runs."""
+    """``history[*][key]`` against the epoch, averaged over the seeds of each table
+    cell: one line per row of the per-pair tables (label, data settings, grid point,
+    what tells configurations apart) and, when there are several, per column."""
+    records = list({r.get("run_id", id(r)): r for r in records}.values())
+    names = cell_names(records)
+    several_columns = len({col for _, col in names}) > 1
     curves = defaultdict(list)
-    for r in records:
+    for r, (row, col) in zip(records, names):
         values = [h.get(key, np.nan) for h in r.get("history", [])]
         if any(np.isfinite(values)):
-            curves[r.get("label", r["method"])].append(values)
+            curves[f"{row}, {col}" if several_columns else row].append(values)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for label, runs in curves.items():
         mean = mean_curve(runs)

@@ -39,7 +39,7 @@ import numpy as np
 from dtc.experiment.single import SEED_PARAMS
 from dtc.experiment.store import read_records
 
-__all__ = ["METRIC_ORDER", "Cell", "ResultTable", "build_tables", "write_report"]
+__all__ = ["METRIC_ORDER", "Cell", "ResultTable", "build_tables", "cell_names", "write_report"]
 
 METRIC_ORDER = (
     "acc",
@@ -252,6 +252,14 @@ def _rows(records: list[dict]) -> list[tuple[str, str]]:
         group = _label(r) + (f" ({', '.join(parts)})" if parts else "")
         out.append((_row_name(r, grid_labels, method_keys, keys), group))
     return out
+
+
+def cell_names(records: list[dict]) -> list[tuple[str, str]]:
+    """``(row, column)`` of each record in the per-pair tables of ``records`` (as
+    :func:`build_tables` names them), e.g. for figures whose lines are the tables' rows.
+    Pass records with distinct run_ids: the names depend on every record given."""
+    varying = _varying_data_keys(records)[0]
+    return [(row, _column_name(r, varying)) for r, (row, _) in zip(records, _rows(records))]
 
 
 def _check_one_run_per_seed(records: list[dict], rows: list[str]) -> None:

@@ -64,6 +64,42 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
     assert cfg.raw["methods"]["none"]["params"]["loss"] is None
 
 
+WHOLE_TEMPLATE = """\
+name: whole_template
+benchmarks: [{benchmark: digits}]
+methods:
+  template:
+    method: dtc
+    params: {pretrain_epochs: 2, adapt_epochs: 2}
+    benchmark_params: {digits: {batch_size: 64}}
+    grid: {lr: [0.001, 0.01]}
+    data: {preprocess: raw}
+seeds: [0]
+"""
+
+
+def test_every_loss_gets_the_whole_template_entry(tmp_path):
+    """benchmark_params, grid and data of the template are every loss's; only the
+    loss differs."""
+    (tmp_path / "protocol.yaml").write_text(WHOLE_TEMPLATE)
+    tasks = expand(leaderboard_config(["mmd", "none"], protocol=tmp_path / "protocol.yaml"))
+    assert [(t.label, t.grid, t.spec.params, t.spec.data_params["preprocess"]) for t in tasks] == [
+        (
+            loss,
+            {"lr": lr},
+            {"batch_size": 64, "pretrain_epochs": 2, "adapt_epochs": 2, "loss": value, "lr": lr},
+            "raw",
+        )
+        for loss, value in (("mmd", "mmd"), ("none", None))
+        for lr in (0.001, 0.01)
+    ]
+    (tmp_path / "sweep.yaml").write_text(
+        WHOLE_TEMPLATE.replace("lr: [", "loss: [mmd, coral], lr: [")
+    )
+    with pytest.raises(ValueError, match="grid sweeps 'loss'"):
+        leaderboard_config(["mmd"], protocol=tmp_path / "sweep.yaml")
+
+
 TWO_PAIRS = """\
 name: two_pairs
 benchmarks:
@@ -114,6 +150,36 @@ def test_rank_takes_complete_losses_by_per_seed_protocol_means(tmp_path):
     # records of another protocol in the same folder do not count
     other = {**records[0], "run_id": "elsewhere", "metrics": {"acc": 0.0, "nmi": 0.0}}
     assert rank([*records, other], expand(cfg)) == rows
+
+
+def test_rank_counts_a_task_listed_twice_once(tmp_path):
+    """The runner runs a pair named twice once; the ranking counts it once too."""
+    (tmp_path / "protocol.yaml").write_text(
+        PROTOCOL.replace(
+            "benchmarks: [{benchmark: digits}]",
+            "benchmarks:\n  - benchmark: digits\n"
+            + "  - {benchmark: digits, data: {shift: 1.0}}\n" * 2,
+        )
+    )
+    tasks = expand(leaderboard_config(["mmd"], protocol=tmp_path / "protocol.yaml"))
+    assert len(tasks) == 6 and len({t.run_id for t in tasks}) == 4
+    acc = {(0.5, 0): 0.9, (0.5, 1): 0.7, (1.0, 0): 0.3, (1.0, 1): 0.5}  # (shift, seed)
+
+    def shift(task):
+        return task.spec.data_params.get("shift", 0.5)  # the digits default
+
+    records = {
+        t.run_id: {
+            "run_id": t.run_id,
+            "label": t.label,
+            "seed": t.spec.seed,
+            "metrics": {"acc": (a := acc[shift(t), t.spec.seed]), "nmi": a},
+        }
+        for t in tasks
+    }
+    (row,) = rank(list(records.values()), tasks)
+    assert (row["complete"], row["n_runs"], row["n_tasks"], row["n_seeds"]) == (True, 4, 4, 2)
+    assert row["acc"] == pytest.approx(0.6)  # seed means 0.6 and 0.6, not 0.5 and 0.567
 
 
 def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
