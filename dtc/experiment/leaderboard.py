@@ -61,12 +61,15 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
     (template,) = templates.values()
     if not isinstance(template, dict):
         raise ValueError(f"leaderboard protocol: the template must be a mapping, got {template!r}")
-    if "loss" in (template.get("grid") or {}):
+    if template.get("grid"):
+        # rank() averages a loss over its tasks: grid points would be averaged together,
+        # and a grid over 'loss' would override the loss each row stands for.
         raise ValueError(
-            "leaderboard protocol: the template's grid sweeps 'loss', the parameter the "
-            "leaderboard sets to each loss in turn"
+            "leaderboard protocol: the template has a grid "
+            f"({sorted(template['grid'])}); a leaderboard ranks every loss at one setting: "
+            "fix the grid's values in params, or sweep it with `dtc run` and `dtc report`"
         )
-    # The whole entry (benchmark_params, grid, data too); only the loss is each row's own.
+    # The whole entry (benchmark_params, data too); only the loss is each row's own.
     raw["methods"] = {
         loss: {
             **copy.deepcopy(template),

@@ -72,32 +72,26 @@ methods:
     method: dtc
     params: {pretrain_epochs: 2, adapt_epochs: 2}
     benchmark_params: {digits: {batch_size: 64}}
-    grid: {lr: [0.001, 0.01]}
     data: {preprocess: raw}
 seeds: [0]
 """
 
 
 def test_every_loss_gets_the_whole_template_entry(tmp_path):
-    """benchmark_params, grid and data of the template are every loss's; only the
-    loss differs."""
+    """benchmark_params and data of the template are every loss's; only the loss differs.
+    A grid is refused: ranking would average its points together."""
     (tmp_path / "protocol.yaml").write_text(WHOLE_TEMPLATE)
     tasks = expand(leaderboard_config(["mmd", "none"], protocol=tmp_path / "protocol.yaml"))
-    assert [(t.label, t.grid, t.spec.params, t.spec.data_params["preprocess"]) for t in tasks] == [
-        (
-            loss,
-            {"lr": lr},
-            {"batch_size": 64, "pretrain_epochs": 2, "adapt_epochs": 2, "loss": value, "lr": lr},
-            "raw",
-        )
+    assert [(t.label, t.spec.params, t.spec.data_params["preprocess"]) for t in tasks] == [
+        (loss, {"batch_size": 64, "pretrain_epochs": 2, "adapt_epochs": 2, "loss": value}, "raw")
         for loss, value in (("mmd", "mmd"), ("none", None))
-        for lr in (0.001, 0.01)
     ]
-    (tmp_path / "sweep.yaml").write_text(
-        WHOLE_TEMPLATE.replace("lr: [", "loss: [mmd, coral], lr: [")
-    )
-    with pytest.raises(ValueError, match="grid sweeps 'loss'"):
-        leaderboard_config(["mmd"], protocol=tmp_path / "sweep.yaml")
+    for grid in ("{lr: [0.001, 0.01]}", "{loss: [mmd, coral]}"):
+        (tmp_path / "grid.yaml").write_text(
+            WHOLE_TEMPLATE.replace("    data:", f"    grid: {grid}\n    data:")
+        )
+        with pytest.raises(ValueError, match="the template has a grid"):
+            leaderboard_config(["mmd"], protocol=tmp_path / "grid.yaml")
 
 
 TWO_PAIRS = """\
