@@ -158,18 +158,51 @@ def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path):
             run_experiment(load_config(CONFIG), tmp_path, progress=False)
 
 
-def test_kill_9_then_resume_completes_without_duplicates(tmp_path):
-    """A sweep killed with SIGKILL mid-way resumes: each run_id once, every line parses."""
+GATED_METHOD = """\
+import os
+import time
+
+import numpy as np
+
+from dtc.methods import TransferClusterer
+
+
+class Gated(TransferClusterer):
+    \"\"\"Fits at once for seeds 0 and 1; later seeds wait until the gate file exists.\"\"\"
+
+    uses_source = False
+
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        while self.seed >= 2 and not os.path.exists(os.environ["DTC_TEST_GATE"]):
+            time.sleep(0.02)
+        self.labels_ = np.arange(pair.target.n_samples) % self._n_clusters(pair)
+"""
+
+
+def test_kill_9_then_resume_completes_without_duplicates(tmp_path, monkeypatch):
+    """A sweep killed with SIGKILL mid-way resumes: each run_id once, every line parses.
+
+    The method blocks from the third run on until a gate file exists, so the sweep is
+    killed with exactly two runs done whatever the machine's speed (no race)."""
+    (tmp_path / "gated_method.py").write_text(GATED_METHOD)
+    monkeypatch.syspath_prepend(str(tmp_path))  # this process expands the config too
     config = tmp_path / "sweep.yaml"
     config.write_text(
         "name: killme\nbenchmarks: [{benchmark: digits}]\n"
-        "methods: {km: {method: kmeans, params: {n_init: 1, max_iter: 50}}}\nseeds: 8\n"
+        "methods: {g: {method: 'gated_method:Gated'}}\nseeds: 8\n"
     )
-    out = tmp_path / "out"
+    out, gate = tmp_path / "out", tmp_path / "gate"
     results = out / "results.jsonl"
     cmd = [sys.executable, "-m", "dtc.cli", "run", str(config), "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": repo, "DTC_TEST_GATE": str(gate)}
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         if results.exists() and results.read_text().count("\n") >= 2:
@@ -178,11 +211,11 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path):
     assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read()}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(_lines(results))
-    assert 2 <= done_before < 8
-    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert len(_lines(results)) == 2
+    gate.touch()
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{done_before} already done" in rerun.stderr
+    assert "2 already done" in rerun.stderr
     rows = _lines(results)  # every line parses
     ids = [r["run_id"] for r in rows]
     assert sorted(ids) == sorted({t.run_id for t in expand(load_config(config))})
