@@ -44,6 +44,21 @@ def test_information_maximization_closed_forms():
     assert scores.information_maximization(all_same) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_information_maximization_mixed_rows_by_hand():
+    # Rows of different entropies, so the mean of H(p_i) is not any single row's.
+    # P = [[1, 0], [1/2, 1/2]]: mean row (3/4, 1/4),
+    # H(mean) = -(3/4 ln 3/4 + 1/4 ln 1/4) = 0.5623351446; row entropies 0 and ln 2,
+    # mean H = ln(2) / 2 = 0.3465735903; IM = H(mean) - mean H = 0.2157615543.
+    P = np.array([[1.0, 0.0], [0.5, 0.5]])
+    assert scores.information_maximization(P) == pytest.approx(0.2157615543, abs=1e-9)
+    # A three-class case against scipy's entropy, row by row.
+    from scipy.stats import entropy
+
+    Q = np.array([[0.8, 0.1, 0.1], [0.2, 0.5, 0.3], [1 / 3, 1 / 3, 1 / 3], [0.05, 0.05, 0.9]])
+    expected = entropy(Q.mean(0)) - np.mean([entropy(row) for row in Q])
+    assert scores.information_maximization(Q) == pytest.approx(expected, abs=1e-12)
+
+
 def test_snd_hand_computed():
     # Two samples: each one's only neighbour is the other, so every neighbourhood
     # distribution is a point mass and its entropy is 0.
