@@ -114,8 +114,8 @@ def test_proxy_a_distance_is_2_1_minus_2_err_of_sklearn_cross_validation(classif
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    x, y = _gauss(80, seed=4), _gauss(50, shift=0.6, seed=5)
-    seed, C, n_splits = 7, 0.3, 4
+    x, y = _gauss(80, d=10, seed=4), _gauss(50, d=10, shift=0.3, seed=5)
+    seed, C, n_splits = 7, 0.01, 4
     got = proxy_a_distance(x, y, classifier=classifier, C=C, n_splits=n_splits, seed=seed)
 
     rng = np.random.default_rng(seed)
