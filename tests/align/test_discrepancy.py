@@ -103,6 +103,40 @@ def test_proxy_a_distance_near_0_for_one_distribution_and_2_for_disjoint(classif
     assert same < middle < disjoint
 
 
+@pytest.mark.parametrize("classifier", ["logistic", "svm"])
+def test_proxy_a_distance_is_2_1_minus_2_err_of_sklearn_cross_validation(classifier):
+    # err from scikit-learn's cross_val_score on the same input, drawn as the function
+    # draws it: a generator seeded with `seed` subsamples the larger domain (the source,
+    # 50 of 80 rows) to the smaller one's size, then gives the fold/classifier seed.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    x, y = _gauss(80, d=10, seed=4), _gauss(50, d=10, shift=0.3, seed=5)
+    seed, C, n_splits = 7, 0.01, 4
+    got = proxy_a_distance(x, y, classifier=classifier, C=C, n_splits=n_splits, seed=seed)
+
+    rng = np.random.default_rng(seed)
+    xs = x[rng.choice(80, 50, replace=False)]
+    features = np.vstack([xs, y])
+    domain = np.r_[np.ones(50), np.zeros(50)]
+    fold_seed = int(rng.integers(2**31 - 1))
+    model = (
+        LogisticRegression(C=C, max_iter=1000)
+        if classifier == "logistic"
+        else LinearSVC(C=C, max_iter=10_000, random_state=fold_seed)
+    )
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=fold_seed)
+    accuracy = cross_val_score(
+        make_pipeline(StandardScaler(), model), features, domain, cv=folds
+    ).mean()
+    err = 1.0 - accuracy
+    assert 0.05 < err < 0.45  # neither separable nor chance: the value is informative
+    assert got == pytest.approx(2.0 * (1.0 - 2.0 * err), abs=1e-12)
+
+
 def test_proxy_a_distance_seeded_balanced_and_subsampled():
     x, y = _gauss(200), _gauss(60, shift=1.0, seed=1)
     value = proxy_a_distance(x, y, seed=3)

@@ -209,3 +209,49 @@ def test_registered_and_clonable(name, cls):
     est = methods.get(name, n_latent=3)
     assert clone(est).get_params() == est.get_params()
     assert not cls.requires_source_labels
+
+
+def test_idec_loss_is_mse_plus_gamma_kl_by_hand(blobs, monkeypatch):
+    # The first fine-tuning loss (one epoch, one batch of all 150 rows), caught where the
+    # baseline checks it for finiteness, against the objective composed here from the
+    # pretrained autoencoder and K-means centres it started from.
+    import baselines.dec as dec_module
+
+    losses = []
+    real = dec_module.check_finite
+
+    def spy(loss, **kwargs):
+        losses.append(float(loss.detach()))
+        return real(loss, **kwargs)
+
+    monkeypatch.setattr(dec_module, "check_finite", spy)
+    params = {"pretrain_epochs": 5, "max_epochs": 1, "tol": 0.0, "n_init": 3, "alpha": 2.0}
+    params |= {**SMALL, "batch_size": 150}
+    gamma = 0.1  # IDEC's default
+    IDEC(**params).fit(blobs)
+    assert len(losses) == 1
+
+    ae, _ = train_autoencoder(IDEC(**params), blobs.target, epochs=5, stage="pretrain")
+    X = blobs.target.X
+    x = torch.as_tensor(X, dtype=torch.float32)
+    with torch.no_grad():
+        ae.eval()
+        z_eval = ae.encoder(x).double()
+        _, centers, _ = kmeans(z_eval.float().numpy(), 3, n_init=3, seed=0)
+        ae.train()  # the loss is computed in training mode, the target P in eval mode
+        z, x_hat = ae(x)
+    mu = torch.as_tensor(np.asarray(centers), dtype=torch.float64)
+
+    def student_t(z):  # q_ij ∝ (1 + |z_i - mu_j|^2 / alpha)^(-(alpha + 1) / 2)
+        alpha = params["alpha"]
+        q = (1 + ((z[:, None, :] - mu[None]) ** 2).sum(-1) / alpha) ** (-(alpha + 1) / 2)
+        return q / q.sum(1, keepdim=True)
+
+    q_target = student_t(z_eval)
+    p = q_target**2 / q_target.sum(0)  # p_ij ∝ q_ij^2 / f_j, f_j = sum_i q_ij
+    p = p / p.sum(1, keepdim=True)
+    q = student_t(z.double())
+    kl = float((p * torch.log(p / q)).sum() / len(X))  # KL(P || Q), mean over rows
+    recon = float(((x_hat.double() - x.double()) ** 2).mean())  # MSE over all entries
+    assert kl > 1e-3 and recon > 1e-3
+    assert losses[0] == pytest.approx(recon + gamma * kl, rel=1e-5)

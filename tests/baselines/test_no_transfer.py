@@ -122,6 +122,59 @@ def test_consensus_beats_noisy_members(method):
     assert cluster_acc(truth, labels) > best_member + 0.1
 
 
+def _dense_spectral_embedding(members, k, *, normalised=True):
+    """Rows of the top-k eigenvectors of D^-1/2 S D^-1/2 (of S itself when not
+    normalised), S[i, j] = share of members putting i and j together, rows unit length."""
+    P = np.asarray(members)
+    S = (P[:, :, None] == P[:, None, :]).mean(0)
+    M = S
+    if normalised:
+        d = S.sum(1)  # D = diag(S 1)
+        M = S / np.sqrt(np.outer(d, d))
+    lam, V = np.linalg.eigh(M)  # ascending
+    assert lam[-k] - lam[-k - 1] > 1e-3  # an eigengap: the subspace is unique
+    U = V[:, -k:]
+    return U / np.linalg.norm(U, axis=1, keepdims=True)
+
+
+def test_spectral_consensus_embeds_with_the_dense_normalised_affinity(monkeypatch):
+    # The rows the function gives K-means, against numpy's eigh of the dense
+    # D^-1/2 S D^-1/2: equal up to an orthogonal rotation/sign flip R of the columns
+    # (Y_fn = Y_ref R), which unit-length rows keep, so Y Y' is compared.
+    import baselines.ensemble as ensemble
+
+    seen = []
+    real = ensemble.kmeans
+
+    def spy(U, *args, **kwargs):
+        seen.append(np.array(U))
+        return real(U, *args, **kwargs)
+
+    monkeypatch.setattr(ensemble, "kmeans", spy)
+    # Unequal groups (20, 8, 4), members with different k_r and noise: degrees differ,
+    # so the normalised and the plain affinity give different embeddings.
+    truth = np.repeat([0, 1, 2], [20, 8, 4])
+    rng = np.random.default_rng(3)
+    members = [truth, np.where(truth == 2, 1, truth), np.where(np.arange(32) < 10, 3, truth)]
+    for _ in range(3):
+        noisy = truth.copy()
+        flip = rng.random(truth.size) < 0.15
+        noisy[flip] = rng.integers(0, 3, size=flip.sum())
+        members.append(noisy)
+    labels = consensus(members, 3, method="spectral", seed=0)
+    (Y,) = seen
+    ref = _dense_spectral_embedding(members, 3)
+    np.testing.assert_allclose(Y @ Y.T, ref @ ref.T, atol=1e-8)
+    plain = _dense_spectral_embedding(members, 3, normalised=False)
+    assert np.abs(plain @ plain.T - ref @ ref.T).max() > 1e-2  # Hn = H would be caught
+    # Labels: K-means of the reference rows (scikit-learn) partitions them the same way.
+    from sklearn.cluster import KMeans
+
+    ref_labels = KMeans(3, n_init=10, random_state=0).fit_predict(ref)
+    assert adjusted_rand_score(ref_labels, labels) == 1.0
+    assert adjusted_rand_score(truth, labels) == 1.0
+
+
 def test_average_consensus_gives_exactly_k_clusters_when_merges_tie():
     # Three groups of 4; each member joins two of them, a different two each time, so
     # every pair of groups is together in 1 of 3 members: the three cross-group merges

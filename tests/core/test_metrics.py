@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
 from dtc import metrics
@@ -117,3 +118,41 @@ def test_acc_unmatched_uses_cluster_names():
 def test_bad_input(y, p, match):
     with pytest.raises(ValueError, match=match):
         metrics.cluster_acc(y, p)
+
+
+def test_evaluate_every_key_matches_independent_references():
+    # Imbalanced, noisy, four clusters for three classes: nmi != ari, purity != acc and
+    # macro_f1 != balanced_acc, so a key computed by the wrong routine shows.
+    rng = np.random.default_rng(7)
+    y = np.repeat([0, 1, 2], [30, 12, 6])
+    p = np.where(rng.random(y.size) < 0.7, y, rng.integers(0, 4, y.size))
+    cluster_classes = [2, 0, 1, 1]
+    report = metrics.evaluate(y, p, cluster_classes=cluster_classes, imbalance=True)
+
+    # Hungarian matching computed here: rows = classes, columns = clusters.
+    classes, clusters = np.unique(y), np.unique(p)
+    C = np.array([[np.sum((y == a) & (p == b)) for b in clusters] for a in classes])
+    rows, cols = linear_sum_assignment(C, maximize=True)
+    to_class = {int(clusters[c]): int(classes[r]) for r, c in zip(rows, cols)}
+    matched = np.array([to_class.get(int(c), -1) for c in p])
+    recalls = [np.mean(matched[y == c] == c) for c in classes]
+    smallest = classes[np.bincount(y) == np.bincount(y).min()]
+    # Purity: the majority class count of every cluster, summed, over n.
+    purity = sum(np.bincount(y[p == c]).max() for c in clusters) / y.size
+
+    expected = {
+        "acc": np.mean(matched == y),
+        "nmi": skm.normalized_mutual_info_score(y, p),
+        "ari": skm.adjusted_rand_score(y, p),
+        "purity": purity,
+        "acc_unmatched": np.mean(np.asarray(cluster_classes)[p] == y),
+        "macro_f1": skm.f1_score(y, matched, labels=classes, average="macro", zero_division=0),
+        "balanced_acc": np.mean(recalls),
+        "min_recall": min(recalls),
+        "minority_recall": np.mean([recalls[int(c)] for c in smallest]),
+    }
+    assert set(report) == set(expected)
+    for key, value in expected.items():
+        assert report[key] == pytest.approx(value, abs=1e-12), key
+    # The case separates the keys a swap would confuse.
+    assert len({round(v, 9) for v in expected.values()}) == len(expected)

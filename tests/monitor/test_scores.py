@@ -44,6 +44,21 @@ def test_information_maximization_closed_forms():
     assert scores.information_maximization(all_same) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_information_maximization_mixed_rows_by_hand():
+    # Rows of different entropies, so the mean of H(p_i) is not any single row's.
+    # P = [[1, 0], [1/2, 1/2]]: mean row (3/4, 1/4),
+    # H(mean) = -(3/4 ln 3/4 + 1/4 ln 1/4) = 0.5623351446; row entropies 0 and ln 2,
+    # mean H = ln(2) / 2 = 0.3465735903; IM = H(mean) - mean H = 0.2157615543.
+    P = np.array([[1.0, 0.0], [0.5, 0.5]])
+    assert scores.information_maximization(P) == pytest.approx(0.2157615543, abs=1e-9)
+    # A three-class case against scipy's entropy, row by row.
+    from scipy.stats import entropy
+
+    Q = np.array([[0.8, 0.1, 0.1], [0.2, 0.5, 0.3], [1 / 3, 1 / 3, 1 / 3], [0.05, 0.05, 0.9]])
+    expected = entropy(Q.mean(0)) - np.mean([entropy(row) for row in Q])
+    assert scores.information_maximization(Q) == pytest.approx(expected, abs=1e-12)
+
+
 def test_snd_hand_computed():
     # Two samples: each one's only neighbour is the other, so every neighbourhood
     # distribution is a point mass and its entropy is 0.
@@ -97,6 +112,40 @@ def test_stability_separates_structure_from_noise(blobs):
     stable = scores.clustering_stability(X, 3, seed=0)
     assert stable == pytest.approx(1.0, abs=1e-6)
     assert scores.clustering_stability(noise, 6, seed=0) < 0.9
+
+
+def test_stability_is_the_mean_ari_of_a_known_cluster_fn_on_shared_rows():
+    # A deterministic cluster_fn whose partition of a resample is known from the rows'
+    # ids (column 0) and the seed it is given: the expected score is then the mean
+    # sklearn ARI over the pairs, on the rows both resamples hold, compared by row id.
+    n, k, seed, n_pairs, fraction = 40, 3, 5, 4, 0.6
+    X = np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
+    calls = []
+
+    def cluster_fn(Xs, n_clusters, s):
+        calls.append(s)
+        return ((Xs[:, 0].astype(int) + 3 * s) // 14) % n_clusters
+
+    got = scores.clustering_stability(
+        X, k, cluster_fn=cluster_fn, n_pairs=n_pairs, fraction=fraction, seed=seed
+    )
+    # The resampling of clustering_stability: a generator seeded with `seed` draws two
+    # subsamples of round(fraction * n) = 24 rows per pair, clustered with seeds
+    # seed + 2p and seed + 2p + 1.
+    rng = np.random.default_rng(seed)
+    aris = []
+    for p in range(n_pairs):
+        a = rng.choice(n, 24, replace=False)
+        b = rng.choice(n, 24, replace=False)
+        label_a = {int(i): ((int(i) + 3 * (seed + 2 * p)) // 14) % k for i in a}
+        label_b = {int(i): ((int(i) + 3 * (seed + 2 * p + 1)) // 14) % k for i in b}
+        shared = sorted(set(label_a) & set(label_b))
+        aris.append(
+            skm.adjusted_rand_score([label_a[i] for i in shared], [label_b[i] for i in shared])
+        )
+    assert calls == list(range(seed, seed + 2 * n_pairs))
+    assert 0.05 < np.mean(aris) < 0.95 and np.ptp(aris) > 0.05  # neither trivial nor constant
+    assert got == pytest.approx(np.mean(aris), abs=1e-12)
 
 
 def test_score_dispatch_and_errors(blobs):
