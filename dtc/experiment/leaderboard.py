@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.experiment.config import ExperimentConfig, Task, expand, load_config
-from dtc.experiment.runner import _unique, run_experiment, split_by_tasks
+from dtc.experiment.runner import unique_tasks, run_experiment, split_by_tasks
 from dtc.experiment.store import read_records
 
 __all__ = ["PROTOCOL", "QUICK", "bench_losses", "leaderboard_config", "rank"]
@@ -99,7 +99,7 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
     protocol: dict[str, list[Task]] = defaultdict(list)
     # a task listed twice (a pair named twice in the protocol) is one run, as the runner has it
-    for task in _unique(tasks):
+    for task in unique_tasks(tasks):
         protocol[task.label].append(task)
     ranked, incomplete = [], []
     for loss, its in protocol.items():

@@ -54,6 +54,7 @@ __all__ = [
     "finished_ids",
     "run_experiment",
     "split_by_tasks",
+    "unique_tasks",
 ]
 
 RESULTS_FILE = "results.jsonl"
@@ -161,7 +162,7 @@ def run_experiment(
         records, summary.stale = _set_aside_stale(out_dir, tasks)
         summary.outside = _name_outside(out_dir, records, config.name, tasks)
         done = {r["run_id"] for r in records if "run_id" in r}
-        todo = _unique([t for t in tasks if t.run_id not in done])
+        todo = unique_tasks([t for t in tasks if t.run_id not in done])
         summary.skipped = summary.total - len(todo)
         show = sys.stderr.isatty() if progress is None else progress
         with _progress(show) as bar:
@@ -276,8 +277,9 @@ def _name_outside(out_dir: Path, records: list[dict], config_name: str, tasks: l
     return len(outside)
 
 
-def _unique(tasks: list[Task]) -> list[Task]:
-    # Two entries expanding to the same label and spec are one run.
+def unique_tasks(tasks: list[Task]) -> list[Task]:
+    """``tasks`` without repeats, in order: two entries expanding to the same label and
+    spec (the same ``run_id``) are one run."""
     return list({t.run_id: t for t in tasks}.values())
 
 

@@ -221,7 +221,8 @@ def pretrain_autoencoder(
     "target"``); ``recon`` is then the mean over those rows.
 
     Returns the per-epoch history: dicts with ``stage``, ``epoch``, ``recon`` (and
-    ``sup``, the epoch's cross-entropy averaged over the labelled rows). Raises ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
+    ``sup``, the epoch's cross-entropy averaged over the labelled rows). Raises
+    ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
     ``on_epoch_end(epoch, logs)`` is called after every epoch (e.g. to checkpoint).
     """
     if epochs < 0:
