@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.experiment.config import ExperimentConfig, Task, expand, load_config
-from dtc.experiment.runner import unique_tasks, run_experiment, split_by_tasks
+from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.store import read_records
 
 __all__ = ["PROTOCOL", "QUICK", "bench_losses", "leaderboard_config", "rank"]
