@@ -300,3 +300,60 @@ def test_non_negative_methods_declare_it():
 
     needs = {n for n in methods.available() if methods.get_class(n).requires_non_negative}
     assert needs == {"coclustering", "stc", "tsc"}
+
+
+def test_tsc_first_step_follows_the_finite_difference_gradient_of_the_objective():
+    # r > 0, one round on a tiny pair, rebuilt with dense numpy: F_t, F_s step along the
+    # gradient of the docstring objective (here by central differences, exact for a
+    # quadratic), then F_z = proj(A_t' F_t + A_s' F_s).
+    rng = np.random.default_rng(5)
+    Xt, Xs = rng.uniform(0, 1, (9, 5)), rng.uniform(0, 1, (11, 5))
+    r, step, k, nn = 2.0, 0.7, 2, 3
+    pair = DomainPair(Domain(Xs), Domain(Xt), n_clusters=k)
+    tsc = TransferSpectralClustering(
+        trade_off=r, n_neighbors=nn, metric="euclidean", step=step, max_iter=1, tol=0.0
+    ).fit(pair)
+
+    def scaled(B):  # D_r^-1/2 B D_c^-1/2
+        return B / np.sqrt(np.outer(B.sum(1), B.sum(0)))
+
+    def knn(X):
+        D = np.linalg.norm(X[:, None] - X[None], axis=2) + np.diag(np.full(len(X), np.inf))
+        W = np.zeros_like(D)
+        W[np.arange(len(X))[:, None], np.argsort(D, axis=1)[:, :nn]] = 1.0
+        return scaled(np.maximum(W, W.T))
+
+    Wt, Ws, At, As = knn(Xt), knn(Xs), scaled(Xt), scaled(Xs)
+
+    def top(M):
+        vals, vecs = np.linalg.eigh(M)
+        return vecs[:, np.argsort(vals)[::-1][:k]]
+
+    Fz = np.linalg.svd(scaled(np.vstack([At, As])))[2][:k].T
+    Ft, Fs = top(Wt), top(Ws)
+    for F, A in ((Ft, At), (Fs, As)):
+        F[:, np.einsum("ij,ij->j", F, A @ Fz) < 0] *= -1
+
+    def part(F, W, A, Z):
+        return np.trace(F.T @ W @ F) + r * np.trace(F.T @ A @ Z)
+
+    def objective(Ft, Fs, Fz):
+        return part(Ft, Wt, At, Fz) + part(Fs, Ws, As, Fz)
+
+    def fd_step(F, W, A):
+        g, h = np.zeros_like(F), 1e-4
+        for idx in np.ndindex(F.shape):
+            E = np.zeros_like(F)
+            E[idx] = h
+            g[idx] = (part(F + E, W, A, Fz) - part(F - E, W, A, Fz)) / (2 * h)
+        U, _, Vt = np.linalg.svd(F + step * g / np.linalg.norm(g), full_matrices=False)
+        return U @ Vt
+
+    assert tsc.history_[0]["objective"] == pytest.approx(objective(Ft, Fs, Fz), rel=1e-9)
+    Ft1, Fs1 = fd_step(Ft, Wt, At), fd_step(Fs, Ws, As)
+    U, _, Vt = np.linalg.svd(At.T @ Ft1 + As.T @ Fs1, full_matrices=False)
+    Fz1 = U @ Vt
+    assert tsc.n_iter_ == 1
+    assert tsc.history_[1]["objective"] == pytest.approx(objective(Ft1, Fs1, Fz1), rel=1e-7)
+    # Column signs are arbitrary (the whole round is equivariant under them).
+    np.testing.assert_allclose(np.abs(tsc.feature_embedding_), np.abs(Fz1), atol=1e-7)
