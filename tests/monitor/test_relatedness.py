@@ -44,6 +44,24 @@ def test_identical_domains_agree_perfectly_and_beat_every_permutation():
     assert out["p_value"] == pytest.approx(0.01)  # (1 + 0) / (1 + 99)
 
 
+def test_null_mean_and_std_recomputed_from_the_seeded_relabellings():
+    Xs, Xt = correlated(40, 6, seed=4), correlated(30, 6, seed=5)
+    Xs[:, 1] = Xt[:, 1] = 2.0  # constant: left out before relabelling, m = 5
+    out = feature_correspondence(Xs, Xt, n_permutations=7, seed=11)
+    keep = [0, 2, 3, 4, 5]
+    Cs = np.corrcoef(Xs[:, keep], rowvar=False)
+    ct = np.corrcoef(Xt[:, keep], rowvar=False)[np.triu_indices(5, 1)]
+    rng = np.random.default_rng(11)
+    null = []
+    for _ in range(7):
+        p = rng.permutation(5)  # rows and columns of the source's matrix together
+        null.append(pearsonr(Cs[p][:, p][np.triu_indices(5, 1)], ct).statistic)
+    assert out["n_features"] == 5
+    assert out["null_mean"] == pytest.approx(np.mean(null), abs=1e-12)
+    assert out["null_std"] == pytest.approx(np.std(null, ddof=1), abs=1e-12)
+    assert out["p_value"] == pytest.approx((1 + np.sum(np.array(null) >= out["statistic"])) / 8)
+
+
 def test_p_value_is_uniform_for_unrelated_features():
     # Independent mixings: under the null the p-value is uniform, so about a tenth of the
     # unrelated pairs fall at or below 0.1 (binomial, 60 draws: 95 % within 2..11).
