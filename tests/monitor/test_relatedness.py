@@ -175,6 +175,32 @@ def test_reliability_is_the_spearman_brown_step_up_of_the_split_half_statistic()
     assert out["similarity"] == pytest.approx(out["statistic"] / np.sqrt(rel))
 
 
+def test_signal_per_row_of_each_domain_by_hand_with_scipy():
+    # Odd row counts: halves of h = n // 2 rows, the last row of each split unused. The
+    # source's n_splits permutations are drawn first, then the target's, from one stream.
+    Xs, Xt = correlated(13, 5, seed=6), correlated(15, 5, seed=7)
+    out = structural_similarity(Xs, Xt, n_splits=2, seed=3)
+    rng = np.random.default_rng(3)
+    iu = np.triu_indices(5, 1)
+
+    def signal(X):
+        h = X.shape[0] // 2
+        r = np.mean(
+            [
+                pearsonr(
+                    np.corrcoef(X[p[:h]], rowvar=False)[iu],
+                    np.corrcoef(X[p[h : 2 * h]], rowvar=False)[iu],
+                ).statistic
+                for p in (rng.permutation(X.shape[0]) for _ in range(2))
+            ]
+        )
+        assert 0 < r < 1
+        return r / (h * (1 - r))  # reliability(h rows) = h s / (1 + h s) = r
+
+    assert out["signal_source"] == pytest.approx(signal(Xs), rel=1e-10)
+    assert out["signal_target"] == pytest.approx(signal(Xt), rel=1e-10)
+
+
 def test_signal_per_row_does_not_depend_on_the_sample_size_and_sees_feature_noise():
     A = np.random.default_rng(0).normal(0, 1, (4, 20))
     target = factor_rows(400, A, 1.0, 1)
