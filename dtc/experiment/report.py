@@ -262,13 +262,13 @@ def cell_names(records: list[dict]) -> list[tuple[str, str]]:
     return [(row, _column_name(r, varying)) for r, (row, _) in zip(records, _rows(records))]
 
 
-def _check_one_run_per_seed(records: list[dict], rows: list[str]) -> None:
-    """``ValueError`` when a cell (row, pair and data) would hold two runs of one seed:
-    their mean would count that seed twice."""
-    varying = _varying_data_keys(records)[0]
+def _check_one_run_per_seed(records: list[dict], names: list[tuple[str, str]]) -> None:
+    """``ValueError`` when a cell (``names``: the records' ``(row, column)``, see
+    :func:`cell_names`) would hold two runs of one seed: their mean would count that seed
+    twice."""
     seen = defaultdict(list)
-    for r, row in zip(records, rows):
-        seen[row, _column_name(r, varying), r["seed"]].append(r)
+    for r, (row, col) in zip(records, names):
+        seen[row, col, r["seed"]].append(r)
     clashes = [(key, runs) for key, runs in seen.items() if len(runs) > 1]
     if not clashes:
         return
@@ -346,8 +346,9 @@ def build_tables(
     if not records:
         raise ValueError("no records to report")
     records = list({r.get("run_id", id(r)): r for r in records}.values())
-    row_of = [row for row, _ in _rows(records)]
-    _check_one_run_per_seed(records, row_of)
+    names = cell_names(records)
+    _check_one_run_per_seed(records, names)
+    row_of = [row for row, _ in names]
     varying = _varying_data_keys(records)[0]
     present = {m for r in records for m in r["metrics"]}
     wanted = metrics or [m for m in METRIC_ORDER if m in present]
