@@ -56,24 +56,41 @@ def _init_worker(threads: int) -> None:
         os.environ[var] = str(threads)
 
 
-def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, str | None]]:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+# A worker that dies (killed, out of memory, a crash in native code) breaks the whole
+# pool: every run still pending in it fails with BrokenProcessPool, and which of them
+# killed the worker is unknown. Those runs are run again one at a time, so only the run
+# that kills its worker is reported as failed; the sweep then goes on in parallel.
+DIED = (
+    "the worker process died running this run (killed, out of memory, or a crash in "
+    "native code); the next invocation retries it"
+)
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+def _pool(jobs: int, threads: int):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
     # spawn, not fork: torch and OpenMP state must not be copied into children.
-    with ProcessPoolExecutor(
+    return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
         initargs=(threads,),
-    ) as pool:
-        # Submitting lazily keeps at most 2 x jobs runs queued, so an interrupt
-        # loses little queued work and memory stays flat on long sweeps.
-        todo = iter(tasks)
-        pending = {}
+    )
+
+
+def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, broken: list[Task]):
+    """Run ``todo`` in one pool until it is exhausted or the pool breaks; yield finished
+    runs, and leave in ``broken`` the runs that were pending when it broke."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending = {}
+    with _pool(jobs, threads) as pool:
 
         def refill():
+            # Submitting lazily keeps at most 2 x jobs runs queued, so an interrupt
+            # loses little queued work and memory stays flat on long sweeps.
             while len(pending) < 2 * jobs:
                 task = next(todo, None)
                 if task is None:
@@ -83,11 +100,54 @@ def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, 
         refill()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                # every run not finished by now failed with the pool, innocent or not
+                done = {f for f in pending if f.done()}
             for future in done:
-                task = pending.pop(future)
                 exc = future.exception()
-                yield task, (None if exc else future.result()), (_error_text(exc) if exc else None)
+                if not isinstance(exc, BrokenProcessPool):
+                    task = pending.pop(future)
+                    yield (
+                        task,
+                        (None if exc else future.result()),
+                        (_error_text(exc) if exc else None),
+                    )
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                broken.extend(pending.values())
+                return
             refill()
+
+
+def _one_at_a_time(tasks: list[Task], data_dir, threads: int):
+    """Run each of ``tasks`` alone in a worker; a run whose worker dies fails alone."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = None
+    try:
+        for task in tasks:
+            pool = pool or _pool(1, threads)
+            try:
+                yield task, pool.submit(execute, task.to_dict(), data_dir).result(), None
+            except BrokenProcessPool:
+                pool.shutdown()
+                pool = None
+                yield task, None, DIED
+            except Exception as exc:
+                yield task, None, _error_text(exc)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, str | None]]:
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    todo = iter(tasks)
+    while True:
+        broken: list[Task] = []
+        yield from _parallel_pass(todo, data_dir, jobs, threads, broken)
+        if not broken:
+            return
+        yield from _one_at_a_time(broken, data_dir, threads)
 
 
 def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, str | None]]:

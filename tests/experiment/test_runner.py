@@ -61,6 +61,43 @@ def test_parallel_gives_the_same_numbers_as_serial(tmp_path):
     assert serial == parallel and len(serial) == 2
 
 
+KILLER = """
+import os
+import signal
+
+import numpy as np
+
+from dtc.methods import TransferClusterer
+
+
+class DiesOnSeed1(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        if self.seed == 1:  # as the kernel's OOM killer would
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.labels_ = np.arange(pair.target.n_samples) % 2
+"""
+
+
+def test_a_run_that_kills_its_worker_fails_alone_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    # A dead worker breaks the process pool, failing every run pending in it; only the
+    # run that killed it may be reported as failed, the others must finish.
+    (tmp_path / "dtc_killer_plugin.py").write_text(KILLER)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the config is checked here
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))  # and run in spawned workers
+    config = {**CONFIG, "methods": {"k": {"method": "dtc_killer_plugin:DiesOnSeed1"}}}
+    cfg = load_config(config, ["seeds=[0,1,2,3,4]"])
+    summary = run_experiment(cfg, tmp_path / "out", jobs=2, progress=False)
+    assert summary.finished == 4 and len(summary.errors) == 1
+    assert "worker process died" in summary.errors[0][2]
+    assert [e["spec"]["seed"] for e in _lines(tmp_path / "out" / "errors.jsonl")] == [1]
+    rows = _lines(tmp_path / "out" / "results.jsonl")
+    assert sorted(r["seed"] for r in rows) == [0, 2, 3, 4]
+
+
 def test_failed_runs_are_reported_and_retried(tmp_path):
     cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,0]", "seeds=[0]"])
     summary = run_experiment(cfg, tmp_path, progress=False)
