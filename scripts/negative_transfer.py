@@ -63,6 +63,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh6 --json --seed 0                # rule #18
     python scripts/negative_transfer.py --fresh7 --seed 0 --out f7_s0.jsonl     # after the fixes
     python scripts/negative_transfer.py --fresh8 --seed 0 --out f8_s0.jsonl     # and a second
+    python scripts/negative_transfer.py --fresh9 --checks-only --check-seeds 5  # rule #19
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
@@ -297,6 +298,13 @@ FRESH8_BASES, FRESH8_POSITIVE, FRESH8_NEGATIVE = class_split_set(
     (26, 27, 28), "mixed5_matched", "mixed5_disjoint"
 )
 FRESH8_SEED = 10
+# Fresh set 9 (``--fresh9``, sixteenth session, rule #19): a sixth random half of the classes
+# in the target, digits shift seeds 29 to 31; its source checks choose rule #19, then it is
+# trained once with the defaults the rule leaves.
+FRESH9_BASES, FRESH9_POSITIVE, FRESH9_NEGATIVE = class_split_set(
+    (29, 30, 31), "mixed6_matched", "mixed6_disjoint"
+)
+FRESH9_SEED = 11
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -311,6 +319,7 @@ CASE_SETS = {
     "fresh6": (FRESH6_BASES, FRESH6_POSITIVE, FRESH6_NEGATIVE, FRESH6_SEED),
     "fresh7": (FRESH7_BASES, FRESH7_POSITIVE, FRESH7_NEGATIVE, FRESH7_SEED),
     "fresh8": (FRESH8_BASES, FRESH8_POSITIVE, FRESH8_NEGATIVE, FRESH8_SEED),
+    "fresh9": (FRESH9_BASES, FRESH9_POSITIVE, FRESH9_NEGATIVE, FRESH9_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -324,6 +333,7 @@ CASE_SET_HELP = {
     "fresh6": "fresh set 6 of rule #18: a third random half of the target's classes, new shifts",
     "fresh7": "fresh set 7 (after the 13th session's fixes): a fourth random half, new shifts",
     "fresh8": "fresh set 8 (14th session): a fifth random half, new shifts",
+    "fresh9": "fresh set 9 of rule #19 (16th session): a sixth random half, new shifts",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -398,6 +408,8 @@ CLASS_SPLITS = {
     "mixed4_disjoint": lambda k: (other_half(k, FRESH7_SEED), mixed_half(k, FRESH7_SEED)),
     "mixed5_matched": lambda k: (mixed_half(k, FRESH8_SEED), mixed_half(k, FRESH8_SEED)),
     "mixed5_disjoint": lambda k: (other_half(k, FRESH8_SEED), mixed_half(k, FRESH8_SEED)),
+    "mixed6_matched": lambda k: (mixed_half(k, FRESH9_SEED), mixed_half(k, FRESH9_SEED)),
+    "mixed6_disjoint": lambda k: (other_half(k, FRESH9_SEED), mixed_half(k, FRESH9_SEED)),
 }
 
 

@@ -198,6 +198,7 @@ def test_parity_constructions_of_the_fresh_set(load_script):
         ("fresh6", 28, {"mixed3_matched", "mixed3_disjoint"}),
         ("fresh7", 28, {"mixed4_matched", "mixed4_disjoint"}),
         ("fresh8", 28, {"mixed5_matched", "mixed5_disjoint"}),
+        ("fresh9", 28, {"mixed6_matched", "mixed6_disjoint"}),
     ],
 )
 def test_fresh_cases_are_new(load_script, case_set, n_positive, constructions):
@@ -463,10 +464,12 @@ def test_the_other_random_half_of_fresh_set_5(load_script):
         ("FRESH7_SEED", "mixed4", 23, [2, 5, 7, 8, 9], [0, 1, 3, 4, 6]),
         # the fourteenth session's: a fifth (seed 10), no earlier half or complement
         ("FRESH8_SEED", "mixed5", 26, [1, 2, 3, 4, 7], [0, 5, 6, 8, 9]),
+        # rule #19's: a sixth (seed 11), no earlier half or complement
+        ("FRESH9_SEED", "mixed6", 29, [1, 5, 6, 8, 9], [0, 2, 3, 4, 7]),
     ],
 )
 def test_the_later_random_halves_are_new(load_script, case_set, split, shift, half, other):
-    """Fresh sets 6 to 8: a random half no earlier set drew, and digits shifts no set used."""
+    """Fresh sets 6 to 9: a random half no earlier set drew, and digits shifts no set used."""
     script = load_script("negative_transfer")
     seed = getattr(script, case_set)
     assert script.mixed_half(10, seed) == half
