@@ -71,6 +71,18 @@ def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
     assert permuted["verdicts"] == ["unrelated_source"] * 2 and permuted["similarity"] is None
 
 
+def test_coil_wrong_halves_are_judged_on_coils_own_scale(load_script, data_dir):
+    """Rule #19: COIL20's true pair passes its family's 0.75, and the harness's source of
+    disjoint classes, which the digit corpora's 0.40 never flagged, is dissimilar."""
+    script = load_script("negative_transfer")
+    names = {"coil1->coil2", "coil2_disjoint"}
+    cases = {n: load for n, _, load in script.all_cases(data_dir, names)}
+    true = script.check_case(cases["coil1->coil2"](), 1)
+    wrong = script.check_case(cases["coil2_disjoint"](), 1)
+    assert true["verdicts"] == [None] and true["similarity"][0] > 0.8
+    assert wrong["verdicts"] == ["dissimilar_source"] and 0.6 < wrong["similarity"][0] < 0.7
+
+
 def test_digit_corpora_are_upright_8x8_digits_of_the_same_classes(load_script, data_dir):
     """The cross-corpus development pairs (rule #10) are real pairs: a 1-NN classifier fitted
     on one corpus recognises the other's digits far above chance, and far better than the

@@ -298,6 +298,8 @@ def test_the_family_threshold_of_each_shared_benchmark():
     assert resolve_min_similarity("family", "digits") == 0.40
     assert resolve_min_similarity("family", "mnist_usps") == 0.40
     assert resolve_min_similarity("family", "office_caltech10_surf") == 0.50
+    # rule #19: COIL20 is one corpus, judged on its own scale
+    assert resolve_min_similarity("family", "coil20") == 0.75
     assert resolve_min_similarity("family", "my_own_benchmark") is None
     assert resolve_min_similarity("family", None) is None
     assert resolve_min_similarity(0.3, "office_caltech10_surf") == 0.3  # a number is kept
