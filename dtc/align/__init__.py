@@ -29,7 +29,8 @@ register("cdan", "dtc.align.cdan:CDANLoss")
 register("cdan_e", "dtc.align.cdan:CDANELoss")
 register("swd", "dtc.align.ot:SlicedWassersteinLoss")
 register("sinkhorn", "dtc.align.ot:SinkhornLoss")
-# pytorch-adapt (the `adapt` extra) is imported only when one of these is built.
+# pytorch-adapt (optional, not a dependency: `make venv` installs it) is imported only
+# when one of these is built.
 register("pytorch_adapt", "dtc.align.interop:PytorchAdaptLoss")
 register("pa_mmd", "dtc.align.interop:PAMMDLoss")
 register("pa_coral", "dtc.align.interop:PACORALLoss")
