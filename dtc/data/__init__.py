@@ -17,7 +17,14 @@ from dtc.data.digits import check_digits_options, make_digits_pair
 from dtc.data.domain import Domain, DomainPair, check_features
 from dtc.data.files import load_csv, load_mat, load_npz
 from dtc.data.imbalance import check_imbalance, make_imbalanced
-from dtc.data.preprocessing import floored_std, normalize_rows, pca, standardize
+from dtc.data.preprocessing import (
+    column_std,
+    floored_std,
+    normalize_rows,
+    pca,
+    standardize,
+    zscore_columns,
+)
 from dtc.data.shifts import apply_shift, shift_domain
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "check_digits_options",
     "check_features",
     "check_imbalance",
+    "column_std",
     "floored_std",
     "list_benchmarks",
     "load_csv",
@@ -44,4 +52,5 @@ __all__ = [
     "resolve_data_dir",
     "shift_domain",
     "standardize",
+    "zscore_columns",
 ]

@@ -22,6 +22,7 @@ from dtc.data.domain import Domain, DomainPair
 
 __all__ = [
     "PCA_FIT_ON",
+    "column_std",
     "floored_std",
     "mean_pool_images",
     "normalize_rows",
@@ -47,17 +48,34 @@ def _safe_divide(X: np.ndarray, denom: np.ndarray) -> np.ndarray:
     return X / denom
 
 
+def column_std(X) -> np.ndarray:
+    """Population standard deviation (``ddof=0``) of each column of ``X`` ``(n, d)`` ->
+    ``(d,)``, 0 for a column that is constant up to floating-point rounding.
+
+    Why: the computed variance of a constant column is rounding error, not 0 (0.1 repeated
+    1,000 times: std 1.4e-15), and dividing by it would blow that error up to unit variance.
+    A column counts as constant when its variance is within the error bound of the
+    two-pass variance, ``n eps var + (n eps mean)^2`` (Chan, Golub & LeVeque, The American
+    Statistician, 1983), the test scikit-learn's ``StandardScaler`` applies.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    mean, var = X.mean(axis=0), X.var(axis=0)
+    eps, n = np.finfo(np.float64).eps, X.shape[0]
+    constant = var <= n * eps * var + (n * eps * mean) ** 2
+    return np.where(constant, 0.0, np.sqrt(var))
+
+
 def zscore_columns(X, *, mean=None, std=None) -> np.ndarray:
     """Z-score each column of ``X`` of shape ``(n, d)``; returns ``(n, d)`` float64.
 
     Uses the population standard deviation (``ddof=0``, MATLAB ``zscore(X, 1)``,
     as ``sklearn.preprocessing.StandardScaler``). ``mean`` and ``std`` of shape
-    ``(d,)`` default to the statistics of ``X``. Zero-variance columns are only
-    centred (divided by 1).
+    ``(d,)`` default to the statistics of ``X`` (:func:`column_std`). Zero-variance
+    columns are only centred (divided by 1).
     """
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0) if mean is None else mean
-    std = X.std(axis=0) if std is None else std
+    std = column_std(X) if std is None else std
     return _safe_divide(X - mean, std)
 
 
@@ -72,8 +90,7 @@ def floored_std(X, quantile: float | None = None) -> np.ndarray:
     keep their small spread instead of being inflated to unit variance; constant columns
     stay constant (their std 0 is floored too, and centring makes them 0).
     """
-    X = np.asarray(X, dtype=np.float64)
-    std = X.std(axis=0)
+    std = column_std(X)
     if quantile is None:
         return std
     q = float(quantile)
@@ -238,7 +255,7 @@ def standardize(data, *, mode: str = "per_domain"):
                 "standardize: mode='joint' needs one feature space; the pair is heterogeneous"
             )
         both = np.vstack([data.source.X, data.target.X]).astype(np.float64)
-        mean, std = both.mean(axis=0), both.std(axis=0)
+        mean, std = both.mean(axis=0), column_std(both)
         return _map_rows(data, lambda X: zscore_columns(X, mean=mean, std=std))
     return _map_rows(data, zscore_columns)
 

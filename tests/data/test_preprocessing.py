@@ -38,6 +38,24 @@ def test_standardize_joint(pair):
     np.testing.assert_allclose(out.target.X, scaler.transform(pair.target.X), atol=1e-5)
 
 
+def test_a_column_constant_up_to_rounding_is_only_centred():
+    # 0.1 repeated: numpy's std is 1.4e-15 of rounding error, and dividing by it would
+    # turn the error into unit variance; the values 0.1 + k eps vary only by rounding too.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    X[:, 0] = 0.1
+    X[:, 1] = 0.1 + np.finfo(float).eps * rng.integers(0, 2, 1000)
+    assert X[:, 0].std() > 0 and X[:, 1].std() > 0
+    np.testing.assert_array_equal(data.column_std(X)[:2], 0.0)
+    assert data.column_std(X)[2] == pytest.approx(X[:, 2].std(), rel=1e-12)
+    out = data.zscore_columns(X)
+    np.testing.assert_allclose(out, StandardScaler().fit_transform(X), atol=1e-12)
+    assert np.abs(out[:, :2]).max() < 1e-12
+    # a column that varies, however little against its mean, is still scaled
+    X[:, 1] = 1e6 + 1e-4 * rng.normal(size=1000)
+    assert data.zscore_columns(X)[:, 1].std() == pytest.approx(1.0)
+
+
 def test_standardize_domain_and_input_untouched(pair):
     before = pair.source.X.copy()
     out = data.standardize(pair.source)
