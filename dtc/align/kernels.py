@@ -67,6 +67,7 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
     because rounding can make it slightly negative.
     """
     same = y is None
+    x, y = _centred(x, None if same else y)
     y = x if same else y
     xn = (x * x).sum(1)
     yn = xn if same else (y * y).sum(1)
@@ -74,6 +75,20 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
     if same:
         d2.fill_diagonal_(0)
     return d2
+
+
+def _centred(x: torch.Tensor, y: torch.Tensor | None = None):
+    """``x`` and ``y`` less the mean of their rows pooled (detached; ``y`` may be None).
+
+    Why: a distance does not change under a shift, but its expansion ``||x||^2 + ||y||^2 -
+    2 x y^T`` subtracts terms of the size of the squared norms, so samples far from the
+    origin lose the distance to rounding (float32 features at 100 +- 0.1: the MMD off by
+    4 %). Centred, the terms are of the size of the spread. The mean is detached because
+    the distances do not depend on it.
+    """
+    pooled = x if y is None else torch.cat([x, y])
+    centre = pooled.detach().mean(0)
+    return x - centre, (None if y is None else y - centre)
 
 
 def _subsample(x: torch.Tensor, max_samples: int) -> torch.Tensor:
@@ -469,6 +484,8 @@ def kernel_sums(
     """
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
         raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
+    pairs = [_centred(x, y) for x, y in zip(xs, ys)]  # each layer on its own pooled mean
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
     return _KernelSums.apply(tuple(kernels), bool(exclude_diagonal), block_size, *xs, *ys)
 
 

@@ -338,6 +338,28 @@ def test_gradcheck_loss_with_dan_family_and_float32_gradient():
         np.testing.assert_allclose(g_.double(), r, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_float32_samples_far_from_the_origin_keep_their_distances(estimator):
+    # Features at 100 +- 0.1: the squared norms are 1e6 times the squared distances, and
+    # float32's expansion ||x||^2 + ||y||^2 - 2 x.y put the MMD off by 4 % before centring.
+    x, y = _pair(n=60, m=50, d=16, shift=0.02, seed=3)
+    x, y = 0.1 * x + 100, 0.1 * y + 100
+    ref = _np_mmd2(x.numpy(), y.numpy(), (0.3,), estimator)
+    x32, y32 = (t.float().requires_grad_(True) for t in (x, y))
+    got = mmd2(x32, y32, estimator=estimator, sigmas=(0.3,), block_size=16)
+    assert got.item() == pytest.approx(ref, abs=1e-6)  # float32 kernels: 1e-7 a term
+    # the gradient is the centred samples' (the shift is constant), against float64 autograd
+    x64, y64 = ((t - 100).requires_grad_(True) for t in (x, y))
+    want = torch.autograd.grad(mmd2(x64, y64, estimator=estimator, sigmas=(0.3,)), (x64, y64))
+    for g_, r in zip(torch.autograd.grad(got, (x32, y32)), want):
+        np.testing.assert_allclose(g_.double(), r, rtol=1e-3, atol=1e-6)
+    # the median heuristic's distances too
+    d2 = pairwise_sq_dists(x32.detach(), y32.detach()).double()
+    np.testing.assert_allclose(d2, cdist(x, y, "sqeuclidean"), rtol=1e-3, atol=1e-5)
+    loss = MMDLoss()
+    assert loss(x32, y32).item() == pytest.approx(loss(x, y).item(), rel=1e-4)
+
+
 @pytest.mark.parametrize("chunk", [1, 2, None])
 def test_linear_time_sums_match_numpy_and_gradcheck(chunk):
     # Odd n, n_s != n_t (the tail is unused) and chunks that do not divide the 4 pairs.
