@@ -100,8 +100,8 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
         refill()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                # every run not finished by now failed with the pool, innocent or not
+            broke = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+            if broke:  # every run not finished by now failed with the pool, innocent or not
                 done = {f for f in pending if f.done()}
             for future in done:
                 exc = future.exception()
@@ -112,7 +112,7 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
                         (None if exc else future.result()),
                         (_error_text(exc) if exc else None),
                     )
-            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+            if broke:
                 broken.extend(pending.values())
                 return
             refill()
