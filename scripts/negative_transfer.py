@@ -64,6 +64,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh7 --seed 0 --out f7_s0.jsonl     # after the fixes
     python scripts/negative_transfer.py --fresh8 --seed 0 --out f8_s0.jsonl     # and a second
     python scripts/negative_transfer.py --fresh9 --checks-only --check-seeds 5  # rule #19
+    python scripts/negative_transfer.py --fresh10 --seed 4 --out f10_s4.jsonl   # issue's kinds
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
@@ -305,6 +306,44 @@ FRESH9_BASES, FRESH9_POSITIVE, FRESH9_NEGATIVE = class_split_set(
     (29, 30, 31), "mixed6_matched", "mixed6_disjoint"
 )
 FRESH9_SEED = 11
+# Fresh set 10 (``--fresh10``, seventeenth session): the issue's own kinds of case -- every
+# benchmark pair as published as a positive, and the four constructions of the issue as
+# negatives -- with a new construction seed, new digits shifts and no case name of another set;
+# trained once at seeds 4 and 5 to see whether the harness's figures hold on its kinds of case.
+FRESH10_BASES = [b for b in FRESH_BASES if b[1] not in ("digits", "digit_corpora")]
+FRESH10_BASES += [(f"digits_s{seed}", "digits", seed, None) for seed in (32, 33, 34)]
+FRESH10_POSITIVE = [(name, name, None, None) for name, *_ in FRESH10_BASES]
+_SHIFTS10 = ["digits_s32", "digits_s33", "digits_s34"]
+_SURF10 = [f"office_{p}" for p in ("A->W", "C->A", "W->D", "A->C", "D->C", "C->W", "A->D")]
+FRESH10_NEGATIVE = (
+    [(f"{base}_disjoint", base, "disjoint", None) for base in _SURF10 + _SHIFTS10]
+    + [
+        (f"{base}_corrupted", base, "corrupted", None)
+        for base in [*_SURF10, "mnist->usps", "usps->mnist", "coil1->coil2", *_SHIFTS10]
+    ]
+    + [
+        (f"{base}_permuted", base, "permuted", None)
+        for base in ("office_C->D", "office_D->W", "office_W->C", "usps->mnist", "coil2->coil1")
+    ]
+    + [
+        ("office_D->C_from_mnist", "office_D->C", "other", ("mnist_usps", "mnist", "usps")),
+        ("office_W->A_from_coil2", "office_W->A", "other", ("coil20", "coil2", "coil1")),
+        (
+            "usps->mnist_from_caltech10",
+            "usps->mnist",
+            "other",
+            ("office_caltech10_surf", "caltech10", "amazon"),
+        ),
+        ("coil2->coil1_from_usps", "coil2->coil1", "other", ("mnist_usps", "usps", "mnist")),
+        (
+            "digits_s33_from_dslr",
+            "digits_s33",
+            "other",
+            ("office_caltech10_surf", "dslr", "amazon"),
+        ),
+    ]
+)
+FRESH10_SEED = 12
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -320,6 +359,7 @@ CASE_SETS = {
     "fresh7": (FRESH7_BASES, FRESH7_POSITIVE, FRESH7_NEGATIVE, FRESH7_SEED),
     "fresh8": (FRESH8_BASES, FRESH8_POSITIVE, FRESH8_NEGATIVE, FRESH8_SEED),
     "fresh9": (FRESH9_BASES, FRESH9_POSITIVE, FRESH9_NEGATIVE, FRESH9_SEED),
+    "fresh10": (FRESH10_BASES, FRESH10_POSITIVE, FRESH10_NEGATIVE, FRESH10_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -334,6 +374,7 @@ CASE_SET_HELP = {
     "fresh7": "fresh set 7 (after the 13th session's fixes): a fourth random half, new shifts",
     "fresh8": "fresh set 8 (14th session): a fifth random half, new shifts",
     "fresh9": "fresh set 9 of rule #19 (16th session): a sixth random half, new shifts",
+    "fresh10": "fresh set 10 (17th session): the issue's kinds of case on new constructions",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}

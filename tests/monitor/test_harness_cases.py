@@ -71,6 +71,47 @@ def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
     assert permuted["verdicts"] == ["unrelated_source"] * 2 and permuted["similarity"] is None
 
 
+def test_fresh_set_10_holds_the_issues_kinds_of_case(load_script):
+    """Fresh set 10: every published pair as a positive, the issue's four constructions as
+    negatives, no negative named like a case of another set, and disjoint classes only on pairs
+    where no other set computed them."""
+    script = load_script("negative_transfer")
+    cases = script.all_cases(None, case_set="fresh10")
+    positive = {n for n, k, _ in cases if k == "positive"}
+    negative = {n for n, k, _ in cases if k == "negative"}
+    published = {n for n, b, *_ in script.FRESH_BASES if b != "digit_corpora"}
+    assert positive == published - {"digits_s5", "digits_s6", "digits_s7"} | {
+        "digits_s32",
+        "digits_s33",
+        "digits_s34",
+    }
+    assert len(positive) == 19 and len(negative) == 33
+    hows = [how for _, _, how, _ in script.FRESH10_NEGATIVE]
+    assert {h: hows.count(h) for h in set(hows)} == {
+        "disjoint": 10,
+        "corrupted": 13,
+        "permuted": 5,
+        "other": 5,
+    }
+    disjoint_bases = {base for _, base, how, _ in script.FRESH10_NEGATIVE if how == "disjoint"}
+    for other in set(script.CASE_SETS) - {"fresh10"}:
+        assert not negative & {c[0] for c in script.all_cases(None, case_set=other)}
+        _, _, earlier, _ = script.CASE_SETS[other]
+        assert not disjoint_bases & {base for _, base, how, _ in earlier if how == "disjoint"}
+    # The "disjoint" of the harness names its negatives after the target ("coil2_disjoint").
+    assert not disjoint_bases & {"digits", "coil1->coil2"}
+
+
+def test_fresh_set_10_other_benchmark_sources_take_the_targets_shape(load_script, data_dir):
+    script = load_script("negative_transfer")
+    names = {n for n, _, how, _ in script.FRESH10_NEGATIVE if how == "other"}
+    for name, _, load in script.all_cases(data_dir, names, case_set="fresh10"):
+        pair = load()
+        assert pair.source.n_features == pair.target.n_features, name
+        assert pair.source.name.startswith("other:"), name
+        assert set(np.unique(pair.source.y)) <= set(range(pair.n_clusters)), name
+
+
 def test_coil_wrong_halves_are_judged_on_coils_own_scale(load_script, data_dir):
     """Rule #19: COIL20's true pair passes its family's 0.75, and the harness's source of
     disjoint classes, which the digit corpora's 0.40 never flagged, is dissimilar."""
