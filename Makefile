@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: a looser pin would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e ".[dev]" "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet -e ".[dev,faiss]" "torch==$(TORCH_VERSION)"
 	# pytorch-adapt declares torchvision (no CPU wheel here): install without deps.
 	$(PY) -m pip install --quiet --no-deps "pytorch-adapt==0.0.83"
 	$(PY) -m pip install --quiet "torchmetrics>=1.0" "pytorch-metric-learning>=2.0" "torch==$(TORCH_VERSION)"
