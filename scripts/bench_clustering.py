@@ -8,8 +8,10 @@ Configurations (synthetic, seeded: 10 Gaussian clusters with centres uniform in
   its default ``SpectralClustering()`` (affinity "rbf": a dense n x n matrix, so only its
   projected memory is reported at this size);
 * spectral, n = 5,000: the same three, all run (the rbf default fits at this size);
-* K-means, n = 1,000,000, d in {10, 64}: ``dtc.cluster.kmeans`` (n_init=10) beside
-  scikit-learn's ``KMeans()`` defaults (n_init="auto", i.e. one k-means++ run).
+* K-means, n = 1,000,000, d in {10, 64}: ``dtc.cluster.kmeans`` (n_init=10, the
+  scikit-learn back end) beside scikit-learn's ``KMeans()`` defaults (n_init="auto", i.e.
+  one k-means++ run) and, where faiss is installed, ``dtc.cluster.kmeans`` with
+  ``backend="faiss"`` (what ``backend="auto"`` picks at this size).
 
 Every configuration runs in its own subprocess (``--worker``) with a timeout; peak
 memory is that process's ``ru_maxrss`` (data included), time is wall and CPU time of
@@ -60,10 +62,11 @@ def _run_method(method: str, X: np.ndarray):
         from sklearn.cluster import SpectralClustering
 
         return SpectralClustering(N_CLUSTERS, random_state=0).fit_predict(X)
-    if method == "dtc-kmeans":
+    if method in ("dtc-kmeans", "faiss-kmeans"):
         from dtc.cluster import kmeans
 
-        return kmeans(X, N_CLUSTERS, seed=0)[0]
+        backend = "faiss" if method == "faiss-kmeans" else "sklearn"
+        return kmeans(X, N_CLUSTERS, seed=0, backend=backend)[0]
     if method == "sklearn-kmeans-default":
         from sklearn.cluster import KMeans
 
@@ -92,6 +95,11 @@ def worker(config: dict) -> dict:
 
 
 def run_in_subprocess(config: dict, timeout: float) -> dict:
+    if config["method"] == "faiss-kmeans":
+        from dtc.cluster.kmeans import faiss_available
+
+        if not faiss_available():
+            return {**config, "status": "no faiss"}
     if config.get("refuse"):
         n = config["n"]
         return {
@@ -129,6 +137,7 @@ def configurations(scale: float) -> list[dict]:
             {"task": "spectral", "n": small, "d": d, "method": "sklearn-spectral-default"},
             {"task": "kmeans", "n": huge, "d": d, "method": "dtc-kmeans"},
             {"task": "kmeans", "n": huge, "d": d, "method": "sklearn-kmeans-default"},
+            {"task": "kmeans", "n": huge, "d": d, "method": "faiss-kmeans"},
         ]
     return out
 
