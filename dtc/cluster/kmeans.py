@@ -16,7 +16,8 @@ seconds on a laptop:
 * with faiss (``backend="faiss"``, or ``"auto"`` from :data:`FAISS_MIN_SAMPLES` samples
   on when faiss is importable) the seeding and restarts are still scikit-learn's on the
   subsample (faiss only seeds at random, which lands in poor local optima), and faiss
-  runs the full-data Lloyd iterations. faiss is optional, never a dependency.
+  runs the full-data Lloyd iterations. faiss is optional (the ``faiss`` extra, which
+  ``make venv`` installs for the tests), never a core dependency.
 
 The centre index is kept throughout: row ``c`` of the returned centres is the
 centre that started at ``init[c]`` (scikit-learn relocates an emptied centre in
