@@ -509,6 +509,14 @@ def construct_negative(
         return make_digits_pair(1.0, t.meta["seed"])
     elif how == "other":
         o = other.source
+        n_other = len(np.unique(o.y))
+        if n_other < pair.n_clusters:
+            # Folding cannot add classes, and DTC names its clusters by the source's classes
+            # under model transfer: such a source would be refused by the method, not judged.
+            raise ValueError(
+                f"other: the source from {other.benchmark!r} has {n_other} classes, fewer than "
+                f"the target's {pair.n_clusters} clusters"
+            )
         d = t.n_features
         # PCA needs d <= min(n, d_other) components; pad with zero columns beyond that.
         m = min(d, o.n_samples, o.n_features)
