@@ -514,8 +514,8 @@ def construct_negative(
             # Folding cannot add classes, and DTC names its clusters by the source's classes
             # under model transfer: such a source would be refused by the method, not judged.
             raise ValueError(
-                f"other: the source from {other.benchmark!r} has {n_other} classes, fewer than "
-                f"the target's {pair.n_clusters} clusters"
+                f"other: the source {o.name!r} ({other.benchmark}) has {n_other} classes, fewer "
+                f"than the target's {pair.n_clusters} clusters"
             )
         d = t.n_features
         # PCA needs d <= min(n, d_other) components; pad with zero columns beyond that.

@@ -116,22 +116,6 @@ def test_fresh_set_10_other_benchmark_sources_take_the_targets_shape(load_script
         assert set(np.unique(pair.source.y)) <= set(range(pair.n_clusters)), name
 
 
-def test_a_source_from_a_benchmark_with_fewer_classes_is_refused(load_script):
-    """Fresh set 10's USPS source for COIL20 (10 classes for 20 clusters) cannot be folded onto
-    the target's classes: the construction says so (the case is then skipped with that note)."""
-    script = load_script("negative_transfer")
-    rng = np.random.default_rng(0)
-    target = script.Domain(rng.normal(size=(40, 6)), np.arange(40) % 20, name="t")
-    pair = script.DomainPair(target, target, n_clusters=20, benchmark="coil20")
-    ten = script.Domain(rng.normal(size=(30, 8)), np.arange(30) % 10, name="o")
-    other = script.DomainPair(ten, ten, n_clusters=10, benchmark="mnist_usps")
-    with pytest.raises(ValueError, match="has 10 classes, fewer than the target's 20"):
-        script.construct_negative(pair, "other", other, seed=0)
-    many = script.Domain(rng.normal(size=(30, 8)), np.arange(30) % 20, name="o")
-    src = script.construct_negative(pair, "other", script.DomainPair(many, many, 20), 0).source
-    assert src.X.shape == (30, 6) and set(src.y) == set(range(20))
-
-
 def test_coil_wrong_halves_are_judged_on_coils_own_scale(load_script, data_dir):
     """Rule #19: COIL20's true pair passes its family's 0.75, and the harness's source of
     disjoint classes, which the digit corpora's 0.40 never flagged, is dissimilar."""

@@ -913,10 +913,16 @@ def test_harness_constructs_the_negative_cases(load_script):
     assert np.std(corr.source.X - s.X) == pytest.approx(2 * s.X.std(), rel=0.05)
 
     X, y = blobs(n_per=30, d=80)
-    other = script.construct_negative(pair, "other", DomainPair(Domain(X, y), Domain(X, y)))
+    y10 = np.arange(len(X)) % 10  # as many classes as the target's clusters
+    other = script.construct_negative(pair, "other", DomainPair(Domain(X, y10), Domain(X, y10)))
     assert other.source.X.shape == (90, 64) and other.source.X.mean() == pytest.approx(
         t.X.mean(), abs=1e-5
     )
+    assert set(other.source.y) == set(range(10))
+    # Folding cannot add classes, and DTC's model transfer would refuse the pair: the
+    # construction refuses it first (fresh set 10's USPS source for COIL20's 20 clusters).
+    with pytest.raises(ValueError, match="has 3 classes, fewer than the target's 10 clusters"):
+        script.construct_negative(pair, "other", DomainPair(Domain(X, y), Domain(X, y)))
 
 
 # -- metric ---------------------------------------------------------------------------
