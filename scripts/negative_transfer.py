@@ -6,7 +6,8 @@ Cases, each one target clustered with one source:
   digits default, Office-Caltech10 SURF, MNIST-USPS, COIL1-COIL2);
 * **negative** (``kind="negative"``, constructed): for a benchmark target, a source
   - ``other``: from another benchmark, reduced to the target's dimension by PCA and
-    rescaled to the target's value range;
+    rescaled to the target's value range, its labels folded onto the target's k clusters
+    (refused when it has fewer than k classes: DTC's model transfer would refuse the pair);
   - ``permuted``: the true source with its features permuted (a fixed random permutation);
   - ``disjoint``: the true source restricted to classes disjoint from the target's
     (source classes 0-4, target classes 5-9, 5 clusters);
