@@ -88,9 +88,9 @@ def test_estimator_fit_predict(blobs):
 
 @pytest.fixture(scope="module")
 def faiss_or_skip():
-    """Whether faiss runs here. It is optional, so its tests skip without it, but under CI
-    (``CI`` set, where ``make venv`` installs it) a missing install fails: CI never passes by
-    skipping the faiss path."""
+    """Skips a faiss test where faiss is not installed (it is optional), but fails it under CI
+    (``CI`` set, where ``make venv`` installs faiss): CI never passes by skipping the faiss
+    path."""
     if not kmeans_module.faiss_available():
         if os.environ.get("CI"):
             pytest.fail("CI is set but faiss cannot be imported; run `make venv`")

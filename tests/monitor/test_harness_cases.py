@@ -98,8 +98,6 @@ def test_fresh_set_10_holds_the_issues_kinds_of_case(load_script):
         assert not negative & {c[0] for c in script.all_cases(None, case_set=other)}
         _, _, earlier, _ = script.CASE_SETS[other]
         assert not disjoint_bases & {base for _, base, how, _ in earlier if how == "disjoint"}
-    # The "disjoint" of the harness names its negatives after the target ("coil2_disjoint").
-    assert not disjoint_bases & {"digits", "coil1->coil2"}
 
 
 def test_fresh_set_10_other_benchmark_sources_take_the_targets_shape(load_script, data_dir):
