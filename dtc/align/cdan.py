@@ -12,12 +12,12 @@ assignments count more. The adversarial game is DANN's: see :mod:`dtc.align.dann
 Gradients. As in the authors' implementation (``thuml/CDAN``, ``pytorch/loss.py``,
 function ``CDAN``), the ``g`` inside the map is detached: the discriminator's gradient
 shapes the features, not the cluster assignments. The CDAN+E weights are computed from
-the detached ``g`` as well; that is dtc's choice, not the authors'. Their code keeps the
-entropy ``H(g)`` in the graph and attaches a reversed gradient (``-coeff`` times it, a
-gradient reversal hook) to it, so the assignments are also trained, adversarially,
-through the weights. Here no gradient reaches the assignments at all, and the weights
-only rescale the per-sample terms. The values agree: both normalise the weights within
-each domain by their (detached) sum.
+the detached ``g`` as well by default (``entropy_gradient=False``): no gradient reaches the
+assignments, and the weights only rescale the per-sample terms. The authors' code keeps the
+entropy ``H(g)`` in the graph and attaches a reversed gradient to it (``-coeff`` times it,
+the reversal coefficient of the features), so the assignments are also trained,
+adversarially, through the weights; ``entropy_gradient=True`` does that. The values agree
+either way: both normalise the weights within each domain by their detached sum.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from torch import nn
 
 from dtc.align.dann import AdversarialLoss
 from dtc.align.discriminator import check_feature_width, check_in_features, domain_bce
+from dtc.align.grl import grad_reverse
 
 __all__ = [
     "CDANELoss",
@@ -98,10 +99,19 @@ class RandomizedMultilinearMap(nn.Module):
         return f"out_dim={self.out_dim}, seed={self.seed}"
 
 
-def entropy_weights(probs: torch.Tensor) -> torch.Tensor:
+def entropy_weights(probs: torch.Tensor, reverse_coeff: float | None = None) -> torch.Tensor:
     """CDAN+E weights ``1 + exp(-H(g))`` with ``H(g) = -sum_j g_j log g_j``:
-    ``probs`` ``(n, k)`` -> ``(n,)`` in ``[1 + 1/k, 2]``."""
-    entropy = -torch.special.xlogy(probs, probs).sum(dim=1)
+    ``probs`` ``(n, k)`` -> ``(n,)`` in ``[1 + 1/k, 2]``. With ``reverse_coeff`` the
+    gradient reaching ``H`` is multiplied by ``-reverse_coeff`` on its way back (the
+    authors' gradient reversal hook on the entropy); the values are the same up to rounding."""
+    if reverse_coeff is None:
+        entropy = -torch.special.xlogy(probs, probs).sum(dim=1)
+    else:
+        # p log p with the log's argument floored at the smallest normal number: the value
+        # of xlogy (0 at p = 0) up to rounding, but a finite gradient where an assignment
+        # underflowed to 0 (xlogy's is -inf there, and training turns to NaN).
+        tiny = torch.finfo(probs.dtype).tiny
+        entropy = grad_reverse(-(probs * probs.clamp_min(tiny).log()).sum(dim=1), reverse_coeff)
     return 1.0 + torch.exp(-entropy)
 
 
@@ -131,8 +141,10 @@ class CDANLoss(AdversarialLoss):
     ``in_features`` the feature dimension ``d`` and ``n_clusters`` the number of clusters
     ``k`` (``None``: inferred at the first call); ``randomized`` use the randomized
     multilinear map with ``randomized_dim`` outputs (advised when ``d * k`` exceeds a few
-    thousand) drawn from ``seed``; ``entropy_conditioning`` the CDAN+E weights; ``hidden``,
-    ``dropout``, ``max_coeff``, ``schedule``, ``gamma`` as in :class:`~dtc.align.dann.DANNLoss`.
+    thousand) drawn from ``seed``; ``entropy_conditioning`` the CDAN+E weights, and
+    ``entropy_gradient`` whether they pass a reversed gradient to the assignments, as in the
+    authors' code (see the module docstring); ``hidden``, ``dropout``, ``max_coeff``,
+    ``schedule``, ``gamma`` as in :class:`~dtc.align.dann.DANNLoss`.
 
     ``loss(source (n_s, d), target (n_t, d), source_probs=(n_s, k), target_probs=(n_t, k),
     progress=p)`` -> scalar.
@@ -149,11 +161,17 @@ class CDANLoss(AdversarialLoss):
         randomized: bool = False,
         randomized_dim: int = 1024,
         entropy_conditioning: bool = False,
+        entropy_gradient: bool = False,
         max_coeff: float = 1.0,
         schedule: str = "dann",
         gamma: float = 10.0,
         seed: int = 0,
     ):
+        if entropy_gradient and not entropy_conditioning:
+            raise ValueError(
+                "entropy_gradient=True needs entropy_conditioning=True (CDAN+E): CDAN has no "
+                "entropy weights to pass a gradient through"
+            )
         in_features = check_in_features(in_features)
         n_clusters = check_in_features(n_clusters, "n_clusters")
         if randomized:
@@ -167,6 +185,7 @@ class CDANLoss(AdversarialLoss):
         self.n_clusters = n_clusters
         self.randomized_map = mapper
         self.entropy_conditioning = bool(entropy_conditioning)
+        self.entropy_gradient = bool(entropy_gradient)
 
     def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or
@@ -177,8 +196,9 @@ class CDANLoss(AdversarialLoss):
 
     def compute(self, source, target, **context):
         owner = type(self).__name__
-        probs_s = soft_assignments(context, "source", source.shape[0], owner).detach()
-        probs_t = soft_assignments(context, "target", target.shape[0], owner).detach()
+        raw_s = soft_assignments(context, "source", source.shape[0], owner)
+        raw_t = soft_assignments(context, "target", target.shape[0], owner)
+        probs_s, probs_t = raw_s.detach(), raw_t.detach()
         if probs_s.shape[1] != probs_t.shape[1]:
             raise ValueError(
                 f"{owner}: source_probs has {probs_s.shape[1]} clusters and target_probs "
@@ -191,20 +211,25 @@ class CDANLoss(AdversarialLoss):
             )
         check_feature_width(source, self.in_features)
         probs_s, probs_t = probs_s.to(source), probs_t.to(target)
+        progress = context.get("progress")
         logits_s, logits_t = self.discriminate(
-            self.condition(source, probs_s),
-            self.condition(target, probs_t),
-            context.get("progress"),
+            self.condition(source, probs_s), self.condition(target, probs_t), progress
         )
         if not self.entropy_conditioning:
             return domain_bce(logits_s, logits_t)
-        return domain_bce(logits_s, logits_t, entropy_weights(probs_s), entropy_weights(probs_t))
+        if self.entropy_gradient:  # the authors' CDAN+E: a reversed gradient through H(g)
+            coeff = self.grl.coefficient(progress)
+            w_s = entropy_weights(raw_s.to(source), reverse_coeff=coeff)
+            w_t = entropy_weights(raw_t.to(target), reverse_coeff=coeff)
+        else:
+            w_s, w_t = entropy_weights(probs_s), entropy_weights(probs_t)
+        return domain_bce(logits_s, logits_t, w_s, w_t)
 
 
 class CDANELoss(CDANLoss):
     """CDAN+E: :class:`CDANLoss` with entropy conditioning, each sample weighted by
-    ``1 + exp(-H(g))`` (normalised within its domain). The weights carry no gradient,
-    unlike in the authors' code; see the module docstring."""
+    ``1 + exp(-H(g))`` (normalised within its domain). The weights carry no gradient unless
+    ``entropy_gradient=True`` (the authors' code); see the module docstring."""
 
     def __init__(self, **params):
         if "entropy_conditioning" in params:

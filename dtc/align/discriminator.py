@@ -75,7 +75,9 @@ class DomainDiscriminator(nn.Module):
 def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     if weights is None:
         return values.mean()
-    return (weights * values).sum() / weights.sum()
+    # The normaliser is a constant, as in the CDAN authors' code: weights that carry a
+    # gradient (CDAN+E with entropy_gradient) are trained through their own terms only.
+    return (weights * values).sum() / weights.sum().detach()
 
 
 def domain_bce(
@@ -88,7 +90,8 @@ def domain_bce(
 
     ``source_logits`` ``(n_s,)``, ``target_logits`` ``(n_t,)``, optional non-negative
     per-sample weights of the same shapes -> scalar
-    ``(mean_s BCE(l, 1) + mean_t BCE(l, 0)) / 2`` (weighted means when weights are given).
+    ``(mean_s BCE(l, 1) + mean_t BCE(l, 0)) / 2`` (weighted means when weights are given,
+    each normalised by its detached sum).
     Each domain counts half whatever its batch size, so unequal batches do not bias the
     discriminator; with equal batch sizes and no weights this is the BCE over the
     concatenated batch of Ganin et al. A discriminator that outputs 1/2 everywhere scores

@@ -333,14 +333,69 @@ def test_cdan_e_weights_by_hand():
 
 @pytest.mark.parametrize("cls", [CDANLoss, CDANELoss], ids=["cdan", "cdan_e"])
 def test_cdan_probs_get_no_gradient_and_features_get_reversed_one(cls):
-    # The map's g is detached as in the authors' code; for CDAN+E the weights are too,
-    # which is dtc's choice (the authors attach a reversed gradient to the entropy).
+    # The map's g is detached as in the authors' code; for CDAN+E the weights are too by
+    # default, which is dtc's choice (the authors attach a reversed gradient to the
+    # entropy: entropy_gradient=True, tested below).
     loss = cls(schedule="constant", hidden=(8,))
     s = torch.randn(5, 3, requires_grad=True)
     ps = torch.softmax(torch.randn(5, 2), 1).requires_grad_(True)
     loss(s, torch.randn(4, 3), source_probs=ps, target_probs=torch.full((4, 2), 0.5)).backward()
     assert ps.grad is None
     assert s.grad is not None and s.grad.abs().sum() > 0
+
+
+def test_cdan_e_entropy_gradient_is_the_authors_reversed_gradient_by_hand():
+    """``entropy_gradient=True`` (thuml/CDAN's ``entropy.register_hook(grl_hook(coeff))``):
+    with the loss ``L = (sum_s w_i b_i / S_s + sum_t w_j b_j / S_t) / 2``, ``S`` detached, and
+    ``w = 1 + exp(-H)``, the assignments receive ``-coeff * dL/dH * dH/dp``: per row
+    ``coeff * b_i exp(-H_i) / (2 S) * -(log p_ij + 1)``. The value and the features' gradient
+    are those of the default, whose assignments receive nothing."""
+    torch.manual_seed(0)
+    coeff = 0.7
+    authors = CDANELoss(hidden=(8,), schedule="constant", max_coeff=coeff, entropy_gradient=True)
+    s = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(4, 3, dtype=torch.float64)
+    logits = torch.randn(5, 2, dtype=torch.float64)
+    ps = torch.softmax(logits, 1).requires_grad_(True)
+    pt = torch.softmax(torch.randn(4, 2, dtype=torch.float64), 1).requires_grad_(True)
+    authors.double()
+    value = authors(s, t, source_probs=ps, target_probs=pt)
+    value.backward()
+    with torch.no_grad():
+        disc = authors.discriminator
+        b_s = F.softplus(-disc(multilinear_map(s, ps)))  # BCE(l, 1)
+        b_t = F.softplus(disc(multilinear_map(t, pt)))  # BCE(l, 0)
+        for p, b, grad in ((ps, b_s, ps.grad), (pt, b_t, pt.grad)):
+            h = -(p * p.log()).sum(1)
+            w = 1 + torch.exp(-h)
+            expected = (coeff * b * torch.exp(-h) / (2 * w.sum()))[:, None] * -(p.log() + 1)
+            torch.testing.assert_close(grad, expected)
+    default = CDANELoss(hidden=(8,), schedule="constant", max_coeff=coeff).double()
+    default.load_state_dict(authors.state_dict())
+    s2 = s.detach().clone().requires_grad_(True)
+    ps2 = ps.detach().clone().requires_grad_(True)
+    value2 = default(s2, t, source_probs=ps2, target_probs=pt.detach())
+    value2.backward()
+    torch.testing.assert_close(value2, value)
+    torch.testing.assert_close(s2.grad, s.grad)
+    assert ps2.grad is None
+
+
+def test_cdan_e_entropy_gradient_is_finite_where_an_assignment_is_zero():
+    # Student-t assignments underflow to exactly 0 in float32; xlogy's gradient there is -inf,
+    # and DTC's encoder turned to NaN within a few epochs on the digits default.
+    loss = CDANELoss(hidden=(8,), schedule="constant", entropy_gradient=True)
+    ps = torch.tensor([[1.0, 0.0], [0.3, 0.7]], requires_grad=True)
+    pt = torch.tensor([[0.0, 1.0], [0.5, 0.5]], requires_grad=True)
+    loss(torch.randn(2, 3), torch.randn(2, 3), source_probs=ps, target_probs=pt).backward()
+    assert torch.isfinite(ps.grad).all() and torch.isfinite(pt.grad).all()
+    assert ps.grad[1].abs().sum() > 0
+
+
+def test_entropy_gradient_needs_entropy_conditioning():
+    with pytest.raises(ValueError, match="entropy_gradient=True needs entropy_conditioning"):
+        CDANLoss(entropy_gradient=True)
+    assert dtc.align.get("cdan_e", entropy_gradient=True).entropy_gradient
 
 
 @pytest.mark.parametrize("cls", [CDANLoss, CDANELoss], ids=["cdan", "cdan_e"])
