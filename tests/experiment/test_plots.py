@@ -82,3 +82,48 @@ def test_curves_figure_has_a_line_per_table_row_and_column(tmp_path, monkeypatch
         "dtc [lr=0.1], digits:source→target": [1.0] * 3,
         "dtc [lr=0.1], digits:source→other": [7.0] * 3,
     }
+
+
+def test_tsne_figure_keeps_each_target_row_with_its_cluster(tmp_path, monkeypatch):
+    """Subsampled to ``max_points`` per domain, each target row keeps its own cluster colour:
+    here the cluster is the sign of the first coordinate, so the colours drawn must match the
+    target rows that t-SNE embedded."""
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(0)
+    zs, zt = rng.normal(size=(50, 3)), rng.normal(size=(40, 3))
+    clusters = (zt[:, 0] > 0).astype(int)
+    seen, drawn = [], []
+    fit = TSNE.fit_transform
+
+    def spy_fit(self, X, *args, **kwargs):
+        seen.append(np.array(X))
+        return fit(self, X, *args, **kwargs)
+
+    scatter = Axes.scatter
+
+    def spy_scatter(self, *args, **kwargs):
+        drawn.append((len(args[0]), kwargs.get("c")))
+        return scatter(self, *args, **kwargs)
+
+    monkeypatch.setattr(TSNE, "fit_transform", spy_fit)
+    monkeypatch.setattr(Axes, "scatter", spy_scatter)
+    from dtc.experiment.plots import tsne_figure
+
+    path = tsne_figure(
+        {"before": (zs, zt, clusters), "after": (zs, zt, clusters)},
+        tmp_path / "tsne.png",
+        max_points=20,
+        title="t",
+    )
+    assert path.exists() and path.stat().st_size > 0
+    assert len(seen) == 2 and all(z.shape == (40, 3) for z in seen)  # 20 source + 20 target
+    # Per panel row: source by domain, target by domain, target by cluster.
+    for z, (n_src, _), (n_tgt, _), (n_clu, colours) in zip(
+        seen, drawn[0::3], drawn[1::3], drawn[2::3]
+    ):
+        assert (n_src, n_tgt, n_clu) == (20, 20, 20)
+        np.testing.assert_array_equal(colours, (z[20:, 0] > 0).astype(int))
+        # the rows come from the inputs, each domain from its own
+        assert all((zs == row).all(1).any() for row in z[:20])
+        assert all((zt == row).all(1).any() for row in z[20:])
