@@ -82,3 +82,14 @@ def test_bad_input_is_named():
         label_spreading(X, np.full((20, 2), np.nan))
     with pytest.raises(ValueError, match="n_neighbors"):
         label_spreading(X, Y0, n_neighbors=20)
+
+
+def test_spread_scores_bad_input_and_non_convergence_are_named():
+    _, S = _graph(np.random.default_rng(4).normal(size=(12, 2)))
+    Y0 = np.eye(12)[:, :3]
+    with pytest.raises(ValueError, match=r"Y0: expected an array of shape \(n, c\)"):
+        spread_scores(S, Y0[:, 0])
+    with pytest.raises(ValueError, match=r"S: expected shape \(11, 11\)"):
+        spread_scores(S, Y0[:11])
+    with pytest.raises(RuntimeError, match="did not converge for class 0 in 1 iterations"):
+        spread_scores(S, Y0, alpha=0.99, tol=1e-14, max_iter=1)

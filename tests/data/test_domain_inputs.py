@@ -39,3 +39,30 @@ def test_wrong_image_shape_and_label_count():
         data.Domain(np.zeros((2, 6)), image_shape=(2, 2))
     with pytest.raises(ValueError, match="expected 2 labels"):
         data.Domain(np.zeros((2, 6)), [0, 1, 1])
+
+
+def test_non_numeric_features_and_label_shapes():
+    with pytest.raises(ValueError, match=r"X: expected a numeric array of shape \(n, d\)"):
+        data.check_features([["a", "b"]])
+    # A column vector of labels is a label vector; a matrix of them is not.
+    d = data.Domain(np.zeros((3, 2)), np.array([[0], [1], [1]]))
+    np.testing.assert_array_equal(d.y, [0, 1, 1])
+    with pytest.raises(ValueError, match=r"expected a 1-d label vector of shape \(n,\)"):
+        data.Domain(np.zeros((3, 2)), np.zeros((3, 2), dtype=int))
+
+
+def test_pair_members_and_cluster_count_are_checked():
+    d = data.Domain(np.zeros((4, 2)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="DomainPair: source must be a Domain"):
+        data.DomainPair(np.zeros((4, 2)), d)
+    with pytest.raises(ValueError, match="n_clusters must be >= 1, got 0"):
+        data.DomainPair(d, d, n_clusters=0)
+    assert data.DomainPair(d, d, n_clusters=np.int64(2)).n_clusters == 2
+
+
+def test_masking_an_unlabelled_target_returns_the_pair_itself():
+    d = data.Domain(np.zeros((4, 2)), [0, 1, 0, 1])
+    pair = data.DomainPair(d, d)
+    masked = pair.mask_target_labels()
+    assert masked.target.y is None and pair.target.y is not None
+    assert masked.mask_target_labels() is masked
