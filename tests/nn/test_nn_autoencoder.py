@@ -95,3 +95,40 @@ def test_decoder_dry_run_keeps_its_train_or_eval_mode():
     dec.train()
     Autoencoder(nn.Linear(6, 3), 6, dec)
     assert dec.training and int(dec[1].num_batches_tracked) == 0
+
+
+def test_builder_bad_input_is_named():
+    from dtc.nn.autoencoder import mlp
+
+    with pytest.raises(ValueError, match="activation must be one of"):
+        mlp([4, 3, 2], activation="swish")
+    with pytest.raises(ValueError, match="at least two positive layer sizes, got \\[4\\]"):
+        mlp([4])
+    with pytest.raises(ValueError, match="encoder: expected a torch.nn.Module"):
+        check_encoder(lambda x: x, 4)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        MLPAutoencoder.from_preset(10, "huge")
+    with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\)"):
+        ConvAutoencoder((1, 2, 8, 8))
+    with pytest.raises(ValueError, match="channels: expected positive channel counts"):
+        ConvAutoencoder((8, 8), channels=())
+    with pytest.raises(ValueError, match=r"image_shape \(8, 8\) does not match the 65 features"):
+        build_autoencoder("conv", 65, image_shape=(8, 8))
+    # A decoder that cannot take the code, or returns the wrong width, is named.
+    with pytest.raises(ValueError, match="decoder: expected to map \\(n, 3\\) to \\(n, 6\\)"):
+        Autoencoder(nn.Linear(6, 3), 6, decoder=nn.Linear(5, 6))
+    with pytest.raises(ValueError, match="decoder: expected output of shape \\(n, 6\\)"):
+        Autoencoder(nn.Linear(6, 3), 6, decoder=nn.Linear(3, 7))
+
+
+def test_batch_norm_mlp_and_a_user_encoder_as_one_block():
+    from dtc.nn.autoencoder import mlp
+
+    net = mlp([6, 4, 2], batch_norm=True)
+    assert [type(m).__name__ for m in net[0]] == ["Linear", "BatchNorm1d", "ReLU"]
+    assert isinstance(net[1], nn.Linear) and len(net) == 2
+    enc = nn.Linear(6, 3)
+    ae = Autoencoder(enc, 6)
+    assert ae.encoder_blocks == [enc]
+    x = torch.randn(4, 6)
+    torch.testing.assert_close(ae.decode(ae.encode(x)), ae(x)[1])
