@@ -181,6 +181,61 @@ def test_reference_cache_is_read_without_unpickling(tmp_path, monkeypatch):
         NoTransferReference(K, **kw).fit(X)
 
 
+def test_reference_with_a_user_network_is_keyed_by_its_weights_and_leaves_it_untouched():
+    # A user encoder: the key holds its structure and initial weights, so another init is
+    # another reference, and the user's module is copied before training, never trained.
+    import torch
+    from torch import nn
+
+    X, _ = blobs()
+    clear_reference_cache()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(X.shape[1], 8), nn.ReLU(), nn.Linear(8, 3))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    kw = {"epochs": 2, "batch_size": 32}
+    first = NoTransferReference(K, architecture=net, **kw).fit(X)
+    assert first.embedding_.shape == (len(X), 3) and not first.from_cache_
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert NoTransferReference(K, architecture=net, **kw).fit(X).from_cache_
+    with torch.no_grad():
+        net[0].weight.add_(0.1)
+    other = NoTransferReference(K, architecture=net, **kw).fit(X)
+    assert other.key_ != first.key_ and not other.from_cache_
+
+
+def test_reference_cache_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    X, _ = blobs()
+    clear_reference_cache()
+
+    def broken(f, **arrays):
+        f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 1, "batch_size": 32, "cache_dir": tmp_path}
+    with pytest.raises(OSError, match="disk full"):
+        NoTransferReference(K, **kw).fit(X)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("kw", "X_shape", "match"),
+    [
+        ({"n_clusters": 1}, (20, 3), "n_clusters must be an int >= 2, got 1"),
+        ({"n_clusters": True}, (20, 3), "n_clusters must be an int >= 2, got True"),
+        ({"n_clusters": 3}, (3, 3), r"more than n_clusters=3 samples, got shape \(3, 3\)"),
+        ({"n_clusters": 3}, (20,), r"got shape \(20,\)"),
+        ({"n_clusters": 3, "epochs": -1}, (20, 3), "epochs must be a non-negative int"),
+        ({"n_clusters": 3, "n_init": 0}, (20, 3), "n_init must be a non-negative int, got 0"),
+    ],
+)
+def test_reference_bad_input_is_named(kw, X_shape, match):
+    n_clusters = kw.pop("n_clusters")
+    X = np.zeros(X_shape, dtype=np.float32)
+    with pytest.raises(ValueError, match=f"NoTransferReference: .*{match}"):
+        NoTransferReference(n_clusters, **kw).fit(X)
+
+
 def test_reference_cache_key_holds_the_image_shape():
     # One target, two image shapes: two convolutional networks, never one cached result.
     X = np.random.default_rng(0).uniform(size=(40, 64)).astype(np.float32)
