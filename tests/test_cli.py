@@ -160,6 +160,23 @@ def test_datasets_lists_benchmarks_and_file_status(data_dir, tmp_path):
     assert not rows["coil20"]["available"] and rows["digits"]["available"]
 
 
+def test_human_readable_tables_of_run_and_datasets(tmp_path):
+    # What `make demo` shows: the metrics table and where the run was appended; and the
+    # benchmarks table, with a missing file marked (an empty data directory here).
+    results = tmp_path / "r.jsonl"
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--results", str(results)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    acc = 100 * json.loads(results.read_text())["metrics"]["acc"]
+    text = " ".join(res.stdout.split())  # rich wraps to the terminal's width
+    assert "kmeans on digits: source -> target (seed 0" in text
+    assert f"{acc:.2f}" in text and "appended to" in text
+    res = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    rows = {line.split("│")[1].strip(): line for line in res.stdout.splitlines() if "│" in line}
+    assert "embedded (no files)" in rows["digits"] and "missing" in rows["coil20"]
+
+
 def test_unknown_method_and_bad_set_are_errors(tmp_path):
     res = runner.invoke(app, ["run", "--method", "nope", "--no-record"])
     assert res.exit_code == 1 and "unknown method 'nope'; available:" in res.stderr
