@@ -274,3 +274,35 @@ def test_knn_agreement_against_a_brute_force_count():
     assert scores.score("knn_agreement", X=X, labels=labels, max_samples=30, seed=2) == (
         pytest.approx(brute_force_knn_agreement(X[idx], labels[idx], scores.KNN_NEIGHBORS))
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: scores.silhouette(np.zeros(6), np.zeros(6)), r"X must have shape \(n, d\)"),
+        (
+            lambda: scores.silhouette(np.zeros((6, 2)), np.zeros(5)),
+            r"labels must have shape \(6,\), got \(5,\)",
+        ),
+        (
+            lambda: scores.information_maximization(np.ones((4, 1))),
+            r"soft assignments must have shape \(n, k\) with k >= 2, got \(4, 1\)",
+        ),
+        (
+            lambda: scores.information_maximization(np.full((1, 2), 0.5)),
+            "needs at least 2 samples, got 1",
+        ),
+        (
+            lambda: scores.soft_neighborhood_density(np.full((4, 2), 0.5), temperature=0),
+            "temperature must be > 0, got 0",
+        ),
+        (
+            lambda: scores.clustering_stability(np.zeros((30, 2)), 2, fraction=1.5),
+            r"fraction must be in \(0, 1\], got 1.5",
+        ),
+        (lambda: scores.score("silhouette", X=np.zeros((6, 2))), "needs features X and cluster"),
+    ],
+)
+def test_score_inputs_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

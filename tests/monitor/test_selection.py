@@ -255,6 +255,12 @@ def test_rank_sources_bad_input(digits):
         rank_sources(t, [s], discrepancy_weight=-1)
     with pytest.raises(ValueError, match="needs more"):
         rank_sources(t.subset(np.arange(10)), [s])
+    with pytest.raises(ValueError, match="target must be a dtc.data.Domain"):
+        rank_sources(t.X, [s])
+    with pytest.raises(ValueError, match="source 'raw' must be a dtc.data.Domain"):
+        rank_sources(t, {"raw": s.X})
+    with pytest.raises(ValueError, match=r"source_discrepancy: source .* has 10 features"):
+        source_discrepancy(Domain(s.X[:, :10], s.y), t)
 
 
 # -- combination -------------------------------------------------------------------------------
@@ -278,6 +284,8 @@ def test_combine_sources_bad_input():
         combine_sources([a, a.without_labels()], [1, 1])
     with pytest.raises(ValueError, match="one feature dimension"):
         combine_sources([a, Domain(np.zeros((5, 3)))], [1, 1])
+    with pytest.raises(ValueError, match="n_samples must be >= 1, got 0"):
+        combine_sources([a, a], [1, 1], n_samples=0)
 
 
 def test_select_source_best_and_weighted(digits):
