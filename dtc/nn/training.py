@@ -118,8 +118,10 @@ def progress_bar(verbose: int = 0):
     if not verbose or not sys.stderr.isatty():
         yield _NullProgress()
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # On stderr, the stream tested above: stdout stays the results' (`dtc run --json`).
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -127,6 +129,7 @@ def progress_bar(verbose: int = 0):
         TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"),
         transient=True,
+        console=Console(stderr=True),
     ) as bar:
         yield bar
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -120,6 +123,37 @@ def test_bad_arguments_raise_value_error():
         pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(8, int))
     with pytest.raises(ValueError, match="batch_size"):
         list(minibatches(5, 0))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_shows_epochs_on_a_terminals_stderr_only(monkeypatch, capsys):
+    # verbose and stderr a terminal: the bar with each epoch's loss, on stderr; stdout, where
+    # `dtc run --json` writes its results, gets nothing. Not a terminal: nothing at all.
+    ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
+    X = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    history = pretrain_autoencoder(ae, X, epochs=3, batch_size=8, verbose=1)
+    shown = terminal.getvalue()
+    assert "pretrain" in shown and f"recon {history[-1]['recon']:.4f}" in shown
+    assert capsys.readouterr().out == ""
+    quiet = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    pretrain_autoencoder(ae, X, epochs=1, batch_size=8, verbose=1)
+    assert quiet.getvalue() == ""
+
+
+def test_bad_epochs_and_label_shape_are_named():
+    ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
+    X = np.ones((8, 4), np.float32)
+    with pytest.raises(ValueError, match="pretrain: epochs must be >= 0, got -1"):
+        pretrain_autoencoder(ae, X, epochs=-1)
+    with pytest.raises(ValueError, match=r"pretrain: y must have shape \(8,\), got \(7,\)"):
+        pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(7, int), head=nn.Linear(2, 2))
 
 
 def test_recon_rows_ignore_the_other_rows_and_all_true_is_the_default():
