@@ -202,6 +202,13 @@ def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
         ({"budget": {"epochs": 3}}, [], "budget: parameter 'epochs'"),
         ({}, ["seeds"], "expected key=value"),
         ({}, ["benchmarks.3.data.shift=1"], "expected an index in 0..0"),
+        ({}, ["seeds=[0, 1"], "override 'seeds=\\[0, 1': value is not valid YAML"),
+        ({}, ["name.x=1"], "override name.x: .* is not a mapping or a list"),
+        ({"seeds": 0}, [], "seeds: expected a positive int or a list of ints, got 0"),
+        ({"seeds": []}, [], "seeds: expected at least one seed"),
+        ({"seeds": [0, 1.5]}, [], "seeds: expected ints, got 1.5"),
+        ({"seeds": True}, [], "seeds: expected an int or a list of ints, got True"),
+        ({"methods": {}}, [], "config: missing or empty key 'methods'"),
     ],
 )
 def test_bad_configs_name_the_problem(changes, overrides, message):
@@ -235,6 +242,9 @@ def test_yaml_file_and_name_default(tmp_path):
         load_config(path)
     with pytest.raises(FileNotFoundError, match="absent.yaml"):
         load_config(tmp_path / "absent.yaml")
+    path.write_text("methods: {kmeans: [\n")
+    with pytest.raises(ValueError, match="mine.yaml: not valid YAML"):
+        load_config(path)
 
 
 def test_parse_overrides_types():
