@@ -147,6 +147,17 @@ def test_progress_shows_epochs_on_a_terminals_stderr_only(monkeypatch, capsys):
     assert quiet.getvalue() == ""
 
 
+def test_device_names_are_resolved_or_refused():
+    from dtc.nn.training import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None) == resolve_device("auto")
+    with pytest.raises(ValueError, match="device: expected 'auto', 'cpu', 'cuda\\[:i\\]'"):
+        resolve_device("gpu0")
+    with pytest.raises(ValueError, match="got 3.5"):
+        resolve_device(3.5)
+
+
 def test_bad_epochs_and_label_shape_are_named():
     ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
     X = np.ones((8, 4), np.float32)
