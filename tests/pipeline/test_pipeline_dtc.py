@@ -252,6 +252,12 @@ def test_bad_inputs_raise_clear_errors(small_pair):
         DTC(**TINY, spherical="yes").fit(small_pair)
     with pytest.raises(ValueError, match="model_transfer must be True or False, got 'no'"):
         DTC(**TINY, model_transfer="no").fit(small_pair)
+    # Clusters named by source classes need as many clusters as classes: refused before any
+    # training (a callback would see an epoch otherwise).
+    rec = Recorder()
+    with pytest.raises(ValueError, match="the source has 10 classes and n_clusters=12"):
+        DTC(**TINY, n_clusters=12, callbacks=[rec]).fit(small_pair)
+    assert rec.epochs == []
     with pytest.raises(ValueError, match="self_training_rounds=1 needs self_training_epochs >= 1"):
         DTC(**{**TINY, "self_training_rounds": 1, "self_training_epochs": 0}).fit(small_pair)
     with pytest.raises(ValueError, match="self_training_rounds"):
