@@ -256,6 +256,32 @@ def test_ensemble_bad_members():
         ClusterEnsemble(members=("nope",)).fit(pair)
     with pytest.raises(ValueError, match="ClusterEnsemble: consensus must be"):
         ClusterEnsemble(consensus="vote").fit(pair)
+    with pytest.raises(ValueError, match="ClusterEnsemble: an ensemble cannot be its own member"):
+        ClusterEnsemble(members=("kmeans", "ensemble")).fit(pair)
+    with pytest.raises(ValueError, match="a member must be a method name or a TransferClusterer"):
+        ClusterEnsemble(members=("kmeans", 3)).fit(pair)
+
+
+@pytest.mark.parametrize(
+    ("partitions", "k", "match"),
+    [
+        (
+            np.zeros(6, dtype=int),
+            2,
+            r"partitions of shape \(n_members, n_samples\), got shape \(6,\)",
+        ),
+        (np.array([[0, 1, -1]]), 2, "non-negative integer cluster labels"),
+        (np.array([[0.0, 1.0, 1.0]]), 2, "non-negative integer cluster labels"),
+        (np.array([[0, 1, 1]]), 4, "n_clusters=4 exceeds the 3 samples"),
+    ],
+)
+def test_consensus_bad_input_is_named(partitions, k, match):
+    with pytest.raises(ValueError, match=match):
+        consensus(partitions, k)
+
+
+def test_average_consensus_of_one_sample_is_one_cluster():
+    np.testing.assert_array_equal(consensus(np.array([[2], [0]]), 1), [0])
 
 
 @pytest.mark.parametrize(
