@@ -227,6 +227,35 @@ def test_diverging_run_names_stage_and_epoch_and_keeps_checkpoint(small_pair, tm
     assert len(list(tmp_path.glob("*-pretrain.pt"))) == 1
 
 
+class ConditionalSpy(nn.Module):
+    """A conditional loss that checks the soft assignments DTC gives it against the
+    estimator's own classification head on the same batch. ``estimator`` is a function
+    returning the estimator: DTC deep-copies the loss, and a copy keeps a function as it is."""
+
+    conditional = True
+
+    def __init__(self, estimator):
+        super().__init__()
+        self.estimator, self.checked = estimator, 0
+
+    def forward(self, source, target, **ctx):
+        loss = (source.mean(0) - target.mean(0)).pow(2).sum()
+        if not torch.is_grad_enabled():
+            return loss  # DTC's dry call that sizes lazy losses, with uniform assignments
+        head = self.estimator()._head
+        with torch.no_grad():
+            torch.testing.assert_close(ctx["source_probs"], torch.softmax(head(source), 1))
+            torch.testing.assert_close(ctx["target_probs"], torch.softmax(head(target), 1))
+        self.checked += 1
+        return loss
+
+
+def test_a_conditional_loss_gets_the_heads_assignments_with_a_labelled_source(small_pair):
+    est = DTC(**TINY, loss=ConditionalSpy(lambda: est))
+    est.fit(small_pair)
+    assert est._loss.checked > 0
+
+
 def test_bad_inputs_raise_clear_errors(small_pair):
     with pytest.raises(ValueError, match=r"architecture .*\(n, 64\)"):
         DTC(**TINY, architecture=nn.Linear(10, 4)).fit(small_pair)
