@@ -64,6 +64,31 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
     assert cfg.raw["methods"]["none"]["params"]["loss"] is None
 
 
+@pytest.mark.parametrize(
+    ("losses", "protocol", "match"),
+    [
+        ([" ", ""], PROTOCOL, "--losses: expected at least one loss name"),
+        (["mmd"], None, "leaderboard protocol '.*absent.yaml' not found"),
+        (
+            ["mmd"],
+            PROTOCOL.replace("seeds:", "  other: {method: kmeans}\nseeds:"),
+            r"expected exactly one method entry \(the DTC template\), got \['template', 'other'\]",
+        ),
+        (
+            ["mmd"],
+            PROTOCOL.replace("  template: {", "  template: [{").replace("512}}", "512}}]"),
+            "the template must be a mapping",
+        ),
+    ],
+)
+def test_protocol_and_loss_list_errors_are_named(tmp_path, losses, protocol, match):
+    path = tmp_path / ("absent.yaml" if protocol is None else "protocol.yaml")
+    if protocol is not None:
+        path.write_text(protocol)
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        leaderboard_config(losses, protocol=path)
+
+
 WHOLE_TEMPLATE = """\
 name: whole_template
 benchmarks: [{benchmark: digits}]
