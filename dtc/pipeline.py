@@ -847,8 +847,14 @@ class DTC(TransferClusterer):
         if labelled:
             self._classes, codes = np.unique(pair.source.y, return_inverse=True)
             self._ys = torch.as_tensor(codes, dtype=torch.long, device=self._device)
-            if self.model_transfer and k is not None:
-                self._check_named_clusters(k)  # before any training, not after it
+            # Model transfer names each cluster by a source class (k is the class count when
+            # not given): refuse a mismatch before any training, not after it.
+            if self.model_transfer and k is not None and k != len(self._classes):
+                raise ValueError(
+                    f"DTC: model_transfer with a labelled source names clusters by source "
+                    f"classes, but the source has {len(self._classes)} classes and "
+                    f"n_clusters={k}; set n_clusters={len(self._classes)} or model_transfer=False"
+                )
         self._conditional = bool(getattr(self._loss, "conditional", False))
         if k is None and (self._conditional or self.self_training_rounds) and not labelled:
             # An unlabelled conditional loss (its discriminator's input is features x
@@ -1241,15 +1247,6 @@ class DTC(TransferClusterer):
         self._opt = None
 
     # -- stage 3 ----------------------------------------------------------------
-    def _check_named_clusters(self, k: int) -> None:
-        """Model transfer with a labelled source names each cluster by a source class."""
-        if len(self._classes) != k:
-            raise ValueError(
-                f"DTC: model_transfer with a labelled source names clusters by source "
-                f"classes, but the source has {len(self._classes)} classes and "
-                f"n_clusters={k}; set n_clusters={len(self._classes)} or model_transfer=False"
-            )
-
     def _cluster(self, k: int | None) -> None:
         Z = embed(self._tgt_ae.encoder, self._Xt)  # the head's input
         Zs = embed(self._src_ae.encoder, self._Xs)
@@ -1268,7 +1265,6 @@ class DTC(TransferClusterer):
         if self.model_transfer:
             if self._ys is not None:
                 ys = self._ys.cpu().numpy()
-                self._check_named_clusters(k)  # k may have been estimated since
                 init = np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
                 names = self._classes.astype(np.int64)
             else:
