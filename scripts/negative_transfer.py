@@ -865,6 +865,7 @@ def summarise_runs(paths: list[str]) -> list[str]:
         lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]
     pooled = [r for rows in runs.values() for r in rows]
     lines += [f"pooled over {len(runs)} runs:"] + [f"  {v}" for v in summarise(pooled)]
+    lines += target_only_spread(pooled)
     lines.append("guarded - target-only per case (mean, min over runs; flagged in how many):")
     for case in dict.fromkeys(r["case"] for r in pooled):
         mine = [r for r in pooled if r["case"] == case]
@@ -875,6 +876,34 @@ def summarise_runs(paths: list[str]) -> list[str]:
             f"{flags}/{len(mine)}"
         )
     return lines
+
+
+def target_only_spread(rows: list[dict]) -> list[str]:
+    """How far target-only moves between runs of one case (seeds), in points: the noise
+    floor under the worst-case target, which compares one guarded run with one target-only
+    run. A guard that kept a target-only partition, but trained at another seed, would end
+    more than a point below target-only on the runs counted in the second line. No line
+    when no case has two runs."""
+    by_case: dict[str, list[float]] = {}
+    for r in rows:
+        by_case.setdefault(r["case"], []).append(100 * r["acc_target_only"])
+    repeated = {c: v for c, v in by_case.items() if len(v) > 1}
+    if not repeated:
+        return []
+    ranges = np.array([max(v) - min(v) for v in repeated.values()])
+    # each run against every other run of its case: target-only there minus target-only here
+    swapped = [
+        b - a for v in repeated.values() for i, a in enumerate(v) for b in v[:i] + v[i + 1 :]
+    ]
+    worst_case = max(repeated, key=lambda c: max(repeated[c]) - min(repeated[c]))
+    return [
+        f"target-only between runs of one case ({len(repeated)} cases run more than once): "
+        f"range > 1 point on {100 * np.mean(ranges > 1):.0f}%, median {np.median(ranges):.1f}, "
+        f"largest {ranges.max():.1f} ({worst_case})",
+        f"  target-only of another run of the case - target-only: < -1 point on "
+        f"{100 * np.mean(np.array(swapped) < -1):.0f}% of {len(swapped)} comparisons, "
+        f"worst {min(swapped):+.1f}",
+    ]
 
 
 def checks_only(cases, args) -> int:

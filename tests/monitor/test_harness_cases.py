@@ -199,6 +199,27 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
         script.summarise_runs([str(tmp_path / "empty.jsonl")])
 
 
+def test_target_only_spread_by_hand(load_script):
+    script = load_script("negative_transfer")
+
+    def row(case, target_only):
+        return {"case": case, "acc_target_only": target_only}
+
+    # a: 50, 53, 52.5 (range 3); b: 40, 40.5 (range 0.5); c: one run, left out
+    rows = [row("a", 0.50), row("a", 0.53), row("a", 0.525), row("b", 0.40), row("b", 0.405)]
+    lines = script.target_only_spread([*rows, row("c", 0.9)])
+    assert lines[0] == (
+        "target-only between runs of one case (2 cases run more than once): "
+        "range > 1 point on 50%, median 1.8, largest 3.0 (a)"
+    )
+    # a's six ordered comparisons: +3, +2.5, -3, -0.5, -2.5, +0.5 (two below -1); b's: +-0.5
+    assert lines[1] == (
+        "  target-only of another run of the case - target-only: < -1 point on 25% of 8 "
+        "comparisons, worst -3.0"
+    )
+    assert script.target_only_spread([row("a", 0.5), row("b", 0.6)]) == []
+
+
 def test_source_bias_stability_reads_the_source_as_the_monitor_sees_it(load_script):
     """The script's sources are DTC's z-scored features of ``on_fit_begin`` (no training),
     and its two estimators differ only in the K-means seeds."""
