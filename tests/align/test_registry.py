@@ -47,6 +47,23 @@ def test_loss_loaded_from_module_class_string():
     assert loss(source, target).item() == pytest.approx(2.0 * 3)
 
 
+class OneKernelMMD(dtc.align.MMDLoss):
+    """The README's variant of a built-in loss (section "Benchmark your own alignment loss")."""
+
+    def __init__(self):
+        super().__init__(scales=[1.0])
+
+
+def test_variant_of_a_builtin_loss_by_module_class_string():
+    loss = dtc.align.get(f"{__name__}:OneKernelMMD")
+    reference = dtc.align.MMDLoss(scales=[1.0])
+    g = torch.Generator().manual_seed(0)
+    source, target = torch.randn(16, 3, generator=g), torch.randn(12, 3, generator=g) + 0.5
+    assert len(loss.gammas(source, target)) == 1
+    assert loss(source, target).item() == reference(source, target).item()
+    assert loss(source, target).item() != dtc.align.MMDLoss()(source, target).item()
+
+
 def test_register_class_and_string():
     dtc.align.register("mean_gap", MeanGapLoss)
     dtc.align.register("mean_gap_str", f"{__name__}:MeanGapLoss")
