@@ -808,7 +808,11 @@ def summarise(rows: list[dict]) -> list[str]:
     pos = [r for r in rows if r["kind"] == "positive"]
     neg = [r for r in rows if r["kind"] == "negative"]
     m = measures(rows)
-    lines = [f"guarded - target-only, worst case: {100 * m['worst']:+.1f} points (target >= -1.0)"]
+    below = sum(r["acc_guarded"] < r["acc_target_only"] - 0.01 for r in rows)
+    lines = [
+        f"guarded - target-only, worst case: {100 * m['worst']:+.1f} points (target >= -1.0); "
+        f"more than 1 point below on {below} of {len(rows)} runs"
+    ]
     gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
     if gains:
         lines.append(

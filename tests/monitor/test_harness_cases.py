@@ -168,7 +168,10 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
     lines = script.summarise_runs([str(p) for p in paths])
     pooled = lines[lines.index("pooled over 2 runs:") + 1 :]
     # worst: n in run 2 (0.55 - 0.60); gain kept: (0.2 + 0.0) / (0.2 + 0.1)
-    assert pooled[0].strip().startswith("guarded - target-only, worst case: -5.0 points")
+    assert pooled[0].strip() == (
+        "guarded - target-only, worst case: -5.0 points (target >= -1.0); "
+        "more than 1 point below on 1 of 4 runs"
+    )
     assert "2 positive case(s) with a gain: 67%" in pooled[1]
     assert "negative cases flagged: 50% of 2" in pooled[2]
     assert "false alarms on positive cases: 50% of 2" in pooled[3]
