@@ -899,7 +899,7 @@ def target_only_spread(rows: list[dict]) -> list[str]:
     swapped = [
         b - a for v in repeated.values() for i, a in enumerate(v) for b in v[:i] + v[i + 1 :]
     ]
-    worst_case = max(repeated, key=lambda c: max(repeated[c]) - min(repeated[c]))
+    worst_case = list(repeated)[int(ranges.argmax())]
     return [
         f"target-only between runs of one case ({len(repeated)} cases run more than once): "
         f"range > 1 point on {100 * np.mean(ranges > 1):.0f}%, median {np.median(ranges):.1f}, "
