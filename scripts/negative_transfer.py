@@ -852,6 +852,21 @@ def summarise(rows: list[dict]) -> list[str]:
             f"negative cases where unguarded DTC is > 1 point above target-only: {len(helped)}, "
             f"flagged: {sum(r['flagged'] for r in helped)}"
         )
+    # Where the transfer model was kept, guarded and unguarded DTC differ only by what the
+    # policy did during adaptation (a restored checkpoint, a damping): its effect, both ways.
+    kept = [r for r in rows if "fell_back" in r and not r["fell_back"]]
+    if kept:
+        moved = [
+            f"{sum(d > 0.01 for d in diffs)} up, {sum(d < -0.01 for d in diffs)} down"
+            for diffs in (
+                [r["acc_guarded"] - r["acc_unguarded"] for r in group]
+                for group in (kept, [r for r in kept if r["kind"] == "positive"])
+            )
+        ]
+        lines.append(
+            f"runs not fallen back where guarded moved > 1 point from unguarded: {moved[0]} of "
+            f"{len(kept)} (positive cases: {moved[1]})"
+        )
     return lines
 
 

@@ -202,6 +202,33 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
         script.summarise_runs([str(tmp_path / "empty.jsonl")])
 
 
+def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_script):
+    script = load_script("negative_transfer")
+
+    def row(kind, fell_back, unguarded, guarded):
+        return {
+            "case": "x",
+            "kind": kind,
+            "flagged": fell_back,
+            "fell_back": fell_back,
+            "acc_target_only": 0.5,
+            "acc_unguarded": unguarded,
+            "acc_guarded": guarded,
+        }
+
+    rows = [
+        row("positive", False, 0.60, 0.65),  # up 5 points
+        row("positive", False, 0.60, 0.55),  # down 5
+        row("positive", False, 0.60, 0.605),  # within a point
+        row("negative", False, 0.40, 0.45),  # up 5
+        row("negative", True, 0.40, 0.50),  # fallen back: not counted
+    ]
+    assert script.summarise(rows)[-1] == (
+        "runs not fallen back where guarded moved > 1 point from unguarded: 2 up, 1 down of 4 "
+        "(positive cases: 1 up, 1 down)"
+    )
+
+
 def test_target_only_spread_by_hand(load_script):
     script = load_script("negative_transfer")
 
