@@ -229,6 +229,51 @@ def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_scrip
     )
 
 
+def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path, capsys):
+    script = load_script("guard_tradeoff")
+
+    def row(kind, flagged, final, reference, unguarded, guarded):
+        return {
+            "case": kind,
+            "kind": kind,
+            "flagged": flagged,
+            "fell_back": flagged,
+            "final_score": final,
+            "reference_score": reference,
+            "acc_target_only": 0.5,
+            "acc_unguarded": unguarded,
+            "acc_guarded": guarded,
+        }
+
+    gain = row("positive", False, 0.70, 0.72, 0.60, 0.60)  # transfer scores 0.02 below
+    loss = row("positive", False, 0.60, 0.72, 0.45, 0.45)  # 0.12 below, and 5 points lost
+    caught = row("negative", True, None, 0.72, 0.40, 0.50)  # flagged by the monitor (collapsed)
+    assert script.with_margin(gain, 0.05) is gain  # within the margin: kept as run
+    assert script.with_margin(loss, 0.05)["acc_guarded"] == 0.5  # fallen back: exact
+    assert script.with_margin(loss, 0.05)["flagged"] and not loss["flagged"]
+    assert script.with_margin(caught, -1.0) is caught
+    assert script.with_margin(gain, 0.0)["acc_guarded"] == 0.5
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (gain, loss, caught)))
+    assert script.main([str(path)]) == 0
+    lines = [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
+    # as run: 1 of 2 positives with a gain kept (10 of 10 points), worst -5, one run below -1
+    assert lines[0] == (
+        "the monitor as run flagged 100% false alarms 0% gain kept 100% worst -5.0 mean "
+        "+1.67 below -1: 1 of 3"
+    )
+    at = {ln.split("margin ")[1].split()[0]: ln for ln in lines if "margin" in ln}
+    # margin 0.05 catches the loss only: a false alarm, worst 0
+    assert at["+0.05"].endswith(
+        "false alarms 50% gain kept 100% worst +0.0 mean +3.33 below -1: 0 of 3"
+    )
+    # margin 0 catches both: the gain is given up too
+    assert at["+0.00"].endswith(
+        "false alarms 100% gain kept 0% worst +0.0 mean +0.00 below -1: 0 of 3"
+    )
+    assert lines[-1].startswith("fall back always")
+
+
 def test_target_only_spread_by_hand(load_script):
     script = load_script("negative_transfer")
 
