@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import measures, read_runs_file
+from negative_transfer import measures
+from resolution_gate_choice import read_runs
 
 #: Margins of the variants, in the score's units (k-NN agreement, 0 to 1): a fixed grid
 #: from the calibrated margins' range (about 0.03 to 0.4 on the recorded runs) down to
@@ -59,10 +60,7 @@ def line(name: str, rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
-    args = ap.parse_args(argv)
-    rows = [r for path in args.runs for r in read_runs_file(path)]
-    if not rows:
-        ap.error("the run files hold no runs")
+    rows = read_runs(ap, ap.parse_args(argv).runs)
     missing = [r["case"] for r in rows if "final_score" not in r or "reference_score" not in r]
     if missing:
         ap.error(f"runs without final_score/reference_score (older harness output): {missing[:3]}")

@@ -144,18 +144,22 @@ def test_digit_corpora_are_upright_8x8_digits_of_the_same_classes(load_script, d
         assert upright > 0.4 and upright > flipped + 0.3, (name, upright, flipped)
 
 
+def harness_row(case, kind, flagged, target_only, unguarded, guarded, **fields) -> dict:
+    """A harness run as ``--json`` writes it, with the fields the summaries read."""
+    return {
+        "case": case,
+        "kind": kind,
+        "flagged": flagged,
+        "acc_target_only": target_only,
+        "acc_unguarded": unguarded,
+        "acc_guarded": guarded,
+        **fields,
+    }
+
+
 def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
     script = load_script("negative_transfer")
-
-    def row(case, kind, flagged, target_only, unguarded, guarded):
-        return {
-            "case": case,
-            "kind": kind,
-            "flagged": flagged,
-            "acc_target_only": target_only,
-            "acc_unguarded": unguarded,
-            "acc_guarded": guarded,
-        }
+    row = harness_row
 
     runs = [
         [row("p", "positive", False, 0.5, 0.7, 0.7), row("n", "negative", True, 0.6, 0.4, 0.6)],
@@ -206,15 +210,7 @@ def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_scrip
     script = load_script("negative_transfer")
 
     def row(kind, fell_back, unguarded, guarded):
-        return {
-            "case": "x",
-            "kind": kind,
-            "flagged": fell_back,
-            "fell_back": fell_back,
-            "acc_target_only": 0.5,
-            "acc_unguarded": unguarded,
-            "acc_guarded": guarded,
-        }
+        return harness_row("x", kind, fell_back, 0.5, unguarded, guarded, fell_back=fell_back)
 
     rows = [
         row("positive", False, 0.60, 0.65),  # up 5 points
@@ -233,17 +229,10 @@ def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path,
     script = load_script("guard_tradeoff")
 
     def row(kind, flagged, final, reference, unguarded, guarded):
-        return {
-            "case": kind,
-            "kind": kind,
-            "flagged": flagged,
-            "fell_back": flagged,
-            "final_score": final,
-            "reference_score": reference,
-            "acc_target_only": 0.5,
-            "acc_unguarded": unguarded,
-            "acc_guarded": guarded,
-        }
+        scores = {"final_score": final, "reference_score": reference}
+        return harness_row(
+            kind, kind, flagged, 0.5, unguarded, guarded, fell_back=flagged, **scores
+        )
 
     gain = row("positive", False, 0.70, 0.72, 0.60, 0.60)  # transfer scores 0.02 below
     loss = row("positive", False, 0.60, 0.72, 0.45, 0.45)  # 0.12 below, and 5 points lost
