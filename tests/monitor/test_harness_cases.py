@@ -873,3 +873,35 @@ def test_result_readers_drop_a_cut_last_line_and_reject_a_broken_one_before(
         with pytest.raises(SystemExit):
             read()
         assert "line 2 is not a JSON object" in capsys.readouterr().err
+
+
+def test_checkpoint_replay_of_the_last_state_reproduces_the_fit(load_script):
+    # With nothing restored (policy warn), the last checkpoint is the state the fit went on
+    # from: replaying self-training and clustering from it must give the fit's partition,
+    # and the final verdict's scores; the start (-1) is replayed as well.
+    from dtc.data import DomainPair, make_digits_pair
+    from dtc.metrics import cluster_acc
+    from dtc.monitor import NegativeTransferMonitor
+    from dtc.pipeline import DTC
+
+    script = load_script("checkpoint_outcomes")
+    pair = make_digits_pair(0.5, 0)
+    rng = np.random.default_rng(0)
+    s = rng.choice(pair.source.n_samples, 200, replace=False)
+    t = rng.choice(pair.target.n_samples, 200, replace=False)
+    pair = DomainPair(pair.source.subset(s), pair.target.subset(t), n_clusters=10)
+    keep = script.KeepCheckpoints(every=2)
+    monitor = NegativeTransferMonitor("warn", every=2, max_samples=200, n_restarts=3, seed=0)
+    tiny = {"hidden": (32,), "n_latent": 8, "pretrain_epochs": 2, "adapt_epochs": 4}
+    tiny |= {"batch_size": 64, "self_training_rounds": 1, "self_training_epochs": 1}
+    est = DTC(**tiny, seed=0, n_threads=1, callbacks=[keep, monitor]).fit(pair)
+    assert sorted(keep.states) == [-1, 1, 3]
+    fitted, final = est.labels_.copy(), est.monitor_trail_[-1]
+    rows = script.replay(est, keep.states, monitor, pair.target.y)
+    assert [r["epoch"] for r in rows] == [-1, 1, 3]
+    assert rows[0]["check_score"] == monitor.trail_[0]["score"]
+    last = rows[-1]
+    np.testing.assert_array_equal(est.labels_, fitted)
+    assert last["acc"] == cluster_acc(pair.target.y, fitted)
+    assert last["final_score"] == pytest.approx(final["score"])
+    assert last["reference_score"] == pytest.approx(final["reference"])
