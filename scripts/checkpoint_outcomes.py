@@ -14,8 +14,8 @@ rollback's choices.
     DTC_DATA=../shared/data python scripts/checkpoint_outcomes.py "office_W->A" --seed 4
 
 The case is a ``--fresh10`` case of ``scripts/negative_transfer.py`` (``--case-set`` for
-another set), trained as the harness trains it (20 + 20 epochs, one thread, policy
-``rollback``, a check every 5 epochs).
+another set), trained as the harness trains it (its budget options, by default 20 + 20
+epochs and one thread; policy ``rollback``, a check every 5 epochs).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from negative_transfer import CASE_SETS, all_cases
+from negative_transfer import CASE_SETS, add_budget_arguments, all_cases, harness_params
 
 from dtc.data import resolve_data_dir
 from dtc.metrics import cluster_acc
@@ -89,22 +89,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("case", help="a case name of the case set, e.g. 'mnist->usps'")
     ap.add_argument("--case-set", default="fresh10", choices=sorted(CASE_SETS))
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    add_budget_arguments(ap)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    # The replay runs outside fit, where DTC sets its own thread count; float sums, and so
+    # the replayed partitions, depend on it.
+    torch.set_num_threads(args.threads)
     cases = all_cases(resolve_data_dir(args.data_dir), [args.case], args.case_set)
     if not cases:
         ap.error(f"no case {args.case!r} in the {args.case_set} set")
     ((name, _, load),) = cases
     pair = load()
-    params = {
-        **DTC().benchmark_defaults(pair.benchmark, {}),
-        "pretrain_epochs": 20,
-        "adapt_epochs": 20,
-        "seed": args.seed,
-        "n_threads": 1,
-    }
+    params = harness_params(pair, args)
     keep = KeepCheckpoints(every=5)
     monitor = NegativeTransferMonitor("rollback", every=5, seed=args.seed)
     est = DTC(**params, callbacks=[keep, monitor]).fit(pair)

@@ -557,6 +557,22 @@ def all_cases(data_dir, names=None, case_set: str = "harness"):
     return [c for c in out if names is None or c[0] in names]
 
 
+def harness_params(pair: DomainPair, args) -> dict:
+    """DTC's parameters for a case: the DTC default of the target's family, as `dtc run`
+    starts from (DTC()'s own for every family but COIL), with the budget of
+    :func:`add_budget_arguments` and any ``--set`` overrides."""
+    from dtc.pipeline import DTC
+
+    return {
+        **DTC().benchmark_defaults(pair.benchmark, {}),
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+        "seed": args.seed,
+        "n_threads": args.threads,
+        **dict(getattr(args, "set", None) or {}),
+    }
+
+
 def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
     """One case's row. ``partitions``, when given, receives the target partitions ``(n_t,)``
     of the run: ``unguarded``, ``transfer`` (the monitored run's, before a fallback),
@@ -564,16 +580,7 @@ def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
     from dtc.pipeline import DTC
 
     y = pair.target.y
-    params = {
-        # the DTC default of the target's family, as `dtc run` starts from (DTC()'s own for
-        # every family but COIL)
-        **DTC().benchmark_defaults(pair.benchmark, {}),
-        "pretrain_epochs": args.pretrain_epochs,
-        "adapt_epochs": args.adapt_epochs,
-        "seed": args.seed,
-        "n_threads": args.threads,
-    }
-    params.update(args.set)
+    params = harness_params(pair, args)
     unguarded = DTC(**params).fit(pair)
     monitor = NegativeTransferMonitor(
         args.policy,
