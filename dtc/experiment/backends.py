@@ -95,7 +95,14 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
                 task = next(todo, None)
                 if task is None:
                     return
-                pending[pool.submit(execute, task.to_dict(), data_dir)] = task
+                try:
+                    pending[pool.submit(execute, task.to_dict(), data_dir)] = task
+                except BrokenProcessPool:
+                    # A worker died after the last wait returned: this run never
+                    # started. The runs still pending report the break at the next
+                    # wait; this one is retried with them.
+                    broken.append(task)
+                    return
 
         refill()
         while pending:

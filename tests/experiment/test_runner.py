@@ -98,6 +98,51 @@ def test_a_run_that_kills_its_worker_fails_alone_and_the_sweep_goes_on(tmp_path,
     assert sorted(r["seed"] for r in rows) == [0, 2, 3, 4]
 
 
+class _PoolThatBreaksOnSubmit:
+    """Stands in for the process pool: runs submitted work at once, but the first pool
+    made raises BrokenProcessPool at its third submit, as a real pool does when a
+    worker dies between a wait returning and the next submit (a race seen in CI)."""
+
+    made = 0
+
+    def __init__(self, jobs, threads):
+        type(self).made += 1
+        self.breaks_at = 3 if type(self).made == 1 else None
+        self.submitted = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+    def shutdown(self):
+        pass
+
+    def submit(self, fn, task_dict, data_dir):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.submitted += 1
+        if self.submitted == self.breaks_at:
+            raise BrokenProcessPool("a worker died")
+        future = Future()
+        future.set_result({"seed": task_dict["spec"]["seed"]})
+        return future
+
+
+def test_a_pool_that_breaks_at_submit_loses_no_run(monkeypatch):
+    from dtc.experiment import backends
+
+    monkeypatch.setattr(backends, "_pool", _PoolThatBreaksOnSubmit)
+    monkeypatch.setattr(_PoolThatBreaksOnSubmit, "made", 0)
+    cfg = load_config(CONFIG, ["seeds=[0,1,2,3,4]"])
+    out = list(backends.run_tasks(expand(cfg), jobs=2))
+    assert [error for _, _, error in out] == [None] * 5
+    assert sorted(record["seed"] for _, record, _ in out) == [0, 1, 2, 3, 4]
+    assert _PoolThatBreaksOnSubmit.made == 3  # broken pass, the retry alone, the rest
+
+
 def test_failed_runs_are_reported_and_retried(tmp_path):
     cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,0]", "seeds=[0]"])
     summary = run_experiment(cfg, tmp_path, progress=False)
