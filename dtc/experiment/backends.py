@@ -88,26 +88,27 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
     pending = {}
     with _pool(jobs, threads) as pool:
 
-        def refill():
+        def refill() -> bool:
+            """Submit until 2 x jobs runs are pending; False if the pool is broken."""
             # Submitting lazily keeps at most 2 x jobs runs queued, so an interrupt
             # loses little queued work and memory stays flat on long sweeps.
             while len(pending) < 2 * jobs:
                 task = next(todo, None)
                 if task is None:
-                    return
+                    return True
                 try:
                     pending[pool.submit(execute, task.to_dict(), data_dir)] = task
                 except BrokenProcessPool:
                     # A worker died after the last wait returned: this run never
-                    # started. The runs still pending report the break at the next
-                    # wait; this one is retried with them.
+                    # started, and is retried with the runs the break caught.
                     broken.append(task)
-                    return
+                    return False
+            return True
 
-        refill()
+        alive = refill()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broke = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+            broke = not alive or any(isinstance(f.exception(), BrokenProcessPool) for f in done)
             if broke:  # every run not finished by now failed with the pool, innocent or not
                 done = {f for f in pending if f.done()}
             for future in done:
@@ -122,7 +123,7 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
             if broke:
                 broken.extend(pending.values())
                 return
-            refill()
+            alive = refill()
 
 
 def _one_at_a_time(tasks: list[Task], data_dir, threads: int):
