@@ -892,13 +892,27 @@ def summarise_runs(paths: list[str]) -> list[str]:
     pooled = [r for rows in runs.values() for r in rows]
     lines += [f"pooled over {len(runs)} runs:"] + [f"  {v}" for v in summarise(pooled)]
     lines += target_only_spread(pooled)
+    by_case: dict[str, list[dict]] = {}
+    for r in pooled:
+        by_case.setdefault(r["case"], []).append(r)
+    diffs = {
+        c: [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in v] for c, v in by_case.items()
+    }
+    means = {c: float(np.mean(d)) for c, d in diffs.items()}
+    if any(len(d) > 1 for d in diffs.values()):
+        # The worst-case target read per case, averaged over its runs (seeds): a reading
+        # that target-only's own seed-to-seed noise does not dominate.
+        worst = min(means, key=means.get)
+        lines.append(
+            f"guarded - target-only averaged over each case's runs: worst {means[worst]:+.1f} "
+            f"({worst}); more than 1 point below on {sum(v < -1 for v in means.values())} "
+            f"of {len(means)} cases"
+        )
     lines.append("guarded - target-only per case (mean, min over runs; flagged in how many):")
-    for case in dict.fromkeys(r["case"] for r in pooled):
-        mine = [r for r in pooled if r["case"] == case]
-        d = [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in mine]
+    for case, mine in by_case.items():
         flags = sum(r["flagged"] for r in mine)
         lines.append(
-            f"  {case:28} {mine[0]['kind']:8} {np.mean(d):+6.1f} {min(d):+6.1f}  "
+            f"  {case:28} {mine[0]['kind']:8} {means[case]:+6.1f} {min(diffs[case]):+6.1f}  "
             f"{flags}/{len(mine)}"
         )
     return lines

@@ -201,6 +201,13 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
     }
     assert per_case["p"] == ["+10.0", "+0.0", "1/2"]
     assert per_case["n"] == ["-2.5", "-5.0", "1/2"]
+    # averaged per case: p (+20 + 0) / 2, n (0 - 5) / 2; only n is below -1
+    assert (
+        "guarded - target-only averaged over each case's runs: worst -2.5 (n); "
+        "more than 1 point below on 1 of 2 cases"
+    ) in lines
+    one_run = script.summarise_runs([str(paths[0])])
+    assert not any("averaged over each case's runs" in ln for ln in one_run)
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ValueError, match="holds no JSON lines"):
         script.summarise_runs([str(tmp_path / "empty.jsonl")])
