@@ -345,6 +345,51 @@ FRESH10_NEGATIVE = (
     ]
 )
 FRESH10_SEED = 12
+# Fresh set 11 (``--fresh11``, twentieth session, rule #20): the issue's kinds of case again,
+# on constructions no set has built -- a seventh random half of the classes as the wrong
+# source on every SURF pair and new digits shifts, corruption and permutation on other pairs,
+# new other-benchmark sources -- plus the SURF pairs cut to that half as positives, the kind
+# of true pair on which the class-agreement check raised false alarms (rule #18). The
+# corrupted sources are named like the dev and held-out sets' on the same pairs, but are drawn
+# with this set's construction seed.
+FRESH11_SEED = 13
+_SHIFTS11 = ["digits_s35", "digits_s36", "digits_s37"]
+_SURF11 = [b[0] for b in FRESH_BASES if b[1] == "office_caltech10_surf"]
+FRESH11_BASES = [b for b in FRESH_BASES if b[1] not in ("digits", "digit_corpora")]
+FRESH11_BASES += [(name, "digits", int(name[8:]), None) for name in _SHIFTS11]
+FRESH11_POSITIVE = [(name, name, None, None) for name, *_ in FRESH11_BASES]
+FRESH11_POSITIVE += [(f"{base}_mixed7_matched", base, "mixed7_matched", None) for base in _SURF11]
+FRESH11_NEGATIVE = (
+    [(f"{base}_mixed7_disjoint", base, "mixed7_disjoint", None) for base in _SURF11 + _SHIFTS11]
+    + [
+        (f"{base}_corrupted", base, "corrupted", None)
+        for base in [
+            *(f"office_{p}" for p in ("W->A", "D->A", "D->W", "W->C", "C->D")),
+            "coil2->coil1",
+            *_SHIFTS11,
+        ]
+    ]
+    + [
+        (f"{base}_permuted", base, "permuted", None)
+        for base in ("office_W->D", "office_C->A", "office_A->C", "mnist->usps", "coil1->coil2")
+    ]
+    + [
+        ("office_A->D_from_usps", "office_A->D", "other", ("mnist_usps", "usps", "mnist")),
+        ("office_C->W_from_coil1", "office_C->W", "other", ("coil20", "coil1", "coil2")),
+        (
+            "mnist->usps_from_amazon",
+            "mnist->usps",
+            "other",
+            ("office_caltech10_surf", "amazon", "webcam"),
+        ),
+        (
+            "digits_s36_from_webcam",
+            "digits_s36",
+            "other",
+            ("office_caltech10_surf", "webcam", "dslr"),
+        ),
+    ]
+)
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -361,6 +406,7 @@ CASE_SETS = {
     "fresh8": (FRESH8_BASES, FRESH8_POSITIVE, FRESH8_NEGATIVE, FRESH8_SEED),
     "fresh9": (FRESH9_BASES, FRESH9_POSITIVE, FRESH9_NEGATIVE, FRESH9_SEED),
     "fresh10": (FRESH10_BASES, FRESH10_POSITIVE, FRESH10_NEGATIVE, FRESH10_SEED),
+    "fresh11": (FRESH11_BASES, FRESH11_POSITIVE, FRESH11_NEGATIVE, FRESH11_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -376,6 +422,7 @@ CASE_SET_HELP = {
     "fresh8": "fresh set 8 (14th session): a fifth random half, new shifts",
     "fresh9": "fresh set 9 of rule #19 (16th session): a sixth random half, new shifts",
     "fresh10": "fresh set 10 (17th session): the issue's kinds of case on new constructions",
+    "fresh11": "fresh set 11 of rule #20 (20th session): the issue's kinds, new constructions",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -452,6 +499,8 @@ CLASS_SPLITS = {
     "mixed5_disjoint": lambda k: (other_half(k, FRESH8_SEED), mixed_half(k, FRESH8_SEED)),
     "mixed6_matched": lambda k: (mixed_half(k, FRESH9_SEED), mixed_half(k, FRESH9_SEED)),
     "mixed6_disjoint": lambda k: (other_half(k, FRESH9_SEED), mixed_half(k, FRESH9_SEED)),
+    "mixed7_matched": lambda k: (mixed_half(k, FRESH11_SEED), mixed_half(k, FRESH11_SEED)),
+    "mixed7_disjoint": lambda k: (other_half(k, FRESH11_SEED), mixed_half(k, FRESH11_SEED)),
 }
 
 

@@ -919,3 +919,27 @@ def test_checkpoint_replay_of_the_last_state_reproduces_the_fit(load_script):
     assert last["acc"] == cluster_acc(pair.target.y, fitted)
     assert last["final_score"] == pytest.approx(final["score"])
     assert last["reference_score"] == pytest.approx(final["reference"])
+
+
+def test_fresh_set_11_holds_the_issues_kinds_and_half_class_surf_pairs(load_script):
+    """Fresh set 11 (rule #20): every published pair and the SURF pairs cut to a new random
+    half as positives; that half's complement as the wrong source, corruption, permutation and
+    other benchmarks as negatives, none named like a fresh set 10 case."""
+    script = load_script("negative_transfer")
+    cases = script.all_cases(None, case_set="fresh11")
+    positive = {n for n, k, _ in cases if k == "positive"}
+    negative = {n for n, k, _ in cases if k == "negative"}
+    assert len(positive) == 31 and len(negative) == 33
+    assert sum(n.endswith("_mixed7_matched") for n in positive) == 12
+    hows = [how for _, _, how, _ in script.FRESH11_NEGATIVE]
+    assert {h: hows.count(h) for h in set(hows)} == {
+        "mixed7_disjoint": 15,
+        "corrupted": 9,
+        "permuted": 5,
+        "other": 4,
+    }
+    assert not negative & {c[0] for c in script.all_cases(None, case_set="fresh10")}
+    # A half no earlier set drew, for SURF's 10 classes.
+    half = script.mixed_half(10, script.FRESH11_SEED)
+    earlier = [script.mixed_half(10, s) for s in (6, 7, 8, 9, 10, 11)]
+    assert half not in earlier and sorted(script.other_half(10, script.FRESH11_SEED)) not in earlier
