@@ -7,8 +7,9 @@ Reads the output of (one file per seed)
     python scripts/negative_transfer.py --fresh5 --json --seed 0 > f5_s0.jsonl
     python scripts/negative_transfer.py --fresh5 --json --seed 1 > f5_s1.jsonl
 
-run with candidate A, the monitor's ``min_class_agreement=None`` (the agreement of
-:mod:`dtc.monitor.class_agreement` is computed and recorded in each row, not judged), and
+run with candidate A, ``min_class_agreement=None`` (the agreement of
+:mod:`dtc.monitor.class_agreement` is computed and recorded in each row, not judged; since
+rule #20 made 0.15 the default, such runs need ``--min-class-agreement none``), and
 derives candidate E, ``min_class_agreement=0.15``, from the same runs. The check runs before
 training and only adds flags, and the monitor's verdicts change nothing in training under
 policy ``rollback`` (only the final fallback), so E flags a run when A does or when the
@@ -116,7 +117,13 @@ def consistency(rows: list[dict]) -> list[str]:
         if r["fell_back"] and abs(r["acc_guarded"] - r["acc_target_only"]) > 1e-12
     ]
     missing = [r["case"] for r in rows if "class_agreement" not in r]
+    judged = [r["case"] for r in rows if r.get("reason") == "unmatched_classes"]
     out = []
+    if judged:
+        out.append(
+            "runs that judged the agreement (candidate A's runs need --min-class-agreement "
+            f"none): {', '.join(judged)}"
+        )
     if bad:
         out.append(f"runs that fell back with guarded != target-only: {', '.join(bad)}")
     if missing:

@@ -44,8 +44,9 @@ monitor, policy ``rollback`` by default), and whether the monitor flagged the ca
 * ``dissimilar_source``: the structural similarity, the ``sim`` column, below the
   monitor's ``min_similarity``;
 * ``unmatched_classes``: the agreement of the source's classes with the target's clusters
-  below the monitor's ``min_class_agreement`` (:mod:`dtc.monitor.class_agreement`; not
-  judged by default, always reported in the JSON row's ``class_agreement``).
+  below the monitor's ``min_class_agreement`` (:mod:`dtc.monitor.class_agreement`; 0.15 by
+  rule #20, ``--min-class-agreement none`` to report it only; always reported in the JSON
+  row's ``class_agreement``).
 
 ``acc_kmeans_raw`` (K-means on the raw target features, ``n_init=10``) is given for
 context. Target labels are used here, and only here, to
@@ -1104,7 +1105,7 @@ def main(argv=None) -> int:
         type=lambda v: None if v.lower() == "none" else float(v),
         default=NegativeTransferMonitor().min_class_agreement,
         help="source-class / target-cluster agreement below which the source is negative "
-        "('none', the default: reported, not judged)",
+        "(default: the monitor's, rule #20; 'none': reported, not judged)",
     )
     ap.add_argument(
         "--set",
