@@ -12,6 +12,11 @@ RECORDS = ROOT / "experiments" / "records"
 # README row (its first cell) -> (files, runs, (negatives flagged, false alarms, gain kept,
 # worst)), the percentages and the worst case in ACC points as the README rounds them.
 QUOTED = {
+    "harness (seeds 0 to 3 x 19 cases), rule #19": (
+        tuple(f"harness_s{seed}.jsonl" for seed in range(4)),
+        76,
+        (100, 0, 102, +0.0),
+    ),
     "the same, re-run with the current defaults (`experiments/records/`)": (
         ("fresh11_s10.jsonl", "fresh11_s11.jsonl"),
         128,
@@ -36,3 +41,27 @@ def test_recorded_runs_give_the_readme_figures(load_script, row):
     )
     cells = [c.strip().strip("*") for c in line.split("|")[4:8]]
     assert cells == [f"{det} %", f"{fa} %", f"{kept} %", f"{worst:+.1f}"]
+
+
+def readme_table(header_start: str) -> list[list[str]]:
+    """The cells of the README table whose header row starts with ``header_start``."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, t in enumerate(lines) if t.startswith(header_start))
+    rows = []
+    for t in lines[start + 2 :]:
+        if not t.startswith("|"):
+            break
+        rows.append([c.strip() for c in t.strip("|").split("|")])
+    return rows
+
+
+def test_the_readme_harness_table_is_the_recorded_seed_0_run(load_script):
+    script = load_script("negative_transfer")
+    runs = script.read_runs_file(RECORDS / "harness_s0.jsonl")
+    table = readme_table("| case | kind | flagged (by) |")
+    assert len(table) == len(runs) == 19
+    for cells, run in zip(table, runs):  # the same order: the harness's
+        assert cells[1] == run["kind"]
+        assert cells[2].startswith("yes" if run["flagged"] else "no"), run["case"]
+        accs = [f"{100 * run[k]:.1f}" for k in ("acc_target_only", "acc_unguarded", "acc_guarded")]
+        assert cells[6:9] == accs, run["case"]
