@@ -17,6 +17,11 @@ QUOTED = {
         76,
         (100, 0, 102, +0.0),
     ),
+    "the harness at seeds 4 to 7 (76), a replication": (
+        tuple(f"harness_s{seed}.jsonl" for seed in range(4, 8)),
+        76,
+        (100, 3, 101, -4.7),
+    ),
     "the same, re-run with the current defaults (`experiments/records/`)": (
         ("fresh11_s10.jsonl", "fresh11_s11.jsonl"),
         128,
