@@ -939,7 +939,13 @@ def test_fresh_set_11_holds_the_issues_kinds_and_half_class_surf_pairs(load_scri
         "other": 4,
     }
     assert not negative & {c[0] for c in script.all_cases(None, case_set="fresh10")}
-    # A half no earlier set drew, for SURF's 10 classes.
+    # A half no earlier construction drew, for SURF's 10 classes.
     half = script.mixed_half(10, script.FRESH11_SEED)
-    earlier = [script.mixed_half(10, s) for s in (6, 7, 8, 9, 10, 11)]
+    earlier = [
+        sorted(classes)
+        for how, split in script.CLASS_SPLITS.items()
+        if not how.startswith("mixed7")
+        for classes in split(10)
+    ]
+    assert len(earlier) == 2 * (len(script.CLASS_SPLITS) - 2)
     assert half not in earlier and sorted(script.other_half(10, script.FRESH11_SEED)) not in earlier
