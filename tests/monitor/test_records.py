@@ -22,6 +22,12 @@ QUOTED = {
         76,
         (100, 3, 101, -4.7),
     ),
+    "fresh set 10 at seeds 8 and 9 (102), re-run with the current defaults "
+    "(`experiments/records/`)": (
+        ("fresh10_s8.jsonl", "fresh10_s9.jsonl"),
+        102,
+        (97, 3, 103, +0.0),
+    ),
     "the same, re-run with the current defaults (`experiments/records/`)": (
         ("fresh11_s10.jsonl", "fresh11_s11.jsonl"),
         128,
