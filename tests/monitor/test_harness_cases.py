@@ -674,6 +674,12 @@ def test_rule_17_adds_the_class_agreement_flags(load_script, tmp_path, capsys):
     assert script.with_threshold(rows[0], None, 0.15) is rows[0]
     assert script.consistency(rows) == []
     assert script.consistency([{**rows[2], "acc_guarded": 0.4}]) != []
+    # a run that judged the agreement is no candidate-A run (the default since rule #20)
+    judged = {**rows[0], "flagged": True, "fell_back": True, "acc_guarded": 0.5}
+    assert (
+        "--min-class-agreement none"
+        in script.consistency([{**judged, "reason": "unmatched_classes"}])[0]
+    )
     path = tmp_path / "f5.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert script.main([str(path)]) == 0

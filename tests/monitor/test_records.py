@@ -36,6 +36,10 @@ QUOTED = {
 }
 
 
+def readme_lines() -> list[str]:
+    return (ROOT / "README.md").read_text().splitlines()
+
+
 @pytest.mark.parametrize("row", sorted(QUOTED))
 def test_recorded_runs_give_the_readme_figures(load_script, row):
     script = load_script("negative_transfer")
@@ -47,16 +51,14 @@ def test_recorded_runs_give_the_readme_figures(load_script, row):
     assert got == (det, fa, kept)
     assert round(100 * m["worst"], 1) == worst
     # and the README's row says so
-    line = next(
-        t for t in (ROOT / "README.md").read_text().splitlines() if t.startswith(f"| {row}")
-    )
+    line = next(t for t in readme_lines() if t.startswith(f"| {row}"))
     cells = [c.strip().strip("*") for c in line.split("|")[4:8]]
     assert cells == [f"{det} %", f"{fa} %", f"{kept} %", f"{worst:+.1f}"]
 
 
 def readme_table(header_start: str) -> list[list[str]]:
     """The cells of the README table whose header row starts with ``header_start``."""
-    lines = (ROOT / "README.md").read_text().splitlines()
+    lines = readme_lines()
     start = next(i for i, t in enumerate(lines) if t.startswith(header_start))
     rows = []
     for t in lines[start + 2 :]:
