@@ -67,6 +67,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh8 --seed 0 --out f8_s0.jsonl     # and a second
     python scripts/negative_transfer.py --fresh9 --checks-only --check-seeds 5  # rule #19
     python scripts/negative_transfer.py --fresh10 --seed 4 --out f10_s4.jsonl   # issue's kinds
+    python scripts/negative_transfer.py --fresh12 --seed 12 --out f12_s12.jsonl # current defaults
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
@@ -346,6 +347,30 @@ FRESH10_NEGATIVE = (
     ]
 )
 FRESH10_SEED = 12
+
+
+def issue_kinds_set(shifts, split: str, corrupted, permuted, others, tag: str = ""):
+    """``(bases, positives, negatives)`` of a fresh set of the issue's kinds of case (fresh
+    sets 11 and 12): every published pair (the digits shifts ``shifts``) and the SURF pairs cut
+    to the random half ``<split>_matched`` as positives; as negatives the other half as the
+    source (``<split>_disjoint``) on every SURF pair and shift, the bases ``corrupted`` and
+    ``permuted`` (named ``<base>_corrupted<tag>``, ``<base>_permuted<tag>``), and the
+    ``(case, base, other benchmark pair)`` of ``others``."""
+    names = [f"digits_s{seed}" for seed in shifts]
+    surf = [b[0] for b in FRESH_BASES if b[1] == "office_caltech10_surf"]
+    bases = [b for b in FRESH_BASES if b[1] not in ("digits", "digit_corpora")]
+    bases += [(name, "digits", seed, None) for name, seed in zip(names, shifts)]
+    positive = [(name, name, None, None) for name, *_ in bases]
+    positive += [(f"{base}_{split}_matched", base, f"{split}_matched", None) for base in surf]
+    negative = [
+        (f"{base}_{split}_disjoint", base, f"{split}_disjoint", None) for base in surf + names
+    ]
+    negative += [(f"{base}_corrupted{tag}", base, "corrupted", None) for base in corrupted]
+    negative += [(f"{base}_permuted{tag}", base, "permuted", None) for base in permuted]
+    negative += [(case, base, "other", other) for case, base, other in others]
+    return bases, positive, negative
+
+
 # Fresh set 11 (``--fresh11``, twentieth session, rule #20): the issue's kinds of case again,
 # on constructions no set has built -- a seventh random half of the classes as the wrong
 # source on every SURF pair and new digits shifts, corruption and permutation on other pairs,
@@ -354,42 +379,45 @@ FRESH10_SEED = 12
 # corrupted sources are named like the dev and held-out sets' on the same pairs, but are drawn
 # with this set's construction seed.
 FRESH11_SEED = 13
-_SHIFTS11 = ["digits_s35", "digits_s36", "digits_s37"]
-_SURF11 = [b[0] for b in FRESH_BASES if b[1] == "office_caltech10_surf"]
-FRESH11_BASES = [b for b in FRESH_BASES if b[1] not in ("digits", "digit_corpora")]
-FRESH11_BASES += [(name, "digits", int(name[8:]), None) for name in _SHIFTS11]
-FRESH11_POSITIVE = [(name, name, None, None) for name, *_ in FRESH11_BASES]
-FRESH11_POSITIVE += [(f"{base}_mixed7_matched", base, "mixed7_matched", None) for base in _SURF11]
-FRESH11_NEGATIVE = (
-    [(f"{base}_mixed7_disjoint", base, "mixed7_disjoint", None) for base in _SURF11 + _SHIFTS11]
-    + [
-        (f"{base}_corrupted", base, "corrupted", None)
-        for base in [
-            *(f"office_{p}" for p in ("W->A", "D->A", "D->W", "W->C", "C->D")),
-            "coil2->coil1",
-            *_SHIFTS11,
-        ]
-    ]
-    + [
-        (f"{base}_permuted", base, "permuted", None)
-        for base in ("office_W->D", "office_C->A", "office_A->C", "mnist->usps", "coil1->coil2")
-    ]
-    + [
-        ("office_A->D_from_usps", "office_A->D", "other", ("mnist_usps", "usps", "mnist")),
-        ("office_C->W_from_coil1", "office_C->W", "other", ("coil20", "coil1", "coil2")),
-        (
-            "mnist->usps_from_amazon",
-            "mnist->usps",
-            "other",
-            ("office_caltech10_surf", "amazon", "webcam"),
-        ),
-        (
-            "digits_s36_from_webcam",
-            "digits_s36",
-            "other",
-            ("office_caltech10_surf", "webcam", "dslr"),
-        ),
-    ]
+FRESH11_BASES, FRESH11_POSITIVE, FRESH11_NEGATIVE = issue_kinds_set(
+    (35, 36, 37),
+    "mixed7",
+    corrupted=[
+        *(f"office_{p}" for p in ("W->A", "D->A", "D->W", "W->C", "C->D")),
+        "coil2->coil1",
+        *(f"digits_s{seed}" for seed in (35, 36, 37)),
+    ],
+    permuted=("office_W->D", "office_C->A", "office_A->C", "mnist->usps", "coil1->coil2"),
+    others=[
+        ("office_A->D_from_usps", "office_A->D", ("mnist_usps", "usps", "mnist")),
+        ("office_C->W_from_coil1", "office_C->W", ("coil20", "coil1", "coil2")),
+        ("mnist->usps_from_amazon", "mnist->usps", ("office_caltech10_surf", "amazon", "webcam")),
+        ("digits_s36_from_webcam", "digits_s36", ("office_caltech10_surf", "webcam", "dslr")),
+    ],
+)
+# Fresh set 12 (``--fresh12``, twenty-second session): the current defaults (rule #20's)
+# judged on cases no rule has computed -- fresh set 11's kinds with an eighth random half,
+# new digits shifts, corruption, permutation and other-benchmark sources drawn with a new
+# construction seed. Every SURF pair was corrupted by fresh set 10 or 11 with its own seed, so
+# this set's corrupted and permuted sources carry the suffix ``_set12``: one name, one source.
+FRESH12_SEED = 14
+FRESH12_BASES, FRESH12_POSITIVE, FRESH12_NEGATIVE = issue_kinds_set(
+    (38, 39, 40),
+    "mixed8",
+    corrupted=[
+        *(f"office_{p}" for p in ("A->W", "C->W", "W->C", "D->A")),
+        "mnist->usps",
+        "coil1->coil2",
+        *(f"digits_s{seed}" for seed in (38, 39, 40)),
+    ],
+    permuted=("office_A->D", "office_D->C", "office_W->A", "usps->mnist", "digits_s39"),
+    others=[
+        ("office_W->C_from_mnist", "office_W->C", ("mnist_usps", "mnist", "usps")),
+        ("office_D->A_from_coil1", "office_D->A", ("coil20", "coil1", "coil2")),
+        ("usps->mnist_from_dslr", "usps->mnist", ("office_caltech10_surf", "dslr", "amazon")),
+        ("digits_s40_from_caltech10", "digits_s40", ("office_caltech10_surf", "caltech10", "dslr")),
+    ],
+    tag="_set12",
 )
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
@@ -408,6 +436,7 @@ CASE_SETS = {
     "fresh9": (FRESH9_BASES, FRESH9_POSITIVE, FRESH9_NEGATIVE, FRESH9_SEED),
     "fresh10": (FRESH10_BASES, FRESH10_POSITIVE, FRESH10_NEGATIVE, FRESH10_SEED),
     "fresh11": (FRESH11_BASES, FRESH11_POSITIVE, FRESH11_NEGATIVE, FRESH11_SEED),
+    "fresh12": (FRESH12_BASES, FRESH12_POSITIVE, FRESH12_NEGATIVE, FRESH12_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -424,6 +453,7 @@ CASE_SET_HELP = {
     "fresh9": "fresh set 9 of rule #19 (16th session): a sixth random half, new shifts",
     "fresh10": "fresh set 10 (17th session): the issue's kinds of case on new constructions",
     "fresh11": "fresh set 11 of rule #20 (20th session): the issue's kinds, new constructions",
+    "fresh12": "fresh set 12 (22nd session): the current defaults on the issue's kinds, unseen",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -502,6 +532,8 @@ CLASS_SPLITS = {
     "mixed6_disjoint": lambda k: (other_half(k, FRESH9_SEED), mixed_half(k, FRESH9_SEED)),
     "mixed7_matched": lambda k: (mixed_half(k, FRESH11_SEED), mixed_half(k, FRESH11_SEED)),
     "mixed7_disjoint": lambda k: (other_half(k, FRESH11_SEED), mixed_half(k, FRESH11_SEED)),
+    "mixed8_matched": lambda k: (mixed_half(k, FRESH12_SEED), mixed_half(k, FRESH12_SEED)),
+    "mixed8_disjoint": lambda k: (other_half(k, FRESH12_SEED), mixed_half(k, FRESH12_SEED)),
 }
 
 

@@ -100,10 +100,13 @@ def test_fresh_set_10_holds_the_issues_kinds_of_case(load_script):
         assert not disjoint_bases & {base for _, base, how, _ in earlier if how == "disjoint"}
 
 
-def test_fresh_set_10_other_benchmark_sources_take_the_targets_shape(load_script, data_dir):
+@pytest.mark.parametrize("case_set", ["fresh10", "fresh11", "fresh12"])
+def test_other_benchmark_sources_take_the_targets_shape(load_script, data_dir, case_set):
     script = load_script("negative_transfer")
-    names = {n for n, _, how, _ in script.FRESH10_NEGATIVE if how == "other"}
-    for name, _, load in script.all_cases(data_dir, names, case_set="fresh10"):
+    _, _, negative, _ = script.CASE_SETS[case_set]
+    names = {n for n, _, how, _ in negative if how == "other"}
+    assert names
+    for name, _, load in script.all_cases(data_dir, names, case_set=case_set):
         if name == "coil2->coil1_from_usps":  # 10 classes for COIL's 20: refused, not run
             with pytest.raises(ValueError, match="fewer than the target's 20 clusters"):
                 load()
@@ -955,3 +958,43 @@ def test_fresh_set_11_holds_the_issues_kinds_and_half_class_surf_pairs(load_scri
     ]
     assert len(earlier) == 2 * (len(script.CLASS_SPLITS) - 2)
     assert half not in earlier and sorted(script.other_half(10, script.FRESH11_SEED)) not in earlier
+
+
+def test_fresh_set_12_holds_the_issues_kinds_on_new_constructions(load_script):
+    """Fresh set 12 (twenty-second session): fresh set 11's kinds of case with a random half,
+    digits shifts and other-benchmark sources that no earlier set used."""
+    script = load_script("negative_transfer")
+    cases = script.all_cases(None, case_set="fresh12")
+    positive = {n for n, k, _ in cases if k == "positive"}
+    negative = {n for n, k, _ in cases if k == "negative"}
+    assert len(positive) == 31 and len(negative) == 33 and len(cases) == 64
+    assert sum(n.endswith("_mixed8_matched") for n in positive) == 12
+    hows = [how for _, _, how, _ in script.FRESH12_NEGATIVE]
+    assert {h: hows.count(h) for h in set(hows)} == {
+        "mixed8_disjoint": 15,
+        "corrupted": 9,
+        "permuted": 5,
+        "other": 4,
+    }
+    earlier_sets = set(script.CASE_SETS) - {"fresh12"}
+    earlier_bases = {b[0] for name in earlier_sets for b in script.CASE_SETS[name][0]}
+    assert not {"digits_s38", "digits_s39", "digits_s40"} & earlier_bases
+    for name in earlier_sets:  # one name, one construction
+        assert not negative & {c[0] for c in script.all_cases(None, case_set=name)}
+    # A half no earlier construction drew, nor its complement, for 10 and 20 classes.
+    for k in (10, 20):
+        earlier = [
+            sorted(classes)
+            for how, split in script.CLASS_SPLITS.items()
+            if not how.startswith("mixed8")
+            for classes in split(k)
+        ]
+        assert script.mixed_half(k, script.FRESH12_SEED) not in earlier
+        assert script.other_half(k, script.FRESH12_SEED) not in earlier
+    pair = script.make_digits_pair(0.5, 38)
+    s, t = pair.source, pair.target
+    matched = script.construct_negative(pair, "mixed8_matched", None)
+    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, [3, 4, 6, 7, 9])])
+    wrong = script.construct_negative(pair, "mixed8_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [0, 1, 2, 5, 8])])
+    assert script.construction("office_A->W_mixed8_disjoint") == "mixed8_disjoint"
