@@ -973,6 +973,7 @@ def summarise_runs(paths: list[str]) -> list[str]:
         lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]
     pooled = [r for rows in runs.values() for r in rows]
     lines += [f"pooled over {len(runs)} runs:"] + [f"  {v}" for v in summarise(pooled)]
+    lines += runs_below(pooled)
     lines += target_only_spread(pooled)
     by_case: dict[str, list[dict]] = {}
     for r in pooled:
@@ -996,6 +997,35 @@ def summarise_runs(paths: list[str]) -> list[str]:
         lines.append(
             f"  {case:28} {mine[0]['kind']:8} {means[case]:+6.1f} {min(diffs[case]):+6.1f}  "
             f"{flags}/{len(mine)}"
+        )
+    return lines
+
+
+def runs_below(rows: list[dict], points: float = 1.0) -> list[str]:
+    """One line per run whose guarded ACC ends more than ``points`` below target-only: its
+    ACCs and what the monitor did (flagged and fell back, restored a checkpoint or kept the
+    last state; whether the score's verdict counted; the class agreement), the runs the
+    worst-case target is missed on. No line when there is none."""
+    below = [r for r in rows if r["acc_guarded"] < r["acc_target_only"] - points / 100]
+    lines = [f"runs more than {points:g} point below target-only: {len(below)}"] if below else []
+    for r in sorted(below, key=lambda r: r["acc_guarded"] - r["acc_target_only"]):
+        if r.get("fell_back"):
+            did = f"fell back ({r.get('reason')})"
+        elif r.get("restored_epoch") is not None:
+            did = f"restored epoch {r['restored_epoch']}"
+        else:
+            did = "kept the last state"
+        if r["flagged"] and not r.get("fell_back"):
+            did = f"flagged ({r.get('reason')}), {did}"
+        counts = {True: "counts", False: "does not count", None: "?"}[r.get("score_counts")]
+        agreement = (r.get("class_agreement") or {}).get("agreement")
+        agreement = "?" if agreement is None else f"{agreement:.2f}"
+        lines.append(
+            f"  {r['case']} ({r['kind']}, seed {r.get('seed', '?')}): "
+            f"{100 * (r['acc_guarded'] - r['acc_target_only']):+.1f}; target-only "
+            f"{100 * r['acc_target_only']:.1f}, unguarded {100 * r['acc_unguarded']:.1f}, "
+            f"guarded {100 * r['acc_guarded']:.1f}; {did}; score {counts}; "
+            f"class agreement {agreement}"
         )
     return lines
 

@@ -209,6 +209,10 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
         "guarded - target-only averaged over each case's runs: worst -2.5 (n); "
         "more than 1 point below on 1 of 2 cases"
     ) in lines
+    assert lines[lines.index("runs more than 1 point below target-only: 1") + 1] == (
+        "  n (negative, seed ?): -5.0; target-only 60.0, unguarded 50.0, guarded 55.0; "
+        "kept the last state; score ?; class agreement ?"
+    )
     one_run = script.summarise_runs([str(paths[0])])
     assert not any("averaged over each case's runs" in ln for ln in one_run)
     (tmp_path / "empty.jsonl").write_text("")
@@ -271,6 +275,30 @@ def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path,
         "false alarms 100% gain kept 0% worst +0.0 mean +0.00 below -1: 0 of 3"
     )
     assert lines[-1].startswith("fall back always")
+
+
+def test_runs_below_say_what_the_monitor_did(load_script):
+    script = load_script("negative_transfer")
+    row = harness_row
+    agreement = {"agreement": 0.3}
+    rows = [
+        row("a", "positive", False, 0.5, 0.6, 0.45, seed=3, fell_back=False, restored_epoch=-1),
+        row("b", "negative", True, 0.5, 0.3, 0.48, seed=4, fell_back=True, reason="x"),
+        row("c", "negative", True, 0.5, 0.3, 0.2, fell_back=False, reason="y", score_counts=False),
+        row("d", "positive", False, 0.5, 0.5, 0.495, class_agreement=agreement),
+    ]
+    lines = script.runs_below(rows)
+    assert lines == [
+        "runs more than 1 point below target-only: 3",
+        "  c (negative, seed ?): -30.0; target-only 50.0, unguarded 30.0, guarded 20.0; "
+        "flagged (y), kept the last state; score does not count; class agreement ?",
+        "  a (positive, seed 3): -5.0; target-only 50.0, unguarded 60.0, guarded 45.0; "
+        "restored epoch -1; score ?; class agreement ?",
+        "  b (negative, seed 4): -2.0; target-only 50.0, unguarded 30.0, guarded 48.0; "
+        "fell back (x); score ?; class agreement ?",
+    ]
+    assert script.runs_below(rows, points=40.0) == []
+    assert script.runs_below(rows[3:], points=0.1)[1].endswith("class agreement 0.30")
 
 
 def test_target_only_spread_by_hand(load_script):
