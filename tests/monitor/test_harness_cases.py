@@ -958,71 +958,55 @@ def test_checkpoint_replay_of_the_last_state_reproduces_the_fit(load_script):
     assert last["reference_score"] == pytest.approx(final["reference"])
 
 
-def test_fresh_set_11_holds_the_issues_kinds_and_half_class_surf_pairs(load_script):
-    """Fresh set 11 (rule #20): every published pair and the SURF pairs cut to a new random
-    half as positives; that half's complement as the wrong source, corruption, permutation and
-    other benchmarks as negatives, none named like a fresh set 10 case."""
+@pytest.mark.parametrize(
+    ("case_set", "split", "shifts", "half", "unlike"),
+    [
+        # rule #20's: its corrupted sources are named like the dev and held-out sets' ones
+        ("fresh11", "mixed7", (35, 36, 37), [0, 1, 4, 5, 6], {"fresh10"}),
+        # the twenty-second session's: no negative named like a case of any other set
+        ("fresh12", "mixed8", (38, 39, 40), [3, 4, 6, 7, 9], None),
+    ],
+)
+def test_issue_kinds_sets_hold_new_constructions(
+    load_script, case_set, split, shifts, half, unlike
+):
+    """Fresh sets 11 and 12: every published pair and the SURF pairs cut to a new random half
+    as positives; that half's complement as the wrong source, corruption, permutation and other
+    benchmarks as negatives, with digits shifts and halves no other set used."""
     script = load_script("negative_transfer")
-    cases = script.all_cases(None, case_set="fresh11")
-    positive = {n for n, k, _ in cases if k == "positive"}
-    negative = {n for n, k, _ in cases if k == "negative"}
-    assert len(positive) == 31 and len(negative) == 33
-    assert sum(n.endswith("_mixed7_matched") for n in positive) == 12
-    hows = [how for _, _, how, _ in script.FRESH11_NEGATIVE]
-    assert {h: hows.count(h) for h in set(hows)} == {
-        "mixed7_disjoint": 15,
-        "corrupted": 9,
-        "permuted": 5,
-        "other": 4,
-    }
-    assert not negative & {c[0] for c in script.all_cases(None, case_set="fresh10")}
-    # A half no earlier construction drew, for SURF's 10 classes.
-    half = script.mixed_half(10, script.FRESH11_SEED)
-    earlier = [
-        sorted(classes)
-        for how, split in script.CLASS_SPLITS.items()
-        if not how.startswith("mixed7")
-        for classes in split(10)
-    ]
-    assert len(earlier) == 2 * (len(script.CLASS_SPLITS) - 2)
-    assert half not in earlier and sorted(script.other_half(10, script.FRESH11_SEED)) not in earlier
-
-
-def test_fresh_set_12_holds_the_issues_kinds_on_new_constructions(load_script):
-    """Fresh set 12 (twenty-second session): fresh set 11's kinds of case with a random half,
-    digits shifts and other-benchmark sources that no earlier set used."""
-    script = load_script("negative_transfer")
-    cases = script.all_cases(None, case_set="fresh12")
+    cases = script.all_cases(None, case_set=case_set)
     positive = {n for n, k, _ in cases if k == "positive"}
     negative = {n for n, k, _ in cases if k == "negative"}
     assert len(positive) == 31 and len(negative) == 33 and len(cases) == 64
-    assert sum(n.endswith("_mixed8_matched") for n in positive) == 12
-    hows = [how for _, _, how, _ in script.FRESH12_NEGATIVE]
+    assert sum(n.endswith(f"_{split}_matched") for n in positive) == 12
+    _, _, negatives, seed = script.CASE_SETS[case_set]
+    hows = [how for _, _, how, _ in negatives]
     assert {h: hows.count(h) for h in set(hows)} == {
-        "mixed8_disjoint": 15,
+        f"{split}_disjoint": 15,
         "corrupted": 9,
         "permuted": 5,
         "other": 4,
     }
-    earlier_sets = set(script.CASE_SETS) - {"fresh12"}
-    earlier_bases = {b[0] for name in earlier_sets for b in script.CASE_SETS[name][0]}
-    assert not {"digits_s38", "digits_s39", "digits_s40"} & earlier_bases
-    for name in earlier_sets:  # one name, one construction
+    others = set(script.CASE_SETS) - {case_set}
+    bases = {b[0] for name in others for b in script.CASE_SETS[name][0]}
+    assert not {f"digits_s{shift}" for shift in shifts} & bases
+    for name in others if unlike is None else unlike:  # one name, one construction
         assert not negative & {c[0] for c in script.all_cases(None, case_set=name)}
-    # A half no earlier construction drew, nor its complement, for 10 and 20 classes.
+    # A half no other construction drew, nor its complement, for 10 and 20 classes.
+    assert script.mixed_half(10, seed) == half
     for k in (10, 20):
-        earlier = [
+        drawn = [
             sorted(classes)
-            for how, split in script.CLASS_SPLITS.items()
-            if not how.startswith("mixed8")
-            for classes in split(k)
+            for how, split_k in script.CLASS_SPLITS.items()
+            if not how.startswith(split)
+            for classes in split_k(k)
         ]
-        assert script.mixed_half(k, script.FRESH12_SEED) not in earlier
-        assert script.other_half(k, script.FRESH12_SEED) not in earlier
-    pair = script.make_digits_pair(0.5, 38)
+        assert script.mixed_half(k, seed) not in drawn
+        assert script.other_half(k, seed) not in drawn
+    pair = script.make_digits_pair(0.5, shifts[0])
     s, t = pair.source, pair.target
-    matched = script.construct_negative(pair, "mixed8_matched", None)
-    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, [3, 4, 6, 7, 9])])
-    wrong = script.construct_negative(pair, "mixed8_disjoint", None)
-    np.testing.assert_array_equal(wrong.source.X, s.X[np.isin(s.y, [0, 1, 2, 5, 8])])
-    assert script.construction("office_A->W_mixed8_disjoint") == "mixed8_disjoint"
+    matched = script.construct_negative(pair, f"{split}_matched", None)
+    np.testing.assert_array_equal(matched.target.X, t.X[np.isin(t.y, half)])
+    wrong = script.construct_negative(pair, f"{split}_disjoint", None)
+    np.testing.assert_array_equal(wrong.source.X, s.X[~np.isin(s.y, half)])
+    assert script.construction(f"office_A->W_{split}_disjoint") == f"{split}_disjoint"
