@@ -23,8 +23,8 @@ Cases, each one target clustered with one source:
   - ``reverse_disjoint``: ``disjoint`` the other way round, the source restricted to the
     upper half of the classes, the target to the lower half (fresh set 3 of rule #15);
   - ``mixed_disjoint``: the target restricted to a random half of the classes
-    (``mixed_half``), the source to the other half (fresh set 4 of rule #16; ``mixed2_`` and
-    ``mixed3_disjoint``, other random halves, fresh sets 5 and 6 of rules #17 and #18).
+    (``mixed_half``), the source to the other half (fresh set 4 of rule #16; ``mixed2_`` to
+    ``mixed8_disjoint``, other random halves: fresh sets 5 to 9, 11 and 12).
 
 A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``,
 ``low_matched``, ``mixed_matched``), the true pair with both domains restricted to the even
