@@ -30,6 +30,15 @@ target-only under E is at least A's - 1 point; the mean is reported, not judged.
 
     python scripts/class_agreement_choice.py --rule 18 f6_s0.jsonl f6_s1.jsonl
 
+``--from-current`` goes the other way, for runs made with the current defaults (E, since rule
+#20): it derives A by undoing the check. A run the check flagged keeps its transfer partition
+(``acc_transfer``, what rollback left before the fallback) unless the score's own verdict flags
+it (the score counts and the final score is below the reference by more than the margin, or
+the partition collapsed). Both are reported and the runs whose verdict differs listed; no rule
+is judged (fresh set 12, twenty-second session: an evaluation, context only):
+
+    python scripts/class_agreement_choice.py --from-current fresh12_s12.jsonl fresh12_s13.jsonl
+
 ``--dev`` reproduces how the threshold was fixed before the rule was committed: on the seen
 runs of fresh sets 2 to 4 (their ``--json`` files, which predate the recorded agreement), the
 agreement of every case is computed with the monitor's recipe on seed-0 subsamples of 1000
@@ -57,6 +66,7 @@ from resolution_gate_choice import family, measures, read_runs, report
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
 from dtc.monitor.class_agreement import class_agreement
+from dtc.monitor.negative_transfer import COLLAPSED
 
 THRESHOLD = 0.15  # candidate E (rule #17)
 GRID = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)  # the thresholds --dev compares
@@ -79,6 +89,40 @@ def with_threshold(row: dict, agreement: float | None, threshold: float) -> dict
         "acc_guarded": row["acc_target_only"],
         "reason": "unmatched_classes",
     }
+
+
+def without_check(row: dict) -> dict:
+    """``row`` (a run with the current defaults) as it would have come out with
+    ``min_class_agreement=None``: only a run the class-agreement check flagged changes."""
+    if row.get("reason") != "unmatched_classes":
+        return row
+    value = row["final_score"]  # None: the final partition collapsed
+    flagged = value is None or bool(
+        row["score_counts"] and value < row["reference_score"] - row["margin"]
+    )
+    return {
+        **row,
+        "flagged": flagged,
+        "fell_back": flagged,
+        "acc_guarded": row["acc_target_only"] if flagged else row["acc_transfer"],
+        "reason": (COLLAPSED if value is None else "below_reference") if flagged else None,
+    }
+
+
+def current_consistency(rows: list[dict]) -> list[str]:
+    """What :func:`without_check` assumes, checked on the runs the check did not decide:
+    the recorded verdict is the score's, and a kept run's guarded ACC its transfer ACC."""
+    bad = []
+    for r in rows:
+        if r.get("reason") == "unmatched_classes":
+            continue
+        if r["reason"] not in (None, "below_reference", COLLAPSED):
+            continue  # a source check that runs before the agreement decided it
+        if without_check({**r, "reason": "unmatched_classes"})["flagged"] != r["flagged"]:
+            bad.append(f"{r['case']} (verdict)")
+        elif not r["fell_back"] and abs(r["acc_guarded"] - r["acc_transfer"]) > 1e-12:
+            bad.append(f"{r['case']} (guarded != transfer)")
+    return [f"runs the derivation does not reproduce: {', '.join(bad)}"] if bad else []
 
 
 def rule17(a: dict, e: dict) -> dict[str, bool]:
@@ -192,6 +236,11 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--rule", type=int, choices=sorted(CRITERIA), default=17, help="the criterion applied"
     )
+    ap.add_argument(
+        "--from-current",
+        action="store_true",
+        help="the runs hold the current defaults (E): derive A from them, judge nothing",
+    )
     ap.add_argument("--dev", action="store_true", help="the threshold grid on seen runs")
     ap.add_argument("--ranges", action="store_true", help="the agreement on the seen cases")
     ap.add_argument(
@@ -205,15 +254,29 @@ def main(argv=None) -> int:
     if args.dev:
         dev(rows, resolve_data_dir(args.data_dir))
         return 0
-    problems = consistency(rows)
+    if args.from_current:
+        candidates = {"A": [without_check(r) for r in rows], "E": rows}
+        problems = current_consistency(rows)
+    else:
+        candidates = {"A": rows, "E": [with_threshold(r, recorded(r), THRESHOLD) for r in rows]}
+        problems = consistency(rows)
     for p in problems:
         print(f"WARNING: {p}")
     if problems:
         return 1
-    candidates = {"A": rows, "E": [with_threshold(r, recorded(r), THRESHOLD) for r in rows]}
     result = {}
     for name, cand in candidates.items():
         result[name] = report(name, cand)
+    if args.from_current:
+        changed = [(ra, r) for ra, r in zip(candidates["A"], rows) if ra is not r]
+        print(f"runs the class-agreement check flagged under E, and A on them ({len(changed)}):")
+        for ra, r in changed:
+            print(
+                f"  {r['case']:36} {r['kind']:8} seed {r.get('seed', '?')} agreement "
+                f"{recorded(r):.3f} A: {'flagged' if ra['flagged'] else 'kept'}, guarded(A) - "
+                f"target-only {100 * (ra['acc_guarded'] - r['acc_target_only']):+6.1f}"
+            )
+        return 0
     checks = CRITERIA[args.rule](result["A"], result["E"])
     for text, ok in checks.items():
         print(f"{text}: {'yes' if ok else 'no'}")

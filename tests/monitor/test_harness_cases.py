@@ -718,6 +718,46 @@ def test_rule_17_adds_the_class_agreement_flags(load_script, tmp_path, capsys):
     assert "rule #17: E replaces A" in out and "n_office" in out
 
 
+def test_from_current_undoes_the_class_agreement_check_by_hand(load_script, tmp_path, capsys):
+    script = load_script("class_agreement_choice")
+    base = {"acc_target_only": 0.5, "acc_unguarded": 0.7, "seed": 3, "margin": 0.1}
+    base.update(reference_score=0.4, score_counts=True, class_agreement={"agreement": 0.1})
+    check = {"flagged": True, "fell_back": True, "acc_guarded": 0.5, "acc_transfer": 0.65}
+    check["reason"] = "unmatched_classes"
+    rows = [
+        # flagged by the check alone, the score above the reference - margin: A keeps it
+        {**base, **check, "case": "p", "kind": "positive", "final_score": 0.35},
+        # flagged by the check, and the score's own verdict flags it too
+        {**base, **check, "case": "n", "kind": "negative", "final_score": 0.2},
+        # flagged by the check, collapsed: A flags it as collapsed
+        {**base, **check, "case": "c", "kind": "negative", "final_score": None},
+        # the check did not decide: unchanged
+        {**base, "case": "q", "kind": "positive", "final_score": 0.45, "flagged": False}
+        | {"fell_back": False, "acc_guarded": 0.6, "acc_transfer": 0.6, "reason": None},
+    ]
+    a = [script.without_check(r) for r in rows]
+    assert (a[0]["flagged"], a[0]["acc_guarded"], a[0]["reason"]) == (False, 0.65, None)
+    assert (a[1]["flagged"], a[1]["acc_guarded"], a[1]["reason"]) == (
+        True,
+        0.5,
+        "below_reference",
+    )
+    assert a[2]["reason"] == "collapsed_partition" and a[2]["fell_back"]
+    assert a[3] is rows[3]
+    # where the score does not count, only a collapse flags
+    assert not script.without_check({**rows[1], "score_counts": False})["flagged"]
+    assert script.current_consistency(rows) == []
+    wrong = {**rows[3], "acc_guarded": 0.55}
+    assert "q (guarded != transfer)" in script.current_consistency([wrong])[0]
+    path = tmp_path / "f12.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main(["--from-current", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "runs the class-agreement check flagged under E, and A on them (3):" in out
+    assert "A: kept, guarded(A) - target-only  +15.0" in out
+    assert "rule #" not in out  # nothing is judged
+
+
 def test_rule_17_ranges_group_by_family_with_coil_apart(load_script, monkeypatch, capsys):
     script = load_script("class_agreement_choice")
     fake = {
