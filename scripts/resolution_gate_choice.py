@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construction, measures, read_runs_file, summarise
+from negative_transfer import construction, issue_kinds_lines, measures, read_runs_file, summarise
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
 
@@ -61,7 +61,7 @@ def report(name: str, rows: list[dict]) -> dict:
     construction) and return its :func:`measures`."""
     m = measures(rows)
     print(f"candidate {name}: mean guarded - target-only {100 * m['mean']:+.2f} points")
-    for line in summarise(rows):
+    for line in summarise(rows) + issue_kinds_lines(rows):
         print(f"  {line}")
     for key, split in (("family", family), ("construction", construction)):
         for group in sorted({split(r["case"]) for r in rows}):

@@ -277,6 +277,24 @@ def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path,
     assert lines[-1].startswith("fall back always")
 
 
+def test_issue_kinds_leave_out_the_true_pairs_cut_to_part_of_their_classes(load_script):
+    script = load_script("negative_transfer")
+    row = harness_row
+    rows = [
+        row("office_A->W", "positive", False, 0.5, 0.7, 0.7),
+        row("office_A->W_mixed8_matched", "positive", True, 0.5, 0.7, 0.5),
+        row("office_A->W_mixed8_disjoint", "negative", True, 0.5, 0.3, 0.5),
+        row("office_A->W_corrupted_set12", "negative", False, 0.5, 0.3, 0.3),
+    ]
+    lines = script.issue_kinds_lines(rows)
+    assert lines[0].endswith("true pairs cut to part of their classes, 3 runs):")
+    # the matched false alarm is gone, the gain kept whole; the unflagged negative stays
+    assert "false alarms on positive cases: 0% of 1" in lines[4]
+    assert "kept on the 1 positive case(s) with a gain: 100%" in lines[2]
+    assert "negative cases flagged: 50% of 2" in lines[3]
+    assert script.issue_kinds_lines([rows[0], rows[2]]) == []
+
+
 def test_runs_below_say_what_the_monitor_did(load_script):
     script = load_script("negative_transfer")
     row = harness_row
