@@ -123,7 +123,10 @@ def test_fresh_set_12_without_the_class_agreement_check(load_script, capsys):
     for block, figures in ((a, ("-15.9", "99%", "88%", "0%")), (e, ("-8.8", "99%", "94%", "3%"))):
         lines = block[block.index(kinds) :].splitlines()[1:5]
         assert [ln.split(": ")[1].split()[0] for ln in lines] == list(figures)
+    assert "construction mixed8_matched   runs  24 flagged  14" in e  # the check's 14
+    assert "construction mixed8_matched   runs  24 flagged   2" in a
     text = " ".join(readme_lines())
+    assert "the check flagged 14 of the 24 runs of SURF pairs cut to half" in text
     assert "the current defaults meet three of the four (94 %, 3 %, 99 %, worst -8.8)" in text
     assert "the check's absence two (88 %, 0 %, 99 %, -15.9)" in text
     assert "the check's absence gives 88 %, 3 %, 93 % and -15.9" in text
