@@ -39,6 +39,11 @@ QUOTED = {
         128,
         (94, 24, 72, -10.5),
     ),
+    "the same at seeds 14 and 15 (128), a replication": (
+        ("fresh12_s14.jsonl", "fresh12_s15.jsonl"),
+        128,
+        (91, 18, 86, -6.4),
+    ),
     "the same, re-run with the current defaults (`experiments/records/`)": (
         ("fresh11_s10.jsonl", "fresh11_s11.jsonl"),
         128,
