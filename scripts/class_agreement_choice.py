@@ -34,8 +34,8 @@ target-only under E is at least A's - 1 point; the mean is reported, not judged.
 #20): it derives A by undoing the check. A run the check flagged keeps its transfer partition
 (``acc_transfer``, what rollback left before the fallback) unless the score's own verdict flags
 it (the score counts and the final score is below the reference by more than the margin, or
-the partition collapsed). Both are reported and the runs whose verdict differs listed; no rule
-is judged (fresh set 12, twenty-second session: an evaluation, context only):
+the partition collapsed). Both are reported, and every run the check flagged is listed with
+what A does with it; no rule is judged (fresh set 12, twenty-second session: an evaluation, context only):
 
     python scripts/class_agreement_choice.py --from-current fresh12_s12.jsonl fresh12_s13.jsonl
 
