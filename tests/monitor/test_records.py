@@ -136,3 +136,15 @@ def test_fresh_set_12_without_the_class_agreement_check(load_script, capsys):
     assert "the check's absence two (88 %, 0 %, 99 %, -15.9)" in text
     assert "the check's absence gives 88 %, 3 %, 93 % and -15.9" in text
     assert "raised the false alarms from 3 to 24 %" in text
+
+
+def test_fresh_set_12_replication_on_the_issues_kinds_is_the_readme_one(load_script):
+    script = load_script("negative_transfer")
+    lines = script.summarise_runs([str(RECORDS / f"fresh12_s{seed}.jsonl") for seed in (14, 15)])
+    head = lines.index(
+        "the issue's kinds of case alone (without true pairs cut to part of their classes, "
+        "104 runs):"
+    )
+    figures = [ln.split(": ")[1].split()[0] for ln in lines[head + 1 : head + 5]]
+    assert figures == ["-1.7", "99%", "91%", "5%"]
+    assert "(the issue's kinds alone: 91 %, 5 %, 99 %, -1.7)" in " ".join(readme_lines())
