@@ -277,6 +277,74 @@ def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path,
     assert lines[-1].startswith("fall back always")
 
 
+def test_case_level_bound_takes_the_fewest_flags_that_keep_every_run_within_a_point(
+    load_script, tmp_path, capsys
+):
+    script = load_script("case_level_bound")
+
+    def row(case, kind, flagged, unguarded, guarded, lead):
+        scores = {"final_score": 0.5 + lead, "reference_score": 0.5}
+        return harness_row(
+            case, kind, flagged, 0.5, unguarded, guarded, fell_back=flagged, **scores
+        )
+
+    rows = [
+        # a true pair whose second run loses 3 points and scores below the first: the
+        # lowest threshold on the score that catches it falls back on that run alone
+        row("p", "positive", False, 0.55, 0.55, 0.02),
+        row("p", "positive", False, 0.47, 0.47, -0.01),
+        # the same, but the losing run scores highest: the threshold falls back on both,
+        # as falling back on the whole case does (the tie goes to the first, "fallback")
+        row("q", "positive", False, 0.55, 0.55, -0.01),
+        row("q", "positive", False, 0.47, 0.47, 0.03),
+        # the monitor fell back on a true pair that unguarded DTC would have kept within a
+        # point: unguarded, no flag
+        row("r", "positive", True, 0.60, 0.50, -0.2),
+        row("r", "positive", False, 0.60, 0.60, 0.0),
+        # a wrong source the monitor missed once, losing 4 points: fall back on both runs
+        row("n", "negative", True, 0.40, 0.50, -0.1),
+        row("n", "negative", False, 0.46, 0.46, 0.01),
+    ]
+    oracle = script.case_level_oracle(rows)
+    assert {case: action for case, (action, _) in oracle.items()} == {
+        "p": "score",
+        "q": "fallback",
+        "r": "unguarded",
+        "n": "fallback",
+    }
+    assert [r["acc_guarded"] for r in oracle["p"][1]] == [0.55, 0.5]
+    assert [r["flagged"] for r in oracle["r"][1]] == [False, False]
+    # one action for every run of a case: "p" falls back on both runs
+    assert script.case_level_oracle(rows, script.ACTIONS[:3])["p"][0] == "fallback"
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main([str(path)]) == 0
+    lines = [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
+    # as run: 1 of 6 positives flagged; the oracles: p 2 or 1, q 2, r 0 flags
+    assert lines[0].startswith("the monitor as run flagged 50% false alarms 17%")
+    assert lines[1].startswith("oracle, one action per case flagged 100% false alarms 67%")
+    assert lines[2].startswith("oracle, or a score threshold flagged 100% false alarms 50%")
+    # kept: p 5 of 5 points, q 0 of 5, r 20 of 20; mean (5 + 20) / 8 runs
+    assert lines[2].endswith("gain kept 83% worst +0.0 mean +3.12 below -1: 0 of 8")
+    assert lines[3] == "true pairs the oracle must fall back on: 2 of 3"
+    assert lines[4].startswith("p score falls back on 1 of 2 runs; unguarded - target-only: mean")
+    assert lines[5].endswith("worst -3.0; the monitor's worst -3.0")
+
+
+def test_case_level_bound_leaves_out_cut_true_pairs_with_issue_kinds(load_script, tmp_path, capsys):
+    script = load_script("case_level_bound")
+    scores = {"final_score": 0.5, "reference_score": 0.5, "fell_back": False}
+    rows = [
+        harness_row("office_A->W", "positive", False, 0.5, 0.6, 0.6, **scores),
+        harness_row("office_A->W_mixed8_matched", "positive", False, 0.5, 0.4, 0.4, **scores),
+    ]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main(["--issue-kinds", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "below -1: 0 of 1" in out and "must fall back on: 0 of 1" in out
+
+
 def test_issue_kinds_leave_out_the_true_pairs_cut_to_part_of_their_classes(load_script):
     script = load_script("negative_transfer")
     row = harness_row
