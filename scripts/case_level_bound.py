@@ -34,7 +34,9 @@ Reported: the issue's four targets for the monitor as run, for the oracle withou
 ``score`` (one action for every run of a case) and for the oracle, then each true
 pair where the oracle must fall back on some run (``fallback`` or ``score``), with its action,
 how many runs it falls back on, its runs' unguarded - target-only ACC (mean, standard
-deviation, worst) and the monitor's worst. ``--issue-kinds`` leaves out
+deviation, worst), the monitor's worst, and how well the score ranks the case's runs: the
+Spearman correlation of the final score minus the reference's with the ACC of the partition
+it judged minus target-only (``rho``, from three runs). ``--issue-kinds`` leaves out
 the true pairs cut to part of their classes (``*_matched``), which the issue does not list.
 
     python scripts/case_level_bound.py --issue-kinds \\
@@ -50,6 +52,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
@@ -139,10 +142,12 @@ def forced_lines(rows: list[dict], oracle: dict[str, tuple[str, list[dict]]]) ->
         gain = 100 * np.array([r["acc_unguarded"] - r["acc_target_only"] for r in runs])
         guarded = 100 * min(r["acc_guarded"] - r["acc_target_only"] for r in runs)
         spread = f"sd {gain.std(ddof=1):4.1f}" if gain.size > 1 else "sd    -"
+        judged = [r["acc_transfer"] - r["acc_target_only"] for r in runs]
+        rho = spearmanr([score_lead(r) for r in runs], judged)[0] if len(runs) > 2 else math.nan
         lines.append(
             f"  {case:20} {action:8} falls back on {fallbacks:2} of {len(runs):2} runs; "
             f"unguarded - target-only: mean {gain.mean():+5.1f} {spread} worst "
-            f"{gain.min():+5.1f}; the monitor's worst {guarded:+5.1f}"
+            f"{gain.min():+5.1f}; the monitor's worst {guarded:+5.1f}; rho {rho:+.2f}"
         )
     return lines
 

@@ -283,7 +283,7 @@ def test_case_level_bound_takes_the_fewest_flags_that_keep_every_run_within_a_po
     script = load_script("case_level_bound")
 
     def row(case, kind, flagged, unguarded, guarded, lead):
-        scores = {"final_score": 0.5 + lead, "reference_score": 0.5}
+        scores = {"final_score": 0.5 + lead, "reference_score": 0.5, "acc_transfer": unguarded}
         return harness_row(
             case, kind, flagged, 0.5, unguarded, guarded, fell_back=flagged, **scores
         )
@@ -328,12 +328,12 @@ def test_case_level_bound_takes_the_fewest_flags_that_keep_every_run_within_a_po
     assert lines[2].endswith("gain kept 83% worst +0.0 mean +3.12 below -1: 0 of 8")
     assert lines[3] == "true pairs the oracle must fall back on: 2 of 3"
     assert lines[4].startswith("p score falls back on 1 of 2 runs; unguarded - target-only: mean")
-    assert lines[5].endswith("worst -3.0; the monitor's worst -3.0")
+    assert lines[5].endswith("worst -3.0; the monitor's worst -3.0; rho +nan")  # two runs
 
 
 def test_case_level_bound_leaves_out_cut_true_pairs_with_issue_kinds(load_script, tmp_path, capsys):
     script = load_script("case_level_bound")
-    scores = {"final_score": 0.5, "reference_score": 0.5, "fell_back": False}
+    scores = {"final_score": 0.5, "reference_score": 0.5, "fell_back": False, "acc_transfer": 0.5}
     rows = [
         harness_row("office_A->W", "positive", False, 0.5, 0.6, 0.6, **scores),
         harness_row("office_A->W_mixed8_matched", "positive", False, 0.5, 0.4, 0.4, **scores),
@@ -343,6 +343,24 @@ def test_case_level_bound_leaves_out_cut_true_pairs_with_issue_kinds(load_script
     assert script.main(["--issue-kinds", str(path)]) == 0
     out = capsys.readouterr().out
     assert "below -1: 0 of 1" in out and "must fall back on: 0 of 1" in out
+
+
+def test_case_level_bound_ranks_a_cases_runs_by_the_score(load_script):
+    script = load_script("case_level_bound")
+
+    def row(lead, transfer):  # kept by the monitor, judged partition = unguarded = guarded
+        fields = {"final_score": 0.5 + lead, "reference_score": 0.5, "acc_transfer": transfer}
+        return harness_row(
+            "p", "positive", False, 0.5, transfer, transfer, fell_back=False, **fields
+        )
+
+    # three runs whose scores rank them as their ACCs do, the lowest 5 points below
+    rows = [row(-0.03, 0.45), row(0.0, 0.52), row(0.02, 0.60)]
+    (line,) = script.forced_lines(rows, script.case_level_oracle(rows))
+    assert " ".join(line.split()) == (
+        "p score falls back on 1 of 3 runs; unguarded - target-only: mean +2.3 sd 7.5 "
+        "worst -5.0; the monitor's worst -5.0; rho +1.00"
+    )
 
 
 def test_issue_kinds_leave_out_the_true_pairs_cut_to_part_of_their_classes(load_script):

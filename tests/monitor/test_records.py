@@ -148,3 +148,41 @@ def test_fresh_set_12_replication_on_the_issues_kinds_is_the_readme_one(load_scr
     figures = [ln.split(": ")[1].split()[0] for ln in lines[head + 1 : head + 5]]
     assert figures == ["-1.7", "99%", "91%", "5%"]
     assert "(the issue's kinds alone: 91 %, 5 %, 99 %, -1.7)" in " ".join(readme_lines())
+
+
+def test_the_case_level_bound_is_the_readme_one(load_script, capsys):
+    """The README's bound on a guard acting per case, from the fresh sets' records."""
+    script = load_script("case_level_bound")
+
+    def bound(pattern: str) -> list[str]:
+        assert script.main(["--issue-kinds", *map(str, sorted(RECORDS.glob(pattern)))]) == 0
+        return [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
+
+    def false_alarms(line: str) -> str:
+        return line.split("false alarms ")[1].split()[0]
+
+    lines = bound("fresh1[012]_s*.jsonl")
+    assert lines[0].endswith("below -1: 13 of 618")
+    assert [false_alarms(ln) for ln in lines[:3]] == ["2%", "17%", "15%"]
+    assert lines[3] == "true pairs the oracle must fall back on: 3 of 25"
+    forced = {ln.split()[0]: ln for ln in lines[4:]}
+    assert set(forced) == {"office_A->W", "office_W->A", "mnist->usps"}
+    for case, (falls, mean, sd) in {
+        "office_A->W": (8, "+1.7", "5.2"),
+        "office_W->A": (12, "+3.4", "4.8"),
+        "mnist->usps": (11, "+0.5", "4.6"),
+    }.items():
+        assert f"falls back on {falls} of 12 runs" in forced[case]
+        assert f"mean {mean} sd {sd}" in forced[case]
+    assert false_alarms(bound("fresh11_s*.jsonl")[2]) == "5%"
+    assert false_alarms(bound("fresh10_s*.jsonl")[2]) == "10%"
+    text = " ".join(" ".join(readme_lines()).split())
+    assert (
+        "+1.7, +3.4 and +0.5 points over target-only, standard deviations 5.2, 4.8 and 4.6" in text
+    )
+    assert (
+        "15 % false alarms (17 % acting alike on every run of a case) against the monitor's 2 %"
+        in text
+    )
+    assert "(fresh set 11's two seeds: 5 %; fresh set 10's six: 10 %)" in text
+    assert "still falls back on 11 of the 12 runs" in text
