@@ -184,5 +184,9 @@ def test_the_case_level_bound_is_the_readme_one(load_script, capsys):
         "15 % false alarms (17 % acting alike on every run of a case) against the monitor's 2 %"
         in text
     )
-    assert "(fresh set 11's two seeds: 5 %; fresh set 10's six: 10 %)" in text
+    assert (
+        "(fresh set 11's two seeds: 5 %; fresh set 10's six: 10 %; the harness's eight: 9 %)"
+        in text
+    )
+    assert false_alarms(bound("harness_s*.jsonl")[2]) == "9%"
     assert "still falls back on 11 of the 12 runs" in text
