@@ -79,6 +79,14 @@ def below(row: dict) -> bool:
     return row["acc_guarded"] < row["acc_target_only"] - WITHIN
 
 
+def catching(values, losing) -> np.ndarray:
+    """Which runs ``(n,)`` fall back under the lowest threshold on ``values`` ``(n,)`` (a
+    signal, higher for a better transfer partition) that catches every run of ``losing``
+    ``(n,)`` bool: those whose value is at most the highest value among the losing runs."""
+    values, losing = np.asarray(values, dtype=float), np.asarray(losing, dtype=bool)
+    return values <= (values[losing].max() if losing.any() else -math.inf)
+
+
 def ended_by(runs: list[dict], action: str) -> list[dict]:
     """The runs of one case as ``action`` ends them."""
     if action == "unguarded":
@@ -89,8 +97,8 @@ def ended_by(runs: list[dict], action: str) -> list[dict]:
     if action == "fallback":
         return [fall_back(r) for r in runs]
     if action == "score":
-        threshold = max((score_lead(r) for r in runs if below(r)), default=-math.inf)
-        return [fall_back(r) if score_lead(r) <= threshold else r for r in runs]
+        caught = catching([score_lead(r) for r in runs], [below(r) for r in runs])
+        return [fall_back(r) if c else r for r, c in zip(runs, caught)]
     return runs
 
 

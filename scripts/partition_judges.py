@@ -32,6 +32,15 @@ case's data for the judges and the labels:
     python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts > f5_s0.jsonl
     python scripts/negative_transfer.py --fresh5 --json --seed 1 --save-partitions parts > f5_s1.jsonl
     python scripts/partition_judges.py parts
+
+``--by-case`` ranks the runs of each case (one per training seed) instead: how well each
+judge orders them, and how many a threshold on its verdict, chosen per case with the labels,
+must fall back on to catch every run the monitor left more than a point below target-only
+(the bound of ``scripts/case_level_bound.py`` with a judge in place of the monitor's score):
+
+    python scripts/negative_transfer.py --cases "office_A->W,mnist->usps" --json --seed 4 \\
+        --save-partitions parts3   # and --seed 5 to 15; office_W->A with --fresh10
+    python scripts/partition_judges.py --by-case parts3
 """
 
 from __future__ import annotations
@@ -41,12 +50,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from case_level_bound import catching
 from negative_transfer import all_cases, measures
 
 from baselines.jda import JDA
@@ -178,10 +189,41 @@ def table(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
     return lines
 
 
+def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
+    """Within each case of three runs or more (one per training seed): how well each judge
+    ranks the case's runs, and what the lowest threshold on its verdict, chosen for the case
+    with its labels, that catches every run the monitor left more than a point below
+    target-only would fall back on (:func:`case_level_bound.catching`; the bound of
+    ``scripts/case_level_bound.py`` with the judge in place of the monitor's score). Within a
+    case a judge's lean towards one of the two partitions is the same for every run, so only
+    its ranking matters."""
+    rows = [harness_row(r, y) for r, y in zip(runs, ys)]
+    lines = []
+    for case in sorted({r["case"] for r in runs}):
+        idx = [i for i, r in enumerate(runs) if r["case"] == case]
+        if len(idx) < 3:
+            continue
+        truth = [100 * (rows[i]["acc_transfer"] - rows[i]["acc_target_only"]) for i in idx]
+        losing = [rows[i]["acc_guarded"] < rows[i]["acc_target_only"] - 0.01 for i in idx]
+        lines.append(f"{case}: {len(idx)} runs, {sum(losing)} left more than a point below")
+        for name in JUDGES:
+            v = [verdict[i][name] for i in idx]
+            lines.append(
+                f"  {name:13} rho {spearmanr(v, truth)[0]:+.2f}  a threshold catching them "
+                f"falls back on {int(catching(v, losing).sum())} of {len(idx)}"
+            )
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("partitions", help="the directory of --save-partitions")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    ap.add_argument(
+        "--by-case",
+        action="store_true",
+        help="rank each case's runs (one per seed) by each judge instead of pooling them",
+    )
     args = ap.parse_args(argv)
     runs = read_partitions(args.partitions)
     data_dir = resolve_data_dir(args.data_dir)
@@ -199,7 +241,7 @@ def main(argv=None) -> int:
         ys.append(pair.target.y)
         verdict.append(verdicts(run, pair))
         print(f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}", file=sys.stderr, flush=True)
-    print("\n".join(table(runs, ys, verdict)))
+    print("\n".join((by_case if args.by_case else table)(runs, ys, verdict)))
     return 0
 
 

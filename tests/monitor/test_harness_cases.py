@@ -973,6 +973,30 @@ def test_partition_judges_prefer_the_true_classes_on_separated_blobs(load_script
     assert flagged[3] == "+0.00" and flagged[6] == "0%"
 
 
+def test_partition_judges_by_case_rank_a_cases_runs(load_script):
+    """Within a case: each judge's rank correlation with the truth, and the runs the lowest
+    threshold on its verdict that catches the run the monitor left below must fall back on."""
+    judges = load_script("partition_judges")
+    y = np.arange(10) % 2
+    wrong = [np.where(np.arange(10) < n, 1 - y, y) for n in range(5)]  # n rows wrong
+    # three runs of one case, reference 2 rows wrong (80 %); transfer 0, 1 and 4 wrong (100,
+    # 90, 60 %): only the third is more than a point below, and the monitor kept it
+    runs = [
+        {"case": "c", "kind": "positive", "flagged": False, "reference": wrong[2]}
+        | {name: wrong[n] for name in ("transfer", "unguarded", "guarded")}
+        for n in (0, 1, 4)
+    ]
+    runs.append({**runs[0], "case": "short"})  # a case with one run: not ranked
+    verdict = [dict.fromkeys(judges.JUDGES, v) for v in (5.0, 1.0, -3.0, 0.0)]
+    verdict[1]["sa"] = -10.0  # the sa judge ranks the 90 % run below the 60 % one
+    lines = judges.by_case(runs, [y] * 4, verdict)
+    assert lines[0] == "c: 3 runs, 1 left more than a point below"
+    assert len(lines) == 1 + len(judges.JUDGES)
+    ranked = {ln.split()[0]: " ".join(ln.split()[1:]) for ln in lines[1:]}
+    assert ranked["kmeans"] == "rho +1.00 a threshold catching them falls back on 1 of 3"
+    assert ranked["sa"] == "rho +0.50 a threshold catching them falls back on 2 of 3"
+
+
 def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypatch, capsys):
     """--out appends each finished case; a rerun with the same file runs only the cases it
     does not hold, and the summary covers them all."""
