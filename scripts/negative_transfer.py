@@ -734,8 +734,9 @@ def partition_file(directory, case: str, seed: int) -> Path:
 
 
 def save_partitions(directory, case_set: str, seed: int, row: dict, partitions: dict) -> None:
-    """Save one run's target partitions with what identifies the run (no target labels:
-    a reader loads them from the data, as ``scripts/partition_judges.py`` does)."""
+    """Save one run's target partitions with what identifies the run and the monitor's final
+    label-free scores (no target labels: a reader loads them from the data, as
+    ``scripts/partition_judges.py`` does)."""
     path = partition_file(directory, row["case"], seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
@@ -745,6 +746,11 @@ def save_partitions(directory, case_set: str, seed: int, row: dict, partitions: 
         case_set=np.array(case_set),
         seed=np.array(seed),
         flagged=np.array(row["flagged"]),
+        # NaN where the row has no score (a run the monitor did not score)
+        **{
+            key: np.array(np.nan if row.get(key) is None else row[key], dtype=float)
+            for key in ("final_score", "reference_score")
+        },
         **{name: np.asarray(labels, dtype=np.int64) for name, labels in partitions.items()},
     )
 

@@ -932,6 +932,10 @@ def test_saved_partitions_read_back_with_their_run(load_script, tmp_path):
     (run,) = judges.read_partitions(tmp_path)
     assert (run["case"], run["kind"], run["case_set"]) == (row["case"], "positive", "fresh5")
     assert run["seed"] == 1 and run["flagged"] is True
+    assert np.isnan(run["score"])  # the row had no scores
+    row |= {"final_score": 0.25, "reference_score": 0.5}
+    harness.save_partitions(tmp_path, "fresh5", 1, row, labels)
+    assert judges.read_partitions(tmp_path)[0]["score"] == -0.25
     np.testing.assert_array_equal(run["transfer"], labels["transfer"])
     with pytest.raises(SystemExit, match="no saved partitions"):
         judges.read_partitions(tmp_path / "empty")
@@ -986,15 +990,34 @@ def test_partition_judges_by_case_rank_a_cases_runs(load_script):
         | {name: wrong[n] for name in ("transfer", "unguarded", "guarded")}
         for n in (0, 1, 4)
     ]
-    runs.append({**runs[0], "case": "short"})  # a case with one run: not ranked
+    for run, score in zip(runs, (0.1, 0.2, 0.3)):
+        run["score"] = score  # the monitor's score ranks them backwards
+    runs.append({**runs[0], "case": "short", "score": np.nan})  # one run: not ranked
     verdict = [dict.fromkeys(judges.JUDGES, v) for v in (5.0, 1.0, -3.0, 0.0)]
     verdict[1]["sa"] = -10.0  # the sa judge ranks the 90 % run below the 60 % one
     lines = judges.by_case(runs, [y] * 4, verdict)
-    assert lines[0] == "c: 3 runs, 1 left more than a point below"
-    assert len(lines) == 1 + len(judges.JUDGES)
+    # guarded - target-only: +20, +10 and -20 points
+    assert (
+        lines[0]
+        == "c: 3 runs, 1 left more than a point below; one seed: mean  +3.3, below -1 in  33%"
+    )
+    assert len(lines) == 1 + len(judges.JUDGES) + 1
     ranked = {ln.split()[0]: " ".join(ln.split()[1:]) for ln in lines[1:]}
-    assert ranked["kmeans"] == "rho +1.00 a threshold catching them falls back on 1 of 3"
-    assert ranked["sa"] == "rho +0.50 a threshold catching them falls back on 2 of 3"
+    # the only set of three is the case itself: each judge keeps the run it ranks first
+    best = "best of 3: mean +20.0, below -1 in 0%"
+    assert ranked["kmeans"] == f"rho +1.00 a threshold catching them falls back on 1 of 3; {best}"
+    assert ranked["sa"] == f"rho +0.50 a threshold catching them falls back on 2 of 3; {best}"
+    worst = "best of 3: mean -20.0, below -1 in 100%"
+    assert ranked["score"] == f"rho -1.00 a threshold catching them falls back on 3 of 3; {worst}"
+
+
+def test_best_of_keeps_the_run_the_judge_ranks_first_in_every_draw(load_script):
+    """Three runs, every pair of them: (0, 1) and (0, 2) keep run 0, (1, 2) keeps run 2;
+    a tie keeps the first."""
+    judges = load_script("partition_judges")
+    np.testing.assert_array_equal(judges.best_of([3, 1, 2], [10, 20, 30], 2), [10, 10, 30])
+    np.testing.assert_array_equal(judges.best_of([1, 1], [5, 7], 2), [5])
+    np.testing.assert_array_equal(judges.best_of([1, 2, 3], [4, 5, 6], 1), [4, 5, 6])
 
 
 def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypatch, capsys):
