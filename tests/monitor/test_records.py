@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,3 +191,40 @@ def test_the_case_level_bound_is_the_readme_one(load_script, capsys):
     )
     assert false_alarms(bound("harness_s*.jsonl")[2]) == "9%"
     assert "still falls back on 11 of the 12 runs" in text
+
+
+def test_the_held_out_seeds_one_seed_figures_are_the_readme_ones(load_script, capsys):
+    """The held-out seeds' rows (``judges24_s*``): one seed's mean guarded - target-only and
+    share more than a point below on the two SURF pairs, as the README and the pre-registered
+    outcome quote them, and the bound's fallbacks the record quotes."""
+    import json
+
+    judges = load_script("partition_judges")
+    rows = [
+        json.loads(line)
+        for path in sorted(RECORDS.glob("judges24_s*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+    assert len(rows) == 72
+
+    def one_seed(case: str) -> str:
+        outcome = [
+            100 * (r["acc_guarded"] - r["acc_target_only"]) for r in rows if r["case"] == case
+        ]
+        assert len(outcome) == 12
+        return " ".join(judges.spread(np.array(outcome)).split())
+
+    assert one_seed("office_A->W") == "mean +2.1, below -1 in 25%"
+    assert one_seed("office_W->A") == "mean +1.8, below -1 in 17%"
+    assert one_seed("mnist->usps") == "mean +4.8, below -1 in 0%"
+    text = " ".join(" ".join(readme_lines()).split())
+    assert "+3.6 points on SURF A->W and W->A against +2.1 and +1.8 for one seed" in text
+    assert "more than a point below against 25 and 17 %" in text
+
+    bound = load_script("case_level_bound")
+    assert bound.main([str(p) for p in sorted(RECORDS.glob("judges24_s*.jsonl"))]) == 0
+    out = capsys.readouterr().out.splitlines()[4:]
+    forced = {ln.split()[0]: " ".join(ln.split()) for ln in out}
+    assert set(forced) == {"office_A->W", "office_W->A"}
+    assert "falls back on 5 of 12 runs" in forced["office_A->W"]
+    assert "falls back on 11 of 12 runs" in forced["office_W->A"]
