@@ -215,11 +215,11 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
     """Within each case of ``BEST_OF`` runs or more (one per training seed): how well each
     judge ranks the case's runs (Spearman's rho with ACC(transfer) - ACC(reference)); what the
     lowest threshold on its verdict, chosen for the case with its labels, that catches every
-    run the monitor left more than a point below target-only would fall back on
-    (:func:`case_level_bound.catching`; the bound of ``scripts/case_level_bound.py`` with the
-    judge in place of the monitor's score); and guarded - target-only of the run it prefers
-    among ``BEST_OF`` seeds (:func:`best_of`; the case's header gives one seed's). Within a
-    case a judge's lean towards one of the two partitions is the same for every run, so only
+    run the monitor left more than a point below target-only would fall back on, with the runs
+    the monitor flagged (:func:`case_level_bound.catching`; the bound of
+    ``scripts/case_level_bound.py`` with the judge in place of the monitor's score); and
+    guarded - target-only of the run it prefers among ``BEST_OF`` seeds (:func:`best_of`; the
+    case's header gives one seed's). Within a case a judge's lean towards one of the two partitions is the same for every run, so only
     its ranking matters. The monitor's own score is a judge here where the runs kept it."""
     rows = [harness_row(r, y) for r, y in zip(runs, ys)]
     lines = []
@@ -232,6 +232,7 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
             [100 * (rows[i]["acc_guarded"] - rows[i]["acc_target_only"]) for i in idx]
         )
         losing = np.array([below(rows[i]) for i in idx])
+        flagged = np.array([runs[i]["flagged"] for i in idx])  # fallen back already
         lines.append(
             f"{case}: {len(idx)} runs, {losing.sum()} left more than a point below; "
             f"one seed: {spread(outcome)}"
@@ -243,7 +244,7 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
         for name, v in judges.items():
             lines.append(
                 f"  {name:13} rho {spearmanr(v, truth)[0]:+.2f}  a threshold catching them "
-                f"falls back on {int(catching(v, losing).sum()):2d} of {len(idx)}; "
+                f"falls back on {int((catching(v, losing) | flagged).sum()):2d} of {len(idx)}; "
                 f"best of {BEST_OF}: {spread(best_of(v, outcome, BEST_OF))}"
             )
     return lines
