@@ -219,8 +219,9 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
     the monitor flagged (:func:`case_level_bound.catching`; the bound of
     ``scripts/case_level_bound.py`` with the judge in place of the monitor's score); and
     guarded - target-only of the run it prefers among ``BEST_OF`` seeds (:func:`best_of`; the
-    case's header gives one seed's). Within a case a judge's lean towards one of the two partitions is the same for every run, so only
-    its ranking matters. The monitor's own score is a judge here where the runs kept it."""
+    case's header gives one seed's). Within a case a judge's lean towards one of the two
+    partitions is the same for every run, so only its ranking matters. The monitor's own score
+    is a judge here where the runs kept it."""
     rows = [harness_row(r, y) for r, y in zip(runs, ys)]
     lines = []
     for case in sorted({r["case"] for r in runs}):
