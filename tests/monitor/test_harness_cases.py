@@ -1009,6 +1009,10 @@ def test_partition_judges_by_case_rank_a_cases_runs(load_script):
     assert ranked["sa"] == f"rho +0.50 a threshold catching them falls back on 2 of 3; {best}"
     worst = "best of 3: mean -20.0, below -1 in 100%"
     assert ranked["score"] == f"rho -1.00 a threshold catching them falls back on 3 of 3; {worst}"
+    # a run the monitor fell back on counts among the fallbacks, caught or not
+    runs[1] |= {"flagged": True, "guarded": runs[1]["reference"]}
+    kmeans = judges.by_case(runs, [y] * 4, verdict)[1]
+    assert "falls back on 2 of 3" in " ".join(kmeans.split())
 
 
 def test_best_of_keeps_the_run_the_judge_ranks_first_in_every_draw(load_script):
