@@ -1205,3 +1205,31 @@ def test_issue_kinds_sets_hold_new_constructions(
     wrong = script.construct_negative(pair, f"{split}_disjoint", None)
     np.testing.assert_array_equal(wrong.source.X, s.X[~np.isin(s.y, half)])
     assert script.construction(f"office_A->W_{split}_disjoint") == f"{split}_disjoint"
+
+
+def test_seed_sets_are_every_set_or_a_fixed_sample(load_script):
+    consensus = load_script("seed_consensus")
+    rng = np.random.default_rng(0)
+    every = consensus.seed_sets(4, 2, 6, rng)
+    assert [tuple(s) for s in every] == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    sample = consensus.seed_sets(24, 5, 50, np.random.default_rng(0))
+    assert sample.shape == (50, 5)
+    assert all(len(set(s)) == 5 and s.min() >= 0 and s.max() < 24 for s in sample)
+    np.testing.assert_array_equal(sample, consensus.seed_sets(24, 5, 50, np.random.default_rng(0)))
+
+
+def test_consensus_gains_compare_the_two_sides_on_the_same_seeds(load_script):
+    """Hand-computed: the guarded runs are the classes (ACC 100); a reference run that
+    moves one of six rows has ACC 5/6, and the consensus of two class partitions and that
+    one is the classes again (each pair of rows kept as the majority keeps it)."""
+    consensus = load_script("seed_consensus")
+    y = np.array([0, 0, 1, 1, 2, 2])
+    guarded = np.stack([y, y, y])
+    reference = np.stack([[0, 0, 0, 1, 2, 2], [1, 1, 2, 2, 0, 0], [2, 2, 0, 0, 1, 1]])
+    gains = consensus.consensus_gains(guarded, reference, y, 3, np.array([[0], [1]]))
+    np.testing.assert_allclose(gains, [100 / 6, 0.0])
+    gains = consensus.consensus_gains(guarded, reference, y, 3, np.array([[0, 1, 2]]))
+    np.testing.assert_allclose(gains, [0.0])
+    # the other way round, the moved row in two of three members: the consensus keeps it
+    gains = consensus.consensus_gains(reference[[0, 0, 1]], guarded, y, 3, np.array([[0, 1, 2]]))
+    np.testing.assert_allclose(gains, [-100 / 6])
