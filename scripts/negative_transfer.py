@@ -982,22 +982,9 @@ def summarise_runs(paths: list[str]) -> list[str]:
     lines += issue_kinds_lines(pooled)
     lines += runs_below(pooled)
     lines += target_only_spread(pooled)
-    by_case: dict[str, list[dict]] = {}
-    for r in pooled:
-        by_case.setdefault(r["case"], []).append(r)
-    diffs = {
-        c: [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in v] for c, v in by_case.items()
-    }
+    by_case, diffs = case_differences(pooled)
     means = {c: float(np.mean(d)) for c, d in diffs.items()}
-    if any(len(d) > 1 for d in diffs.values()):
-        # The worst-case target read per case, averaged over its runs (seeds): a reading
-        # that target-only's own seed-to-seed noise does not dominate.
-        worst = min(means, key=means.get)
-        lines.append(
-            f"guarded - target-only averaged over each case's runs: worst {means[worst]:+.1f} "
-            f"({worst}); more than 1 point below on {sum(v < -1 for v in means.values())} "
-            f"of {len(means)} cases"
-        )
+    lines += case_means_lines(pooled)
     lines.append("guarded - target-only per case (mean, min over runs; flagged in how many):")
     for case, mine in by_case.items():
         flags = sum(r["flagged"] for r in mine)
@@ -1008,6 +995,33 @@ def summarise_runs(paths: list[str]) -> list[str]:
     return lines
 
 
+def case_differences(rows: list[dict]) -> tuple[dict[str, list[dict]], dict[str, list[float]]]:
+    """``rows`` grouped by case, and each case's guarded - target-only of its runs, in points."""
+    by_case: dict[str, list[dict]] = {}
+    for r in rows:
+        by_case.setdefault(r["case"], []).append(r)
+    diffs = {
+        c: [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in v] for c, v in by_case.items()
+    }
+    return by_case, diffs
+
+
+def case_means_lines(rows: list[dict]) -> list[str]:
+    """The worst-case target read per case, averaged over its runs (seeds): a reading that
+    target-only's own seed-to-seed noise does not dominate. No line when no case of ``rows``
+    was run more than once."""
+    _, diffs = case_differences(rows)
+    if not any(len(d) > 1 for d in diffs.values()):
+        return []
+    means = {c: float(np.mean(d)) for c, d in diffs.items()}
+    worst = min(means, key=means.get)
+    return [
+        f"guarded - target-only averaged over each case's runs: worst {means[worst]:+.1f} "
+        f"({worst}); more than 1 point below on {sum(v < -1 for v in means.values())} "
+        f"of {len(means)} cases"
+    ]
+
+
 def issue_kinds_lines(rows: list[dict]) -> list[str]:
     """The targets on the issue's own kinds of case alone: ``rows`` without the true pairs
     cut to part of their classes (``*_matched``, the fresh sets' harder positives), which
@@ -1016,7 +1030,8 @@ def issue_kinds_lines(rows: list[dict]) -> list[str]:
     if len(mine) == len(rows):
         return []
     head = "the issue's kinds of case alone (without true pairs cut to part of their classes, "
-    return [f"{head}{len(mine)} runs):"] + [f"  {v}" for v in summarise(mine)[:4]]
+    lines = summarise(mine)[:4] + case_means_lines(mine)
+    return [f"{head}{len(mine)} runs):"] + [f"  {v}" for v in lines]
 
 
 def runs_below(rows: list[dict], points: float = 1.0) -> list[str]:

@@ -112,6 +112,30 @@ def test_fresh_set_10_per_case_means_are_the_readme_ones(load_script):
     assert "none under the current ones\n  (worst -0.9, MNIST->USPS" in "\n".join(readme_lines())
 
 
+def test_fresh_sets_10_to_12_per_case_means_are_the_readme_ones(load_script):
+    """The README's reading per case over fresh sets 10 to 12 on the issue's kinds: two
+    disjoint-class cases of fresh set 11 below -1."""
+    script = load_script("negative_transfer")
+    paths = sorted(str(p) for p in RECORDS.glob("fresh1[012]_s*.jsonl"))
+    lines = script.summarise_runs(paths)
+    head = next(i for i, t in enumerate(lines) if t.startswith("the issue's kinds of case alone"))
+    assert lines[head + 5] == (
+        "  guarded - target-only averaged over each case's runs: worst -4.7 "
+        "(office_C->A_mixed7_disjoint); more than 1 point below on 2 of 123 cases"
+    )
+    rows = [json.loads(t) for p in paths for t in Path(p).read_text().splitlines() if t.strip()]
+    means = {
+        case: np.mean(
+            [100 * (r["acc_guarded"] - r["acc_target_only"]) for r in rows if r["case"] == case]
+        )
+        for case in ("office_C->A_mixed7_disjoint", "office_C->D_mixed7_disjoint")
+    }
+    assert [round(m, 1) for m in means.values()] == [-4.7, -3.9]
+    text = " ".join(" ".join(readme_lines()).split())
+    assert "123 cases; `--summary`) two cases are: fresh set 11's SURF C->A and C->D" in text
+    assert "-4.7 and -3.9 over their two seeds" in text
+
+
 def test_fresh_set_12_without_the_class_agreement_check(load_script, capsys):
     """The README's figures for fresh set 12 with the check undone on the same runs."""
     script = load_script("class_agreement_choice")
