@@ -1233,3 +1233,20 @@ def test_consensus_gains_compare_the_two_sides_on_the_same_seeds(load_script):
     # the other way round, the moved row in two of three members: the consensus keeps it
     gains = consensus.consensus_gains(reference[[0, 0, 1]], guarded, y, 3, np.array([[0, 1, 2]]))
     np.testing.assert_allclose(gains, [-100 / 6])
+
+
+def test_case_means_lines_average_each_case_over_its_runs(load_script):
+    """Hand-computed: case a's runs at -3 and +2 points average -0.5 (not below -1), case b's
+    at -4 and -2 average -3.0; a single run per case gives no line."""
+    script = load_script("negative_transfer")
+
+    def row(case, diff):
+        return {"case": case, "acc_target_only": 0.5, "acc_guarded": 0.5 + diff / 100}
+
+    rows = [row("a", -3), row("a", 2), row("b", -4), row("b", -2)]
+    (line,) = script.case_means_lines(rows)
+    assert line == (
+        "guarded - target-only averaged over each case's runs: worst -3.0 (b); "
+        "more than 1 point below on 1 of 2 cases"
+    )
+    assert script.case_means_lines([row("a", -3), row("b", 2)]) == []
