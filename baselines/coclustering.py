@@ -36,6 +36,8 @@ lightest rows.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.cluster import SpectralCoclustering
 
@@ -113,7 +115,8 @@ class CrossDomainCoclustering(TransferClusterer):
     ----------
     labels_ : ndarray of shape (n_target,)
         Cluster of every target row (values in ``0 .. n_clusters-1``; an all-zero row
-        takes the cluster of nearest mean row, see the module docstring).
+        takes the cluster of nearest mean row, see the module docstring). The target can
+        span fewer than ``n_clusters`` of them, with a warning.
     source_labels_ : ndarray of shape (n_source,)
         Co-cluster of every source row.
     feature_labels_ : ndarray of shape (n_features,)
@@ -146,3 +149,12 @@ class CrossDomainCoclustering(TransferClusterer):
         self.source_labels_ = rows[:ns]
         self.labels_ = rows[ns:]
         self.feature_labels_ = features
+        present = np.unique(self.labels_).size
+        if present < k:
+            # A co-cluster may hold only source rows and features (the domains separated,
+            # see the module docstring), which leaves the target fewer clusters than asked.
+            warnings.warn(
+                f"{name}: the target's rows fall in {present} of the {k} co-clusters; the "
+                "others hold only source rows or features",
+                stacklevel=2,
+            )

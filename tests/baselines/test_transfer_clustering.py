@@ -235,7 +235,8 @@ def test_coclustering_at_zero_shift_digits():
     # make_digits_pair(shift=0) has 3 pixels that are zero in both domains (4 in the
     # target): the case that used to fail; the module docstring's measured figures.
     pair = make_digits_pair(shift=0.0, seed=0)
-    stacked = cluster_acc(pair.target.y, CrossDomainCoclustering().fit(pair).labels_)
+    with pytest.warns(UserWarning, match="target's rows fall in 9 of the 10 co-clusters"):
+        stacked = cluster_acc(pair.target.y, CrossDomainCoclustering().fit(pair).labels_)
     alone = cluster_acc(pair.target.y, spectral_cocluster(pair.target.X, 10)[0])
     assert round(stacked, 2) == 0.53 and round(alone, 2) == 0.45
 
@@ -357,3 +358,16 @@ def test_tsc_first_step_follows_the_finite_difference_gradient_of_the_objective(
     assert tsc.history_[1]["objective"] == pytest.approx(objective(Ft1, Fs1, Fz1), rel=1e-7)
     # Column signs are arbitrary (the whole round is equivariant under them).
     np.testing.assert_allclose(np.abs(tsc.feature_embedding_), np.abs(Fz1), atol=1e-7)
+
+
+def test_coclustering_warns_when_the_target_spans_fewer_co_clusters():
+    # The source holds three blocks of rows and features, the target only the first two:
+    # the third co-cluster is source rows and features only.
+    rng = np.random.default_rng(6)
+    blocks = np.kron(np.eye(3), np.ones((10, 8)))
+    X = blocks * rng.uniform(1, 2, size=blocks.shape)
+    pair = DomainPair(Domain(X[::2]), Domain(X[1:20:2]), n_clusters=3)
+    with pytest.warns(UserWarning, match="target's rows fall in 2 of the 3 co-clusters"):
+        cc = CrossDomainCoclustering().fit(pair)
+    assert adjusted_rand_score(np.repeat([0, 1], 5), cc.labels_) == 1.0
+    assert np.unique(cc.source_labels_).size == 3
