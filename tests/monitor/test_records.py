@@ -136,6 +136,34 @@ def test_fresh_sets_10_to_12_per_case_means_are_the_readme_ones(load_script):
     assert "-4.7 and -3.9 over their two seeds" in text
 
 
+def test_fresh_set_11_at_four_seeds_is_the_readme_one(load_script):
+    """Fresh set 11 at seeds 12 and 13, then at all four seeds, on the issue's kinds."""
+    script = load_script("negative_transfer")
+
+    def issue_kinds_block(names):
+        lines = script.summarise_runs([str(RECORDS / f"{name}.jsonl") for name in names])
+        head = next(
+            i for i, t in enumerate(lines) if t.startswith("the issue's kinds of case alone")
+        )
+        return lines[head : head + 6]
+
+    two = issue_kinds_block(["fresh11_more_s12", "fresh11_more_s13"])
+    assert "104 runs" in two[0]
+    assert two[1].endswith(
+        "worst case: -8.8 points (target >= -1.0); more than 1 point below on 3 of 104 runs"
+    )
+    assert "98%" in two[2] and "91% of 66" in two[3] and "3% of 38" in two[4]
+    assert "more than 1 point below on 0 of 52 cases" in two[5]
+    four = issue_kinds_block(["fresh11_s10", "fresh11_s11", "fresh11_more_s12", "fresh11_more_s13"])
+    assert "208 runs" in four[0] and "worst case: -9.3 points" in four[1]
+    assert "99%" in four[2] and "89% of 132" in four[3] and "1% of 76" in four[4]
+    assert four[5].endswith(
+        "worst -1.5 (office_C->A_mixed7_disjoint); more than 1 point below on 1 of 52 cases"
+    )
+    text = " ".join(" ".join(readme_lines()).split())
+    assert "over its four seeds C->A with disjoint classes still averages -1.5" in text
+
+
 def test_fresh_set_12_without_the_class_agreement_check(load_script, capsys):
     """The README's figures for fresh set 12 with the check undone on the same runs."""
     script = load_script("class_agreement_choice")
