@@ -115,8 +115,8 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
                 f"n_clusters={k}; returning {m} clusters (no member tells how to split a group)",
                 stacklevel=2,
             )
-        agree = indicator_matrix(rows.T) @ indicator_matrix(rows.T).T
-        disagree = P.shape[0] - np.rint(agree.toarray()).astype(np.int64)
+        H = indicator_matrix(rows.T)
+        disagree = P.shape[0] - np.rint((H @ H.T).toarray()).astype(np.int64)
         owner, _ = average_linkage(disagree * np.outer(counts, counts), counts, min(k, m))
         return np.unique(owner[group.reshape(-1)], return_inverse=True)[1].astype(np.int64)
     if method == "spectral":
