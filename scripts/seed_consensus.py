@@ -94,10 +94,10 @@ def main(argv=None) -> int:
         if len(runs) < MIN_RUNS:
             print(f"{case} ({case_set}): {len(runs)} runs, fewer than {MIN_RUNS}; left out")
             continue
-        seeds = sorted(run["seed"] for run in runs)
+        runs = sorted(runs, key=lambda run: run["seed"])
+        seeds = [run["seed"] for run in runs]
         if len(set(seeds)) < len(seeds):
             raise SystemExit(f"{case} ({case_set}): a seed saved twice: {seeds}")
-        runs = sorted(runs, key=lambda run: run["seed"])
         ((_, _, load),) = all_cases(data_dir, {case}, case_set)
         pair = load()
         guarded = np.stack([run["guarded"] for run in runs])

@@ -117,14 +117,20 @@ def test_fresh_set_10_per_case_means_are_the_readme_ones(load_script):
     assert "none under the current ones\n  (worst -0.9, MNIST->USPS" in "\n".join(readme_lines())
 
 
+def issue_kinds_block(script, paths: list[str]) -> list[str]:
+    """The six lines of ``--summary`` on ``paths`` for the issue's kinds of case alone: the
+    heading, the four targets and the per-case means."""
+    lines = script.summarise_runs(paths)
+    head = next(i for i, t in enumerate(lines) if t.startswith("the issue's kinds of case alone"))
+    return lines[head : head + 6]
+
+
 def test_fresh_sets_10_to_12_per_case_means_are_the_readme_ones(load_script):
     """The README's reading per case over fresh sets 10 to 12 on the issue's kinds: two
     disjoint-class cases of fresh set 11 below -1."""
     script = load_script("negative_transfer")
     paths = sorted(str(p) for p in RECORDS.glob("fresh1[012]_s*.jsonl"))
-    lines = script.summarise_runs(paths)
-    head = next(i for i, t in enumerate(lines) if t.startswith("the issue's kinds of case alone"))
-    assert lines[head + 5] == (
+    assert issue_kinds_block(script, paths)[5] == (
         "  guarded - target-only averaged over each case's runs: worst -4.7 "
         "(office_C->A_mixed7_disjoint); more than 1 point below on 2 of 123 cases"
     )
@@ -145,21 +151,17 @@ def test_fresh_set_11_at_four_seeds_is_the_readme_one(load_script):
     """Fresh set 11 at seeds 12 and 13, then at all four seeds, on the issue's kinds."""
     script = load_script("negative_transfer")
 
-    def issue_kinds_block(names):
-        lines = script.summarise_runs([str(RECORDS / f"{name}.jsonl") for name in names])
-        head = next(
-            i for i, t in enumerate(lines) if t.startswith("the issue's kinds of case alone")
-        )
-        return lines[head : head + 6]
+    def block(names):
+        return issue_kinds_block(script, [str(RECORDS / f"{name}.jsonl") for name in names])
 
-    two = issue_kinds_block(["fresh11_more_s12", "fresh11_more_s13"])
+    two = block(["fresh11_more_s12", "fresh11_more_s13"])
     assert "104 runs" in two[0]
     assert two[1].endswith(
         "worst case: -8.8 points (target >= -1.0); more than 1 point below on 3 of 104 runs"
     )
     assert "98%" in two[2] and "91% of 66" in two[3] and "3% of 38" in two[4]
     assert "more than 1 point below on 0 of 52 cases" in two[5]
-    four = issue_kinds_block(["fresh11_s10", "fresh11_s11", "fresh11_more_s12", "fresh11_more_s13"])
+    four = block(["fresh11_s10", "fresh11_s11", "fresh11_more_s12", "fresh11_more_s13"])
     assert "208 runs" in four[0] and "worst case: -9.3 points" in four[1]
     assert "99%" in four[2] and "89% of 132" in four[3] and "1% of 76" in four[4]
     assert four[5].endswith(
