@@ -56,12 +56,9 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
-from negative_transfer import construction
+from negative_transfer import below, construction
 from resolution_gate_choice import read_runs, score_value
 
-#: How far below target-only a run may end and still meet the worst-case target (a point,
-#: as a fraction of ACC).
-WITHIN = 0.01
 ACTIONS = ("monitor", "unguarded", "fallback", "score")
 
 
@@ -73,10 +70,6 @@ def score_lead(row: dict) -> float:
     """The run's final label-free score minus the reference's (a collapsed partition, which
     has no score, is below every other)."""
     return score_value(row["final_score"]) - row["reference_score"]
-
-
-def below(row: dict) -> bool:
-    return row["acc_guarded"] < row["acc_target_only"] - WITHIN
 
 
 def catching(values, losing) -> np.ndarray:

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import measures
+from negative_transfer import below, measures
 from resolution_gate_choice import read_runs
 
 #: Margins of the variants, in the score's units (k-NN agreement, 0 to 1): a fixed grid
@@ -49,11 +49,11 @@ def with_margin(row: dict, margin: float) -> dict:
 def line(name: str, rows: list[dict]) -> str:
     """One variant's figures: the four targets, the mean and the runs below -1 (points)."""
     m = measures(rows)
-    below = sum(r["acc_guarded"] < r["acc_target_only"] - 0.01 for r in rows)
+    n_below = sum(below(r) for r in rows)
     return (
         f"{name:30} flagged {100 * m['det']:4.0f}%  false alarms {100 * m['fa']:4.0f}%  "
         f"gain kept {100 * m['kept']:4.0f}%  worst {100 * m['worst']:+6.1f}  "
-        f"mean {100 * m['mean']:+6.2f}  below -1: {below} of {len(rows)}"
+        f"mean {100 * m['mean']:+6.2f}  below -1: {n_below} of {len(rows)}"
     )
 
 

@@ -875,6 +875,22 @@ def resume(ap: argparse.ArgumentParser, args, key: Callable[[dict], object], wha
     return done
 
 
+#: The issue's worst-case target: guarded DTC ends at most a point (of ACC, as a fraction)
+#: below target-only. Every summary that counts runs "more than a point below" reads it.
+WITHIN = 0.01
+
+
+def below(row: dict, acc: str = "acc_guarded") -> bool:
+    """Whether ``row``'s ``acc`` ends more than :data:`WITHIN` below its target-only ACC."""
+    return row[acc] < row["acc_target_only"] - WITHIN
+
+
+def below_in_points(differences) -> np.ndarray:
+    """Which of ``differences`` ``(n,)`` (in ACC points, guarded - target-only say) are
+    more than :data:`WITHIN` below zero."""
+    return np.asarray(differences, dtype=float) < -100 * WITHIN
+
+
 def measures(rows: list[dict]) -> dict:
     """The rules' three measures of ``rows`` (mean and worst guarded - target-only,
     detection), with the issue's other two: false alarms and the unguarded gain kept on
@@ -903,10 +919,10 @@ def summarise(rows: list[dict]) -> list[str]:
     pos = [r for r in rows if r["kind"] == "positive"]
     neg = [r for r in rows if r["kind"] == "negative"]
     m = measures(rows)
-    below = sum(r["acc_guarded"] < r["acc_target_only"] - 0.01 for r in rows)
+    n_below = sum(below(r) for r in rows)
     lines = [
         f"guarded - target-only, worst case: {100 * m['worst']:+.1f} points (target >= -1.0); "
-        f"more than 1 point below on {below} of {len(rows)} runs"
+        f"more than 1 point below on {n_below} of {len(rows)} runs"
     ]
     gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
     if gains:
@@ -925,7 +941,7 @@ def summarise(rows: list[dict]) -> list[str]:
             f"false alarms on positive cases: {100 * m['fa']:.0f}% of {len(pos)} (target <= 10%)"
         )
     # By outcome rather than by construction: a "positive" pair may hurt and vice versa.
-    hurt = [r for r in rows if r["acc_unguarded"] < r["acc_target_only"] - 0.01]
+    hurt = [r for r in rows if below(r, "acc_unguarded")]
     if hurt:
         lines.append(
             f"cases where unguarded DTC is > 1 point below target-only: {len(hurt)}, "
@@ -933,15 +949,15 @@ def summarise(rows: list[dict]) -> list[str]:
         )
     # A positive that loses must end within a point of target-only (the worst-case target):
     # flagged, it is a false alarm; unflagged, only a restored checkpoint can save it.
-    lost = [r for r in pos if r["acc_unguarded"] < r["acc_target_only"] - 0.01]
+    lost = [r for r in pos if below(r, "acc_unguarded")]
     if lost:
-        saved = sum(r["acc_guarded"] >= r["acc_target_only"] - 0.01 for r in lost)
+        saved = sum(not below(r) for r in lost)
         lines.append(
             f"positive cases where unguarded DTC is > 1 point below target-only: {len(lost)} "
             f"({100 * len(lost) / len(pos):.0f}% of {len(pos)}), flagged: "
             f"{sum(r['flagged'] for r in lost)}, guarded within 1 point: {saved}"
         )
-    helped = [r for r in neg if r["acc_unguarded"] > r["acc_target_only"] + 0.01]
+    helped = [r for r in neg if r["acc_unguarded"] > r["acc_target_only"] + WITHIN]
     if helped:
         lines.append(
             f"negative cases where unguarded DTC is > 1 point above target-only: {len(helped)}, "
@@ -952,7 +968,7 @@ def summarise(rows: list[dict]) -> list[str]:
     kept = [r for r in rows if "fell_back" in r and not r["fell_back"]]
     if kept:
         moved = [
-            f"{sum(d > 0.01 for d in diffs)} up, {sum(d < -0.01 for d in diffs)} down"
+            f"{sum(d > WITHIN for d in diffs)} up, {sum(d < -WITHIN for d in diffs)} down"
             for diffs in (
                 [r["acc_guarded"] - r["acc_unguarded"] for r in group]
                 for group in (kept, [r for r in kept if r["kind"] == "positive"])
@@ -982,14 +998,13 @@ def summarise_runs(paths: list[str]) -> list[str]:
     lines += issue_kinds_lines(pooled)
     lines += runs_below(pooled)
     lines += target_only_spread(pooled)
-    by_case, diffs = case_differences(pooled)
-    means = {c: float(np.mean(d)) for c, d in diffs.items()}
     lines += case_means_lines(pooled)
+    by_case, diffs = case_differences(pooled)
     lines.append("guarded - target-only per case (mean, min over runs; flagged in how many):")
     for case, mine in by_case.items():
         flags = sum(r["flagged"] for r in mine)
         lines.append(
-            f"  {case:28} {mine[0]['kind']:8} {means[case]:+6.1f} {min(diffs[case]):+6.1f}  "
+            f"  {case:28} {mine[0]['kind']:8} {np.mean(diffs[case]):+6.1f} {min(diffs[case]):+6.1f}  "
             f"{flags}/{len(mine)}"
         )
     return lines
@@ -1017,7 +1032,7 @@ def case_means_lines(rows: list[dict]) -> list[str]:
     worst = min(means, key=means.get)
     return [
         f"guarded - target-only averaged over each case's runs: worst {means[worst]:+.1f} "
-        f"({worst}); more than 1 point below on {sum(v < -1 for v in means.values())} "
+        f"({worst}); more than 1 point below on {below_in_points(list(means.values())).sum()} "
         f"of {len(means)} cases"
     ]
 
@@ -1034,14 +1049,14 @@ def issue_kinds_lines(rows: list[dict]) -> list[str]:
     return [f"{head}{len(mine)} runs):"] + [f"  {v}" for v in lines]
 
 
-def runs_below(rows: list[dict], points: float = 1.0) -> list[str]:
+def runs_below(rows: list[dict], points: float = 100 * WITHIN) -> list[str]:
     """One line per run whose guarded ACC ends more than ``points`` below target-only: its
     ACCs and what the monitor did (flagged and fell back, restored a checkpoint or kept the
     last state; whether the score's verdict counted; the class agreement), the runs the
     worst-case target is missed on. No line when there is none."""
-    below = [r for r in rows if r["acc_guarded"] < r["acc_target_only"] - points / 100]
-    lines = [f"runs more than {points:g} point below target-only: {len(below)}"] if below else []
-    for r in sorted(below, key=lambda r: r["acc_guarded"] - r["acc_target_only"]):
+    missed = [r for r in rows if r["acc_guarded"] < r["acc_target_only"] - points / 100]
+    lines = [f"runs more than {points:g} point below target-only: {len(missed)}"] if missed else []
+    for r in sorted(missed, key=lambda r: r["acc_guarded"] - r["acc_target_only"]):
         if r.get("fell_back"):
             did = f"fell back ({r.get('reason')})"
         elif r.get("restored_epoch") is not None:
@@ -1086,7 +1101,7 @@ def target_only_spread(rows: list[dict]) -> list[str]:
         f"range > 1 point on {100 * np.mean(ranges > 1):.0f}%, median {np.median(ranges):.1f}, "
         f"largest {ranges.max():.1f} ({worst_case})",
         f"  target-only of another run of the case - target-only: < -1 point on "
-        f"{100 * np.mean(np.array(swapped) < -1):.0f}% of {len(swapped)} comparisons, "
+        f"{100 * np.mean(below_in_points(swapped)):.0f}% of {len(swapped)} comparisons, "
         f"worst {min(swapped):+.1f}",
     ]
 

@@ -60,8 +60,8 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from case_level_bound import below, catching
-from negative_transfer import all_cases, measures
+from case_level_bound import catching
+from negative_transfer import all_cases, below, below_in_points, measures
 
 from baselines.jda import JDA
 from baselines.subspace_alignment import SubspaceAlignment
@@ -208,7 +208,7 @@ def best_of(values, outcome, k: int) -> np.ndarray:
 
 def spread(outcome: np.ndarray) -> str:
     """``outcome`` ``(n,)`` in points: its mean and how often it is more than a point below."""
-    return f"mean {outcome.mean():+5.1f}, below -1 in {np.mean(outcome < -1):4.0%}"
+    return f"mean {outcome.mean():+5.1f}, below -1 in {np.mean(below_in_points(outcome)):4.0%}"
 
 
 def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:

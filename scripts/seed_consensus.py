@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from negative_transfer import all_cases
+from negative_transfer import all_cases, below_in_points
 from partition_judges import read_partitions
 
 from baselines.ensemble import consensus
@@ -70,7 +70,7 @@ def consensus_gains(guarded, reference, y, n_clusters: int, sets: np.ndarray) ->
 def summary(gains: np.ndarray) -> str:
     """``gains`` ``(n_sets,)`` in points: mean, sd, share more than a point below, worst."""
     return (
-        f"{gains.mean():+5.1f} sd {gains.std():3.1f}, below -1 in {np.mean(gains < -1):4.0%}, "
+        f"{gains.mean():+5.1f} sd {gains.std():3.1f}, below -1 in {np.mean(below_in_points(gains)):4.0%}, "
         f"worst {gains.min():+5.1f}"
     )
 
