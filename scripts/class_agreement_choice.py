@@ -66,7 +66,7 @@ from resolution_gate_choice import family, measures, read_runs, report
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
 from dtc.monitor.class_agreement import class_agreement
-from dtc.monitor.negative_transfer import COLLAPSED
+from dtc.monitor.partition_score import COLLAPSED
 
 THRESHOLD = 0.15  # candidate E (rule #17)
 GRID = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30)  # the thresholds --dev compares

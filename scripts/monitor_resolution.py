@@ -16,7 +16,7 @@ the target family's default), starting from the true class partition:
   target-side counterpart of the monitor's ``source_bias``);
 * ``slope``: the score lost per point of ACC lost when a fraction ``f`` of the rows
   (``--fractions``) are moved to another class at random, ``--draws`` draws each
-  (:func:`dtc.monitor.negative_transfer.score_slope`, which the monitor runs on the
+  (:func:`dtc.monitor.calibration.score_slope`, which the monitor runs on the
   *source* for its ``max_resolution``);
 * with ``--runs`` (JSON lines of ``scripts/negative_transfer.py --json``): ``margin``, the
   mean margin the monitor used on the case over the runs, and ``resolution = margin /
@@ -42,7 +42,9 @@ from sklearn.cluster import KMeans
 
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import DEFAULT_METRIC, METRICS, score_slope, scored_space
+from dtc.monitor.calibration import score_slope
+from dtc.monitor.negative_transfer import DEFAULT_METRIC
+from dtc.monitor.partition_score import METRICS, scored_space
 from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

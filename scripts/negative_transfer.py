@@ -117,7 +117,7 @@ from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
-from dtc.monitor.negative_transfer import common_space_score
+from dtc.monitor.partition_score import common_space_score
 
 # (case name, benchmark, source, target) of the positive cases.
 POSITIVE = [

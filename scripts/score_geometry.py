@@ -5,9 +5,9 @@ For each benchmark domain, on its seeded 1000-row subsample (``dtc.monitor.score
 .subsample_index``, seed 0) of the per-feature z-scored features, with the domain's own
 labels: the k-NN agreement of the true class partition
 (:func:`dtc.monitor.scores.knn_agreement`) and the score lost per ACC point of
-random relabelling (:func:`dtc.monitor.negative_transfer.score_slope`), with the rows as
+random relabelling (:func:`dtc.monitor.calibration.score_slope`), with the rows as
 they are (``euclidean``) and scaled to unit length (``cosine``,
-:func:`dtc.monitor.negative_transfer.scored_space`).
+:func:`dtc.monitor.partition_score.scored_space`).
 
     DTC_DATA=../shared/data python scripts/score_geometry.py
 """
@@ -20,7 +20,8 @@ import numpy as np
 
 from dtc.data import load_domain, resolve_data_dir
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import METRICS, score_slope, scored_space
+from dtc.monitor.calibration import score_slope
+from dtc.monitor.partition_score import METRICS, scored_space
 from dtc.monitor.scores import knn_agreement
 
 DOMAINS = [

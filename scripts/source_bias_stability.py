@@ -2,7 +2,7 @@
 
 The monitor's calibrated margin (``dtc.monitor.negative_transfer``) adds ``source_bias``:
 the label-free score's preference for K-means partitions of the labelled source over a
-learned class partition of it (:func:`dtc.monitor.negative_transfer.source_bias`). For
+learned class partition of it (:func:`dtc.monitor.calibration.source_bias`). For
 every source domain of the benchmarks, as the monitor sees it (the features of DTC's
 ``on_fit_begin``, with the target family's DTC default), this script computes the bias
 for monitor seeds ``0 .. seeds - 1`` with two estimators:
@@ -32,7 +32,8 @@ import numpy as np
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
-from dtc.monitor.negative_transfer import NegativeTransferMonitor, source_bias
+from dtc.monitor.calibration import source_bias
+from dtc.monitor.negative_transfer import NegativeTransferMonitor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import load_benchmark_pair

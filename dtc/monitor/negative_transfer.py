@@ -50,16 +50,16 @@ negative only when its score is below the reference's by more than
   partitions of the reference embedding -- differences of that size separate equally
   good target-only partitions (in ``"joint"`` space scored on the raw features and the
   reference embedding: no transfer embedding exists yet);
-* ``source_bias`` (:func:`source_bias`): on the *source*, where the classes are known,
-  the mean score of ``n_restarts`` K-means partitions minus the score of the partition a
-  classifier learns from the source labels (cross-validated logistic regression), both
-  in the source's features -- the handicap the score gives a class partition on data of
-  this kind (large for bag-of-words SURF histograms, about zero or negative for digit
-  images). Only with a labelled source and an estimator that uses its labels, and 0 when
-  the source's features do not predict its labels better than chance (one-sided binomial
-  test, p < 0.01): such labels carry nothing to transfer. The mean over restarts, not one
-  K-means fit, because one fit's value moved with its initialisation (rule #11 of
-  ``experiments/preregistration.md``).
+* ``source_bias`` (:func:`~dtc.monitor.calibration.source_bias`): on the *source*, where
+  the classes are known, the mean score of ``n_restarts`` K-means partitions minus the score
+  of the partition a classifier learns from the source labels (cross-validated logistic
+  regression), both in the source's features -- the handicap the score gives a class
+  partition on data of this kind (large for bag-of-words SURF histograms, about zero or
+  negative for digit images). Only with a labelled source and an estimator that uses its
+  labels, and 0 when the source's features do not predict its labels better than chance
+  (one-sided binomial test, p < 0.01): such labels carry nothing to transfer. The mean over
+  restarts, not one K-means fit, because one fit's value moved with its initialisation (rule
+  #11 of ``experiments/preregistration.md``).
 
 **Feature correspondence** (``check_features=True``). A source whose features are not
 the target's -- permuted, another descriptor, another benchmark cut to the same width --
@@ -127,21 +127,21 @@ pairs cut to half their classes measured below it (false alarms 21 -> 45 %). The
 assumes the target's K-means finds its classes; a target whose strongest clusters are not
 its classes fails it whatever the source.
 
-**Resolution** (``max_resolution=10``). A margin is only as useful as the accuracy it
-stands for. :func:`score_slope` measures, on the labelled source (its scored rows, in its
-features), how much the score falls per ACC point lost when rows of the class partition
-are moved to random classes; ``resolution = margin / slope`` is then the ACC a partition
-must lose before the score can flag it -- a lower bound, as random errors are the ones
-the score sees best. Where it exceeds ``max_resolution`` points, a verdict of the score
-would be read off noise of the size of the gains transfer brings, and only the source
+**Resolution** (``max_resolution=10``). A margin is only as useful as the accuracy it stands
+for. :func:`~dtc.monitor.calibration.score_slope` measures, on the labelled source (its
+scored rows, in its features), how much the score falls per ACC point lost when rows of the
+class partition are moved to random classes; ``resolution = margin / slope`` is then the ACC
+a partition must lose before the score can flag it -- a lower bound, as random errors are
+the ones the score sees best. Where it exceeds ``max_resolution`` points, a verdict of the
+score would be read off noise of the size of the gains transfer brings, and only the source
 checks can flag (the score's verdict is still recorded, ``score_below`` in the trail;
 ``score_counts_`` says whether it counted). Measured on the targets of the harness and of
 rule #13's fresh set (``scripts/monitor_resolution.py``, target labels as an evaluation):
-0.8 to 5.1 ACC points on the pixel benchmarks, 13.8 to 85.9 on Office-Caltech10 SURF,
-where all of the score's flags on the seen runs were false alarms on sources that had
-gained 4 to 20 points or negatives that had lost under 3 (rule #14 of
-``experiments/preregistration.md``). Without source
-labels or ``calibrate`` there is no resolution and the score always counts.
+0.8 to 5.1 ACC points on the pixel benchmarks, 13.8 to 85.9 on Office-Caltech10 SURF, where
+all of the score's flags on the seen runs were false alarms on sources that had gained 4 to
+20 points or negatives that had lost under 3 (rule #14 of
+``experiments/preregistration.md``). Without source labels or ``calibrate`` there is no
+resolution and the score always counts.
 
 **Metric** (``metric``). Neighbours in z-scored bag-of-words histograms are poor: on the
 labelled SURF *sources* (1000-row subsamples, ``scripts/score_geometry.py``) the true
@@ -222,15 +222,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import binomtest
 from sklearn.cluster import KMeans
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_predict
 
-from dtc.metrics import cluster_acc
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
+from dtc.monitor.calibration import score_slope, source_bias
 from dtc.monitor.class_agreement import class_agreement
+from dtc.monitor.partition_score import (
+    COLLAPSED,
+    METRICS,
+    check_scored_rows,
+    common_space_score,
+    is_collapsed,
+    scored_space,
+    usable_scores,
+)
 from dtc.monitor.reference import NoTransferReference
 from dtc.monitor.relatedness import (
     DEFAULT_MIN_SIGNAL_RATIO,
@@ -238,40 +244,22 @@ from dtc.monitor.relatedness import (
     check_source,
     check_thresholds,
 )
-from dtc.monitor.scores import KNN_NEIGHBORS, knn_agreement  # re-exported: the default score
+from dtc.monitor.scores import knn_agreement  # re-exported: the default score
 
 __all__ = [
-    "COLLAPSED",
-    "METRICS",
+    "DEFAULT_METRIC",
     "POLICIES",
     "SPACES",
     "NegativeTransferMonitor",
-    "common_space_score",
     "current_target_embedding",
-    "is_collapsed",
     "knn_agreement",
-    "random_relabel",
-    "score_slope",
-    "scored_space",
-    "source_bias",
-    "student_t_assignments",
-    "usable_scores",
 ]
 
 POLICIES = ("warn", "adapt", "rollback", "adapt+rollback")
-# Folds of the cross-validated source classifier of the calibrated margin.
-_BIAS_FOLDS = 5
-# Significance level of the test that the source labels are learnable at all.
-_LEARNABLE_P = 0.01
 SPACES = ("raw", "joint")
-METRICS = ("euclidean", "cosine")
 # Feature-correspondence test: permutations and significance level.
 _CORRESPONDENCE_PERMUTATIONS = 99
 _CORRESPONDENCE_P = 0.01
-# Resolution of the score (rule #14): fractions of the source rows moved to random classes,
-# and draws per fraction, for the slope of the score against ACC.
-SLOPE_FRACTIONS = (0.05, 0.1, 0.2)
-_SLOPE_DRAWS = 3
 #: The default ``max_resolution`` (ACC points; rule #14 of experiments/preregistration.md).
 DEFAULT_MAX_RESOLUTION = 10.0
 #: The default ``min_restore_gain`` (rule #15 of experiments/preregistration.md).
@@ -280,104 +268,6 @@ DEFAULT_MIN_RESTORE_GAIN = 0.0
 DEFAULT_MIN_CLASS_AGREEMENT: float | None = 0.15
 #: The default ``metric`` (rule #16 of experiments/preregistration.md).
 DEFAULT_METRIC = "euclidean"
-
-
-def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Student-t soft assignments ``(n, k)`` of the rows of ``X`` ``(n, d)`` to the
-    centroids of the partition ``labels`` ``(n,)`` (DEC's kernel with one degree of
-    freedom, Xie et al., ICML 2016), after scaling ``X`` to unit mean squared distance
-    to its mean so that the kernel width means the same in every space."""
-    X = np.asarray(X, dtype=np.float64)
-    Xc = X - X.mean(0)
-    scale = math.sqrt(float((Xc**2).sum(1).mean())) or 1.0
-    Xc = Xc / scale
-    names = np.unique(labels)
-    centres = np.stack([Xc[labels == c].mean(0) for c in names])
-    d2 = ((Xc[:, None, :] - centres[None]) ** 2).sum(-1)
-    q = 1.0 / (1.0 + d2)
-    return q / q.sum(1, keepdims=True)
-
-
-def _min_scored_rows(name: str, n_clusters: int) -> tuple[int, str]:
-    """The fewest rows on which :func:`common_space_score` can score a partition into
-    ``n_clusters`` clusters by ``name``, and why: more rows than clusters (K-means, the
-    label scores, the Student-t assignments), and for :func:`knn_agreement` more rows than
-    its ``KNN_NEIGHBORS`` neighbours."""
-    if name == "knn_agreement" and n_clusters <= KNN_NEIGHBORS:
-        return KNN_NEIGHBORS + 1, f"more rows than its n_neighbors={KNN_NEIGHBORS}"
-    return n_clusters + 1, f"more rows than the {n_clusters} clusters"
-
-
-def _check_scored_rows(
-    owner: str,
-    name: str,
-    n_clusters: int,
-    n: int,
-    max_samples: int | None,
-    *,
-    what: str = "target",
-    hint: str = "",
-) -> None:
-    """``ValueError`` from ``owner`` when a subsample of ``min(n, max_samples)`` rows of
-    the ``what`` (``n`` rows) is too small for score ``name`` to score ``n_clusters``
-    clusters (:func:`_min_scored_rows`), naming ``max_samples`` when it is the limit.
-    Checked before anything is trained: the score would fail only once it is computed."""
-    m = n if max_samples is None else min(n, int(max_samples))
-    need, why = _min_scored_rows(name, n_clusters)
-    if m >= need:
-        return
-    cause = f"the {what} has {n} samples" if n < need else f"max_samples={max_samples} is too small"
-    raise ValueError(
-        f"{owner}: score {name!r} of {n_clusters} clusters needs at least {need} scored {what} "
-        f"samples ({why}), scored on a subsample of min(n, max_samples)={m} rows; {cause}{hint}"
-    )
-
-
-#: Decision and reason recorded for a transfer partition collapsed into one cluster.
-COLLAPSED = "collapsed_partition"
-
-
-def is_collapsed(labels) -> bool:
-    """Whether the partition ``labels`` ``(n,)`` puts every row in one cluster. No
-    label-free score is defined for it (each raises ``ValueError``), and a target collapsed
-    into one cluster is the worst negative transfer: the monitor flags it and never restores
-    it, and model selection ranks it last (``"collapsed_partition"``)."""
-    return np.unique(np.asarray(labels)).size < 2
-
-
-def usable_scores() -> list[str]:
-    """Names a monitor or a model selection can score a partition by."""
-    return sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
-
-
-def common_space_score(name: str, labels, spaces) -> float:
-    """Mean of the label-free score ``name`` of one partition ``labels`` ``(n,)`` over the
-    feature matrices ``spaces`` (each ``(n, d_i)``, the same rows).
-
-    Label scores (``scores.LABEL_SCORES``) score ``labels`` on each matrix; soft-assignment
-    scores (``scores.PROB_SCORES``) score :func:`student_t_assignments` of each matrix.
-    """
-    labels = np.asarray(labels)
-    values = []
-    for X in spaces:
-        if name in scores.PROB_SCORES:
-            values.append(scores.score(name, probs=student_t_assignments(X, labels)))
-        else:
-            values.append(scores.score(name, X=X, labels=labels, max_samples=None))
-    return float(np.mean(values))
-
-
-def scored_space(X, metric: str = "euclidean") -> np.ndarray:
-    """The rows of ``X`` ``(n, d)`` as a score sees them under ``metric``: as they are
-    (``"euclidean"``), or scaled to unit length (``"cosine"``: Euclidean distances between
-    unit rows rank neighbours as cosine distances do; a zero row stays zero)."""
-    X = np.asarray(X, dtype=np.float64)
-    if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        return X / np.where(norms > 0, norms, 1.0)
-    if metric != "euclidean":
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    return X
 
 
 def current_target_embedding(estimator, X) -> np.ndarray:
@@ -399,101 +289,6 @@ def current_target_embedding(estimator, X) -> np.ndarray:
     from dtc.nn.training import embed
 
     return embed(ae.encoder, X)
-
-
-def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_seeds=(0,)):
-    """How much ``score`` prefers K-means partitions of a labelled source to a *learned*
-    class partition of it, both scored in the source's features ``X`` ``(n, d)``: the
-    handicap a class partition starts with on this kind of data, measured where the
-    classes ``y`` ``(n,)`` are known. Returns the mean score of one K-means fit
-    (``n_init`` starts) per seed in ``kmeans_seeds``, minus the score of the learned
-    partition; None when ``y`` has fewer than 2 classes or a class with fewer than 5 rows.
-
-    The class partition is the 5-fold cross-validated prediction of a logistic regression
-    fitted to ``y``, not ``y`` itself: the transfer model's partition is a learned
-    classifier's too, and label noise, which the score would read as a geometric handicap,
-    is what a classifier smooths out. Labels that ``X`` cannot predict (one-sided binomial
-    test of the cross-validated accuracy against always guessing the largest class,
-    p >= 0.01) carry no class information to transfer, and a bias measured on them means
-    nothing: 0.
-
-    Averaging over several K-means fits estimates the *expected* K-means score: one fit's
-    score moves with its initialisation, and on the SURF sources a single fit's bias moved
-    threefold between monitor seeds (``scripts/source_bias_stability.py``).
-    """
-    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-    names, counts = np.unique(y, return_counts=True)
-    if names.size < 2 or counts.min() < _BIAS_FOLDS:
-        return None
-    seeds = [int(v) for v in kmeans_seeds]
-    if not seeds:
-        raise ValueError("source_bias: kmeans_seeds must hold at least one seed")
-    learned = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=_BIAS_FOLDS)
-    chance = counts.max() / counts.sum()
-    hits = int((learned == y).sum())
-    if binomtest(hits, len(y), chance, alternative="greater").pvalue >= _LEARNABLE_P:
-        return 0.0
-    kmeans = [
-        common_space_score(
-            score, KMeans(names.size, n_init=n_init, random_state=seed).fit(X).labels_, [X]
-        )
-        for seed in seeds
-    ]
-    return float(np.mean(kmeans)) - common_space_score(score, learned, [X])
-
-
-def random_relabel(y, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """``y`` ``(n,)`` (classes ``0 .. k - 1``) with ``round(fraction * n)`` rows, drawn at
-    random without replacement, each moved to a different class drawn at random."""
-    y = np.asarray(y)
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"random_relabel: fraction must be in [0, 1], got {fraction!r}")
-    k = int(y.max()) + 1
-    out = y.copy()
-    rows = rng.choice(len(y), size=round(fraction * len(y)), replace=False)
-    out[rows] = (y[rows] + rng.integers(1, k, size=len(rows))) % k
-    return out
-
-
-def score_slope(
-    X,
-    y,
-    *,
-    score: str = "knn_agreement",
-    fractions=SLOPE_FRACTIONS,
-    draws: int = _SLOPE_DRAWS,
-    seed: int = 0,
-) -> float | None:
-    """How much ``score`` falls per point of Hungarian ACC lost, on a labelled partition:
-    the least-squares slope (through the origin) of the score's fall on the ACC's fall
-    (in points) when a fraction ``f`` of the rows of the class partition ``y`` ``(n,)`` of
-    ``X`` ``(n, d)`` are moved to random other classes (:func:`random_relabel`), for each
-    ``f`` in ``fractions``, ``draws`` times each. None when ``y`` has fewer than 2 classes.
-
-    The margin of the monitor divided by this slope is the *resolution* of its score: the
-    ACC a partition must lose before the score can flag it (rule #14 of
-    ``experiments/preregistration.md``). Random relabelling breaks neighbourhoods more than
-    a trained model's errors do (a moved boundary, two merged clusters), so the resolution
-    it gives is a lower bound. Measured on a labelled source, it says what the score can see
-    on data of that kind: with the monitor's margins on fresh set 2 (rule #14), 0.6 to 4.8
-    ACC points on every pixel run and 8.0 to 126 on Office-Caltech10 SURF.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    _, y = np.unique(np.asarray(y), return_inverse=True)
-    if y.max(initial=0) < 1:
-        return None
-    if not fractions or not all(0.0 < f < 1.0 for f in fractions):
-        raise ValueError(f"score_slope: fractions must lie in (0, 1), got {fractions!r}")
-    rng = np.random.default_rng(seed)
-    true = common_space_score(score, y, [X])
-    acc_loss, score_loss = [], []
-    for f in fractions:
-        for _ in range(int(draws)):
-            z = random_relabel(y, f, rng)
-            acc_loss.append(100.0 * (1.0 - cluster_acc(y, z)))
-            score_loss.append(true - common_space_score(score, z, [X]))
-    a, s = np.asarray(acc_loss), np.asarray(score_loss)
-    return float(a @ s / (a @ a))
 
 
 class NegativeTransferMonitor(Callback):
@@ -559,9 +354,10 @@ class NegativeTransferMonitor(Callback):
         against +6.98 ACC points). The value used is ``restore_gain_``.
     max_resolution : float > 0 or None
         With ``calibrate`` and source labels, the score's verdict counts only where its
-        *resolution* -- the margin divided by :func:`score_slope` on the source, the ACC
-        points a partition must lose before the score can flag it -- is at most this
-        (module docstring, "Resolution"); elsewhere only the source checks can flag.
+        *resolution* -- the margin divided by :func:`~dtc.monitor.calibration.score_slope` on
+        the source, the ACC points a partition must lose before the score can flag it -- is
+        at most this (module docstring, "Resolution"); elsewhere only the source checks can
+        flag.
         None: the score always counts.
     min_signal_ratio : float >= 0 or None
         A source that passes the correspondence test is negative all the same when its
@@ -729,8 +525,9 @@ class NegativeTransferMonitor(Callback):
 
     def _transfer_score(self, labels, Z_transfer) -> float:
         """:meth:`_partition_score` of a transfer partition ``labels`` ``(n,)``; ``-inf``
-        when it is collapsed on the scored rows (:func:`is_collapsed`): it has no score,
-        ranks below every partition that has one, and is recorded as None."""
+        when it is collapsed on the scored rows
+        (:func:`~dtc.monitor.partition_score.is_collapsed`): it has no score, ranks below every
+        partition that has one, and is recorded as None."""
         if is_collapsed(np.asarray(labels)[self._idx]):
             return -math.inf
         return self._partition_score(labels, Z_transfer)
@@ -834,12 +631,13 @@ class NegativeTransferMonitor(Callback):
     def _check_source_rows(self, source, uses_labels: bool) -> None:
         """``ValueError`` before the reference is trained when the labelled ``source``'s
         scored rows are too few for the score that calibration computes on them
-        (:func:`source_bias`, :func:`score_slope`: the source's classes as clusters)."""
+        (:func:`~dtc.monitor.calibration.source_bias`,
+        :func:`~dtc.monitor.calibration.score_slope`: the source's classes as clusters)."""
         rows = self._source_rows(source) if self.calibrate and uses_labels else None
         k = 0 if rows is None else np.unique(rows[1]).size
         if k < 2:  # no class partition to score: calibration leaves the source out
             return
-        _check_scored_rows(
+        check_scored_rows(
             "NegativeTransferMonitor",
             self.score,
             k,
@@ -853,8 +651,9 @@ class NegativeTransferMonitor(Callback):
         )
 
     def _source_bias(self, rows) -> float | None:
-        """:func:`source_bias` of the source ``rows``, its K-means fits seeded like the
-        restarts of ``_restart_spread`` (rule #11 of ``experiments/preregistration.md``)."""
+        """:func:`~dtc.monitor.calibration.source_bias` of the source ``rows``, its K-means
+        fits seeded like the restarts of ``_restart_spread`` (rule #11 of
+        ``experiments/preregistration.md``)."""
         return source_bias(
             *rows,
             score=self.score,
@@ -903,7 +702,7 @@ class NegativeTransferMonitor(Callback):
         n = target.n_samples
         # Checked before the reference is trained: a score that cannot be computed on the
         # scored rows would otherwise fail only at calibration, after that training.
-        _check_scored_rows("NegativeTransferMonitor", self.score, self._k, n, self.max_samples)
+        check_scored_rows("NegativeTransferMonitor", self.score, self._k, n, self.max_samples)
         uses_labels = bool(getattr(estimator, "use_source_labels", True))
         self._check_source_rows(pair.source, uses_labels)
         self._X_full = target.X

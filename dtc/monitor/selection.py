@@ -42,9 +42,9 @@ import numpy as np
 
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
-from dtc.monitor.negative_transfer import (
+from dtc.monitor.partition_score import (
     COLLAPSED,
-    _check_scored_rows,
+    check_scored_rows,
     common_space_score,
     is_collapsed,
     usable_scores,
@@ -68,7 +68,7 @@ __all__ = [
 def _criterion_fn(criterion) -> Callable:
     """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator)`` ->
     float, or None for a partition that a score name cannot score because it is collapsed
-    (:func:`~dtc.monitor.negative_transfer.is_collapsed`: one cluster on the scored rows).
+    (:func:`~dtc.monitor.partition_score.is_collapsed`: one cluster on the scored rows).
     A callable is given every partition, collapsed ones too, and its value is taken as it is."""
     if callable(criterion):
         return lambda X, labels, estimator: float(criterion(X, labels, estimator))
@@ -88,7 +88,7 @@ def _check_criterion_rows(owner, criterion, n_clusters, n, max_samples, hint="")
     target rows are too few for the score ``criterion`` to score ``n_clusters`` clusters
     (a callable criterion decides for itself)."""
     if not callable(criterion) and n_clusters is not None:
-        _check_scored_rows(owner, criterion, int(n_clusters), n, max_samples, hint=hint)
+        check_scored_rows(owner, criterion, int(n_clusters), n, max_samples, hint=hint)
 
 
 def _target_rows(target: Domain, max_samples: int, seed: int) -> np.ndarray:

@@ -429,7 +429,7 @@ def test_target_only_spread_by_hand(load_script):
 def test_source_bias_stability_reads_the_source_as_the_monitor_sees_it(load_script):
     """The script's sources are DTC's z-scored features of ``on_fit_begin`` (no training),
     and its two estimators differ only in the K-means seeds."""
-    from dtc.monitor.negative_transfer import source_bias
+    from dtc.monitor.calibration import source_bias
 
     script = load_script("source_bias_stability")
     pair = script.load_benchmark_pair("digits", None, None, None)
@@ -560,7 +560,7 @@ def test_rule_13_choice_by_hand(load_script):
 def test_monitor_resolution_on_separated_blobs(load_script, tmp_path):
     """The target-side resolution: a class partition that K-means finds has no handicap, its
     slope is the monitor's ``score_slope``, and the margins of the runs are averaged."""
-    from dtc.monitor.negative_transfer import score_slope
+    from dtc.monitor.calibration import score_slope
 
     script = load_script("monitor_resolution")
     rng = np.random.default_rng(0)
@@ -905,7 +905,8 @@ def test_rule_16_pairs_the_candidates_runs(load_script, tmp_path, capsys):
 def test_score_geometry_on_classes_along_different_directions(load_script):
     """Three blobs far apart along three axes: after z-scoring, both geometries see the true
     classes perfectly, and the slopes are the monitor's ``score_slope`` in each geometry."""
-    from dtc.monitor.negative_transfer import score_slope, scored_space
+    from dtc.monitor.calibration import score_slope
+    from dtc.monitor.partition_score import scored_space
 
     script = load_script("score_geometry")
     rng = np.random.default_rng(0)

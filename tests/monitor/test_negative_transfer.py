@@ -19,13 +19,11 @@ from sklearn.metrics import silhouette_score
 from dtc.data import Domain, DomainPair, make_digits_pair
 from dtc.metrics import cluster_acc
 from dtc.monitor.base import Callback
-from dtc.monitor.negative_transfer import (
+from dtc.monitor.calibration import random_relabel, score_slope
+from dtc.monitor.negative_transfer import NegativeTransferMonitor, knn_agreement
+from dtc.monitor.partition_score import (
     COLLAPSED,
-    NegativeTransferMonitor,
     common_space_score,
-    knn_agreement,
-    random_relabel,
-    score_slope,
     scored_space,
     student_t_assignments,
 )

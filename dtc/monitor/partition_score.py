@@ -1,0 +1,135 @@
+"""Scoring one partition of the target in given feature spaces: the common ground on which
+the negative-transfer monitor (:mod:`dtc.monitor.negative_transfer`) and label-free model
+selection (:mod:`dtc.monitor.selection`) compare partitions that came from different
+embeddings.
+
+A partition is scored by a label-free score of :mod:`dtc.monitor.scores` on each of a list
+of feature matrices with the same rows (``spaces``) and the scores averaged
+(:func:`common_space_score`); soft-assignment scores see Student-t assignments to the
+partition's centroids (:func:`student_t_assignments`), so every estimator's partition can be
+scored whether or not it produces probabilities. A partition collapsed into one cluster has
+no score (:func:`is_collapsed`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dtc.monitor import scores
+from dtc.monitor.scores import KNN_NEIGHBORS
+
+__all__ = [
+    "COLLAPSED",
+    "METRICS",
+    "check_scored_rows",
+    "common_space_score",
+    "is_collapsed",
+    "min_scored_rows",
+    "scored_space",
+    "student_t_assignments",
+    "usable_scores",
+]
+
+#: The geometries a score can see the rows in (:func:`scored_space`).
+METRICS = ("euclidean", "cosine")
+
+
+def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Student-t soft assignments ``(n, k)`` of the rows of ``X`` ``(n, d)`` to the
+    centroids of the partition ``labels`` ``(n,)`` (DEC's kernel with one degree of
+    freedom, Xie et al., ICML 2016), after scaling ``X`` to unit mean squared distance
+    to its mean so that the kernel width means the same in every space."""
+    X = np.asarray(X, dtype=np.float64)
+    Xc = X - X.mean(0)
+    scale = math.sqrt(float((Xc**2).sum(1).mean())) or 1.0
+    Xc = Xc / scale
+    names = np.unique(labels)
+    centres = np.stack([Xc[labels == c].mean(0) for c in names])
+    d2 = ((Xc[:, None, :] - centres[None]) ** 2).sum(-1)
+    q = 1.0 / (1.0 + d2)
+    return q / q.sum(1, keepdims=True)
+
+
+def min_scored_rows(name: str, n_clusters: int) -> tuple[int, str]:
+    """The fewest rows on which :func:`common_space_score` can score a partition into
+    ``n_clusters`` clusters by ``name``, and why: more rows than clusters (K-means, the
+    label scores, the Student-t assignments), and for
+    :func:`~dtc.monitor.scores.knn_agreement` more rows than its ``KNN_NEIGHBORS``
+    neighbours."""
+    if name == "knn_agreement" and n_clusters <= KNN_NEIGHBORS:
+        return KNN_NEIGHBORS + 1, f"more rows than its n_neighbors={KNN_NEIGHBORS}"
+    return n_clusters + 1, f"more rows than the {n_clusters} clusters"
+
+
+def check_scored_rows(
+    owner: str,
+    name: str,
+    n_clusters: int,
+    n: int,
+    max_samples: int | None,
+    *,
+    what: str = "target",
+    hint: str = "",
+) -> None:
+    """``ValueError`` from ``owner`` when a subsample of ``min(n, max_samples)`` rows of
+    the ``what`` (``n`` rows) is too small for score ``name`` to score ``n_clusters``
+    clusters (:func:`min_scored_rows`), naming ``max_samples`` when it is the limit.
+    Checked before anything is trained: the score would fail only once it is computed."""
+    m = n if max_samples is None else min(n, int(max_samples))
+    need, why = min_scored_rows(name, n_clusters)
+    if m >= need:
+        return
+    cause = f"the {what} has {n} samples" if n < need else f"max_samples={max_samples} is too small"
+    raise ValueError(
+        f"{owner}: score {name!r} of {n_clusters} clusters needs at least {need} scored {what} "
+        f"samples ({why}), scored on a subsample of min(n, max_samples)={m} rows; {cause}{hint}"
+    )
+
+
+#: Decision and reason recorded for a transfer partition collapsed into one cluster.
+COLLAPSED = "collapsed_partition"
+
+
+def is_collapsed(labels) -> bool:
+    """Whether the partition ``labels`` ``(n,)`` puts every row in one cluster. No
+    label-free score is defined for it (each raises ``ValueError``), and a target collapsed
+    into one cluster is the worst negative transfer: the monitor flags it and never restores
+    it, and model selection ranks it last (``"collapsed_partition"``)."""
+    return np.unique(np.asarray(labels)).size < 2
+
+
+def usable_scores() -> list[str]:
+    """Names a monitor or a model selection can score a partition by."""
+    return sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
+
+
+def common_space_score(name: str, labels, spaces) -> float:
+    """Mean of the label-free score ``name`` of one partition ``labels`` ``(n,)`` over the
+    feature matrices ``spaces`` (each ``(n, d_i)``, the same rows).
+
+    Label scores (``scores.LABEL_SCORES``) score ``labels`` on each matrix; soft-assignment
+    scores (``scores.PROB_SCORES``) score :func:`student_t_assignments` of each matrix.
+    """
+    labels = np.asarray(labels)
+    values = []
+    for X in spaces:
+        if name in scores.PROB_SCORES:
+            values.append(scores.score(name, probs=student_t_assignments(X, labels)))
+        else:
+            values.append(scores.score(name, X=X, labels=labels, max_samples=None))
+    return float(np.mean(values))
+
+
+def scored_space(X, metric: str = "euclidean") -> np.ndarray:
+    """The rows of ``X`` ``(n, d)`` as a score sees them under ``metric``: as they are
+    (``"euclidean"``), or scaled to unit length (``"cosine"``: Euclidean distances between
+    unit rows rank neighbours as cosine distances do; a zero row stays zero)."""
+    X = np.asarray(X, dtype=np.float64)
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)
+    if metric != "euclidean":
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    return X
