@@ -1251,3 +1251,53 @@ def test_case_means_lines_average_each_case_over_its_runs(load_script):
         "more than 1 point below on 1 of 2 cases"
     )
     assert script.case_means_lines([row("a", -3), row("b", 2)]) == []
+
+
+def test_seeds_per_case_counts_the_subsets_a_point_below(load_script):
+    """Hand-computed: a case at -5, +2 and +4 points; one run of three is below, one pair of
+    three (-1.5; the others -0.5 and +3.0), and the three together (+0.33) are not. A case
+    with no run below is counted with a share of 0."""
+    script = load_script("seeds_per_case")
+    runs = [
+        harness_row("a", "positive", False, 0.5, 0.5, 0.5 + d, seed=s)
+        for s, d in enumerate([-0.05, 0.02, 0.04])
+    ] + [harness_row("b", "positive", False, 0.5, 0.5, 0.6, seed=s) for s in range(3)]
+    np.testing.assert_allclose(np.sort(script.subset_means([-5.0, 2.0, 4.0], 2)), [-1.5, -0.5, 3])
+    assert script.miss_shares(runs, 1) == pytest.approx({"a": 1 / 3, "b": 0.0})
+    assert script.miss_shares(runs, 2) == pytest.approx({"a": 1 / 3, "b": 0.0})
+    assert script.miss_shares(runs, 3) == {"a": 0.0, "b": 0.0}
+    assert script.miss_shares(runs, 4) == {}  # no case run at four seeds
+    lines = script.report(runs, seeds=(1, 3))
+    assert lines[1].startswith("  N =  1:   2 cases run at N seeds or more, 1 with")
+    assert lines[-1].startswith("  a ") and "N=1:  33.3 %" in lines[-1]
+    with pytest.raises(ValueError, match="n_seeds must be in"):
+        script.subset_means([1.0, 2.0], 3)
+
+
+def test_seeds_per_case_draws_a_fixed_sample_of_many_subsets(load_script, monkeypatch):
+    script = load_script("seeds_per_case")
+    monkeypatch.setattr(script, "MAX_SETS", 4)
+    values = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])  # every pair has its own mean
+    means = script.subset_means(values, 2)
+    assert means.shape == (4,)
+    pairs = {(a + b) / 2 for i, a in enumerate(values) for b in values[i + 1 :]}
+    assert set(means) <= pairs
+    np.testing.assert_array_equal(means, script.subset_means(values, 2))
+
+
+def test_seeds_per_case_counts_a_shared_run_once(load_script, tmp_path):
+    script = load_script("seeds_per_case")
+    run = harness_row("office_A->W", "positive", False, 0.5, 0.5, 0.48, seed=4)
+    cut = harness_row("office_A->W_mixed7_matched", "positive", True, 0.5, 0.5, 0.5, seed=4)
+    first, second, other = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    first.write_text(json.dumps(run) + "\n" + json.dumps(cut) + "\n")
+    second.write_text(json.dumps(run) + "\n")
+    assert len(script.pooled_runs([first, second])) == 2
+    assert [r["case"] for r in script.pooled_runs([first, second], issue_kinds=True)] == [
+        "office_A->W"
+    ]
+    other.write_text(json.dumps({**run, "acc_guarded": 0.52}) + "\n")
+    with pytest.raises(ValueError, match=r"office_A->W at seed 4: .*a\.jsonl and .*c\.jsonl"):
+        script.pooled_runs([first, other])
+    with pytest.raises(SystemExit):
+        script.main([str(first), "--seeds", "3,2"])
