@@ -56,7 +56,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
-from negative_transfer import below, construction
+from negative_transfer import add_issue_kinds_argument, below, of_the_issues_kinds
 from resolution_gate_choice import read_runs, score_value
 
 ACTIONS = ("monitor", "unguarded", "fallback", "score")
@@ -156,15 +156,11 @@ def forced_lines(rows: list[dict], oracle: dict[str, tuple[str, list[dict]]]) ->
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
-    ap.add_argument(
-        "--issue-kinds",
-        action="store_true",
-        help="leave out the true pairs cut to part of their classes (*_matched)",
-    )
+    add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
     rows = read_runs(ap, args.runs)
     if args.issue_kinds:
-        rows = [r for r in rows if not construction(r["case"]).endswith("matched")]
+        rows = [r for r in rows if of_the_issues_kinds(r)]
     oracle = case_level_oracle(rows)
     alike = case_level_oracle(rows, ACTIONS[:3])
     print(line("the monitor as run", rows))

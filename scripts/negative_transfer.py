@@ -1002,9 +1002,9 @@ def summarise_runs(paths: list[str]) -> list[str]:
     by_case, diffs = case_differences(pooled)
     lines.append("guarded - target-only per case (mean, min over runs; flagged in how many):")
     for case, mine in by_case.items():
-        flags = sum(r["flagged"] for r in mine)
+        flags, d = sum(r["flagged"] for r in mine), diffs[case]
         lines.append(
-            f"  {case:28} {mine[0]['kind']:8} {np.mean(diffs[case]):+6.1f} {min(diffs[case]):+6.1f}  "
+            f"  {case:28} {mine[0]['kind']:8} {np.mean(d):+6.1f} {min(d):+6.1f}  "
             f"{flags}/{len(mine)}"
         )
     return lines
@@ -1037,11 +1037,26 @@ def case_means_lines(rows: list[dict]) -> list[str]:
     ]
 
 
+def of_the_issues_kinds(row: dict) -> bool:
+    """Whether ``row``'s case is of a kind the issue lists: not a true pair cut to part of
+    its classes (``*_matched``, the fresh sets' harder positives)."""
+    return not construction(row["case"]).endswith("matched")
+
+
+def add_issue_kinds_argument(ap: argparse.ArgumentParser) -> None:
+    """``--issue-kinds``, for the scripts that read recorded runs (:func:`of_the_issues_kinds`)."""
+    ap.add_argument(
+        "--issue-kinds",
+        action="store_true",
+        help="leave out the true pairs cut to part of their classes (*_matched)",
+    )
+
+
 def issue_kinds_lines(rows: list[dict]) -> list[str]:
     """The targets on the issue's own kinds of case alone: ``rows`` without the true pairs
     cut to part of their classes (``*_matched``, the fresh sets' harder positives), which
     the issue does not list. No line when ``rows`` holds none of those."""
-    mine = [r for r in rows if not construction(r["case"]).endswith("matched")]
+    mine = [r for r in rows if of_the_issues_kinds(r)]
     if len(mine) == len(rows):
         return []
     head = "the issue's kinds of case alone (without true pairs cut to part of their classes, "

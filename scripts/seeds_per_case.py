@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import below_in_points, case_differences, construction, read_runs_file
+from negative_transfer import (
+    add_issue_kinds_argument,
+    below_in_points,
+    case_differences,
+    of_the_issues_kinds,
+    read_runs_file,
+)
 from seed_consensus import seed_sets
 
 #: Subsets of a case's seeds enumerated up to this many; beyond it, this many are drawn.
@@ -44,7 +50,7 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
         if not rows:
             raise ValueError(f"{path} holds no JSON lines of harness cases")
         for r in rows:
-            if issue_kinds and construction(r["case"]).endswith("matched"):
+            if issue_kinds and not of_the_issues_kinds(r):
                 continue
             key = (r["case"], r["seed"])
             outcome = (r["acc_target_only"], r["acc_guarded"], r["flagged"])
@@ -113,11 +119,7 @@ def report(rows: list[dict], seeds=SEEDS) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of negative_transfer.py")
-    ap.add_argument(
-        "--issue-kinds",
-        action="store_true",
-        help="leave out the true pairs cut to part of their classes (*_matched)",
-    )
+    add_issue_kinds_argument(ap)
     ap.add_argument(
         "--seeds",
         default=",".join(map(str, SEEDS)),
