@@ -68,6 +68,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh9 --checks-only --check-seeds 5  # rule #19
     python scripts/negative_transfer.py --fresh10 --seed 4 --out f10_s4.jsonl   # issue's kinds
     python scripts/negative_transfer.py --fresh12 --seed 12 --out f12_s12.jsonl # current defaults
+    python scripts/negative_transfer.py --fresh13 --seed 16 --out f13_s16.jsonl # SURF, other half
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
@@ -419,6 +420,14 @@ FRESH12_BASES, FRESH12_POSITIVE, FRESH12_NEGATIVE = issue_kinds_set(
     ],
     tag="_set12",
 )
+# Fresh set 13 (``--fresh13``, twenty-sixth session): the per-case reading's weak kind alone --
+# every SURF pair with the source holding the other half of a ninth random half of the classes
+# (the kind of wrong source that measured like a true one on fresh set 11), no positives.
+FRESH13_SEED = 15
+FRESH13_BASES = [b for b in FRESH_BASES if b[1] == "office_caltech10_surf"]
+FRESH13_NEGATIVE = [
+    (f"{base}_mixed9_disjoint", base, "mixed9_disjoint", None) for base, *_ in FRESH13_BASES
+]
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -437,6 +446,7 @@ CASE_SETS = {
     "fresh10": (FRESH10_BASES, FRESH10_POSITIVE, FRESH10_NEGATIVE, FRESH10_SEED),
     "fresh11": (FRESH11_BASES, FRESH11_POSITIVE, FRESH11_NEGATIVE, FRESH11_SEED),
     "fresh12": (FRESH12_BASES, FRESH12_POSITIVE, FRESH12_NEGATIVE, FRESH12_SEED),
+    "fresh13": (FRESH13_BASES, [], FRESH13_NEGATIVE, FRESH13_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -454,6 +464,7 @@ CASE_SET_HELP = {
     "fresh10": "fresh set 10 (17th session): the issue's kinds of case on new constructions",
     "fresh11": "fresh set 11 of rule #20 (20th session): the issue's kinds, new constructions",
     "fresh12": "fresh set 12 (22nd session): the current defaults on the issue's kinds, unseen",
+    "fresh13": "fresh set 13 (26th session): SURF sources of the other half of a ninth random half",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -534,6 +545,7 @@ CLASS_SPLITS = {
     "mixed7_disjoint": lambda k: (other_half(k, FRESH11_SEED), mixed_half(k, FRESH11_SEED)),
     "mixed8_matched": lambda k: (mixed_half(k, FRESH12_SEED), mixed_half(k, FRESH12_SEED)),
     "mixed8_disjoint": lambda k: (other_half(k, FRESH12_SEED), mixed_half(k, FRESH12_SEED)),
+    "mixed9_disjoint": lambda k: (other_half(k, FRESH13_SEED), mixed_half(k, FRESH13_SEED)),
 }
 
 
