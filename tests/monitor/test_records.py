@@ -177,9 +177,9 @@ def test_seeds_per_case_over_every_record_is_the_readme_one(load_script):
     README and the record quote it."""
     script = load_script("seeds_per_case")
     runs = script.pooled_runs(sorted(RECORDS.glob("*.jsonl")), issue_kinds=True)
-    assert len(runs) == 886
+    assert len(runs) == 934
     shares = {n: script.miss_shares(runs, n) for n in (1, 4, 6, 12)}
-    assert len(shares[1]) == 135 and sum(v > 0 for v in shares[1].values()) == 5
+    assert len(shares[1]) == 147 and sum(v > 0 for v in shares[1].values()) == 7
     quoted = {  # N -> case -> percent, as rounded in the README
         4: {"office_W->A": 4.4, "office_A->W": 4.8, "mnist->usps": 2.4},
         6: {"office_W->A": 1.2, "office_A->W": 1.5, "mnist->usps": 0.5},
@@ -188,6 +188,30 @@ def test_seeds_per_case_over_every_record_is_the_readme_one(load_script):
     for n, cases in quoted.items():
         assert {c: round(100 * shares[n][c], 1) for c in cases} == cases
     assert shares[4]["office_C->A_mixed7_disjoint"] == 1.0
+    assert "934 runs of 147 cases" in " ".join(" ".join(readme_lines()).split())
+
+
+def test_fresh_set_13_is_the_readme_one(load_script):
+    """Fresh set 13 (pre-registered; seeds 16 to 19) as the README quotes it."""
+    script = load_script("negative_transfer")
+    runs = [
+        r for s in range(16, 20) for r in script.read_runs_file(RECORDS / f"fresh13_s{s}.jsonl")
+    ]
+    assert len(runs) == 48
+    m = script.measures(runs)
+    assert round(100 * m["det"]) == 77 and round(100 * m["worst"], 1) == -28.1
+    assert sum(script.below(r) for r in runs) == 5
+    _, diffs = script.case_differences(runs)
+    means = {c: round(float(np.mean(d)), 1) for c, d in diffs.items() if np.mean(d) < -1}
+    assert means == {"office_C->W_mixed9_disjoint": -18.0, "office_C->A_mixed9_disjoint": -3.8}
+    text = " ".join(" ".join(readme_lines()).split())
+    assert (
+        "has 77 % of its 48 runs flagged, 5 below -1 and 2 of its 12 cases below -1 averaged "
+        "over four seeds" in text
+    )
+    assert "SURF C->W at -18.0 (worst -28.1;" in text and "C->A at -3.8" in text
+    row = next(t for t in readme_lines() if t.startswith("| fresh set 13 (48;"))
+    assert [c.strip() for c in row.split("|")[4:8]] == ["77 %", "-", "-", "-28.1"]
     text = " ".join(" ".join(readme_lines()).split())
     assert (
         "at four seeds the three noisy true pairs' means still end below -1 in 4.4 % (SURF "
