@@ -278,6 +278,16 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
         )
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        err.print(
+            escape(
+                f"{cfg.name}: interrupted; the runs that finished are kept in {target_dir}: "
+                "run the same command again to resume"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=130) from None
     err.print(
         escape(
             f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "

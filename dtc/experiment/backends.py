@@ -10,8 +10,10 @@ parallelism.
 from __future__ import annotations
 
 import os
+import signal
 import traceback
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from dtc.experiment.config import Task
 
@@ -54,6 +56,9 @@ def _init_worker(threads: int) -> None:
     # Set before torch is imported in the worker (spawned children start clean).
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    # A Ctrl-C in a terminal reaches the whole process group: the parent alone answers
+    # it (by stopping the workers, :func:`_stopping`), without a traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # A worker that dies (killed, out of memory, a crash in native code) breaks the whole
@@ -79,6 +84,33 @@ def _pool(jobs: int, threads: int):
     )
 
 
+@contextmanager
+def _stopping(jobs: int, threads: int):
+    """A pool (:func:`_pool`) that is shut down when the block ends, and whose workers are
+    stopped at once when it ends by an interrupt (Ctrl-C, a generator closed early).
+
+    Leaving a pool's ``with`` block waits for the runs in progress, which can take minutes,
+    and an interrupt that lands while the pool starts a worker leaves that worker out of the
+    pool's books: nothing ever stops it, and the interpreter waits for it at exit for good.
+    So on an interrupt every child process started since the pool was made is terminated;
+    the runs they held were not stored, and the next invocation runs them again."""
+    import multiprocessing as mp
+
+    before = set(mp.active_children())
+    pool = _pool(jobs, threads)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        started = [p for p in mp.active_children() if p not in before]
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.join()
+        raise
+    pool.shutdown()
+
+
 def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, broken: list[Task]):
     """Run ``todo`` in one pool until it is exhausted or the pool breaks; yield finished
     runs, and leave in ``broken`` the runs that were pending when it broke."""
@@ -86,7 +118,7 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
     from concurrent.futures.process import BrokenProcessPool
 
     pending = {}
-    with _pool(jobs, threads) as pool:
+    with _stopping(jobs, threads) as pool:
 
         def refill() -> bool:
             """Submit until 2 x jobs runs are pending; False if the pool is broken."""
@@ -127,24 +159,20 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
 
 
 def _one_at_a_time(tasks: list[Task], data_dir, threads: int):
-    """Run each of ``tasks`` alone in a worker; a run whose worker dies fails alone."""
+    """Run each of ``tasks`` alone in a worker of its own; a run whose worker dies fails
+    alone."""
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = None
-    try:
-        for task in tasks:
-            pool = pool or _pool(1, threads)
-            try:
-                yield task, pool.submit(execute, task.to_dict(), data_dir).result(), None
-            except BrokenProcessPool:
-                pool.shutdown()
-                pool = None
-                yield task, None, DIED
-            except Exception as exc:
-                yield task, None, _error_text(exc)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for task in tasks:
+        try:
+            with _stopping(1, threads) as pool:
+                record = pool.submit(execute, task.to_dict(), data_dir).result()
+        except BrokenProcessPool:
+            yield task, None, DIED
+        except Exception as exc:
+            yield task, None, _error_text(exc)
+        else:
+            yield task, record, None
 
 
 def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, str | None]]:

@@ -173,26 +173,31 @@ def run_experiment(
             results = run_tasks(
                 todo, jobs=jobs, backend=backend, address=address, data_dir=data_dir
             )
-            for task, record, error in results:
-                if error is None:
-                    append_record(out_dir / RESULTS_FILE, record)
-                    summary.finished += 1
-                    if logger:
-                        logger(record)
-                    if on_record:
-                        on_record(record)
-                else:
-                    append_record(
-                        out_dir / ERRORS_FILE,
-                        {
-                            "run_id": task.run_id,
-                            "label": task.label,
-                            "error": error,
-                            **task.to_dict(),
-                        },
+            # closing: an interrupt while a record is stored stops the backend's workers
+            # now, not when the generator is collected (they would hold the exit up)
+            with contextlib.closing(results):
+                for task, record, error in results:
+                    if error is None:
+                        append_record(out_dir / RESULTS_FILE, record)
+                        summary.finished += 1
+                        if logger:
+                            logger(record)
+                        if on_record:
+                            on_record(record)
+                    else:
+                        append_record(
+                            out_dir / ERRORS_FILE,
+                            {
+                                "run_id": task.run_id,
+                                "label": task.label,
+                                "error": error,
+                                **task.to_dict(),
+                            },
+                        )
+                        summary.errors.append((task.run_id, task.label, error))
+                    bar.update(
+                        bar_id, advance=1, description=escape(f"{config.name}: {task.label}")
                     )
-                    summary.errors.append((task.run_id, task.label, error))
-                bar.update(bar_id, advance=1, description=escape(f"{config.name}: {task.label}"))
         if summary.stale:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
     return summary

@@ -354,3 +354,24 @@ def test_mlflow_without_the_extra_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow -> ImportError
     with pytest.raises(RuntimeError, match=r"--mlflow needs the optional extra"):
         run_experiment(load_config(CONFIG), tmp_path, progress=False, mlflow=True)
+
+
+@pytest.mark.parametrize("wait_s", [0.0, 8.0])
+def test_an_interrupt_stops_the_workers_at_once(wait_s):
+    """Ctrl-C while workers start (0 s) or run (8 s): the pool's block ends at once, not
+    when the runs in progress end, and no worker is left behind to hold the exit up (an
+    interrupt during a worker's start once left it out of the pool's books for good)."""
+    import multiprocessing as mp
+    import time
+
+    from dtc.experiment import backends
+
+    before = set(mp.active_children())
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt), backends._stopping(2, 1) as pool:
+        futures = [pool.submit(time.sleep, 120) for _ in range(3)]
+        time.sleep(wait_s)
+        raise KeyboardInterrupt
+    assert time.perf_counter() - t0 < wait_s + 60
+    assert set(mp.active_children()) <= before
+    assert all(f.cancelled() or f.done() for f in futures[2:])
