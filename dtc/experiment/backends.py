@@ -36,6 +36,8 @@ def execute(task_dict: dict, data_dir=None) -> dict:
         config=task.config_name,
         spec=task.spec.to_dict(),
     )
+    if task.code:  # the code of the plugins it ran (provenance; part of its run_id)
+        record["code"] = task.code
     return record
 
 

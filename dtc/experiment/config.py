@@ -27,7 +27,10 @@ lists) is built into ``Class(**params)`` when the run starts, e.g. DTC's monitor
 
 Expansion yields methods x their grids x pairs x data grids x seeds :class:`Task` s,
 each with a ``run_id`` hashing its resolved configuration and seed, so a sweep can be
-resumed by skipping the ids already in the results file.
+resumed by skipping the ids already in the results file. A method, loss or object named
+by ``"package.module:Class"`` (a user's own) also puts the hash of the file that defines
+it into the id (:func:`plugin_code`): its name stays the same when its code is edited,
+and a run of the old code must not pass for one of the new.
 
 Everything the config names is checked at load time against the registries: an
 unknown key, method, parameter, alignment loss, benchmark, domain or preprocessing, a
@@ -42,10 +45,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import inspect
 import itertools
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,10 +92,11 @@ class Task:
     grid: dict = field(default_factory=dict)
     imbalance: bool = False
     config_name: str = "experiment"
+    code: dict = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
-        return run_id(self.label, self.spec)
+        return run_id(self.label, self.spec, self.code)
 
     def to_dict(self) -> dict:
         return {
@@ -99,6 +105,7 @@ class Task:
             "grid": self.grid,
             "imbalance": self.imbalance,
             "config_name": self.config_name,
+            "code": self.code,
         }
 
     @classmethod
@@ -109,17 +116,50 @@ class Task:
             grid=d["grid"],
             imbalance=d["imbalance"],
             config_name=d["config_name"],
+            code=d.get("code", {}),
         )
 
 
-def run_id(label: str, spec: RunSpec) -> str:
-    """A short hash of the label and the resolved spec (seed included).
+def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
+    """A short hash of the label, the resolved spec (seed included) and ``code``, the
+    hashes of the plugins the spec names (:func:`plugin_code`; left out when there are
+    none, so the ids of runs of built-in methods and losses never depend on it).
 
     The label is part of it because a report row is a label: two rows that happen to
     share a configuration are two runs.
     """
-    payload = json.dumps({"label": label, **spec.to_dict()}, sort_keys=True, default=str)
+    content = {"label": label, **spec.to_dict(), **({"code": code} if code else {})}
+    payload = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+# "package.module:Class": how a config names a plugin (a method, a loss, an object)
+_PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def plugin_code(*values) -> dict[str, str]:
+    """``{"package.module:Class": the SHA-256 of its module's file}`` for every plugin
+    string in ``values`` (strings, and dicts and lists searched through). Only the file
+    that defines the plugin is hashed: an edit to a helper it imports from another file
+    is not seen. A module without a file (built into the interpreter) is left out."""
+    found: dict[str, str] = {}
+
+    def visit(value) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                visit(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v)
+        elif isinstance(value, str) and _PLUGIN.fullmatch(value) and value not in found:
+            module = importlib.import_module(value.partition(":")[0])
+            path = getattr(module, "__file__", None)
+            if path:
+                found[value] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+    for value in values:
+        visit(value)
+    return found
 
 
 @dataclass
@@ -505,6 +545,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                     grid=point,
                                     imbalance="imbalance" in raw["metrics"],
                                     config_name=raw["name"],
+                                    code=plugin_code(spec.method, spec.params),
                                 )
                             )
     return tasks

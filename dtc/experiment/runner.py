@@ -258,7 +258,8 @@ def _set_aside_stale(out_dir: Path, tasks: list[Task]) -> tuple[list[dict], int]
     if n:
         print(
             f"{n} finished run(s) in {str(out_dir)!r} no longer match the config (recorded "
-            "under other parameters, another method or without a metric it asks for): "
+            "under other parameters, another method, another version of a plugin's code, or "
+            "without a metric it asks for): "
             f"moved to {STALE_FILE}, running them again",
             file=sys.stderr,
         )
