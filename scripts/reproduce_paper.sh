@@ -29,6 +29,16 @@ cd "$(dirname "$0")/.."
 jobs="${1:-2}"
 dtc="${DTC:-.venv/bin/dtc}"
 py="${PYTHON:-.venv/bin/python}"
+if [ -z "${DTC_DATA:-}" ]; then
+  echo "scripts/reproduce_paper.sh: set DTC_DATA to the benchmark data directory (see \`dtc datasets\`)" >&2
+  exit 2
+fi
+for tool in "$dtc" "$py"; do
+  if ! command -v "$tool" > /dev/null; then
+    echo "scripts/reproduce_paper.sh: $tool not found: run \`make venv\` first, or set DTC and PYTHON" >&2
+    exit 2
+  fi
+done
 for table in table1 table2 table3; do
   "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs"
   "$dtc" report "results/${table}/results.jsonl" --out "results/${table}/report" > /dev/null

@@ -262,8 +262,8 @@ def _candidates(spec: _Benchmark, file: str, root: Path) -> list[Path]:
 def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
     root = resolve_data_dir(data_dir)
     where = (
-        f"Get it from {spec.source}, put it in <data dir>/{spec.name}/ and pass data_dir= or "
-        f"set {DATA_ENV}."
+        f"Get it from {spec.source}, put it in <data dir>/{spec.name}/ and pass data_dir= "
+        f"(--data-dir on the command line) or set {DATA_ENV}."
     )
     if root is None:
         raise FileNotFoundError(
@@ -279,6 +279,20 @@ def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
         f"benchmark {spec.name!r}: file {file!r} not found in the data directory {str(root)!r} "
         f"(searched {searched}). {where}"
     )
+
+
+def domain_files(benchmark: str, domains, data_dir=None) -> list[Path]:
+    """The files the ``domains`` of ``benchmark`` are read from, found in the data
+    directory (``data_dir``, default ``$DTC_DATA``) without reading them: the check a sweep
+    runs before its first run, so a missing file fails it at once rather than run by run.
+    ``[]`` for a generated benchmark (``digits``). ``FileNotFoundError`` as
+    :func:`load_domain` raises it; ``ValueError`` for an unknown benchmark or domain."""
+    spec = _get(benchmark)
+    names = [_check_domain(spec, name) for name in domains]
+    if spec.files is None:
+        return []
+    files = dict.fromkeys(spec.files[name].file for name in names)
+    return [_find_file(spec, file, data_dir) for file in files]
 
 
 def benchmark_info(benchmark: str, data_dir=None) -> dict:

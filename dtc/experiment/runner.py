@@ -41,6 +41,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from dtc import data
 from dtc.experiment.backends import run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
 from dtc.experiment.single import configured_method, describe_params
@@ -164,6 +165,8 @@ def run_experiment(
         done = {r["run_id"] for r in records if "run_id" in r}
         todo = unique_tasks([t for t in tasks if t.run_id not in done])
         summary.skipped = summary.total - len(todo)
+        if backend == "local":  # a Ray cluster's workers may read their own copy
+            _check_data_files(todo, data_dir)
         show = sys.stderr.isatty() if progress is None else progress
         with _progress(show) as bar:
             # the bar's description is markup: a label's "[...]" would be dropped
@@ -201,6 +204,20 @@ def run_experiment(
         if summary.stale:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
     return summary
+
+
+def _check_data_files(tasks: list[Task], data_dir) -> None:
+    """``FileNotFoundError`` (naming the file and where it was looked for) when a data file
+    that one of ``tasks`` reads is missing: found before the first run, not in every run's
+    error after the sweep has run the rest."""
+    domains: dict[str, set[str]] = {}
+    for task in tasks:
+        spec = task.spec
+        domains.setdefault(spec.benchmark, set()).update(
+            d for d in (spec.source, spec.target) if d is not None
+        )
+    for benchmark, names in domains.items():
+        data.domain_files(benchmark, sorted(names), data_dir)
 
 
 def _in_task_order(path: Path, tasks: list[Task]) -> None:

@@ -424,3 +424,20 @@ def test_a_plugin_whose_code_changed_is_run_again(tmp_path, monkeypatch):
     # built-in methods' ids do not depend on it
     (task,) = expand(load_config(CONFIG, ["seeds=[0]"]))
     assert task.code == {}
+
+
+def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
+    config = {
+        **CONFIG,
+        "benchmarks": [{"benchmark": "mnist_usps", "pairs": [["mnist", "usps"]]}],
+        "seeds": [0, 1],
+    }
+    cfg = load_config(config)
+    with pytest.raises(FileNotFoundError, match=r"'MNIST_vs_USPS.mat' not found .*--data-dir"):
+        run_experiment(cfg, tmp_path / "out", data_dir=tmp_path, progress=False)
+    assert not (tmp_path / "out" / "errors.jsonl").exists()
+    from dtc.data import domain_files  # the check: a generated benchmark reads no file
+
+    assert domain_files("digits", ["source", "target"]) == []
+    with pytest.raises(ValueError, match="unknown domain 'mnsit'"):
+        domain_files("mnist_usps", ["mnsit"], tmp_path)
