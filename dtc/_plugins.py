@@ -28,12 +28,14 @@ def import_object(path: str, *, what: str = "object"):
 
 
 class PluginRegistry:
-    """Registry of classes of one kind (``what``), all subclasses of ``base``."""
+    """Registry of classes of one kind (``what``), all subclasses of ``base``; ``hint`` ends
+    the error for an unknown name (what to give instead, e.g. for "no loss")."""
 
-    def __init__(self, group: str, base: type, what: str):
+    def __init__(self, group: str, base: type, what: str, hint: str = ""):
         self.group = group
         self.base = base
         self.what = what
+        self.hint = hint
         self._registered: dict[str, type | str] = {}
 
     def _all(self) -> dict[str, type | str]:
@@ -60,7 +62,7 @@ class PluginRegistry:
             target = name
         else:
             raise ValueError(
-                f"unknown {self.what} {name!r}; available: {', '.join(self.available())}"
+                f"unknown {self.what} {name!r}; available: {', '.join(self.available())}{self.hint}"
             )
         cls = import_object(target, what=self.what) if isinstance(target, str) else target
         if not (isinstance(cls, type) and issubclass(cls, self.base)):

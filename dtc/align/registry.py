@@ -20,7 +20,12 @@ __all__ = ["ENTRY_POINT_GROUP", "available", "get", "get_class", "register"]
 
 ENTRY_POINT_GROUP = "dtc.losses"
 
-_LOSSES = PluginRegistry(ENTRY_POINT_GROUP, nn.Module, "loss")
+_LOSSES = PluginRegistry(
+    ENTRY_POINT_GROUP,
+    nn.Module,
+    "loss",
+    hint="; no alignment is loss=None (null in a config or in --set loss=null)",
+)
 register = _LOSSES.register
 available = _LOSSES.available
 get_class = _LOSSES.get_class
