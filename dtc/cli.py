@@ -292,7 +292,9 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
         escape(
             f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "
             f"{summary.stale} stale (run again), {summary.finished} finished now, "
-            f"{len(summary.errors)} failed -> {summary.results_path}"
+            f"{len(summary.errors)} failed -> "
+            # every run failed: no results file, the errors are where to look
+            f"{summary.results_path if summary.results_path.exists() else summary.out_dir}"
         ),
         highlight=False,
         soft_wrap=True,
