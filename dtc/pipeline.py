@@ -949,14 +949,21 @@ class DTC(TransferClusterer):
 
     def _materialise_loss(self) -> None:
         # Losses with lazily sized discriminators create their parameters at the first
-        # call; one dry call makes them exist before the optimiser and checkpoints.
+        # call; one dry call makes them exist before the optimiser and checkpoints, and
+        # shows a user's loss that does not return the scalar training adds up.
         if self._loss is None:
             return
         with torch.no_grad():
             zs = self._src_ae.encode(self._Xs[:4])
             zt = self._tgt_ae.encode(self._Xt[:4])
             probs = self._uniform_probs(zt) if self._conditional else None
-            self._loss(zs, zt, **self._context(zs, zt, probs, 0.0))
+            value = self._loss(zs, zt, **self._context(zs, zt, probs, 0.0))
+        if not (isinstance(value, torch.Tensor) and value.numel() == 1):
+            got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
+            raise ValueError(
+                f"DTC: loss {type(self._loss).__name__} must return a scalar tensor (one "
+                f"value for the batch), got {got}"
+            )
 
     def _uniform_probs(self, z: torch.Tensor) -> torch.Tensor:
         k = self._n_probs()

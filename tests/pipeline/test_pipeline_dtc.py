@@ -227,6 +227,16 @@ def test_diverging_run_names_stage_and_epoch_and_keeps_checkpoint(small_pair, tm
     assert len(list(tmp_path.glob("*-pretrain.pt"))) == 1
 
 
+class VectorLoss(nn.Module):
+    def forward(self, source, target, **context):
+        return source.mean(0) - target.mean(0)  # one value per feature, not one per batch
+
+
+def test_a_loss_that_is_not_a_scalar_is_named_before_training(small_pair):
+    with pytest.raises(ValueError, match=r"loss VectorLoss must return a scalar tensor .*shape"):
+        DTC(**TINY, loss=VectorLoss()).fit(small_pair)
+
+
 class ConditionalSpy(nn.Module):
     """A conditional loss that checks the soft assignments DTC gives it against the
     estimator's own classification head on the same batch. ``estimator`` is a function
