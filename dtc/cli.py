@@ -367,7 +367,10 @@ def bench_losses(
         Path | None, typer.Option(help="Protocol config (default experiments/bench_losses.yaml).")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Results folder (default results/<protocol>).")
+        Path | None,
+        typer.Option(
+            "--out", help="Results folder (default results/<protocol name>, _quick added)."
+        ),
     ] = None,
     jobs: Annotated[int, typer.Option(help="Parallel local processes.")] = 1,
     data_dir: DataDirOption = None,
