@@ -138,10 +138,11 @@ _PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 def plugin_code(*values) -> dict[str, str]:
-    """``{"package.module:Class": the SHA-256 of its module's file}`` for every plugin
-    string in ``values`` (strings, and dicts and lists searched through). Only the file
-    that defines the plugin is hashed: an edit to a helper it imports from another file
-    is not seen. A module without a file (built into the interpreter) is left out."""
+    """``{"package.module:Class": the SHA-256 of its module's file (16 hex digits)}`` for
+    every plugin string in ``values`` (strings, and dicts and lists searched through). Only
+    the file that defines the plugin is hashed: an edit to a helper it imports from another
+    file is not seen. A module without a file (built into the interpreter), or a string of
+    that form that names no module (the config's checks name a wrong plugin), is left out."""
     found: dict[str, str] = {}
 
     def visit(value) -> None:
@@ -152,7 +153,10 @@ def plugin_code(*values) -> dict[str, str]:
             for v in value:
                 visit(v)
         elif isinstance(value, str) and _PLUGIN.fullmatch(value) and value not in found:
-            module = importlib.import_module(value.partition(":")[0])
+            try:
+                module = importlib.import_module(value.partition(":")[0])
+            except ImportError:
+                return
             path = getattr(module, "__file__", None)
             if path:
                 found[value] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

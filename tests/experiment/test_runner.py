@@ -421,9 +421,12 @@ def test_a_plugin_whose_code_changed_is_run_again(tmp_path, monkeypatch):
     assert (again.finished, again.skipped, again.stale) == (1, 0, 1)
     (new,) = _lines(tmp_path / "out" / "results.jsonl")
     assert new["code"] != record["code"] and new["metrics"]["acc"] != record["metrics"]["acc"]
-    # built-in methods' ids do not depend on it
+    # built-in methods' ids do not depend on it, nor do strings that name no module
     (task,) = expand(load_config(CONFIG, ["seeds=[0]"]))
     assert task.code == {}
+    from dtc.experiment.config import plugin_code
+
+    assert plugin_code({"device": "cuda:0", "x": ["no_such_module_here:Thing"]}) == {}
 
 
 def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
