@@ -17,6 +17,10 @@ runs end more than a point below target-only. Target labels are used only to sco
 variants, as in the harness.
 
     python scripts/guard_tradeoff.py f10_s4.jsonl f10_s5.jsonl f10_s6.jsonl f10_s7.jsonl
+
+``--only office_`` applies the variants to the SURF cases alone (a per-family margin), the
+other runs as recorded; ``--issue-kinds`` leaves out the true pairs cut to part of their
+classes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import below, measures
+from negative_transfer import add_issue_kinds_argument, below, measures, of_the_issues_kinds
 from resolution_gate_choice import read_runs
 
 #: Margins of the variants, in the score's units (k-NN agreement, 0 to 1): a fixed grid
@@ -60,14 +64,29 @@ def line(name: str, rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
-    rows = read_runs(ap, ap.parse_args(argv).runs)
+    ap.add_argument(
+        "--only",
+        default="",
+        metavar="PREFIX",
+        help="apply the variants only to cases whose name starts with PREFIX (office_: SURF); "
+        "the other runs stay as recorded",
+    )
+    add_issue_kinds_argument(ap)
+    args = ap.parse_args(argv)
+    rows = read_runs(ap, args.runs)
+    if args.issue_kinds:
+        rows = [r for r in rows if of_the_issues_kinds(r)]
     missing = [r["case"] for r in rows if "final_score" not in r or "reference_score" not in r]
     if missing:
         ap.error(f"runs without final_score/reference_score (older harness output): {missing[:3]}")
+
+    def variant(margin: float) -> list[dict]:
+        return [with_margin(r, margin) if r["case"].startswith(args.only) else r for r in rows]
+
     print(line("the monitor as run", rows))
     for margin in MARGINS:
-        print(line(f"fall back at margin {margin:+.2f}", [with_margin(r, margin) for r in rows]))
-    print(line("fall back always", [with_margin(r, float("-inf")) for r in rows]))
+        print(line(f"fall back at margin {margin:+.2f}", variant(margin)))
+    print(line("fall back always", variant(float("-inf"))))
     return 0
 
 

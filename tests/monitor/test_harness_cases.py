@@ -275,6 +275,15 @@ def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path,
         "false alarms 100% gain kept 0% worst +0.0 mean +0.00 below -1: 0 of 3"
     )
     assert lines[-1].startswith("fall back always")
+    # --only: the variants on SURF's cases alone, the others as recorded
+    surf = {**gain, "case": "office_A->W"}
+    path.write_text("".join(json.dumps(r) + "\n" for r in (surf, loss, caught)))
+    assert script.main([str(path), "--only", "office_"]) == 0
+    lines = [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
+    at = {ln.split("margin ")[1].split()[0]: ln for ln in lines if "margin" in ln}
+    assert at["+0.00"].endswith(
+        "false alarms 50% gain kept 0% worst -5.0 mean -1.67 below -1: 1 of 3"
+    )
 
 
 def test_case_level_bound_takes_the_fewest_flags_that_keep_every_run_within_a_point(
