@@ -847,13 +847,20 @@ class DTC(TransferClusterer):
         if labelled:
             self._classes, codes = np.unique(pair.source.y, return_inverse=True)
             self._ys = torch.as_tensor(codes, dtype=torch.long, device=self._device)
-            # Model transfer names each cluster by a source class (k is the class count when
-            # not given): refuse a mismatch before any training, not after it.
-            if self.model_transfer and k is not None and k != len(self._classes):
+            # Model transfer and the head's final labels name each cluster by a source class
+            # (k is the class count when not given): refuse a mismatch before any training,
+            # naming every setting that would have to change, not one at a time.
+            naming = [f"model_transfer={self.model_transfer}"] if self.model_transfer else []
+            if self.final_labels != "cluster":
+                naming.append(f"final_labels={self.final_labels!r}")
+            if naming and k is not None and k != len(self._classes):
+                instead = ["model_transfer=False"] if self.model_transfer else []
+                instead += ["final_labels='cluster'"] if self.final_labels != "cluster" else []
                 raise ValueError(
-                    f"DTC: model_transfer with a labelled source names clusters by source "
-                    f"classes, but the source has {len(self._classes)} classes and "
-                    f"n_clusters={k}; set n_clusters={len(self._classes)} or model_transfer=False"
+                    f"DTC: with a labelled source, {' and '.join(naming)} name the clusters by "
+                    f"source classes, but the source has {len(self._classes)} classes and "
+                    f"n_clusters={k}; set n_clusters={len(self._classes)}, or "
+                    f"{' and '.join(instead)}"
                 )
         self._conditional = bool(getattr(self._loss, "conditional", False))
         if k is None and (self._conditional or self.self_training_rounds) and not labelled:

@@ -216,6 +216,14 @@ def test_callbacks_can_damp_roll_back_and_stop(small_pair):
     assert all(torch.equal(start[k], now[k]) for k in start)
 
 
+class _FailIfTrained(Callback):
+    """A callback that fails the test if the fit gets as far as training (pretraining
+    starts right after ``on_fit_begin``)."""
+
+    def on_fit_begin(self, estimator, pair):
+        raise AssertionError("the fit began training before refusing its parameters")
+
+
 class NaNLoss(nn.Module):
     def forward(self, source, target, **context):
         return source.sum() * float("nan")
@@ -491,6 +499,10 @@ def test_final_labels_head_is_the_argmax_over_source_classes(small_pair):
     np.testing.assert_array_equal(km.labels_, kmeans(Zt, 10, init=init, seed=0)[0])
     with pytest.raises(ValueError, match="final_labels='head' .* n_clusters=5"):
         DTC(**TINY, n_clusters=5, model_transfer=False, final_labels="head").fit(pair)
+    # before any training, and naming every setting to change at once
+    with pytest.raises(ValueError, match="n_clusters=10, or model_transfer=False and final_"):
+        DTC(**TINY, n_clusters=5, callbacks=[_FailIfTrained()]).fit(pair)
+    DTC(**TINY, n_clusters=5, model_transfer=False, final_labels="cluster").fit(pair)
     with pytest.raises(ValueError, match="final_labels"):
         DTC(**TINY, final_labels="vote").fit(pair)
     unl = DTC(**TINY, use_source_labels=False).fit(pair)  # no head: the clusterer's labels
