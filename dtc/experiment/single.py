@@ -31,6 +31,7 @@ __all__ = [
     "fit_evaluate",
     "imbalance_options",
     "load_spec_pair",
+    "monitor_verdict",
     "package_versions",
     "run_single",
     "seconds_per_epoch",
@@ -174,7 +175,27 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         record["history"] = [{k: float(v) for k, v in h.items() if _is_number(v)} for h in history]
         record["n_epochs"] = len(history)
         record["seconds_per_epoch"] = seconds_per_epoch(history, seconds)
+    verdict = monitor_verdict(method)
+    if verdict is not None:
+        record["monitor"] = verdict
     return record, method
+
+
+def monitor_verdict(method) -> dict | None:
+    """What a negative-transfer monitor concluded on ``method``'s fit, as plain data:
+    ``negative_transfer``, ``fell_back_to_reference``, the final ``reason`` (None when
+    transfer was kept) and the ``decisions`` of its trail, check by check. None when no
+    monitor watched the fit. (``history`` keeps numbers only, so without this a record
+    could not say which runs fell back.)"""
+    trail = getattr(method, "monitor_trail_", None)
+    if trail is None:
+        return None
+    return {
+        "negative_transfer": bool(getattr(method, "negative_transfer_", False)),
+        "fell_back_to_reference": bool(getattr(method, "fell_back_to_reference_", False)),
+        "reason": trail[-1].get("reason") if trail else None,
+        "decisions": [entry.get("decision") for entry in trail],
+    }
 
 
 def configured_method(spec: RunSpec):

@@ -1,5 +1,7 @@
 """Experiment configs: schema errors name the culprit, overrides, grid expansion, run ids."""
 
+import json
+
 import pytest
 
 from dtc.experiment.config import expand, load_config, parse_overrides
@@ -374,3 +376,22 @@ def test_a_spec_may_not_set_its_seed_in_its_params():
     # the seed would be overwritten by RunSpec.seed, while the spec recorded says otherwise
     with pytest.raises(ValueError, match=r"RunSpec.params: 'random_state' .* RunSpec.seed"):
         configured_method(RunSpec("kmeans", seed=0, params={"random_state": 5}))
+
+
+def test_a_run_record_says_what_the_monitor_concluded():
+    from dtc.data import load_pair
+    from dtc.experiment.single import RunSpec, build_objects, fit_evaluate
+
+    monitor = {"object": "dtc.monitor:NegativeTransferMonitor", "params": {"policy": "rollback"}}
+    budget = {"pretrain_epochs": 2, "adapt_epochs": 2, "hidden": [32, 16]}
+    params = build_objects({"callbacks": [monitor], **budget})
+    pair = load_pair("digits")
+    record, fitted = fit_evaluate(RunSpec("dtc", params=params), pair)
+    verdict = record["monitor"]
+    assert verdict["negative_transfer"] == fitted.negative_transfer_
+    assert verdict["fell_back_to_reference"] == fitted.fell_back_to_reference_
+    assert verdict["decisions"] == [e["decision"] for e in fitted.monitor_trail_]
+    assert verdict["reason"] == fitted.monitor_trail_[-1]["reason"]
+    json.dumps(verdict)  # plain data
+    plain, _ = fit_evaluate(RunSpec("dtc", params=budget), pair)
+    assert "monitor" not in plain
