@@ -65,20 +65,33 @@ __all__ = [
 ]
 
 
-def _criterion_fn(criterion) -> Callable:
-    """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator)`` ->
-    float, or None for a partition that a score name cannot score because it is collapsed
+def _criterion_fn(criterion, owner: str) -> Callable:
+    """``criterion`` (a score name or a callable) as ``f(X_target, labels, estimator, name)``
+    -> float, or None for a partition that a score name cannot score because it is collapsed
     (:func:`~dtc.monitor.partition_score.is_collapsed`: one cluster on the scored rows).
-    A callable is given every partition, collapsed ones too, and its value is taken as it is."""
+    A callable is given every partition, collapsed ones too, and its value is taken as it is
+    when finite; a NaN or infinite value is refused (``ValueError`` from ``owner`` naming the
+    candidate ``name``): it would be ranked, or weigh every candidate, as no number does."""
     if callable(criterion):
-        return lambda X, labels, estimator: float(criterion(X, labels, estimator))
+
+        def call(X, labels, estimator, name):
+            value = float(criterion(X, labels, estimator))
+            if not np.isfinite(value):
+                raise ValueError(
+                    f"{owner}: the criterion {getattr(criterion, '__name__', criterion)!r} "
+                    f"gave {value} for candidate {name!r}; it must return a finite float "
+                    "(higher is better)"
+                )
+            return value
+
+        return call
     usable = usable_scores()
     if criterion not in usable:
         raise ValueError(
             f"criterion must be one of {usable} or a callable (X_target, labels, estimator) -> "
             f"float, got {criterion!r}"
         )
-    return lambda X, labels, estimator: (
+    return lambda X, labels, estimator, name: (
         None if is_collapsed(labels) else common_space_score(criterion, labels, [X])
     )
 
@@ -237,7 +250,7 @@ def rank_sources(
             f"rank_sources: the target has {target.n_samples} samples; scoring {n_clusters} "
             "clusters needs more"
         )
-    crit = _criterion_fn(criterion)
+    crit = _criterion_fn(criterion, "rank_sources")
     _check_criterion_rows("rank_sources", criterion, n_clusters, target.n_samples, max_samples)
     fit_fn = _default_fit_fn(seed) if fit_fn is None else fit_fn
     rows = _target_rows(target, max_samples, seed)
@@ -262,7 +275,7 @@ def rank_sources(
         score, collapsed = float("nan"), False
         if not excluded[index]:
             est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters)))
-            value = crit(X, np.asarray(est.labels_)[rows], est)
+            value = crit(X, np.asarray(est.labels_)[rows], est, name)
             collapsed = value is None
             score = float("nan") if collapsed else value
         out.append(
@@ -457,7 +470,7 @@ def select_model(
     for name, est in items:
         if not hasattr(est, "fit"):
             raise ValueError(f"select_model: candidate {name!r} has no fit method: {est!r}")
-    crit = _criterion_fn(criterion)
+    crit = _criterion_fn(criterion, "select_model")
     for name, est in items:
         k = getattr(est, "n_clusters", None) or pair.n_clusters
         hint = f" (candidate {name!r})"
@@ -471,7 +484,7 @@ def select_model(
     fitted: dict[str, object] = {}
     for name, est in items:
         fitted[name] = est.fit(pair)
-        values[name] = crit(X, np.asarray(est.labels_)[rows], est)
+        values[name] = crit(X, np.asarray(est.labels_)[rows], est, name)
     collapsed = [name for name, v in values.items() if v is None]
     if len(collapsed) == len(values):
         warnings.warn(

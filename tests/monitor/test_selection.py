@@ -337,6 +337,17 @@ def test_select_model_with_a_callable_criterion_and_ties():
     )
     assert result.best == "1:Fixed"
 
+    # a value no ranking can use is refused, naming the candidate
+    def undefined(X, lab, est):
+        return float("nan") if lab[0] == 0 else 1.0
+
+    with pytest.raises(ValueError, match=r"select_model: .*'undefined' gave nan for .*'0:Fixed'"):
+        select_model([Fixed(labels), Fixed(1 - labels)], pair, criterion=undefined)
+    with pytest.raises(ValueError, match=r"rank_sources: .*gave inf for candidate"):
+        rank_sources(
+            Domain(X), [Domain(X, labels)], fit_fn=Fixed(labels).fit, criterion=lambda *a: np.inf
+        )
+
 
 def test_a_collapsed_candidate_is_never_chosen_over_one_with_a_score():
     X, y = two_blobs()
