@@ -345,15 +345,29 @@ def check_domains(
     return check_source(Xs, Xt, benchmark=benchmark, seed=seed, **thresholds)
 
 
+def _apportion(weights: np.ndarray, n: int) -> np.ndarray:
+    """``n`` split in proportion to ``weights`` ``(m,)`` (summing to 1) into integer counts
+    ``(m,)`` that add up to ``n``: the floors, then one more for the largest remainders
+    (Hamilton's method; ties to the earlier weight)."""
+    exact = weights * n
+    counts = np.floor(exact).astype(int)
+    extra = n - int(counts.sum())
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:extra]] += 1
+    return counts
+
+
 def combine_sources(
     sources: Sequence[Domain], weights, *, n_samples: int | None = None, seed: int = 0
 ) -> Domain:
     """One source domain sampled from ``sources`` in proportion to ``weights``.
 
-    Source ``i`` contributes ``round(weights[i] * n_samples)`` rows (``n_samples`` default:
-    the largest source's size), drawn without replacement while it has enough rows and
-    with replacement beyond. The sources must share the feature dimension and be all
-    labelled (in one label space) or all unlabelled.
+    Source ``i`` contributes ``weights[i] * n_samples`` rows (``n_samples`` default: the
+    largest source's size), rounded so that the counts add up to ``n_samples`` (largest
+    remainders first); its rows are drawn without replacement while it has enough -- every
+    row once when it gives more than it has -- and with replacement beyond. The sources
+    must share the feature dimension and be all labelled (in one label space) or all
+    unlabelled.
     """
     sources = list(sources)
     w = np.asarray(weights, dtype=np.float64)
@@ -374,11 +388,12 @@ def combine_sources(
     w = w / w.sum()
     rng = np.random.default_rng(seed)
     parts_X, parts_y = [], []
-    for src, wi in zip(sources, w):
-        m = round(float(wi) * n)
+    for src, m in zip(sources, _apportion(w, n)):
         if m == 0:
             continue
-        idx = rng.choice(src.n_samples, size=m, replace=m > src.n_samples)
+        idx = rng.choice(src.n_samples, size=min(m, src.n_samples), replace=False)
+        if m > src.n_samples:
+            idx = np.concatenate([idx, rng.integers(0, src.n_samples, size=m - src.n_samples)])
         parts_X.append(src.X[idx])
         if src.has_labels:
             parts_y.append(src.y[idx])

@@ -272,6 +272,14 @@ def test_combine_sources_samples_in_proportion():
     big = combine_sources([a, b], [0, 1], n_samples=60)  # more rows than b has: resampled
     assert big.n_samples == 60 and (big.y == 1).all()
     assert combine_sources([a, b], [1, 1]).n_samples == 50  # default: the largest source
+    # counts add up to n_samples (largest remainders first), even below one row a source
+    assert combine_sources([a, b], [1, 1], n_samples=51).n_samples == 51
+    one = combine_sources([a, b, b], [1, 1, 1], n_samples=1)
+    assert one.n_samples == 1 and one.y.tolist() == [0]
+    # beyond its size a source gives every row once, then draws with replacement
+    c = Domain(np.arange(30.0)[:, None].repeat(2, 1), np.zeros(30, dtype=int), name="c")
+    many = combine_sources([c], [1], n_samples=75)
+    assert many.n_samples == 75 and set(many.X[:, 0]) == set(range(30))
 
 
 def test_combine_sources_bad_input():
