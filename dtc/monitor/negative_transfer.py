@@ -172,7 +172,9 @@ soft-assignment score needs no probabilities from the estimator: the monitor bui
 ``"rollback"``  keep the best adaptation state by the score (the pretrained start
                 included) and restore it after the last epoch when its score beats the
                 last check's by more than ``min_restore_gain``; if the final partition
-                still does not beat the reference, the estimator's ``labels_``,
+                is negative (``negative_transfer_``: its score below the reference's by
+                more than the margin, where the score counts, or a failed source
+                check), the estimator's ``labels_``,
                 ``embedding_`` and ``cluster_centers_`` become the reference's (and
                 ``cluster_classes_`` is removed: the clusters are no longer named by
                 source classes). The networks are not replaced: after such a fallback

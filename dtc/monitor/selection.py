@@ -10,7 +10,9 @@ partition ranks first (as in transferability estimation by domain discrepancy, B
 et al., Machine Learning 2010). With ``check_sources=True`` every candidate first goes
 through the negative-transfer monitor's source checks with their defaults
 (:func:`dtc.monitor.relatedness.check_source`: features that do not correspond, a
-structure drowned in noise); a candidate that fails is not adapted and gets weight 0, unless every candidate fails (then all are ranked, with a
+structure drowned in noise; the class-agreement check, which depends on the estimator,
+only runs in a monitor inside ``fit_fn``); a candidate that fails is not adapted and gets
+weight 0, unless every candidate fails (then all are ranked, with a
 warning). It is off by default: on ``scripts/source_selection.py``'s six targets (true
 sources among permuted, corrupted and other-benchmark ones) discrepancy and score alone
 already chose a true source every time and the oracle's source 5 times, and the checks
@@ -194,7 +196,8 @@ def rank_sources(
         DTC's per-feature standardisation, so raw features give the monitor's verdict.
     benchmark : str or None
         The benchmark the domains come from: its feature family sets the source checks'
-        similarity threshold (:func:`dtc.monitor.relatedness.resolve_min_similarity`).
+        similarity threshold (:func:`dtc.monitor.relatedness.resolve_min_similarity`), and
+        the pairs ``fit_fn`` is given carry it (``pair.benchmark``).
 
     Returns
     -------
@@ -274,7 +277,8 @@ def rank_sources(
     for index, (name, src) in enumerate(items):
         score, collapsed = float("nan"), False
         if not excluded[index]:
-            est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters)))
+            # the benchmark rides along: a monitor inside fit_fn reads its family's threshold
+            est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters), benchmark=benchmark))
             value = crit(X, np.asarray(est.labels_)[rows], est, name)
             collapsed = value is None
             score = float("nan") if collapsed else value

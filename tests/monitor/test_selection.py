@@ -222,11 +222,17 @@ def test_the_benchmark_reaches_the_source_checks(digits, monkeypatch):
         return selection.check_source(source.X, target.X, **kwargs)
 
     monkeypatch.setattr(selection, "check_domains", check)
-    fit = lambda p: ClassMeanTransfer().fit(p)  # noqa: E731
+    pairs = []
+
+    def fit(pair):
+        pairs.append(pair)
+        return ClassMeanTransfer().fit(pair)
+
     ranking = rank_sources(
         digits.target, [digits.source], fit_fn=fit, check_sources=True, benchmark="digits"
     )
     assert seen == ["digits"] and ranking[0]["check"] is None
+    assert [p.benchmark for p in pairs] == ["digits"]  # and so does the adapted pair
 
 
 def test_rank_sources_never_gives_target_labels_to_the_method(digits):
