@@ -616,6 +616,11 @@ class DTC(TransferClusterer):
             raise ValueError(f"DTC: loss_params must be a dict or None, got {self.loss_params!r}")
         if self.loss_params and not isinstance(self.loss, str):
             raise ValueError("DTC: loss_params apply to a loss given by name; got a module")
+        if isinstance(self.callbacks, Callback) or not isinstance(self.callbacks, (list, tuple)):
+            raise ValueError(
+                f"DTC: callbacks must be a list of dtc.monitor.base.Callback instances (one "
+                f"callback: [callback]), got {self.callbacks!r}"
+            )
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ValueError(

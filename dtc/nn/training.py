@@ -47,11 +47,19 @@ def resolve_device(device=None) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
             f"device: expected 'auto', 'cpu', 'cuda[:i]' or a torch.device, got {device!r}"
         ) from exc
+    # Named here: torch itself fails later, at the first tensor, with an AssertionError.
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} asked for, but this torch has no CUDA device")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device: {device!r} asked for, but there are {torch.cuda.device_count()} CUDA devices"
+        )
+    return resolved
 
 
 def make_generator(seed: int) -> torch.Generator:

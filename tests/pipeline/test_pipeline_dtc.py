@@ -676,3 +676,19 @@ def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_pat
     DTC(**params, architecture=encoder(0)).fit(small_pair)
     other = DTC(**params, architecture=encoder(1)).fit(small_pair)  # same repr, other weights
     assert other.resumed_stages_ == []
+
+
+def test_callbacks_and_device_errors_are_named(small_pair):
+    from dtc.nn.training import resolve_device
+
+    with pytest.raises(
+        ValueError, match=r"callbacks must be a list .*\(one callback: \[callback\]\)"
+    ):
+        DTC(**TINY, callbacks=_FailIfTrained()).fit(small_pair)
+    with pytest.raises(ValueError, match="callbacks must be a list"):
+        DTC(**TINY, callbacks=None).fit(small_pair)
+    if torch.cuda.is_available():  # the other branch on a machine with a GPU
+        assert resolve_device("cuda").type == "cuda"
+    else:
+        with pytest.raises(ValueError, match="device: 'cuda' asked for, but this torch has no"):
+            DTC(**TINY, device="cuda").fit(small_pair)
