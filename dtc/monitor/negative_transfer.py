@@ -224,6 +224,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
 from dtc.monitor import scores
@@ -293,7 +294,8 @@ def current_target_embedding(estimator, X) -> np.ndarray:
     return embed(ae.encoder, X)
 
 
-class NegativeTransferMonitor(Callback):
+# BaseEstimator: get_params / set_params / clone and a repr that shows the settings.
+class NegativeTransferMonitor(Callback, BaseEstimator):
     """Watch a DTC fit for negative transfer (see the module docstring).
 
     Parameters

@@ -320,7 +320,9 @@ def score(name: str, X=None, labels=None, probs=None, **kwargs) -> float:
     elif name in PROB_SCORES:
         if probs is None:
             raise ValueError(
-                f"score {name!r} needs soft assignments (probs); this method produced none"
+                f"score {name!r} needs soft assignments: pass probs, an (n, k) array of "
+                "cluster probabilities (a method's, e.g. DEC's q, or "
+                "dtc.monitor.partition_score.student_t_assignments of a partition)"
             )
         fn, args = PROB_SCORES[name], (probs,)
     else:

@@ -1032,3 +1032,16 @@ def test_the_monitor_scores_every_space_in_its_metric(pair):
     slope = score_slope(scored_space(Xs, "cosine"), ys, seed=0)
     assert mon.calibration_["source_slope"] == pytest.approx(slope)
     assert euclid.calibration_["source_slope"] == pytest.approx(score_slope(Xs, ys, seed=0))
+
+
+def test_the_monitor_shows_its_settings_and_clones_like_an_estimator():
+    from sklearn.base import clone
+
+    from dtc.pipeline import DTC
+
+    monitor = NegativeTransferMonitor(policy="rollback", every=5)
+    assert repr(DTC(callbacks=[monitor])) == (
+        "DTC(callbacks=[NegativeTransferMonitor(every=5, policy='rollback')])"
+    )
+    again = clone(monitor)
+    assert again is not monitor and again.get_params() == monitor.get_params()
