@@ -697,17 +697,22 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self._check_params()
         target = pair.target.without_labels()  # labels never reach the monitor
         k = getattr(estimator, "n_clusters", None) or pair.n_clusters
+        uses_labels = bool(getattr(estimator, "use_source_labels", True))
+        if k is None and uses_labels and pair.source.has_labels:
+            # as DTC does: one cluster per source class
+            k = np.unique(pair.source.y).size
         if k is None:
             raise ValueError(
-                "NegativeTransferMonitor: needs the number of clusters (estimator.n_clusters or "
-                "pair.n_clusters); both are None"
+                "NegativeTransferMonitor: needs the number of clusters before training (for "
+                "the reference): estimator.n_clusters and pair.n_clusters are None and no "
+                "labelled source gives it (an estimator that estimates k does so only at the "
+                "end); give n_clusters"
             )
         self._k = int(k)
         n = target.n_samples
         # Checked before the reference is trained: a score that cannot be computed on the
         # scored rows would otherwise fail only at calibration, after that training.
         check_scored_rows("NegativeTransferMonitor", self.score, self._k, n, self.max_samples)
-        uses_labels = bool(getattr(estimator, "use_source_labels", True))
         self._check_source_rows(pair.source, uses_labels)
         self._X_full = target.X
         self._idx = scores.subsample_index(n, int(self.max_samples), int(self.seed))

@@ -1045,3 +1045,19 @@ def test_the_monitor_shows_its_settings_and_clones_like_an_estimator():
     )
     again = clone(monitor)
     assert again is not monitor and again.get_params() == monitor.get_params()
+
+
+def test_without_n_clusters_the_monitor_takes_one_cluster_per_source_class():
+    """A pair of one's own, built without n_clusters: DTC takes k from the labelled source,
+    and the monitor does the same; an unlabelled source leaves it nothing to go by."""
+    from dtc.pipeline import DTC
+
+    pair = make_digits_pair()
+    own = DomainPair(pair.source, pair.target)
+    assert own.n_clusters is None
+    monitor = NegativeTransferMonitor(max_samples=200)
+    est = DTC(**{**BUDGET, "adapt_epochs": 1}, callbacks=[monitor]).fit(own)
+    assert monitor.reference_.n_clusters == 10 == est.n_clusters_
+    bare = DomainPair(pair.source.without_labels(), pair.target)
+    with pytest.raises(ValueError, match="needs the number of clusters before training"):
+        DTC(**BUDGET, callbacks=[NegativeTransferMonitor()]).fit(bare)
