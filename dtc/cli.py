@@ -237,7 +237,9 @@ def _run_one(
     console = err if json_out else out
     try:
         with console.status(escape(f"fitting {spec.method} on {benchmark} ..."), spinner="dots"):
-            record = run_single(spec, data_dir=data_dir)
+            # an imbalanced target is scored with the metrics that show its minority classes
+            imbalanced = "imbalance_ratio" in spec.data_params
+            record = run_single(spec, data_dir=data_dir, imbalance=imbalanced)
     except (*USER_ERRORS, FloatingPointError) as exc:
         raise _fail(exc) from exc
     record["spec"] = spec.to_dict()

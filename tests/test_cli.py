@@ -65,6 +65,15 @@ class HalfSplit(TransferClusterer):
 """
 
 
+def test_a_single_run_on_an_imbalanced_target_reports_the_minority_metrics():
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--json", "--no-record"]
+    res = runner.invoke(app, [*args, "--data", "imbalance_ratio=10"])
+    assert res.exit_code == 0, res.output
+    assert {"macro_f1", "minority_recall"} <= set(json.loads(res.stdout)["metrics"])
+    balanced = runner.invoke(app, args)
+    assert "minority_recall" not in json.loads(balanced.stdout)["metrics"]
+
+
 def test_single_run_imports_a_users_method_from_the_working_directory(tmp_path, monkeypatch):
     # As a config run does: "module:Class" names a module beside the user, not installed.
     (tmp_path / "my_cli_method.py").write_text(MY_METHOD)
