@@ -172,6 +172,14 @@ class DomainPair:
                 f"DomainPair: source has {ds} features and target has {dt}; expected the same "
                 "feature dimension (build the pair with heterogeneous=True for cross-modal transfer)"
             )
+        names = [d.meta.get("classes") for d in (self.source, self.target)]
+        if None not in names and list(names[0]) != list(names[1]):
+            # each file numbers its own class names: the same number would name two classes
+            raise ValueError(
+                f"DomainPair: the source numbers its classes {list(names[0])} and the target "
+                f"{list(names[1])}; load the target with classes=<the source's "
+                "meta['classes']> so that one name has one number"
+            )
         if self.n_clusters is not None:
             k = int(self.n_clusters)
             if k < 1:

@@ -121,6 +121,7 @@ def load_csv(
     name: str | None = None,
     image_shape=None,
     label_offset: int = 0,
+    classes=None,
 ) -> Domain:
     """Load a domain from a delimited text file, one sample per row.
 
@@ -130,8 +131,14 @@ def load_csv(
     label_column : index (negative counts from the end) or header name of the
         label column, or ``None`` when every column is a feature. Numeric labels
         must be integers; non-numeric labels (class names) are mapped to
-        ``0..k-1`` in sorted order (names that are numbers first, in numeric order)
-        and the names kept in ``meta["classes"]``.
+        ``0..k-1`` in sorted order (names that are numbers first, in numeric order),
+        or in the order of ``classes``, and the names kept in ``meta["classes"]``. An
+        empty label cell is an error (a missing label is not a class).
+    classes : sequence of str, optional
+        The class names in the order that numbers them, for class names only: give the
+        source's ``meta["classes"]`` when loading its target, so that one name has one
+        number in both domains (:class:`~dtc.data.DomainPair` refuses two domains whose
+        names are numbered apart). A name of the file not in it is an error.
     header : ``True`` (first row is a header), ``False``, or ``"infer"``: a header
         when some feature cell of the first row is not a number (the label cell is
         left out, since class names are not numbers; with ``label_column`` a header
@@ -196,13 +203,20 @@ def load_csv(
     y, meta = None, {}
     if col is not None:
         cells = [row[col].strip() for row in body]
-        if all(_is_number(c) for c in cells):
+        if "" in cells:
+            line = cells.index("") + 1 + int(bool(header))
+            raise ValueError(f"{path}: line {line}, column {col}: the label is empty")
+        if all(_is_number(c) for c in cells) and classes is None:
             y = np.array([float(c) for c in cells])
         else:
-            classes = sorted(set(cells), key=_class_order)
-            code = {c: i for i, c in enumerate(classes)}
+            found = sorted(set(cells), key=_class_order)
+            order = found if classes is None else [str(c) for c in classes]
+            unknown = [c for c in found if c not in order]
+            if unknown:
+                raise ValueError(f"{path}: classes {unknown} are not in classes={order}")
+            code = {c: i for i, c in enumerate(order)}
             y = np.array([code[c] for c in cells], dtype=np.int64)
-            meta["classes"] = classes
+            meta["classes"] = order
     # Class names are mapped to 0..k-1 already; the offset is for numeric labels only.
     offset = 0 if "classes" in meta and isinstance(label_offset, int) else label_offset
     return _make_domain(

@@ -118,6 +118,25 @@ def test_csv_class_names_that_are_numbers_sort_by_value(tmp_path):
     assert dom.X.shape == (4, 2)  # the first row is a sample: other rows have names too
 
 
+def test_two_files_number_their_class_names_alike_or_the_pair_says_so(tmp_path):
+    """Each file numbers its own names: a target holding dog and eel would call dog 0, the
+    source's cat. Loaded with the source's classes it calls dog 1, as the source does; a
+    pair of two files numbered apart is refused, naming both lists."""
+    src = data.load_csv(_write_csv(tmp_path / "s.csv", "1,2,cat\n3,4,dog\n5,6,eel\n"))
+    apart = data.load_csv(_write_csv(tmp_path / "t.csv", "3,4,dog\n5,6,eel\n"))
+    assert src.meta["classes"] == ["cat", "dog", "eel"] and apart.y.tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"source numbers its classes \['cat', 'dog', 'eel'\]"):
+        data.DomainPair(src, apart)
+    tgt = data.load_csv(tmp_path / "t.csv", classes=src.meta["classes"])
+    assert tgt.y.tolist() == [1, 2] and tgt.meta["classes"] == src.meta["classes"]
+    data.DomainPair(src, tgt)
+    with pytest.raises(ValueError, match=r"classes \['eel'\] are not in classes=\['cat', 'dog'\]"):
+        data.load_csv(tmp_path / "t.csv", classes=["cat", "dog"])
+    empty = _write_csv(tmp_path / "e.csv", "a,b,label\n1,2,\n4,5,1\n7,8,0\n")
+    with pytest.raises(ValueError, match=r"e\.csv: line 2, column 2: the label is empty"):
+        data.load_csv(empty)
+
+
 def test_csv_errors(tmp_path):
     ragged = _write_csv(tmp_path / "r.csv", "1,2,0\n3,0\n")
     with pytest.raises(ValueError, match=r"r\.csv: line 2 has 2 fields, expected 3"):
