@@ -44,7 +44,16 @@ class PluginRegistry:
         return found
 
     def register(self, name: str, cls: type | str, *, overwrite: bool = False) -> None:
-        """Register a class (or a ``"module:Class"`` string) under ``name``."""
+        """Register a class (or a ``"module:Class"`` string) under ``name``; anything else
+        is refused here, not when the name is first used."""
+        if isinstance(cls, str):
+            if ":" not in cls:
+                raise ValueError(f"register: expected 'package.module:Class', got {cls!r}")
+        elif not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise ValueError(
+                f"register: a {self.what} must be a subclass of "
+                f"{self.base.__module__}.{self.base.__qualname__}, got {cls!r}"
+            )
         if not overwrite and name in self._all():
             raise ValueError(f"register: a {self.what} named {name!r} is already registered")
         self._registered[name] = cls

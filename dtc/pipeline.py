@@ -1146,6 +1146,14 @@ class DTC(TransferClusterer):
 
     def _step(self, loss, parts: dict, sums: dict, stage: str, epoch: int) -> None:
         """One optimiser step on ``loss``; adds the batch's ``parts`` to ``sums``."""
+        align = parts.get("align")
+        if align is not None and not torch.isfinite(align.detach()).all():
+            # the alignment loss itself gave no number: learning-rate advice would mislead
+            raise FloatingPointError(
+                f"{stage}: the alignment loss {type(self._loss).__name__} returned "
+                f"{float(align.detach())} at epoch {epoch}: the loss on this batch, or an "
+                "embedding that diverged before it"
+            )
         check_finite(loss, stage=stage, epoch=epoch)
         self._opt.zero_grad()
         loss.backward()

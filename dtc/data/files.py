@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import h5py
@@ -96,11 +97,18 @@ def load_npz(
             raise _missing_key(path, x_key, "features (n, d)", keys)
         if y_key is not None and y_key not in keys:
             raise _missing_key(path, y_key, "labels (n,)", keys)
-        try:
-            X = archive[x_key]
-            y = None if y_key is None else archive[y_key]
-        except ValueError as exc:  # object arrays need pickle, which is refused
-            raise ValueError(f"{path}: expected numeric arrays ({exc})") from exc
+        arrays = {}
+        for key in (x_key, y_key):
+            if key is None:
+                continue
+            try:
+                arrays[key] = archive[key]
+            except ValueError as exc:  # object arrays need pickle, which is refused
+                raise ValueError(
+                    f"{path}: array {key!r} is not numeric (an object array, which loading "
+                    f"without pickle refuses: {exc})"
+                ) from exc
+        X, y = arrays[x_key], arrays.get(y_key)
     return _make_domain(path, X, y, name=name, image_shape=image_shape, label_offset=label_offset)
 
 
@@ -160,11 +168,27 @@ def load_csv(
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":
         header = _infer_header(rows, label_column)
+        first = [c.strip() for c in rows[0]]
+        if isinstance(label_column, int) and -len(first) <= label_column < len(first):
+            del first[label_column]  # a numbered header ("0,1,label") has names only there
+        kinds = {_is_number(c) for c in first}
+        if header and kinds == {True, False}:
+            # numbers and names among the features: a sample with a typo, or a header?
+            warnings.warn(
+                f"{path}: the first row {rows[0]} is taken as a header (some of its cells are "
+                "not numbers); pass header=False if it is a sample",
+                stacklevel=2,
+            )
     names = [c.strip() for c in rows[0]] if header else None
     body = rows[1:] if header else rows
     if not body:
         raise ValueError(f"{path}: expected at least one data row after the header (empty domain)")
     width = len(body[0])
+    if width == 1 and label_column is not None:
+        raise ValueError(
+            f"{path}: every row is one field, the label alone; is delimiter={delimiter!r} the "
+            "file's separator?"
+        )
     for i, row in enumerate(body):
         if len(row) != width:
             line = i + 1 + int(bool(header))

@@ -73,6 +73,12 @@ def test_register_class_and_string():
     with pytest.raises(ValueError, match="'mean_gap' is already registered"):
         dtc.align.register("mean_gap", MeanGapLoss)
     dtc.align.register("mean_gap", MeanGapLoss, overwrite=True)
+    # refused when registered, not when first used
+    with pytest.raises(ValueError, match=r"a loss must be a subclass of torch.nn.*Module, got 3"):
+        dtc.align.register("bad", 3)
+    with pytest.raises(ValueError, match="expected 'package.module:Class', got 'mmd'"):
+        dtc.align.register("bad", "mmd")
+    assert "bad" not in dtc.align.available()
 
 
 def test_entry_point_group_plugs_a_loss_in(monkeypatch):

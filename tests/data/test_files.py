@@ -35,7 +35,7 @@ def test_npz_errors(tmp_path):
         data.load_npz(path)
     obj = tmp_path / "obj.npz"
     np.savez(obj, X=np.array([{"a": 1}], dtype=object), y=Y4)
-    with pytest.raises(ValueError, match=r"obj\.npz: expected numeric arrays"):
+    with pytest.raises(ValueError, match=r"obj\.npz: array 'X' is not numeric"):
         data.load_npz(obj)
     bad = tmp_path / "bad.npz"
     bad.write_text("not an archive")
@@ -135,6 +135,18 @@ def test_two_files_number_their_class_names_alike_or_the_pair_says_so(tmp_path):
     empty = _write_csv(tmp_path / "e.csv", "a,b,label\n1,2,\n4,5,1\n7,8,0\n")
     with pytest.raises(ValueError, match=r"e\.csv: line 2, column 2: the label is empty"):
         data.load_csv(empty)
+
+
+def test_csv_says_what_it_guessed_and_what_looks_like_a_wrong_delimiter(tmp_path):
+    typo = _write_csv(tmp_path / "typo.csv", "1,2,x3,0\n4,5,6,1\n7,8,9,0\n")
+    with pytest.warns(UserWarning, match=r"typo\.csv: the first row .* is taken as a header"):
+        assert data.load_csv(typo).n_samples == 2
+    with pytest.raises(ValueError, match=r"line 1, column 2: expected a number, got 'x3'"):
+        data.load_csv(typo, header=False)  # a sample after all: its typo is named
+    semi = _write_csv(tmp_path / "semi.csv", "1;2;0\n3;4;1\n")
+    with pytest.raises(ValueError, match=r"semi\.csv: every row is one field.*delimiter=','"):
+        data.load_csv(semi)
+    assert data.load_csv(semi, delimiter=";").X.shape == (2, 2)
 
 
 def test_csv_errors(tmp_path):
