@@ -143,7 +143,8 @@ def load_csv(
         or in the order of ``classes``, and the names kept in ``meta["classes"]``. An
         empty label cell is an error (a missing label is not a class).
     classes : sequence of str, optional
-        The class names in the order that numbers them, for class names only: give the
+        The class names in the order that numbers them (labels are then read as names,
+        numbers too): give the
         source's ``meta["classes"]`` when loading its target, so that one name has one
         number in both domains (:class:`~dtc.data.DomainPair` refuses two domains whose
         names are numbered apart). A name of the file not in it is an error.
@@ -235,6 +236,8 @@ def load_csv(
         else:
             found = sorted(set(cells), key=_class_order)
             order = found if classes is None else [str(c) for c in classes]
+            if len(set(order)) != len(order):
+                raise ValueError(f"classes: a name is given twice in {order}")
             unknown = [c for c in found if c not in order]
             if unknown:
                 raise ValueError(f"{path}: classes {unknown} are not in classes={order}")

@@ -132,6 +132,8 @@ def test_two_files_number_their_class_names_alike_or_the_pair_says_so(tmp_path):
     data.DomainPair(src, tgt)
     with pytest.raises(ValueError, match=r"classes \['eel'\] are not in classes=\['cat', 'dog'\]"):
         data.load_csv(tmp_path / "t.csv", classes=["cat", "dog"])
+    with pytest.raises(ValueError, match="classes: a name is given twice"):
+        data.load_csv(tmp_path / "t.csv", classes=["dog", "dog", "eel"])
     empty = _write_csv(tmp_path / "e.csv", "a,b,label\n1,2,\n4,5,1\n7,8,0\n")
     with pytest.raises(ValueError, match=r"e\.csv: line 2, column 2: the label is empty"):
         data.load_csv(empty)
