@@ -137,13 +137,28 @@ def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
 _PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
-def plugin_code(*values) -> dict[str, str]:
+def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
     """``{"package.module:Class": the SHA-256 of its module's file (16 hex digits)}`` for
     every plugin string in ``values`` (strings, and dicts and lists searched through). Only
     the file that defines the plugin is hashed: an edit to a helper it imports from another
     file is not seen. A module without a file (built into the interpreter), or a string of
-    that form that names no module (the config's checks name a wrong plugin), is left out."""
+    that form that names no module (the config's checks name a wrong plugin), is left out.
+    ``cache`` (string -> hash or None), shared by the calls of one expansion, reads each
+    file once however many runs name it."""
+    cache = {} if cache is None else cache
     found: dict[str, str] = {}
+
+    def hashed(value: str) -> str | None:
+        if value not in cache:
+            try:
+                module = importlib.import_module(value.partition(":")[0])
+            except ImportError:
+                module = None
+            path = getattr(module, "__file__", None)
+            cache[value] = (
+                hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
+            )
+        return cache[value]
 
     def visit(value) -> None:
         if isinstance(value, dict):
@@ -152,14 +167,8 @@ def plugin_code(*values) -> dict[str, str]:
         elif isinstance(value, (list, tuple)):
             for v in value:
                 visit(v)
-        elif isinstance(value, str) and _PLUGIN.fullmatch(value) and value not in found:
-            try:
-                module = importlib.import_module(value.partition(":")[0])
-            except ImportError:
-                return
-            path = getattr(module, "__file__", None)
-            if path:
-                found[value] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        elif isinstance(value, str) and _PLUGIN.fullmatch(value) and hashed(value):
+            found[value] = hashed(value)
 
     for value in values:
         visit(value)
@@ -520,6 +529,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
     """All tasks of ``config``: methods x grids x pairs x data grids x seeds."""
     raw = config.raw
     tasks = []
+    code_cache: dict = {}  # each plugin's file read once (plugin_code)
     for label, entry in raw["methods"].items():
         for point in _product(entry["grid"]):
             for bench in raw["benchmarks"]:
@@ -549,7 +559,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                     grid=point,
                                     imbalance="imbalance" in raw["metrics"],
                                     config_name=raw["name"],
-                                    code=plugin_code(spec.method, spec.params),
+                                    code=plugin_code(spec.method, spec.params, cache=code_cache),
                                 )
                             )
     return tasks
