@@ -855,17 +855,17 @@ class DTC(TransferClusterer):
             # Model transfer and the head's final labels name each cluster by a source class
             # (k is the class count when not given): refuse a mismatch before any training,
             # naming every setting that would have to change, not one at a time.
-            naming = [f"model_transfer={self.model_transfer}"] if self.model_transfer else []
+            naming = []  # (a setting that names clusters, the one that would not)
+            if self.model_transfer:
+                naming.append(("model_transfer=True", "model_transfer=False"))
             if self.final_labels != "cluster":
-                naming.append(f"final_labels={self.final_labels!r}")
+                naming.append((f"final_labels={self.final_labels!r}", "final_labels='cluster'"))
             if naming and k is not None and k != len(self._classes):
-                instead = ["model_transfer=False"] if self.model_transfer else []
-                instead += ["final_labels='cluster'"] if self.final_labels != "cluster" else []
                 raise ValueError(
-                    f"DTC: with a labelled source, {' and '.join(naming)} name the clusters by "
-                    f"source classes, but the source has {len(self._classes)} classes and "
-                    f"n_clusters={k}; set n_clusters={len(self._classes)}, or "
-                    f"{' and '.join(instead)}"
+                    f"DTC: with a labelled source, {' and '.join(n for n, _ in naming)} name the "
+                    f"clusters by source classes, but the source has {len(self._classes)} "
+                    f"classes and n_clusters={k}; set n_clusters={len(self._classes)}, or "
+                    f"{' and '.join(i for _, i in naming)}"
                 )
         self._conditional = bool(getattr(self._loss, "conditional", False))
         if k is None and (self._conditional or self.self_training_rounds) and not labelled:
@@ -1146,15 +1146,18 @@ class DTC(TransferClusterer):
 
     def _step(self, loss, parts: dict, sums: dict, stage: str, epoch: int) -> None:
         """One optimiser step on ``loss``; adds the batch's ``parts`` to ``sums``."""
-        align = parts.get("align")
-        if align is not None and not torch.isfinite(align.detach()).all():
+        try:
+            check_finite(loss, stage=stage, epoch=epoch)
+        except FloatingPointError:
+            align = parts.get("align")
+            if align is None or torch.isfinite(align.detach()).all():
+                raise
             # the alignment loss itself gave no number: learning-rate advice would mislead
             raise FloatingPointError(
                 f"{stage}: the alignment loss {type(self._loss).__name__} returned "
                 f"{float(align.detach())} at epoch {epoch}: the loss on this batch, or an "
                 "embedding that diverged before it"
-            )
-        check_finite(loss, stage=stage, epoch=epoch)
+            ) from None
         self._opt.zero_grad()
         loss.backward()
         self._opt.step()

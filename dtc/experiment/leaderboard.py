@@ -53,12 +53,11 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
         raise ValueError(f"--losses: a loss is named twice in {losses}")
     from dtc import align  # torch: imported only when a leaderboard is built
 
-    for loss in losses:
-        if loss != NO_LOSS and loss not in align.available() and ":" not in loss:
-            raise ValueError(
-                f"--losses: unknown loss {loss!r}; available: {', '.join(align.available())}, "
-                f"and {NO_LOSS} (no alignment), or a 'package.module:Class' of your own"
-            )
+    for loss in (name for name in losses if name != NO_LOSS):
+        try:
+            align.get_class(loss)
+        except ValueError as exc:
+            raise ValueError(f"--losses: {exc}; in --losses it is {NO_LOSS}") from exc
     raw = _load_yaml(Path(protocol or PROTOCOL))
     templates = raw.get("methods") or {}
     if len(templates) != 1:
