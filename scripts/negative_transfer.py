@@ -69,6 +69,7 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh10 --seed 4 --out f10_s4.jsonl   # issue's kinds
     python scripts/negative_transfer.py --fresh12 --seed 12 --out f12_s12.jsonl # current defaults
     python scripts/negative_transfer.py --fresh13 --seed 16 --out f13_s16.jsonl # SURF, other half
+    python scripts/negative_transfer.py --fresh14 --seed 28 --out f14_s28.jsonl # learned guard's test
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
@@ -428,6 +429,36 @@ FRESH13_BASES = [b for b in FRESH_BASES if b[1] == "office_caltech10_surf"]
 FRESH13_NEGATIVE = [
     (f"{base}_mixed9_disjoint", base, "mixed9_disjoint", None) for base, *_ in FRESH13_BASES
 ]
+# Fresh set 14 (``--fresh14``, twenty-seventh session): the issue's kinds of case on
+# constructions no set has built -- a tenth random half of the classes as the wrong source on
+# every SURF pair and new digits shifts, corruption, permutation and other-benchmark sources
+# drawn with a new construction seed -- to judge the guard of ``scripts/learned_guard.py``
+# frozen before any of it ran (experiments/preregistration.md). Its true pairs are the
+# published ones only: pairs cut to half their classes are not among the issue's kinds.
+FRESH14_SEED = 16
+FRESH14_BASES, _, FRESH14_NEGATIVE = issue_kinds_set(
+    (41, 42, 43),
+    "mixed10",
+    corrupted=[
+        *(f"office_{p}" for p in ("A->D", "C->A", "D->C", "W->D")),
+        "usps->mnist",
+        "coil2->coil1",
+        *(f"digits_s{seed}" for seed in (41, 42, 43)),
+    ],
+    permuted=("office_C->W", "office_D->A", "office_W->C", "usps->mnist", "digits_s42"),
+    others=[
+        ("office_D->W_from_mnist", "office_D->W", ("mnist_usps", "mnist", "usps")),
+        ("office_C->D_from_coil2", "office_C->D", ("coil20", "coil2", "coil1")),
+        (
+            "mnist->usps_from_caltech10",
+            "mnist->usps",
+            ("office_caltech10_surf", "caltech10", "amazon"),
+        ),
+        ("digits_s43_from_amazon", "digits_s43", ("office_caltech10_surf", "amazon", "webcam")),
+    ],
+    tag="_set14",
+)
+FRESH14_POSITIVE = [(name, name, None, None) for name, *_ in FRESH14_BASES]
 # name: (base pairs, positive cases, negative cases, construction seed). Cases are
 # (case name, base pair, construction or None for the pair as it is, other benchmark pair).
 CASE_SETS = {
@@ -447,6 +478,7 @@ CASE_SETS = {
     "fresh11": (FRESH11_BASES, FRESH11_POSITIVE, FRESH11_NEGATIVE, FRESH11_SEED),
     "fresh12": (FRESH12_BASES, FRESH12_POSITIVE, FRESH12_NEGATIVE, FRESH12_SEED),
     "fresh13": (FRESH13_BASES, [], FRESH13_NEGATIVE, FRESH13_SEED),
+    "fresh14": (FRESH14_BASES, FRESH14_POSITIVE, FRESH14_NEGATIVE, FRESH14_SEED),
 }
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
@@ -465,6 +497,7 @@ CASE_SET_HELP = {
     "fresh11": "fresh set 11 of rule #20 (20th session): the issue's kinds, new constructions",
     "fresh12": "fresh set 12 (22nd session): the current defaults on the issue's kinds, unseen",
     "fresh13": "fresh set 13 (26th session): SURF sources of the other half of a ninth random half",
+    "fresh14": "fresh set 14 (27th session): the issue's kinds, new constructions, published pairs",
 }
 QUICK = {"digits", "office_A->W", "digits_permuted", "digits_disjoint", "digits_corrupted"}
 QUICK |= {"digits_from_office", "office_A->W_permuted"}
@@ -546,6 +579,7 @@ CLASS_SPLITS = {
     "mixed8_matched": lambda k: (mixed_half(k, FRESH12_SEED), mixed_half(k, FRESH12_SEED)),
     "mixed8_disjoint": lambda k: (other_half(k, FRESH12_SEED), mixed_half(k, FRESH12_SEED)),
     "mixed9_disjoint": lambda k: (other_half(k, FRESH13_SEED), mixed_half(k, FRESH13_SEED)),
+    "mixed10_disjoint": lambda k: (other_half(k, FRESH14_SEED), mixed_half(k, FRESH14_SEED)),
 }
 
 

@@ -1,0 +1,212 @@
+"""Could a guard *learned* from every label-free signal the monitor records do what its rules
+cannot? A study of issue 6's open problem, on recorded runs; nothing is chosen here.
+
+The monitor flags a run by hand-set rules, one signal at a time (feature correspondence,
+structural similarity, class agreement, the calibrated score margin). No single signal
+separates the wrong SURF sources the rules miss from the true pairs (README, "What keeps the
+worst case out of reach"). A learned combination is the remaining way to use them together:
+a classifier that predicts, from a run's label-free record, whether its transfer model ends
+more than a point below target-only (the issue's worst-case target), trained on the *other*
+pairs' runs, whose target labels say which of those ended below. This is how a
+transferability predictor would be meta-learned across tasks (e.g. Ying, Zhang, Huang &
+Yang, "Transfer learning via learning to transfer", ICML 2018).
+
+The features (:data:`FEATURES`) are read from each run's record and use no target label:
+the final and reference scores, the margin and its calibration, the correspondence and
+structural-similarity statistics, the class agreement and the four label-free diagnostics
+of both partitions. The classifier is a standardised logistic regression. It is evaluated
+leaving one *base pair* out at a time (a true pair with every case constructed on it:
+``office_C->W`` with ``office_C->W_mixed9_disjoint``, ``_permuted``, ...), so every run is
+judged by a guard that never saw a run of its pair.
+
+The learned guard adds fallbacks to the monitor: a run the monitor kept falls back (guarded
+ACC = target-only, exact, as in ``scripts/guard_tradeoff.py``) when its predicted chance of
+ending below is above a threshold ``t``; the monitor's own flags stand. Printed per ``t``:
+the issue's four targets and the runs that end more than a point below target-only.
+
+    python scripts/learned_guard.py --issue-kinds experiments/records/*.jsonl
+
+Target labels enter only as the recorded ACCs: as the training labels of the held-in pairs
+and to score the guard on the held-out one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from guard_tradeoff import line
+from negative_transfer import add_issue_kinds_argument, below
+from seeds_per_case import pooled_runs
+
+#: Thresholds on the predicted chance of ending below; 1 keeps the monitor as run.
+THRESHOLDS = (1.0, 0.5, 0.3, 0.2, 0.1, 0.05)
+_DIAGNOSTICS = ("silhouette", "knn_agreement", "calinski_harabasz", "davies_bouldin")
+
+
+def _get(record: dict | None, key: str, missing: float, undefined: float = 0.0) -> float:
+    """``record[key]`` as a float: ``missing`` where the check did not run (None),
+    ``undefined`` where it ran and gave NaN (the structural similarity of a source whose
+    split halves anti-correlate, which the monitor flags as noisy)."""
+    value = (record or {}).get(key)
+    if value is None:
+        return missing
+    return float(value) if np.isfinite(value) else undefined
+
+
+def features(row: dict) -> list[float]:
+    """The label-free features ``(len(FEATURES),)`` of one recorded run. A check that did not
+    run gets the value that would pass it (similarity 1, agreement 1, p-value 0)."""
+    corr, cal = row.get("correspondence"), row.get("calibration")
+    score = row["final_score"]
+    out = [
+        (row["reference_score"] if score is None else score) - row["reference_score"],
+        row["margin"],
+        _get(cal, "restart_spread", 0.0),
+        _get(cal, "source_bias", 0.0),
+        _get(cal, "resolution", 0.0),
+        _get(corr, "statistic", 0.0),
+        _get(corr, "p_value", 0.0),
+        _get(corr, "similarity", 1.0),
+        _get(corr, "signal_ratio", 1.0),
+        _get(corr, "reliability_source", 0.0),
+        _get(corr, "reliability_target", 0.0),
+        _get(row.get("class_agreement"), "agreement", 1.0),
+        float(score is None),
+    ]
+    out += [row["diagnostics"][name][0] - row["diagnostics"][name][1] for name in _DIAGNOSTICS]
+    return out
+
+
+FEATURES = (
+    "final - reference score",
+    "margin",
+    "restart spread",
+    "source bias",
+    "resolution",
+    "correspondence statistic",
+    "correspondence p-value",
+    "structural similarity",
+    "signal ratio",
+    "source reliability",
+    "target reliability",
+    "class agreement",
+    "collapsed",
+    *(f"{name} (transfer - reference)" for name in _DIAGNOSTICS),
+)
+
+
+#: A case's base pair: a SURF pair, another pair, a shifted digits set or one corpus.
+_BASE_PAIR = re.compile(r"office_[A-Z]->[A-Z]|[a-z]+\d*->[a-z]+\d*|digits_s\d+|[a-z]+\d*")
+
+
+def base_pair(case: str) -> str:
+    """The true pair a case is built on: ``office_C->W_mixed9_disjoint`` -> ``office_C->W``,
+    ``digits_s33_from_dslr`` -> ``digits_s33``, ``usps_permuted`` -> ``usps``."""
+    return _BASE_PAIR.match(case).group(0)
+
+
+def held_out_chances(rows: list[dict], C: float = 1.0) -> np.ndarray:
+    """Each run's predicted chance ``(n,)`` that its transfer model ends more than a point
+    below target-only, from a logistic regression fitted on the runs of every other base
+    pair. A fold whose training runs hold one outcome only predicts that outcome."""
+    X = np.array([features(r) for r in rows], dtype=float)
+    y = np.array([below(r, "acc_transfer") for r in rows])
+    groups = np.array([base_pair(r["case"]) for r in rows])
+    chances = np.empty(len(rows))
+    for group in np.unique(groups):
+        test = groups == group
+        if np.unique(y[~test]).size < 2:
+            chances[test] = float(y[~test][0])
+            continue
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+        chances[test] = model.fit(X[~test], y[~test]).predict_proba(X[test])[:, 1]
+    return chances
+
+
+def with_guard(rows: list[dict], chances: np.ndarray, threshold: float) -> list[dict]:
+    """``rows`` as the learned guard at ``threshold`` ends them: a run the monitor kept
+    falls back when its chance is above ``threshold``; the others as recorded."""
+    return [
+        {**r, "flagged": True, "fell_back": True, "acc_guarded": r["acc_target_only"]}
+        if not r["flagged"] and p > threshold
+        else r
+        for r, p in zip(rows, chances)
+    ]
+
+
+def fit_guard(rows: list[dict], C: float = 1.0) -> dict:
+    """The guard fitted on every run of ``rows``, frozen as plain numbers (a JSON object):
+    the features' names, the standardisation's means and scales, the weights and intercept."""
+    X = np.array([features(r) for r in rows], dtype=float)
+    y = np.array([below(r, "acc_transfer") for r in rows])
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X, y)
+    scaler, logistic = model[0], model[1]
+    return {
+        "features": list(FEATURES),
+        "mean": scaler.mean_.tolist(),
+        "scale": scaler.scale_.tolist(),
+        "weights": logistic.coef_[0].tolist(),
+        "intercept": float(logistic.intercept_[0]),
+        "C": C,
+        "n_runs": len(rows),
+    }
+
+
+def frozen_chances(guard: dict, rows: list[dict]) -> np.ndarray:
+    """Each run's chance ``(n,)`` of ending below under the frozen ``guard``
+    (:func:`fit_guard`). ``ValueError`` when it was frozen with other features."""
+    if guard.get("features") != list(FEATURES):
+        raise ValueError(f"the guard was frozen with features {guard.get('features')}")
+    X = np.array([features(r) for r in rows], dtype=float)
+    z = (X - np.asarray(guard["mean"])) / np.asarray(guard["scale"])
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(guard["weights"]) + guard["intercept"])))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
+    ap.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1)")
+    ap.add_argument("--fit", metavar="FILE", help="fit the guard on every run and write it to FILE")
+    ap.add_argument(
+        "--model", metavar="FILE", help="judge the runs with the guard frozen in FILE (--fit)"
+    )
+    add_issue_kinds_argument(ap)
+    args = ap.parse_args(argv)
+    try:
+        rows = pooled_runs(args.runs, issue_kinds=args.issue_kinds)
+    except ValueError as exc:
+        ap.error(str(exc))
+    missing = [r["case"] for r in rows if "acc_transfer" not in r or "final_score" not in r]
+    if missing:
+        ap.error(f"runs without acc_transfer/final_score (older harness output): {missing[:3]}")
+    if args.fit:
+        Path(args.fit).write_text(json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n")
+        print(f"fitted on {len(rows)} runs, written to {args.fit}")
+        return 0
+    if args.model:
+        chances = frozen_chances(json.loads(Path(args.model).read_text()), rows)
+        print(f"{len(rows)} runs, judged by the guard frozen in {args.model}")
+    else:
+        chances = held_out_chances(rows, C=args.C)
+        pairs = len({base_pair(r["case"]) for r in rows})
+        print(
+            f"{len(rows)} runs of {pairs} base pairs, each judged by a guard fitted on the others"
+        )
+    for threshold in THRESHOLDS:
+        name = "the monitor as run" if threshold >= 1 else f"learned guard, t = {threshold:.2f}"
+        print(line(name, with_guard(rows, chances, threshold)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
