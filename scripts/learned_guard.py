@@ -45,7 +45,13 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
-from negative_transfer import add_issue_kinds_argument, below
+from negative_transfer import (
+    add_issue_kinds_argument,
+    below,
+    case_differences,
+    of_the_issues_kinds,
+    read_runs_file,
+)
 from seeds_per_case import pooled_runs
 
 #: Thresholds on the predicted chance of ending below; 1 keeps the monitor as run.
@@ -172,6 +178,31 @@ def frozen_chances(guard: dict, rows: list[dict]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(z @ np.asarray(guard["weights"]) + guard["intercept"])))
 
 
+def guard_line(name: str, rows: list[dict]) -> str:
+    """:func:`guard_tradeoff.line` and the worst case's guarded - target-only averaged over
+    its runs (the per-case reading of the worst-case target), in points."""
+    _, diffs = case_differences(rows)
+    return f"{line(name, rows)}  worst case mean {min(np.mean(d) for d in diffs.values()):+5.1f}"
+
+
+def record_set(path) -> str:
+    """The record set a run file belongs to: its name up to the first ``_``
+    (``fresh11_more_s12.jsonl`` -> ``fresh11``)."""
+    return Path(path).name.split("_")[0]
+
+
+def set_rows(paths, chances: dict, issue_kinds: bool) -> dict[str, list[dict]]:
+    """Record set -> its runs (:func:`record_set`; a run shared by two files of a set counted
+    once), each with its ``chance`` from ``chances`` ((case, seed) -> chance)."""
+    sets: dict[str, dict] = {}
+    for path in paths:
+        runs = sets.setdefault(record_set(path), {})
+        for r in read_runs_file(path):
+            if not issue_kinds or of_the_issues_kinds(r):
+                runs[(r["case"], r["seed"])] = {**r, "chance": chances[(r["case"], r["seed"])]}
+    return {name: list(runs.values()) for name, runs in sets.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
@@ -180,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--model", metavar="FILE", help="judge the runs with the guard frozen in FILE (--fit)"
     )
+    ap.add_argument("--by-set", action="store_true", help="and each record set's runs apart")
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
     try:
@@ -204,7 +236,14 @@ def main(argv=None) -> int:
         )
     for threshold in THRESHOLDS:
         name = "the monitor as run" if threshold >= 1 else f"learned guard, t = {threshold:.2f}"
-        print(line(name, with_guard(rows, chances, threshold)))
+        print(guard_line(name, with_guard(rows, chances, threshold)))
+    if args.by_set:
+        by_run = {(r["case"], r["seed"]): p for r, p in zip(rows, chances)}
+        for name, runs in set_rows(args.runs, by_run, args.issue_kinds).items():
+            print(f"{name} ({len(runs)} runs):")
+            for threshold in THRESHOLDS[1:]:
+                guarded = with_guard(runs, np.array([r["chance"] for r in runs]), threshold)
+                print(guard_line(f"  t = {threshold:.2f}", guarded))
     return 0
 
 

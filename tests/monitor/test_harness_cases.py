@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_fresh_set_10_holds_the_issues_kinds_of_case(load_script):
         assert not disjoint_bases & {base for _, base, how, _ in earlier if how == "disjoint"}
 
 
-@pytest.mark.parametrize("case_set", ["fresh10", "fresh11", "fresh12"])
+@pytest.mark.parametrize("case_set", ["fresh10", "fresh11", "fresh12", "fresh14"])
 def test_other_benchmark_sources_take_the_targets_shape(load_script, data_dir, case_set):
     script = load_script("negative_transfer")
     _, _, negative, _ = script.CASE_SETS[case_set]
@@ -1310,3 +1311,185 @@ def test_seeds_per_case_counts_a_shared_run_once(load_script, tmp_path):
         script.pooled_runs([first, other])
     with pytest.raises(SystemExit):
         script.main([str(first), "--seeds", "3,2"])
+
+
+def test_fresh_set_14_holds_the_issues_kinds_on_cases_no_set_computed(load_script):
+    """Fresh set 14: the published pairs as positives, the issue's four constructions as
+    negatives, named like no case of another set, its class half drawn by no earlier set."""
+    script = load_script("negative_transfer")
+    cases = script.all_cases(None, case_set="fresh14")
+    kinds = [k for _, k, _ in cases]
+    assert (kinds.count("positive"), kinds.count("negative")) == (19, 33)
+    hows = [how for _, _, how, _ in script.FRESH14_NEGATIVE]
+    assert {h: hows.count(h) for h in set(hows)} == {
+        "mixed10_disjoint": 15,
+        "corrupted": 9,
+        "permuted": 5,
+        "other": 4,
+    }
+    names = {n for n, _, _ in cases if not n.startswith(("office_", "mnist->", "usps->", "coil"))}
+    assert names >= {"digits_s41", "digits_s43_from_amazon"}
+    for other in set(script.CASE_SETS) - {"fresh14"}:
+        negative = {n for n, k, _ in cases if k == "negative"}
+        assert not negative & {c[0] for c in script.all_cases(None, case_set=other)}
+    half = script.mixed_half(10, script.FRESH14_SEED)
+    assert half == [0, 3, 4, 5, 8]
+    for seed in (script.FRESH4_SEED, *range(7, 12), 13, 14, 15):
+        assert half not in (script.mixed_half(10, seed), script.other_half(10, seed))
+
+
+def guard_row(case, seed, kind, flagged, target_only, transfer, **record) -> dict:
+    """A harness run with the fields :func:`learned_guard.features` reads."""
+    base = {
+        "final_score": 0.3,
+        "reference_score": 0.4,
+        "margin": 0.1,
+        "calibration": None,
+        "correspondence": None,
+        "class_agreement": None,
+        "diagnostics": {m: [0.1, 0.2] for m in ("silhouette", "knn_agreement")}
+        | {m: [1.0, 2.0] for m in ("calinski_harabasz", "davies_bouldin")},
+    }
+    guarded = target_only if flagged else transfer
+    return harness_row(
+        case,
+        kind,
+        flagged,
+        target_only,
+        transfer,
+        guarded,
+        seed=seed,
+        acc_transfer=transfer,
+        **{**base, **record},
+    )
+
+
+def test_learned_guard_names_each_case_by_its_base_pair(load_script):
+    script = load_script("learned_guard")
+    assert script.base_pair("office_C->W_mixed9_disjoint") == "office_C->W"
+    assert script.base_pair("office_C->W") == "office_C->W"
+    assert script.base_pair("digits_s33_from_dslr") == "digits_s33"
+    assert script.base_pair("mnist->usps_corrupted_set12") == "mnist->usps"
+    assert script.base_pair("coil2->coil1_permuted") == "coil2->coil1"
+    assert script.base_pair("usps_permuted") == "usps"
+    assert script.base_pair("digits_wide_gap") == "digits"
+    assert script.record_set("fresh11_more_s12.jsonl") == "fresh11"
+
+
+def test_learned_guard_judges_a_pair_by_a_guard_fitted_without_it(load_script):
+    """A pair's chances come from a fit on the other pairs' runs only: changing its own
+    outcomes leaves them as they were, and moves the other pairs' chances."""
+    script = load_script("learned_guard")
+    rng = np.random.default_rng(0)
+    rows = [
+        guard_row(
+            f"office_{p}",
+            seed,
+            "positive",
+            False,
+            0.5,
+            0.5 + rng.normal(0, 0.05),
+            final_score=0.4 + rng.normal(0, 0.05),
+            margin=rng.uniform(0.05, 0.2),
+        )
+        for p in ("A->W", "W->A", "C->D", "D->C")
+        for seed in range(10)
+    ]
+    chances = script.held_out_chances(rows)
+    flipped = [
+        {**r, "acc_transfer": 1.0 - r["acc_transfer"]} if r["case"] == "office_A->W" else r
+        for r in rows
+    ]
+    again = script.held_out_chances(flipped)
+    own = np.array([r["case"] == "office_A->W" for r in rows])
+    np.testing.assert_array_equal(again[own], chances[own])
+    assert not np.allclose(again[~own], chances[~own])
+    assert ((chances >= 0) & (chances <= 1)).all()
+
+
+def test_frozen_guard_gives_scikit_learns_chances(load_script, tmp_path, capsys):
+    """The guard written as plain numbers gives the fitted pipeline's predict_proba, and
+    --model reads it back."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    script = load_script("learned_guard")
+    rng = np.random.default_rng(1)
+    rows = [
+        guard_row(
+            "office_A->W",
+            seed,
+            "positive",
+            False,
+            0.5,
+            0.5 + rng.normal(0, 0.05),
+            final_score=0.4 + rng.normal(0, 0.05),
+            margin=rng.uniform(0.05, 0.2),
+        )
+        for seed in range(30)
+    ]
+    X = np.array([script.features(r) for r in rows])
+    y = np.array([r["acc_transfer"] < 0.49 for r in rows])
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(X, y)
+    guard = json.loads(json.dumps(script.fit_guard(rows)))
+    np.testing.assert_allclose(
+        script.frozen_chances(guard, rows), model.predict_proba(X)[:, 1], rtol=1e-10
+    )
+    with pytest.raises(ValueError, match="frozen with features"):
+        script.frozen_chances({**guard, "features": guard["features"][:-1]}, rows)
+    runs, frozen = tmp_path / "runs.jsonl", tmp_path / "guard.json"
+    runs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main([str(runs), "--fit", str(frozen)]) == 0
+    assert script.main([str(runs), "--model", str(frozen)]) == 0
+    assert "judged by the guard frozen in" in capsys.readouterr().out
+
+
+def test_learned_guard_falls_back_only_on_runs_the_monitor_kept(load_script):
+    script = load_script("learned_guard")
+    kept = guard_row("office_A->W", 0, "positive", False, 0.5, 0.6)
+    caught = guard_row("office_A->W_permuted", 0, "negative", True, 0.5, 0.3)
+    rows = [kept, caught]
+    assert script.with_guard(rows, np.array([0.9, 0.9]), 1.0) == rows
+    low = script.with_guard(rows, np.array([0.1, 0.9]), 0.5)
+    assert low == rows
+    high = script.with_guard(rows, np.array([0.9, 0.1]), 0.5)
+    assert high[0]["flagged"] and high[0]["acc_guarded"] == 0.5 and high[1] is caught
+    assert script.features({**kept, "final_score": None})[-5] == 1.0  # collapsed
+
+
+def test_the_frozen_guard_is_the_one_fitted_on_the_records_before_fresh_set_14(load_script):
+    """``experiments/learned_guard.json`` (pre-registered) is the guard fitted on the 934
+    runs of the issue's kinds recorded before fresh set 14; its leave-one-pair-out figures
+    at t = 0.2 are those the pre-registration quotes."""
+    script = load_script("learned_guard")
+    root = Path(__file__).resolve().parents[2]
+    paths = sorted(
+        p
+        for p in (root / "experiments" / "records").glob("*.jsonl")
+        if not p.name.startswith("fresh14")
+    )
+    rows = script.pooled_runs(paths, issue_kinds=True)
+    assert len(rows) == 934
+    frozen = json.loads((root / "experiments" / "learned_guard.json").read_text())
+    fitted = script.fit_guard(rows)
+    assert fitted["features"] == frozen["features"] and fitted["n_runs"] == 934
+    for key in ("mean", "scale", "weights", "intercept"):
+        np.testing.assert_allclose(fitted[key], frozen[key], rtol=1e-6, atol=1e-9)
+    chances = script.held_out_chances(rows)
+    by_run = {(r["case"], r["seed"]): p for r, p in zip(rows, chances)}
+    figures = {}
+    for name, runs in script.set_rows(paths, by_run, issue_kinds=True).items():
+        guarded = script.with_guard(runs, np.array([r["chance"] for r in runs]), 0.2)
+        m = load_script("negative_transfer").measures(guarded)
+        figures[name] = tuple(
+            None if np.isnan(m[k]) else round(100 * m[k], 1 if k == "worst" else 0)
+            for k in ("det", "fa", "kept", "worst")
+        )
+    assert figures["harness"] == (100, 17, 98, -4.7)
+    assert figures["fresh10"] == (97, 23, 96, -4.7)
+    assert figures["fresh12"] == (96, 24, 91, -3.8)
+    assert figures["fresh13"] == (98, None, None, 0.0)
+    assert figures["judges24"] == (None, 29, 91, -1.5)
+    fa = [f[1] for f in figures.values() if f[1] is not None]
+    assert (min(fa), max(fa)) == (17, 29)
