@@ -675,6 +675,17 @@ class DTC(TransferClusterer):
                         h.update(b"<uninitialised>")
                     else:
                         h.update(t.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
+        # What the pair says beyond its bytes: the same bytes cut at another row, with
+        # another k or another image shape are another fit.
+        layout = {
+            "n_clusters": pair.n_clusters,
+            "heterogeneous": pair.heterogeneous,
+            **{
+                side: [dom.X.shape, str(dom.X.dtype), dom.image_shape, dom.y is not None]
+                for side, dom in (("source", pair.source), ("target", pair.target))
+            },
+        }
+        h.update(repr(layout).encode())
         for dom in (pair.source, pair.target):
             h.update(np.ascontiguousarray(dom.X).tobytes())
             h.update(b"" if dom.y is None else dom.y.tobytes())

@@ -18,7 +18,7 @@ from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.dec import soft_assignment
 from dtc.cluster.kmeans import kmeans
 from dtc.cluster.label_spreading import label_spreading
-from dtc.data import DomainPair, make_digits_pair
+from dtc.data import Domain, DomainPair, make_digits_pair
 from dtc.data.preprocessing import size_normalize_images, zscore_columns
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.monitor.base import Callback
@@ -676,6 +676,25 @@ def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_pat
     DTC(**params, architecture=encoder(0)).fit(small_pair)
     other = DTC(**params, architecture=encoder(1)).fit(small_pair)  # same repr, other weights
     assert other.resumed_stages_ == []
+
+
+def test_checkpoints_tell_k_and_the_row_split_apart(small_pair, tmp_path):
+    """The same bytes with another k, or cut at another row between source and target, are
+    another fit: nothing of the first is resumed (a resumed stage would give 3 clusters for
+    10, or labels of the wrong length)."""
+    params = {**TINY, "checkpoint_dir": tmp_path, "use_source_labels": False}
+    unlabelled = small_pair.source.without_labels()
+    first = DTC(**params).fit(DomainPair(unlabelled, small_pair.target, n_clusters=3))
+    assert np.unique(first.labels_).size == 3
+    ten = DTC(**params).fit(DomainPair(unlabelled, small_pair.target, n_clusters=10))
+    assert ten.resumed_stages_ == [] and np.unique(ten.labels_).size == 10
+    X = np.vstack([unlabelled.X, small_pair.target.X])
+    cut = unlabelled.n_samples
+    for rows in (cut, cut + 50):
+        source, target = Domain(X[:rows]), Domain(X[rows:])
+        fitted = DTC(**params).fit(DomainPair(source, target, n_clusters=10))
+        assert fitted.labels_.shape == (target.n_samples,)
+        assert fitted.resumed_stages_ == []
 
 
 def test_callbacks_and_device_errors_are_named(small_pair):
