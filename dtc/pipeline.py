@@ -87,8 +87,9 @@ STAGES = ("pretrain", "adapt", "self_train", "cluster", "refine")
 _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
 # Stages that callbacks never touch (see ``_ckpt``).
 _CALLBACK_FREE_STAGES = ("pretrain",)
-# Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1).
-_CHECKPOINT_FORMAT = 2
+# Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1; 3: the
+# sliced Wasserstein loss keeps its call count in its state).
+_CHECKPOINT_FORMAT = 3
 _DISCREPANCY_SAMPLES = 256
 
 

@@ -201,8 +201,8 @@ class SlicedWassersteinLoss(AlignmentLoss):
 
     ``n_projections`` directions per call; ``p`` >= 1; ``root`` (``False``: ``SW_p^p``);
     ``seed`` seeds the directions: with ``resample=True`` (default) each call draws new
-    ones from a generator seeded once (a reproducible sequence, and no direction is
-    ignored for the whole training), with ``resample=False`` every call uses the same:
+    ones, call ``i`` from ``(seed, i)`` (a reproducible sequence that a checkpoint resumes,
+    and no direction is ignored for the whole training), with ``resample=False`` every call uses the same:
     they are drawn from ``seed`` on the first call with features of dimension ``d`` and
     kept for every later call with ``d`` (``seed=None``: drawn once from fresh entropy,
     then kept as well).
@@ -222,7 +222,11 @@ class SlicedWassersteinLoss(AlignmentLoss):
         self.seed = seed
         self.resample = bool(resample)
         self.root = bool(root)
-        self._rng = np.random.default_rng(seed)
+        # resample=True: call i draws from (seed, i) alone, and i is a buffer, so a
+        # checkpoint holds it and a resumed fit draws what the uninterrupted fit would
+        # have (a Generator's state is not part of a state_dict).
+        self._entropy = np.random.SeedSequence(seed).entropy
+        self.register_buffer("_calls", torch.zeros((), dtype=torch.long))
         # resample=False: the fixed directions, drawn on first use, by (d, n_projections).
         # Redrawing them from seed at each call would give new ones at each call when
         # seed is None.
@@ -231,7 +235,9 @@ class SlicedWassersteinLoss(AlignmentLoss):
     def compute(self, source, target, **context):
         key = (source.shape[1], self.n_projections)
         if self.resample:
-            projections = random_projections(*key, self._rng)
+            rng = np.random.default_rng([self._entropy, int(self._calls)])
+            self._calls += 1
+            projections = random_projections(*key, rng)
         else:
             if key not in self._fixed:
                 self._fixed[key] = random_projections(*key, self.seed)

@@ -134,17 +134,30 @@ def test_sliced_wasserstein_without_resampling_keeps_its_directions(seed):
             assert value == sliced_wasserstein(x, y, n_projections=10, seed=seed).item()
 
 
-def test_sliced_wasserstein_default_draws_are_unchanged():
-    # The default (seed=0, resample=True) draws its sequence from one generator seeded with
-    # 0, whose first draw is random_projections(d, 50, 0), as sliced_wasserstein's default.
+def test_sliced_wasserstein_draws_call_i_from_seed_and_i():
+    # resample=True: call i uses random_projections(d, 50, default_rng([seed, i])), so the
+    # sequence depends on the seed and the call count alone.
     source, target = _pair()
-    loss = SlicedWassersteinLoss()
-    assert loss(source, target).item() == sliced_wasserstein(source, target).item()
-    rng = np.random.default_rng(0)
-    expected = [sliced_wasserstein(source, target, projections=random_projections(3, 50, rng))]
-    expected.append(sliced_wasserstein(source, target, projections=random_projections(3, 50, rng)))
+    expected = [
+        sliced_wasserstein(source, target, projections=random_projections(3, 50, rng))
+        for rng in (np.random.default_rng([0, 0]), np.random.default_rng([0, 1]))
+    ]
     loss = SlicedWassersteinLoss()
     assert [loss(source, target).item() for _ in range(2)] == [v.item() for v in expected]
+    assert int(loss.state_dict()["_calls"]) == 2
+
+
+def test_sliced_wasserstein_resumes_its_sequence_from_a_state_dict():
+    """A checkpoint (state_dict) holds the call count: a loss loaded from it draws what the
+    uninterrupted loss draws next, as a resumed DTC fit needs."""
+    source, target = _pair()
+    running = SlicedWassersteinLoss(seed=3)
+    for _ in range(3):
+        running(source, target)
+    resumed = SlicedWassersteinLoss(seed=3)
+    resumed.load_state_dict(running.state_dict())
+    assert resumed(source, target).item() == running(source, target).item()
+    assert SlicedWassersteinLoss(seed=3)(source, target).item() != resumed(source, target).item()
 
 
 # --- Sinkhorn -----------------------------------------------------------------------------

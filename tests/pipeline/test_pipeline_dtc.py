@@ -388,6 +388,29 @@ def test_self_training_stage_history_checkpoint_and_resume(small_pair, tmp_path)
     assert all(np.isfinite(h["pseudo"]) for h in unl.history_ if h["stage"] == "self_train")
 
 
+def test_a_fit_resumed_after_adaptation_draws_the_sliced_wasserstein_directions_it_would_have(
+    small_pair, tmp_path
+):
+    """The sliced Wasserstein loss draws new directions at each call: the adaptation
+    checkpoint holds its call count, so self-training resumed from it is the one the
+    uninterrupted fit ran."""
+    params = {
+        **TINY,
+        "loss": "swd",
+        "self_training_rounds": 2,
+        "self_training_epochs": 1,
+        "checkpoint_dir": tmp_path,
+    }
+    whole = DTC(**params).fit(small_pair)
+    for path in tmp_path.glob("*.pt"):
+        if not path.name.endswith(("pretrain.pt", "adapt.pt")):
+            path.unlink()  # interrupted after adaptation
+    resumed = DTC(**params).fit(small_pair)
+    assert resumed.resumed_stages_ == ["pretrain", "adapt"]
+    np.testing.assert_array_equal(resumed.labels_, whole.labels_)
+    np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
+
+
 def test_quality_defaults_beat_target_only_kmeans_on_digits():
     pair = make_digits_pair(0.5, 0)
     y = pair.target.y
