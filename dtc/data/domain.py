@@ -6,6 +6,7 @@ wrong dtype or a label vector of the wrong length again.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -20,7 +21,8 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     fewer than ``min_samples`` rows, no columns, or holds NaN / Inf values.
     """
     try:
-        arr = np.asarray(X, dtype=np.float32)
+        with np.errstate(over="ignore"):  # values beyond float32 are named below
+            arr = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}"
@@ -35,6 +37,13 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
         raise ValueError(f"{name}: expected at least one feature, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        given = np.asarray(X)
+        if given.dtype.kind in "iuf" and np.isfinite(given).all():
+            # finite in the input, infinite once cast: beyond float32's range
+            raise ValueError(
+                f"{name}: values beyond float32's range (|x| > {np.finfo(np.float32).max:.3g}) "
+                f"in {bad} row(s); rescale the features"
+            )
         raise ValueError(f"{name}: expected finite values, found NaN or Inf in {bad} row(s)")
     return np.ascontiguousarray(arr)
 
@@ -181,10 +190,10 @@ class DomainPair:
                 "meta['classes']> so that one name has one number"
             )
         if self.n_clusters is not None:
-            k = int(self.n_clusters)
-            if k < 1:
-                raise ValueError(f"DomainPair: n_clusters must be >= 1, got {self.n_clusters}")
-            object.__setattr__(self, "n_clusters", k)
+            k = self.n_clusters
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+                raise ValueError(f"DomainPair: n_clusters must be an int >= 1, got {k!r}")
+            object.__setattr__(self, "n_clusters", int(k))
 
     def mask_target_labels(self) -> DomainPair:
         """The pair a method may see: identical, with the target's labels removed."""

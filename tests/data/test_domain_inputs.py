@@ -55,9 +55,17 @@ def test_pair_members_and_cluster_count_are_checked():
     d = data.Domain(np.zeros((4, 2)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="DomainPair: source must be a Domain"):
         data.DomainPair(np.zeros((4, 2)), d)
-    with pytest.raises(ValueError, match="n_clusters must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_clusters must be an int >= 1, got 0"):
         data.DomainPair(d, d, n_clusters=0)
+    for bad in (2.7, True, "3"):  # never rounded or read as 1
+        with pytest.raises(ValueError, match=f"n_clusters must be an int >= 1, got {bad!r}"):
+            data.DomainPair(d, d, n_clusters=bad)
     assert data.DomainPair(d, d, n_clusters=np.int64(2)).n_clusters == 2
+
+
+def test_finite_values_beyond_float32_are_named_as_such():
+    with pytest.raises(ValueError, match=r"'d': X: values beyond float32's range .* in 1 row"):
+        data.Domain(np.array([[1e39, 1.0], [0.0, 1.0]]), name="d")
 
 
 def test_masking_an_unlabelled_target_returns_the_pair_itself():

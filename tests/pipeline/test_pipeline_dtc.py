@@ -320,6 +320,17 @@ def test_bad_inputs_raise_clear_errors(small_pair):
     X[3, 0] = np.nan
     with pytest.raises(ValueError, match="transform_target: X contains NaN"):
         est.transform_target(X)
+    with pytest.raises(ValueError, match="refine='dec' needs refine_epochs >= 1, got 0"):
+        DTC(**TINY, refine="dec", refine_epochs=0).fit(small_pair)
+    # the head names the clusters: untrained (sup_weight=0, no self-training), it is refused
+    with pytest.raises(ValueError, match="final_labels='head' names the target by the"):
+        DTC(**TINY, sup_weight=0.0, final_labels="head").fit(small_pair)
+    DTC(**TINY, sup_weight=0.0, final_labels="cluster").fit(small_pair)
+    # a failed re-fit leaves no encoder of the last fit to transform with
+    with pytest.raises(ValueError, match="lam"):
+        est.set_params(lam=-1).fit(small_pair)
+    with pytest.raises(ValueError, match="call fit first"):
+        est.transform_target(small_pair.target.X)
 
 
 def test_user_encoder_and_conv_architecture_run(small_pair):
