@@ -1,11 +1,12 @@
 """Clustering metrics, with the matching that makes them comparable to classification.
 
 A clustering names its groups arbitrarily, so accuracy needs a one-to-one map from
-clusters to classes: the Hungarian algorithm (Kuhn, Naval Research Logistics Quarterly 1955) picks the map that
-maximises the number of matched samples (``cluster_acc``). When the clusters are
-named by source classes (model transfer), accuracy without matching
-(``acc_unmatched``) compares directly with the classification figures of domain
-adaptation papers.
+clusters to classes: the Hungarian algorithm (Kuhn, Naval Research Logistics Quarterly
+1955) picks the map that maximises the number of matched samples (``cluster_acc``),
+ties broken by the largest sum of per-class recalls so that the imbalance metrics do
+not depend on the cluster ids (``hungarian_map``). When the clusters are named by
+source classes (model transfer), accuracy without matching (``acc_unmatched``)
+compares directly with the classification figures of domain adaptation papers.
 
 All functions take ``y_true`` ``(n,)`` integer class labels and ``y_pred`` ``(n,)``
 integer cluster labels; the number of clusters may differ from the number of classes
@@ -68,11 +69,37 @@ def contingency(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return C, classes, clusters
 
 
+def _matching(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (classes) and columns (clusters) of the one-to-one matching of the
+    contingency table ``C`` ``(n_classes, n_clusters)`` that maximises the matched count
+    and, among the matchings with that count, the sum of the matched classes' recalls.
+
+    The count alone often ties (several matchings match as many samples), and scipy then
+    picks one by column order, i.e. by the arbitrary cluster ids: renaming the clusters
+    would change every recall-based metric. The recall sum depends on the table only.
+    Both are maximised at once with the weights ``C[i, j] + eps * C[i, j] / |class i|``,
+    ``eps = 1 / (k + 1)`` for ``k`` classes. Why the maximum count is kept: a matching's
+    weight is ``count + eps * R`` with ``R`` its recall sum, ``0 <= R <= k`` (at most one
+    cluster per class, recall <= 1), so ``0 <= eps * R <= k / (k + 1) < 1``. Counts are
+    integers, so a matching with a count below the maximum ``m`` weighs at most
+    ``m - 1 + k / (k + 1) < m``, less than any matching of count ``m``: the heaviest
+    matching has count ``m`` (ACC is unchanged) and, among those, the largest ``R``.
+    The margin ``1 / (k + 1)`` dwarfs float rounding (about ``1e-16 * n``)."""
+    sizes = C.sum(axis=1, keepdims=True)  # every class of the table has >= 1 sample
+    eps = 1.0 / (C.shape[0] + 1)
+    return linear_sum_assignment(C + eps * (C / sizes), maximize=True)
+
+
 def hungarian_map(y_true, y_pred) -> dict[int, int]:
     """The cluster -> class map maximising matched samples (one-to-one; a cluster
-    left without a class when there are more clusters than classes is absent)."""
+    left without a class when there are more clusters than classes is absent).
+
+    Ties (several maps matching as many samples) are broken by the largest sum of
+    per-class recalls, which depends on the contingency table only, so renaming the
+    clusters does not change the recall-based metrics. A tie left after that (equal
+    count and equal recall sum) is broken by scipy's order, i.e. by the cluster ids."""
     C, classes, clusters = contingency(y_true, y_pred)
-    rows, cols = linear_sum_assignment(C, maximize=True)
+    rows, cols = _matching(C)
     return {int(clusters[c]): int(classes[r]) for r, c in zip(rows, cols)}
 
 
@@ -90,7 +117,7 @@ def cluster_acc(y_true, y_pred) -> float:
     """Clustering accuracy: the fraction of samples whose Hungarian-matched cluster is
     their class (in [0, 1])."""
     C, _, _ = contingency(y_true, y_pred)
-    rows, cols = linear_sum_assignment(C, maximize=True)
+    rows, cols = _matching(C)
     return float(C[rows, cols].sum() / C.sum())
 
 

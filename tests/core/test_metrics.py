@@ -1,5 +1,8 @@
 """Metrics on hand-computed cases and against scikit-learn."""
 
+import itertools
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
@@ -96,6 +99,92 @@ def test_unmatched_clusters_never_count_as_a_class_labelled_minus_one():
     assert metrics.per_class_recall(y, p) == {-1: 0.5, 0: 1.0}
     assert metrics.balanced_accuracy(y, p) == 0.75
     assert -2 in metrics.match_labels(y, p)
+
+
+IMBALANCE_KEYS = ("macro_f1", "balanced_acc", "min_recall", "minority_recall")
+
+
+def test_imbalance_metrics_do_not_depend_on_cluster_names_reviewer_case():
+    # Classes 0 (1 sample), 1 (3), 2 (1); clusters {0, 1, 1}, {1}, {2}. Two maps match
+    # 3 of 5 samples: class 1 -> {0, 1, 1}, 2 -> {2} (recalls 0, 2/3, 1, sum 5/3) and
+    # 0 -> {0, 1, 1}, 1 -> {1}, 2 -> {2} (recalls 1, 1/3, 1, sum 7/3). The larger recall
+    # sum wins whatever the clusters are called; by hand the second map gives
+    # precisions 1/3, 1, 1 and F1 1/2, 1/2, 1.
+    y = np.array([0, 1, 1, 1, 2])
+    expected = {
+        "acc": 0.6,
+        "macro_f1": 2 / 3,
+        "balanced_acc": 7 / 9,
+        "min_recall": 1 / 3,
+        "minority_recall": 1.0,
+    }
+    for p in ([1, 1, 2, 1, 0], [2, 2, 1, 2, 0], [0, 0, 5, 0, 9]):
+        report = metrics.evaluate(y, np.array(p), imbalance=True)
+        for key, value in expected.items():
+            assert report[key] == pytest.approx(value, abs=1e-12), (p, key)
+        assert metrics.per_class_recall(y, p) == pytest.approx({0: 1.0, 1: 1 / 3, 2: 1.0})
+
+
+def _best_matchings(y, p):
+    """By brute force: ``(count, best, tied)``, the largest matched count, the set of
+    one-to-one cluster -> class maps (as sorted item tuples) with that count and, among
+    those, the largest recall sum (exact fractions), and whether the count alone ties."""
+    classes, clusters = np.unique(y), np.unique(p)
+    C = np.array([[np.sum((y == a) & (p == b)) for b in clusters] for a in classes])
+    sizes = C.sum(axis=1)
+    scored = []
+    if clusters.size >= classes.size:
+        pairings = [
+            list(zip(range(classes.size), cols))
+            for cols in itertools.permutations(range(clusters.size), classes.size)
+        ]
+    else:
+        pairings = [
+            list(zip(rows, range(clusters.size)))
+            for rows in itertools.permutations(range(classes.size), clusters.size)
+        ]
+    for pairs in pairings:
+        count = sum(int(C[r, c]) for r, c in pairs)
+        recall = sum(Fraction(int(C[r, c]), int(sizes[r])) for r, c in pairs)
+        # Pairs with no sample do not change any metric: leave them out of the map.
+        mapping = {int(clusters[c]): int(classes[r]) for r, c in pairs if C[r, c]}
+        scored.append(((count, recall), mapping))
+    top = max(score for score, _ in scored)
+    best = {tuple(sorted(m.items())) for score, m in scored if score == top}
+    count_ties = {tuple(sorted(m.items())) for score, m in scored if score[0] == top[0]}
+    return top[0], best, len(count_ties) > 1
+
+
+def test_matching_keeps_acc_and_breaks_ties_by_recall_sum_random_cases():
+    rng = np.random.default_rng(0)
+    unique = tie_broken = 0
+    for _ in range(200):
+        n_classes, n_clusters = rng.integers(2, 5), rng.integers(2, 6)
+        y = np.repeat(np.arange(n_classes), rng.integers(1, 5, n_classes))
+        p = np.where(rng.random(y.size) < 0.3, y, rng.integers(0, n_clusters, y.size))
+        count, best, tied = _best_matchings(y, p)
+        # ACC: the maximum count, as the plain Hungarian matching (no tie-break) gives it.
+        classes, clusters = np.unique(y), np.unique(p)
+        C = np.array([[np.sum((y == a) & (p == b)) for b in clusters] for a in classes])
+        rows, cols = linear_sum_assignment(C, maximize=True)
+        assert metrics.cluster_acc(y, p) == C[rows, cols].sum() / y.size == count / y.size
+        assert np.mean(metrics.match_labels(y, p) == y) == pytest.approx(count / y.size)
+        if len(best) > 1:
+            continue  # a tie the recall sum does not break either
+        unique += 1
+        tie_broken += tied
+        found = metrics.hungarian_map(y, p)
+        nonzero = {c: k for c, k in found.items() if np.any((p == c) & (y == k))}
+        assert tuple(sorted(nonzero.items())) in best
+        # Rename the clusters (a permutation, then ids far apart): nothing changes.
+        report = metrics.evaluate(y, p, imbalance=True)
+        ids = p.max() + 1
+        for rename in (rng.permutation(ids), 100 - 7 * rng.permutation(ids)):
+            renamed = metrics.evaluate(y, rename[p], imbalance=True)
+            for key in ("acc", *IMBALANCE_KEYS):
+                assert renamed[key] == pytest.approx(report[key], abs=1e-12), key
+    # The check ran on many cases, many of them ties on the count alone.
+    assert unique >= 100 and tie_broken >= 20, (unique, tie_broken)
 
 
 def test_acc_unmatched_uses_cluster_names():
