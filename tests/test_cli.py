@@ -74,6 +74,28 @@ def test_a_single_run_on_an_imbalanced_target_reports_the_minority_metrics():
     assert "minority_recall" not in json.loads(balanced.stdout)["metrics"]
 
 
+@pytest.mark.parametrize(
+    ("data_args", "message"),
+    [
+        # numpy's unnamed "expected non-negative integer" came out of the run before
+        (
+            ["imbalance_ratio=10", "imbalance_seed=-1"],
+            "imbalance_seed: expected an int >= 0, got -1",
+        ),
+        # the options as typed, not make_imbalanced's own names (seed, profile)
+        (
+            ["imbalance_seed=3", "imbalance_profile=step"],
+            "data parameters ['imbalance_profile', 'imbalance_seed'] need imbalance_ratio",
+        ),
+    ],
+)
+def test_a_single_runs_imbalance_errors_name_the_options_as_typed(data_args, message):
+    args = ["run", "--method", "kmeans", "--json", "--no-record"]
+    res = runner.invoke(app, [*args, *[a for d in data_args for a in ("--data", d)]])
+    assert res.exit_code == 1
+    assert f"error: {message}" in res.output
+
+
 def test_single_run_imports_a_users_method_from_the_working_directory(tmp_path, monkeypatch):
     # As a config run does: "module:Class" names a module beside the user, not installed.
     (tmp_path / "my_cli_method.py").write_text(MY_METHOD)

@@ -32,24 +32,31 @@ PROFILES = ("exponential", "step")
 
 
 def check_imbalance(
-    ratio: float, profile: str = "exponential", seed: int = 0, minority_fraction: float = 0.5
+    ratio: float,
+    profile: str = "exponential",
+    seed: int = 0,
+    minority_fraction: float = 0.5,
+    *,
+    prefix: str = "",
 ) -> None:
     """Check the arguments of :func:`make_imbalanced` that do not depend on the domain
     (a config is checked with it before any data is loaded); ``ValueError`` naming the
-    first wrong one."""
+    first wrong one, as ``prefix`` + its name (``prefix="imbalance_"`` names the data
+    parameters a config or ``dtc run --data`` sets, ``imbalance_seed``...)."""
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)):
-        raise ValueError(f"ratio: expected a number >= 1, got {ratio!r}")
+        raise ValueError(f"{prefix}ratio: expected a number >= 1, got {ratio!r}")
     if not (np.isfinite(ratio) and ratio >= 1):
         raise ValueError(
-            f"ratio: expected the imbalance ratio (largest/smallest) >= 1, got {ratio!r}"
+            f"{prefix}ratio: expected the imbalance ratio (largest/smallest) >= 1, got {ratio!r}"
         )
     if profile not in PROFILES:
-        raise ValueError(f"profile: expected one of {PROFILES}, got {profile!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed: expected an int, got {seed!r}")
+        raise ValueError(f"{prefix}profile: expected one of {PROFILES}, got {profile!r}")
+    # numpy's generators refuse a negative seed, with an error that names nothing
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{prefix}seed: expected an int >= 0, got {seed!r}")
     if profile == "step" and not 0.0 < minority_fraction < 1.0:
         raise ValueError(
-            f"minority_fraction: expected a value in (0, 1), got {minority_fraction!r}"
+            f"{prefix}minority_fraction: expected a value in (0, 1), got {minority_fraction!r}"
         )
 
 
@@ -98,7 +105,7 @@ def make_imbalanced(
         Largest class size / smallest class size (1 gives a balanced subset with
         every class cut to the smallest class's size).
     profile : {"exponential", "step"}
-    seed : int
+    seed : int >= 0
         Seeds which samples of each class are kept.
     minority_fraction : float in (0, 1)
         For ``"step"``: fraction of the classes that are minorities.

@@ -134,10 +134,12 @@ def imbalance_options(data_params: dict) -> dict:
     }
     if imbalance:
         if "ratio" not in imbalance:
+            # named as the user wrote them (imbalance_seed, not make_imbalanced's seed)
+            given = sorted(f"imbalance_{key}" for key in imbalance)
             raise ValueError(
-                f"data parameters {sorted(imbalance)} need imbalance_ratio (e.g. imbalance_ratio=10)"
+                f"data parameters {given} need imbalance_ratio (e.g. imbalance_ratio=10)"
             )
-        data.check_imbalance(**imbalance)
+        data.check_imbalance(**imbalance, prefix="imbalance_")
     return imbalance
 
 

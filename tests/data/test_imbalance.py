@@ -72,6 +72,8 @@ def test_errors():
         data.make_imbalanced(dom, 2.0, profile="step", minority_fraction=1.0)
     with pytest.raises(ValueError, match="at least 2 classes"):
         data.make_imbalanced(data.Domain(np.zeros((3, 1)), [0, 0, 0]), 2.0)
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, got -1"):
+        data.make_imbalanced(dom, 2.0, seed=-1)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,7 @@ def test_errors():
         ({}, r"imbalance: expected the keys .*ratio required.*got \[\]"),
         ({"ratio": 10, "ratoi_seed": 1}, r"imbalance: expected the keys .*'ratoi_seed'"),
         ({"ratio": 0.5}, r"imbalance: ratio: expected the imbalance ratio"),
+        ({"ratio": 10, "seed": -1}, r"imbalance: seed: expected an int >= 0, got -1"),
     ],
 )
 def test_the_loaders_name_a_bad_imbalance_argument(imbalance, match):

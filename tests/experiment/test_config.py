@@ -106,7 +106,12 @@ def test_a_methods_seed_is_refused_in_favour_of_seeds(entry, where):
             "profile: expected one of",
         ),
         ({"grid": {"imbalance_ratio": [5, 0.5]}}, r"ratio: expected .* >= 1, got 0\.5"),
-        ({"data": {"imbalance_profile": "step"}}, "need imbalance_ratio"),
+        ({"data": {"imbalance_profile": "step"}}, r"\['imbalance_profile'\] need imbalance_ratio"),
+        # a negative seed passed here and then failed every run in numpy, unnamed
+        (
+            {"grid": {"imbalance_ratio": [1, 10], "imbalance_seed": [-1]}},
+            "imbalance_seed: expected an int >= 0, got -1",
+        ),
     ],
 )
 def test_data_values_are_checked_at_load_time(bench, message):
