@@ -13,8 +13,9 @@ class can supply it):
 ``step``         the last ``round(minority_fraction * C)`` classes get
                  ``round(n_max / ratio)`` samples, the others ``n_max``.
 
-``ratio`` is the imbalance ratio, largest class / smallest class; the realised
-ratio equals it up to rounding of the minority size. Which samples are kept is
+``ratio`` is the imbalance ratio, largest class / smallest class, at most ``n_max``
+(the smallest class keeps at least one sample); the realised ratio equals it up to
+rounding of the minority size. Which samples are kept is
 drawn with ``seed``; their original order is preserved.
 """
 
@@ -68,10 +69,21 @@ def class_sizes(
     minority_fraction: float = 0.5,
 ) -> np.ndarray:
     """Target size of each class, shape ``(n_classes,)`` int, following ``profile``
-    (see the module docstring). Raises ``ValueError`` when a class would be empty."""
+    (see the module docstring). Raises ``ValueError`` when ``ratio > n_max``: the
+    smallest class would then need fewer than one sample, so the ratio (largest /
+    smallest) could not be realised."""
     check_imbalance(ratio, profile, minority_fraction=minority_fraction)
     if n_classes < 2:
         raise ValueError(f"make_imbalanced: expected at least 2 classes, got {n_classes}")
+    # Both profiles give the smallest class n_max / ratio samples before rounding. Below
+    # 1 it would be rounded up to 1 (up to ratio 2 * n_max) and the realised ratio would
+    # be n_max, not the one recorded, or down to 0 (an empty class): both refused.
+    if ratio > n_max:
+        raise ValueError(
+            f"ratio={ratio} cannot be realised: the smallest class of the input has {n_max} "
+            f"samples, so the largest class has at most {n_max} and the ratio can be at most "
+            f"{n_max}"
+        )
     if profile == "exponential":
         sizes = np.round(n_max * float(ratio) ** (-np.arange(n_classes) / (n_classes - 1)))
     else:
@@ -79,13 +91,7 @@ def class_sizes(
         n_minor = int(np.clip(round(minority_fraction * n_classes), 1, n_classes - 1))
         sizes = np.full(n_classes, float(n_max))
         sizes[n_classes - n_minor :] = round(n_max / float(ratio))
-    sizes = sizes.astype(np.int64)
-    if sizes.min() < 1:
-        raise ValueError(
-            f"ratio={ratio} leaves a class empty: the smallest class of the input has {n_max} "
-            f"samples, so the ratio can be at most {n_max}"
-        )
-    return sizes
+    return sizes.astype(np.int64)
 
 
 def make_imbalanced(
@@ -101,9 +107,10 @@ def make_imbalanced(
     ----------
     domain : Domain
         Labelled, ``X`` of shape ``(n, d)``, at least two classes.
-    ratio : float >= 1
+    ratio : float in [1, n_max]
         Largest class size / smallest class size (1 gives a balanced subset with
-        every class cut to the smallest class's size).
+        every class cut to the smallest class's size); at most ``n_max``, the size of
+        the smallest class of ``domain``.
     profile : {"exponential", "step"}
     seed : int >= 0
         Seeds which samples of each class are kept.

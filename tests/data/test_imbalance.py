@@ -39,6 +39,24 @@ def test_realised_ratio(profile, ratio):
     assert out.meta["imbalance"]["class_sizes"] == dict(enumerate(counts.tolist()))
 
 
+@pytest.mark.parametrize("profile", ["exponential", "step"])
+def test_a_ratio_above_the_smallest_class_size_is_refused(profile):
+    # digits' target: smallest class 87 samples. Ratio 150 gave a minority class of
+    # round(87 / 150) = 1 sample (realised ratio 87) and recorded ratio 150; 1000 was
+    # refused with "at most 87". Every ratio above 87 is refused now, with that bound.
+    target = data.load_pair("digits").target
+    n_max = int(np.bincount(target.y).min())
+    assert n_max == 87
+    for ratio in (87.5, 150, 174, 1000):
+        with pytest.raises(ValueError, match=r"ratio=.* the ratio can be at most 87$"):
+            data.make_imbalanced(target, ratio, profile=profile)
+    # The bound itself is realised exactly: 87 samples against 1.
+    out = data.make_imbalanced(target, 87, profile=profile)
+    counts = np.bincount(out.y)
+    assert (counts.max(), counts.min()) == (87, 1)
+    assert out.meta["imbalance"]["ratio"] == counts.max() / counts.min()
+
+
 def test_rows_are_original_rows_in_order_and_seeded():
     dom = _balanced()
     out = data.make_imbalanced(dom, 4.0, seed=3)
@@ -66,7 +84,7 @@ def test_errors():
         data.make_imbalanced(dom.without_labels(), 2.0)
     with pytest.raises(ValueError, match="profile"):
         data.make_imbalanced(dom, 2.0, profile="linear")
-    with pytest.raises(ValueError, match="leaves a class empty"):
+    with pytest.raises(ValueError, match="ratio can be at most 100"):
         data.make_imbalanced(dom, 500.0)
     with pytest.raises(ValueError, match="minority_fraction"):
         data.make_imbalanced(dom, 2.0, profile="step", minority_fraction=1.0)
