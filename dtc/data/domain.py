@@ -48,7 +48,10 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _check_labels(y, n: int, *, name: str) -> np.ndarray | None:
+def _check_labels(y, n: int | None, *, name: str) -> np.ndarray | None:
+    """``y`` as an int64 vector ``(n,)`` of non-negative class labels (a column or row
+    vector is flattened; integer-valued floats are accepted), ``None`` kept; any length
+    when ``n`` is ``None``. ``ValueError`` naming ``name`` otherwise."""
     if y is None:
         return None
     arr = np.asarray(y)
@@ -58,7 +61,7 @@ def _check_labels(y, n: int, *, name: str) -> np.ndarray | None:
         raise ValueError(
             f"{name}: expected a 1-d label vector of shape (n,), got shape {arr.shape}"
         )
-    if arr.shape[0] != n:
+    if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name}: expected {n} labels (one per row of X), got {arr.shape[0]}")
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
@@ -66,7 +69,7 @@ def _check_labels(y, n: int, *, name: str) -> np.ndarray | None:
     elif arr.dtype.kind not in "iub":
         raise ValueError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
     arr = arr.astype(np.int64)
-    if n and arr.min() < 0:
+    if arr.size and arr.min() < 0:
         raise ValueError(f"{name}: expected non-negative class labels, got minimum {arr.min()}")
     return arr
 

@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from dtc.data.domain import Domain
+from dtc.data.domain import Domain, _check_labels
 
 __all__ = ["PROFILES", "check_imbalance", "class_sizes", "imbalanced_rows", "make_imbalanced"]
 
@@ -55,9 +55,13 @@ def check_imbalance(
     # numpy's generators refuse a negative seed, with an error that names nothing
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"{prefix}seed: expected an int >= 0, got {seed!r}")
-    if profile == "step" and not 0.0 < minority_fraction < 1.0:
+    if profile == "step" and (
+        isinstance(minority_fraction, bool)
+        or not isinstance(minority_fraction, (int, float, np.number))
+        or not 0.0 < minority_fraction < 1.0  # NaN fails this too
+    ):
         raise ValueError(
-            f"{prefix}minority_fraction: expected a value in (0, 1), got {minority_fraction!r}"
+            f"{prefix}minority_fraction: expected a number in (0, 1), got {minority_fraction!r}"
         )
 
 
@@ -136,14 +140,18 @@ def make_imbalanced(
 def imbalanced_rows(
     y, ratio: float, profile: str = "exponential", seed: int = 0, minority_fraction: float = 0.5
 ) -> tuple[np.ndarray, dict]:
-    """The rows that :func:`make_imbalanced` keeps of a domain with labels ``y`` ``(n,)``,
-    sorted, and the record it puts in ``meta["imbalance"]``: ``(index, record)``.
+    """The rows that :func:`make_imbalanced` keeps of a domain with labels ``y`` ``(n,)``
+    (non-negative integers, as a :class:`~dtc.data.Domain`'s), sorted, and the record it
+    puts in ``meta["imbalance"]``: ``(index, record)``. ``ValueError`` naming ``y`` for
+    labels of another shape or kind.
 
     The draw depends on the labels and ``seed`` only, so the benchmark loaders use it to
     subsample a domain before preprocessing it (its statistics then come from the rows
     kept)."""
     check_imbalance(ratio, profile, seed, minority_fraction)
-    y = np.asarray(y)
+    y = _check_labels(y, None, name="y")
+    if y.size == 0:
+        raise ValueError("y: expected the labels of at least 2 classes, got an empty vector")
     labels, counts = np.unique(y, return_counts=True)
     sizes = class_sizes(len(labels), int(counts.min()), ratio, profile, minority_fraction)
     rng = np.random.default_rng(seed)

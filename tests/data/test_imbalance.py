@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dtc.data as data
-from dtc.data.imbalance import class_sizes
+from dtc.data.imbalance import class_sizes, imbalanced_rows
 
 
 def _balanced(n_per_class=100, n_classes=5):
@@ -92,6 +92,39 @@ def test_errors():
         data.make_imbalanced(data.Domain(np.zeros((3, 1)), [0, 0, 0]), 2.0)
     with pytest.raises(ValueError, match="seed: expected an int >= 0, got -1"):
         data.make_imbalanced(dom, 2.0, seed=-1)
+    # a string was compared with 0.0: a TypeError naming nothing
+    for bad in ("0.5", None, True, float("nan")):
+        with pytest.raises(ValueError, match=r"minority_fraction: expected a number in \(0, 1\)"):
+            data.make_imbalanced(dom, 10, profile="step", minority_fraction=bad)
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        # 2-d: np.unique flattened it to one "class"
+        (np.zeros((4, 2), dtype=int), r"y: expected a 1-d label vector .* got shape \(4, 2\)"),
+        # non-integer labels were taken as classes 0.5, 1.5
+        (np.array([0.5, 0.5, 1.5, 1.5]), "y: expected integer class labels"),
+        (np.array([0.0, np.nan, 1.0, 1.0]), "y: expected integer class labels"),
+        (np.array(["a", "a", "b", "b"]), "y: expected integer class labels, got dtype <U1"),
+        (np.array([-1, -1, 0, 0]), "y: expected non-negative class labels, got minimum -1"),
+        # numpy's "zero-size array to reduction operation minimum"
+        (np.array([], dtype=int), "y: expected the labels of at least 2 classes, got an empty"),
+    ],
+)
+def test_imbalanced_rows_names_bad_labels(y, match):
+    with pytest.raises(ValueError, match=match):
+        imbalanced_rows(y, 2.0)
+
+
+def test_imbalanced_rows_takes_a_column_and_integer_valued_floats_like_a_domain():
+    y = np.repeat([0, 1], [6, 4])
+    index, record = imbalanced_rows(y, 2.0, seed=5)
+    for same in (y[:, None], y.astype(float)):
+        other_index, other_record = imbalanced_rows(same, 2.0, seed=5)
+        np.testing.assert_array_equal(other_index, index)
+        assert other_record == record
+    assert record["class_sizes"] == {0: 4, 1: 2}
 
 
 @pytest.mark.parametrize(
