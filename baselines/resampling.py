@@ -57,6 +57,7 @@ from baselines._validation import (
     check_seed,
 )
 from dtc.cluster.kmeans import kmeans
+from dtc.data.domain import _check_labels
 from dtc.methods import TransferClusterer
 
 __all__ = ["SAMPLERS", "ResampledTransfer", "resample"]
@@ -68,10 +69,15 @@ STANDARDIZE = ("per_domain", "source")
 def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     """Rebalance ``(X, y)`` with ``sampler`` (one of :data:`SAMPLERS`); returns ``(X, y)``.
 
-    SMOTE's ``k_neighbors`` is lowered to (smallest class size - 1) when that class is
-    smaller; a class of a single sample is then over-sampled at random.
+    ``X`` ``(n, d)``; ``y`` ``(n,)`` non-negative integer class labels, as a
+    :class:`~dtc.data.Domain`'s (``ValueError`` naming ``y`` otherwise; returned as
+    int64). SMOTE's ``k_neighbors`` is lowered to (smallest class size - 1) when that
+    class is smaller; a class of a single sample is then over-sampled at random.
     """
     sampler = check_choice(sampler, SAMPLERS, method="resample", name="sampler")
+    # Checked here, not by np.bincount below (negative labels) or a numpy cast (floats),
+    # whose errors name neither the function nor the argument.
+    y = _check_labels(y, None, name="resample: y")
     if sampler == "none":
         return X, y
     if sampler == "random_over":

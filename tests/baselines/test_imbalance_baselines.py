@@ -139,6 +139,34 @@ def test_bad_input(pair):
         resample(pair.source.X, pair.source.y, "tomek")
 
 
+@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        # np.bincount's "'list' argument must have no negative elements"
+        (np.repeat([-1, 0, 1], [10, 4, 4]), "resample: y: expected non-negative class labels"),
+        # a numpy cast TypeError
+        (np.repeat([0.5, 1.0, 2.0], [10, 4, 4]), "resample: y: expected integer class labels"),
+        (np.zeros((18, 2), dtype=int), r"resample: y: expected a 1-d label vector"),
+    ],
+)
+def test_resample_names_bad_labels(sampler, y, match):
+    X = np.random.default_rng(0).normal(size=(18, 2))
+    with pytest.raises(ValueError, match=match):
+        resample(X, y, sampler)
+
+
+def test_resample_takes_integer_valued_float_labels():
+    # As a Domain does: 0.0, 1.0 are the classes 0, 1 (returned as int64).
+    X = np.random.default_rng(0).normal(size=(14, 2))
+    y = np.repeat([0, 1], [10, 4])
+    Xr, yr = resample(X, y.astype(float), "smote", k_neighbors=3, seed=0)
+    Xi, yi = resample(X, y, "smote", k_neighbors=3, seed=0)
+    np.testing.assert_array_equal(Xr, Xi)
+    assert yr.dtype == np.int64 and np.array_equal(yr, yi)
+    assert np.bincount(yr).tolist() == [10, 10]
+
+
 def test_registered_and_clonable():
     assert methods.get_class("resampled_transfer") is ResampledTransfer
     est = methods.get("resampled_transfer", sampler="random_under")
