@@ -36,24 +36,28 @@ __all__ = [
 ]
 
 
+def _check_vector(y, name: str) -> np.ndarray:
+    """``y`` as a non-empty int64 vector ``(n,)`` of integer labels (negative allowed;
+    integer-valued floats accepted); ``ValueError`` naming ``name`` otherwise."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d label vector of shape (n,), got shape {y.shape}")
+    if y.size == 0:
+        raise ValueError(f"{name}: expected at least one label, got an empty vector")
+    if y.dtype.kind not in "iub" and not (
+        y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y))
+    ):
+        raise ValueError(f"{name}: expected integer labels, got dtype {y.dtype}")
+    return y.astype(np.int64)
+
+
 def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    yt, yp = np.asarray(y_true), np.asarray(y_pred)
-    for name, y in (("y_true", yt), ("y_pred", yp)):
-        if y.ndim != 1:
-            raise ValueError(
-                f"{name}: expected a 1-d label vector of shape (n,), got shape {y.shape}"
-            )
-        if y.size == 0:
-            raise ValueError(f"{name}: expected at least one label, got an empty vector")
-        if y.dtype.kind not in "iub" and not (
-            y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y))
-        ):
-            raise ValueError(f"{name}: expected integer labels, got dtype {y.dtype}")
+    yt, yp = _check_vector(y_true, "y_true"), _check_vector(y_pred, "y_pred")
     if yt.shape != yp.shape:
         raise ValueError(
             f"y_true has {yt.shape[0]} labels and y_pred has {yp.shape[0]}; expected the same length"
         )
-    return yt.astype(np.int64), yp.astype(np.int64)
+    return yt, yp
 
 
 def contingency(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,10 +127,13 @@ def cluster_acc(y_true, y_pred) -> float:
 
 def acc_unmatched(y_true, y_pred, cluster_classes=None) -> float:
     """Accuracy without matching: cluster ``c`` predicts class ``cluster_classes[c]``
-    (identity when ``None``). Meaningful only when clusters are named by source classes."""
+    (identity when ``None``). Meaningful only when clusters are named by source classes.
+
+    ``cluster_classes`` ``(n_clusters,)`` holds integer class labels; anything else (a
+    non-integer value, a 2-d array) is a ``ValueError`` naming it, not a truncation."""
     yt, yp = _check(y_true, y_pred)
     if cluster_classes is not None:
-        names = np.asarray(cluster_classes, dtype=np.int64)
+        names = _check_vector(cluster_classes, "cluster_classes")
         bad = np.unique(yp[(yp < 0) | (yp >= names.size)])
         if bad.size:
             raise ValueError(

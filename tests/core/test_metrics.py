@@ -196,6 +196,29 @@ def test_acc_unmatched_uses_cluster_names():
 
 
 @pytest.mark.parametrize(
+    ("cluster_classes", "match"),
+    [
+        # cast to int64 before: silently [0, 1], which scored 1.0 here
+        ([0.5, 1.2], r"cluster_classes: expected integer labels, got dtype float64"),
+        ([[0, 1], [1, 0]], r"cluster_classes: expected a 1-d label vector .* shape \(2, 2\)"),
+        ([], "cluster_classes: expected at least one label"),
+        (["a", "b"], "cluster_classes: expected integer labels"),
+    ],
+)
+def test_acc_unmatched_names_bad_cluster_classes(cluster_classes, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.acc_unmatched([0, 1, 1], [0, 1, 1], cluster_classes)
+    with pytest.raises(ValueError, match=match):
+        metrics.evaluate([0, 1, 1], [0, 1, 1], cluster_classes=cluster_classes)
+
+
+def test_acc_unmatched_takes_integer_valued_floats_and_negative_classes():
+    # clusters 1, 0, 1 -> classes -1, 0, -1: two of three right
+    assert metrics.acc_unmatched([-1, 0, 0], [1, 0, 1], [0.0, -1.0]) == pytest.approx(2 / 3)
+    assert metrics.acc_unmatched([-1, 0, 0], [0, 1, 1], np.array([-1, 0])) == 1.0
+
+
+@pytest.mark.parametrize(
     ("y", "p", "match"),
     [
         (np.array([0, 1]), np.array([0, 1, 1]), "same length"),
