@@ -16,7 +16,8 @@ at strength ``s`` it applies, in this order:
 4. **additive Gaussian noise** with standard deviation ``s * MAX_NOISE_STD``
    (0.15 at ``s = 1``), then clipping to ``[0, 1]``.
 
-``s = 0`` is the identity (the images are only clipped to ``[0, 1]``). All
+``s = 0`` is the identity. Input outside ``[0, 1]`` (beyond float rounding) is
+refused rather than clipped: a z-scored domain would otherwise come out destroyed. All
 randomness (the noise) comes from the ``seed`` argument, so a result is
 reproducible bit for bit.
 """
@@ -52,6 +53,27 @@ def _check_images(images, func: str) -> np.ndarray:
     if arr.ndim != 3:
         raise ValueError(f"{func}: images must have shape (n, H, W), got shape {arr.shape}")
     return arr
+
+
+# Pixels may stray this far outside [0, 1] by float rounding (a float32 domain, a
+# division by 255) and still count as in range; anything further is refused.
+_RANGE_TOLERANCE = 1e-6
+
+
+def _check_unit_range(arr: np.ndarray, func: str, name: str) -> None:
+    """``ValueError`` naming ``func`` and ``name`` when ``arr`` has a value outside
+    ``[0, 1]`` (beyond ``_RANGE_TOLERANCE``) or a NaN: the shift's contrast change and
+    final clipping assume pixels in ``[0, 1]``, and clipping a z-scored domain there
+    would silently destroy it."""
+    if arr.size == 0:
+        return
+    lo, hi = float(arr.min()), float(arr.max())
+    # written so that NaN (every comparison False) is refused too
+    if not (lo >= -_RANGE_TOLERANCE and hi <= 1.0 + _RANGE_TOLERANCE):
+        raise ValueError(
+            f"{func}: {name} must hold pixel values in [0, 1], found range [{lo:.4g}, {hi:.4g}] "
+            "(a standardised or 0-255 domain? shift the raw [0, 1] pixels instead)"
+        )
 
 
 def _check_strength(strength, func: str, name: str = "strength") -> float:
@@ -108,7 +130,8 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
     Parameters
     ----------
     images : array of shape (n, H, W)
-        Pixel values in ``[0, 1]``.
+        Pixel values in ``[0, 1]`` (up to 1e-6 of float rounding; ``ValueError``
+        otherwise).
     strength : float in [0, 1]
     seed : int
         Seed of the noise.
@@ -118,6 +141,7 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
     array of shape (n, H, W), values in ``[0, 1]``.
     """
     images = _check_images(images, "apply_shift")
+    _check_unit_range(images, "apply_shift", "images")
     s = _check_strength(strength, "apply_shift")
     rng = np.random.default_rng(seed)
     out = rotate(images, s * MAX_ROTATION)
@@ -128,8 +152,9 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
 
 
 def shift_domain(domain: Domain, strength: float, *, seed: int = 0) -> Domain:
-    """A copy of an image ``domain`` (``image_shape`` ``(H, W)``, pixels in ``[0, 1]``)
-    with :func:`apply_shift` applied; labels and name kept, ``meta["shift"]`` recorded."""
+    """A copy of an image ``domain`` (``image_shape`` ``(H, W)``, pixels in ``[0, 1]``:
+    ``ValueError`` otherwise) with :func:`apply_shift` applied; labels and name kept,
+    ``meta["shift"]`` recorded."""
     if not isinstance(domain, Domain):
         raise ValueError(f"shift_domain: expected a dtc.data.Domain, got {type(domain)!r}")
     if domain.image_shape is None or len(domain.image_shape) != 2:
@@ -137,6 +162,7 @@ def shift_domain(domain: Domain, strength: float, *, seed: int = 0) -> Domain:
             f"shift_domain: domain {domain.name!r} needs image_shape (H, W), "
             f"got {domain.image_shape}"
         )
+    _check_unit_range(domain.X, "shift_domain", f"domain {domain.name!r}: X")
     images = domain.X.reshape((-1, *domain.image_shape))
     shifted = apply_shift(images, strength, seed=seed).reshape(domain.n_samples, -1)
     meta = {**domain.meta, "shift": float(strength), "shift_seed": int(seed)}

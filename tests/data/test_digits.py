@@ -111,6 +111,31 @@ def test_apply_shift_zero_is_identity_and_range():
     assert out.shape == img.shape and out.min() >= 0.0 and out.max() <= 1.0
 
 
+def test_shift_refuses_pixels_outside_unit_range_instead_of_clipping():
+    # A z-scored domain was clipped to [0, 1] silently: most of it became 0 or 1.
+    img = np.random.default_rng(0).random((3, 4, 4))
+    zscored = data.standardize(data.Domain(img.reshape(3, -1), name="z", image_shape=(4, 4)))
+    assert zscored.X.min() < 0  # the case is out of range
+    with pytest.raises(
+        ValueError,
+        match=r"shift_domain: domain 'z': X must hold pixel values in \[0, 1\], found range \[-",
+    ):
+        shifts.shift_domain(zscored, 0.5)
+    bad = img.copy()
+    bad[0, 0, 0], bad[1, 1, 1] = -0.5, 2.0
+    with pytest.raises(ValueError, match=r"apply_shift: images .* found range \[-0\.5, 2\]"):
+        shifts.apply_shift(bad, 0.5)
+    bad[0, 0, 0], bad[1, 1, 1] = 0.5, np.nan
+    with pytest.raises(ValueError, match=r"apply_shift: images .* found range"):
+        shifts.apply_shift(bad, 0.0)
+    # Float rounding (1e-7 beyond either end) is still accepted, and clipped as before.
+    near = img.copy()
+    near[0, 0, 0], near[1, 1, 1] = -1e-7, 1 + 1e-7
+    out = shifts.apply_shift(near, 0.0)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    np.testing.assert_allclose(out, np.clip(near, 0, 1))
+
+
 def test_shift_domain_needs_image_shape():
     dom = data.Domain(np.zeros((3, 4)), name="flat")
     with pytest.raises(ValueError, match="needs image_shape"):
