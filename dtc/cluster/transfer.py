@@ -9,7 +9,9 @@ Given source embeddings ``Z_s`` (with labels, or clustered) and target embedding
   centre (``assign="nearest"``). Either way target cluster ``c`` *is* source centre
   ``c``: K-means keeps the index of each centre (centre ``c`` of the result started at
   ``init[c]``; scikit-learn relocates an emptied centre in place), so the
-  correspondence source -> target is the identity;
+  correspondence source -> target is the identity (a warning says when a source centre
+  starts with no target point, whose relocated cluster then carries a source name that
+  the target may not hold);
 * :func:`match_clusters` pairs source and target clusters found independently (the
   unlabelled case) by the Hungarian algorithm on centre distances (Kuhn, 1955), and
   :func:`cluster_and_match` does both K-means runs and the matching.
@@ -17,6 +19,7 @@ Given source embeddings ``Z_s`` (with labels, or clustered) and target embedding
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -117,7 +120,17 @@ def transfer_kmeans(
     k = C.shape[0]
     C = check_centers(C, k, Z.shape[1], "source_centers")
     if assign == "kmeans":
+        empty = np.setdiff1d(np.arange(k), assign_nearest(Z, C)[0])
         labels, centers, _ = kmeans(Z, k, init=C, max_iter=max_iter, seed=seed, backend=backend)
+        if empty.size:
+            # K-means relocates a centre that no point is nearest to onto other points; the
+            # cluster it makes keeps the source name of a class the target may not hold.
+            warnings.warn(
+                f"transfer_kmeans: source centres {empty.tolist()} are nearest to no target "
+                "point (the target may lack those classes); K-means moves them onto other "
+                "points, whose clusters then carry those source names",
+                stacklevel=2,
+            )
     elif assign == "nearest":
         labels, centers = assign_nearest(Z, C)[0], C
     else:

@@ -1,5 +1,6 @@
 """Model transfer on shifted blobs, Hungarian matching by brute force, choosing k."""
 
+import warnings
 from itertools import permutations
 
 import numpy as np
@@ -48,6 +49,20 @@ def test_transfer_from_class_means_names_clusters_by_class(shifted):
     # The centres moved from the source means to the shifted target means.
     target_means = np.stack([Xt[yt == c].mean(0) for c in range(4)])
     np.testing.assert_allclose(res.centers, target_means, atol=1e-3)
+
+
+def test_a_source_centre_no_target_point_is_near_is_warned_about():
+    """The reviewer's case: the target holds two of three source classes; K-means moves the
+    third centre onto class 1's points, which then carry source name 2."""
+    rng = np.random.default_rng(0)
+    Zt = np.vstack([rng.normal(0, 1, (50, 2)), rng.normal(10, 1, (50, 2))])
+    centres = np.array([[0.0, 0.0], [10.0, 10.0], [100.0, -100.0]])
+    with pytest.warns(UserWarning, match=r"source centres \[2\] are nearest to no target"):
+        result = transfer_kmeans(Zt, centres)
+    assert (result.cluster_classes == [0, 1, 2]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every centre has points: no warning
+        transfer_kmeans(Zt, centres[:2])
 
 
 def test_nearest_class_mean_assignment(shifted):
