@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -53,7 +55,21 @@ def _serial(tasks, data_dir) -> Iterator[tuple[Task, dict | None, str | None]]:
             yield task, None, _error_text(exc)
 
 
-def _init_worker(threads: int) -> None:
+#: How often a worker checks that the sweep that started it is still alive (seconds).
+PARENT_CHECK_S = 1.0
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Exit this worker as soon as its parent is gone: a parent killed with ``kill -9``
+    cannot stop its workers, which would otherwise sit idle for good (re-parented, with
+    hundreds of MB each). The run in progress is lost; it was not stored, and the next
+    invocation runs it again."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+def _init_worker(threads: int, parent: int) -> None:
     # Each worker gets its share of the cores: more threads than cores only thrash.
     # Set before torch is imported in the worker (spawned children start clean).
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -61,6 +77,7 @@ def _init_worker(threads: int) -> None:
     # A Ctrl-C in a terminal reaches the whole process group: the parent alone answers
     # it (by stopping the workers, :func:`_stopping`), without a traceback per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
 
 # A worker that dies (killed, out of memory, a crash in native code) breaks the whole
@@ -82,7 +99,7 @@ def _pool(jobs: int, threads: int):
         max_workers=jobs,
         mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(threads,),
+        initargs=(threads, os.getpid()),
     )
 
 

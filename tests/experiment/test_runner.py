@@ -381,6 +381,49 @@ def test_an_interrupt_stops_the_workers_at_once(wait_s):
     assert all(f.cancelled() or f.done() for f in futures[2:])
 
 
+ORPHAN = """
+import os, sys, time
+from dtc.experiment import backends
+
+with backends._stopping(2, 1) as pool:
+    futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+    time.sleep(5)  # both workers started and busy
+    print(*[p.pid for p in pool._processes.values()], flush=True)
+    time.sleep(120)
+"""
+
+
+def test_workers_of_a_sweep_killed_with_kill_9_exit_by_themselves(tmp_path):
+    """``kill -9`` of the sweep cannot stop its workers; each notices that its parent is
+    gone and exits within seconds, rather than sitting idle for good."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    sweep = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in sweep.stdout.readline().split()]
+    assert len(workers) == 2
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited
+            return stat.read().split(") ")[-1][0] != "Z"
+
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in workers)
+
+
 PLUGIN = """
 import numpy as np
 
