@@ -2,7 +2,10 @@
 
 Rows are report labels (plus the grid point when a label has a grid), columns are
 tasks (benchmark, source -> target, plus the data parameters that vary across the
-file). One table per metric is written as Markdown, CSV (long format: one line per
+file). A data parameter that may change the target's samples or labels (``imbalance_*``,
+the digits' ``shift``, ``seed``, ``source_fraction``: any but ``preprocess``) always
+names the column, even when only one method sets it; ``preprocess`` set for one method
+only names its row (``STC (preprocess=raw)``), as the target is the same. One table per metric is written as Markdown, CSV (long format: one line per
 cell with mean, std, n and best) and LaTeX.
 
 When a benchmark has several pairs, ``by_benchmark_*`` tables also give its family mean
@@ -308,11 +311,22 @@ def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -
     return name + (f" ({', '.join(extra)})" if extra else "")
 
 
+# Data parameters that change only how a method sees the target -- its features are
+# transformed, its samples and labels stay the same -- so one method run with its own
+# value is still scored on the same task. Every other data parameter (imbalance_*, the
+# digits' shift, seed and source_fraction, a benchmark's own options) may change the
+# target's samples or labels: scores under two values are of two tasks, never compared.
+VIEW_DATA_KEYS = frozenset({"preprocess"})
+
+
 def _varying_data_keys(records: list[dict]) -> tuple[list[str], list[str]]:
     """Data parameters that vary across the file, split in two: ``(task_keys,
-    method_keys)``. A key that varies among the runs of one label (an imbalance ratio
-    swept for every method) names columns; one that only differs between labels (a
-    method run on raw features) names rows, so that it does not split the columns."""
+    method_keys)``. A key that may change the target (any but :data:`VIEW_DATA_KEYS`)
+    names columns, even when it only differs between labels (one method run on an
+    imbalanced subset), so that scores on other targets never share a column. A view
+    key names columns when it varies among the runs of one label (swept for a method)
+    and rows when it only differs between labels (a method run on raw features), so
+    that it does not split the columns."""
     missing = object()
     per_label = defaultdict(lambda: defaultdict(set))
     keys = {k for r in records for k in r.get("data_params", {})}
@@ -321,7 +335,11 @@ def _varying_data_keys(records: list[dict]) -> tuple[list[str], list[str]]:
         for k in keys:
             per_label[_label(r)][k].add(_fmt_value(data[k]) if k in data else missing)
     varying = {k for k in keys if len({v for d in per_label.values() for v in d[k]}) > 1}
-    task = {k for k in varying if any(len(d[k]) > 1 for d in per_label.values())}
+    task = {
+        k
+        for k in varying
+        if k not in VIEW_DATA_KEYS or any(len(d[k]) > 1 for d in per_label.values())
+    }
     return sorted(task), sorted(varying - task)
 
 

@@ -164,6 +164,30 @@ def test_a_data_setting_of_one_method_names_its_row_not_new_columns():
     assert acc.cells["c (preprocess=raw)"][acc.columns[0]].mean == pytest.approx(40.0)
 
 
+def test_a_data_setting_that_changes_the_target_names_a_column_even_for_one_method():
+    # The reviewer's case: K-means on the full target (70.9) and GMM on its ratio-20
+    # subset (70.8) shared one column, K-means bold, and one row mean.
+    kmeans = [_record("kmeans", s, 0.709) for s in range(2)]
+    gmm = [_record("gmm", s, 0.708) for s in range(2)]
+    for r in gmm:
+        r["data_params"] = {"shift": 0.5, "imbalance_ratio": 20}
+        r["run_id"] += "-ratio20"
+    acc = build_tables(kmeans + gmm, ["acc"])[0]
+    full, subset = "digits:source→target", "digits:source→target (imbalance_ratio=20)"
+    assert acc.columns == [full, subset]
+    assert acc.rows == ["kmeans", "gmm"]
+    assert set(acc.cells["kmeans"]) == {full} and set(acc.cells["gmm"]) == {subset}
+    assert acc.row_mean("kmeans") is None and acc.row_mean("gmm") is None
+    md = to_markdown(acc)
+    assert "| kmeans | **70.9 ± 0.0** | – |" in md and "| gmm | – | **70.8 ± 0.0** |" in md
+    # a digits option of one method's runs too: another target, another column
+    for r in gmm:
+        r["data_params"] = {"shift": 0.9}
+    acc = build_tables(kmeans + gmm, ["acc"])[0]
+    assert acc.columns == ["digits:source→target (shift=0.5)", "digits:source→target (shift=0.9)"]
+    assert acc.rows == ["kmeans", "gmm"]
+
+
 # -- one configuration per cell, one run per seed -----------------------------------------
 def _run(seed, acc, *, config="cfg", params=None, run_id=None, **extra):
     """A K-means record as the runner writes it; ``random_state`` is the seed, as always."""
