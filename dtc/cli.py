@@ -319,7 +319,8 @@ def report(
         typer.Option(
             "--config",
             help="Tabulate only the runs of this config as it is now (its rows, grid points, "
-            "pairs and seeds); the others in the file are named on stderr.",
+            "pairs and seeds); the others in the file are named on stderr. A cell lacking "
+            "one of its seeds is marked n=k/m.",
             show_default=False,
         ),
     ] = None,
@@ -334,12 +335,14 @@ def report(
     if not path.is_file():
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
     target = out_dir or path.parent / "report"
+    seeds = None  # without a config, a column's seeds are those any row ran on it
     try:
         records = read_records(path)
         if config is not None:
             _import_here()  # a config may name a user's module:Class
             cfg = load_config(config)
             records, others = split_by_tasks(records, expand(cfg))
+            seeds = cfg.raw["seeds"]  # every cell should have them: a missing one is shown
             if others:
                 err.print(
                     escape(
@@ -348,7 +351,7 @@ def report(
                     highlight=False,
                     soft_wrap=True,
                 )
-        written = write_report(records, target, metrics=metric, figures=figures)
+        written = write_report(records, target, metrics=metric, figures=figures, seeds=seeds)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
     md = target / "acc.md"

@@ -247,6 +247,24 @@ def test_report_with_config_leaves_out_runs_it_no_longer_has(tmp_path):
     assert "left out 1 record(s) (labels: km; seeds: 1): not in cli's current runs" in only.stderr
 
 
+def test_report_with_config_marks_the_seeds_it_plans_but_the_file_lacks(tmp_path):
+    # Seeds deleted from the results file were dropped silently: "(n=2)", no note,
+    # though the config plans 3.
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG.replace("seeds: [0]", "seeds: [0, 1, 2]"))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    results = out / "results.jsonl"
+    lines = results.read_text().splitlines()
+    results.write_text("".join(line + "\n" for line in lines if json.loads(line)["seed"] != 1))
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    res = runner.invoke(app, [*rep, "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    (row,) = [line for line in res.stdout.splitlines() if line.startswith("| km |")]
+    assert row.endswith(" (n=2/3) |") and "**" not in row
+    assert "n=k/m: only k of the m seeds planned" in " ".join(res.stdout.split())
+
+
 def test_single_runs_append_after_a_cut_last_line(tmp_path):
     results = tmp_path / "r.jsonl"
     results.write_text('{"method": "kmeans", "se')  # a write cut short by a crash

@@ -8,10 +8,15 @@ names the column, even when only one method sets it; ``preprocess`` set for one 
 only names its row (``STC (preprocess=raw)``), as the target is the same. One table per metric is written as Markdown, CSV (long format: one line per
 cell with mean, std, n and best) and LaTeX.
 
+A cell should hold every seed planned for its column: the config's seeds when given
+(``dtc report --config``), otherwise every seed that any row of the table ran on that
+column (a seed that failed for every row of a column is then not seen as missing). A
+cell with fewer (a failed or missing run) shows ``n=k/m`` (k of the m planned seeds) and
+is never bold; a row mean over such cells is marked ``(incomplete)`` and never bold.
+
 When a benchmark has several pairs, ``by_benchmark_*`` tables also give its family mean
 per row: the mean over its pairs for each seed, then mean +- std over seeds. A seed
-counts only if it has every pair of the column; a cell with seeds left out (a failed
-run) shows ``n=k/m`` (k of its m seeds complete) and is never bold.
+counts only if it has every pair of the column: one lacking a pair is missing there.
 
 When a label was run at several grid points, an extra **oracle** table picks, per
 column, the grid point with the best mean score *by target labels*. It is not a
@@ -73,10 +78,11 @@ ORACLE_CAPTION = (
 
 @dataclass
 class Cell:
-    """Scores (in %) of one row and column, one per seed; ``left_out`` seeds were run but
-    lack a pair of the column (family means only), so they are not in ``values``.
-    ``seeds``, when given, are the seeds of ``values`` in order: distinct, so that
-    ``n`` is the number of seeds and not of records."""
+    """Scores (in %) of one row and column, one per seed; ``left_out`` is the number of
+    seeds planned for the column that are not in ``values`` (no run of this row, or for
+    family means no run of every pair of the column). ``seeds``, when given, are the
+    seeds of ``values`` in order: distinct, so that ``n`` is the number of seeds and not
+    of records."""
 
     values: list[float]
     left_out: int = 0
@@ -138,11 +144,17 @@ class ResultTable:
         return any(not cell.complete for row in self.cells.values() for cell in row.values())
 
     def row_mean(self, row: str) -> float | None:
-        """The mean over columns, only for rows that have every column, complete."""
+        """The mean over columns of the cells' means, only for rows that have every
+        column (two at least); see :meth:`row_complete` for whether it is over
+        complete cells."""
         cells = [self.cells[row].get(c) for c in self.columns]
-        if len(cells) < 2 or any(cell is None or not cell.complete for cell in cells):
+        if len(cells) < 2 or any(cell is None for cell in cells):
             return None
         return float(np.mean([cell.mean for cell in cells]))
+
+    def row_complete(self, row: str) -> bool:
+        """Whether every cell of ``row`` has all its planned seeds."""
+        return all(cell.complete for cell in self.cells[row].values())
 
     @property
     def seeds(self) -> set[int]:
@@ -348,16 +360,24 @@ def _ordered(items) -> list:
 
 
 def build_tables(
-    records: list[dict], metrics=None, *, by_benchmark: bool = False
+    records: list[dict],
+    metrics=None,
+    *,
+    by_benchmark: bool = False,
+    seeds: Sequence[int] | None = None,
 ) -> list[ResultTable]:
     """One :class:`ResultTable` per metric present in ``records`` (or in ``metrics``).
+
+    ``seeds``: the seeds planned for every cell (a config's ``seeds``); default, per
+    column, the seeds that any row of the table ran on it. A cell without some of them
+    counts them in ``Cell.left_out`` (shown ``n=k/m``, never bold).
 
     ``by_benchmark``: one column per benchmark (and varying data parameters) instead of
     per pair; a cell's value for a seed is the mean over the column's pairs (those any
     row has) run with that seed, so its std is over seeds of the pair means (how papers
     report a family mean such as "Office-Caltech10, mean of 12 pairs"). A seed lacking
-    one of the pairs is left out of the cell (counted in ``Cell.left_out``): a mean over
-    fewer pairs is not the family mean.
+    one of the pairs is left out of the cell (missing, as above): a mean over fewer
+    pairs is not the family mean.
 
     Duplicated run_ids (should a file have been concatenated twice) count once.
     """
@@ -382,6 +402,7 @@ def build_tables(
             lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
         )
         pairs = defaultdict(set)  # column -> its pairs
+        planned = defaultdict(lambda: set(seeds or ()))  # column -> the seeds it should have
         rows, columns = [], []
         for r, row in zip(records, row_of):
             if metric not in r["metrics"]:
@@ -390,6 +411,8 @@ def build_tables(
             rows.append(row)
             columns.append(col)
             pairs[col].add((r["source"], r["target"]))
+            if seeds is None:
+                planned[col].add(r["seed"])
             values[row][col][r["seed"]][r["source"], r["target"]].append(
                 100.0 * r["metrics"][metric]
             )
@@ -398,18 +421,16 @@ def build_tables(
             cells[row] = {}
             for col, per_seed in by_col.items():
                 if not by_benchmark:  # one pair, one run per seed (checked above)
-                    seeds = list(per_seed)
-                    scores = [x for s in seeds for v in per_seed[s].values() for x in v]
-                    cells[row][col] = Cell(scores, seeds=tuple(seeds))
-                    continue
-                full = [s for s, p in per_seed.items() if set(p) == pairs[col]]
-                if full:  # no seed with every pair: no family mean, the cell stays empty
-                    means = [
+                    full = list(per_seed)
+                    scores = [x for s in full for v in per_seed[s].values() for x in v]
+                else:
+                    full = [s for s, p in per_seed.items() if set(p) == pairs[col]]
+                    scores = [
                         float(np.mean([np.mean(v) for v in per_seed[s].values()])) for s in full
                     ]
-                    cells[row][col] = Cell(
-                        means, left_out=len(per_seed) - len(full), seeds=tuple(full)
-                    )
+                if full:  # no seed with every pair: no family mean, the cell stays empty
+                    missing = len(planned[col] - set(full))
+                    cells[row][col] = Cell(scores, left_out=missing, seeds=tuple(full))
         tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), cells))
     return tables
 
@@ -465,8 +486,10 @@ def _caption(table: ResultTable) -> str:
     notes = [table.caption] if table.caption else []
     if table.incomplete:
         notes.append(
-            "n=k/m: only k of the m seeds run have every pair of the column (a run failed); "
-            "such cells are not bold."
+            "n=k/m: only k of the m seeds planned for the column (the config's, or else those "
+            "any row ran on it) have a run here (of every pair, for a family mean): a run "
+            "failed or is missing; such cells, and row means over them (marked incomplete), "
+            "are not bold."
         )
     return f"{name} (%), {runs}; best per column in bold." + "".join(f" {n}" for n in notes)
 
@@ -478,7 +501,10 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
     with_mean = any(table.row_mean(r) is not None for r in table.rows)
     if with_mean:
         header.append("mean")
-    best_mean = max((m for r in table.rows if (m := table.row_mean(r)) is not None), default=None)
+    best_mean = max(
+        (m for r in table.rows if (m := table.row_mean(r)) is not None and table.row_complete(r)),
+        default=None,
+    )
     body = []
     for row in table.rows:
         line = [plain(row)]
@@ -491,8 +517,13 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
             line.append(bold(text) if table.is_best(cell, col) else text)
         if with_mean:
             m = table.row_mean(row)
-            text = "–" if m is None else f"{m:.1f}"
-            line.append(bold(text) if m is not None and math.isclose(m, best_mean) else text)
+            if m is None:
+                line.append("–")
+            elif not table.row_complete(row):
+                line.append(f"{m:.1f} (incomplete)")
+            else:
+                text = f"{m:.1f}"
+                line.append(bold(text) if math.isclose(m, best_mean) else text)
         body.append(line)
     return header, body
 
@@ -556,23 +587,28 @@ def to_csv(table: ResultTable, path: Path) -> None:
                     )
 
 
-def write_report(results, out_dir, *, metrics=None, figures: bool = True) -> list[Path]:
+def write_report(
+    results, out_dir, *, metrics=None, figures: bool = True, seeds: Sequence[int] | None = None
+) -> list[Path]:
     """Write ``<metric>.md/.csv/.tex`` (and ``oracle_*`` when grids exist,
     ``by_benchmark_*`` -- means over each benchmark's pairs -- when a benchmark has
     several pairs) and PNG
     figures for the records of ``results`` (a path or a list of records) into
-    ``out_dir``; return the files written."""
+    ``out_dir``; return the files written. ``seeds``: the seeds planned for every cell
+    (see :func:`build_tables`)."""
     records = read_records(results) if isinstance(results, (str, Path)) else list(results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = build_tables(records, metrics)
+    tables = build_tables(records, metrics, seeds=seeds)
     written = []
     has_grid = any(r.get("grid") for r in records)
     sets = [("", tables)] + ([("oracle_", oracle_tables(records, tables))] if has_grid else [])
     if len({(r["benchmark"], r["source"], r["target"]) for r in records}) > len(
         {r["benchmark"] for r in records}
     ):  # some benchmark has several pairs: also its family means
-        sets.append(("by_benchmark_", build_tables(records, metrics, by_benchmark=True)))
+        sets.append(
+            ("by_benchmark_", build_tables(records, metrics, by_benchmark=True, seeds=seeds))
+        )
     for prefix, group in sets:
         for table in group:
             stem = out_dir / f"{prefix}{table.metric}"

@@ -54,8 +54,8 @@ def test_markdown_bolds_the_best_of_each_column_and_shows_seeds():
 
 def test_unequal_seed_counts_are_shown_per_cell():
     md = to_markdown(build_tables(RECORDS[:4])[0])
-    # a single run shows no spread
-    assert "60.0 ± 10.0 (n=3)" in md and "| **80.0 (n=1)** |" in md
+    # a single run shows no spread; b lacks seeds 1 and 2 that a ran on the column
+    assert "| **60.0 ± 10.0 (n=3)** |" in md and "| 80.0 (n=1/3) |" in md
 
 
 def test_latex_escapes_and_bolds():
@@ -127,7 +127,7 @@ def test_family_mean_of_a_seed_needs_every_pair_and_incomplete_cells_are_never_b
     assert (b.values, b.left_out) == (pytest.approx([45.0]), 2)  # seed 0 only
     md = to_markdown(family)
     assert "| A | **50.0 ± 0.0 (n=3)** |" in md and "| B | 45.0 (n=1/3) |" in md
-    assert "n=k/m: only k of the m seeds run have every pair" in md
+    assert "n=k/m: only k of the m seeds planned for the column" in md
     # Ahead on its complete seed, B is still not bold over A's complete cell.
     records = _family_records({"t1": [(s, 0.9) for s in range(3)], "t2": [(0, 0.9)]})
     (family,) = build_tables(records, ["acc"], by_benchmark=True)
@@ -142,6 +142,52 @@ def test_family_mean_of_a_seed_needs_every_pair_and_incomplete_cells_are_never_b
     records = _family_records({"t1": [(s, 0.6) for s in range(3)]})
     (family,) = build_tables(records, ["acc"], by_benchmark=True)
     assert "digits" not in family.cells["B"]
+
+
+def test_a_cell_missing_a_seed_of_its_column_is_marked_and_never_bold(tmp_path):
+    # The reviewer's case: C lacks seed 2 on every pair, B on t2 only. B was marked
+    # n=2/3 in the family table but C showed plain n=2 and was bold, and the per-pair
+    # cells of both were "complete", counted in row means and bold.
+    records = [_record("A", s, 0.5, target=t) for t in ("t1", "t2") for s in range(3)]
+    records += [_record("B", s, 0.6, target="t1") for s in range(3)]
+    records += [_record("B", s, 0.6, target="t2") for s in range(2)]
+    records += [_record("C", s, 0.9, target=t) for t in ("t1", "t2") for s in range(2)]
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    cells = {row: family.cells[row]["digits"] for row in family.rows}
+    assert {row: (c.n, c.left_out) for row, c in cells.items()} == {
+        "A": (3, 0),
+        "B": (2, 1),
+        "C": (2, 1),
+    }
+    md = to_markdown(family)
+    assert "| A | **50.0 ± 0.0 (n=3)** |" in md
+    assert "| B | 60.0 ± 0.0 (n=2/3) |" in md and "| C | 90.0 ± 0.0 (n=2/3) |" in md
+    (acc,) = build_tables(records, ["acc"])
+    t1, t2 = acc.columns
+    assert (acc.cells["B"][t1].complete, acc.cells["B"][t2].left_out) == (True, 1)
+    assert acc.cells["C"][t1].left_out == acc.cells["C"][t2].left_out == 1
+    md = to_markdown(acc)
+    # B is best on t1 (C lacks a seed there); no complete row is ahead on t2: no bold
+    assert "| A | 50.0 ± 0.0 (n=3) | **50.0 ± 0.0 (n=3)** | **50.0** |" in md
+    assert "| B | **60.0 ± 0.0 (n=3)** | 60.0 ± 0.0 (n=2/3) | 60.0 (incomplete) |" in md
+    assert "| C | 90.0 ± 0.0 (n=2/3) | 90.0 ± 0.0 (n=2/3) | 90.0 (incomplete) |" in md
+    write_report(records, tmp_path, figures=False)
+    rows = {(r["method"], r["task"]): r for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    assert (rows["C", t1]["n"], rows["C", t1]["left_out"], rows["C", t1]["best"]) == ("2", "1", "0")
+
+
+def test_the_planned_seeds_given_are_those_every_cell_should_have(tmp_path):
+    # One row, one pair: without a plan nothing is seen missing; with the config's
+    # eight seeds, the six that ran are n=6/8 and not bold.
+    records = [_record("a", s, 0.5) for s in range(6)]
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.cells["a"]["digits:source→target"].complete
+    (acc,) = build_tables(records, ["acc"], seeds=range(8))
+    cell = acc.cells["a"]["digits:source→target"]
+    assert (cell.n, cell.left_out) == (6, 2)
+    assert "| a | 50.0 ± 0.0 (n=6/8) |" in to_markdown(acc)
+    write_report(records, tmp_path, figures=False, seeds=list(range(8)))
+    assert "| a | 50.0 ± 0.0 (n=6/8) |" in (tmp_path / "acc.md").read_text()
 
 
 def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path):
