@@ -327,7 +327,7 @@ def report(
 ):
     """Write Markdown, CSV and LaTeX tables (mean ± std over seeds) and PNG figures."""
     from dtc.experiment.config import expand, load_config
-    from dtc.experiment.report import write_report
+    from dtc.experiment.report import record_problem, write_report
     from dtc.experiment.runner import RESULTS_FILE, describe_records, split_by_tasks
     from dtc.experiment.store import read_records
 
@@ -337,7 +337,7 @@ def report(
     target = out_dir or path.parent / "report"
     seeds = None  # without a config, a column's seeds are those any row ran on it
     try:
-        records = read_records(path)
+        records = read_records(path, check=record_problem)
         if config is not None:
             _import_here()  # a config may name a user's module:Class
             cfg = load_config(config)

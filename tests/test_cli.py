@@ -265,6 +265,27 @@ def test_report_with_config_marks_the_seeds_it_plans_but_the_file_lacks(tmp_path
     assert "n=k/m: only k of the m seeds planned" in " ".join(res.stdout.split())
 
 
+def test_report_of_a_file_that_is_not_a_results_file_names_the_line(tmp_path):
+    # errors.jsonl, a JSON list, a record without metrics: tracebacks before
+    good = {"method": "kmeans", "benchmark": "digits", "source": "source"}
+    good |= {"target": "target", "seed": 0, "metrics": {"acc": 0.5}}
+    no_metrics = {k: v for k, v in good.items() if k != "metrics"}
+    for lines, problem in (
+        (
+            [{"run_id": "ab12", "label": "km", "error": "boom"}],
+            "line 1 is not a run record (missing 'method')",
+        ),
+        ([good, [1, 2]], "line 2 is not a run record (expected a JSON object, got list)"),
+        ([good, no_metrics], "line 2 is not a run record (missing 'metrics')"),
+    ):
+        path = tmp_path / "errors.jsonl"
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        res = runner.invoke(app, ["report", str(path), "--no-figures"])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+        assert f"errors.jsonl: {problem}" in " ".join(res.stderr.split())
+        assert "Traceback" not in res.output
+
+
 def test_single_runs_append_after_a_cut_last_line(tmp_path):
     results = tmp_path / "r.jsonl"
     results.write_text('{"method": "kmeans", "se')  # a write cut short by a crash

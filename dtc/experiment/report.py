@@ -47,7 +47,15 @@ import numpy as np
 from dtc.experiment.single import SEED_PARAMS
 from dtc.experiment.store import read_records
 
-__all__ = ["METRIC_ORDER", "Cell", "ResultTable", "build_tables", "cell_names", "write_report"]
+__all__ = [
+    "METRIC_ORDER",
+    "Cell",
+    "ResultTable",
+    "build_tables",
+    "cell_names",
+    "record_problem",
+    "write_report",
+]
 
 METRIC_ORDER = (
     "acc",
@@ -159,6 +167,52 @@ class ResultTable:
     @property
     def seeds(self) -> set[int]:
         return {cell.n for row in self.cells.values() for cell in row.values()}
+
+
+# -- checking -----------------------------------------------------------------
+# What the report reads of a run record, and the type each must have.
+_RECORD_FIELDS = {
+    "method": str,
+    "benchmark": str,
+    "source": str,
+    "target": str,
+    "seed": int,
+    "metrics": dict,
+}
+_OPTIONAL_FIELDS = {"label": str, "run_id": str, "data_params": dict, "grid": dict}
+_KIND_NAMES = {str: "text", int: "an int", dict: "a mapping"}
+
+
+def _is(value, kind: type) -> bool:
+    # bool is an int to Python, but no seed nor score
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def record_problem(record) -> str | None:
+    """What keeps ``record`` from being a run record the report can read (a short
+    phrase, e.g. ``"missing 'method'"``), or ``None``: a mapping with ``method``,
+    ``benchmark``, ``source``, ``target`` (text), ``seed`` (an int), ``metrics`` (a
+    mapping of numbers) and, when present, ``label``, ``run_id`` (text), ``data_params``,
+    ``grid`` (mappings). Pass it as ``check`` to :func:`~dtc.experiment.store.read_records`."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    missing = [key for key in _RECORD_FIELDS if key not in record]
+    if missing:
+        return f"missing {missing[0]!r}"
+    for key, kind in {**_RECORD_FIELDS, **_OPTIONAL_FIELDS}.items():
+        if key in record and not _is(record[key], kind):
+            return f"{key!r} is {type(record[key]).__name__}, expected {_KIND_NAMES[kind]}"
+    for name, value in record["metrics"].items():
+        if not (_is(value, int) or _is(value, float)):
+            return f"metric {name!r} is {type(value).__name__}, expected a number"
+    return None
+
+
+def _check_records(records: list) -> None:
+    """``ValueError`` naming the first of ``records`` that :func:`record_problem` refuses."""
+    for i, record in enumerate(records, 1):
+        if (problem := record_problem(record)) is not None:
+            raise ValueError(f"record {i} is not a run record ({problem})")
 
 
 # -- grouping -----------------------------------------------------------------
@@ -273,6 +327,7 @@ def cell_names(records: list[dict]) -> list[tuple[str, str]]:
     """``(row, column)`` of each record in the per-pair tables of ``records`` (as
     :func:`build_tables` names them), e.g. for figures whose lines are the tables' rows.
     Pass records with distinct run_ids: the names depend on every record given."""
+    _check_records(records)
     varying = _varying_data_keys(records)[0]
     return [(row, _column_name(r, varying)) for r, (row, _) in zip(records, _rows(records))]
 
@@ -383,6 +438,7 @@ def build_tables(
     """
     if not records:
         raise ValueError("no records to report")
+    _check_records(records)
     records = list({r.get("run_id", id(r)): r for r in records}.values())
     names = cell_names(records)
     _check_one_run_per_seed(records, names)
@@ -596,7 +652,10 @@ def write_report(
     figures for the records of ``results`` (a path or a list of records) into
     ``out_dir``; return the files written. ``seeds``: the seeds planned for every cell
     (see :func:`build_tables`)."""
-    records = read_records(results) if isinstance(results, (str, Path)) else list(results)
+    if isinstance(results, (str, Path)):
+        records = read_records(results, check=record_problem)
+    else:
+        records = list(results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = build_tables(records, metrics, seeds=seeds)

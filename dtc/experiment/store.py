@@ -59,23 +59,35 @@ def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
     os.replace(tmp, path)
 
 
-def read_records(path: str | os.PathLike) -> list[dict]:
-    """All complete records of ``path`` (an absent file has none)."""
+def read_records(path: str | os.PathLike, check=None) -> list[dict]:
+    """All complete records of ``path`` (an absent file has none).
+
+    ``check``, optional: a function of one record returning what is wrong with it (a
+    short phrase) or ``None`` when nothing is. A line that is not JSON, not a JSON
+    object or fails ``check`` raises ``ValueError`` naming the file and the line.
+    """
     path = Path(path)
     if not path.exists():
         return []
     records = []
     with path.open("r", encoding="utf-8") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             if not line.endswith("\n"):
                 break  # a line cut short by a crash: its run is not finished
             line = line.strip()
             if not line:
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: corrupt results line: {line[:80]!r}") from exc
+                raise ValueError(f"{path}: corrupt results line {number}: {line[:80]!r}") from exc
+            if not isinstance(record, dict):
+                problem = f"expected a JSON object, got {type(record).__name__}"
+            else:
+                problem = check(record) if check is not None else None
+            if problem is not None:
+                raise ValueError(f"{path}: line {number} is not a run record ({problem})")
+            records.append(record)
     return records
 
 

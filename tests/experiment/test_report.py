@@ -1,10 +1,18 @@
 """Reports: mean +- std over seeds, best in bold, seeds shown, oracle tables labelled."""
 
 import csv
+import json
 
 import pytest
 
-from dtc.experiment.report import Cell, build_tables, to_latex, to_markdown, write_report
+from dtc.experiment.report import (
+    Cell,
+    build_tables,
+    record_problem,
+    to_latex,
+    to_markdown,
+    write_report,
+)
 
 
 def _record(label, seed, acc, *, grid=None, target="target", shift=0.5, history=None):
@@ -91,6 +99,32 @@ def test_bad_input():
         build_tables([])
     with pytest.raises(ValueError, match="metric 'f1' is in no record"):
         build_tables(RECORDS, ["f1"])
+
+
+def test_records_the_report_cannot_read_are_refused_naming_them(tmp_path):
+    # They raised KeyError 'method' / 'metrics', AttributeError 'list' has no 'get'.
+    good = _record("a", 0, 0.5)
+    no_metrics = {k: v for k, v in good.items() if k != "metrics"}
+    assert record_problem(good) is None
+    assert record_problem({"run_id": "x", "error": "boom"}) == "missing 'method'"
+    assert record_problem([1, 2]) == "expected a JSON object, got list"
+    assert record_problem(no_metrics) == "missing 'metrics'"
+    assert record_problem({**good, "seed": "0"}) == "'seed' is str, expected an int"
+    assert record_problem({**good, "seed": True}) == "'seed' is bool, expected an int"
+    assert (
+        record_problem({**good, "data_params": [1]}) == "'data_params' is list, expected a mapping"
+    )
+    assert record_problem({**good, "metrics": {"acc": "high"}}) == (
+        "metric 'acc' is str, expected a number"
+    )
+    with pytest.raises(ValueError, match=r"record 2 is not a run record \(missing 'metrics'\)"):
+        build_tables([good, no_metrics])
+    with pytest.raises(ValueError, match=r"record 1 is not a run record \(expected a JSON"):
+        write_report([[1, 2]], tmp_path, figures=False)
+    path = tmp_path / "errors.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(no_metrics) + "\n")
+    with pytest.raises(ValueError, match=r"errors\.jsonl: line 2 is not a run record \(missing"):
+        write_report(path, tmp_path, figures=False)
 
 
 def test_by_benchmark_averages_pairs_per_seed_then_takes_mean_and_std():

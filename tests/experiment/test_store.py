@@ -29,8 +29,28 @@ def test_a_file_holding_only_a_cut_line_is_emptied_before_the_append(tmp_path):
 def test_a_corrupt_line_in_the_middle_is_an_error_naming_the_file(tmp_path):
     path = tmp_path / "runs.jsonl"
     path.write_text('{"a": 1}\n{"b": \n{"c": 3}\n')
-    with pytest.raises(ValueError, match=r"runs\.jsonl: corrupt results line"):
+    with pytest.raises(ValueError, match=r"runs\.jsonl: corrupt results line 2: "):
         read_records(path)
+
+
+def test_a_line_that_is_not_a_record_is_an_error_naming_the_file_and_line(tmp_path):
+    # a list was read as a record and crashed the reader later ('list' has no 'get')
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"a": 1}\n\n[1, 2]\n')
+    message = r"runs\.jsonl: line 3 is not a run record \(expected a JSON object, got list\)"
+    with pytest.raises(ValueError, match=message):
+        read_records(path)
+    # check: what is wrong with a record, or None
+    path.write_text('{"a": 1}\n{"b": 2}\n')
+
+    def check(record):
+        return None if "a" in record else "missing 'a'"
+
+    with pytest.raises(
+        ValueError, match=r"runs\.jsonl: line 2 is not a run record \(missing 'a'\)"
+    ):
+        read_records(path, check=check)
+    assert read_records(path) == [{"a": 1}, {"b": 2}]
 
 
 def test_set_aside_moves_flagged_records_and_keeps_the_others_in_order(tmp_path):
