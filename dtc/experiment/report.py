@@ -1,12 +1,16 @@
 """Tables from a results file: mean +- std over seeds, best per column in bold.
 
+Bold is decided on the values as shown (one decimal): cells that read the same are
+all bold.
+
 Rows are report labels (plus the grid point when a label has a grid), columns are
 tasks (benchmark, source -> target, plus the data parameters that vary across the
 file). A data parameter that may change the target's samples or labels (``imbalance_*``,
 the digits' ``shift``, ``seed``, ``source_fraction``: any but ``preprocess``) always
 names the column, even when only one method sets it; ``preprocess`` set for one method
-only names its row (``STC (preprocess=raw)``), as the target is the same. One table per metric is written as Markdown, CSV (long format: one line per
-cell with mean, std, n and best) and LaTeX.
+only names its row (``STC (preprocess=raw)``), as the target is the same. One table per
+metric is written as Markdown, CSV (long format: one line per cell with mean, std, n
+and best) and LaTeX.
 
 A cell should hold every seed planned for its column: the config's seeds when given
 (``dtc report --config``), otherwise every seed that any row of the table ran on that
@@ -36,7 +40,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,17 +138,19 @@ class ResultTable:
     caption: str = ""
 
     def best(self, column: str) -> float | None:
-        """The best mean of ``column`` among its complete cells."""
+        """The best mean of ``column`` among its complete cells, as shown (rounded)."""
         means = [
-            cell.mean
+            _shown(cell.mean)
             for r in self.rows
             if (cell := self.cells[r].get(column)) is not None and cell.complete
         ]
         return max(means) if means else None
 
     def is_best(self, cell: Cell, column: str) -> bool:
+        """Whether ``cell`` is complete and shows the best mean of ``column``: bold is
+        decided on the shown values, so cells that read the same are all bold."""
         best = self.best(column)
-        return cell.complete and best is not None and math.isclose(cell.mean, best)
+        return cell.complete and best is not None and _shown(cell.mean) == best
 
     @property
     def incomplete(self) -> bool:
@@ -522,9 +527,20 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
 
 
 # -- rendering ----------------------------------------------------------------
+def _fmt(value: float) -> str:
+    """A score (in %) as every table shows it."""
+    return f"{value:.1f}"
+
+
+def _shown(value: float) -> float:
+    # Bold is decided on what the reader sees: 80.04 and 80.01 both read "80.0", and
+    # bolding one of them would claim a difference the table does not show.
+    return float(_fmt(value))
+
+
 def _cell_text(cell: Cell, show_n: bool) -> str:
     # One run has no spread to show: "± 0.0" would claim one.
-    text = f"{cell.mean:.1f}" if cell.n == 1 else f"{cell.mean:.1f} ± {cell.std:.1f}"
+    text = _fmt(cell.mean) if cell.n == 1 else f"{_fmt(cell.mean)} ± {_fmt(cell.std)}"
     if not cell.complete:
         return f"{text} (n={cell.n}/{cell.n + cell.left_out})"
     return f"{text} (n={cell.n})" if show_n else text
@@ -558,7 +574,11 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
     if with_mean:
         header.append("mean")
     best_mean = max(
-        (m for r in table.rows if (m := table.row_mean(r)) is not None and table.row_complete(r)),
+        (
+            _shown(m)
+            for r in table.rows
+            if (m := table.row_mean(r)) is not None and table.row_complete(r)
+        ),
         default=None,
     )
     body = []
@@ -576,10 +596,10 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
             if m is None:
                 line.append("–")
             elif not table.row_complete(row):
-                line.append(f"{m:.1f} (incomplete)")
+                line.append(f"{_fmt(m)} (incomplete)")
             else:
-                text = f"{m:.1f}"
-                line.append(bold(text) if math.isclose(m, best_mean) else text)
+                text = _fmt(m)
+                line.append(bold(text) if _shown(m) == best_mean else text)
         body.append(line)
     return header, body
 

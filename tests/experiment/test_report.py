@@ -66,6 +66,30 @@ def test_unequal_seed_counts_are_shown_per_cell():
     assert "| **60.0 ± 10.0 (n=3)** |" in md and "| 80.0 (n=1/3) |" in md
 
 
+def test_bold_is_decided_on_the_shown_values_and_ties_are_all_bold(tmp_path):
+    # 80.04 and 80.01 both read "80.0 ± 0.0"; only the first was bold.
+    records = [_record("a", s, 0.8004, target=t) for t in ("t1", "t2") for s in range(2)]
+    records += [_record("b", s, 0.8001, target=t) for t in ("t1", "t2") for s in range(2)]
+    records += [_record("c", s, 0.7996, target=t) for t in ("t1", "t2") for s in range(2)]
+    records += [_record("d", s, 0.7994, target=t) for t in ("t1", "t2") for s in range(2)]
+    (acc,) = build_tables(records, ["acc"])
+    md = to_markdown(acc)
+    for row in ("a", "b", "c"):  # 80.04, 80.01, 79.96: all read 80.0
+        assert f"| {row} | **80.0 ± 0.0** | **80.0 ± 0.0** | **80.0** |" in md
+    assert "| d | 79.9 ± 0.0 | 79.9 ± 0.0 | 79.9 |" in md
+    assert [
+        acc.is_best(acc.cells[r]["digits:source→t1"], "digits:source→t1") for r in acc.rows
+    ] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    write_report(records, tmp_path, figures=False)
+    best = {(r["method"], r["best"]) for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    assert best == {("a", "1"), ("b", "1"), ("c", "1"), ("d", "0")}
+
+
 def test_latex_escapes_and_bolds():
     tex = to_latex(build_tables([_record("my_method", 0, 0.5)])[0])
     assert "my\\_method & \\textbf{50.0}" in tex and "\\toprule" in tex
