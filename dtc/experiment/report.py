@@ -616,12 +616,23 @@ def to_markdown(table: ResultTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-_LATEX_ESCAPES = {c: f"\\{c}" for c in "&%$#_{}"}
+# Applied character by character, in one pass, so that the braces and backslash a
+# replacement adds are never escaped again (escaping "{" after "\" would turn
+# \textbackslash{} into \textbackslash\{\}, which typesets the braces).
+_LATEX_ESCAPES = {
+    **{c: f"\\{c}" for c in "&%$#_{}"},
+    "\\": "\\textbackslash{}",
+    "^": "\\textasciicircum{}",
+    "~": "\\textasciitilde{}",
+    "±": "$\\pm$",
+    "→": "$\\to$",
+    "–": "--",
+}
 
 
 def _latex_escape(text: str) -> str:
-    text = "".join(_LATEX_ESCAPES.get(c, c) for c in text)
-    return text.replace("±", "$\\pm$").replace("→", "$\\to$").replace("–", "--")
+    """``text`` as LaTeX that typesets it: its special characters escaped."""
+    return "".join(_LATEX_ESCAPES.get(c, c) for c in text)
 
 
 def to_latex(table: ResultTable) -> str:

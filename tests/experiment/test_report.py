@@ -95,6 +95,16 @@ def test_latex_escapes_and_bolds():
     assert "my\\_method & \\textbf{50.0}" in tex and "\\toprule" in tex
 
 
+def test_latex_escapes_backslash_caret_and_tilde_once():
+    # "DTC^2 ~ \alpha" was written as is: LaTeX would not compile it.
+    tex = to_latex(build_tables([_record("DTC^2 ~ \\alpha {x}_1", 0, 0.5)])[0])
+    row = (
+        "DTC\\textasciicircum{}2 \\textasciitilde{} \\textbackslash{}alpha \\{x\\}\\_1 "
+        "& \\textbf{50.0} \\\\"
+    )
+    assert row in tex.splitlines()
+
+
 def test_write_report_files_and_oracle(tmp_path):
     records = [
         _record("g", 0, 0.3, grid={"lam": 0.1}, history=[{"loss": 1.0}, {"loss": 0.5}]),
