@@ -355,7 +355,7 @@ def report(
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
     md = target / "acc.md"
-    if md.exists():
+    if md in written:  # not an acc.md left by someone else
         out.print(md.read_text(encoding="utf-8"), markup=False, highlight=False)
     err.print(escape(f"{len(written)} files written to {target}"), highlight=False, soft_wrap=True)
 

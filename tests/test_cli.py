@@ -286,6 +286,22 @@ def test_report_of_a_file_that_is_not_a_results_file_names_the_line(tmp_path):
         assert "Traceback" not in res.output
 
 
+def test_report_into_the_same_folder_leaves_only_the_new_report(tmp_path):
+    # The second report printed the first one's acc.md and left nmi.* beside its own.
+    record = {"method": "kmeans", "benchmark": "digits", "source": "source"}
+    record |= {"target": "target", "seed": 0, "metrics": {"acc": 0.5, "nmi": 0.25}}
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps(record) + "\n")
+    rep = ["report", str(results), "--no-figures", "--out", str(tmp_path / "rr")]
+    assert runner.invoke(app, rep).exit_code == 0
+    assert (tmp_path / "rr" / "acc.md").exists() and (tmp_path / "rr" / "nmi.md").exists()
+    res = runner.invoke(app, [*rep, "--metric", "nmi"])
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in (tmp_path / "rr").iterdir()}
+    assert names == {"nmi.md", "nmi.csv", "nmi.tex", "report_files.jsonl"}
+    assert "ACC" not in res.stdout and "3 files written" in res.stderr
+
+
 def test_single_runs_append_after_a_cut_last_line(tmp_path):
     results = tmp_path / "r.jsonl"
     results.write_text('{"method": "kmeans", "se')  # a write cut short by a crash

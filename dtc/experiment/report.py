@@ -22,6 +22,10 @@ When a benchmark has several pairs, ``by_benchmark_*`` tables also give its fami
 per row: the mean over its pairs for each seed, then mean +- std over seeds. A seed
 counts only if it has every pair of the column: one lacking a pair is missing there.
 
+A report folder holds only the current report: :func:`write_report` lists the files it
+writes in ``report_files.jsonl`` and removes those the previous report listed that it
+did not write again; files no report listed are left alone.
+
 When a label was run at several grid points, an extra **oracle** table picks, per
 column, the grid point with the best mean score *by target labels*. It is not a
 result a method could reach without labels and is written to files named
@@ -48,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.experiment.single import SEED_PARAMS
-from dtc.experiment.store import read_records
+from dtc.experiment.store import read_records, write_records
 
 __all__ = [
     "METRIC_ORDER",
@@ -682,7 +686,12 @@ def write_report(
     several pairs) and PNG
     figures for the records of ``results`` (a path or a list of records) into
     ``out_dir``; return the files written. ``seeds``: the seeds planned for every cell
-    (see :func:`build_tables`)."""
+    (see :func:`build_tables`).
+
+    ``out_dir`` then holds only this report: the files it writes are listed in
+    ``report_files.jsonl`` there, and those that the previous report listed but this
+    one did not write (a metric, an oracle table, a figure it no longer has) are
+    removed. Files the report did not write itself are never removed."""
     if isinstance(results, (str, Path)):
         records = read_records(results, check=record_problem)
     else:
@@ -699,15 +708,54 @@ def write_report(
         sets.append(
             ("by_benchmark_", build_tables(records, metrics, by_benchmark=True, seeds=seeds))
         )
-    for prefix, group in sets:
-        for table in group:
-            stem = out_dir / f"{prefix}{table.metric}"
-            stem.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
-            stem.with_suffix(".tex").write_text(to_latex(table), encoding="utf-8")
-            to_csv(table, stem.with_suffix(".csv"))
-            written += [stem.with_suffix(s) for s in (".md", ".tex", ".csv")]
-    if figures:
-        from dtc.experiment import plots
+    previous = _listed_files(out_dir)
+    try:
+        for prefix, group in sets:
+            for table in group:
+                stem = out_dir / f"{prefix}{table.metric}"
+                stem.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
+                stem.with_suffix(".tex").write_text(to_latex(table), encoding="utf-8")
+                to_csv(table, stem.with_suffix(".csv"))
+                written += [stem.with_suffix(s) for s in (".md", ".tex", ".csv")]
+        if figures:
+            from dtc.experiment import plots
 
-        written += plots.report_figures(records, tables, out_dir)
+            written += plots.report_figures(records, tables, out_dir)
+    except BaseException:
+        # A report cut short removes nothing, but lists what it wrote so that the
+        # next one may remove it.
+        _list_files(out_dir, previous | {p.name for p in written})
+        raise
+    names = {p.name for p in written}
+    for name in sorted(previous - names):
+        (out_dir / name).unlink(missing_ok=True)
+    _list_files(out_dir, names)
     return written
+
+
+# The list of the files the last report wrote into its folder: what the next one may
+# remove. A file is never removed unless a report listed it.
+REPORT_FILES = "report_files.jsonl"
+
+
+def _listed_files(out_dir: Path) -> set[str]:
+    """The files of ``out_dir`` that the previous report listed as its own (none when
+    no report listed any, or the list is unreadable: then nothing is known to be ours)."""
+    try:
+        listed = read_records(out_dir / REPORT_FILES)
+    except (ValueError, OSError):
+        return set()
+    names = {r.get("file") for r in listed}
+    # a bare file name of this folder, never a path that leads out of it
+    return {
+        n
+        for n in names
+        if isinstance(n, str)
+        and n not in ("", ".", "..", REPORT_FILES)
+        and Path(n).name == n
+        and (out_dir / n).is_file()
+    }
+
+
+def _list_files(out_dir: Path, names: set[str]) -> None:
+    write_records(out_dir / REPORT_FILES, [{"file": n} for n in sorted(names)])

@@ -267,6 +267,59 @@ def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path)
     }
 
 
+def test_a_report_removes_the_files_of_the_previous_one_it_does_not_write_again(tmp_path):
+    # Old tables (nmi.*, oracle_*, by_benchmark_*, PNGs) stayed beside the new ones.
+    records = [
+        _record("g", s, 0.5, grid={"lam": lam}, target=t, history=[{"loss": 1.0}])
+        for lam in (0.1, 1.0)
+        for t in ("t1", "t2")
+        for s in (0, 1)
+    ]
+    (tmp_path / "notes.md").write_text("mine")  # never listed by a report: kept
+    first = {p.name for p in write_report(records, tmp_path)}
+    assert {
+        "nmi.md",
+        "oracle_acc.tex",
+        "by_benchmark_nmi.csv",
+        "acc.png",
+        "curve_loss.png",
+    } <= first
+    assert (tmp_path / "report_files.jsonl").exists()
+    second = {p.name for p in write_report(RECORDS, tmp_path, metrics=["acc"], figures=False)}
+    assert second == {"acc.md", "acc.tex", "acc.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == second | {"notes.md", "report_files.jsonl"}
+    assert "| a | 60.0 ± 10.0 | **90.0 ± 0.0** | **75.0** |" in (tmp_path / "acc.md").read_text()
+    # a list naming a file outside the folder, or one no report wrote, removes nothing
+    (tmp_path / "report_files.jsonl").write_text(
+        '{"file": "../outside.md"}\n{"file": "notes.md/.."}\n{"file": "acc.md"}\n'
+    )
+    (tmp_path.parent / "outside.md").write_text("not the report's")
+    write_report(RECORDS, tmp_path, metrics=["nmi"], figures=False)
+    assert (tmp_path.parent / "outside.md").exists() and (tmp_path / "notes.md").exists()
+    assert not (tmp_path / "acc.md").exists() and (tmp_path / "acc.tex").exists()
+    # an unreadable list: nothing is known to be the report's, nothing is removed
+    (tmp_path / "report_files.jsonl").write_text("not json\n")
+    write_report(RECORDS, tmp_path, metrics=["acc"], figures=False)
+    assert (tmp_path / "nmi.md").exists()
+
+
+def test_a_report_cut_short_removes_nothing_and_lists_what_it_wrote(tmp_path, monkeypatch):
+    from dtc.experiment import plots
+
+    write_report(RECORDS, tmp_path, metrics=["nmi"], figures=False)
+
+    def fail(*args):
+        raise RuntimeError("no figures today")
+
+    monkeypatch.setattr(plots, "report_figures", fail)
+    with pytest.raises(RuntimeError, match="no figures today"):
+        write_report(RECORDS, tmp_path, metrics=["acc"])
+    assert (tmp_path / "nmi.md").exists()  # the previous report's, kept
+    monkeypatch.undo()
+    write_report(RECORDS, tmp_path, metrics=["nmi"], figures=False)
+    assert not (tmp_path / "acc.md").exists()  # the cut report's, removed by the next
+
+
 def test_a_data_setting_of_one_method_names_its_row_not_new_columns():
     raw = [_record("c", s, 0.4) for s in range(3)]
     for r in raw:
