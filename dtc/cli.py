@@ -80,7 +80,7 @@ def _metrics_table(record: dict) -> Table:
 
 
 # Every text that is not ours (messages, labels, paths) is escaped before it is printed:
-# Rich reads "[ray]" in "pip install 'dtc[ray]'" as markup and drops it.
+# Rich reads "[ray]" in "pip install -e '.[ray]'" as markup and drops it.
 def _fail(exc: BaseException) -> typer.Exit:
     err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)

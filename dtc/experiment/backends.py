@@ -210,7 +210,8 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
         import ray
     except ImportError as exc:
         raise RuntimeError(
-            "--backend ray needs the optional extra: pip install 'dtc[ray]' (or pip install ray)"
+            "--backend ray needs the optional extra: pip install -e '.[ray]' in the dtc repository "
+            "(or pip install ray)"
         ) from exc
     started = not ray.is_initialized()
     if started:

@@ -311,7 +311,8 @@ def _mlflow_logger(out_dir: Path, experiment: str):
         import mlflow
     except ImportError as exc:
         raise RuntimeError(
-            "--mlflow needs the optional extra: pip install 'dtc[mlflow]' (or pip install mlflow)"
+            "--mlflow needs the optional extra: pip install -e '.[mlflow]' in the dtc repository "
+            "(or pip install mlflow)"
         ) from exc
     # MLflow 3 refuses the plain-file tracking store unless asked for it; a local file
     # store beside results.jsonl is what this option promises (no database to set up).
