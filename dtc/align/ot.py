@@ -202,10 +202,10 @@ class SlicedWassersteinLoss(AlignmentLoss):
     ``n_projections`` directions per call; ``p`` >= 1; ``root`` (``False``: ``SW_p^p``);
     ``seed`` seeds the directions: with ``resample=True`` (default) each call draws new
     ones, call ``i`` from ``(seed, i)`` (a reproducible sequence that a checkpoint resumes,
-    and no direction is ignored for the whole training), with ``resample=False`` every call uses the same:
-    they are drawn from ``seed`` on the first call with features of dimension ``d`` and
-    kept for every later call with ``d`` (``seed=None``: drawn once from fresh entropy,
-    then kept as well).
+    and no direction is ignored for the whole training); with ``resample=False`` every
+    call uses the same: they are drawn from ``seed`` on the first call with features of
+    dimension ``d`` and kept for every later call with ``d`` (``seed=None``: drawn once
+    from fresh entropy, then kept as well).
     """
 
     def __init__(
