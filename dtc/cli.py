@@ -281,18 +281,29 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
-        err.print(
-            escape(
-                f"{cfg.name}: interrupted; the runs that finished are kept in {target_dir}: "
-                "run the same command again to resume"
-            ),
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(code=130) from None
+        raise _interrupted(cfg.name, target_dir) from None
+    _print_sweep(cfg.name, summary)
+    _report_failures(summary)
+
+
+def _interrupted(name: str, folder) -> typer.Exit:
+    """Say where the finished runs are and how to resume; exit 130 (Ctrl-C)."""
     err.print(
         escape(
-            f"{cfg.name}: {summary.total} runs, {summary.skipped} already done, "
+            f"{name}: interrupted; the runs that finished are kept in {folder}: "
+            "run the same command again to resume"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(code=130)
+
+
+def _print_sweep(name: str, summary) -> None:
+    """One line on stderr: how many runs, done before, stale, finished now, failed."""
+    err.print(
+        escape(
+            f"{name}: {summary.total} runs, {summary.skipped} already done, "
             f"{summary.stale} stale (run again), {summary.finished} finished now, "
             f"{len(summary.errors)} failed -> "
             # every run failed: no results file, the errors are where to look
@@ -301,7 +312,6 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
         highlight=False,
         soft_wrap=True,
     )
-    _report_failures(summary)
 
 
 @app.command()
@@ -385,12 +395,15 @@ def bench_losses(
 ):
     """Rank alignment losses: DTC with each loss on one fixed protocol (ACC, s/epoch)."""
     from dtc.experiment.leaderboard import bench_losses as run_bench
+    from dtc.experiment.leaderboard import default_out_dir, leaderboard_config, mixed_code
 
     _import_here()
     try:
+        config = leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
+        folder = out_dir or default_out_dir(config)
         rows, summary = run_bench(
             losses.split(","),
-            out_dir=out_dir,
+            out_dir=folder,
             quick=quick,
             protocol=protocol,
             jobs=jobs,
@@ -398,6 +411,21 @@ def bench_losses(
         )
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        raise _interrupted(config.name, folder) from None
+    _print_sweep(config.name, summary)
+    codes = mixed_code(rows)
+    if codes:
+        err.print(
+            escape(
+                f"warning: these runs were made by {len(codes)} versions of dtc's code "
+                f"({', '.join(codes)}; records' versions.dtc_source): built-in losses are not "
+                "run again when dtc changes, so the ranking may compare old runs with new "
+                "ones; run into a new --out to compare them on one code"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     if json_out:
         for row in rows:
             sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
@@ -407,17 +435,20 @@ def bench_losses(
                 f"alignment losses ({'quick' if quick else 'protocol'}; {summary.results_path})"
             ),
             caption="ACC: per seed the mean over the protocol's pairs, then mean ± sample std "
-            "over seeds. A loss with a failed run is incomplete, not ranked.",
+            "over seeds. Equal ACC (as shown) shares a rank; ≈: within the seed noise of the "
+            "loss ranked above (see README). s / epoch: the whole fit over all its epochs, "
+            "warm-up of the first run included; time losses with scripts/bench_losses.py. "
+            "A loss with a failed run is incomplete, not ranked.",
         )
         for col in ("rank", "loss", "ACC (%)", "NMI (%)", "s / epoch", "runs"):
             table.add_column(col, justify="left" if col == "loss" else "right")
-        for i, row in enumerate(rows, 1):
+        for row in rows:
             spe = row["seconds_per_epoch"]
             if not row["complete"]:  # no scores: a mean over the runs that finished misleads
                 table.add_row("–", escape(row["loss"]), "incomplete", "–", "–", _runs(row))
                 continue
             table.add_row(
-                str(i),
+                f"{row['rank']}{'' if row['separated'] else ' ≈'}",
                 escape(row["loss"]),
                 _mean_std(row),
                 f"{100 * row['nmi']:.1f}",

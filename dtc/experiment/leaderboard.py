@@ -29,7 +29,15 @@ from dtc.experiment.config import ExperimentConfig, Task, expand, load_config
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.store import read_records
 
-__all__ = ["PROTOCOL", "QUICK", "bench_losses", "leaderboard_config", "rank"]
+__all__ = [
+    "PROTOCOL",
+    "QUICK",
+    "bench_losses",
+    "default_out_dir",
+    "leaderboard_config",
+    "mixed_code",
+    "rank",
+]
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "experiments" / "bench_losses.yaml"
 QUICK = {"benchmarks": [{"benchmark": "digits", "data": {"shift": 0.5}}], "seeds": [0]}
@@ -99,9 +107,12 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
 
     A row has ``loss``, ``complete``, ``n_runs`` (records found) and ``n_tasks`` (runs
     of the protocol); a complete row also ``acc`` and ``nmi`` (the mean over seeds of the
-    per-seed protocol means), ``acc_std`` (their sample std over seeds, 0 for one seed),
-    ``n_seeds`` and ``seconds_per_epoch`` (the mean over its runs, ``None`` without epochs); an
-    incomplete row has ``None`` there. Scores are fractions.
+    per-seed protocol means), ``acc_std`` (their sample std over seeds, ``None`` for one
+    seed), ``n_seeds``, ``seconds_per_epoch`` (the mean over its runs, ``None`` without
+    epochs), ``rank`` (shared by losses whose ACC reads the same to one decimal in
+    percent) and ``separated`` (whether its ACC is below the row above's by more than the
+    seed noise: the mean per-seed difference above twice its standard error; ``False``
+    with one seed); an incomplete row has ``None`` there. Scores are fractions.
     """
     by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
     protocol: dict[str, list[Task]] = defaultdict(list)
@@ -121,19 +132,61 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
             scores = dict.fromkeys(("acc", "acc_std", "n_seeds", "nmi", "seconds_per_epoch"))
             incomplete.append({**row, **scores})
             continue
+        # Built-in losses are known by their names and parameters only: a folder can hold
+        # their runs from older code of dtc. Which code made each row's runs is kept, so a
+        # leaderboard mixing them can say so (:func:`mixed_code`).
+        row["dtc_source"] = sorted(
+            {r.get("versions", {}).get("dtc_source", "unknown") for r in mine}
+        )
         acc, nmi = _per_seed_means(mine, "acc"), _per_seed_means(mine, "nmi")
         spe = [r["seconds_per_epoch"] for r in mine if r.get("seconds_per_epoch") is not None]
         ranked.append(
             {
                 **row,
                 "acc": float(np.mean(acc)),
-                "acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0,
+                "acc_std": float(np.std(acc, ddof=1)) if len(acc) > 1 else None,
                 "n_seeds": len(acc),
                 "nmi": float(np.mean(nmi)),
                 "seconds_per_epoch": float(np.mean(spe)) if spe else None,
+                "_per_seed": dict(zip(_seeds(mine), acc)),
             }
         )
-    return sorted(ranked, key=lambda row: -row["acc"]) + incomplete
+    # Best first; a tie of the shown value keeps the protocol's order, so a rank is shared
+    # rather than won by whoever was listed first.
+    ranked.sort(key=lambda row: -round(100 * row["acc"], 1))
+    for i, row in enumerate(ranked):
+        above = ranked[i - 1] if i else None
+        tied = above is not None and round(100 * above["acc"], 1) == round(100 * row["acc"], 1)
+        row["rank"] = above["rank"] if tied else i + 1
+        row["separated"] = above is None or (not tied and _separated(above, row))
+    for row in ranked:
+        del row["_per_seed"]
+    return ranked + [{**row, "rank": None, "separated": None} for row in incomplete]
+
+
+def mixed_code(rows: list[dict]) -> list[str]:
+    """The ``dtc_source`` values (:func:`dtc.experiment.single.dtc_source_hash`) of the
+    runs behind ``rows`` (:func:`rank`) when there are several, else ``[]``: the runs were
+    made by different code of dtc, and built-in losses are not re-run when it changes."""
+    codes = sorted({c for row in rows for c in row.get("dtc_source", [])})
+    return codes if len(codes) > 1 else []
+
+
+def _seeds(records: list[dict]) -> list:
+    """The seeds of ``records`` in the order :func:`_per_seed_means` gives their means."""
+    return list(dict.fromkeys(r["seed"] for r in records))
+
+
+def _separated(better: dict, worse: dict) -> bool:
+    """Whether ``better``'s lead over ``worse`` exceeds the seed noise: the per-seed
+    differences (both run on the same seeds and pairs, so paired) have a mean above twice
+    their standard error. With one seed there is no noise estimate: never separated."""
+    seeds = sorted(set(better["_per_seed"]) & set(worse["_per_seed"]))
+    if len(seeds) < 2:
+        return False
+    d = np.array([better["_per_seed"][s] - worse["_per_seed"][s] for s in seeds])
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    return bool(d.mean() > 2 * se)
 
 
 def _per_seed_means(records: list[dict], metric: str) -> list[float]:
@@ -142,6 +195,11 @@ def _per_seed_means(records: list[dict], metric: str) -> list[float]:
     for r in records:
         per_seed[r["seed"]].append(r["metrics"][metric])
     return [float(np.mean(v)) for v in per_seed.values()]
+
+
+def default_out_dir(config: ExperimentConfig) -> Path:
+    """``results/<protocol name>`` (``_quick`` added for ``quick=True``)."""
+    return Path("results") / config.name
 
 
 def bench_losses(
@@ -153,7 +211,7 @@ def bench_losses(
     ``backend``, ``data_dir``, ``progress`` ...).
     """
     config = leaderboard_config(losses, quick=quick, protocol=protocol)
-    out_dir = Path(out_dir or Path("results") / config.name)
+    out_dir = Path(out_dir or default_out_dir(config))
     summary = run_experiment(config, out_dir, **run_options)
     # Only this protocol's runs count, should the folder hold runs of another one.
     return rank(read_records(summary.results_path), expand(config)), summary

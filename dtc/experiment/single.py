@@ -8,12 +8,15 @@ returned; the method receives the pair with them removed.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import inspect
 import numbers
 import platform
 import time
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from dtc import data, methods, metrics
 from dtc._plugins import import_object
@@ -69,11 +72,27 @@ class RunSpec:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=1)
+def dtc_source_hash() -> str:
+    """12 hex digits of the SHA-256 of dtc's own source files (each path and its bytes,
+    in sorted order). dtc's version number does not change with its code between
+    releases; this does, so runs made by different code can be told apart."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def package_versions() -> dict[str, str]:
+    """Python's and the key packages' versions, and ``dtc_source``
+    (:func:`dtc_source_hash`)."""
     out = {"python": platform.python_version()}
     for name in ("dtc", "torch", "numpy", "scipy", "scikit-learn", "POT"):
         with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
+    out["dtc_source"] = dtc_source_hash()
     return out
 
 

@@ -164,6 +164,8 @@ def test_rank_takes_complete_losses_by_per_seed_protocol_means(tmp_path):
     assert mmd["n_seeds"] == 3
     assert mmd["seconds_per_epoch"] == pytest.approx(0.1)
     assert rows[0]["acc_std"] == pytest.approx(0.0)
+    # coral leads mmd on every seed, by 0.30 to 0.33: beyond the seed noise
+    assert [r["rank"] for r in rows] == [1, 2, None] and rows[1]["separated"]
     dann = rows[2]
     assert (dann["n_runs"], dann["n_tasks"], dann["acc"], dann["acc_std"]) == (3, 6, None, None)
     # records of another protocol in the same folder do not count
@@ -210,7 +212,9 @@ def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
         {"loss": "dann", "complete": False, "n_runs": 3, "n_tasks": 6, "acc": None},
     ]
     rows[0].update(acc_std=0.01, n_seeds=3, nmi=0.5, seconds_per_epoch=0.1)
+    rows[0].update(rank=1, separated=True)
     rows[1].update(acc_std=None, n_seeds=None, nmi=None, seconds_per_epoch=None)
+    rows[1].update(rank=None, separated=None)
     summary = SweepSummary(tmp_path, total=12)
     monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: (rows, summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,dann"])
@@ -218,7 +222,61 @@ def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
     lines = res.stdout.splitlines()
     assert any("1 │ coral │ 70.0 ± 1.0" in line and "6/6" in line for line in lines)
     assert any("– │ dann  │ incomplete" in line and "3/6" in line for line in lines)
+    assert "two_pairs" not in res.stderr and "12 runs" in res.stderr  # the sweep's line
     # one seed (``--quick``): no spread to show
-    rows[0].update(n_seeds=1, acc_std=0.0)
+    rows[0].update(n_seeds=1, acc_std=None)
     lines = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,dann"]).stdout.splitlines()
     assert any("coral" in line and "70.0" in line and "±" not in line for line in lines)
+
+
+def test_rank_shares_ties_and_marks_leads_within_the_seed_noise(tmp_path):
+    """Equal ACC (as shown) shares a rank whatever order the losses were listed in; a lead
+    smaller than twice its standard error over seeds is not a separation."""
+    (tmp_path / "protocol.yaml").write_text(TWO_PAIRS)
+    acc = {  # loss -> ACC of seeds 0, 1, 2 (both pairs alike)
+        "coral": [0.80, 0.82, 0.78],
+        "log_coral": [0.80, 0.82, 0.78],  # the same scores: a tie
+        "mmd": [0.79, 0.83, 0.76],  # 0.3 points behind on average, seeds disagree
+        "none": [0.60, 0.62, 0.59],  # far behind on every seed
+    }
+    for order in (["coral", "log_coral", "mmd", "none"], ["log_coral", "none", "mmd", "coral"]):
+        cfg = leaderboard_config(order, protocol=tmp_path / "protocol.yaml")
+        records = [
+            {
+                "run_id": t.run_id,
+                "label": t.label,
+                "seed": t.spec.seed,
+                "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
+            }
+            for t in expand(cfg)
+        ]
+        rows = {r["loss"]: r for r in rank(records, expand(cfg))}
+        assert rows["coral"]["rank"] == rows["log_coral"]["rank"] == 1
+        assert rows["mmd"]["rank"] == 3 and rows["none"]["rank"] == 4
+        assert not rows["mmd"]["separated"] and rows["none"]["separated"]
+        assert rows[order[0] if order[0] != "none" else "coral"]["separated"]  # the first
+
+
+def test_a_leaderboard_says_when_its_runs_come_from_different_code(monkeypatch, tmp_path):
+    """Built-in losses are not re-run when dtc's code changes: rows whose runs carry
+    several ``versions.dtc_source`` values get a warning, a single code none."""
+    from dtc.experiment import leaderboard
+    from dtc.experiment.runner import SweepSummary
+    from dtc.experiment.single import dtc_source_hash, package_versions
+
+    code = dtc_source_hash()
+    assert len(code) == 12 and package_versions()["dtc_source"] == code
+    row = {"loss": "coral", "complete": True, "n_runs": 1, "n_tasks": 1, "acc": 0.7}
+    row.update(acc_std=None, n_seeds=1, nmi=0.5, seconds_per_epoch=0.1, rank=1)
+    row.update(separated=True, dtc_source=[code])
+    old = {**row, "loss": "mmd", "rank": 2, "dtc_source": ["0123456789ab"]}
+    assert leaderboard.mixed_code([row]) == []
+    assert leaderboard.mixed_code([row, old]) == sorted([code, "0123456789ab"])
+    summary = SweepSummary(tmp_path, total=2)
+    monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: ([row, old], summary))
+    res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,mmd"])
+    assert res.exit_code == 0, res.output
+    assert "made by 2 versions of dtc's code" in " ".join(res.stderr.split())
+    monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: ([row], summary))
+    res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral"])
+    assert "versions of dtc's code" not in res.stderr
