@@ -280,3 +280,17 @@ def test_a_leaderboard_says_when_its_runs_come_from_different_code(monkeypatch, 
     monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: ([row], summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral"])
     assert "versions of dtc's code" not in res.stderr
+
+
+def test_an_interrupted_leaderboard_says_how_to_resume(monkeypatch, tmp_path):
+    from dtc.experiment import leaderboard
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(leaderboard, "bench_losses", interrupted)
+    res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral", "--out", str(tmp_path)])
+    assert res.exit_code == 130
+    text = " ".join(res.stderr.split())
+    assert f"bench_losses: interrupted; the runs that finished are kept in {tmp_path}" in text
+    assert "run the same command again to resume" in text
