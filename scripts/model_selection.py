@@ -25,6 +25,11 @@ Axes (each varied alone, the rest at the family's default: CORAL, lambda = 1):
     python scripts/model_selection.py --quick    # digits and office A->W, axes lam and loss
     python scripts/model_selection.py --summary s0.jsonl s1.jsonl   # earlier runs, pooled
     python scripts/model_selection.py --seed 0 --out ms_s0.jsonl    # resumable after an interruption
+
+Each row records the settings that change its result (``settings``: the two criteria and the
+epochs; not ``--threads``, which changes the speed only). ``--out`` resumes a file only under
+the settings (and seed) it was recorded with, and ``--summary`` pools only rows of the same
+settings: rows of different settings are summarised apart, one group each, and it says so.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from negative_transfer import (
     emit,
     positive_pairs,
     resume,
+    settings_text,
 )
 from resolution_gate_choice import read_runs
 
@@ -90,6 +96,22 @@ def summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+def summary_by_settings(rows: list[dict]) -> list[str]:
+    """:func:`summary` of ``rows`` under the settings they record; rows of different
+    settings (another criterion or budget: not comparable) are summarised apart, a group
+    each, never pooled."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(settings_text(r.get("settings")), []).append(r)
+    if len(groups) == 1:
+        ((text, group),) = groups.items()
+        return [f"settings: {text}", *summary(group)]
+    lines = [f"the rows hold {len(groups)} different settings: summarised apart, not pooled"]
+    for text, group in groups.items():
+        lines += [f"{text} ({len(group)} selections):", *(f"  {v}" for v in summary(group))]
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true")
@@ -112,9 +134,18 @@ def main(argv=None) -> int:
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     if args.summary:
-        print("\n".join(summary(read_runs(ap, args.summary))))
+        print("\n".join(summary_by_settings(read_runs(ap, args.summary))))
         return 0
-    done = resume(ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)")
+    # What changes a selection's result besides the seed; --threads changes the speed only.
+    settings = {
+        "criterion": args.criterion,
+        "k_criterion": args.k_criterion,
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+    }
+    done = resume(
+        ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
+    )
     axes = (
         args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
     )
@@ -155,6 +186,7 @@ def main(argv=None) -> int:
                 "pair": name,
                 "axis": axis,
                 "seed": args.seed,
+                "settings": settings,
                 "chosen": result.best,
                 "oracle": oracle,
                 # an ACC tie with the ORACLE is a match: the labels cannot tell them apart
@@ -174,7 +206,7 @@ def main(argv=None) -> int:
             emit(rows, row, args.json, line, args.out)
     if rows:
         out = sys.stderr if args.json else sys.stdout
-        for line in summary(rows):
+        for line in summary_by_settings(rows):
             print(line, file=out)
     return 0
 

@@ -892,11 +892,23 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list
     return rows
 
 
-def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
+def settings_text(settings: dict | None) -> str:
+    """``settings`` (a run's result-changing options, as its rows record them) as
+    ``name=value, ...``; ``None``: rows written before the settings were recorded."""
+    if settings is None:
+        return "settings not recorded"
+    return ", ".join(f"{name}={value}" for name, value in settings.items())
+
+
+def finished_runs(
+    path, seed: int, key: Callable[[dict], object], settings: dict | None = None
+) -> dict:
     """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
     ``key(row)``; empty when there is no such file. A last line cut short by the
     interruption is dropped (and the file rewritten without it); runs of another seed are
-    an error, since the seed is not part of the key."""
+    an error, since the seed is not part of the key. With ``settings`` (the options that
+    change a result, which the rows record as ``row["settings"]``), runs recorded under
+    other settings, or with none recorded, are an error too, naming the differing ones."""
     if path is None or not Path(path).exists():
         return {}
     rows = read_runs_file(path, f"--out {path}", rewrite=True)
@@ -906,14 +918,38 @@ def finished_runs(path, seed: int, key: Callable[[dict], object]) -> dict:
             f"--out {path} holds runs of seed(s) {sorted(seeds, key=str)}, not --seed {seed}: "
             "give one file per seed"
         )
+    if settings is not None:
+        recorded = [r.get("settings") for r in rows]
+        if any(s is None for s in recorded):
+            raise ValueError(
+                f"--out {path} holds runs that record no settings (written before they were "
+                f"recorded), so they may not be of {settings_text(settings)}: give another --out"
+            )
+        differing = []
+        for name, value in settings.items():
+            others = sorted({repr(s.get(name)) for s in recorded} - {repr(value)})
+            if others:
+                differing.append(f"{name} {' or '.join(others)}, not {value!r}")
+        if differing:
+            raise ValueError(
+                f"--out {path} holds runs made under other settings ({'; '.join(differing)}): "
+                "give another --out for these settings"
+            )
     return {key(r): r for r in rows}
 
 
-def resume(ap: argparse.ArgumentParser, args, key: Callable[[dict], object], what: str) -> dict:
-    """:func:`finished_runs` of ``args.out`` at ``args.seed``, said on stderr when there are
-    any (``what``: the runs' noun); a file that cannot be resumed is a usage error."""
+def resume(
+    ap: argparse.ArgumentParser,
+    args,
+    key: Callable[[dict], object],
+    what: str,
+    settings: dict | None = None,
+) -> dict:
+    """:func:`finished_runs` of ``args.out`` at ``args.seed`` (and ``settings``, when
+    given), said on stderr when there are any (``what``: the runs' noun); a file that cannot
+    be resumed is a usage error."""
     try:
-        done = finished_runs(args.out, args.seed, key)
+        done = finished_runs(args.out, args.seed, key, settings)
     except ValueError as exc:
         ap.error(str(exc))
     if done:

@@ -474,28 +474,97 @@ def test_model_selection_candidates_fit_along_every_axis(load_script, digits):
         script.candidates("depth", 10, params)
 
 
-def test_model_selection_out_file_resumes(load_script, digits, tmp_path, monkeypatch):
-    """--out keeps each finished (pair, axis) selection; a rerun fits only the rest."""
+@pytest.fixture
+def faked_model_selection(load_script, digits, monkeypatch):
+    """scripts/model_selection.py on the digits pair alone, with a ``select_model`` that fits
+    nothing (it picks the first candidate) and counts the candidates of each call in
+    ``script.fitted``."""
     from types import SimpleNamespace
 
     from dtc.monitor.selection import ModelSelection
 
     script = load_script("model_selection")
-    fitted = []
+    script.fitted = []
 
     def fake_select_model(candidates, pair, **kwargs):
-        fitted.append(len(candidates))
+        script.fitted.append(len(candidates))
         y = pair.target.y
         ests = {name: SimpleNamespace(labels_=y) for name in candidates}
         return ModelSelection(next(iter(ests)), dict.fromkeys(ests, 0.0), ests)
 
     monkeypatch.setattr(script, "positive_pairs", lambda *a: {"digits": lambda: digits})
     monkeypatch.setattr(script, "select_model", fake_select_model)
+    return script
+
+
+def test_model_selection_out_file_resumes(faked_model_selection, tmp_path):
+    """--out keeps each finished (pair, axis) selection; a rerun fits only the rest."""
+    script = faked_model_selection
     out = tmp_path / "ms.jsonl"
-    assert script.main(["--axes", "lam", "--out", str(out)]) == 0 and fitted == [4]
-    assert script.main(["--axes", "lam,loss", "--out", str(out)]) == 0 and fitted == [4, 3]
+    assert script.main(["--axes", "lam", "--out", str(out)]) == 0 and script.fitted == [4]
+    assert script.main(["--axes", "lam,loss", "--out", str(out)]) == 0
+    assert script.fitted == [4, 3]
     rows = [json.loads(t) for t in out.read_text().splitlines()]
     assert [(r["pair"], r["axis"], r["seed"]) for r in rows] == [
         ("digits", "lam", 0),
         ("digits", "loss", 0),
+    ]
+
+
+def test_model_selection_resumes_and_pools_only_the_same_settings(
+    faked_model_selection, tmp_path, capsys
+):
+    """Rows record the criteria and epochs; --out refuses a file recorded under other settings
+    (it used to resume it and report the old criterion's selections as the new ones), and
+    --summary summarises rows of different settings apart instead of pooling them."""
+    script = faked_model_selection
+    out = tmp_path / "ms.jsonl"
+    budget = ["--pretrain-epochs", "1", "--adapt-epochs", "1"]
+    assert script.main(["--axes", "loss", *budget, "--out", str(out)]) == 0
+    (row,) = [json.loads(t) for t in out.read_text().splitlines()]
+    assert row["settings"] == {
+        "criterion": "knn_agreement",
+        "k_criterion": "silhouette",
+        "pretrain_epochs": 1,
+        "adapt_epochs": 1,
+    }
+    other = ["--criterion", "silhouette", "--pretrain-epochs", "5", "--adapt-epochs", "1"]
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--axes", "loss", *other, "--out", str(out)])
+    assert exc.value.code == 2 and script.fitted == [3]  # refused before fitting
+    err = capsys.readouterr().err
+    assert "criterion 'knn_agreement', not 'silhouette'; pretrain_epochs 1, not 5" in err
+    assert "adapt_epochs" not in err  # only the differing settings are named
+    # a file written before the settings were recorded cannot be told to match
+    old = tmp_path / "old.jsonl"
+    old.write_text(json.dumps({k: v for k, v in row.items() if k != "settings"}) + "\n")
+    with pytest.raises(SystemExit):
+        script.main(["--axes", "loss", *budget, "--out", str(old)])
+    assert "record no settings" in capsys.readouterr().err
+    # the same settings resume
+    assert script.main(["--axes", "loss", *budget, "--out", str(out)]) == 0
+    assert script.fitted == [3]
+    # --summary: one group names its settings; two are summarised apart, not pooled
+    capsys.readouterr()
+    assert script.main(["--summary", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "settings: criterion=knn_agreement, k_criterion=silhouette, pretrain_epochs=1, "
+        "adapt_epochs=1"
+    )
+    assert lines[1].startswith("all axes: label-free choice = ORACLE in 100% of 1 selections")
+    other_out = tmp_path / "ms_silhouette.jsonl"
+    assert script.main(["--axes", "loss", *other, "--out", str(other_out)]) == 0
+    capsys.readouterr()
+    assert script.main(["--summary", str(out), str(other_out), str(old)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "the rows hold 3 different settings: summarised apart, not pooled"
+    assert "pretrain_epochs=1, adapt_epochs=1 (1 selections):" in lines[1]
+    assert lines[2].startswith("  all axes: label-free choice = ORACLE in 100% of 1 selections")
+    assert [v for v in lines if not v.startswith("  ")][1:] == [
+        "criterion=knn_agreement, k_criterion=silhouette, pretrain_epochs=1, adapt_epochs=1 "
+        "(1 selections):",
+        "criterion=silhouette, k_criterion=silhouette, pretrain_epochs=5, adapt_epochs=1 "
+        "(1 selections):",
+        "settings not recorded (1 selections):",
     ]
