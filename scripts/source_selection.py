@@ -7,11 +7,14 @@ a corrupted source). Every candidate is fitted once with the target family's DTC
 (the same fits serve the ranking and the ORACLE); the ranking is computed with and
 without the source checks (``check_sources``). The **ORACLE** is the candidate whose DTC
 partition has the best Hungarian ACC on the target labels: it exists only in this
-evaluation, never in the selection.
+evaluation, never in the selection. A choice *matches* the ORACLE when its ACC equals the
+ORACLE's: a tie in ACC is a match, as in ``scripts/model_selection.py`` (the labels cannot
+tell the two apart).
 
     python scripts/source_selection.py           # table + summary (~5 min)
     python scripts/source_selection.py --json    # one JSON object per line and target
     python scripts/source_selection.py --out ss_s0.jsonl   # resumable after an interruption
+    python scripts/source_selection.py --targets usps,mnist   # some targets (summary: of those)
 """
 
 from __future__ import annotations
@@ -74,6 +77,12 @@ TARGETS = [
 ]
 
 
+def matches_oracle(acc: dict, chosen: str) -> bool:
+    """Whether the candidate ``chosen`` is as good as the ORACLE by the ACCs ``acc``
+    (``{candidate: ACC}``): a tie in ACC is a match, since the labels cannot tell them apart."""
+    return acc[chosen] >= max(acc.values())
+
+
 def candidates(benchmark, target, sources, constructions, data_dir):
     """(target domain, {candidate name: source domain}, n_clusters)."""
     pairs = {s: load_benchmark_pair(benchmark, s, target, data_dir) for s in sources}
@@ -126,7 +135,7 @@ def run_target(name, benchmark, target, sources, constructions, data_dir, args) 
         row[key] = {
             "chosen": chosen,
             "acc_chosen": acc[chosen],
-            "matches_oracle": chosen == oracle,
+            "matches_oracle": matches_oracle(acc, chosen),
             "chose_a_true_source": chosen in true,
             "excluded": {r["name"]: r["check"] for r in ranking if r["excluded"]},
         }
@@ -141,12 +150,21 @@ def main(argv=None) -> int:
     add_out_argument(ap)
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
-    names = set(args.targets.split(",")) if args.targets else None
+    known = [spec[0] for spec in TARGETS]
+    names = known
+    if args.targets:
+        names = args.targets.split(",")
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            ap.error(
+                f"--targets: unknown target(s) {', '.join(unknown)}; expected {', '.join(known)}"
+            )
     data_dir = resolve_data_dir(args.data_dir)
     done = resume(ap, args, key=lambda r: r["target"], what="target(s)")
-    rows = list(done.values())
+    # The summary is of the targets asked for: --out may hold others from an earlier run.
+    rows = [row for target, row in done.items() if target in names]
     for spec in TARGETS:
-        if (names is not None and spec[0] not in names) or spec[0] in done:
+        if spec[0] not in names or spec[0] in done:
             continue
         t0 = time.perf_counter()
         try:
@@ -164,23 +182,28 @@ def main(argv=None) -> int:
             f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
         )
         emit(rows, row, args.json, line, args.out)
-    out = sys.stderr if args.json else sys.stdout
-    for key in ("without_checks", "with_checks"):
-        sel = [r[key] for r in rows]
-        if sel:
-            oracle = sum(s["matches_oracle"] for s in sel)
-            true = sum(s["chose_a_true_source"] for s in sel)
-            print(
-                f"{key.replace('_', ' ')}: oracle chosen for {oracle} of {len(sel)} targets, "
-                f"a true source for {true}, mean ACC of the choice "
-                f"{100 * np.mean([s['acc_chosen'] for s in sel]):.1f}",
-                file=out,
-            )
-    if rows:
-        print(
-            f"oracle: mean ACC {100 * np.mean([r['acc'][r['oracle']] for r in rows]):.1f}", file=out
-        )
+    for line in summary(rows):
+        print(line, file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def summary(rows: list[dict]) -> list[str]:
+    """For the choices without and with the checks: how often they match the ORACLE (a tie in
+    ACC is a match, recomputed from the ACCs, so rows recorded before ties counted agree),
+    how often they are a true source, their mean ACC; then the ORACLE's mean ACC."""
+    if not rows:
+        return []
+    lines = []
+    for key in ("without_checks", "with_checks"):
+        oracle = sum(matches_oracle(r["acc"], r[key]["chosen"]) for r in rows)
+        true = sum(r[key]["chose_a_true_source"] for r in rows)
+        lines.append(
+            f"{key.replace('_', ' ')}: oracle chosen for {oracle} of {len(rows)} targets, "
+            f"a true source for {true}, mean ACC of the choice "
+            f"{100 * np.mean([r[key]['acc_chosen'] for r in rows]):.1f}"
+        )
+    lines.append(f"oracle: mean ACC {100 * np.mean([r['acc'][r['oracle']] for r in rows]):.1f}")
+    return lines
 
 
 if __name__ == "__main__":

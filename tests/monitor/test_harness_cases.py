@@ -61,6 +61,62 @@ def test_source_selection_candidates_share_the_target_and_its_features(load_scri
     assert sorted(cands["source_permuted"].X[0]) == sorted(s.X[0])  # the same values, moved
 
 
+def _source_selection_row(target, acc, without, with_checks):
+    """A source_selection.py row of ``target`` by hand: ``acc`` the candidates' ACCs, the
+    choices without and with the checks as recorded before ties matched (``chosen ==
+    oracle``)."""
+    oracle = max(acc, key=acc.get)
+    return {
+        "target": target,
+        "acc": acc,
+        "oracle": oracle,
+        "seed": 0,
+        **{
+            key: {
+                "chosen": chosen,
+                "acc_chosen": acc[chosen],
+                "matches_oracle": chosen == oracle,
+                "chose_a_true_source": chosen == "source",
+                "excluded": {},
+            }
+            for key, chosen in (("without_checks", without), ("with_checks", with_checks))
+        },
+    }
+
+
+def test_source_selection_refuses_unknown_targets_and_summarises_only_those_given(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    """--targets with a typo is an error listing the names (it ran nothing and exited 0);
+    the summary counts the --targets given, not every target --out holds; a choice whose ACC
+    ties the ORACLE's is a match, as in model_selection.py (it counted as a miss)."""
+    script = load_script("source_selection")
+    out = tmp_path / "ss.jsonl"
+    # digits: a tie with the oracle (the permuted source scores as well as the true one)
+    digits = _source_selection_row(
+        "digits", {"source": 0.7, "source_permuted": 0.7}, "source_permuted", "source"
+    )
+    assert digits["oracle"] == "source" and not digits["without_checks"]["matches_oracle"]
+    out.write_text(json.dumps(digits) + "\n")
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--targets", "digit", "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--targets: unknown target(s) digit; expected webcam, amazon, usps, mnist, coil2" in err
+    assert "digits" in err.split("expected")[1]
+    usps = _source_selection_row("usps", {"mnist": 0.6, "mnist_permuted": 0.2}, "mnist", "mnist")
+    monkeypatch.setattr(script, "run_target", lambda *a: dict(usps))
+    assert script.main(["--targets", "usps", "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "oracle chosen for 1 of 1 targets" in shown and "oracle: mean ACC 60.0" in shown
+    # both targets: the digits tie is a match, recomputed from the ACCs of the old row
+    assert script.main(["--targets", "digits,usps", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3].startswith("without checks: oracle chosen for 2 of 2 targets")
+    assert script.matches_oracle({"a": 0.5, "b": 0.5}, "b")
+    assert not script.matches_oracle({"a": 0.5, "b": 0.4}, "b")
+
+
 def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
     script = load_script("negative_transfer")
     cases = dict((n, load) for n, _, load in script.all_cases(None, {"digits", "digits_permuted"}))
