@@ -21,8 +21,13 @@ runs of the other setting stay in the file but not in the tables. At the end the
 std over seeds as in ``dtc report``, in %) is written from the recorded runs of this
 invocation's methods, pairs, seeds and setting, and the total run time is printed.
 
+An unknown ``--methods`` or ``--exclude`` name, ``--seeds`` below 1 (it would overwrite the
+tables with empty ones) or a missing data file (checked before the first run) is an error of
+one line.
+
     python scripts/run_baselines.py                      # everything, 3 seeds
     python scripts/run_baselines.py --quick              # 4 pairs, 2 seeds
+    python scripts/run_baselines.py --quick --seeds 1    # 4 pairs, 1 seed (--seeds wins)
     python scripts/run_baselines.py --methods kmeans jda --seeds 5
 """
 
@@ -41,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 import dtc.methods
-from dtc.data import DomainPair, load_pair
+from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.single import describe_params
 from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
@@ -65,29 +70,68 @@ def pair_name(benchmark: str, source: str, target: str) -> str:
     return f"{benchmark}:{source}->{target}"
 
 
+#: Seeds when --seeds is not given: with --quick, and without.
+QUICK_SEEDS, SEEDS = 2, 3
+
+
 def parse_args(argv=None) -> argparse.Namespace:
+    """The options, checked: ``args.seeds`` is the number of seeds to run (``--seeds`` when
+    given, else :data:`QUICK_SEEDS` with ``--quick`` or :data:`SEEDS`), and every name of
+    ``--methods`` and ``--exclude`` is a registered method."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/baselines"), help="output directory")
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..n-1)")
-    p.add_argument("--quick", action="store_true", help="4 pairs and 2 seeds")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help=f"number of seeds (0..n-1; default {SEEDS}, {QUICK_SEEDS} with --quick)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help=f"4 pairs and {QUICK_SEEDS} seeds (unless --seeds)"
+    )
     p.add_argument("--include-dtc", action="store_true", help="also run the DTC method itself")
     p.add_argument("--methods", nargs="*", default=None, help="only these registered names")
     p.add_argument("--exclude", nargs="*", default=(), help="skip these registered names")
     p.add_argument("--labelled-source", action="store_true", help="give every method source labels")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = QUICK_SEEDS if args.quick else SEEDS
+    elif args.seeds < 1:
+        # no seed runs nothing, and the tables would be overwritten with empty ones
+        p.error(f"--seeds: expected a number of seeds of at least 1, got {args.seeds}")
+    names = dtc.methods.available()
+    for flag, given in (("--methods", args.methods), ("--exclude", args.exclude)):
+        unknown = sorted(set(given or ()) - set(names))
+        if unknown:
+            p.error(f"{flag}: unknown method(s) {', '.join(unknown)}; expected {', '.join(names)}")
+    if not select_methods(args):
+        p.error("--methods and --exclude leave no method to run")
+    return args
 
 
 def select_methods(args) -> list[str]:
+    """The registered methods ``args`` selects (the names are checked by :func:`parse_args`)."""
     names = dtc.methods.available()
     if args.methods:
-        unknown = sorted(set(args.methods) - set(names))
-        if unknown:
-            raise SystemExit(f"unknown methods {unknown}; available: {', '.join(names)}")
         names = [n for n in names if n in args.methods]
     elif not args.include_dtc:
         names = [n for n in names if n != "dtc"]
     return [n for n in names if n not in set(args.exclude)]
+
+
+def check_data(specs, data_dir) -> None:
+    """Exit with one line naming the missing file (and where it was looked for) when a file
+    of the pairs ``specs`` is not in the data directory: before the first run, not as a
+    traceback of the first load."""
+    domains: dict[str, set[str]] = {}
+    for benchmark, source, target in specs:
+        domains.setdefault(benchmark, set()).update((source, target))
+    try:
+        for benchmark, names in domains.items():
+            domain_files(benchmark, sorted(names), data_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def run_key(rec: dict) -> tuple:
@@ -257,7 +301,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     specs = QUICK_PAIRS if args.quick else ALL_PAIRS
-    seeds = list(range(2 if args.quick else args.seeds))
+    check_data(specs, args.data_dir)
+    seeds = list(range(args.seeds))
     methods = select_methods(args)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "runs.jsonl"

@@ -55,6 +55,37 @@ def test_run_baselines_resumes_by_setting_and_parameters(baselines, tmp_path, ca
     assert stale["params"]["n_init"] == 3 and len(read_records(log)) == 4
 
 
+def test_run_baselines_refuses_bad_seeds_names_and_missing_data(baselines, tmp_path, capsys):
+    """An explicit --seeds wins over --quick's 2 (it ran 2); --seeds 0 and an unknown
+    --exclude name are refused before anything runs or is written (they ran nothing and
+    overwrote the tables with empty ones, or were ignored); a missing data file is one line
+    naming it, not a traceback of the first load."""
+    tables = tmp_path / "baselines.md"
+    tables.write_text("earlier tables\n")
+    args = ["--quick", "--methods", "kmeans", "--out", str(tmp_path)]
+    for bad, message in (
+        (["--seeds", "0"], "--seeds: expected a number of seeds of at least 1, got 0"),
+        (["--seeds", "-2"], "--seeds: expected a number of seeds of at least 1, got -2"),
+        (["--exclude", "kmeansx"], "--exclude: unknown method(s) kmeansx; expected ae_kmeans,"),
+        (["--exclude", "kmeans"], "--methods and --exclude leave no method to run"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            baselines.main([*args, *bad])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert tables.read_text() == "earlier tables\n" and not (tmp_path / "runs.jsonl").exists()
+    baselines.main([*args, "--seeds", "1"])
+    assert "1 methods x 1 pairs x 1 seeds: 1 runs to do" in capsys.readouterr().out
+    assert [r["seed"] for r in read_records(tmp_path / "runs.jsonl")] == [0]
+    # a missing file: one line naming it and the directory searched
+    baselines.QUICK_PAIRS = (*DIGITS, ("coil20", "coil1", "coil2"))
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as exc:
+        baselines.main([*args, "--data-dir", str(empty)])
+    (line,) = str(exc.value.code).splitlines()
+    assert line.startswith("error: benchmark 'coil20': file ") and str(empty) in line
+
+
 def test_run_baselines_std_is_the_sample_std_as_in_dtc_report(baselines, tmp_path):
     pair = "office_caltech10_surf:caltech10->amazon"
     runs = [
