@@ -6,6 +6,10 @@ Usage::
     python scripts/bench_losses.py --json               # one JSON object per line
     python scripts/bench_losses.py --losses mmd,pa_mmd_q33 --n 4096 --d 256
     python scripts/bench_losses.py --losses mmd_linear --n 1000000 --d 64
+    python scripts/bench_losses.py --losses my_losses:MeanDifference --n 1024 --d 64
+
+A ``module:Class`` key is a user's loss, imported as ``dtc run`` imports one: from the
+working directory (``my_losses.py`` there) or any installed module.
 
 What is measured, per (loss, n, d), on ``n`` source and ``n`` target samples
 (standard normal, target shifted by 0.5), float32, CPU, ``--threads`` (default 2):
@@ -136,6 +140,13 @@ def _build(key: str, d: int):
 
 def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     import torch
+
+    # A "module:Class" key names a user's module in the working directory (the worker runs
+    # in the invoker's), which ``python scripts/...`` does not put on sys.path: added as
+    # dtc's command line does for its plugins (dtc.cli._import_here, not imported here so
+    # the worker's baseline memory holds no CLI modules).
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
     torch.set_num_threads(threads)
     fn, row = _build(key, d)

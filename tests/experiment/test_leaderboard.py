@@ -54,6 +54,20 @@ def test_user_loss_is_benchmarked_with_one_command(tmp_path, monkeypatch):
     assert [json.loads(line) for line in again.stdout.strip().splitlines()] == rows
 
 
+def test_bench_losses_script_times_a_users_loss(load_script, tmp_path, monkeypatch, capsys):
+    """scripts/bench_losses.py finds a ``module:Class`` loss in the working directory, as
+    `dtc run` does (its worker subprocess failed with "No module named 'my_losses'")."""
+    script = load_script("bench_losses")
+    (tmp_path / "my_losses.py").write_text(MY_LOSSES)
+    monkeypatch.chdir(tmp_path)
+    args = ["--losses", "my_losses:MeanDifference", "--n", "32", "--d", "4", "--json"]
+    assert script.main([*args, "--repeats", "1", "--threads", "1"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["status"] == "ok", row["status"]
+    assert row["loss"] == "my_losses:MeanDifference" and row["impl"] == "dtc"
+    assert row["n"] == 32 and row["seconds"] > 0
+
+
 def test_loss_names_are_checked_before_anything_runs(tmp_path):
     (tmp_path / "protocol.yaml").write_text(PROTOCOL)
     with pytest.raises(ValueError, match="--losses: unknown loss 'mdd'; available: .*mmd.*none"):
