@@ -5,21 +5,29 @@ Configurations (synthetic, seeded: 10 Gaussian clusters with centres uniform in
 
 * spectral, n = 100,000, d in {10, 64}: ``dtc.cluster.spectral_clustering`` beside
   scikit-learn's ``SpectralClustering(affinity="nearest_neighbors")`` (time-limited) and
-  its default ``SpectralClustering()`` (affinity "rbf": a dense n x n matrix, so only its
-  projected memory is reported at this size);
-* spectral, n = 5,000: the same three, all run (the rbf default fits at this size);
+  its default ``SpectralClustering()`` (affinity "rbf": a dense n x n float64 matrix);
+* spectral, n = 5,000: the same three;
 * K-means, n = 1,000,000, d in {10, 64}: ``dtc.cluster.kmeans`` (n_init=10, the
   scikit-learn back end) beside scikit-learn's ``KMeans()`` defaults (n_init="auto", i.e.
   one k-means++ run) and, where faiss is installed, ``dtc.cluster.kmeans`` with
   ``backend="faiss"`` (what ``backend="auto"`` picks at this size).
 
-Every configuration runs in its own subprocess (``--worker``) with a timeout; peak
-memory is that process's ``ru_maxrss`` (data included), time is wall and CPU time of
-the clustering call alone, ACC is Hungarian-matched accuracy (``dtc.metrics``).
+scikit-learn's default spectral clustering is run only where its dense affinity fits in
+``DENSE_LIMIT_MIB`` (2048 MiB; a lower bound of its memory, the Laplacian copies it);
+above, it is refused and its projected memory reported instead: at n = 100,000 (76,294
+MiB), not at 5,000 (191 MiB) nor, with ``--quick``, at 10,000 (763 MiB) and 500.
+
+Every configuration runs in its own subprocess (``--worker``) with a timeout, on
+``--threads`` threads (default: every core this process may use): OpenMP / BLAS (through
+the environment and threadpoolctl) and torch are limited before the timed call, whatever
+``OMP_NUM_THREADS`` says. Peak memory is that process's ``ru_maxrss`` in MiB (data
+included), time is wall and CPU time of the clustering call alone, ACC is Hungarian-matched
+accuracy (``dtc.metrics``).
 
     python scripts/bench_clustering.py            # table
     python scripts/bench_clustering.py --json     # one JSON object per configuration
     python scripts/bench_clustering.py --quick    # sizes / 10, for a smoke test
+    python scripts/bench_clustering.py --threads 1 --only dtc   # dtc's back ends, one thread
 """
 
 from __future__ import annotations
@@ -36,6 +44,26 @@ import numpy as np
 
 N_CLUSTERS = 10
 DENSE_BYTES_PER_ENTRY = 8  # scikit-learn's rbf affinity is a float64 n x n array
+#: scikit-learn's default spectral clustering is refused where its dense affinity alone
+#: would exceed this (MiB, the unit of every memory figure here).
+DENSE_LIMIT_MIB = 2048
+MIB = 2**20
+#: The thread pools the worker limits through the environment before any library starts
+#: (an OpenMP runtime reads its variable once); threadpoolctl limits the loaded ones too.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def dense_mib(n: int) -> float:
+    """MiB of scikit-learn's dense n x n float64 rbf affinity."""
+    return n * n * DENSE_BYTES_PER_ENTRY / MIB
+
+
+def default_threads() -> int:
+    """Every core this process may use (its CPU affinity, where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -48,41 +76,53 @@ def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _run_method(method: str, X: np.ndarray):
+def _method(method: str):
+    """The clustering call of ``method``, a function of ``X`` returning labels; its modules
+    are imported here, so neither the timed call nor the thread limits miss them."""
     if method == "dtc-spectral":
         from dtc.cluster import spectral_clustering
 
-        return spectral_clustering(X, N_CLUSTERS, seed=0)
+        return lambda X: spectral_clustering(X, N_CLUSTERS, seed=0)
     if method == "sklearn-spectral-knn":
         from sklearn.cluster import SpectralClustering
 
         model = SpectralClustering(N_CLUSTERS, affinity="nearest_neighbors", random_state=0)
-        return model.fit_predict(X)
+        return model.fit_predict
     if method == "sklearn-spectral-default":
         from sklearn.cluster import SpectralClustering
 
-        return SpectralClustering(N_CLUSTERS, random_state=0).fit_predict(X)
+        return SpectralClustering(N_CLUSTERS, random_state=0).fit_predict
     if method in ("dtc-kmeans", "faiss-kmeans"):
         from dtc.cluster import kmeans
 
         backend = "faiss" if method == "faiss-kmeans" else "sklearn"
-        return kmeans(X, N_CLUSTERS, seed=0, backend=backend)[0]
+        if backend == "faiss":
+            import faiss  # noqa: F401  (its OpenMP runtime loaded before the limits)
+        return lambda X: kmeans(X, N_CLUSTERS, seed=0, backend=backend)[0]
     if method == "sklearn-kmeans-default":
         from sklearn.cluster import KMeans
 
-        return KMeans(N_CLUSTERS, random_state=0).fit_predict(X)
+        return KMeans(N_CLUSTERS, random_state=0).fit_predict
     raise ValueError(f"method: unknown {method!r}")
 
 
 def worker(config: dict) -> dict:
-    """Run one configuration in this process and return its measurements."""
+    """Run one configuration in this process, on ``config["threads"]`` threads, and return
+    its measurements."""
+    from threadpoolctl import threadpool_limits
+
     from dtc.metrics import cluster_acc
 
     X, y = make_data(config["n"], config["d"])
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0, c0 = time.perf_counter(), time.process_time()
-    labels = _run_method(config["method"], X)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    run = _method(config["method"])
+    threads = config["threads"]
+    if "torch" in sys.modules:  # no method imports it now; one that does gets the limit
+        sys.modules["torch"].set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        t0, c0 = time.perf_counter(), time.process_time()
+        labels = run(X)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         **config,
         "status": "ok",
@@ -101,16 +141,19 @@ def run_in_subprocess(config: dict, timeout: float) -> dict:
         if not faiss_available():
             return {**config, "status": "no faiss"}
     if config.get("refuse"):
-        n = config["n"]
         return {
             **config,
             "status": "refused",
-            "projected_gb": round(n * n * DENSE_BYTES_PER_ENTRY / 1e9, 1),
-            "note": "dense n x n float64 affinity (a lower bound: the Laplacian copies it)",
+            "projected_mb": round(dense_mib(config["n"]), 1),
+            "note": f"dense n x n float64 affinity over {DENSE_LIMIT_MIB} MiB (a lower bound: "
+            "the Laplacian copies it)",
         }
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(config)]
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(config["threads"]))}
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+        )
     except subprocess.TimeoutExpired:
         return {**config, "status": f"timeout > {timeout:.0f} s"}
     if proc.returncode != 0:
@@ -118,28 +161,27 @@ def run_in_subprocess(config: dict, timeout: float) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def configurations(scale: float) -> list[dict]:
+def configurations(scale: float, threads: int = 1) -> list[dict]:
+    """The configurations at ``scale`` (1, or 0.1 for ``--quick``), each on ``threads``
+    threads; scikit-learn's default spectral clustering is marked ``refuse`` where its dense
+    affinity exceeds :data:`DENSE_LIMIT_MIB`."""
     big, small, huge = int(100_000 * scale), int(5_000 * scale), int(1_000_000 * scale)
     out = []
     for d in (10, 64):
+        for n in (big, small):
+            out += [
+                {"task": "spectral", "n": n, "d": d, "method": "dtc-spectral"},
+                {"task": "spectral", "n": n, "d": d, "method": "sklearn-spectral-knn"},
+                {"task": "spectral", "n": n, "d": d, "method": "sklearn-spectral-default"},
+            ]
+            if dense_mib(n) > DENSE_LIMIT_MIB:
+                out[-1]["refuse"] = True
         out += [
-            {"task": "spectral", "n": big, "d": d, "method": "dtc-spectral"},
-            {"task": "spectral", "n": big, "d": d, "method": "sklearn-spectral-knn"},
-            {
-                "task": "spectral",
-                "n": big,
-                "d": d,
-                "method": "sklearn-spectral-default",
-                "refuse": True,
-            },
-            {"task": "spectral", "n": small, "d": d, "method": "dtc-spectral"},
-            {"task": "spectral", "n": small, "d": d, "method": "sklearn-spectral-knn"},
-            {"task": "spectral", "n": small, "d": d, "method": "sklearn-spectral-default"},
             {"task": "kmeans", "n": huge, "d": d, "method": "dtc-kmeans"},
             {"task": "kmeans", "n": huge, "d": d, "method": "sklearn-kmeans-default"},
             {"task": "kmeans", "n": huge, "d": d, "method": "faiss-kmeans"},
         ]
-    return out
+    return [{**c, "threads": threads} for c in out]
 
 
 def _ratios(rows: list[dict]) -> None:
@@ -153,19 +195,20 @@ def _ratios(rows: list[dict]) -> None:
             r["peer_over_dtc_wall"] = round(r["wall_s"] / max(mine["wall_s"], 1e-9), 2)
             r["peer_over_dtc_mem"] = round(r["peak_mb"] / max(mine["peak_mb"], 1e-9), 2)
         elif r["status"] == "refused":
-            r["peer_over_dtc_mem"] = round(r["projected_gb"] * 1e3 / mine["peak_mb"], 1)
+            # both in MiB
+            r["peer_over_dtc_mem"] = round(r["projected_mb"] / mine["peak_mb"], 1)
 
 
 def _table(rows: list[dict]) -> str:
     head = f"{'task':9}{'n':>9}{'d':>4}  {'method':26}{'status':>14}{'wall s':>9}{'cpu s':>8}"
-    head += f"{'peak MB':>10}{'ACC':>8}  vs dtc (time, mem)"
+    head += f"{'peak MiB':>10}{'ACC':>8}  vs dtc (time, mem)"
     lines = [head, "-" * len(head)]
     for r in rows:
         ok = r["status"] == "ok"
         peak = (
             f"{r['peak_mb']:.0f}"
             if ok
-            else (f"~{r['projected_gb']:.0f} GB" if "projected_gb" in r else "-")
+            else (f"~{r['projected_mb']:.0f}" if "projected_mb" in r else "-")
         )
         ratio = ""
         if "peer_over_dtc_mem" in r:
@@ -184,13 +227,22 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="sizes / 10 (smoke test)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration")
     parser.add_argument("--only", default=None, help="run only methods containing this text")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=default_threads(),
+        help="threads of every configuration (default: every core this process may use, "
+        "%(default)s here)",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
+    if args.threads < 1:
+        parser.error(f"--threads: expected a number of threads of at least 1, got {args.threads}")
     rows = []
-    for config in configurations(0.1 if args.quick else 1.0):
+    for config in configurations(0.1 if args.quick else 1.0, args.threads):
         if args.only and args.only not in config["method"]:
             continue
         row = run_in_subprocess(config, args.timeout)

@@ -1,0 +1,79 @@
+"""scripts/bench_clustering.py: scikit-learn's dense default is refused by a stated memory
+limit (at n = 100,000, not at --quick's 10,000), its projected memory is in the unit of the
+measured peaks (MiB), and --threads limits every configuration before its timed call."""
+
+import json
+
+import pytest
+import torch
+from threadpoolctl import threadpool_info, threadpool_limits
+
+
+@pytest.fixture
+def bench(load_script):
+    return load_script("bench_clustering")
+
+
+def test_the_dense_default_is_refused_above_the_memory_limit_only(bench):
+    def refused(scale):
+        return sorted({c["n"] for c in bench.configurations(scale) if c.get("refuse")})
+
+    assert refused(1.0) == [100_000]  # 76,294 MiB of affinity
+    assert refused(0.1) == []  # 10,000: 763 MiB, under the limit (it used to be refused)
+    assert bench.dense_mib(10_000) < bench.DENSE_LIMIT_MIB < bench.dense_mib(100_000)
+    assert bench.dense_mib(100_000) == pytest.approx(76_293.9, abs=0.1)
+    assert {c["threads"] for c in bench.configurations(0.1, threads=3)} == {3}
+
+
+def test_the_refused_memory_ratio_is_mib_over_mib(bench):
+    config = {"task": "spectral", "n": 100_000, "d": 10, "method": "sklearn-spectral-default"}
+    refused = bench.run_in_subprocess({**config, "refuse": True, "threads": 1}, timeout=1)
+    assert refused["status"] == "refused" and refused["projected_mb"] == 76_293.9
+    dtc = {**config, "method": "dtc-spectral", "status": "ok", "wall_s": 1.0, "peak_mb": 1000.0}
+    bench._ratios([dtc, refused])
+    assert refused["peer_over_dtc_mem"] == 76.3  # decimal GB over MiB read 80.0
+    assert "~76294" in bench._table([dtc, refused])
+
+
+def test_threads_limit_the_worker_before_its_timed_call(bench, monkeypatch):
+    seen = {}
+
+    def run(X):
+        seen["pools"] = {i["num_threads"] for i in threadpool_info()}
+        seen["torch"] = torch.get_num_threads()
+        return X[:, 0] > 0
+
+    monkeypatch.setattr(bench, "_method", lambda method: run)
+    config = {"task": "kmeans", "n": 50, "d": 2, "method": "dtc-kmeans", "threads": 1}
+    torch.set_num_threads(2)
+    try:
+        with threadpool_limits(limits=2):  # what a worker would have without --threads
+            row = bench.worker(config)
+    finally:
+        torch.set_num_threads(1)
+    assert row["status"] == "ok" and row["threads"] == 1
+    assert seen == {"pools": {1}, "torch": 1}
+
+
+def test_threads_reach_the_worker_process_and_are_checked(bench, monkeypatch, capsys):
+    calls = []
+
+    class Done:
+        returncode, stderr = 0, ""
+
+        def __init__(self, config):
+            self.stdout = json.dumps({**config, "status": "ok"})
+
+    def fake_run(cmd, env, **kwargs):
+        calls.append((json.loads(cmd[-1]), {v: env[v] for v in bench.THREAD_VARIABLES}))
+        return Done(json.loads(cmd[-1]))
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")  # --threads wins over the environment
+    assert bench.main(["--quick", "--only", "dtc-kmeans", "--threads", "2", "--json"]) == 0
+    assert [c["threads"] for c, _ in calls] == [2, 2]
+    assert {tuple(env.values()) for _, env in calls} == {("2", "2", "2")}
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--threads", "0"])
+    assert exc.value.code == 2
+    assert "--threads: expected a number of threads of at least 1, got 0" in capsys.readouterr().err
