@@ -15,6 +15,9 @@ tell the two apart).
     python scripts/source_selection.py --json    # one JSON object per line and target
     python scripts/source_selection.py --out ss_s0.jsonl   # resumable after an interruption
     python scripts/source_selection.py --targets usps,mnist   # some targets (summary: of those)
+
+Each row records the epochs it was made with (``settings``); ``--out`` resumes a file only
+under the same ones (and seed), as ``scripts/model_selection.py`` does.
 """
 
 from __future__ import annotations
@@ -160,7 +163,9 @@ def main(argv=None) -> int:
                 f"--targets: unknown target(s) {', '.join(unknown)}; expected {', '.join(known)}"
             )
     data_dir = resolve_data_dir(args.data_dir)
-    done = resume(ap, args, key=lambda r: r["target"], what="target(s)")
+    # What changes a row besides the seed; --threads changes the speed only.
+    settings = {"pretrain_epochs": args.pretrain_epochs, "adapt_epochs": args.adapt_epochs}
+    done = resume(ap, args, key=lambda r: r["target"], what="target(s)", settings=settings)
     # The summary is of the targets asked for: --out may hold others from an earlier run.
     rows = [row for target, row in done.items() if target in names]
     for spec in TARGETS:
@@ -173,6 +178,7 @@ def main(argv=None) -> int:
             print(f"skipped {spec[0]}: {exc}", file=sys.stderr)
             continue
         row["seed"] = args.seed
+        row["settings"] = settings
         row["seconds"] = round(time.perf_counter() - t0, 1)
         w, wo = row["with_checks"], row["without_checks"]
         line = (

@@ -71,6 +71,7 @@ def _source_selection_row(target, acc, without, with_checks):
         "acc": acc,
         "oracle": oracle,
         "seed": 0,
+        "settings": {"pretrain_epochs": 20, "adapt_epochs": 20},
         **{
             key: {
                 "chosen": chosen,
@@ -115,6 +116,21 @@ def test_source_selection_refuses_unknown_targets_and_summarises_only_those_give
     assert lines[-3].startswith("without checks: oracle chosen for 2 of 2 targets")
     assert script.matches_oracle({"a": 0.5, "b": 0.5}, "b")
     assert not script.matches_oracle({"a": 0.5, "b": 0.4}, "b")
+
+
+def test_source_selection_resumes_only_the_same_epochs(load_script, tmp_path, capsys):
+    """--out refuses a file recorded under other epochs (it resumed it as if of these)."""
+    script = load_script("source_selection")
+    out = tmp_path / "ss.jsonl"
+    row = _source_selection_row("usps", {"mnist": 0.6}, "mnist", "mnist")
+    out.write_text(json.dumps(row) + "\n")
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--targets", "usps", "--pretrain-epochs", "5", "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "other settings (pretrain_epochs 20, not 5): give another --out" in err
+    assert script.main(["--targets", "usps", "--out", str(out)]) == 0  # the same: resumed
+    assert "resuming: 1 finished target(s)" in capsys.readouterr().err
 
 
 def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
