@@ -1436,6 +1436,26 @@ def guard_row(case, seed, kind, flagged, target_only, transfer, **record) -> dic
     )
 
 
+def noisy_guard_rows(seed: int, pairs, n_seeds: int) -> list[dict]:
+    """Kept positive runs of the SURF ``pairs``, ``n_seeds`` each, whose transfer ACC,
+    final score and margin are drawn around 0.5, 0.4 and 0.1 with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [
+        guard_row(
+            f"office_{p}",
+            s,
+            "positive",
+            False,
+            0.5,
+            0.5 + rng.normal(0, 0.05),
+            final_score=0.4 + rng.normal(0, 0.05),
+            margin=rng.uniform(0.05, 0.2),
+        )
+        for p in pairs
+        for s in range(n_seeds)
+    ]
+
+
 def test_learned_guard_names_each_case_by_its_base_pair(load_script):
     script = load_script("learned_guard")
     assert script.base_pair("office_C->W_mixed9_disjoint") == "office_C->W"
@@ -1452,21 +1472,7 @@ def test_learned_guard_judges_a_pair_by_a_guard_fitted_without_it(load_script):
     """A pair's chances come from a fit on the other pairs' runs only: changing its own
     outcomes leaves them as they were, and moves the other pairs' chances."""
     script = load_script("learned_guard")
-    rng = np.random.default_rng(0)
-    rows = [
-        guard_row(
-            f"office_{p}",
-            seed,
-            "positive",
-            False,
-            0.5,
-            0.5 + rng.normal(0, 0.05),
-            final_score=0.4 + rng.normal(0, 0.05),
-            margin=rng.uniform(0.05, 0.2),
-        )
-        for p in ("A->W", "W->A", "C->D", "D->C")
-        for seed in range(10)
-    ]
+    rows = noisy_guard_rows(0, ("A->W", "W->A", "C->D", "D->C"), 10)
     chances = script.held_out_chances(rows)
     flipped = [
         {**r, "acc_transfer": 1.0 - r["acc_transfer"]} if r["case"] == "office_A->W" else r
@@ -1487,20 +1493,7 @@ def test_frozen_guard_gives_scikit_learns_chances(load_script, tmp_path, capsys)
     from sklearn.preprocessing import StandardScaler
 
     script = load_script("learned_guard")
-    rng = np.random.default_rng(1)
-    rows = [
-        guard_row(
-            "office_A->W",
-            seed,
-            "positive",
-            False,
-            0.5,
-            0.5 + rng.normal(0, 0.05),
-            final_score=0.4 + rng.normal(0, 0.05),
-            margin=rng.uniform(0.05, 0.2),
-        )
-        for seed in range(30)
-    ]
+    rows = noisy_guard_rows(1, ("A->W",), 30)
     X = np.array([script.features(r) for r in rows])
     y = np.array([r["acc_transfer"] < 0.49 for r in rows])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(X, y)
