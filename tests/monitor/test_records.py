@@ -56,6 +56,11 @@ QUOTED = {
         128,
         (91, 13, 93, -8.8),
     ),
+    "fresh set 14 (104), the issue's kinds on new constructions (`experiments/records/`)": (
+        ("fresh14_s28.jsonl", "fresh14_s29.jsonl"),
+        104,
+        (92, 5, 94, -5.4),
+    ),
 }
 
 
@@ -176,7 +181,8 @@ def test_seeds_per_case_over_every_record_is_the_readme_one(load_script):
     """The per-case reading at N seeds over every recorded run (the issue's kinds), as the
     README and the record quote it."""
     script = load_script("seeds_per_case")
-    runs = script.pooled_runs(sorted(RECORDS.glob("*.jsonl")), issue_kinds=True)
+    before = [p for p in sorted(RECORDS.glob("*.jsonl")) if not p.name.startswith("fresh14")]
+    runs = script.pooled_runs(before, issue_kinds=True)
     assert len(runs) == 934
     shares = {n: script.miss_shares(runs, n) for n in (1, 4, 6, 12)}
     assert len(shares[1]) == 147 and sum(v > 0 for v in shares[1].values()) == 7
@@ -188,7 +194,18 @@ def test_seeds_per_case_over_every_record_is_the_readme_one(load_script):
     for n, cases in quoted.items():
         assert {c: round(100 * shares[n][c], 1) for c in cases} == cases
     assert shares[4]["office_C->A_mixed7_disjoint"] == 1.0
-    assert "934 runs of 147 cases" in " ".join(" ".join(readme_lines()).split())
+    readme = " ".join(" ".join(readme_lines()).split())
+    assert "934 runs of 147 cases" in readme
+    # with fresh set 14's runs
+    runs = script.pooled_runs(sorted(RECORDS.glob("*.jsonl")), issue_kinds=True)
+    four = script.miss_shares(runs, 4)
+    assert len(runs) == 1038 and len(script.miss_shares(runs, 1)) == 183
+    assert [round(100 * four[c], 1) for c in ("office_W->A", "office_A->W", "mnist->usps")] == [
+        6.2,
+        7.4,
+        2.5,
+    ]
+    assert "1038 runs of 183 cases, the three shares at four seeds are 6.2, 7.4 and 2.5 %" in readme
 
 
 def test_fresh_set_13_is_the_readme_one(load_script):
@@ -335,3 +352,28 @@ def test_the_held_out_seeds_one_seed_figures_are_the_readme_ones(load_script, ca
     assert set(forced) == {"office_A->W", "office_W->A"}
     assert "falls back on 5 of 12 runs" in forced["office_A->W"]
     assert "falls back on 11 of 12 runs" in forced["office_W->A"]
+
+
+def test_the_learned_guard_on_fresh_set_14_is_the_preregistered_outcome(load_script):
+    """The guard frozen before fresh set 14 ran, at t = 0.2, on its 104 runs: the figures
+    of the pre-registration's outcome and the README, two negative runs below -1."""
+    script = load_script("learned_guard")
+    files = [RECORDS / f"fresh14_s{s}.jsonl" for s in (28, 29)]
+    rows = script.pooled_runs(files)
+    guard = json.loads((ROOT / "experiments" / "learned_guard.json").read_text())
+    guarded = script.with_guard(rows, script.frozen_chances(guard, rows), 0.2)
+    m = load_script("negative_transfer").measures(guarded)
+    assert (round(100 * m["det"]), round(100 * m["fa"]), round(100 * m["kept"])) == (95, 18, 90)
+    assert round(100 * m["worst"], 1) == -5.4
+    below = sorted(
+        (r["kind"], r["case"], r["seed"])
+        for r in guarded
+        if load_script("negative_transfer").below(r)
+    )
+    assert [b for b in below if b[0] == "negative"] == [
+        ("negative", "office_A->C_mixed10_disjoint", 28),
+        ("negative", "usps->mnist_corrupted_set14", 28),
+    ]
+    assert len(below) == 6
+    readme = " ".join(" ".join(readme_lines()).split())
+    assert "fresh set 14, it failed: 95 % flagged, 18 % false alarms, 90 % kept" in readme
