@@ -368,7 +368,11 @@ class DTC(TransferClusterer):
         Self-training refinement; ``idec_gamma`` weighs IDEC's clustering (KL) term
         against the reconstruction (``recon + idec_gamma * kl``, Guo et al., IJCAI 2017),
         ``update_interval`` the epochs between target-distribution updates, ``tol`` the
-        fraction of changed labels below which it stops.
+        fraction of changed labels below which it stops. The labels are then DEC's
+        assignments (argmax of ``q``) to the refined centres, in place of those
+        ``final_labels`` gave; with ``refine_epochs=0`` the assignments to the centres the
+        clusterer found (K-means' own labels with ``clusterer="kmeans"``), so 0 epochs is
+        not the same as ``refine=None`` when ``final_labels`` is not ``"cluster"``.
     lr, batch_size, weight_decay : optimisation (Adam).
     device : "cpu", "cuda", "auto"; ``n_threads`` torch CPU threads during fit (None: keep
         the process's). Default 1: the networks are small, and on a loaded 2-core machine
@@ -571,13 +575,6 @@ class DTC(TransferClusterer):
                 f"DTC: self_training_rounds={self.self_training_rounds} needs "
                 f"self_training_epochs >= 1 (epochs per round), got "
                 f"{self.self_training_epochs!r}; self_training_rounds=0 turns self-training off"
-            )
-        if self.refine is not None and self.refine_epochs < 1:
-            # refinement ends by relabelling the target from its starting centres, so 0
-            # epochs would still change the labels
-            raise ValueError(
-                f"DTC: refine={self.refine!r} needs refine_epochs >= 1, got "
-                f"{self.refine_epochs!r}; refine=None turns refinement off"
             )
         number("update_interval", 1, integer=True)
         number("batch_size", 2, integer=True)

@@ -346,14 +346,14 @@ def test_seed_in_set_is_refused_pointing_to_the_seed_option(tmp_path):
 
 
 def test_messages_keep_their_brackets(tmp_path, monkeypatch):
-    # Rich read "[ray]" as markup and printed "pip install 'dtc'"
+    # Rich read "[ray]" as markup and printed "pip install -e '.'"
     cfg = tmp_path / "cli.yaml"
     cfg.write_text(CONFIG)
     for extra, args in (("ray", ["--backend", "ray"]), ("mlflow", ["--mlflow"])):
         monkeypatch.setitem(sys.modules, extra, None)  # not installed
         res = runner.invoke(app, ["run", str(cfg), *args, "--out", str(tmp_path / extra)])
         assert res.exit_code == 1
-        assert f"pip install 'dtc[{extra}]'" in res.stderr
+        assert f"pip install -e '.[{extra}]'" in res.stderr
     res = runner.invoke(app, ["run", "--benchmark", "digits[x]", "--no-record"])
     assert res.exit_code == 1 and "unknown benchmark 'digits[x]'" in res.stderr
 
