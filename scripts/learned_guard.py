@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
 from negative_transfer import (
+    CASE_SETS,
     add_issue_kinds_argument,
     below,
     case_differences,
@@ -111,14 +111,26 @@ FEATURES = (
 )
 
 
-#: A case's base pair: a SURF pair, another pair, a shifted digits set or one corpus.
-_BASE_PAIR = re.compile(r"office_[A-Z]->[A-Z]|[a-z]+\d*->[a-z]+\d*|digits_s\d+|[a-z]+\d*")
-
-
 def base_pair(case: str) -> str:
-    """The true pair a case is built on: ``office_C->W_mixed9_disjoint`` -> ``office_C->W``,
-    ``digits_s33_from_dslr`` -> ``digits_s33``, ``usps_permuted`` -> ``usps``."""
-    return _BASE_PAIR.match(case).group(0)
+    """The true pair a case is built on, as the harness's case tables name it
+    (:data:`negative_transfer.CASE_SETS`): ``office_C->W_mixed9_disjoint`` ->
+    ``office_C->W``, ``digits_s33_from_dslr`` -> ``digits_s33``, ``usps_permuted`` ->
+    ``mnist->usps``. ``ValueError`` for a case no table holds."""
+    if case not in BASE_PAIRS:
+        raise ValueError(f"{case!r} is a case of no case set of scripts/negative_transfer.py")
+    return BASE_PAIRS[case]
+
+
+def _base_pairs() -> dict[str, str]:
+    """Case -> base pair over every case set: a pair as it is is its own base."""
+    out = {}
+    for bases, positive, negative, _ in CASE_SETS.values():
+        out.update((name, name) for name, *_ in bases)
+        out.update((name, base) for name, base, *_ in [*(positive or []), *negative])
+    return out
+
+
+BASE_PAIRS = _base_pairs()
 
 
 def held_out_chances(rows: list[dict], C: float = 1.0) -> np.ndarray:
