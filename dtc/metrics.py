@@ -88,10 +88,17 @@ def _matching(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     integers, so a matching with a count below the maximum ``m`` weighs at most
     ``m - 1 + k / (k + 1) < m``, less than any matching of count ``m``: the heaviest
     matching has count ``m`` (ACC is unchanged) and, among those, the largest ``R``.
-    The margin ``1 / (k + 1)`` dwarfs float rounding (about ``1e-16 * n``)."""
+    The margin ``1 / (k + 1)`` dwarfs float rounding (about ``1e-16 * n``).
+
+    A tie on both is left to scipy, which decides by column order: the columns are put in
+    an order of their contents first (lexicographic over the classes), so the same table
+    under renamed clusters is the same matrix and gets the same matching. Clusters with
+    identical columns are interchangeable for every metric."""
     sizes = C.sum(axis=1, keepdims=True)  # every class of the table has >= 1 sample
     eps = 1.0 / (C.shape[0] + 1)
-    return linear_sum_assignment(C + eps * (C / sizes), maximize=True)
+    order = np.lexsort(C[::-1])  # columns sorted by class 0's count, then class 1's, ...
+    rows, cols = linear_sum_assignment((C + eps * (C / sizes))[:, order], maximize=True)
+    return rows, order[cols]
 
 
 def hungarian_map(y_true, y_pred) -> dict[int, int]:
@@ -99,9 +106,8 @@ def hungarian_map(y_true, y_pred) -> dict[int, int]:
     left without a class when there are more clusters than classes is absent).
 
     Ties (several maps matching as many samples) are broken by the largest sum of
-    per-class recalls, which depends on the contingency table only, so renaming the
-    clusters does not change the recall-based metrics. A tie left after that (equal
-    count and equal recall sum) is broken by scipy's order, i.e. by the cluster ids."""
+    per-class recalls, then by an order of the clusters' class counts: both depend on the
+    contingency table only, so renaming the clusters does not change any metric."""
     C, classes, clusters = contingency(y_true, y_pred)
     rows, cols = _matching(C)
     return {int(clusters[c]): int(classes[r]) for r, c in zip(rows, cols)}
