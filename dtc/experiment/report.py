@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import json
+import numbers
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,21 +181,23 @@ class ResultTable:
 
 # -- checking -----------------------------------------------------------------
 # What the report reads of a run record, and the type each must have.
+# numbers.Integral / Real: records built in memory may hold numpy scalars (np.int64 seeds,
+# np.float32 scores), which JSON never gives but the report reads as well.
 _RECORD_FIELDS = {
     "method": str,
     "benchmark": str,
     "source": str,
     "target": str,
-    "seed": int,
+    "seed": numbers.Integral,
     "metrics": dict,
 }
 _OPTIONAL_FIELDS = {"label": str, "run_id": str, "data_params": dict, "grid": dict}
-_KIND_NAMES = {str: "text", int: "an int", dict: "a mapping"}
+_KIND_NAMES = {str: "text", numbers.Integral: "an int", dict: "a mapping"}
 
 
 def _is(value, kind: type) -> bool:
     # bool is an int to Python, but no seed nor score
-    return isinstance(value, kind) and not isinstance(value, bool)
+    return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
 
 
 def record_problem(record) -> str | None:
@@ -212,7 +215,7 @@ def record_problem(record) -> str | None:
         if key in record and not _is(record[key], kind):
             return f"{key!r} is {type(record[key]).__name__}, expected {_KIND_NAMES[kind]}"
     for name, value in record["metrics"].items():
-        if not (_is(value, int) or _is(value, float)):
+        if not _is(value, numbers.Real):
             return f"metric {name!r} is {type(value).__name__}, expected a number"
     return None
 

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from dtc.experiment.report import (
@@ -159,6 +160,23 @@ def test_records_the_report_cannot_read_are_refused_naming_them(tmp_path):
     path.write_text(json.dumps(good) + "\n" + json.dumps(no_metrics) + "\n")
     with pytest.raises(ValueError, match=r"errors\.jsonl: line 2 is not a run record \(missing"):
         write_report(path, tmp_path, figures=False)
+
+
+def test_records_built_in_memory_may_hold_numpy_scalars():
+    """np.int64 seeds and np.float32 scores read as their Python kin; a bool still does not."""
+    records = [_record("a", s, 0.5 + s / 10) for s in range(2)]
+    plain = to_markdown(build_tables(records)[0])
+    numpy = [
+        {
+            **r,
+            "seed": np.int64(r["seed"]),
+            "metrics": {k: np.float32(v) for k, v in r["metrics"].items()},
+        }
+        for r in records
+    ]
+    assert to_markdown(build_tables(numpy)[0]) == plain
+    with pytest.raises(ValueError, match="'seed' is bool, expected an int"):
+        build_tables([{**records[0], "seed": np.True_}])
 
 
 def test_by_benchmark_averages_pairs_per_seed_then_takes_mean_and_std():
