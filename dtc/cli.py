@@ -436,7 +436,7 @@ def bench_losses(
             ),
             caption="ACC: per seed the mean over the protocol's pairs, then mean ± sample std "
             "over seeds. Equal ACC (as shown) shares a rank; ≈: within the seed noise of the "
-            "loss ranked above (see README). s / epoch: the whole fit over all its epochs, "
+            "loss ranked above (a loose bar with few seeds: see README). s / epoch: the whole fit over all its epochs, "
             "warm-up of the first run included; time losses with scripts/bench_losses.py. "
             "A loss with a failed run is incomplete, not ranked.",
         )
@@ -448,7 +448,7 @@ def bench_losses(
                 table.add_row("–", escape(row["loss"]), "incomplete", "–", "–", _runs(row))
                 continue
             table.add_row(
-                f"{row['rank']}{'' if row['separated'] else ' ≈'}",
+                f"{row['rank']}{' ≈' if row['separated'] is False else ''}",
                 escape(row["loss"]),
                 _mean_std(row),
                 f"{100 * row['nmi']:.1f}",

@@ -112,7 +112,10 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     epochs), ``rank`` (shared by losses whose ACC reads the same to one decimal in
     percent) and ``separated`` (whether its ACC is below the row above's by more than the
     seed noise: the mean per-seed difference above twice its standard error; ``False``
-    with one seed); an incomplete row has ``None`` there. Scores are fractions.
+    with one seed; ``None`` for the first row and a row tied with the one above). Twice
+    the standard error is a loose bar with a protocol's few seeds (a t-test at 3 seeds
+    would ask 4.3 times): a lead it calls separated may still be noise, one it does not
+    is certainly not shown. An incomplete row has ``None`` there. Scores are fractions.
     """
     by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
     protocol: dict[str, list[Task]] = defaultdict(list)
@@ -158,7 +161,8 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
         above = ranked[i - 1] if i else None
         tied = above is not None and round(100 * above["acc"], 1) == round(100 * row["acc"], 1)
         row["rank"] = above["rank"] if tied else i + 1
-        row["separated"] = above is None or (not tied and _separated(above, row))
+        # nothing ranks above the first row or a tied one: no separation to judge
+        row["separated"] = None if above is None or tied else _separated(above, row)
     for row in ranked:
         del row["_per_seed"]
     return ranked + [{**row, "rank": None, "separated": None} for row in incomplete]
