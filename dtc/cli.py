@@ -318,7 +318,12 @@ def _print_sweep(name: str, summary) -> None:
 def report(
     results: Annotated[Path, typer.Argument(help="A results.jsonl file (or its folder).")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: <results folder>/report).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder (default: <results folder>/report); the files an earlier "
+            "report wrote there and this one does not (other metrics, figures) are removed.",
+        ),
     ] = None,
     metric: Annotated[
         list[str] | None, typer.Option(help="Metrics to tabulate (default: all present).")

@@ -730,8 +730,12 @@ def write_report(
         _list_files(out_dir, previous | {p.name for p in written})
         raise
     names = {p.name for p in written}
+    # Compared without case: on a case-insensitive file system an old "ACC.md" is the
+    # "acc.md" just written, and removing it would remove the new one.
+    kept = {n.casefold() for n in names}
     for name in sorted(previous - names):
-        (out_dir / name).unlink(missing_ok=True)
+        if name.casefold() not in kept:
+            (out_dir / name).unlink(missing_ok=True)
     _list_files(out_dir, names)
     return written
 

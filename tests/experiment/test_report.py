@@ -285,6 +285,16 @@ def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path)
     }
 
 
+def test_a_report_keeps_a_file_it_wrote_whose_old_name_differs_only_in_case(tmp_path):
+    """On a case-insensitive file system the old "ACC.md" is the new "acc.md": never
+    removed. (Here the names are told apart; the listed old name stays unremoved.)"""
+    write_report(RECORDS, tmp_path, metrics=["acc"], figures=False)
+    (tmp_path / "report_files.jsonl").write_text('{"file": "ACC.md"}\n{"file": "acc.md"}\n')
+    (tmp_path / "ACC.md").write_text("listed, differs from a new file only in case")
+    write_report(RECORDS, tmp_path, metrics=["acc"], figures=False)
+    assert (tmp_path / "acc.md").exists() and (tmp_path / "ACC.md").exists()
+
+
 def test_a_report_removes_the_files_of_the_previous_one_it_does_not_write_again(tmp_path):
     # Old tables (nmi.*, oracle_*, by_benchmark_*, PNGs) stayed beside the new ones.
     records = [
