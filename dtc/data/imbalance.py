@@ -125,7 +125,8 @@ def make_imbalanced(
     -------
     Domain
         Rows of ``domain`` (order kept) with ``meta["imbalance"]`` recording the
-        ratio, profile and per-class sizes (label -> count).
+        ratio asked for, the ratio realised after rounding the class sizes
+        (``realised_ratio``), the profile and per-class sizes (label -> count).
     """
     if not isinstance(domain, Domain):
         raise ValueError(f"make_imbalanced: expected a dtc.data.Domain, got {type(domain)!r}")
@@ -161,6 +162,8 @@ def imbalanced_rows(
     ]
     record = {
         "ratio": float(ratio),
+        # the sizes are rounded: ratio 7 over 10 samples a class keeps 10 and 1, a ratio of 10
+        "realised_ratio": float(sizes.max() / sizes.min()),
         "profile": profile,
         "class_sizes": {int(c): int(s) for c, s in zip(labels, sizes)},
         "seed": int(seed),

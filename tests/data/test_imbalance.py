@@ -37,6 +37,8 @@ def test_realised_ratio(profile, ratio):
     # Within rounding of the minority size.
     assert abs(counts.max() / counts.min() - ratio) <= ratio / counts.min()
     assert out.meta["imbalance"]["class_sizes"] == dict(enumerate(counts.tolist()))
+    assert out.meta["imbalance"]["realised_ratio"] == counts.max() / counts.min()
+    assert out.meta["imbalance"]["ratio"] == ratio  # as asked
 
 
 @pytest.mark.parametrize("profile", ["exponential", "step"])
