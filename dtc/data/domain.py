@@ -125,11 +125,13 @@ class Domain:
         """The same domain with its labels removed (what a method sees of the target).
 
         Metadata derived from the labels goes too: the per-class sizes of an imbalance
-        record (``meta["imbalance"]["class_sizes"]``); its ratio, profile and seed (the
-        protocol's parameters) stay."""
+        record and the ratio they realise (``meta["imbalance"]["class_sizes"]``,
+        ``["realised_ratio"]``); its ratio asked for, profile and seed (the protocol's
+        parameters) stay."""
         meta = self.meta
-        if isinstance(meta.get("imbalance"), dict) and "class_sizes" in meta["imbalance"]:
-            record = {k: v for k, v in meta["imbalance"].items() if k != "class_sizes"}
+        derived = ("class_sizes", "realised_ratio")
+        if isinstance(meta.get("imbalance"), dict) and any(k in meta["imbalance"] for k in derived):
+            record = {k: v for k, v in meta["imbalance"].items() if k not in derived}
             meta = {**meta, "imbalance": record}
         return replace(self, y=None, meta=meta)
 

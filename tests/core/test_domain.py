@@ -61,7 +61,7 @@ def test_mask_target_labels_drops_class_sizes_of_an_imbalanced_target():
     pair = load_pair("digits", imbalance={"ratio": 10, "seed": 0})
     masked = pair.mask_target_labels()
     record = masked.target.meta["imbalance"]
-    assert "class_sizes" not in record
+    assert "class_sizes" not in record and "realised_ratio" not in record
     assert record["ratio"] == 10.0 and record["profile"] == "exponential"
     # the unmasked pair (the evaluation side) keeps the true per-class sizes
     labels, counts = np.unique(pair.target.y, return_counts=True)
