@@ -202,7 +202,10 @@ class SlicedWassersteinLoss(AlignmentLoss):
     ``n_projections`` directions per call; ``p`` >= 1; ``root`` (``False``: ``SW_p^p``);
     ``seed`` seeds the directions: with ``resample=True`` (default) each call draws new
     ones, call ``i`` from ``(seed, i)`` (a reproducible sequence that a checkpoint resumes,
-    and no direction is ignored for the whole training); with ``resample=False`` every
+    and no direction is ignored for the whole training; the count ``i`` is part of the
+    loss's state, so restoring a state -- a checkpoint, a monitor's rollback -- restores
+    the count too, and ``seed=None`` draws fresh entropy for each loss object, which a
+    resumed fit does not repeat); with ``resample=False`` every
     call uses the same: they are drawn from ``seed`` on the first call with features of
     dimension ``d`` and kept for every later call with ``d`` (``seed=None``: drawn once
     from fresh entropy, then kept as well).
