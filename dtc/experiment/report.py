@@ -43,6 +43,8 @@ twice.
 from __future__ import annotations
 
 import csv
+import functools
+import inspect
 import json
 import numbers
 from collections import defaultdict
@@ -384,10 +386,42 @@ def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -
     name = record["benchmark"]
     if not by_benchmark:
         name += f":{record['source']}→{record['target']}"
-    extra = [
-        f"{k}={_fmt_value(record['data_params'][k])}" for k in varying if k in record["data_params"]
-    ]
+    values = [(k, _data_value(record, k)) for k in varying]
+    extra = [f"{k}={v}" for k, v in values if v is not None]
     return name + (f" ({', '.join(extra)})" if extra else "")
+
+
+@functools.cache
+def _data_defaults(benchmark: str) -> dict:
+    """The values a data parameter left out takes (``make_imbalanced``'s profile, seed and
+    minority fraction as ``imbalance_*``; the digits' ``shift``, ``seed``,
+    ``source_fraction``), so that a run giving one explicitly is on the same target as a
+    run leaving it out."""
+    from dtc.data import make_digits_pair, make_imbalanced
+
+    def defaults(function, prefix: str = "") -> dict:
+        return {
+            prefix + name: param.default
+            for name, param in inspect.signature(function).parameters.items()
+            if param.default is not inspect.Parameter.empty
+        }
+
+    out = defaults(make_imbalanced, "imbalance_")
+    if benchmark == "digits":
+        out |= defaults(make_digits_pair)
+    return out
+
+
+def _data_value(record: dict, key: str) -> str | None:
+    """``record``'s data parameter ``key``, formatted, its default when left out
+    (:func:`_data_defaults`), or None when it has neither."""
+    data = record.get("data_params", {})
+    if key in data:
+        return _fmt_value(data[key])
+    if key.startswith("imbalance_") and "imbalance_ratio" not in data:
+        return None  # a balanced target has no imbalance settings, defaults included
+    defaults = _data_defaults(record["benchmark"])
+    return _fmt_value(defaults[key]) if key in defaults else None
 
 
 # Data parameters that change only how a method sees the target -- its features are
@@ -406,13 +440,11 @@ def _varying_data_keys(records: list[dict]) -> tuple[list[str], list[str]]:
     key names columns when it varies among the runs of one label (swept for a method)
     and rows when it only differs between labels (a method run on raw features), so
     that it does not split the columns."""
-    missing = object()
     per_label = defaultdict(lambda: defaultdict(set))
     keys = {k for r in records for k in r.get("data_params", {})}
     for r in records:
-        data = r.get("data_params", {})
-        for k in keys:
-            per_label[_label(r)][k].add(_fmt_value(data[k]) if k in data else missing)
+        for k in keys:  # a value left out is its default (None when it has none)
+            per_label[_label(r)][k].add(_data_value(r, k))
     varying = {k for k in keys if len({v for d in per_label.values() for v in d[k]}) > 1}
     task = {
         k

@@ -383,6 +383,33 @@ def test_a_data_setting_that_changes_the_target_names_a_column_even_for_one_meth
     assert acc.rows == ["kmeans", "gmm"]
 
 
+def test_a_data_setting_given_at_its_default_is_the_same_target():
+    """One method giving shift=0.5 (the digits default) or imbalance_seed=0 explicitly is
+    scored on the same target as the others leaving it out: one column, one bold."""
+    plain = [_record("a", s, 0.70) for s in range(2)]
+    for r in plain:
+        r["data_params"] = {}
+    explicit = [_record("b", s, 0.60) for s in range(2)]
+    for r in explicit:
+        r["data_params"] = {"shift": 0.5, "seed": 0}
+        r["run_id"] += "-explicit"
+    acc = build_tables(plain + explicit, ["acc"])[0]
+    assert acc.columns == ["digits:source→target"]
+    ratio = [_record("c", s, 0.5) for s in range(2)]
+    seeded = [_record("d", s, 0.4) for s in range(2)]
+    for r in ratio:
+        r["data_params"] = {"imbalance_ratio": 10}
+        r["run_id"] += "-ratio"
+    for r in seeded:
+        r["data_params"] = {"imbalance_ratio": 10, "imbalance_seed": 0}
+        r["run_id"] += "-seeded"
+    acc = build_tables(plain + ratio + seeded, ["acc"])[0]
+    # the balanced target has no imbalance seed, the two imbalanced ones are one target
+    subset = "digits:source→target (imbalance_ratio=10, imbalance_seed=0)"
+    assert acc.columns == ["digits:source→target", subset]
+    assert set(acc.cells["c"]) == set(acc.cells["d"]) == {subset}
+
+
 # -- one configuration per cell, one run per seed -----------------------------------------
 def _run(seed, acc, *, config="cfg", params=None, run_id=None, **extra):
     """A K-means record as the runner writes it; ``random_state`` is the seed, as always."""
