@@ -399,27 +399,19 @@ def bench_losses(
     ] = False,
 ):
     """Rank alignment losses: DTC with each loss on one fixed protocol (ACC, s/epoch)."""
-    from dtc.experiment.leaderboard import bench_losses as run_bench
-    from dtc.experiment.leaderboard import default_out_dir, leaderboard_config, mixed_code
+    from dtc.experiment import leaderboard
 
     _import_here()
     try:
-        config = leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
-        folder = out_dir or default_out_dir(config)
-        rows, summary = run_bench(
-            losses.split(","),
-            out_dir=folder,
-            quick=quick,
-            protocol=protocol,
-            jobs=jobs,
-            data_dir=data_dir,
-        )
+        config = leaderboard.leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
+        folder = out_dir or leaderboard.default_out_dir(config)
+        rows, summary = leaderboard.run_leaderboard(config, folder, jobs=jobs, data_dir=data_dir)
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
         raise _interrupted(config.name, folder) from None
     _print_sweep(config.name, summary)
-    codes = mixed_code(rows)
+    codes = leaderboard.mixed_code(rows)
     if codes:
         err.print(
             escape(

@@ -215,7 +215,12 @@ def bench_losses(
     ``backend``, ``data_dir``, ``progress`` ...).
     """
     config = leaderboard_config(losses, quick=quick, protocol=protocol)
-    out_dir = Path(out_dir or default_out_dir(config))
-    summary = run_experiment(config, out_dir, **run_options)
+    return run_leaderboard(config, out_dir, **run_options)
+
+
+def run_leaderboard(config: ExperimentConfig, out_dir=None, **run_options):
+    """Run a built leaderboard ``config`` (:func:`leaderboard_config`) into ``out_dir``
+    (default :func:`default_out_dir`); return ``(ranked rows, sweep summary)``."""
+    summary = run_experiment(config, Path(out_dir or default_out_dir(config)), **run_options)
     # Only this protocol's runs count, should the folder hold runs of another one.
     return rank(read_records(summary.results_path), expand(config)), summary

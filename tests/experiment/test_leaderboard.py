@@ -230,7 +230,7 @@ def test_the_cli_lists_an_incomplete_loss_without_scores(monkeypatch, tmp_path):
     rows[1].update(acc_std=None, n_seeds=None, nmi=None, seconds_per_epoch=None)
     rows[1].update(rank=None, separated=None)
     summary = SweepSummary(tmp_path, total=12)
-    monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: (rows, summary))
+    monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: (rows, summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,dann"])
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
@@ -287,11 +287,11 @@ def test_a_leaderboard_says_when_its_runs_come_from_different_code(monkeypatch, 
     assert leaderboard.mixed_code([row]) == []
     assert leaderboard.mixed_code([row, old]) == sorted([code, "0123456789ab"])
     summary = SweepSummary(tmp_path, total=2)
-    monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: ([row, old], summary))
+    monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: ([row, old], summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,mmd"])
     assert res.exit_code == 0, res.output
     assert "made by 2 versions of dtc's code" in " ".join(res.stderr.split())
-    monkeypatch.setattr(leaderboard, "bench_losses", lambda *a, **k: ([row], summary))
+    monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: ([row], summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral"])
     assert "versions of dtc's code" not in res.stderr
 
@@ -302,7 +302,7 @@ def test_an_interrupted_leaderboard_says_how_to_resume(monkeypatch, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(leaderboard, "bench_losses", interrupted)
+    monkeypatch.setattr(leaderboard, "run_leaderboard", interrupted)
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral", "--out", str(tmp_path)])
     assert res.exit_code == 130
     text = " ".join(res.stderr.split())
