@@ -70,6 +70,7 @@ def load_npz(
     name: str | None = None,
     image_shape=None,
     label_offset: int = 0,
+    classes=None,
 ) -> Domain:
     """Load a domain from a NumPy ``.npz`` archive.
 
@@ -77,10 +78,14 @@ def load_npz(
     ----------
     path : path to the ``.npz`` file.
     x_key : key of the features, an array of shape ``(n, d)``.
-    y_key : key of the labels ``(n,)``, or ``None`` for an unlabelled domain.
+    y_key : key of the labels ``(n,)``, or ``None`` for an unlabelled domain. Integer
+        labels are kept; string labels (class names) are numbered as :func:`load_csv`
+        numbers them, the names kept in ``meta["classes"]``.
     name : domain name (default: the file's stem).
     image_shape : optional ``(H, W)`` or ``(C, H, W)`` with ``prod == d``.
-    label_offset : subtracted from the labels.
+    label_offset : subtracted from numeric labels.
+    classes : for string labels, the names in the order that numbers them, as in
+        :func:`load_csv` (give the source's ``meta["classes"]`` when loading its target).
     """
     path = _existing(path)
     try:
@@ -109,7 +114,21 @@ def load_npz(
                     f"without pickle refuses: {exc})"
                 ) from exc
         X, y = arrays[x_key], arrays.get(y_key)
-    return _make_domain(path, X, y, name=name, image_shape=image_shape, label_offset=label_offset)
+    meta = {}
+    if y is not None and y.dtype.kind in "US":  # class names (bytes or str)
+        names = [str(v.decode() if isinstance(v, bytes) else v).strip() for v in y.ravel()]
+        if "" in names:
+            raise ValueError(
+                f"{path}: label {names.index('')} is empty (a missing label is no class)"
+            )
+        y, meta["classes"] = _code_names(path, names, classes)
+        if isinstance(label_offset, int):
+            label_offset = 0  # names are numbered 0..k-1 already (a bad offset still named)
+    elif classes is not None:
+        raise ValueError(f"classes: given, but {path}'s labels are numbers, not class names")
+    return _make_domain(
+        path, X, y, name=name, image_shape=image_shape, label_offset=label_offset, meta=meta
+    )
 
 
 def _is_number(cell: str) -> bool:
@@ -234,21 +253,26 @@ def load_csv(
         if all(_is_number(c) for c in cells) and classes is None:
             y = np.array([float(c) for c in cells])
         else:
-            found = sorted(set(cells), key=_class_order)
-            order = found if classes is None else [str(c) for c in classes]
-            if len(set(order)) != len(order):
-                raise ValueError(f"classes: a name is given twice in {order}")
-            unknown = [c for c in found if c not in order]
-            if unknown:
-                raise ValueError(f"{path}: classes {unknown} are not in classes={order}")
-            code = {c: i for i, c in enumerate(order)}
-            y = np.array([code[c] for c in cells], dtype=np.int64)
-            meta["classes"] = order
+            y, meta["classes"] = _code_names(path, cells, classes)
     # Class names are mapped to 0..k-1 already; the offset is for numeric labels only.
     offset = 0 if "classes" in meta and isinstance(label_offset, int) else label_offset
     return _make_domain(
         path, X, y, name=name, image_shape=image_shape, label_offset=offset, meta=meta
     )
+
+
+def _code_names(path: Path, names: list[str], classes) -> tuple[np.ndarray, list[str]]:
+    """Class names ``(n,)`` as numbers ``0..k-1``: in sorted order (names that are numbers
+    first, in numeric order), or in the order of ``classes``; ``(y, the order)``."""
+    found = sorted(set(names), key=_class_order)
+    order = found if classes is None else [str(c) for c in classes]
+    if len(set(order)) != len(order):
+        raise ValueError(f"classes: a name is given twice in {order}")
+    unknown = [c for c in found if c not in order]
+    if unknown:
+        raise ValueError(f"{path}: classes {unknown} are not in classes={order}")
+    code = {c: i for i, c in enumerate(order)}
+    return np.array([code[c] for c in names], dtype=np.int64), order
 
 
 def _class_order(name: str) -> tuple:

@@ -26,6 +26,28 @@ def test_npz_round_trip(tmp_path):
     assert unlabelled.y is None and unlabelled.name == "u" and unlabelled.image_shape == (1, 3)
 
 
+def test_npz_class_names_are_numbered_as_csv_numbers_them(tmp_path):
+    """String labels in an npz were refused as "not integer class labels"; they are now
+    numbered in sorted order (or ``classes``'), as load_csv does, bytes included."""
+    X = np.arange(12.0).reshape(6, 2)
+    np.savez(tmp_path / "s.npz", X=X, y=np.array(["dog", "cat", "dog", "eel", "cat", "eel"]))
+    source = data.load_npz(tmp_path / "s.npz")
+    np.testing.assert_array_equal(source.y, [1, 0, 1, 2, 0, 2])
+    assert source.meta["classes"] == ["cat", "dog", "eel"]
+    np.savez(tmp_path / "t.npz", X=X[:3], y=np.array([b"eel", b"dog", b"eel"]))
+    target = data.load_npz(tmp_path / "t.npz", classes=source.meta["classes"])
+    np.testing.assert_array_equal(target.y, [2, 1, 2])  # numbered as the source numbers them
+    assert data.DomainPair(source, target).n_clusters is None
+    with pytest.raises(ValueError, match=r"classes \['eel'\] are not in classes=\['cat', 'dog'\]"):
+        data.load_npz(tmp_path / "t.npz", classes=["cat", "dog"])
+    np.savez(tmp_path / "e.npz", X=X[:2], y=np.array(["cat", " "]))
+    with pytest.raises(ValueError, match="label 1 is empty"):
+        data.load_npz(tmp_path / "e.npz")
+    np.savez(tmp_path / "n.npz", X=X[:2], y=np.array([0, 1]))
+    with pytest.raises(ValueError, match="classes: given, but .* labels are numbers"):
+        data.load_npz(tmp_path / "n.npz", classes=["cat", "dog"])
+
+
 def test_npz_errors(tmp_path):
     path = tmp_path / "a.npz"
     np.savez(path, X=X4)
