@@ -73,7 +73,9 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --checks-only --check-seeds 10   # no training (~2 min)
     python scripts/negative_transfer.py --summary s0.jsonl s1.jsonl      # runs' targets, pooled
     python scripts/negative_transfer.py --fresh6 --seed 0 --out f6_s0.jsonl  # resumable: rerun
-        # the same command after an interruption and only the unfinished cases are run
+        # the same command after an interruption and only the unfinished cases are run;
+        # each row records the options that change it (``settings``: case set, budget,
+        # monitor options, --set, --threads) and a file made under others is refused
     python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts
         # each run's target partitions too, for scripts/partition_judges.py
 
@@ -811,6 +813,28 @@ def restored_epoch(trail: list[dict]) -> int | None:
     return None
 
 
+#: The harness's options that change a run's outcome, recorded in each row as its
+#: ``settings`` (with the case set) and checked when ``--out`` is resumed. ``--threads``
+#: is one: another thread count can move a run.
+RESULT_OPTIONS = (
+    "policy",
+    "every",
+    "score",
+    "no_calibrate",
+    "no_check_features",
+    "min_similarity",
+    "min_signal_ratio",
+    "n_restarts",
+    "metric",
+    "min_restore_gain",
+    "min_class_agreement",
+    "set",
+    "pretrain_epochs",
+    "adapt_epochs",
+    "threads",
+)
+
+
 def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
     """The DTC budget options these evaluation scripts share: epochs, threads, seed."""
     ap.add_argument("--pretrain-epochs", type=int, default=20)
@@ -901,14 +925,20 @@ def settings_text(settings: dict | None) -> str:
 
 
 def finished_runs(
-    path, seed: int, key: Callable[[dict], object], settings: dict | None = None
+    path,
+    seed: int,
+    key: Callable[[dict], object],
+    settings: dict | None = None,
+    unrecorded_ok: bool = False,
 ) -> dict:
     """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
     ``key(row)``; empty when there is no such file. A last line cut short by the
     interruption is dropped (and the file rewritten without it); runs of another seed are
     an error, since the seed is not part of the key. With ``settings`` (the options that
     change a result, which the rows record as ``row["settings"]``), runs recorded under
-    other settings, or with none recorded, are an error too, naming the differing ones."""
+    other settings, or with none recorded, are an error too, naming the differing ones;
+    ``unrecorded_ok`` lets a file whose rows record none at all (written before they were
+    recorded) be resumed, with a warning on stderr."""
     if path is None or not Path(path).exists():
         return {}
     rows = read_runs_file(path, f"--out {path}", rewrite=True)
@@ -918,7 +948,13 @@ def finished_runs(
             f"--out {path} holds runs of seed(s) {sorted(seeds, key=str)}, not --seed {seed}: "
             "give one file per seed"
         )
-    if settings is not None:
+    if settings is not None and rows and unrecorded_ok and all("settings" not in r for r in rows):
+        print(
+            f"warning: --out {path} records no settings (written before they were recorded); "
+            f"resuming assumes its runs were made under {settings_text(settings)}",
+            file=sys.stderr,
+        )
+    elif settings is not None:
         recorded = [r.get("settings") for r in rows]
         if any(s is None for s in recorded):
             raise ValueError(
@@ -944,12 +980,13 @@ def resume(
     key: Callable[[dict], object],
     what: str,
     settings: dict | None = None,
+    unrecorded_ok: bool = False,
 ) -> dict:
     """:func:`finished_runs` of ``args.out`` at ``args.seed`` (and ``settings``, when
     given), said on stderr when there are any (``what``: the runs' noun); a file that cannot
     be resumed is a usage error."""
     try:
-        done = finished_runs(args.out, args.seed, key, settings)
+        done = finished_runs(args.out, args.seed, key, settings, unrecorded_ok)
     except ValueError as exc:
         ap.error(str(exc))
     if done:
@@ -1348,8 +1385,11 @@ def main(argv=None) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     if args.checks_only:
         return checks_only(all_cases(data_dir, names, case_set), args)
-    done = resume(ap, args, key=lambda r: r["case"], what="case(s)")
-    rows = list(done.values())
+    settings = {"case_set": case_set, **{name: getattr(args, name) for name in RESULT_OPTIONS}}
+    # Files written before rows recorded their settings (experiments/records/) still resume.
+    done = resume(ap, args, lambda r: r["case"], "case(s)", settings, unrecorded_ok=True)
+    # only the cases asked for this time are summarised, whatever else the file holds
+    rows = [r for r in done.values() if names is None or r["case"] in names]
     if not args.json:
         print(
             f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
@@ -1367,6 +1407,7 @@ def main(argv=None) -> int:
         partitions = None if args.save_partitions is None else {}
         row = {"case": name, "kind": kind, "seed": args.seed, **run_case(pair, args, partitions)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
+        row["settings"] = settings
         if partitions is not None:
             save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
         c = row["correspondence"]

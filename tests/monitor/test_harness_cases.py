@@ -1143,6 +1143,22 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
     with pytest.raises(SystemExit):  # another seed's file
         script.main([*argv, "--seed", "1"])
     assert "give one file per seed" in capsys.readouterr().err
+    # each row records the options that change its outcome; others are refused
+    assert json.loads(first[0])["settings"]["adapt_epochs"] == 20
+    with pytest.raises(SystemExit):
+        script.main([*argv, "--adapt-epochs", "5"])
+    assert "made under other settings (adapt_epochs 20, not 5)" in capsys.readouterr().err
+    # only the cases asked for this time are summarised
+    assert script.main(["--cases", "digits_permuted", "--out", str(out), "--json"]) == 0
+    assert "negative cases flagged: 100% of 1" in capsys.readouterr().err
+    # a file written before rows recorded settings resumes, with a warning
+    legacy = tmp_path / "legacy.jsonl"
+    rows = [json.loads(t) for t in first]
+    legacy.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "settings"}) + "\n" for r in rows)
+    )
+    assert script.main([*argv[:2], "--out", str(legacy), "--json"]) == 0 and len(calls) == 2
+    assert "records no settings" in capsys.readouterr().err
 
 
 def test_finished_runs_reject_a_broken_line_before_the_last(load_script, tmp_path):
