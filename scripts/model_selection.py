@@ -136,12 +136,14 @@ def main(argv=None) -> int:
     if args.summary:
         print("\n".join(summary_by_settings(read_runs(ap, args.summary))))
         return 0
-    # What changes a selection's result besides the seed; --threads changes the speed only.
+    # What changes a selection's result besides the seed (--threads too: another thread
+    # count can move a fit's floating-point sums).
     settings = {
         "criterion": args.criterion,
         "k_criterion": args.k_criterion,
         "pretrain_epochs": args.pretrain_epochs,
         "adapt_epochs": args.adapt_epochs,
+        "threads": args.threads,
     }
     done = resume(
         ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
@@ -156,7 +158,8 @@ def main(argv=None) -> int:
         "seed": args.seed,
         "n_threads": args.threads,
     }
-    rows = list(done.values())
+    # The summary is of the pairs and axes asked for: --out may hold others from earlier.
+    rows = [row for (name, axis), row in done.items() if name in pairs and axis in axes]
     for name, load in pairs.items():
         if all((name, axis) in done for axis in axes):
             continue

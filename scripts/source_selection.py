@@ -163,8 +163,13 @@ def main(argv=None) -> int:
                 f"--targets: unknown target(s) {', '.join(unknown)}; expected {', '.join(known)}"
             )
     data_dir = resolve_data_dir(args.data_dir)
-    # What changes a row besides the seed; --threads changes the speed only.
-    settings = {"pretrain_epochs": args.pretrain_epochs, "adapt_epochs": args.adapt_epochs}
+    # What changes a row besides the seed (--threads too: another thread count can move a
+    # fit's floating-point sums).
+    settings = {
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+        "threads": args.threads,
+    }
     done = resume(ap, args, key=lambda r: r["target"], what="target(s)", settings=settings)
     # The summary is of the targets asked for: --out may hold others from an earlier run.
     rows = [row for target, row in done.items() if target in names]

@@ -71,7 +71,7 @@ def _source_selection_row(target, acc, without, with_checks):
         "acc": acc,
         "oracle": oracle,
         "seed": 0,
-        "settings": {"pretrain_epochs": 20, "adapt_epochs": 20},
+        "settings": {"pretrain_epochs": 20, "adapt_epochs": 20, "threads": 1},
         **{
             key: {
                 "chosen": chosen,

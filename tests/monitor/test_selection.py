@@ -527,6 +527,7 @@ def test_model_selection_resumes_and_pools_only_the_same_settings(
         "k_criterion": "silhouette",
         "pretrain_epochs": 1,
         "adapt_epochs": 1,
+        "threads": 1,
     }
     other = ["--criterion", "silhouette", "--pretrain-epochs", "5", "--adapt-epochs", "1"]
     with pytest.raises(SystemExit) as exc:
@@ -550,7 +551,7 @@ def test_model_selection_resumes_and_pools_only_the_same_settings(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
         "settings: criterion=knn_agreement, k_criterion=silhouette, pretrain_epochs=1, "
-        "adapt_epochs=1"
+        "adapt_epochs=1, threads=1"
     )
     assert lines[1].startswith("all axes: label-free choice = ORACLE in 100% of 1 selections")
     other_out = tmp_path / "ms_silhouette.jsonl"
@@ -559,12 +560,12 @@ def test_model_selection_resumes_and_pools_only_the_same_settings(
     assert script.main(["--summary", str(out), str(other_out), str(old)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "the rows hold 3 different settings: summarised apart, not pooled"
-    assert "pretrain_epochs=1, adapt_epochs=1 (1 selections):" in lines[1]
+    assert "pretrain_epochs=1, adapt_epochs=1, threads=1 (1 selections):" in lines[1]
     assert lines[2].startswith("  all axes: label-free choice = ORACLE in 100% of 1 selections")
     assert [v for v in lines if not v.startswith("  ")][1:] == [
-        "criterion=knn_agreement, k_criterion=silhouette, pretrain_epochs=1, adapt_epochs=1 "
-        "(1 selections):",
-        "criterion=silhouette, k_criterion=silhouette, pretrain_epochs=5, adapt_epochs=1 "
-        "(1 selections):",
+        "criterion=knn_agreement, k_criterion=silhouette, pretrain_epochs=1, adapt_epochs=1, "
+        "threads=1 (1 selections):",
+        "criterion=silhouette, k_criterion=silhouette, pretrain_epochs=5, adapt_epochs=1, "
+        "threads=1 (1 selections):",
         "settings not recorded (1 selections):",
     ]
