@@ -154,7 +154,9 @@ def proxy_a_distance(
     features: ``"logistic"`` regression or a linear ``"svm"``, regularisation ``C``. Both
     domains are subsampled to the same size ``min(n_s, n_t, max_samples)``, so chance
     level is ``err = 1/2``: about 0 for one distribution (slightly negative values are
-    noise), 2 for linearly separable domains. Seeded by ``seed``.
+    noise), 2 for linearly separable domains. Seeded by ``seed``. Rows shared by both
+    domains (a target that holds copies of source rows) bias it down, to about -0.5 for
+    two copies of one sample: each held-out copy is classified as its twin's domain.
     """
     owner = "proxy_a_distance"
     if classifier not in CLASSIFIERS:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -47,6 +48,12 @@ __all__ = [
 
 def subsample_index(n: int, max_samples: int | None, seed: int = 0) -> np.ndarray:
     """Sorted indices of a seeded subsample of ``min(n, max_samples)`` of ``range(n)``."""
+    if max_samples is not None and (
+        isinstance(max_samples, bool)
+        or not isinstance(max_samples, numbers.Integral)
+        or max_samples < 1
+    ):
+        raise ValueError(f"max_samples: expected None or an int >= 1, got {max_samples!r}")
     if max_samples is None or n <= max_samples:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
@@ -95,9 +102,38 @@ def _on_subsample(fn, name: str):
     return scorer
 
 
+def _centroids(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return np.stack([X[labels == c].mean(axis=0) for c in np.unique(labels)])
+
+
+def _calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:
+    # scikit-learn returns 1.0 -- its worst value -- when no cluster has any spread, so a
+    # partition of coinciding points would rank below any noisy one: undefined, refused.
+    within = sum(
+        ((X[labels == c] - X[labels == c].mean(axis=0)) ** 2).sum() for c in np.unique(labels)
+    )
+    if within == 0:
+        raise ValueError(
+            "calinski_harabasz: X has no spread within any cluster (each cluster's rows "
+            "coincide); the score is undefined"
+        )
+    return skm.calinski_harabasz_score(X, labels)
+
+
+def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
+    # scikit-learn returns 0.0 -- its best value -- when every centroid coincides, so a
+    # collapsed space would rank first: undefined, refused.
+    if np.ptp(_centroids(X, labels), axis=0).max() == 0:
+        raise ValueError(
+            "davies_bouldin: every cluster of X has the same centroid (a collapsed space); "
+            "the score is undefined"
+        )
+    return -skm.davies_bouldin_score(X, labels)
+
+
 silhouette = _on_subsample(skm.silhouette_score, "silhouette")
-calinski_harabasz = _on_subsample(skm.calinski_harabasz_score, "calinski_harabasz")
-davies_bouldin = _on_subsample(lambda X, y: -skm.davies_bouldin_score(X, y), "davies_bouldin")
+calinski_harabasz = _on_subsample(_calinski_harabasz, "calinski_harabasz")
+davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
 
 
 def _check_probs(probs, name: str) -> np.ndarray:
@@ -136,9 +172,12 @@ def soft_neighborhood_density(
     Rows are L2-normalised, their cosine similarities (self excluded) turned into a
     neighbourhood distribution by a softmax at ``temperature``, and the mean entropy
     of those distributions returned: dense neighbourhoods (well-clustered
-    assignments) give high entropy.
+    assignments) give high entropy. Its known blind spot: rows that all coincide --
+    uniform assignments, or a collapsed space's -- make every neighbourhood uniform and
+    give the maximum, ``log(n - 1)``; read a high SND together with a score that sees
+    collapse (information maximisation is 0 there).
     """
-    if temperature <= 0:
+    if not temperature > 0:  # NaN too
         raise ValueError(f"soft_neighborhood_density: temperature must be > 0, got {temperature}")
     P = _check_probs(probs, "soft_neighborhood_density")
     P = P[subsample_index(P.shape[0], max_samples, seed)]
@@ -205,6 +244,14 @@ def clustering_stability(
             f"fraction={fraction}) cannot hold {n_clusters} clusters; it needs at least {need} "
             f"rows to draw from, min(n, max_samples) = {X.shape[0]}: {cause}"
         )
+    distinct = np.unique(X, axis=0).shape[0]
+    if distinct <= n_clusters:
+        # K-means on fewer distinct points than clusters finds the same partition every
+        # time (ARI 1): "perfectly stable" data with no structure, so refused
+        raise ValueError(
+            f"clustering_stability: X has {distinct} distinct row(s), not more than "
+            f"n_clusters={n_clusters}: no structure to be stable about"
+        )
     if cluster_fn is None:
 
         def cluster_fn(Xs, k, s):
@@ -218,7 +265,14 @@ def clustering_stability(
         shared, ia, ib = np.intersect1d(a, b, return_indices=True)
         la = cluster_fn(X[a], n_clusters, seed + 2 * p)
         lb = cluster_fn(X[b], n_clusters, seed + 2 * p + 1)
-        scores.append(skm.adjusted_rand_score(la[ia], lb[ib]) if shared.size > 1 else 0.0)
+        if shared.size < 2:
+            # two partitions of one shared row agree trivially; counting the pair as 0 (or
+            # 1) would say something about the data that was never measured
+            raise ValueError(
+                f"clustering_stability: two subsamples of {m} of {X.shape[0]} rows share "
+                f"{shared.size} row(s); raise fraction (got {fraction}) or max_samples"
+            )
+        scores.append(skm.adjusted_rand_score(la[ia], lb[ib]))
     return float(np.mean(scores))
 
 

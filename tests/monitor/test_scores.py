@@ -306,3 +306,32 @@ def test_knn_agreement_against_a_brute_force_count():
 def test_score_inputs_are_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
+    """scikit-learn's special cases: Calinski-Harabasz 1.0 (its worst) for clusters without
+    spread, Davies-Bouldin 0.0 (its best) for coinciding centroids; SND's NaN temperature;
+    stability of data with no structure or of subsamples sharing one row."""
+    from dtc.monitor import scores as S
+
+    tight = np.r_[np.zeros((5, 2)), np.ones((5, 2))]
+    halves = np.r_[np.zeros(5), np.ones(5)]
+    with pytest.raises(ValueError, match="calinski_harabasz: X has no spread within any"):
+        S.calinski_harabasz(tight, halves)
+    noisy = tight + np.random.default_rng(0).normal(0, 0.01, tight.shape)
+    assert S.calinski_harabasz(noisy, halves) > 1000
+    with pytest.raises(ValueError, match="davies_bouldin: every cluster of X has the same"):
+        S.davies_bouldin(np.zeros((100, 2)), np.repeat([0, 1], 50))
+    probs = np.full((10, 2), 0.5)
+    with pytest.raises(ValueError, match="temperature must be > 0, got nan"):
+        S.soft_neighborhood_density(probs, temperature=float("nan"))
+    with pytest.raises(ValueError, match="X has 1 distinct row"):
+        S.clustering_stability(np.zeros((50, 2)), 3)
+    rng = np.random.default_rng(0)
+    blobs = np.vstack([rng.normal(c, 1, (100, 2)) for c in ((0, 0), (8, 8), (8, -8))])
+    assert S.clustering_stability(blobs, 3) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"share [01] row\(s\); raise fraction"):
+        S.clustering_stability(blobs, 3, fraction=0.02)
+    for bad in (-5, 2.5, True):
+        with pytest.raises(ValueError, match="max_samples: expected None or an int >= 1"):
+            S.silhouette(blobs, np.repeat([0, 1, 2], 100), max_samples=bad)
