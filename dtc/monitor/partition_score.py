@@ -113,6 +113,15 @@ def common_space_score(name: str, labels, spaces) -> float:
     scores (``scores.PROB_SCORES``) score :func:`student_t_assignments` of each matrix.
     """
     labels = np.asarray(labels)
+    spaces = list(spaces)
+    if not spaces:
+        raise ValueError("common_space_score: spaces: expected at least one feature matrix")
+    for X in spaces:
+        if np.shape(X)[:1] != labels.shape:
+            raise ValueError(
+                f"common_space_score: labels {labels.shape} and a space of shape "
+                f"{np.shape(X)} do not hold the same rows"
+            )
     values = []
     for X in spaces:
         if name in scores.PROB_SCORES:

@@ -335,3 +335,13 @@ def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
     for bad in (-5, 2.5, True):
         with pytest.raises(ValueError, match="max_samples: expected None or an int >= 1"):
             S.silhouette(blobs, np.repeat([0, 1, 2], 100), max_samples=bad)
+
+
+def test_common_space_score_names_missing_spaces_and_rows_apart():
+    from dtc.monitor.partition_score import common_space_score
+
+    labels = np.repeat([0, 1], 5)
+    with pytest.raises(ValueError, match="spaces: expected at least one feature matrix"):
+        common_space_score("silhouette", labels, [])
+    with pytest.raises(ValueError, match=r"labels \(10,\) and a space of shape \(9, 2\)"):
+        common_space_score("information_maximization", labels, [np.zeros((9, 2))])
