@@ -84,6 +84,14 @@ def test_gradient_reversal_bad_params():
         GradientReversal(-1.0)
     with pytest.raises(ValueError, match="coeff must be a number >= 0"):
         grad_reverse(torch.ones(1), float("nan"))
+    # infinite settings gave inf or NaN (inf * 0) gradients
+    for make in (
+        lambda: GradientReversal(gamma=float("inf")),
+        lambda: GradientReversal(max_coeff=float("inf")),
+        lambda: grad_reverse(torch.ones(1), float("inf")),
+    ):
+        with pytest.raises(ValueError, match=r"(gamma|coeff) must be a number >= 0.0 and finite"):
+            make()
     with pytest.raises(ValueError, match=r"progress must be a number in \[0.0, 1.0\]"):
         dann_schedule(1.5)
     with pytest.raises(ValueError, match="progress .* is required by schedule='dann'"):
