@@ -69,6 +69,20 @@ class DomainDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = self.net[0]
+        # torch's own errors (mat1 and mat2 ...) name neither the dtype's nor the width's owner
+        dtype = first.weight.dtype  # an uninitialised (lazy) weight has its dtype too
+        if dtype != x.dtype:
+            raise ValueError(
+                f"DomainDiscriminator: features are {x.dtype} but its weights are {dtype}; "
+                f"pass {dtype} features or convert the loss (loss.to({x.dtype}))"
+            )
+        # a lazy layer takes the first call's width; after it, another width is refused
+        if not isinstance(first, nn.LazyLinear) and first.in_features != x.shape[-1]:
+            raise ValueError(
+                f"DomainDiscriminator: features have {x.shape[-1]} columns, but it was "
+                f"built for {first.in_features} (given, or inferred at its first call)"
+            )
         return self.net(x).squeeze(-1)
 
 

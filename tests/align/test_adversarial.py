@@ -132,6 +132,17 @@ def test_discriminator_lazy_and_explicit():
     assert sum(p.numel() for p in lazy.parameters()) == (5 * 8 + 8) + (8 + 1)
     with_dropout = DomainDiscriminator(5, (8, 4), dropout=0.5)
     assert any(isinstance(m, torch.nn.Dropout) for m in with_dropout.modules())
+    # another width than the first call's, another dtype than its weights': named, not
+    # torch's "mat1 and mat2" (a lazy one included, through DANN and CDAN alike)
+    with pytest.raises(ValueError, match="features have 4 columns, but it was built for 5"):
+        lazy(torch.randn(7, 4))
+    with pytest.raises(ValueError, match=r"features are torch.float64 but its weights are"):
+        DomainDiscriminator(None, (8,))(x.double())
+    for name, extra in (("dann", {}), ("cdan", {"source_probs": 1, "target_probs": 1})):
+        probs = {k: torch.full((7, 3), 1 / 3, dtype=torch.float64) for k in extra}
+        with pytest.raises(ValueError, match=r"loss.to\(torch.float64\)"):
+            dtc.align.get(name)(x.double(), x.double(), progress=0.5, **probs)
+    assert dtc.align.get("dann").to(torch.float64)(x.double(), x.double(), progress=0.5).isfinite()
 
 
 @pytest.mark.parametrize(
