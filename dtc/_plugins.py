@@ -46,8 +46,12 @@ class PluginRegistry:
     def register(self, name: str, cls: type | str, *, overwrite: bool = False) -> None:
         """Register a class (or a ``"module:Class"`` string) under ``name``; anything else
         is refused here, not when the name is first used."""
+        if not isinstance(name, str) or not name.strip() or ":" in name:
+            # a name with ":" would read as a "module:Class" string; None means no object
+            raise ValueError(f"register: name must be a non-empty string without ':', got {name!r}")
         if isinstance(cls, str):
-            if ":" not in cls:
+            module, _, attr = cls.partition(":")
+            if not module or not attr:
                 raise ValueError(f"register: expected 'package.module:Class', got {cls!r}")
         elif not (isinstance(cls, type) and issubclass(cls, self.base)):
             raise ValueError(

@@ -78,6 +78,13 @@ def test_register_class_and_string():
         dtc.align.register("bad", 3)
     with pytest.raises(ValueError, match="expected 'package.module:Class', got 'mmd'"):
         dtc.align.register("bad", "mmd")
+    with pytest.raises(ValueError, match="expected 'package.module:Class', got 'mod:'"):
+        dtc.align.register("bad", "mod:")
+    # None (which means no alignment), "", a number or a "module:Class"-like name: refused,
+    # before they could break available() (None sorted among strings) or shadow None
+    for name in (None, "", "  ", 3, "a:b"):
+        with pytest.raises(ValueError, match="name must be a non-empty string without ':'"):
+            dtc.align.register(name, MeanGapLoss)
     assert "bad" not in dtc.align.available()
 
 
