@@ -148,7 +148,15 @@ def sigmas_to_gammas(sigmas: Sequence[float], *, name: str = "sigmas") -> tuple[
     """``gamma = 1 / (2 sigma^2)`` for each bandwidth; ``ValueError`` unless all are finite
     and positive and there is at least one."""
     sig = _positive_floats(sigmas, name)
-    return tuple(1.0 / (2.0 * s * s) for s in sig)
+    with np.errstate(over="ignore", divide="ignore"):
+        gammas = tuple(float(1.0 / np.float64(2.0 * s * s)) for s in sig)
+    bad = [s for s, g in zip(sig, gammas) if not (0.0 < g < math.inf)]
+    if bad:  # s * s under- or overflows float64: gamma would be inf or 0
+        raise ValueError(
+            f"{name}: bandwidths {bad} are too small or too large for float64 "
+            "(1 / (2 sigma^2) must be finite and positive)"
+        )
+    return gammas
 
 
 def _positive_floats(values, name: str) -> tuple[float, ...]:

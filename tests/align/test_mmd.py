@@ -527,3 +527,16 @@ def test_zero_median_bandwidth_is_reported():
         median_sq_dist(x, mode="both")
     with pytest.raises(ValueError, match="needs target"):
         median_sq_dist(x, mode="pooled")
+
+
+def test_bandwidths_beyond_float64_are_named():
+    """sigma = 1e-200 gave a bare ZeroDivisionError (s * s underflows), 1e200 a gamma of 0
+    that a later check blamed on ``gammas``."""
+    from dtc.align.kernels import sigmas_to_gammas
+
+    assert sigmas_to_gammas([1.0, 2.0]) == (0.5, 0.125)
+    for sigma in (1e-200, 1e200):
+        with pytest.raises(
+            ValueError, match=r"sigmas: bandwidths \[.*\] are too small or too large"
+        ):
+            sigmas_to_gammas([sigma])
