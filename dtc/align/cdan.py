@@ -66,9 +66,9 @@ class RandomizedMultilinearMap(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        self.out_dim = check_in_features(out_dim, "randomized_dim")
-        if self.out_dim is None:
-            raise ValueError("randomized_dim must be a positive int, got None")
+        if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
+            raise ValueError(f"randomized_dim must be a positive int, got {out_dim!r}")
+        self.out_dim = out_dim
         self.seed = seed
         self.register_buffer("features_matrix", None)
         self.register_buffer("probs_matrix", None)

@@ -38,7 +38,8 @@ __all__ = ["JMMDLoss", "jmmd2"]
 DEFAULT_PROB_SIGMAS = (0.92,)
 
 
-def _check_layers(sources, targets, name, min_samples):
+def _check_layers(sources, targets, name, min_samples, labels=None):
+    """``labels`` name the layers in errors (default ``layer 0``, ``layer 1``, ...)."""
     if not isinstance(sources, (list, tuple)) or not isinstance(targets, (list, tuple)):
         raise ValueError(f"{name}: sources and targets must be lists of (n, d_l) tensors")
     if len(sources) != len(targets) or not sources:
@@ -47,7 +48,8 @@ def _check_layers(sources, targets, name, min_samples):
             f"{len(sources)} and {len(targets)}"
         )
     for layer, (x, y) in enumerate(zip(sources, targets)):
-        check_pair_inputs(x, y, min_samples=min_samples, name=f"{name} layer {layer}")
+        label = labels[layer] if labels else f"layer {layer}"
+        check_pair_inputs(x, y, min_samples=min_samples, name=f"{name} {label}")
         for role, t, ref in (("source", x, sources[0]), ("target", y, targets[0])):
             if t.shape[0] != ref.shape[0]:
                 raise ValueError(
@@ -156,7 +158,9 @@ class JMMDLoss(AlignmentLoss):
         # softmax next to float32 features is converted here, not rejected.
         source_probs, target_probs = (_to_features(p, source) for p in (source_probs, target_probs))
         xs, ys = [source, source_probs], [target, target_probs]
-        _check_layers(xs, ys, "JMMDLoss", self.min_samples)
+        _check_layers(
+            xs, ys, "JMMDLoss", self.min_samples, ["features", "source_probs / target_probs"]
+        )
         opts = dict(median=self.median, max_samples=self.median_max_samples)
         gammas = [
             self.features.gammas(source, target, **opts),

@@ -164,8 +164,17 @@ def test_bad_input():
         match=r"^JMMDLoss features: the median heuristic \(median='source'\) needs at least 2",
     ):
         JMMDLoss(estimator="biased")(xs[0][:1], ys[0], source_probs=xs[1][:1], target_probs=ys[1])
-    with pytest.raises(ValueError, match="JMMDLoss layer 1: source has dtype torch.int64"):
+    # the soft assignments are named as the caller passed them, not as "layer 1"
+    with pytest.raises(
+        ValueError, match="JMMDLoss source_probs / target_probs: source has dtype torch.int64"
+    ):
         loss(xs[0], ys[0], source_probs=xs[1].long(), target_probs=ys[1].long())
+    nan = ys[1].clone()
+    nan[0, 0] = float("nan")
+    with pytest.raises(
+        ValueError, match="JMMDLoss source_probs / target_probs: target contains NaN"
+    ):
+        loss(xs[0], ys[0], source_probs=xs[1], target_probs=nan)
     with pytest.raises(
         ValueError,
         match=r"layer 1 has dtype torch.float32 on cpu, expected layer 0's torch.float64 on cpu",
