@@ -127,11 +127,13 @@ def test_bad_input():
         loss(xs[0], ys[0])
     with pytest.raises(ValueError, match="target layer 1 has 10 samples but layer 0 has 11"):
         loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1][:10])
-    with pytest.raises(ValueError, match="layer 1: source has 4 features and target has 3"):
+    with pytest.raises(
+        ValueError, match="source_probs / target_probs: source has 4 features and target has 3"
+    ):
         loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1][:, :3])
     bad = xs[1].clone()
     bad[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="layer 1: source contains NaN"):
+    with pytest.raises(ValueError, match="source_probs / target_probs: source contains NaN"):
         loss(xs[0], ys[0], source_probs=bad, target_probs=ys[1])
     with pytest.raises(ValueError, match="at least 2"):
         loss(xs[0][:1], ys[0], source_probs=xs[1][:1], target_probs=ys[1])
