@@ -123,6 +123,7 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     for task in unique_tasks(tasks):
         protocol[task.label].append(task)
     ranked, incomplete = [], []
+    per_seed: dict[str, dict] = {}  # loss -> seed -> protocol mean ACC
     for loss, its in protocol.items():
         mine = [by_id[t.run_id] for t in its if t.run_id in by_id]
         row = {
@@ -131,17 +132,18 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
             "n_runs": len(mine),
             "n_tasks": len(its),
         }
-        if not row["complete"]:
-            scores = dict.fromkeys(("acc", "acc_std", "n_seeds", "nmi", "seconds_per_epoch"))
-            incomplete.append({**row, **scores})
-            continue
         # Built-in losses are known by their names and parameters only: a folder can hold
         # their runs from older code of dtc. Which code made each row's runs is kept, so a
         # leaderboard mixing them can say so (:func:`mixed_code`).
         row["dtc_source"] = sorted(
             {r.get("versions", {}).get("dtc_source", "unknown") for r in mine}
         )
-        acc, nmi = _per_seed_means(mine, "acc"), _per_seed_means(mine, "nmi")
+        if not row["complete"]:
+            scores = dict.fromkeys(("acc", "acc_std", "n_seeds", "nmi", "seconds_per_epoch"))
+            incomplete.append({**row, **scores, "rank": None, "separated": None})
+            continue
+        per_seed[loss] = _per_seed_means(mine, "acc")
+        acc, nmi = list(per_seed[loss].values()), list(_per_seed_means(mine, "nmi").values())
         spe = [r["seconds_per_epoch"] for r in mine if r.get("seconds_per_epoch") is not None]
         ranked.append(
             {
@@ -151,7 +153,6 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
                 "n_seeds": len(acc),
                 "nmi": float(np.mean(nmi)),
                 "seconds_per_epoch": float(np.mean(spe)) if spe else None,
-                "_per_seed": dict(zip(_seeds(mine), acc)),
             }
         )
     # Best first; a tie of the shown value keeps the protocol's order, so a rank is shared
@@ -162,10 +163,11 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
         tied = above is not None and round(100 * above["acc"], 1) == round(100 * row["acc"], 1)
         row["rank"] = above["rank"] if tied else i + 1
         # nothing ranks above the first row or a tied one: no separation to judge
-        row["separated"] = None if above is None or tied else _separated(above, row)
-    for row in ranked:
-        del row["_per_seed"]
-    return ranked + [{**row, "rank": None, "separated": None} for row in incomplete]
+        separated = above is not None and not tied
+        row["separated"] = (
+            _separated(per_seed[above["loss"]], per_seed[row["loss"]]) if separated else None
+        )
+    return ranked + incomplete
 
 
 def mixed_code(rows: list[dict]) -> list[str]:
@@ -176,29 +178,25 @@ def mixed_code(rows: list[dict]) -> list[str]:
     return codes if len(codes) > 1 else []
 
 
-def _seeds(records: list[dict]) -> list:
-    """The seeds of ``records`` in the order :func:`_per_seed_means` gives their means."""
-    return list(dict.fromkeys(r["seed"] for r in records))
-
-
 def _separated(better: dict, worse: dict) -> bool:
-    """Whether ``better``'s lead over ``worse`` exceeds the seed noise: the per-seed
-    differences (both run on the same seeds and pairs, so paired) have a mean above twice
-    their standard error. With one seed there is no noise estimate: never separated."""
-    seeds = sorted(set(better["_per_seed"]) & set(worse["_per_seed"]))
+    """Whether the lead of ``better`` over ``worse`` (seed -> protocol mean ACC) exceeds the
+    seed noise: the per-seed differences (both run on the same seeds and pairs, so paired)
+    have a mean above twice their standard error. With one seed there is no noise
+    estimate: never separated."""
+    seeds = sorted(set(better) & set(worse))
     if len(seeds) < 2:
         return False
-    d = np.array([better["_per_seed"][s] - worse["_per_seed"][s] for s in seeds])
+    d = np.array([better[s] - worse[s] for s in seeds])
     se = d.std(ddof=1) / np.sqrt(len(d))
     return bool(d.mean() > 2 * se)
 
 
-def _per_seed_means(records: list[dict], metric: str) -> list[float]:
-    """The protocol mean of ``metric`` for each seed: the mean over its pairs."""
+def _per_seed_means(records: list[dict], metric: str) -> dict:
+    """The protocol mean of ``metric`` for each seed (the mean over its pairs), by seed."""
     per_seed = defaultdict(list)
     for r in records:
         per_seed[r["seed"]].append(r["metrics"][metric])
-    return [float(np.mean(v)) for v in per_seed.values()]
+    return {seed: float(np.mean(v)) for seed, v in per_seed.items()}
 
 
 def default_out_dir(config: ExperimentConfig) -> Path:
