@@ -1562,10 +1562,10 @@ def test_the_frozen_guard_is_the_one_fitted_on_the_records_before_fresh_set_14(l
         np.testing.assert_allclose(fitted[key], frozen[key], rtol=1e-6, atol=1e-9)
     chances = script.held_out_chances(rows)
     by_run = {(r["case"], r["seed"]): p for r, p in zip(rows, chances)}
-    figures = {}
+    figures, harness = {}, load_script("negative_transfer")
     for name, runs in script.set_rows(paths, by_run, issue_kinds=True).items():
         guarded = script.with_guard(runs, np.array([r["chance"] for r in runs]), 0.2)
-        m = load_script("negative_transfer").measures(guarded)
+        m = harness.measures(guarded)
         figures[name] = tuple(
             None if np.isnan(m[k]) else round(100 * m[k], 1 if k == "worst" else 0)
             for k in ("det", "fa", "kept", "worst")

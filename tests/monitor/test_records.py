@@ -362,14 +362,11 @@ def test_the_learned_guard_on_fresh_set_14_is_the_preregistered_outcome(load_scr
     rows = script.pooled_runs(files)
     guard = json.loads((ROOT / "experiments" / "learned_guard.json").read_text())
     guarded = script.with_guard(rows, script.frozen_chances(guard, rows), 0.2)
-    m = load_script("negative_transfer").measures(guarded)
+    harness = load_script("negative_transfer")
+    m = harness.measures(guarded)
     assert (round(100 * m["det"]), round(100 * m["fa"]), round(100 * m["kept"])) == (95, 18, 90)
     assert round(100 * m["worst"], 1) == -5.4
-    below = sorted(
-        (r["kind"], r["case"], r["seed"])
-        for r in guarded
-        if load_script("negative_transfer").below(r)
-    )
+    below = sorted((r["kind"], r["case"], r["seed"]) for r in guarded if harness.below(r))
     assert [b for b in below if b[0] == "negative"] == [
         ("negative", "office_A->C_mixed10_disjoint", 28),
         ("negative", "usps->mnist_corrupted_set14", 28),
