@@ -124,6 +124,15 @@ def add_noise(images, std: float, rng: np.random.Generator) -> np.ndarray:
     return images + std * rng.standard_normal(images.shape)
 
 
+def _check_seed(seed, func: str) -> int:
+    """``seed`` as an int >= 0, or ``ValueError`` naming ``func`` and ``seed``: ``None``
+    would let numpy draw fresh entropy (a different result at every call) and a negative
+    or non-integer seed fails in numpy with an error that names nothing."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{func}: seed must be an int >= 0, got {seed!r}")
+    return int(seed)
+
+
 def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
     """The composite shift of strength ``strength`` (see the module docstring).
 
@@ -133,8 +142,8 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
         Pixel values in ``[0, 1]`` (up to 1e-6 of float rounding; ``ValueError``
         otherwise).
     strength : float in [0, 1]
-    seed : int
-        Seed of the noise.
+    seed : int >= 0
+        Seed of the noise (``None`` is refused: the result would not be reproducible).
 
     Returns
     -------
@@ -143,7 +152,7 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
     images = _check_images(images, "apply_shift")
     _check_unit_range(images, "apply_shift", "images")
     s = _check_strength(strength, "apply_shift")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_check_seed(seed, "apply_shift"))
     out = rotate(images, s * MAX_ROTATION)
     out = thicken(out, s)
     out = change_contrast(out, 1.0 - s * MAX_CONTRAST_LOSS)
@@ -162,6 +171,7 @@ def shift_domain(domain: Domain, strength: float, *, seed: int = 0) -> Domain:
             f"shift_domain: domain {domain.name!r} needs image_shape (H, W), "
             f"got {domain.image_shape}"
         )
+    _check_seed(seed, "shift_domain")
     _check_unit_range(domain.X, "shift_domain", f"domain {domain.name!r}: X")
     images = domain.X.reshape((-1, *domain.image_shape))
     shifted = apply_shift(images, strength, seed=seed).reshape(domain.n_samples, -1)
