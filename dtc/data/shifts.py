@@ -48,11 +48,27 @@ MAX_CONTRAST_LOSS = 0.5
 MAX_NOISE_STD = 0.15
 
 
-def _check_images(images, func: str) -> np.ndarray:
+def _check_images(images, func: str, *, finite: bool = True) -> np.ndarray:
+    """``images`` as float64 ``(n, H, W)``; ``ValueError`` naming ``func`` for another
+    shape or (``finite``) a NaN or Inf, which every step would pass on silently."""
     arr = np.asarray(images, dtype=np.float64)
     if arr.ndim != 3:
         raise ValueError(f"{func}: images must have shape (n, H, W), got shape {arr.shape}")
+    if finite and not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=(1, 2)).sum())
+        raise ValueError(f"{func}: images must hold finite values, found NaN or Inf in {bad}")
     return arr
+
+
+def _check_finite(value, func: str, name: str, *, minimum: float | None = None) -> float:
+    """``value`` as a float, or ``ValueError`` naming ``func`` and ``name`` unless it is a
+    finite real number (``>= minimum`` when given): a NaN angle rotates every image to
+    black and a NaN contrast factor or noise std makes every pixel NaN, silently."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if not ok or not np.isfinite(value) or (minimum is not None and value < minimum):
+        expected = "a finite number" if minimum is None else f"a finite number >= {minimum:g}"
+        raise ValueError(f"{func}: {name} must be {expected}, got {value!r}")
+    return float(value)
 
 
 # Pixels may stray this far outside [0, 1] by float rounding (a float32 domain, a
@@ -92,6 +108,7 @@ def rotate(images, angle: float) -> np.ndarray:
     fill outside the original frame.
     """
     images = _check_images(images, "rotate")
+    angle = _check_finite(angle, "rotate", "angle")
     if angle == 0:
         return images.copy()
     # axes=(2, 1): rotate in the (H, W) plane, counter-clockwise as displayed.
@@ -113,14 +130,16 @@ def thicken(images, amount: float) -> np.ndarray:
 def change_contrast(images, factor: float) -> np.ndarray:
     """Scale grey levels around mid-grey: ``0.5 + factor * (x - 0.5)``; shape kept."""
     images = _check_images(images, "change_contrast")
+    factor = _check_finite(factor, "change_contrast", "factor")
     return 0.5 + factor * (images - 0.5)
 
 
 def add_noise(images, std: float, rng: np.random.Generator) -> np.ndarray:
     """Add i.i.d. Gaussian noise of standard deviation ``std`` drawn from ``rng``; shape kept."""
     images = _check_images(images, "add_noise")
-    if std < 0:
-        raise ValueError(f"add_noise: std must be >= 0, got {std!r}")
+    std = _check_finite(std, "add_noise", "std", minimum=0.0)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"add_noise: rng must be a numpy.random.Generator, got {type(rng)!r}")
     return images + std * rng.standard_normal(images.shape)
 
 
@@ -149,7 +168,7 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
     -------
     array of shape (n, H, W), values in ``[0, 1]``.
     """
-    images = _check_images(images, "apply_shift")
+    images = _check_images(images, "apply_shift", finite=False)  # NaN: named as out of range
     _check_unit_range(images, "apply_shift", "images")
     s = _check_strength(strength, "apply_shift")
     rng = np.random.default_rng(_check_seed(seed, "apply_shift"))

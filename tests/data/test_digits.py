@@ -181,3 +181,41 @@ def test_shift_seed_must_be_a_non_negative_int(seed):
     np.testing.assert_array_equal(
         shifts.apply_shift(img, 0.5, seed=np.int64(7)), shifts.apply_shift(img, 0.5, seed=7)
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda img: shifts.rotate(img, np.nan), r"rotate: angle must be a finite number"),
+        (lambda img: shifts.rotate(img, "10"), r"rotate: angle must be a finite number"),
+        (
+            lambda img: shifts.change_contrast(img, np.inf),
+            r"change_contrast: factor must be a finite number",
+        ),
+        (
+            lambda img: shifts.add_noise(img, np.nan, np.random.default_rng(0)),
+            r"add_noise: std must be a finite number >= 0",
+        ),
+        (
+            lambda img: shifts.add_noise(img, -0.1, np.random.default_rng(0)),
+            r"add_noise: std must be a finite number >= 0",
+        ),
+        (lambda img: shifts.add_noise(img, 0.1, 0), r"add_noise: rng must be a numpy"),
+    ],
+)
+def test_shift_components_refuse_non_finite_parameters(call, message):
+    # A NaN angle rotated every image to black, a NaN factor or std made every pixel NaN,
+    # all without a word.
+    img = np.random.default_rng(0).random((2, 4, 4))
+    with pytest.raises(ValueError, match=message):
+        call(img)
+
+
+@pytest.mark.parametrize("func", ["rotate", "thicken", "change_contrast", "add_noise"])
+def test_shift_components_refuse_nan_images(func):
+    img = np.random.default_rng(0).random((2, 4, 4))
+    img[1, 2, 2] = np.nan
+    args = {"rotate": (10.0,), "thicken": (0.5,), "change_contrast": (0.5,)}
+    args["add_noise"] = (0.1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=rf"{func}: images must hold finite values.* in 1"):
+        getattr(shifts, func)(img, *args[func])
