@@ -343,6 +343,16 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
                 )
             if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "uifb":
                 raise ValueError(f"{path}: expected {key!r} to be a numeric MATLAB array")
+            matlab_class = node.attrs.get("MATLAB_class", b"")
+            if isinstance(matlab_class, bytes):
+                matlab_class = matlab_class.decode(errors="replace")
+            if matlab_class == "char":
+                # v7.3 stores text as uint16 character codes: read as numbers, 'a' would
+                # be class 97 (a v5 file's char array is refused as text by the checks)
+                raise ValueError(
+                    f"{path}: expected {key!r} to be a numeric MATLAB array, got a char array "
+                    "(text, stored as character codes); save class names as numbers"
+                )
             out[key] = np.asarray(node[()]).T
     return out
 

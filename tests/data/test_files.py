@@ -283,3 +283,15 @@ def test_mat_errors(tmp_path):
         data.load_mat(tmp_path / "gone.mat")
     with pytest.raises(ValueError, match="label_offset: expected an int"):
         data.load_mat(path, y_key=None, label_offset=0.5)
+
+
+def test_mat_v73_char_array_is_refused_not_read_as_character_codes(tmp_path):
+    # v7.3 stores a char array as uint16 codes: labels 'abba' were read as classes 97, 98.
+    path = tmp_path / "char73.mat"
+    _write_v73(path, {"X": X4})
+    with h5py.File(path, "r+") as fh:
+        ds = fh.create_dataset("y", data=np.array([[97, 98, 98, 97]], dtype=np.uint16))
+        ds.attrs["MATLAB_class"] = np.bytes_("char")
+    with pytest.raises(ValueError, match=r"char73\.mat: expected 'y' to be a numeric .*char array"):
+        data.load_mat(path)
+    assert data.load_mat(path, y_key=None).n_samples == 4  # the numeric X alone still loads
