@@ -553,7 +553,9 @@ def load_pair(
     """Load the ordered pair ``source -> target`` of a registered benchmark.
 
     ``source`` and ``target`` default to the benchmark's first ordered pair
-    (``digits``: ``source -> target``). Other parameters as in
+    (``digits``: ``source -> target``); when only one is given and the other's default
+    is that same domain, the other is the first other domain (``target="mnist"``:
+    ``usps -> mnist``). Other parameters as in
     :func:`load_domain`; each domain is preprocessed on its own. Returns a
     :class:`DomainPair` with ``n_clusters`` = the number of classes and
     ``benchmark`` set; the target keeps its labels for evaluation (methods only
@@ -565,8 +567,14 @@ def load_pair(
     """
     spec = _get(benchmark)
     default_s, default_t = spec.pairs[0]
-    source = default_s if source is None else _check_domain(spec, source, "source domain")
-    target = default_t if target is None else _check_domain(spec, target, "target domain")
+    source = None if source is None else _check_domain(spec, source, "source domain")
+    target = None if target is None else _check_domain(spec, target, "target domain")
+    # One of the two given: the other defaults to the first pair's, unless that is the
+    # domain given (target="mnist" is usps -> mnist, not mnist -> mnist).
+    if source is None:
+        source = default_s if target != default_s else next(d for d in spec.domains if d != target)
+    if target is None:
+        target = default_t if source != default_t else next(d for d in spec.domains if d != source)
     _check_imbalance_arg(imbalance)
     if source == target:
         raise ValueError(

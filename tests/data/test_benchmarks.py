@@ -278,3 +278,23 @@ def test_import_dtc_data_does_not_import_torch():
 def test_public_names_exported():
     for name in data.__all__:
         assert hasattr(data, name), name
+
+
+def test_one_domain_given_defaults_the_other_to_a_different_domain():
+    # target="source" alone paired it with the default source "source", refused as
+    # "got 'source' twice"; likewise source="target" with the default target.
+    pair = data.load_pair("digits", target="source", shift=0.0)
+    assert (pair.source.name, pair.target.name) == ("target", "source")
+    pair = data.load_pair("digits", source="target", shift=0.0)
+    assert (pair.source.name, pair.target.name) == ("target", "source")
+    # the first pair's default is kept whenever it differs from the domain given
+    pair = data.load_pair("digits", target="target", shift=0.0)
+    assert (pair.source.name, pair.target.name) == ("source", "target")
+
+
+def test_one_file_domain_given_picks_a_different_default(tmp_path):
+    # resolved before any file is read: the missing file is named, not "got 'mnist' twice"
+    with pytest.raises(FileNotFoundError, match="MNIST_vs_USPS"):
+        data.load_pair("mnist_usps", target="mnist", data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="Caltech10_SURF_L10"):
+        data.load_pair("office_caltech10_surf", source="caltech10", data_dir=tmp_path)
