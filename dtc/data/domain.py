@@ -18,8 +18,13 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape ``(n, d)``.
 
     Raises ``ValueError`` naming ``name`` when ``X`` is not two-dimensional, has
-    fewer than ``min_samples`` rows, no columns, or holds NaN / Inf values.
+    fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values.
     """
+    if np.iscomplexobj(X):
+        # the cast below would drop the imaginary parts with a mere ComplexWarning
+        raise ValueError(
+            f"{name}: expected a real numeric array of shape (n, d), got complex values"
+        )
     try:
         with np.errstate(over="ignore"):  # values beyond float32 are named below
             arr = np.asarray(X, dtype=np.float32)

@@ -74,3 +74,12 @@ def test_masking_an_unlabelled_target_returns_the_pair_itself():
     masked = pair.mask_target_labels()
     assert masked.target.y is None and pair.target.y is not None
     assert masked.mask_target_labels() is masked
+
+
+def test_complex_features_are_refused_not_cut_to_their_real_part():
+    # the float32 cast dropped the imaginary parts with a ComplexWarning only
+    with pytest.raises(ValueError, match=r"'d': X: expected a real numeric array.*complex"):
+        data.Domain(np.array([[1 + 2j, 3.0], [0.0, 1.0]]), name="d")
+    with pytest.raises(ValueError, match=r"feats: expected a real numeric array"):
+        data.check_features([[1j, 0.0]], name="feats")
+    assert data.check_features(np.array([[1 + 0j]]).real).dtype == np.float32
