@@ -134,25 +134,28 @@ class DEC(TransferClusterer):
     ):
         store_params(self, locals())
 
-    def _check_params(self) -> float | None:
+    def _check_params(self) -> tuple[float | None, float, float]:
+        """Validated ``(gamma, tol, alpha)``, as Python floats (``gamma`` may be ``None``):
+        the DEC head and the stopping rule take plain floats, not numpy scalars."""
         name = type(self).__name__
         check_positive_int(self.max_epochs, method=name, name="max_epochs", low=0)
         check_positive_int(self.update_interval, method=name, name="update_interval")
         check_positive_int(self.n_init, method=name, name="n_init")
-        check_number(self.alpha, method=name, name="alpha", strict=True)
+        alpha = check_number(self.alpha, method=name, name="alpha", strict=True)
         check_number(self.finetune_lr, method=name, name="finetune_lr", strict=True)
-        if check_number(self.tol, method=name, name="tol") > 1:
+        tol = check_number(self.tol, method=name, name="tol")
+        if tol > 1:
             raise ValueError(f"{name}: tol is a fraction of samples in [0, 1], got {self.tol!r}")
         if check_number(self.momentum, method=name, name="momentum") >= 1:
             raise ValueError(f"{name}: momentum must be in [0, 1), got {self.momentum!r}")
         gamma = self._default_gamma if self.gamma is None else self.gamma
-        if gamma is None:
-            return None
-        return check_number(gamma, method=name, name="gamma")
+        if gamma is not None:
+            gamma = check_number(gamma, method=name, name="gamma")
+        return gamma, tol, alpha
 
     def _fit(self, pair):
         k = self._n_clusters(pair)
-        gamma = self._check_params()
+        gamma, tol, alpha = self._check_params()
         ae, history = train_autoencoder(
             self, pair.target, epochs=self.pretrain_epochs, stage="pretrain"
         )
@@ -163,7 +166,7 @@ class DEC(TransferClusterer):
         labels, centers, _ = kmeans(Z, k, n_init=self.n_init, seed=self.seed)
         self.initial_labels_ = np.asarray(labels, dtype=np.int64)
 
-        layer = ClusteringLayer(k, Z.shape[1], alpha=self.alpha)
+        layer = ClusteringLayer(k, Z.shape[1], alpha=alpha)
         layer.init_centers(centers)
         layer.to(device)
         params = [*ae.encoder.parameters(), *layer.parameters()]
@@ -181,7 +184,7 @@ class DEC(TransferClusterer):
                     p_all = target_distribution(q_all)
                     current = q_all.argmax(1).cpu().numpy()
                     changed = label_change_fraction(prev, current)
-                    stop = epoch > 0 and has_converged(prev, current, self.tol)
+                    stop = epoch > 0 and has_converged(prev, current, tol)
                     prev = current
                     if stop:
                         break

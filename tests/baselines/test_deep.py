@@ -180,6 +180,17 @@ def test_stopping_at_a_moderate_tolerance(blobs):
     assert all(c >= 0.05 for c in changed)
 
 
+def test_dec_takes_numpy_scalars_for_tol_and_alpha(blobs):
+    # Validation accepts numpy scalars (config grids, np.arange); the validated floats
+    # must reach the Student-t head and the stopping rule too, which refuse numpy
+    # scalars (they raised after pretraining, naming neither DEC nor the cause).
+    params = {"pretrain_epochs": 2, "max_epochs": 3, **SMALL}
+    ref = DEC(tol=0.5, alpha=2.0, **params).fit(blobs)
+    est = DEC(tol=np.float32(0.5), alpha=np.float32(2.0), **params).fit(blobs)
+    np.testing.assert_array_equal(est.labels_, ref.labels_)
+    assert est.n_epochs_ == ref.n_epochs_
+
+
 def test_dec_bad_parameters(blobs):
     with pytest.raises(ValueError, match="DEC: tol is a fraction"):
         DEC(tol=2.0).fit(blobs)
