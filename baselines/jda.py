@@ -129,7 +129,8 @@ class JDA(AdaptThenCluster):
     Attributes
     ----------
     labels_ (n_t,), embedding_ (n_t, p), source_embedding_ (n_s, p), cluster_centers_
-    (k, p), pseudo_labels_ (n_t,) the last pseudo-labels, cluster_classes_ (k,)
+    (k, p), pseudo_labels_ (n_t,) the last pseudo-labels (source class labels with a
+    labelled source, source cluster indices without), cluster_classes_ (k,)
     (``init="source"``, labelled source).
     """
 
@@ -171,11 +172,12 @@ class JDA(AdaptThenCluster):
             )
         if mode == "auto":
             mode = "nn" if ys is not None else "kmeans"
+        classes = None
         if ys is None:  # source cluster labels stand in for the classes
             ys, _, _ = kmeans(Xs, k, n_init=self.n_init, seed=self.seed)
         else:
-            ys = np.unique(ys, return_inverse=True)[1]
-        Zs, Zt, self.pseudo_labels_ = jda_transform(
+            classes, ys = np.unique(ys, return_inverse=True)
+        Zs, Zt, pseudo = jda_transform(
             Xs,
             ys,
             Xt,
@@ -188,4 +190,6 @@ class JDA(AdaptThenCluster):
             normalize=self.normalize,
             seed=self.seed,
         )
+        # Back from the class indices 0..C-1 to the source's class labels.
+        self.pseudo_labels_ = pseudo if classes is None else classes[pseudo].astype(np.int64)
         return Zs, Zt

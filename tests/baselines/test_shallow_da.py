@@ -264,6 +264,21 @@ def test_jda_first_iteration_is_tca_and_conditional_terms_change_it():
     np.testing.assert_allclose(np.linalg.norm(Zs1, axis=1), 1.0)  # normalize=True
 
 
+def test_jda_pseudo_labels_are_source_class_labels(shifted):
+    # Source classes 5, 7, 9 (not 0..C-1): JDA works on class indices inside, and the
+    # pseudo-labels it reports (the paper's 1-NN prediction) are the source's classes,
+    # as a classifier's are; they used to come back as the indices 0, 1, 2.
+    names = np.array([5, 7, 9])
+    renamed = DomainPair(
+        Domain(shifted.source.X, names[shifted.source.y]), shifted.target, n_clusters=3
+    )
+    params = {"n_components": 2, "normalize": False, "n_iter": 2}
+    est = JDA(**params).fit(renamed)
+    ref = JDA(**params).fit(shifted)  # classes 0, 1, 2: the indices are the classes
+    np.testing.assert_array_equal(est.pseudo_labels_, names[ref.pseudo_labels_])
+    assert np.mean(est.pseudo_labels_ == names[shifted.target.y]) >= 0.97
+
+
 def test_tca_reduces_the_mean_discrepancy():
     pair = make_pair()
     Xs, Xt = pair.source.X.astype(float), pair.target.X.astype(float)
