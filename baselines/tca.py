@@ -108,6 +108,14 @@ def mmd_embedding(F, E, n_components: int, lam: float) -> np.ndarray:
         return _mmd_embedding(F, E, n_components, lam)
 
 
+def _null_directions(R, count: int) -> np.ndarray:
+    """``count`` orthonormal columns ``(q, count)`` orthogonal to the orthonormal columns
+    of ``R`` ``(q, r)`` (the row space of ``Y``, so ``Y u = 0``); deterministic."""
+    G = np.random.default_rng(0).standard_normal((R.shape[0], count))
+    Q = np.linalg.qr(np.hstack([R, G]))[0]
+    return Q[:, R.shape[1] :]
+
+
 def _mmd_embedding(F, E, n_components, lam):
     n, q = F.shape
     fro = np.sqrt(np.square(E.T @ E).sum())
@@ -120,7 +128,14 @@ def _mmd_embedding(F, E, n_components, lam):
     p = n_components
     if n < q:  # eigenvectors of Y^T Y from the n x n Gram matrix
         w, P = scipy.linalg.eigh(Y @ Y.T, subset_by_index=[n - p, n - 1])
-        u = (Y.T @ P) / np.sqrt(np.clip(w, np.finfo(np.float64).tiny, None))
+        # Y has rank <= n - 1 (H centres it): where p reaches past its rank, the Gram
+        # matrix's zero eigenvalues (mu = 0) have no Y^T P / sqrt(w) (rounding noise
+        # divided by ~0, not an eigenvector): any unit u with Y u = 0 is one there.
+        null = w <= max(w[-1], 0.0) * n * np.finfo(np.float64).eps
+        u = np.empty((q, p))
+        u[:, ~null] = (Y.T @ P[:, ~null]) / np.sqrt(w[~null])
+        if null.any():
+            u[:, null] = _null_directions(u[:, ~null], int(null.sum()))
     else:
         w, u = scipy.linalg.eigh(Y.T @ Y, subset_by_index=[q - p, q - 1])
     V = _apply_inv_sqrt(u[:, ::-1].T, Q, scale, lam).T  # A^{-1/2} u (A is symmetric)

@@ -250,6 +250,32 @@ def test_mmd_embedding_matches_brute_force(q):
     np.testing.assert_allclose(V * signs, expected, atol=1e-6)
 
 
+@pytest.mark.parametrize(("distinct", "p"), [(None, 11), (6, 8)])
+def test_mmd_embedding_past_the_rank_gives_null_directions(distinct, p):
+    # Gram-matrix path (n = 11 < q = 40) with p beyond the rank of H F (n - 1 = 10; 5
+    # with 6 distinct rows): the missing directions have mu = 0, i.e. F^T H F v = 0, so
+    # their embedded coordinate is constant. They used to be rounding noise divided by
+    # ~0: a direction with a spread like the real ones (and not an eigenvector).
+    rng = np.random.default_rng(7)
+    ns, nt, q = 5, 6, 40
+    F = rng.standard_normal((ns + nt, q))
+    if distinct is not None:
+        F = F[np.arange(ns + nt) % distinct]
+    rank = np.linalg.matrix_rank(F - F.mean(axis=0))
+    E = marginal_mmd_vector(ns, nt)[:, None]
+    V = mmd_embedding(F, E, p, 0.3)
+    np.testing.assert_allclose(np.linalg.norm(V, axis=0), 1.0)
+    # The leading directions are the brute-force generalised eigenvectors ...
+    M = E @ E.T / np.linalg.norm(E @ E.T, "fro")
+    expected = _brute_force_directions(F, M, 0.3, rank)
+    signs = np.sign(np.sum(V[:, :rank] * expected, axis=0))
+    np.testing.assert_allclose(V[:, :rank] * signs, expected, atol=1e-6)
+    # ... and the rest lie in the null space of H F (constant embedded coordinate).
+    Z = F @ V[:, rank:]
+    assert np.ptp(Z, axis=0).max() < 1e-10
+    assert np.ptp(F @ V[:, :rank], axis=0).min() > 1e-3
+
+
 def test_jda_first_iteration_is_tca_and_conditional_terms_change_it():
     rng = np.random.default_rng(4)
     Xs, Xt = rng.standard_normal((60, 8)), rng.standard_normal((50, 8)) + 0.5
