@@ -74,7 +74,10 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
     if q.ndim != 2:
         raise ValueError(f"q: expected a tensor of shape (n, k), got {tuple(q.shape)}")
     q = q.detach()
-    weight = q * q / q.sum(0, keepdim=True)
+    # A cluster whose q column underflowed to 0 everywhere (a centre far from every point,
+    # for a large alpha) has f_j = 0: its p column is 0 (the limit of q^2 / f), not 0/0.
+    f = q.sum(0, keepdim=True).clamp_min(torch.finfo(q.dtype).tiny)
+    weight = q * q / f
     return weight / weight.sum(1, keepdim=True)
 
 
@@ -94,7 +97,10 @@ def dec_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
             f"q, p: expected two tensors of the same shape (n, k), got {tuple(q.shape)} "
             f"and {tuple(p.shape)}"
         )
-    return (torch.special.xlogy(p, p) - p * torch.log(q)).sum() / q.shape[0]
+    # Where p_ij = 0 the term is 0 whatever q_ij, even q_ij = 0 (an underflowed kernel):
+    # log is taken of 1 there, so neither the value nor the gradient becomes 0 * inf = NaN.
+    log_q = torch.log(torch.where(p > 0, q, torch.ones_like(q)))
+    return (torch.special.xlogy(p, p) - p * log_q).sum() / q.shape[0]
 
 
 class ClusteringLayer(nn.Module):

@@ -108,3 +108,28 @@ def test_label_change_tolerance():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_underflowed_soft_assignments_give_a_finite_target_and_loss():
+    # A large alpha makes the kernel nearly Gaussian: in float32 the far centre's q
+    # underflows to exactly 0 for both points, so its column sum f_1 is 0.
+    z = torch.tensor([[0.0, 0.0], [0.1, 0.0]])
+    mu = torch.tensor([[0.0, 0.0], [1e3, 0.0]], requires_grad=True)
+    q = soft_assignment(z, mu, alpha=50.0)
+    assert (q[:, 1] == 0).all()
+    p = target_distribution(q)
+    # p_i1 = lim q^2 / f = 0; every row is the one-hot of cluster 0.
+    torch.testing.assert_close(p, torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
+    loss = dec_loss(q, p)
+    # KL(P || Q) with P = Q here: 0, and 0 log 0 = 0 also against q = 0.
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.isfinite(mu.grad).all()
+    # Hand case: p_ij = 0 against q_ij = 0 contributes nothing.
+    q2 = torch.tensor([[1.0, 0.0], [0.25, 0.75]], dtype=torch.float64, requires_grad=True)
+    p2 = torch.tensor([[1.0, 0.0], [0.5, 0.5]], dtype=torch.float64)
+    expected = (0.5 * np.log(0.5 / 0.25) + 0.5 * np.log(0.5 / 0.75)) / 2
+    out = dec_loss(q2, p2)
+    assert out.item() == pytest.approx(expected, rel=1e-12)
+    out.backward()
+    assert torch.isfinite(q2.grad).all()
