@@ -36,6 +36,7 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans as _SkKMeans
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import ThreadpoolController
 
@@ -263,7 +264,8 @@ class KMeans(ClusterMixin, BaseEstimator):
     """scikit-learn style estimator around :func:`kmeans` (same parameters).
 
     Fitted attributes: ``labels_`` ``(n,)``, ``cluster_centers_`` ``(k, d)``,
-    ``inertia_``. :meth:`predict` assigns new rows to the nearest centre.
+    ``inertia_``, ``n_features_in_`` (``d``). :meth:`predict` assigns new rows of
+    ``d`` features to the nearest centre.
     """
 
     def __init__(
@@ -287,10 +289,18 @@ class KMeans(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         # The parameters are exactly kmeans' keyword arguments.
+        X = check_features(X, name="X")
         self.labels_, self.cluster_centers_, self.inertia_ = kmeans(X, **self.get_params())
+        self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X) -> np.ndarray:
         if not hasattr(self, "cluster_centers_"):
-            raise ValueError("KMeans.predict: call fit first")
+            # NotFittedError is a ValueError and an AttributeError (scikit-learn's contract).
+            raise NotFittedError("KMeans.predict: call fit first")
+        X = check_features(X, name="X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X: expected {self.n_features_in_} features (as in fit), got {X.shape[1]}"
+            )
         return assign_nearest(X, self.cluster_centers_)[0]

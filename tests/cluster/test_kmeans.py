@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans as SkKMeans
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
+from sklearn.utils.validation import check_is_fitted
 
 from dtc.cluster import KMeans, assign_nearest, gmm, kmeans
 
@@ -84,6 +86,18 @@ def test_estimator_fit_predict(blobs):
     assert est.cluster_centers_.shape == (4, 5) and est.inertia_ > 0
     with pytest.raises(ValueError, match="call fit first"):
         KMeans(2).predict(X)
+
+
+def test_estimator_follows_the_scikit_learn_contract(blobs):
+    X, _ = blobs
+    with pytest.raises(NotFittedError, match="call fit first"):
+        KMeans(2).predict(X)
+    est = KMeans(4, n_init=1, seed=0).fit(X)
+    assert est.n_features_in_ == 5
+    # New rows of the wrong width: X is named, not the fitted centres.
+    with pytest.raises(ValueError, match=r"X: expected 5 features \(as in fit\), got 3"):
+        est.predict(X[:, :3])
+    assert check_is_fitted(est) is None
 
 
 @pytest.fixture(scope="module")
