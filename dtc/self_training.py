@@ -75,6 +75,11 @@ def anchored_kmeans(
         )
     if max_iter < 1:
         raise ValueError(f"anchored_kmeans: max_iter must be >= 1, got {max_iter!r}")
+    # A NaN row would otherwise be labelled 0 (argmax of NaN) and make centre 0 NaN,
+    # after which every point is labelled 0.
+    for name, arr in (("Z", Z), ("init", C)):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"anchored_kmeans: {name} must be finite, found NaN or Inf")
     if spherical:
         Z, C = _unit_rows(Z), _unit_rows(C)
     labels = None
@@ -109,6 +114,18 @@ def confident_mask(labels, similarity, fraction: float) -> np.ndarray:
         raise ValueError(
             f"confident_mask: similarity must have shape (n, k) with n = {labels.shape[0]}, "
             f"got {S.shape}"
+        )
+    k = S.shape[1]
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise ValueError(
+            f"confident_mask: labels must be an int vector of shape (n,), got dtype "
+            f"{labels.dtype} and shape {labels.shape}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        # A label -1 would silently index the last column of similarity.
+        raise ValueError(
+            f"confident_mask: labels must lie in [0, {k}) (the columns of similarity), got "
+            f"range [{labels.min()}, {labels.max()}]"
         )
     n = len(labels)
     own = S[np.arange(n), labels]

@@ -87,3 +87,26 @@ def test_bad_arguments_raise_value_error():
         confident_mask(np.zeros(3, int), np.zeros((3, 2)), 0.0)
     with pytest.raises(ValueError, match="shape"):
         confident_mask(np.zeros(3, int), np.zeros((4, 2)), 0.5)
+
+
+def test_non_finite_embeddings_or_anchors_are_refused():
+    # Before: the NaN row took label 0 (argmax of NaN), centre 0 became NaN and every
+    # point was then labelled 0, silently.
+    Z = np.random.default_rng(0).normal(size=(20, 3))
+    Z[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Z must be finite"):
+        anchored_kmeans(Z, np.eye(3)[:2])
+    with pytest.raises(ValueError, match="init must be finite"):
+        anchored_kmeans(np.ones((4, 2)), np.array([[0.0, np.inf], [1.0, 0.0]]))
+
+
+def test_confident_mask_refuses_labels_outside_the_similarity_columns():
+    S = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.4]])
+    # Before: -1 indexed the last column and was kept as a "confident" pseudo-label.
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        confident_mask(np.array([0, 1, -1]), S, 0.5)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        confident_mask(np.array([0, 1, 2]), S, 0.5)
+    with pytest.raises(ValueError, match="int vector"):
+        confident_mask(np.array([0.0, 1.0, 1.0]), S, 0.5)
+    np.testing.assert_array_equal(confident_mask(np.array([0, 1, 1]), S, 0.5), [1, 1, 0])
