@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dtc.data.domain import check_features
+
 __all__ = [
     "as_tensor",
     "check_finite",
@@ -240,6 +242,14 @@ def pretrain_autoencoder(
         raise ValueError(f"{stage}: epochs must be >= 0, got {epochs}")
     if lr <= 0:
         raise ValueError(f"{stage}: lr must be > 0, got {lr}")
+    # Bad data is named here: a NaN would otherwise surface as a "diverged" loss (blaming
+    # the learning rate), a wrong width as a bare matrix-shape error from torch.
+    X = check_features(X, name=f"{stage}: X")
+    n_features = getattr(ae, "n_features", None)
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{stage}: X has {X.shape[1]} features, the autoencoder expects {n_features}"
+        )
     device = resolve_device(device)
     ae.to(device)
     Xt = as_tensor(X, device)
@@ -248,7 +258,19 @@ def pretrain_autoencoder(
     if y is not None:
         if head is None:
             raise ValueError(f"{stage}: labels y were given without a classification head")
-        yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+        y_arr = np.asarray(y)
+        # Casting to long would truncate 1.7 to 1 and turn NaN into a huge negative
+        # ("unlabelled") value, silently.
+        if y_arr.dtype.kind not in "iu" and not (
+            y_arr.dtype.kind == "f"
+            and np.isfinite(y_arr).all()
+            and (y_arr == np.round(y_arr)).all()
+        ):
+            raise ValueError(
+                f"{stage}: y must hold integer class labels (-1 = unlabelled), got dtype "
+                f"{y_arr.dtype} with non-integer values"
+            )
+        yt = torch.as_tensor(y_arr, dtype=torch.long, device=device)
         if yt.shape != (len(Xt),):
             raise ValueError(f"{stage}: y must have shape ({len(Xt)},), got {tuple(yt.shape)}")
         head.to(device)

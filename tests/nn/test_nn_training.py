@@ -208,3 +208,23 @@ def test_logged_sup_is_the_mean_cross_entropy_over_the_labelled_rows():
         logits = head(ae.encoder(torch.from_numpy(X[:40])))
         hand = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y[:40])).item()
     assert hist[0]["sup"] == pytest.approx(hand, rel=1e-5)
+
+
+def test_bad_data_and_labels_are_named_not_blamed_on_the_learning_rate():
+    ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
+    X = np.ones((8, 4), np.float32)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    # Before: FloatingPointError "the loss diverged ... lower the learning rate".
+    with pytest.raises(ValueError, match="pretrain: X: expected finite values"):
+        pretrain_autoencoder(ae, bad, epochs=1)
+    # Before: torch's "mat1 and mat2 shapes cannot be multiplied".
+    with pytest.raises(ValueError, match="pretrain: X has 3 features, the autoencoder expects 4"):
+        pretrain_autoencoder(ae, X[:, :3], epochs=1)
+    # Before: 0.5 / 1.7 were truncated to 0 / 1 and NaN became an "unlabelled" row.
+    head = nn.Linear(2, 2)
+    for y in (np.array([0.5, 1.7] * 4), np.array([0.0, np.nan] * 4)):
+        with pytest.raises(ValueError, match="pretrain: y must hold integer class labels"):
+            pretrain_autoencoder(ae, X, epochs=1, y=y, head=head)
+    # Integer-valued floats are labels.
+    pretrain_autoencoder(ae, X, epochs=1, y=np.array([0.0, 1.0, -1.0, 1.0] * 2), head=head)
