@@ -36,7 +36,8 @@ def select_k_silhouette(
     ----------
     X : array of shape (n, d)
     k_range : iterable of ints >= 2, each < n
-    sample_size : int, points the silhouette is computed on (all when n is smaller)
+    sample_size : int > max(k_range), points the silhouette is computed on (all when n is
+        smaller)
     n_init : int, K-means restarts per k
     seed : int
 
@@ -56,6 +57,13 @@ def select_k_silhouette(
             f"k_range: expected every k < n = {n} (silhouette needs k < n), got {max(ks)}"
         )
     sample_size = check_int(sample_size, "sample_size", minimum=2)
+    if min(n, sample_size) <= max(ks):
+        # The silhouette of k clusters needs more than k points (scikit-learn refuses
+        # k = n_samples with a message that names neither argument).
+        raise ValueError(
+            f"sample_size={sample_size}: expected more points than the largest k in k_range "
+            f"({max(ks)})"
+        )
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     sub = np.sort(rng.choice(n, sample_size, replace=False)) if n > sample_size else np.arange(n)

@@ -154,6 +154,8 @@ def test_select_k_eigengap(five_blobs):
         (lambda X: select_k_silhouette(X, []), "at least one candidate"),
         (lambda X: select_k_silhouette(X, [2, 50]), "every k < n"),
         (lambda X: select_k_silhouette(X, [2], sample_size=1), "sample_size"),
+        # k = sample_size: scikit-learn's silhouette refused it without naming the argument
+        (lambda X: select_k_silhouette(X, [2, 3], sample_size=3), r"sample_size=3: .* \(3\)"),
         (lambda X: select_k_eigengap(X, k_max=49), "k_max=49"),
         (lambda X: select_k_eigengap(X, k_max=0), "k_max"),
     ],
