@@ -168,7 +168,17 @@ def _knn_ivf(X, k, n_probe, seed):
         cand_d[queries[:, None], cols] = val
         cand_i[queries[:, None], cols] = members[col]
     col, val = _smallest(cand_d, k)
-    return np.sqrt(val).astype(np.float32), np.take_along_axis(cand_i, col, axis=1)
+    idx = np.take_along_axis(cand_i, col, axis=1)
+    # Rows whose probed cells held fewer than k other points still have inf slots (whose
+    # index is a placeholder, possibly the point itself): search those rows exactly.
+    short = np.flatnonzero(np.isinf(val).any(axis=1))
+    block = max(1, (1 << 24) // n)  # rows per (rows x n) distance block
+    for s in range(0, short.size, block):
+        rows = short[s : s + block]
+        D = _sq_dist(X[rows], sq[rows], X, sq)
+        D[np.arange(rows.size), rows] = np.inf  # never itself
+        idx[rows], val[rows] = _smallest(D, k)
+    return np.sqrt(val).astype(np.float32), idx
 
 
 # -- 2. affinity ----------------------------------------------------------

@@ -79,6 +79,22 @@ def test_knn_ivf_recall_against_exact():
     np.testing.assert_array_equal(np.sort(i_all, 1), np.sort(i_ref, 1))
 
 
+def test_knn_ivf_rows_with_too_few_candidates_fall_back_to_exact_search():
+    # One probed cell of ~10 points cannot supply 10 other neighbours: before, such rows
+    # kept inf distances with the point itself (or row 0) as a "neighbour", and the
+    # self-tuning affinity then held NaN (inf / inf).
+    X = np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32)
+    dist, idx = knn_graph(X, 10, method="ivf", n_probe=1, seed=0)
+    assert np.isfinite(dist).all()
+    assert not (idx == np.arange(100)[:, None]).any()
+    assert (np.diff(dist, axis=1) >= 0).all()
+    true = np.linalg.norm(X[idx] - X[:, None, :], axis=-1)
+    np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-4)
+    d_ex, _ = knn_graph(X, 10, method="exact")
+    assert (dist >= d_ex - 1e-4).all()
+    assert np.isfinite(affinity_matrix(dist, idx).data).all()
+
+
 def test_self_tuning_affinity_hand_example():
     # Points on a line at 0, 1, 3; two neighbours each, local scale = 2nd neighbour.
     dist = np.array([[1.0, 3.0], [1.0, 2.0], [2.0, 3.0]])
