@@ -64,7 +64,13 @@ def _module_fingerprint(module) -> str:
     h = hashlib.sha256(repr(module).encode())
     for name, tensor in module.state_dict().items():
         h.update(name.encode())
-        h.update(tensor.detach().cpu().to(torch.float32).numpy().tobytes())
+        if isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin):
+            # A lazily sized module has no weights yet: the dry run of build_autoencoder
+            # draws them inside _compute's seeded context, so its name (and the seed, in
+            # the settings) stand for them.
+            h.update(b"<uninitialised>")
+        else:
+            h.update(tensor.detach().cpu().to(torch.float32).numpy().tobytes())
     return h.hexdigest()
 
 

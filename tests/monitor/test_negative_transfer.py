@@ -201,6 +201,25 @@ def test_reference_with_a_user_network_is_keyed_by_its_weights_and_leaves_it_unt
     assert other.key_ != first.key_ and not other.from_cache_
 
 
+def test_reference_with_a_lazily_sized_user_network_is_keyed_and_leaves_it_lazy():
+    # A lazy encoder (nn.LazyLinear) is a network DTC accepts: its weights exist only after
+    # a first call, so the key cannot hash them; it was a torch ValueError ("uninitialized
+    # parameter") before the reference was trained.
+    from torch import nn
+
+    X, _ = blobs()
+    clear_reference_cache()
+    net = nn.Sequential(nn.LazyLinear(3))
+    kw = {"epochs": 1, "batch_size": 32}
+    first = NoTransferReference(K, architecture=net, **kw).fit(X)
+    assert first.embedding_.shape == (len(X), 3) and not first.from_cache_
+    assert isinstance(net[0], nn.LazyLinear)  # the user's module is still uninitialised
+    again = NoTransferReference(K, architecture=nn.Sequential(nn.LazyLinear(3)), **kw).fit(X)
+    assert again.from_cache_ and np.array_equal(again.embedding_, first.embedding_)
+    wider = NoTransferReference(K, architecture=nn.Sequential(nn.LazyLinear(4)), **kw).fit(X)
+    assert wider.key_ != first.key_ and wider.embedding_.shape == (len(X), 4)
+
+
 def test_reference_cache_write_leaves_no_partial_file(tmp_path, monkeypatch):
     X, _ = blobs()
     clear_reference_cache()
