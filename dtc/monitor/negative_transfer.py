@@ -382,7 +382,10 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
     min_delta : float
         A score change smaller than this is no fall (policy ``adapt``).
     reference_epochs : int or None
-        Epochs of the reference autoencoder (None: the estimator's pretrain + adapt).
+        Epochs of the reference autoencoder (None: the estimator's budget in gradient
+        steps, pretraining, adaptation and self-training, over the steps of one epoch on
+        the target: :meth:`NoTransferReference.from_estimator
+        <dtc.monitor.reference.NoTransferReference.from_estimator>`).
     cache_dir : path or None
         Disk cache of the reference.
     n_init : int

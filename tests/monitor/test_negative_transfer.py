@@ -320,6 +320,17 @@ def test_reference_budget_matches_the_estimators_gradient_steps():
     assert NoTransferReference.from_estimator(est, K, n_source=100, n_target=50).epochs == 31
 
 
+def test_the_monitors_default_reference_budget_is_the_estimators_gradient_steps():
+    # reference_epochs=None is not pretrain + adapt epochs: the source (240 rows) is twice
+    # the target (120), so each of the estimator's epochs is 8 steps against the target's 4.
+    X, y = blobs()
+    Xs, ys = blobs(n_per=80, seed=1)
+    mon = NegativeTransferMonitor(calibrate=False, check_features=False)
+    est = ScriptedDTC([good], [0.1], [mon]).fit(DomainPair(Domain(Xs, ys), Domain(X, y)))
+    assert est.pretrain_epochs + est.adapt_epochs == 11
+    assert mon.reference_.epochs == (10 * 8 + 1 * 8) // 4 == 22
+
+
 # -- policies -------------------------------------------------------------------------
 def test_warn_flags_negative_transfer_and_records_the_trail(pair):
     mon = monitor("warn")
