@@ -224,12 +224,21 @@ def _apply_override(raw: dict, path: list[str], value) -> None:
             f"{', '.join(map(str, labels))} (a new row needs methods.{path[1]}.method=<method>)"
         )
     # methods.<label>.<param>=v is shorthand for methods.<label>.params.<param>=v; a
-    # fixed value also removes the parameter from that method's grid.
+    # fixed value (either way) also removes the parameter from that method's grid, which
+    # would otherwise override it in every run.
     if len(path) == 3 and path[0] == "methods" and path[2] not in METHOD_KEYS:
-        entry = raw.setdefault("methods", {}).get(path[1])
-        if isinstance(entry, dict) and isinstance(entry.get("grid"), dict):
-            entry["grid"].pop(path[2], None)
         path = [path[0], path[1], "params", path[2]]
+    # So does a benchmark's data value (benchmarks.<i>.data.<key>=v) for its data grid.
+    if len(path) == 4 and (path[0], path[2]) in (("methods", "params"), ("benchmarks", "data")):
+        entries = raw.get(path[0])
+        if isinstance(entries, dict):
+            entry = entries.get(path[1])
+        elif isinstance(entries, list) and path[1].isdigit() and int(path[1]) < len(entries):
+            entry = entries[int(path[1])]
+        else:
+            entry = None
+        if isinstance(entry, dict) and isinstance(entry.get("grid"), dict):
+            entry["grid"].pop(path[3], None)
     node = raw
     for depth, part in enumerate(path[:-1]):
         where = ".".join(path[: depth + 1])
@@ -306,6 +315,17 @@ def _check_grid(grid, where: str) -> dict:
         if not isinstance(values, list) or not values:
             raise ValueError(f"{where}.{key}: expected a non-empty list of values, got {values!r}")
     return grid
+
+
+def _check_not_both(fixed: dict, grid: dict, where: str, fixed_key: str) -> None:
+    """``ValueError`` for a parameter both fixed and swept: the grid's values would
+    replace the fixed one in every run, without a word."""
+    both = [k for k in fixed if k in grid]
+    if both:
+        raise ValueError(
+            f"{where}: {both[0]!r} is in both {fixed_key} and grid (the grid would override "
+            f"{fixed_key}.{both[0]}={fixed[both[0]]!r} in every run); give it in one of them"
+        )
 
 
 def _check_seeds(seeds) -> list[int]:
@@ -393,6 +413,7 @@ def _check_benchmark(entry, i: int) -> dict:
                 )
     params = _expect(entry.get("data") or {}, dict, f"{where}.data", "a mapping")
     grid = _check_grid(entry.get("grid"), f"{where}.grid")
+    _check_not_both(params, grid, where, "data")
     _check_data_params(
         name, [*params, *grid], [params.get("preprocess"), *grid.get("preprocess", [])], where
     )
@@ -441,6 +462,7 @@ def _check_method(label, entry, budget: dict) -> dict:
         raise ValueError(f"{where}.method: {exc}") from exc
     params = _expect(entry.get("params") or {}, dict, f"{where}.params", "a mapping")
     grid = _check_grid(entry.get("grid"), f"{where}.grid")
+    _check_not_both(params, grid, where, "params")
     _check_params(name, cls, params, f"{where}.params")
     for key, values in grid.items():
         for v in values:

@@ -60,6 +60,28 @@ def test_overrides_seeds_and_method_param_shorthand():
     assert cfg.raw["benchmarks"][0]["data"] == {"shift": 0.9}
 
 
+def test_a_parameter_both_fixed_and_swept_is_an_error():
+    """A value in params (or a benchmark's data) that its grid also sweeps would be
+    overridden by the grid in every run: refused, naming the key."""
+    both = {"method": "kmeans", "params": {"max_iter": 5}, "grid": {"max_iter": [10, 20]}}
+    with pytest.raises(ValueError, match="methods.km: 'max_iter' is in both params and grid"):
+        load_config(_with(methods={"km": both}))
+    bench = {"benchmark": "digits", "data": {"shift": 0.3}, "grid": {"shift": [0.1, 0.2]}}
+    with pytest.raises(ValueError, match=r"benchmarks\[0\]: 'shift' is in both data and grid"):
+        load_config(_with(benchmarks=[bench]))
+
+
+def test_an_override_of_a_fixed_value_replaces_the_grid_over_it():
+    # spelled out (params.<key>) as the shorthand (methods.km.max_iter=5) has it
+    cfg = load_config(BASE, ["methods.km.params.max_iter=5"])
+    assert cfg.raw["methods"]["km"]["grid"] == {}
+    assert {t.spec.params["max_iter"] for t in expand(cfg)} == {5}
+    swept = {"benchmark": "digits", "grid": {"shift": [0.1, 0.2]}}
+    cfg = load_config(_with(benchmarks=[swept]), ["benchmarks.0.data.shift=0.9"])
+    assert cfg.raw["benchmarks"][0]["grid"] == {}
+    assert {t.spec.data_params["shift"] for t in expand(cfg)} == {0.9}
+
+
 def test_an_override_of_a_row_the_config_lacks_is_an_error_unless_it_names_the_method():
     for override in ("methods.kmeans.n_init=2", "methods.kmeans.params.n_init=2"):
         with pytest.raises(
