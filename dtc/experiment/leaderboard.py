@@ -49,7 +49,17 @@ def _load_yaml(path: Path) -> dict:
 
     if not path.is_file():
         raise FileNotFoundError(f"leaderboard protocol {str(path)!r} not found")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"leaderboard protocol {str(path)!r}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(
+            f"leaderboard protocol {str(path)!r}: expected a mapping at the top level, "
+            f"got {type(raw).__name__}"
+        )
+    raw.setdefault("name", path.stem)  # as load_config names a config file
+    return raw
 
 
 def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> ExperimentConfig:
@@ -68,7 +78,7 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             raise ValueError(f"--losses: {exc}; in --losses it is {NO_LOSS}") from exc
     raw = _load_yaml(Path(protocol or PROTOCOL))
     templates = raw.get("methods") or {}
-    if len(templates) != 1:
+    if not isinstance(templates, dict) or len(templates) != 1:
         raise ValueError(
             f"leaderboard protocol: expected exactly one method entry (the DTC template), "
             f"got {list(templates)}"

@@ -76,6 +76,9 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
         leaderboard_config(["mmd", "mmd"], protocol=tmp_path / "protocol.yaml")
     cfg = leaderboard_config(["none", "coral"], protocol=tmp_path / "protocol.yaml")
     assert cfg.raw["methods"]["none"]["params"]["loss"] is None
+    # a protocol without a name is named after its file, as a config file is
+    (tmp_path / "my_protocol.yaml").write_text(PROTOCOL.replace("name: tiny_bench\n", ""))
+    assert leaderboard_config(["mmd"], protocol=tmp_path / "my_protocol.yaml").name == "my_protocol"
 
 
 @pytest.mark.parametrize(
@@ -93,6 +96,10 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
             PROTOCOL.replace("  template: {", "  template: [{").replace("512}}", "512}}]"),
             "the template must be a mapping",
         ),
+        (["mmd"], "methods: {template: [\n", "protocol '.*protocol.yaml': not valid YAML"),
+        (["mmd"], "- a list\n", "protocol '.*': expected a mapping at the top level, got list"),
+        (["mmd"], "", "protocol '.*': expected a mapping at the top level, got NoneType"),
+        (["mmd"], "methods: [dtc]\n", r"expected exactly one method entry .*, got \['dtc'\]"),
     ],
 )
 def test_protocol_and_loss_list_errors_are_named(tmp_path, losses, protocol, match):
