@@ -512,12 +512,17 @@ def validate_config(raw: dict) -> dict:
     budget = _expect(raw.get("budget") or {}, dict, "budget", "a mapping param -> value")
     method_entries = _expect(raw["methods"], dict, "methods", "a mapping label -> method entry")
     methods_out = {str(k): _check_method(str(k), v, budget) for k, v in method_entries.items()}
-    for key in budget:
+    for key, value in budget.items():
         _check_not_seed(key, "budget")
-        if not any(
-            key in methods.get_class(m["method"])._get_param_names() for m in methods_out.values()
-        ):
+        owners = [
+            m["method"]
+            for m in methods_out.values()
+            if key in methods.get_class(m["method"])._get_param_names()
+        ]
+        if not owners:
             raise ValueError(f"budget: parameter {key!r} is a parameter of none of the methods")
+        # its value is checked as the methods' own params are (a loss name, an object)
+        _check_params(owners[0], methods.get_class(owners[0]), {key: value}, "budget")
     benchmarks_out = [_check_benchmark(b, i) for i, b in enumerate(benchmarks)]
     for label, entry in methods_out.items():
         for i, bench in enumerate(benchmarks_out):

@@ -168,6 +168,18 @@ def test_budget_applies_to_methods_having_the_parameter():
     assert params == {"km": {"n_init": 2}, "sp": {}}
 
 
+def test_budget_values_are_checked_like_params():
+    """A budget applies to every method with the parameter: its loss names and objects are
+    checked at load time as a method's params are."""
+    dtc_row = {"d": {"method": "dtc"}}
+    with pytest.raises(ValueError, match="budget.loss: unknown loss 'mdd'; available: .*mmd"):
+        load_config(_with(methods=dtc_row, budget={"loss": "mdd"}))
+    bad = {"callbacks": [{"object": "no_such_module:X"}]}
+    with pytest.raises(ValueError, match="budget.callbacks: could not import object"):
+        load_config(_with(methods=dtc_row, budget=bad))
+    assert load_config(_with(methods=dtc_row, budget={"loss": "coral"}))
+
+
 def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
     cfg = load_config(
         _with(
