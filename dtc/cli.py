@@ -200,6 +200,19 @@ def run(
         "apply to single runs; with a config, override it with key=value arguments instead",
         "CONFIG",
     )
+    # Ignored without a word otherwise: the local backend has no cluster to connect to,
+    # and a Ray cluster at --address runs as many runs at once as its own CPUs allow.
+    if address is not None and backend != "ray":
+        raise typer.BadParameter(
+            f"--address applies to --backend ray only, got --backend {backend}",
+            param_hint="--address",
+        )
+    if address is not None and jobs != 1:
+        raise typer.BadParameter(
+            "--jobs sets the local processes, or the CPUs of a Ray instance started here; "
+            "with --address the cluster's own CPUs decide",
+            param_hint="--jobs",
+        )
     _run_config(config, out_dir, jobs, backend, address, data_dir, json_out, mlflow)
 
 

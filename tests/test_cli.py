@@ -143,6 +143,22 @@ def test_single_run_refuses_the_options_of_config_runs(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_config_run_refuses_ray_options_it_would_ignore(tmp_path):
+    # --address reaches only the Ray backend, and --jobs only a Ray instance started here
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    out = ["--out", str(tmp_path / "o")]
+    res = runner.invoke(app, ["run", str(cfg), "--address", "auto", *out])
+    assert res.exit_code != 0
+    assert "--address applies to --backend ray only" in " ".join(res.output.split())
+    res = runner.invoke(
+        app, ["run", str(cfg), "--backend", "ray", "--address", "auto", "--jobs", "4", *out]
+    )
+    assert res.exit_code != 0
+    assert "with --address the cluster's own CPUs decide" in " ".join(res.output.split())
+    assert not (tmp_path / "o").exists()
+
+
 def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     cfg = tmp_path / "cli.yaml"
     cfg.write_text(CONFIG)
