@@ -272,6 +272,7 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
 
     _import_here()
     path, *overrides = args
+    cfg = None
     try:
         cfg = load_config(path, overrides)
         target_dir = out_dir or default_out_dir(cfg)
@@ -294,6 +295,8 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
+        if cfg is None:  # while the config loaded: nothing ran
+            raise typer.Exit(code=130) from None
         raise _interrupted(cfg.name, target_dir) from None
     _print_sweep(cfg.name, summary)
     _report_failures(summary)
@@ -415,6 +418,7 @@ def bench_losses(
     from dtc.experiment import leaderboard
 
     _import_here()
+    config = None
     try:
         config = leaderboard.leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
         folder = out_dir or leaderboard.default_out_dir(config)
@@ -422,6 +426,8 @@ def bench_losses(
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
+        if config is None:  # while the protocol loaded: nothing ran
+            raise typer.Exit(code=130) from None
         raise _interrupted(config.name, folder) from None
     _print_sweep(config.name, summary)
     codes = leaderboard.mixed_code(rows)

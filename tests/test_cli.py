@@ -159,6 +159,25 @@ def test_config_run_refuses_ray_options_it_would_ignore(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_interrupt_while_the_config_loads_exits_130_without_a_traceback(tmp_path, monkeypatch):
+    import dtc.experiment.config as config_module
+    from dtc.experiment import leaderboard
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    monkeypatch.setattr(config_module, "load_config", interrupted)
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 130, repr(res.exception)
+    assert "Traceback" not in res.output and not (tmp_path / "o").exists()
+    monkeypatch.setattr(leaderboard, "leaderboard_config", interrupted)
+    res = runner.invoke(app, ["bench-losses", "--losses", "coral", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 130, repr(res.exception)
+    assert "Traceback" not in res.output
+
+
 def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     cfg = tmp_path / "cli.yaml"
     cfg.write_text(CONFIG)
