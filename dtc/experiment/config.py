@@ -228,8 +228,13 @@ def _apply_override(raw: dict, path: list[str], value) -> None:
     # would otherwise override it in every run.
     if len(path) == 3 and path[0] == "methods" and path[2] not in METHOD_KEYS:
         path = [path[0], path[1], "params", path[2]]
-    # So does a benchmark's data value (benchmarks.<i>.data.<key>=v) for its data grid.
-    if len(path) == 4 and (path[0], path[2]) in (("methods", "params"), ("benchmarks", "data")):
+    # So does a benchmark's data value (benchmarks.<i>.data.<key>=v) for its data grid;
+    # and a grid override (methods.<label>.grid.<param>=[...]) replaces the fixed value.
+    # A config file that gives a key both ways is refused (validate_config).
+    sections = {"methods": ("params", "grid"), "benchmarks": ("data", "grid")}
+    if len(path) == 4 and path[2] in sections.get(path[0], ()):
+        fixed, swept = sections[path[0]]
+        replaced = swept if path[2] == fixed else fixed
         entries = raw.get(path[0])
         if isinstance(entries, dict):
             entry = entries.get(path[1])
@@ -237,8 +242,8 @@ def _apply_override(raw: dict, path: list[str], value) -> None:
             entry = entries[int(path[1])]
         else:
             entry = None
-        if isinstance(entry, dict) and isinstance(entry.get("grid"), dict):
-            entry["grid"].pop(path[3], None)
+        if isinstance(entry, dict) and isinstance(entry.get(replaced), dict):
+            entry[replaced].pop(path[3], None)
     node = raw
     for depth, part in enumerate(path[:-1]):
         where = ".".join(path[: depth + 1])

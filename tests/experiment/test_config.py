@@ -80,6 +80,13 @@ def test_an_override_of_a_fixed_value_replaces_the_grid_over_it():
     cfg = load_config(_with(benchmarks=[swept]), ["benchmarks.0.data.shift=0.9"])
     assert cfg.raw["benchmarks"][0]["grid"] == {}
     assert {t.spec.data_params["shift"] for t in expand(cfg)} == {0.9}
+    # and a grid given by an override replaces the fixed value it sweeps
+    cfg = load_config(BASE, ["methods.km.grid.n_init=[1,2]"])
+    assert cfg.raw["methods"]["km"]["params"] == {}
+    assert {t.spec.params["n_init"] for t in expand(cfg)} == {1, 2}
+    cfg = load_config(BASE, ["benchmarks.0.grid.shift=[0.1,0.2]"])
+    assert cfg.raw["benchmarks"][0]["data"] == {}
+    assert {t.spec.data_params["shift"] for t in expand(cfg)} == {0.1, 0.2}
 
 
 def test_an_override_of_a_row_the_config_lacks_is_an_error_unless_it_names_the_method():
