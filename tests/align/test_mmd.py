@@ -360,6 +360,40 @@ def test_float32_samples_far_from_the_origin_keep_their_distances(estimator):
     assert loss(x32, y32).item() == pytest.approx(loss(x, y).item(), rel=1e-4)
 
 
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_linear_kernel_float32_samples_far_from_the_origin(estimator):
+    # Features at 100 +- 0.1: ||sum x||^2 + ||sum y||^2 - 2 sum x . sum y in float32 put
+    # the biased estimate at 0.031 for 0.013 and the unbiased one at exactly 0.
+    x, y = _pair(n=60, m=50, d=16, shift=0.2, seed=3)
+    x32, y32 = ((0.1 * t + 100).float().requires_grad_(True) for t in (x, y))
+    x64, y64 = (t.detach().double() for t in (x32, y32))  # the same (rounded) samples
+    gx, gy, gxy = (x64 @ x64.T).numpy(), (y64 @ y64.T).numpy(), (x64 @ y64.T).numpy()
+    n, m = 60, 50
+    if estimator == "biased":
+        ref = gx.mean() + gy.mean() - 2 * gxy.mean()
+    elif estimator == "unbiased":
+        ref = (gx.sum() - np.trace(gx)) / (n * (n - 1)) + (gy.sum() - np.trace(gy)) / (m * (m - 1))
+        ref -= 2 * gxy.mean()
+    else:
+        ref = np.mean(
+            [
+                gx[2 * i, 2 * i + 1]
+                + gy[2 * i, 2 * i + 1]
+                - gxy[2 * i, 2 * i + 1]
+                - gxy[2 * i + 1, 2 * i]
+                for i in range(25)
+            ]
+        )
+    got = mmd2(x32, y32, estimator=estimator, kernel="linear")
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(ref, rel=1e-3)
+    # gradient against float64 autograd of the same samples
+    x64.requires_grad_(True), y64.requires_grad_(True)
+    want = torch.autograd.grad(mmd2(x64, y64, estimator=estimator, kernel="linear"), (x64, y64))
+    for g_, r in zip(torch.autograd.grad(got, (x32, y32)), want):
+        np.testing.assert_allclose(g_.double(), r, rtol=1e-3, atol=1e-7)
+
+
 @pytest.mark.parametrize("chunk", [1, 2, None])
 def test_linear_time_sums_match_numpy_and_gradcheck(chunk):
     # Odd n, n_s != n_t (the tail is unused) and chunks that do not divide the 4 pairs.
