@@ -91,6 +91,16 @@ class RandomizedMultilinearMap(nn.Module):
     def forward(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         if self.features_matrix is None:
             self._draw(features.shape[1], probs.shape[1])
+        # torch's own error (mat1 and mat2 shapes cannot be multiplied) names neither input
+        for role, x, matrix, size in (
+            ("features", features, self.features_matrix, "in_features"),
+            ("probs", probs, self.probs_matrix, "n_clusters"),
+        ):
+            if x.shape[-1] != matrix.shape[0]:
+                raise ValueError(
+                    f"RandomizedMultilinearMap: {role} have {x.shape[-1]} columns, but the map "
+                    f"was drawn for {size}={matrix.shape[0]} (given, or inferred at its first call)"
+                )
         r_f = self.features_matrix.to(features)
         r_g = self.probs_matrix.to(features)
         return (features @ r_f) * (probs @ r_g) / self.out_dim**0.5

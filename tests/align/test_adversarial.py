@@ -520,6 +520,32 @@ def test_cdan_bad_params():
         CDANELoss(entropy_conditioning=False)
 
 
+def test_lazy_randomized_cdan_names_a_later_change_of_width():
+    # The map is drawn for the first call's widths; another width was torch's unnamed
+    # "mat1 and mat2 shapes cannot be multiplied".
+    loss = CDANLoss(randomized=True, randomized_dim=8, schedule="constant")
+    loss(
+        torch.randn(5, 3),
+        torch.randn(4, 3),
+        source_probs=torch.full((5, 2), 0.5),
+        target_probs=torch.full((4, 2), 0.5),
+    )
+    with pytest.raises(ValueError, match="features have 4 columns.*in_features=3"):
+        loss(
+            torch.randn(5, 4),
+            torch.randn(4, 4),
+            source_probs=torch.full((5, 2), 0.5),
+            target_probs=torch.full((4, 2), 0.5),
+        )
+    with pytest.raises(ValueError, match="probs have 4 columns.*n_clusters=2"):
+        loss(
+            torch.randn(5, 3),
+            torch.randn(4, 3),
+            source_probs=torch.full((5, 4), 0.25),
+            target_probs=torch.full((4, 4), 0.25),
+        )
+
+
 def test_registered_adversarial_names():
     assert isinstance(dtc.align.get("dann", in_features=3), DANNLoss)
     assert isinstance(dtc.align.get("cdan"), CDANLoss)
