@@ -107,10 +107,15 @@ def _coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def _log_coral(source: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
     d = source.shape[1]
+    # eigh has no float16 / bfloat16 kernel (NotImplementedError, CPU and CUDA): half
+    # precision features are taken through the logarithm in float32, differentiably.
+    dtype = source.dtype
+    if dtype not in (torch.float32, torch.float64):
+        source, target = source.float(), target.float()
     ridge = eps * torch.eye(d, dtype=source.dtype, device=source.device)
     log_s = sym_logm(covariance(source) + ridge)
     log_t = sym_logm(covariance(target) + ridge)
-    return (log_s - log_t).square().sum() / (4 * d * d)
+    return ((log_s - log_t).square().sum() / (4 * d * d)).to(dtype)
 
 
 def coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -64,6 +64,20 @@ def test_log_coral_matches_scipy_logm():
     assert LogCORALLoss(eps=1e-3)(source, target).item() == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_log_coral_accepts_half_precision_features(dtype):
+    # eigh has no half-precision kernel: this was torch's NotImplementedError.
+    source, target = _pair()
+    source, target = source.to(dtype), target.to(dtype)
+    expected = _numpy_log_coral(source.double().numpy(), target.double().numpy(), 1e-2)
+    s = source.clone().requires_grad_(True)
+    for value in (log_coral(s, target, eps=1e-2), LogCORALLoss(eps=1e-2)(s, target)):
+        assert value.dtype == dtype
+        assert value.item() == pytest.approx(expected, rel=1e-2)
+    (grad,) = torch.autograd.grad(log_coral(s, target, eps=1e-2), s)
+    assert grad.dtype == dtype and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
 def test_sym_logm_matches_scipy_on_repeated_eigenvalues():
     # n < d: rank-deficient covariance, so the null directions all share eigenvalue eps.
     x = torch.randn(3, 6, dtype=torch.float64)
