@@ -268,6 +268,20 @@ def _list_index(node: list, part: str, where: str) -> int:
     return int(part)
 
 
+def read_yaml_mapping(path: Path, label: str) -> dict:
+    """The YAML file ``path`` (``yaml.safe_load``) as a mapping, its ``name`` defaulting to
+    the file's stem; ``ValueError`` starting with ``label`` when it is not valid YAML or not
+    a mapping (a list, an empty file)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{label}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{label}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw.setdefault("name", path.stem)
+    return raw
+
+
 def load_config(source, overrides=None) -> ExperimentConfig:
     """Read a YAML config (a path, or a dict), apply ``key=value`` overrides, validate.
 
@@ -281,15 +295,7 @@ def load_config(source, overrides=None) -> ExperimentConfig:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"config {str(path)!r} not found")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc})") from exc
-        if not isinstance(raw, dict):
-            raise ValueError(
-                f"{path}: expected a mapping at the top level, got {type(raw).__name__}"
-            )
-        raw.setdefault("name", path.stem)
+        raw = read_yaml_mapping(path, str(path))
     for keys, value in parse_overrides(overrides):
         _apply_override(raw, keys, value)
     where = str(path) if path else "config"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dtc.experiment.config import ExperimentConfig, Task, expand, load_config
+from dtc.experiment.config import ExperimentConfig, Task, expand, load_config, read_yaml_mapping
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.store import read_records
 
@@ -45,21 +45,10 @@ NO_LOSS = "none"
 
 
 def _load_yaml(path: Path) -> dict:
-    import yaml
-
     if not path.is_file():
         raise FileNotFoundError(f"leaderboard protocol {str(path)!r} not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"leaderboard protocol {str(path)!r}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(
-            f"leaderboard protocol {str(path)!r}: expected a mapping at the top level, "
-            f"got {type(raw).__name__}"
-        )
-    raw.setdefault("name", path.stem)  # as load_config names a config file
-    return raw
+    # named after its file when it names itself nothing, as a config file is
+    return read_yaml_mapping(path, f"leaderboard protocol {str(path)!r}")
 
 
 def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> ExperimentConfig:

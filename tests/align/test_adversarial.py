@@ -536,30 +536,29 @@ def test_cdan_bad_params():
         CDANELoss(entropy_conditioning=False)
 
 
-def test_lazy_randomized_cdan_names_a_later_change_of_width():
+def _cdan_call(loss, d: int, k: int):
+    return loss(
+        torch.randn(5, d),
+        torch.randn(4, d),
+        source_probs=torch.full((5, k), 1 / k),
+        target_probs=torch.full((4, k), 1 / k),
+    )
+
+
+@pytest.mark.parametrize(
+    "d, k, match",
+    [
+        (4, 2, "features have 4 columns.*in_features=3"),
+        (3, 4, "probs have 4 columns.*n_clusters=2"),
+    ],
+)
+def test_lazy_randomized_cdan_names_a_later_change_of_width(d, k, match):
     # The map is drawn for the first call's widths; another width was torch's unnamed
     # "mat1 and mat2 shapes cannot be multiplied".
     loss = CDANLoss(randomized=True, randomized_dim=8, schedule="constant")
-    loss(
-        torch.randn(5, 3),
-        torch.randn(4, 3),
-        source_probs=torch.full((5, 2), 0.5),
-        target_probs=torch.full((4, 2), 0.5),
-    )
-    with pytest.raises(ValueError, match="features have 4 columns.*in_features=3"):
-        loss(
-            torch.randn(5, 4),
-            torch.randn(4, 4),
-            source_probs=torch.full((5, 2), 0.5),
-            target_probs=torch.full((4, 2), 0.5),
-        )
-    with pytest.raises(ValueError, match="probs have 4 columns.*n_clusters=2"):
-        loss(
-            torch.randn(5, 3),
-            torch.randn(4, 3),
-            source_probs=torch.full((5, 4), 0.25),
-            target_probs=torch.full((4, 4), 0.25),
-        )
+    _cdan_call(loss, 3, 2)
+    with pytest.raises(ValueError, match=match):
+        _cdan_call(loss, d, k)
 
 
 def test_registered_adversarial_names():
