@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
@@ -16,7 +17,25 @@ def test_the_readme_has_python_examples():
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_example_runs(code, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # an example that writes files writes them here
-    exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
+    namespace = {"__name__": "readme_example"}
+    exec(compile(code, str(README), "exec"), namespace)
     out = capsys.readouterr().out.splitlines()
     if "NegativeTransferMonitor" in code:  # the true source: transfer kept, as the comment says
         assert out[0] == "False False"
+        # the accuracy its last line's comment states, to the digits it shows
+        (claimed,) = re.findall(r'\["acc"\]\)\s*#\s*(\d\.\d+)', code)
+        assert f"{float(out[-1]):.{len(claimed) - 2}f}" == claimed
+    # A loss the README defines (to benchmark with `dtc bench-losses`) builds with no
+    # arguments and returns a finite scalar for two samples, as the protocol calls it.
+    losses = [
+        v
+        for v in namespace.values()
+        if isinstance(v, type)
+        and issubclass(v, torch.nn.Module)
+        and v.__module__ == "readme_example"
+    ]
+    for cls in losses:
+        gen = torch.Generator().manual_seed(0)
+        source, target = torch.randn(40, 5, generator=gen), torch.randn(50, 5, generator=gen) + 1
+        value = cls()(source, target)
+        assert value.ndim == 0 and torch.isfinite(value), cls.__name__
