@@ -26,8 +26,9 @@ Axes (each varied alone, the rest at the family's default: CORAL, lambda = 1):
     python scripts/model_selection.py --summary s0.jsonl s1.jsonl   # earlier runs, pooled
     python scripts/model_selection.py --seed 0 --out ms_s0.jsonl    # resumable after an interruption
 
-Each row records the settings that change its result (``settings``: the two criteria and the
-epochs; not ``--threads``, which changes the speed only). ``--out`` resumes a file only under
+Each row records the settings that change its result (``settings``: the two criteria, the
+epochs and ``--threads``, since another thread count can move a fit's floating-point sums).
+``--out`` resumes a file only under
 the settings (and seed) it was recorded with, and ``--summary`` pools only rows of the same
 settings: rows of different settings are summarised apart, one group each, and it says so.
 """
@@ -59,6 +60,7 @@ from resolution_gate_choice import read_runs
 
 QUICK_PAIRS = {"digits", "office_A->W"}
 QUICK_AXES = ("lam", "loss")
+AXES = ("lam", "loss", "k")
 
 
 def candidates(axis: str, k: int, params: dict) -> dict:
@@ -148,9 +150,10 @@ def main(argv=None) -> int:
     done = resume(
         ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
     )
-    axes = (
-        args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else ("lam", "loss", "k"))
-    )
+    axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
+    unknown = [axis for axis in axes if axis not in AXES]
+    if unknown:  # before any fit, not after the first pair's other axes ran
+        ap.error(f"--axes: unknown axis {', '.join(unknown)}; expected {', '.join(AXES)}")
     pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
     budget = {
         "pretrain_epochs": args.pretrain_epochs,

@@ -511,6 +511,19 @@ def test_model_selection_out_file_resumes(faked_model_selection, tmp_path):
     ]
 
 
+def test_model_selection_refuses_an_unknown_axis_before_any_fit(
+    faked_model_selection, tmp_path, capsys
+):
+    """A misspelt --axes name is a usage error before the first fit (it used to run the
+    axes before it on the first pair, minutes of fits, then end in a traceback)."""
+    script = faked_model_selection
+    out = tmp_path / "ms.jsonl"
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--axes", "lam,lambda", "--out", str(out)])
+    assert exc.value.code == 2 and script.fitted == [] and not out.exists()
+    assert "--axes: unknown axis lambda; expected lam, loss, k" in capsys.readouterr().err
+
+
 def test_model_selection_resumes_and_pools_only_the_same_settings(
     faked_model_selection, tmp_path, capsys
 ):
