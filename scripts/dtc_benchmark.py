@@ -110,7 +110,8 @@ def run_one(method: str, setting: str | None, pair, seed: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """Hungarian ACC (and acc_unmatched) in %, mean over seeds, per pair and family mean."""
+    """Hungarian ACC (and acc_unmatched) in %, mean over seeds, per pair and family mean
+    (a method's family mean over fewer of the family's pairs than it shows says how many)."""
     by = defaultdict(list)
     for r in rows:
         by[(r["family"], r["pair"], r["method"])].append(r)
@@ -141,6 +142,9 @@ def table(rows: list[dict]) -> str:
                 c = f"{np.mean(fam_means[m]):.1f}" if fam_means[m] else "-"
                 if fam_means.get(m + "/u"):
                     c += f" ({np.mean(fam_means[m + '/u']):.1f})"
+                if fam_means[m] and len(fam_means[m]) < len(fam_pairs):
+                    # a mean over fewer pairs than the other columns': not comparable
+                    c += f" ({len(fam_means[m])} of {len(fam_pairs)} pairs)"
                 cells.append(c)
             lines.append(f"| {family} | **mean** | " + " | ".join(cells) + " |")
     return "\n".join(lines)

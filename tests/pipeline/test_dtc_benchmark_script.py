@@ -25,3 +25,20 @@ def test_rows_run_with_another_default_are_moved_aside(load_script, tmp_path):
     assert read_records(tmp_path / "bench.stale.jsonl") == rows[3:]
     assert script.set_aside_stale(out, kept) == kept  # nothing stale: nothing moves
     assert read_records(tmp_path / "bench.stale.jsonl") == rows[3:]
+
+
+def test_a_family_mean_over_fewer_pairs_says_so(load_script):
+    """A method missing some of a family's pairs (an interrupted run) has its family mean
+    marked with the pairs it covers, not shown as if comparable with the full means."""
+    script = load_script("dtc_benchmark")
+    fam = "office_caltech10_surf"
+    rows = [
+        {"family": fam, "pair": p, "method": m, "seed": 0, "acc": acc}
+        for p, m, acc in [
+            ("amazon->webcam", "kmeans", 0.4),
+            ("caltech10->amazon", "kmeans", 0.6),
+            ("amazon->webcam", "spectral", 0.3),
+        ]
+    ]
+    mean_row = next(line for line in script.table(rows).splitlines() if "**mean**" in line)
+    assert mean_row == f"| {fam} | **mean** | 50.0 | 30.0 (1 of 2 pairs) |"
