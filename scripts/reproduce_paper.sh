@@ -41,7 +41,10 @@ for tool in "$dtc" "$py"; do
 done
 for table in table1 table2 table3; do
   "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs"
-  "$dtc" report "results/${table}/results.jsonl" --out "results/${table}/report" > /dev/null
+  # --config: the tables hold the config's current runs only, not those of rows or seeds an
+  # earlier version of it had (a sweep keeps them in results.jsonl)
+  "$dtc" report "results/${table}/results.jsonl" --out "results/${table}/report" \
+    --config "experiments/paper/${table}.yaml" > /dev/null
 done
 "$py" scripts/figures.py --out results/figures
 echo "reports in results/table{1,2,3}/report, figures in results/figures" >&2

@@ -44,3 +44,27 @@ def test_reproduce_paper_says_what_it_misses_before_running(tmp_path):
         ["bash", str(SCRIPTS / "reproduce_paper.sh"), "1"], capture_output=True, text=True, env=env
     )
     assert done.returncode == 2 and "no_dtc not found: run `make venv` first" in done.stderr
+
+
+def test_reproduce_paper_reports_each_config_s_current_runs_only(tmp_path):
+    """Every table is run and reported with its own config: `dtc report --config`, so runs
+    of rows or seeds an earlier version of the config had (kept in results.jsonl) stay out
+    of the reproduced tables."""
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "stub"
+    stub.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "reproduce_paper.sh"), "3"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    for table in ("table1", "table2", "table3"):
+        config = f"experiments/paper/{table}.yaml"
+        assert f"run {config} --out results/{table} --jobs 3" in calls
+        assert (
+            f"report results/{table}/results.jsonl --out results/{table}/report --config {config}"
+            in calls
+        )
+    assert calls[-1] == "scripts/figures.py --out results/figures"
