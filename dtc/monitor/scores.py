@@ -66,6 +66,14 @@ def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{name}: X must have shape (n, d), got {X.shape}")
     if labels.shape != (X.shape[0],):
         raise ValueError(f"{name}: labels must have shape ({X.shape[0]},), got {labels.shape}")
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=1).sum())
+        raise ValueError(f"{name}: X must be finite, found NaN or Inf in {bad} row(s)")
+    if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
+        # np.unique counts every NaN as one cluster, but NaN == NaN is False: a NaN label
+        # would be scored as a cluster whose members never agree
+        bad = int((~np.isfinite(labels)).sum())
+        raise ValueError(f"{name}: labels must be finite cluster ids, found {bad} NaN or Inf")
     k = np.unique(labels).size
     if k < 2 or X.shape[0] <= k:
         raise ValueError(
@@ -144,8 +152,16 @@ def _check_probs(probs, name: str) -> np.ndarray:
         )
     if P.shape[0] < 2:
         raise ValueError(f"{name}: needs at least 2 samples, got {P.shape[0]}")
-    if not np.isfinite(P).all() or (P < 0).any() or not np.allclose(P.sum(1), 1.0, atol=1e-4):
-        raise ValueError(f"{name}: soft assignments must be non-negative rows summing to 1")
+    if not np.isfinite(P).all():
+        bad = int((~np.isfinite(P)).any(axis=1).sum())
+        raise ValueError(
+            f"{name}: probs (soft assignments) must be finite, found NaN or Inf in {bad} row(s)"
+        )
+    if (P < 0).any() or not np.allclose(P.sum(1), 1.0, atol=1e-4):
+        raise ValueError(
+            f"{name}: probs (soft assignments) must be non-negative rows summing to 1, got "
+            f"minimum {P.min():.4g} and row sums in [{P.sum(1).min():.4g}, {P.sum(1).max():.4g}]"
+        )
     return P
 
 
@@ -227,6 +243,11 @@ def clustering_stability(
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"clustering_stability: X must have shape (n, d), got {X.shape}")
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=1).sum())
+        raise ValueError(
+            f"clustering_stability: X must be finite, found NaN or Inf in {bad} row(s)"
+        )
     for arg, value, low in (("n_clusters", n_clusters, 2), ("n_pairs", n_pairs, 1)):
         # One cluster is "perfectly stable" on any data; zero pairs leave nothing to average.
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -263,8 +284,14 @@ def clustering_stability(
         a = rng.choice(X.shape[0], m, replace=False)
         b = rng.choice(X.shape[0], m, replace=False)
         shared, ia, ib = np.intersect1d(a, b, return_indices=True)
-        la = cluster_fn(X[a], n_clusters, seed + 2 * p)
-        lb = cluster_fn(X[b], n_clusters, seed + 2 * p + 1)
+        la = np.asarray(cluster_fn(X[a], n_clusters, seed + 2 * p))
+        lb = np.asarray(cluster_fn(X[b], n_clusters, seed + 2 * p + 1))
+        for got in (la, lb):
+            if got.shape != (m,):
+                raise ValueError(
+                    f"clustering_stability: cluster_fn must return labels of shape ({m},) for "
+                    f"a subsample of {m} rows, got shape {got.shape}"
+                )
         if shared.size < 2:
             # two partitions of one shared row agree trivially; counting the pair as 0 (or
             # 1) would say something about the data that was never measured

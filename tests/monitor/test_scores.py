@@ -345,3 +345,34 @@ def test_common_space_score_names_missing_spaces_and_rows_apart():
         common_space_score("silhouette", labels, [])
     with pytest.raises(ValueError, match=r"labels \(10,\) and a space of shape \(9, 2\)"):
         common_space_score("information_maximization", labels, [np.zeros((9, 2))])
+
+
+def test_nan_or_inf_inputs_are_refused_naming_the_argument():
+    """A NaN label was scored by knn_agreement as a cluster whose members never agree (a
+    number, no error); non-finite features reached scikit-learn's message, which names no
+    score; a cluster_fn of the wrong length was indexed as if it held the subsample."""
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(40, 3)), np.arange(40) % 2
+    nan_labels = labels.astype(float)
+    nan_labels[:10] = np.nan
+    for name in scores.LABEL_SCORES:
+        with pytest.raises(ValueError, match=rf"^{name}: labels must be finite.*10 NaN or Inf"):
+            scores.score(name, X=X, labels=nan_labels)
+        for bad in (np.nan, np.inf):
+            Xb = X.copy()
+            Xb[3, 1] = bad
+            with pytest.raises(ValueError, match=rf"^{name}: X must be finite.* in 1 row"):
+                scores.score(name, X=Xb, labels=labels)
+    Xb = X.copy()
+    Xb[[0, 5], 0] = np.nan
+    with pytest.raises(ValueError, match=r"^clustering_stability: X must be finite.* in 2 row"):
+        scores.clustering_stability(Xb, 2, cluster_fn=lambda Xs, k, s: np.arange(len(Xs)) % k)
+    with pytest.raises(ValueError, match=r"cluster_fn must return labels of shape \(32,\)"):
+        scores.clustering_stability(X, 2, cluster_fn=lambda Xs, k, s: np.arange(40) % k)
+    P = rng.dirichlet(np.ones(3), 10)
+    P[2] = np.nan
+    for name in scores.PROB_SCORES:
+        with pytest.raises(ValueError, match=rf"^{name}: probs \(soft assignments\) must be fin"):
+            scores.score(name, probs=P)
+    with pytest.raises(ValueError, match=r"probs .*summing to 1, got .*row sums in \[1, 2\]"):
+        scores.information_maximization(np.array([[0.5, 0.5], [1.0, 1.0]]))
