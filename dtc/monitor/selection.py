@@ -98,6 +98,20 @@ def _criterion_fn(criterion, owner: str) -> Callable:
     )
 
 
+def _target_labels(owner: str, estimator, name, n: int, rows: np.ndarray) -> np.ndarray:
+    """The fitted ``estimator``'s ``labels_`` on the scored target ``rows``; ``ValueError``
+    from ``owner`` naming candidate ``name`` unless ``labels_`` holds one label per target
+    row (``(n,)``): labels of other rows (e.g. source and target stacked) would be scored
+    against target rows they do not belong to."""
+    labels = np.asarray(getattr(estimator, "labels_", None))
+    if labels.shape != (n,):
+        raise ValueError(
+            f"{owner}: candidate {name!r} must have labels_ of shape ({n},) after fitting, one "
+            f"per target row; got shape {labels.shape}"
+        )
+    return labels[rows]
+
+
 def _check_criterion_rows(owner, criterion, n_clusters, n, max_samples, hint="") -> None:
     """Before anything is fitted: ``ValueError`` when the ``min(n, max_samples)`` scored
     target rows are too few for the score ``criterion`` to score ``n_clusters`` clusters
@@ -279,7 +293,8 @@ def rank_sources(
         if not excluded[index]:
             # the benchmark rides along: a monitor inside fit_fn reads its family's threshold
             est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters), benchmark=benchmark))
-            value = crit(X, np.asarray(est.labels_)[rows], est, name)
+            labels = _target_labels("rank_sources", est, name, target.n_samples, rows)
+            value = crit(X, labels, est, name)
             collapsed = value is None
             score = float("nan") if collapsed else value
         out.append(
@@ -503,7 +518,8 @@ def select_model(
     fitted: dict[str, object] = {}
     for name, est in items:
         fitted[name] = est.fit(pair)
-        values[name] = crit(X, np.asarray(est.labels_)[rows], est, name)
+        labels = _target_labels("select_model", est, name, pair.target.n_samples, rows)
+        values[name] = crit(X, labels, est, name)
     collapsed = [name for name, v in values.items() if v is None]
     if len(collapsed) == len(values):
         warnings.warn(

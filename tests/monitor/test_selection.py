@@ -582,3 +582,22 @@ def test_model_selection_resumes_and_pools_only_the_same_settings(
         "threads=1 (1 selections):",
         "settings not recorded (1 selections):",
     ]
+
+
+def test_labels_that_are_not_one_per_target_row_are_refused_naming_the_candidate():
+    """labels_ of more rows than the target (e.g. source and target stacked) were indexed
+    by the scored target rows and scored against rows they do not belong to: here the
+    source half's labels, the target's reversed, scored 1.0 like the true partition."""
+    X, y = two_blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=2)
+    stacked = np.r_[1 - y, y]
+    with pytest.raises(
+        ValueError, match=r"^select_model: candidate 'stacked' must have labels_ of shape \(60,\)"
+    ):
+        select_model({"good": Fixed(y), "stacked": Fixed(stacked)}, pair)
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        select_model({"none": Fixed(None)}, pair)
+    with pytest.raises(
+        ValueError, match=r"^rank_sources: candidate 'a' must have labels_ of shape \(60,\)"
+    ):
+        rank_sources(Domain(X), {"a": Domain(X, y)}, fit_fn=Fixed(stacked[:50]).fit)
