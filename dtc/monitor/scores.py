@@ -131,10 +131,21 @@ def _calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:
 def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
     # scikit-learn returns 0.0 -- its best value -- when every centroid coincides, so a
     # collapsed space would rank first: undefined, refused.
-    if np.ptp(_centroids(X, labels), axis=0).max() == 0:
+    centroids = _centroids(X, labels)
+    if np.ptp(centroids, axis=0).max() == 0:
         raise ValueError(
             "davies_bouldin: every cluster of X has the same centroid (a collapsed space); "
             "the score is undefined"
+        )
+    # Likewise for any two: their ratio (s_i + s_j) / d_ij is infinite (0 / 0 without spread),
+    # but scikit-learn counts the pair as 0, perfectly separated.
+    i, j = np.triu_indices(len(centroids), 1)
+    same = (centroids[i] == centroids[j]).all(axis=1)
+    if same.any():
+        names = np.unique(labels)
+        raise ValueError(
+            f"davies_bouldin: clusters {names[i[same][0]]} and {names[j[same][0]]} of X "
+            "have the same centroid; the score is undefined"
         )
     return -skm.davies_bouldin_score(X, labels)
 

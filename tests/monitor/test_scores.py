@@ -376,3 +376,61 @@ def test_nan_or_inf_inputs_are_refused_naming_the_argument():
             scores.score(name, probs=P)
     with pytest.raises(ValueError, match=r"probs .*summing to 1, got .*row sums in \[1, 2\]"):
         scores.information_maximization(np.array([[0.5, 0.5], [1.0, 1.0]]))
+
+
+def textbook_scores(X, labels):
+    """Silhouette (Rousseeuw 1987), Calinski-Harabasz (1974) and Davies-Bouldin (1979) from
+    their definitions, pair by pair, independent of scikit-learn."""
+    names = np.unique(labels)
+    n, k = len(X), len(names)
+    d = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    sil = []
+    for i in range(n):
+        own = (labels == labels[i]) & (np.arange(n) != i)
+        if not own.any():
+            sil.append(0.0)
+            continue
+        a = d[i, own].mean()
+        b = min(d[i, labels == c].mean() for c in names if c != labels[i])
+        sil.append((b - a) / max(a, b))
+    centres = [X[labels == c].mean(0) for c in names]
+    mean = X.mean(0)
+    between = sum((labels == c).sum() * ((m - mean) ** 2).sum() for c, m in zip(names, centres))
+    within = sum(((X[labels == c] - m) ** 2).sum() for c, m in zip(names, centres))
+    ch = (between / (k - 1)) / (within / (n - k))
+    spread = [np.sqrt(((X[labels == c] - m) ** 2).sum(1)).mean() for c, m in zip(names, centres)]
+    db = np.mean(
+        [
+            max(
+                (spread[i] + spread[j]) / np.sqrt(((centres[i] - centres[j]) ** 2).sum())
+                for j in range(k)
+                if j != i
+            )
+            for i in range(k)
+        ]
+    )
+    return float(np.mean(sil)), float(ch), float(db)
+
+
+def test_feature_scores_match_their_textbook_definitions():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(45, 3)) + np.repeat(np.eye(3) * 3, 15, axis=0)
+    labels = rng.permutation(np.repeat([0, 1, 2], 15))
+    labels[:15] = np.repeat([0, 1, 2], 15)[:15]  # not a random partition only
+    labels[-1] = 3  # a singleton cluster: silhouette 0 by definition
+    sil, ch, db = textbook_scores(X, labels)
+    assert scores.silhouette(X, labels) == pytest.approx(sil, rel=1e-10)
+    assert scores.calinski_harabasz(X, labels) == pytest.approx(ch, rel=1e-10)
+    assert scores.davies_bouldin(X, labels) == pytest.approx(-db, rel=1e-7)  # higher is better
+
+
+def test_davies_bouldin_refuses_two_clusters_with_one_centroid():
+    """Davies & Bouldin's ratio of two clusters on one centroid is infinite (0 / 0 without
+    spread); scikit-learn counts it 0, so a point split into two clusters scored as well as
+    the point kept whole."""
+    rng = np.random.default_rng(0)
+    X = np.r_[np.zeros((20, 2)), np.full((20, 2), 5.0) + rng.normal(0, 0.1, (20, 2))]
+    split = np.r_[np.arange(20) % 2, np.full(20, 2)]
+    with pytest.raises(ValueError, match="davies_bouldin: clusters 0 and 1 of X have the same"):
+        scores.davies_bouldin(X, split)
+    assert np.isfinite(scores.davies_bouldin(X, np.repeat([0, 1], 20)))
