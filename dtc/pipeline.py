@@ -1114,8 +1114,16 @@ class DTC(TransferClusterer):
             zs, xs_rec = self._src_ae(xs)
             out["recon"] = 0.5 * (out["recon"] + F.mse_loss(xs_rec, xs))
         else:
-            with torch.no_grad():
-                zs = self._src_ae.encode(xs)
+            # ADDA: the source encoder is frozen, in evaluation mode too: in training mode
+            # its batch norm would keep updating its running statistics (and dropout would
+            # make its embeddings random) although no gradient reaches it.
+            was_training = self._src_ae.training
+            self._src_ae.eval()
+            try:
+                with torch.no_grad():
+                    zs = self._src_ae.encode(xs)
+            finally:
+                self._src_ae.train(was_training)
         if self._head is not None and self.sup_weight > 0:
             out["sup"] = F.cross_entropy(self._head(zs), self._ys[idx_s])
         if pseudo is not None:

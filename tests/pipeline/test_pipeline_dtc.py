@@ -22,6 +22,7 @@ from dtc.data import Domain, DomainPair, make_digits_pair
 from dtc.data.preprocessing import size_normalize_images, zscore_columns
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.monitor.base import Callback
+from dtc.nn.autoencoder import MLPAutoencoder
 from dtc.pipeline import DTC, family_config
 
 TINY = {
@@ -129,6 +130,26 @@ def test_asymmetric_mode_keeps_the_source_encoder_fixed(small_pair):
     # frozen, that block is still identical while the rest has moved.
     assert torch.equal(src.encoder_blocks[0][0].weight, tgt.encoder_blocks[0][0].weight)
     assert not torch.equal(src.encoder_blocks[-1].weight, tgt.encoder_blocks[-1].weight)
+
+
+class _SourceAtAdaptBegin(Callback):
+    def on_adapt_begin(self, estimator, state):
+        self.state = state["nets"]["source_ae"]
+
+
+def test_asymmetric_mode_leaves_the_frozen_source_encoders_batch_norm_statistics_alone(
+    small_pair,
+):
+    # Frozen means its buffers too: encoding source batches in training mode moved the
+    # batch norm's running mean and variance at every adaptation step.
+    seen = _SourceAtAdaptBegin()
+    arch = MLPAutoencoder(64, (32,), 8, batch_norm=True)
+    est = DTC(**TINY, architecture=arch, encoder_mode="asymmetric", callbacks=[seen])
+    est.fit(small_pair)
+    after = est.source_autoencoder_.state_dict()
+    assert any("running_mean" in name for name in after)
+    for name, value in seen.state.items():
+        assert torch.equal(value, after[name]), name
 
 
 def _conditional_losses() -> list[str]:
