@@ -242,6 +242,44 @@ def _graph_neighbours(n: int) -> int:
     return min(_cluster_api().KNN_NEIGHBOURS, n - 1)
 
 
+def _setting(value, depth: int = 0) -> str:
+    """A description of a module's plain attribute ``value`` for the checkpoint key, the
+    same in every process: repr of numbers and strings, the bytes of tensors and arrays,
+    containers and plain objects (e.g. a kernel family) item by item; anything else (a
+    function, a module seen by ``named_modules`` anyway) by its type only."""
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes, np.generic)):
+        return repr(value)
+    if isinstance(value, (torch.dtype, torch.device)):
+        return str(value)
+    if isinstance(value, nn.parameter.UninitializedTensorMixin):
+        return "<uninitialised>"
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().contiguous()
+        raw = value.flatten().view(torch.uint8).numpy().tobytes()
+        return f"tensor({value.dtype}, {tuple(value.shape)}, {hashlib.sha256(raw).hexdigest()})"
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        raw = np.ascontiguousarray(value).tobytes()
+        return f"array({value.dtype}, {value.shape}, {hashlib.sha256(raw).hexdigest()})"
+    if depth >= 4 or isinstance(value, nn.Module):
+        return type(value).__qualname__
+    if isinstance(value, np.ndarray):  # of Python objects: their bytes are addresses
+        value = value.tolist()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_setting(v, depth + 1) for v in value]
+        if isinstance(value, (set, frozenset)):
+            items.sort()
+        return f"{type(value).__name__}[{', '.join(items)}]"
+    if isinstance(value, dict):
+        items = sorted(
+            f"{_setting(k, depth + 1)}: {_setting(v, depth + 1)}" for k, v in value.items()
+        )
+        return f"dict{{{', '.join(items)}}}"
+    if hasattr(value, "__dict__") and not callable(value):
+        attrs = ", ".join(f"{k}={_setting(v, depth + 1)}" for k, v in sorted(vars(value).items()))
+        return f"{type(value).__qualname__}({attrs})"
+    return type(value).__qualname__
+
+
 def _cluster_api():
     # spectral clustering and the choice of k live in dtc.cluster's package namespace;
     # imported where used so that a fit with K-means / GMM needs only those modules.
@@ -382,8 +420,9 @@ class DTC(TransferClusterer):
         Fixes weights, batch order and clustering: equal seeds give equal labels (CPU).
     checkpoint_dir : path or None
         Write a checkpoint after each stage and resume finished stages on a re-fit with the
-        same parameters and data (keyed by a hash of both, weights of module parameters
-        included; a lazily sized module not yet called counts by its parameter names). With ``callbacks`` only pretraining is checkpointed: a callback may
+        same parameters and data (keyed by a hash of both, weights and plain attributes of
+        module parameters included, e.g. an MMDLoss's median mode, which its repr does not
+        show; a lazily sized module not yet called counts by its parameter names). With ``callbacks`` only pretraining is checkpointed: a callback may
         steer every later stage, and its state is not part of the key.
     callbacks : sequence of :class:`dtc.monitor.base.Callback`
     verbose : int
@@ -670,8 +709,13 @@ class DTC(TransferClusterer):
         params["_format"] = _CHECKPOINT_FORMAT
         h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
         for v in self.get_params(deep=False).values():
-            # repr() of a module shows its structure, not its weights or buffers
+            # repr() of a module shows its structure, not its weights or buffers, nor every
+            # setting (MMDLoss's repr omits its median mode and its scales' values)
             if isinstance(v, nn.Module):
+                for mod_name, m in v.named_modules():
+                    for attr, value in sorted(vars(m).items()):
+                        if not attr.startswith("_") and attr != "training":
+                            h.update(f"{mod_name}.{attr}={_setting(value)};".encode())
                 for name, t in v.state_dict().items():
                     h.update(name.encode())
                     if isinstance(t, nn.parameter.UninitializedTensorMixin):

@@ -14,6 +14,7 @@ from torch import nn
 
 import dtc.pipeline as pipeline
 from dtc import align, methods
+from dtc.align.mmd import MMDLoss
 from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.dec import soft_assignment
 from dtc.cluster.kmeans import kmeans
@@ -730,6 +731,18 @@ def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_pat
     DTC(**params, architecture=encoder(0)).fit(small_pair)
     other = DTC(**params, architecture=encoder(1)).fit(small_pair)  # same repr, other weights
     assert other.resumed_stages_ == []
+
+
+def test_checkpoints_tell_apart_loss_modules_whose_repr_hides_a_setting(small_pair, tmp_path):
+    # MMDLoss's repr shows neither its median mode nor its scales' values: the key hashed
+    # repr and weights only, so the pooled-median fit resumed the source-median one.
+    params = {**TINY, "checkpoint_dir": tmp_path}
+    assert repr(MMDLoss()) == repr(MMDLoss(median="pooled"))
+    DTC(**params, loss=MMDLoss()).fit(small_pair)
+    assert DTC(**params, loss=MMDLoss(median="pooled")).fit(small_pair).resumed_stages_ == []
+    assert DTC(**params, loss=MMDLoss(scales=[1.0] * 33)).fit(small_pair).resumed_stages_ == []
+    again = DTC(**params, loss=MMDLoss()).fit(small_pair)  # an equal new instance: resumed
+    assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
 
 
 def test_checkpoints_tell_k_and_the_row_split_apart(small_pair, tmp_path):
