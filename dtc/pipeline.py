@@ -944,6 +944,13 @@ class DTC(TransferClusterer):
             # on the raw target features.
             k = _select_k(pair.target.X, self.seed)
         self._k = k if k is not None else (len(self._classes) if labelled else None)
+        if k is None and self._k is not None and self._k > pair.target.n_samples:
+            # k from the source's classes: named before any training, not after it
+            raise ValueError(
+                f"DTC: n_clusters=None (and the pair gives none) takes one cluster per source "
+                f"class, {self._k}, but the target has only {pair.target.n_samples} samples; "
+                "expected at least as many target samples as clusters"
+            )
         self._build(pair, labelled)
         gen = make_generator(self.seed + 1)
         n_sub = _DISCREPANCY_SAMPLES

@@ -353,6 +353,20 @@ def test_bad_inputs_raise_clear_errors(small_pair):
         est.transform_target(small_pair.target.X)
 
 
+def test_too_few_target_samples_for_the_source_classes_are_named_before_training(
+    small_pair, monkeypatch
+):
+    # n_clusters=None with a labelled source: k is the source's 10 classes. A 5-row target
+    # was named only after pretraining, adaptation and self-training, as "n_clusters=10".
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before naming the too small target")
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", no_training)
+    pair = DomainPair(small_pair.source, small_pair.target.subset(np.arange(5)))
+    with pytest.raises(ValueError, match=r"n_clusters=None .* 10, but the target has only 5"):
+        DTC(**TINY).fit(pair)
+
+
 def test_user_encoder_and_conv_architecture_run(small_pair):
     enc = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 6))
     est = DTC(**{**TINY, "hidden": None, "n_latent": None}, architecture=enc).fit(small_pair)
