@@ -1148,7 +1148,8 @@ class DTC(TransferClusterer):
         steps = self._steps_per_epoch()
         perm_s, perm_t = torch.randperm(n_s, generator=gen), torch.randperm(n_t, generator=gen)
         for i in range(steps):
-            # Both domains cycle through a fresh permutation; batches are equal-sized.
+            # Both domains cycle through a fresh permutation; batches hold batch_size rows,
+            # except a domain of fewer rows, which gives all of them, each once, every batch.
             idx_s = perm_s[torch.arange(i * b, (i + 1) * b) % n_s]
             idx_t = perm_t[torch.arange(i * b, (i + 1) * b) % n_t]
             yield idx_s[: min(b, n_s)], idx_t[: min(b, n_t)]

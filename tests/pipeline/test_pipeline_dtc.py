@@ -684,6 +684,17 @@ def test_adaptation_progress_counts_batches_of_the_larger_domain(small_pair):
     np.testing.assert_allclose(logged, np.mean(np.reshape(ramp, (3, 4)), 1))
 
 
+def test_batches_cycle_both_domains_and_a_domain_smaller_than_a_batch_gives_all_its_rows():
+    est = DTC(batch_size=64)
+    est._Xs, est._Xt = torch.zeros(200, 1), torch.zeros(50, 1)
+    batches = list(est._batches(torch.Generator().manual_seed(0)))
+    assert len(batches) == 4  # enough for every row of the larger domain
+    for idx_s, idx_t in batches:
+        assert len(idx_s) == 64 and sorted(idx_t.tolist()) == list(range(50))
+    seen = torch.cat([s for s, _ in batches]).tolist()
+    assert set(seen) == set(range(200))  # the last batch wraps onto the permutation's start
+
+
 def test_adversarial_loss_ramping_its_reversal_is_not_ramped_twice(small_pair):
     dann = DTC(**TINY, loss="dann", lam=0.7).fit(small_pair)
     assert [h["lambda"] for h in dann.history_ if h["stage"] == "adapt"] == [0.7, 0.7]
