@@ -44,7 +44,12 @@ DEFAULT_METHOD = "dtc"
 # Method parameters that every run sets to its seed (a config's `seeds:`).
 SEED_PARAMS = ("seed", "random_state")
 # Data parameters applied after dtc.data.load_pair: they make the target imbalanced.
-RUNNER_DATA_KEYS = ("imbalance_ratio", "imbalance_seed", "imbalance_profile")
+RUNNER_DATA_KEYS = (
+    "imbalance_ratio",
+    "imbalance_seed",
+    "imbalance_profile",
+    "imbalance_minority_fraction",
+)
 
 
 def default_method() -> str:
@@ -113,8 +118,9 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
     """The pair of ``spec``, target labels kept (for evaluation).
 
     ``data_params`` go to :func:`dtc.data.load_pair`; ``imbalance_ratio``,
-    ``imbalance_seed`` and ``imbalance_profile`` as its ``imbalance`` (``ratio``,
-    ``seed``, ``profile`` of :func:`dtc.data.make_imbalanced`; ratio 1 is the balanced
+    ``imbalance_seed``, ``imbalance_profile`` and ``imbalance_minority_fraction`` as its
+    ``imbalance`` (``ratio``, ``seed``, ``profile``, ``minority_fraction`` of
+    :func:`dtc.data.make_imbalanced`; ratio 1 is the balanced
     subset of the same size rule, the reference of Table 3), which makes the *target*
     imbalanced: the rows are drawn before it is preprocessed, so that its per-domain
     statistics (z-scoring) come from the rows kept, not from the balanced domain.
@@ -125,7 +131,7 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
         # load_pair's own argument, which the imbalance_* data parameters fill
         raise ValueError(
             "data parameter 'imbalance': give imbalance_ratio (and imbalance_seed, "
-            "imbalance_profile) instead"
+            "imbalance_profile, imbalance_minority_fraction) instead"
         )
     pair = data.load_pair(
         spec.benchmark,

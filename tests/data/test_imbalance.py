@@ -204,3 +204,25 @@ def test_table3_mnist_target_is_unchanged_and_a_surf_target_is_standardised_on_i
     # SURF's sum_zscore is per column: z-scored on the rows kept
     target = data.load_domain("office_caltech10_surf", "webcam", data_dir, imbalance={"ratio": 3})
     np.testing.assert_allclose(target.X.mean(axis=0), 0.0, atol=1e-5)
+
+
+def test_a_run_sets_the_step_profiles_minority_fraction():
+    # make_imbalanced's minority_fraction had no data parameter: imbalance_minority_fraction
+    # was refused as an unknown option of the benchmark, so a run's step profile always
+    # made half of the classes minorities (and the report's default for it never applied).
+    from dtc.experiment.config import load_config
+    from dtc.experiment.single import RunSpec, load_spec_pair
+
+    params = {"imbalance_ratio": 3, "imbalance_profile": "step", "imbalance_minority_fraction": 0.2}
+    target = load_spec_pair(RunSpec("kmeans", "digits", data_params=params)).target
+    # digits' target: smallest class 87; 10 classes * 0.2 = the last 2 keep round(87 / 3) = 29
+    np.testing.assert_array_equal(np.bincount(target.y), [87] * 8 + [29] * 2)
+    config = {
+        "methods": {"km": {"method": "kmeans"}},
+        "benchmarks": [{"benchmark": "digits", "data": params}],
+        "seeds": [0],
+    }
+    load_config(config)  # accepted
+    bad = {**params, "imbalance_minority_fraction": 1.5}
+    with pytest.raises(ValueError, match=r"imbalance_minority_fraction: expected a number in"):
+        load_config({**config, "benchmarks": [{"benchmark": "digits", "data": bad}]})
