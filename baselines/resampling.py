@@ -84,10 +84,27 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
         return RandomOverSampler(random_state=seed).fit_resample(X, y)
     if sampler == "random_under":
         return RandomUnderSampler(random_state=seed).fit_resample(X, y)
-    smallest = int(np.bincount(y)[np.unique(y)].min())  # SMOTE from here on
-    if smallest < 2:
-        return RandomOverSampler(random_state=seed).fit_resample(X, y)
-    return SMOTE(k_neighbors=min(k_neighbors, smallest - 1), random_state=seed).fit_resample(X, y)
+    counts = np.bincount(y)  # SMOTE from here on
+    classes = np.unique(y)
+    smallest = int(counts[classes].min())
+    if smallest >= 2:
+        return SMOTE(k_neighbors=min(k_neighbors, smallest - 1), random_state=seed).fit_resample(
+            X, y
+        )
+    # A class of one sample has no neighbour to interpolate with: only it is over-sampled
+    # at random, the other minority classes still by SMOTE (not the whole source at random).
+    top = int(counts.max())
+    grow = [int(c) for c in classes if 2 <= counts[c] < top]
+    if grow:
+        k = min(k_neighbors, int(counts[grow].min()) - 1)
+        strategy = {c: top for c in grow}
+        X, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
+            X, y
+        )
+    single = {int(c): top for c in classes if counts[c] == 1 and top > 1}
+    if not single:
+        return X, y
+    return RandomOverSampler(sampling_strategy=single, random_state=seed).fit_resample(X, y)
 
 
 class ResampledTransfer(TransferClusterer):

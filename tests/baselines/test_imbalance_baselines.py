@@ -172,3 +172,26 @@ def test_registered_and_clonable():
     est = methods.get("resampled_transfer", sampler="random_under")
     assert clone(est).get_params() == est.get_params()
     assert ResampledTransfer.requires_source_labels
+
+
+def test_smote_over_samples_only_a_single_sample_class_at_random():
+    # A class of one sample has no neighbour for SMOTE. The whole source was then
+    # over-sampled at random (copies in every minority class), not only that class.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(20, 2)), rng.normal(5, 1, size=(6, 2)), [[9.0, 9.0]]])
+    y = np.repeat([0, 1, 2], [20, 6, 1])
+    Xr, yr = resample(X, y, "smote", k_neighbors=5, seed=0)
+    assert np.bincount(yr).tolist() == [20, 20, 20]
+    np.testing.assert_array_equal(Xr[: len(X)], X)  # the originals first, unchanged
+    new, new_y = Xr[len(X) :], yr[len(X) :]
+    # class 2: copies of its one sample
+    np.testing.assert_array_equal(new[new_y == 2], np.tile([9.0, 9.0], (19, 1)))
+    # class 1: SMOTE's interpolations, none a copy of an original sample
+    synthetic = new[new_y == 1]
+    assert len(synthetic) == 14
+    copies = (np.abs(synthetic[:, None, :] - X[None, y == 1, :]).sum(-1) < 1e-12).any(1)
+    assert not copies.any()
+    # every class a single sample: already balanced, returned as it is
+    Xs, ys = resample(np.eye(3), [0, 1, 2], "smote")
+    np.testing.assert_array_equal(Xs, np.eye(3))
+    assert ys.tolist() == [0, 1, 2]
