@@ -61,6 +61,12 @@ QUOTED = {
         104,
         (92, 5, 94, -5.4),
     ),
+    "fresh set 14 at seeds 28 to 33 (312), six seeds per case, pre-registered "
+    "(`experiments/records/`)": (
+        tuple(f"fresh14_s{seed}.jsonl" for seed in range(28, 34)),
+        312,
+        (93, 3, 95, -7.5),
+    ),
 }
 
 
@@ -236,6 +242,29 @@ def test_fresh_set_13_is_the_readme_one(load_script):
         "W->A), 4.8 % (A->W) and 2.4 % (MNIST->USPS) of the sets, at six seeds in 1.2, 1.5 and "
         "0.5 %, at twelve in none of those drawn" in text
     )
+
+
+def test_fresh_set_14_at_six_seeds_is_the_preregistered_outcome(load_script):
+    """Fresh set 14 at seeds 28 to 33 (pre-registered in the twenty-eighth session): every
+    case's six-seed mean at least -1 point, as the README and the pre-registration say;
+    run by run 16 runs below -1, worst -7.5."""
+    script = load_script("negative_transfer")
+    runs = [
+        r for s in range(28, 34) for r in script.read_runs_file(RECORDS / f"fresh14_s{s}.jsonl")
+    ]
+    _, diffs = script.case_differences(runs)
+    assert len(diffs) == 52 and all(len(d) == 6 for d in diffs.values())
+    means = {c: float(np.mean(d)) for c, d in diffs.items()}
+    worst = min(means, key=means.get)
+    assert (worst, round(means[worst], 1)) == ("office_W->C_mixed10_disjoint", -0.4)
+    assert sum(script.below(r) for r in runs) == 16
+    usps = diffs["usps->mnist_corrupted_set14"]
+    assert round(float(min(usps)), 1) == -7.5 and round(float(max(usps)), 1) == 14.3
+    text = " ".join(" ".join(readme_lines()).split())
+    assert "every case's mean over its six seeds is at least -0.4 points" in text
+    assert "Run by run its worst case is -7.5 (16 of 312 runs below -1;" in text
+    prereg = " ".join((ROOT / "experiments" / "preregistration.md").read_text().split())
+    assert "**The prediction held.**" in prereg
 
 
 def test_fresh_set_12_without_the_class_agreement_check(load_script, capsys):
