@@ -106,6 +106,11 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
     seed = check_seed(seed, method="consensus")
     if k > n:
         raise ValueError(f"consensus: n_clusters={k} exceeds the {n} samples")
+    # Co-association ties at every level (multiples of 1/R) and the spectrum of S is
+    # often degenerate, so both consensus steps break ties by the order of their input:
+    # the members' cluster ids and the members' order, which are arbitrary. Renaming a
+    # member's clusters or reordering the members changed the consensus partition.
+    P = _canonical(P)
     if method == "average":
         rows, group, counts = np.unique(P.T, axis=0, return_inverse=True, return_counts=True)
         m = rows.shape[0]
@@ -128,6 +133,19 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
         # Rows shorter than 1e-12 are left short: no member evidence to scale up.
         U = unit_rows(U[:, np.argsort(s)[::-1][:k]], floor=1e-12)
         return np.asarray(kmeans(U, k, n_init=10, seed=seed)[0], dtype=np.int64)
+
+
+def _canonical(P: np.ndarray) -> np.ndarray:
+    """``P`` ``(R, n)`` with every member's clusters renamed ``0, 1, ...`` in the order of
+    their first sample and the members sorted (lexicographically): the same array for
+    any renaming of each member's clusters and any order of the members."""
+    out = np.empty_like(P)
+    for r, labels in enumerate(P):
+        _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(first.size)
+        out[r] = rank[inv.reshape(-1)]
+    return out[np.lexsort(out.T[::-1])]
 
 
 def average_linkage(totals, sizes, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
