@@ -315,8 +315,9 @@ def _rows(records: list[dict]) -> list[tuple[str, str]]:
     that its grid points share (the label, plus what tells its configuration apart).
 
     A row is the label (plus its own data settings and grid point) as long as each
-    of its cells holds runs of one configuration. When runs of other configurations
-    share a cell -- other configs, methods or resolved parameters (seed parameters
+    of its cells holds runs of one configuration -- a cell of the ``by_benchmark``
+    tables too, which pools the row's pairs of a benchmark. When runs of other
+    configurations share a cell -- other configs, methods or resolved parameters (seed parameters
     aside) -- every row of that label also names the keys that differ (e.g.
     ``K-means (config=cfgA)``), so that they are never averaged together.
     """
@@ -324,7 +325,10 @@ def _rows(records: list[dict]) -> list[tuple[str, str]]:
     varying, method_keys = _varying_data_keys(records)
     cells = defaultdict(list)
     for r in records:
-        cells[_row_name(r, grid_labels, method_keys), _column_name(r, varying), _label(r)].append(r)
+        # by benchmark, not by pair: a family mean pools a row's pairs, so runs of other
+        # configurations on two pairs of one benchmark must not share a row either
+        col = _column_name(r, varying, by_benchmark=True)
+        cells[_row_name(r, grid_labels, method_keys), col, _label(r)].append(r)
     telling = defaultdict(set)  # label -> keys telling its runs apart in some cell
     for (_, _, label), runs in cells.items():
         telling[label] |= _telling_keys(runs)

@@ -497,3 +497,23 @@ def test_oracle_keeps_configs_apart(tmp_path):
     oracle = (tmp_path / "oracle_acc.md").read_text()
     assert "| K-means (config=A) (oracle) | 40.0 |" in oracle
     assert "| K-means (config=B) (oracle) | **90.0** |" in oracle
+
+
+def test_a_family_mean_never_pools_pairs_run_by_other_configurations():
+    # cfgA ran pair X, cfgB (other n_init) pair Y: each per-pair cell held one config,
+    # so both were one "K-means" row and its family mean was the mean of cfgA on X and
+    # cfgB on Y, a result of no configuration.
+    records = [{**_run(s, 0.3, config="cfgA", params={"n_init": 1}), "target": "X"} for s in (0, 1)]
+    records += [{**_run(s, 0.9, config="cfgB"), "target": "Y"} for s in (0, 1)]
+    (pairs,) = build_tables(records, ["acc"])
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert pairs.rows == family.rows == ["K-means (config=cfgA)", "K-means (config=cfgB)"]
+    assert all(pairs.row_mean(row) is None for row in pairs.rows)
+    assert family.cells == {row: {} for row in family.rows}  # neither has every pair
+
+
+def test_a_family_mean_pools_the_pairs_of_one_configuration():
+    records = [{**_run(s, 0.3 + s / 10), "target": t} for s in (0, 1) for t in ("X", "Y")]
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert family.rows == ["K-means"]
+    assert family.cells["K-means"]["digits"].mean == pytest.approx(35.0)
