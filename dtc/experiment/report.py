@@ -558,9 +558,11 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
                 continue
             rows.append(group + (" (oracle)" if label_of[group] in grid_labels else ""))
             cells[rows[-1]] = {
+                # a grid point missing seeds is chosen only when none has them all: a
+                # mean over fewer seeds is not comparable (and a lucky one would win)
                 col: max(
                     (table.cells[m][col] for m in members if col in table.cells[m]),
-                    key=lambda c: c.mean,
+                    key=lambda c: (c.complete, c.mean),
                 )
                 for col in table.columns
                 if any(col in table.cells[m] for m in members)

@@ -517,3 +517,13 @@ def test_a_family_mean_pools_the_pairs_of_one_configuration():
     (family,) = build_tables(records, ["acc"], by_benchmark=True)
     assert family.rows == ["K-means"]
     assert family.cells["K-means"]["digits"].mean == pytest.approx(35.0)
+
+
+def test_the_oracle_prefers_a_grid_point_with_every_seed_to_a_lucky_incomplete_one(tmp_path):
+    records = [_record("g", s, 0.5, grid={"lam": 0.1}) for s in range(3)]
+    records.append(_record("g", 0, 0.9, grid={"lam": 1.0}))  # one seed of three ran
+    write_report(records, tmp_path, figures=False)
+    assert "| g (oracle) | **50.0 ± 0.0** |" in (tmp_path / "oracle_acc.md").read_text()
+    # with no complete grid point, the best incomplete one is still shown (never bold)
+    write_report(records[2:], tmp_path, figures=False)
+    assert "| g (oracle) | 90.0 (n=1/2) |" in (tmp_path / "oracle_acc.md").read_text()
