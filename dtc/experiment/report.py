@@ -145,11 +145,14 @@ class ResultTable:
     caption: str = ""
 
     def best(self, column: str) -> float | None:
-        """The best mean of ``column`` among its complete cells, as shown (rounded)."""
+        """The best mean of ``column`` among its complete cells, as shown (rounded); a
+        NaN mean (a metric a run could not compute) is never the best."""
         means = [
             _shown(cell.mean)
             for r in self.rows
-            if (cell := self.cells[r].get(column)) is not None and cell.complete
+            if (cell := self.cells[r].get(column)) is not None
+            and cell.complete
+            and not np.isnan(cell.mean)
         ]
         return max(means) if means else None
 
@@ -562,7 +565,7 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
                 # mean over fewer seeds is not comparable (and a lucky one would win)
                 col: max(
                     (table.cells[m][col] for m in members if col in table.cells[m]),
-                    key=lambda c: (c.complete, c.mean),
+                    key=lambda c: (c.complete, not np.isnan(c.mean), c.mean),
                 )
                 for col in table.columns
                 if any(col in table.cells[m] for m in members)
@@ -622,7 +625,7 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
         (
             _shown(m)
             for r in table.rows
-            if (m := table.row_mean(r)) is not None and table.row_complete(r)
+            if (m := table.row_mean(r)) is not None and table.row_complete(r) and not np.isnan(m)
         ),
         default=None,
     )

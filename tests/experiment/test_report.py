@@ -527,3 +527,19 @@ def test_the_oracle_prefers_a_grid_point_with_every_seed_to_a_lucky_incomplete_o
     # with no complete grid point, the best incomplete one is still shown (never bold)
     write_report(records[2:], tmp_path, figures=False)
     assert "| g (oracle) | 90.0 (n=1/2) |" in (tmp_path / "oracle_acc.md").read_text()
+
+
+@pytest.mark.parametrize("nan_first", [True, False])
+def test_a_nan_score_is_never_best_and_does_not_hide_the_best(tmp_path, nan_first):
+    # max() over [nan, 50.0] is nan: with the NaN row first, no cell (nor row mean) was bold
+    nan_rows = [_record("a", 0, float("nan"), target=t) for t in ("X", "Y")]
+    rows = [_record("b", 0, 0.5, target=t) for t in ("X", "Y")]
+    (acc,) = build_tables(nan_rows + rows if nan_first else rows + nan_rows, ["acc"])
+    assert "| b | **50.0** | **50.0** | **50.0** |" in to_markdown(acc)
+    assert acc.best("digits:source→X") == acc.best("digits:source→Y") == 50.0
+    records = [
+        _record("g", 0, float("nan"), grid={"lam": 0.1}),
+        _record("g", 0, 0.4, grid={"lam": 1.0}),
+    ]
+    write_report(records if nan_first else records[::-1], tmp_path, figures=False)
+    assert "| g (oracle) | **40.0** |" in (tmp_path / "oracle_acc.md").read_text()
