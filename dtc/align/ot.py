@@ -152,6 +152,12 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
 
 
 def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, grad) -> torch.Tensor:
+    # ot.dist expands ||x||^2 + ||y||^2 - 2 x y^T, which loses the distances to rounding
+    # when the features sit far from the origin (float32 at 1000 +- 0.1: the cost ~0).
+    # The distances do not change under a common shift, so both domains are centred on
+    # their pooled mean (detached: the distances, and so the gradient, do not depend on it).
+    centre = torch.cat([source, target]).detach().mean(0)
+    source, target = source - centre, target - centre
     # One scale for all three terms (from the cross cost), so the debiased value is 0 on
     # identical inputs; not detached, so the loss is exactly a function of the features.
     scale = _cost_scale(ot.dist(source, target), normalize)

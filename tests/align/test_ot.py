@@ -340,3 +340,33 @@ def test_sliced_wasserstein_refuses_an_overflowed_power():
     with pytest.raises(ValueError, match=r"SW_p\^p is not finite \(p=10.0, dtype torch.float32\)"):
         sliced_wasserstein(source, source + 1e4, p=10)
     assert sliced_wasserstein(source.double(), source.double() + 1e4, p=10) > 0
+
+
+@pytest.mark.parametrize("debias", [False, True], ids=["plain", "debiased"])
+def test_sinkhorn_far_from_the_origin_matches_pot_on_the_direct_cost(debias):
+    """ot.dist's expansion ||x||^2 + ||y||^2 - 2 x y^T lost the distances of float32
+    features at 1000 +- 0.1 to rounding (the cost came out ~4e-6 instead of 0.61). The
+    reference: POT's sinkhorn2 on the cost from direct differences of the same float32
+    values, in float64, with the same scale (the mean cross cost) for every term."""
+    g = torch.Generator().manual_seed(0)
+    source = (0.1 * torch.randn(16, 8, generator=g, dtype=torch.float64) + 1000).float()
+    target = (0.1 * torch.randn(12, 8, generator=g, dtype=torch.float64) + 1000.05).float()
+    s, t = source.double(), target.double()
+
+    def direct(x, y):
+        return ((x[:, None] - y[None]) ** 2).sum(-1)
+
+    scale = direct(s, t).mean()
+
+    def ot_cost(x, y):
+        a = torch.full((x.shape[0],), 1 / x.shape[0], dtype=torch.float64)
+        b = torch.full((y.shape[0],), 1 / y.shape[0], dtype=torch.float64)
+        cost = direct(x, y) / scale
+        return ot.sinkhorn2(a, b, cost, 0.1, method="sinkhorn_log", stopThr=1e-12, numItermax=10000)
+
+    expected = ot_cost(s, t)
+    if debias:
+        expected = expected - 0.5 * (ot_cost(s, s) + ot_cost(t, t))
+    for grad in ("autodiff", "envelope"):
+        value = sinkhorn_cost(source, target, debias=debias, tol=1e-6, grad=grad)
+        assert value.item() == pytest.approx(float(expected), rel=1e-4)
