@@ -14,6 +14,7 @@ floats, computed in float64.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import NamedTuple
 
@@ -71,6 +72,17 @@ def _positive_int(value, name: str, low: int = 1) -> int:
     return int(value)
 
 
+def _positive_number(value) -> bool:
+    """Whether ``value`` is a finite real number > 0 (not a bool): an infinite ``sigma`` or
+    ``C`` otherwise failed later, in a callee, under another name or none."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def _subsample(x: torch.Tensor, max_samples: int, rng: np.random.Generator) -> torch.Tensor:
     if x.shape[0] <= max_samples:
         return x
@@ -110,8 +122,10 @@ def mmd_permutation_test(
         median = median_sq_dist(s, t, mode="pooled").item()
         # All points equal: any bandwidth gives MMD 0; 1 avoids dividing by 0.
         sigma = (median / 2) ** 0.5 if median > 0 else 1.0
-    elif not (isinstance(sigma, numbers.Real) and sigma > 0):
-        raise ValueError(f"{owner}: sigma must be a positive number or None, got {sigma!r}")
+    elif not _positive_number(sigma):
+        raise ValueError(
+            f"{owner}: sigma must be a positive number (finite) or None, got {sigma!r}"
+        )
 
     def statistic(a, b):
         return mmd2(a, b, estimator=estimator, sigmas=float(sigma)).item()
@@ -163,8 +177,8 @@ def proxy_a_distance(
         raise ValueError(f"{owner}: classifier must be one of {CLASSIFIERS}, got {classifier!r}")
     n_splits = _positive_int(n_splits, "n_splits", low=2)
     max_samples = _positive_int(max_samples, "max_samples", low=n_splits)
-    if not (isinstance(C, numbers.Real) and C > 0):
-        raise ValueError(f"{owner}: C must be a positive number, got {C!r}")
+    if not _positive_number(C):
+        raise ValueError(f"{owner}: C must be a positive number (finite), got {C!r}")
     s, t = _pair(source, target, owner, min_samples=n_splits)
     rng = np.random.default_rng(seed)
     m = min(s.shape[0], t.shape[0], max_samples)

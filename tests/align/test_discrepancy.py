@@ -188,6 +188,20 @@ def test_bad_inputs(fn):
         (lambda x: proxy_a_distance(x, x, n_splits=1), "n_splits must be an int >= 2"),
         (lambda x: proxy_a_distance(x, x, C=0.0), "C must be a positive number"),
         (lambda x: proxy_a_distance(x[:3], x), "expected at least 5"),
+        # Infinite (or bool) values failed later under another name: an infinite sigma in
+        # mmd2 as "mmd2_unbiased: sigmas", an infinite C as "All the 5 fits failed".
+        (
+            lambda x: mmd_permutation_test(x, x, sigma=float("inf")),
+            r"mmd_permutation_test: sigma must be a positive number \(finite\)",
+        ),
+        (
+            lambda x: mmd_permutation_test(x, x, sigma=True),
+            r"mmd_permutation_test: sigma must be a positive number \(finite\)",
+        ),
+        (
+            lambda x: proxy_a_distance(x, x, C=float("inf"), classifier="svm"),
+            r"proxy_a_distance: C must be a positive number \(finite\)",
+        ),
     ],
 )
 def test_bad_params(call, match):
