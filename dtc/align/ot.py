@@ -140,13 +140,25 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
     a = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=x.dtype, device=x.device)
     b = torch.full((y.shape[0],), 1.0 / y.shape[0], dtype=y.dtype, device=y.device)
     if grad == "autodiff":
-        return ot.sinkhorn2(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol)
-    # Envelope: the plan is computed outside the graph and held fixed, so the gradient
-    # is <P*, dM> and no iteration is recorded (autodiff through up to max_iter
-    # iterations of an (n, m) update costs O(max_iter n m) memory). The value is the same.
-    with torch.no_grad():
-        plan = ot.sinkhorn(
-            a, b, cost.detach(), reg, method=method, numItermax=max_iter, stopThr=tol
+        # ot.sinkhorn2 is sum(M * ot.sinkhorn(...)) for one target histogram; the plan is
+        # kept here so that its mass can be checked.
+        plan = ot.sinkhorn(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol)
+    else:
+        # Envelope: the plan is computed outside the graph and held fixed, so the gradient
+        # is <P*, dM> and no iteration is recorded (autodiff through up to max_iter
+        # iterations of an (n, m) update costs O(max_iter n m) memory). The value is the same.
+        with torch.no_grad():
+            plan = ot.sinkhorn(
+                a, b, cost.detach(), reg, method=method, numItermax=max_iter, stopThr=tol
+            )
+    mass = float(plan.detach().sum())
+    if not abs(mass - 1.0) < 1e-2:
+        # exp(-M / reg) under- or overflowed (method "sinkhorn" or "sinkhorn_stabilized"
+        # at a small reg): POT only warns, and the cost came out 0 ("aligned") or NaN.
+        raise ValueError(
+            f"sinkhorn_cost: the Sinkhorn plan has mass {mass} instead of 1 (method "
+            f"{method!r}, reg={reg}, dtype {x.dtype}): exp(-cost / reg) under- or "
+            "overflowed; use method='sinkhorn_log' or a larger reg"
         )
     return (plan * cost).sum()
 

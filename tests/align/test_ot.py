@@ -370,3 +370,19 @@ def test_sinkhorn_far_from_the_origin_matches_pot_on_the_direct_cost(debias):
     for grad in ("autodiff", "envelope"):
         value = sinkhorn_cost(source, target, debias=debias, tol=1e-6, grad=grad)
         assert value.item() == pytest.approx(float(expected), rel=1e-4)
+
+
+@pytest.mark.parametrize("method", ["sinkhorn", "sinkhorn_stabilized"])
+@pytest.mark.parametrize("grad", ["autodiff", "envelope"])
+def test_sinkhorn_refuses_an_underflowed_plan(method, grad):
+    """Outside the log domain exp(-cost / reg) underflows float32 at a small reg: POT only
+    warned, and the cost came out 0 (method "sinkhorn": "aligned") or NaN."""
+    torch.manual_seed(0)
+    source, target = torch.randn(64, 16), torch.randn(64, 16) + 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # POT's own "numerical errors"
+        with pytest.raises(ValueError, match=rf"plan has mass .* \(method '{method}', reg=0.001"):
+            sinkhorn_cost(source, target, reg=1e-3, method=method, grad=grad, tol=1e-6)
+        # The log-domain iterations handle the same input (slowly: POT may warn).
+        value = sinkhorn_cost(source, target, reg=1e-3, grad=grad, tol=1e-6)
+    assert 0.5 < value.item() < 1.5
