@@ -164,3 +164,33 @@ def test_select_k_bad_input(call, match):
     X = np.random.default_rng(0).normal(size=(50, 2))
     with pytest.raises(ValueError, match=match):
         call(X)
+
+
+def test_select_k_eigengap_spectrum_is_the_dense_normalised_adjacency_spectrum():
+    # Reference: the connectivity graph built by scikit-learn (k-NN, symmetrised by max),
+    # its components by scipy, and the spectrum of D^-1/2 W D^-1/2 on the retained nodes
+    # by a dense eigensolver; the k is the largest gap of that spectrum.
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import kneighbors_graph
+
+    # Three blobs and seven far-off points that form a component below the retention
+    # threshold (ceil(0.1 * n / k_max) = 11 nodes), so the dropping is exercised too.
+    X, _ = make_blobs(300, n_features=3, centers=3, cluster_std=0.6, random_state=7)
+    far = 60.0 + np.random.default_rng(0).normal(size=(7, 3))
+    X = np.vstack([X, far])
+    k_max, n_neighbors = 3, 6
+    k, vals = select_k_eigengap(
+        X, k_max=k_max, n_neighbors=n_neighbors, affinity="connectivity", seed=0
+    )
+    A = kneighbors_graph(X, n_neighbors, mode="connectivity", include_self=False)
+    W = A.maximum(A.T).toarray()
+    _, comp = connected_components(sp.csr_matrix(W), directed=False)
+    sizes = np.bincount(comp)
+    keep = sizes[comp] >= 11
+    assert keep.sum() == 300  # the pair of far-off points is left out
+    Wk = W[np.ix_(keep, keep)]
+    s = 1.0 / np.sqrt(Wk.sum(1))
+    ref = np.linalg.eigvalsh(s[:, None] * Wk * s[None, :])[::-1][: k_max + 1]
+    np.testing.assert_allclose(vals, ref, atol=1e-8)
+    assert k == int(np.argmax(ref[:-1] - ref[1:])) + 1
