@@ -51,6 +51,44 @@ def test_mmd_p_value_matches_exact_enumeration():
     assert result.p_value == pytest.approx(exact, abs=0.075)
 
 
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_mmd_p_value_is_the_count_over_the_seeded_permutations_by_numpy(estimator):
+    # The same splits replayed from the documented stream (no subsampling below
+    # max_samples: the permutations are the generator's first draws), each statistic
+    # recomputed by NumPy: the p-value is (1 + #{permuted >= observed}) / (1 + B) exactly.
+    def mmd2_numpy(a, b, sigma):
+        k = lambda u, v: np.exp(-cdist(u, v, "sqeuclidean") / (2 * sigma**2))  # noqa: E731
+        if estimator == "biased":
+            return _numpy_mmd2_biased(a, b, sigma)
+        kaa, kbb = k(a, a), k(b, b)
+        m, n = len(a), len(b)
+        return (
+            (kaa.sum() - np.trace(kaa)) / (m * (m - 1))
+            + (kbb.sum() - np.trace(kbb)) / (n * (n - 1))
+            - 2 * k(a, b).mean()
+        )
+
+    x, y = _gauss(6, seed=4), _gauss(5, shift=0.6, seed=5)
+    n_perm, seed = 60, 3
+    result = mmd_permutation_test(
+        x, y, estimator=estimator, n_permutations=n_perm, sigma=1.3, seed=seed
+    )
+    observed = mmd2_numpy(x, y, 1.3)
+    assert result.statistic == pytest.approx(observed, rel=1e-10)
+    rng = np.random.default_rng(seed)
+    pooled = np.vstack([x, y])
+    permuted = []
+    for _ in range(n_perm):
+        idx = rng.permutation(len(pooled))
+        permuted.append(mmd2_numpy(pooled[idx[:6]], pooled[idx[6:]], 1.3))
+    permuted = np.array(permuted)
+    # No permuted statistic within rounding of the observed one: the count is unambiguous.
+    assert np.abs(permuted - observed).min() > 1e-9
+    exceed = int((permuted >= observed).sum())
+    assert 0 < exceed < n_perm  # an informative case
+    assert result.p_value == (1 + exceed) / (1 + n_perm)
+
+
 def test_mmd_p_value_extremes_and_seeding():
     x = _gauss(30)
     shifted = mmd_permutation_test(x, _gauss(30, shift=3.0, seed=1), n_permutations=50)
