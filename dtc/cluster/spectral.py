@@ -204,6 +204,14 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
     if affinity not in AFFINITIES:
         raise ValueError(f"affinity: expected one of {AFFINITIES}, got {affinity!r}")
     n, k = dist.shape
+    if not (np.isfinite(dist).all() and (dist >= 0).all()):
+        raise ValueError("distances: expected finite non-negative values, found NaN, Inf or < 0")
+    if idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= n):
+        raise ValueError(
+            f"indices: expected integer row indices in [0, {n}) (n = rows of distances), got "
+            f"dtype {idx.dtype}"
+            + (f", range [{idx.min()}, {idx.max()}]" if idx.dtype.kind in "iuf" else "")
+        )
     if affinity == "connectivity":
         weights = np.ones_like(dist)
     else:
@@ -244,6 +252,10 @@ def normalized_adjacency(W, *, allow_isolated: bool = False) -> sp.csr_matrix:
     embedding never sees isolated nodes, :func:`spectral_clustering` sets them aside).
     """
     W = sp.csr_matrix(W, dtype=np.float64)
+    if W.shape[0] != W.shape[1]:
+        raise ValueError(f"W: expected a square matrix of shape (n, n), got {W.shape}")
+    if not (np.isfinite(W.data).all() and (W.data >= 0).all()):
+        raise ValueError("W: expected finite non-negative weights, found NaN, Inf or < 0")
     deg = np.asarray(W.sum(axis=1)).ravel()
     isolated = deg <= 0
     if isolated.any() and not allow_isolated:
