@@ -83,6 +83,14 @@ class PytorchAdaptLoss(AlignmentLoss):
                 f"PytorchAdaptLoss: {type(self.layer).__name__} returned "
                 f"{type(value).__name__} {getattr(value, 'shape', '')}, expected a scalar tensor"
             )
+        if not bool(torch.isfinite(value.detach())):
+            # the inputs were checked finite: the layer itself failed (MMDLoss's median
+            # bandwidth is 0 when the source rows are all equal: exp(-0/0))
+            raise ValueError(
+                f"PytorchAdaptLoss: {type(self.layer).__name__} returned {float(value)} on "
+                "finite inputs (e.g. identical source rows make MMDLoss's median bandwidth 0; "
+                "pass bandwidth=...)"
+            )
         return value
 
 

@@ -115,3 +115,6 @@ def test_bad_inputs(layers):
             ValueError, match="PAMMDLoss: source has 1 samples, expected at least 2"
         ):
             PAMMDLoss(mmd_type=mmd_type)(x[:1], x[:1])
+        # identical source rows: the median bandwidth is 0 and pytorch-adapt returns NaN
+        with pytest.raises(ValueError, match="MMDLoss returned nan on finite inputs"):
+            PAMMDLoss(mmd_type=mmd_type)(torch.ones(5, 3), x)
