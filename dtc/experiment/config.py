@@ -426,6 +426,9 @@ def _check_benchmark(entry, i: int) -> dict:
         pairs = [list(info["pairs"][0])]
     else:
         _expect(pairs, list, f"{where}.pairs", "'all', 'default' or a list of [source, target]")
+        if not pairs:
+            # an empty list would silently give this benchmark no runs
+            raise ValueError(f"{where}.pairs: expected at least one [source, target], got []")
         for j, p in enumerate(pairs):
             if not (isinstance(p, list) and len(p) == 2) or tuple(p) not in info["pairs"]:
                 raise ValueError(

@@ -260,6 +260,11 @@ def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
         ({"seeds": 10**11}, [], "seeds: expected a positive int .* got 100000000000"),
         ({"seeds": True}, [], "seeds: expected an int or a list of ints, got True"),
         ({"methods": {}}, [], "config: missing or empty key 'methods'"),
+        (
+            {"benchmarks": [{"benchmark": "digits", "pairs": []}]},
+            [],
+            r"benchmarks\[0\].pairs: expected at least one \[source, target\], got \[\]",
+        ),
     ],
 )
 def test_bad_configs_name_the_problem(changes, overrides, message):
