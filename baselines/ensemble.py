@@ -277,12 +277,15 @@ class ClusterEnsemble(TransferClusterer):
 
     def _member_estimators(self, k: int, seeds: list[int]):
         name = type(self).__name__
-        if isinstance(self.members, (str, TransferClusterer)) or len(self.members) == 0:
+        # as for seeds: a number (members=3) is no sequence, and len() of it a TypeError
+        iterable = isinstance(self.members, Iterable) and not isinstance(self.members, str)
+        members = list(self.members) if iterable else []
+        if not members:
             raise ValueError(
                 f"{name}: members must be a non-empty sequence of method names or instances, "
                 f"got {self.members!r}"
             )
-        for member in self.members:
+        for member in members:
             if isinstance(member, str):
                 if member == "ensemble":
                     raise ValueError(f"{name}: an ensemble cannot be its own member")

@@ -348,6 +348,9 @@ def test_ensemble_bad_members():
     pair = blobs_pair(n=60)
     with pytest.raises(ValueError, match="ClusterEnsemble: members must be"):
         ClusterEnsemble(members="kmeans").fit(pair)
+    for members in (3, None, ()):
+        with pytest.raises(ValueError, match="ClusterEnsemble: members must be"):
+            ClusterEnsemble(members=members).fit(pair)
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         ClusterEnsemble(members=("nope",)).fit(pair)
     with pytest.raises(ValueError, match="ClusterEnsemble: consensus must be"):
