@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -45,6 +46,17 @@ def _activation(name: str) -> nn.Module:
     if name not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
     return _ACTIVATIONS[name]()
+
+
+def _check_hidden(hidden) -> list[int]:
+    """``hidden`` as a list of layer sizes: a list or tuple of ints >= 1, else ``ValueError``
+    (``int()`` of each would accept ``"64"`` as ``[6, 4]`` and truncate ``12.7``)."""
+    sizes = list(hidden) if isinstance(hidden, (list, tuple)) else None
+    if sizes is None or not all(
+        isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
+    ):
+        raise ValueError(f"hidden: expected a list of layer sizes (ints >= 1), got {hidden!r}")
+    return [int(h) for h in sizes]
 
 
 def mlp(sizes, *, activation: str = "relu", batch_norm: bool = False) -> nn.Sequential:
@@ -204,7 +216,7 @@ class MLPAutoencoder(Autoencoder):
         activation: str = "relu",
         batch_norm: bool = False,
     ):
-        sizes = [int(n_features), *[int(h) for h in hidden], int(n_latent)]
+        sizes = [int(n_features), *_check_hidden(hidden), int(n_latent)]
         kw = {"activation": activation, "batch_norm": batch_norm}
         super().__init__(mlp(sizes, **kw), n_features, mlp(sizes[::-1], **kw))
 
@@ -307,6 +319,11 @@ def build_autoencoder(
         return architecture
     if isinstance(architecture, nn.Module):
         return Autoencoder(architecture, n_features)
+    if not isinstance(architecture, str):
+        raise ValueError(
+            f"architecture must be 'mlp', 'conv', one of {sorted(MLP_PRESETS)} or an nn.Module, "
+            f"got {architecture!r}"
+        )
     if architecture == "conv":
         if image_shape is None:
             raise ValueError("architecture='conv' needs the domain's image_shape (it is None)")

@@ -78,6 +78,13 @@ def test_build_autoencoder_names_and_errors():
         build_autoencoder("transformer", 64)
     with pytest.raises(ValueError, match=r"\(n, 30\)"):
         build_autoencoder(MLPAutoencoder(30), 40)
+    # a list is unhashable: `in MLP_PRESETS` raised TypeError
+    with pytest.raises(ValueError, match=r"architecture must be .* got \['mlp'\]"):
+        build_autoencoder(["mlp"], 64)
+    # int() of each entry took "64" as [6, 4], 12.7 as 12 and failed on 64 without naming it
+    for hidden in ("64", (12.7,), (True,), (0,), 64):
+        with pytest.raises(ValueError, match="hidden: expected a list of layer sizes"):
+            build_autoencoder("mlp", 30, hidden=hidden)
 
 
 @pytest.mark.parametrize("device", ["cpu", "meta"])
