@@ -34,12 +34,15 @@ from dtc.nn import build_autoencoder, deterministic, embed, pretrain_autoencoder
 __all__ = ["SourceAEKMeans", "TargetAEKMeans", "train_autoencoder"]
 
 
-def train_autoencoder(est: TransferClusterer, domain: Domain, *, epochs: int, stage: str):
+def train_autoencoder(
+    est: TransferClusterer, domain: Domain, *, epochs: int, stage: str, epochs_name: str = "epochs"
+):
     """Build and train the autoencoder described by ``est``'s parameters (``architecture``,
     ``hidden``, ``n_latent``, ``batch_size``, ``lr``, ``noise``, ``seed``, ``device``) on
-    ``domain.X``; returns ``(autoencoder, history)``. Reproducible for a seed."""
+    ``domain.X``; returns ``(autoencoder, history)``. Reproducible for a seed. ``epochs_name``
+    is ``est``'s parameter that gave ``epochs``, for the error message."""
     name = type(est).__name__
-    check_positive_int(epochs, method=name, name=stage + " epochs", low=0)
+    check_positive_int(epochs, method=name, name=epochs_name, low=0)
     check_positive_int(est.batch_size, method=name, name="batch_size")
     n_latent = check_positive_int(est.n_latent, method=name, name="n_latent")
     check_number(est.lr, method=name, name="lr", strict=True)

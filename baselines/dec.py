@@ -157,7 +157,11 @@ class DEC(TransferClusterer):
         k = self._n_clusters(pair)
         gamma, tol, alpha = self._check_params()
         ae, history = train_autoencoder(
-            self, pair.target, epochs=self.pretrain_epochs, stage="pretrain"
+            self,
+            pair.target,
+            epochs=self.pretrain_epochs,
+            stage="pretrain",
+            epochs_name="pretrain_epochs",
         )
         self.history_ = history
         device = next(ae.parameters()).device

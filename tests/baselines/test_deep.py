@@ -204,6 +204,11 @@ def test_dec_bad_parameters(blobs):
         TargetAEKMeans(lr=0).fit(blobs)
     with pytest.raises(ValueError, match="SourceAEKMeans: architecture='conv' needs"):
         SourceAEKMeans(architecture="conv").fit(blobs)
+    # the parameter is named as the user set it (was "pretrain epochs", "pretrain (target) epochs")
+    with pytest.raises(ValueError, match="DEC: pretrain_epochs must be an int >= 0, got -1"):
+        DEC(pretrain_epochs=-1).fit(blobs)
+    with pytest.raises(ValueError, match="TargetAEKMeans: epochs must be an int >= 0, got -1"):
+        TargetAEKMeans(epochs=-1).fit(blobs)
 
 
 @pytest.mark.parametrize(
