@@ -54,7 +54,7 @@ compute the ACCs: the monitor never sees them.
 
     python scripts/negative_transfer.py              # table + summary (~6 min)
     python scripts/negative_transfer.py --json       # one JSON object per line and case
-    python scripts/negative_transfer.py --quick      # the digits cases and A->W (~2 min)
+    python scripts/negative_transfer.py --quick      # digits, 3 of its negatives, A->W
     python scripts/negative_transfer.py --dev        # the development cases (~9 min)
     python scripts/negative_transfer.py --holdout    # the held-out cases (~8 min)
     python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5   # rule #13
@@ -1283,7 +1283,11 @@ def similarity_threshold(value: str) -> float | str | None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
-    ap.add_argument("--quick", action="store_true", help="the digits cases and A->W only")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="five cases: digits, its permuted, disjoint and corrupted sources, and SURF A->W",
+    )
     for name, text in CASE_SET_HELP.items():
         ap.add_argument(f"--{name}", action="store_true", help=text)
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
@@ -1383,6 +1387,15 @@ def main(argv=None) -> int:
     case_set = chosen[0] if chosen else "harness"
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
+    if args.cases:  # a typo, or a case of another set, ran nothing and exited 0
+        known = [name for name, *_ in all_cases(data_dir, None, case_set)]
+        unknown = sorted(names - set(known))
+        if unknown:
+            where = "the harness" if case_set == "harness" else f"--{case_set}"
+            ap.error(
+                f"--cases: unknown case(s) {', '.join(unknown)} in {where}; "
+                f"expected some of {', '.join(known)}"
+            )
     if args.checks_only:
         return checks_only(all_cases(data_dir, names, case_set), args)
     settings = {"case_set": case_set, **{name: getattr(args, name) for name in RESULT_OPTIONS}}

@@ -1578,3 +1578,20 @@ def test_the_frozen_guard_is_the_one_fitted_on_the_records_before_fresh_set_14(l
     assert figures["judges24"] == (None, 42, 87, -1.5)
     fa = [f[1] for f in figures.values() if f[1] is not None]
     assert (min(fa), max(fa)) == (21, 42)
+
+
+def test_cases_refuses_names_not_in_the_case_set(load_script, capsys, tmp_path):
+    """--cases with a typo, or a case of another set (office_W->A is fresh set 10's, not the
+    harness's), is an error listing the set's cases: it ran nothing and exited 0."""
+    script = load_script("negative_transfer")
+    out = str(tmp_path / "nt.jsonl")
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--cases", "office_W->A", "--out", out])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--cases: unknown case(s) office_W->A in the harness; expected some of digits," in err
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--fresh10", "--cases", "office_W->A,nope", "--out", out])
+    assert exc.value.code == 2
+    assert "--cases: unknown case(s) nope in --fresh10;" in capsys.readouterr().err
+    assert {name for name, *_ in script.all_cases(None)} >= script.QUICK
