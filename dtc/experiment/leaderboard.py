@@ -64,7 +64,9 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
         try:
             align.get_class(loss)
         except ValueError as exc:
-            raise ValueError(f"--losses: {exc}; in --losses it is {NO_LOSS}") from exc
+            # the registry's hint on "no loss" ends an unknown name's error, not an import's
+            hint = "" if ":" in loss else f"; in --losses it is {NO_LOSS}"
+            raise ValueError(f"--losses: {exc}{hint}") from exc
     raw = _load_yaml(Path(protocol or PROTOCOL))
     templates = raw.get("methods") or {}
     if not isinstance(templates, dict) or len(templates) != 1:

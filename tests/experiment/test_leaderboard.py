@@ -74,6 +74,11 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
         leaderboard_config(["mdd"], protocol=tmp_path / "protocol.yaml")
     with pytest.raises(ValueError, match="named twice"):
         leaderboard_config(["mmd", "mmd"], protocol=tmp_path / "protocol.yaml")
+    # a module:Class that does not import: the error is the import's, without the hint on
+    # "no loss" that follows an unknown name
+    with pytest.raises(ValueError, match="could not import loss 'no_such_mod:Foo'") as exc:
+        leaderboard_config(["no_such_mod:Foo"], protocol=tmp_path / "protocol.yaml")
+    assert "in --losses it is none" not in str(exc.value)
     cfg = leaderboard_config(["none", "coral"], protocol=tmp_path / "protocol.yaml")
     assert cfg.raw["methods"]["none"]["params"]["loss"] is None
     # a protocol without a name is named after its file, as a config file is
