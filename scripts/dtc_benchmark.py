@@ -36,6 +36,7 @@ import torch
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
+from dtc.experiment.single import package_versions
 from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
@@ -184,6 +185,8 @@ def main(argv=None) -> int:
                     scores = run_one(base, setting, pair, seed)
                     row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
                     row["params"] = row_params(family, method)
+                    # Figures move with the CPU kernels and packages at identical code.
+                    row["versions"] = package_versions()
                     rows.append(row)
                     append_record(out, row)
                     shown = " ".join(

@@ -487,3 +487,23 @@ def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
     assert domain_files("digits", ["source", "target"]) == []
     with pytest.raises(ValueError, match="unknown domain 'mnsit'"):
         domain_files("mnist_usps", ["mnsit"], tmp_path)
+
+
+def test_records_name_the_instruction_set_of_torchs_cpu_kernels():
+    """The same code and packages give other deep-method figures under other CPU kernels
+    (AVX512 vs scalar), so a run records which ones torch used; ATEN_CPU_CAPABILITY=default
+    forces the scalar ones, and the record must say so."""
+    code = (
+        "from dtc.experiment.single import package_versions; "
+        "print(package_versions()['torch_cpu_capability'])"
+    )
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert res.stdout.strip() == "DEFAULT"
+    import torch
+
+    from dtc.experiment.single import package_versions
+
+    assert package_versions()["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
