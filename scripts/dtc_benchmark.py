@@ -13,8 +13,9 @@ class means -- and DTC in its two settings with the documented per-family defaul
 Every result is appended to a JSON-lines file as soon as it exists (a re-run skips the
 rows already there; a last line cut short by a crash is not a row, and is cut off before
 the next append), and the table of Hungarian ACC (mean over seeds, %) is printed at
-the end. A row records the parameters it ran with; when they have changed since (a
-family's DTC default, a reference's parameters), the row is stale: it is moved to
+the end. A row records the parameters it ran with, as given (``params``) and as the method
+resolved them (``resolved``, defaults included); when they have changed since (a family's
+DTC default, a reference's parameters, a method's own default), the row is stale: it is moved to
 ``<out>.stale.jsonl`` and run again, so the table never mixes two configurations. Target labels are used only by
 :func:`dtc.metrics.evaluate`.
 
@@ -36,7 +37,7 @@ import torch
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
-from dtc.experiment.single import package_versions
+from dtc.experiment.single import describe_params, package_versions
 from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
@@ -78,14 +79,44 @@ def row_params(family: str, method: str) -> dict:
     return json.loads(json.dumps(params))
 
 
+def make_estimator(method: str, setting: str | None, family: str, seed: int):
+    """The unfitted estimator of a row: DTC with ``family``'s defaults for ``setting``, or
+    the reference ``method`` (a table name of :data:`REFERENCES`)."""
+    if method == "dtc":
+        return methods.get("dtc", **family_config(family, setting), seed=seed, n_threads=1)
+    name, params = REFERENCES[method]
+    return methods.get(name, **params, seed=seed)
+
+
+def resolved_params(family: str, method: str, seed: int) -> dict:
+    """Every parameter a row of ``method`` (a table name) with ``seed`` runs with now, the
+    method's own defaults included, JSON round-tripped to compare with a row read back."""
+    setting = method[4:] if method.startswith("dtc_") else None
+    est = make_estimator("dtc" if setting else method, setting, family, seed)
+    return json.loads(json.dumps(describe_params(est), default=str))
+
+
+def _resolved_changed(row: dict) -> bool:
+    # a row without resolved parameters (older ones), or of a method not installed here,
+    # cannot be checked: kept
+    if "resolved" not in row:
+        return False
+    try:
+        current = resolved_params(row["family"], row["method"], row["seed"])
+    except ValueError:  # the method is not registered here
+        return False
+    return row["resolved"] != current
+
+
 def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
     """The rows of ``out`` that still hold. A row run with other parameters than its method's
-    current ones (a changed family default, a changed reference; a row without recorded
-    parameters counts as run with none) is appended to ``<out>.stale.jsonl`` and dropped
-    from ``out``. Rows of methods no longer listed are kept."""
+    current ones (a changed family default, a changed reference, a changed default of the
+    method itself; a row without recorded parameters counts as run with none) is appended
+    to ``<out>.stale.jsonl`` and dropped from ``out``. Rows of methods no longer listed are
+    kept."""
     stale = [
         r["method"] in (*REFERENCES, *(f"dtc_{s}" for s in SETTINGS))
-        and r.get("params", {}) != row_params(r["family"], r["method"])
+        and (r.get("params", {}) != row_params(r["family"], r["method"]) or _resolved_changed(r))
         for r in rows
     ]
     stale_path = out.with_name(out.stem + ".stale.jsonl")
@@ -97,11 +128,7 @@ def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
 
 def run_one(method: str, setting: str | None, pair, seed: int) -> dict:
     t0 = time.perf_counter()
-    if method == "dtc":
-        est = methods.get("dtc", **family_config(pair.benchmark, setting), seed=seed, n_threads=1)
-    else:
-        name, params = REFERENCES[method]
-        est = methods.get(name, **params, seed=seed)
+    est = make_estimator(method, setting, pair.benchmark, seed)
     est.fit(pair)
     scores = evaluate(
         pair.target.y, est.labels_, cluster_classes=getattr(est, "cluster_classes_", None)
@@ -185,6 +212,7 @@ def main(argv=None) -> int:
                     scores = run_one(base, setting, pair, seed)
                     row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
                     row["params"] = row_params(family, method)
+                    row["resolved"] = resolved_params(family, method, seed)
                     # Figures move with the CPU kernels and packages at identical code.
                     row["versions"] = package_versions()
                     rows.append(row)

@@ -111,3 +111,25 @@ def test_dtc_benchmark_appends_after_a_cut_last_line(load_script, tmp_path):
     assert [(r["method"], r["seed"]) for r in rows] == [("kmeans", 0), ("kmeans", 1)]
     script.main([*args, "0", "1"])  # and the store still reads
     assert read_records(out) == rows
+
+
+def test_dtc_benchmark_reruns_a_row_whose_method_default_changed(
+    load_script, tmp_path, monkeypatch
+):
+    """A row is reused only under the parameters its method resolves to now: a changed
+    default of the method itself (not only of REFERENCES or a family config) makes it
+    stale, as in the runner and run_baselines (it was kept and averaged with new rows)."""
+    script = load_script("dtc_benchmark")
+    out = tmp_path / "bench.jsonl"
+    args = ["--families", "digits", "--methods", "kmeans", "--out", str(out), "--seeds", "0"]
+    script.main(args)
+    (first,) = read_records(out)
+    assert first["resolved"]["n_init"] == 10 and first["resolved"]["seed"] == 0
+    script.main(args)  # nothing changed: reused
+    assert read_records(out) == [first]
+    kmeans = script.methods.get_class("kmeans")
+    monkeypatch.setattr(kmeans.__init__, "__defaults__", (None, 3, 300, 0))  # n_init 10 -> 3
+    script.main(args)
+    assert read_records(tmp_path / "bench.stale.jsonl") == [first]
+    (again,) = read_records(out)
+    assert again["resolved"]["n_init"] == 3
