@@ -268,12 +268,36 @@ def _list_index(node: list, part: str, where: str) -> int:
     return int(part)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (what ``yaml.safe_load`` uses) refusing a key given twice in one
+    mapping: PyYAML keeps the last one without a word, so a row copied and left under its
+    old label, or a second ``seeds:``, would silently replace the first."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # merge keys (<<) are not duplicates
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the base class says so
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: Path, label: str) -> dict:
-    """The YAML file ``path`` (``yaml.safe_load``) as a mapping, its ``name`` defaulting to
-    the file's stem; ``ValueError`` starting with ``label`` when it is not valid YAML or not
-    a mapping (a list, an empty file)."""
+    """The YAML file ``path`` (``yaml.SafeLoader``, as ``yaml.safe_load``) as a mapping, its
+    ``name`` defaulting to the file's stem; ``ValueError`` starting with ``label`` when it is
+    not valid YAML (a key given twice in one mapping included) or not a mapping (a list, an
+    empty file)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ValueError(f"{label}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):

@@ -303,6 +303,28 @@ def test_yaml_file_and_name_default(tmp_path):
         load_config(path)
 
 
+def test_yaml_file_refuses_a_key_given_twice(tmp_path):
+    """A row copied under its old label, or a second ``seeds:``, is an error naming the key
+    and its line: yaml.safe_load kept the last one, dropping the other without a word."""
+    path = tmp_path / "twice.yaml"
+    rows = "  km: {method: kmeans, params: {n_init: 2}}\n  km: {method: kmeans}\n"
+    path.write_text(f"benchmarks: [digits]\nmethods:\n{rows}seeds: 2\n")
+    with pytest.raises(
+        ValueError, match=r"(?s)twice.yaml: not valid YAML \(duplicate key 'km'.*line 4"
+    ):
+        load_config(path)
+    path.write_text("benchmarks: [digits]\nmethods: {kmeans: }\nseeds: 1\nseeds: 3\n")
+    with pytest.raises(ValueError, match="duplicate key 'seeds'"):
+        load_config(path)
+    # merge keys are not duplicates; the same key in two mappings is no clash
+    path.write_text(
+        "benchmarks: [digits]\nbase: &b {n_init: 2}\nmethods:\n"
+        "  a: {method: kmeans, params: {<<: *b, max_iter: 5}}\n  b: {method: kmeans, params: *b}\n"
+    )
+    with pytest.raises(ValueError, match="unknown key 'base'"):  # only the anchor's key
+        load_config(path)
+
+
 def test_parse_overrides_types():
     assert parse_overrides(["a=1", "b=false", "c.d=[1, 2]", "e=x", "f="]) == [
         (["a"], 1),
