@@ -18,7 +18,7 @@ delete its line to retry). A run recorded under other parameters than the method
 current ones (a default changed) is moved to ``<out>/runs.stale.jsonl`` and run again;
 runs of the other setting stay in the file but not in the tables. At the end the table
 ``<out>/baselines.md`` and ``<out>/baselines.csv`` (Hungarian ACC and NMI, mean +- sample
-std over seeds as in ``dtc report``, in %) is written from the recorded runs of this
+std over seeds as in ``dtc report``, in %; a cell with a failed seed shows ``n=k/m``) is written from the recorded runs of this
 invocation's methods, pairs, seeds and setting, and the total run time is printed.
 
 An unknown ``--methods`` or ``--exclude`` name, ``--seeds`` below 1 (it would overwrite the
@@ -218,6 +218,7 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
                 "nmi_mean": nmi.mean(),
                 "nmi_std": _std(nmi),
                 "n_seeds": len(ok),
+                "n_failed": len(failed),
                 "setting": ok[0]["setting"],
                 "seconds": float(np.mean([r["seconds"] for r in ok])),
             }
@@ -238,6 +239,7 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
         "nmi_mean",
         "nmi_std",
         "n_seeds",
+        "n_failed",
         "seconds",
     ]
     with open(out / "baselines.csv", "w", newline="") as f:
@@ -249,7 +251,10 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
         c = cells.get((m, p), {})
         if f"{key}_mean" not in c:
             return "error" if c.get("failed") else "-"
-        return f"{c[f'{key}_mean']:.1f} ± {c[f'{key}_std']:.1f}"
+        text = f"{c[f'{key}_mean']:.1f} ± {c[f'{key}_std']:.1f}"
+        if c["n_failed"]:  # a mean over the seeds that did not fail: say so
+            text += f" (n={c['n_seeds']}/{c['n_seeds'] + c['n_failed']})"
+        return text
 
     short = [p.split(":", 1)[1] for p in pairs]
     lines = family_summary(cells, methods, pairs)

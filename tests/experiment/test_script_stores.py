@@ -100,6 +100,21 @@ def test_run_baselines_std_is_the_sample_std_as_in_dtc_report(baselines, tmp_pat
     assert acc_std == pytest.approx(np.std([36.85, 42.48], ddof=1), abs=0.01)  # 3.98, not 2.82
 
 
+def test_run_baselines_marks_a_cell_missing_a_failed_seed(baselines, tmp_path):
+    """A cell whose seed failed shows n=k/m, as `dtc report` does: its mean is over fewer
+    seeds than the others' (it read like a full mean +- std over seeds)."""
+    pair = "digits:source->target"
+    ok = {"method": "kmeans", "pair": pair, "seed": 0, "setting": "unlabelled"}
+    ok.update(acc=0.5, nmi=0.5, seconds=1.0)
+    failed = {"method": "kmeans", "pair": pair, "seed": 1, "setting": "unlabelled"}
+    failed["error"] = "RuntimeError: boom"
+    text = baselines.summarise([ok, failed], ["kmeans"], [pair], tmp_path)
+    assert "| kmeans | unlabelled | 50.0 ± 0.0 (n=1/2) |" in text
+    rows = (tmp_path / "baselines.csv").read_text().splitlines()
+    assert rows[0].split(",")[-3:] == ["n_seeds", "n_failed", "seconds"]
+    assert rows[1].split(",")[-3:-1] == ["1", "1"]
+
+
 def test_dtc_benchmark_appends_after_a_cut_last_line(load_script, tmp_path):
     script = load_script("dtc_benchmark")
     out = tmp_path / "bench.jsonl"
