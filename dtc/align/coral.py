@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from dtc.align.base import AlignmentLoss, check_pair_inputs
+from dtc.align.base import AlignmentLoss, _all_finite, check_pair_inputs
 
 __all__ = ["CORALLoss", "LogCORALLoss", "coral", "covariance", "log_coral", "sym_logm"]
 
@@ -28,6 +28,20 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
     """
     centred = x - x.mean(dim=0, keepdim=True)
     return centred.T @ centred / (x.shape[0] - 1)
+
+
+def _finite_covariance(x: torch.Tensor, role: str, name: str) -> torch.Tensor:
+    """:func:`covariance` of ``x``; ``ValueError`` naming ``role`` when it is not finite:
+    features finite but so large that their products overflow the dtype (|x| ~ 1e20 in
+    float32), which would make the loss Inf / NaN or ``eigh`` fail to converge."""
+    cov = covariance(x)
+    if not _all_finite(cov):
+        raise ValueError(
+            f"{name}: the covariance of {role} is not finite: its features (largest "
+            f"|value| {float(x.detach().abs().max()):.3g}) overflow {x.dtype} when "
+            "multiplied; standardise or rescale them"
+        )
+    return cov
 
 
 def _log_divided_differences(eigvals: torch.Tensor, log_eigvals: torch.Tensor) -> torch.Tensor:
@@ -100,12 +114,20 @@ def _check_eps(eps: float) -> float:
     return float(eps)
 
 
-def _coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _coral(source: torch.Tensor, target: torch.Tensor, name: str) -> torch.Tensor:
     d = source.shape[1]
-    return (covariance(source) - covariance(target)).square().sum() / (4 * d * d)
+    value = (covariance(source) - covariance(target)).square().sum() / (4 * d * d)
+    if not _all_finite(value):
+        _finite_covariance(source, "source", name)
+        _finite_covariance(target, "target", name)
+        raise ValueError(
+            f"{name}: the loss overflows {value.dtype} (finite covariances whose difference "
+            "squares past its range); standardise or rescale the features"
+        )
+    return value
 
 
-def _log_coral(source: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+def _log_coral(source: torch.Tensor, target: torch.Tensor, eps: float, name: str) -> torch.Tensor:
     d = source.shape[1]
     # eigh has no float16 / bfloat16 kernel (NotImplementedError, CPU and CUDA): half
     # precision features are taken through the logarithm in float32, differentiably.
@@ -113,8 +135,9 @@ def _log_coral(source: torch.Tensor, target: torch.Tensor, eps: float) -> torch.
     if dtype not in (torch.float32, torch.float64):
         source, target = source.float(), target.float()
     ridge = eps * torch.eye(d, dtype=source.dtype, device=source.device)
-    log_s = sym_logm(covariance(source) + ridge)
-    log_t = sym_logm(covariance(target) + ridge)
+    # Checked before eigh, which fails on a non-finite matrix with an unexplained error.
+    log_s = sym_logm(_finite_covariance(source, "source", name) + ridge)
+    log_t = sym_logm(_finite_covariance(target, "target", name) + ridge)
     return ((log_s - log_t).square().sum() / (4 * d * d)).to(dtype)
 
 
@@ -125,7 +148,7 @@ def coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     ``||C_s - C_t||_F^2 / (4 d^2)`` with unbiased covariances.
     """
     check_pair_inputs(source, target, min_samples=2, name="coral")
-    return _coral(source, target)
+    return _coral(source, target, "coral")
 
 
 def log_coral(source: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-3) -> torch.Tensor:
@@ -138,7 +161,7 @@ def log_coral(source: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-3) 
     """
     eps = _check_eps(eps)
     check_pair_inputs(source, target, min_samples=2, name="log_coral")
-    return _log_coral(source, target, eps)
+    return _log_coral(source, target, eps, "log_coral")
 
 
 class CORALLoss(AlignmentLoss):
@@ -147,7 +170,7 @@ class CORALLoss(AlignmentLoss):
     min_samples = 2
 
     def compute(self, source, target, **context):
-        return _coral(source, target)
+        return _coral(source, target, type(self).__name__)
 
 
 class LogCORALLoss(AlignmentLoss):
@@ -160,7 +183,7 @@ class LogCORALLoss(AlignmentLoss):
         self.eps = _check_eps(eps)
 
     def compute(self, source, target, **context):
-        return _log_coral(source, target, self.eps)
+        return _log_coral(source, target, self.eps, type(self).__name__)
 
     def extra_repr(self) -> str:
         return f"eps={self.eps}"

@@ -147,8 +147,8 @@ def coral_distance(source, target, *, log: bool = False, eps: float = 1e-3) -> f
     See :func:`dtc.align.coral.coral` and :func:`dtc.align.coral.log_coral`."""
     s, t = _pair(source, target, "coral_distance", min_samples=2)
     if log:
-        return _log_coral(s, t, _check_eps(eps)).item()
-    return _coral(s, t).item()
+        return _log_coral(s, t, _check_eps(eps), "coral_distance").item()
+    return _coral(s, t, "coral_distance").item()
 
 
 def proxy_a_distance(

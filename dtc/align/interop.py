@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dtc.align.base import AlignmentLoss
+from dtc.align.coral import _finite_covariance
 
 __all__ = ["INSTALL_HINT", "PACORALLoss", "PAMMDLoss", "PytorchAdaptLoss", "adapt_layers"]
 
@@ -84,6 +85,7 @@ class PytorchAdaptLoss(AlignmentLoss):
                 f"{type(value).__name__} {getattr(value, 'shape', '')}, expected a scalar tensor"
             )
         if not bool(torch.isfinite(value.detach())):
+            self._explain_non_finite(source, target)
             # the inputs were checked finite: the layer itself failed (MMDLoss's median
             # bandwidth is 0 when the source rows are all equal: exp(-0/0))
             raise ValueError(
@@ -92,6 +94,9 @@ class PytorchAdaptLoss(AlignmentLoss):
                 "pass bandwidth=...)"
             )
         return value
+
+    def _explain_non_finite(self, source, target) -> None:
+        """Raise a more specific error for a non-finite value, where a subclass knows one."""
 
 
 class PAMMDLoss(PytorchAdaptLoss):
@@ -114,3 +119,8 @@ class PACORALLoss(PytorchAdaptLoss):
 
     def __init__(self):
         super().__init__("CORALLoss")
+
+    def _explain_non_finite(self, source, target) -> None:
+        # features so large that their covariance overflows
+        for role, x in (("source", source), ("target", target)):
+            _finite_covariance(x, role, type(self).__name__)

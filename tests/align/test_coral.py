@@ -204,6 +204,29 @@ def test_bad_inputs(fn):
         fn(x[0], x)
 
 
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [
+        (dtc.align.coral, "coral"),
+        (log_coral, "log_coral"),
+        (CORALLoss(), "CORALLoss"),
+        (LogCORALLoss(), "LogCORALLoss"),
+    ],
+)
+def test_a_covariance_that_overflows_is_named(fn, name):
+    # finite float32 features whose covariance overflows: coral gave NaN / Inf, log_coral
+    # an unexplained LinAlgError from eigh
+    x = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=f"{name}: the covariance of source is not finite"):
+        fn(x * 1e30, x)
+    with pytest.raises(ValueError, match=f"{name}: the covariance of target is not finite"):
+        fn(x, x * 1e30)
+    if name in ("coral", "CORALLoss"):
+        # finite covariances (~1e36) whose difference squares past float32
+        with pytest.raises(ValueError, match=f"{name}: the loss overflows torch.float32"):
+            fn(x * 1e18, x)
+
+
 @pytest.mark.parametrize("eps", [0.0, -1.0, float("nan"), "1"])
 def test_bad_eps(eps):
     x = torch.randn(5, 3)

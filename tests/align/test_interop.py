@@ -118,3 +118,10 @@ def test_bad_inputs(layers):
         # identical source rows: the median bandwidth is 0 and pytorch-adapt returns NaN
         with pytest.raises(ValueError, match="MMDLoss returned nan on finite inputs"):
             PAMMDLoss(mmd_type=mmd_type)(torch.ones(5, 3), x)
+
+
+def test_pa_coral_names_a_covariance_that_overflows(layers):
+    # finite float32 features whose covariance overflows: pytorch-adapt returns NaN
+    x = torch.randn(6, 3)
+    with pytest.raises(ValueError, match="PACORALLoss: the covariance of target is not finite"):
+        PACORALLoss()(x, x * 1e30)
