@@ -30,6 +30,11 @@ def _check_alpha(alpha) -> float:
     return float(alpha)
 
 
+def _check_tensor(x, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+
+
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     """Student-t soft assignment of embeddings to centres.
 
@@ -44,6 +49,12 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
     q : tensor of shape (n, k), rows sum to one
     """
     alpha = _check_alpha(alpha)
+    _check_tensor(z, "z")
+    _check_tensor(centers, "centers")
+    if centers.dtype != z.dtype:
+        raise ValueError(
+            f"centers: expected the dtype of z ({z.dtype}), got {centers.dtype}; convert one"
+        )
     if z.ndim != 2 or centers.ndim != 2 or z.shape[1] != centers.shape[1]:
         raise ValueError(
             f"z, centers: expected shapes (n, d) and (k, d) with the same d, got "

@@ -96,6 +96,18 @@ def test_label_change_tolerance():
         (lambda: soft_assignment(torch.zeros(3, 2), torch.zeros(2, 3)), "z, centers"),
         (lambda: soft_assignment(torch.zeros(3, 2), torch.zeros(2, 2), alpha=0), "alpha"),
         (lambda: target_distribution(torch.zeros(3)), "q: expected"),
+        (
+            lambda: soft_assignment(torch.zeros(3, 2), torch.zeros(2, 2, dtype=torch.float64)),
+            r"centers: expected the dtype of z \(torch.float32\), got torch.float64",
+        ),
+        (
+            lambda: soft_assignment(np.zeros((3, 2)), torch.zeros(2, 2)),
+            "z: expected a torch.Tensor, got ndarray",
+        ),
+        (
+            lambda: soft_assignment(torch.zeros(3, 2), np.zeros((2, 2))),
+            "centers: expected a torch.Tensor, got ndarray",
+        ),
         (lambda: dec_loss(torch.ones(2, 2), torch.ones(2, 3)), "q, p"),
         (lambda: ClusteringLayer(0, 2), "n_clusters"),
         (lambda: ClusteringLayer(2, 2).init_centers(np.zeros((3, 2))), "centers: expected shape"),
