@@ -82,9 +82,18 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
     -------
     p : tensor of shape (n, k), rows sum to one, no gradient
     """
+    _check_tensor(q, "q")
     if q.ndim != 2:
         raise ValueError(f"q: expected a tensor of shape (n, k), got {tuple(q.shape)}")
     q = q.detach()
+    # A negative entry gives a p that is not a distribution; a row without a positive
+    # entry gives 0 / 0.
+    if not bool(((q >= 0) & (q < torch.inf)).all()):
+        raise ValueError(
+            "q: expected finite non-negative soft assignments, found a negative, NaN or Inf entry"
+        )
+    if not bool((q.sum(1) > 0).all()):
+        raise ValueError("q: expected every row to have a positive entry, got an all-zero row")
     # A cluster whose q column underflowed to 0 everywhere (a centre far from every point,
     # for a large alpha) has f_j = 0: its p column is 0 (the limit of q^2 / f), not 0/0.
     f = q.sum(0, keepdim=True).clamp_min(torch.finfo(q.dtype).tiny)

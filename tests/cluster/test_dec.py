@@ -108,6 +108,11 @@ def test_label_change_tolerance():
             lambda: soft_assignment(torch.zeros(3, 2), np.zeros((2, 2))),
             "centers: expected a torch.Tensor, got ndarray",
         ),
+        (
+            lambda: target_distribution(torch.tensor([[-1.0, 2.0], [0.5, 0.5]])),
+            "q: expected finite non-negative",
+        ),
+        (lambda: target_distribution(torch.zeros(2, 2)), "q: expected every row to have"),
         (lambda: dec_loss(torch.ones(2, 2), torch.ones(2, 3)), "q, p"),
         (lambda: ClusteringLayer(0, 2), "n_clusters"),
         (lambda: ClusteringLayer(2, 2).init_centers(np.zeros((3, 2))), "centers: expected shape"),
