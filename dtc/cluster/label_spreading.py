@@ -62,6 +62,11 @@ def spread_scores(S, Y0, *, alpha: float = 0.9, tol: float = 1e-8, max_iter: int
         raise ValueError(f"alpha: expected a float in [0, 1), got {alpha!r}")
     if not np.isfinite(Y0).all():
         raise ValueError("Y0: contains NaN or infinite values")
+    if (Y0 < 0).any():
+        raise ValueError(
+            f"Y0: expected non-negative class scores (one-hot labels or probabilities), got a "
+            f"minimum of {Y0.min():.4g}"
+        )
     A = sp.identity(Y0.shape[0], format="csr") - float(alpha) * sp.csr_matrix(S)
     F = np.empty_like(Y0)
     for c in range(Y0.shape[1]):

@@ -80,6 +80,8 @@ def test_bad_input_is_named():
         label_spreading(X, Y0[:10])
     with pytest.raises(ValueError, match="Y0: contains NaN"):
         label_spreading(X, np.full((20, 2), np.nan))
+    with pytest.raises(ValueError, match="Y0: expected non-negative class scores .* minimum of -1"):
+        label_spreading(X, Y0 - 1.5)
     with pytest.raises(ValueError, match="n_neighbors"):
         label_spreading(X, Y0, n_neighbors=20)
 
