@@ -95,6 +95,16 @@ class _OTMapping(AdaptThenCluster):
     _method = "sinkhorn"
 
     def _adapt(self, Xs, ys, Xt, k):
+        name = type(self).__name__
+        direction = check_choice(self.direction, DIRECTIONS, method=name, name="direction")
+        if direction == "target_to_source" and len(Xs) < k:
+            # Every target sample is moved to a mix of the source samples: with fewer of
+            # them than clusters K-means finds fewer clusters (one per source sample).
+            raise ValueError(
+                f"{name}: the source has {len(Xs)} samples, fewer than "
+                f"n_clusters={k}; direction='target_to_source' moves the target onto them, "
+                f"where K-means cannot give {k} clusters"
+            )
         Zs, Zt, self.coupling_ = ot_transform(
             Xs,
             Xt,
@@ -102,9 +112,9 @@ class _OTMapping(AdaptThenCluster):
             method=self._method,
             reg_e=getattr(self, "reg_e", None),
             reg_cl=getattr(self, "reg_cl", None),
-            direction=self.direction,
+            direction=direction,
             cost_norm=self.cost_norm,
-            caller=type(self).__name__,
+            caller=name,
         )
         return Zs, Zt
 

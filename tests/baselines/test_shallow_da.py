@@ -411,3 +411,24 @@ def test_heterogeneous_pair_is_refused():
 def test_ot_transform_l1l2_needs_labels():
     with pytest.raises(ValueError, match="method='l1l2' needs source labels"):
         ot_transform(np.zeros((3, 2)), np.ones((3, 2)), method="l1l2")
+
+
+@pytest.mark.parametrize("est", [OTEMD, OTSinkhorn], ids=lambda est: est.__name__)
+@pytest.mark.parametrize("n_source", [1, 2])
+def test_ot_target_to_source_with_fewer_source_samples_than_clusters(est, n_source):
+    # The target is moved onto n_source points: K-means found n_source clusters, with
+    # only scikit-learn's warning.
+    rng = np.random.default_rng(6)
+    pair = DomainPair(
+        Domain(rng.standard_normal((n_source, 2))),
+        Domain(rng.standard_normal((30, 2))),
+        n_clusters=3,
+    )
+    name = est.__name__
+    with pytest.raises(
+        ValueError,
+        match=f"^{name}: the source has {n_source} samples, fewer than n_clusters=3",
+    ):
+        est().fit(pair)
+    # The paper's direction leaves the target as it is.
+    assert len(np.unique(est(direction="source_to_target").fit(pair).labels_)) == 3
