@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import math
 import numbers
 
 import numpy as np
@@ -65,6 +66,23 @@ RESTART_SUBSAMPLE = 100_000
 SINGLE_THREAD_BELOW = 20_000
 
 _BACKENDS = ("auto", "sklearn", "faiss")
+
+#: Data whose largest |value| lies outside ``[2**-SAFE_LOG2, 2**SAFE_LOG2]`` are clustered
+#: scaled by a power of two (:func:`_scale_exponent`): beyond, float32 squared distances underflow
+#: (features ~1e-30 all at distance 0: one cluster) or overflow.
+SAFE_LOG2 = 40
+
+
+def _scale_exponent(*arrays: np.ndarray) -> int:
+    """0 when the largest |value| of ``arrays`` is 0 or within ``2**+-SAFE_LOG2``, else
+    the ``e`` for which ``2**e`` times it lies in ``[0.5, 1)``. Multiplying by a power of
+    two is exact in floating point and K-means is equivariant to it, so the data are
+    clustered as they are, only without float32 under- or overflow."""
+    # max / -min: no |X| copy of a large array
+    top = max(max(float(a.max()), -float(a.min())) for a in arrays)
+    if top == 0 or 2.0**-SAFE_LOG2 <= top <= 2.0**SAFE_LOG2:
+        return 0
+    return -math.frexp(top)[1]
 
 
 def faiss_available() -> bool:
@@ -184,6 +202,19 @@ def kmeans(
     use_faiss = backend == "faiss" or (
         backend == "auto" and n >= FAISS_MIN_SAMPLES and faiss_available()
     )
+    e = _scale_exponent(X) if isinstance(init, str) else _scale_exponent(X, init)
+    if e:
+        labels, centers, inertia = kmeans(
+            np.ldexp(X, e),
+            k,
+            init=init if isinstance(init, str) else np.ldexp(init, e),
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            seed=seed,
+            backend="faiss" if use_faiss else "sklearn",
+        )
+        return labels, np.ldexp(centers, -e), math.ldexp(inertia, -2 * e)
 
     if isinstance(init, str) and (use_faiss or (n_init > 1 and n > SUBSAMPLE_RESTARTS_ABOVE)):
         # Choose the best of the restarts on a subsample (scikit-learn, k-means++ seeding
@@ -256,8 +287,11 @@ def assign_nearest(X, centers) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"centers: expected {X.shape[1]} columns (the dimension of X), got {C.shape[1]}"
         )
+    e = _scale_exponent(X, C)  # see kmeans
+    if e:
+        X, C = np.ldexp(X, e), np.ldexp(C, e)
     labels, dist = pairwise_distances_argmin_min(X, C)
-    return labels.astype(np.int64), dist.astype(np.float64) ** 2
+    return labels.astype(np.int64), np.ldexp(dist.astype(np.float64), -e) ** 2
 
 
 class KMeans(ClusterMixin, BaseEstimator):

@@ -177,6 +177,25 @@ def test_kmeans_bad_X():
         assign_nearest(np.ones((4, 2)), np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("exponent", [-100, 70])
+def test_kmeans_is_exact_at_scales_where_float32_squared_distances_fail(blobs, exponent):
+    # Features ~1e-30: float32 squared distances underflow to 0 and every point was put
+    # in one cluster; ~1e21: they overflow. Scaled by a power of two (exact), the result
+    # is the unscaled one, scaled.
+    X, _ = blobs
+    labels, centers, inertia = kmeans(X, 4, n_init=3, seed=1)
+    Xs = np.ldexp(X, exponent)
+    got_labels, got_centers, got_inertia = kmeans(Xs, 4, n_init=3, seed=1)
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_array_equal(got_centers, np.ldexp(centers, exponent))
+    assert got_inertia == pytest.approx(np.ldexp(inertia, 2 * exponent), rel=1e-6)
+    got_init = kmeans(Xs, 4, init=np.ldexp(centers, exponent))
+    np.testing.assert_array_equal(got_init[0], labels)
+    near, sq = assign_nearest(Xs, got_centers)
+    np.testing.assert_array_equal(near, labels)
+    np.testing.assert_allclose(sq, np.ldexp(assign_nearest(X, centers)[1], 2 * exponent))
+
+
 def test_gmm_matches_sklearn(blobs):
     X, y = blobs
     labels, resp = gmm(X, 4, covariance_type="diag", seed=0)
