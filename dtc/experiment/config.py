@@ -194,6 +194,12 @@ def parse_overrides(items) -> list[tuple[list[str], object]]:
     Values are YAML (``yaml.safe_load``): ``false`` is a bool, ``0.5`` a float,
     ``[1,2]`` a list; an empty value is ``None``.
     """
+    if isinstance(items, str):
+        # iterating would split it into characters
+        raise ValueError(
+            f"overrides: expected a list of key=value strings, got the string {items!r} "
+            f"(use [{items!r}])"
+        )
     out = []
     for item in items or []:
         key, sep, raw = str(item).partition("=")

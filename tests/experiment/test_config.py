@@ -335,6 +335,12 @@ def test_parse_overrides_types():
     ]
 
 
+def test_parse_overrides_refuses_a_string():
+    # iterated, it was split into characters: "override 's': expected key=value"
+    with pytest.raises(ValueError, match="overrides: expected a list of key=value strings"):
+        parse_overrides("seeds=[0]")
+
+
 def test_shipped_configs_validate():
     from pathlib import Path
 
