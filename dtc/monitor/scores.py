@@ -265,6 +265,11 @@ def clustering_stability(
             raise ValueError(f"clustering_stability: {arg} must be an int >= {low}, got {value!r}")
     if not 0 < fraction <= 1:
         raise ValueError(f"clustering_stability: fraction must be in (0, 1], got {fraction}")
+    if cluster_fn is not None and not callable(cluster_fn):
+        raise ValueError(
+            "clustering_stability: cluster_fn must be None or a callable "
+            f"(X_sub, n_clusters, seed) -> labels, got {cluster_fn!r}"
+        )
     n = X.shape[0]
     X = X[subsample_index(n, max_samples, seed)]
     m = round(fraction * X.shape[0])

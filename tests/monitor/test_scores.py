@@ -202,6 +202,12 @@ def test_a_subsample_too_small_for_its_clusters_names_max_samples():
         (np.zeros((30, 2)), {"n_clusters": True}, "n_clusters must be an int >= 2, got True"),
         (np.zeros((30, 2)), {"n_clusters": 3, "n_pairs": 0}, "n_pairs must be an int >= 1"),
         (np.zeros(30), {"n_clusters": 3}, r"X must have shape \(n, d\), got \(30,\)"),
+        # was "'int' object is not callable"
+        (
+            np.zeros((30, 2)),
+            {"n_clusters": 3, "cluster_fn": 3},
+            "cluster_fn must be None or a callable",
+        ),
     ],
 )
 def test_stability_refuses_arguments_it_cannot_score(X, kwargs, match):
