@@ -48,6 +48,7 @@ __all__ = [
 
 def subsample_index(n: int, max_samples: int | None, seed: int = 0) -> np.ndarray:
     """Sorted indices of a seeded subsample of ``min(n, max_samples)`` of ``range(n)``."""
+    n = check_int(n, "n", minimum=0)
     if max_samples is not None and (
         isinstance(max_samples, bool)
         or not isinstance(max_samples, numbers.Integral)

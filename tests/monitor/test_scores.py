@@ -29,6 +29,13 @@ def test_subsample_is_fixed_and_seeded(blobs):
     assert a == pytest.approx(skm.silhouette_score(X[idx], y[idx]))
 
 
+@pytest.mark.parametrize("n", [-3, 2.5, True])
+def test_subsample_index_refuses_a_bad_n(n):
+    # a negative n gave an empty index
+    with pytest.raises(ValueError, match=f"n: expected an int >= 0, got {n!r}"):
+        scores.subsample_index(n, 5)
+
+
 def test_true_clustering_scores_higher_than_random(blobs):
     X, y = blobs
     rand = np.random.default_rng(0).integers(0, 3, X.shape[0])
