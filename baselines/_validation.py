@@ -16,6 +16,8 @@ import numbers
 
 import numpy as np
 
+from dtc._validation import check_bool
+
 __all__ = [
     "SEED_MAX",
     "check_bool",
@@ -78,14 +80,6 @@ def check_choice(value, choices, *, method: str, name: str):
     if not (value is None or isinstance(value, str)) or value not in choices:
         raise ValueError(f"{method}: {name} must be one of {tuple(choices)}, got {value!r}")
     return value
-
-
-def check_bool(value, *, method: str, name: str) -> bool:
-    """``value`` as a ``bool``; only ``True`` / ``False`` (numpy's too) are accepted, since
-    the truthiness of a string such as ``"no"`` would silently mean ``True``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{method}: {name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def check_non_negative(X: np.ndarray, *, method: str, role: str) -> None:

@@ -19,6 +19,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
+from dtc._validation import check_bool
+
 __all__ = [
     "acc_unmatched",
     "ari",
@@ -212,6 +214,7 @@ def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -
     ``acc_unmatched`` when ``cluster_classes`` is given; with ``imbalance=True`` also
     ``macro_f1``, ``balanced_acc``, ``min_recall`` (the worst class's recall) and
     ``minority_recall`` (the smallest class's recall)."""
+    imbalance = check_bool(imbalance, method="evaluate", name="imbalance")
     out = {
         "acc": cluster_acc(y_true, y_pred),
         "nmi": nmi(y_true, y_pred),

@@ -232,6 +232,13 @@ def test_bad_input(y, p, match):
         metrics.cluster_acc(y, p)
 
 
+@pytest.mark.parametrize("imbalance", ["yes", "no", 1, None])
+def test_evaluate_refuses_an_imbalance_that_is_not_a_bool(imbalance):
+    # a truthy string such as "no" was taken as True
+    with pytest.raises(ValueError, match="evaluate: imbalance must be True or False"):
+        metrics.evaluate([0, 1], [0, 1], imbalance=imbalance)
+
+
 def test_evaluate_every_key_matches_independent_references():
     # Imbalanced, noisy, four clusters for three classes: nmi != ari, purity != acc and
     # macro_f1 != balanced_acc, so a key computed by the wrong routine shows.
