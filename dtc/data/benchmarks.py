@@ -252,6 +252,11 @@ def resolve_data_dir(data_dir=None) -> Path | None:
     """The data directory: ``data_dir`` if given, else ``$DTC_DATA``, else ``None``."""
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV) or None
+    elif not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"data_dir: expected a path (str or os.PathLike) or None, got "
+            f"{type(data_dir).__name__} {data_dir!r}"
+        )
     return None if data_dir is None else Path(data_dir)
 
 

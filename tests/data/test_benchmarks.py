@@ -86,6 +86,14 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
     assert data.benchmark_info("coil20")["data_dir"] == str(tmp_path)
 
 
+def test_data_dir_that_is_not_a_path_is_named():
+    # was pathlib's "expected str, bytes or os.PathLike object, not int"
+    with pytest.raises(TypeError, match="data_dir: expected a path .* got int 3"):
+        data.load_pair("coil20", data_dir=3)
+    with pytest.raises(TypeError, match="data_dir: expected a path"):
+        data.resolve_data_dir(["/data"])
+
+
 # -- wrong-format files (small files written here) ------------------------------------
 @pytest.fixture
 def coil_stand_in(monkeypatch):
