@@ -134,6 +134,9 @@ class DEC(TransferClusterer):
     ):
         store_params(self, locals())
 
+    def check_params(self) -> None:
+        self._check_params()
+
     def _check_params(self) -> tuple[float | None, float, float]:
         """Validated ``(gamma, tol, alpha)``, as Python floats (``gamma`` may be ``None``):
         the DEC head and the stopping rule take plain floats, not numpy scalars."""

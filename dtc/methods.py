@@ -94,6 +94,15 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         """
         return {}
 
+    def check_params(self) -> None:
+        """Check the parameters' values that need no data (types, ranges, choices);
+        ``ValueError`` naming the first wrong one. Cheap: nothing is built or fitted.
+
+        Experiment configs call it on each run's configured method when they load, so a
+        wrong value is one error up front rather than one failed run each. The default
+        checks nothing: a method checks its values when it is fitted.
+        """
+
     def _fit(self, pair: DomainPair) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -572,6 +572,9 @@ class DTC(TransferClusterer):
             )
         return super()._validate_pair(pair)
 
+    def check_params(self) -> None:
+        self._check_params()
+
     def _check_params(self) -> None:
         def choice(name, options):
             if getattr(self, name) not in options:

@@ -37,8 +37,10 @@ unknown key, method, parameter, alignment loss, benchmark, domain or preprocessi
 data value the loaders would refuse (``shift: big``, ``imbalance_profile: exponental``),
 a method's ``seed`` (set by ``seeds:``) or an override of a row the config does not have
 raises ``ValueError`` naming it (and the available choices). The *values* of method
-parameters are the method's to check (scikit-learn style, when it is fitted): a wrong
-one fails its runs, which are recorded in ``errors.jsonl``.
+parameters are the method's to check: each row's runs are checked by its method's
+:meth:`~dtc.methods.TransferClusterer.check_params` (no data; ``dtc.DTC``, DEC and
+IDEC check there their parameters' types and ranges); a value only the fit can check
+(scikit-learn style) fails its runs, which are recorded in ``errors.jsonl``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from dtc.experiment.single import (
     RunSpec,
     build_objects,
     check_not_seed,
+    configured_method,
     imbalance_options,
 )
 
@@ -578,6 +581,10 @@ def validate_config(raw: dict) -> dict:
         # its value is checked as the methods' own params are (a loss name, an object)
         _check_params(owners[0], methods.get_class(owners[0]), {key: value}, "budget")
     benchmarks_out = [_check_benchmark(b, i) for i, b in enumerate(benchmarks)]
+    seeds = _check_seeds(raw.get("seeds", [0]))
+    names = list(dict.fromkeys(b["benchmark"] for b in benchmarks_out))
+    for label, entry in methods_out.items():
+        _check_values(label, entry, names, seeds[0])
     for label, entry in methods_out.items():
         for i, bench in enumerate(benchmarks_out):
             pre = [entry["data"].get("preprocess")]
@@ -589,7 +596,7 @@ def validate_config(raw: dict) -> dict:
         "description": raw.get("description", ""),
         "benchmarks": benchmarks_out,
         "methods": methods_out,
-        "seeds": _check_seeds(raw.get("seeds", [0])),
+        "seeds": seeds,
         "metrics": metrics,
         "budget": budget,
     }
@@ -604,6 +611,35 @@ def _product(grid: dict) -> list[dict]:
 def _data_params(bench: dict, point: dict, entry: dict) -> dict:
     # A method's own data settings win over the benchmark's and its grid point's.
     return {**bench["data"], **point, **entry["data"]}
+
+
+def _run_params(entry: dict, benchmark: str, point: dict) -> dict:
+    # a benchmark's own defaults (e.g. DTC's per-family configuration) give way to the
+    # entry's params and grid
+    return {
+        **entry["budget"],
+        **entry["benchmark_params"].get(benchmark, {}),
+        **entry["params"],
+        **point,
+    }
+
+
+def _check_values(label: str, entry: dict, benchmarks: list[str], seed: int) -> None:
+    """The values of the row's parameters in each of its runs, checked by its method's
+    own ``check_params`` (no data, nothing fitted): one error now, not one per run."""
+    for point in _product(entry["grid"]):
+        for benchmark in benchmarks:
+            spec = RunSpec(
+                method=entry["method"],
+                benchmark=benchmark,
+                seed=seed,
+                params=_run_params(entry, benchmark, point),
+            )
+            try:
+                configured_method(spec).check_params()
+            except (TypeError, ValueError) as exc:
+                at = f" at grid point {point}" if point else ""
+                raise ValueError(f"methods.{label}{at} on {benchmark}: {exc}") from exc
 
 
 def expand(config: ExperimentConfig) -> list[Task]:
@@ -623,14 +659,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                 source=source,
                                 target=target,
                                 seed=seed,
-                                # a benchmark's own defaults (e.g. DTC's per-family
-                                # configuration) give way to the entry's params and grid
-                                params={
-                                    **entry["budget"],
-                                    **entry["benchmark_params"].get(bench["benchmark"], {}),
-                                    **entry["params"],
-                                    **point,
-                                },
+                                params=_run_params(entry, bench["benchmark"], point),
                                 data_params=_data_params(bench, data_point, entry),
                             )
                             tasks.append(

@@ -238,7 +238,7 @@ def configured_method(spec: RunSpec):
     (objects built), then the seed (which ``spec.params`` may not set)."""
     for key in spec.params:
         check_not_seed(key, "RunSpec.params", "set RunSpec.seed instead")
-    method = methods.get(spec.method)
+    method = methods.get_class(spec.method)()  # the class the config checks resolve
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     method.set_params(**build_objects(spec.params))
     method.set_params(**_seed_params(method, spec.seed))

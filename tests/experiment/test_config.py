@@ -154,6 +154,30 @@ def test_a_methods_data_values_are_checked_with_each_benchmark():
         load_config(_with(methods={"km": entry}))
 
 
+@pytest.mark.parametrize(
+    ("entry", "overrides", "message"),
+    [
+        ({"method": "dtc"}, ["methods.d.lam=[0.1,0.2]"], r"methods\.d on digits: DTC: lam must"),
+        (
+            {"method": "dtc", "grid": {"lam": [0.5, "big"]}},
+            [],
+            r"methods\.d at grid point \{'lam': 'big'\} on digits: DTC: lam must be a number",
+        ),
+        # checked with the other values of its run (epochs per round)
+        (
+            {"method": "dtc", "params": {"self_training_rounds": 2, "self_training_epochs": 0}},
+            [],
+            "self_training_rounds=2 needs self_training_epochs >= 1",
+        ),
+        ({"method": "idec", "params": {"tol": "x"}}, [], "IDEC: tol"),
+    ],
+)
+def test_method_values_are_checked_at_load_time_by_the_methods_check(entry, overrides, message):
+    """A wrongly typed value is one error when the config loads, not a failed run each."""
+    with pytest.raises(ValueError, match=message):
+        load_config(_with(methods={"d": entry}), overrides)
+
+
 def test_the_imbalance_metric_set_names_what_evaluate_adds():
     from dtc.experiment.config import EXTRA_METRICS
     from dtc.metrics import evaluate
