@@ -380,6 +380,21 @@ def test_seed_in_set_is_refused_pointing_to_the_seed_option(tmp_path):
     assert not results.exists()
 
 
+@pytest.mark.parametrize(
+    ("extra", "args"), [("ray", ["--backend", "ray"]), ("mlflow", ["--mlflow"])]
+)
+def test_a_missing_extra_is_an_error_before_the_out_folder_is_made(
+    tmp_path, monkeypatch, extra, args
+):
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    monkeypatch.setitem(sys.modules, extra, None)  # not installed
+    folder = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(cfg), *args, "--out", str(folder)])
+    assert res.exit_code == 1 and "needs the optional extra" in res.stderr
+    assert not folder.exists()
+
+
 def test_messages_keep_their_brackets(tmp_path, monkeypatch):
     # Rich read "[ray]" as markup and printed "pip install -e '.'"
     cfg = tmp_path / "cli.yaml"

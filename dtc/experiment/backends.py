@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from dtc.experiment.config import Task
 
-__all__ = ["BACKENDS", "execute", "run_tasks"]
+__all__ = ["BACKENDS", "check_backend", "execute", "run_tasks"]
 
 BACKENDS = ("local", "ray")
 
@@ -205,7 +205,7 @@ def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, 
         yield from _one_at_a_time(broken, data_dir, threads)
 
 
-def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, str | None]]:
+def _import_ray():
     try:
         import ray
     except ImportError as exc:
@@ -213,6 +213,23 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
             "--backend ray needs the optional extra: pip install -e '.[ray]' in the dtc repository "
             "(or pip install ray)"
         ) from exc
+    return ray
+
+
+def check_backend(backend: str, jobs: int) -> None:
+    """``ValueError`` for an unknown backend or a wrong ``jobs``, ``RuntimeError`` when the
+    backend's optional extra is not installed: what :func:`run_tasks` would raise, before a
+    sweep creates its output folder."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    if backend == "ray":
+        _import_ray()
+
+
+def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, str | None]]:
+    ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         kwargs = {"address": address} if address else {"num_cpus": jobs}
@@ -247,10 +264,7 @@ def run_tasks(
     spawned processes otherwise; ``backend="ray"`` connects to ``address`` (or
     starts a local Ray instance with ``jobs`` CPUs when ``address`` is ``None``).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    check_backend(backend, jobs)
     data_dir = None if data_dir is None else str(data_dir)
     if backend == "ray":
         return _ray(tasks, data_dir, address, jobs)

@@ -42,7 +42,7 @@ from rich.progress import (
 )
 
 from dtc import data
-from dtc.experiment.backends import run_tasks
+from dtc.experiment.backends import check_backend, run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
 from dtc.experiment.single import configured_method, describe_params
 from dtc.experiment.store import append_record, read_records, set_aside, write_records
@@ -155,10 +155,13 @@ def run_experiment(
     ``progress`` defaults to showing a bar when stderr is a terminal.
     """
     out_dir = Path(out_dir)
+    # a missing extra (ray, mlflow) is an error before the output folder is made
+    check_backend(backend, jobs)
+    mlflow_module = _import_mlflow() if mlflow else None
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = expand(config)
     summary = SweepSummary(out_dir, total=len(tasks))
-    logger = _mlflow_logger(out_dir, config.name) if mlflow else None
+    logger = _mlflow_logger(mlflow_module, out_dir, config.name) if mlflow else None
     with _lock(out_dir):
         records, summary.stale = _set_aside_stale(out_dir, tasks)
         summary.outside = _name_outside(out_dir, records, config.name, tasks)
@@ -306,7 +309,7 @@ def unique_tasks(tasks: list[Task]) -> list[Task]:
     return list({t.run_id: t for t in tasks}.values())
 
 
-def _mlflow_logger(out_dir: Path, experiment: str):
+def _import_mlflow():
     try:
         import mlflow
     except ImportError as exc:
@@ -314,6 +317,10 @@ def _mlflow_logger(out_dir: Path, experiment: str):
             "--mlflow needs the optional extra: pip install -e '.[mlflow]' in the dtc repository "
             "(or pip install mlflow)"
         ) from exc
+    return mlflow
+
+
+def _mlflow_logger(mlflow, out_dir: Path, experiment: str):
     # MLflow 3 refuses the plain-file tracking store unless asked for it; a local file
     # store beside results.jsonl is what this option promises (no database to set up).
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
