@@ -12,8 +12,8 @@ class means -- and DTC in its two settings with the documented per-family defaul
 
 Every result is appended to a JSON-lines file as soon as it exists (a re-run skips the
 rows already there; a last line cut short by a crash is not a row, and is cut off before
-the next append), and the table of Hungarian ACC (mean over seeds, %) is printed at
-the end. A row records the parameters it ran with, as given (``params``) and as the method
+the next append), and the table of Hungarian ACC (mean over the ``--seeds`` asked for, %;
+rows of other seeds in the file are left out) is printed at the end. A row records the parameters it ran with, as given (``params``) and as the method
 resolved them (``resolved``, defaults included); when they have changed since (a family's
 DTC default, a reference's parameters, a method's own default), the row is stale: it is moved to
 ``<out>.stale.jsonl`` and run again, so the table never mixes two configurations. Target labels are used only by
@@ -137,14 +137,20 @@ def run_one(method: str, setting: str | None, pair, seed: int) -> dict:
     return scores
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], seeds=None) -> str:
     """Hungarian ACC (and acc_unmatched) in %, mean over seeds, per pair and family mean
-    (a method's family mean over fewer of the family's pairs than it shows says how many)."""
+    (a method's family mean over fewer of the family's pairs than it shows says how many).
+    With ``seeds``, only the rows of those seeds (the file may hold others, from earlier
+    runs), said on a first line; ``n=`` is each cell's number of seeds."""
+    if seeds is not None:
+        rows = [r for r in rows if r["seed"] in seeds]
     by = defaultdict(list)
     for r in rows:
         by[(r["family"], r["pair"], r["method"])].append(r)
     cols = sorted({k[2] for k in by}, key=lambda m: (m.startswith("dtc"), m))
     lines = ["| family | pair | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    if seeds is not None:
+        lines.insert(0, f"mean over seeds {', '.join(map(str, sorted(seeds)))}\n")
     for family in FAMILIES:
         fam_pairs = sorted({k[1] for k in by if k[0] == family})
         fam_means = defaultdict(list)
@@ -223,7 +229,7 @@ def main(argv=None) -> int:
                         if k in ("acc", "acc_unmatched", "seconds")
                     )
                     print(f"{family:22s} {name:22s} {method:16s} seed={seed} {shown}", flush=True)
-    print(table(rows))
+    print(table(rows, seeds=args.seeds))
     return 0
 
 

@@ -42,3 +42,14 @@ def test_a_family_mean_over_fewer_pairs_says_so(load_script):
     ]
     mean_row = next(line for line in script.table(rows).splitlines() if "**mean**" in line)
     assert mean_row == f"| {fam} | **mean** | 50.0 | 30.0 (1 of 2 pairs) |"
+
+
+def test_the_table_averages_the_seeds_asked_for_only(load_script):
+    """Rows of seeds from an earlier invocation (in the same file) are not averaged in."""
+    script = load_script("dtc_benchmark")
+    key = {"family": "digits", "pair": "source->target", "method": "kmeans"}
+    rows = [{**key, "seed": s, "acc": acc} for s, acc in [(0, 0.4), (1, 0.6), (7, 1.0)]]
+    text = script.table(rows, seeds=[0, 1])
+    assert text.splitlines()[0] == "mean over seeds 0, 1"
+    assert "| digits | source->target | 50.0 n=2 |" in text
+    assert "| digits | source->target | 66.7 n=3 |" in script.table(rows)  # every row
