@@ -333,6 +333,13 @@ def _print_sweep(name: str, summary) -> None:
 @app.command()
 def report(
     results: Annotated[Path, typer.Argument(help="A results.jsonl file (or its folder).")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="With --config: key=value overrides, as given to `dtc run CONFIG`.",
+            show_default=False,
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -350,8 +357,8 @@ def report(
         typer.Option(
             "--config",
             help="Tabulate only the runs of this config as it is now (its rows, grid points, "
-            "pairs and seeds); the others in the file are named on stderr. A cell lacking "
-            "one of its seeds is marked n=k/m.",
+            "pairs and seeds), with the key=value overrides given after RESULTS; the others "
+            "in the file are named on stderr. A cell lacking one of its seeds is marked n=k/m.",
             show_default=False,
         ),
     ] = None,
@@ -362,6 +369,11 @@ def report(
     from dtc.experiment.runner import RESULTS_FILE, describe_records, split_by_tasks
     from dtc.experiment.store import read_records
 
+    if overrides and config is None:
+        raise typer.BadParameter(
+            "key=value overrides apply to --config (the overrides its runs were made with)",
+            param_hint="OVERRIDES",
+        )
     path = results / RESULTS_FILE if results.is_dir() else results
     if not path.is_file():
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
@@ -371,7 +383,7 @@ def report(
         records = read_records(path, check=record_problem)
         if config is not None:
             _import_here()  # a config may name a user's module:Class
-            cfg = load_config(config)
+            cfg = load_config(config, overrides)  # parsed as `dtc run CONFIG key=value`
             records, others = split_by_tasks(records, expand(cfg))
             seeds = cfg.raw["seeds"]  # every cell should have them: a missing one is shown
             if others:

@@ -282,6 +282,22 @@ def test_report_with_config_leaves_out_runs_it_no_longer_has(tmp_path):
     assert "left out 1 record(s) (labels: km; seeds: 1): not in cli's current runs" in only.stderr
 
 
+def test_report_with_config_takes_the_overrides_the_runs_were_made_with(tmp_path):
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    overrides = ["seeds=[0,1]", "methods.km.max_iter=30"]
+    assert runner.invoke(app, ["run", str(cfg), *overrides, "--out", str(out)]).exit_code == 0
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    res = runner.invoke(app, [*rep, "--config", str(cfg), *overrides])
+    assert res.exit_code == 0, res.output
+    assert "over 2 seeds" in res.stdout and "left out" not in res.stderr
+    bad = runner.invoke(app, [*rep, "--config", str(cfg), "methods.kmm.n_init=2"])
+    assert bad.exit_code == 1 and "unknown method label 'kmm'" in bad.stderr
+    alone = runner.invoke(app, [*rep, "seeds=[0,1]"])  # without --config: nothing to apply to
+    assert alone.exit_code == 2 and "overrides apply to --config" in alone.output
+
+
 def test_report_with_config_marks_the_seeds_it_plans_but_the_file_lacks(tmp_path):
     # Seeds deleted from the results file were dropped silently: "(n=2)", no note,
     # though the config plans 3.
