@@ -676,5 +676,7 @@ def expand(config: ExperimentConfig) -> list[Task]:
 
 
 def default_out_dir(config: ExperimentConfig) -> Path:
-    """``results/<config name>`` (relative to the working directory)."""
+    """``$DTC_RESULTS/<config name>``, ``results/<config name>`` when ``DTC_RESULTS`` is
+    unset (relative to the working directory); ``dtc run CONFIG`` and ``dtc bench-losses``
+    both write there by default."""
     return Path(os.environ.get("DTC_RESULTS", "results")) / config.name

@@ -25,7 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dtc.experiment.config import ExperimentConfig, Task, expand, load_config, read_yaml_mapping
+from dtc.experiment.config import (
+    ExperimentConfig,
+    Task,
+    default_out_dir,  # results/<protocol name> (_quick added), as for dtc run: $DTC_RESULTS
+    expand,
+    load_config,
+    read_yaml_mapping,
+)
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.store import read_records
 
@@ -198,11 +205,6 @@ def _per_seed_means(records: list[dict], metric: str) -> dict:
     for r in records:
         per_seed[r["seed"]].append(r["metrics"][metric])
     return {seed: float(np.mean(v)) for seed, v in per_seed.items()}
-
-
-def default_out_dir(config: ExperimentConfig) -> Path:
-    """``results/<protocol name>`` (``_quick`` added for ``quick=True``)."""
-    return Path("results") / config.name
 
 
 def bench_losses(

@@ -320,3 +320,14 @@ def test_an_interrupted_leaderboard_says_how_to_resume(monkeypatch, tmp_path):
     text = " ".join(res.stderr.split())
     assert f"bench_losses: interrupted; the runs that finished are kept in {tmp_path}" in text
     assert "run the same command again to resume" in text
+
+
+def test_the_default_folder_follows_dtc_results_as_dtc_run_does(tmp_path, monkeypatch):
+    from dtc.experiment import config, leaderboard
+
+    protocol = tmp_path / "tiny.yaml"
+    protocol.write_text(PROTOCOL)
+    cfg = leaderboard_config(["none"], protocol=protocol)
+    monkeypatch.setenv("DTC_RESULTS", str(tmp_path / "elsewhere"))
+    assert leaderboard.default_out_dir(cfg) == tmp_path / "elsewhere" / "tiny_bench"
+    assert leaderboard.default_out_dir(cfg) == config.default_out_dir(cfg)
