@@ -457,7 +457,7 @@ def test_a_fit_resumed_after_adaptation_draws_the_sliced_wasserstein_directions_
     np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
 
 
-def test_quality_defaults_beat_target_only_kmeans_on_digits():
+def test_quality_defaults_beat_target_only_kmeans_on_digits(stated_figure):
     pair = make_digits_pair(0.5, 0)
     y = pair.target.y
     base = cluster_acc(y, kmeans(pair.target.X, 10, seed=0)[0])
@@ -469,7 +469,8 @@ def test_quality_defaults_beat_target_only_kmeans_on_digits():
     # the figures DTC's docstring states for this fit, to the digits it shows (it said 88.3)
     stated = re.search(r"gives\s+(\d+\.\d) % accuracy without matching", DTC.__doc__)
     kmeans_stated = re.search(r"target-only K-means: (\d+\.\d) %", DTC.__doc__)
-    assert (f"{100 * acc:.1f}", f"{100 * base:.1f}") == (stated[1], kmeans_stated[1])
+    stated_figure(100 * acc, stated[1], tol=1.0)
+    assert f"{100 * base:.1f}" == kmeans_stated[1]  # scikit-learn's: no torch kernels
 
 
 class EmbedRecorder(Callback):
