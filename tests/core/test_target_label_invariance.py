@@ -94,3 +94,13 @@ def test_guarded_dtc_is_blind_to_the_target_labels(pairs):
     for how in ("removed", "permuted"):
         assert np.array_equal(out[how][0], out["given"][0]), how
         assert out[how][1:] == out["given"][1:], how
+
+
+def test_source_checks_read_no_target_label(pairs):
+    # The harness (scripts/negative_transfer.py --checks-only) hands them a labelled target.
+    from dtc.monitor.selection import check_domains
+
+    runs = {how: check_domains(p.source, p.target, benchmark="digits") for how, p in pairs.items()}
+    assert runs["given"] is not None
+    for how in ("removed", "permuted"):
+        assert repr(runs[how]) == repr(runs["given"]), how
