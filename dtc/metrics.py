@@ -153,8 +153,11 @@ def acc_unmatched(y_true, y_pred, cluster_classes=None) -> float:
 
 
 def nmi(y_true, y_pred) -> float:
-    """Normalised mutual information (Strehl & Ghosh, JMLR 2002), arithmetic-mean
-    normalisation (scikit-learn's default)."""
+    """Normalised mutual information of ``y_true`` ``(n,)`` and ``y_pred`` ``(n,)``.
+
+    Strehl & Ghosh (JMLR 2002) normalise by the geometric mean of the two entropies;
+    this is the arithmetic-mean normalisation (scikit-learn's default; the variants are
+    compared by Vinh, Epps & Bailey, JMLR 2010)."""
     return float(skm.normalized_mutual_info_score(*_check(y_true, y_pred)))
 
 

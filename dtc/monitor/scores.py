@@ -363,7 +363,7 @@ def knn_agreement(
     (Cohen, Educ. Psychol. Meas. 1960). 1: every neighbourhood lies inside one cluster;
     0: no better than chance. Unlike the silhouette it asks clusters to be locally
     coherent, not convex, so it suits manifold-shaped classes (the k-NN consistency of
-    a clustering, as in the neighbourhood-based criteria of Ding & He, ICML 2004).
+    a clustering, as in the neighbourhood-based criteria of Ding & He, ACM SAC 2004).
     ``max_samples``: score a seeded subsample of at most that many rows (None: every row,
     the default, since the monitor passes its own fixed subsample).
     """
