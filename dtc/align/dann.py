@@ -55,8 +55,9 @@ class AdversarialLoss(AlignmentLoss):
     def discriminate(
         self, source_inputs: torch.Tensor, target_inputs: torch.Tensor, progress=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Discriminator logits ``(n_s,)``, ``(n_t,)`` of ``GRL(inputs)``; one pass over the
-        concatenated batch so batch-dependent layers see both domains."""
+        """Discriminator logits ``(n_s,)``, ``(n_t,)`` of ``GRL(inputs)`` (inputs ``(n_s, m)``,
+        ``(n_t, m)``, ``m`` the discriminator's input width); one pass over the
+            concatenated batch so batch-dependent layers see both domains."""
         n_s = source_inputs.shape[0]
         logits = self.discriminator(self.grl(torch.cat([source_inputs, target_inputs]), progress))
         return logits[:n_s], logits[n_s:]

@@ -287,21 +287,24 @@ def mmd2(
 
 
 def mmd2_biased(source, target, *, sigmas=None, kernel="gaussian", block_size=DEFAULT_BLOCK_SIZE):
-    """Biased (V-statistic) squared MMD; ``mmd2(..., estimator="biased")``."""
+    """Biased (V-statistic) squared MMD (Gretton et al., JMLR 2012); ``source`` ``(n, d)``,
+    ``target`` ``(m, d)``; ``mmd2(..., estimator="biased")``."""
     return mmd2(
         source, target, estimator="biased", sigmas=sigmas, kernel=kernel, block_size=block_size
     )
 
 
 def mmd2_unbiased(source, target, *, sigmas=None, kernel="gaussian", block_size=DEFAULT_BLOCK_SIZE):
-    """Unbiased (U-statistic) squared MMD, can be negative; ``mmd2(..., estimator="unbiased")``."""
+    """Unbiased (U-statistic) squared MMD (Gretton et al., JMLR 2012), can be negative;
+    ``source`` ``(n, d)``, ``target`` ``(m, d)``; ``mmd2(..., estimator="unbiased")``."""
     return mmd2(
         source, target, estimator="unbiased", sigmas=sigmas, kernel=kernel, block_size=block_size
     )
 
 
 def mmd2_linear(source, target, *, sigmas=None, kernel="gaussian"):
-    """Linear-time squared MMD estimate, ``O(n d)``; ``mmd2(..., estimator="linear")``."""
+    """Linear-time squared MMD estimate (Gretton et al., JMLR 2012, Lemma 14), ``O(n d)``;
+    ``source`` ``(n, d)``, ``target`` ``(m, d)``; ``mmd2(..., estimator="linear")``."""
     return mmd2(source, target, estimator="linear", sigmas=sigmas, kernel=kernel)
 
 

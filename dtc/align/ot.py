@@ -94,7 +94,8 @@ def sliced_wasserstein(
     projections=None,
     root: bool = True,
 ) -> torch.Tensor:
-    """Sliced Wasserstein distance between the empirical measures of the rows.
+    """Sliced Wasserstein distance between the empirical measures of the rows (Rabin et
+    al., SSVM 2011; Bonneel et al., JMIV 2015).
 
     ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)`` -> scalar
     ``SW_p = (mean_theta W_p^p(theta^T source, theta^T target))^(1/p)`` (``root=False``:
@@ -196,7 +197,8 @@ def sinkhorn_cost(
     tol: float = 1e-9,
     grad: str = "autodiff",
 ) -> torch.Tensor:
-    """Entropic OT transport cost between the uniform empirical measures of the rows.
+    """Entropic OT transport cost between the uniform empirical measures of the rows
+    (Cuturi, NeurIPS 2013).
 
     ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)`` -> scalar ``<P*, M / c>`` where
     ``M_ij = ||source_i - target_j||^2``, ``P*`` the Sinkhorn plan with regularisation
@@ -225,7 +227,8 @@ def sinkhorn_cost(
 
 
 class SlicedWassersteinLoss(AlignmentLoss):
-    """Sliced Wasserstein distance as a loss; see :func:`sliced_wasserstein`.
+    """Sliced Wasserstein distance as a loss (as in Deshpande, Zhang & Schwing, CVPR 2018);
+    see :func:`sliced_wasserstein`. ``loss(source (n_s, d), target (n_t, d))`` -> scalar.
 
     ``n_projections`` directions per call; ``p`` >= 1; ``root`` (``False``: ``SW_p^p``);
     ``seed`` seeds the directions: with ``resample=True`` (default) each call draws new
@@ -280,8 +283,9 @@ class SlicedWassersteinLoss(AlignmentLoss):
 
 
 class SinkhornLoss(AlignmentLoss):
-    """Entropic OT (Sinkhorn) transport cost as a loss; see :func:`sinkhorn_cost` for the
-    parameters and the cost normalisation.
+    """Entropic OT (Sinkhorn) transport cost as a loss (Cuturi, NeurIPS 2013); see
+    :func:`sinkhorn_cost` for the parameters and the cost normalisation.
+    ``loss(source (n_s, d), target (n_t, d))`` -> scalar.
 
     Defaults suit training: the envelope gradient (no iteration recorded) and ``tol=1e-6``,
     which float32 iterations reach (at ``1e-9`` they would run all ``max_iter``)."""

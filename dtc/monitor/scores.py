@@ -182,7 +182,8 @@ def _entropy(P: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def information_maximization(probs) -> float:
-    """IM score of soft assignments ``probs`` ``(n, k)``: ``H(mean_i p_i) - mean_i H(p_i)``.
+    """IM score of soft assignments ``probs`` ``(n, k)``: ``H(mean_i p_i) - mean_i H(p_i)``
+    (the information maximisation of SHOT: Liang, Hu & Feng, ICML 2020).
 
     Confident (low conditional entropy) and diverse (high marginal entropy)
     assignments score high: ``log k`` at best (confident and balanced), 0 when every
