@@ -144,8 +144,8 @@ class _AEKMeans(TransferClusterer):
 
 class TargetAEKMeans(_AEKMeans):
     __doc__ = (
-        "Autoencoder trained on the target, K-means of its embeddings (no transfer).\n"
-        + (_AEKMeans.__doc__.split("\n", 2)[2])
+        "Autoencoder trained on the target, K-means of its embeddings (no transfer; the "
+        "AE + K-means baseline of Xie et al., ICML 2016).\n" + (_AEKMeans.__doc__.split("\n", 2)[2])
     )
     _train_on = "target"
     uses_source = False

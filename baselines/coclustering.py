@@ -100,7 +100,7 @@ def spectral_cocluster(
 
 
 class CrossDomainCoclustering(TransferClusterer):
-    """Spectral co-clustering of the stacked source and target rows.
+    """Spectral co-clustering (Dhillon, KDD 2001) of the stacked source and target rows.
 
     Parameters
     ----------

@@ -77,7 +77,8 @@ def coral_transform(
 
 
 class CORAL(AdaptThenCluster):
-    """CORAL alignment of the second-order statistics, then K-means on the target.
+    """CORAL alignment of the second-order statistics (Sun, Feng & Saenko, AAAI 2016), then
+    K-means on the target.
 
     Parameters
     ----------

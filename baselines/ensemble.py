@@ -203,7 +203,8 @@ def average_linkage(totals, sizes, n_clusters: int) -> tuple[np.ndarray, np.ndar
 
 
 class ClusterEnsemble(TransferClusterer):
-    """Consensus clustering of the target over several members and seeds.
+    """Consensus clustering (cluster ensembles: Strehl & Ghosh, JMLR 2002; co-association:
+    Fred & Jain, TPAMI 2005) of the target over several members and seeds.
 
     Parameters
     ----------

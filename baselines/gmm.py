@@ -18,7 +18,8 @@ _COVARIANCES = ("full", "tied", "diag", "spherical")
 
 
 class TargetGMM(TransferClusterer):
-    """Gaussian mixture model of the target features.
+    """Gaussian mixture model of the target features (EM: Dempster, Laird & Rubin,
+    JRSS-B 1977).
 
     Parameters
     ----------

@@ -22,7 +22,8 @@ __all__ = ["IDEC"]
 
 
 class IDEC(DEC):
-    """DEC with the reconstruction loss kept: ``L_r + gamma * KL(P || Q)``, ``gamma``
+    """IDEC (Guo et al., IJCAI 2017): DEC with the reconstruction loss kept:
+    ``L_r + gamma * KL(P || Q)``, ``gamma``
     ``None`` meaning the paper's 0.1. Parameters and attributes: see :class:`baselines.dec.DEC`."""
 
     _default_gamma = 0.1

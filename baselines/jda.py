@@ -77,7 +77,8 @@ def jda_transform(
     normalize=True,
     seed=0,
 ):
-    """JDA embedding of ``Xs`` ``(n_s, d)`` with labels ``ys`` ``(n_s,)`` in ``0..C-1`` and
+    """JDA embedding (Long et al., ICCV 2013) of ``Xs`` ``(n_s, d)`` with labels ``ys``
+    ``(n_s,)`` in ``0..C-1`` and
     of ``Xt`` ``(n_t, d)``.
 
     ``pseudo_labels`` is ``"nn"`` or ``"kmeans"`` (see the module docstring; ``ys`` may be
@@ -107,7 +108,8 @@ def jda_transform(
 
 
 class JDA(AdaptThenCluster):
-    """Joint Distribution Adaptation, then K-means on the embedded target.
+    """Joint Distribution Adaptation (Long et al., ICCV 2013), then K-means on the embedded
+    target.
 
     Parameters
     ----------

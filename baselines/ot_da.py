@@ -50,7 +50,8 @@ def ot_transform(
     max_iter=1000,
     caller="ot_transform",
 ):
-    """Barycentric OT mapping between ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
+    """Barycentric OT mapping (Courty et al., TPAMI 2017) between ``Xs`` ``(n_s, d)`` and
+    ``Xt`` ``(n_t, d)``.
 
     ``method``: ``"emd"``, ``"sinkhorn"`` or ``"l1l2"`` (needs ``ys`` ``(n_s,)``).
     Returns ``(Zs, Zt, coupling)``: with ``"target_to_source"`` ``Zs = Xs`` and ``Zt``
@@ -204,14 +205,20 @@ class OTL1l2(_OTMapping):
         self.seed = seed
 
 
-OTEMD.__doc__ = "Exact OT (EMD) barycentric mapping, then K-means on the target.\n" + _DOC.format(
-    extra=""
+OTEMD.__doc__ = (
+    "Exact OT (EMD) barycentric mapping (Courty et al., TPAMI 2017), then K-means.\n"
+    + _DOC.format(extra="")
 )
-OTSinkhorn.__doc__ = "Entropic OT (Sinkhorn) mapping, then K-means on the target.\n" + _DOC.format(
-    extra="\n    reg_e : float, default 0.01\n        Entropic regularisation (on the normalised cost)."
+OTSinkhorn.__doc__ = (
+    "Entropic OT (Sinkhorn) mapping (Courty et al., TPAMI 2017), then K-means.\n"
+    + _DOC.format(
+        extra="\n    reg_e : float, default 0.01\n"
+        "        Entropic regularisation (on the normalised cost)."
+    )
 )
 OTL1l2.__doc__ = (
-    "Class-regularised (group-lasso) entropic OT mapping, then K-means; needs source labels.\n"
+    "Class-regularised (group-lasso) entropic OT mapping (Courty et al., TPAMI 2017), then "
+    "K-means; needs source labels.\n"
     + _DOC.format(
         extra="\n    reg_e : float, default 0.01\n    reg_cl : float, default 0.1\n"
         "        Weight of the class-based group-lasso term."

@@ -108,7 +108,8 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
 
 
 class ResampledTransfer(TransferClusterer):
-    """Resample the labelled source and transfer a classifier to the target; with
+    """Resample the labelled source (SMOTE: Chawla et al., JAIR 2002, by default) and
+    transfer a classifier to the target; with
     ``refine=True``, K-means on the target then refines its predicted classes.
 
     Parameters

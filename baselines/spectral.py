@@ -15,7 +15,7 @@ from dtc.methods import TransferClusterer
 
 
 class TargetSpectral(TransferClusterer):
-    """Spectral clustering of the target's kNN graph.
+    """Spectral clustering (Ng, Jordan & Weiss, NIPS 2001) of the target's kNN graph.
 
     Parameters
     ----------

@@ -40,7 +40,8 @@ def principal_directions(X, n_components: int) -> np.ndarray:
 def subspace_alignment_transform(
     Xs, Xt, n_components=None, *, caller: str = "subspace_alignment_transform"
 ):
-    """Subspace alignment of ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
+    """Subspace alignment (Fernando et al., ICCV 2013) of ``Xs`` ``(n_s, d)`` and ``Xt``
+    ``(n_t, d)``.
 
     ``n_components`` is ``p``, at most ``min(d, n_s, n_t)`` (``None``: ``min(30, d, n_s,
     n_t)``); ``caller`` names the estimator in error messages. Returns ``(Zs, Zt, M)``:
@@ -57,7 +58,8 @@ def subspace_alignment_transform(
 
 
 class SubspaceAlignment(AdaptThenCluster):
-    """Subspace Alignment, then K-means on the target's principal coordinates.
+    """Subspace Alignment (Fernando et al., ICCV 2013), then K-means on the target's
+    principal coordinates.
 
     Parameters
     ----------

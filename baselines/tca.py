@@ -175,7 +175,7 @@ def tca_transform(
     normalize=True,
     caller: str = "tca_transform",
 ):
-    """TCA embedding of ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
+    """TCA embedding (Pan et al., IEEE TNN 2011) of ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
 
     Returns ``(Zs, Zt)`` of shapes ``(n_s, p)`` and ``(n_t, p)``; ``p = n_components``
     (``None``: ``min(100, q)``, ``q = d`` primal, ``n_s + n_t`` with a kernel).
@@ -191,7 +191,8 @@ def tca_transform(
 
 
 class TCA(AdaptThenCluster):
-    """Transfer Component Analysis, then K-means on the embedded target.
+    """Transfer Component Analysis (Pan et al., IEEE TNN 2011), then K-means on the embedded
+    target.
 
     Parameters
     ----------

@@ -48,7 +48,8 @@ def multilinear_map(features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor
 
 
 class RandomizedMultilinearMap(nn.Module):
-    """Randomized multilinear map ``(f R_f) ⊙ (g R_g) / sqrt(out_dim)`` (Long et al., NeurIPS 2018).
+    """Randomized multilinear map ``(f R_f) ⊙ (g R_g) / sqrt(out_dim)`` (Long et al.,
+    NeurIPS 2018).
 
     ``R_f`` ``(in_features, out_dim)`` and ``R_g`` ``(n_clusters, out_dim)`` are standard
     Gaussian, drawn once from ``seed`` (buffers, saved with the state dict); when
@@ -110,7 +111,8 @@ class RandomizedMultilinearMap(nn.Module):
 
 
 def entropy_weights(probs: torch.Tensor, reverse_coeff: float | None = None) -> torch.Tensor:
-    """CDAN+E weights (Long et al., NeurIPS 2018) ``1 + exp(-H(g))`` with ``H(g) = -sum_j g_j log g_j``:
+    """CDAN+E weights (Long et al., NeurIPS 2018) ``1 + exp(-H(g))`` with
+    ``H(g) = -sum_j g_j log g_j``:
     ``probs`` ``(n, k)`` -> ``(n,)`` in ``[1 + 1/k, 2]``. With ``reverse_coeff`` the
     gradient reaching ``H`` is multiplied by ``-reverse_coeff`` on its way back (the
     authors' gradient reversal hook on the entropy); the values are the same up to rounding."""
@@ -242,7 +244,8 @@ class CDANLoss(AdversarialLoss):
 
 
 class CDANELoss(CDANLoss):
-    """CDAN+E (Long et al., NeurIPS 2018): :class:`CDANLoss` with entropy conditioning, each sample weighted by
+    """CDAN+E (Long et al., NeurIPS 2018): :class:`CDANLoss` with entropy conditioning,
+    each sample weighted by
     ``1 + exp(-H(g))`` (normalised within its domain). The weights carry no gradient unless
     ``entropy_gradient=True`` (the authors' code); see the module docstring."""
 

@@ -113,7 +113,8 @@ class PAMMDLoss(PytorchAdaptLoss):
 
 
 class PACORALLoss(PytorchAdaptLoss):
-    """pytorch-adapt's ``CORALLoss`` (Deep CORAL, Sun & Saenko, ECCV-W 2016); registered as ``pa_coral``."""
+    """pytorch-adapt's ``CORALLoss`` (Deep CORAL, Sun & Saenko, ECCV-W 2016); registered
+    as ``pa_coral``."""
 
     min_samples = 2
 
