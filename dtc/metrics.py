@@ -65,7 +65,9 @@ def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 def contingency(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts ``C[i, j]`` of samples of class ``classes[i]`` in cluster ``clusters[j]``.
 
-    Returns ``(C, classes, clusters)`` with ``C`` of shape ``(n_classes, n_clusters)``.
+    ``y_true`` ``(n,)`` class labels, ``y_pred`` ``(n,)`` cluster labels. Returns
+    ``(C, classes, clusters)``: ``C`` int64 of shape ``(n_classes, n_clusters)``,
+    ``classes`` ``(n_classes,)`` and ``clusters`` ``(n_clusters,)`` the sorted distinct labels.
     """
     yt, yp = _check(y_true, y_pred)
     classes, ti = np.unique(yt, return_inverse=True)
@@ -105,7 +107,8 @@ def _matching(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def hungarian_map(y_true, y_pred) -> dict[int, int]:
     """The cluster -> class map maximising matched samples (one-to-one; a cluster
-    left without a class when there are more clusters than classes is absent).
+    left without a class when there are more clusters than classes is absent), from
+    ``y_true`` ``(n,)`` class labels and ``y_pred`` ``(n,)`` cluster labels.
 
     Ties (several maps matching as many samples) are broken by the largest sum of
     per-class recalls, then by an order of the clusters' class counts: both depend on the
@@ -116,7 +119,8 @@ def hungarian_map(y_true, y_pred) -> dict[int, int]:
 
 
 def match_labels(y_true, y_pred) -> np.ndarray:
-    """``y_pred`` relabelled with the Hungarian map; samples of an unmatched cluster get
+    """``y_pred`` ``(n,)`` relabelled with the Hungarian map against ``y_true`` ``(n,)``:
+    an int64 array of shape ``(n,)``; samples of an unmatched cluster get
     ``min(y_true) - 1``, a label no class has (``-1`` for classes ``0..k-1``)."""
     yt, yp = _check(y_true, y_pred)
     mapping = hungarian_map(yt, yp)
@@ -126,16 +130,16 @@ def match_labels(y_true, y_pred) -> np.ndarray:
 
 
 def cluster_acc(y_true, y_pred) -> float:
-    """Clustering accuracy: the fraction of samples whose Hungarian-matched cluster is
-    their class (in [0, 1])."""
+    """Clustering accuracy of ``y_pred`` ``(n,)`` against ``y_true`` ``(n,)``: the fraction
+    of samples whose Hungarian-matched cluster is their class (in [0, 1])."""
     C, _, _ = contingency(y_true, y_pred)
     rows, cols = _matching(C)
     return float(C[rows, cols].sum() / C.sum())
 
 
 def acc_unmatched(y_true, y_pred, cluster_classes=None) -> float:
-    """Accuracy without matching: cluster ``c`` predicts class ``cluster_classes[c]``
-    (identity when ``None``). Meaningful only when clusters are named by source classes.
+    """Accuracy without matching of ``y_pred`` ``(n,)`` against ``y_true`` ``(n,)``: cluster
+    ``c`` predicts class ``cluster_classes[c]`` (identity when ``None``). Meaningful only when clusters are named by source classes.
 
     ``cluster_classes`` ``(n_clusters,)`` holds integer class labels; anything else (a
     non-integer value, a 2-d array) is a ``ValueError`` naming it, not a truncation."""
@@ -162,12 +166,14 @@ def nmi(y_true, y_pred) -> float:
 
 
 def ari(y_true, y_pred) -> float:
-    """Adjusted Rand index (Hubert & Arabie, Journal of Classification 1985)."""
+    """Adjusted Rand index of ``y_true`` ``(n,)`` and ``y_pred`` ``(n,)`` (Hubert & Arabie,
+    Journal of Classification 1985)."""
     return float(skm.adjusted_rand_score(*_check(y_true, y_pred)))
 
 
 def purity(y_true, y_pred) -> float:
-    """Fraction of samples in the majority class of their cluster (many-to-one; e.g.
+    """Fraction of samples of ``y_pred`` ``(n,)`` in the majority class (``y_true``
+    ``(n,)``) of their cluster (many-to-one; e.g.
     Manning, Raghavan & Schuetze, Introduction to Information Retrieval, 2008, Sec. 16.3)."""
     C, _, _ = contingency(y_true, y_pred)
     return float(C.max(axis=0).sum() / C.sum())
@@ -187,18 +193,21 @@ def _minority_recall(yt: np.ndarray, recalls: dict[int, float]) -> float:
 
 
 def per_class_recall(y_true, y_pred) -> dict[int, float]:
-    """Recall of every true class after Hungarian matching: shows minority classes."""
+    """Recall of every true class of ``y_true`` ``(n,)`` after Hungarian matching of
+    ``y_pred`` ``(n,)``, as ``{class: recall}``: shows minority classes."""
     yt, _ = _check(y_true, y_pred)
     return _recalls(yt, match_labels(y_true, y_pred))
 
 
 def balanced_accuracy(y_true, y_pred) -> float:
-    """Mean per-class recall after Hungarian matching."""
+    """Mean per-class recall of ``y_pred`` ``(n,)`` against ``y_true`` ``(n,)`` after
+    Hungarian matching."""
     return float(np.mean(list(per_class_recall(y_true, y_pred).values())))
 
 
 def minority_recall(y_true, y_pred) -> float:
-    """Recall of the smallest true class after Hungarian matching (the mean over the
+    """Recall of the smallest class of ``y_true`` ``(n,)`` after Hungarian matching of
+    ``y_pred`` ``(n,)`` (the mean over the
     smallest classes when several share the smallest size). Not the worst class's
     recall (``evaluate``'s ``min_recall``): on an imbalanced target the worst-recovered
     class is often a large one."""
@@ -207,13 +216,15 @@ def minority_recall(y_true, y_pred) -> float:
 
 
 def macro_f1(y_true, y_pred) -> float:
-    """Macro-averaged F1 over the true classes after Hungarian matching."""
+    """Macro-averaged F1 over the classes of ``y_true`` ``(n,)`` after Hungarian matching of
+    ``y_pred`` ``(n,)``."""
     yt, _ = _check(y_true, y_pred)
     return _macro_f1(yt, match_labels(y_true, y_pred))
 
 
 def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -> dict[str, float]:
-    """The standard report: ``acc`` (Hungarian), ``nmi``, ``ari``, ``purity``;
+    """The standard report on ``y_true`` ``(n,)`` class labels and ``y_pred`` ``(n,)``
+    cluster labels, a dict of floats: ``acc`` (Hungarian), ``nmi``, ``ari``, ``purity``;
     ``acc_unmatched`` when ``cluster_classes`` is given; with ``imbalance=True`` also
     ``macro_f1``, ``balanced_acc``, ``min_recall`` (the worst class's recall) and
     ``minority_recall`` (the smallest class's recall)."""
