@@ -53,7 +53,8 @@ def _safe_div(a, b):
 
 
 def mutual_information(P: np.ndarray) -> float:
-    """Mutual information (nats) of the joint distribution ``P`` (2-d, non-negative, sum 1)."""
+    """Mutual information (nats) of the joint distribution ``P`` of shape ``(n, m)``
+    (non-negative, sum 1) between its row and column variables."""
     P = np.asarray(P, dtype=np.float64)
     outer = P.sum(axis=1, keepdims=True) * P.sum(axis=0, keepdims=True)
     nz = P > 0
@@ -75,7 +76,24 @@ def _reassign(scores: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def cocluster_loss(P: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float:
-    """``I(X; Z) - I(X~; Z~)`` for the joint ``P`` co-clustered by ``rows`` and ``cols``."""
+    """``I(X; Z) - I(X~; Z~)`` (nats) for the joint ``P`` co-clustered by ``rows`` and ``cols``.
+
+    Parameters
+    ----------
+    P : array of shape (n, m)
+        Joint distribution of the instances ``X`` (rows) and features ``Z`` (columns),
+        non-negative, summing to 1.
+    rows : int array of shape (n,)
+        Cluster of each instance, in ``[0, k_r)`` with ``k_r = rows.max() + 1``.
+    cols : int array of shape (m,)
+        Cluster of each feature, in ``[0, k_c)`` with ``k_c = cols.max() + 1``.
+
+    Returns
+    -------
+    float
+        The loss in mutual information, ``>= 0``: ``KL(p || p^)`` to the co-clustered
+        model (Dhillon, Mallela & Modha, KDD 2003). Nothing is validated.
+    """
     kr, kc = int(rows.max()) + 1, int(cols.max()) + 1
     return mutual_information(P) - mutual_information(_compress(P, rows, cols, kr, kc))
 

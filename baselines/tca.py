@@ -149,7 +149,13 @@ def marginal_mmd_vector(ns: int, nt: int, n_classes: int = 1) -> np.ndarray:
 
 
 def embed(F, E, ns: int, n_components: int, lam: float, normalize: bool):
-    """``Z = F V`` split into ``(Z_s, Z_t)``, rows L2-normalised with ``normalize``."""
+    """``Z = F V`` split into ``(Z_s, Z_t)``, rows L2-normalised with ``normalize``.
+
+    ``F`` ``(n_s + n_t, q)`` the stacked data (or kernel matrix) of both domains, source rows
+    first; ``E`` ``(n_s + n_t, m)`` the MMD vectors and ``V`` ``(q, p)``, ``p =
+    n_components``, the directions of :func:`mmd_embedding`. Returns ``Z_s`` ``(n_s, p)``
+    (the first ``ns`` rows) and ``Z_t`` ``(n_t, p)``.
+    """
     Z = F @ mmd_embedding(F, E, n_components, lam)
     if normalize:
         Z = unit_rows(Z)

@@ -54,7 +54,9 @@ __all__ = ["TransferSpectralClustering", "normalize_bipartite", "orthonormal_pro
 
 
 def normalize_bipartite(A) -> sparse.csr_matrix:
-    """``D_r^-1/2 A D_c^-1/2`` for a non-negative ``A`` (rows / columns of zero sum stay zero)."""
+    """``D_r^-1/2 A D_c^-1/2`` for a non-negative ``A`` of shape ``(n, m)`` (dense or sparse),
+    ``D_r`` / ``D_c`` its row / column sums: a CSR matrix of shape ``(n, m)`` (rows /
+    columns of zero sum stay zero)."""
     A = sparse.csr_matrix(A, dtype=np.float64)
     r = np.asarray(A.sum(axis=1)).ravel()
     c = np.asarray(A.sum(axis=0)).ravel()
@@ -64,7 +66,8 @@ def normalize_bipartite(A) -> sparse.csr_matrix:
 
 
 def orthonormal_projection(F: np.ndarray) -> np.ndarray:
-    """The matrix with orthonormal columns closest to ``F`` in Frobenius norm: ``U V'``."""
+    """The matrix with orthonormal columns closest to ``F`` ``(n, k)``, ``n >= k``, in
+    Frobenius norm: ``U V'`` of shape ``(n, k)`` from the thin SVD ``F = U S V'``."""
     U, _, Vt = np.linalg.svd(F, full_matrices=False)
     return U @ Vt
 
