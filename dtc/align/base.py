@@ -5,13 +5,15 @@ and returning a scalar tensor, where
 
 ``source``  ``(n_s, d)`` features (or embeddings) of the source batch;
 ``target``  ``(n_t, d)`` features of the target batch;
-``context`` optional keyword tensors that conditional losses use:
-            ``source_probs`` ``(n_s, k)`` / ``target_probs`` ``(n_t, k)`` soft cluster
-            assignments, ``source_labels`` ``(n_s,)`` integer source labels,
-            ``progress`` a float in [0, 1] (fraction of training done, for schedules).
+``context`` keyword arguments: ``progress`` a float in [0, 1] (fraction of training
+            done, for schedules), always passed by :class:`dtc.pipeline.DTC`; and,
+            only to a loss whose ``conditional`` attribute is true, ``source_probs``
+            ``(n_s, k)`` / ``target_probs`` ``(n_t, k)`` soft assignments (rows sum
+            to one). The pipeline passes nothing else: no source labels (when it uses
+            them, ``source_probs`` is the softmax of its source classifier head).
 
-Unconditional losses ignore context they do not use, so the pipeline can pass the
-same context to every loss. A loss that owns trainable parameters (a domain
+A loss takes ``**context`` and ignores what it does not use, so a new context key
+never breaks an existing loss. A loss that owns trainable parameters (a domain
 discriminator) exposes them through the usual ``parameters()``; the pipeline
 optimises them with the encoder.
 """
@@ -97,10 +99,51 @@ class AlignmentLoss(nn.Module):
     min_samples: int = 1
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, **context) -> torch.Tensor:
+        """The loss of one batch: validates the pair, then returns :meth:`compute`'s value.
+
+        Parameters
+        ----------
+        source : tensor of shape (n_s, d)
+            Source features or embeddings, floating point, finite, ``n_s >= min_samples``.
+        target : tensor of shape (n_t, d)
+            Target features, same dtype, device and ``d`` as ``source``,
+            ``n_t >= min_samples``.
+        **context
+            Keyword context (module docstring), passed to :meth:`compute` unchanged.
+
+        Returns
+        -------
+        tensor of shape () (one element)
+            Differentiable with respect to ``source`` and ``target``; the pipeline adds it,
+            weighted, to the training loss.
+
+        Raises
+        ------
+        ValueError
+            From :func:`check_pair_inputs` when the pair breaks the rules above.
+        """
         check_pair_inputs(source, target, min_samples=self.min_samples, name=type(self).__name__)
         return self.compute(source, target, **context)
 
     def compute(
         self, source: torch.Tensor, target: torch.Tensor, **context
     ) -> torch.Tensor:  # pragma: no cover
+        """The loss itself, what a subclass implements; called by :meth:`forward` with a
+        validated pair: ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)`` and the keyword
+        ``context``. Accept ``**context`` even when using none of it (the pipeline passes
+        ``progress`` to every loss).
+
+        Must return a scalar tensor (``numel() == 1``) built from ``source`` and ``target``
+        by differentiable operations, and finite. What :class:`dtc.pipeline.DTC` relies on:
+        it calls the loss once on 4 rows per domain before training (a non-scalar result is
+        a ``ValueError`` there; ``min_samples`` above 4, or above the batch size, fails
+        that call or a training batch), reads ``conditional`` to decide whether to pass
+        ``source_probs`` / ``target_probs``, optimises ``parameters()`` with the encoder
+        (an adversarial loss reverses the gradient itself, e.g. with
+        :class:`dtc.align.grl.GradientReversal`), and stops with ``FloatingPointError`` on
+        a NaN / Inf value. The registry (:func:`dtc.align.register`, the ``dtc.losses``
+        entry points, a ``"module:Class"`` name) needs an ``nn.Module`` subclass whose
+        constructor takes the settings as keyword arguments (``loss_params``); an instance
+        passed as ``loss`` is deep-copied at every fit.
+        """
         raise NotImplementedError
