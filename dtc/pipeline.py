@@ -1525,8 +1525,9 @@ class DTC(TransferClusterer):
                 parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs)
                 q = layer(self._cluster_space(self._tgt_ae.encode(self._Xt[idx_t])))
                 parts["kl"] = dec_loss(q, p_all[idx_t])
-                # IDEC (Guo et al., IJCAI 2017, eq. 6): L = L_r + gamma * L_c, the clustering
-                # loss weighted against the reconstruction; DEC: the clustering loss alone.
+                # IDEC's objective (Guo et al., IJCAI 2017): L = L_r + gamma * L_c, the
+                # clustering loss weighted against the reconstruction, which keeps the
+                # embedding's local structure; DEC: the clustering loss alone.
                 if self.refine == "idec":
                     loss = parts["recon"] + self.idec_gamma * parts["kl"]
                 else:

@@ -56,8 +56,10 @@ def grad_reverse(x: torch.Tensor, coeff: float = 1.0) -> torch.Tensor:
 
 def dann_schedule(progress: float, *, gamma: float = 10.0, max_coeff: float = 1.0) -> float:
     """DANN's coefficient ``max_coeff * (2 / (1 + exp(-gamma * p)) - 1)`` for ``p = progress``
-    in [0, 1] (Ganin et al., JMLR 2016, Sec. 5.2.2): 0 at the start, so the encoder is not
-    pushed by a still-random discriminator, rising to ``max_coeff``."""
+    in [0, 1] (Ganin et al., JMLR 2016, the schedule of the adaptation parameter in the
+    training procedure of its image-classification experiments, ``gamma = 10`` there):
+    0 at the start, so the encoder is not pushed by a still-random discriminator, rising
+    to ``max_coeff``."""
     p = check_number(progress, "progress", low=0.0, high=1.0)
     return max_coeff * (2.0 / (1.0 + math.exp(-gamma * p)) - 1.0)
 
