@@ -246,12 +246,22 @@ def clustering_stability(
     max_samples: int | None = 2000,
     seed: int = 0,
 ) -> float:
-    """Stability of a clustering algorithm on ``X`` ``(n, d)`` (Ben-Hur et al., PSB 2002).
+    """Stability of a clustering algorithm on ``X`` ``(n, d)`` (after Ben-Hur, Elisseeff &
+    Guyon, PSB 2002).
 
     ``n_pairs`` times, two random subsamples of ``fraction * n`` rows are clustered
     independently (``cluster_fn(X_sub, n_clusters, seed) -> labels``; K-means by
     default) and compared by the adjusted Rand index on the rows they share. Returns
     the mean ARI: 1 for a structure every resample finds, near 0 for none.
+
+    The resampling scheme is Ben-Hur et al.'s; the comparison is not. They compare two
+    clusterings on their shared points with similarity measures of the pairs of points
+    co-clustered (matching coefficient, Jaccard coefficient, a correlation) and read the
+    distribution of those similarities over many pairs; this returns one number, the mean
+    ARI. An implementation choice, for which the code records no reason; the scale above
+    relies on it: the ARI is corrected for chance (unrelated partitions score near 0 for
+    any ``n_clusters``), the paper's unadjusted coefficients are not. Values are therefore
+    not comparable with the paper's figures.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
