@@ -1,13 +1,16 @@
 """Feature transforms usable on any :class:`Domain` or :class:`DomainPair`.
 
-Every public function takes a ``Domain`` or a ``DomainPair`` and returns a new
-object of the same kind (inputs are never modified); labels, names and metadata
-are kept. Row-wise transforms keep ``image_shape``; PCA drops it (its components
-are no longer pixels).
+The transforms (``standardize``, ``normalize_rows``, ``pca``) take a ``Domain`` or a
+``DomainPair`` and return a new object of the same kind (inputs are never modified);
+labels, names and metadata are kept. Row-wise transforms keep ``image_shape``; PCA drops
+it (its components are no longer pixels).
 
-The array-level helpers (``zscore_columns``, ``unit_l2_rows``, ``unit_sum_rows``)
-are what the benchmark loaders use to apply the literature's protocols, so the
-same arithmetic lives in exactly one place.
+The other public functions work on arrays ``X`` ``(n, d)``: ``column_std``,
+``floored_std``, ``zscore_columns``, ``unit_l2_rows``, ``unit_sum_rows``, and for gray
+images stored as rows ``(n, h * w)``, ``size_normalize_images`` and ``mean_pool_images``.
+``zscore_columns``, ``unit_l2_rows`` and ``unit_sum_rows`` are what the benchmark loaders
+use to apply the literature's protocols, so the same arithmetic lives in exactly one
+place.
 """
 
 from __future__ import annotations
@@ -148,8 +151,10 @@ def size_normalize_images(
     does not count); the bounding box spans the rows (columns) between the
     ``mass_quantile`` and ``1 - mass_quantile`` quantiles of the ink's row (column) mass,
     so that scattered noise pixels do not stretch it to the frame. The box is cropped,
-    resized bilinearly with its aspect ratio kept until its longer side spans the frame,
-    and centred; the rest is 0. Images without ink are returned unchanged. Returns
+    resized bilinearly with its aspect ratio kept until it spans the frame in one direction
+    (its longer side, in a square frame),
+    and centred; the rest is 0 (negative values are clipped to 0). Images without ink
+    (maximum <= 0) are returned unchanged. Returns
     ``(n, h * w)`` float64.
 
     This is the size normalisation digit databases were built with (USPS: Hull, IEEE
@@ -194,10 +199,11 @@ def mean_pool_images(X, image_shape, factor: int) -> tuple[np.ndarray, tuple[int
 
     ``X`` ``(n, h * w)``, each row an ``image_shape = (h, w)`` gray image with ``h`` and
     ``w`` divisible by ``factor``. Returns ``(X_pooled, (h // factor, w // factor))`` with
-    ``X_pooled`` of shape ``(n, (h // factor) * (w // factor))`` float64. Block averaging
+    ``X_pooled`` of shape ``(n, (h // factor) * (w // factor))`` float64. Block pooling
     is how scikit-learn's 8x8 digits were made from 32x32 bitmaps (Alpaydin & Kaynak,
-    UCI optdigits, 1998), so pooled 16x16 MNIST or USPS images compare with them pixel
-    for pixel.
+    UCI optdigits, 1998: the on pixels of each 4x4 block counted, i.e. 16 x the block
+    mean), so pooled 16x16 MNIST or USPS images compare with them pixel for pixel, up to
+    that scale.
     """
     X, shape = _gray_images(X, image_shape, "mean_pool_images")
     f = factor
@@ -237,7 +243,8 @@ def standardize(data, *, mode: str = "per_domain"):
     mode : {"per_domain", "joint"}
         For a pair: ``"per_domain"`` (default, the usual protocol of the feature
         benchmarks, e.g. Gong et al., CVPR 2012) uses each domain's own mean and
-        std, which already removes first- and second-order marginal shift;
+        std, which already removes each feature's shift of mean and of scale between
+        the domains (not a shift of their correlations);
         ``"joint"`` uses the statistics of the stacked ``(n_s + n_t, d)`` data,
         keeping the shift between the domains. Ignored for a single Domain.
 
