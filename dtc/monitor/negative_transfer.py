@@ -164,14 +164,16 @@ soft-assignment score needs no probabilities from the estimator: the monitor bui
 **Policies** (``policy``; every policy records and warns):
 
 ``"warn"``      record the decision trail; set ``estimator.negative_transfer_``;
-``"adapt"``     dynamic transfer strength: when the score falls between two checks while
+``"adapt"``     dynamic transfer strength: when the score falls between two checks (by
+                more than ``min_delta``) while
                 the source-target discrepancy (``logs["discrepancy"]``, DTC's MMD on a
                 fixed subsample) falls too, alignment is being bought with cluster
                 structure, so ``estimator.transfer_scale_`` is multiplied by
                 ``adapt_factor``;
 ``"rollback"``  keep the best adaptation state by the score (the pretrained start
                 included) and restore it after the last epoch when its score beats the
-                last check's by more than ``min_restore_gain``; if the final partition
+                last check's by more than ``min_restore_gain`` (default 0; ``"spread"``:
+                ``tolerance + 2 * restart_spread``); if the final partition
                 is negative (``negative_transfer_``: its score below the reference's by
                 more than the margin, where the score counts, or a failed source
                 check), the estimator's ``labels_``,
@@ -190,13 +192,14 @@ scores below the reference by more than the margin, or the source failed a check
 training: unrelated, noisy, dissimilar or of unmatched classes), ``monitor_trail_`` (the
 decision trail: dicts with ``epoch``, ``score``, ``reference``, ``discrepancy``,
 ``transfer_scale``, ``negative``, ``score_below`` (the score's own verdict, counted or not),
-``decision``: ``"ok"``, ``"below_reference"``, ``"collapsed_partition"``,
+``decision``: at adaptation checks ``"ok"``, ``"below_reference"``, ``"collapsed_partition"``,
 ``"unrelated_source"``, ``"noisy_source"``, ``"dissimilar_source"`` or
 ``"unmatched_classes"``, with ``"+damp"`` /
-``"+restore_epoch_<e>"`` appended; an entry that restores also has ``restored_score``,
+``"+restore_epoch_<e>"`` appended; ``"start"`` for the check before adaptation (epoch -1)
+and ``"keep"``, ``"flag"`` or ``"fallback"`` for the final one (epoch ``"final"``); an entry that restores also has ``restored_score``,
 the restored checkpoint's score, while its ``score`` and ``negative`` describe the last
 state, which the restore discarded, and its ``transfer_scale`` the restored one; the final
-entry's ``reason`` says why it is negative), ``fell_back_to_reference_`` (bool),
+entry's ``reason`` says why it is negative, None when it is not), ``fell_back_to_reference_`` (bool),
 ``transfer_labels_`` (the transfer model's final partition that the verdict judged, which
 a fallback replaces in ``labels_``) and ``reference_`` (the fitted
 :class:`NoTransferReference`), ``monitor_margin_`` (the margin used; the monitor's
@@ -205,7 +208,7 @@ whether the score's verdict counts; ``restore_gain_`` the lead a checkpoint need
 restored), ``source_correspondence_`` (the feature-correspondence test's result, with the
 structural similarity, the signal ratio and the verdicts ``similar`` / ``clean`` for a
 related source; or None), ``source_class_agreement_`` (the class agreement, or None).
-Adaptation epochs that are checked get ``monitor_score`` /
+Adaptation epochs that are checked get ``monitor_score``, ``monitor_reference`` and
 ``monitor_decision`` in their ``history_`` entry, and a final ``{"stage": "monitor",
 ...}`` entry is appended to ``history_``.
 
