@@ -16,7 +16,8 @@ at strength ``s`` it applies, in this order:
 4. **additive Gaussian noise** with standard deviation ``s * MAX_NOISE_STD``
    (0.15 at ``s = 1``), then clipping to ``[0, 1]``.
 
-``s = 0`` is the identity. Input outside ``[0, 1]`` (beyond float rounding) is
+``s = 0`` is the identity (but for the final clipping of values within the 1e-6
+tolerance below 0 or above 1). Input outside ``[0, 1]`` (beyond float rounding) is
 refused rather than clipped: a z-scored domain would otherwise come out destroyed. All
 randomness (the noise) comes from the ``seed`` argument, so a result is
 reproducible bit for bit.
