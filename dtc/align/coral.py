@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from dtc.align.base import AlignmentLoss, _all_finite, check_pair_inputs
 
@@ -82,7 +83,9 @@ class _SymLog(torch.autograd.Function):
     ``dlog(A)[E] = V (K o (V^T E V)) V^T`` with divided differences
     ``K_ij = (log l_i - log l_j) / (l_i - l_j)`` (``1 / l_i`` on ties) is finite there;
     :func:`_log_divided_differences` evaluates ``K`` without cancellation, so the float32
-    gradient is as accurate as float32 ``eigh`` allows.
+    gradient is as accurate as float32 ``eigh`` allows. First derivatives only: the backward
+    pass is built from eigenvectors saved outside the graph, so differentiating it again
+    (``create_graph=True``) raises ``RuntimeError`` rather than giving a wrong value.
     """
 
     @staticmethod
@@ -95,6 +98,7 @@ class _SymLog(torch.autograd.Function):
         return (eigvecs * log_eigvals) @ eigvecs.T
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         eigvals, log_eigvals, eigvecs = ctx.saved_tensors
         divided = _log_divided_differences(eigvals, log_eigvals)
@@ -104,7 +108,8 @@ class _SymLog(torch.autograd.Function):
 
 def sym_logm(a: torch.Tensor) -> torch.Tensor:
     """Matrix logarithm of a symmetric positive-definite ``a`` ``(d, d)`` -> ``(d, d)``;
-    differentiable, with a gradient that stays finite for repeated eigenvalues."""
+    differentiable (first derivatives only), with a gradient that stays finite for repeated
+    eigenvalues."""
     return _SymLog.apply(a)
 
 

@@ -118,6 +118,19 @@ def test_gradcheck(fn, n_s):
     assert torch.autograd.gradcheck(fn, (source, target))
 
 
+def test_log_coral_refuses_second_derivatives_instead_of_wrong_ones():
+    # The matrix logarithm's backward uses eigenvectors saved outside the graph: its own
+    # derivative would silently miss the terms through them (gradgradcheck fails), so a
+    # double backward must raise. First derivatives under create_graph=True still work.
+    source, target = _pair(n_s=6, n_t=5, d=3)
+    source.requires_grad_(True)
+    (grad,) = torch.autograd.grad(log_coral(source, target), source, create_graph=True)
+    (plain,) = torch.autograd.grad(log_coral(source, target), source)
+    torch.testing.assert_close(grad, plain)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        grad.square().sum().backward()
+
+
 def test_log_coral_gradient_is_finite_on_identical_rank_deficient_inputs():
     # torch.linalg.eigh's own backward gives NaN here (repeated eigenvalues).
     source = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
