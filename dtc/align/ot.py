@@ -165,6 +165,14 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
 
 
 def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, grad) -> torch.Tensor:
+    if normalize == "mean" and min(source.shape[0], target.shape[0]) == 1:
+        # One row admits only the product coupling, so <P, M> / mean(M) is 1 whatever the
+        # features, and its gradient 0: a constant, not a discrepancy.
+        raise ValueError(
+            f"sinkhorn: normalize='mean' needs >= 2 rows in source and target, got "
+            f"{source.shape[0]} and {target.shape[0]} (with one row the value is 1 whatever "
+            "the features); use normalize='none' for a single row"
+        )
     # ot.dist expands ||x||^2 + ||y||^2 - 2 x y^T, which loses the distances to rounding
     # when the features sit far from the origin (float32 at 1000 +- 0.1: the cost ~0).
     # The distances do not change under a common shift, so both domains are centred on

@@ -386,3 +386,21 @@ def test_sinkhorn_refuses_an_underflowed_plan(method, grad):
         # The log-domain iterations handle the same input (slowly: POT may warn).
         value = sinkhorn_cost(source, target, reg=1e-3, grad=grad, tol=1e-6)
     assert 0.5 < value.item() < 1.5
+
+
+def test_mean_normalised_sinkhorn_refuses_a_single_row():
+    # one row: the only coupling is the product one, so <P, M> / mean(M) == 1 for any
+    # features (checked with normalize="none", whose value is then the mean cost)
+    gen = torch.Generator().manual_seed(0)
+    one = torch.randn(1, 3, generator=gen, dtype=torch.float64)
+    many = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    raw = sinkhorn_cost(one, many, normalize="none")
+    assert float(raw) == pytest.approx(float(((many - one) ** 2).sum(1).mean()), rel=1e-6)
+    for source, target in ((one, many), (many, one)):
+        with pytest.raises(
+            ValueError, match=r"normalize='mean' needs >= 2 rows.*got 1 and 5|got 5 and 1"
+        ):
+            sinkhorn_cost(source, target)
+        with pytest.raises(ValueError, match="needs >= 2 rows"):
+            SinkhornLoss()(source, target)
+    assert float(sinkhorn_cost(many[:2], many[2:])) > 0  # two rows are enough
