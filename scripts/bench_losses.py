@@ -37,13 +37,15 @@ the peers' kernels (``median="source_with_diagonal"``, scales ``1/s``) so the es
 the same number. A configuration that fails, exceeds ``--timeout`` seconds or would not fit
 gets a row saying so: pytorch-adapt's quadratic MMD is skipped above n = 4096 (it holds
 ``3 n^2`` distances and ``3 n^2 S`` exponentials: > 11 GB at n = 4096 with 33 scales) or
-when the machine has less than 14 GB available; quadratic losses are skipped above
-n = 16384.
+when the machine has less memory available than that, scaled to n and S, plus 3 GB (14 GB at
+n = 4096, S = 33); quadratic losses are skipped above n = 16384. A peer whose package
+(pytorch-adapt, POT) is not installed is skipped with a row saying so.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -174,11 +176,35 @@ def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     return row
 
 
+#: The module each peer imports (its package's name, for the row that says it is missing).
+PEER_MODULES = {
+    "pa_mmd_q33": ("pytorch_adapt", "pytorch-adapt"),
+    "pa_mmd_q1": ("pytorch_adapt", "pytorch-adapt"),
+    "pa_mmd_lin33": ("pytorch_adapt", "pytorch-adapt"),
+    "pa_coral": ("pytorch_adapt", "pytorch-adapt"),
+    "pot_swd": ("ot", "POT"),
+}
+
+
+def pa_quadratic_gb(n: int, kernels: int) -> float:
+    """GB pytorch-adapt's quadratic MMD needs at ``n`` per domain with ``kernels`` scales:
+    its n x n distances and n x n x S exponentials, scaled from the 10.8 GB measured at
+    n = 4096, S = 33 (0.73 GB at n = 1024)."""
+    return 11.0 * (n / 4096) ** 2 * (kernels + 2) / 35
+
+
 def _skip_reason(key: str, n: int) -> str | None:
+    if key in PEER_MODULES:
+        module, package = PEER_MODULES[key]
+        if importlib.util.find_spec(module) is None:
+            return f"skipped: {package} is not installed (the peer {key} needs it)"
     if key.startswith("pa_mmd_q") and n > 4096:
         return "skipped: pytorch-adapt quadratic holds 3 n^2 S floats (>11 GB at n=4096, S=33)"
-    if key == "pa_mmd_q33" and _mem_available_gb() < 14:
-        return f"skipped: only {_mem_available_gb():.1f} GB available, needs ~11 GB"
+    if key.startswith("pa_mmd_q"):
+        # what it needs, plus 3 GB for the rest of the machine
+        need = pa_quadratic_gb(n, PEERS[key][3]) + 3
+        if _mem_available_gb() < need:
+            return f"skipped: only {_mem_available_gb():.1f} GB available, needs ~{need:.1f} GB"
     if key == "pa_mmd_lin33" and n > 16384:
         return "skipped: pytorch-adapt's linear estimate still builds n x n distances"
     if key in QUADRATIC and n > 16384:
@@ -231,7 +257,7 @@ def _table(rows: list[dict]) -> str:
             mem = f"{r['peak_mb'] / p['peak_mb']:.3f}" if p["peak_mb"] else "n/a"
             extra = f"  {peer}: {r['seconds'] / p['seconds']:.3f}x time, {mem}x mem"
         elif p:
-            extra = f"  {peer}: {p['status'][:40]}"
+            extra = f"  {peer}: {p['status'][:60]}"
         lines.append(
             f"{r['loss_key']:<14}{r['impl']:<15}{r['estimator'] or '-':<10}{r['kernels']:>3}"
             f"{r['n']:>9}{r['d']:>5}{r['seconds']:>9.3f}{r['cpu_seconds']:>9.3f}"
