@@ -77,3 +77,20 @@ def test_threads_reach_the_worker_process_and_are_checked(bench, monkeypatch, ca
         bench.main(["--threads", "0"])
     assert exc.value.code == 2
     assert "--threads: expected a number of threads of at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_timed_call_follows_an_untimed_warm_up_on_a_few_rows(bench, monkeypatch):
+    calls = []
+
+    def run(X):
+        calls.append(len(X))
+        return X[:, 0] > 0
+
+    monkeypatch.setattr(bench, "_method", lambda method: run)
+    config = {"task": "kmeans", "n": 500, "d": 2, "method": "dtc-kmeans", "threads": 1}
+    row = bench.worker(config)
+    assert calls == [bench.WARMUP_ROWS, 500]  # the first call's set-up was timed
+    assert row["status"] == "ok" and row["warmup_s"] >= 0
+    calls.clear()
+    bench.worker({**config, "n": 50})
+    assert calls == [50, 50]
