@@ -29,10 +29,30 @@ def test_the_refused_memory_ratio_is_mib_over_mib(bench):
     config = {"task": "spectral", "n": 100_000, "d": 10, "method": "sklearn-spectral-default"}
     refused = bench.run_in_subprocess({**config, "refuse": True, "threads": 1}, timeout=1)
     assert refused["status"] == "refused" and refused["projected_mb"] == 76_293.9
-    dtc = {**config, "method": "dtc-spectral", "status": "ok", "wall_s": 1.0, "peak_mb": 1000.0}
+    dtc = {**config, "method": "dtc-spectral", "status": "ok", "wall_s": 1.0, "peak_mb": 1150.0}
+    dtc["extra_mb"] = 1000.0
     bench._ratios([dtc, refused])
     assert refused["peer_over_dtc_mem"] == 76.3  # decimal GB over MiB read 80.0
     assert "~76294" in bench._table([dtc, refused])
+
+
+def test_memory_ratios_are_of_what_each_method_added_to_the_baseline(bench):
+    """Peaks include ~120-150 MiB of imports and data: their ratio read ~0.9 for a peer that
+    added nothing (n = 500); the ratio is of the memory each clustering added."""
+    row = {"task": "spectral", "n": 500, "d": 64, "status": "ok", "wall_s": 1.0}
+    dtc = {**row, "method": "dtc-spectral", "peak_mb": 150.0, "extra_mb": 6.0}
+    peer = {**row, "method": "sklearn-spectral-knn", "peak_mb": 144.0, "extra_mb": 0.0}
+    big = {**row, "n": 10_000, "method": "sklearn-spectral-knn", "peak_mb": 220.6}
+    big_dtc = {**big, "method": "dtc-spectral", "peak_mb": 182.8, "extra_mb": 39.0}
+    big_peer = {**big, "extra_mb": 78.0}
+    bench._ratios([dtc, peer, big_dtc, big_peer])
+    assert big_peer["peer_over_dtc_mem"] == 2.0  # the peaks' ratio read 1.21
+    assert peer["peer_over_dtc_mem"] == 0.0 and peer["peer_over_dtc_wall"] == 1.0
+    tiny = {**dtc, "extra_mb": 0.4}
+    peer2 = dict(peer)
+    del peer2["peer_over_dtc_mem"]
+    bench._ratios([tiny, peer2])
+    assert "peer_over_dtc_mem" not in peer2 and "1.0x, -x" in bench._table([tiny, peer2])
 
 
 def test_threads_limit_the_worker_before_its_timed_call(bench, monkeypatch):
@@ -91,6 +111,7 @@ def test_the_timed_call_follows_an_untimed_warm_up_on_a_few_rows(bench, monkeypa
     row = bench.worker(config)
     assert calls == [bench.WARMUP_ROWS, 500]  # the first call's set-up was timed
     assert row["status"] == "ok" and row["warmup_s"] >= 0
+    assert 0 <= row["extra_mb"] <= row["peak_mb"]
     calls.clear()
     bench.worker({**config, "n": 50})
     assert calls == [50, 50]
