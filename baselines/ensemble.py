@@ -93,7 +93,8 @@ def co_association(partitions) -> np.ndarray:
 
 
 def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int = 0) -> np.ndarray:
-    """Consensus labels ``(n,)`` of ``partitions`` ``(R, n)`` into ``n_clusters`` groups.
+    """Consensus labels ``(n,)`` of ``partitions`` ``(R, n)`` into ``n_clusters`` groups
+    (fewer, with a warning, when the members separate fewer groups of samples).
 
     ``method`` is ``"average"`` (average linkage on ``1 - S``) or ``"spectral"``
     (normalised spectral partition of ``S`` from the SVD of ``D^-1/2 H``); see the module
@@ -111,18 +112,21 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
     # the members' cluster ids and the members' order, which are arbitrary. Renaming a
     # member's clusters or reordering the members changed the consensus partition.
     P = _canonical(P)
+    rows, group, counts = np.unique(P.T, axis=0, return_inverse=True, return_counts=True)
+    m = rows.shape[0]
+    if m < k:
+        # Both methods: spectral's K-means split samples that every member puts together
+        # by the rounding of their (equal) SVD rows.
+        warnings.warn(
+            f"consensus: the members separate only {m} groups of samples, fewer than "
+            f"n_clusters={k}; returning {m} clusters (no member tells how to split a group)",
+            stacklevel=2,
+        )
+        k = m
     if method == "average":
-        rows, group, counts = np.unique(P.T, axis=0, return_inverse=True, return_counts=True)
-        m = rows.shape[0]
-        if m < k:
-            warnings.warn(
-                f"consensus: the members separate only {m} groups of samples, fewer than "
-                f"n_clusters={k}; returning {m} clusters (no member tells how to split a group)",
-                stacklevel=2,
-            )
         H = indicator_matrix(rows.T)
         disagree = P.shape[0] - np.rint((H @ H.T).toarray()).astype(np.int64)
-        owner, _ = average_linkage(disagree * np.outer(counts, counts), counts, min(k, m))
+        owner, _ = average_linkage(disagree * np.outer(counts, counts), counts, k)
         return np.unique(owner[group.reshape(-1)], return_inverse=True)[1].astype(np.int64)
     if method == "spectral":
         H = indicator_matrix(P)

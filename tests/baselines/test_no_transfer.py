@@ -267,13 +267,40 @@ def test_average_consensus_merges_a_closest_pair_at_every_step():
         assert all(np.unique(labels[group == g]).size == 1 for g in range(rows.shape[0]))
 
 
-def test_average_consensus_warns_when_members_separate_fewer_than_k_groups():
+@pytest.mark.parametrize("method", ["average", "spectral"])
+def test_consensus_warns_when_members_separate_fewer_than_k_groups(method):
+    # Spectral's K-means split a group that every member keeps together (its equal SVD
+    # rows differ by rounding) to reach n_clusters: 4 clusters, one of them arbitrary.
     members = np.array([[0, 0, 1, 1, 2, 2], [1, 1, 0, 0, 2, 2]])
     with pytest.warns(
         UserWarning, match="separate only 3 groups of samples, fewer than n_clusters=4"
     ):
-        labels = consensus(members, 4)
+        labels = consensus(members, 4, method=method)
     assert adjusted_rand_score(members[0], labels) == 1.0
+    # members of different k (2 and 3 clusters, the 2 merging two of the 3's)
+    members = np.array([[0, 0, 0, 1, 1, 1, 2, 2, 2], [0, 0, 0, 0, 0, 0, 1, 1, 1]])
+    with pytest.warns(UserWarning, match="separate only 3 groups"):
+        labels = consensus(members, 5, method=method)
+    assert adjusted_rand_score(members[0], labels) == 1.0
+
+
+@pytest.mark.parametrize("method", ["average", "spectral"])
+def test_consensus_of_members_with_different_k(method):
+    # Member A: {0..3} {4..7}; member B: {0, 1} {2, 3} {4..7}; member C: {0..5} {6, 7}.
+    # Co-association (by hand): pairs inside {0, 1}, {2, 3}, {4, 5} or {6, 7} are together
+    # in all 3 members; {0, 1}-{2, 3} and {4, 5}-{6, 7} in 2; {0..3}-{4, 5} in 1; {0..3}-{6, 7}
+    # in 0. Average linkage at k=2 merges the two closest pairs of groups: {0..3} {4..7}.
+    members = np.array(
+        [[0, 0, 0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 2, 2, 2, 2], [0, 0, 0, 0, 0, 0, 1, 1]]
+    )
+    S = co_association(members)
+    assert S[0, 1] == S[4, 5] == 1.0
+    assert S[0, 2] == S[4, 6] == pytest.approx(2 / 3)
+    assert S[0, 4] == pytest.approx(1 / 3) and S[0, 6] == 0.0
+    labels = consensus(members, 2, method=method)
+    assert adjusted_rand_score(members[0], labels) == 1.0
+    labels = consensus(members, 4, method=method)
+    assert adjusted_rand_score([0, 0, 1, 1, 2, 2, 3, 3], labels) == 1.0
 
 
 def test_average_linkage_bad_input_is_named():
