@@ -1,6 +1,7 @@
 """Metrics on hand-computed cases and against scikit-learn."""
 
 import itertools
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -296,3 +297,39 @@ def test_renaming_clusters_changes_no_metric_even_on_a_tie_of_count_and_recall_s
         renamed = metrics.evaluate(y, rng.permutation(4)[p], imbalance=True)
         for key in ("acc", *IMBALANCE_KEYS):
             assert renamed[key] == pytest.approx(report[key], abs=1e-12), key
+
+
+@pytest.mark.parametrize("n_clusters", [1, 2, 3, 5, 8])
+def test_imbalance_metrics_match_sklearn_on_the_matched_labels(n_clusters):
+    # More, fewer or as many clusters as the 4 classes (the largest of them empty in
+    # most draws: cluster ids with gaps), classes no matched cluster predicts: every
+    # metric is scikit-learn's on the Hungarian-matched labels, unmatched clusters an
+    # extra label no class has (recall_score / balanced_accuracy_score ignore it).
+    rng = np.random.default_rng(n_clusters)
+    for _ in range(20):
+        y = np.repeat([0, 1, 2, 3], rng.integers(1, 12, size=4)) * 2 - 1  # -1, 1, 3, 5
+        p = rng.integers(0, n_clusters, size=y.size) * 3
+        classes = np.unique(y)
+        matched = metrics.match_labels(y, p)
+        recall = skm.recall_score(y, matched, labels=classes, average=None, zero_division=0)
+        assert metrics.per_class_recall(y, p) == pytest.approx(dict(zip(classes.tolist(), recall)))
+        with warnings.catch_warnings():  # y_pred holds a label y_true lacks: expected
+            warnings.simplefilter("ignore", UserWarning)
+            balanced = skm.balanced_accuracy_score(y, matched)
+        assert metrics.balanced_accuracy(y, p) == pytest.approx(balanced, abs=1e-12)
+        f1 = skm.f1_score(y, matched, labels=classes, average="macro", zero_division=0)
+        assert metrics.macro_f1(y, p) == pytest.approx(f1, abs=1e-12)
+        sizes = np.array([np.sum(y == c) for c in classes])
+        report = metrics.evaluate(y, p, imbalance=True)
+        assert report["min_recall"] == pytest.approx(recall.min(), abs=1e-12)
+        minority = recall[sizes == sizes.min()].mean()
+        assert report["minority_recall"] == pytest.approx(minority, abs=1e-12)
+        assert report["acc"] == pytest.approx(np.mean(matched == y), abs=1e-12)
+
+
+def test_minority_recall_of_a_balanced_target_is_the_balanced_accuracy():
+    # Ratio 1: every class is the smallest, so minority recall is the mean over all.
+    y = np.repeat([0, 1, 2], 4)
+    p = np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 0, 2])
+    report = metrics.evaluate(y, p, imbalance=True)
+    assert report["minority_recall"] == report["balanced_acc"] == pytest.approx((3 + 4 + 3) / 12)
