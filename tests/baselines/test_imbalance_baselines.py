@@ -195,3 +195,17 @@ def test_smote_over_samples_only_a_single_sample_class_at_random():
     Xs, ys = resample(np.eye(3), [0, 1, 2], "smote")
     np.testing.assert_array_equal(Xs, np.eye(3))
     assert ys.tolist() == [0, 1, 2]
+
+
+def test_smote_on_a_class_of_two_samples_interpolates_between_them():
+    # k_neighbors=5 is lowered to 1 (the class's other sample): every synthetic sample
+    # lies on the segment between the two, strictly inside it.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(12, 2)), [[4.0, 4.0], [6.0, 8.0]]])
+    y = np.repeat([0, 1], [12, 2])
+    Xr, yr = resample(X, y, "smote", k_neighbors=5, seed=0)
+    assert np.bincount(yr).tolist() == [12, 12]
+    np.testing.assert_array_equal(Xr[: len(X)], X)
+    t = (Xr[len(X) :, 0] - 4.0) / 2.0  # position along the segment
+    np.testing.assert_allclose(Xr[len(X) :], np.array([4.0, 4.0]) + t[:, None] * [2.0, 4.0])
+    assert np.all((t > 0) & (t < 1))
