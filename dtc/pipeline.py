@@ -88,8 +88,9 @@ _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
 # Stages that callbacks never touch (see ``_ckpt``).
 _CALLBACK_FREE_STAGES = ("pretrain",)
 # Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1; 3: the
-# sliced Wasserstein loss keeps its call count in its state).
-_CHECKPOINT_FORMAT = 3
+# sliced Wasserstein loss keeps its call count in its state; 4: the global torch RNG state,
+# which dropout draws from, is saved and restored).
+_CHECKPOINT_FORMAT = 4
 _DISCREPANCY_SAMPLES = 256
 
 
@@ -753,9 +754,13 @@ class DTC(TransferClusterer):
     def _save(self, stage: str, extra: dict | None = None) -> None:
         path = self._ckpt(stage)
         if path is not None:
-            save_checkpoint(
-                path, {"nets": self._net_states(), "history": self.history_, **(extra or {})}
-            )
+            state = {"nets": self._net_states(), "history": self.history_, **(extra or {})}
+            # The global RNG as the stage left it: later stages draw from it (dropout, e.g.
+            # a discriminator's), so a resumed fit must continue from the same state.
+            state["rng"] = torch.get_rng_state()
+            if self._device.type == "cuda":
+                state["cuda_rng"] = torch.cuda.get_rng_state(self._device)
+            save_checkpoint(path, state)
 
     def _load(self, stage: str) -> dict | None:
         path = self._ckpt(stage)
@@ -763,6 +768,9 @@ class DTC(TransferClusterer):
             return None
         state = load_checkpoint(path)
         self._load_net_states(state["nets"])
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and self._device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self._device)
         self.history_ = list(state["history"])
         self.resumed_stages_.append(stage)
         return state

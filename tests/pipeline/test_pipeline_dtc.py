@@ -457,6 +457,28 @@ def test_a_fit_resumed_after_adaptation_draws_the_sliced_wasserstein_directions_
     np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
 
 
+def test_a_fit_resumed_after_adaptation_draws_the_dropout_masks_it_would_have(small_pair, tmp_path):
+    """A discriminator with dropout draws from the global torch RNG in every stage after
+    pretraining: a checkpoint holds that RNG's state, so a fit resumed from it continues
+    with the masks the uninterrupted fit drew."""
+    params = {
+        **TINY,
+        "loss": "dann",
+        "loss_params": {"dropout": 0.5},
+        "self_training_rounds": 1,
+        "self_training_epochs": 1,
+        "checkpoint_dir": tmp_path,
+    }
+    whole = DTC(**params).fit(small_pair)
+    for path in tmp_path.glob("*.pt"):
+        if not path.name.endswith(("pretrain.pt", "adapt.pt")):
+            path.unlink()  # interrupted after adaptation
+    resumed = DTC(**params).fit(small_pair)
+    assert resumed.resumed_stages_ == ["pretrain", "adapt"]
+    np.testing.assert_array_equal(resumed.labels_, whole.labels_)
+    np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
+
+
 def test_quality_defaults_beat_target_only_kmeans_on_digits(stated_figure):
     pair = make_digits_pair(0.5, 0)
     y = pair.target.y
