@@ -1053,11 +1053,22 @@ class DTC(TransferClusterer):
         # shows a user's loss that does not return the scalar training adds up.
         if self._loss is None:
             return
-        with torch.no_grad():
-            zs = self._src_ae.encode(self._Xs[:4])
-            zt = self._tgt_ae.encode(self._Xt[:4])
-            probs = self._uniform_probs(zt) if self._conditional else None
-            value = self._loss(zs, zt, **self._context(zs, zt, probs, 0.0))
+        # In evaluation mode, as every dry run (dtc.nn.autoencoder._dry_run): in training
+        # mode batch norm would update its running statistics from these four rows, and
+        # dropout would draw from the fit's random numbers.
+        mods = (self._src_ae, self._tgt_ae, self._loss)
+        modes = [m.training for m in mods]
+        for m in mods:
+            m.eval()
+        try:
+            with torch.no_grad():
+                zs = self._src_ae.encode(self._Xs[:4])
+                zt = self._tgt_ae.encode(self._Xt[:4])
+                probs = self._uniform_probs(zt) if self._conditional else None
+                value = self._loss(zs, zt, **self._context(zs, zt, probs, 0.0))
+        finally:
+            for m, mode in zip(mods, modes, strict=True):
+                m.train(mode)
         if not (isinstance(value, torch.Tensor) and value.numel() == 1):
             got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
             raise ValueError(

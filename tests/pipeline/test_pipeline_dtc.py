@@ -154,6 +154,18 @@ def test_asymmetric_mode_leaves_the_frozen_source_encoders_batch_norm_statistics
         assert torch.equal(value, after[name]), name
 
 
+def test_the_dry_call_that_sizes_the_loss_leaves_batch_norm_statistics_alone(small_pair):
+    # No training at all: the running statistics are still batch norm's initial ones (the
+    # call that materialises the loss ran the encoders in training mode and moved them).
+    arch = MLPAutoencoder(64, (32,), 8, batch_norm=True)
+    params = {**TINY, "pretrain_epochs": 0, "adapt_epochs": 0, "clusterer": "kmeans"}
+    est = DTC(**params, architecture=arch, loss="dann").fit(small_pair)
+    bns = [m for m in est.autoencoder_.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert bns and all(int(bn.num_batches_tracked) == 0 for bn in bns)
+    assert all(torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean)) for bn in bns)
+    assert est.autoencoder_.training and est._loss.training  # modes restored
+
+
 def _conditional_losses() -> list[str]:
     return [n for n in align.available() if getattr(align.get_class(n), "conditional", False)]
 
