@@ -1037,7 +1037,9 @@ class DTC(TransferClusterer):
         )
         for m in (self._src_ae, self._tgt_ae, self._head, self._pl_head, self._loss):
             if m is not None:
-                m.to(self._device)
+                # Training mode whatever mode a user's module came in: pretraining sets it,
+                # but a fit resumed after pretraining (and ADDA's target copy) skips that.
+                m.to(self._device).train()
         if self._tgt_ae is None:
             self._tgt_ae = copy.deepcopy(self._src_ae)
         n_blocks = len(self._tgt_ae.encoder_blocks)

@@ -166,6 +166,28 @@ def test_the_dry_call_that_sizes_the_loss_leaves_batch_norm_statistics_alone(sma
     assert est.autoencoder_.training and est._loss.training  # modes restored
 
 
+def test_a_users_autoencoder_in_eval_mode_trains_in_training_mode_also_when_resumed(
+    small_pair, tmp_path
+):
+    # The fit's copy was left in the user's eval mode when pretraining (which sets training
+    # mode) was loaded from a checkpoint: batch norm then adapted on its running statistics.
+    params = {
+        **TINY,
+        "architecture": MLPAutoencoder(64, (32,), 8, batch_norm=True).eval(),
+        "checkpoint_dir": tmp_path,
+    }
+    whole = DTC(**params).fit(small_pair)
+    for path in tmp_path.glob("*.pt"):
+        if not path.name.endswith("pretrain.pt"):
+            path.unlink()  # interrupted after pretraining
+    resumed = DTC(**params).fit(small_pair)
+    assert resumed.resumed_stages_ == ["pretrain"]
+    np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
+    # ADDA's target network, a copy made before pretraining, trains in training mode too
+    asym = DTC(**{**params, "checkpoint_dir": None}, encoder_mode="asymmetric").fit(small_pair)
+    assert asym.autoencoder_.training
+
+
 def _conditional_losses() -> list[str]:
     return [n for n in align.available() if getattr(align.get_class(n), "conditional", False)]
 
