@@ -129,15 +129,13 @@ class Domain:
     def without_labels(self) -> Domain:
         """The same domain with its labels removed (what a method sees of the target).
 
-        Metadata derived from the labels goes too: the per-class sizes of an imbalance
-        record and the ratio they realise (``meta["imbalance"]["class_sizes"]``,
-        ``["realised_ratio"]``); its ratio asked for, profile and seed (the protocol's
-        parameters) stay."""
-        meta = self.meta
-        derived = ("class_sizes", "realised_ratio")
-        if isinstance(meta.get("imbalance"), dict) and any(k in meta["imbalance"] for k in derived):
-            record = {k: v for k, v in meta["imbalance"].items() if k not in derived}
-            meta = {**meta, "imbalance": record}
+        Metadata derived from the labels goes too: the whole imbalance record
+        (``meta["imbalance"]``). Its per-class sizes and realised ratio are counts of the
+        labels, and its ratio asked for and profile, with the domain's size and number of
+        clusters, give those sizes back; even its presence says the classes are
+        imbalanced. (Runs and reports read it from the labelled domain or from the run's
+        data parameters.)"""
+        meta = {k: v for k, v in self.meta.items() if k != "imbalance"}
         return replace(self, y=None, meta=meta)
 
     def subset(self, index) -> Domain:
