@@ -55,7 +55,9 @@ def check_imbalance(
     # numpy's generators refuse a negative seed, with an error that names nothing
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"{prefix}seed: expected an int >= 0, got {seed!r}")
-    if profile == "step" and (
+    # Checked whatever the profile, though only "step" uses it: a wrong value is an error
+    # wherever it is given (a config sweeping the profile keeps one minority_fraction).
+    if (
         isinstance(minority_fraction, bool)
         or not isinstance(minority_fraction, (int, float, np.number))
         or not 0.0 < minority_fraction < 1.0  # NaN fails this too
@@ -119,7 +121,8 @@ def make_imbalanced(
     seed : int >= 0
         Seeds which samples of each class are kept.
     minority_fraction : float in (0, 1)
-        For ``"step"``: fraction of the classes that are minorities.
+        For ``"step"``: fraction of the classes that are minorities. The other profile
+        ignores it, but a value outside (0, 1) is refused whatever the profile.
 
     Returns
     -------

@@ -421,13 +421,17 @@ def _data_defaults(benchmark: str) -> dict:
 
 def _data_value(record: dict, key: str) -> str | None:
     """``record``'s data parameter ``key``, formatted, its default when left out
-    (:func:`_data_defaults`), or None when it has neither."""
+    (:func:`_data_defaults`), or None when it has neither or the target does not depend
+    on it (``imbalance_minority_fraction`` under a profile other than ``"step"``)."""
     data = record.get("data_params", {})
+    defaults = _data_defaults(record["benchmark"])
+    profile = data.get("imbalance_profile", defaults["imbalance_profile"])
+    if key == "imbalance_minority_fraction" and profile != "step":
+        return None  # only the step profile uses it: given or not, the same target
     if key in data:
         return _fmt_value(data[key])
     if key.startswith("imbalance_") and "imbalance_ratio" not in data:
         return None  # a balanced target has no imbalance settings, defaults included
-    defaults = _data_defaults(record["benchmark"])
     return _fmt_value(defaults[key]) if key in defaults else None
 
 

@@ -100,6 +100,17 @@ def test_errors():
             data.make_imbalanced(dom, 10, profile="step", minority_fraction=bad)
 
 
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.5, 2, float("nan"), "0.5", True])
+def test_minority_fraction_is_checked_whatever_the_profile(bad):
+    # "exponential" ignores it, but a wrong value passed silently there
+    from dtc.experiment.single import imbalance_options
+
+    with pytest.raises(ValueError, match=r"minority_fraction: expected a number in \(0, 1\)"):
+        data.make_imbalanced(_balanced(), 10, profile="exponential", minority_fraction=bad)
+    with pytest.raises(ValueError, match=r"imbalance_minority_fraction: expected a number in"):
+        imbalance_options({"imbalance_ratio": 10, "imbalance_minority_fraction": bad})
+
+
 @pytest.mark.parametrize(
     ("y", "match"),
     [

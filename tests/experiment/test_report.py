@@ -410,6 +410,38 @@ def test_a_data_setting_given_at_its_default_is_the_same_target():
     assert set(acc.cells["c"]) == set(acc.cells["d"]) == {subset}
 
 
+def test_a_minority_fraction_the_profile_ignores_is_the_same_target():
+    """The exponential profile ignores imbalance_minority_fraction: a run giving it is on
+    the same target as one leaving it out (one column), a step run's value names its own."""
+    runs = []
+    for label, params in [
+        ("a", {"imbalance_ratio": 10}),
+        ("b", {"imbalance_ratio": 10, "imbalance_minority_fraction": 0.2}),
+        ("c", {"imbalance_ratio": 10, "imbalance_profile": "step"}),
+        (
+            "d",
+            {
+                "imbalance_ratio": 10,
+                "imbalance_profile": "step",
+                "imbalance_minority_fraction": 0.2,
+            },
+        ),
+    ]:
+        for s in range(2):
+            r = _record(label, s, 0.5)
+            r["data_params"] = params
+            r["run_id"] += f"-{label}"
+            runs.append(r)
+    acc = build_tables(runs, ["acc"])[0]
+    column = "digits:source→target"
+    assert acc.columns == [
+        f"{column} (imbalance_profile=exponential)",
+        f"{column} (imbalance_minority_fraction=0.5, imbalance_profile=step)",
+        f"{column} (imbalance_minority_fraction=0.2, imbalance_profile=step)",
+    ]
+    assert set(acc.cells["a"]) == set(acc.cells["b"]) == {acc.columns[0]}
+
+
 # -- one configuration per cell, one run per seed -----------------------------------------
 def _run(seed, acc, *, config="cfg", params=None, run_id=None, **extra):
     """A K-means record as the runner writes it; ``random_state`` is the seed, as always."""
