@@ -10,8 +10,11 @@ class can supply it):
 
 ``exponential``  ``n_c = round(n_max * ratio ** (-c / (C - 1)))``: class 0 keeps
                  ``n_max``, the last class gets ``n_max / ratio``;
-``step``         the last ``round(minority_fraction * C)`` classes get
-                 ``round(n_max / ratio)`` samples, the others ``n_max``.
+``step``         the last ``n_minor`` classes get ``round(n_max / ratio)`` samples,
+                 the others ``n_max``, where ``n_minor = floor(minority_fraction * C
+                 + 0.5)`` (the product rounded half up: fraction 0.5 makes 2 of 3
+                 classes minorities, 3 of 5) clipped to ``[1, C - 1]`` (at least one
+                 minority and one majority class, so the ratio is realised).
 
 ``ratio`` is the imbalance ratio, largest class / smallest class, at most ``n_max``
 (the smallest class keeps at least one sample); the realised ratio equals it up to
@@ -94,7 +97,8 @@ def class_sizes(
         sizes = np.round(n_max * float(ratio) ** (-np.arange(n_classes) / (n_classes - 1)))
     else:
         # At least one minority and one majority class, so the ratio is realised.
-        n_minor = int(np.clip(round(minority_fraction * n_classes), 1, n_classes - 1))
+        # Half up, not Python's round (half to even: 0.5 of 3 classes gave 2, of 5 gave 2).
+        n_minor = int(np.clip(np.floor(minority_fraction * n_classes + 0.5), 1, n_classes - 1))
         sizes = np.full(n_classes, float(n_max))
         sizes[n_classes - n_minor :] = round(n_max / float(ratio))
     return sizes.astype(np.int64)

@@ -27,6 +27,27 @@ def test_step_sizes_hand_computed():
     )
 
 
+@pytest.mark.parametrize(
+    ("n_classes", "fraction", "n_minor"),
+    [
+        (2, 0.5, 1),
+        (3, 0.5, 2),
+        (5, 0.5, 3),
+        (7, 0.5, 4),
+        (4, 0.5, 2),
+        (4, 0.125, 1),
+        (4, 0.375, 2),
+        (4, 0.01, 1),
+        (4, 0.99, 3),
+    ],
+)
+def test_step_rounds_the_number_of_minority_classes_half_up(n_classes, fraction, n_minor):
+    # Python's round (half to even) made 2 of 3 classes minorities at 0.5 but 2 of 5;
+    # clipped to [1, C - 1] so that the ratio is realised.
+    sizes = class_sizes(n_classes, 40, 4.0, "step", minority_fraction=fraction)
+    np.testing.assert_array_equal(sizes, [40] * (n_classes - n_minor) + [10] * n_minor)
+
+
 @pytest.mark.parametrize("profile", ["exponential", "step"])
 @pytest.mark.parametrize("ratio", [2.0, 7.0, 25.0])
 def test_realised_ratio(profile, ratio):
