@@ -196,8 +196,19 @@ _RECORD_FIELDS = {
     "seed": numbers.Integral,
     "metrics": dict,
 }
-_OPTIONAL_FIELDS = {"label": str, "run_id": str, "data_params": dict, "grid": dict}
-_KIND_NAMES = {str: "text", numbers.Integral: "an int", dict: "a mapping"}
+_OPTIONAL_FIELDS = {
+    "label": str,
+    "run_id": str,
+    "data_params": dict,
+    "grid": dict,
+    "realised_ratio": numbers.Real,
+}
+_KIND_NAMES = {
+    str: "text",
+    numbers.Integral: "an int",
+    numbers.Real: "a number",
+    dict: "a mapping",
+}
 
 
 def _is(value, kind: type) -> bool:
@@ -210,7 +221,8 @@ def record_problem(record) -> str | None:
     phrase, e.g. ``"missing 'method'"``), or ``None``: a mapping with ``method``,
     ``benchmark``, ``source``, ``target`` (text), ``seed`` (an int), ``metrics`` (a
     mapping of numbers) and, when present, ``label``, ``run_id`` (text), ``data_params``,
-    ``grid`` (mappings). Pass it as ``check`` to :func:`~dtc.experiment.store.read_records`."""
+    ``grid`` (mappings), ``realised_ratio`` (a number). Pass it as ``check`` to
+    :func:`~dtc.experiment.store.read_records`."""
     if not isinstance(record, dict):
         return f"expected a JSON object, got {type(record).__name__}"
     missing = [key for key in _RECORD_FIELDS if key not in record]
@@ -490,6 +502,10 @@ def build_tables(
     pairs is not the family mean.
 
     Duplicated run_ids (should a file have been concatenated twice) count once.
+
+    Columns are named by the imbalance ratio asked for (``imbalance_ratio``); the caption
+    gives each column's realised ratio (the records' ``realised_ratio``, after rounding
+    the class sizes) where the records have it.
     """
     if not records:
         raise ValueError("no records to report")
@@ -542,8 +558,28 @@ def build_tables(
                 if full:  # no seed with every pair: no family mean, the cell stays empty
                     missing = len(planned[col] - set(full))
                     cells[row][col] = Cell(scores, left_out=missing, seeds=tuple(full))
-        tables.append(ResultTable(metric, _ordered(rows), _ordered(columns), cells))
+        columns = _ordered(columns)
+        caption = _realised_ratio_note(records, columns, varying, by_benchmark)
+        tables.append(ResultTable(metric, _ordered(rows), columns, cells, caption=caption))
     return tables
+
+
+def _realised_ratio_note(
+    records: list[dict], columns: list[str], varying: list[str], by_benchmark: bool
+) -> str:
+    """The caption note giving ``columns``' realised imbalance ratios (several, for a
+    family mean over pairs cut apart), or "" when no record of them has one."""
+    realised = defaultdict(set)
+    for r in records:
+        if _is(r.get("realised_ratio"), numbers.Real):
+            realised[_column_name(r, varying, by_benchmark)].add(f"{r['realised_ratio']:.2f}")
+    shown = [f"{c}: {' / '.join(sorted(realised[c], key=float))}" for c in columns if realised[c]]
+    if not shown:
+        return ""
+    return (
+        "Realised imbalance ratio of the target (largest / smallest class once the class "
+        "sizes are rounded; columns name the ratio asked for): " + "; ".join(shown) + "."
+    )
 
 
 def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
@@ -574,7 +610,8 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
                 for col in table.columns
                 if any(col in table.cells[m] for m in members)
             }
-        out.append(ResultTable(table.metric, rows, table.columns, cells, caption=ORACLE_CAPTION))
+        caption = " ".join(c for c in (ORACLE_CAPTION, table.caption) if c)
+        out.append(ResultTable(table.metric, rows, table.columns, cells, caption=caption))
     return out
 
 

@@ -204,6 +204,10 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "seconds": round(seconds, 3),
         "versions": package_versions(),
     }
+    imbalanced = pair.target.meta.get("imbalance")
+    if isinstance(imbalanced, dict) and "realised_ratio" in imbalanced:
+        # columns are named by the ratio asked for; rounding the class sizes moves it
+        record["realised_ratio"] = imbalanced["realised_ratio"]
     history = getattr(method, "history_", None)
     if history:
         record["history"] = [{k: float(v) for k, v in h.items() if _is_number(v)} for h in history]
@@ -317,8 +321,10 @@ def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict
     ``params`` (the method's full resolved parameters), ``data_params``, ``metrics``
     (``acc``, ``nmi``, ``ari``, ``purity``, plus ``acc_unmatched`` when the method names
     its clusters by source classes, plus imbalance metrics with ``imbalance=True``),
-    ``seconds`` (fit time) and ``versions``; for methods that train, also ``history``
-    (numeric entries of ``history_``), ``n_epochs`` and ``seconds_per_epoch``.
+    ``seconds`` (fit time) and ``versions``; for an imbalanced target, ``realised_ratio``
+    (its largest / smallest class once the class sizes are rounded: ``imbalance_ratio``
+    up to rounding); for methods that train, also ``history`` (numeric entries of
+    ``history_``), ``n_epochs`` and ``seconds_per_epoch``.
     """
     return fit_evaluate(spec, load_spec_pair(spec, data_dir=data_dir), imbalance=imbalance)[0]
 

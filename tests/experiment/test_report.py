@@ -410,6 +410,33 @@ def test_a_data_setting_given_at_its_default_is_the_same_target():
     assert set(acc.cells["c"]) == set(acc.cells["d"]) == {subset}
 
 
+def test_a_run_records_and_the_report_shows_the_realised_imbalance_ratio(tmp_path):
+    """Columns are named by the ratio asked for; rounding the class sizes moves it (digits,
+    ratio 5: 5.12), so the run records the realised ratio and the caption shows it."""
+    from dtc.experiment.report import oracle_tables, to_markdown
+    from dtc.experiment.single import RunSpec, run_single
+
+    spec = RunSpec("kmeans", "digits", data_params={"imbalance_ratio": 5}, params={"n_init": 1})
+    record = run_single(spec)
+    assert record["realised_ratio"] == pytest.approx(5.12, abs=0.005)
+    assert "realised_ratio" not in run_single(RunSpec("kmeans", "digits", params={"n_init": 1}))
+    balanced = [_record("a", s, 0.7) for s in range(2)]
+    cut = [_record("a", s, 0.6) for s in range(2)]
+    for r in cut:
+        r["data_params"] = {"imbalance_ratio": 5}
+        r["realised_ratio"] = record["realised_ratio"]
+        r["run_id"] += "-cut"
+    tables = build_tables(balanced + cut, ["acc"])
+    column = "digits:source→target (imbalance_ratio=5)"
+    assert tables[0].columns == ["digits:source→target", column]  # the grouping key is kept
+    note = "(largest / smallest class once the class sizes are rounded; columns name the "
+    assert note in tables[0].caption and f"{column}: 5.12." in tables[0].caption
+    assert f"{column}: 5.12." in to_markdown(tables[0])
+    assert f"{column}: 5.12." in oracle_tables(balanced + cut, tables)[0].caption
+    # records without it (a balanced target, or written before) add no note
+    assert build_tables(balanced, ["acc"])[0].caption == ""
+
+
 def test_a_minority_fraction_the_profile_ignores_is_the_same_target():
     """The exponential profile ignores imbalance_minority_fraction: a run giving it is on
     the same target as one leaving it out (one column), a step run's value names its own."""
