@@ -6,7 +6,8 @@ classes. This baseline first rebalances the labelled source with imbalanced-lear
 (Lemaitre, Nogueira & Aridas, JMLR 2017):
 
 * ``"random_over"``: random over-sampling of the minority classes (with replacement);
-* ``"random_under"``: random under-sampling of the majority classes;
+* ``"random_under"``: random under-sampling of every class to the smallest one (a
+  warning when that leaves fewer than 5 samples per class);
 * ``"smote"``: SMOTE (Chawla, Bowyer, Hall & Kegelmeyer, JAIR 2002), synthetic
   minority samples interpolated between a sample and one of its ``k_neighbors``
   nearest same-class neighbours;
@@ -43,6 +44,8 @@ classes.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
@@ -63,6 +66,9 @@ from dtc.methods import TransferClusterer
 __all__ = ["SAMPLERS", "ResampledTransfer", "resample"]
 
 SAMPLERS = ("smote", "random_over", "random_under", "none")
+# random_under cuts every class to the smallest one: fewer samples per class than this
+# leave a classifier almost nothing to learn from, so it warns
+MIN_UNDER_SAMPLES = 5
 STANDARDIZE = ("per_domain", "source")
 
 
@@ -71,7 +77,9 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
 
     ``X`` ``(n, d)``; ``y`` ``(n,)`` non-negative integer class labels, as a
     :class:`~dtc.data.Domain`'s (``ValueError`` naming ``y`` otherwise; returned as
-    int64). SMOTE's ``k_neighbors`` is lowered to (smallest class size - 1) when that
+    int64). ``"random_under"`` cuts every class to the smallest one and warns when that
+    leaves fewer than :data:`MIN_UNDER_SAMPLES` (5) samples per class. SMOTE's
+    ``k_neighbors`` is lowered to (smallest class size - 1) when that
     class is smaller; a class of a single sample is then over-sampled at random.
     """
     sampler = check_choice(sampler, SAMPLERS, method="resample", name="sampler")
@@ -83,6 +91,17 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     if sampler == "random_over":
         return RandomOverSampler(random_state=seed).fit_resample(X, y)
     if sampler == "random_under":
+        labels, counts = np.unique(y, return_counts=True)
+        if counts.min() < MIN_UNDER_SAMPLES:
+            smallest = int(labels[counts.argmin()])
+            warnings.warn(
+                f"resample: random_under cuts every class to the smallest, class {smallest} "
+                f"of {int(counts.min())} sample(s): {int(counts.min())} sample(s) per class "
+                f"left (fewer than {MIN_UNDER_SAMPLES}); 'smote' or 'random_over' keep "
+                "every sample",
+                UserWarning,
+                stacklevel=2,
+            )
         return RandomUnderSampler(random_state=seed).fit_resample(X, y)
     counts = np.bincount(y)  # SMOTE from here on
     classes = np.unique(y)

@@ -8,6 +8,8 @@ With per-domain standardisation (the default) the unbalanced source's moments do
 match the balanced target's, so transfer without resampling fails; resampling fixes it.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -209,3 +211,16 @@ def test_smote_on_a_class_of_two_samples_interpolates_between_them():
     t = (Xr[len(X) :, 0] - 4.0) / 2.0  # position along the segment
     np.testing.assert_allclose(Xr[len(X) :], np.array([4.0, 4.0]) + t[:, None] * [2.0, 4.0])
     assert np.all((t > 0) & (t < 1))
+
+
+def test_random_under_warns_when_it_leaves_fewer_than_five_samples_per_class():
+    # Every class is cut to the smallest: a class of 1 sample left one per class, silently.
+    X = np.arange(62.0).reshape(31, 2)
+    y = np.repeat([0, 1, 2], [20, 10, 1])
+    with pytest.warns(UserWarning, match=r"class 2 of 1 sample\(s\): 1 sample\(s\) per class"):
+        _, yr = resample(X, y, "random_under", seed=0)
+    assert np.bincount(yr).tolist() == [1, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 5 per class: no warning
+        _, yr = resample(X, np.repeat([0, 1, 2], [20, 6, 5]), "random_under", seed=0)
+    assert np.bincount(yr).tolist() == [5, 5, 5]
