@@ -794,19 +794,45 @@ class DTC(TransferClusterer):
 
     # -- callback API ---------------------------------------------------------
     def get_state(self) -> dict:
-        """Deep copy of networks, alignment loss and (during adaptation) optimiser state."""
+        """Deep copy of networks, alignment loss and (during adaptation and self-training)
+        optimiser state."""
         opt = getattr(self, "_opt", None)
         return {
             "nets": self._net_states(),
             "optimizer": None if opt is None else copy.deepcopy(opt.state_dict()),
+            "optimizer_params": None if opt is None else self._opt_param_names(opt),
         }
 
     def set_state(self, state: dict) -> None:
         """Restore a :meth:`get_state` snapshot (e.g. to roll back a bad epoch)."""
         self._load_net_states(state["nets"])
         opt = getattr(self, "_opt", None)
-        if opt is not None and state.get("optimizer") is not None:
-            opt.load_state_dict(copy.deepcopy(state["optimizer"]))
+        saved = state.get("optimizer")
+        if opt is None or saved is None:
+            return
+        saved_names, names = state.get("optimizer_params"), self._opt_param_names(opt)
+        if saved_names is not None and saved_names != names:
+            # A snapshot of another stage's optimiser (adaptation's, restored during
+            # self-training, whose optimiser also trains the pseudo-label head): its state is
+            # indexed by that optimiser's parameters. Each parameter gets the state it had
+            # then; one that optimiser did not train (that head) had none, and gets none.
+            index = {name: i for i, name in enumerate(saved_names)}
+            moved = {}
+            for i, name in enumerate(names):
+                j = index.get(name)
+                if j is not None and j in saved["state"]:
+                    moved[i] = saved["state"][j]
+            # the stage's own hyper-parameters (learning rates) stay
+            saved = {"state": moved, "param_groups": opt.state_dict()["param_groups"]}
+        opt.load_state_dict(copy.deepcopy(saved))
+
+    def _opt_param_names(self, opt: torch.optim.Optimizer) -> list[str]:
+        """Names (``module.parameter``) of the parameters ``opt`` trains, in its order."""
+        names: dict[int, str] = {}
+        for mod_name, m in self._modules().items():
+            for name, p in m.named_parameters():
+                names.setdefault(id(p), f"{mod_name}.{name}")
+        return [names.get(id(p), "?") for g in opt.param_groups for p in g["params"]]
 
     def transform_target(self, X, *, preprocessed: bool = False) -> np.ndarray:
         """Current target embeddings ``(n, k)`` float32 of target rows ``X``

@@ -866,3 +866,36 @@ def test_callbacks_and_device_errors_are_named(small_pair):
     else:
         with pytest.raises(ValueError, match="device: 'cuda' asked for, but this torch has no"):
             DTC(**TINY, device="cuda").fit(small_pair)
+
+
+class _RollBackInSelfTraining(Callback):
+    """Keeps the state after the last adaptation epoch and restores it after every
+    self-training round, checking the optimiser state each parameter got back."""
+
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        self.snapshot = estimator.get_state()
+        self.params = {id(p): i for i, p in enumerate(estimator._opt.param_groups[1]["params"])}
+
+    def on_self_train_round_end(self, estimator, round, logs):
+        estimator.set_state(self.snapshot)  # raised ValueError without source labels
+        saved = self.snapshot["optimizer"]["state"]
+        n_enc = len(estimator._opt.param_groups[0]["params"])
+        self.checked = 0
+        for p in estimator._opt.param_groups[1]["params"]:
+            if id(p) in self.params:  # adaptation trained it: its state then is back
+                then = saved[n_enc + self.params[id(p)]]
+                assert torch.equal(estimator._opt.state[p]["exp_avg"], then["exp_avg"])
+                self.checked += 1
+            else:  # the pseudo-label head: adaptation did not train it, no state then
+                assert p not in estimator._opt.state
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_a_snapshot_of_adaptation_restores_during_self_training(small_pair, labelled):
+    cb = _RollBackInSelfTraining()
+    params = {**TINY, "adapt_epochs": 1, "self_training_rounds": 1, "self_training_epochs": 1}
+    est = DTC(**params, use_source_labels=labelled, callbacks=[cb]).fit(small_pair)
+    assert cb.checked > 0
+    now = est.autoencoder_.state_dict()
+    then = cb.snapshot["nets"]["target_ae"]
+    assert all(torch.equal(then[k], now[k]) for k in then)
