@@ -881,6 +881,10 @@ class DTC(TransferClusterer):
         try:
             with deterministic(self.seed):
                 self._run(pair, labelled, k)
+        except BaseException:
+            # Nor its own half-trained encoder: a failed fit is no fit.
+            self._tgt_ae = None
+            raise
         finally:
             torch.set_num_threads(old_threads)
             self._opt = None

@@ -899,3 +899,14 @@ def test_a_snapshot_of_adaptation_restores_during_self_training(small_pair, labe
     now = est.autoencoder_.state_dict()
     then = cb.snapshot["nets"]["target_ae"]
     assert all(torch.equal(then[k], now[k]) for k in then)
+
+
+def test_a_fit_that_fails_in_training_leaves_no_encoder_to_transform_with(small_pair):
+    with pytest.raises(ValueError, match="call fit first"):
+        DTC(**TINY).transform_target(small_pair.target.X)  # before any fit
+    est = DTC(**TINY, loss=NaNLoss())
+    with pytest.raises(FloatingPointError, match="adapt: the alignment loss NaNLoss"):
+        est.fit(small_pair)  # fails after pretraining, in adaptation
+    with pytest.raises(ValueError, match="call fit first"):
+        est.transform_target(small_pair.target.X)
+    assert not hasattr(est, "autoencoder_")
