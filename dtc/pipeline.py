@@ -84,6 +84,7 @@ STAGES = ("pretrain", "adapt", "self_train", "cluster", "refine")
 # Parameters that change neither the result nor the checkpoints' meaning. Callbacks do
 # change what follows pretraining (they damp, stop or roll back adaptation) but their
 # state cannot be hashed: with callbacks only the pretraining checkpoint is shared.
+# ``device`` enters the key resolved, as its type (see ``_checkpoint_key``).
 _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
 # Stages that callbacks never touch (see ``_ckpt``).
 _CALLBACK_FREE_STAGES = ("pretrain",)
@@ -421,7 +422,8 @@ class DTC(TransferClusterer):
         Fixes weights, batch order and clustering: equal seeds give equal labels (CPU).
     checkpoint_dir : path or None
         Write a checkpoint after each stage and resume finished stages on a re-fit with the
-        same parameters and data (keyed by a hash of both, weights and plain attributes of
+        same parameters and data on the same device type (keyed by a hash of both and, off
+        the CPU, the device type; weights and plain attributes of
         module parameters included, e.g. an MMDLoss's median mode, which its repr does not
         show; a lazily sized module not yet called counts by its parameter names). With ``callbacks`` only pretraining is checkpointed: a callback may
         steer every later stage, and its state is not part of the key.
@@ -711,6 +713,11 @@ class DTC(TransferClusterer):
             k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_HASHED
         }
         params["_format"] = _CHECKPOINT_FORMAT
+        if self._device.type != "cpu":
+            # Where the fit ran, as resolved (``device`` itself is not hashed: "auto" and
+            # "cpu" on a machine without a GPU are one fit): a GPU computes other floating
+            # point results. Only off the CPU, so that CPU keys stay what they were.
+            params["_device"] = self._device.type
         h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
         for v in self.get_params(deep=False).values():
             # repr() of a module shows its structure, not its weights or buffers, nor every

@@ -910,3 +910,19 @@ def test_a_fit_that_fails_in_training_leaves_no_encoder_to_transform_with(small_
     with pytest.raises(ValueError, match="call fit first"):
         est.transform_target(small_pair.target.X)
     assert not hasattr(est, "autoencoder_")
+
+
+def test_the_checkpoint_key_names_the_device_type_off_the_cpu(small_pair):
+    est = DTC(**TINY)
+
+    def key(device):
+        est._device = torch.device(device)
+        return est._checkpoint_key(small_pair)
+
+    # a CUDA checkpoint was resumed by a CPU fit (other floating point results)
+    assert key("cuda") != key("cpu") == key("cpu")
+    assert key("cuda:0") == key("cuda")  # the device type, not its index
+    # "auto" resolved to the CPU is the same fit as "cpu": the same checkpoints
+    auto = DTC(**TINY, device="auto")
+    auto._device = torch.device("cpu")
+    assert auto._checkpoint_key(small_pair) == key("cpu")
