@@ -1353,6 +1353,8 @@ class DTC(TransferClusterer):
                     cb.on_adapt_epoch_end(self, epoch, logs)
                 if self.stop_training_:
                     break
+        for cb in self.callbacks:
+            cb.on_adapt_end(self)
         self._opt = None
 
     # -- stage 2b ---------------------------------------------------------------

@@ -15,6 +15,10 @@ Hooks, in the order they are called:
 ``on_adapt_epoch_end(estimator, epoch, logs)``
     after each adaptation epoch; ``logs`` is that epoch's ``history_`` entry
     (``stage``, ``epoch``, losses, ``lambda``, ``discrepancy``).
+``on_adapt_end(estimator)``
+    once adaptation has ended (after its last epoch's ``on_adapt_epoch_end`` of every
+    callback, so ``stop_training_`` is final), before self-training; it may still
+    ``set_state``.
 ``on_self_train_round_end(estimator, round, logs)``
     after each self-training round (stage ``self_train``, when
     ``self_training_rounds > 0``); ``logs`` is the round's last ``history_`` entry
@@ -54,6 +58,9 @@ class Callback:
 
     def on_adapt_epoch_end(self, estimator, epoch: int, logs: dict) -> None:
         """Called after every adaptation epoch with that epoch's log entry."""
+
+    def on_adapt_end(self, estimator) -> None:
+        """Called once adaptation has ended, after every callback saw its last epoch."""
 
     def on_self_train_round_end(self, estimator, round: int, logs: dict) -> None:
         """Called after every self-training round with its last epoch's log entry."""

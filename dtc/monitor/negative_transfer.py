@@ -766,6 +766,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self.trail_: list[dict] = []
         self._best = None  # (score, epoch, state, transfer_scale_) for rollback
         self._last = None  # (score, discrepancy) of the previous check, for adapt
+        self._pending = None  # an epoch end not known to be the last (see on_adapt_end)
         estimator.negative_transfer_ = False
         estimator.fell_back_to_reference_ = False
         estimator.reference_ = self.reference_
@@ -784,8 +785,37 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         last = epoch + 1 >= int(getattr(estimator, "adapt_epochs", epoch + 1)) or bool(
             getattr(estimator, "stop_training_", False)
         )
+        # A callback after this one may still stop adaptation at this epoch: then
+        # on_adapt_end finishes the epoch as the last one.
+        self._pending = None if last else (epoch, logs, None, None)
         if (epoch + 1) % self.every != 0 and not last:
             return
+        value, entry = self._check(estimator, epoch, logs, last)
+        if not last:
+            self._pending = (epoch, logs, value, entry)
+
+    def on_adapt_end(self, estimator) -> None:
+        """Adaptation ended. When a callback after this one stopped it, the last epoch was
+        not known to be the last when this monitor saw it: it is checked now (scored if it
+        was skipped by ``every``; the best checkpoint restored if it leads)."""
+        pending, self._pending = getattr(self, "_pending", None), None
+        if pending is None:
+            return
+        epoch, logs, value, entry = pending
+        if entry is None:  # not scored at its epoch end: the whole check of a last epoch
+            self._check(estimator, epoch, logs, True)
+            return
+        restored = self._restore_best(estimator, epoch, value)
+        if restored is not None:
+            entry["decision"] += f"+restore_epoch_{restored[1]}"
+            entry["transfer_scale"] = float(estimator.transfer_scale_)
+            entry["restored_score"] = restored[0]
+            logs["monitor_decision"] = entry["decision"]
+        self._best = None
+
+    def _check(self, estimator, epoch: int, logs: dict, last: bool) -> tuple[float, dict]:
+        """Score the state after adaptation epoch ``epoch``, damp or keep the best
+        checkpoint, restore it at the ``last`` epoch; returns the score and trail entry."""
         value, ref = self._evaluate(estimator)
         disc = logs.get("discrepancy")
         disc = None if disc is None else float(disc)
@@ -806,30 +836,41 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             if value > -math.inf and (self._best is None or value > self._best[0]):
                 scale = float(estimator.transfer_scale_)
                 self._best = (value, epoch, estimator.get_state(), scale)
-            best = self._best
-            if (
-                last
-                and best is not None
-                and best[1] != epoch
-                and best[0] - value > self.restore_gain_
-            ):
-                restored, best_epoch, state, scale = best
-                estimator.set_state(state)
-                # The transfer strength is part of the checkpoint: a damping after it answered
-                # epochs that the restore undoes (policy adapt+rollback).
-                estimator.transfer_scale_ = scale
-                decisions.append(f"restore_epoch_{best_epoch}")
+            if last:
+                restored = self._restore_best(estimator, epoch, value)
+            if restored is not None:
+                decisions.append(f"restore_epoch_{restored[1]}")
         entry = {
             **self._entry(int(epoch), value, ref, disc, estimator),
             "decision": "+".join(decisions),
         }
         if restored is not None:
-            entry["restored_score"] = restored
+            entry["restored_score"] = restored[0]
         self._record(estimator, entry)
         logs["monitor_score"], logs["monitor_reference"] = entry["score"], ref
         logs["monitor_decision"] = entry["decision"]
         if last:
             self._best = None  # the snapshot is no longer needed: free its memory
+        return value, entry
+
+    def _restore_best(self, estimator, epoch: int, value: float) -> tuple[float, int] | None:
+        """At the last adaptation epoch ``epoch`` (score ``value``): restore the best
+        checkpoint when it leads by more than ``restore_gain_``; returns its score and
+        epoch, or None when the last state stays."""
+        best = self._best
+        if not (
+            self._rolls_back
+            and best is not None
+            and best[1] != epoch
+            and best[0] - value > self.restore_gain_
+        ):
+            return None
+        restored, best_epoch, state, scale = best
+        estimator.set_state(state)
+        # The transfer strength is part of the checkpoint: a damping after it answered
+        # epochs that the restore undoes (policy adapt+rollback).
+        estimator.transfer_scale_ = scale
+        return restored, best_epoch
 
     def on_fit_end(self, estimator) -> None:
         Z = np.asarray(estimator.embedding_)

@@ -95,6 +95,10 @@ class ScriptedDTC:
             self.history_.append(logs)
             for cb in self.callbacks:
                 cb.on_adapt_epoch_end(self, epoch, logs)
+            if self.stop_training_:
+                break
+        for cb in self.callbacks:
+            cb.on_adapt_end(self)
         self.embedding_ = self.transform_target(X)
         km = KMeans(self.n_clusters, n_init=3, random_state=0).fit(self.embedding_)
         self.labels_, self.cluster_centers_ = km.labels_, km.cluster_centers_
@@ -401,6 +405,34 @@ def test_rollback_keeps_the_last_state_when_the_best_leads_by_too_little(pair):
     assert est.restored == [] and mon.restore_gain_ == 2.0
     assert not any("restore" in e["decision"] for e in est.monitor_trail_)
     assert est.negative_transfer_ and est.fell_back_to_reference_  # the last state is bad
+
+
+class StopAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        estimator.stop_training_ = epoch == self.epoch
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_rollback_restores_at_a_stop_set_by_a_later_callback(pair, every):
+    """The last epoch was taken from ``stop_training_`` when the monitor was called, so a
+    stop set by a callback after it was missed (no restore; with ``every=2`` epoch 2 not
+    even scored). Monitor before or after the stopping callback: the same decisions."""
+    script, disc = [bad, good, bad, bad, bad], [0.5, 0.4, 0.3, 0.2, 0.1]
+    runs = {}
+    for order in ("monitor_first", "monitor_last"):
+        mon = monitor("rollback", every=every)
+        cbs = [mon, StopAt(2)] if order == "monitor_first" else [StopAt(2), mon]
+        est = ScriptedDTC(script, disc, cbs).fit(pair)
+        assert [h["epoch"] for h in est.history_ if h["stage"] == "adapt"] == [0, 1, 2]
+        assert est.restored == [1] and cluster_acc(pair.target.y, est.labels_) == 1.0
+        assert est.monitor_trail_[-2]["epoch"] == 2
+        assert est.monitor_trail_[-2]["decision"].endswith("restore_epoch_1")
+        assert est.history_[2]["monitor_decision"] == est.monitor_trail_[-2]["decision"]
+        runs[order] = [{k: e[k] for k in ("epoch", "decision")} for e in est.monitor_trail_]
+    assert runs["monitor_first"] == runs["monitor_last"]
 
 
 @pytest.mark.parametrize("calibrate", [True, False])
