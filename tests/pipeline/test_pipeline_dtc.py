@@ -154,16 +154,25 @@ def test_asymmetric_mode_leaves_the_frozen_source_encoders_batch_norm_statistics
         assert torch.equal(value, after[name]), name
 
 
+class _ModesAtAdaptBegin(Callback):
+    """Whether the target network and the loss are in training mode as adaptation begins
+    (the fit leaves them in evaluation mode at its end)."""
+
+    def on_adapt_begin(self, estimator, state):
+        self.modes = (estimator._tgt_ae.training, estimator._loss.training)
+
+
 def test_the_dry_call_that_sizes_the_loss_leaves_batch_norm_statistics_alone(small_pair):
     # No training at all: the running statistics are still batch norm's initial ones (the
     # call that materialises the loss ran the encoders in training mode and moved them).
     arch = MLPAutoencoder(64, (32,), 8, batch_norm=True)
     params = {**TINY, "pretrain_epochs": 0, "adapt_epochs": 0, "clusterer": "kmeans"}
-    est = DTC(**params, architecture=arch, loss="dann").fit(small_pair)
+    modes = _ModesAtAdaptBegin()
+    est = DTC(**params, architecture=arch, loss="dann", callbacks=[modes]).fit(small_pair)
     bns = [m for m in est.autoencoder_.modules() if isinstance(m, nn.BatchNorm1d)]
     assert bns and all(int(bn.num_batches_tracked) == 0 for bn in bns)
     assert all(torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean)) for bn in bns)
-    assert est.autoencoder_.training and est._loss.training  # modes restored
+    assert modes.modes == (True, True)  # modes restored
 
 
 def test_a_users_autoencoder_in_eval_mode_trains_in_training_mode_also_when_resumed(
@@ -184,8 +193,10 @@ def test_a_users_autoencoder_in_eval_mode_trains_in_training_mode_also_when_resu
     assert resumed.resumed_stages_ == ["pretrain"]
     np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
     # ADDA's target network, a copy made before pretraining, trains in training mode too
-    asym = DTC(**{**params, "checkpoint_dir": None}, encoder_mode="asymmetric").fit(small_pair)
-    assert asym.autoencoder_.training
+    modes = _ModesAtAdaptBegin()
+    asym = {**params, "checkpoint_dir": None, "encoder_mode": "asymmetric", "callbacks": [modes]}
+    DTC(**asym).fit(small_pair)
+    assert modes.modes[0]
 
 
 def _conditional_losses() -> list[str]:
@@ -926,3 +937,16 @@ def test_the_checkpoint_key_names_the_device_type_off_the_cpu(small_pair):
     auto = DTC(**TINY, device="auto")
     auto._device = torch.device("cpu")
     assert auto._checkpoint_key(small_pair) == key("cpu")
+
+
+def test_the_fitted_networks_are_left_in_evaluation_mode(small_pair):
+    est = DTC(**{**TINY, "self_training_rounds": 1, "self_training_epochs": 1})
+    est.fit(small_pair)
+    assert not est.autoencoder_.training and not est.source_autoencoder_.training
+    assert not any(sub.training for m in est._modules().values() for sub in m.modules())
+    # a re-fit trains them in training mode again, to the same result
+    again = est.fit(small_pair)
+    assert not again.autoencoder_.training
+    np.testing.assert_array_equal(
+        again.embedding_, DTC(**est.get_params()).fit(small_pair).embedding_
+    )
