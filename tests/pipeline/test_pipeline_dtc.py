@@ -479,41 +479,25 @@ def test_self_training_stage_history_checkpoint_and_resume(small_pair, tmp_path)
     assert all(np.isfinite(h["pseudo"]) for h in unl.history_ if h["stage"] == "self_train")
 
 
-def test_a_fit_resumed_after_adaptation_draws_the_sliced_wasserstein_directions_it_would_have(
-    small_pair, tmp_path
+@pytest.mark.parametrize(
+    "loss_params",
+    [
+        # The sliced Wasserstein loss draws new directions at each call: the adaptation
+        # checkpoint holds its call count.
+        {"loss": "swd", "self_training_rounds": 2},
+        # A discriminator with dropout draws from the global torch RNG in every stage after
+        # pretraining: a checkpoint holds that RNG's state.
+        {"loss": "dann", "loss_params": {"dropout": 0.5}, "self_training_rounds": 1},
+    ],
+    ids=["swd-directions", "dann-dropout"],
+)
+def test_a_fit_resumed_after_adaptation_draws_what_the_uninterrupted_fit_drew(
+    small_pair, tmp_path, loss_params
 ):
-    """The sliced Wasserstein loss draws new directions at each call: the adaptation
-    checkpoint holds its call count, so self-training resumed from it is the one the
-    uninterrupted fit ran."""
-    params = {
-        **TINY,
-        "loss": "swd",
-        "self_training_rounds": 2,
-        "self_training_epochs": 1,
-        "checkpoint_dir": tmp_path,
-    }
-    whole = DTC(**params).fit(small_pair)
-    for path in tmp_path.glob("*.pt"):
-        if not path.name.endswith(("pretrain.pt", "adapt.pt")):
-            path.unlink()  # interrupted after adaptation
-    resumed = DTC(**params).fit(small_pair)
-    assert resumed.resumed_stages_ == ["pretrain", "adapt"]
-    np.testing.assert_array_equal(resumed.labels_, whole.labels_)
-    np.testing.assert_array_equal(resumed.embedding_, whole.embedding_)
-
-
-def test_a_fit_resumed_after_adaptation_draws_the_dropout_masks_it_would_have(small_pair, tmp_path):
-    """A discriminator with dropout draws from the global torch RNG in every stage after
-    pretraining: a checkpoint holds that RNG's state, so a fit resumed from it continues
-    with the masks the uninterrupted fit drew."""
-    params = {
-        **TINY,
-        "loss": "dann",
-        "loss_params": {"dropout": 0.5},
-        "self_training_rounds": 1,
-        "self_training_epochs": 1,
-        "checkpoint_dir": tmp_path,
-    }
+    """Random draws after pretraining (a loss's directions, dropout masks) resume from the
+    adaptation checkpoint: self-training resumed from it is the one the uninterrupted fit
+    ran."""
+    params = {**TINY, **loss_params, "self_training_epochs": 1, "checkpoint_dir": tmp_path}
     whole = DTC(**params).fit(small_pair)
     for path in tmp_path.glob("*.pt"):
         if not path.name.endswith(("pretrain.pt", "adapt.pt")):
