@@ -31,20 +31,23 @@ class _GradReverse(torch.autograd.Function):
         return -ctx.coeff * grad_output, None
 
 
-def check_number(value, name: str, *, low: float, high: float | None = None) -> float:
-    """``value`` as a float if it is a finite real number in ``[low, high]``; else
-    ``ValueError`` (an infinite coefficient, say, would turn every gradient into inf or
-    NaN: ``inf * 0``)."""
+def check_number(
+    value, name: str, *, low: float, high: float | None = None, strict: bool = False
+) -> float:
+    """``value`` as a float if it is a finite real number in ``[low, high]`` (``> low``
+    with ``strict``); else ``ValueError`` (an infinite coefficient, say, would turn every
+    gradient into inf or NaN: ``inf * 0``)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     ok = (
         isinstance(value, numbers.Real)
         and not isinstance(value, bool)
         and math.isfinite(value)
-        and value >= low
+        and (value > low if strict else value >= low)
     )
     if not ok or (high is not None and value > high):
-        bounds = f"in [{low}, {high}]" if high is not None else f">= {low} and finite"
+        op = ">" if strict else ">="
+        bounds = f"in [{low}, {high}]" if high is not None else f"{op} {low} and finite"
         raise ValueError(f"{name} must be a number {bounds}, got {value!r}")
     return float(value)
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dtc.align.grl import check_number
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
 from dtc.monitor.partition_score import (
@@ -239,12 +240,11 @@ def rank_sources(
         raise ValueError("rank_sources: expected at least one candidate source, got none")
     if not isinstance(target, Domain):
         raise ValueError(f"rank_sources: target must be a dtc.data.Domain, got {type(target)!r}")
-    if not (isinstance(temperature, (int, float)) and temperature > 0):
-        raise ValueError(f"rank_sources: temperature must be > 0, got {temperature!r}")
-    if not (isinstance(discrepancy_weight, (int, float)) and discrepancy_weight >= 0):
-        raise ValueError(
-            f"rank_sources: discrepancy_weight must be >= 0, got {discrepancy_weight!r}"
-        )
+    # numpy scalars pass; bools, NaN and infinity do not
+    temperature = check_number(temperature, "rank_sources: temperature", low=0.0, strict=True)
+    discrepancy_weight = check_number(
+        discrepancy_weight, "rank_sources: discrepancy_weight", low=0.0
+    )
     target = target.without_labels()
     for name, src in items:
         if not isinstance(src, Domain):

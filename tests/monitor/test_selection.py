@@ -105,6 +105,18 @@ def test_ranking_weights_by_hand(digits):
     assert ranking[0]["rank"] == 1  # the unpermuted source is closest by far
 
 
+def test_rank_sources_accepts_numpy_scalars(digits):
+    # np.float32 is not a Python float: it was refused
+    s, t = digits.source, digits.target
+    sources = [s, permuted(s, 1)]
+    fit = lambda p: ClassMeanTransfer().fit(p)  # noqa: E731
+    want = rank_sources(t, sources, fit_fn=fit, temperature=0.5, discrepancy_weight=2)
+    got = rank_sources(
+        t, sources, fit_fn=fit, temperature=np.float32(0.5), discrepancy_weight=np.int64(2)
+    )
+    assert [r["weight"] for r in got] == [r["weight"] for r in want]
+
+
 def test_sources_that_fail_the_checks_are_not_adapted_and_get_no_weight(digits):
     s, t = digits.source, digits.target
     noisy = s.with_features(s.X + np.random.default_rng(0).normal(0, 2 * s.X.std(), s.X.shape))
@@ -255,10 +267,15 @@ def test_rank_sources_bad_input(digits):
         rank_sources(t, [Domain(s.X[:, :10], s.y)])
     with pytest.raises(ValueError, match="no source is labelled"):
         rank_sources(t, [s.without_labels()])
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a number > 0"):
         rank_sources(t, [s], temperature=0)
-    with pytest.raises(ValueError, match="discrepancy_weight must be >= 0"):
+    with pytest.raises(ValueError, match="discrepancy_weight must be a number >= 0"):
         rank_sources(t, [s], discrepancy_weight=-1)
+    for bad in (True, float("nan"), float("inf"), np.float32("nan")):
+        with pytest.raises(ValueError, match="temperature must be a number > 0"):
+            rank_sources(t, [s], temperature=bad)
+        with pytest.raises(ValueError, match="discrepancy_weight must be a number >= 0"):
+            rank_sources(t, [s], discrepancy_weight=bad)
     with pytest.raises(ValueError, match="needs more"):
         rank_sources(t.subset(np.arange(10)), [s])
     with pytest.raises(ValueError, match="target must be a dtc.data.Domain"):
