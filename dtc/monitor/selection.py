@@ -401,6 +401,19 @@ def combine_sources(
     labelled = {s.has_labels for s in sources}
     if len(labelled) != 1:
         raise ValueError("combine_sources: the sources must be all labelled or all unlabelled")
+    if labelled == {True}:
+        # one label space: the same label values, and the same class names where recorded
+        spaces = [(s.name, np.unique(s.y).tolist(), s.meta.get("classes")) for s in sources]
+        names = {tuple(c) for _, _, c in spaces if c is not None}
+        if len({tuple(y) for _, y, _ in spaces}) > 1 or len(names) > 1:
+            detail = "; ".join(
+                f"{n!r}: labels {y}" + ("" if c is None else f", classes {list(c)}")
+                for n, y, c in spaces
+            )
+            raise ValueError(
+                "combine_sources: the sources must share one label space (the same classes), "
+                f"got {detail}"
+            )
     n = max(s.n_samples for s in sources) if n_samples is None else int(n_samples)
     if n < 1:
         raise ValueError(f"combine_sources: n_samples must be >= 1, got {n_samples!r}")

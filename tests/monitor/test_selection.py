@@ -288,17 +288,19 @@ def test_rank_sources_bad_input(digits):
 
 # -- combination -------------------------------------------------------------------------------
 def test_combine_sources_samples_in_proportion():
-    a = Domain(np.zeros((50, 2)), np.zeros(50, dtype=int), name="a")
-    b = Domain(np.ones((30, 2)), np.ones(30, dtype=int), name="b")
+    # one label space {0, 1}; the feature value tells the source
+    a = Domain(np.zeros((50, 2)), np.arange(50) % 2, name="a")
+    b = Domain(np.ones((30, 2)), np.arange(30) % 2, name="b")
     c = combine_sources([a, b], [3, 1], n_samples=40)
-    assert c.n_samples == 40 and (c.X[:, 0] == 0).sum() == 30 and (c.y == 1).sum() == 10
+    assert c.n_samples == 40 and (c.X[:, 0] == 0).sum() == 30 and (c.X[:, 0] == 1).sum() == 10
+    assert set(c.y) == {0, 1}
     big = combine_sources([a, b], [0, 1], n_samples=60)  # more rows than b has: resampled
-    assert big.n_samples == 60 and (big.y == 1).all()
+    assert big.n_samples == 60 and (big.X[:, 0] == 1).all()
     assert combine_sources([a, b], [1, 1]).n_samples == 50  # default: the largest source
     # counts add up to n_samples (largest remainders first), even below one row a source
     assert combine_sources([a, b], [1, 1], n_samples=51).n_samples == 51
     one = combine_sources([a, b, b], [1, 1, 1], n_samples=1)
-    assert one.n_samples == 1 and one.y.tolist() == [0]
+    assert one.n_samples == 1 and one.X[:, 0].tolist() == [0]
     # beyond its size a source gives every row once, then draws with replacement
     c = Domain(np.arange(30.0)[:, None].repeat(2, 1), np.zeros(30, dtype=int), name="c")
     many = combine_sources([c], [1], n_samples=75)
@@ -317,6 +319,17 @@ def test_combine_sources_bad_input():
         combine_sources([a, Domain(np.zeros((5, 3)))], [1, 1])
     with pytest.raises(ValueError, match="n_samples must be >= 1, got 0"):
         combine_sources([a, a], [1, 1], n_samples=0)
+    # labelled sources of different classes (values, or names where recorded)
+    b = Domain(np.zeros((5, 2)), np.arange(5) % 2, name="b")
+    with pytest.raises(
+        ValueError, match=r"one label space .*'a': labels \[0\]; 'b': labels \[0, 1\]"
+    ):
+        combine_sources([Domain(a.X, a.y, name="a"), b], [1, 1])
+    x = Domain(a.X, a.y, name="x", meta={"classes": ["cat"]})
+    z = Domain(a.X, a.y, name="z", meta={"classes": ["dog"]})
+    with pytest.raises(ValueError, match=r"'x': labels \[0\], classes \['cat'\]"):
+        combine_sources([x, z], [1, 1])
+    assert combine_sources([x, a], [1, 1]).n_samples == 5  # names recorded on one only
 
 
 def test_select_source_best_and_weighted(digits):
