@@ -65,6 +65,13 @@ def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
             f"projections must have shape (d={source.shape[1]}, n_projections), "
             f"got {tuple(proj.shape)}"
         )
+    norms = proj.detach().double().norm(dim=0)
+    if not torch.allclose(norms, torch.ones_like(norms), rtol=0, atol=1e-5):
+        # SW averages over directions: a longer column weighs its direction up (W_p scales)
+        raise ValueError(
+            "projections must have unit-norm columns (directions; see random_projections), "
+            f"got column norms {norms.min().item():.6g} to {norms.max().item():.6g}"
+        )
     # POT's sliced_wasserstein_distance, unrolled so that SW_p^p is available without
     # the root: its gradient stays finite where the distance is 0.
     power = ot.lp.wasserstein_1d(source @ proj, target @ proj, p=p).mean()

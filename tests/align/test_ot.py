@@ -275,6 +275,13 @@ def test_sliced_wasserstein_bad_params():
         sliced_wasserstein(x, x, p=0)
     with pytest.raises(ValueError, match=r"projections must have shape \(d=3, n_projections\)"):
         sliced_wasserstein(x, x, projections=np.ones((4, 2)))
+    # directions, not arbitrary vectors: a longer column would weigh its direction up
+    with pytest.raises(ValueError, match=r"projections must have unit-norm columns .* 1 to 2"):
+        sliced_wasserstein(x, x, projections=np.array([[1.0, 2.0], [0, 0], [0, 0]]))
+    with pytest.raises(ValueError, match="projections must have unit-norm columns"):
+        sliced_wasserstein(x, x, projections=np.full((3, 1), np.nan))
+    unit32 = torch.tensor(random_projections(3, 4, 0), dtype=torch.float32)  # rounding passes
+    assert torch.isfinite(sliced_wasserstein(x, x + 1, projections=unit32))
 
 
 def test_envelope_gradient_is_the_fixed_plan_gradient():
