@@ -165,9 +165,11 @@ def size_normalize_images(
     """
     X, shape = _gray_images(X, image_shape, "size_normalize_images")
     if not 0.0 <= float(threshold) < 1.0:
-        raise ValueError(f"threshold: expected a float in [0, 1), got {threshold!r}")
+        raise ValueError(f"size_normalize_images: threshold must be in [0, 1), got {threshold!r}")
     if not 0.0 <= float(mass_quantile) < 0.5:
-        raise ValueError(f"mass_quantile: expected a float in [0, 0.5), got {mass_quantile!r}")
+        raise ValueError(
+            f"size_normalize_images: mass_quantile must be in [0, 0.5), got {mass_quantile!r}"
+        )
     h, w = shape
     out = X.copy()
     for i, row in enumerate(X):
@@ -208,10 +210,10 @@ def mean_pool_images(X, image_shape, factor: int) -> tuple[np.ndarray, tuple[int
     X, shape = _gray_images(X, image_shape, "mean_pool_images")
     f = factor
     if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
-        raise ValueError(f"factor: expected an int >= 1, got {factor!r}")
+        raise ValueError(f"mean_pool_images: factor must be an int >= 1, got {factor!r}")
     h, w = shape
     if h % f or w % f:
-        raise ValueError(f"factor: expected a divisor of the image's sides {shape}, got {f}")
+        raise ValueError(f"mean_pool_images: factor must divide the image's sides {shape}, got {f}")
     pooled = X.reshape(len(X), h // f, f, w // f, f).mean(axis=(2, 4))
     return pooled.reshape(len(X), -1), (h // f, w // f)
 

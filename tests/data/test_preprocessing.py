@@ -147,8 +147,11 @@ def test_size_normalize_images_by_hand():
     np.testing.assert_array_equal(out[2], 0.0)  # no ink: unchanged
     with pytest.raises(ValueError, match=r"image_shape \(h, w\)"):
         size_normalize_images(np.zeros((2, 60)), (8, 8))
-    with pytest.raises(ValueError, match="threshold"):
+    # errors name the function, as the rest of the module's
+    with pytest.raises(ValueError, match=r"^size_normalize_images: threshold must be in"):
         size_normalize_images(np.zeros((2, 64)), (8, 8), threshold=1.0)
+    with pytest.raises(ValueError, match=r"^size_normalize_images: mass_quantile must be in"):
+        size_normalize_images(np.zeros((2, 64)), (8, 8), mass_quantile=0.5)
 
 
 def test_size_normalize_images_undoes_a_change_of_size():
@@ -202,9 +205,9 @@ def test_mean_pool_images_by_hand():
 def test_mean_pool_images_errors():
     from dtc.data.preprocessing import mean_pool_images
 
-    with pytest.raises(ValueError, match="factor: expected a divisor"):
+    with pytest.raises(ValueError, match=r"^mean_pool_images: factor must divide"):
         mean_pool_images(np.zeros((2, 36)), (6, 6), 4)
-    with pytest.raises(ValueError, match="factor: expected an int"):
+    with pytest.raises(ValueError, match=r"^mean_pool_images: factor must be an int"):
         mean_pool_images(np.zeros((2, 16)), (4, 4), 0)
     with pytest.raises(ValueError, match=r"shape \(n, h \* w\)"):
         mean_pool_images(np.zeros((2, 15)), (4, 4), 2)
