@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from dtc.experiment.report import cell_names
+from dtc.experiment.store import replace_file
 
 __all__ = ["bar_figure", "curves_figure", "report_figures", "tsne_figure"]
 
@@ -38,7 +39,8 @@ def bar_figure(table, path: Path) -> Path:
     ax.set_ylabel(f"{table.metric} (%)")
     ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with replace_file(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path
 
@@ -78,7 +80,8 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     ax.set_ylabel(key)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with replace_file(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path
 
@@ -130,6 +133,7 @@ def tsne_figure(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with replace_file(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path

@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.experiment.single import SEED_PARAMS
-from dtc.experiment.store import read_records, write_records
+from dtc.experiment.store import read_records, replace_file, write_records
 
 __all__ = [
     "METRIC_ORDER",
@@ -741,7 +741,7 @@ def to_latex(table: ResultTable) -> str:
 
 
 def to_csv(table: ResultTable, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with replace_file(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["metric", "method", "task", "mean", "std", "n", "best", "left_out"])
         for row in table.rows:
@@ -798,8 +798,9 @@ def write_report(
         for prefix, group in sets:
             for table in group:
                 stem = out_dir / f"{prefix}{table.metric}"
-                stem.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
-                stem.with_suffix(".tex").write_text(to_latex(table), encoding="utf-8")
+                for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
+                    with replace_file(stem.with_suffix(suffix)) as tmp:
+                        tmp.write_text(text, encoding="utf-8")
                 to_csv(table, stem.with_suffix(".csv"))
                 written += [stem.with_suffix(s) for s in (".md", ".tex", ".csv")]
         if figures:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["append_record", "read_records", "set_aside", "write_records"]
+__all__ = ["append_record", "read_records", "replace_file", "set_aside", "write_records"]
 
 
 def append_record(path: str | os.PathLike, record: dict) -> None:
@@ -57,6 +58,26 @@ def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+@contextmanager
+def replace_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (same folder and suffix, so a writer that
+    reads the format from the suffix still works); once the block has written it, it
+    replaces ``path`` atomically. An interrupted block leaves ``path`` as it was and
+    removes the temporary file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_records(path: str | os.PathLike, check=None) -> list[dict]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib.axes import Axes
 
 from dtc.experiment.plots import curves_figure, mean_curve
@@ -127,3 +129,19 @@ def test_tsne_figure_keeps_each_target_row_with_its_cluster(tmp_path, monkeypatc
         # the rows come from the inputs, each domain from its own
         assert all((zs == row).all(1).any() for row in z[:20])
         assert all((zt == row).all(1).any() for row in z[20:])
+
+
+def test_an_interrupted_figure_leaves_the_old_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "curve_loss.png"
+    path.write_bytes(b"old")
+
+    def half(self, fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", half)
+    with pytest.raises(KeyboardInterrupt):
+        curves_figure([_record("r", [{"loss": 1.0}, {"loss": 0.5}])], "loss", path)
+    assert path.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [path]

@@ -602,3 +602,27 @@ def test_a_nan_score_is_never_best_and_does_not_hide_the_best(tmp_path, nan_firs
     ]
     write_report(records if nan_first else records[::-1], tmp_path, figures=False)
     assert "| g (oracle) | **40.0** |" in (tmp_path / "oracle_acc.md").read_text()
+
+
+def test_an_interrupted_report_leaves_whole_files(tmp_path, monkeypatch):
+    # each file is written to a temporary one and then replaces the old: never cut short
+    write_report([_record("a", 0, 0.5), _record("b", 0, 0.6)], tmp_path, figures=False)
+    old = (tmp_path / "acc.csv").read_text()
+    writer = csv.writer
+
+    def failing(fh, *args, **kwargs):
+        inner = writer(fh, *args, **kwargs)
+
+        class Half:
+            def writerow(self, row):
+                if row[0] != "metric":  # the header goes through, the first row does not
+                    raise KeyboardInterrupt
+                inner.writerow(row)
+
+        return Half()
+
+    monkeypatch.setattr(csv, "writer", failing)
+    with pytest.raises(KeyboardInterrupt):
+        write_report([_record("a", 0, 0.1), _record("b", 0, 0.2)], tmp_path, figures=False)
+    assert (tmp_path / "acc.csv").read_text() == old
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]

@@ -5,7 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from dtc.experiment.store import append_record, read_records, set_aside, write_records
+from dtc.experiment.store import (
+    append_record,
+    read_records,
+    replace_file,
+    set_aside,
+    write_records,
+)
 
 
 def test_append_after_a_cut_line_cuts_it_off_instead_of_gluing_onto_it(tmp_path):
@@ -82,3 +88,16 @@ def test_truncated_last_line_is_ignored(tmp_path):
 
 def test_missing_file_has_no_records(tmp_path):
     assert read_records(tmp_path / "none.jsonl") == []
+
+
+def test_replace_file_replaces_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "acc.md"
+    path.write_text("old")
+    with pytest.raises(KeyboardInterrupt), replace_file(path) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".md"
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    assert path.read_text() == "old" and sorted(tmp_path.iterdir()) == [path]
+    with replace_file(path) as tmp:
+        tmp.write_text("new")
+    assert path.read_text() == "new" and sorted(tmp_path.iterdir()) == [path]
