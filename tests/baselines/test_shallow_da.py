@@ -408,6 +408,19 @@ def test_heterogeneous_pair_is_refused():
         CORAL().fit(pair)
 
 
+def test_ot_transform_passes_max_iter_to_the_l1l2_solver():
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.standard_normal((30, 2)), rng.standard_normal((20, 2)) + 1
+    ys = np.arange(30) % 3
+    run = lambda **kw: ot_transform(Xs, Xt, ys, method="l1l2", reg_e=0.1, reg_cl=1.0, **kw)[2]  # noqa: E731
+    default = run()
+    # the default is POT's (max_iter=10), as before; a given max_iter reaches the solver
+    np.testing.assert_array_equal(default, run(max_iter=10))
+    assert not np.allclose(default, run(max_iter=1))
+    with pytest.raises(ValueError, match="max_iter must be an int >= 1"):
+        run(max_iter=0)
+
+
 def test_ot_transform_l1l2_needs_labels():
     with pytest.raises(ValueError, match="method='l1l2' needs source labels"):
         ot_transform(np.zeros((3, 2)), np.ones((3, 2)), method="l1l2")
