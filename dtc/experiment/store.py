@@ -50,14 +50,9 @@ def _cut_partial_line(fd: int, path: Path) -> None:
 def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
     """Replace ``path`` by ``records``, one JSON line each, atomically: a crash leaves
     either the old file or the new one, never a mix."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with replace_file(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, sort_keys=True, default=_json_default) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @contextmanager
