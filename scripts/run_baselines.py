@@ -9,7 +9,9 @@ pair. Setting: the source is **unlabelled** (transfer clustering) for every meth
 does not need source labels; methods declaring ``requires_source_labels`` get the
 labelled source (``--labelled-source`` gives the labels to every method). Target labels
 are used only by ``dtc.metrics.evaluate`` after ``fit``. Every (method, pair, seed) is
-run with ``seed`` passed to the method when it has that parameter.
+run with ``seed`` passed to the method when it has that parameter, and built as ``dtc run``
+builds it: ``use_source_labels`` set to the setting and the defaults the method documents
+for the pair's benchmark (DTC's ``FAMILY_CONFIGS``) applied.
 
 Finished runs are appended to ``<out>/runs.jsonl`` as they complete, each with its
 setting and the method's resolved parameters; a re-run skips the (method, pair, seed,
@@ -146,15 +148,25 @@ def setting_of(name: str, labelled: bool) -> str:
     return "labelled" if labelled or needs else "unlabelled"
 
 
-def make_method(name: str, seed: int):
+def make_method(name: str, seed: int, benchmark: str | None = None, labelled: bool = False):
+    """``name`` constructed as ``dtc run`` would for a run on ``benchmark``: ``seed`` when
+    the method takes one, ``use_source_labels`` set to the run's setting when it has that
+    parameter (a DTC told to use labels the source does not have would drop them silently,
+    under the labelled setting's defaults), then the defaults the method documents for
+    ``benchmark``'s family (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`)."""
     cls = dtc.methods.get_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    return cls(seed=seed) if "seed" in params else cls()
+    accepted = inspect.signature(cls.__init__).parameters
+    own = {"use_source_labels": labelled} if "use_source_labels" in accepted else {}
+    est = cls(seed=seed) if "seed" in accepted else cls()
+    est.set_params(**{**est.benchmark_defaults(benchmark, own), **own})
+    return est
 
 
-def resolved_params(name: str, seed: int) -> dict:
-    """The parameters a run of ``name`` with ``seed`` has now, as read back from JSON."""
-    return json.loads(json.dumps(describe_params(make_method(name, seed)), default=str))
+def resolved_params(name: str, seed: int, benchmark: str | None = None, labelled=False) -> dict:
+    """The parameters a run of ``name`` with ``seed`` on ``benchmark`` in the setting
+    ``labelled`` has now (:func:`make_method`), as read back from JSON."""
+    est = make_method(name, seed, benchmark, labelled)
+    return json.loads(json.dumps(describe_params(est), default=str))
 
 
 def load_done(path: Path, current: dict[tuple, dict]) -> dict[tuple, dict]:
@@ -312,7 +324,6 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "runs.jsonl"
     setting = {m: setting_of(m, args.labelled_source) for m in methods}
-    params = {(m, s): resolved_params(m, s) for m in methods for s in seeds}
     # Methods that need non-negative features (co-clustering of counts) get the raw
     # features, as in experiments/paper/table1.yaml; every other method the standard ones.
     pairs, raw_pairs = {}, {}
@@ -323,7 +334,12 @@ def main(argv=None) -> int:
             benchmark, source, target, data_dir=args.data_dir, preprocess="raw"
         )
     keys = [(m, p, s, setting[m]) for p in pairs for m in methods for s in seeds]
-    done = load_done(log, {key: params[key[0], key[2]] for key in keys})
+    # Keyed by run: a method's parameters may depend on the pair's benchmark and setting.
+    params = {
+        key: resolved_params(key[0], key[2], pairs[key[1]].benchmark, key[3] == "labelled")
+        for key in keys
+    }
+    done = load_done(log, params)
     todo = [key for key in keys if key not in done]
     total = len(todo)
     print(
@@ -332,10 +348,10 @@ def main(argv=None) -> int:
         flush=True,
     )
     for i, (m, p, s, how) in enumerate(todo, 1):
-        rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[m, s]}
+        rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[m, p, s, how]}
         try:
             raw = dtc.methods.get_class(m).requires_non_negative
-            est = make_method(m, s)
+            est = make_method(m, s, pairs[p].benchmark, how == "labelled")
             rec.update(run_one((raw_pairs if raw else pairs)[p], est, how == "labelled"))
             status = (
                 f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"

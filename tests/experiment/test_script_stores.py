@@ -148,3 +148,28 @@ def test_dtc_benchmark_reruns_a_row_whose_method_default_changed(
     assert read_records(tmp_path / "bench.stale.jsonl") == [first]
     (again,) = read_records(out)
     assert again["resolved"]["n_init"] == 3
+
+
+def test_run_baselines_builds_dtc_as_dtc_run_does(baselines):
+    """``--include-dtc`` runs DTC with its documented family defaults for the run's setting
+    (it ran the constructor's defaults, and with use_source_labels=True on an unlabelled
+    source, which DTC drops silently)."""
+    from dtc.pipeline import _BUDGET, family_config
+
+    for setting, labelled in (("unlabelled", False), ("labelled", True)):
+        est = baselines.make_method("dtc", 3, "office_caltech10_surf", labelled)
+        expected = {
+            k: v
+            for k, v in family_config("office_caltech10_surf", setting).items()
+            if k not in _BUDGET
+        }
+        assert est.use_source_labels is labelled and est.seed == 3
+        assert {k: est.get_params()[k] for k in expected} == expected
+        params = baselines.resolved_params("dtc", 3, "office_caltech10_surf", labelled)
+        assert params["use_source_labels"] is labelled
+    # the two settings' defaults differ on SURF, so the test tells them apart
+    assert family_config("office_caltech10_surf", "labelled") != family_config(
+        "office_caltech10_surf", "unlabelled"
+    )
+    # a method without benchmark defaults is built as before
+    assert baselines.make_method("kmeans", 2, "office_caltech10_surf").get_params()["seed"] == 2
