@@ -75,10 +75,19 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         pair = self._validate_pair(pair)
         # A re-fit starts clean: a fitted attribute set only in some settings (e.g.
         # ``cluster_classes_`` with a labelled source) must not survive from the last fit.
+        self._forget_fit()
+        try:
+            self._fit(pair.mask_target_labels())
+        except BaseException:
+            # A failed fit is no fit: what it set before failing (a history, the target's
+            # statistics) would make the estimator look fitted to check_is_fitted.
+            self._forget_fit()
+            raise
+        return self
+
+    def _forget_fit(self) -> None:
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, name)
-        self._fit(pair.mask_target_labels())
-        return self
 
     def fit_predict(self, pair: DomainPair, y=None) -> np.ndarray:
         """Fit on ``pair`` and return ``labels_`` of shape ``(n_target,)``."""

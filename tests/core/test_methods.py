@@ -57,6 +57,29 @@ def test_a_refit_keeps_no_fitted_attribute_of_the_last_fit():
     assert est.n_clusters is None  # parameters are kept
 
 
+class FailsHalfway(Spy):
+    """Sets a history, then fails (as a fit that diverges after some epochs)."""
+
+    def _fit(self, pair):
+        self.history_ = [{"epoch": 0}]
+        raise RuntimeError("diverged")
+
+
+def test_a_failed_fit_leaves_no_fitted_attribute():
+    """Neither the last fit's attributes nor what the failed one set before failing: with
+    either, scikit-learn's check_is_fitted took the estimator for fitted."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    est = Spy().fit(_pair())
+    est.__class__ = FailsHalfway
+    with pytest.raises(RuntimeError, match="diverged"):
+        est.fit(_pair())
+    assert not hasattr(est, "history_") and not hasattr(est, "labels_")
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
 def test_fit_refuses_y():
     with pytest.raises(ValueError, match="never used for fitting"):
         Spy().fit(_pair(), y=np.zeros(20))
