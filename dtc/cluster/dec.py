@@ -152,7 +152,11 @@ class ClusteringLayer(nn.Module):
     @torch.no_grad()
     def init_centers(self, centers) -> None:
         """Copy ``centers`` of shape ``(n_clusters, dim)`` (array or tensor) into the layer."""
-        c = torch.as_tensor(np.asarray(centers), dtype=self.centers.dtype)
+        # A tensor is copied as a tensor: through numpy, one on a GPU would raise.
+        if isinstance(centers, torch.Tensor):
+            c = centers.detach().to(dtype=self.centers.dtype)
+        else:
+            c = torch.as_tensor(np.asarray(centers), dtype=self.centers.dtype)
         if tuple(c.shape) != (self.n_clusters, self.dim):
             raise ValueError(
                 f"centers: expected shape ({self.n_clusters}, {self.dim}), got {tuple(c.shape)}"

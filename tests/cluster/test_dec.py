@@ -77,6 +77,14 @@ def test_clustering_layer():
     loss = dec_loss(q, target_distribution(q))
     loss.backward()
     assert layer.centers.grad is not None and layer.centers.grad.abs().sum() > 0
+    # Centres taken from another layer (a Parameter) are copied as they are, and the copy
+    # is not tied to them.
+    other = ClusteringLayer(2, 2, alpha=1.0).double()
+    other.init_centers(layer.centers)
+    torch.testing.assert_close(other.centers, layer.centers, rtol=0, atol=0)
+    with torch.no_grad():
+        layer.centers.add_(1.0)
+    assert not torch.equal(other.centers, layer.centers)
 
 
 def test_label_change_tolerance():
