@@ -328,6 +328,48 @@ def test_ot_mapping_uses_the_coupling():
     assert np.array_equal(Zt2, Xt)
 
 
+def test_ot_emd_coupling_is_the_optimal_assignment_of_scipy():
+    """The exact-OT coupling is optimal, not only feasible: with as many source as target
+    samples and uniform weights, exact OT is the assignment problem, so the coupling must
+    be scipy's ``linear_sum_assignment`` permutation of the squared-Euclidean cost, divided
+    by n (the ``max`` cost normalisation does not move the optimum), and the barycentric
+    map sends each target sample onto its assigned source sample."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(8)
+    Xs, Xt = rng.standard_normal((12, 3)), rng.standard_normal((12, 3)) + 1.5
+    _, Zt, G = ot_transform(Xs, Xt, method="emd")
+    rows, cols = linear_sum_assignment(cdist(Xs, Xt, "sqeuclidean"))
+    expected = np.zeros((12, 12))
+    expected[rows, cols] = 1 / 12
+    np.testing.assert_allclose(G, expected, atol=1e-12)
+    np.testing.assert_allclose(Zt, Xs[rows[np.argsort(cols)]], atol=1e-12)
+
+
+def test_ot_sinkhorn_coupling_matches_a_numpy_sinkhorn_of_the_max_normalised_cost():
+    """The entropic coupling against Sinkhorn's scaling iterations written out in NumPy
+    (Cuturi, NeurIPS 2013): ``K = exp(-M / reg_e)`` for the squared-Euclidean cost divided
+    by its maximum (``cost_norm="max"``), ``u = a / K v``, ``v = b / K^T u`` to convergence,
+    ``G = diag(u) K diag(v)``; and the source moved onto the target is ``n_s G X_t``."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(9)
+    Xs, Xt = rng.standard_normal((15, 2)), rng.standard_normal((10, 2)) + 2.0
+    Zs, Zt, G = ot_transform(Xs, Xt, method="sinkhorn", reg_e=0.1, direction="source_to_target")
+    M = cdist(Xs, Xt, "sqeuclidean")
+    K = np.exp(-(M / M.max()) / 0.1)
+    a, b, v = np.full(15, 1 / 15), np.full(10, 1 / 10), np.ones(10)
+    for _ in range(5000):
+        u = a / (K @ v)
+        v = b / (K.T @ u)
+    expected = u[:, None] * K * v[None]
+    # POT stops at a marginal error of 1e-9: entries agree to that, relative to the largest
+    np.testing.assert_allclose(G, expected, rtol=0, atol=1e-9 * expected.max())
+    np.testing.assert_allclose(Zs, 15 * expected @ Xt, atol=1e-8)
+    assert np.array_equal(Zt, Xt)
+
+
 # -- contract ---------------------------------------------------------------
 ESTIMATORS = [CORAL, SubspaceAlignment, TCA, JDA, OTEMD, OTSinkhorn, OTL1l2, ModelTransfer]
 NAMES = {
