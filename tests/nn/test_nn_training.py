@@ -58,6 +58,23 @@ def test_corrupt_mask_fraction():
     assert abs(float((out == 0).float().mean()) - 0.3) < 0.02
 
 
+def test_corrupt_adds_noise_of_the_stated_std_then_masks_exact_zeros():
+    """The denoising corruption (Vincent et al., ICML 2008) against its closed form: on
+    ``x = 2`` everywhere with ``noise = 0.5`` and ``mask = 0.25``, an entry is exactly 0
+    with probability 0.25 (the mask is applied after the noise, so a masked entry gets no
+    noise back) and is otherwise ``N(2, 0.5^2)``. 40 000 entries: the share of zeros, and
+    the mean and std of the others, within 4 standard errors; no noise, no mask: ``x``."""
+    x = torch.full((400, 100), 2.0, dtype=torch.float64)
+    out = corrupt(x, noise=0.5, mask=0.25, generator=make_generator(0))
+    zero = (out == 0).numpy()
+    n = zero.size
+    assert abs(zero.mean() - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n)
+    kept = out.numpy()[~zero]
+    assert abs(kept.mean() - 2.0) < 4 * 0.5 / np.sqrt(kept.size)
+    assert abs(kept.std() - 0.5) < 4 * 0.5 / np.sqrt(2 * kept.size)
+    assert torch.equal(corrupt(x, noise=0.0, mask=0.0, generator=make_generator(0)), x)
+
+
 def test_linear_autoencoder_reaches_the_pca_reconstruction_error():
     # A linear autoencoder's optimum is the PCA subspace (Baldi & Hornik, 1989); PCA's
     # error computed by SVD is the independent reference.
