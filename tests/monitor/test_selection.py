@@ -307,6 +307,31 @@ def test_combine_sources_samples_in_proportion():
     assert many.n_samples == 75 and set(many.X[:, 0]) == set(range(30))
 
 
+@pytest.mark.parametrize(
+    ("weights", "n", "expected"),
+    [
+        # 7 * (0.45, 0.35, 0.2) = (3.15, 2.45, 1.4): floors (3, 2, 1), one row left, to the
+        # largest remainder 0.45 (the second source, not the largest weight)
+        ([0.45, 0.35, 0.2], 7, [3, 3, 1]),
+        # 4 * (0.5, 0.3, 0.2) = (2, 1.2, 0.8): floors (2, 1, 0), the row left to the third
+        ([5, 3, 2], 4, [2, 1, 1]),
+        # 5 * (1/3, 1/3, 1/3): floors (1, 1, 1), two rows left, tied: to the earlier sources
+        ([1, 1, 1], 5, [2, 2, 1]),
+    ],
+)
+def test_combine_sources_counts_are_hamiltons_largest_remainders_by_hand(weights, n, expected):
+    """The rows each source gives, against Hamilton's apportionment worked out by hand
+    (floors of ``n * w``, then one more row each for the largest remainders, ties to the
+    earlier source); the feature value tells the source of a row."""
+    sources = [
+        Domain(np.full((20, 2), float(i)), np.arange(20) % 2, name=f"s{i}")
+        for i in range(len(weights))
+    ]
+    combined = combine_sources(sources, weights, n_samples=n)
+    counts = [int((combined.X[:, 0] == i).sum()) for i in range(len(weights))]
+    assert counts == expected
+
+
 def test_combine_sources_bad_input():
     a = Domain(np.zeros((5, 2)), np.zeros(5, dtype=int))
     with pytest.raises(ValueError, match="one weight per source"):
