@@ -620,6 +620,24 @@ def test_random_relabel_moves_the_stated_share_of_rows_to_other_classes():
         random_relabel(y, 1.5, np.random.default_rng(0))
 
 
+def test_random_relabel_draws_the_new_class_uniformly_among_the_other_classes():
+    """The class a moved row gets, against its closed form: uniform over the ``k - 1``
+    classes other than its own, so the shift ``(z - y) mod k`` of the 5 000 moved rows
+    (half of 4 balanced classes of 2 500) takes 1, 2 and 3 a third of the time each
+    (within 4 standard errors), and a moved row's class is never its old one."""
+    k = 4
+    y = np.repeat(np.arange(k), 2500)
+    z = random_relabel(y, 0.5, np.random.default_rng(1))
+    moved = z != y
+    assert moved.sum() == 5000
+    shares = np.bincount((z[moved] - y[moved]) % k, minlength=k) / moved.sum()
+    se = np.sqrt((1 / 3) * (2 / 3) / moved.sum())
+    assert shares[0] == 0.0
+    np.testing.assert_allclose(shares[1:], 1 / 3, atol=4 * se)
+    # every class loses about half its rows, whatever its label value
+    np.testing.assert_allclose(np.bincount(y[moved], minlength=k) / 2500, 0.5, atol=0.05)
+
+
 def test_score_slope_matches_the_closed_form_on_separated_blobs():
     # Every row's 10 neighbours share its class. When a share f of rows move to random other
     # classes, a (row, neighbour) pair still agrees when neither moved, (1 - f)^2, or both
