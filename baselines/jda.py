@@ -45,6 +45,7 @@ from baselines.tca import (
     marginal_mmd_vector,
 )
 from dtc.cluster import class_means, kmeans, transfer_kmeans
+from dtc.data.domain import _check_labels
 
 __all__ = ["JDA", "PSEUDO_LABELS", "jda_transform"]
 
@@ -82,12 +83,17 @@ def jda_transform(
     of ``Xt`` ``(n_t, d)``.
 
     ``pseudo_labels`` is ``"nn"`` or ``"kmeans"`` (see the module docstring; ``ys`` may be
-    source *cluster* labels). Returns ``(Zs, Zt, yt_pseudo)``: the embeddings of the last
-    iteration, ``(n_s, p)`` and ``(n_t, p)``, and the target pseudo-labels ``(n_t,)``
-    computed from them (what the paper reports as JDA's prediction with ``"nn"``).
+    source *cluster* labels); ``ys`` must be non-negative integers, one per source row
+    (``ValueError`` naming ``ys`` otherwise). Returns ``(Zs, Zt, yt_pseudo)``: the
+    embeddings of the last iteration, ``(n_s, p)`` and ``(n_t, p)``, and the target
+    pseudo-labels ``(n_t,)`` computed from them (what the paper reports as JDA's
+    prediction with ``"nn"``).
     """
-    ys = np.asarray(ys)
-    # The cheap checks first, then the (possibly n x n) joint features.
+    # The cheap checks first, then the (possibly n x n) joint features. A label below 0
+    # would get no conditional MMD term (classes are 0..max) yet be predicted by the 1-NN.
+    if ys is None:
+        raise ValueError("JDA: ys is required (source class or cluster labels, shape (n_s,))")
+    ys = _check_labels(ys, np.shape(Xs)[0] if np.ndim(Xs) == 2 else None, name="JDA: ys")
     check_number(lam, method="JDA", name="lam", strict=True)
     n_iter = check_number(n_iter, method="JDA", name="n_iter", low=1, integer=True)
     mode = check_choice(pseudo_labels, ("nn", "kmeans"), method="JDA", name="pseudo_labels")

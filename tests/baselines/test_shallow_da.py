@@ -290,6 +290,26 @@ def test_jda_first_iteration_is_tca_and_conditional_terms_change_it():
     np.testing.assert_allclose(np.linalg.norm(Zs1, axis=1), 1.0)  # normalize=True
 
 
+@pytest.mark.parametrize(
+    ("ys", "message"),
+    [
+        (None, "JDA: ys is required"),
+        (np.arange(60) % 3 - 1, "JDA: ys: expected non-negative class labels"),
+        (np.arange(40) % 3, "JDA: ys: expected 60 labels"),
+        (np.arange(60) % 3 + 0.5, "JDA: ys: expected integer class labels"),
+        ((np.arange(60) % 3).astype(str), "JDA: ys: expected integer class labels"),
+    ],
+)
+def test_jda_transform_refuses_bad_source_labels_by_name(ys, message):
+    # Labels below 0 were accepted silently: the conditional MMD covers the classes
+    # 0..max(ys) only, so class -1 got no term while the 1-NN still predicted it. The
+    # other cases failed deep inside numpy / scikit-learn without naming ys.
+    rng = np.random.default_rng(4)
+    Xs, Xt = rng.standard_normal((60, 8)), rng.standard_normal((50, 8))
+    with pytest.raises(ValueError, match=message):
+        jda_transform(Xs, ys, Xt, n_components=4, n_iter=2)
+
+
 def test_jda_pseudo_labels_are_source_class_labels(shifted):
     # Source classes 5, 7, 9 (not 0..C-1): JDA works on class indices inside, and the
     # pseudo-labels it reports (the paper's 1-NN prediction) are the source's classes,
