@@ -22,10 +22,16 @@ problem is solved by alternating updates: ``F_t`` and ``F_s`` by a normalised gr
 step of length ``step`` followed by the projection onto orthonormal matrices
 (``U V'`` of the SVD), ``F_z`` in closed form, ``proj(A_t' F_t + A_s' F_s)``; ``F_t``,
 ``F_s`` start at the top-``k`` eigenvectors of ``W_t``, ``W_s`` and ``F_z`` at the top-``k``
-right singular vectors of the normalised ``[A_t; A_s]``. The loop stops when the
-objective changes by less than ``tol`` or after ``max_iter`` rounds. The target's
-clusters are K-means (:func:`dtc.cluster.kmeans.kmeans`) of the rows of ``F_t`` scaled to unit
-length. ``r = 0`` is normalised spectral clustering of the target's kNN graph.
+right singular vectors of ``[A_t; A_s]`` normalised once more as a whole
+(``D_r^-1/2 [A_t; A_s] D_c^-1/2`` of the already normalised blocks). This second
+normalisation is the authors' code (``init_F3`` applies ``normalize_matrix`` to
+``[A1; A2]``) and is kept on purpose: it only chooses the starting ``F_z``; the objective
+and the updates use ``A_t``, ``A_s`` normalised once (pinned by
+``test_tsc_first_step_follows_the_finite_difference_gradient_of_the_objective``). The
+loop stops when the objective changes by less than ``tol`` or after ``max_iter`` rounds.
+The target's clusters are K-means (:func:`dtc.cluster.kmeans.kmeans`) of the rows of
+``F_t`` scaled to unit length. ``r = 0`` is normalised spectral clustering of the
+target's kNN graph.
 
 Deviation: the authors' code shifts each data matrix by its minimum to make it
 non-negative; here the features must be **non-negative** already (a negative value
