@@ -4,6 +4,13 @@ Normalised spectral clustering (Ng, Jordan & Weiss, NIPS 2001) of the symmetrise
 kNN connectivity graph of the target (von Luxburg, Statistics and Computing 2007,
 recommends kNN graphs for their sparsity and robustness to scale). The source domain
 is ignored.
+
+Implemented with scikit-learn's ``SpectralClustering`` (``affinity="nearest_neighbors"``),
+which deviates from Ng, Jordan & Weiss in two details: the kNN graph is symmetrised as
+``(W + W') / 2`` (weight 1/2 for a one-way neighbour), and K-means runs on the top
+eigenvectors ``U`` of ``D^-1/2 W D^-1/2`` rescaled to ``D^-1/2 U`` (the random-walk
+Laplacian's eigenvectors, as in Shi & Malik's normalised cut), not on the rows of ``U``
+scaled to unit length as in the paper.
 """
 
 from __future__ import annotations
