@@ -20,9 +20,11 @@ and the paper's alternating algorithm (its Algorithm 1) decreases ``J`` monotoni
 3. ``C_Z(z) = argmin_z~ p(z) KL(p(X | z) || p^(X | z~)) + lambda q(z) KL(q(Y | z) || q^(Y | z~))``;
 
 recomputing ``p^`` and ``q^`` after every step, until no assignment changes or
-``max_iter`` rounds. The initial clusterings are K-means (:func:`dtc.cluster.kmeans.kmeans`) of
-the rows' conditional distributions ``p(Z | x)``, ``q(Z | y)`` and of the features'
-cluster profiles ``[p(X~ | z), q(Y~ | z)]``.
+``max_iter`` rounds. The initial clusterings (not specified by the paper) are K-means
+(:func:`dtc.cluster.kmeans.kmeans`) of the rows' conditional distributions ``p(Z | x)``,
+``q(Z | y)``, then of the features' cluster profiles ``[p(X~ | z), lambda q(Y~ | z)]``
+for ``C_Z``, then once more of the target rows' ``p(Z~ | x)`` for ``C_X`` (the target
+seen through the feature clusters the auxiliary data helped to find).
 
 The auxiliary data are used unlabelled (STC is unsupervised on both sides). The
 features must be **non-negative** (counts, frequencies, intensities): a negative value
