@@ -49,15 +49,24 @@ def dense_linalg_threads(size: int):
     return threadpool_limits(1 if size < SINGLE_THREAD_BELOW else None)
 
 
-def resolve_n_components(n_components, default: int, limit: int, *, method: str) -> int:
-    """``n_components`` (``None``: ``min(default, limit)``) checked against ``limit``."""
+def resolve_n_components(
+    n_components,
+    default: int,
+    limit: int,
+    *,
+    method: str,
+    why: str = "min of the feature dimension and the sample counts",
+) -> int:
+    """``n_components`` (``None``: ``min(default, limit)``) checked against ``limit``
+    (``why`` says in the error where the limit comes from)."""
+    if limit < 1:
+        raise ValueError(f"{method}: no component exists here ({why}: {limit})")
     if n_components is None:
         return min(default, limit)
     p = check_number(n_components, method=method, name="n_components", low=1, integer=True)
     if p > limit:
         raise ValueError(
-            f"{method}: n_components={p} but at most {limit} components exist here "
-            "(min of the feature dimension and the sample counts)"
+            f"{method}: n_components={p} but at most {limit} components exist here ({why})"
         )
     return p
 

@@ -11,7 +11,7 @@ Adaptation to clustering: K-means on ``Z_t``; SA leaves the target in its own pr
 coordinates, so the transfer acts through ``init="source"`` (K-means seeded at the
 aligned source class means or cluster centres). Each domain is centred by its own mean
 before projecting (the paper z-scores each domain, where this changes nothing).
-``n_components=None`` uses ``min(30, d, n_s, n_t)`` (30: the usual SURF setting).
+``n_components=None`` uses ``min(30, d, n_s - 1, n_t - 1)`` (30: the usual SURF setting).
 """
 
 from __future__ import annotations
@@ -43,14 +43,21 @@ def subspace_alignment_transform(
     """Subspace alignment (Fernando et al., ICCV 2013) of ``Xs`` ``(n_s, d)`` and ``Xt``
     ``(n_t, d)``.
 
-    ``n_components`` is ``p``, at most ``min(d, n_s, n_t)`` (``None``: ``min(30, d, n_s,
-    n_t)``); ``caller`` names the estimator in error messages. Returns ``(Zs, Zt, M)``:
+    ``n_components`` is ``p``, at most ``min(d, n_s - 1, n_t - 1)`` (``None``: ``min(30, d,
+    n_s - 1, n_t - 1)``): a centred domain of ``n`` rows spans at most ``n - 1``
+    directions, and a direction past them is arbitrary; ``caller`` names the estimator in error messages. Returns ``(Zs, Zt, M)``:
     ``Zs = (X_s - mean_s) P_s M`` ``(n_s, p)``, ``Zt = (X_t - mean_t) P_t`` ``(n_t, p)``
     and the alignment matrix ``M = P_s^T P_t`` ``(p, p)``.
     """
     Xs, Xt = check_domains(Xs, Xt, method=caller)
-    limit = min(Xs.shape[1], len(Xs), len(Xt))
-    p = resolve_n_components(n_components, 30, limit, method=caller)
+    limit = min(Xs.shape[1], len(Xs) - 1, len(Xt) - 1)
+    p = resolve_n_components(
+        n_components,
+        30,
+        limit,
+        method=caller,
+        why="min of the feature dimension and each domain's rows less one, its centred rank",
+    )
     Ps = principal_directions(Xs, p)
     Pt = principal_directions(Xt, p)
     M = Ps.T @ Pt

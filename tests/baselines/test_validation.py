@@ -167,6 +167,21 @@ def test_subspace_alignment_transform_checks_n_components(p, expected):
         subspace_alignment_transform(rng.random((6, 3)), rng.random((5, 3)), p)
 
 
+def test_subspace_alignment_keeps_to_the_centred_domains_rank():
+    """4 source rows centred span 3 directions: a 4th is an arbitrary vector of the
+    null space (it was allowed: the limit counted rows, not rows less one); each of the
+    3 kept target coordinates carries variance."""
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.random((4, 6)), rng.random((5, 6))
+    with pytest.raises(ValueError, match="n_components=4 but at most 3 components exist"):
+        subspace_alignment_transform(Xs, Xt, 4)
+    Zs, Zt, M = subspace_alignment_transform(Xs, Xt)
+    assert Zs.shape == (4, 3) and Zt.shape == (5, 3) and M.shape == (3, 3)
+    assert (Zt.var(axis=0) > 1e-6).all()
+    with pytest.raises(ValueError, match="no component exists here"):
+        subspace_alignment_transform(Xs[:1], Xt)
+
+
 # -- estimators: errors name the estimator ---------------------------------------------
 
 
