@@ -44,10 +44,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import eigsh, svds
-from sklearn.neighbors import kneighbors_graph
+from sklearn.neighbors import VALID_METRICS, kneighbors_graph
 
 from baselines._arrays import unit_rows
 from baselines._validation import (
+    check_choice,
     check_non_negative,
     check_number,
     check_positive_int,
@@ -57,6 +58,10 @@ from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
 
 __all__ = ["TransferSpectralClustering", "normalize_bipartite", "orthonormal_projection"]
+
+#: The kNN graphs' distances between feature rows: scikit-learn's, less "precomputed"
+#: and "haversine" (2-d coordinates only).
+_METRICS = tuple(sorted(set(VALID_METRICS["brute"]) - {"precomputed", "haversine"}))
 
 
 def normalize_bipartite(A) -> sparse.csr_matrix:
@@ -176,6 +181,10 @@ class TransferSpectralClustering(TransferClusterer):
             )
         for pname in ("trade_off", "step", "tol"):
             check_number(getattr(self, pname), method=name, name=pname, low=0.0)
+        if not callable(self.metric):
+            # A distance between feature rows: "precomputed" would read the features as
+            # distances, and "haversine" takes 2-d coordinates only.
+            check_choice(self.metric, _METRICS, method=name, name="metric")
         check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
         check_positive_int(self.n_init, method=name, name="n_init")
         check_seed(self.seed, method=name)

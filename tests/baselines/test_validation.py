@@ -226,6 +226,10 @@ def test_every_baseline_but_agglomerative_has_a_seed():
             "TransferSpectralClustering: tol must be a number >= 0",
         ),
         (SelfTaughtClustering(trade_off=np.inf), "SelfTaughtClustering: trade_off must be"),
+        (
+            TransferSpectralClustering(metric="precomputed"),
+            "TransferSpectralClustering: metric must be one of",
+        ),
         (TCA(normalize="no"), "TCA: normalize must be True or False, got 'no'"),
         (CORAL(match_means=1), "CORAL: match_means must be True or False"),
         (TCA(kernel="rbf", gamma=-1.0), "TCA: gamma must be a number > 0"),
