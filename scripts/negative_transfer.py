@@ -54,7 +54,7 @@ compute the ACCs: the monitor never sees them.
 
     python scripts/negative_transfer.py              # table + summary (~6 min)
     python scripts/negative_transfer.py --json       # one JSON object per line and case
-    python scripts/negative_transfer.py --quick      # digits, 3 of its negatives, A->W
+    python scripts/negative_transfer.py --quick      # digits, 4 of its negatives; A->W, permuted
     python scripts/negative_transfer.py --dev        # the development cases (~9 min)
     python scripts/negative_transfer.py --holdout    # the held-out cases (~8 min)
     python scripts/negative_transfer.py --fresh --checks-only --check-seeds 5   # rule #13
@@ -1286,7 +1286,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--quick",
         action="store_true",
-        help="five cases: digits, its permuted, disjoint and corrupted sources, and SURF A->W",
+        help="seven cases: digits, its permuted, disjoint, corrupted and SURF sources, "
+        "SURF A->W and A->W with permuted source features",
     )
     for name, text in CASE_SET_HELP.items():
         ap.add_argument(f"--{name}", action="store_true", help=text)

@@ -1595,3 +1595,25 @@ def test_cases_refuses_names_not_in_the_case_set(load_script, capsys, tmp_path):
     assert exc.value.code == 2
     assert "--cases: unknown case(s) nope in --fresh10;" in capsys.readouterr().err
     assert {name for name, *_ in script.all_cases(None)} >= script.QUICK
+
+
+def test_quick_help_names_every_quick_case(load_script, capsys):
+    """--quick's help says how many cases it runs and names their kinds: it was said to run
+    five (and the README likewise) while QUICK holds seven."""
+    script = load_script("negative_transfer")
+    assert {
+        "digits",
+        "digits_permuted",
+        "digits_disjoint",
+        "digits_corrupted",
+        "digits_from_office",
+        "office_A->W",
+        "office_A->W_permuted",
+    } == script.QUICK
+    with pytest.raises(SystemExit):
+        script.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--quick seven cases: digits, its permuted, disjoint, corrupted and SURF sources" in shown
+    )
+    assert "SURF A->W and A->W with permuted source features" in shown
