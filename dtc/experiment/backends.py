@@ -9,8 +9,11 @@ parallelism.
 
 from __future__ import annotations
 
+import importlib
 import os
+import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -24,11 +27,50 @@ __all__ = ["BACKENDS", "check_backend", "execute", "run_tasks"]
 BACKENDS = ("local", "ray")
 
 
-def execute(task_dict: dict, data_dir=None) -> dict:
+# The registries a sweep's parent may have names registered in at run time, by module.
+_REGISTRIES = {"dtc.methods": "_METHODS", "dtc.align.registry": "_LOSSES"}
+
+
+def registrations() -> list[tuple[str, str, bytes]]:
+    """``(registry module, name, pickled class or "module:Class")`` of every name this
+    process registered at run time (``dtc.methods.register``, ``dtc.align.register``).
+
+    A worker process starts with only the built-in and entry-point names: a method or
+    loss that a script registers before its sweep (in its ``if __name__ == "__main__":``
+    block) passes the config's checks here, and would be unknown in every run of
+    ``jobs > 1``. The workers register these again (:func:`_register`). A class that does
+    not pickle is left out (it stays unknown there, as before)."""
+    out = []
+    for module, attr in _REGISTRIES.items():
+        if module not in sys.modules:  # never imported: nothing registered in it
+            continue
+        for name, cls in getattr(sys.modules[module], attr)._registered.items():
+            try:
+                out.append((module, name, pickle.dumps(cls)))
+            except Exception:  # e.g. a class defined in a function
+                continue
+    return out
+
+
+def _register(registered) -> None:
+    """Register in this (worker) process the names of :func:`registrations`; one whose
+    class cannot be imported here (defined in an interactive session) is skipped."""
+    for module, name, blob in registered or ():
+        try:
+            cls = pickle.loads(blob)
+        except Exception:
+            continue
+        registry = getattr(importlib.import_module(module), _REGISTRIES[module])
+        registry.register(name, cls, overwrite=True)
+
+
+def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
     """Run one task (given as :meth:`Task.to_dict`, so it pickles cheaply) and return
-    its record, with ``run_id``, ``label``, ``grid``, ``config`` and ``spec`` added."""
+    its record, with ``run_id``, ``label``, ``grid``, ``config`` and ``spec`` added.
+    ``registered``: the parent's :func:`registrations`, for a process of its own."""
     from dtc.experiment.single import run_single
 
+    _register(registered)
     task = Task.from_dict(task_dict)
     record = run_single(task.spec, data_dir=data_dir, imbalance=task.imbalance)
     record.update(
@@ -69,7 +111,7 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-def _init_worker(threads: int, parent: int) -> None:
+def _init_worker(threads: int, parent: int, registered=()) -> None:
     # Each worker gets its share of the cores: more threads than cores only thrash.
     # Set before torch is imported in the worker (spawned children start clean).
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -78,6 +120,7 @@ def _init_worker(threads: int, parent: int) -> None:
     # it (by stopping the workers, :func:`_stopping`), without a traceback per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    _register(registered)  # the names the parent registered at run time
 
 
 # A worker that dies (killed, out of memory, a crash in native code) breaks the whole
@@ -99,7 +142,7 @@ def _pool(jobs: int, threads: int):
         max_workers=jobs,
         mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(threads, os.getpid()),
+        initargs=(threads, os.getpid(), registrations()),
     )
 
 
@@ -236,7 +279,8 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
         ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
     try:
         remote = ray.remote(num_cpus=1)(execute)
-        pending = {remote.remote(t.to_dict(), data_dir): t for t in tasks}
+        registered = registrations()
+        pending = {remote.remote(t.to_dict(), data_dir, registered): t for t in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -98,6 +98,46 @@ def test_a_run_that_kills_its_worker_fails_alone_and_the_sweep_goes_on(tmp_path,
     assert sorted(r["seed"] for r in rows) == [0, 2, 3, 4]
 
 
+USER_METHOD = """
+import numpy as np
+
+from dtc.methods import TransferClusterer
+
+
+class TwoClusters(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        self.labels_ = np.arange(pair.target.n_samples) % 2
+"""
+
+
+def test_names_registered_at_run_time_reach_the_parallel_workers(tmp_path, monkeypatch):
+    # A script registers its method (or loss) by name and sweeps it with jobs > 1: the
+    # config's checks pass in this process, and the spawned workers must know the name
+    # too, or every run fails with "unknown method".
+    from dtc import align, methods
+
+    (tmp_path / "dtc_user_plugin.py").write_text(USER_METHOD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    from dtc_user_plugin import TwoClusters
+
+    monkeypatch.setitem(methods._METHODS._registered, "two_clusters", TwoClusters)
+    monkeypatch.setitem(align.registry._LOSSES._registered, "my_coral", align.CORALLoss)
+    config = {**CONFIG, "methods": {"two": {"method": "two_clusters"}}}
+    summary = run_experiment(load_config(config, ["seeds=2"]), tmp_path, jobs=2, progress=False)
+    assert (summary.finished, summary.errors) == (2, [])
+    from dtc.experiment.backends import _register, registrations
+
+    names = {(module, name) for module, name, _ in registrations()}
+    assert {("dtc.methods", "two_clusters"), ("dtc.align.registry", "my_coral")} <= names
+    _register(registrations())  # registering them again changes nothing
+    assert align.get_class("my_coral") is align.CORALLoss
+
+
 class _PoolThatBreaksOnSubmit:
     """Stands in for the process pool: runs submitted work at once, but the first pool
     made breaks at its third submit and refuses every submit from then on, as a real
