@@ -194,8 +194,8 @@ class ExperimentConfig:
 def parse_overrides(items) -> list[tuple[list[str], object]]:
     """``["seeds=[0,1]", "methods.dtc.lam=0.5"]`` -> ``[(["seeds"], [0, 1]), ...]``.
 
-    Values are YAML (``yaml.safe_load``): ``false`` is a bool, ``0.5`` a float,
-    ``[1,2]`` a list; an empty value is ``None``.
+    Values are YAML, read as config files are (:class:`_UniqueKeyLoader`): ``false`` is a
+    bool, ``0.5`` and ``1e-3`` floats, ``[1,2]`` a list; an empty value is ``None``.
     """
     if isinstance(items, str):
         # iterating would split it into characters
@@ -209,7 +209,7 @@ def parse_overrides(items) -> list[tuple[list[str], object]]:
         if not sep or not key.strip():
             raise ValueError(f"override {item!r}: expected key=value (e.g. seeds=[0,1])")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ValueError(f"override {item!r}: value is not valid YAML ({exc})") from exc
         out.append((key.strip().split("."), value))
@@ -278,9 +278,10 @@ def _list_index(node: list, part: str, where: str) -> int:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (what ``yaml.safe_load`` uses) refusing a key given twice in one
-    mapping: PyYAML keeps the last one without a word, so a row copied and left under its
-    old label, or a second ``seeds:``, would silently replace the first."""
+    """``yaml.SafeLoader`` (what ``yaml.safe_load`` uses) reading ``1e-3`` as a float (see
+    below) and refusing a key given twice in one mapping: PyYAML keeps the last one without
+    a word, so a row copied and left under its old label, or a second ``seeds:``, would
+    silently replace the first."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -298,6 +299,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                         None, None, f"duplicate key {key!r}", key_node.start_mark
                     )
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent: "1e-3", "1e5" and
+# "1.0e3" are strings, and every method refuses lr=1e-3 as "must be a number, got '1e-3'".
+# They are floats in YAML 1.2 and in Python; so they are here.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def read_yaml_mapping(path: Path, label: str) -> dict:

@@ -359,6 +359,26 @@ def test_parse_overrides_types():
     ]
 
 
+def test_exponent_notation_is_a_float_in_files_and_overrides(tmp_path):
+    """YAML 1.1 (PyYAML) read 1e-4 as the string '1e-4', and every method refused it
+    ("reg_covar must be a number >= 0, got '1e-4'"), on the command line and in files."""
+    assert parse_overrides(["a=1e-3", "b=1E5", "c=-2.5e+1", "d=.5e1", "e=1e", "f=e5"]) == [
+        (["a"], 0.001),
+        (["b"], 100000.0),
+        (["c"], -25.0),
+        (["d"], 5.0),
+        (["e"], "1e"),
+        (["f"], "e5"),
+    ]
+    path = tmp_path / "gmm.yaml"
+    path.write_text(
+        "benchmarks: [digits]\nmethods:\n  g: {method: gmm, params: {reg_covar: 1e-4}}\n"
+    )
+    assert load_config(path).raw["methods"]["g"]["params"] == {"reg_covar": 1e-4}
+    cfg = load_config(path, ["methods.g.grid.reg_covar=[1e-3, 1e-2]"])
+    assert cfg.raw["methods"]["g"]["grid"] == {"reg_covar": [1e-3, 1e-2]}
+
+
 def test_parse_overrides_refuses_a_string():
     # iterated, it was split into characters: "override 's': expected key=value"
     with pytest.raises(ValueError, match="overrides: expected a list of key=value strings"):
