@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -90,8 +92,19 @@ def report_figures(records: list[dict], tables, out_dir: Path) -> list[Path]:
     """A bar chart per table and a curve per numeric history key."""
     out = [bar_figure(t, out_dir / f"{t.metric}.png") for t in tables]
     keys = sorted({k for r in records for h in r.get("history", []) for k in h} - {"epoch"})
-    out += [curves_figure(records, k, out_dir / f"curve_{k}.png") for k in keys]
+    out += [curves_figure(records, k, out_dir / f"curve_{_file_part(k)}.png") for k in keys]
     return out
+
+
+def _file_part(key: str) -> str:
+    """``key`` (a history entry's name, which a user's method chooses: ``"loss/align"``)
+    as part of a file name in the report folder: kept when it is letters, digits, ``_``,
+    ``-`` and ``.``; otherwise those kept, the rest ``_``, and a hash of ``key`` added, so
+    that it names no other folder and two keys never share a file."""
+    if re.fullmatch(r"[\w.-]+", key, flags=re.ASCII):
+        return key
+    safe = re.sub(r"[^\w.-]", "_", key, flags=re.ASCII)
+    return f"{safe}_{hashlib.sha256(key.encode('utf-8')).hexdigest()[:8]}"
 
 
 def tsne_figure(

@@ -145,3 +145,15 @@ def test_an_interrupted_figure_leaves_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         curves_figure([_record("r", [{"loss": 1.0}, {"loss": 0.5}])], "loss", path)
     assert path.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_history_keys_that_are_no_file_names_get_curves_of_their_own(tmp_path):
+    # A user's method may name its history entries "loss/align": the curve's file was
+    # curve_loss/align.png, in a folder that does not exist, and the report failed.
+    from dtc.experiment.report import write_report
+
+    history = [{"loss/align": 1.0, "loss_align": 2.0, "ok": 3.0}]
+    written = write_report([_record("a", history), _record("b", history, seed=1)], tmp_path)
+    curves = sorted(p.name for p in written if p.name.startswith("curve_"))
+    assert len(curves) == 3 and "curve_ok.png" in curves and "curve_loss_align.png" in curves
+    assert all(p.parent == tmp_path and p.is_file() for p in written)
