@@ -35,17 +35,23 @@ def _existing(path) -> Path:
     return path
 
 
+def _is_int(value) -> bool:
+    """Whether ``value`` is an integer, Python's or NumPy's (``bool`` is not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _make_domain(
     path: Path, X, y, *, name, image_shape, label_offset: int, meta: dict | None = None
 ) -> Domain:
     """Build the Domain, re-raising validation errors with the file name in front."""
-    if isinstance(label_offset, bool) or not isinstance(label_offset, (int, np.integer)):
+    if not _is_int(label_offset):
         raise ValueError(f"label_offset: expected an int, got {label_offset!r}")
     if y is not None:
         y = np.asarray(y)
-        if y.dtype.kind in "uif":
-            # Widen first: uint8 labels (MATLAB's usual type) would wrap around.
-            y = y.astype(np.int64 if y.dtype.kind in "ui" else np.float64) - int(label_offset)
+        if y.dtype.kind in "buif":
+            # Widen first: uint8 labels (MATLAB's usual type) would wrap around; bool labels
+            # are the integers 0 and 1 (the offset was ignored for them).
+            y = y.astype(np.int64 if y.dtype.kind in "bui" else np.float64) - int(label_offset)
     try:
         return Domain(
             X,
@@ -122,7 +128,7 @@ def load_npz(
                 f"{path}: label {names.index('')} is empty (a missing label is no class)"
             )
         y, meta["classes"] = _code_names(path, names, classes)
-        if isinstance(label_offset, int):
+        if _is_int(label_offset):
             label_offset = 0  # names are numbered 0..k-1 already (a bad offset still named)
     elif classes is not None:
         raise ValueError(f"classes: given, but {path}'s labels are numbers, not class names")
@@ -189,7 +195,7 @@ def load_csv(
     if header == "infer":
         header = _infer_header(rows, label_column)
         first = [c.strip() for c in rows[0]]
-        if isinstance(label_column, int) and -len(first) <= label_column < len(first):
+        if _is_int(label_column) and -len(first) <= label_column < len(first):
             del first[label_column]  # a numbered header ("0,1,label") has names only there
         kinds = {_is_number(c) for c in first}
         if header and kinds == {True, False}:
@@ -255,7 +261,7 @@ def load_csv(
         else:
             y, meta["classes"] = _code_names(path, cells, classes)
     # Class names are mapped to 0..k-1 already; the offset is for numeric labels only.
-    offset = 0 if "classes" in meta and isinstance(label_offset, int) else label_offset
+    offset = 0 if "classes" in meta and _is_int(label_offset) else label_offset
     return _make_domain(
         path, X, y, name=name, image_shape=image_shape, label_offset=offset, meta=meta
     )

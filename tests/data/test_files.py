@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -295,3 +297,32 @@ def test_mat_v73_char_array_is_refused_not_read_as_character_codes(tmp_path):
     with pytest.raises(ValueError, match=r"char73\.mat: expected 'y' to be a numeric .*char array"):
         data.load_mat(path)
     assert data.load_mat(path, y_key=None).n_samples == 4  # the numeric X alone still loads
+
+
+def test_numpy_integer_offset_and_label_column_act_as_python_ints(tmp_path):
+    """A NumPy integer (a value read from a config array, ``np.int64(1)``) was taken for
+    something other than an int in three places: class names given ``label_offset=np.int64(1)``
+    were shifted by it (name 0 became -1, refused as a negative label), a numbered CSV header
+    with ``label_column=np.int64(-1)`` warned that its label cell was no number, and the
+    offset was ignored for bool labels."""
+    X = np.arange(6.0).reshape(3, 2)
+    np.savez(tmp_path / "s.npz", X=X, y=np.array(["b", "a", "b"]))
+    for offset in (1, np.int64(1)):
+        np.testing.assert_array_equal(
+            data.load_npz(tmp_path / "s.npz", label_offset=offset).y, [1, 0, 1]
+        )
+    csv_path = tmp_path / "names.csv"
+    csv_path.write_text("1,2,cat\n3,4,dog\n5,6,cat\n")
+    assert data.load_csv(csv_path, label_offset=np.int64(1)).y.tolist() == [0, 1, 0]
+    numbered = tmp_path / "numbered.csv"
+    numbered.write_text("0,1,label\n1,2,1\n3,4,0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the header of numbers and one name is no surprise
+        for col in (-1, np.int64(-1), np.int64(2)):
+            assert data.load_csv(numbered, label_column=col).y.tolist() == [1, 0]
+    np.savez(tmp_path / "b.npz", X=X, y=np.array([True, False, True]))
+    np.testing.assert_array_equal(data.load_npz(tmp_path / "b.npz").y, [1, 0, 1])
+    with pytest.raises(ValueError, match="non-negative class labels"):
+        data.load_npz(tmp_path / "b.npz", label_offset=1)  # was ignored: [1, 0, 1]
+    with pytest.raises(ValueError, match="label_offset: expected an int"):
+        data.load_npz(tmp_path / "s.npz", label_offset=True)  # names: was taken as 0
