@@ -101,7 +101,22 @@ class Domain:
             self, "y", _check_labels(self.y, X.shape[0], name=f"Domain {self.name!r}: y")
         )
         if self.image_shape is not None:
-            shape = tuple(int(s) for s in self.image_shape)
+            given = tuple(self.image_shape) if np.ndim(self.image_shape) == 1 else None
+            if (
+                given is None
+                or len(given) not in (2, 3)
+                or not all(
+                    isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
+                    for s in given
+                )
+                or min(given) < 1
+            ):
+                # int() would truncate 8.9 to 8 and keep (-8, -8), whose product is 64 too
+                raise ValueError(
+                    f"Domain {self.name!r}: image_shape must be (H, W) or (C, H, W) of "
+                    f"positive ints, got {self.image_shape!r}"
+                )
+            shape = tuple(int(s) for s in given)
             if int(np.prod(shape)) != X.shape[1]:
                 raise ValueError(
                     f"Domain {self.name!r}: image_shape {shape} has {int(np.prod(shape))} "

@@ -70,3 +70,12 @@ def test_mask_target_labels_drops_the_imbalance_record_of_the_target():
     labels, counts = np.unique(pair.target.y, return_counts=True)
     sizes = pair.target.meta["imbalance"]["class_sizes"]
     assert sizes == dict(zip(labels.tolist(), counts.tolist()))
+
+
+@pytest.mark.parametrize("shape", [(-8, -8), (8.9, 8.2), (64,), (1, 1, 8, 8), ("8", "8"), 64])
+def test_image_shape_must_be_two_or_three_positive_ints(shape):
+    """Only the product was checked, after int(): (-8, -8) and (8.9, 8.2) passed for 64
+    features (the latter truncated to (8, 8)), as did shapes of 1 or 4 axes."""
+    with pytest.raises(ValueError, match=r"image_shape must be \(H, W\) or \(C, H, W\)"):
+        Domain(np.zeros((2, 64)), image_shape=shape)
+    assert Domain(np.zeros((2, 64)), image_shape=np.array([1, 8, 8])).image_shape == (1, 8, 8)
