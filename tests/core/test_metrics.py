@@ -333,3 +333,14 @@ def test_minority_recall_of_a_balanced_target_is_the_balanced_accuracy():
     p = np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 0, 2])
     report = metrics.evaluate(y, p, imbalance=True)
     assert report["minority_recall"] == report["balanced_acc"] == pytest.approx((3 + 4 + 3) / 12)
+
+
+def test_float_labels_beyond_int64_are_refused_not_merged():
+    """Integer-valued float labels are accepted; at 2**63 and beyond the int64 cast mapped
+    every one of them to the same number, so 1e19 and 2e19 were one class (ACC 0.5 and
+    NMI 0 for a perfect clustering)."""
+    with pytest.raises(ValueError, match="y_true: expected integer labels within int64"):
+        metrics.cluster_acc([1e19, 2e19], [0, 1])
+    with pytest.raises(ValueError, match="y_pred: expected integer labels within int64"):
+        metrics.nmi([0, 1], [-1e19, 1e19])
+    assert metrics.cluster_acc([1e18, 2e18], [0, 1]) == 1.0
