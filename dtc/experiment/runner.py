@@ -11,7 +11,9 @@ since a run was recorded would leave that run's stale result in the folder, and 
 tables. Each record also holds the method's resolved parameters; a finished run whose
 recorded parameters differ from those its configuration resolves to now is moved to
 ``<out>/stale.jsonl`` (kept for comparison) and run again. So is a run that lacks a
-metric its task asks for (``metrics: [imbalance]`` added to the config), and a run that
+metric its task asks for (``metrics: [imbalance]`` added to the config), a run whose
+recorded data fingerprint (``data_sha``) differs from that of the data its configuration
+loads now (a loader's default, the preprocessing or a data file changed), and a run that
 sits where a task of the config now sits (same config, row, grid point, pair, data and
 seed) under another ``run_id``: the row's method or parameters were edited in the config.
 
@@ -44,7 +46,12 @@ from rich.progress import (
 from dtc import data
 from dtc.experiment.backends import check_backend, run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
-from dtc.experiment.single import configured_method, describe_params
+from dtc.experiment.single import (
+    configured_method,
+    data_fingerprint,
+    describe_params,
+    load_spec_pair,
+)
 from dtc.experiment.store import append_record, read_records, set_aside, write_records
 
 __all__ = [
@@ -163,7 +170,7 @@ def run_experiment(
     summary = SweepSummary(out_dir, total=len(tasks))
     logger = _mlflow_logger(mlflow_module, out_dir, config.name) if mlflow else None
     with _lock(out_dir):
-        records, summary.stale = _set_aside_stale(out_dir, tasks)
+        records, summary.stale = _set_aside_stale(out_dir, tasks, data_dir)
         summary.outside = _name_outside(out_dir, records, config.name, tasks)
         done = {r["run_id"] for r in records if "run_id" in r}
         todo = unique_tasks([t for t in tasks if t.run_id not in done])
@@ -244,9 +251,12 @@ def _cell(config_name, label, grid, spec: dict) -> str:
     return _normalised({"config": config_name, "label": label, "grid": grid, **where})
 
 
-def _is_stale(record: dict, task: Task | None, cells: set[str]) -> bool:
+def _is_stale(
+    record: dict, task: Task | None, cells: set[str], data_sha: Callable[[Task], str | None]
+) -> bool:
     """Whether ``task`` (the config's task of ``record``'s ``run_id``, if any) replaces
-    ``record``: see :func:`_set_aside_stale`."""
+    ``record``: see :func:`_set_aside_stale`. ``data_sha(task)`` is the fingerprint of the
+    data ``task`` loads now (None when it cannot be loaded here)."""
     if task is None:  # another config's run, unless it sits where one of ours does
         return {"config", "label", "spec"} <= set(record) and (
             _cell(record["config"], record["label"], record.get("grid", {}), record["spec"])
@@ -254,32 +264,56 @@ def _is_stale(record: dict, task: Task | None, cells: set[str]) -> bool:
         )
     if task.imbalance and not set(EXTRA_METRICS["imbalance"]) <= set(record.get("metrics", {})):
         return True
+    if "data_sha" in record and data_sha(task) not in (None, record["data_sha"]):
+        return True
     if "params" not in record:
         return False  # a record without parameters cannot be checked: kept
     current = describe_params(configured_method(task.spec))
     return _normalised(current) != _normalised(record["params"])
 
 
-def _set_aside_stale(out_dir: Path, tasks: list[Task]) -> tuple[list[dict], int]:
+def _data_sha(data_dir) -> Callable[[Task], str | None]:
+    """``task -> data_fingerprint`` of the pair ``task`` loads from ``data_dir``, one load
+    per distinct pair and data parameters; None where the data cannot be loaded here (a
+    missing file: the run cannot be checked, and is kept)."""
+    cache: dict[str, str | None] = {}
+
+    def sha(task: Task) -> str | None:
+        spec = task.spec
+        key = _normalised([spec.benchmark, spec.source, spec.target, spec.data_params])
+        if key not in cache:
+            try:
+                cache[key] = data_fingerprint(load_spec_pair(spec, data_dir=data_dir))
+            except (FileNotFoundError, ValueError):
+                cache[key] = None
+        return cache[key]
+
+    return sha
+
+
+def _set_aside_stale(out_dir: Path, tasks: list[Task], data_dir=None) -> tuple[list[dict], int]:
     """Move into ``STALE_FILE`` the records that ``tasks`` replace, which would otherwise
     be averaged with their replacements or lack a metric: a run of a task whose recorded
     resolved parameters differ from what its configuration resolves to now (a default
-    changed), a run of a task without every metric the task asks for, and a run with
-    another ``run_id`` in the same place as a task (same config, label, grid point, pair,
-    data and seed: the row's method or parameters changed in the config). Returns the
-    records kept and how many were moved."""
+    changed), a run whose recorded data fingerprint differs from that of the data its task
+    loads now from ``data_dir`` (a loader's default, the preprocessing or a file changed),
+    a run of a task without every metric the task asks for, and a run with another
+    ``run_id`` in the same place as a task (same config, label, grid point, pair, data
+    and seed: the row's method or parameters changed in the config). Returns the records
+    kept and how many were moved."""
     path = out_dir / RESULTS_FILE
     records = read_records(path)
     now = {t.run_id: t for t in tasks}
     cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
-    stale = [_is_stale(r, now.get(r.get("run_id")), cells) for r in records]
+    sha = _data_sha(data_dir)
+    stale = [_is_stale(r, now.get(r.get("run_id")), cells, sha) for r in records]
     kept = set_aside(path, records, stale, out_dir / STALE_FILE)
     n = sum(stale)
     if n:
         print(
             f"{n} finished run(s) in {str(out_dir)!r} no longer match the config (recorded "
-            "under other parameters, another method, another version of a plugin's code, or "
-            "without a metric it asks for): "
+            "under other parameters, another method, another version of a plugin's code, "
+            "on other data than the config loads now, or without a metric it asks for): "
             f"moved to {STALE_FILE}, running them again",
             file=sys.stderr,
         )

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
+
 from dtc import data, methods, metrics
 from dtc._plugins import import_object
 
@@ -29,6 +31,7 @@ __all__ = [
     "build_objects",
     "check_not_seed",
     "configured_method",
+    "data_fingerprint",
     "default_method",
     "describe_params",
     "fit_evaluate",
@@ -175,6 +178,26 @@ def imbalance_options(data_params: dict) -> dict:
     return imbalance
 
 
+def data_fingerprint(pair: data.DomainPair) -> str:
+    """12 hex digits of the SHA-256 of ``pair``'s arrays: each domain's features and
+    labels (absent labels count as such), with their shapes and dtypes.
+
+    Runs resume by their configuration as written; a loader's default, a preprocessing
+    step or a data file may change under it. A record carries the fingerprint of the data
+    it saw, so the runner can tell a finished run whose configuration now loads other
+    data (and run it again)."""
+    digest = hashlib.sha256()
+    for domain in (pair.source, pair.target):
+        for array in (domain.X, domain.y):
+            if array is None:
+                digest.update(b"none")
+                continue
+            a = np.ascontiguousarray(array)
+            digest.update(f"{a.dtype.str}{a.shape}".encode())
+            digest.update(a.tobytes())
+    return digest.hexdigest()[:12]
+
+
 def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = False):
     """Fit ``spec``'s method on ``pair`` (target labels masked) and evaluate it.
 
@@ -200,6 +223,7 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "seed": spec.seed,
         "params": describe_params(method),
         "data_params": spec.data_params,
+        "data_sha": data_fingerprint(pair),
         "metrics": scores,
         "seconds": round(seconds, 3),
         "versions": package_versions(),
@@ -318,7 +342,8 @@ def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict
     """Run ``spec`` and return its record.
 
     The record holds ``method``, ``benchmark``, ``source``, ``target``, ``seed``,
-    ``params`` (the method's full resolved parameters), ``data_params``, ``metrics``
+    ``params`` (the method's full resolved parameters), ``data_params``, ``data_sha``
+    (:func:`data_fingerprint` of the pair, target labels included), ``metrics``
     (``acc``, ``nmi``, ``ari``, ``purity``, plus ``acc_unmatched`` when the method names
     its clusters by source classes, plus imbalance metrics with ``imbalance=True``),
     ``seconds`` (fit time) and ``versions``; for an imbalanced target, ``realised_ratio``

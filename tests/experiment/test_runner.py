@@ -216,6 +216,38 @@ def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_pat
     assert (again.stale, again.skipped, again.finished) == (0, 3, 0)
 
 
+def test_a_run_whose_data_changed_under_its_config_is_set_aside(tmp_path, monkeypatch):
+    """The config leaves the digits shift to the loader's default; when that default
+    changes, the finished runs saw other data than the config loads now: set aside and
+    run again (they were kept, identical config and parameters). A record without a
+    fingerprint (an older file) cannot be checked and is kept."""
+    from dtc.data import benchmarks
+
+    cfg = load_config({**CONFIG, "benchmarks": [{"benchmark": "digits"}]})
+    run_experiment(cfg, tmp_path, progress=False)
+    rows = _lines(tmp_path / "results.jsonl")
+    assert len({r["data_sha"] for r in rows}) == 1
+    unchecked = {k: v for k, v in rows[2].items() if k != "data_sha"}
+    (tmp_path / "results.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in (rows[0], rows[1], unchecked))
+    )
+    same = run_experiment(cfg, tmp_path, progress=False)
+    assert (same.stale, same.skipped, same.finished) == (0, 3, 0)
+
+    default = benchmarks.make_digits_pair
+
+    def new_default(shift=0.3, **kwargs):  # as if the loader's default shift had changed
+        return default(shift=shift, **kwargs)
+
+    monkeypatch.setattr(benchmarks, "make_digits_pair", new_default)
+    summary = run_experiment(cfg, tmp_path, progress=False)
+    assert (summary.stale, summary.skipped, summary.finished) == (2, 1, 2)
+    assert _lines(tmp_path / "stale.jsonl") == rows[:2]
+    now = {r["run_id"]: r for r in _lines(tmp_path / "results.jsonl")}
+    assert now[rows[0]["run_id"]]["data_sha"] != rows[0]["data_sha"]
+    assert now[rows[0]["run_id"]]["metrics"] != rows[0]["metrics"]
+
+
 def test_runs_of_a_row_whose_config_params_changed_are_set_aside(tmp_path):
     run_experiment(load_config(CONFIG), tmp_path, progress=False)
     before = _lines(tmp_path / "results.jsonl")
