@@ -59,19 +59,24 @@ def _check_p(p) -> float:
 
 
 def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
-    proj = torch.as_tensor(projections).to(source)
+    proj = torch.as_tensor(projections)
     if proj.dim() != 2 or proj.shape[0] != source.shape[1]:
         raise ValueError(
             f"projections must have shape (d={source.shape[1]}, n_projections), "
             f"got {tuple(proj.shape)}"
         )
+    # Checked as given, before the cast to the features' dtype: unit directions rounded to
+    # float16 / bfloat16 have norms 1 +- 1e-3 and would be refused for features in half
+    # precision. The tolerance allows the rounding of the projections' own dtype.
+    atol = max(1e-5, 8 * torch.finfo(proj.dtype).eps) if proj.is_floating_point() else 1e-5
     norms = proj.detach().double().norm(dim=0)
-    if not torch.allclose(norms, torch.ones_like(norms), rtol=0, atol=1e-5):
+    if not torch.allclose(norms, torch.ones_like(norms), rtol=0, atol=atol):
         # SW averages over directions: a longer column weighs its direction up (W_p scales)
         raise ValueError(
             "projections must have unit-norm columns (directions; see random_projections), "
             f"got column norms {norms.min().item():.6g} to {norms.max().item():.6g}"
         )
+    proj = proj.to(source)
     # POT's sliced_wasserstein_distance, unrolled so that SW_p^p is available without
     # the root: its gradient stays finite where the distance is 0.
     power = ot.lp.wasserstein_1d(source @ proj, target @ proj, p=p).mean()

@@ -284,6 +284,27 @@ def test_sliced_wasserstein_bad_params():
     assert torch.isfinite(sliced_wasserstein(x, x + 1, projections=unit32))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_sliced_wasserstein_accepts_half_precision_features(dtype):
+    # The unit directions were cast to the features' dtype before their norms were checked:
+    # rounded to float16 / bfloat16 they are 1 +- 1e-3 long, and every half-precision batch
+    # was refused ("projections must have unit-norm columns").
+    source, target = _pair()
+    want = SlicedWassersteinLoss()(source.float(), target.float())
+    half_s, half_t = source.to(dtype).requires_grad_(True), target.to(dtype)
+    got = SlicedWassersteinLoss()(half_s, half_t)
+    assert got.dtype == dtype
+    assert got.item() == pytest.approx(want.item(), rel=2e-2)
+    (grad,) = torch.autograd.grad(got, half_s)
+    assert grad.dtype == dtype and bool(torch.isfinite(grad).all())
+    proj = random_projections(3, 5, 0)
+    assert torch.isfinite(sliced_wasserstein(half_s, half_t, projections=proj))
+    # projections given in half precision pass with their own rounding, not arbitrary lengths
+    assert torch.isfinite(sliced_wasserstein(half_s, half_t, projections=torch.tensor(proj).half()))
+    with pytest.raises(ValueError, match="unit-norm columns"):
+        sliced_wasserstein(half_s, half_t, projections=1.01 * proj)
+
+
 def test_envelope_gradient_is_the_fixed_plan_gradient():
     # grad="envelope": same value as autodiff; gradient wrt source_i equals
     # sum_j P_ij * 2 (x_i - y_j) with P the Sinkhorn plan from POT's NumPy backend.
