@@ -7,7 +7,9 @@ change to dtc, three ways:
 * a ``"package.module:ClassName"`` string wherever a name is accepted;
 * :func:`register` at run time.
 
-Any ``torch.nn.Module`` called as ``loss(source, target, **context)`` qualifies.
+Any ``torch.nn.Module`` called as ``loss(source, target, **context)`` qualifies. An entry
+point cannot replace a built-in name (the built-in wins); ``register(name, cls,
+overwrite=True)`` can, at run time.
 """
 
 from __future__ import annotations

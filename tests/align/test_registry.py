@@ -134,3 +134,29 @@ def test_every_builtin_loss_names_itself_and_the_bad_input(request, name, source
     probs = {"source_probs": torch.full((6, 2), 0.5), "target_probs": torch.full((6, 2), 0.5)}
     with pytest.raises(ValueError, match=f"^{type(loss).__name__}: {match}"):
         loss(source, target, progress=0.5, **probs)
+
+
+def test_entry_point_named_like_a_builtin_does_not_break_import(tmp_path):
+    # An installed package declaring a ``dtc.losses`` entry point named "coral" made
+    # ``import dtc.align`` raise "a loss named 'coral' is already registered": the built-ins
+    # were registered with the collision check that also looks at the entry points.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    info = tmp_path / "thirdparty_losses-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-losses\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[dtc.losses]\ncoral = thirdparty_mod:Coral\nextra_loss = thirdparty_mod:Extra\n"
+    )
+    root = Path(dtc.align.__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    code = (
+        "import dtc.align\n"
+        "assert dtc.align.get_class('coral') is dtc.align.CORALLoss\n"
+        "assert 'extra_loss' in dtc.align.available()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
