@@ -123,5 +123,12 @@ class PACORALLoss(PytorchAdaptLoss):
 
     def _explain_non_finite(self, source, target) -> None:
         # features so large that their covariance overflows
+        name = type(self).__name__
         for role, x in (("source", source), ("target", target)):
-            _finite_covariance(x, role, type(self).__name__)
+            _finite_covariance(x, role, name)
+        # finite covariances whose difference squares past the dtype's range (the generic
+        # message would blame MMDLoss's median bandwidth)
+        raise ValueError(
+            f"{name}: the loss overflows {source.dtype} (finite covariances whose difference "
+            "squares past its range); standardise or rescale the features"
+        )

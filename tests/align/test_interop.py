@@ -125,3 +125,11 @@ def test_pa_coral_names_a_covariance_that_overflows(layers):
     x = torch.randn(6, 3)
     with pytest.raises(ValueError, match="PACORALLoss: the covariance of target is not finite"):
         PACORALLoss()(x, x * 1e30)
+
+
+def test_pa_coral_names_a_loss_that_overflows_from_finite_covariances(layers):
+    # covariances of 1e24 are finite in float32, their squared difference is not: the error
+    # named MMDLoss's median bandwidth ("identical source rows"), which CORAL does not have
+    x = torch.randn(6, 3)
+    with pytest.raises(ValueError, match="PACORALLoss: the loss overflows torch.float32"):
+        PACORALLoss()(x, x.flip(0) * 1e12)
