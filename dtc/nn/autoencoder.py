@@ -59,6 +59,14 @@ def _check_hidden(hidden) -> list[int]:
     return [int(h) for h in sizes]
 
 
+def _check_n_latent(n_latent) -> int:
+    """``n_latent`` as an int >= 1, else ``ValueError`` (``int()`` would truncate ``2.7``,
+    and ``conv`` read ``0`` as "not given" and built 32)."""
+    if isinstance(n_latent, bool) or not isinstance(n_latent, numbers.Integral) or n_latent < 1:
+        raise ValueError(f"n_latent: expected an int >= 1, got {n_latent!r}")
+    return int(n_latent)
+
+
 def mlp(sizes, *, activation: str = "relu", batch_norm: bool = False) -> nn.Sequential:
     """An MLP ``sizes[0] -> ... -> sizes[-1]`` as a ``Sequential`` of blocks.
 
@@ -216,7 +224,7 @@ class MLPAutoencoder(Autoencoder):
         activation: str = "relu",
         batch_norm: bool = False,
     ):
-        sizes = [int(n_features), *_check_hidden(hidden), int(n_latent)]
+        sizes = [int(n_features), *_check_hidden(hidden), _check_n_latent(n_latent)]
         kw = {"activation": activation, "batch_norm": batch_norm}
         super().__init__(mlp(sizes, **kw), n_features, mlp(sizes[::-1], **kw))
 
@@ -258,6 +266,7 @@ class ConvAutoencoder(Autoencoder):
 
     def __init__(self, image_shape, channels=(16, 32), n_latent: int = 32):
         c, h, w = _image_chw(image_shape)
+        n_latent = _check_n_latent(n_latent)
         channels = [int(ch) for ch in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"channels: expected positive channel counts, got {channels}")
@@ -331,7 +340,8 @@ def build_autoencoder(
             raise ValueError(
                 f"image_shape {tuple(image_shape)} does not match the {n_features} features"
             )
-        return ConvAutoencoder(image_shape, n_latent=n_latent or MLP_PRESETS["small"][1])
+        latent = MLP_PRESETS["small"][1] if n_latent is None else n_latent
+        return ConvAutoencoder(image_shape, n_latent=latent)
     if architecture in MLP_PRESETS or architecture == "mlp":
         preset_hidden, preset_latent = MLP_PRESETS[
             "small" if architecture == "mlp" else architecture

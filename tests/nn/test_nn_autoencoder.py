@@ -139,3 +139,17 @@ def test_batch_norm_mlp_and_a_user_encoder_as_one_block():
     assert ae.encoder_blocks == [enc]
     x = torch.randn(4, 6)
     torch.testing.assert_close(ae.decode(ae.encode(x)), ae(x)[1])
+
+
+@pytest.mark.parametrize("architecture", ["conv", "mlp", "small"])
+@pytest.mark.parametrize("n_latent", [0, -3, 2.7, True])
+def test_bad_n_latent_is_named_for_every_architecture(architecture, n_latent):
+    # conv read n_latent=0 as "not given" and built 32, a negative width failed inside torch,
+    # and 2.7 was truncated to 2 (mlp too)
+    with pytest.raises(ValueError, match="n_latent: expected an int >= 1"):
+        build_autoencoder(architecture, 64, image_shape=(8, 8), n_latent=n_latent)
+
+
+def test_conv_n_latent_default_and_given():
+    assert build_autoencoder("conv", 64, image_shape=(8, 8)).n_latent == MLP_PRESETS["small"][1]
+    assert build_autoencoder("conv", 64, image_shape=(8, 8), n_latent=5).n_latent == 5
