@@ -336,7 +336,7 @@ def _rows(records: list[dict]) -> list[tuple[str, str]]:
     aside) -- every row of that label also names the keys that differ (e.g.
     ``K-means (config=cfgA)``), so that they are never averaged together.
     """
-    grid_labels = {r.get("label") for r in records if r.get("grid")}
+    grid_labels = _choosing_labels(records)
     varying, method_keys = _varying_data_keys(records)
     cells = defaultdict(list)
     for r in records:
@@ -582,10 +582,20 @@ def _realised_ratio_note(
     )
 
 
+def _choosing_labels(records: list[dict]) -> set:
+    """The labels run at two or more grid points. One point is no choice: calling its
+    row an oracle would say target labels picked it."""
+    points = defaultdict(set)
+    for r in records:
+        if r.get("grid"):
+            points[r.get("label")].add(json.dumps(r["grid"], sort_keys=True, default=str))
+    return {label for label, seen in points.items() if len(seen) > 1}
+
+
 def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
     """Per label with a grid: the best grid point per column, chosen by target labels."""
     records = list({r.get("run_id", id(r)): r for r in records}.values())
-    grid_labels = {r.get("label") for r in records if r.get("grid")}
+    grid_labels = _choosing_labels(records)
     row_groups = _rows(records)
     rows_of = defaultdict(set)  # group (the label, its configuration) -> its table rows
     label_of = {}
@@ -785,7 +795,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = build_tables(records, metrics, seeds=seeds)
     written = []
-    has_grid = any(r.get("grid") for r in records)
+    has_grid = bool(_choosing_labels(records))
     sets = [("", tables)] + ([("oracle_", oracle_tables(records, tables))] if has_grid else [])
     if len({(r["benchmark"], r["source"], r["target"]) for r in records}) > len(
         {r["benchmark"] for r in records}

@@ -121,6 +121,14 @@ def test_write_report_files_and_oracle(tmp_path):
     oracle = (tmp_path / "oracle_acc.md").read_text()
     assert "ORACLE" in oracle and "TARGET LABELS" in oracle
     assert "| g (oracle) | **60.0** |" in oracle
+    # one grid point is no choice: no oracle table, and no row called an oracle
+    one = tmp_path / "one"
+    written = {p.name for p in write_report([records[1], records[2]], one)}
+    assert not any(name.startswith("oracle_") for name in written)
+    from dtc.experiment.report import build_tables, oracle_tables
+
+    tables = build_tables([records[1], records[2]])
+    assert not any("(oracle)" in row for row in oracle_tables([records[1]], tables)[0].rows)
     rows = list(csv.DictReader((tmp_path / "acc.csv").open()))
     assert {(r["method"], r["mean"], r["best"]) for r in rows} == {
         ("g [lam=0.1]", "30.0000", "0"),
