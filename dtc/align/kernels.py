@@ -92,7 +92,9 @@ def _centred(x: torch.Tensor, y: torch.Tensor | None = None):
 
 
 def _subsample(x: torch.Tensor, max_samples: int) -> torch.Tensor:
-    # Evenly spaced rows: deterministic, and cheap for n in the millions.
+    # Evenly spaced rows: deterministic, and cheap for n in the millions. On rows sorted
+    # by class this is a class-stratified sample (of the bandwidth only); training batches
+    # are shuffled and far below the limit.
     if x.shape[0] <= max_samples:
         return x
     idx = torch.linspace(0, x.shape[0] - 1, max_samples, device=x.device).round().long()

@@ -104,7 +104,8 @@ def _check_choice(value, choices, name):
 
 
 def _linear_pairs(source, target):
-    # Gretton et al. (2012), Lemma 14: disjoint pairs (2p, 2p+1) of both samples.
+    # Gretton et al. (2012), Lemma 14: disjoint pairs (2p, 2p+1) of both samples. The
+    # estimate assumes i.i.d. rows: in class-sorted order the pairs are within a class.
     m = min(source.shape[0], target.shape[0]) // 2
     return (
         source[0 : 2 * m : 2],
@@ -304,7 +305,11 @@ def mmd2_unbiased(source, target, *, sigmas=None, kernel="gaussian", block_size=
 
 def mmd2_linear(source, target, *, sigmas=None, kernel="gaussian"):
     """Linear-time squared MMD estimate (Gretton et al., JMLR 2012, Lemma 14), ``O(n d)``;
-    ``source`` ``(n, d)``, ``target`` ``(m, d)``; ``mmd2(..., estimator="linear")``."""
+    ``source`` ``(n, d)``, ``target`` ``(m, d)``; ``mmd2(..., estimator="linear")``.
+
+    It pairs rows ``(2p, 2p + 1)`` in the order given, so the rows must be in random order
+    (shuffled mini-batches are; a benchmark domain as loaded, sorted by class, is not:
+    shuffle it first, or its within-class pairs bias the estimate)."""
     return mmd2(source, target, estimator="linear", sigmas=sigmas, kernel=kernel)
 
 
