@@ -95,6 +95,20 @@ def test_knn_ivf_rows_with_too_few_candidates_fall_back_to_exact_search():
     assert np.isfinite(affinity_matrix(dist, idx).data).all()
 
 
+@pytest.mark.parametrize(("offset", "scale"), [(1e4, 1.0), (0.0, 1e-35), (0.0, 1e20)])
+def test_knn_ivf_exact_under_offset_and_extreme_scale(offset, scale):
+    # Probing every cell is exact search whatever the offset or scale of the features.
+    # Before, the float32 expansion |a|^2 - 2 a.b + |b|^2 lost the distances to
+    # cancellation (offset 1e4: recall 0.004), underflow (1e-35: all distances 0) or
+    # overflow (1e20: NaN distances, refused by affinity_matrix).
+    X = np.random.default_rng(0).normal(size=(900, 8)) * scale + offset
+    d_all, i_all = knn_graph(X, 5, method="ivf", n_probe=10_000)
+    d_ref, i_ref = knn_graph(X, 5, method="exact")
+    assert np.mean(np.sort(i_all, 1) == np.sort(i_ref, 1)) > 0.99
+    np.testing.assert_allclose(d_all, d_ref, rtol=1e-3)
+    assert np.isfinite(affinity_matrix(d_all, i_all).data).all()
+
+
 def test_self_tuning_affinity_hand_example():
     # Points on a line at 0, 1, 3; two neighbours each, local scale = 2nd neighbour.
     dist = np.array([[1.0, 3.0], [1.0, 2.0], [2.0, 3.0]])
