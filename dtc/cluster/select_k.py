@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from dtc.cluster.kmeans import check_int, check_seed, kmeans
+from dtc.cluster.kmeans import _scale_exponent, check_int, check_seed, kmeans
 from dtc.cluster.spectral import (
     _retained_mask,
     affinity_matrix,
@@ -67,10 +67,16 @@ def select_k_silhouette(
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     sub = np.sort(rng.choice(n, sample_size, replace=False)) if n > sample_size else np.arange(n)
+    # The silhouette is scale-invariant, scikit-learn's float32 distances are not (features
+    # ~1e-25 gave 0 for every k, ~1e20 overflowed): scale by a power of two as kmeans does.
+    Xs = X[sub]
+    e = _scale_exponent(Xs)
+    if e:
+        Xs = np.ldexp(Xs, e)
     scores = np.empty(len(ks))
     for i, k in enumerate(ks):
         labels = kmeans(X, k, n_init=n_init, seed=seed)[0][sub]
-        scores[i] = silhouette_score(X[sub], labels) if np.unique(labels).size > 1 else -1.0
+        scores[i] = silhouette_score(Xs, labels) if np.unique(labels).size > 1 else -1.0
     return ks[int(np.argmax(scores))], scores
 
 

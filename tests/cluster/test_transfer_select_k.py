@@ -140,6 +140,17 @@ def test_select_k_silhouette(five_blobs):
     assert scores[3] == pytest.approx(silhouette_score(X[sub], labels[sub]))
 
 
+@pytest.mark.parametrize("scale", [1e-25, 1e20])
+def test_select_k_silhouette_is_scale_invariant(five_blobs, scale):
+    # The silhouette and K-means are scale-invariant. Before, scikit-learn's float32
+    # distances underflowed (every score 0, k=2 chosen) or overflowed (NaN scores).
+    X, _ = five_blobs
+    k, scores = select_k_silhouette(X * scale, range(2, 9), sample_size=600, seed=0)
+    _, ref = select_k_silhouette(X, range(2, 9), sample_size=600, seed=0)
+    assert k == 5
+    np.testing.assert_allclose(scores, ref, rtol=1e-4)
+
+
 def test_select_k_eigengap(five_blobs):
     X, _ = five_blobs
     k, vals = select_k_eigengap(X, k_max=10, seed=0)
