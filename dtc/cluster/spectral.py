@@ -433,6 +433,14 @@ def spectral_clustering(
     W = affinity_matrix(dist, idx, affinity=affinity)
     keep = _retained_mask(W, k, min_component_size)
     retained = np.flatnonzero(keep)
+    if retained.size < k:
+        # Else spectral_embedding refused "n_components", an argument nobody passed.
+        raise ValueError(
+            f"n_clusters={k}: only {retained.size} of the {n} points lie in connected "
+            f"components of the {n_neighbors}-NN graph that are kept (the others are isolated "
+            "or in components below min_component_size); expected at most that many clusters "
+            "(affinity='connectivity' or a smaller min_component_size keeps more)"
+        )
     Wk = W[retained][:, retained]
     n_comp, comp = connected_components(Wk, directed=False)
     labels = np.full(n, -1, dtype=np.int64)

@@ -109,6 +109,17 @@ def test_knn_ivf_exact_under_offset_and_extreme_scale(offset, scale):
     assert np.isfinite(affinity_matrix(d_all, i_all).data).all()
 
 
+def test_spectral_clustering_more_clusters_than_retained_points_is_a_clear_error():
+    # 12 tight points and 20 far ones, each of whose self-tuning weights underflow to 0
+    # (isolated, set aside): 13 clusters cannot be cut from the 12 retained points. Before,
+    # spectral_embedding refused "n_components=13", which the caller never passed.
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(12, 20)) * 1e-3, 10 * np.eye(20)]
+    with pytest.raises(ValueError, match=r"n_clusters=13: only 12 of the 32 points"):
+        spectral_clustering(X, 13)
+    assert np.unique(spectral_clustering(X, 5)).size == 5
+
+
 def test_self_tuning_affinity_hand_example():
     # Points on a line at 0, 1, 3; two neighbours each, local scale = 2nd neighbour.
     dist = np.array([[1.0, 3.0], [1.0, 2.0], [2.0, 3.0]])
