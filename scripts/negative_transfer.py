@@ -1386,6 +1386,13 @@ def main(argv=None) -> int:
     if len(chosen) > 1:
         ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")
     case_set = chosen[0] if chosen else "harness"
+    # --quick names seven harness cases: with --cases it was ignored, and with another case
+    # set it ran the few of that set's cases that share a name (one, office_A->W, for --fresh10)
+    if args.quick and (args.cases or chosen):
+        other = "--cases" if args.cases else f"--{case_set}"
+        ap.error(f"--quick is seven cases of the harness: give it without {other}")
+    if args.check_seeds < 1:  # zero seeds checked nothing and printed 'flagged 0/0'
+        ap.error(f"--check-seeds must be >= 1, got {args.check_seeds}")
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
     if args.cases:  # a typo, or a case of another set, ran nothing and exited 0

@@ -1617,3 +1617,20 @@ def test_quick_help_names_every_quick_case(load_script, capsys):
         "--quick seven cases: digits, its permuted, disjoint, corrupted and SURF sources" in shown
     )
     assert "SURF A->W and A->W with permuted source features" in shown
+
+
+def test_quick_is_refused_with_cases_or_another_case_set(load_script, capsys, tmp_path):
+    """--quick is seven harness cases: with --cases it was silently ignored, and with another
+    case set it ran only that set's cases named like a quick one (office_A->W of --fresh10);
+    --check-seeds 0 checked nothing and reported 'flagged 0/0'."""
+    script = load_script("negative_transfer")
+    out = str(tmp_path / "nt.jsonl")
+    for argv, said in (
+        (["--quick", "--cases", "digits"], "give it without --cases"),
+        (["--quick", "--fresh10", "--checks-only"], "give it without --fresh10"),
+        (["--checks-only", "--check-seeds", "0"], "--check-seeds must be >= 1, got 0"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            script.main([*argv, "--out", out])
+        assert exc.value.code == 2
+        assert said in capsys.readouterr().err
