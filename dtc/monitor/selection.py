@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dtc.align.grl import check_number
+from dtc.cluster.kmeans import check_int
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
 from dtc.monitor.partition_score import (
@@ -188,7 +189,7 @@ def rank_sources(
         Its labels, if any, are removed before use.
     sources : sequence of Domain, or mapping name -> Domain
         In the target's feature space.
-    n_clusters : int or None
+    n_clusters : int >= 2 or None
         Target clusters (None: the number of classes of the first labelled source).
     fit_fn : callable ``(pair) -> fitted estimator`` with ``labels_``, or None
         The short adaptation; default a DTC with 10 pretraining and 10 adaptation epochs.
@@ -262,6 +263,9 @@ def rank_sources(
         raise ValueError(
             "rank_sources: n_clusters is None and no source is labelled; set n_clusters"
         )
+    # 2.5 was truncated to 2 for the fits, True read as 1; one cluster has no label-free
+    # score, so every candidate was "collapsed" and weighed equally
+    n_clusters = check_int(n_clusters, "rank_sources: n_clusters", minimum=2)
     if target.n_samples <= n_clusters:
         raise ValueError(
             f"rank_sources: the target has {target.n_samples} samples; scoring {n_clusters} "

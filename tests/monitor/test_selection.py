@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -656,3 +657,34 @@ def test_labels_that_are_not_one_per_target_row_are_refused_naming_the_candidate
         ValueError, match=r"^rank_sources: candidate 'a' must have labels_ of shape \(60,\)"
     ):
         rank_sources(Domain(X), {"a": Domain(X, y)}, fit_fn=Fixed(stacked[:50]).fit)
+
+
+@pytest.mark.parametrize("k", [2.5, True, 1, np.float64(3.0)])
+def test_rank_sources_refuses_an_n_clusters_that_is_not_an_int_of_at_least_two(k):
+    """n_clusters=2.5 was truncated to 2 for the fits, True read as 1, and 1 (no label-free
+    score has one cluster) made every candidate 'collapsed', weighed equally with a warning."""
+    rng = np.random.default_rng(0)
+    target = Domain(rng.normal(size=(40, 4)))
+    source = Domain(rng.normal(size=(40, 4)), rng.integers(0, 2, 40))
+    fits = []
+
+    def fit(pair):
+        fits.append(pair)
+        return SimpleNamespace(labels_=np.arange(40) % pair.n_clusters)
+
+    with pytest.raises(ValueError, match=r"rank_sources: n_clusters: expected an int >= 2"):
+        rank_sources(target, [source], n_clusters=k, fit_fn=fit)
+    assert not fits
+
+
+def test_rank_sources_takes_a_numpy_int_n_clusters():
+    rng = np.random.default_rng(0)
+    target = Domain(rng.normal(size=(40, 4)))
+    source = Domain(rng.normal(size=(40, 4)), rng.integers(0, 2, 40))
+    ranking = rank_sources(
+        target,
+        [source],
+        n_clusters=np.int64(2),
+        fit_fn=lambda pair: SimpleNamespace(labels_=np.arange(40) % pair.n_clusters),
+    )
+    assert ranking[0]["collapsed"] is False
