@@ -506,7 +506,13 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             )
         for attr in ("tolerance", "min_delta"):
             v = getattr(self, attr)
-            if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v < 0:
+            # a bool is no threshold (tolerance=True was a margin of 1.0)
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float, np.integer, np.floating))
+                or not np.isfinite(v)
+                or v < 0
+            ):
                 raise ValueError(f"{name}: {attr} must be a finite number >= 0, got {v!r}")
 
     @property

@@ -859,6 +859,8 @@ def test_the_class_agreement_needs_the_source_labels_the_estimator_uses():
         ({"every": 0}, "every must be an int >= 1"),
         ({"adapt_factor": 1.5}, r"adapt_factor must be in \(0, 1\)"),
         ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
+        ({"tolerance": True}, "tolerance must be a finite number >= 0"),
+        ({"min_delta": True}, "min_delta must be a finite number >= 0"),
         ({"calibrate": "yes"}, "calibrate must be a bool"),
         ({"check_features": 1}, "check_features must be a bool"),
         ({"n_restarts": 1}, "n_restarts must be an int >= 2"),
