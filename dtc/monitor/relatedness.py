@@ -277,8 +277,8 @@ def structural_similarity(Xs, Xt, *, n_splits: int = 5, seed: int = 0, eps: floa
         correlation of the off-diagonal correlation entries of the two domains).
         ``reliability_source``, ``reliability_target``: split-half reliability of each
         domain's correlation entries, ``2 r / (1 + r)`` of the mean half-half statistic
-        ``r`` (Spearman-Brown), at most 1 (below -1 when the halves disagree, ``r < 0``;
-        -1 for ``r = -1``).
+        ``r`` (Spearman-Brown), at most 1; negative when the halves disagree (``r < 0``),
+        below -1 for ``r < -1/3``, and -1 for ``r = -1``.
         ``signal_source``, ``signal_target``: each domain's signal per row ``s`` (module
         docstring, "A noisy source"), ``r / (h (1 - r))`` for halves of ``h`` rows;
         negative when the halves disagree, ``inf`` when they agree perfectly.
