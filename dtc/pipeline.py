@@ -228,6 +228,13 @@ def _class_means(Z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.
     )
 
 
+def _epoch_means(sums: dict[str, list]) -> dict[str, float]:
+    """Each loss's mean over the batches that computed it (``sums``: name -> ``[total,
+    batches]``): the alignment loss is skipped on batches whose weight is 0 (the first
+    batch of a DANN-ramped adaptation), which must not count as zeros in its mean."""
+    return {name: total / n for name, (total, n) in sums.items()}
+
+
 def _select_k(X, seed: int) -> int:
     """k by the best K-means silhouette over 2..10 (fewer for tiny targets)."""
     k_max = min(10, len(X) - 1)
@@ -1296,7 +1303,8 @@ class DTC(TransferClusterer):
         return float(value)
 
     def _step(self, loss, parts: dict, sums: dict, stage: str, epoch: int) -> None:
-        """One optimiser step on ``loss``; adds the batch's ``parts`` to ``sums``."""
+        """One optimiser step on ``loss``; adds the batch's ``parts`` to ``sums`` (name ->
+        ``[total, batches]``, see :func:`_epoch_means`)."""
         try:
             check_finite(loss, stage=stage, epoch=epoch)
         except FloatingPointError:
@@ -1313,7 +1321,9 @@ class DTC(TransferClusterer):
         loss.backward()
         self._opt.step()
         for name, v in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(v.detach())
+            total = sums.setdefault(name, [0.0, 0])
+            total[0] += float(v.detach())
+            total[1] += 1
 
     def _adapt(self) -> None:
         self._opt = torch.optim.Adam(
@@ -1329,7 +1339,7 @@ class DTC(TransferClusterer):
                 centres = None
                 if self._conditional and self._head is None:
                     centres = self._current_centres(self._k)
-                sums: dict[str, float] = {}
+                sums: dict[str, list] = {}
                 n_steps, lam_sum = 0, 0.0
                 for idx_s, idx_t in self._batches(gen):
                     # fraction of adaptation done, rising steadily over all its batches
@@ -1348,7 +1358,7 @@ class DTC(TransferClusterer):
                     self._step(loss, parts, sums, "adapt", epoch)
                     n_steps += 1
                 logs = {"stage": "adapt", "epoch": epoch}
-                logs.update({name: v / n_steps for name, v in sums.items()})
+                logs.update(_epoch_means(sums))
                 logs["lambda"] = lam_sum / n_steps  # the mean weight the epoch applied
                 logs["discrepancy"] = self._discrepancy()
                 self.history_.append(logs)
@@ -1406,8 +1416,7 @@ class DTC(TransferClusterer):
                 cluster_space=True,
             )
             for epoch in range(self.self_training_epochs):
-                sums: dict[str, float] = {}
-                n_steps = 0
+                sums: dict[str, list] = {}
                 for idx_s, idx_t in self._batches(gen):
                     parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs, pseudo=pseudo)
                     loss = (
@@ -1417,9 +1426,8 @@ class DTC(TransferClusterer):
                         + lam * parts.get("align", 0.0)
                     )
                     self._step(loss, parts, sums, "self_train", epoch)
-                    n_steps += 1
                 logs = {"stage": "self_train", "round": rnd, "epoch": epoch}
-                logs.update({name: v / n_steps for name, v in sums.items()})
+                logs.update(_epoch_means(sums))
                 logs.update(kept=float(keep.mean()), changed=float(changed))
                 logs["lambda"] = lam
                 self.history_.append(logs)
@@ -1581,8 +1589,7 @@ class DTC(TransferClusterer):
                         {"stage": "refine", "epoch": epoch, "changed": changed, "stopped": True}
                     )
                     break
-            sums: dict[str, float] = {}
-            n_steps = 0
+            sums: dict[str, list] = {}
             probs = self._soft_probs(layer=layer)
             for idx_s, idx_t in self._batches(gen):
                 lam = self._lambda(1.0)
@@ -1599,9 +1606,8 @@ class DTC(TransferClusterer):
                 loss = loss + self.sup_weight * parts.get("sup", 0.0)
                 loss = loss + lam * parts.get("align", 0.0)
                 self._step(loss, parts, sums, "refine", epoch)
-                n_steps += 1
             logs = {"stage": "refine", "epoch": epoch, "changed": changed}
-            logs.update({name: v / n_steps for name, v in sums.items()})
+            logs.update(_epoch_means(sums))
             logs["discrepancy"] = self._discrepancy()
             self.history_.append(logs)
         self.labels_ = self._assign(layer).argmax(1).cpu().numpy().astype(np.int64)

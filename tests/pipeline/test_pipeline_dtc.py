@@ -934,3 +934,18 @@ def test_the_fitted_networks_are_left_in_evaluation_mode(small_pair):
     np.testing.assert_array_equal(
         again.embedding_, DTC(**est.get_params()).fit(small_pair).embedding_
     )
+
+
+class _ConstantAlignment(nn.Module):
+    """An alignment loss worth exactly 1.0 on every batch (gradient-carrying)."""
+
+    def forward(self, zs, zt, **context):
+        return (zs.sum() + zt.sum()) * 0.0 + 1.0
+
+
+def test_history_averages_each_loss_over_the_batches_that_computed_it(small_pair):
+    # DANN's ramp gives weight 0 to the first adaptation batch, where the alignment loss is
+    # not computed: that batch must not count as a zero in the epoch's mean.
+    est = DTC(**TINY, loss=_ConstantAlignment(), lam_schedule="dann").fit(small_pair)
+    adapt = [h for h in est.history_ if h["stage"] == "adapt"]
+    assert [h["align"] for h in adapt] == [1.0, 1.0]
