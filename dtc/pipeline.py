@@ -1006,6 +1006,9 @@ class DTC(TransferClusterer):
                 f"class, {self._k}, but the target has only {pair.target.n_samples} samples; "
                 "expected at least as many target samples as clusters"
             )
+        if self.model_transfer and not labelled and self._k is not None:
+            # named before any training, not after it (k is estimated later otherwise)
+            self._check_source_centres(self._k, pair.source.n_samples)
         self._build(pair, labelled)
         gen = make_generator(self.seed + 1)
         n_sub = _DISCREPANCY_SAMPLES
@@ -1459,6 +1462,7 @@ class DTC(TransferClusterer):
                 init = np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
                 names = self._classes.astype(np.int64)
             else:
+                self._check_source_centres(k, len(Zs))
                 _, init, _ = kmeans(Zs, k, seed=self.seed)
         labels, centres = self._run_clusterer(Zt, k, init)
         if self.final_labels == "head" and self._head is not None:
@@ -1479,6 +1483,17 @@ class DTC(TransferClusterer):
         self.cluster_centers_ = np.asarray(centres, dtype=np.float32)
         if names is not None:
             self.cluster_classes_ = names
+
+    @staticmethod
+    def _check_source_centres(k: int, n_source: int) -> None:
+        """Unlabelled model transfer starts the target's ``k`` centres at K-means centres of
+        the source, which needs at least ``k`` source rows."""
+        if k > n_source:
+            raise ValueError(
+                f"DTC: model_transfer=True without source labels starts the target centres at "
+                f"{k} K-means centres of the source, but the source has only {n_source} "
+                f"samples; set model_transfer=False or n_clusters <= {n_source}"
+            )
 
     def _head_argmax(self, Z: np.ndarray, k: int) -> np.ndarray:
         """``(n,)`` index into ``self._classes`` of the head's most probable source class

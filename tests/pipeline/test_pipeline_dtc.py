@@ -949,3 +949,24 @@ def test_history_averages_each_loss_over_the_batches_that_computed_it(small_pair
     est = DTC(**TINY, loss=_ConstantAlignment(), lam_schedule="dann").fit(small_pair)
     adapt = [h for h in est.history_ if h["stage"] == "adapt"]
     assert [h["align"] for h in adapt] == [1.0, 1.0]
+
+
+def test_unlabelled_model_transfer_from_a_source_smaller_than_k_is_named_before_training(
+    small_pair, monkeypatch
+):
+    pair = DomainPair(small_pair.source.subset(np.arange(6)), small_pair.target, n_clusters=10)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", no_training)
+    with pytest.raises(ValueError, match="model_transfer=True without source labels.*only 6"):
+        DTC(**TINY, use_source_labels=False).fit(pair)
+    monkeypatch.undo()
+    # k estimated after adaptation: the same error, not K-means' on the source
+    monkeypatch.setattr(pipeline, "_select_k", lambda X, seed: 5)
+    pair = DomainPair(small_pair.source.subset(np.arange(3)), small_pair.target, n_clusters=None)
+    with pytest.raises(ValueError, match="model_transfer=True without source labels.*only 3"):
+        DTC(**TINY, use_source_labels=False).fit(pair)
+    est = DTC(**TINY, use_source_labels=False, model_transfer=False).fit(pair)
+    assert est.n_clusters_ == 5
