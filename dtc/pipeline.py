@@ -993,6 +993,16 @@ class DTC(TransferClusterer):
                     f"{' and '.join(i for _, i in naming)}"
                 )
         self._conditional = bool(getattr(self._loss, "conditional", False))
+        if self._conditional and labelled and self.sup_weight == 0:
+            # With a labelled source the conditional loss conditions on the head's class
+            # probabilities; sup_weight=0 leaves the head untrained during adaptation (at
+            # chance on the source), so the alignment would condition on noise.
+            raise ValueError(
+                f"DTC: loss {type(self._loss).__name__} aligns class-conditionally on the "
+                "classifier head's probabilities, but sup_weight=0 leaves the head untrained; "
+                "set sup_weight > 0, or use_source_labels=False (conditions on soft "
+                "assignments to target cluster centres), or an unconditional loss"
+            )
         if k is None and (self._conditional or self.self_training_rounds) and not labelled:
             # An unlabelled conditional loss (its discriminator's input is features x
             # clusters) and the pseudo-label head need k from the start: estimate it once,

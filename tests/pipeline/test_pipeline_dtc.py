@@ -970,3 +970,18 @@ def test_unlabelled_model_transfer_from_a_source_smaller_than_k_is_named_before_
         DTC(**TINY, use_source_labels=False).fit(pair)
     est = DTC(**TINY, use_source_labels=False, model_transfer=False).fit(pair)
     assert est.n_clusters_ == 5
+
+
+def test_a_conditional_loss_on_an_untrained_head_is_refused(small_pair, monkeypatch):
+    # sup_weight=0 leaves the head at chance: conditioning the alignment on its
+    # probabilities would condition on noise.
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", no_training)
+    for loss in ("cdan", "jmmd"):
+        with pytest.raises(ValueError, match="sup_weight=0 leaves the head untrained"):
+            DTC(**TINY, loss=loss, sup_weight=0.0, final_labels="cluster").fit(small_pair)
+    monkeypatch.undo()
+    DTC(**TINY, loss="coral", sup_weight=0.0, final_labels="cluster").fit(small_pair)
+    DTC(**TINY, loss="cdan", sup_weight=0.0, use_source_labels=False).fit(small_pair)
