@@ -1465,19 +1465,25 @@ class DTC(TransferClusterer):
         if k > len(Zt):
             raise ValueError(f"DTC: n_clusters={k} but the target has only {len(Zt)} samples")
         self.n_clusters_ = k
-        init, names = None, None
+        init, names, class_means = None, None, None
+        if self._ys is not None:
+            ys = self._ys.cpu().numpy()
+            class_means = np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
         if self.model_transfer:
             if self._ys is not None:
-                ys = self._ys.cpu().numpy()
-                init = np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
+                init = class_means
                 names = self._classes.astype(np.int64)
             else:
                 self._check_source_centres(k, len(Zs))
                 _, init, _ = kmeans(Zs, k, seed=self.seed)
         labels, centres = self._run_clusterer(Zt, k, init)
+        # The centre of a source class the head gives no target row: the clusterer's centre
+        # named after it (model transfer), else the source class mean; not the clusterer's
+        # c-th centre, which without model transfer stands for no class in particular.
+        by_class = centres if init is not None else class_means
         if self.final_labels == "head" and self._head is not None:
             labels = self._head_argmax(Z, k)
-            centres, names = _class_means(Zt, labels, centres), self._classes.astype(np.int64)
+            centres, names = _class_means(Zt, labels, by_class), self._classes.astype(np.int64)
         elif self.final_labels == "head_clusters" and self._head is not None:
             labels, centres, names = self._clusters_named_by_head(Z, Zt, k, labels, centres)
         elif self.final_labels == "head_spread" and self._head is not None:
@@ -1488,7 +1494,7 @@ class DTC(TransferClusterer):
                 alpha=self.spread_alpha,
             )
             labels = scores.argmax(1).astype(np.int64)
-            centres, names = _class_means(Zt, labels, centres), self._classes.astype(np.int64)
+            centres, names = _class_means(Zt, labels, by_class), self._classes.astype(np.int64)
         self.labels_ = np.asarray(labels, dtype=np.int64)
         self.cluster_centers_ = np.asarray(centres, dtype=np.float32)
         if names is not None:

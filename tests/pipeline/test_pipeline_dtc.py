@@ -985,3 +985,23 @@ def test_a_conditional_loss_on_an_untrained_head_is_refused(small_pair, monkeypa
     monkeypatch.undo()
     DTC(**TINY, loss="coral", sup_weight=0.0, final_labels="cluster").fit(small_pair)
     DTC(**TINY, loss="cdan", sup_weight=0.0, use_source_labels=False).fit(small_pair)
+
+
+@pytest.mark.parametrize("final_labels", ["head", "head_spread"])
+def test_a_class_the_head_never_predicts_keeps_its_source_class_mean_as_centre(
+    small_pair, monkeypatch, final_labels
+):
+    # Without model transfer the clusterer's c-th centre stands for no class: a class the
+    # head gives no target row must not get it (DEC refinement would start from it).
+    def only_class_0(self, Z, k):
+        probs = np.zeros((len(Z), k))
+        probs[:, 0] = 1.0
+        return probs
+
+    monkeypatch.setattr(DTC, "_head_probs", only_class_0)
+    est = DTC(**TINY, final_labels=final_labels, model_transfer=False).fit(small_pair)
+    assert (est.labels_ == 0).all()
+    codes = np.unique(small_pair.source.y, return_inverse=True)[1]
+    Zs = est.source_embedding_ / np.linalg.norm(est.source_embedding_, axis=1, keepdims=True)
+    means = np.stack([Zs[codes == c].mean(0) for c in range(10)])
+    np.testing.assert_allclose(est.cluster_centers_[1:], means[1:], rtol=1e-5, atol=1e-6)
