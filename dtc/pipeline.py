@@ -307,7 +307,8 @@ class DTC(TransferClusterer):
     Parameters
     ----------
     n_clusters : int or None
-        Number of target clusters; ``None``: the pair's ``n_clusters``, else estimated
+        Number of target clusters; ``None``: the pair's ``n_clusters``, else the number
+        of source classes with a labelled source (``use_source_labels``), else estimated
         with ``dtc.cluster.select_k`` on the adapted target embeddings.
     architecture : "mlp", "dec", "small", "conv" or nn.Module
         The autoencoder (see :func:`dtc.nn.build_autoencoder`): an MLP (``hidden``,
@@ -366,7 +367,9 @@ class DTC(TransferClusterer):
         One encoder for both domains, or a frozen source encoder and a target encoder
         (ADDA); only ``"asymmetric"`` accepts heterogeneous pairs.
     freeze_layers : int
-        Freeze the first ``k`` blocks of the (target) encoder during adaptation.
+        Freeze the first ``k`` blocks of the (target) encoder from adaptation on: they
+        stay frozen in every later stage that trains the encoder (self-training,
+        refinement). Freezing every block leaves the encoder as pretrained.
     pretrained_lr_scale : float
         Learning-rate multiplier of the pretrained encoder during adaptation / refinement.
     self_training_rounds, self_training_epochs : int
