@@ -14,10 +14,12 @@ builds it: ``use_source_labels`` set to the setting and the defaults the method 
 for the pair's benchmark (DTC's ``FAMILY_CONFIGS``) applied.
 
 Finished runs are appended to ``<out>/runs.jsonl`` as they complete, each with its
-setting and the method's resolved parameters; a re-run skips the (method, pair, seed,
-setting) runs already there (a failure is recorded with its error and also skipped;
-delete its line to retry). A run recorded under other parameters than the method's
-current ones (a default changed) is moved to ``<out>/runs.stale.jsonl`` and run again;
+setting, the method's resolved parameters and the fingerprint of the data it was given
+(``data_sha``); a re-run skips the (method, pair, seed, setting) runs already there (a
+failure is recorded with its error and also skipped; delete its line to retry). A run
+recorded under other parameters than the method's current ones (a default changed) or on
+other data (a loader's default or a data file changed) is moved to
+``<out>/runs.stale.jsonl`` and run again;
 runs of the other setting stay in the file but not in the tables. At the end the table
 ``<out>/baselines.md`` and ``<out>/baselines.csv`` (Hungarian ACC and NMI, mean +- sample
 std over seeds as in ``dtc report``, in %; a cell with a failed seed shows ``n=k/m``) is written from the recorded runs of this
@@ -49,7 +51,7 @@ import numpy as np
 
 import dtc.methods
 from dtc.data import DomainPair, domain_files, load_pair
-from dtc.experiment.single import describe_params
+from dtc.experiment.single import data_fingerprint, describe_params
 from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
 
@@ -169,20 +171,32 @@ def resolved_params(name: str, seed: int, benchmark: str | None = None, labelled
     return json.loads(json.dumps(describe_params(est), default=str))
 
 
-def load_done(path: Path, current: dict[tuple, dict]) -> dict[tuple, dict]:
+def load_done(
+    path: Path, current: dict[tuple, dict], data: dict[tuple, str] | None = None
+) -> dict[tuple, dict]:
     """The runs of ``path`` by :func:`run_key`, after moving to ``<stem>.stale.jsonl``
-    those of a key in ``current`` recorded under other parameters than ``current``'s (a
-    run without recorded parameters cannot be checked: kept). A last line cut short by a
-    crash is not a run."""
+    those of a key in ``current`` recorded under other parameters than ``current``'s, or
+    on other data than ``data``'s fingerprint of the key (a loader's default or a data
+    file changed); a run without recorded parameters or fingerprint cannot be checked on
+    that count and is kept. A last line cut short by a crash is not a run."""
+    data = data or {}
+
+    def stale_run(r: dict) -> bool:
+        key = run_key(r)
+        if key not in current:
+            return False
+        other_params = "params" in r and r["params"] != current[key]
+        return other_params or ("data_sha" in r and key in data and r["data_sha"] != data[key])
+
     records = read_records(path)
-    stale = [
-        "params" in r and run_key(r) in current and r["params"] != current[run_key(r)]
-        for r in records
-    ]
+    stale = [stale_run(r) for r in records]
     stale_path = path.with_name(path.stem + ".stale.jsonl")
     kept = set_aside(path, records, stale, stale_path)
     if any(stale):
-        print(f"{sum(stale)} runs recorded under other parameters moved to {stale_path}")
+        print(
+            f"{sum(stale)} runs recorded under other parameters or on other data moved to "
+            f"{stale_path}"
+        )
     return {run_key(r): r for r in kept}
 
 
@@ -339,7 +353,14 @@ def main(argv=None) -> int:
         key: resolved_params(key[0], key[2], pairs[key[1]].benchmark, key[3] == "labelled")
         for key in keys
     }
-    done = load_done(log, params)
+
+    def pair_of(key):  # what the run of ``key`` is given
+        raw = dtc.methods.get_class(key[0]).requires_non_negative
+        return (raw_pairs if raw else pairs)[key[1]]
+
+    shas = {id(pair): data_fingerprint(pair) for pair in [*pairs.values(), *raw_pairs.values()]}
+    data = {key: shas[id(pair_of(key))] for key in keys}
+    done = load_done(log, params, data)
     todo = [key for key in keys if key not in done]
     total = len(todo)
     print(
@@ -348,11 +369,12 @@ def main(argv=None) -> int:
         flush=True,
     )
     for i, (m, p, s, how) in enumerate(todo, 1):
-        rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[m, p, s, how]}
+        key = (m, p, s, how)
+        rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[key]}
+        rec["data_sha"] = data[key]
         try:
-            raw = dtc.methods.get_class(m).requires_non_negative
             est = make_method(m, s, pairs[p].benchmark, how == "labelled")
-            rec.update(run_one((raw_pairs if raw else pairs)[p], est, how == "labelled"))
+            rec.update(run_one(pair_of(key), est, how == "labelled"))
             status = (
                 f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
             )

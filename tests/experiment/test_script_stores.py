@@ -53,6 +53,14 @@ def test_run_baselines_resumes_by_setting_and_parameters(baselines, tmp_path, ca
     assert "1 runs to do, 1 already recorded" in capsys.readouterr().out
     (stale,) = read_records(tmp_path / "runs.stale.jsonl")
     assert stale["params"]["n_init"] == 3 and len(read_records(log)) == 4
+    # so is a run recorded on other data (the loader's default shift changed, say)
+    records = read_records(log)
+    assert len({r["data_sha"] for r in records}) == 1
+    records[0]["data_sha"] = "0" * 12
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    baselines.main(args)
+    assert "1 runs to do, 1 already recorded" in capsys.readouterr().out
+    assert read_records(tmp_path / "runs.stale.jsonl")[-1]["data_sha"] == "0" * 12
 
 
 def test_run_baselines_refuses_bad_seeds_names_and_missing_data(baselines, tmp_path, capsys):
