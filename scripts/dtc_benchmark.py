@@ -13,11 +13,13 @@ class means -- and DTC in its two settings with the documented per-family defaul
 Every result is appended to a JSON-lines file as soon as it exists (a re-run skips the
 rows already there; a last line cut short by a crash is not a row, and is cut off before
 the next append), and the table of Hungarian ACC (mean over the ``--seeds`` asked for, %;
-rows of other seeds in the file are left out) is printed at the end. A row records the parameters it ran with, as given (``params``) and as the method
-resolved them (``resolved``, defaults included); when they have changed since (a family's
-DTC default, a reference's parameters, a method's own default), the row is stale: it is moved to
-``<out>.stale.jsonl`` and run again, so the table never mixes two configurations. Target labels are used only by
-:func:`dtc.metrics.evaluate`.
+rows of other seeds in the file are left out) is printed at the end. A row records the
+parameters it ran with, as given (``params``) and as the method resolved them
+(``resolved``, defaults included), and the fingerprint of its pair (``data_sha``); when
+they have changed since (a family's DTC default, a reference's parameters, a method's own
+default, a loader's default or a data file), the row is stale: it is moved to
+``<out>.stale.jsonl`` and run again, so the table never mixes two configurations. Target
+labels are used only by :func:`dtc.metrics.evaluate`.
 
     DTC_DATA=/work/shared/data python scripts/dtc_benchmark.py --out results/dtc_bench.jsonl
 """
@@ -25,6 +27,7 @@ DTC default, a reference's parameters, a method's own default), the row is stale
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -37,7 +40,7 @@ import torch
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
-from dtc.experiment.single import describe_params, package_versions
+from dtc.experiment.single import data_fingerprint, describe_params, package_versions
 from dtc.experiment.store import append_record, read_records, set_aside
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
@@ -108,15 +111,46 @@ def _resolved_changed(row: dict) -> bool:
     return row["resolved"] != current
 
 
-def set_aside_stale(out: Path, rows: list[dict]) -> list[dict]:
+def preprocess_of(family: str, method: str) -> str:
+    """The preprocessing a row of ``method`` loads its pair with: the family's DTC default
+    for ``dtc_<setting>``, the literature's standard one for the references."""
+    return FAMILY_CONFIGS[family]["preprocess"] if method.startswith("dtc_") else "standard"
+
+
+@functools.cache
+def _current_sha(family: str, source: str, target: str, prep: str, data_dir) -> str | None:
+    """:func:`data_fingerprint` of the pair a row loads now (None: it cannot be loaded)."""
+    try:
+        return data_fingerprint(load(family, source, target, prep, data_dir))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _data_changed(row: dict, data_dir) -> bool:
+    # A row without a fingerprint (older ones), or whose data cannot be loaded here, cannot
+    # be checked: kept.
+    if "data_sha" not in row:
+        return False
+    source, _, target = row["pair"].partition("->")
+    prep = preprocess_of(row["family"], row["method"])
+    current = _current_sha(row["family"], source, target, prep, data_dir)
+    return current is not None and row["data_sha"] != current
+
+
+def set_aside_stale(out: Path, rows: list[dict], data_dir=None) -> list[dict]:
     """The rows of ``out`` that still hold. A row run with other parameters than its method's
     current ones (a changed family default, a changed reference, a changed default of the
-    method itself; a row without recorded parameters counts as run with none) is appended
-    to ``<out>.stale.jsonl`` and dropped from ``out``. Rows of methods no longer listed are
-    kept."""
+    method itself; a row without recorded parameters counts as run with none), or on other
+    data than its pair loads now from ``data_dir`` (its ``data_sha``: a loader's default or
+    a data file changed), is appended to ``<out>.stale.jsonl`` and dropped from ``out``.
+    Rows of methods no longer listed are kept."""
     stale = [
         r["method"] in (*REFERENCES, *(f"dtc_{s}" for s in SETTINGS))
-        and (r.get("params", {}) != row_params(r["family"], r["method"]) or _resolved_changed(r))
+        and (
+            r.get("params", {}) != row_params(r["family"], r["method"])
+            or _resolved_changed(r)
+            or _data_changed(r, data_dir)
+        )
         for r in rows
     ]
     stale_path = out.with_name(out.stem + ".stale.jsonl")
@@ -196,7 +230,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = set_aside_stale(out, read_records(out))
+    rows = set_aside_stale(out, read_records(out), args.data_dir)
     done = {(r["family"], r["pair"], r["method"], r["seed"]) for r in rows}
     available = set(methods.available())
     for family in args.families:
@@ -213,10 +247,11 @@ def main(argv=None) -> int:
                         continue
                     setting = method[4:] if method.startswith("dtc_") else None
                     # References use the family's literature preprocessing; DTC its own.
-                    prep = FAMILY_CONFIGS[family]["preprocess"] if setting else "standard"
+                    prep = preprocess_of(family, method)
                     pair = load(family, source, target, prep, args.data_dir)
                     scores = run_one(base, setting, pair, seed)
                     row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
+                    row["data_sha"] = data_fingerprint(pair)
                     row["params"] = row_params(family, method)
                     row["resolved"] = resolved_params(family, method, seed)
                     # Figures move with the CPU kernels and packages at identical code.

@@ -53,3 +53,24 @@ def test_the_table_averages_the_seeds_asked_for_only(load_script):
     assert text.splitlines()[0] == "mean over seeds 0, 1"
     assert "| digits | source->target | 50.0 n=2 |" in text
     assert "| digits | source->target | 66.7 n=3 |" in script.table(rows)  # every row
+
+
+def test_rows_run_on_other_data_are_moved_aside(load_script, tmp_path):
+    """A row records the fingerprint of the pair it ran on; a row whose pair loads other
+    data now (the digits default changed, say) is stale, one without a fingerprint kept."""
+    from dtc.data import make_digits_pair
+    from dtc.experiment.single import data_fingerprint
+
+    script = load_script("dtc_benchmark")
+    sha = data_fingerprint(make_digits_pair())
+    key = {"family": "digits", "pair": "source->target", "method": "kmeans", "acc": 0.5}
+    key["params"] = script.row_params("digits", "kmeans")
+    rows = [
+        {**key, "seed": 0, "data_sha": sha},
+        {**key, "seed": 1},  # before rows recorded their data: kept
+        {**key, "seed": 2, "data_sha": "0" * 12},
+    ]
+    out = tmp_path / "bench.jsonl"
+    write_records(out, rows)
+    assert script.set_aside_stale(out, read_records(out)) == rows[:2]
+    assert read_records(tmp_path / "bench.stale.jsonl") == rows[2:]
