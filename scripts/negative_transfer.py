@@ -900,13 +900,18 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list
     """The JSON lines of ``path`` (``--json`` or ``--out`` output; ``name``: how messages call
     it, ``path`` by default). A last line cut short by an interrupted run is dropped, with a
     note on stderr (and, with ``rewrite``, the file rewritten without it); a broken line
-    before the last is an error (``ValueError``)."""
+    before the last, or a file that cannot be read (missing, a directory), is an error
+    (``ValueError``, which the scripts give as a one-line usage error)."""
     name = str(path) if name is None else name
-    lines = [text for text in Path(path).read_text().splitlines() if text.strip()]
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     rows = []
-    for i, text in enumerate(lines):
+    for i, line in enumerate(lines):
         try:
-            rows.append(json.loads(text))
+            rows.append(json.loads(line))
         except json.JSONDecodeError:
             if i < len(lines) - 1:
                 raise ValueError(f"{name}: line {i + 1} is not a JSON object") from None
