@@ -835,12 +835,30 @@ RESULT_OPTIONS = (
 )
 
 
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum`` (else a usage error)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
+        return number
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
 def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
-    """The DTC budget options these evaluation scripts share: epochs, threads, seed."""
-    ap.add_argument("--pretrain-epochs", type=int, default=20)
-    ap.add_argument("--adapt-epochs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    """The DTC budget options these evaluation scripts share: epochs, threads, seed, checked
+    here (a negative epoch count made every case a skipped one, or a traceback, after the
+    data were loaded)."""
+    ap.add_argument("--pretrain-epochs", type=int_at_least(0), default=20)
+    ap.add_argument("--adapt-epochs", type=int_at_least(0), default=20)
+    ap.add_argument("--threads", type=int_at_least(1), default=1)
+    ap.add_argument("--seed", type=int_at_least(0), default=0)
 
 
 def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000, **thresholds) -> dict:

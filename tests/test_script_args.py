@@ -38,3 +38,32 @@ def test_a_runs_file_that_cannot_be_read_is_named_in_one_line(
             f"{tmp_path}: cannot be read (Is a directory)",
         )
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["negative_transfer", "model_selection", "source_selection", "checkpoint_outcomes"]
+)
+@pytest.mark.parametrize(
+    ("flag", "value", "minimum"),
+    [
+        ("--pretrain-epochs", "-1", 0),
+        ("--adapt-epochs", "-2", 0),
+        ("--threads", "0", 1),
+        ("--seed", "-1", 0),
+        ("--seed", "x", 0),
+    ],
+)
+def test_the_budget_options_are_checked_before_anything_runs(
+    name, flag, value, minimum, load_script, monkeypatch, capsys
+):
+    """A negative epoch count was a skipped target for every target and exit 0
+    (source_selection) or a traceback after the data were loaded (the others)."""
+    script = load_script(name)
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data were read before the options were checked")
+
+    monkeypatch.setattr(script, "resolve_data_dir", no_data, raising=False)
+    argv = ["digits"] if name == "checkpoint_outcomes" else []
+    line = usage_error(script, [*argv, flag, value], capsys)
+    assert line.endswith(f"argument {flag}: expected an integer >= {minimum}, got '{value}'")
