@@ -45,6 +45,7 @@ import numpy as np
 from dtc.data import resolve_data_dir
 from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
+from dtc.monitor.partition_score import usable_scores
 from dtc.pipeline import DTC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,11 +120,18 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--axes", default=None, help="comma-separated: lam,loss,k (default all)")
+    # checked here: an unknown name was a traceback after the first pair's data were loaded
     ap.add_argument(
-        "--criterion", default="knn_agreement", help="label-free criterion of the lam and loss axes"
+        "--criterion",
+        default="knn_agreement",
+        choices=usable_scores(),
+        help="label-free criterion of the lam and loss axes",
     )
     ap.add_argument(
-        "--k-criterion", default="silhouette", help="label-free criterion of the k axis"
+        "--k-criterion",
+        default="silhouette",
+        choices=usable_scores(),
+        help="label-free criterion of the k axis",
     )
     ap.add_argument("--data-dir", default=None)
     ap.add_argument(

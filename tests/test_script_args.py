@@ -67,3 +67,14 @@ def test_the_budget_options_are_checked_before_anything_runs(
     argv = ["digits"] if name == "checkpoint_outcomes" else []
     line = usage_error(script, [*argv, flag, value], capsys)
     assert line.endswith(f"argument {flag}: expected an integer >= {minimum}, got '{value}'")
+
+
+@pytest.mark.parametrize("flag", ["--criterion", "--k-criterion"])
+def test_model_selection_refuses_an_unknown_criterion_before_loading_data(
+    flag, load_script, monkeypatch, capsys
+):
+    """An unknown criterion was select_model's ValueError traceback, after the data were read."""
+    script = load_script("model_selection")
+    monkeypatch.setattr(script, "resolve_data_dir", lambda *a: pytest.fail("data were read"))
+    line = usage_error(script, [flag, "silhuette", "--quick"], capsys)
+    assert f"argument {flag}: invalid choice: 'silhuette'" in line and "'silhouette'" in line
