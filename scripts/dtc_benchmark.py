@@ -218,10 +218,22 @@ def table(rows: list[dict], seeds=None) -> str:
     return "\n".join(lines)
 
 
+def seed_number(value: str) -> int:
+    """An argparse ``type``: a seed, an integer >= 0 (a negative one was the estimator's
+    ValueError traceback, after the rows before it had run)."""
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+    return seed
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="results/dtc_benchmark.jsonl")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=seed_number, nargs="+", default=[0, 1, 2])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     choices = [*REFERENCES, *(f"dtc_{s}" for s in SETTINGS)]
     ap.add_argument("--methods", nargs="+", default=choices, choices=choices)
@@ -258,6 +270,7 @@ def main(argv=None) -> int:
                     row["versions"] = package_versions()
                     rows.append(row)
                     append_record(out, row)
+                    done.add(key)  # a seed or method named twice runs once
                     shown = " ".join(
                         f"{k}={v:.3f}"
                         for k, v in scores.items()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dtc.experiment.store import read_records, write_records
 
 
@@ -74,3 +76,30 @@ def test_rows_run_on_other_data_are_moved_aside(load_script, tmp_path):
     write_records(out, rows)
     assert script.set_aside_stale(out, read_records(out)) == rows[:2]
     assert read_records(tmp_path / "bench.stale.jsonl") == rows[2:]
+
+
+def test_a_seed_or_method_named_twice_runs_once(load_script, tmp_path, monkeypatch, capsys):
+    """``--seeds 0 0`` ran and appended the row twice, and the table averaged it as n=2."""
+    script = load_script("dtc_benchmark")
+    calls = []
+
+    def run_one(method, setting, pair, seed):
+        calls.append((method, seed))
+        return {"acc": 0.5, "nmi": 0.5, "seconds": 0.0}
+
+    monkeypatch.setattr(script, "run_one", run_one)
+    out = tmp_path / "bench.jsonl"
+    argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "kmeans"]
+    assert script.main([*argv, "--seeds", "0", "0"]) == 0
+    assert calls == [("kmeans", 0)] and len(read_records(out)) == 1
+    assert "| digits | source->target | 50.0 n=1 |" in capsys.readouterr().out
+
+
+def test_a_negative_seed_is_a_usage_error_before_any_run(load_script, tmp_path, capsys):
+    """It was the estimator's ValueError traceback, after the seeds before it had run."""
+    script = load_script("dtc_benchmark")
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--out", str(tmp_path / "b.jsonl"), "--seeds", "0", "-1"])
+    assert exit_.value.code == 2
+    assert "argument --seeds: expected an integer >= 0, got '-1'" in capsys.readouterr().err
+    assert not (tmp_path / "b.jsonl").exists()
