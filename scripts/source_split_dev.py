@@ -141,10 +141,15 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
-    candidates = [json.loads(c) for c in args.candidates]
-    for c in candidates:
+    candidates = []
+    for text in args.candidates:
+        try:
+            c = json.loads(text)
+        except json.JSONDecodeError:  # was a JSONDecodeError traceback
+            c = text
         if not isinstance(c, dict):
             ap.error(f"--candidates: each must be a JSON object of DTC parameters, got {c!r}")
+        candidates.append(c)
     data_dir = resolve_data_dir(args.data_dir)
     accs = defaultdict(list)  # (family, candidate index) -> ACCs
     for family in args.families:

@@ -34,10 +34,23 @@ def test_split_and_shift_halves_the_domain_by_class_and_shifts_one_half(load_scr
     assert np.array_equal(t.y, raw.y[rest])
 
 
-def test_candidates_must_be_json_objects(load_script):
+def test_candidates_must_be_json_objects(load_script, capsys):
     script = load_script("source_split_dev")
     with pytest.raises(SystemExit):
         script.main(["--candidates", "[1, 2]"])
+    # not JSON at all (shell quotes lost): a usage error too, not a JSONDecodeError traceback
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--candidates", "{std_floor_quantile: 0.5}"])
+    assert exit_.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith(
+            "--candidates: each must be a JSON object of DTC parameters, got "
+            "'{std_floor_quantile: 0.5}'"
+        )
+    )
 
 
 def test_split_by_pose_takes_the_first_half_of_each_arc_as_source(load_script):
