@@ -14,20 +14,38 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import dtc.align
+from dtc.data import list_benchmarks
 from dtc.experiment.plots import curves_figure, tsne_figure
 from dtc.experiment.single import RunSpec, fit_evaluate, load_spec_pair
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/figures"))
-    parser.add_argument("--benchmark", default="digits")
+    parser.add_argument("--benchmark", default="digits", choices=list_benchmarks())
     parser.add_argument("--source", default=None)
     parser.add_argument("--target", default=None)
     parser.add_argument("--loss", default="dann", help="the alignment loss of the 'after' panel")
     parser.add_argument("--epochs", type=int, default=20, help="pretrain and adapt epochs")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    # Checked before the first fit: a bad loss, pair, budget or seed was a traceback, the
+    # loss's only after the "before" panel's whole fit.
+    if args.epochs < 1:
+        parser.error(f"--epochs: expected an integer >= 1, got {args.epochs}")
+    if args.seed < 0:
+        parser.error(f"--seed: expected an integer >= 0, got {args.seed}")
+    if ":" not in args.loss:  # module:Class is imported by the run itself
+        try:
+            dtc.align.get_class(args.loss)
+        except ValueError as exc:
+            parser.error(f"--loss: {exc}")
+    spec = RunSpec(method="dtc", benchmark=args.benchmark, source=args.source, target=args.target)
+    try:
+        data = load_spec_pair(spec)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
     args.out.mkdir(parents=True, exist_ok=True)
 
     panels, records = {}, []
@@ -40,7 +58,7 @@ def main() -> None:
             seed=args.seed,
             params={"loss": loss, "pretrain_epochs": args.epochs, "adapt_epochs": args.epochs},
         )
-        record, model = fit_evaluate(spec, load_spec_pair(spec))
+        record, model = fit_evaluate(spec, data)
         record["label"] = f"DTC ({name})"
         records.append(record)
         panels[name] = (model.source_embedding_, model.embedding_, model.labels_)

@@ -78,3 +78,28 @@ def test_model_selection_refuses_an_unknown_criterion_before_loading_data(
     monkeypatch.setattr(script, "resolve_data_dir", lambda *a: pytest.fail("data were read"))
     line = usage_error(script, [flag, "silhuette", "--quick"], capsys)
     assert f"argument {flag}: invalid choice: 'silhuette'" in line and "'silhouette'" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--benchmark", "nosuch"], "argument --benchmark: invalid choice: 'nosuch'"),
+        (["--loss", "mdd"], "--loss: unknown loss 'mdd'"),
+        (["--epochs", "0"], "--epochs: expected an integer >= 1, got 0"),
+        (["--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+        (
+            ["--benchmark", "coil20", "--source", "coil9"],
+            "unknown source domain 'coil9' for benchmark 'coil20'",
+        ),
+    ],
+)
+def test_figures_checks_its_arguments_before_any_fit(
+    argv, error, load_script, tmp_path, monkeypatch, capsys
+):
+    """Each was a traceback; an unknown --loss only after the 'before' panel's whole fit."""
+    script = load_script("figures")
+    monkeypatch.setattr(script, "fit_evaluate", lambda *a: pytest.fail("a fit ran"))
+    monkeypatch.setenv("DTC_DATA", str(tmp_path))
+    line = usage_error(script, ["--out", str(tmp_path / "fig"), *argv], capsys)
+    assert error in line
+    assert not (tmp_path / "fig").exists()
