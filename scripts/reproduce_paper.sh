@@ -27,6 +27,11 @@ EOF
 esac
 cd "$(dirname "$0")/.."
 jobs="${1:-2}"
+if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || [ $# -gt 1 ]; then
+  # before any run: `dtc run --jobs abc` failed in a boxed error, --jobs 0 was taken
+  echo "scripts/reproduce_paper.sh: JOBS: expected one number of parallel processes >= 1, got '$*'" >&2
+  exit 2
+fi
 dtc="${DTC:-.venv/bin/dtc}"
 py="${PYTHON:-.venv/bin/python}"
 if [ -z "${DTC_DATA:-}" ]; then

@@ -68,3 +68,23 @@ def test_reproduce_paper_reports_each_config_s_current_runs_only(tmp_path):
             in calls
         )
     assert calls[-1] == "scripts/figures.py --out results/figures"
+
+
+@pytest.mark.parametrize("jobs", [["abc"], ["0"], ["-1"], ["2", "extra"]])
+def test_reproduce_paper_refuses_bad_jobs_before_running(jobs, tmp_path):
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "stub"
+    stub.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "reproduce_paper.sh"), *jobs],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2 and not log.exists()
+    assert done.stderr.strip().splitlines() == [
+        "scripts/reproduce_paper.sh: JOBS: expected one number of parallel processes >= 1, "
+        f"got '{' '.join(jobs)}'"
+    ]
