@@ -159,6 +159,7 @@ def main(argv=None) -> int:
         ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
     )
     axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
+    axes = list(dict.fromkeys(axes))  # an axis named twice is run, and summarised, once
     unknown = [axis for axis in axes if axis not in AXES]
     if unknown:  # before any fit, not after the first pair's other axes ran
         ap.error(f"--axes: unknown axis {', '.join(unknown)}; expected {', '.join(AXES)}")

@@ -567,6 +567,15 @@ def test_model_selection_out_file_resumes(faked_model_selection, tmp_path):
     ]
 
 
+def test_model_selection_runs_an_axis_named_twice_once(faked_model_selection, tmp_path, capsys):
+    """--axes lam,lam fitted the lam grid twice, appended two rows and summarised both."""
+    script = faked_model_selection
+    out = tmp_path / "ms.jsonl"
+    assert script.main(["--axes", "lam,lam", "--out", str(out)]) == 0
+    assert script.fitted == [4] and len(out.read_text().splitlines()) == 1
+    assert "ORACLE in 100% of 1 selections" in capsys.readouterr().out
+
+
 def test_model_selection_refuses_an_unknown_axis_before_any_fit(
     faked_model_selection, tmp_path, capsys
 ):
