@@ -259,8 +259,15 @@ def main(argv=None) -> int:
         return 0
     if args.threads < 1:
         parser.error(f"--threads: expected a number of threads of at least 1, got {args.threads}")
+    if args.timeout <= 0:
+        parser.error(f"--timeout: expected a number of seconds > 0, got {args.timeout}")
+    configs = configurations(0.1 if args.quick else 1.0, args.threads)
+    if args.only and not any(args.only in c["method"] for c in configs):
+        # it ran nothing and printed an empty table
+        methods = ", ".join(dict.fromkeys(c["method"] for c in configs))
+        parser.error(f"--only: {args.only!r} is in no method's name; the methods: {methods}")
     rows = []
-    for config in configurations(0.1 if args.quick else 1.0, args.threads):
+    for config in configs:
         if args.only and args.only not in config["method"]:
             continue
         row = run_in_subprocess(config, args.timeout)

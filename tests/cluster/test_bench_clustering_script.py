@@ -115,3 +115,20 @@ def test_the_timed_call_follows_an_untimed_warm_up_on_a_few_rows(bench, monkeypa
     calls.clear()
     bench.worker({**config, "n": 50})
     assert calls == [50, 50]
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--only", "dtcc"], "--only: 'dtcc' is in no method's name; the methods: dtc-spectral,"),
+        (["--timeout", "0"], "--timeout: expected a number of seconds > 0, got 0.0"),
+    ],
+)
+def test_options_that_run_nothing_are_usage_errors(bench, monkeypatch, capsys, argv, error):
+    """--only matching no method ran nothing and printed an empty table (exit 0); --timeout 0
+    timed every configuration out."""
+    monkeypatch.setattr(bench, "run_in_subprocess", lambda *a: pytest.fail("a worker ran"))
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--quick", *argv])
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err.strip().splitlines()[-1]
