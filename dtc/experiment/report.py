@@ -336,7 +336,7 @@ def _rows(records: list[dict]) -> list[tuple[str, str]]:
     aside) -- every row of that label also names the keys that differ (e.g.
     ``K-means (config=cfgA)``), so that they are never averaged together.
     """
-    grid_labels = _choosing_labels(records)
+    grid_labels = {r.get("label") for r in records if r.get("grid")}
     varying, method_keys = _varying_data_keys(records)
     cells = defaultdict(list)
     for r in records:
