@@ -12,6 +12,7 @@ history (losses, lambda, discrepancy) of the adapted run. Target labels are not 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import dtc.align
@@ -58,11 +59,16 @@ def main(argv=None) -> None:
             seed=args.seed,
             params={"loss": loss, "pretrain_epochs": args.epochs, "adapt_epochs": args.epochs},
         )
+        print(f"fitting DTC {name} ({args.epochs} + {args.epochs} epochs) ...", flush=True)
+        start = time.perf_counter()
         record, model = fit_evaluate(spec, data)
+        acc = 100 * record["metrics"]["acc"]
+        print(f"  done in {time.perf_counter() - start:.0f} s, ACC {acc:.1f}", flush=True)
         record["label"] = f"DTC ({name})"
         records.append(record)
         panels[name] = (model.source_embedding_, model.embedding_, model.labels_)
     pair = f"{args.benchmark}: {records[0]['source']} -> {records[0]['target']}"
+    print("t-SNE of both panels ...", flush=True)
     tsne_figure(panels, args.out / "tsne.png", seed=args.seed, title=pair)
     keys = sorted({k for h in records[1].get("history", []) for k in h} - {"epoch"})
     for key in keys:
