@@ -79,8 +79,9 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     :class:`~dtc.data.Domain`'s (``ValueError`` naming ``y`` otherwise; returned as
     int64). ``"random_under"`` cuts every class to the smallest one and warns when that
     leaves fewer than :data:`MIN_UNDER_SAMPLES` (5) samples per class. SMOTE's
-    ``k_neighbors`` is lowered to (smallest class size - 1) when that
-    class is smaller; a class of a single sample is then over-sampled at random.
+    ``k_neighbors`` is lowered, class by class, to (class size - 1) for a class of at
+    most ``k_neighbors`` samples (the other classes keep ``k_neighbors``); a class of a
+    single sample is over-sampled at random.
     """
     sampler = check_choice(sampler, SAMPLERS, method="resample", name="sampler")
     # Checked here, not by np.bincount below (negative labels) or a numpy cast (floats),
@@ -105,21 +106,22 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
         return RandomUnderSampler(random_state=seed).fit_resample(X, y)
     counts = np.bincount(y)  # SMOTE from here on
     classes = np.unique(y)
-    smallest = int(counts[classes].min())
-    if smallest >= 2:
-        return SMOTE(k_neighbors=min(k_neighbors, smallest - 1), random_state=seed).fit_resample(
+    if int(counts[classes].min()) > k_neighbors:  # every class has k_neighbors neighbours
+        return SMOTE(k_neighbors=k_neighbors, random_state=seed).fit_resample(X, y)
+    # Each class its own k: min(k_neighbors, its size - 1). One k lowered to the smallest
+    # class's for all of them (a class of 3: k=2) interpolated every larger class with its
+    # 2 nearest neighbours only, not the k_neighbors SMOTE draws from for every sample.
+    top = int(counts.max())
+    by_k: dict[int, dict[int, int]] = {}
+    for c in classes:
+        if 2 <= counts[c] < top:
+            by_k.setdefault(min(k_neighbors, int(counts[c]) - 1), {})[int(c)] = top
+    for k, strategy in sorted(by_k.items()):
+        X, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
             X, y
         )
     # A class of one sample has no neighbour to interpolate with: only it is over-sampled
     # at random, the other minority classes still by SMOTE (not the whole source at random).
-    top = int(counts.max())
-    grow = [int(c) for c in classes if 2 <= counts[c] < top]
-    if grow:
-        k = min(k_neighbors, int(counts[grow].min()) - 1)
-        strategy = {c: top for c in grow}
-        X, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
-            X, y
-        )
     single = {int(c): top for c in classes if counts[c] == 1 and top > 1}
     if not single:
         return X, y

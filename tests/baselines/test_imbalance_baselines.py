@@ -224,3 +224,41 @@ def test_random_under_warns_when_it_leaves_fewer_than_five_samples_per_class():
         warnings.simplefilter("error")  # 5 per class: no warning
         _, yr = resample(X, np.repeat([0, 1, 2], [20, 6, 5]), "random_under", seed=0)
     assert np.bincount(yr).tolist() == [5, 5, 5]
+
+
+def test_smote_lowers_k_neighbors_only_for_the_classes_too_small_for_it():
+    # SMOTE (Chawla et al., 2002): a synthetic sample lies on the segment from a minority
+    # sample to one of its k nearest same-class neighbours. A class of 3 samples lowered k
+    # to 2 for every class: class 1 (20 samples) then used only its 2 nearest neighbours.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(40, 2)), rng.normal(5, 1, (20, 2)), rng.normal(-5, 1, (3, 2))])
+    y = np.repeat([0, 1, 2], [40, 20, 3])
+    Xr, yr = resample(X, y, "smote", k_neighbors=5, seed=0)
+    assert np.bincount(yr).tolist() == [40, 40, 40]
+    np.testing.assert_array_equal(Xr[: len(X)], X)
+
+    def neighbour_ranks(c, k):
+        """For every synthetic sample of class c: the rank (1..k) of the neighbour whose
+        segment from a class-c sample holds it (asserting there is one)."""
+        own = X[y == c]
+        order = np.argsort(((own[:, None] - own[None]) ** 2).sum(-1), axis=1)[:, 1 : k + 1]
+        ranks = []
+        for s in Xr[len(X) :][yr[len(X) :] == c]:
+            found = [
+                r + 1
+                for i, a in enumerate(own)
+                for r, j in enumerate(order[i])
+                if np.allclose(
+                    a
+                    + np.clip(np.dot(s - a, own[j] - a) / np.dot(own[j] - a, own[j] - a), 0, 1)
+                    * (own[j] - a),
+                    s,
+                    atol=1e-9,
+                )
+            ]
+            assert found, "a synthetic sample off every segment to a k-nearest neighbour"
+            ranks.append(min(found))
+        return ranks
+
+    assert max(neighbour_ranks(1, 5)) > 2  # class 1 keeps k=5
+    assert len(neighbour_ranks(2, 2)) == 37  # class 2 (3 samples) gets k=2
