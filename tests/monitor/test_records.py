@@ -415,3 +415,39 @@ def test_the_learned_guard_on_fresh_set_14_is_the_preregistered_outcome(load_scr
     assert len(below) == 6
     readme = " ".join(" ".join(readme_lines()).split())
     assert "fresh set 14, it failed: 95 % flagged, 18 % false alarms, 90 % kept" in readme
+
+
+def test_rule_19s_per_case_reading_of_fresh_set_10_is_the_readme_one(load_script, capsys):
+    """Rule #19's defaults, derived from the kept re-runs by undoing the class-agreement
+    check, read per case: -2.6 (SURF C->A with disjoint classes) over seeds 4 to 9, as the
+    README says, and at seeds 4 to 7 also MNIST->USPS at -2.3, as the record says."""
+    script = load_script("class_agreement_choice")
+
+    def case_means(seeds) -> dict[str, str]:
+        runs = [str(RECORDS / f"fresh10_s{seed}.jsonl") for seed in seeds]
+        assert script.main(["--from-current", *runs]) == 0
+        out = capsys.readouterr().out
+        return {
+            name: next(
+                " ".join(ln.split())
+                for ln in out[out.index(f"candidate {name}:") :].splitlines()
+                if "averaged over each case's runs" in ln
+            )
+            for name in ("A", "E")
+        }
+
+    six = case_means(range(4, 10))
+    assert six["A"].endswith(
+        "worst -2.6 (office_C->A_disjoint); more than 1 point below on 1 of 51 cases"
+    )
+    assert six["E"].endswith("worst -0.9 (mnist->usps); more than 1 point below on 0 of 51 cases")
+    four = case_means(range(4, 8))
+    assert four["A"].endswith("more than 1 point below on 2 of 51 cases")
+    # the check touched no MNIST->USPS run: A's second case is E's worst
+    assert "worst -2.3 (mnist->usps); more than 1 point below on 1 of 51 cases" in four["E"]
+    text = " ".join(" ".join(readme_lines()).split())
+    assert "rule #19's defaults (SURF C->A with disjoint classes, -2.6)" in text
+    record = " ".join((ROOT / "experiments" / "negative_transfer_record.md").read_text().split())
+    assert (
+        "two cases stay below -1 (SURF C->A with disjoint classes -2.6, MNIST->USPS -2.3)" in record
+    )
