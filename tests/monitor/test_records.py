@@ -112,6 +112,15 @@ def test_the_readme_harness_table_is_the_recorded_seed_0_run(load_script):
         assert cells[2].startswith("yes" if run["flagged"] else "no"), run["case"]
         accs = [f"{100 * run[k]:.1f}" for k in ("acc_target_only", "acc_unguarded", "acc_guarded")]
         assert cells[6:9] == accs, run["case"]
+        # corr, sim and signal: the run's correspondence record ("-" where the feature test
+        # failed and nothing more was measured), and the reason a flagged case names
+        c = run["correspondence"]
+        measured = [f"{c['statistic']:.2f}"] + [
+            "-" if c.get(k) is None else f"{c[k]:.2f}" for k in ("similarity", "signal_ratio")
+        ]
+        assert cells[3:6] == measured, run["case"]
+        if run["flagged"]:
+            assert cells[2] == f"yes ({run['reason'].split('_')[0]})", run["case"]
 
 
 def test_fresh_set_10_per_case_means_are_the_readme_ones(load_script):
