@@ -167,7 +167,9 @@ def run_experiment(
     mlflow_module = _import_mlflow() if mlflow else None
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = expand(config)
-    summary = SweepSummary(out_dir, total=len(tasks))
+    # a grid value or pair given twice expands to one run_id twice: it is one run, and
+    # counting both told a fresh sweep that half of it was "already done"
+    summary = SweepSummary(out_dir, total=len(unique_tasks(tasks)))
     logger = _mlflow_logger(mlflow_module, out_dir, config.name) if mlflow else None
     with _lock(out_dir):
         records, summary.stale = _set_aside_stale(out_dir, tasks, data_dir)

@@ -585,3 +585,12 @@ def test_records_name_the_instruction_set_of_torchs_cpu_kernels():
     from dtc.experiment.single import package_versions
 
     assert package_versions()["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_a_grid_value_given_twice_is_one_run_and_counted_once(tmp_path):
+    """lam: [0.1, 0.1] expands to one run_id twice: the runner runs it once, and the summary
+    (the line `dtc run` prints, the progress bar) counts it once, not as "already done"."""
+    cfg = load_config(CONFIG, ["seeds=[0]", "methods.km.grid.n_init=[1,1]"])
+    summary = run_experiment(cfg, tmp_path, progress=False)
+    assert (summary.total, summary.skipped, summary.finished) == (1, 0, 1)
+    assert len(_lines(tmp_path / "results.jsonl")) == 1
