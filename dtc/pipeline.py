@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -675,7 +676,30 @@ class DTC(TransferClusterer):
         if self.loss_params is not None and not isinstance(self.loss_params, dict):
             raise ValueError(f"DTC: loss_params must be a dict or None, got {self.loss_params!r}")
         if self.loss_params and not isinstance(self.loss, str):
-            raise ValueError("DTC: loss_params apply to a loss given by name; got a module")
+            got = "loss=None (no alignment)" if self.loss is None else "a module"
+            raise ValueError(f"DTC: loss_params apply to a loss given by name; got {got}")
+        if self.loss_params and isinstance(self.loss, str):
+            # checked against the loss's signature without building it: a name that does
+            # not fit (a typo, or a grid over losses sharing one loss_params) is refused when
+            # a config loads, not in each of its runs
+            try:
+                cls = align.get_class(self.loss)
+            except ValueError as exc:
+                raise ValueError(f"DTC: {exc}") from exc
+            try:
+                # nn.Module's own __init__ reads (*args, **kwargs) but takes no argument
+                no_init = cls.__init__ is nn.Module.__init__
+                signature = inspect.Signature() if no_init else inspect.signature(cls)
+            except (TypeError, ValueError):  # no signature to read: the fit checks
+                signature = None
+            if signature is not None:
+                try:
+                    signature.bind(**self.loss_params)
+                except TypeError as exc:
+                    raise ValueError(
+                        f"DTC: loss_params do not fit loss {self.loss!r}: {exc} "
+                        f"(its parameters: {', '.join(signature.parameters) or 'none'})"
+                    ) from exc
         if isinstance(self.callbacks, Callback) or not isinstance(self.callbacks, (list, tuple)):
             raise ValueError(
                 f"DTC: callbacks must be a list of dtc.monitor.base.Callback instances (one "

@@ -170,6 +170,22 @@ def test_a_methods_data_values_are_checked_with_each_benchmark():
             "self_training_rounds=2 needs self_training_epochs >= 1",
         ),
         ({"method": "idec", "params": {"tol": "x"}}, [], "IDEC: tol"),
+        # a grid over losses sharing a loss_params that one of them does not take
+        (
+            {
+                "method": "dtc",
+                "params": {"loss_params": {"sigmas": [1.0]}},
+                "grid": {"loss": ["mmd", "coral"]},
+            },
+            [],
+            r"grid point \{'loss': 'coral'\} on digits: DTC: loss_params do not fit loss "
+            r"'coral': got an unexpected keyword argument 'sigmas'",
+        ),
+        (
+            {"method": "dtc", "params": {"loss": None, "loss_params": {"sigmas": [1.0]}}},
+            [],
+            r"loss_params apply to a loss given by name; got loss=None \(no alignment\)",
+        ),
     ],
 )
 def test_method_values_are_checked_at_load_time_by_the_methods_check(entry, overrides, message):
