@@ -44,12 +44,27 @@ for tool in "$dtc" "$py"; do
     exit 2
   fi
 done
+failed=()
 for table in table1 table2 table3; do
-  "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs"
+  # A failed run (exit 1) does not stop the others: its table is reported (the cell marked
+  # n=k/m), the next tables run, and the script exits 1 at the end. An interrupt (130) or
+  # a usage error (2) stops here.
+  status=0
+  "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs" || status=$?
+  if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
+    exit "$status"
+  fi
+  [ "$status" -eq 0 ] || failed+=("$table")
   # --config: the tables hold the config's current runs only, not those of rows or seeds an
-  # earlier version of it had (a sweep keeps them in results.jsonl)
+  # earlier version of it had (a sweep keeps them in results.jsonl). After failed runs, a
+  # report that fails too (every run failed: no results file) does not stop the script.
   "$dtc" report "results/${table}/results.jsonl" --out "results/${table}/report" \
-    --config "experiments/paper/${table}.yaml" > /dev/null
+    --config "experiments/paper/${table}.yaml" > /dev/null || [ "$status" -eq 1 ]
 done
 "$py" scripts/figures.py --out results/figures
 echo "reports in results/table{1,2,3}/report, figures in results/figures" >&2
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "scripts/reproduce_paper.sh: runs failed in ${failed[*]} (see results/<table>/errors.jsonl);" \
+    "run the script again to retry them" >&2
+  exit 1
+fi

@@ -70,6 +70,41 @@ def test_reproduce_paper_reports_each_config_s_current_runs_only(tmp_path):
     assert calls[-1] == "scripts/figures.py --out results/figures"
 
 
+def test_reproduce_paper_goes_on_after_a_failed_run_and_exits_1(tmp_path):
+    """A failed run of table1 (exit 1) still gets table1 reported and tables 2 and 3 run;
+    the script then exits 1. An interrupt (exit 130) stops it at once."""
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "stub"
+    stub.write_text(
+        f'#!/usr/bin/env bash\necho "$*" >> {log}\n'
+        'if [ "$1 $2" = "run experiments/paper/table1.yaml" ]; then exit "$STUB_RC"; fi\n'
+        # every run failed: no results file, so its report fails too
+        'if [ "$1 $2" = "report results/table1/results.jsonl" ]; then exit 1; fi\n'
+    )
+    stub.chmod(0o755)
+    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "reproduce_paper.sh"), "1"],
+        capture_output=True,
+        text=True,
+        env={**env, "STUB_RC": "1"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "runs failed in table1" in done.stderr
+    calls = log.read_text().splitlines()
+    assert any(c.startswith("report results/table1/") for c in calls)
+    assert any(c.startswith("run experiments/paper/table3.yaml") for c in calls)
+    assert calls[-1] == "scripts/figures.py --out results/figures"
+    log.unlink()
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / "reproduce_paper.sh"), "1"],
+        capture_output=True,
+        text=True,
+        env={**env, "STUB_RC": "130"},
+    )
+    assert done.returncode == 130 and len(log.read_text().splitlines()) == 1
+
+
 @pytest.mark.parametrize("jobs", [["abc"], ["0"], ["-1"], ["2", "extra"]])
 def test_reproduce_paper_refuses_bad_jobs_before_running(jobs, tmp_path):
     log = tmp_path / "calls.txt"
