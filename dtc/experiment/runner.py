@@ -213,7 +213,9 @@ def run_experiment(
                     bar.update(
                         bar_id, advance=1, description=escape(f"{config.name}: {task.label}")
                     )
-        if summary.stale:
+        # Parallel runs finish in any order, and a retried failure lands after the rest:
+        # a report lists rows in the order it meets them, so the file keeps the config's.
+        if summary.stale or summary.finished:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
     return summary
 

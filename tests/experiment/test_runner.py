@@ -594,3 +594,20 @@ def test_a_grid_value_given_twice_is_one_run_and_counted_once(tmp_path):
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert (summary.total, summary.skipped, summary.finished) == (1, 0, 1)
     assert len(_lines(tmp_path / "results.jsonl")) == 1
+
+
+def test_runs_that_finish_out_of_order_are_stored_in_the_configs_order(tmp_path, monkeypatch):
+    """With --jobs N runs finish in any order (and a retried failure after the others): the
+    results file, whose order is the report's row order, keeps the config's order."""
+    from dtc.experiment import runner
+
+    real = runner.run_tasks
+
+    def reversed_run_tasks(todo, **kwargs):  # as parallel workers may finish them
+        yield from reversed(list(real(todo, **kwargs)))
+
+    monkeypatch.setattr(runner, "run_tasks", reversed_run_tasks)
+    cfg = load_config(CONFIG, ["methods.sp.method=spectral", "seeds=[0]"])
+    summary = run_experiment(cfg, tmp_path, progress=False)
+    assert summary.finished == 2
+    assert [r["label"] for r in _lines(tmp_path / "results.jsonl")] == ["km", "sp"]
