@@ -11,6 +11,17 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
+def _stubbed(tmp_path, extra: str = ""):
+    """``(calls log, env)``: a stub for ``dtc`` and ``python`` that logs its arguments (then
+    runs ``extra``), and the environment that makes reproduce_paper.sh call it."""
+    log = tmp_path / "calls.txt"
+    stub = tmp_path / "stub"
+    stub.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n' + extra)
+    stub.chmod(0o755)
+    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
+    return log, env
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in SCRIPTS.glob("*.py")))
 def test_python_script_help_shows_the_first_paragraph(name, load_script, monkeypatch, capsys):
     script = load_script(name)
@@ -50,11 +61,7 @@ def test_reproduce_paper_reports_each_config_s_current_runs_only(tmp_path):
     """Every table is run and reported with its own config: `dtc report --config`, so runs
     of rows or seeds an earlier version of the config had (kept in results.jsonl) stay out
     of the reproduced tables."""
-    log = tmp_path / "calls.txt"
-    stub = tmp_path / "stub"
-    stub.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
-    stub.chmod(0o755)
-    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
+    log, env = _stubbed(tmp_path)
     done = subprocess.run(
         ["bash", str(SCRIPTS / "reproduce_paper.sh"), "3"], capture_output=True, text=True, env=env
     )
@@ -73,16 +80,12 @@ def test_reproduce_paper_reports_each_config_s_current_runs_only(tmp_path):
 def test_reproduce_paper_goes_on_after_a_failed_run_and_exits_1(tmp_path):
     """A failed run of table1 (exit 1) still gets table1 reported and tables 2 and 3 run;
     the script then exits 1. An interrupt (exit 130) stops it at once."""
-    log = tmp_path / "calls.txt"
-    stub = tmp_path / "stub"
-    stub.write_text(
-        f'#!/usr/bin/env bash\necho "$*" >> {log}\n'
+    log, env = _stubbed(
+        tmp_path,
         'if [ "$1 $2" = "run experiments/paper/table1.yaml" ]; then exit "$STUB_RC"; fi\n'
         # every run failed: no results file, so its report fails too
-        'if [ "$1 $2" = "report results/table1/results.jsonl" ]; then exit 1; fi\n'
+        'if [ "$1 $2" = "report results/table1/results.jsonl" ]; then exit 1; fi\n',
     )
-    stub.chmod(0o755)
-    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
     done = subprocess.run(
         ["bash", str(SCRIPTS / "reproduce_paper.sh"), "1"],
         capture_output=True,
@@ -107,11 +110,7 @@ def test_reproduce_paper_goes_on_after_a_failed_run_and_exits_1(tmp_path):
 
 @pytest.mark.parametrize("jobs", [["abc"], ["0"], ["-1"], ["2", "extra"]])
 def test_reproduce_paper_refuses_bad_jobs_before_running(jobs, tmp_path):
-    log = tmp_path / "calls.txt"
-    stub = tmp_path / "stub"
-    stub.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n')
-    stub.chmod(0o755)
-    env = {**os.environ, "DTC_DATA": str(tmp_path), "DTC": str(stub), "PYTHON": str(stub)}
+    log, env = _stubbed(tmp_path)
     done = subprocess.run(
         ["bash", str(SCRIPTS / "reproduce_paper.sh"), *jobs],
         capture_output=True,
