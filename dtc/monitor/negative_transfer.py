@@ -472,8 +472,14 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             v = getattr(self, attr)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name}: {attr} must be an int >= {low}, got {v!r}")
-        if not 0.0 < float(self.adapt_factor) < 1.0:
-            raise ValueError(f"{name}: adapt_factor must be in (0, 1), got {self.adapt_factor!r}")
+        f = self.adapt_factor
+        # a string "0.5" passed float() here and failed later, at the multiplication
+        if (
+            isinstance(f, bool)
+            or not isinstance(f, (int, float, np.integer, np.floating))
+            or not 0.0 < f < 1.0
+        ):
+            raise ValueError(f"{name}: adapt_factor must be in (0, 1), got {f!r}")
         check_thresholds(self.min_similarity, self.min_signal_ratio, name)
         r = self.max_resolution
         if r is not None and (

@@ -206,8 +206,12 @@ def soft_neighborhood_density(
     give the maximum, ``log(n - 1)``; read a high SND together with a score that sees
     collapse (information maximisation is 0 there).
     """
-    if not temperature > 0:  # NaN too
-        raise ValueError(f"soft_neighborhood_density: temperature must be > 0, got {temperature}")
+    # NaN fails the comparison; inf makes every neighbourhood uniform (the maximum entropy
+    # whatever the assignments)
+    if not 0 < temperature < float("inf"):
+        raise ValueError(
+            f"soft_neighborhood_density: temperature must be a finite number > 0, got {temperature}"
+        )
     P = _check_probs(probs, "soft_neighborhood_density")
     P = P[subsample_index(P.shape[0], max_samples, seed)]
     if P.shape[0] < 2:  # a single row has no neighbour: its distribution is undefined

@@ -418,9 +418,12 @@ def combine_sources(
                 "combine_sources: the sources must share one label space (the same classes), "
                 f"got {detail}"
             )
-    n = max(s.n_samples for s in sources) if n_samples is None else int(n_samples)
-    if n < 1:
-        raise ValueError(f"combine_sources: n_samples must be >= 1, got {n_samples!r}")
+    # 2.5 rows is no count: it was truncated to 2
+    n = (
+        max(s.n_samples for s in sources)
+        if n_samples is None
+        else check_int(n_samples, "combine_sources: n_samples")
+    )
     w = w / w.sum()
     rng = np.random.default_rng(seed)
     parts_X, parts_y = [], []

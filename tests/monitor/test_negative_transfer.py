@@ -858,6 +858,7 @@ def test_the_class_agreement_needs_the_source_labels_the_estimator_uses():
         ({"space": "latent"}, "space must be one of"),
         ({"every": 0}, "every must be an int >= 1"),
         ({"adapt_factor": 1.5}, r"adapt_factor must be in \(0, 1\)"),
+        ({"adapt_factor": "0.5"}, r"adapt_factor must be in \(0, 1\), got '0.5'"),
         ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
         ({"tolerance": True}, "tolerance must be a finite number >= 0"),
         ({"min_delta": True}, "min_delta must be a finite number >= 0"),

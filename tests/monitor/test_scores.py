@@ -307,7 +307,7 @@ def test_knn_agreement_against_a_brute_force_count():
         ),
         (
             lambda: scores.soft_neighborhood_density(np.full((4, 2), 0.5), temperature=0),
-            "temperature must be > 0, got 0",
+            "temperature must be a finite number > 0, got 0",
         ),
         (
             lambda: scores.clustering_stability(np.zeros((30, 2)), 2, fraction=1.5),
@@ -336,8 +336,11 @@ def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
     with pytest.raises(ValueError, match="davies_bouldin: every cluster of X has the same"):
         S.davies_bouldin(np.zeros((100, 2)), np.repeat([0, 1], 50))
     probs = np.full((10, 2), 0.5)
-    with pytest.raises(ValueError, match="temperature must be > 0, got nan"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got nan"):
         S.soft_neighborhood_density(probs, temperature=float("nan"))
+    # inf made every neighbourhood uniform: the best score whatever the assignments
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got inf"):
+        S.soft_neighborhood_density(probs, temperature=float("inf"))
     with pytest.raises(ValueError, match="X has 1 distinct row"):
         S.clustering_stability(np.zeros((50, 2)), 3)
     rng = np.random.default_rng(0)

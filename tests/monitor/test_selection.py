@@ -343,8 +343,10 @@ def test_combine_sources_bad_input():
         combine_sources([a, a.without_labels()], [1, 1])
     with pytest.raises(ValueError, match="one feature dimension"):
         combine_sources([a, Domain(np.zeros((5, 3)))], [1, 1])
-    with pytest.raises(ValueError, match="n_samples must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_samples: expected an int >= 1, got 0"):
         combine_sources([a, a], [1, 1], n_samples=0)
+    with pytest.raises(ValueError, match="n_samples: expected an int >= 1, got 2.5"):
+        combine_sources([a, a], [1, 1], n_samples=2.5)  # it was truncated to 2
     # labelled sources of different classes (values, or names where recorded)
     b = Domain(np.zeros((5, 2)), np.arange(5) % 2, name="b")
     with pytest.raises(
