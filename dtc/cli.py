@@ -238,6 +238,10 @@ def _run_one(
             check_not_seed(key, "--set", "give it with --seed instead")
     except ValueError as exc:
         raise _fail(exc) from exc
+    try:
+        _check_set_names(method or default_method(), params)
+    except ValueError as exc:
+        raise _fail(exc) from exc
     spec = RunSpec(
         method=method or default_method(),
         benchmark=benchmark,
@@ -264,6 +268,24 @@ def _run_one(
         out.print(_metrics_table(record))
         if not no_record:
             out.print(f"[dim]appended to {escape(str(results))}[/dim]")
+
+
+def _check_set_names(method: str, params: dict) -> None:
+    """``ValueError`` naming ``--set`` and the method's parameters for a key ``method``
+    does not have (scikit-learn's own error named the estimator but not the option); an
+    unknown method is left to the run, which names the registered ones."""
+    from dtc import methods as registry
+
+    try:
+        names = registry.get_class(method)._get_param_names()
+    except (ValueError, ImportError, AttributeError):
+        return
+    unknown = [key for key in params if key not in names]
+    if unknown:
+        raise ValueError(
+            f"--set {unknown[0]}: {method!r} has no parameter {unknown[0]!r}; its "
+            f"parameters: {', '.join(names)}"
+        )
 
 
 def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflow):

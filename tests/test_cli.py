@@ -248,6 +248,10 @@ def test_unknown_method_and_bad_set_are_errors(tmp_path):
     assert res.exit_code == 1 and "unknown method 'nope'; available:" in res.stderr
     res = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_init", "--no-record"])
     assert res.exit_code != 0 and "key=value" in res.output
+    # a parameter the method lacks is named with the option (scikit-learn's error was not)
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_inti=2", "--no-record"])
+    assert res.exit_code == 1
+    assert "--set n_inti: 'kmeans' has no parameter 'n_inti'; its parameters:" in res.stderr
 
 
 def test_the_help_example_overrides_a_row_of_the_config_it_names():
