@@ -333,8 +333,9 @@ def _name_outside(out_dir: Path, records: list[dict], config_name: str, tasks: l
     if outside:
         print(
             f"{describe_records(outside)} of config {config_name!r} in "
-            f"{str(out_dir / RESULTS_FILE)!r} are not in its current expansion (a seed or a "
-            "row was removed): kept, and counted by `dtc report` unless it is given "
+            f"{str(out_dir / RESULTS_FILE)!r} are not in this invocation's expansion of it "
+            "(rows or seeds another invocation ran, e.g. other losses of bench-losses, or "
+            "ones since removed): kept, and counted by `dtc report` unless it is given "
             "--config",
             file=sys.stderr,
         )
