@@ -9,8 +9,8 @@ Implemented with scikit-learn's ``SpectralClustering`` (``affinity="nearest_neig
 which deviates from Ng, Jordan & Weiss in two details: the kNN graph is symmetrised as
 ``(W + W') / 2`` (weight 1/2 for a one-way neighbour), and K-means runs on the top
 eigenvectors ``U`` of ``D^-1/2 W D^-1/2`` rescaled to ``D^-1/2 U`` (the random-walk
-Laplacian's eigenvectors, as in Shi & Malik's normalised cut), not on the rows of ``U``
-scaled to unit length as in the paper.
+Laplacian's eigenvectors, as in Shi & Malik's normalised cut, IEEE TPAMI 2000), not on
+the rows of ``U`` scaled to unit length as in the paper.
 """
 
 from __future__ import annotations

@@ -409,7 +409,7 @@ class DTC(TransferClusterer):
         the std floor 85.7 vs 88.1 %. The default since the third session; on COIL it
         loses to ``"head"``, see ``FAMILY_CONFIGS``. ``"head_spread"``: the head's
         probabilities spread over the kNN graph of the target embedding (label spreading,
-        Zhou et al., NIPS 2004; :mod:`dtc.cluster.label_spreading`, weight
+        Zhou et al., NIPS 2003; :mod:`dtc.cluster.label_spreading`, weight
         ``spread_alpha`` of the graph), then the argmax: the head's classes, smoothed
         along the target's neighbourhoods without a hard partition.
         Without source labels: ignored (the clusterer's labels).

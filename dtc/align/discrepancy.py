@@ -9,7 +9,7 @@ floats, computed in float64.
 * :func:`coral_distance` — the (log-Euclidean) CORAL distance of :mod:`dtc.align.coral`.
 * :func:`proxy_a_distance` — ``2 (1 - 2 err)`` with ``err`` the cross-validated error of
   a linear domain classifier (Ben-David, Blitzer, Crammer & Pereira, "Analysis of
-  Representations for Domain Adaptation", NeurIPS 2007).
+  Representations for Domain Adaptation", NIPS 2006).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def proxy_a_distance(
     C: float = 1.0,
     seed: int = 0,
 ) -> float:
-    """Proxy A-distance ``2 (1 - 2 err)`` (Ben-David et al., NeurIPS 2007).
+    """Proxy A-distance ``2 (1 - 2 err)`` (Ben-David et al., NIPS 2006).
 
     ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``. ``err`` is the ``n_splits``-fold
     stratified cross-validated error of a linear domain classifier on standardised

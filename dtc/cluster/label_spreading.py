@@ -1,7 +1,7 @@
 """Label spreading over a sparse kNN graph: smooth class scores along the data's manifold.
 
 Zhou, Bousquet, Lal, Weston & Schölkopf, "Learning with Local and Global Consistency",
-NIPS 2004. Given initial class scores ``Y0`` ``(n, c)`` (one-hot labels, or a classifier's
+NIPS 2003. Given initial class scores ``Y0`` ``(n, c)`` (one-hot labels, or a classifier's
 probabilities) and the normalised affinity ``S = D^-1/2 W D^-1/2`` of a kNN graph, the
 spread scores are the fixed point of ``F <- alpha S F + (1 - alpha) Y0``:
 
