@@ -192,8 +192,9 @@ class GaussianFamily:
         return self.sigmas is None and self.bandwidth is None
 
     def gammas(self, source, target, *, median: str, max_samples: int) -> tuple[float, ...]:
-        """Rates ``1 / (2 sigma^2)`` for this batch; the median heuristic looks at ``source``
-        (and ``target`` for ``median="pooled"``), without gradient."""
+        """Rates ``1 / (2 sigma^2)`` for this batch, ``source`` ``(n_s, d)``, ``target``
+        ``(n_t, d)``; the median heuristic looks at ``source`` (and ``target`` for
+        ``median="pooled"``), without gradient."""
         if self.sigmas is not None:
             return sigmas_to_gammas(self.sigmas)
         h = self.bandwidth
@@ -362,7 +363,8 @@ class MMDLoss(AlignmentLoss):
         check_median_used("MMDLoss", median, [self.family] if self.family else [])
 
     def gammas(self, source: torch.Tensor, target: torch.Tensor) -> tuple[float, ...] | None:
-        """The Gaussian rates ``1 / (2 sigma^2)`` used for this batch (``None``: linear kernel)."""
+        """The Gaussian rates ``1 / (2 sigma^2)`` used for the batch ``source`` ``(n_s, d)``,
+        ``target`` ``(n_t, d)`` (``None``: linear kernel)."""
         if self.family is None:
             return None
         return self.family.gammas(

@@ -124,7 +124,8 @@ def dec_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 
 
 class ClusteringLayer(nn.Module):
-    """Cluster centres as a parameter; ``forward(z)`` is :func:`soft_assignment`.
+    """Cluster centres as a parameter; ``forward(z)`` is :func:`soft_assignment`:
+    ``z`` ``(n, dim)`` -> ``(n, n_clusters)``.
 
     Parameters
     ----------
@@ -189,7 +190,8 @@ def label_change_fraction(previous, current) -> float:
 def has_converged(previous, current, tol: float = 1e-3) -> bool:
     """DEC / IDEC stopping rule: ``label_change_fraction(previous, current) < tol``.
 
-    ``previous`` is ``None`` before the first target update (never converged).
+    ``previous`` and ``current`` are label vectors ``(n,)``; ``previous`` is ``None``
+    before the first target update (never converged).
     """
     if not (isinstance(tol, (int, float)) and 0 <= tol <= 1):
         raise ValueError(f"tol: expected a fraction in [0, 1], got {tol!r}")

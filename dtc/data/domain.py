@@ -154,12 +154,14 @@ class Domain:
         return replace(self, y=None, meta=meta)
 
     def subset(self, index) -> Domain:
-        """Rows ``index`` of this domain (labels and metadata kept)."""
+        """Rows ``index`` (integer ``(m,)`` or boolean ``(n,)``) of this domain (labels and
+        metadata kept)."""
         index = np.asarray(index)
         return replace(self, X=self.X[index], y=None if self.y is None else self.y[index])
 
     def with_features(self, X, *, image_shape: tuple[int, ...] | None = None) -> Domain:
-        """The same samples and labels with new features (e.g. after a transform)."""
+        """The same samples and labels with new features ``X`` ``(n, d')`` (e.g. after a
+        transform)."""
         return replace(self, X=X, image_shape=image_shape)
 
     def __repr__(self) -> str:

@@ -110,7 +110,8 @@ def _file_part(key: str) -> str:
 def tsne_figure(
     embeddings: dict, path: Path, *, seed: int = 0, title: str = "", max_points: int = 500
 ) -> Path:
-    """t-SNE panels: for each ``name -> (source_emb, target_emb, target_clusters)`` one
+    """t-SNE panels (van der Maaten & Hinton, JMLR 2008): for each
+    ``name -> (source_emb (n_s, k), target_emb (n_t, k), target_clusters (n_t,))`` one
     row of two panels, coloured by domain and by cluster.
 
     At most ``max_points`` samples per domain are drawn (seeded): t-SNE is quadratic-ish

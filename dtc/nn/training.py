@@ -170,7 +170,8 @@ def check_finite(value, *, stage: str, epoch: int) -> None:
 
 
 def as_tensor(X, device=None) -> torch.Tensor:
-    """``X`` as a float32 tensor on ``device``."""
+    """``X`` (array-like, any shape, e.g. ``(n, d)``) as a float32 tensor of the same
+    shape on ``device``."""
     return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
 
 
@@ -193,8 +194,9 @@ def embed(encoder: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.n
 def corrupt(
     x: torch.Tensor, *, noise: float, mask: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """Denoising-autoencoder corruption: additive Gaussian noise of std ``noise`` and
-    masking noise zeroing a fraction ``mask`` of the inputs (Vincent et al., ICML 2008)."""
+    """Denoising-autoencoder corruption of a batch ``x`` ``(n, d)``, returned with its
+    shape: additive Gaussian noise of std ``noise`` and masking noise zeroing a fraction
+    ``mask`` of the inputs (Vincent et al., ICML 2008)."""
     if noise > 0:
         x = x + noise * torch.randn(x.shape, generator=generator).to(x.device)
     if mask > 0:
