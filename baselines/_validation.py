@@ -83,8 +83,9 @@ def check_choice(value, choices, *, method: str, name: str):
 
 
 def check_non_negative(X: np.ndarray, *, method: str, role: str) -> None:
-    """Raise ``ValueError`` naming ``method`` and ``role`` when ``X`` has a negative entry
-    or no positive entry at all (a co-clustering needs a non-empty bipartite graph)."""
+    """Raise ``ValueError`` naming ``method`` and ``role`` when ``X`` ``(n, d)`` has a
+    negative entry or no positive entry at all (a co-clustering needs a non-empty bipartite
+    graph)."""
     lowest = float(X.min())
     if lowest < 0:
         raise ValueError(

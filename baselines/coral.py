@@ -33,7 +33,7 @@ DIRECTIONS = ("target_to_source", "source_to_target")
 
 
 def sym_matrix_power(C, power: float) -> np.ndarray:
-    """``C ** power`` of a symmetric positive-definite ``C`` ``(d, d)`` via ``eigh``."""
+    """``C ** power`` ``(d, d)`` of a symmetric positive-definite ``C`` ``(d, d)`` via ``eigh``."""
     w, V = np.linalg.eigh(C)
     w = np.clip(w, np.finfo(np.float64).tiny, None)
     return (V * w**power) @ V.T

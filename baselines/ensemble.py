@@ -158,9 +158,9 @@ def average_linkage(totals, sizes, n_clusters: int) -> tuple[np.ndarray, np.ndar
     ``totals`` ``(m, m)``: non-negative integers, ``totals[a, b]`` the sum of the
     dissimilarities between the samples of group ``a`` and those of group ``b``;
     ``sizes`` ``(m,)``: samples per group. The distance of clusters ``A`` and ``B`` is
-    ``totals[A, B] / (|A| |B|)`` (Sokal & Michener, 1958), merged totals are summed as
-    integers and every step merges a closest pair (the same one among ties on every run),
-    so the result does not depend on rounding. Each group keeps a nearest neighbour; a merge
+    ``totals[A, B] / (|A| |B|)`` (UPGMA: Sokal & Michener, Univ. Kansas Sci. Bull. 1958),
+    merged totals are summed as integers and every step merges a closest pair (the same
+    one among ties on every run), so the result does not depend on rounding. Each group keeps a nearest neighbour; a merge
     of ``a`` and ``b`` only moves the neighbours of ``a``, ``b`` and the merged cluster,
     since an average distance is never below the smaller of the two it averages.
 

@@ -73,7 +73,8 @@ STANDARDIZE = ("per_domain", "source")
 
 
 def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
-    """Rebalance ``(X, y)`` with ``sampler`` (one of :data:`SAMPLERS`); returns ``(X, y)``.
+    """Rebalance ``(X, y)`` with ``sampler`` (one of :data:`SAMPLERS`); returns ``(X, y)``
+    of shapes ``(n', d)`` and ``(n',)``.
 
     ``X`` ``(n, d)``; ``y`` ``(n,)`` non-negative integer class labels, as a
     :class:`~dtc.data.Domain`'s (``ValueError`` naming ``y`` otherwise; returned as

@@ -13,8 +13,9 @@ Given source embeddings ``Z_s`` (with labels, or clustered) and target embedding
   starts with no target point, whose relocated cluster then carries a source name that
   the target may not hold);
 * :func:`match_clusters` pairs source and target clusters found independently (the
-  unlabelled case) by the Hungarian algorithm on centre distances (Kuhn, 1955), and
-  :func:`cluster_and_match` does both K-means runs and the matching.
+  unlabelled case) by the Hungarian algorithm on centre distances (Kuhn, Naval Research
+  Logistics Quarterly 1955), and :func:`cluster_and_match` does both K-means runs and the
+  matching.
 """
 
 from __future__ import annotations
