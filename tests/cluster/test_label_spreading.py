@@ -1,4 +1,4 @@
-"""Label spreading (Zhou et al., NIPS 2004) against its closed form and scikit-learn."""
+"""Label spreading (Zhou et al., NIPS 2003) against its closed form and scikit-learn."""
 
 from __future__ import annotations
 
