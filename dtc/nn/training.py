@@ -170,8 +170,12 @@ def check_finite(value, *, stage: str, epoch: int) -> None:
 
 
 def as_tensor(X, device=None) -> torch.Tensor:
-    """``X`` (array-like, any shape, e.g. ``(n, d)``) as a float32 tensor of the same
-    shape on ``device``."""
+    """``X`` (array-like or tensor, any shape, e.g. ``(n, d)``) as a float32 tensor of the
+    same shape on ``device`` (a tensor stays on its own device when ``device`` is None)."""
+    if isinstance(X, torch.Tensor):
+        # Not through numpy: a CUDA tensor (DTC's ``_Xt`` on a GPU) or one that requires
+        # grad cannot be converted to a numpy array.
+        return X.detach().to(device=device, dtype=torch.float32)
     return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
 
 

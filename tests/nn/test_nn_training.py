@@ -245,3 +245,24 @@ def test_bad_data_and_labels_are_named_not_blamed_on_the_learning_rate():
             pretrain_autoencoder(ae, X, epochs=1, y=y, head=head)
     # Integer-valued floats are labels.
     pretrain_autoencoder(ae, X, epochs=1, y=np.array([0.0, 1.0, -1.0, 1.0] * 2), head=head)
+
+
+def test_embed_takes_tensors_without_a_numpy_round_trip(monkeypatch):
+    # DTC embeds its device tensors (``_Xt``); a CUDA tensor cannot go through numpy
+    # ("can't convert cuda:0 device type tensor to numpy"). Without a GPU here, numpy
+    # is made unavailable to tensors, and a tensor that requires grad is embedded too.
+    from dtc.nn import embed
+    from dtc.nn.training import as_tensor
+
+    torch.manual_seed(0)
+    enc = nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3))
+    X = torch.randn(10, 6, dtype=torch.float64, requires_grad=True)
+    expected = enc(X.detach().float()).detach().numpy()
+
+    def no_numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    monkeypatch.setattr(torch.Tensor, "__array__", no_numpy)
+    np.testing.assert_allclose(embed(enc, X, batch_size=3), expected, rtol=1e-6)
+    t = as_tensor(X)
+    assert t.dtype == torch.float32 and not t.requires_grad and t.device == X.device
