@@ -171,9 +171,10 @@ class Autoencoder(nn.Module):
                 f"decoder: expected to map (n, {self.n_latent}) to (n, {self.n_features}); "
                 f"a dry forward pass failed: {type(exc).__name__}: {exc}"
             ) from exc
-        if tuple(out.shape) != (2, self.n_features):
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, self.n_features):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(
-                f"decoder: expected output of shape (n, {self.n_features}), got {tuple(out.shape)} "
+                f"decoder: expected output of shape (n, {self.n_features}), got {got} "
                 f"for input (2, {self.n_latent})"
             )
 

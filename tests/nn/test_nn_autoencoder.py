@@ -153,3 +153,17 @@ def test_bad_n_latent_is_named_for_every_architecture(architecture, n_latent):
 def test_conv_n_latent_default_and_given():
     assert build_autoencoder("conv", 64, image_shape=(8, 8)).n_latent == MLP_PRESETS["small"][1]
     assert build_autoencoder("conv", 64, image_shape=(8, 8), n_latent=5).n_latent == 5
+
+
+def test_a_decoder_returning_a_tuple_is_named():
+    # its dry run's output was read as a tensor: AttributeError 'tuple' ... 'shape'
+    class PairDecoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 8)
+
+        def forward(self, z):
+            return self.lin(z), z
+
+    with pytest.raises(ValueError, match=r"decoder: expected output of shape \(n, 8\), got tuple"):
+        Autoencoder(nn.Linear(8, 2), 8, PairDecoder())
