@@ -1099,6 +1099,14 @@ class DTC(TransferClusterer):
             )
         except ValueError as exc:
             raise ValueError(f"DTC: architecture does not fit the source data: {exc}") from exc
+        # The features are float32 tensors: another dtype failed at the first training step
+        # with torch's bare "mat1 and mat2 must have the same dtype".
+        dtypes = {p.dtype for p in self._src_ae.parameters() if p.is_floating_point()}
+        if dtypes - {torch.float32}:
+            raise ValueError(
+                f"DTC: architecture has {sorted(map(str, dtypes))} parameters, but DTC trains on "
+                "float32 features; convert the module with .float()"
+            )
         latent = self._src_ae.n_latent
         if pair.heterogeneous:
             tgt = pair.target

@@ -1005,3 +1005,11 @@ def test_a_class_the_head_never_predicts_keeps_its_source_class_mean_as_centre(
     Zs = est.source_embedding_ / np.linalg.norm(est.source_embedding_, axis=1, keepdims=True)
     means = np.stack([Zs[codes == c].mean(0) for c in range(10)])
     np.testing.assert_allclose(est.cluster_centers_[1:], means[1:], rtol=1e-5, atol=1e-6)
+
+
+def test_a_float64_user_encoder_is_named(small_pair):
+    # the features are float32: the first training step failed with torch's bare
+    # "mat1 and mat2 must have the same dtype, but got Float and Double"
+    enc = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 6)).double()
+    with pytest.raises(ValueError, match=r"architecture .*float64.*float32.*\.float\(\)"):
+        DTC(**{**TINY, "hidden": None, "n_latent": None}, architecture=enc).fit(small_pair)
