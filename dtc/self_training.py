@@ -17,8 +17,10 @@ One round of self-training (used by :class:`dtc.pipeline.DTC`'s ``self_train`` s
 This is the pseudo-labelling scheme of class-aware adaptation by alternating clustering
 and training: CAN (Kang, Jiang, Yang & Hauptmann, "Contrastive Adaptation Network for
 Unsupervised Domain Adaptation", CVPR 2019) clusters the target with spherical K-means
-started at the source class centres and drops ambiguous points; SHOT (Liang, Hu & Feng,
-ICML 2020) uses the same centre-initialised self-labelling.
+started at the source class centres (CAN averages unit-normalised source features; the
+spherical mode here normalises the class mean of the raw features) and drops ambiguous
+points. SHOT (Liang, Hu & Feng, ICML 2020) self-labels by nearest centroid too, but starts
+its centroids from the target's own soft predictions, not from source class means.
 """
 
 from __future__ import annotations
