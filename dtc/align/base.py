@@ -77,6 +77,11 @@ def check_pair_inputs(
             f"{name}: source has {source.shape[1]} features and target has {target.shape[1]}; "
             "expected the same feature dimension"
         )
+    if source.device.type == "meta":
+        # shapes without values: the finiteness test below would fail in torch's words
+        raise ValueError(
+            f"{name}: source and target are tensors on the 'meta' device, which hold no values"
+        )
     # Last: the only check that reads the data.
     for role, x in (("source", source), ("target", target)):
         if not _all_finite(x):

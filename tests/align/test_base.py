@@ -63,3 +63,10 @@ def test_check_pair_inputs(source, target, match):
 def test_check_pair_inputs_accepts_every_floating_dtype():
     for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
         check_pair_inputs(torch.zeros(3, 2, dtype=dtype), torch.ones(4, 2, dtype=dtype))
+
+
+def test_check_pair_inputs_refuses_meta_tensors_by_name():
+    # both on 'meta': the finiteness test used to fail in torch's words (Tensor.item())
+    meta = torch.zeros(3, 2, device="meta")
+    with pytest.raises(ValueError, match="^myloss: source and target are tensors on the 'meta'"):
+        check_pair_inputs(meta, meta, name="myloss")
