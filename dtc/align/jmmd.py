@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from dtc.align.base import AlignmentLoss, check_pair_inputs
+from dtc.align.cdan import soft_assignments
 from dtc.align.kernels import DEFAULT_BLOCK_SIZE, sigmas_to_gammas
 from dtc.align.mmd import (
     _MIN_SAMPLES,
@@ -161,6 +162,11 @@ class JMMDLoss(AlignmentLoss):
         _check_layers(
             xs, ys, "JMMDLoss", self.min_samples, ["features", "source_probs / target_probs"]
         )
+        # rows of probabilities, as CDAN asks: logits (or negative scores) would be
+        # compared with the simplex's fixed bandwidth and give a number all the same
+        context = {"source_probs": source_probs, "target_probs": target_probs}
+        for role, x in (("source", source), ("target", target)):
+            soft_assignments(context, role, x.shape[0], "JMMDLoss")
         opts = dict(median=self.median, max_samples=self.median_max_samples)
         gammas = [
             self.features.gammas(source, target, **opts),

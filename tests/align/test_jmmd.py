@@ -200,3 +200,13 @@ def test_loss_converts_assignments_to_the_features_dtype(estimator):
     assert ps.grad.dtype == torch.float64 and torch.isfinite(ps.grad).all()
     same = loss(*feats, source_probs=xs[1].float(), target_probs=ys[1].float())
     assert mixed.dtype == torch.float32 and mixed.item() == same.item()
+
+
+def test_probs_that_are_not_soft_assignments_are_refused():
+    # logits in place of a softmax used to give a number all the same
+    xs, ys = _layers()
+    loss = JMMDLoss()
+    with pytest.raises(ValueError, match="JMMDLoss: source_probs must be finite and non-negative"):
+        loss(xs[0], ys[0], source_probs=torch.log(xs[1]), target_probs=ys[1])
+    with pytest.raises(ValueError, match="JMMDLoss: target_probs rows must sum to 1"):
+        loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1] * 3)
