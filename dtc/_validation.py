@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_bool"]
+__all__ = ["check_bool", "host_array"]
 
 
 def check_bool(value, *, method: str, name: str) -> bool:
@@ -14,3 +14,21 @@ def check_bool(value, *, method: str, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{method}: {name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def host_array(value, name: str):
+    """``value`` unchanged, unless it is a torch tensor: then detached from autograd and
+    copied to host memory, so that numpy can read it (``np.asarray`` refuses a tensor that
+    requires grad or lives on a GPU, with torch's error naming no argument). A tensor on
+    the ``meta`` device holds shapes but no values: ``ValueError`` naming ``name``.
+
+    Duck-typed, so that importing this module never imports torch.
+    """
+    if type(value).__module__.split(".")[0] != "torch" or not hasattr(value, "detach"):
+        return value
+    if value.device.type == "meta":
+        raise ValueError(
+            f"{name}: got a tensor on the 'meta' device, which holds no values; expected "
+            "data (a numpy array or a CPU / GPU tensor)"
+        )
+    return value.detach().cpu()

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
-from dtc._validation import check_bool
+from dtc._validation import check_bool, host_array
 
 __all__ = [
     "acc_unmatched",
@@ -41,7 +41,7 @@ __all__ = [
 def _check_vector(y, name: str) -> np.ndarray:
     """``y`` as a non-empty int64 vector ``(n,)`` of integer labels (negative allowed;
     integer-valued floats accepted); ``ValueError`` naming ``name`` otherwise."""
-    y = np.asarray(y)
+    y = np.asarray(host_array(y, name))
     if y.ndim != 1:
         raise ValueError(f"{name}: expected a 1-d label vector of shape (n,), got shape {y.shape}")
     if y.size == 0:

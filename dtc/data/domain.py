@@ -7,9 +7,12 @@ wrong dtype or a label vector of the wrong length again.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from dtc._validation import check_bool, host_array
 
 __all__ = ["Domain", "DomainPair", "check_features"]
 
@@ -20,6 +23,7 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     Raises ``ValueError`` naming ``name`` when ``X`` is not two-dimensional, has
     fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values.
     """
+    X = host_array(X, name)
     if np.iscomplexobj(X):
         # the cast below would drop the imaginary parts with a mere ComplexWarning
         raise ValueError(
@@ -59,7 +63,7 @@ def _check_labels(y, n: int | None, *, name: str) -> np.ndarray | None:
     when ``n`` is ``None``. ``ValueError`` naming ``name`` otherwise."""
     if y is None:
         return None
-    arr = np.asarray(y)
+    arr = np.asarray(host_array(y, name))
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
@@ -95,6 +99,9 @@ class Domain:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.meta, Mapping):
+            # read with .get / .items by the pair and by without_labels: fail here, by name
+            raise ValueError(f"Domain {self.name!r}: meta must be a dict, got {self.meta!r}")
         X = check_features(self.X, name=f"Domain {self.name!r}: X")
         object.__setattr__(self, "X", X)
         object.__setattr__(
@@ -200,6 +207,9 @@ class DomainPair:
                 raise ValueError(
                     f"DomainPair: {role} must be a Domain, got {type(getattr(self, role))!r}"
                 )
+        # the truthiness of a string such as "no" would silently mean True
+        heterogeneous = check_bool(self.heterogeneous, method="DomainPair", name="heterogeneous")
+        object.__setattr__(self, "heterogeneous", heterogeneous)
         ds, dt = self.source.n_features, self.target.n_features
         if not self.heterogeneous and ds != dt:
             raise ValueError(

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.ndimage import zoom
 from sklearn.decomposition import PCA
 
+from dtc._validation import check_bool
 from dtc.data.domain import Domain, DomainPair
 
 __all__ = [
@@ -349,6 +350,7 @@ def pca(data, n_components: int, *, fit_on: str = "both", whiten: bool = False):
             f"pca: n_components must be in [1, {limit}] (min of samples and features fitted on), "
             f"got {n_components}"
         )
+    whiten = check_bool(whiten, method="pca", name="whiten")
     model = PCA(n_components=int(n_components), whiten=whiten, svd_solver="full")
     model.fit(fit_X.astype(np.float64))
     return _map_rows(data, model.transform, keep_shape=False)

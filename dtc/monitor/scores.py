@@ -28,6 +28,7 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
+from dtc._validation import host_array
 from dtc.cluster.kmeans import check_int
 
 __all__ = [
@@ -60,9 +61,21 @@ def subsample_index(n: int, max_samples: int | None, seed: int = 0) -> np.ndarra
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
 
 
+def _float_array(value, name: str, what: str = "X") -> np.ndarray:
+    """``value`` as a float64 array; ``ValueError`` naming ``name`` and ``what`` when it is
+    not real numbers (the cast would drop imaginary parts, or fail in numpy's words)."""
+    value = host_array(value, f"{name}: {what}")
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name}: {what} must be real numbers, got complex values")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {what} must be a numeric array, got {type(value)!r}") from exc
+
+
 def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(labels)
+    X = _float_array(X, name)
+    labels = np.asarray(host_array(labels, f"{name}: labels"))
     if X.ndim != 2:
         raise ValueError(f"{name}: X must have shape (n, d), got {X.shape}")
     if labels.shape != (X.shape[0],):
@@ -157,7 +170,7 @@ davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
 
 
 def _check_probs(probs, name: str) -> np.ndarray:
-    P = np.asarray(probs, dtype=np.float64)
+    P = _float_array(probs, name, "probs (soft assignments)")
     if P.ndim != 2 or P.shape[1] < 2:
         raise ValueError(
             f"{name}: soft assignments must have shape (n, k) with k >= 2, got {P.shape}"
@@ -267,7 +280,7 @@ def clustering_stability(
     any ``n_clusters``), the paper's unadjusted coefficients are not. Values are therefore
     not comparable with the paper's figures.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _float_array(X, "clustering_stability")
     if X.ndim != 2:
         raise ValueError(f"clustering_stability: X must have shape (n, d), got {X.shape}")
     if not np.isfinite(X).all():

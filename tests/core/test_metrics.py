@@ -344,3 +344,12 @@ def test_float_labels_beyond_int64_are_refused_not_merged():
     with pytest.raises(ValueError, match="y_pred: expected integer labels within int64"):
         metrics.nmi([0, 1], [-1e19, 1e19])
     assert metrics.cluster_acc([1e18, 2e18], [0, 1]) == 1.0
+
+
+def test_tensor_labels_are_read_and_meta_tensors_named():
+    torch = pytest.importorskip("torch")
+    y = np.array([0, 0, 1, 1])
+    pred = torch.tensor([1.0, 1.0, 0.0, 0.0], requires_grad=True)
+    assert metrics.cluster_acc(y, pred) == 1.0
+    with pytest.raises(ValueError, match="^y_pred: got a tensor on the 'meta' device"):
+        metrics.nmi(y, torch.zeros(4, device="meta"))

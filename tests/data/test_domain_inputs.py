@@ -83,3 +83,25 @@ def test_complex_features_are_refused_not_cut_to_their_real_part():
     with pytest.raises(ValueError, match=r"feats: expected a real numeric array"):
         data.check_features([[1j, 0.0]], name="feats")
     assert data.check_features(np.array([[1 + 0j]]).real).dtype == np.float32
+
+
+def test_torch_tensors_are_read_whatever_their_autograd_state_and_meta_is_named():
+    torch = pytest.importorskip("torch")
+    X = torch.arange(12.0).reshape(6, 2).requires_grad_()
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    d = data.Domain(X, y, name="d")  # torch's "Can't call numpy() on Tensor that requires grad"
+    np.testing.assert_array_equal(d.X, X.detach().numpy())
+    np.testing.assert_array_equal(d.y, [0, 1, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"^Domain 'd': X: got a tensor on the 'meta' device"):
+        data.Domain(torch.zeros(6, 2, device="meta"), name="d")
+    with pytest.raises(ValueError, match=r"^Domain 'd': y: got a tensor on the 'meta' device"):
+        data.Domain(np.zeros((6, 2)), torch.zeros(6, device="meta"), name="d")
+
+
+def test_pair_heterogeneous_and_domain_meta_are_checked():
+    d = data.Domain(np.zeros((4, 3)))
+    # the string "no" is truthy: it used to make a heterogeneous pair
+    with pytest.raises(ValueError, match="DomainPair: heterogeneous must be True or False"):
+        data.DomainPair(d, d, heterogeneous="no")
+    with pytest.raises(ValueError, match="meta must be a dict, got None"):
+        data.Domain(np.zeros((4, 3)), meta=None)

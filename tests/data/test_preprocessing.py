@@ -211,3 +211,8 @@ def test_mean_pool_images_errors():
         mean_pool_images(np.zeros((2, 16)), (4, 4), 0)
     with pytest.raises(ValueError, match=r"shape \(n, h \* w\)"):
         mean_pool_images(np.zeros((2, 15)), (4, 4), 2)
+
+
+def test_pca_whiten_must_be_a_bool(pair):
+    with pytest.raises(ValueError, match="^pca: whiten must be True or False, got 'no'"):
+        data.pca(pair.target, 3, whiten="no")

@@ -450,3 +450,23 @@ def test_davies_bouldin_refuses_two_clusters_with_one_centroid():
     with pytest.raises(ValueError, match="davies_bouldin: clusters 0 and 1 of X have the same"):
         scores.davies_bouldin(X, split)
     assert np.isfinite(scores.davies_bouldin(X, np.repeat([0, 1], 20)))
+
+
+def test_features_that_are_not_real_numbers_are_named(blobs):
+    torch = pytest.importorskip("torch")
+    X, y = blobs
+    # complex features lost their imaginary parts silently; strings failed in numpy's words
+    with pytest.raises(ValueError, match="^silhouette: X must be real numbers, got complex"):
+        scores.silhouette(X + 1j, y)
+    with pytest.raises(ValueError, match="^knn_agreement: X must be a numeric array"):
+        scores.knn_agreement(np.array([["a", "b"]] * len(y)), y)
+    with pytest.raises(ValueError, match="^clustering_stability: X must be real numbers"):
+        scores.clustering_stability(X + 1j, 3)
+    with pytest.raises(
+        ValueError, match=r"^information_maximization: probs \(soft assignments\) must be a numeric"
+    ):
+        scores.information_maximization([["a", "b"]] * 3)
+    Xt = torch.tensor(X, requires_grad=True)
+    assert scores.silhouette(Xt, torch.tensor(y)) == pytest.approx(scores.silhouette(X, y))
+    with pytest.raises(ValueError, match="^davies_bouldin: X: got a tensor on the 'meta' device"):
+        scores.davies_bouldin(torch.zeros(len(y), 2, device="meta"), y)
