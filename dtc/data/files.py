@@ -29,7 +29,10 @@ __all__ = ["load_csv", "load_mat", "load_npz", "read_mat_v5"]
 
 
 def _existing(path) -> Path:
-    path = Path(path)
+    try:
+        path = Path(path)
+    except TypeError:
+        raise TypeError(f"path: expected a file path (str or os.PathLike), got {path!r}") from None
     if not path.is_file():
         raise FileNotFoundError(f"path: no such file {str(path)!r}")
     return path
@@ -96,7 +99,7 @@ def load_npz(
     path = _existing(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
         raise ValueError(f"{path}: could not read it as a NumPy .npz archive ({exc})") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
@@ -188,8 +191,11 @@ def load_csv(
     path = _existing(path)
     if header not in (True, False, "infer"):
         raise ValueError(f"header: expected True, False or 'infer', got {header!r}")
-    with path.open(newline="") as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+    try:
+        with path.open(newline="") as fh:
+            rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+    except UnicodeDecodeError as exc:  # a binary file (e.g. a .npz or .mat given here)
+        raise ValueError(f"{path}: could not read it as a text file ({exc})") from exc
     if not rows:
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":
@@ -296,7 +302,8 @@ def _infer_header(rows: list[list[str]], label_column) -> bool:
     if not all(_is_number(cell) for cell in _feature_cells(rows[0], label_column)):
         return True
     col = _label_index(rows[0], label_column)
-    if col is None or _is_number(rows[0][col]) or len(rows) < 2:
+    # an empty label cell is a sample's missing label (an error later), not a column name
+    if col is None or _is_number(rows[0][col]) or not rows[0][col].strip() or len(rows) < 2:
         return False
     return all(len(row) > col and _is_number(row[col]) for row in rows[1:])
 

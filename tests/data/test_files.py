@@ -326,3 +326,24 @@ def test_numpy_integer_offset_and_label_column_act_as_python_ints(tmp_path):
         data.load_npz(tmp_path / "b.npz", label_offset=1)  # was ignored: [1, 0, 1]
     with pytest.raises(ValueError, match="label_offset: expected an int"):
         data.load_npz(tmp_path / "s.npz", label_offset=True)  # names: was taken as 0
+
+
+def test_unreadable_files_and_paths_are_named(tmp_path):
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.npz: could not read it as a NumPy .npz"):
+        data.load_npz(empty)  # numpy's EOFError, naming nothing
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x00\x01\xff\xfe")
+    with pytest.raises(ValueError, match="binary.csv: could not read it as a text file"):
+        data.load_csv(binary)  # a UnicodeDecodeError naming no file
+    with pytest.raises(TypeError, match="^path: expected a file path"):
+        data.load_csv(5)
+
+
+def test_csv_first_sample_with_an_empty_label_is_an_error_not_a_header(tmp_path):
+    # it was taken for a numbered header: the sample was dropped silently
+    path = tmp_path / "d.csv"
+    path.write_text("1,2,\n3,4,1\n5,6,0\n")
+    with pytest.raises(ValueError, match="line 1, column 2: the label is empty"):
+        data.load_csv(path)
