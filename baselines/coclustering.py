@@ -73,6 +73,12 @@ def spectral_cocluster(
     is exactly ``SpectralCoclustering(n_clusters, ...).fit(A)``. ``caller`` names the
     estimator in error messages.
     """
+    if n_clusters < 2:
+        # it embeds with ceil(log2(n_clusters)) singular vectors: none for one cluster,
+        # which failed inside scikit-learn's KMeans ("0 feature(s)")
+        raise ValueError(
+            f"{caller}: n_clusters must be at least 2 for spectral co-clustering, got {n_clusters}"
+        )
     A = np.asarray(A, dtype=np.float64)
     rows, cols = A.sum(axis=1) > 0, A.sum(axis=0) > 0
     if rows.sum() < n_clusters:

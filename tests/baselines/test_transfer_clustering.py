@@ -371,3 +371,11 @@ def test_coclustering_warns_when_the_target_spans_fewer_co_clusters():
         cc = CrossDomainCoclustering().fit(pair)
     assert adjusted_rand_score(np.repeat([0, 1], 5), cc.labels_) == 1.0
     assert np.unique(cc.source_labels_).size == 3
+
+
+def test_coclustering_refuses_one_cluster_by_name():
+    # one cluster left no singular vector: scikit-learn's KMeans failed on "0 feature(s)"
+    rng = np.random.default_rng(0)
+    pair = DomainPair(Domain(rng.random((20, 5))), Domain(rng.random((10, 5))))
+    with pytest.raises(ValueError, match="CrossDomainCoclustering: n_clusters must be at least 2"):
+        CrossDomainCoclustering(n_clusters=1).fit(pair)
