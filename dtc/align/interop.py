@@ -110,6 +110,17 @@ class PAMMDLoss(PytorchAdaptLoss):
 
     def __init__(self, **params):
         super().__init__("MMDLoss", **params)
+        self.mmd_type = params.get("mmd_type", "linear")
+
+    def compute(self, source, target, **context):
+        # Named here: pytorch-adapt's own error does not say which dtc loss raised it.
+        if self.mmd_type == "linear" and source.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"PAMMDLoss: mmd_type='linear' pairs source and target rows, so it needs "
+                f"batches of one size, got {source.shape[0]} and {target.shape[0]} rows; use "
+                "mmd_type='quadratic', or dtc's 'mmd_linear', which takes unequal batches"
+            )
+        return super().compute(source, target, **context)
 
 
 class PACORALLoss(PytorchAdaptLoss):

@@ -118,6 +118,10 @@ def test_bad_inputs(layers):
         # identical source rows: the median bandwidth is 0 and pytorch-adapt returns NaN
         with pytest.raises(ValueError, match="MMDLoss returned nan on finite inputs"):
             PAMMDLoss(mmd_type=mmd_type)(torch.ones(5, 3), x)
+    # the linear estimate pairs rows: unequal batches are named as dtc's loss's error
+    with pytest.raises(ValueError, match="PAMMDLoss: mmd_type='linear' pairs source and target"):
+        PAMMDLoss()(x, torch.randn(6, 3))
+    assert torch.isfinite(PAMMDLoss(mmd_type="quadratic")(x, torch.randn(6, 3)))
 
 
 def test_pa_coral_names_a_covariance_that_overflows(layers):
