@@ -108,9 +108,23 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         ``ValueError`` naming the first wrong one. Cheap: nothing is built or fitted.
 
         Experiment configs call it on each run's configured method when they load, so a
-        wrong value is one error up front rather than one failed run each. The default
-        checks nothing: a method checks its values when it is fitted.
+        wrong value is one error up front rather than one failed run each. ``dtc.DTC`` and
+        every registered baseline implement it, and their ``fit`` runs the same checks
+        (with the same messages) before the ones that need the data (``n_neighbors``
+        below the sample count, non-negative features, ...). The default checks nothing:
+        a method without it checks its values when it is fitted.
         """
+
+    def _check_n_clusters(self) -> None:
+        """The ``n_clusters`` parameter, where set (``None`` takes the pair's): a positive
+        int. The data-free part of :meth:`_n_clusters`."""
+        k = getattr(self, "n_clusters", None)
+        if k is not None:
+            self._check_k(k)
+
+    def _check_k(self, k) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"{type(self).__name__}: n_clusters must be a positive int, got {k!r}")
 
     def _fit(self, pair: DomainPair) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -143,8 +157,7 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
                 f"{type(self).__name__}: n_clusters is None and the pair carries no n_clusters; "
                 "set one of them"
             )
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"{type(self).__name__}: n_clusters must be a positive int, got {k!r}")
+        self._check_k(k)
         n = pair.target.n_samples
         if n < k:
             raise ValueError(
