@@ -45,14 +45,21 @@ class TargetAgglomerative(TransferClusterer):
         self.linkage = linkage
         self.metric = metric
 
-    def _fit(self, pair):
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> None:
         name = type(self).__name__
-        k = self._n_clusters(pair)
         check_choice(self.linkage, _LINKAGES, method=name, name="linkage")
         if self.linkage == "ward" and self.metric != "euclidean":
             raise ValueError(
                 f"{name}: Ward linkage requires metric='euclidean', got {self.metric!r}"
             )
+
+    def _fit(self, pair):
+        k = self._n_clusters(pair)
+        self._check_params()
         model = AgglomerativeClustering(k, linkage=self.linkage, metric=self.metric)
         self.labels_ = model.fit_predict(pair.target.X.astype("float64")).astype("int64")
         self.children_ = model.children_

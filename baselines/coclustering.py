@@ -54,6 +54,15 @@ __all__ = ["SVD_METHODS", "CrossDomainCoclustering", "spectral_cocluster"]
 SVD_METHODS = ("randomized", "arpack")
 
 
+def _check_cocluster_k(n_clusters: int, caller: str) -> None:
+    if n_clusters < 2:
+        # it embeds with ceil(log2(n_clusters)) singular vectors: none for one cluster,
+        # which failed inside scikit-learn's KMeans ("0 feature(s)")
+        raise ValueError(
+            f"{caller}: n_clusters must be at least 2 for spectral co-clustering, got {n_clusters}"
+        )
+
+
 def spectral_cocluster(
     A,
     n_clusters: int,
@@ -73,12 +82,7 @@ def spectral_cocluster(
     is exactly ``SpectralCoclustering(n_clusters, ...).fit(A)``. ``caller`` names the
     estimator in error messages.
     """
-    if n_clusters < 2:
-        # it embeds with ceil(log2(n_clusters)) singular vectors: none for one cluster,
-        # which failed inside scikit-learn's KMeans ("0 feature(s)")
-        raise ValueError(
-            f"{caller}: n_clusters must be at least 2 for spectral co-clustering, got {n_clusters}"
-        )
+    _check_cocluster_k(n_clusters, caller)
     A = np.asarray(A, dtype=np.float64)
     rows, cols = A.sum(axis=1) > 0, A.sum(axis=0) > 0
     if rows.sum() < n_clusters:
@@ -139,12 +143,25 @@ class CrossDomainCoclustering(TransferClusterer):
         self.svd_method = svd_method
         self.seed = seed
 
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        if self.n_clusters is not None:  # else the pair's, known at the fit
+            _check_cocluster_k(self.n_clusters, type(self).__name__)
+        self._check_params()
+
+    def _check_params(self) -> tuple[int, str, int]:
+        """Validated ``(n_init, svd_method, seed)``."""
+        name = type(self).__name__
+        return (
+            check_positive_int(self.n_init, method=name, name="n_init"),
+            check_choice(self.svd_method, SVD_METHODS, method=name, name="svd_method"),
+            check_seed(self.seed, method=name),
+        )
+
     def _fit(self, pair):
         name = type(self).__name__
         k = self._n_clusters(pair)
-        n_init = check_positive_int(self.n_init, method=name, name="n_init")
-        svd_method = check_choice(self.svd_method, SVD_METHODS, method=name, name="svd_method")
-        seed = check_seed(self.seed, method=name)
+        n_init, svd_method, seed = self._check_params()
         check_non_negative(pair.source.X, method=name, role="source")
         check_non_negative(pair.target.X, method=name, role="target")
         ns = pair.source.n_samples

@@ -310,12 +310,26 @@ class ClusterEnsemble(TransferClusterer):
             else:
                 yield label, base
 
-    def _fit(self, pair):
+    def check_params(self) -> None:
+        """The ensemble's own data-free checks, then each member's (``check_params`` of
+        every member estimator the fit would build, seeds set)."""
+        self._check_n_clusters()
+        _, _, seeds = self._check_params()
+        for _, est in self._member_estimators(self.n_clusters, seeds):
+            est.check_params()
+
+    def _check_params(self) -> tuple[int, int, list[int]]:
+        """Validated ``(seed, max_dense, member seeds)``."""
         name = type(self).__name__
-        k = self._n_clusters(pair)
         check_choice(self.consensus, CONSENSUS, method=name, name="consensus")
         seed = check_seed(self.seed, method=name)
         max_dense = check_positive_int(self.max_dense, method=name, name="max_dense")
+        return seed, max_dense, self._member_seeds(seed)
+
+    def _fit(self, pair):
+        name = type(self).__name__
+        k = self._n_clusters(pair)
+        seed, max_dense, seeds = self._check_params()
         n = pair.target.n_samples
         if self.consensus == "average" and n > max_dense:
             raise ValueError(
@@ -324,7 +338,7 @@ class ClusterEnsemble(TransferClusterer):
                 "never forms it"
             )
         names, partitions = [], []
-        for label, est in self._member_estimators(k, self._member_seeds(seed)):
+        for label, est in self._member_estimators(k, seeds):
             names.append(label)
             partitions.append(np.asarray(est.fit(pair).labels_, dtype=np.int64))
         self.member_names_ = names

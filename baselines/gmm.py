@@ -63,20 +63,27 @@ class TargetGMM(TransferClusterer):
         self.max_iter = max_iter
         self.seed = seed
 
-    def _fit(self, pair):
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> dict:
+        """The validated keyword arguments of :func:`dtc.cluster.gmm.gmm`."""
         name = type(self).__name__
-        k = self._n_clusters(pair)
-        labels, self.proba_, model = gmm(
-            pair.target.X,
-            k,
-            covariance_type=check_choice(
+        return {
+            "covariance_type": check_choice(
                 self.covariance_type, _COVARIANCES, method=name, name="covariance_type"
             ),
-            reg_covar=check_number(self.reg_covar, method=name, name="reg_covar", low=0.0),
-            n_init=check_positive_int(self.n_init, method=name, name="n_init"),
-            max_iter=check_positive_int(self.max_iter, method=name, name="max_iter"),
-            seed=check_seed(self.seed, method=name),
-            return_model=True,
+            "reg_covar": check_number(self.reg_covar, method=name, name="reg_covar", low=0.0),
+            "n_init": check_positive_int(self.n_init, method=name, name="n_init"),
+            "max_iter": check_positive_int(self.max_iter, method=name, name="max_iter"),
+            "seed": check_seed(self.seed, method=name),
+        }
+
+    def _fit(self, pair):
+        k = self._n_clusters(pair)
+        labels, self.proba_, model = gmm(
+            pair.target.X, k, **self._check_params(), return_model=True
         )
         self.labels_ = labels.astype("int64")
         self.lower_bound_ = float(model.lower_bound_)

@@ -42,15 +42,23 @@ class TargetKMeans(TransferClusterer):
         self.max_iter = max_iter
         self.seed = seed
 
-    def _fit(self, pair):
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> tuple[int, int, int]:
+        """Validated ``(n_init, max_iter, seed)``."""
         name = type(self).__name__
-        k = self._n_clusters(pair)
-        km = KMeans(
-            k,
-            n_init=check_positive_int(self.n_init, method=name, name="n_init"),
-            max_iter=check_positive_int(self.max_iter, method=name, name="max_iter"),
-            random_state=check_seed(self.seed, method=name),
+        return (
+            check_positive_int(self.n_init, method=name, name="n_init"),
+            check_positive_int(self.max_iter, method=name, name="max_iter"),
+            check_seed(self.seed, method=name),
         )
+
+    def _fit(self, pair):
+        k = self._n_clusters(pair)
+        n_init, max_iter, seed = self._check_params()
+        km = KMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed)
         self.labels_ = km.fit_predict(pair.target.X)
         self.cluster_centers_ = km.cluster_centers_
         self.embedding_ = pair.target.X

@@ -191,6 +191,23 @@ class ResampledTransfer(TransferClusterer):
         self.max_iter = max_iter
         self.seed = seed
 
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> tuple[str, str, int, int, float, bool, int]:
+        """Validated ``(standardize, sampler, k_neighbors, max_iter, C, refine, seed)``."""
+        name = type(self).__name__
+        return (
+            check_choice(self.standardize, STANDARDIZE, method=name, name="standardize"),
+            check_choice(self.sampler, SAMPLERS, method=name, name="sampler"),
+            check_positive_int(self.k_neighbors, method=name, name="k_neighbors"),
+            check_positive_int(self.max_iter, method=name, name="max_iter"),
+            check_number(self.C, method=name, name="C", strict=True),
+            check_bool(self.refine, method=name, name="refine"),
+            check_seed(self.seed, method=name),
+        )
+
     def _fit(self, pair):
         name = type(self).__name__
         classes = np.unique(pair.source.y)
@@ -205,13 +222,7 @@ class ResampledTransfer(TransferClusterer):
             )
         if classes.size < 2:
             raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
-        standardize = check_choice(self.standardize, STANDARDIZE, method=name, name="standardize")
-        sampler = check_choice(self.sampler, SAMPLERS, method=name, name="sampler")
-        k_nn = check_positive_int(self.k_neighbors, method=name, name="k_neighbors")
-        max_iter = check_positive_int(self.max_iter, method=name, name="max_iter")
-        C = check_number(self.C, method=name, name="C", strict=True)
-        refine = check_bool(self.refine, method=name, name="refine")
-        seed = check_seed(self.seed, method=name)
+        standardize, sampler, k_nn, max_iter, C, refine, seed = self._check_params()
 
         # Class indices 0..k-1 (source labels need not be contiguous).
         y = np.searchsorted(classes, pair.source.y)

@@ -204,30 +204,46 @@ class SelfTaughtClustering(TransferClusterer):
         self.n_init = n_init
         self.seed = seed
 
-    def _check_params(self, pair) -> tuple[int, int, int]:
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> tuple[int | None, int | None]:
+        """The data-free checks; returns the validated ``(n_source_clusters,
+        n_feature_clusters)`` (``None`` where the data decides)."""
+        name = type(self).__name__
+        ks, kz = self.n_source_clusters, self.n_feature_clusters
+        if ks is not None:
+            ks = check_positive_int(ks, method=name, name="n_source_clusters")
+        if kz is not None:
+            kz = check_positive_int(kz, method=name, name="n_feature_clusters")
+        check_number(self.trade_off, method=name, name="trade_off", low=0.0)
+        check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
+        check_positive_int(self.n_init, method=name, name="n_init")
+        check_seed(self.seed, method=name)
+        return ks, kz
+
+    def _check_data(self, pair) -> tuple[int, int, int]:
+        """``(k, n_source_clusters, n_feature_clusters)`` resolved and checked against
+        ``pair``, after the data-free checks."""
         name = type(self).__name__
         k = self._n_clusters(pair)
-        ks = k if self.n_source_clusters is None else self.n_source_clusters
-        ks = check_positive_int(ks, method=name, name="n_source_clusters")
+        ks, kz = self._check_params()
+        ks = k if ks is None else ks
         if ks > pair.source.n_samples:
             raise ValueError(
                 f"{name}: n_source_clusters={ks} but the source has {pair.source.n_samples} samples"
             )
         m = pair.target.n_features
-        kz = min(m, 4 * k) if self.n_feature_clusters is None else self.n_feature_clusters
-        kz = check_positive_int(kz, method=name, name="n_feature_clusters")
+        kz = min(m, 4 * k) if kz is None else kz
         if kz > m:
             raise ValueError(f"{name}: n_feature_clusters={kz} exceeds the {m} features")
-        check_number(self.trade_off, method=name, name="trade_off", low=0.0)
-        check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
-        check_positive_int(self.n_init, method=name, name="n_init")
-        check_seed(self.seed, method=name)
         check_non_negative(pair.target.X, method=name, role="target")
         check_non_negative(pair.source.X, method=name, role="source")
         return k, ks, kz
 
     def _fit(self, pair):
-        k, ks, kz = self._check_params(pair)
+        k, ks, kz = self._check_data(pair)
         lam = float(self.trade_off)
         tgt = _Side(_joint(pair.target.X), None, k)
         aux = _Side(_joint(pair.source.X), None, ks)

@@ -44,9 +44,16 @@ class SourceNearestNeighbour(TransferClusterer):
         self.n_clusters = n_clusters
         self.seed = seed
 
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> None:
+        check_seed(self.seed, method="SourceNearestNeighbour")
+
     def _fit(self, pair) -> None:
         k = self._n_clusters(pair)
-        check_seed(self.seed, method="SourceNearestNeighbour")
+        self._check_params()
         classes = np.unique(pair.source.y)
         if len(classes) != k:
             raise ValueError(

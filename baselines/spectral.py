@@ -45,11 +45,24 @@ class TargetSpectral(TransferClusterer):
         self.n_neighbors = n_neighbors
         self.seed = seed
 
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> tuple[int, int]:
+        """Validated ``(n_neighbors, seed)``; ``n_neighbors`` is checked against the
+        target's size by the fit."""
+        name = type(self).__name__
+        return (
+            check_positive_int(self.n_neighbors, method=name, name="n_neighbors"),
+            check_seed(self.seed, method=name),
+        )
+
     def _fit(self, pair):
         name = type(self).__name__
         k = self._n_clusters(pair)
+        n_neighbors, seed = self._check_params()
         n = pair.target.n_samples
-        n_neighbors = check_positive_int(self.n_neighbors, method=name, name="n_neighbors")
         if n_neighbors >= n:
             raise ValueError(
                 f"{name}: n_neighbors must be an int in [1, {n - 1}] (fewer than the target's "
@@ -60,6 +73,6 @@ class TargetSpectral(TransferClusterer):
             affinity="nearest_neighbors",
             n_neighbors=n_neighbors,
             assign_labels="kmeans",
-            random_state=check_seed(self.seed, method=name),
+            random_state=seed,
         )
         self.labels_ = sc.fit_predict(pair.target.X)

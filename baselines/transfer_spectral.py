@@ -164,10 +164,31 @@ class TransferSpectralClustering(TransferClusterer):
         self.n_init = n_init
         self.seed = seed
 
-    def _check_params(self, pair) -> int:
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> int:
+        """The data-free checks; returns the validated ``n_neighbors`` (checked against
+        the domains' sizes by :meth:`_check_data`)."""
+        name = type(self).__name__
+        nn = check_positive_int(self.n_neighbors, method=name, name="n_neighbors")
+        for pname in ("trade_off", "step", "tol"):
+            check_number(getattr(self, pname), method=name, name=pname, low=0.0)
+        if not callable(self.metric):
+            # A distance between feature rows: "precomputed" would read the features as
+            # distances, and "haversine" takes 2-d coordinates only.
+            check_choice(self.metric, _METRICS, method=name, name="metric")
+        check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
+        check_positive_int(self.n_init, method=name, name="n_init")
+        check_seed(self.seed, method=name)
+        return nn
+
+    def _check_data(self, pair) -> int:
+        """The number of clusters, after the data-free checks and those against ``pair``."""
         name = type(self).__name__
         k = self._n_clusters(pair)
-        nn = check_positive_int(self.n_neighbors, method=name, name="n_neighbors")
+        nn = self._check_params()
         n_min = min(pair.source.n_samples, pair.target.n_samples)
         if nn >= n_min:
             raise ValueError(
@@ -179,21 +200,12 @@ class TransferSpectralClustering(TransferClusterer):
                 f"{name}: n_clusters={k} exceeds the samples of a domain or the features "
                 f"({n_min} samples, {pair.target.n_features} features)"
             )
-        for pname in ("trade_off", "step", "tol"):
-            check_number(getattr(self, pname), method=name, name=pname, low=0.0)
-        if not callable(self.metric):
-            # A distance between feature rows: "precomputed" would read the features as
-            # distances, and "haversine" takes 2-d coordinates only.
-            check_choice(self.metric, _METRICS, method=name, name="metric")
-        check_positive_int(self.max_iter, method=name, name="max_iter", low=0)
-        check_positive_int(self.n_init, method=name, name="n_init")
-        check_seed(self.seed, method=name)
         check_non_negative(pair.target.X, method=name, role="target")
         check_non_negative(pair.source.X, method=name, role="source")
         return k
 
     def _fit(self, pair):
-        k = self._check_params(pair)
+        k = self._check_data(pair)
         r = float(self.trade_off)
         Xt = pair.target.X.astype(np.float64)
         Xs = pair.source.X.astype(np.float64)
