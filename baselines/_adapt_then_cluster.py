@@ -33,6 +33,7 @@ from dtc.methods import TransferClusterer
 __all__ = [
     "INITS",
     "AdaptThenCluster",
+    "check_n_components",
     "dense_linalg_threads",
     "resolve_n_components",
 ]
@@ -49,6 +50,14 @@ def dense_linalg_threads(size: int):
     return threadpool_limits(1 if size < SINGLE_THREAD_BELOW else None)
 
 
+def check_n_components(n_components, *, method: str) -> int | None:
+    """``n_components`` as an int ``>= 1``, or ``None`` (a default the data decides);
+    its upper limit is the data's (:func:`resolve_n_components`)."""
+    if n_components is None:
+        return None
+    return check_number(n_components, method=method, name="n_components", low=1, integer=True)
+
+
 def resolve_n_components(
     n_components,
     default: int,
@@ -63,7 +72,7 @@ def resolve_n_components(
         raise ValueError(f"{method}: no component exists here ({why}: {limit})")
     if n_components is None:
         return min(default, limit)
-    p = check_number(n_components, method=method, name="n_components", low=1, integer=True)
+    p = check_n_components(n_components, method=method)
     if p > limit:
         raise ValueError(
             f"{method}: n_components={p} but at most {limit} components exist here ({why})"
@@ -89,13 +98,31 @@ class AdaptThenCluster(TransferClusterer):
     Subclasses store ``n_clusters``, ``init``, ``n_init`` and ``seed`` (plus their own
     parameters) in ``__init__`` and implement ``_adapt(Xs, ys, Xt, k)``; one that runs a
     K-means of an unlabelled source inside ``_adapt`` (JDA) sets
-    ``_clusters_unlabelled_source``.
+    ``_clusters_unlabelled_source``. A subclass checks its own parameters' values that
+    need no data in ``_check_adapt_params`` (run by :meth:`check_params` and by the fit,
+    before the data's checks); ``_adapt`` checks what needs the data.
     """
 
     _clusters_unlabelled_source = False
 
     def _init_mode(self) -> str:
         return check_choice(self.init, INITS, method=type(self).__name__, name="init")
+
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+
+    def _check_params(self) -> tuple[str, int, int]:
+        """Validated ``(init, n_init, seed)``, after the subclass's own data-free checks."""
+        name = type(self).__name__
+        init = self._init_mode()
+        n_init = check_positive_int(self.n_init, method=name, name="n_init")
+        seed = check_seed(self.seed, method=name)
+        self._check_adapt_params()
+        return init, n_init, seed
+
+    def _check_adapt_params(self) -> None:
+        """The subclass's parameters' data-free checks (none by default)."""
 
     def _adapt(self, Xs, ys, Xt, k):  # pragma: no cover - abstract
         """Map ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)`` to ``(Zs, Zt)``, ``(n_s, p)``, ``(n_t, p)``."""
@@ -104,9 +131,7 @@ class AdaptThenCluster(TransferClusterer):
     def _fit(self, pair):
         name = type(self).__name__
         k = self._n_clusters(pair)
-        init = self._init_mode()
-        n_init = check_positive_int(self.n_init, method=name, name="n_init")
-        seed = check_seed(self.seed, method=name)
+        init, n_init, seed = self._check_params()
         Xs = pair.source.X.astype(np.float64)
         Xt = pair.target.X.astype(np.float64)
         ys = pair.source.y

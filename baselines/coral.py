@@ -120,12 +120,19 @@ class CORAL(AdaptThenCluster):
         self.n_init = n_init
         self.seed = seed
 
-    def _adapt(self, Xs, ys, Xt, k):
+    def _check_adapt_params(self) -> None:
         name = type(self).__name__
-        direction = check_choice(self.direction, DIRECTIONS, method=name, name="direction")
+        check_choice(self.direction, DIRECTIONS, method=name, name="direction")
         check_number(self.reg, method=name, name="reg", low=0.0)
-        match = check_bool(self.match_means, method=name, name="match_means")
-        kwargs = {"reg": self.reg, "match_means": match, "caller": name}
-        if direction == "source_to_target":
+        check_bool(self.match_means, method=name, name="match_means")
+
+    def _adapt(self, Xs, ys, Xt, k):
+        # the parameters were checked by _check_adapt_params
+        kwargs = {
+            "reg": self.reg,
+            "match_means": bool(self.match_means),
+            "caller": type(self).__name__,
+        }
+        if self.direction == "source_to_target":
             return coral_transform(Xs, Xt, **kwargs), Xt
         return Xs, coral_transform(Xt, Xs, **kwargs)

@@ -40,6 +40,7 @@ from baselines._validation import check_choice, check_number
 from baselines.tca import (
     KERNELS,
     check_embedding_params,
+    check_mmd_params,
     embed,
     joint_features,
     marginal_mmd_vector,
@@ -62,6 +63,10 @@ def _conditional_vectors(ys, yt_pseudo, n_classes: int, ns: int, nt: int) -> np.
         if tar.any():
             E[ns:][tar, c] = -1.0 / tar.sum()
     return E
+
+
+def _check_n_iter(n_iter) -> int:
+    return check_number(n_iter, method="JDA", name="n_iter", low=1, integer=True)
 
 
 def jda_transform(
@@ -94,8 +99,8 @@ def jda_transform(
     if ys is None:
         raise ValueError("JDA: ys is required (source class or cluster labels, shape (n_s,))")
     ys = _check_labels(ys, np.shape(Xs)[0] if np.ndim(Xs) == 2 else None, name="JDA: ys")
-    check_number(lam, method="JDA", name="lam", strict=True)
-    n_iter = check_number(n_iter, method="JDA", name="n_iter", low=1, integer=True)
+    check_mmd_params(n_components, lam, kernel, gamma, normalize, method="JDA")
+    n_iter = _check_n_iter(n_iter)
     mode = check_choice(pseudo_labels, ("nn", "kmeans"), method="JDA", name="pseudo_labels")
     F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize, caller="JDA")
     p, lam, _ = check_embedding_params(n_components, lam, kernel, min(F.shape), method="JDA")
@@ -170,9 +175,16 @@ class JDA(AdaptThenCluster):
         self.n_init = n_init
         self.seed = seed
 
-    def _adapt(self, Xs, ys, Xt, k):
+    def _check_adapt_params(self) -> None:
         check_choice(self.kernel, KERNELS, method="JDA", name="kernel")
-        mode = check_choice(self.pseudo_labels, PSEUDO_LABELS, method="JDA", name="pseudo_labels")
+        check_choice(self.pseudo_labels, PSEUDO_LABELS, method="JDA", name="pseudo_labels")
+        check_mmd_params(
+            self.n_components, self.lam, self.kernel, self.gamma, self.normalize, method="JDA"
+        )
+        _check_n_iter(self.n_iter)
+
+    def _adapt(self, Xs, ys, Xt, k):
+        mode = self.pseudo_labels  # checked by _check_adapt_params
         if mode == "nn" and ys is None:
             raise ValueError(
                 "JDA: pseudo_labels='nn' needs a labelled source (pair.source.y is None); "

@@ -20,6 +20,7 @@ import numpy as np
 
 from baselines._adapt_then_cluster import (
     AdaptThenCluster,
+    check_n_components,
     dense_linalg_threads,
     resolve_n_components,
 )
@@ -90,6 +91,9 @@ class SubspaceAlignment(AdaptThenCluster):
         self.init = init
         self.n_init = n_init
         self.seed = seed
+
+    def _check_adapt_params(self) -> None:
+        check_n_components(self.n_components, method=type(self).__name__)
 
     def _adapt(self, Xs, ys, Xt, k):
         Zs, Zt, self.alignment_matrix_ = subspace_alignment_transform(

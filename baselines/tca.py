@@ -35,13 +35,21 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from baselines._adapt_then_cluster import (
     AdaptThenCluster,
+    check_n_components,
     dense_linalg_threads,
     resolve_n_components,
 )
 from baselines._arrays import unit_rows
 from baselines._validation import check_bool, check_choice, check_domains, check_number
 
-__all__ = ["KERNELS", "TCA", "joint_features", "mmd_embedding", "tca_transform"]
+__all__ = [
+    "KERNELS",
+    "TCA",
+    "check_mmd_params",
+    "joint_features",
+    "mmd_embedding",
+    "tca_transform",
+]
 
 KERNELS = ("auto", "primal", "linear", "rbf")
 
@@ -162,6 +170,19 @@ def embed(F, E, ns: int, n_components: int, lam: float, normalize: bool):
     return Z[:ns], Z[ns:]
 
 
+def check_mmd_params(n_components, lam, kernel, gamma, normalize, *, method: str) -> None:
+    """The data-free checks of the MMD embedding's parameters (TCA's, JDA's): ``lam > 0``,
+    ``kernel`` one of :data:`KERNELS`, ``normalize`` a bool, ``gamma > 0`` for the rbf
+    kernel (the only one that reads it), ``n_components`` an int ``>= 1`` or ``None``
+    (its upper limit is the data's). ``ValueError`` naming ``method``."""
+    check_number(lam, method=method, name="lam", strict=True)
+    kernel = check_choice(kernel, KERNELS, method=method, name="kernel")
+    check_bool(normalize, method=method, name="normalize")
+    if kernel == "rbf":
+        check_number(gamma, method=method, name="gamma", strict=True)
+    check_n_components(n_components, method=method)
+
+
 def check_embedding_params(n_components, lam, kernel, limit, *, method: str):
     """Validated ``(p, lam, kernel)``; ``n_components=None`` means ``min(100, limit)``."""
     kernel = check_choice(kernel, KERNELS, method=method, name="kernel")
@@ -188,7 +209,8 @@ def tca_transform(
     ``kernel``, ``gamma``, ``normalize``: see :func:`joint_features`; ``lam``: the ridge;
     ``caller`` names the estimator in error messages.
     """
-    check_number(lam, method=caller, name="lam", strict=True)  # before the kernel matrix
+    # before the kernel matrix
+    check_mmd_params(n_components, lam, kernel, gamma, normalize, method=caller)
     F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize, caller=caller)
     p, lam, kernel = check_embedding_params(n_components, lam, kernel, min(F.shape), method=caller)
     ns = len(Xs)
@@ -243,6 +265,16 @@ class TCA(AdaptThenCluster):
         self.init = init
         self.n_init = n_init
         self.seed = seed
+
+    def _check_adapt_params(self) -> None:
+        check_mmd_params(
+            self.n_components,
+            self.lam,
+            self.kernel,
+            self.gamma,
+            self.normalize,
+            method=type(self).__name__,
+        )
 
     def _adapt(self, Xs, ys, Xt, k):
         return tca_transform(
