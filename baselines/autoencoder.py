@@ -31,7 +31,22 @@ from dtc.data.domain import Domain
 from dtc.methods import TransferClusterer
 from dtc.nn import build_autoencoder, deterministic, embed, pretrain_autoencoder
 
-__all__ = ["SourceAEKMeans", "TargetAEKMeans", "train_autoencoder"]
+__all__ = ["SourceAEKMeans", "TargetAEKMeans", "check_autoencoder_params", "train_autoencoder"]
+
+
+def check_autoencoder_params(est: TransferClusterer, *, epochs, epochs_name: str = "epochs") -> int:
+    """The data-free checks of the autoencoder parameters of ``est`` (``batch_size``,
+    ``n_latent``, ``lr``, ``noise``, ``seed``) and of ``epochs`` (``est``'s parameter
+    ``epochs_name``); returns ``n_latent``. The architecture is checked when it is built
+    (it needs the data's width)."""
+    name = type(est).__name__
+    check_positive_int(epochs, method=name, name=epochs_name, low=0)
+    check_positive_int(est.batch_size, method=name, name="batch_size")
+    n_latent = check_positive_int(est.n_latent, method=name, name="n_latent")
+    check_number(est.lr, method=name, name="lr", strict=True)
+    check_number(est.noise, method=name, name="noise", low=0.0)
+    check_seed(est.seed, method=name)
+    return n_latent
 
 
 def train_autoencoder(
@@ -42,12 +57,7 @@ def train_autoencoder(
     ``domain.X``; returns ``(autoencoder, history)``. Reproducible for a seed. ``epochs_name``
     is ``est``'s parameter that gave ``epochs``, for the error message."""
     name = type(est).__name__
-    check_positive_int(epochs, method=name, name=epochs_name, low=0)
-    check_positive_int(est.batch_size, method=name, name="batch_size")
-    n_latent = check_positive_int(est.n_latent, method=name, name="n_latent")
-    check_number(est.lr, method=name, name="lr", strict=True)
-    check_number(est.noise, method=name, name="noise", low=0.0)
-    check_seed(est.seed, method=name)
+    n_latent = check_autoencoder_params(est, epochs=epochs, epochs_name=epochs_name)
     with deterministic(est.seed):
         try:
             ae = build_autoencoder(
@@ -128,9 +138,19 @@ class _AEKMeans(TransferClusterer):
     ):
         store_params(self, locals())
 
+    def check_params(self) -> None:
+        self._check_n_clusters()
+        self._check_params()
+        check_autoencoder_params(self, epochs=self.epochs)
+
+    def _check_params(self) -> int:
+        """Validated ``n_init``; the autoencoder's parameters are checked by
+        :func:`train_autoencoder`."""
+        return check_positive_int(self.n_init, method=type(self).__name__, name="n_init")
+
     def _fit(self, pair):
         k = self._n_clusters(pair)
-        n_init = check_positive_int(self.n_init, method=type(self).__name__, name="n_init")
+        n_init = self._check_params()
         domain = pair.source if self._train_on == "source" else pair.target
         ae, self.history_ = train_autoencoder(
             self, domain, epochs=self.epochs, stage=f"pretrain ({self._train_on})"

@@ -41,7 +41,7 @@ import torch
 from torch.nn import functional as F
 
 from baselines._validation import check_number, check_positive_int, store_params
-from baselines.autoencoder import train_autoencoder
+from baselines.autoencoder import check_autoencoder_params, train_autoencoder
 from dtc.cluster.dec import (
     ClusteringLayer,
     dec_loss,
@@ -135,7 +135,9 @@ class DEC(TransferClusterer):
         store_params(self, locals())
 
     def check_params(self) -> None:
+        self._check_n_clusters()
         self._check_params()
+        check_autoencoder_params(self, epochs=self.pretrain_epochs, epochs_name="pretrain_epochs")
 
     def _check_params(self) -> tuple[float | None, float, float]:
         """Validated ``(gamma, tol, alpha)``, as Python floats (``gamma`` may be ``None``):
