@@ -303,3 +303,109 @@ def test_unlabelled_source_with_fewer_samples_than_clusters(digits, est):
         est.fit(pair)
     # Target-only seeding never clusters the source: CORAL with k-means++ fits.
     assert CORAL().fit(pair).labels_.shape == (digits.target.n_samples,)
+
+
+# -- check_params: the data-free checks, without data --------------------------------
+
+
+def _baselines():
+    return sorted(
+        n for n in methods.available() if methods.get_class(n).__module__.startswith("baselines.")
+    )
+
+
+def test_every_registered_method_but_dtc_is_a_baseline():
+    assert set(_baselines()) == set(methods.available()) - {"dtc"}
+
+
+#: One wrong value per baseline, refused by ``check_params`` as by ``fit``.
+WRONG = {
+    "ae_kmeans": {"n_init": 0},
+    "agglomerative": {"linkage": "median"},
+    "coclustering": {"svd_method": "qr"},
+    "coral": {"direction": "both"},
+    "dec": {"tol": 2},
+    "ensemble": {"consensus": "vote"},
+    "gmm": {"covariance_type": "wide"},
+    "idec": {"momentum": 1.0},
+    "jda": {"pseudo_labels": "svm"},
+    "kmeans": {"n_init": 0},
+    "model_transfer": {"n_init": 0},
+    "ot_emd": {"cost_norm": "sum"},
+    "ot_l1l2": {"reg_cl": -1.0},
+    "ot_sinkhorn": {"reg_e": 0},
+    "resampled_transfer": {"sampler": "adasyn"},
+    "source_ae_kmeans": {"lr": 0},
+    "source_nn": {"seed": -1},
+    "spectral": {"n_neighbors": 0},
+    "stc": {"n_feature_clusters": 0},
+    "subspace_alignment": {"n_components": 0},
+    "tca": {"lam": 0},
+    "tsc": {"metric": "precomputed"},
+}
+
+
+def test_every_baseline_has_a_wrong_value_here():
+    assert set(WRONG) == set(_baselines())
+
+
+@pytest.mark.parametrize("name", _baselines())
+def test_check_params_passes_the_defaults_without_fitting(name, monkeypatch):
+    def no_fit(self, pair):
+        raise AssertionError("check_params must not fit")
+
+    for cls in {methods.get_class(n) for n in methods.available()}:
+        monkeypatch.setattr(cls, "_fit", no_fit)
+    est = methods.get(name)
+    assert type(est).check_params is not methods.TransferClusterer.check_params
+    est.check_params()
+    assert not [a for a in vars(est) if a.endswith("_") and not a.startswith("_")]
+
+
+def _error(call) -> str:
+    with pytest.raises(ValueError) as info:
+        call()
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [(name, params) for name, params in sorted(WRONG.items())]
+    + [(name, {"seed": -1}) for name in sorted(_baselines_with_a_seed())]
+    + [(name, {"n_clusters": 0}) for name in _baselines()]
+    + [
+        ("coclustering", {"n_clusters": 1}),
+        ("spectral", {"seed": 2**32}),
+        ("tca", {"kernel": "rbf", "gamma": -1.0}),
+        ("jda", {"n_iter": 0}),
+        ("subspace_alignment", {"n_components": 1.5}),
+        ("coral", {"match_means": "no"}),
+        ("ensemble", {"members": ()}),
+        ("ensemble", {"members": ("ensemble",)}),
+        ("ensemble", {"seeds": (0, -1)}),
+        ("ensemble", {"members": (TargetKMeans(n_init=0),)}),
+        ("ensemble", {"members": ("gmm",), "seeds": (0,)}),
+        ("dec", {"pretrain_epochs": -1}),
+        ("idec", {"batch_size": 0}),
+        ("ae_kmeans", {"noise": -0.1}),
+        ("stc", {"trade_off": -1}),
+        ("resampled_transfer", {"refine": "yes"}),
+    ],
+    ids=str,
+)
+def test_check_params_refuses_what_fit_refuses_with_the_same_message(digits, name, params):
+    est = methods.get(name, **params)
+    if params == {"members": ("gmm",), "seeds": (0,)}:  # valid: both pass the check
+        est.check_params()
+        return
+    message = _error(est.check_params)
+    # named: the estimator and the parameter (a member given as an estimator: the member
+    # and its parameter)
+    members = params.get("members", ())
+    if members and not isinstance(members[0], str):
+        words = [f"{type(members[0]).__name__}: n_init"]
+    else:
+        assert message.startswith(f"{type(est).__name__}: ")
+        words = [*params, "member"] if "members" in params else list(params)
+    assert any(word in message for word in words), message
+    assert message == _error(lambda: est.fit(digits))

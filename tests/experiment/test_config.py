@@ -194,6 +194,38 @@ def test_method_values_are_checked_at_load_time_by_the_methods_check(entry, over
         load_config(_with(methods={"d": entry}), overrides)
 
 
+def test_a_baselines_wrong_value_fails_at_load_not_in_each_run():
+    """Every baseline checks its data-free values in ``check_params`` (not only DTC, DEC
+    and IDEC): ``n_init: 0`` is one error naming the row and the value."""
+    entry = {"method": "kmeans", "params": {"n_init": 0}}
+    with pytest.raises(
+        ValueError,
+        match=r"^config: methods\.KM on digits: TargetKMeans: n_init must be an int >= 1, got 0$",
+    ):
+        load_config(_with(methods={"KM": entry}))
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"method": "spectral", "grid": {"n_neighbors": [5, 0]}}, "TargetSpectral: n_neighbors"),
+        ({"method": "coral", "params": {"direction": "both"}}, "CORAL: direction must be one"),
+        ({"method": "ot_sinkhorn", "params": {"reg_e": 0}}, "OTSinkhorn: reg_e must be"),
+        ({"method": "gmm", "params": {"n_clusters": 0}}, "TargetGMM: n_clusters must be"),
+        (
+            {"method": "ensemble", "params": {"members": ["kmeans", "gmm"], "n_member_seeds": 1}},
+            None,
+        ),
+    ],
+)
+def test_baseline_values_are_checked_at_load_time(entry, message):
+    if message is None:  # valid values load
+        load_config(_with(methods={"b": entry}))
+        return
+    with pytest.raises(ValueError, match=r"^config: methods\.b.* on digits: " + message):
+        load_config(_with(methods={"b": entry}))
+
+
 def test_the_imbalance_metric_set_names_what_evaluate_adds():
     from dtc.experiment.config import EXTRA_METRICS
     from dtc.metrics import evaluate
