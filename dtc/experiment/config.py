@@ -38,9 +38,10 @@ data value the loaders would refuse (``shift: big``, ``imbalance_profile: expone
 a method's ``seed`` (set by ``seeds:``) or an override of a row the config does not have
 raises ``ValueError`` naming it (and the available choices). The *values* of method
 parameters are the method's to check: each row's runs are checked by its method's
-:meth:`~dtc.methods.TransferClusterer.check_params` (no data; ``dtc.DTC``, DEC and
-IDEC check there their parameters' types and ranges); a value only the fit can check
-(scikit-learn style) fails its runs, which are recorded in ``errors.jsonl``.
+:meth:`~dtc.methods.TransferClusterer.check_params` (no data; ``dtc.DTC`` and every
+registered baseline check there their parameters' types, ranges and choices); a value
+only the fit can check (against the data's size, say) fails its runs, which are recorded
+in ``errors.jsonl``.
 """
 
 from __future__ import annotations
