@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 __all__ = ["check_bool", "host_array"]
@@ -22,9 +24,11 @@ def host_array(value, name: str):
     requires grad or lives on a GPU, with torch's error naming no argument). A tensor on
     the ``meta`` device holds shapes but no values: ``ValueError`` naming ``name``.
 
-    Duck-typed, so that importing this module never imports torch.
+    Tensor subclasses count (their class lives outside torch). Importing this module never
+    imports torch: a tensor exists only once torch is loaded.
     """
-    if type(value).__module__.split(".")[0] != "torch" or not hasattr(value, "detach"):
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(value, torch.Tensor):
         return value
     if value.device.type == "meta":
         raise ValueError(

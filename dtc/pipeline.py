@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc import align
+from dtc._validation import host_array
 from dtc.align.grl import dann_schedule
 from dtc.align.mmd import MMDLoss
 from dtc.cluster.dec import (
@@ -886,6 +887,8 @@ class DTC(TransferClusterer):
         far, e.g. after every adaptation epoch) and after it (``transform_target(
         pair.target.X)`` equals ``embedding_``).
 
+        ``X`` may be a torch tensor on any device (it is read detached, on the host).
+
         ``preprocessed=True``: ``X`` holds rows of the pair callbacks get in
         ``on_fit_begin``, already preprocessed by the fit; they are only encoded.
         (Preprocessing them again would scale each column twice.)
@@ -893,7 +896,9 @@ class DTC(TransferClusterer):
         ae = getattr(self, "_tgt_ae", None)
         if ae is None:
             raise ValueError("DTC.transform_target: call fit first (no target encoder yet)")
-        X = np.asarray(X, dtype=np.float64)
+        # A tensor (on a GPU, or requiring grad) is read detached and on the host:
+        # numpy refuses both.
+        X = np.asarray(host_array(X, "DTC.transform_target: X"), dtype=np.float64)
         d = self._n_target_features
         if X.ndim != 2 or X.shape[1] != d:
             raise ValueError(

@@ -1013,3 +1013,28 @@ def test_a_float64_user_encoder_is_named(small_pair):
     enc = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 6)).double()
     with pytest.raises(ValueError, match=r"architecture .*float64.*float32.*\.float\(\)"):
         DTC(**{**TINY, "hidden": None, "n_latent": None}, architecture=enc).fit(small_pair)
+
+
+def test_transform_target_takes_a_gpu_or_grad_tensor(small_pair, monkeypatch):
+    # On a GPU, callers hold CUDA tensors: np.asarray of one raised ("can't convert cuda:0
+    # device type tensor to numpy"), and one that requires grad raised on the CPU too.
+    est = DTC(**TINY).fit(small_pair)
+    X = small_pair.target.X
+    t = torch.tensor(X, requires_grad=True)
+    np.testing.assert_array_equal(est.transform_target(t), est.embedding_)
+
+    # A device tensor without a GPU: numpy refuses it until it is copied to the host.
+    class DeviceTensor(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.Tensor.numpy, torch.Tensor.__array__):
+                raise TypeError("can't convert cuda:0 device type tensor to numpy")
+            if func is torch.Tensor.cpu:
+                with torch._C.DisableTorchFunctionSubclass():
+                    return args[0].as_subclass(torch.Tensor).clone()
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    on_device = torch.from_numpy(X).as_subclass(DeviceTensor)
+    with pytest.raises(TypeError):
+        np.asarray(on_device)
+    np.testing.assert_array_equal(est.transform_target(on_device), est.embedding_)
