@@ -56,7 +56,12 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
-from negative_transfer import add_issue_kinds_argument, below, of_the_issues_kinds
+from negative_transfer import (
+    add_issue_kinds_argument,
+    below,
+    distinct_runs,
+    of_the_issues_kinds,
+)
 from resolution_gate_choice import read_runs, score_value
 
 ACTIONS = ("monitor", "unguarded", "fallback", "score")
@@ -158,7 +163,10 @@ def main(argv=None) -> int:
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
-    rows = read_runs(ap, args.runs)
+    try:  # a run two files hold (a true pair of two case sets) counts once
+        rows = distinct_runs(read_runs(ap, args.runs))
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.issue_kinds:
         rows = [r for r in rows if of_the_issues_kinds(r)]
     oracle = case_level_oracle(rows)

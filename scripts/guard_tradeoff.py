@@ -30,7 +30,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import add_issue_kinds_argument, below, measures, of_the_issues_kinds
+from negative_transfer import (
+    add_issue_kinds_argument,
+    below,
+    distinct_runs,
+    measures,
+    of_the_issues_kinds,
+)
 from resolution_gate_choice import read_runs
 
 #: Margins of the variants, in the score's units (k-NN agreement, 0 to 1): a fixed grid
@@ -73,7 +79,10 @@ def main(argv=None) -> int:
     )
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
-    rows = read_runs(ap, args.runs)
+    try:  # a run two files hold (a true pair of two case sets) counts once
+        rows = distinct_runs(read_runs(ap, args.runs))
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.issue_kinds:
         rows = [r for r in rows if of_the_issues_kinds(r)]
     missing = [r["case"] for r in rows if "final_score" not in r or "reference_score" not in r]

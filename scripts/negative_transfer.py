@@ -1135,8 +1135,11 @@ def summarise_runs(paths: list[str]) -> list[str]:
     lines = []
     for path, rows in runs.items():
         lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]
-    pooled = [r for rows in runs.values() for r in rows]
-    lines += [f"pooled over {len(runs)} runs:"] + [f"  {v}" for v in summarise(pooled)]
+    every = [r for rows in runs.values() for r in rows]
+    pooled = distinct_runs(every)
+    once = len(every) - len(pooled)
+    once = f" ({once} runs that two files hold counted once)" if once else ""
+    lines += [f"pooled over {len(runs)} runs{once}:"] + [f"  {v}" for v in summarise(pooled)]
     lines += issue_kinds_lines(pooled)
     lines += runs_below(pooled)
     lines += target_only_spread(pooled)
@@ -1150,6 +1153,36 @@ def summarise_runs(paths: list[str]) -> list[str]:
             f"{flags}/{len(mine)}"
         )
     return lines
+
+
+def distinct_runs(rows: list[dict]) -> list[dict]:
+    """``rows`` pooled from several run files with each run counted once: a run of one case
+    at one seed that two files hold (a true pair shared by two case sets: ``harness_s4`` and
+    ``fresh10_s4``, ``fresh11_more_s12`` and ``fresh12_s12``) is one run, not two, and the
+    files must record the same outcome of it (``ValueError`` otherwise: runs made under
+    other settings). Rows that record no seed are all kept."""
+
+    def outcome(r: dict) -> tuple:
+        return tuple(
+            r.get(k) for k in ("acc_target_only", "acc_unguarded", "acc_guarded", "flagged")
+        )
+
+    seen: dict[tuple, dict] = {}
+    out = []
+    for r in rows:
+        if r.get("seed") is None:
+            out.append(r)
+            continue
+        key = (r["case"], r["seed"])
+        if key not in seen:
+            seen[key] = r
+            out.append(r)
+        elif outcome(r) != outcome(seen[key]):
+            raise ValueError(
+                f"{key[0]} at seed {key[1]}: two files record different runs "
+                "(made under other settings?)"
+            )
+    return out
 
 
 def case_differences(rows: list[dict]) -> tuple[dict[str, list[dict]], dict[str, list[float]]]:

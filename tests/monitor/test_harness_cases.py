@@ -1634,3 +1634,32 @@ def test_quick_is_refused_with_cases_or_another_case_set(load_script, capsys, tm
             script.main([*argv, "--out", out])
         assert exc.value.code == 2
         assert said in capsys.readouterr().err
+
+
+def test_a_run_two_files_hold_counts_once_in_the_pooled_figures(load_script, tmp_path, capsys):
+    """A true pair shared by two case sets is run once per seed, yet both sets' files hold it
+    (``harness_s4`` and ``fresh10_s4``): pooled, it is one run, not two; two files that record
+    different outcomes of one case at one seed are an error."""
+    script = load_script("negative_transfer")
+    scores = {"final_score": 0.5, "reference_score": 0.5, "fell_back": False, "acc_transfer": 0.4}
+    shared = harness_row("p", "positive", False, 0.5, 0.4, 0.4, seed=4, **scores)
+    other = harness_row("q", "positive", False, 0.5, 0.7, 0.7, seed=4, **scores)
+    one, two = tmp_path / "harness_s4.jsonl", tmp_path / "fresh10_s4.jsonl"
+    one.write_text(json.dumps(shared) + "\n")
+    two.write_text(json.dumps(shared) + "\n" + json.dumps(other) + "\n")
+    lines = script.summarise_runs([str(one), str(two)])
+    pooled = lines[lines.index("pooled over 2 runs (1 runs that two files hold counted once):") + 1]
+    assert pooled.endswith("more than 1 point below on 1 of 2 runs")
+    assert "  p                            positive  -10.0  -10.0  0/1" in lines
+    # case_level_bound and guard_tradeoff pool them alike
+    bound = load_script("case_level_bound")
+    assert bound.main([str(one), str(two)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("below -1: 1 of 2")
+    tradeoff = load_script("guard_tradeoff")
+    assert tradeoff.main([str(one), str(two)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("below -1: 1 of 2")
+    # rows that record no seed cannot be matched: all kept
+    assert len(script.distinct_runs([{**shared, "seed": None}] * 2)) == 2
+    two.write_text(json.dumps({**shared, "acc_guarded": 0.5}) + "\n")
+    with pytest.raises(ValueError, match="p at seed 4: two files record different runs"):
+        script.summarise_runs([str(one), str(two)])
