@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -76,6 +77,13 @@ def resolution(X, y, fractions, draws: int, restarts: int, seed: int = 0) -> dic
         "handicap": float(np.mean(kmeans)) - true,
         "slope": score_slope(X, y, fractions=fractions, draws=draws, seed=seed),
     }
+
+
+def resolution_points(margin: float, slope: float | None) -> float:
+    """``margin / slope``, the ACC points the score must see, as the monitor computes it
+    (``calibration_["resolution"]``): infinite where the score does not fall when the
+    classes are scrambled (``slope <= 0``, or None on a single class)."""
+    return margin / slope if slope is not None and slope > 0 else math.inf
 
 
 def run_margins(paths) -> dict[str, list[float]]:
@@ -131,7 +139,7 @@ def main(argv=None) -> int:
         )
         if name in margins:
             row["margin"] = float(np.mean(margins[name]))
-            row["resolution"] = row["margin"] / row["slope"]
+            row["resolution"] = resolution_points(row["margin"], row["slope"])
         if args.json:
             print(json.dumps(row), flush=True)
         else:

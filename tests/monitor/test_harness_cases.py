@@ -1663,3 +1663,13 @@ def test_a_run_two_files_hold_counts_once_in_the_pooled_figures(load_script, tmp
     two.write_text(json.dumps({**shared, "acc_guarded": 0.5}) + "\n")
     with pytest.raises(ValueError, match="p at seed 4: two files record different runs"):
         script.summarise_runs([str(one), str(two)])
+
+
+def test_monitor_resolution_is_the_monitors_where_the_score_does_not_fall(load_script):
+    """``margin / slope`` as the monitor computes it: infinite, not an error or a negative
+    resolution, where scrambling the classes does not lower the score."""
+    script = load_script("monitor_resolution")
+    assert script.resolution_points(0.04, 0.002) == pytest.approx(20.0)
+    assert script.resolution_points(0.04, 0.0) == float("inf")
+    assert script.resolution_points(0.04, -0.001) == float("inf")
+    assert script.resolution_points(0.04, None) == float("inf")
