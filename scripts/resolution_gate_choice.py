@@ -54,6 +54,7 @@ def as_candidate_a(row: dict) -> dict:
     return {
         **row,
         "flagged": True,
+        "fell_back": True,
         "acc_guarded": row["acc_target_only"],
         "reason": "below_reference",
     }

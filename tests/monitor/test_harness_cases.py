@@ -1673,3 +1673,15 @@ def test_monitor_resolution_is_the_monitors_where_the_score_does_not_fall(load_s
     assert script.resolution_points(0.04, 0.0) == float("inf")
     assert script.resolution_points(0.04, -0.001) == float("inf")
     assert script.resolution_points(0.04, None) == float("inf")
+
+
+def test_rule_14s_candidate_a_falls_back_where_it_flags(load_script):
+    """A run candidate A flags and B kept falls back (guarded = target-only), and says so:
+    the summary's count of runs not fallen back must not hold it."""
+    script = load_script("resolution_gate_choice")
+    fields = {"final_score": 0.3, "reference_score": 0.5, "margin": 0.1, "fell_back": False}
+    b = harness_row("p", "positive", False, 0.5, 0.7, 0.7, **fields)
+    a = script.as_candidate_a(b)
+    assert a["flagged"] and a["fell_back"] and a["acc_guarded"] == 0.5
+    harness = load_script("negative_transfer")
+    assert not any("runs not fallen back" in ln for ln in harness.summarise([a]))
