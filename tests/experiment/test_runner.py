@@ -185,12 +185,14 @@ def test_a_pool_that_breaks_at_submit_loses_no_run(monkeypatch):
 
 
 def test_failed_runs_are_reported_and_retried(tmp_path):
-    cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,0]", "seeds=[0]"])
+    # a value wrong only for the data (more clusters than target rows) fails the run; a
+    # value wrong in itself would fail the config's check at load instead
+    cfg = load_config(CONFIG, ["methods.km.grid.n_clusters=[10,5000]", "seeds=[0]"])
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert summary.finished == 1 and len(summary.errors) == 1
-    assert "n_init must be" in summary.errors[0][2]
+    assert "n_clusters=5000 but the target has only" in summary.errors[0][2]
     errors = _lines(tmp_path / "errors.jsonl")
-    assert errors[0]["spec"]["params"]["n_init"] == 0
+    assert errors[0]["spec"]["params"]["n_clusters"] == 5000
     # the failure is not a finished run: the next invocation tries it again
     assert len(run_experiment(cfg, tmp_path, progress=False).errors) == 1
 
