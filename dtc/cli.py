@@ -498,7 +498,9 @@ def bench_losses(
                 table.add_row("–", escape(row["loss"]), "incomplete", "–", "–", _runs(row))
                 continue
             table.add_row(
-                f"{row['rank']}{' ≈' if row['separated'] is False else ''}",
+                "–"  # a NaN ACC: not ranked
+                if row["rank"] is None
+                else f"{row['rank']}{' ≈' if row['separated'] is False else ''}",
                 escape(row["loss"]),
                 _mean_std(row),
                 f"{100 * row['nmi']:.1f}",

@@ -123,7 +123,9 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     with one seed; ``None`` for the first row and a row tied with the one above). Twice
     the standard error is a loose bar with a protocol's few seeds (a t-test at 3 seeds
     would ask 4.3 times): a lead it calls separated may still be noise, one it does not
-    is certainly not shown. An incomplete row has ``None`` there. Scores are fractions.
+    is certainly not shown. An incomplete row has ``None`` there. A complete row whose
+    ACC is NaN follows the ranked ones with ``rank`` and ``separated`` ``None``. Scores
+    are fractions.
     """
     by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
     protocol: dict[str, list[Task]] = defaultdict(list)
@@ -164,8 +166,14 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
             }
         )
     # Best first; a tie of the shown value keeps the protocol's order, so a rank is shared
-    # rather than won by whoever was listed first.
+    # rather than won by whoever was listed first. A NaN ACC (a score a run could not
+    # compute) is no score: it would sort anywhere and take any rank, so it is listed
+    # after the ranked losses, unranked.
+    unscored = [row for row in ranked if not np.isfinite(row["acc"])]
+    ranked = [row for row in ranked if np.isfinite(row["acc"])]
     ranked.sort(key=lambda row: -round(100 * row["acc"], 1))
+    for row in unscored:
+        row.update(rank=None, separated=None)
     for i, row in enumerate(ranked):
         above = ranked[i - 1] if i else None
         tied = above is not None and round(100 * above["acc"], 1) == round(100 * row["acc"], 1)
@@ -175,7 +183,7 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
         row["separated"] = (
             _separated(per_seed[above["loss"]], per_seed[row["loss"]]) if separated else None
         )
-    return ranked + incomplete
+    return ranked + unscored + incomplete
 
 
 def mixed_code(rows: list[dict]) -> list[str]:

@@ -331,3 +331,32 @@ def test_the_default_folder_follows_dtc_results_as_dtc_run_does(tmp_path, monkey
     monkeypatch.setenv("DTC_RESULTS", str(tmp_path / "elsewhere"))
     assert leaderboard.default_out_dir(cfg) == tmp_path / "elsewhere" / "tiny_bench"
     assert leaderboard.default_out_dir(cfg) == config.default_out_dir(cfg)
+
+
+def test_a_loss_with_a_nan_acc_is_listed_unranked_after_the_ranked_ones(tmp_path):
+    """A NaN protocol mean sorted anywhere: listed first, it took rank 1 and pushed the
+    best loss to rank 2 as "within the noise" of it."""
+    (tmp_path / "protocol.yaml").write_text(TWO_PAIRS)
+    acc = {
+        "coral": [0.80, 0.82, 0.78],
+        "mmd": [float("nan"), 0.90, 0.90],
+        "none": [0.60, 0.62, 0.59],
+    }
+    for order in (["coral", "mmd", "none"], ["mmd", "coral", "none"], ["none", "mmd", "coral"]):
+        cfg = leaderboard_config(order, protocol=tmp_path / "protocol.yaml")
+        records = [
+            {
+                "run_id": t.run_id,
+                "label": t.label,
+                "seed": t.spec.seed,
+                "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
+            }
+            for t in expand(cfg)
+        ]
+        rows = rank(records, expand(cfg))
+        assert [(r["loss"], r["rank"]) for r in rows] == [
+            ("coral", 1),
+            ("none", 2),
+            ("mmd", None),
+        ]
+        assert rows[1]["separated"] and rows[2]["separated"] is None
