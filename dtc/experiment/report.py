@@ -595,13 +595,16 @@ def _choosing_labels(records: list[dict]) -> set:
 def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
     """Per label with a grid: the best grid point per column, chosen by target labels."""
     records = list({r.get("run_id", id(r)): r for r in records}.values())
-    grid_labels = _choosing_labels(records)
     row_groups = _rows(records)
     rows_of = defaultdict(set)  # group (the label, its configuration) -> its table rows
-    label_of = {}
+    points = defaultdict(set)  # group -> its grid points
     for r, (row, group) in zip(records, row_groups):
         rows_of[group].add(row)
-        label_of[group] = _label(r)
+        if r.get("grid"):
+            points[group].add(json.dumps(r["grid"], sort_keys=True, default=str))
+    # a group (not a label: one label's configs are rows of their own) with one grid
+    # point has no choice made by target labels: not an oracle row
+    choosing = {group for group, seen in points.items() if len(seen) > 1}
     out = []
     for table in tables:
         rows, cells = [], {}
@@ -609,7 +612,7 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
             members = [row for row in table.rows if row in rows_of[group]]
             if not members:
                 continue
-            rows.append(group + (" (oracle)" if label_of[group] in grid_labels else ""))
+            rows.append(group + (" (oracle)" if group in choosing else ""))
             cells[rows[-1]] = {
                 # a grid point missing seeds is chosen only when none has them all: a
                 # mean over fewer seeds is not comparable (and a lucky one would win)
