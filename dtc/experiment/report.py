@@ -560,6 +560,13 @@ def build_tables(
                     cells[row][col] = Cell(scores, left_out=missing, seeds=tuple(full))
         columns = _ordered(columns)
         caption = _realised_ratio_note(records, columns, varying, by_benchmark)
+        if by_benchmark:  # say what a cell averages: a family mean over how many pairs
+            counts = "; ".join(f"{c}: {len(pairs[c])} pair(s)" for c in columns)
+            note = (
+                "Family means: per seed the mean over the column's pairs, then mean ± std "
+                f"over seeds ({counts})."
+            )
+            caption = f"{note} {caption}" if caption else note
         tables.append(ResultTable(metric, _ordered(rows), columns, cells, caption=caption))
     return tables
 

@@ -635,3 +635,16 @@ def test_an_interrupted_report_leaves_whole_files(tmp_path, monkeypatch):
         write_report([_record("a", 0, 0.1), _record("b", 0, 0.2)], tmp_path, figures=False)
     assert (tmp_path / "acc.csv").read_text() == old
     assert not [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+def test_a_family_mean_table_says_over_how_many_pairs_each_column_is(tmp_path):
+    # The family table's columns read "digits": nothing said they were means over pairs,
+    # nor over how few (two of a benchmark's pairs read as the benchmark).
+    records = [_record("a", s, 0.5, target=t) for t in ("t1", "t2") for s in (0, 1)]
+    records += [_record("a", s, 0.5, target="t1", shift=0.9) for s in (0, 1)]
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    md = to_markdown(family)
+    assert "Family means: per seed the mean over the column's pairs" in md
+    assert "digits (shift=0.5): 2 pair(s); digits (shift=0.9): 1 pair(s)" in md
+    (per_pair,) = build_tables(records, ["acc"])
+    assert "Family means" not in to_markdown(per_pair)
