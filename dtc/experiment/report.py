@@ -9,8 +9,8 @@ file). A data parameter that may change the target's samples or labels (``imbala
 the digits' ``shift``, ``seed``, ``source_fraction``: any but ``preprocess``) always
 names the column, even when only one method sets it; ``preprocess`` set for one method
 only names its row (``STC (preprocess=raw)``), as the target is the same. One table per
-metric is written as Markdown, CSV (long format: one line per cell with mean, std, n
-and best) and LaTeX.
+metric is written as Markdown, CSV (long format: one line per cell with mean, std --
+empty for one seed --, n and best) and LaTeX.
 
 A cell should hold every seed planned for its column: the config's seeds when given
 (``dtc report --config``), otherwise every seed that any row of the table ran on that
@@ -775,7 +775,8 @@ def to_csv(table: ResultTable, path: Path) -> None:
                             row,
                             col,
                             f"{cell.mean:.4f}",
-                            f"{cell.std:.4f}",
+                            # one seed has no spread: an empty std, as the tables show none
+                            f"{cell.std:.4f}" if cell.n > 1 else "",
                             cell.n,
                             int(best),
                             cell.left_out,

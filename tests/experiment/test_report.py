@@ -648,3 +648,13 @@ def test_a_family_mean_table_says_over_how_many_pairs_each_column_is(tmp_path):
     assert "digits (shift=0.5): 2 pair(s); digits (shift=0.9): 1 pair(s)" in md
     (per_pair,) = build_tables(records, ["acc"])
     assert "Family means" not in to_markdown(per_pair)
+
+
+def test_the_csv_gives_no_std_for_one_seed(tmp_path):
+    # A single run has no spread: the tables show none, the CSV wrote 0.0000.
+    records = [_record("a", 0, 0.5), *(_record("b", s, v) for s, v in ((0, 0.6), (1, 0.8)))]
+    write_report(records, tmp_path, figures=False)
+    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    assert (rows["a"]["mean"], rows["a"]["std"], rows["a"]["n"]) == ("50.0000", "", "1")
+    expected = np.std([60.0, 80.0], ddof=1)
+    assert (rows["b"]["mean"], rows["b"]["std"]) == ("70.0000", f"{expected:.4f}")
