@@ -1,6 +1,7 @@
 """PNG figures (matplotlib, Agg backend: no display needed).
 
-* :func:`bar_figure` -- one metric, methods x tasks, mean with std error bars;
+* :func:`bar_figure` -- one metric, methods x tasks, mean with std error bars; a cell
+  missing some of its column's seeds (``n=k/m`` in the tables) is hatched;
 * :func:`curves_figure` -- training curves from the records' ``history`` (e.g. the
   monitors' scores), mean over seeds per table cell (row, and column when several);
 * :func:`tsne_figure` -- 2-d t-SNE of source and target embeddings, coloured by
@@ -36,7 +37,14 @@ def bar_figure(table, path: Path) -> Path:
         cells = [table.cells[row].get(c) for c in table.columns]
         means = [c.mean if c else np.nan for c in cells]
         stds = [c.std if c else 0.0 for c in cells]
-        ax.bar(x + (i - (n_rows - 1) / 2) * width, means, width, yerr=stds, label=row, capsize=2)
+        bars = ax.bar(
+            x + (i - (n_rows - 1) / 2) * width, means, width, yerr=stds, label=row, capsize=2
+        )
+        for bar, cell in zip(bars, cells):
+            if cell is not None and not cell.complete:  # fewer seeds: not comparable
+                bar.set_hatch("//")
+    if table.incomplete:  # as the tables' n=k/m
+        ax.set_title("hatched: a cell missing some of its column's seeds", fontsize=8)
     ax.set_xticks(x, table.columns, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(f"{table.metric} (%)")
     ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="best")

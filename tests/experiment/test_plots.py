@@ -157,3 +157,20 @@ def test_history_keys_that_are_no_file_names_get_curves_of_their_own(tmp_path):
     curves = sorted(p.name for p in written if p.name.startswith("curve_"))
     assert len(curves) == 3 and "curve_ok.png" in curves and "curve_loss_align.png" in curves
     assert all(p.parent == tmp_path and p.is_file() for p in written)
+
+
+def test_a_bar_of_a_cell_missing_seeds_is_hatched(tmp_path, monkeypatch):
+    """The tables mark a cell with fewer seeds n=k/m; its bar looked like the others."""
+    import matplotlib.pyplot as plt
+
+    from dtc.experiment.plots import bar_figure
+
+    records = [_record(f"a{s}", [], seed=s, label="a") for s in range(3)]
+    records += [_record("b0", [], seed=0, label="b")]
+    (table,) = build_tables(records, ["acc"])
+    figures, close = [], plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (figures.append(fig), close(fig)))
+    bar_figure(table, tmp_path / "acc.png")
+    (ax,) = figures[0].axes
+    assert [p.get_hatch() for p in ax.patches] == [None, "//"]  # a complete, b n=1/3
+    assert "hatched" in ax.get_title()
