@@ -733,6 +733,10 @@ _LATEX_ESCAPES = {
     "\\": "\\textbackslash{}",
     "^": "\\textasciicircum{}",
     "~": "\\textasciitilde{}",
+    # in LaTeX's default (OT1) font encoding these typeset as "¡", "¿" and a dash
+    "<": "\\textless{}",
+    ">": "\\textgreater{}",
+    "|": "\\textbar{}",
     "±": "$\\pm$",
     "→": "$\\to$",
     "–": "--",

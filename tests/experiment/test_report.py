@@ -658,3 +658,10 @@ def test_the_csv_gives_no_std_for_one_seed(tmp_path):
     assert (rows["a"]["mean"], rows["a"]["std"], rows["a"]["n"]) == ("50.0000", "", "1")
     expected = np.std([60.0, 80.0], ddof=1)
     assert (rows["b"]["mean"], rows["b"]["std"]) == ("70.0000", f"{expected:.4f}")
+
+
+def test_latex_escapes_less_greater_and_bar():
+    # In the default OT1 encoding "<", ">" and "|" typeset as "¡", "¿" and an em dash.
+    tex = to_latex(build_tables([_record("DTC (lam<1) | k>2", 0, 0.5)])[0])
+    row = "DTC (lam\\textless{}1) \\textbar{} k\\textgreater{}2 & \\textbf{50.0} \\\\"
+    assert row in tex.splitlines()
