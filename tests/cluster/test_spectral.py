@@ -250,3 +250,26 @@ def test_bad_input(call, match):
     X = np.random.default_rng(0).normal(size=(50, 2))
     with pytest.raises(ValueError, match=match):
         call(X)
+
+
+def test_returned_embedding_is_the_njw_row_normalised_eigenvectors():
+    # Ng, Jordan & Weiss: the top eigenvectors V of D^-1/2 W D^-1/2, each row scaled to unit
+    # length. The eigensolver returns V up to a rotation Q, and ||(V Q)_i|| = ||V_i||, so the
+    # embedding must be (V / ||V_i||) Q for an orthogonal Q; V itself (rows not normalised)
+    # is not of that form, since its row norms differ from point to point.
+    X, _ = make_blobs(300, n_features=3, centers=3, cluster_std=3.0, random_state=0)
+    _, emb, retained = spectral_clustering(
+        X, 3, n_neighbors=8, knn="exact", seed=0, return_embedding=True
+    )
+    W = affinity_matrix(*knn_graph(X, 8, method="exact"))
+    np.testing.assert_array_equal(retained, np.arange(300))  # one connected component
+    deg = np.asarray(W.sum(1)).ravel()
+    _, vecs = np.linalg.eigh(W.toarray() / np.sqrt(np.outer(deg, deg)))
+    V = vecs[:, ::-1][:, :3]
+    norms = np.linalg.norm(V, axis=1)
+    assert norms.max() / norms.min() > 1.5  # the normalisation changes the embedding
+    ref = V / norms[:, None]
+    Q = np.linalg.lstsq(ref, emb, rcond=None)[0]
+    np.testing.assert_allclose(Q @ Q.T, np.eye(3), atol=1e-6)
+    np.testing.assert_allclose(ref @ Q, emb, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-10)
