@@ -177,6 +177,21 @@ def test_sinkhorn_matches_pot_numpy(normalize, method):
     assert module(source, target).item() == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize("method", ["sinkhorn_log", "sinkhorn"])
+def test_sinkhorn_marginals_are_each_domains_uniform_histogram(method):
+    # n_s != n_t: the target histogram is 1 / n_t. A histogram of the wrong mass (1 / n_s
+    # for every target row) gives the same plan after the last row update, but its
+    # column marginals can never be met, so the iterations run to max_iter and POT warns
+    # that they did not converge; with the right histograms they converge at tol.
+    source, target = _pair(n_s=10, n_t=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = sinkhorn_cost(source, target, reg=0.1, method=method)
+    cost = ot.dist(source.numpy(), target.numpy())
+    expected = ot.sinkhorn2(_uniform(10), _uniform(8), cost / cost.mean(), 0.1, method=method)
+    assert value.item() == pytest.approx(expected, rel=1e-8)
+
+
 def test_debiased_sinkhorn_matches_pot_empirical_divergence():
     source, target = _pair()
     with warnings.catch_warnings():
