@@ -30,6 +30,19 @@ seeds: [0, 1]
 """
 
 
+def _records_of(cfg, acc: dict) -> list[dict]:
+    """A record per task of ``cfg``, its ACC ``acc[loss][seed]`` (the same on every pair)."""
+    return [
+        {
+            "run_id": t.run_id,
+            "label": t.label,
+            "seed": t.spec.seed,
+            "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
+        }
+        for t in expand(cfg)
+    ]
+
+
 def test_user_loss_is_benchmarked_with_one_command(tmp_path, monkeypatch):
     (tmp_path / "my_losses.py").write_text(MY_LOSSES)
     (tmp_path / "protocol.yaml").write_text(PROTOCOL)
@@ -267,15 +280,7 @@ def test_rank_shares_ties_and_marks_leads_within_the_seed_noise(tmp_path):
     }
     for order in (["coral", "log_coral", "mmd", "none"], ["log_coral", "none", "mmd", "coral"]):
         cfg = leaderboard_config(order, protocol=tmp_path / "protocol.yaml")
-        records = [
-            {
-                "run_id": t.run_id,
-                "label": t.label,
-                "seed": t.spec.seed,
-                "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
-            }
-            for t in expand(cfg)
-        ]
+        records = _records_of(cfg, acc)
         rows = {r["loss"]: r for r in rank(records, expand(cfg))}
         assert rows["coral"]["rank"] == rows["log_coral"]["rank"] == 1
         assert rows["mmd"]["rank"] == 3 and rows["none"]["rank"] == 4
@@ -344,15 +349,7 @@ def test_a_loss_with_a_nan_acc_is_listed_unranked_after_the_ranked_ones(tmp_path
     }
     for order in (["coral", "mmd", "none"], ["mmd", "coral", "none"], ["none", "mmd", "coral"]):
         cfg = leaderboard_config(order, protocol=tmp_path / "protocol.yaml")
-        records = [
-            {
-                "run_id": t.run_id,
-                "label": t.label,
-                "seed": t.spec.seed,
-                "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
-            }
-            for t in expand(cfg)
-        ]
+        records = _records_of(cfg, acc)
         rows = rank(records, expand(cfg))
         assert [(r["loss"], r["rank"]) for r in rows] == [
             ("coral", 1),
