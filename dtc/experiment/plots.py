@@ -139,9 +139,13 @@ def tsne_figure(
         keep = pick(len(zt))
         zs, zt, clusters = zs[pick(len(zs))], zt[keep], np.asarray(clusters)[keep]
         z = np.vstack([zs, zt])
-        xy = TSNE(2, random_state=seed, init="pca", perplexity=min(30, len(z) // 4)).fit_transform(
-            z
-        )
+        if len(z) < 3:
+            raise ValueError(
+                f"tsne_figure: panel {name!r} has {len(z)} points; t-SNE needs at least 3"
+            )
+        # scikit-learn needs 0 < perplexity < n: n // 4 was 0 below 4 points
+        perplexity = min(30, max(1, len(z) // 4))
+        xy = TSNE(2, random_state=seed, init="pca", perplexity=perplexity).fit_transform(z)
         ns = len(zs)
         ax_dom.scatter(*xy[:ns].T, s=4, c="tab:blue", label="source", alpha=0.6)
         ax_dom.scatter(*xy[ns:].T, s=4, c="tab:orange", label="target", alpha=0.6)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.axes import Axes
 
-from dtc.experiment.plots import curves_figure, mean_curve
+from dtc.experiment.plots import curves_figure, mean_curve, tsne_figure
 from dtc.experiment.report import build_tables
 
 
@@ -174,3 +174,13 @@ def test_a_bar_of_a_cell_missing_seeds_is_hatched(tmp_path, monkeypatch):
     (ax,) = figures[0].axes
     assert [p.get_hatch() for p in ax.patches] == [None, "//"]  # a complete, b n=1/3
     assert "hatched" in ax.get_title()
+
+
+def test_tsne_figure_of_a_few_points(tmp_path):
+    """Below 4 points the perplexity was n // 4 = 0, which scikit-learn refuses with an
+    error naming no panel; 3 points are drawn, 2 are a clear error."""
+    rng = np.random.default_rng(0)
+    panel = (rng.normal(size=(1, 3)), rng.normal(size=(2, 3)), np.array([0, 1]))
+    assert tsne_figure({"few": panel}, tmp_path / "few.png").exists()
+    with pytest.raises(ValueError, match="panel 'two' has 2 points; t-SNE needs at least 3"):
+        tsne_figure({"two": (panel[0], panel[1][:1], panel[2][:1])}, tmp_path / "two.png")
