@@ -1155,32 +1155,34 @@ def summarise_runs(paths: list[str]) -> list[str]:
     return lines
 
 
-def distinct_runs(rows: list[dict]) -> list[dict]:
+def distinct_runs(rows: list[dict], files: list[str] | None = None) -> list[dict]:
     """``rows`` pooled from several run files with each run counted once: a run of one case
     at one seed that two files hold (a true pair shared by two case sets: ``harness_s4`` and
     ``fresh10_s4``, ``fresh11_more_s12`` and ``fresh12_s12``) is one run, not two, and the
     files must record the same outcome of it (``ValueError`` otherwise: runs made under
-    other settings). Rows that record no seed are all kept."""
+    other settings; it names the two files when ``files`` gives each row's). Rows that
+    record no seed are all kept."""
 
     def outcome(r: dict) -> tuple:
         return tuple(
             r.get(k) for k in ("acc_target_only", "acc_unguarded", "acc_guarded", "flagged")
         )
 
-    seen: dict[tuple, dict] = {}
+    seen: dict[tuple, int] = {}  # (case, seed) -> index of its first row
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
         if r.get("seed") is None:
             out.append(r)
             continue
         key = (r["case"], r["seed"])
         if key not in seen:
-            seen[key] = r
+            seen[key] = i
             out.append(r)
-        elif outcome(r) != outcome(seen[key]):
+        elif outcome(r) != outcome(rows[seen[key]]):
+            which = "" if files is None else f"{files[seen[key]]} and {files[i]}; "
             raise ValueError(
                 f"{key[0]} at seed {key[1]}: two files record different runs "
-                "(made under other settings?)"
+                f"({which}made under other settings?)"
             )
     return out
 

@@ -29,6 +29,7 @@ from negative_transfer import (
     add_issue_kinds_argument,
     below_in_points,
     case_differences,
+    distinct_runs,
     of_the_issues_kinds,
     read_runs_file,
 )
@@ -44,25 +45,15 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
     per (case, seed); ``issue_kinds`` drops the true pairs cut to part of their classes
     (``*_matched``, not among the issue's kinds of case). ``ValueError`` when two files hold
     different outcomes for one case and seed, or a file holds no runs."""
-    runs: dict[tuple[str, int], tuple[str, dict]] = {}
+    rows, files = [], []
     for path in paths:
-        rows = read_runs_file(path)
-        if not rows:
+        runs = read_runs_file(path)
+        if not runs:
             raise ValueError(f"{path} holds no JSON lines of harness cases")
-        for r in rows:
-            if issue_kinds and not of_the_issues_kinds(r):
-                continue
-            key = (r["case"], r["seed"])
-            outcome = (r["acc_target_only"], r["acc_guarded"], r["flagged"])
-            if key in runs:
-                first, other = runs[key]
-                if outcome != (other["acc_target_only"], other["acc_guarded"], other["flagged"]):
-                    raise ValueError(
-                        f"{key[0]} at seed {key[1]}: {first} and {path} record different runs"
-                    )
-                continue
-            runs[key] = (str(path), r)
-    return [r for _, r in runs.values()]
+        kept = [r for r in runs if not issue_kinds or of_the_issues_kinds(r)]
+        rows += kept
+        files += [str(path)] * len(kept)
+    return distinct_runs(rows, files)
 
 
 def subset_means(values, n_seeds: int, seed: int = 0) -> np.ndarray:
