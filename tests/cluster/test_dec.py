@@ -67,7 +67,7 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda a, b: dec_loss(soft_assignment(a, b), p), (z, mu))
 
 
-def test_clustering_layer():
+def test_clustering_layer(monkeypatch):
     layer = ClusteringLayer(2, 2, alpha=1.0).double()
     layer.init_centers(MU)
     q = layer(torch.tensor(Z))
@@ -77,8 +77,14 @@ def test_clustering_layer():
     loss = dec_loss(q, target_distribution(q))
     loss.backward()
     assert layer.centers.grad is not None and layer.centers.grad.abs().sum() > 0
+
     # Centres taken from another layer (a Parameter) are copied as they are, and the copy
-    # is not tied to them.
+    # is not tied to them. Tensors refuse numpy here, as a CUDA tensor does (they went
+    # through np.asarray, which raised for a GPU layer's centres).
+    def no_numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    monkeypatch.setattr(torch.Tensor, "__array__", no_numpy)
     other = ClusteringLayer(2, 2, alpha=1.0).double()
     other.init_centers(layer.centers)
     torch.testing.assert_close(other.centers, layer.centers, rtol=0, atol=0)
