@@ -14,7 +14,7 @@ import torch
 from sklearn.base import clone
 
 from baselines.autoencoder import SourceAEKMeans, TargetAEKMeans, train_autoencoder
-from baselines.dec import DEC
+from baselines.dec import DEC, mean_square_scale
 from baselines.idec import IDEC
 from dtc import methods
 from dtc.cluster.dec import soft_assignment
@@ -106,6 +106,18 @@ def fitted(blobs):
     return DEC(**FINE_TUNE).fit(blobs), IDEC(**FINE_TUNE).fit(blobs)
 
 
+def _scaled(domain):
+    """``domain`` with its features scaled as ``rescale=True`` does (mean squared entry 1),
+    computed here independently of :func:`baselines.dec.mean_square_scale`."""
+    X = domain.X.astype(np.float64)
+    return domain.with_features(X / np.sqrt((X**2).sum() / X.size))
+
+
+def _mean_max_q(Z, centers):
+    q = soft_assignment(torch.as_tensor(Z), torch.as_tensor(np.asarray(centers)))
+    return float(q.max(1).values.mean())
+
+
 def _recon(ae, X):
     with torch.no_grad():
         x = torch.as_tensor(X, dtype=torch.float32)
@@ -116,8 +128,13 @@ def test_dec_self_training_with_dtc_cluster_head(blobs, fitted):
     dec, _ = fitted
     fine = [h for h in dec.history_ if h["stage"] == "cluster"]
     assert len(fine) == 20 and dec.n_epochs_ == 20  # tol=0: ran to the cap
-    # The KL(P || Q) self-training objective goes down.
-    assert fine[-1]["kl"] < fine[0]["kl"]
+    # Self-training sharpens the soft assignments: their mean max_j q_ij grows from the
+    # pretrained embedding at its K-means centres (the start) to the end. (KL(P || Q) is no
+    # monotone record of it: P is re-sharpened every epoch.)
+    pretrained, _ = train_autoencoder(DEC(**FINE_TUNE), _scaled(blobs.target), epochs=15, stage="p")
+    z0 = pretrained.encoder(torch.as_tensor(_scaled(blobs.target).X)).detach().numpy()
+    _, centers0, _ = kmeans(z0, 3, n_init=10, seed=0)
+    assert _mean_max_q(dec.embedding_, dec.cluster_centers_) > _mean_max_q(z0, centers0) + 0.05
     # Labels are argmax of the Student-t q of dtc.cluster at the final centres.
     q = soft_assignment(torch.from_numpy(dec.embedding_), torch.from_numpy(dec.cluster_centers_))
     np.testing.assert_array_equal(dec.labels_, q.argmax(1).numpy())
@@ -129,7 +146,9 @@ def test_dec_self_training_with_dtc_cluster_head(blobs, fitted):
 def test_idec_keeps_reconstruction(blobs, fitted):
     dec, idec = fitted
     # The pretrained autoencoder both started from (same seed, same loop).
-    pretrained, _ = train_autoencoder(DEC(**FINE_TUNE), blobs.target, epochs=15, stage="pretrain")
+    # (on the target as rescale=True gives it to them)
+    target = _scaled(blobs.target)
+    pretrained, _ = train_autoencoder(DEC(**FINE_TUNE), target, epochs=15, stage="pretrain")
     # DEC drops the decoder: its weights stay as pretrained; IDEC trains them.
     for a, b in zip(dec.autoencoder_.decoder.parameters(), pretrained.decoder.parameters()):
         torch.testing.assert_close(a, b)
@@ -137,7 +156,7 @@ def test_idec_keeps_reconstruction(blobs, fitted):
         not torch.equal(a, b)
         for a, b in zip(idec.autoencoder_.decoder.parameters(), pretrained.decoder.parameters())
     )
-    X = blobs.target.X
+    X = target.X
     start, r_dec, r_idec = (
         _recon(pretrained, X),
         _recon(dec.autoencoder_, X),
@@ -247,8 +266,9 @@ def test_idec_loss_is_mse_plus_gamma_kl_by_hand(blobs, monkeypatch):
     IDEC(**params).fit(blobs)
     assert len(losses) == 1
 
-    ae, _ = train_autoencoder(IDEC(**params), blobs.target, epochs=5, stage="pretrain")
-    X = blobs.target.X
+    target = _scaled(blobs.target)  # rescale=True: mean squared entry 1
+    ae, _ = train_autoencoder(IDEC(**params), target, epochs=5, stage="pretrain")
+    X = target.X
     x = torch.as_tensor(X, dtype=torch.float32)
     with torch.no_grad():
         ae.eval()
@@ -271,3 +291,48 @@ def test_idec_loss_is_mse_plus_gamma_kl_by_hand(blobs, monkeypatch):
     recon = float(((x_hat.double() - x.double()) ** 2).mean())  # MSE over all entries
     assert kl > 1e-3 and recon > 1e-3
     assert losses[0] == pytest.approx(recon + gamma * kl, rel=1e-5)
+
+
+def test_mean_square_scale_by_hand():
+    # rows of unit norm in d = 4: mean squared entry 1/4, factor 2
+    X = np.array([[1.0, 0, 0, 0], [0, 0.6, 0.8, 0]])
+    assert mean_square_scale(X) == pytest.approx(2.0)
+    assert mean_square_scale(3 * X) == pytest.approx(2.0 / 3)
+    assert mean_square_scale(np.zeros((3, 2))) == 1.0
+    assert isinstance(mean_square_scale(X), float)
+
+
+def test_rescale_is_fitting_the_scaled_features(blobs):
+    # DEC with rescale=True on X is DEC with rescale=False on s * X, s = sqrt(d / mean |x|^2)
+    params = {"pretrain_epochs": 5, "max_epochs": 5, "tol": 0.0, **SMALL}
+    est = DEC(**params).fit(blobs)
+    scaled = DomainPair(blobs.source, _scaled(blobs.target), n_clusters=3)
+    ref = DEC(rescale=False, **params).fit(scaled)
+    X = blobs.target.X.astype(np.float64)
+    assert est.input_scale_ == pytest.approx(1 / np.sqrt((X**2).mean()))
+    assert ref.input_scale_ == 1.0
+    np.testing.assert_array_equal(est.labels_, ref.labels_)
+    np.testing.assert_allclose(est.embedding_, ref.embedding_, rtol=1e-5, atol=1e-6)
+
+
+def test_rescale_brings_unit_rows_to_the_student_t_scale():
+    # Rows of unit norm (the l2 preprocessing) in d = 64: the embedding is so small that
+    # every q_ij is close to 1/k at the start, and DEC barely moves; rescaled, the same
+    # clusters are told apart by the kernel.
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(4, 64))
+    y = np.arange(200) % 4
+    X = centers[y] + 0.5 * rng.normal(size=(200, 64))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    pair = DomainPair(Domain(X[:20], y[:20]), Domain(X, y), n_clusters=4)
+    params = {"pretrain_epochs": 20, "max_epochs": 10, "tol": 0.0, **SMALL}
+    flat = DEC(rescale=False, **params).fit(pair)
+    scaled = DEC(**params).fit(pair)
+    assert scaled.input_scale_ == pytest.approx(8.0)  # sqrt(64)
+    assert _mean_max_q(flat.embedding_, flat.cluster_centers_) < 0.35  # 1/k = 0.25
+    assert _mean_max_q(scaled.embedding_, scaled.cluster_centers_) > 0.6
+
+
+def test_rescale_must_be_a_bool(blobs):
+    with pytest.raises(ValueError, match="DEC: rescale must be True or False, got 'yes'"):
+        DEC(rescale="yes").fit(blobs)
