@@ -1314,6 +1314,13 @@ class DTC(TransferClusterer):
             # soft assignments only for class-conditional losses (k may not be known yet)
             probs_s, probs_t = probs_fn(zs, zt) if self._conditional else (None, None)
             out["align"] = self._loss(zs, zt, **self._context(zs, zt, probs_t, progress, probs_s))
+            if zt.requires_grad and not getattr(out["align"], "requires_grad", False):
+                # a detached value trains nothing: the run would be loss=None's, unnamed
+                raise ValueError(
+                    f"DTC: loss {type(self._loss).__name__} returned a value without a "
+                    "gradient (detached, computed under torch.no_grad, or outside torch): "
+                    "it cannot move the embeddings, so the run would be loss=None's"
+                )
         return out
 
     def _soft_probs(

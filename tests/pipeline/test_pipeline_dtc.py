@@ -313,6 +313,17 @@ def test_a_loss_that_is_not_a_scalar_is_named_before_training(small_pair):
         DTC(**TINY, loss=VectorLoss()).fit(small_pair)
 
 
+class DetachedLoss(nn.Module):
+    def forward(self, source, target, **context):
+        return (source.mean(0) - target.mean(0)).pow(2).sum().detach()
+
+
+def test_a_loss_without_a_gradient_is_refused_not_run_as_no_alignment(small_pair):
+    # it trained nothing, and a leaderboard ranked it with loss=None's scores
+    with pytest.raises(ValueError, match=r"loss DetachedLoss returned a value without a gradient"):
+        DTC(**TINY, loss=DetachedLoss()).fit(small_pair)
+
+
 class ConditionalSpy(nn.Module):
     """A conditional loss that checks the soft assignments DTC gives it against the
     estimator's own classification head on the same batch. ``estimator`` is a function
