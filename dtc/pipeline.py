@@ -1168,7 +1168,16 @@ class DTC(TransferClusterer):
                 zs = self._src_ae.encode(self._Xs[:4])
                 zt = self._tgt_ae.encode(self._Xt[:4])
                 probs = self._uniform_probs(zt) if self._conditional else None
-                value = self._loss(zs, zt, **self._context(zs, zt, probs, 0.0))
+                context = self._context(zs, zt, probs, 0.0)
+                try:
+                    value = self._loss(zs, zt, **context)
+                except TypeError as exc:  # a user's forward that does not take **context
+                    raise ValueError(
+                        f"DTC: loss {type(self._loss).__name__} could not be called as "
+                        f"loss(source, target, **context) with context keys "
+                        f"{sorted(context)}: {exc}; its forward must accept "
+                        "(source, target, **context)"
+                    ) from exc
         finally:
             for m, mode in zip(mods, modes, strict=True):
                 m.train(mode)

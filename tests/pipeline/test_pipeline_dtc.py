@@ -313,6 +313,19 @@ def test_a_loss_that_is_not_a_scalar_is_named_before_training(small_pair):
         DTC(**TINY, loss=VectorLoss()).fit(small_pair)
 
 
+class NoContextLoss(nn.Module):
+    def forward(self, source, target):  # lacks **context
+        return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+
+def test_a_loss_that_does_not_take_the_context_is_named_with_the_signature(small_pair):
+    # a bare TypeError traceback before: "got an unexpected keyword argument 'progress'"
+    with pytest.raises(
+        ValueError, match=r"loss NoContextLoss could not be called as .*\*\*context.*'progress'"
+    ):
+        DTC(**TINY, loss=NoContextLoss()).fit(small_pair)
+
+
 class DetachedLoss(nn.Module):
     def forward(self, source, target, **context):
         return (source.mean(0) - target.mean(0)).pow(2).sum().detach()
