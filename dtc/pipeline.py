@@ -739,6 +739,11 @@ class DTC(TransferClusterer):
         try:
             return align.get(self.loss, **(self.loss_params or {}))
         except TypeError as exc:
+            if not self.loss_params:  # none given: the class needs arguments of its own
+                raise ValueError(
+                    f"DTC: loss {self.loss!r} could not be built without parameters: {exc}; "
+                    "give them in loss_params, or give its __init__ defaults (a subclass)"
+                ) from exc
             raise ValueError(f"DTC: loss_params do not fit loss {self.loss!r}: {exc}") from exc
 
     # -- checkpoints ----------------------------------------------------------

@@ -326,6 +326,22 @@ def test_a_loss_that_does_not_take_the_context_is_named_with_the_signature(small
         DTC(**TINY, loss=NoContextLoss()).fit(small_pair)
 
 
+class NeedsWeight(nn.Module):
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, source, target, **context):
+        return self.weight * (source.mean(0) - target.mean(0)).pow(2).sum()
+
+
+def test_a_loss_class_that_needs_arguments_is_not_blamed_on_absent_loss_params(small_pair):
+    # "loss_params do not fit" before, though no loss_params were given
+    with pytest.raises(ValueError, match=r"could not be built without parameters.*'weight'"):
+        DTC(**TINY, loss=f"{__name__}:NeedsWeight").fit(small_pair)
+    DTC(**TINY, loss=f"{__name__}:NeedsWeight", loss_params={"weight": 0.5}).fit(small_pair)
+
+
 class DetachedLoss(nn.Module):
     def forward(self, source, target, **context):
         return (source.mean(0) - target.mean(0)).pow(2).sum().detach()
