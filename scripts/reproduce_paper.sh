@@ -44,15 +44,27 @@ for tool in "$dtc" "$py"; do
     exit 2
   fi
 done
+n_lines() { # lines of a file, 0 when there is none (dtc only appends to errors.jsonl)
+  if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi
+}
 failed=()
 for table in table1 table2 table3; do
   # A failed run (exit 1) does not stop the others: its table is reported (the cell marked
   # n=k/m), the next tables run, and the script exits 1 at the end. An interrupt (130) or
   # a usage error (2) stops here.
   status=0
+  errors="results/${table}/errors.jsonl"
+  before=$(n_lines "$errors")
   "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs" || status=$?
   if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
     exit "$status"
+  fi
+  if [ "$status" -eq 1 ] && [ "$(n_lines "$errors")" -eq "$before" ]; then
+    # exit 1 with no failed run recorded: the config was refused before any run (a data
+    # file not found under DTC_DATA, say); the next tables and the figures would be too
+    echo "scripts/reproduce_paper.sh: dtc run refused experiments/paper/${table}.yaml before" \
+      "running anything (its error is above)" >&2
+    exit 1
   fi
   [ "$status" -eq 0 ] || failed+=("$table")
   # --config: the tables hold the config's current runs only, not those of rows or seeds an

@@ -2,6 +2,7 @@
 docstring's whole first paragraph, and exits 0 without running anything."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+_CAPTURE = {"capture_output": True, "text": True}
 
 
 def _stubbed(tmp_path, extra: str = ""):
@@ -77,17 +79,29 @@ def test_reproduce_paper_reports_each_config_s_current_runs_only(tmp_path):
     assert calls[-1] == "scripts/figures.py --out results/figures"
 
 
+def _script_copy(tmp_path) -> Path:
+    """reproduce_paper.sh copied to ``tmp_path/repo/scripts``: it works in ``tmp_path/repo``,
+    so a stub may write results/ there instead of into the checkout."""
+    (tmp_path / "repo" / "scripts").mkdir(parents=True)
+    return Path(shutil.copy(SCRIPTS / "reproduce_paper.sh", tmp_path / "repo" / "scripts"))
+
+
 def test_reproduce_paper_goes_on_after_a_failed_run_and_exits_1(tmp_path):
     """A failed run of table1 (exit 1) still gets table1 reported and tables 2 and 3 run;
     the script then exits 1. An interrupt (exit 130) stops it at once."""
     log, env = _stubbed(
         tmp_path,
-        'if [ "$1 $2" = "run experiments/paper/table1.yaml" ]; then exit "$STUB_RC"; fi\n'
+        'if [ "$1 $2" = "run experiments/paper/table1.yaml" ]; then\n'
+        # as dtc run does: each failed run is appended to errors.jsonl
+        "  mkdir -p results/table1 && echo '{}' >> results/table1/errors.jsonl\n"
+        '  exit "$STUB_RC"\n'
+        "fi\n"
         # every run failed: no results file, so its report fails too
         'if [ "$1 $2" = "report results/table1/results.jsonl" ]; then exit 1; fi\n',
     )
+    script = _script_copy(tmp_path)
     done = subprocess.run(
-        ["bash", str(SCRIPTS / "reproduce_paper.sh"), "1"],
+        ["bash", str(script), "1"],
         capture_output=True,
         text=True,
         env={**env, "STUB_RC": "1"},
@@ -100,12 +114,28 @@ def test_reproduce_paper_goes_on_after_a_failed_run_and_exits_1(tmp_path):
     assert calls[-1] == "scripts/figures.py --out results/figures"
     log.unlink()
     done = subprocess.run(
-        ["bash", str(SCRIPTS / "reproduce_paper.sh"), "1"],
+        ["bash", str(script), "1"],
         capture_output=True,
         text=True,
         env={**env, "STUB_RC": "130"},
     )
     assert done.returncode == 130 and len(log.read_text().splitlines()) == 1
+
+
+def test_reproduce_paper_stops_when_a_config_is_refused_before_any_run(tmp_path):
+    """dtc run exits 1 without a failed run (DTC_DATA lacks a benchmark's file, say): the
+    script stops there, instead of refusing the next tables too, drawing the figures and
+    telling the user to retry failed runs that do not exist."""
+    log, env = _stubbed(
+        tmp_path, 'if [ "$1 $2" = "run experiments/paper/table1.yaml" ]; then exit 1; fi\n'
+    )
+    done = subprocess.run(["bash", str(_script_copy(tmp_path)), "1"], **_CAPTURE, env=env)
+    assert done.returncode == 1
+    assert "refused experiments/paper/table1.yaml before running anything" in done.stderr
+    assert "run the script again" not in done.stderr
+    assert log.read_text().splitlines() == [
+        "run experiments/paper/table1.yaml --out results/table1 --jobs 1"
+    ]
 
 
 @pytest.mark.parametrize("jobs", [["abc"], ["0"], ["-1"], ["2", "extra"]])
