@@ -83,6 +83,11 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
             # statistics) would make the estimator look fitted to check_is_fitted.
             self._forget_fit()
             raise
+        if not hasattr(self, "labels_"):
+            raise ValueError(
+                f"{type(self).__name__}._fit set no labels_: a method's _fit must set "
+                "self.labels_, the target's cluster labels, shape (n_target,) ints"
+            )
         return self
 
     def _forget_fit(self) -> None:

@@ -33,6 +33,17 @@ def _pair(n=20, d=4, k=2, source_labels=True):
     )
 
 
+class ForgetsLabels(Spy):
+    def _fit(self, pair):
+        self.seen_ = pair  # no labels_
+
+
+def test_a_fit_that_sets_no_labels_is_named_not_a_bare_attribute_error():
+    # `dtc run --method my_mod:ForgetsLabels` printed an AttributeError traceback before
+    with pytest.raises(ValueError, match=r"ForgetsLabels._fit set no labels_"):
+        ForgetsLabels().fit_predict(_pair())
+
+
 def test_fit_never_shows_target_labels():
     pair = _pair()
     spy = Spy().fit(pair)
