@@ -1333,7 +1333,8 @@ class DTC(TransferClusterer):
                 raise ValueError(
                     f"DTC: loss {type(self._loss).__name__} returned a value without a "
                     "gradient (detached, computed under torch.no_grad, or outside torch): "
-                    "it cannot move the embeddings, so the run would be loss=None's"
+                    "it cannot move the embeddings, so the run would be loss=None's (a "
+                    "deliberate zero, e.g. during a warm-up, is 0 * source.sum())"
                 )
         return out
 
