@@ -97,6 +97,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -899,8 +900,15 @@ def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None) -> Non
     (``--out``), also append it to that file as one JSON line."""
     rows.append(row)
     if out is not None:
-        with open(out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        with open(out, "a+b") as f:
+            record = (json.dumps(row) + "\n").encode()
+            # a whole last run without its newline (a crash between the two, an edit by
+            # hand) is kept by the reader: glued onto it, both runs read as one cut line
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    record = b"\n" + record
+            f.write(record)  # appended at the end whatever the offset ("a" mode)
     print(json.dumps(row) if as_json else line, flush=True)
 
 

@@ -1685,3 +1685,20 @@ def test_rule_14s_candidate_a_falls_back_where_it_flags(load_script):
     assert a["flagged"] and a["fell_back"] and a["acc_guarded"] == 0.5
     harness = load_script("negative_transfer")
     assert not any("runs not fallen back" in ln for ln in harness.summarise([a]))
+
+
+def test_out_file_whose_last_line_lacks_its_newline_keeps_its_runs(load_script, tmp_path, capsys):
+    """A last run that is whole but lacks its newline (a crash between the two, a file
+    edited by hand) is resumed; the next run must go on a line of its own, not be glued onto
+    it: the glued line was then dropped as unfinished, losing both finished runs."""
+    script = load_script("negative_transfer")
+    out = tmp_path / "s0.jsonl"
+    first = {"case": "a", "seed": 0}
+    out.write_text(json.dumps(first))  # no newline
+    done = script.finished_runs(out, 0, key=lambda r: r["case"])
+    assert list(done) == ["a"]
+    capsys.readouterr()
+    script.emit([], {"case": "b", "seed": 0}, False, "b: the table line", out)
+    assert capsys.readouterr().out == "b: the table line\n"
+    assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
+    assert out.read_text().endswith("\n")
