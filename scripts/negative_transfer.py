@@ -120,6 +120,7 @@ from dtc.data import (
 from dtc.data.digits import DIGITS_IMAGE_SHAPE
 from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides
+from dtc.experiment.store import replace_file
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.partition_score import common_space_score
@@ -942,8 +943,9 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list
             if i < len(lines) - 1:
                 raise ValueError(f"{name}: line {i + 1} is not a JSON object") from None
             print(f"{name}: dropped an unfinished last line", file=sys.stderr)
-            if rewrite:
-                Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+            if rewrite:  # atomically: a rewrite cut short must not lose the finished runs
+                with replace_file(path) as tmp:
+                    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 

@@ -1702,3 +1702,24 @@ def test_out_file_whose_last_line_lacks_its_newline_keeps_its_runs(load_script, 
     assert capsys.readouterr().out == "b: the table line\n"
     assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
     assert out.read_text().endswith("\n")
+
+
+def test_dropping_a_cut_line_never_loses_the_finished_runs(load_script, tmp_path, monkeypatch):
+    """Resuming rewrites --out without its cut last line; a rewrite that fails part way (a
+    full disk, a kill) must leave the file as it was, not emptied of its finished runs."""
+    script = load_script("negative_transfer")
+    out = tmp_path / "s0.jsonl"
+    text = '{"case": "a", "seed": 0}\n{"case": "b", "seed": 0}\n{"case": "c", "se'
+    out.write_text(text)
+
+    def fail_part_way(self, data, *args, **kwargs):
+        with open(self, "w") as f:  # opened (emptied), then the disk is full
+            f.write(data[:5])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", fail_part_way)
+    with pytest.raises(OSError):
+        script.finished_runs(out, 0, key=lambda r: r["case"])
+    monkeypatch.undo()
+    assert out.read_text() == text
+    assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
