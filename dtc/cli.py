@@ -326,14 +326,9 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
 
 def _interrupted(name: str, folder) -> typer.Exit:
     """Say where the finished runs are and how to resume; exit 130 (Ctrl-C)."""
-    err.print(
-        escape(
-            f"{name}: interrupted; the runs that finished are kept in {folder}: "
-            "run the same command again to resume"
-        ),
-        highlight=False,
-        soft_wrap=True,
-    )
+    from dtc.experiment.store import interrupted_message
+
+    err.print(escape(interrupted_message(name, folder)), highlight=False, soft_wrap=True)
     return typer.Exit(code=130)
 
 

@@ -6,18 +6,28 @@ lines only. Should a last line be cut short anyway (a power loss, a full disk),
 :func:`read_records` ignores it and :func:`append_record` cuts it off before writing,
 so the next record never lands glued onto it: its run is simply not finished, and a
 resumed sweep runs it again. A store has one writer at a time (the runner holds a
-lock; the scripts are single processes).
+lock; the scripts are single processes). :func:`exit_on_interrupt` turns a Ctrl-C into
+one line saying where the finished runs are kept.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["append_record", "read_records", "replace_file", "set_aside", "write_records"]
+__all__ = [
+    "append_record",
+    "exit_on_interrupt",
+    "interrupted_message",
+    "read_records",
+    "replace_file",
+    "set_aside",
+    "write_records",
+]
 
 
 def append_record(path: str | os.PathLike, record: dict) -> None:
@@ -126,6 +136,33 @@ def set_aside(
     kept = [r for r, old in zip(records, stale) if not old]
     write_records(path, kept)
     return kept
+
+
+def interrupted_message(name: str, kept: str | os.PathLike | None) -> str:
+    """What an interrupted sweep ``name`` says: where its finished runs are ``kept`` (a
+    records file or folder) and that the same command resumes; ``None``: nothing keeps them
+    (e.g. a script run without ``--out``), so running again starts over."""
+    if kept is None:
+        return (
+            f"{name}: interrupted; the runs that finished were not kept: "
+            "running the same command again starts over"
+        )
+    return (
+        f"{name}: interrupted; the runs that finished are kept in {kept}: "
+        "run the same command again to resume"
+    )
+
+
+@contextmanager
+def exit_on_interrupt(name: str, kept: str | os.PathLike | None) -> Iterator[None]:
+    """Around a sweep's long-running part: a Ctrl-C (``KeyboardInterrupt``) in the block
+    prints :func:`interrupted_message` as one line on stderr, no traceback, and exits with
+    code 130 (``SystemExit``), as ``dtc run`` does; a block that ends otherwise is left alone."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(interrupted_message(name, kept), file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
 
 
 def _json_default(obj):

@@ -1,4 +1,5 @@
-"""The results store: whole lines only, a cut last line never glued onto, stale records moved."""
+"""The results store: whole lines only, a cut last line never glued onto, stale records moved;
+a Ctrl-C says where the finished runs are kept."""
 
 import json
 
@@ -7,6 +8,8 @@ import pytest
 
 from dtc.experiment.store import (
     append_record,
+    exit_on_interrupt,
+    interrupted_message,
     read_records,
     replace_file,
     set_aside,
@@ -101,3 +104,46 @@ def test_replace_file_replaces_whole_or_not_at_all(tmp_path):
     with replace_file(path) as tmp:
         tmp.write_text("new")
     assert path.read_text() == "new" and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_an_interrupt_is_one_line_saying_where_the_runs_are_kept_and_exit_130(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_, exit_on_interrupt("sweep.py", tmp_path / "runs.jsonl"):
+        raise KeyboardInterrupt
+    assert exit_.value.code == 130
+    assert exit_.value.__suppress_context__  # no KeyboardInterrupt traceback chained
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"sweep.py: interrupted; the runs that finished are kept in {tmp_path / 'runs.jsonl'}: "
+        "run the same command again to resume\n"
+    )
+
+
+def test_an_interrupt_with_nothing_kept_says_so(capsys):
+    with pytest.raises(SystemExit) as exit_, exit_on_interrupt("sweep.py", None):
+        raise KeyboardInterrupt
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == (
+        "sweep.py: interrupted; the runs that finished were not kept: "
+        "running the same command again starts over\n"
+    )
+
+
+def test_a_block_that_ends_otherwise_is_left_alone(tmp_path, capsys):
+    with exit_on_interrupt("sweep.py", tmp_path):
+        done = True
+    assert done
+    with pytest.raises(ValueError, match="boom"), exit_on_interrupt("sweep.py", tmp_path):
+        raise ValueError("boom")
+    with pytest.raises(SystemExit) as exit_, exit_on_interrupt("sweep.py", tmp_path):
+        raise SystemExit(2)  # a usage error keeps its code
+    assert exit_.value.code == 2
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_message_is_dtc_runs(tmp_path):
+    """``dtc run`` and the scripts say the same line (``dtc run`` prints it with rich)."""
+    assert interrupted_message("cfg", tmp_path) == (
+        f"cfg: interrupted; the runs that finished are kept in {tmp_path}: "
+        "run the same command again to resume"
+    )
