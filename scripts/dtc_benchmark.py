@@ -41,7 +41,7 @@ from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
-from dtc.experiment.store import append_record, read_records, set_aside
+from dtc.experiment.store import append_record, exit_on_interrupt, read_records, set_aside
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
 
@@ -241,44 +241,53 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows = set_aside_stale(out, read_records(out), args.data_dir)
-    done = {(r["family"], r["pair"], r["method"], r["seed"]) for r in rows}
-    available = set(methods.available())
-    for family in args.families:
-        if family not in list_benchmarks():
-            raise SystemExit(f"unknown family {family!r}")
-        for source, target in pairs(family):
-            name = f"{source}->{target}"
-            for seed in args.seeds:
-                for method in args.methods:
-                    key = (family, name, method, seed)
-                    base = "dtc" if method.startswith("dtc_") else method
-                    registered = "dtc" if base == "dtc" else REFERENCES[base][0]
-                    if key in done or registered not in available:
-                        continue
-                    setting = method[4:] if method.startswith("dtc_") else None
-                    # References use the family's literature preprocessing; DTC its own.
-                    prep = preprocess_of(family, method)
-                    pair = load(family, source, target, prep, args.data_dir)
-                    scores = run_one(base, setting, pair, seed)
-                    row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
-                    row["data_sha"] = data_fingerprint(pair)
-                    row["params"] = row_params(family, method)
-                    row["resolved"] = resolved_params(family, method, seed)
-                    # Figures move with the CPU kernels and packages at identical code.
-                    row["versions"] = package_versions()
-                    rows.append(row)
-                    append_record(out, row)
-                    done.add(key)  # a seed or method named twice runs once
-                    shown = " ".join(
-                        f"{k}={v:.3f}"
-                        for k, v in scores.items()
-                        if k in ("acc", "acc_unmatched", "seconds")
-                    )
-                    print(f"{family:22s} {name:22s} {method:16s} seed={seed} {shown}", flush=True)
-    print(table(rows, seeds=args.seeds))
-    return 0
+    with exit_on_interrupt(Path(__file__).name, out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = set_aside_stale(out, read_records(out), args.data_dir)
+        done = {(r["family"], r["pair"], r["method"], r["seed"]) for r in rows}
+        available = set(methods.available())
+        for family in args.families:
+            if family not in list_benchmarks():
+                raise SystemExit(f"unknown family {family!r}")
+            for source, target in pairs(family):
+                name = f"{source}->{target}"
+                for seed in args.seeds:
+                    for method in args.methods:
+                        key = (family, name, method, seed)
+                        base = "dtc" if method.startswith("dtc_") else method
+                        registered = "dtc" if base == "dtc" else REFERENCES[base][0]
+                        if key in done or registered not in available:
+                            continue
+                        setting = method[4:] if method.startswith("dtc_") else None
+                        # References use the family's literature preprocessing; DTC its own.
+                        prep = preprocess_of(family, method)
+                        pair = load(family, source, target, prep, args.data_dir)
+                        scores = run_one(base, setting, pair, seed)
+                        row = {
+                            "family": family,
+                            "pair": name,
+                            "method": method,
+                            "seed": seed,
+                            **scores,
+                        }
+                        row["data_sha"] = data_fingerprint(pair)
+                        row["params"] = row_params(family, method)
+                        row["resolved"] = resolved_params(family, method, seed)
+                        # Figures move with the CPU kernels and packages at identical code.
+                        row["versions"] = package_versions()
+                        rows.append(row)
+                        append_record(out, row)
+                        done.add(key)  # a seed or method named twice runs once
+                        shown = " ".join(
+                            f"{k}={v:.3f}"
+                            for k, v in scores.items()
+                            if k in ("acc", "acc_unmatched", "seconds")
+                        )
+                        print(
+                            f"{family:22s} {name:22s} {method:16s} seed={seed} {shown}", flush=True
+                        )
+        print(table(rows, seeds=args.seeds))
+        return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.data import resolve_data_dir
+from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
 from dtc.monitor.partition_score import usable_scores
@@ -155,75 +156,77 @@ def main(argv=None) -> int:
         "adapt_epochs": args.adapt_epochs,
         "threads": args.threads,
     }
-    done = resume(
-        ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
-    )
-    axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
-    axes = list(dict.fromkeys(axes))  # an axis named twice is run, and summarised, once
-    unknown = [axis for axis in axes if axis not in AXES]
-    if unknown:  # before any fit, not after the first pair's other axes ran
-        ap.error(f"--axes: unknown axis {', '.join(unknown)}; expected {', '.join(AXES)}")
-    pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
-    budget = {
-        "pretrain_epochs": args.pretrain_epochs,
-        "adapt_epochs": args.adapt_epochs,
-        "seed": args.seed,
-        "n_threads": args.threads,
-    }
-    # The summary is of the pairs and axes asked for: --out may hold others from earlier.
-    rows = [row for (name, axis), row in done.items() if name in pairs and axis in axes]
-    for name, load in pairs.items():
-        if all((name, axis) in done for axis in axes):
-            continue
-        try:
-            pair = load()
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"skipped {name}: {exc}", file=sys.stderr)
-            continue
-        # the DTC default of the pair's family, as the harness and `dtc run` start from
-        params = {**DTC().benchmark_defaults(pair.benchmark, {}), **budget}
-        for axis in axes:
-            if (name, axis) in done:
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        done = resume(
+            ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
+        )
+        axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
+        axes = list(dict.fromkeys(axes))  # an axis named twice is run, and summarised, once
+        unknown = [axis for axis in axes if axis not in AXES]
+        if unknown:  # before any fit, not after the first pair's other axes ran
+            ap.error(f"--axes: unknown axis {', '.join(unknown)}; expected {', '.join(AXES)}")
+        pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
+        budget = {
+            "pretrain_epochs": args.pretrain_epochs,
+            "adapt_epochs": args.adapt_epochs,
+            "seed": args.seed,
+            "n_threads": args.threads,
+        }
+        # The summary is of the pairs and axes asked for: --out may hold others from earlier.
+        rows = [row for (name, axis), row in done.items() if name in pairs and axis in axes]
+        for name, load in pairs.items():
+            if all((name, axis) in done for axis in axes):
                 continue
-            t0 = time.perf_counter()
-            result = select_model(
-                candidates(axis, pair.n_clusters, params),
-                pair,
-                criterion=args.k_criterion if axis == "k" else args.criterion,
-                seed=args.seed,
-            )
-            # ORACLE: target labels, for this report only.
-            accs = {
-                c: cluster_acc(pair.target.y, est.labels_) for c, est in result.estimators.items()
-            }
-            oracle = max(accs, key=accs.get)
-            row = {
-                "pair": name,
-                "axis": axis,
-                "seed": args.seed,
-                "settings": settings,
-                "chosen": result.best,
-                "oracle": oracle,
-                # an ACC tie with the ORACLE is a match: the labels cannot tell them apart
-                "match": accs[result.best] >= accs[oracle],
-                "acc_chosen": accs[result.best],
-                "acc_oracle": accs[oracle],
-                "acc_mean": float(np.mean(list(accs.values()))),
-                "scores": result.scores,
-                "accs": accs,
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-            line = (
-                f"{name:14} {axis:5} chosen {result.best:12} ORACLE {oracle:12} "
-                f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
-                f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}"
-            )
-            emit(rows, row, args.json, line, args.out)
-    if rows:
-        out = sys.stderr if args.json else sys.stdout
-        for line in summary_by_settings(rows):
-            print(line, file=out)
-    return 0
+            try:
+                pair = load()
+            except (FileNotFoundError, ValueError) as exc:
+                print(f"skipped {name}: {exc}", file=sys.stderr)
+                continue
+            # the DTC default of the pair's family, as the harness and `dtc run` start from
+            params = {**DTC().benchmark_defaults(pair.benchmark, {}), **budget}
+            for axis in axes:
+                if (name, axis) in done:
+                    continue
+                t0 = time.perf_counter()
+                result = select_model(
+                    candidates(axis, pair.n_clusters, params),
+                    pair,
+                    criterion=args.k_criterion if axis == "k" else args.criterion,
+                    seed=args.seed,
+                )
+                # ORACLE: target labels, for this report only.
+                accs = {
+                    c: cluster_acc(pair.target.y, est.labels_)
+                    for c, est in result.estimators.items()
+                }
+                oracle = max(accs, key=accs.get)
+                row = {
+                    "pair": name,
+                    "axis": axis,
+                    "seed": args.seed,
+                    "settings": settings,
+                    "chosen": result.best,
+                    "oracle": oracle,
+                    # an ACC tie with the ORACLE is a match: the labels cannot tell them apart
+                    "match": accs[result.best] >= accs[oracle],
+                    "acc_chosen": accs[result.best],
+                    "acc_oracle": accs[oracle],
+                    "acc_mean": float(np.mean(list(accs.values()))),
+                    "scores": result.scores,
+                    "accs": accs,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
+                line = (
+                    f"{name:14} {axis:5} chosen {result.best:12} ORACLE {oracle:12} "
+                    f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
+                    f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}"
+                )
+                emit(rows, row, args.json, line, args.out)
+        if rows:
+            out = sys.stderr if args.json else sys.stdout
+            for line in summary_by_settings(rows):
+                print(line, file=out)
+        return 0
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ from dtc.data import (
 from dtc.data.digits import DIGITS_IMAGE_SHAPE
 from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides
-from dtc.experiment.store import replace_file
+from dtc.experiment.store import exit_on_interrupt, replace_file
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.partition_score import common_space_score
@@ -1472,48 +1472,55 @@ def main(argv=None) -> int:
                 f"--cases: unknown case(s) {', '.join(unknown)} in {where}; "
                 f"expected some of {', '.join(known)}"
             )
-    if args.checks_only:
-        return checks_only(all_cases(data_dir, names, case_set), args)
+    if args.checks_only:  # the checks are printed only, --out or not: nothing is kept
+        with exit_on_interrupt(Path(__file__).name, None):
+            return checks_only(all_cases(data_dir, names, case_set), args)
     settings = {"case_set": case_set, **{name: getattr(args, name) for name in RESULT_OPTIONS}}
     # Files written before rows recorded their settings (experiments/records/) still resume.
-    done = resume(ap, args, lambda r: r["case"], "case(s)", settings, unrecorded_ok=True)
-    # only the cases asked for this time are summarised, whatever else the file holds
-    rows = [r for r in done.values() if names is None or r["case"] in names]
-    if not args.json:
-        print(
-            f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
-            f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
-        )
-    for name, kind, load in all_cases(data_dir, names, case_set):
-        if name in done:
-            continue
-        try:
-            pair = load()
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"skipped {name}: {exc}", file=sys.stderr)
-            continue
-        t0 = time.perf_counter()
-        partitions = None if args.save_partitions is None else {}
-        row = {"case": name, "kind": kind, "seed": args.seed, **run_case(pair, args, partitions)}
-        row["seconds"] = round(time.perf_counter() - t0, 1)
-        row["settings"] = settings
-        if partitions is not None:
-            save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
-        c = row["correspondence"]
-        corr = "-" if c is None else f"{c['statistic']:.2f}"
-        sim = "-" if c is None or "similarity" not in c else f"{c['similarity']:.2f}"
-        line = (
-            f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
-            f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
-            f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} "
-            f"{corr:>6} {sim:>6} {row['reason'] or '-':17} {row['seconds']:5.0f}"
-        )
-        emit(rows, row, args.json, line, args.out)
-    if rows:
-        out = sys.stderr if args.json else sys.stdout
-        for line in summarise(rows):
-            print(line, file=out)
-    return 0
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        done = resume(ap, args, lambda r: r["case"], "case(s)", settings, unrecorded_ok=True)
+        # only the cases asked for this time are summarised, whatever else the file holds
+        rows = [r for r in done.values() if names is None or r["case"] in names]
+        if not args.json:
+            print(
+                f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
+                f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
+            )
+        for name, kind, load in all_cases(data_dir, names, case_set):
+            if name in done:
+                continue
+            try:
+                pair = load()
+            except (FileNotFoundError, ValueError) as exc:
+                print(f"skipped {name}: {exc}", file=sys.stderr)
+                continue
+            t0 = time.perf_counter()
+            partitions = None if args.save_partitions is None else {}
+            row = {
+                "case": name,
+                "kind": kind,
+                "seed": args.seed,
+                **run_case(pair, args, partitions),
+            }
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            row["settings"] = settings
+            if partitions is not None:
+                save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
+            c = row["correspondence"]
+            corr = "-" if c is None else f"{c['statistic']:.2f}"
+            sim = "-" if c is None or "similarity" not in c else f"{c['similarity']:.2f}"
+            line = (
+                f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
+                f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
+                f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} "
+                f"{corr:>6} {sim:>6} {row['reason'] or '-':17} {row['seconds']:5.0f}"
+            )
+            emit(rows, row, args.json, line, args.out)
+        if rows:
+            out = sys.stderr if args.json else sys.stdout
+            for line in summarise(rows):
+                print(line, file=out)
+        return 0
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import dtc.methods
 from dtc import metrics
 from dtc.data import load_pair
 from dtc.experiment.single import RunSpec, configured_method
-from dtc.experiment.store import append_record, read_records
+from dtc.experiment.store import append_record, exit_on_interrupt, read_records
 
 #: Two pairs whose domains are both sorted by class.
 PAIRS = (("office_caltech10_surf", "amazon", "webcam"), ("coil20", "coil1", "coil2"))
@@ -121,40 +121,41 @@ def table(records: list[dict], methods: list[str], pairs: list[str]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    start = time.perf_counter()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["method"], r["pair"], r["seed"]) for r in read_records(args.out)}
-    pairs = {}
-    for benchmark, source, target in PAIRS:
-        for prep in ("standard", "raw"):
-            pairs[benchmark, prep] = load_pair(
-                benchmark, source, target, data_dir=args.data_dir, preprocess=prep
-            )
-    names = [f"{b}:{s}->{t}" for b, s, t in PAIRS]
-    todo = [
-        (m, (b, s, t), seed)
-        for m in args.methods
-        for b, s, t in PAIRS
-        for seed in range(args.seeds)
-        if (m, f"{b}:{s}->{t}", seed) not in done
-    ]
-    print(f"{len(todo)} runs to do, {len(done)} recorded in {args.out}", flush=True)
-    for i, (m, (b, s, t), seed) in enumerate(todo, 1):
-        raw = dtc.methods.get_class(m).requires_non_negative
-        rec = {"method": m, "pair": f"{b}:{s}->{t}", "seed": seed}
-        try:
-            rec.update(run_one(m, pairs[b, "raw" if raw else "standard"], seed))
-            status = " ".join(f"{o} {100 * rec[o]:.1f}" for o in ORDERS)
-        except Exception as exc:  # recorded, and the sweep goes on
-            rec["error"] = f"{type(exc).__name__}: {exc}"
-            status = f"ERROR {rec['error']}"
-        append_record(args.out, rec)
-        elapsed = time.perf_counter() - start
-        print(f"[{i}/{len(todo)} {elapsed:6.0f}s] {m} {rec['pair']} seed {seed}: {status}")
-        sys.stdout.flush()
-    records = [r for r in read_records(args.out) if r["seed"] < args.seeds]
-    print(table(records, args.methods, names))
-    return 0
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        start = time.perf_counter()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        done = {(r["method"], r["pair"], r["seed"]) for r in read_records(args.out)}
+        pairs = {}
+        for benchmark, source, target in PAIRS:
+            for prep in ("standard", "raw"):
+                pairs[benchmark, prep] = load_pair(
+                    benchmark, source, target, data_dir=args.data_dir, preprocess=prep
+                )
+        names = [f"{b}:{s}->{t}" for b, s, t in PAIRS]
+        todo = [
+            (m, (b, s, t), seed)
+            for m in args.methods
+            for b, s, t in PAIRS
+            for seed in range(args.seeds)
+            if (m, f"{b}:{s}->{t}", seed) not in done
+        ]
+        print(f"{len(todo)} runs to do, {len(done)} recorded in {args.out}", flush=True)
+        for i, (m, (b, s, t), seed) in enumerate(todo, 1):
+            raw = dtc.methods.get_class(m).requires_non_negative
+            rec = {"method": m, "pair": f"{b}:{s}->{t}", "seed": seed}
+            try:
+                rec.update(run_one(m, pairs[b, "raw" if raw else "standard"], seed))
+                status = " ".join(f"{o} {100 * rec[o]:.1f}" for o in ORDERS)
+            except Exception as exc:  # recorded, and the sweep goes on
+                rec["error"] = f"{type(exc).__name__}: {exc}"
+                status = f"ERROR {rec['error']}"
+            append_record(args.out, rec)
+            elapsed = time.perf_counter() - start
+            print(f"[{i}/{len(todo)} {elapsed:6.0f}s] {m} {rec['pair']} seed {seed}: {status}")
+            sys.stdout.flush()
+        records = [r for r in read_records(args.out) if r["seed"] < args.seeds]
+        print(table(records, args.methods, names))
+        return 0
 
 
 if __name__ == "__main__":

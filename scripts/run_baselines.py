@@ -52,7 +52,7 @@ import numpy as np
 import dtc.methods
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.single import data_fingerprint, describe_params
-from dtc.experiment.store import append_record, read_records, set_aside
+from dtc.experiment.store import append_record, exit_on_interrupt, read_records, set_aside
 from dtc.metrics import evaluate
 
 SURF = ("caltech10", "amazon", "webcam", "dslr")
@@ -330,67 +330,68 @@ def family_summary(cells: dict, methods: list[str], pairs: list[str]) -> list[st
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    start = time.perf_counter()
-    specs = QUICK_PAIRS if args.quick else ALL_PAIRS
-    check_data(specs, args.data_dir)
-    seeds = list(range(args.seeds))
-    methods = select_methods(args)
-    args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "runs.jsonl"
-    setting = {m: setting_of(m, args.labelled_source) for m in methods}
-    # Methods that need non-negative features (co-clustering of counts) get the raw
-    # features, as in experiments/paper/table1.yaml; every other method the standard ones.
-    pairs, raw_pairs = {}, {}
-    for benchmark, source, target in specs:
-        name = pair_name(benchmark, source, target)
-        pairs[name] = load_pair(benchmark, source, target, data_dir=args.data_dir)
-        raw_pairs[name] = load_pair(
-            benchmark, source, target, data_dir=args.data_dir, preprocess="raw"
-        )
-    keys = [(m, p, s, setting[m]) for p in pairs for m in methods for s in seeds]
-    # Keyed by run: a method's parameters may depend on the pair's benchmark and setting.
-    params = {
-        key: resolved_params(key[0], key[2], pairs[key[1]].benchmark, key[3] == "labelled")
-        for key in keys
-    }
-
-    def pair_of(key):  # what the run of ``key`` is given
-        raw = dtc.methods.get_class(key[0]).requires_non_negative
-        return (raw_pairs if raw else pairs)[key[1]]
-
-    shas = {id(pair): data_fingerprint(pair) for pair in [*pairs.values(), *raw_pairs.values()]}
-    data = {key: shas[id(pair_of(key))] for key in keys}
-    done = load_done(log, params, data)
-    todo = [key for key in keys if key not in done]
-    total = len(todo)
-    print(
-        f"{len(methods)} methods x {len(pairs)} pairs x {len(seeds)} seeds: "
-        f"{total} runs to do, {len(keys) - total} already recorded in {log}",
-        flush=True,
-    )
-    for i, (m, p, s, how) in enumerate(todo, 1):
-        key = (m, p, s, how)
-        rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[key]}
-        rec["data_sha"] = data[key]
-        try:
-            est = make_method(m, s, pairs[p].benchmark, how == "labelled")
-            rec.update(run_one(pair_of(key), est, how == "labelled"))
-            status = (
-                f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
+    with exit_on_interrupt(Path(__file__).name, log):
+        start = time.perf_counter()
+        specs = QUICK_PAIRS if args.quick else ALL_PAIRS
+        check_data(specs, args.data_dir)
+        seeds = list(range(args.seeds))
+        methods = select_methods(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        setting = {m: setting_of(m, args.labelled_source) for m in methods}
+        # Methods that need non-negative features (co-clustering of counts) get the raw
+        # features, as in experiments/paper/table1.yaml; every other method the standard ones.
+        pairs, raw_pairs = {}, {}
+        for benchmark, source, target in specs:
+            name = pair_name(benchmark, source, target)
+            pairs[name] = load_pair(benchmark, source, target, data_dir=args.data_dir)
+            raw_pairs[name] = load_pair(
+                benchmark, source, target, data_dir=args.data_dir, preprocess="raw"
             )
-        except Exception as exc:  # recorded, reported, and the sweep goes on
-            rec["error"] = f"{type(exc).__name__}: {exc}"
-            status = f"ERROR {rec['error']}"
-            traceback.print_exc(file=sys.stderr)
-        append_record(log, rec)
-        done[run_key(rec)] = rec
-        elapsed = time.perf_counter() - start
-        print(f"[{i}/{total} {elapsed:7.0f}s] {m:20s} {p:40s} seed {s}: {status}", flush=True)
-    records = [done[key] for key in keys if key in done]
-    print(summarise(records, methods, list(pairs), args.out))
-    print(f"tables: {args.out / 'baselines.md'}, {args.out / 'baselines.csv'}; runs: {log}")
-    print(f"total run time: {time.perf_counter() - start:.1f} s")
-    return 0
+        keys = [(m, p, s, setting[m]) for p in pairs for m in methods for s in seeds]
+        # Keyed by run: a method's parameters may depend on the pair's benchmark and setting.
+        params = {
+            key: resolved_params(key[0], key[2], pairs[key[1]].benchmark, key[3] == "labelled")
+            for key in keys
+        }
+
+        def pair_of(key):  # what the run of ``key`` is given
+            raw = dtc.methods.get_class(key[0]).requires_non_negative
+            return (raw_pairs if raw else pairs)[key[1]]
+
+        shas = {id(pair): data_fingerprint(pair) for pair in [*pairs.values(), *raw_pairs.values()]}
+        data = {key: shas[id(pair_of(key))] for key in keys}
+        done = load_done(log, params, data)
+        todo = [key for key in keys if key not in done]
+        total = len(todo)
+        print(
+            f"{len(methods)} methods x {len(pairs)} pairs x {len(seeds)} seeds: "
+            f"{total} runs to do, {len(keys) - total} already recorded in {log}",
+            flush=True,
+        )
+        for i, (m, p, s, how) in enumerate(todo, 1):
+            key = (m, p, s, how)
+            rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[key]}
+            rec["data_sha"] = data[key]
+            try:
+                est = make_method(m, s, pairs[p].benchmark, how == "labelled")
+                rec.update(run_one(pair_of(key), est, how == "labelled"))
+                status = (
+                    f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
+                )
+            except Exception as exc:  # recorded, reported, and the sweep goes on
+                rec["error"] = f"{type(exc).__name__}: {exc}"
+                status = f"ERROR {rec['error']}"
+                traceback.print_exc(file=sys.stderr)
+            append_record(log, rec)
+            done[run_key(rec)] = rec
+            elapsed = time.perf_counter() - start
+            print(f"[{i}/{total} {elapsed:7.0f}s] {m:20s} {p:40s} seed {s}: {status}", flush=True)
+        records = [done[key] for key in keys if key in done]
+        print(summarise(records, methods, list(pairs), args.out))
+        print(f"tables: {args.out / 'baselines.md'}, {args.out / 'baselines.csv'}; runs: {log}")
+        print(f"total run time: {time.perf_counter() - start:.1f} s")
+        return 0
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.data import resolve_data_dir
+from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor import rank_sources
 
@@ -170,32 +171,33 @@ def main(argv=None) -> int:
         "adapt_epochs": args.adapt_epochs,
         "threads": args.threads,
     }
-    done = resume(ap, args, key=lambda r: r["target"], what="target(s)", settings=settings)
-    # The summary is of the targets asked for: --out may hold others from an earlier run.
-    rows = [row for target, row in done.items() if target in names]
-    for spec in TARGETS:
-        if spec[0] not in names or spec[0] in done:
-            continue
-        t0 = time.perf_counter()
-        try:
-            row = run_target(*spec, data_dir, args)
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"skipped {spec[0]}: {exc}", file=sys.stderr)
-            continue
-        row["seed"] = args.seed
-        row["settings"] = settings
-        row["seconds"] = round(time.perf_counter() - t0, 1)
-        w, wo = row["with_checks"], row["without_checks"]
-        line = (
-            f"{row['target']:8} oracle {row['oracle']:18} {100 * row['acc'][row['oracle']]:5.1f} | "
-            f"without checks {wo['chosen']:18} {100 * wo['acc_chosen']:5.1f} | "
-            f"with checks {w['chosen']:18} {100 * w['acc_chosen']:5.1f} "
-            f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
-        )
-        emit(rows, row, args.json, line, args.out)
-    for line in summary(rows):
-        print(line, file=sys.stderr if args.json else sys.stdout)
-    return 0
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        done = resume(ap, args, key=lambda r: r["target"], what="target(s)", settings=settings)
+        # The summary is of the targets asked for: --out may hold others from an earlier run.
+        rows = [row for target, row in done.items() if target in names]
+        for spec in TARGETS:
+            if spec[0] not in names or spec[0] in done:
+                continue
+            t0 = time.perf_counter()
+            try:
+                row = run_target(*spec, data_dir, args)
+            except (FileNotFoundError, ValueError) as exc:
+                print(f"skipped {spec[0]}: {exc}", file=sys.stderr)
+                continue
+            row["seed"] = args.seed
+            row["settings"] = settings
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            w, wo = row["with_checks"], row["without_checks"]
+            line = (
+                f"{row['target']:8} oracle {row['oracle']:18} {100 * row['acc'][row['oracle']]:5.1f} | "
+                f"without checks {wo['chosen']:18} {100 * wo['acc_chosen']:5.1f} | "
+                f"with checks {w['chosen']:18} {100 * w['acc_chosen']:5.1f} "
+                f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
+            )
+            emit(rows, row, args.json, line, args.out)
+        for line in summary(rows):
+            print(line, file=sys.stderr if args.json else sys.stdout)
+        return 0
 
 
 def summary(rows: list[dict]) -> list[str]:

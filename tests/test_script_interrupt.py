@@ -1,0 +1,90 @@
+"""A Ctrl-C in a resumable script (the long-running part after its arguments are read) is one
+line on stderr, as in ``dtc run``: the script's name, where its finished runs are kept (or
+that nothing keeps them), how to resume; exit code 130, never a traceback."""
+
+import pytest
+
+DIGITS = (("digits", "source", "target"),)
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _cases(*args, **kwargs):  # negative_transfer.all_cases: one case, interrupted as it loads
+    return [("case", "kind", _interrupt)]
+
+
+KEPT = (
+    "{name}.py: interrupted; the runs that finished are kept in {kept}: "
+    "run the same command again to resume"
+)
+NOT_KEPT = (
+    "{name}.py: interrupted; the runs that finished were not kept: "
+    "running the same command again starts over"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "patches", "argv", "kept"),
+    [
+        (
+            "run_baselines",
+            {"QUICK_PAIRS": DIGITS, "run_one": _interrupt},
+            ["--quick", "--methods", "kmeans", "--out", "{tmp}"],
+            "{tmp}/runs.jsonl",
+        ),
+        (
+            "dtc_benchmark",
+            {"run_one": _interrupt},
+            [
+                "--families",
+                "digits",
+                "--methods",
+                "kmeans",
+                "--seeds",
+                "0",
+                "--out",
+                "{tmp}/b.jsonl",
+            ],
+            "{tmp}/b.jsonl",
+        ),
+        (
+            "order_check",
+            {"PAIRS": DIGITS, "run_one": _interrupt},
+            ["--methods", "kmeans", "--seeds", "1", "--out", "{tmp}/o.jsonl"],
+            "{tmp}/o.jsonl",
+        ),
+        ("negative_transfer", {"all_cases": _cases}, ["--out", "{tmp}/n.jsonl"], "{tmp}/n.jsonl"),
+        ("negative_transfer", {"all_cases": _cases}, [], None),
+        # the checks print only: nothing is kept, --out or not
+        ("negative_transfer", {"all_cases": _cases}, ["--checks-only", "--out", "{tmp}/n"], None),
+        (
+            "model_selection",
+            {"positive_pairs": lambda *a, **k: {"pair": _interrupt}},
+            ["--out", "{tmp}/m.jsonl"],
+            "{tmp}/m.jsonl",
+        ),
+        ("model_selection", {"positive_pairs": lambda *a, **k: {"pair": _interrupt}}, [], None),
+        (
+            "source_selection",
+            {"run_target": _interrupt},
+            ["--out", "{tmp}/s.jsonl"],
+            "{tmp}/s.jsonl",
+        ),
+        ("source_selection", {"run_target": _interrupt}, [], None),
+    ],
+)
+def test_an_interrupted_script_says_where_its_runs_are_kept_and_exits_130(
+    name, patches, argv, kept, load_script, monkeypatch, tmp_path, capsys
+):
+    script = load_script(name)
+    for attr, value in patches.items():
+        monkeypatch.setattr(script, attr, value)
+    with pytest.raises(SystemExit) as exit_:
+        script.main([a.format(tmp=tmp_path) for a in argv])
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    expected = NOT_KEPT if kept is None else KEPT
+    assert err.splitlines()[-1] == expected.format(name=name, kept=str(kept).format(tmp=tmp_path))
