@@ -54,7 +54,9 @@ from negative_transfer import (
     add_budget_arguments,
     add_out_argument,
     emit,
+    load_or_skip,
     positive_pairs,
+    print_summary,
     resume,
     settings_text,
 )
@@ -177,10 +179,7 @@ def main(argv=None) -> int:
         for name, load in pairs.items():
             if all((name, axis) in done for axis in axes):
                 continue
-            try:
-                pair = load()
-            except (FileNotFoundError, ValueError) as exc:
-                print(f"skipped {name}: {exc}", file=sys.stderr)
+            if (pair := load_or_skip(name, load)) is None:
                 continue
             # the DTC default of the pair's family, as the harness and `dtc run` start from
             params = {**DTC().benchmark_defaults(pair.benchmark, {}), **budget}
@@ -223,9 +222,7 @@ def main(argv=None) -> int:
                 )
                 emit(rows, row, args.json, line, args.out)
         if rows:
-            out = sys.stderr if args.json else sys.stdout
-            for line in summary_by_settings(rows):
-                print(line, file=out)
+            print_summary(summary_by_settings(rows), args.json)
         return 0
 
 

@@ -49,7 +49,7 @@ from dtc.monitor.partition_score import METRICS, scored_space
 from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import CASE_SETS, all_cases, read_runs_file
+from negative_transfer import CASE_SETS, all_cases, load_or_skip, read_runs_file
 from source_bias_stability import monitored_pair
 
 
@@ -126,10 +126,7 @@ def main(argv=None) -> int:
     for name, kind, load in all_cases(data_dir, case_set=case_set):
         if kind != "positive":
             continue
-        try:
-            pair = load()
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"skipped {name}: {exc}", file=sys.stderr)
+        if (pair := load_or_skip(name, load)) is None:
             continue
         row = {"case": name}
         row.update(

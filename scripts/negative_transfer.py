@@ -896,6 +896,23 @@ def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000, **thresh
     }
 
 
+def load_or_skip(name: str, load):
+    """``load()``, or ``None`` after a "skipped" line on stderr when the pair's files are
+    missing or refused (the other cases still run)."""
+    try:
+        return load()
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"skipped {name}: {exc}", file=sys.stderr)
+        return None
+
+
+def print_summary(lines, as_json: bool) -> None:
+    """The summary ``lines``: on stdout, or on stderr when stdout carries ``--json`` rows."""
+    out = sys.stderr if as_json else sys.stdout
+    for line in lines:
+        print(line, file=out)
+
+
 def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None) -> None:
     """Keep ``row`` and print it: as one JSON line, or as the table ``line``; with ``out``
     (``--out``), also append it to that file as one JSON line."""
@@ -1487,12 +1504,7 @@ def main(argv=None) -> int:
                 f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
             )
         for name, kind, load in all_cases(data_dir, names, case_set):
-            if name in done:
-                continue
-            try:
-                pair = load()
-            except (FileNotFoundError, ValueError) as exc:
-                print(f"skipped {name}: {exc}", file=sys.stderr)
+            if name in done or (pair := load_or_skip(name, load)) is None:
                 continue
             t0 = time.perf_counter()
             partitions = None if args.save_partitions is None else {}
@@ -1517,9 +1529,7 @@ def main(argv=None) -> int:
             )
             emit(rows, row, args.json, line, args.out)
         if rows:
-            out = sys.stderr if args.json else sys.stdout
-            for line in summarise(rows):
-                print(line, file=out)
+            print_summary(summarise(rows), args.json)
         return 0
 
 

@@ -41,6 +41,7 @@ from negative_transfer import (
     construct_negative,
     emit,
     load_benchmark_pair,
+    print_summary,
     resume,
 )
 
@@ -195,8 +196,7 @@ def main(argv=None) -> int:
                 f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
             )
             emit(rows, row, args.json, line, args.out)
-        for line in summary(rows):
-            print(line, file=sys.stderr if args.json else sys.stdout)
+        print_summary(summary(rows), args.json)
         return 0
 
 
