@@ -129,7 +129,9 @@ def _init_worker(threads: int, parent: int, registered=()) -> None:
 # that kills its worker is reported as failed; the sweep then goes on in parallel.
 DIED = (
     "the worker process died running this run (killed, out of memory, or a crash in "
-    "native code); the next invocation retries it"
+    "native code; or, started from a script, the script runs the sweep at import: workers "
+    'import it again, so the call must sit under `if __name__ == "__main__":`); the next '
+    "invocation retries it"
 )
 
 

@@ -98,6 +98,29 @@ def test_a_run_that_kills_its_worker_fails_alone_and_the_sweep_goes_on(tmp_path,
     assert sorted(r["seed"] for r in rows) == [0, 2, 3, 4]
 
 
+UNGUARDED = """
+from dtc.experiment.config import load_config
+from dtc.experiment.runner import run_experiment
+
+summary = run_experiment(load_config({config!r}), "out", jobs=2, progress=False)
+print(summary.finished, summary.errors[0][2] if summary.errors else "")
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_why_its_workers_died(tmp_path):
+    # Spawned workers import the script again, so an unguarded sweep runs once more in
+    # each (and finds the folder locked): every worker dies, and the message must say
+    # what a user's script got wrong, not only "killed, out of memory, or a crash".
+    config = {**CONFIG, "methods": {"K-means": {"method": "kmeans", "params": {"n_init": 1}}}}
+    (tmp_path / "sweep.py").write_text(UNGUARDED.format(config=config))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "sweep.py"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert 'if __name__ == "__main__":' in out.stdout
+
+
 USER_METHOD = """
 import numpy as np
 
