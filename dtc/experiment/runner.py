@@ -180,6 +180,9 @@ def run_experiment(
         if backend == "local":  # a Ray cluster's workers may read their own copy
             _check_data_files(todo, data_dir)
         show = sys.stderr.isatty() if progress is None else progress
+        # stderr to a file (nohup, a batch job's log): no bar, but a line per run, so a
+        # long sweep's log still says how far it got
+        log_lines = progress is None and not show
         with _progress(show) as bar:
             # the bar's description is markup: a label's "[...]" would be dropped
             bar_id = bar.add_task(
@@ -213,11 +216,27 @@ def run_experiment(
                     bar.update(
                         bar_id, advance=1, description=escape(f"{config.name}: {task.label}")
                     )
+                    if log_lines:
+                        _log_run(config.name, summary, task, error)
         # Parallel runs finish in any order, and a retried failure lands after the rest:
         # a report lists rows in the order it meets them, so the file keeps the config's.
         if summary.stale or summary.finished:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
     return summary
+
+
+def _log_run(name: str, summary: SweepSummary, task: Task, error: str | None) -> None:
+    """One line on stderr for a run that ended: how many of the sweep's runs are done,
+    which run, and whether it failed."""
+    n = summary.skipped + summary.finished + len(summary.errors)
+    spec = task.spec
+    print(
+        f"{name}: {n}/{summary.total} {task.label} {spec.benchmark} "
+        f"{spec.source}->{spec.target} seed {spec.seed}: "
+        + ("failed (errors.jsonl)" if error else "done"),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _check_data_files(tasks: list[Task], data_dir) -> None:

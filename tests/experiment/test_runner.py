@@ -98,6 +98,21 @@ def test_a_run_that_kills_its_worker_fails_alone_and_the_sweep_goes_on(tmp_path,
     assert sorted(r["seed"] for r in rows) == [0, 2, 3, 4]
 
 
+def test_without_a_terminal_each_run_is_a_line_on_stderr(tmp_path, capsys):
+    # stderr to a log file (nohup, a batch job): no bar, a line per run that ended
+    run_experiment(load_config(CONFIG, ["seeds=[0,1]"]), tmp_path / "a")
+    assert capsys.readouterr().err.splitlines() == [
+        "tiny: 1/2 km digits source->target seed 0: done",
+        "tiny: 2/2 km digits source->target seed 1: done",
+    ]
+    run_experiment(load_config(CONFIG), tmp_path / "a")  # seeds 0 and 1 already done
+    assert capsys.readouterr().err.splitlines() == [
+        "tiny: 3/3 km digits source->target seed 2: done"
+    ]
+    run_experiment(load_config(CONFIG), tmp_path / "b", progress=False)  # asked for none
+    assert capsys.readouterr().err == ""
+
+
 UNGUARDED = """
 from dtc.experiment.config import load_config
 from dtc.experiment.runner import run_experiment
