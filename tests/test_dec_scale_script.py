@@ -1,0 +1,95 @@
+"""``scripts/dec_scale.py``: the start of DEC's fine-tuning rebuilt as DEC builds it, and the
+counts it reads from a results file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from baselines.dec import DEC
+from dtc.data import Domain, DomainPair
+
+SMALL = {"hidden": (16,), "n_latent": 3, "batch_size": 64, "pretrain_epochs": 3, "max_epochs": 2}
+
+
+@pytest.fixture(scope="module")
+def script(load_script):
+    return load_script("dec_scale")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    X = rng.normal(size=(3, 12))[y] + 0.3 * rng.normal(size=(90, 12))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)  # unit rows: the factor is sqrt(12)
+    return DomainPair(Domain(X[:9], y[:9]), Domain(X, y), n_clusters=3)
+
+
+@pytest.mark.parametrize("rescale", [False, True])
+def test_start_is_the_one_dec_starts_from(script, pair, rescale):
+    est = DEC(rescale=rescale, **SMALL)
+    geometry = script.start_geometry(est, pair)
+    fitted = DEC(rescale=rescale, **SMALL).fit(pair)
+    assert geometry["factor"] == pytest.approx(fitted.input_scale_)
+    assert geometry["factor"] == pytest.approx(np.sqrt(12) if rescale else 1.0)
+    # the same autoencoder and K-means: DEC's own start is recomputed, not another one
+    assert 1 / 3 < geometry["max_q"] <= 1
+    assert 0 <= geometry["d2_own"] < geometry["d2_others"]
+
+
+def test_start_geometry_by_hand(script, pair, monkeypatch):
+    # two embeddings per centre, centres at 0 and 3 on a line: squared distances to the own
+    # centre 0, 1, 0, 1 (median 0.5), to the other 9, 4, 9, 16 (median 9)
+    Z = np.array([[0.0], [1.0], [3.0], [4.0]], dtype=np.float32)
+    monkeypatch.setattr(script, "embed", lambda encoder, X: Z)
+    monkeypatch.setattr(
+        script, "kmeans", lambda Z, k, **kw: (np.array([0, 0, 1, 1]), np.array([[0.0], [3.0]]), 0)
+    )
+
+    class Encoderless:
+        encoder = None
+
+    monkeypatch.setattr(script, "train_autoencoder", lambda *a, **k: (Encoderless(), []))
+    two = DomainPair(pair.source, pair.target.subset(np.arange(4)), n_clusters=2)
+    geometry = script.start_geometry(DEC(rescale=False), two)
+    assert geometry["d2_own"] == pytest.approx(0.5)
+    assert geometry["d2_others"] == pytest.approx(9.0)
+    # Student-t, alpha = 1: max_j q_ij = (1 / (1 + own)) / (1 / (1 + own) + 1 / (1 + other));
+    # z = 0: 1 against 1/10 -> 10/11; z = 1: 1/2 against 1/5 -> 5/7; z = 3: 10/11;
+    # z = 4: 1/2 against 1/17 -> 17/19
+    q = [10 / 11, 5 / 7, 10 / 11, 17 / 19]
+    assert geometry["max_q"] == pytest.approx(float(np.median(q)), rel=1e-6)
+
+
+def test_record_rows_counts_first_check_stops_and_lists_collapses(script, tmp_path, capsys):
+    def record(label, method, seed, acc, changed):
+        history = [{"epoch": 0, "recon": 1.0}] + [
+            {"epoch": e, "kl": 0.1, "changed": c} for e, c in enumerate(changed)
+        ]
+        return {
+            "label": label,
+            "method": method,
+            "benchmark": "coil20",
+            "data_params": {},
+            "source": "coil1",
+            "target": "coil2",
+            "seed": seed,
+            "metrics": {"acc": acc},
+            "history": history,
+        }
+
+    rows = [
+        record("DEC", "dec", 0, 0.25, [0.0, 0.84, 0.2]),  # collapsed
+        record("DEC", "dec", 1, 0.60, [0.0]),  # stopped at its first check
+        record("KM", "kmeans", 0, 0.10, []),  # not DEC: left out
+    ]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    script.record_rows(path, collapse=0.3)
+    out = capsys.readouterr().out.splitlines()
+    assert " ".join(out[0].split()) == "DEC coil20 1 of 2 runs stopped at the first check"
+    assert out[1].strip() == (
+        "coil1->coil2 seed 0: ACC 25.0, first epoch changed 84 % of the assignments"
+    )
+    assert len(out) == 2
