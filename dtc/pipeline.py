@@ -1334,7 +1334,8 @@ class DTC(TransferClusterer):
                     f"DTC: loss {type(self._loss).__name__} returned a value without a "
                     "gradient (detached, computed under torch.no_grad, or outside torch): "
                     "it cannot move the embeddings, so the run would be loss=None's (a "
-                    "deliberate zero, e.g. during a warm-up, is 0 * source.sum())"
+                    "deliberate zero, e.g. during a warm-up, is 0 * target.sum(): the source "
+                    "has no gradient with encoder_mode='asymmetric')"
                 )
         return out
 

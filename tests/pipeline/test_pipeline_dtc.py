@@ -353,6 +353,20 @@ def test_a_loss_without_a_gradient_is_refused_not_run_as_no_alignment(small_pair
         DTC(**TINY, loss=DetachedLoss()).fit(small_pair)
 
 
+class ZeroOnTarget(nn.Module):
+    def forward(self, source, target, **context):
+        return 0 * target.sum()
+
+
+@pytest.mark.parametrize("mode", ["shared", "asymmetric"])
+def test_the_deliberate_zero_the_no_gradient_error_advises_runs_in_either_mode(small_pair, mode):
+    # ADDA's source embeddings are computed without a gradient: "0 * source.sum()", the
+    # advice before, was refused there by the very check that gave it
+    with pytest.raises(ValueError, match=r"is 0 \* target\.sum\(\)"):
+        DTC(**TINY, loss=DetachedLoss(), encoder_mode=mode).fit(small_pair)
+    DTC(**TINY, loss=ZeroOnTarget(), encoder_mode=mode).fit(small_pair)
+
+
 class ConditionalSpy(nn.Module):
     """A conditional loss that checks the soft assignments DTC gives it against the
     estimator's own classification head on the same batch. ``estimator`` is a function
