@@ -78,16 +78,16 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         self._forget_fit()
         try:
             self._fit(pair.mask_target_labels())
+            if not hasattr(self, "labels_"):
+                raise ValueError(
+                    f"{type(self).__name__}._fit set no labels_: a method's _fit must set "
+                    "self.labels_, the target's cluster labels, shape (n_target,) ints"
+                )
         except BaseException:
             # A failed fit is no fit: what it set before failing (a history, the target's
             # statistics) would make the estimator look fitted to check_is_fitted.
             self._forget_fit()
             raise
-        if not hasattr(self, "labels_"):
-            raise ValueError(
-                f"{type(self).__name__}._fit set no labels_: a method's _fit must set "
-                "self.labels_, the target's cluster labels, shape (n_target,) ints"
-            )
         return self
 
     def _forget_fit(self) -> None:

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from dtc import methods
 from dtc.data import Domain, DomainPair
@@ -42,6 +44,16 @@ def test_a_fit_that_sets_no_labels_is_named_not_a_bare_attribute_error():
     # `dtc run --method my_mod:ForgetsLabels` printed an AttributeError traceback before
     with pytest.raises(ValueError, match=r"ForgetsLabels._fit set no labels_"):
         ForgetsLabels().fit_predict(_pair())
+
+
+def test_a_fit_that_sets_no_labels_leaves_no_fitted_attribute():
+    # a failed fit is no fit: seen_ would make the estimator look fitted to check_is_fitted
+    est = ForgetsLabels()
+    with pytest.raises(ValueError, match="set no labels_"):
+        est.fit(_pair())
+    assert not hasattr(est, "seen_")
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
 
 
 def test_fit_never_shows_target_labels():
