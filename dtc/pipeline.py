@@ -299,6 +299,18 @@ def _cluster_api():
     return cluster
 
 
+def _takes(fn, *args, **kwargs) -> bool:
+    """Whether ``fn``'s signature accepts ``args`` and ``kwargs`` (``True`` when it cannot
+    be read: the call itself is then the only judge)."""
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin)
+        return True
+    return True
+
+
 class DTC(TransferClusterer):
     """Deep transfer clustering (see the module docstring for the four stages).
 
@@ -1177,6 +1189,8 @@ class DTC(TransferClusterer):
                 try:
                     value = self._loss(zs, zt, **context)
                 except TypeError as exc:  # a user's forward that does not take **context
+                    if _takes(self._loss.forward, zs, zt, **context):
+                        raise  # the call fits: the TypeError is the forward's own
                     raise ValueError(
                         f"DTC: loss {type(self._loss).__name__} could not be called as "
                         f"loss(source, target, **context) with context keys "

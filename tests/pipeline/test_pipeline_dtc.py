@@ -326,6 +326,18 @@ def test_a_loss_that_does_not_take_the_context_is_named_with_the_signature(small
         DTC(**TINY, loss=NoContextLoss()).fit(small_pair)
 
 
+class BrokenLoss(nn.Module):
+    def forward(self, source, target, **context):
+        return (source.mean(0) - None).pow(2).sum()  # a bug of its own: a TypeError
+
+
+def test_a_type_error_inside_a_loss_is_its_own_not_blamed_on_the_signature(small_pair):
+    # the forward takes (source, target, **context): its TypeError must not read as
+    # "could not be called as loss(source, target, **context)"
+    with pytest.raises(TypeError, match="unsupported operand"):
+        DTC(**TINY, loss=BrokenLoss()).fit(small_pair)
+
+
 class NeedsWeight(nn.Module):
     def __init__(self, weight):
         super().__init__()
