@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from baselines.dec import DEC
+from dtc.cluster.kmeans import kmeans as KMEANS
 from dtc.data import Domain, DomainPair
 
 SMALL = {"hidden": (16,), "n_latent": 3, "batch_size": 64, "pretrain_epochs": 3, "max_epochs": 2}
@@ -27,13 +28,22 @@ def pair():
 
 
 @pytest.mark.parametrize("rescale", [False, True])
-def test_start_is_the_one_dec_starts_from(script, pair, rescale):
+def test_start_is_the_one_dec_starts_from(script, pair, rescale, monkeypatch):
     est = DEC(rescale=rescale, **SMALL)
+    starts = []
+
+    def kmeans(*args, **kwargs):  # the script's K-means, its labels kept
+        found = KMEANS(*args, **kwargs)
+        starts.append(np.asarray(found[0]))
+        return found
+
+    monkeypatch.setattr(script, "kmeans", kmeans)
     geometry = script.start_geometry(est, pair)
     fitted = DEC(rescale=rescale, **SMALL).fit(pair)
     assert geometry["factor"] == pytest.approx(fitted.input_scale_)
     assert geometry["factor"] == pytest.approx(np.sqrt(12) if rescale else 1.0)
     # the same autoencoder and K-means: DEC's own start is recomputed, not another one
+    np.testing.assert_array_equal(starts[0], fitted.initial_labels_)
     assert 1 / 3 < geometry["max_q"] <= 1
     assert 0 <= geometry["d2_own"] < geometry["d2_others"]
 
