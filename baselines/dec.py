@@ -112,7 +112,8 @@ class DEC(TransferClusterer):
     rescale : bool, default True
         Multiply the target's features by ``sqrt(d / mean_i |x_i|^2)`` (mean squared
         feature 1) before pretraining: the scale at which the Student-t kernel separates
-        clusters (see the module's docstring). The factor is ``input_scale_``.
+        clusters (see the module's docstring). The factor is ``input_scale_``; ``noise``
+        (an absolute standard deviation) is added to the rescaled features.
     seed : int, default 0
 
     Attributes

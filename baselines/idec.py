@@ -11,7 +11,8 @@ decoder and centres on
 with ``gamma = 0.1`` as in the paper; ``P``, ``Q``, the update interval and the
 stopping tolerance are DEC's (the paper's tolerance 0.1 %), and so is the fine-tuning
 optimiser (SGD with momentum). The deviations for the small benchmarks here (per-epoch
-target updates, a small MLP by default) are those listed in :mod:`baselines.dec`.
+target updates, a small MLP by default, the target's features rescaled) are those listed in
+:mod:`baselines.dec`.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ def run_experiment(
 
     ``on_record`` is called with each new record after it is stored (the CLI prints
     JSON with it); ``mlflow=True`` also logs each run to MLflow (optional extra).
-    ``progress`` defaults to showing a bar when stderr is a terminal.
+    ``progress`` defaults to showing a bar when stderr is a terminal, and otherwise a line
+    on stderr per run that ended; ``False`` shows neither, ``True`` the bar.
     """
     out_dir = Path(out_dir)
     # a missing extra (ray, mlflow) is an error before the output folder is made
