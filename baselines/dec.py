@@ -55,6 +55,7 @@ from torch.nn import functional as F
 
 from baselines._validation import check_number, check_positive_int, store_params
 from baselines.autoencoder import check_autoencoder_params, train_autoencoder
+from dtc._validation import check_bool
 from dtc.cluster.dec import (
     ClusteringLayer,
     dec_loss,
@@ -178,8 +179,7 @@ class DEC(TransferClusterer):
         check_positive_int(self.n_init, method=name, name="n_init")
         alpha = check_number(self.alpha, method=name, name="alpha", strict=True)
         check_number(self.finetune_lr, method=name, name="finetune_lr", strict=True)
-        if not isinstance(self.rescale, (bool, np.bool_)):
-            raise ValueError(f"{name}: rescale must be True or False, got {self.rescale!r}")
+        check_bool(self.rescale, method=name, name="rescale")
         tol = check_number(self.tol, method=name, name="tol")
         if tol > 1:
             raise ValueError(f"{name}: tol is a fraction of samples in [0, 1], got {self.tol!r}")

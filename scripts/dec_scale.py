@@ -21,7 +21,6 @@ run that ended below ``--collapse`` ACC.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -34,6 +33,7 @@ from baselines.dec import DEC, mean_square_scale
 from dtc.cluster.dec import soft_assignment
 from dtc.cluster.kmeans import kmeans
 from dtc.data import load_pair
+from dtc.experiment.store import read_records
 from dtc.metrics import cluster_acc
 from dtc.nn import embed
 
@@ -118,8 +118,7 @@ def record_rows(path: Path, collapse: float) -> None:
     """Per (label, benchmark) of the DEC / IDEC runs in ``path``: runs that stopped at their
     first check, and the first epoch's change of the runs below ``collapse``."""
     runs = defaultdict(list)
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
+    for record in read_records(path):  # a cut last line (a run not finished) is skipped
         if record.get("method") not in ("dec", "idec"):
             continue
         fine = [h for h in record.get("history", []) if "kl" in h]
