@@ -748,10 +748,13 @@ class DTC(TransferClusterer):
                 f"DTC: loss must be a registered name, 'module:Class', an nn.Module or None, "
                 f"got {self.loss!r}"
             )
+        params = self.loss_params or {}
         try:
-            return align.get(self.loss, **(self.loss_params or {}))
+            return align.get(self.loss, **params)
         except TypeError as exc:
-            if not self.loss_params:  # none given: the class needs arguments of its own
+            if _takes(align.get_class(self.loss), **params):
+                raise  # the arguments fit: the TypeError is the __init__'s own
+            if not params:  # none given: the class needs arguments of its own
                 raise ValueError(
                     f"DTC: loss {self.loss!r} could not be built without parameters: {exc}; "
                     "give them in loss_params, or give its __init__ defaults (a subclass)"

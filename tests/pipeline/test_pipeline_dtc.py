@@ -354,6 +354,21 @@ def test_a_loss_class_that_needs_arguments_is_not_blamed_on_absent_loss_params(s
     DTC(**TINY, loss=f"{__name__}:NeedsWeight", loss_params={"weight": 0.5}).fit(small_pair)
 
 
+class BuggyInit(nn.Module):
+    def __init__(self, weight=1.0):
+        super().__init__()
+        self.weight = weight + None  # a bug of its own: a TypeError the arguments do not cause
+
+    def forward(self, source, target, **context):
+        return self.weight * (source.mean() - target.mean()) ** 2
+
+
+def test_a_type_error_inside_a_loss_init_is_its_own_not_blamed_on_the_arguments(small_pair):
+    # it said "could not be built without parameters", though the class needs none
+    with pytest.raises(TypeError, match=r"unsupported operand type"):
+        DTC(**TINY, loss=f"{__name__}:BuggyInit").fit(small_pair)
+
+
 class DetachedLoss(nn.Module):
     def forward(self, source, target, **context):
         return (source.mean(0) - target.mean(0)).pow(2).sum().detach()
