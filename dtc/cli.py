@@ -291,6 +291,7 @@ def _check_set_names(method: str, params: dict) -> None:
 def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflow):
     from dtc.experiment.config import default_out_dir, load_config
     from dtc.experiment.runner import run_experiment
+    from dtc.experiment.store import terminate_as_interrupt
 
     _import_here()
     path, *overrides = args
@@ -304,32 +305,34 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
                 sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
                 sys.stdout.flush()
 
-        summary = run_experiment(
-            cfg,
-            target_dir,
-            jobs=jobs,
-            backend=backend,
-            address=address,
-            data_dir=data_dir,
-            on_record=emit,
-            mlflow=mlflow,
-        )
+        with terminate_as_interrupt():  # a SIGTERM stops the workers as a Ctrl-C does
+            summary = run_experiment(
+                cfg,
+                target_dir,
+                jobs=jobs,
+                backend=backend,
+                address=address,
+                data_dir=data_dir,
+                on_record=emit,
+                mlflow=mlflow,
+            )
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
-    except KeyboardInterrupt:
-        if cfg is None:  # while the config loaded: nothing ran
-            raise typer.Exit(code=130) from None
-        raise _interrupted(cfg.name, target_dir) from None
+    except KeyboardInterrupt as exc:  # while the config loaded (cfg None), nothing ran
+        raise _interrupted(exc, cfg and cfg.name, cfg and target_dir) from None
     _print_sweep(cfg.name, summary)
     _report_failures(summary)
 
 
-def _interrupted(name: str, folder) -> typer.Exit:
-    """Say where the finished runs are and how to resume; exit 130 (Ctrl-C)."""
+def _interrupted(exc: KeyboardInterrupt, name: str | None, folder) -> typer.Exit:
+    """Say where the finished runs are and how to resume (nothing when ``name`` is
+    ``None``: nothing ran); exit 130 for a Ctrl-C, 143 for a SIGTERM
+    (:class:`dtc.experiment.store.Terminated`)."""
     from dtc.experiment.store import interrupted_message
 
-    err.print(escape(interrupted_message(name, folder)), highlight=False, soft_wrap=True)
-    return typer.Exit(code=130)
+    if name is not None:
+        err.print(escape(interrupted_message(name, folder)), highlight=False, soft_wrap=True)
+    return typer.Exit(code=getattr(exc, "exit_code", 130))
 
 
 def _print_sweep(name: str, summary) -> None:
@@ -445,19 +448,21 @@ def bench_losses(
 ):
     """Rank alignment losses: DTC with each loss on one fixed protocol (ACC, s/epoch)."""
     from dtc.experiment import leaderboard
+    from dtc.experiment.store import terminate_as_interrupt
 
     _import_here()
     config = None
     try:
         config = leaderboard.leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
         folder = out_dir or leaderboard.default_out_dir(config)
-        rows, summary = leaderboard.run_leaderboard(config, folder, jobs=jobs, data_dir=data_dir)
+        with terminate_as_interrupt():  # a SIGTERM stops the workers as a Ctrl-C does
+            rows, summary = leaderboard.run_leaderboard(
+                config, folder, jobs=jobs, data_dir=data_dir
+            )
     except USER_ERRORS as exc:
         raise _fail(exc) from exc
-    except KeyboardInterrupt:
-        if config is None:  # while the protocol loaded: nothing ran
-            raise typer.Exit(code=130) from None
-        raise _interrupted(config.name, folder) from None
+    except KeyboardInterrupt as exc:  # while the protocol loaded (config None), nothing ran
+        raise _interrupted(exc, config and config.name, config and folder) from None
     _print_sweep(config.name, summary)
     codes = leaderboard.mixed_code(rows)
     if codes:

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
+    "Terminated",
     "append_record",
     "exit_on_interrupt",
     "interrupted_message",
     "read_records",
     "replace_file",
     "set_aside",
+    "terminate_as_interrupt",
     "write_records",
 ]
 
@@ -153,16 +157,45 @@ def interrupted_message(name: str, kept: str | os.PathLike | None) -> str:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM (``kill``, a batch system's time limit) raised as a Ctrl-C is, so that the
+    same clean-up runs (workers stopped, the finished runs named); its exit code is 143."""
+
+    exit_code = 143
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
 @contextmanager
-def exit_on_interrupt(name: str, kept: str | os.PathLike | None) -> Iterator[None]:
-    """Around a sweep's long-running part: a Ctrl-C (``KeyboardInterrupt``) in the block
-    prints :func:`interrupted_message` as one line on stderr, no traceback, and exits with
-    code 130 (``SystemExit``), as ``dtc run`` does; a block that ends otherwise is left alone."""
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block a SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``)
+    instead of ending the process at once with no word of where the finished runs are; the
+    previous handler is restored afterwards. Off the main thread (where Python cannot set a
+    handler) the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
-    except KeyboardInterrupt:
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def exit_on_interrupt(name: str, kept: str | os.PathLike | None) -> Iterator[None]:
+    """Around a sweep's long-running part: a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM in
+    the block prints :func:`interrupted_message` as one line on stderr, no traceback, and
+    exits with code 130 (143 for SIGTERM; ``SystemExit``), as ``dtc run`` does; a block that
+    ends otherwise is left alone."""
+    try:
+        with terminate_as_interrupt():
+            yield
+    except KeyboardInterrupt as exc:
         print(interrupted_message(name, kept), file=sys.stderr, flush=True)
-        raise SystemExit(130) from None
+        raise SystemExit(getattr(exc, "exit_code", 130)) from None
 
 
 def _json_default(obj):

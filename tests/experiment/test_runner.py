@@ -378,11 +378,10 @@ class Gated(TransferClusterer):
 """
 
 
-def test_kill_9_then_resume_completes_without_duplicates(tmp_path, monkeypatch):
-    """A sweep killed with SIGKILL mid-way resumes: each run_id once, every line parses.
-
-    The method blocks from the third run on until a gate file exists, so the sweep is
-    killed with exactly two runs done whatever the machine's speed (no race)."""
+def _gated_sweep(tmp_path, monkeypatch):
+    """``(command, env, results file, gate, process)``: ``dtc run`` of a sweep whose method
+    blocks from the third run on until the gate file exists, started and waited for until
+    exactly two runs are stored, whatever the machine's speed (no race)."""
     (tmp_path / "gated_method.py").write_text(GATED_METHOD)
     monkeypatch.syspath_prepend(str(tmp_path))  # this process expands the config too
     config = tmp_path / "sweep.yaml"
@@ -396,14 +395,36 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path, monkeypatch):
     repo = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": repo, "DTC_TEST_GATE": str(gate)}
     proc = subprocess.Popen(
-        cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         if results.exists() and results.read_text().count("\n") >= 2:
             break
         time.sleep(0.05)
-    assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read()}"
+    assert proc.poll() is None, f"the sweep ended before it could be stopped: {proc.stderr.read()}"
+    return cmd, env, results, gate, proc
+
+
+def test_sigterm_stops_a_sweep_as_a_ctrl_c_does_and_says_where_its_runs_are(tmp_path, monkeypatch):
+    # a batch system's time limit or `kill` sends SIGTERM: it ended the process with no word
+    # (exit 143); now the same clean-up and message as a Ctrl-C, and exit 143
+    _, _, results, _, proc = _gated_sweep(tmp_path, monkeypatch)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert stderr.strip().splitlines()[-1] == (
+        f"killme: interrupted; the runs that finished are kept in {results.parent}: run the "
+        "same command again to resume"
+    )
+    assert "Traceback" not in stderr
+    assert len(_lines(results)) == 2
+
+
+def test_kill_9_then_resume_completes_without_duplicates(tmp_path, monkeypatch):
+    """A sweep killed with SIGKILL mid-way resumes: each run_id once, every line parses."""
+    cmd, env, results, gate, proc = _gated_sweep(tmp_path, monkeypatch)
+    config = Path(cmd[4])
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert len(_lines(results)) == 2

@@ -2,17 +2,22 @@
 a Ctrl-C says where the finished runs are kept."""
 
 import json
+import os
+import signal
+import threading
 
 import numpy as np
 import pytest
 
 from dtc.experiment.store import (
+    Terminated,
     append_record,
     exit_on_interrupt,
     interrupted_message,
     read_records,
     replace_file,
     set_aside,
+    terminate_as_interrupt,
     write_records,
 )
 
@@ -127,6 +132,37 @@ def test_an_interrupt_with_nothing_kept_says_so(capsys):
         "sweep.py: interrupted; the runs that finished were not kept: "
         "running the same command again starts over\n"
     )
+
+
+def test_sigterm_in_the_block_is_an_interrupt_with_exit_143(tmp_path, capsys):
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_, exit_on_interrupt("sweep.py", tmp_path):
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 0)  # let the handler run here, not after the block
+    assert exit_.value.code == 143
+    assert capsys.readouterr().err.startswith("sweep.py: interrupted; the runs that finished")
+    assert signal.getsignal(signal.SIGTERM) == before  # restored
+
+
+def test_terminate_as_interrupt_raises_terminated_and_restores_the_handler():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated), terminate_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) != before
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 0)
+    assert issubclass(Terminated, KeyboardInterrupt) and Terminated.exit_code == 143
+    assert signal.getsignal(signal.SIGTERM) == before
+    # off the main thread no handler can be set: the block runs unchanged
+    seen = []
+
+    def off_main():
+        with terminate_as_interrupt():
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    thread = threading.Thread(target=off_main)
+    thread.start()
+    thread.join()
+    assert seen == [before]
 
 
 def test_a_block_that_ends_otherwise_is_left_alone(tmp_path, capsys):
