@@ -299,15 +299,27 @@ def _cluster_api():
     return cluster
 
 
-def _takes(fn, *args, **kwargs) -> bool:
-    """Whether ``fn``'s signature accepts ``args`` and ``kwargs`` (``True`` when it cannot
-    be read: the call itself is then the only judge)."""
+def _signature(fn) -> inspect.Signature | None:
+    """How ``fn`` is called; ``None`` when that cannot be read (a builtin). For a loss
+    class: its ``__init__``'s, with none for ``nn.Module``'s own, which reads
+    ``(*args, **kwargs)`` but takes no argument."""
+    if isinstance(fn, type) and fn.__init__ is nn.Module.__init__:
+        return inspect.Signature()
     try:
-        inspect.signature(fn).bind(*args, **kwargs)
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _takes(fn, *args, **kwargs) -> bool:
+    """Whether ``fn``'s signature (:func:`_signature`) accepts ``args`` and ``kwargs``
+    (``True`` when it cannot be read: the call itself is then the only judge)."""
+    signature = _signature(fn)
+    try:
+        if signature is not None:
+            signature.bind(*args, **kwargs)
     except TypeError:
         return False
-    except ValueError:  # no signature to read (a builtin)
-        return True
     return True
 
 
@@ -699,13 +711,8 @@ class DTC(TransferClusterer):
                 cls = align.get_class(self.loss)
             except ValueError as exc:
                 raise ValueError(f"DTC: {exc}") from exc
-            try:
-                # nn.Module's own __init__ reads (*args, **kwargs) but takes no argument
-                no_init = cls.__init__ is nn.Module.__init__
-                signature = inspect.Signature() if no_init else inspect.signature(cls)
-            except (TypeError, ValueError):  # no signature to read: the fit checks
-                signature = None
-            if signature is not None:
+            signature = _signature(cls)
+            if signature is not None:  # none to read: the fit checks
                 try:
                     signature.bind(**self.loss_params)
                 except TypeError as exc:
