@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     case_means_lines,
     construction,
+    distinct_runs,
     issue_kinds_lines,
     measures,
     read_runs_file,
@@ -88,11 +89,16 @@ def report(name: str, rows: list[dict]) -> dict:
 
 
 def read_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
-    """The JSON lines of the harness runs ``paths``, one list."""
-    rows = []
+    """The JSON lines of the harness runs ``paths``, one list, each run counted once
+    (:func:`negative_transfer.distinct_runs`: a file given twice, or a run two files hold,
+    would otherwise weigh twice in the pooled criterion)."""
+    rows, files = [], []
     try:
         for path in paths:
-            rows += read_runs_file(path)
+            runs = read_runs_file(path)
+            rows += runs
+            files += [str(path)] * len(runs)
+        rows = distinct_runs(rows, files)
     except ValueError as exc:
         ap.error(str(exc))
     if not rows:
