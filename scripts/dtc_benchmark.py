@@ -246,46 +246,45 @@ def main(argv=None) -> int:
         rows = set_aside_stale(out, read_records(out), args.data_dir)
         done = {(r["family"], r["pair"], r["method"], r["seed"]) for r in rows}
         available = set(methods.available())
+        todo = []
         for family in args.families:
             if family not in list_benchmarks():
                 raise SystemExit(f"unknown family {family!r}")
             for source, target in pairs(family):
-                name = f"{source}->{target}"
                 for seed in args.seeds:
                     for method in args.methods:
-                        key = (family, name, method, seed)
+                        key = (family, f"{source}->{target}", method, seed)
                         base = "dtc" if method.startswith("dtc_") else method
                         registered = "dtc" if base == "dtc" else REFERENCES[base][0]
-                        if key in done or registered not in available:
-                            continue
-                        setting = method[4:] if method.startswith("dtc_") else None
-                        # References use the family's literature preprocessing; DTC its own.
-                        prep = preprocess_of(family, method)
-                        pair = load(family, source, target, prep, args.data_dir)
-                        scores = run_one(base, setting, pair, seed)
-                        row = {
-                            "family": family,
-                            "pair": name,
-                            "method": method,
-                            "seed": seed,
-                            **scores,
-                        }
-                        row["data_sha"] = data_fingerprint(pair)
-                        row["params"] = row_params(family, method)
-                        row["resolved"] = resolved_params(family, method, seed)
-                        # Figures move with the CPU kernels and packages at identical code.
-                        row["versions"] = package_versions()
-                        rows.append(row)
-                        append_record(out, row)
-                        done.add(key)  # a seed or method named twice runs once
-                        shown = " ".join(
-                            f"{k}={v:.3f}"
-                            for k, v in scores.items()
-                            if k in ("acc", "acc_unmatched", "seconds")
-                        )
-                        print(
-                            f"{family:22s} {name:22s} {method:16s} seed={seed} {shown}", flush=True
-                        )
+                        if key not in done and registered in available:
+                            done.add(key)  # a seed or method named twice runs once
+                            todo.append((key, source, target, base))
+        kept = f", {len(rows)} already in {out}" if rows else ""
+        plural = "" if len(todo) == 1 else "s"
+        print(f"{len(todo)} run{plural} to do{kept}", file=sys.stderr, flush=True)
+        for i, ((family, name, method, seed), source, target, base) in enumerate(todo, 1):
+            setting = method[4:] if method.startswith("dtc_") else None
+            # References use the family's literature preprocessing; DTC its own.
+            prep = preprocess_of(family, method)
+            pair = load(family, source, target, prep, args.data_dir)
+            scores = run_one(base, setting, pair, seed)
+            row = {"family": family, "pair": name, "method": method, "seed": seed, **scores}
+            row["data_sha"] = data_fingerprint(pair)
+            row["params"] = row_params(family, method)
+            row["resolved"] = resolved_params(family, method, seed)
+            # Figures move with the CPU kernels and packages at identical code.
+            row["versions"] = package_versions()
+            rows.append(row)
+            append_record(out, row)
+            shown = " ".join(
+                f"{k}={v:.3f}"
+                for k, v in scores.items()
+                if k in ("acc", "acc_unmatched", "seconds")
+            )
+            print(
+                f"[{i}/{len(todo)}] {family:22s} {name:22s} {method:16s} seed={seed} {shown}",
+                flush=True,
+            )
         print(table(rows, seeds=args.seeds))
         return 0
 

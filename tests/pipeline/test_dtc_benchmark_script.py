@@ -92,7 +92,13 @@ def test_a_seed_or_method_named_twice_runs_once(load_script, tmp_path, monkeypat
     argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "kmeans"]
     assert script.main([*argv, "--seeds", "0", "0"]) == 0
     assert calls == [("kmeans", 0)] and len(read_records(out)) == 1
-    assert "| digits | source->target | 50.0 n=1 |" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "| digits | source->target | 50.0 n=1 |" in captured.out
+    assert "[1/1] digits" in captured.out and captured.err == "1 run to do\n"
+    # resumed: says what the file holds and what is left
+    assert script.main([*argv, "--seeds", "0", "1"]) == 0
+    assert calls == [("kmeans", 0), ("kmeans", 1)]
+    assert capsys.readouterr().err == f"1 run to do, 1 already in {out}\n"
 
 
 def test_a_negative_seed_is_a_usage_error_before_any_run(load_script, tmp_path, capsys):
