@@ -102,8 +102,13 @@ class RandomizedMultilinearMap(nn.Module):
                     f"RandomizedMultilinearMap: {role} have {x.shape[-1]} columns, but the map "
                     f"was drawn for {size}={matrix.shape[0]} (given, or inferred at its first call)"
                 )
-        r_f = self.features_matrix.to(features)
-        r_g = self.probs_matrix.to(features)
+        if self.features_matrix.device != features.device:
+            # Drawn lazily on the CPU after the module moved (or moved alone): keep the
+            # moved copy, rather than copy both matrices to the device at every call.
+            self.features_matrix = self.features_matrix.to(features.device)
+            self.probs_matrix = self.probs_matrix.to(features.device)
+        r_f = self.features_matrix.to(features.dtype)
+        r_g = self.probs_matrix.to(features.dtype)
         return (features @ r_f) * (probs @ r_g) / self.out_dim**0.5
 
     def extra_repr(self) -> str:

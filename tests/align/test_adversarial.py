@@ -299,6 +299,23 @@ def test_randomized_map_preserves_inner_products_in_expectation():
     )
 
 
+def test_randomized_map_keeps_its_matrices_on_the_inputs_device():
+    """Drawn on the CPU (lazily, or before the inputs moved), the matrices move to the
+    inputs' device once and stay there (they were copied at every call). The "meta" device
+    stands in for a GPU; the drawn values are the CPU draw's."""
+    cpu = RandomizedMultilinearMap(6, 4, out_dim=16, seed=0)
+    for mapping in (RandomizedMultilinearMap(out_dim=16, seed=0), cpu):
+        f, p = torch.empty(3, 6, device="meta"), torch.empty(3, 4, device="meta")
+        assert mapping(f, p).device.type == "meta"
+        assert mapping.features_matrix.device.type == "meta"
+        assert mapping.probs_matrix.device.type == "meta"
+    again = RandomizedMultilinearMap(6, 4, out_dim=16, seed=0)
+    f, p = torch.randn(3, 6, dtype=torch.float64), torch.rand(3, 4, dtype=torch.float64)
+    expected = (f @ again.features_matrix.double()) * (p @ again.probs_matrix.double()) / 4
+    torch.testing.assert_close(again(f, p), expected)
+    assert again.features_matrix.dtype == torch.float32  # the float32 draw is kept
+
+
 def test_lazy_randomized_cdan_round_trips_through_state_dict():
     s, t = torch.randn(5, 3), torch.randn(4, 3)
     ctx = {"source_probs": torch.full((5, 2), 0.5), "target_probs": torch.full((4, 2), 0.5)}
