@@ -7,6 +7,7 @@ Usage::
     python scripts/bench_losses.py --losses mmd,pa_mmd_q33 --n 4096 --d 256
     python scripts/bench_losses.py --losses mmd_linear --n 1000000 --d 64
     python scripts/bench_losses.py --losses my_losses:MeanDifference --n 1024 --d 64
+    python scripts/bench_losses.py --out bench.jsonl    # resumable: run it again to resume
 
 A ``module:Class`` key is a user's loss, imported as ``dtc run`` imports one: from the
 working directory (``my_losses.py`` there) or any installed module.
@@ -40,6 +41,23 @@ gets a row saying so: pytorch-adapt's quadratic MMD is skipped above n = 4096 (i
 when the machine has less memory available than that, scaled to n and S, plus 3 GB (14 GB at
 n = 4096, S = 33); quadratic losses are skipped above n = 16384. A peer whose package
 (pytorch-adapt, POT) is not installed is skipped with a row saying so.
+
+``--out FILE`` keeps the rows, each appended to FILE as one JSON line as it ends (with the
+settings it was measured under, ``settings``, and the id of its ``stretch``), and running
+the same command again reuses them. The table compares a dtc loss with its peer *at the
+same (n, d)*, and on a noisy machine a ratio means something only between rows measured
+back to back, so the unit of reuse is an (n, d) block, measured in one stretch: a block is
+reused whole when one earlier stretch of it, under the same settings, holds a row for every
+key asked for (the latest such stretch when there are several); otherwise the whole block is
+measured again, and its new rows, not the older ones still in FILE, are the ones printed.
+The settings are ``--repeats``, ``--threads``, ``--timeout``, the versions of Python, torch,
+dtc (its source's hash), pytorch-adapt and POT, torch's CPU kernels and the machine's CPU
+model and count; rows of FILE under other settings are not reused, and are kept. (The
+source of a ``module:Class`` loss is not part of them: after editing it, give another FILE.)
+A row that failed, timed out or was skipped is reused as such; delete its line to measure it
+again. A last line cut short by an interruption is not a row (the next append cuts it
+off). ``--json`` and the table include the reused rows; an interruption (Ctrl-C, SIGTERM)
+says, in one line, where the finished rows are kept.
 """
 
 from __future__ import annotations
@@ -48,11 +66,15 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 DTC_VARIANTS = {
     # name: (registry name, kwargs, estimator, kernels, peer)
@@ -300,6 +322,63 @@ def unknown_keys(keys: list[str]) -> list[str]:
     return [k for k in keys if k not in known and ":" not in k]
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measurement_settings(args) -> dict:
+    """What a row's figures depend on besides its (loss, n, d), as ``--out`` records it and
+    compares it (JSON round-tripped): the options, the versions of the packages measured
+    (dtc's source hash included) and the machine's CPU."""
+    # here, not at module level: the worker's baseline memory holds none of it
+    from dtc.experiment.single import package_versions
+
+    versions = package_versions()
+    try:
+        versions["pytorch-adapt"] = version("pytorch-adapt")
+    except PackageNotFoundError:
+        versions["pytorch-adapt"] = None
+    settings = {
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "timeout": args.timeout,
+        "versions": versions,
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+    }
+    return json.loads(json.dumps(settings))
+
+
+def reusable_blocks(records: list[dict], settings: dict, keys: list[str]) -> tuple[dict, int]:
+    """``({(n, d): {key: row}}, other)``: for each (n, d) of ``records`` (``--out``'s rows)
+    with a stretch under ``settings`` that holds a row of every key of ``keys``, the rows
+    of the latest such stretch; ``other``: how many records were made under other settings
+    (or are not rows of this script)."""
+    stretches: dict[tuple, dict[str, dict]] = {}  # in file order: a stretch is contiguous
+    other = 0
+    for r in records:
+        if r.get("settings") != settings or not {"loss_key", "n", "d", "stretch"} <= set(r):
+            other += 1
+            continue
+        stretches.setdefault((r["n"], r["d"], r["stretch"]), {})[r["loss_key"]] = r
+    blocks = {}
+    for (n, d, _), rows in stretches.items():
+        if all(k in rows for k in keys):
+            blocks[n, d] = rows  # a later stretch replaces an earlier one
+    return blocks, other
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--losses", help="comma-separated keys (default: all); see module docstring")
@@ -316,6 +395,13 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration")
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument(
+        "--out",
+        metavar="FILE",
+        help="append each finished row to FILE as a JSON line; run again with the same FILE "
+        "and the (n, d) blocks it holds whole, under the same settings, are reused, not "
+        "measured again (see the module docstring)",
+    )
     ap.add_argument("--worker", nargs=3, metavar=("KEY", "N", "D"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -329,27 +415,70 @@ def main(argv=None) -> int:
             f"--losses: unknown key(s) {', '.join(unknown)}; expected some of "
             f"{', '.join(default_keys())} or module:Class"
         )
-    rows = []
-    total = len(keys) * len(args.n) * len(args.d)
-    start = time.perf_counter()
-    for d in args.d:
-        for n in args.n:
+    # here, not at module level: the worker's baseline memory holds none of it
+    from dtc.experiment.store import append_record, exit_on_interrupt, read_records
+
+    name = Path(__file__).name
+    with exit_on_interrupt(name, args.out):
+        blocks = [(n, d) for d in args.d for n in args.n]
+        settings, reused, other = None, {}, 0
+        if args.out is not None:
+            settings = measurement_settings(args)
+            try:
+                records = read_records(args.out)
+            except (OSError, ValueError) as exc:  # a broken line, a directory
+                ap.error(f"--out: {exc}")
+            reused, other = reusable_blocks(records, settings, keys)
+            reused = {b: rows for b, rows in reused.items() if b in blocks}
+        total = len(keys) * len(blocks)
+        todo = total - len(keys) * len(reused)
+        said = f"{name}: {total} configurations in {_count(len(blocks), '(n, d) block')}"
+        if args.out is not None:
+            said += (
+                f": {total - todo} reused from {args.out} ({_count(len(reused), 'whole block')}), "
+                f"{todo} to do"
+            )
+            if other:
+                said += f"; {other} rows there are of other settings, not reused"
+        print(said, file=sys.stderr, flush=True)
+        rows = []
+        done = 0
+        start = time.perf_counter()
+        for n, d in blocks:
+            if (n, d) in reused:
+                for key in keys:
+                    row = reused[n, d][key]
+                    rows.append(row)
+                    if args.json:
+                        print(json.dumps(row), flush=True)
+                if not args.json:
+                    print(
+                        f"[reused] n={n} d={d}: {len(keys)} configurations from {args.out}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                continue
+            stretch = uuid.uuid4().hex[:12]  # one block, measured back to back
             for key in keys:
                 row = _run_one(key, n, d, args)
                 row["loss_key"] = key
+                if args.out is not None:
+                    row.update(settings=settings, stretch=stretch)
+                    append_record(args.out, row)
                 rows.append(row)
+                done += 1
                 if args.json:
                     print(json.dumps(row), flush=True)
                 else:  # the table comes at the end: say how far it got
                     print(
-                        f"[{len(rows)}/{total} {time.perf_counter() - start:6.0f}s] "
+                        f"[{done}/{todo} {time.perf_counter() - start:6.0f}s] "
                         f"{key} n={n} d={d}: {row['status']}",
                         file=sys.stderr,
                         flush=True,
                     )
-    if not args.json:
-        print(_table(rows))
-    return 0
+        if not args.json:
+            print(_table(rows))
+        return 0
 
 
 if __name__ == "__main__":

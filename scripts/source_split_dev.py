@@ -35,7 +35,18 @@ domains, reads the labels of the target of each of the family's pairs. Figures o
 pairs under a default chosen here are not held out from their targets' labels.
 
     DTC_DATA=../shared/data python scripts/source_split_dev.py \\
-        --candidates '{"std_floor_quantile": 0.5}' '{"std_floor_quantile": null}'
+        --candidates '{"std_floor_quantile": 0.5}' '{"std_floor_quantile": null}' \\
+        --out dev_fits.jsonl     # resumable: run the same command again to resume
+
+With ``--out FILE`` each finished fit is appended to FILE as one JSON line (family, source,
+seed, candidate, split, shift, setting, the DTC parameters it ran with, ``acc``,
+``acc_named``, seconds), and running the same command again skips the fits FILE already
+holds under the same split, shift (``None`` for the pose split, which has none), setting and
+resolved DTC parameters (a family default or a DTC default changed since: fitted again; the
+older record stays in FILE). The per-fit lines and the summary cover the fits recorded there
+as well as the new ones ("recorded" in place of the time); a last line cut short by an
+interruption is not a fit. An interruption (Ctrl-C, SIGTERM) says, in one line, where the
+finished fits are kept.
 
 Image families only (SURF histograms have no image shape to shift).
 """
@@ -47,12 +58,15 @@ import json
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
+from dtc.experiment.single import describe_params
+from dtc.experiment.store import append_record, exit_on_interrupt, read_records
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.pipeline import DTC, family_config
 
@@ -121,6 +135,38 @@ def source_split_pair(
     return split_and_shift(raw, prep, shift=shift, seed=seed)  # meta names the benchmark
 
 
+def make_dtc(family: str, setting: str, candidate: dict, seed: int) -> DTC:
+    """The unfitted DTC of one fit: ``family``'s default for ``setting`` with ``candidate``
+    on top, ``seed``, one thread."""
+    return DTC(**{**family_config(family, setting), **candidate}, seed=seed, n_threads=1)
+
+
+#: What a fit record holds besides its time and named accuracy (:func:`fit_key`'s fields).
+FIT_FIELDS = ("family", "source", "seed", "candidate", "split", "shift", "setting", "params")
+
+
+def fit_key(record: dict) -> tuple:
+    """What a fit is, for ``--out``: its :data:`FIT_FIELDS` (family, source, seed, candidate,
+    split, shift, setting, resolved DTC parameters), each as canonical JSON."""
+    return tuple(json.dumps(record[k], sort_keys=True) for k in FIT_FIELDS)
+
+
+def _check_fit(record: dict) -> str | None:
+    missing = [k for k in (*FIT_FIELDS, "acc") if k not in record]
+    return f"no {', '.join(missing)}" if missing else None
+
+
+def fit_line(record: dict, when: str) -> str:
+    """The printed line of a fit ``record``; ``when``: its time, or that it was recorded."""
+    # accuracy under the source class names, where the method names clusters
+    named = record.get("acc_named")
+    named = "" if named is None else f"named={100 * named:5.1f} "
+    return (
+        f"{record['family']:12s} {record['source']:6s} seed={record['seed']} "
+        f"{json.dumps(record['candidate']):40s} acc={100 * record['acc']:5.1f} {named}{when}"
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--candidates", nargs="+", required=True, help="JSON objects of DTC params")
@@ -140,6 +186,12 @@ def main(argv=None) -> int:
         help="the family default the candidates modify (unlabelled: no source labels used)",
     )
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument(
+        "--out",
+        metavar="FILE",
+        help="append each finished fit to FILE as a JSON line; run again with the same FILE "
+        "and the fits it holds under the same settings are kept, not redone",
+    )
     args = ap.parse_args(argv)
     candidates = []
     for text in args.candidates:
@@ -151,45 +203,80 @@ def main(argv=None) -> int:
             ap.error(f"--candidates: each must be a JSON object of DTC parameters, got {c!r}")
         candidates.append(c)
     data_dir = resolve_data_dir(args.data_dir)
-    accs = defaultdict(list)  # (family, candidate index) -> ACCs
-    for family in args.families:
-        domains = sorted({s for s, _ in benchmark_info(family)["pairs"]})
-        for source in domains:
-            for seed in args.seeds:
-                pair = source_split_pair(
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        done = {}
+        if args.out is not None:
+            try:
+                done = {fit_key(r): r for r in read_records(args.out, check=_check_fit)}
+            except (OSError, ValueError) as exc:  # a broken line, a directory
+                ap.error(f"--out: {exc}")
+        # every fit asked for, in order: (candidate index, its record without the results)
+        fits = []
+        for family in args.families:
+            split = DEFAULT_SPLIT[family] if args.split is None else args.split
+            shift = args.shift if split == "stratified" else None  # the pose split has none
+            domains = sorted({s for s, _ in benchmark_info(family)["pairs"]})
+            for source in domains:
+                for seed in args.seeds:
+                    for i, cand in enumerate(candidates):
+                        record = {
+                            "family": family,
+                            "source": source,
+                            "seed": seed,
+                            "candidate": cand,
+                            "split": split,
+                            "shift": shift,
+                            "setting": args.setting,
+                        }
+                        est = make_dtc(family, args.setting, cand, seed)
+                        # JSON round-tripped, to compare with a record read back
+                        params = json.dumps(describe_params(est), default=str)
+                        record["params"] = json.loads(params)
+                        fits.append((i, record))
+        todo = sum(fit_key(r) not in done for _, r in fits)
+        kept = f"{len(fits) - todo} recorded in {args.out}, " if args.out is not None else ""
+        print(f"{len(fits)} fits: {kept}{todo} to do", flush=True)
+        accs = defaultdict(list)  # (family, candidate index) -> ACCs
+        pairs = {}  # (family, source, seed) -> the development pair, loaded when a fit needs it
+        for i, record in fits:
+            family, source, seed = record["family"], record["source"], record["seed"]
+            if fit_key(record) in done:
+                record = done[fit_key(record)]
+                accs[family, i].append(record["acc"])
+                print(fit_line(record, "recorded"), flush=True)
+                continue
+            if (family, source, seed) not in pairs:
+                pairs.clear()  # one pair at a time: the fits are ordered by pair
+                pairs[family, source, seed] = source_split_pair(
                     family, source, data_dir, shift=args.shift, seed=seed, split=args.split
                 )
-                for i, cand in enumerate(candidates):
-                    params = {**family_config(family, args.setting), **cand}
-                    t0 = time.perf_counter()
-                    est = DTC(**params, seed=seed, n_threads=1).fit(pair)
-                    acc = cluster_acc(pair.target.y, est.labels_)
-                    accs[family, i].append(acc)
-                    # accuracy under the source class names, where the method names clusters
-                    names = getattr(est, "cluster_classes_", None)
-                    named = (
-                        ""
-                        if names is None
-                        else f"named={100 * acc_unmatched(pair.target.y, est.labels_, names):5.1f} "
-                    )
-                    print(
-                        f"{family:12s} {source:6s} seed={seed} {json.dumps(cand):40s} "
-                        f"acc={100 * acc:5.1f} {named}{time.perf_counter() - t0:5.1f}s",
-                        flush=True,
-                    )
-    print("\nHungarian ACC on the development targets (%), mean over domains and seeds:")
-    for family in args.families:
-        means = [float(np.mean(accs[family, i])) for i in range(len(candidates))]
-        for i, cand in enumerate(candidates):
-            print(f"  {family:12s} {json.dumps(cand):40s} {100 * means[i]:5.1f}")
-        print(f"  {family:12s} choose {json.dumps(candidates[int(np.argmax(means))])}")
-    # Said where the choice is printed, not only in the docstring: it is read off labels of
-    # domains that are also the family's benchmark targets.
-    print(
-        "(each domain split here is also a benchmark target: figures of the family's pairs "
-        "under this choice are not held out from their targets' labels)"
-    )
-    return 0
+            pair = pairs[family, source, seed]
+            t0 = time.perf_counter()
+            est = make_dtc(family, args.setting, record["candidate"], seed).fit(pair)
+            acc = cluster_acc(pair.target.y, est.labels_)
+            names = getattr(est, "cluster_classes_", None)
+            record["acc"] = float(acc)
+            record["acc_named"] = (
+                None if names is None else float(acc_unmatched(pair.target.y, est.labels_, names))
+            )
+            record["seconds"] = round(time.perf_counter() - t0, 1)
+            if args.out is not None:
+                append_record(args.out, record)
+            accs[family, i].append(record["acc"])
+            print(fit_line(record, f"{record['seconds']:5.1f}s"), flush=True)
+        print("\nHungarian ACC on the development targets (%), mean over domains and seeds:")
+        for family in args.families:
+            means = [float(np.mean(accs[family, i])) for i in range(len(candidates))]
+            for i, cand in enumerate(candidates):
+                print(f"  {family:12s} {json.dumps(cand):40s} {100 * means[i]:5.1f}")
+            print(f"  {family:12s} choose {json.dumps(candidates[int(np.argmax(means))])}")
+        # Said where the choice is printed, not only in the docstring: it is read off labels of
+        # domains that are also the family's benchmark targets.
+        print(
+            "(each domain split here is also a benchmark target: figures of the family's pairs "
+            "under this choice are not held out from their targets' labels)"
+        )
+        return 0
 
 
 if __name__ == "__main__":

@@ -88,3 +88,29 @@ def test_an_interrupted_script_says_where_its_runs_are_kept_and_exits_130(
     assert "Traceback" not in err
     expected = NOT_KEPT if kept is None else KEPT
     assert err.splitlines()[-1] == expected.format(name=name, kept=str(kept).format(tmp=tmp_path))
+
+
+@pytest.mark.parametrize("out", [True, False])
+@pytest.mark.parametrize(
+    ("name", "attr", "argv"),
+    [
+        ("bench_losses", "_run_one", ["--losses", "coral", "--n", "8", "--d", "4"]),
+        ("source_split_dev", "source_split_pair", ["--families", "coil20", "--candidates", "{}"]),
+    ],
+)
+def test_bench_losses_and_source_split_dev_say_where_their_rows_are_kept(
+    name, attr, argv, out, load_script, monkeypatch, tmp_path, capsys
+):
+    """Neither had --out: an interruption lost every finished row, with a traceback."""
+    script = load_script(name)
+    monkeypatch.setattr(script, attr, _interrupt)
+    kept = tmp_path / f"{name}.jsonl"
+    with pytest.raises(SystemExit) as exit_:
+        try:
+            script.main([*argv, "--out", str(kept)] if out else argv)
+        except KeyboardInterrupt:  # not the whole test session's
+            pytest.fail(f"{name}: the interrupt went through, a traceback")
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (KEPT if out else NOT_KEPT).format(name=name, kept=kept)

@@ -6,6 +6,10 @@ import pytest
 
 @pytest.fixture
 def bench(load_script):
+    # What main imports (the results store, dtc.experiment) imported here: h5py, which it
+    # pulls in, runs `uname -p` in a subprocess on import, which the tests below forbid.
+    import dtc.experiment.store  # noqa: F401
+
     return load_script("bench_losses")
 
 
@@ -118,3 +122,118 @@ def test_the_table_mode_reports_each_configuration_as_it_ends(bench, monkeypatch
     assert bench.main(["--losses", "coral,swd", "--n", "8,16", "--d", "4"]) == 0
     err = capsys.readouterr().err
     assert "[1/4" in err and "[4/4" in err and "swd n=16 d=4: skipped: test" in err
+
+
+def _fake_runs(bench, monkeypatch) -> list[tuple]:
+    """``_run_one`` replaced by a fake that records its calls ``(key, n, d, repeats)`` and
+    returns an "ok" row whose ``seconds`` tells the calls apart."""
+    calls = []
+
+    def run_one(key, n, d, args):
+        calls.append((key, n, d, args.repeats))
+        return dict(
+            loss=key,
+            impl="dtc" if key == "coral" else "pytorch-adapt",
+            estimator="",
+            kernels=0,
+            n=n,
+            d=d,
+            seconds=float(len(calls)),
+            cpu_seconds=float(len(calls)),
+            peak_mb=1.0,
+            status="ok",
+        )
+
+    monkeypatch.setattr(bench, "_run_one", run_one)
+    return calls
+
+
+def _rows(out: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_out_reuses_whole_n_d_blocks_measured_under_the_same_settings(
+    bench, monkeypatch, capsys, tmp_path
+):
+    """Nothing kept the rows: an interrupted grid (hours) started over. With --out a block of
+    (n, d) is reused only whole, as measured in one stretch: a ratio dtc/peer compares rows
+    measured back to back."""
+    import json
+
+    calls = _fake_runs(bench, monkeypatch)
+    out = tmp_path / "bench.jsonl"
+    argv = ["--losses", "coral,pa_coral", "--n", "8,16", "--d", "4", "--out", str(out)]
+    assert bench.main([*argv, "--json"]) == 0
+    first = _rows(capsys.readouterr().out)
+    assert [c[:3] for c in calls] == [
+        ("coral", 8, 4),
+        ("pa_coral", 8, 4),
+        ("coral", 16, 4),
+        ("pa_coral", 16, 4),
+    ]
+    assert len(out.read_text().splitlines()) == 4
+
+    # the same command again: every block is whole, nothing is measured; --json and the table
+    # give the recorded rows
+    calls.clear()
+    assert bench.main([*argv, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert calls == [] and _rows(captured.out) == first
+    assert "4 reused from" in captured.err and "0 to do" in captured.err
+    assert bench.main(argv) == 0
+    table = capsys.readouterr().out
+    assert calls == [] and "pa_coral: 0.500x time" in table  # 1 s / 2 s, both of run one
+
+    # a block missing a row is measured again whole, and its new rows are the ones shown
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:2] + lines[3:]))  # coral at n = 16 deleted
+    assert bench.main([*argv, "--json"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [c[:3] for c in calls] == [("coral", 16, 4), ("pa_coral", 16, 4)]
+    assert rows[:2] == first[:2] and [r["seconds"] for r in rows[2:]] == [1.0, 2.0]
+    assert rows[2]["stretch"] == rows[3]["stretch"] != first[3]["stretch"]
+    # the older peer row stays in the file, but a rerun takes the latest whole stretch
+    assert len(out.read_text().splitlines()) == 5
+    calls.clear()
+    assert bench.main([*argv, "--json"]) == 0
+    assert calls == [] and _rows(capsys.readouterr().out) == rows
+
+    # rows measured with other --repeats are not reused, nor deleted
+    assert bench.main([*argv, "--json", "--repeats", "1"]) == 0
+    captured = capsys.readouterr()
+    assert len(calls) == 4 and {c[3] for c in calls} == {1}
+    assert "5 rows there are of other settings, not reused" in captured.err
+    assert len(out.read_text().splitlines()) == 9
+
+    # a last line cut short (no newline) is no row: its block is measured again, and the
+    # next row is not glued onto it
+    calls.clear()
+    text = out.read_text()
+    out.write_text(text[: len(text) - 20])
+    assert bench.main([*argv, "--json", "--repeats", "1"]) == 0
+    capsys.readouterr()
+    assert [c[:3] for c in calls] == [("coral", 16, 4), ("pa_coral", 16, 4)]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 10 and out.read_text().endswith("\n")
+
+
+def test_out_reuses_a_block_only_from_one_stretch_holding_every_key(
+    bench, monkeypatch, capsys, tmp_path
+):
+    """A block whose keys were measured in different stretches (two commands, two --losses)
+    is measured again: rows of two stretches are not put side by side."""
+    calls = _fake_runs(bench, monkeypatch)
+    out = tmp_path / "bench.jsonl"
+    base = ["--n", "8", "--d", "4", "--out", str(out), "--json"]
+    assert bench.main(["--losses", "coral", *base]) == 0
+    assert bench.main(["--losses", "pa_coral", *base]) == 0
+    capsys.readouterr()
+    calls.clear()
+    assert bench.main(["--losses", "coral,pa_coral", *base]) == 0
+    assert [c[0] for c in calls] == ["coral", "pa_coral"]
+    latest = _rows(capsys.readouterr().out)[1]
+    calls.clear()
+    assert bench.main(["--losses", "pa_coral", *base]) == 0  # whole in two stretches
+    assert calls == [] and _rows(capsys.readouterr().out) == [latest]  # the latest one

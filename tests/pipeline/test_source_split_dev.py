@@ -71,3 +71,70 @@ def test_split_by_pose_takes_the_first_half_of_each_arc_as_source(load_script):
     assert pair.n_clusters == 2
     with pytest.raises(ValueError, match="expected 36 rows .* class 1, got 35"):
         script.split_by_pose(raw.subset(np.arange(71)), "l2")
+
+
+def test_out_keeps_each_fit_and_a_rerun_skips_those_recorded(
+    load_script, monkeypatch, tmp_path, capsys
+):
+    """Nothing kept the fits (minutes each): an interrupted run started over. With --out a
+    rerun fits only what is not recorded under the same settings, and the summary reads both."""
+    import json
+
+    from dtc.data import DomainPair
+
+    script = load_script("source_split_dev")
+    built, fitted = [], []
+
+    def pair(family, source, data_dir, *, shift, seed, split=None):
+        built.append((family, source, seed))
+        y = np.repeat([0, 1], 4)
+        X = np.random.default_rng(seed).normal(size=(8, 4)) + y[:, None]
+        return DomainPair(Domain(X, y), Domain(X, y), n_clusters=2, benchmark=family)
+
+    class FakeDTC(script.DTC):  # the real parameters, no real fit
+        def fit(self, pair):
+            fitted.append((self.seed, self.std_floor_quantile))
+            y = pair.target.y
+            # the default: right on every row; no floor: on 6 of 8
+            self.labels_ = y if self.std_floor_quantile is not None else np.r_[y[:6], 1 - y[6:]]
+            self.cluster_classes_ = np.array([0, 1])
+            return self
+
+    monkeypatch.setattr(script, "source_split_pair", pair)
+    monkeypatch.setattr(script, "DTC", FakeDTC)
+    out = tmp_path / "fits.jsonl"
+    argv = ["--families", "mnist_usps", "--seeds", "0", "1", "--out", str(out)]
+    argv += ["--candidates", "{}", '{"std_floor_quantile": null}']
+    assert script.main(argv) == 0
+    first = capsys.readouterr().out
+    assert len(built) == 4 and len(fitted) == 8  # 2 domains x 2 seeds, x 2 candidates
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 8
+    assert records[1]["candidate"] == {"std_floor_quantile": None}
+    assert records[1]["acc"] == 0.75 and records[1]["acc_named"] == 0.75
+    assert {r["split"] for r in records} == {"stratified"} and records[0]["shift"] == 0.5
+    assert records[0]["params"]["std_floor_quantile"] is not None
+    summary = first[first.index("\nHungarian ACC") :]
+    assert 'mnist_usps   {"std_floor_quantile": null}' in summary and " 75.0\n" in summary
+    assert "choose {}" in summary
+
+    # the same command: nothing loaded or fitted, the same summary from the recorded fits
+    built.clear(), fitted.clear()
+    assert script.main(argv) == 0
+    again = capsys.readouterr().out
+    assert built == [] and fitted == []
+    assert "8 fits: 8 recorded in" in again and again.count(" recorded\n") == 8
+    assert again[again.index("\nHungarian ACC") :] == summary
+
+    # a last line cut short (no newline) is no fit: that one fit is made again
+    text = out.read_text()
+    out.write_text(text[: len(text) - 10])
+    assert script.main(argv) == 0
+    assert fitted == [(1, None)] and built == [("mnist_usps", "usps", 1)]
+    assert capsys.readouterr().out.endswith(summary)
+    assert len(out.read_text().splitlines()) == 8 and out.read_text().endswith("\n")
+
+    # other settings (the unlabelled default) are fitted again, and the others kept
+    fitted.clear()
+    assert script.main([*argv, "--setting", "unlabelled", "--seeds", "0"]) == 0
+    assert len(fitted) == 4 and len(out.read_text().splitlines()) == 12
