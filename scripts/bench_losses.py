@@ -54,8 +54,9 @@ The settings are ``--repeats``, ``--threads``, ``--timeout``, the versions of Py
 dtc (its source's hash), pytorch-adapt and POT, torch's CPU kernels and the machine's CPU
 model and count; rows of FILE under other settings are not reused, and are kept. (The
 source of a ``module:Class`` loss is not part of them: after editing it, give another FILE.)
-A row that failed, timed out or was skipped is reused as such; delete its line to measure it
-again. A last line cut short by an interruption is not a row (the next append cuts it
+A row that failed, timed out or was skipped is reused as such (delete its line to measure it
+again), but for a peer skipped for lack of the memory free at the time, whose block is
+measured again. A last line cut short by an interruption is not a row (the next append cuts it
 off). ``--json`` and the table include the reused rows; an interruption (Ctrl-C, SIGTERM)
 says, in one line, where the finished rows are kept.
 """
@@ -218,6 +219,10 @@ def pa_quadratic_gb(n: int, kernels: int) -> float:
     return 11.0 * (n / 4096) ** 2 * (kernels + 2) / 35
 
 
+#: How a row skipped for the memory the machine had *then* begins: not reused by ``--out``.
+MEMORY_SKIP = "skipped: only"
+
+
 def _skip_reason(key: str, n: int) -> str | None:
     if key in PEER_MODULES:
         module, package = PEER_MODULES[key]
@@ -229,7 +234,7 @@ def _skip_reason(key: str, n: int) -> str | None:
         # what it needs, plus 3 GB for the rest of the machine
         need = pa_quadratic_gb(n, PEERS[key][3]) + 3
         if _mem_available_gb() < need:
-            return f"skipped: only {_mem_available_gb():.1f} GB available, needs ~{need:.1f} GB"
+            return f"{MEMORY_SKIP} {_mem_available_gb():.1f} GB available, needs ~{need:.1f} GB"
     if key == "pa_mmd_lin33" and n > 16384:
         return "skipped: pytorch-adapt's linear estimate still builds n x n distances"
     if key in QUADRATIC and n > 16384:
@@ -367,6 +372,8 @@ def reusable_blocks(records: list[dict], settings: dict, keys: list[str]) -> tup
         if r.get("settings") != settings or not {"loss_key", "n", "d", "stretch"} <= set(r):
             other += 1
             continue
+        if str(r.get("status", "")).startswith(MEMORY_SKIP):
+            continue  # the memory free then, not a property of the loss: measure it again
         stretches.setdefault((r["n"], r["d"], r["stretch"]), {})[r["loss_key"]] = r
     blocks = {}
     for (n, d, _), rows in stretches.items():

@@ -237,3 +237,32 @@ def test_out_reuses_a_block_only_from_one_stretch_holding_every_key(
     calls.clear()
     assert bench.main(["--losses", "pa_coral", *base]) == 0  # whole in two stretches
     assert calls == [] and _rows(capsys.readouterr().out) == [latest]  # the latest one
+
+
+def test_out_measures_again_a_block_skipped_for_the_memory_free_then(
+    bench, monkeypatch, capsys, tmp_path
+):
+    """A peer skipped because the machine had too little memory free at the time (another
+    job running) is not a finished row: its block is measured again on the next run."""
+    calls = _fake_runs(bench, monkeypatch)
+    real_run_one = bench._run_one
+    free = {"gb": 1.0}
+    monkeypatch.setattr(bench, "_mem_available_gb", lambda: free["gb"])
+
+    def run_one(key, n, d, args):
+        reason = bench._skip_reason(key, n)
+        if reason is not None:
+            return dict(loss=key, impl="?", n=n, d=d, seconds=None, peak_mb=None, status=reason)
+        return real_run_one(key, n, d, args)
+
+    monkeypatch.setattr(bench, "_run_one", run_one)
+    out = tmp_path / "bench.jsonl"
+    argv = ["--losses", "coral,pa_mmd_q33", "--n", "1024", "--d", "4", "--out", str(out)]
+    assert bench.main([*argv, "--json"]) == 0
+    (_, skipped) = _rows(capsys.readouterr().out)
+    assert skipped["status"].startswith("skipped: only 1.0 GB available")
+    assert [c[0] for c in calls] == ["coral"]
+    free["gb"] = 64.0
+    assert bench.main([*argv, "--json"]) == 0
+    assert [c[0] for c in calls] == ["coral", "coral", "pa_mmd_q33"]
+    assert [r["status"] for r in _rows(capsys.readouterr().out)] == ["ok", "ok"]
