@@ -62,6 +62,12 @@ class PluginRegistry:
             raise ValueError(f"register: a {self.what} named {name!r} is already registered")
         self._registered[name] = cls
 
+    def target(self, name: str) -> type | str | None:
+        """What ``name`` is registered as: a class, or a ``"module:Class"`` string (not
+        imported here); ``None`` for a name not registered (a ``"module:Class"`` string
+        given as a name included)."""
+        return self._all().get(name)
+
     def available(self) -> list[str]:
         """Sorted names of everything registered."""
         return sorted(self._all())

@@ -28,9 +28,12 @@ lists) is built into ``Class(**params)`` when the run starts, e.g. DTC's monitor
 Expansion yields methods x their grids x pairs x data grids x seeds :class:`Task` s,
 each with a ``run_id`` hashing its resolved configuration and seed, so a sweep can be
 resumed by skipping the ids already in the results file. A method, loss or object named
-by ``"package.module:Class"`` (a user's own) also puts the hash of the file that defines
-it into the id (:func:`plugin_code`): its name stays the same when its code is edited,
-and a run of the old code must not pass for one of the new.
+by ``"package.module:Class"`` (a user's own), and a name registered to a class defined
+outside dtc's own packages (``dtc.methods.register``, ``dtc.align.register``, the
+entry-point groups ``dtc.methods`` and ``dtc.losses``), also puts the hash of the file
+that defines it into the id (:func:`plugin_code`): its name stays the same when its code
+is edited, and a run of the old code must not pass for one of the new. Built-in methods
+and losses put nothing in (their ids do not change with dtc's code).
 
 Everything the config names is checked at load time against the registries: an
 unknown key, method, parameter, alignment loss, benchmark, domain or preprocessing, a
@@ -54,7 +57,9 @@ import itertools
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import yaml
@@ -140,29 +145,108 @@ def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
 # "package.module:Class": how a config names a plugin (a method, a loss, an object)
 _PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
+#: dtc's own packages: a registered name whose class is defined in one of them is built
+#: in, and its code is not part of a run id (it is dtc's, recorded as ``dtc_source``).
+OWN_PACKAGES = ("dtc", "baselines")
+
+# dtc.align.registry.ENTRY_POINT_GROUP, named here so that checking a string against it
+# does not import torch (dtc.align) for a config that names no loss
+_LOSS_GROUP = "dtc.losses"
+
+
+def _is_own(module: str) -> bool:
+    """Whether ``module`` (a module name, or a ``"module:Class"`` string) is in dtc's own
+    packages."""
+    return re.split(r"[.:]", module, maxsplit=1)[0] in OWN_PACKAGES
+
+
+def _registry(kind: str, name: str):
+    """The registry of ``kind`` ("method" or "loss"), or ``None`` for the losses when
+    ``name`` cannot be one of a user's there without importing them: ``dtc.align`` not
+    imported yet (so nothing was registered at run time) and ``name`` no entry point of
+    ``dtc.losses``."""
+    if kind == "method":
+        return methods._METHODS
+    if "dtc.align.registry" not in sys.modules and name not in {
+        ep.name for ep in entry_points(group=_LOSS_GROUP)
+    }:
+        return None
+    from dtc.align import registry  # torch: a name of the group (which a built-in may hold)
+
+    return registry._LOSSES
+
+
+def _user_class(kind: str, name: str) -> type | None:
+    """The class registered as ``name`` among the ``kind`` s (methods, losses) when it is
+    defined outside dtc's own packages (:data:`OWN_PACKAGES`); ``None`` for a string that
+    is no such name, a built-in (a ``"dtc..."`` or ``"baselines..."`` string target is
+    not imported to tell), or a class that cannot be imported here."""
+    registry = _registry(kind, name)
+    target = None if registry is None else registry.target(name)
+    if target is None or (isinstance(target, str) and _is_own(target)):
+        return None
+    try:
+        cls = registry.get_class(name)
+    except Exception:  # a broken plugin: whoever uses it fails, naming it
+        return None
+    return None if _is_own(cls.__module__) else cls
+
+
+def _file_hash(module_name: str) -> str | None:
+    """The SHA-256 (16 hex digits) of the file of module ``module_name``; ``None`` for a
+    module without a file or that cannot be imported."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    path = getattr(module, "__file__", None)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
+
 
 def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
-    """``{"package.module:Class": the SHA-256 of its module's file (16 hex digits)}`` for
-    every plugin string in ``values`` (strings, and dicts and lists searched through). Only
-    the file that defines the plugin is hashed: an edit to a helper it imports from another
-    file is not seen. A module without a file (built into the interpreter), or a string of
-    that form that names no module (the config's checks name a wrong plugin), is left out.
-    ``cache`` (string -> hash or None), shared by the calls of one expansion, reads each
-    file once however many runs name it."""
+    """The code of the user's plugins that ``values`` (strings, and dicts and lists
+    searched through) name, as ``{key: the SHA-256 of the file that defines it (16 hex
+    digits)}``:
+
+    * ``"package.module:Class"`` strings, keyed by themselves, hashing the file of
+      ``package.module``;
+    * registered names (:func:`dtc.methods.register`, :func:`dtc.align.register`, the
+      entry-point groups ``dtc.methods`` and ``dtc.losses``) whose class is defined
+      outside dtc's own packages (:data:`OWN_PACKAGES`), hashing the file of the class's
+      module (``__main__``: the script that registered it), keyed by
+      ``"method NAME -> module:Class"`` or ``"loss NAME -> module:Class"``. The key has a
+      space, so no ``"module:Class"`` string is ever the same key; it names the class, so
+      a name registered to another class of the same file is another key. Built-in names
+      put nothing in: the run ids of built-in methods and losses are as they were before
+      registered names counted.
+
+    Every string is looked up in both registries, whatever the parameter it is the value
+    of: a user's method may take a loss or method name in any parameter (DTC's ``loss``,
+    the ensemble's ``members``), which dtc cannot tell. A string that happens to be a
+    user's registered name but is used for something else also puts in the hash (its
+    runs are run again after an edit of that file: never kept for the wrong code).
+
+    Only the file that defines the plugin is hashed: an edit to a helper it imports from
+    another file is not seen. A module without a file (built into the interpreter, or a
+    class registered in an interactive session), a string of the ``"module:Class"`` form
+    that names no module (the config's checks name a wrong plugin), or a registered name
+    whose class cannot be imported here is left out. ``cache`` (shared by the calls of one
+    expansion) reads each file and resolves each name once however many runs name it."""
     cache = {} if cache is None else cache
     found: dict[str, str] = {}
 
     def hashed(value: str) -> str | None:
         if value not in cache:
-            try:
-                module = importlib.import_module(value.partition(":")[0])
-            except ImportError:
-                module = None
-            path = getattr(module, "__file__", None)
-            cache[value] = (
-                hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
-            )
+            cache[value] = _file_hash(value.partition(":")[0])
         return cache[value]
+
+    def registered(kind: str, name: str) -> tuple[str, str] | None:
+        if (kind, name) not in cache:
+            cls = _user_class(kind, name)
+            cache[kind, name] = None
+            if cls is not None and (sha := _file_hash(cls.__module__)):
+                cache[kind, name] = (f"{kind} {name} -> {cls.__module__}:{cls.__qualname__}", sha)
+        return cache[kind, name]
 
     def visit(value) -> None:
         if isinstance(value, dict):
@@ -171,8 +255,13 @@ def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
         elif isinstance(value, (list, tuple)):
             for v in value:
                 visit(v)
-        elif isinstance(value, str) and _PLUGIN.fullmatch(value) and hashed(value):
-            found[value] = hashed(value)
+        elif isinstance(value, str) and _PLUGIN.fullmatch(value):
+            if hashed(value):
+                found[value] = hashed(value)
+        elif isinstance(value, str) and value:
+            for kind in ("method", "loss"):
+                if hit := registered(kind, value):
+                    found[hit[0]] = hit[1]
 
     for value in values:
         visit(value)

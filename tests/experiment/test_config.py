@@ -569,3 +569,194 @@ def test_a_run_record_says_what_the_monitor_concluded():
     json.dumps(verdict)  # plain data
     plain, _ = fit_evaluate(RunSpec("dtc", params=budget), pair)
     assert "monitor" not in plain
+
+
+# -- the code of plugins registered by name, in run ids ----------------------------------
+PLUGIN = """
+import numpy as np
+
+from dtc.align import CORALLoss
+from dtc.methods import TransferClusterer
+
+CLUSTERS = {clusters}
+
+
+class Stripes(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        self.labels_ = np.arange(pair.target.n_samples) % CLUSTERS
+
+
+class Bands(Stripes):
+    pass
+
+
+class MyCORAL(CORALLoss):
+    pass
+"""
+
+ONE_RUN = {"name": "t", "benchmarks": [{"benchmark": "digits"}], "seeds": [0]}
+
+
+def _plugin(tmp_path, monkeypatch, name: str):
+    """A user's module ``name`` (file, imported), dropped from sys.modules afterwards."""
+    import importlib
+    import sys
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(PLUGIN.format(clusters=2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    monkeypatch.setitem(sys.modules, name, module)
+    return path, module
+
+
+def _sha(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _own_registrations(monkeypatch):
+    """The method and loss registries' run-time names, restored after the test."""
+    from dtc import methods
+    from dtc.align import registry
+
+    for reg in (methods._METHODS, registry._LOSSES):
+        monkeypatch.setattr(reg, "_registered", dict(reg._registered))
+
+
+def _codes(config) -> list[tuple[str, dict]]:
+    return [(t.run_id, t.code) for t in expand(load_config(config))]
+
+
+def test_a_method_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch):
+    """Edited code under the same registered name is another run, as for "module:Class"
+    (the runs of the old code would otherwise be kept as the new code's)."""
+    from dtc import methods
+
+    path, module = _plugin(tmp_path, monkeypatch, "dtc_named_method_plugin")
+    _own_registrations(monkeypatch)
+    methods.register("named_stripes", module.Stripes)
+    config = {
+        **ONE_RUN,
+        "methods": {
+            "s": {"method": "named_stripes"},
+            "ens": {"method": "ensemble", "params": {"members": ["kmeans", "named_stripes"]}},
+        },
+    }
+    key = "method named_stripes -> dtc_named_method_plugin:Stripes"
+    before = _codes(config)
+    assert [code for _, code in before] == [{key: _sha(path)}] * 2  # the row, a member
+    path.write_text(PLUGIN.format(clusters=3))
+    after = _codes(config)
+    assert [code for _, code in after] == [{key: _sha(path)}] * 2
+    assert not {i for i, _ in before} & {i for i, _ in after}
+    # the name registered to another class of the same file: another run too
+    methods.register("named_stripes", module.Bands, overwrite=True)
+    ((bands, code), _) = _codes(config)
+    assert code == {"method named_stripes -> dtc_named_method_plugin:Bands": _sha(path)}
+    assert bands != after[0][0]
+
+
+def test_a_loss_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch):
+    from dtc import align
+
+    path, module = _plugin(tmp_path, monkeypatch, "dtc_named_loss_plugin")
+    _own_registrations(monkeypatch)
+    align.register("named_coral", module.MyCORAL)
+    config = {
+        **ONE_RUN,
+        "methods": {"d": {"method": "dtc", "grid": {"loss": ["coral", "named_coral"]}}},
+    }
+    key = "loss named_coral -> dtc_named_loss_plugin:MyCORAL"
+    (coral, before) = _codes(config)
+    assert coral[1] == {} and before[1] == {key: _sha(path)}  # the built-in: nothing
+    path.write_text(PLUGIN.format(clusters=3))
+    (coral_after, after) = _codes(config)
+    assert coral_after == coral
+    assert after[1] == {key: _sha(path)} and after[0] != before[0]
+
+
+def test_an_entry_points_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint, entry_points
+
+    import dtc._plugins
+    import dtc.experiment.config
+
+    path, _ = _plugin(tmp_path, monkeypatch, "dtc_entry_point_plugin")
+    extra = [
+        EntryPoint("ep_stripes", "dtc_entry_point_plugin:Stripes", "dtc.methods"),
+        EntryPoint("ep_coral", "dtc_entry_point_plugin:MyCORAL", "dtc.losses"),
+        # an entry point cannot replace a built-in loss: the built-in's code is dtc's
+        EntryPoint("coral", "dtc_entry_point_plugin:MyCORAL", "dtc.losses"),
+    ]
+
+    def with_extra(*, group):
+        return [*entry_points(group=group), *(ep for ep in extra if ep.group == group)]
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", with_extra)
+    monkeypatch.setattr(dtc.experiment.config, "entry_points", with_extra)
+    config = {
+        **ONE_RUN,
+        "methods": {
+            "s": {"method": "ep_stripes"},
+            "d": {"method": "dtc", "grid": {"loss": ["ep_coral", "coral"]}},
+        },
+    }
+    sha = _sha(path)
+    before = _codes(config)
+    assert [code for _, code in before] == [
+        {"method ep_stripes -> dtc_entry_point_plugin:Stripes": sha},
+        {"loss ep_coral -> dtc_entry_point_plugin:MyCORAL": sha},
+        {},
+    ]
+    path.write_text(PLUGIN.format(clusters=3))
+    after = _codes(config)
+    assert [i for i, _ in after][:2] != [i for i, _ in before][:2] and after[2] == before[2]
+
+
+# Built-in methods and losses, named as configs name them: ids computed before registered
+# names' code entered run ids. They must never change (finished runs would run again).
+BUILT_IN = {
+    "name": "pinned",
+    "benchmarks": [{"benchmark": "digits"}],
+    "methods": {
+        "DTC": {
+            "method": "dtc",
+            "params": {"pretrain_epochs": 2, "lam_schedule": "dann", "clusterer": "kmeans"},
+            "grid": {"loss": ["mmd", "coral", "dann", None]},
+        },
+        "K-means": {"method": "kmeans", "params": {"n_init": 2}},
+        "ensemble": {"method": "ensemble", "params": {"members": ["kmeans", "gmm"]}},
+    },
+    "seeds": [0, 1],
+}
+BUILT_IN_IDS = [
+    "6b98aa16d0d1db41",
+    "04eb0bd28567fc2a",
+    "a3e750ad55a7c741",
+    "f5369cb9bd71c83b",
+    "61ded61abd3b1150",
+    "296fe0e56493b7e8",
+    "52d0fb372f38ef1e",
+    "301d8854649791a7",
+    "fd636e44e762222b",
+    "1deee4faaaf61068",
+    "936f3169dcf3b8f4",
+    "4f303308a9cd94db",
+]
+
+
+def test_built_in_methods_and_losses_keep_their_run_ids():
+    from dtc import align, methods
+    from dtc.experiment.config import plugin_code
+
+    assert _codes(BUILT_IN) == [(i, {}) for i in BUILT_IN_IDS]
+    for registry in (methods._METHODS, align.registry._LOSSES):
+        for name in registry.available():
+            if registry.get_class(name).__module__.partition(".")[0] in ("dtc", "baselines"):
+                assert plugin_code(name, {"loss": name, "members": [name]}) == {}, name
