@@ -59,10 +59,9 @@ from guard_tradeoff import line
 from negative_transfer import (
     add_issue_kinds_argument,
     below,
-    distinct_runs,
     of_the_issues_kinds,
 )
-from resolution_gate_choice import read_runs, score_value
+from resolution_gate_choice import read_distinct_runs, score_value
 
 ACTIONS = ("monitor", "unguarded", "fallback", "score")
 
@@ -163,10 +162,7 @@ def main(argv=None) -> int:
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
-    try:  # a run two files hold (a true pair of two case sets) counts once
-        rows = distinct_runs(read_runs(ap, args.runs))
-    except ValueError as exc:
-        ap.error(str(exc))
+    rows = read_distinct_runs(ap, args.runs)  # a run two files hold counts once
     if args.issue_kinds:
         rows = [r for r in rows if of_the_issues_kinds(r)]
     oracle = case_level_oracle(rows)

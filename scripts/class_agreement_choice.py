@@ -61,7 +61,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import all_cases
-from resolution_gate_choice import family, measures, read_runs, report
+from resolution_gate_choice import family, measures, read_distinct_runs, report
 
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
@@ -250,7 +250,7 @@ def main(argv=None) -> int:
     if args.ranges:
         ranges(resolve_data_dir(args.data_dir))
         return 0
-    rows = read_runs(ap, args.runs)
+    rows = read_distinct_runs(ap, args.runs)
     if args.dev:
         dev(rows, resolve_data_dir(args.data_dir))
         return 0

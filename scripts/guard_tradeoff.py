@@ -33,11 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     add_issue_kinds_argument,
     below,
-    distinct_runs,
     measures,
     of_the_issues_kinds,
 )
-from resolution_gate_choice import read_runs
+from resolution_gate_choice import read_distinct_runs
 
 #: Margins of the variants, in the score's units (k-NN agreement, 0 to 1): a fixed grid
 #: from the calibrated margins' range (about 0.03 to 0.4 on the recorded runs) down to
@@ -79,10 +78,7 @@ def main(argv=None) -> int:
     )
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
-    try:  # a run two files hold (a true pair of two case sets) counts once
-        rows = distinct_runs(read_runs(ap, args.runs))
-    except ValueError as exc:
-        ap.error(str(exc))
+    rows = read_distinct_runs(ap, args.runs)  # a run two files hold counts once
     if args.issue_kinds:
         rows = [r for r in rows if of_the_issues_kinds(r)]
     missing = [r["case"] for r in rows if "final_score" not in r or "reference_score" not in r]

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from resolution_gate_choice import criterion, read_runs, report
+from resolution_gate_choice import criterion, read_distinct_runs, report
 
 
 def pairing(a_rows: list[dict], d_rows: list[dict]) -> list[str]:
@@ -44,7 +44,10 @@ def main(argv=None) -> int:
     ap.add_argument("--euclidean", nargs="+", required=True, help="candidate A's runs")
     ap.add_argument("--cosine", nargs="+", required=True, help="candidate D's runs, same order")
     args = ap.parse_args(argv)
-    candidates = {"A": read_runs(ap, args.euclidean), "D": read_runs(ap, args.cosine)}
+    candidates = {
+        "A": read_distinct_runs(ap, args.euclidean),
+        "D": read_distinct_runs(ap, args.cosine),
+    }
     problems = pairing(candidates["A"], candidates["D"])
     for line in problems:
         print(f"warning: {line}")

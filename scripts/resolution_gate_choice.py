@@ -89,21 +89,32 @@ def report(name: str, rows: list[dict]) -> dict:
 
 
 def read_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
-    """The JSON lines of the harness runs ``paths``, one list, each run counted once
-    (:func:`negative_transfer.distinct_runs`: a file given twice, or a run two files hold,
-    would otherwise weigh twice in the pooled criterion)."""
-    rows, files = [], []
+    """The JSON lines of the runs ``paths``, one list."""
+    rows = []
     try:
         for path in paths:
-            runs = read_runs_file(path)
-            rows += runs
-            files += [str(path)] * len(runs)
-        rows = distinct_runs(rows, files)
+            rows += read_runs_file(path)
     except ValueError as exc:
         ap.error(str(exc))
     if not rows:
         ap.error("the runs hold no JSON lines")
     return rows
+
+
+def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
+    """The harness runs of ``paths``, each counted once (:func:`negative_transfer.
+    distinct_runs`: a file given twice, or a run two files hold, would otherwise weigh twice
+    in a pooled criterion); two files recording different outcomes of one run are a usage
+    error naming them."""
+    rows, files = [], []
+    for path in paths:
+        runs = read_runs(ap, [path])
+        rows += runs
+        files += [str(path)] * len(runs)
+    try:
+        return distinct_runs(rows, files)
+    except ValueError as exc:
+        ap.error(str(exc))
 
 
 def criterion(rule: str, new: str, old: str, result: dict) -> bool:
@@ -125,7 +136,7 @@ def criterion(rule: str, new: str, old: str, result: dict) -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh2 --json runs (candidate B)")
-    b_rows = read_runs(ap, ap.parse_args(argv).runs)
+    b_rows = read_distinct_runs(ap, ap.parse_args(argv).runs)
     candidates = {"A": [as_candidate_a(r) for r in b_rows], "B": b_rows}
     result = {name: report(name, rows) for name, rows in candidates.items()}
     criterion("14", "B", "A", result)

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from resolution_gate_choice import criterion, read_runs, report, score_value
+from resolution_gate_choice import criterion, read_distinct_runs, report, score_value
 
 
 def restore_decision(checks: list, gain: float) -> int | None:
@@ -120,7 +120,7 @@ def restores_line(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh3 --json runs (candidate A)")
-    a_rows = read_runs(ap, ap.parse_args(argv).runs)
+    a_rows = read_distinct_runs(ap, ap.parse_args(argv).runs)
     if any(r["restore_gain"] != 0.0 for r in a_rows):
         ap.error("the runs must be candidate A's (min_restore_gain=0)")
     problems = consistency(a_rows)

@@ -1725,16 +1725,21 @@ def test_dropping_a_cut_line_never_loses_the_finished_runs(load_script, tmp_path
     assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
 
 
-def test_rule_14_counts_a_run_that_two_files_hold_once(load_script, tmp_path):
+def test_rule_14_counts_a_run_that_two_files_hold_once(load_script, tmp_path, capsys):
     """The same run file given twice (or a run shared by two files) weighs once in rule #14's
     pooled criterion; two files recording different outcomes of one run are refused."""
     script = load_script("resolution_gate_choice")
-    run = harness_row("p", "positive", False, 0.5, 0.7, 0.7, seed=3)
+    scores = {"final_score": 0.3, "reference_score": 0.3, "margin": 0.1}
+    run = harness_row("p", "positive", False, 0.5, 0.7, 0.7, seed=3, **scores)
     path = tmp_path / "f2_s3.jsonl"
     path.write_text(json.dumps(run) + "\n")
     ap = argparse.ArgumentParser()
-    assert script.read_runs(ap, [path, path]) == [run]
+    assert script.read_distinct_runs(ap, [path, path]) == [run]
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps({**run, "acc_guarded": 0.5}) + "\n")
     with pytest.raises(SystemExit):
-        script.read_runs(ap, [path, other])
+        script.read_distinct_runs(ap, [path, other])
+    # what rule #14 pools: the file given twice is one run
+    capsys.readouterr()
+    assert script.main([str(path), str(path)]) == 0
+    assert "false alarms on positive cases: 0% of 1 (" in capsys.readouterr().out
