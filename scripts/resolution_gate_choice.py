@@ -108,9 +108,16 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
     error naming them."""
     rows, files = [], []
     for path in paths:
-        runs = read_runs(ap, [path])
+        # read_runs_file, not read_runs: one empty file among others (a resumed run not
+        # yet past its first case) is no error, as when the files were pooled unread
+        try:
+            runs = read_runs_file(path)
+        except ValueError as exc:
+            ap.error(str(exc))
         rows += runs
         files += [str(path)] * len(runs)
+    if not rows:
+        ap.error("the runs hold no JSON lines")
     try:
         return distinct_runs(rows, files)
     except ValueError as exc:

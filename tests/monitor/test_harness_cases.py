@@ -1743,3 +1743,22 @@ def test_rule_14_counts_a_run_that_two_files_hold_once(load_script, tmp_path, ca
     capsys.readouterr()
     assert script.main([str(path), str(path)]) == 0
     assert "false alarms on positive cases: 0% of 1 (" in capsys.readouterr().out
+
+
+def test_rule_scripts_take_an_empty_file_among_others(load_script, tmp_path, capsys):
+    """read_distinct_runs read each file as a whole call of read_runs, whose "no JSON lines"
+    check then refused any empty file given with others (a resumed run not yet past its
+    first case), which pooling all the files at once had accepted."""
+    script = load_script("resolution_gate_choice")
+    scores = {"final_score": 0.3, "reference_score": 0.3, "margin": 0.1}
+    run = harness_row("p", "positive", False, 0.5, 0.7, 0.7, seed=3, **scores)
+    path, empty = tmp_path / "f2_s3.jsonl", tmp_path / "f2_s4.jsonl"
+    path.write_text(json.dumps(run) + "\n")
+    empty.write_text("")
+    ap = argparse.ArgumentParser()
+    assert script.read_distinct_runs(ap, [empty, path]) == [run]
+    assert script.main([str(empty), str(path)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # nothing at all is still an error
+        script.read_distinct_runs(ap, [empty, empty])
+    assert "the runs hold no JSON lines" in capsys.readouterr().err
