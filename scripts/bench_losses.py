@@ -56,7 +56,7 @@ model and count; rows of FILE under other settings are not reused, and are kept.
 source of a ``module:Class`` loss is not part of them: after editing it, give another FILE.)
 A row that failed, timed out or was skipped is reused as such (delete its line to measure it
 again), but for a peer skipped for lack of the memory free at the time, whose block is
-measured again. A last line cut short by an interruption is not a row (the next append cuts it
+measured again when the memory free now would let it run. A last line cut short by an interruption is not a row (the next append cuts it
 off). ``--json`` and the table include the reused rows; an interruption (Ctrl-C, SIGTERM)
 says, in one line, where the finished rows are kept.
 """
@@ -242,6 +242,11 @@ def _skip_reason(key: str, n: int) -> str | None:
     return None
 
 
+def _short_of_memory(key: str, n: int) -> bool:
+    """Whether ``key`` at ``n`` would be skipped now for the memory free."""
+    return str(_skip_reason(key, n)).startswith(MEMORY_SKIP)
+
+
 def _run_one(key, n, d, args) -> dict:
     reason = _skip_reason(key, n)
     if reason is None:
@@ -361,18 +366,24 @@ def measurement_settings(args) -> dict:
     return json.loads(json.dumps(settings))
 
 
-def reusable_blocks(records: list[dict], settings: dict, keys: list[str]) -> tuple[dict, int]:
+def reusable_blocks(
+    records: list[dict], settings: dict, keys: list[str], short_now=None
+) -> tuple[dict, int]:
     """``({(n, d): {key: row}}, other)``: for each (n, d) of ``records`` (``--out``'s rows)
     with a stretch under ``settings`` that holds a row of every key of ``keys``, the rows
     of the latest such stretch; ``other``: how many records were made under other settings
-    (or are not rows of this script)."""
+    (or are not rows of this script). A row skipped for the memory free then is no row
+    unless ``short_now(key, n)`` (the machine still lacks that memory: measuring the block
+    again would skip it again)."""
     stretches: dict[tuple, dict[str, dict]] = {}  # in file order: a stretch is contiguous
     other = 0
     for r in records:
         if r.get("settings") != settings or not {"loss_key", "n", "d", "stretch"} <= set(r):
             other += 1
             continue
-        if str(r.get("status", "")).startswith(MEMORY_SKIP):
+        if str(r.get("status", "")).startswith(MEMORY_SKIP) and not (
+            short_now is not None and short_now(r["loss_key"], r["n"])
+        ):
             continue  # the memory free then, not a property of the loss: measure it again
         stretches.setdefault((r["n"], r["d"], r["stretch"]), {})[r["loss_key"]] = r
     blocks = {}
@@ -435,7 +446,7 @@ def main(argv=None) -> int:
                 records = read_records(args.out)
             except (OSError, ValueError) as exc:  # a broken line, a directory
                 ap.error(f"--out: {exc}")
-            reused, other = reusable_blocks(records, settings, keys)
+            reused, other = reusable_blocks(records, settings, keys, _short_of_memory)
             reused = {b: rows for b, rows in reused.items() if b in blocks}
         total = len(keys) * len(blocks)
         todo = total - len(keys) * len(reused)

@@ -262,6 +262,11 @@ def test_out_measures_again_a_block_skipped_for_the_memory_free_then(
     (_, skipped) = _rows(capsys.readouterr().out)
     assert skipped["status"].startswith("skipped: only 1.0 GB available")
     assert [c[0] for c in calls] == ["coral"]
+    # still short of that memory: the block is reused (measuring it again would skip the
+    # peer again, and every resume redid the block for nothing)
+    assert bench.main([*argv, "--json"]) == 0
+    assert [c[0] for c in calls] == ["coral"]
+    assert [r["status"] for r in _rows(capsys.readouterr().out)] == ["ok", skipped["status"]]
     free["gb"] = 64.0
     assert bench.main([*argv, "--json"]) == 0
     assert [c[0] for c in calls] == ["coral", "coral", "pa_mmd_q33"]
