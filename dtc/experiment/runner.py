@@ -228,11 +228,14 @@ def run_experiment(
 
 def _log_run(name: str, summary: SweepSummary, task: Task, error: str | None) -> None:
     """One line on stderr for a run that ended: how many of the sweep's runs are done,
-    which run, and whether it failed."""
+    which run (its row and grid point, pair and seed), and whether it failed."""
     n = summary.skipped + summary.finished + len(summary.errors)
     spec = task.spec
+    # the grid point, as the report names the row: a row's points read the same otherwise
+    point = ", ".join(f"{k}={v}" for k, v in task.grid.items())
+    label = f"{task.label} [{point}]" if point else task.label
     print(
-        f"{name}: {n}/{summary.total} {task.label} {spec.benchmark} "
+        f"{name}: {n}/{summary.total} {label} {spec.benchmark} "
         f"{spec.source}->{spec.target} seed {spec.seed}: "
         + ("failed (errors.jsonl)" if error else "done"),
         file=sys.stderr,

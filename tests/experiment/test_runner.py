@@ -113,6 +113,18 @@ def test_without_a_terminal_each_run_is_a_line_on_stderr(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_runs_line_names_its_grid_point(tmp_path, capsys):
+    """A row with a grid (a config's losses, say) printed the same line for each of its
+    points: "tiny: 1/2 km digits source->target seed 0: done" twice, not saying which."""
+    km = {"method": "kmeans", "params": {"max_iter": 50}, "grid": {"n_init": [1, 2]}}
+    config = {**CONFIG, "methods": {"km": km}}
+    run_experiment(load_config(config, ["seeds=[0]"]), tmp_path)
+    assert capsys.readouterr().err.splitlines() == [
+        "tiny: 1/2 km [n_init=1] digits source->target seed 0: done",
+        "tiny: 2/2 km [n_init=2] digits source->target seed 0: done",
+    ]
+
+
 UNGUARDED = """
 from dtc.experiment.config import load_config
 from dtc.experiment.runner import run_experiment
