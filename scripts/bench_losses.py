@@ -52,8 +52,11 @@ key asked for (the latest such stretch when there are several); otherwise the wh
 measured again, and its new rows, not the older ones still in FILE, are the ones printed.
 The settings are ``--repeats``, ``--threads``, ``--timeout``, the versions of Python, torch,
 dtc (its source's hash), pytorch-adapt and POT, torch's CPU kernels and the machine's CPU
-model and count; rows of FILE under other settings are not reused, and are kept. (The
-source of a ``module:Class`` loss is not part of them: after editing it, give another FILE.)
+model and count; rows of FILE under other settings are not reused, and are kept. A loss of
+your own (a ``module:Class`` key, or a name registered to a class outside dtc) is known by
+the hash of the file that defines it, as ``dtc run`` knows it (``code`` in its rows): after
+an edit to that file its rows are not reused, and its blocks are measured again (an edit to
+another file it imports is not seen: give another FILE then).
 A row that failed, timed out or was skipped is reused as such (delete its line to measure it
 again), but for a peer skipped for lack of the memory free at the time, whose block is
 measured again when the memory free now would let it run. A last line cut short by an interruption is not a row (the next append cuts it
@@ -366,21 +369,38 @@ def measurement_settings(args) -> dict:
     return json.loads(json.dumps(settings))
 
 
+def loss_code(key: str) -> dict:
+    """The hash of the file defining ``key``'s loss when it is a user's (a ``module:Class``
+    key or a name registered to a class outside dtc), as ``dtc run`` puts it in a run id
+    (:func:`dtc.experiment.config.plugin_code`); ``{}`` for dtc's losses and the peers."""
+    from dtc.experiment.config import plugin_code
+
+    return plugin_code(key)
+
+
 def reusable_blocks(
-    records: list[dict], settings: dict, keys: list[str], short_now=None
+    records: list[dict],
+    settings: dict,
+    keys: list[str],
+    codes: dict | None = None,
+    short_now=None,
 ) -> tuple[dict, int]:
     """``({(n, d): {key: row}}, other)``: for each (n, d) of ``records`` (``--out``'s rows)
     with a stretch under ``settings`` that holds a row of every key of ``keys``, the rows
     of the latest such stretch; ``other``: how many records were made under other settings
-    (or are not rows of this script). A row skipped for the memory free then is no row
-    unless ``short_now(key, n)`` (the machine still lacks that memory: measuring the block
-    again would skip it again)."""
+    (or are not rows of this script). A row whose ``code`` is not ``codes[key]`` (by
+    :func:`loss_code`: a user's loss edited since) is not reused, nor counted in ``other``.
+    A row skipped for the memory free then is no row unless ``short_now(key, n)`` (the
+    machine still lacks that memory: measuring the block again would skip it again)."""
+    codes = codes or {}
     stretches: dict[tuple, dict[str, dict]] = {}  # in file order: a stretch is contiguous
     other = 0
     for r in records:
         if r.get("settings") != settings or not {"loss_key", "n", "d", "stretch"} <= set(r):
             other += 1
             continue
+        if r.get("code", {}) != codes.get(r["loss_key"], {}):
+            continue  # measured on another version of a user's loss: measure it again
         if str(r.get("status", "")).startswith(MEMORY_SKIP) and not (
             short_now is not None and short_now(r["loss_key"], r["n"])
         ):
@@ -440,13 +460,19 @@ def main(argv=None) -> int:
     with exit_on_interrupt(name, args.out):
         blocks = [(n, d) for d in args.d for n in args.n]
         settings, reused, other = None, {}, 0
+        codes = {}
         if args.out is not None:
             settings = measurement_settings(args)
+            # a user's module in the working directory, importable to hash, as the worker
+            # imports it
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            codes = {key: code for key in keys if (code := loss_code(key))}
             try:
                 records = read_records(args.out)
             except (OSError, ValueError) as exc:  # a broken line, a directory
                 ap.error(f"--out: {exc}")
-            reused, other = reusable_blocks(records, settings, keys, _short_of_memory)
+            reused, other = reusable_blocks(records, settings, keys, codes, _short_of_memory)
             reused = {b: rows for b, rows in reused.items() if b in blocks}
         total = len(keys) * len(blocks)
         todo = total - len(keys) * len(reused)
@@ -482,6 +508,8 @@ def main(argv=None) -> int:
                 row["loss_key"] = key
                 if args.out is not None:
                     row.update(settings=settings, stretch=stretch)
+                    if key in codes:
+                        row["code"] = codes[key]
                     append_record(args.out, row)
                 rows.append(row)
                 done += 1

@@ -271,3 +271,34 @@ def test_out_measures_again_a_block_skipped_for_the_memory_free_then(
     assert bench.main([*argv, "--json"]) == 0
     assert [c[0] for c in calls] == ["coral", "coral", "pa_mmd_q33"]
     assert [r["status"] for r in _rows(capsys.readouterr().out)] == ["ok", "ok"]
+
+
+def test_out_measures_again_a_users_loss_after_an_edit_to_its_file(
+    bench, monkeypatch, capsys, tmp_path
+):
+    """A module:Class loss's rows were reused after its file was edited: the timings of the
+    old code shown as the new code's (dtc run and bench-losses re-run such a loss)."""
+    import sys
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # main puts the working directory in
+    monkeypatch.chdir(tmp_path)
+    module = tmp_path / "dtc_bench_edit_loss.py"
+    module.write_text(
+        "from torch import nn\n\n\nclass L(nn.Module):\n"
+        "    def forward(self, s, t, **context):\n        return (s - t).mean()\n"
+    )
+    calls = _fake_runs(bench, monkeypatch)
+    out = tmp_path / "bench.jsonl"
+    argv = ["--losses", "dtc_bench_edit_loss:L,coral", "--n", "8", "--d", "4"]
+    argv += ["--out", str(out), "--json"]
+    assert bench.main(argv) == 0
+    assert bench.main(argv) == 0  # reused
+    assert [c[0] for c in calls] == ["dtc_bench_edit_loss:L", "coral"]
+    module.write_text(module.read_text().replace("mean()", "mean() * 2"))
+    assert bench.main(argv) == 0  # its block measured again, whole
+    assert [c[0] for c in calls[2:]] == ["dtc_bench_edit_loss:L", "coral"]
+    rows = _rows(capsys.readouterr().out)
+    assert rows[4]["code"] != rows[0]["code"] and "code" not in rows[5]
+    calls.clear()
+    assert bench.main(argv) == 0  # the new rows are reused
+    assert calls == []
