@@ -280,13 +280,15 @@ def default_keys() -> list[str]:
 
 def _table(rows: list[dict]) -> str:
     by_key = {(r["loss_key"], r["n"], r["d"]): r for r in rows}
+    # a user's "module:Class" key is longer than dtc's names: it ran into the next column
+    w = max([14, *(len(r["loss_key"]) + 2 for r in rows)])
     lines = [
-        f"{'loss':<14}{'impl':<15}{'est':<10}{'S':>3}{'n':>9}{'d':>5}{'sec':>9}{'cpu_s':>9}"
+        f"{'loss':<{w}}{'impl':<15}{'est':<10}{'S':>3}{'n':>9}{'d':>5}{'sec':>9}{'cpu_s':>9}"
         f"{'peak MB':>9}  peer: time ratio dtc/peer, memory ratio"
     ]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"{r['loss_key']:<14}{'':<28}{r['n']:>9}{r['d']:>5}  {r['status']}")
+            lines.append(f"{r['loss_key']:<{w}}{'':<28}{r['n']:>9}{r['d']:>5}  {r['status']}")
             continue
         extra = ""
         peer = DTC_VARIANTS.get(r["loss_key"], (None,) * 5)[4]
@@ -297,7 +299,7 @@ def _table(rows: list[dict]) -> str:
         elif p:
             extra = f"  {peer}: {p['status'][:60]}"
         lines.append(
-            f"{r['loss_key']:<14}{r['impl']:<15}{r['estimator'] or '-':<10}{r['kernels']:>3}"
+            f"{r['loss_key']:<{w}}{r['impl']:<15}{r['estimator'] or '-':<10}{r['kernels']:>3}"
             f"{r['n']:>9}{r['d']:>5}{r['seconds']:>9.3f}{r['cpu_seconds']:>9.3f}"
             f"{r['peak_mb']:>9.1f}{extra}"
         )

@@ -302,3 +302,23 @@ def test_out_measures_again_a_users_loss_after_an_edit_to_its_file(
     calls.clear()
     assert bench.main(argv) == 0  # the new rows are reused
     assert calls == []
+
+
+def test_the_table_keeps_a_long_loss_name_in_its_column(bench):
+    """A module:Class key longer than 14 characters ran into the impl column
+    ("my_losses:MeanDifferencedtc")."""
+    row = dict(
+        loss_key="my_losses:MeanDifference",
+        impl="dtc",
+        estimator="",
+        kernels=0,
+        n=8,
+        d=4,
+        seconds=0.5,
+        cpu_seconds=0.5,
+        peak_mb=1.0,
+        status="ok",
+    )
+    header, line = bench._table([row]).splitlines()
+    assert line.split()[:2] == ["my_losses:MeanDifference", "dtc"]
+    assert header.index("impl") == line.index("dtc")
