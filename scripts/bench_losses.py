@@ -278,6 +278,12 @@ def default_keys() -> list[str]:
     return keys + list(PEERS)
 
 
+def _secs(seconds: float) -> str:
+    """Seconds in the table: 3 decimals, or 2 significant digits under a millisecond (a
+    cheap loss read 0.000)."""
+    return f"{seconds:.3f}" if seconds >= 0.001 else f"{seconds:.1e}"
+
+
 def _table(rows: list[dict]) -> str:
     by_key = {(r["loss_key"], r["n"], r["d"]): r for r in rows}
     # a user's "module:Class" key is longer than dtc's names: it ran into the next column
@@ -300,7 +306,7 @@ def _table(rows: list[dict]) -> str:
             extra = f"  {peer}: {p['status'][:60]}"
         lines.append(
             f"{r['loss_key']:<{w}}{r['impl']:<15}{r['estimator'] or '-':<10}{r['kernels']:>3}"
-            f"{r['n']:>9}{r['d']:>5}{r['seconds']:>9.3f}{r['cpu_seconds']:>9.3f}"
+            f"{r['n']:>9}{r['d']:>5}{_secs(r['seconds']):>9}{_secs(r['cpu_seconds']):>9}"
             f"{r['peak_mb']:>9.1f}{extra}"
         )
     return "\n".join(lines)

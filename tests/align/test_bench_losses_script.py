@@ -322,3 +322,21 @@ def test_the_table_keeps_a_long_loss_name_in_its_column(bench):
     header, line = bench._table([row]).splitlines()
     assert line.split()[:2] == ["my_losses:MeanDifference", "dtc"]
     assert header.index("impl") == line.index("dtc")
+
+
+def test_the_table_shows_a_time_under_a_millisecond(bench):
+    """A loss taking 0.1 ms read "0.000" seconds, as if it took no time."""
+    row = dict(
+        loss_key="coral",
+        impl="dtc",
+        estimator="",
+        kernels=0,
+        n=8,
+        d=4,
+        seconds=0.000107,
+        cpu_seconds=2.5,
+        peak_mb=1.0,
+        status="ok",
+    )
+    line = bench._table([row]).splitlines()[1]
+    assert line.split()[6:8] == ["1.1e-04", "2.500"]
