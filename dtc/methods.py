@@ -173,7 +173,14 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
 
 
 # -- registry ---------------------------------------------------------------
-_METHODS = PluginRegistry(ENTRY_POINT_GROUP, TransferClusterer, "method")
+_METHODS = PluginRegistry(
+    ENTRY_POINT_GROUP,
+    TransferClusterer,
+    "method",
+    # a name dtc.methods.register gave in a script is unknown to the dtc command
+    hint="; a method of your own: 'package.module:Class', or a name of the entry-point group "
+    "dtc.methods (one given by dtc.methods.register is known in its own process only)",
+)
 register = _METHODS.register
 available = _METHODS.available
 get_class = _METHODS.get_class

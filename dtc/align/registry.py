@@ -26,7 +26,11 @@ _LOSSES = PluginRegistry(
     ENTRY_POINT_GROUP,
     nn.Module,
     "loss",
-    hint="; no alignment is loss=None (null in a config or in --set loss=null)",
+    # what to give instead: a loss of one's own (a name dtc.align.register gave in a
+    # script is unknown to the dtc command), or none
+    hint="; a loss of your own: 'package.module:Class', or a name of the entry-point group "
+    "dtc.losses (one given by dtc.align.register is known in its own process only)"
+    "; no alignment is loss=None (null in a config or in --set loss=null)",
 )
 register = _LOSSES.register
 available = _LOSSES.available

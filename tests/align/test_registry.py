@@ -10,6 +10,7 @@ import torch
 
 import dtc._plugins
 import dtc.align
+import dtc.methods
 from dtc.align.registry import _LOSSES, ENTRY_POINT_GROUP
 
 
@@ -101,6 +102,21 @@ def test_entry_point_group_plugs_a_loss_in(monkeypatch):
 def test_unknown_name_lists_available():
     with pytest.raises(ValueError, match=r"unknown loss 'no_such_loss'; available: .*coral.*null"):
         dtc.align.get("no_such_loss")
+
+
+def test_unknown_name_says_how_a_loss_of_ones_own_is_named():
+    """A name registered in a script and then given to `dtc run` / `dtc bench-losses` was
+    "unknown loss 'md'; available: ..." with no word of the ways a user's loss is named
+    there."""
+    with pytest.raises(ValueError) as err:
+        dtc.align.get("no_such_loss")
+    assert "'package.module:Class'" in str(err.value)
+    assert "entry-point group dtc.losses" in str(err.value)
+    assert "dtc.align.register is known in its own process only" in str(err.value)
+    with pytest.raises(ValueError) as err:
+        dtc.methods.get("no_such_method")
+    assert "'package.module:Class'" in str(err.value)
+    assert "entry-point group dtc.methods" in str(err.value)
 
 
 def test_unimportable_string_and_non_loss_class():
