@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,25 +279,36 @@ def _cell(config_name, label, grid, spec: dict) -> str:
     return _normalised({"config": config_name, "label": label, "grid": grid, **where})
 
 
-def _is_stale(
+#: Why a record is stale (:func:`_stale_reason`), as the sweep says it.
+STALE_REASONS = {
+    "moved": "under another method, parameters or version of a plugin's code in the config",
+    "metric": "without a metric the config asks for",
+    "data": "on other data than the config loads now",
+    "params": "under other resolved parameters (a default changed)",
+}
+
+
+def _stale_reason(
     record: dict, task: Task | None, cells: set[str], data_sha: Callable[[Task], str | None]
-) -> bool:
-    """Whether ``task`` (the config's task of ``record``'s ``run_id``, if any) replaces
-    ``record``: see :func:`_set_aside_stale`. ``data_sha(task)`` is the fingerprint of the
-    data ``task`` loads now (None when it cannot be loaded here)."""
+) -> str | None:
+    """Why ``task`` (the config's task of ``record``'s ``run_id``, if any) replaces
+    ``record`` (a key of :data:`STALE_REASONS`), or ``None`` when it does not: see
+    :func:`_set_aside_stale`. ``data_sha(task)`` is the fingerprint of the data ``task``
+    loads now (None when it cannot be loaded here)."""
     if task is None:  # another config's run, unless it sits where one of ours does
-        return {"config", "label", "spec"} <= set(record) and (
+        here = {"config", "label", "spec"} <= set(record) and (
             _cell(record["config"], record["label"], record.get("grid", {}), record["spec"])
             in cells
         )
+        return "moved" if here else None
     if task.imbalance and not set(EXTRA_METRICS["imbalance"]) <= set(record.get("metrics", {})):
-        return True
+        return "metric"
     if "data_sha" in record and data_sha(task) not in (None, record["data_sha"]):
-        return True
+        return "data"
     if "params" not in record:
-        return False  # a record without parameters cannot be checked: kept
+        return None  # a record without parameters cannot be checked: kept
     current = describe_params(configured_method(task.spec))
-    return _normalised(current) != _normalised(record["params"])
+    return "params" if _normalised(current) != _normalised(record["params"]) else None
 
 
 def _data_sha(data_dir) -> Callable[[Task], str | None]:
@@ -333,14 +345,16 @@ def _set_aside_stale(out_dir: Path, tasks: list[Task], data_dir=None) -> tuple[l
     now = {t.run_id: t for t in tasks}
     cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
     sha = _data_sha(data_dir)
-    stale = [_is_stale(r, now.get(r.get("run_id")), cells, sha) for r in records]
-    kept = set_aside(path, records, stale, out_dir / STALE_FILE)
-    n = sum(stale)
+    reasons = [_stale_reason(r, now.get(r.get("run_id")), cells, sha) for r in records]
+    kept = set_aside(path, records, [why is not None for why in reasons], out_dir / STALE_FILE)
+    counts = Counter(why for why in reasons if why is not None)
+    n = sum(counts.values())
     if n:
+        # which reason, and how many of each: a researcher must tell a default that changed
+        # from data that changed under the config
+        why = "; ".join(f"{k} {STALE_REASONS[r]}" for r, k in counts.items())
         print(
-            f"{n} finished run(s) in {str(out_dir)!r} no longer match the config (recorded "
-            "under other parameters, another method, another version of a plugin's code, "
-            "on other data than the config loads now, or without a metric it asks for): "
+            f"{n} finished run(s) in {str(out_dir)!r} no longer match the config ({why}): "
             f"moved to {STALE_FILE}, running them again",
             file=sys.stderr,
         )

@@ -247,7 +247,7 @@ def test_failed_runs_are_reported_and_retried(tmp_path):
     assert len(run_experiment(cfg, tmp_path, progress=False).errors) == 1
 
 
-def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_path):
+def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_path, capsys):
     cfg = load_config(CONFIG)
     run_experiment(cfg, tmp_path, progress=False)
     rows = _lines(tmp_path / "results.jsonl")
@@ -257,9 +257,12 @@ def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_pat
     (tmp_path / "results.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in (rows[0], old, rows[2]))
     )
+    capsys.readouterr()
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert (summary.stale, summary.skipped, summary.finished) == (1, 2, 1)
     assert _lines(tmp_path / "stale.jsonl") == [old]
+    # the sweep says why (it listed every possible reason)
+    assert "(1 under other resolved parameters (a default changed))" in capsys.readouterr().err
     now = _lines(tmp_path / "results.jsonl")
     assert [r["run_id"] for r in now] == [r["run_id"] for r in rows]  # the config's order
     assert next(r for r in now if r["run_id"] == old["run_id"])["params"] == rows[1]["params"]
@@ -268,7 +271,7 @@ def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_pat
     assert (again.stale, again.skipped, again.finished) == (0, 3, 0)
 
 
-def test_a_run_whose_data_changed_under_its_config_is_set_aside(tmp_path, monkeypatch):
+def test_a_run_whose_data_changed_under_its_config_is_set_aside(tmp_path, monkeypatch, capsys):
     """The config leaves the digits shift to the loader's default; when that default
     changes, the finished runs saw other data than the config loads now: set aside and
     run again (they were kept, identical config and parameters). A record without a
@@ -292,19 +295,25 @@ def test_a_run_whose_data_changed_under_its_config_is_set_aside(tmp_path, monkey
         return default(shift=shift, **kwargs)
 
     monkeypatch.setattr(benchmarks, "make_digits_pair", new_default)
+    capsys.readouterr()
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert (summary.stale, summary.skipped, summary.finished) == (2, 1, 2)
+    assert "(2 on other data than the config loads now)" in capsys.readouterr().err
     assert _lines(tmp_path / "stale.jsonl") == rows[:2]
     now = {r["run_id"]: r for r in _lines(tmp_path / "results.jsonl")}
     assert now[rows[0]["run_id"]]["data_sha"] != rows[0]["data_sha"]
     assert now[rows[0]["run_id"]]["metrics"] != rows[0]["metrics"]
 
 
-def test_runs_of_a_row_whose_config_params_changed_are_set_aside(tmp_path):
+def test_runs_of_a_row_whose_config_params_changed_are_set_aside(tmp_path, capsys):
     run_experiment(load_config(CONFIG), tmp_path, progress=False)
     before = _lines(tmp_path / "results.jsonl")
     edited = load_config(CONFIG, ["methods.km.params.max_iter=60"])
+    capsys.readouterr()
     summary = run_experiment(edited, tmp_path, progress=False)
+    assert "(3 under another method, parameters or version of a plugin's code in the " in (
+        capsys.readouterr().err
+    )
     # same row, pairs and seeds under new run_ids: the old runs would be averaged in
     assert (summary.stale, summary.skipped, summary.finished) == (3, 0, 3)
     assert _lines(tmp_path / "stale.jsonl") == before
@@ -335,13 +344,15 @@ def test_runs_of_a_row_whose_method_changed_are_set_aside_and_removed_seeds_name
     assert len(_lines(tmp_path / "results.jsonl")) == 2
 
 
-def test_runs_without_the_metrics_the_config_now_asks_for_are_run_again(tmp_path):
+def test_runs_without_the_metrics_the_config_now_asks_for_are_run_again(tmp_path, capsys):
     cfg = load_config(CONFIG, ["seeds=[0]"])
     run_experiment(cfg, tmp_path, progress=False)
     assert "macro_f1" not in _lines(tmp_path / "results.jsonl")[0]["metrics"]
     with_imbalance = load_config(CONFIG, ["seeds=[0]", "metrics=[imbalance]"])
+    capsys.readouterr()
     summary = run_experiment(with_imbalance, tmp_path, progress=False)
     assert (summary.stale, summary.skipped, summary.finished) == (1, 0, 1)
+    assert "(1 without a metric the config asks for)" in capsys.readouterr().err
     (record,) = _lines(tmp_path / "results.jsonl")
     assert {"macro_f1", "balanced_acc", "min_recall"} <= set(record["metrics"])
     # the records now have them: nothing more to run, with or without the metrics
