@@ -185,6 +185,7 @@ def run_experiment(
         # stderr to a file (nohup, a batch job's log): no bar, but a line per run, so a
         # long sweep's log still says how far it got
         log_lines = progress is None and not show
+        data_keys = _varying_data(tasks)
         with _progress(show) as bar:
             # the bar's description is markup: a label's "[...]" would be dropped
             bar_id = bar.add_task(
@@ -219,7 +220,7 @@ def run_experiment(
                         bar_id, advance=1, description=escape(f"{config.name}: {task.label}")
                     )
                     if log_lines:
-                        _log_run(config.name, summary, task, error)
+                        _log_run(config.name, summary, task, error, data_keys)
         # Parallel runs finish in any order, and a retried failure lands after the rest:
         # a report lists rows in the order it meets them, so the file keeps the config's.
         if summary.stale or summary.finished:
@@ -227,13 +228,29 @@ def run_experiment(
     return summary
 
 
-def _log_run(name: str, summary: SweepSummary, task: Task, error: str | None) -> None:
+def _varying_data(tasks: list[Task]) -> set[str]:
+    """The data parameters whose value differs between ``tasks`` (a data grid's keys, or a
+    benchmark entry's own data), the ones a run's line names."""
+    keys = {k for t in tasks for k in t.spec.data_params}
+    return {
+        k
+        for k in keys
+        if len({json.dumps(t.spec.data_params.get(k), sort_keys=True) for t in tasks}) > 1
+    }
+
+
+def _log_run(
+    name: str, summary: SweepSummary, task: Task, error: str | None, data_keys=frozenset()
+) -> None:
     """One line on stderr for a run that ended: how many of the sweep's runs are done,
-    which run (its row and grid point, pair and seed), and whether it failed."""
+    which run (its row, grid point, the ``data_keys`` of its data parameters, pair and seed),
+    and whether it failed."""
     n = summary.skipped + summary.finished + len(summary.errors)
     spec = task.spec
-    # the grid point, as the report names the row: a row's points read the same otherwise
-    point = ", ".join(f"{k}={v}" for k, v in task.grid.items())
+    # the grid point, as the report names the row, and the data parameters that vary in
+    # the sweep (a data grid's point: imbalance_ratio): a row's runs read the same otherwise
+    data = {k: v for k, v in spec.data_params.items() if k in data_keys}
+    point = ", ".join(f"{k}={v}" for k, v in {**task.grid, **data}.items())
     label = f"{task.label} [{point}]" if point else task.label
     print(
         f"{name}: {n}/{summary.total} {label} {spec.benchmark} "

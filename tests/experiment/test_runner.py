@@ -123,6 +123,14 @@ def test_a_runs_line_names_its_grid_point(tmp_path, capsys):
         "tiny: 1/2 km [n_init=1] digits source->target seed 0: done",
         "tiny: 2/2 km [n_init=2] digits source->target seed 0: done",
     ]
+    # a data grid's points (an imbalance sweep) read the same too
+    bench = {"benchmark": "digits", "grid": {"imbalance_ratio": [1, 5]}}
+    config = {**config, "benchmarks": [bench], "methods": {"km": {**km, "grid": {}}}}
+    run_experiment(load_config(config, ["seeds=[0]"]), tmp_path / "data_grid")
+    assert capsys.readouterr().err.splitlines() == [
+        "tiny: 1/2 km [imbalance_ratio=1] digits source->target seed 0: done",
+        "tiny: 2/2 km [imbalance_ratio=5] digits source->target seed 0: done",
+    ]
 
 
 UNGUARDED = """
