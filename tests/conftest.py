@@ -99,3 +99,39 @@ def stated_figure():
             )
 
     return check
+
+
+#: A user's plugin module (``str.format`` with ``clusters``): a method whose labels are
+#: stripes of ``clusters`` (its figures change with the edit), a subclass, and a loss.
+USER_PLUGIN = """
+import numpy as np
+
+from dtc.align import CORALLoss
+from dtc.methods import TransferClusterer
+
+CLUSTERS = {clusters}
+
+
+class Stripes(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        self.labels_ = np.arange(pair.target.n_samples) % CLUSTERS
+
+
+class Bands(Stripes):
+    pass
+
+
+class MyCORAL(CORALLoss):
+    pass
+"""
+
+
+@pytest.fixture(scope="session")
+def user_plugin() -> str:
+    """The source of a user's plugin module to write into a file (:data:`USER_PLUGIN`;
+    ``.format(clusters=k)``), for the tests of plugins' code in run ids."""
+    return USER_PLUGIN

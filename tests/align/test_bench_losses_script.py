@@ -304,21 +304,16 @@ def test_out_measures_again_a_users_loss_after_an_edit_to_its_file(
     assert calls == []
 
 
+def _ok_row(key: str, **fields) -> dict:
+    """A measured ("ok") row of dtc's loss ``key`` at n = 8, d = 4, as the table reads it."""
+    row = dict(loss_key=key, impl="dtc", estimator="", kernels=0, n=8, d=4, peak_mb=1.0)
+    return {**row, "status": "ok", **fields}
+
+
 def test_the_table_keeps_a_long_loss_name_in_its_column(bench):
     """A module:Class key longer than 14 characters ran into the impl column
     ("my_losses:MeanDifferencedtc")."""
-    row = dict(
-        loss_key="my_losses:MeanDifference",
-        impl="dtc",
-        estimator="",
-        kernels=0,
-        n=8,
-        d=4,
-        seconds=0.5,
-        cpu_seconds=0.5,
-        peak_mb=1.0,
-        status="ok",
-    )
+    row = _ok_row("my_losses:MeanDifference", seconds=0.5, cpu_seconds=0.5)
     header, line = bench._table([row]).splitlines()
     assert line.split()[:2] == ["my_losses:MeanDifference", "dtc"]
     assert header.index("impl") == line.index("dtc")
@@ -326,17 +321,6 @@ def test_the_table_keeps_a_long_loss_name_in_its_column(bench):
 
 def test_the_table_shows_a_time_under_a_millisecond(bench):
     """A loss taking 0.1 ms read "0.000" seconds, as if it took no time."""
-    row = dict(
-        loss_key="coral",
-        impl="dtc",
-        estimator="",
-        kernels=0,
-        n=8,
-        d=4,
-        seconds=0.000107,
-        cpu_seconds=2.5,
-        peak_mb=1.0,
-        status="ok",
-    )
+    row = _ok_row("coral", seconds=0.000107, cpu_seconds=2.5)
     line = bench._table([row]).splitlines()[1]
     assert line.split()[6:8] == ["1.1e-04", "2.500"]

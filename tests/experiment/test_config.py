@@ -572,42 +572,17 @@ def test_a_run_record_says_what_the_monitor_concluded():
 
 
 # -- the code of plugins registered by name, in run ids ----------------------------------
-PLUGIN = """
-import numpy as np
-
-from dtc.align import CORALLoss
-from dtc.methods import TransferClusterer
-
-CLUSTERS = {clusters}
-
-
-class Stripes(TransferClusterer):
-    def __init__(self, n_clusters=None, seed=0):
-        self.n_clusters = n_clusters
-        self.seed = seed
-
-    def _fit(self, pair):
-        self.labels_ = np.arange(pair.target.n_samples) % CLUSTERS
-
-
-class Bands(Stripes):
-    pass
-
-
-class MyCORAL(CORALLoss):
-    pass
-"""
-
 ONE_RUN = {"name": "t", "benchmarks": [{"benchmark": "digits"}], "seeds": [0]}
 
 
-def _plugin(tmp_path, monkeypatch, name: str):
-    """A user's module ``name`` (file, imported), dropped from sys.modules afterwards."""
+def _plugin(tmp_path, monkeypatch, name: str, source: str):
+    """A user's module ``name`` (file, imported) of ``source`` (the ``user_plugin``
+    fixture), dropped from sys.modules afterwards."""
     import importlib
     import sys
 
     path = tmp_path / f"{name}.py"
-    path.write_text(PLUGIN.format(clusters=2))
+    path.write_text(source.format(clusters=2))
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module(name)
     monkeypatch.setitem(sys.modules, name, module)
@@ -633,12 +608,14 @@ def _codes(config) -> list[tuple[str, dict]]:
     return [(t.run_id, t.code) for t in expand(load_config(config))]
 
 
-def test_a_method_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch):
+def test_a_method_registered_by_name_puts_its_files_hash_in_the_run_id(
+    tmp_path, monkeypatch, user_plugin
+):
     """Edited code under the same registered name is another run, as for "module:Class"
     (the runs of the old code would otherwise be kept as the new code's)."""
     from dtc import methods
 
-    path, module = _plugin(tmp_path, monkeypatch, "dtc_named_method_plugin")
+    path, module = _plugin(tmp_path, monkeypatch, "dtc_named_method_plugin", user_plugin)
     _own_registrations(monkeypatch)
     methods.register("named_stripes", module.Stripes)
     config = {
@@ -651,7 +628,7 @@ def test_a_method_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path,
     key = "method named_stripes -> dtc_named_method_plugin:Stripes"
     before = _codes(config)
     assert [code for _, code in before] == [{key: _sha(path)}] * 2  # the row, a member
-    path.write_text(PLUGIN.format(clusters=3))
+    path.write_text(user_plugin.format(clusters=3))
     after = _codes(config)
     assert [code for _, code in after] == [{key: _sha(path)}] * 2
     assert not {i for i, _ in before} & {i for i, _ in after}
@@ -662,10 +639,12 @@ def test_a_method_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path,
     assert bands != after[0][0]
 
 
-def test_a_loss_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch):
+def test_a_loss_registered_by_name_puts_its_files_hash_in_the_run_id(
+    tmp_path, monkeypatch, user_plugin
+):
     from dtc import align
 
-    path, module = _plugin(tmp_path, monkeypatch, "dtc_named_loss_plugin")
+    path, module = _plugin(tmp_path, monkeypatch, "dtc_named_loss_plugin", user_plugin)
     _own_registrations(monkeypatch)
     align.register("named_coral", module.MyCORAL)
     config = {
@@ -675,19 +654,19 @@ def test_a_loss_registered_by_name_puts_its_files_hash_in_the_run_id(tmp_path, m
     key = "loss named_coral -> dtc_named_loss_plugin:MyCORAL"
     (coral, before) = _codes(config)
     assert coral[1] == {} and before[1] == {key: _sha(path)}  # the built-in: nothing
-    path.write_text(PLUGIN.format(clusters=3))
+    path.write_text(user_plugin.format(clusters=3))
     (coral_after, after) = _codes(config)
     assert coral_after == coral
     assert after[1] == {key: _sha(path)} and after[0] != before[0]
 
 
-def test_an_entry_points_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch):
+def test_an_entry_points_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch, user_plugin):
     from importlib.metadata import EntryPoint, entry_points
 
     import dtc._plugins
     import dtc.experiment.config
 
-    path, _ = _plugin(tmp_path, monkeypatch, "dtc_entry_point_plugin")
+    path, _ = _plugin(tmp_path, monkeypatch, "dtc_entry_point_plugin", user_plugin)
     extra = [
         EntryPoint("ep_stripes", "dtc_entry_point_plugin:Stripes", "dtc.methods"),
         EntryPoint("ep_coral", "dtc_entry_point_plugin:MyCORAL", "dtc.losses"),
@@ -714,7 +693,7 @@ def test_an_entry_points_name_puts_its_files_hash_in_the_run_id(tmp_path, monkey
         {"loss ep_coral -> dtc_entry_point_plugin:MyCORAL": sha},
         {},
     ]
-    path.write_text(PLUGIN.format(clusters=3))
+    path.write_text(user_plugin.format(clusters=3))
     after = _codes(config)
     assert [i for i, _ in after][:2] != [i for i, _ in before][:2] and after[2] == before[2]
 

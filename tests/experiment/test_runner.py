@@ -594,32 +594,14 @@ def test_workers_of_a_sweep_killed_with_kill_9_exit_by_themselves(tmp_path):
     assert not any(alive(p) for p in workers)
 
 
-PLUGIN = """
-import numpy as np
-
-from dtc.methods import TransferClusterer
-
-CLUSTERS = {clusters}
-
-
-class Stripes(TransferClusterer):
-    def __init__(self, n_clusters=None, seed=0):
-        self.n_clusters = n_clusters
-        self.seed = seed
-
-    def _fit(self, pair):
-        self.labels_ = np.arange(pair.target.n_samples) % CLUSTERS
-"""
-
-
-def test_a_plugin_whose_code_changed_is_run_again(tmp_path, monkeypatch):
+def test_a_plugin_whose_code_changed_is_run_again(tmp_path, monkeypatch, user_plugin):
     """A user's method named by "module:Class" keeps its name when its code is edited: the
     runs of the old code are set aside as stale and run again, not passed off as the new
     code's (the hash of the file that defines it is part of the run id)."""
     import importlib
 
     plugin = tmp_path / "dtc_stripes_plugin.py"
-    plugin.write_text(PLUGIN.format(clusters=2))
+    plugin.write_text(user_plugin.format(clusters=2))
     monkeypatch.syspath_prepend(str(tmp_path))
     config = {**CONFIG, "methods": {"s": {"method": "dtc_stripes_plugin:Stripes"}}}
     cfg = load_config(config, ["seeds=[0]"])
@@ -628,7 +610,7 @@ def test_a_plugin_whose_code_changed_is_run_again(tmp_path, monkeypatch):
     (record,) = _lines(tmp_path / "out" / "results.jsonl")
     assert list(record["code"]) == ["dtc_stripes_plugin:Stripes"]
     assert run_experiment(cfg, tmp_path / "out", progress=False).skipped == 1  # unchanged
-    plugin.write_text(PLUGIN.format(clusters=3))
+    plugin.write_text(user_plugin.format(clusters=3))
     importlib.reload(importlib.import_module("dtc_stripes_plugin"))
     again = run_experiment(load_config(config, ["seeds=[0]"]), tmp_path / "out", progress=False)
     assert (again.finished, again.skipped, again.stale) == (1, 0, 1)
