@@ -507,3 +507,104 @@ def test_ot_target_to_source_with_fewer_source_samples_than_clusters(est, n_sour
         est().fit(pair)
     # The paper's direction leaves the target as it is.
     assert len(np.unique(est(direction="source_to_target").fit(pair).labels_)) == 3
+
+
+# -- closed forms added by mutation testing ----------------------------------
+def _mmd_matrix(ns, nt, ys=None, yt=None, C=1):
+    """Long et al.'s MMD matrix ``C M_0 + sum_c M_c`` (eqs. 3 and 6, ``C M_0`` as in their
+    code) from explicit indicator vectors, divided by its Frobenius norm (the JDA code);
+    ``yt=None``: ``C M_0`` only."""
+    e = np.r_[np.full(ns, 1 / ns), np.full(nt, -1 / nt)]
+    M = C * np.outer(e, e)
+    if yt is not None:
+        for c in range(C):
+            src, tar = (ys == c).astype(float), (yt == c).astype(float)
+            ec = np.r_[src / src.sum(), -tar / tar.sum() if tar.any() else tar]
+            M += np.outer(ec, ec)
+    return M / np.linalg.norm(M, "fro")
+
+
+def _signs_to(Z, ref):
+    return Z * np.sign(np.sum(Z * ref, axis=0))
+
+
+def test_tca_normalize_scales_samples_before_and_embedded_samples_after():
+    # normalize=True (the JDA/TCA code): every sample to unit L2 norm, then the brute-force
+    # generalised eigenvectors of that F, then every embedded sample to unit norm.
+    rng = np.random.default_rng(11)
+    Xs = rng.standard_normal((20, 5)) * rng.uniform(0.2, 5.0, (20, 1))
+    Xt = rng.standard_normal((16, 5)) * rng.uniform(0.2, 5.0, (16, 1)) + 0.7
+    Zs, Zt = tca_transform(Xs, Xt, n_components=3, lam=0.4, kernel="primal", normalize=True)
+    X = np.vstack([Xs, Xt])
+    F = X / np.linalg.norm(X, axis=1, keepdims=True)
+    M = _mmd_matrix(20, 16)
+    Z = F @ _brute_force_directions(F, M, 0.4, 3)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    np.testing.assert_allclose(_signs_to(np.vstack([Zs, Zt]), Z), Z, atol=1e-6)
+
+
+def test_joint_features_kernels_by_hand():
+    from scipy.spatial.distance import cdist
+
+    from baselines.tca import joint_features
+
+    rng = np.random.default_rng(12)
+    Xs, Xt = rng.standard_normal((6, 4)), rng.standard_normal((5, 4))
+    X = np.vstack([Xs, Xt])
+    rbf = joint_features(Xs, Xt, kernel="rbf", gamma=0.3, normalize=False)
+    np.testing.assert_allclose(rbf, np.exp(-0.3 * cdist(X, X, "sqeuclidean")), rtol=1e-12)
+    lin = joint_features(Xs, Xt, kernel="linear", normalize=False)
+    np.testing.assert_allclose(lin, X @ X.T, rtol=1e-12)
+    np.testing.assert_array_equal(joint_features(Xs, Xt, kernel="primal", normalize=False), X)
+
+
+def test_jda_transform_iterates_brute_force_embeddings_and_1nn_pseudo_labels():
+    # Long et al. (ICCV 2013), Algorithm 1 with the authors' code's choices, written out
+    # with explicit n x n matrices: iteration 1 embeds with C * M_0 (TCA), each later one
+    # with C * M_0 + sum_c M_c of the previous 1-NN pseudo-labels (source class of the
+    # nearest embedded source sample). Overlapping classes, so the 1-NN, a 3-NN and the
+    # weight of M_0 all change the result.
+    rng = np.random.default_rng(13)
+    C, ns, nt, lam, p = 3, 45, 40, 0.5, 3
+    ys = np.arange(ns) % C
+    means = rng.standard_normal((C, 6))
+    Xs = means[ys] + 1.2 * rng.standard_normal((ns, 6))
+    Xt = means[np.arange(nt) % C] + 1.2 * rng.standard_normal((nt, 6)) + 0.8
+    F = np.vstack([Xs, Xt])
+    yt = None
+    for _ in range(3):
+        M = _mmd_matrix(ns, nt, ys, yt, C)
+        Z = F @ _brute_force_directions(F, M, lam, p)
+        dist = ((Z[ns:, None, :] - Z[None, :ns, :]) ** 2).sum(-1)
+        yt = ys[dist.argmin(axis=1)]
+    Zs, Zt, pseudo = jda_transform(
+        Xs, ys, Xt, n_components=p, lam=lam, kernel="primal", n_iter=3, normalize=False
+    )
+    np.testing.assert_allclose(_signs_to(np.vstack([Zs, Zt]), Z), Z, atol=1e-6)
+    np.testing.assert_array_equal(pseudo, yt)
+
+
+def test_ot_l1l2_coupling_is_pots_group_lasso_ot_of_the_max_normalised_cost():
+    # Courty et al. (TPAMI 2017), eq. (13): entropic OT plus reg_cl * sum_j sum_c
+    # ||G[I_c, j]||_2. Against POT's solver on the explicitly normalised cost, uniform
+    # weights; and, independently of POT, the group-lasso term is what reg_cl lowers.
+    import ot
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(14)
+    ys = np.arange(24) % 3
+    Xs = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 2.0]])[ys] + 0.6 * rng.standard_normal((24, 2))
+    Xt = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 2.0]])[np.arange(18) % 3] + 0.5
+    Xt = Xt + 0.6 * rng.standard_normal((18, 2))
+    _, _, G = ot_transform(Xs, Xt, ys, method="l1l2", reg_e=0.1, reg_cl=2.0)
+    M = cdist(Xs, Xt, "sqeuclidean")
+    ref = ot.da.sinkhorn_l1l2_gl(
+        np.full(24, 1 / 24), ys, np.full(18, 1 / 18), M / M.max(), 0.1, 2.0, stopInnerThr=1e-8
+    )
+    np.testing.assert_allclose(G, ref, rtol=0, atol=1e-10)
+
+    def group_lasso(G):
+        return sum(np.linalg.norm(G[ys == c], axis=0).sum() for c in range(3))
+
+    _, _, G0 = ot_transform(Xs, Xt, ys, method="l1l2", reg_e=0.1, reg_cl=0.0)
+    assert group_lasso(G) < 0.95 * group_lasso(G0)
