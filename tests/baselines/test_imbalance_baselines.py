@@ -262,3 +262,21 @@ def test_smote_lowers_k_neighbors_only_for_the_classes_too_small_for_it():
 
     assert max(neighbour_ranks(1, 5)) > 2  # class 1 keeps k=5
     assert len(neighbour_ranks(2, 2)) == 37  # class 2 (3 samples) gets k=2
+
+
+def test_a_class_predicted_for_no_target_sample_keeps_its_source_mean():
+    # The target holds classes 0 and 1 only: class 2 is predicted for no target sample,
+    # so its centre is its (resampled) source mean; the others are the target centroids
+    # of their predicted classes. sampler="none": the resampled source is the source.
+    rng = np.random.default_rng(3)
+    means = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    ys = np.repeat([0, 1, 2], 20)
+    Xs = means[ys] + 0.5 * rng.standard_normal((60, 2))
+    Xt = means[np.repeat([0, 1], 15)] + 0.5 * rng.standard_normal((30, 2))
+    pair = DomainPair(Domain(Xs, ys), Domain(Xt), n_clusters=3)
+    est = ResampledTransfer(sampler="none", standardize="source").fit(pair)
+    pred = est.initial_labels_
+    assert set(pred.tolist()) == {0, 1}
+    Xs, Xt = pair.source.X.astype(np.float64), pair.target.X.astype(np.float64)  # as stored
+    expected = np.stack([Xt[pred == 0].mean(0), Xt[pred == 1].mean(0), Xs[ys == 2].mean(0)])
+    np.testing.assert_allclose(est.cluster_centers_, expected, rtol=1e-12)

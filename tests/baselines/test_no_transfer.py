@@ -49,6 +49,21 @@ def test_gmm_matches_sklearn(covariance_type):
     assert ours.lower_bound_ == pytest.approx(ref.lower_bound_)
 
 
+def test_gmm_defaults_are_the_documented_ones():
+    # Defaults: diagonal covariances, reg_covar 1e-4, 3 restarts, 200 EM iterations, seed
+    # 0. Correlated features and one of std 0.01 (reg_covar matters next to its variance).
+    X, _ = make_blobs(120, n_features=3, centers=3, cluster_std=1.5, random_state=2)
+    X = X @ np.array([[1.0, 0.8, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.01]])
+    pair = DomainPair(Domain(X[:10]), Domain(X), n_clusters=3)
+    ours = TargetGMM().fit(pair)
+    Xt = pair.target.X.astype(np.float64)
+    ref = GaussianMixture(
+        3, covariance_type="diag", reg_covar=1e-4, n_init=3, max_iter=200, random_state=0
+    ).fit(Xt)
+    np.testing.assert_allclose(ours.proba_, ref.predict_proba(Xt), atol=1e-10)
+    assert ours.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-10)
+
+
 def test_agglomerative_ward_matches_scipy():
     pair = blobs_pair(std=2.5)
     ours = TargetAgglomerative().fit(pair)

@@ -22,3 +22,11 @@ def test_each_target_sample_takes_its_nearest_source_class_by_hand():
     with pytest.raises(ValueError, match="needs a labelled source"):
         unlabelled = Domain(src.X, name="s")
         methods.get("source_nn").fit(DomainPair(unlabelled, tgt, n_clusters=2))
+
+
+def test_one_nearest_neighbour_not_a_vote():
+    # 4 is nearest to 0 (class 0, distance 4); two of its three nearest are class 2.
+    src = Domain(np.array([[0.0], [9.0], [10.0]]), np.array([0, 2, 2]), name="s")
+    tgt = Domain(np.array([[4.0], [8.0]]), name="t")
+    nn = methods.get("source_nn").fit(DomainPair(src, tgt, n_clusters=2))
+    np.testing.assert_array_equal(nn.cluster_classes_[nn.labels_], [0, 2])

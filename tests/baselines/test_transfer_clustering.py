@@ -379,3 +379,79 @@ def test_coclustering_refuses_one_cluster_by_name():
     pair = DomainPair(Domain(rng.random((20, 5))), Domain(rng.random((10, 5))))
     with pytest.raises(ValueError, match="CrossDomainCoclustering: n_clusters must be at least 2"):
         CrossDomainCoclustering(n_clusters=1).fit(pair)
+
+
+def _feature_criterion(P, rows, cols, kz):
+    """``p(z) KL(p(X | z) || p^(X | z~))`` for every feature ``z`` and feature cluster
+    ``z~``, shape ``(m, kz)``, with ``p^(x | z~) = p(x | x~) p(x~ | z~)`` (Dai et al.,
+    ICML 2008, eq. 9), by explicit loops over the definitions."""
+    n, m = P.shape
+    px, pz = P.sum(1), P.sum(0)
+    out = np.zeros((m, kz))
+    for z in range(m):
+        for zc in range(kz):
+            block_z = P[:, cols == zc].sum()
+            for x in range(n):
+                if P[x, z] == 0:
+                    continue
+                same = rows == rows[x]
+                q = px[x] / px[same].sum() * P[np.ix_(same, cols == zc)].sum() / block_z
+                out[z, zc] += P[x, z] * np.log((P[x, z] / pz[z]) / max(q, 1e-300))
+    return out
+
+
+def _row_criterion(P, rows, cols, kr):
+    """``KL(p(Z | x) || p^(Z | x~))`` for every row ``x`` and row cluster ``x~``, shape
+    ``(n, kr)``, with ``p^(z | x~) = p(z | z~) p(z~ | x~)`` (Dai et al., ICML 2008, eq. 8),
+    by explicit loops over the definitions."""
+    n, m = P.shape
+    px, pz = P.sum(1), P.sum(0)
+    out = np.zeros((n, kr))
+    for x in range(n):
+        for xc in range(kr):
+            block_x = P[rows == xc].sum()
+            for z in range(m):
+                if P[x, z] == 0:
+                    continue
+                same = cols == cols[z]
+                q = pz[z] / pz[same].sum() * P[np.ix_(rows == xc, same)].sum() / block_x
+                out[x, xc] += P[x, z] / px[x] * np.log((P[x, z] / px[x]) / max(q, 1e-300))
+    return out
+
+
+def test_stc_first_round_follows_the_papers_three_updates_by_hand(monkeypatch):
+    # Dai et al. (ICML 2008), Algorithm 1, one round from a given initialisation (the
+    # K-means of the initialisation stubbed): C_X(x) = argmin KL(p(Z|x) || p^(Z|x~)),
+    # C_Y likewise with q, then C_Z(z) = argmin p(z) KL(p(X|z) || p^(X|z~)) + lambda q(z)
+    # KL(q(Y|z) || q^(Y|z~)) with the new row clusters. Target and source disagree on the
+    # features, so lambda decides where some features go.
+    import baselines.self_taught as self_taught
+
+    rng = np.random.default_rng(7)
+    Xt = rng.poisson(np.kron(np.eye(3), np.ones((6, 4))) * 4 + 0.5).astype(float)
+    order = np.r_[0:2, 4:6, 8:10, 2:4, 6:8, 10:12]
+    Xs = rng.poisson(np.kron(np.eye(2), np.ones((9, 6))) * 4 + 0.5)[:, order].astype(float)
+    rows_t0, rows_s0 = np.arange(18) % 3, np.arange(18) % 2
+    cols0 = np.array([0, 1, 2] * 4)
+    pair = DomainPair(Domain(Xs), Domain(Xt), n_clusters=3)
+    Pt, Ps = Xt / Xt.sum(), Xs / Xs.sum()
+    moved = []
+    for lam in (0.1, 10.0):
+        init = iter([rows_t0, rows_s0, cols0, rows_t0])
+        monkeypatch.setattr(
+            self_taught, "kmeans", lambda *a, _init=init, **k: (next(_init), None, None)
+        )
+        stc = SelfTaughtClustering(
+            n_source_clusters=2, n_feature_clusters=3, trade_off=lam, max_iter=1
+        ).fit(pair)
+        rows_t = _row_criterion(Pt, rows_t0, cols0, 3).argmin(axis=1)
+        rows_s = _row_criterion(Ps, rows_s0, cols0, 2).argmin(axis=1)
+        crit = _feature_criterion(Pt, rows_t, cols0, 3) + lam * _feature_criterion(
+            Ps, rows_s, cols0, 3
+        )
+        np.testing.assert_array_equal(stc.labels_, rows_t)
+        np.testing.assert_array_equal(stc.source_labels_, rows_s)
+        np.testing.assert_array_equal(stc.feature_labels_, crit.argmin(axis=1))
+        assert stc.n_iter_ == 1
+        moved.append(stc.feature_labels_)
+    assert not np.array_equal(*moved)  # lambda matters here
