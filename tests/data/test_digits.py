@@ -104,6 +104,28 @@ def test_contrast_and_noise():
     assert abs(noisy.std() - 0.1) < 0.002 and abs(noisy.mean()) < 0.002
 
 
+def test_apply_shift_composes_the_documented_steps_at_an_intermediate_strength():
+    """At strength s = 0.4 the module docstring's composite is, in this order: a rotation
+    by 0.4 * 30 = 12 degrees counter-clockwise (bilinear, zero fill), the blend
+    0.6 x + 0.4 dilate(x) with a 2x2 grey dilation of each image on its own, the contrast
+    0.5 + (1 - 0.4 * 0.5) (x - 0.5), Gaussian noise of standard deviation 0.4 * 0.15 = 0.06
+    drawn from the seed, and clipping to [0, 1]; rebuilt here image by image with scipy."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    img = rng.random((3, 8, 8))
+    img[1] = 0.0  # one pixel of ink between two random images: the dilation of each
+    img[1, 4, 4] = 1.0  # image on its own spreads it to a 2x2 square, and takes no other ink
+    expected = []
+    for one in img:
+        x = ndimage.rotate(one, 12.0, reshape=False, order=1, mode="constant")
+        x = 0.6 * x + 0.4 * ndimage.grey_dilation(x, size=(2, 2))
+        expected.append(0.5 + 0.8 * (x - 0.5))
+    noise = 0.06 * np.random.default_rng(7).standard_normal(img.shape)
+    expected = np.clip(np.asarray(expected) + noise, 0.0, 1.0)
+    np.testing.assert_allclose(shifts.apply_shift(img, 0.4, seed=7), expected, atol=1e-12)
+
+
 def test_apply_shift_zero_is_identity_and_range():
     img = np.random.default_rng(0).random((3, 8, 8))
     np.testing.assert_allclose(shifts.apply_shift(img, 0.0), img)

@@ -27,6 +27,15 @@ def test_step_sizes_hand_computed():
     )
 
 
+def test_step_minority_size_is_rounded_to_nearest_not_truncated():
+    # round(100 / 6) = round(16.67) = 17 (truncation would give 16) and round(100 / 3) =
+    # round(33.33) = 33; two of three classes are minorities (fraction 0.5, rounded half up).
+    np.testing.assert_array_equal(class_sizes(3, 100, 6.0, "step"), [100, 17, 17])
+    np.testing.assert_array_equal(class_sizes(3, 100, 3.0, "step"), [100, 33, 33])
+    # the exponential profile rounds the same way: 100 / 6 for the last class
+    assert class_sizes(2, 100, 6.0)[-1] == 17
+
+
 @pytest.mark.parametrize(
     ("n_classes", "fraction", "n_minor"),
     [
