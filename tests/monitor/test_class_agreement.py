@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
+from sklearn.preprocessing import StandardScaler
 
 from dtc.monitor.class_agreement import class_agreement
 
@@ -94,3 +98,31 @@ def test_source_names_are_a_logistic_regression_of_the_standardised_domains():
     np.testing.assert_array_equal(source_names(Xs, ys, Xt), expected)
     assert set(np.unique(source_names(Xs, ys, Xs))) == {3, 7}
     np.testing.assert_array_equal(source_names(Xs, ys, Xs), ys)
+
+
+def test_the_agreement_is_scikit_learns_adjusted_mutual_information():
+    # Overlapping blobs and more clusters than classes, so that AMI, corrected for chance,
+    # lies below the unadjusted NMI of the same two labelings; each domain standardised on
+    # its own (StandardScaler), the classifier's C and K-means' n_init as documented.
+    Xs, ys = three_blobs((0, 1, 2), n_per=30, sep=2.0, seed=0)
+    Xt, _ = three_blobs((0, 1, 2), n_per=30, sep=2.0, seed=1)
+    out = class_agreement(Xs, ys, Xt, 6, seed=2)
+    zs, zt = StandardScaler().fit_transform(Xs), StandardScaler().fit_transform(Xt)
+    names = LogisticRegression(C=0.1, max_iter=500).fit(zs, ys).predict(zt)
+    clusters = KMeans(6, n_init=4, random_state=2).fit_predict(zt)
+    assert out["agreement"] == pytest.approx(adjusted_mutual_info_score(clusters, names), abs=1e-12)
+    assert normalized_mutual_info_score(clusters, names) - out["agreement"] > 0.01
+    assert out["n_named"] == np.unique(names).size
+
+
+def test_n_named_counts_the_source_classes_that_name_a_target_row():
+    # Two source classes, apart along feature 0; three target clusters, one of them along
+    # feature 0: the classifier names that cluster class 1 and the other two class 0, so
+    # two classes name the target's rows, fewer than its three clusters.
+    rng = np.random.default_rng(0)
+    ys = np.repeat([0, 1], 60)
+    Xs = rng.normal(0, 1, (120, 6))
+    Xs[ys == 1, 0] += 12.0
+    Xt, _ = three_blobs((0, 1, 2), seed=1)
+    out = class_agreement(Xs, ys, Xt, 3)
+    assert out["n_named"] == 2 and out["n_clusters"] == 3 and out["n_classes"] == 2

@@ -18,8 +18,9 @@ from sklearn.metrics import silhouette_score
 
 from dtc.data import Domain, DomainPair, make_digits_pair
 from dtc.metrics import cluster_acc
+from dtc.monitor import negative_transfer
 from dtc.monitor.base import Callback
-from dtc.monitor.calibration import random_relabel, score_slope
+from dtc.monitor.calibration import random_relabel, score_slope, source_bias
 from dtc.monitor.negative_transfer import NegativeTransferMonitor, knn_agreement
 from dtc.monitor.partition_score import (
     COLLAPSED,
@@ -521,6 +522,37 @@ def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair)
     assert not np.allclose(Z_transfer, est.embedding_)
 
 
+def test_rollback_keeps_the_last_state_when_the_best_only_ties_it(pair):
+    # Every state embeds the blobs: each check finds the same partition and the same score.
+    # A checkpoint must lead the last state by more than min_restore_gain (0) to replace it.
+    mon = monitor("rollback")
+    est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(pair)
+    assert len({e["score"] for e in est.monitor_trail_}) == 1
+    assert est.restored == [] and not any("restore" in e["decision"] for e in est.monitor_trail_)
+
+
+class GoodStart(ScriptedDTC):
+    """The pretrained start (before adaptation) embeds the target well; the script then
+    gives the adaptation epochs' embeddings."""
+
+    def transform_target(self, X, preprocessed=False):
+        if self._state == -1:
+            return good(X, np.random.default_rng(99))
+        return super().transform_target(X, preprocessed)
+
+
+def test_rollback_restores_the_pretrained_start_when_adaptation_only_hurts(pair):
+    mon = monitor("rollback")
+    est = GoodStart([bad, bad], [0.2, 0.1], [mon]).fit(pair)
+    trail = est.monitor_trail_
+    assert trail[0]["decision"] == "start" and trail[0]["score"] > max(
+        e["score"] for e in trail[1:3]
+    )
+    assert est.restored == [-1] and trail[-2]["decision"].endswith("restore_epoch_-1")
+    assert trail[-2]["restored_score"] == trail[0]["score"]
+    assert not est.negative_transfer_ and not est.fell_back_to_reference_
+
+
 # -- calibrated margin -------------------------------------------------------------------
 def two_structures(n, class_sep, seed):
     """``(n, 2)`` rows with two strong clusters along feature 0 and two classes (the
@@ -610,6 +642,52 @@ def test_calibration_without_source_labels_uses_no_labels(pair):
     assert mon.calibration_["source_bias"] is None
 
 
+@pytest.mark.parametrize("bias", [-0.2, 0.2])
+def test_the_margin_is_tolerance_twice_the_restart_spread_and_a_positive_source_bias(
+    pair, monkeypatch, bias
+):
+    # A target without clusters, so that single-start K-means restarts differ; the source
+    # bias set by hand. margin = tolerance + 2 * spread + max(0, bias): a negative bias
+    # (the score favours class partitions) never narrows the margin.
+    noise = np.random.default_rng(5).normal(size=(120, 6)).astype(np.float32)
+    monkeypatch.setattr(negative_transfer, "source_bias", lambda *args, **kwargs: bias)
+    mon = monitor("warn", tolerance=0.01, n_restarts=5, check_features=False)
+    ScriptedDTC([good], [0.1], [mon]).fit(DomainPair(pair.source, Domain(noise), n_clusters=K))
+    X, Z_ref = noise[mon._idx].astype(np.float64), mon.reference_.embedding_[mon._idx]
+    values = [
+        knn_agreement(X, KMeans(K, n_init=1, random_state=1 + r).fit(Z_ref).labels_)
+        for r in range(5)
+    ]
+    spread = np.std(values, ddof=1)
+    assert spread > 0.01
+    assert mon.calibration_["source_bias"] == bias
+    assert mon.margin_ == pytest.approx(0.01 + 2 * spread + max(0.0, bias), abs=1e-12)
+
+
+def test_source_bias_scores_the_learned_partition_not_the_noisy_labels():
+    # Two far-apart blobs whose labels are the blobs with 10 % of them flipped. A classifier
+    # learns the blobs, K-means finds them: the two partitions are the same (up to names),
+    # so the bias is exactly 0. The noisy labels themselves would score lower than the
+    # blobs and show a bias the classifier smooths out (calibration's docstring).
+    rng = np.random.default_rng(0)
+    blob = np.repeat([0, 1], 100)
+    X = 20.0 * blob[:, None] * np.ones((1, 4)) + rng.normal(0, 1, (200, 4))
+    y = blob.copy()
+    flip = rng.choice(200, 20, replace=False)
+    y[flip] = 1 - y[flip]
+    assert source_bias(X, y) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_source_bias_is_zero_for_labels_no_better_than_the_largest_class():
+    # Features that carry nothing about imbalanced labels (90 % one class): a classifier
+    # that always answers the largest class is right 90 % of the time, which is chance here,
+    # not evidence that the labels are learnable (one-sided binomial test against 0.9).
+    rng = np.random.default_rng(1)
+    X = rng.normal(0, 1, (200, 4))
+    y = np.r_[np.zeros(180, dtype=int), np.ones(20, dtype=int)]
+    assert source_bias(X, y) == 0.0
+
+
 # -- resolution (rule #14) ---------------------------------------------------------------
 def test_random_relabel_moves_the_stated_share_of_rows_to_other_classes():
     y = np.repeat(np.arange(4), 25)
@@ -688,6 +766,26 @@ def test_without_source_labels_there_is_no_resolution_and_the_score_counts(pair)
     est = NoLabels([bad], [0.1], [mon]).fit(pair)
     assert mon.calibration_["resolution"] is None and mon.score_counts_
     assert est.negative_transfer_
+
+
+def test_random_relabel_moves_the_rounded_share_of_rows():
+    # round(0.29 * 10) = 3 rows (truncating would move 2); round(0.71 * 7) = round(4.97) = 5
+    y = np.arange(10) % 3
+    assert (random_relabel(y, 0.29, np.random.default_rng(0)) != y).sum() == 3
+    y = np.arange(7) % 2
+    assert (random_relabel(y, 0.71, np.random.default_rng(0)) != y).sum() == 5
+
+
+def test_the_score_counts_at_a_resolution_equal_to_max_resolution(pair):
+    # "at most max_resolution": the resolution measured by a first fit, given as the bound
+    measured = monitor("warn", tolerance=0.05, max_resolution=None)
+    ScriptedDTC([bad] * 2, [0.2, 0.1], [measured]).fit(pair)
+    resolution = measured.calibration_["resolution"]
+    assert 0 < resolution < np.inf
+    at = monitor("warn", tolerance=0.05, max_resolution=resolution)
+    est = ScriptedDTC([bad] * 2, [0.2, 0.1], [at]).fit(pair)
+    assert at.calibration_["resolution"] == resolution
+    assert at.score_counts_ and est.negative_transfer_
 
 
 # -- feature correspondence ------------------------------------------------------------
@@ -837,6 +935,17 @@ def test_a_source_whose_classes_the_target_does_not_hold_is_negative_when_judged
     est = ScriptedDTC([good, good], [0.2, 0.1], [same]).fit(classes_pair((0, 1, 2)))
     assert same.class_agreement_["agreement"] == pytest.approx(1.0)
     assert est.monitor_trail_[-1]["reason"] is None
+
+
+def test_a_source_at_the_class_agreement_threshold_is_not_flagged(pair):
+    # "below min_class_agreement" is negative; the measured agreement itself is not below
+    measured = monitor("rollback", min_class_agreement=None)
+    ScriptedDTC([good, good], [0.2, 0.1], [measured]).fit(pair)
+    agreement = measured.class_agreement_["agreement"]
+    at = monitor("rollback", min_class_agreement=agreement)
+    est = ScriptedDTC([good, good], [0.2, 0.1], [at]).fit(pair)
+    assert at.class_agreement_["agreement"] == agreement
+    assert not est.negative_transfer_ and est.monitor_trail_[-1]["reason"] is None
 
 
 def test_the_class_agreement_needs_the_source_labels_the_estimator_uses():

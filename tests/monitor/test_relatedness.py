@@ -8,9 +8,10 @@ import pytest
 from scipy.stats import pearsonr
 
 from dtc.data import make_digits_pair
-from dtc.monitor import scores
+from dtc.monitor import relatedness, scores
 from dtc.monitor.relatedness import (
     BENCHMARK_FAMILY,
+    MIN_FEATURES,
     check_source,
     feature_correspondence,
     resolve_min_similarity,
@@ -60,6 +61,19 @@ def test_null_mean_and_std_recomputed_from_the_seeded_relabellings():
     assert out["null_mean"] == pytest.approx(np.mean(null), abs=1e-12)
     assert out["null_std"] == pytest.approx(np.std(null, ddof=1), abs=1e-12)
     assert out["p_value"] == pytest.approx((1 + np.sum(np.array(null) >= out["statistic"])) / 8)
+
+
+def test_a_relabelling_that_ties_the_statistic_counts_against_correspondence():
+    # Three features: the identity is one of the 3! = 6 relabellings, and it gives the
+    # statistic back exactly (a tie), as no other does when the three correlations differ.
+    # The p-value counts ties, (1 + #{null >= statistic}) / (1 + n): here 1 + the number of
+    # identity permutations among the seeded draws (about a sixth of them).
+    X = correlated(200, 3, seed=8)
+    out = feature_correspondence(X, X, n_permutations=59, seed=3)
+    rng = np.random.default_rng(3)
+    ties = sum(np.array_equal(rng.permutation(3), np.arange(3)) for _ in range(59))
+    assert 4 <= ties <= 16  # Binomial(59, 1/6): about 10
+    assert out["p_value"] == pytest.approx((1 + ties) / 60)
 
 
 def test_p_value_is_uniform_for_unrelated_features():
@@ -291,6 +305,50 @@ def test_check_source_names_the_first_check_that_fails():
     assert surf["min_similarity"] == 0.50 and surf["similar"] and surf["verdict"] is None
 
 
+def _stub_similarity(similarity, signal_source, signal_target=1.0):
+    def fake(Xs, Xt, *, n_splits=5, seed=0, eps=1e-8):
+        return {
+            "statistic": 0.5,
+            "reliability_source": 0.5,
+            "reliability_target": 0.5,
+            "signal_source": signal_source,
+            "signal_target": signal_target,
+            "similarity": similarity,
+            "n_features": Xs.shape[1],
+        }
+
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("similarity", "signal_source", "verdict"),
+    [
+        (0.9, 1.0, None),
+        (0.5, 1.0, "dissimilar_source"),
+        (0.9, 0.05, "noisy_source"),
+        (0.5, 0.05, "noisy_source"),  # both fail: the noisy check comes first
+        (float("nan"), 1.0, None),  # no reproducible structure: no evidence either way
+        (0.8, 0.1, None),  # at the thresholds: "at least" passes
+    ],
+)
+def test_check_source_verdicts_by_hand(monkeypatch, similarity, signal_source, verdict):
+    # A related source (it is the target), its similarity and signals set by hand.
+    X = correlated(200, 20, seed=1)
+    monkeypatch.setattr(
+        relatedness, "structural_similarity", _stub_similarity(similarity, signal_source)
+    )
+    out = check_source(X, X, min_similarity=0.8, min_signal_ratio=0.1)
+    assert out["related"]
+    assert out["verdict"] == verdict
+
+
+def test_a_target_without_reproducible_structure_passes_the_noise_check(monkeypatch):
+    X = correlated(200, 20, seed=1)
+    monkeypatch.setattr(relatedness, "structural_similarity", _stub_similarity(0.9, 0.01, -0.5))
+    out = check_source(X, X, min_similarity=0.8, min_signal_ratio=0.1)
+    assert out["signal_ratio"] is None and "clean" not in out and out["verdict"] is None
+
+
 def test_the_family_threshold_of_each_shared_benchmark():
     from dtc.data.benchmarks import list_benchmarks
 
@@ -311,6 +369,15 @@ def test_check_source_does_not_run_on_too_few_features():
     assert check_source(X, correlated(100, 10, seed=2)) is None
     with pytest.raises(ValueError, match="same number of features"):
         check_source(X, correlated(100, 12, seed=2))
+
+
+def test_check_source_runs_from_exactly_min_features_varying_features():
+    assert MIN_FEATURES == 16
+    X, Xt = correlated(100, 16, seed=1), correlated(100, 16, seed=2)
+    assert check_source(X, Xt) is not None
+    # a 17th feature constant in one domain does not count; 15 varying ones are too few
+    assert check_source(np.c_[X, np.ones(100)], np.c_[Xt, np.arange(100.0)]) is not None
+    assert check_source(X[:, :15], Xt[:, :15]) is None
 
 
 @pytest.mark.parametrize(
