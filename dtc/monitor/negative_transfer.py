@@ -171,7 +171,8 @@ soft-assignment score needs no probabilities from the estimator: the monitor bui
                 structure, so ``estimator.transfer_scale_`` is multiplied by
                 ``adapt_factor``;
 ``"rollback"``  keep the best adaptation state by the score (the pretrained start
-                included) and restore it after the last epoch when its score beats the
+                included; of states with equal scores the earliest, the least adapted)
+                and restore it after the last epoch when its score beats the
                 last check's by more than ``min_restore_gain`` (default 0; ``"spread"``:
                 ``tolerance + 2 * restart_spread``); if the final partition
                 is negative (``negative_transfer_``: its score below the reference's by

@@ -531,6 +531,16 @@ def test_rollback_keeps_the_last_state_when_the_best_only_ties_it(pair):
     assert est.restored == [] and not any("restore" in e["decision"] for e in est.monitor_trail_)
 
 
+def test_rollback_among_checkpoints_of_equal_score_restores_the_earliest(pair):
+    # The start and the first two epochs give one partition (one score), the last a worse
+    # one: of the tied checkpoints the earliest, the least adapted, is the one restored.
+    mon = monitor("rollback")
+    est = ScriptedDTC([good, good, bad], [0.3, 0.2, 0.1], [mon]).fit(pair)
+    trail = est.monitor_trail_
+    assert len({e["score"] for e in trail[:3]}) == 1 and trail[3]["score"] < trail[0]["score"]
+    assert est.restored == [-1] and trail[3]["decision"].endswith("restore_epoch_-1")
+
+
 class GoodStart(ScriptedDTC):
     """The pretrained start (before adaptation) embeds the target well; the script then
     gives the adaptation epochs' embeddings."""
