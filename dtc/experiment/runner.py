@@ -167,8 +167,12 @@ def run_experiment(
     # a missing extra (ray, mlflow) is an error before the output folder is made
     check_backend(backend, jobs)
     mlflow_module = _import_mlflow() if mlflow else None
-    out_dir.mkdir(parents=True, exist_ok=True)
     tasks = expand(config)
+    if backend == "local" and not out_dir.exists():
+        # a new sweep that cannot read its data stops before making its folder (it left an
+        # empty one); a resumed one checks only the runs still to do, below
+        _check_data_files(tasks, data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     # a grid value or pair given twice expands to one run_id twice: it is one run, and
     # counting both told a fresh sweep that half of it was "already done"
     summary = SweepSummary(out_dir, total=len(unique_tasks(tasks)))

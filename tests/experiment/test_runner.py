@@ -633,7 +633,11 @@ def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
     cfg = load_config(config)
     with pytest.raises(FileNotFoundError, match=r"'MNIST_vs_USPS.mat' not found .*--data-dir"):
         run_experiment(cfg, tmp_path / "out", data_dir=tmp_path, progress=False)
-    assert not (tmp_path / "out" / "errors.jsonl").exists()
+    assert not (tmp_path / "out").exists()  # no empty folder left behind
+    (tmp_path / "kept").mkdir()  # a folder of earlier runs: checked as well, kept as it was
+    with pytest.raises(FileNotFoundError, match=r"'MNIST_vs_USPS.mat' not found"):
+        run_experiment(cfg, tmp_path / "kept", data_dir=tmp_path, progress=False)
+    assert not (tmp_path / "kept" / "errors.jsonl").exists()
     from dtc.data import domain_files  # the check: a generated benchmark reads no file
 
     assert domain_files("digits", ["source", "target"]) == []
