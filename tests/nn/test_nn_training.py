@@ -19,7 +19,7 @@ from dtc.nn import (
     pretrain_autoencoder,
     save_checkpoint,
 )
-from dtc.nn.training import corrupt
+from dtc.nn.training import check_finite, corrupt
 
 
 def test_minibatches_cover_every_index_once_and_merge_singletons():
@@ -266,3 +266,81 @@ def test_embed_takes_tensors_without_a_numpy_round_trip(monkeypatch):
     np.testing.assert_allclose(embed(enc, X, batch_size=3), expected, rtol=1e-6)
     t = as_tensor(X)
     assert t.dtype == torch.float32 and not t.requires_grad and t.device == X.device
+
+
+def _identity_autoencoder(d: int) -> Autoencoder:
+    """``x -> (x, x)``: identity encoder and decoder, so the reconstruction is the input."""
+    enc, dec = nn.Linear(d, d), nn.Linear(d, d)
+    with torch.no_grad():
+        for layer in (enc, dec):
+            layer.weight.copy_(torch.eye(d))
+            layer.bias.zero_()
+    return Autoencoder(enc, d, dec)
+
+
+@pytest.mark.parametrize(("noise", "mask", "expected"), [(0.0, 0.3, 0.3), (0.5, 0.0, 0.25)])
+def test_denoising_reconstructs_the_clean_input_closed_form(noise, mask, expected):
+    """An identity autoencoder returns its corrupted input, so against the *clean* target
+    (Vincent et al., ICML 2008) the logged MSE on ``x = 1`` is the masked share ``mask``
+    (each zeroed entry costs 1) or the noise variance ``noise^2``; against the corrupted
+    input it would be 0. A vanishing lr keeps the model fixed over the epoch."""
+    X = np.ones((400, 50), np.float32)
+    hist = pretrain_autoencoder(
+        _identity_autoencoder(50), X, epochs=1, batch_size=64, lr=1e-12, noise=noise, mask=mask
+    )
+    # 20 000 entries: within 4 standard errors of the closed form
+    se = np.sqrt(mask * (1 - mask) / X.size) if mask else noise**2 * np.sqrt(2 / X.size)
+    assert abs(hist[0]["recon"] - expected) < 4 * se
+
+
+def test_logged_recon_is_the_mean_over_rows_not_over_batches():
+    """Batches of 20, 20 and 5 rows: the epoch's ``recon`` is the squared error of the
+    (fixed, lr ~ 0) model averaged over the reconstructed rows, computed here by hand;
+    with ``recon_rows`` over those rows only."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(45, 6)).astype(np.float32)
+    X[:5] *= 10  # rows of very different error, so batch means and row means differ
+    rows = np.arange(45) % 4 != 0
+    for recon_rows, keep in ((None, np.ones(45, bool)), (rows, rows)):
+        torch.manual_seed(0)
+        ae = Autoencoder(nn.Linear(6, 2), 6, nn.Linear(2, 6))
+        with torch.no_grad():
+            err = ((ae(torch.from_numpy(X))[1] - torch.from_numpy(X)) ** 2).mean(1).numpy()
+        hist = pretrain_autoencoder(
+            ae, X, epochs=1, batch_size=20, lr=1e-12, recon_rows=recon_rows, seed=1
+        )
+        assert hist[0]["recon"] == pytest.approx(float(err[keep].mean()), rel=1e-5)
+
+
+def test_sup_weight_scales_the_cross_entropy_zero_trains_as_without_labels():
+    """``sup_weight`` multiplies the cross-entropy: at 0 the autoencoder trains exactly as
+    it does without labels (its gradients are the reconstruction's) and the head never
+    moves; at 1 it trains differently."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(60, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+
+    def run(**kwargs):
+        with deterministic(0):
+            ae = Autoencoder(nn.Linear(5, 2), 5, nn.Linear(2, 5))
+            head = nn.Linear(2, 3)
+            start = torch.cat([p.detach().flatten() for p in head.parameters()])
+            if "sup_weight" in kwargs:
+                kwargs.update(y=y, head=head)
+            pretrain_autoencoder(ae, X, epochs=3, batch_size=16, lr=1e-2, seed=0, **kwargs)
+        flat = torch.cat([p.detach().flatten() for p in ae.parameters()])
+        return flat, start, torch.cat([p.detach().flatten() for p in head.parameters()])
+
+    plain, _, _ = run()
+    zero, head_start, head_end = run(sup_weight=0.0)
+    assert torch.equal(zero, plain) and torch.equal(head_end, head_start)
+    assert not torch.equal(run(sup_weight=1.0)[0], plain)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_check_finite_refuses_infinities_as_well_as_nan(value):
+    with pytest.raises(FloatingPointError, match="adapt: .*epoch 3"):
+        check_finite(value, stage="adapt", epoch=3)
+    with pytest.raises(FloatingPointError, match="adapt: .*epoch 3"):
+        check_finite(torch.tensor(value), stage="adapt", epoch=3)
+    check_finite(torch.tensor(1e30), stage="adapt", epoch=3)
