@@ -1119,3 +1119,183 @@ def test_transform_target_takes_a_gpu_or_grad_tensor(small_pair, monkeypatch):
     with pytest.raises(TypeError):
         np.asarray(on_device)
     np.testing.assert_array_equal(est.transform_target(on_device), est.embedding_)
+
+
+class _HalveTransfer(Callback):
+    def on_adapt_begin(self, estimator, state):
+        estimator.transfer_scale_ = 0.5
+
+
+def test_adaptation_loss_is_weighted_reconstruction_plus_supervision_plus_scaled_alignment(
+    small_pair, monkeypatch
+):
+    """Every adaptation batch minimises ``recon_weight * recon + sup_weight * CE + lam(p) *
+    align`` with ``lam(p) = lam * (2 / (1 + exp(-10 p)) - 1) * transfer_scale_`` (weight 0,
+    no alignment, on the first batch); in the shared mode ``recon`` is the mean of the
+    target's and the source's reconstruction MSE. Batches are the whole domains here, so
+    each term is recomputed by hand from the networks before the step."""
+    n_steps = 4  # 200 rows, batch 64
+
+    def whole_domains(self, gen):
+        for _ in range(self._steps_per_epoch()):
+            yield torch.arange(len(self._Xs)), torch.arange(len(self._Xt))
+
+    seen, step = [], DTC._step
+
+    def spy(self, loss, parts, sums, stage, epoch):
+        if stage == "adapt":
+            ae = self._tgt_ae
+            assert ae is self._src_ae  # shared: one autoencoder for both domains
+            with torch.no_grad():
+                zs, xs_rec = ae(self._Xs)
+                recon = 0.5 * (
+                    nn.functional.mse_loss(ae(self._Xt)[1], self._Xt).item()
+                    + nn.functional.mse_loss(xs_rec, self._Xs).item()
+                )
+                sup = nn.functional.cross_entropy(self._head(zs), self._ys).item()
+            seen.append((loss.item(), recon, sup, "align" in parts))
+        return step(self, loss, parts, sums, stage, epoch)
+
+    monkeypatch.setattr(DTC, "_batches", whole_domains)
+    monkeypatch.setattr(DTC, "_step", spy)
+    params = {**TINY, "lam": 0.7, "recon_weight": 0.4, "sup_weight": 0.3}
+    DTC(**params, loss=_ConstantAlignment(), callbacks=[_HalveTransfer()]).fit(small_pair)
+    assert len(seen) == 2 * n_steps
+    for i, (loss, recon, sup, aligned) in enumerate(seen):
+        p = (i // n_steps + (i % n_steps) / n_steps) / 2
+        lam = 0.7 * (2 / (1 + np.exp(-10 * p)) - 1) * 0.5
+        assert aligned == (i > 0)
+        assert loss == pytest.approx(0.4 * recon + 0.3 * sup + lam * 1.0, rel=1e-5)
+
+
+def test_dec_refinement_fits_q_to_its_sharpened_target_updated_every_interval(
+    small_pair, monkeypatch
+):
+    """DEC (Xie et al., ICML 2016): the clustering loss is ``KL(P || Q)`` with ``p_ij ∝
+    q_ij^2 / f_j`` (``f_j = sum_i q_ij``), ``P`` recomputed from all of the target every
+    ``update_interval`` epochs and held fixed in between. Batches are the whole target
+    here, so ``Q`` is recomputed before every step from the recorded clustering layer,
+    and ``P`` by hand (numpy) from the ``Q`` of the epochs where it is updated."""
+    layers = []
+
+    class Recorded(pipeline.ClusteringLayer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            layers.append(self)
+
+    def whole_domains(self, gen):
+        for _ in range(self._steps_per_epoch()):
+            yield torch.arange(len(self._Xs)), torch.arange(len(self._Xt))
+
+    seen, step = [], DTC._step
+
+    def spy(self, loss, parts, sums, stage, epoch):
+        if stage == "refine":
+            with torch.no_grad():
+                z = self._cluster_space(self._tgt_ae.encode(self._Xt))
+                q = layers[-1](z).double().numpy()
+            seen.append((epoch, q, parts["kl"].item()))
+        return step(self, loss, parts, sums, stage, epoch)
+
+    monkeypatch.setattr(pipeline, "ClusteringLayer", Recorded)
+    monkeypatch.setattr(DTC, "_batches", whole_domains)
+    monkeypatch.setattr(DTC, "_step", spy)
+    params = {**TINY, "loss": None, "sup_weight": 0.0, "final_labels": "cluster"}
+    DTC(**params, refine="dec", refine_epochs=3, update_interval=2, tol=0.0).fit(small_pair)
+    assert [e for e, _, _ in seen] == [0] * 4 + [1] * 4 + [2] * 4
+    p = None
+    for i, (epoch, q, kl) in enumerate(seen):
+        if i % 4 == 0 and epoch % 2 == 0:  # the epoch's first step, after an update
+            w = q**2 / q.sum(0)
+            p = w / w.sum(1, keepdims=True)
+        hand = float((p * np.log(p / q)).sum() / len(q))
+        assert hand > 1e-4 and kl == pytest.approx(hand, rel=1e-4, abs=1e-7)
+
+
+def test_unlabelled_model_transfer_starts_target_kmeans_at_source_kmeans_centres(small_pair):
+    # an unlabelled source: the target's K-means starts at the source's K-means centres
+    # (an independent pair of runs on the fitted embeddings), not at k-means++
+    params = {**TINY, "use_source_labels": False, "clusterer": "kmeans", "spherical": False}
+    est = DTC(**params).fit(small_pair)
+    init = kmeans(est.source_embedding_, 10, seed=0)[1]
+    expected_labels, expected_centres, _ = kmeans(est.embedding_, 10, init=init, seed=0)
+    np.testing.assert_array_equal(est.labels_, expected_labels)
+    np.testing.assert_allclose(est.cluster_centers_, expected_centres, rtol=1e-5, atol=1e-6)
+
+
+def test_self_training_loss_weights_each_term(small_pair, monkeypatch):
+    # recon_weight * recon + sup_weight * CE(source) + pseudo_weight * CE(pseudo) + lam *
+    # align, lam = lam * transfer_scale_ (the ramp is over after adaptation)
+    seen, step = [], DTC._step
+
+    def spy(self, loss, parts, sums, stage, epoch):
+        if stage == "self_train":
+            seen.append((loss.item(), {k: v.item() for k, v in parts.items()}))
+        return step(self, loss, parts, sums, stage, epoch)
+
+    monkeypatch.setattr(DTC, "_step", spy)
+    params = {**TINY, "self_training_rounds": 1, "self_training_epochs": 1, "lam": 0.7}
+    params.update(recon_weight=0.4, sup_weight=0.3, pseudo_weight=2.5)
+    DTC(**params, loss=_ConstantAlignment(), callbacks=[_HalveTransfer()]).fit(small_pair)
+    assert len(seen) == 4
+    for loss, parts in seen:
+        assert parts["align"] == 1.0 and parts["pseudo"] > 0
+        weighted = 0.4 * parts["recon"] + 0.3 * parts["sup"] + 2.5 * parts["pseudo"]
+        assert loss == pytest.approx(weighted + 0.7 * 0.5, rel=1e-5)
+
+
+@pytest.mark.parametrize("pretrain_on", ["source", "both"])
+def test_pretraining_reconstructs_the_domains_pretrain_on_names(
+    small_pair, monkeypatch, pretrain_on
+):
+    # "both": the z-scored source rows, then the target rows, the latter unlabelled (-1)
+    calls, original = [], pipeline.pretrain_autoencoder
+
+    def recorded(ae, X, **kwargs):
+        calls.append((np.array(X), kwargs.get("y"), kwargs.get("recon_rows")))
+        return original(ae, X, **kwargs)
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", recorded)
+    est = DTC(**TINY, pretrain_on=pretrain_on).fit(small_pair)
+    ((X, y, recon_rows),) = calls
+    codes = np.unique(small_pair.source.y, return_inverse=True)[1]
+    Xs = est._Xs.numpy()
+    assert recon_rows is None
+    if pretrain_on == "source":
+        np.testing.assert_array_equal(X, Xs)
+        np.testing.assert_array_equal(y, codes)
+    else:
+        np.testing.assert_array_equal(X, np.vstack([Xs, est._Xt.numpy()]))
+        np.testing.assert_array_equal(y, np.r_[codes, -np.ones(200, int)])
+
+
+def test_pretrained_lr_scale_zero_leaves_the_encoder_as_adaptation_found_it(small_pair):
+    # the (pretrained) encoder learns at lr * pretrained_lr_scale: at 0 Adam never moves it,
+    # while the decoder, at the full lr, still trains
+    snap = Damp()
+    snap.on_adapt_epoch_end = lambda *args: None  # keep only the snapshot at adapt begin
+    est = DTC(**TINY, pretrained_lr_scale=0.0, callbacks=[snap]).fit(small_pair)
+    start, now = snap.start["nets"]["target_ae"], est.autoencoder_.state_dict()
+    enc = [k for k in start if k.startswith("encoder.")]
+    dec = [k for k in start if k.startswith("decoder.")]
+    assert enc and all(torch.equal(start[k], now[k]) for k in enc)
+    assert not all(torch.equal(start[k], now[k]) for k in dec)
+
+
+def test_labelled_self_training_rounds_start_at_the_source_class_means(small_pair, monkeypatch):
+    # every round's K-means starts at the means of the source embedding per source class
+    # (computed here from the source encoder at that round), not at target centres
+    starts, original = [], pipeline.pseudo_labels
+    est = DTC(**{**TINY, "self_training_rounds": 2, "self_training_epochs": 1})
+
+    def recorded(Zt, init, **kwargs):
+        Zs = est._src_ae.encoder(est._Xs).detach().numpy()
+        codes = np.unique(small_pair.source.y, return_inverse=True)[1]
+        starts.append((np.asarray(init), np.stack([Zs[codes == c].mean(0) for c in range(10)])))
+        return original(Zt, init, **kwargs)
+
+    monkeypatch.setattr(pipeline, "pseudo_labels", recorded)
+    est.fit(small_pair)
+    assert len(starts) == 2
+    for init, means in starts:
+        np.testing.assert_allclose(init, means, rtol=1e-4, atol=1e-5)
