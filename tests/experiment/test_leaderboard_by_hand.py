@@ -1,0 +1,108 @@
+"""rank() against hand-computed small leaderboards: the order of near ties, competition
+ranking, and the paired two-standard-error separation rule on its edges.
+
+Each test closes a gap a mutation of dtc/experiment/leaderboard.py left open."""
+
+import statistics
+
+import pytest
+
+from dtc.experiment.config import expand
+from dtc.experiment.leaderboard import leaderboard_config, rank
+
+PROTOCOL = """\
+name: by_hand
+benchmarks: [{benchmark: digits}]
+methods:
+  template: {method: dtc, params: {pretrain_epochs: 1, adapt_epochs: 1}}
+seeds: [0, 1, 2]
+"""
+
+
+def _rank(tmp_path, acc: dict) -> list[dict]:
+    """rank() of the losses of ``acc`` (in its order), ACC ``acc[loss][seed]``."""
+    (tmp_path / "protocol.yaml").write_text(PROTOCOL)
+    tasks = expand(leaderboard_config(list(acc), protocol=tmp_path / "protocol.yaml"))
+    records = [
+        {
+            "run_id": t.run_id,
+            "label": t.label,
+            "seed": t.spec.seed,
+            "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
+        }
+        for t in tasks
+    ]
+    return rank(records, tasks)
+
+
+def test_losses_that_read_the_same_keep_the_protocol_order_and_share_a_rank(tmp_path):
+    # 80.01 and 80.04 both read 80.0: listed first, mmd stays first though a hair
+    # behind; 79.6 reads otherwise (ties are to one decimal) and is third (competition
+    # ranking: 1, 1, 3, 4)
+    acc = {"mmd": [0.8001] * 3, "coral": [0.8004] * 3, "dann": [0.796] * 3, "none": [0.7] * 3}
+    rows = _rank(tmp_path, acc)
+    assert [(r["loss"], r["rank"]) for r in rows] == [
+        ("mmd", 1),
+        ("coral", 1),
+        ("dann", 3),
+        ("none", 4),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("leader", "separated"),
+    [
+        # per-seed leads 1, 3, 6 points: mean 3.33, sample std 2.52, se 1.45: 3.33 > 2.91
+        ([0.81, 0.83, 0.86], True),
+        # per-seed leads 1, 2, 6 points: mean 3.00, sample std 2.65, se 1.53: 3.00 < 3.06
+        ([0.81, 0.82, 0.86], False),
+    ],
+)
+def test_a_lead_is_separated_when_its_mean_exceeds_twice_its_standard_error(
+    tmp_path, leader, separated
+):
+    rows = _rank(tmp_path, {"coral": leader, "mmd": [0.80] * 3})
+    assert [r["loss"] for r in rows] == ["coral", "mmd"]
+    d = [100 * (a - 0.80) for a in leader]  # the reference, in percent points
+    se = statistics.stdev(d) / len(d) ** 0.5
+    assert (statistics.mean(d) > 2 * se) is separated
+    assert rows[1]["separated"] is separated and rows[0]["separated"] is None
+    assert rows[0]["acc"] == pytest.approx(statistics.mean(leader))
+    assert rows[0]["acc_std"] == pytest.approx(statistics.stdev(leader))
+
+
+def test_a_seed_scores_the_mean_over_three_pairs_and_epoch_times_are_averaged(tmp_path):
+    # three digits pairs (shifts 0.5, 1.0, 0.8), two seeds: per seed the mean over the
+    # pairs, 30 and 40 (medians 20 and 40); ACC 35 over seeds; epoch time the mean of
+    # the six runs' own
+    (tmp_path / "protocol.yaml").write_text(
+        PROTOCOL.replace(
+            "benchmarks: [{benchmark: digits}]",
+            "benchmarks:\n  - benchmark: digits\n"
+            "  - {benchmark: digits, data: {shift: 1.0}}\n"
+            "  - {benchmark: digits, data: {shift: 0.8}}",
+        ).replace("seeds: [0, 1, 2]", "seeds: [0, 1]")
+    )
+    tasks = expand(leaderboard_config(["mmd"], protocol=tmp_path / "protocol.yaml"))
+    acc = {0: {0.5: 0.1, 1.0: 0.2, 0.8: 0.6}, 1: {0.5: 0.4, 1.0: 0.1, 0.8: 0.7}}
+    spe = {0.5: 0.1, 1.0: 0.2, 0.8: 0.9}
+    records = []
+    for t in tasks:
+        shift = t.spec.data_params.get("shift", 0.5)
+        a = acc[t.spec.seed][shift]
+        metrics = {"acc": a, "nmi": a / 2}
+        records.append(
+            {
+                "run_id": t.run_id,
+                "label": t.label,
+                "seed": t.spec.seed,
+                "metrics": metrics,
+                "seconds_per_epoch": spe[shift],
+            }
+        )
+    (row,) = rank(records, tasks)
+    seed_means = [statistics.mean(acc[s].values()) for s in (0, 1)]
+    assert seed_means == pytest.approx([0.3, 0.4])
+    assert row["acc"] == pytest.approx(0.35) and row["nmi"] == pytest.approx(0.175)
+    assert row["acc_std"] == pytest.approx(statistics.stdev(seed_means))
+    assert row["seconds_per_epoch"] == pytest.approx(statistics.mean(spe.values()))

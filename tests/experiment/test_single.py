@@ -1,0 +1,65 @@
+"""fit_evaluate: the method is fitted without the target labels, which then score it.
+
+A spy method stands in for a real one, so that every metric is computed by hand on a
+four-sample target."""
+
+import numpy as np
+import pytest
+
+from dtc.data import Domain, DomainPair
+from dtc.experiment import single
+
+SOURCE_Y = np.array([0, 0, 0, 1])  # scored against these, ACC would read 0.75
+TARGET_Y = np.array([0, 0, 1, 1])
+
+
+class _Spy:
+    """Puts every target sample in cluster 0, which it names source class 0."""
+
+    def get_params(self, deep=False):
+        return {}
+
+    def fit(self, pair):
+        self.seen = pair
+        self.labels_ = np.zeros(pair.target.n_samples, dtype=int)
+        self.cluster_classes_ = np.array([0])
+        return self
+
+
+def _fit(monkeypatch, **kwargs):
+    spy = _Spy()
+    monkeypatch.setattr(single, "configured_method", lambda spec: spy)
+    X = np.arange(8, dtype=np.float32).reshape(4, 2)
+    pair = DomainPair(Domain(X, SOURCE_Y, name="src"), Domain(X + 1, TARGET_Y, name="tgt"))
+    record, method = single.fit_evaluate(single.RunSpec("spy", seed=3), pair, **kwargs)
+    assert method is spy
+    return record, spy, pair
+
+
+def test_the_method_sees_no_target_labels_and_is_scored_on_them(monkeypatch):
+    record, spy, pair = _fit(monkeypatch)
+    assert spy.seen.target.y is None  # removed before fit
+    np.testing.assert_array_equal(spy.seen.source.y, SOURCE_Y)  # the source keeps its own
+    np.testing.assert_array_equal(spy.seen.target.X, pair.target.X)
+    np.testing.assert_array_equal(pair.target.y, TARGET_Y)  # the caller's pair is untouched
+    # one cluster over classes 0, 0, 1, 1: by hand, ACC = purity = 2/4, NMI = ARI = 0;
+    # cluster 0 named class 0 without matching: 2/4 right
+    m = record["metrics"]
+    assert (m["acc"], m["purity"], m["acc_unmatched"]) == pytest.approx((0.5, 0.5, 0.5))
+    assert (m["nmi"], m["ari"]) == pytest.approx((0.0, 0.0))
+    assert "balanced_acc" not in m
+    assert (record["source"], record["target"], record["seed"]) == ("src", "tgt", 3)
+
+
+def test_imbalance_metrics_are_on_the_target_labels(monkeypatch):
+    m = _fit(monkeypatch, imbalance=True)[0]["metrics"]
+    # cluster 0 matched to class 0: recalls 1 (class 0) and 0 (class 1); F1 2/3 and 0
+    assert (m["balanced_acc"], m["min_recall"]) == pytest.approx((0.5, 0.0))
+    assert m["macro_f1"] == pytest.approx(1 / 3)
+
+
+def test_seconds_per_epoch_by_hand():
+    # the epochs' own times when each has one, else the fit time over the epochs
+    assert single.seconds_per_epoch([{"seconds": 1.0}, {"seconds": 3.0}], 10.0) == 2.0
+    assert single.seconds_per_epoch([{"loss": 1.0}, {"loss": 0.5}], 4.0) == 2.0
+    assert single.seconds_per_epoch([{"seconds": 1.0}, {"loss": 0.5}], 5.0) == 2.5
