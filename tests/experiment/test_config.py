@@ -739,3 +739,18 @@ def test_built_in_methods_and_losses_keep_their_run_ids():
         for name in registry.available():
             if registry.get_class(name).__module__.partition(".")[0] in ("dtc", "baselines"):
                 assert plugin_code(name, {"loss": name, "members": [name]}) == {}, name
+
+
+def test_expansion_order_is_row_grid_benchmark_pair_data_grid_seed():
+    """The product's order is the results file's and the report's row order."""
+    cfg = load_config(
+        _with(
+            benchmarks=[
+                {"benchmark": "digits", "data": {"shift": 0.2}},
+                {"benchmark": "digits", "grid": {"shift": [0.4, 0.6]}},
+            ],
+            seeds=[0, 1],
+        )
+    )
+    got = [(t.grid["max_iter"], t.spec.data_params["shift"], t.spec.seed) for t in expand(cfg)]
+    assert got == [(m, s, seed) for m in (10, 20) for s in (0.2, 0.4, 0.6) for seed in (0, 1)]

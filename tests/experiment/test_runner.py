@@ -689,3 +689,97 @@ def test_runs_that_finish_out_of_order_are_stored_in_the_configs_order(tmp_path,
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert summary.finished == 2
     assert [r["label"] for r in _lines(tmp_path / "results.jsonl")] == ["km", "sp"]
+
+
+def test_a_record_that_cannot_be_checked_is_kept():
+    """No data_sha check where the data cannot be loaded here (None), and a record without
+    params is kept; a data fingerprint that differs is stale."""
+    from dtc.experiment.runner import _stale_reason
+
+    (task,) = expand(load_config(CONFIG, ["seeds=[0]"]))
+    record = {"run_id": task.run_id, "data_sha": "aaaa"}
+    assert _stale_reason(record, task, set(), lambda t: None) is None
+    assert _stale_reason(record, task, set(), lambda t: "aaaa") is None
+    assert _stale_reason(record, task, set(), lambda t: "bbbb") == "data"
+    assert _stale_reason({"run_id": task.run_id}, task, set(), lambda t: None) is None
+
+
+def test_a_record_is_moved_only_from_the_config_and_grid_point_of_a_task():
+    """Another run_id is stale only in a task's place: the same config, row and grid point;
+    another config's run of the same row, or a grid point no longer swept, stays."""
+    from dtc.experiment.runner import _cell, _stale_reason
+
+    tasks = expand(load_config(CONFIG, ["seeds=[0]", "methods.km.grid.max_iter=[10,20]"]))
+    cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
+    task = tasks[0]
+    spec = {**task.spec.to_dict(), "params": {**task.spec.params, "max_iter": 10, "tol": 1}}
+    here = {"run_id": "x", "config": "tiny", "label": "km", "grid": task.grid, "spec": spec}
+    assert _stale_reason(here, None, cells, lambda t: None) == "moved"
+    other_config = {**here, "config": "other"}
+    assert _stale_reason(other_config, None, cells, lambda t: None) is None
+    other_point = {**here, "grid": {"max_iter": 30}}
+    assert _stale_reason(other_point, None, cells, lambda t: None) is None
+
+
+def test_only_the_configs_own_records_outside_its_tasks_are_named(tmp_path):
+    from dtc.experiment.runner import _name_outside
+
+    tasks = expand(load_config(CONFIG, ["seeds=[0]"]))
+    ours = {"run_id": tasks[0].run_id, "config": "tiny"}
+    records = [ours, {"run_id": "a", "config": "other"}, {"run_id": "b", "config": "tiny"}]
+    assert _name_outside(tmp_path, records, "tiny", tasks) == 1
+
+
+def test_task_order_keeps_other_configs_records_first(tmp_path):
+    from dtc.experiment.runner import _in_task_order
+    from dtc.experiment.store import write_records
+
+    tasks = expand(load_config(CONFIG, ["seeds=[0,1]"]))
+    path = tmp_path / "results.jsonl"
+    other = {"run_id": "z", "config": "other"}
+    write_records(path, [{"run_id": tasks[1].run_id}, other, {"run_id": tasks[0].run_id}])
+    _in_task_order(path, tasks)
+    assert [r["run_id"] for r in read_records(path)] == ["z", tasks[0].run_id, tasks[1].run_id]
+
+
+def test_unique_tasks_keep_the_first_place_of_a_repeat():
+    from dtc.experiment.runner import unique_tasks
+
+    a, b = expand(load_config(CONFIG, ["seeds=[0,1]"]))
+    assert unique_tasks([a, b, a]) == [a, b]
+
+
+def test_the_data_check_covers_source_and_target_domains(monkeypatch):
+    from dtc.experiment import runner
+
+    seen = []
+    monkeypatch.setattr(runner.data, "domain_files", lambda b, names, d: seen.append(names))
+    cfg = load_config(
+        {**CONFIG, "benchmarks": [{"benchmark": "mnist_usps", "pairs": [["mnist", "usps"]]}]}
+    )
+    runner._check_data_files(expand(cfg), None)
+    assert seen == [["mnist", "usps"]]
+
+
+def test_a_sweep_that_only_set_runs_aside_still_stores_the_configs_order(tmp_path, monkeypatch):
+    """Rows reordered in the config, one row's runs stale and their re-runs all failing:
+    the kept records are still rewritten in the config's new order."""
+    from dtc.experiment import runner
+
+    rows = {
+        "a": {"method": "kmeans", "params": {"n_init": 1}},
+        "b": {"method": "kmeans", "params": {"n_init": 2}},
+        "c": {"method": "spectral"},
+    }
+    first = {**CONFIG, "methods": rows, "seeds": [0]}
+    run_experiment(load_config(first), tmp_path, progress=False)
+    rows = {"c": rows["c"], "b": rows["b"], "a": {"method": "kmeans", "params": {"n_init": 3}}}
+
+    def failing(todo, **kwargs):
+        for task in todo:
+            yield task, None, "boom"
+
+    monkeypatch.setattr(runner, "run_tasks", failing)
+    summary = run_experiment(load_config({**first, "methods": rows}), tmp_path, progress=False)
+    assert (summary.stale, summary.finished, len(summary.errors)) == (1, 0, 1)
+    assert [r["label"] for r in _lines(tmp_path / "results.jsonl")] == ["c", "b"]

@@ -183,3 +183,35 @@ def test_the_message_is_dtc_runs(tmp_path):
         f"cfg: interrupted; the runs that finished are kept in {tmp_path}: "
         "run the same command again to resume"
     )
+
+
+def test_set_aside_appends_the_stale_records_before_rewriting_the_file(tmp_path, monkeypatch):
+    """A crash between the two writes loses nothing: the stale records are already in the
+    stale file when the records file is rewritten."""
+    from dtc.experiment import store
+
+    path, stale = tmp_path / "runs.jsonl", tmp_path / "runs.stale.jsonl"
+    records = [{"i": 0}, {"i": 1}]
+    write_records(path, records)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "write_records", crash)
+    with pytest.raises(OSError, match="disk full"):
+        set_aside(path, records, [False, True], stale)
+    assert read_records(stale) == [{"i": 1}] and read_records(path) == records
+
+
+def test_write_records_interrupted_midway_leaves_the_old_file(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    write_records(path, [{"i": 0}, {"i": 1}])
+
+    def records():
+        yield {"i": 9}
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_records(path, records())
+    assert read_records(path) == [{"i": 0}, {"i": 1}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.jsonl"]
