@@ -210,7 +210,8 @@ def main(argv=None) -> int:
                 done = {fit_key(r): r for r in read_records(args.out, check=_check_fit)}
             except (OSError, ValueError) as exc:  # a broken line, a directory
                 ap.error(f"--out: {exc}")
-        # every fit asked for, in order: (candidate index, its record without the results)
+        # every fit asked for, in order: (candidate index, its record without the results,
+        # its unfitted DTC)
         fits = []
         for family in args.families:
             split = DEFAULT_SPLIT[family] if args.split is None else args.split
@@ -232,13 +233,13 @@ def main(argv=None) -> int:
                         # JSON round-tripped, to compare with a record read back
                         params = json.dumps(describe_params(est), default=str)
                         record["params"] = json.loads(params)
-                        fits.append((i, record))
-        todo = sum(fit_key(r) not in done for _, r in fits)
+                        fits.append((i, record, est))
+        todo = sum(fit_key(r) not in done for _, r, _ in fits)
         kept = f"{len(fits) - todo} recorded in {args.out}, " if args.out is not None else ""
         print(f"{len(fits)} fits: {kept}{todo} to do", flush=True)
         accs = defaultdict(list)  # (family, candidate index) -> ACCs
         pairs = {}  # (family, source, seed) -> the development pair, loaded when a fit needs it
-        for i, record in fits:
+        for i, record, est in fits:
             family, source, seed = record["family"], record["source"], record["seed"]
             if fit_key(record) in done:
                 record = done[fit_key(record)]
@@ -252,7 +253,7 @@ def main(argv=None) -> int:
                 )
             pair = pairs[family, source, seed]
             t0 = time.perf_counter()
-            est = make_dtc(family, args.setting, record["candidate"], seed).fit(pair)
+            est.fit(pair)
             acc = cluster_acc(pair.target.y, est.labels_)
             names = getattr(est, "cluster_classes_", None)
             record["acc"] = float(acc)

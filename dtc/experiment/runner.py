@@ -168,9 +168,10 @@ def run_experiment(
     check_backend(backend, jobs)
     mlflow_module = _import_mlflow() if mlflow else None
     tasks = expand(config)
-    if backend == "local" and not out_dir.exists():
-        # a new sweep that cannot read its data stops before making its folder (it left an
-        # empty one); a resumed one checks only the runs still to do, below
+    # a new sweep that cannot read its data stops before making its folder (it left an
+    # empty one); a resumed one checks only the runs still to do, below
+    checked = backend == "local" and not out_dir.exists()
+    if checked:
         _check_data_files(tasks, data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # a grid value or pair given twice expands to one run_id twice: it is one run, and
@@ -183,7 +184,7 @@ def run_experiment(
         done = {r["run_id"] for r in records if "run_id" in r}
         todo = unique_tasks([t for t in tasks if t.run_id not in done])
         summary.skipped = summary.total - len(todo)
-        if backend == "local":  # a Ray cluster's workers may read their own copy
+        if backend == "local" and not checked:  # a Ray cluster's workers read their own copy
             _check_data_files(todo, data_dir)
         show = sys.stderr.isatty() if progress is None else progress
         # stderr to a file (nohup, a batch job's log): no bar, but a line per run, so a
