@@ -58,6 +58,34 @@ def test_far_points_do_not_underflow():
     assert torch.isfinite(q).all() and q.sum().item() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("offset", [0.0, 100.0, 1000.0])
+def test_float32_far_from_the_origin_against_float64(offset):
+    # The squared distances come from an expansion whose terms grow with the squared norms;
+    # uncentred, float32 embeddings near 1,000 gave q off by 0.1 (offset 100: 2e-3).
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(3, 8)) + offset
+    z = mu[rng.integers(0, 3, size=200)] + 0.5 * rng.normal(size=(200, 8))
+    q = soft_assignment(torch.tensor(z, dtype=torch.float32), torch.tensor(mu, dtype=torch.float32))
+    # The reference: the float32-rounded inputs, differences taken directly in float64.
+    z32, mu32 = z.astype(np.float32).astype(np.float64), mu.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(q.numpy(), _q_numpy(z32, mu32, 1.0), atol=1e-6)
+
+
+def test_gradient_far_from_the_origin_against_float64():
+    # The shift is detached: the gradient must still be the distances' own.
+    rng = np.random.default_rng(1)
+    mu, z = rng.normal(size=(3, 4)) + 500.0, rng.normal(size=(6, 4)) + 500.0
+    w = torch.tensor(rng.normal(size=(6, 3)))
+    grads = []
+    for dtype in (torch.float32, torch.float64):
+        zt = torch.tensor(z, dtype=dtype, requires_grad=True)
+        mt = torch.tensor(mu, dtype=dtype, requires_grad=True)
+        (soft_assignment(zt, mt) * w.to(dtype)).sum().backward()
+        grads.append((zt.grad.double().numpy(), mt.grad.double().numpy()))
+    for g32, g64 in zip(*grads):
+        np.testing.assert_allclose(g32, g64, atol=1e-5)
+
+
 def test_gradcheck_float64():
     torch.manual_seed(0)
     z = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
