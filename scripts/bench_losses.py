@@ -61,7 +61,8 @@ A row that failed, timed out or was skipped is reused as such (delete its line t
 again), but for a peer skipped for lack of the memory free at the time, whose block is
 measured again when the memory free now would let it run. A last line cut short by an interruption is not a row (the next append cuts it
 off). ``--json`` and the table include the reused rows; an interruption (Ctrl-C, SIGTERM)
-says, in one line, where the finished rows are kept.
+says, in one line, where the finished rows are kept, and that the block it cut is measured
+again whole.
 """
 
 from __future__ import annotations
@@ -465,7 +466,9 @@ def main(argv=None) -> int:
     from dtc.experiment.store import append_record, exit_on_interrupt, read_records
 
     name = Path(__file__).name
-    with exit_on_interrupt(name, args.out):
+    # A block's ratios compare rows measured back to back, so resuming reuses whole blocks.
+    cut = "the (n, d) block it was measuring is measured again whole"
+    with exit_on_interrupt(name, args.out, cut if args.out is not None else None):
         blocks = [(n, d) for d in args.d for n in args.n]
         settings, reused, other = None, {}, 0
         codes = {}

@@ -142,19 +142,24 @@ def set_aside(
     return kept
 
 
-def interrupted_message(name: str, kept: str | os.PathLike | None) -> str:
+def interrupted_message(
+    name: str, kept: str | os.PathLike | None, resume_note: str | None = None
+) -> str:
     """What an interrupted sweep ``name`` says: where its finished runs are ``kept`` (a
     records file or folder) and that the same command resumes; ``None``: nothing keeps them
-    (e.g. a script run without ``--out``), so running again starts over."""
+    (e.g. a script run without ``--out``), so running again starts over. ``resume_note``
+    ends the line when resuming does not reuse every kept run (e.g. ``bench_losses.py``
+    measures a cut block again whole)."""
     if kept is None:
         return (
             f"{name}: interrupted; the runs that finished were not kept: "
             "running the same command again starts over"
         )
-    return (
+    message = (
         f"{name}: interrupted; the runs that finished are kept in {kept}: "
         "run the same command again to resume"
     )
+    return message if resume_note is None else f"{message} ({resume_note})"
 
 
 class Terminated(KeyboardInterrupt):
@@ -185,7 +190,9 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def exit_on_interrupt(name: str, kept: str | os.PathLike | None) -> Iterator[None]:
+def exit_on_interrupt(
+    name: str, kept: str | os.PathLike | None, resume_note: str | None = None
+) -> Iterator[None]:
     """Around a sweep's long-running part: a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM in
     the block prints :func:`interrupted_message` as one line on stderr, no traceback, and
     exits with code 130 (143 for SIGTERM; ``SystemExit``), as ``dtc run`` does; a block that
@@ -194,7 +201,7 @@ def exit_on_interrupt(name: str, kept: str | os.PathLike | None) -> Iterator[Non
         with terminate_as_interrupt():
             yield
     except KeyboardInterrupt as exc:
-        print(interrupted_message(name, kept), file=sys.stderr, flush=True)
+        print(interrupted_message(name, kept, resume_note), file=sys.stderr, flush=True)
         raise SystemExit(getattr(exc, "exit_code", 130)) from None
 
 
