@@ -234,7 +234,8 @@ def test_gmm_means_init_keeps_component_index(blobs):
     [
         ({"n_components": 1000}, "n_components=1000"),
         ({"covariance_type": "banded"}, "covariance_type"),
-        ({"reg_covar": -1.0}, "reg_covar"),
+        # dtc's own message: scikit-learn's parameter check would name reg_covar too
+        ({"reg_covar": -1.0}, "reg_covar: expected a non-negative float, got -1.0"),
         ({"means_init": np.zeros((2, 5))}, "means_init"),
     ],
 )
@@ -243,3 +244,17 @@ def test_gmm_bad_arguments(blobs, kwargs, match):
     args = {"n_components": 4, **kwargs}
     with pytest.raises(ValueError, match=match):
         gmm(X, args.pop("n_components"), **args)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("covariance_type", ["spherical", "tied"])
+def test_gmm_passes_every_em_setting_to_sklearn(covariance_type):
+    # Structureless data and 3 EM steps: the restarts, the seed, the iteration cap and the
+    # covariance regulariser all change the result here (unlike on separated blobs), so
+    # each must reach scikit-learn as given.
+    X = np.random.default_rng(0).uniform(size=(200, 3))
+    settings = {"n_init": 3, "max_iter": 3, "reg_covar": 0.05}
+    labels, resp = gmm(X, 4, covariance_type=covariance_type, seed=7, **settings)
+    ref = GaussianMixture(4, covariance_type=covariance_type, random_state=7, **settings).fit(X)
+    np.testing.assert_allclose(resp, ref.predict_proba(X), atol=1e-8)
+    np.testing.assert_array_equal(labels, ref.predict(X))

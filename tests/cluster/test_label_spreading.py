@@ -95,3 +95,20 @@ def test_spread_scores_bad_input_and_non_convergence_are_named():
         spread_scores(S, Y0[:11])
     with pytest.raises(RuntimeError, match="did not converge for class 0 in 1 iterations"):
         spread_scores(S, Y0, alpha=0.99, tol=1e-14, max_iter=1)
+
+
+def test_label_spreading_defaults_on_a_connectivity_graph_equal_the_dense_closed_form():
+    # Independent reference: scikit-learn's 10-NN connectivity graph symmetrised by max,
+    # D^-1/2 W D^-1/2 and the closed form with the documented default alpha = 0.9.
+    from sklearn.neighbors import kneighbors_graph
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    Y0 = rng.dirichlet(np.ones(3), size=40)
+    A = kneighbors_graph(X, 10, mode="connectivity", include_self=False)
+    W = A.maximum(A.T).toarray()
+    s = 1.0 / np.sqrt(W.sum(1))
+    S = s[:, None] * W * s[None, :]
+    expected = 0.1 * np.linalg.solve(np.eye(40) - 0.9 * S, Y0)
+    F = label_spreading(X, Y0, affinity="connectivity")
+    np.testing.assert_allclose(F, expected, atol=1e-6)

@@ -205,3 +205,73 @@ def test_select_k_eigengap_spectrum_is_the_dense_normalised_adjacency_spectrum()
     ref = np.linalg.eigvalsh(s[:, None] * Wk * s[None, :])[::-1][: k_max + 1]
     np.testing.assert_allclose(vals, ref, atol=1e-8)
     assert k == int(np.argmax(ref[:-1] - ref[1:])) + 1
+
+
+def test_transfer_kmeans_max_iter_bounds_the_lloyd_steps():
+    # Points 0, 1, 2, 10, 11, 12 on a line, centres started at 0 and 3. One Lloyd step by
+    # hand: {0, 1} go to 0 and {2, 10, 11, 12} to 3, so the centres become 0.5 and 8.75
+    # (then 2 is nearer 0.5); run to convergence they are 1 and 11.
+    Z = np.c_[[0.0, 1.0, 2.0, 10.0, 11.0, 12.0], np.zeros(6)]
+    init = np.array([[0.0, 0.0], [3.0, 0.0]])
+    one = transfer_kmeans(Z, init, max_iter=1)
+    np.testing.assert_allclose(one.centers, [[0.5, 0.0], [8.75, 0.0]])
+    np.testing.assert_array_equal(one.labels, [0, 0, 0, 1, 1, 1])
+    full = transfer_kmeans(Z, init)
+    np.testing.assert_allclose(full.centers, [[1.0, 0.0], [11.0, 0.0]])
+
+
+def test_class_means_refuses_negative_labels():
+    # np.bincount would refuse -1 too, but with a message naming neither y nor the range.
+    with pytest.raises(ValueError, match=r"y: expected labels in \[0, 2\) .* range \[-1, 1\]"):
+        class_means(np.ones((3, 2)), [0, 1, -1], 2)
+
+
+def test_match_clusters_minimises_squared_not_absolute_distance():
+    # Hand-computed: keeping the order costs 5 + 2 = 7 in squared distance (swapping, 9 + 0),
+    # but 3 + 2 = 5 in L1 distance (swapping, 3 + 0): the two criteria disagree here.
+    S = np.array([[4.0, 3.0], [2.0, 2.0]])
+    T = np.array([[2.0, 2.0], [1.0, 3.0]])
+    np.testing.assert_array_equal(match_clusters(S, T), [0, 1])
+
+
+def test_cluster_and_match_cluster_classes_invert_a_cyclic_matching():
+    # Here K-means numbers the source and target clusters so that the matching is the
+    # 3-cycle s -> [2, 0, 1][s], which is not its own inverse: cluster_classes must be
+    # the inverse map, target cluster c standing for the source cluster matched to it.
+    C = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    Xs, _ = make_blobs(150, centers=C, cluster_std=0.7, random_state=2)
+    Xt, _ = make_blobs(120, centers=C, cluster_std=0.7, random_state=102)
+    res = cluster_and_match(Xs, Xt + 1.0, 3, seed=0)
+    np.testing.assert_array_equal(res.source_to_target, [2, 0, 1])  # the premise
+    np.testing.assert_array_equal(res.cluster_classes, [1, 2, 0])
+    np.testing.assert_array_equal(res.source_to_target[res.cluster_classes], np.arange(3))
+
+
+def test_select_k_silhouette_scores_a_single_cluster_subsample_minus_one():
+    # 200 points near the origin and 2 far off: K-means with k = 2 puts the far pair in a
+    # cluster of its own, and the seeded 3-point subsample (rows 103, 128, 170) holds
+    # points of the other cluster only. The silhouette is undefined there; the documented
+    # score is -1, the worst possible silhouette, so such a k is never preferred.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), [[1000.0, 1000.0], [1000.0, 1001.0]]])
+    k, scores = select_k_silhouette(X, [2], sample_size=3, seed=0)
+    assert k == 2
+    np.testing.assert_array_equal(scores, [-1.0])
+
+
+def test_select_k_silhouette_default_restarts_match_sklearn_kmeans():
+    # On structureless data the K-means optimum depends on the restarts (one restart of
+    # scikit-learn's K-means moves the scores by ~1e-2 here), so the scores pin the
+    # documented default n_init=4: scikit-learn's K-means with 4 restarts and the same
+    # seed, scored by its silhouette on the same seeded subsample.
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.metrics import silhouette_score
+
+    X = np.random.default_rng(1).uniform(size=(300, 2))
+    _, scores = select_k_silhouette(X, range(2, 7), sample_size=200, seed=0)
+    sub = np.sort(np.random.default_rng(0).choice(300, 200, replace=False))
+    ref = [
+        silhouette_score(X[sub], SkKMeans(k, n_init=4, random_state=0).fit(X).labels_[sub])
+        for k in range(2, 7)
+    ]
+    np.testing.assert_allclose(scores, ref, rtol=1e-5)

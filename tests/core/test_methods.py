@@ -193,3 +193,40 @@ def test_target_only_baselines_recover_blobs(name):
 
     labels = methods.get(name).fit_predict(pair)
     assert cluster_acc(y, labels) == 1.0
+
+
+def test_a_method_declaring_nothing_gets_the_documented_defaults():
+    # The class docstring: only target-only baselines set uses_source = False, and only
+    # graph / count methods set requires_non_negative = True (runners then hand them the
+    # raw features), so a plain subclass must read as a source-using, any-feature method.
+    assert Spy.uses_source is True and Spy.requires_non_negative is False
+    assert Spy.requires_source_labels is False and Spy.accepts_heterogeneous is False
+
+
+def test_n_clusters_boundaries():
+    pair = _pair(n=5, k=2)
+    # as many clusters as samples is allowed (each sample its own cluster) ...
+    assert Spy(n_clusters=5)._n_clusters(pair) == 5
+    assert Spy(n_clusters=np.int64(5))._n_clusters(pair) == 5
+    # ... but a bool is no count, though True == 1 and isinstance(True, int)
+    for bad in (True, 2.0):
+        with pytest.raises(ValueError, match=f"n_clusters must be a positive int, got {bad!r}"):
+            Spy(n_clusters=bad)._n_clusters(pair)
+        with pytest.raises(ValueError, match="positive int"):
+            Spy(n_clusters=bad)._check_n_clusters()  # the data-free check too
+
+
+class KeepsPrivateState(Spy):
+    """Sets a private attribute ending in ``_`` at construction (not a fitted attribute)."""
+
+    def __init__(self, n_clusters=None):
+        super().__init__(n_clusters)
+        self._cache_ = {"built": True}
+
+
+def test_a_refit_forgets_fitted_attributes_only():
+    # Fitted attributes are public names ending in "_" (scikit-learn's convention); a
+    # private "_name_" is the estimator's own state and must survive fit and re-fit.
+    est = KeepsPrivateState().fit(_pair())
+    est.fit(_pair())
+    assert est._cache_ == {"built": True} and hasattr(est, "labels_")

@@ -110,3 +110,39 @@ def test_confident_mask_refuses_labels_outside_the_similarity_columns():
     with pytest.raises(ValueError, match="int vector"):
         confident_mask(np.array([0.0, 1.0, 1.0]), S, 0.5)
     np.testing.assert_array_equal(confident_mask(np.array([0, 1, 1]), S, 0.5), [1, 1, 0])
+
+
+def _spherical_lloyd(X, init, n_iter=100):
+    """Plain spherical K-means (Dhillon & Modha): unit rows, unit anchors, cosine argmax."""
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    C = init / np.linalg.norm(init, axis=1, keepdims=True)
+    for _ in range(n_iter):
+        labels = (U @ C.T).argmax(1)
+        C = np.stack([U[labels == c].mean(0) if (labels == c).any() else C[c] for c in range(3)])
+        C /= np.linalg.norm(C, axis=1, keepdims=True)
+    return (U @ C.T).argmax(1), C
+
+
+def test_default_mode_is_spherical_and_ignores_the_anchors_norms():
+    # Anchors pointing the same ways but with norms 0.01, 1 and 100: only their directions
+    # may count (the default is spherical). Unnormalised anchors gave the largest one more
+    # points in the first assignment, and 6 of these 200 points ended in another cluster;
+    # a Euclidean default moved far more.
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(0, 2 * np.pi, 200)
+    X = np.c_[np.cos(angles), np.sin(angles)] * rng.uniform(0.5, 2.0, 200)[:, None]
+    dirs = np.c_[np.cos([0.0, 2.0, 4.0]), np.sin([0.0, 2.0, 4.0])]
+    labels, C, _ = anchored_kmeans(X, dirs * np.array([[0.01], [1.0], [100.0]]))
+    ref_labels, ref_C = _spherical_lloyd(X, dirs)
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(C, ref_C, atol=1e-12)
+
+
+def test_pseudo_labels_keep_half_of_every_cluster_by_default():
+    # The documented default fraction is 0.5: ceil(0.5 * size) points per cluster.
+    rng = np.random.default_rng(4)
+    X, _, centres = _blobs(rng, n=41)
+    labels, keep, _ = pseudo_labels(X, centres, spherical=False)
+    for c in range(3):
+        size = int((labels == c).sum())
+        assert keep[labels == c].sum() == int(np.ceil(0.5 * size))
