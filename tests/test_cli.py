@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dtc.cli import RUN_EPILOG, _report_failures, app
+from dtc.cli import RUN_EPILOG, _report_failures, app, parse_assignments
 from dtc.experiment.config import expand, load_config
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
@@ -433,3 +433,70 @@ def test_failed_runs_are_named_with_their_brackets(capsys):
     with pytest.raises(typer.Exit):
         _report_failures(summary)
     assert "failed g [lam=0.1] (id1): RuntimeError: need 'dtc[ray]'" in capsys.readouterr().err
+
+
+def test_parse_assignments_nests_dotted_keys():
+    # "a.b=1" sets {"a": {"b": 1}}: two keys under one parent share that parent
+    assert parse_assignments(["a.b=1", "a.c=x", "d=0.5"]) == {"a": {"b": 1, "c": "x"}, "d": 0.5}
+
+
+def test_a_bad_data_assignment_names_the_data_option():
+    # the error of a malformed --data item names --data, not --set
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--data", "shift", "--no-record"])
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert "--data" in text and "--set" not in text
+
+
+def test_no_record_writes_no_results_file(tmp_path):
+    results = tmp_path / "r.jsonl"
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--results", str(results)]
+    res = runner.invoke(app, [*args, "--no-record", "--json"])
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)
+    assert record["method"] == "kmeans" and not results.exists()
+    assert list(record) == sorted(record)  # keys sorted: one run's line diffs against another's
+
+
+def test_config_run_refuses_a_seed_option(tmp_path):
+    # a config's seeds come from the config: --seed was ignored without a word
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    res = runner.invoke(app, ["run", str(cfg), "--seed", "3", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "--seed apply to single runs" in " ".join(res.output.split())
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_sweep_line_counts_failed_runs_and_names_where_to_look(tmp_path):
+    # n_clusters=5000 fails at run time (more clusters than target rows)
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(cfg), "methods.km.n_clusters=5000", "--out", str(out)])
+    assert res.exit_code == 1
+    # every run failed: no results file, the folder (with errors.jsonl) is named
+    assert f"1 runs, 0 already done, 0 stale (run again), 0 finished now, 1 failed -> {out}\n" in (
+        res.stderr
+    )
+    res = runner.invoke(app, ["run", str(cfg), "methods.km.n_clusters=10", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"1 finished now, 0 failed -> {out / 'results.jsonl'}\n" in res.stderr
+
+
+def test_two_unknown_set_names_name_the_first(tmp_path):
+    args = ["run", "--method", "kmeans", "--set", "aaa=1", "--set", "zzz=2", "--no-record"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1 and "--set aaa: 'kmeans' has no parameter 'aaa'" in res.stderr
+
+
+def test_report_without_out_writes_beside_the_results_file(tmp_path):
+    # the default --out: <results folder>/report
+    record = {"method": "kmeans", "benchmark": "digits", "source": "source"}
+    record |= {"target": "target", "seed": 0, "metrics": {"acc": 0.5}}
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps(record) + "\n")
+    res = runner.invoke(app, ["report", str(results), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "report" / "acc.md").is_file() and not (tmp_path / "acc.md").exists()
+    assert "| kmeans | **50.0** |" in res.stdout  # acc.md, printed

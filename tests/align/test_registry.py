@@ -176,3 +176,27 @@ def test_entry_point_named_like_a_builtin_does_not_break_import(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_register_refuses_a_class_of_another_kind():
+    # a class that is not a loss is refused when registered, not when first used
+    with pytest.raises(ValueError, match=r"a loss must be a subclass of torch.nn.*NotALoss"):
+        dtc.align.register("not_a_loss", NotALoss)
+    assert "not_a_loss" not in dtc.align.available()
+
+
+def test_import_object_needs_module_and_attribute_and_follows_dots():
+    # "module:Outer.inner" walks the attributes after the colon
+    assert dtc._plugins.import_object("dtc.align:MMDLoss.gammas") is dtc.align.MMDLoss.gammas
+    for path in ("dtc.align", "dtc.align:", ":MMDLoss"):
+        with pytest.raises(ValueError, match=r"expected a loss name or 'package.module:Class'"):
+            dtc._plugins.import_object(path, what="loss")
+
+
+def test_target_is_what_a_name_is_registered_as_and_none_otherwise():
+    dtc.align.register("mean_gap_str", f"{__name__}:MeanGapLoss")
+    assert _LOSSES.target("mean_gap_str") == f"{__name__}:MeanGapLoss"  # not imported
+    assert _LOSSES.target("coral") is dtc.align.CORALLoss
+    # a name not registered, a "module:Class" string given as a name included
+    assert _LOSSES.target("no_such_loss") is None
+    assert _LOSSES.target(f"{__name__}:MeanGapLoss") is None

@@ -306,3 +306,47 @@ def test_one_file_domain_given_picks_a_different_default(tmp_path):
         data.load_pair("mnist_usps", target="mnist", data_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="Caltech10_SURF_L10"):
         data.load_pair("office_caltech10_surf", source="caltech10", data_dir=tmp_path)
+
+
+def test_the_benchmark_folder_is_searched_before_the_data_directory_itself(tmp_path):
+    # <data_dir>/<benchmark>/<file> first, then <data_dir>/<file> (the module docstring)
+    (tmp_path / "coil20").mkdir()
+    for path in (tmp_path / "COIL_1.mat", tmp_path / "coil20" / "COIL_1.mat"):
+        path.write_bytes(b"")
+    nested = str(tmp_path / "coil20" / "COIL_1.mat")
+    assert data.benchmark_info("coil20", data_dir=tmp_path)["found"] == {"COIL_1.mat": nested}
+    # both domains of coil20 are read from one file: it is named once
+    found = benchmarks.domain_files("coil20", ["coil1", "coil2"], tmp_path)
+    assert [str(p) for p in found] == [nested]
+
+
+def test_a_label_above_the_number_of_classes_is_refused(tmp_path, coil_stand_in):
+    # coil20 has 20 classes: label 21 (1-based) names none of them
+    arrays = _coil_arrays(np.random.default_rng(0))
+    arrays["Y_src"] = np.array([[1], [2], [3], [20], [21], [5]], dtype=np.uint8)
+    _write_coil(tmp_path, **arrays)
+    with pytest.raises(
+        ValueError, match=r"1-based labels in 1\.\.20 in 'Y_src', got range 1\.\.21"
+    ):
+        data.load_domain("coil20", "coil1", data_dir=tmp_path)
+    assert data.load_domain("coil20", "coil2", data_dir=tmp_path).y.max() == 5  # Y_tar: 1..6
+
+
+def test_an_empty_data_env_is_no_data_directory(monkeypatch):
+    # DTC_DATA="" is unset, not the working directory
+    monkeypatch.setenv("DTC_DATA", "")
+    assert data.resolve_data_dir() is None
+    with pytest.raises(FileNotFoundError, match="DTC_DATA is unset"):
+        data.load_domain("coil20", "coil1")
+
+
+def test_imbalance_cuts_the_target_of_a_file_benchmark_never_its_source(data_dir):
+    # load_pair's imbalance makes the *target* class-imbalanced; the source stays whole
+    pair = data.load_pair("mnist_usps", "usps", "mnist", data_dir, imbalance={"ratio": 5})
+    source = data.load_domain("mnist_usps", "usps", data_dir)
+    assert pair.source.n_samples == 1800 and "imbalance" not in pair.source.meta
+    np.testing.assert_array_equal(pair.source.X, source.X)
+    counts = np.bincount(pair.target.y, minlength=10)  # largest class 5x the smallest
+    assert pair.target.n_samples < 2000 and counts.max() / counts.min() == pytest.approx(
+        5, rel=0.01
+    )

@@ -347,3 +347,45 @@ def test_csv_first_sample_with_an_empty_label_is_an_error_not_a_header(tmp_path)
     path.write_text("1,2,\n3,4,1\n5,6,0\n")
     with pytest.raises(ValueError, match="line 1, column 2: the label is empty"):
         data.load_csv(path)
+
+
+def test_csv_label_column_at_minus_width_is_the_first_column(tmp_path):
+    # -width counts from the end to the first column: in range, as in Python indexing
+    path = _write_csv(tmp_path / "first.csv", "2,1.5,2.5\n0,3.5,4.5\n")
+    dom = data.load_csv(path, label_column=-3)
+    np.testing.assert_array_equal(dom.X, [[1.5, 2.5], [3.5, 4.5]])
+    np.testing.assert_array_equal(dom.y, [2, 0])
+    with pytest.raises(ValueError, match="label_column -4 out of range for 3 columns"):
+        data.load_csv(path, label_column=-4)
+
+
+def test_mat_v5_variables_leave_out_the_header_entries(tmp_path):
+    # scipy adds __header__, __version__, __globals__: not variables, not "found keys"
+    from dtc.data.files import read_mat_v5
+
+    path = tmp_path / "m.mat"
+    scipy.io.savemat(path, {"X": X4, "y": Y4})
+    arrays = read_mat_v5(path)
+    assert set(arrays) == {"X", "y"}
+    np.testing.assert_array_equal(arrays["X"], X4)
+    with pytest.raises(
+        ValueError, match=r"expected key 'lab' \(labels\); found keys \['X', 'y'\]$"
+    ):
+        data.load_mat(path, y_key="lab")
+
+
+def test_mat_v5_text_or_cell_features_are_refused_naming_the_dtype(tmp_path):
+    # a char array ("ab", "cd") or a cell array holds no features: named before Domain sees it
+    for stem, X in (("char", np.array(["ab", "cd"])), ("cell", np.array([[1.0], "a"], object))):
+        path = tmp_path / f"{stem}.mat"
+        scipy.io.savemat(path, {"X": X, "y": np.array([1, 2])})
+        with pytest.raises(ValueError, match=rf"{stem}\.mat: expected 'X' to be a numeric matrix"):
+            data.load_mat(path)
+
+
+def test_csv_of_one_row_whose_label_is_a_name_is_one_sample(tmp_path):
+    # A numbered header needs other rows whose labels are numbers: one row is a sample.
+    path = _write_csv(tmp_path / "one.csv", "0.5,1.5,cat\n")
+    dom = data.load_csv(path)
+    np.testing.assert_array_equal(dom.X, [[0.5, 1.5]])
+    assert dom.y.tolist() == [0] and dom.meta["classes"] == ["cat"]

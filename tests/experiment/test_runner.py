@@ -249,6 +249,8 @@ def test_failed_runs_are_reported_and_retried(tmp_path):
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert summary.finished == 1 and len(summary.errors) == 1
     assert "n_clusters=5000 but the target has only" in summary.errors[0][2]
+    # the error is named with its type, as a traceback's last line names it
+    assert summary.errors[0][2].startswith("ValueError: TargetKMeans: n_clusters=5000")
     errors = _lines(tmp_path / "errors.jsonl")
     assert errors[0]["spec"]["params"]["n_clusters"] == 5000
     # the failure is not a finished run: the next invocation tries it again
@@ -783,3 +785,26 @@ def test_a_sweep_that_only_set_runs_aside_still_stores_the_configs_order(tmp_pat
     summary = run_experiment(load_config({**first, "methods": rows}), tmp_path, progress=False)
     assert (summary.stale, summary.finished, len(summary.errors)) == (1, 0, 1)
     assert [r["label"] for r in _lines(tmp_path / "results.jsonl")] == ["c", "b"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "jobs", "match"),
+    [
+        ("local", 0, "jobs must be a positive int, got 0"),
+        ("local", True, "jobs must be a positive int, got True"),  # a bool is no count
+        ("local", 2.0, "jobs must be a positive int, got 2.0"),
+        ("slurm", 1, "backend must be one of local, ray, got 'slurm'"),
+    ],
+)
+def test_a_wrong_backend_or_jobs_is_refused_before_any_run(tmp_path, backend, jobs, match):
+    from dtc.experiment import backends
+
+    tasks = expand(load_config(CONFIG, ["seeds=[0]"]))
+    with pytest.raises(ValueError, match=match):
+        backends.run_tasks(tasks, jobs=jobs, backend=backend)
+    # the sweep checks them before its output folder is made
+    with pytest.raises(ValueError, match=match):
+        run_experiment(
+            load_config(CONFIG, ["seeds=[0]"]), tmp_path / "out", jobs=jobs, backend=backend
+        )
+    assert not (tmp_path / "out").exists()
