@@ -36,9 +36,10 @@ together (on COIL2 the median squared distance of a row to its K-means centre is
 other centres 0.09), the soft assignments are almost uniform (median ``max_j q_ij`` 0.055
 against ``1 / k`` = 0.05), and fine-tuning either stops at its first check with no assignment
 changed (COIL: DEC returned AE + K-means's labels) or drifts away from the K-means start (USPS:
-63.5 -> 49.6 % ACC at seed 0). ``rescale=True`` (the default) multiplies the target's features
-by ``sqrt(d / mean_i |x_i|^2)``, so that the mean squared feature is 1 (the z-scored SURF
-features already are; their factor is 1), before pretraining and fine-tuning;
+63.5 -> 49.7 % ACC at seed 0; ``scripts/dec_scale.py``). ``rescale=True`` (the default)
+multiplies the target's features by ``sqrt(d / mean_i |x_i|^2)``, so that the mean squared
+feature is 1 (the z-scored SURF features already are; their factor is 1), before pretraining
+and fine-tuning;
 ``rescale=False`` keeps them as given. (On SURF's smallest domains fine-tuning still often
 stops at its first check for another reason: an epoch is 2 or 3 SGD steps there.)
 
