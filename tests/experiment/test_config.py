@@ -754,3 +754,62 @@ def test_expansion_order_is_row_grid_benchmark_pair_data_grid_seed():
     )
     got = [(t.grid["max_iter"], t.spec.data_params["shift"], t.spec.seed) for t in expand(cfg)]
     assert got == [(m, s, seed) for m in (10, 20) for s in (0.2, 0.4, 0.6) for seed in (0, 1)]
+
+
+#: A user's method defined where there is no file (a notebook cell, ``python -c``).
+FILELESS = """
+import numpy as np
+
+from dtc.methods import TransferClusterer
+
+
+class Cells(TransferClusterer):
+    def __init__(self, n_clusters=None, seed={seed}):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        self.labels_ = np.arange(pair.target.n_samples) % {clusters}
+
+
+class Rows(Cells):
+    pass
+"""
+
+
+def _fileless_codes(monkeypatch, filename: str, clusters=2, seed=0, lead=""):
+    """The codes of a config naming ``Cells`` by a registered name and by "module:Class",
+    after running FILELESS as a notebook cell would: in a module without a file."""
+    import sys
+    import types
+
+    from dtc import methods
+
+    module = types.ModuleType("dtc_fileless_plugin")
+    source = lead + FILELESS.format(clusters=clusters, seed=seed)
+    exec(compile(source, filename, "exec"), module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    methods.register("cells", module.Cells, overwrite=True)
+    methods.register("rows", module.Rows, overwrite=True)
+    methods_ = {"c": "cells", "m": "dtc_fileless_plugin:Cells", "r": "rows"}
+    config = {**ONE_RUN, "methods": {k: {"method": v} for k, v in methods_.items()}}
+    return _codes(config)
+
+
+def test_a_class_defined_without_a_file_is_hashed_by_its_code(monkeypatch):
+    """A class of a notebook cell (or ``python -c``) has no file to hash: its edits put
+    nothing in the run id, so a rerun after an edit kept the old code's results as the new
+    code's. Its own bytecode is hashed instead, blind to the cell and the line it is in."""
+    _own_registrations(monkeypatch)
+    first = _fileless_codes(monkeypatch, "<cell-1>")
+    assert [list(code) for _, code in first] == [
+        ["method cells -> dtc_fileless_plugin:Cells"],
+        ["dtc_fileless_plugin:Cells"],
+        ["method rows -> dtc_fileless_plugin:Rows"],
+    ]
+    # the same definition run again in another cell, three lines further down: same runs
+    assert _fileless_codes(monkeypatch, "<cell-2>", lead="\n\n\n") == first
+    # an edit of a method's body, of a default, of a base class: other runs
+    for edit in ({"clusters": 3}, {"seed": 1}):
+        edited = _fileless_codes(monkeypatch, "<cell-3>", **edit)
+        assert all(a != b for (a, _), (b, _) in zip(first, edited)), edit
