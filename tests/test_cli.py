@@ -26,6 +26,13 @@ seeds: [0]
 """
 
 
+def _cli_config(tmp_path, text: str = CONFIG) -> Path:
+    """``text`` (the test config by default) written to ``tmp_path / "cli.yaml"``."""
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(text)
+    return cfg
+
+
 def test_single_run_json_is_one_object(tmp_path):
     res = runner.invoke(
         app,
@@ -108,8 +115,7 @@ def test_single_run_imports_a_users_method_from_the_working_directory(tmp_path, 
 
 
 def test_config_run_with_overrides_then_report(tmp_path):
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     out = tmp_path / "out"
     args = ["run", str(cfg), "seeds=[0,1]", "methods.km.max_iter=30", "--out", str(out), "--json"]
     res = runner.invoke(app, args)
@@ -145,8 +151,7 @@ def test_single_run_refuses_the_options_of_config_runs(tmp_path):
 
 def test_config_run_refuses_ray_options_it_would_ignore(tmp_path):
     # --address reaches only the Ray backend, and --jobs only a Ray instance started here
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     out = ["--out", str(tmp_path / "o")]
     res = runner.invoke(app, ["run", str(cfg), "--address", "auto", *out])
     assert res.exit_code != 0
@@ -166,8 +171,7 @@ def test_an_interrupt_while_the_config_loads_exits_130_without_a_traceback(tmp_p
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     monkeypatch.setattr(config_module, "load_config", interrupted)
     res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
     assert res.exit_code == 130, repr(res.exception)
@@ -179,8 +183,7 @@ def test_an_interrupt_while_the_config_loads_exits_130_without_a_traceback(tmp_p
 
 
 def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     res = runner.invoke(app, ["run", str(cfg), "methods.km.method=kmean", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "unknown method 'kmean'; available:" in res.stderr
     res = runner.invoke(app, ["run", str(cfg), "--method", "kmeans"])
@@ -271,8 +274,7 @@ def test_an_override_of_a_label_the_config_lacks_is_an_error(tmp_path):
 
 
 def test_report_with_config_leaves_out_runs_it_no_longer_has(tmp_path):
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     out = tmp_path / "out"
     res = runner.invoke(app, ["run", str(cfg), "seeds=[0,1]", "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -287,8 +289,7 @@ def test_report_with_config_leaves_out_runs_it_no_longer_has(tmp_path):
 
 
 def test_report_with_config_takes_the_overrides_the_runs_were_made_with(tmp_path):
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     out = tmp_path / "out"
     overrides = ["seeds=[0,1]", "methods.km.max_iter=30"]
     assert runner.invoke(app, ["run", str(cfg), *overrides, "--out", str(out)]).exit_code == 0
@@ -305,8 +306,7 @@ def test_report_with_config_takes_the_overrides_the_runs_were_made_with(tmp_path
 def test_report_with_config_marks_the_seeds_it_plans_but_the_file_lacks(tmp_path):
     # Seeds deleted from the results file were dropped silently: "(n=2)", no note,
     # though the config plans 3.
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG.replace("seeds: [0]", "seeds: [0, 1, 2]"))
+    cfg = _cli_config(tmp_path, CONFIG.replace("seeds: [0]", "seeds: [0, 1, 2]"))
     out = tmp_path / "out"
     assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
     results = out / "results.jsonl"
@@ -406,8 +406,7 @@ def test_seed_in_set_is_refused_pointing_to_the_seed_option(tmp_path):
 def test_a_missing_extra_is_an_error_before_the_out_folder_is_made(
     tmp_path, monkeypatch, extra, args
 ):
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     monkeypatch.setitem(sys.modules, extra, None)  # not installed
     folder = tmp_path / "out"
     res = runner.invoke(app, ["run", str(cfg), *args, "--out", str(folder)])
@@ -417,8 +416,7 @@ def test_a_missing_extra_is_an_error_before_the_out_folder_is_made(
 
 def test_messages_keep_their_brackets(tmp_path, monkeypatch):
     # Rich read "[ray]" as markup and printed "pip install -e '.'"
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     for extra, args in (("ray", ["--backend", "ray"]), ("mlflow", ["--mlflow"])):
         monkeypatch.setitem(sys.modules, extra, None)  # not installed
         res = runner.invoke(app, ["run", str(cfg), *args, "--out", str(tmp_path / extra)])
@@ -460,8 +458,7 @@ def test_no_record_writes_no_results_file(tmp_path):
 
 def test_config_run_refuses_a_seed_option(tmp_path):
     # a config's seeds come from the config: --seed was ignored without a word
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     res = runner.invoke(app, ["run", str(cfg), "--seed", "3", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "--seed apply to single runs" in " ".join(res.output.split())
@@ -470,8 +467,7 @@ def test_config_run_refuses_a_seed_option(tmp_path):
 
 def test_the_sweep_line_counts_failed_runs_and_names_where_to_look(tmp_path):
     # n_clusters=5000 fails at run time (more clusters than target rows)
-    cfg = tmp_path / "cli.yaml"
-    cfg.write_text(CONFIG)
+    cfg = _cli_config(tmp_path)
     out = tmp_path / "out"
     res = runner.invoke(app, ["run", str(cfg), "methods.km.n_clusters=5000", "--out", str(out)])
     assert res.exit_code == 1
