@@ -12,7 +12,8 @@ of ACC under the three; a sorted order ahead beyond seed noise is a leak.
 Each method is built as ``dtc run`` builds it (its benchmark defaults), under a small
 epoch budget for the deep ones (``BUDGET``); co-clustering methods get the raw features,
 as in ``experiments/paper/table1.yaml``. Runs are appended to ``--out`` (JSON lines) as
-they finish; a re-run skips those there. The table printed at the end is the mean ACC
+they finish; a re-run skips those there, but for failures, run again (the latest record
+of a run counts). The table printed at the end is the mean ACC
 over seeds and the number of seeds whose partition did not change.
 
     python scripts/order_check.py                                # all methods, 2 pairs, 3 seeds
@@ -124,7 +125,9 @@ def main(argv=None) -> int:
     with exit_on_interrupt(Path(__file__).name, args.out):
         start = time.perf_counter()
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        done = {(r["method"], r["pair"], r["seed"]) for r in read_records(args.out)}
+        # the latest record of each run; a failure is run again, as dtc run does
+        latest = {(r["method"], r["pair"], r["seed"]): r for r in read_records(args.out)}
+        done = {key for key, r in latest.items() if "error" not in r}
         pairs = {}
         for benchmark, source, target in PAIRS:
             for prep in ("standard", "raw"):
@@ -154,6 +157,7 @@ def main(argv=None) -> int:
             print(f"[{i}/{len(todo)} {elapsed:6.0f}s] {m} {rec['pair']} seed {seed}: {status}")
             sys.stdout.flush()
         records = [r for r in read_records(args.out) if r["seed"] < args.seeds]
+        records = list({(r["method"], r["pair"], r["seed"]): r for r in records}.values())
         print(table(records, args.methods, names))
         return 0
 

@@ -15,8 +15,9 @@ for the pair's benchmark (DTC's ``FAMILY_CONFIGS``) applied.
 
 Finished runs are appended to ``<out>/runs.jsonl`` as they complete, each with its
 setting, the method's resolved parameters and the fingerprint of the data it was given
-(``data_sha``); a re-run skips the (method, pair, seed, setting) runs already there (a
-failure is recorded with its error and also skipped; delete its line to retry). A run
+(``data_sha``); a re-run skips the (method, pair, seed, setting) runs already there. A
+failure is recorded with its error and run again by the next invocation, as ``dtc run``
+does (its line stays; the latest record of a run is the one that counts). A run
 recorded under other parameters than the method's current ones (a default changed) or on
 other data (a loader's default or a data file changed) is moved to
 ``<out>/runs.stale.jsonl`` and run again;
@@ -178,7 +179,8 @@ def load_done(
     those of a key in ``current`` recorded under other parameters than ``current``'s, or
     on other data than ``data``'s fingerprint of the key (a loader's default or a data
     file changed); a run without recorded parameters or fingerprint cannot be checked on
-    that count and is kept. A last line cut short by a crash is not a run."""
+    that count and is kept. A run whose latest record is a failure (``"error"``) is not
+    done: it is run again. A last line cut short by a crash is not a run."""
     data = data or {}
 
     def stale_run(r: dict) -> bool:
@@ -197,7 +199,8 @@ def load_done(
             f"{sum(stale)} runs recorded under other parameters or on other data moved to "
             f"{stale_path}"
         )
-    return {run_key(r): r for r in kept}
+    latest = {run_key(r): r for r in kept}
+    return {key: r for key, r in latest.items() if "error" not in r}
 
 
 def run_one(pair: DomainPair, est, give_labels: bool) -> dict:

@@ -39,3 +39,25 @@ def test_order_check_refuses_unknown_methods_and_no_seeds(order_check, capsys):
         with pytest.raises(SystemExit):
             order_check.main(argv)
     assert "unknown method(s) nope" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_run_again(order_check, tmp_path, monkeypatch, capsys):
+    # a failure used to be skipped by every later invocation, as if it had finished
+    out = tmp_path / "order.jsonl"
+    argv = ["--methods", "kmeans", "--seeds", "1", "--out", str(out)]
+    run_one = order_check.run_one
+
+    def boom(*a, **k):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(order_check, "run_one", boom)
+    order_check.main(argv)
+    monkeypatch.setattr(order_check, "run_one", run_one)
+    capsys.readouterr()
+    order_check.main(argv)
+    text = capsys.readouterr().out
+    assert "1 runs to do, 0 recorded" in text and "| kmeans | digits:source->target | 1 |" in text
+    failed, ok = read_records(out)
+    assert "error" in failed and "sorted" in ok
+    order_check.main(argv)
+    assert "0 runs to do, 1 recorded" in capsys.readouterr().out

@@ -181,3 +181,26 @@ def test_run_baselines_builds_dtc_as_dtc_run_does(baselines):
     )
     # a method without benchmark defaults is built as before
     assert baselines.make_method("kmeans", 2, "office_caltech10_surf").get_params()["seed"] == 2
+
+
+def test_run_baselines_runs_a_failed_run_again(baselines, tmp_path, monkeypatch, capsys):
+    """A failure was recorded and then skipped by every later invocation (its line had to
+    be deleted by hand); it is now run again, as `dtc run` runs a failed run again."""
+    args = ["--quick", "--methods", "kmeans", "--seeds", "1", "--out", str(tmp_path)]
+    log = tmp_path / "runs.jsonl"
+    run_one = baselines.run_one
+
+    def boom(*a, **k):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(baselines, "run_one", boom)
+    baselines.main(args)
+    assert "ERROR RuntimeError: out of memory" in capsys.readouterr().out
+    monkeypatch.setattr(baselines, "run_one", run_one)
+    baselines.main(args)
+    out = capsys.readouterr().out
+    assert "1 runs to do, 0 already recorded" in out and "(n=" not in out
+    failed, ok = read_records(log)  # the failure's line stays; the latest record counts
+    assert "error" in failed and ok["acc"] > 0.5 and "error" not in ok
+    baselines.main(args)
+    assert "0 runs to do, 1 already recorded" in capsys.readouterr().out
