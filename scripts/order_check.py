@@ -12,9 +12,9 @@ of ACC under the three; a sorted order ahead beyond seed noise is a leak.
 Each method is built as ``dtc run`` builds it (its benchmark defaults), under a small
 epoch budget for the deep ones (``BUDGET``); co-clustering methods get the raw features,
 as in ``experiments/paper/table1.yaml``. Runs are appended to ``--out`` (JSON lines) as
-they finish; a re-run skips those there, but for failures, run again (the latest record
-of a run counts). The table printed at the end is the mean ACC
-over seeds and the number of seeds whose partition did not change.
+they finish; a re-run skips those there and runs a failed one again (the latest record of
+a run counts). The table printed at the end is the mean ACC over seeds and the number of
+seeds whose partition did not change.
 
     python scripts/order_check.py                                # all methods, 2 pairs, 3 seeds
     python scripts/order_check.py --methods kmeans coral --seeds 40

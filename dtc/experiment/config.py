@@ -291,8 +291,9 @@ def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
     functions' bytecode; a function it calls, a base class or a global it reads is not
     part of it). A string of the ``"module:Class"`` form that names no module (the
     config's checks name a wrong plugin) or no class of a module without a file, or a
-    registered name whose class cannot be imported here, is left out. ``cache`` (shared by the calls of one
-    expansion) reads each file and resolves each name once however many runs name it."""
+    registered name whose class cannot be imported here, is left out. ``cache`` (shared
+    by the calls of one expansion) reads each file and resolves each name once however
+    many runs name it."""
     cache = {} if cache is None else cache
     found: dict[str, str] = {}
 
