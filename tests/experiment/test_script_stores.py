@@ -123,6 +123,55 @@ def test_run_baselines_marks_a_cell_missing_a_failed_seed(baselines, tmp_path):
     assert rows[1].split(",")[-3:-1] == ["1", "1"]
 
 
+def test_run_baselines_tables_by_hand(baselines, tmp_path):
+    """summarise's tables and CSV by hand: SURF's pairs averaged in the family summary (a
+    '-' unless each ran), its seeds the fewest of a method's cells, a method that never ran
+    left out of it; per pair mean ± sample std, 'error' for a cell whose runs all failed,
+    a row mean only over every pair, NMI apart from ACC, seconds the mean over seeds."""
+    aw, ca = "office_caltech10_surf:amazon->webcam", "office_caltech10_surf:caltech10->amazon"
+    digits = "digits:source->target"
+    runs = [
+        {"method": m, "pair": p, "seed": s, "setting": "unlabelled", **res}
+        for m, p, s, res in (
+            ("kmeans", aw, 0, {"acc": 0.4, "nmi": 0.2, "seconds": 1.0}),
+            ("kmeans", aw, 1, {"acc": 0.6, "nmi": 0.4, "seconds": 3.0}),
+            ("kmeans", ca, 0, {"acc": 0.5, "nmi": 0.3, "seconds": 2.0}),
+            ("kmeans", digits, 0, {"acc": 0.8, "nmi": 0.7, "seconds": 1.0}),
+            ("gmm", aw, 0, {"acc": 0.3, "nmi": 0.1, "seconds": 1.0}),
+            ("gmm", ca, 0, {"error": "RuntimeError: boom"}),
+        )
+    ]
+    text = baselines.summarise(runs, ["kmeans", "gmm", "tca"], [aw, ca, digits], tmp_path)
+    std = np.std([40.0, 60.0], ddof=1)  # 14.1
+    assert text.splitlines() == [
+        "### Summary: Hungarian ACC (%) by family, mean over seeds",
+        "",
+        "| method | setting | seeds | SURF (mean of pairs) | source->target |",
+        "|---|---|---|---|---|",
+        "| kmeans | unlabelled | 1 | 50.0 | 80.0 |",
+        "| gmm | unlabelled | 1 | - | - |",
+        "",
+        "### Hungarian ACC (%), mean ± std over seeds",
+        "",
+        "| method | setting | amazon->webcam | caltech10->amazon | source->target | mean |",
+        "|---|---|---|---|---|---|",
+        f"| kmeans | unlabelled | 50.0 ± {std:.1f} | 50.0 ± 0.0 | 80.0 ± 0.0 | 60.0 |",
+        "| gmm | unlabelled | 30.0 ± 0.0 | error | - | - |",
+        "| tca | - | - | - | - | - |",
+        "",
+        "### NMI (%), mean ± std over seeds",
+        "",
+        "| method | setting | amazon->webcam | caltech10->amazon | source->target | mean |",
+        "|---|---|---|---|---|---|",
+        f"| kmeans | unlabelled | 30.0 ± {std:.1f} | 30.0 ± 0.0 | 70.0 ± 0.0 | 43.3 |",
+        "| gmm | unlabelled | 10.0 ± 0.0 | error | - | - |",
+        "| tca | - | - | - | - | - |",
+    ]
+    csv = (tmp_path / "baselines.csv").read_text().splitlines()
+    assert csv[1] == f"kmeans,{aw},unlabelled,50.0,14.14,30.0,14.14,2,0,2.0"
+    assert len(csv) == 5  # kmeans' three cells and gmm's one that ran
+
+
 def test_dtc_benchmark_appends_after_a_cut_last_line(load_script, tmp_path):
     script = load_script("dtc_benchmark")
     out = tmp_path / "bench.jsonl"

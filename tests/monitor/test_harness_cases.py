@@ -133,6 +133,126 @@ def test_source_selection_resumes_only_the_same_epochs(load_script, tmp_path, ca
     assert "resuming: 1 finished target(s)" in capsys.readouterr().err
 
 
+def test_source_selection_row_by_hand(load_script, monkeypatch):
+    """run_target's row, by hand, with DTC and rank_sources faked (they are tested apart):
+    the ORACLE is the candidate of the best ACC, each ranking's choice its first entry, a
+    source named None is the true "source", and only the excluded candidates are listed
+    (nothing of run_target was tested: a flipped ORACLE or ranking went unnoticed)."""
+    import dtc.pipeline
+    from dtc.data import Domain, DomainPair
+
+    script = load_script("source_selection")
+    y = np.array([0, 0, 1, 1, 2, 2])
+    tgt = Domain(np.zeros((6, 2)), y)
+    cands = {n: Domain(np.full((4, 2), i)) for i, n in enumerate(["source", "source_permuted"])}
+    cands["source_corrupted"] = Domain(np.full((4, 2), 2.0))
+    # ACC by hand: the classes 1.0; one cluster 2/6; classes 1 and 2 merged 4/6
+    labels = {"source": y, "source_permuted": 0 * y, "source_corrupted": np.minimum(y, 1)}
+
+    class FakeDTC:
+        def __init__(self, **params):
+            pass
+
+        def benchmark_defaults(self, benchmark, params):
+            return {}
+
+        def fit(self, pair):
+            self.labels_ = next(labels[n] for n, d in cands.items() if d is pair.source)
+            return self
+
+    def fake_rank_sources(target, sources, n_clusters, fit_fn, check_sources, **kw):
+        for d in sources.values():
+            fit_fn(DomainPair(d, target, n_clusters=n_clusters))
+        order = ["source_permuted", "source", "source_corrupted"]
+        if check_sources:  # the checks exclude the permuted source: it ranks last
+            order = ["source", "source_corrupted", "source_permuted"]
+        return [
+            {
+                "name": n,
+                "excluded": check_sources and n == "source_permuted",
+                "check": "unrelated_source" if check_sources and n == "source_permuted" else None,
+            }
+            for n in order
+        ]
+
+    monkeypatch.setattr(dtc.pipeline, "DTC", FakeDTC)
+    monkeypatch.setattr(script, "rank_sources", fake_rank_sources)
+    monkeypatch.setattr(script, "candidates", lambda *a: (tgt, cands, 3, "digits"))
+    args = argparse.Namespace(pretrain_epochs=1, adapt_epochs=1, seed=0, threads=1)
+    row = script.run_target("digits", "digits", None, [None], [], None, args)
+    assert row["acc"] == pytest.approx(
+        {"source": 1, "source_permuted": 2 / 6, "source_corrupted": 4 / 6}
+    )
+    assert row["oracle"] == "source" and row["true_sources"] == ["source"]
+    assert row["without_checks"] == {
+        "chosen": "source_permuted",
+        "acc_chosen": pytest.approx(2 / 6),
+        "matches_oracle": False,
+        "chose_a_true_source": False,
+        "excluded": {},
+    }
+    assert row["with_checks"] == {
+        "chosen": "source",
+        "acc_chosen": 1.0,
+        "matches_oracle": True,
+        "chose_a_true_source": True,
+        "excluded": {"source_permuted": "unrelated_source"},
+    }
+
+
+def test_source_selection_summary_by_hand(load_script):
+    """The counts of the summary apart: a true source that is not the ORACLE and the ORACLE
+    that is not a true source; the choice's mean ACC, not the ORACLE's (the existing test
+    chose the same candidate with and without the checks); no rows, no summary."""
+    script = load_script("source_selection")
+    acc = {"source": 0.5, "source_permuted": 0.7}
+    row = _source_selection_row("digits", acc, "source", "source_permuted")
+    other = _source_selection_row("usps", {"source": 0.9}, "source", "source")
+    assert script.summary([row, other]) == [
+        "without checks: oracle chosen for 1 of 2 targets, a true source for 2, "
+        "mean ACC of the choice 70.0",
+        "with checks: oracle chosen for 2 of 2 targets, a true source for 1, "
+        "mean ACC of the choice 80.0",
+        "oracle: mean ACC 80.0",
+    ]
+    assert script.summary([]) == []
+
+
+def test_source_selection_skips_a_target_whose_data_are_refused(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    """A target whose loader refuses its data (ValueError, as a missing file is
+    FileNotFoundError) is skipped with one line; the others still run."""
+    script = load_script("source_selection")
+
+    def refuse(*a):
+        raise ValueError("a bad data file")
+
+    monkeypatch.setattr(script, "run_target", refuse)
+    assert script.main(["--targets", "usps"]) == 0
+    assert "skipped usps: a bad data file" in capsys.readouterr().err
+
+
+def test_source_selection_constructs_the_negatives_from_the_first_true_source(
+    load_script, data_dir
+):
+    """With several true sources (amazon's), the wrong ones are built from the first."""
+    script = load_script("source_selection")
+    spec = next(t for t in script.TARGETS if t[0] == "amazon")
+    target, cands, k, _ = script.candidates(*spec[1:], data_dir)
+    assert k == 10 and target.n_features == cands["caltech10"].n_features
+    assert list(cands) == [
+        "caltech10",
+        "webcam",
+        "dslr",
+        "caltech10_permuted",
+        "caltech10_corrupted",
+    ]
+    first = cands["caltech10"]
+    assert cands["caltech10_permuted"].n_samples == first.n_samples
+    assert sorted(cands["caltech10_permuted"].X[0]) == sorted(first.X[0])
+
+
 def test_checks_only_runs_the_monitors_source_checks_over_seeds(load_script):
     script = load_script("negative_transfer")
     cases = dict((n, load) for n, _, load in script.all_cases(None, {"digits", "digits_permuted"}))

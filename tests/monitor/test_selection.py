@@ -651,6 +651,78 @@ def test_model_selection_resumes_and_pools_only_the_same_settings(
     ]
 
 
+def test_model_selection_k_axis_keeps_every_k_of_at_least_two(load_script):
+    """k - 2 is a candidate down to k - 2 = 2 (two clusters are a partition); only k < 2
+    is left out (a mutation to ``v > 2`` dropped k=2 unnoticed: the test used k = 10)."""
+    script = load_script("model_selection")
+    params = {"pretrain_epochs": 1, "adapt_epochs": 1, "seed": 0, "n_threads": 1}
+    assert list(script.candidates("k", 4, params)) == ["k=2", "k=4", "k=6"]
+    assert list(script.candidates("k", 3, params)) == ["k=3", "k=5"]
+
+
+def test_model_selection_rows_by_hand(faked_model_selection, digits, monkeypatch, tmp_path):
+    """Each row's ORACLE, match, ACCs and mean candidate ACC, by hand: the candidates'
+    partitions are the target classes (ACC 1) or one cluster (ACC = the largest class's
+    share); the k axis is judged by --k-criterion, the others by --criterion, with --seed
+    (the faked select_model gave every candidate ACC 1, so none of this was checked)."""
+    from dtc.monitor.selection import ModelSelection
+
+    script = faked_model_selection
+    y = digits.target.y
+    one = np.bincount(y).max() / len(y)  # ACC of a single cluster
+    good = {"lam=0.3", "lam=1.0", "loss=mmd"}
+    best = {"lam": "lam=1.0", "loss": "loss=dann", "k": "k=10"}
+    calls = []
+
+    def fake_select_model(candidates, pair, **kwargs):
+        calls.append((kwargs["criterion"], kwargs["seed"]))
+        ests = {
+            name: SimpleNamespace(labels_=y if name in good or name[0] == "k" else 0 * y)
+            for name in candidates
+        }
+        return ModelSelection(best[next(iter(ests)).split("=")[0]], dict.fromkeys(ests, 0.0), ests)
+
+    monkeypatch.setattr(script, "select_model", fake_select_model)
+    out = tmp_path / "ms.jsonl"
+    assert script.main(["--axes", "lam,loss,k", "--seed", "3", "--out", str(out)]) == 0
+    assert calls == [("knn_agreement", 3), ("knn_agreement", 3), ("silhouette", 3)]
+    lam, loss, k = [json.loads(t) for t in out.read_text().splitlines()]
+    # lam: the choice ties the ORACLE (the first of the best) in ACC: a match
+    assert (lam["chosen"], lam["oracle"], lam["match"]) == ("lam=1.0", "lam=0.3", True)
+    assert lam["acc_chosen"] == lam["acc_oracle"] == 1.0
+    assert lam["acc_mean"] == pytest.approx((2 + 2 * one) / 4)
+    # loss: the choice is one cluster, below the ORACLE
+    assert (loss["chosen"], loss["oracle"], loss["match"]) == ("loss=dann", "loss=mmd", False)
+    assert loss["acc_chosen"] == pytest.approx(one) and loss["acc_oracle"] == 1.0
+    assert loss["acc_mean"] == pytest.approx((1 + 2 * one) / 3)
+    assert k["match"] and k["accs"] == {"k=8": 1.0, "k=10": 1.0, "k=12": 1.0}
+
+
+def test_model_selection_quick_runs_its_pairs_and_axes(faked_model_selection, digits, monkeypatch):
+    """--quick asks for the digits and office A->W pairs and runs the lam and loss axes."""
+    script = faked_model_selection
+    asked = []
+    monkeypatch.setattr(
+        script, "positive_pairs", lambda d, names: asked.append(names) or {"digits": lambda: digits}
+    )
+    assert script.main(["--quick"]) == 0
+    assert asked == [{"digits", "office_A->W"}] and script.fitted == [4, 3]
+
+
+def test_model_selection_summarises_only_the_axes_asked_for(
+    faked_model_selection, tmp_path, capsys
+):
+    """--out may hold other axes from an earlier run: the summary is of the axes asked for."""
+    script = faked_model_selection
+    out = tmp_path / "ms.jsonl"
+    assert script.main(["--axes", "lam,loss", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert script.main(["--axes", "lam", "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "all axes: label-free choice = ORACLE in 100% of 1 selections" in shown
+    assert "loss" not in shown
+
+
 def test_labels_that_are_not_one_per_target_row_are_refused_naming_the_candidate():
     """labels_ of more rows than the target (e.g. source and target stacked) were indexed
     by the scored target rows and scored against rows they do not belong to: here the

@@ -109,3 +109,77 @@ def test_a_negative_seed_is_a_usage_error_before_any_run(load_script, tmp_path, 
     assert exit_.value.code == 2
     assert "argument --seeds: expected an integer >= 0, got '-1'" in capsys.readouterr().err
     assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_the_table_by_hand(load_script):
+    """The whole table, by hand: DTC's columns after the references', acc_unmatched in
+    brackets and in the family mean, no mean row for a family of one pair, the seeds of the
+    first line in order (none of these were checked)."""
+    script = load_script("dtc_benchmark")
+    surf = "office_caltech10_surf"
+    rows = [
+        {"family": "digits", "pair": "source->target", "method": m, "seed": 0, "acc": a}
+        for m, a in (("kmeans", 0.5), ("coral_means", 0.7))
+    ]
+    rows += [
+        {"family": surf, "pair": p, "method": "kmeans", "seed": 0, "acc": a}
+        for p, a in (("amazon->webcam", 0.4), ("caltech10->amazon", 0.6))
+    ]
+    rows += [
+        {
+            "family": surf,
+            "pair": p,
+            "method": "dtc_labelled",
+            "seed": s,
+            "acc": a,
+            "acc_unmatched": u,
+        }
+        for p, s, a, u in (
+            ("amazon->webcam", 0, 0.6, 0.5),
+            ("amazon->webcam", 1, 0.8, 0.7),
+            ("caltech10->amazon", 0, 0.4, 0.3),
+        )
+    ]
+    assert script.table(rows, seeds=[1, 0]).splitlines() == [
+        "mean over seeds 0, 1",
+        "",
+        "| family | pair | coral_means | kmeans | dtc_labelled |",
+        "|---|---|---|---|---|",
+        "| digits | source->target | 70.0 n=1 | 50.0 n=1 | - |",
+        f"| {surf} | amazon->webcam | - | 40.0 n=1 | 70.0 (60.0) n=2 |",
+        f"| {surf} | caltech10->amazon | - | 60.0 n=1 | 40.0 (30.0) n=1 |",
+        f"| {surf} | **mean** | - | 50.0 | 55.0 (45.0) |",
+    ]
+
+
+def test_rows_that_cannot_be_checked_here_are_kept(load_script, tmp_path, monkeypatch):
+    """A row whose pair cannot be loaded here (no data directory), or whose method is not
+    registered here, cannot be checked: it is kept, not set aside as stale."""
+    script = load_script("dtc_benchmark")
+    key = {"pair": "coil1->coil2", "method": "kmeans", "seed": 0, "acc": 0.5}
+    rows = [{**key, "family": "coil20", "params": {}, "data_sha": "0" * 12}]
+    monkeypatch.setitem(script.REFERENCES, "spectral", ("not_installed", {}))
+    rows.append({**key, "family": "digits", "method": "spectral", "params": {}, "resolved": {}})
+    out = tmp_path / "bench.jsonl"
+    write_records(out, rows)
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    assert script.set_aside_stale(out, read_records(out), str(empty)) == rows
+    assert not (tmp_path / "bench.stale.jsonl").exists()
+
+
+def test_default_seeds_and_methods_not_registered(load_script, tmp_path, monkeypatch, capsys):
+    """Without --seeds the seeds are 0, 1 and 2; a method not registered here is skipped."""
+    script = load_script("dtc_benchmark")
+    calls = []
+
+    def run_one(method, setting, pair, seed):
+        calls.append((method, seed))
+        return {"acc": 0.5, "nmi": 0.5, "seconds": 0.0}
+
+    monkeypatch.setattr(script, "run_one", run_one)
+    monkeypatch.setattr(script.methods, "available", lambda: ["kmeans"])
+    out = tmp_path / "bench.jsonl"
+    argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "spectral"]
+    assert script.main(argv) == 0
+    assert calls == [("kmeans", 0), ("kmeans", 1), ("kmeans", 2)]
