@@ -47,6 +47,9 @@ def test_development_digits_cases_differ_from_the_harness_ones(load_script):
     assert not np.array_equal(a.source.X[:5], b.source.X[:5])
     wide = dev["digits_seed1_wide_gap"]()
     assert np.array_equal(wide.target.X, script.make_digits_pair(1.0, 1).target.X)
+    # and built with the development construction seed, not the harness's 0
+    drawn = script.construct_negative(script.make_digits_pair(0.5, 1), "corrupted", None, 1)
+    np.testing.assert_array_equal(b.source.X, drawn.source.X)
 
 
 def test_source_selection_candidates_share_the_target_and_its_features(load_script, data_dir):
@@ -430,6 +433,45 @@ def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_scrip
         "runs not fallen back where guarded moved > 1 point from unguarded: 2 up, 1 down of 4 "
         "(positive cases: 1 up, 1 down)"
     )
+
+
+def test_summary_counts_more_than_a_point_and_each_line_its_own_kind(load_script):
+    """By hand, at the boundaries: a run exactly a point below target-only is within the
+    worst-case target; a negative that loses is no positive's loss; a negative level with
+    target-only is not one that unguarded DTC won."""
+    script = load_script("negative_transfer")
+    row = harness_row
+    rows = [
+        row("p", "positive", False, 0.5, 0.4, 0.5 - script.WITHIN),  # lost; guarded -1.0
+        row("n", "negative", True, 0.5, 0.3, 0.5),  # lost, flagged
+        row("m", "negative", False, 0.5, 0.5, 0.5),  # level: neither lost nor won
+    ]
+    assert script.summarise(rows) == [
+        "guarded - target-only, worst case: -1.0 points (target >= -1.0); "
+        "more than 1 point below on 0 of 3 runs",
+        "no positive case where unguarded DTC beats target-only: gain retention undefined",
+        "negative cases flagged: 50% of 2 (target >= 90%)",
+        "false alarms on positive cases: 0% of 1 (target <= 10%)",
+        "cases where unguarded DTC is > 1 point below target-only: 2, flagged: 1",
+        "positive cases where unguarded DTC is > 1 point below target-only: 1 (100% of 1), "
+        "flagged: 0, guarded within 1 point: 1",
+    ]
+
+
+def test_target_only_spread_of_exactly_a_point_is_not_above_one(load_script):
+    """By hand: case a's target-only moves by exactly 1.0 point (50 to 51), b's by 3.0;
+    only b's range is "> 1 point", and only b's -3 among the comparisons is below -1."""
+    script = load_script("negative_transfer")
+    rows = [
+        {"case": c, "acc_target_only": acc}
+        for c, acc in (("a", 0.50), ("a", 0.51), ("b", 0.40), ("b", 0.43))
+    ]
+    assert script.target_only_spread(rows) == [
+        "target-only between runs of one case (2 cases run more than once): "
+        "range > 1 point on 50%, median 2.0, largest 3.0 (b)",
+        "  target-only of another run of the case - target-only: < -1 point on 25% of 4 "
+        "comparisons, worst -3.0",
+    ]
 
 
 def test_guard_tradeoff_falls_back_by_the_recorded_scores(load_script, tmp_path, capsys):
@@ -1281,6 +1323,73 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
     assert "records no settings" in capsys.readouterr().err
 
 
+def test_out_file_records_the_case_set_and_threads(load_script, tmp_path, monkeypatch, capsys):
+    """The settings a row records include its case set and --threads (another thread count
+    can move a run): a file of the harness is refused under --dev, and one made with one
+    thread under --threads 2. --threads 1 and --adapt-epochs 0 are the options' minimums."""
+    script = load_script("negative_transfer")
+
+    def fake_run_case(pair, args, partitions=None):
+        return {
+            "correspondence": None,
+            "flagged": False,
+            "reason": None,
+            **dict.fromkeys(["acc_target_only", "acc_unguarded", "acc_guarded"], 0.5),
+            "acc_kmeans_raw": 0.5,
+        }
+
+    monkeypatch.setattr(script, "run_case", fake_run_case)
+    out = tmp_path / "s0.jsonl"
+    argv = ["--cases", "digits_permuted", "--out", str(out), "--json"]
+    assert script.main([*argv, "--threads", "1", "--adapt-epochs", "0"]) == 0
+    settings = json.loads(out.read_text())["settings"]
+    assert (settings["case_set"], settings["threads"], settings["adapt_epochs"]) == (
+        "harness",
+        1,
+        0,
+    )
+    capsys.readouterr()
+    for other, said in (
+        (["--threads", "2", "--adapt-epochs", "0"], "threads 1, not 2"),
+        (
+            ["--dev", "--cases", "digits_seed1_corrupted", "--adapt-epochs", "0"],
+            "case_set 'harness'",
+        ),
+    ):
+        with pytest.raises(SystemExit):
+            script.main([*(argv if other[0] != "--dev" else argv[2:]), *other])
+        assert said in capsys.readouterr().err
+
+
+def test_harness_params_apply_the_budget_and_set_overrides(load_script):
+    """DTC's family defaults, then the budget options, then every --set override."""
+    script = load_script("negative_transfer")
+    pair = script.make_digits_pair(0.5, 0)
+    args = argparse.Namespace(pretrain_epochs=1, adapt_epochs=2, seed=3, threads=1, set={})
+    base = script.harness_params(pair, args)
+    assert (base["pretrain_epochs"], base["adapt_epochs"], base["seed"]) == (1, 2, 3)
+    args.set = {"std_floor_quantile": None, "adapt_epochs": 7}
+    params = script.harness_params(pair, args)
+    assert params == {**base, "std_floor_quantile": None, "adapt_epochs": 7}
+
+
+def test_check_case_does_not_apply_where_one_seed_does_not(load_script, monkeypatch):
+    """The checks' "do not apply" (too few varying features) is read on each seed's
+    subsamples: one seed's None makes the case one the checks do not apply to."""
+    import dtc.monitor.selection as selection
+
+    script = load_script("negative_transfer")
+    real = selection.check_domains
+    monkeypatch.setattr(
+        selection,
+        "check_domains",
+        lambda *a, seed=0, **kw: None if seed == 1 else real(*a, seed=seed, **kw),
+    )
+    pair = script.make_digits_pair(0.5, 0)
+    assert script.check_case(pair, 1, max_samples=200)["applies"]
+    assert script.check_case(pair, 2, max_samples=200) == {"applies": False}
+
+
 def test_finished_runs_reject_a_broken_line_before_the_last(load_script, tmp_path):
     script = load_script("negative_transfer")
     assert script.finished_runs(tmp_path / "none.jsonl", 0, key=lambda r: r["case"]) == {}
@@ -1843,6 +1952,35 @@ def test_dropping_a_cut_line_never_loses_the_finished_runs(load_script, tmp_path
     monkeypatch.undo()
     assert out.read_text() == text
     assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
+
+
+def test_resume_refuses_runs_of_no_seed_and_rows_missing_their_settings(load_script, tmp_path):
+    """--out rows that record no seed are not of --seed 0 (the seed is not part of the key);
+    a file where some rows record settings and some do not is not an old file written before
+    settings were recorded, so it is refused even where such files may resume; blank lines
+    between runs (a file edited by hand) are no broken line."""
+    script = load_script("negative_transfer")
+    key = lambda r: r["case"]  # noqa: E731
+    settings = {"case_set": "harness", "adapt_epochs": 20}
+    out = tmp_path / "s0.jsonl"
+    out.write_text('{"case": "a", "seed": 0}\n\n{"case": "b", "seed": 0}\n\n')
+    assert list(script.finished_runs(out, 0, key)) == ["a", "b"]
+    out.write_text('{"case": "a", "seed": 0}\n{"case": "b"}\n')
+    with pytest.raises(ValueError, match=r"seed\(s\) \[0, None\], not --seed 0"):
+        script.finished_runs(out, 0, key)
+    rows = [{"case": "a", "seed": 0, "settings": settings}, {"case": "b", "seed": 0}]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ValueError, match="holds runs that record no settings"):
+        script.finished_runs(out, 0, key, settings, unrecorded_ok=True)
+
+
+def test_two_files_that_differ_only_in_the_flag_record_different_runs(load_script):
+    """The outcome two files must agree on includes whether the monitor flagged the run."""
+    script = load_script("negative_transfer")
+    run = harness_row("p", "positive", False, 0.5, 0.6, 0.6, seed=4)
+    assert script.distinct_runs([run, dict(run)]) == [run]
+    with pytest.raises(ValueError, match=r"two files record different runs \(a and b; "):
+        script.distinct_runs([run, {**run, "flagged": True}], files=["a", "b"])
 
 
 def test_rule_14_counts_a_run_that_two_files_hold_once(load_script, tmp_path, capsys):

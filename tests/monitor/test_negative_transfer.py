@@ -1191,6 +1191,40 @@ def test_harness_constructs_the_negative_cases(load_script):
         script.construct_negative(pair, "other", DomainPair(Domain(X, y), Domain(X, y)))
 
 
+def test_harness_negative_sources_take_the_targets_scale_and_all_its_labels(load_script):
+    """Mutation-tested details of the constructions: the other benchmark's source gets the
+    target's overall spread as well as its mean (only the mean was checked), and the
+    corrupted source's replaced labels are drawn over every class 0 .. k - 1 (an upper
+    bound of ``y.max()`` never drew the last class)."""
+    script = load_script("negative_transfer")
+    pair = make_digits_pair()
+    s, t = pair.source, pair.target
+    X, _ = blobs(n_per=30, d=80)
+    y10 = np.arange(len(X)) % 10
+    other = script.construct_negative(pair, "other", DomainPair(Domain(X, y10), Domain(X, y10)))
+    assert other.source.X.std() == pytest.approx(t.X.std(), rel=1e-4)
+    corr = script.construct_negative(pair, "corrupted", None)
+    changed = corr.source.y != s.y
+    assert set(corr.source.y[changed].tolist()) == set(range(10))
+
+
+def test_harness_class_splits_cluster_the_targets_classes_for_odd_k(load_script):
+    """A class split at k // 2 gives halves of different sizes when k is odd: the pair's
+    clusters are the target's classes (the benchmarks' even k hid a split that counted the
+    source's)."""
+    script = load_script("negative_transfer")
+    digits = make_digits_pair()
+    five = [script.restrict_classes(d, range(5)) for d in (digits.source, digits.target)]
+    pair = DomainPair(*five, n_clusters=5, benchmark="digits")
+    t = five[1]
+    disj = script.construct_negative(pair, "disjoint", None)  # source 0, 1; target 2, 3, 4
+    assert disj.n_clusters == 3 and set(disj.source.y.tolist()) == {0, 1}
+    np.testing.assert_array_equal(disj.target.X, t.X[t.y >= 2])
+    np.testing.assert_array_equal(disj.target.y, t.y[t.y >= 2] - 2)
+    rev = script.construct_negative(pair, "reverse_disjoint", None)  # source 2, 3, 4; target 0, 1
+    assert rev.n_clusters == 2 and set(rev.source.y.tolist()) == {0, 1, 2}
+
+
 # -- metric ---------------------------------------------------------------------------
 def test_scored_space_ranks_neighbours_as_cosine_distances_do():
     rng = np.random.default_rng(0)
