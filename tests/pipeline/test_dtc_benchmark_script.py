@@ -78,9 +78,9 @@ def test_rows_run_on_other_data_are_moved_aside(load_script, tmp_path):
     assert read_records(tmp_path / "bench.stale.jsonl") == rows[2:]
 
 
-def test_a_seed_or_method_named_twice_runs_once(load_script, tmp_path, monkeypatch, capsys):
-    """``--seeds 0 0`` ran and appended the row twice, and the table averaged it as n=2."""
-    script = load_script("dtc_benchmark")
+def _record_calls(script, monkeypatch) -> list:
+    """Replace the script's ``run_one`` by one that returns a fixed row and records its
+    ``(method, seed)`` calls in the returned list."""
     calls = []
 
     def run_one(method, setting, pair, seed):
@@ -88,6 +88,13 @@ def test_a_seed_or_method_named_twice_runs_once(load_script, tmp_path, monkeypat
         return {"acc": 0.5, "nmi": 0.5, "seconds": 0.0}
 
     monkeypatch.setattr(script, "run_one", run_one)
+    return calls
+
+
+def test_a_seed_or_method_named_twice_runs_once(load_script, tmp_path, monkeypatch, capsys):
+    """``--seeds 0 0`` ran and appended the row twice, and the table averaged it as n=2."""
+    script = load_script("dtc_benchmark")
+    calls = _record_calls(script, monkeypatch)
     out = tmp_path / "bench.jsonl"
     argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "kmeans"]
     assert script.main([*argv, "--seeds", "0", "0"]) == 0
@@ -171,13 +178,7 @@ def test_rows_that_cannot_be_checked_here_are_kept(load_script, tmp_path, monkey
 def test_default_seeds_and_methods_not_registered(load_script, tmp_path, monkeypatch, capsys):
     """Without --seeds the seeds are 0, 1 and 2; a method not registered here is skipped."""
     script = load_script("dtc_benchmark")
-    calls = []
-
-    def run_one(method, setting, pair, seed):
-        calls.append((method, seed))
-        return {"acc": 0.5, "nmi": 0.5, "seconds": 0.0}
-
-    monkeypatch.setattr(script, "run_one", run_one)
+    calls = _record_calls(script, monkeypatch)
     monkeypatch.setattr(script.methods, "available", lambda: ["kmeans"])
     out = tmp_path / "bench.jsonl"
     argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "spectral"]
