@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 from dtc.experiment.config import Task
 
-__all__ = ["BACKENDS", "check_backend", "execute", "run_tasks"]
+__all__ = ["BACKENDS", "check_backend", "check_workers_can_import", "execute", "run_tasks"]
 
 BACKENDS = ("local", "ray")
 
@@ -273,6 +273,35 @@ def check_backend(backend: str, jobs: int) -> None:
         _import_ray()
 
 
+def _fileless_plugin(key: str) -> str | None:
+    """The plugin a run id's code ``key`` (:func:`~dtc.experiment.config.plugin_code`)
+    names when its class is defined in a module without a file (a notebook cell,
+    ``python -c``), as ``"method NAME (module:Class)"`` or ``"'module:Class'"``; else None."""
+    named, _, target = key.rpartition(" -> ")
+    module = sys.modules.get(target.partition(":")[0])
+    if module is None or getattr(module, "__file__", None) is not None:
+        return None
+    kind, _, name = named.partition(" ")
+    return f"{kind} {name!r} ({target})" if named else repr(target)
+
+
+def check_workers_can_import(tasks: Iterable[Task], jobs: int, backend: str) -> None:
+    """``ValueError`` when the runs go to other processes (``jobs > 1``, or Ray) and a task
+    names a user's class defined without a file: a worker cannot import it, so each of its
+    runs would fail as an unknown name (or a missing module)."""
+    if backend == "local" and jobs == 1:
+        return
+    for task in tasks:
+        for key in task.code:
+            if (plugin := _fileless_plugin(key)) is not None:
+                raise ValueError(
+                    f"{plugin} is defined where there is no file (a notebook cell or "
+                    f"python -c), and the worker processes of jobs={jobs} / backend="
+                    f"{backend!r} cannot import it: run with jobs=1, or define it in a "
+                    "module file"
+                )
+
+
 def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, str | None]]:
     ray = _import_ray()
     started = not ray.is_initialized()
@@ -311,6 +340,8 @@ def run_tasks(
     starts a local Ray instance with ``jobs`` CPUs when ``address`` is ``None``).
     """
     check_backend(backend, jobs)
+    tasks = list(tasks)
+    check_workers_can_import(tasks, jobs, backend)
     data_dir = None if data_dir is None else str(data_dir)
     if backend == "ray":
         return _ray(tasks, data_dir, address, jobs)

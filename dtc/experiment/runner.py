@@ -45,7 +45,7 @@ from rich.progress import (
 )
 
 from dtc import data
-from dtc.experiment.backends import check_backend, run_tasks
+from dtc.experiment.backends import check_backend, check_workers_can_import, run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
 from dtc.experiment.single import (
     configured_method,
@@ -168,6 +168,7 @@ def run_experiment(
     check_backend(backend, jobs)
     mlflow_module = _import_mlflow() if mlflow else None
     tasks = expand(config)
+    check_workers_can_import(tasks, jobs, backend)
     # a new sweep that cannot read its data stops before making its folder (it left an
     # empty one); a resumed one checks only the runs still to do, below
     checked = backend == "local" and not out_dir.exists()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -808,3 +809,41 @@ def test_a_wrong_backend_or_jobs_is_refused_before_any_run(tmp_path, backend, jo
             load_config(CONFIG, ["seeds=[0]"]), tmp_path / "out", jobs=jobs, backend=backend
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_class_without_a_file_is_refused_for_worker_processes(tmp_path, monkeypatch):
+    """A method defined in a notebook cell or by ``python -c`` lives in a module without a
+    file, which a spawned worker cannot import: every run of jobs=2 failed as "unknown
+    method" after the folder was made. The sweep now says why before it starts; jobs=1
+    runs it."""
+    import types
+
+    from dtc import methods
+    from dtc.experiment import backends
+
+    module = types.ModuleType("dtc_cell_plugin")  # no __file__, as a notebook's __main__
+    source = (
+        "import numpy as np\n"
+        "from dtc.methods import TransferClusterer\n"
+        "class Halves(TransferClusterer):\n"
+        "    def __init__(self, n_clusters=None, seed=0):\n"
+        "        self.n_clusters, self.seed = n_clusters, seed\n"
+        "    def _fit(self, pair):\n"
+        "        self.labels_ = np.arange(pair.target.n_samples) % 2\n"
+    )
+    exec(compile(source, "<cell-1>", "exec"), module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(methods._METHODS, "_registered", dict(methods._METHODS._registered))
+    methods.register("halves", module.Halves)
+    for method, named in (
+        ("halves", "method 'halves' (dtc_cell_plugin:Halves)"),
+        ("dtc_cell_plugin:Halves", "'dtc_cell_plugin:Halves'"),
+    ):
+        cfg = load_config({**CONFIG, "methods": {"h": {"method": method}}}, ["seeds=[0]"])
+        with pytest.raises(ValueError, match=rf"^{re.escape(named)} is defined where there is"):
+            run_experiment(cfg, tmp_path / "out", jobs=2, progress=False)
+        assert not (tmp_path / "out").exists()
+        with pytest.raises(ValueError, match="cannot import it: run with jobs=1"):
+            list(backends.run_tasks(expand(cfg), jobs=2))
+    summary = run_experiment(cfg, tmp_path / "out", jobs=1, progress=False)
+    assert summary.finished == 1 and not summary.errors
