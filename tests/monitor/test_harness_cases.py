@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -2020,3 +2021,241 @@ def test_rule_scripts_take_an_empty_file_among_others(load_script, tmp_path, cap
     with pytest.raises(SystemExit):  # nothing at all is still an error
         script.read_distinct_runs(ap, [empty, empty])
     assert "the runs hold no JSON lines" in capsys.readouterr().err
+
+
+def test_rule_14_a_run_exactly_at_the_margin_and_a_collapsed_one(load_script):
+    """Hand-computed, the values exact in binary: a final score exactly ``margin`` below the
+    reference is not *below by more* than it, so A keeps the run; an unflagged run without a
+    score (collapsed) is below every reference, even one under the margin."""
+    script = load_script("resolution_gate_choice")
+    row = harness_row("p", "positive", False, 0.5, 0.75, 0.75, margin=0.25)
+    row.update(final_score=0.25, reference_score=0.5)
+    assert script.as_candidate_a(row) is row
+    collapsed = {**row, "final_score": None, "reference_score": 0.125}
+    assert script.as_candidate_a(collapsed)["acc_guarded"] == 0.5
+    assert script.score_value(None) == -math.inf
+
+
+def test_rules_criterion_at_its_bounds_by_hand(load_script, capsys):
+    """Each of the three checks at and past its bound (exact in binary where they meet):
+    an equal mean passes, detection 3 points lower passes and 6 lower does not, a worst case
+    exactly 1 point lower passes and 2 lower does not; one failed check keeps the old one."""
+    script = load_script("resolution_gate_choice")
+    old = {"mean": 0.25, "det": 0.5, "worst": 0.0}
+    assert script.criterion("99", "N", "O", {"N": {**old, "worst": -0.01}, "O": old})
+    new = {"mean": 0.25, "det": 0.5 - 0.03, "worst": 0.0}
+    assert script.criterion("99", "N", "O", {"N": new, "O": {**old, "worst": 0.01}})
+    out = capsys.readouterr().out
+    assert out.count(": yes") == 6 and "rule #99: N replaces O" in out
+    for worse in ({"det": 0.5 - 0.06}, {"worst": -0.02}, {"mean": 0.25 - 1e-9}):
+        assert not script.criterion("99", "N", "O", {"N": {**old, **worse}, "O": old})
+        out = capsys.readouterr().out
+        assert out.count(": no") == 1 and out.endswith("rule #99: O stays\n")
+
+
+def test_rule_17_at_the_threshold_and_an_equal_mean(load_script, tmp_path, capsys):
+    """An agreement exactly at the threshold is not below it (E keeps the run); a final
+    score exactly ``margin`` below the reference is not below by more (A, undoing the check,
+    keeps it); an equal mean passes rule #17's (i); inconsistent runs make main fail."""
+    script = load_script("class_agreement_choice")
+    row = harness_row("p", "positive", False, 0.5, 0.75, 0.75, fell_back=False, reason=None)
+    assert script.with_threshold(row, 0.15, 0.15) is row
+    check = {**row, "flagged": True, "fell_back": True, "acc_guarded": 0.5}
+    check.update(reason="unmatched_classes", acc_transfer=0.75, score_counts=True)
+    check.update(final_score=0.25, reference_score=0.5, margin=0.25)
+    assert not script.without_check(check)["flagged"]
+    a = {"mean": 0.25, "det": 0.5, "fa": 0.125, "kept": 1.0, "worst": 0.0}
+    assert all(script.rule17(a, dict(a)).values())
+    bad = {**row, "fell_back": True, "class_agreement": {"agreement": 0.5}}  # guarded 0.75
+    path = tmp_path / "f5.jsonl"
+    path.write_text(json.dumps(bad) + "\n")
+    assert script.main([str(path)]) == 1
+    assert "WARNING: runs that fell back with guarded != target-only: p" in capsys.readouterr().out
+
+
+def test_rule_16_pairing_checks_the_order_and_the_target_only_acc(load_script):
+    """Two cases with the same ACCs in the other order are still paired wrongly, and a
+    target-only ACC that differs between the runs of a case is reported."""
+    script = load_script("metric_choice")
+    x = harness_row("x", "positive", False, 0.5, 0.75, 0.75)
+    y = {**x, "case": "y"}
+    assert script.pairing([x, y], [y, x]) == [
+        "the two candidates' runs hold different cases (or another order)"
+    ]
+    assert script.pairing([x], [{**x, "acc_target_only": 0.625}]) == [
+        "x: unguarded or target-only ACC differs between the runs"
+    ]
+
+
+def test_rule_16_lists_a_run_whose_flag_alone_differs(load_script, tmp_path, capsys):
+    """D flags a run A kept whose unguarded ACC is target-only's: the guarded ACC is the
+    same, the verdict is not, and the run is listed."""
+    script = load_script("metric_choice")
+    a = harness_row("same_acc", "positive", False, 0.5, 0.5, 0.5, margin=0.05, reason=None)
+    d = {**a, "flagged": True, "fell_back": True, "reason": "below_reference"}
+    other = harness_row("p", "positive", False, 0.5, 0.75, 0.75, margin=0.05, reason=None)
+    paths = [tmp_path / "a.jsonl", tmp_path / "d.jsonl"]
+    for path, rows in zip(paths, ([a, other], [d, other])):
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main(["--euclidean", str(paths[0]), "--cosine", str(paths[1])]) == 0
+    listed = capsys.readouterr().out.split("flagged by):\n")[1].splitlines()
+    assert [" ".join(ln.split()) for ln in listed] == [
+        "same_acc +0.0 (None) -> +0.0 (below_reference)"
+    ]
+
+
+def test_rule_15_bounds_of_the_last_state_and_of_a_restore_that_stood(load_script):
+    """Hand-computed, exact in binary: C's last state scoring exactly ``margin`` below the
+    reference is not flagged; a run A flagged without restoring anything may differ from
+    unguarded DTC; a restore better by less than half a point is neither better nor worse."""
+    script = load_script("restore_gain_choice")
+    row = harness_row("p", "positive", False, 0.5, 0.75, 0.625, fell_back=False, reason=None)
+    row.update(checks=[[-1, 0.5], [4, 0.75], [19, 0.5]], restored_epoch=4, restore_gain=0.0)
+    row.update(margin=0.25, score_counts=True, final_score=0.75)
+    row["diagnostics"] = {"knn_agreement": [0.25, 0.5]}
+    c = script.with_gain(row, 1.0)
+    assert c["restored_epoch"] is None and not c["flagged"] and c["acc_guarded"] == 0.75
+    flagged = {**row, "checks": [[-1, 0.5], [19, 0.5]], "restored_epoch": None}
+    flagged.update(flagged=True, fell_back=True, acc_guarded=0.5, reason="below_reference")
+    assert script.consistency([flagged]) == []
+    slightly = {**row, "acc_guarded": 0.754}  # 0.4 points better than unguarded
+    assert "0 better, 0 worse" in script.restores_line([slightly])
+
+
+def test_case_level_bound_breaks_a_tie_in_flags_by_the_acc_and_ranks_the_judged_acc(load_script):
+    """Hand-computed. A kept true pair that the monitor left 5 points under unguarded DTC
+    (a restored checkpoint): ``monitor`` and ``unguarded`` both keep it within a point with
+    no flag, and the higher ACC wins. rho ranks the final score against the ACC of the
+    partition it judged (``acc_transfer``), not the guarded ACC: the monitor fell back on
+    the run of the lowest score, which would otherwise change the ranks."""
+    script = load_script("case_level_bound")
+    restored = harness_row("p", "positive", False, 0.5, 0.6, 0.55, fell_back=False)
+    restored.update(final_score=0.5, reference_score=0.5, acc_transfer=0.55)
+    action, (ended,) = script.oracle_action([restored])
+    assert action == "unguarded" and ended["acc_guarded"] == 0.6
+
+    def row(lead, transfer, flagged):
+        guarded = 0.5 if flagged else transfer
+        fields = {"final_score": 0.5 + lead, "reference_score": 0.5, "acc_transfer": transfer}
+        return harness_row("q", "positive", flagged, 0.5, transfer, guarded, **fields)
+
+    # scores ascending, judged ACCs descending: rho -1 (guarded 0.5, 0.52, 0.45 would give -0.5)
+    rows = [row(-0.03, 0.60, True), row(0.0, 0.52, False), row(0.02, 0.45, False)]
+    (line,) = script.forced_lines(rows, script.case_level_oracle(rows))
+    assert line.endswith("rho -1.00")
+
+
+def test_guard_tradeoff_keeps_a_run_exactly_at_the_margin(load_script):
+    """Exact in binary: a final score exactly ``margin`` below the reference is not below
+    it by more, so the variant keeps the run; a hair lower falls back."""
+    script = load_script("guard_tradeoff")
+    row = harness_row("p", "positive", False, 0.5, 0.75, 0.75, final_score=0.25)
+    row["reference_score"] = 0.5
+    assert script.with_margin(row, 0.25) is row
+    assert script.with_margin({**row, "final_score": 0.25 - 1e-9}, 0.25)["acc_guarded"] == 0.5
+
+
+def test_guard_tradeoff_and_the_learned_guard_leave_the_monitors_flags_as_recorded(load_script):
+    """A run the monitor flagged stands as recorded (the same row), even where its score is
+    below every margin; the learned guard falls back only on a chance *above* the threshold."""
+    tradeoff, learned = load_script("guard_tradeoff"), load_script("learned_guard")
+    flagged = harness_row("n", "negative", True, 0.5, 0.25, 0.5, fell_back=True)
+    flagged.update(final_score=0.25, reference_score=0.75)
+    assert tradeoff.with_margin(flagged, 0.0) is flagged
+    kept = guard_row("office_A->W", 0, "positive", False, 0.5, 0.75)
+    assert learned.with_guard([kept], np.array([0.5]), 0.5) == [kept]
+    assert learned.with_guard([kept], np.array([0.5 + 1e-9]), 0.5)[0]["acc_guarded"] == 0.5
+
+
+def test_learned_guard_predicts_the_one_outcome_its_training_runs_hold(load_script):
+    """No run of the other pair ended below target-only: the fold predicts a chance of 0
+    (and of 1 where every other run ended below), with no fit."""
+    script = load_script("learned_guard")
+    rows = [
+        guard_row(f"office_{p}", s, "positive", False, 0.5, 0.6)
+        for p in ("A->W", "W->A")
+        for s in range(2)
+    ]
+    np.testing.assert_array_equal(script.held_out_chances(rows), [0.0] * 4)
+    below = [{**r, "acc_transfer": 0.4} for r in rows]
+    np.testing.assert_array_equal(script.held_out_chances(below), [1.0] * 4)
+
+
+def test_learned_guard_line_reads_the_worst_case_averaged_over_its_runs(load_script):
+    """Hand-computed: case a's runs at -3 and +1 points average -1.0, case b's one run +2;
+    the worst case's mean is -1.0, not the worst run's -3.0."""
+    script = load_script("learned_guard")
+    rows = [
+        harness_row("a", "positive", False, 0.5, 0.47, 0.47),
+        harness_row("a", "positive", False, 0.5, 0.51, 0.51),
+        harness_row("b", "positive", False, 0.5, 0.52, 0.52),
+    ]
+    line = " ".join(script.guard_line("t", rows).split())
+    assert "worst -3.0" in line and line.endswith("worst case mean -1.0")
+
+
+def test_learned_guard_by_set_counts_a_run_two_files_of_a_set_hold_once(load_script, tmp_path):
+    script = load_script("learned_guard")
+    run = guard_row("office_A->W", 4, "positive", False, 0.5, 0.6)
+    other = guard_row("office_W->A", 4, "positive", False, 0.5, 0.6)
+    paths = [tmp_path / "fresh11_s4.jsonl", tmp_path / "fresh11_more_s4.jsonl"]
+    paths += [tmp_path / "fresh12_s4.jsonl"]
+    for path in paths:
+        path.write_text(json.dumps(run) + "\n")
+    paths[1].write_text(json.dumps(run) + "\n" + json.dumps(other) + "\n")
+    chances = {("office_A->W", 4): 0.25, ("office_W->A", 4): 0.75}
+    sets = script.set_rows(paths, chances, issue_kinds=False)
+    assert {name: [(r["case"], r["chance"]) for r in runs] for name, runs in sets.items()} == {
+        "fresh11": [("office_A->W", 0.25), ("office_W->A", 0.75)],
+        "fresh12": [("office_A->W", 0.25)],
+    }
+
+
+def test_rule_13_a_similarity_at_the_threshold_is_not_below_it(load_script):
+    script = load_script("similarity_threshold_choice")
+    row = {"applies": True, "verdicts": [None, None, "noisy_source"]}
+    row["similarities"] = [0.5, 0.5 - 1e-9, 0.9]
+    assert script.flags(row, 0.5) == [False, True, True]
+    assert script.flags(row, None) == [False, False, True]
+
+
+def test_rule_13_bounds_of_eligibility_and_the_higher_detection(load_script):
+    """Hand-computed shares, exact in floating point: FA exactly 0.10 is eligible, a DET
+    exactly 0.10 above A's qualifies, and of two qualifying candidates 0.33 apart in DET the
+    higher wins."""
+    script = load_script("similarity_threshold_choice")
+
+    def row(kind, sims):
+        fields = {"verdicts": [None] * len(sims), "similarities": sims}
+        return {"case": "c", "kind": kind, "benchmark": "digits", "applies": True, **fields}
+
+    positives = [row("positive", [0.9, 0.9]) for _ in range(5)]
+    # FA 1/10 for B and C (0.35 below both), DET 2/2 against A's 0: B and C tie, B
+    fa = [row("positive", [0.35, 0.9]), *positives[1:], row("negative", [0.3, 0.3])]
+    assert script.choose(fa)[1]["B"] == (0.1, 1.0) and script.choose(fa)[0] == "B"
+    # DET 1/10 for B and C against A's 0: exactly the gain asked for
+    gain = positives + [row("negative", [0.3, 0.9])] + [row("negative", [0.9, 0.9])] * 4
+    assert script.choose(gain)[1]["C"] == (0.0, 0.1) and script.choose(gain)[0] == "B"
+    # B flags the pixel negatives at 0.45 that C (0.40) keeps: DET 4/6 against 2/6
+    higher = positives + [row("negative", s) for s in ([0.3] * 2, [0.45] * 2, [0.9] * 2)]
+    assert script.choose(higher)[0] == "B"
+
+
+def test_rule_16_main_fails_when_the_candidates_runs_do_not_pair(load_script, tmp_path, capsys):
+    script = load_script("metric_choice")
+    a = harness_row("p", "positive", False, 0.5, 0.75, 0.75, margin=0.05, reason=None)
+    paths = [tmp_path / "a.jsonl", tmp_path / "d.jsonl"]
+    for path, row in zip(paths, (a, {**a, "acc_target_only": 0.625})):
+        path.write_text(json.dumps(row) + "\n")
+    assert script.main(["--euclidean", str(paths[0]), "--cosine", str(paths[1])]) == 1
+    assert "warning: p: unguarded or target-only ACC differs" in capsys.readouterr().out
+
+
+def test_seeds_per_case_refuses_a_file_without_runs(load_script, tmp_path):
+    script = load_script("seeds_per_case")
+    run = harness_row("p", "positive", False, 0.5, 0.5, 0.5, seed=0)
+    full, empty = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    full.write_text(json.dumps(run) + "\n")
+    empty.write_text("")
+    with pytest.raises(ValueError, match=r"b\.jsonl holds no JSON lines of harness cases"):
+        script.pooled_runs([full, empty])
