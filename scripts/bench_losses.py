@@ -335,6 +335,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse ``type``: a number of seconds > 0 (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # nan too
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def unknown_keys(keys: list[str]) -> list[str]:
     """The keys of ``keys`` that name no loss here: not a variant, a peer, a registered loss
     or a ``module:Class`` (which the worker imports)."""
@@ -440,7 +451,9 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--repeats", type=positive_int, default=3)
     ap.add_argument("--threads", type=positive_int, default=2)
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per configuration")
+    ap.add_argument(
+        "--timeout", type=positive_seconds, default=120.0, help="seconds per configuration"
+    )
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
     ap.add_argument(
         "--out",

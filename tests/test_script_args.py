@@ -91,6 +91,11 @@ def test_model_selection_refuses_an_unknown_criterion_before_loading_data(
             ["--benchmark", "coil20", "--source", "coil9"],
             "unknown source domain 'coil9' for benchmark 'coil20'",
         ),
+        # a module:Class loss is imported by the fit itself, not looked up here
+        (
+            ["--loss", "no_such_mod:Foo", "--benchmark", "coil20", "--source", "coil9"],
+            "unknown source domain 'coil9' for benchmark 'coil20'",
+        ),
     ],
 )
 def test_figures_checks_its_arguments_before_any_fit(
@@ -103,3 +108,57 @@ def test_figures_checks_its_arguments_before_any_fit(
     line = usage_error(script, ["--out", str(tmp_path / "fig"), *argv], capsys)
     assert error in line
     assert not (tmp_path / "fig").exists()
+
+
+def test_figures_fits_before_and_after_adaptation_with_its_arguments(
+    load_script, tmp_path, monkeypatch
+):
+    """The "before" panel is fitted without alignment and the "after" one with --loss, both
+    with --epochs of pretraining and of adaptation and --seed; the curves are of the adapted
+    run's history, one per key but the epoch (fits, t-SNE and plots faked)."""
+    from types import SimpleNamespace
+
+    script = load_script("figures")
+    specs, tsne, curves = [], [], []
+
+    def fit(spec, data):
+        assert data == "data"
+        specs.append(spec)
+        if spec.params["loss"] is None:
+            history = [{"epoch": 0, "recon": 2.0}]
+        else:
+            history = [{"epoch": 0, "total": 1.0}, {"epoch": 1, "total": 0.5, "lambda": 0.1}]
+        record = {"metrics": {"acc": 0.5}, "source": "S", "target": "T", "history": history}
+        model = SimpleNamespace(source_embedding_=len(specs), embedding_=0, labels_=0)
+        return record, model
+
+    monkeypatch.setattr(script, "load_spec_pair", lambda spec: "data")
+    monkeypatch.setattr(script, "fit_evaluate", fit)
+    monkeypatch.setattr(
+        script,
+        "tsne_figure",
+        lambda panels, path, seed, title: tsne.append((panels, path, seed, title)),
+    )
+    monkeypatch.setattr(
+        script,
+        "curves_figure",
+        lambda records, key, path: curves.append((key, path, [r["label"] for r in records])),
+    )
+    out = tmp_path / "fig"
+    script.main(["--out", str(out), "--loss", "coral", "--epochs", "3", "--seed", "2"])
+    budget = {"pretrain_epochs": 3, "adapt_epochs": 3}
+    assert [(s.params, s.seed) for s in specs] == [
+        ({"loss": None, **budget}, 2),
+        ({"loss": "coral", **budget}, 2),
+    ]
+    ((panels, path, seed, title),) = tsne
+    assert {name: p[0] for name, p in panels.items()} == {
+        "before adaptation": 1,
+        "after adaptation": 2,
+    }
+    assert (path, seed, title) == (out / "tsne.png", 2, "digits: S -> T")
+    labels = ["DTC (before adaptation)", "DTC (after adaptation)"]
+    assert sorted(curves) == [
+        ("lambda", out / "curve_lambda.png", labels),
+        ("total", out / "curve_total.png", labels),
+    ]

@@ -97,12 +97,16 @@ def test_the_losses_context_is_drawn_before_the_timed_calls(bench, monkeypatch):
         (["--d", "64,0"], "argument --d: expected comma-separated integers >= 1, got '64,0'"),
         (["--repeats", "0"], "argument --repeats: expected an integer >= 1, got '0'"),
         (["--threads", "0"], "argument --threads: expected an integer >= 1, got '0'"),
+        # every configuration timed out at once, and --out kept (and reused) the rows
+        (["--timeout", "0"], "argument --timeout: expected a number of seconds > 0, got '0'"),
+        (["--timeout", "-5"], "argument --timeout: expected a number of seconds > 0, got '-5'"),
         (["--losses", "coral,mdd"], "--losses: unknown key(s) mdd; expected some of mmd,"),
     ],
 )
 def test_bad_arguments_are_one_line_before_any_worker(bench, monkeypatch, capsys, args, error):
     """--n abc was a ValueError traceback; --repeats 0, --threads 0 or an unknown loss started
-    a worker per (loss, n, d) that failed on it, each a 'failed' row, and exited 0."""
+    a worker per (loss, n, d) that failed on it, each a 'failed' row, and exited 0; --timeout
+    0 timed each out, a 'timeout' row, and exited 0."""
     monkeypatch.setattr(bench.subprocess, "run", lambda *a, **k: pytest.fail("a worker ran"))
     with pytest.raises(SystemExit) as exit_:
         bench.main(args)
@@ -324,3 +328,240 @@ def test_the_table_shows_a_time_under_a_millisecond(bench):
     row = _ok_row("coral", seconds=0.000107, cpu_seconds=2.5)
     line = bench._table([row]).splitlines()[1]
     assert line.split()[6:8] == ["1.1e-04", "2.500"]
+
+
+def test_the_size_limits_skip_above_them_only(bench, monkeypatch):
+    """The limits of the module docstring, hand-set: pytorch-adapt's quadratic MMD runs when
+    the memory free is exactly its need (11 GB at n = 4096, S = 33, plus 3 GB); its linear
+    estimate and dtc's quadratic losses are skipped above n = 16384, not at it."""
+    monkeypatch.setattr(bench, "_mem_available_gb", lambda: 14.0)
+    assert bench._skip_reason("pa_mmd_q33", 4096) is None
+    for key in ("pa_mmd_lin33", "mmd", "mmd_1k", "jmmd", "sinkhorn"):
+        assert bench._skip_reason(key, 16384) is None, key
+    linear = "skipped: pytorch-adapt's linear estimate still builds n x n distances"
+    assert bench._skip_reason("pa_mmd_lin33", 16385) == linear
+    for key in ("mmd", "mmd_1k", "jmmd", "sinkhorn"):
+        assert bench._skip_reason(key, 16385) == "skipped: quadratic in n", key
+    assert bench._skip_reason("mmd_linear", 10**6) is None
+    assert bench._skip_reason("coral", 10**6) is None
+
+
+def test_the_memory_available_is_read_in_gb_from_meminfo(bench, monkeypatch):
+    """/proc/meminfo's MemAvailable is in kB: 12 * 2**20 kB is 12 GB (no file: no limit)."""
+    import io
+
+    text = "MemTotal:       33554432 kB\nMemFree:         1048576 kB\nMemAvailable:   12582912 kB\n"
+    monkeypatch.setattr(bench, "open", lambda path: io.StringIO(text), raising=False)
+    assert bench._mem_available_gb() == 12.0
+
+    def no_file(path):
+        raise OSError(path)
+
+    monkeypatch.setattr(bench, "open", no_file, raising=False)
+    assert bench._mem_available_gb() == float("inf")
+
+
+def test_a_workers_outcome_becomes_its_row(bench, monkeypatch):
+    """The worker's command carries --repeats and --threads; its row is the last JSON line
+    of a worker that exited 0; a worker that failed or timed out is a row saying so (the
+    last line of its stderr)."""
+    import argparse
+    import subprocess
+
+    args = argparse.Namespace(repeats=5, threads=3, timeout=7.5)
+    seen, result = [], {}
+
+    def run(cmd, timeout, **kwargs):
+        seen.append((cmd[2:], timeout))
+        if result.get("timeout"):
+            raise subprocess.TimeoutExpired(cmd, timeout)
+        return subprocess.CompletedProcess(cmd, result["rc"], result["out"], result["err"])
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    result.update(
+        rc=0, out='{"status": "early"}\nnoise\n{"status": "ok", "seconds": 1.0}\n', err=""
+    )
+    assert bench._run_one("coral", 8, 4, args) == {"status": "ok", "seconds": 1.0}
+    assert seen == [(["--worker", "coral", "8", "4", "--repeats", "5", "--threads", "3"], 7.5)]
+    failed = dict(loss="coral", impl="?", n=8, d=4, seconds=None, peak_mb=None)
+    result.update(rc=1, out='{"status": "ok"}\n', err="Traceback\n  ...\nMemoryError: big\n")
+    row = bench._run_one("coral", 8, 4, args)
+    assert row == {**failed, "status": "failed (exit 1): MemoryError: big"}
+    result.update(rc=-9, out="", err="")
+    assert bench._run_one("coral", 8, 4, args) == {**failed, "status": "failed (exit -9): exit -9"}
+    result["timeout"] = True
+    assert bench._run_one("coral", 8, 4, args) == {**failed, "status": "timeout: over 7.5 s"}
+
+
+def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monkeypatch):
+    """A fake clock and ru_maxrss: seconds and cpu_seconds are the medians of the timed calls
+    after one untimed warm-up (a warm-up over 10 s is the only, timed, call); peak_mb is
+    the high-water mark the calls added to the baseline, in MB."""
+    from types import SimpleNamespace
+
+    import torch
+
+    calls = []
+
+    def build(key, n, d):
+        def fn(x, y):
+            calls.append(key)
+            return (x - y).pow(2).sum()
+
+        return fn, dict(loss=key, impl="dtc", estimator="", kernels=0)
+
+    def fake(walls, cpus, rss_kb):
+        # each call reads (start, end) of both clocks: start at 0, end at its duration
+        wall = iter(v for w in walls for v in (0.0, w))
+        cpu = iter(v for c in cpus for v in (0.0, c))
+        rss = iter(rss_kb)
+        monkeypatch.setattr(
+            bench, "time", SimpleNamespace(perf_counter=wall.__next__, process_time=cpu.__next__)
+        )
+        monkeypatch.setattr(
+            bench,
+            "resource",
+            SimpleNamespace(
+                RUSAGE_SELF=0, getrusage=lambda who: SimpleNamespace(ru_maxrss=next(rss))
+            ),
+        )
+
+    monkeypatch.setattr(bench, "_build", build)
+    threads = torch.get_num_threads()
+    fake([0.2, 1.0, 3.0, 2.0], [0.1, 0.5, 0.9, 0.7], [102400, 153600])
+    row = bench._worker("coral", 8, 4, 3, threads)
+    assert len(calls) == 4  # the warm-up and 3 repeats
+    assert row == dict(
+        loss="coral", impl="dtc", estimator="", kernels=0, n=8, d=4, seconds=2.0,
+        cpu_seconds=0.7, peak_mb=50.0, status="ok",
+    )  # fmt: skip
+    calls.clear()
+    fake([12.0], [11.0], [102400, 102400])
+    row = bench._worker("coral", 8, 4, 3, threads)
+    assert len(calls) == 1 and (row["seconds"], row["cpu_seconds"], row["peak_mb"]) == (
+        12.0,
+        11.0,
+        0.0,
+    )
+
+
+def test_the_default_keys_and_the_known_keys(bench, monkeypatch):
+    """The default grid: dtc's variants, the registry's other losses but dtc's wrappers of the
+    peers (measured directly), then the peers; a module:Class key is left to the worker."""
+    import dtc.align as align
+
+    registry = ["mmd", "coral", "pa_mmd", "pytorch_adapt", "pa_coral", "jmmd"]
+    monkeypatch.setattr(align, "available", lambda: registry)
+    assert bench.default_keys() == [
+        *("mmd", "mmd_1k", "mmd_linear", "coral", "swd", "jmmd"),
+        *("pa_mmd_q33", "pa_mmd_q1", "pa_mmd_lin33", "pa_coral", "pot_swd"),
+    ]
+    keys = ["my_losses:Mean", "jmmd", "pa_mmd_q1", "mmd_1k", "nosuch"]
+    assert bench.unknown_keys(keys) == ["nosuch"]
+
+
+def test_a_table_row_and_its_ratios_to_the_peer_by_hand(bench):
+    """Each column at its width, the ratios dtc / peer of seconds and of peak MB (n/a for a
+    peer that added no memory), and a row that did not run."""
+    ours = _ok_row("coral", seconds=0.5, cpu_seconds=0.25, peak_mb=3.0)
+    peer = {**_ok_row("pa_coral", seconds=2.0, cpu_seconds=1.0, peak_mb=4.0), "impl": "pa"}
+    lines = bench._table([ours, peer]).splitlines()
+    assert lines[1] == (
+        "coral         dtc            -           0        8    4    0.500    0.250      3.0"
+        "  pa_coral: 0.250x time, 0.750x mem"
+    )
+    assert lines[2] == (
+        "pa_coral      pa             -           0        8    4    2.000    1.000      4.0"
+    )
+    lines = bench._table([ours, {**peer, "peak_mb": 0.0}]).splitlines()
+    assert lines[1].endswith("  pa_coral: 0.250x time, n/ax mem")
+    skipped = {**_ok_row("pa_coral"), "status": "skipped: test"}
+    lines = bench._table([ours, skipped]).splitlines()
+    assert lines[1].endswith("  pa_coral: skipped: test")
+    assert lines[2] == "pa_coral" + " " * 34 + "        8    4  skipped: test"
+
+
+def test_the_settings_hold_the_options_versions_and_cpu(bench, monkeypatch):
+    """A row is reused only under the same --repeats, --threads, --timeout, versions
+    (pytorch-adapt's included, None when it is missing) and CPU model and count."""
+    import argparse
+
+    import dtc.experiment.single as single
+
+    monkeypatch.setattr(single, "package_versions", lambda: {"python": "3.x", "torch": "2.x"})
+    monkeypatch.setattr(bench, "version", lambda name: {"pytorch-adapt": "0.0.9"}[name])
+    monkeypatch.setattr(bench, "_cpu_model", lambda: "Test CPU")
+    monkeypatch.setattr(bench.os, "cpu_count", lambda: 6)
+    args = argparse.Namespace(repeats=3, threads=2, timeout=120.0)
+    assert bench.measurement_settings(args) == {
+        "repeats": 3,
+        "threads": 2,
+        "timeout": 120.0,
+        "versions": {"python": "3.x", "torch": "2.x", "pytorch-adapt": "0.0.9"},
+        "cpu": "Test CPU",
+        "cpus": 6,
+    }
+
+    def missing(name):
+        raise bench.PackageNotFoundError(name)
+
+    monkeypatch.setattr(bench, "version", missing)
+    assert bench.measurement_settings(args)["versions"]["pytorch-adapt"] is None
+
+
+def test_reusable_blocks_by_hand(bench):
+    """Records of other settings, or without a stretch, are counted in ``other``; a row of
+    a user's loss under another code is neither reused nor counted; a block is reused only
+    with a row of every key."""
+    settings, new, old = {"repeats": 3}, {"file": "new"}, {"file": "old"}
+
+    def rec(key, n, stretch, **fields):
+        row = dict(loss_key=key, n=n, d=4, stretch=stretch, settings=settings, status="ok")
+        return {**row, **fields}
+
+    records = [
+        rec("a", 8, "s1", code=new),
+        rec("b", 8, "s1"),
+        rec("a", 16, "s2", code=new, settings={"repeats": 1}),  # other settings
+        dict(loss_key="a", n=16, d=4, settings=settings),  # no stretch: not this script's
+        rec("a", 16, "s3", code=old),  # "a" edited since
+        rec("b", 16, "s3"),
+    ]
+    blocks, other = bench.reusable_blocks(records, settings, ["a", "b"], {"a": new})
+    assert blocks == {(8, 4): {"a": records[0], "b": records[1]}} and other == 2
+
+
+def test_out_reuses_only_the_blocks_asked_for_and_says_so(bench, monkeypatch, capsys, tmp_path):
+    """Blocks of FILE outside --n / --d are not counted as reused (the counts went wrong:
+    "-2 to do"); the blocks run with d outer, n inner."""
+    calls = _fake_runs(bench, monkeypatch)
+    out = tmp_path / "bench.jsonl"
+    argv = ["--losses", "coral,pa_coral", "--d", "4", "--out", str(out), "--json"]
+    assert bench.main([*argv, "--n", "8"]) == 0
+    capsys.readouterr()
+    assert bench.main([*argv, "--n", "8,16"]) == 0
+    err = capsys.readouterr().err
+    said = "4 configurations in 2 (n, d) blocks: 2 reused from {} (1 whole block), 2 to do"
+    assert said.format(out) in err
+    calls.clear()
+    assert bench.main([*argv, "--n", "16"]) == 0
+    said = "2 configurations in 1 (n, d) block: 2 reused from {} (1 whole block), 0 to do"
+    assert calls == [] and said.format(out) in capsys.readouterr().err
+    assert bench.main(["--losses", "coral", "--n", "8,16", "--d", "4,2", "--json"]) == 0
+    assert [c[1:3] for c in calls] == [(8, 4), (16, 4), (8, 2), (16, 2)]
+
+
+def test_short_of_memory_is_the_memory_skip_alone(bench, monkeypatch):
+    """Only a skip for the memory free keeps a memory-skipped row: a peer skipped now for
+    another reason (its package gone) is measured again, to get the row of that reason."""
+    monkeypatch.setattr(bench, "_mem_available_gb", lambda: 1.0)
+    assert bench._short_of_memory("pa_mmd_q33", 1024) is True
+    assert bench._short_of_memory("coral", 1024) is False
+    real = bench.importlib.util.find_spec
+    monkeypatch.setattr(
+        bench.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pytorch_adapt" else real(name, *a),
+    )
+    assert bench._skip_reason("pa_mmd_q33", 1024).startswith("skipped: pytorch-adapt is not")
+    assert bench._short_of_memory("pa_mmd_q33", 1024) is False

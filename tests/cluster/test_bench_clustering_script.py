@@ -132,3 +132,82 @@ def test_options_that_run_nothing_are_usage_errors(bench, monkeypatch, capsys, a
         bench.main(["--quick", *argv])
     assert exit_.value.code == 2
     assert error in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_configuration_that_cannot_run_gets_a_row_saying_why(bench, monkeypatch):
+    """faiss missing: a "no faiss" row, no worker; a worker that failed: "error" and the
+    last line of its stderr; one over --timeout: a row saying so."""
+    import importlib
+    import subprocess
+
+    # the module (``dtc.cluster.kmeans`` the attribute is the function)
+    kmeans = importlib.import_module("dtc.cluster.kmeans")
+    config = {"task": "kmeans", "n": 50, "d": 2, "threads": 1}
+    monkeypatch.setattr(kmeans, "faiss_available", lambda: False)
+    monkeypatch.setattr(bench.subprocess, "run", lambda *a, **k: pytest.fail("a worker ran"))
+    faiss = {**config, "method": "faiss-kmeans"}
+    assert bench.run_in_subprocess(faiss, 5) == {**faiss, "status": "no faiss"}
+
+    def fails(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "Traceback\nMemoryError: big\n")
+
+    monkeypatch.setattr(bench.subprocess, "run", fails)
+    ours = {**config, "method": "dtc-kmeans"}
+    assert bench.run_in_subprocess(ours, 5) == {
+        **ours,
+        "status": "error",
+        "stderr": ["MemoryError: big"],
+    }
+
+    def slow(cmd, timeout, **kwargs):
+        raise subprocess.TimeoutExpired(cmd, timeout)
+
+    monkeypatch.setattr(bench.subprocess, "run", slow)
+    assert bench.run_in_subprocess(ours, 5) == {**ours, "status": "timeout > 5 s"}
+
+
+def test_ratios_pair_each_peer_with_the_finished_dtc_row_of_its_task_n_and_d(bench):
+    """Hand-computed ratios, each of the dtc row of the same d; none beside a dtc row that did
+    not finish, nor a memory ratio of a refused peer beside dtc's under 1 MiB."""
+    row = {"task": "kmeans", "n": 100, "status": "ok"}
+    ours = {**row, "method": "dtc-kmeans", "wall_s": 2.0, "extra_mb": 10.0}
+    peer = {**row, "method": "sklearn-kmeans-default", "wall_s": 3.0, "extra_mb": 5.0}
+    rows = [
+        {**ours, "d": 10},
+        {**peer, "d": 10},
+        {**ours, "d": 64, "wall_s": 4.0},
+        {**peer, "d": 64},
+    ]
+    bench._ratios(rows)
+    assert [(r.get("peer_over_dtc_wall"), r.get("peer_over_dtc_mem")) for r in rows] == [
+        (None, None),
+        (1.5, 0.5),
+        (None, None),
+        (0.75, 0.5),
+    ]
+    timed_out = {**ours, "d": 10, "status": "timeout > 300 s"}
+    del timed_out["wall_s"], timed_out["extra_mb"]
+    peer10 = {**peer, "d": 10}
+    bench._ratios([timed_out, peer10])
+    assert "peer_over_dtc_wall" not in peer10 and "peer_over_dtc_mem" not in peer10
+    refused = {**peer, "d": 10, "status": "refused", "projected_mb": 763.0}
+    bench._ratios([{**ours, "d": 10, "extra_mb": 0.5}, refused])
+    assert "peer_over_dtc_mem" not in refused
+
+
+def test_the_configurations_at_full_and_quick_scale(bench):
+    """The sizes of the module docstring; only scikit-learn's default spectral clustering is
+    refused, at n = 100,000."""
+    full = bench.configurations(1.0)
+    assert len(full) == 18
+    assert [(c["n"], c["d"], c["method"]) for c in full if c.get("refuse")] == [
+        (100_000, 10, "sklearn-spectral-default"),
+        (100_000, 64, "sklearn-spectral-default"),
+    ]
+    assert sorted({(c["task"], c["n"]) for c in full}) == [
+        ("kmeans", 1_000_000),
+        ("spectral", 5_000),
+        ("spectral", 100_000),
+    ]
+    quick = sorted({(c["task"], c["n"]) for c in bench.configurations(0.1)})
+    assert quick == [("kmeans", 100_000), ("spectral", 500), ("spectral", 10_000)]
