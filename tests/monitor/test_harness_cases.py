@@ -2259,3 +2259,30 @@ def test_seeds_per_case_refuses_a_file_without_runs(load_script, tmp_path):
     empty.write_text("")
     with pytest.raises(ValueError, match=r"b\.jsonl holds no JSON lines of harness cases"):
         script.pooled_runs([full, empty])
+
+
+def test_seed_consensus_leaves_out_a_case_of_fewer_than_twice_the_largest_set(
+    load_script, monkeypatch, capsys
+):
+    """A case needs 2 x 5 = 10 runs for its sets of 5 seeds to differ: 9 are left out,
+    named; 10 are summarised at every R (their guarded runs are the classes, the reference
+    runs pair each class's rows apart, ACC 50: every consensus gain is +50 points)."""
+    from types import SimpleNamespace
+
+    consensus = load_script("seed_consensus")
+    y = np.array([0, 0, 1, 1])
+
+    def run(case, seed):
+        return {"case": case, "case_set": "harness", "seed": seed, "guarded": y}
+
+    runs = [run("few", s) for s in range(9)] + [run("enough", s) for s in range(10)]
+    for r in runs:
+        r["reference"] = np.array([0, 1, 0, 1])
+    monkeypatch.setattr(consensus, "read_partitions", lambda directory: runs)
+    pair = SimpleNamespace(target=SimpleNamespace(y=y), n_clusters=2)
+    monkeypatch.setattr(consensus, "all_cases", lambda d, cases, s: [(None, None, lambda: pair)])
+    assert consensus.main(["parts", "--max-sets", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "few (harness): 9 runs, fewer than 10; left out" in out
+    assert "enough (harness), 10 seeds 0..9:" in out
+    assert out.count("sets, +50.0 sd 0.0, below -1 in   0%, worst +50.0") == 3
