@@ -532,7 +532,7 @@ def test_reusable_blocks_by_hand(bench):
 
 
 def test_out_reuses_only_the_blocks_asked_for_and_says_so(bench, monkeypatch, capsys, tmp_path):
-    """Blocks of FILE outside --n / --d are not counted as reused (the counts went wrong:
+    """Blocks of FILE outside --n / --d are not counted as reused (counted, they would read
     "-2 to do"); the blocks run with d outer, n inner."""
     calls = _fake_runs(bench, monkeypatch)
     out = tmp_path / "bench.jsonl"
