@@ -67,6 +67,7 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
+from dtc._plugins import import_object
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
     RunSpec,
@@ -252,13 +253,14 @@ def _plugin_hash(path: str) -> str | None:
     """:func:`_file_hash` of the module of ``"module:Class"``, or when that module has no
     file (``"__main__:MyLoss"`` in a notebook), :func:`_class_hash` of the class it names;
     ``None`` when the module cannot be imported or the name is no class."""
-    module_name, _, attr = path.partition(":")
+    module_name = path.partition(":")[0]
     sha = _file_hash(module_name)
     if sha is not None or module_name not in sys.modules:
         return sha
-    obj = sys.modules[module_name]
-    for part in attr.split("."):
-        obj = getattr(obj, part, None)
+    try:
+        obj = import_object(path)
+    except ValueError:  # no such attribute: the config's checks name it
+        return None
     return _class_hash(obj) if isinstance(obj, type) else None
 
 

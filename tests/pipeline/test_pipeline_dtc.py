@@ -1126,6 +1126,13 @@ class _HalveTransfer(Callback):
         estimator.transfer_scale_ = 0.5
 
 
+def _whole_domains(self, gen):
+    """``DTC._batches`` that gives every batch the whole of both domains (the terms of the
+    loss can then be recomputed by hand from the networks)."""
+    for _ in range(self._steps_per_epoch()):
+        yield torch.arange(len(self._Xs)), torch.arange(len(self._Xt))
+
+
 def test_adaptation_loss_is_weighted_reconstruction_plus_supervision_plus_scaled_alignment(
     small_pair, monkeypatch
 ):
@@ -1135,10 +1142,6 @@ def test_adaptation_loss_is_weighted_reconstruction_plus_supervision_plus_scaled
     target's and the source's reconstruction MSE. Batches are the whole domains here, so
     each term is recomputed by hand from the networks before the step."""
     n_steps = 4  # 200 rows, batch 64
-
-    def whole_domains(self, gen):
-        for _ in range(self._steps_per_epoch()):
-            yield torch.arange(len(self._Xs)), torch.arange(len(self._Xt))
 
     seen, step = [], DTC._step
 
@@ -1156,7 +1159,7 @@ def test_adaptation_loss_is_weighted_reconstruction_plus_supervision_plus_scaled
             seen.append((loss.item(), recon, sup, "align" in parts))
         return step(self, loss, parts, sums, stage, epoch)
 
-    monkeypatch.setattr(DTC, "_batches", whole_domains)
+    monkeypatch.setattr(DTC, "_batches", _whole_domains)
     monkeypatch.setattr(DTC, "_step", spy)
     params = {**TINY, "lam": 0.7, "recon_weight": 0.4, "sup_weight": 0.3}
     DTC(**params, loss=_ConstantAlignment(), callbacks=[_HalveTransfer()]).fit(small_pair)
@@ -1183,10 +1186,6 @@ def test_dec_refinement_fits_q_to_its_sharpened_target_updated_every_interval(
             super().__init__(*args, **kwargs)
             layers.append(self)
 
-    def whole_domains(self, gen):
-        for _ in range(self._steps_per_epoch()):
-            yield torch.arange(len(self._Xs)), torch.arange(len(self._Xt))
-
     seen, step = [], DTC._step
 
     def spy(self, loss, parts, sums, stage, epoch):
@@ -1198,7 +1197,7 @@ def test_dec_refinement_fits_q_to_its_sharpened_target_updated_every_interval(
         return step(self, loss, parts, sums, stage, epoch)
 
     monkeypatch.setattr(pipeline, "ClusteringLayer", Recorded)
-    monkeypatch.setattr(DTC, "_batches", whole_domains)
+    monkeypatch.setattr(DTC, "_batches", _whole_domains)
     monkeypatch.setattr(DTC, "_step", spy)
     params = {**TINY, "loss": None, "sup_weight": 0.0, "final_labels": "cluster"}
     DTC(**params, refine="dec", refine_epochs=3, update_interval=2, tol=0.0).fit(small_pair)
