@@ -138,35 +138,41 @@ class JMMDLoss(AlignmentLoss):
         block_size: int | None = DEFAULT_BLOCK_SIZE,
     ):
         super().__init__()
-        check_loss_options("JMMDLoss", estimator, median, median_max_samples, block_size)
+        name = type(self).__name__  # a subclass is named in the messages
+        check_loss_options(name, estimator, median, median_max_samples, block_size)
         self.estimator, self.median = estimator, median
         self.median_max_samples, self.block_size = median_max_samples, block_size
         self.min_samples = _MIN_SAMPLES[estimator]
         self.features = GaussianFamily(
-            "JMMDLoss features", feature_sigmas, feature_scales, feature_bandwidth
+            f"{name} features", feature_sigmas, feature_scales, feature_bandwidth
         )
         if prob_sigmas is None and prob_scales is None and prob_bandwidth is None:
             prob_sigmas = DEFAULT_PROB_SIGMAS
-        self.probs = GaussianFamily("JMMDLoss probs", prob_sigmas, prob_scales, prob_bandwidth)
-        check_median_used("JMMDLoss", median, [self.features, self.probs])
+        self.probs = GaussianFamily(f"{name} probs", prob_sigmas, prob_scales, prob_bandwidth)
+        check_median_used(name, median, [self.features, self.probs])
 
     def compute(self, source, target, *, source_probs=None, target_probs=None, **context):
         if source_probs is None or target_probs is None:
             raise ValueError(
-                "JMMDLoss: needs source_probs (n_s, k) and target_probs (n_t, k) in the context"
+                f"{type(self).__name__}: needs source_probs (n_s, k) and target_probs (n_t, k) "
+                "in the context"
             )
         # The assignments follow the features' dtype and device, as in CDAN: a float64
         # softmax next to float32 features is converted here, not rejected.
         source_probs, target_probs = (_to_features(p, source) for p in (source_probs, target_probs))
         xs, ys = [source, source_probs], [target, target_probs]
         _check_layers(
-            xs, ys, "JMMDLoss", self.min_samples, ["features", "source_probs / target_probs"]
+            xs,
+            ys,
+            type(self).__name__,
+            self.min_samples,
+            ["features", "source_probs / target_probs"],
         )
         # rows of probabilities, as CDAN asks: logits (or negative scores) would be
         # compared with the simplex's fixed bandwidth and give a number all the same
         context = {"source_probs": source_probs, "target_probs": target_probs}
         for role, x in (("source", source), ("target", target)):
-            soft_assignments(context, role, x.shape[0], "JMMDLoss")
+            soft_assignments(context, role, x.shape[0], type(self).__name__)
         opts = dict(median=self.median, max_samples=self.median_max_samples)
         gammas = [
             self.features.gammas(source, target, **opts),

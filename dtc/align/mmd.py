@@ -349,18 +349,20 @@ class MMDLoss(AlignmentLoss):
         block_size: int | None = DEFAULT_BLOCK_SIZE,
     ):
         super().__init__()
-        check_loss_options("MMDLoss", estimator, median, median_max_samples, block_size)
-        _check_choice(kernel, KERNELS, "MMDLoss: kernel")
+        # Messages name the class the user built (LinearTimeMMDLoss, a subclass of theirs).
+        name = type(self).__name__
+        check_loss_options(name, estimator, median, median_max_samples, block_size)
+        _check_choice(kernel, KERNELS, f"{name}: kernel")
         self.estimator, self.kernel, self.median = estimator, kernel, median
         self.median_max_samples, self.block_size = median_max_samples, block_size
         self.min_samples = _MIN_SAMPLES[estimator]
         self.family = None
         if kernel == "linear":
             if sigmas is not None or scales is not None or bandwidth is not None:
-                raise ValueError("MMDLoss: kernel='linear' takes no sigmas, scales or bandwidth")
+                raise ValueError(f"{name}: kernel='linear' takes no sigmas, scales or bandwidth")
         else:
-            self.family = GaussianFamily("MMDLoss", sigmas, scales, bandwidth)
-        check_median_used("MMDLoss", median, [self.family] if self.family else [])
+            self.family = GaussianFamily(name, sigmas, scales, bandwidth)
+        check_median_used(name, median, [self.family] if self.family else [])
 
     def gammas(self, source: torch.Tensor, target: torch.Tensor) -> tuple[float, ...] | None:
         """The Gaussian rates ``1 / (2 sigma^2)`` used for the batch ``source`` ``(n_s, d)``,

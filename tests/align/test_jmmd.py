@@ -120,6 +120,21 @@ def test_loss_defaults_and_registry():
     assert torch.isfinite(got)
 
 
+def test_errors_name_the_subclass_built():
+    class MyJMMD(JMMDLoss):
+        pass
+
+    xs, ys = _layers()
+    with pytest.raises(ValueError, match="^MyJMMD: needs source_probs"):
+        MyJMMD()(xs[0], ys[0])
+    with pytest.raises(ValueError, match="^MyJMMD features: bandwidth must be one positive"):
+        MyJMMD(feature_bandwidth=(3.0, 7.0))
+    with pytest.raises(ValueError, match="^MyJMMD source_probs / target_probs: target contains"):
+        nan = ys[1].clone()
+        nan[0, 0] = float("nan")
+        MyJMMD()(xs[0], ys[0], source_probs=xs[1], target_probs=nan)
+
+
 def test_bad_input():
     xs, ys = _layers()
     loss = JMMDLoss()

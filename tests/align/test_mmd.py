@@ -517,6 +517,23 @@ def test_loss_bad_parameters(kwargs, match):
         MMDLoss(**kwargs)
 
 
+def test_errors_name_the_subclass_built():
+    # LinearTimeMMDLoss, or a user's variant of MMDLoss (the README's OneKernelMMD), is named
+    # in its own messages, not as the MMDLoss it derives from.
+    class OneKernelMMD(MMDLoss):
+        pass
+
+    with pytest.raises(ValueError, match="^OneKernelMMD: estimator must be one of"):
+        OneKernelMMD(estimator="quadratic")
+    with pytest.raises(ValueError, match="^OneKernelMMD: scales"):
+        OneKernelMMD(scales=[-1.0])
+    same = torch.ones(6, 3)
+    with pytest.raises(
+        ValueError, match="^LinearTimeMMDLoss: the median heuristic gave bandwidth 0"
+    ):
+        LinearTimeMMDLoss()(same, same + 1)
+
+
 @pytest.mark.parametrize("cls", [MMDLoss, LinearTimeMMDLoss])
 @pytest.mark.parametrize("bandwidth", [2.0, 2, [2.0], torch.tensor(2.0), np.float32(2.0)])
 def test_one_bandwidth_in_any_numeric_form_is_the_same_loss(cls, bandwidth):
