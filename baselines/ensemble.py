@@ -33,13 +33,14 @@ The member seeds follow the ensemble's ``seed`` (``n_member_seeds`` consecutive 
 from ``seed * n_member_seeds``), so runs with different seeds fit different members, as
 a spread over seeds needs; ``seeds`` fixes them instead. Members get the ensemble's ``n_clusters`` (when they have the parameter),
 see the same pair and so may use the source; a member needing a labelled source
-raises its own error without one.
+raises its own error without one, which the ensemble passes on naming the member.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
@@ -61,6 +62,17 @@ __all__ = [
 ]
 
 CONSENSUS = ("average", "spectral")
+
+
+@contextmanager
+def _naming_member(name: str, label: str):
+    """Pass a member's ``ValueError`` on with the member named: its own message names its
+    class and parameters (``n_neighbors`` of ``"spectral"``), which the ensemble's user
+    may not have set."""
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(f"{name}: member {label}: {err}") from err
 
 
 def _check_partitions(partitions) -> np.ndarray:
@@ -315,8 +327,9 @@ class ClusterEnsemble(TransferClusterer):
         every member estimator the fit would build, seeds set)."""
         self._check_n_clusters()
         _, _, seeds = self._check_params()
-        for _, est in self._member_estimators(self.n_clusters, seeds):
-            est.check_params()
+        for label, est in self._member_estimators(self.n_clusters, seeds):
+            with _naming_member(type(self).__name__, label):
+                est.check_params()
 
     def _check_params(self) -> tuple[int, int, list[int]]:
         """Validated ``(seed, max_dense, member seeds)``."""
@@ -340,7 +353,9 @@ class ClusterEnsemble(TransferClusterer):
         names, partitions = [], []
         for label, est in self._member_estimators(k, seeds):
             names.append(label)
-            partitions.append(np.asarray(est.fit(pair).labels_, dtype=np.int64))
+            with _naming_member(name, label):
+                est.fit(pair)
+            partitions.append(np.asarray(est.labels_, dtype=np.int64))
         self.member_names_ = names
         self.member_labels_ = np.stack(partitions)
         self.labels_ = consensus(self.member_labels_, k, method=self.consensus, seed=seed)

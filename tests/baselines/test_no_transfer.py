@@ -401,6 +401,14 @@ def test_ensemble_bad_members():
         ClusterEnsemble(members=("kmeans", "ensemble")).fit(pair)
     with pytest.raises(ValueError, match="a member must be a method name or a TransferClusterer"):
         ClusterEnsemble(members=("kmeans", 3)).fit(pair)
+    # A member's own error (spectral's graph needs more than 10 samples) says which member.
+    small = blobs_pair(n=9)
+    with pytest.raises(
+        ValueError,
+        match=r"^ClusterEnsemble: member spectral\[seed=0\]: TargetSpectral: "
+        "n_neighbors must be",
+    ):
+        ClusterEnsemble(members=("kmeans", "spectral"), seeds=(0,)).fit(small)
 
 
 @pytest.mark.parametrize(

@@ -402,10 +402,10 @@ def test_check_params_refuses_what_fit_refuses_with_the_same_message(digits, nam
     # named: the estimator and the parameter (a member given as an estimator: the member
     # and its parameter)
     members = params.get("members", ())
+    assert message.startswith(f"{type(est).__name__}: ")
     if members and not isinstance(members[0], str):
-        words = [f"{type(members[0]).__name__}: n_init"]
+        words = [f"member TargetKMeans[seed=0]: {type(members[0]).__name__}: n_init"]
     else:
-        assert message.startswith(f"{type(est).__name__}: ")
         words = [*params, "member"] if "members" in params else list(params)
     assert any(word in message for word in words), message
     assert message == _error(lambda: est.fit(digits))
