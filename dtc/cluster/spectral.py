@@ -387,6 +387,13 @@ def _retained_mask(W, n_clusters, min_component_size):
     return keep
 
 
+def _n_distinct_rows(X: np.ndarray) -> int:
+    """Number of distinct rows of ``X`` ``(n, d)``, bitwise (each row one opaque value:
+    one sort of ``n`` keys)."""
+    rows = np.ascontiguousarray(X)
+    return int(np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))).size)
+
+
 def spectral_clustering(
     X,
     n_clusters: int,
@@ -427,6 +434,16 @@ def spectral_clustering(
     n = X.shape[0]
     k = check_n_clusters(n_clusters, n)
     seed = check_seed(seed)
+    distinct = _n_distinct_rows(X)
+    if distinct < k:
+        # The graph cannot tell copies apart, so they are split by their order: say so, as
+        # K-means does ("Number of distinct clusters ... smaller than n_clusters").
+        warnings.warn(
+            f"X has {distinct} distinct rows for n_clusters={k}: identical points are split "
+            "between clusters arbitrarily",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if min_component_size is not None:
         check_int(min_component_size, "min_component_size")
     dist, idx = knn_graph(X, n_neighbors, method=knn, seed=seed)

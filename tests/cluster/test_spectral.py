@@ -1,5 +1,6 @@
 """Sparse spectral clustering against scikit-learn and dense linear algebra, and bad input."""
 
+import warnings
 from importlib import import_module
 
 import numpy as np
@@ -273,3 +274,19 @@ def test_returned_embedding_is_the_njw_row_normalised_eigenvectors():
     np.testing.assert_allclose(Q @ Q.T, np.eye(3), atol=1e-6)
     np.testing.assert_allclose(ref @ Q, emb, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-10)
+
+
+def test_fewer_distinct_points_than_clusters_warns():
+    # Copies cannot be told apart by the graph; K-means says the same of duplicates.
+    rng = np.random.default_rng(0)
+    two = np.repeat(rng.normal(size=(2, 4)), 15, axis=0)
+    with pytest.warns(RuntimeWarning, match="X has 2 distinct rows for n_clusters=3"):
+        spectral_clustering(two, 3, n_neighbors=5, seed=0)
+    with pytest.warns(RuntimeWarning, match="X has 1 distinct rows for n_clusters=2"):
+        spectral_clustering(np.ones((20, 3)), 2, n_neighbors=5, seed=0)
+    three = np.repeat(rng.normal(size=(3, 4)), 10, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = spectral_clustering(three, 3, n_neighbors=5, seed=0)
+    assert adjusted_rand_score(np.repeat(np.arange(3), 10), labels) == 1.0
+    assert spectral_module._n_distinct_rows(np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])) == 2
