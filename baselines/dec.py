@@ -55,7 +55,7 @@ import torch
 from torch.nn import functional as F
 
 from baselines._validation import check_number, check_positive_int, store_params
-from baselines.autoencoder import check_autoencoder_params, train_autoencoder
+from baselines.autoencoder import PRETRAIN_EPOCHS, check_autoencoder_params, train_autoencoder
 from dtc._validation import check_bool
 from dtc.cluster.dec import (
     ClusteringLayer,
@@ -95,8 +95,9 @@ class DEC(TransferClusterer):
         Learning rate of the KL fine-tuning (SGD with momentum, as in the paper).
     momentum : float in [0, 1), default 0.9
         Momentum of the fine-tuning SGD.
-    pretrain_epochs : int, default 50
-        Reconstruction epochs before clustering.
+    pretrain_epochs : int, default 200
+        Reconstruction epochs before clustering
+        (:data:`baselines.autoencoder.PRETRAIN_EPOCHS`, as for AE + K-means).
     max_epochs : int, default 100
         Cap on the KL fine-tuning epochs (it usually stops earlier on ``tol``).
     update_interval : int, default 1
@@ -148,7 +149,7 @@ class DEC(TransferClusterer):
         architecture="mlp",
         hidden=(128, 64),
         n_latent=10,
-        pretrain_epochs=50,
+        pretrain_epochs=PRETRAIN_EPOCHS,
         max_epochs=100,
         batch_size=128,
         lr=1e-3,

@@ -1,0 +1,93 @@
+"""How long the autoencoder baselines must pretrain: the reconstruction error over epochs.
+
+``ae_kmeans``, ``source_ae_kmeans``, ``dec`` and ``idec`` pretrain an autoencoder for a fixed
+number of epochs (``epochs`` / ``pretrain_epochs``). This script reads, without any label,
+how far from converged a budget leaves it: for each domain of the shared benchmarks (and the
+embedded digits target) it trains the baselines' autoencoder (:class:`baselines.autoencoder.
+TargetAEKMeans`'s defaults but ``epochs``) for ``--max-epochs`` epochs and prints, per
+budget, the mean reconstruction error of that epoch over the error of the last one (1.00:
+nothing left to gain), the mean over ``--seeds``. The features are each domain's standard
+preprocessing, as the baselines see them (DEC and IDEC rescale theirs first).
+
+Usage::
+
+    DTC_DATA=../shared/data python scripts/ae_budget.py            # every domain, seeds 0 and 1
+    python scripts/ae_budget.py --domains digits:target --seeds 1   # no data files needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from baselines.autoencoder import TargetAEKMeans, train_autoencoder
+from dtc.data import load_pair
+from dtc.data.benchmarks import benchmark_info
+
+BUDGETS = (20, 50, 100, 200, 400)
+
+
+def all_domains() -> list[str]:
+    """``benchmark:domain`` for the digits target and every domain of the shared benchmarks."""
+    found = ["digits:target"]
+    for benchmark in ("office_caltech10_surf", "mnist_usps", "coil20"):
+        found += [f"{benchmark}:{d}" for d in benchmark_info(benchmark)["domains"]]
+    return found
+
+
+def load_domain(name: str, data_dir=None):
+    """The domain ``benchmark:domain`` as the target of a pair (its standard preprocessing)."""
+    benchmark, domain = name.split(":")
+    if benchmark == "digits":
+        return load_pair("digits").target
+    other = next(d for d in benchmark_info(benchmark)["domains"] if d != domain)
+    return load_pair(benchmark, source=other, target=domain, data_dir=data_dir).target
+
+
+def recon_curve(domain, epochs: int, seed: int) -> np.ndarray:
+    """Mean reconstruction error of each of ``epochs`` epochs, shape ``(epochs,)``."""
+    est = TargetAEKMeans(epochs=epochs, seed=seed)
+    _, history = train_autoencoder(est, domain, epochs=epochs, stage="pretrain")
+    return np.array([h["recon"] for h in history])
+
+
+def ratios(curve: np.ndarray, budgets=BUDGETS) -> list[float]:
+    """``curve[b - 1] / curve[-1]`` for each budget ``b`` (epochs, 1-based)."""
+    return [float(curve[b - 1] / curve[-1]) for b in budgets]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--domains", nargs="*", help="benchmark:domain names (default: all)")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds 0..n-1 (default 2)")
+    parser.add_argument("--max-epochs", type=int, default=800, help="the reference budget")
+    parser.add_argument("--data-dir", default=None, help="benchmark data (default $DTC_DATA)")
+    args = parser.parse_args(argv)
+    if args.max_epochs < max(BUDGETS):
+        parser.error(f"--max-epochs must be at least {max(BUDGETS)}")
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    names = args.domains or all_domains()
+    head = " ".join(f"{b:>6d}" for b in BUDGETS)
+    print(f"reconstruction error at E epochs / at {args.max_epochs}, mean of {args.seeds} seeds")
+    print(f"{'domain':34s} {'n':>5s} {'steps/ep':>8s} {head}   seconds")
+    rows = []
+    for name in names:
+        domain = load_domain(name, args.data_dir)
+        start = time.perf_counter()
+        r = np.mean([ratios(recon_curve(domain, args.max_epochs, s)) for s in range(args.seeds)], 0)
+        rows.append(r)
+        steps = -(-domain.n_samples // TargetAEKMeans().batch_size)
+        cells = " ".join(f"{v:6.2f}" for v in r)
+        took = time.perf_counter() - start
+        print(f"{name:34s} {domain.n_samples:5d} {steps:8d} {cells}   {took:.0f}", flush=True)
+    worst = np.max(rows, 0)
+    print(f"{'largest over domains':34s} {'':5s} {'':8s} " + " ".join(f"{v:6.2f}" for v in worst))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
