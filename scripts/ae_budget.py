@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     names = args.domains or all_domains()
+    unknown = sorted(set(names) - set(all_domains()))
+    if unknown:
+        parser.error(f"--domains: unknown {unknown}; expected some of {all_domains()}")
     head = " ".join(f"{b:>6d}" for b in BUDGETS)
     print(f"reconstruction error at E epochs / at {args.max_epochs}, mean of {args.seeds} seeds")
     print(f"{'domain':34s} {'n':>5s} {'steps/ep':>8s} {head}   seconds")

@@ -55,7 +55,10 @@ def test_table_prints_each_domain_and_the_largest_ratio(script, monkeypatch, cap
     assert out[3].split()[-5:] == [f"{w:.2f}" for w in want]
 
 
-@pytest.mark.parametrize("args", [["--max-epochs", "399"], ["--seeds", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--max-epochs", "399"], ["--seeds", "0"], ["--domains", "usps"], ["--domains", "coil20:x"]],
+)
 def test_bad_arguments_are_usage_errors(script, args):
     with pytest.raises(SystemExit) as exc:
         script.main(args)
