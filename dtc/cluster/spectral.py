@@ -389,7 +389,8 @@ def _retained_mask(W, n_clusters, min_component_size):
 
 def _n_distinct_rows(X: np.ndarray) -> int:
     """Number of distinct rows of ``X`` ``(n, d)``, bitwise (each row one opaque value:
-    one sort of ``n`` keys)."""
+    one sort of ``n`` keys). ``-0.0`` and ``0.0`` count apart, so a count can only be too
+    high: a warning on it may be missed, never given wrongly."""
     rows = np.ascontiguousarray(X)
     return int(np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))).size)
 
