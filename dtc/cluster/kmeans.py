@@ -337,6 +337,8 @@ class KMeans(ClusterMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Index of the nearest fitted centre for each row of ``X`` ``(n, d)``: int64
+        ``(n,)``."""
         if not hasattr(self, "cluster_centers_"):
             # NotFittedError is a ValueError and an AttributeError (scikit-learn's contract).
             raise NotFittedError("KMeans.predict: call fit first")
