@@ -78,10 +78,15 @@ class PytorchAdaptLoss(AlignmentLoss):
         self.has_parameters = any(True for _ in self.layer.parameters())
 
     def compute(self, source, target, **context):
-        value = self.layer(source, target)
+        name, layer = type(self).__name__, type(self.layer).__name__
+        try:
+            value = self.layer(source, target)
+        except ValueError as err:
+            # pytorch-adapt's own message names neither the dtc loss nor the layer
+            raise ValueError(f"{name} ({layer}): {err}") from err
         if not (isinstance(value, torch.Tensor) and value.dim() == 0):
             raise ValueError(
-                f"PytorchAdaptLoss: {type(self.layer).__name__} returned "
+                f"{name}: {layer} returned "
                 f"{type(value).__name__} {getattr(value, 'shape', '')}, expected a scalar tensor"
             )
         if not bool(torch.isfinite(value.detach())):
@@ -89,7 +94,7 @@ class PytorchAdaptLoss(AlignmentLoss):
             # the inputs were checked finite: the layer itself failed (MMDLoss's median
             # bandwidth is 0 when the source rows are all equal: exp(-0/0))
             raise ValueError(
-                f"PytorchAdaptLoss: {type(self.layer).__name__} returned {float(value)} on "
+                f"{name}: {layer} returned {float(value)} on "
                 "finite inputs (e.g. identical source rows make MMDLoss's median bandwidth 0; "
                 "pass bandwidth=...)"
             )

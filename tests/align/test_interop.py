@@ -116,12 +116,16 @@ def test_bad_inputs(layers):
         ):
             PAMMDLoss(mmd_type=mmd_type)(x[:1], x[:1])
         # identical source rows: the median bandwidth is 0 and pytorch-adapt returns NaN
-        with pytest.raises(ValueError, match="MMDLoss returned nan on finite inputs"):
+        with pytest.raises(ValueError, match="^PAMMDLoss: MMDLoss returned nan on finite inputs"):
             PAMMDLoss(mmd_type=mmd_type)(torch.ones(5, 3), x)
     # the linear estimate pairs rows: unequal batches are named as dtc's loss's error
     with pytest.raises(ValueError, match="PAMMDLoss: mmd_type='linear' pairs source and target"):
         PAMMDLoss()(x, torch.randn(6, 3))
     assert torch.isfinite(PAMMDLoss(mmd_type="quadratic")(x, torch.randn(6, 3)))
+    # the generic wrapper has no such check: pytorch-adapt's own error is passed on, naming
+    # the dtc loss and the layer it wraps
+    with pytest.raises(ValueError, match=r"^PytorchAdaptLoss \(MMDLoss\): For mmd_type 'linear'"):
+        PytorchAdaptLoss("MMDLoss")(x, torch.randn(6, 3))
 
 
 def test_pa_coral_names_a_covariance_that_overflows(layers):
