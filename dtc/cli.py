@@ -119,7 +119,9 @@ def run(
             help="Optional: a config YAML, then key=value overrides.", show_default=False
         ),
     ] = None,
-    benchmark: Annotated[str, typer.Option(help="Benchmark name (see `dtc datasets`).")] = "digits",
+    benchmark: Annotated[
+        str, typer.Option(help="Benchmark name (see `dtc datasets`), or a folder of domain files.")
+    ] = "digits",
     source: Annotated[
         str | None, typer.Option(help="Source domain (default: the benchmark's first pair).")
     ] = None,

@@ -32,6 +32,18 @@ Preprocessing (``preprocess=``), computed **per domain**:
 
 With ``"standard"``, a 1-NN classifier fitted on the source reproduces the "NN"
 column of Long et al., ICCV 2013 exactly (see ``tests/data/test_paper_nn.py``).
+
+**A folder of your own domains** is a benchmark too: wherever a benchmark name is taken
+(``load_pair``, ``dtc run --benchmark``, a config's ``benchmark:``), a path to a directory
+that is not a registered name names the benchmark whose domains are its files, one domain a
+file, named by the file's stem: ``<domain>.npz`` (arrays ``X`` ``(n, d)`` and labels ``y``
+``(n,)``, :func:`dtc.data.load_npz`) or ``<domain>.csv`` (the label in the last column,
+:func:`dtc.data.load_csv`). Labels are 0-based integers or class names; names are numbered
+in the sorted order of all the folder's names, so one name has one number in every domain.
+The number of classes is the largest label + 1 over the folder; every domain needs labels
+(the runner scores the target with them) and the same width. Its standard preprocessing is
+``"raw"`` (the values as stored); nothing checks the files against a release, but every
+run records a fingerprint of the arrays it saw.
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ import numpy as np
 
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair
-from dtc.data.files import read_mat_v5
+from dtc.data.files import load_csv, load_npz, read_mat_v5
 from dtc.data.imbalance import check_imbalance, imbalanced_rows
 from dtc.data.preprocessing import unit_l2_rows, unit_sum_rows, zscore_columns
 
@@ -107,6 +119,7 @@ class _Benchmark:
     source: str
     files: dict | None = None  # domain -> _DomainFile; None: generated, no files
     image_shape: tuple[int, ...] | None = None
+    folder: Path | None = None  # a folder of the user's domain files (see the docstring)
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -232,11 +245,101 @@ def list_benchmarks() -> list[str]:
 
 
 def _get(benchmark: str) -> _Benchmark:
-    if benchmark not in _BENCHMARKS:
+    if isinstance(benchmark, str) and benchmark in _BENCHMARKS:
+        return _BENCHMARKS[benchmark]
+    if isinstance(benchmark, (str, os.PathLike)) and str(benchmark) and Path(benchmark).is_dir():
+        return _folder_benchmark(Path(benchmark))
+    raise ValueError(
+        f"unknown benchmark {benchmark!r}; expected one of {', '.join(_BENCHMARKS)}, or a "
+        "folder of domain files (<domain>.npz or <domain>.csv)"
+    )
+
+
+FOLDER_SUFFIXES = (".csv", ".npz")
+
+
+def _folder_files(folder: Path) -> dict[str, Path]:
+    """Domain name -> file of a folder benchmark, sorted by name."""
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in FOLDER_SUFFIXES or not path.is_file():
+            continue
+        if path.stem in files:
+            raise ValueError(
+                f"benchmark folder {str(folder)!r}: two files for domain {path.stem!r} "
+                f"({files[path.stem].name}, {path.name}); keep one"
+            )
+        files[path.stem] = path
+    if len(files) < 2:
         raise ValueError(
-            f"unknown benchmark {benchmark!r}; expected one of {', '.join(_BENCHMARKS)}"
+            f"benchmark folder {str(folder)!r}: expected at least two domain files "
+            f"(<domain>.npz or <domain>.csv), found {sorted(p.name for p in files.values())}"
         )
-    return _BENCHMARKS[benchmark]
+    return files
+
+
+def _read_folder_file(path: Path, classes=None) -> Domain:
+    if path.suffix.lower() == ".npz":
+        return load_npz(path, classes=classes)
+    return load_csv(path, classes=classes)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_folder(folder: str, signature: tuple) -> dict[str, Domain]:
+    """Every domain of a folder benchmark, labels numbered across the folder. Keyed on
+    the files' names, sizes and mtimes, so an edited folder is read again."""
+    files = {name: Path(folder) / file for name, file, _, _ in signature}
+    domains = {name: _read_folder_file(path) for name, path in files.items()}
+    for name, domain in domains.items():
+        if domain.y is None:
+            raise ValueError(f"{files[name]}: a benchmark domain needs labels (to score runs)")
+    named = [d.meta.get("classes") is not None for d in domains.values()]
+    if any(named):
+        if not all(named):
+            raise ValueError(
+                f"benchmark folder {folder!r}: some domains label classes by name, others by "
+                "number; use one kind in every file"
+            )
+        classes = sorted({c for d in domains.values() for c in d.meta["classes"]})
+        domains = {name: _read_folder_file(path, classes) for name, path in files.items()}
+    widths = {name: d.n_features for name, d in domains.items()}
+    if len(set(widths.values())) > 1:
+        raise ValueError(
+            f"benchmark folder {folder!r}: domains of different widths {widths}; a folder "
+            "benchmark holds one feature space"
+        )
+    return domains
+
+
+def _folder_signature(folder: Path) -> tuple:
+    out = []
+    for name, path in _folder_files(folder).items():
+        stat = path.stat()
+        out.append((name, path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+def _folder_benchmark(folder: Path) -> _Benchmark:
+    """The benchmark of a folder of domain files (see the module docstring)."""
+    signature = _folder_signature(folder)
+    domains = _read_folder(str(folder.resolve()), signature)
+    file_names = {name: file for name, file, _, _ in signature}
+    first = next(iter(domains.values()))
+    return _Benchmark(
+        name=str(folder),
+        domains=tuple(domains),
+        n_classes=int(max(int(d.y.max()) for d in domains.values())) + 1,
+        n_features=first.n_features,
+        standard="raw",
+        description=f"your domain files in {folder}",
+        papers=(),
+        source=f"the folder {folder}",
+        files={
+            name: _DomainFile(file_names[name], "X", "y", True, n=d.n_samples)
+            for name, d in domains.items()
+        },
+        folder=folder,
+    )
 
 
 def _check_domain(spec: _Benchmark, name: str, role: str = "domain") -> str:
@@ -260,11 +363,15 @@ def resolve_data_dir(data_dir=None) -> Path | None:
     return None if data_dir is None else Path(data_dir)
 
 
-def _candidates(spec: _Benchmark, file: str, root: Path) -> list[Path]:
+def _candidates(spec: _Benchmark, file: str, root: Path | None) -> list[Path]:
+    if spec.folder is not None:  # its own folder, whatever the data directory
+        return [spec.folder / file]
     return [root / spec.name / file, root / file]
 
 
 def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
+    if spec.folder is not None:
+        return spec.folder / file
     root = resolve_data_dir(data_dir)
     where = (
         f"Get it from {spec.source}, put it in <data dir>/{spec.name}/ and pass data_dir= "
@@ -315,7 +422,9 @@ def benchmark_info(benchmark: str, data_dir=None) -> dict:
     files = {d: f.file for d, f in (spec.files or {}).items()}
     found = {}
     for file in dict.fromkeys(files.values()):
-        hits = [p for p in _candidates(spec, file, root) if p.is_file()] if root else []
+        hits = (
+            [p for p in _candidates(spec, file, root) if p.is_file()] if root or spec.folder else []
+        )
         found[file] = str(hits[0]) if hits else None
     return {
         "name": spec.name,
@@ -372,6 +481,10 @@ def _load_mat_cached(path: Path, sha256: str | None = None) -> dict:
 
 def _extract(spec: _Benchmark, domain: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``X`` ``(n, d)`` float64 and 0-based ``y`` ``(n,)`` of one domain, validated."""
+    if spec.folder is not None:  # read and checked by the file loaders
+        folder = spec.folder
+        found = _read_folder(str(folder.resolve()), _folder_signature(folder))[domain]
+        return found.X.astype(np.float64), found.y.copy()  # the cache's stay untouched
     where = spec.files[domain]
     arrays = _load_mat_cached(path, where.sha256)
     for key in (where.x_key, where.y_key):

@@ -5,7 +5,7 @@ the seeds and optional extra metrics::
 
     name: smoke
     benchmarks:
-      - benchmark: digits          # dtc.data.list_benchmarks()
+      - benchmark: digits          # dtc.data.list_benchmarks(), or a folder of domain files
         pairs: all                 # "all", "default" (the first pair) or [[source, target], ...]
         data: {shift: 0.5}         # passed to dtc.data.load_pair (imbalance_ratio: see runner)
         grid: {shift: [0.3, 0.7]}  # optional: data parameters swept like method grids
@@ -604,6 +604,15 @@ def _check_data_values(benchmark: str, params: dict, i: int) -> None:
         raise ValueError(f"benchmarks[{i}] with data {params}: {exc}") from exc
 
 
+def _benchmark_info(name, where: str) -> dict:
+    """``data.benchmark_info(name)`` of a registered benchmark or a folder of domain
+    files; ``ValueError`` prefixed by ``where`` for anything else."""
+    try:
+        return data.benchmark_info(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
 def _check_benchmark(entry, i: int) -> dict:
     where = f"benchmarks[{i}]"
     if isinstance(entry, str):
@@ -611,12 +620,7 @@ def _check_benchmark(entry, i: int) -> dict:
     _expect(entry, dict, where, "a mapping with key 'benchmark'")
     _check_keys(entry, BENCHMARK_KEYS, where)
     name = entry.get("benchmark")
-    if name not in data.list_benchmarks():
-        raise ValueError(
-            f"{where}.benchmark: unknown benchmark {name!r}; available: "
-            f"{', '.join(data.list_benchmarks())}"
-        )
-    info = data.benchmark_info(name)
+    info = _benchmark_info(name, f"{where}.benchmark")
     pairs = entry.get("pairs", "default")
     if pairs == "all":
         pairs = [list(p) for p in info["pairs"]]
@@ -696,11 +700,7 @@ def _check_method(label, entry, budget: dict) -> dict:
         "a mapping of benchmark name -> parameters",
     )
     for bench, values in per_benchmark.items():
-        if bench not in data.list_benchmarks():
-            raise ValueError(
-                f"{where}.benchmark_params: unknown benchmark {bench!r}; known: "
-                f"{sorted(data.list_benchmarks())}"
-            )
+        _benchmark_info(bench, f"{where}.benchmark_params")
         _expect(values, dict, f"{where}.benchmark_params.{bench}", "a mapping")
         _check_params(name, cls, values, f"{where}.benchmark_params.{bench}")
     names = set(cls._get_param_names())

@@ -1,0 +1,159 @@
+"""A folder of domain files as a benchmark: loaders, numbering of class names, errors, and the
+runner and the command line on it."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dtc.cli import app
+from dtc.data import benchmark_info, load_csv, load_npz, load_pair
+from dtc.experiment.config import expand, load_config
+from dtc.experiment.runner import run_experiment
+
+
+def _blobs(n, shift, seed, classes=(0, 1, 2)):
+    rng = np.random.default_rng(seed)
+    y = np.asarray(classes)[np.arange(n) % len(classes)]
+    centres = 4.0 * np.eye(5)[: max(classes) + 1]
+    return (centres[y] + shift + 0.3 * rng.normal(size=(n, 5))).astype(np.float32), y
+
+
+def _write_csv(path, X, labels):
+    rows = [",".join(f"{v:.6g}" for v in x) + f",{c}" for x, c in zip(X, labels)]
+    path.write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """``mine/``: ``a.npz`` (numeric labels) and ``b.csv`` (numeric labels, last column)."""
+    root = tmp_path / "mine"
+    root.mkdir()
+    Xa, ya = _blobs(30, 0.0, 0)
+    Xb, yb = _blobs(24, 1.0, 1)
+    np.savez(root / "a.npz", X=Xa, y=ya)
+    _write_csv(root / "b.csv", Xb, yb)
+    (root / "notes.txt").write_text("not a domain")  # other files are not domains
+    return root
+
+
+def test_a_folder_is_a_benchmark_of_its_files(folder):
+    info = benchmark_info(str(folder))
+    assert info["domains"] == ("a", "b")
+    assert info["pairs"] == [("a", "b"), ("b", "a")]
+    assert (info["n_classes"], info["n_features"], info["standard_preprocess"]) == (3, 5, "raw")
+    assert info["files"] == {"a": "a.npz", "b": "b.csv"} and info["available"]
+    pair = load_pair(str(folder), source="b", target="a")
+    # the file loaders' arrays, as stored ("raw"), with the benchmark's class count
+    np.testing.assert_array_equal(pair.source.X, load_csv(folder / "b.csv").X)
+    np.testing.assert_array_equal(pair.target.X, load_npz(folder / "a.npz").X)
+    np.testing.assert_array_equal(pair.target.y, load_npz(folder / "a.npz").y)
+    assert pair.n_clusters == 3 and pair.benchmark == str(folder)
+    assert pair.source.meta["file"] == str(folder / "b.csv")
+    # other preprocessings as for a registered benchmark: per domain, population std
+    z = load_pair(str(folder), source="a", target="b", preprocess="zscore").target.X
+    X = load_csv(folder / "b.csv").X.astype(np.float64)
+    np.testing.assert_allclose(z, (X - X.mean(0)) / X.std(0), rtol=1e-5, atol=1e-6)
+
+
+def test_class_names_are_numbered_across_the_folder(tmp_path):
+    # a has classes b..d, the target a..c: numbered in the sorted order of all names
+    root = tmp_path / "named"
+    root.mkdir()
+    Xs, ys = _blobs(30, 0.0, 0, classes=(1, 2, 3))
+    Xt, yt = _blobs(30, 0.5, 1, classes=(0, 1, 2))
+    np.savez(root / "src.npz", X=Xs, y=np.array(list("abcd"))[ys])
+    _write_csv(root / "tgt.csv", Xt, np.array(list("abcd"))[yt])
+    pair = load_pair(str(root), source="src", target="tgt")
+    np.testing.assert_array_equal(pair.source.y, ys)
+    np.testing.assert_array_equal(pair.target.y, yt)
+    assert pair.n_clusters == 4
+
+
+def test_an_edited_file_is_read_again(folder):
+    before = load_pair(str(folder), source="a", target="b")
+    X, y = _blobs(24, 9.0, 2)
+    _write_csv(folder / "b.csv", X, y)
+    after = load_pair(str(folder), source="a", target="b")
+    assert not np.allclose(before.target.X, after.target.X)
+    np.testing.assert_allclose(after.target.X, X, rtol=1e-5)
+    after.target.y[:] = 0  # a caller's edit does not reach the next load
+    np.testing.assert_array_equal(load_pair(str(folder), source="a", target="b").target.y, y)
+
+
+def _folder_with(tmp_path, files: dict):
+    root = tmp_path / "bad"
+    root.mkdir()
+    for name, (X, y) in files.items():
+        if name.endswith(".npz"):
+            np.savez(root / name, **({"X": X} if y is None else {"X": X, "y": y}))
+        else:
+            _write_csv(root / name, X, y)
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    ("files", "match"),
+    [
+        ({"a.npz": _blobs(9, 0, 0)}, r"expected at least two domain files .*\['a.npz'\]"),
+        (
+            {"a.npz": _blobs(9, 0, 0), "a.csv": _blobs(9, 0, 1), "b.npz": _blobs(9, 0, 2)},
+            "two files for domain 'a' \\(a.csv, a.npz\\)",
+        ),
+        (
+            {
+                "a.npz": (_blobs(9, 0, 0)[0], np.array(list("abc"))[np.arange(9) % 3]),
+                "b.npz": _blobs(9, 0, 1),
+            },
+            "some domains label classes by name, others by number",
+        ),
+        (
+            {"a.npz": _blobs(9, 0, 0), "b.npz": (np.ones((9, 4), np.float32), np.zeros(9, int))},
+            r"domains of different widths \{'a': 5, 'b': 4\}",
+        ),
+        ({"a.npz": (_blobs(9, 0, 0)[0], None), "b.npz": _blobs(9, 0, 1)}, "expected key 'y'"),
+    ],
+    ids=["one file", "two files a domain", "names and numbers", "widths", "no labels"],
+)
+def test_a_bad_folder_is_refused_naming_what_is_wrong(tmp_path, files, match):
+    path = _folder_with(tmp_path, files)
+    with pytest.raises(ValueError, match=match):
+        load_pair(path)
+
+
+def test_a_name_that_is_neither_is_unknown(tmp_path):
+    with pytest.raises(ValueError, match="unknown benchmark .*or a folder of domain files"):
+        load_pair(str(tmp_path / "missing"))
+
+
+def test_the_runner_sweeps_a_folder_and_sees_its_edits(folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(folder.parent)  # the config names the folder relative to here
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text(
+        "name: mine\nbenchmarks: [{benchmark: mine, pairs: all}]\n"
+        "methods:\n  km: {method: kmeans, params: {n_init: 2}}\nseeds: [0]\n"
+    )
+    config = load_config(cfg)
+    assert [(t.spec.source, t.spec.target) for t in expand(config)] == [("a", "b"), ("b", "a")]
+    summary = run_experiment(config, tmp_path / "out", progress=False)
+    assert summary.finished == 2
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").open()]
+    assert {r["benchmark"] for r in records} == {"mine"}
+    assert all(r["metrics"]["acc"] > 0.9 for r in records)  # three well-separated blobs
+    # a changed file is other data: its runs are run again, the other pair's too (it reads it)
+    X, y = _blobs(24, 2.0, 3)
+    _write_csv(folder / "b.csv", X, y)
+    again = run_experiment(load_config(cfg), tmp_path / "out", progress=False)
+    assert (again.finished, again.skipped) == (2, 0)
+
+
+def test_dtc_run_takes_a_folder(folder, monkeypatch):
+    monkeypatch.chdir(folder.parent)
+    args = ["--benchmark", "mine", "--source", "b", "--target", "a", "--method", "kmeans"]
+    res = CliRunner().invoke(app, ["run", *args, "--no-record", "--json"])
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.output)
+    assert (record["benchmark"], record["source"], record["target"]) == ("mine", "b", "a")
+    bad = CliRunner().invoke(app, ["run", "--benchmark", "mine", "--source", "c"])
+    assert bad.exit_code != 0 and "unknown source domain 'c'" in bad.output
