@@ -290,9 +290,6 @@ def _read_folder(folder: str, signature: tuple) -> dict[str, Domain]:
     the files' names, sizes and mtimes, so an edited folder is read again."""
     files = {name: Path(folder) / file for name, file, _, _ in signature}
     domains = {name: _read_folder_file(path) for name, path in files.items()}
-    for name, domain in domains.items():
-        if domain.y is None:
-            raise ValueError(f"{files[name]}: a benchmark domain needs labels (to score runs)")
     named = [d.meta.get("classes") is not None for d in domains.values()]
     if any(named):
         if not all(named):
@@ -307,6 +304,15 @@ def _read_folder(folder: str, signature: tuple) -> dict[str, Domain]:
         raise ValueError(
             f"benchmark folder {folder!r}: domains of different widths {widths}; a folder "
             "benchmark holds one feature space"
+        )
+    # k is the largest label + 1: a number no domain holds would be an empty cluster asked
+    # for (1-based labels, say), not a class
+    seen = np.unique(np.concatenate([d.y for d in domains.values()]))
+    missing = sorted(set(range(int(seen.max()) + 1)) - set(seen.tolist()))
+    if missing:
+        raise ValueError(
+            f"benchmark folder {folder!r}: labels {missing} appear in no domain, so they are no "
+            f"classes; expected 0-based labels 0..k-1 (1-based ones? save them minus 1)"
         )
     return domains
 

@@ -113,8 +113,12 @@ def _folder_with(tmp_path, files: dict):
             r"domains of different widths \{'a': 5, 'b': 4\}",
         ),
         ({"a.npz": (_blobs(9, 0, 0)[0], None), "b.npz": _blobs(9, 0, 1)}, "expected key 'y'"),
+        (
+            {"a.npz": _blobs(9, 0, 0, classes=(1, 2, 3)), "b.csv": _blobs(9, 0, 1, classes=(1, 3))},
+            r"labels \[0\] appear in no domain, .*1-based ones\?",
+        ),
     ],
-    ids=["one file", "two files a domain", "names and numbers", "widths", "no labels"],
+    ids=["one file", "two files a domain", "names and numbers", "widths", "no labels", "1-based"],
 )
 def test_a_bad_folder_is_refused_naming_what_is_wrong(tmp_path, files, match):
     path = _folder_with(tmp_path, files)
