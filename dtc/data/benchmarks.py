@@ -334,7 +334,7 @@ def _folder_benchmark(folder: Path) -> _Benchmark:
     return _Benchmark(
         name=str(folder),
         domains=tuple(domains),
-        n_classes=int(max(int(d.y.max()) for d in domains.values())) + 1,
+        n_classes=max(int(d.y.max()) for d in domains.values()) + 1,
         n_features=first.n_features,
         standard="raw",
         description=f"your domain files in {folder}",
