@@ -4,7 +4,8 @@
                    a CONFIG a whole resumable grid of runs (see dtc.experiment);
 ``dtc report``     Markdown / CSV / LaTeX tables and PNG figures from a results file;
 ``dtc bench-losses`` the alignment-loss leaderboard on a fixed protocol;
-``dtc datasets``   the benchmarks, their domains and whether their files were found.
+``dtc datasets``   the benchmarks, their domains and whether their files were found (and
+                   those of the folders of domain files it is given).
 
 Human-readable output (tables, progress) goes to the terminal; with ``--json`` the
 only thing on stdout is one JSON object per run, and progress goes to stderr.
@@ -526,6 +527,10 @@ def _runs(row: dict) -> str:
 
 @app.command()
 def datasets(
+    folders: Annotated[
+        list[str] | None,
+        typer.Argument(help="Folders of domain files to read as benchmarks too (see README)."),
+    ] = None,
     data_dir: DataDirOption = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table.")
@@ -536,6 +541,13 @@ def datasets(
 
     where = data_dir or os.environ.get("DTC_DATA")
     rows = [data.benchmark_info(name, data_dir=data_dir) for name in data.list_benchmarks()]
+    for folder in folders or []:
+        if folder in data.list_benchmarks() or not Path(folder).is_dir():
+            raise _fail(ValueError(f"{folder!r}: expected a folder of domain files"))
+        try:
+            rows.append(data.benchmark_info(folder))
+        except ValueError as exc:  # a folder the benchmark refuses: say why, as `run` would
+            raise _fail(exc) from exc
     if json_out:
         sys.stdout.write(json.dumps(rows, default=str) + "\n")
         return

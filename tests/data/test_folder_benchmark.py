@@ -161,3 +161,19 @@ def test_dtc_run_takes_a_folder(folder, monkeypatch):
     assert (record["benchmark"], record["source"], record["target"]) == ("mine", "b", "a")
     bad = CliRunner().invoke(app, ["run", "--benchmark", "mine", "--source", "c"])
     assert bad.exit_code != 0 and "unknown source domain 'c'" in bad.output
+
+
+def test_dtc_datasets_reads_the_folders_it_is_given(folder, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["datasets", str(folder), "--data-dir", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {row["name"]: row for row in json.loads(res.stdout)}
+    assert rows[str(folder)]["domains"] == ["a", "b"] and rows[str(folder)]["n_classes"] == 3
+    assert rows[str(folder)]["available"] and "digits" in rows  # the registered ones too
+    table = runner.invoke(app, ["datasets", str(folder), "--data-dir", str(tmp_path)])
+    assert table.exit_code == 0 and "found" in table.stdout
+    res = runner.invoke(app, ["datasets", str(tmp_path / "nope")])
+    assert res.exit_code == 1 and "expected a folder of domain files" in res.stderr
+    (folder / "b.csv").unlink()  # one domain left: refused as `run` refuses it
+    res = runner.invoke(app, ["datasets", str(folder)])
+    assert res.exit_code == 1 and "expected at least two domain files" in res.stderr
