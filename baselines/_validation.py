@@ -84,8 +84,11 @@ def check_choice(value, choices, *, method: str, name: str):
 
 def check_non_negative(X: np.ndarray, *, method: str, role: str) -> None:
     """Raise ``ValueError`` naming ``method`` and ``role`` when ``X`` ``(n, d)`` has a
-    negative entry or no positive entry at all (a co-clustering needs a non-empty bipartite
-    graph)."""
+    NaN or infinite entry, a negative entry or no positive entry at all (a co-clustering
+    needs a non-empty bipartite graph)."""
+    if not np.isfinite(X).all():
+        # NaN compares False both ways and would pass as "all zero" below
+        raise ValueError(f"{method}: the {role} must hold finite values, found NaN or infinity")
     lowest = float(X.min())
     if lowest < 0:
         raise ValueError(

@@ -84,6 +84,10 @@ def spectral_cocluster(
     """
     _check_cocluster_k(n_clusters, caller)
     A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2 or 0 in A.shape:
+        raise ValueError(f"{caller}: expected a non-empty A of shape (n, m), got {A.shape}")
+    # A negative row sum would pass for an empty row below and be labelled silently.
+    check_non_negative(A, method=caller, role="input A")
     rows, cols = A.sum(axis=1) > 0, A.sum(axis=0) > 0
     if rows.sum() < n_clusters:
         raise ValueError(

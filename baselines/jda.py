@@ -84,18 +84,18 @@ def jda_transform(
     seed=0,
 ):
     """JDA embedding (Long et al., ICCV 2013) of ``Xs`` ``(n_s, d)`` with labels ``ys``
-    ``(n_s,)`` in ``0..C-1`` and
-    of ``Xt`` ``(n_t, d)``.
+    ``(n_s,)`` and of ``Xt`` ``(n_t, d)``.
 
     ``pseudo_labels`` is ``"nn"`` or ``"kmeans"`` (see the module docstring; ``ys`` may be
     source *cluster* labels); ``ys`` must be non-negative integers, one per source row
     (``ValueError`` naming ``ys`` otherwise). Returns ``(Zs, Zt, yt_pseudo)``: the
     embeddings of the last iteration, ``(n_s, p)`` and ``(n_t, p)``, and the target
-    pseudo-labels ``(n_t,)`` computed from them (what the paper reports as JDA's
-    prediction with ``"nn"``).
+    pseudo-labels ``(n_t,)`` computed from them, in ``ys``'s labels (what the paper reports
+    as JDA's prediction with ``"nn"``). ``C`` is the number of distinct labels in ``ys``
+    (the authors' ``length(unique(Y_src))``): it weighs the marginal term, so labels with
+    gaps (``{0, 2, 5}``) give the embedding of ``{0, 1, 2}``.
     """
-    # The cheap checks first, then the (possibly n x n) joint features. A label below 0
-    # would get no conditional MMD term (classes are 0..max) yet be predicted by the 1-NN.
+    # The cheap checks first, then the (possibly n x n) joint features.
     if ys is None:
         raise ValueError("JDA: ys is required (source class or cluster labels, shape (n_s,))")
     ys = _check_labels(ys, np.shape(Xs)[0] if np.ndim(Xs) == 2 else None, name="JDA: ys")
@@ -105,7 +105,8 @@ def jda_transform(
     F = joint_features(Xs, Xt, kernel=kernel, gamma=gamma, normalize=normalize, caller="JDA")
     p, lam, _ = check_embedding_params(n_components, lam, kernel, min(F.shape), method="JDA")
     ns, nt = len(Xs), len(Xt)
-    C = int(ys.max()) + 1
+    classes, ys = np.unique(ys, return_inverse=True)
+    C = len(classes)
     e0 = marginal_mmd_vector(ns, nt, C)[:, None]
     yt = None
     for _ in range(n_iter):
@@ -115,7 +116,7 @@ def jda_transform(
             yt = KNeighborsClassifier(n_neighbors=1).fit(Zs, ys).predict(Zt)
         else:
             yt = transfer_kmeans(Zt, class_means(Zs, ys, C), seed=seed).labels
-    return Zs, Zt, yt
+    return Zs, Zt, classes[yt].astype(np.int64)
 
 
 class JDA(AdaptThenCluster):
@@ -126,7 +127,8 @@ class JDA(AdaptThenCluster):
     ----------
     n_clusters : int, optional
     n_components : int, optional
-        ``None``: ``min(100, q)`` (the paper's k = 100).
+        ``None``: ``min(100, n_s + n_t, q)`` (the paper's k = 100; ``q`` as in
+        :func:`baselines.tca.tca_transform`).
     lam : float, default 1.0
         Ridge (the authors' code: 1.0 on Office-Caltech SURF, 0.1 on images).
     kernel : {"auto", "primal", "linear", "rbf"}, default "auto"
@@ -192,12 +194,9 @@ class JDA(AdaptThenCluster):
             )
         if mode == "auto":
             mode = "nn" if ys is not None else "kmeans"
-        classes = None
         if ys is None:  # source cluster labels stand in for the classes
             ys, _, _ = kmeans(Xs, k, n_init=self.n_init, seed=self.seed)
-        else:
-            classes, ys = np.unique(ys, return_inverse=True)
-        Zs, Zt, pseudo = jda_transform(
+        Zs, Zt, self.pseudo_labels_ = jda_transform(
             Xs,
             ys,
             Xt,
@@ -210,6 +209,4 @@ class JDA(AdaptThenCluster):
             normalize=self.normalize,
             seed=self.seed,
         )
-        # Back from the class indices 0..C-1 to the source's class labels.
-        self.pseudo_labels_ = pseudo if classes is None else classes[pseudo].astype(np.int64)
         return Zs, Zt

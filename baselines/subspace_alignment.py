@@ -46,7 +46,8 @@ def subspace_alignment_transform(
 
     ``n_components`` is ``p``, at most ``min(d, n_s - 1, n_t - 1)`` (``None``: ``min(30, d,
     n_s - 1, n_t - 1)``): a centred domain of ``n`` rows spans at most ``n - 1``
-    directions, and a direction past them is arbitrary; ``caller`` names the estimator in error messages. Returns ``(Zs, Zt, M)``:
+    directions, and a direction past them is arbitrary; ``caller`` names the estimator in
+    error messages. Returns ``(Zs, Zt, M)``:
     ``Zs = (X_s - mean_s) P_s M`` ``(n_s, p)``, ``Zt = (X_t - mean_t) P_t`` ``(n_t, p)``
     and the alignment matrix ``M = P_s^T P_t`` ``(p, p)``.
     """
@@ -73,7 +74,7 @@ class SubspaceAlignment(AdaptThenCluster):
     ----------
     n_clusters : int, optional
     n_components : int, optional
-        Subspace dimension ``p``; ``None``: ``min(30, d, n_s, n_t)``.
+        Subspace dimension ``p``; ``None``: ``min(30, d, n_s - 1, n_t - 1)``.
     init : {"k-means++", "source"}, default "source"
     n_init : int, default 10
     seed : int, default 0

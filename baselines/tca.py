@@ -205,7 +205,8 @@ def tca_transform(
     """TCA embedding (Pan et al., IEEE TNN 2011) of ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``.
 
     Returns ``(Zs, Zt)`` of shapes ``(n_s, p)`` and ``(n_t, p)``; ``p = n_components``
-    (``None``: ``min(100, q)``, ``q = d`` primal, ``n_s + n_t`` with a kernel).
+    (``None``: ``min(100, n_s + n_t, q)``, ``q = d`` primal, ``n_s + n_t`` with a kernel:
+    the joint features ``(n_s + n_t, q)`` have no more directions than that).
     ``kernel``, ``gamma``, ``normalize``: see :func:`joint_features`; ``lam``: the ridge;
     ``caller`` names the estimator in error messages.
     """
@@ -226,7 +227,8 @@ class TCA(AdaptThenCluster):
     ----------
     n_clusters : int, optional
     n_components : int, optional
-        Embedding dimension; ``None``: ``min(100, q)`` (100 as in Long et al., 2013).
+        Embedding dimension; ``None``: ``min(100, n_s + n_t, q)`` (100 as in Long et al.,
+        2013; ``q`` as in :func:`tca_transform`).
     lam : float, default 1.0
         Ridge on the directions (TCA's ``mu``).
     kernel : {"auto", "primal", "linear", "rbf"}, default "auto"

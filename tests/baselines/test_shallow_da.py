@@ -290,6 +290,22 @@ def test_jda_first_iteration_is_tca_and_conditional_terms_change_it():
     np.testing.assert_allclose(np.linalg.norm(Zs1, axis=1), 1.0)  # normalize=True
 
 
+@pytest.mark.parametrize("pseudo_labels", ["nn", "kmeans"])
+def test_jda_transform_counts_the_classes_present_not_the_largest_label(pseudo_labels):
+    # C weighs the marginal term (the authors' length(unique(Y_src))). Labels {0, 2, 5}
+    # were read as C = 6: another embedding than that of the same classes numbered 0..2.
+    rng = np.random.default_rng(4)
+    Xs, Xt = rng.standard_normal((60, 8)), rng.standard_normal((50, 8)) + 0.5
+    ys = np.repeat(np.arange(3), 20)
+    gapped = np.array([0, 2, 5])[ys]
+    kw = {"n_components": 4, "n_iter": 3, "pseudo_labels": pseudo_labels}
+    Zs, Zt, yt = jda_transform(Xs, ys, Xt, **kw)
+    Zs_g, Zt_g, yt_g = jda_transform(Xs, gapped, Xt, **kw)
+    np.testing.assert_allclose(np.abs(Zs_g), np.abs(Zs), atol=1e-10)
+    np.testing.assert_allclose(np.abs(Zt_g), np.abs(Zt), atol=1e-10)
+    np.testing.assert_array_equal(yt_g, np.array([0, 2, 5])[yt])
+
+
 @pytest.mark.parametrize(
     ("ys", "message"),
     [
@@ -301,9 +317,8 @@ def test_jda_first_iteration_is_tca_and_conditional_terms_change_it():
     ],
 )
 def test_jda_transform_refuses_bad_source_labels_by_name(ys, message):
-    # Labels below 0 were accepted silently: the conditional MMD covers the classes
-    # 0..max(ys) only, so class -1 got no term while the 1-NN still predicted it. The
-    # other cases failed deep inside numpy / scikit-learn without naming ys.
+    # Class labels are non-negative integers throughout the toolkit; the other cases failed
+    # deep inside numpy / scikit-learn without naming ys.
     rng = np.random.default_rng(4)
     Xs, Xt = rng.standard_normal((60, 8)), rng.standard_normal((50, 8))
     with pytest.raises(ValueError, match=message):

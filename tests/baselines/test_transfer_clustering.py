@@ -269,6 +269,23 @@ def test_negative_features_are_refused(pair, cls, name, role):
         cls().fit(bad)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda A: A.__setitem__(slice(0, 5), -A[:5]), "input A has a minimum of"),
+        (lambda A: A.__setitem__((0, 0), np.nan), "input A must hold finite values"),
+    ],
+)
+def test_spectral_cocluster_refuses_negative_or_nan_entries(change, message):
+    # Rows with a negative sum passed for empty rows and were labelled without a word.
+    A = np.random.default_rng(0).random((40, 10))
+    change(A)
+    with pytest.raises(ValueError, match=f"spectral_cocluster: .*{message}"):
+        spectral_cocluster(A, 3)
+    with pytest.raises(ValueError, match="spectral_cocluster: expected a non-empty A"):
+        spectral_cocluster(A[0], 3)
+
+
 def test_bad_parameters_are_refused(pair):
     with pytest.raises(ValueError, match="SelfTaughtClustering: trade_off"):
         SelfTaughtClustering(trade_off=-1).fit(pair)
