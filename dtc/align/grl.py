@@ -80,7 +80,8 @@ class GradientReversal(nn.Module):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         self.max_coeff = check_number(max_coeff, "max_coeff", low=0.0)
-        self.gamma = check_number(gamma, "gamma", low=0.0)
+        # gamma = 0 would hold the DANN coefficient at 0: no reversed gradient, ever.
+        self.gamma = check_number(gamma, "gamma", low=0.0, strict=True)
         self.schedule = schedule
 
     def coefficient(self, progress: float | None = None) -> float:

@@ -473,6 +473,15 @@ class _KernelSums(torch.autograd.Function):
         return (None, None, None, *gx, *gy)
 
 
+def _check_layer_counts(xs, ys, kernels, name: str) -> None:
+    """One kernel per layer: ``zip`` would drop the extra layers without a word."""
+    if not len(xs) == len(ys) == len(kernels):
+        raise ValueError(
+            f"{name}: expected one layer of xs and ys per kernel, got {len(xs)} layers of "
+            f"xs, {len(ys)} of ys and {len(kernels)} kernels"
+        )
+
+
 def kernel_sums(
     xs: Sequence[torch.Tensor],
     ys: Sequence[torch.Tensor],
@@ -494,6 +503,7 @@ def kernel_sums(
     """
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
         raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
+    _check_layer_counts(xs, ys, kernels, "kernel_sums")
     pairs = [_centred(x, y) for x, y in zip(xs, ys)]  # each layer on its own pooled mean
     xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
     return _KernelSums.apply(tuple(kernels), bool(exclude_diagonal), block_size, *xs, *ys)
@@ -617,4 +627,5 @@ def linear_time_sums(
     """
     if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
         raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
+    _check_layer_counts(xs, ys, kernels, "linear_time_sums")
     return _LinearTimeSums.apply(tuple(kernels), chunk, *xs, *ys)

@@ -8,15 +8,18 @@ Libraries compute different things under the same name; dtc names the estimator:
 ``mmd2_biased``    the V-statistic ``1/n^2 sum_ij k(x_i, x_j) + 1/m^2 sum_ij k(y_i, y_j)
                    - 2/(n m) sum_ij k(x_i, y_j)`` = squared RKHS distance of the empirical
                    mean embeddings. Always >= 0 (up to rounding) and 0 for identical
-                   samples, but biased upwards (about ``(1/n + 1/m)`` for a Gaussian kernel
-                   even when ``P = Q``). ``O((n + m)^2 d)`` time.
+                   samples, but biased upwards: when ``P = Q`` its expectation is
+                   ``(1/n + 1/m)(1 - E k(x, x'))`` for a kernel with ``k(x, x) = 1``
+                   (Gaussian), at most ``1/n + 1/m``. ``O((n + m)^2 d)`` time.
 ``mmd2_unbiased``  the U-statistic: the within-domain sums leave out ``i = j`` and are
                    divided by ``n (n - 1)`` and ``m (m - 1)``. Its expectation is exactly
                    ``MMD^2``, which is 0 when ``P = Q``; an estimate of 0 that is unbiased
                    must scatter on both sides, so **negative values are normal**, mean
                    "no detectable difference", and are no bug. Needs ``n, m >= 2``.
                    ``O((n + m)^2 d)`` time. (pytorch-adapt's ``MMDLoss(mmd_type=
-                   "quadratic")`` and Transfer-Learning-Library's ``linear=False``.)
+                   "quadratic")``. Transfer-Learning-Library's ``linear=False`` is
+                   another number: it sums the kernels rather than averaging them, adds
+                   ``2 / (n - 1)`` and needs ``n = m``.)
 ``mmd2_linear``    the linear-time estimate (Gretton et al., JMLR 2012, Lemma 14): the
                    average over pairs ``p = 1..floor(min(n, m) / 2)`` of
                    ``k(x_{2p-1}, x_{2p}) + k(y_{2p-1}, y_{2p}) - k(x_{2p-1}, y_{2p})

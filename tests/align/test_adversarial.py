@@ -90,8 +90,11 @@ def test_gradient_reversal_bad_params():
         lambda: GradientReversal(max_coeff=float("inf")),
         lambda: grad_reverse(torch.ones(1), float("inf")),
     ):
-        with pytest.raises(ValueError, match=r"(gamma|coeff) must be a number >= 0.0 and finite"):
+        with pytest.raises(ValueError, match=r"(gamma|coeff) must be a number >=? 0.0 and finite"):
             make()
+    # gamma = 0 held the DANN coefficient at 0: the encoder never saw a reversed gradient
+    with pytest.raises(ValueError, match=r"gamma must be a number > 0.0 and finite, got 0"):
+        GradientReversal(gamma=0)
     with pytest.raises(ValueError, match=r"progress must be a number in \[0.0, 1.0\]"):
         dann_schedule(1.5)
     with pytest.raises(ValueError, match="progress .* is required by schedule='dann'"):

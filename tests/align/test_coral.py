@@ -227,23 +227,61 @@ def test_bad_inputs(fn):
     ],
 )
 def test_a_covariance_that_overflows_is_named(fn, name):
-    # finite float32 features whose covariance overflows: coral gave NaN / Inf, log_coral
-    # an unexplained LinAlgError from eigh
+    # finite features whose covariance overflows: coral gave NaN / Inf, log_coral an
+    # unexplained LinAlgError from eigh. log-CORAL works in float64, so it takes float64
+    # features past float64's range.
     x = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    huge = 1e30
+    if "log" in name.lower():
+        x, huge = x.double(), 1e160
     with pytest.raises(ValueError, match=f"{name}: the covariance of source is not finite"):
-        fn(x * 1e30, x)
+        fn(x * huge, x)
     with pytest.raises(ValueError, match=f"{name}: the covariance of target is not finite"):
-        fn(x, x * 1e30)
+        fn(x, x * huge)
     if name in ("coral", "CORALLoss"):
         # finite covariances (~1e36) whose difference squares past float32
         with pytest.raises(ValueError, match=f"{name}: the loss overflows torch.float32"):
             fn(x * 1e18, x)
 
 
-@pytest.mark.parametrize("eps", [0.0, -1.0, float("nan"), "1"])
+@pytest.mark.parametrize(("n", "d"), [(16, 64), (64, 128)])
+def test_log_coral_of_float32_features_is_float64_log_coral(n, d):
+    # float32 round-off of a covariance with std-100 features (~1e-7 |C| = 1e-3) reaches
+    # eps: the null directions of a batch with n <= d came out of eigh below eps or below 0,
+    # clamped to float32's tiny. The loss was 13.3 for 0.42, the gradient 2e31 for 2e-5.
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(n, d, generator=g) * 100
+    t = torch.randn(n, d, generator=g) * 110
+    values, grads = [], []
+    for dtype in (torch.float32, torch.float64):
+        x = s.to(dtype).clone().requires_grad_()
+        value = LogCORALLoss()(x, t.to(dtype))
+        value.backward()
+        assert value.dtype == dtype
+        values.append(float(value.detach()))
+        grads.append(x.grad.double())
+    assert values[0] == pytest.approx(values[1], rel=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-12)
+
+
+def test_sym_logm_raises_eigenvalues_below_the_floor():
+    # diag(1e-9, 2) with floor 1e-3: log of diag(1e-3, 2), by hand
+    a = torch.diag(torch.tensor([1e-9, 2.0], dtype=torch.float64))
+    expected = torch.diag(torch.log(torch.tensor([1e-3, 2.0], dtype=torch.float64)))
+    torch.testing.assert_close(sym_logm(a, floor=1e-3), expected)
+    torch.testing.assert_close(sym_logm(a), torch.diag(torch.log(torch.diag(a))))
+
+
+@pytest.mark.parametrize("eps", [0.0, -1.0, float("nan"), float("inf"), True, "1"])
 def test_bad_eps(eps):
     x = torch.randn(5, 3)
     with pytest.raises(ValueError, match="eps must be a positive number"):
         log_coral(x, x, eps=eps)
     with pytest.raises(ValueError, match="eps must be a positive number"):
         LogCORALLoss(eps=eps)
+
+
+def test_eps_may_be_a_numpy_scalar():
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    assert LogCORALLoss(eps=np.float32(1e-3)).eps == pytest.approx(1e-3)
+    assert float(log_coral(x, 2 * x, eps=np.float64(1e-3))) > 0

@@ -154,6 +154,20 @@ def test_kernel_sums_blockwise_equals_dense():
         np.testing.assert_allclose(off, [kxx.sum() - 23, kyy.sum() - 17, kxy.sum()], rtol=1e-13)
 
 
+def test_kernel_and_linear_time_sums_need_one_kernel_per_layer():
+    # zip dropped the layers past the shortest list: a JMMD over two layers with one kernel
+    # returned the one-layer sums
+    x, y = _pair(n=8, m=8)
+    kern = MultiKernel([1.0])
+    for call in (
+        lambda: kernel_sums([x, x], [y, y], [kern], exclude_diagonal=False),
+        lambda: linear_time_sums([x, x], [y, y], [kern]),
+        lambda: linear_time_sums([x, x], [y], [kern, kern]),
+    ):
+        with pytest.raises(ValueError, match=r"_sums: expected one layer of xs and ys per kernel"):
+            call()
+
+
 # -- estimators against NumPy -------------------------------------------------------
 @pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
 @pytest.mark.parametrize("block_size", [4, 256])
