@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from dtc._validation import check_bool
+from dtc._validation import SEED_MAX, check_bool
 
 __all__ = [
     "SEED_MAX",
@@ -29,9 +29,6 @@ __all__ = [
     "check_seed",
     "store_params",
 ]
-
-#: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
-SEED_MAX = 2**32 - 1
 
 
 def store_params(est, params: dict) -> None:

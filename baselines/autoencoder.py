@@ -35,7 +35,13 @@ from baselines._validation import check_number, check_positive_int, check_seed, 
 from dtc.cluster.kmeans import kmeans
 from dtc.data.domain import Domain
 from dtc.methods import TransferClusterer
-from dtc.nn import build_autoencoder, deterministic, embed, pretrain_autoencoder
+from dtc.nn import (
+    build_autoencoder,
+    check_architecture,
+    deterministic,
+    embed,
+    pretrain_autoencoder,
+)
 
 __all__ = [
     "PRETRAIN_EPOCHS",
@@ -52,9 +58,10 @@ PRETRAIN_EPOCHS = 200
 def check_autoencoder_params(est: TransferClusterer, *, epochs, epochs_name: str = "epochs") -> int:
     """The data-free checks of the autoencoder parameters of ``est`` (``batch_size``,
     ``n_latent``, ``lr``, ``noise``, ``seed``) and of ``epochs`` (``est``'s parameter
-    ``epochs_name``); returns ``n_latent``. The architecture is checked when it is built
-    (it needs the data's width)."""
+    ``epochs_name``); returns ``n_latent``. Whether the architecture fits the data is
+    checked when it is built (it needs the data's width)."""
     name = type(est).__name__
+    check_architecture(est.architecture, method=name)
     check_positive_int(epochs, method=name, name=epochs_name, low=0)
     check_positive_int(est.batch_size, method=name, name="batch_size")
     n_latent = check_positive_int(est.n_latent, method=name, name="n_latent")

@@ -7,7 +7,10 @@ import sys
 
 import numpy as np
 
-__all__ = ["check_bool", "host_array"]
+__all__ = ["SEED_MAX", "check_bool", "host_array"]
+
+#: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
+SEED_MAX = 2**32 - 1
 
 
 def check_bool(value, *, method: str, name: str) -> bool:

@@ -42,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc import align
-from dtc._validation import host_array
+from dtc._validation import SEED_MAX, host_array
 from dtc.align.grl import dann_schedule
 from dtc.align.mmd import MMDLoss
 from dtc.cluster.dec import (
@@ -59,7 +59,7 @@ from dtc.data.domain import DomainPair
 from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_columns
 from dtc.methods import TransferClusterer
 from dtc.monitor.base import Callback
-from dtc.nn.autoencoder import build_autoencoder
+from dtc.nn.autoencoder import build_autoencoder, check_architecture
 from dtc.nn.training import (
     as_tensor,
     check_finite,
@@ -335,7 +335,10 @@ class DTC(TransferClusterer):
     n_clusters : int or None
         Number of target clusters; ``None``: the pair's ``n_clusters``, else the number
         of source classes with a labelled source (``use_source_labels``), else estimated
-        with ``dtc.cluster.select_k`` on the adapted target embeddings.
+        with ``dtc.cluster.select_k`` on the adapted target embeddings; but where the
+        training needs ``k`` from its start (an unlabelled source with self-training or a
+        class-conditional loss), on the target's preprocessed input features, before any
+        training.
     architecture : "mlp", "dec", "small", "conv" or nn.Module
         The autoencoder (see :func:`dtc.nn.build_autoencoder`): an MLP (``hidden``,
         ``n_latent``; default d-256-128-32), the DEC/IDEC preset d-500-500-2000-10, a
@@ -442,7 +445,10 @@ class DTC(TransferClusterer):
         Graph weight of ``final_labels="head_spread"`` (0: the head's argmax).
     refine : {None, "dec", "idec"}
         Self-training refinement; ``idec_gamma`` weighs IDEC's clustering (KL) term
-        against the reconstruction (``recon + idec_gamma * kl``, Guo et al., IJCAI 2017),
+        against the reconstruction (``recon + idec_gamma * kl``, Guo et al., IJCAI 2017;
+        with ``encoder_mode="shared"``, ``recon`` is the mean of the target's and the
+        source's reconstruction errors, as in adaptation, so the source's structure is
+        kept too and the target's weighs half of what it does in IDEC),
         ``update_interval`` the epochs between target-distribution updates, ``tol`` the
         fraction of changed labels below which it stops. The labels are then DEC's
         assignments (argmax of ``q``) to the refined centres, in place of those
@@ -615,6 +621,11 @@ class DTC(TransferClusterer):
         self._check_params()
 
     def _check_params(self) -> None:
+        # what a config's load can catch (methods.TransferClusterer.check_params), so that a
+        # bad value fails there rather than once per run, after training
+        self._check_n_clusters()
+        check_architecture(self.architecture, method="DTC")
+
         def choice(name, options):
             if getattr(self, name) not in options:
                 raise ValueError(
@@ -650,6 +661,9 @@ class DTC(TransferClusterer):
             "self_training_epochs",
         ):
             number(name, 0, integer=True)
+        if self.seed > SEED_MAX:
+            # numpy's and scikit-learn's seeds: a larger one failed in K-means, after training
+            raise ValueError(f"DTC: seed must be an int in [0, 2**32 - 1], got {self.seed!r}")
         if self.self_training_rounds > 0 and self.self_training_epochs < 1:
             # a round without an epoch trains nothing, and has no losses to report
             raise ValueError(
@@ -935,7 +949,10 @@ class DTC(TransferClusterer):
         if not np.isfinite(X).all():
             raise ValueError("DTC.transform_target: X contains NaN or infinite values")
         if not preprocessed and self._target_image_shape is not None:
+            # rounded to float32 as in the fit, which keeps them in a Domain (float32 X):
+            # otherwise the z-scored rows differ from embedding_'s by ~1e-6
             X = size_normalize_images(X, self._target_image_shape)
+            X = X.astype(np.float32).astype(np.float64)
         if not preprocessed and self.target_mean_ is not None:
             X = zscore_columns(X, mean=self.target_mean_, std=self.target_std_)
         return embed(ae.encoder, X)

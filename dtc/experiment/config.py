@@ -68,6 +68,7 @@ import yaml
 
 from dtc import data, methods
 from dtc._plugins import import_object
+from dtc._validation import SEED_MAX
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
     RunSpec,
@@ -537,13 +538,9 @@ def _check_not_both(fixed: dict, grid: dict, where: str, fixed_key: str) -> None
         )
 
 
-#: Largest seed: the methods' ``random_state`` (numpy's ``RandomState``) takes 32 bits.
-_SEED_MAX = 2**32 - 1
-
-
 def _check_seeds(seeds) -> list[int]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if not 1 <= seeds <= _SEED_MAX + 1:
+        if not 1 <= seeds <= SEED_MAX + 1:
             raise ValueError(
                 f"seeds: expected a positive int or a list of ints, got {seeds} (an int n "
                 "means the seeds 0 .. n-1, n <= 2**32)"
@@ -555,7 +552,7 @@ def _check_seeds(seeds) -> list[int]:
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int):
             raise ValueError(f"seeds: expected ints, got {s!r}")
-        if not 0 <= s <= _SEED_MAX:
+        if not 0 <= s <= SEED_MAX:
             # every run would fail when its method is fitted (scikit-learn's random_state)
             raise ValueError(f"seeds: expected ints in [0, 2**32 - 1], got {s}")
     if len(set(seeds)) != len(seeds):

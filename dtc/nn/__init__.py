@@ -6,6 +6,7 @@ from dtc.nn.autoencoder import (
     ConvAutoencoder,
     MLPAutoencoder,
     build_autoencoder,
+    check_architecture,
     check_encoder,
     mlp,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ConvAutoencoder",
     "MLPAutoencoder",
     "build_autoencoder",
+    "check_architecture",
     "check_encoder",
     "check_finite",
     "deterministic",

@@ -30,6 +30,7 @@ __all__ = [
     "ConvAutoencoder",
     "MLPAutoencoder",
     "build_autoencoder",
+    "check_architecture",
     "check_encoder",
     "mlp",
 ]
@@ -301,6 +302,20 @@ class ConvAutoencoder(Autoencoder):
         return list(self.encoder)[1:]
 
 
+def check_architecture(architecture, *, method: str | None = None) -> None:
+    """The data-free check of an ``architecture`` (see :func:`build_autoencoder`): a known
+    name or an ``nn.Module``, else ``ValueError`` (naming ``method`` where given). Whether
+    it fits the data is checked when it is built."""
+    if not (
+        isinstance(architecture, nn.Module)
+        or (isinstance(architecture, str) and architecture in ("mlp", "conv", *MLP_PRESETS))
+    ):
+        raise ValueError(
+            f"{method + ': ' if method else ''}architecture must be 'mlp', 'conv', one of "
+            f"{sorted(MLP_PRESETS)} or an nn.Module, got {architecture!r}"
+        )
+
+
 def build_autoencoder(
     architecture,
     n_features: int,
@@ -319,6 +334,7 @@ def build_autoencoder(
     the encoder of an :class:`Autoencoder` with an MLP decoder.
     """
     n_features = int(n_features)
+    check_architecture(architecture)
     if isinstance(architecture, Autoencoder):
         if architecture.n_features != n_features:
             raise ValueError(
@@ -329,11 +345,6 @@ def build_autoencoder(
         return architecture
     if isinstance(architecture, nn.Module):
         return Autoencoder(architecture, n_features)
-    if not isinstance(architecture, str):
-        raise ValueError(
-            f"architecture must be 'mlp', 'conv', one of {sorted(MLP_PRESETS)} or an nn.Module, "
-            f"got {architecture!r}"
-        )
     if architecture == "conv":
         if image_shape is None:
             raise ValueError("architecture='conv' needs the domain's image_shape (it is None)")
@@ -343,17 +354,10 @@ def build_autoencoder(
             )
         latent = MLP_PRESETS["small"][1] if n_latent is None else n_latent
         return ConvAutoencoder(image_shape, n_latent=latent)
-    if architecture in MLP_PRESETS or architecture == "mlp":
-        preset_hidden, preset_latent = MLP_PRESETS[
-            "small" if architecture == "mlp" else architecture
-        ]
-        return MLPAutoencoder(
-            n_features,
-            preset_hidden if hidden is None else hidden,
-            preset_latent if n_latent is None else n_latent,
-            activation=activation,
-        )
-    raise ValueError(
-        f"architecture must be 'mlp', 'conv', one of {sorted(MLP_PRESETS)} or an nn.Module, "
-        f"got {architecture!r}"
+    preset_hidden, preset_latent = MLP_PRESETS["small" if architecture == "mlp" else architecture]
+    return MLPAutoencoder(
+        n_features,
+        preset_hidden if hidden is None else hidden,
+        preset_latent if n_latent is None else n_latent,
+        activation=activation,
     )

@@ -388,6 +388,8 @@ def _error(call) -> str:
         ("dec", {"pretrain_epochs": -1}),
         ("idec", {"batch_size": 0}),
         ("ae_kmeans", {"noise": -0.1}),
+        ("ae_kmeans", {"architecture": "foo"}),
+        ("idec", {"architecture": 3}),
         ("stc", {"trade_off": -1}),
         ("resampled_transfer", {"refine": "yes"}),
     ],

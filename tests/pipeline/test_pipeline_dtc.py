@@ -759,9 +759,9 @@ def test_final_labels_head_spread_spreads_the_heads_probabilities_on_the_target_
 
 def test_size_normalize_applies_to_both_domains_and_to_new_target_rows(small_pair):
     est = DTC(**TINY, size_normalize=True).fit(small_pair)
-    np.testing.assert_allclose(
-        est.transform_target(small_pair.target.X), est.embedding_, rtol=1e-5, atol=1e-6
-    )
+    # exactly, as documented: the fit's size-normalised pixels were float32, these were
+    # float64, and the embeddings differed by ~1e-6
+    np.testing.assert_array_equal(est.transform_target(small_pair.target.X), est.embedding_)
     # what the networks saw: size-normalised, then z-scored within the domain
     sized = size_normalize_images(small_pair.target.X, (8, 8))
     np.testing.assert_allclose(est.target_mean_, sized.mean(0), atol=1e-6)
@@ -1298,3 +1298,23 @@ def test_labelled_self_training_rounds_start_at_the_source_class_means(small_pai
     assert len(starts) == 2
     for init, means in starts:
         np.testing.assert_allclose(init, means, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_clusters": 0}, "n_clusters must be a positive int"),
+        ({"n_clusters": 2.5}, "n_clusters must be a positive int"),
+        ({"n_clusters": "3"}, "n_clusters must be a positive int"),
+        ({"n_clusters": True}, "n_clusters must be a positive int"),
+        ({"architecture": "foo"}, "architecture must be 'mlp', 'conv'"),
+        ({"seed": 2**32}, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
+    ],
+    ids=str,
+)
+def test_check_params_refuses_what_fit_would_refuse_after_training(params, message):
+    # These passed check_params (a config's load) and failed in each run: n_clusters and
+    # architecture when the fit began, a seed past 32 bits in scikit-learn's K-means after
+    # the whole training, in a message that named no DTC parameter.
+    with pytest.raises(ValueError, match=f"^DTC: {message}"):
+        DTC(**params).check_params()
