@@ -736,6 +736,20 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self._X_full = target.X
         self._idx = scores.subsample_index(n, int(self.max_samples), int(self.seed))
         self._X = np.asarray(target.X, dtype=np.float64)[self._idx]
+        # The source checks need no reference: run first, so that a source they cannot
+        # take fails before the reference's training.
+        self.correspondence_ = self._correspondence(pair)
+        self._source_reason = (
+            None if self.correspondence_ is None else self.correspondence_["verdict"]
+        )
+        self.class_agreement_ = self._class_agreement(pair, uses_labels)
+        if (
+            self._source_reason is None
+            and self.class_agreement_ is not None
+            and self.min_class_agreement is not None
+            and self.class_agreement_["agreement"] < float(self.min_class_agreement)
+        ):
+            self._source_reason = "unmatched_classes"
         self.reference_ = NoTransferReference.from_estimator(
             estimator,
             self._k,
@@ -762,18 +776,6 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             self.restore_gain_ = float(self.tolerance) + 2.0 * spread
         else:
             self.restore_gain_ = float(self.min_restore_gain)
-        self.correspondence_ = self._correspondence(pair)
-        self._source_reason = (
-            None if self.correspondence_ is None else self.correspondence_["verdict"]
-        )
-        self.class_agreement_ = self._class_agreement(pair, uses_labels)
-        if (
-            self._source_reason is None
-            and self.class_agreement_ is not None
-            and self.min_class_agreement is not None
-            and self.class_agreement_["agreement"] < float(self.min_class_agreement)
-        ):
-            self._source_reason = "unmatched_classes"
         estimator.source_correspondence_ = self.correspondence_
         estimator.source_class_agreement_ = self.class_agreement_
         self.trail_: list[dict] = []

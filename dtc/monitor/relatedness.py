@@ -78,6 +78,7 @@ __all__ = [
     "DEFAULT_MIN_SIMILARITY",
     "FAMILY_MIN_SIMILARITY",
     "MIN_FEATURES",
+    "SIMILARITY_MIN_ROWS",
     "check_source",
     "check_thresholds",
     "feature_correspondence",
@@ -90,6 +91,9 @@ __all__ = [
 #: a permutation test of the correlation entries has too little power to tell a related
 #: source from an unrelated one.
 MIN_FEATURES = 16
+#: Fewest rows per domain for :func:`structural_similarity`: each reliability correlates
+#: the matrices of two halves, and a half needs 3 rows for a correlation matrix.
+SIMILARITY_MIN_ROWS = 6
 #: The feature family of each shared benchmark (``DomainPair.benchmark``): the structural
 #: similarity's scale differs between families (module docstring, "Defaults").
 BENCHMARK_FAMILY = {
@@ -288,7 +292,10 @@ def structural_similarity(Xs, Xt, *, n_splits: int = 5, seed: int = 0, eps: floa
         ``n_features``: the features used.
     """
     fn = "structural_similarity"
-    Xs, Xt = _as_rows(Xs, "Xs", fn, 6), _as_rows(Xt, "Xt", fn, 6)
+    Xs, Xt = (
+        _as_rows(Xs, "Xs", fn, SIMILARITY_MIN_ROWS),
+        _as_rows(Xt, "Xt", fn, SIMILARITY_MIN_ROWS),
+    )
     keep = _shared_features(Xs, Xt, fn, eps)
     if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 1:
         raise ValueError(f"{fn}: n_splits must be an int >= 1, got {n_splits!r}")
@@ -351,7 +358,10 @@ def check_source(
     Returns the test's and the similarity's results with these verdicts and ``verdict``:
     None (the source passes), ``"unrelated_source"``, ``"noisy_source"`` or
     ``"dissimilar_source"`` (the first check that fails, in that order). Returns None when
-    fewer than :data:`MIN_FEATURES` features vary in both domains (too little power).
+    fewer than :data:`MIN_FEATURES` features vary in both domains (too little power). With
+    fewer than :data:`SIMILARITY_MIN_ROWS` rows in a domain the similarity cannot be
+    estimated (its reliabilities split each domain in halves): the test's result is
+    returned, not judged on similarity or signal, as for a ``nan`` similarity.
     """
     check_thresholds(min_similarity, min_signal_ratio)
     min_similarity = resolve_min_similarity(min_similarity, benchmark)
@@ -365,7 +375,11 @@ def check_source(
     result["related"] = result["p_value"] <= alpha
     result["verdict"] = None if result["related"] else "unrelated_source"
     result["min_similarity"] = min_similarity
-    if not result["related"] or (min_similarity is None and min_signal_ratio is None):
+    if (
+        not result["related"]
+        or (min_similarity is None and min_signal_ratio is None)
+        or min(Xs.shape[0], Xt.shape[0]) < SIMILARITY_MIN_ROWS
+    ):
         return result
     sim = structural_similarity(Xs, Xt, seed=seed)
     result.update({key: sim[key] for key in sim if key not in result})

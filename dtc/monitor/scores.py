@@ -47,15 +47,21 @@ __all__ = [
 ]
 
 
-def subsample_index(n: int, max_samples: int | None, seed: int = 0) -> np.ndarray:
-    """Sorted indices of a seeded subsample of ``min(n, max_samples)`` of ``range(n)``."""
+def subsample_index(
+    n: int, max_samples: int | None, seed: int = 0, *, name: str | None = None
+) -> np.ndarray:
+    """Sorted indices of a seeded subsample of ``min(n, max_samples)`` of ``range(n)``;
+    ``name`` (the caller) prefixes the error on a bad ``max_samples``."""
     n = check_int(n, "n", minimum=0)
     if max_samples is not None and (
         isinstance(max_samples, bool)
         or not isinstance(max_samples, numbers.Integral)
         or max_samples < 1
     ):
-        raise ValueError(f"max_samples: expected None or an int >= 1, got {max_samples!r}")
+        raise ValueError(
+            f"{name + ': ' if name else ''}max_samples: expected None or an int >= 1, "
+            f"got {max_samples!r}"
+        )
     if max_samples is None or n <= max_samples:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
@@ -100,7 +106,7 @@ def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
 def _labelled_subsample(X, labels, max_samples, seed, name: str):
     """The checked ``(X, labels)`` on a seeded subsample of at most ``max_samples`` rows."""
     X, labels = _check_labelled(X, labels, name)
-    idx = subsample_index(X.shape[0], max_samples, seed)
+    idx = subsample_index(X.shape[0], max_samples, seed, name=name)
     # The full set was checked above; a small subsample can still hold too few rows for
     # the clusters it draws (scikit-learn needs 2 <= clusters < rows).
     k = np.unique(labels[idx]).size
@@ -217,7 +223,9 @@ def soft_neighborhood_density(
     assignments) give high entropy. Its known blind spot: rows that all coincide --
     uniform assignments, or a collapsed space's -- make every neighbourhood uniform and
     give the maximum, ``log(n - 1)``; read a high SND together with a score that sees
-    collapse (information maximisation is 0 there).
+    collapse (information maximisation is 0 there). Computed on a seeded subsample of at
+    most ``max_samples`` rows (``n`` above is its size; ``None``: every row), as the
+    similarity matrix is ``(n, n)``.
     """
     # NaN fails the comparison; inf makes every neighbourhood uniform (the maximum entropy
     # whatever the assignments)
@@ -226,7 +234,7 @@ def soft_neighborhood_density(
             f"soft_neighborhood_density: temperature must be a finite number > 0, got {temperature}"
         )
     P = _check_probs(probs, "soft_neighborhood_density")
-    P = P[subsample_index(P.shape[0], max_samples, seed)]
+    P = P[subsample_index(P.shape[0], max_samples, seed, name="soft_neighborhood_density")]
     if P.shape[0] < 2:  # a single row has no neighbour: its distribution is undefined
         raise ValueError(
             f"soft_neighborhood_density: needs a subsample of at least 2 rows, got "
@@ -266,7 +274,8 @@ def clustering_stability(
     """Stability of a clustering algorithm on ``X`` ``(n, d)`` (after Ben-Hur, Elisseeff &
     Guyon, PSB 2002).
 
-    ``n_pairs`` times, two random subsamples of ``fraction * n`` rows are clustered
+    ``n_pairs`` times, two random subsamples of ``round(fraction * m)`` rows, ``m =
+    min(n, max_samples)`` (a seeded subsample of ``X`` is drawn first), are clustered
     independently (``cluster_fn(X_sub, n_clusters, seed) -> labels``; K-means by
     default) and compared by the adjusted Rand index on the rows they share. Returns
     the mean ARI: 1 for a structure every resample finds, near 0 for none.
@@ -300,7 +309,7 @@ def clustering_stability(
             f"(X_sub, n_clusters, seed) -> labels, got {cluster_fn!r}"
         )
     n = X.shape[0]
-    X = X[subsample_index(n, max_samples, seed)]
+    X = X[subsample_index(n, max_samples, seed, name="clustering_stability")]
     m = round(fraction * X.shape[0])
     if m <= n_clusters:
         need = _min_stability_rows(n_clusters, fraction)
@@ -397,13 +406,21 @@ def knn_agreement(
     """
     # 0 would index with an empty float array, -1 reach scikit-learn as n_neighbors=0.
     n_neighbors = check_int(n_neighbors, "knn_agreement: n_neighbors")
+    n_all = np.shape(labels)[0] if np.ndim(labels) == 1 else None
     X, labels = _labelled_subsample(X, labels, max_samples, seed, "knn_agreement")
     n = X.shape[0]
     _, sizes = np.unique(labels, return_counts=True)
     if sizes.size < 2 or n <= n_neighbors:
+        # the subsample's rows, not the data's, when max_samples is what falls short
+        cause = (
+            f"; the subsample of max_samples={max_samples} rows is too small (X has {n_all} "
+            "samples): raise max_samples"
+            if n_all is not None and n < n_all and n_all > n_neighbors
+            else ""
+        )
         raise ValueError(
             f"knn_agreement: needs at least 2 clusters and more than n_neighbors={n_neighbors} "
-            f"samples; got {n} samples in {sizes.size} cluster(s)"
+            f"samples; got {n} samples in {sizes.size} cluster(s){cause}"
         )
     neigh = _neighbours(X, n_neighbors)
     agree = float((labels[neigh] == labels[:, None]).mean())
@@ -451,6 +468,11 @@ def score(name: str, X=None, labels=None, probs=None, **kwargs) -> float:
                 "dtc.monitor.partition_score.student_t_assignments of a partition)"
             )
         fn, args = PROB_SCORES[name], (probs,)
+    elif name == "clustering_stability":
+        raise ValueError(
+            "score 'clustering_stability' scores a clustering algorithm, not a partition: "
+            "call dtc.monitor.scores.clustering_stability(X, n_clusters) directly"
+        )
     else:
         raise ValueError(
             f"unknown score {name!r}; available: "

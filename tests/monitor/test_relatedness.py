@@ -371,6 +371,21 @@ def test_check_source_does_not_run_on_too_few_features():
         check_source(X, correlated(100, 12, seed=2))
 
 
+def test_check_source_with_fewer_rows_than_the_similarity_needs_returns_the_test():
+    # A related 5-row source passed the test, then failed in structural_similarity (6 rows)
+    # with an error about an Xs the caller never passed: in the monitor, after the
+    # reference had been trained.
+    rng = np.random.default_rng(0)
+    F = rng.standard_normal((3, 20))
+    Xt = rng.standard_normal((120, 3)) @ F + 0.1 * rng.standard_normal((120, 20))
+    Xs = rng.standard_normal((5, 3)) @ F + 0.1 * rng.standard_normal((5, 20))
+    result = check_source(Xs, Xt, min_similarity=0.5)
+    assert relatedness.SIMILARITY_MIN_ROWS == 6
+    assert result["related"] and result["verdict"] is None
+    assert "similar" not in result and "similarity" not in result
+    assert check_source(np.vstack([Xs, Xs[:1] + 0.01]), Xt, min_similarity=0.5)["similar"]
+
+
 def test_check_source_runs_from_exactly_min_features_varying_features():
     assert MIN_FEATURES == 16
     X, Xt = correlated(100, 16, seed=1), correlated(100, 16, seed=2)

@@ -163,6 +163,8 @@ def test_score_dispatch_and_errors(blobs):
             scores.score(name, X=X, labels=y)
     with pytest.raises(ValueError, match="unknown score 'x'"):
         scores.score("x")
+    with pytest.raises(ValueError, match="scores a clustering algorithm, not a partition"):
+        scores.score("clustering_stability", X=X, labels=y)
     with pytest.raises(ValueError, match="more samples than clusters"):
         scores.silhouette(X[:3], np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="cannot hold 5 clusters"):
@@ -349,8 +351,16 @@ def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
     with pytest.raises(ValueError, match=r"share [01] row\(s\); raise fraction"):
         S.clustering_stability(blobs, 3, fraction=0.02)
     for bad in (-5, 2.5, True):
-        with pytest.raises(ValueError, match="max_samples: expected None or an int >= 1"):
+        with pytest.raises(ValueError, match="^silhouette: max_samples: expected None or an int"):
             S.silhouette(blobs, np.repeat([0, 1, 2], 100), max_samples=bad)
+        with pytest.raises(ValueError, match="^soft_neighborhood_density: max_samples: expected"):
+            S.soft_neighborhood_density(np.full((10, 2), 0.5), max_samples=bad)
+    # a subsample too small for the neighbours was reported as the data's size
+    with pytest.raises(
+        ValueError,
+        match=r"got 8 samples .*max_samples=8 rows is too small \(X has 300 samples\)",
+    ):
+        S.knn_agreement(blobs, np.repeat([0, 1, 2], 100), max_samples=8)
 
 
 def test_common_space_score_names_missing_spaces_and_rows_apart():
