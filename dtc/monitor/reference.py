@@ -101,7 +101,8 @@ class NoTransferReference:
         As in :class:`dtc.pipeline.DTC` (:func:`dtc.nn.build_autoencoder`).
     epochs : int
         Reconstruction epochs on the target; :meth:`from_estimator` gives it the transfer
-        model's whole budget (pretraining + adaptation epochs).
+        model's whole budget: its gradient steps (pretraining, adaptation, self-training)
+        in epochs of the target.
     batch_size, lr, weight_decay, noise, mask : as in DTC's pretraining.
     n_init : int
         K-means restarts.
