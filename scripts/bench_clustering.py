@@ -20,8 +20,9 @@ MiB), not at 5,000 (191 MiB) nor, with ``--quick``, at 10,000 (763 MiB) and 500.
 Every configuration runs in its own subprocess (``--worker``) with a timeout, on
 ``--threads`` threads (default: every core this process may use): OpenMP / BLAS (through
 the environment and threadpoolctl) and torch are limited before the timed call, whatever
-``OMP_NUM_THREADS`` says. Peak memory is that process's ``ru_maxrss`` in MiB (data
-included); ``extra_mb`` is what the clustering added to the high-water mark of the data and
+``OMP_NUM_THREADS`` says. Peak memory is that process's own high-water mark in MiB
+(``VmHWM``, :func:`dtc._memory.peak_rss_mib`: ``ru_maxrss`` would start at this script's
+peak, which the worker inherits; data included); ``extra_mb`` is what the clustering added to the high-water mark of the data and
 the imports, and the memory ratios are of ``extra_mb`` (of the projection, for a refused
 configuration; none where dtc added under 1 MiB); time is wall and CPU time of the clustering call alone, after an untimed warm-up
 call on the first ``WARMUP_ROWS`` (200) rows, ACC is Hungarian-matched accuracy
@@ -38,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -116,15 +116,16 @@ def worker(config: dict) -> dict:
     its measurements."""
     from threadpoolctl import threadpool_limits
 
+    from dtc._memory import peak_rss_mib
     from dtc.metrics import cluster_acc
 
     X, y = make_data(config["n"], config["d"])
-    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_data = peak_rss_mib()
     run = _method(config["method"])
     # the high-water mark of the data and every import: the clustering's own memory is
     # what the peak adds to it (the process's baseline, ~120-150 MiB, is most of a small
     # configuration's peak and would pull every ratio of peaks towards 1)
-    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_base = peak_rss_mib()
     threads = config["threads"]
     if "torch" in sys.modules:  # no method imports it now; one that does gets the limit
         sys.modules["torch"].set_num_threads(threads)
@@ -137,7 +138,7 @@ def worker(config: dict) -> dict:
         t0, c0 = time.perf_counter(), time.process_time()
         labels = run(X)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     return {
         **config,
         "status": "ok",

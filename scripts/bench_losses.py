@@ -20,11 +20,15 @@ What is measured, per (loss, n, d), on ``n`` source and ``n`` target samples
                  call only);
 ``cpu_seconds``  the same in process CPU time (less sensitive to a shared, busy machine);
 ``peak_mb``      extra peak resident memory: each configuration runs in a **fresh
-                 subprocess**; ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is read after
-                 the imports and the inputs exist (baseline) and after the timed calls;
-                 the difference is the high-water mark the loss added. (A loss whose peak
-                 stays below the baseline's high-water mark reads 0; tracemalloc does not
-                 see torch's allocations, hence RSS.)
+                 subprocess**; its own high-water mark (``VmHWM``,
+                 :func:`dtc._memory.peak_rss_mib`) is read after the imports and the
+                 inputs exist (baseline) and after the timed calls; the difference is the
+                 high-water mark the loss added. (A loss whose peak stays below the
+                 baseline's high-water mark reads 0; tracemalloc does not see torch's
+                 allocations, hence RSS. Before the thirty-fifth session this read
+                 ``ru_maxrss``, which a worker inherits from this script's process, ~320
+                 MB with torch and pytorch-adapt imported: dtc's workers, below that,
+                 read too little, often 0, while the peers', above it, read in full.)
 
 Losses: every loss in ``dtc.align.available()`` that builds with default arguments
 (all get the context ``source_probs``/``target_probs`` = random soft assignments over
@@ -72,7 +76,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -173,6 +176,8 @@ def _build(key: str, n: int, d: int):
 def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     import torch
 
+    from dtc._memory import peak_rss_mib
+
     # A "module:Class" key names a user's module in the working directory (the worker runs
     # in the invoker's), which ``python scripts/...`` does not put on sys.path: added as
     # dtc's command line does for its plugins (dtc.cli._import_here, not imported here so
@@ -186,7 +191,7 @@ def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, d, generator=gen).requires_grad_(True)
     y = (torch.randn(n, d, generator=gen) + 0.5).requires_grad_(True)
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_mib = peak_rss_mib()
 
     def once():
         x.grad = y.grad = None
@@ -196,11 +201,11 @@ def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
 
     first = once()  # warm-up (allocator, thread pool, MKL)
     times = [first] if first[0] > 10 else [once() for _ in range(repeats)]
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mib = peak_rss_mib()
     row.update(
         seconds=statistics.median(t[0] for t in times),
         cpu_seconds=statistics.median(t[1] for t in times),
-        peak_mb=round((peak_kb - base_kb) / 1024, 1),
+        peak_mb=round(peak_mib - base_mib, 1),
         status="ok",
     )
     return row

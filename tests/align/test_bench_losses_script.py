@@ -3,6 +3,8 @@ missing or the machine lacks the memory it needs at that n (not at every n), and
 
 import pytest
 
+import dtc._memory
+
 
 @pytest.fixture
 def bench(load_script):
@@ -394,7 +396,7 @@ def test_a_workers_outcome_becomes_its_row(bench, monkeypatch):
 
 
 def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monkeypatch):
-    """A fake clock and ru_maxrss: seconds and cpu_seconds are the medians of the timed calls
+    """A fake clock and peak memory: seconds and cpu_seconds are the medians of the timed calls
     after one untimed warm-up (a warm-up over 10 s is the only, timed, call); peak_mb is
     the high-water mark the calls added to the baseline, in MB."""
     from types import SimpleNamespace
@@ -410,25 +412,18 @@ def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monk
 
         return fn, dict(loss=key, impl="dtc", estimator="", kernels=0)
 
-    def fake(walls, cpus, rss_kb):
+    def fake(walls, cpus, peaks_mib):
         # each call reads (start, end) of both clocks: start at 0, end at its duration
         wall = iter(v for w in walls for v in (0.0, w))
         cpu = iter(v for c in cpus for v in (0.0, c))
-        rss = iter(rss_kb)
         monkeypatch.setattr(
             bench, "time", SimpleNamespace(perf_counter=wall.__next__, process_time=cpu.__next__)
         )
-        monkeypatch.setattr(
-            bench,
-            "resource",
-            SimpleNamespace(
-                RUSAGE_SELF=0, getrusage=lambda who: SimpleNamespace(ru_maxrss=next(rss))
-            ),
-        )
+        monkeypatch.setattr(dtc._memory, "peak_rss_mib", iter(peaks_mib).__next__)
 
     monkeypatch.setattr(bench, "_build", build)
     threads = torch.get_num_threads()
-    fake([0.2, 1.0, 3.0, 2.0], [0.1, 0.5, 0.9, 0.7], [102400, 153600])
+    fake([0.2, 1.0, 3.0, 2.0], [0.1, 0.5, 0.9, 0.7], [100.0, 150.0])
     row = bench._worker("coral", 8, 4, 3, threads)
     assert len(calls) == 4  # the warm-up and 3 repeats
     assert row == dict(
@@ -436,7 +431,7 @@ def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monk
         cpu_seconds=0.7, peak_mb=50.0, status="ok",
     )  # fmt: skip
     calls.clear()
-    fake([12.0], [11.0], [102400, 102400])
+    fake([12.0], [11.0], [100.0, 100.0])
     row = bench._worker("coral", 8, 4, 3, threads)
     assert len(calls) == 1 and (row["seconds"], row["cpu_seconds"], row["peak_mb"]) == (
         12.0,

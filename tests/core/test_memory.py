@@ -1,0 +1,45 @@
+"""dtc._memory: a subprocess's own peak memory, not its parent's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_a_child_reads_its_own_peak_not_the_parents():
+    # ru_maxrss starts at the parent's peak after fork + exec: the benchmark scripts'
+    # workers read the ~320 MB of their parent (torch, pytorch-adapt imported) and their
+    # own use below it as 0.
+    held = np.ones(60_000_000)  # 458 MiB touched: the parent's peak is above it
+    code = (
+        "import resource; from dtc._memory import peak_rss_mib; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, peak_rss_mib())"
+    )
+    inherited, own = map(float, _run(code).split())
+    assert held.sum() == 60_000_000
+    assert inherited > 458 and own < 200
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_the_peak_rises_by_what_the_process_touches():
+    # in a fresh process, whose peak before the block is its imports'
+    code = (
+        "import numpy as np; from dtc._memory import peak_rss_mib; before = peak_rss_mib(); "
+        "block = np.ones(30_000_000); print(peak_rss_mib() - before)"
+    )
+    added = float(_run(code))
+    assert 228 < added < 240  # 30e6 float64 = 228.9 MiB, and a few pages besides
+
+
+def _run(code: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
