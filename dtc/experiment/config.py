@@ -73,6 +73,7 @@ from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
     RunSpec,
     build_objects,
+    canonical_data_params,
     check_not_seed,
     configured_method,
     imbalance_options,
@@ -822,7 +823,10 @@ def expand(config: ExperimentConfig) -> list[Task]:
                                 target=target,
                                 seed=seed,
                                 params=_run_params(entry, bench["benchmark"], point),
-                                data_params=_data_params(bench, data_point, entry),
+                                # a value at its default is the run that leaves it out
+                                data_params=canonical_data_params(
+                                    bench["benchmark"], _data_params(bench, data_point, entry)
+                                ),
                             )
                             tasks.append(
                                 Task(

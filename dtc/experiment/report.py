@@ -43,8 +43,6 @@ twice.
 from __future__ import annotations
 
 import csv
-import functools
-import inspect
 import json
 import numbers
 from collections import defaultdict
@@ -54,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dtc.experiment.single import SEED_PARAMS
+from dtc.experiment.single import SEED_PARAMS, data_defaults
 from dtc.experiment.store import read_records, replace_file, write_records
 
 __all__ = [
@@ -410,33 +408,12 @@ def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -
     return name + (f" ({', '.join(extra)})" if extra else "")
 
 
-@functools.cache
-def _data_defaults(benchmark: str) -> dict:
-    """The values a data parameter left out takes (``make_imbalanced``'s profile, seed and
-    minority fraction as ``imbalance_*``; the digits' ``shift``, ``seed``,
-    ``source_fraction``), so that a run giving one explicitly is on the same target as a
-    run leaving it out."""
-    from dtc.data import make_digits_pair, make_imbalanced
-
-    def defaults(function, prefix: str = "") -> dict:
-        return {
-            prefix + name: param.default
-            for name, param in inspect.signature(function).parameters.items()
-            if param.default is not inspect.Parameter.empty
-        }
-
-    out = defaults(make_imbalanced, "imbalance_")
-    if benchmark == "digits":
-        out |= defaults(make_digits_pair)
-    return out
-
-
 def _data_value(record: dict, key: str) -> str | None:
     """``record``'s data parameter ``key``, formatted, its default when left out
-    (:func:`_data_defaults`), or None when it has neither or the target does not depend
+    (:func:`dtc.experiment.single.data_defaults`), or None when it has neither or the target does not depend
     on it (``imbalance_minority_fraction`` under a profile other than ``"step"``)."""
     data = record.get("data_params", {})
-    defaults = _data_defaults(record["benchmark"])
+    defaults = data_defaults(record["benchmark"])
     profile = data.get("imbalance_profile", defaults["imbalance_profile"])
     if key == "imbalance_minority_fraction" and profile != "step":
         return None  # only the step profile uses it: given or not, the same target

@@ -48,6 +48,7 @@ from dtc import data
 from dtc.experiment.backends import check_backend, check_workers_can_import, run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
 from dtc.experiment.single import (
+    canonical_data_params,
     configured_method,
     data_fingerprint,
     describe_params,
@@ -299,6 +300,9 @@ def _cell(config_name, label, grid, spec: dict) -> str:
     # grid point, benchmark, pair, data and seed), not what it ran: its params and its
     # method. A row whose method changed is the same row, and its old runs are stale.
     where = {k: v for k, v in spec.items() if k not in ("params", "method")}
+    # a record written before data parameters at their defaults were left out of a spec
+    # sits in the same cell as the run that leaves them out
+    where["data_params"] = canonical_data_params(spec["benchmark"], spec.get("data_params", {}))
     return _normalised({"config": config_name, "label": label, "grid": grid, **where})
 
 

@@ -158,6 +158,51 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
     return pair
 
 
+@functools.cache
+def data_defaults(benchmark: str) -> dict:
+    """The values a data parameter left out takes (``make_imbalanced``'s profile, seed and
+    minority fraction as ``imbalance_*``; the digits' ``shift``, ``seed``,
+    ``source_fraction``), so that a run giving one explicitly is on the same target as a
+    run leaving it out."""
+
+    def defaults(function, prefix: str = "") -> dict:
+        return {
+            prefix + name: param.default
+            for name, param in inspect.signature(function).parameters.items()
+            if param.default is not inspect.Parameter.empty
+        }
+
+    out = defaults(data.make_imbalanced, "imbalance_")
+    if benchmark == "digits":
+        out |= defaults(data.make_digits_pair)
+    return out
+
+
+def canonical_data_params(benchmark: str, data_params: dict) -> dict:
+    """``data_params`` without the entries that load what leaving them out loads: a value
+    at its default (:func:`data_defaults`), and ``imbalance_minority_fraction`` under a
+    profile other than ``"step"`` (which does not read it). A config that writes
+    ``shift: 0.5`` then names the same runs as one that leaves it out; the runs were
+    recorded twice, and the report refused the duplicates."""
+    defaults = data_defaults(benchmark)
+    profile = data_params.get("imbalance_profile", defaults["imbalance_profile"])
+    return {
+        key: value
+        for key, value in data_params.items()
+        if not (key in defaults and _same_value(value, defaults[key]))
+        and not (key == "imbalance_minority_fraction" and profile != "step")
+    }
+
+
+def _same_value(value, default) -> bool:
+    # 0.5 and 0.50 are one value; True is not 1, nor "0.5" 0.5
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value is default
+    if isinstance(value, numbers.Number) and isinstance(default, numbers.Number):
+        return value == default
+    return type(value) is type(default) and value == default
+
+
 def imbalance_options(data_params: dict) -> dict:
     """The keyword arguments of :func:`dtc.data.make_imbalanced` that ``data_params``
     holds (``imbalance_ratio`` -> ``ratio``, ...; empty: a balanced target), checked

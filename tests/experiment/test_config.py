@@ -469,7 +469,8 @@ def test_method_data_params_apply_to_that_method_only():
         )
     )
     by_label = {t.label: t.spec.data_params for t in expand(cfg)}
-    assert by_label == {"km": {"shift": 0.5, "preprocess": "raw"}, "sp": {"shift": 0.5}}
+    # the base config's shift 0.5 is the digits' default: left out, as if not written
+    assert by_label == {"km": {"preprocess": "raw"}, "sp": {}}
     with pytest.raises(ValueError, match="methods.km.data: unknown data parameter 'shfit'"):
         load_config(_with(methods={"km": {"method": "kmeans", "data": {"shfit": 1}}}))
 
@@ -835,3 +836,29 @@ def test_a_class_defined_without_a_file_is_hashed_by_its_code(monkeypatch):
     for edit in ({"clusters": 3}, {"seed": 1}):
         edited = _fileless_codes(monkeypatch, "<cell-3>", **edit)
         assert all(a != b for (a, _), (b, _) in zip(first, edited)), edit
+
+
+def test_canonical_data_params_leave_out_what_loads_as_if_left_out():
+    from dtc.experiment.single import canonical_data_params
+
+    given = {
+        "shift": 0.5,  # the digits' default
+        "source_fraction": 0.3,
+        "imbalance_ratio": 10,
+        "imbalance_seed": 0,  # make_imbalanced's default
+        "imbalance_minority_fraction": 0.2,  # read by the "step" profile only
+        "preprocess": "raw",
+    }
+    assert canonical_data_params("digits", given) == {
+        "source_fraction": 0.3,
+        "imbalance_ratio": 10,
+        "preprocess": "raw",
+    }
+    step = {**given, "imbalance_profile": "step"}
+    assert canonical_data_params("digits", step)["imbalance_minority_fraction"] == 0.2
+    # the digits' shift is no default of another benchmark; a string or a bool is no number
+    assert canonical_data_params("coil20", {"shift": 0.5}) == {"shift": 0.5}
+    assert canonical_data_params("digits", {"shift": "0.5", "seed": False}) == {
+        "shift": "0.5",
+        "seed": False,
+    }

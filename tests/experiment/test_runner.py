@@ -282,6 +282,39 @@ def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_pat
     assert (again.stale, again.skipped, again.finished) == (0, 3, 0)
 
 
+def test_a_data_parameter_at_its_default_is_the_run_that_leaves_it_out(tmp_path):
+    # shift: 0.5 is the digits' default. Written out it made other run ids: every run was
+    # run again, and the report found two runs of each seed in one cell and refused them.
+    from dtc.experiment.report import build_tables
+
+    without = load_config({**CONFIG, "benchmarks": [{"benchmark": "digits"}]})
+    run_experiment(without, tmp_path, progress=False)
+    written = load_config(CONFIG)
+    assert [t.run_id for t in expand(written)] == [t.run_id for t in expand(without)]
+    again = run_experiment(written, tmp_path, progress=False)
+    assert (again.finished, again.skipped) == (0, 3)
+    # a record stored before, with the default in its spec and an id of its own, sits in
+    # the same report cell: set aside, and run again under the current id
+    rows = _lines(tmp_path / "results.jsonl")
+    old = {
+        **rows[0],
+        "run_id": "0" * 16,
+        "spec": {**rows[0]["spec"], "data_params": {"shift": 0.5}},
+    }
+    (tmp_path / "results.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in (old, rows[1], rows[2]))
+    )
+    summary = run_experiment(written, tmp_path, progress=False)
+    assert (summary.stale, summary.skipped, summary.finished) == (1, 2, 1)
+    assert _lines(tmp_path / "stale.jsonl") == [old]
+    table = build_tables(read_records(tmp_path / "results.jsonl"))[0]
+    assert (
+        table.rows == ["km"]
+        and len(table.columns) == 1
+        and table.cells["km"][table.columns[0]].n == 3
+    )
+
+
 def test_a_run_whose_data_changed_under_its_config_is_set_aside(tmp_path, monkeypatch, capsys):
     """The config leaves the digits shift to the loader's default; when that default
     changes, the finished runs saw other data than the config loads now: set aside and
