@@ -288,6 +288,22 @@ def test_rank_shares_ties_and_marks_leads_within_the_seed_noise(tmp_path):
         assert rows["coral"]["separated"] is rows["log_coral"]["separated"] is None
 
 
+def test_a_row_below_a_tie_is_judged_against_every_tied_row(tmp_path):
+    """The tied row listed last above it depended on the order of --losses, and so did its
+    mark: dann was within the noise of mmd (a constant lead) but not of coral."""
+    (tmp_path / "protocol.yaml").write_text(TWO_PAIRS)
+    acc = {
+        "mmd": [0.80, 0.80, 0.80],
+        "coral": [0.70, 0.85, 0.85],  # the same mean as mmd: a tie at rank 1
+        "dann": [0.78, 0.78, 0.78],  # 2 points behind mmd on every seed; coral's seeds disagree
+    }
+    for order in (["mmd", "coral", "dann"], ["coral", "mmd", "dann"]):
+        cfg = leaderboard_config(order, protocol=tmp_path / "protocol.yaml")
+        rows = {r["loss"]: r for r in rank(_records_of(cfg, acc), expand(cfg))}
+        assert rows["mmd"]["rank"] == rows["coral"]["rank"] == 1 and rows["dann"]["rank"] == 3
+        assert rows["dann"]["separated"] is False, order
+
+
 def test_a_leaderboard_says_when_its_runs_come_from_different_code(monkeypatch, tmp_path):
     """Built-in losses are not re-run when dtc's code changes: rows whose runs carry
     several ``versions.dtc_source`` values get a warning, a single code none."""
