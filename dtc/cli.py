@@ -105,7 +105,7 @@ def _import_here() -> None:
 
 RUN_EPILOG = (
     "With a CONFIG (a YAML file of experiments/), runs its whole grid into --out "
-    "(default results/<name>), skipping runs already there; trailing key=value arguments "
+    "(default $DTC_RESULTS/<name>, results/<name> without it), skipping runs already there; trailing key=value arguments "
     "override the config, e.g. `dtc run experiments/smoke.yaml seeds=[0,1] "
     "methods.DTC.lam=0.5` (DTC is a row label of that config; a new row needs "
     "methods.<label>.method=<method>)."
@@ -149,7 +149,11 @@ def run(
     ] = False,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Config runs: output folder (default results/<name>)."),
+        typer.Option(
+            "--out",
+            help="Config runs: output folder (default $DTC_RESULTS/<name>, results/<name> "
+            "without it).",
+        ),
     ] = None,
     jobs: Annotated[int, typer.Option(help="Config runs: parallel local processes.")] = 1,
     backend: Annotated[str, typer.Option(help="Config runs: 'local' or 'ray'.")] = "local",
@@ -440,7 +444,9 @@ def bench_losses(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Results folder (default results/<protocol name>, _quick added)."
+            "--out",
+            help="Results folder (default $DTC_RESULTS/<protocol name>, results/<protocol "
+            "name> without it; _quick added with --quick).",
         ),
     ] = None,
     jobs: Annotated[int, typer.Option(help="Parallel local processes.")] = 1,

@@ -96,10 +96,15 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     return path
 
 
+#: History keys that count (epochs, self-training rounds, iterations): the x of a curve,
+#: no curve of their own.
+COUNTER_KEYS = frozenset({"epoch", "round", "iteration", "step"})
+
+
 def report_figures(records: list[dict], tables, out_dir: Path) -> list[Path]:
-    """A bar chart per table and a curve per numeric history key."""
+    """A bar chart per table and a curve per numeric history key (counters left out)."""
     out = [bar_figure(t, out_dir / f"{t.metric}.png") for t in tables]
-    keys = sorted({k for r in records for h in r.get("history", []) for k in h} - {"epoch"})
+    keys = sorted({k for r in records for h in r.get("history", []) for k in h} - COUNTER_KEYS)
     out += [curves_figure(records, k, out_dir / f"curve_{_file_part(k)}.png") for k in keys]
     return out
 

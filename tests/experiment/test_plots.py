@@ -184,3 +184,15 @@ def test_tsne_figure_of_a_few_points(tmp_path):
     assert tsne_figure({"few": panel}, tmp_path / "few.png").exists()
     with pytest.raises(ValueError, match="panel 'two' has 2 points; t-SNE needs at least 3"):
         tsne_figure({"two": (panel[0], panel[1][:1], panel[2][:1])}, tmp_path / "two.png")
+
+
+def test_counters_get_no_curve_of_their_own(tmp_path):
+    # DTC's self-training rounds (and a baseline's iterations) count, as epochs do: they
+    # had curves of their own, curve_round.png, a staircase of 1, 2, 3
+    from dtc.experiment.report import write_report
+
+    history = [
+        {"epoch": e, "round": e // 2, "iteration": e, "loss": 1.0 / (e + 1)} for e in range(4)
+    ]
+    written = write_report([_record("a", history), _record("b", history, seed=1)], tmp_path)
+    assert sorted(p.name for p in written if p.name.startswith("curve_")) == ["curve_loss.png"]
