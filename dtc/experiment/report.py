@@ -88,7 +88,7 @@ METRIC_NAMES = {
 }
 ORACLE_CAPTION = (
     "ORACLE: per column, the grid point with the best mean by TARGET LABELS; an upper "
-    "bound, not a method's result"
+    "bound, not a method's result, and never bold"
 )
 
 
@@ -141,22 +141,30 @@ class ResultTable:
     columns: list[str]
     cells: dict
     caption: str = ""
+    #: Rows shown but never bold nor compared for it: an oracle table's oracle rows, which
+    #: chose by target labels, beside rows that did not.
+    unranked: frozenset = frozenset()
 
     def best(self, column: str) -> float | None:
-        """The best mean of ``column`` among its complete cells, as shown (rounded); a
-        NaN mean (a metric a run could not compute) is never the best."""
+        """The best mean of ``column`` among its complete cells (``unranked`` rows left
+        out), as shown (rounded); a NaN mean (a metric a run could not compute) is never
+        the best."""
         means = [
             _shown(cell.mean)
             for r in self.rows
-            if (cell := self.cells[r].get(column)) is not None
+            if r not in self.unranked
+            and (cell := self.cells[r].get(column)) is not None
             and cell.complete
             and not np.isnan(cell.mean)
         ]
         return max(means) if means else None
 
-    def is_best(self, cell: Cell, column: str) -> bool:
-        """Whether ``cell`` is complete and shows the best mean of ``column``: bold is
-        decided on the shown values, so cells that read the same are all bold."""
+    def is_best(self, cell: Cell, column: str, row: str | None = None) -> bool:
+        """Whether ``cell`` (of ``row``, where given) is complete and shows the best mean of
+        ``column``: bold is decided on the shown values, so cells that read the same are
+        all bold; a cell of an ``unranked`` row never is."""
+        if row in self.unranked:
+            return False
         best = self.best(column)
         return cell.complete and best is not None and _shown(cell.mean) == best
 
@@ -608,7 +616,12 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
                 if any(col in table.cells[m] for m in members)
             }
         caption = " ".join(c for c in (ORACLE_CAPTION, table.caption) if c)
-        out.append(ResultTable(table.metric, rows, table.columns, cells, caption=caption))
+        oracle_rows = frozenset(group + " (oracle)" for group in choosing)
+        out.append(
+            ResultTable(
+                table.metric, rows, table.columns, cells, caption=caption, unranked=oracle_rows
+            )
+        )
     return out
 
 
@@ -663,7 +676,10 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
         (
             _shown(m)
             for r in table.rows
-            if (m := table.row_mean(r)) is not None and table.row_complete(r) and not np.isnan(m)
+            if r not in table.unranked
+            and (m := table.row_mean(r)) is not None
+            and table.row_complete(r)
+            and not np.isnan(m)
         ),
         default=None,
     )
@@ -676,7 +692,7 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
                 line.append("–")
                 continue
             text = plain(_cell_text(cell, show_n))
-            line.append(bold(text) if table.is_best(cell, col) else text)
+            line.append(bold(text) if table.is_best(cell, col, row) else text)
         if with_mean:
             m = table.row_mean(row)
             if m is None:
@@ -685,7 +701,8 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
                 line.append(f"{_fmt(m)} (incomplete)")
             else:
                 text = _fmt(m)
-                line.append(bold(text) if _shown(m) == best_mean else text)
+                best = row not in table.unranked and _shown(m) == best_mean
+                line.append(bold(text) if best else text)
         body.append(line)
     return header, body
 
@@ -749,7 +766,7 @@ def to_csv(table: ResultTable, path: Path) -> None:
             for col in table.columns:
                 cell = table.cells[row].get(col)
                 if cell is not None:
-                    best = table.is_best(cell, col)
+                    best = table.is_best(cell, col, row)
                     writer.writerow(
                         [
                             table.metric,
