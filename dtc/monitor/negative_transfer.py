@@ -756,6 +756,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             n_source=pair.source.n_samples,
             n_target=n,
             labelled_source=pair.source.y is not None,
+            heterogeneous=pair.heterogeneous,
             epochs=self.reference_epochs,
             cache_dir=self.cache_dir,
         ).fit(target.X, image_shape=target.image_shape)

@@ -159,6 +159,7 @@ class NoTransferReference:
         n_source: int | None = None,
         n_target: int | None = None,
         labelled_source: bool = True,
+        heterogeneous: bool = False,
         epochs: int | None = None,
         cache_dir=None,
     ):
@@ -173,6 +174,9 @@ class NoTransferReference:
         ``n_target`` it is ``pretrain_epochs + adapt_epochs``. ``labelled_source``: whether
         the estimator pretrains with source labels (with ``pretrain_on="target"`` it then
         feeds the source rows to its head as well, else the target rows alone).
+        ``heterogeneous``: the pair's domains have different features, so the estimator
+        pretrains a target autoencoder of its own as well (its pretraining epochs over the
+        target rows), and ``pretrain_on="both"`` cannot stack the two domains.
         """
         get = lambda name, default: getattr(estimator, name, default)  # noqa: E731
         b = int(get("batch_size", 256))
@@ -185,7 +189,7 @@ class NoTransferReference:
                 # the rows of DTC's pretraining (see DTC._pretrain)
                 if on == "target" and not uses_labels:
                     n_pre = n_target
-                elif on in ("both", "target"):
+                elif on in ("both", "target") and not heterogeneous:
                     n_pre = n_source + n_target
                 else:
                     n_pre = n_source
@@ -194,6 +198,8 @@ class NoTransferReference:
                     get("self_training_epochs", 0)
                 )
                 steps = pre * -(-n_pre // b) + later * -(-max(n_source, n_target) // b)
+                if heterogeneous:  # DTC._pretrain: the target's own autoencoder too
+                    steps += pre * -(-n_target // b)
                 epochs = max(1, -(-steps // -(-n_target // b)))
         return cls(
             n_clusters,

@@ -323,6 +323,11 @@ def test_reference_budget_matches_the_estimators_gradient_steps():
     assert unl.epochs == 16
     est.pretrain_on = "both"
     assert NoTransferReference.from_estimator(est, K, n_source=100, n_target=50).epochs == 31
+    # a heterogeneous pair: the source alone (10 x 4), adaptation (3 x 4) and the target's
+    # own autoencoder (10 x 2) = 72 steps -> 36 epochs; it counted 26 (no target
+    # autoencoder, and "both" as if the domains were stacked: 31)
+    het = NoTransferReference.from_estimator(est, K, n_source=100, n_target=50, heterogeneous=True)
+    assert het.epochs == 36
 
 
 def test_the_monitors_default_reference_budget_is_the_estimators_gradient_steps():
