@@ -128,18 +128,26 @@ def set_aside(
     (kept for comparison) and return the others, which ``path`` then holds alone.
 
     The stale records are appended to ``stale_path`` before ``path`` is rewritten, so
-    a crash in between loses nothing (at worst a record is in both files).
+    a crash in between loses nothing (at worst a record is in both files); a record the
+    stale file already holds as it is (set aside by a sweep that crashed there) is not
+    appended again.
     """
     if len(stale) != len(records):
         raise ValueError(f"set_aside: {len(stale)} flags for {len(records)} records")
     if not any(stale):
         return records
+    held = {_canonical(r) for r in read_records(stale_path)}
     for r, old in zip(records, stale):
-        if old:
+        if old and _canonical(r) not in held:
             append_record(stale_path, r)
+            held.add(_canonical(r))
     kept = [r for r, old in zip(records, stale) if not old]
     write_records(path, kept)
     return kept
+
+
+def _canonical(record: dict) -> str:
+    return json.dumps(record, sort_keys=True, default=_json_default)
 
 
 def interrupted_message(

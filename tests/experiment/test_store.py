@@ -201,6 +201,10 @@ def test_set_aside_appends_the_stale_records_before_rewriting_the_file(tmp_path,
     with pytest.raises(OSError, match="disk full"):
         set_aside(path, records, [False, True], stale)
     assert read_records(stale) == [{"i": 1}] and read_records(path) == records
+    # the next sweep sets the same record aside again: the stale file keeps one copy
+    monkeypatch.undo()
+    assert set_aside(path, records, [False, True], stale) == [{"i": 0}]
+    assert read_records(stale) == [{"i": 1}] and read_records(path) == [{"i": 0}]
 
 
 def test_write_records_interrupted_midway_leaves_the_old_file(tmp_path):
