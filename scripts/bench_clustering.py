@@ -273,8 +273,13 @@ def main(argv=None) -> int:
             continue
         row = run_in_subprocess(config, args.timeout)
         rows.append(row)
-        if not args.json:
-            print(f"done: {row['method']} n={row['n']} d={row['d']}: {row['status']}", flush=True)
+        # progress on stderr with --json, whose stdout holds the rows alone (printed at the
+        # end: the memory and time ratios are between rows)
+        print(
+            f"done: {row['method']} n={row['n']} d={row['d']}: {row['status']}",
+            file=sys.stderr if args.json else sys.stdout,
+            flush=True,
+        )
     _ratios(rows)
     if args.json:
         print("\n".join(json.dumps(r) for r in rows))

@@ -118,6 +118,25 @@ def summary_by_settings(rows: list[dict]) -> list[str]:
     return lines
 
 
+def distinct_selections(rows: list[dict]) -> list[dict]:
+    """``rows`` with each selection (pair, axis, seed, settings) counted once: a file given
+    twice, or a selection two files hold, counted twice in the rates. Two files recording
+    different outcomes of one selection are an error (``ValueError``)."""
+    seen: dict[tuple, dict] = {}
+    out = []
+    for r in rows:
+        key = (r["pair"], r["axis"], r.get("seed"), settings_text(r.get("settings")))
+        if key not in seen:
+            seen[key] = r
+            out.append(r)
+        elif r != seen[key]:
+            raise ValueError(
+                f"{r['pair']} {r['axis']} at seed {r.get('seed')}: two rows record different "
+                "selections (made under other settings?)"
+            )
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true")
@@ -147,7 +166,11 @@ def main(argv=None) -> int:
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     if args.summary:
-        print("\n".join(summary_by_settings(read_runs(ap, args.summary))))
+        try:
+            rows = distinct_selections(read_runs(ap, args.summary))
+        except ValueError as exc:
+            ap.error(str(exc))
+        print("\n".join(summary_by_settings(rows)))
         return 0
     # What changes a selection's result besides the seed (--threads too: another thread
     # count can move a fit's floating-point sums).

@@ -705,16 +705,9 @@ def harness_params(pair: DomainPair, args) -> dict:
     }
 
 
-def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
-    """One case's row. ``partitions``, when given, receives the target partitions ``(n_t,)``
-    of the run: ``unguarded``, ``transfer`` (the monitored run's, before a fallback),
-    ``reference`` (target-only) and ``guarded``."""
-    from dtc.pipeline import DTC
-
-    y = pair.target.y
-    params = harness_params(pair, args)
-    unguarded = DTC(**params).fit(pair)
-    monitor = NegativeTransferMonitor(
+def make_monitor(args) -> NegativeTransferMonitor:
+    """The monitor of the guarded run, from the command line's options."""
+    return NegativeTransferMonitor(
         args.policy,
         score=args.score,
         every=args.every,
@@ -728,6 +721,48 @@ def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
         min_class_agreement=args.min_class_agreement,
         seed=args.seed,
     )
+
+
+#: DTC parameters the harness sets from its own options, which record them in each row:
+#: ``--set`` may not give them another value than the row says.
+BUDGET_PARAMS = {
+    "seed": "--seed",
+    "pretrain_epochs": "--pretrain-epochs",
+    "adapt_epochs": "--adapt-epochs",
+    "n_threads": "--threads",
+    "callbacks": "--policy and the monitor's options",
+}
+
+
+def check_run_options(ap: argparse.ArgumentParser, args) -> None:
+    """Refuse, before any data is loaded or any model trained, what the first case would
+    fail on only after its unguarded fit: a monitor option (``--policy bogus``, ``--every
+    0``), a ``--set`` key DTC does not take or that a budget option sets."""
+    taken = sorted(set(args.set) & set(BUDGET_PARAMS))
+    if taken:
+        ap.error("--set: " + "; ".join(f"{key} is set by {BUDGET_PARAMS[key]}" for key in taken))
+    from dtc.pipeline import DTC
+
+    try:
+        make_monitor(args).check_params()
+    except ValueError as exc:
+        ap.error(f"monitor options: {exc}")
+    try:
+        DTC(**args.set).check_params()
+    except (TypeError, ValueError) as exc:
+        ap.error(f"--set: {exc}")
+
+
+def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
+    """One case's row. ``partitions``, when given, receives the target partitions ``(n_t,)``
+    of the run: ``unguarded``, ``transfer`` (the monitored run's, before a fallback),
+    ``reference`` (target-only) and ``guarded``."""
+    from dtc.pipeline import DTC
+
+    y = pair.target.y
+    params = harness_params(pair, args)
+    unguarded = DTC(**params).fit(pair)
+    monitor = make_monitor(args)
     guarded = DTC(**params, callbacks=[monitor]).fit(pair)
     # Target-only: the monitor's own reference (fitted on the features DTC's networks see).
     ref = guarded.reference_
@@ -777,17 +812,20 @@ def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
     }
 
 
-def partition_file(directory, case: str, seed: int) -> Path:
-    """Where ``--save-partitions`` keeps one run: ``<case>.seed<seed>.npz`` (the case name with
-    every character but letters, digits, ``-`` and ``_`` replaced by ``_``)."""
-    return Path(directory) / f"{re.sub(r'[^A-Za-z0-9_-]', '_', case)}.seed{seed}.npz"
+def partition_file(directory, case_set: str, case: str, seed: int) -> Path:
+    """Where ``--save-partitions`` keeps one run: ``<case_set>.<case>.seed<seed>.npz`` (the
+    case name with every character but letters, digits, ``-`` and ``_`` replaced by ``_``).
+    The case set is part of it: dev / holdout and fresh11 build different corrupted sources
+    under one name, and a run of one overwrote the other's file."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", case)
+    return Path(directory) / f"{case_set}.{safe}.seed{seed}.npz"
 
 
 def save_partitions(directory, case_set: str, seed: int, row: dict, partitions: dict) -> None:
     """Save one run's target partitions with what identifies the run and the monitor's final
     label-free scores (no target labels: a reader loads them from the data, as
     ``scripts/partition_judges.py`` does)."""
-    path = partition_file(directory, row["case"], seed)
+    path = partition_file(directory, case_set, row["case"], seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         path,
@@ -1207,6 +1245,15 @@ def distinct_runs(rows: list[dict], files: list[str] | None = None) -> list[dict
             out.append(r)
         elif outcome(r) != outcome(rows[seen[key]]):
             which = "" if files is None else f"{files[seen[key]]} and {files[i]}; "
+            sets = {(row.get("settings") or {}).get("case_set") for row in (r, rows[seen[key]])}
+            if None not in sets and len(sets) == 2:
+                # the corrupted sources of dev / holdout and fresh11 share names (their
+                # construction seeds differ): two cases, not two records of one run
+                raise ValueError(
+                    f"{key[0]}: case sets {' and '.join(sorted(sets))} each build a case of "
+                    f"that name, from different constructions ({which}summarise their files "
+                    "apart)"
+                )
             raise ValueError(
                 f"{key[0]} at seed {key[1]}: two files record different runs "
                 f"({which}made under other settings?)"
@@ -1478,6 +1525,19 @@ def main(argv=None) -> int:
         ap.error(f"--quick is seven cases of the harness: give it without {other}")
     if args.check_seeds < 1:  # zero seeds checked nothing and printed 'flagged 0/0'
         ap.error(f"--check-seeds must be >= 1, got {args.check_seeds}")
+    if args.checks_only:
+        # the checks train nothing and keep nothing: options of the runs would be ignored
+        ignored = [
+            flag
+            for flag, given in (("--out", args.out), ("--save-partitions", args.save_partitions))
+            if given is not None
+        ]
+        if ignored:
+            ap.error(
+                f"--checks-only prints the source checks and keeps nothing: drop {', '.join(ignored)}"
+            )
+    else:
+        check_run_options(ap, args)
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)
     if args.cases:  # a typo, or a case of another set, ran nothing and exited 0
@@ -1489,7 +1549,7 @@ def main(argv=None) -> int:
                 f"--cases: unknown case(s) {', '.join(unknown)} in {where}; "
                 f"expected some of {', '.join(known)}"
             )
-    if args.checks_only:  # the checks are printed only, --out or not: nothing is kept
+    if args.checks_only:  # the checks are printed only: nothing is kept
         with exit_on_interrupt(Path(__file__).name, None):
             return checks_only(all_cases(data_dir, names, case_set), args)
     settings = {"case_set": case_set, **{name: getattr(args, name) for name in RESULT_OPTIONS}}

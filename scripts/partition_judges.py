@@ -244,7 +244,7 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
             judges["score"] = scores
         for name, v in judges.items():
             lines.append(
-                f"  {name:13} rho {spearmanr(v, truth)[0]:+.2f}  a threshold catching them "
+                f"  {name:13} rho {spearmanr(v, truth)[0]:+.2f}  ORACLE threshold (set by target labels) catching them "
                 f"falls back on {int((catching(v, losing) | flagged).sum()):2d} of {len(idx)}; "
                 f"best of {BEST_OF}: {spread(best_of(v, outcome, BEST_OF))}"
             )

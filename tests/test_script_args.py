@@ -162,3 +162,25 @@ def test_figures_fits_before_and_after_adaptation_with_its_arguments(
         ("lambda", out / "curve_lambda.png", labels),
         ("total", out / "curve_total.png", labels),
     ]
+
+
+def test_model_selection_summary_counts_a_selection_once(load_script, tmp_path, capsys):
+    """The same file given twice counted each selection twice ('ORACLE in 0% of 4
+    selections' for a file of 2); two files disagreeing on one selection are refused."""
+    import json
+
+    script = load_script("model_selection")
+    rows = [
+        {"pair": p, "axis": "lam", "seed": 0, "acc_chosen": c, "acc_oracle": 0.8, "accs": [0.7, 0.8],
+         "acc_mean": 0.75, "settings": {"criterion": "knn_agreement"}}
+        for p, c in (("a", 0.8), ("b", 0.7))
+    ]  # fmt: skip
+    path = tmp_path / "ms.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main(["--summary", str(path), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ORACLE in 50% of 2 selections" in out
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({**rows[0], "acc_chosen": 0.7}) + "\n")
+    line = usage_error(script, ["--summary", str(path), str(other)], capsys)
+    assert "a lam at seed 0: two rows record different selections" in line

@@ -446,6 +446,12 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self.seed = seed
 
     # -- validation -------------------------------------------------------------
+    def check_params(self) -> None:
+        """The data-free checks of the parameters, as :meth:`on_fit_begin` runs them first:
+        ``ValueError`` naming the parameter. For a caller that builds the monitor long
+        before a fit (a script checking its options before it trains anything)."""
+        self._check_params()
+
     def _check_params(self) -> None:
         name = "NegativeTransferMonitor"
         if self.policy not in POLICIES:

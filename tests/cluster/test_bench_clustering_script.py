@@ -91,6 +91,10 @@ def test_threads_reach_the_worker_process_and_are_checked(bench, monkeypatch, ca
     monkeypatch.setattr(bench.subprocess, "run", fake_run)
     monkeypatch.setenv("OMP_NUM_THREADS", "8")  # --threads wins over the environment
     assert bench.main(["--quick", "--only", "dtc-kmeans", "--threads", "2", "--json"]) == 0
+    out = capsys.readouterr()
+    # stdout: the rows alone, as JSON; the progress of each configuration on stderr
+    assert [json.loads(line)["method"] for line in out.out.splitlines()] == ["dtc-kmeans"] * 2
+    assert out.err.count("done: dtc-kmeans") == 2
     assert [c["threads"] for c, _ in calls] == [2, 2]
     assert {tuple(env.values()) for _, env in calls} == {("2", "2", "2")}
     with pytest.raises(SystemExit) as exc:

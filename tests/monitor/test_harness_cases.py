@@ -1173,8 +1173,8 @@ def test_saved_partitions_read_back_with_their_run(load_script, tmp_path):
     labels["guarded"] = labels["reference"]
     row = {"case": "office_A->W_mixed2_matched", "kind": "positive", "flagged": True}
     harness.save_partitions(tmp_path, "fresh5", 1, row, labels)
-    path = harness.partition_file(tmp_path, row["case"], 1)
-    assert path.name == "office_A-_W_mixed2_matched.seed1.npz" and path.exists()
+    path = harness.partition_file(tmp_path, "fresh5", row["case"], 1)
+    assert path.name == "fresh5.office_A-_W_mixed2_matched.seed1.npz" and path.exists()
     (run,) = judges.read_partitions(tmp_path)
     assert (run["case"], run["kind"], run["case_set"]) == (row["case"], "positive", "fresh5")
     assert run["seed"] == 1 and run["flagged"] is True
@@ -1251,10 +1251,19 @@ def test_partition_judges_by_case_rank_a_cases_runs(load_script):
     ranked = {ln.split()[0]: " ".join(ln.split()[1:]) for ln in lines[1:]}
     # the only set of three is the case itself: each judge keeps the run it ranks first
     best = "best of 3: mean +20.0, below -1 in 0%"
-    assert ranked["kmeans"] == f"rho +1.00 a threshold catching them falls back on 1 of 3; {best}"
-    assert ranked["sa"] == f"rho +0.50 a threshold catching them falls back on 2 of 3; {best}"
+    assert (
+        ranked["kmeans"]
+        == f"rho +1.00 ORACLE threshold (set by target labels) catching them falls back on 1 of 3; {best}"
+    )
+    assert (
+        ranked["sa"]
+        == f"rho +0.50 ORACLE threshold (set by target labels) catching them falls back on 2 of 3; {best}"
+    )
     worst = "best of 3: mean -20.0, below -1 in 100%"
-    assert ranked["score"] == f"rho -1.00 a threshold catching them falls back on 3 of 3; {worst}"
+    assert (
+        ranked["score"]
+        == f"rho -1.00 ORACLE threshold (set by target labels) catching them falls back on 3 of 3; {worst}"
+    )
     # a run the monitor fell back on counts among the fallbacks, caught or not
     runs[1] |= {"flagged": True, "guarded": runs[1]["reference"]}
     kmeans = judges.by_case(runs, [y] * 4, verdict)[1]
@@ -1864,6 +1873,40 @@ def test_quick_is_refused_with_cases_or_another_case_set(load_script, capsys, tm
             script.main([*argv, "--out", out])
         assert exc.value.code == 2
         assert said in capsys.readouterr().err
+
+
+def test_run_options_are_refused_before_any_case_is_trained(load_script, capsys, tmp_path):
+    """A bad monitor option or --set key failed after the first case's unguarded fit, in a
+    traceback; --set could change the seed or epochs a row records from its own options;
+    --checks-only ignored --out and --save-partitions (no file, exit 0)."""
+    script = load_script("negative_transfer")
+    for argv, said in (
+        (["--policy", "bogus"], "monitor options: NegativeTransferMonitor: policy must be one of"),
+        (["--every", "0"], "every must be an int >= 1, got 0"),
+        (["--set", "foo=1"], "--set: DTC.__init__() got an unexpected keyword argument 'foo'"),
+        (["--set", "seed=3", "--set", "adapt_epochs=2"], "adapt_epochs is set by --adapt-epochs"),
+        (["--checks-only", "--out", str(tmp_path / "c.jsonl")], "keeps nothing: drop --out"),
+        (["--checks-only", "--save-partitions", str(tmp_path)], "drop --save-partitions"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            script.main(["--cases", "digits", *argv])
+        assert exc.value.code == 2
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "c.jsonl").exists()
+
+
+def test_one_case_name_of_two_case_sets_is_not_pooled_as_one_run(load_script):
+    """dev / holdout and fresh11 build different corrupted sources under one name: their
+    rows at one seed were reported as 'runs made under other settings?'."""
+    script = load_script("negative_transfer")
+    rows = [
+        harness_row("office_W->A_corrupted", "negative", True, 0.5, 0.4, 0.5, seed=0)
+        | {"settings": {"case_set": case_set}}
+        for case_set in ("dev", "fresh11")
+    ]
+    rows[1]["acc_unguarded"] = 0.3
+    with pytest.raises(ValueError, match="case sets dev and fresh11 each build a case of that"):
+        script.distinct_runs(rows)
 
 
 def test_a_run_two_files_hold_counts_once_in_the_pooled_figures(load_script, tmp_path, capsys):
