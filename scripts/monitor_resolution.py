@@ -49,7 +49,7 @@ from dtc.monitor.partition_score import METRICS, scored_space
 from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import CASE_SETS, all_cases, load_or_skip, read_runs_file
+from negative_transfer import CASE_SETS, all_cases, int_at_least, load_or_skip, read_runs_file
 from source_bias_stability import monitored_pair
 
 
@@ -102,11 +102,12 @@ def main(argv=None) -> int:
         group.add_argument(f"--{name}", action="store_true", help=f"the {name} positives")
     ap.add_argument("--runs", nargs="+", default=[], help="--json runs of negative_transfer.py")
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1, 0.2])
-    ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument("--draws", type=int_at_least(1), default=5)
     ap.add_argument(
         "--metric", choices=METRICS, default=DEFAULT_METRIC, help="the score's geometry"
     )
-    ap.add_argument("--restarts", type=int, default=5)
+    # zero restarts gave the mean of none: a NaN handicap
+    ap.add_argument("--restarts", type=int_at_least(1), default=5)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
     args = ap.parse_args(argv)
