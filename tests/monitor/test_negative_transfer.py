@@ -693,6 +693,37 @@ def test_source_bias_scores_the_learned_partition_not_the_noisy_labels():
     assert source_bias(X, y) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_source_bias_by_hand_on_strips_k_means_cuts_across():
+    # Two long parallel strips (the classes): K-means cuts them across their length, a
+    # classifier learns them. Recomputed with scikit-learn's K-means per seed and its
+    # cross-validated logistic regression, scored by a brute-force k-NN count.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    from dtc.monitor.scores import KNN_NEIGHBORS
+
+    def knn(X, labels, k=KNN_NEIGHBORS):
+        d = ((X[:, None] - X[None]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        neigh = np.argsort(d, 1)[:, :k]
+        agree = (labels[neigh] == labels[:, None]).mean()
+        chance = ((np.bincount(labels) / len(X)) ** 2).sum()
+        return (agree - chance) / (1 - chance)
+
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1, 2], 70)
+    X = np.c_[rng.uniform(0, 20, 210), 1.5 * y + rng.normal(0, 0.3, 210)]
+    seeds = (0, 1, 2, 3, 4)
+    # one start each: the seeds find two different partitions, so the mean is over both
+    kmeans = [knn(X, KMeans(3, n_init=1, random_state=s).fit(X).labels_) for s in seeds]
+    assert len({round(v, 12) for v in kmeans}) == 2
+    learned = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=5)
+    expected = np.mean(kmeans) - knn(X, learned)
+    got = source_bias(X, y, n_init=1, kmeans_seeds=seeds)
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert got > 0.2  # not the trivial 0 of the other tests
+
+
 def test_source_bias_is_zero_for_labels_no_better_than_the_largest_class():
     # Features that carry nothing about imbalanced labels (90 % one class): a classifier
     # that always answers the largest class is right 90 % of the time, which is chance here,
