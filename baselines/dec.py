@@ -129,6 +129,10 @@ class DEC(TransferClusterer):
     cluster_centers_ : ndarray of shape (n_clusters, n_latent)
     initial_labels_ : ndarray of shape (n_target,)
         K-means labels of the pretrained embeddings.
+    initial_embedding_ : ndarray of shape (n_target, n_latent)
+        The pretrained embeddings, where fine-tuning starts.
+    initial_centers_ : ndarray of shape (n_clusters, n_latent)
+        Their K-means centres, the start of ``cluster_centers_``.
     history_ : list of dict
         Pretraining epochs (``stage="pretrain"``, ``recon``), then fine-tuning epochs
         (``stage="cluster"``, ``kl``, ``recon``, ``changed``: fraction of assignments
@@ -216,6 +220,8 @@ class DEC(TransferClusterer):
         Z = embed(ae.encoder, target.X)
         labels, centers, _ = kmeans(Z, k, n_init=self.n_init, seed=self.seed)
         self.initial_labels_ = np.asarray(labels, dtype=np.int64)
+        self.initial_embedding_ = Z
+        self.initial_centers_ = np.asarray(centers, dtype=np.float32)
 
         layer = ClusteringLayer(k, Z.shape[1], alpha=alpha)
         layer.init_centers(centers)

@@ -4,8 +4,8 @@ DEC's soft assignment ``q_ij ∝ (1 + |z_i - mu_j|^2 / alpha)^-(alpha+1)/2`` has
 scale, so it depends on how far apart the embeddings lie (``baselines.dec``, "Scale"). For
 each target and seed this fits DEC (:class:`baselines.dec.DEC`, its defaults otherwise) with
 ``rescale=False`` and ``rescale=True`` and prints the factor applied to the features; at the
-start of fine-tuning (the pretrained autoencoder and its K-means centres, rebuilt here as DEC
-builds them) the median squared distance of a row's embedding to its own centre and to the
+start of fine-tuning (the fitted DEC's pretrained embeddings and their K-means centres,
+``initial_embedding_`` and ``initial_centers_``) the median squared distance of a row's embedding to its own centre and to the
 others, and the median ``max_j q_ij`` against ``1 / k``; the fine-tuning epochs run; and the
 Hungarian ACC of the K-means start and of DEC's result (target labels for evaluation only).
 
@@ -28,14 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.autoencoder import train_autoencoder
-from baselines.dec import DEC, mean_square_scale
+from baselines.dec import DEC
 from dtc.cluster.dec import soft_assignment
-from dtc.cluster.kmeans import kmeans
 from dtc.data import load_pair
 from dtc.experiment.store import read_records
 from dtc.metrics import cluster_acc
-from dtc.nn import embed
 
 #: (benchmark, source, target): DEC reads only the target.
 TARGETS = {
@@ -66,23 +63,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def start_geometry(est: DEC, pair) -> dict:
-    """The start of ``est``'s fine-tuning on ``pair``, rebuilt as :class:`DEC` builds it:
-    median squared distances of the embeddings to their own and to the other K-means
-    centres, and the median ``max_j q_ij``."""
-    target = pair.target
-    scale = mean_square_scale(target.X) if est.rescale else 1.0
-    target = target.with_features(target.X * scale, image_shape=target.image_shape)
-    ae, _ = train_autoencoder(est, target, epochs=est.pretrain_epochs, stage="pretrain")
-    Z = embed(ae.encoder, target.X)
-    labels, centers, _ = kmeans(Z, pair.n_clusters, n_init=est.n_init, seed=est.seed)
-    centers = np.asarray(centers, dtype=np.float32)
+def start_geometry(est: DEC) -> dict:
+    """The start of a fitted ``est``'s fine-tuning (its pretrained embeddings and their
+    K-means centres): median squared distances of the embeddings to their own and to the
+    other centres, and the median ``max_j q_ij``."""
+    Z, centers, labels = est.initial_embedding_, est.initial_centers_, est.initial_labels_
     d2 = ((Z[:, None, :] - centers[None]) ** 2).sum(-1)
     own = d2[np.arange(len(Z)), labels]
     others = d2[np.arange(d2.shape[1])[None, :] != labels[:, None]]
     q = soft_assignment(torch.from_numpy(Z), torch.from_numpy(centers), alpha=est.alpha)
     return {
-        "factor": scale,
+        "factor": est.input_scale_,
         "d2_own": float(np.median(own)),
         "d2_others": float(np.median(others)),
         "max_q": float(np.median(q.max(1).values.numpy())),  # torch's median is the lower one
@@ -99,9 +90,8 @@ def fit_rows(args) -> None:
         pair = load_pair(benchmark, source, target, data_dir=args.data_dir)
         for seed in args.seeds:
             for rescale in (False, True):
-                est = DEC(rescale=rescale, seed=seed)
-                geometry = start_geometry(est, pair)
-                est.fit(pair)
+                est = DEC(rescale=rescale, seed=seed).fit(pair)
+                geometry = start_geometry(est)
                 # ORACLE: target labels, for this report only
                 acc_start = cluster_acc(pair.target.y, est.initial_labels_)
                 acc = cluster_acc(pair.target.y, est.labels_)

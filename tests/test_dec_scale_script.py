@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from baselines.dec import DEC
-from dtc.cluster.kmeans import kmeans as KMEANS
 from dtc.data import Domain, DomainPair
 
 SMALL = {"hidden": (16,), "n_latent": 3, "batch_size": 64, "pretrain_epochs": 3, "max_epochs": 2}
@@ -28,41 +27,33 @@ def pair():
 
 
 @pytest.mark.parametrize("rescale", [False, True])
-def test_start_is_the_one_dec_starts_from(script, pair, rescale, monkeypatch):
-    est = DEC(rescale=rescale, **SMALL)
-    starts = []
-
-    def kmeans(*args, **kwargs):  # the script's K-means, its labels kept
-        found = KMEANS(*args, **kwargs)
-        starts.append(np.asarray(found[0]))
-        return found
-
-    monkeypatch.setattr(script, "kmeans", kmeans)
-    geometry = script.start_geometry(est, pair)
+def test_dec_keeps_the_start_its_fine_tuning_came_from(script, pair, rescale):
     fitted = DEC(rescale=rescale, **SMALL).fit(pair)
-    assert geometry["factor"] == pytest.approx(fitted.input_scale_)
+    # the K-means of the kept embeddings is the start's: its labels, and its centres are
+    # the means of their rows (the script used to train a second autoencoder for this)
+    Z, centers = fitted.initial_embedding_, fitted.initial_centers_
+    assert Z.shape == (90, SMALL["n_latent"]) and centers.shape == (3, SMALL["n_latent"])
+    for c in range(3):
+        np.testing.assert_allclose(
+            centers[c], Z[fitted.initial_labels_ == c].mean(0), rtol=1e-4, atol=1e-5
+        )
+    geometry = script.start_geometry(fitted)
     assert geometry["factor"] == pytest.approx(np.sqrt(12) if rescale else 1.0)
-    # the same autoencoder and K-means: DEC's own start is recomputed, not another one
-    np.testing.assert_array_equal(starts[0], fitted.initial_labels_)
     assert 1 / 3 < geometry["max_q"] <= 1
     assert 0 <= geometry["d2_own"] < geometry["d2_others"]
 
 
-def test_start_geometry_by_hand(script, pair, monkeypatch):
+def test_start_geometry_by_hand(script):
     # two embeddings per centre, centres at 0 and 3 on a line: squared distances to the own
     # centre 0, 1, 0, 1 (median 0.5), to the other 9, 4, 9, 16 (median 9)
-    Z = np.array([[0.0], [1.0], [3.0], [4.0]], dtype=np.float32)
-    monkeypatch.setattr(script, "embed", lambda encoder, X: Z)
-    monkeypatch.setattr(
-        script, "kmeans", lambda Z, k, **kw: (np.array([0, 0, 1, 1]), np.array([[0.0], [3.0]]), 0)
-    )
+    class Fitted:
+        initial_embedding_ = np.array([[0.0], [1.0], [3.0], [4.0]], dtype=np.float32)
+        initial_centers_ = np.array([[0.0], [3.0]], dtype=np.float32)
+        initial_labels_ = np.array([0, 0, 1, 1])
+        input_scale_ = 1.0
+        alpha = 1.0
 
-    class Encoderless:
-        encoder = None
-
-    monkeypatch.setattr(script, "train_autoencoder", lambda *a, **k: (Encoderless(), []))
-    two = DomainPair(pair.source, pair.target.subset(np.arange(4)), n_clusters=2)
-    geometry = script.start_geometry(DEC(rescale=False), two)
+    geometry = script.start_geometry(Fitted())
     assert geometry["d2_own"] == pytest.approx(0.5)
     assert geometry["d2_others"] == pytest.approx(9.0)
     # Student-t, alpha = 1: max_j q_ij = (1 / (1 + own)) / (1 / (1 + own) + 1 / (1 + other));
