@@ -19,6 +19,7 @@ import argparse
 import numpy as np
 
 from dtc.data import load_domain, resolve_data_dir
+from dtc.data.preprocessing import zscore_columns
 from dtc.monitor import scores
 from dtc.monitor.calibration import score_slope
 from dtc.monitor.partition_score import METRICS, scored_space
@@ -29,17 +30,12 @@ DOMAINS = [
 ] + [("mnist_usps", "mnist"), ("mnist_usps", "usps"), ("coil20", "coil1"), ("coil20", "coil2")]
 
 
-def zscore(X: np.ndarray) -> np.ndarray:
-    """Per-feature z-scores of ``X`` ``(n, d)``; a constant feature becomes 0."""
-    std = X.std(0)
-    return (X - X.mean(0)) / np.where(std > 0, std, 1.0)
-
-
 def geometry(X, y, max_samples: int = 1000, seed: int = 0) -> dict:
     """``{metric: (agreement of the true classes, slope)}`` of ``X`` ``(n, d)``, ``y``
     ``(n,)`` on the seeded subsample of at most ``max_samples`` rows."""
     idx = scores.subsample_index(len(X), max_samples, seed)
-    Z, labels = zscore(np.asarray(X, dtype=np.float64)[idx]), np.asarray(y)[idx]
+    # a constant feature is only centred: 0
+    Z, labels = zscore_columns(np.asarray(X, dtype=np.float64)[idx]), np.asarray(y)[idx]
     out = {}
     for metric in METRICS:
         S = scored_space(Z, metric)
