@@ -280,7 +280,9 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
         c = cells.get((m, p), {})
         if f"{key}_mean" not in c:
             return "error" if c.get("failed") else "-"
-        text = f"{c[f'{key}_mean']:.1f} ± {c[f'{key}_std']:.1f}"
+        # one seed has no spread: "± 0.0" would claim one (dtc report shows none either)
+        mean = f"{c[f'{key}_mean']:.1f}"
+        text = mean if c["n_seeds"] == 1 else f"{mean} ± {c[f'{key}_std']:.1f}"
         if c["n_failed"]:  # a mean over the seeds that did not fail: say so
             text += f" (n={c['n_seeds']}/{c['n_seeds'] + c['n_failed']})"
         return text
