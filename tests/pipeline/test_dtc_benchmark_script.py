@@ -176,7 +176,8 @@ def test_rows_that_cannot_be_checked_here_are_kept(load_script, tmp_path, monkey
 
 
 def test_default_seeds_and_methods_not_registered(load_script, tmp_path, monkeypatch, capsys):
-    """Without --seeds the seeds are 0, 1 and 2; a method not registered here is skipped."""
+    """Without --seeds the seeds are 0, 1 and 2; a method not registered here is skipped,
+    and the sweep says so."""
     script = load_script("dtc_benchmark")
     calls = _record_calls(script, monkeypatch)
     monkeypatch.setattr(script.methods, "available", lambda: ["kmeans"])
@@ -184,3 +185,17 @@ def test_default_seeds_and_methods_not_registered(load_script, tmp_path, monkeyp
     argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "spectral"]
     assert script.main(argv) == 0
     assert calls == [("kmeans", 0), ("kmeans", 1), ("kmeans", 2)]
+    assert "not registered here, skipped: spectral" in capsys.readouterr().err
+
+
+def test_the_table_shows_only_the_families_and_methods_asked_for(load_script):
+    # the file may hold other families' and methods' runs, from earlier invocations
+    script = load_script("dtc_benchmark")
+    rows = [
+        {"family": f, "pair": p, "method": m, "seed": 0, "acc": 0.5, "acc_unmatched": 0.5}
+        for f, p in (("digits", "source->target"), ("coil20", "coil1->coil2"))
+        for m in ("kmeans", "spectral")
+    ]
+    text = script.table(rows, families=["digits"], methods=["kmeans"])
+    assert "coil1->coil2" not in text and "spectral" not in text
+    assert "| digits | source->target | 50.0 (50.0) n=1 |" in text
