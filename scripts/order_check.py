@@ -125,9 +125,11 @@ def main(argv=None) -> int:
     with exit_on_interrupt(Path(__file__).name, args.out):
         start = time.perf_counter()
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        # the latest record of each run; a failure is run again, as dtc run does
+        # the latest record of each run; a failure is run again, as dtc run does, and so is
+        # a run made under another BUDGET (or before records kept theirs): reused, it was
+        # tabulated beside runs of the current one
         latest = {(r["method"], r["pair"], r["seed"]): r for r in read_records(args.out)}
-        done = {key for key, r in latest.items() if "error" not in r}
+        done = {key for key, r in latest.items() if "error" not in r and r.get("budget") == BUDGET}
         pairs = {}
         for benchmark, source, target in PAIRS:
             for prep in ("standard", "raw"):
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
         print(f"{len(todo)} runs to do, {len(done)} recorded in {args.out}", flush=True)
         for i, (m, (b, s, t), seed) in enumerate(todo, 1):
             raw = dtc.methods.get_class(m).requires_non_negative
-            rec = {"method": m, "pair": f"{b}:{s}->{t}", "seed": seed}
+            rec = {"method": m, "pair": f"{b}:{s}->{t}", "seed": seed, "budget": BUDGET}
             try:
                 rec.update(run_one(m, pairs[b, "raw" if raw else "standard"], seed))
                 status = " ".join(f"{o} {100 * rec[o]:.1f}" for o in ORDERS)

@@ -61,3 +61,16 @@ def test_a_failed_run_is_run_again(order_check, tmp_path, monkeypatch, capsys):
     assert "error" in failed and "sorted" in ok
     order_check.main(argv)
     assert "0 runs to do, 1 recorded" in capsys.readouterr().out
+
+
+def test_a_run_of_another_budget_is_run_again(order_check, tmp_path, monkeypatch, capsys):
+    # the runs kept no budget, and a changed BUDGET reused them beside new ones
+    out = tmp_path / "order.jsonl"
+    argv = ["--methods", "kmeans", "--seeds", "1", "--out", str(out)]
+    order_check.main(argv)
+    assert read_records(out)[0]["budget"] == order_check.BUDGET
+    monkeypatch.setattr(order_check, "BUDGET", {**order_check.BUDGET, "epochs": 7})
+    capsys.readouterr()
+    order_check.main(argv)
+    assert "1 runs to do, 0 recorded" in capsys.readouterr().out
+    assert [r["budget"]["epochs"] for r in read_records(out)] == [5, 7]
