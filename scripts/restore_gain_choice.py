@@ -123,6 +123,23 @@ def main(argv=None) -> int:
     a_rows = read_distinct_runs(ap, ap.parse_args(argv).runs)
     if any(r["restore_gain"] != 0.0 for r in a_rows):
         ap.error("the runs must be candidate A's (min_restore_gain=0)")
+    # The derived candidates re-read the last state's score from the row's diagnostics,
+    # which the harness computes as the k-NN agreement in Euclidean space: the monitor's
+    # own score only under its default score and metric.
+    other = sorted(
+        {
+            f"{key}={settings[key]}"
+            for r in a_rows
+            if (settings := r.get("settings"))
+            for key, default in (("score", "knn_agreement"), ("metric", "euclidean"))
+            if settings.get(key, default) != default
+        }
+    )
+    if other:
+        ap.error(
+            f"the runs were made with {', '.join(other)}: the derived candidates read the "
+            "default score (knn_agreement, euclidean) from the rows' diagnostics"
+        )
     problems = consistency(a_rows)
     for line in problems:
         print(f"warning: {line}")

@@ -2162,6 +2162,19 @@ def test_rule_15_bounds_of_the_last_state_and_of_a_restore_that_stood(load_scrip
     assert "0 better, 0 worse" in script.restores_line([slightly])
 
 
+def test_rule_15_refuses_runs_of_another_score_or_metric(load_script, tmp_path, capsys):
+    """The derived candidates read the last state's score from the row's diagnostics, the
+    k-NN agreement in Euclidean space: runs made with --metric cosine were read wrongly."""
+    script = load_script("restore_gain_choice")
+    row = harness_row("p", "positive", False, 0.5, 0.75, 0.625, seed=0, restore_gain=0.0)
+    row["settings"] = {"case_set": "fresh3", "metric": "cosine", "score": "knn_agreement"}
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(SystemExit):
+        script.main([str(path)])
+    assert "made with metric=cosine" in capsys.readouterr().err
+
+
 def test_case_level_bound_breaks_a_tie_in_flags_by_the_acc_and_ranks_the_judged_acc(load_script):
     """Hand-computed. A kept true pair that the monitor left 5 points under unguarded DTC
     (a restored checkpoint): ``monitor`` and ``unguarded`` both keep it within a point with
