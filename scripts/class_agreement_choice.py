@@ -250,6 +250,8 @@ def main(argv=None) -> int:
     if args.ranges:
         ranges(resolve_data_dir(args.data_dir))
         return 0
+    if not args.runs:  # runs are optional for --ranges alone
+        ap.error("give the --json run files of negative_transfer.py (or --ranges)")
     rows = read_distinct_runs(ap, args.runs)
     if args.dev:
         dev(rows, resolve_data_dir(args.data_dir))
