@@ -232,6 +232,12 @@ _BENCHMARKS = {
                 n=(720, 720),
                 sha256="5001c5bcef8d95217d66a08bdccbcaae2bc8cd3142540ed4ec38ca0796342534",
             ),
+            # Rows are column-major (MATLAB's order): reshaped row-major, as image_shape
+            # is read, an image comes out transposed; X.reshape(-1, 32, 32).transpose(0,
+            # 2, 1) is upright. Kept as stored: both domains alike, so a transposed image
+            # is the same task for every method, and reordering the pixels would change
+            # every recorded COIL run's data fingerprint (and, through the networks'
+            # initialisation, their figures by seed noise).
             image_shape=(32, 32),
         ),
     )

@@ -266,6 +266,30 @@ def test_mnist_usps_row_major_orientation(data_dir):
         assert np.argmax(sevens.sum(axis=1)) < 8
 
 
+def test_coil_rows_are_column_major_images(data_dir):
+    # COIL1 holds each object at poses 0-85 and 180-265 degrees: image i + 18 is image i
+    # turned half round the turntable's vertical axis, a left-right mirror of its
+    # silhouette. Reshaped row-major the mirror is a flip of axis 0 (the image is
+    # transposed); transposed back, of axis 1, as upright images are.
+    dom = data.load_domain("coil20", "coil1", data_dir=data_dir, preprocess="raw")
+
+    def corr(a, b):
+        return np.corrcoef(a.ravel(), b.ravel())[0, 1]
+
+    def mirror_axis(images):
+        by_axis = [
+            np.mean([corr(images[i + 18], np.flip(images[i], axis)) for i in range(18)])
+            for axis in (0, 1)
+        ]
+        return int(np.argmax(by_axis))
+
+    as_read = [mirror_axis(dom.X[dom.y == k].reshape(36, 32, 32)) for k in range(20)]
+    upright = [
+        mirror_axis(dom.X[dom.y == k].reshape(36, 32, 32).transpose(0, 2, 1)) for k in range(20)
+    ]
+    assert sum(a == 0 for a in as_read) >= 18 and sum(a == 1 for a in upright) >= 18
+
+
 def test_pair_defaults_and_cache_is_read_only(data_dir):
     pair = data.load_pair("coil20", data_dir=data_dir)
     assert (pair.source.name, pair.target.name) == ("coil1", "coil2")
