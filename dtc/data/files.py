@@ -417,4 +417,17 @@ def load_mat(
     if X.ndim == 2 and features_as_rows:
         X = X.T
     y = None if y_key is None else _dense(arrays[y_key])
+    if (
+        y is not None
+        and not features_as_rows
+        and X.ndim == 2
+        and y.size == X.shape[1] != X.shape[0]
+    ):
+        # the JDA files store one sample per column: the loader's own message ("expected
+        # 256 labels") would not say what to change
+        raise ValueError(
+            f"{path}: expected {X.shape[0]} labels (one per row of {x_key!r}), got {y.size}, "
+            "one per column: if the file stores samples as columns, pass "
+            "features_as_rows=True"
+        )
     return _make_domain(path, X, y, name=name, image_shape=image_shape, label_offset=label_offset)

@@ -212,6 +212,9 @@ def test_mat_v5_both_layouts(tmp_path):
     dom = data.load_mat(cols, x_key="X_src", y_key="Y_src", features_as_rows=True)
     np.testing.assert_array_equal(dom.X, X4)
     np.testing.assert_array_equal(dom.y, Y4)
+    # read as rows, the labels are one per column: the error says which option fixes it
+    with pytest.raises(ValueError, match="samples as columns, pass features_as_rows=True"):
+        data.load_mat(cols, x_key="X_src", y_key="Y_src")
 
 
 def test_mat_v5_sparse_matrix_is_made_dense(tmp_path):
