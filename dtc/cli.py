@@ -71,11 +71,21 @@ def _metrics_table(record: dict) -> Table:
         f"(seed {record['seed']}, {record['seconds']:.1f} s)"
     )
     table = Table(title=escape(title))
-    names = [n for n in ("acc", "acc_unmatched", "nmi", "ari", "purity") if n in record["metrics"]]
+    from dtc.experiment.config import EXTRA_METRICS
+
+    # the imbalance metrics where the run computed them (an imbalanced target): recorded in
+    # the JSON, they were not shown
+    shown = ("acc", "acc_unmatched", "nmi", "ari", "purity", *EXTRA_METRICS["imbalance"])
+    names = [n for n in shown if n in record["metrics"]]
+    headers = {
+        "acc_unmatched": "ACC (unmatched)",
+        "macro_f1": "macro F1",
+        "balanced_acc": "bal ACC",
+        "min_recall": "min rec",
+        "minority_recall": "minor rec",
+    }
     for name in names:
-        table.add_column(
-            name.upper() if name != "acc_unmatched" else "ACC (unmatched)", justify="right"
-        )
+        table.add_column(headers.get(name, name.upper()), justify="right")
     table.add_row(*(f"{100 * record['metrics'][n]:.2f}" for n in names))
     return table
 

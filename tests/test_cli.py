@@ -496,3 +496,14 @@ def test_report_without_out_writes_beside_the_results_file(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "report" / "acc.md").is_file() and not (tmp_path / "acc.md").exists()
     assert "| kmeans | **50.0** |" in res.stdout  # acc.md, printed
+
+
+def test_a_single_run_on_an_imbalanced_target_shows_the_imbalance_metrics():
+    # recorded in the JSON, they were not in the console table
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--data", "imbalance_ratio=10"]
+    res = runner.invoke(app, [*args, "--no-record"])
+    assert res.exit_code == 0, res.output
+    for header in ("macro F1", "bal ACC", "min rec", "minor rec"):
+        assert header in res.stdout
+    plain = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_init=1", "--no-record"])
+    assert "macro F1" not in plain.stdout

@@ -18,13 +18,18 @@ class can supply it):
 
 ``ratio`` is the imbalance ratio, largest class / smallest class, at most ``n_max``
 (the smallest class keeps at least one sample); the realised ratio equals it up to
-rounding of the minority size. Which samples are kept is
-drawn with ``seed``; their original order is preserved.
+rounding of the minority size (half to even). Which samples are kept is
+drawn with ``seed``; their original order is preserved. Which classes are minorities is
+not: always the highest labels (under ``exponential`` the last class is the smallest, so
+a "minority recall" is that class's recall, whatever the seed). The subsets of two ratios
+are not nested: the draw of every class depends on the ratio.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 
@@ -97,9 +102,13 @@ def class_sizes(
         sizes = np.round(n_max * float(ratio) ** (-np.arange(n_classes) / (n_classes - 1)))
     else:
         # At least one minority and one majority class, so the ratio is realised.
-        # Half up, not Python's round (half to even: 0.5 of 3 classes gave 2, of 5 gave 2).
-        n_minor = int(np.clip(np.floor(minority_fraction * n_classes + 0.5), 1, n_classes - 1))
+        # Half up, not Python's round (half to even: 0.5 of 3 classes gave 2, of 5 gave 2),
+        # on the decimal the user wrote: in binary 0.58 * 25 is 14.499999999999998, which
+        # floor(x + 0.5) took to 14, not 15.
+        exact = Fraction(str(float(minority_fraction))) * n_classes
+        n_minor = int(np.clip(math.floor(exact + Fraction(1, 2)), 1, n_classes - 1))
         sizes = np.full(n_classes, float(n_max))
+        # the minority's size rounds half to even (round): n_max 5, ratio 2 gives 2
         sizes[n_classes - n_minor :] = round(n_max / float(ratio))
     return sizes.astype(np.int64)
 
@@ -134,6 +143,10 @@ def make_imbalanced(
         Rows of ``domain`` (order kept) with ``meta["imbalance"]`` recording the
         ratio asked for, the ratio realised after rounding the class sizes
         (``realised_ratio``), the profile and per-class sizes (label -> count).
+
+    Cut a domain *before* preprocessing it: a domain already z-scored keeps the
+    statistics of the rows this drops. The loaders' ``imbalance=`` argument
+    (:func:`dtc.data.load_pair`) cuts first.
     """
     if not isinstance(domain, Domain):
         raise ValueError(f"make_imbalanced: expected a dtc.data.Domain, got {type(domain)!r}")

@@ -46,7 +46,8 @@ __all__ = [
 DEFAULT_METHOD = "dtc"
 # Method parameters that every run sets to its seed (a config's `seeds:`).
 SEED_PARAMS = ("seed", "random_state")
-# Data parameters applied after dtc.data.load_pair: they make the target imbalanced.
+# Data parameters that make the target imbalanced: passed to dtc.data.load_pair as its
+# ``imbalance``, which cuts the target before it is preprocessed.
 RUNNER_DATA_KEYS = (
     "imbalance_ratio",
     "imbalance_seed",
@@ -181,13 +182,15 @@ def data_defaults(benchmark: str) -> dict:
 def canonical_data_params(benchmark: str, data_params: dict) -> dict:
     """``data_params`` without the entries that load what leaving them out loads: a value
     at its default (:func:`data_defaults`), and ``imbalance_minority_fraction`` under a
-    profile other than ``"step"`` (which does not read it). A config that writes
-    ``shift: 0.5`` then names the same runs as one that leaves it out; the runs were
-    recorded twice, and the report refused the duplicates."""
+    profile other than ``"step"`` (which does not read it); a float with an integer value
+    as that int (``imbalance_ratio: 10.0`` is ``10``). A config that writes ``shift:
+    0.5`` then names the same runs as one that leaves it out; the runs were recorded
+    twice, and the report refused the duplicates (or, for 10 and 10.0, split one task into
+    two columns)."""
     defaults = data_defaults(benchmark)
     profile = data_params.get("imbalance_profile", defaults["imbalance_profile"])
     return {
-        key: value
+        key: int(value) if isinstance(value, float) and value.is_integer() else value
         for key, value in data_params.items()
         if not (key in defaults and _same_value(value, defaults[key]))
         and not (key == "imbalance_minority_fraction" and profile != "step")

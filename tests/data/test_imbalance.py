@@ -48,6 +48,11 @@ def test_step_minority_size_is_rounded_to_nearest_not_truncated():
         (4, 0.375, 2),
         (4, 0.01, 1),
         (4, 0.99, 3),
+        # exactly half-way in decimal, just below it in binary (0.58 * 25 =
+        # 14.499999999999998): half up gives 15, floor(x + 0.5) in floats gave 14
+        (25, 0.58, 15),
+        (50, 0.29, 15),
+        (90, 0.35, 32),
     ],
 )
 def test_step_rounds_the_number_of_minority_classes_half_up(n_classes, fraction, n_minor):

@@ -862,3 +862,6 @@ def test_canonical_data_params_leave_out_what_loads_as_if_left_out():
         "shift": "0.5",
         "seed": False,
     }
+    # 10 and 10.0 are one ratio: one run id, one report column
+    ten = canonical_data_params("digits", {"imbalance_ratio": 10.0, "shift": 1.0})
+    assert ten == {"imbalance_ratio": 10, "shift": 1} and type(ten["imbalance_ratio"]) is int
