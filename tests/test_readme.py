@@ -39,3 +39,18 @@ def test_readme_example_runs(code, tmp_path, monkeypatch, capsys, stated_figure)
         source, target = torch.randn(40, 5, generator=gen), torch.randn(50, 5, generator=gen) + 1
         value = cls()(source, target)
         assert value.ndim == 0 and torch.isfinite(value), cls.__name__
+
+
+YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("text", YAML_BLOCKS, ids=[f"yaml{i}" for i in range(len(YAML_BLOCKS))])
+def test_readme_configs_load_and_expand(text):
+    # what `dtc run` checks before any run: keys, values, and each method's check_params
+    import yaml
+
+    from dtc.experiment.config import expand, load_config
+
+    config = load_config(yaml.safe_load(text))
+    assert expand(config)
+    assert config.raw["name"] != "smoke"  # not experiments/smoke.yaml's results folder
