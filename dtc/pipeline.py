@@ -1407,9 +1407,16 @@ class DTC(TransferClusterer):
 
         return probs
 
-    def _current_centres(self, k: int) -> torch.Tensor:
+    def _current_centres(self, k: int, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """K-means centres ``(k, latent)`` of the target embedding; from ``previous`` (the
+        last epoch's centres) where given, so that centre ``c`` stays cluster ``c``: a
+        class-conditional discriminator's weights are tied to the cluster indices, which
+        restarts from k-means++ permuted from epoch to epoch."""
         Zt = embed(self._tgt_ae.encoder, self._Xt)
-        _, centres, _ = kmeans(Zt, k, seed=self.seed)
+        if previous is None:
+            _, centres, _ = kmeans(Zt, k, seed=self.seed)
+        else:
+            _, centres, _ = kmeans(Zt, k, init=previous.cpu().numpy(), seed=self.seed)
         return torch.as_tensor(np.asarray(centres), dtype=torch.float32, device=self._device)
 
     def _discrepancy(self) -> float:
@@ -1452,10 +1459,10 @@ class DTC(TransferClusterer):
         epochs, steps = self.adapt_epochs, self._steps_per_epoch()
         with progress_bar(self.verbose) as bar:
             task = bar.add_task("adapt", total=epochs, info="")
+            centres = None
             for epoch in range(epochs):
-                centres = None
                 if self._conditional and self._head is None:
-                    centres = self._current_centres(self._k)
+                    centres = self._current_centres(self._k, centres)
                 sums: dict[str, list] = {}
                 n_steps, lam_sum = 0, 0.0
                 for idx_s, idx_t in self._batches(gen):

@@ -1318,3 +1318,28 @@ def test_check_params_refuses_what_fit_would_refuse_after_training(params, messa
     # the whole training, in a message that named no DTC parameter.
     with pytest.raises(ValueError, match=f"^DTC: {message}"):
         DTC(**params).check_params()
+
+
+def test_unlabelled_conditional_alignment_keeps_cluster_indices_across_epochs(
+    small_pair, monkeypatch
+):
+    # CDAN's discriminator reads f x g block by cluster index; K-means restarted from
+    # k-means++ each epoch permuted the indices, so it was conditioned on other clusters
+    # than it had learnt. Each epoch now starts from the last epoch's centres.
+    import dtc.pipeline as pipeline
+
+    calls = []
+
+    def spy(Z, k, **kw):
+        out = KMEANS(Z, k, **kw)
+        calls.append((kw.get("init", "k-means++"), np.asarray(out[1])))
+        return out
+
+    KMEANS = pipeline.kmeans
+    monkeypatch.setattr(pipeline, "kmeans", spy)
+    params = {**TINY, "adapt_epochs": 3, "clusterer": "kmeans", "use_source_labels": False}
+    DTC(**params, loss="cdan", n_clusters=10).fit(small_pair)
+    adapt = calls[:3]  # the three epochs' centres come first, before the clustering
+    assert isinstance(adapt[0][0], str)
+    for (init, _), (_, before) in zip(adapt[1:], adapt[:-1]):
+        np.testing.assert_array_equal(init, before)
