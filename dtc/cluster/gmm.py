@@ -11,9 +11,52 @@ from sklearn.mixture import GaussianMixture
 from dtc.cluster.kmeans import check_centers, check_int, check_n_clusters, check_seed
 from dtc.data.domain import check_features
 
-__all__ = ["COVARIANCE_TYPES", "gmm"]
+__all__ = ["COVARIANCE_TYPES", "gmm", "start_from_means"]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def start_from_means(X, means, covariance_type: str = "full", reg_covar: float = 1e-6):
+    """Weights ``(k,)`` and precisions of a mixture whose component ``c`` starts at
+    ``means[c]`` ``(k, d)``: those of the rows of ``X`` ``(n, d)`` nearest to it, as the
+    M-step of EM would estimate them from that hard assignment (the covariance of a
+    component's rows around their own mean, plus ``reg_covar`` on the diagonal).
+
+    scikit-learn's ``GaussianMixture(means_init=...)`` takes only the means from it: the
+    weights and covariances come from a K-means run of its own, whose cluster ``c`` is
+    any of them, so component ``c`` started with another cluster's covariance and the
+    result depended on the order of the means (accuracy 0.46 to 0.97 over orders of the
+    same four means on anisotropic data). A component with fewer than two rows takes the
+    covariance of all of ``X``, and a weight of one row.
+
+    Precisions are shaped as ``GaussianMixture`` takes them: ``(k, d, d)`` for
+    ``"full"``, ``(d, d)`` for ``"tied"``, ``(k, d)`` for ``"diag"``, ``(k,)`` for
+    ``"spherical"``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    k, d = means.shape
+    labels = ((X[:, None, :] - means[None]) ** 2).sum(-1).argmin(1)
+    counts = np.bincount(labels, minlength=k)
+    weights = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
+
+    def scatter(rows):  # population covariance around the rows' own mean, (d, d)
+        centred = rows - rows.mean(0)
+        return centred.T @ centred / len(rows)
+
+    overall = scatter(X)
+    covs = np.stack([scatter(X[labels == c]) if counts[c] > 1 else overall for c in range(k)])
+    ridge = reg_covar * np.eye(d)
+    if covariance_type == "full":
+        return weights, np.linalg.inv(covs + ridge)
+    if covariance_type == "tied":
+        # EM's tied covariance: the within-component scatter pooled over all rows
+        pooled = np.einsum("c,cij->ij", np.maximum(counts, 1), covs) / np.maximum(counts, 1).sum()
+        return weights, np.linalg.inv(pooled + ridge)
+    variances = np.diagonal(covs, axis1=1, axis2=2) + reg_covar  # (k, d)
+    if covariance_type == "diag":
+        return weights, 1.0 / variances
+    return weights, 1.0 / variances.mean(1)
 
 
 def gmm(
@@ -39,7 +82,8 @@ def gmm(
         As in scikit-learn (``reg_covar`` keeps the covariances invertible).
     means_init : array of shape (n_components, d), optional
         Initial means (e.g. source class means for model transfer); component ``c``
-        starts at ``means_init[c]``. Default: K-means initialisation.
+        starts at ``means_init[c]``, with the weight and covariance of the rows nearest
+        to it (:func:`start_from_means`). Default: K-means initialisation.
     seed : int
     return_model : bool
         Also return the fitted ``GaussianMixture``.
@@ -58,19 +102,22 @@ def gmm(
         )
     if not (isinstance(reg_covar, (int, float)) and reg_covar >= 0):
         raise ValueError(f"reg_covar: expected a non-negative float, got {reg_covar!r}")
+    # float64 for EM: the log-determinants of near-singular covariances need it.
+    X64 = X.astype(np.float64)
+    start = {}
     if means_init is not None:
         means_init = check_centers(means_init, k, X.shape[1], "means_init").astype(np.float64)
+        weights, precisions = start_from_means(X64, means_init, covariance_type, reg_covar)
+        start = {"means_init": means_init, "weights_init": weights, "precisions_init": precisions}
     model = GaussianMixture(
         n_components=k,
         covariance_type=covariance_type,
         n_init=check_int(n_init, "n_init"),
         max_iter=check_int(max_iter, "max_iter"),
         reg_covar=float(reg_covar),
-        means_init=means_init,
         random_state=check_seed(seed),
+        **start,
     )
-    # float64 for EM: the log-determinants of near-singular covariances need it.
-    X64 = X.astype(np.float64)
     model.fit(X64)
     resp = model.predict_proba(X64)
     labels = resp.argmax(axis=1).astype(np.int64)

@@ -229,6 +229,53 @@ def test_gmm_means_init_keeps_component_index(blobs):
     assert model.converged_
 
 
+def _anisotropic(seed=16, n=150):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [4.0, 0.5], [0.5, 4.0], [4.0, 4.0]])
+    shapes = [np.array([[2.5, 0.0], [0.0, 0.2]]), np.array([[0.2, 0.0], [0.0, 2.5]])]
+    X = np.vstack([rng.normal(size=(n, 2)) @ shapes[c % 2] + centres[c] for c in range(4)])
+    return X, np.repeat(np.arange(4), n), centres
+
+
+def test_gmm_from_means_does_not_depend_on_their_order():
+    # scikit-learn's means_init kept the weights and covariances of its own K-means run,
+    # whose cluster c is any of them: the partition changed with the order of the means.
+    import itertools
+
+    X, y, centres = _anisotropic()
+    found = set()
+    for perm in itertools.permutations(range(4)):
+        labels, _ = gmm(X, 4, means_init=centres[list(perm)], seed=0)
+        found.add(tuple(np.asarray(perm)[labels]))  # back to the order of `centres`
+    assert len(found) == 1
+    assert np.mean(np.array(found.pop()) == y) > 0.8
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_start_from_means_is_em_m_step_of_the_nearest_mean_assignment(covariance_type):
+    # scikit-learn's own M-step on the one-hot nearest-mean responsibilities
+    from sklearn.mixture._gaussian_mixture import (
+        _compute_precision_cholesky,
+        _estimate_gaussian_parameters,
+    )
+
+    from dtc.cluster.gmm import start_from_means
+
+    X, _, centres = _anisotropic(n=40)
+    resp = np.eye(4)[((X[:, None] - centres[None]) ** 2).sum(-1).argmin(1)]
+    nk, _, covariances = _estimate_gaussian_parameters(X, resp, 1e-6, covariance_type)
+    chol = _compute_precision_cholesky(covariances, covariance_type)
+    if covariance_type == "full":
+        expected = np.einsum("kij,klj->kil", chol, chol)
+    elif covariance_type == "tied":
+        expected = chol @ chol.T
+    else:
+        expected = chol**2
+    weights, precisions = start_from_means(X, centres, covariance_type, 1e-6)
+    np.testing.assert_allclose(weights, nk / nk.sum())
+    np.testing.assert_allclose(precisions, expected, rtol=1e-8)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
