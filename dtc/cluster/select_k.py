@@ -11,7 +11,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import silhouette_score
 
 from dtc.cluster.kmeans import _scale_exponent, check_int, check_seed, kmeans
@@ -104,7 +107,12 @@ def select_k_eigengap(
     Returns
     -------
     k : int
-    eigenvalues : float64 array of shape (k_max + 1,), descending
+    eigenvalues : float64 array of shape (min(k_max + 1, m),), descending, ``m`` the
+        nodes retained
+
+    A graph of more than ``k_max`` retained components has ``k_max + 1`` eigenvalues of 1:
+    their gaps are rounding noise, and the argmax of noise picked any k (6 for 12
+    components, 1 for 40). ``k_max`` is returned then, with a ``RuntimeWarning``.
     """
     X = check_features(X, name="X", min_samples=2)
     k_max = check_int(k_max, "k_max")
@@ -114,4 +122,14 @@ def select_k_eigengap(
     W = affinity_matrix(dist, idx, affinity=affinity)
     keep = np.flatnonzero(_retained_mask(W, k_max, None))
     _, vals = spectral_embedding(W[keep][:, keep], min(k_max + 1, keep.size), seed=seed)
+    n_components = connected_components(W[keep][:, keep], directed=False)[0]
+    if n_components > k_max:
+        warnings.warn(
+            f"select_k_eigengap: the kNN graph has {n_components} components of its own, "
+            f"more than k_max={k_max}: no gap to read; returning k_max (raise k_max, or "
+            "n_neighbors to join them)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return k_max, vals
     return eigengap(vals, k_max=min(k_max, vals.size - 1)), vals

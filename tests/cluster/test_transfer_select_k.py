@@ -151,6 +151,20 @@ def test_select_k_silhouette_is_scale_invariant(five_blobs, scale):
     np.testing.assert_allclose(scores, ref, rtol=1e-4)
 
 
+@pytest.mark.parametrize("n_blobs", [12, 20])
+def test_select_k_eigengap_with_more_components_than_k_max_says_so(n_blobs):
+    # every component adds an eigenvalue of 1: the gaps between them are rounding noise,
+    # whose argmax gave 6 for 12 blobs and 9 for 20 (k_max 10), without a word
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(-1000, 1000, size=(n_blobs, 2))
+    X = np.repeat(centres, 20, axis=0) + rng.normal(size=(20 * n_blobs, 2))
+    with pytest.warns(RuntimeWarning, match=f"{n_blobs} components of its own, more than k_max=10"):
+        k, _ = select_k_eigengap(X, k_max=10, seed=0)
+    assert k == 10
+    k, _ = select_k_eigengap(X, k_max=25, seed=0)  # enough room: the components are read
+    assert k == n_blobs
+
+
 def test_select_k_eigengap(five_blobs):
     X, _ = five_blobs
     k, vals = select_k_eigengap(X, k_max=10, seed=0)
