@@ -9,7 +9,10 @@ Deep transfer clustering in four stages, each checkpointed:
    ``encoder_mode="shared"`` is the symmetric set-up of DANN (Ganin et al., JMLR 2016);
    ``"asymmetric"`` that of ADDA (Tzeng, Hoffman, Saenko & Darrell, CVPR 2017): the
    source encoder is frozen and a target encoder, initialised from it (or a new network
-   for a heterogeneous pair), is trained to match it;
+   for a heterogeneous pair), is trained to match it. Only ADDA's arrangement of the
+   encoders: the target encoder is trained by the alignment loss chosen (with ``"dann"``,
+   the gradient-reversal minimax, not ADDA's inverted-label GAN loss) beside the
+   reconstruction loss, which ADDA does not have;
 3. **cluster** the target embeddings (K-means, spectral or GMM of :mod:`dtc.cluster`),
    with *model transfer*: target centres initialised at source cluster centres
    (unlabelled source) or source class means (labelled source), which names the clusters
@@ -394,7 +397,8 @@ class DTC(TransferClusterer):
         Weight of the reconstruction loss during adaptation.
     encoder_mode : {"shared", "asymmetric"}
         One encoder for both domains, or a frozen source encoder and a target encoder
-        (ADDA); only ``"asymmetric"`` accepts heterogeneous pairs.
+        (ADDA's arrangement, trained by the chosen loss: see the module docstring); only
+        ``"asymmetric"`` accepts heterogeneous pairs.
     freeze_layers : int
         Freeze the first ``k`` blocks of the (target) encoder from adaptation on: they
         stay frozen in every later stage that trains the encoder (self-training,

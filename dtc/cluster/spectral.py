@@ -248,8 +248,8 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
 
 def _local_scales(dist: np.ndarray) -> np.ndarray:
     """Zelnik-Manor & Perona's local scale ``(n,)`` of every point from its ascending
-    neighbour distances ``(n, k)``: the distance to its 7th neighbour, kept wherever it
-    is positive.
+    neighbour distances ``(n, k)``: the distance to its 7th neighbour (its ``k``-th when
+    ``k < 7``, on targets of 7 rows or fewer), kept wherever it is positive.
 
     A point with at least 7 exact copies has scale 0. A floor near 0 would make its
     weights to every other point underflow to 0, so its copies would split off as a
