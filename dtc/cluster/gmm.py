@@ -25,8 +25,9 @@ def start_from_means(X, means, covariance_type: str = "full", reg_covar: float =
     scikit-learn's ``GaussianMixture(means_init=...)`` takes only the means from it: the
     weights and covariances come from a K-means run of its own, whose cluster ``c`` is
     any of them, so component ``c`` started with another cluster's covariance and the
-    result depended on the order of the means (accuracy 0.46 to 0.97 over orders of the
-    same four means on anisotropic data). A component with fewer than two rows takes the
+    result depended on the order of the means: on the four anisotropic Gaussians of its
+    test, component ``c`` held the rows of class ``c`` for 1 % to 85 % of them over the 24
+    orders of the same means (84 % for every order from this start). A component with fewer than two rows takes the
     covariance of all of ``X``, and a weight of one row.
 
     Precisions are shaped as ``GaussianMixture`` takes them: ``(k, d, d)`` for
