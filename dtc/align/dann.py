@@ -10,6 +10,11 @@ ordinary one, so it learns to separate the domains, while the gradient reaching 
 features passes the gradient reversal layer and is multiplied by ``-coeff``, so the
 encoder *maximises* the discriminator's error and the domains become indistinguishable.
 A fooled discriminator scores ``log 2``; lower values mean separable domains.
+
+The schedule ramps the reversal coefficient only: the discriminator's own update is not
+scaled by it, as in the authors' released code and common practice, where the paper's
+Algorithm 1 scales the discriminator's step by ``lambda`` too. The pipeline's alignment
+weight ``lam`` multiplies the whole loss, both players' gradients alike.
 """
 
 from __future__ import annotations
