@@ -12,8 +12,8 @@ encoder *maximises* the discriminator's error and the domains become indistingui
 A fooled discriminator scores ``log 2``; lower values mean separable domains.
 
 The schedule ramps the reversal coefficient only: the discriminator's own update is not
-scaled by it, as in the authors' released code and common practice, where the paper's
-Algorithm 1 scales the discriminator's step by ``lambda`` too. The pipeline's alignment
+scaled by it (as in Transfer-Learning-Library's warm-start reversal layer), where the
+paper's Algorithm 1 scales the discriminator's step by ``lambda`` too. The pipeline's alignment
 weight ``lam`` multiplies the whole loss, both players' gradients alike.
 """
 
