@@ -254,16 +254,26 @@ def _class_hash(cls: type) -> str | None:
 def _plugin_hash(path: str) -> str | None:
     """:func:`_file_hash` of the module of ``"module:Class"``, or when that module has no
     file (``"__main__:MyLoss"`` in a notebook), :func:`_class_hash` of the class it names;
-    ``None`` when the module cannot be imported or the name is no class."""
+    ``None`` when the module cannot be imported or the name is no class. A class that
+    ``module`` imports from another module (``"mypkg:MyMethod"`` with ``MyMethod`` defined
+    in ``mypkg/impl.py``) hashes both files: the named one alone did not change when the
+    class did, and its runs were not run again."""
     module_name = path.partition(":")[0]
     sha = _file_hash(module_name)
-    if sha is not None or module_name not in sys.modules:
+    if module_name not in sys.modules:
         return sha
     try:
         obj = import_object(path)
     except ValueError:  # no such attribute: the config's checks name it
-        return None
-    return _class_hash(obj) if isinstance(obj, type) else None
+        return sha
+    if not isinstance(obj, type):
+        return sha
+    if sha is None:
+        return _class_hash(obj)
+    if obj.__module__ == module_name:
+        return sha
+    both = f"{sha} {_class_hash(obj)}".encode()
+    return hashlib.sha256(both).hexdigest()[:16]
 
 
 def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:

@@ -683,6 +683,34 @@ def test_a_loss_registered_by_name_puts_its_files_hash_in_the_run_id(
     assert after[1] == {key: _sha(path)} and after[0] != before[0]
 
 
+def test_a_class_a_package_imports_from_another_file_hashes_that_file(
+    tmp_path, monkeypatch, user_plugin
+):
+    # "mypkg:Stripes" with Stripes defined in mypkg/impl.py: the hash was of
+    # mypkg/__init__.py alone, so an edit of impl.py did not run its runs again
+    import importlib
+    import sys
+
+    package = tmp_path / "dtc_reexport_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from dtc_reexport_pkg.impl import Stripes\n")
+    impl = package / "impl.py"
+    impl.write_text(user_plugin.format(clusters=2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("dtc_reexport_pkg", "dtc_reexport_pkg.impl"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    importlib.import_module("dtc_reexport_pkg")
+    config = {**ONE_RUN, "methods": {"s": {"method": "dtc_reexport_pkg:Stripes"}}}
+    before = _codes(config)
+    impl.write_text(user_plugin.format(clusters=3))
+    for name in ("dtc_reexport_pkg", "dtc_reexport_pkg.impl"):
+        del sys.modules[name]
+    importlib.import_module("dtc_reexport_pkg")
+    after = _codes(config)
+    assert before[0][0] != after[0][0]  # another run id: the edited class runs again
+    assert set(before[0][1]) == {"dtc_reexport_pkg:Stripes"}
+
+
 def test_an_entry_points_name_puts_its_files_hash_in_the_run_id(tmp_path, monkeypatch, user_plugin):
     from importlib.metadata import EntryPoint, entry_points
 
