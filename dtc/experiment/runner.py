@@ -142,6 +142,10 @@ def _progress(enabled: bool) -> Progress:
         console=Console(stderr=True),
         disable=not enabled,
         transient=False,
+        # rich would otherwise swap sys.stdout for its console (stderr here) while the bar
+        # is live: `dtc run CONFIG --json` printed its records to a terminal's stderr
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
 
 

@@ -140,6 +140,9 @@ def progress_bar(verbose: int = 0):
         TextColumn("{task.fields[info]}"),
         transient=True,
         console=Console(stderr=True),
+        # stdout is not redirected into the bar's console (stderr): it stays the results'
+        redirect_stdout=False,
+        redirect_stderr=False,
     ) as bar:
         yield bar
 

@@ -882,3 +882,28 @@ def test_a_class_without_a_file_is_refused_for_worker_processes(tmp_path, monkey
             list(backends.run_tasks(expand(cfg), jobs=2))
     summary = run_experiment(cfg, tmp_path / "out", jobs=1, progress=False)
     assert summary.finished == 1 and not summary.errors
+
+
+def test_the_progress_bar_leaves_stdout_alone_on_a_terminal(monkeypatch):
+    # rich swapped sys.stdout for its console (stderr) while a bar was live on a terminal:
+    # `dtc run CONFIG --json` in a terminal sent its records to stderr
+    import sys
+
+    from rich.console import Console
+
+    from dtc.experiment import runner
+    from dtc.nn import training
+
+    monkeypatch.setattr(runner, "Console", lambda **kw: Console(**kw, force_terminal=True))
+    stdout = sys.stdout
+    with runner._progress(True) as bar:
+        bar.add_task("runs", total=1)
+        assert sys.stdout is stdout
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    import rich.console
+
+    monkeypatch.setattr(
+        rich.console, "Console", lambda **kw: Console(**kw, force_terminal=True), raising=True
+    )
+    with training.progress_bar(verbose=1) as bar:
+        assert sys.stdout is stdout
