@@ -7,10 +7,16 @@ Lookup order: names registered at run time, then the entry-point group; a
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
+import marshal
+import sys
+import types
 from importlib.metadata import entry_points
+from pathlib import Path
 
-__all__ = ["PluginRegistry", "import_object"]
+__all__ = ["PluginRegistry", "class_hash", "file_hash", "import_object", "plugin_hash"]
 
 
 def import_object(path: str, *, what: str = "object"):
@@ -94,3 +100,86 @@ class PluginRegistry:
     def get(self, name: str, **params):
         """An instance of the class registered as ``name``, built with ``params``."""
         return self.get_class(name)(**params)
+
+
+# -- the code of a user's plugin, hashed: the runs and checkpoints of edited code are new --
+def file_hash(module_name: str) -> str | None:
+    """The SHA-256 (16 hex digits) of the file of module ``module_name``; ``None`` for a
+    module without a file or that cannot be imported."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    path = getattr(module, "__file__", None)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
+
+
+def _code_bytes(code: types.CodeType) -> bytes:
+    """``code`` marshalled with its file name and first line blanked, nested functions
+    too: the same definition run again (another notebook cell, another ``-c``) gives
+    the same bytes."""
+    consts = tuple(_code_bytes(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return marshal.dumps(code.replace(co_filename="", co_firstlineno=1, co_consts=consts))
+
+
+# the class attributes of a fileless class hashed by value (a dunder is Python's own)
+_CONSTANTS = (int, float, str, bytes, bool, tuple, type(None))
+
+
+def class_text(cls: type) -> bytes:
+    """What identifies the code of a class that has no file: the bytecode of the functions
+    it defines, with their defaults, and its plain constants, after those of its bases
+    defined in the same module. (Not its source: ``inspect`` finds none for a class of a
+    module without a file, a notebook's included.)"""
+    parts = [class_text(base) for base in cls.__bases__ if base.__module__ == cls.__module__]
+    for name, value in sorted(vars(cls).items()):
+        # staticmethod / classmethod wrap a function; a property holds up to three
+        members = [getattr(value, "__func__", value)]
+        if isinstance(value, property):
+            members = [value.fget, value.fset, value.fdel]
+        for member in members:
+            # a decorated method (@torch.no_grad()) wraps the user's function: its own
+            # bytecode is the wrapper's, the same whatever the function does
+            member = inspect.unwrap(member) if callable(member) else member
+            if isinstance(member, types.FunctionType):
+                defaults = (member.__defaults__, member.__kwdefaults__)
+                parts.append(f"{name} {defaults!r}".encode() + _code_bytes(member.__code__))
+            elif isinstance(member, _CONSTANTS) and not (name[:2] == name[-2:] == "__"):
+                parts.append(f"{name} = {member!r}".encode())
+    return b"\0".join(parts)
+
+
+def class_hash(cls: type) -> str | None:
+    """The SHA-256 (16 hex digits) of the code of a user's class: the file of its module,
+    or, for a class without one (defined in a notebook or by ``python -c``),
+    :func:`class_text` (its bytecode differs between Python versions: such a class's runs
+    are run again under another Python)."""
+    sha = file_hash(cls.__module__)
+    if sha is not None:
+        return sha
+    return hashlib.sha256(class_text(cls)).hexdigest()[:16]
+
+
+def plugin_hash(path: str) -> str | None:
+    """:func:`file_hash` of the module of ``"module:Class"``, or when that module has no
+    file (``"__main__:MyLoss"`` in a notebook), :func:`class_hash` of the class it names;
+    ``None`` when the module cannot be imported or the name is no class. A class that
+    ``module`` imports from another module (``"mypkg:MyMethod"`` with ``MyMethod`` defined
+    in ``mypkg/impl.py``) hashes both files: the named one alone did not change when the
+    class did, and its runs were not run again."""
+    module_name = path.partition(":")[0]
+    sha = file_hash(module_name)
+    if module_name not in sys.modules:
+        return sha
+    try:
+        obj = import_object(path)
+    except ValueError:  # no such attribute: the config's checks name it
+        return sha
+    if not isinstance(obj, type):
+        return sha
+    if sha is None:
+        return class_hash(obj)
+    if obj.__module__ == module_name:
+        return sha
+    both = f"{sha} {class_hash(obj)}".encode()
+    return hashlib.sha256(both).hexdigest()[:16]

@@ -45,6 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc import align
+from dtc._plugins import class_hash, plugin_hash
 from dtc._validation import SEED_MAX, host_array
 from dtc.align.grl import dann_schedule
 from dtc.align.mmd import MMDLoss
@@ -787,6 +788,31 @@ class DTC(TransferClusterer):
             raise ValueError(f"DTC: loss_params do not fit loss {self.loss!r}: {exc}") from exc
 
     # -- checkpoints ----------------------------------------------------------
+    def _user_code(self) -> dict[str, str | None]:
+        """The hash of the code of each user's class a parameter names or holds (a loss as
+        ``"module:Class"``, registered by name, or a module of the user's own class), by
+        parameter: their names or structure alone left a checkpoint of the code before an
+        edit to be loaded. dtc's own classes are not hashed (the format number covers
+        them)."""
+        out = {}
+        for name, value in self.get_params(deep=False).items():
+            if name in _NOT_HASHED:
+                continue
+            cls = None
+            if isinstance(value, str) and ":" in value:
+                out[name] = plugin_hash(value)
+                continue
+            if name == "loss" and isinstance(value, str):
+                try:
+                    cls = align.get_class(value)
+                except ValueError:  # the fit names it
+                    cls = None
+            elif isinstance(value, nn.Module):
+                cls = type(value)
+            if cls is not None and cls.__module__.split(".")[0] not in ("dtc", "baselines"):
+                out[name] = class_hash(cls)
+        return out
+
     def _checkpoint_key(self, pair: DomainPair) -> str:
         """16 hex digits hashing the parameters, module weights and data of this fit."""
         params = {
@@ -799,6 +825,8 @@ class DTC(TransferClusterer):
             # point results. Only off the CPU, so that CPU keys stay what they were.
             params["_device"] = self._device.type
         h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+        for name, code in sorted(self._user_code().items()):
+            h.update(f"{name} code={code};".encode())
         for v in self.get_params(deep=False).values():
             # repr() of a module shows its structure, not its weights or buffers, nor every
             # setting (MMDLoss's repr omits its median mode and its scales' values)

@@ -51,15 +51,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import inspect
 import itertools
 import json
-import marshal
 import os
 import re
 import sys
-import types
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -67,7 +64,7 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
-from dtc._plugins import import_object
+from dtc._plugins import class_hash, plugin_hash
 from dtc._validation import SEED_MAX
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
@@ -197,85 +194,6 @@ def _user_class(kind: str, name: str) -> type | None:
     return None if _is_own(cls.__module__) else cls
 
 
-def _file_hash(module_name: str) -> str | None:
-    """The SHA-256 (16 hex digits) of the file of module ``module_name``; ``None`` for a
-    module without a file or that cannot be imported."""
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    path = getattr(module, "__file__", None)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
-
-
-def _code_bytes(code: types.CodeType) -> bytes:
-    """``code`` marshalled with its file name and first line blanked, nested functions
-    too: the same definition run again (another notebook cell, another ``-c``) gives
-    the same bytes."""
-    consts = tuple(_code_bytes(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
-    return marshal.dumps(code.replace(co_filename="", co_firstlineno=1, co_consts=consts))
-
-
-# the class attributes of a fileless class hashed by value (a dunder is Python's own)
-_CONSTANTS = (int, float, str, bytes, bool, tuple, type(None))
-
-
-def _class_text(cls: type) -> bytes:
-    """What identifies the code of a class that has no file: the bytecode of the functions
-    it defines, with their defaults, and its plain constants, after those of its bases
-    defined in the same module. (Not its source: ``inspect`` finds none for a class of a
-    module without a file, a notebook's included.)"""
-    parts = [_class_text(base) for base in cls.__bases__ if base.__module__ == cls.__module__]
-    for name, value in sorted(vars(cls).items()):
-        # staticmethod / classmethod wrap a function; a property holds up to three
-        members = [getattr(value, "__func__", value)]
-        if isinstance(value, property):
-            members = [value.fget, value.fset, value.fdel]
-        for member in members:
-            if isinstance(member, types.FunctionType):
-                defaults = (member.__defaults__, member.__kwdefaults__)
-                parts.append(f"{name} {defaults!r}".encode() + _code_bytes(member.__code__))
-            elif isinstance(member, _CONSTANTS) and not (name[:2] == name[-2:] == "__"):
-                parts.append(f"{name} = {member!r}".encode())
-    return b"\0".join(parts)
-
-
-def _class_hash(cls: type) -> str | None:
-    """The SHA-256 (16 hex digits) of the code of a user's class: the file of its module,
-    or, for a class without one (defined in a notebook or by ``python -c``),
-    :func:`_class_text` (its bytecode differs between Python versions: such a class's runs
-    are run again under another Python)."""
-    sha = _file_hash(cls.__module__)
-    if sha is not None:
-        return sha
-    return hashlib.sha256(_class_text(cls)).hexdigest()[:16]
-
-
-def _plugin_hash(path: str) -> str | None:
-    """:func:`_file_hash` of the module of ``"module:Class"``, or when that module has no
-    file (``"__main__:MyLoss"`` in a notebook), :func:`_class_hash` of the class it names;
-    ``None`` when the module cannot be imported or the name is no class. A class that
-    ``module`` imports from another module (``"mypkg:MyMethod"`` with ``MyMethod`` defined
-    in ``mypkg/impl.py``) hashes both files: the named one alone did not change when the
-    class did, and its runs were not run again."""
-    module_name = path.partition(":")[0]
-    sha = _file_hash(module_name)
-    if module_name not in sys.modules:
-        return sha
-    try:
-        obj = import_object(path)
-    except ValueError:  # no such attribute: the config's checks name it
-        return sha
-    if not isinstance(obj, type):
-        return sha
-    if sha is None:
-        return _class_hash(obj)
-    if obj.__module__ == module_name:
-        return sha
-    both = f"{sha} {_class_hash(obj)}".encode()
-    return hashlib.sha256(both).hexdigest()[:16]
-
-
 def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
     """The code of the user's plugins that ``values`` (strings, and dicts and lists
     searched through) name, as ``{key: the SHA-256 of the file that defines it (16 hex
@@ -301,7 +219,7 @@ def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
 
     Only the file that defines the plugin is hashed: an edit to a helper it imports from
     another file is not seen. A class whose module has no file (defined in a notebook or
-    by ``python -c``) is hashed by its own code instead (:func:`_class_text`: its
+    by ``python -c``) is hashed by its own code instead (:func:`dtc._plugins.class_text`: its
     functions' bytecode; a function it calls, a base class or a global it reads is not
     part of it). A string of the ``"module:Class"`` form that names no module (the
     config's checks name a wrong plugin) or no class of a module without a file, or a
@@ -313,14 +231,14 @@ def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
 
     def hashed(value: str) -> str | None:
         if value not in cache:
-            cache[value] = _plugin_hash(value)
+            cache[value] = plugin_hash(value)
         return cache[value]
 
     def registered(kind: str, name: str) -> tuple[str, str] | None:
         if (kind, name) not in cache:
             cls = _user_class(kind, name)
             cache[kind, name] = None
-            if cls is not None and (sha := _class_hash(cls)):
+            if cls is not None and (sha := class_hash(cls)):
                 cache[kind, name] = (f"{kind} {name} -> {cls.__module__}:{cls.__qualname__}", sha)
         return cache[kind, name]
 

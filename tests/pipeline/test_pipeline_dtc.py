@@ -909,6 +909,34 @@ def test_checkpoints_tell_apart_loss_modules_whose_repr_hides_a_setting(small_pa
     assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
 
 
+def test_checkpoints_of_a_users_loss_are_not_loaded_after_its_code_changed(
+    small_pair, tmp_path, monkeypatch
+):
+    # the key hashed "module:Class" as a string: after an edit of the module, the old
+    # adaptation was loaded and the edited loss never ran
+    import importlib
+    import sys
+
+    source = (
+        "import torch\n"
+        "from dtc.align.base import AlignmentLoss\n"
+        "SCALE = {scale}\n"
+        "class MyLoss(AlignmentLoss):\n"
+        "    def compute(self, source, target, **context):\n"
+        "        return SCALE * (source.mean(0) - target.mean(0)).square().sum()\n"
+    )
+    module = tmp_path / "dtc_ckpt_user_loss.py"
+    module.write_text(source.format(scale=1.0))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "dtc_ckpt_user_loss", raising=False)
+    params = {**TINY, "checkpoint_dir": tmp_path / "ckpt", "loss": "dtc_ckpt_user_loss:MyLoss"}
+    DTC(**params).fit(small_pair)
+    assert DTC(**params).fit(small_pair).resumed_stages_ == ["pretrain", "adapt", "cluster"]
+    module.write_text(source.format(scale=1000.0))
+    importlib.reload(sys.modules["dtc_ckpt_user_loss"])
+    assert DTC(**params).fit(small_pair).resumed_stages_ == []
+
+
 def test_checkpoints_tell_k_and_the_row_split_apart(small_pair, tmp_path):
     """The same bytes with another k, or cut at another row between source and target, are
     another fit: nothing of the first is resumed (a resumed stage would give 3 clusters for
