@@ -29,7 +29,10 @@ read: ``scripts/ae_budget.py``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
+import torch
 
 from baselines._validation import check_number, check_positive_int, check_seed, store_params
 from dtc.cluster.kmeans import kmeans
@@ -80,10 +83,15 @@ def train_autoencoder(
     is ``est``'s parameter that gave ``epochs``, for the error message."""
     name = type(est).__name__
     n_latent = check_autoencoder_params(est, epochs=epochs, epochs_name=epochs_name)
+    arch = est.architecture
+    if isinstance(arch, torch.nn.Module):
+        # never train the user's instance in place (as DTC): a refit started from the
+        # trained weights, and get_params / clone carried them
+        arch = copy.deepcopy(arch)
     with deterministic(est.seed):
         try:
             ae = build_autoencoder(
-                est.architecture,
+                arch,
                 domain.n_features,
                 image_shape=domain.image_shape,
                 hidden=est.hidden,

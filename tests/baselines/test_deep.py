@@ -345,3 +345,22 @@ def test_rescale_brings_unit_rows_to_the_student_t_scale():
 def test_rescale_must_be_a_bool(blobs):
     with pytest.raises(ValueError, match="DEC: rescale must be True or False, got 'yes'"):
         DEC(rescale="yes").fit(blobs)
+
+
+@pytest.mark.parametrize("cls", [TargetAEKMeans, DEC, IDEC])
+def test_a_users_architecture_module_is_not_trained_in_place(blobs, cls):
+    # the baselines trained the instance given: a refit with the same seed started from
+    # trained weights and gave other labels, and get_params carried the weights
+    from dtc.nn import MLPAutoencoder
+
+    torch.manual_seed(0)
+    arch = MLPAutoencoder(10, (16,), 4)
+    before = {k: v.clone() for k, v in arch.state_dict().items()}
+    est = (
+        cls(architecture=arch, pretrain_epochs=3, max_epochs=2, batch_size=64)
+        if cls is not TargetAEKMeans
+        else cls(architecture=arch, epochs=3, batch_size=64)
+    )
+    first = est.fit(blobs).labels_.copy()
+    assert all(torch.equal(before[k], v) for k, v in arch.state_dict().items())
+    np.testing.assert_array_equal(est.fit(blobs).labels_, first)
