@@ -52,6 +52,31 @@ def test_checkpoint_round_trip_and_weights_only(tmp_path):
         load_checkpoint(tmp_path / "pickled.pt")
 
 
+def test_two_writers_of_one_checkpoint_do_not_collide(tmp_path):
+    # both wrote "<name>.tmp": one moved the other's file away mid-write
+    # (FileNotFoundError), as two rows of a --jobs 2 sweep sharing a pretraining could
+    import threading
+
+    path = tmp_path / "shared.pt"
+    errors = []
+
+    def write(value):
+        try:
+            for _ in range(20):
+                save_checkpoint(path, {"w": torch.full((1000,), float(value))})
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert float(load_checkpoint(path)["w"][0]) in (1.0, 2.0)
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.pt"]  # no temporary left
+
+
 def test_corrupt_mask_fraction():
     x = torch.ones(200, 50)
     out = corrupt(x, noise=0.0, mask=0.3, generator=make_generator(0))
