@@ -64,7 +64,7 @@ def test_two_writers_of_one_checkpoint_do_not_collide(tmp_path):
         try:
             for _ in range(20):
                 save_checkpoint(path, {"w": torch.full((1000,), float(value))})
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(v,)) for v in (1, 2)]
