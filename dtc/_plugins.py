@@ -13,6 +13,7 @@ import inspect
 import marshal
 import sys
 import types
+import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def import_object(path: str, *, what: str = "object"):
     return obj
 
 
+def _own(value: str) -> bool:
+    """Whether an entry point's ``"module:Class"`` is in dtc's own packages."""
+    return value.split(".", 1)[0].split(":", 1)[0] in ("dtc", "baselines")
+
+
 class PluginRegistry:
     """Registry of classes of one kind (``what``), all subclasses of ``base``; ``hint`` ends
     the error for an unknown name (what to give instead, e.g. for "no loss")."""
@@ -45,7 +51,23 @@ class PluginRegistry:
         self._registered: dict[str, type | str] = {}
 
     def _all(self) -> dict[str, type | str]:
-        found: dict[str, type | str] = {ep.name: ep.value for ep in entry_points(group=self.group)}
+        found: dict[str, type | str] = {}
+        for ep in entry_points(group=self.group):
+            if ep.name in found and found[ep.name] != ep.value:
+                # Two packages claim one name: the last one read used to win, and which is
+                # read last depends on sys.path. dtc's own entry wins, else the first.
+                kept, other = found[ep.name], ep.value
+                if _own(other) and not _own(kept):
+                    kept, other = other, kept
+                warnings.warn(
+                    f"two {self.what}s are registered as {ep.name!r} ({kept} and {other}): "
+                    f"{kept} is used",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                found[ep.name] = kept
+            else:
+                found[ep.name] = ep.value
         found.update(self._registered)
         return found
 

@@ -164,6 +164,28 @@ def test_registry_finds_entry_points_and_strings(tmp_path, monkeypatch):
     assert labels.tolist() == [1] * 20
 
 
+@pytest.mark.parametrize("order", ["theirs last", "theirs first"])
+def test_an_entry_point_claiming_a_builtin_name_does_not_replace_it(monkeypatch, order):
+    # the last entry point read won, and which is read last depends on sys.path: another
+    # package's "kmeans" replaced dtc's, or not, without a word
+    from importlib.metadata import EntryPoint, entry_points
+
+    import dtc._plugins
+
+    theirs = EntryPoint("kmeans", "someone_elses_pkg:Evil", "dtc.methods")
+
+    def eps(*, group):
+        found = list(entry_points(group=group))
+        if group != "dtc.methods":
+            return found
+        return [*found, theirs] if order == "theirs last" else [theirs, *found]
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", eps)
+    with pytest.warns(RuntimeWarning, match="registered as 'kmeans'.*someone_elses_pkg:Evil"):
+        cls = methods.get_class("kmeans")
+    assert cls.__name__ == "TargetKMeans"
+
+
 def test_registry_register_and_errors(monkeypatch):
     # A fresh run-time registry, so the registration does not leak into other tests.
     monkeypatch.setattr(methods._METHODS, "_registered", {})
