@@ -72,12 +72,16 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
                 f"{type(self).__name__}.fit: y must be None; target labels are never used for "
                 "fitting (pass them to dtc.metrics for evaluation)"
             )
+        # Masked first: a subclass's _validate_pair is the method's code too, and it saw
+        # the target's labels.
+        if isinstance(pair, DomainPair):
+            pair = pair.mask_target_labels()
         pair = self._validate_pair(pair)
         # A re-fit starts clean: a fitted attribute set only in some settings (e.g.
         # ``cluster_classes_`` with a labelled source) must not survive from the last fit.
         self._forget_fit()
         try:
-            self._fit(pair.mask_target_labels())
+            self._fit(pair)
             if not hasattr(self, "labels_"):
                 raise ValueError(
                     f"{type(self).__name__}._fit set no labels_: a method's _fit must set "

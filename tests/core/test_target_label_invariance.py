@@ -73,6 +73,30 @@ def test_no_registered_method_overrides_fit():
             assert getattr(cls, attr) is getattr(TransferClusterer, attr), (name, attr)
 
 
+def test_validate_pair_sees_no_target_label():
+    # _validate_pair is a method's own hook too, and it was handed the unmasked pair
+    import numpy as np
+
+    from dtc.data import Domain, DomainPair
+
+    seen = []
+
+    class Peek(TransferClusterer):
+        def __init__(self, n_clusters=None):
+            self.n_clusters = n_clusters
+
+        def _validate_pair(self, pair):
+            seen.append(pair.target.y)
+            return super()._validate_pair(pair)
+
+        def _fit(self, pair):
+            self.labels_ = np.zeros(pair.target.n_samples, dtype=np.int64)
+
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    Peek().fit(DomainPair(Domain(X, np.arange(10) % 2), Domain(X, np.arange(10) % 2)))
+    assert seen == [None]
+
+
 @pytest.mark.parametrize("name", methods.available())
 def test_target_labels_do_not_change_the_labels(pairs, name):
     fits = {how: methods.get(name, **_params(name)).fit(p) for how, p in pairs.items()}
