@@ -269,9 +269,14 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, image_shape, channels=(16, 32), n_latent: int = 32):
         c, h, w = _image_chw(image_shape)
         n_latent = _check_n_latent(n_latent)
-        channels = [int(ch) for ch in channels]
-        if not channels or min(channels) < 1:
-            raise ValueError(f"channels: expected positive channel counts, got {channels}")
+        given = list(channels)
+        # int() would truncate 16.7 to 16: a count that is not a whole number is refused
+        if not given or not all(
+            isinstance(ch, numbers.Integral) and not isinstance(ch, bool) and ch >= 1
+            for ch in given
+        ):
+            raise ValueError(f"channels: expected positive integer channel counts, got {given}")
+        channels = [int(ch) for ch in given]
         factor = 2 ** len(channels)
         if h % factor or w % factor:
             raise ValueError(

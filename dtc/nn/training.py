@@ -257,8 +257,8 @@ def pretrain_autoencoder(
     """
     if epochs < 0:
         raise ValueError(f"{stage}: epochs must be >= 0, got {epochs}")
-    if lr <= 0:
-        raise ValueError(f"{stage}: lr must be > 0, got {lr}")
+    if not lr > 0 or lr == float("inf"):  # NaN compares False both ways: it trained NaNs
+        raise ValueError(f"{stage}: lr must be a finite number > 0, got {lr}")
     # Bad data is named here: a NaN would otherwise surface as a "diverged" loss (blaming
     # the learning rate), a wrong width as a bare matrix-shape error from torch.
     X = check_features(X, name=f"{stage}: X")

@@ -117,8 +117,10 @@ def test_builder_bad_input_is_named():
         MLPAutoencoder.from_preset(10, "huge")
     with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\)"):
         ConvAutoencoder((1, 2, 8, 8))
-    with pytest.raises(ValueError, match="channels: expected positive channel counts"):
+    with pytest.raises(ValueError, match="channels: expected positive integer channel counts"):
         ConvAutoencoder((8, 8), channels=())
+    with pytest.raises(ValueError, match=r"channels: .* got \[16.7\]"):  # int() made it 16
+        ConvAutoencoder((8, 8), channels=(16.7,))
     with pytest.raises(ValueError, match=r"image_shape \(8, 8\) does not match the 65 features"):
         build_autoencoder("conv", 65, image_shape=(8, 8))
     # A decoder that cannot take the code, or returns the wrong width, is named.

@@ -159,8 +159,9 @@ def test_nan_loss_names_stage_and_epoch():
 def test_bad_arguments_raise_value_error():
     ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
     X = np.ones((8, 4), np.float32)
-    with pytest.raises(ValueError, match="lr"):
-        pretrain_autoencoder(ae, X, epochs=1, lr=0)
+    for lr in (0, float("nan"), float("inf")):  # NaN passed and trained NaN weights
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            pretrain_autoencoder(ae, X, epochs=1, lr=lr)
     with pytest.raises(ValueError, match="head"):
         pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(8, int))
     with pytest.raises(ValueError, match="batch_size"):
