@@ -418,8 +418,9 @@ def _column_name(record: dict, varying: list[str], by_benchmark: bool = False) -
 
 def _data_value(record: dict, key: str) -> str | None:
     """``record``'s data parameter ``key``, formatted, its default when left out
-    (:func:`dtc.experiment.single.data_defaults`), or None when it has neither or the target does not depend
-    on it (``imbalance_minority_fraction`` under a profile other than ``"step"``)."""
+    (:func:`dtc.experiment.single.data_defaults`), or None when it has neither or the
+    target does not depend on it (``imbalance_minority_fraction`` under a profile other
+    than ``"step"``)."""
     data = record.get("data_params", {})
     defaults = data_defaults(record["benchmark"])
     profile = data.get("imbalance_profile", defaults["imbalance_profile"])
