@@ -11,13 +11,22 @@ import hashlib
 import importlib
 import inspect
 import marshal
+import re
 import sys
 import types
 import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 
-__all__ = ["PluginRegistry", "class_hash", "file_hash", "import_object", "plugin_hash"]
+__all__ = [
+    "OWN_PACKAGES",
+    "PluginRegistry",
+    "class_hash",
+    "file_hash",
+    "import_object",
+    "is_own",
+    "plugin_hash",
+]
 
 
 def import_object(path: str, *, what: str = "object"):
@@ -34,9 +43,15 @@ def import_object(path: str, *, what: str = "object"):
     return obj
 
 
-def _own(value: str) -> bool:
-    """Whether an entry point's ``"module:Class"`` is in dtc's own packages."""
-    return value.split(".", 1)[0].split(":", 1)[0] in ("dtc", "baselines")
+#: dtc's own packages: a registered name whose class is defined in one of them is built
+#: in, and its code is not part of a run id (it is dtc's, recorded as ``dtc_source``).
+OWN_PACKAGES = ("dtc", "baselines")
+
+
+def is_own(module: str) -> bool:
+    """Whether ``module`` (a module name, or a ``"module:Class"`` string) is in dtc's own
+    packages."""
+    return re.split(r"[.:]", module, maxsplit=1)[0] in OWN_PACKAGES
 
 
 class PluginRegistry:
@@ -57,7 +72,7 @@ class PluginRegistry:
                 # Two packages claim one name: the last one read used to win, and which is
                 # read last depends on sys.path. dtc's own entry wins, else the first.
                 kept, other = found[ep.name], ep.value
-                if _own(other) and not _own(kept):
+                if is_own(other) and not is_own(kept):
                     kept, other = other, kept
                 warnings.warn(
                     f"two {self.what}s are registered as {ep.name!r} ({kept} and {other}): "

@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc import align
-from dtc._plugins import class_hash, plugin_hash
+from dtc._plugins import class_hash, is_own, plugin_hash
 from dtc._validation import SEED_MAX, host_array
 from dtc.align.grl import dann_schedule
 from dtc.align.mmd import MMDLoss
@@ -809,7 +809,7 @@ class DTC(TransferClusterer):
                     cls = None
             elif isinstance(value, nn.Module):
                 cls = type(value)
-            if cls is not None and cls.__module__.split(".")[0] not in ("dtc", "baselines"):
+            if cls is not None and not is_own(cls.__module__):
                 out[name] = class_hash(cls)
         return out
 

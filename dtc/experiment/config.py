@@ -64,7 +64,7 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
-from dtc._plugins import class_hash, plugin_hash
+from dtc._plugins import class_hash, is_own, plugin_hash
 from dtc._validation import SEED_MAX
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
@@ -147,19 +147,9 @@ def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
 # "package.module:Class": how a config names a plugin (a method, a loss, an object)
 _PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
-#: dtc's own packages: a registered name whose class is defined in one of them is built
-#: in, and its code is not part of a run id (it is dtc's, recorded as ``dtc_source``).
-OWN_PACKAGES = ("dtc", "baselines")
-
 # dtc.align.registry.ENTRY_POINT_GROUP, named here so that checking a string against it
 # does not import torch (dtc.align) for a config that names no loss
 _LOSS_GROUP = "dtc.losses"
-
-
-def _is_own(module: str) -> bool:
-    """Whether ``module`` (a module name, or a ``"module:Class"`` string) is in dtc's own
-    packages."""
-    return re.split(r"[.:]", module, maxsplit=1)[0] in OWN_PACKAGES
 
 
 def _registry(kind: str, name: str):
@@ -180,18 +170,18 @@ def _registry(kind: str, name: str):
 
 def _user_class(kind: str, name: str) -> type | None:
     """The class registered as ``name`` among the ``kind`` s (methods, losses) when it is
-    defined outside dtc's own packages (:data:`OWN_PACKAGES`); ``None`` for a string that
+    defined outside dtc's own packages (:data:`dtc._plugins.OWN_PACKAGES`); ``None`` for a string that
     is no such name, a built-in (a ``"dtc..."`` or ``"baselines..."`` string target is
     not imported to tell), or a class that cannot be imported here."""
     registry = _registry(kind, name)
     target = None if registry is None else registry.target(name)
-    if target is None or (isinstance(target, str) and _is_own(target)):
+    if target is None or (isinstance(target, str) and is_own(target)):
         return None
     try:
         cls = registry.get_class(name)
     except Exception:  # a broken plugin: whoever uses it fails, naming it
         return None
-    return None if _is_own(cls.__module__) else cls
+    return None if is_own(cls.__module__) else cls
 
 
 def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
@@ -203,7 +193,7 @@ def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
       ``package.module``;
     * registered names (:func:`dtc.methods.register`, :func:`dtc.align.register`, the
       entry-point groups ``dtc.methods`` and ``dtc.losses``) whose class is defined
-      outside dtc's own packages (:data:`OWN_PACKAGES`), hashing the file of the class's
+      outside dtc's own packages (:data:`dtc._plugins.OWN_PACKAGES`), hashing the file of the class's
       module (``__main__``: the script that registered it), keyed by
       ``"method NAME -> module:Class"`` or ``"loss NAME -> module:Class"``. The key has a
       space, so no ``"module:Class"`` string is ever the same key; it names the class, so
