@@ -15,7 +15,8 @@ only runs in a monitor inside ``fit_fn``); a candidate that fails is not adapted
 weight 0, unless every candidate fails (then all are ranked, with a
 warning). It is off by default: on ``scripts/source_selection.py``'s six targets (true
 sources among permuted, corrupted and other-benchmark ones) discrepancy and score alone
-already chose a true source every time and the oracle's source 5 times, and the checks
+already chose a true source every time and the oracle's source 4 times (README, "Source
+and model selection"), and the checks
 (with their current defaults) change no choice; they save the adaptation to each candidate
 that fails.
 
@@ -258,6 +259,20 @@ def rank_sources(
                 f"{target.n_features}; expected one feature space"
             )
     if n_clusters is None:
+        # one k for every candidate, or their scores are not comparable: the first labelled
+        # source's, so the labelled sources must hold the same classes (it depended on
+        # their order, silently)
+        classes = {
+            name: (tuple(np.unique(s.y).tolist()), tuple(s.meta.get("classes") or ()))
+            for name, s in items
+            if s.has_labels
+        }
+        if len(set(classes.values())) > 1:
+            shown = "; ".join(f"{name!r}: {list(c[0])}" for name, c in classes.items())
+            raise ValueError(
+                "rank_sources: n_clusters is None and the labelled sources hold different "
+                f"classes ({shown}); set n_clusters (the target's number of clusters)"
+            )
         n_clusters = next((s.n_classes for _, s in items if s.has_labels), None)
     if n_clusters is None:
         raise ValueError(
@@ -333,10 +348,13 @@ def rank_sources(
         )
         for r in adapted:
             r["weight"] = 1.0 / len(adapted)
-    # Scored candidates first, then those the checks excluded, then collapsed ones: a
+    # Weighted candidates first (when every adapted one collapsed, those: "best" must be one
+    # that a weighted combination would use, not one the checks excluded and nothing
+    # adapted), then scored ones, then those the checks excluded, then collapsed ones: a
     # collapsed partition is the worst outcome transfer can have.
     out.sort(
         key=lambda r: (
+            not r["weight"] > 0,
             r["collapsed"],
             r["excluded"],
             -np.nan_to_num(r["transferability"]),
@@ -443,7 +461,14 @@ def combine_sources(
         np.concatenate(parts_y) if parts_y else None,
         name=f"combined({names})",
         image_shape=shapes.pop() if len(shapes) == 1 else None,
-        meta={"combined_from": [s.name for s in sources], "weights": w.tolist()},
+        meta={"combined_from": [s.name for s in sources], "weights": w.tolist()}
+        # what the sources agree on, so that a pair with the target still checks it (class
+        # names that another numbering of the target's would contradict)
+        | {
+            key: sources[0].meta[key]
+            for key in ("classes", "benchmark")
+            if all(key in s.meta and s.meta[key] == sources[0].meta[key] for s in sources)
+        },
     )
 
 

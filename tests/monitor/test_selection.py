@@ -202,6 +202,32 @@ def test_an_excluded_source_keeps_weight_zero_when_every_adapted_one_collapses(m
     assert fitted == ["b"]
     assert by_name["a"]["excluded"] and by_name["a"]["weight"] == 0.0
     assert by_name["b"]["collapsed"] and by_name["b"]["weight"] == 1.0
+    # and "best" is the one the weights use: it was "a", failed and never adapted
+    assert [r["name"] for r in ranking] == ["b", "a"]
+    with pytest.warns(UserWarning, match="weighing the 1 adapted candidates equally"):
+        best, _ = select_source(Domain(X), sources, fit_fn=fit, check_sources=True)
+    assert best.name == "b"
+
+
+def test_labelled_sources_of_other_classes_need_n_clusters():
+    # k came from the first labelled source: its order decided k for every candidate
+    X, y = two_blobs()
+    sources = {"all": Domain(X, y, name="all"), "half": Domain(X[y == 0], y[y == 0] * 0 + 3)}
+    with pytest.raises(ValueError, match="labelled sources hold different classes.*set n_clusters"):
+        rank_sources(Domain(X), sources)
+
+
+def test_combined_sources_keep_the_class_names_they_share():
+    # the combination dropped meta["classes"], so a target numbering them otherwise was
+    # no longer refused by DomainPair
+    X, y = two_blobs()
+    meta = {"classes": ["cat", "dog"]}
+    s1, s2 = Domain(X, y, name="s1", meta=meta), Domain(X + 1, y, name="s2", meta=meta)
+    combined = combine_sources([s1, s2], [0.5, 0.5])
+    assert combined.meta["classes"] == ["cat", "dog"]
+    target = Domain(X, y, meta={"classes": ["dog", "cat"]})
+    with pytest.raises(ValueError, match="numbers its classes"):
+        DomainPair(combined, target)
 
 
 def test_rank_sources_refuses_max_samples_below_the_score_before_any_fit():
