@@ -105,7 +105,9 @@ def make_digits_pair(
     # number fixes the whole pair.
     images = apply_shift(X_t.reshape(-1, *DIGITS_IMAGE_SHAPE), shift, seed=int(seed))
     meta = {"benchmark": "digits", "shift": float(shift), "seed": int(seed)}
-    source = Domain(X_s, y_s, name="source", image_shape=DIGITS_IMAGE_SHAPE, meta=meta)
+    # each domain its own dict (one shared, a change to one domain's meta changed both);
+    # "shift" is the pair's parameter, the source's own images are unshifted
+    source = Domain(X_s, y_s, name="source", image_shape=DIGITS_IMAGE_SHAPE, meta=dict(meta))
     target = Domain(
         images.reshape(len(y_t), -1), y_t, name="target", image_shape=DIGITS_IMAGE_SHAPE, meta=meta
     )

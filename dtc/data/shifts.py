@@ -132,6 +132,8 @@ def change_contrast(images, factor: float) -> np.ndarray:
     """Scale grey levels around mid-grey: ``0.5 + factor * (x - 0.5)``; shape kept."""
     images = _check_images(images, "change_contrast")
     factor = _check_finite(factor, "change_contrast", "factor")
+    if factor == 1.0:  # exactly the identity (0.5 + (x - 0.5) rounds: 0.1 -> 0.0999...98)
+        return images.copy()
     return 0.5 + factor * (images - 0.5)
 
 

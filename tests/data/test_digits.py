@@ -241,3 +241,14 @@ def test_shift_components_refuse_nan_images(func):
     args["add_noise"] = (0.1, np.random.default_rng(0))
     with pytest.raises(ValueError, match=rf"{func}: images must hold finite values.* in 1"):
         getattr(shifts, func)(img, *args[func])
+
+
+def test_a_zero_shift_is_exactly_the_identity_and_the_domains_own_their_meta():
+    from dtc.data.shifts import apply_shift
+
+    images = np.random.default_rng(0).random((3, 8, 8))
+    images[0, 0, 0] = 0.1  # 0.5 + (0.1 - 0.5) is 0.09999999999999998
+    np.testing.assert_array_equal(apply_shift(images, 0.0, seed=0), images)
+    pair = data.make_digits_pair(shift=0.3, seed=1)
+    assert pair.source.meta is not pair.target.meta  # one dict: a change reached both
+    assert pair.source.meta == pair.target.meta == {"benchmark": "digits", "shift": 0.3, "seed": 1}
