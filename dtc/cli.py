@@ -436,7 +436,22 @@ def report(
         raise _fail(exc) from exc
     md = target / "acc.md"
     if md in written:  # not an acc.md left by someone else
-        out.print(md.read_text(encoding="utf-8"), markup=False, highlight=False)
+        # as written: rich would wrap a wide table's rows at the console's width (80
+        # columns when piped), and `dtc report ... > table.md` would not be a table
+        sys.stdout.write(md.read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    errors = path.parent / "errors.jsonl"
+    if config is None and errors.is_file() and errors.stat().st_size:
+        # a seed that failed on a pair for every row is not one any row ran there: without
+        # the config, its cells read as complete
+        err.print(
+            escape(
+                f"{errors} lists failed runs: a cell missing them is marked n=k/m only with "
+                "--config (the seeds every run should have)"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     err.print(escape(f"{len(written)} files written to {target}"), highlight=False, soft_wrap=True)
 
 

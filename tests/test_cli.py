@@ -130,6 +130,8 @@ def test_config_run_with_overrides_then_report(tmp_path):
     res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep"), "--no-figures"])
     assert res.exit_code == 0, res.output
     assert "| km |" in res.stdout and "over 2 seeds" in res.stdout
+    # the table as written, not wrapped at the console's width: `> table.md` is a table
+    assert res.stdout == (tmp_path / "rep" / "acc.md").read_text(encoding="utf-8")
     assert (tmp_path / "rep" / "nmi.tex").exists()
 
 

@@ -663,7 +663,9 @@ def _caption(table: ResultTable) -> str:
             "failed or is missing; such cells, and row means over them (marked incomplete), "
             "are not bold."
         )
-    return f"{name} (%), {runs}; best per column in bold." + "".join(f" {n}" for n in notes)
+    # an oracle table's oracle rows are never bold: the bold is the best of the others
+    bold = "best of the non-oracle rows per column" if table.unranked else "best per column"
+    return f"{name} (%), {runs}; {bold} in bold." + "".join(f" {n}" for n in notes)
 
 
 def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
@@ -709,11 +711,16 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
 
 
 def to_markdown(table: ResultTable) -> str:
-    header, body = _grid(table, lambda t: f"**{t}**", lambda t: t.replace("|", "\\|"))
+    def plain(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    header, body = _grid(table, lambda t: f"**{t}**", plain)
     lines = [
         f"**{_caption(table)}**",
         "",
-        "| " + " | ".join(header) + " |",
+        # a "|" in a column's name (a domain's) split the header into one cell more than
+        # the separator row has, and the table did not render
+        "| " + " | ".join(plain(h) for h in header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
     ]
     lines += ["| " + " | ".join(line) + " |" for line in body]
@@ -754,7 +761,9 @@ def to_latex(table: ResultTable) -> str:
         " & ".join(_latex_escape(h) for h in header) + " \\\\",
         "\\midrule",
     ]
-    lines += [" & ".join(line) + " \\\\" for line in body]
+    # "{}" first: a row starting with "[" or "*" was read as an option of the rule or the
+    # line break before it (booktabs' midrule took "[abl] K-means" as a width)
+    lines += ["{}" + " & ".join(line) + " \\\\" for line in body]
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 

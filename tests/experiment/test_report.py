@@ -93,14 +93,26 @@ def test_bold_is_decided_on_the_shown_values_and_ties_are_all_bold(tmp_path):
 
 def test_latex_escapes_and_bolds():
     tex = to_latex(build_tables([_record("my_method", 0, 0.5)])[0])
-    assert "my\\_method & \\textbf{50.0}" in tex and "\\toprule" in tex
+    assert "{}my\\_method & \\textbf{50.0}" in tex and "\\toprule" in tex
+    # a label starting with "[" was read as the rule's option: "\midrule[abl]"
+    tex = to_latex(build_tables([_record("[abl] K-means", 0, 0.5)])[0])
+    assert "{}[abl] K-means & \\textbf{50.0} \\\\" in tex.splitlines()
+
+
+def test_markdown_escapes_a_bar_in_a_column_name():
+    # the header had one cell more than the separator row: no table rendered
+    from dtc.experiment.report import to_markdown
+
+    md = to_markdown(build_tables([_record("a", 0, 0.5, target="x|y")])[0])
+    header, separator = md.splitlines()[2:4]
+    assert "x\\|y" in header and header.count(" | ") == separator.count("|") - 2
 
 
 def test_latex_escapes_backslash_caret_and_tilde_once():
     # "DTC^2 ~ \alpha" was written as is: LaTeX would not compile it.
     tex = to_latex(build_tables([_record("DTC^2 ~ \\alpha {x}_1", 0, 0.5)])[0])
     row = (
-        "DTC\\textasciicircum{}2 \\textasciitilde{} \\textbackslash{}alpha \\{x\\}\\_1 "
+        "{}DTC\\textasciicircum{}2 \\textasciitilde{} \\textbackslash{}alpha \\{x\\}\\_1 "
         "& \\textbf{50.0} \\\\"
     )
     assert row in tex.splitlines()
@@ -666,5 +678,5 @@ def test_the_csv_gives_no_std_for_one_seed(tmp_path):
 def test_latex_escapes_less_greater_and_bar():
     # In the default OT1 encoding "<", ">" and "|" typeset as "¡", "¿" and an em dash.
     tex = to_latex(build_tables([_record("DTC (lam<1) | k>2", 0, 0.5)])[0])
-    row = "DTC (lam\\textless{}1) \\textbar{} k\\textgreater{}2 & \\textbf{50.0} \\\\"
+    row = "{}DTC (lam\\textless{}1) \\textbar{} k\\textgreater{}2 & \\textbf{50.0} \\\\"
     assert row in tex.splitlines()
