@@ -47,10 +47,11 @@ def bar_figure(table, path: Path) -> Path:
         ax.set_title("hatched: a cell missing some of its column's seeds", fontsize=8)
     ax.set_xticks(x, table.columns, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(f"{table.metric} (%)")
-    ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="best")
+    # outside the axes, to the right: inside ("best") it covered bars of most groups
+    ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     with replace_file(path) as tmp:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
     plt.close(fig)
     return path
 
@@ -88,10 +89,11 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
         ax.plot(np.arange(1, mean.size + 1), mean, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
-    ax.legend(fontsize=7)
+    # outside the axes: long "row, column" labels made it wider than the figure
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     with replace_file(path) as tmp:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
     plt.close(fig)
     return path
 
@@ -165,6 +167,6 @@ def tsne_figure(
         fig.suptitle(title)
     fig.tight_layout()
     with replace_file(path) as tmp:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
     plt.close(fig)
     return path
