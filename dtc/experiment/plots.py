@@ -21,7 +21,7 @@ matplotlib.use("Agg")  # before pyplot: reports run on headless machines
 import matplotlib.pyplot as plt
 import numpy as np
 
-from dtc.experiment.report import cell_names
+from dtc.experiment.report import METRIC_NAMES, cell_names
 from dtc.experiment.store import replace_file
 
 __all__ = ["bar_figure", "curves_figure", "report_figures", "tsne_figure"]
@@ -46,7 +46,7 @@ def bar_figure(table, path: Path) -> Path:
     if table.incomplete:  # as the tables' n=k/m
         ax.set_title("hatched: a cell missing some of its column's seeds", fontsize=8)
     ax.set_xticks(x, table.columns, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"{table.metric} (%)")
+    ax.set_ylabel(f"{METRIC_NAMES.get(table.metric, table.metric)} (%)")  # as the tables
     # outside the axes, to the right: inside ("best") it covered bars of most groups
     ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
@@ -87,7 +87,9 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     for label, runs in curves.items():
         mean = mean_curve(runs)
         ax.plot(np.arange(1, mean.size + 1), mean, label=label)
-    ax.set_xlabel("epoch")
+    # a history's entries in order: every stage's epochs one after the other (a DTC fit's
+    # pretraining, adaptation, self-training rounds), whose own epoch numbers restart
+    ax.set_xlabel("history entry (epochs of every stage, in order)")
     ax.set_ylabel(key)
     # outside the axes: long "row, column" labels made it wider than the figure
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
