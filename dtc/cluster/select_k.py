@@ -111,8 +111,9 @@ def select_k_eigengap(
         nodes retained
 
     A graph of more than ``k_max`` retained components has ``k_max + 1`` eigenvalues of 1:
-    their gaps are rounding noise, and the argmax of noise picked any k (6 for 12
-    components, 1 for 40). ``k_max`` is returned then, with a ``RuntimeWarning``.
+    their gaps are rounding noise, and the argmax of noise picked any k (at ``k_max=10``, 3
+    for 12 well-separated blobs, 1 for 20 and 40). ``k_max`` is returned then, with a
+    ``RuntimeWarning``.
     """
     X = check_features(X, name="X", min_samples=2)
     k_max = check_int(k_max, "k_max")
@@ -121,8 +122,9 @@ def select_k_eigengap(
     dist, idx = knn_graph(X, n_neighbors, method=knn, seed=seed)
     W = affinity_matrix(dist, idx, affinity=affinity)
     keep = np.flatnonzero(_retained_mask(W, k_max, None))
-    _, vals = spectral_embedding(W[keep][:, keep], min(k_max + 1, keep.size), seed=seed)
-    n_components = connected_components(W[keep][:, keep], directed=False)[0]
+    W = W[keep][:, keep]
+    _, vals = spectral_embedding(W, min(k_max + 1, keep.size), seed=seed)
+    n_components = connected_components(W, directed=False)[0]
     if n_components > k_max:
         warnings.warn(
             f"select_k_eigengap: the kNN graph has {n_components} components of its own, "
