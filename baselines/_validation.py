@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from dtc._validation import SEED_MAX, check_bool
+from dtc._validation import check_seed as _check_seed
 
 __all__ = [
     "SEED_MAX",
@@ -64,10 +65,7 @@ def check_positive_int(value, *, method: str, name: str, low: int = 1) -> int:
 def check_seed(value, *, method: str, name: str = "seed") -> int:
     """``value`` as an int in ``[0, SEED_MAX]``; checked here so that a bad seed is
     reported against the estimator, not deep inside scikit-learn or numpy."""
-    seed = check_number(value, method=method, name=name, low=0, integer=True)
-    if seed > SEED_MAX:
-        raise ValueError(f"{method}: {name} must be an int in [0, 2**32 - 1], got {value!r}")
-    return seed
+    return _check_seed(value, owner=method, name=name)
 
 
 def check_choice(value, choices, *, method: str, name: str):

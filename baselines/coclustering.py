@@ -94,6 +94,13 @@ def spectral_cocluster(
             f"{caller}: only {int(rows.sum())} rows have a non-zero entry, fewer than "
             f"n_clusters={n_clusters}; expected at least one non-empty row per cluster"
         )
+    if cols.sum() < 2:
+        # a bipartite graph with one feature vertex has no second singular vector to split
+        # the rows by (scikit-learn failed with an IndexError naming nothing)
+        raise ValueError(
+            f"{caller}: only {int(cols.sum())} feature column(s) have a non-zero entry; "
+            "expected at least 2 to co-cluster rows and features"
+        )
     model = SpectralCoclustering(
         n_clusters, svd_method=svd_method, n_init=n_init, random_state=seed
     )

@@ -223,7 +223,11 @@ class DEC(TransferClusterer):
         self.initial_embedding_ = Z
         self.initial_centers_ = np.asarray(centers, dtype=np.float32)
 
-        layer = ClusteringLayer(k, Z.shape[1], alpha=alpha)
+        # The layer draws random centres from torch's global generator (outside the seeded
+        # pretraining): drawn in a forked state, so a fit leaves its caller's random numbers
+        # as they were. init_centers overwrites them anyway.
+        with torch.random.fork_rng(devices=[]):
+            layer = ClusteringLayer(k, Z.shape[1], alpha=alpha)
         layer.init_centers(centers)
         layer.to(device)
         params = [*ae.encoder.parameters(), *layer.parameters()]

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 
 import numpy as np
 
-__all__ = ["SEED_MAX", "check_bool", "host_array"]
+__all__ = ["SEED_MAX", "check_bool", "check_seed", "float_array", "host_array"]
 
 #: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
 SEED_MAX = 2**32 - 1
@@ -19,6 +20,21 @@ def check_bool(value, *, method: str, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{method}: {name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_seed(value, *, owner: str, name: str = "seed", reserve: int = 0) -> int:
+    """``value`` as an int in ``[0, SEED_MAX - reserve]``, else ``ValueError`` naming
+    ``owner`` and ``name``: numpy fails on a negative or fractional seed, and scikit-learn
+    on one above 32 bits, with errors that name neither (and often after training).
+    ``reserve``: how many seeds above ``value`` the routine also uses (``value + 1`` to
+    ``value + reserve``, e.g. one per K-means restart), which must fit too."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{owner}: {name} must be an int >= 0, got {value!r}")
+    if value > SEED_MAX - reserve:
+        top = "2**32 - 1" + (f" - {reserve}" if reserve else "")
+        why = f" ({name} + 1 to {name} + {reserve} seed it too)" if reserve else ""
+        raise ValueError(f"{owner}: {name} must be an int in [0, {top}]{why}, got {value!r}")
+    return int(value)
 
 
 def host_array(value, name: str):
@@ -39,3 +55,16 @@ def host_array(value, name: str):
             "data (a numpy array or a CPU / GPU tensor)"
         )
     return value.detach().cpu()
+
+
+def float_array(value, name: str, what: str = "X") -> np.ndarray:
+    """``value`` (an array-like or a tensor) as a float64 array; ``ValueError`` naming
+    ``name`` and ``what`` when it is not real numbers: the cast would drop imaginary parts
+    with a mere ``ComplexWarning``, or fail in numpy's words."""
+    value = host_array(value, f"{name}: {what}")
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name}: {what} must be real numbers, got complex values")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {what} must be a numeric array, got {type(value)!r}") from exc

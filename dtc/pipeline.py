@@ -41,12 +41,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
+from sklearn.exceptions import NotFittedError
 from torch import nn
 from torch.nn import functional as F
 
 from dtc import align
 from dtc._plugins import class_hash, is_own, plugin_hash
-from dtc._validation import SEED_MAX, host_array
+from dtc._validation import SEED_MAX, float_array
 from dtc.align.grl import dann_schedule
 from dtc.align.mmd import MMDLoss
 from dtc.cluster.dec import (
@@ -749,6 +750,7 @@ class DTC(TransferClusterer):
                 raise ValueError(
                     f"DTC: callbacks must be dtc.monitor.base.Callback instances, got {cb!r}"
                 )
+            cb.check_params()  # e.g. a monitor's policy: refused now, not in on_fit_begin
         if self.n_threads is not None:
             number("n_threads", 1, integer=True)
         if self.n_latent is not None:
@@ -968,15 +970,16 @@ class DTC(TransferClusterer):
         """
         ae = getattr(self, "_tgt_ae", None)
         if ae is None:
-            raise ValueError("DTC.transform_target: call fit first (no target encoder yet)")
+            # scikit-learn's error (a ValueError too), which callers catch by its class
+            raise NotFittedError("DTC.transform_target: call fit first (no target encoder yet)")
         # A tensor (on a GPU, or requiring grad) is read detached and on the host:
         # numpy refuses both.
-        X = np.asarray(host_array(X, "DTC.transform_target: X"), dtype=np.float64)
+        X = float_array(X, "DTC.transform_target")
         d = self._n_target_features
-        if X.ndim != 2 or X.shape[1] != d:
+        if X.ndim != 2 or X.shape[1] != d or X.shape[0] == 0:
             raise ValueError(
-                f"DTC.transform_target: X must have shape (n, {d}) (the target's features), "
-                f"got {X.shape}"
+                f"DTC.transform_target: X must have shape (n, {d}) with n >= 1 (the target's "
+                f"features), got {X.shape}"
             )
         if not np.isfinite(X).all():
             raise ValueError("DTC.transform_target: X contains NaN or infinite values")

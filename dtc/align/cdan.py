@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dtc._validation import check_bool
 from dtc.align.dann import AdversarialLoss
 from dtc.align.discriminator import check_feature_width, check_in_features, domain_bce
 from dtc.align.grl import grad_reverse
@@ -189,6 +190,12 @@ class CDANLoss(AdversarialLoss):
         gamma: float = 10.0,
         seed: int = 0,
     ):
+        # not bool(): the string "no" is truthy
+        flags = ("randomized", "entropy_conditioning", "entropy_gradient")
+        randomized, entropy_conditioning, entropy_gradient = (
+            check_bool(v, method=type(self).__name__, name=n)
+            for v, n in zip((randomized, entropy_conditioning, entropy_gradient), flags)
+        )
         if entropy_gradient and not entropy_conditioning:
             raise ValueError(
                 "entropy_gradient=True needs entropy_conditioning=True (CDAN+E): CDAN has no "
@@ -206,8 +213,8 @@ class CDANLoss(AdversarialLoss):
         self.in_features = in_features
         self.n_clusters = n_clusters
         self.randomized_map = mapper
-        self.entropy_conditioning = bool(entropy_conditioning)
-        self.entropy_gradient = bool(entropy_gradient)
+        self.entropy_conditioning = entropy_conditioning
+        self.entropy_gradient = entropy_gradient
 
     def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or

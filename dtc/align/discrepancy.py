@@ -26,6 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from dtc._validation import check_bool, check_seed
 from dtc.align.base import check_pair_inputs
 from dtc.align.coral import _check_eps, _coral, _log_coral
 from dtc.align.kernels import median_sq_dist
@@ -51,11 +52,14 @@ class MMDTest(NamedTuple):
 
 
 def _as_float64(x, role: str, owner: str) -> torch.Tensor:
+    # complex values are refused: the casts below would keep their real parts only
     if isinstance(x, np.ndarray):
-        if not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"{owner}: {role} must be numeric, got dtype {x.dtype}")
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise ValueError(f"{owner}: {role} must be real numbers, got dtype {x.dtype}")
         return torch.from_numpy(np.asarray(x, dtype=np.float64))
     if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"{owner}: {role} must be real numbers, got dtype {x.dtype}")
         return x.detach().to(dtype=torch.float64, device="cpu")
     raise ValueError(f"{owner}: {role} must be a NumPy array or a torch.Tensor, got {type(x)!r}")
 
@@ -118,7 +122,7 @@ def mmd_permutation_test(
     max_samples = _positive_int(max_samples, "max_samples", low=2)
     min_samples = 1 if estimator == "biased" else 2
     s, t = _pair(source, target, owner, min_samples=min_samples)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, owner=owner))
     s, t = _subsample(s, max_samples, rng), _subsample(t, max_samples, rng)
     if estimator == "linear":
         # The linear-time estimate pairs rows (2p, 2p + 1) in the order given: on rows
@@ -129,6 +133,13 @@ def mmd_permutation_test(
         t = t[torch.from_numpy(rng.permutation(t.shape[0]))]
     if sigma is None:
         median = median_sq_dist(s, t, mode="pooled").item()
+        if not math.isfinite(median):
+            # squared distances past float64: every statistic would be NaN, and no NaN
+            # exceeds the observed one, so p came out as small as it can be
+            raise ValueError(
+                f"{owner}: the pooled sample's squared distances overflow (median "
+                f"{median}); rescale the features"
+            )
         # All points equal: any bandwidth gives MMD 0; 1 avoids dividing by 0.
         sigma = (median / 2) ** 0.5 if median > 0 else 1.0
     elif not _positive_number(sigma):
@@ -140,6 +151,10 @@ def mmd_permutation_test(
         return mmd2(a, b, estimator=estimator, sigmas=float(sigma)).item()
 
     observed = statistic(s, t)
+    if not math.isfinite(observed):
+        raise ValueError(
+            f"{owner}: the MMD statistic is {observed} (sigma={sigma}); rescale the features"
+        )
     pooled, n_s = torch.cat([s, t]), s.shape[0]
     exceed = 0
     for _ in range(n_permutations):
@@ -155,7 +170,7 @@ def coral_distance(source, target, *, log: bool = False, eps: float = 1e-3) -> f
     ``log(C + eps I)``); ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``, ``n >= 2``.
     See :func:`dtc.align.coral.coral` and :func:`dtc.align.coral.log_coral`."""
     s, t = _pair(source, target, "coral_distance", min_samples=2)
-    if log:
+    if check_bool(log, method="coral_distance", name="log"):
         return _log_coral(s, t, _check_eps(eps), "coral_distance").item()
     return _coral(s, t, "coral_distance").item()
 
@@ -189,7 +204,7 @@ def proxy_a_distance(
     if not _positive_number(C):
         raise ValueError(f"{owner}: C must be a positive number (finite), got {C!r}")
     s, t = _pair(source, target, owner, min_samples=n_splits)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, owner=owner))
     m = min(s.shape[0], t.shape[0], max_samples)
     s, t = _subsample(s, m, rng), _subsample(t, m, rng)
     x = torch.cat([s, t]).numpy()

@@ -119,7 +119,8 @@ class JMMDLoss(AlignmentLoss):
     heuristic / ``prob_bandwidth``. ``median``, ``median_max_samples`` and ``block_size``
     as in :class:`dtc.align.MMDLoss`. To reproduce pytorch-adapt's JMMD
     (``MMDLoss(kernel_scales=s)([f, p], ...)``) pass ``feature_scales=prob_scales=1/s``
-    and ``median="source_with_diagonal"``.
+    , ``median="source_with_diagonal"`` and ``estimator="linear"`` (its default
+    ``mmd_type``; ``"unbiased"``, dtc's default, for ``mmd_type="quadratic"``).
     """
 
     conditional = True

@@ -63,18 +63,30 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
     """Squared Euclidean distances ``||x_i - y_j||^2``.
 
     ``x`` ``(n, d)``, ``y`` ``(m, d)`` (``None``: ``y = x``, and the diagonal is exactly 0).
-    Returns ``(n, m)``. One matmul, ``||x||^2 + ||y||^2 - 2 x y^T``, clamped at 0
-    because rounding can make it slightly negative.
+    Returns ``(n, m)`` in the dtype of ``x``. One matmul, ``||x||^2 + ||y||^2 - 2 x y^T``,
+    clamped at 0 because rounding can make it slightly negative; half-precision inputs are
+    computed in float32 (their norms overflow) and the result cast back.
     """
+    dtype = x.dtype
     same = y is None
-    x, y = _centred(x, None if same else y)
+    x, y = _centred(_widened(x), None if same else _widened(y))
     y = x if same else y
     xn = (x * x).sum(1)
     yn = xn if same else (y * y).sum(1)
     d2 = torch.addmm(xn[:, None] + yn[None, :], x, y.T, alpha=-2.0).clamp_min_(0)
     if same:
         d2.fill_diagonal_(0)
-    return d2
+    return d2.to(dtype)
+
+
+def _widened(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 when it is of a half-precision dtype (float16, bfloat16), else as is.
+
+    Why: the kernels' squared norms and distances overflow float16 (max 65504) once a row's
+    squared norm passes it, e.g. 256 features of std 20, and the MMD then came out 0 or NaN
+    silently. The cast is differentiable, so gradients reach ``x`` in its own dtype.
+    """
+    return x.float() if x.is_floating_point() and x.element_size() < 4 else x
 
 
 def _centred(x: torch.Tensor, y: torch.Tensor | None = None):
@@ -121,7 +133,8 @@ def median_sq_dist(
 
     The lower median of an even count is taken (as ``torch.median``). Above
     ``max_samples`` points, ``max_samples`` evenly spaced ones are used, so the cost is
-    bounded; it is computed without gradient (the bandwidth is a constant).
+    bounded; it is computed without gradient (the bandwidth is a constant), in float32 for
+    half-precision inputs (a 0-d float32 tensor then: their distances overflow float16).
     """
     if mode not in MEDIAN_MODES:
         raise ValueError(f"median_sq_dist: mode must be one of {MEDIAN_MODES}, got {mode!r}")
@@ -133,6 +146,7 @@ def median_sq_dist(
         pts = _subsample(torch.cat([source, target]), max_samples)
     else:
         pts = _subsample(source, max_samples)
+    pts = _widened(pts)
     d2 = pairwise_sq_dists(pts)
     if mode == "source_with_diagonal":
         values = d2.reshape(-1)
@@ -444,14 +458,28 @@ class _KernelSums(torch.autograd.Function):
         xs, ys = tensors[:n_layers], tensors[n_layers:]
         need_grad = any(ctx.needs_input_grad[3:])
         opts = dict(block=block, need_grad=need_grad)
+        # Each sum on its own centre (see _centred): the pooled mean for the cross sum, each
+        # domain's own mean for the sums within it. The pooled mean alone leaves two domains
+        # far from each other far from the origin, and float32 then lost their small
+        # within-domain distances to cancellation (domains at -1000 and +1000: the MMD 9x
+        # too large). Centred from the inputs themselves: re-centring the pooled-centred
+        # tensors would keep their rounding. Neither the distances nor the gradient, which
+        # depends on differences x_i - y_j only, change under a shift.
+        pooled = [_centred(x, y) for x, y in zip(xs, ys)]
+        own_x, own_y = [_centred(x)[0] for x in xs], [_centred(y)[0] for y in ys]
         s_xx, g_xx, _ = _accumulate_pair(
-            xs, xs, kernels, symmetric=True, exclude_diagonal=exclude_diagonal, **opts
+            own_x, own_x, kernels, symmetric=True, exclude_diagonal=exclude_diagonal, **opts
         )
         s_yy, g_yy, _ = _accumulate_pair(
-            ys, ys, kernels, symmetric=True, exclude_diagonal=exclude_diagonal, **opts
+            own_y, own_y, kernels, symmetric=True, exclude_diagonal=exclude_diagonal, **opts
         )
         s_xy, g_xy_x, g_xy_y = _accumulate_pair(
-            xs, ys, kernels, symmetric=False, exclude_diagonal=False, **opts
+            [x for x, _ in pooled],
+            [y for _, y in pooled],
+            kernels,
+            symmetric=False,
+            exclude_diagonal=False,
+            **opts,
         )
         ctx.n_layers = n_layers
         if need_grad:
@@ -504,8 +532,8 @@ def kernel_sums(
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
         raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
     _check_layer_counts(xs, ys, kernels, "kernel_sums")
-    pairs = [_centred(x, y) for x, y in zip(xs, ys)]  # each layer on its own pooled mean
-    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    # half precision in float32 (see _widened); the centring is forward's
+    xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
     return _KernelSums.apply(tuple(kernels), bool(exclude_diagonal), block_size, *xs, *ys)
 
 
@@ -628,4 +656,5 @@ def linear_time_sums(
     if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
         raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
     _check_layer_counts(xs, ys, kernels, "linear_time_sums")
+    xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
     return _LinearTimeSums.apply(tuple(kernels), chunk, *xs, *ys)

@@ -20,6 +20,7 @@ import numpy as np
 import ot
 import torch
 
+from dtc._validation import check_bool, check_seed
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.grl import check_number
 
@@ -117,7 +118,10 @@ def sliced_wasserstein(
     """
     check_pair_inputs(source, target, name="sliced_wasserstein")
     p = _check_p(p)
+    root = check_bool(root, method="sliced_wasserstein", name="root")
     if projections is None:
+        if seed is not None:
+            seed = check_seed(seed, owner="sliced_wasserstein")
         projections = random_projections(source.shape[1], n_projections, seed)
     return _sliced(source, target, projections, p, root)
 
@@ -243,6 +247,7 @@ def sinkhorn_cost(
         reg, normalize, method, max_iter, tol, grad
     )
     check_pair_inputs(source, target, name="sinkhorn_cost")
+    debias = check_bool(debias, method="sinkhorn_cost", name="debias")
     return _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, grad)
 
 
@@ -273,9 +278,12 @@ class SlicedWassersteinLoss(AlignmentLoss):
         super().__init__()
         self.n_projections = _check_count(n_projections, "n_projections")
         self.p = _check_p(p)
+        if seed is not None:  # numpy's SeedSequence refuses it naming nothing
+            check_seed(seed, owner="SlicedWassersteinLoss")
         self.seed = seed
-        self.resample = bool(resample)
-        self.root = bool(root)
+        # not bool(): the string "no" is truthy
+        self.resample = check_bool(resample, method="SlicedWassersteinLoss", name="resample")
+        self.root = check_bool(root, method="SlicedWassersteinLoss", name="root")
         # resample=True: call i draws from (seed, i) alone, and i is a buffer, so a
         # checkpoint holds it and a resumed fit draws what the uninterrupted fit would
         # have (a Generator's state is not part of a state_dict).
@@ -323,7 +331,7 @@ class SinkhornLoss(AlignmentLoss):
         super().__init__()
         options = _sinkhorn_options(reg, normalize, method, max_iter, tol, grad)
         self.reg, self.normalize, self.method, self.max_iter, self.tol, self.grad = options
-        self.debias = bool(debias)
+        self.debias = check_bool(debias, method="SinkhornLoss", name="debias")
 
     def compute(self, source, target, **context):
         return _sinkhorn(

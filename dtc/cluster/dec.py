@@ -14,6 +14,9 @@ This is the only module of :mod:`dtc.cluster` that imports torch.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,7 +28,8 @@ __all__ = list(_DEC_NAMES)
 
 
 def _check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+    # numbers.Real: numpy scalars (a config grid's np.float32) are numbers too
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < math.inf:
         raise ValueError(f"alpha: expected a positive float (degrees of freedom), got {alpha!r}")
     return float(alpha)
 
@@ -33,6 +37,8 @@ def _check_alpha(alpha) -> float:
 def _check_tensor(x, name: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():  # torch's own error named no argument
+        raise ValueError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -198,7 +204,7 @@ def has_converged(previous, current, tol: float = 1e-3) -> bool:
     ``previous`` and ``current`` are label vectors ``(n,)``; ``previous`` is ``None``
     before the first target update (never converged).
     """
-    if not (isinstance(tol, (int, float)) and 0 <= tol <= 1):
+    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and 0 <= tol <= 1):
         raise ValueError(f"tol: expected a fraction in [0, 1], got {tol!r}")
     if previous is None:
         return False

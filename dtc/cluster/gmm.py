@@ -5,6 +5,9 @@ responsibilities.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
@@ -101,7 +104,9 @@ def gmm(
         raise ValueError(
             f"covariance_type: expected one of {COVARIANCE_TYPES}, got {covariance_type!r}"
         )
-    if not (isinstance(reg_covar, (int, float)) and reg_covar >= 0):
+    if isinstance(reg_covar, bool) or not (
+        isinstance(reg_covar, numbers.Real) and 0 <= reg_covar < math.inf
+    ):
         raise ValueError(f"reg_covar: expected a non-negative float, got {reg_covar!r}")
     # float64 for EM: the log-determinants of near-singular covariances need it.
     X64 = X.astype(np.float64)

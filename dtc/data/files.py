@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import math
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import h5py
@@ -23,6 +25,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
+from dtc._validation import check_bool
 from dtc.data.domain import Domain
 
 __all__ = ["load_csv", "load_mat", "load_npz", "read_mat_v5"]
@@ -99,7 +102,8 @@ def load_npz(
     path = _existing(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
+    # EOFError: an empty file; BadZipFile: not a zip archive (a truncated or other file)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: could not read it as a NumPy .npz archive ({exc})") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
@@ -122,6 +126,9 @@ def load_npz(
                     f"{path}: array {key!r} is not numeric (an object array, which loading "
                     f"without pickle refuses: {exc})"
                 ) from exc
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                # a damaged member (bad CRC, truncated stream) fails only when it is read
+                raise ValueError(f"{path}: array {key!r} could not be read ({exc})") from exc
         X, y = arrays[x_key], arrays.get(y_key)
     meta = {}
     if y is not None and y.dtype.kind in "US":  # class names (bytes or str)
@@ -192,7 +199,9 @@ def load_csv(
     if header not in (True, False, "infer"):
         raise ValueError(f"header: expected True, False or 'infer', got {header!r}")
     try:
-        with path.open(newline="") as fh:
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which made the first
+        # cell non-numeric and the first sample a "header" (plain UTF-8 reads the same)
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
     except UnicodeDecodeError as exc:  # a binary file (e.g. a .npz or .mat given here)
         raise ValueError(f"{path}: could not read it as a text file ({exc})") from exc
@@ -342,7 +351,11 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
     transposed back here.
     """
     out = {}
-    with h5py.File(path, "r") as fh:
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:  # a truncated or damaged file: h5py names no file
+        raise ValueError(f"{path}: could not read it as a MATLAB v7.3 (HDF5) file ({exc})") from exc
+    with fh:
         available = [k for k in fh if not k.startswith("#")]
         for key in keys:
             if key not in available:
@@ -402,6 +415,8 @@ def load_mat(
     A sparse matrix of a v5 file is made dense; one of a v7.3 file raises
     ``ValueError`` saying so (save it full or as v5).
     """
+    # not truthiness: features_as_rows="no" transposed the matrix
+    features_as_rows = check_bool(features_as_rows, method="load_mat", name="features_as_rows")
     path = _existing(path)
     keys = [x_key] if y_key is None else [x_key, y_key]
     if h5py.is_hdf5(path):

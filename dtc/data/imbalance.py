@@ -28,6 +28,7 @@ are not nested: the draw of every class depends on the ratio.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import replace
 from fractions import Fraction
 
@@ -52,7 +53,7 @@ def check_imbalance(
     (a config is checked with it before any data is loaded); ``ValueError`` naming the
     first wrong one, as ``prefix`` + its name (``prefix="imbalance_"`` names the data
     parameters a config or ``dtc run --data`` sets, ``imbalance_seed``...)."""
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.number)):
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):  # not complex
         raise ValueError(f"{prefix}ratio: expected a number >= 1, got {ratio!r}")
     if not (np.isfinite(ratio) and ratio >= 1):
         raise ValueError(

@@ -50,6 +50,11 @@ __all__ = ["Callback"]
 class Callback:
     """Base class of DTC callbacks: every hook does nothing."""
 
+    def check_params(self) -> None:
+        """The callback's data-free parameter checks (``ValueError`` naming the parameter).
+        :meth:`dtc.pipeline.DTC.check_params` calls it, so that a config's bad callback is
+        refused when the config loads, not once per run after its training began."""
+
     def on_fit_begin(self, estimator, pair) -> None:
         """Called once, before pretraining."""
 

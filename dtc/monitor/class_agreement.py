@@ -34,6 +34,8 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score
 
+from dtc._validation import float_array
+
 __all__ = ["CLASSIFIER_C", "class_agreement", "source_names"]
 
 #: Inverse L2 strength of the source classifier: strong enough a prior that 800 sparse
@@ -48,7 +50,7 @@ def _standardise(X: np.ndarray) -> np.ndarray:
 
 
 def _rows(X, name: str) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+    X = float_array(X, "class_agreement", name)
     if X.ndim != 2:
         raise ValueError(f"class_agreement: {name} must have shape (n, d), got {X.shape}")
     if not np.isfinite(X).all():

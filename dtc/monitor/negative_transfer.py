@@ -231,6 +231,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
+from dtc._validation import check_seed
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.calibration import score_slope, source_bias
@@ -474,11 +475,14 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
                 raise ValueError(f"{name}: {attr} must be a bool, got {v!r}")
         # max_samples: the fewest rows a partition into 2 clusters can be scored on; the
         # score's own minimum for the estimator's clusters is checked in on_fit_begin.
-        checks = (("every", 1), ("max_samples", 3), ("n_init", 1), ("n_restarts", 2), ("seed", 0))
+        checks = (("every", 1), ("max_samples", 3), ("n_init", 1), ("n_restarts", 2))
         for attr, low in checks:
             v = getattr(self, attr)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name}: {attr} must be an int >= {low}, got {v!r}")
+        # the restarts' K-means take seed + 1 to seed + n_restarts (scikit-learn's 32 bits):
+        # a larger seed failed there, after the reference had been trained
+        check_seed(self.seed, owner=name, reserve=int(self.n_restarts))
         f = self.adapt_factor
         # a string "0.5" passed float() here and failed later, at the multiplication
         if (

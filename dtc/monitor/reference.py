@@ -26,7 +26,10 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
+
+from dtc._validation import check_seed
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
 
@@ -91,8 +94,11 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-class NoTransferReference:
+class NoTransferReference(BaseEstimator):
     """Target-only autoencoder + K-means, cached (see the module docstring).
+
+    A scikit-learn estimator (``get_params``, ``clone``, ``repr``), like the monitor that
+    builds it.
 
     Parameters
     ----------
@@ -225,7 +231,9 @@ class NoTransferReference:
                 f"NoTransferReference: the target must have shape (n, d) with more than "
                 f"n_clusters={k} samples, got shape {X.shape}"
             )
-        for name in ("epochs", "n_init", "seed"):
+        # scikit-learn's 32 bits: a larger seed failed in K-means, after the training
+        check_seed(self.seed, owner="NoTransferReference")
+        for name in ("epochs", "n_init"):
             v = getattr(self, name)
             if (
                 isinstance(v, bool)

@@ -72,6 +72,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtc._validation import float_array
+
 __all__ = [
     "BENCHMARK_FAMILY",
     "DEFAULT_MIN_SIGNAL_RATIO",
@@ -113,7 +115,7 @@ DEFAULT_MIN_SIGNAL_RATIO: float | None = 0.1
 
 
 def _as_rows(X, name: str, fn: str = "feature_correspondence", min_rows: int = 3) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+    X = float_array(X, fn, name)
     if X.ndim != 2:
         raise ValueError(f"{fn}: {name} must have shape (n, d), got {X.shape}")
     if X.shape[0] < min_rows:

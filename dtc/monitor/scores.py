@@ -28,7 +28,7 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
-from dtc._validation import host_array
+from dtc._validation import check_seed, float_array, host_array
 from dtc.cluster.kmeans import check_int
 
 __all__ = [
@@ -53,6 +53,8 @@ def subsample_index(
     """Sorted indices of a seeded subsample of ``min(n, max_samples)`` of ``range(n)``;
     ``name`` (the caller) prefixes the error on a bad ``max_samples``."""
     n = check_int(n, "n", minimum=0)
+    # checked when every row is kept too: a bad seed is bad whatever the data's size
+    seed = check_seed(seed, owner=name or "subsample_index")
     if max_samples is not None and (
         isinstance(max_samples, bool)
         or not isinstance(max_samples, numbers.Integral)
@@ -67,20 +69,8 @@ def subsample_index(
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
 
 
-def _float_array(value, name: str, what: str = "X") -> np.ndarray:
-    """``value`` as a float64 array; ``ValueError`` naming ``name`` and ``what`` when it is
-    not real numbers (the cast would drop imaginary parts, or fail in numpy's words)."""
-    value = host_array(value, f"{name}: {what}")
-    if np.iscomplexobj(value):
-        raise ValueError(f"{name}: {what} must be real numbers, got complex values")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: {what} must be a numeric array, got {type(value)!r}") from exc
-
-
 def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = _float_array(X, name)
+    X = float_array(X, name)
     labels = np.asarray(host_array(labels, f"{name}: labels"))
     if X.ndim != 2:
         raise ValueError(f"{name}: X must have shape (n, d), got {X.shape}")
@@ -176,7 +166,7 @@ davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
 
 
 def _check_probs(probs, name: str) -> np.ndarray:
-    P = _float_array(probs, name, "probs (soft assignments)")
+    P = float_array(probs, name, "probs (soft assignments)")
     if P.ndim != 2 or P.shape[1] < 2:
         raise ValueError(
             f"{name}: soft assignments must have shape (n, k) with k >= 2, got {P.shape}"
@@ -289,7 +279,7 @@ def clustering_stability(
     any ``n_clusters``), the paper's unadjusted coefficients are not. Values are therefore
     not comparable with the paper's figures.
     """
-    X = _float_array(X, "clustering_stability")
+    X = float_array(X, "clustering_stability")
     if X.ndim != 2:
         raise ValueError(f"clustering_stability: X must have shape (n, d), got {X.shape}")
     if not np.isfinite(X).all():
@@ -308,6 +298,8 @@ def clustering_stability(
             "clustering_stability: cluster_fn must be None or a callable "
             f"(X_sub, n_clusters, seed) -> labels, got {cluster_fn!r}"
         )
+    # the default K-means of pair p takes seeds seed + 2p and seed + 2p + 1
+    seed = check_seed(seed, owner="clustering_stability", reserve=2 * int(n_pairs) - 1)
     n = X.shape[0]
     X = X[subsample_index(n, max_samples, seed, name="clustering_stability")]
     m = round(fraction * X.shape[0])
@@ -345,6 +337,13 @@ def clustering_stability(
                 raise ValueError(
                     f"clustering_stability: cluster_fn must return labels of shape ({m},) for "
                     f"a subsample of {m} rows, got shape {got.shape}"
+                )
+            if np.unique(got).size < 2:
+                # two one-cluster partitions agree perfectly (ARI 1): a collapsed clusterer
+                # would read as the most stable structure there is
+                raise ValueError(
+                    f"clustering_stability: cluster_fn put all {m} rows of a subsample in "
+                    f"one cluster (n_clusters={n_clusters}); its stability is not defined"
                 )
         if shared.size < 2:
             # two partitions of one shared row agree trivially; counting the pair as 0 (or

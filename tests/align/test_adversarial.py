@@ -587,3 +587,10 @@ def test_registered_adversarial_names():
     cdan_e = dtc.align.get("cdan_e", randomized=True)
     assert isinstance(cdan_e, CDANELoss) and cdan_e.entropy_conditioning
     assert cdan_e.conditional and cdan_e.has_parameters
+
+
+@pytest.mark.parametrize("flag", ["randomized", "entropy_conditioning", "entropy_gradient"])
+def test_cdan_flags_must_be_bools(flag):
+    # bool("no") is True: CDANLoss(randomized="no") built the randomized map
+    with pytest.raises(ValueError, match=f"CDANLoss: {flag} must be True or False, got 'no'"):
+        CDANLoss(**{flag: "no"})

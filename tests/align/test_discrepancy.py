@@ -264,3 +264,23 @@ def test_mmd_linear_estimator_ignores_the_row_order():
         result = mmd_permutation_test(xs, xt, estimator="linear", n_permutations=49, seed=seed)
         pvals.append(result.p_value)
     assert np.mean(np.array(pvals) < 0.05) <= 0.3
+
+
+def test_bad_seeds_flags_complex_values_and_overflow_are_named():
+    g = np.random.default_rng(0)
+    s, t = g.normal(size=(20, 3)), g.normal(size=(20, 3)) + 1
+    for call, match in [
+        (lambda: mmd_permutation_test(s, t, seed=-1), "mmd_permutation_test: seed must be"),
+        (lambda: proxy_a_distance(s, t, seed=1.5), "proxy_a_distance: seed must be an int"),
+        (lambda: coral_distance(s, t, log="False"), "coral_distance: log must be True or"),
+        # the casts kept the real parts only
+        (lambda: coral_distance(s + 1j, t), "coral_distance: source must be real numbers"),
+        (
+            lambda: coral_distance(torch.from_numpy(s), torch.from_numpy(t + 1j)),
+            "coral_distance: target must be real numbers",
+        ),
+        # squared distances past float64: a NaN statistic with the smallest p-value
+        (lambda: mmd_permutation_test(s * 1e160, t * 1e160), "distances overflow"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()

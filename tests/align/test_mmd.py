@@ -374,6 +374,23 @@ def test_float32_samples_far_from_the_origin_keep_their_distances(estimator):
     assert loss(x32, y32).item() == pytest.approx(loss(x, y).item(), rel=1e-4)
 
 
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_float32_domains_far_from_each_other_keep_their_distances(estimator):
+    # Domains at -1000 and +1000 (spread 0.1): their pooled mean is near 0, so centring on
+    # it alone left each domain 1000 from the origin, and float32 put the MMD 9x too high.
+    x, y = _pair(n=64, m=64, d=8, shift=0.0, seed=0)
+    x, y = 0.1 * x - 1000, 0.1 * y + 1000
+    x32, y32 = (t.float().requires_grad_(True) for t in (x, y))
+    x64, y64 = (t.detach().double().requires_grad_(True) for t in (x32, y32))
+    for sigmas in ((0.14,), (0.14, 0.5)):
+        ref = _np_mmd2(x64.detach().numpy(), y64.detach().numpy(), sigmas, estimator)
+        got = mmd2(x32, y32, estimator=estimator, sigmas=sigmas)
+        assert got.item() == pytest.approx(ref, rel=1e-4)
+        want = torch.autograd.grad(mmd2(x64, y64, estimator=estimator, sigmas=sigmas), (x64, y64))
+        for g_, r in zip(torch.autograd.grad(got, (x32, y32)), want):
+            np.testing.assert_allclose(g_.double(), r, rtol=1e-3, atol=1e-6)
+
+
 @pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
 def test_linear_kernel_float32_samples_far_from_the_origin(estimator):
     # Features at 100 +- 0.1: ||sum x||^2 + ||sum y||^2 - 2 sum x . sum y in float32 put
@@ -406,6 +423,27 @@ def test_linear_kernel_float32_samples_far_from_the_origin(estimator):
     want = torch.autograd.grad(mmd2(x64, y64, estimator=estimator, kernel="linear"), (x64, y64))
     for g_, r in zip(torch.autograd.grad(got, (x32, y32)), want):
         np.testing.assert_allclose(g_.double(), r, rtol=1e-3, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_half_precision_features_past_float16_norms(dtype, estimator):
+    # 256 features of std 20: a row's squared norm (~1e5) overflows float16 (max 65504);
+    # computed in float16 the MMD came out 0 (fixed bandwidth) or NaN (median heuristic).
+    x, y = _pair(n=32, m=32, d=256, shift=0.25, seed=5)
+    x, y = 20 * x, 20 * y
+    xh, yh = x.to(dtype), y.to(dtype)  # the rounded samples are the reference's too
+    ref = _np_mmd2(xh.double().numpy(), yh.double().numpy(), (400.0,), estimator)
+    xg = xh.clone().requires_grad_(True)
+    got = mmd2(xg, yh, estimator=estimator, sigmas=(400.0,))
+    assert got.dtype == dtype
+    assert got.item() == pytest.approx(ref, rel=2e-2)
+    (grad,) = torch.autograd.grad(got, xg)
+    assert grad.dtype == dtype and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    # the median heuristic's distances are taken in float32 too
+    want = np.median(pdist(xh.double().numpy(), "sqeuclidean"))
+    assert median_sq_dist(xh).item() == pytest.approx(want, rel=1e-3)
+    assert MMDLoss(estimator="biased" if estimator == "linear" else estimator)(xh, yh).isfinite()
 
 
 @pytest.mark.parametrize("chunk", [1, 2, None])

@@ -447,3 +447,22 @@ def test_mean_normalised_sinkhorn_refuses_a_single_row():
         with pytest.raises(ValueError, match="needs >= 2 rows"):
             SinkhornLoss()(source, target)
     assert float(sinkhorn_cost(many[:2], many[2:])) > 0  # two rows are enough
+
+
+def test_flags_and_seeds_are_checked_not_coerced():
+    # bool("no") is True: the string silently meant the opposite
+    source, target = _pair()
+    for make, match in [
+        (lambda: SinkhornLoss(debias="no"), "SinkhornLoss: debias must be True or False"),
+        (lambda: SlicedWassersteinLoss(root="no"), "SlicedWassersteinLoss: root must be True"),
+        (lambda: SlicedWassersteinLoss(resample=0), "SlicedWassersteinLoss: resample must be"),
+        (lambda: sinkhorn_cost(source, target, debias="False"), "sinkhorn_cost: debias must"),
+        (lambda: sliced_wasserstein(source, target, root="False"), "sliced_wasserstein: root"),
+        # numpy's SeedSequence refused them naming nothing
+        (lambda: SlicedWassersteinLoss(seed=-1), "SlicedWassersteinLoss: seed must be an int"),
+        (lambda: SlicedWassersteinLoss(seed=1.5), "SlicedWassersteinLoss: seed must be an int"),
+        (lambda: sliced_wasserstein(source, target, seed=-1), "sliced_wasserstein: seed must"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make()
+    assert SlicedWassersteinLoss(seed=None).seed is None  # fresh entropy stays allowed

@@ -274,6 +274,8 @@ def test_negative_features_are_refused(pair, cls, name, role):
     [
         (lambda A: A.__setitem__(slice(0, 5), -A[:5]), "input A has a minimum of"),
         (lambda A: A.__setitem__((0, 0), np.nan), "input A must hold finite values"),
+        # one non-zero feature column: scikit-learn's IndexError, naming nothing
+        (lambda A: A.__setitem__((slice(None), slice(1, None)), 0.0), r"only 1 feature column"),
     ],
 )
 def test_spectral_cocluster_refuses_negative_or_nan_entries(change, message):

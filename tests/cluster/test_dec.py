@@ -192,3 +192,14 @@ def test_underflowed_soft_assignments_give_a_finite_target_and_loss():
     assert out.item() == pytest.approx(expected, rel=1e-12)
     out.backward()
     assert torch.isfinite(q2.grad).all()
+
+
+def test_numpy_scalars_are_numbers_and_integer_tensors_are_named():
+    z, mu = torch.tensor(Z), torch.tensor(MU)
+    q = soft_assignment(z, mu, alpha=np.float32(1.0))  # was refused: "expected a float"
+    torch.testing.assert_close(q, soft_assignment(z, mu, alpha=1.0))
+    assert has_converged(np.array([0, 1]), np.array([0, 1]), tol=np.float64(0.5))
+    with pytest.raises(ValueError, match="z: expected a floating-point tensor, got dtype"):
+        soft_assignment(z.long(), mu)  # torch's "mean(): could not infer output dtype"
+    with pytest.raises(ValueError, match="alpha: expected a positive float"):
+        soft_assignment(z, mu, alpha=float("inf"))

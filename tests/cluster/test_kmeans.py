@@ -305,3 +305,11 @@ def test_gmm_passes_every_em_setting_to_sklearn(covariance_type):
     ref = GaussianMixture(4, covariance_type=covariance_type, random_state=7, **settings).fit(X)
     np.testing.assert_allclose(resp, ref.predict_proba(X), atol=1e-8)
     np.testing.assert_array_equal(labels, ref.predict(X))
+
+
+def test_gmm_takes_a_numpy_reg_covar(blobs):
+    X, _ = blobs
+    a = gmm(X, 4, covariance_type="diag", reg_covar=np.float32(1e-6), seed=0)[0]
+    np.testing.assert_array_equal(a, gmm(X, 4, covariance_type="diag", reg_covar=1e-6, seed=0)[0])
+    with pytest.raises(ValueError, match="reg_covar: expected a non-negative float"):
+        gmm(X, 4, reg_covar=float("nan"), seed=0)

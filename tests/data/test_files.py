@@ -392,3 +392,43 @@ def test_csv_of_one_row_whose_label_is_a_name_is_one_sample(tmp_path):
     dom = data.load_csv(path)
     np.testing.assert_array_equal(dom.X, [[0.5, 1.5]])
     assert dom.y.tolist() == [0] and dom.meta["classes"] == ["cat"]
+
+
+def test_damaged_npz_and_mat_files_are_named(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez_compressed(good, X=X4, y=Y4)
+    raw = good.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[:300])
+    with pytest.raises(ValueError, match=r"trunc.npz: could not read it as a NumPy .npz"):
+        data.load_npz(tmp_path / "trunc.npz")  # was zipfile.BadZipFile, not a ValueError
+    # one flipped byte inside X's compressed stream: the archive opens, X fails to read
+    start = raw.index(b"X.npy") + len(b"X.npy") + 20
+    flipped = bytearray(raw)
+    flipped[start] ^= 0xFF
+    (tmp_path / "flip.npz").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match=r"flip.npz: array 'X' could not be read"):
+        data.load_npz(tmp_path / "flip.npz")
+    with h5py.File(tmp_path / "v73.mat", "w") as fh:
+        fh["X"], fh["y"] = X4.T, Y4[None, :].astype(float)
+    (tmp_path / "trunc.mat").write_bytes((tmp_path / "v73.mat").read_bytes()[:1500])
+    with pytest.raises(ValueError, match=r"trunc.mat: could not read it as a MATLAB v7.3"):
+        data.load_mat(tmp_path / "trunc.mat")  # was h5py's OSError, naming no file
+
+
+def test_csv_with_a_byte_order_mark_keeps_its_first_sample(tmp_path):
+    # Excel's "CSV UTF-8" writes one: the first cell read '\ufeff0.0', not a number, so
+    # the first sample was taken as a header and dropped (with a warning only)
+    path = tmp_path / "excel.csv"
+    path.write_text("\n".join(",".join(map(str, [*x, y])) for x, y in zip(X4, Y4)), "utf-8-sig")
+    d = data.load_csv(path)
+    np.testing.assert_array_equal(d.X, X4)
+    np.testing.assert_array_equal(d.y, Y4)
+    named = tmp_path / "named.csv"
+    named.write_text("a,b,c,label\n1,2,3,0\n4,5,6,1\n", "utf-8-sig")
+    assert data.load_csv(named, label_column="label").n_samples == 2
+
+
+def test_mat_features_as_rows_must_be_a_bool(tmp_path):
+    scipy.io.savemat(tmp_path / "sq.mat", {"X": np.arange(9.0).reshape(3, 3), "y": [0, 1, 2]})
+    with pytest.raises(ValueError, match="load_mat: features_as_rows must be True or False"):
+        data.load_mat(tmp_path / "sq.mat", features_as_rows="no")  # was read as True

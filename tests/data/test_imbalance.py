@@ -291,3 +291,10 @@ def test_the_readme_states_the_class_sizes_of_table3s_sources(data_dir):
             counts = np.bincount(pair.source.y)
             stated = f"{counts.min()} to {counts.max()} rows"
             assert re.search(re.escape(stated), readme), (pair.source.name, stated)
+
+
+def test_a_complex_ratio_is_refused():
+    from dtc.data.imbalance import check_imbalance
+
+    with pytest.raises(ValueError, match="ratio: expected a number >= 1"):
+        check_imbalance(np.complex128(2))

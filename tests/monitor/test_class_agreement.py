@@ -126,3 +126,15 @@ def test_n_named_counts_the_source_classes_that_name_a_target_row():
     Xt, _ = three_blobs((0, 1, 2), seed=1)
     out = class_agreement(Xs, ys, Xt, 3)
     assert out["n_named"] == 2 and out["n_clusters"] == 3 and out["n_classes"] == 2
+
+
+def test_complex_rows_are_refused_not_cut_to_their_real_part():
+    from dtc.monitor.relatedness import feature_correspondence
+
+    g = np.random.default_rng(0)
+    Xs, Xt = g.normal(size=(30, 4)), g.normal(size=(30, 4))
+    ys = np.arange(30) % 3
+    with pytest.raises(ValueError, match="class_agreement: .*must be real numbers"):
+        class_agreement(Xs + 0j, ys, Xt, 3)
+    with pytest.raises(ValueError, match="feature_correspondence: Xt must be real numbers"):
+        feature_correspondence(Xs, Xt + 1j)

@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
@@ -1026,11 +1027,30 @@ def test_the_class_agreement_needs_the_source_labels_the_estimator_uses():
         ({"min_restore_gain": float("nan")}, "min_restore_gain must be a finite number >= 0"),
         ({"min_class_agreement": 1.5}, r"min_class_agreement must be None or a number in"),
         ({"min_class_agreement": True}, r"min_class_agreement must be None or a number in"),
+        ({"seed": -1}, "seed must be an int >= 0, got -1"),
+        ({"seed": 1.0}, "seed must be an int >= 0, got 1.0"),
+        # its restarts' K-means take seed + 1 to seed + n_restarts, in scikit-learn's 32 bits
+        ({"seed": 2**32 - 3, "n_restarts": 3}, r"seed must be an int in \[0, 2\*\*32 - 1 - 3\]"),
     ],
 )
 def test_bad_parameters_are_refused(pair, kwargs, match):
     with pytest.raises(ValueError, match=match):
         ScriptedDTC([good], [0.1], [monitor(**kwargs)]).fit(pair)
+    # and by DTC's check of its parameters, before any data (a config's load)
+    from dtc.pipeline import DTC
+
+    with pytest.raises(ValueError, match=match):
+        DTC(callbacks=[monitor(**kwargs)]).check_params()
+
+
+def test_the_reference_is_a_scikit_learn_estimator_and_checks_its_seed():
+    ref = NoTransferReference(K, epochs=2, seed=5)
+    assert clone(ref).get_params() == ref.get_params()
+    assert repr(ref) == "NoTransferReference(epochs=2, n_clusters=3, seed=5)"
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    # a seed past 32 bits failed in scikit-learn's K-means, after the training
+    with pytest.raises(ValueError, match=r"NoTransferReference: seed must be an int in \[0, 2"):
+        NoTransferReference(K, epochs=1, seed=2**32).fit(X)
 
 
 class _ReferenceTrained(Exception):

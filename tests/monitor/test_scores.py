@@ -480,3 +480,25 @@ def test_features_that_are_not_real_numbers_are_named(blobs):
     assert scores.silhouette(Xt, torch.tensor(y)) == pytest.approx(scores.silhouette(X, y))
     with pytest.raises(ValueError, match="^davies_bouldin: X: got a tensor on the 'meta' device"):
         scores.davies_bouldin(torch.zeros(len(y), 2, device="meta"), y)
+
+
+def test_seeds_and_a_collapsed_clusterer_are_refused():
+    X, _ = make_blobs(60, centers=3, random_state=0)
+    labels = np.arange(60) % 3
+    for call, match in [
+        # numpy's errors named nothing
+        (lambda: scores.silhouette(X, labels, max_samples=30, seed=-1), "silhouette: seed must"),
+        (lambda: scores.knn_agreement(X, labels, seed=1.5), "knn_agreement: seed must be"),
+        # the default K-means of pair p takes seed + 2p + 1, in scikit-learn's 32 bits
+        (
+            lambda: scores.clustering_stability(X, 3, n_pairs=2, seed=2**32 - 3),
+            r"seed must be an int in \[0, 2\*\*32 - 1 - 3\]",
+        ),
+        # two one-cluster partitions agree perfectly: it read as 1.0, "perfectly stable"
+        (
+            lambda: scores.clustering_stability(X, 3, cluster_fn=lambda a, k, s: np.zeros(len(a))),
+            "put all 48 rows of a subsample in one cluster",
+        ),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()

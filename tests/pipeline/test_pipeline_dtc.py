@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 from torch import nn
 
@@ -1006,7 +1007,8 @@ def test_a_snapshot_of_adaptation_restores_during_self_training(small_pair, labe
 
 
 def test_a_fit_that_fails_in_training_leaves_no_encoder_to_transform_with(small_pair):
-    with pytest.raises(ValueError, match="call fit first"):
+    # scikit-learn's NotFittedError (a ValueError), like dtc.cluster.KMeans.predict's
+    with pytest.raises(NotFittedError, match="call fit first"):
         DTC(**TINY).transform_target(small_pair.target.X)  # before any fit
     est = DTC(**TINY, loss=NaNLoss())
     with pytest.raises(FloatingPointError, match="adapt: the alignment loss NaNLoss"):
@@ -1371,3 +1373,12 @@ def test_unlabelled_conditional_alignment_keeps_cluster_indices_across_epochs(
     assert isinstance(adapt[0][0], str)
     for (init, _), (_, before) in zip(adapt[1:], adapt[:-1]):
         np.testing.assert_array_equal(init, before)
+
+
+def test_transform_target_refuses_complex_or_empty_rows(small_pair):
+    est = DTC(**TINY).fit(small_pair)
+    X = small_pair.target.X
+    with pytest.raises(ValueError, match="DTC.transform_target: X must be real numbers"):
+        est.transform_target(X + 1j)  # was cut to its real part, with a ComplexWarning
+    with pytest.raises(ValueError, match=r"X must have shape \(n, \d+\) with n >= 1"):
+        est.transform_target(X[:0])  # torch.cat's "expected a non-empty list"
