@@ -34,7 +34,8 @@ err = Console(stderr=True)
 
 DEFAULT_RESULTS = Path("results") / "runs.jsonl"
 # Errors of input or set-up: shown as one line, not a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, RuntimeError)
+# OSError: a results path that is a folder, an --out that is a file, a full disk.
+USER_ERRORS = (ValueError, OSError, RuntimeError)
 
 DataDirOption = Annotated[
     Path | None,
@@ -59,8 +60,13 @@ def parse_assignments(items: list[str] | None, *, option: str = "--set") -> dict
     result: dict = {}
     for (*parents, leaf), value in pairs:
         node = result
-        for part in parents:
+        for depth, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):  # "a=2" then "a.b=3": a TypeError before
+                key = ".".join(parents[: depth + 1])
+                raise typer.BadParameter(
+                    f"{key!r} is given a value ({node!r}) and keys below it", param_hint=option
+                )
         node[leaf] = value
     return result
 
@@ -268,6 +274,14 @@ def _run_one(
         params=params,
         data_params=parse_assignments(data_set, option="--data"),
     )
+    if not no_record:
+        # before the fit: a --results that cannot be written lost the finished run
+        try:
+            if results.is_dir():
+                raise IsADirectoryError(f"--results: {str(results)!r} is a folder; expected a file")
+            results.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(exc) from exc
     console = err if json_out else out
     try:
         with console.status(escape(f"fitting {spec.method} on {benchmark} ..."), spinner="dots"):
@@ -278,7 +292,13 @@ def _run_one(
         raise _fail(exc) from exc
     record["spec"] = spec.to_dict()
     if not no_record:
-        append_record(results, record)
+        try:
+            append_record(results, record)
+        except OSError as exc:  # the run is done: its record goes to stderr, not lost
+            sys.stderr.write(json.dumps(record, sort_keys=True) + "\n")
+            raise _fail(
+                OSError(f"could not append to {str(results)!r} ({exc}); the record is above")
+            ) from exc
     if json_out:
         sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
     else:
@@ -415,14 +435,19 @@ def report(
     if not path.is_file():
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
     target = out_dir or path.parent / "report"
+    errors = path.parent / "errors.jsonl"
     seeds = None  # without a config, a column's seeds are those any row ran on it
     try:
         records = read_records(path, check=record_problem)
         if config is not None:
             _import_here()  # a config may name a user's module:Class
             cfg = load_config(config, overrides)  # parsed as `dtc run CONFIG key=value`
-            records, others = split_by_tasks(records, expand(cfg))
+            tasks = expand(cfg)
+            records, others = split_by_tasks(records, tasks)
             seeds = cfg.raw["seeds"]  # every cell should have them: a missing one is shown
+            missing = _unfinished(tasks, records, cfg.name, errors)
+            if missing:
+                err.print(escape(missing), highlight=False, soft_wrap=True)
             if others:
                 err.print(
                     escape(
@@ -432,15 +457,28 @@ def report(
                     soft_wrap=True,
                 )
         written = write_report(records, target, metrics=metric, figures=figures, seeds=seeds)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: an --out that is a file
         raise _fail(exc) from exc
+    codes = sorted({str(r.get("versions", {}).get("dtc_source", "unknown")) for r in records})
+    if len(codes) > 1:
+        # a resumed sweep keeps the runs made before an edit of dtc or its baselines (their
+        # ids do not hold the built-in code): one cell can average both
+        err.print(
+            escape(
+                f"note: the tabulated runs were made by {len(codes)} versions of dtc's code "
+                f"({', '.join(codes)}; records' versions.dtc_source); built-in methods are not "
+                "run again when it changes, so a cell may average runs of both: run into a "
+                "new --out to have one"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     md = target / "acc.md"
     if md in written:  # not an acc.md left by someone else
         # as written: rich would wrap a wide table's rows at the console's width (80
         # columns when piped), and `dtc report ... > table.md` would not be a table
         sys.stdout.write(md.read_text(encoding="utf-8"))
         sys.stdout.flush()
-    errors = path.parent / "errors.jsonl"
     if config is None and errors.is_file() and errors.stat().st_size:
         # a seed that failed on a pair for every row is not one any row ran there: without
         # the config, its cells read as complete
@@ -453,6 +491,23 @@ def report(
             soft_wrap=True,
         )
     err.print(escape(f"{len(written)} files written to {target}"), highlight=False, soft_wrap=True)
+
+
+def _unfinished(tasks, records: list[dict], name: str, errors: Path) -> str:
+    """A note on the config's runs that have no record, or ``""``: a cell missing some of
+    its seeds is marked n=k/m, but a row none of whose runs finished has no cell to mark,
+    and left the table without a word."""
+    done = {r.get("run_id") for r in records}
+    missing = [t for t in tasks if t.run_id not in done]
+    if not missing:
+        return ""
+    note = f"{len(missing)} of {len(tasks)} runs of {name} have no record"
+    absent = sorted({t.label for t in missing} - {r.get("label") for r in records})
+    if absent:
+        note += f"; no run of {', '.join(absent)} finished, so the tables have no row for it"
+    if errors.is_file() and errors.stat().st_size:
+        note += f" (failures: {errors})"
+    return note
 
 
 @app.command("bench-losses")

@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -718,6 +719,15 @@ class DTC(TransferClusterer):
         ):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"DTC: {name} must be True or False, got {getattr(self, name)!r}")
+        if self.loss is not None and not isinstance(self.loss, (str, nn.Module)):
+            # checked here, not first in the fit: a config's loss: 3 loaded, and every run
+            # then failed
+            raise ValueError(
+                f"DTC: loss must be a registered name, 'module:Class', an nn.Module or None, "
+                f"got {self.loss!r}"
+            )
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(f"DTC: verbose must be an int >= 0, got {self.verbose!r}")
         if self.loss_params is not None and not isinstance(self.loss_params, dict):
             raise ValueError(f"DTC: loss_params must be a dict or None, got {self.loss_params!r}")
         if self.loss_params and not isinstance(self.loss, str):
@@ -771,11 +781,6 @@ class DTC(TransferClusterer):
             return None
         if isinstance(self.loss, nn.Module):
             return copy.deepcopy(self.loss)  # a re-fit must start from the same untrained loss
-        if not isinstance(self.loss, str):
-            raise ValueError(
-                f"DTC: loss must be a registered name, 'module:Class', an nn.Module or None, "
-                f"got {self.loss!r}"
-            )
         params = self.loss_params or {}
         try:
             return align.get(self.loss, **params)

@@ -322,6 +322,35 @@ def test_report_with_config_marks_the_seeds_it_plans_but_the_file_lacks(tmp_path
     assert "n=k/m: only k of the m seeds planned" in " ".join(res.stdout.split())
 
 
+def test_report_with_config_names_a_row_none_of_whose_runs_finished(tmp_path):
+    # every run of row "bad" fails: the table had no row for it, and no word said so
+    text = CONFIG.replace("seeds:", "  bad: {method: kmeans, params: {n_clusters: 5000}}\nseeds:")
+    cfg = _cli_config(tmp_path, text)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 1
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    res = runner.invoke(app, [*rep, "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "| km |" in res.stdout and "| bad |" not in res.stdout
+    note = " ".join(res.stderr.split())
+    assert "1 of 2 runs of cli have no record; no run of bad finished, so the tables" in note
+    assert "(failures: " in note and "errors.jsonl" in note
+
+
+def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
+    cfg = _cli_config(tmp_path, CONFIG.replace("seeds: [0]", "seeds: [0, 1]"))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    assert "versions of dtc's code" not in runner.invoke(app, rep).stderr
+    results = out / "results.jsonl"
+    first, second = (json.loads(line) for line in results.read_text().splitlines())
+    second["versions"]["dtc_source"] = "0123456789ab"  # a seed run after an edit
+    results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+    note = " ".join(runner.invoke(app, rep).stderr.split())
+    assert "made by 2 versions of dtc's code" in note and "0123456789ab" in note
+
+
 def test_report_of_a_file_that_is_not_a_results_file_names_the_line(tmp_path):
     # errors.jsonl, a JSON list, a record without metrics: tracebacks before
     good = {"method": "kmeans", "benchmark": "digits", "source": "source"}
@@ -438,6 +467,23 @@ def test_failed_runs_are_named_with_their_brackets(capsys):
 def test_parse_assignments_nests_dotted_keys():
     # "a.b=1" sets {"a": {"b": 1}}: two keys under one parent share that parent
     assert parse_assignments(["a.b=1", "a.c=x", "d=0.5"]) == {"a": {"b": 1, "c": "x"}, "d": 0.5}
+    # a value and keys below it: a TypeError traceback before
+    with pytest.raises(typer.BadParameter, match="'n_init' is given a value .2. and keys below"):
+        parse_assignments(["n_init=2", "n_init.x=3"])
+
+
+def test_a_results_path_that_cannot_be_written_is_refused_before_the_fit(tmp_path):
+    # a folder as --results failed after the fit, with a traceback, and lost the run
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--results", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "is a folder; expected a file" in " ".join(res.stderr.split())
+    assert "fitting" not in res.stderr and "Traceback" not in res.output
+    # an --out that is a file: one line, not a FileExistsError traceback
+    (tmp_path / "file").write_text("")
+    cfg = _cli_config(tmp_path)
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "file")])
+    assert res.exit_code == 1 and "error:" in res.stderr
+    assert not isinstance(res.exception, OSError)
 
 
 def test_a_bad_data_assignment_names_the_data_option():

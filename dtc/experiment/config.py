@@ -509,15 +509,15 @@ def _check_data_params(benchmark: str, keys, preprocesses, where: str) -> None:
             )
 
 
-def _check_data_values(benchmark: str, params: dict, i: int) -> None:
+def _check_data_values(benchmark: str, params: dict, where: str) -> None:
     """The values of one run's data parameters, checked by the loaders' own checks
-    without loading anything."""
+    without loading anything; ``where`` names their origin in the error."""
     try:
         imbalance_options(params)
         if benchmark == "digits":
             data.check_digits_options(**{k: v for k, v in params.items() if k in _DIGITS_KEYS})
     except ValueError as exc:
-        raise ValueError(f"benchmarks[{i}] with data {params}: {exc}") from exc
+        raise ValueError(f"{where} with data {params}: {exc}") from exc
 
 
 def _benchmark_info(name, where: str) -> dict:
@@ -671,7 +671,15 @@ def validate_config(raw: dict) -> dict:
             pre = [entry["data"].get("preprocess")]
             _check_data_params(bench["benchmark"], entry["data"], pre, f"methods.{label}.data")
             for point in _product(bench["grid"]):
-                _check_data_values(bench["benchmark"], _data_params(bench, point, entry), i)
+                # the benchmark's own values first, so that an error is blamed on the
+                # entry (benchmark or method) whose data brought it in
+                own = {**bench["data"], **point}
+                _check_data_values(bench["benchmark"], own, f"benchmarks[{i}]")
+                _check_data_values(
+                    bench["benchmark"],
+                    _data_params(bench, point, entry),
+                    f"methods.{label}.data on benchmarks[{i}]",
+                )
     return {
         "name": name,
         "description": raw.get("description", ""),

@@ -70,6 +70,7 @@ METRIC_ORDER = (
     "nmi",
     "ari",
     "acc_unmatched",
+    "purity",
     "macro_f1",
     "balanced_acc",
     "min_recall",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import inspect
 import numbers
 import platform
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc import data, methods, metrics
-from dtc._plugins import import_object
+from dtc._plugins import OWN_PACKAGES, import_object
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -83,14 +84,24 @@ class RunSpec:
 
 @functools.lru_cache(maxsize=1)
 def dtc_source_hash() -> str:
-    """12 hex digits of the SHA-256 of dtc's own source files (each path and its bytes,
+    """12 hex digits of the SHA-256 of the source files of dtc's own packages
+    (:data:`dtc._plugins.OWN_PACKAGES`: ``dtc`` and ``baselines``; each path and its bytes,
     in sorted order). dtc's version number does not change with its code between
-    releases; this does, so runs made by different code can be told apart."""
-    root = Path(__file__).resolve().parents[1]
+    releases; this does, so runs made by different code can be told apart. The built-in
+    methods' code is not part of their run ids, so this is where it is recorded: it covered
+    ``dtc`` alone, and an edited baseline left no trace in its records.
+
+    Located with ``importlib.util.find_spec``, which imports nothing (``dtc`` never imports
+    ``baselines``); a package that is not installed is left out."""
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for package in OWN_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for root in map(Path, spec.submodule_search_locations):
+            for path in sorted(root.rglob("*.py")):
+                digest.update(f"{package}/{path.relative_to(root).as_posix()}".encode())
+                digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -150,7 +150,12 @@ def test_data_values_are_checked_at_load_time(bench, message):
 
 def test_a_methods_data_values_are_checked_with_each_benchmark():
     entry = {"method": "kmeans", "data": {"imbalance_ratio": "ten"}}
-    with pytest.raises(ValueError, match="ratio: expected a number >= 1, got 'ten'"):
+    # blamed on the method's data, not on the benchmark entry (which was fine)
+    where = r"methods\.km\.data on benchmarks\[0\] with data .*"
+    with pytest.raises(ValueError, match=where + "ratio: expected a number >= 1, got 'ten'"):
+        load_config(_with(methods={"km": entry}))
+    entry = {"method": "kmeans", "data": {"shift": "big"}}
+    with pytest.raises(ValueError, match=where + "shift must be a number in"):
         load_config(_with(methods={"km": entry}))
 
 

@@ -680,3 +680,15 @@ def test_latex_escapes_less_greater_and_bar():
     tex = to_latex(build_tables([_record("DTC (lam<1) | k>2", 0, 0.5)])[0])
     row = "{}DTC (lam\\textless{}1) \\textbar{} k\\textgreater{}2 & \\textbf{50.0} \\\\"
     assert row in tex.splitlines()
+
+
+def test_every_metric_evaluate_records_is_tabulated_by_default(tmp_path):
+    # "default: all present", but purity, in every record, was left out
+    from dtc.metrics import evaluate
+
+    rng = np.random.default_rng(0)
+    y, pred = rng.integers(0, 3, 40), rng.integers(0, 3, 40)
+    metrics = evaluate(y, pred)
+    records = [{**_record("a", s, 0.5), "metrics": metrics} for s in range(2)]
+    written = {p.name for p in write_report(records, tmp_path, figures=False)}
+    assert {f"{m}.md" for m in metrics} <= written

@@ -63,3 +63,31 @@ def test_seconds_per_epoch_by_hand():
     assert single.seconds_per_epoch([{"seconds": 1.0}, {"seconds": 3.0}], 10.0) == 2.0
     assert single.seconds_per_epoch([{"loss": 1.0}, {"loss": 0.5}], 4.0) == 2.0
     assert single.seconds_per_epoch([{"seconds": 1.0}, {"loss": 0.5}], 5.0) == 2.5
+
+
+def test_the_code_hash_covers_the_baselines(tmp_path, monkeypatch):
+    # Built-in methods' code is not part of their run ids, so the records' dtc_source is
+    # where an edit shows; it hashed dtc/ alone, and an edited baseline left no trace.
+    import importlib.machinery
+    import importlib.util
+
+    fake = tmp_path / "baselines"
+    fake.mkdir()
+    (fake / "kmeans.py").write_text("MAX_ITER = 300\n")
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name != "baselines":
+            return real(name, *args)
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [str(fake)]
+        return spec
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    hashes = []
+    for text in ("MAX_ITER = 300\n", "MAX_ITER = 1\n", "MAX_ITER = 300\n"):
+        (fake / "kmeans.py").write_text(text)
+        single.dtc_source_hash.cache_clear()
+        hashes.append(single.dtc_source_hash())
+    single.dtc_source_hash.cache_clear()
+    assert hashes[0] != hashes[1] and hashes[0] == hashes[2]

@@ -1339,6 +1339,9 @@ def test_labelled_self_training_rounds_start_at_the_source_class_means(small_pai
         ({"n_clusters": True}, "n_clusters must be a positive int"),
         ({"architecture": "foo"}, "architecture must be 'mlp', 'conv'"),
         ({"seed": 2**32}, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
+        ({"loss": 3}, "loss must be a registered name, 'module:Class', an nn.Module or None"),
+        ({"loss": {"mmd": 1}}, "loss must be a registered name"),
+        ({"verbose": "zzz"}, "verbose must be an int >= 0"),
     ],
     ids=str,
 )
