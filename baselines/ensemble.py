@@ -181,11 +181,23 @@ def average_linkage(totals, sizes, n_clusters: int) -> tuple[np.ndarray, np.ndar
     ``merges`` ``(m - n_clusters, 2)``, the pairs of clusters (by lowest group index)
     in the order they merged.
     """
-    totals = np.array(totals, dtype=np.int64)
-    sizes = np.array(sizes, dtype=np.int64)
+    # checked, not cast: int64 truncated 1.9 to 1 (a silent other tree) and kept negatives
+    totals, sizes = np.asarray(totals), np.asarray(sizes)
+    for name, a, low in (("totals", totals, 0), ("sizes", sizes, 1)):
+        if a.dtype.kind not in "iu" and not (
+            a.dtype.kind == "f" and np.isfinite(a).all() and (a == np.round(a)).all()
+        ):
+            raise ValueError(f"average_linkage: {name} must hold integers, got dtype {a.dtype}")
+        if a.size and a.min() < low:
+            raise ValueError(f"average_linkage: {name} must be >= {low}, got {a.min()}")
+    totals, sizes = totals.astype(np.int64), sizes.astype(np.int64)
+    if sizes.ndim != 1:
+        raise ValueError(f"average_linkage: sizes must have shape (m,), got {sizes.shape}")
     m = sizes.shape[0]
     if totals.shape != (m, m):
         raise ValueError(f"average_linkage: totals must have shape ({m}, {m}), got {totals.shape}")
+    if not np.array_equal(totals, totals.T):
+        raise ValueError("average_linkage: totals must be symmetric (totals[a, b] == totals[b, a])")
     if not 1 <= n_clusters <= m:
         raise ValueError(f"average_linkage: n_clusters must be in 1..{m}, got {n_clusters}")
     active = np.ones(m, dtype=bool)

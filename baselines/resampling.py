@@ -88,6 +88,11 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     # Checked here, not by np.bincount below (negative labels) or a numpy cast (floats),
     # whose errors name neither the function nor the argument.
     y = _check_labels(y, None, name="resample: y")
+    if np.ndim(X) != 2 or len(X) != len(y):  # the "none" path returned them mismatched
+        raise ValueError(
+            f"resample: X must have shape (n, d) with one row per label, got shape "
+            f"{np.shape(X)} for {len(y)} labels"
+        )
     if sampler == "none":
         return X, y
     if sampler == "random_over":

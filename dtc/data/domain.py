@@ -231,8 +231,9 @@ class DomainPair:
             object.__setattr__(self, "n_clusters", int(k))
 
     def mask_target_labels(self) -> DomainPair:
-        """The pair a method may see: identical, with the target's labels removed."""
-        if self.target.y is None:
+        """The pair a method may see: identical, with the target's labels removed (and the
+        record of an imbalanced draw, ``meta["imbalance"]``, which holds its class sizes)."""
+        if self.target.y is None and "imbalance" not in self.target.meta:
             return self
         return replace(self, target=self.target.without_labels())
 

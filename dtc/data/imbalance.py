@@ -20,8 +20,9 @@ class can supply it):
 (the smallest class keeps at least one sample); the realised ratio equals it up to
 rounding of the minority size (half to even). Which samples are kept is
 drawn with ``seed``; their original order is preserved. Which classes are minorities is
-not: always the highest labels (under ``exponential`` the last class is the smallest, so
-a "minority recall" is that class's recall, whatever the seed). The subsets of two ratios
+not: always the highest labels (under ``exponential`` the last class is a smallest one,
+whatever the seed; rounding can tie the last few, e.g. DSLR at ratio 5 keeps 2 samples of
+each of classes 7 to 9, and a "minority recall" then averages their recalls). The subsets of two ratios
 are not nested: the draw of every class depends on the ratio.
 """
 
@@ -55,7 +56,11 @@ def check_imbalance(
     parameters a config or ``dtc run --data`` sets, ``imbalance_seed``...)."""
     if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):  # not complex
         raise ValueError(f"{prefix}ratio: expected a number >= 1, got {ratio!r}")
-    if not (np.isfinite(ratio) and ratio >= 1):
+    try:  # float(): a Fraction or an int past float64 failed in numpy's isfinite, unnamed
+        finite = math.isfinite(float(ratio))
+    except OverflowError:
+        finite = False
+    if not (finite and ratio >= 1):
         raise ValueError(
             f"{prefix}ratio: expected the imbalance ratio (largest/smallest) >= 1, got {ratio!r}"
         )
@@ -68,7 +73,7 @@ def check_imbalance(
     # wherever it is given (a config sweeping the profile keeps one minority_fraction).
     if (
         isinstance(minority_fraction, bool)
-        or not isinstance(minority_fraction, (int, float, np.number))
+        or not isinstance(minority_fraction, numbers.Real)  # np.number took complex
         or not 0.0 < minority_fraction < 1.0  # NaN fails this too
     ):
         raise ValueError(
@@ -88,8 +93,14 @@ def class_sizes(
     smallest class would then need fewer than one sample, so the ratio (largest /
     smallest) could not be realised."""
     check_imbalance(ratio, profile, minority_fraction=minority_fraction)
+    # ints: 2.5 classes gave 3 sizes on the exponent of 1.5
+    for value in (n_classes, n_max):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"class_sizes: n_classes and n_max must be ints, got {value!r}")
     if n_classes < 2:
         raise ValueError(f"make_imbalanced: expected at least 2 classes, got {n_classes}")
+    if n_max < 1:
+        raise ValueError(f"class_sizes: n_max must be >= 1, got {n_max}")
     # Both profiles give the smallest class n_max / ratio samples before rounding. Below
     # 1 it would be rounded up to 1 (up to ratio 2 * n_max) and the realised ratio would
     # be n_max, not the one recorded, or down to 0 (an empty class): both refused.
@@ -189,4 +200,6 @@ def imbalanced_rows(
         "class_sizes": {int(c): int(s) for c, s in zip(labels, sizes)},
         "seed": int(seed),
     }
+    if profile == "step":  # what draws the same rows again, with the above
+        record["minority_fraction"] = float(minority_fraction)
     return np.sort(np.concatenate(keep)), record

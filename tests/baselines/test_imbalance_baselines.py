@@ -88,27 +88,33 @@ def test_source_is_rebalanced(pair, sampler, expected):
         assert counts == {0: expected, 1: expected, 2: expected}
 
 
-def test_smote_samples_lie_between_same_class_neighbours():
+@pytest.mark.parametrize("k", [1, 3])
+def test_smote_samples_lie_between_a_sample_and_one_of_its_k_neighbours(k):
     # SMOTE (Chawla et al., 2002): every synthetic sample is x + u (x_nn - x), u in [0, 1],
-    # for two minority samples x, x_nn; check it by hand for one minority class.
+    # with x_nn one of the k nearest minority neighbours of the minority sample x; checked
+    # by hand (brute-force neighbours) for one minority class, so k_neighbors must count.
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(30, 2)), rng.normal(5, 1, size=(6, 2))])
     y = np.repeat([0, 1], [30, 6])
-    Xr, yr = resample(X, y, "smote", k_neighbors=3, seed=0)
+    Xr, yr = resample(X, y, "smote", k_neighbors=k, seed=0)
     minority = X[y == 1]
+    d2 = ((minority[:, None] - minority[None]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    neighbours = np.argsort(d2, axis=1)[:, :k]
     synthetic = Xr[len(X) :]
     assert (yr[len(X) :] == 1).all() and len(synthetic) == 24
+
+    def on_segment(s, a, b):
+        d = b - a
+        u = np.dot(s - a, d) / np.dot(d, d)
+        return -1e-9 <= u <= 1 + 1e-9 and np.allclose(a + u * d, s, atol=1e-9)
+
     for s in synthetic:
-        found = False
-        for a in minority:
-            for b in minority:
-                d = b - a
-                if np.allclose(d, 0):
-                    continue
-                u = np.dot(s - a, d) / np.dot(d, d)
-                if -1e-9 <= u <= 1 + 1e-9 and np.allclose(a + u * d, s, atol=1e-9):
-                    found = True
-        assert found
+        assert any(
+            on_segment(s, minority[i], minority[j])
+            for i in range(len(minority))
+            for j in neighbours[i]
+        )
 
 
 def test_refinement_runs_kmeans_from_the_predicted_classes(pair):
@@ -156,6 +162,14 @@ def test_resample_names_bad_labels(sampler, y, match):
     X = np.random.default_rng(0).normal(size=(18, 2))
     with pytest.raises(ValueError, match=match):
         resample(X, y, sampler)
+
+
+@pytest.mark.parametrize("sampler", ["none", "smote"])
+def test_resample_refuses_features_and_labels_of_other_lengths(sampler):
+    # "none" (and SMOTE on classes already balanced) returned them mismatched
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match=r"resample: X must have shape \(n, d\) with one row"):
+        resample(X, [0, 1, 0, 1], sampler)
 
 
 def test_resample_takes_integer_valued_float_labels():

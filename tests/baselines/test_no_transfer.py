@@ -467,3 +467,18 @@ def test_consensus_does_not_depend_on_cluster_names_or_member_order(method):
     first = consensus([member], 2, method=method)
     second = consensus([np.array([2, 1, 0])[member]], 2, method=method)
     assert adjusted_rand_score(first, second) == 1.0
+
+
+def test_average_linkage_refuses_what_it_would_round_or_misread():
+    # int64 truncated 1.9 and 1.2 to 1: every distance tied, and 0 merged with 1, not 2
+    near = [[0, 1.9, 1.2], [1.9, 0, 1.5], [1.2, 1.5, 0]]
+    with pytest.raises(ValueError, match="totals must hold integers, got dtype float64"):
+        average_linkage(near, [1, 1, 1], 2)
+    owner, _ = average_linkage(np.multiply(near, 10), [1, 1, 1], 2)  # integer-valued floats
+    np.testing.assert_array_equal(owner, [0, 1, 0])
+    with pytest.raises(ValueError, match="totals must be >= 0"):
+        average_linkage([[0, -1], [-1, 0]], [1, 1], 1)
+    with pytest.raises(ValueError, match="totals must be symmetric"):
+        average_linkage([[0, 1], [2, 0]], [1, 1], 1)
+    with pytest.raises(ValueError, match="sizes must be >= 1"):
+        average_linkage([[0, 1], [1, 0]], [1, 0], 1)

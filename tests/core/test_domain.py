@@ -1,5 +1,7 @@
 """Domain / DomainPair validation: every bad input names what was expected."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,9 @@ def test_mask_target_labels_drops_the_imbalance_record_of_the_target():
     labels, counts = np.unique(pair.target.y, return_counts=True)
     sizes = pair.target.meta["imbalance"]["class_sizes"]
     assert sizes == dict(zip(labels.tolist(), counts.tolist()))
+    # a target whose labels were dropped by hand kept the record: the method saw it
+    unlabelled = dataclasses.replace(pair, target=dataclasses.replace(pair.target, y=None))
+    assert "imbalance" not in unlabelled.mask_target_labels().target.meta
 
 
 @pytest.mark.parametrize("shape", [(-8, -8), (8.9, 8.2), (64,), (1, 1, 8, 8), ("8", "8"), 64])

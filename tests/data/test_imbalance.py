@@ -298,3 +298,34 @@ def test_a_complex_ratio_is_refused():
 
     with pytest.raises(ValueError, match="ratio: expected a number >= 1"):
         check_imbalance(np.complex128(2))
+
+
+def test_class_sizes_and_ratios_of_other_kinds_are_refused_by_name():
+    from fractions import Fraction
+
+    from dtc.data.imbalance import check_imbalance, class_sizes
+
+    # 2.5 classes gave three sizes on the exponent of 1.5 (a ratio of 5 for 4)
+    with pytest.raises(ValueError, match="n_classes and n_max must be ints, got 2.5"):
+        class_sizes(2.5, 10, 4)
+    with pytest.raises(ValueError, match="n_classes and n_max must be ints, got 4.5"):
+        class_sizes(3, 4.5, 2)
+    # numpy's isfinite failed on them, naming nothing
+    for ratio in (Fraction(5, 2), 10**400):
+        if ratio == Fraction(5, 2):
+            check_imbalance(ratio)  # a finite number >= 1 is a ratio
+        else:
+            with pytest.raises(ValueError, match="ratio: expected the imbalance ratio"):
+                check_imbalance(ratio)
+    with pytest.raises(ValueError, match="minority_fraction: expected a number in"):
+        check_imbalance(2, minority_fraction=np.complex64(0.5 + 0.3j))
+
+
+def test_the_step_record_draws_the_same_rows_again():
+    from dtc.data.imbalance import imbalanced_rows
+
+    y = np.repeat(np.arange(4), 10)
+    rows, record = imbalanced_rows(y, 2, "step", 0, 0.25)
+    keys = ("ratio", "profile", "seed", "minority_fraction")
+    again, _ = imbalanced_rows(y, **{k: record[k] for k in keys})
+    np.testing.assert_array_equal(again, rows)  # the fraction was not recorded

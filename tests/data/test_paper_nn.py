@@ -29,4 +29,6 @@ def test_jda_nn_column(data_dir, benchmark, source, target, published):
     pair = data.load_pair(benchmark, source, target, data_dir=data_dir, preprocess="standard")
     nn = methods.get("source_nn").fit(pair)
     accuracy = 100.0 * acc_unmatched(pair.target.y, nn.labels_, nn.cluster_classes_)
-    assert accuracy == pytest.approx(published, abs=0.1)
+    # to the paper's two decimals: abs=0.1 let one target sample more or less pass (a
+    # sample is 0.05 to 0.09 points on three of these targets)
+    assert accuracy == pytest.approx(published, abs=0.005)

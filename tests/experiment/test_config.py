@@ -898,3 +898,14 @@ def test_canonical_data_params_leave_out_what_loads_as_if_left_out():
     # 10 and 10.0 are one ratio: one run id, one report column
     ten = canonical_data_params("digits", {"imbalance_ratio": 10.0, "shift": 1.0})
     assert ten == {"imbalance_ratio": 10, "shift": 1} and type(ten["imbalance_ratio"]) is int
+
+
+def test_yaml_never_builds_python_objects(tmp_path):
+    # yaml.safe_load's rule: an unsafe loader would run the tag's call on load
+    tag = "!!python/object/apply:os.getpid []"
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\npid: {tag}\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_config(path)
+    with pytest.raises(ValueError, match="could not determine a constructor"):
+        parse_overrides([f"seeds={tag}"])

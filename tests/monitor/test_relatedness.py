@@ -393,6 +393,8 @@ def test_check_source_runs_from_exactly_min_features_varying_features():
     # a 17th feature constant in one domain does not count; 15 varying ones are too few
     assert check_source(np.c_[X, np.ones(100)], np.c_[Xt, np.arange(100.0)]) is not None
     assert check_source(X[:, :15], Xt[:, :15]) is None
+    # ... and does not make 15 enough: counted, the check ran below its power floor
+    assert check_source(np.c_[X[:, :15], np.ones(100)], np.c_[Xt[:, :15], np.arange(100.0)]) is None
 
 
 @pytest.mark.parametrize(
