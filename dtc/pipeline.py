@@ -66,6 +66,7 @@ from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_co
 from dtc.methods import TransferClusterer
 from dtc.monitor.base import Callback
 from dtc.nn.autoencoder import build_autoencoder, check_architecture
+from dtc.nn.fingerprint import module_fingerprint
 from dtc.nn.training import (
     as_tensor,
     check_finite,
@@ -257,44 +258,6 @@ def _graph_neighbours(n: int) -> int:
     they always had, or ``n - 1`` (the complete graph) on a target of at most that many
     rows, where no point has that many neighbours."""
     return min(_cluster_api().KNN_NEIGHBOURS, n - 1)
-
-
-def _setting(value, depth: int = 0) -> str:
-    """A description of a module's plain attribute ``value`` for the checkpoint key, the
-    same in every process: repr of numbers and strings, the bytes of tensors and arrays,
-    containers and plain objects (e.g. a kernel family) item by item; anything else (a
-    function, a module seen by ``named_modules`` anyway) by its type only."""
-    if isinstance(value, (type(None), bool, int, float, complex, str, bytes, np.generic)):
-        return repr(value)
-    if isinstance(value, (torch.dtype, torch.device)):
-        return str(value)
-    if isinstance(value, nn.parameter.UninitializedTensorMixin):
-        return "<uninitialised>"
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().contiguous()
-        raw = value.flatten().view(torch.uint8).numpy().tobytes()
-        return f"tensor({value.dtype}, {tuple(value.shape)}, {hashlib.sha256(raw).hexdigest()})"
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        raw = np.ascontiguousarray(value).tobytes()
-        return f"array({value.dtype}, {value.shape}, {hashlib.sha256(raw).hexdigest()})"
-    if depth >= 4 or isinstance(value, nn.Module):
-        return type(value).__qualname__
-    if isinstance(value, np.ndarray):  # of Python objects: their bytes are addresses
-        value = value.tolist()
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_setting(v, depth + 1) for v in value]
-        if isinstance(value, (set, frozenset)):
-            items.sort()
-        return f"{type(value).__name__}[{', '.join(items)}]"
-    if isinstance(value, dict):
-        items = sorted(
-            f"{_setting(k, depth + 1)}: {_setting(v, depth + 1)}" for k, v in value.items()
-        )
-        return f"dict{{{', '.join(items)}}}"
-    if hasattr(value, "__dict__") and not callable(value):
-        attrs = ", ".join(f"{k}={_setting(v, depth + 1)}" for k, v in sorted(vars(value).items()))
-        return f"{type(value).__qualname__}({attrs})"
-    return type(value).__qualname__
 
 
 def _cluster_api():
@@ -838,18 +801,7 @@ class DTC(TransferClusterer):
             # repr() of a module shows its structure, not its weights or buffers, nor every
             # setting (MMDLoss's repr omits its median mode and its scales' values)
             if isinstance(v, nn.Module):
-                for mod_name, m in v.named_modules():
-                    for attr, value in sorted(vars(m).items()):
-                        if not attr.startswith("_") and attr != "training":
-                            h.update(f"{mod_name}.{attr}={_setting(value)};".encode())
-                for name, t in v.state_dict().items():
-                    h.update(name.encode())
-                    if isinstance(t, nn.parameter.UninitializedTensorMixin):
-                        # A lazily sized module (the discriminator of dann / cdan) has no
-                        # weights before its first call: its name and this mark stand for it.
-                        h.update(b"<uninitialised>")
-                    else:
-                        h.update(t.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
+                h.update(module_fingerprint(v).encode())
         # What the pair says beyond its bytes: the same bytes cut at another row, with
         # another k or another image shape are another fit.
         layout = {

@@ -91,8 +91,9 @@ pair's benchmark family sets it (:data:`dtc.monitor.relatedness.FAMILY_MIN_SIMIL
 chose this over one threshold or none on fresh parity-split cases: 71 % of the wrong sources
 flagged, 9.3 % of the true pairs; 0.75 for COIL20, one corpus whose true pairs measure 0.79
 and up, rule #19), and data of no known family is not judged: pass a number to judge it.
-The similarity is always computed and reported in ``correspondence_``, with the threshold
-that applied. It misses some wrong sources: SURF sources from amazon or caltech10 with
+The similarity is reported in ``correspondence_``, with the threshold that applied, for a
+source that passes the correspondence test with at least 6 rows in each domain, unless
+neither ``min_similarity`` nor ``min_signal_ratio`` is set (then it is not computed). It misses some wrong sources: SURF sources from amazon or caltech10 with
 crossed classes measured 0.51 to 0.66.
 
 **A noisy source** (``min_signal_ratio=0.1``). Feature noise shows in the source's
@@ -226,6 +227,7 @@ removed by :class:`dtc.methods.TransferClusterer`), and it removes them again it
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -350,7 +352,8 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         A source that passes the correspondence test is negative transfer all the same
         when its structural similarity to the target is below this (module docstring,
         "Structural similarity"); ``"family"`` (the default): the threshold of the pair's
-        benchmark family, not judged for other data; None: not judged, only reported.
+        benchmark family, not judged for other data; None: not judged (reported while
+        ``min_signal_ratio`` is set, which needs it).
         Needs ``check_features``.
     min_restore_gain : float >= 0 or "spread"
         Policy ``rollback``: the best checkpoint replaces the state of the last epoch only
@@ -483,6 +486,14 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         # the restarts' K-means take seed + 1 to seed + n_restarts (scikit-learn's 32 bits):
         # a larger seed failed there, after the reference had been trained
         check_seed(self.seed, owner=name, reserve=int(self.n_restarts))
+        e = self.reference_epochs  # the reference's error named its own "epochs"
+        if e is not None and (isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 0):
+            raise ValueError(f"{name}: reference_epochs must be None or an int >= 0, got {e!r}")
+        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
+            raise ValueError(
+                f"{name}: cache_dir must be None or a path (str or os.PathLike), got "
+                f"{self.cache_dir!r}"
+            )
         f = self.adapt_factor
         # a string "0.5" passed float() here and failed later, at the multiplication
         if (
@@ -734,8 +745,8 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             raise ValueError(
                 "NegativeTransferMonitor: needs the number of clusters before training (for "
                 "the reference): estimator.n_clusters and pair.n_clusters are None and no "
-                "labelled source gives it (an estimator that estimates k does so only at the "
-                "end); give n_clusters"
+                "labelled source gives it (the monitor does not estimate k, whether or not the "
+                "estimator does); give n_clusters"
             )
         self._k = int(k)
         n = target.n_samples
@@ -769,6 +780,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             heterogeneous=pair.heterogeneous,
             epochs=self.reference_epochs,
             cache_dir=self.cache_dir,
+            target_image_shape=target.image_shape,
         ).fit(target.X, image_shape=target.image_shape)
         self._Z_ref = self.reference_.embedding_[self._idx]
         self.margin_ = float(self.tolerance)

@@ -60,23 +60,6 @@ def fingerprint(X, settings: dict) -> str:
     return h.hexdigest()
 
 
-def _module_fingerprint(module) -> str:
-    # A user network: its printed structure and its initial weights fix the result.
-    import torch
-
-    h = hashlib.sha256(repr(module).encode())
-    for name, tensor in module.state_dict().items():
-        h.update(name.encode())
-        if isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin):
-            # A lazily sized module has no weights yet: the dry run of build_autoencoder
-            # draws them inside _compute's seeded context, so its name (and the seed, in
-            # the settings) stand for them.
-            h.update(b"<uninitialised>")
-        else:
-            h.update(tensor.detach().cpu().to(torch.float32).numpy().tobytes())
-    return h.hexdigest()
-
-
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Save ``arrays`` as the ``.npz`` file ``path``: written to a temporary file of a
     unique name, then renamed over ``path`` (atomic). A reader never sees half a file, and
@@ -168,6 +151,7 @@ class NoTransferReference(BaseEstimator):
         heterogeneous: bool = False,
         epochs: int | None = None,
         cache_dir=None,
+        target_image_shape=None,
     ):
         """The reference matching a DTC estimator's network and training budget.
 
@@ -182,7 +166,10 @@ class NoTransferReference(BaseEstimator):
         feeds the source rows to its head as well, else the target rows alone).
         ``heterogeneous``: the pair's domains have different features, so the estimator
         pretrains a target autoencoder of its own as well (its pretraining epochs over the
-        target rows), and ``pretrain_on="both"`` cannot stack the two domains.
+        target rows), and ``pretrain_on="both"`` cannot stack the two domains; its target
+        network is then DTC's (``DTC._build``): the architecture's name, an ``"mlp"`` for a
+        module (it reads the source's features) or for ``"conv"`` without a
+        ``target_image_shape``, into the source network's latent width.
         """
         get = lambda name, default: getattr(estimator, name, default)  # noqa: E731
         b = int(get("batch_size", 256))
@@ -207,11 +194,20 @@ class NoTransferReference(BaseEstimator):
                 if heterogeneous:  # DTC._pretrain: the target's own autoencoder too
                     steps += pre * -(-n_target // b)
                 epochs = max(1, -(-steps // -(-n_target // b)))
+        architecture, n_latent = get("architecture", "mlp"), get("n_latent", None)
+        if heterogeneous:
+            # the source's network did not fit the target's features: the fit failed
+            if not isinstance(architecture, str):
+                architecture = "mlp"
+            if architecture == "conv" and target_image_shape is None:
+                architecture = "mlp"
+            source_net = getattr(estimator, "_src_ae", None)  # built before on_fit_begin
+            n_latent = getattr(source_net, "n_latent", n_latent)
         return cls(
             n_clusters,
-            architecture=get("architecture", "mlp"),
+            architecture=architecture,
             hidden=get("hidden", None),
-            n_latent=get("n_latent", None),
+            n_latent=n_latent,
             epochs=epochs,
             batch_size=b,
             lr=get("lr", 1e-3),
@@ -247,7 +243,9 @@ class NoTransferReference(BaseEstimator):
     def _settings(self) -> dict:
         arch = self.architecture
         if not isinstance(arch, str):
-            arch = _module_fingerprint(arch)
+            from dtc.nn.fingerprint import module_fingerprint  # torch: imported when used
+
+            arch = module_fingerprint(arch)
         names = ("n_clusters", "hidden", "n_latent", "epochs", "batch_size", "lr", "weight_decay")
         out = {name: getattr(self, name) for name in names}
         out.update(

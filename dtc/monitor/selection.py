@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dtc._validation import check_seed
 from dtc.align.grl import check_number
 from dtc.cluster.kmeans import check_int
 from dtc.data.domain import Domain, DomainPair
@@ -144,6 +145,7 @@ def source_discrepancy(
             f"source_discrepancy: source {source.name!r} has {source.n_features} features, the "
             f"target {target.n_features}; expected one feature space"
         )
+    check_seed(seed, owner="source_discrepancy", reserve=1)  # the target's draw takes seed + 1
     xs = source.X[scores.subsample_index(source.n_samples, max_samples, seed)].astype(np.float64)
     xt = target.X[scores.subsample_index(target.n_samples, max_samples, seed + 1)].astype(
         np.float64
@@ -281,6 +283,8 @@ def rank_sources(
     # 2.5 was truncated to 2 for the fits, True read as 1; one cluster has no label-free
     # score, so every candidate was "collapsed" and weighed equally
     n_clusters = check_int(n_clusters, "rank_sources: n_clusters", minimum=2)
+    # source_discrepancy takes seed + 1: checked before any candidate is adapted
+    check_seed(seed, owner="rank_sources", reserve=1)
     if target.n_samples <= n_clusters:
         raise ValueError(
             f"rank_sources: the target has {target.n_samples} samples; scoring {n_clusters} "

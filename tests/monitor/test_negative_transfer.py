@@ -1347,3 +1347,100 @@ def test_without_n_clusters_the_monitor_takes_one_cluster_per_source_class():
     bare = DomainPair(pair.source.without_labels(), pair.target)
     with pytest.raises(ValueError, match="needs the number of clusters before training"):
         DTC(**BUDGET, callbacks=[NegativeTransferMonitor()]).fit(bare)
+
+
+def test_two_user_encoders_of_one_repr_do_not_share_a_cached_reference():
+    # The cache key held the architecture's repr and weights: an encoder whose forward
+    # differed (ReLU vs tanh, one class name) was served the other's reference.
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    def make(tanh):
+        # two definitions of one class, as a notebook cell run again after an edit
+        if tanh:
+
+            class Enc(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(4, 2)
+
+                def forward(self, x):
+                    return torch.tanh(self.lin(x))
+
+        else:
+
+            class Enc(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(4, 2)
+
+                def forward(self, x):
+                    return F.relu(self.lin(x))
+
+        torch.manual_seed(0)
+        return Enc()  # an encoder: the reference builds its decoder
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    keys = [
+        NoTransferReference(K, architecture=make(a), epochs=1)._settings() for a in (False, True)
+    ]
+    assert keys[0]["architecture"] != keys[1]["architecture"]
+    clear_reference_cache()
+    relu = NoTransferReference(K, architecture=make(False), epochs=1).fit(X)
+    tanh = NoTransferReference(K, architecture=make(True), epochs=1).fit(X)
+    assert not tanh.from_cache_ and relu.key_ != tanh.key_
+    assert tanh.embedding_.min() < 0 <= relu.embedding_.min()
+
+
+@pytest.mark.parametrize("arch", ["conv", "module"])
+def test_the_reference_of_a_heterogeneous_pair_is_built_as_dtc_builds_the_target_network(arch):
+    # The reference took the source's architecture as given: a "conv" on a target without
+    # an image shape, or a module reading the source's 64 features, failed the fit that
+    # DTC alone makes.
+    from torch import nn
+
+    from dtc.pipeline import DTC
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    Xs = rng.normal(size=(90, 64)).astype(np.float32) + y[:, None]
+    Xt = rng.normal(size=(90, 20)).astype(np.float32) + y[:, None]
+    pair = DomainPair(
+        Domain(Xs, y, image_shape=(1, 8, 8)), Domain(Xt, y), heterogeneous=True, n_clusters=3
+    )
+    net = arch if arch == "conv" else nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
+    mon = NegativeTransferMonitor(reference_epochs=1)
+    est = DTC(
+        architecture=net,
+        encoder_mode="asymmetric",
+        pretrain_epochs=1,
+        adapt_epochs=1,
+        self_training_rounds=0,
+        callbacks=[mon],
+    ).fit(pair)
+    assert mon.reference_.architecture == "mlp"
+    assert mon.reference_.embedding_.shape[1] == est.embedding_.shape[1]
+
+
+def test_reference_options_and_seeds_are_checked_before_any_fit():
+    from dtc.monitor.selection import rank_sources, source_discrepancy
+    from dtc.pipeline import DTC
+
+    for kwargs, match in [
+        ({"reference_epochs": -1}, "NegativeTransferMonitor: reference_epochs must be None or"),
+        ({"reference_epochs": 2.5}, "reference_epochs must be None or an int >= 0, got 2.5"),
+        ({"cache_dir": 5}, "NegativeTransferMonitor: cache_dir must be None or a path"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            DTC(callbacks=[NegativeTransferMonitor(**kwargs)]).check_params()
+    d = Domain(np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2)
+    fits = []
+    # the discrepancy's seed + 1 failed after the first candidate's adaptation
+    with pytest.raises(
+        ValueError, match=r"rank_sources: seed must be an int in \[0, 2\*\*32 - 1 - 1\]"
+    ):
+        rank_sources(d.without_labels(), [d], n_clusters=2, fit_fn=fits.append, seed=2**32 - 1)
+    assert fits == []
+    with pytest.raises(ValueError, match="source_discrepancy: seed must be"):
+        source_discrepancy(d, d, seed=2**32 - 1)

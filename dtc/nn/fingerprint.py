@@ -1,0 +1,85 @@
+"""A fingerprint of a network for cache and checkpoint keys: what fixes its results.
+
+``repr(module)`` shows a network's structure but not its weights, its buffers, every plain
+setting (an ``MMDLoss``'s median mode) nor its code (two classes of one name and one repr
+whose ``forward`` differ); :func:`module_fingerprint` hashes all of them, so that a key built
+on it changes whenever the network would compute something else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from dtc._plugins import class_text, file_hash
+
+__all__ = ["module_fingerprint", "setting_text"]
+
+
+def setting_text(value, depth: int = 0) -> str:
+    """A description of a module's plain attribute ``value`` for the checkpoint key, the
+    same in every process: repr of numbers and strings, the bytes of tensors and arrays,
+    containers and plain objects (e.g. a kernel family) item by item; anything else (a
+    function, a module seen by ``named_modules`` anyway) by its type only."""
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes, np.generic)):
+        return repr(value)
+    if isinstance(value, (torch.dtype, torch.device)):
+        return str(value)
+    if isinstance(value, nn.parameter.UninitializedTensorMixin):
+        return "<uninitialised>"
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().contiguous()
+        raw = value.flatten().view(torch.uint8).numpy().tobytes()
+        return f"tensor({value.dtype}, {tuple(value.shape)}, {hashlib.sha256(raw).hexdigest()})"
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        raw = np.ascontiguousarray(value).tobytes()
+        return f"array({value.dtype}, {value.shape}, {hashlib.sha256(raw).hexdigest()})"
+    if depth >= 4 or isinstance(value, nn.Module):
+        return type(value).__qualname__
+    if isinstance(value, np.ndarray):  # of Python objects: their bytes are addresses
+        value = value.tolist()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [setting_text(v, depth + 1) for v in value]
+        if isinstance(value, (set, frozenset)):
+            items.sort()
+        return f"{type(value).__name__}[{', '.join(items)}]"
+    if isinstance(value, dict):
+        items = sorted(
+            f"{setting_text(k, depth + 1)}: {setting_text(v, depth + 1)}" for k, v in value.items()
+        )
+        return f"dict{{{', '.join(items)}}}"
+    if hasattr(value, "__dict__") and not callable(value):
+        attrs = ", ".join(
+            f"{k}={setting_text(v, depth + 1)}" for k, v in sorted(vars(value).items())
+        )
+        return f"{type(value).__qualname__}({attrs})"
+    return type(value).__qualname__
+
+
+def module_fingerprint(module: nn.Module) -> str:
+    """SHA-256 hex digest of ``module``: its ``repr``, the code of every class in its tree
+    (the bytecode of its methods, :func:`dtc._plugins.class_text`, and its file's hash;
+    torch's own classes by name, as the torch version pins them), the plain attributes of
+    every submodule (:func:`setting_text`) and its state dict's bytes (a lazily sized,
+    uninitialised tensor by a mark: its name and the seed that will draw it stand for it)."""
+    h = hashlib.sha256(repr(module).encode())
+    for mod_name, m in module.named_modules():
+        cls = type(m)
+        h.update(f"{mod_name}:{cls.__module__}.{cls.__qualname__};".encode())
+        if cls.__module__.partition(".")[0] != "torch":
+            # two classes of one name and one repr, whose forward differ, were one network
+            h.update(class_text(cls))
+            h.update(str(file_hash(cls.__module__)).encode())
+        for attr, value in sorted(vars(m).items()):
+            if not attr.startswith("_") and attr != "training":
+                h.update(f"{mod_name}.{attr}={setting_text(value)};".encode())
+    for name, t in module.state_dict().items():
+        h.update(name.encode())
+        if isinstance(t, nn.parameter.UninitializedTensorMixin):
+            h.update(b"<uninitialised>")
+        else:
+            h.update(t.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

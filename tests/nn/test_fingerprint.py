@@ -1,0 +1,60 @@
+"""dtc.nn.fingerprint: a network's fingerprint changes with whatever changes its results."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dtc.nn.fingerprint import module_fingerprint
+
+
+def _two_classes_of_one_name():
+    # one name, one repr, one set of weights: only forward differs (a notebook cell run
+    # again after an edit, or two scripts' encoders)
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return F.relu(self.lin(x))
+
+    relu = Enc
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return torch.tanh(self.lin(x))
+
+    return relu, Enc
+
+
+def test_the_code_of_a_users_class_counts():
+    relu_cls, tanh_cls = _two_classes_of_one_name()
+    torch.manual_seed(0)
+    relu = relu_cls()
+    torch.manual_seed(0)
+    tanh = tanh_cls()
+    assert repr(relu) == repr(tanh)
+    assert all(
+        torch.equal(a, b) for a, b in zip(relu.state_dict().values(), tanh.state_dict().values())
+    )
+    assert module_fingerprint(relu) != module_fingerprint(tanh)
+    torch.manual_seed(0)
+    assert module_fingerprint(relu_cls()) == module_fingerprint(relu)  # the same network
+
+
+def test_weights_buffers_and_plain_settings_count():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    base = module_fingerprint(net)
+    net[1].running_mean += 1.0  # a buffer
+    assert module_fingerprint(net) != base
+    net[1].running_mean -= 1.0
+    assert module_fingerprint(net) == base
+    net[1].momentum = 0.5  # a plain attribute that repr shows neither... nor its weights
+    assert module_fingerprint(net) != base
