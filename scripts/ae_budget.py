@@ -63,7 +63,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domains", nargs="*", help="benchmark:domain names (default: all)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..n-1 (default 2)")
-    parser.add_argument("--max-epochs", type=int, default=800, help="the reference budget")
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=800,
+        help=f"the reference budget (default 800; at least {max(BUDGETS)}, the largest compared)",
+    )
     parser.add_argument("--data-dir", default=None, help="benchmark data (default $DTC_DATA)")
     args = parser.parse_args(argv)
     if args.max_epochs < max(BUDGETS):

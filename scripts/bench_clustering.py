@@ -274,9 +274,11 @@ def main(argv=None) -> int:
         row = run_in_subprocess(config, args.timeout)
         rows.append(row)
         # progress on stderr with --json, whose stdout holds the rows alone (printed at the
-        # end: the memory and time ratios are between rows)
+        # end: the memory and time ratios are between rows). The row's measurements are on
+        # the line: an interrupted run (no --out here) kept none of them before.
         print(
-            f"done: {row['method']} n={row['n']} d={row['d']}: {row['status']}",
+            f"done: {row['method']} n={row['n']} d={row['d']}: {row['status']} "
+            f"{json.dumps(row, sort_keys=True)}",
             file=sys.stderr if args.json else sys.stdout,
             flush=True,
         )

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from run_baselines import check_data
 
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
@@ -274,6 +275,8 @@ def main(argv=None) -> int:
                         if key not in done and method not in missing:
                             done.add(key)  # a seed or method named twice runs once
                             todo.append((key, source, target, base))
+        # every file before the first run: a missing one failed as a traceback mid-sweep
+        check_data([(key[0], source, target) for key, source, target, _ in todo], args.data_dir)
         kept = f", {len(rows)} already in {out}" if rows else ""
         plural = "" if len(todo) == 1 else "s"
         print(f"{len(todo)} run{plural} to do{kept}", file=sys.stderr, flush=True)

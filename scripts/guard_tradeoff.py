@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     missing = [r["case"] for r in rows if "final_score" not in r or "reference_score" not in r]
     if missing:
         ap.error(f"runs without final_score/reference_score (older harness output): {missing[:3]}")
+    if args.only and not any(r["case"].startswith(args.only) for r in rows):
+        # a typo changed nothing, and every margin read as costing nothing
+        ap.error(f"--only: no case of these runs starts with {args.only!r}")
 
     def variant(margin: float) -> list[dict]:
         return [with_margin(r, margin) if r["case"].startswith(args.only) else r for r in rows]

@@ -219,13 +219,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
     ap.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1)")
-    ap.add_argument("--fit", metavar="FILE", help="fit the guard on every run and write it to FILE")
-    ap.add_argument(
+    which = ap.add_mutually_exclusive_group()  # --model was ignored next to --fit
+    which.add_argument(
+        "--fit", metavar="FILE", help="fit the guard on every run and write it to FILE"
+    )
+    which.add_argument(
         "--model", metavar="FILE", help="judge the runs with the guard frozen in FILE (--fit)"
     )
     ap.add_argument("--by-set", action="store_true", help="and each record set's runs apart")
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)
+    if not args.C > 0:  # scikit-learn's InvalidParameterError traceback, after the reading
+        ap.error(f"--C: expected a number > 0, got {args.C}")
     try:
         rows = pooled_runs(args.runs, issue_kinds=args.issue_kinds)
     except ValueError as exc:
@@ -233,15 +238,23 @@ def main(argv=None) -> int:
     missing = [r["case"] for r in rows if "acc_transfer" not in r or "final_score" not in r]
     if missing:
         ap.error(f"runs without acc_transfer/final_score (older harness output): {missing[:3]}")
-    if args.fit:
-        Path(args.fit).write_text(json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n")
-        print(f"fitted on {len(rows)} runs, written to {args.fit}")
-        return 0
-    if args.model:
-        chances = frozen_chances(json.loads(Path(args.model).read_text()), rows)
-        print(f"{len(rows)} runs, judged by the guard frozen in {args.model}")
-    else:
-        chances = held_out_chances(rows, C=args.C)
+    try:  # a case of no case set (base_pair), a model of other features: named, one line
+        if args.fit:
+            Path(args.fit).write_text(json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n")
+            print(f"fitted on {len(rows)} runs, written to {args.fit}")
+            return 0
+        if args.model:
+            try:
+                model = json.loads(Path(args.model).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                ap.error(f"--model: {exc}")
+            chances = frozen_chances(model, rows)
+            print(f"{len(rows)} runs, judged by the guard frozen in {args.model}")
+        else:
+            chances = held_out_chances(rows, C=args.C)
+    except ValueError as exc:
+        ap.error(str(exc))
+    if not args.model:
         pairs = len({base_pair(r["case"]) for r in rows})
         print(
             f"{len(rows)} runs of {pairs} base pairs, each judged by a guard fitted on the others"

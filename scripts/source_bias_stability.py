@@ -36,7 +36,7 @@ from dtc.monitor.calibration import source_bias
 from dtc.monitor.negative_transfer import NegativeTransferMonitor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import load_benchmark_pair
+from negative_transfer import int_at_least, load_benchmark_pair
 
 # (name, benchmark, source, target): each source once, with a target of its benchmark.
 SOURCES = [
@@ -100,7 +100,12 @@ def biases(source, seeds: int) -> dict[str, list[float]]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and source")
-    ap.add_argument("--seeds", type=int, default=10, help="monitor seeds 0 .. seeds - 1")
+    ap.add_argument(
+        "--seeds",
+        type=int_at_least(2),  # a std over seeds: one seed gave NaN, and exit 0
+        default=10,
+        help="monitor seeds 0 .. seeds - 1 (at least 2: the output is a std over seeds)",
+    )
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     args = ap.parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)

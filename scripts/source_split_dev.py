@@ -61,6 +61,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from negative_transfer import int_at_least
 from sklearn.model_selection import train_test_split
 
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
@@ -171,8 +172,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--candidates", nargs="+", required=True, help="JSON objects of DTC params")
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--shift", type=float, default=0.5)
+    ap.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
+    ap.add_argument("--shift", type=float, default=0.5, help="digits shift strength in [0, 1]")
     ap.add_argument(
         "--split",
         choices=SPLITS,
@@ -202,6 +203,15 @@ def main(argv=None) -> int:
         if not isinstance(c, dict):
             ap.error(f"--candidates: each must be a JSON object of DTC parameters, got {c!r}")
         candidates.append(c)
+    if not 0.0 <= args.shift <= 1.0:  # apply_shift's error came after the first fits
+        ap.error(f"--shift: expected a strength in [0, 1], got {args.shift}")
+    for cand in candidates:
+        # DTC checks its parameters in fit: a bad second candidate failed, as a traceback,
+        # after the first one's fits
+        try:
+            make_dtc(args.families[0], args.setting, cand, 0).check_params()
+        except (TypeError, ValueError) as exc:
+            ap.error(f"--candidates {json.dumps(cand)}: {exc}")
     data_dir = resolve_data_dir(args.data_dir)
     with exit_on_interrupt(Path(__file__).name, args.out):
         done = {}

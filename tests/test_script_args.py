@@ -184,3 +184,49 @@ def test_model_selection_summary_counts_a_selection_once(load_script, tmp_path, 
     other.write_text(json.dumps({**rows[0], "acc_chosen": 0.7}) + "\n")
     line = usage_error(script, ["--summary", str(path), str(other)], capsys)
     assert "a lam at seed 0: two rows record different selections" in line
+
+
+RECORDS = "experiments/records"
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "message"),
+    [
+        # a std over one seed: NaN statistics, and exit 0
+        ("source_bias_stability", ["--seeds", "1"], "--seeds: expected an integer >= 2"),
+        # found after the first candidate's fits, as a traceback
+        (
+            "source_split_dev",
+            ["--families", "coil20", "--candidates", "{}", '{"lam": -1}'],
+            '--candidates {"lam": -1}: DTC: lam must be a number >= 0',
+        ),
+        ("source_split_dev", ["--candidates", '{"nosuch": 1}'], "unexpected keyword argument"),
+        ("source_split_dev", ["--candidates", "{}", "--shift", "-1"], "--shift: expected a"),
+        ("source_split_dev", ["--candidates", "{}", "--seeds", "-1"], "--seeds: expected an"),
+        # a typo left every margin "costing nothing"
+        ("guard_tradeoff", ["--only", "zzz", f"{RECORDS}/fresh10_s8.jsonl"], "--only: no case"),
+        # scikit-learn's InvalidParameterError, a FileNotFoundError, --model ignored
+        ("learned_guard", ["--C", "0", f"{RECORDS}/harness_s0.jsonl"], "--C: expected a number"),
+        ("learned_guard", ["--model", "{missing}", f"{RECORDS}/harness_s0.jsonl"], "--model: "),
+        ("learned_guard", ["--fit", "a", "--model", "b", "x"], "not allowed with argument"),
+        # a KeyError traceback on a harness run file
+        ("similarity_threshold_choice", [f"{RECORDS}/harness_s0.jsonl"], "expected --checks-only"),
+    ],
+)
+def test_script_options_are_checked_before_the_work(
+    name, argv, message, load_script, tmp_path, capsys, monkeypatch
+):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the records' relative paths
+    argv = [a.replace("{missing}", str(tmp_path / "absent.json")) for a in argv]
+    assert message in usage_error(load_script(name), argv, capsys)
+
+
+def test_dtc_benchmark_checks_the_data_files_before_the_first_run(load_script, tmp_path, capsys):
+    # the digits runs went first, then a FileNotFoundError traceback at SURF's
+    argv = ["--families", "digits", "office_caltech10_surf", "--methods", "kmeans"]
+    argv += ["--seeds", "0", "--out", str(tmp_path / "o.jsonl"), "--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="amazon_SURF_L10.mat' not found"):
+        load_script("dtc_benchmark").main(argv)
+    assert not (tmp_path / "o.jsonl").exists() or not (tmp_path / "o.jsonl").read_text()

@@ -95,6 +95,9 @@ def test_threads_reach_the_worker_process_and_are_checked(bench, monkeypatch, ca
     # stdout: the rows alone, as JSON; the progress of each configuration on stderr
     assert [json.loads(line)["method"] for line in out.out.splitlines()] == ["dtc-kmeans"] * 2
     assert out.err.count("done: dtc-kmeans") == 2
+    # each progress line carries its row: what an interrupted run has measured survives
+    done = [line for line in out.err.splitlines() if line.startswith("done: ")]
+    assert all(json.loads(line.split(" ok ", 1)[1])["status"] == "ok" for line in done)
     assert [c["threads"] for c, _ in calls] == [2, 2]
     assert {tuple(env.values()) for _, env in calls} == {("2", "2", "2")}
     with pytest.raises(SystemExit) as exc:
