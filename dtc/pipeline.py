@@ -30,6 +30,7 @@ Target labels are never seen (:class:`dtc.methods.TransferClusterer` removes the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -99,8 +100,9 @@ _NOT_HASHED = ("verbose", "callbacks", "checkpoint_dir", "n_threads", "device")
 _CALLBACK_FREE_STAGES = ("pretrain",)
 # Bumped when the meaning of a checkpoint changes (2: source classes coded 0..k-1; 3: the
 # sliced Wasserstein loss keeps its call count in its state; 4: the global torch RNG state,
-# which dropout draws from, is saved and restored).
-_CHECKPOINT_FORMAT = 4
+# which dropout draws from, is saved and restored; 5: a loss's parameters drawn from a
+# stream of their own, so the networks' initial weights no longer depend on the loss).
+_CHECKPOINT_FORMAT = 5
 _DISCREPANCY_SAMPLES = 256
 
 
@@ -304,7 +306,8 @@ class DTC(TransferClusterer):
     n_clusters : int or None
         Number of target clusters; ``None``: the pair's ``n_clusters``, else the number
         of source classes with a labelled source (``use_source_labels``), else estimated
-        with ``dtc.cluster.select_k`` on the adapted target embeddings; but where the
+        by the best K-means silhouette over k = 2 to 10 (``dtc.cluster.select_k_silhouette``;
+        at most 10) on the adapted target embeddings; but where the
         training needs ``k`` from its start (an unlabelled source with self-training or a
         class-conditional loss), on the target's preprocessed input features, before any
         training.
@@ -313,7 +316,10 @@ class DTC(TransferClusterer):
         ``n_latent``; default d-256-128-32), the DEC/IDEC preset d-500-500-2000-10, a
         small convolutional network for image rows (``Domain.image_shape``), or a user
         encoder ``(n, d) -> (n, k)`` (an MLP decoder is added).
-    hidden, n_latent : MLP widths and embedding width (``None``: the preset's).
+    hidden, n_latent : MLP widths and embedding width (``None``: the preset's). ``hidden``
+        applies to the MLP architectures only (``"conv"`` or a module with it is refused);
+        ``n_latent`` to the MLPs and ``"conv"``: a module fixes its own (a family default's
+        ``n_latent`` is then left unused).
     size_normalize : bool
         Scale every image's ink bounding box to fill the frame, in both domains, before
         anything else (:func:`dtc.data.preprocessing.size_normalize_images`; default
@@ -335,7 +341,8 @@ class DTC(TransferClusterer):
         Reconstruct the source only, source and target, or the target only (the target's
         features, never its labels); with ``"target"`` a supervised head still trains on
         the source labels (those rows are not reconstructed). ``"target"`` needs one
-        feature space (not a heterogeneous pair).
+        feature space (not a heterogeneous pair); on a heterogeneous pair each network
+        pretrains on its own domain, so ``"source"`` and ``"both"`` are the same fit.
     pretrain_epochs, adapt_epochs, refine_epochs : int
         Epochs of the stages (``refine_epochs`` is a cap: refinement stops on ``tol``).
     noise, mask : float
@@ -389,7 +396,10 @@ class DTC(TransferClusterer):
         Spectral clustering on a sparse kNN graph (default), K-means, or a GMM.
     model_transfer : bool
         Initialise target centres from the source (class means with labels, else source
-        K-means centres) and name clusters by source classes when labelled.
+        K-means centres) and name clusters by source classes when labelled. Centres start
+        K-means and GMM; spectral clustering (the default clusterer) takes none, so there
+        it only names the clusters (and under ``final_labels="head_clusters"`` the head
+        names them: no effect).
     final_labels : {"head_clusters", "head", "head_spread", "cluster"}
         With a labelled source: ``"head_clusters"`` (default) keeps the clusterer's
         partition of the target and names each cluster one-to-one after the source class
@@ -452,7 +462,11 @@ class DTC(TransferClusterer):
         scaled to unit length when ``spherical``)
     cluster_classes_ : (n_clusters,) int, only when clusters are named by source classes
     n_clusters_ : int
-    history_ : list of dicts (``stage``, ``epoch``, losses, ``lambda``, ``discrepancy``)
+    history_ : list of dicts, one per epoch: ``stage``, ``epoch`` and that stage's losses
+        (``recon``, ``sup``, ``align``, ``pseudo``, ``kl``: those it computes); adaptation
+        also logs ``lambda`` and ``discrepancy`` (the source-target MMD), self-training
+        ``lambda``, ``round``, ``changed`` and ``kept``, refinement ``discrepancy`` and
+        ``changed``
     autoencoder_, source_autoencoder_ : the trained target / source autoencoders
     target_mean_, target_std_ : (d_target,) float64 statistics of DTC's own z-scoring of
         the target (``None`` when ``standardize=False``); see :meth:`transform_target`
@@ -575,6 +589,8 @@ class DTC(TransferClusterer):
         return {k: v for k, v in config.items() if k not in _BUDGET}
 
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
+        # the parameters first: a misspelt encoder_mode was reported as a shared one below
+        self._check_params()
         if (
             isinstance(pair, DomainPair)
             and pair.heterogeneous
@@ -728,6 +744,14 @@ class DTC(TransferClusterer):
             number("n_threads", 1, integer=True)
         if self.n_latent is not None:
             number("n_latent", 1, integer=True)
+        arch = self.architecture
+        if self.hidden is not None and (isinstance(arch, nn.Module) or arch == "conv"):
+            # it was ignored: a sweep over hidden with "conv" gave identical rows
+            what = "a module" if isinstance(arch, nn.Module) else "'conv'"
+            raise ValueError(
+                f"DTC: hidden sets the widths of the MLP architectures ('mlp', 'small', 'dec'); "
+                f"architecture={what} fixes its own, so hidden must be None, got {self.hidden!r}"
+            )
         if self.hidden is not None:
             sizes = list(self.hidden) if isinstance(self.hidden, (list, tuple)) else None
             if sizes is None or not all(
@@ -983,9 +1007,12 @@ class DTC(TransferClusterer):
                 "which needs one feature space; the pair is heterogeneous (use 'source' or "
                 "'both': each network then pretrains on its own domain)"
             )
-        # Inside the seeded context: building a loss draws its discriminator's weights.
-        # Unknown names still fail before any training.
-        self._loss = self._make_loss()
+        # Unknown names still fail before any training. A loss's parameters (a
+        # discriminator's weights) come from a stream of their own: drawn from the fit's, they
+        # moved every later draw, and dann or a user's loss with parameters started from
+        # other autoencoder weights than coral or mmd at the same seed.
+        with self._loss_stream(1):
+            self._loss = self._make_loss()
         self._device = resolve_device(self.device)
         # Hashing all the data costs a pass over it: only when checkpoints are written.
         self._key = None if self.checkpoint_dir is None else self._checkpoint_key(pair)
@@ -1186,12 +1213,28 @@ class DTC(TransferClusterer):
             )
         self._materialise_loss()
 
+    @contextlib.contextmanager
+    def _loss_stream(self, part: int):
+        """The global torch RNG seeded, for the body, from ``(seed, part)`` (a stream of the
+        loss's own), and restored afterwards: the fit's own draws are the same with any
+        loss."""
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(
+                int(np.random.SeedSequence([int(self.seed), part]).generate_state(1)[0])
+            )
+            yield
+
     def _materialise_loss(self) -> None:
         # Losses with lazily sized discriminators create their parameters at the first
         # call; one dry call makes them exist before the optimiser and checkpoints, and
         # shows a user's loss that does not return the scalar training adds up.
         if self._loss is None:
             return
+        with self._loss_stream(2):  # the lazily sized parameters: the loss's own stream
+            self._dry_loss_call()
+
+    def _dry_loss_call(self) -> None:
         # In evaluation mode, as every dry run (dtc.nn.autoencoder._dry_run): in training
         # mode batch norm would update its running statistics from these four rows, and
         # dropout would draw from the fit's random numbers.
@@ -1331,6 +1374,11 @@ class DTC(TransferClusterer):
     ) -> dict[str, torch.Tensor]:
         """Losses of one adaptation / self-training / refinement batch (before weighting
         by the caller); ``pseudo`` ``(n_target,)`` long holds target pseudo-labels (-1: none)."""
+        # The frozen blocks in evaluation mode (each step: embed() and resumes set the whole
+        # encoder back to training mode): with requires_grad off alone, a batch norm in them
+        # kept updating its running statistics, so "frozen" blocks still changed.
+        for block in self._tgt_ae.encoder_blocks[: self.freeze_layers]:
+            block.eval()
         xs, xt = self._Xs[idx_s], self._Xt[idx_t]
         zt, xt_rec = self._tgt_ae(xt)
         out = {"recon": F.mse_loss(xt_rec, xt)}
