@@ -23,6 +23,9 @@ import importlib.metadata
 import json
 import os
 import uuid
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +61,29 @@ def fingerprint(X, settings: dict) -> str:
     h.update(X.tobytes())
     h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
     return h.hexdigest()
+
+
+def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
+    """The cached reference in ``path``, or ``None`` (with a warning) when the file is
+    damaged or holds arrays of other shapes than ``n`` rows and ``k`` clusters: it is then
+    computed again and rewritten, rather than failing in numpy's words or, worse, read."""
+    try:
+        with np.load(path, allow_pickle=False) as f:  # a cache file runs no code
+            found = {name: f[name] for name in ("labels", "embedding", "centres")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        problem = f"cannot be read ({exc})"
+    else:
+        emb = found["embedding"]
+        if (
+            found["labels"].shape == (n,)
+            and emb.ndim == 2
+            and emb.shape[0] == n
+            and found["centres"].shape == (k, emb.shape[1])
+        ):
+            return found
+        problem = "holds arrays of other shapes than this target's"
+    warnings.warn(f"{path}: the cached reference {problem}; computing it again", stacklevel=3)
+    return None
 
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -275,8 +301,7 @@ class NoTransferReference(BaseEstimator):
             None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{self.key_}.npz"
         )
         if found is None and path is not None and path.is_file():
-            with np.load(path, allow_pickle=False) as f:  # a cache file runs no code
-                found = {name: f[name] for name in ("labels", "embedding", "centres")}
+            found = _read_cached(path, X.shape[0], int(self.n_clusters))
         self.from_cache_ = found is not None
         if found is None:
             found = self._compute(X, image_shape)

@@ -181,8 +181,37 @@ def test_reference_cache_is_read_without_unpickling(tmp_path, monkeypatch):
     path = next(tmp_path.iterdir())
     np.savez(path, labels=np.array([object()]), embedding=first.embedding_, centres=first.labels_)
     clear_reference_cache()
-    with pytest.raises(ValueError, match="allow_pickle=False"):
-        NoTransferReference(K, **kw).fit(X)
+    # refused (never unpickled), named, and computed again
+    with pytest.warns(UserWarning, match="cached reference cannot be read .*allow_pickle=False"):
+        again = NoTransferReference(K, **kw).fit(X)
+    assert not again.from_cache_ and np.array_equal(again.embedding_, first.embedding_)
+
+
+def test_a_damaged_or_misshapen_cache_entry_is_computed_again(tmp_path):
+    # numpy's error about pickled data for garbage bytes; an entry of other shapes was read
+    X, _ = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
+    clear_reference_cache()
+    first = NoTransferReference(K, **kw).fit(X)
+    path = next(tmp_path.iterdir())
+    for write, problem in [
+        (lambda: path.write_bytes(b"not an archive"), "cannot be read"),
+        (
+            lambda: np.savez(
+                path,
+                labels=first.labels_[:5],
+                embedding=first.embedding_[:5],
+                centres=first.cluster_centers_,
+            ),
+            "holds arrays of other shapes",
+        ),
+    ]:
+        write()
+        clear_reference_cache()
+        with pytest.warns(UserWarning, match=problem):
+            again = NoTransferReference(K, **kw).fit(X)
+        assert not again.from_cache_ and np.array_equal(again.labels_, first.labels_)
+        assert NoTransferReference(K, **kw).fit(X).from_cache_  # rewritten
 
 
 def test_reference_with_a_user_network_is_keyed_by_its_weights_and_leaves_it_untouched():
