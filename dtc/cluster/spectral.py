@@ -200,6 +200,17 @@ def _knn_ivf_centred(X, k, n_probe, seed):
         D = _sq_dist(X[rows], sq[rows], X, sq)
         D[np.arange(rows.size), rows] = np.inf  # never itself
         idx[rows], val[rows] = _smallest(D, k)
+    # The chosen neighbours' distances computed directly, and re-sorted: the expansion
+    # |a|^2 - 2 a.b + |b|^2 left exact copies at about sqrt(eps) |x| instead of 0, so the
+    # many-copies rule of _local_scales never saw them on this path. O(n k d), in blocks.
+    rows_per_block = max(1, (1 << 22) // (k * X.shape[1]))
+    for s in range(0, n, rows_per_block):
+        r = slice(s, s + rows_per_block)
+        diff = X[r, None, :] - X[idx[r]]
+        d2 = np.einsum("ijk,ijk->ij", diff, diff)
+        order = np.argsort(d2, axis=1, kind="stable")
+        val[r] = np.take_along_axis(d2, order, axis=1)
+        idx[r] = np.take_along_axis(idx[r], order, axis=1)
     return np.sqrt(val).astype(np.float32), idx
 
 

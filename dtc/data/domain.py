@@ -54,6 +54,18 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
                 f"in {bad} row(s); rescale the features"
             )
         raise ValueError(f"{name}: expected finite values, found NaN or Inf in {bad} row(s)")
+    given = np.asarray(X)
+    if given.dtype.kind == "f" and given.dtype.itemsize > 4 and given.size:
+        # Below float32's normal range the cast keeps fewer bits, down to none: data at
+        # 1e-44 clustered with its inertia 18 % off, at 1e-50 as one point, without a word
+        # (the power-of-two rescaling of the clusterers sees the cast values). Refused when
+        # every value is there, as values beyond the range are above.
+        top = float(np.max(np.abs(given)))
+        if 0.0 < top < np.finfo(np.float32).tiny:
+            raise ValueError(
+                f"{name}: values below float32's normal range (the largest |x| is {top:.3g} < "
+                f"{np.finfo(np.float32).tiny:.3g}); rescale the features"
+            )
     return np.ascontiguousarray(arr)
 
 

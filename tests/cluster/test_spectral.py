@@ -96,6 +96,19 @@ def test_knn_ivf_rows_with_too_few_candidates_fall_back_to_exact_search():
     assert np.isfinite(affinity_matrix(dist, idx).data).all()
 
 
+def test_knn_ivf_finds_exact_copies_at_distance_zero():
+    # The expansion's cancellation put copies at ~sqrt(eps)|x|: the many-copies rule of the
+    # self-tuning scales never fired there, and the graph fell apart (34 components, not 26)
+    X = np.repeat(np.random.default_rng(0).normal(0, 1, (100, 2)) + 5, 8, axis=0)
+    exact = knn_graph(X, 15, method="exact")
+    ivf = knn_graph(X, 15, method="ivf", seed=0)
+    assert ivf[0][:, :7].max() == 0.0
+    np.testing.assert_allclose(ivf[0], exact[0], rtol=1e-6)
+    np.testing.assert_array_equal(
+        affinity_matrix(*ivf).toarray() > 0, affinity_matrix(*exact).toarray() > 0
+    )
+
+
 @pytest.mark.parametrize(("offset", "scale"), [(1e4, 1.0), (0.0, 1e-35), (0.0, 1e20)])
 def test_knn_ivf_exact_under_offset_and_extreme_scale(offset, scale):
     # Probing every cell is exact search whatever the offset or scale of the features.

@@ -105,3 +105,19 @@ def test_pair_heterogeneous_and_domain_meta_are_checked():
         data.DomainPair(d, d, heterogeneous="no")
     with pytest.raises(ValueError, match="meta must be a dict, got None"):
         data.Domain(np.zeros((4, 3)), meta=None)
+
+
+def test_float64_values_below_float32_range_are_refused_like_those_above():
+    from dtc.cluster import kmeans
+    from dtc.data.domain import check_features
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 6]
+    # the cast made them subnormal or 0: an inertia 18 % off at 1e-44, one cluster at 1e-50
+    for scale in (1e-44, 1e-50):
+        with pytest.raises(ValueError, match="X: values below float32's normal range"):
+            kmeans(X * scale, 2, seed=0)
+    # still clustered at full precision where float32 holds them (the clusterers rescale)
+    _, _, inertia = kmeans(X * 1e-30, 2, seed=0)
+    assert inertia == pytest.approx(kmeans(X, 2, seed=0)[2] * 1e-60, rel=1e-5)
+    assert check_features(np.zeros((3, 2))).sum() == 0  # all zeros: nothing lost
