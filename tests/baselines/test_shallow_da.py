@@ -623,3 +623,33 @@ def test_ot_l1l2_coupling_is_pots_group_lasso_ot_of_the_max_normalised_cost():
 
     _, _, G0 = ot_transform(Xs, Xt, ys, method="l1l2", reg_e=0.1, reg_cl=0.0)
     assert group_lasso(G) < 0.95 * group_lasso(G0)
+
+
+def _two_blobs_and_outliers():
+    rng = np.random.default_rng(0)
+    Xs = np.vstack([rng.normal(0, 1, (20, 5)), rng.normal(8, 1, (20, 5))])
+    Xt = np.vstack(
+        [rng.normal(0, 1, (20, 5)), rng.normal(8, 1, (20, 5)), rng.normal(30, 1, (3, 5))]
+    )
+    return Xs, np.repeat([0, 1], 20), Xt
+
+
+def test_ot_refuses_a_coupling_that_did_not_converge():
+    # POT's non-log Sinkhorn (inside l1l2) stopped on numerical errors with a printed
+    # warning: a "coupling" of mass 1e-14 was mapped and clustered, without an error
+    Xs, ys, Xt = _two_blobs_and_outliers()
+    pair = DomainPair(Domain(Xs, ys), Domain(Xt), n_clusters=2)
+    with pytest.raises(ValueError, match="OTL1l2: the l1l2 coupling did not converge"):
+        OTL1l2(reg_e=1e-2, cost_norm=None).fit(pair)
+    G = OTL1l2(reg_e=1e-2, cost_norm="max").fit(pair).coupling_  # converged: kept
+    assert np.abs(G.sum(0) - 1 / 43).sum() < 1e-6
+
+
+def test_ot_sinkhorn_map_stays_finite_at_a_small_reg():
+    # POT's out-of-sample map overflowed (NaN rows) where the log-domain coupling is finite;
+    # K-means then failed naming neither OTSinkhorn nor reg_e
+    Xs, _, Xt = _two_blobs_and_outliers()
+    _, Zt, G = ot_transform(Xs, Xt, method="sinkhorn", reg_e=3e-4, cost_norm="max")
+    bary = (G.T / G.sum(0)[:, None]) @ Xs
+    assert np.isfinite(Zt).all()
+    np.testing.assert_allclose(Zt, bary, rtol=1e-9, atol=1e-9)
