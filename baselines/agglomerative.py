@@ -19,6 +19,11 @@ __all__ = ["TargetAgglomerative"]
 _LINKAGES = ("ward", "average", "complete", "single")
 
 
+#: The distances of scikit-learn's agglomerative clustering but "precomputed", which would
+#: read the target's features as a distance matrix (a square target gave labels of nothing).
+METRICS = ("euclidean", "l1", "l2", "manhattan", "cosine")
+
+
 class TargetAgglomerative(TransferClusterer):
     """Hierarchical clustering of the target features.
 
@@ -27,8 +32,10 @@ class TargetAgglomerative(TransferClusterer):
     n_clusters : int, optional
         Number of clusters; ``None`` takes the pair's ``n_clusters``.
     linkage : {"ward", "average", "complete", "single"}, default "ward"
-    metric : str, default "euclidean"
-        Distance between samples; Ward needs ``"euclidean"``.
+    metric : str or callable, default "euclidean"
+        Distance between samples: one of :data:`METRICS` (scikit-learn's, less
+        ``"precomputed"``: the target's features are no distance matrix) or a callable;
+        Ward needs ``"euclidean"``.
 
     Attributes
     ----------
@@ -52,6 +59,8 @@ class TargetAgglomerative(TransferClusterer):
     def _check_params(self) -> None:
         name = type(self).__name__
         check_choice(self.linkage, _LINKAGES, method=name, name="linkage")
+        if not callable(self.metric):  # a typo failed in the fit, naming scikit-learn's class
+            check_choice(self.metric, METRICS, method=name, name="metric")
         if self.linkage == "ward" and self.metric != "euclidean":
             raise ValueError(
                 f"{name}: Ward linkage requires metric='euclidean', got {self.metric!r}"

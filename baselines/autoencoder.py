@@ -16,9 +16,10 @@ variants:
     Ng, ICML 2007, which learns the representation on other, unlabelled data). The
     source labels are not used.
 
-Small by default (hidden 128-64, 10 latent units): the benchmarks here hold a few hundred
-to a few thousand samples per domain; ``hidden`` and ``n_latent`` scale it up
-(``architecture="dec"`` is DEC's d-500-500-2000-10). It trains for 200 epochs
+Small by default (``"mlp"``: hidden 128-64, 10 latent units): the benchmarks here hold a
+few hundred to a few thousand samples per domain; ``hidden`` and ``n_latent`` scale it up
+(``architecture="dec"`` is DEC's d-500-500-2000-10; until the thirty-sixth session the
+default sizes overrode the presets, and "dec" built d-128-64-10 too). It trains for 200 epochs
 (:data:`PRETRAIN_EPOCHS`), the pretraining of Guo et al.'s DEC and IDEC code (IJCAI 2017),
 also for DEC and IDEC here (:mod:`baselines.dec`). With 50, the default before the
 thirty-fourth session, the reconstruction error was still 1.2 to 8.1 times its value after
@@ -58,20 +59,53 @@ __all__ = [
 PRETRAIN_EPOCHS = 200
 
 
-def check_autoencoder_params(est: TransferClusterer, *, epochs, epochs_name: str = "epochs") -> int:
-    """The data-free checks of the autoencoder parameters of ``est`` (``batch_size``,
-    ``n_latent``, ``lr``, ``noise``, ``seed``) and of ``epochs`` (``est``'s parameter
-    ``epochs_name``); returns ``n_latent``. Whether the architecture fits the data is
-    checked when it is built (it needs the data's width)."""
+#: The baselines' own "mlp" (and "conv" embedding width) when ``hidden`` / ``n_latent``
+#: are None: small, for benchmarks of a few hundred to a few thousand samples per domain.
+MLP_HIDDEN, MLP_LATENT = (128, 64), 10
+
+
+def check_autoencoder_params(
+    est: TransferClusterer, *, epochs, epochs_name: str = "epochs"
+) -> tuple[tuple[int, ...] | None, int | None]:
+    """The data-free checks of the autoencoder parameters of ``est`` (``architecture``,
+    ``hidden``, ``n_latent``, ``batch_size``, ``lr``, ``noise``, ``seed``) and of ``epochs``
+    (``est``'s parameter ``epochs_name``); returns the ``(hidden, n_latent)`` to build with:
+    ``None`` takes ``"mlp"``'s :data:`MLP_HIDDEN` / :data:`MLP_LATENT` (``"conv"``: its
+    ``n_latent`` too) and a preset's own sizes (``"dec"``, ``"small"``). Sizes an
+    architecture would ignore are refused: ``hidden`` with ``"conv"`` or a module,
+    ``n_latent`` with a module. Whether the architecture fits the data is checked when it
+    is built (it needs the data's width)."""
     name = type(est).__name__
-    check_architecture(est.architecture, method=name)
+    arch = est.architecture
+    check_architecture(arch, method=name)
     check_positive_int(epochs, method=name, name=epochs_name, low=0)
     check_positive_int(est.batch_size, method=name, name="batch_size")
-    n_latent = check_positive_int(est.n_latent, method=name, name="n_latent")
+    hidden, n_latent = est.hidden, est.n_latent
+    if n_latent is not None:
+        n_latent = check_positive_int(n_latent, method=name, name="n_latent")
+    if hidden is not None:
+        if not isinstance(hidden, (list, tuple)) or not hidden:
+            raise ValueError(
+                f"{name}: hidden must be None or a non-empty list of layer sizes, got {hidden!r}"
+            )
+        hidden = tuple(check_positive_int(h, method=name, name="hidden") for h in hidden)
+    module = not isinstance(arch, str)
+    # ignored before: architecture="dec" built this baseline's d-128-64-10 all the same
+    if hidden is not None and (module or arch == "conv"):
+        raise ValueError(
+            f"{name}: hidden sets the MLP architectures' widths; architecture="
+            f"{'a module' if module else repr(arch)} fixes its own, so hidden must be None"
+        )
+    if n_latent is not None and module:
+        raise ValueError(f"{name}: n_latent must be None with a module architecture (its own)")
     check_number(est.lr, method=name, name="lr", strict=True)
     check_number(est.noise, method=name, name="noise", low=0.0)
     check_seed(est.seed, method=name)
-    return n_latent
+    if arch == "mlp":
+        hidden = MLP_HIDDEN if hidden is None else hidden
+    if arch in ("mlp", "conv") and n_latent is None:
+        n_latent = MLP_LATENT
+    return hidden, n_latent
 
 
 def train_autoencoder(
@@ -82,7 +116,7 @@ def train_autoencoder(
     ``domain.X``; returns ``(autoencoder, history)``. Reproducible for a seed. ``epochs_name``
     is ``est``'s parameter that gave ``epochs``, for the error message."""
     name = type(est).__name__
-    n_latent = check_autoencoder_params(est, epochs=epochs, epochs_name=epochs_name)
+    hidden, n_latent = check_autoencoder_params(est, epochs=epochs, epochs_name=epochs_name)
     arch = est.architecture
     if isinstance(arch, torch.nn.Module):
         # never train the user's instance in place (as DTC): a refit started from the
@@ -94,7 +128,7 @@ def train_autoencoder(
                 arch,
                 domain.n_features,
                 image_shape=domain.image_shape,
-                hidden=est.hidden,
+                hidden=hidden,
                 n_latent=n_latent,
             )
         except ValueError as exc:
@@ -123,10 +157,13 @@ class _AEKMeans(TransferClusterer):
         ``None`` takes the pair's ``n_clusters``.
     architecture : "mlp", "dec", "small", "conv" or nn.Module, default "mlp"
         See :func:`dtc.nn.build_autoencoder` (``"conv"`` needs ``Domain.image_shape``).
-    hidden : sequence of int, default (128, 64)
-        Hidden widths of the MLP encoder (the decoder mirrors them).
-    n_latent : int, default 10
-        Embedding width.
+    hidden : sequence of int or None, default None
+        Hidden widths of the MLP encoder (the decoder mirrors them); ``None``: (128, 64) for
+        ``"mlp"``, the preset's for ``"dec"`` / ``"small"``; refused with ``"conv"`` or a
+        module, which fix their own.
+    n_latent : int or None, default None
+        Embedding width; ``None``: 10 for ``"mlp"`` and ``"conv"``, the preset's for
+        ``"dec"`` / ``"small"``; refused with a module.
     epochs : int, default 200
         Pretraining epochs (:data:`PRETRAIN_EPOCHS`).
     batch_size : int, default 128
@@ -157,8 +194,8 @@ class _AEKMeans(TransferClusterer):
         self,
         n_clusters=None,
         architecture="mlp",
-        hidden=(128, 64),
-        n_latent=10,
+        hidden=None,
+        n_latent=None,
         epochs=PRETRAIN_EPOCHS,
         batch_size=128,
         lr=1e-3,

@@ -36,6 +36,7 @@ lightest rows.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -100,6 +101,15 @@ def spectral_cocluster(
         raise ValueError(
             f"{caller}: only {int(cols.sum())} feature column(s) have a non-zero entry; "
             "expected at least 2 to co-cluster rows and features"
+        )
+    n_sv = 1 + math.ceil(math.log2(n_clusters))
+    if svd_method == "arpack" and n_sv >= min(int(rows.sum()), int(cols.sum())):
+        # ARPACK needs fewer singular vectors than the smaller side: SciPy's error named
+        # neither the caller nor its arguments
+        raise ValueError(
+            f"{caller}: svd_method='arpack' computes {n_sv} singular vectors for "
+            f"n_clusters={n_clusters}, which needs more than {n_sv} non-zero rows and columns; "
+            f"got {int(rows.sum())} rows and {int(cols.sum())} columns (use 'randomized')"
         )
     model = SpectralCoclustering(
         n_clusters, svd_method=svd_method, n_init=n_init, random_state=seed

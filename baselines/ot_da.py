@@ -156,6 +156,15 @@ class _OTMapping(AdaptThenCluster):
             self.cost_norm,
             caller=type(self).__name__,
         )
+        if self.direction == "source_to_target" and self.init == "k-means++":
+            # the target is not moved and K-means ignores the source: plain target K-means,
+            # reported as OT (reg_e, cost_norm without effect)
+            raise ValueError(
+                f"{type(self).__name__}: direction='source_to_target' leaves the target "
+                "unchanged, so with init='k-means++' this is target K-means; use "
+                "init='source' (the transport acts through the source's class means) or "
+                "direction='target_to_source'"
+            )
 
     def _adapt(self, Xs, ys, Xt, k):
         name = type(self).__name__
@@ -187,6 +196,7 @@ _DOC = """
     ----------
     n_clusters : int, optional{extra}
     direction : {{"target_to_source", "source_to_target"}}, default "target_to_source"
+        ``"source_to_target"`` leaves the target unchanged: it needs ``init="source"``.
     cost_norm : {{"max", "median", None}}, default "max"
     init : {{"k-means++", "source"}}, default "k-means++"
     n_init : int, default 10

@@ -28,8 +28,10 @@ class TargetSpectral(TransferClusterer):
     ----------
     n_clusters : int, optional
         Number of clusters; ``None`` takes the pair's ``n_clusters``.
-    n_neighbors : int, default 10
-        Neighbours per sample in the graph.
+    n_neighbors : int >= 2, default 10
+        Neighbours per sample in the graph, the sample itself counted (scikit-learn's
+        ``include_self=True``): 10 joins each sample to its 9 nearest others, and 1 would
+        join none.
     seed : int, default 0
 
     Attributes
@@ -54,7 +56,8 @@ class TargetSpectral(TransferClusterer):
         target's size by the fit."""
         name = type(self).__name__
         return (
-            check_positive_int(self.n_neighbors, method=name, name="n_neighbors"),
+            # 1 counts the sample alone: a graph of self-loops, clustered at random
+            check_positive_int(self.n_neighbors, method=name, name="n_neighbors", low=2),
             check_seed(self.seed, method=name),
         )
 
@@ -65,7 +68,7 @@ class TargetSpectral(TransferClusterer):
         n = pair.target.n_samples
         if n_neighbors >= n:
             raise ValueError(
-                f"{name}: n_neighbors must be an int in [1, {n - 1}] (fewer than the target's "
+                f"{name}: n_neighbors must be an int in [2, {n - 1}] (fewer than the target's "
                 f"{n} samples), got {self.n_neighbors!r}"
             )
         sc = SpectralClustering(

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from torch import nn
 
 from baselines.autoencoder import SourceAEKMeans, TargetAEKMeans, train_autoencoder
 from baselines.dec import DEC, mean_square_scale
@@ -379,3 +380,38 @@ def test_a_fit_leaves_the_callers_torch_random_numbers_alone(blobs, cls):
         kw["max_epochs"] = 1
     cls(batch_size=64, n_latent=4, hidden=(16,), **kw).fit(blobs)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_architecture_presets_take_their_own_sizes(blobs):
+    # the defaults (128, 64) / 10 overrode them: architecture="dec" built d-128-64-10
+    def widths(est):
+        return [
+            m.out_features for m in est.autoencoder_.encoder.modules() if isinstance(m, nn.Linear)
+        ]
+
+    kw = {"epochs": 0, "batch_size": 64}
+    assert widths(TargetAEKMeans(**kw).fit(blobs)) == [128, 64, 10]  # "mlp": this baseline's
+    assert widths(TargetAEKMeans(architecture="dec", **kw).fit(blobs)) == [500, 500, 2000, 10]
+    assert widths(TargetAEKMeans(architecture="small", **kw).fit(blobs)) == [256, 128, 32]
+    assert widths(TargetAEKMeans(architecture="dec", n_latent=5, **kw).fit(blobs))[-1] == 5
+    dec = DEC(architecture="dec", pretrain_epochs=0, max_epochs=1, batch_size=64).fit(blobs)
+    assert widths(dec) == [500, 500, 2000, 10]
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"architecture": "conv", "hidden": (32,)}, "hidden sets the MLP architectures' widths"),
+        ({"architecture": nn.Linear(10, 3), "hidden": (32,)}, "fixes its own, so hidden"),
+        ({"architecture": nn.Linear(10, 3), "n_latent": 3}, "n_latent must be None with a module"),
+        ({"hidden": (0,)}, "hidden must be an int >= 1"),
+        ({"hidden": 5}, "hidden must be None or a non-empty list"),
+        ({"hidden": (32.5,)}, "hidden must be an int >= 1"),
+    ],
+)
+def test_sizes_an_architecture_would_ignore_or_cannot_build_are_refused_before_the_fit(
+    params, match
+):
+    for cls in (TargetAEKMeans, DEC):
+        with pytest.raises(ValueError, match=match):
+            cls(**params).check_params()

@@ -214,7 +214,7 @@ def test_every_baseline_but_agglomerative_has_a_seed():
         (TargetKMeans(n_init=True), "TargetKMeans: n_init must be an int >= 1, got True"),
         (
             TargetSpectral(n_neighbors=60),
-            r"TargetSpectral: n_neighbors must be an int in \[1, 59\]",
+            r"TargetSpectral: n_neighbors must be an int in \[2, 59\]",
         ),
         (TargetGMM(reg_covar=np.nan), "TargetGMM: reg_covar must be a number >= 0"),
         (TargetGMM(covariance_type=None), "TargetGMM: covariance_type must be one of"),
@@ -411,3 +411,22 @@ def test_check_params_refuses_what_fit_refuses_with_the_same_message(digits, nam
         words = [*params, "member"] if "members" in params else list(params)
     assert any(word in message for word in words), message
     assert message == _error(lambda: est.fit(digits))
+
+
+def test_agglomerative_metric_spectral_neighbours_and_arpack_are_checked_before_the_fit():
+    from baselines.agglomerative import TargetAgglomerative
+    from baselines.coclustering import spectral_cocluster
+    from baselines.spectral import TargetSpectral
+
+    # a typo failed in the fit naming scikit-learn's class; "precomputed" read the target's
+    # features as distances
+    for metric in ("cosin", "precomputed"):
+        with pytest.raises(ValueError, match="TargetAgglomerative: metric must be one of"):
+            TargetAgglomerative(linkage="average", metric=metric).check_params()
+    # the sample itself counts: one neighbour is a graph of self-loops
+    with pytest.raises(ValueError, match="TargetSpectral: n_neighbors must be an int >= 2"):
+        TargetSpectral(n_neighbors=1).check_params()
+    # SciPy's "`k` must be an integer satisfying 0 < k < min(A.shape)"
+    A = np.random.default_rng(0).random((40, 3))
+    with pytest.raises(ValueError, match="svd_method='arpack' computes 3 singular vectors"):
+        spectral_cocluster(A, 4, svd_method="arpack")
