@@ -589,7 +589,9 @@ class DTC(TransferClusterer):
         return {k: v for k, v in config.items() if k not in _BUDGET}
 
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
-        # the parameters first: a misspelt encoder_mode was reported as a shared one below
+        # A fit that fails here, too, leaves no encoder of the last fit (see _fit); and the
+        # parameters first: a misspelt encoder_mode was reported as a shared one below.
+        self._tgt_ae = None
         self._check_params()
         if (
             isinstance(pair, DomainPair)

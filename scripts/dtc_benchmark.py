@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from run_baselines import check_data
 
 from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
@@ -45,6 +44,9 @@ from dtc.experiment.single import data_fingerprint, describe_params, package_ver
 from dtc.experiment.store import append_record, exit_on_interrupt, read_records, set_aside
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from run_baselines import check_data
 
 # name in the table -> (registered method, parameters): the references of issue 4's table
 REFERENCES = {

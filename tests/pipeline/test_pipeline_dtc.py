@@ -141,7 +141,13 @@ def test_frozen_blocks_keep_their_batch_norm_statistics(small_pair):
     d = small_pair.source.n_features
     torch.manual_seed(0)
     enc = nn.Sequential(nn.Linear(d, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 8))
-    kw = {**TINY, "architecture": enc, "freeze_layers": 4, "self_training_rounds": 0}
+    kw = {
+        **TINY,
+        "hidden": None,
+        "architecture": enc,
+        "freeze_layers": 4,
+        "self_training_rounds": 0,
+    }
     before = DTC(**{**kw, "adapt_epochs": 0}).fit(small_pair)
     after = DTC(**kw).fit(small_pair)
     for a, b in zip(
@@ -178,7 +184,9 @@ def test_asymmetric_mode_leaves_the_frozen_source_encoders_batch_norm_statistics
     # batch norm's running mean and variance at every adaptation step.
     seen = _SourceAtAdaptBegin()
     arch = MLPAutoencoder(64, (32,), 8, batch_norm=True)
-    est = DTC(**TINY, architecture=arch, encoder_mode="asymmetric", callbacks=[seen])
+    est = DTC(
+        **{**TINY, "hidden": None}, architecture=arch, encoder_mode="asymmetric", callbacks=[seen]
+    )
     est.fit(small_pair)
     after = est.source_autoencoder_.state_dict()
     assert any("running_mean" in name for name in after)
@@ -198,7 +206,8 @@ def test_the_dry_call_that_sizes_the_loss_leaves_batch_norm_statistics_alone(sma
     # No training at all: the running statistics are still batch norm's initial ones (the
     # call that materialises the loss ran the encoders in training mode and moved them).
     arch = MLPAutoencoder(64, (32,), 8, batch_norm=True)
-    params = {**TINY, "pretrain_epochs": 0, "adapt_epochs": 0, "clusterer": "kmeans"}
+    params = {**TINY, "hidden": None, "pretrain_epochs": 0, "adapt_epochs": 0}
+    params["clusterer"] = "kmeans"
     modes = _ModesAtAdaptBegin()
     est = DTC(**params, architecture=arch, loss="dann", callbacks=[modes]).fit(small_pair)
     bns = [m for m in est.autoencoder_.modules() if isinstance(m, nn.BatchNorm1d)]
@@ -214,6 +223,7 @@ def test_a_users_autoencoder_in_eval_mode_trains_in_training_mode_also_when_resu
     # mode) was loaded from a checkpoint: batch norm then adapted on its running statistics.
     params = {
         **TINY,
+        "hidden": None,
         "architecture": MLPAutoencoder(64, (32,), 8, batch_norm=True).eval(),
         "checkpoint_dir": tmp_path,
     }
@@ -457,7 +467,7 @@ def test_a_conditional_loss_gets_the_heads_assignments_with_a_labelled_source(sm
 
 def test_bad_inputs_raise_clear_errors(small_pair):
     with pytest.raises(ValueError, match=r"architecture .*\(n, 64\)"):
-        DTC(**TINY, architecture=nn.Linear(10, 4)).fit(small_pair)
+        DTC(**{**TINY, "hidden": None}, architecture=nn.Linear(10, 4)).fit(small_pair)
     with pytest.raises(ValueError, match="n_clusters=500 .* 200 samples"):
         DTC(**TINY, n_clusters=500).fit(small_pair)
     with pytest.raises(ValueError, match="unknown loss 'nope'"):
@@ -924,6 +934,7 @@ def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_pat
         torch.manual_seed(seed)
         return nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 8))
 
+    params["hidden"] = None  # a module fixes its own widths
     DTC(**params, architecture=encoder(0)).fit(small_pair)
     other = DTC(**params, architecture=encoder(1)).fit(small_pair)  # same repr, other weights
     assert other.resumed_stages_ == []
