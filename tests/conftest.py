@@ -59,6 +59,31 @@ def load_script():
     return load
 
 
+@pytest.fixture(scope="session")
+def encoders_of_one_name():
+    """Two encoder classes of one name, one ``repr`` and one set of weights for a seed, whose
+    ``forward`` differ (ReLU, tanh): a notebook cell run again after an edit. Each is built
+    as ``cls(d_in, d_out)``."""
+    from torch import nn
+    from torch.nn import functional as F
+
+    class Enc(nn.Module):
+        def __init__(self, d_in, d_out):
+            super().__init__()
+            self.lin = nn.Linear(d_in, d_out)
+
+        def forward(self, x):
+            return F.relu(self.lin(x))
+
+    relu = Enc
+
+    class Enc(relu):
+        def forward(self, x):
+            return torch.tanh(self.lin(x))
+
+    return relu, Enc
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything():
     # Every test starts from the same random state, so results are reproducible.

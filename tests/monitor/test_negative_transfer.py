@@ -1378,46 +1378,25 @@ def test_without_n_clusters_the_monitor_takes_one_cluster_per_source_class():
         DTC(**BUDGET, callbacks=[NegativeTransferMonitor()]).fit(bare)
 
 
-def test_two_user_encoders_of_one_repr_do_not_share_a_cached_reference():
+def test_two_user_encoders_of_one_repr_do_not_share_a_cached_reference(encoders_of_one_name):
     # The cache key held the architecture's repr and weights: an encoder whose forward
     # differed (ReLU vs tanh, one class name) was served the other's reference.
     import torch
-    from torch import nn
-    from torch.nn import functional as F
 
-    def make(tanh):
-        # two definitions of one class, as a notebook cell run again after an edit
-        if tanh:
-
-            class Enc(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.lin = nn.Linear(4, 2)
-
-                def forward(self, x):
-                    return torch.tanh(self.lin(x))
-
-        else:
-
-            class Enc(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.lin = nn.Linear(4, 2)
-
-                def forward(self, x):
-                    return F.relu(self.lin(x))
-
+    def make(cls):
         torch.manual_seed(0)
-        return Enc()  # an encoder: the reference builds its decoder
+        return cls(4, 2)  # an encoder: the reference builds its decoder
 
+    relu_cls, tanh_cls = encoders_of_one_name
     X = np.random.default_rng(0).normal(size=(30, 4))
     keys = [
-        NoTransferReference(K, architecture=make(a), epochs=1)._settings() for a in (False, True)
+        NoTransferReference(K, architecture=make(c), epochs=1)._settings()
+        for c in (relu_cls, tanh_cls)
     ]
     assert keys[0]["architecture"] != keys[1]["architecture"]
     clear_reference_cache()
-    relu = NoTransferReference(K, architecture=make(False), epochs=1).fit(X)
-    tanh = NoTransferReference(K, architecture=make(True), epochs=1).fit(X)
+    relu = NoTransferReference(K, architecture=make(relu_cls), epochs=1).fit(X)
+    tanh = NoTransferReference(K, architecture=make(tanh_cls), epochs=1).fit(X)
     assert not tanh.from_cache_ and relu.key_ != tanh.key_
     assert tanh.embedding_.min() < 0 <= relu.embedding_.min()
 

@@ -4,48 +4,22 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from dtc.nn.fingerprint import module_fingerprint
 
 
-def _two_classes_of_one_name():
-    # one name, one repr, one set of weights: only forward differs (a notebook cell run
-    # again after an edit, or two scripts' encoders)
-    class Enc(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(8, 3)
-
-        def forward(self, x):
-            return F.relu(self.lin(x))
-
-    relu = Enc
-
-    class Enc(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(8, 3)
-
-        def forward(self, x):
-            return torch.tanh(self.lin(x))
-
-    return relu, Enc
-
-
-def test_the_code_of_a_users_class_counts():
-    relu_cls, tanh_cls = _two_classes_of_one_name()
+def test_the_code_of_a_users_class_counts(encoders_of_one_name):
+    relu_cls, tanh_cls = encoders_of_one_name
     torch.manual_seed(0)
-    relu = relu_cls()
+    relu = relu_cls(8, 3)
     torch.manual_seed(0)
-    tanh = tanh_cls()
+    tanh = tanh_cls(8, 3)
     assert repr(relu) == repr(tanh)
-    assert all(
-        torch.equal(a, b) for a, b in zip(relu.state_dict().values(), tanh.state_dict().values())
-    )
+    pairs = zip(relu.state_dict().values(), tanh.state_dict().values())
+    assert all(torch.equal(a, b) for a, b in pairs)
     assert module_fingerprint(relu) != module_fingerprint(tanh)
     torch.manual_seed(0)
-    assert module_fingerprint(relu_cls()) == module_fingerprint(relu)  # the same network
+    assert module_fingerprint(relu_cls(8, 3)) == module_fingerprint(relu)  # the same network
 
 
 def test_weights_buffers_and_plain_settings_count():
