@@ -49,8 +49,9 @@ Reproducing pytorch-adapt's ``MMDLoss(kernel_scales=s, bandwidth=None)``: it use
 ``exp(-D * s / h)`` (its scales multiply the *rate*, although its docstring says
 bandwidth) with ``h`` the median over all ``n_s^2`` source pairs, zero self-distances
 included; so pass ``scales=1/s``, ``median="source_with_diagonal"`` and the estimator of
-its ``mmd_type``: ``estimator="linear"`` for its default ``"linear"``, ``"unbiased"`` (dtc's default) for
-``"quadratic"``. For DAN's 33 scales, ``s`` and ``1/s`` are the same set.
+its ``mmd_type``: ``estimator="linear"`` for its default ``"linear"``, ``"unbiased"``
+(dtc's default) for ``"quadratic"``. For DAN's 33 scales, ``s`` and ``1/s`` are the same
+set.
 
 Blockwise evaluation. The quadratic estimators never hold an ``(n, n)`` matrix:
 :func:`dtc.align.kernels.kernel_sums` walks ``block_size`` tiles in forward and

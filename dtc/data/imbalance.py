@@ -22,8 +22,8 @@ rounding of the minority size (half to even). Which samples are kept is
 drawn with ``seed``; their original order is preserved. Which classes are minorities is
 not: always the highest labels (under ``exponential`` the last class is a smallest one,
 whatever the seed; rounding can tie the last few, e.g. DSLR at ratio 5 keeps 2 samples of
-each of classes 7 to 9, and a "minority recall" then averages their recalls). The subsets of two ratios
-are not nested: the draw of every class depends on the ratio.
+each of classes 7 to 9, and a "minority recall" then averages their recalls). The subsets
+of two ratios are not nested: the draw of every class depends on the ratio.
 """
 
 from __future__ import annotations

@@ -93,8 +93,9 @@ flagged, 9.3 % of the true pairs; 0.75 for COIL20, one corpus whose true pairs m
 and up, rule #19), and data of no known family is not judged: pass a number to judge it.
 The similarity is reported in ``correspondence_``, with the threshold that applied, for a
 source that passes the correspondence test with at least 6 rows in each domain, unless
-neither ``min_similarity`` nor ``min_signal_ratio`` is set (then it is not computed). It misses some wrong sources: SURF sources from amazon or caltech10 with
-crossed classes measured 0.51 to 0.66.
+neither ``min_similarity`` nor ``min_signal_ratio`` is set (then it is not computed). It
+misses some wrong sources: SURF sources from amazon or caltech10 with crossed classes
+measured 0.51 to 0.66.
 
 **A noisy source** (``min_signal_ratio=0.1``). Feature noise shows in the source's
 reliability: a source whose correlation structure carries less than
