@@ -589,8 +589,9 @@ class DTC(TransferClusterer):
         return {k: v for k, v in config.items() if k not in _BUDGET}
 
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
-        # A fit that fails here, too, leaves no encoder of the last fit (see _fit); and the
-        # parameters first: a misspelt encoder_mode was reported as a shared one below.
+        # A fit that fails must not leave the last fit's encoder behind: transform_target
+        # would encode with it (and without the statistics the failed fit removed). Then the
+        # parameters, first: a misspelt encoder_mode was reported as a shared one below.
         self._tgt_ae = None
         self._check_params()
         if (
@@ -785,11 +786,11 @@ class DTC(TransferClusterer):
 
     # -- checkpoints ----------------------------------------------------------
     def _user_code(self) -> dict[str, str | None]:
-        """The hash of the code of each user's class a parameter names or holds (a loss as
-        ``"module:Class"``, registered by name, or a module of the user's own class), by
-        parameter: their names or structure alone left a checkpoint of the code before an
-        edit to be loaded. dtc's own classes are not hashed (the format number covers
-        them)."""
+        """The hash of the code of each user's class a parameter names (a loss as
+        ``"module:Class"`` or registered by name), by parameter: their names alone left a
+        checkpoint of the code before an edit to be loaded. dtc's own classes are not
+        hashed (the format number covers them); a module a parameter holds is hashed whole,
+        code included, by :func:`dtc.nn.fingerprint.module_fingerprint`."""
         out = {}
         for name, value in self.get_params(deep=False).items():
             if name in _NOT_HASHED:
@@ -803,8 +804,6 @@ class DTC(TransferClusterer):
                     cls = align.get_class(value)
                 except ValueError:  # the fit names it
                     cls = None
-            elif isinstance(value, nn.Module):
-                cls = type(value)
             if cls is not None and not is_own(cls.__module__):
                 out[name] = class_hash(cls)
         return out
@@ -977,10 +976,8 @@ class DTC(TransferClusterer):
 
     # -- the fit --------------------------------------------------------------
     def _fit(self, pair: DomainPair) -> None:
-        # A fit that fails must not leave the last fit's encoder behind: transform_target
-        # would encode with it (and without the statistics the failed fit removed).
-        self._tgt_ae = None
-        self._check_params()
+        # _validate_pair (run by fit just before) has checked the parameters and dropped the
+        # last fit's encoder
         labelled = bool(self.use_source_labels) and pair.source.y is not None
         k = self._resolve_k(pair)
         old_threads = torch.get_num_threads()
