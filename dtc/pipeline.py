@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from dtc import align
 from dtc._plugins import class_hash, is_own, plugin_hash
 from dtc._validation import SEED_MAX, float_array
-from dtc.align.grl import dann_schedule
+from dtc.align.grl import GradientReversal, dann_schedule
 from dtc.align.mmd import MMDLoss
 from dtc.cluster.dec import (
     ClusteringLayer,
@@ -1342,7 +1342,12 @@ class DTC(TransferClusterer):
         # An adversarial loss whose gradient reversal follows DANN's schedule already ramps
         # the encoder's reversed gradient; ramping its weight as well would scale that
         # gradient by the schedule squared and the discriminator's by the schedule.
-        own_ramp = getattr(getattr(self._loss, "grl", None), "schedule", "constant") != "constant"
+        # Any reversal layer in the loss (a user's, under any name, or a wrapped DANNLoss):
+        # looking for an attribute named "grl" alone ramped those twice.
+        own_ramp = self._loss is not None and any(
+            isinstance(m, GradientReversal) and m.schedule != "constant"
+            for m in self._loss.modules()
+        )
         ramp = dann_schedule(progress) if self.lam_schedule == "dann" and not own_ramp else 1.0
         return float(self.lam) * ramp * float(self.transfer_scale_)
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from dtc._validation import check_bool
+from dtc._validation import check_bool, check_seed
 from dtc.align.dann import AdversarialLoss
 from dtc.align.discriminator import check_feature_width, check_in_features, domain_bce
 from dtc.align.grl import grad_reverse
@@ -70,6 +70,8 @@ class RandomizedMultilinearMap(nn.Module):
         super().__init__()
         if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
             raise ValueError(f"randomized_dim must be a positive int, got {out_dim!r}")
+        # torch's manual_seed refused it at the first call, naming neither CDAN nor seed
+        check_seed(seed, owner="RandomizedMultilinearMap")
         self.out_dim = out_dim
         self.seed = seed
         self.register_buffer("features_matrix", None)
@@ -196,6 +198,11 @@ class CDANLoss(AdversarialLoss):
             check_bool(v, method=type(self).__name__, name=n)
             for v, n in zip((randomized, entropy_conditioning, entropy_gradient), flags)
         )
+        rd = randomized_dim  # checked whether or not used: -5 passed while randomized=False
+        if isinstance(rd, bool) or not isinstance(rd, int) or rd < 1:
+            raise ValueError(
+                f"{type(self).__name__}: randomized_dim must be a positive int, got {rd!r}"
+            )
         if entropy_gradient and not entropy_conditioning:
             raise ValueError(
                 "entropy_gradient=True needs entropy_conditioning=True (CDAN+E): CDAN has no "

@@ -64,6 +64,9 @@ def dann_schedule(progress: float, *, gamma: float = 10.0, max_coeff: float = 1.
     0 at the start, so the encoder is not pushed by a still-random discriminator, rising
     to ``max_coeff``."""
     p = check_number(progress, "progress", low=0.0, high=1.0)
+    # as GradientReversal checks them: NaN gave NaN, an infinite gamma 1.0 from the start
+    check_number(max_coeff, "max_coeff", low=0.0)
+    check_number(gamma, "gamma", low=0.0, strict=True)
     return max_coeff * (2.0 / (1.0 + math.exp(-gamma * p)) - 1.0)
 
 

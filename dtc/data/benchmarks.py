@@ -364,8 +364,10 @@ def _check_domain(spec: _Benchmark, name: str, role: str = "domain") -> str:
 
 
 def resolve_data_dir(data_dir=None) -> Path | None:
-    """The data directory: ``data_dir`` if given, else ``$DTC_DATA``, else ``None``."""
-    if data_dir is None:
+    """The data directory: ``data_dir`` if given, else ``$DTC_DATA``, else ``None``. An
+    empty string is not given, as an empty ``$DTC_DATA`` is not set (it meant the working
+    directory)."""
+    if data_dir is None or (isinstance(data_dir, str) and not data_dir):
         data_dir = os.environ.get(DATA_ENV) or None
     elif not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(
@@ -634,7 +636,7 @@ def load_domain(
         subset *before* it is preprocessed, so its statistics are those of the rows
         kept; ``meta["imbalance"]`` records it.
     **options
-        For ``digits`` only: ``shift`` and ``seed`` of
+        For ``digits`` only: ``shift``, ``seed`` and ``source_fraction`` of
         :func:`dtc.data.make_digits_pair`.
 
     Returns

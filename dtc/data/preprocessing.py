@@ -122,11 +122,17 @@ def unit_sum_rows(X) -> np.ndarray:
 
 # -- transforms on domains and pairs -----------------------------------------
 def _mass_span(mass: np.ndarray, q: float) -> tuple[int, int]:
-    """First and last index between the ``q`` and ``1 - q`` quantiles of ``mass`` ``(m,)``."""
-    cdf = np.cumsum(mass) / mass.sum()
-    first = int(np.searchsorted(cdf, q, side="right"))
-    last = int(np.searchsorted(cdf, 1.0 - q, side="left"))
-    return first, max(first, min(last, len(mass) - 1))
+    """First and last index between the ``q`` and ``1 - q`` quantiles of ``mass`` ``(m,)``:
+    the first index whose cumulative mass exceeds ``q``, and the last whose mass from it to
+    the end does (``q = 0``: the first and last non-zero entries)."""
+    total = mass.sum()
+    first = int(np.searchsorted(np.cumsum(mass) / total, q, side="right"))
+    # From the other end, not as the cumulative fraction reaching 1 - q: the cumulative
+    # sum rounds otherwise than the total, and at q = 0 the fraction at the last inked
+    # column could be 0.9999999999999998, which stretched the box to the frame's edge.
+    tail = np.cumsum(mass[::-1]) / total
+    last = len(mass) - 1 - int(np.searchsorted(tail, q, side="right"))
+    return first, max(first, last)
 
 
 def _gray_images(X, image_shape, fn: str) -> tuple[np.ndarray, tuple[int, int]]:

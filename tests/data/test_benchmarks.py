@@ -84,6 +84,10 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DTC_DATA", str(tmp_path))
     assert data.resolve_data_dir() == tmp_path
     assert data.benchmark_info("coil20")["data_dir"] == str(tmp_path)
+    # an empty data_dir is not given, as an empty DTC_DATA is not set (it meant ".")
+    assert data.resolve_data_dir("") == tmp_path
+    monkeypatch.setenv("DTC_DATA", "")
+    assert data.resolve_data_dir("") is None and data.resolve_data_dir() is None
 
 
 def test_data_dir_that_is_not_a_path_is_named():

@@ -216,3 +216,18 @@ def test_mean_pool_images_errors():
 def test_pca_whiten_must_be_a_bool(pair):
     with pytest.raises(ValueError, match="^pca: whiten must be True or False, got 'no'"):
         data.pca(pair.target, 3, whiten="no")
+
+
+def test_the_ink_box_at_mass_quantile_zero_is_the_tight_bounding_box():
+    # The cumulative fraction at the last inked column could round to 0.9999999999999998 < 1:
+    # the box then ran to the frame's edge (2,379 of 20,000 random profiles; 193 of 4,000
+    # MNIST rows and columns)
+    from dtc.data.preprocessing import _mass_span
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        mass = rng.random(16) * (rng.random(16) < 0.6)
+        if not mass.any():
+            continue
+        nonzero = np.flatnonzero(mass)
+        assert _mass_span(mass, 0.0) == (nonzero[0], nonzero[-1])

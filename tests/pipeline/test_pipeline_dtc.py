@@ -1437,3 +1437,34 @@ def test_a_misspelt_encoder_mode_on_a_heterogeneous_pair_is_named_as_such(small_
     pair = DomainPair(small_pair.source, target, heterogeneous=True)
     with pytest.raises(ValueError, match="encoder_mode must be one of"):
         DTC(**TINY, encoder_mode="adda").fit(pair)
+
+
+def test_a_reversal_layer_anywhere_in_the_loss_is_ramped_once(small_pair):
+    # DTC looked for an attribute named "grl" only: a user's reversal layer under another
+    # name, or a wrapped DANNLoss, got DTC's ramp on top of its own (lambda 0.42 at epoch 0)
+    from dtc.align.dann import DANNLoss
+    from dtc.align.discriminator import DomainDiscriminator, domain_bce
+    from dtc.align.grl import GradientReversal
+
+    class MyAdversary(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rev = GradientReversal()
+            self.disc = DomainDiscriminator(8, (16,))
+
+        def forward(self, s, t, progress=None, **context):
+            logits = self.disc(self.rev(torch.cat([s, t]), progress))
+            return domain_bce(logits[: len(s)], logits[len(s) :])
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dann = DANNLoss(8, (16,))
+
+        def forward(self, s, t, **context):
+            return self.dann(s, t, **context)
+
+    kw = {**TINY, "self_training_rounds": 0}
+    for loss in (DANNLoss(8, (16,)), MyAdversary(), Wrapped()):
+        est = DTC(**kw, loss=loss).fit(small_pair)
+        assert {h["lambda"] for h in est.history_ if h["stage"] == "adapt"} == {1.0}
