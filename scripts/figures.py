@@ -4,7 +4,8 @@ Fits DTC on one pair twice with the same seed and budget: without alignment
 (``loss=None``, "before adaptation") and with the loss of ``--loss`` ("after"; default
 ``dann``, the adversarial loss, not DTC's own default ``coral``), then plots
 source and target embeddings coloured by domain and by cluster, and the per-epoch
-history (losses, lambda, discrepancy) of the adapted run. Target labels are not used.
+history (losses, lambda, discrepancy) of both runs, one curve each. Target labels are not
+used.
 
     python scripts/figures.py --out results/figures [--benchmark digits] [--epochs 20]
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import dtc.align
 from dtc.data import list_benchmarks
-from dtc.experiment.plots import curves_figure, tsne_figure
+from dtc.experiment.plots import curve_keys, curve_path, curves_figure, tsne_figure
 from dtc.experiment.single import RunSpec, fit_evaluate, load_spec_pair
 
 
@@ -70,9 +71,10 @@ def main(argv=None) -> None:
     pair = f"{args.benchmark}: {records[0]['source']} -> {records[0]['target']}"
     print("t-SNE of both panels ...", flush=True)
     tsne_figure(panels, args.out / "tsne.png", seed=args.seed, title=pair)
-    keys = sorted({k for h in records[1].get("history", []) for k in h} - {"epoch"})
+    # the report's keys: numbers only, counters (the self-training round) left out
+    keys = curve_keys(records)
     for key in keys:
-        curves_figure(records, key, args.out / f"curve_{key}.png")
+        curves_figure(records, key, curve_path(args.out, key))
     print(f"figures in {args.out}: tsne.png and {len(keys)} training curves")
 
 

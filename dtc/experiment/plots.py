@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -80,13 +81,15 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     several_columns = len({col for _, col in names}) > 1
     curves = defaultdict(list)
     for r, (row, col) in zip(records, names):
-        values = [h.get(key, np.nan) for h in r.get("history", [])]
+        values = [_number(h.get(key)) for h in r.get("history", [])]
         if any(np.isfinite(values)):
             curves[f"{row}, {col}" if several_columns else row].append(values)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for label, runs in curves.items():
         mean = mean_curve(runs)
-        ax.plot(np.arange(1, mean.size + 1), mean, label=label)
+        # markers: a key logged once per stage (DTC's discrepancy with one adaptation
+        # epoch) has isolated points, which a line alone leaves invisible
+        ax.plot(np.arange(1, mean.size + 1), mean, label=label, marker=".", markersize=3)
     # a history's entries in order: every stage's epochs one after the other (a DTC fit's
     # pretraining, adaptation, self-training rounds), whose own epoch numbers restart
     ax.set_xlabel("history entry (epochs of every stage, in order)")
@@ -105,12 +108,38 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
 COUNTER_KEYS = frozenset({"epoch", "round", "iteration", "step"})
 
 
+def _number(value) -> float:
+    """A history value as a float: NaN for what is no real number (a ``stage`` name, the
+    ``null`` a JSON writer puts for NaN), which failed ``np.isfinite`` with a TypeError."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return np.nan
+
+
+def curve_keys(records: list[dict]) -> list[str]:
+    """The history keys with a real-number value somewhere, counters left out: the curves
+    a report draws (and ``scripts/figures.py``)."""
+    keys = {
+        k
+        for r in records
+        for h in r.get("history", [])
+        for k, v in h.items()
+        if np.isfinite(_number(v))
+    }
+    return sorted(keys - COUNTER_KEYS)
+
+
 def report_figures(records: list[dict], tables, out_dir: Path) -> list[Path]:
     """A bar chart per table and a curve per numeric history key (counters left out)."""
     out = [bar_figure(t, out_dir / f"{t.metric}.png") for t in tables]
-    keys = sorted({k for r in records for h in r.get("history", []) for k in h} - COUNTER_KEYS)
-    out += [curves_figure(records, k, out_dir / f"curve_{_file_part(k)}.png") for k in keys]
+    out += [curves_figure(records, k, curve_path(out_dir, k)) for k in curve_keys(records)]
     return out
+
+
+def curve_path(out_dir: Path, key: str) -> Path:
+    """Where the curve of history key ``key`` goes in ``out_dir``: ``curve_<key>.png``,
+    the key made safe for a file name (:func:`_file_part`)."""
+    return out_dir / f"curve_{_file_part(key)}.png"
 
 
 def _file_part(key: str) -> str:

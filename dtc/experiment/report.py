@@ -503,7 +503,8 @@ def build_tables(
     row_of = [row for row, _ in names]
     varying = _varying_data_keys(records)[0]
     present = {m for r in records for m in r["metrics"]}
-    wanted = metrics or [m for m in METRIC_ORDER if m in present]
+    # each once: --metric acc --metric acc wrote every file twice (and counted it twice)
+    wanted = list(dict.fromkeys(metrics)) if metrics else [m for m in METRIC_ORDER if m in present]
     missing = [m for m in wanted if m not in present]
     if missing:
         raise ValueError(
@@ -711,9 +712,17 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+_MD_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "|": "\\|", "*": "\\*", "`": "\\`", "<": "&lt;", ">": "&gt;", "&": "&amp;"}
+)
+
+
 def to_markdown(table: ResultTable) -> str:
     def plain(text: str) -> str:
-        return text.replace("|", "\\|")
+        # a "<mmd>" in a label rendered as an HTML tag (dropped), "*x*" as emphasis, and a
+        # backslash ate the next character; "|" split the cell. Brackets and intraword
+        # underscores ("[loss=mmd]", "imbalance_ratio") render as written and stay.
+        return text.translate(_MD_ESCAPES)
 
     header, body = _grid(table, lambda t: f"**{t}**", plain)
     lines = [

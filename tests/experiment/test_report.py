@@ -692,3 +692,30 @@ def test_every_metric_evaluate_records_is_tabulated_by_default(tmp_path):
     records = [{**_record("a", s, 0.5), "metrics": metrics} for s in range(2)]
     written = {p.name for p in write_report(records, tmp_path, figures=False)}
     assert {f"{m}.md" for m in metrics} <= written
+
+
+def test_history_values_that_are_no_numbers_and_isolated_points_are_drawn(tmp_path):
+    # a JSON null (pandas' NaN) or a stage name in a history: np.isfinite's TypeError after
+    # the tables were written; counters and text keys draw no curve
+    from dtc.experiment.plots import curve_keys
+
+    history = [
+        {"epoch": 0, "stage": "adapt", "loss": None, "discrepancy": 0.3},
+        {"epoch": 1, "loss": 0.5},
+    ]
+    records = [_record("a", 0, 0.5, history=history)]
+    assert curve_keys(records) == ["discrepancy", "loss"]
+    written = {p.name for p in write_report(records, tmp_path)}
+    assert {
+        "curve_loss.png",
+        "curve_discrepancy.png",
+    } <= written and "curve_stage.png" not in written
+
+
+def test_markdown_labels_render_as_written_and_a_metric_asked_twice_is_written_once(tmp_path):
+    # "<mmd>" was an HTML tag (dropped when rendered), "*x*" emphasis, "\\" ate a character
+    records = [_record("DTC <mmd> *x* a\\b & c", s, 0.5) for s in range(2)]
+    written = write_report(records, tmp_path, metrics=["acc", "acc"], figures=False)
+    assert len(written) == len(set(written)) == 3  # acc.md, .csv, .tex: once each
+    md = (tmp_path / "acc.md").read_text()
+    assert "| DTC &lt;mmd&gt; \\*x\\* a\\\\b &amp; c |" in md
