@@ -4,8 +4,8 @@ Fits DTC on one pair twice with the same seed and budget: without alignment
 (``loss=None``, "before adaptation") and with the loss of ``--loss`` ("after"; default
 ``dann``, the adversarial loss, not DTC's own default ``coral``), then plots
 source and target embeddings coloured by domain and by cluster, and the per-epoch
-history (losses, lambda, discrepancy) of both runs, one curve each. Target labels are not
-used.
+history (losses, lambda, discrepancy): a figure per key of the adapted run, a curve of each
+run in it. Target labels are not used.
 
     python scripts/figures.py --out results/figures [--benchmark digits] [--epochs 20]
 """
@@ -71,8 +71,9 @@ def main(argv=None) -> None:
     pair = f"{args.benchmark}: {records[0]['source']} -> {records[0]['target']}"
     print("t-SNE of both panels ...", flush=True)
     tsne_figure(panels, args.out / "tsne.png", seed=args.seed, title=pair)
-    # the report's keys: numbers only, counters (the self-training round) left out
-    keys = curve_keys(records)
+    # the adapted run's keys as the report reads them: numbers only, counters (the
+    # self-training round) left out
+    keys = curve_keys(records[1:])
     for key in keys:
         curves_figure(records, key, curve_path(args.out, key))
     print(f"figures in {args.out}: tsne.png and {len(keys)} training curves")

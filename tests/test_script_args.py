@@ -127,7 +127,9 @@ def test_figures_fits_before_and_after_adaptation_with_its_arguments(
         if spec.params["loss"] is None:
             history = [{"epoch": 0, "recon": 2.0}]
         else:
+            # a counter ("round") and a name ("stage") draw no curve
             history = [{"epoch": 0, "total": 1.0}, {"epoch": 1, "total": 0.5, "lambda": 0.1}]
+            history[1].update(round=1, stage="self_train")
         record = {"metrics": {"acc": 0.5}, "source": "S", "target": "T", "history": history}
         model = SimpleNamespace(source_embedding_=len(specs), embedding_=0, labels_=0)
         return record, model
