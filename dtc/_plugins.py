@@ -58,16 +58,31 @@ class PluginRegistry:
     """Registry of classes of one kind (``what``), all subclasses of ``base``; ``hint`` ends
     the error for an unknown name (what to give instead, e.g. for "no loss")."""
 
-    def __init__(self, group: str, base: type, what: str, hint: str = ""):
+    def __init__(self, group: str, base: type, what: str, hint: str = "", reserved=()):
         self.group = group
         self.base = base
         self.what = what
         self.hint = hint
+        #: names that mean something else where the registry is read (the losses' "none":
+        #: no alignment in a benchmark's loss list), refused as names of a class
+        self.reserved = tuple(reserved)
         self._registered: dict[str, type | str] = {}
+
+    @property
+    def _plural(self) -> str:
+        return self.what + ("es" if self.what.endswith("s") else "s")  # "losses", "methods"
 
     def _all(self) -> dict[str, type | str]:
         found: dict[str, type | str] = {}
         for ep in entry_points(group=self.group):
+            if ep.name in self.reserved:
+                warnings.warn(
+                    f"the {self.what} entry point {ep.name!r} ({ep.value}) is ignored: "
+                    f"{ep.name!r} is reserved; rename it",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                continue
             if ep.name in found and found[ep.name] != ep.value:
                 # Two packages claim one name: the last one read used to win, and which is
                 # read last depends on sys.path. dtc's own entry wins, else the first.
@@ -75,7 +90,7 @@ class PluginRegistry:
                 if is_own(other) and not is_own(kept):
                     kept, other = other, kept
                 warnings.warn(
-                    f"two {self.what}s are registered as {ep.name!r} ({kept} and {other}): "
+                    f"two {self._plural} are registered as {ep.name!r} ({kept} and {other}): "
                     f"{kept} is used",
                     RuntimeWarning,
                     stacklevel=3,
@@ -83,6 +98,19 @@ class PluginRegistry:
                 found[ep.name] = kept
             else:
                 found[ep.name] = ep.value
+        for name, target in self._registered.items():
+            # a built-in (registered at import) wins over another package's entry point of
+            # its name, as among entry points: said, not silent (a benchmark ranked the
+            # built-in under the user's name)
+            shadowed = found.get(name)
+            own = is_own(target if isinstance(target, str) else target.__module__)
+            if shadowed is not None and own and not is_own(shadowed):
+                warnings.warn(
+                    f"two {self._plural} are registered as {name!r} (dtc's built-in and the "
+                    f"entry point {shadowed}): the built-in is used; rename the entry point",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         found.update(self._registered)
         return found
 
@@ -92,6 +120,10 @@ class PluginRegistry:
         if not isinstance(name, str) or not name.strip() or ":" in name:
             # a name with ":" would read as a "module:Class" string; None means no object
             raise ValueError(f"register: name must be a non-empty string without ':', got {name!r}")
+        if name in self.reserved:
+            raise ValueError(
+                f"register: {name!r} is reserved (no {self.what}); choose another name"
+            )
         if isinstance(cls, str):
             module, _, attr = cls.partition(":")
             if not module or not attr:

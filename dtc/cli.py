@@ -251,6 +251,7 @@ def _run_one(
     benchmark, source, target, method, seed, set_, data_set, data_dir, json_out, results, no_record
 ):
     from dtc.experiment import RunSpec, append_record, run_single
+    from dtc.experiment.config import plugin_code
     from dtc.experiment.single import check_not_seed, default_method
 
     _import_here()  # --method or --set loss= may name a user's module:Class
@@ -282,6 +283,9 @@ def _run_one(
             results.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _fail(exc) from exc
+    # which version of a user's method or loss runs, as a sweep's records say (two single
+    # runs before and after an edit were the same record); read before the fit, as a sweep
+    code = plugin_code(spec.method, spec.params)
     console = err if json_out else out
     try:
         with console.status(escape(f"fitting {spec.method} on {benchmark} ..."), spinner="dots"):
@@ -291,6 +295,8 @@ def _run_one(
     except (*USER_ERRORS, FloatingPointError) as exc:
         raise _fail(exc) from exc
     record["spec"] = spec.to_dict()
+    if code:
+        record["code"] = code
     if not no_record:
         try:
             append_record(results, record)

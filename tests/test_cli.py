@@ -555,3 +555,21 @@ def test_a_single_run_on_an_imbalanced_target_shows_the_imbalance_metrics():
         assert header in res.stdout
     plain = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_init=1", "--no-record"])
     assert "macro F1" not in plain.stdout
+
+
+def test_a_single_run_records_the_code_of_a_users_method(tmp_path, monkeypatch):
+    # a sweep's records held it; two single runs before and after an edit were the same
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_km.py").write_text(
+        "from baselines.kmeans import TargetKMeans\n\nclass MyKM(TargetKMeans):\n    pass\n"
+    )
+    results = tmp_path / "runs.jsonl"
+    args = ["run", "--method", "my_km:MyKM", "--results", str(results)]
+    assert runner.invoke(app, args).exit_code == 0
+    (tmp_path / "my_km.py").write_text(
+        "from baselines.kmeans import TargetKMeans\n\nclass MyKM(TargetKMeans):\n    x = 1\n"
+    )
+    monkeypatch.delitem(sys.modules, "my_km", raising=False)
+    assert runner.invoke(app, args).exit_code == 0
+    codes = [json.loads(line)["code"]["my_km:MyKM"] for line in results.read_text().splitlines()]
+    assert len(codes) == 2 and codes[0] != codes[1]

@@ -31,6 +31,8 @@ _LOSSES = PluginRegistry(
     hint="; a loss of your own: 'package.module:Class', or a name of the entry-point group "
     "dtc.losses (one given by dtc.align.register is known in its own process only)"
     "; no alignment is loss=None (null in a config or in --set loss=null)",
+    # bench-losses reads "none" as no alignment: a loss of that name was ranked as none
+    reserved=("none",),
 )
 register = _LOSSES.register
 available = _LOSSES.available

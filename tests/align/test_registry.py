@@ -176,6 +176,24 @@ def test_entry_point_named_like_a_builtin_does_not_break_import(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    # the built-in wins, but not silently: a leaderboard ranked it under the user's name
+    assert (
+        "two losses are registered as 'coral' (dtc's built-in and the entry point thirdparty_mod:Coral)"
+        in (" ".join(done.stderr.split()))
+    )
+
+
+def test_none_is_reserved_for_no_alignment(monkeypatch):
+    # bench-losses reads "none" as no alignment: a loss registered so was ranked as none
+    with pytest.raises(ValueError, match="register: 'none' is reserved"):
+        dtc.align.register("none", MeanGapLoss)
+
+    def fake_entry_points(group):
+        return [EntryPoint(name="none", value=f"{__name__}:MeanGapLoss", group=group)]
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
+    with pytest.warns(RuntimeWarning, match="entry point 'none' .* is ignored"):
+        assert "none" not in dtc.align.available()
 
 
 def test_register_refuses_a_class_of_another_kind():
