@@ -450,6 +450,9 @@ def report(
             cfg = load_config(config, overrides)  # parsed as `dtc run CONFIG key=value`
             tasks = expand(cfg)
             records, others = split_by_tasks(records, tasks)
+            # a run reused from another config that shares the row keeps that config's name
+            # in its record: the report split one row in two ("km (config=cfgA)")
+            records = [{**r, "config": cfg.name} for r in records]
             seeds = cfg.raw["seeds"]  # every cell should have them: a missing one is shown
             missing = _unfinished(tasks, records, cfg.name, errors)
             if missing:

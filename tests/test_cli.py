@@ -351,6 +351,23 @@ def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
     assert "made by 2 versions of dtc's code" in note and "0123456789ab" in note
 
 
+def test_report_with_config_names_a_run_reused_from_another_config_by_its_own(tmp_path):
+    # config B reused config A's run of their shared row, whose record says config A: the
+    # report split the row in two ("km (config=cli)" and "km (config=other)")
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(_cli_config(tmp_path)), "--out", str(out)]).exit_code == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        CONFIG.replace("name: cli", "name: other").replace("seeds: [0]", "seeds: [0, 1]")
+    )
+    assert runner.invoke(app, ["run", str(other), "--out", str(out)]).exit_code == 0
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    res = runner.invoke(app, [*rep, "--config", str(other)])
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| km")]
+    assert len(rows) == 1 and rows[0].startswith("| km |") and "(n=" not in rows[0]
+
+
 def test_report_of_a_file_that_is_not_a_results_file_names_the_line(tmp_path):
     # errors.jsonl, a JSON list, a record without metrics: tracebacks before
     good = {"method": "kmeans", "benchmark": "digits", "source": "source"}

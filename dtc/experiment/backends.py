@@ -92,9 +92,13 @@ def _error_text(exc: BaseException) -> str:
 def _serial(tasks, data_dir) -> Iterator[tuple[Task, dict | None, str | None]]:
     for task in tasks:
         try:
-            yield task, execute(task.to_dict(), data_dir), None
-        except Exception as exc:  # a failing run is reported, the sweep goes on
+            result = execute(task.to_dict(), data_dir)
+        # a failing run is reported, the sweep goes on; a method's sys.exit too, as in a
+        # worker of --jobs 2 (it ended the sweep with its code, unreported, at every rerun)
+        except (Exception, SystemExit) as exc:
             yield task, None, _error_text(exc)
+        else:
+            yield task, result, None
 
 
 #: How often a worker checks that the sweep that started it is still alive (seconds).

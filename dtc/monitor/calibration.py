@@ -77,6 +77,11 @@ def random_relabel(y, fraction: float, rng: np.random.Generator) -> np.ndarray:
     y = np.asarray(y)
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"random_relabel: fraction must be in [0, 1], got {fraction!r}")
+    if y.ndim != 1 or y.dtype.kind not in "iu" or y.size == 0 or y.min() < 0 or y.max() < 1:
+        # numpy's "low >= high" for one class, or for labels outside 0..k-1
+        raise ValueError(
+            f"random_relabel: y must hold integer classes 0..k-1 with k >= 2, got {y!r}"
+        )
     k = int(y.max()) + 1
     out = y.copy()
     rows = rng.choice(len(y), size=round(fraction * len(y)), replace=False)
@@ -113,6 +118,14 @@ def score_slope(
         return None
     if not fractions or not all(0.0 < f < 1.0 for f in fractions):
         raise ValueError(f"score_slope: fractions must lie in (0, 1), got {fractions!r}")
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"score_slope: draws must be an int >= 1, got {draws!r}")
+    if all(round(f * len(y)) == 0 for f in fractions):
+        # no row moved: the slope was 0 / 0 = NaN, which read as a blind score
+        raise ValueError(
+            f"score_slope: no fraction of {fractions!r} moves a row of n={len(y)} "
+            "(round(f * n) = 0); give larger fractions"
+        )
     rng = np.random.default_rng(seed)
     true = common_space_score(score, y, [X])
     acc_loss, score_loss = [], []

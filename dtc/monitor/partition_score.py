@@ -41,7 +41,12 @@ def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     centroids of the partition ``labels`` ``(n,)`` (DEC's kernel with one degree of
     freedom, Xie et al., ICML 2016), after scaling ``X`` to unit mean squared distance
     to its mean so that the kernel width means the same in every space."""
-    X = np.asarray(X, dtype=np.float64)
+    X, labels = np.asarray(X, dtype=np.float64), np.asarray(labels)
+    if X.ndim != 2 or labels.shape != (X.shape[0],):
+        raise ValueError(
+            f"student_t_assignments: X must have shape (n, d) and labels shape (n,), got "
+            f"{X.shape} and {labels.shape}"
+        )
     Xc = X - X.mean(0)
     scale = math.sqrt(float((Xc**2).sum(1).mean())) or 1.0
     Xc = Xc / scale

@@ -70,6 +70,9 @@ its disjoint classes 0.663). On fresh set 9's COIL cases (checks only, 5 seeds) 
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from dtc._validation import float_array
@@ -165,6 +168,9 @@ def _same_width(Xs, Xt, fn: str) -> None:
 def _shared_features(Xs, Xt, fn: str, eps: float) -> np.ndarray:
     """Mask of the features that vary in both domains (at least 3 of them, the same
     number of features on both sides)."""
+    # a negative eps kept constant features, whose NaN correlations zeroed the statistic
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 <= eps < math.inf:
+        raise ValueError(f"{fn}: eps must be a finite number >= 0, got {eps!r}")
     _same_width(Xs, Xt, fn)
     keep = varying_features(Xs, Xt, eps)
     if keep.sum() < 3:
@@ -369,6 +375,16 @@ def check_source(
     min_similarity = resolve_min_similarity(min_similarity, benchmark)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"check_source: alpha must be in (0, 1), got {alpha!r}")
+    n_perm = n_permutations
+    # the smallest p-value of the test is 1 / (n_permutations + 1): above alpha, every
+    # source was "unrelated", however well its features matched
+    counted = not isinstance(n_perm, bool) and isinstance(n_perm, (int, np.integer))
+    if counted and n_perm >= 1 and 1.0 / (n_perm + 1) > alpha:
+        raise ValueError(
+            f"check_source: n_permutations={n_perm} cannot reach alpha={alpha}: the "
+            f"smallest permutation p-value is 1/{n_perm + 1}; use n_permutations >= "
+            f"{math.ceil(1 / alpha) - 1}"
+        )
     Xs, Xt = _as_rows(Xs, "Xs", "check_source"), _as_rows(Xt, "Xt", "check_source")
     _same_width(Xs, Xt, "check_source")
     if varying_features(Xs, Xt).sum() < MIN_FEATURES:

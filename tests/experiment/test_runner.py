@@ -907,3 +907,21 @@ def test_the_progress_bar_leaves_stdout_alone_on_a_terminal(monkeypatch):
     )
     with training.progress_bar(verbose=1) as bar:
         assert sys.stdout is stdout
+
+
+def test_a_method_calling_sys_exit_fails_its_run_alone_in_a_serial_sweep(tmp_path, monkeypatch):
+    # jobs=1 caught Exception only: a method's sys.exit(3) ended the sweep with code 3,
+    # unreported, at every rerun (a worker of jobs=2 reported it and went on)
+    from baselines.kmeans import TargetKMeans
+
+    def fit(self, pair):
+        if self.n_init == 2:
+            raise SystemExit(3)
+        return original(self, pair)
+
+    original = TargetKMeans._fit
+    monkeypatch.setattr(TargetKMeans, "_fit", fit)
+    cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,2,3]", "seeds=[0]"])
+    summary = run_experiment(cfg, tmp_path, progress=False, jobs=1)
+    assert summary.finished == 2 and len(summary.errors) == 1
+    assert summary.errors[0][2] == "SystemExit: 3"

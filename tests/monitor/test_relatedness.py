@@ -410,3 +410,27 @@ def test_check_source_refuses_bad_thresholds(kwargs, match):
     X = correlated(40, 20, seed=1)
     with pytest.raises(ValueError, match=match):
         check_source(X, X, **kwargs)
+
+
+def test_arguments_that_could_only_give_one_answer_are_refused():
+    from dtc.monitor.calibration import random_relabel, score_slope
+    from dtc.monitor.partition_score import student_t_assignments
+
+    X, Xt = correlated(100, 16, seed=1), correlated(100, 16, seed=2)
+    # 1/51 > 0.01: every source was "unrelated", however well its features matched
+    with pytest.raises(ValueError, match="n_permutations=50 cannot reach alpha=0.01"):
+        check_source(X, Xt, n_permutations=50)
+    # a negative eps kept constant features, whose NaN correlations zeroed the statistic
+    with pytest.raises(ValueError, match="feature_correspondence: eps must be a finite"):
+        relatedness.feature_correspondence(X, Xt, eps=-1)
+    y = np.arange(20) % 2
+    # no row moved: 0 / 0, a NaN slope that read as a blind score
+    with pytest.raises(ValueError, match="no fraction of .* moves a row of n=20"):
+        score_slope(X[:20], y, fractions=(0.01,))
+    with pytest.raises(ValueError, match="score_slope: draws must be an int >= 1"):
+        score_slope(X[:20], y, draws=0)
+    # numpy's "low >= high"; an IndexError naming no argument
+    with pytest.raises(ValueError, match="random_relabel: y must hold integer classes"):
+        random_relabel(np.zeros(6, dtype=int), 0.5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="student_t_assignments: X must have shape"):
+        student_t_assignments(X[:6], y[:5])
