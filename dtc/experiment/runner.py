@@ -1,8 +1,8 @@
 """The grid runner: expand a config, skip finished runs, run the rest, append results.
 
 ``<out>/results.jsonl`` gets one line per finished run, written atomically by this
-(the parent) process; ``<out>/errors.jsonl`` one line per failed run (failed runs are
-retried by the next invocation). Resuming is by ``run_id``: a sweep killed at any
+(the parent) process; ``<out>/errors.jsonl`` one line per failed run, the last failure of
+each run not finished since (failed runs are retried by the next invocation). Resuming is by ``run_id``: a sweep killed at any
 point (even ``kill -9``) and started again runs only what is missing, and never
 writes a run twice. A lock on ``<out>/.lock`` stops two sweeps writing one folder.
 
@@ -236,7 +236,31 @@ def run_experiment(
         # a report lists rows in the order it meets them, so the file keeps the config's.
         if summary.stale or summary.finished:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
+        _prune_errors(out_dir)
     return summary
+
+
+def _prune_errors(out_dir: Path) -> None:
+    """Keep in ``errors.jsonl`` the last failure of each run that has not finished since:
+    it kept every failure ever, those a later run fixed and each retry's, and ``dtc
+    report`` warned of failed runs when every run had finished. Removed when none is left."""
+    path = out_dir / ERRORS_FILE
+    if not path.is_file():
+        return
+    done = {r.get("run_id") for r in read_records(out_dir / RESULTS_FILE)}
+    errors = read_records(path)
+    last = {}
+    for i, e in enumerate(errors):
+        run_id = e.get("run_id")
+        if run_id is None or run_id not in done:
+            key = ("line", i) if run_id is None else run_id  # no id (older lines): all kept
+            last.pop(key, None)  # re-inserted: the file keeps the order of the last ones
+            last[key] = e
+    kept = list(last.values())
+    if not kept:
+        path.unlink()
+    elif len(kept) != len(errors):
+        write_records(path, kept)
 
 
 def _varying_data(tasks: list[Task]) -> set[str]:

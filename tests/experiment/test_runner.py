@@ -925,3 +925,25 @@ def test_a_method_calling_sys_exit_fails_its_run_alone_in_a_serial_sweep(tmp_pat
     summary = run_experiment(cfg, tmp_path, progress=False, jobs=1)
     assert summary.finished == 2 and len(summary.errors) == 1
     assert summary.errors[0][2] == "SystemExit: 3"
+
+
+def test_errors_file_keeps_the_last_failure_of_each_run_still_unfinished(tmp_path, monkeypatch):
+    # every failure ever stayed, those a later run fixed and each retry's: dtc report then
+    # warned of failed runs when every run had finished
+    from baselines.kmeans import TargetKMeans
+
+    original, failing = TargetKMeans._fit, {"on": True}
+
+    def fit(self, pair):
+        if failing["on"] and self.n_init == 2:
+            raise RuntimeError("flaky")
+        return original(self, pair)
+
+    monkeypatch.setattr(TargetKMeans, "_fit", fit)
+    cfg = load_config(CONFIG, ["methods.km.grid.n_init=[1,2]", "seeds=[0]"])
+    for _ in range(2):
+        run_experiment(cfg, tmp_path, progress=False)
+    assert len(_lines(tmp_path / "errors.jsonl")) == 1  # two failures of one run: the last
+    failing["on"] = False
+    assert run_experiment(cfg, tmp_path, progress=False).finished == 1
+    assert not (tmp_path / "errors.jsonl").exists()
