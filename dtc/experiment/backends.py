@@ -232,15 +232,18 @@ def _one_at_a_time(tasks: list[Task], data_dir, threads: int):
     from concurrent.futures.process import BrokenProcessPool
 
     for task in tasks:
-        try:
-            with _stopping(1, threads) as pool:
-                record = pool.submit(execute, task.to_dict(), data_dir).result()
-        except BrokenProcessPool:
+        with _stopping(1, threads) as pool:
+            future = pool.submit(execute, task.to_dict(), data_dir)
+            # the worker's exception, not .result(): that re-raised a KeyboardInterrupt or
+            # SystemExit of the method in this process, which then stopped the sweep as if
+            # the user had pressed Ctrl-C (a Ctrl-C here still interrupts the wait)
+            exc = future.exception()
+        if isinstance(exc, BrokenProcessPool):
             yield task, None, DIED
-        except Exception as exc:
+        elif exc is not None:
             yield task, None, _error_text(exc)
         else:
-            yield task, record, None
+            yield task, future.result(), None
 
 
 def _processes(tasks, data_dir, jobs: int) -> Iterator[tuple[Task, dict | None, str | None]]:

@@ -947,3 +947,19 @@ def test_errors_file_keeps_the_last_failure_of_each_run_still_unfinished(tmp_pat
     failing["on"] = False
     assert run_experiment(cfg, tmp_path, progress=False).finished == 1
     assert not (tmp_path / "errors.jsonl").exists()
+
+
+def test_a_method_interrupting_itself_in_a_lone_worker_fails_its_run_alone(tmp_path, monkeypatch):
+    # The retry path after a dead worker re-raised the worker's KeyboardInterrupt here: the
+    # sweep stopped as if the user had pressed Ctrl-C
+    from dtc.experiment.backends import _one_at_a_time
+
+    plugin = KILLER.replace("os.kill(os.getpid(), signal.SIGKILL)", "raise KeyboardInterrupt")
+    (tmp_path / "dtc_interrupting_plugin.py").write_text(plugin)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    config = {**CONFIG, "methods": {"k": {"method": "dtc_interrupting_plugin:DiesOnSeed1"}}}
+    tasks = expand(load_config(config, ["seeds=[1,2]"]))
+    out = list(_one_at_a_time(tasks, None, 1))
+    assert [error for _, _, error in out] == ["KeyboardInterrupt", None]
+    assert out[1][1]["seed"] == 2
