@@ -4,7 +4,8 @@
 (the parent) process; ``<out>/errors.jsonl`` one line per failed run, the last failure of
 each run not finished since (failed runs are retried by the next invocation). Resuming
 is by ``run_id``: a sweep killed at any point (even ``kill -9``) and started again runs
-only what is missing, and never writes a run twice. A lock on ``<out>/.lock`` stops two sweeps writing one folder.
+only what is missing, and never writes a run twice. A lock on ``<out>/.lock`` stops two
+sweeps writing one folder.
 
 A ``run_id`` hashes the configuration as written, so a default that changed in the code
 since a run was recorded would leave that run's stale result in the folder, and in the
