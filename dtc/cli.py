@@ -430,6 +430,7 @@ def report(
     from dtc.experiment.config import expand, load_config
     from dtc.experiment.report import record_problem, write_report
     from dtc.experiment.runner import RESULTS_FILE, describe_records, split_by_tasks
+    from dtc.experiment.single import PLATFORM_KEYS
     from dtc.experiment.store import read_records
 
     if overrides and config is None:
@@ -478,6 +479,24 @@ def report(
                 f"({', '.join(codes)}; records' versions.dtc_source); built-in methods are not "
                 "run again when it changes, so a cell may average runs of both: run into a "
                 "new --out to have one"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    platforms = sorted(
+        {
+            ", ".join(f"{k}={r.get('versions', {}).get(k, '?')}" for k in PLATFORM_KEYS)
+            for r in records
+        }
+    )
+    if len(platforms) > 1:
+        # the same run id on another CPU, kernel set or thread count: deep methods' figures
+        # differ in the last digits (the README's "DTC" section)
+        err.print(
+            escape(
+                f"note: the tabulated runs were made on {len(platforms)} platforms "
+                f"({'; '.join(platforms)}; records' versions); deep methods' figures differ "
+                "between them, so a cell may average both"
             ),
             highlight=False,
             soft_wrap=True,

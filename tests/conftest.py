@@ -5,7 +5,7 @@ shared benchmark files take it: they are skipped (with the reason shown) when
 ``DTC_DATA`` is unset, and they *fail* when it is set but the directory is missing,
 so CI (which sets it) can never pass by skipping them. ``pa_layers`` (pytorch-adapt,
 optional) likewise skips only outside CI. ``stated_figure`` checks a figure the docs state
-from a deep fit, exactly on CPU kernels like those it was measured on.
+from a deep fit, within a tolerance (the last digits differ by machine).
 """
 
 from __future__ import annotations
@@ -98,30 +98,20 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
-#: The instruction set of torch's CPU kernels (``torch.backends.cpu.get_cpu_capability()``)
-#: on the machine where the docs' figures of deep fits were measured. Other kernels round
-#: float reductions otherwise and a fit ends a little elsewhere (README, "DTC": AE + K-means
-#: on digits 49.8 under AVX512, 49.1 under the scalar kernels, same code and packages).
-REFERENCE_CPU_CAPABILITY = "AVX512"
-
-
 @pytest.fixture(scope="session")
 def stated_figure():
-    """A check that ``measured`` is the figure ``stated`` (a string such as ``"0.878"``) the
-    docs give for it: printed to the digits it shows under :data:`REFERENCE_CPU_CAPABILITY`,
-    within ``tol`` under other kernels (where the docs cannot be exact, but a fit that went
-    wrong still fails)."""
+    """A check that ``measured`` is within ``tol`` of the figure ``stated`` (a string such
+    as ``"0.878"``) the docs give for a deep fit. Not to its last digit: the same code,
+    packages and kernel set (AVX512) gave DTC's digits default 88.8 on the machine the docs
+    were measured on and 88.3 on another (an AMD EPYC, thirty-seventh session), as torch's
+    float reductions round otherwise by CPU and thread count (README, "DTC"); a fit that
+    went wrong still fails."""
 
     def check(measured: float, stated: str, *, tol: float) -> None:
-        digits = len(stated.partition(".")[2])
         kernels = torch.backends.cpu.get_cpu_capability()
-        if kernels == REFERENCE_CPU_CAPABILITY:
-            assert f"{measured:.{digits}f}" == stated, f"measured {measured}, the docs say {stated}"
-        else:
-            assert abs(measured - float(stated)) <= tol, (
-                f"measured {measured} under {kernels} kernels, the docs say {stated} "
-                f"(under {REFERENCE_CPU_CAPABILITY}; allowed here: +-{tol})"
-            )
+        assert abs(measured - float(stated)) <= tol, (
+            f"measured {measured} ({kernels} kernels), the docs say {stated} (allowed: +-{tol})"
+        )
 
     return check
 

@@ -349,6 +349,24 @@ def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
     results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
     note = " ".join(runner.invoke(app, rep).stderr.split())
     assert "made by 2 versions of dtc's code" in note and "0123456789ab" in note
+    assert "platforms" not in note
+
+
+def test_report_notes_runs_made_on_several_platforms(tmp_path):
+    # One run id on two thread counts (a sweep resumed with another --jobs) or CPUs: the
+    # records could not be told apart, and deep methods' figures differ between them.
+    cfg = _cli_config(tmp_path, CONFIG.replace("seeds: [0]", "seeds: [0, 1]"))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    results = out / "results.jsonl"
+    first, second = (json.loads(line) for line in results.read_text().splitlines())
+    assert {"torch_cpu_capability", "cpu_vendor", "torch_threads"} <= set(first["versions"])
+    second["versions"]["torch_threads"] = first["versions"]["torch_threads"] + 1
+    results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    note = " ".join(runner.invoke(app, rep).stderr.split())
+    assert "made on 2 platforms" in note
+    assert f"torch_threads={first['versions']['torch_threads'] + 1}" in note
 
 
 def test_report_with_config_names_a_run_reused_from_another_config_by_its_own(tmp_path):

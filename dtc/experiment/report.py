@@ -479,7 +479,9 @@ def build_tables(
 
     ``seeds``: the seeds planned for every cell (a config's ``seeds``); default, per
     column, the seeds that any row of the table ran on it. A cell without some of them
-    counts them in ``Cell.left_out`` (shown ``n=k/m``, never bold).
+    counts them in ``Cell.left_out`` (shown ``n=k/m``, never bold). Records of other seeds
+    are left out: counted in, a cell with an extra seed read as complete beside cells
+    averaged over the planned seeds alone.
 
     ``by_benchmark``: one column per benchmark (and varying data parameters) instead of
     per pair; a cell's value for a seed is the mean over the column's pairs (those any
@@ -498,6 +500,11 @@ def build_tables(
         raise ValueError("no records to report")
     _check_records(records)
     records = list({r.get("run_id", id(r)): r for r in records}.values())
+    if seeds is not None:
+        planned_seeds = set(seeds)
+        records = [r for r in records if r["seed"] in planned_seeds]
+        if not records:
+            raise ValueError(f"no records of the seeds planned, {sorted(planned_seeds)}")
     names = cell_names(records)
     _check_one_run_per_seed(records, names)
     row_of = [row for row, _ in names]

@@ -105,9 +105,27 @@ def dtc_source_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def package_versions() -> dict[str, str]:
-    """Python's and the key packages' versions, ``dtc_source`` (:func:`dtc_source_hash`)
-    and ``torch_cpu_capability`` (the instruction set torch's CPU kernels run on)."""
+def cpu_vendor() -> str:
+    """The CPU's vendor as the kernel reports it (``"GenuineIntel"``, ``"AuthenticAMD"``),
+    else :func:`platform.processor`, else ``"unknown"``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "vendor_id" and value.strip():
+                return value.strip()
+    return platform.processor() or "unknown"
+
+
+#: The keys of a record's ``versions`` that say where it ran: the same code and packages
+#: give other figures for deep methods on another of them (``dtc report`` notes a mix).
+PLATFORM_KEYS = ("torch_cpu_capability", "cpu_vendor", "torch_threads")
+
+
+def package_versions() -> dict[str, str | int]:
+    """Python's and the key packages' versions, ``dtc_source`` (:func:`dtc_source_hash`),
+    ``torch_cpu_capability`` (the instruction set torch's CPU kernels run on),
+    ``cpu_vendor`` (:func:`cpu_vendor`) and ``torch_threads`` (torch's intra-op threads
+    when the record is made: a worker of ``--jobs N`` gets ``cpu_count // N``)."""
     out = {"python": platform.python_version()}
     for name in ("dtc", "torch", "numpy", "scipy", "scikit-learn", "POT"):
         with contextlib.suppress(PackageNotFoundError):
@@ -120,6 +138,12 @@ def package_versions() -> dict[str, str]:
     import torch  # here, not at module level: the record is the only user
 
     out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    # The same kernels on another machine round otherwise too (DTC's digits default, AVX512
+    # kernels both: 88.8 where the docs were measured, 88.3 on an AMD EPYC).
+    out["cpu_vendor"] = cpu_vendor()
+    # And the thread count: the reductions split otherwise (ae_kmeans run serially on two
+    # threads and in a worker of --jobs 2 on one: same run id, other history and NMI).
+    out["torch_threads"] = torch.get_num_threads()
     return out
 
 

@@ -402,6 +402,28 @@ def _apportion(weights: np.ndarray, n: int) -> np.ndarray:
     return counts
 
 
+def _check_combinable(sources: Sequence[Domain], owner: str) -> None:
+    """``ValueError`` unless ``sources`` share the feature dimension and are all labelled,
+    in one label space, or all unlabelled: what :func:`combine_sources` can mix."""
+    if len({s.n_features for s in sources}) != 1:
+        raise ValueError(f"{owner}: the sources must share one feature dimension")
+    labelled = {s.has_labels for s in sources}
+    if len(labelled) != 1:
+        raise ValueError(f"{owner}: the sources must be all labelled or all unlabelled")
+    if labelled == {True}:
+        # one label space: the same label values, and the same class names where recorded
+        spaces = [(s.name, np.unique(s.y).tolist(), s.meta.get("classes")) for s in sources]
+        names = {tuple(c) for _, _, c in spaces if c is not None}
+        if len({tuple(y) for _, y, _ in spaces}) > 1 or len(names) > 1:
+            detail = "; ".join(
+                f"{n!r}: labels {y}" + ("" if c is None else f", classes {list(c)}")
+                for n, y, c in spaces
+            )
+            raise ValueError(
+                f"{owner}: the sources must share one label space (the same classes), got {detail}"
+            )
+
+
 def combine_sources(
     sources: Sequence[Domain], weights, *, n_samples: int | None = None, seed: int = 0
 ) -> Domain:
@@ -422,24 +444,7 @@ def combine_sources(
         )
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
         raise ValueError("combine_sources: weights must be finite, non-negative and not all zero")
-    if len({s.n_features for s in sources}) != 1:
-        raise ValueError("combine_sources: the sources must share one feature dimension")
-    labelled = {s.has_labels for s in sources}
-    if len(labelled) != 1:
-        raise ValueError("combine_sources: the sources must be all labelled or all unlabelled")
-    if labelled == {True}:
-        # one label space: the same label values, and the same class names where recorded
-        spaces = [(s.name, np.unique(s.y).tolist(), s.meta.get("classes")) for s in sources]
-        names = {tuple(c) for _, _, c in spaces if c is not None}
-        if len({tuple(y) for _, y, _ in spaces}) > 1 or len(names) > 1:
-            detail = "; ".join(
-                f"{n!r}: labels {y}" + ("" if c is None else f", classes {list(c)}")
-                for n, y, c in spaces
-            )
-            raise ValueError(
-                "combine_sources: the sources must share one label space (the same classes), "
-                f"got {detail}"
-            )
+    _check_combinable(sources, "combine_sources")
     # 2.5 rows is no count: it was truncated to 2
     n = (
         max(s.n_samples for s in sources)
@@ -489,8 +494,11 @@ def select_source(
     ``(source, ranking)``; build ``DomainPair(source, target)`` and fit any method."""
     if strategy not in ("best", "weighted"):
         raise ValueError(f"select_source: strategy must be 'best' or 'weighted', got {strategy!r}")
-    ranking = rank_sources(target, sources, **rank_kwargs)
     domains = list(sources.values()) if isinstance(sources, Mapping) else list(sources)
+    if strategy == "weighted" and domains:
+        # before rank_sources adapts to every candidate, not after
+        _check_combinable(domains, "select_source(strategy='weighted')")
+    ranking = rank_sources(target, sources, **rank_kwargs)
     if strategy == "best":
         return domains[ranking[0]["index"]], ranking
     weights = np.zeros(len(domains))

@@ -299,6 +299,20 @@ def test_the_planned_seeds_given_are_those_every_cell_should_have(tmp_path):
     assert "| a | 50.0 ± 0.0 (n=6/8) |" in (tmp_path / "acc.md").read_text()
 
 
+def test_a_cell_holds_only_the_planned_seeds():
+    # A run of a seed outside the plan was averaged in, and the cell read as complete
+    # (47.5 ± 26.3, n=4) beside a row averaged over the three planned seeds.
+    records = [_record("a", s, acc) for s, acc in ((0, 0.5), (1, 0.6), (2, 0.7), (7, 0.1))]
+    records += [_record("b", s, 0.6) for s in (0, 1, 2)]
+    (acc,) = build_tables(records, ["acc"], seeds=[0, 1, 2])
+    cell = acc.cells["a"]["digits:source→target"]
+    assert cell.complete and cell.seeds == (0, 1, 2) and cell.mean == pytest.approx(60.0)
+    (acc,) = build_tables(records, ["acc"], seeds=[0, 1, 2, 3])
+    assert acc.cells["a"]["digits:source→target"].left_out == 1
+    with pytest.raises(ValueError, match=r"no records of the seeds planned, \[5, 6\]"):
+        build_tables(records, ["acc"], seeds=[5, 6])
+
+
 def test_report_writes_family_means_when_a_benchmark_has_several_pairs(tmp_path):
     records = [_record("a", s, 0.5, target=t) for t in ("t1", "t2") for s in (0, 1)]
     written = {p.name for p in write_report(records, tmp_path, figures=False)}

@@ -402,6 +402,26 @@ def test_select_source_best_and_weighted(digits):
         select_source(t, [s], strategy="all")
 
 
+def test_weighted_selection_refuses_sources_it_cannot_mix_before_fitting_any(digits):
+    # The label checks ran in combine_sources, after rank_sources had adapted to every
+    # candidate (a full DTC fit each, with the default fit_fn).
+    s, t = digits.source, digits.target
+    fitted = []
+
+    def fit(pair):
+        fitted.append(pair.source.name)
+        return ClassMeanTransfer().fit(pair)
+
+    three = s.subset(np.flatnonzero(s.y < 3))
+    for sources, match in (
+        ([s, s.without_labels()], "all labelled or all unlabelled"),
+        ([s, three], "one label space"),
+    ):
+        with pytest.raises(ValueError, match=rf"select_source\(strategy='weighted'\).*{match}"):
+            select_source(t, sources, strategy="weighted", fit_fn=fit, n_clusters=10)
+        assert fitted == []
+
+
 # -- model selection ---------------------------------------------------------------------------
 def test_select_model_picks_the_best_silhouette_computed_by_hand():
     rng = np.random.default_rng(0)
