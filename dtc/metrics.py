@@ -55,6 +55,11 @@ def _check_vector(y, name: str) -> np.ndarray:
         raise ValueError(
             f"{name}: expected integer labels within int64's range, got {np.abs(y).max():.3g}"
         )
+    if y.dtype.kind == "u" and int(y.max()) > np.iinfo(np.int64).max:
+        # the int64 cast wraps them to negative labels: a class renamed without a word
+        raise ValueError(
+            f"{name}: expected integer labels within int64's range, got {int(y.max())}"
+        )
     return y.astype(np.int64)
 
 
@@ -102,7 +107,13 @@ def _matching(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A tie on both is left to scipy, which decides by column order: the columns are put in
     an order of their contents first (lexicographic over the classes), so the same table
     under renamed clusters is the same matrix and gets the same matching. Clusters with
-    identical columns are interchangeable for every metric."""
+    identical columns are interchangeable for every metric. Renamed *classes* reorder the
+    rows, and under such a double tie scipy may then pick another matching of the same
+    count and recall sum: ACC and balanced accuracy are the same, but the worst class's
+    recall and the macro F1 can differ (3 of 3,000 random tables of 2 or 3 classes; e.g.
+    rows ``[0, 0, 2] / [1, 0, 2] / [2, 1, 0]``, recalls ``(1, 0, 2/3)`` or ``(1, 1/3, 1/3)``).
+    A canonical order of rows and columns together would settle it (a graph-canonisation
+    problem): not attempted."""
     sizes = C.sum(axis=1, keepdims=True)  # every class of the table has >= 1 sample
     eps = 1.0 / (C.shape[0] + 1)
     order = np.lexsort(C[::-1])  # columns sorted by class 0's count, then class 1's, ...
@@ -128,6 +139,11 @@ def match_labels(y_true, y_pred) -> np.ndarray:
     an int64 array of shape ``(n,)``; samples of an unmatched cluster get
     ``min(y_true) - 1``, a label no class has (``-1`` for classes ``0..k-1``)."""
     yt, yp = _check(y_true, y_pred)
+    if yt.min() == np.iinfo(np.int64).min:
+        raise ValueError(
+            "y_true: a class labelled int64's minimum leaves no label below it for the "
+            "samples of unmatched clusters; relabel the classes"
+        )
     mapping = hungarian_map(yt, yp)
     # Not a fixed -1: with a class labelled -1 the unmatched samples would count as hits.
     unmatched = int(yt.min()) - 1

@@ -171,11 +171,16 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
     mass = float(plan.detach().sum())
     if not abs(mass - 1.0) < 1e-2:
         # exp(-M / reg) under- or overflowed (method "sinkhorn" or "sinkhorn_stabilized"
-        # at a small reg): POT only warns, and the cost came out 0 ("aligned") or NaN.
+        # at a small reg), or, in the log domain, M / reg passed the dtype's range: POT only
+        # warns, and the cost came out 0 ("aligned"), NaN or wrong.
+        cause = (
+            "cost / reg passed the dtype's range in the log domain; use a larger reg"
+            if method == "sinkhorn_log"
+            else "exp(-cost / reg) under- or overflowed; use method='sinkhorn_log' or a larger reg"
+        )
         raise ValueError(
             f"sinkhorn_cost: the Sinkhorn plan has mass {mass} instead of 1 (method "
-            f"{method!r}, reg={reg}, dtype {x.dtype}): exp(-cost / reg) under- or "
-            "overflowed; use method='sinkhorn_log' or a larger reg"
+            f"{method!r}, reg={reg}, dtype {x.dtype}): {cause}"
         )
     return (plan * cost).sum()
 
@@ -188,6 +193,12 @@ def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, gra
             f"sinkhorn: normalize='mean' needs >= 2 rows in source and target, got "
             f"{source.shape[0]} and {target.shape[0]} (with one row the value is 1 whatever "
             "the features); use normalize='none' for a single row"
+        )
+    if normalize == "max" and source.shape[0] == target.shape[0] == 1:
+        # A 1 x 1 cost divided by its own maximum: 1 whatever the features, gradient 0.
+        raise ValueError(
+            "sinkhorn: normalize='max' needs >= 2 rows in source or target, got one in each "
+            "(the value would be 1 whatever the features); use normalize='none'"
         )
     # ot.dist expands ||x||^2 + ||y||^2 - 2 x y^T, which loses the distances to rounding
     # when the features sit far from the origin (float32 at 1000 +- 0.1: the cost ~0).

@@ -447,6 +447,19 @@ def test_mean_normalised_sinkhorn_refuses_a_single_row():
         with pytest.raises(ValueError, match="needs >= 2 rows"):
             SinkhornLoss()(source, target)
     assert float(sinkhorn_cost(many[:2], many[2:])) > 0  # two rows are enough
+    # max-normalised, one row in each: a 1 x 1 cost over its own maximum, 1 at any distance
+    with pytest.raises(ValueError, match=r"normalize='max' needs >= 2 rows in source or target"):
+        sinkhorn_cost(one, many[:1], normalize="max")
+    assert float(sinkhorn_cost(one, many, normalize="max")) < 1  # mean / max of 5 costs
+
+
+def test_a_log_domain_overflow_is_not_told_to_use_the_log_domain():
+    # The advice was "use method='sinkhorn_log'" to a user of sinkhorn_log.
+    gen = torch.Generator().manual_seed(0)
+    source, target = torch.randn(16, 4, generator=gen), torch.randn(12, 4, generator=gen)
+    with pytest.raises(ValueError, match="passed the dtype's range in the log domain") as info:
+        sinkhorn_cost(source, target, reg=1e-10, method="sinkhorn_log")
+    assert "use method='sinkhorn_log'" not in str(info.value)
 
 
 def test_flags_and_seeds_are_checked_not_coerced():

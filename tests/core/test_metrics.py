@@ -347,6 +347,23 @@ def test_float_labels_beyond_int64_are_refused_not_merged():
     assert metrics.cluster_acc([1e18, 2e18], [0, 1]) == 1.0
 
 
+def test_unsigned_labels_beyond_int64_and_int64s_minimum_are_refused():
+    # uint64 labels of 2**63 and beyond wrapped to negative classes (hungarian_map named
+    # class 2**63 -9223372036854775808); a class at int64's minimum left no label below it
+    # for unmatched clusters (an OverflowError naming no argument).
+    big = np.array([2**63, 2**63, 5], dtype=np.uint64)
+    with pytest.raises(ValueError, match="y_true: expected integer labels within int64's range"):
+        metrics.hungarian_map(big, [0, 0, 1])
+    with pytest.raises(ValueError, match="y_pred: expected integer labels within int64's range"):
+        metrics.cluster_acc([0, 0, 1], big)
+    ok = np.array([2**63 - 1, 5], dtype=np.uint64)
+    assert metrics.hungarian_map(ok, [0, 1]) == {0: 2**63 - 1, 1: 5}
+    lowest = np.array([np.iinfo(np.int64).min] * 2)
+    assert metrics.cluster_acc(lowest, [0, 1]) == 0.5
+    with pytest.raises(ValueError, match="y_true: a class labelled int64's minimum"):
+        metrics.evaluate(lowest, [0, 1], imbalance=True)
+
+
 def test_tensor_labels_are_read_and_meta_tensors_named():
     torch = pytest.importorskip("torch")
     y = np.array([0, 0, 1, 1])
