@@ -295,19 +295,19 @@ class NoTransferReference(BaseEstimator):
             "torch": _torch_version(),
             "cache_format": _CACHE_FORMAT,
         }
-        self.key_ = fingerprint(X, settings)
-        found = _MEMORY.get(self.key_)
-        path = (
-            None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{self.key_}.npz"
-        )
+        key = fingerprint(X, settings)
+        found = _MEMORY.get(key)
+        path = None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{key}.npz"
         if found is None and path is not None and path.is_file():
             found = _read_cached(path, X.shape[0], int(self.n_clusters))
-        self.from_cache_ = found is not None
+        from_cache = found is not None
         if found is None:
             found = self._compute(X, image_shape)
             if path is not None:
                 _write_atomically(path, found)
-        _MEMORY[self.key_] = found
+        _MEMORY[key] = found
+        # Only now: a training that failed left the last fit's key beside its labels.
+        self.key_, self.from_cache_ = key, from_cache
         self.labels_ = found["labels"].astype(np.int64)
         self.embedding_ = found["embedding"].astype(np.float32)
         self.cluster_centers_ = found["centres"].astype(np.float32)

@@ -270,6 +270,25 @@ def test_reference_cache_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_reference_fit_leaves_the_last_fits_key_with_its_labels(monkeypatch):
+    # key_ was set before the training: a failed refit left a new key beside the last
+    # fit's labels, which that key does not describe.
+    X, _ = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 1, "batch_size": 32}
+    ref = NoTransferReference(K, **kw).fit(X)
+    key, labels = ref.key_, ref.labels_.copy()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(NoTransferReference, "_compute", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ref.fit(X[:-1])
+    assert ref.key_ == key and not ref.from_cache_
+    np.testing.assert_array_equal(ref.labels_, labels)
+
+
 @pytest.mark.parametrize(
     ("kw", "X_shape", "match"),
     [
