@@ -124,13 +124,22 @@ def _centroids(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.stack([X[labels == c].mean(axis=0) for c in np.unique(labels)])
 
 
+def _rounding(X: np.ndarray) -> float:
+    """The distance below which two points of ``X`` (``(n, d)``) are one point up to the
+    rounding of a mean: exact equality let a mean such as (0.1 + 0.1 + 0.1) / 3 =
+    0.10000000000000002 through, and scikit-learn made the residue an extreme score."""
+    eps = np.finfo(X.dtype if X.dtype.kind == "f" else np.float64).eps
+    return 16 * eps * max(float(np.abs(X).max()), 1.0)
+
+
 def _calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:
     # scikit-learn returns 1.0 -- its worst value -- when no cluster has any spread, so a
     # partition of coinciding points would rank below any noisy one: undefined, refused.
-    within = sum(
-        ((X[labels == c] - X[labels == c].mean(axis=0)) ** 2).sum() for c in np.unique(labels)
+    # (Up to rounding: a residue of 1e-32 made it 1e32, the best score there is.)
+    spread = max(
+        float(np.abs(X[labels == c] - X[labels == c].mean(axis=0)).max()) for c in np.unique(labels)
     )
-    if within == 0:
+    if spread <= _rounding(X):
         raise ValueError(
             "calinski_harabasz: X has no spread within any cluster (each cluster's rows "
             "coincide); the score is undefined"
@@ -142,7 +151,8 @@ def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
     # scikit-learn returns 0.0 -- its best value -- when every centroid coincides, so a
     # collapsed space would rank first: undefined, refused.
     centroids = _centroids(X, labels)
-    if np.ptp(centroids, axis=0).max() == 0:
+    tol = _rounding(X)  # centroids that differ by the rounding of their means alone
+    if np.ptp(centroids, axis=0).max() <= tol:
         raise ValueError(
             "davies_bouldin: every cluster of X has the same centroid (a collapsed space); "
             "the score is undefined"
@@ -150,7 +160,7 @@ def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
     # Likewise for any two: their ratio (s_i + s_j) / d_ij is infinite (0 / 0 without spread),
     # but scikit-learn counts the pair as 0, perfectly separated.
     i, j = np.triu_indices(len(centroids), 1)
-    same = (centroids[i] == centroids[j]).all(axis=1)
+    same = (np.abs(centroids[i] - centroids[j]) <= tol).all(axis=1)
     if same.any():
         names = np.unique(labels)
         raise ValueError(

@@ -337,6 +337,20 @@ def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
     assert S.calinski_harabasz(noisy, halves) > 1000
     with pytest.raises(ValueError, match="davies_bouldin: every cluster of X has the same"):
         S.davies_bouldin(np.zeros((100, 2)), np.repeat([0, 1], 50))
+    # The same cases up to the rounding of a mean: (0.1 + 0.1 + 0.1) / 3 is not 0.1 in
+    # floats, and the exact tests let them through as 1.1e32 (CH's best) and -6.7e7 (DB's
+    # worst).
+    inexact = np.repeat([[0.1, 0.7], [0.3, 0.2], [0.9, 0.6]], 3, axis=0)
+    with pytest.raises(ValueError, match="calinski_harabasz: X has no spread within any"):
+        S.calinski_harabasz(inexact, np.repeat([0, 1, 2], 3))
+    X = np.array([[0.1], [0.2], [0.3], [0.0], [0.4], [5.0], [5.1]])
+    shared = np.array([0, 0, 0, 1, 1, 2, 2])  # clusters 0 and 1: centroid 0.2 both
+    for scale in (10.0, 1.0):
+        with pytest.raises(ValueError, match="clusters 0 and 1 of X have the same centroid"):
+            S.davies_bouldin(X * scale, shared)
+    # a real spread a million times below the data's scale is still a spread
+    fine = np.r_[np.zeros((5, 2)), np.ones((5, 2))] + 1e-9 * np.arange(10)[:, None]
+    assert S.calinski_harabasz(fine, halves) > 1e12
     probs = np.full((10, 2), 0.5)
     with pytest.raises(ValueError, match="temperature must be a finite number > 0, got nan"):
         S.soft_neighborhood_density(probs, temperature=float("nan"))
