@@ -7,6 +7,7 @@ Lookup order: names registered at run time, then the entry-point group; a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import inspect
@@ -21,6 +22,7 @@ from pathlib import Path
 __all__ = [
     "OWN_PACKAGES",
     "PluginRegistry",
+    "check_loaded",
     "class_hash",
     "file_hash",
     "import_object",
@@ -40,6 +42,11 @@ def import_object(path: str, *, what: str = "object"):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"could not import {what} {path!r}: {exc}") from exc
+    except Exception as exc:  # the module's own code failed (a typo, a raise at import)
+        raise ValueError(
+            f"could not import {what} {path!r}: importing {module!r} raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     return obj
 
 
@@ -174,13 +181,53 @@ class PluginRegistry:
 # -- the code of a user's plugin, hashed: the runs and checkpoints of edited code are new --
 def file_hash(module_name: str) -> str | None:
     """The SHA-256 (16 hex digits) of the file of module ``module_name``; ``None`` for a
-    module without a file or that cannot be imported."""
+    module without a file or that cannot be imported.
+
+    The hash is the file's as it is now, what a new process (a worker of ``--jobs N``)
+    imports and runs. The first hash this process takes is recorded with the module, for
+    :func:`check_loaded` (code run here, from the module in memory)."""
     try:
         module = importlib.import_module(module_name)
     except ImportError:
         return None
     path = getattr(module, "__file__", None)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
+    if not path:
+        return None
+    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    # Recorded on the module's spec, which a reload (or a fresh import) replaces.
+    spec = getattr(module, "__spec__", None)
+    if spec is not None and getattr(spec, "_dtc_file_sha", None) is None:
+        with contextlib.suppress(AttributeError):
+            spec._dtc_file_sha = sha
+    return sha
+
+
+def check_loaded(path: str, cls: type | None = None) -> None:
+    """``ValueError`` when the code of ``"module:Class"`` that would run in this process is
+    not the file's: the file was edited after the module was imported (and first hashed)
+    here, and not reloaded, or ``cls`` (a class registered under a name) is the class the
+    module defined before a reload. A script or notebook that benchmarked a loss, edited
+    it and benchmarked it again ran the old class, and stored its results under the new
+    file's hash, where later runs reused them."""
+    module_name, _, attr = path.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None:
+        return  # not imported here: it will be, from the file as it is
+    file = getattr(module, "__file__", None)
+    seen = getattr(getattr(module, "__spec__", None), "_dtc_file_sha", None)
+    if file and seen is not None and seen != file_hash(module_name):
+        raise ValueError(
+            f"{file} changed since this process imported module {module_name!r}: the code "
+            "in memory is the old one, whose results would be stored as the new code's; "
+            f"restart the process, or importlib.reload({module_name}) (and register its "
+            "classes again)"
+        )
+    now = getattr(module, attr, None) if attr and "." not in attr else None
+    if cls is not None and isinstance(now, type) and now is not cls:
+        raise ValueError(
+            f"{path} was reloaded since its class was registered: the name still holds "
+            "the class of the old code; register the reloaded class again"
+        )
 
 
 def _code_bytes(code: types.CodeType) -> bytes:

@@ -48,7 +48,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc import align
-from dtc._plugins import class_hash, is_own, plugin_hash
+from dtc._plugins import check_loaded, class_hash, is_own, plugin_hash
 from dtc._validation import SEED_MAX, float_array
 from dtc.align.grl import GradientReversal, dann_schedule
 from dtc.align.mmd import MMDLoss
@@ -818,6 +818,7 @@ class DTC(TransferClusterer):
             cls = None
             if isinstance(value, str) and ":" in value:
                 out[name] = plugin_hash(value)
+                check_loaded(value)  # the fit runs the module in memory
                 continue
             if name == "loss" and isinstance(value, str):
                 try:
@@ -826,6 +827,7 @@ class DTC(TransferClusterer):
                     cls = None
             if cls is not None and not is_own(cls.__module__):
                 out[name] = class_hash(cls)
+                check_loaded(f"{cls.__module__}:{cls.__qualname__}", cls)
         return out
 
     def _checkpoint_key(self, pair: DomainPair) -> str:
@@ -1289,13 +1291,17 @@ class DTC(TransferClusterer):
                     value = self._loss(zs, zt, **context)
                 except TypeError as exc:  # a user's forward that does not take **context
                     if _takes(self._loss.forward, zs, zt, **context):
-                        raise  # the call fits: the TypeError is the forward's own
+                        raise self._dry_call_failed(exc) from exc  # the forward's own
                     raise ValueError(
                         f"DTC: loss {type(self._loss).__name__} could not be called as "
                         f"loss(source, target, **context) with context keys "
                         f"{sorted(context)}: {exc}; its forward must accept "
                         "(source, target, **context)"
                     ) from exc
+                except Exception as exc:
+                    # named like the autoencoder's dtype check: a bare "mat1 and mat2 must
+                    # have the same dtype" did not say which module
+                    raise self._dry_call_failed(exc) from exc
         finally:
             for m, mode in zip(mods, modes, strict=True):
                 m.train(mode)
@@ -1328,6 +1334,13 @@ class DTC(TransferClusterer):
         if not self._tracks_numbering() or self._numbering is None:
             return None
         return _renumbering(labels, self._numbering.numpy(), self._k)
+
+    def _dry_call_failed(self, exc: Exception) -> ValueError:
+        return ValueError(
+            f"DTC: loss {type(self._loss).__name__} failed when first called, before "
+            "training, on a few rows (the call that sizes lazily built parameters): "
+            f"{type(exc).__name__}: {exc}"
+        )
 
     def _dry_probs(self, z: torch.Tensor) -> torch.Tensor:
         """``(n, k)`` probabilities for the dry call, rows of more than one kind (row ``i``

@@ -21,10 +21,14 @@ What is measured, per (loss, n, d), on ``n`` source and ``n`` target samples
 ``cpu_seconds``  the same in process CPU time (less sensitive to a shared, busy machine);
 ``peak_mb``      extra peak resident memory: each configuration runs in a **fresh
                  subprocess**; its own high-water mark (``VmHWM``,
-                 :func:`dtc._memory.peak_rss_mib`) is read after the imports and the
-                 inputs exist (baseline) and after the timed calls; the difference is the
-                 high-water mark the loss added. (A loss whose peak stays below the
-                 baseline's high-water mark reads 0; tracemalloc does not see torch's
+                 :func:`dtc._memory.peak_rss_mib`) is set back to the current resident
+                 memory once the imports and the inputs exist (baseline,
+                 :func:`dtc._memory.reset_peak`: before the thirty-seventh session the
+                 peak of the inputs' temporaries stayed in it, and up to one n x d array
+                 of the loss's memory read as nothing) and read after the timed calls;
+                 the difference, in MiB, is the high-water mark the loss added. (Where the
+                 mark cannot be reset, a loss whose peak stays below the baseline's reads
+                 0; tracemalloc does not see torch's
                  allocations, hence RSS. Before the thirty-fifth session this read
                  ``ru_maxrss``, which a worker inherits from this script's process, ~320
                  MB with torch and pytorch-adapt imported: dtc's workers, below that,
@@ -74,6 +78,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import platform
 import statistics
@@ -176,7 +181,7 @@ def _build(key: str, n: int, d: int):
 def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     import torch
 
-    from dtc._memory import peak_rss_mib
+    from dtc._memory import peak_rss_mib, reset_peak
 
     # A "module:Class" key names a user's module in the working directory (the worker runs
     # in the invoker's), which ``python scripts/...`` does not put on sys.path: added as
@@ -191,6 +196,7 @@ def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, d, generator=gen).requires_grad_(True)
     y = (torch.randn(n, d, generator=gen) + 0.5).requires_grad_(True)
+    reset_peak()  # the inputs' temporaries are gone: not the baseline's peak
     base_mib = peak_rss_mib()
 
     def once():
@@ -296,7 +302,7 @@ def _table(rows: list[dict]) -> str:
     w = max([14, *(len(r["loss_key"]) + 2 for r in rows)])
     lines = [
         f"{'loss':<{w}}{'impl':<15}{'est':<10}{'S':>3}{'n':>9}{'d':>5}{'sec':>9}{'cpu_s':>9}"
-        f"{'peak MB':>9}  peer: time ratio dtc/peer, memory ratio"
+        f"{'peak MiB':>9}  peer: time ratio dtc/peer, memory ratio"
     ]
     for r in rows:
         if r["status"] != "ok":
@@ -346,18 +352,44 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0:  # nan too
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):  # nan too; inf ended in a traceback
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
     return value
 
 
 def unknown_keys(keys: list[str]) -> list[str]:
     """The keys of ``keys`` that name no loss here: not a variant, a peer, a registered loss
-    or a ``module:Class`` (which the worker imports)."""
+    or a ``module:Class`` that imports as a loss (as the worker imports it, from the
+    working directory), each shown with why."""
     import dtc.align as align
 
     known = {*DTC_VARIANTS, *PEERS, *align.available()}
-    return [k for k in keys if k not in known and ":" not in k]
+    out = []
+    for key in keys:
+        if ":" in key:
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            try:
+                align.get_class(key)
+            except ValueError as exc:  # every worker would fail on it, one per (n, d)
+                out.append(f"{key!r} ({exc})")
+        elif key not in known:
+            out.append(repr(key))
+    return out
+
+
+def loss_keys(text: str | None) -> list[str]:
+    """``--losses`` as keys: comma-separated, spaces stripped; ``None``: every loss."""
+    if text is None:
+        return default_keys()
+    keys = [k.strip() for k in text.split(",")]
+    if not all(keys):
+        # "" ran every loss (hours on the default grid), "mmd," an empty key
+        raise ValueError(f"--losses: expected comma-separated loss keys, got {text!r}")
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"--losses: {', '.join(repeated)} given twice (measured twice)")
+    return keys
 
 
 def _cpu_model() -> str:
@@ -473,7 +505,10 @@ def main(argv=None) -> int:
         key, n, d = args.worker[0], int(args.worker[1]), int(args.worker[2])
         print(json.dumps(_worker(key, n, d, args.repeats, args.threads)), flush=True)
         return 0
-    keys = args.losses.split(",") if args.losses else default_keys()
+    try:
+        keys = loss_keys(args.losses)
+    except ValueError as exc:
+        ap.error(str(exc))
     unknown = unknown_keys(keys)
     if unknown:  # each (n, d) would start a worker that fails on it
         ap.error(

@@ -64,6 +64,28 @@ def _register(registered) -> None:
         registry.register(name, cls, overwrite=True)
 
 
+def _check_loaded(code: dict) -> None:
+    """The plugins a task's run id hashed (``Task.code``: ``"module:Class"``, or ``"loss
+    NAME -> module:Class"`` for a registered name) run here from the modules in memory:
+    refused when those are older than the files hashed (:func:`dtc._plugins.check_loaded`).
+    A worker of ``--jobs N`` imports them afresh."""
+    from dtc import align, methods
+    from dtc._plugins import check_loaded
+
+    for key in code:
+        named, arrow, path = key.partition(" -> ")
+        if not arrow:
+            check_loaded(key)
+            continue
+        kind, _, name = named.partition(" ")
+        registry = align if kind == "loss" else methods
+        try:
+            cls = registry.get_class(name)
+        except ValueError:  # no longer registered: the run's own lookup names it
+            cls = None
+        check_loaded(path, cls)
+
+
 def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
     """Run one task (given as :meth:`Task.to_dict`, so it pickles cheaply) and return
     its record, with ``run_id``, ``label``, ``grid``, ``config`` and ``spec`` added.
@@ -72,6 +94,7 @@ def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
 
     _register(registered)
     task = Task.from_dict(task_dict)
+    _check_loaded(task.code)
     record = run_single(task.spec, data_dir=data_dir, imbalance=task.imbalance)
     record.update(
         run_id=task.run_id,

@@ -100,9 +100,17 @@ def test_the_losses_context_is_drawn_before_the_timed_calls(bench, monkeypatch):
         (["--repeats", "0"], "argument --repeats: expected an integer >= 1, got '0'"),
         (["--threads", "0"], "argument --threads: expected an integer >= 1, got '0'"),
         # every configuration timed out at once, and --out kept (and reused) the rows
-        (["--timeout", "0"], "argument --timeout: expected a number of seconds > 0, got '0'"),
-        (["--timeout", "-5"], "argument --timeout: expected a number of seconds > 0, got '-5'"),
-        (["--losses", "coral,mdd"], "--losses: unknown key(s) mdd; expected some of mmd,"),
+        (["--timeout", "0"], "--timeout: expected a finite number of seconds > 0, got '0'"),
+        (["--timeout", "-5"], "--timeout: expected a finite number of seconds > 0, got '-5'"),
+        # inf and nan ended in a traceback from the selectors module
+        (["--timeout", "inf"], "--timeout: expected a finite number of seconds > 0, got 'inf'"),
+        (["--losses", "coral,mdd"], "--losses: unknown key(s) 'mdd'; expected some of mmd,"),
+        # a misspelt class started one worker per (n, d), each failing on it, and exited 0
+        (["--losses", "dtc.align:MMDLos"], "unknown key(s) 'dtc.align:MMDLos' (could not"),
+        # "" ran every loss (hours on the default grid); a duplicate was measured twice
+        (["--losses", ""], "--losses: expected comma-separated loss keys, got ''"),
+        (["--losses", "mmd,"], "--losses: expected comma-separated loss keys, got 'mmd,'"),
+        (["--losses", "mmd, coral,mmd"], "--losses: mmd given twice (measured twice)"),
     ],
 )
 def test_bad_arguments_are_one_line_before_any_worker(bench, monkeypatch, capsys, args, error):
@@ -442,7 +450,8 @@ def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monk
 
 def test_the_default_keys_and_the_known_keys(bench, monkeypatch):
     """The default grid: dtc's variants, the registry's other losses but dtc's wrappers of the
-    peers (measured directly), then the peers; a module:Class key is left to the worker."""
+    peers (measured directly), then the peers; a module:Class key is imported (as the
+    worker would), and named with why where it fails."""
     import dtc.align as align
 
     registry = ["mmd", "coral", "pa_mmd", "pytorch_adapt", "pa_coral", "jmmd"]
@@ -451,8 +460,10 @@ def test_the_default_keys_and_the_known_keys(bench, monkeypatch):
         *("mmd", "mmd_1k", "mmd_linear", "coral", "swd", "jmmd"),
         *("pa_mmd_q33", "pa_mmd_q1", "pa_mmd_lin33", "pa_coral", "pot_swd"),
     ]
-    keys = ["my_losses:Mean", "jmmd", "pa_mmd_q1", "mmd_1k", "nosuch"]
-    assert bench.unknown_keys(keys) == ["nosuch"]
+    keys = ["dtc.align:CORALLoss", "jmmd", "pa_mmd_q1", "mmd_1k", "nosuch", "no_mod_xyz:L"]
+    unknown = bench.unknown_keys(keys)
+    assert unknown[0] == "'nosuch'" and len(unknown) == 2
+    assert unknown[1].startswith("'no_mod_xyz:L' (could not import loss 'no_mod_xyz:L'")
 
 
 def test_a_table_row_and_its_ratios_to_the_peer_by_hand(bench):

@@ -3,6 +3,8 @@ the ``dtc.losses`` entry-point group, with clear errors."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -201,6 +203,58 @@ def test_register_refuses_a_class_of_another_kind():
     with pytest.raises(ValueError, match=r"a loss must be a subclass of torch.nn.*NotALoss"):
         dtc.align.register("not_a_loss", NotALoss)
     assert "not_a_loss" not in dtc.align.available()
+
+
+@pytest.mark.parametrize(
+    ("body", "raised"),
+    [
+        ("raise RuntimeError('needs a GPU')", "RuntimeError: needs a GPU"),
+        ("import json\nCFG = json.loads('{bad')", "JSONDecodeError: Expecting property name"),
+        ("class S(object)\n    pass", "SyntaxError: expected ':'"),
+    ],
+)
+def test_a_module_that_fails_on_import_is_named_with_its_loss(tmp_path, monkeypatch, body, raised):
+    # Only ImportError / AttributeError were caught: the module's own errors came out bare
+    # ("error: needs a GPU"), or as a traceback, naming neither the loss nor its module.
+    (tmp_path / "dtc_broken_loss.py").write_text(body + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "dtc_broken_loss", raising=False)
+    with pytest.raises(ValueError) as info:
+        dtc.align.get("dtc_broken_loss:MyLoss")
+    message = str(info.value)
+    assert message.startswith("could not import loss 'dtc_broken_loss:MyLoss': importing")
+    assert raised in message
+
+
+def test_an_edit_after_import_is_refused_until_reloaded(tmp_path, monkeypatch):
+    # A script that benchmarks its loss, edits the file and benchmarks again ran the class
+    # in memory (the old code) under the hash of the new file, and later runs reused it.
+    source = (
+        "import torch\n"
+        "class MyLoss(torch.nn.Module):\n"
+        "    def forward(self, source, target, **context):\n"
+        "        return SCALE * (source.mean(0) - target.mean(0)).square().sum()\n"
+        "SCALE = {}\n"
+    )
+    module = tmp_path / "dtc_edited_loss.py"
+    module.write_text(source.format(1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "dtc_edited_loss", raising=False)
+    path = "dtc_edited_loss:MyLoss"
+    first = dtc._plugins.plugin_hash(path)
+    old = dtc.align.get_class(path)
+    assert dtc._plugins.class_hash(old) == first
+    dtc._plugins.check_loaded(path, old)  # as imported: runs here as hashed
+    module.write_text(source.format(100))
+    assert dtc._plugins.plugin_hash(path) != first  # the file's, what a new process runs
+    with pytest.raises(ValueError, match="changed since this process imported module"):
+        dtc._plugins.check_loaded(path)
+    importlib.reload(sys.modules["dtc_edited_loss"])
+    new = dtc.align.get_class(path)
+    dtc._plugins.check_loaded(path, new)
+    # a name registered before the reload still holds the old class
+    with pytest.raises(ValueError, match="register the reloaded class again"):
+        dtc._plugins.check_loaded(path, old)
 
 
 def test_import_object_needs_module_and_attribute_and_follows_dots():

@@ -128,7 +128,10 @@ def test_the_timed_call_follows_an_untimed_warm_up_on_a_few_rows(bench, monkeypa
     ("argv", "error"),
     [
         (["--only", "dtcc"], "--only: 'dtcc' is in no method's name; the methods: dtc-spectral,"),
-        (["--timeout", "0"], "--timeout: expected a number of seconds > 0, got 0.0"),
+        (["--timeout", "0"], "--timeout: expected a finite number of seconds > 0, got 0.0"),
+        # inf and nan ended in a traceback
+        (["--timeout", "inf"], "--timeout: expected a finite number of seconds > 0, got inf"),
+        (["--timeout", "nan"], "--timeout: expected a finite number of seconds > 0, got nan"),
     ],
 )
 def test_options_that_run_nothing_are_usage_errors(bench, monkeypatch, capsys, argv, error):
@@ -171,6 +174,17 @@ def test_a_configuration_that_cannot_run_gets_a_row_saying_why(bench, monkeypatc
 
     monkeypatch.setattr(bench.subprocess, "run", slow)
     assert bench.run_in_subprocess(ours, 5) == {**ours, "status": "timeout > 5 s"}
+
+
+def test_time_ratios_come_from_the_unrounded_times(bench):
+    # The rows' times are rounded to 0.01 s for the table: dtc's 0.0049 s read 0.0, and the
+    # ratio 1e7 (the 1e-9 floor), for 2.45; 0.02 s against 0.03 s read 0.67 for 1.00.
+    row = {"task": "kmeans", "n": 100, "d": 8, "status": "ok", "extra_mb": 0.0}
+    for dtc_s, peer_s, ratio in ((0.0049, 0.012, 2.45), (0.0249, 0.0249, 1.0)):
+        ours = {**row, "method": "dtc-kmeans", "wall_s": round(dtc_s, 2), "wall_raw_s": dtc_s}
+        peer = {**row, "method": "sklearn-kmeans", "wall_s": round(peer_s, 2), "wall_raw_s": peer_s}
+        bench._ratios([ours, peer])
+        assert peer["peer_over_dtc_wall"] == ratio
 
 
 def test_ratios_pair_each_peer_with_the_finished_dtc_row_of_its_task_n_and_d(bench):

@@ -662,6 +662,31 @@ def test_a_plugin_whose_code_changed_is_run_again(tmp_path, monkeypatch, user_pl
     assert plugin_code({"device": "cuda:0", "x": ["no_such_module_here:Thing"]}) == {}
 
 
+def test_a_plugin_edited_but_not_reloaded_is_not_run_as_the_new_code(
+    tmp_path, monkeypatch, user_plugin
+):
+    """In one process (a notebook, a script calling run_experiment twice), an edit without a
+    reload ran the class in memory, the old code, under the new file's hash in its run id:
+    the old code's result stored as the new's, and reused by every later sweep."""
+    import importlib
+
+    plugin = tmp_path / "dtc_unreloaded_plugin.py"
+    plugin.write_text(user_plugin.format(clusters=2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "dtc_unreloaded_plugin", raising=False)
+    config = {**CONFIG, "methods": {"s": {"method": "dtc_unreloaded_plugin:Stripes"}}}
+    assert run_experiment(load_config(config, ["seeds=[0]"]), tmp_path / "out").finished == 1
+    plugin.write_text(user_plugin.format(clusters=3))
+    again = run_experiment(load_config(config, ["seeds=[0]"]), tmp_path / "out", progress=False)
+    assert again.finished == 0 and len(again.errors) == 1
+    assert "changed since this process imported module 'dtc_unreloaded_plugin'" in str(
+        again.errors[0]
+    )
+    importlib.reload(sys.modules["dtc_unreloaded_plugin"])
+    again = run_experiment(load_config(config, ["seeds=[0]"]), tmp_path / "out", progress=False)
+    assert again.finished == 1
+
+
 def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
     config = {
         **CONFIG,

@@ -378,9 +378,11 @@ class BrokenLoss(nn.Module):
 
 def test_a_type_error_inside_a_loss_is_its_own_not_blamed_on_the_signature(small_pair):
     # the forward takes (source, target, **context): its TypeError must not read as
-    # "could not be called as loss(source, target, **context)"
-    with pytest.raises(TypeError, match="unsupported operand"):
+    # "could not be called as loss(source, target, **context)"; it is named as the loss's
+    with pytest.raises(ValueError, match="BrokenLoss failed when first called") as info:
         DTC(**TINY, loss=BrokenLoss()).fit(small_pair)
+    assert "TypeError: unsupported operand" in str(info.value)
+    assert "could not be called as" not in str(info.value)
 
 
 class NeedsWeight(nn.Module):
@@ -1569,3 +1571,18 @@ def test_a_callbacks_draws_leave_the_fits_own(small_pair, tmp_path):
     resumed = DTC(**params, checkpoint_dir=tmp_path, callbacks=[DrawsAtFitBegin()])
     assert resumed.fit(small_pair).resumed_stages_ == ["pretrain"]
     np.testing.assert_array_equal(resumed.embedding_, plain.embedding_)
+
+
+def test_a_loss_that_fails_at_its_first_call_is_named(small_pair):
+    # Only a TypeError of the call's signature was named: a loss holding float64
+    # parameters failed with torch's bare "mat1 and mat2 must have the same dtype".
+    class DoubleParams(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(8, 4).double()
+
+        def forward(self, source, target, **context):
+            return (self.proj(source).mean(0) - self.proj(target).mean(0)).square().sum()
+
+    with pytest.raises(ValueError, match=r"^DTC: loss DoubleParams failed when first called"):
+        DTC(**TINY, loss=DoubleParams()).fit(small_pair)
