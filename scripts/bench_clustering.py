@@ -22,9 +22,12 @@ Every configuration runs in its own subprocess (``--worker``) with a timeout, on
 the environment and threadpoolctl) and torch are limited before the timed call, whatever
 ``OMP_NUM_THREADS`` says. Peak memory is that process's own high-water mark in MiB
 (``VmHWM``, :func:`dtc._memory.peak_rss_mib`: ``ru_maxrss`` would start at this script's
-peak, which the worker inherits; data included); ``extra_mb`` is what the clustering added to the high-water mark of the data and
-the imports, and the memory ratios are of ``extra_mb`` (of the projection, for a refused
-configuration; none where dtc added under 1 MiB); time is wall and CPU time of the clustering call alone, after an untimed warm-up
+peak, which the worker inherits; data included); ``extra_mb`` is what the clustering added
+to the memory held once the data and the imports exist (the mark reset then,
+:func:`dtc._memory.reset_peak`: the data's temporaries no longer count), and the ratios,
+peer / dtc, are of ``extra_mb`` (of the projection, for a refused configuration; none where
+dtc added under 1 MiB) and of the unrounded wall times; time is wall and CPU time of the
+clustering call alone, after an untimed warm-up
 call on the first ``WARMUP_ROWS`` (200) rows, ACC is Hungarian-matched accuracy
 (``dtc.metrics``).
 
