@@ -112,8 +112,9 @@ class DEC(TransferClusterer):
         ``None`` (DEC): the loss is ``KL(P || Q)`` and the decoder is dropped. A number
         (IDEC): the loss is ``L_r + gamma * KL(P || Q)`` with ``L_r`` the mean squared
         reconstruction error, and the decoder is trained too.
-    n_init : int, default 10
-        K-means restarts for the initial centres.
+    n_init : int, default 20
+        K-means restarts for the initial centres (the paper's 20, Sec. 3.2, and the
+        authors' code; 10 until the thirty-seventh session).
     rescale : bool, default True
         Multiply the target's features by ``sqrt(d / mean_i |x_i|^2)`` (mean squared
         feature 1) before pretraining: the scale at which the Student-t kernel separates
@@ -166,7 +167,7 @@ class DEC(TransferClusterer):
         tol=1e-3,
         alpha=1.0,
         gamma=None,
-        n_init=10,
+        n_init=20,
         rescale=True,
         seed=0,
         device=None,

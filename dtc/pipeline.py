@@ -701,6 +701,8 @@ class DTC(TransferClusterer):
             raise ValueError(f"DTC: spread_alpha must be in [0, 1), got {self.spread_alpha!r}")
         if self.mask >= 1:
             raise ValueError(f"DTC: mask must be in [0, 1), got {self.mask!r}")
+        if self.tol > 1:  # a fraction of the target's rows, as DEC's baseline takes it
+            raise ValueError(f"DTC: tol is a fraction of samples in [0, 1], got {self.tol!r}")
         number("pseudo_label_confidence", 0, strict=True)
         if self.pseudo_label_confidence > 1:
             raise ValueError(

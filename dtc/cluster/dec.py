@@ -66,15 +66,15 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
             f"z, centers: expected shapes (n, d) and (k, d) with the same d, got "
             f"{tuple(z.shape)} and {tuple(centers.shape)}"
         )
-    # |z - mu|^2 by expansion: O(n k) memory instead of the O(n k d) of broadcasting. The
-    # expansion subtracts terms of the size of the squared norms, so both sides are first
-    # shifted by the centres' mean (distances do not change): uncentred, float32 embeddings
-    # near 1,000 gave q off by 0.1. Detached, since the distances do not depend on it.
-    shift = centers.detach().mean(0)
-    z, centers = z - shift, centers - shift
-    sq = (
-        (z * z).sum(1, keepdim=True) - 2.0 * z @ centers.T + (centers * centers).sum(1)[None, :]
-    ).clamp_min(0.0)
+    if alpha >= torch.finfo(z.dtype).max / 2:  # (alpha + 1) / 2 and sq / alpha: inf * 0, NaN
+        raise ValueError(
+            f"alpha: expected a value {z.dtype} can hold with alpha + 1, got {alpha!r}"
+        )
+    # |z - mu|^2 pair by pair, in O(n k) memory (not the O(n k d) of broadcasting) and
+    # without the expansion |z|^2 - 2 z.mu + |mu|^2, which subtracts terms of the size of the
+    # squared norms: float32 embeddings near 1,000 gave q off by 0.1, and shifting both
+    # sides by the centres' mean still left 0.03 with one centre far from the others.
+    sq = torch.cdist(z, centers, compute_mode="donot_use_mm_for_euclid_dist").square()
     # Normalising in log space: the kernel underflows for far points, its log does not.
     return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(sq / alpha), dim=1)
 
@@ -123,11 +123,15 @@ def dec_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     -------
     loss : scalar tensor
     """
-    if q.shape != p.shape or q.ndim != 2:
+    _check_tensor(q, "q")
+    _check_tensor(p, "p")
+    if q.shape != p.shape or q.ndim != 2 or q.shape[0] == 0:
         raise ValueError(
-            f"q, p: expected two tensors of the same shape (n, k), got {tuple(q.shape)} "
-            f"and {tuple(p.shape)}"
+            f"q, p: expected two tensors of the same shape (n, k) with n >= 1, got "
+            f"{tuple(q.shape)} and {tuple(p.shape)}"
         )
+    if not bool(((p >= 0) & (p < torch.inf)).all()):  # KL of a p that is no distribution: NaN
+        raise ValueError("p: expected finite non-negative target probabilities")
     # Where p_ij = 0 the term is 0 whatever q_ij, even q_ij = 0 (an underflowed kernel):
     # log is taken of 1 there, so neither the value nor the gradient becomes 0 * inf = NaN.
     log_q = torch.log(torch.where(p > 0, q, torch.ones_like(q)))

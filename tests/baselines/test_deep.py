@@ -220,6 +220,24 @@ def test_dec_takes_numpy_scalars_for_tol_and_alpha(blobs):
     assert est.n_epochs_ == ref.n_epochs_
 
 
+def test_dec_starts_from_kmeans_with_the_papers_20_restarts(blobs, monkeypatch):
+    # Xie et al. (ICML 2016, Sec. 3.2) and the authors' code: k-means with 20 restarts (10
+    # before, undocumented among the listed deviations).
+    import baselines.dec as dec_module
+
+    seen = []
+
+    def spy(Z, k, **kw):
+        seen.append(kw.get("n_init"))
+        return kmeans(Z, k, **kw)
+
+    monkeypatch.setattr(dec_module, "kmeans", spy)
+    for cls in (DEC, IDEC):
+        assert cls().n_init == 20
+        cls(pretrain_epochs=1, max_epochs=1).fit(blobs)
+    assert seen == [20, 20]
+
+
 def test_dec_bad_parameters(blobs):
     with pytest.raises(ValueError, match="DEC: tol is a fraction"):
         DEC(tol=2.0).fit(blobs)

@@ -71,6 +71,46 @@ def test_float32_far_from_the_origin_against_float64(offset):
     np.testing.assert_allclose(q.numpy(), _q_numpy(z32, mu32, 1.0), atol=1e-6)
 
 
+@pytest.mark.parametrize("offset", [100.0, 1000.0])
+def test_float32_with_one_centre_far_from_the_others_against_float64(offset):
+    # Shifting by the centres' mean left the expansion's cancellation when the centres
+    # themselves lie far apart: q off by 0.034 with one centre at -1,000.
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(3, 8)) + offset
+    mu[0] -= 2 * offset
+    z = mu[rng.integers(0, 3, size=200)] + 0.5 * rng.normal(size=(200, 8))
+    q = soft_assignment(torch.tensor(z, dtype=torch.float32), torch.tensor(mu, dtype=torch.float32))
+    z32, mu32 = z.astype(np.float32).astype(np.float64), mu.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(q.numpy(), _q_numpy(z32, mu32, 1.0), atol=1e-6)
+
+
+def test_the_gradient_at_a_centre_is_finite_and_checks():
+    # a row on a centre: zero distance, where a square root's derivative is infinite
+    mu = torch.tensor([[0.0, 0.0], [3.0, 1.0]], dtype=torch.float64, requires_grad=True)
+    z = torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: soft_assignment(a, b), (z, mu))
+    soft_assignment(z, mu)[:, 0].sum().backward()
+    assert torch.isfinite(z.grad).all() and torch.isfinite(mu.grad).all()
+
+
+def test_an_alpha_the_dtype_cannot_hold_is_refused():
+    # finite, but (alpha + 1) / 2 times sq / alpha was inf * 0 in float32: NaN
+    z, mu = torch.zeros(2, 2), torch.ones(2, 2)
+    with pytest.raises(ValueError, match="alpha: expected a value torch.float32 can hold"):
+        soft_assignment(z, mu, alpha=1e39)
+    assert torch.isfinite(soft_assignment(z.double(), mu.double(), alpha=1e39)).all()
+
+
+def test_dec_loss_refuses_what_is_no_distribution_by_name():
+    q = torch.full((2, 2), 0.5)
+    with pytest.raises(ValueError, match="q: expected a torch.Tensor, got ndarray"):
+        dec_loss(q.numpy(), q)
+    with pytest.raises(ValueError, match=r"with n >= 1, got \(0, 3\)"):
+        dec_loss(torch.zeros(0, 3), torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="p: expected finite non-negative target"):
+        dec_loss(q, torch.tensor([[1.5, -0.5], [0.5, 0.5]]))
+
+
 def test_gradient_far_from_the_origin_against_float64():
     # The shift is detached: the gradient must still be the distances' own.
     rng = np.random.default_rng(1)

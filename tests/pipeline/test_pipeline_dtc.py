@@ -1402,6 +1402,8 @@ def test_labelled_self_training_rounds_start_at_the_source_class_means(small_pai
         ({"verbose": "zzz"}, "verbose must be an int >= 0"),
         # ignored: a sweep over hidden with "conv" gave identical rows
         ({"architecture": "conv", "hidden": [7]}, "hidden sets the widths of the MLP"),
+        # a fraction of the target's rows: 5.0 stopped refinement at its first check
+        ({"tol": 5.0}, r"tol is a fraction of samples in \[0, 1\], got 5.0"),
     ],
     ids=str,
 )
