@@ -1551,7 +1551,12 @@ class DTC(TransferClusterer):
             _, centres, _ = kmeans(Zt, k, init=previous.cpu().numpy(), seed=self.seed)
         return torch.as_tensor(np.asarray(centres), dtype=torch.float32, device=self._device)
 
-    def _discrepancy(self) -> float:
+    def discrepancy(self) -> float:
+        """The biased MMD (DAN's kernels) between the source and target embeddings of the
+        fit's fixed subsamples (up to 256 rows each), as the networks stand: the
+        ``discrepancy`` of ``history_``, callable from callbacks during the fit (the
+        monitor reads it at the start of adaptation, before any epoch has logged one).
+        Draws no random numbers."""
         with torch.no_grad():
             zs = embed(self._src_ae.encoder, self._Xs[self._sub[0]])
             zt = embed(self._tgt_ae.encoder, self._Xt[self._sub[1]])
@@ -1616,20 +1621,21 @@ class DTC(TransferClusterer):
                 logs = {"stage": "adapt", "epoch": epoch}
                 logs.update(_epoch_means(sums))
                 logs["lambda"] = lam_sum / n_steps  # the mean weight the epoch applied
-                logs["discrepancy"] = self._discrepancy()
+                logs["discrepancy"] = self.discrepancy()
                 self.history_.append(logs)
                 bar.update(task, advance=1, info=f"align {logs.get('align', 0):.3f}")
                 for cb in self.callbacks:
                     cb.on_adapt_epoch_end(self, epoch, logs)
                 if self.stop_training_:
                     break
-        if self._tracks_numbering() and centres is not None:
-            # the partition the discriminator last saw: each row's nearest centre (the
-            # Student-t assignments' argmax)
-            Zt = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(centres.device)
-            self._numbering = torch.cdist(Zt, centres).argmin(1).cpu()
         for cb in self.callbacks:
             cb.on_adapt_end(self)
+        if self._tracks_numbering() and centres is not None:
+            # the partition the discriminator last saw: each row's nearest centre (the
+            # Student-t assignments' argmax); after on_adapt_end, which may restore an
+            # earlier state (the monitor's rollback), whose networks it must describe
+            Zt = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(centres.device)
+            self._numbering = torch.cdist(Zt, centres).argmin(1).cpu()
         self._opt = None
 
     # -- stage 2b ---------------------------------------------------------------
@@ -1895,7 +1901,7 @@ class DTC(TransferClusterer):
                 self._step(loss, parts, sums, "refine", epoch)
             logs = {"stage": "refine", "epoch": epoch, "changed": changed}
             logs.update(_epoch_means(sums))
-            logs["discrepancy"] = self._discrepancy()
+            logs["discrepancy"] = self.discrepancy()
             self.history_.append(logs)
         self.labels_ = self._assign(layer).argmax(1).cpu().numpy().astype(np.int64)
         self.cluster_centers_ = layer.centers.detach().cpu().numpy().astype(np.float32)

@@ -813,11 +813,17 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
 
     def on_adapt_begin(self, estimator, state: dict) -> None:
         value, ref = self._evaluate(estimator)
-        self._last = (value, None)
+        # The start's discrepancy too: without it the first check could not see the
+        # discrepancy fall, and `adapt` never damped there (nor at all with every >=
+        # adapt_epochs, where the first check is the only one).
+        measure = getattr(estimator, "discrepancy", None)
+        disc = measure() if callable(measure) else None
+        disc = None if disc is None else float(disc)
+        self._last = (value, disc)
         if self._rolls_back and value > -math.inf:  # a collapsed state is never restored
             self._best = (value, -1, state, float(estimator.transfer_scale_))
         self._record(
-            estimator, {**self._entry(-1, value, ref, None, estimator), "decision": "start"}
+            estimator, {**self._entry(-1, value, ref, disc, estimator), "decision": "start"}
         )
 
     def on_adapt_epoch_end(self, estimator, epoch: int, logs: dict) -> None:

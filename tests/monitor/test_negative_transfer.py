@@ -63,8 +63,9 @@ class ScriptedDTC:
     """A stand-in of :class:`dtc.pipeline.DTC` whose target embedding at adaptation epoch
     ``e`` is ``script[e](X)``; its state is the epoch whose embedding is current."""
 
-    def __init__(self, script, discrepancy, callbacks, n_clusters=K):
-        self.script, self.discrepancy, self.callbacks = script, discrepancy, callbacks
+    def __init__(self, script, discrepancy, callbacks, n_clusters=K, start_discrepancy=None):
+        self.script, self.discrepancies, self.callbacks = script, discrepancy, callbacks
+        self.start_discrepancy = start_discrepancy
         self.n_clusters = n_clusters
         self.adapt_epochs = len(script)
         self.hidden, self.n_latent, self.pretrain_epochs, self.batch_size = (16,), 4, 10, 32
@@ -72,6 +73,9 @@ class ScriptedDTC:
 
     def get_state(self):
         return {"epoch": self._state}
+
+    def discrepancy(self):  # DTC's, before any epoch: the scripted start's (None: unknown)
+        return self.start_discrepancy
 
     def set_state(self, state):
         self.restored.append(state["epoch"])
@@ -93,7 +97,7 @@ class ScriptedDTC:
         for epoch in range(self.adapt_epochs):
             self._state = epoch
             self.scales.append(self.transfer_scale_)
-            logs = {"stage": "adapt", "epoch": epoch, "discrepancy": self.discrepancy[epoch]}
+            logs = {"stage": "adapt", "epoch": epoch, "discrepancy": self.discrepancies[epoch]}
             self.history_.append(logs)
             for cb in self.callbacks:
                 cb.on_adapt_epoch_end(self, epoch, logs)
@@ -419,6 +423,22 @@ def test_adapt_damps_lambda_when_score_falls_while_discrepancy_falls(pair):
     assert est.scales == [1.0, 1.0, 1.0, 0.5]
     assert est.transfer_scale_ == 0.5
     assert [e["decision"] for e in est.monitor_trail_][3] == "below_reference+damp"
+
+
+def test_adapt_damps_at_its_first_check_against_the_start(pair):
+    # The start check had no discrepancy, so the first check could never see it fall:
+    # with every >= adapt_epochs (one check) adapt never damped at all.
+    mon = monitor("adapt", adapt_factor=0.5, every=2)
+    est = ScriptedDTC([good, bad, bad], [0.25, 0.2, 0.1], [mon], start_discrepancy=0.3).fit(pair)
+    assert est.monitor_trail_[0]["discrepancy"] == 0.3
+    assert est.scales == [1.0, 1.0, 0.5]
+    assert est.monitor_trail_[1]["epoch"] == 1 and est.monitor_trail_[1]["decision"].endswith(
+        "damp"
+    )
+    rising = ScriptedDTC(
+        [good, bad, bad], [0.35, 0.4, 0.5], [monitor("adapt", every=2)], start_discrepancy=0.3
+    )
+    assert rising.fit(pair).transfer_scale_ == 1.0
 
 
 def test_adapt_keeps_lambda_when_the_discrepancy_rises(pair):

@@ -1588,3 +1588,40 @@ def test_a_loss_that_fails_at_its_first_call_is_named(small_pair):
 
     with pytest.raises(ValueError, match=r"^DTC: loss DoubleParams failed when first called"):
         DTC(**TINY, loss=DoubleParams()).fit(small_pair)
+
+
+def test_the_cluster_numbering_describes_the_state_on_adapt_end_leaves(small_pair, monkeypatch):
+    # on_adapt_end may restore an earlier state (the monitor's rollback when a later
+    # callback stopped adaptation): the numbering was taken before it, from the discarded
+    # networks, and self-training matched its clusters to a partition no discriminator saw.
+    class RestoreAtEnd(Callback):
+        def on_fit_begin(self, estimator, pair):
+            self.X = pair.target.X
+
+        def on_adapt_begin(self, estimator, state):
+            self.state = state
+
+        def on_adapt_end(self, estimator):
+            estimator.set_state(self.state)
+            self.restored = estimator.transform_target(self.X, preprocessed=True)
+
+    centres, numbering = [], []
+    current, self_train = DTC._current_centres, DTC._self_train
+
+    def recorded_centres(self, k, previous=None):
+        centres.append(current(self, k, previous))
+        return centres[-1]
+
+    def recorded_numbering(self):
+        numbering.append(self._numbering.clone())
+        return self_train(self)
+
+    monkeypatch.setattr(DTC, "_current_centres", recorded_centres)
+    monkeypatch.setattr(DTC, "_self_train", recorded_numbering)
+    restore = RestoreAtEnd()
+    params = {**TINY, "adapt_epochs": 3, "self_training_rounds": 1, "self_training_epochs": 1}
+    DTC(**params, loss="cdan", use_source_labels=False, n_clusters=10, callbacks=[restore]).fit(
+        small_pair
+    )
+    expected = torch.cdist(torch.from_numpy(restore.restored), centres[-1]).argmin(1)
+    np.testing.assert_array_equal(numbering[0].numpy(), expected.numpy())
