@@ -429,7 +429,12 @@ def report(
     """Write Markdown, CSV and LaTeX tables (mean ± std over seeds) and PNG figures."""
     from dtc.experiment.config import expand, load_config
     from dtc.experiment.report import record_problem, write_report
-    from dtc.experiment.runner import RESULTS_FILE, describe_records, split_by_tasks
+    from dtc.experiment.runner import (
+        RESULTS_FILE,
+        describe_records,
+        split_by_tasks,
+        with_task_grid,
+    )
     from dtc.experiment.single import PLATFORM_KEYS
     from dtc.experiment.store import read_records
 
@@ -453,7 +458,7 @@ def report(
             records, others = split_by_tasks(records, tasks)
             # a run reused from another config that shares the row keeps that config's name
             # in its record: the report split one row in two ("km (config=cfgA)")
-            records = [{**r, "config": cfg.name} for r in records]
+            records = [{**r, "config": cfg.name} for r in with_task_grid(records, tasks)]
             seeds = cfg.raw["seeds"]  # every cell should have them: a missing one is shown
             missing = _unfinished(tasks, records, cfg.name, errors)
             if missing:

@@ -608,3 +608,24 @@ def test_a_single_run_records_the_code_of_a_users_method(tmp_path, monkeypatch):
     assert runner.invoke(app, args).exit_code == 0
     codes = [json.loads(line)["code"]["my_km:MyKM"] for line in results.read_text().splitlines()]
     assert len(codes) == 2 and codes[0] != codes[1]
+
+
+def test_a_reused_run_is_reported_under_its_rows_grid_now(tmp_path):
+    # The run id does not hold the grid: a run made while n_init was swept and reused once
+    # it is fixed kept its old grid, and the report split one complete row in two.
+    swept = CONFIG.replace("params: {n_init: 1, max_iter: 50}", "grid: {n_init: [1, 2]}")
+    cfg = _cli_config(tmp_path, swept.replace("seeds: [0]", "seeds: [0, 1]"))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    fixed = CONFIG.replace("params: {n_init: 1, max_iter: 50}", "params: {n_init: 2}")
+    cfg = _cli_config(tmp_path, fixed.replace("seeds: [0]", "seeds: [0, 1, 2]"))
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    for extra in ([], ["--config", str(cfg)]):
+        res = runner.invoke(app, [*rep, *extra])
+        assert res.exit_code == 0, res.output
+        rows = [line for line in res.stdout.splitlines() if line.startswith("| km")]
+        # one whole row; without --config the file's runs of n_init=1 make a row of theirs
+        (whole,) = [r for r in rows if r.startswith("| km |")]
+        assert "70.5 ± 3.5" in whole and "/3)" not in whole, rows
+        assert not any("n_init=2" in r for r in rows), rows

@@ -265,11 +265,14 @@ class ExperimentConfig:
 
 
 # -- loading and overrides ------------------------------------------------------
-def parse_overrides(items) -> list[tuple[list[str], object]]:
+def parse_overrides(items, labels=()) -> list[tuple[list[str], object]]:
     """``["seeds=[0,1]", "methods.dtc.lam=0.5"]`` -> ``[(["seeds"], [0, 1]), ...]``.
 
     Values are YAML, read as config files are (:class:`_UniqueKeyLoader`): ``false`` is a
     bool, ``0.5`` and ``1e-3`` floats, ``[1,2]`` a list; an empty value is ``None``.
+    ``labels``: the config's method labels, matched whole after ``methods.`` (a label
+    may hold ``=`` or ``.``: split there, ``methods.loss=none.adapt_epochs=5`` named a row
+    ``loss``).
     """
     if isinstance(items, str):
         # iterating would split it into characters
@@ -278,15 +281,21 @@ def parse_overrides(items) -> list[tuple[list[str], object]]:
             f"(use [{items!r}])"
         )
     out = []
+    # the longest first: a label may hold another label, "=" or "." (Table 2's "loss=none")
+    known = sorted((str(label) for label in labels), key=len, reverse=True)
     for item in items or []:
-        key, sep, raw = str(item).partition("=")
+        text = str(item)
+        label = next((lb for lb in known if text.startswith(f"methods.{lb}.")), None)
+        head = [] if label is None else ["methods", label]
+        rest = text if label is None else text[len(f"methods.{label}.") :]
+        key, sep, raw = rest.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"override {item!r}: expected key=value (e.g. seeds=[0,1])")
         try:
             value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ValueError(f"override {item!r}: value is not valid YAML ({exc})") from exc
-        out.append((key.strip().split("."), value))
+        out.append((head + key.strip().split("."), value))
     return out
 
 
@@ -400,6 +409,15 @@ def read_yaml_mapping(path: Path, label: str) -> dict:
     return raw
 
 
+def _unshared(value):
+    """``value`` (a YAML tree) rebuilt so that no mapping or list appears in it twice."""
+    if isinstance(value, dict):
+        return {k: _unshared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unshared(v) for v in value]
+    return copy.deepcopy(value)
+
+
 def load_config(source, overrides=None) -> ExperimentConfig:
     """Read a YAML config (a path, or a dict), apply ``key=value`` overrides, validate.
 
@@ -408,15 +426,25 @@ def load_config(source, overrides=None) -> ExperimentConfig:
     """
     path = None
     if isinstance(source, dict):
-        raw = copy.deepcopy(source)
+        raw = source
     else:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"config {str(path)!r} not found")
         raw = read_yaml_mapping(path, str(path))
-    for keys, value in parse_overrides(overrides):
-        _apply_override(raw, keys, value)
     where = str(path) if path else "config"
+    # A tree of its own, nothing in it twice: YAML anchors and aliases (and << merges)
+    # share one mapping between rows, and an override of one row wrote into all of them
+    # (deepcopy keeps the sharing).
+    raw = _unshared(raw)
+    if isinstance(raw.get("methods"), dict):
+        labels = [str(k) for k in raw["methods"]]
+        repeated = sorted({k for k in labels if labels.count(k) > 1})
+        if repeated:  # 1 and "1": one row, the other dropped without a word
+            raise ValueError(f"{where}: methods: label {repeated[0]!r} given twice")
+        raw["methods"] = {str(k): v for k, v in raw["methods"].items()}
+    for keys, value in parse_overrides(overrides, labels=list(raw.get("methods") or {})):
+        _apply_override(raw, keys, value)
     try:
         return ExperimentConfig(validate_config(raw), path)
     except ValueError as exc:
@@ -501,8 +529,8 @@ def _check_data_params(benchmark: str, keys, preprocesses, where: str) -> None:
                 f"{where}: unknown data parameter {key!r} for benchmark {benchmark!r}; "
                 f"allowed: {', '.join(sorted(allowed))}"
             )
-    for pre in preprocesses:
-        if pre is not None and pre != "standard" and pre not in data.PREPROCESSINGS:
+    for pre in preprocesses:  # those given (null too: it loaded, and every run failed)
+        if pre != "standard" and pre not in data.PREPROCESSINGS:
             raise ValueError(
                 f"{where}: unknown preprocess {pre!r}; expected 'standard' or one of "
                 f"{', '.join(data.PREPROCESSINGS)}"
@@ -556,9 +584,8 @@ def _check_benchmark(entry, i: int) -> dict:
     params = _expect(entry.get("data") or {}, dict, f"{where}.data", "a mapping")
     grid = _check_grid(entry.get("grid"), f"{where}.grid")
     _check_not_both(params, grid, where, "data")
-    _check_data_params(
-        name, [*params, *grid], [params.get("preprocess"), *grid.get("preprocess", [])], where
-    )
+    given = [params["preprocess"]] if "preprocess" in params else []
+    _check_data_params(name, [*params, *grid], [*given, *grid.get("preprocess", [])], where)
     return {"benchmark": name, "pairs": pairs, "data": params, "grid": grid}
 
 
@@ -668,7 +695,7 @@ def validate_config(raw: dict) -> dict:
         _check_values(label, entry, names, seeds[0])
     for label, entry in methods_out.items():
         for i, bench in enumerate(benchmarks_out):
-            pre = [entry["data"].get("preprocess")]
+            pre = [entry["data"]["preprocess"]] if "preprocess" in entry["data"] else []
             _check_data_params(bench["benchmark"], entry["data"], pre, f"methods.{label}.data")
             for point in _product(bench["grid"]):
                 # the benchmark's own values first, so that an error is blamed on the

@@ -314,10 +314,21 @@ def _check_data_files(tasks: list[Task], data_dir) -> None:
 def _in_task_order(path: Path, tasks: list[Task]) -> None:
     """Rewrite ``path`` with the records of ``tasks`` in the config's order (records of
     other configs first, as they were): re-run stale runs were appended at the end, and a
-    report lists rows in the order it meets them."""
+    report lists rows in the order it meets them. Each keeps its task's ``grid``
+    (:func:`with_task_grid`)."""
     order = {t.run_id: i for i, t in enumerate(tasks)}
     ours, others = split_by_tasks(read_records(path), tasks)
+    ours = with_task_grid(ours, tasks)
     write_records(path, others + sorted(ours, key=lambda r: order[r["run_id"]]))
+
+
+def with_task_grid(records: list[dict], tasks: list[Task]) -> list[dict]:
+    """``records`` (of ``tasks``) with the ``grid`` of their task now: a run id does not
+    hold the grid (a value swept or fixed is one run), so a run reused after a parameter
+    moved between a row's ``params`` and its ``grid`` kept the old one, and the report split
+    one complete row in two, or wrote no oracle tables for a row that has a grid now."""
+    grid = {t.run_id: t.grid for t in tasks}
+    return [{**r, "grid": grid[r["run_id"]]} if r["run_id"] in grid else r for r in records]
 
 
 def _normalised(params: dict) -> str:

@@ -912,3 +912,61 @@ def test_yaml_never_builds_python_objects(tmp_path):
         load_config(path)
     with pytest.raises(ValueError, match="could not determine a constructor"):
         parse_overrides([f"seeds={tag}"])
+
+
+def test_an_override_of_a_row_sharing_an_anchor_changes_that_row_only(tmp_path):
+    # YAML aliases and merge keys share one mapping between rows: an override of one row
+    # wrote into both, and the other ran (under its own label) with the new value.
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "name: anchors\n"
+        "benchmarks: [digits]\n"
+        "methods:\n"
+        "  KM: &km {method: kmeans, params: &p {n_init: 2}}\n"
+        "  KM-long:\n"
+        "    <<: *km\n"
+        "  KM-alias: {method: kmeans, params: *p}\n"
+        "seeds: [0]\n"
+    )
+    cfg = load_config(path, ["methods.KM-long.n_init=10", "methods.KM-alias.n_init=5"])
+    params = {t.label: t.spec.params["n_init"] for t in expand(cfg)}
+    assert params == {"KM": 2, "KM-long": 10, "KM-alias": 5}
+
+
+def test_a_label_with_an_equals_sign_or_a_dot_can_be_overridden():
+    # split at the first "=" (Table 2's row "loss=none"): "unknown ... methods.loss: expected
+    # a mapping", about a row the config does not have
+    raw = {
+        **ONE_RUN,
+        "methods": {
+            "loss=none": {"method": "kmeans", "params": {"n_init": 1}},
+            "k.means": {"method": "kmeans", "params": {"n_init": 1}},
+        },
+    }
+    cfg = load_config(raw, ["methods.loss=none.n_init=4", "methods.k.means.n_init=3"])
+    assert {t.label: t.spec.params["n_init"] for t in expand(cfg)} == {
+        "loss=none": 4,
+        "k.means": 3,
+    }
+    assert parse_overrides(["methods.a=b.c=1"], labels=["a=b"]) == [(["methods", "a=b", "c"], 1)]
+
+
+def test_labels_that_are_one_string_are_refused_and_int_labels_overridable():
+    # 1 and "1" were one row (the other dropped without a word); an int label could not be
+    # overridden ("unknown method label '1'; labels: 1")
+    both = {**ONE_RUN, "methods": {1: {"method": "kmeans"}, "1": {"method": "kmeans"}}}
+    with pytest.raises(ValueError, match="methods: label '1' given twice"):
+        load_config(both)
+    one = {**ONE_RUN, "methods": {1: {"method": "kmeans", "params": {"n_init": 1}}}}
+    (task,) = expand(load_config(one, ["methods.1.n_init=3"]))
+    assert task.label == "1" and task.spec.params["n_init"] == 3
+
+
+def test_an_explicit_null_preprocess_is_refused_at_load():
+    # it loaded, and every run failed ("preprocess must be 'standard' or one of ...")
+    raw = {**ONE_RUN, "methods": {"km": {"method": "kmeans", "data": {"preprocess": None}}}}
+    with pytest.raises(ValueError, match="unknown preprocess None"):
+        load_config(raw)
+    bench = {**ONE_RUN, "benchmarks": [{"benchmark": "digits", "data": {"preprocess": None}}]}
+    with pytest.raises(ValueError, match="unknown preprocess None"):
+        load_config({**bench, "methods": {"km": {"method": "kmeans"}}})
