@@ -9,9 +9,10 @@ Three couplings, one registered method each:
 ``ot_emd``       exact OT (``ot.da.EMDTransport``, network simplex);
 ``ot_sinkhorn``  entropic OT (``ot.da.SinkhornTransport``, ``reg_e``);
 ``ot_l1l2``      entropic OT with the class-based group-lasso regulariser
-                 (``ot.da.SinkhornL1l2Transport``, ``reg_e``, ``reg_cl``): each target
-                 sample receives mass from one source class only; needs a labelled
-                 source.
+                 (``ot.da.SinkhornL1l2Transport``, ``reg_e``, ``reg_cl``): the penalty
+                 pushes each target sample to receive its mass from few source classes
+                 (a soft one: at the defaults 26 of 40 targets of a small 3-class case
+                 still draw over 1 % from a second class); needs a labelled source.
 
 The paper maps the source onto the target and trains a classifier there. Adaptation to
 clustering: with ``direction="target_to_source"`` (default) every *target* sample is
@@ -29,6 +30,7 @@ import ot
 
 from baselines._adapt_then_cluster import AdaptThenCluster
 from baselines._validation import check_choice, check_domains, check_number
+from dtc.data.domain import _check_labels
 
 __all__ = ["OTEMD", "OTL1l2", "OTSinkhorn", "check_ot_params", "ot_transform"]
 
@@ -86,11 +88,9 @@ def ot_transform(
         method, reg_e, reg_cl, direction, cost_norm, max_iter, caller=name
     )
     Xs, Xt = check_domains(Xs, Xt, method=name)
-    if ys is not None and np.shape(ys) != (len(Xs),):
-        raise ValueError(
-            f"{name}: expected ys of shape ({len(Xs)},) (one label per source sample), got "
-            f"{np.shape(ys)}"
-        )
+    if ys is not None:
+        # integer labels, one per source row (strings failed deep in POT, unnamed)
+        ys = _check_labels(ys, len(Xs), name=f"{name}: ys")
     if method == "emd":
         transport = ot.da.EMDTransport(norm=cost_norm, max_iter=max(max_iter or 0, 100000))
     elif method == "sinkhorn":

@@ -259,6 +259,11 @@ def _renumbering(labels: np.ndarray, reference: np.ndarray, k: int) -> np.ndarra
     return perm
 
 
+def _unit_rows(Z: np.ndarray) -> np.ndarray:
+    """The rows of ``Z`` ``(n, d)`` scaled to unit L2 norm (a zero row stays zero)."""
+    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+
+
 def _cuda_devices() -> list[int]:
     """The CUDA devices whose RNG :func:`torch.random.fork_rng` must save and restore."""
     return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
@@ -1220,13 +1225,16 @@ class DTC(TransferClusterer):
             t_arch = arch if isinstance(arch, str) else "mlp"
             if t_arch == "conv" and tgt.image_shape is None:
                 t_arch = "mlp"
-            self._tgt_ae = build_autoencoder(
-                t_arch,
-                tgt.n_features,
-                image_shape=tgt.image_shape,
-                hidden=self.hidden,
-                n_latent=latent,
-            )
+            try:
+                self._tgt_ae = build_autoencoder(
+                    t_arch,
+                    tgt.n_features,
+                    image_shape=tgt.image_shape,
+                    hidden=self.hidden,
+                    n_latent=latent,
+                )
+            except ValueError as exc:
+                raise ValueError(f"DTC: architecture does not fit the target data: {exc}") from exc
         elif self.encoder_mode == "asymmetric":
             self._tgt_ae = None  # a copy of the pretrained source network, made after stage 1
         else:
@@ -1648,7 +1656,9 @@ class DTC(TransferClusterer):
             return np.stack([Zs[ys == c].mean(0) for c in range(len(self._classes))])
         if centres is not None:
             return centres
-        return self._run_clusterer(Zt, self._k, None)[1]
+        # in the clustering space, as the final clustering: unit rows when spherical (the
+        # raw rows' clusters agreed with the unit rows' at ARI 0.43 to 0.49 on digits)
+        return self._run_clusterer(_unit_rows(Zt) if self.spherical else Zt, self._k, None)[1]
 
     def _self_train(self) -> None:
         """Iterative self-training (see :mod:`dtc.self_training`): pseudo-label the target
@@ -1717,8 +1727,7 @@ class DTC(TransferClusterer):
         if self.spherical:
             # cosine geometry: K-means on unit rows is spherical K-means up to the
             # centres' norms (Dhillon & Modha, Machine Learning 2001)
-            Zt = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
-            Zs = Zs / np.maximum(np.linalg.norm(Zs, axis=1, keepdims=True), 1e-12)
+            Zt, Zs = _unit_rows(Z), _unit_rows(Zs)
         if k is None:
             k = self._k if self._k is not None else _select_k(Zt, self.seed)
         if k > len(Zt):

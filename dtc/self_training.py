@@ -137,7 +137,8 @@ def confident_mask(labels, similarity, fraction: float) -> np.ndarray:
     keep = np.zeros(n, dtype=bool)
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        m = max(1, int(np.ceil(float(fraction) * len(idx))))
+        # rounded first: 0.07 * 100 is 7.000000000000001 in floats, whose ceiling kept 8
+        m = max(1, int(np.ceil(round(float(fraction) * len(idx), 9))))
         # stable sort on -margin: ties keep index order, so the mask is deterministic
         keep[idx[np.argsort(-margin[idx], kind="stable")[:m]]] = True
     return keep

@@ -655,3 +655,13 @@ def test_ot_sinkhorn_map_stays_finite_at_a_small_reg():
     bary = (G.T / G.sum(0)[:, None]) @ Xs
     assert np.isfinite(Zt).all()
     np.testing.assert_allclose(Zt, bary, rtol=1e-9, atol=1e-9)
+
+
+def test_ot_transform_names_labels_it_cannot_use():
+    # string labels failed deep in POT ("ufunc 'multiply' did not contain a loop ..."),
+    # naming neither ot_transform nor ys
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="ot_transform: ys: expected integer class labels"):
+        ot_transform(X, X + 1, np.array(["a"] * 10 + ["b"] * 10), method="l1l2")
+    with pytest.raises(ValueError, match="ot_transform: ys: expected 20 labels"):
+        ot_transform(X, X + 1, np.zeros(5, dtype=int), method="l1l2")

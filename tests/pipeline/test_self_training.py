@@ -146,3 +146,13 @@ def test_pseudo_labels_keep_half_of_every_cluster_by_default():
     for c in range(3):
         size = int((labels == c).sum())
         assert keep[labels == c].sum() == int(np.ceil(0.5 * size))
+
+
+@pytest.mark.parametrize(
+    ("fraction", "size", "kept"), [(0.07, 100, 7), (0.14, 50, 7), (0.28, 25, 7)]
+)
+def test_confident_mask_keeps_the_ceiling_of_the_fraction_typed(fraction, size, kept):
+    # 0.07 * 100 is 7.000000000000001 in floats: its ceiling kept 8 for the documented 7
+    labels = np.zeros(size, dtype=int)
+    similarity = np.c_[np.linspace(1, 2, size), np.zeros(size)]
+    assert confident_mask(labels, similarity, fraction).sum() == kept
