@@ -165,6 +165,10 @@ def main(argv=None) -> int:
     rows = read_distinct_runs(ap, args.runs)  # a run two files hold counts once
     if args.issue_kinds:
         rows = [r for r in rows if of_the_issues_kinds(r)]
+        if not rows:  # a traceback from min() of nothing
+            ap.error(
+                "--issue-kinds leaves no runs (every run is a true pair cut to part of its classes)"
+            )
     oracle = case_level_oracle(rows)
     alike = case_level_oracle(rows, ACTIONS[:3])
     print(line("the monitor as run", rows))

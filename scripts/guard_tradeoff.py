@@ -81,6 +81,10 @@ def main(argv=None) -> int:
     rows = read_distinct_runs(ap, args.runs)  # a run two files hold counts once
     if args.issue_kinds:
         rows = [r for r in rows if of_the_issues_kinds(r)]
+        if not rows:  # a traceback from min() of nothing
+            ap.error(
+                "--issue-kinds leaves no runs (every run is a true pair cut to part of its classes)"
+            )
     missing = [r["case"] for r in rows if "final_score" not in r or "reference_score" not in r]
     if missing:
         ap.error(f"runs without final_score/reference_score (older harness output): {missing[:3]}")

@@ -1089,17 +1089,27 @@ def resume(
 #: The issue's worst-case target: guarded DTC ends at most a point (of ACC, as a fraction)
 #: below target-only. Every summary that counts runs "more than a point below" reads it.
 WITHIN = 0.01
+#: The float rounding of ACC differences, below which they count as equal: ACC is k / n, so
+#: runs exactly a point apart happen (18 of USPS's 1,800 rows), and their difference came
+#: out a hair above or below 0.01, judged one way by one summary and the other by another.
+EPS = 1e-9
+
+
+def apart(difference: float) -> int:
+    """+1, -1 or 0: whether an ACC ``difference`` (a fraction) is more than :data:`WITHIN`
+    above, more than it below, or within it (up to :data:`EPS`)."""
+    return int(difference > WITHIN + EPS) - int(difference < -WITHIN - EPS)
 
 
 def below(row: dict, acc: str = "acc_guarded") -> bool:
     """Whether ``row``'s ``acc`` ends more than :data:`WITHIN` below its target-only ACC."""
-    return row[acc] < row["acc_target_only"] - WITHIN
+    return apart(row[acc] - row["acc_target_only"]) < 0
 
 
 def below_in_points(differences) -> np.ndarray:
     """Which of ``differences`` ``(n,)`` (in ACC points, guarded - target-only say) are
-    more than :data:`WITHIN` below zero."""
-    return np.asarray(differences, dtype=float) < -100 * WITHIN
+    more than :data:`WITHIN` below zero (up to :data:`EPS`, as :func:`below`)."""
+    return np.asarray(differences, dtype=float) < -100 * (WITHIN + EPS)
 
 
 def measures(rows: list[dict]) -> dict:
@@ -1168,7 +1178,7 @@ def summarise(rows: list[dict]) -> list[str]:
             f"({100 * len(lost) / len(pos):.0f}% of {len(pos)}), flagged: "
             f"{sum(r['flagged'] for r in lost)}, guarded within 1 point: {saved}"
         )
-    helped = [r for r in neg if r["acc_unguarded"] > r["acc_target_only"] + WITHIN]
+    helped = [r for r in neg if apart(r["acc_unguarded"] - r["acc_target_only"]) > 0]
     if helped:
         lines.append(
             f"negative cases where unguarded DTC is > 1 point above target-only: {len(helped)}, "
@@ -1179,7 +1189,7 @@ def summarise(rows: list[dict]) -> list[str]:
     kept = [r for r in rows if "fell_back" in r and not r["fell_back"]]
     if kept:
         moved = [
-            f"{sum(d > WITHIN for d in diffs)} up, {sum(d < -WITHIN for d in diffs)} down"
+            f"{sum(apart(d) > 0 for d in diffs)} up, {sum(apart(d) < 0 for d in diffs)} down"
             for diffs in (
                 [r["acc_guarded"] - r["acc_unguarded"] for r in group]
                 for group in (kept, [r for r in kept if r["kind"] == "positive"])
@@ -1238,8 +1248,21 @@ def distinct_runs(rows: list[dict], files: list[str] | None = None) -> list[dict
         )
 
     seen: dict[tuple, int] = {}  # (case, seed) -> index of its first row
+    built: dict[str, dict[str, int]] = {}  # case -> its recorded case sets -> a row of each
     out = []
     for i, r in enumerate(rows):
+        case_set = (r.get("settings") or {}).get("case_set")
+        if case_set is not None:
+            built.setdefault(r["case"], {}).setdefault(case_set, i)
+            if len(built[r["case"]]) > 1:
+                # at different seeds too: a per-case reading averaged the two constructions
+                first = next(j for s, j in built[r["case"]].items() if s != case_set)
+                which = "" if files is None else f"{files[first]} and {files[i]}; "
+                raise ValueError(
+                    f"{r['case']}: case sets {' and '.join(sorted(built[r['case']]))} each "
+                    f"build a case of that name, from different constructions ({which}"
+                    "summarise their files apart)"
+                )
         if r.get("seed") is None:
             out.append(r)
             continue
@@ -1314,6 +1337,8 @@ def issue_kinds_lines(rows: list[dict]) -> list[str]:
     mine = [r for r in rows if of_the_issues_kinds(r)]
     if len(mine) == len(rows):
         return []
+    if not mine:  # min() of an empty sequence, read as the summary's error
+        return ["the issue's kinds of case alone: none (every run is a cut true pair)"]
     head = "the issue's kinds of case alone (without true pairs cut to part of their classes, "
     lines = summarise(mine)[:4] + case_means_lines(mine)
     return [f"{head}{len(mine)} runs):"] + [f"  {v}" for v in lines]
@@ -1324,7 +1349,7 @@ def runs_below(rows: list[dict], points: float = 100 * WITHIN) -> list[str]:
     ACCs and what the monitor did (flagged and fell back, restored a checkpoint or kept the
     last state; whether the score's verdict counted; the class agreement), the runs the
     worst-case target is missed on. No line when there is none."""
-    missed = [r for r in rows if r["acc_guarded"] < r["acc_target_only"] - points / 100]
+    missed = [r for r in rows if r["acc_guarded"] - r["acc_target_only"] < -points / 100 - EPS]
     lines = [f"runs more than {points:g} point below target-only: {len(missed)}"] if missed else []
     for r in sorted(missed, key=lambda r: r["acc_guarded"] - r["acc_target_only"]):
         if r.get("fell_back"):
