@@ -179,13 +179,15 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
         above = ranked[i - 1] if i else None
         tied = above is not None and round(100 * above["acc"], 1) == round(100 * row["acc"], 1)
         row["rank"] = above["rank"] if tied else i + 1
-        # nothing ranks above the first row or a tied one: no separation to judge. Else the
-        # row is judged against every row of the tied group just above, which of them was
-        # listed last depending on the protocol's order of losses.
-        if above is None or tied:
+    for row in ranked:
+        # Every row of a rank below the first is judged against every row of the rank just
+        # above its own: a row tied with the one listed before it was not judged at all, so
+        # which of a tied group got its "≈" depended on the order of --losses.
+        higher = [r["rank"] for r in ranked if r["rank"] < row["rank"]]
+        if not higher:
             row["separated"] = None
             continue
-        group = [r for r in ranked[:i] if r["rank"] == above["rank"]]
+        group = [r for r in ranked if r["rank"] == max(higher)]
         row["separated"] = all(
             _separated(per_seed[r["loss"]], per_seed[row["loss"]]) for r in group
         )

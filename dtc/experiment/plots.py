@@ -34,22 +34,41 @@ def bar_figure(table, path: Path) -> Path:
     width = 0.8 / max(n_rows, 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_cols + 0.25 * n_rows * n_cols), 4.0))
     x = np.arange(n_cols)
+    handles, undefined = [], False
     for i, row in enumerate(table.rows):
         cells = [table.cells[row].get(c) for c in table.columns]
         means = [c.mean if c else np.nan for c in cells]
         stds = [c.std if c else 0.0 for c in cells]
-        bars = ax.bar(
-            x + (i - (n_rows - 1) / 2) * width, means, width, yerr=stds, label=row, capsize=2
-        )
-        for bar, cell in zip(bars, cells):
+        at = x + (i - (n_rows - 1) / 2) * width
+        bars = ax.bar(at, means, width, yerr=stds, capsize=2)
+        handles.append(bars)
+        for bar, cell, where in zip(bars, cells, at):
             if cell is not None and not cell.complete:  # fewer seeds: not comparable
                 bar.set_hatch("//")
+            if cell is not None and not np.isfinite(cell.mean):
+                # a run without a number drew no bar, as a cell without a run
+                ax.text(where, 0, "n/a", rotation=90, ha="center", va="bottom", fontsize=6)
+                undefined = True
+    notes = []
     if table.incomplete:  # as the tables' n=k/m
-        ax.set_title("hatched: a cell missing some of its column's seeds", fontsize=8)
+        notes.append("hatched: a cell missing some of its column's seeds")
+    if undefined:
+        notes.append("n/a: runs without a value")
+    if notes:
+        ax.set_title("; ".join(notes), fontsize=8)
     ax.set_xticks(x, table.columns, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(f"{METRIC_NAMES.get(table.metric, table.metric)} (%)")  # as the tables
-    # outside the axes, to the right: inside ("best") it covered bars of most groups
-    ax.legend(fontsize=7, ncol=max(1, n_rows // 8), loc="upper left", bbox_to_anchor=(1.01, 1))
+    # Outside the axes, to the right: inside ("best") it covered bars of most groups. The
+    # labels given explicitly: matplotlib leaves out of an automatic legend any label that
+    # starts with "_", and a config's row "_base" was drawn but unnamed.
+    ax.legend(
+        handles,
+        list(table.rows),
+        fontsize=7,
+        ncol=max(1, n_rows // 8),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+    )
     fig.tight_layout()
     with replace_file(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
@@ -85,17 +104,20 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
         if any(np.isfinite(values)):
             curves[f"{row}, {col}" if several_columns else row].append(values)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    handles = []
     for label, runs in curves.items():
         mean = mean_curve(runs)
         # markers: a key logged once per stage (DTC's discrepancy with one adaptation
         # epoch) has isolated points, which a line alone leaves invisible
-        ax.plot(np.arange(1, mean.size + 1), mean, label=label, marker=".", markersize=3)
+        x = np.arange(1, mean.size + 1)
+        handles += ax.plot(x, mean, label=label, marker=".", markersize=3)
     # a history's entries in order: every stage's epochs one after the other (a DTC fit's
     # pretraining, adaptation, self-training rounds), whose own epoch numbers restart
     ax.set_xlabel("history entry (epochs of every stage, in order)")
     ax.set_ylabel(key)
-    # outside the axes: long "row, column" labels made it wider than the figure
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    # outside the axes: long "row, column" labels made it wider than the figure; the labels
+    # given explicitly, as the bars' ("_base" would be left out)
+    ax.legend(handles, list(curves), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     with replace_file(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included

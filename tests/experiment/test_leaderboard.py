@@ -304,6 +304,22 @@ def test_a_row_below_a_tie_is_judged_against_every_tied_row(tmp_path):
         assert rows["dann"]["separated"] is False, order
 
 
+def test_every_row_of_a_tied_rank_is_judged_whatever_the_order(tmp_path):
+    """coral and dann tie at rank 2; the row listed second of the two was not judged at
+    all, so with mmd, coral, dann no "≈" showed although dann is within mmd's noise."""
+    (tmp_path / "protocol.yaml").write_text(TWO_PAIRS)
+    acc = {
+        "mmd": [0.83, 0.81, 0.82],
+        "coral": [0.80, 0.80, 0.80],  # 2 points behind mmd on average, steadily: separated
+        "dann": [0.84, 0.78, 0.78],  # 2 points behind too, but seeds disagree: within noise
+    }
+    for order in (["mmd", "coral", "dann"], ["mmd", "dann", "coral"]):
+        cfg = leaderboard_config(order, protocol=tmp_path / "protocol.yaml")
+        rows = {r["loss"]: r for r in rank(_records_of(cfg, acc), expand(cfg))}
+        assert rows["coral"]["rank"] == rows["dann"]["rank"] == 2
+        assert rows["coral"]["separated"] is True and rows["dann"]["separated"] is False, order
+
+
 def test_a_leaderboard_says_when_its_runs_come_from_different_code(monkeypatch, tmp_path):
     """Built-in losses are not re-run when dtc's code changes: rows whose runs carry
     several ``versions.dtc_source`` values get a warning, a single code none."""

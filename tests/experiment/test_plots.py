@@ -176,6 +176,30 @@ def test_a_bar_of_a_cell_missing_seeds_is_hatched(tmp_path, monkeypatch):
     assert "hatched" in ax.get_title()
 
 
+def test_every_row_is_named_in_the_legends_and_a_cell_without_a_value_marked(tmp_path, monkeypatch):
+    """matplotlib leaves out of an automatic legend a label starting with "_": the row
+    "_base" was drawn and unnamed, in the bars and the curves. A cell whose runs have no
+    value (NaN) drew no bar and no mark, as a cell without runs."""
+    import matplotlib.pyplot as plt
+
+    from dtc.experiment.plots import bar_figure
+
+    hist = [{"epoch": 0, "recon": 1.0}]
+    records = [_record(f"a{s}", hist, seed=s, label="_base") for s in range(2)]
+    records += [_record(f"b{s}", hist, seed=s, label="dtc") for s in range(2)]
+    for r in records[2:]:
+        r["metrics"] = {"acc": float("nan")}
+    (table,) = build_tables(records, ["acc"])
+    figures, close = [], plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (figures.append(fig), close(fig)))
+    bar_figure(table, tmp_path / "acc.png")
+    curves_figure(records, "recon", tmp_path / "recon.png")
+    bars, curves = (fig.axes[0] for fig in figures)
+    for ax in (bars, curves):
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["_base", "dtc"]
+    assert "n/a" in [t.get_text() for t in bars.texts] and "n/a" in bars.get_title()
+
+
 def test_tsne_figure_of_a_few_points(tmp_path):
     """Below 4 points the perplexity was n // 4 = 0, which scikit-learn refuses with an
     error naming no panel; 3 points are drawn, 2 are a clear error."""

@@ -526,7 +526,7 @@ def test_model_selection_summary_by_hand(load_script):
             "acc_chosen": 0.8,
             "acc_oracle": 0.8,
             "acc_mean": 0.6,
-            "accs": dict.fromkeys("abcd", 0.0),
+            "accs": {"a": 0.8, "b": 0.6, "c": 0.5, "d": 0.5},
         },
         # loss: 2 candidates, the choice is 10 points below the oracle
         {
@@ -535,7 +535,7 @@ def test_model_selection_summary_by_hand(load_script):
             "acc_chosen": 0.5,
             "acc_oracle": 0.6,
             "acc_mean": 0.55,
-            "accs": dict.fromkeys("ab", 0.0),
+            "accs": {"a": 0.6, "b": 0.5},
         },
     ]
     lines = script.summary(rows)
@@ -545,6 +545,29 @@ def test_model_selection_summary_by_hand(load_script):
     assert lines[1].startswith("lam     : label-free choice = ORACLE in 100% of 1")
     assert lines[2].startswith("loss    : label-free choice = ORACLE in 0% of 1")
     assert "mean regret 10.0" in lines[2] and "candidate -5.0 points" in lines[2]
+
+
+def test_model_selection_chance_counts_ties_as_its_match_does(load_script):
+    # A tie with the ORACLE matches, so a random pick among four candidates all at 0.8
+    # matches always: the chance rate read 25 %.
+    script = load_script("model_selection")
+    row = {"axis": "lam", "acc_chosen": 0.8, "acc_oracle": 0.8, "acc_mean": 0.8}
+    tied = {**row, "accs": dict.fromkeys("abcd", 0.8)}
+    half = {**row, "accs": {"a": 0.8, "b": 0.8, "c": 0.5, "d": 0.1}}
+    assert "(at random: 100%)" in script.summary([tied])[0]
+    assert "(at random: 50%)" in script.summary([half])[0]
+
+
+def test_one_selection_two_files_hold_counts_once_whatever_its_time(load_script):
+    # the rows differed in their wall-clock seconds alone, and were refused as "different
+    # selections"
+    script = load_script("model_selection")
+    row = {"pair": "digits", "axis": "lam", "seed": 0, "chosen": "a", "oracle": "a"}
+    assert script.distinct_selections([{**row, "seconds": 12.3}, {**row, "seconds": 12.4}]) == [
+        {**row, "seconds": 12.3}
+    ]
+    with pytest.raises(ValueError, match="two rows record different selections"):
+        script.distinct_selections([row, {**row, "chosen": "b"}])
 
 
 def test_model_selection_candidates_fit_along_every_axis(load_script, digits):
