@@ -17,6 +17,7 @@ Presets for the MLP shape (``MLP_PRESETS``):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import numbers
@@ -90,22 +91,40 @@ def mlp(sizes, *, activation: str = "relu", batch_norm: bool = False) -> nn.Sequ
     return nn.Sequential(*blocks)
 
 
+@contextlib.contextmanager
+def evaluating(module: nn.Module):
+    """``module`` in evaluation mode for the body, then every submodule back in the mode it
+    had: restoring the top module's flag alone (``train(flag)`` recurses) put a block
+    frozen in evaluation mode back into training mode, its batch norm updating again."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def module_device(module: nn.Module, default=None) -> torch.device:
+    """The device of ``module``'s first parameter, else of its first buffer, else
+    ``default`` (CPU when None): a module without parameters runs anywhere."""
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        return t.device
+    return torch.device("cpu") if default is None else torch.device(default)
+
+
 def _dry_run(module: nn.Module, width: int):
     """``module`` applied to a ``(2, width)`` zero batch on its parameters' device and
-    dtype (CPU float32 without parameters), in eval mode and without gradients; its
-    previous train/eval mode is restored."""
+    dtype (CPU float32 without parameters), in eval mode and without gradients; every
+    submodule's previous train/eval mode is restored."""
     try:
         param = next(module.parameters())
         device, dtype = param.device, param.dtype
     except StopIteration:
         device, dtype = torch.device("cpu"), torch.float32
-    was_training = module.training
-    module.eval()  # batch norm must not update its running statistics on a dry run
-    try:
-        with torch.no_grad():
-            return module(torch.zeros(2, width, device=device, dtype=dtype))
-    finally:
-        module.train(was_training)
+    # batch norm must not update its running statistics on a dry run
+    with evaluating(module), torch.no_grad():
+        return module(torch.zeros(2, width, device=device, dtype=dtype))
 
 
 def check_encoder(encoder: nn.Module, n_features: int, n_latent: int | None = None) -> int:

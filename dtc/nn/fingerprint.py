@@ -63,20 +63,28 @@ def module_fingerprint(module: nn.Module) -> str:
     """SHA-256 hex digest of ``module``: its ``repr``, the code of every class in its tree
     (the bytecode of its methods, :func:`dtc._plugins.class_text`, and its file's hash;
     torch's own classes by name, as the torch version pins them), the plain attributes of
-    every submodule (:func:`setting_text`) and its state dict's bytes (a lazily sized,
-    uninitialised tensor by a mark: its name and the seed that will draw it stand for it)."""
+    every submodule (:func:`setting_text`), its state dict's bytes (a lazily sized,
+    uninitialised tensor by a mark: its name and the seed that will draw it stand for it)
+    and the bytes of its non-persistent buffers, which the state dict leaves out. A class's
+    code is that of every class of its method resolution order (a base class in another
+    file computes as much as the class itself), torch's and Python's own by name."""
     h = hashlib.sha256(repr(module).encode())
     for mod_name, m in module.named_modules():
         cls = type(m)
         h.update(f"{mod_name}:{cls.__module__}.{cls.__qualname__};".encode())
-        if cls.__module__.partition(".")[0] != "torch":
+        for base in cls.__mro__:
+            if base.__module__.partition(".")[0] in ("torch", "builtins"):
+                continue
             # two classes of one name and one repr, whose forward differ, were one network
-            h.update(class_text(cls))
-            h.update(str(file_hash(cls.__module__)).encode())
+            h.update(class_text(base))
+            h.update(str(file_hash(base.__module__)).encode())
         for attr, value in sorted(vars(m).items()):
             if not attr.startswith("_") and attr != "training":
                 h.update(f"{mod_name}.{attr}={setting_text(value)};".encode())
-    for name, t in module.state_dict().items():
+    state = module.state_dict()
+    # non-persistent buffers (a fixed random projection) compute too, but are no state
+    transient = [(n, b) for n, b in module.named_buffers() if n not in state]
+    for name, t in [*state.items(), *transient]:
         h.update(name.encode())
         if isinstance(t, nn.parameter.UninitializedTensorMixin):
             h.update(b"<uninitialised>")

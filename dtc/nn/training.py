@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc.data.domain import check_features
+from dtc.nn.autoencoder import evaluating, module_device
 
 __all__ = [
     "as_tensor",
@@ -190,19 +191,35 @@ def as_tensor(X, device=None) -> torch.Tensor:
     return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
 
 
+def check_float32(module: nn.Module, owner: str) -> None:
+    """``ValueError`` naming ``owner`` unless ``module``'s floating parameters are float32,
+    the dtype of the features (:func:`as_tensor`): a float64 encoder built and then failed at
+    its first batch with torch's bare "mat1 and mat2 must have the same dtype"."""
+    dtypes = {p.dtype for p in module.parameters() if p.is_floating_point()}
+    if dtypes - {torch.float32}:
+        raise ValueError(
+            f"{owner}: the network has {sorted(map(str, dtypes))} parameters, but the features "
+            "are float32; convert it with .float()"
+        )
+
+
 @torch.no_grad()
 def embed(encoder: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.ndarray:
-    """Encode ``X`` of shape ``(n, d)`` in evaluation mode; returns ``(n, k)`` float32."""
-    device = resolve_device(device) if device is not None else next(encoder.parameters()).device
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        X = as_tensor(X)
+    """Encode ``X`` of shape ``(n, d)`` in evaluation mode (every submodule's mode restored
+    afterwards); returns ``(n, k)`` float32. On ``device``, else the encoder's (CPU for an
+    encoder without parameters or buffers)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"embed: batch_size must be an int >= 1, got {batch_size!r}")
+    check_float32(encoder, "embed")
+    # an encoder without parameters (nn.Identity) raised a bare StopIteration here
+    device = resolve_device(device) if device is not None else module_device(encoder)
+    X = as_tensor(X)
+    if len(X) == 0:  # torch.cat of no batches: "expected a non-empty list"
+        raise ValueError("embed: X has no rows")
+    with evaluating(encoder):
         out = [
             encoder(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)
         ]
-    finally:
-        encoder.train(was_training)
     return torch.cat(out).numpy()
 
 
@@ -259,6 +276,12 @@ def pretrain_autoencoder(
         raise ValueError(f"{stage}: epochs must be >= 0, got {epochs}")
     if not lr > 0 or lr == float("inf"):  # NaN compares False both ways: it trained NaNs
         raise ValueError(f"{stage}: lr must be a finite number > 0, got {lr}")
+    # Vincent et al.'s corruptions: a Gaussian std >= 0 and a masked fraction in [0, 1);
+    # mask=1 zeroed every input, a negative or NaN value turned corruption off unsaid
+    if not 0 <= noise < float("inf"):
+        raise ValueError(f"{stage}: noise must be a finite std >= 0, got {noise}")
+    if not 0 <= mask < 1:
+        raise ValueError(f"{stage}: mask must be a fraction in [0, 1), got {mask}")
     # Bad data is named here: a NaN would otherwise surface as a "diverged" loss (blaming
     # the learning rate), a wrong width as a bare matrix-shape error from torch.
     X = check_features(X, name=f"{stage}: X")
@@ -267,6 +290,7 @@ def pretrain_autoencoder(
         raise ValueError(
             f"{stage}: X has {X.shape[1]} features, the autoencoder expects {n_features}"
         )
+    check_float32(ae, stage)
     device = resolve_device(device)
     ae.to(device)
     Xt = as_tensor(X, device)
@@ -306,6 +330,8 @@ def pretrain_autoencoder(
     gen = make_generator(seed)
     history = []
     ae.train()
+    if head is not None and yt is not None:
+        head.train()  # trained too: a head left in evaluation mode kept its dropout off
     with progress_bar(verbose) as bar:
         task = bar.add_task(stage, total=epochs, info="")
         for epoch in range(epochs):

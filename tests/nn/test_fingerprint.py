@@ -32,3 +32,52 @@ def test_weights_buffers_and_plain_settings_count():
     assert module_fingerprint(net) == base
     net[1].momentum = 0.5  # a plain attribute that repr shows neither... nor its weights
     assert module_fingerprint(net) != base
+
+
+class _Projection(nn.Module):
+    def __init__(self, seed):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("proj", torch.randn(4, 3, generator=gen), persistent=False)
+
+    def forward(self, x):
+        return torch.cos(x @ self.proj)
+
+
+def test_a_non_persistent_buffer_counts():
+    # left out of the state dict, and so of the fingerprint: two projections one network
+    a, b = _Projection(0), _Projection(1)
+    assert not torch.equal(a(torch.ones(1, 4)), b(torch.ones(1, 4)))
+    assert module_fingerprint(a) != module_fingerprint(b)
+    assert module_fingerprint(_Projection(0)) == module_fingerprint(a)
+
+
+def test_a_base_class_in_another_file_counts(tmp_path, monkeypatch):
+    # class Enc(Base): pass, with Base.forward in another file: an edit to it changed the
+    # output but not the fingerprint (only the class's own module was hashed)
+    import importlib
+    import sys
+
+    base = tmp_path / "dtc_fp_base.py"
+    base.write_text(
+        "import torch\n"
+        "class Base(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.lin = torch.nn.Linear(3, 2)\n"
+        "    def forward(self, x):\n"
+        "        return torch.relu(self.lin(x))\n"
+    )
+    (tmp_path / "dtc_fp_sub.py").write_text(
+        "from dtc_fp_base import Base\nclass Enc(Base):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("dtc_fp_base", "dtc_fp_sub"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    torch.manual_seed(0)
+    before = module_fingerprint(importlib.import_module("dtc_fp_sub").Enc())
+    base.write_text(base.read_text().replace("torch.relu", "torch.tanh"))
+    for name in ("dtc_fp_base", "dtc_fp_sub"):
+        del sys.modules[name]
+    torch.manual_seed(0)
+    assert module_fingerprint(importlib.import_module("dtc_fp_sub").Enc()) != before

@@ -370,3 +370,51 @@ def test_check_finite_refuses_infinities_as_well_as_nan(value):
     with pytest.raises(FloatingPointError, match="adapt: .*epoch 3"):
         check_finite(torch.tensor(value), stage="adapt", epoch=3)
     check_finite(torch.tensor(1e30), stage="adapt", epoch=3)
+
+
+def test_embed_takes_an_encoder_without_parameters_and_checks_its_batch_size():
+    # next(encoder.parameters()) raised a bare StopIteration for nn.Identity
+    from dtc.nn import embed
+
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(embed(nn.Identity(), X), X)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="embed: batch_size must be an int >= 1"):
+            embed(nn.Identity(), X, batch_size=bad)
+    with pytest.raises(ValueError, match="embed: X has no rows"):
+        embed(nn.Identity(), X[:0])
+
+
+def test_embed_restores_every_submodules_mode():
+    # the top flag alone was restored: a block frozen in evaluation mode came back training
+    from dtc.nn import embed
+
+    enc = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    enc[1].eval()
+    before = [m.training for m in enc.modules()]
+    embed(enc, np.ones((3, 4), dtype=np.float32))
+    assert [m.training for m in enc.modules()] == before == [True, True, False, True]
+
+
+def test_pretraining_refuses_corruptions_out_of_range_and_float64_networks():
+    X = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+    ae = Autoencoder(nn.Linear(6, 3), 6)
+    for kw, match in (
+        ({"mask": 1.0}, r"mask must be a fraction in \[0, 1\), got 1.0"),
+        ({"mask": float("nan")}, "mask must be a fraction"),
+        ({"noise": -0.5}, "noise must be a finite std >= 0, got -0.5"),
+        ({"noise": float("nan")}, "noise must be a finite std >= 0"),
+    ):
+        with pytest.raises(ValueError, match=f"^pre: {match}"):
+            pretrain_autoencoder(ae, X, epochs=1, stage="pre", **kw)
+    double = Autoencoder(nn.Linear(6, 3).double(), 6, nn.Linear(3, 6).double())
+    with pytest.raises(ValueError, match=r"^pre: the network has \['torch.float64'\] parameters"):
+        pretrain_autoencoder(double, X, epochs=1, stage="pre")
+
+
+def test_a_supervised_head_left_in_evaluation_mode_is_trained_in_training_mode():
+    X = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+    head = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)).eval()
+    ae = Autoencoder(nn.Linear(6, 3), 6)
+    pretrain_autoencoder(ae, X, y=np.arange(20) % 2, head=head, epochs=1, batch_size=10)
+    assert int(head[1].num_batches_tracked) == 2  # its statistics learnt, batch by batch
