@@ -89,6 +89,9 @@ def _check_labels(y, n: int | None, *, name: str) -> np.ndarray | None:
             raise ValueError(f"{name}: expected integer class labels, got non-integer values")
     elif arr.dtype.kind not in "iub":
         raise ValueError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
+    if arr.size and arr.dtype.kind in "uf" and float(np.max(arr)) >= 2.0**63:
+        # the int64 cast wrapped them to int64's minimum: "non-negative labels" was blamed
+        raise ValueError(f"{name}: expected labels within int64's range, got {np.max(arr)!r}")
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name}: expected non-negative class labels, got minimum {arr.min()}")
@@ -115,7 +118,14 @@ class Domain:
             # read with .get / .items by the pair and by without_labels: fail here, by name
             raise ValueError(f"Domain {self.name!r}: meta must be a dict, got {self.meta!r}")
         X = check_features(self.X, name=f"Domain {self.name!r}: X")
+        if np.may_share_memory(X, np.asarray(host_array(self.X, "X"))):
+            # validated once, then the caller's array: a NaN written into it afterwards
+            # reached every method, and a method changing its input changed the caller's
+            X = X.copy()
         object.__setattr__(self, "X", X)
+        # its own meta: shared by subsets, outputs of the preprocessings and the input, an
+        # edit of one domain's meta edited the other's
+        object.__setattr__(self, "meta", dict(self.meta))
         object.__setattr__(
             self, "y", _check_labels(self.y, X.shape[0], name=f"Domain {self.name!r}: y")
         )
@@ -229,7 +239,8 @@ class DomainPair:
                 "feature dimension (build the pair with heterogeneous=True for cross-modal transfer)"
             )
         names = [d.meta.get("classes") for d in (self.source, self.target)]
-        if None not in names and list(names[0]) != list(names[1]):
+        # `None not in names` compared an array of names element-wise: "truth value ambiguous"
+        if all(n is not None for n in names) and list(names[0]) != list(names[1]):
             # each file numbers its own class names: the same number would name two classes
             raise ValueError(
                 f"DomainPair: the source numbers its classes {list(names[0])} and the target "

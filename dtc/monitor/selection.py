@@ -402,6 +402,14 @@ def _apportion(weights: np.ndarray, n: int) -> np.ndarray:
     return counts
 
 
+def _same(a, b) -> bool:
+    """Whether two meta values agree; class names may be arrays, whose ``==`` is
+    element-wise (its truth value ambiguous)."""
+    if isinstance(a, (list, tuple, np.ndarray)) or isinstance(b, (list, tuple, np.ndarray)):
+        return isinstance(a, (list, tuple, np.ndarray)) and list(a) == list(b)
+    return a == b
+
+
 def _check_combinable(sources: Sequence[Domain], owner: str) -> None:
     """``ValueError`` unless ``sources`` share the feature dimension and are all labelled,
     in one label space, or all unlabelled: what :func:`combine_sources` can mix."""
@@ -476,7 +484,7 @@ def combine_sources(
         | {
             key: sources[0].meta[key]
             for key in ("classes", "benchmark")
-            if all(key in s.meta and s.meta[key] == sources[0].meta[key] for s in sources)
+            if all(key in s.meta and _same(s.meta[key], sources[0].meta[key]) for s in sources)
         },
     )
 

@@ -121,3 +121,42 @@ def test_float64_values_below_float32_range_are_refused_like_those_above():
     _, _, inertia = kmeans(X * 1e-30, 2, seed=0)
     assert inertia == pytest.approx(kmeans(X, 2, seed=0)[2] * 1e-60, rel=1e-5)
     assert check_features(np.zeros((3, 2))).sum() == 0  # all zeros: nothing lost
+
+
+def test_a_domain_holds_its_own_features_and_meta():
+    # float32 C-contiguous input (and CPU tensors) was kept as is: a NaN written into the
+    # caller's array after the check reached every method; meta was shared with subsets
+    # and the preprocessings' outputs, so an edit of one domain's meta edited another's
+    X = np.ones((4, 2), dtype=np.float32)
+    dom = data.Domain(X, meta={"note": "a"})
+    X[0, 0] = np.nan
+    assert np.isfinite(dom.X).all()
+    sub = dom.subset(np.arange(2))
+    sub.meta["note"] = "b"
+    assert dom.meta["note"] == "a"
+    out = data.standardize(data.DomainPair(dom, data.Domain(np.zeros((3, 2)))))
+    out.source.meta["note"] = "c"
+    assert dom.meta["note"] == "a"
+
+
+def test_class_names_held_in_an_array_pair_and_combine():
+    # `None not in names` compared the array element-wise: "truth value ... ambiguous"
+    from dtc.monitor.selection import combine_sources
+
+    names = np.array(["cat", "dog"])
+    y = np.array([0, 1, 0, 1])
+    src = data.Domain(np.ones((4, 2)), y, meta={"classes": names})
+    data.DomainPair(src, data.Domain(np.ones((4, 2))))
+    data.DomainPair(src, data.Domain(np.ones((4, 2)), y, meta={"classes": names.copy()}))
+    with pytest.raises(ValueError, match="the source numbers its classes"):
+        data.DomainPair(src, data.Domain(np.ones((4, 2)), y, meta={"classes": names[::-1]}))
+    combined = combine_sources([src, src], [1, 1])
+    assert list(combined.meta["classes"]) == ["cat", "dog"]
+
+
+def test_labels_beyond_int64_are_named_as_such():
+    # the cast wrapped them, and "expected non-negative class labels, got minimum
+    # -9223372036854775808" blamed a negative label nobody gave
+    for y in (np.array([0, 2**63], dtype=np.uint64), np.array([0.0, 1e19])):
+        with pytest.raises(ValueError, match="expected labels within int64's range"):
+            data.Domain(np.ones((2, 2)), y)
