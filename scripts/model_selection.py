@@ -82,6 +82,12 @@ def candidates(axis: str, k: int, params: dict) -> dict:
     raise ValueError(f"unknown axis {axis!r}; expected lam, loss or k")
 
 
+def _share_at_best(accs) -> float:
+    """The share of the candidates' ACCs (a dict by candidate, or a list) at the best."""
+    values = list(accs.values()) if isinstance(accs, dict) else list(accs)
+    return sum(a >= max(values) for a in values) / len(values)
+
+
 def summary(rows: list[dict]) -> list[str]:
     """How often the label-free choice is the ORACLE's, pooled and per axis, against the
     rate of a choice at random (the mean share of candidates at the best ACC: a tie with
@@ -92,12 +98,7 @@ def summary(rows: list[dict]) -> list[str]:
     lines = []
     for name, group in groups.items():
         match = np.mean([r["acc_chosen"] >= r["acc_oracle"] for r in group])  # ties match
-        chance = np.mean(
-            [
-                sum(a >= max(r["accs"].values()) for a in r["accs"].values()) / len(r["accs"])
-                for r in group
-            ]
-        )
+        chance = np.mean([_share_at_best(r["accs"]) for r in group])
         regret = np.mean([r["acc_oracle"] - r["acc_chosen"] for r in group])
         gain = np.mean([r["acc_chosen"] - r["acc_mean"] for r in group])
         lines.append(

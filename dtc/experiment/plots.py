@@ -40,7 +40,7 @@ def bar_figure(table, path: Path) -> Path:
         means = [c.mean if c else np.nan for c in cells]
         stds = [c.std if c else 0.0 for c in cells]
         at = x + (i - (n_rows - 1) / 2) * width
-        bars = ax.bar(at, means, width, yerr=stds, capsize=2)
+        bars = ax.bar(at, means, width, yerr=stds, label=row, capsize=2)
         handles.append(bars)
         for bar, cell, where in zip(bars, cells, at):
             if cell is not None and not cell.complete:  # fewer seeds: not comparable
