@@ -11,12 +11,11 @@ mistake, not a 1), NaN and infinity are refused.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 
-from dtc._validation import SEED_MAX, check_bool
+from dtc._validation import SEED_MAX, check_bool, is_finite_number
 from dtc._validation import check_seed as _check_seed
 
 __all__ = [
@@ -46,8 +45,9 @@ def check_number(value, *, method: str, name: str, low=0.0, integer=False, stric
     and ``name`` otherwise."""
     kind = numbers.Integral if integer else numbers.Real
     bad = isinstance(value, bool) or not isinstance(value, kind)
-    # Integers are always finite (and math.isfinite overflows on huge ones).
-    bad = bad or (not integer and not math.isfinite(value))
+    # Integers are always finite (and math.isfinite overflows on huge ones, whichever kind
+    # was asked for: lam=10**400 raised an OverflowError).
+    bad = bad or (not integer and not is_finite_number(value))
     bad = bad or (value <= low if strict else value < low)
     if bad:
         what = "an int" if integer else "a number"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 
@@ -37,6 +38,18 @@ def check_seed(value, *, owner: str, name: str = "seed", reserve: int = 0) -> in
     return int(value)
 
 
+def is_finite_number(value) -> bool:
+    """Whether ``value`` is a real number (a bool is not) that a float holds finitely: an
+    int past a float's range is not (``math.isfinite`` and ``float`` overflow on it, and
+    ``np.isfinite`` raises a TypeError past 2**64)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def host_array(value, name: str):
     """``value`` unchanged, unless it is a torch tensor: then detached from autograd and
     copied to host memory, so that numpy can read it (``np.asarray`` refuses a tensor that
@@ -54,7 +67,18 @@ def host_array(value, name: str):
             f"{name}: got a tensor on the 'meta' device, which holds no values; expected "
             "data (a numpy array or a CPU / GPU tensor)"
         )
-    return value.detach().cpu()
+    value = value.detach().cpu()
+    if value.layout != torch.strided:  # sparse: numpy reads dense memory only
+        value = value.to_dense()
+    if value.is_floating_point() and value.dtype not in (
+        torch.float16,
+        torch.float32,
+        torch.float64,
+    ):
+        # bfloat16 / float8, which numpy has no type for ("unsupported ScalarType"):
+        # float32 holds every one of their values
+        value = value.float()
+    return value
 
 
 def float_array(value, name: str, what: str = "X") -> np.ndarray:
@@ -62,9 +86,17 @@ def float_array(value, name: str, what: str = "X") -> np.ndarray:
     ``name`` and ``what`` when it is not real numbers: the cast would drop imaginary parts
     with a mere ``ComplexWarning``, or fail in numpy's words."""
     value = host_array(value, f"{name}: {what}")
-    if np.iscomplexobj(value):
-        raise ValueError(f"{name}: {what} must be real numbers, got complex values")
     try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: {what} must be a numeric array, got {type(value)!r}") from exc
+        arr = np.asarray(value)  # ragged lists fail here, in numpy's words: named below
+        if np.iscomplexobj(arr):
+            raise ValueError(f"{name}: {what} must be real numbers, got complex values")
+        if arr.dtype.kind in "USVMm":
+            # strings, bytes and dates cast to numbers ("1.5" -> 1.5) without a word
+            raise TypeError(f"dtype {arr.dtype}")
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        if str(exc).startswith(f"{name}: "):
+            raise
+        raise ValueError(
+            f"{name}: {what} must be a numeric array, got {type(value).__name__} ({exc})"
+        ) from exc

@@ -37,12 +37,28 @@ DEFAULT_RESULTS = Path("results") / "runs.jsonl"
 # OSError: a results path that is a folder, an --out that is a file, a full disk.
 USER_ERRORS = (ValueError, OSError, RuntimeError)
 
+# A string, not a Path: typer made "" (an unset variable, --data-dir "$X") Path("."), the
+# working directory, where dtc.data.resolve_data_dir takes "" as not given ($DTC_DATA).
 DataDirOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--data-dir", help="Benchmark data directory (default: $DTC_DATA).", show_default=False
     ),
 ]
+
+
+def check_folder(path: Path | None, option: str) -> None:
+    """``ValueError`` naming ``option`` when ``path`` (a folder to write in) or the nearest
+    of its parents that exists is a file: "[Errno 17] File exists" named no option, and
+    hid that a file stood where a folder was expected."""
+    if path is None:
+        return
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is" if p == path else f"is under {str(p)!r}, which is"
+                raise ValueError(f"{option}: {str(path)!r} {what} a file; expected a folder")
+            return
 
 
 def parse_assignments(items: list[str] | None, *, option: str = "--set") -> dict:
@@ -280,8 +296,9 @@ def _run_one(
         try:
             if results.is_dir():
                 raise IsADirectoryError(f"--results: {str(results)!r} is a folder; expected a file")
+            check_folder(results.parent, "--results (its folder)")
             results.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise _fail(exc) from exc
     # which version of a user's method or loss runs, as a sweep's records say (two single
     # runs before and after an edit were the same record); read before the fit, as a sweep
@@ -341,6 +358,7 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
     cfg = None
     try:
         cfg = load_config(path, overrides)
+        check_folder(out_dir, "--out")
         target_dir = out_dir or default_out_dir(cfg)
 
         def emit(record: dict) -> None:
@@ -446,6 +464,10 @@ def report(
     path = results / RESULTS_FILE if results.is_dir() else results
     if not path.is_file():
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
+    try:
+        check_folder(out_dir, "--out")
+    except ValueError as exc:
+        raise _fail(exc) from exc
     target = out_dir or path.parent / "report"
     errors = path.parent / "errors.jsonl"
     seeds = None  # without a config, a column's seeds are those any row ran on it
@@ -576,6 +598,7 @@ def bench_losses(
     config = None
     try:
         config = leaderboard.leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
+        check_folder(out_dir, "--out")
         folder = out_dir or leaderboard.default_out_dir(config)
         with terminate_as_interrupt():  # a SIGTERM stops the workers as a Ctrl-C does
             rows, summary = leaderboard.run_leaderboard(

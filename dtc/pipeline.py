@@ -49,7 +49,7 @@ from torch.nn import functional as F
 
 from dtc import align
 from dtc._plugins import check_loaded, class_hash, is_own, plugin_hash
-from dtc._validation import SEED_MAX, float_array
+from dtc._validation import SEED_MAX, float_array, is_finite_number
 from dtc.align.grl import GradientReversal, dann_schedule
 from dtc.align.mmd import MMDLoss
 from dtc.cluster.dec import (
@@ -652,7 +652,9 @@ class DTC(TransferClusterer):
             if (
                 isinstance(v, bool)
                 or not isinstance(v, kinds)
-                or not np.isfinite(v)
+                # np.isfinite raised a TypeError past 2**64 (an int seed is range-checked
+                # below; a float parameter must be one a float holds)
+                or not (integer or is_finite_number(v))
                 or (v <= low if strict else v < low)
             ):
                 rel = ">" if strict else ">="

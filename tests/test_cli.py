@@ -629,3 +629,45 @@ def test_a_reused_run_is_reported_under_its_rows_grid_now(tmp_path):
         (whole,) = [r for r in rows if r.startswith("| km |")]
         assert "70.5 ± 3.5" in whole and "/3)" not in whole, rows
         assert not any("n_init=2" in r for r in rows), rows
+
+
+def test_a_file_where_a_folder_is_expected_is_named_by_its_option(tmp_path):
+    # "[Errno 17] File exists: 'afile'" named no option
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    cfg = _cli_config(tmp_path)
+    for args, match in (
+        (["run", str(cfg), "--out", str(afile)], "--out: "),
+        (["run", str(cfg), "--out", str(afile / "sub")], "--out: "),
+        (["run", "--method", "kmeans", "--results", str(afile / "x.jsonl")], "--results"),
+    ):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 1, res.output
+        assert match in res.stderr and "a file; expected a folder" in res.stderr, res.stderr
+
+
+def test_an_empty_data_dir_falls_back_to_dtc_data(tmp_path, monkeypatch, data_dir):
+    # typer made "" Path("."): "not found in the data directory '.'"
+    monkeypatch.setenv("DTC_DATA", str(data_dir))
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(
+        app,
+        [
+            "run", "--benchmark", "office_caltech10_surf", "--source", "amazon",
+            "--target", "webcam", "--method", "kmeans", "--data-dir", "", "--no-record",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+
+def test_a_config_not_in_utf8_and_an_empty_dtc_results(tmp_path, monkeypatch):
+    from dtc.experiment.config import default_out_dir, load_config
+
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes(
+        CONFIG.replace("name: cli", "name: cli\ndescription: caf\xe9").encode("latin-1")
+    )
+    res = runner.invoke(app, ["run", str(latin)])
+    assert res.exit_code == 1 and "latin1.yaml: not UTF-8 text" in res.stderr, res.stderr
+    monkeypatch.setenv("DTC_RESULTS", "")  # as an unset DTC_DATA: wrote into ./<name>
+    assert default_out_dir(load_config(_cli_config(tmp_path))) == Path("results") / "cli"

@@ -9,10 +9,11 @@ discriminator to tell the domains apart while training the encoder to fool it.
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
+
+from dtc._validation import is_finite_number
 
 __all__ = ["SCHEDULES", "GradientReversal", "dann_schedule", "grad_reverse"]
 
@@ -39,12 +40,8 @@ def check_number(
     gradient into inf or NaN: ``inf * 0``)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    ok = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value > low if strict else value >= low)
-    )
+    # is_finite_number: math.isfinite and float() overflow on ints past a float's range
+    ok = is_finite_number(value) and (value > low if strict else value >= low)
     if not ok or (high is not None and value > high):
         op = ">" if strict else ">="
         bounds = f"in [{low}, {high}]" if high is not None else f"{op} {low} and finite"

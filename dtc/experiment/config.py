@@ -403,6 +403,8 @@ def read_yaml_mapping(path: Path, label: str) -> dict:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ValueError(f"{label}: not valid YAML ({exc})") from exc
+    except UnicodeDecodeError as exc:  # numpy's words named no file
+        raise ValueError(f"{label}: not UTF-8 text ({exc})") from exc
     if not isinstance(raw, dict):
         raise ValueError(f"{label}: expected a mapping at the top level, got {type(raw).__name__}")
     raw.setdefault("name", path.stem)
@@ -798,4 +800,5 @@ def default_out_dir(config: ExperimentConfig) -> Path:
     """``$DTC_RESULTS/<config name>``, ``results/<config name>`` when ``DTC_RESULTS`` is
     unset (relative to the working directory); ``dtc run CONFIG`` and ``dtc bench-losses``
     both write there by default."""
-    return Path(os.environ.get("DTC_RESULTS", "results")) / config.name
+    # empty counts as unset, as DTC_DATA does (it wrote into ./<name>)
+    return Path(os.environ.get("DTC_RESULTS") or "results") / config.name

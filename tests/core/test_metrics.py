@@ -371,3 +371,19 @@ def test_tensor_labels_are_read_and_meta_tensors_named():
     assert metrics.cluster_acc(y, pred) == 1.0
     with pytest.raises(ValueError, match="^y_pred: got a tensor on the 'meta' device"):
         metrics.nmi(y, torch.zeros(4, device="meta"))
+
+
+def test_float_array_takes_every_tensor_and_refuses_what_is_no_number():
+    # bfloat16 / sparse tensors failed in torch's words; strings, bytes and dates cast to
+    # numbers without a word; ragged lists and ints past a float's range in numpy's
+    torch = pytest.importorskip("torch")
+    from dtc._validation import float_array, is_finite_number
+
+    x = torch.randn(6, 2)
+    np.testing.assert_allclose(float_array(x.bfloat16(), "fn"), x.bfloat16().float().numpy())
+    np.testing.assert_array_equal(float_array(x.to_sparse(), "fn"), x.numpy())
+    for bad in ("1.5", b"12", np.datetime64("2020-01-01"), 10**400, [[1, 2], [3]]):
+        with pytest.raises(ValueError, match="^fn: X must be a numeric array"):
+            float_array(bad, "fn")
+    assert is_finite_number(10**30) and not is_finite_number(10**400)
+    assert not is_finite_number(True) and not is_finite_number(float("nan"))

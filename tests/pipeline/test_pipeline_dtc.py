@@ -1654,3 +1654,13 @@ def test_a_heterogeneous_target_the_architecture_cannot_take_is_named(small_pair
     pair = DomainPair(source, target, heterogeneous=True, n_clusters=10)
     with pytest.raises(ValueError, match="^DTC: architecture does not fit the target data"):
         DTC(**{**TINY, "hidden": None}, architecture="conv", encoder_mode="asymmetric").fit(pair)
+
+
+def test_numbers_past_a_floats_range_are_refused_by_name():
+    # np.isfinite raised "ufunc 'isfinite' not supported" past 2**64, a traceback in the CLI
+    for params, match in (
+        ({"seed": 2**64}, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
+        ({"lam": 10**400}, "lam must be a number >= 0"),
+    ):
+        with pytest.raises(ValueError, match=f"^DTC: {match}"):
+            DTC(**params).check_params()
