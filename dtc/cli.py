@@ -138,7 +138,7 @@ def _import_here() -> None:
 RUN_EPILOG = (
     "With a CONFIG (a YAML file of experiments/), runs its whole grid into --out "
     "(default $DTC_RESULTS/<name>, results/<name> without it), skipping runs already "
-    "there; trailing key=value arguments override the config, e.g. `dtc run experiments/smoke.yaml seeds=[0,1] "
+    "there; trailing key=value arguments override the config, e.g. `dtc run experiments/smoke.yaml 'seeds=[0,1]' "
     "methods.DTC.lam=0.5` (DTC is a row label of that config; a new row needs "
     "methods.<label>.method=<method>)."
 )

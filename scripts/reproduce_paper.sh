@@ -44,9 +44,8 @@ for tool in "$dtc" "$py"; do
     exit 2
   fi
 done
-n_lines() { # lines of a file, 0 when there is none (dtc only appends to errors.jsonl)
-  if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi
-}
+stamp=$(mktemp)
+trap 'rm -f "$stamp"' EXIT
 failed=()
 for table in table1 table2 table3; do
   # A failed run (exit 1) does not stop the others: its table is reported (the cell marked
@@ -54,12 +53,15 @@ for table in table1 table2 table3; do
   # a usage error (2) stops here.
   status=0
   errors="results/${table}/errors.jsonl"
-  before=$(n_lines "$errors")
+  touch "$stamp"
   "$dtc" run "experiments/paper/${table}.yaml" --out "results/${table}" --jobs "$jobs" || status=$?
   if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
     exit "$status"
   fi
-  if [ "$status" -eq 1 ] && [ "$(n_lines "$errors")" -eq "$before" ]; then
+  # errors.jsonl written by this run: it recorded failed runs. (Its line count missed a
+  # retried failure: dtc keeps the last failure of each unfinished run, so a run failing
+  # again left the count as it was, and a rerun read as a refusal and stopped here.)
+  if [ "$status" -eq 1 ] && ! { [ -f "$errors" ] && [ "$errors" -nt "$stamp" ]; }; then
     # exit 1 with no failed run recorded: the config was refused before any run (a data
     # file not found under DTC_DATA, say); the next tables and the figures would be too
     echo "scripts/reproduce_paper.sh: dtc run refused experiments/paper/${table}.yaml before" \

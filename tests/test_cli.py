@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -261,7 +262,7 @@ def test_unknown_method_and_bad_set_are_errors(tmp_path):
 
 def test_the_help_example_overrides_a_row_of_the_config_it_names():
     (example,) = re.findall(r"`dtc run (\S+) (.*?)`", RUN_EPILOG)
-    path, *overrides = example[0], *example[1].split()
+    path, *overrides = example[0], *shlex.split(example[1])  # as a shell reads it
     assert Path(path) == SMOKE.relative_to(SMOKE.parents[1])
     cfg = load_config(SMOKE, overrides)
     assert list(cfg.raw["methods"]) == ["DTC", "K-means"]  # no new row
