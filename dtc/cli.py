@@ -311,6 +311,20 @@ def _run_one(
             record = run_single(spec, data_dir=data_dir, imbalance=imbalanced)
     except (*USER_ERRORS, FloatingPointError) as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt as exc:
+        # A fit with checkpoints resumes from its last finished stage: say so (it printed
+        # nothing, and a user started again from scratch)
+        folder = spec.params.get("checkpoint_dir")
+        if folder is not None:
+            err.print(
+                escape(
+                    f"interrupted: the finished stages are kept in {str(folder)!r}; run the "
+                    "same command again to resume from them"
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
+        raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
     record["spec"] = spec.to_dict()
     if code:
         record["code"] = code

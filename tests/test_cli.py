@@ -672,3 +672,20 @@ def test_a_config_not_in_utf8_and_an_empty_dtc_results(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "latin1.yaml: not UTF-8 text" in res.stderr, res.stderr
     monkeypatch.setenv("DTC_RESULTS", "")  # as an unset DTC_DATA: wrote into ./<name>
     assert default_out_dir(load_config(_cli_config(tmp_path))) == Path("results") / "cli"
+
+
+def test_an_interrupted_single_run_says_where_its_checkpoints_are(tmp_path, monkeypatch):
+    # Ctrl-C exited 130 in silence, though a rerun resumes from the checkpointed stages
+    import dtc.experiment as experiment
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "run_single", interrupted)
+    ckpt = tmp_path / "ckpt"
+    args = ["run", "--method", "dtc", "--set", f"checkpoint_dir={ckpt}", "--no-record"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 130
+    assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record"])
+    assert res.exit_code == 130 and "kept in" not in res.stderr
