@@ -330,8 +330,11 @@ def _apply_override(raw: dict, path: list[str], value) -> None:
         entries = raw.get(path[0])
         if isinstance(entries, dict):
             entry = entries.get(path[1])
-        elif isinstance(entries, list) and path[1].isdigit() and int(path[1]) < len(entries):
-            entry = entries[int(path[1])]
+        elif isinstance(entries, list):
+            try:  # -1 too: the grid kept the value, and "in both data and grid" was refused
+                entry = entries[_list_index(entries, path[1], ".".join(path[:2]))]
+            except ValueError:
+                entry = None
         else:
             entry = None
         if isinstance(entry, dict) and isinstance(entry.get(replaced), dict):
@@ -445,6 +448,12 @@ def load_config(source, overrides=None) -> ExperimentConfig:
         if repeated:  # 1 and "1": one row, the other dropped without a word
             raise ValueError(f"{where}: methods: label {repeated[0]!r} given twice")
         raw["methods"] = {str(k): v for k, v in raw["methods"].items()}
+    if isinstance(raw.get("benchmarks"), list):
+        # short-form entries (`benchmarks: [digits]`) as mappings, so that an override can
+        # reach them (benchmarks.0.data.shift=0.9: "benchmarks.0 is not a mapping or a list")
+        raw["benchmarks"] = [
+            {"benchmark": b} if isinstance(b, str) else b for b in raw["benchmarks"]
+        ]
     for keys, value in parse_overrides(overrides, labels=list(raw.get("methods") or {})):
         _apply_override(raw, keys, value)
     try:

@@ -970,3 +970,18 @@ def test_an_explicit_null_preprocess_is_refused_at_load():
     bench = {**ONE_RUN, "benchmarks": [{"benchmark": "digits", "data": {"preprocess": None}}]}
     with pytest.raises(ValueError, match="unknown preprocess None"):
         load_config({**bench, "methods": {"km": {"method": "kmeans"}}})
+
+
+def test_overrides_reach_short_form_benchmarks_and_negative_indices():
+    # benchmarks: [digits] could not take benchmarks.0.data.*; a negative index left the
+    # value in the data grid too ("in both data and grid")
+    short = {**ONE_RUN, "benchmarks": ["digits"], "methods": {"km": {"method": "kmeans"}}}
+    (task,) = expand(load_config(short, ["benchmarks.0.data.shift=0.9"]))
+    assert task.spec.data_params["shift"] == 0.9
+    gridded = {
+        **ONE_RUN,
+        "benchmarks": [{"benchmark": "digits", "grid": {"shift": [0.3, 0.7]}}],
+        "methods": {"km": {"method": "kmeans"}},
+    }
+    (task,) = expand(load_config(gridded, ["benchmarks.-1.data.shift=0.9"]))
+    assert task.spec.data_params["shift"] == 0.9
