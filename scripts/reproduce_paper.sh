@@ -58,9 +58,10 @@ for table in table1 table2 table3; do
   if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
     exit "$status"
   fi
-  # errors.jsonl written by this run: it recorded failed runs. (Its line count missed a
-  # retried failure: dtc keeps the last failure of each unfinished run, so a run failing
-  # again left the count as it was, and a rerun read as a refusal and stopped here.)
+  # errors.jsonl written by this run (newer than the stamp: a run takes longer than a file
+  # time's tick): it recorded failed runs. (Its line count missed a retried failure: dtc
+  # keeps the last failure of each unfinished run, so a run failing again left the count as
+  # it was, and a rerun read as a refusal and stopped here.)
   if [ "$status" -eq 1 ] && ! { [ -f "$errors" ] && [ "$errors" -nt "$stamp" ]; }; then
     # exit 1 with no failed run recorded: the config was refused before any run (a data
     # file not found under DTC_DATA, say); the next tables and the figures would be too

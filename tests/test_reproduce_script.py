@@ -11,13 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # A dtc whose table1 has one run that fails at every attempt: `run` rewrites errors.jsonl
 # with that run's last failure (as dtc keeps the last failure of each unfinished run) and
-# exits 1; table2 and table3 succeed; `report` succeeds.
+# exits 1; table2 and table3 succeed; `report` succeeds. It writes the file a moment after it
+# starts, as any run does: the script tells a run's errors by the file's time, and file times
+# tick coarsely (a write in the same tick as the script's stamp reads as not newer).
 FAKE_DTC = """#!/usr/bin/env bash
 cmd=$1; shift
 if [ "$cmd" = run ]; then
   out=$3; mkdir -p "$out"; echo "$out" >> calls.txt
   case "$out" in
-    *table1) echo '{"run_id": "r1", "error": "fails"}' > "$out/errors.jsonl"; exit 1 ;;
+    *table1) sleep 0.1; echo '{"run_id": "r1", "error": "fails"}' > "$out/errors.jsonl"; exit 1 ;;
   esac
 fi
 exit 0
