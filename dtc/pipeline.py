@@ -71,6 +71,7 @@ from dtc.nn.fingerprint import module_fingerprint
 from dtc.nn.training import (
     as_tensor,
     check_finite,
+    check_float32,
     deterministic,
     embed,
     load_checkpoint,
@@ -253,7 +254,7 @@ def _renumbering(labels: np.ndarray, reference: np.ndarray, k: int) -> np.ndarra
     most rows (Hungarian algorithm)."""
     votes = np.zeros((k, k))
     np.add.at(votes, (np.asarray(labels), np.asarray(reference)), 1.0)
-    rows, cols = linear_sum_assignment(votes, maximize=True)
+    rows, cols = linear_sum_assignment(-votes)
     perm = np.empty(k, dtype=np.int64)
     perm[rows] = cols
     return perm
@@ -1213,13 +1214,8 @@ class DTC(TransferClusterer):
         except ValueError as exc:
             raise ValueError(f"DTC: architecture does not fit the source data: {exc}") from exc
         # The features are float32 tensors: another dtype failed at the first training step
-        # with torch's bare "mat1 and mat2 must have the same dtype".
-        dtypes = {p.dtype for p in self._src_ae.parameters() if p.is_floating_point()}
-        if dtypes - {torch.float32}:
-            raise ValueError(
-                f"DTC: architecture has {sorted(map(str, dtypes))} parameters, but DTC trains on "
-                "float32 features; convert the module with .float()"
-            )
+        # with torch's bare "mat1 and mat2 must have the same dtype" (refused before pretraining).
+        check_float32(self._src_ae, "DTC: architecture (the source network)")
         latent = self._src_ae.n_latent
         if pair.heterogeneous:
             tgt = pair.target
@@ -1806,11 +1802,7 @@ class DTC(TransferClusterer):
         (maximum-agreement matching), so that label ``c`` stands for ``self._classes[c]``.
         Returns labels ``(n,)``, centres ``(k, d)`` (means in the clustering space ``Zt``)
         and the class names ``(k,)``."""
-        votes = np.zeros((k, k))
-        np.add.at(votes, (np.asarray(clusters), self._head_argmax(Z, k)), 1.0)
-        rows, cols = linear_sum_assignment(-votes)
-        to_class = np.empty(k, dtype=np.int64)
-        to_class[rows] = cols
+        to_class = _renumbering(clusters, self._head_argmax(Z, k), k)
         labels = to_class[np.asarray(clusters)]
         centres = _class_means(Zt, labels, np.asarray(fallback)[np.argsort(to_class)])
         return labels, centres, self._classes.astype(np.int64)
