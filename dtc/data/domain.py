@@ -178,8 +178,9 @@ class Domain:
         labels, and its ratio asked for and profile, with the domain's size and number of
         clusters, give those sizes back; even its presence says the classes are
         imbalanced. (Runs and reports read it from the labelled domain or from the run's
-        data parameters.)"""
-        meta = {k: v for k, v in self.meta.items() if k != "imbalance"}
+        data parameters.) So do the class names (``meta["classes"]``): a file's names are
+        its labels' sorted values, which say which classes, and how many, it holds."""
+        meta = {k: v for k, v in self.meta.items() if k not in ("imbalance", "classes")}
         return replace(self, y=None, meta=meta)
 
     def subset(self, index) -> Domain:
@@ -254,9 +255,10 @@ class DomainPair:
             object.__setattr__(self, "n_clusters", int(k))
 
     def mask_target_labels(self) -> DomainPair:
-        """The pair a method may see: identical, with the target's labels removed (and the
-        record of an imbalanced draw, ``meta["imbalance"]``, which holds its class sizes)."""
-        if self.target.y is None and "imbalance" not in self.target.meta:
+        """The pair a method may see: identical, with the target's labels removed (and what
+        the metadata holds of them: the record of an imbalanced draw, ``meta["imbalance"]``,
+        and the class names, ``meta["classes"]``)."""
+        if self.target.y is None and not {"imbalance", "classes"} & set(self.target.meta):
             return self
         return replace(self, target=self.target.without_labels())
 

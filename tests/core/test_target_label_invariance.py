@@ -128,3 +128,40 @@ def test_source_checks_read_no_target_label(pairs):
     assert runs["given"] is not None
     for how in ("removed", "permuted"):
         assert repr(runs[how]) == repr(runs["given"]), how
+
+
+def test_masked_target_keeps_no_class_names(tmp_path):
+    # A file's class names are its labels' sorted values: they said which classes (and how
+    # many) the target holds, and they turned a source ranking into a refusal.
+    from baselines.kmeans import TargetKMeans
+    from dtc.data import Domain, load_csv
+    from dtc.monitor import rank_sources
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    names = np.array(["cat", "dog", "eel"])[np.arange(40) % 3]
+    path = tmp_path / "target.csv"
+    rows = [",".join([*map(str, x), n]) for x, n in zip(X, names, strict=True)]
+    path.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+    target = load_csv(path)
+    assert list(target.meta["classes"]) == ["cat", "dog", "eel"]
+    source = Domain(rng.normal(size=(40, 3)), np.arange(40) % 4, meta={"classes": list("wxyz")})
+
+    seen = []
+
+    class Peek(TransferClusterer):
+        def __init__(self, n_clusters=None):
+            self.n_clusters = n_clusters
+
+        def _fit(self, pair):
+            seen.append(dict(pair.target.meta))
+            self.labels_ = np.zeros(pair.target.n_samples, dtype=np.int64)
+
+    Peek().fit(DomainPair(Domain(source.X), target, n_clusters=4))
+    assert "classes" not in seen[0]
+
+    def rank(t):
+        fit = lambda p: TargetKMeans(seed=0).fit(p)  # noqa: E731
+        return rank_sources(t, {"s": source}, fit_fn=fit, n_clusters=4, seed=0)
+
+    assert repr(rank(target)) == repr(rank(target.without_labels()))
