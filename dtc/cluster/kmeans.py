@@ -41,6 +41,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import ThreadpoolController
 
+from dtc._validation import SEED_MAX
 from dtc.data.domain import check_features
 
 __all__ = [
@@ -121,8 +122,12 @@ def check_n_clusters(n_clusters, n_samples: int, name: str = "n_clusters") -> in
 
 
 def check_seed(seed, name: str = "seed") -> int:
-    """``seed`` as a non-negative int (every routine here is seeded, never global state)."""
-    return check_int(seed, name, minimum=0)
+    """``seed`` as an int in ``[0, 2**32 - 1]`` (every routine here is seeded, never global
+    state; scikit-learn refuses a larger one as ``random_state``, after the work before it)."""
+    seed = check_int(seed, name, minimum=0)
+    if seed > SEED_MAX:
+        raise ValueError(f"{name}: expected an int in [0, 2**32 - 1], got {seed!r}")
+    return seed
 
 
 def check_centers(centers, n_clusters: int, n_features: int, name: str = "init") -> np.ndarray:

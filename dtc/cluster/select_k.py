@@ -21,6 +21,7 @@ from dtc.cluster.kmeans import _scale_exponent, check_int, check_seed, kmeans
 from dtc.cluster.spectral import (
     _retained_mask,
     affinity_matrix,
+    check_knn_method,
     eigengap,
     knn_graph,
     spectral_embedding,
@@ -119,7 +120,7 @@ def select_k_eigengap(
     k_max = check_int(k_max, "k_max")
     if k_max + 1 > X.shape[0] - 1:
         raise ValueError(f"k_max={k_max}: expected k_max + 2 <= n = {X.shape[0]}")
-    dist, idx = knn_graph(X, n_neighbors, method=knn, seed=seed)
+    dist, idx = knn_graph(X, n_neighbors, method=check_knn_method(knn), seed=seed)
     W = affinity_matrix(dist, idx, affinity=affinity)
     keep = np.flatnonzero(_retained_mask(W, k_max, None))
     W = W[keep][:, keep]

@@ -15,7 +15,9 @@ Steps (Ng, Jordan & Weiss, "On Spectral Clustering: Analysis and an algorithm", 
    Clustering", NIPS 2004): no global bandwidth to tune, and it adapts to clusters of
    different densities (a point with 7 or more exact copies, whose 7th neighbour is at
    distance 0, takes its farthest neighbour's distance instead). ``"connectivity"``
-   gives 0/1 weights (scikit-learn's ``affinity="nearest_neighbors"``).
+   gives 0/1 weights (as scikit-learn's ``affinity="nearest_neighbors"``, which averages
+   ``(G + G^T) / 2`` instead, so that one-way edges weigh 1/2, and keeps each point as its
+   own neighbour, a diagonal of 1).
 3. **Embedding** (:func:`spectral_embedding`): the top eigenvectors of the normalised
    adjacency ``D^-1/2 W D^-1/2`` (the bottom ones of the normalised Laplacian), per
    connected component (so an eigenvalue 1 of multiplicity > 1 is never asked of a
@@ -109,14 +111,29 @@ def knn_graph(
     k = check_int(n_neighbors, "n_neighbors")
     if k >= n:
         raise ValueError(f"n_neighbors={k}: expected fewer neighbours than samples (n={n})")
-    if method not in _KNN_METHODS:
-        raise ValueError(f"method: expected one of {_KNN_METHODS}, got {method!r}")
+    check_knn_method(method, "method")
     n_probe = check_int(n_probe, "n_probe")
     seed = check_seed(seed)
     if method == "exact" or (method == "auto" and n <= EXACT_KNN_MAX):
-        dist, idx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors()
-        return dist.astype(np.float32), idx.astype(np.int64)
+        return _knn_exact(X, k)
     return _knn_ivf(X, k, n_probe, seed)
+
+
+def check_knn_method(value, name: str = "knn") -> str:
+    """``value`` as one of :data:`_KNN_METHODS`, else ``ValueError`` naming ``name``."""
+    if value not in _KNN_METHODS:
+        raise ValueError(f"{name}: expected one of {_KNN_METHODS}, got {value!r}")
+    return value
+
+
+def _knn_exact(X, k):
+    # Scaled by a power of two as the IVF search and kmeans are: float32 distances of
+    # features ~1e-25 underflow to 0 (the self-tuning affinity silently turned into
+    # connectivity) and of features ~1e20 overflow (an error about `distances`).
+    e = _scale_exponent(X)
+    dist, idx = NearestNeighbors(n_neighbors=k).fit(np.ldexp(X, e) if e else X).kneighbors()
+    dist = dist.astype(np.float32)
+    return (np.ldexp(dist, -e) if e else dist), idx.astype(np.int64)
 
 
 def _sq_dist(A, sqA, B, sqB):
@@ -225,7 +242,8 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
 
     Returns
     -------
-    W : float64 CSR matrix of shape (n, n), symmetric, zero diagonal, ``<= 2 n k`` entries
+    W : float64 CSR matrix of shape (n, n), symmetric, zero diagonal, ``<= 2 n k`` entries;
+        an edge lighter than ``eps`` (float64) times both its ends' degrees is left out
     """
     dist = np.asarray(distances, dtype=np.float64)
     idx = np.asarray(indices)
@@ -253,6 +271,20 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
     W = sp.csr_matrix((weights.ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
     W = W.maximum(W.T).tocsr()
     W.setdiag(0.0)
+    W.eliminate_zeros()
+    return _drop_negligible_edges(W)
+
+
+def _drop_negligible_edges(W: sp.csr_matrix) -> sp.csr_matrix:
+    # An edge below float64's resolution of both its ends' degrees changes no degree and
+    # no eigenvalue, yet it joins two components into one: a far pair of outliers (weights
+    # ~1e-84) made one "component" of two blobs and itself, whose eigenvalue 1 came back
+    # three times, and eigh's "leading" vector of that space lay on the outliers alone
+    # (zero rows for a whole blob). Every node keeps its heaviest edge (>= its degree /
+    # 2k), so no node is isolated by this.
+    deg = np.asarray(W.sum(axis=1)).ravel()
+    rows = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    W.data[W.data < np.finfo(np.float64).eps * np.minimum(deg[rows], deg[W.indices])] = 0.0
     W.eliminate_zeros()
     return W
 
@@ -458,7 +490,7 @@ def spectral_clustering(
         )
     if min_component_size is not None:
         check_int(min_component_size, "min_component_size")
-    dist, idx = knn_graph(X, n_neighbors, method=knn, seed=seed)
+    dist, idx = knn_graph(X, n_neighbors, method=check_knn_method(knn), seed=seed)
     W = affinity_matrix(dist, idx, affinity=affinity)
     keep = _retained_mask(W, k, min_component_size)
     retained = np.flatnonzero(keep)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from dtc.cluster.kmeans import assign_nearest, check_centers, check_int, kmeans
+from dtc.cluster.kmeans import assign_nearest, check_centers, check_int, check_seed, kmeans
 from dtc.data.domain import check_features
 
 __all__ = [
@@ -120,6 +120,12 @@ def transfer_kmeans(
     C = check_features(source_centers, name="source_centers")
     k = C.shape[0]
     C = check_centers(C, k, Z.shape[1], "source_centers")
+    if k > Z.shape[0]:
+        raise ValueError(
+            f"source_centers: {k} centres for {Z.shape[0]} target rows (Z_target); expected "
+            "at most as many centres as rows"
+        )
+    max_iter, seed = check_int(max_iter, "max_iter"), check_seed(seed)
     if assign == "kmeans":
         empty = np.setdiff1d(np.arange(k), assign_nearest(Z, C)[0])
         labels, centers, _ = kmeans(Z, k, init=C, max_iter=max_iter, seed=seed, backend=backend)

@@ -242,7 +242,7 @@ def test_eigengap_hand_values():
         (lambda X: spectral_clustering(X, 51), "n_clusters=51"),
         (lambda X: spectral_clustering(X, 2, n_neighbors=50), "n_neighbors=50"),
         (lambda X: spectral_clustering(X, 2, affinity="rbf"), "affinity"),
-        (lambda X: spectral_clustering(X, 2, knn="annoy"), "method"),
+        (lambda X: spectral_clustering(X, 2, knn="annoy"), "knn"),
         (lambda X: spectral_clustering(X, 2, min_component_size=0), "min_component_size"),
         (lambda X: spectral_clustering(np.full((50, 2), np.nan), 2), "X: expected finite"),
         (lambda X: knn_graph(X, 3, n_probe=0), "n_probe"),
@@ -303,3 +303,50 @@ def test_fewer_distinct_points_than_clusters_warns():
         labels = spectral_clustering(three, 3, n_neighbors=5, seed=0)
     assert adjusted_rand_score(np.repeat(np.arange(3), 10), labels) == 1.0
     assert spectral_module._n_distinct_rows(np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_a_far_pair_of_outliers_neither_joins_nor_empties_a_blob(seed):
+    # Two outliers 1 apart, far from three blobs: their self-tuning weights to the blobs
+    # (~1e-84) joined two blobs and themselves into one "component" whose eigenvalue 1 came
+    # back three times, and the vector taken as its leading one lay on the outliers alone:
+    # a zero row per point of one blob, then "X: expected finite values" (seeds 1 and 5).
+    # scikit-learn's SpectralClustering recovers the blobs.
+    rng = np.random.default_rng(seed)
+    blobs = [c + rng.normal(size=(40, 2)) for c in ([0, 0], [20, 0], [0, 20])]
+    X = np.concatenate([*blobs, [[300, 300], [300, 301]]])
+    W = affinity_matrix(*knn_graph(X, 10))
+    # the pair is its own component: no edge lighter than float64's eps of its ends' degrees
+    deg = np.asarray(W.sum(axis=1)).ravel()
+    Wc = W.tocoo()
+    assert (Wc.data >= np.finfo(np.float64).eps * np.minimum(deg[Wc.row], deg[Wc.col])).all()
+    assert W[120:, :120].nnz == 0
+    emb, _ = spectral_embedding(W[:120][:, :120], 3)
+    assert (np.linalg.norm(emb, axis=1) > 0).all()
+    truth = np.repeat(np.arange(3), 40)
+    labels = spectral_clustering(X, 3)
+    assert adjusted_rand_score(truth, labels[:120]) == 1.0
+    ref = SpectralClustering(3, affinity="nearest_neighbors", random_state=0).fit_predict(X)
+    assert adjusted_rand_score(truth, ref[:120]) == 1.0
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e20])
+def test_knn_exact_is_scale_equivariant(scale):
+    # sklearn's brute force (d >= 16) squares float32 distances: at 1e-25 they underflowed
+    # to 0 (self-tuning silently became connectivity), at 1e20 they overflowed.
+    X = make_blobs(200, centers=3, n_features=20, random_state=0)[0]
+    d_ref, i_ref = knn_graph(X, 10, method="exact")
+    d, i = knn_graph(X * scale, 10, method="exact")
+    np.testing.assert_array_equal(i, i_ref)
+    np.testing.assert_allclose(d / scale, d_ref, rtol=1e-5)
+    np.testing.assert_array_equal(spectral_clustering(X * scale, 3), spectral_clustering(X, 3))
+
+
+def test_knn_and_seed_are_named():
+    X = make_blobs(30, centers=3, random_state=0)[0]
+    with pytest.raises(ValueError, match=r"^knn: expected one of"):
+        spectral_clustering(X, 3, knn="brute")
+    with pytest.raises(ValueError, match=r"^seed: expected an int in \[0, 2\*\*32 - 1\]"):
+        spectral_clustering(X, 3, seed=2**32)
+    with pytest.raises(ValueError, match=r"^seed: expected an int in \[0, 2\*\*32 - 1\]"):
+        kmeans(X, 3, seed=2**32)

@@ -110,7 +110,7 @@ def test_cluster_and_match_recovers_correspondence(shifted):
         (lambda: class_means(np.ones((2, 2)), [0.0, 1.0], 2), "integer labels"),
         (lambda: transfer_kmeans(np.ones((5, 2)), np.ones((2, 3))), "source_centers"),
         (lambda: transfer_kmeans(np.ones((5, 2)), np.ones((2, 2)), assign="soft"), "assign"),
-        (lambda: transfer_kmeans(np.ones((1, 2)), np.eye(2)), "n_clusters=2"),
+        (lambda: transfer_kmeans(np.ones((1, 2)), np.eye(2)), "source_centers: 2 centres"),
         (lambda: match_clusters(np.ones((2, 2)), np.ones((2, 3))), "same dimension"),
         (lambda: cluster_and_match(np.ones((5, 2)), np.ones((5, 3)), 2), "same dimension"),
     ],
@@ -289,3 +289,20 @@ def test_select_k_silhouette_default_restarts_match_sklearn_kmeans():
         for k in range(2, 7)
     ]
     np.testing.assert_allclose(scores, ref, rtol=1e-5)
+
+
+def test_transfer_kmeans_names_its_own_arguments():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"^source_centers: 5 centres for 3 target rows"):
+        transfer_kmeans(rng.normal(size=(3, 2)), rng.normal(size=(5, 2)))
+    for assign in ("kmeans", "nearest"):
+        with pytest.raises(ValueError, match=r"^seed: expected an int >= 0"):
+            transfer_kmeans(
+                rng.normal(size=(9, 2)), rng.normal(size=(3, 2)), assign=assign, seed=-1
+            )
+        with pytest.raises(ValueError, match=r"^max_iter: expected an int >= 1"):
+            transfer_kmeans(
+                rng.normal(size=(9, 2)), rng.normal(size=(3, 2)), assign=assign, max_iter=0
+            )
+    with pytest.raises(ValueError, match=r"^knn: expected one of"):
+        select_k_eigengap(rng.normal(size=(30, 2)), knn="brute")
