@@ -86,6 +86,25 @@ def _check_loaded(code: dict) -> None:
         check_loaded(path, cls)
 
 
+def _check_unchanged(task: Task) -> None:
+    """The plugins' code is still what the task's run id hashed. A worker of ``--jobs N``
+    imports a plugin afresh, from the file as it is when the task starts: a file edited
+    in the middle of a sweep ran its new code, stored under the old hash (so a rerun of
+    the old code took those results as its own)."""
+    from dtc.experiment.config import plugin_code
+
+    if not task.code:
+        return
+    now = plugin_code(task.spec.method, task.spec.params)
+    changed = [k for k in task.code if now.get(k) != task.code[k]]
+    if changed:
+        raise ValueError(
+            f"{', '.join(changed)}: the code changed since the sweep was planned (hash "
+            f"{task.code[changed[0]]} then, {now.get(changed[0])} now); its results would "
+            "be stored as the old code's: run the sweep again"
+        )
+
+
 def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
     """Run one task (given as :meth:`Task.to_dict`, so it pickles cheaply) and return
     its record, with ``run_id``, ``label``, ``grid``, ``config`` and ``spec`` added.
@@ -95,6 +114,7 @@ def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
     _register(registered)
     task = Task.from_dict(task_dict)
     _check_loaded(task.code)
+    _check_unchanged(task)
     record = run_single(task.spec, data_dir=data_dir, imbalance=task.imbalance)
     record.update(
         run_id=task.run_id,

@@ -360,8 +360,8 @@ def _stale_reason(
 ) -> str | None:
     """Why ``task`` (the config's task of ``record``'s ``run_id``, if any) replaces
     ``record`` (a key of :data:`STALE_REASONS`), or ``None`` when it does not: see
-    :func:`_set_aside_stale`. ``data_sha(task)`` is the fingerprint of the data ``task``
-    loads now (None when it cannot be loaded here)."""
+    :func:`_set_aside_stale`. ``data_sha(task)`` is the fingerprint and number of clusters
+    of the pair ``task`` loads now (None when it cannot be loaded here)."""
     if task is None:  # another config's run, unless it sits where one of ours does
         here = {"config", "label", "spec"} <= set(record) and (
             _cell(record["config"], record["label"], record.get("grid", {}), record["spec"])
@@ -370,26 +370,32 @@ def _stale_reason(
         return "moved" if here else None
     if task.imbalance and not set(EXTRA_METRICS["imbalance"]) <= set(record.get("metrics", {})):
         return "metric"
-    if "data_sha" in record and data_sha(task) not in (None, record["data_sha"]):
-        return "data"
+    loaded = data_sha(task)
+    if loaded is not None:
+        sha, k = loaded
+        if "data_sha" in record and sha != record["data_sha"]:
+            return "data"
+        if "n_clusters" in record and k != record["n_clusters"]:
+            return "data"
     if "params" not in record:
         return None  # a record without parameters cannot be checked: kept
     current = describe_params(configured_method(task.spec))
     return "params" if _normalised(current) != _normalised(record["params"]) else None
 
 
-def _data_sha(data_dir) -> Callable[[Task], str | None]:
-    """``task -> data_fingerprint`` of the pair ``task`` loads from ``data_dir``, one load
-    per distinct pair and data parameters; None where the data cannot be loaded here (a
-    missing file: the run cannot be checked, and is kept)."""
-    cache: dict[str, str | None] = {}
+def _data_sha(data_dir) -> Callable[[Task], tuple[str, int | None] | None]:
+    """``task -> (data_fingerprint, n_clusters)`` of the pair ``task`` loads from
+    ``data_dir``, one load per distinct pair and data parameters; None where the data
+    cannot be loaded here (a missing file: the run cannot be checked, and is kept)."""
+    cache: dict[str, tuple[str, int | None] | None] = {}
 
-    def sha(task: Task) -> str | None:
+    def sha(task: Task) -> tuple[str, int | None] | None:
         spec = task.spec
         key = _normalised([spec.benchmark, spec.source, spec.target, spec.data_params])
         if key not in cache:
             try:
-                cache[key] = data_fingerprint(load_spec_pair(spec, data_dir=data_dir))
+                pair = load_spec_pair(spec, data_dir=data_dir)
+                cache[key] = (data_fingerprint(pair), pair.n_clusters)
             except (FileNotFoundError, ValueError):
                 cache[key] = None
         return cache[key]

@@ -307,6 +307,9 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "params": describe_params(method),
         "data_params": spec.data_params,
         "data_sha": data_fingerprint(pair),
+        # the pair's k is not in its arrays: a folder benchmark's is its largest label + 1
+        # over every file of the folder, which a file added beside the pair changes
+        "n_clusters": pair.n_clusters,
         "metrics": scores,
         "seconds": round(seconds, 3),
         "versions": package_versions(),
@@ -426,7 +429,8 @@ def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict
 
     The record holds ``method``, ``benchmark``, ``source``, ``target``, ``seed``,
     ``params`` (the method's full resolved parameters), ``data_params``, ``data_sha``
-    (:func:`data_fingerprint` of the pair, target labels included), ``metrics``
+    (:func:`data_fingerprint` of the pair, target labels included), ``n_clusters`` (the
+    pair's, given to methods that take it from the pair), ``metrics``
     (``acc``, ``nmi``, ``ari``, ``purity``, plus ``acc_unmatched`` when the method names
     its clusters by source classes, plus imbalance metrics with ``imbalance=True``),
     ``seconds`` (fit time) and ``versions``; for an imbalanced target, ``realised_ratio``

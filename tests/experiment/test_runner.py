@@ -687,6 +687,56 @@ def test_a_plugin_edited_but_not_reloaded_is_not_run_as_the_new_code(
     assert again.finished == 1
 
 
+def test_a_plugin_edited_mid_sweep_is_not_run_in_a_fresh_worker(tmp_path, monkeypatch, user_plugin):
+    """A worker of --jobs N imports a plugin afresh when its task starts: a file edited
+    after the sweep was planned ran the new code under the old hash, and a rerun of the
+    old code then took that result as its own."""
+    from dtc.experiment import backends
+
+    plugin = tmp_path / "dtc_mid_sweep_plugin.py"
+    plugin.write_text(user_plugin.format(clusters=2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = {**CONFIG, "methods": {"s": {"method": "dtc_mid_sweep_plugin:Stripes"}}}
+    (task,) = expand(load_config(config, ["seeds=[0]"]))
+    plugin.write_text(user_plugin.format(clusters=3))
+    monkeypatch.delitem(sys.modules, "dtc_mid_sweep_plugin")  # as in a fresh worker
+    with pytest.raises(ValueError, match=r"^dtc_mid_sweep_plugin:Stripes: the code changed"):
+        backends.execute(task.to_dict())
+    plugin.write_text(user_plugin.format(clusters=2))
+    monkeypatch.delitem(sys.modules, "dtc_mid_sweep_plugin")
+    assert backends.execute(task.to_dict())["code"] == task.code
+
+
+def test_a_folder_benchmark_whose_k_changed_is_run_again(tmp_path):
+    """A folder benchmark's k is its largest label + 1 over every file of the folder: a
+    file added beside the pair changed the k the method was given, not the pair's arrays,
+    and the run of the old k was kept (and tabulated) as the new one's."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "fold"
+    folder.mkdir()
+    for name in ("a", "b"):
+        y = np.arange(24) % 2
+        np.savez(folder / f"{name}.npz", X=(3 * y[:, None] + rng.normal(size=(24, 3))), y=y)
+    config = {
+        "name": "fold",
+        "benchmarks": [{"benchmark": str(folder), "pairs": [["a", "b"]]}],
+        "methods": {"km": {"method": "kmeans", "params": {"n_init": 1}}},
+        "seeds": [0],
+    }
+    cfg = load_config(config)
+    assert run_experiment(cfg, tmp_path / "out", progress=False).finished == 1
+    (first,) = _lines(tmp_path / "out" / "results.jsonl")
+    assert first["n_clusters"] == 2
+    assert run_experiment(cfg, tmp_path / "out", progress=False).skipped == 1
+    np.savez(folder / "c.npz", X=rng.normal(size=(9, 3)), y=np.arange(9) % 3)
+    again = run_experiment(load_config(config), tmp_path / "out", progress=False)
+    assert (again.finished, again.stale) == (1, 1)
+    (new,) = _lines(tmp_path / "out" / "results.jsonl")
+    assert new["n_clusters"] == 3 and new["data_sha"] == first["data_sha"]
+
+
 def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
     config = {
         **CONFIG,
@@ -762,8 +812,11 @@ def test_a_record_that_cannot_be_checked_is_kept():
     (task,) = expand(load_config(CONFIG, ["seeds=[0]"]))
     record = {"run_id": task.run_id, "data_sha": "aaaa"}
     assert _stale_reason(record, task, set(), lambda t: None) is None
-    assert _stale_reason(record, task, set(), lambda t: "aaaa") is None
-    assert _stale_reason(record, task, set(), lambda t: "bbbb") == "data"
+    assert _stale_reason(record, task, set(), lambda t: ("aaaa", 10)) is None
+    assert _stale_reason(record, task, set(), lambda t: ("bbbb", 10)) == "data"
+    # k: checked where the record holds it (records before it was recorded are kept)
+    assert _stale_reason({**record, "n_clusters": 10}, task, set(), lambda t: ("aaaa", 10)) is None
+    assert _stale_reason({**record, "n_clusters": 9}, task, set(), lambda t: ("aaaa", 10)) == "data"
     assert _stale_reason({"run_id": task.run_id}, task, set(), lambda t: None) is None
 
 
