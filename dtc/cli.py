@@ -484,7 +484,7 @@ def report(
         raise _fail(exc) from exc
     target = out_dir or path.parent / "report"
     errors = path.parent / "errors.jsonl"
-    seeds = None  # without a config, a column's seeds are those any row ran on it
+    seeds = planned = None  # without a config: the seeds and pairs any row ran
     try:
         records = read_records(path, check=record_problem)
         if config is not None:
@@ -496,6 +496,18 @@ def report(
             # in its record: the report split one row in two ("km (config=cfgA)")
             records = [{**r, "config": cfg.name} for r in with_task_grid(records, tasks)]
             seeds = cfg.raw["seeds"]  # every cell should have them: a missing one is shown
+            # and every column its pairs: a family mean over 2 of 6 pairs read complete
+            planned = [
+                {
+                    "benchmark": t.spec.benchmark,
+                    "source": t.spec.source,
+                    "target": t.spec.target,
+                    "data_params": t.spec.data_params,
+                    "label": t.label,
+                    "method": t.spec.method,
+                }
+                for t in tasks
+            ]
             missing = _unfinished(tasks, records, cfg.name, errors)
             if missing:
                 err.print(escape(missing), highlight=False, soft_wrap=True)
@@ -507,7 +519,9 @@ def report(
                     highlight=False,
                     soft_wrap=True,
                 )
-        written = write_report(records, target, metrics=metric, figures=figures, seeds=seeds)
+        written = write_report(
+            records, target, metrics=metric, figures=figures, seeds=seeds, planned=planned
+        )
     except (ValueError, OSError) as exc:  # OSError: an --out that is a file
         raise _fail(exc) from exc
     codes = sorted({str(r.get("versions", {}).get("dtc_source", "unknown")) for r in records})

@@ -689,3 +689,35 @@ def test_an_interrupted_single_run_says_where_its_checkpoints_are(tmp_path, monk
     assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
     res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record"])
     assert res.exit_code == 130 and "kept in" not in res.stderr
+
+
+def test_report_with_its_config_needs_every_planned_pair(tmp_path):
+    # A sweep killed after 4 of its 24 runs: `dtc report --config` showed the family mean
+    # over the 2 pairs that ran as complete and bold, captioned "2 pair(s)".
+    import numpy as np
+    import yaml
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "fold"
+    folder.mkdir()
+    for name in "abc":
+        y = np.arange(20) % 2
+        np.savez(folder / f"{name}.npz", X=3 * y[:, None] + rng.normal(size=(20, 3)), y=y)
+    config = {
+        "name": "fold",
+        "benchmarks": [{"benchmark": str(folder), "pairs": "all"}],
+        "methods": {"km": {"method": "kmeans", "params": {"n_init": 1}}},
+        "seeds": [0],
+    }
+    cfg = tmp_path / "fold.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    results = out / "results.jsonl"
+    results.write_text("".join(results.read_text().splitlines(keepends=True)[:2]))
+    rep = ["report", str(results), "--config", str(cfg), "--no-figures", "--out"]
+    res = runner.invoke(app, [*rep, str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    family = (tmp_path / "rep" / "by_benchmark_acc.md").read_text()
+    assert "| km | – |" in family and f"({folder}: 6 pair(s))" in family
+    assert (tmp_path / "rep" / "acc.md").read_text().count("| – ") == 4

@@ -474,6 +474,7 @@ def build_tables(
     *,
     by_benchmark: bool = False,
     seeds: Sequence[int] | None = None,
+    planned: Sequence[dict] | None = None,
 ) -> list[ResultTable]:
     """One :class:`ResultTable` per metric present in ``records`` (or in ``metrics``).
 
@@ -485,10 +486,16 @@ def build_tables(
 
     ``by_benchmark``: one column per benchmark (and varying data parameters) instead of
     per pair; a cell's value for a seed is the mean over the column's pairs (those any
-    row has) run with that seed, so its std is over seeds of the pair means (how papers
+    row has, or ``planned``) run with that seed, so its std is over seeds of the pair means (how papers
     report a family mean such as "Office-Caltech10, mean of 12 pairs"). A seed lacking
     one of the pairs is left out of the cell (missing, as above): a mean over fewer
     pairs is not the family mean.
+
+    ``planned``: the runs planned (a config's tasks, as dicts with ``benchmark``,
+    ``source``, ``target``, ``data_params`` and ``label``), whose pairs every column
+    should have: their columns are shown even where no run finished, and a family mean
+    needs all their pairs. Without it, the pairs are those any record has, and a sweep
+    stopped after 2 of 6 pairs read as complete family means and row means.
 
     Duplicated run_ids (should a file have been concatenated twice) count once.
 
@@ -508,7 +515,8 @@ def build_tables(
     names = cell_names(records)
     _check_one_run_per_seed(records, names)
     row_of = [row for row, _ in names]
-    varying = _varying_data_keys(records)[0]
+    plan = list(planned or ())  # (`planned` below: each column's seeds)
+    varying = _varying_data_keys(records + plan)[0]
     present = {m for r in records for m in r["metrics"]}
     # each once: --metric acc --metric acc wrote every file twice (and counted it twice)
     wanted = list(dict.fromkeys(metrics)) if metrics else [m for m in METRIC_ORDER if m in present]
@@ -526,6 +534,10 @@ def build_tables(
         pairs = defaultdict(set)  # column -> its pairs
         planned = defaultdict(lambda: set(seeds or ()))  # column -> the seeds it should have
         rows, columns = [], []
+        for p in plan:
+            col = _column_name(p, varying, by_benchmark)
+            columns.append(col)
+            pairs[col].add((p["source"], p["target"]))
         for r, row in zip(records, row_of):
             if metric not in r["metrics"]:
                 continue
@@ -810,14 +822,20 @@ def to_csv(table: ResultTable, path: Path) -> None:
 
 
 def write_report(
-    results, out_dir, *, metrics=None, figures: bool = True, seeds: Sequence[int] | None = None
+    results,
+    out_dir,
+    *,
+    metrics=None,
+    figures: bool = True,
+    seeds: Sequence[int] | None = None,
+    planned: Sequence[dict] | None = None,
 ) -> list[Path]:
     """Write ``<metric>.md/.csv/.tex`` (and ``oracle_*`` when grids exist,
     ``by_benchmark_*`` -- means over each benchmark's pairs -- when a benchmark has
     several pairs) and PNG
     figures for the records of ``results`` (a path or a list of records) into
-    ``out_dir``; return the files written. ``seeds``: the seeds planned for every cell
-    (see :func:`build_tables`).
+    ``out_dir``; return the files written. ``seeds``, ``planned``: the seeds planned for
+    every cell and the runs planned (see :func:`build_tables`).
 
     ``out_dir`` then holds only this report: the files it writes are listed in
     ``report_files.jsonl`` there, and those that the previous report listed but this
@@ -829,16 +847,19 @@ def write_report(
         records = list(results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = build_tables(records, metrics, seeds=seeds)
+    planned = list(planned or ())
+    tables = build_tables(records, metrics, seeds=seeds, planned=planned)
     written = []
     has_grid = bool(_choosing_labels(records))
     sets = [("", tables)] + ([("oracle_", oracle_tables(records, tables))] if has_grid else [])
-    if len({(r["benchmark"], r["source"], r["target"]) for r in records}) > len(
-        {r["benchmark"] for r in records}
+    runs = records + planned
+    if len({(r["benchmark"], r["source"], r["target"]) for r in runs}) > len(
+        {r["benchmark"] for r in runs}
     ):  # some benchmark has several pairs: also its family means
-        sets.append(
-            ("by_benchmark_", build_tables(records, metrics, by_benchmark=True, seeds=seeds))
+        by_benchmark = build_tables(
+            records, metrics, by_benchmark=True, seeds=seeds, planned=planned
         )
+        sets.append(("by_benchmark_", by_benchmark))
     previous = _listed_files(out_dir)
     try:
         for prefix, group in sets:

@@ -616,6 +616,26 @@ def test_a_family_mean_pools_the_pairs_of_one_configuration():
     assert family.cells["K-means"]["digits"].mean == pytest.approx(35.0)
 
 
+def test_the_planned_pairs_make_the_family_and_row_means(tmp_path):
+    # A sweep stopped after 2 of its 3 pairs: the family mean and the row mean over the
+    # pairs that finished read complete (and bold) where the config planned 3.
+    records = [
+        {**_run(s, 0.3 + s / 10, run_id=f"{t}{s}"), "target": t} for s in (0, 1) for t in "XY"
+    ]
+    planned = [{**_run(0, 0.0), "target": t} for t in ("X", "Y", "Z")]
+    (family,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert family.cells["K-means"]["digits"].complete  # all the file knows of
+    (family,) = build_tables(records, ["acc"], by_benchmark=True, planned=planned)
+    assert family.cells == {"K-means": {}}  # no seed has every planned pair
+    assert "digits: 3 pair(s)" in family.caption
+    (pairs,) = build_tables(records, ["acc"], planned=planned)
+    assert pairs.columns == ["digits:source→X", "digits:source→Y", "digits:source→Z"]
+    assert pairs.row_mean("K-means") is None
+    write_report(records, tmp_path, figures=False, planned=planned)
+    assert "| K-means | **35.0 ± 7.1** | **35.0 ± 7.1** | – |" in (tmp_path / "acc.md").read_text()
+    assert "| K-means | – |" in (tmp_path / "by_benchmark_acc.md").read_text()
+
+
 def test_the_oracle_prefers_a_grid_point_with_every_seed_to_a_lucky_incomplete_one(tmp_path):
     records = [_record("g", s, 0.5, grid={"lam": 0.1}) for s in range(3)]
     records.append(_record("g", 0, 0.9, grid={"lam": 1.0}))  # one seed of three ran
