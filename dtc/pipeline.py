@@ -74,10 +74,10 @@ from dtc.nn.training import (
     check_float32,
     deterministic,
     embed,
-    load_checkpoint,
     make_generator,
     pretrain_autoencoder,
     progress_bar,
+    read_checkpoint,
     resolve_device,
     save_checkpoint,
 )
@@ -902,9 +902,9 @@ class DTC(TransferClusterer):
 
     def _load(self, stage: str) -> dict | None:
         path = self._ckpt(stage)
-        if path is None or not path.exists():
+        state = None if path is None else read_checkpoint(path)
+        if state is None:
             return None
-        state = load_checkpoint(path)
         self._load_net_states(state["nets"])
         torch.set_rng_state(state["rng"])
         if "cuda_rng" in state and self._device.type == "cuda":

@@ -3,7 +3,8 @@
 Each record is written with a single ``write`` of one complete line on a file opened
 in append mode and flushed with ``fsync``, so a run killed mid-sweep leaves whole
 lines only. Should a last line be cut short anyway (a power loss, a full disk),
-:func:`read_records` ignores it and :func:`append_record` cuts it off before writing,
+:func:`read_records` ignores it and :func:`append_record` cuts it off before writing
+(a last line that is a whole record without its newline is read, and ended),
 so the next record never lands glued onto it: its run is simply not finished, and a
 resumed sweep runs it again. A store has one writer at a time (the runner holds a
 lock; the scripts are single processes). :func:`exit_on_interrupt` turns a Ctrl-C into
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -58,7 +60,13 @@ def _cut_partial_line(fd: int, path: Path) -> None:
     os.lseek(fd, size - 1, os.SEEK_SET)
     if os.read(fd, 1) == b"\n":
         return
-    os.ftruncate(fd, path.read_bytes().rfind(b"\n") + 1)
+    data = path.read_bytes()
+    if _whole_record(data[data.rfind(b"\n") + 1 :]):
+        # a whole record without its newline (a file a user's script rewrote with
+        # "\n".join): ended, not cut off (it was a finished run, and was lost)
+        os.write(fd, b"\n")
+        return
+    os.ftruncate(fd, data.rfind(b"\n") + 1)
 
 
 def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
@@ -76,7 +84,9 @@ def replace_file(path: str | os.PathLike) -> Iterator[Path]:
     replaces ``path`` atomically. An interrupted block leaves ``path`` as it was and
     removes the temporary file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    # a name of its own (not created here, so the file gets the usual permissions): two
+    # reports into one folder shared ".acc.tmp.md", and one moved the other's away
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
@@ -102,7 +112,7 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
     records = []
     with path.open("r", encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
-            if not line.endswith("\n"):
+            if not line.endswith("\n") and not _whole_record(line):
                 break  # a line cut short by a crash: its run is not finished
             line = line.strip()
             if not line:
@@ -119,6 +129,16 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
                 raise ValueError(f"{path}: line {number} is not a run record ({problem})")
             records.append(record)
     return records
+
+
+def _whole_record(line: str | bytes) -> bool:
+    """Whether an unterminated last line is a whole JSON object (a record whose newline
+    was dropped), not one cut short: a record is written with its newline in one
+    ``write``, and no prefix of a JSON object is itself one."""
+    try:
+        return isinstance(json.loads(line), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
 
 
 def set_aside(

@@ -19,6 +19,7 @@ from dtc.nn.training import (
     minibatches,
     pretrain_autoencoder,
     progress_bar,
+    read_checkpoint,
     resolve_device,
     save_checkpoint,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "mlp",
     "pretrain_autoencoder",
     "progress_bar",
+    "read_checkpoint",
     "resolve_device",
     "save_checkpoint",
 ]

@@ -5,7 +5,8 @@
 * :func:`minibatches` - shuffled index batches from a seeded ``torch.Generator``;
 * :func:`progress_bar` - a ``rich`` progress bar, silent when ``verbose=0`` or when
   stderr is not a terminal;
-* :func:`save_checkpoint` / :func:`load_checkpoint` - atomic ``torch.save`` and
+* :func:`save_checkpoint` / :func:`load_checkpoint` (:func:`read_checkpoint`: or None
+  for an unreadable file) - atomic ``torch.save`` and
   ``torch.load(weights_only=True)`` (no pickled code is ever executed);
 * :func:`check_finite` - a diverging run raises ``FloatingPointError`` naming the
   stage and epoch;
@@ -17,8 +18,10 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +44,7 @@ __all__ = [
     "minibatches",
     "pretrain_autoencoder",
     "progress_bar",
+    "read_checkpoint",
     "resolve_device",
     "save_checkpoint",
 ]
@@ -160,6 +164,10 @@ def save_checkpoint(path, state: dict) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(state, fh)
+            # on disk before the rename: after a power cut, the rename alone could leave
+            # an empty checkpoint under the final name
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -169,6 +177,27 @@ def save_checkpoint(path, state: dict) -> None:
 def load_checkpoint(path, map_location="cpu") -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
     return torch.load(Path(path), map_location=map_location, weights_only=True)
+
+
+def read_checkpoint(path, map_location="cpu") -> dict | None:
+    """:func:`load_checkpoint`, or ``None`` (with a warning naming the file) when ``path``
+    is absent or cannot be read: empty or cut short (a crash of another writer, a full
+    disk), or not a weights-only checkpoint. The caller computes the stage again and
+    replaces the file; an unreadable file had failed every later fit with a bare
+    ``EOFError``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return load_checkpoint(path, map_location)
+    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
+        warnings.warn(
+            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: "
+            f"{str(exc)[:120]}); its stage is computed again and the file replaced",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
 
 
 def check_finite(value, *, stage: str, epoch: int) -> None:

@@ -94,6 +94,28 @@ def test_truncated_last_line_is_ignored(tmp_path):
     assert read_records(path) == [{"a": 1}]
 
 
+def test_a_whole_last_record_without_its_newline_is_read_and_ended(tmp_path):
+    # A file rewritten with "\n".join: its last run was hidden (run again by the next
+    # sweep), and the next append truncated it away: a finished run lost.
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"run_id": "a"}\n{"run_id": "b"}')
+    assert read_records(path) == [{"run_id": "a"}, {"run_id": "b"}]
+    append_record(path, {"run_id": "c"})
+    assert read_records(path) == [{"run_id": "a"}, {"run_id": "b"}, {"run_id": "c"}]
+    assert path.read_text().endswith('{"run_id": "b"}\n{"run_id": "c"}\n')
+
+
+def test_two_replacements_of_one_file_at_once_do_not_collide(tmp_path):
+    # Two reports into one folder shared the temporary ".acc.tmp.md": one moved the
+    # other's file away, which then failed "No such file or directory".
+    path = tmp_path / "acc.md"
+    with replace_file(path) as first, replace_file(path) as second:
+        assert first != second
+        first.write_text("one")
+        second.write_text("two")
+    assert path.read_text() == "one" and sorted(tmp_path.iterdir()) == [path]
+
+
 def test_missing_file_has_no_records(tmp_path):
     assert read_records(tmp_path / "none.jsonl") == []
 

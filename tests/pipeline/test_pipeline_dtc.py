@@ -1664,3 +1664,19 @@ def test_numbers_past_a_floats_range_are_refused_by_name():
     ):
         with pytest.raises(ValueError, match=f"^DTC: {match}"):
             DTC(**params).check_params()
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut"])
+def test_an_unreadable_checkpoint_is_computed_again(small_pair, tmp_path, damage):
+    # An empty (a crash, a full disk) or cut-short checkpoint failed every later fit with
+    # a bare EOFError / RuntimeError, naming no file, until the user found and removed it.
+    params = {**TINY, "checkpoint_dir": tmp_path}
+    est = DTC(**params).fit(small_pair)
+    (path,) = tmp_path.glob("*-pretrain.pt")
+    data = path.read_bytes()
+    path.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    with pytest.warns(RuntimeWarning, match=rf"checkpoint '.*{path.name}' cannot be read"):
+        again = DTC(**params).fit(small_pair)
+    assert again.resumed_stages_ == ["adapt", "cluster"]  # keyed as before: the same fit
+    np.testing.assert_array_equal(again.labels_, est.labels_)
+    assert path.read_bytes() == data  # the same state written again
