@@ -50,6 +50,7 @@ in ``errors.jsonl``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import inspect
 import itertools
@@ -79,11 +80,13 @@ from dtc.experiment.single import (
 __all__ = [
     "EXTRA_METRICS",
     "RUNNER_DATA_KEYS",
+    "NOT_RESULT_PARAMS",
     "ExperimentConfig",
     "Task",
     "expand",
     "load_config",
     "parse_overrides",
+    "result_params",
     "validate_config",
 ]
 
@@ -131,14 +134,27 @@ class Task:
         )
 
 
+#: Method parameters that say where a fit keeps its work or how much it prints, never
+#: what it computes: left out of run ids, and of the parameters a record is compared by
+#: (moving DTC's checkpoint folder, or writing ``verbose: 0``, reran every finished run).
+NOT_RESULT_PARAMS = ("checkpoint_dir", "verbose")
+
+
+def result_params(params: dict) -> dict:
+    """``params`` without :data:`NOT_RESULT_PARAMS`."""
+    return {k: v for k, v in params.items() if k not in NOT_RESULT_PARAMS}
+
+
 def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
-    """A short hash of the label, the resolved spec (seed included) and ``code``, the
-    hashes of the plugins the spec names (:func:`plugin_code`; left out when there are
-    none, so the ids of runs of built-in methods and losses never depend on it).
+    """A short hash of the label, the resolved spec (seed included; its parameters but
+    :data:`NOT_RESULT_PARAMS`) and ``code``, the hashes of the plugins the spec names
+    (:func:`plugin_code`; left out when there are none, so the ids of runs of built-in
+    methods and losses never depend on it).
 
     The label is part of it because a report row is a label: two rows that happen to
     share a configuration are two runs.
     """
+    spec = dataclasses.replace(spec, params=result_params(spec.params))
     content = {"label": label, **spec.to_dict(), **({"code": code} if code else {})}
     payload = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

@@ -47,7 +47,7 @@ from rich.progress import (
 
 from dtc import data
 from dtc.experiment.backends import check_backend, check_workers_can_import, run_tasks
-from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand
+from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand, result_params
 from dtc.experiment.single import (
     canonical_data_params,
     configured_method,
@@ -379,8 +379,9 @@ def _stale_reason(
             return "data"
     if "params" not in record:
         return None  # a record without parameters cannot be checked: kept
-    current = describe_params(configured_method(task.spec))
-    return "params" if _normalised(current) != _normalised(record["params"]) else None
+    current = result_params(describe_params(configured_method(task.spec)))
+    recorded = result_params(record["params"])
+    return "params" if _normalised(current) != _normalised(recorded) else None
 
 
 def _data_sha(data_dir) -> Callable[[Task], tuple[str, int | None] | None]:

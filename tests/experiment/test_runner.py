@@ -707,6 +707,28 @@ def test_a_plugin_edited_mid_sweep_is_not_run_in_a_fresh_worker(tmp_path, monkey
     assert backends.execute(task.to_dict())["code"] == task.code
 
 
+def test_where_a_fit_keeps_its_work_and_what_it_prints_run_nothing_again(tmp_path):
+    # Moving DTC's checkpoint folder, or writing verbose: 0, set every finished run aside
+    # as stale (other parameters) and ran it again, for the same results.
+    config = {
+        **CONFIG,
+        "methods": {"dtc": {"method": "dtc", "params": {"pretrain_epochs": 1, "adapt_epochs": 1}}},
+        "seeds": [0],
+    }
+    first = run_experiment(load_config(config), tmp_path / "out", progress=False)
+    assert first.finished == 1
+    for override in (
+        f"methods.dtc.params.checkpoint_dir={tmp_path / 'ck'}",
+        "methods.dtc.params.verbose=0",
+    ):
+        again = run_experiment(load_config(config, [override]), tmp_path / "out", progress=False)
+        assert (again.finished, again.skipped, again.stale) == (0, 1, 0), override
+    moved = run_experiment(
+        load_config(config, ["methods.dtc.params.adapt_epochs=2"]), tmp_path / "out", progress=False
+    )
+    assert moved.finished == 1  # a parameter of the result still makes another run
+
+
 def test_a_folder_benchmark_whose_k_changed_is_run_again(tmp_path):
     """A folder benchmark's k is its largest label + 1 over every file of the folder: a
     file added beside the pair changed the k the method was given, not the pair's arrays,
