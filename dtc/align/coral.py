@@ -21,6 +21,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from dtc.align.base import AlignmentLoss, _all_finite, check_pair_inputs
+from dtc.align.kernels import _widened
 
 __all__ = ["CORALLoss", "LogCORALLoss", "coral", "covariance", "log_coral", "sym_logm"]
 
@@ -127,7 +128,11 @@ def _check_eps(eps: float) -> float:
 
 def _coral(source: torch.Tensor, target: torch.Tensor, name: str) -> torch.Tensor:
     d = source.shape[1]
-    value = (covariance(source) - covariance(target)).square().sum() / (4 * d * d)
+    # Half precision in float32, cast back: ||C_s - C_t||_F^2 is summed before the division
+    # by 4 d^2 and overflowed float16 on losses it can hold (d = 64, std 5: ~11.5 refused).
+    dtype = source.dtype
+    source, target = _widened(source), _widened(target)
+    value = ((covariance(source) - covariance(target)).square().sum() / (4 * d * d)).to(dtype)
     if not _all_finite(value):
         _finite_covariance(source, "source", name)
         _finite_covariance(target, "target", name)

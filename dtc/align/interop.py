@@ -11,6 +11,8 @@ is imported only when such a loss is built, never by ``import dtc.align``.
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch import nn
 
@@ -63,6 +65,38 @@ def _resolve_layer(layer, params: dict) -> nn.Module:
     return layer(**params)
 
 
+def _check_rows(layer: nn.Module, source, target, name: str) -> None:
+    """``ValueError`` naming ``name`` when ``source`` ``(n_s, d)`` / ``target`` ``(n_t, d)``
+    has too few rows for ``layer``, a pytorch-adapt ``MMDLoss`` (or subclass) or
+    ``CORALLoss``; other layers are not checked."""
+    layers = sys.modules.get("pytorch_adapt.layers")
+    if layers is None:  # not imported: the layer is none of its classes
+        return
+    n_s, n_t = source.shape[0], target.shape[0]
+    if isinstance(layer, layers.CORALLoss):
+        # its covariances divide by n - 1: one row raised ZeroDivisionError
+        if min(n_s, n_t) < 2:
+            raise ValueError(
+                f"{name} (CORALLoss): needs at least 2 rows per domain (covariances), got "
+                f"{n_s} and {n_t}"
+            )
+    elif isinstance(layer, layers.MMDLoss):
+        if min(n_s, n_t) < 2:
+            raise ValueError(
+                f"{name} ({type(layer).__name__}): needs at least 2 rows per domain, got "
+                f"{n_s} and {n_t} (with one, its linear estimate is NaN and its quadratic "
+                "one divides by zero)"
+            )
+        # Its median bandwidth is taken over all n_s^2 source pairs, the n_s zero
+        # self-distances included: 0 for two rows, and the value was 0 with a NaN gradient.
+        if layer.bandwidth is None and n_s < 3:
+            raise ValueError(
+                f"{name} ({type(layer).__name__}): needs at least 3 source rows for its "
+                f"median bandwidth, got {n_s} (with 2 the zero self-distances are half the "
+                "pairs: the bandwidth is 0, the value 0, the gradient NaN); or pass bandwidth="
+            )
+
+
 class PytorchAdaptLoss(AlignmentLoss):
     """A pytorch-adapt loss layer as a dtc loss.
 
@@ -70,6 +104,10 @@ class PytorchAdaptLoss(AlignmentLoss):
     layer (then no ``params``); ``params`` go to the layer's constructor. The layer's
     parameters, if any, are this module's. ``loss(source (n_s, d), target (n_t, d))`` ->
     ``layer(source, target)``, a scalar; ``context`` is ignored.
+
+    Batches too small for the layer are a ``ValueError``, for the layers whose needs are
+    known: ``CORALLoss`` 2 rows per domain, ``MMDLoss`` 2 rows per domain and 3 source rows
+    unless ``bandwidth`` is given (with 2 its median bandwidth is 0).
     """
 
     def __init__(self, layer="MMDLoss", **params):
@@ -79,6 +117,7 @@ class PytorchAdaptLoss(AlignmentLoss):
 
     def compute(self, source, target, **context):
         name, layer = type(self).__name__, type(self.layer).__name__
+        _check_rows(self.layer, source, target, name)
         try:
             value = self.layer(source, target)
         except ValueError as err:
@@ -108,8 +147,10 @@ class PAMMDLoss(PytorchAdaptLoss):
     """pytorch-adapt's ``MMDLoss`` (``kernel_scales``, ``mmd_type`` ``"linear"`` (its
     default, equal batch sizes) or ``"quadratic"``, ``bandwidth``); registered as
     ``pa_mmd``. Its conventions differ from :mod:`dtc.align.mmd`'s, see there. Needs two
-    samples per domain: with one, its linear estimate is NaN and its quadratic one
-    divides by zero."""
+    samples per domain (with one, its linear estimate is NaN and its quadratic one
+    divides by zero) and, unless ``bandwidth`` is given, three source samples: its median
+    bandwidth includes the zero self-distances, so with two it is 0, the value 0 and the
+    gradient NaN."""
 
     min_samples = 2
 

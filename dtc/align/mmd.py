@@ -78,6 +78,7 @@ from dtc.align.kernels import (
     _centred,
     _positive_float,
     _positive_floats,
+    _widened,
     dan_scales,
     kernel_sums,
     linear_time_sums,
@@ -153,10 +154,15 @@ def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size):
         return _gaussian_mmd2(
             [source], [target], estimator=estimator, gammas=[gammas], block_size=block_size
         )
+    # Half precision in float32, cast back at the end (as the Gaussian path does): the
+    # sums of squares overflow float16, and the unbiased value was -inf for ~6649
+    # (256 features of std 20).
+    dtype = source.dtype
+    source, target = _widened(source), _widened(target)
     if estimator == "linear":
         x1, x2, y1, y2 = _linear_pairs(source, target)
         # x1.x2 + y1.y2 - x1.y2 - x2.y1 = (x1 - y1).(x2 - y2)
-        return ((x1 - y1) * (x2 - y2)).sum(1).mean()
+        return ((x1 - y1) * (x2 - y2)).sum(1).mean().to(dtype)
     # Expanded into ||sum x||^2 + ||sum y||^2 - 2 sum x . sum y, the value is a difference
     # of terms of the size of the squared norms: float32 features at 100 +- 0.1 lost it
     # entirely. In closed form only the spread and the mean gap enter, and the samples are
@@ -170,7 +176,7 @@ def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size):
         n, m = source.shape[0], target.shape[0]
         value = value - _sq_norm_rows(source - mx).sum() / (n * (n - 1))
         value = value - _sq_norm_rows(target - my).sum() / (m * (m - 1))
-    return value
+    return value.to(dtype)
 
 
 class GaussianFamily:

@@ -23,6 +23,7 @@ import torch
 from dtc._validation import check_bool, check_seed
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.grl import check_number
+from dtc.align.kernels import _widened
 
 __all__ = [
     "NORMALIZATIONS",
@@ -146,7 +147,13 @@ def _sinkhorn_options(reg, normalize, method, max_iter, tol, grad="autodiff") ->
 
 def _cost_scale(cost: torch.Tensor, normalize: str) -> torch.Tensor | float:
     if normalize == "mean":
-        return cost.mean()
+        mean = cost.mean()
+        if not bool(torch.isfinite(mean)):
+            # Finite float32 costs (features ~1e18) can sum past the dtype's range: the mean
+            # was inf, cost / inf 0, and the loss read 0 ("aligned"). Summed in float64
+            # then; only then, so that every other batch keeps its float32 value bit for bit.
+            mean = cost.mean(dtype=torch.float64).to(cost.dtype)
+        return mean
     if normalize == "max":
         return cost.max()
     return 1.0
@@ -200,6 +207,10 @@ def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, gra
             "sinkhorn: normalize='max' needs >= 2 rows in source or target, got one in each "
             "(the value would be 1 whatever the features); use normalize='none'"
         )
+    # Half precision in float32, the value cast back: the squared distances overflow
+    # float16 (64 features of std 20), and the plan's failure was blamed on reg.
+    dtype = source.dtype
+    source, target = _widened(source), _widened(target)
     # ot.dist expands ||x||^2 + ||y||^2 - 2 x y^T, which loses the distances to rounding
     # when the features sit far from the origin (float32 at 1000 +- 0.1: the cost ~0).
     # The distances do not change under a common shift, so both domains are centred on
@@ -217,7 +228,16 @@ def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, gra
         value = value - 0.5 * (
             _entropic_cost(source, source, *args) + _entropic_cost(target, target, *args)
         )
-    return value
+    if value.dtype == dtype:
+        return value
+    cast = value.to(dtype)
+    if not bool(torch.isfinite(cast)):
+        # normalize="none" on large half-precision features: a cost past their range
+        raise ValueError(
+            f"sinkhorn_cost: the cost {float(value):.6g} overflows {dtype}; use "
+            "normalize='mean' or 'max', or rescale the features"
+        )
+    return cast
 
 
 def sinkhorn_cost(
@@ -245,6 +265,7 @@ def sinkhorn_cost(
     identical inputs; it can dip slightly below 0). Gradients flow through POT's
     Sinkhorn iterations (``method`` ``"sinkhorn_log"``, ``"sinkhorn"`` or
     ``"sinkhorn_stabilized"``, at most ``max_iter`` iterations, stopping at ``tol``).
+    Half-precision features are computed in float32 and the value cast back.
     ``grad="autodiff"`` differentiates through those iterations (the exact gradient of
     the value, memory O(iterations n_s n_t)); ``grad="envelope"`` holds the plan fixed,
     as DeepJDOT does (Damodaran et al., ECCV 2018): the same value at a fraction of the

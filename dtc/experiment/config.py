@@ -79,8 +79,8 @@ from dtc.experiment.single import (
 
 __all__ = [
     "EXTRA_METRICS",
-    "RUNNER_DATA_KEYS",
     "NOT_RESULT_PARAMS",
+    "RUNNER_DATA_KEYS",
     "ExperimentConfig",
     "Task",
     "expand",

@@ -244,6 +244,26 @@ def test_a_covariance_that_overflows_is_named(fn, name):
             fn(x * 1e18, x)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_coral_of_half_precision_features_is_computed_past_their_sums(dtype):
+    # d = 64, std 5: the loss (~11.5) fits float16, but ||C_s - C_t||_F^2 (~2e5), summed
+    # before the division by 4 d^2, did not, and CORAL refused the batch as overflowing.
+    g = torch.Generator().manual_seed(0)
+    source = (5 * torch.randn(32, 64, generator=g)).to(dtype)
+    target = (5 * torch.randn(24, 64, generator=g)).to(dtype)
+    expected = _numpy_coral(source.double().numpy(), target.double().numpy())
+    s = source.clone().requires_grad_(True)
+    for value in (dtc.align.coral(s, target), CORALLoss()(s, target)):
+        assert value.dtype == dtype
+        assert value.item() == pytest.approx(expected, rel=1e-2)
+        (grad,) = torch.autograd.grad(value, s)
+        assert grad.dtype == dtype and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    if dtype == torch.float16:
+        # a loss past float16's range (std 50: ~1e5) is still refused, not returned as inf
+        with pytest.raises(ValueError, match="CORALLoss: the loss overflows torch.float16"):
+            CORALLoss()(10 * source, 10 * target)
+
+
 @pytest.mark.parametrize(("n", "d"), [(16, 64), (64, 128)])
 def test_log_coral_of_float32_features_is_float64_log_coral(n, d):
     # float32 round-off of a covariance with std-100 features (~1e-7 |C| = 1e-3) reaches

@@ -128,6 +128,39 @@ def test_bad_inputs(layers):
         PytorchAdaptLoss("MMDLoss")(x, torch.randn(6, 3))
 
 
+def test_batches_too_small_for_the_layer_are_refused(layers):
+    # pytorch-adapt's median bandwidth is over all n_s^2 source pairs, zero self-distances
+    # included: with 2 rows it is 0, and the value read 0 (domains 10 apart) with a NaN
+    # gradient, which nothing refused. CORALLoss on 1 row raised ZeroDivisionError.
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(3, 3, generator=g, dtype=torch.float64) + 10
+    two = x[:2].clone().requires_grad_(True)
+    raw = layers.MMDLoss()(two, y[:2])  # the layer itself, unwrapped
+    assert raw.item() == 0.0 and torch.isnan(torch.autograd.grad(raw, two)[0]).all()
+    for loss in (
+        dtc.align.get("pa_mmd"),
+        dtc.align.get("pa_mmd", mmd_type="quadratic"),
+        dtc.align.get("pytorch_adapt"),
+    ):
+        name = type(loss).__name__
+        with pytest.raises(ValueError, match=rf"^{name} \(MMDLoss\): needs at least 3 source"):
+            loss(two, y[:2])
+        # three rows are enough, and match the layer
+        torch.testing.assert_close(loss(x, y), layers.MMDLoss(mmd_type=loss.layer.mmd_type)(x, y))
+    # a given bandwidth needs no median: two rows pass, one does not
+    fixed = dtc.align.get("pytorch_adapt", bandwidth=2.0)
+    value = fixed(two, y[:2])
+    torch.testing.assert_close(value, layers.MMDLoss(bandwidth=2.0)(two, y[:2]))
+    assert value > 0 and torch.isfinite(torch.autograd.grad(value, two)[0]).all()
+    with pytest.raises(ValueError, match=r"\(MMDLoss\): needs at least 2 rows per domain"):
+        fixed(x[:1], y[:1])
+    coral = dtc.align.get("pytorch_adapt", layer="CORALLoss")
+    with pytest.raises(ValueError, match=r"^PytorchAdaptLoss \(CORALLoss\): needs at least 2"):
+        coral(x[:1], torch.randn(4, 3, dtype=torch.float64))
+    torch.testing.assert_close(coral(x[:2], y), layers.CORALLoss()(x[:2], y))
+
+
 def test_pa_coral_names_a_covariance_that_overflows(layers):
     # finite float32 features whose covariance overflows: pytorch-adapt returns NaN
     x = torch.randn(6, 3)

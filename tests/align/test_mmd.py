@@ -6,6 +6,8 @@ stopped the collection of every other test here without it."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,6 +239,25 @@ def test_linear_time_matches_pytorch_adapt(pa_layers):
     assert ours.item() == pytest.approx(ref.item(), rel=1e-10)
 
 
+def test_readme_recipe_for_pytorch_adapt_mmd_matches_its_default(pa_layers):
+    # The README's recipe left out estimator="linear": pytorch-adapt's MMDLoss defaults to
+    # mmd_type="linear", dtc's to "unbiased", so the recipe gave another number.
+    from pytorch_adapt.layers.utils import get_kernel_scales
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(
+        r"To reproduce pytorch-adapt's `MMDLoss\(kernel_scales=s\)`, use\s+`(MMDLoss\(.*?\))`",
+        readme,
+        flags=re.S,
+    )
+    assert found, "the README's recipe for pytorch-adapt's MMDLoss is gone"
+    x, y = _pair(n=40, m=40, d=5)
+    for s in (get_kernel_scales(), torch.tensor([0.5, 2.0, 3.0], dtype=torch.float64)):
+        recipe = eval(found.group(1), {"MMDLoss": MMDLoss, "s": s})
+        ref = pa_layers.MMDLoss(kernel_scales=s)(x, y)
+        assert recipe(x, y).item() == pytest.approx(ref.item(), rel=1e-10)
+
+
 def test_loss_with_sigmas_and_bandwidth_matches_function():
     x, y = _pair()
     assert MMDLoss(sigmas=SIGMAS)(x, y).item() == mmd2_unbiased(x, y, sigmas=SIGMAS).item()
@@ -450,6 +471,37 @@ def test_half_precision_features_past_float16_norms(dtype, estimator):
     want = np.median(pdist(xh.double().numpy(), "sqeuclidean"))
     assert median_sq_dist(xh).item() == pytest.approx(want, rel=1e-3)
     assert MMDLoss(estimator="biased" if estimator == "linear" else estimator)(xh, yh).isfinite()
+
+
+def _np_linear_kernel_mmd2(x, y, estimator):
+    # x . y Gram matrices in float64, the definitions term by term
+    gx, gy, gxy = x @ x.T, y @ y.T, x @ y.T
+    n, m = len(x), len(y)
+    if estimator == "biased":
+        return gx.mean() + gy.mean() - 2 * gxy.mean()
+    if estimator == "unbiased":
+        off = lambda g, k: (g.sum() - np.trace(g)) / (k * (k - 1))  # noqa: E731
+        return off(gx, n) + off(gy, m) - 2 * gxy.mean()
+    i = 2 * np.arange(min(n, m) // 2)
+    return np.mean(gx[i, i + 1] + gy[i, i + 1] - gxy[i, i + 1] - gxy[i + 1, i])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "linear"])
+def test_linear_kernel_half_precision_features(dtype, estimator):
+    # 256 features of std 20: the linear kernel's sums of squares overflow float16, and
+    # mmd2 / MMDLoss(kernel="linear") returned -inf (unbiased) for ~6649.
+    x, y = _pair(n=32, m=32, d=256, shift=0.25, seed=5)
+    xh, yh = (20 * x).to(dtype), (20 * y).to(dtype)
+    ref = _np_linear_kernel_mmd2(xh.double().numpy(), yh.double().numpy(), estimator)
+    xg = xh.clone().requires_grad_(True)
+    got = mmd2(xg, yh, estimator=estimator, kernel="linear")
+    assert got.dtype == dtype
+    assert got.item() == pytest.approx(ref, rel=1e-2)
+    (grad,) = torch.autograd.grad(got, xg)
+    assert grad.dtype == dtype and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    loss = MMDLoss(estimator=estimator, kernel="linear")(xh, yh)
+    assert loss.dtype == dtype and loss.item() == pytest.approx(ref, rel=1e-2)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, None])

@@ -415,6 +415,61 @@ def test_sinkhorn_far_from_the_origin_matches_pot_on_the_direct_cost(debias):
         assert value.item() == pytest.approx(float(expected), rel=1e-4)
 
 
+def _pot_direct_sinkhorn(s, t, reg=0.1):
+    # POT's NumPy sinkhorn2 on the float64 cost from direct differences, over its mean
+    cost = ((s[:, None] - t[None]) ** 2).sum(-1)
+    return ot.sinkhorn2(
+        _uniform(len(s)),
+        _uniform(len(t)),
+        cost / cost.mean(),
+        reg,
+        method="sinkhorn_log",
+        stopThr=1e-12,
+        numItermax=10000,
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("grad", ["autodiff", "envelope"])
+def test_sinkhorn_of_half_precision_features_matches_pot_in_float64(dtype, grad):
+    """64 features of std 20: their squared distances (~5e4 and up) overflow float16, and
+    every reg failed with "cost / reg passed the dtype's range ...; use a larger reg"."""
+    g = torch.Generator().manual_seed(0)
+    source = (20 * torch.randn(32, 64, generator=g)).to(dtype)
+    target = (20 * torch.randn(24, 64, generator=g) + 10).to(dtype)
+    expected = _pot_direct_sinkhorn(source.double().numpy(), target.double().numpy())
+    s = source.clone().requires_grad_(True)
+    for value in (
+        sinkhorn_cost(s, target, grad=grad, tol=1e-6),
+        SinkhornLoss(grad=grad)(s, target),
+    ):
+        assert value.dtype == dtype
+        assert value.item() == pytest.approx(float(expected), rel=1e-2)
+        (gs,) = torch.autograd.grad(value, s)
+        assert gs.dtype == dtype and torch.isfinite(gs).all() and gs.abs().sum() > 0
+    if dtype == torch.float16:
+        # unnormalised, the cost itself (~2e5) is past float16's range: refused, not inf
+        with pytest.raises(ValueError, match="the cost .* overflows torch.float16"):
+            sinkhorn_cost(2 * source, 2 * target, normalize="none", reg=1e4, tol=1e-6)
+
+
+def test_mean_normalised_sinkhorn_of_finite_costs_that_sum_past_float32():
+    """Features ~1e18: each float32 cost (~1e37) is finite but their sum is not, so the
+    mean was inf, cost / inf = 0 and the loss read 0.0 ("aligned") for 0.66."""
+    g = torch.Generator().manual_seed(0)
+    source, target = torch.randn(16, 8, generator=g), torch.randn(12, 8, generator=g) + 0.5
+    small = sinkhorn_cost(source, target, tol=1e-6)
+    s, t = 1e18 * source, 1e18 * target
+    expected = _pot_direct_sinkhorn(s.double().numpy(), t.double().numpy())
+    s.requires_grad_(True)
+    value = sinkhorn_cost(s, t, tol=1e-6)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(float(expected), rel=1e-4)
+    assert value.item() == pytest.approx(small.item(), rel=1e-4)  # scale invariance
+    (gs,) = torch.autograd.grad(value, s)
+    assert torch.isfinite(gs).all() and gs.abs().sum() > 0
+
+
 @pytest.mark.parametrize("method", ["sinkhorn", "sinkhorn_stabilized"])
 @pytest.mark.parametrize("grad", ["autodiff", "envelope"])
 def test_sinkhorn_refuses_an_underflowed_plan(method, grad):
