@@ -246,6 +246,7 @@ from dtc.monitor.partition_score import (
     common_space_score,
     is_collapsed,
     scored_space,
+    unusable_reason,
     usable_scores,
 )
 from dtc.monitor.reference import NoTransferReference
@@ -311,8 +312,10 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
     policy : {"warn", "adapt", "rollback", "adapt+rollback"}
     score : str
         ``"knn_agreement"`` (default, :func:`knn_agreement`) or a label-free score of
-        :mod:`dtc.monitor.scores` (``LABEL_SCORES`` or ``PROB_SCORES``);
-        ``clustering_stability`` scores an algorithm, not a partition, and is refused.
+        :mod:`dtc.monitor.scores` (``LABEL_SCORES`` or ``PROB_SCORES``) but those
+        :data:`~dtc.monitor.partition_score.UNUSABLE_SCORES` refuses:
+        ``clustering_stability`` scores an algorithm, not a partition, and the soft
+        neighbourhood density ranks a poor partition's near-uniform assignments best.
         Soft-assignment scores need nothing from the estimator beyond its embedding
         (module docstring). The scored rows must be more than the clusters, and for
         ``knn_agreement`` more than 10 (its neighbours).
@@ -467,11 +470,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             raise ValueError(f"{name}: metric must be one of {METRICS}, got {self.metric!r}")
         usable = usable_scores()
         if self.score not in usable:
-            why = (
-                " (it scores a clustering algorithm on resamples, not a given partition)"
-                if self.score == "clustering_stability"
-                else ""
-            )
+            why = unusable_reason(self.score)
             raise ValueError(f"{name}: score must be one of {usable}, got {self.score!r}{why}")
         for attr in ("calibrate", "check_features"):
             v = getattr(self, attr)

@@ -23,12 +23,14 @@ from dtc.monitor.scores import KNN_NEIGHBORS
 __all__ = [
     "COLLAPSED",
     "METRICS",
+    "UNUSABLE_SCORES",
     "check_scored_rows",
     "common_space_score",
     "is_collapsed",
     "min_scored_rows",
     "scored_space",
     "student_t_assignments",
+    "unusable_reason",
     "usable_scores",
 ]
 
@@ -105,9 +107,28 @@ def is_collapsed(labels) -> bool:
     return np.unique(np.asarray(labels)).size < 2
 
 
+#: Scores of :mod:`dtc.monitor.scores` that cannot judge a given partition, and why.
+UNUSABLE_SCORES = {
+    "clustering_stability": "it scores a clustering algorithm on resamples, not a given partition",
+    # On the digits target random labels scored 6.800 and the true classes 6.736.
+    "soft_neighborhood_density": (
+        "a partition is scored on Student-t assignments to its centroids, which a poor "
+        "partition makes nearly uniform, the score's maximum: random labels outscore the "
+        "true classes"
+    ),
+}
+
+
 def usable_scores() -> list[str]:
-    """Names a monitor or a model selection can score a partition by."""
-    return sorted({**scores.LABEL_SCORES, **scores.PROB_SCORES})
+    """Names a monitor or a model selection can score a partition by (the scores of
+    :mod:`dtc.monitor.scores` but :data:`UNUSABLE_SCORES`)."""
+    return sorted((set(scores.LABEL_SCORES) | set(scores.PROB_SCORES)) - set(UNUSABLE_SCORES))
+
+
+def unusable_reason(name) -> str:
+    """`` (why)`` for a score name in :data:`UNUSABLE_SCORES`, else ``""``: the end of the
+    error refusing it."""
+    return f" ({UNUSABLE_SCORES[name]})" if name in UNUSABLE_SCORES else ""
 
 
 def common_space_score(name: str, labels, spaces) -> float:

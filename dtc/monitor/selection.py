@@ -37,8 +37,9 @@ Target labels are removed before anything is fitted or scored.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,7 @@ from dtc.monitor.partition_score import (
     check_scored_rows,
     common_space_score,
     is_collapsed,
+    unusable_reason,
     usable_scores,
 )
 from dtc.monitor.relatedness import check_source
@@ -95,11 +97,26 @@ def _criterion_fn(criterion, owner: str) -> Callable:
     if criterion not in usable:
         raise ValueError(
             f"criterion must be one of {usable} or a callable (X_target, labels, estimator) -> "
-            f"float, got {criterion!r}"
+            f"float, got {criterion!r}{unusable_reason(criterion)}"
         )
     return lambda X, labels, estimator, name: (
         None if is_collapsed(labels) else common_space_score(criterion, labels, [X])
     )
+
+
+@contextlib.contextmanager
+def _candidate(owner: str, name) -> Iterator[None]:
+    """A candidate's fit or score that raises names the candidate (a ``ValueError`` stays
+    one; any other error becomes a ``RuntimeError``): "diverged" alone did not say which
+    of the candidates it came from."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{owner}: candidate {name!r}: {exc}") from exc
+    except Exception as exc:
+        raise RuntimeError(
+            f"{owner}: candidate {name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _target_labels(owner: str, estimator, name, n: int, rows: np.ndarray) -> np.ndarray:
@@ -208,7 +225,10 @@ def rank_sources(
         scale; rescale it for an unbounded criterion such as Calinski-Harabasz.
     temperature : float > 0
         Softness of the weights.
-    max_samples, seed : subsample sizes / seed of the discrepancy and the score.
+    max_samples, seed : subsample sizes / seed of the discrepancy and the score. Every
+        discrepancy is computed on draws of ``min(max_samples, smallest source)`` rows
+        from the source and the target alike: the biased MMD's bias grows as 1/n, so a
+        smaller draw would look farther.
     check_sources : bool
         Run the source checks first (module docstring) on at most 1000 rows of each
         domain, with the monitor's default thresholds; correlations do not change under
@@ -295,6 +315,11 @@ def rank_sources(
     fit_fn = _default_fit_fn(seed) if fit_fn is None else fit_fn
     rows = _target_rows(target, max_samples, seed)
     X = np.asarray(target.X, dtype=np.float64)[rows]
+    # Every discrepancy on draws of one size: the biased MMD's bias grows as 1/n, and a
+    # source of 157 rows drawn whole looked farther than one of 500 from the same
+    # distribution (SURF webcam: the order of the three sources reversed).
+    m = min(src.n_samples for _, src in items)
+    m = m if max_samples is None else min(m, int(max_samples))
     checks = [
         (check_domains(src, target, benchmark=benchmark, seed=seed) or {}).get("verdict")
         if check_sources
@@ -315,16 +340,19 @@ def rank_sources(
         score, collapsed = float("nan"), False
         if not excluded[index]:
             # the benchmark rides along: a monitor inside fit_fn reads its family's threshold
-            est = fit_fn(DomainPair(src, target, n_clusters=int(n_clusters), benchmark=benchmark))
+            pair = DomainPair(src, target, n_clusters=int(n_clusters), benchmark=benchmark)
+            with _candidate("rank_sources", name):
+                est = fit_fn(pair)
             labels = _target_labels("rank_sources", est, name, target.n_samples, rows)
-            value = crit(X, labels, est, name)
+            with _candidate("rank_sources", name):
+                value = crit(X, labels, est, name)
             collapsed = value is None
             score = float("nan") if collapsed else value
         out.append(
             {
                 "name": name,
                 "index": index,
-                "discrepancy": source_discrepancy(src, target, max_samples=max_samples, seed=seed),
+                "discrepancy": source_discrepancy(src, target, max_samples=m, seed=seed),
                 "score": score,
                 "check": checks[index],
                 "excluded": excluded[index],
@@ -438,7 +466,7 @@ def combine_sources(
     """One source domain sampled from ``sources`` in proportion to ``weights``.
 
     Source ``i`` contributes ``weights[i] * n_samples`` rows (``n_samples`` default: the
-    largest source's size), rounded so that the counts add up to ``n_samples`` (largest
+    largest size of the sources of positive weight), rounded so that the counts add up to ``n_samples`` (largest
     remainders first); its rows are drawn without replacement while it has enough -- every
     row once when it gives more than it has -- and with replacement beyond. The sources
     must share the feature dimension and be all labelled (in one label space) or all
@@ -454,8 +482,11 @@ def combine_sources(
         raise ValueError("combine_sources: weights must be finite, non-negative and not all zero")
     _check_combinable(sources, "combine_sources")
     # 2.5 rows is no count: it was truncated to 2
+    # the sources that give rows: a weight-0 candidate (a rejected source of
+    # select_source) set the size, and the others' rows were drawn again to fill it
+    given = [s for s, wi in zip(sources, w) if wi > 0]
     n = (
-        max(s.n_samples for s in sources)
+        max(s.n_samples for s in given)
         if n_samples is None
         else check_int(n_samples, "combine_sources: n_samples")
     )
@@ -471,7 +502,7 @@ def combine_sources(
         parts_X.append(src.X[idx])
         if src.has_labels:
             parts_y.append(src.y[idx])
-    shapes = {s.image_shape for s in sources}
+    shapes = {s.image_shape for s in given}
     names = "+".join(f"{s.name}:{wi:.2f}" for s, wi in zip(sources, w) if wi > 0)
     return Domain(
         np.vstack(parts_X),
@@ -582,9 +613,11 @@ def select_model(
     values: dict[str, float | None] = {}
     fitted: dict[str, object] = {}
     for name, est in items:
-        fitted[name] = est.fit(pair)
+        with _candidate("select_model", name):
+            fitted[name] = est.fit(pair)
         labels = _target_labels("select_model", est, name, pair.target.n_samples, rows)
-        values[name] = crit(X, labels, est, name)
+        with _candidate("select_model", name):
+            values[name] = crit(X, labels, est, name)
     collapsed = [name for name, v in values.items() if v is None]
     if len(collapsed) == len(values):
         warnings.warn(

@@ -840,3 +840,83 @@ def test_rank_sources_takes_a_numpy_int_n_clusters():
         fit_fn=lambda pair: SimpleNamespace(labels_=np.arange(40) % pair.n_clusters),
     )
     assert ranking[0]["collapsed"] is False
+
+
+def test_a_source_of_weight_zero_has_no_effect_on_the_combination():
+    # A rejected candidate (weight 0 in select_source's weighted mix) of 1000 rows made the
+    # combination 1000 rows, the 100 of the weighted source drawn again to fill it.
+    rng = np.random.default_rng(0)
+    a = Domain(rng.normal(size=(100, 3)), np.arange(100) % 2, name="a", image_shape=(3, 1))
+    b = Domain(rng.normal(size=(1000, 3)) + 5, np.arange(1000) % 2, name="b")
+    alone = combine_sources([a], [1.0], seed=0)
+    mixed = combine_sources([a, b], [1.0, 0.0], seed=0)
+    assert mixed.X.shape == alone.X.shape == (100, 3)
+    np.testing.assert_array_equal(mixed.X, alone.X)
+    assert mixed.image_shape == alone.image_shape == (3, 1)
+
+
+def test_soft_neighbourhood_density_cannot_judge_a_partition(digits):
+    # On Student-t assignments to a partition's centroids, random labels (near-uniform
+    # assignments, SND's maximum) scored 6.800 against the true classes' 6.736.
+    from dtc.monitor import NegativeTransferMonitor
+    from dtc.monitor.partition_score import student_t_assignments
+    from dtc.monitor.scores import soft_neighborhood_density
+
+    y = digits.target.y
+    rand = np.random.default_rng(0).integers(0, 10, y.size)
+    X = digits.target.X
+    snd = {
+        k: soft_neighborhood_density(student_t_assignments(X, v))
+        for k, v in (("y", y), ("r", rand))
+    }
+    assert snd["r"] > snd["y"]  # the blind spot, computed directly
+    with pytest.raises(ValueError, match=r"^criterion must be one of .*random labels outscore"):
+        select_model(
+            {"y": Fixed(y), "r": Fixed(rand)}, digits, criterion="soft_neighborhood_density"
+        )
+    with pytest.raises(ValueError, match=r"score must be one of .*random labels outscore"):
+        NegativeTransferMonitor(score="soft_neighborhood_density")._check_params()
+    chosen = select_model(
+        {"r": Fixed(rand), "y": Fixed(y)}, digits, criterion="information_maximization"
+    )
+    assert chosen.best == "y"
+
+
+def test_source_discrepancies_are_taken_on_draws_of_one_size():
+    # Sources from the target's own distribution: the biased MMD of a 40-row source was
+    # 6 times that of a 2000-row one, so rank_sources favoured large sources over close ones.
+    rng = np.random.default_rng(0)
+    target = Domain(rng.normal(size=(600, 20)))
+    sources = {n: Domain(rng.normal(size=(n, 20)), np.arange(n) % 2) for n in (40, 2000)}
+    shifted = Domain(rng.normal(size=(2000, 20)) + 0.3, np.arange(2000) % 2)
+    ranked = rank_sources(
+        target,
+        {**{f"same{n}": s for n, s in sources.items()}, "shifted": shifted},
+        n_clusters=2,
+        fit_fn=Fixed(np.arange(600) % 2).fit,
+        criterion=lambda X, labels, est: 0.0,
+    )
+    d = {r["name"]: r["discrepancy"] for r in ranked}
+    # each equals source_discrepancy on draws of the smallest source's size, 40 rows
+    for name, src in (("same40", sources[40]), ("same2000", sources[2000]), ("shifted", shifted)):
+        assert d[name] == source_discrepancy(src, target, max_samples=40)
+    assert d["shifted"] > max(d["same40"], d["same2000"])
+
+
+def test_a_failing_candidate_is_named():
+    class Boom:
+        def fit(self, pair):
+            raise RuntimeError("diverged")
+
+    X, y = two_blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=2)
+    with pytest.raises(
+        RuntimeError, match=r"^select_model: candidate 'boom' raised RuntimeError: diverged"
+    ):
+        select_model({"ok": Fixed(y), "boom": Boom()}, pair)
+    nan = y.astype(float)
+    nan[:5] = np.nan
+    with pytest.raises(ValueError, match=r"^select_model: candidate 'nan': knn_agreement: labels"):
+        select_model({"ok": Fixed(y), "nan": Fixed(nan)}, pair)
+    with pytest.raises(RuntimeError, match=r"^rank_sources: candidate 'a' raised RuntimeError"):
+        rank_sources(Domain(X), {"a": Domain(X, y)}, fit_fn=Boom().fit)
