@@ -2,14 +2,19 @@
 
 Lloyd's algorithm with k-means++ seeding (Arthur & Vassilvitskii, SODA 2007), run
 ``n_init`` times and the lowest-inertia result kept (scikit-learn's ``KMeans``).
-The source domain is ignored.
+The source domain is ignored. Features whose largest |value| lies outside ``2**+-40``
+are clustered multiplied by a power of two (as :func:`dtc.cluster.kmeans.kmeans` does):
+exact, and K-means is equivariant to it, while scikit-learn's float32 squared distances
+underflow or overflow at such scales (1e-25 or 1e22: one cluster).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.cluster import KMeans
 
 from baselines._validation import check_positive_int, check_seed
+from dtc.cluster.kmeans import _scale_exponent
 from dtc.methods import TransferClusterer
 
 
@@ -27,8 +32,9 @@ class TargetKMeans(TransferClusterer):
 
     Attributes
     ----------
-    labels_ : ndarray of shape (n_target,)
+    labels_ : int64 ndarray of shape (n_target,)
     cluster_centers_ : ndarray of shape (n_clusters, d)
+        In the units of the target features (scaled back where the fit rescaled them).
     embedding_ : ndarray of shape (n_target, d)
         The target features themselves (K-means learns no representation).
     """
@@ -58,7 +64,12 @@ class TargetKMeans(TransferClusterer):
     def _fit(self, pair):
         k = self._n_clusters(pair)
         n_init, max_iter, seed = self._check_params()
+        X = pair.target.X
+        # 0 (the data untouched, so the result is bit for bit that of KMeans on X) unless
+        # float32 squared distances would under- or overflow; then 2**e X, whose clustering
+        # is that of X (a power of two scales exactly), and centres scaled back.
+        e = _scale_exponent(X)
         km = KMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed)
-        self.labels_ = km.fit_predict(pair.target.X)
-        self.cluster_centers_ = km.cluster_centers_
+        self.labels_ = km.fit_predict(np.ldexp(X, e) if e else X).astype(np.int64)
+        self.cluster_centers_ = np.ldexp(km.cluster_centers_, -e) if e else km.cluster_centers_
         self.embedding_ = pair.target.X

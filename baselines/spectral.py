@@ -15,6 +15,7 @@ the rows of ``U`` scaled to unit length as in the paper.
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.cluster import SpectralClustering
 
 from baselines._validation import check_positive_int, check_seed
@@ -36,7 +37,7 @@ class TargetSpectral(TransferClusterer):
 
     Attributes
     ----------
-    labels_ : ndarray of shape (n_target,)
+    labels_ : int64 ndarray of shape (n_target,)
     """
 
     uses_source = False
@@ -66,6 +67,14 @@ class TargetSpectral(TransferClusterer):
         k = self._n_clusters(pair)
         n_neighbors, seed = self._check_params()
         n = pair.target.n_samples
+        if k >= n:
+            # The embedding takes k eigenvectors of the n x n graph; scipy's eigsh refuses
+            # k >= n with a TypeError that named neither this estimator nor n_clusters (and
+            # escaped ClusterEnsemble so). n clusters of n samples need no clustering.
+            raise ValueError(
+                f"{name}: n_clusters must be below the target's {n} samples (the spectral "
+                f"embedding takes n_clusters eigenvectors of its graph), got n_clusters={k}"
+            )
         if n_neighbors >= n:
             raise ValueError(
                 f"{name}: n_neighbors must be an int in [2, {n - 1}] (fewer than the target's "
@@ -78,4 +87,5 @@ class TargetSpectral(TransferClusterer):
             assign_labels="kmeans",
             random_state=seed,
         )
-        self.labels_ = sc.fit_predict(pair.target.X)
+        # int64 like the other baselines' labels (scikit-learn gives int32)
+        self.labels_ = sc.fit_predict(pair.target.X).astype(np.int64)

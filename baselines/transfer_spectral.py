@@ -54,7 +54,7 @@ from baselines._validation import (
     check_positive_int,
     check_seed,
 )
-from dtc.cluster.kmeans import kmeans
+from dtc.cluster.kmeans import _scale_exponent, kmeans
 from dtc.methods import TransferClusterer
 
 __all__ = ["TransferSpectralClustering", "normalize_bipartite", "orthonormal_projection"]
@@ -85,6 +85,15 @@ def orthonormal_projection(F: np.ndarray) -> np.ndarray:
 
 def _knn_affinity(X: np.ndarray, n_neighbors: int, metric: str) -> sparse.csr_matrix:
     """Binary kNN graph, symmetrised by ``max`` and normalised ``D^-1/2 W D^-1/2``."""
+    # Far from 1 (largest |value| outside 2**+-40) the features are multiplied by a power
+    # of two first: scikit-learn's cosine takes rows of L2 norm below ~2.2e-15 for zero
+    # rows (distance 1 to everything: at 1e-16 the graph was arbitrary), and squared
+    # Euclidean distances under- or overflow at the far ends. Exact, and every named
+    # metric ranks neighbours the same after a positive rescaling; a callable may not,
+    # so it gets the features as given. 0 for ordinary data: the graph is unchanged.
+    e = 0 if callable(metric) else _scale_exponent(X)
+    if e:
+        X = np.ldexp(X, e)
     W = kneighbors_graph(X, n_neighbors, mode="connectivity", metric=metric, include_self=False)
     W = W.maximum(W.T)
     return normalize_bipartite(W)

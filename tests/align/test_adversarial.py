@@ -383,22 +383,30 @@ def test_cdan_probs_get_no_gradient_and_features_get_reversed_one(cls):
     assert s.grad is not None and s.grad.abs().sum() > 0
 
 
-def test_cdan_e_entropy_gradient_is_the_authors_reversed_gradient_by_hand():
+@pytest.mark.parametrize("schedule", ["constant", "dann"])
+def test_cdan_e_entropy_gradient_is_the_authors_reversed_gradient_by_hand(schedule):
     """``entropy_gradient=True`` (thuml/CDAN's ``entropy.register_hook(grl_hook(coeff))``):
     with the loss ``L = (sum_s w_i b_i / S_s + sum_t w_j b_j / S_t) / 2``, ``S`` detached, and
     ``w = 1 + exp(-H)``, the assignments receive ``-coeff * dL/dH * dH/dp``: per row
     ``coeff * b_i exp(-H_i) / (2 S) * -(log p_ij + 1)``. The value and the features' gradient
-    are those of the default, whose assignments receive nothing."""
+    are those of the default, whose assignments receive nothing.
+
+    ``schedule="dann"``: the entropy's coefficient follows the GRL's schedule at the call's
+    ``progress`` (the authors' ``calc_coeff(iter_num)``), not the final ``max_coeff``; with
+    the constant schedule alone the two cannot be told apart."""
     torch.manual_seed(0)
-    coeff = 0.7
-    authors = CDANELoss(hidden=(8,), schedule="constant", max_coeff=coeff, entropy_gradient=True)
+    max_coeff, progress = 0.7, 0.3
+    coeff = max_coeff if schedule == "constant" else dann_schedule(progress, max_coeff=max_coeff)
+    # dann at 0.3: 0.7 * (2 / (1 + e^-3) - 1) = 0.634, not the final 0.7
+    assert schedule == "constant" or coeff < 0.65
+    authors = CDANELoss(hidden=(8,), schedule=schedule, max_coeff=max_coeff, entropy_gradient=True)
     s = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     t = torch.randn(4, 3, dtype=torch.float64)
     logits = torch.randn(5, 2, dtype=torch.float64)
     ps = torch.softmax(logits, 1).requires_grad_(True)
     pt = torch.softmax(torch.randn(4, 2, dtype=torch.float64), 1).requires_grad_(True)
     authors.double()
-    value = authors(s, t, source_probs=ps, target_probs=pt)
+    value = authors(s, t, source_probs=ps, target_probs=pt, progress=progress)
     value.backward()
     with torch.no_grad():
         disc = authors.discriminator
@@ -409,11 +417,11 @@ def test_cdan_e_entropy_gradient_is_the_authors_reversed_gradient_by_hand():
             w = 1 + torch.exp(-h)
             expected = (coeff * b * torch.exp(-h) / (2 * w.sum()))[:, None] * -(p.log() + 1)
             torch.testing.assert_close(grad, expected)
-    default = CDANELoss(hidden=(8,), schedule="constant", max_coeff=coeff).double()
+    default = CDANELoss(hidden=(8,), schedule=schedule, max_coeff=max_coeff).double()
     default.load_state_dict(authors.state_dict())
     s2 = s.detach().clone().requires_grad_(True)
     ps2 = ps.detach().clone().requires_grad_(True)
-    value2 = default(s2, t, source_probs=ps2, target_probs=pt.detach())
+    value2 = default(s2, t, source_probs=ps2, target_probs=pt.detach(), progress=progress)
     value2.backward()
     torch.testing.assert_close(value2, value)
     torch.testing.assert_close(s2.grad, s.grad)
@@ -606,6 +614,10 @@ def test_cdan_seed_and_randomized_dim_and_the_schedule_arguments_are_checked():
     ]:
         with pytest.raises(ValueError, match=match):
             CDANLoss(**kwargs)
-    for kwargs in ({"max_coeff": float("nan")}, {"gamma": float("inf")}, {"gamma": 0.0}):
-        with pytest.raises(ValueError):
+    for kwargs, match in [
+        ({"max_coeff": float("nan")}, "max_coeff must be a number >= 0.0 and finite, got nan"),
+        ({"gamma": float("inf")}, "gamma must be a number > 0.0 and finite, got inf"),
+        ({"gamma": 0.0}, "gamma must be a number > 0.0 and finite, got 0.0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
             dann_schedule(0.5, **kwargs)

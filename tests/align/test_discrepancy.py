@@ -89,6 +89,40 @@ def test_mmd_p_value_is_the_count_over_the_seeded_permutations_by_numpy(estimato
     assert result.p_value == (1 + exceed) / (1 + n_perm)
 
 
+def test_mmd_p_value_counts_the_splits_that_tie_with_the_observed_one():
+    # 2 + 2 points. The 6 splits of the pooled sample come in mirrored pairs with the same
+    # (symmetric) statistic, so the observed split ties with itself and with its mirror; a
+    # permutation landing on either must count as "at least as extreme", though rows
+    # reordered within a group can round the statistic below the observed one (by 2e-16
+    # for one of the 8 orders here). Which splits qualify is decided by the enumeration
+    # (other values about 0.25 away, ties by symmetry), not by a float comparison; the seeded
+    # permutations are then replayed from the documented stream and counted.
+    x, y = np.array([[0.13, -0.13], [0.64, 0.1]]), np.array([[-0.54, 0.36], [1.3, 0.95]])
+    pooled = np.vstack([x, y])
+    observed = _numpy_mmd2_biased(x, y, 1.0)
+    at_least = set()
+    for c in itertools.combinations(range(4), 2):
+        rest = [i for i in range(4) if i not in c]
+        value = _numpy_mmd2_biased(pooled[list(c)], pooled[rest], 1.0)
+        if frozenset(c) in ({0, 1}, {2, 3}):  # the observed split and its mirror
+            assert value == pytest.approx(observed, rel=1e-14)
+            at_least.add(frozenset(c))
+        else:
+            assert abs(value - observed) > 0.1
+            if value > observed:
+                at_least.add(frozenset(c))
+    assert len(at_least) == 4  # with {0, 2} | {1, 3}: exact enumeration p = 4/6
+    n_perm, seed = 100, 0
+    rng = np.random.default_rng(seed)
+    hits = [frozenset(rng.permutation(4)[:2].tolist()) for _ in range(n_perm)]
+    exceed = sum(h in at_least for h in hits)
+    ties = sum(h in ({0, 1}, {2, 3}) for h in hits)
+    assert ties > 0 and exceed > ties  # both the tolerance and the strict count matter
+    result = mmd_permutation_test(x, y, estimator="biased", n_permutations=n_perm, sigma=1.0)
+    assert result.statistic == pytest.approx(observed, rel=1e-12)
+    assert result.p_value == pytest.approx((1 + exceed) / (1 + n_perm), abs=1e-12)
+
+
 def test_mmd_p_value_extremes_and_seeding():
     x = _gauss(30)
     shifted = mmd_permutation_test(x, _gauss(30, shift=3.0, seed=1), n_permutations=50)

@@ -120,6 +120,41 @@ def test_loss_defaults_and_registry():
     assert torch.isfinite(got)
 
 
+def _np_pooled_median(a, b, max_samples):
+    """The pooled median heuristic as median_sq_dist documents it, in NumPy: the lower
+    median of the squared distances of the distinct pairs of ``[a; b]`` (source rows
+    first), ``max_samples`` evenly spaced rows of it when longer."""
+    pts = np.concatenate([np.asarray(a), np.asarray(b)])
+    if len(pts) > max_samples:
+        pts = pts[np.round(np.linspace(0, len(pts) - 1, max_samples)).astype(int)]
+    d2 = cdist(pts, pts, "sqeuclidean")[np.triu_indices(len(pts), k=1)]
+    return np.sort(d2)[(d2.size - 1) // 2]
+
+
+@pytest.mark.parametrize("max_samples", [4096, 10], ids=["all", "subsampled"])
+def test_loss_with_the_pooled_median_matches_numpy(max_samples):
+    # median="pooled" gives each layer its own bandwidth h_l, the median over both domains
+    # pooled; kernel s of layer l is exp(-D / (scales[s] h_l)), i.e. sigma^2 = scales[s]
+    # h_l / 2. Subsampled (10 of 28 rows: every third of source-then-target), the
+    # order of the domains matters: a loss that pooled target first would pick other rows.
+    xs, ys = _layers()
+    scales = ([0.5, 2.0], [1.0])
+    loss = JMMDLoss(
+        feature_scales=scales[0],
+        prob_scales=scales[1],
+        median="pooled",
+        median_max_samples=max_samples,
+    )
+    got = loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1])
+    h = [_np_pooled_median(x, y, max_samples) for x, y in zip(xs, ys)]
+    sigmas = [[np.sqrt(c * h_l / 2) for c in sc] for sc, h_l in zip(scales, h)]
+    assert got.item() == pytest.approx(_np_jmmd2(xs, ys, sigmas, "unbiased"), rel=1e-11)
+    # Not the default source-only median: the pooled one is another bandwidth here.
+    source_only = JMMDLoss(feature_scales=scales[0], prob_scales=scales[1])
+    other = source_only(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1])
+    assert abs(other.item() - got.item()) > 1e-3 * abs(got.item())
+
+
 def test_errors_name_the_subclass_built():
     class MyJMMD(JMMDLoss):
         pass

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import ot
 import pytest
+import scipy.stats
 import torch
 
 import dtc.align
@@ -40,6 +41,29 @@ def test_random_projections_are_unit_and_seeded():
     np.testing.assert_allclose(np.linalg.norm(proj, axis=0), 1.0)
     np.testing.assert_array_equal(proj, random_projections(4, 30, seed_or_rng))
     assert not np.allclose(proj, random_projections(4, 30, 4))
+
+
+def test_random_projections_are_uniform_on_the_sphere():
+    # Unit length and seeding say nothing of the law: normalised uniform [0.1, 1.1) draws
+    # pass them but all lie in one octant. For u uniform on S^{d-1}: E[u] = 0, E[u u^T] =
+    # I / d, and (Archimedes) in d = 3 each coordinate is uniform on [-1, 1]. Tolerances
+    # are 5 standard errors of the n-sample means, from the sphere's moments
+    # E[u_i^2] = 1/d, E[u_i^4] = 3 / (d (d + 2)), E[u_i^2 u_j^2] = 1 / (d (d + 2)).
+    d, n = 3, 20000
+    u = random_projections(d, n, 0).T  # (n, d)
+    se_mean = np.sqrt(1 / d / n)  # 0.0041
+    np.testing.assert_allclose(u.mean(axis=0), 0.0, rtol=0, atol=5 * se_mean)
+    second = u.T @ u / n
+    se_diag = np.sqrt((3 / (d * (d + 2)) - 1 / d**2) / n)  # 0.0021
+    se_off = np.sqrt(1 / (d * (d + 2)) / n)  # 0.0018
+    np.testing.assert_allclose(np.diag(second), 1 / d, rtol=0, atol=5 * se_diag)
+    off = second[~np.eye(d, dtype=bool)]
+    np.testing.assert_allclose(off, 0.0, rtol=0, atol=5 * se_off)
+    # The moments miss a centred law that is not spherical (normalised uniform [-0.5, 0.5)^3
+    # draws have E[u] = 0 and E[u u^T] = I / 3 by symmetry): the whole law of each
+    # coordinate, KS against U(-1, 1), does not (p ~ 1e-24 for that cube, ~0.9 here).
+    for i in range(d):
+        assert scipy.stats.kstest(u[:, i], "uniform", args=(-1, 2)).pvalue > 1e-3
 
 
 @pytest.mark.parametrize("p", [1, 2])

@@ -9,6 +9,7 @@ import pytest
 from scipy.cluster.hierarchy import cut_tree, fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.base import clone
+from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
@@ -22,6 +23,8 @@ from baselines.ensemble import (
     indicator_matrix,
 )
 from baselines.gmm import TargetGMM
+from baselines.kmeans import TargetKMeans
+from baselines.spectral import TargetSpectral
 from dtc import methods
 from dtc.data import Domain, DomainPair
 from dtc.methods import TransferClusterer
@@ -99,6 +102,67 @@ def test_no_transfer_bad_parameters():
         TargetAgglomerative(metric="cosine").fit(pair)
     with pytest.raises(ValueError, match="TargetAgglomerative: linkage"):
         TargetAgglomerative(linkage="centroid").fit(pair)
+
+
+def test_target_spectral_refuses_as_many_clusters_as_samples():
+    # k eigenvectors of an n x n graph: k = n raised scipy's TypeError ("Cannot use
+    # scipy.linalg.eigh for sparse A with k >= N"), naming neither the estimator nor the
+    # argument, and it escaped ClusterEnsemble unnamed as well.
+    small = blobs_pair(n=12)
+    with pytest.raises(
+        ValueError,
+        match=r"^TargetSpectral: n_clusters must be below the target's 12 samples .*"
+        r"got n_clusters=12$",
+    ):
+        TargetSpectral(n_clusters=12, n_neighbors=5).fit(small)
+    with pytest.raises(
+        ValueError,
+        match=r"^ClusterEnsemble: member spectral\[seed=0\]: TargetSpectral: n_clusters must be",
+    ):
+        ClusterEnsemble(n_clusters=12, members=("spectral",), seeds=(0,)).fit(small)
+    # one fewer is an embedding scipy can compute
+    labels = TargetSpectral(n_clusters=11, n_neighbors=5).fit(small).labels_
+    assert labels.shape == (12,) and labels.dtype == np.int64
+
+
+def test_target_spectral_labels_are_int64():
+    # scikit-learn's SpectralClustering gives int32; every other baseline int64. (std 2:
+    # blobs close enough for one connected kNN graph.)
+    pair = blobs_pair(std=2.0)
+    labels = TargetSpectral().fit(pair).labels_
+    assert labels.dtype == np.int64
+    assert adjusted_rand_score(pair.target.y, labels) > 0.9
+
+
+def test_target_kmeans_is_scikit_learn_kmeans_at_ordinary_scales():
+    # The rescaling applies only outside 2**+-40: here nothing changes, bit for bit.
+    pair = blobs_pair()
+    est = TargetKMeans(n_init=4, max_iter=50, seed=3).fit(pair)
+    km = KMeans(3, n_init=4, max_iter=50, random_state=3).fit(pair.target.X)
+    np.testing.assert_array_equal(est.labels_, km.labels_)
+    np.testing.assert_array_equal(est.cluster_centers_, km.cluster_centers_)
+    assert est.labels_.dtype == np.int64 and est.cluster_centers_.dtype == np.float32
+
+
+@pytest.mark.parametrize("exponent", [-83, 73])  # 2**-83 ~ 1.0e-25, 2**73 ~ 9.4e21
+def test_target_kmeans_clusters_tiny_and_huge_features_as_ordinary_ones(exponent):
+    # scikit-learn's float32 squared distances underflow (every point at distance 0) or
+    # overflow at these scales: KMeans put everything in one cluster (ARI 0). Scaled by a
+    # power of two the features are the same numbers with another exponent, and K-means is
+    # equivariant to it: the same labels, centres scaled by the same power.
+    pair = blobs_pair()
+    ref = TargetKMeans().fit(pair)
+    assert adjusted_rand_score(pair.target.y, ref.labels_) > 0.9
+    scaled = DomainPair(
+        pair.source, Domain(np.ldexp(pair.target.X, exponent), pair.target.y), n_clusters=3
+    )
+    est = TargetKMeans().fit(scaled)
+    np.testing.assert_array_equal(est.labels_, ref.labels_)
+    np.testing.assert_array_equal(est.cluster_centers_, np.ldexp(ref.cluster_centers_, exponent))
+    # Not a power of two (the float32 features round otherwise): the same partition.
+    factor = 1e-25 if exponent < 0 else 1e22
+    other = DomainPair(pair.source, Domain(pair.target.X * factor), n_clusters=3)
+    assert adjusted_rand_score(ref.labels_, TargetKMeans().fit(other).labels_) == 1.0
 
 
 # -- ensemble ----------------------------------------------------------------------

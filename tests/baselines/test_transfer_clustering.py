@@ -18,7 +18,11 @@ from sklearn.neighbors import kneighbors_graph
 
 from baselines.coclustering import CrossDomainCoclustering, spectral_cocluster
 from baselines.self_taught import SelfTaughtClustering, cocluster_loss, mutual_information
-from baselines.transfer_spectral import TransferSpectralClustering, orthonormal_projection
+from baselines.transfer_spectral import (
+    TransferSpectralClustering,
+    _knn_affinity,
+    orthonormal_projection,
+)
 from dtc import methods
 from dtc.data import Domain, DomainPair, make_digits_pair
 from dtc.metrics import cluster_acc
@@ -166,6 +170,28 @@ def test_orthonormal_projection_is_the_polar_factor():
     S = B @ B.T + 3 * np.eye(3)  # symmetric positive definite
     # F = Q S has polar decomposition (Q)(S): its closest orthonormal matrix is Q.
     np.testing.assert_allclose(orthonormal_projection(Q @ S), Q, atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [2.0**-54, 1e-16])
+def test_tsc_does_not_depend_on_a_tiny_feature_scale(pair, scale):
+    # scikit-learn's cosine (sklearn.preprocessing.normalize) leaves rows of L2 norm below
+    # ~2.2e-15 unnormalised, as zero rows: at these scales every target row (norms <= 2.6)
+    # was at distance ~1 from every other and the kNN graph was arbitrary (its pattern
+    # changed in 2268 places). The graph is now built on the features scaled by a power
+    # of two.
+    ref = TransferSpectralClustering().fit(pair)
+    tiny = DomainPair(
+        Domain(pair.source.X * scale), Domain(pair.target.X * scale, pair.target.y), n_clusters=K
+    )
+    for a, b in ((pair.target.X, tiny.target.X), (pair.source.X, tiny.source.X)):
+        G, G_tiny = (_knn_affinity(x.astype(np.float64), 10, "cosine") for x in (a, b))
+        np.testing.assert_array_equal(G_tiny.toarray(), G.toarray())
+    got = TransferSpectralClustering().fit(tiny)
+    np.testing.assert_array_equal(got.labels_, ref.labels_)
+    if scale == 2.0**-54:
+        # A power of two (with an even exponent: the square roots of the bipartite
+        # normalisation scale exactly too) changes no rounding anywhere: bit for bit.
+        np.testing.assert_array_equal(got.embedding_, ref.embedding_)
 
 
 def test_tsc_without_transfer_is_the_spectral_embedding(pair):

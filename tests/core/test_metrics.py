@@ -127,6 +127,24 @@ def test_imbalance_metrics_do_not_depend_on_cluster_names_reviewer_case():
         assert metrics.per_class_recall(y, p) == pytest.approx({0: 1.0, 1: 1 / 3, 2: 1.0})
 
 
+def test_tie_break_weight_never_trades_matched_samples_for_recall():
+    # The recall-sum tie-break must stay below one sample: eps = 1 / (k + 1) bounds it by
+    # k / (k + 1) < 1. Here (classes of sizes 6, 20, 1, 1) the only matching of count 10,
+    # classes -> clusters (3, 1, 2, 0), has recall sum 101/60 (weight 10 + 1.68 eps) and a
+    # count-9 one, (1, 2, 3, 0), recall sum 27/10: with eps = 1 the latter weighs 11.7 >
+    # 11.68 and ACC would drop to 9/28. The maximum count comes from scipy on the plain
+    # table, without any tie-break.
+    C = np.array([[1, 3, 0, 2], [4, 7, 4, 5], [0, 0, 0, 1], [1, 0, 0, 0]])
+    cells = [(i, j) for i in range(4) for j in range(4)]
+    y = np.concatenate([np.full(C[i, j], i) for i, j in cells])
+    p = np.concatenate([np.full(C[i, j], j) for i, j in cells])
+    assert y.size == 28
+    rows, cols = linear_sum_assignment(C, maximize=True)
+    assert C[rows, cols].sum() == 10
+    assert metrics.cluster_acc(y, p) == 10 / 28
+    assert np.sum(metrics.match_labels(y, p) == y) == 10
+
+
 def _best_matchings(y, p):
     """By brute force: ``(count, best, tied)``, the largest matched count, the set of
     one-to-one cluster -> class maps (as sorted item tuples) with that count and, among

@@ -289,6 +289,17 @@ def test_knn_agreement_against_a_brute_force_count():
     assert scores.score("knn_agreement", X=X, labels=labels, max_samples=30, seed=2) == (
         pytest.approx(brute_force_knn_agreement(X[idx], labels[idx], scores.KNN_NEIGHBORS))
     )
+    # Duplicated rows: the query row is then one of several at distance 0 and need not come
+    # first among its neighbours, so dropping column 0 would keep it and drop a copy. Six
+    # points on a line, four copies each, labels alternating by point but for copy 0 of
+    # point 0: with k = 3 each row's neighbours are exactly its 3 other copies. By hand:
+    # point 0's rows agree 0 + 2 + 2 + 2 of 12, the others 12 of 12, a = 66/72; the
+    # clusters hold 11 and 13 rows, c = (11^2 + 13^2) / 24^2; kappa = 238/286 = 119/143.
+    X = np.c_[np.repeat(np.arange(6.0), 4), np.zeros(24)]
+    labels = np.repeat(np.arange(6) % 2, 4)
+    labels[0] = 1
+    assert brute_force_knn_agreement(X, labels, 3) == pytest.approx(119 / 143, abs=1e-12)
+    assert scores.knn_agreement(X, labels, n_neighbors=3) == pytest.approx(119 / 143, abs=1e-12)
 
 
 @pytest.mark.parametrize(
