@@ -402,11 +402,18 @@ def build_objects(value):
     replaced by ``Class(**params)`` (in lists and mappings too).
 
     This is how a YAML config passes objects, e.g. DTC's ``callbacks`` (monitors), as
-    plain data; the spec and its run_id keep the plain form.
+    plain data; the spec and its run_id keep the plain form. ``Class`` must be a class:
+    a config named ``subprocess:check_call`` with its arguments, and loading it (which
+    builds its objects to check them) called it. (A class is code too, as is the module
+    it imports: a config is trusted code, as a script is.)
     """
     if isinstance(value, dict):
         if "object" in value and set(value) <= {"object", "params"}:
             cls = import_object(value["object"], what="object")
+            if not inspect.isclass(cls):
+                raise ValueError(
+                    f"object {value['object']!r} is not a class (a {type(cls).__name__})"
+                )
             return cls(**build_objects(value.get("params") or {}))
         return {k: build_objects(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -985,3 +985,23 @@ def test_overrides_reach_short_form_benchmarks_and_negative_indices():
     }
     (task,) = expand(load_config(gridded, ["benchmarks.-1.data.shift=0.9"]))
     assert task.spec.data_params["shift"] == 0.9
+
+
+def test_an_object_of_a_config_must_be_a_class(tmp_path):
+    # Loading a config builds its objects to check them: it called any function it named,
+    # e.g. subprocess.check_call with arguments of the file's choosing.
+    marker = tmp_path / "ran"
+    obj = {"object": "pathlib:Path.touch", "params": {"self": str(marker)}}
+    config = {**ONE_RUN, "methods": {"dtc": {"method": "dtc", "params": {"callbacks": [obj]}}}}
+    with pytest.raises(ValueError, match=r"object 'pathlib:Path.touch' is not a class"):
+        load_config(config)
+    assert not marker.exists()
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(levels) + "\n")
+    with pytest.raises(ValueError, match=r"bomb.yaml: more than 100000 values once its YAML"):
+        load_config(path)
