@@ -21,9 +21,17 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape ``(n, d)``.
 
     Raises ``ValueError`` naming ``name`` when ``X`` is not two-dimensional, has
-    fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values.
+    fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values,
+    times (datetime64, timedelta64) or records.
     """
     X = host_array(X, name)
+    kind = getattr(getattr(X, "dtype", None), "kind", "")
+    if kind in ("m", "M", "V"):
+        # float32 took timestamps for their counts since 1970 (1704067200.0 and one second
+        # later: the same float32), and records have no numbers to take
+        raise ValueError(
+            f"{name}: expected a real numeric array of shape (n, d), got dtype {X.dtype}"
+        )
     if np.iscomplexobj(X):
         # the cast below would drop the imaginary parts with a mere ComplexWarning
         raise ValueError(

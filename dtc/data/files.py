@@ -54,6 +54,11 @@ def _make_domain(
         raise ValueError(f"label_offset: expected an int, got {label_offset!r}")
     if y is not None:
         y = np.asarray(y)
+        if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+            # the int64 cast below wrapped 2**63 to -2**63: "expected non-negative labels"
+            raise ValueError(
+                f"{path}: labels: expected class labels of at most 2**63 - 1, got {y.max()}"
+            )
         if y.dtype.kind in "buif":
             # Widen first: uint8 labels (MATLAB's usual type) would wrap around; bool labels
             # are the integers 0 and 1 (the offset was ignored for them).
@@ -132,7 +137,10 @@ def load_npz(
         X, y = arrays[x_key], arrays.get(y_key)
     meta = {}
     if y is not None and y.dtype.kind in "US":  # class names (bytes or str)
-        names = [str(v.decode() if isinstance(v, bytes) else v).strip() for v in y.ravel()]
+        try:
+            names = [str(v.decode() if isinstance(v, bytes) else v).strip() for v in y.ravel()]
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: labels: class names must be UTF-8 text ({exc})") from exc
         if "" in names:
             raise ValueError(
                 f"{path}: label {names.index('')} is empty (a missing label is no class)"
@@ -205,6 +213,8 @@ def load_csv(
             rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
     except UnicodeDecodeError as exc:  # a binary file (e.g. a .npz or .mat given here)
         raise ValueError(f"{path}: could not read it as a text file ({exc})") from exc
+    except csv.Error as exc:  # e.g. a cell past the csv module's field size limit
+        raise ValueError(f"{path}: could not be read as delimited text ({exc})") from exc
     if not rows:
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":
@@ -234,6 +244,10 @@ def load_csv(
         if len(row) != width:
             line = i + 1 + int(bool(header))
             raise ValueError(f"{path}: line {line} has {len(row)} fields, expected {width}")
+    if names is not None and len(names) != width:
+        # a header of 3 names over rows of 4 fields took the label column by its place
+        # among the names: the labels became a feature and a feature the labels
+        raise ValueError(f"{path}: the header has {len(names)} names and the rows {width} fields")
 
     if label_column is None:
         col = None

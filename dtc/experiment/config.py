@@ -70,9 +70,9 @@ from dtc._validation import SEED_MAX
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
     RunSpec,
+    build_objects,
     canonical_data_params,
     check_not_seed,
-    build_objects,
     configured_method,
     imbalance_options,
 )

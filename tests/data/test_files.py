@@ -432,3 +432,42 @@ def test_mat_features_as_rows_must_be_a_bool(tmp_path):
     scipy.io.savemat(tmp_path / "sq.mat", {"X": np.arange(9.0).reshape(3, 3), "y": [0, 1, 2]})
     with pytest.raises(ValueError, match="load_mat: features_as_rows must be True or False"):
         data.load_mat(tmp_path / "sq.mat", features_as_rows="no")  # was read as True
+
+
+def test_a_header_of_another_width_than_the_rows_is_refused(tmp_path):
+    # 3 names over 4 fields: label_column="label" took the third field, the labels became
+    # a feature; 4 names over 3 fields: a bare IndexError naming no file.
+    path = tmp_path / "h.csv"
+    path.write_text("a,b,label\n1,2,3,0\n4,5,6,1\n7,8,9,0\n")
+    with pytest.raises(ValueError, match=r"h.csv: the header has 3 names and the rows 4 fields"):
+        data.load_csv(path, label_column="label")
+    path.write_text("a,b,c,label\n1,2,0\n4,5,1\n")
+    with pytest.raises(ValueError, match=r"h.csv: the header has 4 names and the rows 3 fields"):
+        data.load_csv(path, label_column="label")
+
+
+def test_unreadable_text_and_labels_are_named(tmp_path):
+    import csv
+
+    path = tmp_path / "big.csv"
+    path.write_text("1," + "2" * (csv.field_size_limit() + 10) + ",0\n")
+    with pytest.raises(ValueError, match=r"big.csv: could not be read as delimited text"):
+        data.load_csv(path)
+    np.savez(tmp_path / "b.npz", X=np.ones((2, 2)), y=np.array([b"\xff", b"a"]))
+    with pytest.raises(ValueError, match=r"b.npz: labels: class names must be UTF-8 text"):
+        data.load_npz(tmp_path / "b.npz")
+    # 2**63 wrapped to -2**63 in the int64 cast: "expected non-negative class labels"
+    np.savez(tmp_path / "u.npz", X=np.ones((2, 2)), y=np.array([0, 2**63], np.uint64))
+    with pytest.raises(
+        ValueError, match=r"u.npz: labels: expected class labels of at most 2\*\*63 - 1"
+    ):
+        data.load_npz(tmp_path / "u.npz")
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[s]", "timedelta64[s]"])
+def test_times_are_no_features(tmp_path, dtype):
+    # Two timestamps a second apart became the same float32 number of seconds since 1970.
+    X = np.array([[1704067200, 1], [1704067201, 1]]).astype(dtype)
+    np.savez(tmp_path / "t.npz", X=X, y=np.array([0, 1]))
+    with pytest.raises(ValueError, match=rf"t.npz: .*X: .* got dtype {dtype[:-3]}"):
+        data.load_npz(tmp_path / "t.npz")
