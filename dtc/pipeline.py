@@ -37,6 +37,7 @@ import hashlib
 import inspect
 import json
 import numbers
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -905,11 +906,26 @@ class DTC(TransferClusterer):
         state = None if path is None else read_checkpoint(path)
         if state is None:
             return None
-        self._load_net_states(state["nets"])
-        torch.set_rng_state(state["rng"])
+        before = self._net_states()
+        try:
+            self._load_net_states(state["nets"])
+            torch.set_rng_state(state["rng"])
+            history = list(state["history"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            # read, but not this fit's: a bare KeyError 'source_ae' (or a shape mismatch)
+            # failed every later fit; the stage is computed again from the weights as they
+            # were (a partial load would have trained from a mix)
+            self._load_net_states(before)
+            warnings.warn(
+                f"checkpoint {str(path)!r} does not hold this fit's {stage!r} stage "
+                f"({type(exc).__name__}: {str(exc)[:120]}); computed again and replaced",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
         if "cuda_rng" in state and self._device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self._device)
-        self.history_ = list(state["history"])
+        self.history_ = history
         self.resumed_stages_.append(stage)
         return state
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import numbers
 from collections import defaultdict
 from collections.abc import Sequence
@@ -227,7 +228,7 @@ def record_problem(record) -> str | None:
     """What keeps ``record`` from being a run record the report can read (a short
     phrase, e.g. ``"missing 'method'"``), or ``None``: a mapping with ``method``,
     ``benchmark``, ``source``, ``target`` (text), ``seed`` (an int), ``metrics`` (a
-    mapping of numbers) and, when present, ``label``, ``run_id`` (text), ``data_params``,
+    mapping of numbers, finite or NaN) and, when present, ``label``, ``run_id`` (text), ``data_params``,
     ``grid`` (mappings), ``realised_ratio`` (a number). Pass it as ``check`` to
     :func:`~dtc.experiment.store.read_records`."""
     if not isinstance(record, dict):
@@ -241,6 +242,10 @@ def record_problem(record) -> str | None:
     for name, value in record["metrics"].items():
         if not _is(value, numbers.Real):
             return f"metric {name!r} is {type(value).__name__}, expected a number"
+        # NaN is a score a run could not compute; no metric is infinite, and an edited or
+        # foreign file's Infinity (1e999 too) was shown bold as the best cell
+        if math.isinf(value):
+            return f"metric {name!r} is {value}, expected a finite number (or NaN)"
     return None
 
 

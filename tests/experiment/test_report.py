@@ -175,6 +175,11 @@ def test_records_the_report_cannot_read_are_refused_naming_them(tmp_path):
     assert record_problem({**good, "metrics": {"acc": "high"}}) == (
         "metric 'acc' is str, expected a number"
     )
+    # an Infinity in an edited file was shown bold as the best cell; NaN stays readable
+    assert record_problem({**good, "metrics": {"acc": float("inf")}}) == (
+        "metric 'acc' is inf, expected a finite number (or NaN)"
+    )
+    assert record_problem({**good, "metrics": {"acc": float("nan")}}) is None
     with pytest.raises(ValueError, match=r"record 2 is not a run record \(missing 'metrics'\)"):
         build_tables([good, no_metrics])
     with pytest.raises(ValueError, match=r"record 1 is not a run record \(expected a JSON"):

@@ -1666,16 +1666,21 @@ def test_numbers_past_a_floats_range_are_refused_by_name():
             DTC(**params).check_params()
 
 
-@pytest.mark.parametrize("damage", ["empty", "cut"])
+@pytest.mark.parametrize("damage", ["empty", "cut", "foreign"])
 def test_an_unreadable_checkpoint_is_computed_again(small_pair, tmp_path, damage):
-    # An empty (a crash, a full disk) or cut-short checkpoint failed every later fit with
-    # a bare EOFError / RuntimeError, naming no file, until the user found and removed it.
+    # An empty (a crash, a full disk), cut-short or foreign checkpoint failed every later
+    # fit with a bare EOFError / RuntimeError / KeyError, naming no file, until the user
+    # found and removed it.
     params = {**TINY, "checkpoint_dir": tmp_path}
     est = DTC(**params).fit(small_pair)
     (path,) = tmp_path.glob("*-pretrain.pt")
     data = path.read_bytes()
-    path.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
-    with pytest.warns(RuntimeWarning, match=rf"checkpoint '.*{path.name}' cannot be read"):
+    if damage == "foreign":  # a weights-only checkpoint, of no network of this fit
+        torch.save({"nets": {}, "history": [], "rng": torch.get_rng_state()}, path)
+    else:
+        path.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    why = "does not hold this fit's 'pretrain' stage" if damage == "foreign" else "cannot be read"
+    with pytest.warns(RuntimeWarning, match=rf"checkpoint '.*{path.name}' {why}"):
         again = DTC(**params).fit(small_pair)
     assert again.resumed_stages_ == ["adapt", "cluster"]  # keyed as before: the same fit
     np.testing.assert_array_equal(again.labels_, est.labels_)
