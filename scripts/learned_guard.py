@@ -182,9 +182,28 @@ def fit_guard(rows: list[dict], C: float = 1.0) -> dict:
 
 def frozen_chances(guard: dict, rows: list[dict]) -> np.ndarray:
     """Each run's chance ``(n,)`` of ending below under the frozen ``guard``
-    (:func:`fit_guard`). ``ValueError`` when it was frozen with other features."""
+    (:func:`fit_guard`). ``ValueError`` when it was frozen with other features, or is not
+    a guard: with NaN weights every chance was NaN, below no threshold, and the guard
+    silently never acted (a list, or a missing key, gave a traceback)."""
+    if not isinstance(guard, dict):
+        raise ValueError(f"expected a JSON object (a guard), got {type(guard).__name__}")
     if guard.get("features") != list(FEATURES):
         raise ValueError(f"the guard was frozen with features {guard.get('features')}")
+    for key in ("mean", "scale", "weights"):
+        value = np.asarray(guard.get(key), dtype=float)
+        if value.shape != (len(FEATURES),) or not np.isfinite(value).all():
+            raise ValueError(
+                f"{key}: expected {len(FEATURES)} finite numbers, got {guard.get(key)!r}"
+            )
+    if not (np.asarray(guard["scale"], dtype=float) > 0).all():
+        raise ValueError(f"scale: expected positive numbers, got {guard['scale']!r}")
+    intercept = guard.get("intercept")
+    if (
+        isinstance(intercept, bool)
+        or not isinstance(intercept, (int, float))
+        or not np.isfinite(intercept)
+    ):
+        raise ValueError(f"intercept: expected a finite number, got {intercept!r}")
     X = np.array([features(r) for r in rows], dtype=float)
     z = (X - np.asarray(guard["mean"])) / np.asarray(guard["scale"])
     return 1.0 / (1.0 + np.exp(-(z @ np.asarray(guard["weights"]) + guard["intercept"])))
@@ -246,7 +265,7 @@ def main(argv=None) -> int:
         if args.model:
             try:
                 model = json.loads(Path(args.model).read_text())
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 ap.error(f"--model: {exc}")
             chances = frozen_chances(model, rows)
             print(f"{len(rows)} runs, judged by the guard frozen in {args.model}")

@@ -990,14 +990,16 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list
     (``ValueError``, which the scripts give as a one-line usage error)."""
     name = str(path) if name is None else name
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text ({exc})") from None
     lines = [line for line in text.splitlines() if line.strip()]
     rows = []
     for i, line in enumerate(lines):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             if i < len(lines) - 1:
                 raise ValueError(f"{name}: line {i + 1} is not a JSON object") from None
@@ -1005,6 +1007,10 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list
             if rewrite:  # atomically: a rewrite cut short must not lose the finished runs
                 with replace_file(path) as tmp:
                     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            continue
+        if not isinstance(row, dict):  # `[1, 2]`: an AttributeError in whoever read it
+            raise ValueError(f"{name}: line {i + 1} is not a JSON object")
+        rows.append(row)
     return rows
 
 

@@ -1430,6 +1430,13 @@ def test_result_readers_drop_a_cut_last_line_and_reject_a_broken_one_before(
     assert cut.read_text().endswith('"kind": "neg')  # only read, never rewritten
     with pytest.raises(ValueError, match=f"{broken}: line 2 is not a JSON object"):
         script.read_runs_file(broken)
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(row) + "\n[1, 2]\n")  # JSON, but no run
+    with pytest.raises(ValueError, match=f"{other}: line 2 is not a JSON object"):
+        script.read_runs_file(other)
+    other.write_bytes(b"\xff\xfe\n")
+    with pytest.raises(ValueError, match=f"{other}: not UTF-8 text"):
+        script.read_runs_file(other)
     # the readers of the scripts: --summary, read_runs (rules #14 to #18, model selection),
     # rule #13's reader and the margins of monitor_resolution
     assert script.main(["--summary", str(cut)]) == 0
@@ -1758,6 +1765,16 @@ def test_frozen_guard_gives_scikit_learns_chances(load_script, tmp_path, capsys)
     )
     with pytest.raises(ValueError, match="frozen with features"):
         script.frozen_chances({**guard, "features": guard["features"][:-1]}, rows)
+    # NaN weights made every chance NaN, below no threshold: a guard that never acted
+    nan = [float("nan")] * len(guard["weights"])
+    with pytest.raises(ValueError, match=r"^weights: expected \d+ finite numbers"):
+        script.frozen_chances({**guard, "weights": nan}, rows)
+    with pytest.raises(ValueError, match=r"^scale: expected"):
+        script.frozen_chances({k: v for k, v in guard.items() if k != "scale"}, rows)
+    with pytest.raises(ValueError, match=r"^intercept: expected a finite number"):
+        script.frozen_chances({**guard, "intercept": None}, rows)
+    with pytest.raises(ValueError, match=r"^expected a JSON object \(a guard\), got list"):
+        script.frozen_chances([guard], rows)
     runs, frozen = tmp_path / "runs.jsonl", tmp_path / "guard.json"
     runs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert script.main([str(runs), "--fit", str(frozen)]) == 0
