@@ -122,7 +122,7 @@ def train_autoencoder(
         # never train the user's instance in place (as DTC): a refit started from the
         # trained weights, and get_params / clone carried them
         arch = copy.deepcopy(arch)
-    with deterministic(est.seed):
+    with deterministic(est.seed, est.device):
         try:
             ae = build_autoencoder(
                 arch,

@@ -238,7 +238,7 @@ class DEC(TransferClusterer):
         gen = make_generator(self.seed + 1)
         prev, p_all = self.initial_labels_, None
         epoch = 0
-        with deterministic(self.seed + 1):
+        with deterministic(self.seed + 1, device):
             for epoch in range(self.max_epochs):
                 if epoch % self.update_interval == 0:
                     with torch.no_grad():

@@ -80,6 +80,7 @@ from dtc.nn.training import (
     progress_bar,
     read_checkpoint,
     resolve_device,
+    rng_devices,
     save_checkpoint,
 )
 from dtc.self_training import pseudo_labels
@@ -264,11 +265,6 @@ def _renumbering(labels: np.ndarray, reference: np.ndarray, k: int) -> np.ndarra
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
     """The rows of ``Z`` ``(n, d)`` scaled to unit L2 norm (a zero row stays zero)."""
     return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
-
-
-def _cuda_devices() -> list[int]:
-    """The CUDA devices whose RNG :func:`torch.random.fork_rng` must save and restore."""
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
 
 
 def _select_k(X, seed: int) -> int:
@@ -1035,19 +1031,20 @@ class DTC(TransferClusterer):
         # last fit's encoder
         labelled = bool(self.use_source_labels) and pair.source.y is not None
         k = self._resolve_k(pair)
-        old_threads = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(int(self.n_threads))
-        try:
-            with deterministic(self.seed):
+        # the thread count is the process's too: set under deterministic's lock
+        with deterministic(self.seed, self.device):
+            old_threads = torch.get_num_threads()
+            if self.n_threads is not None:
+                torch.set_num_threads(int(self.n_threads))
+            try:
                 self._run(pair, labelled, k)
-        except BaseException:
-            # Nor its own half-trained encoder: a failed fit is no fit.
-            self._tgt_ae = None
-            raise
-        finally:
-            torch.set_num_threads(old_threads)
-            self._opt = None
+            except BaseException:
+                # Nor its own half-trained encoder: a failed fit is no fit.
+                self._tgt_ae = None
+                raise
+            finally:
+                torch.set_num_threads(old_threads)
+                self._opt = None
 
     def _resolve_k(self, pair: DomainPair) -> int | None:
         if self.n_clusters is None and pair.n_clusters is None:
@@ -1179,7 +1176,7 @@ class DTC(TransferClusterer):
         # A callback's draws stay its own (a monitor subsampling the target): drawn from the
         # fit's RNG they moved every later draw, and the pretraining checkpoint, shared by
         # fits with and without callbacks, restores the RNG as the fit that wrote it left it.
-        with torch.random.fork_rng(devices=_cuda_devices()):
+        with torch.random.fork_rng(devices=rng_devices(self._device)):
             for cb in self.callbacks:
                 cb.on_fit_begin(self, pair)
         if self._load("pretrain") is None:
@@ -1278,10 +1275,13 @@ class DTC(TransferClusterer):
         """The global torch RNG seeded, for the body, from ``(seed, part)`` (a stream of the
         loss's own), and restored afterwards: the fit's own draws are the same with any
         loss."""
-        with torch.random.fork_rng(devices=_cuda_devices()):
-            torch.manual_seed(
-                int(np.random.SeedSequence([int(self.seed), part]).generate_state(1)[0])
-            )
+        devices = rng_devices(self.device)  # self._device is set after the first call
+        with torch.random.fork_rng(devices=devices):
+            seed = int(np.random.SeedSequence([int(self.seed), part]).generate_state(1)[0])
+            torch.default_generator.manual_seed(seed)
+            for index in devices:  # this fit's device only: the others are not its
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
             yield
 
     def _materialise_loss(self) -> None:

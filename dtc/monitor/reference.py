@@ -321,7 +321,7 @@ class NoTransferReference(BaseEstimator):
         arch = self.architecture
         if not isinstance(arch, str):
             arch = copy.deepcopy(arch)  # never train the user's (or the estimator's) instance
-        with deterministic(int(self.seed)):
+        with deterministic(int(self.seed), "cpu"):  # it trains on the CPU
             ae = build_autoencoder(
                 arch,
                 X.shape[1],

@@ -21,6 +21,7 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from dtc.data.domain import check_features
 from dtc.nn.autoencoder import evaluating, module_device
 
 __all__ = [
+    "GLOBAL_STATE_LOCK",
     "as_tensor",
     "check_finite",
     "deterministic",
@@ -46,6 +48,7 @@ __all__ = [
     "progress_bar",
     "read_checkpoint",
     "resolve_device",
+    "rng_devices",
     "save_checkpoint",
 ]
 
@@ -77,22 +80,44 @@ def make_generator(seed: int) -> torch.Generator:
     return g
 
 
+#: Held by :func:`deterministic`: the global torch state it sets and restores is the
+#: process's, so two fits in two threads restored each other's (the caller's RNG moved,
+#: deterministic algorithms left on) and one gave another result than alone. Fits in
+#: threads of one process run one at a time; re-entrant, for a fit inside a fit (the
+#: monitor's reference).
+GLOBAL_STATE_LOCK = threading.RLock()
+
+
+def rng_devices(device=None) -> list[int]:
+    """The CUDA devices whose RNG a fit on ``device`` (as :func:`resolve_device` takes it)
+    draws from, for :func:`torch.random.fork_rng`: none for a CPU fit. (All of them made
+    a CPU fit read every GPU's RNG state, which starts CUDA on each.)"""
+    device = resolve_device(device)
+    if device.type != "cuda":
+        return []
+    return [torch.cuda.current_device() if device.index is None else device.index]
+
+
 @contextmanager
-def deterministic(seed: int):
+def deterministic(seed: int, device=None):
     """Run the body reproducibly for ``seed`` and restore the global state afterwards.
 
-    Inside: the global torch RNG is seeded (weight initialisation, dropout), and
-    ``torch.use_deterministic_algorithms(True, warn_only=True)`` is on (warn-only,
-    because a few CUDA kernels have no deterministic version and a warning is
-    better than refusing to run). Afterwards the caller's RNG state and
-    determinism setting are restored, so fitting a model never changes the random
-    numbers of the code around it.
+    Inside: the global torch RNG of the CPU, and of ``device`` when it is a CUDA device
+    (as :func:`resolve_device` takes it; default CUDA when available), is seeded (weight
+    initialisation, dropout), and ``torch.use_deterministic_algorithms(True,
+    warn_only=True)`` is on (warn-only, because a few CUDA kernels have no deterministic
+    version and a warning is better than refusing to run). Afterwards the caller's RNG
+    state and determinism setting are restored, so fitting a model never changes the
+    random numbers of the code around it. The body holds :data:`GLOBAL_STATE_LOCK`.
     """
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    was_det = torch.are_deterministic_algorithms_enabled()
-    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed))
+    devices = rng_devices(device)
+    with GLOBAL_STATE_LOCK, torch.random.fork_rng(devices=devices):
+        was_det = torch.are_deterministic_algorithms_enabled()
+        was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.default_generator.manual_seed(int(seed))
+        for index in devices:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(int(seed))
         torch.use_deterministic_algorithms(True, warn_only=True)
         try:
             yield

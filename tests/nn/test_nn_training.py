@@ -418,3 +418,24 @@ def test_a_supervised_head_left_in_evaluation_mode_is_trained_in_training_mode()
     ae = Autoencoder(nn.Linear(6, 3), 6)
     pretrain_autoencoder(ae, X, y=np.arange(20) % 2, head=head, epochs=1, batch_size=10)
     assert int(head[1].num_batches_tracked) == 2  # its statistics learnt, batch by batch
+
+
+def test_a_cpu_fit_reads_no_gpu_rng(monkeypatch):
+    # fork_rng was given every CUDA device whatever the fit's: get_rng_state(i) starts
+    # CUDA on each GPU (memory on each, a failure on exclusive-mode GPUs). Simulated here:
+    # a 2-GPU torch whose CUDA calls fail.
+    from dtc.nn.training import rng_devices
+
+    def no_cuda(*args, **kwargs):
+        raise AssertionError("a CPU fit touched CUDA")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for name in ("get_rng_state", "set_rng_state", "manual_seed", "manual_seed_all"):
+        monkeypatch.setattr(torch.cuda, name, no_cuda)
+    assert rng_devices("cpu") == []
+    assert rng_devices("cuda:1") == [1]
+    with deterministic(3, "cpu"):
+        a = torch.rand(3)
+    with deterministic(3, "cpu"):
+        assert torch.equal(torch.rand(3), a)

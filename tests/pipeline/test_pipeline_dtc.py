@@ -1685,3 +1685,21 @@ def test_an_unreadable_checkpoint_is_computed_again(small_pair, tmp_path, damage
     assert again.resumed_stages_ == ["adapt", "cluster"]  # keyed as before: the same fit
     np.testing.assert_array_equal(again.labels_, est.labels_)
     assert path.read_bytes() == data  # the same state written again
+
+
+def test_fits_in_two_threads_give_their_serial_results_and_leave_the_state(small_pair):
+    # deterministic() sets and restores process-wide torch state: two fits in threads
+    # restored each other's (deterministic algorithms left on, the caller's RNG moved),
+    # and one of them gave another result than alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    serial = [DTC(**TINY, seed=s).fit(small_pair).labels_ for s in (0, 1)]
+    rng, det = torch.get_rng_state(), torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
+    with ThreadPoolExecutor(2) as pool:
+        fits = list(pool.map(lambda s: DTC(**TINY, seed=s, n_threads=1).fit(small_pair), (0, 1)))
+    for fit, alone in zip(fits, serial, strict=True):
+        np.testing.assert_array_equal(fit.labels_, alone)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert torch.are_deterministic_algorithms_enabled() == det
+    assert torch.get_num_threads() == threads
