@@ -1,4 +1,6 @@
-"""PNG figures (matplotlib, Agg backend: no display needed).
+"""PNG figures (matplotlib figures drawn without pyplot: no display needed, and the
+caller's pyplot backend is left alone; ``matplotlib.use("Agg")`` at import switched a
+notebook's, whose ``plt.show()`` then showed nothing).
 
 * :func:`bar_figure` -- one metric, methods x tasks, mean with std error bars; a cell
   missing some of its column's seeds (``n=k/m`` in the tables) is hatched;
@@ -16,11 +18,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: reports run on headless machines
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from dtc.experiment.report import METRIC_NAMES, cell_names
 from dtc.experiment.store import replace_file
@@ -32,7 +31,8 @@ def bar_figure(table, path: Path) -> Path:
     """Grouped bars of ``table`` (a :class:`~dtc.experiment.report.ResultTable`)."""
     n_rows, n_cols = len(table.rows), len(table.columns)
     width = 0.8 / max(n_rows, 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_cols + 0.25 * n_rows * n_cols), 4.0))
+    fig = Figure(figsize=(max(6.0, 1.2 * n_cols + 0.25 * n_rows * n_cols), 4.0))
+    ax = fig.subplots()
     x = np.arange(n_cols)
     handles, undefined = [], False
     for i, row in enumerate(table.rows):
@@ -72,7 +72,6 @@ def bar_figure(table, path: Path) -> Path:
     fig.tight_layout()
     with replace_file(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
-    plt.close(fig)
     return path
 
 
@@ -103,7 +102,8 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
         values = [_number(h.get(key)) for h in r.get("history", [])]
         if any(np.isfinite(values)):
             curves[f"{row}, {col}" if several_columns else row].append(values)
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    fig = Figure(figsize=(6.0, 4.0))
+    ax = fig.subplots()
     handles = []
     for label, runs in curves.items():
         mean = mean_curve(runs)
@@ -121,7 +121,6 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     fig.tight_layout()
     with replace_file(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
-    plt.close(fig)
     return path
 
 
@@ -192,9 +191,8 @@ def tsne_figure(
     def pick(n: int) -> np.ndarray:
         return np.sort(rng.choice(n, size=min(n, max_points), replace=False))
 
-    fig, axes = plt.subplots(
-        len(embeddings), 2, figsize=(9.0, 4.2 * len(embeddings)), squeeze=False
-    )
+    fig = Figure(figsize=(9.0, 4.2 * len(embeddings)))
+    axes = fig.subplots(len(embeddings), 2, squeeze=False)
     for (name, (zs, zt, clusters)), (ax_dom, ax_clu) in zip(embeddings.items(), axes):
         keep = pick(len(zt))
         zs, zt, clusters = zs[pick(len(zs))], zt[keep], np.asarray(clusters)[keep]
@@ -221,5 +219,4 @@ def tsne_figure(
     fig.tight_layout()
     with replace_file(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")  # the legends outside included
-    plt.close(fig)
     return path

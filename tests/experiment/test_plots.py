@@ -13,6 +13,41 @@ from dtc.experiment.plots import curves_figure, mean_curve, tsne_figure
 from dtc.experiment.report import build_tables
 
 
+def _saved_figures(monkeypatch) -> list:
+    """The figures saved from now on (the module draws without pyplot: no plt.close)."""
+    from matplotlib.figure import Figure
+
+    figures, save = [], Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        figures.append(fig)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return figures
+
+
+def test_drawing_figures_leaves_the_callers_pyplot_backend():
+    # matplotlib.use("Agg") at import switched a notebook's backend: plt.show() then
+    # showed nothing after a report was written.
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "from dtc.experiment import plots\n"
+        "from dtc.experiment.report import build_tables\n"
+        "import tempfile, pathlib\n"
+        "r = dict(run_id='a', label='k', method='kmeans', benchmark='digits', source='s',\n"
+        "         target='t', seed=0, metrics={'acc': 0.5})\n"
+        "(t,) = build_tables([r], ['acc'])\n"
+        "plots.bar_figure(t, pathlib.Path(tempfile.mkdtemp()) / 'acc.png')\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "svg"
+
+
 def _record(run_id, history, *, seed=0, grid=None, target="target", label="dtc"):
     return {
         "run_id": run_id,
@@ -161,15 +196,12 @@ def test_history_keys_that_are_no_file_names_get_curves_of_their_own(tmp_path):
 
 def test_a_bar_of_a_cell_missing_seeds_is_hatched(tmp_path, monkeypatch):
     """The tables mark a cell with fewer seeds n=k/m; its bar looked like the others."""
-    import matplotlib.pyplot as plt
-
     from dtc.experiment.plots import bar_figure
 
     records = [_record(f"a{s}", [], seed=s, label="a") for s in range(3)]
     records += [_record("b0", [], seed=0, label="b")]
     (table,) = build_tables(records, ["acc"])
-    figures, close = [], plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (figures.append(fig), close(fig)))
+    figures = _saved_figures(monkeypatch)
     bar_figure(table, tmp_path / "acc.png")
     (ax,) = figures[0].axes
     assert [p.get_hatch() for p in ax.patches] == [None, "//"]  # a complete, b n=1/3
@@ -180,8 +212,6 @@ def test_every_row_is_named_in_the_legends_and_a_cell_without_a_value_marked(tmp
     """matplotlib leaves out of an automatic legend a label starting with "_": the row
     "_base" was drawn and unnamed, in the bars and the curves. A cell whose runs have no
     value (NaN) drew no bar and no mark, as a cell without runs."""
-    import matplotlib.pyplot as plt
-
     from dtc.experiment.plots import bar_figure
 
     hist = [{"epoch": 0, "recon": 1.0}]
@@ -190,8 +220,7 @@ def test_every_row_is_named_in_the_legends_and_a_cell_without_a_value_marked(tmp
     for r in records[2:]:
         r["metrics"] = {"acc": float("nan")}
     (table,) = build_tables(records, ["acc"])
-    figures, close = [], plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (figures.append(fig), close(fig)))
+    figures = _saved_figures(monkeypatch)
     bar_figure(table, tmp_path / "acc.png")
     curves_figure(records, "recon", tmp_path / "recon.png")
     bars, curves = (fig.axes[0] for fig in figures)
