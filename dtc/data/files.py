@@ -105,15 +105,23 @@ def load_npz(
         :func:`load_csv` (give the source's ``meta["classes"]`` when loading its target).
     """
     path = _existing(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    # EOFError: an empty file; BadZipFile: not a zip archive (a truncated or other file)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: could not read it as a NumPy .npz archive ({exc})") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{path}: expected a .npz archive of named arrays, got a single .npy array"
-        )
+    # opened here, closed whatever happens: np.load leaves its own file open when the
+    # archive fails to open (one descriptor per failed load, until garbage collection)
+    with path.open("rb") as fh:
+        try:
+            archive = np.load(fh, allow_pickle=False)
+        # EOFError: an empty file; BadZipFile: not a zip archive (a truncated or other file)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: could not read it as a NumPy .npz archive ({exc})") from exc
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"{path}: expected a .npz archive of named arrays, got a single .npy array"
+            )
+        X, y = _read_npz(path, archive, x_key, y_key)
+    return _npz_domain(path, X, y, name, image_shape, label_offset, classes)
+
+
+def _read_npz(path, archive, x_key, y_key):
     with archive:
         keys = archive.files
         if x_key not in keys:
@@ -134,7 +142,10 @@ def load_npz(
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 # a damaged member (bad CRC, truncated stream) fails only when it is read
                 raise ValueError(f"{path}: array {key!r} could not be read ({exc})") from exc
-        X, y = arrays[x_key], arrays.get(y_key)
+        return arrays[x_key], arrays.get(y_key)
+
+
+def _npz_domain(path, X, y, name, image_shape, label_offset, classes) -> Domain:
     meta = {}
     if y is not None and y.dtype.kind in "US":  # class names (bytes or str)
         try:

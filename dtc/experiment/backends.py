@@ -163,6 +163,12 @@ def _init_worker(threads: int, parent: int, registered=()) -> None:
     # Set before torch is imported in the worker (spawned children start clean).
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    # The variables come too late for the libraries already loaded when the initializer
+    # was unpickled (numpy's and scipy's OpenBLAS, scikit-learn's OpenMP), which kept one
+    # thread per core in every worker: limited in place.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
     # A Ctrl-C in a terminal reaches the whole process group: the parent alone answers
     # it (by stopping the workers, :func:`_stopping`), without a traceback per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

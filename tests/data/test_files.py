@@ -471,3 +471,21 @@ def test_times_are_no_features(tmp_path, dtype):
     np.savez(tmp_path / "t.npz", X=X, y=np.array([0, 1]))
     with pytest.raises(ValueError, match=rf"t.npz: .*X: .* got dtype {dtype[:-3]}"):
         data.load_npz(tmp_path / "t.npz")
+
+
+def test_a_damaged_npz_leaves_no_file_open(tmp_path):
+    # np.load left its own file open when the archive failed to open: one descriptor per
+    # failed load, until the garbage collector closed it (with a ResourceWarning).
+    import os
+
+    path = tmp_path / "bad.npz"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    before = len(os.listdir("/proc/self/fd"))
+    errors = []
+    for _ in range(5):
+        try:
+            data.load_npz(path)
+        except ValueError as exc:
+            errors.append(exc)  # kept alive, as a caller's traceback keeps them
+    assert len(errors) == 5
+    assert len(os.listdir("/proc/self/fd")) == before

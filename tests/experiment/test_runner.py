@@ -1063,3 +1063,19 @@ def test_a_method_interrupting_itself_in_a_lone_worker_fails_its_run_alone(tmp_p
     out = list(_one_at_a_time(tasks, None, 1))
     assert [error for _, _, error in out] == ["KeyboardInterrupt", None]
     assert out[1][1]["seed"] == 2
+
+
+def _worker_threads():
+    from threadpoolctl import threadpool_info
+
+    return sorted({d["num_threads"] for d in threadpool_info()})
+
+
+def test_a_worker_limits_the_thread_pools_already_loaded():
+    # The *_NUM_THREADS variables are set in the worker after unpickling its initializer
+    # had loaded numpy's OpenBLAS and scikit-learn's OpenMP: those kept one thread per core
+    # in every worker (2 workers on 2 cores: 4 threads).
+    from dtc.experiment.backends import _pool
+
+    with _pool(2, 1) as pool:
+        assert pool.submit(_worker_threads).result() == [1]
