@@ -578,8 +578,12 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
 
     def _evaluate(self, estimator) -> tuple[float, float]:
         """(transfer score, reference score) of the current adaptation state."""
-        Z = current_target_embedding(estimator, self._X_full)
-        km = KMeans(self._k, n_init=self.n_init, random_state=self.seed).fit(Z[self._idx])
+        # Only the scored rows are embedded (every score reads those alone): embedding the
+        # whole target made each check O(n), 0.23 s of 0.23 at 40,000 rows.
+        scored = current_target_embedding(estimator, self._X_full[self._idx])
+        Z = np.zeros((len(self._X_full), scored.shape[1]), dtype=scored.dtype)
+        Z[self._idx] = scored
+        km = KMeans(self._k, n_init=self.n_init, random_state=self.seed).fit(scored)
         labels = np.zeros(len(Z), dtype=np.int64)
         labels[self._idx] = km.labels_
         return self._transfer_score(labels, Z), self._reference_score(Z)
