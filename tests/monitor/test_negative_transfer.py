@@ -1509,3 +1509,23 @@ def test_a_check_embeds_only_the_scored_rows(pair):
     during = [n for state, n in seen if state >= 0][:-1]  # the last: the fit's own embedding_
     assert during and set(during) == {60}
     assert len(mon._idx) == 60 < pair.target.n_samples
+
+
+def test_student_t_assignments_by_hand_without_an_n_k_d_array():
+    # The distances came from an (n, k, d) difference array: 6 GB at 10^5 rows of 800.
+    import tracemalloc
+
+    X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [2.0, 4.0]])
+    labels = np.array([0, 0, 1, 1])
+    # centred, then scaled to unit mean squared distance to the mean (5: scale sqrt 5)
+    Xc = (X - X.mean(0)) / np.sqrt(5.0)
+    centres = np.array([Xc[:2].mean(0), Xc[2:].mean(0)])
+    d2 = np.array([[np.sum((x - c) ** 2) for c in centres] for x in Xc])
+    q = 1 / (1 + d2)
+    np.testing.assert_allclose(student_t_assignments(X, labels), q / q.sum(1, keepdims=True))
+    X = np.random.default_rng(0).normal(size=(200, 30))
+    tracemalloc.start()
+    student_t_assignments(X, np.arange(200) % 10)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 10 * 30 * 8  # below one (n, k, d) float64 array
