@@ -156,12 +156,59 @@ def mmd_permutation_test(
             f"{owner}: the MMD statistic is {observed} (sigma={sigma}); rescale the features"
         )
     pooled, n_s = torch.cat([s, t]), s.shape[0]
+    if estimator != "linear" and pooled.shape[0] <= _GRAM_MAX:
+        # The pooled sample and sigma are the same for every permutation, so is its kernel
+        # matrix: built once, each split's statistic is three block sums, O(N^2) instead
+        # of O(N^2 d) (200 permutations of 1000 + 1000 rows of 800: ~35 s -> ~2 s). The
+        # observed split is scored the same way, so that ties round alike.
+        split = _split_statistic(pooled, float(sigma), n_s, estimator)
+        observed = split(torch.arange(pooled.shape[0]))
+    else:
+
+        def split(idx):
+            return statistic(pooled[idx[:n_s]], pooled[idx[n_s:]])
+
     exceed = 0
     for _ in range(n_permutations):
         idx = torch.from_numpy(rng.permutation(pooled.shape[0]))
         # A small tolerance: a permutation reproducing the observed split must count.
-        exceed += statistic(pooled[idx[:n_s]], pooled[idx[n_s:]]) >= observed - 1e-12
+        exceed += split(idx) >= observed - 1e-12
     return MMDTest(observed, (1 + exceed) / (1 + n_permutations), float(sigma))
+
+
+#: The largest pooled sample whose kernel matrix the permutation test holds (128 MiB).
+_GRAM_MAX = 4096
+
+
+def _split_statistic(pooled: torch.Tensor, sigma: float, n_s: int, estimator: str):
+    """``idx -> MMD^2`` of the split ``idx[:n_s]`` / ``idx[n_s:]`` of ``pooled`` ``(N, d)``
+    from its Gaussian kernel matrix ``K`` ``(N, N)``, built once: ``mean K_ss + mean K_tt
+    - 2 mean K_st``, the diagonal (``k(x, x) = 1``) left out of the within-domain means
+    for the unbiased estimate."""
+    # centred: the expansion |x|^2 + |y|^2 - 2 x.y loses the distances of features far
+    # from the origin to cancellation, and distances do not change under a shift
+    pooled = pooled - pooled.mean(0)
+    sq = (pooled * pooled).sum(1)
+    d2 = (sq[:, None] + sq[None, :] - 2.0 * pooled @ pooled.T).clamp_min_(0.0)
+    K = torch.exp(-d2 / (2.0 * sigma * sigma))
+    K.fill_diagonal_(1.0)
+    n_t = pooled.shape[0] - n_s
+    total = float(K.sum())
+
+    def statistic(idx: torch.Tensor) -> float:
+        a = torch.zeros(pooled.shape[0], dtype=K.dtype)
+        a[idx[:n_s]] = 1.0
+        Ka = K @ a
+        ss = float(a @ Ka)
+        st = float(Ka.sum()) - ss
+        tt = total - ss - 2.0 * st
+        if estimator == "biased":
+            return ss / n_s**2 + tt / n_t**2 - 2.0 * st / (n_s * n_t)
+        return (
+            (ss - n_s) / (n_s * (n_s - 1)) + (tt - n_t) / (n_t * (n_t - 1)) - 2.0 * st / (n_s * n_t)
+        )
+
+    return statistic
 
 
 @torch.no_grad()

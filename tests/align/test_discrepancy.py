@@ -318,3 +318,21 @@ def test_bad_seeds_flags_complex_values_and_overflow_are_named():
     ]:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_the_kernel_matrix_path_gives_the_row_by_row_test(monkeypatch, estimator, offset):
+    # The kernel matrix of the pooled sample is built once (each permutation then costs
+    # O(N^2), not O(N^2 d)); the row-by-row path recomputes mmd2 per split.
+    from dtc.align import discrepancy
+    from dtc.align.mmd import mmd2
+
+    x, y = _gauss(40, seed=0) + offset, _gauss(30, shift=0.4, seed=1) + offset
+    fast = mmd_permutation_test(x, y, estimator=estimator, n_permutations=60, sigma=1.5)
+    ref = mmd2(torch.from_numpy(x), torch.from_numpy(y), estimator=estimator, sigmas=1.5)
+    assert fast.statistic == pytest.approx(float(ref), rel=1e-9, abs=1e-12)
+    monkeypatch.setattr(discrepancy, "_GRAM_MAX", 0)
+    slow = mmd_permutation_test(x, y, estimator=estimator, n_permutations=60, sigma=1.5)
+    assert fast.p_value == slow.p_value
+    assert fast.statistic == pytest.approx(slow.statistic, rel=1e-9, abs=1e-12)
