@@ -196,9 +196,9 @@ def load_spec_pair(spec: RunSpec, *, data_dir=None) -> data.DomainPair:
 
 @functools.cache
 def data_defaults(benchmark: str) -> dict:
-    """The values a data parameter left out takes (``make_imbalanced``'s profile, seed and
-    minority fraction as ``imbalance_*``; the digits' ``shift``, ``seed``,
-    ``source_fraction``), so that a run giving one explicitly is on the same target as a
+    """The values a data parameter left out takes (``load_pair``'s ``preprocess``;
+    ``make_imbalanced``'s profile, seed and minority fraction as ``imbalance_*``; the
+    digits' ``shift``, ``seed``, ``source_fraction``), so that a run giving one explicitly is on the same target as a
     run leaving it out."""
 
     def defaults(function, prefix: str = "") -> dict:
@@ -209,6 +209,9 @@ def data_defaults(benchmark: str) -> dict:
         }
 
     out = defaults(data.make_imbalanced, "imbalance_")
+    # load_pair's own: `preprocess: standard` loads what leaving it out loads (a config
+    # that spelled it out had every run id changed, and ran its runs again)
+    out["preprocess"] = inspect.signature(data.load_pair).parameters["preprocess"].default
     if benchmark == "digits":
         out |= defaults(data.make_digits_pair)
     return out

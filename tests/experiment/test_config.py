@@ -894,6 +894,13 @@ def test_canonical_data_params_leave_out_what_loads_as_if_left_out():
     assert canonical_data_params("digits", step)["imbalance_minority_fraction"] == 0.2
     # the digits' shift is no default of another benchmark; a string or a bool is no number
     assert canonical_data_params("coil20", {"shift": 0.5}) == {"shift": 0.5}
+    # load_pair's default preprocessing, written out: the same run (its id changed)
+    assert canonical_data_params("mnist_usps", {"preprocess": "standard"}) == {}
+    plain = expand(load_config({**ONE_RUN, "methods": {"k": {"method": "kmeans"}}}))
+    spelt = {**ONE_RUN, "benchmarks": [{"benchmark": "digits", "data": {"preprocess": "standard"}}]}
+    assert [
+        t.run_id for t in expand(load_config({**spelt, "methods": {"k": {"method": "kmeans"}}}))
+    ] == [t.run_id for t in plain]
     assert canonical_data_params("digits", {"shift": "0.5", "seed": False}) == {
         "shift": "0.5",
         "seed": False,
