@@ -1481,10 +1481,12 @@ class DTC(TransferClusterer):
             yield idx_s[: min(b, n_s)], idx_t[: min(b, n_t)]
 
     def _step_losses(
-        self, idx_s, idx_t, lam, progress, probs_fn, pseudo=None
+        self, idx_s, idx_t, lam, progress, probs_fn, pseudo=None, embedding=None
     ) -> dict[str, torch.Tensor]:
         """Losses of one adaptation / self-training / refinement batch (before weighting
-        by the caller); ``pseudo`` ``(n_target,)`` long holds target pseudo-labels (-1: none)."""
+        by the caller); ``pseudo`` ``(n_target,)`` long holds target pseudo-labels (-1: none).
+        ``embedding``, a list: the batch's target embedding is appended to it (the one the
+        losses saw, for a caller's own term of it)."""
         # The frozen blocks in evaluation mode (each step: embed() and resumes set the whole
         # encoder back to training mode): with requires_grad off alone, a batch norm in them
         # kept updating its running statistics, so "frozen" blocks still changed.
@@ -1492,6 +1494,8 @@ class DTC(TransferClusterer):
             block.eval()
         xs, xt = self._Xs[idx_s], self._Xt[idx_t]
         zt, xt_rec = self._tgt_ae(xt)
+        if embedding is not None:
+            embedding.append(zt)
         out = {"recon": F.mse_loss(xt_rec, xt)}
         if self.encoder_mode == "shared":
             zs, xs_rec = self._src_ae(xs)
@@ -1905,8 +1909,11 @@ class DTC(TransferClusterer):
             probs = self._soft_probs(layer=layer, order=order)
             for idx_s, idx_t in self._batches(gen):
                 lam = self._lambda(1.0)
-                parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs)
-                q = layer(self._cluster_space(self._tgt_ae.encode(self._Xt[idx_t])))
+                # IDEC's two terms of one embedding z = f(x): encoded again, the KL term saw
+                # other dropout masks and a batch norm updated its statistics twice a step
+                zt = []
+                parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs, embedding=zt)
+                q = layer(self._cluster_space(zt[0]))
                 parts["kl"] = dec_loss(q, p_all[idx_t])
                 # IDEC's objective (Guo et al., IJCAI 2017): L = L_r + gamma * L_c, the
                 # clustering loss weighted against the reconstruction, which keeps the
