@@ -369,7 +369,8 @@ class DTC(TransferClusterer):
     pretrain_epochs, adapt_epochs, refine_epochs : int
         Epochs of the stages (``refine_epochs`` is a cap: refinement stops on ``tol``).
     noise, mask : float
-        Denoising corruption in pretraining: Gaussian std, fraction of inputs zeroed.
+        Denoising corruption in pretraining: Gaussian std, probability of each input
+        being zeroed (:func:`dtc.nn.training.corrupt`).
     use_source_labels : bool
         Use ``pair.source.y`` (supervised head in pretraining and adaptation, class-
         conditional alignment, class means for model transfer). ``False``: no labels are

@@ -281,8 +281,9 @@ def corrupt(
     x: torch.Tensor, *, noise: float, mask: float, generator: torch.Generator
 ) -> torch.Tensor:
     """Denoising-autoencoder corruption of a batch ``x`` ``(n, d)``, returned with its
-    shape: additive Gaussian noise of std ``noise`` and masking noise zeroing a fraction
-    ``mask`` of the inputs (Vincent et al., ICML 2008)."""
+    shape: additive Gaussian noise of std ``noise`` and masking noise zeroing each input
+    independently with probability ``mask`` (a fraction ``mask`` in expectation; Vincent
+    et al., ICML 2008, zero a fixed count ``mask * d`` per row instead)."""
     if noise > 0:
         x = x + noise * torch.randn(x.shape, generator=generator).to(x.device)
     if mask > 0:
