@@ -1703,3 +1703,45 @@ def test_fits_in_two_threads_give_their_serial_results_and_leave_the_state(small
     assert torch.equal(torch.get_rng_state(), rng)
     assert torch.are_deterministic_algorithms_enabled() == det
     assert torch.get_num_threads() == threads
+
+
+def test_refinement_encodes_each_batch_once(small_pair, monkeypatch):
+    # IDEC's L_r + gamma L_c come from one embedding z = f(x): the KL term encoded the
+    # batch again, under other dropout masks, and a batch norm took two updates a step.
+    from torch import nn
+
+    encoder = nn.Sequential(
+        nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3)),
+        nn.Linear(16, 4),
+    )
+    stage, forwards, steps = [None], [], [0]
+    build, refine, step = DTC._build, DTC._refine, DTC._step
+
+    def counting_build(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        bn = self._tgt_ae.encoder[0][1]
+        bn.register_forward_pre_hook(
+            lambda mod, inp: (
+                forwards.append(1)
+                if stage[0] == "refine" and mod.training and torch.is_grad_enabled()
+                else None
+            )
+        )
+
+    def refining(self):
+        stage[0] = "refine"
+        try:
+            refine(self)
+        finally:
+            stage[0] = None
+
+    def counting_step(self, *args, **kwargs):
+        steps[0] += stage[0] == "refine"
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(DTC, "_build", counting_build)
+    monkeypatch.setattr(DTC, "_refine", refining)
+    monkeypatch.setattr(DTC, "_step", counting_step)
+    params = {**TINY, "hidden": None, "refine": "idec", "refine_epochs": 1, "tol": 0.0}
+    DTC(**params, architecture=encoder, encoder_mode="asymmetric").fit(small_pair)
+    assert steps[0] > 0 and len(forwards) == steps[0]
