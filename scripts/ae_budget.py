@@ -20,12 +20,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from baselines.autoencoder import TargetAEKMeans, train_autoencoder
 from dtc.data import load_pair
 from dtc.data.benchmarks import benchmark_info
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from run_baselines import check_data
 
 BUDGETS = (20, 50, 100, 200, 400)
 
@@ -38,13 +42,22 @@ def all_domains() -> list[str]:
     return found
 
 
-def load_domain(name: str, data_dir=None):
-    """The domain ``benchmark:domain`` as the target of a pair (its standard preprocessing)."""
+def pair_of(name: str) -> tuple[str, str, str]:
+    """``(benchmark, source, target)``: the pair whose target is the domain
+    ``benchmark:domain`` (:func:`load_domain` loads it whole, both files)."""
     benchmark, domain = name.split(":")
     if benchmark == "digits":
-        return load_pair("digits").target
+        return "digits", "source", "target"
     other = next(d for d in benchmark_info(benchmark)["domains"] if d != domain)
-    return load_pair(benchmark, source=other, target=domain, data_dir=data_dir).target
+    return benchmark, other, domain
+
+
+def load_domain(name: str, data_dir=None):
+    """The domain ``benchmark:domain`` as the target of a pair (its standard preprocessing)."""
+    benchmark, source, target = pair_of(name)
+    if benchmark == "digits":
+        return load_pair("digits").target
+    return load_pair(benchmark, source=source, target=target, data_dir=data_dir).target
 
 
 def recon_curve(domain, epochs: int, seed: int) -> np.ndarray:
@@ -61,7 +74,8 @@ def ratios(curve: np.ndarray, budgets=BUDGETS) -> list[float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--domains", nargs="*", help="benchmark:domain names (default: all)")
+    # nargs="+": an empty --domains meant every domain
+    parser.add_argument("--domains", nargs="+", help="benchmark:domain names (default: all)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..n-1 (default 2)")
     parser.add_argument(
         "--max-epochs",
@@ -79,6 +93,8 @@ def main(argv=None) -> int:
     unknown = sorted(set(names) - set(all_domains()))
     if unknown:
         parser.error(f"--domains: unknown {unknown}; expected some of {all_domains()}")
+    # every file before the first fit: a missing one was a traceback after the fits before it
+    check_data([pair_of(name) for name in names], args.data_dir)
     head = " ".join(f"{b:>6d}" for b in BUDGETS)
     print(f"reconstruction error at E epochs / at {args.max_epochs}, mean of {args.seeds} seeds")
     print(f"{'domain':34s} {'n':>5s} {'steps/ep':>8s} {head}   seconds")

@@ -99,7 +99,10 @@ def main(argv=None) -> int:
     if not cases:
         ap.error(f"no case {args.case!r} in the {args.case_set} set")
     ((name, _, load),) = cases
-    pair = load()
+    try:
+        pair = load()
+    except (FileNotFoundError, ValueError) as exc:  # as run_baselines.check_data: one line
+        raise SystemExit(f"error: {exc}") from None
     params = harness_params(pair, args)
     keep = KeepCheckpoints(every=5)
     monitor = NegativeTransferMonitor("rollback", every=5, seed=args.seed)

@@ -34,6 +34,9 @@ from dtc.data import load_pair
 from dtc.experiment.store import read_records
 from dtc.metrics import cluster_acc
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from run_baselines import check_data
+
 #: (benchmark, source, target): DEC reads only the target.
 TARGETS = {
     "coil2": ("coil20", "coil1", "coil2"),
@@ -134,6 +137,9 @@ def record_rows(path: Path, collapse: float) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.skip_fits:
+        # every file before the first fit: a missing one was a traceback after the fits
+        # before it (digits is generated: no file)
+        check_data([TARGETS[n] for n in args.targets if TARGETS[n][0] != "digits"], args.data_dir)
         fit_rows(args)
     if args.records is not None:
         record_rows(args.records, args.collapse)

@@ -46,7 +46,7 @@ from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from run_baselines import check_data
+from run_baselines import check_data, record_check
 
 # name in the table -> (registered method, parameters): the references of issue 4's table
 REFERENCES = {
@@ -60,6 +60,8 @@ REFERENCES = {
 }
 SETTINGS = ("labelled", "unlabelled")
 FAMILIES = ("digits", "office_caltech10_surf", "mnist_usps", "coil20")
+#: What the sweep reads of a row of ``--out`` (the table its ACC).
+ROW_FIELDS = ("family", "pair", "method", "seed", "acc")
 
 
 def pairs(family: str) -> list[tuple[str, str]]:
@@ -250,8 +252,12 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
     out = Path(args.out)
     with exit_on_interrupt(Path(__file__).name, out):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        rows = set_aside_stale(out, read_records(out), args.data_dir)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            rows = read_records(out, check=record_check(*ROW_FIELDS))
+        except (OSError, ValueError) as exc:  # a folder, another script's file: tracebacks
+            ap.error(f"--out: {exc}")
+        rows = set_aside_stale(out, rows, args.data_dir)
         done = {(r["family"], r["pair"], r["method"], r["seed"]) for r in rows}
         available = set(methods.available())
         missing = sorted(

@@ -38,17 +38,20 @@ def main(argv=None) -> None:
         parser.error(f"--epochs: expected an integer >= 1, got {args.epochs}")
     if args.seed < 0:
         parser.error(f"--seed: expected an integer >= 0, got {args.seed}")
-    if ":" not in args.loss:  # module:Class is imported by the run itself
-        try:
-            dtc.align.get_class(args.loss)
-        except ValueError as exc:
-            parser.error(f"--loss: {exc}")
+    # a module:Class too: one that cannot be imported failed after the first panel's fit
+    try:
+        dtc.align.get_class(args.loss)
+    except ValueError as exc:
+        parser.error(f"--loss: {exc}")
     spec = RunSpec(method="dtc", benchmark=args.benchmark, source=args.source, target=args.target)
     try:
         data = load_spec_pair(spec)
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:  # an existing file where the folder goes was a FileExistsError traceback
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out: {exc}")
 
     panels, records = {}, []
     for name, loss in (("before adaptation", None), ("after adaptation", args.loss)):

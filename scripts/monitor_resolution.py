@@ -50,6 +50,8 @@ from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import CASE_SETS, all_cases, int_at_least, load_or_skip, read_runs_file
+from resolution_gate_choice import other_settings
+from run_baselines import record_check
 from source_bias_stability import monitored_pair
 
 
@@ -86,11 +88,25 @@ def resolution_points(margin: float, slope: float | None) -> float:
     return margin / slope if slope is not None and slope > 0 else math.inf
 
 
-def run_margins(paths) -> dict[str, list[float]]:
-    """Margins the monitor used, by case, over the ``--json`` runs in ``paths``."""
+def run_margins(paths, metric: str = DEFAULT_METRIC) -> dict[str, list[float]]:
+    """Margins the monitor used, by case, over the ``--json`` runs in ``paths``, made with
+    the score in ``metric`` (each is divided by this metric's slope): ``ValueError`` for runs
+    that record another, a warning on stderr for a file whose runs record no settings."""
     out: dict[str, list[float]] = {}
     for path in paths:
-        for row in read_runs_file(path):
+        rows = read_runs_file(path, check=record_check("case", "margin"))
+        if other := other_settings(rows, metric=metric):
+            raise ValueError(
+                f"--runs {path}: made with {', '.join(other)}, not --metric {metric}: their "
+                "margins are in another geometry than the slope"
+            )
+        if any(not r.get("settings") for r in rows):
+            print(
+                f"warning: --runs {path}: runs that record no settings, taken to be made with "
+                f"metric={metric}",
+                file=sys.stderr,
+            )
+        for row in rows:
             out.setdefault(row["case"], []).append(row["margin"])
     return out
 
@@ -115,7 +131,7 @@ def main(argv=None) -> int:
         ap.error(f"--fractions must lie in (0, 1), got {args.fractions}")
     case_set = next((n for n in CASE_SETS if getattr(args, n, False)), "harness")
     try:
-        margins = run_margins(args.runs)
+        margins = run_margins(args.runs, args.metric)
     except ValueError as exc:
         ap.error(str(exc))
     data_dir = resolve_data_dir(args.data_dir)

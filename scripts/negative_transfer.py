@@ -982,12 +982,14 @@ def add_out_argument(ap: argparse.ArgumentParser) -> None:
     )
 
 
-def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list[dict]:
+def read_runs_file(path, name: str | None = None, rewrite: bool = False, check=None) -> list[dict]:
     """The JSON lines of ``path`` (``--json`` or ``--out`` output; ``name``: how messages call
     it, ``path`` by default). A last line cut short by an interrupted run is dropped, with a
     note on stderr (and, with ``rewrite``, the file rewritten without it); a broken line
-    before the last, or a file that cannot be read (missing, a directory), is an error
-    (``ValueError``, which the scripts give as a one-line usage error)."""
+    before the last, a line ``check`` (as :func:`dtc.experiment.store.read_records`'s: what
+    is wrong with a row, or None) finds wrong, or a file that cannot be read (missing, a
+    directory), is an error (``ValueError``, which the scripts give as a one-line usage
+    error)."""
     name = str(path) if name is None else name
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -995,21 +997,25 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False) -> list
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{name}: not UTF-8 text ({exc})") from None
-    lines = [line for line in text.splitlines() if line.strip()]
+    # numbered as in the file: blank lines (a file edited by hand) are skipped, not renumbered
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     rows = []
-    for i, line in enumerate(lines):
+    for i, (n, line) in enumerate(lines):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             if i < len(lines) - 1:
-                raise ValueError(f"{name}: line {i + 1} is not a JSON object") from None
+                raise ValueError(f"{name}: line {n} is not a JSON object") from None
             print(f"{name}: dropped an unfinished last line", file=sys.stderr)
             if rewrite:  # atomically: a rewrite cut short must not lose the finished runs
                 with replace_file(path) as tmp:
                     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
             continue
         if not isinstance(row, dict):  # `[1, 2]`: an AttributeError in whoever read it
-            raise ValueError(f"{name}: line {i + 1} is not a JSON object")
+            raise ValueError(f"{name}: line {n} is not a JSON object")
+        # a file another script wrote: a KeyError traceback in whoever read it
+        if check is not None and (problem := check(row)) is not None:
+            raise ValueError(f"{name}: line {n} is not a run record ({problem})")
         rows.append(row)
     return rows
 

@@ -36,19 +36,33 @@ from dtc.data import load_pair
 from dtc.experiment.single import RunSpec, configured_method
 from dtc.experiment.store import append_record, exit_on_interrupt, read_records
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from run_baselines import check_data, record_check
+
 #: Two pairs whose domains are both sorted by class.
 PAIRS = (("office_caltech10_surf", "amazon", "webcam"), ("coil20", "coil1", "coil2"))
 #: The deep methods' budget (each key given to a method that has it).
 BUDGET = {"pretrain_epochs": 5, "adapt_epochs": 5, "refine_epochs": 3, "epochs": 5}
 ORDERS = ("sorted", "target_shuffled", "source_shuffled")
+#: What the sweep reads of a record of ``--out`` (a failed run has no ACC).
+RECORD_CHECK = record_check("method", "pair", "seed")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def arg_parser() -> argparse.ArgumentParser:
+    """The options (:func:`parse_args` checks them; the sweep reports a bad ``--out`` with
+    the same parser)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/order_check.jsonl"))
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
-    p.add_argument("--methods", nargs="*", default=None, help="registered names (default: all)")
+    # nargs="+": an empty --methods meant every method
+    p.add_argument("--methods", nargs="+", default=None, help="registered names (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..n-1 (default 3)")
+    return p
+
+
+def parse_args(argv=None, p: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """The options of ``p`` (:func:`arg_parser` by default), checked."""
+    p = arg_parser() if p is None else p
     args = p.parse_args(argv)
     if args.seeds < 1:
         p.error(f"--seeds: expected at least 1, got {args.seeds}")
@@ -121,14 +135,21 @@ def table(records: list[dict], methods: list[str], pairs: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    ap = arg_parser()
+    args = parse_args(argv, ap)
     with exit_on_interrupt(Path(__file__).name, args.out):
         start = time.perf_counter()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            records = read_records(args.out, check=RECORD_CHECK)
+        except (OSError, ValueError) as exc:  # a folder, another script's file: tracebacks
+            ap.error(f"--out: {exc}")
+        # every file before the first run: a missing one was a traceback of the first load
+        check_data(PAIRS, args.data_dir)
         # the latest record of each run; a failure is run again, as dtc run does, and so is
         # a run made under another BUDGET (or before records kept theirs): reused, it was
         # tabulated beside runs of the current one
-        latest = {(r["method"], r["pair"], r["seed"]): r for r in read_records(args.out)}
+        latest = {(r["method"], r["pair"], r["seed"]): r for r in records}
         done = {key for key, r in latest.items() if "error" not in r and r.get("budget") == BUDGET}
         pairs = {}
         for benchmark, source, target in PAIRS:
@@ -158,7 +179,7 @@ def main(argv=None) -> int:
             elapsed = time.perf_counter() - start
             print(f"[{i}/{len(todo)} {elapsed:6.0f}s] {m} {rec['pair']} seed {seed}: {status}")
             sys.stdout.flush()
-        records = [r for r in read_records(args.out) if r["seed"] < args.seeds]
+        records = [r for r in read_records(args.out, check=RECORD_CHECK) if r["seed"] < args.seeds]
         records = list({(r["method"], r["pair"], r["seed"]): r for r in records}.values())
         print(table(records, args.methods, names))
         return 0

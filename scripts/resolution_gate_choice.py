@@ -27,6 +27,8 @@ import math
 import sys
 from pathlib import Path
 
+from dtc.monitor.negative_transfer import DEFAULT_METRIC
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     case_means_lines,
@@ -37,8 +39,14 @@ from negative_transfer import (
     read_runs_file,
     summarise,
 )
+from run_baselines import record_check
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
+#: What every reader of harness runs reads of a row (:func:`measures`, the pairing of runs).
+RUN_FIELDS = ("case", "kind", "acc_target_only", "acc_unguarded", "acc_guarded", "flagged")
+#: The value a setting had in runs whose ``settings`` do not record it (made before the
+#: option existed): its default then.
+SETTING_DEFAULTS = {"score": "knn_agreement", "metric": DEFAULT_METRIC}
 
 
 def score_value(score) -> float:
@@ -111,7 +119,7 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
         # read_runs_file, not read_runs: one empty file among others (a resumed run not
         # yet past its first case) is no error, as when the files were pooled unread
         try:
-            runs = read_runs_file(path)
+            runs = read_runs_file(path, check=record_check(*RUN_FIELDS))
         except ValueError as exc:
             ap.error(str(exc))
         rows += runs
@@ -122,6 +130,21 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
         return distinct_runs(rows, files)
     except ValueError as exc:
         ap.error(str(exc))
+
+
+def other_settings(rows: list[dict], **expected) -> list[str]:
+    """``name=value``, sorted, of each setting of ``expected`` (name -> value) that one of
+    ``rows`` records with another value (one its ``settings`` lack has its
+    :data:`SETTING_DEFAULTS` value); rows that record no settings are not judged."""
+    return sorted(
+        {
+            f"{key}={settings.get(key, SETTING_DEFAULTS[key])}"
+            for r in rows
+            if (settings := r.get("settings"))
+            for key, value in expected.items()
+            if settings.get(key, SETTING_DEFAULTS[key]) != value
+        }
+    )
 
 
 def criterion(rule: str, new: str, old: str, result: dict) -> bool:

@@ -36,7 +36,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from resolution_gate_choice import criterion, read_distinct_runs, report, score_value
+from resolution_gate_choice import (
+    criterion,
+    other_settings,
+    read_distinct_runs,
+    report,
+    score_value,
+)
 
 
 def restore_decision(checks: list, gain: float) -> int | None:
@@ -126,15 +132,7 @@ def main(argv=None) -> int:
     # The derived candidates re-read the last state's score from the row's diagnostics,
     # which the harness computes as the k-NN agreement in Euclidean space: the monitor's
     # own score only under its default score and metric.
-    other = sorted(
-        {
-            f"{key}={settings[key]}"
-            for r in a_rows
-            if (settings := r.get("settings"))
-            for key, default in (("score", "knn_agreement"), ("metric", "euclidean"))
-            if settings.get(key, default) != default
-        }
-    )
+    other = other_settings(a_rows, score="knn_agreement", metric="euclidean")
     if other:
         ap.error(
             f"the runs were made with {', '.join(other)}: the derived candidates read the "

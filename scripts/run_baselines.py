@@ -26,9 +26,10 @@ runs of the other setting stay in the file but not in the tables. At the end the
 std over seeds as in ``dtc report``, in %; a cell with a failed seed shows ``n=k/m``) is written from the recorded runs of this
 invocation's methods, pairs, seeds and setting, and the total run time is printed.
 
-An unknown ``--methods`` or ``--exclude`` name, ``--seeds`` below 1 (it would overwrite the
-tables with empty ones) or a missing data file (checked before the first run) is an error of
-one line.
+An unknown ``--methods`` or ``--exclude`` name, an empty ``--methods``, ``--seeds`` below 1
+(it would overwrite the tables with empty ones), a missing data file (checked before the
+first run), or an ``--out`` that cannot be used (a file, or a ``runs.jsonl`` another script
+wrote) is an error of one line.
 
     python scripts/run_baselines.py                      # everything, 3 seeds
     python scripts/run_baselines.py --quick              # 4 pairs, 2 seeds
@@ -79,10 +80,9 @@ def pair_name(benchmark: str, source: str, target: str) -> str:
 QUICK_SEEDS, SEEDS = 2, 3
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    """The options, checked: ``args.seeds`` is the number of seeds to run (``--seeds`` when
-    given, else :data:`QUICK_SEEDS` with ``--quick`` or :data:`SEEDS`), and every name of
-    ``--methods`` and ``--exclude`` is a registered method."""
+def arg_parser() -> argparse.ArgumentParser:
+    """The options (:func:`parse_args` checks them; the sweep reports a bad ``--out`` with
+    the same parser)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/baselines"), help="output directory")
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
@@ -96,9 +96,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--quick", action="store_true", help=f"4 pairs and {QUICK_SEEDS} seeds (unless --seeds)"
     )
     p.add_argument("--include-dtc", action="store_true", help="also run the DTC method itself")
-    p.add_argument("--methods", nargs="*", default=None, help="only these registered names")
+    # nargs="+": an empty --methods meant every method
+    p.add_argument("--methods", nargs="+", default=None, help="only these registered names")
     p.add_argument("--exclude", nargs="*", default=(), help="skip these registered names")
     p.add_argument("--labelled-source", action="store_true", help="give every method source labels")
+    return p
+
+
+def parse_args(argv=None, p: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """The options of ``p`` (:func:`arg_parser` by default), checked: ``args.seeds`` is the
+    number of seeds to run (``--seeds`` when given, else :data:`QUICK_SEEDS` with ``--quick``
+    or :data:`SEEDS`), and every name of ``--methods`` and ``--exclude`` is a registered
+    method."""
+    p = arg_parser() if p is None else p
     args = p.parse_args(argv)
     if args.seeds is None:
         args.seeds = QUICK_SEEDS if args.quick else SEEDS
@@ -137,6 +147,18 @@ def check_data(specs, data_dir) -> None:
             domain_files(benchmark, sorted(names), data_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
+
+
+def record_check(*keys: str):
+    """A ``check`` of :func:`dtc.experiment.store.read_records` (and of
+    ``negative_transfer.read_runs_file``) refusing a record without one of ``keys``, "no
+    a, b": a file another script wrote was a KeyError traceback of the first key read."""
+
+    def check(record: dict) -> str | None:
+        missing = [k for k in keys if k not in record]
+        return f"no {', '.join(missing)}" if missing else None
+
+    return check
 
 
 def run_key(rec: dict) -> tuple:
@@ -190,7 +212,7 @@ def load_done(
         other_params = "params" in r and r["params"] != current[key]
         return other_params or ("data_sha" in r and key in data and r["data_sha"] != data[key])
 
-    records = read_records(path)
+    records = read_records(path, check=record_check("method", "pair", "seed"))
     stale = [stale_run(r) for r in records]
     stale_path = path.with_name(path.stem + ".stale.jsonl")
     kept = set_aside(path, records, stale, stale_path)
@@ -334,7 +356,8 @@ def family_summary(cells: dict, methods: list[str], pairs: list[str]) -> list[st
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    ap = arg_parser()
+    args = parse_args(argv, ap)
     log = args.out / "runs.jsonl"
     with exit_on_interrupt(Path(__file__).name, log):
         start = time.perf_counter()
@@ -342,7 +365,10 @@ def main(argv=None) -> int:
         check_data(specs, args.data_dir)
         seeds = list(range(args.seeds))
         methods = select_methods(args)
-        args.out.mkdir(parents=True, exist_ok=True)
+        try:  # an existing file where the folder goes was a FileExistsError traceback
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            ap.error(f"--out: {exc}")
         setting = {m: setting_of(m, args.labelled_source) for m in methods}
         # Methods that need non-negative features (co-clustering of counts) get the raw
         # features, as in experiments/paper/table1.yaml; every other method the standard ones.
@@ -366,7 +392,10 @@ def main(argv=None) -> int:
 
         shas = {id(pair): data_fingerprint(pair) for pair in [*pairs.values(), *raw_pairs.values()]}
         data = {key: shas[id(pair_of(key))] for key in keys}
-        done = load_done(log, params, data)
+        try:
+            done = load_done(log, params, data)
+        except (OSError, ValueError) as exc:  # runs.jsonl a folder, or another script's file
+            ap.error(f"--out: {exc}")
         todo = [key for key in keys if key not in done]
         total = len(todo)
         print(

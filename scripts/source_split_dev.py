@@ -72,6 +72,7 @@ from dtc.pipeline import DTC, family_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from negative_transfer import int_at_least
+from run_baselines import check_data, record_check
 
 FAMILIES = ("mnist_usps", "coil20")
 SPLITS = ("stratified", "pose")
@@ -154,11 +155,6 @@ def fit_key(record: dict) -> tuple:
     return tuple(json.dumps(record[k], sort_keys=True) for k in FIT_FIELDS)
 
 
-def _check_fit(record: dict) -> str | None:
-    missing = [k for k in (*FIT_FIELDS, "acc") if k not in record]
-    return f"no {', '.join(missing)}" if missing else None
-
-
 def fit_line(record: dict, when: str) -> str:
     """The printed line of a fit ``record``; ``when``: its time, or that it was recorded."""
     # accuracy under the source class names, where the method names clusters
@@ -196,7 +192,16 @@ def main(argv=None) -> int:
         "and the fits it holds under the same settings are kept, not redone",
     )
     args = ap.parse_args(argv)
-    candidates = []
+    # a family, seed or candidate named twice is fitted once (as dtc_benchmark.py runs a seed
+    # once): counted twice, it weighed twice in the mean the choice is read from
+    args.families, args.seeds = list(dict.fromkeys(args.families)), list(dict.fromkeys(args.seeds))
+    if args.split == "pose" and (other := [f for f in args.families if f != "coil20"]):
+        # split_by_pose's ValueError came as a traceback, after coil20's fits
+        ap.error(
+            f"--split pose: only coil20's domains hold each object's poses in two arcs, got "
+            f"--families {' '.join(other)} (give --split stratified, or leave it out)"
+        )
+    candidates = {}  # canonical JSON -> candidate
     for text in args.candidates:
         try:
             c = json.loads(text)
@@ -204,7 +209,8 @@ def main(argv=None) -> int:
             c = text
         if not isinstance(c, dict):
             ap.error(f"--candidates: each must be a JSON object of DTC parameters, got {c!r}")
-        candidates.append(c)
+        candidates.setdefault(json.dumps(c, sort_keys=True), c)
+    candidates = list(candidates.values())
     if not 0.0 <= args.shift <= 1.0:  # apply_shift's error came after the first fits
         ap.error(f"--shift: expected a strength in [0, 1], got {args.shift}")
     for cand in candidates:
@@ -219,7 +225,10 @@ def main(argv=None) -> int:
         done = {}
         if args.out is not None:
             try:
-                done = {fit_key(r): r for r in read_records(args.out, check=_check_fit)}
+                done = {
+                    fit_key(r): r
+                    for r in read_records(args.out, check=record_check(*FIT_FIELDS, "acc"))
+                }
             except (OSError, ValueError) as exc:  # a broken line, a directory
                 ap.error(f"--out: {exc}")
         # every fit asked for, in order: (candidate index, its record without the results,
@@ -246,7 +255,12 @@ def main(argv=None) -> int:
                         params = json.dumps(describe_params(est), default=str)
                         record["params"] = json.loads(params)
                         fits.append((i, record, est))
-        todo = sum(fit_key(r) not in done for _, r, _ in fits)
+        to_fit = [r for _, r, _ in fits if fit_key(r) not in done]
+        # the files of every domain still to fit, before the first fit: a missing one was a
+        # traceback after the fits before it (a domain split here is its own pair's source
+        # and target)
+        check_data([(r["family"], r["source"], r["source"]) for r in to_fit], data_dir)
+        todo = len(to_fit)
         kept = f"{len(fits) - todo} recorded in {args.out}, " if args.out is not None else ""
         print(f"{len(fits)} fits: {kept}{todo} to do", flush=True)
         accs = defaultdict(list)  # (family, candidate index) -> ACCs

@@ -57,9 +57,25 @@ def test_table_prints_each_domain_and_the_largest_ratio(script, monkeypatch, cap
 
 @pytest.mark.parametrize(
     "args",
-    [["--max-epochs", "399"], ["--seeds", "0"], ["--domains", "usps"], ["--domains", "coil20:x"]],
+    # an empty --domains meant every domain
+    [
+        ["--max-epochs", "399"],
+        ["--seeds", "0"],
+        ["--domains", "usps"],
+        ["--domains", "coil20:x"],
+        ["--domains"],
+    ],
 )
 def test_bad_arguments_are_usage_errors(script, args):
     with pytest.raises(SystemExit) as exc:
         script.main(args)
     assert exc.value.code == 2
+
+
+def test_a_missing_data_file_is_one_line_before_any_fit(script, monkeypatch, tmp_path):
+    """It was a FileNotFoundError traceback, after the fits of the domains before it."""
+    monkeypatch.setattr(script, "recon_curve", lambda *a: pytest.fail("a fit ran"))
+    argv = ["--domains", "digits:target", "coil20:coil2", "--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="file 'COIL_1.mat' not found") as exc:
+        script.main(argv)
+    assert str(exc.value.code).startswith("error: benchmark 'coil20': ")

@@ -94,3 +94,12 @@ def test_record_rows_counts_first_check_stops_and_lists_collapses(script, tmp_pa
         "coil1->coil2 seed 0: ACC 25.0, first epoch changed 84 % of the assignments"
     )
     assert len(out) == 2
+
+
+def test_a_missing_data_file_is_one_line_before_any_fit(script, monkeypatch, tmp_path):
+    """It was a FileNotFoundError traceback, after the fits of the targets before it."""
+    monkeypatch.setattr(script, "DEC", lambda **k: pytest.fail("a fit ran"))
+    argv = ["--targets", "digits", "coil2", "--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="file 'COIL_1.mat' not found") as exc:
+        script.main(argv)
+    assert str(exc.value.code).startswith("error: benchmark 'coil20': ")

@@ -91,11 +91,10 @@ def test_model_selection_refuses_an_unknown_criterion_before_loading_data(
             ["--benchmark", "coil20", "--source", "coil9"],
             "unknown source domain 'coil9' for benchmark 'coil20'",
         ),
-        # a module:Class loss is imported by the fit itself, not looked up here
-        (
-            ["--loss", "no_such_mod:Foo", "--benchmark", "coil20", "--source", "coil9"],
-            "unknown source domain 'coil9' for benchmark 'coil20'",
-        ),
+        # a module:Class loss too: it was imported by the "after" panel's fit, the first
+        # panel's whole fit made
+        (["--loss", "no_such_mod:Foo"], "--loss: could not import loss 'no_such_mod:Foo'"),
+        (["--loss", "os:path"], "--loss: loss 'os:path' resolves to"),
     ],
 )
 def test_figures_checks_its_arguments_before_any_fit(
@@ -108,6 +107,27 @@ def test_figures_checks_its_arguments_before_any_fit(
     line = usage_error(script, ["--out", str(tmp_path / "fig"), *argv], capsys)
     assert error in line
     assert not (tmp_path / "fig").exists()
+
+
+def test_figures_refuses_an_out_that_is_a_file_before_any_fit(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    """A file where the folder goes was a FileExistsError traceback."""
+    script = load_script("figures")
+    monkeypatch.setattr(script, "fit_evaluate", lambda *a: pytest.fail("a fit ran"))
+    taken = tmp_path / "fig"
+    taken.write_text("not a folder\n")
+    line = usage_error(script, ["--out", str(taken)], capsys)
+    assert "--out: " in line and str(taken) in line
+
+
+def test_checkpoint_outcomes_names_a_missing_data_file(load_script, tmp_path):
+    """It was the FileNotFoundError traceback of the case's load."""
+    script = load_script("checkpoint_outcomes")
+    with pytest.raises(SystemExit, match="file 'MNIST_vs_USPS.mat' not found") as exit_:
+        script.main(["mnist->usps", "--data-dir", str(tmp_path)])
+    (line,) = str(exit_.value.code).splitlines()
+    assert line.startswith("error: ") and str(tmp_path) in line
 
 
 def test_figures_fits_before_and_after_adaptation_with_its_arguments(

@@ -74,3 +74,27 @@ def test_a_run_of_another_budget_is_run_again(order_check, tmp_path, monkeypatch
     order_check.main(argv)
     assert "1 runs to do, 0 recorded" in capsys.readouterr().out
     assert [r["budget"]["epochs"] for r in read_records(out)] == [5, 7]
+
+
+def test_unusable_out_empty_methods_and_missing_data_are_one_line(
+    order_check, load_script, tmp_path, monkeypatch, capsys
+):
+    """A folder as --out was an IsADirectoryError traceback, another script's file a
+    KeyError one, an empty --methods ran every method, a missing data file was the
+    FileNotFoundError traceback of the first load."""
+    monkeypatch.setattr(order_check, "run_one", lambda *a: pytest.fail("a run ran"))
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"case": "p", "kind": "positive"}\n')
+    for argv, message in (
+        (["--out", str(tmp_path)], "--out: [Errno 21] Is a directory"),
+        (["--out", str(other)], f"--out: {other}: line 1 is not a run record (no method, pair"),
+        (["--methods"], "argument --methods: expected at least one argument"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            order_check.main(["--seeds", "1", *argv])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    script = load_script("order_check")  # the real PAIRS: COIL and SURF files
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(SystemExit, match="not found in the data directory") as exit_:
+        script.main(["--methods", "kmeans", "--out", str(out), "--data-dir", str(tmp_path)])
+    assert str(exit_.value.code).startswith("error: benchmark ") and not out.exists()

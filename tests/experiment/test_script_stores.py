@@ -253,3 +253,47 @@ def test_run_baselines_runs_a_failed_run_again(baselines, tmp_path, monkeypatch,
     assert "error" in failed and ok["acc"] > 0.5 and "error" not in ok
     baselines.main(args)
     assert "0 runs to do, 1 already recorded" in capsys.readouterr().out
+
+
+def test_run_baselines_refuses_an_unusable_out_and_an_empty_methods(
+    baselines, tmp_path, monkeypatch, capsys
+):
+    """A file as --out was a FileExistsError traceback, a folder as its runs.jsonl an
+    IsADirectoryError one, another script's runs.jsonl a KeyError one; an empty --methods
+    ran every method."""
+    monkeypatch.setattr(baselines, "run_one", lambda *a: pytest.fail("a run ran"))
+    taken, folder, other = tmp_path / "taken", tmp_path / "folder", tmp_path / "other"
+    taken.write_text("")
+    (folder / "runs.jsonl").mkdir(parents=True)
+    other.mkdir()
+    (other / "runs.jsonl").write_text('{"family": "digits", "acc": 0.5}\n')
+    args = ["--quick", "--seeds", "1"]
+    for argv, message in (
+        (["--methods", "kmeans", "--out", str(taken)], f"--out: [Errno 17] File exists: '{taken}'"),
+        (["--methods", "kmeans", "--out", str(folder)], "--out: [Errno 21] Is a directory"),
+        (
+            ["--methods", "kmeans", "--out", str(other)],
+            f"--out: {other / 'runs.jsonl'}: line 1 is not a run record (no method, pair, seed)",
+        ),
+        (["--methods", "--out", str(tmp_path / "new")], "argument --methods: expected at least"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            baselines.main([*args, *argv])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_dtc_benchmark_refuses_an_unusable_out(load_script, tmp_path, monkeypatch, capsys):
+    """A folder as --out was an IsADirectoryError traceback, a file of another script a
+    KeyError one, both before any run."""
+    script = load_script("dtc_benchmark")
+    monkeypatch.setattr(script, "run_one", lambda *a: pytest.fail("a run ran"))
+    other = tmp_path / "runs.jsonl"
+    other.write_text('{"method": "kmeans", "pair": "digits:source->target", "seed": 0}\n')
+    for out, message in (
+        (tmp_path, "--out: [Errno 21] Is a directory"),
+        (other, f"--out: {other}: line 1 is not a run record (no family, acc)"),
+    ):
+        argv = ["--families", "digits", "--methods", "kmeans", "--seeds", "0", "--out", str(out)]
+        with pytest.raises(SystemExit) as exit_:
+            script.main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err

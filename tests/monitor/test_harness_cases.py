@@ -2420,3 +2420,92 @@ def test_seeds_per_case_lists_a_case_with_a_run_below_whatever_the_first_n(load_
     ]
     lines = script.report(rows, seeds=(4,))
     assert any(line.strip().startswith("c ") and "worst  -3.0" in line for line in lines), lines
+
+
+def test_rule_16_judges_nothing_on_runs_that_do_not_pair_or_of_the_wrong_metric(
+    load_script, tmp_path, capsys
+):
+    """Pairing problems were warnings and the verdict was printed anyway; the metric the
+    runs record was never read: the Euclidean file given as both candidates got a verdict,
+    exit 0."""
+    script = load_script("metric_choice")
+    a = harness_row("p", "positive", False, 0.5, 0.75, 0.75, margin=0.05, reason=None)
+    paths = [tmp_path / "a.jsonl", tmp_path / "d.jsonl"]
+    for path, row in zip(paths, (a, {**a, "acc_target_only": 0.625})):
+        path.write_text(json.dumps(row) + "\n")
+    argv = ["--euclidean", str(paths[0]), "--cosine", str(paths[1])]
+    assert script.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "warning: p: unguarded or target-only ACC differs" in out and "rule #16" not in out
+    made_with = {m: tmp_path / f"{m}.jsonl" for m in ("euclidean", "cosine")}
+    for metric, path in made_with.items():
+        row = {**a, "seed": 0, "settings": {"case_set": "fresh4", "metric": metric}}
+        path.write_text(json.dumps(row) + "\n")
+    for euclidean, cosine, error in (
+        ("euclidean", "euclidean", "--cosine: expected runs made with metric=cosine, got "
+         "metric=euclidean"),
+        ("cosine", "cosine", "--euclidean: expected runs made with metric=euclidean, got "
+         "metric=cosine"),
+    ):  # fmt: skip
+        argv = ["--euclidean", str(made_with[euclidean]), "--cosine", str(made_with[cosine])]
+        with pytest.raises(SystemExit) as exit_:
+            script.main(argv)
+        assert exit_.value.code == 2 and error in capsys.readouterr().err
+    argv = ["--euclidean", str(made_with["euclidean"]), "--cosine", str(made_with["cosine"])]
+    assert script.main(argv) == 0
+    assert "rule #16: " in capsys.readouterr().out
+
+
+def test_monitor_resolution_refuses_margins_of_another_metric(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    """Margins of runs made under --metric cosine were divided by the Euclidean slope; runs
+    that record no settings are taken as of --metric, with a warning."""
+    script = load_script("monitor_resolution")
+    monkeypatch.setattr(script, "all_cases", lambda *a, **k: [])  # no case: no data read
+    row = {"case": "c", "margin": 0.02, "seed": 0}
+    cosine, bare = tmp_path / "cosine.jsonl", tmp_path / "bare.jsonl"
+    cosine.write_text(json.dumps({**row, "settings": {"metric": "cosine"}}) + "\n")
+    bare.write_text(json.dumps(row) + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--runs", str(cosine), "--json"])
+    assert exit_.value.code == 2
+    assert f"--runs {cosine}: made with metric=cosine, not --metric euclidean" in (
+        capsys.readouterr().err
+    )
+    assert script.main(["--runs", str(cosine), "--metric", "cosine", "--json"]) == 0
+    assert capsys.readouterr().err == ""
+    assert script.main(["--runs", str(bare), "--json"]) == 0
+    assert "runs that record no settings, taken to be made with metric=euclidean" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [
+        ("resolution_gate_choice", []),
+        ("case_level_bound", []),
+        ("guard_tradeoff", []),
+        ("restore_gain_choice", []),
+        ("class_agreement_choice", []),
+        ("metric_choice", ["--euclidean"]),
+        ("monitor_resolution", ["--runs"]),
+    ],
+)
+def test_a_file_another_script_wrote_is_a_usage_error_naming_its_line(
+    name, flags, load_script, tmp_path, capsys
+):
+    """A line without the fields a reader reads (another script's output: a row of
+    monitor_resolution --json, say) was a KeyError traceback."""
+    script = load_script(name)
+    run = harness_row("p", "positive", False, 0.5, 0.75, 0.75, seed=0, margin=0.05)
+    path = tmp_path / "other.jsonl"
+    path.write_text(json.dumps(run) + "\n\n" + json.dumps({"case": "p", "slope": 0.1}) + "\n")
+    argv = [*flags, str(path)] + (["--cosine", str(path)] if name == "metric_choice" else [])
+    with pytest.raises(SystemExit) as exit_:
+        script.main(argv)
+    assert exit_.value.code == 2
+    missing = "margin" if name == "monitor_resolution" else "kind, acc_target_only"
+    # the line as numbered in the file, the blank one counted
+    assert f"{path}: line 3 is not a run record (no {missing}" in capsys.readouterr().err

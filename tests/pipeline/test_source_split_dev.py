@@ -102,6 +102,7 @@ def test_out_keeps_each_fit_and_a_rerun_skips_those_recorded(
 
     monkeypatch.setattr(script, "source_split_pair", pair)
     monkeypatch.setattr(script, "DTC", FakeDTC)
+    monkeypatch.setattr(script, "check_data", lambda *a: None, raising=False)  # no file is read
     out = tmp_path / "fits.jsonl"
     argv = ["--families", "mnist_usps", "--seeds", "0", "1", "--out", str(out)]
     argv += ["--candidates", "{}", '{"std_floor_quantile": null}']
@@ -138,3 +139,81 @@ def test_out_keeps_each_fit_and_a_rerun_skips_those_recorded(
     fitted.clear()
     assert script.main([*argv, "--setting", "unlabelled", "--seeds", "0"]) == 0
     assert len(fitted) == 4 and len(out.read_text().splitlines()) == 12
+
+
+def _no_fit(script, monkeypatch):
+    """Every fit made, by (seed, candidate's std_floor_quantile), with fake pairs and fits
+    (the real parameters, no data read)."""
+    from dtc.data import DomainPair
+
+    fitted = []
+
+    def pair(family, source, data_dir, *, shift, seed, split=None):
+        y = np.repeat([0, 1], 4)
+        X = np.random.default_rng(seed).normal(size=(8, 4)) + y[:, None]
+        return DomainPair(Domain(X, y), Domain(X, y), n_clusters=2, benchmark=family)
+
+    class FakeDTC(script.DTC):
+        def fit(self, pair):
+            fitted.append((self.seed, self.std_floor_quantile))
+            self.labels_ = pair.target.y
+            return self
+
+    monkeypatch.setattr(script, "source_split_pair", pair)
+    monkeypatch.setattr(script, "DTC", FakeDTC)
+    return fitted
+
+
+def test_a_seed_or_candidate_named_twice_is_fitted_once(load_script, monkeypatch, capsys):
+    """``--seeds 0 0`` and a candidate given twice were fitted, and counted in the family's
+    mean, twice."""
+    script = load_script("source_split_dev")
+    fitted = _no_fit(script, monkeypatch)
+    monkeypatch.setattr(script, "check_data", lambda *a: None, raising=False)
+    argv = ["--families", "mnist_usps", "--seeds", "1", "0", "1"]
+    argv += ["--candidates", "{}", '{"std_floor_quantile": null}', "{ }"]
+    assert script.main(argv) == 0
+    # 2 domains x seeds 1, 0 (in the order given) x 2 candidates
+    assert fitted == [(1, 0.5), (1, None), (0, 0.5), (0, None)] * 2
+    out = capsys.readouterr().out
+    assert out.startswith("8 fits: 8 to do\n")
+    summary = out[out.index("\nHungarian ACC") :].splitlines()[2:5]
+    assert [line.split()[:2] for line in summary] == [
+        ["mnist_usps", "{}"],
+        ["mnist_usps", '{"std_floor_quantile":'],
+        ["mnist_usps", "choose"],
+    ]
+
+
+def test_the_pose_split_and_the_data_files_are_checked_before_any_fit(
+    load_script, monkeypatch, tmp_path, capsys
+):
+    """--split pose of another family than COIL was split_by_pose's traceback, after every
+    COIL fit; a missing data file a FileNotFoundError traceback."""
+    script = load_script("source_split_dev")
+    fitted = _no_fit(script, monkeypatch)
+    monkeypatch.setattr(script, "check_data", lambda *a: None, raising=False)
+    argv = ["--split", "pose", "--families", "coil20", "mnist_usps", "--candidates", "{}"]
+    with pytest.raises(SystemExit) as exit_:
+        script.main(argv)
+    assert exit_.value.code == 2 and fitted == []
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith(
+            "--split pose: only coil20's domains hold each object's poses in two arcs, got "
+            "--families mnist_usps (give --split stratified, or leave it out)"
+        )
+    )
+    # the real data check and pairs, on an empty data directory
+    monkeypatch.undo()
+    fitted = _no_fit(script, monkeypatch)
+    monkeypatch.setattr(
+        script, "source_split_pair", load_script("source_split_dev").source_split_pair
+    )
+    argv = ["--families", "coil20", "--candidates", "{}", "--data-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="file 'COIL_1.mat' not found") as exit_:
+        script.main(argv)
+    (line,) = str(exit_.value.code).splitlines()
+    assert line.startswith("error: benchmark 'coil20': ") and fitted == []
