@@ -56,7 +56,9 @@ negative only when its score is below the reference's by more than
   regression), both in the source's features -- the handicap the score gives a class
   partition on data of this kind (large for bag-of-words SURF histograms, about zero or
   negative for digit images). Only with a labelled source and an estimator that uses its
-  labels, and 0 when the source's features do not predict its labels better than chance
+  labels, on a pair of one feature space (a heterogeneous pair's source is data of another
+  kind: its bias said nothing of the target's, and SURF's switched a digits target's score
+  off through the resolution below), and 0 when the source's features do not predict its labels better than chance
   (one-sided binomial test, p < 0.01): such labels carry nothing to transfer. The mean over
   restarts, not one K-means fit, because one fit's value moved with its initialisation (rule
   #11 of ``experiments/preregistration.md``).
@@ -757,7 +759,9 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         # Checked before the reference is trained: a score that cannot be computed on the
         # scored rows would otherwise fail only at calibration, after that training.
         check_scored_rows("NegativeTransferMonitor", self.score, self._k, n, self.max_samples)
-        self._check_source_rows(pair.source, uses_labels)
+        # the source calibrates the margin only as data of the target's kind (module docstring)
+        calibrates = uses_labels and not pair.heterogeneous
+        self._check_source_rows(pair.source, calibrates)
         self._X_full = target.X
         self._idx = scores.subsample_index(n, int(self.max_samples), int(self.seed))
         self._X = np.asarray(target.X, dtype=np.float64)[self._idx]
@@ -790,7 +794,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self.margin_ = float(self.tolerance)
         self.calibration_ = None
         if self.calibrate:
-            self.calibration_ = self._calibrate(pair.source, uses_labels)
+            self.calibration_ = self._calibrate(pair.source, calibrates)
         resolution = None if self.calibration_ is None else self.calibration_["resolution"]
         self.score_counts_ = (
             self.max_resolution is None

@@ -192,6 +192,8 @@ def _entries(X: np.ndarray) -> np.ndarray:
 def varying_features(Xs, Xt, eps: float = 1e-8) -> np.ndarray:
     """``(d,)`` bool mask of the features whose standard deviation exceeds ``eps`` in both
     ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``: the only ones that carry a correlation."""
+    Xs, Xt = np.asarray(Xs), np.asarray(Xt)
+    _same_width(Xs, Xt, "varying_features")  # a 1-feature Xs broadcast to a wrong mask
     return (np.std(Xs, axis=0) > eps) & (np.std(Xt, axis=0) > eps)
 
 

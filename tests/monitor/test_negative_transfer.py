@@ -1529,3 +1529,32 @@ def test_student_t_assignments_by_hand_without_an_n_k_d_array():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 200 * 10 * 30 * 8  # below one (n, k, d) float64 array
+
+
+def test_a_heterogeneous_source_does_not_calibrate_the_margin():
+    # Its bias and slope are of data of another kind: a SURF source raised a digits
+    # target's margin (0.08 -> 0.17) and switched the score off through the resolution.
+    wide = wide_pair(permute_source=False)
+    same = monitor()
+    ScriptedDTC([good], [0.1], [same]).fit(wide)
+    assert same.calibration_["source_bias"] is not None  # a homogeneous pair: calibrated
+    other = DomainPair(
+        Domain(np.c_[wide.source.X, wide.source.X], wide.source.y),
+        wide.target,
+        heterogeneous=True,
+        n_clusters=K,
+    )
+    hetero = monitor()
+    ScriptedDTC([good], [0.1], [hetero]).fit(other)
+    c = hetero.calibration_
+    assert c["source_bias"] is c["source_slope"] is c["resolution"] is None
+    assert hetero.margin_ == pytest.approx(hetero.tolerance + 2 * c["restart_spread"])
+    assert hetero.score_counts_
+
+
+def test_varying_features_refuses_two_widths():
+    from dtc.monitor.relatedness import varying_features
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"^varying_features: Xs and Xt must have the same"):
+        varying_features(rng.normal(size=(50, 1)), rng.normal(size=(50, 40)))
