@@ -124,9 +124,13 @@ class PluginRegistry:
     def register(self, name: str, cls: type | str, *, overwrite: bool = False) -> None:
         """Register a class (or a ``"module:Class"`` string) under ``name``; anything else
         is refused here, not when the name is first used."""
-        if not isinstance(name, str) or not name.strip() or ":" in name:
-            # a name with ":" would read as a "module:Class" string; None means no object
-            raise ValueError(f"register: name must be a non-empty string without ':', got {name!r}")
+        if not isinstance(name, str) or not name.strip() or ":" in name or name != name.strip():
+            # a name with ":" would read as a "module:Class" string; None means no object;
+            # " md " was registered and then not found by the leaderboard, which strips
+            raise ValueError(
+                "register: name must be a non-empty string without ':' or surrounding "
+                f"spaces, got {name!r}"
+            )
         if name in self.reserved:
             raise ValueError(
                 f"register: {name!r} is reserved (no {self.what}); choose another name"
@@ -173,8 +177,9 @@ class PluginRegistry:
             )
         return cls
 
-    def get(self, name: str, **params):
-        """An instance of the class registered as ``name``, built with ``params``."""
+    def get(self, name: str, /, **params):
+        """An instance of the class registered as ``name``, built with ``params`` (which
+        may hold a ``name`` of the class's own: ``name`` here is positional)."""
         return self.get_class(name)(**params)
 
 

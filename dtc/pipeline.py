@@ -743,10 +743,10 @@ class DTC(TransferClusterer):
         if self.loss_params and not isinstance(self.loss, str):
             got = "loss=None (no alignment)" if self.loss is None else "a module"
             raise ValueError(f"DTC: loss_params apply to a loss given by name; got {got}")
-        if self.loss_params and isinstance(self.loss, str):
+        if isinstance(self.loss, str):
             # checked against the loss's signature without building it: a name that does
-            # not fit (a typo, or a grid over losses sharing one loss_params) is refused when
-            # a config loads, not in each of its runs
+            # not fit (a typo, or a grid over losses sharing one loss_params), or a required
+            # argument none gives, is refused when a config loads, not in each of its runs
             try:
                 cls = align.get_class(self.loss)
             except ValueError as exc:
@@ -754,8 +754,14 @@ class DTC(TransferClusterer):
             signature = _signature(cls)
             if signature is not None:  # none to read: the fit checks
                 try:
-                    signature.bind(**self.loss_params)
+                    signature.bind(**(self.loss_params or {}))
                 except TypeError as exc:
+                    if not self.loss_params:  # none given: the class needs arguments
+                        raise ValueError(
+                            f"DTC: loss {self.loss!r} could not be built without parameters: "
+                            f"{exc}; give them in loss_params, or give its __init__ defaults "
+                            "(a subclass)"
+                        ) from exc
                     raise ValueError(
                         f"DTC: loss_params do not fit loss {self.loss!r}: {exc} "
                         f"(its parameters: {', '.join(signature.parameters) or 'none'})"

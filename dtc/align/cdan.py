@@ -22,6 +22,7 @@ either way: both normalise the weights within each domain by their detached sum.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -272,3 +273,14 @@ class CDANELoss(CDANLoss):
         if "entropy_conditioning" in params:
             raise ValueError("CDANELoss always uses entropy conditioning; use CDANLoss to choose")
         super().__init__(entropy_conditioning=True, **params)
+
+
+# CDANLoss's keywords but entropy_conditioning: a config's loss_params are checked against
+# the signature when it loads, and **params took any typo until each run failed
+CDANELoss.__init__.__signature__ = inspect.signature(CDANLoss.__init__).replace(
+    parameters=[
+        p
+        for name, p in inspect.signature(CDANLoss.__init__).parameters.items()
+        if name != "entropy_conditioning"
+    ]
+)

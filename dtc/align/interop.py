@@ -11,6 +11,7 @@ is imported only when such a loss is built, never by ``import dtc.align``.
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import torch
@@ -62,6 +63,10 @@ def _resolve_layer(layer, params: dict) -> nn.Module:
             "PytorchAdaptLoss: layer must be a pytorch_adapt.layers name, an nn.Module class "
             f"or instance, got {layer!r}"
         )
+    try:
+        inspect.signature(layer).bind(**params)
+    except TypeError as exc:  # a typo in loss_params: a bare TypeError of the layer's
+        raise ValueError(f"PytorchAdaptLoss: params do not fit {layer.__name__}: {exc}") from exc
     return layer(**params)
 
 

@@ -272,3 +272,54 @@ def test_target_is_what_a_name_is_registered_as_and_none_otherwise():
     # a name not registered, a "module:Class" string given as a name included
     assert _LOSSES.target("no_such_loss") is None
     assert _LOSSES.target(f"{__name__}:MeanGapLoss") is None
+
+
+def test_a_loss_with_a_parameter_called_name_builds_by_name():
+    # get(name, **params) took the class's own `name` for its own: "multiple values".
+    from torch import nn
+
+    from dtc import align
+
+    class Named(nn.Module):
+        def __init__(self, name="mean", weight=1.0):
+            super().__init__()
+            self.label, self.weight = name, weight
+
+        def forward(self, source, target, **context):
+            return (source.mean(0) - target.mean(0)).pow(2).sum() * self.weight
+
+    align.register("named_param_loss", Named)
+    assert align.get("named_param_loss", name="x").label == "x"
+    with pytest.raises(ValueError, match=r"surrounding spaces"):
+        align.register(" md ", Named)
+
+
+def test_loss_params_of_cdan_e_and_pytorch_adapt_layers_are_checked(pa_layers):
+    from dtc import DTC
+
+    with pytest.raises(ValueError, match=r"loss_params do not fit loss 'cdan_e'.*entropy_gradiant"):
+        DTC(loss="cdan_e", loss_params={"entropy_gradiant": True}).check_params()
+    DTC(loss="cdan_e", loss_params={"entropy_gradient": True}).check_params()
+    from dtc.align.interop import PytorchAdaptLoss
+
+    with pytest.raises(ValueError, match=r"params do not fit MMDLoss.*kernal_scales"):
+        PytorchAdaptLoss("MMDLoss", kernal_scales=1.0)
+
+
+def test_a_loss_needing_arguments_none_gives_is_refused_by_check_params():
+    from torch import nn
+
+    from dtc import DTC, align
+
+    class NeedsWeight(nn.Module):
+        def __init__(self, weight):
+            super().__init__()
+            self.weight = weight
+
+        def forward(self, source, target, **context):
+            return (source.mean(0) - target.mean(0)).pow(2).sum() * self.weight
+
+    align.register("needs_weight_loss", NeedsWeight, overwrite=True)
+    with pytest.raises(ValueError, match=r"without parameters: missing a required argument"):
+        DTC(loss="needs_weight_loss").check_params()
+    DTC(loss="needs_weight_loss", loss_params={"weight": 2.0}).check_params()
