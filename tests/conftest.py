@@ -96,6 +96,11 @@ def pytest_configure(config):
     # The models in tests are tiny: a second intra-op thread costs more in
     # synchronisation than it saves, and thrashes when the machine is loaded.
     torch.set_num_threads(1)
+    # The README's `DTC_DATA=../shared/data make test` gives a path relative to the
+    # checkout; a test that changes directory (monkeypatch.chdir) then looked for the data
+    # beside its tmp_path. Resolved once, before any test runs.
+    if os.environ.get("DTC_DATA"):
+        os.environ["DTC_DATA"] = str(Path(os.environ["DTC_DATA"]).resolve())
 
 
 @pytest.fixture(scope="session")
