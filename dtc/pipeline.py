@@ -37,6 +37,7 @@ import hashlib
 import inspect
 import json
 import numbers
+import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,6 +108,7 @@ _CALLBACK_FREE_STAGES = ("pretrain",)
 # stream of their own, so the networks' initial weights no longer depend on the loss;
 # 6: an unlabelled conditional loss's cluster numbering is carried through the stages).
 _CHECKPOINT_FORMAT = 6
+_INT64_MAX = 2**63 - 1
 _DISCREPANCY_SAMPLES = 256
 
 
@@ -654,12 +656,34 @@ class DTC(TransferClusterer):
                 # np.isfinite raised a TypeError past 2**64 (an int seed is range-checked
                 # below; a float parameter must be one a float holds)
                 or not (integer or is_finite_number(v))
+                # an int past 64 bits passed, and torch failed on it ("int too big to
+                # convert"), some only after pretraining
+                or (isinstance(v, (int, np.integer)) and abs(int(v)) > _INT64_MAX)
                 or (v <= low if strict else v < low)
             ):
                 rel = ">" if strict else ">="
                 kind = "an int" if integer else "a number"
-                raise ValueError(f"DTC: {name} must be {kind} {rel} {low}, got {v!r}")
+                raise ValueError(
+                    f"DTC: {name} must be {kind} {rel} {low} (and within 64 bits), got {v!r}"
+                )
 
+        # device and checkpoint_dir: a bad one let a config load, and every run then failed
+        # (device naming no method; checkpoint_dir=0 a bare TypeError, "" wrote into ".")
+        if self.device is not None and not isinstance(self.device, (str, torch.device)):
+            raise ValueError(
+                f"DTC: device must be None, 'auto', 'cpu', 'cuda[:i]' or a torch.device, got "
+                f"{self.device!r}"
+            )
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"DTC: {exc}") from exc
+        ck = self.checkpoint_dir
+        if ck is not None and (not isinstance(ck, (str, os.PathLike)) or str(ck) == ""):
+            raise ValueError(
+                f"DTC: checkpoint_dir must be None or a non-empty path (str or os.PathLike), "
+                f"got {ck!r}"
+            )
         choice("pretrain_on", PRETRAIN_ON)
         choice("encoder_mode", ENCODER_MODES)
         choice("lam_schedule", LAM_SCHEDULES)

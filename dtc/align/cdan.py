@@ -23,6 +23,7 @@ either way: both normalise the weights within each domain by their detached sum.
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -69,7 +70,7 @@ class RandomizedMultilinearMap(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
+        if isinstance(out_dim, bool) or not isinstance(out_dim, numbers.Integral) or out_dim < 1:
             raise ValueError(f"randomized_dim must be a positive int, got {out_dim!r}")
         # torch's manual_seed refused it at the first call, naming neither CDAN nor seed
         check_seed(seed, owner="RandomizedMultilinearMap")
@@ -200,7 +201,9 @@ class CDANLoss(AdversarialLoss):
             for v, n in zip((randomized, entropy_conditioning, entropy_gradient), flags)
         )
         rd = randomized_dim  # checked whether or not used: -5 passed while randomized=False
-        if isinstance(rd, bool) or not isinstance(rd, int) or rd < 1:
+        # and numpy's ints taken as ints; seed checked and kept whether or not used too
+        seed = check_seed(seed, owner=type(self).__name__)
+        if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or rd < 1:
             raise ValueError(
                 f"{type(self).__name__}: randomized_dim must be a positive int, got {rd!r}"
             )
@@ -218,6 +221,7 @@ class CDANLoss(AdversarialLoss):
             mapper = None
             disc_in = None if None in (in_features, n_clusters) else in_features * n_clusters
         super().__init__(disc_in, hidden, dropout, max_coeff, schedule, gamma)
+        self.seed = seed
         self.in_features = in_features
         self.n_clusters = n_clusters
         self.randomized_map = mapper

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -19,7 +20,7 @@ def check_in_features(value, name: str = "in_features") -> int | None:
     """``value`` if it is ``None`` (infer lazily) or a positive int; else ``ValueError``."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive int or None (inferred lazily), got {value!r}")
     return value
 
@@ -50,8 +51,9 @@ class DomainDiscriminator(nn.Module):
     ):
         super().__init__()
         in_features = check_in_features(in_features)
-        if isinstance(hidden, int) or not all(
-            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden
+        # a list or tuple: None and a numpy int raised "not iterable", "" was no layers
+        if not isinstance(hidden, (list, tuple)) or not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden
         ):
             raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}")
         dropout = check_number(dropout, "dropout", low=0.0, high=1.0)

@@ -236,7 +236,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
-from dtc._validation import check_seed
+from dtc._validation import check_seed, is_finite_number
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.calibration import score_slope, source_bias
@@ -471,7 +471,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         if self.metric not in METRICS:
             raise ValueError(f"{name}: metric must be one of {METRICS}, got {self.metric!r}")
         usable = usable_scores()
-        if self.score not in usable:
+        if not isinstance(self.score, str) or self.score not in usable:
             why = unusable_reason(self.score)
             raise ValueError(f"{name}: score must be one of {usable}, got {self.score!r}{why}")
         for attr in ("calibrate", "check_features"):
@@ -506,22 +506,13 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             raise ValueError(f"{name}: adapt_factor must be in (0, 1), got {f!r}")
         check_thresholds(self.min_similarity, self.min_signal_ratio, name)
         r = self.max_resolution
-        if r is not None and (
-            isinstance(r, bool)
-            or not isinstance(r, (int, float, np.integer, np.floating))
-            or not np.isfinite(r)
-            or r <= 0
-        ):
+        # is_finite_number: np.isfinite raised a bare TypeError past 2**64
+        if r is not None and (not is_finite_number(r) or r <= 0):
             raise ValueError(
                 f"{name}: max_resolution must be a finite number > 0 or None, got {r!r}"
             )
         g = self.min_restore_gain
-        if g != "spread" and (
-            isinstance(g, bool)
-            or not isinstance(g, (int, float, np.integer, np.floating))
-            or not np.isfinite(g)
-            or g < 0
-        ):
+        if (not isinstance(g, str) or g != "spread") and (not is_finite_number(g) or g < 0):
             raise ValueError(
                 f"{name}: min_restore_gain must be a finite number >= 0 or 'spread', got {g!r}"
             )
@@ -537,12 +528,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         for attr in ("tolerance", "min_delta"):
             v = getattr(self, attr)
             # a bool is no threshold (tolerance=True was a margin of 1.0)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float, np.integer, np.floating))
-                or not np.isfinite(v)
-                or v < 0
-            ):
+            if not is_finite_number(v) or v < 0:
                 raise ValueError(f"{name}: {attr} must be a finite number >= 0, got {v!r}")
 
     @property

@@ -129,7 +129,9 @@ def usable_scores() -> list[str]:
 def unusable_reason(name) -> str:
     """`` (why)`` for a score name in :data:`UNUSABLE_SCORES`, else ``""``: the end of the
     error refusing it."""
-    return f" ({UNUSABLE_SCORES[name]})" if name in UNUSABLE_SCORES else ""
+    return (
+        f" ({UNUSABLE_SCORES[name]})" if isinstance(name, str) and name in UNUSABLE_SCORES else ""
+    )
 
 
 def common_space_score(name: str, labels, spaces) -> float:

@@ -491,7 +491,8 @@ def combine_sources(
         else check_int(n_samples, "combine_sources: n_samples")
     )
     w = w / w.sum()
-    rng = np.random.default_rng(seed)
+    # seed=None drew other rows at every call, a negative one failed in numpy, unnamed
+    rng = np.random.default_rng(check_seed(seed, owner="combine_sources"))
     parts_X, parts_y = [], []
     for src, m in zip(sources, _apportion(w, n)):
         if m == 0:

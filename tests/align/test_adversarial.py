@@ -621,3 +621,22 @@ def test_cdan_seed_and_randomized_dim_and_the_schedule_arguments_are_checked():
     ]:
         with pytest.raises(ValueError, match=match):
             dann_schedule(0.5, **kwargs)
+
+
+def test_numpy_ints_and_seeds_are_taken_as_python_ones():
+    # isinstance(v, int) refused numpy ints; CDAN's seed went unchecked (and unkept)
+    # unless randomized
+    import numpy as np
+
+    from dtc import align
+
+    assert align.get("dann", in_features=np.int64(8), hidden=[np.int64(16)]) is not None
+    assert align.get("cdan", randomized=True, randomized_dim=np.int64(64)) is not None
+    assert align.get("mmd", block_size=np.int64(64), median_max_samples=np.int64(512))
+    for bad in ("bogus", -1, None, 1.5):
+        with pytest.raises(ValueError, match=r"^CDANLoss: seed must be"):
+            align.get("cdan", seed=bad)
+    assert align.get("cdan", seed=3).seed == 3
+    for hidden in (None, np.int64(16), ""):
+        with pytest.raises(ValueError, match=r"hidden must be a sequence of positive ints"):
+            align.get("dann", hidden=hidden)

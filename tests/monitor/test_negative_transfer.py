@@ -1558,3 +1558,14 @@ def test_varying_features_refuses_two_widths():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"^varying_features: Xs and Xt must have the same"):
         varying_features(rng.normal(size=(50, 1)), rng.normal(size=(50, 40)))
+
+
+def test_the_monitors_parameters_are_checked_without_a_type_error():
+    # np.isfinite raised a bare TypeError past 2**64 (a huge int is a finite number: taken
+    # as one); a list score an unhashable-type error from the refusal's own lookup
+    for param in ("tolerance", "min_delta", "max_resolution", "min_restore_gain"):
+        NegativeTransferMonitor(**{param: 2**70}).check_params()
+    with pytest.raises(ValueError, match=r"^NegativeTransferMonitor: score must be one of"):
+        NegativeTransferMonitor(score=[]).check_params()
+    with pytest.raises(ValueError, match=r"^NegativeTransferMonitor: tolerance must be a finite"):
+        NegativeTransferMonitor(tolerance=float("inf")).check_params()

@@ -920,3 +920,12 @@ def test_a_failing_candidate_is_named():
         select_model({"ok": Fixed(y), "nan": Fixed(nan)}, pair)
     with pytest.raises(RuntimeError, match=r"^rank_sources: candidate 'a' raised RuntimeError"):
         rank_sources(Domain(X), {"a": Domain(X, y)}, fit_fn=Boom().fit)
+
+
+def test_combine_sources_checks_its_seed():
+    # seed=None drew other rows at every call; -1 failed in numpy naming nothing
+    rng = np.random.default_rng(0)
+    a = Domain(rng.normal(size=(20, 3)), np.arange(20) % 2)
+    for bad in (None, -1, 1.5, True):
+        with pytest.raises(ValueError, match=r"^combine_sources: seed must be"):
+            combine_sources([a], [1.0], seed=bad)

@@ -1745,3 +1745,22 @@ def test_refinement_encodes_each_batch_once(small_pair, monkeypatch):
     params = {**TINY, "hidden": None, "refine": "idec", "refine_epochs": 1, "tol": 0.0}
     DTC(**params, architecture=encoder, encoder_mode="asymmetric").fit(small_pair)
     assert steps[0] > 0 and len(forwards) == steps[0]
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "match"),
+    [
+        ("noise", 2**70, r"noise must be a number >= 0 \(and within 64 bits\)"),
+        ("batch_size", 2**70, r"batch_size must be an int"),
+        ("idec_gamma", 2**70, r"idec_gamma must be a number"),
+        ("device", "bogus", r"^DTC: device"),
+        ("device", 3, r"^DTC: device must be None"),
+        ("checkpoint_dir", 0, r"^DTC: checkpoint_dir must be None or a non-empty path"),
+        ("checkpoint_dir", "", r"^DTC: checkpoint_dir must be None or a non-empty path"),
+    ],
+)
+def test_check_params_refuses_what_failed_only_in_training(param, value, match):
+    # Each passed check_params (a config loaded) and failed in the fit, some after
+    # pretraining ("int too big to convert"), or wrote checkpoints into "." (checkpoint_dir "").
+    with pytest.raises(ValueError, match=match):
+        DTC(**{param: value}).check_params()
