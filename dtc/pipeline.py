@@ -657,8 +657,11 @@ class DTC(TransferClusterer):
                 # below; a float parameter must be one a float holds)
                 or not (integer or is_finite_number(v))
                 # an int past 64 bits passed, and torch failed on it ("int too big to
-                # convert"), some only after pretraining
-                or (isinstance(v, (int, np.integer)) and abs(int(v)) > _INT64_MAX)
+                # convert"), some only after pretraining (the seed's own range is checked
+                # below, with its own message)
+                or (
+                    isinstance(v, (int, np.integer)) and abs(int(v)) > _INT64_MAX and name != "seed"
+                )
                 or (v <= low if strict else v < low)
             ):
                 rel = ">" if strict else ">="

@@ -608,8 +608,8 @@ def test_cdan_seed_and_randomized_dim_and_the_schedule_arguments_are_checked():
     # torch's "manual_seed expected a long" at the first call; -5 accepted while unused;
     # dann_schedule(max_coeff=nan) gave nan, gamma=inf 1.0 from the start
     for kwargs, match in [
-        ({"randomized": True, "seed": None}, "RandomizedMultilinearMap: seed must be an int"),
-        ({"randomized": True, "seed": 1.5}, "RandomizedMultilinearMap: seed must be an int"),
+        ({"randomized": True, "seed": None}, "CDANLoss: seed must be an int"),
+        ({"randomized": True, "seed": 1.5}, "CDANLoss: seed must be an int"),
         ({"randomized_dim": -5}, "CDANLoss: randomized_dim must be a positive int, got -5"),
     ]:
         with pytest.raises(ValueError, match=match):
