@@ -990,20 +990,20 @@ def test_a_source_drowned_in_noise_is_negative_whatever_the_score():
     assert "clean" not in off.correspondence_
 
 
+def twice_as_wide_source() -> DomainPair:
+    """A heterogeneous pair: :func:`wide_pair`'s source with its features given twice."""
+    wide = wide_pair(permute_source=False)
+    source = Domain(np.c_[wide.source.X, wide.source.X], wide.source.y)
+    return DomainPair(source, wide.target, heterogeneous=True, n_clusters=K)
+
+
 def test_the_correspondence_test_is_not_run_where_it_does_not_apply(pair):
     few = monitor()  # 6 features: too few for the test's power
     ScriptedDTC([good], [0.1], [few]).fit(pair)
     off = monitor(check_features=False)
     ScriptedDTC([good], [0.1], [off]).fit(wide_pair(permute_source=True))
-    wide = wide_pair(permute_source=False)
-    other_width = DomainPair(
-        Domain(np.c_[wide.source.X, wide.source.X], wide.source.y),
-        wide.target,
-        heterogeneous=True,
-        n_clusters=K,
-    )
     hetero = monitor()
-    ScriptedDTC([good], [0.1], [hetero]).fit(other_width)
+    ScriptedDTC([good], [0.1], [hetero]).fit(twice_as_wide_source())
     assert few.correspondence_ is off.correspondence_ is hetero.correspondence_ is None
 
 
@@ -1538,14 +1538,8 @@ def test_a_heterogeneous_source_does_not_calibrate_the_margin():
     same = monitor()
     ScriptedDTC([good], [0.1], [same]).fit(wide)
     assert same.calibration_["source_bias"] is not None  # a homogeneous pair: calibrated
-    other = DomainPair(
-        Domain(np.c_[wide.source.X, wide.source.X], wide.source.y),
-        wide.target,
-        heterogeneous=True,
-        n_clusters=K,
-    )
     hetero = monitor()
-    ScriptedDTC([good], [0.1], [hetero]).fit(other)
+    ScriptedDTC([good], [0.1], [hetero]).fit(twice_as_wide_source())
     c = hetero.calibration_
     assert c["source_bias"] is c["source_slope"] is c["resolution"] is None
     assert hetero.margin_ == pytest.approx(hetero.tolerance + 2 * c["restart_spread"])
