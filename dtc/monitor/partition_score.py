@@ -14,6 +14,7 @@ no score (:func:`is_collapsed`).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -85,6 +86,13 @@ def check_scored_rows(
     the ``what`` (``n`` rows) is too small for score ``name`` to score ``n_clusters``
     clusters (:func:`min_scored_rows`), naming ``max_samples`` when it is the limit.
     Checked before anything is trained: the score would fail only once it is computed."""
+    if max_samples is not None and (
+        isinstance(max_samples, bool)
+        or not isinstance(max_samples, numbers.Integral)
+        or max_samples < 1
+    ):
+        # int() first: "bogus" was an int() error, -1 or True "too small"
+        raise ValueError(f"{owner}: max_samples: expected None or an int >= 1, got {max_samples!r}")
     m = n if max_samples is None else min(n, int(max_samples))
     need, why = min_scored_rows(name, n_clusters)
     if m >= need:

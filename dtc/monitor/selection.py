@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dtc._validation import check_seed
+from dtc._validation import check_bool, check_seed
 from dtc.align.grl import check_number
 from dtc.cluster.kmeans import check_int
 from dtc.data.domain import Domain, DomainPair
@@ -269,6 +269,10 @@ def rank_sources(
     discrepancy_weight = check_number(
         discrepancy_weight, "rank_sources: discrepancy_weight", low=0.0
     )
+    # "no" was truthy: the checks ran; a list benchmark failed as an unhashable type
+    check_sources = check_bool(check_sources, method="rank_sources", name="check_sources")
+    if benchmark is not None and not isinstance(benchmark, str):
+        raise ValueError(f"rank_sources: benchmark must be None or a str, got {benchmark!r}")
     target = target.without_labels()
     for name, src in items:
         if not isinstance(src, Domain):
@@ -534,6 +538,11 @@ def select_source(
     ``(source, ranking)``; build ``DomainPair(source, target)`` and fit any method."""
     if strategy not in ("best", "weighted"):
         raise ValueError(f"select_source: strategy must be 'best' or 'weighted', got {strategy!r}")
+    if n_samples is not None:
+        if strategy == "best":  # it was ignored without a word
+            raise ValueError("select_source: n_samples sizes a weighted combination only")
+        # before every candidate is adapted, not after
+        check_int(n_samples, "select_source: n_samples")
     domains = list(sources.values()) if isinstance(sources, Mapping) else list(sources)
     if strategy == "weighted" and domains:
         # before rank_sources adapts to every candidate, not after

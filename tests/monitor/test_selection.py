@@ -929,3 +929,31 @@ def test_combine_sources_checks_its_seed():
     for bad in (None, -1, 1.5, True):
         with pytest.raises(ValueError, match=r"^combine_sources: seed must be"):
             combine_sources([a], [1.0], seed=bad)
+
+
+def test_selection_arguments_are_checked_before_any_fit():
+    # n_samples was checked after every candidate's fit (weighted) or ignored (best);
+    # check_sources="no" ran the checks; max_samples="bogus" an int() error, -1 "too small"
+    X, y = two_blobs()
+    fits = []
+
+    def fit(pair):
+        fits.append(1)
+        return Fixed(y).fit(pair)
+
+    target, sources = Domain(X), {"a": Domain(X, y)}
+    with pytest.raises(ValueError, match=r"^select_source: n_samples"):
+        select_source(target, sources, strategy="weighted", n_samples=-1, fit_fn=fit)
+    with pytest.raises(ValueError, match=r"n_samples sizes a weighted combination only"):
+        select_source(target, sources, n_samples=10, fit_fn=fit)
+    with pytest.raises(ValueError, match=r"^rank_sources: check_sources must be"):
+        rank_sources(target, sources, fit_fn=fit, check_sources="no")
+    with pytest.raises(ValueError, match=r"^rank_sources: benchmark must be None or a str"):
+        rank_sources(target, sources, fit_fn=fit, benchmark=[])
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=2)
+    for bad in ("bogus", -1, True, float("inf")):
+        with pytest.raises(
+            ValueError, match=r"^select_model: max_samples: expected None or an int"
+        ):
+            select_model({"y": Fixed(y)}, pair, max_samples=bad)
+    assert fits == []
