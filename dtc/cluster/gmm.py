@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from dtc._validation import check_bool
 from dtc.cluster.kmeans import check_centers, check_int, check_n_clusters, check_seed
 from dtc.data.domain import check_features
 
@@ -127,4 +128,6 @@ def gmm(
     model.fit(X64)
     resp = model.predict_proba(X64)
     labels = resp.argmax(axis=1).astype(np.int64)
+    # "no" was truthy: three values returned where two were asked for
+    return_model = check_bool(return_model, method="gmm", name="return_model")
     return (labels, resp, model) if return_model else (labels, resp)

@@ -190,7 +190,7 @@ def kmeans(
     n_init = check_int(n_init, "n_init")
     max_iter = check_int(max_iter, "max_iter")
     seed = check_seed(seed)
-    if not (isinstance(tol, numbers.Real) and tol >= 0):
+    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and tol >= 0):
         raise ValueError(f"tol: expected a non-negative float, got {tol!r}")
     if isinstance(init, str):
         if init not in ("k-means++", "random"):

@@ -25,6 +25,8 @@ has no initial scores, gives such a point its nearest neighbour's label instead.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
@@ -58,7 +60,8 @@ def spread_scores(S, Y0, *, alpha: float = 0.9, tol: float = 1e-8, max_iter: int
         raise ValueError(
             f"S: expected shape ({Y0.shape[0]}, {Y0.shape[0]}) to match Y0 {Y0.shape}, got {S.shape}"
         )
-    if not 0.0 <= float(alpha) < 1.0:
+    # float(alpha) first: None a bare TypeError, the string "0.5" taken as 0.5
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha < 1.0:
         raise ValueError(f"alpha: expected a float in [0, 1), got {alpha!r}")
     if not np.isfinite(Y0).all():
         raise ValueError("Y0: contains NaN or infinite values")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.sparse.csgraph import connected_components
@@ -53,6 +54,9 @@ def select_k_silhouette(
     """
     X = check_features(X, name="X", min_samples=3)
     n = X.shape[0]
+    if isinstance(k_range, (str, bytes)) or not isinstance(k_range, Iterable):
+        # an int was "'int' object is not iterable"
+        raise ValueError(f"k_range: expected an iterable of ints >= 2, got {k_range!r}")
     ks = [check_int(k, "k_range", minimum=2) for k in k_range]
     if not ks:
         raise ValueError("k_range: expected at least one candidate k, got none")

@@ -46,6 +46,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.neighbors import NearestNeighbors
 
+from dtc._validation import check_bool
 from dtc.cluster.kmeans import (
     _scale_exponent,
     check_int,
@@ -532,6 +533,6 @@ def spectral_clustering(
     if lost.size:
         nearest = NearestNeighbors(n_neighbors=1).fit(X[retained]).kneighbors(X[lost])[1][:, 0]
         labels[lost] = labels[retained[nearest]]
-    if return_embedding:
+    if check_bool(return_embedding, method="spectral_clustering", name="return_embedding"):
         return labels, emb, retained
     return labels

@@ -306,3 +306,23 @@ def test_transfer_kmeans_names_its_own_arguments():
             )
     with pytest.raises(ValueError, match=r"^knn: expected one of"):
         select_k_eigengap(rng.normal(size=(30, 2)), knn="brute")
+
+
+def test_flags_alpha_k_range_and_tol_are_checked_by_kind():
+    # "no" was a truthy return_embedding / return_model (three values for two), alpha None
+    # a bare TypeError and "0.5" taken, k_range=5 "'int' object is not iterable", tol=True 1
+    from dtc.cluster import KMeans, gmm, label_spreading, spectral_clustering
+
+    X = make_blobs(60, centers=3, random_state=0)[0]
+    with pytest.raises(ValueError, match=r"return_embedding must be"):
+        spectral_clustering(X, 3, return_embedding="no")
+    with pytest.raises(ValueError, match=r"return_model must be"):
+        gmm(X, 3, return_model=[])
+    Y0 = np.full((60, 3), 1 / 3)
+    for alpha in (None, "0.5", True, float("nan")):
+        with pytest.raises(ValueError, match=r"^alpha: expected a float in \[0, 1\)"):
+            label_spreading(X, Y0, alpha=alpha)
+    with pytest.raises(ValueError, match=r"^k_range: expected an iterable of ints"):
+        select_k_silhouette(X, 5)
+    with pytest.raises(ValueError, match=r"^tol: expected a non-negative float"):
+        KMeans(3, tol=True).fit(X)
