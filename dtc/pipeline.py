@@ -763,7 +763,12 @@ class DTC(TransferClusterer):
                 f"DTC: loss must be a registered name, 'module:Class', an nn.Module or None, "
                 f"got {self.loss!r}"
             )
-        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+        # a bool is no level (True read as 1)
+        if (
+            isinstance(self.verbose, bool)
+            or not isinstance(self.verbose, numbers.Integral)
+            or self.verbose < 0
+        ):
             raise ValueError(f"DTC: verbose must be an int >= 0, got {self.verbose!r}")
         if self.loss_params is not None and not isinstance(self.loss_params, dict):
             raise ValueError(f"DTC: loss_params must be a dict or None, got {self.loss_params!r}")

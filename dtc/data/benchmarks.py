@@ -537,7 +537,8 @@ def _extract(spec: _Benchmark, domain: str, path: Path) -> tuple[np.ndarray, np.
 
 def _resolve_preprocess(spec: _Benchmark, preprocess: str) -> str:
     name = spec.standard if preprocess == "standard" else preprocess
-    if name not in PREPROCESSINGS:
+    # a list was an unhashable-type error from the lookup
+    if not isinstance(name, str) or name not in PREPROCESSINGS:
         raise ValueError(
             f"preprocess must be 'standard' or one of {', '.join(PREPROCESSINGS)}, "
             f"got {preprocess!r}"

@@ -177,3 +177,11 @@ def test_dtc_datasets_reads_the_folders_it_is_given(folder, tmp_path):
     (folder / "b.csv").unlink()  # one domain left: refused as `run` refuses it
     res = runner.invoke(app, ["datasets", str(folder)])
     assert res.exit_code == 1 and "expected at least two domain files" in res.stderr
+
+
+def test_preprocess_of_another_kind_is_named():
+    # a list was an unhashable-type error from the lookup
+    from dtc.data import load_pair
+
+    with pytest.raises(ValueError, match=r"^preprocess must be 'standard' or one of"):
+        load_pair("digits", preprocess=[])

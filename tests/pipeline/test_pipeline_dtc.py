@@ -1764,3 +1764,8 @@ def test_check_params_refuses_what_failed_only_in_training(param, value, match):
     # pretraining ("int too big to convert"), or wrote checkpoints into "." (checkpoint_dir "").
     with pytest.raises(ValueError, match=match):
         DTC(**{param: value}).check_params()
+
+
+def test_verbose_is_no_bool():
+    with pytest.raises(ValueError, match=r"^DTC: verbose must be an int >= 0, got True"):
+        DTC(verbose=True).check_params()
