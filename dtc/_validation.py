@@ -9,10 +9,15 @@ import sys
 
 import numpy as np
 
-__all__ = ["SEED_MAX", "check_bool", "check_seed", "float_array", "host_array"]
+__all__ = ["SEED_MAX", "check_bool", "check_seed", "float_array", "host_array", "is_int_at_least"]
 
 #: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
 SEED_MAX = 2**32 - 1
+
+
+def is_int_at_least(value, low: int) -> bool:
+    """Whether ``value`` is an int >= ``low``, Python's or numpy's (a bool is not)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= low
 
 
 def check_bool(value, *, method: str, name: str) -> bool:

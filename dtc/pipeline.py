@@ -83,6 +83,7 @@ from dtc.nn.training import (
     resolve_device,
     rng_devices,
     save_checkpoint,
+    seed_rngs,
 )
 from dtc.self_training import pseudo_labels
 
@@ -1316,11 +1317,7 @@ class DTC(TransferClusterer):
         loss."""
         devices = rng_devices(self.device)  # self._device is set after the first call
         with torch.random.fork_rng(devices=devices):
-            seed = int(np.random.SeedSequence([int(self.seed), part]).generate_state(1)[0])
-            torch.default_generator.manual_seed(seed)
-            for index in devices:  # this fit's device only: the others are not its
-                with torch.cuda.device(index):
-                    torch.cuda.manual_seed(seed)
+            seed_rngs(np.random.SeedSequence([int(self.seed), part]).generate_state(1)[0], devices)
             yield
 
     def _materialise_loss(self) -> None:

@@ -23,13 +23,12 @@ either way: both normalise the weights within each domain by their detached sum.
 from __future__ import annotations
 
 import inspect
-import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from dtc._validation import check_bool, check_seed
+from dtc._validation import check_bool, check_seed, is_int_at_least
 from dtc.align.dann import AdversarialLoss
 from dtc.align.discriminator import check_feature_width, check_in_features, domain_bce
 from dtc.align.grl import grad_reverse
@@ -70,7 +69,7 @@ class RandomizedMultilinearMap(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        if isinstance(out_dim, bool) or not isinstance(out_dim, numbers.Integral) or out_dim < 1:
+        if not is_int_at_least(out_dim, 1):
             raise ValueError(f"randomized_dim must be a positive int, got {out_dim!r}")
         # torch's manual_seed refused it at the first call, naming neither CDAN nor seed
         check_seed(seed, owner="RandomizedMultilinearMap")
@@ -203,7 +202,7 @@ class CDANLoss(AdversarialLoss):
         rd = randomized_dim  # checked whether or not used: -5 passed while randomized=False
         # and numpy's ints taken as ints; seed checked and kept whether or not used too
         seed = check_seed(seed, owner=type(self).__name__)
-        if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or rd < 1:
+        if not is_int_at_least(rd, 1):
             raise ValueError(
                 f"{type(self).__name__}: randomized_dim must be a positive int, got {rd!r}"
             )

@@ -26,10 +26,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from dtc._validation import check_bool, check_seed
+from dtc._validation import check_bool, check_seed, is_int_at_least
 from dtc.align.base import check_pair_inputs
 from dtc.align.coral import _check_eps, _coral, _log_coral
-from dtc.align.kernels import median_sq_dist
+from dtc.align.kernels import median_sq_dist, pairwise_sq_dists
 from dtc.align.mmd import mmd2
 
 __all__ = [
@@ -71,7 +71,7 @@ def _pair(source, target, owner: str, min_samples: int = 1):
 
 
 def _positive_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+    if not is_int_at_least(value, low):
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return int(value)
 
@@ -185,13 +185,7 @@ def _split_statistic(pooled: torch.Tensor, sigma: float, n_s: int, estimator: st
     from its Gaussian kernel matrix ``K`` ``(N, N)``, built once: ``mean K_ss + mean K_tt
     - 2 mean K_st``, the diagonal (``k(x, x) = 1``) left out of the within-domain means
     for the unbiased estimate."""
-    # centred: the expansion |x|^2 + |y|^2 - 2 x.y loses the distances of features far
-    # from the origin to cancellation, and distances do not change under a shift
-    pooled = pooled - pooled.mean(0)
-    sq = (pooled * pooled).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2.0 * pooled @ pooled.T).clamp_min_(0.0)
-    K = torch.exp(-d2 / (2.0 * sigma * sigma))
-    K.fill_diagonal_(1.0)
+    K = torch.exp(-pairwise_sq_dists(pooled) / (2.0 * sigma * sigma))  # centred, diagonal 0
     n_t = pooled.shape[0] - n_s
     total = float(K.sum())
 

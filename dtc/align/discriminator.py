@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dtc._validation import is_int_at_least
 from dtc.align.grl import check_number
 
 __all__ = ["DomainDiscriminator", "check_feature_width", "check_in_features", "domain_bce"]
@@ -20,7 +20,7 @@ def check_in_features(value, name: str = "in_features") -> int | None:
     """``value`` if it is ``None`` (infer lazily) or a positive int; else ``ValueError``."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_int_at_least(value, 1):
         raise ValueError(f"{name} must be a positive int or None (inferred lazily), got {value!r}")
     return value
 
@@ -52,9 +52,7 @@ class DomainDiscriminator(nn.Module):
         super().__init__()
         in_features = check_in_features(in_features)
         # a list or tuple: None and a numpy int raised "not iterable", "" was no layers
-        if not isinstance(hidden, (list, tuple)) or not all(
-            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden
-        ):
+        if not isinstance(hidden, (list, tuple)) or not all(is_int_at_least(h, 1) for h in hidden):
             raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}")
         dropout = check_number(dropout, "dropout", low=0.0, high=1.0)
         if dropout == 1.0:

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from dtc._validation import is_int_at_least
+
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "MultiKernel",
@@ -529,11 +531,7 @@ def kernel_sums(
     Time ``O((n + m)^2 sum_l d_l)``, memory ``O(block_size^2 * sum_l len(kernels[l]) +
     (n + m) d)`` in forward and backward.
     """
-    if block_size is not None and (
-        isinstance(block_size, bool)
-        or not isinstance(block_size, numbers.Integral)
-        or block_size < 1
-    ):
+    if block_size is not None and not is_int_at_least(block_size, 1):
         raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
     _check_layer_counts(xs, ys, kernels, "kernel_sums")
     # half precision in float32 (see _widened); the centring is forward's
@@ -657,9 +655,7 @@ def linear_time_sums(
     (0-based ``p < P``); samples after the first ``2P`` are not used. ``chunk``: pairs per
     step, ``None`` for the largest that keeps the scratch space under :func:`step_bytes`.
     """
-    if chunk is not None and (
-        isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1
-    ):
+    if chunk is not None and not is_int_at_least(chunk, 1):
         raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
     _check_layer_counts(xs, ys, kernels, "linear_time_sums")
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]

@@ -66,11 +66,11 @@ first derivatives are available: a backward pass with ``create_graph=True`` rais
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
 
+from dtc._validation import is_int_at_least
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.kernels import (
     DEFAULT_BLOCK_SIZE,
@@ -252,17 +252,9 @@ def check_loss_options(owner, estimator, median, median_max_samples, block_size)
     """Shared ``ValueError`` checks of the MMD-family losses' options."""
     _check_choice(estimator, ESTIMATORS, f"{owner}: estimator")
     _check_choice(median, MEDIAN_MODES, f"{owner}: median")
-    if block_size is not None and (
-        isinstance(block_size, bool)
-        or not isinstance(block_size, numbers.Integral)
-        or block_size < 1
-    ):
+    if block_size is not None and not is_int_at_least(block_size, 1):
         raise ValueError(f"{owner}: block_size must be a positive int or None, got {block_size!r}")
-    if (
-        isinstance(median_max_samples, bool)
-        or not isinstance(median_max_samples, numbers.Integral)
-        or median_max_samples < 2
-    ):
+    if not is_int_at_least(median_max_samples, 2):
         raise ValueError(
             f"{owner}: median_max_samples must be an int >= 2, got {median_max_samples!r}"
         )

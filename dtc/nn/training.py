@@ -50,6 +50,7 @@ __all__ = [
     "resolve_device",
     "rng_devices",
     "save_checkpoint",
+    "seed_rngs",
 ]
 
 
@@ -98,6 +99,15 @@ def rng_devices(device=None) -> list[int]:
     return [torch.cuda.current_device() if device.index is None else device.index]
 
 
+def seed_rngs(seed: int, devices: list[int]) -> None:
+    """Seed the global torch RNG of the CPU and of the CUDA ``devices`` (:func:`rng_devices`)
+    with ``seed``, and no other device's (``torch.manual_seed`` seeds every GPU's)."""
+    torch.default_generator.manual_seed(int(seed))
+    for index in devices:
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(int(seed))
+
+
 @contextmanager
 def deterministic(seed: int, device=None):
     """Run the body reproducibly for ``seed`` and restore the global state afterwards.
@@ -114,10 +124,7 @@ def deterministic(seed: int, device=None):
     with GLOBAL_STATE_LOCK, torch.random.fork_rng(devices=devices):
         was_det = torch.are_deterministic_algorithms_enabled()
         was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-        torch.default_generator.manual_seed(int(seed))
-        for index in devices:
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(int(seed))
+        seed_rngs(seed, devices)
         torch.use_deterministic_algorithms(True, warn_only=True)
         try:
             yield
