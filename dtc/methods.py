@@ -76,11 +76,12 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         # the target's labels.
         if isinstance(pair, DomainPair):
             pair = pair.mask_target_labels()
-        pair = self._validate_pair(pair)
         # A re-fit starts clean: a fitted attribute set only in some settings (e.g.
-        # ``cluster_classes_`` with a labelled source) must not survive from the last fit.
+        # ``cluster_classes_`` with a labelled source) must not survive from the last fit,
+        # nor may the last fit's labels_ survive a pair or parameters refused below.
         self._forget_fit()
         try:
+            pair = self._validate_pair(pair)
             self._fit(pair)
             if not hasattr(self, "labels_"):
                 raise ValueError(

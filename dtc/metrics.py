@@ -50,7 +50,8 @@ def _check_vector(y, name: str) -> np.ndarray:
         y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y))
     ):
         raise ValueError(f"{name}: expected integer labels, got dtype {y.dtype}")
-    if y.dtype.kind == "f" and np.abs(y).max() >= 2.0**63:
+    # float(): 2**63 cast to float16 overflowed with a warning
+    if y.dtype.kind == "f" and float(np.abs(y).max()) >= 2.0**63:
         # the int64 cast maps every such value to one number: distinct classes would merge
         raise ValueError(
             f"{name}: expected integer labels within int64's range, got {np.abs(y).max():.3g}"

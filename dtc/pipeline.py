@@ -986,6 +986,7 @@ class DTC(TransferClusterer):
     def get_state(self) -> dict:
         """Deep copy of networks, alignment loss and (during adaptation and self-training)
         optimiser state."""
+        self._target_encoder("get_state")
         opt = getattr(self, "_opt", None)
         return {
             "nets": self._net_states(),
@@ -995,6 +996,7 @@ class DTC(TransferClusterer):
 
     def set_state(self, state: dict) -> None:
         """Restore a :meth:`get_state` snapshot (e.g. to roll back a bad epoch)."""
+        self._target_encoder("set_state")
         self._load_net_states(state["nets"])
         opt = getattr(self, "_opt", None)
         saved = state.get("optimizer")
@@ -1041,10 +1043,7 @@ class DTC(TransferClusterer):
         ``on_fit_begin``, already preprocessed by the fit; they are only encoded.
         (Preprocessing them again would scale each column twice.)
         """
-        ae = getattr(self, "_tgt_ae", None)
-        if ae is None:
-            # scikit-learn's error (a ValueError too), which callers catch by its class
-            raise NotFittedError("DTC.transform_target: call fit first (no target encoder yet)")
+        ae = self._target_encoder("transform_target")
         # A tensor (on a GPU, or requiring grad) is read detached and on the host:
         # numpy refuses both.
         X = float_array(X, "DTC.transform_target")
@@ -1613,15 +1612,25 @@ class DTC(TransferClusterer):
             _, centres, _ = kmeans(Zt, k, init=previous.cpu().numpy(), seed=self.seed)
         return torch.as_tensor(np.asarray(centres), dtype=torch.float32, device=self._device)
 
+    def _target_encoder(self, method: str) -> nn.Module:
+        """The target's autoencoder; ``NotFittedError`` naming ``method`` before a fit (or
+        after a failed one), where the networks are missing."""
+        ae = getattr(self, "_tgt_ae", None)
+        if ae is None:
+            # scikit-learn's error (a ValueError too), which callers catch by its class
+            raise NotFittedError(f"DTC.{method}: call fit first (no target encoder yet)")
+        return ae
+
     def discrepancy(self) -> float:
         """The biased MMD (DAN's kernels) between the source and target embeddings of the
         fit's fixed subsamples (up to 256 rows each), as the networks stand: the
         ``discrepancy`` of ``history_``, callable from callbacks during the fit (the
         monitor reads it at the start of adaptation, before any epoch has logged one).
         Draws no random numbers."""
+        target_ae = self._target_encoder("discrepancy")
         with torch.no_grad():
             zs = embed(self._src_ae.encoder, self._Xs[self._sub[0]])
-            zt = embed(self._tgt_ae.encoder, self._Xt[self._sub[1]])
+            zt = embed(target_ae.encoder, self._Xt[self._sub[1]])
             value = MMDLoss(estimator="biased")(torch.from_numpy(zs), torch.from_numpy(zt))
         return float(value)
 

@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from dtc._validation import check_bool, check_seed, is_int_at_least
+from dtc._validation import check_bool, check_seed, float_array, is_int_at_least
 from dtc.align.base import check_pair_inputs
 from dtc.align.coral import _check_eps, _coral, _log_coral
 from dtc.align.kernels import median_sq_dist, pairwise_sq_dists
@@ -52,16 +52,14 @@ class MMDTest(NamedTuple):
 
 
 def _as_float64(x, role: str, owner: str) -> torch.Tensor:
-    # complex values are refused: the casts below would keep their real parts only
-    if isinstance(x, np.ndarray):
-        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-            raise ValueError(f"{owner}: {role} must be real numbers, got dtype {x.dtype}")
-        return torch.from_numpy(np.asarray(x, dtype=np.float64))
-    if isinstance(x, torch.Tensor):
-        if x.is_complex():
-            raise ValueError(f"{owner}: {role} must be real numbers, got dtype {x.dtype}")
-        return x.detach().to(dtype=torch.float64, device="cpu")
-    raise ValueError(f"{owner}: {role} must be a NumPy array or a torch.Tensor, got {type(x)!r}")
+    if not isinstance(x, (np.ndarray, torch.Tensor)):
+        raise ValueError(
+            f"{owner}: {role} must be a NumPy array or a torch.Tensor, got {type(x)!r}"
+        )
+    # One rule for arrays and tensors (a bool tensor was taken, the same array refused) and
+    # through host_array: a meta tensor, a sparse one or bfloat16 failed in torch's words.
+    # Contiguous: torch.from_numpy refuses a negative stride (``x[::-1]``).
+    return torch.from_numpy(np.ascontiguousarray(float_array(x, owner, role)))
 
 
 def _pair(source, target, owner: str, min_samples: int = 1):

@@ -74,9 +74,14 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
     # without the expansion |z|^2 - 2 z.mu + |mu|^2, which subtracts terms of the size of the
     # squared norms: float32 embeddings near 1,000 gave q off by 0.1, and shifting both
     # sides by the centres' mean still left 0.03 with one centre far from the others.
-    sq = torch.cdist(z, centers, compute_mode="donot_use_mm_for_euclid_dist").square()
+    # Half precision computed in float32 (and returned in its own dtype): torch has no CPU
+    # cdist for float16 / bfloat16, and their squared distances overflow past 256.
+    wide = torch.promote_types(z.dtype, torch.float32)
+    sq = torch.cdist(
+        z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist"
+    ).square()
     # Normalising in log space: the kernel underflows for far points, its log does not.
-    return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(sq / alpha), dim=1)
+    return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(sq / alpha), dim=1).to(z.dtype)
 
 
 def target_distribution(q: torch.Tensor) -> torch.Tensor:
@@ -172,7 +177,8 @@ class ClusteringLayer(nn.Module):
         if isinstance(centers, torch.Tensor):
             c = centers.detach().to(dtype=self.centers.dtype)
         else:
-            c = torch.as_tensor(np.asarray(centers), dtype=self.centers.dtype)
+            # contiguous: torch refuses a view with a negative stride (``C[::-1]``)
+            c = torch.as_tensor(np.ascontiguousarray(centers), dtype=self.centers.dtype)
         if tuple(c.shape) != (self.n_clusters, self.dim):
             raise ValueError(
                 f"centers: expected shape ({self.n_clusters}, {self.dim}), got {tuple(c.shape)}"

@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
+from dtc._validation import float_array
 from dtc.cluster.spectral import KNN_NEIGHBOURS, affinity_matrix, knn_graph, normalized_adjacency
 from dtc.data.domain import check_features
 
@@ -53,7 +54,7 @@ def spread_scores(S, Y0, *, alpha: float = 0.9, tol: float = 1e-8, max_iter: int
     -------
     F : float64 array of shape (n, c)
     """
-    Y0 = np.asarray(Y0, dtype=np.float64)
+    Y0 = float_array(Y0, "spread_scores", "Y0")
     if Y0.ndim != 2:
         raise ValueError(f"Y0: expected an array of shape (n, c), got shape {Y0.shape}")
     if S.shape != (Y0.shape[0], Y0.shape[0]):
@@ -114,7 +115,7 @@ def label_spreading(
         with no graph weight keeps ``(1 - alpha) Y0`` (module docstring).
     """
     X = check_features(X, name="X", min_samples=2)
-    Y0 = np.asarray(Y0, dtype=np.float64)
+    Y0 = float_array(Y0, "label_spreading", "Y0")
     if Y0.ndim != 2 or Y0.shape[0] != X.shape[0]:
         raise ValueError(
             f"Y0: expected shape (n, c) with n = {X.shape[0]} rows of X, got {Y0.shape}"

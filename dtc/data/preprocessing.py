@@ -78,8 +78,16 @@ def zscore_columns(X, *, mean=None, std=None) -> np.ndarray:
     columns are only centred (divided by 1).
     """
     X = np.asarray(X, dtype=np.float64)
-    mean = X.mean(axis=0) if mean is None else mean
-    std = column_std(X) if std is None else std
+    if X.ndim != 2:
+        raise ValueError(f"zscore_columns: X must have shape (n, d), got {X.shape}")
+    mean = X.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
+    std = column_std(X) if std is None else np.asarray(std, dtype=np.float64)
+    for name, value in (("mean", mean), ("std", std)):
+        # a (d, 1) column broadcast against an (n, d) X with n == d without an error
+        if value.shape != (X.shape[1],):
+            raise ValueError(
+                f"zscore_columns: {name} must have shape (d,) = ({X.shape[1]},), got {value.shape}"
+            )
     return _safe_divide(X - mean, std)
 
 

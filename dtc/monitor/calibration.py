@@ -51,6 +51,12 @@ def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_s
     threefold between monitor seeds (``scripts/source_bias_stability.py``).
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        # a column (n, 1) broadcast ``learned == y`` to (n, n): hits past n, scipy's error
+        raise ValueError(
+            f"source_bias: expected X of shape (n, d) and y of shape (n,), got "
+            f"{X.shape} and {y.shape}"
+        )
     names, counts = np.unique(y, return_counts=True)
     if names.size < 2 or counts.min() < _BIAS_FOLDS:
         return None

@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
 from dtc._validation import check_seed
+from dtc.data.domain import check_features
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
 
@@ -286,7 +287,9 @@ class NoTransferReference(BaseEstimator):
         ``image_shape``: the target's image shape (``Domain.image_shape``), which a
         ``"conv"`` architecture needs.
         """
-        X = np.asarray(X, dtype=np.float32)
+        # checked as Domain checks features: complex values lost their imaginary parts with
+        # a mere warning, and a value past float32 was reported as NaN / Inf
+        X = check_features(X, name="NoTransferReference: X")
         self._check(X)
         shape = None if image_shape is None else [int(v) for v in image_shape]
         settings = {

@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import math
 import numbers
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -175,7 +176,21 @@ calinski_harabasz = _on_subsample(_calinski_harabasz, "calinski_harabasz")
 davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
 
 
+def _input_eps(value) -> float:
+    """Machine epsilon of ``value``'s floating dtype (a tensor's or an array's; 0 otherwise)."""
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is loaded
+    if torch is not None and isinstance(value, torch.Tensor):
+        return float(torch.finfo(value.dtype).eps) if value.is_floating_point() else 0.0
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
+        return float(np.finfo(dtype).eps)
+    return 0.0
+
+
 def _check_probs(probs, name: str) -> np.ndarray:
+    # A softmax in float16 / bfloat16 rounds each of its k entries: its rows sum to 1 within
+    # about the dtype's epsilon (3e-4 and 2e-3 seen), past the 1e-4 that float32 meets.
+    eps = _input_eps(probs)
     P = float_array(probs, name, "probs (soft assignments)")
     if P.ndim != 2 or P.shape[1] < 2:
         raise ValueError(
@@ -188,11 +203,14 @@ def _check_probs(probs, name: str) -> np.ndarray:
         raise ValueError(
             f"{name}: probs (soft assignments) must be finite, found NaN or Inf in {bad} row(s)"
         )
-    if (P < 0).any() or not np.allclose(P.sum(1), 1.0, atol=1e-4):
+    atol = max(1e-4, 2 * eps)
+    if (P < 0).any() or not np.allclose(P.sum(1), 1.0, atol=atol):
         raise ValueError(
             f"{name}: probs (soft assignments) must be non-negative rows summing to 1, got "
             f"minimum {P.min():.4g} and row sums in [{P.sum(1).min():.4g}, {P.sum(1).max():.4g}]"
         )
+    if atol > 1e-4:  # half precision: the scores take probabilities, not their rounding
+        P = P / P.sum(1, keepdims=True)
     return P
 
 

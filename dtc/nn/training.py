@@ -249,7 +249,8 @@ def as_tensor(X, device=None) -> torch.Tensor:
         # Not through numpy: a CUDA tensor (DTC's ``_Xt`` on a GPU) or one that requires
         # grad cannot be converted to a numpy array.
         return X.detach().to(device=device, dtype=torch.float32)
-    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    # contiguous: torch refuses a view with a negative stride (``X[::-1]``, ``np.flip``)
+    return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=device)
 
 
 def check_float32(module: nn.Module, owner: str) -> None:

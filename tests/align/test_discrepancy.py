@@ -336,3 +336,17 @@ def test_the_kernel_matrix_path_gives_the_row_by_row_test(monkeypatch, estimator
     slow = mmd_permutation_test(x, y, estimator=estimator, n_permutations=60, sigma=1.5)
     assert fast.p_value == slow.p_value
     assert fast.statistic == pytest.approx(slow.statistic, rel=1e-9, abs=1e-12)
+
+
+def test_discrepancy_inputs_follow_one_rule_for_arrays_and_tensors():
+    """Through ``host_array``: a meta tensor is named, a sparse one read densely, and a bool
+    array taken as a bool tensor was (the array was refused as "not real numbers")."""
+    rng = np.random.default_rng(0)
+    s, t = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
+    with pytest.raises(ValueError, match="^coral_distance: source: got a tensor on the 'meta'"):
+        coral_distance(torch.empty(20, 3, device="meta"), t)
+    sparse = torch.from_numpy(s).to_sparse()
+    assert coral_distance(sparse, t) == coral_distance(s, t)
+    b = rng.random((20, 3)) > 0.5
+    assert coral_distance(b, t) == coral_distance(torch.from_numpy(b), t)
+    assert coral_distance(b, t) == coral_distance(b.astype(np.float64), t)

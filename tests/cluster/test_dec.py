@@ -243,3 +243,15 @@ def test_numpy_scalars_are_numbers_and_integer_tensors_are_named():
         soft_assignment(z.long(), mu)  # torch's "mean(): could not infer output dtype"
     with pytest.raises(ValueError, match="alpha: expected a positive float"):
         soft_assignment(z, mu, alpha=float("inf"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_soft_assignment_in_half_precision_is_the_float32_one_rounded(dtype):
+    """torch has no CPU cdist for float16 / bfloat16 (a bare NotImplementedError): the
+    assignment is computed in float32 and returned in the input's dtype."""
+    g = torch.Generator().manual_seed(0)
+    z, c = torch.randn(10, 3, generator=g).to(dtype), torch.randn(4, 3, generator=g).to(dtype)
+    q = soft_assignment(z, c)
+    assert q.dtype == dtype
+    expected = soft_assignment(z.float(), c.float()).to(dtype)
+    torch.testing.assert_close(q, expected, rtol=0, atol=0)

@@ -112,3 +112,19 @@ def test_label_spreading_defaults_on_a_connectivity_graph_equal_the_dense_closed
     expected = 0.1 * np.linalg.solve(np.eye(40) - 0.9 * S, Y0)
     F = label_spreading(X, Y0, affinity="connectivity")
     np.testing.assert_allclose(F, expected, atol=1e-6)
+
+
+def test_initial_scores_are_checked_by_name():
+    """``Y0`` went through a bare ``np.asarray``: complex scores lost their imaginary parts
+    with a mere warning, and a head's softmax that requires grad raised torch's error."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    X, Y0 = rng.normal(size=(30, 3)), rng.random((30, 2))
+    with pytest.raises(ValueError, match="^label_spreading: Y0 must be real numbers"):
+        label_spreading(X, Y0 + 1j)
+    with_grad = torch.tensor(Y0, requires_grad=True)
+    np.testing.assert_array_equal(label_spreading(X, with_grad), label_spreading(X, Y0))
+    S = normalized_adjacency(affinity_matrix(*knn_graph(X, 5, seed=0)))
+    with pytest.raises(ValueError, match="^spread_scores: Y0 must be real numbers"):
+        spread_scores(S, Y0 + 1j)

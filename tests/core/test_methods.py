@@ -252,3 +252,17 @@ def test_a_refit_forgets_fitted_attributes_only():
     est = KeepsPrivateState().fit(_pair())
     est.fit(_pair())
     assert est._cache_ == {"built": True} and hasattr(est, "labels_")
+
+
+def test_a_refused_pair_leaves_no_fitted_attribute_of_the_last_fit():
+    """``_validate_pair`` ran before the last fit's attributes were forgotten: a refit on a
+    pair the method refuses kept the last fit's ``labels_`` and passed check_is_fitted."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    est = NeedsLabels().fit(_pair())
+    with pytest.raises(ValueError, match="labelled source"):
+        est.fit(_pair(source_labels=False))
+    assert not hasattr(est, "labels_")
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)

@@ -231,3 +231,18 @@ def test_the_ink_box_at_mass_quantile_zero_is_the_tight_bounding_box():
             continue
         nonzero = np.flatnonzero(mass)
         assert _mass_span(mass, 0.0) == (nonzero[0], nonzero[-1])
+
+
+def test_zscore_columns_checks_the_shapes_of_its_statistics():
+    """A (d, 1) column of statistics broadcast against an (n, d) X with n == d gave other
+    numbers without an error, and otherwise numpy's broadcast error."""
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(10, 3)), rng.normal(size=(3, 3))
+    mean, std = X.mean(0), X.std(0)
+    np.testing.assert_allclose(data.zscore_columns(T, mean=mean, std=std), (T - mean) / std)
+    with pytest.raises(ValueError, match=r"zscore_columns: mean must have shape \(d,\) = \(3,\)"):
+        data.zscore_columns(T, mean=mean[:, None], std=std)
+    with pytest.raises(ValueError, match=r"zscore_columns: std must have shape \(d,\) = \(3,\)"):
+        data.zscore_columns(T, mean=mean, std=std[:, None])
+    with pytest.raises(ValueError, match=r"zscore_columns: X must have shape \(n, d\)"):
+        data.zscore_columns(T[0])

@@ -1563,3 +1563,25 @@ def test_the_monitors_parameters_are_checked_without_a_type_error():
         NegativeTransferMonitor(score=[]).check_params()
     with pytest.raises(ValueError, match=r"^NegativeTransferMonitor: tolerance must be a finite"):
         NegativeTransferMonitor(tolerance=float("inf")).check_params()
+
+
+def test_the_reference_checks_its_features_as_a_domain_does():
+    """``np.asarray(X, float32)``: complex features trained on their real parts with a mere
+    warning, and a finite value past float32 was reported as "NaN or Inf"."""
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(ValueError, match="^NoTransferReference: X: .*got complex values"):
+        NoTransferReference(K, epochs=1).fit(X + 1j)
+    big = X.copy()
+    big[0, 0] = 1e39
+    with pytest.raises(ValueError, match="^NoTransferReference: X: .*float32"):
+        NoTransferReference(K, epochs=1).fit(big)
+
+
+def test_source_bias_refuses_a_column_of_labels():
+    """``y`` of shape (n, 1) broadcast ``learned == y`` to (n, n): scipy's "k (1800) must not
+    be greater than n (60)" instead of a word on ``y``."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 2
+    assert source_bias(X, y, score="silhouette", kmeans_seeds=[0]) is not None
+    with pytest.raises(ValueError, match=r"source_bias: .*y of shape \(n,\), got .*\(60, 1\)"):
+        source_bias(X, y[:, None], score="silhouette", kmeans_seeds=[0])

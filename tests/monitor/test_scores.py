@@ -527,3 +527,21 @@ def test_seeds_and_a_collapsed_clusterer_are_refused():
     ]:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_soft_scores_take_half_precision_softmaxes(dtype):
+    """A softmax in float16 / bfloat16 sums to 1 within its dtype's rounding (3e-4 and 2e-3
+    here), past the 1e-4 float32 meets: it was refused. The rows are renormalised, so the
+    score is that of the same rounded probabilities normalised in float64."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    P = torch.softmax(3 * torch.randn(200, 5, generator=g), 1).to(getattr(torch, dtype))
+    sums = P.double().sum(1)
+    assert (sums - 1).abs().max() > 1e-4  # the case: past float32's tolerance
+    renormalised = (P.double() / sums[:, None]).numpy()
+    for score in (scores.information_maximization, scores.soft_neighborhood_density):
+        assert score(P) == pytest.approx(score(renormalised), rel=1e-12)
+    with pytest.raises(ValueError, match="summing to 1"):  # still a tolerance, not none
+        scores.information_maximization((P.double() * 1.05).to(getattr(torch, dtype)))

@@ -1076,6 +1076,30 @@ def test_a_fit_that_fails_in_training_leaves_no_encoder_to_transform_with(small_
     assert not hasattr(est, "autoencoder_")
 
 
+def test_the_callback_api_before_a_fit_or_after_a_refused_one_says_call_fit_first(small_pair):
+    """discrepancy / get_state / set_state raised a bare AttributeError on ``_src_ae`` before
+    a fit; after a refit refused by its parameters, the last fit's labels_ stayed beside a
+    forgotten encoder (check_is_fitted passed, transform_target said "call fit first")."""
+    from sklearn.utils.validation import check_is_fitted
+
+    est = DTC(**TINY)
+    for name, call in [
+        ("discrepancy", est.discrepancy),
+        ("get_state", est.get_state),
+        ("set_state", lambda: est.set_state({"nets": {}})),
+    ]:
+        with pytest.raises(NotFittedError, match=f"^DTC.{name}: call fit first"):
+            call()
+    est.fit(small_pair)
+    est.set_params(lr=-1.0)
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
+        est.fit(small_pair)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+    with pytest.raises(NotFittedError, match="^DTC.discrepancy: call fit first"):
+        est.discrepancy()
+
+
 def test_the_checkpoint_key_names_the_device_type_off_the_cpu(small_pair):
     est = DTC(**TINY)
 
