@@ -36,6 +36,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import math
 import numbers
 import os
 import warnings
@@ -53,6 +54,7 @@ from dtc import align
 from dtc._plugins import check_loaded, class_hash, is_own, plugin_hash
 from dtc._validation import SEED_MAX, float_array, is_finite_number
 from dtc.align.grl import GradientReversal, dann_schedule
+from dtc.align.kernels import median_sq_dist
 from dtc.align.mmd import MMDLoss
 from dtc.cluster.dec import (
     ClusteringLayer,
@@ -1626,12 +1628,21 @@ class DTC(TransferClusterer):
         fit's fixed subsamples (up to 256 rows each), as the networks stand: the
         ``discrepancy`` of ``history_``, callable from callbacks during the fit (the
         monitor reads it at the start of adaptation, before any epoch has logged one).
-        Draws no random numbers."""
+        Draws no random numbers.
+
+        NaN where DAN's bandwidth is undefined: fewer than 2 source rows, or most of the
+        source's embeddings coincide (their median distance is 0). A diagnostic failed the
+        whole fit there, whatever the alignment loss; a bandwidth from elsewhere (the
+        pooled median) would change the kernel from one epoch to the next, and with it the
+        scale on which the monitor's ``adapt`` sees the discrepancy fall.
+        """
         target_ae = self._target_encoder("discrepancy")
         with torch.no_grad():
-            zs = embed(self._src_ae.encoder, self._Xs[self._sub[0]])
-            zt = embed(target_ae.encoder, self._Xt[self._sub[1]])
-            value = MMDLoss(estimator="biased")(torch.from_numpy(zs), torch.from_numpy(zt))
+            zs = torch.from_numpy(embed(self._src_ae.encoder, self._Xs[self._sub[0]]))
+            if zs.shape[0] < 2 or not float(median_sq_dist(zs)) > 0:
+                return math.nan
+            zt = torch.from_numpy(embed(target_ae.encoder, self._Xt[self._sub[1]]))
+            value = MMDLoss(estimator="biased")(zs, zt)
         return float(value)
 
     def _step(self, loss, parts: dict, sums: dict, stage: str, epoch: int) -> None:

@@ -211,13 +211,16 @@ class GaussianFamily:
             return sigmas_to_gammas(self.sigmas)
         h = self.bandwidth
         if h is None:
-            # One source sample has no pair ("source") or only its zero self-distance
-            # ("source_with_diagonal"); "pooled" always has two points.
+            # One source sample has no pair ("source"); "pooled" always has two points.
+            # "source_with_diagonal" counts the n zero self-distances among its n^2 pairs:
+            # at n = 2 they are half, and the lower median is 0 however far the rows lie
+            # (it said "source samples coincide?" of two rows 5 apart).
             n = source.shape[0] + (target.shape[0] if median == "pooled" else 0)
-            if n < 2:
+            least = 3 if median == "source_with_diagonal" else 2
+            if n < least:
                 raise ValueError(
-                    f"{self.owner}: the median heuristic (median={median!r}) needs at least 2 "
-                    f"source samples, got {n}; pass bandwidth= or sigmas="
+                    f"{self.owner}: the median heuristic (median={median!r}) needs at least "
+                    f"{least} source samples, got {n}; pass bandwidth= or sigmas="
                 )
             h = float(
                 median_sq_dist(
@@ -344,7 +347,9 @@ class MMDLoss(AlignmentLoss):
                     default), ``"pooled"``, ``"source_with_diagonal"`` (pytorch-adapt);
                     a mode other than the default is an error with ``sigmas``,
                     ``bandwidth`` or ``kernel="linear"`` (no heuristic to apply it to);
-                    the heuristic needs 2 source samples (``"pooled"``: 2 in all);
+                    the heuristic needs 2 source samples (``"pooled"``: 2 in all;
+                    ``"source_with_diagonal"``: 3, as its self-distances are half
+                    the pairs of 2);
     ``median_max_samples``  points used for the median (evenly spaced above this);
     ``block_size``  tile size of the blockwise quadratic estimators (``None``: adaptive).
     """

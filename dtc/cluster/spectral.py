@@ -472,7 +472,9 @@ def spectral_clustering(
     Returns
     -------
     labels : int64 array of shape (n,)
-    embedding : array of shape (n_retained, n_clusters), only with ``return_embedding``
+    embedding : array of shape (n_retained, n_clusters), only with ``return_embedding``;
+        None where no eigenvectors were taken: ``n_clusters=1``, or a graph of more large
+        components than clusters (grouped by their means, with a warning)
     retained : int64 array of shape (n_retained,), only with ``return_embedding``
     """
     X = check_features(X, name="X", min_samples=2)

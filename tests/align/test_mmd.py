@@ -667,14 +667,18 @@ def test_median_mode_with_fixed_bandwidths_only_at_its_default():
 
 @pytest.mark.parametrize("median", ["source", "source_with_diagonal"])
 def test_median_heuristic_needs_two_source_samples(median):
-    # One source sample has no pair (or only its zero self-distance): no bandwidth.
+    # One source sample has no pair (or only its zero self-distance): no bandwidth. With the
+    # diagonal, two rows give pairs [0, h, h, 0], whose lower median is 0 however far apart
+    # they lie: refused as too few (it said "source samples coincide?" of distinct rows).
     x, y = _pair(n=5, m=5)
+    least = 3 if median == "source_with_diagonal" else 2
     with pytest.raises(
         ValueError,
-        match=rf"^MMDLoss: the median heuristic \(median='{median}'\) needs at least 2 source "
-        "samples, got 1; pass bandwidth= or sigmas=",
+        match=rf"^MMDLoss: the median heuristic \(median='{median}'\) needs at least {least} "
+        f"source samples, got {least - 1}; pass bandwidth= or sigmas=",
     ):
-        MMDLoss(estimator="biased", median=median)(x[:1], y)
+        MMDLoss(estimator="biased", median=median)(x[: least - 1], y)
+    assert torch.isfinite(MMDLoss(estimator="biased", median=median)(x[:least], y))
     # Fixed bandwidths, or the pooled sample's pairs, need no second source sample.
     assert torch.isfinite(MMDLoss(estimator="biased", sigmas=SIGMAS)(x[:1], y))
     assert torch.isfinite(MMDLoss(estimator="biased", median="pooled")(x[:1], y))
@@ -688,6 +692,30 @@ def test_zero_median_bandwidth_is_reported():
         median_sq_dist(x, mode="both")
     with pytest.raises(ValueError, match="needs target"):
         median_sq_dist(x, mode="pooled")
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("mode", ["source", "source_with_diagonal"])
+def test_a_median_of_coinciding_rows_is_exactly_zero(seed, mode):
+    """24 of 30 float32 rows equal: the median pair is two equal rows, distance 0 (closed
+    form). The expansion gave rounding noise (6e-8, 1e-7) for some draws, a bandwidth of
+    noise that made the MMD blind to the data; now every draw says the rows coincide."""
+    g = torch.Generator().manual_seed(seed)
+    xs = torch.randn(30, 8, generator=g)
+    xs[:24] = xs[0]
+    assert median_sq_dist(xs, mode=mode).item() == 0.0
+    with pytest.raises(ValueError, match="median heuristic gave bandwidth 0"):
+        MMDLoss(estimator="biased")(xs, torch.randn(20, 8, generator=g))
+
+
+def test_a_median_above_the_expansions_resolution_is_the_expansions():
+    """The exact recomputation is for medians at rounding level only: elsewhere the median is
+    the expansion's, bit for bit (no trained result moves)."""
+    g = torch.Generator().manual_seed(0)
+    for x in (torch.randn(40, 5, generator=g), 1e3 + torch.rand(40, 300, generator=g)):
+        d2 = pairwise_sq_dists(x)
+        iu = torch.triu_indices(40, 40, offset=1)
+        assert torch.equal(median_sq_dist(x), d2[iu[0], iu[1]].median())
 
 
 def test_bandwidths_beyond_float64_are_named():

@@ -1100,6 +1100,33 @@ def test_the_callback_api_before_a_fit_or_after_a_refused_one_says_call_fit_firs
         est.discrepancy()
 
 
+@pytest.mark.parametrize("loss", ["coral", None])
+def test_a_source_of_mostly_equal_rows_logs_an_undefined_discrepancy(loss):
+    """24 of 30 source rows equal: DAN's median bandwidth of the source embeddings is 0, and
+    the logged diagnostic failed the whole fit ("MMDLoss: the median heuristic gave
+    bandwidth 0"), whatever the alignment loss. It is NaN (undefined) now; the fit is the
+    one it is without the diagnostic."""
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(size=(30, 5)).astype(np.float32)
+    Xs[:24] = Xs[0]
+    pair = DomainPair(
+        Domain(Xs, np.arange(30) % 3),
+        Domain(rng.normal(size=(20, 5)).astype(np.float32)),
+        n_clusters=3,
+    )
+    params = {**TINY, "adapt_epochs": 1, "loss": loss, "seed": 0}
+    est = DTC(**params).fit(pair)
+    assert np.isnan(est.discrepancy())
+    logged = [h["discrepancy"] for h in est.history_ if "discrepancy" in h]
+    assert logged and all(np.isnan(v) for v in logged)
+    without = pipeline.DTC.discrepancy
+    try:
+        pipeline.DTC.discrepancy = lambda self: float("nan")
+        np.testing.assert_array_equal(DTC(**params).fit(pair).labels_, est.labels_)
+    finally:
+        pipeline.DTC.discrepancy = without
+
+
 def test_the_checkpoint_key_names_the_device_type_off_the_cpu(small_pair):
     est = DTC(**TINY)
 
