@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dtc._validation import is_int_at_least
-from dtc.align.grl import check_number
+from dtc._validation import check_number, is_int_at_least
 
 __all__ = ["DomainDiscriminator", "check_feature_width", "check_in_features", "domain_bce"]
 

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from dtc._validation import is_finite_number
+from dtc._validation import check_number
 
 __all__ = ["SCHEDULES", "GradientReversal", "dann_schedule", "grad_reverse"]
 
@@ -30,23 +30,6 @@ class _GradReverse(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return -ctx.coeff * grad_output, None
-
-
-def check_number(
-    value, name: str, *, low: float, high: float | None = None, strict: bool = False
-) -> float:
-    """``value`` as a float if it is a finite real number in ``[low, high]`` (``> low``
-    with ``strict``); else ``ValueError`` (an infinite coefficient, say, would turn every
-    gradient into inf or NaN: ``inf * 0``)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    # is_finite_number: math.isfinite and float() overflow on ints past a float's range
-    ok = is_finite_number(value) and (value > low if strict else value >= low)
-    if not ok or (high is not None and value > high):
-        op = ">" if strict else ">="
-        bounds = f"in [{low}, {high}]" if high is not None else f"{op} {low} and finite"
-        raise ValueError(f"{name} must be a number {bounds}, got {value!r}")
-    return float(value)
 
 
 def grad_reverse(x: torch.Tensor, coeff: float = 1.0) -> torch.Tensor:

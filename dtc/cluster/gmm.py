@@ -11,9 +11,8 @@ import numbers
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from dtc._validation import check_bool
+from dtc._validation import check_bool, check_features
 from dtc.cluster.kmeans import check_centers, check_int, check_n_clusters, check_seed
-from dtc.data.domain import check_features
 
 __all__ = ["COVARIANCE_TYPES", "gmm", "start_from_means"]
 

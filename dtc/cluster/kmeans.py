@@ -41,8 +41,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import ThreadpoolController
 
-from dtc._validation import SEED_MAX
-from dtc.data.domain import check_features
+from dtc._validation import SEED_MAX, check_features
 
 __all__ = [
     "FAISS_MIN_SAMPLES",

@@ -31,9 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
-from dtc._validation import float_array
+from dtc._validation import check_features, float_array
 from dtc.cluster.spectral import KNN_NEIGHBOURS, affinity_matrix, knn_graph, normalized_adjacency
-from dtc.data.domain import check_features
 
 __all__ = ["label_spreading", "spread_scores"]
 

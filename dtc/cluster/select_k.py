@@ -18,6 +18,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import silhouette_score
 
+from dtc._validation import check_features
 from dtc.cluster.kmeans import _scale_exponent, check_int, check_seed, kmeans
 from dtc.cluster.spectral import (
     _retained_mask,
@@ -27,7 +28,6 @@ from dtc.cluster.spectral import (
     knn_graph,
     spectral_embedding,
 )
-from dtc.data.domain import check_features
 
 __all__ = ["select_k_eigengap", "select_k_silhouette"]
 

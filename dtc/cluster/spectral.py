@@ -46,7 +46,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.neighbors import NearestNeighbors
 
-from dtc._validation import check_bool
+from dtc._validation import check_bool, check_features
 from dtc.cluster.kmeans import (
     _scale_exponent,
     check_int,
@@ -55,7 +55,6 @@ from dtc.cluster.kmeans import (
     kmeans,
     limit_threads,
 )
-from dtc.data.domain import check_features
 
 __all__ = [
     "AFFINITIES",

@@ -26,8 +26,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from dtc._validation import check_features
 from dtc.cluster.kmeans import assign_nearest, check_centers, check_int, check_seed, kmeans
-from dtc.data.domain import check_features
 
 __all__ = [
     "TransferResult",

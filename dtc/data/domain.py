@@ -12,69 +12,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dtc._validation import check_bool, host_array
+# check_features lives with the other validators, so that dtc.nn and dtc.cluster take it
+# without importing the data room; it is part of dtc.data's API all the same.
+from dtc._validation import check_bool, check_features, host_array
 
 __all__ = ["Domain", "DomainPair", "check_features"]
-
-
-def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
-    """Return ``X`` as a C-contiguous float32 array of shape ``(n, d)``.
-
-    Raises ``ValueError`` naming ``name`` when ``X`` is not two-dimensional, has
-    fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values,
-    times (datetime64, timedelta64) or records.
-    """
-    X = host_array(X, name)
-    kind = getattr(getattr(X, "dtype", None), "kind", "")
-    if kind in ("m", "M", "V"):
-        # float32 took timestamps for their counts since 1970 (1704067200.0 and one second
-        # later: the same float32), and records have no numbers to take
-        raise ValueError(
-            f"{name}: expected a real numeric array of shape (n, d), got dtype {X.dtype}"
-        )
-    if np.iscomplexobj(X):
-        # the cast below would drop the imaginary parts with a mere ComplexWarning
-        raise ValueError(
-            f"{name}: expected a real numeric array of shape (n, d), got complex values"
-        )
-    try:
-        with np.errstate(over="ignore"):  # values beyond float32 are named below
-            arr = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}"
-        ) from exc
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-d array of shape (n, d), got shape {arr.shape}")
-    if arr.shape[0] < min_samples:
-        raise ValueError(
-            f"{name}: expected at least {min_samples} sample(s), got {arr.shape[0]} (empty domain?)"
-        )
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name}: expected at least one feature, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).any(axis=1).sum())
-        given = np.asarray(X)
-        if given.dtype.kind in "iuf" and np.isfinite(given).all():
-            # finite in the input, infinite once cast: beyond float32's range
-            raise ValueError(
-                f"{name}: values beyond float32's range (|x| > {np.finfo(np.float32).max:.3g}) "
-                f"in {bad} row(s); rescale the features"
-            )
-        raise ValueError(f"{name}: expected finite values, found NaN or Inf in {bad} row(s)")
-    given = np.asarray(X)
-    if given.dtype.kind == "f" and given.dtype.itemsize > 4 and given.size:
-        # Below float32's normal range the cast keeps fewer bits, down to none: data at
-        # 1e-44 clustered with its inertia 18 % off, at 1e-50 as one point, without a word
-        # (the power-of-two rescaling of the clusterers sees the cast values). Refused when
-        # every value is there, as values beyond the range are above.
-        top = float(np.max(np.abs(given)))
-        if 0.0 < top < np.finfo(np.float32).tiny:
-            raise ValueError(
-                f"{name}: values below float32's normal range (the largest |x| is {top:.3g} < "
-                f"{np.finfo(np.float32).tiny:.3g}); rescale the features"
-            )
-    return np.ascontiguousarray(arr)
 
 
 def _check_labels(y, n: int | None, *, name: str) -> np.ndarray | None:

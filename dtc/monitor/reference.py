@@ -32,8 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
-from dtc._validation import check_seed
-from dtc.data.domain import check_features
+from dtc._validation import check_features, check_seed
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
 

@@ -44,8 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dtc._validation import check_bool, check_seed
-from dtc.align.grl import check_number
+from dtc._validation import check_bool, check_number, check_seed
 from dtc.cluster.kmeans import check_int
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores

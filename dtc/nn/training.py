@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dtc.data.domain import check_features
+from dtc._validation import check_features
 from dtc.nn.autoencoder import evaluating, module_device
 
 __all__ = [

@@ -558,3 +558,18 @@ def test_flags_and_seeds_are_checked_not_coerced():
         with pytest.raises(ValueError, match=match):
             make()
     assert SlicedWassersteinLoss(seed=None).seed is None  # fresh entropy stays allowed
+
+
+def test_sinkhorn_cost_default_tolerance_follows_the_dtype():
+    """``tol=1e-9`` by default: float32 marginals never reach it, so every float32 call ran
+    all ``max_iter`` iterations and POT warned "Sinkhorn did not converge". The default is
+    1e-9 for float64 (as before) and 1e-6 otherwise, which float32 reaches."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 8, generator=g), torch.randn(64, 8, generator=g) + 0.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = sinkhorn_cost(x, y)
+    assert value.item() == sinkhorn_cost(x, y, tol=1e-6).item()
+    assert value.item() == pytest.approx(sinkhorn_cost(x.double(), y.double()).item(), rel=1e-6)
+    xd, yd = x.double(), y.double()
+    assert sinkhorn_cost(xd, yd).item() == sinkhorn_cost(xd, yd, tol=1e-9).item()
