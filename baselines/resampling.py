@@ -110,25 +110,27 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
                 stacklevel=2,
             )
         return RandomUnderSampler(random_state=seed).fit_resample(X, y)
-    counts = np.bincount(y)  # SMOTE from here on
-    classes = np.unique(y)
-    if int(counts[classes].min()) > k_neighbors:  # every class has k_neighbors neighbours
+    # SMOTE from here on. Counted by class, not np.bincount: a label of 10**10 asked for
+    # 75 GiB of counters.
+    classes, sizes = np.unique(y, return_counts=True)
+    counts = dict(zip(classes.tolist(), sizes.tolist()))
+    if int(sizes.min()) > k_neighbors:  # every class has k_neighbors neighbours
         return SMOTE(k_neighbors=k_neighbors, random_state=seed).fit_resample(X, y)
     # Each class its own k: min(k_neighbors, its size - 1). One k lowered to the smallest
     # class's for all of them (a class of 3: k=2) interpolated every larger class with its
     # 2 nearest neighbours only, not the k_neighbors SMOTE draws from for every sample.
-    top = int(counts.max())
+    top = int(sizes.max())
     by_k: dict[int, dict[int, int]] = {}
-    for c in classes:
-        if 2 <= counts[c] < top:
-            by_k.setdefault(min(k_neighbors, int(counts[c]) - 1), {})[int(c)] = top
+    for c, size in counts.items():
+        if 2 <= size < top:
+            by_k.setdefault(min(k_neighbors, size - 1), {})[int(c)] = top
     for k, strategy in sorted(by_k.items()):
         X, y = SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed).fit_resample(
             X, y
         )
     # A class of one sample has no neighbour to interpolate with: only it is over-sampled
     # at random, the other minority classes still by SMOTE (not the whole source at random).
-    single = {int(c): top for c in classes if counts[c] == 1 and top > 1}
+    single = {int(c): top for c, size in counts.items() if size == 1 and top > 1}
     if not single:
         return X, y
     return RandomOverSampler(sampling_strategy=single, random_state=seed).fit_resample(X, y)

@@ -110,8 +110,13 @@ def class_sizes(
             f"samples, so the largest class has at most {n_max} and the ratio can be at most "
             f"{n_max}"
         )
+    # The smallest class, n_max / ratio rounded half to even, on the decimal the user wrote
+    # (as minority_fraction below): in binary 23 * 9.2**-1 is 2.5000000000000004 (3, where
+    # the step profile gave 2) and 33 / 4.4 is 7.499999999999999 (7, not 8).
+    smallest = round(Fraction(n_max) / Fraction(str(float(ratio))))
     if profile == "exponential":
         sizes = np.round(n_max * float(ratio) ** (-np.arange(n_classes) / (n_classes - 1)))
+        sizes[-1] = smallest
     else:
         # At least one minority and one majority class, so the ratio is realised.
         # Half up, not Python's round (half to even: 0.5 of 3 classes gave 2, of 5 gave 2),
@@ -121,7 +126,7 @@ def class_sizes(
         n_minor = int(np.clip(math.floor(exact + Fraction(1, 2)), 1, n_classes - 1))
         sizes = np.full(n_classes, float(n_max))
         # the minority's size rounds half to even (round): n_max 5, ratio 2 gives 2
-        sizes[n_classes - n_minor :] = round(n_max / float(ratio))
+        sizes[n_classes - n_minor :] = smallest
     return sizes.astype(np.int64)
 
 

@@ -294,3 +294,15 @@ def test_a_class_predicted_for_no_target_sample_keeps_its_source_mean():
     Xs, Xt = pair.source.X.astype(np.float64), pair.target.X.astype(np.float64)  # as stored
     expected = np.stack([Xt[pred == 0].mean(0), Xt[pred == 1].mean(0), Xs[ys == 2].mean(0)])
     np.testing.assert_allclose(est.cluster_centers_, expected, rtol=1e-12)
+
+
+def test_smote_takes_large_label_values_as_the_other_samplers_do():
+    """Classes were counted with np.bincount: a label of 10**10 asked for 75 GiB. The same
+    data with labels 0, 1, 2 (in the same order) gives the same rows, class for class."""
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = np.r_[[0] * 20, [1] * 7, [2] * 3]
+    big = np.array([0, 10**10, 10**10 + 1])
+    Xr, yr = resample(X, y, "smote", k_neighbors=2, seed=0)
+    Xb, yb = resample(X, big[y], "smote", k_neighbors=2, seed=0)
+    np.testing.assert_array_equal(Xb, Xr)
+    np.testing.assert_array_equal(yb, big[yr])

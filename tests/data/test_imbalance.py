@@ -329,3 +329,18 @@ def test_the_step_record_draws_the_same_rows_again():
     keys = ("ratio", "profile", "seed", "minority_fraction")
     again, _ = imbalanced_rows(y, **{k: record[k] for k in keys})
     np.testing.assert_array_equal(again, rows)  # the fraction was not recorded
+
+
+@pytest.mark.parametrize(
+    ("n_classes", "n_max", "ratio", "smallest"),
+    # 23 / 9.2 = 2.5 and 33 / 4.4 = 7.5 exactly: half to even gives 2 and 8; in binary they
+    # are 2.5000000000000004 (exponential: 3) and 7.499999999999999 (both profiles: 7)
+    [(2, 23, 9.2, 2), (3, 33, 4.4, 8), (4, 30, 4, 8), (3, 50, 20, 2)],
+)
+@pytest.mark.parametrize("profile", ["exponential", "step"])
+def test_both_profiles_round_the_smallest_class_of_the_decimal_ratio(
+    n_classes, n_max, ratio, smallest, profile
+):
+    sizes = class_sizes(n_classes, n_max, ratio, profile)
+    assert sizes[0] == n_max and sizes[-1] == smallest
+    assert (np.diff(sizes) <= 0).all()
