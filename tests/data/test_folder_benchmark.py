@@ -115,10 +115,27 @@ def _folder_with(tmp_path, files: dict):
         ({"a.npz": (_blobs(9, 0, 0)[0], None), "b.npz": _blobs(9, 0, 1)}, "expected key 'y'"),
         (
             {"a.npz": _blobs(9, 0, 0, classes=(1, 2, 3)), "b.csv": _blobs(9, 0, 1, classes=(1, 3))},
-            r"labels \[0\] appear in no domain, .*1-based ones\?",
+            r"1 of the labels 0..3 appear in no domain \(first \[0\]\), .*1-based ones\?",
+        ),
+        (
+            # the gaps were listed whole: 16.9 MB of message for three labels
+            {
+                "a.npz": (_blobs(9, 0, 0)[0], np.array([0, 1, 2_000_000])[np.arange(9) % 3]),
+                "b.npz": (_blobs(9, 0, 1)[0], np.array([0, 1, 2_000_000])[np.arange(9) % 3]),
+            },
+            r"^[^\n]{0,300}1999998 of the labels 0..2000000 appear in no domain \(first \[2, 3, "
+            r"4, 5, 6, 7, 8, 9, 10, 11\]\)[^\n]{0,120}$",
         ),
     ],
-    ids=["one file", "two files a domain", "names and numbers", "widths", "no labels", "1-based"],
+    ids=[
+        "one file",
+        "two files a domain",
+        "names and numbers",
+        "widths",
+        "no labels",
+        "1-based",
+        "far label",
+    ],
 )
 def test_a_bad_folder_is_refused_naming_what_is_wrong(tmp_path, files, match):
     path = _folder_with(tmp_path, files)
