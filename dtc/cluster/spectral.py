@@ -167,6 +167,10 @@ def _knn_ivf(X, k, n_probe, seed):
     return (np.ldexp(dist, -e) if e else dist), idx
 
 
+#: Distances per block of one IVF cell's queries (x its members): 16 MB of float32.
+_CELL_BLOCK = 1 << 22
+
+
 def _knn_ivf_centred(X, k, n_probe, seed):
     n = X.shape[0]
     n_cells = max(1, round(math.sqrt(n)))
@@ -197,15 +201,20 @@ def _knn_ivf_centred(X, k, n_probe, seed):
         pairs = query_order[query_starts[c] : query_starts[c + 1]]
         if members.size == 0 or pairs.size == 0:
             continue
-        queries, slots = pairs // n_probe, pairs % n_probe
-        D = _sq_dist(X[queries], sq[queries], X[members], sq[members])
-        own = slots == 0  # these queries live in cell c: exclude the point itself
-        D[np.flatnonzero(own), pos_in_cell[queries[own]]] = np.inf
         kk = min(k, members.size)
-        col, val = _smallest(D, kk)
-        cols = slots[:, None] * k + np.arange(kk)[None, :]
-        cand_d[queries[:, None], cols] = val
-        cand_i[queries[:, None], cols] = members[col]
+        # In blocks of queries: a cell is not bounded by sqrt(n) when rows repeat (K-means
+        # cannot split copies), and 16,000 copies made one 16,000 x 16,000 block (1.9 GB).
+        step = max(1, _CELL_BLOCK // members.size)
+        for s in range(0, pairs.size, step):
+            block = pairs[s : s + step]
+            queries, slots = block // n_probe, block % n_probe
+            D = _sq_dist(X[queries], sq[queries], X[members], sq[members])
+            own = slots == 0  # these queries live in cell c: exclude the point itself
+            D[np.flatnonzero(own), pos_in_cell[queries[own]]] = np.inf
+            col, val = _smallest(D, kk)
+            cols = slots[:, None] * k + np.arange(kk)[None, :]
+            cand_d[queries[:, None], cols] = val
+            cand_i[queries[:, None], cols] = members[col]
     col, val = _smallest(cand_d, k)
     idx = np.take_along_axis(cand_i, col, axis=1)
     # Rows whose probed cells held fewer than k other points still have inf slots (whose

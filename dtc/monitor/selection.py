@@ -167,6 +167,12 @@ def source_discrepancy(
         np.float64
     )
     pooled = np.vstack([xs, xt])
+    if len(pooled) > _MEDIAN_MAX_SAMPLES:
+        # The median on evenly spaced pooled rows (both domains in proportion), as
+        # dtc.align.kernels.median_sq_dist bounds its own: the dense pairs took ~20 bytes
+        # each (2.7 GiB at 6,000 rows a domain). Below the cap (the defaults) all rows.
+        pick = np.linspace(0, len(pooled) - 1, _MEDIAN_MAX_SAMPLES).round().astype(np.int64)
+        pooled = pooled[pick]
     sq = (pooled**2).sum(1)
     d2 = np.maximum(sq[:, None] + sq[None] - 2 * pooled @ pooled.T, 0)
     median = float(np.median(d2[np.triu_indices(len(pooled), 1)])) or 1.0
@@ -175,6 +181,10 @@ def source_discrepancy(
             torch.from_numpy(xs), torch.from_numpy(xt), sigmas=[np.sqrt(median / 2)]
         )
     return float(value)
+
+
+#: Points of source_discrepancy's median heuristic (above it, evenly spaced ones).
+_MEDIAN_MAX_SAMPLES = 4096
 
 
 def _default_fit_fn(seed: int) -> Callable:

@@ -350,3 +350,21 @@ def test_knn_and_seed_are_named():
         spectral_clustering(X, 3, seed=2**32)
     with pytest.raises(ValueError, match=r"^seed: expected an int in \[0, 2\*\*32 - 1\]"):
         kmeans(X, 3, seed=2**32)
+
+
+def test_knn_ivf_cells_of_copies_are_searched_in_blocks(monkeypatch):
+    """Copies share one IVF cell (K-means cannot split them): half of 4,000 rows equal made
+    one 2,000 x 2,000 distance block, quadratic in the copies (1.9 GB at 16,000 rows; a
+    MemoryError at 32,000). The cell's queries go in blocks; tiny blocks give the same graph
+    as whole cells, and the copies' neighbours are copies at distance 0."""
+    import dtc.cluster.spectral as spectral
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 16), dtype=np.float32)
+    X[:2000] = X[0]
+    d_whole, i_whole = knn_graph(X, 10, method="ivf", seed=0)
+    monkeypatch.setattr(spectral, "_CELL_BLOCK", 1000)
+    d_blocks, i_blocks = knn_graph(X, 10, method="ivf", seed=0)
+    np.testing.assert_array_equal(d_blocks, d_whole)
+    np.testing.assert_array_equal(i_blocks, i_whole)
+    assert (d_whole[:2000] == 0).all() and (i_whole[:2000] < 2000).all()

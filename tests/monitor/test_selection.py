@@ -68,6 +68,25 @@ def test_source_discrepancy_matches_a_numpy_mmd():
     assert source_discrepancy(Domain(a), Domain(a), max_samples=100) == pytest.approx(0, abs=1e-9)
 
 
+def test_source_discrepancy_takes_its_median_on_at_most_the_cap_of_pooled_rows(monkeypatch):
+    """All pairs of the pooled rows were held densely (~20 bytes a pair: 2.7 GiB at 6,000
+    rows a domain); above the cap the median comes from evenly spaced pooled rows."""
+    import dtc.monitor.selection as selection
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 3)), rng.normal(0.5, 1, (20, 3))
+    monkeypatch.setattr(selection, "_MEDIAN_MAX_SAMPLES", 11)
+    pooled = np.vstack([a, b])
+    d2 = ((pooled[:, None] - pooled[None]) ** 2).sum(-1)
+    pick = np.round(np.linspace(0, 49, 11)).astype(int)
+    m = np.median(d2[np.ix_(pick, pick)][np.triu_indices(11, 1)])
+    k = np.exp(-d2 / m)
+    expected = k[:30, :30].mean() + k[30:, 30:].mean() - 2 * k[:30, 30:].mean()
+    assert source_discrepancy(Domain(a), Domain(b), max_samples=100) == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
 # -- source ranking -------------------------------------------------------------------------
 def test_a_related_source_ranks_above_a_permuted_one(digits):
     # By discrepancy and score alone (the source checks would exclude it outright: below).
