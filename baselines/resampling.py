@@ -85,8 +85,8 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     single sample is over-sampled at random.
     """
     sampler = check_choice(sampler, SAMPLERS, method="resample", name="sampler")
-    # Checked here, not by np.bincount below (negative labels) or a numpy cast (floats),
-    # whose errors name neither the function nor the argument.
+    # Checked here (negative labels, floats), not by imbalanced-learn or a numpy cast, whose
+    # errors name neither the function nor the argument.
     y = _check_labels(y, None, name="resample: y")
     if np.ndim(X) != 2 or len(X) != len(y):  # the "none" path returned them mismatched
         raise ValueError(

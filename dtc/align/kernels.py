@@ -140,8 +140,12 @@ def median_sq_dist(
     """
     if mode not in MEDIAN_MODES:
         raise ValueError(f"median_sq_dist: mode must be one of {MEDIAN_MODES}, got {mode!r}")
-    if max_samples < 2:
-        raise ValueError(f"median_sq_dist: max_samples must be >= 2, got {max_samples}")
+    # with the diagonal, 2 points' lower median is one of their zero self-distances
+    least = 3 if mode == "source_with_diagonal" else 2
+    if max_samples < least:
+        raise ValueError(
+            f"median_sq_dist: max_samples must be >= {least} (mode={mode!r}), got {max_samples}"
+        )
     if mode == "pooled":
         if target is None:
             raise ValueError("median_sq_dist: mode='pooled' needs target")

@@ -257,9 +257,12 @@ def check_loss_options(owner, estimator, median, median_max_samples, block_size)
     _check_choice(median, MEDIAN_MODES, f"{owner}: median")
     if block_size is not None and not is_int_at_least(block_size, 1):
         raise ValueError(f"{owner}: block_size must be a positive int or None, got {block_size!r}")
-    if not is_int_at_least(median_max_samples, 2):
+    # source_with_diagonal's lower median of 2 points is one of their 0 self-distances
+    least = 3 if median == "source_with_diagonal" else 2
+    if not is_int_at_least(median_max_samples, least):
         raise ValueError(
-            f"{owner}: median_max_samples must be an int >= 2, got {median_max_samples!r}"
+            f"{owner}: median_max_samples must be an int >= {least} (median={median!r}), got "
+            f"{median_max_samples!r}"
         )
 
 

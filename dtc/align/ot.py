@@ -62,7 +62,9 @@ def _check_p(p) -> float:
 def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
     if not isinstance(projections, torch.Tensor):
         # contiguous: torch refuses a view with a negative stride (``P[:, ::-1]``)
-        projections = np.ascontiguousarray(projections)
+        projections = np.asarray(projections)
+        if projections.ndim:  # ascontiguousarray makes a 0-d array 1-d: its shape is named
+            projections = np.ascontiguousarray(projections)
     proj = torch.as_tensor(projections)
     if proj.dim() != 2 or proj.shape[0] != source.shape[1]:
         raise ValueError(

@@ -66,17 +66,15 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
             f"z, centers: expected shapes (n, d) and (k, d) with the same d, got "
             f"{tuple(z.shape)} and {tuple(centers.shape)}"
         )
-    if alpha >= torch.finfo(z.dtype).max / 2:  # (alpha + 1) / 2 and sq / alpha: inf * 0, NaN
-        raise ValueError(
-            f"alpha: expected a value {z.dtype} can hold with alpha + 1, got {alpha!r}"
-        )
+    # Half precision computed in float32 (and returned in its own dtype): torch has no CPU
+    # cdist for float16 / bfloat16, and their squared distances overflow past 256.
+    wide = torch.promote_types(z.dtype, torch.float32)
+    if alpha >= torch.finfo(wide).max / 2:  # (alpha + 1) / 2 and sq / alpha: inf * 0, NaN
+        raise ValueError(f"alpha: expected a value {wide} can hold with alpha + 1, got {alpha!r}")
     # |z - mu|^2 pair by pair, in O(n k) memory (not the O(n k d) of broadcasting) and
     # without the expansion |z|^2 - 2 z.mu + |mu|^2, which subtracts terms of the size of the
     # squared norms: float32 embeddings near 1,000 gave q off by 0.1, and shifting both
     # sides by the centres' mean still left 0.03 with one centre far from the others.
-    # Half precision computed in float32 (and returned in its own dtype): torch has no CPU
-    # cdist for float16 / bfloat16, and their squared distances overflow past 256.
-    wide = torch.promote_types(z.dtype, torch.float32)
     sq = torch.cdist(
         z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist"
     ).square()
@@ -178,7 +176,8 @@ class ClusteringLayer(nn.Module):
             c = centers.detach().to(dtype=self.centers.dtype)
         else:
             # contiguous: torch refuses a view with a negative stride (``C[::-1]``)
-            c = torch.as_tensor(np.ascontiguousarray(centers), dtype=self.centers.dtype)
+            c = np.asarray(centers)
+            c = torch.as_tensor(np.ascontiguousarray(c) if c.ndim else c, dtype=self.centers.dtype)
         if tuple(c.shape) != (self.n_clusters, self.dim):
             raise ValueError(
                 f"centers: expected shape ({self.n_clusters}, {self.dim}), got {tuple(c.shape)}"

@@ -729,3 +729,16 @@ def test_bandwidths_beyond_float64_are_named():
             ValueError, match=r"sigmas: bandwidths \[.*\] are too small or too large"
         ):
             sigmas_to_gammas([sigma])
+
+
+def test_source_with_diagonal_needs_three_median_points_too():
+    """The three rows are counted after the median's subsample: ``median_max_samples=2``
+    took the lower median of [0, h, h, 0] of 50 distinct rows, 0 ("coincide?")."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 4, generator=g), torch.randn(50, 4, generator=g)
+    with pytest.raises(ValueError, match=r"median_max_samples must be an int >= 3 \(median="):
+        MMDLoss(median="source_with_diagonal", median_max_samples=2)
+    with pytest.raises(ValueError, match=r"max_samples must be >= 3 \(mode='source_with_"):
+        median_sq_dist(x, mode="source_with_diagonal", max_samples=2)
+    assert median_sq_dist(x, mode="source_with_diagonal", max_samples=3) > 0
+    assert torch.isfinite(MMDLoss(median="source", median_max_samples=2)(x, y))

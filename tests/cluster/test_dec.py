@@ -255,3 +255,13 @@ def test_soft_assignment_in_half_precision_is_the_float32_one_rounded(dtype):
     assert q.dtype == dtype
     expected = soft_assignment(z.float(), c.float()).to(dtype)
     torch.testing.assert_close(q, expected, rtol=0, atol=0)
+
+
+def test_soft_assignment_in_half_precision_takes_alphas_float32_holds():
+    """Computed in float32, so alpha is bounded by float32's range, not float16's: 40,000
+    was refused as a value "float16 cannot hold with alpha + 1"."""
+    g = torch.Generator().manual_seed(0)
+    z, c = torch.randn(6, 3, generator=g), torch.randn(2, 3, generator=g)
+    q = soft_assignment(z.half(), c.half(), alpha=40000.0)
+    expected = soft_assignment(z.half().float(), c.half().float(), alpha=40000.0).half()
+    torch.testing.assert_close(q, expected, rtol=0, atol=0)
