@@ -36,6 +36,7 @@ __all__ = [
     "dan_scales",
     "kernel_sums",
     "linear_time_sums",
+    "median_min_points",
     "median_sq_dist",
     "pairwise_sq_dists",
     "sigmas_to_gammas",
@@ -115,6 +116,13 @@ def _subsample(x: torch.Tensor, max_samples: int) -> torch.Tensor:
     return x[idx]
 
 
+def median_min_points(mode: str) -> int:
+    """The fewest points the median heuristic of ``mode`` gives a bandwidth from: 2, and 3
+    for ``"source_with_diagonal"``, whose pairs of 2 points are [0, h, h, 0] (lower median
+    0 however far apart they lie)."""
+    return 3 if mode == "source_with_diagonal" else 2
+
+
 @torch.no_grad()
 def median_sq_dist(
     source: torch.Tensor,
@@ -140,8 +148,7 @@ def median_sq_dist(
     """
     if mode not in MEDIAN_MODES:
         raise ValueError(f"median_sq_dist: mode must be one of {MEDIAN_MODES}, got {mode!r}")
-    # with the diagonal, 2 points' lower median is one of their zero self-distances
-    least = 3 if mode == "source_with_diagonal" else 2
+    least = median_min_points(mode)
     if max_samples < least:
         raise ValueError(
             f"median_sq_dist: max_samples must be >= {least} (mode={mode!r}), got {max_samples}"

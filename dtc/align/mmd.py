@@ -83,6 +83,7 @@ from dtc.align.kernels import (
     dan_scales,
     kernel_sums,
     linear_time_sums,
+    median_min_points,
     median_sq_dist,
     sigmas_to_gammas,
 )
@@ -211,12 +212,11 @@ class GaussianFamily:
             return sigmas_to_gammas(self.sigmas)
         h = self.bandwidth
         if h is None:
-            # One source sample has no pair ("source"); "pooled" always has two points.
-            # "source_with_diagonal" counts the n zero self-distances among its n^2 pairs:
-            # at n = 2 they are half, and the lower median is 0 however far the rows lie
-            # (it said "source samples coincide?" of two rows 5 apart).
+            # One source sample has no pair ("source"); "pooled" always has two points;
+            # "source_with_diagonal" needs 3 (it said "source samples coincide?" of two
+            # rows 5 apart).
             n = source.shape[0] + (target.shape[0] if median == "pooled" else 0)
-            least = 3 if median == "source_with_diagonal" else 2
+            least = median_min_points(median)
             if n < least:
                 raise ValueError(
                     f"{self.owner}: the median heuristic (median={median!r}) needs at least "
@@ -257,8 +257,7 @@ def check_loss_options(owner, estimator, median, median_max_samples, block_size)
     _check_choice(median, MEDIAN_MODES, f"{owner}: median")
     if block_size is not None and not is_int_at_least(block_size, 1):
         raise ValueError(f"{owner}: block_size must be a positive int or None, got {block_size!r}")
-    # source_with_diagonal's lower median of 2 points is one of their 0 self-distances
-    least = 3 if median == "source_with_diagonal" else 2
+    least = median_min_points(median)
     if not is_int_at_least(median_max_samples, least):
         raise ValueError(
             f"{owner}: median_max_samples must be an int >= {least} (median={median!r}), got "
