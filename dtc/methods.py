@@ -169,6 +169,12 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
             )
         self._check_k(k)
         n = pair.target.n_samples
+        if n < 2:
+            # one row is no clustering problem: GMM, agglomerative clustering and DTC's
+            # spectral clusterer failed in scikit-learn's words, or named an internal X
+            raise ValueError(
+                f"{type(self).__name__}: the target has {n} sample(s); expected at least 2"
+            )
         if n < k:
             raise ValueError(
                 f"{type(self).__name__}: n_clusters={k} but the target has only {n} samples; "

@@ -266,3 +266,18 @@ def test_a_refused_pair_leaves_no_fitted_attribute_of_the_last_fit():
     assert not hasattr(est, "labels_")
     with pytest.raises(NotFittedError):
         check_is_fitted(est)
+
+
+@pytest.mark.parametrize("name", methods.available())
+def test_every_method_refuses_a_one_row_target_by_its_name(name):
+    """n = k = 1 passed the count check: GMM and agglomerative clustering failed in
+    scikit-learn's words ("Found array with 1 sample(s)"), DTC's spectral clusterer named an
+    internal X; K-means alone returned [0]."""
+    rng = np.random.default_rng(0)
+    pair = DomainPair(
+        Domain(rng.normal(size=(20, 4)), np.arange(20) % 2, name="s"),
+        Domain(rng.normal(size=(1, 4)), name="t"),
+        n_clusters=1,
+    )
+    with pytest.raises(ValueError, match=r": the target has 1 sample\(s\); expected at least 2"):
+        methods.get(name).fit(pair)
