@@ -390,8 +390,11 @@ KNN_NEIGHBORS = 10
 # The monitor scores many partitions of the same rows (restarts, checks, the source bias):
 # their k-NN graph is computed once per content of X. Keyed by a digest of the bytes, so an
 # array changed in place is never served a stale graph.
+# Bounded in entries and in bytes: the monitor's subsamples take kilobytes, but a public
+# call on every row of 10^5 points kept 7.6 MiB per entry for the life of the process.
 _NEIGHBOUR_CACHE: dict[tuple, np.ndarray] = {}
 _NEIGHBOUR_CACHE_SIZE = 8
+_NEIGHBOUR_CACHE_BYTES = 64 * 2**20
 
 
 def _neighbours(X: np.ndarray, n_neighbors: int) -> np.ndarray:
@@ -408,9 +411,15 @@ def _neighbours(X: np.ndarray, n_neighbors: int) -> np.ndarray:
         )
         # Drop each row's own index (not always in column 0 when points are duplicated).
         neigh = np.array([[j for j in row if j != i][:n_neighbors] for i, row in enumerate(idx)])
-        if len(_NEIGHBOUR_CACHE) >= _NEIGHBOUR_CACHE_SIZE:
-            _NEIGHBOUR_CACHE.pop(next(iter(_NEIGHBOUR_CACHE)))  # the oldest entry
         neigh.setflags(write=False)
+        if neigh.nbytes > _NEIGHBOUR_CACHE_BYTES:
+            return neigh  # computed, not kept
+        while _NEIGHBOUR_CACHE and (
+            len(_NEIGHBOUR_CACHE) >= _NEIGHBOUR_CACHE_SIZE
+            or sum(v.nbytes for v in _NEIGHBOUR_CACHE.values()) + neigh.nbytes
+            > _NEIGHBOUR_CACHE_BYTES
+        ):
+            _NEIGHBOUR_CACHE.pop(next(iter(_NEIGHBOUR_CACHE)))  # the oldest entry
         _NEIGHBOUR_CACHE[key] = neigh
     return _NEIGHBOUR_CACHE[key]
 

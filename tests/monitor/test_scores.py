@@ -545,3 +545,19 @@ def test_soft_scores_take_half_precision_softmaxes(dtype):
         assert score(P) == pytest.approx(score(renormalised), rel=1e-12)
     with pytest.raises(ValueError, match="summing to 1"):  # still a tolerance, not none
         scores.information_maximization((P.double() * 1.05).to(getattr(torch, dtype)))
+
+
+def test_the_neighbour_cache_is_bounded_in_bytes(monkeypatch):
+    """Eight entries whatever their size: full-data calls kept n x 10 int64 each for the
+    life of the process. Past the byte budget the oldest go; a graph larger than the budget
+    is computed and not kept; the scores are the same either way."""
+    monkeypatch.setattr(scores, "_NEIGHBOUR_CACHE", {})
+    monkeypatch.setattr(scores, "_NEIGHBOUR_CACHE_BYTES", 3 * 100 * 10 * 8)  # 3 graphs of 100
+    X, y = make_blobs(n_samples=100, centers=3, random_state=0)
+    values = [scores.knn_agreement(X + shift, y) for shift in range(5)]
+    assert len(scores._NEIGHBOUR_CACHE) == 3
+    assert sum(v.nbytes for v in scores._NEIGHBOUR_CACHE.values()) <= 3 * 100 * 10 * 8
+    assert values == [scores.knn_agreement(X + shift, y) for shift in range(5)]
+    big, big_y = make_blobs(n_samples=400, centers=3, random_state=0)
+    scores.knn_agreement(big, big_y)
+    assert all(v.shape[0] == 100 for v in scores._NEIGHBOUR_CACHE.values())
