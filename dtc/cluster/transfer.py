@@ -139,7 +139,9 @@ def transfer_kmeans(
                 stacklevel=2,
             )
     elif assign == "nearest":
-        labels, centers = assign_nearest(Z, C)[0], C
+        # a copy: check_features hands back the caller's own float32 array, which the
+        # result would otherwise share (editing result.centers edited the source centres)
+        labels, centers = assign_nearest(Z, C)[0], C.copy()
     else:
         raise ValueError(f"assign: expected 'kmeans' or 'nearest', got {assign!r}")
     identity = np.arange(k, dtype=np.int64)

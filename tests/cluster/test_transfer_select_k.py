@@ -72,6 +72,11 @@ def test_nearest_class_mean_assignment(shifted):
     d2 = ((Xt[:, None, :] - means[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(res.labels, d2.argmin(1))
     np.testing.assert_array_equal(res.centers, means)
+    # float32 means were handed back as the result's own: editing one edited the other
+    means32 = np.ascontiguousarray(means, dtype=np.float32)
+    out = transfer_kmeans(Xt, means32, assign="nearest").centers
+    out[0] = 99.0
+    assert not np.shares_memory(out, means32) and (means32[0] != 99.0).all()
     # The shift costs the unadapted rule some points that K-means recovers.
     assert 0.8 < np.mean(res.labels == yt) < 1.0
 
