@@ -66,8 +66,9 @@ def coral_transform(
         if rank < d:
             raise ValueError(
                 f"{caller}: reg=0 needs a full-rank covariance of the mapped domain (its "
-                f"inverse square root is taken), but it has rank {rank} < d={d} (constant "
-                "features, or fewer samples than features); use reg > 0"
+                f"inverse square root is taken), but it has rank {rank} < d={d} (constant or "
+                "collinear features, or no more samples than features: n rows span at most "
+                "n - 1 dimensions); use reg > 0"
             )
     with dense_linalg_threads(Xs.shape[1]):
         A = sym_matrix_power(Cs, -0.5) @ sym_matrix_power(Ct, 0.5)

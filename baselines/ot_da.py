@@ -116,10 +116,19 @@ def ot_transform(
     # l1l2); 5 % of the mass misplaced is no transport plan.
     err = np.abs(G.sum(1) - 1 / len(Xs)).sum() + np.abs(G.sum(0) - 1 / len(Xt)).sum()
     if not np.isfinite(G).all() or err > MAX_MARGINAL_ERROR:
+        # Only remedies that can act: cost_norm='max' was advised when already set, and the
+        # iteration budget (what a small reg_e needs) where it can be given, ot_transform's
+        remedies = ["raise reg_e"]
+        if cost_norm != "max":
+            remedies.append("use cost_norm='max'")
+        if caller == "ot_transform":
+            remedies.append("raise max_iter")
         raise ValueError(
             f"{name}: the {method} coupling did not converge (its marginals are off by {err:.2g} "
-            f"in L1, of 2 at most; reg_e={reg_e}, cost_norm={cost_norm!r}); raise reg_e or use "
-            "cost_norm='max'"
+            f"in L1, of 2 at most; reg_e={reg_e}, cost_norm={cost_norm!r}); "
+            + ", ".join(remedies[:-1])
+            + (" or " if len(remedies) > 1 else "")
+            + remedies[-1]
         )
     if direction == "source_to_target":
         Zs, Zt = transport.transform(Xs=Xs), Xt

@@ -189,7 +189,11 @@ def check_mmd_params(n_components, lam, kernel, gamma, normalize, *, method: str
 def check_embedding_params(n_components, lam, kernel, limit, *, method: str):
     """Validated ``(p, lam, kernel)``; ``n_components=None`` means ``min(100, limit)``."""
     kernel = check_choice(kernel, KERNELS, method=method, name="kernel")
-    p = resolve_n_components(n_components, 100, limit, method=method)
+    # the limit is the smaller side of the joint features F, not min(d, n) with a kernel
+    why = (
+        "the smaller side of the joint features: n_s + n_t rows by d, or by n_s + n_t with a kernel"
+    )
+    p = resolve_n_components(n_components, 100, limit, method=method, why=why)
     lam = check_number(lam, method=method, name="lam", strict=True)
     return p, lam, kernel
 

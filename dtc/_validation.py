@@ -134,8 +134,10 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-d array of shape (n, d), got shape {arr.shape}")
     if arr.shape[0] < min_samples:
+        # "empty domain?" only of an empty one: 2 rows where 3 are needed are no empty domain
+        hint = " (empty domain?)" if arr.shape[0] == 0 else ""
         raise ValueError(
-            f"{name}: expected at least {min_samples} sample(s), got {arr.shape[0]} (empty domain?)"
+            f"{name}: expected at least {min_samples} sample(s), got {arr.shape[0]}{hint}"
         )
     if arr.shape[1] == 0:
         raise ValueError(f"{name}: expected at least one feature, got shape {arr.shape}")

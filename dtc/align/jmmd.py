@@ -39,6 +39,15 @@ __all__ = ["JMMDLoss", "jmmd2"]
 DEFAULT_PROB_SIGMAS = (0.92,)
 
 
+def _role_label(label: str, role: str) -> str:
+    """The argument of ``role`` in a layer's ``label``: ``"source_probs / target_probs"``
+    -> ``"target_probs"`` for the target, ``"features"`` -> ``"target features"``."""
+    parts = label.split(" / ")
+    if len(parts) == 2:
+        return parts[role == "target"]
+    return f"{role} {label}"
+
+
 def _check_layers(sources, targets, name, min_samples, labels=None):
     """``labels`` name the layers in errors (default ``layer 0``, ``layer 1``, ...)."""
     if not isinstance(sources, (list, tuple)) or not isinstance(targets, (list, tuple)):
@@ -53,8 +62,15 @@ def _check_layers(sources, targets, name, min_samples, labels=None):
         check_pair_inputs(x, y, min_samples=min_samples, name=f"{name} {label}")
         for role, t, ref in (("source", x, sources[0]), ("target", y, targets[0])):
             if t.shape[0] != ref.shape[0]:
+                # named by the caller's arguments where labels give them: "target layer 1"
+                # said nothing of target_probs
+                this, first = (
+                    (_role_label(label, role), _role_label(labels[0], role))
+                    if labels
+                    else (f"{role} layer {layer}", "layer 0")
+                )
                 raise ValueError(
-                    f"{name}: {role} layer {layer} has {t.shape[0]} samples but layer 0 has "
+                    f"{name}: {this} has {t.shape[0]} samples but {first} has "
                     f"{ref.shape[0]}; every layer must describe the same samples"
                 )
         # The product kernel is accumulated in one dtype on one device.

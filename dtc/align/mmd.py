@@ -228,9 +228,18 @@ class GaussianFamily:
                 )
             )
             if not h > 0:
+                # the points it looked at coincide: the batch's, or only the evenly spaced
+                # median_max_samples of them, which can pick the few equal rows
+                n = source.shape[0] + (target.shape[0] if median == "pooled" else 0)
+                which = (
+                    "source samples coincide?"
+                    if n <= max_samples
+                    else f"the {max_samples} evenly spaced points of median_max_samples "
+                    "coincide? raise it"
+                )
                 raise ValueError(
-                    f"{self.owner}: the median heuristic gave bandwidth {h} (source samples "
-                    "coincide?); pass bandwidth= or sigmas="
+                    f"{self.owner}: the median heuristic gave bandwidth {h} ({which}); pass "
+                    "bandwidth= or sigmas="
                 )
         return tuple(1.0 / (s * h) for s in self.scales)
 

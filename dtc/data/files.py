@@ -221,11 +221,15 @@ def load_csv(
         # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which made the first
         # cell non-numeric and the first sample a "header" (plain UTF-8 reads the same)
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+            reader = csv.reader(fh, delimiter=delimiter)
+            # each kept row with its line in the file: blank lines are skipped, and errors
+            # counted by kept rows named the wrong line
+            numbered = [(reader.line_num, row) for row in reader if row]
     except UnicodeDecodeError as exc:  # a binary file (e.g. a .npz or .mat given here)
         raise ValueError(f"{path}: could not read it as a text file ({exc})") from exc
     except csv.Error as exc:  # e.g. a cell past the csv module's field size limit
         raise ValueError(f"{path}: could not be read as delimited text ({exc})") from exc
+    rows, lines = [row for _, row in numbered], [line for line, _ in numbered]
     if not rows:
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":
@@ -243,6 +247,7 @@ def load_csv(
             )
     names = [c.strip() for c in rows[0]] if header else None
     body = rows[1:] if header else rows
+    body_lines = lines[1:] if header else lines
     if not body:
         raise ValueError(f"{path}: expected at least one data row after the header (empty domain)")
     width = len(body[0])
@@ -253,8 +258,9 @@ def load_csv(
         )
     for i, row in enumerate(body):
         if len(row) != width:
-            line = i + 1 + int(bool(header))
-            raise ValueError(f"{path}: line {line} has {len(row)} fields, expected {width}")
+            raise ValueError(
+                f"{path}: line {body_lines[i]} has {len(row)} fields, expected {width}"
+            )
     if names is not None and len(names) != width:
         # a header of 3 names over rows of 4 fields took the label column by its place
         # among the names: the labels became a feature and a feature the labels
@@ -286,15 +292,14 @@ def load_csv(
             try:
                 X[i, k] = float(row[j])
             except ValueError:
-                line = i + 1 + int(bool(header))
                 raise ValueError(
-                    f"{path}: line {line}, column {j}: expected a number, got {row[j]!r}"
+                    f"{path}: line {body_lines[i]}, column {j}: expected a number, got {row[j]!r}"
                 ) from None
     y, meta = None, {}
     if col is not None:
         cells = [row[col].strip() for row in body]
         if "" in cells:
-            line = cells.index("") + 1 + int(bool(header))
+            line = body_lines[cells.index("")]
             raise ValueError(f"{path}: line {line}, column {col}: the label is empty")
         if all(_is_number(c) for c in cells) and classes is None:
             y = np.array([float(c) for c in cells])

@@ -98,7 +98,7 @@ def class_sizes(
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"class_sizes: n_classes and n_max must be ints, got {value!r}")
     if n_classes < 2:
-        raise ValueError(f"make_imbalanced: expected at least 2 classes, got {n_classes}")
+        raise ValueError(f"class_sizes: expected at least 2 classes, got {n_classes}")
     if n_max < 1:
         raise ValueError(f"class_sizes: n_max must be >= 1, got {n_max}")
     # Both profiles give the smallest class n_max / ratio samples before rounding. Below
@@ -106,9 +106,9 @@ def class_sizes(
     # be n_max, not the one recorded, or down to 0 (an empty class): both refused.
     if ratio > n_max:
         raise ValueError(
-            f"ratio={ratio} cannot be realised: the smallest class of the input has {n_max} "
-            f"samples, so the largest class has at most {n_max} and the ratio can be at most "
-            f"{n_max}"
+            f"class_sizes: ratio={ratio} cannot be realised with n_max={n_max} (the largest "
+            f"class's size, at most the input's smallest class): the smallest class would "
+            f"hold fewer than one sample, so the ratio can be at most {n_max}"
         )
     # The smallest class, n_max / ratio rounded half to even, on the decimal the user wrote
     # (as minority_fraction below): in binary 23 * 9.2**-1 is 2.5000000000000004 (3, where

@@ -376,9 +376,11 @@ def clustering_stability(
         if shared.size < 2:
             # two partitions of one shared row agree trivially; counting the pair as 0 (or
             # 1) would say something about the data that was never measured
+            # max_samples only where it cut the rows: above n, raising it changes nothing
+            more = " or max_samples" if X.shape[0] < n else ""
             raise ValueError(
                 f"clustering_stability: two subsamples of {m} of {X.shape[0]} rows share "
-                f"{shared.size} row(s); raise fraction (got {fraction}) or max_samples"
+                f"{shared.size} row(s); raise fraction (got {fraction}){more}"
             )
         scores.append(skm.adjusted_rand_score(la[ia], lb[ib]))
     return float(np.mean(scores))

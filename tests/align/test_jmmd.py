@@ -175,7 +175,10 @@ def test_bad_input():
     loss = JMMDLoss()
     with pytest.raises(ValueError, match="needs source_probs"):
         loss(xs[0], ys[0])
-    with pytest.raises(ValueError, match="target layer 1 has 10 samples but layer 0 has 11"):
+    # named by its argument: "target layer 1 has 10 samples but layer 0 has 11"
+    with pytest.raises(
+        ValueError, match="JMMDLoss: target_probs has 10 samples but target features has 11"
+    ):
         loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1][:10])
     with pytest.raises(
         ValueError, match="source_probs / target_probs: source has 4 features and target has 3"

@@ -742,3 +742,15 @@ def test_source_with_diagonal_needs_three_median_points_too():
         median_sq_dist(x, mode="source_with_diagonal", max_samples=2)
     assert median_sq_dist(x, mode="source_with_diagonal", max_samples=3) > 0
     assert torch.isfinite(MMDLoss(median="source", median_max_samples=2)(x, y))
+
+
+def test_a_zero_median_of_the_subsample_names_median_max_samples():
+    """2 of 5 source rows equal, and the 2 evenly spaced points of median_max_samples=2 are
+    those two: "source samples coincide?" blamed the data for the parameter."""
+    s = torch.tensor([[0.0], [1.0], [2.0], [3.0], [0.0]])
+    t = torch.tensor([[0.5], [1.5], [2.5]])
+    with pytest.raises(ValueError, match=r"the 2 evenly spaced points of median_max_samples"):
+        MMDLoss(median_max_samples=2)(s, t)
+    assert torch.isfinite(MMDLoss(median_max_samples=3)(s, t))  # the advice acts
+    with pytest.raises(ValueError, match=r"\(source samples coincide\?\)"):
+        MMDLoss()(torch.zeros(5, 1), t)

@@ -169,12 +169,32 @@ def test_coral_reg0_refuses_a_singular_covariance(shifted, direction):
     assert np.isfinite(CORAL(reg=1.0, direction=direction).fit(pair).embedding_).all()
 
 
+def test_a_kernel_tcas_component_limit_is_explained_by_the_kernel():
+    """ "min of the feature dimension and the sample counts" (3 here) was given as the reason
+    for a limit of 60 = n_s + n_t, the kernel matrix's side."""
+    rng = np.random.default_rng(0)
+    pair = DomainPair(
+        Domain(rng.normal(size=(30, 3)), np.arange(30) % 2),
+        Domain(rng.normal(size=(30, 3))),
+        n_clusters=2,
+    )
+    with pytest.raises(ValueError, match=r"at most 60 components .*or by n_s \+ n_t with a kernel"):
+        TCA(2, kernel="rbf", n_components=61).fit(pair)
+    assert TCA(2, kernel="rbf", n_components=20).fit(pair).embedding_.shape == (30, 20)
+
+
 def test_coral_transform_reg0_with_fewer_samples_than_features():
     rng = np.random.default_rng(6)
     Xs, Xt = rng.standard_normal((4, 6)), rng.standard_normal((30, 6))
     with pytest.raises(ValueError, match=r"coral_transform: reg=0 .* rank 3 < d=6"):
         coral_transform(Xs, Xt, reg=0.0)
     assert np.isfinite(coral_transform(Xs, Xt, reg=1e-3)).all()
+    # n = d fails too (n rows span n - 1 dimensions): "fewer samples than features" was
+    # given as the cause of 3 rows of 3 non-constant features
+    square = rng.standard_normal((3, 3))
+    with pytest.raises(ValueError, match=r"rank 2 < d=3 .*no more samples than features"):
+        coral_transform(square, Xt[:, :3], reg=0.0)
+    assert np.isfinite(coral_transform(rng.standard_normal((4, 3)), Xt[:, :3], reg=0.0)).all()
 
 
 def test_mmd_vectors_match_the_papers_matrices_entry_by_entry():
@@ -645,6 +665,21 @@ def test_ot_refuses_a_coupling_that_did_not_converge():
         OTL1l2(reg_e=1e-2, cost_norm=None).fit(pair)
     G = OTL1l2(reg_e=1e-2, cost_norm="max").fit(pair).coupling_  # converged: kept
     assert np.abs(G.sum(0) - 1 / 43).sum() < 1e-6
+    with pytest.raises(ValueError, match=r"cost_norm=None\); raise reg_e or use cost_norm='max'$"):
+        OTL1l2(reg_e=1e-2, cost_norm=None).fit(pair)
+
+
+def test_ot_non_convergence_advises_only_what_can_act():
+    """cost_norm='max' was advised when it was already the setting, and the iteration
+    budget that a small reg_e needs was not named where it can be given."""
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.normal(size=(30, 3)), rng.normal(size=(30, 3)) + 1
+    with pytest.raises(ValueError, match=r"cost_norm='max'\); raise reg_e or raise max_iter$"):
+        ot_transform(Xs, Xt, method="sinkhorn", reg_e=1e-4)
+    ot_transform(Xs, Xt, method="sinkhorn", reg_e=1e-4, max_iter=20000)  # the advice acts
+    pair = DomainPair(Domain(Xs, np.arange(30) % 2), Domain(Xt), n_clusters=2)
+    with pytest.raises(ValueError, match=r"cost_norm='max'\); raise reg_e$"):
+        OTSinkhorn(2, reg_e=1e-4).fit(pair)
 
 
 def test_ot_sinkhorn_map_stays_finite_at_a_small_reg():

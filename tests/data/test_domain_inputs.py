@@ -160,3 +160,13 @@ def test_labels_beyond_int64_are_named_as_such():
     for y in (np.array([0, 2**63], dtype=np.uint64), np.array([0.0, 1e19])):
         with pytest.raises(ValueError, match="expected labels within int64's range"):
             data.Domain(np.ones((2, 2)), y)
+
+
+def test_too_few_rows_are_no_empty_domain():
+    """ "(empty domain?)" was said of 2 rows where 3 are needed."""
+    from dtc.data.domain import check_features
+
+    with pytest.raises(ValueError, match=r"^X: expected at least 3 sample\(s\), got 2$"):
+        check_features(np.ones((2, 3)), min_samples=3)
+    with pytest.raises(ValueError, match=r"got 0 \(empty domain\?\)$"):
+        check_features(np.ones((0, 3)))

@@ -344,3 +344,12 @@ def test_both_profiles_round_the_smallest_class_of_the_decimal_ratio(
     sizes = class_sizes(n_classes, n_max, ratio, profile)
     assert sizes[0] == n_max and sizes[-1] == smallest
     assert (np.diff(sizes) <= 0).all()
+
+
+def test_class_sizes_errors_name_class_sizes_and_its_arguments():
+    # "make_imbalanced: ..." and "the smallest class of the input" of a function that takes
+    # no input and is not make_imbalanced
+    with pytest.raises(ValueError, match="^class_sizes: expected at least 2 classes, got 1"):
+        class_sizes(1, 10, 2.0)
+    with pytest.raises(ValueError, match=r"^class_sizes: ratio=10 cannot be realised with n_max=5"):
+        class_sizes(3, 5, 10)

@@ -561,3 +561,11 @@ def test_the_neighbour_cache_is_bounded_in_bytes(monkeypatch):
     big, big_y = make_blobs(n_samples=400, centers=3, random_state=0)
     scores.knn_agreement(big, big_y)
     assert all(v.shape[0] == 100 for v in scores._NEIGHBOUR_CACHE.values())
+
+
+def test_clustering_stability_advises_max_samples_only_where_it_cut_the_rows():
+    """ "raise fraction or max_samples" of 10 rows: max_samples (2000) already took them all,
+    and raising it changed nothing."""
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match=r"share 1 row\(s\); raise fraction \(got 0.3\)$"):
+        scores.clustering_stability(X, 2, fraction=0.3, n_pairs=10)
