@@ -126,9 +126,7 @@ def ot_transform(
         raise ValueError(
             f"{name}: the {method} coupling did not converge (its marginals are off by {err:.2g} "
             f"in L1, of 2 at most; reg_e={reg_e}, cost_norm={cost_norm!r}); "
-            + ", ".join(remedies[:-1])
-            + (" or " if len(remedies) > 1 else "")
-            + remedies[-1]
+            + " or ".join(remedies)
         )
     if direction == "source_to_target":
         Zs, Zt = transport.transform(Xs=Xs), Xt
