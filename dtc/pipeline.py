@@ -1338,10 +1338,14 @@ class DTC(TransferClusterer):
         modes = [m.training for m in mods]
         for m in mods:
             m.eval()
+        # Four rows, or a batch's worth where batches are smaller: a loss that needs 3 rows
+        # with batch_size=2 failed at the first training batch, after pretraining, in words
+        # about "samples" that did not name batch_size.
+        rows = min(4, self.batch_size)
         try:
             with torch.no_grad():
-                zs = self._src_ae.encode(self._Xs[:4])
-                zt = self._tgt_ae.encode(self._Xt[:4])
+                zs = self._src_ae.encode(self._Xs[:rows])
+                zt = self._tgt_ae.encode(self._Xt[:rows])
                 ps, pt = (
                     (self._dry_probs(zs), self._dry_probs(zt))
                     if self._conditional
@@ -1397,10 +1401,15 @@ class DTC(TransferClusterer):
         return _renumbering(labels, self._numbering.numpy(), self._k)
 
     def _dry_call_failed(self, exc: Exception) -> ValueError:
+        small = (
+            f"; training batches hold batch_size={self.batch_size} rows a domain"
+            if self.batch_size < 4
+            else ""
+        )
         return ValueError(
             f"DTC: loss {type(self._loss).__name__} failed when first called, before "
             "training, on a few rows (the call that sizes lazily built parameters): "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {exc}{small}"
         )
 
     def _dry_probs(self, z: torch.Tensor) -> torch.Tensor:

@@ -1127,6 +1127,28 @@ def test_a_source_of_mostly_equal_rows_logs_an_undefined_discrepancy(loss):
         pipeline.DTC.discrepancy = without
 
 
+def test_a_loss_needing_more_rows_than_a_batch_fails_before_pretraining(monkeypatch):
+    """The dry call took 4 rows; batches of batch_size=2 then failed the first training
+    batch, after pretraining, in the loss's words of "samples". The dry call takes a
+    batch's rows where batches are smaller, and the message names batch_size."""
+    rng = np.random.default_rng(0)
+    pair = DomainPair(
+        Domain(rng.normal(size=(31, 5)), np.arange(31) % 2),
+        Domain(rng.normal(size=(7, 5))),
+        n_clusters=2,
+    )
+    loss = {"loss": "mmd", "loss_params": {"median": "source_with_diagonal"}}
+
+    def no_pretraining(self, pair):
+        raise AssertionError("pretrained before the loss was checked")
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline.DTC, "_pretrain", no_pretraining)
+        with pytest.raises(ValueError, match=r"needs at least 3 .*batch_size=2 rows a domain$"):
+            DTC(**{**TINY, **loss, "batch_size": 2}).fit(pair)
+    assert DTC(**{**TINY, **loss, "batch_size": 3}).fit(pair).labels_.shape == (7,)
+
+
 def test_the_checkpoint_key_names_the_device_type_off_the_cpu(small_pair):
     est = DTC(**TINY)
 
