@@ -170,6 +170,13 @@ def float_array(value, name: str, what: str = "X") -> np.ndarray:
     """``value`` (an array-like or a tensor) as a float64 array; ``ValueError`` naming
     ``name`` and ``what`` when it is not real numbers: the cast would drop imaginary parts
     with a mere ``ComplexWarning``, or fail in numpy's words."""
+    return np.asarray(real_array(value, name, what), dtype=np.float64)
+
+
+def real_array(value, name: str, what: str = "X") -> np.ndarray:
+    """:func:`float_array`'s checks, but a floating array keeps its dtype (no copy): for
+    callers that widen only the rows they use (a subsample of float32 data was preceded by
+    a float64 copy of all of it). Other numbers come as float64."""
     value = host_array(value, f"{name}: {what}")
     try:
         arr = np.asarray(value)  # ragged lists fail here, in numpy's words: named below
@@ -178,7 +185,7 @@ def float_array(value, name: str, what: str = "X") -> np.ndarray:
         if arr.dtype.kind in "USVMm":
             # strings, bytes and dates cast to numbers ("1.5" -> 1.5) without a word
             raise TypeError(f"dtype {arr.dtype}")
-        return np.asarray(arr, dtype=np.float64)
+        return arr if arr.dtype.kind == "f" else np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         if str(exc).startswith(f"{name}: "):
             raise

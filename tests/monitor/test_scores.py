@@ -569,3 +569,20 @@ def test_clustering_stability_advises_max_samples_only_where_it_cut_the_rows():
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match=r"share 1 row\(s\); raise fraction \(got 0.3\)$"):
         scores.clustering_stability(X, 2, fraction=0.3, n_pairs=10)
+
+
+def test_scores_widen_only_the_subsample_of_float32_features():
+    """A float64 copy of all of X preceded a score of a subsample (220 MiB for 400,000 x 64
+    float32 rows scored on 2,000). The features are checked in their own dtype and only the
+    subsample widened: the same scores as on float64 input."""
+    from dtc._validation import real_array
+
+    X, y = make_blobs(n_samples=600, centers=3, n_features=4, random_state=0)
+    X32 = X.astype(np.float32)
+    assert np.shares_memory(real_array(X32, "s"), X32)
+    for score in (scores.silhouette, scores.knn_agreement, scores.davies_bouldin):
+        assert score(X32, y, max_samples=200) == score(X32.astype(np.float64), y, max_samples=200)
+    with pytest.raises(ValueError, match="X must be finite"):
+        bad = X32.copy()
+        bad[599, 0] = np.nan  # outside most subsamples: every row is still checked
+        scores.silhouette(bad, y, max_samples=200)
