@@ -1648,10 +1648,12 @@ class DTC(TransferClusterer):
         target_ae = self._target_encoder("discrepancy")
         with torch.no_grad():
             zs = torch.from_numpy(embed(self._src_ae.encoder, self._Xs[self._sub[0]]))
-            if zs.shape[0] < 2 or not float(median_sq_dist(zs)) > 0:
+            median = float(median_sq_dist(zs)) if zs.shape[0] >= 2 else 0.0
+            if not median > 0:
                 return math.nan
             zt = torch.from_numpy(embed(target_ae.encoder, self._Xt[self._sub[1]]))
-            value = MMDLoss(estimator="biased")(zs, zt)
+            # the median just taken, as the loss's own heuristic would take it again
+            value = MMDLoss(estimator="biased", bandwidth=median)(zs, zt)
         return float(value)
 
     def _step(self, loss, parts: dict, sums: dict, stage: str, epoch: int) -> None:
