@@ -6,9 +6,12 @@ lines only. Should a last line be cut short anyway (a power loss, a full disk),
 :func:`read_records` ignores it and :func:`append_record` cuts it off before writing
 (a last line that is a whole record without its newline is read, and ended),
 so the next record never lands glued onto it: its run is simply not finished, and a
-resumed sweep runs it again. A store has one writer at a time (the runner holds a
-lock; the scripts are single processes). :func:`exit_on_interrupt` turns a Ctrl-C into
-one line saying where the finished runs are kept.
+resumed sweep runs it again. An append holds an exclusive lock on the file (``flock``)
+from that check to the ``fsync``: two processes appending to one file (two ``dtc run``
+in two terminals, both on ``results/runs.jsonl``) would otherwise each take the other's
+line, caught half written, for a cut one and remove a finished run.
+:func:`exit_on_interrupt` turns a Ctrl-C into one line saying where the finished runs
+are kept.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: appends are not locked
+    fcntl = None
 
 __all__ = [
     "Terminated",
@@ -44,6 +52,8 @@ def append_record(path: str | os.PathLike, record: dict) -> None:
     line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        if fcntl is not None:  # released by the close below
+            fcntl.flock(fd, fcntl.LOCK_EX)
         _cut_partial_line(fd, path)
         os.write(fd, line.encode("utf-8"))
         os.fsync(fd)

@@ -33,6 +33,30 @@ def test_append_after_a_cut_line_cuts_it_off_instead_of_gluing_onto_it(tmp_path)
     assert read_records(path) == [{"run": 1}, {"run": 3}]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the append lock is flock, POSIX only")
+def test_an_append_waits_for_another_writer_instead_of_cutting_its_line(tmp_path):
+    # Two `dtc run` at once append to one results/runs.jsonl. Without the lock, the
+    # second saw the first's line half written, took it for a cut line and removed it.
+    import fcntl
+
+    path = tmp_path / "runs.jsonl"
+    append_record(path, {"run": 1})
+    with path.open("a") as other:  # another process, in the middle of its append
+        fcntl.flock(other, fcntl.LOCK_EX)
+        other.write('{"run": 2, "ac')
+        other.flush()
+        ours = threading.Thread(target=append_record, args=(path, {"run": 3}))
+        ours.start()
+        ours.join(timeout=0.5)
+        assert ours.is_alive()  # waiting for the lock, not cutting the line
+        other.write('c": 0.5}\n')
+        other.flush()
+        fcntl.flock(other, fcntl.LOCK_UN)
+    ours.join(timeout=10)
+    assert not ours.is_alive()
+    assert read_records(path) == [{"run": 1}, {"acc": 0.5, "run": 2}, {"run": 3}]
+
+
 def test_a_file_holding_only_a_cut_line_is_emptied_before_the_append(tmp_path):
     path = tmp_path / "runs.jsonl"
     path.write_text('{"half')
