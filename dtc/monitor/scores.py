@@ -3,7 +3,10 @@
 Every score is oriented so that **higher is better** (Davies-Bouldin is negated), which
 lets monitors and model selection compare candidates with one rule. Scores on
 features are computed on a fixed, seeded subsample of at most ``max_samples`` rows,
-so they stay cheap and the same rows are scored at every epoch.
+so they stay cheap and the same rows are scored at every epoch. Compare values taken
+at one ``max_samples``: Calinski-Harabasz, whose ratio carries the factor
+``(n - k) / (k - 1)``, grows with the rows scored (about five times from 1,000 to all
+5,000 rows of one clustering).
 
 Scores:
 
@@ -298,7 +301,12 @@ def clustering_stability(
     min(n, max_samples)`` (a seeded subsample of ``X`` is drawn first), are clustered
     independently (``cluster_fn(X_sub, n_clusters, seed) -> labels``; K-means by
     default) and compared by the adjusted Rand index on the rows they share. Returns
-    the mean ARI: 1 for a structure every resample finds, near 0 for none.
+    the mean ARI: 1 when every resample gives the same partition, near 0 when their
+    partitions are unrelated. Stable is not the same as clustered: K-means cuts data
+    with no clusters the same way each time once their shape breaks its symmetry
+    (uniform noise in the unit square: 0.95 to 0.96 at ``n_clusters=4``, three seeds;
+    a round Gaussian: 0.65 to 0.72), a limit of stability itself (Ben-David, von
+    Luxburg & Pal, COLT 2006).
 
     The resampling scheme is Ben-Hur et al.'s; the comparison is not. They compare two
     clusterings on their shared points with similarity measures of the pairs of points
@@ -438,7 +446,13 @@ def knn_agreement(
     same cluster, corrected for the agreement ``c = sum_j p_j^2`` of a random partition
     with the same cluster proportions ``p``: ``(a - c) / (1 - c)``, Cohen's kappa form
     (Cohen, Educ. Psychol. Meas. 1960). 1: every neighbourhood lies inside one cluster;
-    0: no better than chance. Unlike the silhouette it asks clusters to be locally
+    about 0: no better than chance. ``c`` is the chance agreement of a neighbour drawn
+    *with* replacement; a neighbour is another point, so a partition drawn at random
+    scores ``-1 / (n - 1)`` on average (-0.001 on the monitor's 1,000 rows), whatever its
+    proportions. With the exact chance ``sum_j n_j (n_j - 1) / (n (n - 1))`` the score
+    would be ``(n - 1) / n * kappa + 1 / n``: the same order of any partitions scored on
+    the same rows, which is how the monitor and the selectors use it; the calibrated
+    monitor's evaluation was made with this form, so it stays. Unlike the silhouette it asks clusters to be locally
     coherent, not convex, so it suits manifold-shaped classes (the k-NN consistency of
     a clustering, as in the neighbourhood-based criteria of Ding & He, ACM SAC 2004).
     ``max_samples``: score a seeded subsample of at most that many rows (None: every row,

@@ -227,7 +227,8 @@ def rank_sources(
     discrepancy_weight : float >= 0
         ``transferability = score - discrepancy_weight * discrepancy``. The default
         criterion, the k-NN agreement (:func:`~dtc.monitor.scores.knn_agreement`),
-        is at most 1, 0 for a partition no better than chance and negative below chance,
+        is at most 1, about 0 for a partition no better than chance (``-1 / (n - 1)`` on
+        average) and negative below chance,
         without a lower bound (it falls below -1 only when one cluster holds more than half
         the rows): a partition better than chance scores in ``[0, 1]``. The squared MMD
         lies in ``[0, 2]``, so the default weight 1 counts both terms on about the same

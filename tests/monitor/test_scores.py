@@ -268,6 +268,20 @@ def brute_force_knn_agreement(X, labels, k):
     return (agree - chance) / (1 - chance)
 
 
+@pytest.mark.parametrize("sizes", [[10, 10, 10, 10], [25, 5, 5, 5]])
+def test_knn_agreement_of_random_partitions_averages_minus_one_over_n_minus_1(sizes):
+    # The documented floor: c = sum p_j^2 is the chance of a neighbour drawn with
+    # replacement, but a neighbour is another point, so random labels agree with
+    # probability sum n_j (n_j - 1) / (n (n - 1)) and kappa averages -1 / (n - 1).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    base = np.repeat(np.arange(len(sizes)), sizes)
+    values = [scores.knn_agreement(X, rng.permutation(base), n_neighbors=5) for _ in range(2000)]
+    mean, se = np.mean(values), np.std(values, ddof=1) / np.sqrt(len(values))
+    assert abs(mean + 1 / 39) < 4 * se
+    assert mean < -10 * se  # the floor is visible, not chance noise around 0
+
+
 def test_knn_agreement_against_a_brute_force_count():
     rng = np.random.default_rng(4)
     X, labels = rng.normal(size=(25, 3)), rng.integers(0, 3, 25)
