@@ -5,14 +5,32 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SEED_MAX", "check_bool", "check_seed", "float_array", "host_array", "is_int_at_least"]
+__all__ = [
+    "SEED_MAX",
+    "check_bool",
+    "check_seed",
+    "float_array",
+    "host_array",
+    "is_int_at_least",
+    "user_path",
+]
 
 #: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
 SEED_MAX = 2**32 - 1
+
+
+def user_path(value) -> Path:
+    """``value`` (str or os.PathLike) as a ``Path``, a leading ``~`` or ``~user``
+    expanded as a shell would. The shell leaves ``--results=~/runs.jsonl`` and a quoted
+    ``DTC_DATA="~/data"`` alone, and pathlib does not expand them either: outputs went
+    to a folder named ``~`` in the working directory."""
+    return Path(os.path.expanduser(os.fspath(value)))
 
 
 def is_int_at_least(value, low: int) -> bool:

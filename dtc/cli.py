@@ -47,6 +47,13 @@ DataDirOption = Annotated[
 ]
 
 
+def _user_path(value: Path | None) -> Path | None:
+    # typer's callback for path options: "--results=~/runs.jsonl" reaches us unexpanded
+    from dtc._validation import user_path
+
+    return None if value is None else user_path(value)
+
+
 def check_folder(path: Path | None, option: str) -> None:
     """``ValueError`` naming ``option`` when ``path`` (a folder to write in) or the nearest
     of its parents that exists is a file: "[Errno 17] File exists" named no option, and
@@ -174,7 +181,10 @@ def run(
         bool, typer.Option("--json", help="Print one JSON object per run on stdout only.")
     ] = False,
     results: Annotated[
-        Path, typer.Option(help="Single runs: the JSONL file each run is appended to.")
+        Path,
+        typer.Option(
+            help="Single runs: the JSONL file each run is appended to.", callback=_user_path
+        ),
     ] = DEFAULT_RESULTS,
     no_record: Annotated[
         bool, typer.Option("--no-record", help="Single runs: do not append to the results file.")
@@ -183,6 +193,7 @@ def run(
         Path | None,
         typer.Option(
             "--out",
+            callback=_user_path,
             help="Config runs: output folder (default $DTC_RESULTS/<name>, results/<name> "
             "without it).",
         ),
@@ -427,7 +438,10 @@ def _print_sweep(name: str, summary) -> None:
 
 @app.command()
 def report(
-    results: Annotated[Path, typer.Argument(help="A results.jsonl file (or its folder).")],
+    results: Annotated[
+        Path,
+        typer.Argument(help="A results.jsonl file (or its folder).", callback=_user_path),
+    ],
     overrides: Annotated[
         list[str] | None,
         typer.Argument(
@@ -439,6 +453,7 @@ def report(
         Path | None,
         typer.Option(
             "--out",
+            callback=_user_path,
             help="Output folder (default: <results folder>/report); the files an earlier "
             "report wrote there and this one does not (other metrics, figures) are removed.",
         ),
@@ -451,6 +466,7 @@ def report(
         Path | None,
         typer.Option(
             "--config",
+            callback=_user_path,
             help="Tabulate only the runs of this config as it is now (its rows, grid points, "
             "pairs and seeds), with the key=value overrides given after RESULTS; the others "
             "in the file are named on stderr. A cell lacking one of its seeds is marked n=k/m.",
@@ -602,12 +618,16 @@ def bench_losses(
         bool, typer.Option("--quick", help="Digits default and one seed (a smoke test).")
     ] = False,
     protocol: Annotated[
-        Path | None, typer.Option(help="Protocol config (default experiments/bench_losses.yaml).")
+        Path | None,
+        typer.Option(
+            help="Protocol config (default experiments/bench_losses.yaml).", callback=_user_path
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
             "--out",
+            callback=_user_path,
             help="Results folder (default $DTC_RESULTS/<protocol name>, results/<protocol "
             "name> without it; _quick added with --quick).",
         ),
@@ -709,10 +729,10 @@ def datasets(
     """List the benchmarks, their domains and whether their files were found."""
     from dtc import data
 
-    where = data_dir or os.environ.get("DTC_DATA")
+    where = data.resolve_data_dir(data_dir)
     rows = [data.benchmark_info(name, data_dir=data_dir) for name in data.list_benchmarks()]
     for folder in folders or []:
-        if folder in data.list_benchmarks() or not Path(folder).is_dir():
+        if folder in data.list_benchmarks() or not _user_path(Path(folder)).is_dir():
             raise _fail(ValueError(f"{folder!r}: expected a folder of domain files"))
         try:
             rows.append(data.benchmark_info(folder))

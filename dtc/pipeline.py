@@ -52,7 +52,7 @@ from torch.nn import functional as F
 
 from dtc import align
 from dtc._plugins import check_loaded, class_hash, is_own, plugin_hash
-from dtc._validation import SEED_MAX, float_array, is_finite_number
+from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
 from dtc.align.grl import GradientReversal, dann_schedule
 from dtc.align.kernels import median_sq_dist
 from dtc.align.mmd import MMDLoss
@@ -926,7 +926,7 @@ class DTC(TransferClusterer):
             return None
         if self.callbacks and stage not in _CALLBACK_FREE_STAGES:
             return None
-        return Path(self.checkpoint_dir) / f"dtc-{self._key}-{stage}.pt"
+        return user_path(self.checkpoint_dir) / f"dtc-{self._key}-{stage}.pt"
 
     def _save(self, stage: str, extra: dict | None = None) -> None:
         path = self._ckpt(stage)

@@ -674,6 +674,29 @@ def test_a_config_not_in_utf8_and_an_empty_dtc_results(tmp_path, monkeypatch):
     assert default_out_dir(load_config(_cli_config(tmp_path))) == Path("results") / "cli"
 
 
+def test_paths_under_home_are_expanded_not_made_into_a_folder_named_tilde(tmp_path, monkeypatch):
+    # "--results=~/runs.jsonl" (one word: the shell expands no ~ there) made ./~/runs.jsonl
+    from dtc.experiment.config import default_out_dir
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--results=~/runs.jsonl"])
+    assert res.exit_code == 0, res.output
+    assert (home / "runs.jsonl").is_file() and not (work / "~").exists()
+    cfg = _cli_config(home)
+    res = runner.invoke(app, ["run", "~/cli.yaml", "--out=~/sweep"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["report", "~/sweep", "--out=~/report", "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert (home / "sweep" / "results.jsonl").is_file() and (home / "report").is_dir()
+    assert not (work / "~").exists()
+    monkeypatch.setenv("DTC_RESULTS", "~/all")
+    assert default_out_dir(load_config(cfg)) == home / "all" / "cli"
+
+
 def test_an_interrupted_single_run_says_where_its_checkpoints_are(tmp_path, monkeypatch):
     # Ctrl-C exited 130 in silence, though a rerun resumes from the checkpointed stages
     import dtc.experiment as experiment

@@ -56,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dtc._validation import user_path
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair
 from dtc.data.files import load_csv, load_npz, read_mat_v5
@@ -253,8 +254,12 @@ def list_benchmarks() -> list[str]:
 def _get(benchmark: str) -> _Benchmark:
     if isinstance(benchmark, str) and benchmark in _BENCHMARKS:
         return _BENCHMARKS[benchmark]
-    if isinstance(benchmark, (str, os.PathLike)) and str(benchmark) and Path(benchmark).is_dir():
-        return _folder_benchmark(Path(benchmark))
+    if (
+        isinstance(benchmark, (str, os.PathLike))
+        and str(benchmark)
+        and (folder := user_path(benchmark)).is_dir()
+    ):
+        return _folder_benchmark(folder)
     raise ValueError(
         f"unknown benchmark {benchmark!r}; expected one of {', '.join(_BENCHMARKS)}, or a "
         "folder of domain files (<domain>.npz or <domain>.csv)"
@@ -369,7 +374,7 @@ def _check_domain(spec: _Benchmark, name: str, role: str = "domain") -> str:
 def resolve_data_dir(data_dir=None) -> Path | None:
     """The data directory: ``data_dir`` if given, else ``$DTC_DATA``, else ``None``. An
     empty string is not given, as an empty ``$DTC_DATA`` is not set (it meant the working
-    directory)."""
+    directory). A leading ``~`` is the home directory."""
     if data_dir is None or (isinstance(data_dir, str) and not data_dir):
         data_dir = os.environ.get(DATA_ENV) or None
     elif not isinstance(data_dir, (str, os.PathLike)):
@@ -377,7 +382,7 @@ def resolve_data_dir(data_dir=None) -> Path | None:
             f"data_dir: expected a path (str or os.PathLike) or None, got "
             f"{type(data_dir).__name__} {data_dir!r}"
         )
-    return None if data_dir is None else Path(data_dir)
+    return None if data_dir is None else user_path(data_dir)
 
 
 def _candidates(spec: _Benchmark, file: str, root: Path | None) -> list[Path]:

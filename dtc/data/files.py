@@ -25,7 +25,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
-from dtc._validation import check_bool
+from dtc._validation import check_bool, user_path
 from dtc.data.domain import Domain
 
 __all__ = ["load_csv", "load_mat", "load_npz", "read_mat_v5"]
@@ -33,7 +33,7 @@ __all__ = ["load_csv", "load_mat", "load_npz", "read_mat_v5"]
 
 def _existing(path) -> Path:
     try:
-        path = Path(path)
+        path = user_path(path)
     except TypeError:
         raise TypeError(f"path: expected a file path (str or os.PathLike), got {path!r}") from None
     if not path.is_file():

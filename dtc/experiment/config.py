@@ -66,7 +66,7 @@ import yaml
 
 from dtc import data, methods
 from dtc._plugins import class_hash, is_own, plugin_hash
-from dtc._validation import SEED_MAX
+from dtc._validation import SEED_MAX, user_path
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
     RunSpec,
@@ -463,7 +463,7 @@ def load_config(source, overrides=None) -> ExperimentConfig:
     if isinstance(source, dict):
         raw = source
     else:
-        path = Path(source)
+        path = user_path(source)
         if not path.is_file():
             raise FileNotFoundError(f"config {str(path)!r} not found")
         raw = read_yaml_mapping(path, str(path))
@@ -840,4 +840,4 @@ def default_out_dir(config: ExperimentConfig) -> Path:
     unset (relative to the working directory); ``dtc run CONFIG`` and ``dtc bench-losses``
     both write there by default."""
     # empty counts as unset, as DTC_DATA does (it wrote into ./<name>)
-    return Path(os.environ.get("DTC_RESULTS") or "results") / config.name
+    return user_path(os.environ.get("DTC_RESULTS") or "results") / config.name

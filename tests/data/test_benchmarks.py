@@ -88,6 +88,23 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
     assert data.resolve_data_dir("") is None and data.resolve_data_dir() is None
 
 
+def test_a_data_dir_under_home_is_expanded(monkeypatch, tmp_path):
+    # the shell leaves --data-dir=~/data and DTC_DATA="~/data" unexpanded; pathlib did too
+    # and looked for a folder named "~" in the working directory
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.resolve_data_dir("~/data") == tmp_path / "data"
+    monkeypatch.setenv("DTC_DATA", "~/shared")
+    assert data.resolve_data_dir() == tmp_path / "shared"
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        np.savez(folder / f"{name}.npz", X=rng.normal(size=(6, 2)), y=np.arange(6) % 2)
+    assert data.load_pair("~/mine", source="a", target="b").target.X.shape == (6, 2)
+    np.savetxt(folder / "c.csv", np.c_[rng.normal(size=(4, 2)), np.arange(4) % 2], delimiter=",")
+    assert data.load_csv("~/mine/c.csv").X.shape == (4, 2)
+
+
 def test_data_dir_that_is_not_a_path_is_named():
     # was pathlib's "expected str, bytes or os.PathLike object, not int"
     with pytest.raises(TypeError, match="data_dir: expected a path .* got int 3"):
