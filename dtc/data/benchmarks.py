@@ -408,6 +408,10 @@ def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
     for path in candidates:
         if path.is_file():
             return path
+        if path.is_dir():  # "not found" hid that something stands there
+            raise IsADirectoryError(
+                f"benchmark {spec.name!r}: {str(path)!r} is a folder; expected the file {file!r}"
+            )
     searched = ", ".join(str(p.parent) for p in candidates)
     raise FileNotFoundError(
         f"benchmark {spec.name!r}: file {file!r} not found in the data directory {str(root)!r} "

@@ -36,6 +36,8 @@ def _existing(path) -> Path:
         path = user_path(path)
     except TypeError:
         raise TypeError(f"path: expected a file path (str or os.PathLike), got {path!r}") from None
+    if path.is_dir():  # "no such file" hid that something stands there
+        raise IsADirectoryError(f"path: {str(path)!r} is a folder; expected a file")
     if not path.is_file():
         raise FileNotFoundError(f"path: no such file {str(path)!r}")
     return path

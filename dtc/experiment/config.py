@@ -708,6 +708,13 @@ def validate_config(raw: dict) -> dict:
         if not raw.get(key):
             raise ValueError(f"config: missing or empty key {key!r}")
     name = _expect(raw.get("name", "experiment"), str, "name", "a string")
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        # the results folder is <results>/<name>: "" wrote into results/ itself, shared by
+        # every sweep, and "../x" or "/x" outside it
+        raise ValueError(
+            f"name: expected a folder name (the results go to <results>/<name>), without "
+            f"'/' or '\\', not empty, '.' or '..'; got {name!r}"
+        )
     benchmarks = _expect(raw["benchmarks"], list, "benchmarks", "a list")
     metrics = _expect(raw.get("metrics") or [], list, "metrics", "a list")
     for m in metrics:

@@ -219,6 +219,12 @@ def test_a_swapped_shared_file_is_refused(data_dir, tmp_path):
         data.load_pair("mnist_usps", "mnist", "usps", data_dir=tmp_path)
 
 
+def test_a_folder_where_a_benchmark_file_should_be_is_named_as_one(tmp_path):
+    (tmp_path / "coil20" / "COIL_1.mat").mkdir(parents=True)  # was "not found"
+    with pytest.raises(IsADirectoryError, match=r"COIL_1\.mat' is a folder; expected the file"):
+        data.load_pair("coil20", data_dir=tmp_path)
+
+
 def test_each_shared_file_is_hashed_once_per_process(data_dir, monkeypatch):
     hashed = []
     verify = benchmarks._verify_sha256

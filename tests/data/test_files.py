@@ -67,6 +67,9 @@ def test_npz_errors(tmp_path):
         data.load_npz(bad)
     with pytest.raises(FileNotFoundError, match="nothere.npz"):
         data.load_npz(tmp_path / "nothere.npz")
+    (tmp_path / "folder.csv").mkdir()  # was "no such file", with something standing there
+    with pytest.raises(IsADirectoryError, match=r"folder\.csv' is a folder; expected a file"):
+        data.load_csv(tmp_path / "folder.csv")
     nan = tmp_path / "nan.npz"
     np.savez(nan, X=np.array([[np.nan, 1.0]]), y=[0])
     with pytest.raises(ValueError, match=r"nan\.npz: .*NaN or Inf"):

@@ -337,6 +337,11 @@ def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
         ({"seeds": 10**11}, [], "seeds: expected a positive int .* got 100000000000"),
         ({"seeds": True}, [], "seeds: expected an int or a list of ints, got True"),
         ({"methods": {}}, [], "config: missing or empty key 'methods'"),
+        ({"name": ""}, [], r"name: expected a folder name .*got ''"),
+        ({"name": "../escaped"}, [], r"name: expected a folder name .*got '../escaped'"),
+        ({"name": "/abs"}, [], r"name: expected a folder name"),
+        ({"name": ".."}, [], r"name: expected a folder name"),
+        ({}, ["name=a\\b"], r"name: expected a folder name"),
         (
             {"benchmarks": [{"benchmark": "digits", "pairs": []}]},
             [],
