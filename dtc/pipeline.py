@@ -49,6 +49,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.exceptions import NotFittedError
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.parameter import is_lazy
 
 from dtc import align
 from dtc._plugins import check_loaded, class_hash, is_own, plugin_hash
@@ -949,7 +950,7 @@ class DTC(TransferClusterer):
             self._load_net_states(state["nets"])
             torch.set_rng_state(state["rng"])
             history = list(state["history"])
-        except (KeyError, TypeError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             # read, but not this fit's: a bare KeyError 'source_ae' (or a shape mismatch)
             # failed every later fit; the stage is computed again from the weights as they
             # were (a partial load would have trained from a mix)
@@ -981,8 +982,48 @@ class DTC(TransferClusterer):
         return {k: copy.deepcopy(m.state_dict()) for k, m in self._modules().items()}
 
     def _load_net_states(self, states: dict) -> None:
-        for k, m in self._modules().items():
-            m.load_state_dict(states[k])
+        """Load a ``_net_states()`` dict all or nothing: it is checked against this fit's
+        networks first (their names, then each tensor's name and shape), so a snapshot
+        of another configuration is refused by name instead of half loaded (torch's own
+        error named only a ``Linear``, after the encoders were overwritten)."""
+        mods = self._modules()
+        if not isinstance(states, dict) or set(states) != set(mods):
+            got = sorted(states) if isinstance(states, dict) else type(states).__name__
+            raise ValueError(
+                f"the snapshot holds the networks {got}, this fit {sorted(mods)}: a snapshot "
+                "of another configuration (loss, use_source_labels)?"
+            )
+        for name, module in mods.items():
+            own, theirs = module.state_dict(), states[name]
+            if not isinstance(theirs, dict) or set(theirs) != set(own):
+                theirs = theirs if isinstance(theirs, dict) else {}
+                lacks, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+                raise ValueError(
+                    f"the snapshot's {name!r} lacks {len(lacks)} of this fit's tensors "
+                    f"{lacks[:3]} and has {len(extra)} others {extra[:3]}: a snapshot of "
+                    "another configuration (the loss or its parameters)?"
+                )
+            for key, value in own.items():
+                if is_lazy(value):  # materialised by the load itself
+                    continue
+                shape = getattr(theirs[key], "shape", None)
+                if shape != value.shape:
+                    raise ValueError(
+                        f"the snapshot's {name}.{key} has shape {tuple(shape or ())}, this "
+                        f"fit's {tuple(value.shape)}: hidden, n_latent, n_clusters or the "
+                        "loss's parameters differ"
+                    )
+        if mods["source_ae"] is mods["target_ae"] and any(
+            not torch.equal(a, states["target_ae"][k]) for k, a in states["source_ae"].items()
+        ):
+            # one shared encoder would have taken the target encoder's weights over the
+            # source encoder's, silently
+            raise ValueError(
+                "the snapshot holds two encoders (encoder_mode='asymmetric'), this fit one "
+                "shared encoder"
+            )
+        for name, module in mods.items():
+            module.load_state_dict(states[name])
 
     # -- callback API ---------------------------------------------------------
     def get_state(self) -> dict:
@@ -997,8 +1038,15 @@ class DTC(TransferClusterer):
         }
 
     def set_state(self, state: dict) -> None:
-        """Restore a :meth:`get_state` snapshot (e.g. to roll back a bad epoch)."""
+        """Restore a :meth:`get_state` snapshot (e.g. to roll back a bad epoch). A snapshot
+        of another configuration (other networks, shapes or encoder mode) is refused with
+        ``ValueError`` before anything is loaded."""
         self._target_encoder("set_state")
+        if not isinstance(state, dict) or "nets" not in state:
+            raise ValueError(
+                f"state: expected a snapshot of get_state() (a dict with 'nets'), got "
+                f"{type(state).__name__}"
+            )
         self._load_net_states(state["nets"])
         opt = getattr(self, "_opt", None)
         saved = state.get("optimizer")

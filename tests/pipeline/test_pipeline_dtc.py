@@ -1031,6 +1031,52 @@ def test_callbacks_and_device_errors_are_named(small_pair):
             DTC(**TINY, device="cuda").fit(small_pair)
 
 
+def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_loaded(small_pair):
+    """set_state loaded network by network: a snapshot of another loss overwrote the
+    encoders before torch refused the discriminator, other n_clusters got torch's message
+    about a "Linear", and two encoders loaded into one shared encoder silently."""
+    fitted = {
+        name: DTC(**(TINY | params)).fit(small_pair)
+        for name, params in {
+            "dann": {"loss": "dann"},
+            "coral": {"loss": "coral"},
+            # self-training trains a pseudo-label head of n_clusters outputs
+            **{
+                f"unlabelled {k}": {"loss": "coral", "use_source_labels": False, "n_clusters": k}
+                | {"self_training_rounds": 1, "self_training_epochs": 1}
+                for k in (8, 10)
+            },
+            "asymmetric": {"loss": "dann", "encoder_mode": "asymmetric"},
+        }.items()
+    }
+    cases = [
+        ("coral", "dann", r"the snapshot's 'loss' lacks 6 of this fit's tensors"),
+        (
+            "unlabelled 8",
+            "unlabelled 10",
+            r"pseudo_head.weight has shape \(8, 8\), this fit's \(10, 8\)",
+        ),
+        ("coral", "unlabelled 10", r"holds the networks \['head', .*this fit \['loss', 'pseudo"),
+        ("asymmetric", "dann", r"two encoders \(encoder_mode='asymmetric'\), this fit one"),
+    ]
+    for snapshot, into, message in cases:
+        est = fitted[into]
+        before = est.transform_target(small_pair.target.X)
+        with pytest.raises(ValueError, match=message):
+            est.set_state(fitted[snapshot].get_state())
+        assert np.array_equal(est.transform_target(small_pair.target.X), before)
+    with pytest.raises(ValueError, match="state: expected a snapshot of get_state"):
+        fitted["dann"].set_state(fitted["dann"].get_state()["nets"])
+    # the same configuration's snapshot, and a shared encoder into two, still load
+    fitted["coral"].set_state(DTC(**TINY, loss="coral", seed=1).fit(small_pair).get_state())
+    est = fitted["asymmetric"]
+    est.set_state(fitted["dann"].get_state())
+    assert np.array_equal(
+        est.transform_target(small_pair.target.X),
+        fitted["dann"].transform_target(small_pair.target.X),
+    )
+
+
 class _RollBackInSelfTraining(Callback):
     """Keeps the state after the last adaptation epoch and restores it after every
     self-training round, checking the optimiser state each parameter got back."""
