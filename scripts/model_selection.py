@@ -62,6 +62,8 @@ from negative_transfer import (
 )
 from resolution_gate_choice import read_runs
 
+#: What the summary and a resume read of every row.
+SELECTION_FIELDS = ("pair", "axis")
 QUICK_PAIRS = {"digits", "office_A->W"}
 QUICK_AXES = ("lam", "loss")
 AXES = ("lam", "loss", "k")
@@ -178,7 +180,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.summary:
         try:
-            rows = distinct_selections(read_runs(ap, args.summary))
+            rows = distinct_selections(read_runs(ap, args.summary, SELECTION_FIELDS))
         except ValueError as exc:
             ap.error(str(exc))
         print("\n".join(summary_by_settings(rows)))
@@ -194,7 +196,12 @@ def main(argv=None) -> int:
     }
     with exit_on_interrupt(Path(__file__).name, args.out):
         done = resume(
-            ap, args, key=lambda r: (r["pair"], r["axis"]), what="selection(s)", settings=settings
+            ap,
+            args,
+            key=lambda r: (r["pair"], r["axis"]),
+            what="selection(s)",
+            settings=settings,
+            fields=SELECTION_FIELDS,
         )
         axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
         axes = list(dict.fromkeys(axes))  # an axis named twice is run, and summarised, once

@@ -105,6 +105,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from run_baselines import record_check
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -124,6 +125,10 @@ from dtc.experiment.store import exit_on_interrupt, replace_file
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.partition_score import common_space_score
+
+#: What every reader of harness runs reads of a row (the issue's ``--json`` keys): a file
+#: another script wrote, read as runs, is refused naming the first line without them.
+RUN_FIELDS = ("case", "kind", "acc_target_only", "acc_unguarded", "acc_guarded", "flagged")
 
 # (case name, benchmark, source, target) of the positive cases.
 POSITIVE = [
@@ -1034,6 +1039,7 @@ def finished_runs(
     key: Callable[[dict], object],
     settings: dict | None = None,
     unrecorded_ok: bool = False,
+    fields: tuple[str, ...] = (),
 ) -> dict:
     """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
     ``key(row)``; empty when there is no such file. A last line cut short by the
@@ -1042,10 +1048,11 @@ def finished_runs(
     change a result, which the rows record as ``row["settings"]``), runs recorded under
     other settings, or with none recorded, are an error too, naming the differing ones;
     ``unrecorded_ok`` lets a file whose rows record none at all (written before they were
-    recorded) be resumed, with a warning on stderr."""
+    recorded) be resumed, with a warning on stderr. ``fields``: the keys every row must
+    hold (those ``key`` and the summary read), or the file is another script's."""
     if path is None or not Path(path).exists():
         return {}
-    rows = read_runs_file(path, f"--out {path}", rewrite=True)
+    rows = read_runs_file(path, f"--out {path}", rewrite=True, check=record_check(*fields))
     seeds = {r.get("seed") for r in rows}
     if seeds - {seed}:
         raise ValueError(
@@ -1085,12 +1092,13 @@ def resume(
     what: str,
     settings: dict | None = None,
     unrecorded_ok: bool = False,
+    fields: tuple[str, ...] = (),
 ) -> dict:
     """:func:`finished_runs` of ``args.out`` at ``args.seed`` (and ``settings``, when
     given), said on stderr when there are any (``what``: the runs' noun); a file that cannot
     be resumed is a usage error."""
     try:
-        done = finished_runs(args.out, args.seed, key, settings, unrecorded_ok)
+        done = finished_runs(args.out, args.seed, key, settings, unrecorded_ok, fields)
     except ValueError as exc:
         ap.error(str(exc))
     if done:
@@ -1219,7 +1227,7 @@ def summarise_runs(paths: list[str]) -> list[str]:
     over all of them, then each case's guarded - target-only over the runs."""
     runs = {}
     for path in paths:
-        rows = read_runs_file(path)
+        rows = read_runs_file(path, check=record_check(*RUN_FIELDS))
         if not rows:
             raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
         runs[path] = rows
@@ -1596,7 +1604,15 @@ def main(argv=None) -> int:
     settings = {"case_set": case_set, **{name: getattr(args, name) for name in RESULT_OPTIONS}}
     # Files written before rows recorded their settings (experiments/records/) still resume.
     with exit_on_interrupt(Path(__file__).name, args.out):
-        done = resume(ap, args, lambda r: r["case"], "case(s)", settings, unrecorded_ok=True)
+        done = resume(
+            ap,
+            args,
+            lambda r: r["case"],
+            "case(s)",
+            settings,
+            unrecorded_ok=True,
+            fields=RUN_FIELDS,
+        )
         # only the cases asked for this time are summarised, whatever else the file holds
         rows = [r for r in done.values() if names is None or r["case"] in names]
         if not args.json:

@@ -31,6 +31,7 @@ from dtc.monitor.negative_transfer import DEFAULT_METRIC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
+    RUN_FIELDS,
     case_means_lines,
     construction,
     distinct_runs,
@@ -42,8 +43,6 @@ from negative_transfer import (
 from run_baselines import record_check
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
-#: What every reader of harness runs reads of a row (:func:`measures`, the pairing of runs).
-RUN_FIELDS = ("case", "kind", "acc_target_only", "acc_unguarded", "acc_guarded", "flagged")
 #: The value a setting had in runs whose ``settings`` do not record it (made before the
 #: option existed): its default then.
 SETTING_DEFAULTS = {"score": "knn_agreement", "metric": DEFAULT_METRIC}
@@ -96,12 +95,12 @@ def report(name: str, rows: list[dict]) -> dict:
     return m
 
 
-def read_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
-    """The JSON lines of the runs ``paths``, one list."""
+def read_runs(ap: argparse.ArgumentParser, paths, fields: tuple[str, ...] = ()) -> list[dict]:
+    """The JSON lines of the runs ``paths``, one list; each must hold ``fields``."""
     rows = []
     try:
         for path in paths:
-            rows += read_runs_file(path)
+            rows += read_runs_file(path, check=record_check(*fields))
     except ValueError as exc:
         ap.error(str(exc))
     if not rows:

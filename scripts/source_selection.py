@@ -173,7 +173,14 @@ def main(argv=None) -> int:
         "threads": args.threads,
     }
     with exit_on_interrupt(Path(__file__).name, args.out):
-        done = resume(ap, args, key=lambda r: r["target"], what="target(s)", settings=settings)
+        done = resume(
+            ap,
+            args,
+            key=lambda r: r["target"],
+            what="target(s)",
+            settings=settings,
+            fields=("target",),
+        )
         # The summary is of the targets asked for: --out may hold others from an earlier run.
         rows = [row for target, row in done.items() if target in names]
         for spec in TARGETS:

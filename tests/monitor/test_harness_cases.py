@@ -2491,6 +2491,9 @@ def test_monitor_resolution_refuses_margins_of_another_metric(
         ("class_agreement_choice", []),
         ("metric_choice", ["--euclidean"]),
         ("monitor_resolution", ["--runs"]),
+        ("negative_transfer", ["--summary"]),
+        ("seeds_per_case", []),
+        ("learned_guard", []),
     ],
 )
 def test_a_file_another_script_wrote_is_a_usage_error_naming_its_line(
@@ -2509,3 +2512,26 @@ def test_a_file_another_script_wrote_is_a_usage_error_naming_its_line(
     missing = "margin" if name == "monitor_resolution" else "kind, acc_target_only"
     # the line as numbered in the file, the blank one counted
     assert f"{path}: line 3 is not a run record (no {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "flags", "missing"),
+    [
+        ("negative_transfer", ["--cases", "digits"], "case, kind"),
+        ("model_selection", ["--quick"], "pair, axis"),
+        ("source_selection", ["--targets", "webcam"], "target"),
+        ("model_selection", ["--summary"], "pair, axis"),
+    ],
+)
+def test_a_resumed_or_summarised_file_of_another_script_is_a_usage_error(
+    name, flags, missing, load_script, tmp_path, capsys
+):
+    """--out (resumed) and --summary read another script's rows (a `dtc run` results
+    file, a harness run) as their own: a KeyError traceback on the first key."""
+    path = tmp_path / "other.jsonl"
+    path.write_text(json.dumps({"method": "kmeans", "seed": 0, "acc": 0.5}) + "\n")
+    argv = [*flags, str(path)] if "--summary" in flags else [*flags, "--out", str(path)]
+    with pytest.raises(SystemExit) as exit_:
+        load_script(name).main(argv)
+    assert exit_.value.code == 2
+    assert f"line 1 is not a run record (no {missing}" in capsys.readouterr().err
