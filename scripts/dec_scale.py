@@ -117,7 +117,8 @@ def record_rows(path: Path, collapse: float) -> None:
         fine = [h for h in record.get("history", []) if "kl" in h]
         data = record.get("data_params") or {}
         where = record["benchmark"] + "".join(f" {k}={v}" for k, v in sorted(data.items()))
-        runs[(record["label"], where)].append((record, fine))
+        # a single `dtc run` records no label (a sweep's row name): its method stands in
+        runs[(record.get("label", record["method"]), where)].append((record, fine))
     if not runs:
         print(f"{path}: no DEC / IDEC runs", file=sys.stderr)
         return

@@ -41,12 +41,18 @@ from dtc import methods
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
-from dtc.experiment.store import append_record, exit_on_interrupt, read_records, set_aside
+from dtc.experiment.store import (
+    append_record,
+    exit_on_interrupt,
+    read_records,
+    record_check,
+    set_aside,
+)
 from dtc.metrics import evaluate
 from dtc.pipeline import FAMILY_CONFIGS, family_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from run_baselines import check_data, record_check
+from run_baselines import check_data
 
 # name in the table -> (registered method, parameters): the references of issue 4's table
 REFERENCES = {

@@ -51,8 +51,9 @@ from dtc.monitor.scores import knn_agreement
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import CASE_SETS, all_cases, int_at_least, load_or_skip, read_runs_file
 from resolution_gate_choice import other_settings
-from run_baselines import record_check
 from source_bias_stability import monitored_pair
+
+from dtc.experiment.store import record_check
 
 
 def scored_rows(pair, max_samples: int = 1000, seed: int = 0, metric: str = DEFAULT_METRIC):

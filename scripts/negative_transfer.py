@@ -105,7 +105,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from run_baselines import record_check
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -121,7 +120,7 @@ from dtc.data import (
 from dtc.data.digits import DIGITS_IMAGE_SHAPE
 from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides
-from dtc.experiment.store import exit_on_interrupt, replace_file
+from dtc.experiment.store import exit_on_interrupt, record_check, replace_file
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.partition_score import common_space_score

@@ -34,10 +34,10 @@ import dtc.methods
 from dtc import metrics
 from dtc.data import load_pair
 from dtc.experiment.single import RunSpec, configured_method
-from dtc.experiment.store import append_record, exit_on_interrupt, read_records
+from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from run_baselines import check_data, record_check
+from run_baselines import check_data
 
 #: Two pairs whose domains are both sorted by class.
 PAIRS = (("office_caltech10_surf", "amazon", "webcam"), ("coil20", "coil1", "coil2"))

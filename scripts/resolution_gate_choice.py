@@ -40,7 +40,8 @@ from negative_transfer import (
     read_runs_file,
     summarise,
 )
-from run_baselines import record_check
+
+from dtc.experiment.store import record_check
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
 #: The value a setting had in runs whose ``settings`` do not record it (made before the

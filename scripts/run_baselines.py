@@ -54,7 +54,13 @@ import numpy as np
 import dtc.methods
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.single import data_fingerprint, describe_params
-from dtc.experiment.store import append_record, exit_on_interrupt, read_records, set_aside
+from dtc.experiment.store import (
+    append_record,
+    exit_on_interrupt,
+    read_records,
+    record_check,
+    set_aside,
+)
 from dtc.metrics import evaluate
 
 SURF = ("caltech10", "amazon", "webcam", "dslr")
@@ -147,18 +153,6 @@ def check_data(specs, data_dir) -> None:
             domain_files(benchmark, sorted(names), data_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
-
-
-def record_check(*keys: str):
-    """A ``check`` of :func:`dtc.experiment.store.read_records` (and of
-    ``negative_transfer.read_runs_file``) refusing a record without one of ``keys``, "no
-    a, b": a file another script wrote was a KeyError traceback of the first key read."""
-
-    def check(record: dict) -> str | None:
-        missing = [k for k in keys if k not in record]
-        return f"no {', '.join(missing)}" if missing else None
-
-    return check
 
 
 def run_key(rec: dict) -> tuple:

@@ -18,7 +18,7 @@ import argparse
 
 import numpy as np
 
-from dtc.data import load_domain, resolve_data_dir
+from dtc.data import domain_files, load_domain, resolve_data_dir
 from dtc.data.preprocessing import zscore_columns
 from dtc.monitor import scores
 from dtc.monitor.calibration import score_slope
@@ -48,6 +48,11 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     args = ap.parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
+    try:  # every file first: a missing one was a traceback after the table's header
+        for benchmark, name in DOMAINS:
+            domain_files(benchmark, [name], data_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(f"{'domain':32} " + " ".join(f"{m + ' agreement / slope':>30}" for m in METRICS))
     for benchmark, name in DOMAINS:
         d = load_domain(benchmark, name, data_dir, preprocess="raw")

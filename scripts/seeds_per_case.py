@@ -34,8 +34,9 @@ from negative_transfer import (
     of_the_issues_kinds,
     read_runs_file,
 )
-from run_baselines import record_check
 from seed_consensus import seed_sets
+
+from dtc.experiment.store import record_check
 
 #: Subsets of a case's seeds enumerated up to this many; beyond it, this many are drawn.
 MAX_SETS = 20_000

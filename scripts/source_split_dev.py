@@ -66,13 +66,13 @@ from sklearn.model_selection import train_test_split
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
 from dtc.experiment.single import describe_params
-from dtc.experiment.store import append_record, exit_on_interrupt, read_records
+from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.pipeline import DTC, family_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from negative_transfer import int_at_least
-from run_baselines import check_data, record_check
+from run_baselines import check_data
 
 FAMILIES = ("mnist_usps", "coil20")
 SPLITS = ("stratified", "pose")

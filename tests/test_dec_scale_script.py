@@ -80,10 +80,13 @@ def test_record_rows_counts_first_check_stops_and_lists_collapses(script, tmp_pa
             "history": history,
         }
 
+    single = record(None, "idec", 0, 0.5, [0.0])
+    del single["label"]  # a single `dtc run` records none: a KeyError traceback
     rows = [
         record("DEC", "dec", 0, 0.25, [0.0, 0.84, 0.2]),  # collapsed
         record("DEC", "dec", 1, 0.60, [0.0]),  # stopped at its first check
         record("KM", "kmeans", 0, 0.10, []),  # not DEC: left out
+        single,
     ]
     path = tmp_path / "results.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -93,7 +96,8 @@ def test_record_rows_counts_first_check_stops_and_lists_collapses(script, tmp_pa
     assert out[1].strip() == (
         "coil1->coil2 seed 0: ACC 25.0, first epoch changed 84 % of the assignments"
     )
-    assert len(out) == 2
+    assert " ".join(out[2].split()) == "idec coil20 1 of 1 runs stopped at the first check"
+    assert len(out) == 3
 
 
 def test_a_missing_data_file_is_one_line_before_any_fit(script, monkeypatch, tmp_path):

@@ -37,6 +37,7 @@ __all__ = [
     "exit_on_interrupt",
     "interrupted_message",
     "read_records",
+    "record_check",
     "replace_file",
     "set_aside",
     "terminate_as_interrupt",
@@ -77,6 +78,18 @@ def _cut_partial_line(fd: int, path: Path) -> None:
         os.write(fd, b"\n")
         return
     os.ftruncate(fd, data.rfind(b"\n") + 1)
+
+
+def record_check(*keys: str):
+    """A ``check`` of :func:`read_records` (and of the scripts' run-file readers) refusing a
+    record without one of ``keys``, "no a, b": a file another script wrote was a KeyError
+    traceback of the first key read."""
+
+    def check(record: dict) -> str | None:
+        missing = [k for k in keys if k not in record]
+        return f"no {', '.join(missing)}" if missing else None
+
+    return check
 
 
 def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:

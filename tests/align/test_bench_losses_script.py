@@ -1,6 +1,8 @@
 """scripts/bench_losses.py: a peer is skipped, with a row saying why, when its package is
 missing or the machine lacks the memory it needs at that n (not at every n), and never run."""
 
+import json
+
 import pytest
 
 import dtc._memory
@@ -555,6 +557,18 @@ def test_out_reuses_only_the_blocks_asked_for_and_says_so(bench, monkeypatch, ca
     assert calls == [] and said.format(out) in capsys.readouterr().err
     assert bench.main(["--losses", "coral", "--n", "8,16", "--d", "4,2", "--json"]) == 0
     assert [c[1:3] for c in calls] == [(8, 4), (16, 4), (8, 2), (16, 2)]
+
+
+def test_out_refuses_a_file_another_script_wrote(bench, monkeypatch, capsys, tmp_path):
+    """A sweep's results.jsonl given as --out took the bench rows too, and `dtc report`
+    then refused the file."""
+    calls = _fake_runs(bench, monkeypatch)
+    out = tmp_path / "results.jsonl"
+    out.write_text(json.dumps({"method": "kmeans", "seed": 0, "metrics": {"acc": 0.5}}) + "\n")
+    with pytest.raises(SystemExit):
+        bench.main(["--losses", "coral", "--n", "8", "--d", "4", "--out", str(out)])
+    assert "line 1 is not a run record (no loss_key, n, d, status)" in capsys.readouterr().err
+    assert calls == [] and len(out.read_text().splitlines()) == 1
 
 
 def test_short_of_memory_is_the_memory_skip_alone(bench, monkeypatch):

@@ -1163,6 +1163,14 @@ def test_score_geometry_on_classes_along_different_directions(load_script):
     assert g["cosine"][1] == pytest.approx(score_slope(scored_space(Z, "cosine"), y, seed=0))
 
 
+def test_score_geometry_names_a_missing_file_before_its_table(load_script, tmp_path, capsys):
+    """It printed the table's header, then a FileNotFoundError traceback."""
+    with pytest.raises(SystemExit) as exc:
+        load_script("score_geometry").main(["--data-dir", str(tmp_path)])
+    assert str(exc.value.code).startswith("error: benchmark 'office_caltech10_surf': file")
+    assert capsys.readouterr().out == ""
+
+
 def test_saved_partitions_read_back_with_their_run(load_script, tmp_path):
     harness = load_script("negative_transfer")
     judges = load_script("partition_judges")
