@@ -14,7 +14,8 @@ epoch budget for the deep ones (``BUDGET``); co-clustering methods get the raw f
 as in ``experiments/paper/table1.yaml``. Runs are appended to ``--out`` (JSON lines) as
 they finish; a re-run skips those there and runs a failed one again (the latest record of
 a run counts). The table printed at the end is the mean ACC over seeds and the number of
-seeds whose partition did not change.
+seeds whose partition did not change (``error`` where every seed failed); the exit status
+is 1 when a run of this invocation failed.
 
     python scripts/order_check.py                                # all methods, 2 pairs, 3 seeds
     python scripts/order_check.py --methods kmeans coral --seeds 40
@@ -123,6 +124,8 @@ def table(records: list[dict], methods: list[str], pairs: list[str]) -> str:
         for p in pairs:
             ok = [r for r in records if r["method"] == m and r["pair"] == p and "sorted" in r]
             if not ok:
+                if any(r["method"] == m and r["pair"] == p for r in records):  # all failed
+                    lines.append(f"| {m} | {p} | 0 | error | error | error | - |")
                 continue
             means = [100 * np.mean([r[o] for r in ok]) for o in ORDERS]
             same = sum(r["same_target"] for r in ok)
@@ -166,6 +169,7 @@ def main(argv=None) -> int:
             if (m, f"{b}:{s}->{t}", seed) not in done
         ]
         print(f"{len(todo)} runs to do, {len(done)} recorded in {args.out}", flush=True)
+        failed = 0
         for i, (m, (b, s, t), seed) in enumerate(todo, 1):
             raw = dtc.methods.get_class(m).requires_non_negative
             rec = {"method": m, "pair": f"{b}:{s}->{t}", "seed": seed, "budget": BUDGET}
@@ -175,6 +179,7 @@ def main(argv=None) -> int:
             except Exception as exc:  # recorded, and the sweep goes on
                 rec["error"] = f"{type(exc).__name__}: {exc}"
                 status = f"ERROR {rec['error']}"
+                failed += 1
             append_record(args.out, rec)
             elapsed = time.perf_counter() - start
             print(f"[{i}/{len(todo)} {elapsed:6.0f}s] {m} {rec['pair']} seed {seed}: {status}")
@@ -182,6 +187,13 @@ def main(argv=None) -> int:
         records = [r for r in read_records(args.out, check=RECORD_CHECK) if r["seed"] < args.seeds]
         records = list({(r["method"], r["pair"], r["seed"]): r for r in records}.values())
         print(table(records, args.methods, names))
+        if failed:  # as `dtc run` does: the table is printed, the status says it
+            print(
+                f"{failed} of {len(todo)} runs failed (their errors are above and in "
+                f"{args.out}); a rerun runs them again",
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
 

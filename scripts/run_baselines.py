@@ -23,8 +23,10 @@ other data (a loader's default or a data file changed) is moved to
 ``<out>/runs.stale.jsonl`` and run again;
 runs of the other setting stay in the file but not in the tables. At the end the table
 ``<out>/baselines.md`` and ``<out>/baselines.csv`` (Hungarian ACC and NMI, mean +- sample
-std over seeds as in ``dtc report``, in %; a cell with a failed seed shows ``n=k/m``) is written from the recorded runs of this
-invocation's methods, pairs, seeds and setting, and the total run time is printed.
+std over seeds as in ``dtc report``, in %; a cell with a failed seed shows ``n=k/m``, one
+whose every seed failed ``error``, in the CSV a row with ``n_seeds`` 0) is written from the
+recorded runs of this invocation's methods, pairs, seeds and setting, and the total run
+time is printed. The exit status is 1 when a run of this invocation failed.
 
 An unknown ``--methods`` or ``--exclude`` name, an empty ``--methods``, ``--seeds`` below 1
 (it would overwrite the tables with empty ones), a missing data file (checked before the
@@ -254,6 +256,11 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
             failed = [r for r in records if r["method"] == m and r["pair"] == p and "error" in r]
             if not ok:
                 cells[m, p] = {"failed": bool(failed)}
+                if failed:  # a row all the same: a CSV reader did not see the cell failed
+                    rows.append(
+                        {"method": m, "pair": p, "setting": failed[0]["setting"]}
+                        | {"n_seeds": 0, "n_failed": len(failed)}
+                    )
                 continue
             acc = 100 * np.array([r["acc"] for r in ok])
             nmi = 100 * np.array([r["nmi"] for r in ok])
@@ -338,14 +345,16 @@ def family_summary(cells: dict, methods: list[str], pairs: list[str]) -> list[st
     lines.append("|---" * (len(columns) + 3) + "|")
     for m in methods:
         got = [cells[m, p] for p in pairs if "acc_mean" in cells.get((m, p), {})]
-        if not got:
-            continue
         row = []
         for members in columns.values():
             vals = [cells.get((m, p), {}).get("acc_mean") for p in members]
-            row.append("-" if None in vals else f"{np.mean(vals):.1f}")
-        seeds = min(c["n_seeds"] for c in got)
-        lines.append(f"| {m} | {got[0]['setting']} | {seeds} | " + " | ".join(row) + " |")
+            failed = any(cells.get((m, p), {}).get("failed") for p in members)
+            row.append(("error" if failed else "-") if None in vals else f"{np.mean(vals):.1f}")
+        if got:
+            seeds = min(c["n_seeds"] for c in got)
+            lines.append(f"| {m} | {got[0]['setting']} | {seeds} | " + " | ".join(row) + " |")
+        elif "error" in row:  # every run failed: the method was left out of the summary
+            lines.append(f"| {m} | - | 0 | " + " | ".join(row) + " |")
     return [*lines, ""]
 
 
@@ -419,6 +428,14 @@ def main(argv=None) -> int:
         print(summarise(records, methods, list(pairs), args.out))
         print(f"tables: {args.out / 'baselines.md'}, {args.out / 'baselines.csv'}; runs: {log}")
         print(f"total run time: {time.perf_counter() - start:.1f} s")
+        failed = [key for key in todo if "error" in done[key]]
+        if failed:  # as `dtc run` does: the tables are written, the status says it
+            print(
+                f"{len(failed)} of {total} runs failed (their errors are above and in {log}); "
+                "a rerun runs them again",
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
 

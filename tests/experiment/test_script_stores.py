@@ -125,7 +125,7 @@ def test_run_baselines_marks_a_cell_missing_a_failed_seed(baselines, tmp_path):
 
 def test_run_baselines_tables_by_hand(baselines, tmp_path):
     """summarise's tables and CSV by hand: SURF's pairs averaged in the family summary (a
-    '-' unless each ran), its seeds the fewest of a method's cells, a method that never ran
+    '-' unless each ran, 'error' when one failed), its seeds the fewest of a method's cells, a method that never ran
     left out of it; per pair mean ± sample std, 'error' for a cell whose runs all failed,
     a row mean only over every pair, NMI apart from ACC, seconds the mean over seeds."""
     aw, ca = "office_caltech10_surf:amazon->webcam", "office_caltech10_surf:caltech10->amazon"
@@ -149,7 +149,7 @@ def test_run_baselines_tables_by_hand(baselines, tmp_path):
         "| method | setting | seeds | SURF (mean of pairs) | source->target |",
         "|---|---|---|---|---|",
         "| kmeans | unlabelled | 1 | 50.0 | 80.0 |",
-        "| gmm | unlabelled | 1 | - | - |",
+        "| gmm | unlabelled | 1 | error | - |",  # a failed pair: no family mean
         "",
         "### Hungarian ACC (%), mean ± std over seeds",
         "",
@@ -169,7 +169,9 @@ def test_run_baselines_tables_by_hand(baselines, tmp_path):
     ]
     csv = (tmp_path / "baselines.csv").read_text().splitlines()
     assert csv[1] == f"kmeans,{aw},unlabelled,50.0,14.14,30.0,14.14,2,0,2.0"
-    assert len(csv) == 5  # kmeans' three cells and gmm's one that ran
+    # kmeans' three cells, gmm's one that ran and its failed one (no mean, n_seeds 0)
+    assert csv[5] == f"gmm,{ca},unlabelled,,,,,0,1,"
+    assert len(csv) == 6
 
 
 def test_dtc_benchmark_appends_after_a_cut_last_line(load_script, tmp_path):
@@ -280,6 +282,35 @@ def test_run_baselines_refuses_an_unusable_out_and_an_empty_methods(
         with pytest.raises(SystemExit) as exit_:
             baselines.main([*args, *argv])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_run_baselines_fails_its_status_and_keeps_failed_cells_in_its_tables(
+    baselines, tmp_path, monkeypatch, capsys
+):
+    """Every run failed, yet it exited 0: the CSV held its header alone and the summary no
+    row for the method."""
+    import csv
+
+    def boom(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(baselines, "run_one", boom)
+    args = ["--quick", "--methods", "kmeans", "--seeds", "1", "--out", str(tmp_path)]
+    assert baselines.main(args) == 1
+    out, err = capsys.readouterr()
+    assert "1 of 1 runs failed" in err and "| kmeans | - | 0 | error |" in out
+    (row,) = csv.DictReader((tmp_path / "baselines.csv").open())
+    assert (row["method"], row["acc_mean"], row["n_seeds"], row["n_failed"]) == (
+        "kmeans",
+        "",
+        "0",
+        "1",
+    )
+    monkeypatch.undo()
+    monkeypatch.setattr(baselines, "QUICK_PAIRS", DIGITS)
+    assert baselines.main(args) == 0  # the failed run runs again, and passes
+    (row,) = csv.DictReader((tmp_path / "baselines.csv").open())
+    assert row["n_seeds"] == "1" and row["acc_mean"] != ""
 
 
 def test_dtc_benchmark_refuses_an_unusable_out(load_script, tmp_path, monkeypatch, capsys):
