@@ -90,7 +90,7 @@ The summary checks the targets of issue 6: guarded never more than 1 point below
 target-only; at least 90% of the unguarded gain kept on positive cases; negative cases
 detected >= 90%; false alarms on positive cases <= 10%. Benchmark files are read from
 ``--data-dir`` or ``DTC_DATA``; cases whose files are missing are skipped with a note on
-stderr.
+stderr (and the exit status is 1 when they were named with ``--cases``).
 """
 
 from __future__ import annotations
@@ -952,6 +952,20 @@ def load_or_skip(name: str, load):
         return None
 
 
+def skipped_status(skipped: list[str], option: str | None) -> int:
+    """The exit status once the cases ran: 1, after a line on stderr, when cases asked for
+    by name (``option``: ``--cases``, ``--targets``; ``None`` when none were named) were
+    skipped. A skip is a note in a whole run, but ``--cases X --json > x.jsonl`` of a case
+    whose files are missing was an empty file and exit 0."""
+    if option is None or not skipped:
+        return 0
+    print(
+        f"error: {option}: {', '.join(skipped)} skipped (files missing or refused, above)",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def print_summary(lines, as_json: bool) -> None:
     """The summary ``lines``: on stdout, or on stderr when stdout carries ``--json`` rows."""
     out = sys.stderr if as_json else sys.stdout
@@ -1426,11 +1440,10 @@ def checks_only(cases, args) -> int:
     def fmt(v):
         return "-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"
 
+    skipped = []
     for name, kind, load in cases:
-        try:
-            pair = load()
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"skipped {name}: {exc}", file=sys.stderr)
+        if (pair := load_or_skip(name, load)) is None:
+            skipped.append(name)
             continue
         row = {"case": name, "kind": kind, "benchmark": pair.benchmark}
         thresholds = {
@@ -1451,7 +1464,7 @@ def checks_only(cases, args) -> int:
                 f"{','.join(reasons)}",
                 flush=True,
             )
-    return 0
+    return skipped_status(skipped, "--cases" if args.cases else None)
 
 
 def similarity_threshold(value: str) -> float | str | None:
@@ -1619,8 +1632,12 @@ def main(argv=None) -> int:
                 f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
                 f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
             )
+        skipped = []
         for name, kind, load in all_cases(data_dir, names, case_set):
-            if name in done or (pair := load_or_skip(name, load)) is None:
+            if name in done:
+                continue
+            if (pair := load_or_skip(name, load)) is None:
+                skipped.append(name)
                 continue
             t0 = time.perf_counter()
             partitions = None if args.save_partitions is None else {}
@@ -1646,7 +1663,7 @@ def main(argv=None) -> int:
             emit(rows, row, args.json, line, args.out)
         if rows:
             print_summary(summarise(rows), args.json)
-        return 0
+        return skipped_status(skipped, "--cases" if args.cases else None)
 
 
 if __name__ == "__main__":

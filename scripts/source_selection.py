@@ -43,6 +43,7 @@ from negative_transfer import (
     load_benchmark_pair,
     print_summary,
     resume,
+    skipped_status,
 )
 
 SURF = "office_caltech10_surf"
@@ -183,6 +184,7 @@ def main(argv=None) -> int:
         )
         # The summary is of the targets asked for: --out may hold others from an earlier run.
         rows = [row for target, row in done.items() if target in names]
+        skipped = []
         for spec in TARGETS:
             if spec[0] not in names or spec[0] in done:
                 continue
@@ -191,6 +193,7 @@ def main(argv=None) -> int:
                 row = run_target(*spec, data_dir, args)
             except (FileNotFoundError, ValueError) as exc:
                 print(f"skipped {spec[0]}: {exc}", file=sys.stderr)
+                skipped.append(spec[0])
                 continue
             row["seed"] = args.seed
             row["settings"] = settings
@@ -204,7 +207,7 @@ def main(argv=None) -> int:
             )
             emit(rows, row, args.json, line, args.out)
         print_summary(summary(rows), args.json)
-        return 0
+        return skipped_status(skipped, "--targets" if args.targets else None)
 
 
 def summary(rows: list[dict]) -> list[str]:

@@ -1163,6 +1163,27 @@ def test_score_geometry_on_classes_along_different_directions(load_script):
     assert g["cosine"][1] == pytest.approx(score_slope(scored_space(Z, "cosine"), y, seed=0))
 
 
+@pytest.mark.parametrize(
+    ("name", "argv", "option"),
+    [
+        ("negative_transfer", ["--cases", "office_A->W", "--json"], "--cases"),
+        ("negative_transfer", ["--cases", "office_A->W", "--checks-only"], "--cases"),
+        ("source_selection", ["--targets", "webcam", "--json"], "--targets"),
+    ],
+)
+def test_cases_named_whose_files_are_missing_fail_the_exit_status(
+    name, argv, option, load_script, tmp_path, capsys
+):
+    """`--cases X --json > x.jsonl` of a case without its files was an empty file and exit
+    0 (a skip is a note in a whole run, where missing benchmarks are expected)."""
+    script = load_script(name)
+    assert script.main([*argv, "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    case = "webcam" if name == "source_selection" else "office_A->W"
+    assert f"skipped {case}: benchmark 'office_caltech10_surf'" in err
+    assert f"error: {option}: {case} skipped (files missing or refused, above)" in err
+
+
 def test_score_geometry_names_a_missing_file_before_its_table(load_script, tmp_path, capsys):
     """It printed the table's header, then a FileNotFoundError traceback."""
     with pytest.raises(SystemExit) as exc:
