@@ -79,6 +79,12 @@ compute the ACCs: the monitor never sees them.
     python scripts/negative_transfer.py --fresh5 --json --seed 0 --save-partitions parts
         # each run's target partitions too, for scripts/partition_judges.py
 
+The JSON lines are Python's (``json.dumps``): a check that did not run is ``null``, one
+that ran and gave no number is ``NaN`` or ``Infinity`` (a structural similarity of split
+halves that anti-correlate; a resolution where the score does not fall), a difference
+``scripts/learned_guard.py`` reads. A strict parser needs them mapped first (``jq``
+1.7 reads them; ``json.loads(line, parse_constant=...)`` in Python).
+
 ``--checks-only`` fits nothing: it runs the monitor's source checks
 (:func:`dtc.monitor.relatedness.check_source`) on every case with monitor seeds
 ``0 .. check_seeds - 1`` (each draws its own 1000-row subsamples and half-splits) and
