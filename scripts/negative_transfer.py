@@ -82,8 +82,8 @@ compute the ACCs: the monitor never sees them.
 The JSON lines are Python's (``json.dumps``): a check that did not run is ``null``, one
 that ran and gave no number is ``NaN`` or ``Infinity`` (a structural similarity of split
 halves that anti-correlate; a resolution where the score does not fall), a difference
-``scripts/learned_guard.py`` reads. A strict parser needs them mapped first (``jq``
-1.7 reads them; ``json.loads(line, parse_constant=...)`` in Python).
+``scripts/learned_guard.py`` reads. Python's ``json.loads`` reads them; a strict JSON
+parser needs them mapped first.
 
 ``--checks-only`` fits nothing: it runs the monitor's source checks
 (:func:`dtc.monitor.relatedness.check_source`) on every case with monitor seeds
