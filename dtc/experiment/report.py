@@ -811,6 +811,9 @@ def to_latex(table: ResultTable) -> str:
 
 
 def to_csv(table: ResultTable, path: Path) -> None:
+    """One line per cell holding a run (``left_out``: its planned seeds without one). A
+    cell with no run at all has no line, where the tables show "–": the rows are named
+    from the records, so which of those cells were planned is not known here."""
     with replace_file(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["metric", "method", "task", "mean", "std", "n", "best", "left_out"])
