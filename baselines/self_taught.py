@@ -235,6 +235,13 @@ class SelfTaughtClustering(TransferClusterer):
                 f"{name}: n_source_clusters={ks} but the source has {pair.source.n_samples} samples"
             )
         m = pair.target.n_features
+        if m < 2:
+            # p(Z | x) over one feature is 1 for every row: one cluster, with only
+            # scikit-learn's "duplicate points" warning
+            raise ValueError(
+                f"{name}: the domains have {m} feature; expected at least 2 (a row's "
+                "distribution over one feature is the same for every row)"
+            )
         kz = min(m, 4 * k) if kz is None else kz
         if kz > m:
             raise ValueError(f"{name}: n_feature_clusters={kz} exceeds the {m} features")

@@ -78,6 +78,12 @@ def joint_features(
     normalize = check_bool(normalize, method=caller, name="normalize")
     Xs, Xt = check_domains(Xs, Xt, method=caller)
     X = np.vstack([Xs, Xt])
+    if normalize and X.shape[1] == 1:
+        # a unit-norm row of one feature is +1 or -1: every row of one sign the same
+        raise ValueError(
+            f"{caller}: normalize=True scales every row to unit L2 norm, which leaves one "
+            "feature only its sign; give normalize=False or more than 1 feature"
+        )
     if normalize:
         X = unit_rows(X)
     if kernel == "auto":

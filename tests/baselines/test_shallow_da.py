@@ -565,6 +565,18 @@ def _signs_to(Z, ref):
     return Z * np.sign(np.sum(Z * ref, axis=0))
 
 
+@pytest.mark.parametrize("cls", [TCA, JDA])
+def test_one_feature_with_normalize_is_refused_not_one_cluster(cls):
+    # unit-norm rows of one feature are all +1: one cluster, with scikit-learn's
+    # "duplicate points" warning alone
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    pair = DomainPair(Domain(rng.random((40, 1)) + y[:, None], y), Domain(rng.random((40, 1))))
+    with pytest.raises(ValueError, match=f"{cls.__name__}: normalize=True .* one feature only"):
+        cls(n_clusters=2, n_components=1).fit(pair)
+    assert len(set(cls(n_clusters=2, n_components=1, normalize=False).fit(pair).labels_)) == 2
+
+
 def test_tca_normalize_scales_samples_before_and_embedded_samples_after():
     # normalize=True (the JDA/TCA code): every sample to unit L2 norm, then the brute-force
     # generalised eigenvectors of that F, then every embedded sample to unit norm.

@@ -127,6 +127,14 @@ def test_cocluster_loss_is_kl_to_the_compressed_model():
     assert cocluster_loss(P, rows, cols) == pytest.approx(kl, rel=1e-10)
 
 
+def test_stc_refuses_one_feature():
+    # p(Z | x) over one feature is 1 for every row: it returned one cluster
+    rng = np.random.default_rng(0)
+    one = DomainPair(Domain(rng.random((30, 1))), Domain(rng.random((30, 1))), n_clusters=2)
+    with pytest.raises(ValueError, match="SelfTaughtClustering: the domains have 1 feature"):
+        SelfTaughtClustering().fit(one)
+
+
 def test_stc_objective_never_increases_and_is_the_sum_of_losses(pair):
     stc = SelfTaughtClustering(trade_off=0.5).fit(pair)
     objective = np.array([h["objective"] for h in stc.history_])
