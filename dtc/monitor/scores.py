@@ -114,9 +114,22 @@ def _labelled_subsample(X, labels, max_samples, seed, name: str):
     return np.asarray(X[idx], dtype=np.float64), labels[idx]
 
 
+def _at_unit_scale(X: np.ndarray) -> np.ndarray:
+    """``X`` times the power of two that brings its largest magnitude into [1, 2), when it
+    is below 1: exact, so a ratio of distances is unchanged to the last bit, while
+    scikit-learn's absolute tolerances (Davies-Bouldin's ``allclose(.., 0)``, 1e-8) and
+    :func:`_rounding`'s floor of 1 no longer take data in small units for one point
+    (every partition of it scored Davies-Bouldin's best, 0, at 1e-8)."""
+    top = float(np.abs(X).max()) if X.size else 0.0
+    if not 0.0 < top < 1.0:
+        return X
+    return X * np.asarray(2.0 ** -math.floor(math.log2(top)), dtype=X.dtype)
+
+
 def _on_subsample(fn, name: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
-        return float(fn(*_labelled_subsample(X, labels, max_samples, seed, name)))
+        X, labels = _labelled_subsample(X, labels, max_samples, seed, name)
+        return float(fn(_at_unit_scale(X), labels))
 
     scorer.__name__ = name
     scorer.__doc__ = (

@@ -268,6 +268,20 @@ def brute_force_knn_agreement(X, labels, k):
     return (agree - chance) / (1 - chance)
 
 
+@pytest.mark.parametrize("name", ["davies_bouldin", "calinski_harabasz", "silhouette"])
+def test_distance_ratio_scores_do_not_change_with_the_units(name):
+    # Davies-Bouldin was 0, its best, for every partition at 1e-8 (scikit-learn's absolute
+    # allclose), and CH / DB refused data at 1e-15 as "no spread" / "same centroid"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5)) + 3 * np.eye(5)[np.arange(120) % 3]
+    labels = rng.integers(0, 3, 120)
+    at_one = scores.score(name, X=X, labels=labels)
+    for factor in (1e-8, 1e-15, 1e8):
+        assert scores.score(name, X=factor * X, labels=labels) == pytest.approx(at_one, rel=1e-9)
+    # a power of two below 1 changes no bit (the scale is brought back exactly)
+    assert scores.score(name, X=X / 2**40, labels=labels) == at_one
+
+
 @pytest.mark.parametrize("sizes", [[10, 10, 10, 10], [25, 5, 5, 5]])
 def test_knn_agreement_of_random_partitions_averages_minus_one_over_n_minus_1(sizes):
     # The documented floor: c = sum p_j^2 is the chance of a neighbour drawn with
