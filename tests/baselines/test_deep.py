@@ -8,6 +8,8 @@ structure without the nuisance: an autoencoder trained on it encodes the class
 directions and, applied to the target, lets K-means find the classes.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ from sklearn.base import clone
 from torch import nn
 
 from baselines.autoencoder import SourceAEKMeans, TargetAEKMeans, train_autoencoder
-from baselines.dec import DEC, mean_square_scale
+from baselines.dec import DEC, centred_share, mean_square_scale
 from baselines.idec import IDEC
 from dtc import methods
 from dtc.cluster.dec import soft_assignment
@@ -319,6 +321,22 @@ def test_idec_loss_is_mse_plus_gamma_kl_by_hand(blobs, monkeypatch):
     recon = float(((x_hat.double() - x.double()) ** 2).mean())  # MSE over all entries
     assert kl > 1e-3 and recon > 1e-3
     assert losses[0] == pytest.approx(recon + gamma * kl, rel=1e-5)
+
+
+def test_centred_share_by_hand_and_a_mostly_offset_target_warns(blobs):
+    # columns [1, 3] and [2, 2]: centred spread sqrt(mean [1, 1, 0, 0]) = sqrt(1/2), mean
+    # square (1 + 9 + 4 + 4) / 4 = 4.5: share sqrt(0.5 / 4.5) = 1/3
+    assert centred_share(np.array([[1.0, 2.0], [3.0, 2.0]])) == pytest.approx(1 / 3)
+    assert centred_share(np.zeros((3, 2))) == 1.0
+    # +1e4 on the digits left a spread of 1e-4 after rescaling: every row in cluster 0,
+    # without a word
+    far = DomainPair(blobs.source, Domain(blobs.target.X + 100.0), n_clusters=3)
+    with pytest.warns(RuntimeWarning, match=r"DEC: the target's features are mostly offset"):
+        DEC(pretrain_epochs=1, max_epochs=0, **SMALL).fit(far)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        DEC(pretrain_epochs=1, max_epochs=0, **SMALL).fit(blobs)
+        DEC(pretrain_epochs=1, max_epochs=0, rescale=False, **SMALL).fit(far)
 
 
 def test_mean_square_scale_by_hand():
