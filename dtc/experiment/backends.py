@@ -128,7 +128,24 @@ def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
     return record
 
 
+class RunError(RuntimeError):
+    """A run's failure as its text, made in the worker: the exception itself had to be
+    pickled back to the sweep, and one that could not (an exception whose ``__init__``
+    takes other arguments than its message, or one holding a lock) broke the pool, was
+    reported as a dead worker, and killed the run beside it."""
+
+
+def _execute_in_worker(task_dict: dict, data_dir=None, registered=None) -> dict:
+    """:func:`execute` in a worker process: a failure leaves it as a :class:`RunError`."""
+    try:
+        return execute(task_dict, data_dir, registered)
+    except (Exception, SystemExit) as exc:  # a method's sys.exit too, as in _serial
+        raise RunError(_error_text(exc)) from None
+
+
 def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, RunError):  # already the run's own error, as text
+        return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
@@ -246,7 +263,7 @@ def _parallel_pass(todo: Iterator[Task], data_dir, jobs: int, threads: int, brok
                 if task is None:
                     return True
                 try:
-                    pending[pool.submit(execute, task.to_dict(), data_dir)] = task
+                    pending[pool.submit(_execute_in_worker, task.to_dict(), data_dir)] = task
                 except BrokenProcessPool:
                     # A worker died after the last wait returned: this run never
                     # started, and is retried with the runs the break caught.
@@ -282,7 +299,7 @@ def _one_at_a_time(tasks: list[Task], data_dir, threads: int):
 
     for task in tasks:
         with _stopping(1, threads) as pool:
-            future = pool.submit(execute, task.to_dict(), data_dir)
+            future = pool.submit(_execute_in_worker, task.to_dict(), data_dir)
             # the worker's exception, not .result(): that re-raised a KeyboardInterrupt or
             # SystemExit of the method in this process, which then stopped the sweep as if
             # the user had pressed Ctrl-C (a Ctrl-C here still interrupts the wait)
@@ -365,7 +382,7 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
         kwargs = {"address": address} if address else {"num_cpus": jobs}
         ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
     try:
-        remote = ray.remote(num_cpus=1)(execute)
+        remote = ray.remote(num_cpus=1)(_execute_in_worker)
         registered = registrations()
         pending = {remote.remote(t.to_dict(), data_dir, registered): t for t in tasks}
         while pending:

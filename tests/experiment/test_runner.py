@@ -99,6 +99,44 @@ def test_a_run_that_kills_its_worker_fails_alone_and_the_sweep_goes_on(tmp_path,
     assert sorted(r["seed"] for r in rows) == [0, 2, 3, 4]
 
 
+ODD_ERROR = """
+import numpy as np
+from dtc.methods import TransferClusterer
+
+class FitError(Exception):  # not rebuilt from its message alone: it does not unpickle
+    def __init__(self, seed, reason):
+        super().__init__(f"seed {seed}: {reason}")
+
+class FailsOnSeed1(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        if self.seed == 1:
+            raise FitError(self.seed, "did not converge")
+        self.labels_ = np.arange(pair.target.n_samples) % 2
+"""
+
+
+def test_an_error_that_cannot_be_pickled_back_fails_its_run_alone_in_its_words(
+    tmp_path, monkeypatch
+):
+    # The worker's exception went back as an object: one that did not unpickle broke the
+    # pool, was reported as "the worker process died", and the runs beside it ran again.
+    (tmp_path / "dtc_odd_error_plugin.py").write_text(ODD_ERROR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    config = {**CONFIG, "methods": {"k": {"method": "dtc_odd_error_plugin:FailsOnSeed1"}}}
+    summary = run_experiment(
+        load_config(config, ["seeds=[0,1,2,3]"]), tmp_path / "out", jobs=2, progress=False
+    )
+    assert summary.finished == 3
+    assert [e[2] for e in summary.errors] == [
+        "dtc_odd_error_plugin.FitError: seed 1: did not converge"
+    ]
+
+
 def test_without_a_terminal_each_run_is_a_line_on_stderr(tmp_path, capsys):
     # stderr to a log file (nohup, a batch job): no bar, a line per run that ended
     run_experiment(load_config(CONFIG, ["seeds=[0,1]"]), tmp_path / "a")
