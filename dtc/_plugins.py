@@ -27,8 +27,17 @@ __all__ = [
     "file_hash",
     "import_object",
     "is_own",
+    "module_of",
     "plugin_hash",
 ]
+
+
+def module_of(cls) -> str:
+    """The module ``cls`` is defined in, as the sweep's own process names it: a spawned
+    worker (``--jobs N``) imports the main script as ``__mp_main__``, so a class of the
+    script, ``__main__:Mine`` in the sweep, had another name and hash there, and every
+    run of it failed as "the code changed"."""
+    return "__main__" if cls.__module__ == "__mp_main__" else cls.__module__
 
 
 def import_object(path: str, *, what: str = "object"):
@@ -300,7 +309,7 @@ def plugin_hash(path: str) -> str | None:
         return sha
     if sha is None:
         return class_hash(obj)
-    if obj.__module__ == module_name:
+    if module_of(obj) == module_name:
         return sha
     both = f"{sha} {class_hash(obj)}".encode()
     return hashlib.sha256(both).hexdigest()[:16]

@@ -65,7 +65,7 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
-from dtc._plugins import class_hash, is_own, plugin_hash
+from dtc._plugins import class_hash, is_own, module_of, plugin_hash
 from dtc._validation import SEED_MAX, user_path
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
@@ -245,7 +245,7 @@ def plugin_code(*values, cache: dict | None = None) -> dict[str, str]:
             cls = _user_class(kind, name)
             cache[kind, name] = None
             if cls is not None and (sha := class_hash(cls)):
-                cache[kind, name] = (f"{kind} {name} -> {cls.__module__}:{cls.__qualname__}", sha)
+                cache[kind, name] = (f"{kind} {name} -> {module_of(cls)}:{cls.__qualname__}", sha)
         return cache[kind, name]
 
     def visit(value) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc import data, methods, metrics
-from dtc._plugins import OWN_PACKAGES, import_object
+from dtc._plugins import OWN_PACKAGES, import_object, module_of
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -397,7 +397,7 @@ def _describe(value):
         if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     params = {n: _describe(getattr(value, n)) for n in names if hasattr(value, n)}
-    return {"object": f"{cls.__module__}:{cls.__qualname__}", "params": params}
+    return {"object": f"{module_of(cls)}:{cls.__qualname__}", "params": params}
 
 
 def build_objects(value):

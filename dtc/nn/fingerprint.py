@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dtc._plugins import class_text, file_hash
+from dtc._plugins import class_text, file_hash, module_of
 
 __all__ = ["module_fingerprint", "setting_text"]
 
@@ -71,7 +71,7 @@ def module_fingerprint(module: nn.Module) -> str:
     h = hashlib.sha256(repr(module).encode())
     for mod_name, m in module.named_modules():
         cls = type(m)
-        h.update(f"{mod_name}:{cls.__module__}.{cls.__qualname__};".encode())
+        h.update(f"{mod_name}:{module_of(cls)}.{cls.__qualname__};".encode())
         for base in cls.__mro__:
             if base.__module__.partition(".")[0] in ("torch", "builtins"):
                 continue

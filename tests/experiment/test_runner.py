@@ -235,6 +235,45 @@ def test_names_registered_at_run_time_reach_the_parallel_workers(tmp_path, monke
     assert align.get_class("my_coral") is align.CORALLoss
 
 
+IN_THE_SCRIPT = """
+import numpy as np
+
+from dtc import methods
+from dtc.experiment.config import load_config
+from dtc.experiment.runner import run_experiment
+from dtc.methods import TransferClusterer
+
+
+class Mine(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def _fit(self, pair):
+        self.labels_ = np.arange(pair.target.n_samples) % 2
+
+
+if __name__ == "__main__":
+    methods.register("mine", Mine)
+    config = {config!r}
+    config["methods"] = {{"by_name": {{"method": "mine"}}, "by_path": {{"method": "__main__:Mine"}}}}
+    summary = run_experiment(load_config(config), "out", jobs=2, progress=False)
+    print(summary.finished, [e[2] for e in summary.errors])
+"""
+
+
+def test_a_method_of_the_script_itself_runs_in_the_parallel_workers(tmp_path):
+    # A spawned worker imports the main script as __mp_main__: its class had another
+    # module name, hence another hash, and every run failed as "the code changed".
+    (tmp_path / "sweep.py").write_text(IN_THE_SCRIPT.format(config={**CONFIG, "seeds": [0]}))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "sweep.py"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2 []"
+
+
 class _PoolThatBreaksOnSubmit:
     """Stands in for the process pool: runs submitted work at once, but the first pool
     made breaks at its third submit and refuses every submit from then on, as a real
