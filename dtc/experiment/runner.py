@@ -185,7 +185,7 @@ def run_experiment(
     # counting both told a fresh sweep that half of it was "already done"
     summary = SweepSummary(out_dir, total=len(unique_tasks(tasks)))
     logger = _mlflow_logger(mlflow_module, out_dir, config.name) if mlflow else None
-    with _lock(out_dir):
+    with _lock(out_dir), _errors_pruned(out_dir):
         records, summary.stale = _set_aside_stale(out_dir, tasks, data_dir)
         summary.outside = _name_outside(out_dir, records, config.name, tasks)
         done = {r["run_id"] for r in records if "run_id" in r}
@@ -237,8 +237,20 @@ def run_experiment(
         # a report lists rows in the order it meets them, so the file keeps the config's.
         if summary.stale or summary.finished:
             _in_task_order(out_dir / RESULTS_FILE, tasks)
-        _prune_errors(out_dir)
     return summary
+
+
+@contextlib.contextmanager
+def _errors_pruned(out_dir: Path):
+    """:func:`_prune_errors` before the block and after it, however it ends: pruned only
+    at a sweep's normal end, an interrupted one (Ctrl-C, SIGTERM) left the failures of
+    runs it had finished since, and ``dtc report`` warned of them; the prune before
+    catches up after a ``kill -9``."""
+    _prune_errors(out_dir)
+    try:
+        yield
+    finally:
+        _prune_errors(out_dir)
 
 
 def _prune_errors(out_dir: Path) -> None:

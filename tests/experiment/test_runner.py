@@ -335,6 +335,27 @@ def test_failed_runs_are_reported_and_retried(tmp_path):
     assert len(run_experiment(cfg, tmp_path, progress=False).errors) == 1
 
 
+def test_an_interrupted_sweep_drops_the_failures_of_runs_it_finished(tmp_path, monkeypatch):
+    # errors.jsonl was tidied only at a sweep's normal end: after a Ctrl-C it still
+    # listed the failure of a run finished since, and `dtc report` warned of it
+    from dtc.experiment import runner
+
+    cfg = load_config(CONFIG, ["methods.km.grid.n_clusters=[10,5000]", "seeds=[0]"])
+    run_experiment(cfg, tmp_path, progress=False)
+    (failed,) = _lines(tmp_path / "errors.jsonl")
+
+    def finishes_it_then_interrupted(tasks, **kwargs):
+        (task,) = tasks
+        yield task, {"run_id": task.run_id, "metrics": {"acc": 0.5}}, None
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_tasks", finishes_it_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, tmp_path, progress=False)
+    assert failed["run_id"] in {r["run_id"] for r in _lines(tmp_path / "results.jsonl")}
+    assert not (tmp_path / "errors.jsonl").exists()
+
+
 def test_a_run_recorded_under_another_default_is_set_aside_and_run_again(tmp_path, capsys):
     cfg = load_config(CONFIG)
     run_experiment(cfg, tmp_path, progress=False)
