@@ -2,8 +2,8 @@
 
 ``data_dir`` is the benchmark data directory from ``DTC_DATA``. Tests that need the
 shared benchmark files take it: they are skipped (with the reason shown) when
-``DTC_DATA`` is unset, and they *fail* when it is set but the directory is missing,
-so CI (which sets it) can never pass by skipping them. ``pa_layers`` (pytorch-adapt,
+``DTC_DATA`` is unset, and they *fail* when it is set but the directory is missing, or
+when it is unset under CI (``CI`` set), so CI can never pass by skipping them. ``pa_layers`` (pytorch-adapt,
 optional) likewise skips only outside CI. ``stated_figure`` checks a figure the docs state
 from a deep fit, within a tolerance (the last digits differ by machine).
 """
@@ -11,6 +11,7 @@ from a deep fit, within a tolerance (the last digits differ by machine).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ import torch
 def data_dir() -> Path:
     value = os.environ.get("DTC_DATA")
     if not value:
+        if os.environ.get("CI"):  # as pa_layers: CI never passes by skipping them
+            pytest.fail("CI is set but DTC_DATA is not: set it to the shared data directory")
         pytest.skip("DTC_DATA is not set: benchmark-data tests need the shared data directory")
     path = Path(value)
     if not path.is_dir():
@@ -90,6 +93,16 @@ def _seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path():
+    # The CLI and bench_losses.py put the working directory on sys.path (a user's module
+    # there is importable by name), and the scripts their own folder: a test that changed
+    # directory left its tmp_path there for every later test.
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
 
 
 def pytest_configure(config):

@@ -17,7 +17,9 @@ def bench(load_script):
     return load_script("bench_losses")
 
 
-def test_pytorch_adapts_quadratic_mmd_is_skipped_only_where_it_would_not_fit(bench, monkeypatch):
+def test_pytorch_adapts_quadratic_mmd_is_skipped_only_where_it_would_not_fit(
+    bench, pa_layers, monkeypatch
+):
     monkeypatch.setattr(bench, "_mem_available_gb", lambda: 8.0)
     # 0.7 GB at n = 1024: it used to be skipped at every n below 14 GB available
     assert bench._skip_reason("pa_mmd_q33", 256) is None
@@ -256,7 +258,7 @@ def test_out_reuses_a_block_only_from_one_stretch_holding_every_key(
 
 
 def test_out_measures_again_a_block_skipped_for_the_memory_free_then(
-    bench, monkeypatch, capsys, tmp_path
+    bench, pa_layers, monkeypatch, capsys, tmp_path
 ):
     """A peer skipped because the machine had too little memory free at the time (another
     job running) is not a finished row: its block is measured again on the next run."""
@@ -342,7 +344,7 @@ def test_the_table_shows_a_time_under_a_millisecond(bench):
     assert line.split()[6:8] == ["1.1e-04", "2.500"]
 
 
-def test_the_size_limits_skip_above_them_only(bench, monkeypatch):
+def test_the_size_limits_skip_above_them_only(bench, pa_layers, monkeypatch):
     """The limits of the module docstring, hand-set: pytorch-adapt's quadratic MMD runs when
     the memory free is exactly its need (11 GB at n = 4096, S = 33, plus 3 GB); its linear
     estimate and dtc's quadratic losses are skipped above n = 16384, not at it."""
@@ -571,7 +573,7 @@ def test_out_refuses_a_file_another_script_wrote(bench, monkeypatch, capsys, tmp
     assert calls == [] and len(out.read_text().splitlines()) == 1
 
 
-def test_short_of_memory_is_the_memory_skip_alone(bench, monkeypatch):
+def test_short_of_memory_is_the_memory_skip_alone(bench, pa_layers, monkeypatch):
     """Only a skip for the memory free keeps a memory-skipped row: a peer skipped now for
     another reason (its package gone) is measured again, to get the row of that reason."""
     monkeypatch.setattr(bench, "_mem_available_gb", lambda: 1.0)

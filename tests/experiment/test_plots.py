@@ -27,7 +27,7 @@ def _saved_figures(monkeypatch) -> list:
     return figures
 
 
-def test_drawing_figures_leaves_the_callers_pyplot_backend():
+def test_drawing_figures_leaves_the_callers_pyplot_backend(tmp_path):
     # matplotlib.use("Agg") at import switched a notebook's backend: plt.show() then
     # showed nothing after a report was written.
     import subprocess
@@ -37,11 +37,11 @@ def test_drawing_figures_leaves_the_callers_pyplot_backend():
         "import matplotlib; matplotlib.use('svg')\n"
         "from dtc.experiment import plots\n"
         "from dtc.experiment.report import build_tables\n"
-        "import tempfile, pathlib\n"
+        "import pathlib\n"
         "r = dict(run_id='a', label='k', method='kmeans', benchmark='digits', source='s',\n"
         "         target='t', seed=0, metrics={'acc': 0.5})\n"
         "(t,) = build_tables([r], ['acc'])\n"
-        "plots.bar_figure(t, pathlib.Path(tempfile.mkdtemp()) / 'acc.png')\n"
+        f"plots.bar_figure(t, pathlib.Path({str(tmp_path)!r}) / 'acc.png')\n"
         "print(matplotlib.get_backend())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

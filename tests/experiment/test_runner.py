@@ -634,7 +634,10 @@ class FakeMlflow:
 def test_mlflow_logs_every_run_to_a_local_file_store(tmp_path, monkeypatch):
     fake = FakeMlflow()
     monkeypatch.setitem(sys.modules, "mlflow", fake)
-    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    # set first, so that its absence is what monkeypatch restores: deleted only, the
+    # runner's setdefault stayed for every later test and subprocess
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
     run_experiment(load_config(CONFIG), tmp_path, progress=False, mlflow=True)
     assert fake.calls == [("uri", (tmp_path / "mlruns").resolve().as_uri()), ("experiment", "tiny")]
     # MLflow 3 refuses a file store unless this is set

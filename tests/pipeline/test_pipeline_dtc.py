@@ -251,7 +251,9 @@ def _conditional_losses() -> list[str]:
     ("loss", "labelled"),
     [(n, True) for n in align.available()] + [(n, False) for n in _conditional_losses()],
 )
-def test_every_registered_loss_runs(small_pair, loss, labelled):
+def test_every_registered_loss_runs(request, small_pair, loss, labelled):
+    if loss in ("pytorch_adapt", "pa_mmd", "pa_coral"):  # optional: skipped outside CI
+        request.getfixturevalue("pa_layers")
     est = DTC(**{**TINY, "adapt_epochs": 1}, loss=loss, use_source_labels=labelled)
     est.fit(small_pair)
     adapt = [h for h in est.history_ if h["stage"] == "adapt"]
