@@ -235,31 +235,24 @@ def test_names_registered_at_run_time_reach_the_parallel_workers(tmp_path, monke
     assert align.get_class("my_coral") is align.CORALLoss
 
 
-IN_THE_SCRIPT = """
-import numpy as np
-
+# the user's method defined in the sweep's script itself
+IN_THE_SCRIPT = (
+    USER_METHOD
+    + """
 from dtc import methods
 from dtc.experiment.config import load_config
 from dtc.experiment.runner import run_experiment
-from dtc.methods import TransferClusterer
-
-
-class Mine(TransferClusterer):
-    def __init__(self, n_clusters=None, seed=0):
-        self.n_clusters = n_clusters
-        self.seed = seed
-
-    def _fit(self, pair):
-        self.labels_ = np.arange(pair.target.n_samples) % 2
 
 
 if __name__ == "__main__":
-    methods.register("mine", Mine)
+    methods.register("mine", TwoClusters)
     config = {config!r}
-    config["methods"] = {{"by_name": {{"method": "mine"}}, "by_path": {{"method": "__main__:Mine"}}}}
+    by_path = {{"method": "__main__:TwoClusters"}}
+    config["methods"] = {{"by_name": {{"method": "mine"}}, "by_path": by_path}}
     summary = run_experiment(load_config(config), "out", jobs=2, progress=False)
     print(summary.finished, [e[2] for e in summary.errors])
 """
+)
 
 
 def test_a_method_of_the_script_itself_runs_in_the_parallel_workers(tmp_path):
