@@ -190,15 +190,11 @@ def _entries(X: np.ndarray) -> np.ndarray:
 
 
 def varying_features(Xs, Xt, eps: float = 1e-8) -> np.ndarray:
-    """``(d,)`` bool mask of the features whose standard deviation exceeds ``eps`` times
-    the largest of its domain in both ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``: the only
-    ones that carry a correlation. Relative, as correlations are scale-free: an absolute
-    ``eps`` dropped every feature of data in small units (all at 1e-9), and the source
-    checks then judged nothing."""
+    """``(d,)`` bool mask of the features whose standard deviation exceeds ``eps`` in both
+    ``Xs`` ``(n_s, d)`` and ``Xt`` ``(n_t, d)``: the only ones that carry a correlation."""
     Xs, Xt = np.asarray(Xs), np.asarray(Xt)
     _same_width(Xs, Xt, "varying_features")  # a 1-feature Xs broadcast to a wrong mask
-    ss, st = np.std(Xs, axis=0), np.std(Xt, axis=0)
-    return (ss > eps * ss.max(initial=0.0)) & (st > eps * st.max(initial=0.0))
+    return (np.std(Xs, axis=0) > eps) & (np.std(Xt, axis=0) > eps)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
