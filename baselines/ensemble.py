@@ -267,6 +267,10 @@ class ClusterEnsemble(TransferClusterer):
     """
 
     uses_source = True  # members may use it
+    # each member checks the pair itself, named by _naming_member: K-means, GMM and
+    # spectral clustering (the default members) read the target alone, and a heterogeneous
+    # pair was refused as if they needed one feature space
+    accepts_heterogeneous = True
 
     def __init__(
         self,

@@ -169,6 +169,11 @@ class PluginRegistry:
 
     def get_class(self, name: str) -> type:
         """The class registered as ``name`` (or named by a ``"module:Class"`` string)."""
+        if not isinstance(name, str):  # a class or an instance: "argument ... not iterable"
+            raise ValueError(
+                f"{self.what}: expected a registered name or 'module:Class' string, got "
+                f"{type(name).__name__} {name!r}"
+            )
         found = self._all()
         if name in found:
             target = found[name]

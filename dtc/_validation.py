@@ -127,7 +127,7 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
 
     Raises ``ValueError`` naming ``name`` when ``X`` is not two-dimensional, has
     fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values,
-    times (datetime64, timedelta64) or records.
+    text, times (datetime64, timedelta64) or records.
     """
     X = host_array(X, name)
     kind = getattr(getattr(X, "dtype", None), "kind", "")
@@ -136,6 +136,15 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
         # later: the same float32), and records have no numbers to take
         raise ValueError(
             f"{name}: expected a real numeric array of shape (n, d), got dtype {X.dtype}"
+        )
+    if kind in ("U", "S") or (
+        kind == "O" and any(isinstance(v, (str, bytes)) for v in np.asarray(X).flat)
+    ):
+        # the cast below read "1_000" as 1000.0 without a word, while float_array (the
+        # embedding of new rows, as DTC.transform_target takes them) refused the same array
+        raise ValueError(
+            f"{name}: expected numbers, got text (dtype {X.dtype}); convert the features "
+            "first (dtc.data.load_csv reads a CSV file)"
         )
     if np.iscomplexobj(X):
         # the cast below would drop the imaginary parts with a mere ComplexWarning

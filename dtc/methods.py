@@ -15,7 +15,10 @@ A method is a scikit-learn style estimator: parameters are set in ``__init__``
 Subclasses implement :meth:`TransferClusterer._fit`. The public :meth:`fit`
 validates the pair against the method's declared needs and **removes the target
 labels before the subclass sees them**: target labels are for evaluation only,
-and this guarantee holds whoever calls ``fit``.
+and this guarantee holds whoever calls ``fit``. ``fit`` takes one ``DomainPair``, not
+arrays, so scikit-learn's model selection (``GridSearchCV``, ``cross_val_score``), which
+splits ``X``, does not apply; choose parameters without target labels with
+:func:`dtc.monitor.selection.select_model`.
 
 Methods are found by name with :func:`get`. Built-in and third-party methods
 register through the entry-point group ``dtc.methods`` (``name =
@@ -67,19 +70,26 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         ``pair.target.y`` is removed before the method sees the pair. ``y`` exists
         only for scikit-learn signature compatibility and must be ``None``.
         """
+        # A re-fit starts clean: a fitted attribute set only in some settings (e.g.
+        # ``cluster_classes_`` with a labelled source) must not survive from the last fit,
+        # nor may the last fit's labels_ survive a pair, a y or parameters refused below.
+        self._forget_fit()
+        name = type(self).__name__
+        if not isinstance(pair, DomainPair):
+            # first: fit(Xs, Xt), scikit-learn's habit, was told it had passed target labels
+            raise ValueError(
+                f"{name}.fit: expected one dtc.data.DomainPair, got {type(pair).__name__}; "
+                "build it as DomainPair(Domain(Xs, ys), Domain(Xt)) (source labels, if any, "
+                "in the source Domain)"
+            )
         if y is not None:
             raise ValueError(
-                f"{type(self).__name__}.fit: y must be None; target labels are never used for "
-                "fitting (pass them to dtc.metrics for evaluation)"
+                f"{name}.fit: y must be None; target labels are never used for fitting (pass "
+                "them to dtc.metrics for evaluation), and source labels go in pair.source"
             )
         # Masked first: a subclass's _validate_pair is the method's code too, and it saw
         # the target's labels.
-        if isinstance(pair, DomainPair):
-            pair = pair.mask_target_labels()
-        # A re-fit starts clean: a fitted attribute set only in some settings (e.g.
-        # ``cluster_classes_`` with a labelled source) must not survive from the last fit,
-        # nor may the last fit's labels_ survive a pair or parameters refused below.
-        self._forget_fit()
+        pair = pair.mask_target_labels()
         try:
             pair = self._validate_pair(pair)
             self._fit(pair)
@@ -142,8 +152,6 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
     # -- helpers for subclasses ---------------------------------------------
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
         name = type(self).__name__
-        if not isinstance(pair, DomainPair):
-            raise ValueError(f"{name}.fit: expected a dtc.data.DomainPair, got {type(pair)!r}")
         if pair.heterogeneous and not self.accepts_heterogeneous:
             raise ValueError(
                 f"{name}: the pair is heterogeneous (source d={pair.source.n_features}, target "

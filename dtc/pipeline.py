@@ -618,17 +618,17 @@ class DTC(TransferClusterer):
         config = family_config(benchmark, "labelled" if labelled else "unlabelled")
         return {k: v for k, v in config.items() if k not in _BUDGET}
 
-    def _validate_pair(self, pair: DomainPair) -> DomainPair:
-        # A fit that fails must not leave the last fit's encoder behind: transform_target
-        # would encode with it (and without the statistics the failed fit removed). Then the
-        # parameters, first: a misspelt encoder_mode was reported as a shared one below.
+    def _forget_fit(self) -> None:
+        # A fit that fails, or is refused (a pair, a y), must not leave the last fit's
+        # encoder behind: transform_target would encode with it (and without the
+        # statistics the failed fit removed).
+        super()._forget_fit()
         self._tgt_ae = None
+
+    def _validate_pair(self, pair: DomainPair) -> DomainPair:
+        # The parameters first: a misspelt encoder_mode was reported as a shared one below.
         self._check_params()
-        if (
-            isinstance(pair, DomainPair)
-            and pair.heterogeneous
-            and self.encoder_mode != "asymmetric"
-        ):
+        if pair.heterogeneous and self.encoder_mode != "asymmetric":
             raise ValueError(
                 f"DTC: the pair is heterogeneous (source d={pair.source.n_features}, target "
                 f"d={pair.target.n_features}); encoder_mode={self.encoder_mode!r} shares one "

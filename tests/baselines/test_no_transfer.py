@@ -125,6 +125,18 @@ def test_target_spectral_refuses_as_many_clusters_as_samples():
     assert labels.shape == (12,) and labels.dtype == np.int64
 
 
+def test_an_ensemble_of_target_only_members_takes_a_heterogeneous_pair():
+    # refused as if its members needed one feature space; a member that does still says so
+    pair = blobs_pair(n=60)
+    het = DomainPair(
+        Domain(pair.source.X[:, :2], pair.source.y), pair.target, heterogeneous=True, n_clusters=3
+    )
+    ensemble = ClusterEnsemble(members=("kmeans", "gmm"), seeds=(0,)).fit(het)
+    assert ensemble.labels_.shape == (60,)
+    with pytest.raises(ValueError, match=r"member tca\[seed=0\]: TCA: the pair is heterogeneous"):
+        ClusterEnsemble(members=("kmeans", "tca"), seeds=(0,)).fit(het)
+
+
 def test_target_spectral_labels_are_int64():
     # scikit-learn's SpectralClustering gives int32; every other baseline int64. (std 2:
     # blobs close enough for one connected kNN graph.)

@@ -103,9 +103,21 @@ def test_a_failed_fit_leaves_no_fitted_attribute():
         check_is_fitted(est)
 
 
-def test_fit_refuses_y():
-    with pytest.raises(ValueError, match="never used for fitting"):
-        Spy().fit(_pair(), y=np.zeros(20))
+def test_fit_refuses_y_and_a_y_refused_forgets_the_last_fit():
+    est = Spy().fit(_pair())
+    with pytest.raises(ValueError, match="never used for fitting.*source labels go in pair"):
+        est.fit(_pair(), y=np.zeros(20))
+    assert not hasattr(est, "labels_")  # it kept the last fit's, of another pair maybe
+
+
+def test_fit_of_arrays_says_how_to_build_a_pair():
+    # fit(Xs, Xt), scikit-learn's habit, was told it had passed target labels
+    X = np.zeros((3, 3))
+    for args in ((X, X), (X,)):
+        with pytest.raises(ValueError, match=r"expected one dtc.data.DomainPair, got ndarray; "):
+            Spy().fit(*args)
+    with pytest.raises(ValueError, match=r"build it as DomainPair\(Domain\(Xs, ys\), Domain"):
+        Spy().fit_predict(X)
 
 
 def test_fit_predict_and_clone():
@@ -199,6 +211,11 @@ def test_registry_register_and_errors(monkeypatch):
         methods.get_class("numpy:ndarray")
     with pytest.raises(ValueError, match="could not import"):
         methods.get_class("no_such_module:X")
+    # a class or an instance, as an ensemble's members or DTC's loss take them: it was
+    # "TypeError: argument of type 'Spy' is not iterable"
+    for wrong in (Spy, Spy(), None):
+        with pytest.raises(ValueError, match="method: expected a registered name or 'module:Cl"):
+            methods.get(wrong)
 
 
 # Blobs 8 standard deviations apart have a nearest-neighbour graph of one component per

@@ -85,6 +85,16 @@ def test_complex_features_are_refused_not_cut_to_their_real_part():
     assert data.check_features(np.array([[1 + 0j]]).real).dtype == np.float32
 
 
+def test_text_features_are_refused_not_parsed():
+    # "1_000" became 1000.0 without a word, where DTC.transform_target refused the array
+    for X in (np.array([["1_000", " 2 "], ["3e2", "4"]]), np.array([[b"1", b"2"]])):
+        with pytest.raises(ValueError, match=r"'d': X: expected numbers, got text"):
+            data.Domain(X, name="d")
+    with pytest.raises(ValueError, match=r"feats: expected numbers, got text \(dtype object\)"):
+        data.check_features(np.array([[1.0, "2"]], dtype=object), name="feats")
+    assert data.check_features(np.array([[1.0, 2]], dtype=object)).dtype == np.float32
+
+
 def test_torch_tensors_are_read_whatever_their_autograd_state_and_meta_is_named():
     torch = pytest.importorskip("torch")
     X = torch.arange(12.0).reshape(6, 2).requires_grad_()

@@ -1139,6 +1139,12 @@ def test_the_callback_api_before_a_fit_or_after_a_refused_one_says_call_fit_firs
         with pytest.raises(NotFittedError, match=f"^DTC.{name}: call fit first"):
             call()
     est.fit(small_pair)
+    # a y refused: the last fit's encoder stayed, and transform_target used it
+    with pytest.raises(ValueError, match="y must be None"):
+        est.fit(small_pair, y=small_pair.target.y)
+    with pytest.raises(NotFittedError, match="^DTC.transform_target: call fit first"):
+        est.transform_target(small_pair.target.X)
+    est.fit(small_pair)
     est.set_params(lr=-1.0)
     with pytest.raises(ValueError, match="lr must be a number > 0"):
         est.fit(small_pair)
