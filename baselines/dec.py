@@ -230,8 +230,8 @@ class DEC(TransferClusterer):
                 f"{type(self).__name__}: the target's features are mostly offset (spread "
                 f"{share:.3g} of their root mean square); the rescaling to mean square 1 "
                 "leaves them too little spread for the clustering layer, which can put "
-                "every row in one cluster. Centre the features (preprocess='standard') or "
-                "give rescale=False",
+                "every row in one cluster. Centre the features (the loaders' "
+                "preprocess='zscore') or give rescale=False",
                 RuntimeWarning,
                 stacklevel=3,
             )

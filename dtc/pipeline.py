@@ -268,6 +268,28 @@ def _renumbering(labels: np.ndarray, reference: np.ndarray, k: int) -> np.ndarra
     return perm
 
 
+def _same_weights(a: dict, b: dict) -> bool:
+    """Whether the state dicts ``a`` and ``b`` hold the same tensors (NaN equal to NaN: a
+    shared encoder's snapshot whose weights went NaN is still one encoder's); entries that
+    are no tensors, or lazy ones, are not compared."""
+    for key, x in a.items():
+        y = b.get(key)
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            continue
+        if is_lazy(x) or is_lazy(y):
+            continue
+        if x.shape != y.shape:
+            return False
+        if torch.equal(x, y):
+            continue
+        if not x.is_floating_point():
+            return False
+        nan = x.isnan()
+        if not torch.equal(nan, y.isnan()) or not torch.equal(x[~nan], y[~nan]):
+            return False
+    return True
+
+
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
     """The rows of ``Z`` ``(n, d)`` scaled to unit L2 norm (a zero row stays zero)."""
     return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
@@ -1004,7 +1026,9 @@ class DTC(TransferClusterer):
                     "another configuration (the loss or its parameters)?"
                 )
             for key, value in own.items():
-                if is_lazy(value):  # materialised by the load itself
+                # a module's extra state (get_extra_state) is any object, and a lazy
+                # parameter takes its shape from the load itself: no shape to compare
+                if not isinstance(value, torch.Tensor) or is_lazy(value):
                     continue
                 shape = getattr(theirs[key], "shape", None)
                 if shape != value.shape:
@@ -1013,8 +1037,8 @@ class DTC(TransferClusterer):
                         f"fit's {tuple(value.shape)}: hidden, n_latent, n_clusters or the "
                         "loss's parameters differ"
                     )
-        if mods["source_ae"] is mods["target_ae"] and any(
-            not torch.equal(a, states["target_ae"][k]) for k, a in states["source_ae"].items()
+        if mods["source_ae"] is mods["target_ae"] and not _same_weights(
+            states["source_ae"], states["target_ae"]
         ):
             # one shared encoder would have taken the target encoder's weights over the
             # source encoder's, silently

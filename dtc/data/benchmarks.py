@@ -408,6 +408,7 @@ def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
     for path in candidates:
         if path.is_file():
             return path
+    for path in candidates:
         if path.is_dir():  # "not found" hid that something stands there
             raise IsADirectoryError(
                 f"benchmark {spec.name!r}: {str(path)!r} is a folder; expected the file {file!r}"

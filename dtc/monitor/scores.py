@@ -116,14 +116,16 @@ def _labelled_subsample(X, labels, max_samples, seed, name: str):
 
 def _at_unit_scale(X: np.ndarray) -> np.ndarray:
     """``X`` times the power of two that brings its largest magnitude into [1, 2), when it
-    is below 1: exact, so a ratio of distances is unchanged to the last bit, while
+    is below 1 (subnormal included): exact, so a ratio of distances is unchanged to the
+    last bit, while
     scikit-learn's absolute tolerances (Davies-Bouldin's ``allclose(.., 0)``, 1e-8) and
     :func:`_rounding`'s floor of 1 no longer take data in small units for one point
     (every partition of it scored Davies-Bouldin's best, 0, at 1e-8)."""
     top = float(np.abs(X).max()) if X.size else 0.0
     if not 0.0 < top < 1.0:
         return X
-    return X * np.asarray(2.0 ** -math.floor(math.log2(top)), dtype=X.dtype)
+    # frexp: top = m 2**e with m in [0.5, 1); 2**-e as a float overflowed below 2**-1022
+    return np.ldexp(X, 1 - math.frexp(top)[1]).astype(X.dtype, copy=False)
 
 
 def _on_subsample(fn, name: str):

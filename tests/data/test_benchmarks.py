@@ -225,6 +225,12 @@ def test_a_folder_where_a_benchmark_file_should_be_is_named_as_one(tmp_path):
         data.load_pair("coil20", data_dir=tmp_path)
 
 
+def test_a_folder_at_one_place_looked_in_leaves_the_file_at_the_other(tmp_path, data_dir):
+    (tmp_path / "coil20" / "COIL_1.mat").mkdir(parents=True)
+    shutil.copy(data_dir / "coil20" / "COIL_1.mat", tmp_path / "COIL_1.mat")
+    assert data.load_domain("coil20", "coil1", data_dir=tmp_path).X.shape == (720, 1024)
+
+
 def test_each_shared_file_is_hashed_once_per_process(data_dir, monkeypatch):
     hashed = []
     verify = benchmarks._verify_sha256

@@ -1079,6 +1079,29 @@ def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_load
     )
 
 
+def test_a_snapshot_with_extra_state_or_nan_weights_restores(small_pair):
+    """The checks compared ``.shape`` of every state entry (a loss's extra state, from
+    get_extra_state, is a dict: AttributeError), and NaN != NaN made a shared encoder's
+    own snapshot read as two encoders."""
+    from dtc.align import CORALLoss
+
+    class CountingCoral(CORALLoss):
+        def get_extra_state(self):
+            return {"calls": 1}
+
+        def set_extra_state(self, state):
+            self.calls = state["calls"]
+
+    est = DTC(**TINY, loss=CountingCoral()).fit(small_pair)
+    state = est.get_state()
+    assert state["nets"]["loss"]["_extra_state"] == {"calls": 1}
+    est.set_state(state)
+    assert est._loss.calls == 1
+    with torch.no_grad():
+        next(est._src_ae.parameters()).view(-1)[0] = float("nan")
+    est.set_state(est.get_state())  # still one shared encoder
+
+
 class _RollBackInSelfTraining(Callback):
     """Keeps the state after the last adaptation epoch and restores it after every
     self-training round, checking the optimiser state each parameter got back."""
