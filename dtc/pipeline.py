@@ -412,7 +412,7 @@ class DTC(TransferClusterer):
     loss_params : dict or None
         Keyword arguments of the loss (by name only).
     lam : float
-        Alignment weight lambda; ``lam_schedule`` ``"dann"`` ramps it up as
+        Alignment weight lambda; ``lam_schedule`` (default ``"dann"``) ramps it up as
         ``2 / (1 + exp(-10 p)) - 1`` over adaptation progress ``p`` (the fraction of
         adaptation batches done); ``"constant"`` keeps it. An adversarial loss whose
         gradient reversal has a schedule of its own (``dann``, ``cdan`` by default) is not
@@ -481,15 +481,19 @@ class DTC(TransferClusterer):
         with ``encoder_mode="shared"``, ``recon`` is the mean of the target's and the
         source's reconstruction errors, as in adaptation, so the source's structure is
         kept too and the target's weighs half of what it does in IDEC),
-        ``update_interval`` the epochs between target-distribution updates, ``tol`` the
-        fraction of changed labels below which it stops. The labels are then DEC's
+        ``update_interval`` (default 1) the epochs between target-distribution updates,
+        ``tol`` (default 0.001) the fraction of changed labels below which it stops;
+        ``idec_gamma`` defaults to 0.1. The labels are then DEC's
         assignments (argmax of ``q``) to the refined centres, in place of those
         ``final_labels`` gave; with ``refine_epochs=0`` the assignments to the centres the
         clusterer found (K-means' own labels with ``clusterer="kmeans"``), so 0 epochs is
         not the same as ``refine=None`` when ``final_labels`` is not ``"cluster"``.
     lr, batch_size, weight_decay : optimisation (Adam).
-    device : "cpu", "cuda", "auto"; ``n_threads`` torch CPU threads during fit (None: keep
-        the process's). Default 1: the networks are small, and on a loaded 2-core machine
+    device : "cpu", "cuda", "auto"
+        Default ``"cpu"``.
+    n_threads : int or None
+        Torch CPU threads during fit (None: keep the process's). Default 1: the networks
+        are small, and on a loaded 2-core machine
         the embedded default took 9 s of CPU with one thread and over 80 s (still running
         after 5 min) with torch's default two.
     seed : int

@@ -469,8 +469,9 @@ def spectral_clustering(
     affinity : "self-tuning" (default) or "connectivity"
     knn : "auto", "exact" or "ivf", see :func:`knn_graph`
     min_component_size : int, optional
-        Components with fewer nodes are labelled by their nearest retained point
-        instead of taking an eigenvector; default ``ceil(0.1 n / n_clusters)``.
+        Components with fewer nodes (and isolated points, whatever the value) are
+        labelled by their nearest retained point instead of taking an eigenvector;
+        default ``ceil(0.1 n / n_clusters)``.
     n_init : int, K-means restarts on the embedding
     seed : int
     return_embedding : bool

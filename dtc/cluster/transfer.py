@@ -195,6 +195,10 @@ def cluster_and_match(
     Z_source : array of shape (n_source, d)
     Z_target : array of shape (n_target, d)
     n_clusters : int, used for both domains
+    n_init : int, default 10
+        K-means restarts, in each domain.
+    seed : int, default 0
+        Seed of both K-means runs.
 
     Returns
     -------

@@ -159,6 +159,9 @@ class DomainPair:
         The domains. They share the feature dimension ``d`` unless
         ``heterogeneous=True`` (cross-modal transfer, e.g. text features helping
         to cluster images); methods declare whether they accept such pairs.
+    heterogeneous : bool, default False
+        Whether the domains may differ in their feature dimension (the third field:
+        ``DomainPair(s, t, 10)`` gives 10 to it, not to ``n_clusters``).
     n_clusters : int, optional
         The number of clusters the protocol asks for (for the benchmarks, the
         number of classes: the usual assumption of clustering benchmarks). It is

@@ -444,6 +444,8 @@ def load_mat(
     name, image_shape, label_offset : as in :func:`load_npz`
         (``label_offset=1`` for MATLAB's 1-based labels).
 
+    Notes
+    -----
     A sparse matrix of a v5 file is made dense; one of a v7.3 file raises
     ``ValueError`` saying so (save it full or as v5).
     """

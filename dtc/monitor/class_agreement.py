@@ -83,6 +83,10 @@ def class_agreement(
         Clusters of the target (K-means, ``n_init`` starts, ``random_state=seed``).
     C : float > 0
         Inverse L2 strength of the multinomial logistic regression fitted on the source.
+    n_init : int, default 4
+        K-means starts of the target clustering.
+    seed : int, default 0
+        ``random_state`` of that K-means.
 
     Returns
     -------

@@ -162,11 +162,13 @@ class Autoencoder(nn.Module):
     ----------
     encoder : nn.Module
         Maps ``(n, d)`` to ``(n, k)``; checked with a dry forward pass.
+    n_features : int
+        Input width ``d``.
     decoder : nn.Module, optional
         Maps ``(n, k)`` to ``(n, d)``. Default: the mirror MLP ``k-128-256-d``
         (``decoder_hidden``), which is what a user-supplied encoder gets.
-    n_features : int
-        Input width ``d``.
+    decoder_hidden : sequence of int, default (128, 256)
+        Hidden widths of that default decoder (used only when ``decoder`` is None).
     """
 
     def __init__(
