@@ -7,9 +7,10 @@ lines only. Should a last line be cut short anyway (a power loss, a full disk),
 (a last line that is a whole record without its newline is read, and ended),
 so the next record never lands glued onto it: its run is simply not finished, and a
 resumed sweep runs it again. An append holds an exclusive lock on the file (``flock``;
-POSIX only, elsewhere appends are not locked) from that check to the ``fsync``: two processes appending to one file (two ``dtc run``
-in two terminals, both on ``results/runs.jsonl``) would otherwise each take the other's
-line, caught half written, for a cut one and remove a finished run.
+POSIX only, elsewhere appends are not locked) from that check to the ``fsync``: two
+processes appending to one file (two ``dtc run`` in two terminals, both on
+``results/runs.jsonl``) would otherwise each take the other's line, caught half written,
+for a cut one and remove a finished run.
 :func:`exit_on_interrupt` turns a Ctrl-C into one line saying where the finished runs
 are kept.
 """

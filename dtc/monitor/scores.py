@@ -117,10 +117,10 @@ def _labelled_subsample(X, labels, max_samples, seed, name: str):
 def _at_unit_scale(X: np.ndarray) -> np.ndarray:
     """``X`` times the power of two that brings its largest magnitude into [1, 2), when it
     is below 1 (subnormal included): exact, so a ratio of distances is unchanged to the
-    last bit, while
-    scikit-learn's absolute tolerances (Davies-Bouldin's ``allclose(.., 0)``, 1e-8) and
-    :func:`_rounding`'s floor of 1 no longer take data in small units for one point
-    (every partition of it scored Davies-Bouldin's best, 0, at 1e-8)."""
+    last bit, while scikit-learn's absolute tolerances (Davies-Bouldin's
+    ``allclose(.., 0)``, 1e-8) and :func:`_rounding`'s floor of 1 no longer take data in
+    small units for one point (every partition of it scored Davies-Bouldin's best, 0, at
+    1e-8)."""
     top = float(np.abs(X).max()) if X.size else 0.0
     if not 0.0 < top < 1.0:
         return X
@@ -467,9 +467,11 @@ def knn_agreement(
     proportions. With the exact chance ``sum_j n_j (n_j - 1) / (n (n - 1))`` the score
     would be ``(n - 1) / n * kappa + 1 / n``: the same order of any partitions scored on
     the same rows, which is how the monitor and the selectors use it; the calibrated
-    monitor's evaluation was made with this form, so it stays. Unlike the silhouette it asks clusters to be locally
-    coherent, not convex, so it suits manifold-shaped classes (the k-NN consistency of
-    a clustering, as in the neighbourhood-based criteria of Ding & He, ACM SAC 2004).
+    monitor's evaluation was made with this form, so it stays.
+
+    Unlike the silhouette it asks clusters to be locally coherent, not convex, so it
+    suits manifold-shaped classes (the k-NN consistency of a clustering, as in the
+    neighbourhood-based criteria of Ding & He, ACM SAC 2004).
     ``max_samples``: score a seeded subsample of at most that many rows (None: every row,
     the default, since the monitor passes its own fixed subsample).
     """
