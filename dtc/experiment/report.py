@@ -635,8 +635,11 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
     out = []
     for table in tables:
         rows, cells = [], {}
+        # each group's rows in the table's order: a scan of every table row per group
+        # was quadratic (8,000 rows: 4.9 s)
+        position = {row: i for i, row in enumerate(table.rows)}
         for group in _ordered(group for _, group in row_groups):
-            members = [row for row in table.rows if row in rows_of[group]]
+            members = sorted((r for r in rows_of[group] if r in position), key=position.get)
             if not members:
                 continue
             rows.append(group + (" (oracle)" if group in choosing else ""))

@@ -349,13 +349,17 @@ def monitor_verdict(method) -> dict | None:
     }
 
 
-def configured_method(spec: RunSpec):
+def configured_method(spec: RunSpec, cls: type | None = None):
     """``spec``'s method, unfitted: its documented defaults for ``spec.benchmark``
     (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`), then ``spec.params``
-    (objects built), then the seed (which ``spec.params`` may not set)."""
+    (objects built), then the seed (which ``spec.params`` may not set). ``cls``: the
+    class of ``spec.method`` when the caller looked it up already (a lookup reads every
+    installed package's entry points)."""
     for key in spec.params:
         check_not_seed(key, "RunSpec.params", "set RunSpec.seed instead")
-    method = methods.get_class(spec.method)()  # the class the config checks resolve
+    if cls is None:
+        cls = methods.get_class(spec.method)  # the class the config checks resolve
+    method = cls()
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     method.set_params(**build_objects(spec.params))
     method.set_params(**_seed_params(method, spec.seed))
