@@ -130,6 +130,13 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     text, times (datetime64, timedelta64) or records.
     """
     X = host_array(X, name)
+    if not hasattr(X, "dtype"):  # a list: its kind, for the checks below
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError) as exc:  # ragged rows: numpy's words named nothing
+            raise ValueError(
+                f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}"
+            ) from exc
     kind = getattr(getattr(X, "dtype", None), "kind", "")
     if kind in ("m", "M", "V"):
         # float32 took timestamps for their counts since 1970 (1704067200.0 and one second
@@ -138,7 +145,7 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
             f"{name}: expected a real numeric array of shape (n, d), got dtype {X.dtype}"
         )
     if kind in ("U", "S") or (
-        kind == "O" and any(isinstance(v, (str, bytes)) for v in np.asarray(X).flat)
+        kind == "O" and any(issubclass(t, (str, bytes)) for t in set(map(type, X.flat)))
     ):
         # the cast below read "1_000" as 1000.0 without a word, while float_array (the
         # embedding of new rows, as DTC.transform_target takes them) refused the same array

@@ -1050,8 +1050,16 @@ class DTC(TransferClusterer):
                 "the snapshot holds two encoders (encoder_mode='asymmetric'), this fit one "
                 "shared encoder"
             )
-        for name, module in mods.items():
-            module.load_state_dict(states[name])
+        before = self._net_states()
+        try:
+            for name, module in mods.items():
+                module.load_state_dict(states[name])
+        except BaseException:
+            # what the checks cannot see (a loss's extra state its set_extra_state
+            # refuses) fails after the encoders were loaded: put them back
+            for name, module in mods.items():
+                module.load_state_dict(before[name])
+            raise
 
     # -- callback API ---------------------------------------------------------
     def get_state(self) -> dict:
@@ -1144,8 +1152,8 @@ class DTC(TransferClusterer):
 
     # -- the fit --------------------------------------------------------------
     def _fit(self, pair: DomainPair) -> None:
-        # _validate_pair (run by fit just before) has checked the parameters and dropped the
-        # last fit's encoder
+        # fit has dropped the last fit's encoder (_forget_fit) and _validate_pair has checked
+        # the parameters, just before
         labelled = bool(self.use_source_labels) and pair.source.y is not None
         k = self._resolve_k(pair)
         # the thread count is the process's too: set under deterministic's lock

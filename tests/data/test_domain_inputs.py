@@ -42,8 +42,10 @@ def test_wrong_image_shape_and_label_count():
 
 
 def test_non_numeric_features_and_label_shapes():
-    with pytest.raises(ValueError, match=r"X: expected a numeric array of shape \(n, d\)"):
+    with pytest.raises(ValueError, match=r"X: expected numbers, got text"):
         data.check_features([["a", "b"]])
+    with pytest.raises(ValueError, match=r"X: expected a numeric array of shape \(n, d\)"):
+        data.check_features([[1.0, 2.0], [3.0]])  # ragged
     # A column vector of labels is a label vector; a matrix of them is not.
     d = data.Domain(np.zeros((3, 2)), np.array([[0], [1], [1]]))
     np.testing.assert_array_equal(d.y, [0, 1, 1])
@@ -93,6 +95,9 @@ def test_text_features_are_refused_not_parsed():
     with pytest.raises(ValueError, match=r"feats: expected numbers, got text \(dtype object\)"):
         data.check_features(np.array([[1.0, "2"]], dtype=object), name="feats")
     assert data.check_features(np.array([[1.0, 2]], dtype=object)).dtype == np.float32
+    with pytest.raises(ValueError, match=r"'d': X: expected numbers, got text"):
+        data.Domain([["1", "2"], ["3", "4"]], name="d")  # a list too, not only an array
+    assert data.check_features([[1.0, 2.0]]).dtype == np.float32
 
 
 def test_torch_tensors_are_read_whatever_their_autograd_state_and_meta_is_named():

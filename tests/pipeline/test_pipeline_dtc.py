@@ -1097,6 +1097,16 @@ def test_a_snapshot_with_extra_state_or_nan_weights_restores(small_pair):
     assert state["nets"]["loss"]["_extra_state"] == {"calls": 1}
     est.set_state(state)
     assert est._loss.calls == 1
+    # an extra state the loss refuses fails after the encoders loaded: they are put back
+    before = est.transform_target(small_pair.target.X)
+    bad = est.get_state()
+    bad["nets"]["loss"]["_extra_state"] = "not a dict"
+    for nets in (bad["nets"]["source_ae"], bad["nets"]["target_ae"]):
+        for value in nets.values():
+            value += 1.0
+    with pytest.raises(TypeError):
+        est.set_state(bad)
+    np.testing.assert_array_equal(est.transform_target(small_pair.target.X), before)
     with torch.no_grad():
         next(est._src_ae.parameters()).view(-1)[0] = float("nan")
     est.set_state(est.get_state())  # still one shared encoder
