@@ -24,10 +24,10 @@ Fitted attributes: ``labels_`` ``(n_t,)``, ``embedding_`` = ``Z_t``,
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from baselines._validation import check_choice, check_number, check_positive_int, check_seed
 from dtc.cluster import class_means, kmeans, transfer_kmeans
+from dtc.cluster.kmeans import limit_threads
 from dtc.methods import TransferClusterer
 
 __all__ = [
@@ -47,7 +47,7 @@ SINGLE_THREAD_BELOW = 2048
 
 def dense_linalg_threads(size: int):
     """Context limiting BLAS to one thread for a dense problem of side ``size``."""
-    return threadpool_limits(1 if size < SINGLE_THREAD_BELOW else None)
+    return limit_threads(size < SINGLE_THREAD_BELOW)
 
 
 def check_n_components(n_components, *, method: str) -> int | None:

@@ -28,6 +28,9 @@ time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
@@ -44,6 +47,27 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "dtc.methods"
+
+
+@contextlib.contextmanager
+def _training_defaults():
+    """Torch's grad mode on and float32 its default dtype during a fit, whatever the
+    caller set (restored after): a fit inside the caller's ``torch.no_grad()`` or
+    ``inference_mode()`` failed at the first backward ("element 0 of tensors does not
+    require grad"), and after ``torch.set_default_dtype(torch.float64)`` the networks were
+    built in float64 and refused as the user's. Nothing to do where torch is not loaded:
+    no caller can have set either."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
+    finally:
+        torch.set_default_dtype(dtype)
 
 
 class TransferClusterer(ClusterMixin, BaseEstimator):
@@ -92,7 +116,8 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         pair = pair.mask_target_labels()
         try:
             pair = self._validate_pair(pair)
-            self._fit(pair)
+            with _training_defaults():
+                self._fit(pair)
             if not hasattr(self, "labels_"):
                 raise ValueError(
                     f"{type(self).__name__}._fit set no labels_: a method's _fit must set "

@@ -33,6 +33,7 @@ import functools
 import importlib.util
 import math
 import numbers
+import threading
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -96,9 +97,20 @@ def _controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+#: threadpoolctl's limits are the process's, not a thread's: two threads limiting at once
+#: each saved the other's limit as the one to restore, and the session kept one BLAS
+#: thread for good. One limited section at a time.
+_LIMIT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
 def limit_threads(single: bool):
     """Context limiting OpenMP / BLAS to one thread when ``single`` (small problems)."""
-    return _controller().limit(limits=1) if single else contextlib.nullcontext()
+    if not single:
+        yield
+        return
+    with _LIMIT_LOCK, _controller().limit(limits=1):
+        yield
 
 
 # -- validation shared by the cluster modules -------------------------------

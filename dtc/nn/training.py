@@ -119,6 +119,13 @@ def deterministic(seed: int, device=None):
     version and a warning is better than refusing to run). Afterwards the caller's RNG
     state and determinism setting are restored, so fitting a model never changes the
     random numbers of the code around it. The body holds :data:`GLOBAL_STATE_LOCK`.
+
+    The RNG is the process's, so this holds for code in the same thread: another thread
+    drawing torch random numbers during a fit draws from the fit's stream (both then differ
+    from alone, and the other thread's numbers repeat once the state is restored). Draw
+    none in other threads while a fit runs. And a fit started in another thread from
+    inside a fit (a callback that submits it to a thread pool and waits) waits for this
+    lock for ever: fit it in the callback's own thread, which the lock lets in.
     """
     devices = rng_devices(device)
     with GLOBAL_STATE_LOCK, torch.random.fork_rng(devices=devices):

@@ -330,3 +330,39 @@ def test_gmm_takes_a_numpy_reg_covar(blobs):
     np.testing.assert_array_equal(a, gmm(X, 4, covariance_type="diag", reg_covar=1e-6, seed=0)[0])
     with pytest.raises(ValueError, match="reg_covar: expected a non-negative float"):
         gmm(X, 4, reg_covar=float("nan"), seed=0)
+
+
+def test_one_thread_limit_at_a_time_so_two_threads_restore_the_callers():
+    # threadpoolctl's limits are the process's: a second thread entering while the first
+    # held its limit saved "1" as the limit to restore, and the session kept one BLAS
+    # thread for good. The second now waits for the first.
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from dtc.cluster.kmeans import limit_threads
+
+    def counts():
+        return [lib["num_threads"] for lib in threadpool_info()]
+
+    def first():
+        with limit_threads(True):
+            inside.set()
+            leave.wait(10)
+
+    def second():
+        with limit_threads(True):
+            pass
+
+    before = counts()
+    inside, leave = threading.Event(), threading.Event()
+    a, b = threading.Thread(target=first), threading.Thread(target=second)
+    a.start()
+    inside.wait(10)
+    b.start()
+    b.join(timeout=0.3)
+    assert b.is_alive()  # waiting for the first thread's limit to end
+    leave.set()
+    a.join(10)
+    b.join(10)
+    assert not b.is_alive() and counts() == before

@@ -1079,6 +1079,23 @@ def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_load
     )
 
 
+def test_a_fit_under_the_callers_torch_modes_trains_as_usual(small_pair):
+    """Inside the caller's no_grad() / inference_mode() the first backward failed ("element
+    0 of tensors does not require grad"); after set_default_dtype(float64) the networks
+    were built in float64 and refused as the user's."""
+    alone = DTC(**TINY).fit(small_pair).labels_
+    for mode in (torch.no_grad, torch.inference_mode):
+        with mode():
+            np.testing.assert_array_equal(DTC(**TINY).fit(small_pair).labels_, alone)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        np.testing.assert_array_equal(DTC(**TINY).fit(small_pair).labels_, alone)
+        assert torch.get_default_dtype() == torch.float64  # the caller's, restored
+    finally:
+        torch.set_default_dtype(default)
+
+
 def test_a_snapshot_with_extra_state_or_nan_weights_restores(small_pair):
     """The checks compared ``.shape`` of every state entry (a loss's extra state, from
     get_extra_state, is a dict: AttributeError), and NaN != NaN made a shared encoder's
