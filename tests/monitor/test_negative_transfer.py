@@ -166,6 +166,27 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert not other.from_cache_ and other.key_ != first.key_
 
 
+def test_the_reference_memory_keeps_the_most_recent_entries_only(monkeypatch):
+    # Unbounded, a notebook looping over seeds kept an entry per fit for the life of the
+    # process (its key holds the seed): 0.65 MiB each at 5,000 rows.
+    from dtc.monitor import reference
+
+    X, _ = blobs()
+    clear_reference_cache()
+    monkeypatch.setattr(reference, "_MEMORY_SIZE", 2)
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32}
+    fits = [NoTransferReference(K, **kw, seed=s).fit(X) for s in (0, 1, 2)]
+    assert list(reference._MEMORY) == [fits[1].key_, fits[2].key_]  # seed 0 is out
+    again = NoTransferReference(K, **kw, seed=1).fit(X)  # a hit, now the most recent
+    assert again.from_cache_ and list(reference._MEMORY) == [fits[2].key_, fits[1].key_]
+    redone = NoTransferReference(K, **kw, seed=0).fit(X)  # computed again: the same
+    assert not redone.from_cache_ and np.array_equal(redone.labels_, fits[0].labels_)
+    monkeypatch.setattr(reference, "_MEMORY_BYTES", 1)  # larger than the bound: not kept
+    NoTransferReference(K, **kw, seed=3).fit(X)
+    assert len(reference._MEMORY) == 2
+    clear_reference_cache()
+
+
 def test_reference_cache_is_read_without_unpickling(tmp_path, monkeypatch):
     # A cache file is data: np.load is told explicitly not to unpickle objects from it,
     # whatever NumPy's default, and an entry holding pickled objects is refused.
