@@ -346,6 +346,8 @@ class KMeans(ClusterMixin, BaseEstimator):
         self.backend = backend
 
     def fit(self, X, y=None):
+        """Cluster ``X`` ``(n, d)`` (``y`` ignored); sets ``labels_`` ``(n,)``,
+        ``cluster_centers_`` ``(n_clusters, d)`` and ``inertia_``."""
         # The parameters are exactly kmeans' keyword arguments.
         X = check_features(X, name="X")
         self.labels_, self.cluster_centers_, self.inertia_ = kmeans(X, **self.get_params())

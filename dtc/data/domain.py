@@ -105,14 +105,17 @@ class Domain:
 
     @property
     def n_samples(self) -> int:
+        """Rows of ``X``."""
         return self.X.shape[0]
 
     @property
     def n_features(self) -> int:
+        """Columns of ``X``."""
         return self.X.shape[1]
 
     @property
     def has_labels(self) -> bool:
+        """Whether ``y`` is known (a target's labels serve evaluation only)."""
         return self.y is not None
 
     @property

@@ -115,6 +115,7 @@ class Task:
         return run_id(self.label, self.spec, self.code)
 
     def to_dict(self) -> dict:
+        """Plain JSON-able form (what a worker process receives); :meth:`from_dict` inverts it."""
         return {
             "label": self.label,
             "spec": self.spec.to_dict(),
@@ -126,6 +127,7 @@ class Task:
 
     @classmethod
     def from_dict(cls, d: dict) -> Task:
+        """The task :meth:`to_dict` gave ``d``."""
         return cls(
             label=d["label"],
             spec=RunSpec(**d["spec"]),
@@ -279,6 +281,7 @@ class ExperimentConfig:
 
     @property
     def name(self) -> str:
+        """The config's ``name`` (its folder under the results directory)."""
         return self.raw["name"]
 
 

@@ -122,14 +122,17 @@ class Cell:
 
     @property
     def complete(self) -> bool:
+        """Whether no configured seed is missing from the cell."""
         return self.left_out == 0
 
     @property
     def mean(self) -> float:
+        """Mean of the runs' values."""
         return float(np.mean(self.values))
 
     @property
     def std(self) -> float:
+        """Standard deviation of the runs' values (ddof=1; 0 for one run)."""
         # Sample std (ddof=1) as in papers' "mean +- std over runs"; 0 for one run.
         return float(np.std(self.values, ddof=1)) if self.n > 1 else 0.0
 
@@ -180,6 +183,7 @@ class ResultTable:
 
     @property
     def incomplete(self) -> bool:
+        """Whether some cell misses some of its seeds."""
         return any(not cell.complete for row in self.cells.values() for cell in row.values())
 
     def row_mean(self, row: str) -> float | None:
@@ -197,6 +201,7 @@ class ResultTable:
 
     @property
     def seeds(self) -> set[int]:
+        """The numbers of runs the cells hold (one element when every cell has as many)."""
         return {cell.n for row in self.cells.values() for cell in row.values()}
 
 

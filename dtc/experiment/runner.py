@@ -91,6 +91,7 @@ class SweepSummary:
 
     @property
     def results_path(self) -> Path:
+        """The JSON-lines file of the sweep's run records."""
         return self.out_dir / RESULTS_FILE
 
 

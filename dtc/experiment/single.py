@@ -79,6 +79,7 @@ class RunSpec:
     data_params: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (``RunSpec(**d)`` inverts it)."""
         return asdict(self)
 
 

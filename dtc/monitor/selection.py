@@ -581,6 +581,7 @@ class ModelSelection:
 
     @property
     def best_estimator(self):
+        """The fitted estimator of the chosen candidate, ``estimators[best]``."""
         return self.estimators[self.best]
 
 

@@ -253,6 +253,8 @@ class MLPAutoencoder(Autoencoder):
 
     @classmethod
     def from_preset(cls, n_features: int, preset: str = "small", **kwargs) -> MLPAutoencoder:
+        """An autoencoder of one of :data:`MLP_PRESETS`' shapes: ``"dec"`` (d-500-500-2000-10,
+        as DEC) or ``"small"`` (d-256-128-32); ``kwargs`` go to the constructor."""
         if preset not in MLP_PRESETS:
             raise ValueError(f"preset must be one of {sorted(MLP_PRESETS)}, got {preset!r}")
         hidden, n_latent = MLP_PRESETS[preset]
