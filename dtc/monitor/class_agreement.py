@@ -18,8 +18,10 @@ chance makes targets with 5, 10 and 20 clusters comparable. No target label is u
 The idea is that of the negative conditional entropy (NCE) transferability score of Tran,
 Nguyen & Hassner (ICCV 2019), the conditional entropy of the target labels given the
 source labels on the same inputs, with the target's labels replaced by its clusters and the
-source labels of the target rows by a source classifier's predictions, as N-LEEP (Li et
-al., CVPR 2021) replaces target labels by clusters.
+source labels of the target rows by a source classifier's predictions. Putting clusters
+in place of labels follows N-LEEP (Li et al., CVPR 2021), which puts a Gaussian mixture's
+clusters of the features in place of the *source* model's predictions and still reads the
+target labels; here it is the target's labels that the clusters replace.
 
 Each domain is standardised on its own (zero mean, unit variance per feature; features
 constant in a domain are zero there) before both steps, so the result does not depend on
