@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -51,24 +52,30 @@ def start_from_means(X, means, covariance_type: str = "full", reg_covar: float =
     )
     counts = np.bincount(labels, minlength=k)
     weights = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
+    if covariance_type in ("diag", "spherical"):
+        # Only the variances: (k, d), where k (d, d) covariances were 1.4 GiB at d = 3,000.
+        overall = X.var(0)
+        variances = np.stack(
+            [X[labels == c].var(0) if counts[c] > 1 else overall for c in range(k)]
+        )
+        variances += reg_covar
+        return weights, 1.0 / (variances if covariance_type == "diag" else variances.mean(1))
 
     def scatter(rows):  # population covariance around the rows' own mean, (d, d)
         centred = rows - rows.mean(0)
         return centred.T @ centred / len(rows)
 
     overall = scatter(X)
-    covs = np.stack([scatter(X[labels == c]) if counts[c] > 1 else overall for c in range(k)])
     ridge = reg_covar * np.eye(d)
-    if covariance_type == "full":
-        return weights, np.linalg.inv(covs + ridge)
     if covariance_type == "tied":
-        # EM's tied covariance: the within-component scatter pooled over all rows
-        pooled = np.einsum("c,cij->ij", np.maximum(counts, 1), covs) / np.maximum(counts, 1).sum()
-        return weights, np.linalg.inv(pooled + ridge)
-    variances = np.diagonal(covs, axis1=1, axis2=2) + reg_covar  # (k, d)
-    if covariance_type == "diag":
-        return weights, 1.0 / variances
-    return weights, 1.0 / variances.mean(1)
+        # EM's tied covariance: the within-component scatter pooled over all rows, summed
+        # one component at a time (one (d, d) matrix alive, not k)
+        pooled = np.zeros((d, d))
+        for c in range(k):
+            pooled += scatter(X[labels == c]) * counts[c] if counts[c] > 1 else overall
+        return weights, np.linalg.inv(pooled / np.maximum(counts, 1).sum() + ridge)
+    covs = np.stack([scatter(X[labels == c]) if counts[c] > 1 else overall for c in range(k)])
+    return weights, np.linalg.inv(covs + ridge)
 
 
 def gmm(
@@ -102,7 +109,8 @@ def gmm(
 
     Returns
     -------
-    labels : int64 array of shape (n,), the most responsible component
+    labels : int64 array of shape (n,), the most responsible component (a warning says
+        when fewer than ``n_components`` components hold a row)
     resp : float64 array of shape (n, n_components), rows sum to one
     model : GaussianMixture, only with ``return_model=True``
     """
@@ -135,6 +143,15 @@ def gmm(
     model.fit(X64)
     resp = model.predict_proba(X64)
     labels = resp.argmax(axis=1).astype(np.int64)
+    present = np.unique(labels).size
+    if present < k:
+        # EM can empty a component (few rows per component, a start between clusters);
+        # the caller asked for k clusters and would otherwise not see that it got fewer.
+        warnings.warn(
+            f"gmm: the rows fall in {present} of the {k} components (n_components={k}, "
+            f"{X.shape[0]} rows); EM left the others without a row",
+            stacklevel=2,
+        )
     # "no" was truthy: three values returned where two were asked for
     return_model = check_bool(return_model, method="gmm", name="return_model")
     return (labels, resp, model) if return_model else (labels, resp)

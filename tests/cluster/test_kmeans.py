@@ -1,6 +1,7 @@
 """K-means and GMM back ends against scikit-learn on the same input, and bad input."""
 
 import os
+import warnings
 from importlib import import_module
 
 import numpy as np
@@ -291,6 +292,57 @@ def test_start_from_means_assigns_many_rows_in_blocks_as_at_once():
     weights, precisions = start_from_means(X, means, "diag", 1e-6)
     np.testing.assert_allclose(weights, nk / nk.sum())
     np.testing.assert_allclose(precisions, 1 / variances, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])
+def test_start_from_means_of_wide_data_holds_no_covariance_per_component(covariance_type):
+    # k (d, d) covariances were built for every type: 1.4 GiB at k = 10, d = 3,000 for a
+    # start that keeps (k, d) variances ("diag"). Here k copies would be 28.8 MB, one 2.9 MB.
+    import tracemalloc
+
+    from dtc.cluster.gmm import start_from_means
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 600))
+    means = X[:10].copy()
+    means[9] += 100.0  # no row is nearest: the component takes the covariance of all rows
+    tracemalloc.start()
+    try:
+        weights, precisions = start_from_means(X, means, covariance_type, 1e-3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # one (d, d) matrix is 2.9 MB: "tied" keeps a few (scatter, sum, inverse), never k
+    # (old code: 55 MB for every type; now 14 MB tied, 2 MB diag / spherical)
+    assert peak < (24e6 if covariance_type == "tied" else 4e6), peak
+    labels = ((X[:, None] - means[None]) ** 2).sum(-1).argmin(1)
+    counts = np.maximum(np.bincount(labels, minlength=10), 1)  # an empty one counts as a row
+    assert counts[9] == 1
+    own = [X[labels == c] if counts[c] > 1 else X for c in range(10)]
+    if covariance_type == "tied":
+        # EM's within-component scatter pooled over the rows
+        scatter = sum(n * np.cov(r.T, bias=True) for n, r in zip(counts, own, strict=True))
+        expected = np.linalg.inv(scatter / counts.sum() + 1e-3 * np.eye(600))
+        np.testing.assert_allclose(precisions, expected, rtol=1e-7, atol=1e-9)
+    else:
+        variances = np.stack([r.var(0) for r in own]) + 1e-3
+        expected = 1 / variances if covariance_type == "diag" else 1 / variances.mean(1)
+        np.testing.assert_allclose(precisions, expected, rtol=1e-12)
+    np.testing.assert_allclose(weights, counts / counts.sum())
+
+
+def test_gmm_says_when_components_hold_no_row():
+    # Two means far from every row: EM leaves their components empty, and 5 clusters asked
+    # came back as 3 with no word (DTC(clusterer="gmm") at k near n / 3 gave 7 of 20).
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(30, 2)) * 0.1 + c for c in ([0, 0], [3, 0], [0, 3])])
+    means = np.array([[0, 0], [3, 0], [0, 3], [100, 100], [-100, 100.0]])
+    with pytest.warns(UserWarning, match="rows fall in 3 of the 5 components"):
+        labels, _ = gmm(X, 5, means_init=means, seed=0)
+    np.testing.assert_array_equal(np.bincount(labels, minlength=5), [30, 30, 30, 0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gmm(X, 3, seed=0)
 
 
 @pytest.mark.parametrize(
