@@ -326,7 +326,9 @@ def pca(data, n_components: int, *, fit_on: str = "both", whiten: bool = False):
     data : Domain or DomainPair
         Features ``X`` of shape ``(n, d)``.
     n_components : int
-        Output dimension ``k``, ``1 <= k <= min(n_fit, d)``.
+        Output dimension ``k``, ``1 <= k <= min(n_fit - 1, d)``: ``n_fit`` centred rows
+        span at most ``n_fit - 1`` directions, and a component past them is an arbitrary
+        direction of rounding noise (``whiten=True`` scaled it to unit variance).
     fit_on : {"both", "source", "target"}
         Which samples of a pair define the components (ignored for a Domain).
         ``"both"`` (default) fits on the stacked source and target, so neither
@@ -356,13 +358,16 @@ def pca(data, n_components: int, *, fit_on: str = "both", whiten: bool = False):
         }[fit_on]
     else:
         fit_X = data.X
-    limit = min(fit_X.shape)
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
         raise ValueError(f"pca: n_components must be an int, got {n_components!r}")
+    n_fit, d = fit_X.shape
+    if n_fit < 2:
+        raise ValueError(f"pca: needs at least 2 rows to fit on (fit_on={fit_on!r}), got {n_fit}")
+    limit = min(n_fit - 1, d)
     if not 1 <= n_components <= limit:
         raise ValueError(
-            f"pca: n_components must be in [1, {limit}] (min of samples and features fitted on), "
-            f"got {n_components}"
+            f"pca: n_components must be in [1, {limit}] (the {n_fit} rows fitted on span at "
+            f"most {n_fit - 1} directions once centred; {d} features), got {n_components}"
         )
     whiten = check_bool(whiten, method="pca", name="whiten")
     model = PCA(n_components=int(n_components), whiten=whiten, svd_solver="full")

@@ -98,6 +98,21 @@ def test_pca_on_domain_whiten(pair):
     )
 
 
+def test_pca_refuses_a_component_past_the_rows_directions():
+    # 20 centred rows of 500 features span 19 directions: the 20th component was rounding
+    # noise (singular value 6e-15), whitened to unit variance and different for every
+    # order of the same rows.
+    X = np.random.default_rng(0).standard_normal((20, 500)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"n_components must be in \[1, 19\] \(the 20 rows"):
+        data.pca(data.Domain(X), 20, whiten=True)
+    Z = data.pca(data.Domain(X), 19, whiten=True).X
+    Z_rev = data.pca(data.Domain(X[::-1].copy()), 19, whiten=True).X[::-1]
+    # every kept component is the same up to sign whatever the row order
+    np.testing.assert_allclose(np.abs(Z), np.abs(Z_rev), atol=1e-3)
+    with pytest.raises(ValueError, match="needs at least 2 rows to fit on"):
+        data.pca(data.Domain(X[:1]), 1)
+
+
 def test_errors(pair):
     with pytest.raises(ValueError, match="mode must be one of"):
         data.standardize(pair, mode="global")
