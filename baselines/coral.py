@@ -39,6 +39,21 @@ def sym_matrix_power(C, power: float) -> np.ndarray:
     return (V * w**power) @ V.T
 
 
+def _times_cov_power(Z, X, reg: float, power: float) -> np.ndarray:
+    """``Z @ (cov(X) + reg * I) ** power`` ``(m, d)`` for ``Z`` ``(m, d)``, ``X`` ``(n, d)``,
+    ``n <= d`` and ``reg > 0``, without a ``(d, d)`` matrix.
+
+    The centred rows of ``X`` span at most ``n - 1`` directions: with their thin SVD,
+    ``cov(X) = V diag(lam) V^T``, ``V`` ``(d, n)`` orthonormal, so ``(cov(X) + reg I)^p =
+    reg^p I + V diag((lam + reg)^p - reg^p) V^T``. O(n^2 d) time and O(n d) memory, where
+    the eigendecomposition of the ``(d, d)`` covariance took O(d^3) and O(d^2): 42 s and
+    1 GB at d = 4,000 (60 rows), about 1.5 h and 25 GB at d = 20,000.
+    """
+    _, s, Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    scale = (s**2 / (len(X) - 1) + reg) ** power - reg**power
+    return reg**power * Z + ((Z @ Vt.T) * scale) @ Vt
+
+
 def coral_transform(
     Xs, Xt, *, reg: float = 1.0, match_means: bool = False, caller: str = "coral_transform"
 ) -> np.ndarray:
@@ -50,12 +65,28 @@ def coral_transform(
     ``reg = 0``. With ``match_means`` the source is centred first and the target mean
     added back. ``reg = 0`` needs a full-rank ``cov(X_s)`` (``ValueError`` otherwise).
     ``caller`` names the estimator in error messages.
+
+    A domain with no more rows than features (``reg > 0``) has its covariance's power
+    applied through the SVD of its rows (:func:`_times_cov_power`), never forming a
+    ``(d, d)`` matrix: the same map to rounding (1e-14), at O(n^2 d) cost.
     """
     Xs, Xt = check_domains(Xs, Xt, method=caller)
     if min(len(Xs), len(Xt)) < 2:
         raise ValueError(f"{caller}: each domain needs at least 2 samples for a covariance")
     reg = check_number(reg, method=caller, name="reg", low=0.0)
     d = Xs.shape[1]
+    if reg > 0 and min(len(Xs), len(Xt)) <= d:
+        # Wide data: each power applied to the rows in turn, through the domain's SVD when
+        # it has no more rows than features (its (d, d) eigendecomposition otherwise).
+        def times_power(Z, X, power):
+            if len(X) <= d:
+                return _times_cov_power(Z, X, reg, power)
+            return Z @ sym_matrix_power(np.cov(X, rowvar=False) + reg * np.eye(d), power)
+
+        with dense_linalg_threads(d):
+            Z = Xs - Xs.mean(axis=0) if match_means else Xs
+            Z = times_power(times_power(Z, Xs, -0.5), Xt, 0.5)
+        return Z + Xt.mean(axis=0) if match_means else Z
     eye = reg * np.eye(d)
     Cs = np.cov(Xs, rowvar=False) + eye
     Ct = np.cov(Xt, rowvar=False) + eye

@@ -137,6 +137,35 @@ def test_coral_adapted_covariance_closed_form():
     np.testing.assert_allclose(plain, Xs @ inv_root_s @ root_t, rtol=1e-8, atol=1e-8)
 
 
+@pytest.mark.parametrize(("n_s", "n_t"), [(15, 25), (15, 80), (80, 25)])
+def test_coral_of_wide_data_is_the_closed_form_without_a_d_by_d_matrix(n_s, n_t):
+    # d = 60 > n in one domain or both: the SVD route applies each covariance power to the
+    # rows; the map must be the paper's X_s Cs_r^{-1/2} Ct_r^{1/2} (scipy's sqrtm).
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    d, reg = 60, 0.7
+    Xs = rng.standard_normal((n_s, d)) * rng.uniform(0.5, 2.0, d)
+    Xt = rng.standard_normal((n_t, d)) * 1.5 + 0.3
+    root_t = scipy.linalg.sqrtm(np.cov(Xt, rowvar=False) + reg * np.eye(d)).real
+    inv_root_s = np.linalg.inv(scipy.linalg.sqrtm(np.cov(Xs, rowvar=False) + reg * np.eye(d)).real)
+    np.testing.assert_allclose(
+        coral_transform(Xs, Xt, reg=reg), Xs @ inv_root_s @ root_t, rtol=1e-8, atol=1e-8
+    )
+    matched = coral_transform(Xs, Xt, reg=reg, match_means=True)
+    expected = (Xs - Xs.mean(0)) @ inv_root_s @ root_t + Xt.mean(0)
+    np.testing.assert_allclose(matched, expected, rtol=1e-8, atol=1e-8)
+    # 3,000 features and 20 rows a domain: one (d, d) matrix is 72 MB, the rows 0.5 MB
+    wide_s, wide_t = rng.standard_normal((20, 3000)), rng.standard_normal((20, 3000))
+    tracemalloc.start()
+    try:
+        coral_transform(wide_s, wide_t)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10e6, peak
+
+
 def test_subspace_alignment_matrix_is_ps_transpose_pt():
     rng = np.random.default_rng(2)
     Xs = rng.standard_normal((200, 6)) * np.array([5, 4, 3, 2, 1, 0.5])
