@@ -576,7 +576,14 @@ def report(
     if md in written:  # not an acc.md left by someone else
         # as written: rich would wrap a wide table's rows at the console's width (80
         # columns when piped), and `dtc report ... > table.md` would not be a table
-        sys.stdout.write(md.read_text(encoding="utf-8"))
+        # in bytes: the file is UTF-8 whatever stdout's encoding ("±" in every header failed
+        # under PYTHONIOENCODING=ascii or a Latin-1 locale, after the files were written)
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:  # a text-only stream (an embedding application's)
+            sys.stdout.write(md.read_text(encoding="utf-8"))
+        else:
+            buffer.write(md.read_bytes())
         sys.stdout.flush()
     if config is None and errors.is_file() and errors.stat().st_size:
         # a seed that failed on a pair for every row is not one any row ran there: without
@@ -756,6 +763,13 @@ def datasets(
 
 
 def main() -> None:  # pragma: no cover - console-script entry
+    # The tables print "±" and the user's names and paths: a stream that cannot encode them
+    # (PYTHONIOENCODING=ascii, a Latin-1 locale) failed with UnicodeEncodeError after the
+    # work was done; such characters now print as backslash escapes.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     app()
 
 

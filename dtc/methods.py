@@ -51,12 +51,14 @@ ENTRY_POINT_GROUP = "dtc.methods"
 
 @contextlib.contextmanager
 def _training_defaults():
-    """Torch's grad mode on and float32 its default dtype during a fit, whatever the
-    caller set (restored after): a fit inside the caller's ``torch.no_grad()`` or
-    ``inference_mode()`` failed at the first backward ("element 0 of tensors does not
-    require grad"), and after ``torch.set_default_dtype(torch.float64)`` the networks were
+    """Torch's grad mode on, autocast off and float32 its default dtype during a fit,
+    whatever the caller set (restored after): a fit inside the caller's ``torch.no_grad()``
+    or ``inference_mode()`` failed at the first backward ("element 0 of tensors does not
+    require grad"), inside ``torch.autocast("cpu", dtype=torch.bfloat16)`` the networks
+    trained in bfloat16 until the first embedding failed ("unsupported ScalarType
+    BFloat16"), and after ``torch.set_default_dtype(torch.float64)`` the networks were
     built in float64 and refused as the user's. Nothing to do where torch is not loaded:
-    no caller can have set either."""
+    no caller can have set any."""
     torch = sys.modules.get("torch")
     if torch is None:
         yield
@@ -64,7 +66,12 @@ def _training_defaults():
     dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float32)
     try:
-        with torch.inference_mode(False), torch.enable_grad():
+        with (
+            torch.inference_mode(False),
+            torch.enable_grad(),
+            torch.autocast("cpu", enabled=False),
+            torch.autocast("cuda", enabled=False),
+        ):
             yield
     finally:
         torch.set_default_dtype(dtype)

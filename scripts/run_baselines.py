@@ -294,7 +294,7 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
         "n_failed",
         "seconds",
     ]
-    with open(out / "baselines.csv", "w", newline="") as f:
+    with open(out / "baselines.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -328,7 +328,7 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
             )
         lines.append("")
     text = "\n".join(lines)
-    (out / "baselines.md").write_text(text)
+    (out / "baselines.md").write_text(text, encoding="utf-8")  # "±": not the locale's
     return text
 
 

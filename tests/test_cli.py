@@ -136,6 +136,31 @@ def test_config_run_with_overrides_then_report(tmp_path):
     assert (tmp_path / "rep" / "nmi.tex").exists()
 
 
+def test_tables_print_where_stdout_cannot_encode_them(tmp_path):
+    # "±" is in every table's header: under PYTHONIOENCODING=ascii (or a Latin-1 locale)
+    # `dtc report` failed with UnicodeEncodeError after writing its files, and `dtc
+    # datasets` on a name of the user's.
+    import os
+    import subprocess
+
+    cfg = _cli_config(tmp_path)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "seeds=[0,1]", "--out", str(out)]).exit_code == 0
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    rep = [sys.executable, "-m", "dtc.cli", "report", str(out), "--no-figures"]
+    res = subprocess.run(
+        [*rep, "--out", str(tmp_path / "rep")], capture_output=True, env=env, timeout=300
+    )
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    # `dtc report ... > table.md` is the UTF-8 file, byte for byte
+    assert res.stdout == (tmp_path / "rep" / "acc.md").read_bytes()
+    assert "mean ± std".encode() in res.stdout
+    datasets = [sys.executable, "-m", "dtc.cli", "datasets", "données"]
+    res = subprocess.run(datasets, capture_output=True, env=env, timeout=300)
+    assert b"Traceback" not in res.stderr and b"UnicodeEncodeError" not in res.stderr
+    assert b"donn\\xe9es" in res.stdout + res.stderr  # escaped, not a crash
+
+
 def test_single_run_refuses_the_options_of_config_runs(tmp_path):
     # Without a CONFIG these were ignored without a word: nothing ran in parallel or on
     # Ray, nothing was written to --out or MLflow.

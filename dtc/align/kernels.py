@@ -561,7 +561,11 @@ def kernel_sums(
     _check_layer_counts(xs, ys, kernels, "kernel_sums")
     # half precision in float32 (see _widened); the centring is forward's
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
-    return _KernelSums.apply(tuple(kernels), bool(exclude_diagonal), block_size, *xs, *ys)
+    # Autocast off inside: in the caller's `torch.autocast` it recast the tiles' products to
+    # bfloat16 while the accumulators stay float32 ("mat1 and mat2 must have the same
+    # dtype"); the inputs are widened already, so the sums are those of the widened inputs.
+    with torch.autocast(xs[0].device.type, enabled=False):
+        return _KernelSums.apply(tuple(kernels), bool(exclude_diagonal), block_size, *xs, *ys)
 
 
 def _pair_diffs(x, y, a, b, out):

@@ -140,8 +140,11 @@ def gmm(
         random_state=check_seed(seed),
         **start,
     )
-    model.fit(X64)
-    resp = model.predict_proba(X64)
+    # exp of very negative log-densities underflows to 0, as meant: under the caller's
+    # np.seterr(all="raise") it raised FloatingPointError from inside scikit-learn
+    with np.errstate(under="ignore"):
+        model.fit(X64)
+        resp = model.predict_proba(X64)
     labels = resp.argmax(axis=1).astype(np.int64)
     present = np.unique(labels).size
     if present < k:

@@ -473,6 +473,26 @@ def test_half_precision_features_past_float16_norms(dtype, estimator):
     assert MMDLoss(estimator="biased" if estimator == "linear" else estimator)(xh, yh).isfinite()
 
 
+@pytest.mark.parametrize("loss", [MMDLoss(), align.JMMDLoss()])
+def test_kernel_sums_inside_the_callers_autocast(loss):
+    # A training loop under torch.autocast feeds bfloat16 features: the tiles' products
+    # were recast to bfloat16 beside float32 accumulators ("mat1 and mat2 must have the
+    # same dtype"). The loss is now that of the same bfloat16 features outside autocast.
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(8, 8)
+    zs, zt = torch.randn(24, 8), torch.randn(20, 8) + 0.5
+    probs = {"source_probs": torch.full((24, 3), 1 / 3), "target_probs": torch.full((20, 3), 1 / 3)}
+    kwargs = {} if isinstance(loss, MMDLoss) else probs  # JMMD: features and predictions
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fs, ft = lin(zs), lin(zt)
+        assert fs.dtype == torch.bfloat16
+        got = loss(fs, ft, **kwargs)
+    got.backward()
+    assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
+    want = loss(fs.detach(), ft.detach(), **kwargs)
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+
+
 def _np_linear_kernel_mmd2(x, y, estimator):
     # x . y Gram matrices in float64, the definitions term by term
     gx, gy, gxy = x @ x.T, y @ y.T, x @ y.T

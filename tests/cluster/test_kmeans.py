@@ -331,6 +331,18 @@ def test_start_from_means_of_wide_data_holds_no_covariance_per_component(covaria
     np.testing.assert_allclose(weights, counts / counts.sum())
 
 
+def test_gmm_under_the_callers_floating_point_errors_setting(blobs):
+    # np.seterr(all="raise") (a debugging habit) made scikit-learn's EM raise
+    # FloatingPointError on the harmless underflow of exp of very negative log-densities.
+    X, _ = blobs
+    far = X + np.where(np.arange(len(X)) % 2, 50.0, 0.0)[:, None]
+    want = gmm(far, 4, seed=0)
+    with np.errstate(all="raise"):
+        got = gmm(far, 4, seed=0)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
 def test_gmm_says_when_components_hold_no_row():
     # Two means far from every row: EM leaves their components empty, and 5 clusters asked
     # came back as 3 with no word (DTC(clusterer="gmm") at k near n / 3 gave 7 of 20).

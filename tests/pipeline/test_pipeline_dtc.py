@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import re
 
@@ -1081,12 +1082,19 @@ def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_load
 
 def test_a_fit_under_the_callers_torch_modes_trains_as_usual(small_pair):
     """Inside the caller's no_grad() / inference_mode() the first backward failed ("element
-    0 of tensors does not require grad"); after set_default_dtype(float64) the networks
-    were built in float64 and refused as the user's."""
+    0 of tensors does not require grad"); inside autocast the networks trained in bfloat16
+    until the first embedding failed ("unsupported ScalarType BFloat16"; with the MMD loss
+    "mat1 and mat2 must have the same dtype"); after set_default_dtype(float64) the
+    networks were built in float64 and refused as the user's."""
     alone = DTC(**TINY).fit(small_pair).labels_
-    for mode in (torch.no_grad, torch.inference_mode):
+    autocast = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16)
+    for mode in (torch.no_grad, torch.inference_mode, autocast):
         with mode():
             np.testing.assert_array_equal(DTC(**TINY).fit(small_pair).labels_, alone)
+    with autocast():
+        mmd = DTC(**TINY, loss="mmd").fit(small_pair).labels_
+        assert torch.is_autocast_enabled("cpu")  # the caller's, restored
+    np.testing.assert_array_equal(mmd, DTC(**TINY, loss="mmd").fit(small_pair).labels_)
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
