@@ -207,7 +207,12 @@ def _split_statistic(pooled: torch.Tensor, sigma: float, n_s: int, estimator: st
 def coral_distance(source, target, *, log: bool = False, eps: float = 1e-3) -> float:
     """CORAL distance ``||C_s - C_t||_F^2 / (4 d^2)`` (``log=True``: between
     ``log(C + eps I)``); ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``, ``n >= 2``.
-    See :func:`dtc.align.coral.coral` and :func:`dtc.align.coral.log_coral`."""
+    See :func:`dtc.align.coral.coral` and :func:`dtc.align.coral.log_coral`.
+
+    Cost: two ``(d, d)`` covariances whatever the rows, and with ``log=True`` their
+    eigendecompositions, O(d^3): measured 102 MiB / 0.2 s, and 267 MiB / 5.4 s with
+    ``log=True``, at d = 2,000 (60 rows a domain); each grows 4x (8x in time for the log)
+    per doubling of d. Raw features of many thousands need a reduction first."""
     s, t = _pair(source, target, "coral_distance", min_samples=2)
     if check_bool(log, method="coral_distance", name="log"):
         return _log_coral(s, t, _check_eps(eps), "coral_distance").item()

@@ -379,6 +379,13 @@ def check_source(
     fewer than :data:`SIMILARITY_MIN_ROWS` rows in a domain the similarity cannot be
     estimated (its reliabilities split each domain in halves): the test's result is
     returned, not judged on similarity or signal, as for a ``nan`` similarity.
+
+    Cost: each domain's ``(d, d)`` feature-correlation matrix and, one at a time,
+    ``n_permutations`` permuted copies of the source's, whatever the number of rows:
+    O(d^2) memory and O(n_permutations d^2) time, measured 154 MiB and 7.9 s at
+    d = 2,000 (100 rows a domain), each 4x per doubling of d. For many thousands of
+    features, check a subset of the same columns in both domains (a subset keeps their
+    correspondence; a projection such as PCA fitted on both would create one).
     """
     check_thresholds(min_similarity, min_signal_ratio)
     min_similarity = resolve_min_similarity(min_similarity, benchmark)
