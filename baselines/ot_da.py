@@ -97,8 +97,13 @@ def ot_transform(
         # At reg_e = 0.01 POT may warn that Sinkhorn did not converge in 1000 iterations (COIL,
         # SURF). Measured on COIL1->COIL2: the coupling's marginal L1 error is 8e-6 after 1000
         # iterations and 3e-6 after 5000, and the clusters (ACC 61.94) are the same.
+        # The log-domain solver by name: POT's default before 0.9.4 was the plain one,
+        # whose kernel exp(-M / reg_e) underflows at a small reg_e (no max_iter helps).
         transport = ot.da.SinkhornTransport(
-            reg_e=reg_e, norm=cost_norm, max_iter=1000 if max_iter is None else max_iter
+            reg_e=reg_e,
+            method="sinkhorn_log",
+            norm=cost_norm,
+            max_iter=1000 if max_iter is None else max_iter,
         )
     else:
         if ys is None:

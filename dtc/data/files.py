@@ -56,7 +56,8 @@ def _make_domain(
         raise ValueError(f"label_offset: expected an int, got {label_offset!r}")
     if y is not None:
         y = np.asarray(y)
-        if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+        # int(): numpy 1.x compared uint64 with int as float64, where 2**63 - 1 == 2**63
+        if y.dtype.kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
             # the int64 cast below wrapped 2**63 to -2**63: "expected non-negative labels"
             raise ValueError(
                 f"{path}: labels: expected class labels of at most 2**63 - 1, got {y.max()}"
