@@ -203,7 +203,7 @@ def test_records_built_in_memory_may_hold_numpy_scalars():
         for r in records
     ]
     assert to_markdown(build_tables(numpy)[0]) == plain
-    with pytest.raises(ValueError, match="'seed' is bool, expected an int"):
+    with pytest.raises(ValueError, match="'seed' is bool_?, expected an int"):
         build_tables([{**records[0], "seed": np.True_}])
 
 
