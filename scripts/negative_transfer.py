@@ -663,6 +663,8 @@ def construct_negative(
         d = t.n_features
         # PCA needs d <= min(n, d_other) components; pad with zero columns beyond that.
         m = min(d, o.n_samples, o.n_features)
+        # Depends on scikit-learn's release (component signs changed in 1.5; README,
+        # under the harness table): kept as the records were made.
         Xo = PCA(m, random_state=seed).fit_transform(o.X)
         Xo = np.hstack([Xo, np.zeros((len(Xo), d - m))])
         y = o.y % pair.n_clusters  # the other benchmark's classes, folded onto k labels
