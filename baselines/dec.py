@@ -68,7 +68,7 @@ from dtc.cluster.dec import (
     label_change_fraction,
     target_distribution,
 )
-from dtc.cluster.kmeans import kmeans
+from dtc.cluster.kmeans import kmeans, warn_if_fewer_clusters
 from dtc.methods import TransferClusterer
 from dtc.nn import check_finite, deterministic, embed, make_generator, minibatches
 from dtc.nn.training import as_tensor
@@ -306,4 +306,10 @@ class DEC(TransferClusterer):
         with torch.no_grad():
             q_all = layer(torch.from_numpy(self.embedding_).to(device))
         self.labels_ = q_all.argmax(1).cpu().numpy().astype(np.int64)
+        warn_if_fewer_clusters(
+            self.labels_,
+            len(layer.centers),
+            type(self).__name__,
+            "no row's soft assignment peaks at the others' centres",
+        )
         self.cluster_centers_ = layer.centers.detach().cpu().numpy()

@@ -65,7 +65,7 @@ from dtc.cluster.dec import (
     target_distribution,
 )
 from dtc.cluster.gmm import gmm
-from dtc.cluster.kmeans import kmeans
+from dtc.cluster.kmeans import kmeans, squared_differences, warn_if_fewer_clusters
 from dtc.cluster.label_spreading import label_spreading
 from dtc.data.domain import DomainPair
 from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_columns
@@ -1994,7 +1994,7 @@ class DTC(TransferClusterer):
         if init is not None:
             # Name each cluster after the nearest source centre (one-to-one), so that
             # cluster c still stands for source class / cluster c.
-            cost = ((centres[:, None, :] - np.asarray(init)[None]) ** 2).sum(-1)
+            cost = squared_differences(centres, np.asarray(init))
             rows, cols = linear_sum_assignment(cost)
             perm = np.empty(k, dtype=np.int64)
             perm[rows] = cols
@@ -2081,5 +2081,11 @@ class DTC(TransferClusterer):
             logs["discrepancy"] = self.discrepancy()
             self.history_.append(logs)
         self.labels_ = self._assign(layer).argmax(1).cpu().numpy().astype(np.int64)
+        warn_if_fewer_clusters(
+            self.labels_,
+            len(layer.centers),
+            f"DTC(refine={self.refine!r})",
+            "no row's soft assignment peaks at the others' centres",
+        )
         self.cluster_centers_ = layer.centers.detach().cpu().numpy().astype(np.float32)
         self._opt = None

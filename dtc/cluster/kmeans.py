@@ -34,6 +34,7 @@ import importlib.util
 import math
 import numbers
 import threading
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -52,6 +53,8 @@ __all__ = [
     "assign_nearest",
     "faiss_available",
     "kmeans",
+    "squared_differences",
+    "warn_if_fewer_clusters",
 ]
 
 #: ``backend="auto"`` uses faiss from this many samples on, when faiss is importable.
@@ -316,6 +319,36 @@ def assign_nearest(X, centers) -> tuple[np.ndarray, np.ndarray]:
         X, C = np.ldexp(X, e), np.ldexp(C, e)
     labels, dist = pairwise_distances_argmin_min(X, C)
     return labels.astype(np.int64), np.ldexp(dist.astype(np.float64), -e) ** 2
+
+
+def squared_differences(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``(n, m)`` squared Euclidean distances between the rows of ``A`` ``(n, d)`` and
+    ``B`` ``(m, d)``, as ``((A[:, None] - B[None]) ** 2).sum(-1)`` (direct differences: no
+    cancellation, unlike the ``|a|^2 + |b|^2 - 2 a.b`` form) in blocks of rows, so that at
+    most about 4 M differences are alive (the ``(n, m, d)`` array at once was 320 MB at 800
+    centres of 64 dimensions). Each block's sums are those of the one-shot formula, bit for
+    bit."""
+    step = max(1, (1 << 22) // max(1, B.shape[0] * B.shape[1]))
+    return np.concatenate(
+        # one (empty) block at least: no rows give (0, m)
+        [
+            ((A[s : s + step, None, :] - B[None]) ** 2).sum(-1)
+            for s in range(0, max(len(A), 1), step)
+        ]
+    ).reshape(len(A), len(B))
+
+
+def warn_if_fewer_clusters(labels: np.ndarray, k: int, who: str, why: str) -> None:
+    """Warn (naming ``who`` and ``why``) when ``labels`` use fewer than the ``k``
+    clusters the caller asked for: a method that can empty a cluster would otherwise
+    return fewer without a word."""
+    present = np.unique(labels).size
+    if present < k:
+        warnings.warn(
+            f"{who}: the rows fall in {present} of the {k} clusters asked for ({len(labels)} "
+            f"rows); {why}",
+            stacklevel=3,
+        )
 
 
 class KMeans(ClusterMixin, BaseEstimator):

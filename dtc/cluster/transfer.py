@@ -27,7 +27,14 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from dtc._validation import check_features
-from dtc.cluster.kmeans import assign_nearest, check_centers, check_int, check_seed, kmeans
+from dtc.cluster.kmeans import (
+    assign_nearest,
+    check_centers,
+    check_int,
+    check_seed,
+    kmeans,
+    squared_differences,
+)
 
 __all__ = [
     "TransferResult",
@@ -170,8 +177,7 @@ def match_clusters(source_centers, target_centers) -> np.ndarray:
             f"and {T.shape[1]}"
         )
     S64, T64 = S.astype(np.float64), T.astype(np.float64)
-    cost = ((S64[:, None, :] - T64[None, :, :]) ** 2).sum(-1)
-    rows, cols = linear_sum_assignment(cost)
+    rows, cols = linear_sum_assignment(squared_differences(S64, T64))
     out = np.full(S.shape[0], -1, dtype=np.int64)
     out[rows] = cols
     return out

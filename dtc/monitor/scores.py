@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+from scipy.spatial.distance import pdist
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
@@ -180,8 +181,10 @@ def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
         )
     # Likewise for any two: their ratio (s_i + s_j) / d_ij is infinite (0 / 0 without spread),
     # but scikit-learn counts the pair as 0, perfectly separated.
+    # Chebyshev distance: the largest coordinate difference, pair by pair in triu order,
+    # without the (k^2 / 2, d) differences (318 MiB at 800 clusters of 64 features)
     i, j = np.triu_indices(len(centroids), 1)
-    same = (np.abs(centroids[i] - centroids[j]) <= tol).all(axis=1)
+    same = pdist(centroids, "chebyshev") <= tol
     if same.any():
         names = np.unique(labels)
         raise ValueError(

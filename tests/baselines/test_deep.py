@@ -61,6 +61,34 @@ def kmeans_acc(pair):
 # -- autoencoder + K-means -------------------------------------------------------------
 
 
+def _crowded_pair():
+    # 60 clusters of 5 rows that overlap (std 15 around centres in [-10, 10]^4): the argmax
+    # of the Student-t assignments leaves some clusters without a row
+    from sklearn.datasets import make_blobs
+
+    from dtc.data import Domain, DomainPair
+
+    X, y = make_blobs(300, centers=60, n_features=4, cluster_std=15.0, random_state=0)
+    X = X.astype(np.float32)
+    return DomainPair(Domain(X, y), Domain(X.copy()), n_clusters=60)
+
+
+def test_dec_says_when_it_returns_fewer_clusters_than_asked():
+    # 57 of 60 came back without a word (gmm and co-clustering already warned)
+    with pytest.warns(UserWarning, match=r"DEC: the rows fall in \d+ of the 60 clusters"):
+        est = DEC(pretrain_epochs=2, max_epochs=30, seed=0).fit(_crowded_pair())
+    assert np.unique(est.labels_).size < 60
+
+
+def test_dtc_refinement_says_when_it_returns_fewer_clusters_than_asked():
+    from dtc import DTC
+
+    settings = {"pretrain_epochs": 2, "adapt_epochs": 1, "refine_epochs": 30}
+    with pytest.warns(UserWarning, match=r"DTC\(refine='dec'\): the rows fall in \d+ of the 60"):
+        est = DTC(refine="dec", hidden=(16,), n_latent=4, seed=0, **settings).fit(_crowded_pair())
+    assert np.unique(est.labels_).size < 60
+
+
 def test_source_ae_kmeans_beats_target_kmeans(pair, kmeans_acc):
     est = SourceAEKMeans(epochs=30, **SMALL).fit(pair)
     acc = cluster_acc(pair.target.y, est.labels_)

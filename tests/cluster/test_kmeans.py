@@ -6,6 +6,7 @@ from importlib import import_module
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans as SkKMeans
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
@@ -331,6 +332,33 @@ def test_start_from_means_of_wide_data_holds_no_covariance_per_component(covaria
     np.testing.assert_allclose(weights, counts / counts.sum())
 
 
+def test_gmm_from_means_of_clusters_with_fewer_rows_than_dimensions():
+    # 40 rows of 64 dimensions a cluster: the rank-deficient scatter plus reg_covar has an
+    # inverse of entries ~1e6 whose rounding left it asymmetric by 1e-10 (relative), and
+    # scikit-learn refused the start ("'full precision' should be symmetric, positive-
+    # definite") although its smallest eigenvalue was 0.18; its own K-means start fit.
+    from sklearn.datasets import make_blobs
+
+    from dtc.cluster.gmm import start_from_means
+
+    X, y = make_blobs(2000, centers=50, n_features=64, random_state=0)
+    means = np.stack([X[y == c].mean(0) for c in range(50)])
+    _, precisions = start_from_means(X, means, "full", 1e-6)
+    np.testing.assert_array_equal(precisions, np.swapaxes(precisions, 1, 2))
+    labels, _ = gmm(X, 50, means_init=means, seed=0)
+    assert adjusted_rand_score(y, labels) == 1.0
+
+
+def test_squared_differences_in_blocks_are_the_one_shot_formulas_bit_for_bit():
+    from dtc.cluster.kmeans import squared_differences
+
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(300, 64)), rng.normal(size=(1000, 64))  # blocks of 65 rows
+    np.testing.assert_array_equal(squared_differences(A, B), ((A[:, None] - B[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(squared_differences(A, B), cdist(A, B, "sqeuclidean"), rtol=1e-12)
+    assert squared_differences(A[:0], B).shape == (0, 1000)
+
+
 def test_gmm_under_the_callers_floating_point_errors_setting(blobs):
     # np.seterr(all="raise") (a debugging habit) made scikit-learn's EM raise
     # FloatingPointError on the harmless underflow of exp of very negative log-densities.
@@ -349,7 +377,7 @@ def test_gmm_says_when_components_hold_no_row():
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(30, 2)) * 0.1 + c for c in ([0, 0], [3, 0], [0, 3])])
     means = np.array([[0, 0], [3, 0], [0, 3], [100, 100], [-100, 100.0]])
-    with pytest.warns(UserWarning, match="rows fall in 3 of the 5 components"):
+    with pytest.warns(UserWarning, match="gmm: the rows fall in 3 of the 5 clusters"):
         labels, _ = gmm(X, 5, means_init=means, seed=0)
     np.testing.assert_array_equal(np.bincount(labels, minlength=5), [30, 30, 30, 0, 0])
     with warnings.catch_warnings():

@@ -245,6 +245,27 @@ def test_class_means_refuses_negative_labels():
         class_means(np.ones((3, 2)), [0, 1, -1], 2)
 
 
+def test_match_clusters_of_many_centres_holds_no_pairwise_differences():
+    # (k_s, k_t, d) differences at once: 328 MB at 800 centres of 64 dimensions
+    import tracemalloc
+
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(0)
+    S = rng.normal(size=(800, 64))
+    T = S[rng.permutation(800)] + rng.normal(0, 0.01, (800, 64))
+    tracemalloc.start()
+    try:
+        got = match_clusters(S, T)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    rows, cols = linear_sum_assignment(cdist(S, T, "sqeuclidean"))
+    np.testing.assert_array_equal(got[rows], cols)
+    assert peak < 100e6, peak
+
+
 def test_match_clusters_minimises_squared_not_absolute_distance():
     # Hand-computed: keeping the order costs 5 + 2 = 7 in squared distance (swapping, 9 + 0),
     # but 3 + 2 = 5 in L1 distance (swapping, 3 + 0): the two criteria disagree here.
