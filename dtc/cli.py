@@ -280,6 +280,7 @@ def _run_one(
     from dtc.experiment import RunSpec, append_record, run_single
     from dtc.experiment.config import plugin_code
     from dtc.experiment.single import check_not_seed, default_method
+    from dtc.experiment.store import terminate_as_interrupt
 
     _import_here()  # --method or --set loss= may name a user's module:Class
     params = parse_assignments(set_)
@@ -316,7 +317,12 @@ def _run_one(
     code = plugin_code(spec.method, spec.params)
     console = err if json_out else out
     try:
-        with console.status(escape(f"fitting {spec.method} on {benchmark} ..."), spinner="dots"):
+        # a SIGTERM as a Ctrl-C: the checkpoint being written is removed, and the message
+        # below says where the finished stages are
+        with (
+            terminate_as_interrupt(),
+            console.status(escape(f"fitting {spec.method} on {benchmark} ..."), spinner="dots"),
+        ):
             # an imbalanced target is scored with the metrics that show its minority classes
             imbalanced = "imbalance_ratio" in spec.data_params
             record = run_single(spec, data_dir=data_dir, imbalance=imbalanced)
@@ -484,7 +490,7 @@ def report(
         with_task_grid,
     )
     from dtc.experiment.single import PLATFORM_KEYS
-    from dtc.experiment.store import read_records
+    from dtc.experiment.store import read_records, terminate_as_interrupt
 
     if overrides and config is None:
         raise typer.BadParameter(
@@ -535,11 +541,16 @@ def report(
                     highlight=False,
                     soft_wrap=True,
                 )
-        written = write_report(
-            records, target, metrics=metric, figures=figures, seeds=seeds, planned=planned
-        )
+        # a SIGTERM (a batch time limit) as a Ctrl-C: the report's clean-up runs (no
+        # temporary file left, the files written listed for the next report to replace)
+        with terminate_as_interrupt():
+            written = write_report(
+                records, target, metrics=metric, figures=figures, seeds=seeds, planned=planned
+            )
     except (ValueError, OSError) as exc:  # OSError: an --out that is a file
         raise _fail(exc) from exc
+    except KeyboardInterrupt as exc:
+        raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
     codes = sorted({str(r.get("versions", {}).get("dtc_source", "unknown")) for r in records})
     if len(codes) > 1:
         # a resumed sweep keeps the runs made before an edit of dtc or its baselines (their

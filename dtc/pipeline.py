@@ -717,6 +717,9 @@ class DTC(TransferClusterer):
                 f"DTC: checkpoint_dir must be None or a non-empty path (str or os.PathLike), "
                 f"got {ck!r}"
             )
+        if ck is not None and user_path(ck).exists() and not user_path(ck).is_dir():
+            # refused here, not by mkdir after the whole pretraining (FileExistsError)
+            raise ValueError(f"DTC: checkpoint_dir {str(ck)!r} exists and is not a folder")
         choice("pretrain_on", PRETRAIN_ON)
         choice("encoder_mode", ENCODER_MODES)
         choice("lam_schedule", LAM_SCHEDULES)

@@ -739,6 +739,37 @@ def test_an_interrupted_single_run_says_where_its_checkpoints_are(tmp_path, monk
     assert res.exit_code == 130 and "kept in" not in res.stderr
 
 
+def test_a_sigterm_stops_a_single_run_and_a_report_as_a_ctrl_c_does(tmp_path, monkeypatch):
+    # A batch system's time limit (SIGTERM) ended `dtc run` and `dtc report` on the spot:
+    # no word of the kept checkpoints, a half-written checkpoint or figure left behind,
+    # and the report's list of files it wrote (for the next one to replace) never made.
+    import os
+    import signal
+    import time
+
+    import dtc.experiment as experiment
+    import dtc.experiment.report as report_module
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the handler raises first
+        raise AssertionError("SIGTERM was not raised as an interrupt")
+
+    monkeypatch.setattr(experiment, "run_single", terminated)
+    ckpt = tmp_path / "ckpt"
+    args = ["run", "--method", "dtc", "--set", f"checkpoint_dir={ckpt}", "--no-record"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 143
+    assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # pytest's own, restored
+
+    cfg = _cli_config(tmp_path)
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "out")]).exit_code == 0
+    monkeypatch.setattr(report_module, "write_report", terminated)
+    res = runner.invoke(app, ["report", str(tmp_path / "out"), "--no-figures"])
+    assert res.exit_code == 143 and "Traceback" not in res.output
+
+
 def test_report_with_its_config_needs_every_planned_pair(tmp_path):
     # A sweep killed after 4 of its 24 runs: `dtc report --config` showed the family mean
     # over the 2 pairs that ran as complete and bold, captioned "2 pair(s)".

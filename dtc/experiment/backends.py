@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from dtc.experiment.config import Task
+from dtc.experiment.store import Terminated
 
 __all__ = ["BACKENDS", "check_backend", "check_workers_can_import", "execute", "run_tasks"]
 
@@ -135,12 +136,34 @@ class RunError(RuntimeError):
     reported as a dead worker, and killed the run beside it."""
 
 
+#: Whether this worker process is running a task (see :func:`_worker_sigterm`).
+_RUNNING = False
+
+
+def _worker_sigterm(signum, frame) -> None:
+    """A worker's SIGTERM (the sweep stopping it, :func:`_stopping`): during a run it is
+    raised as :class:`Terminated`, so that the run's clean-up (a checkpoint or cache file
+    half written) runs before :func:`_execute_in_worker` exits the process; an idle worker
+    exits at once. Killed outright, a worker left its temporary files behind for good."""
+    if _RUNNING:
+        raise Terminated
+    os._exit(Terminated.exit_code)
+
+
 def _execute_in_worker(task_dict: dict, data_dir=None, registered=None) -> dict:
     """:func:`execute` in a worker process: a failure leaves it as a :class:`RunError`."""
+    global _RUNNING
+    _RUNNING = True
     try:
         return execute(task_dict, data_dir, registered)
+    except Terminated:
+        # the run's clean-up ran while this unwound; the pool would take the exception
+        # as the run's result and wait for the next task
+        os._exit(Terminated.exit_code)
     except (Exception, SystemExit) as exc:  # a method's sys.exit too, as in _serial
         raise RunError(_error_text(exc)) from None
+    finally:
+        _RUNNING = False
 
 
 def _error_text(exc: BaseException) -> str:
@@ -160,6 +183,9 @@ def _serial(tasks, data_dir) -> Iterator[tuple[Task, dict | None, str | None]]:
         else:
             yield task, result, None
 
+
+#: How long a stopped worker may take to clean up its run before it is killed (seconds).
+STOP_TIMEOUT_S = 10.0
 
 #: How often a worker checks that the sweep that started it is still alive (seconds).
 PARENT_CHECK_S = 1.0
@@ -189,6 +215,7 @@ def _init_worker(threads: int, parent: int, registered=()) -> None:
     # A Ctrl-C in a terminal reaches the whole process group: the parent alone answers
     # it (by stopping the workers, :func:`_stopping`), without a traceback per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_sigterm)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     _register(registered)  # the names the parent registered at run time
 
@@ -238,9 +265,13 @@ def _stopping(jobs: int, threads: int):
         pool.shutdown(wait=False, cancel_futures=True)
         started = [p for p in mp.active_children() if p not in before]
         for process in started:
-            process.terminate()
+            process.terminate()  # SIGTERM: the run's clean-up, then exit (_worker_sigterm)
         for process in started:
-            process.join()
+            # a worker inside a long native call answers when it returns to Python
+            process.join(timeout=STOP_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
         raise
     pool.shutdown()
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -198,10 +198,12 @@ def save_checkpoint(path, state: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # a temporary file of its own: two writers of one checkpoint (two rows of a --jobs 2
-    # sweep that share a pretraining) shared "<name>.tmp", and one moved the other's away
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    # sweep that share a pretraining) shared "<name>.tmp", and one moved the other's away;
+    # opened with the umask's permissions (tempfile's are private to this user, and a
+    # checkpoint folder shared by a group could not be resumed by the others)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             torch.save(state, fh)
             # on disk before the rename: after a power cut, the rename alone could leave
             # an empty checkpoint under the final name

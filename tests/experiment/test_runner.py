@@ -675,6 +675,38 @@ def test_mlflow_without_the_extra_is_a_clear_error(tmp_path, monkeypatch):
         run_experiment(load_config(CONFIG), tmp_path, progress=False, mlflow=True)
 
 
+def test_a_stopped_worker_cleans_up_its_run_before_it_exits(monkeypatch):
+    # The sweep stops its workers with SIGTERM, whose default killed a worker in the middle
+    # of a checkpoint's write: its temporary file stayed for good. In a run the signal now
+    # unwinds the run (its clean-up runs), then the worker exits with 143; idle, at once.
+    from dtc.experiment import backends
+
+    done = []
+
+    def execute(*args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        finally:
+            done.append("clean-up")
+
+    def exit_(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(backends, "execute", execute)
+    monkeypatch.setattr(backends.os, "_exit", exit_)
+    previous = signal.signal(signal.SIGTERM, backends._worker_sigterm)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            backends._execute_in_worker({}, None)
+        assert stopped.value.code == 143 and done == ["clean-up"]
+        assert not backends._RUNNING
+        with pytest.raises(SystemExit):  # idle: no run to unwind
+            backends._worker_sigterm(signal.SIGTERM, None)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.mark.parametrize("wait_s", [0.0, 8.0])
 def test_an_interrupt_stops_the_workers_at_once(wait_s):
     """Ctrl-C while workers start (0 s) or run (8 s): the pool's block ends at once, not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 
 import numpy as np
@@ -75,6 +76,17 @@ def test_two_writers_of_one_checkpoint_do_not_collide(tmp_path):
     assert errors == []
     assert float(load_checkpoint(path)["w"][0]) in (1.0, 2.0)
     assert [p.name for p in tmp_path.iterdir()] == ["shared.pt"]  # no temporary left
+
+
+def test_a_checkpoint_has_the_umasks_permissions(tmp_path):
+    # tempfile made it private to its writer (-rw-------): a checkpoint folder shared by a
+    # group could not be resumed by the others, unlike the reference cache beside it
+    previous = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "c.pt", {"w": torch.zeros(2)})
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "c.pt").stat().st_mode & 0o777 == 0o644
 
 
 def test_corrupt_mask_fraction():

@@ -1942,6 +1942,8 @@ def test_refinement_encodes_each_batch_once(small_pair, monkeypatch):
         ("device", 3, r"^DTC: device must be None"),
         ("checkpoint_dir", 0, r"^DTC: checkpoint_dir must be None or a non-empty path"),
         ("checkpoint_dir", "", r"^DTC: checkpoint_dir must be None or a non-empty path"),
+        # a file: FileExistsError from mkdir after the whole pretraining
+        ("checkpoint_dir", __file__, r"^DTC: checkpoint_dir '.*' exists and is not a folder"),
     ],
 )
 def test_check_params_refuses_what_failed_only_in_training(param, value, match):
