@@ -722,50 +722,52 @@ def test_paths_under_home_are_expanded_not_made_into_a_folder_named_tilde(tmp_pa
     assert default_out_dir(load_config(cfg)) == home / "all" / "cli"
 
 
-def test_an_interrupted_single_run_says_where_its_checkpoints_are(tmp_path, monkeypatch):
-    # Ctrl-C exited 130 in silence, though a rerun resumes from the checkpointed stages
-    import dtc.experiment as experiment
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(experiment, "run_single", interrupted)
-    ckpt = tmp_path / "ckpt"
-    args = ["run", "--method", "dtc", "--set", f"checkpoint_dir={ckpt}", "--no-record"]
-    res = runner.invoke(app, args)
-    assert res.exit_code == 130
-    assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
-    res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record"])
-    assert res.exit_code == 130 and "kept in" not in res.stderr
-
-
-def test_a_sigterm_stops_a_single_run_and_a_report_as_a_ctrl_c_does(tmp_path, monkeypatch):
-    # A batch system's time limit (SIGTERM) ended `dtc run` and `dtc report` on the spot:
-    # no word of the kept checkpoints, a half-written checkpoint or figure left behind,
-    # and the report's list of files it wrote (for the next one to replace) never made.
+def _interrupting(kind: str):
+    """A stand-in for a long call that is interrupted: by a Ctrl-C, or by a SIGTERM (a
+    batch system's time limit) sent to this process."""
     import os
     import signal
     import time
 
-    import dtc.experiment as experiment
-    import dtc.experiment.report as report_module
-
-    def terminated(*args, **kwargs):
+    def interrupted(*args, **kwargs):
+        if kind == "ctrl-c":
+            raise KeyboardInterrupt
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(30)  # the handler raises first
         raise AssertionError("SIGTERM was not raised as an interrupt")
 
-    monkeypatch.setattr(experiment, "run_single", terminated)
+    return interrupted
+
+
+@pytest.mark.parametrize(("kind", "code"), [("ctrl-c", 130), ("sigterm", 143)])
+def test_an_interrupted_single_run_says_where_its_checkpoints_are(
+    tmp_path, monkeypatch, kind, code
+):
+    # Ctrl-C exited 130 in silence, though a rerun resumes from the checkpointed stages;
+    # a SIGTERM ended the process on the spot (a half-written checkpoint left behind)
+    import signal
+
+    import dtc.experiment as experiment
+
+    monkeypatch.setattr(experiment, "run_single", _interrupting(kind))
     ckpt = tmp_path / "ckpt"
     args = ["run", "--method", "dtc", "--set", f"checkpoint_dir={ckpt}", "--no-record"]
     res = runner.invoke(app, args)
-    assert res.exit_code == 143
+    assert res.exit_code == code
     assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # pytest's own, restored
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record"])
+    assert res.exit_code == code and "kept in" not in res.stderr
+
+
+def test_a_sigterm_stops_a_report_as_a_ctrl_c_does(tmp_path, monkeypatch):
+    # A SIGTERM ended `dtc report` on the spot: a half-written figure left behind, and the
+    # list of files it wrote (for the next report to replace) never made.
+    import dtc.experiment.report as report_module
 
     cfg = _cli_config(tmp_path)
     assert runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "out")]).exit_code == 0
-    monkeypatch.setattr(report_module, "write_report", terminated)
+    monkeypatch.setattr(report_module, "write_report", _interrupting("sigterm"))
     res = runner.invoke(app, ["report", str(tmp_path / "out"), "--no-figures"])
     assert res.exit_code == 143 and "Traceback" not in res.output
 
