@@ -774,13 +774,9 @@ def datasets(
 
 
 def main() -> None:  # pragma: no cover - console-script entry
-    # The tables print "±" and the user's names and paths: a stream that cannot encode them
-    # (PYTHONIOENCODING=ascii, a Latin-1 locale) failed with UnicodeEncodeError after the
-    # work was done; such characters now print as backslash escapes.
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
+    from dtc.experiment.store import tolerant_output
+
+    tolerant_output()  # "±" and the user's names where stdout cannot encode them
     app()
 
 

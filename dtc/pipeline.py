@@ -717,9 +717,15 @@ class DTC(TransferClusterer):
                 f"DTC: checkpoint_dir must be None or a non-empty path (str or os.PathLike), "
                 f"got {ck!r}"
             )
-        if ck is not None and user_path(ck).exists() and not user_path(ck).is_dir():
-            # refused here, not by mkdir after the whole pretraining (FileExistsError)
-            raise ValueError(f"DTC: checkpoint_dir {str(ck)!r} exists and is not a folder")
+        if ck is not None:
+            # refused here, not by mkdir after the whole pretraining (FileExistsError, or
+            # NotADirectoryError for a folder below a file)
+            folder = user_path(ck)
+            existing = next(p for p in (folder, *folder.parents) if p.exists())
+            if not existing.is_dir():
+                raise ValueError(
+                    f"DTC: checkpoint_dir {str(ck)!r}: {str(existing)!r} exists and is not a folder"
+                )
         choice("pretrain_on", PRETRAIN_ON)
         choice("encoder_mode", ENCODER_MODES)
         choice("lam_schedule", LAM_SCHEDULES)

@@ -62,6 +62,7 @@ from dtc.experiment.store import (
     read_records,
     record_check,
     set_aside,
+    tolerant_output,
 )
 from dtc.metrics import evaluate
 
@@ -359,6 +360,7 @@ def family_summary(cells: dict, methods: list[str], pairs: list[str]) -> list[st
 
 
 def main(argv=None) -> int:
+    tolerant_output()  # the table's "±" where stdout cannot encode it
     ap = arg_parser()
     args = parse_args(argv, ap)
     log = args.out / "runs.jsonl"

@@ -71,7 +71,9 @@ class DomainDiscriminator(nn.Module):
         first = self.net[0]
         # torch's own errors (mat1 and mat2 ...) name neither the dtype's nor the width's owner
         dtype = first.weight.dtype  # an uninitialised (lazy) weight has its dtype too
-        if dtype != x.dtype:
+        # under the caller's torch.autocast, torch casts them itself (bfloat16 features of
+        # float32 weights are what autocast makes)
+        if dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
             raise ValueError(
                 f"DomainDiscriminator: features are {x.dtype} but its weights are {dtype}; "
                 f"pass {dtype} features or convert the loss (loss.to({x.dtype}))"

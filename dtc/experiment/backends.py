@@ -184,7 +184,8 @@ def _serial(tasks, data_dir) -> Iterator[tuple[Task, dict | None, str | None]]:
             yield task, result, None
 
 
-#: How long a stopped worker may take to clean up its run before it is killed (seconds).
+#: How long stopped workers may take, together, to clean up their runs before those still
+#: running are killed (seconds).
 STOP_TIMEOUT_S = 10.0
 
 #: How often a worker checks that the sweep that started it is still alive (seconds).
@@ -262,15 +263,23 @@ def _stopping(jobs: int, threads: int):
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        started = [p for p in mp.active_children() if p not in before]
-        for process in started:
-            process.terminate()  # SIGTERM: the run's clean-up, then exit (_worker_sigterm)
-        for process in started:
-            # a worker inside a long native call answers when it returns to Python
-            process.join(timeout=STOP_TIMEOUT_S)
-            if process.is_alive():
+        # A worker inside a long native call answers when it returns to Python: one
+        # deadline for all (10 s per worker in turn was 160 s at --jobs 16), and whatever
+        # is alive after it, or after a second Ctrl-C / SIGTERM anywhere in this clean-up,
+        # is killed (left running, it held the interpreter's exit for good).
+        try:
+            pool.shutdown(wait=False, cancel_futures=True)
+            started = [p for p in mp.active_children() if p not in before]
+            for process in started:
+                process.terminate()  # SIGTERM: the run's clean-up, then exit (_worker_sigterm)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            for process in started:
+                process.join(timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            left = [p for p in mp.active_children() if p not in before]
+            for process in left:
                 process.kill()
+            for process in left:
                 process.join()
         raise
     pool.shutdown()

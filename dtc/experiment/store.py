@@ -42,6 +42,7 @@ __all__ = [
     "replace_file",
     "set_aside",
     "terminate_as_interrupt",
+    "tolerant_output",
     "write_records",
 ]
 
@@ -239,6 +240,17 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def tolerant_output() -> None:
+    """Make stdout and stderr print what their encoding cannot as backslash escapes: the
+    tables print "±" and the user's names, and a stream that cannot encode them
+    (``PYTHONIOENCODING=ascii``, a Latin-1 locale) failed with ``UnicodeEncodeError``
+    after the work was done. For the entry points of the CLI and the scripts."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 @contextmanager

@@ -287,7 +287,9 @@ def embed(encoder: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.n
     X = as_tensor(X)
     if len(X) == 0:  # torch.cat of no batches: "expected a non-empty list"
         raise ValueError("embed: X has no rows")
-    with evaluating(encoder):
+    # autocast off: inside the caller's torch.autocast the embedding came out in bfloat16,
+    # which numpy has no type for ("Got unsupported ScalarType BFloat16")
+    with evaluating(encoder), torch.autocast(device.type, enabled=False):
         out = [
             encoder(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)
         ]

@@ -259,6 +259,29 @@ def test_dann_aligns_a_learnable_translation():
     assert gap < 0.5 < (source.mean(0) - target.mean(0)).norm().item()
 
 
+@pytest.mark.parametrize("name", ["dann", "cdan", "cdan_e"])
+def test_adversarial_losses_inside_the_callers_autocast(name):
+    # Under torch.autocast a Linear gives bfloat16 features and the discriminator's float32
+    # weights are cast by torch itself: the dtype guard refused this valid use.
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(8, 8)
+    loss = dtc.align.get(name, schedule="constant")
+    zs, zt = torch.randn(24, 8), torch.randn(20, 8) + 0.5
+    probs = {"source_probs": torch.full((24, 3), 1 / 3), "target_probs": torch.full((20, 3), 1 / 3)}
+    context = {} if name == "dann" else probs
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fs, ft = lin(zs), lin(zt)
+        assert fs.dtype == torch.bfloat16
+        got = loss(fs, ft, **context)
+    got.backward()
+    assert torch.isfinite(got) and torch.isfinite(lin.weight.grad).all()
+    # the same loss of the same (rounded) features in float32, to bfloat16's precision
+    want = loss(fs.detach().float(), ft.detach().float(), **context)
+    assert got.item() == pytest.approx(want.item(), rel=2e-2)
+    with pytest.raises(ValueError, match="features are torch.bfloat16 but its weights"):
+        loss(fs.detach(), ft.detach(), **context)  # outside autocast: refused by name
+
+
 def test_dann_feature_width_checked():
     with pytest.raises(ValueError, match="expected in_features=4"):
         DANNLoss(4, schedule="constant")(torch.randn(3, 5), torch.randn(3, 5))

@@ -707,6 +707,80 @@ def test_a_stopped_worker_cleans_up_its_run_before_it_exits(monkeypatch):
         signal.signal(signal.SIGTERM, previous)
 
 
+def _stuck_workers(pool, n, folder):
+    """Occupy ``n`` workers of ``pool`` with runs that ignore SIGTERM (as a long native
+    call does) and return once each has started (a marker file each)."""
+    folder.mkdir(exist_ok=True)
+    futures = []
+    for i in range(n):
+        marker = folder / f"started{i}"
+        code = (
+            "import signal, time, pathlib; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            f"pathlib.Path({str(marker)!r}).touch(); time.sleep(120)"
+        )
+        futures.append(pool.submit(exec, code))
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("started*"))) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(list(folder.glob("started*"))) == n
+    return futures
+
+
+def _gone(pids, timeout=10.0) -> bool:
+    """Whether every process of ``pids`` has exited and been reaped within ``timeout``
+    (the pool's own thread may be reaping one a moment after the stop returns, which
+    ``active_children`` shows as alive meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_workers_that_do_not_answer_the_stop_share_one_deadline_and_are_killed(
+    tmp_path, monkeypatch
+):
+    # Stopping waited STOP_TIMEOUT_S for each worker in turn (160 s at --jobs 16), and a
+    # second Ctrl-C / SIGTERM during the wait left the workers running: the interpreter's
+    # exit then waited for them.
+    import multiprocessing as mp
+    import threading
+
+    from dtc.experiment import backends
+    from dtc.experiment.store import Terminated, terminate_as_interrupt
+
+    monkeypatch.setattr(backends, "STOP_TIMEOUT_S", 3.0)
+    before = set(mp.active_children())
+    with pytest.raises(KeyboardInterrupt), backends._stopping(3, 1) as pool:
+        _stuck_workers(pool, 3, tmp_path)
+        pids = [p.pid for p in set(mp.active_children()) - before]
+        t0 = time.monotonic()
+        raise KeyboardInterrupt
+    assert time.monotonic() - t0 < 3.0 + 2.5  # one deadline, not 3 x 3 s
+    assert len(pids) == 3 and _gone(pids)
+
+    monkeypatch.setattr(backends, "STOP_TIMEOUT_S", 60.0)
+    second = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    with terminate_as_interrupt():  # the second signal is ours, not the default's
+        with pytest.raises(Terminated), backends._stopping(2, 1) as pool:
+            _stuck_workers(pool, 2, tmp_path / "second")
+            pids = [p.pid for p in set(mp.active_children()) - before]
+            t0 = time.monotonic()
+            second.start()
+            raise KeyboardInterrupt
+        second.join()
+    assert time.monotonic() - t0 < 30
+    assert len(pids) == 2 and _gone(pids)  # killed, not left to hold the exit up
+
+
 @pytest.mark.parametrize("wait_s", [0.0, 8.0])
 def test_an_interrupt_stops_the_workers_at_once(wait_s):
     """Ctrl-C while workers start (0 s) or run (8 s): the pool's block ends at once, not

@@ -63,6 +63,22 @@ def test_run_baselines_resumes_by_setting_and_parameters(baselines, tmp_path, ca
     assert read_records(tmp_path / "runs.stale.jsonl")[-1]["data_sha"] == "0" * 12
 
 
+def test_run_baselines_prints_where_stdout_cannot_encode_its_table(
+    baselines, tmp_path, monkeypatch
+):
+    # "±" in the table's title failed with UnicodeEncodeError under PYTHONIOENCODING=ascii,
+    # after the runs and files were written (the summary lines lost)
+    import io
+    import sys
+
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii"))
+    baselines.main(["--quick", "--methods", "kmeans", "--out", str(tmp_path)])
+    sys.stdout.flush()
+    assert b"mean \\xb1 std over seeds" in raw.getvalue()
+    assert "mean ± std over seeds" in (tmp_path / "baselines.md").read_text(encoding="utf-8")
+
+
 def test_run_baselines_refuses_bad_seeds_names_and_missing_data(baselines, tmp_path, capsys):
     """An explicit --seeds wins over --quick's 2 (it ran 2); --seeds 0 and an unknown
     --exclude name are refused before anything runs or is written (they ran nothing and

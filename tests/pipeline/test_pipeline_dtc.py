@@ -1092,8 +1092,12 @@ def test_a_fit_under_the_callers_torch_modes_trains_as_usual(small_pair):
         with mode():
             np.testing.assert_array_equal(DTC(**TINY).fit(small_pair).labels_, alone)
     with autocast():
-        mmd = DTC(**TINY, loss="mmd").fit(small_pair).labels_
+        est = DTC(**TINY, loss="mmd").fit(small_pair)
+        mmd = est.labels_
         assert torch.is_autocast_enabled("cpu")  # the caller's, restored
+        # the embedding of new rows too (it came out in bfloat16, which numpy refused)
+        embedded = est.transform_target(small_pair.target.X)
+    np.testing.assert_array_equal(embedded, est.transform_target(small_pair.target.X))
     np.testing.assert_array_equal(mmd, DTC(**TINY, loss="mmd").fit(small_pair).labels_)
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -1944,6 +1948,8 @@ def test_refinement_encodes_each_batch_once(small_pair, monkeypatch):
         ("checkpoint_dir", "", r"^DTC: checkpoint_dir must be None or a non-empty path"),
         # a file: FileExistsError from mkdir after the whole pretraining
         ("checkpoint_dir", __file__, r"^DTC: checkpoint_dir '.*' exists and is not a folder"),
+        # below a file: NotADirectoryError after the pretraining
+        ("checkpoint_dir", f"{__file__}/ckpt", r"^DTC: checkpoint_dir '.*/ckpt': '.*\.py' exists"),
     ],
 )
 def test_check_params_refuses_what_failed_only_in_training(param, value, match):
