@@ -52,7 +52,7 @@ from torch.nn import functional as F
 from torch.nn.parameter import is_lazy
 
 from dtc import align
-from dtc._plugins import check_loaded, class_hash, is_own, plugin_hash
+from dtc._plugins import check_loaded, class_hash, import_object, is_own, plugin_hash
 from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
 from dtc.align.grl import GradientReversal, dann_schedule
 from dtc.align.kernels import median_sq_dist
@@ -72,7 +72,7 @@ from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_co
 from dtc.methods import TransferClusterer
 from dtc.monitor.base import Callback
 from dtc.nn.autoencoder import build_autoencoder, check_architecture
-from dtc.nn.fingerprint import module_fingerprint
+from dtc.nn.fingerprint import class_code, module_fingerprint, setting_text
 from dtc.nn.training import (
     as_tensor,
     check_finite,
@@ -237,6 +237,15 @@ def family_config(benchmark: str, setting: str = "labelled") -> dict:
             f"family_config: setting must be one of {sorted(_SETTINGS)}, got {setting!r}"
         )
     return copy.deepcopy(FAMILY_CONFIGS[benchmark][setting])
+
+
+def _nested(value, depth: int = 0):
+    """``value`` and, through dicts (their values), lists and tuples, what it holds (four
+    levels deep): the objects a checkpoint key hashes beyond their repr."""
+    yield value
+    if depth < 4 and isinstance(value, (dict, list, tuple)):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _nested(item, depth + 1)
 
 
 def _class_means(Z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -904,15 +913,23 @@ class DTC(TransferClusterer):
             if isinstance(value, str) and ":" in value:
                 out[name] = plugin_hash(value)
                 check_loaded(value)  # the fit runs the module in memory
-                continue
-            if name == "loss" and isinstance(value, str):
+                try:
+                    cls = import_object(value)
+                except ValueError:  # the fit names it
+                    continue
+            elif name == "loss" and isinstance(value, str):
                 try:
                     cls = align.get_class(value)
                 except ValueError:  # the fit names it
                     cls = None
-            if cls is not None and not is_own(cls.__module__):
-                out[name] = class_hash(cls)
-                check_loaded(f"{cls.__module__}:{cls.__qualname__}", cls)
+                if cls is not None and not is_own(cls.__module__):
+                    out[name] = class_hash(cls)
+                    check_loaded(f"{cls.__module__}:{cls.__qualname__}", cls)
+            if name in out and isinstance(cls, type):
+                # and its base classes' code, wherever they are (an edit of a base in
+                # another file resumed the fit of the old code)
+                code = f"{out[name]} ".encode() + class_code(cls)
+                out[name] = hashlib.sha256(code).hexdigest()[:16]
         return out
 
     def _checkpoint_key(self, pair: DomainPair) -> str:
@@ -938,9 +955,16 @@ class DTC(TransferClusterer):
             h.update(f"{name} code={code};".encode())
         for v in self.get_params(deep=False).values():
             # repr() of a module shows its structure, not its weights or buffers, nor every
-            # setting (MMDLoss's repr omits its median mode and its scales' values)
-            if isinstance(v, nn.Module):
-                h.update(module_fingerprint(v).encode())
+            # setting (MMDLoss's repr omits its median mode and its scales' values); nor does
+            # it show a class's code, or a large array's values: each is hashed itself, also
+            # inside a parameter's containers (a pytorch-adapt layer in loss_params)
+            for leaf in _nested(v):
+                if isinstance(leaf, nn.Module):
+                    h.update(module_fingerprint(leaf).encode())
+                elif isinstance(leaf, type) and not is_own(leaf.__module__):
+                    h.update(class_code(leaf))
+                elif isinstance(leaf, (torch.Tensor, np.ndarray)):
+                    h.update(setting_text(leaf).encode())
         # What the pair says beyond its bytes: the same bytes cut at another row, with
         # another k or another image shape are another fit.
         layout = {

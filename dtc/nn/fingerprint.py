@@ -16,7 +16,7 @@ from torch import nn
 
 from dtc._plugins import class_text, file_hash, module_of
 
-__all__ = ["module_fingerprint", "setting_text"]
+__all__ = ["class_code", "module_fingerprint", "setting_text"]
 
 
 def setting_text(value, depth: int = 0) -> str:
@@ -59,6 +59,20 @@ def setting_text(value, depth: int = 0) -> str:
     return type(value).__qualname__
 
 
+def class_code(cls: type) -> bytes:
+    """The code of every class of ``cls``'s method resolution order but torch's and
+    Python's own (which their versions pin): each one's bytecode
+    (:func:`dtc._plugins.class_text`) and its file's hash. A base class in another file
+    computes as much as the class itself: hashing the class's own file alone kept a result
+    of the base's code before an edit."""
+    parts = []
+    for base in cls.__mro__:
+        if base.__module__.partition(".")[0] in ("torch", "builtins"):
+            continue
+        parts += [class_text(base), str(file_hash(base.__module__)).encode()]
+    return b"".join(parts)
+
+
 def module_fingerprint(module: nn.Module) -> str:
     """SHA-256 hex digest of ``module``: its ``repr``, the code of every class in its tree
     (the bytecode of its methods, :func:`dtc._plugins.class_text`, and its file's hash;
@@ -72,12 +86,8 @@ def module_fingerprint(module: nn.Module) -> str:
     for mod_name, m in module.named_modules():
         cls = type(m)
         h.update(f"{mod_name}:{module_of(cls)}.{cls.__qualname__};".encode())
-        for base in cls.__mro__:
-            if base.__module__.partition(".")[0] in ("torch", "builtins"):
-                continue
-            # two classes of one name and one repr, whose forward differ, were one network
-            h.update(class_text(base))
-            h.update(str(file_hash(base.__module__)).encode())
+        # two classes of one name and one repr, whose forward differ, were one network
+        h.update(class_code(cls))
         for attr, value in sorted(vars(m).items()):
             if not attr.startswith("_") and attr != "training":
                 h.update(f"{mod_name}.{attr}={setting_text(value)};".encode())

@@ -1281,6 +1281,62 @@ def test_the_checkpoint_key_names_the_device_type_off_the_cpu(small_pair):
     assert auto._checkpoint_key(small_pair) == key("cpu")
 
 
+def _key(small_pair, **params):
+    est = DTC(**TINY, **params)
+    est._device = torch.device("cpu")
+    return est._checkpoint_key(small_pair)
+
+
+def test_the_checkpoint_key_sees_modules_classes_and_arrays_inside_loss_params(small_pair):
+    # loss_params was keyed by its repr: a layer whose repr hides a setting (pytorch-adapt's
+    # MMDLoss hides its bandwidth), a class's code and a large array's values were not
+    # seen, and a fit with another of them resumed the old checkpoints.
+    class Layer(nn.Module):
+        def __init__(self, bandwidth):
+            super().__init__()
+            self.bandwidth = bandwidth
+
+    def key(**loss_params):
+        return _key(small_pair, loss="pytorch_adapt", loss_params=loss_params)
+
+    assert key(layer=Layer(None)) != key(layer=Layer(0.01))
+    assert key(layer=Layer(0.01)) == key(layer=Layer(0.01))
+    forwards = {"forward": lambda self, x, y: (x - y).mean()}, {"forward": lambda self, x, y: 0}
+    one, two = (type("Custom", (nn.Module,), f) for f in forwards)  # one name, one repr
+    assert repr(one) == repr(two) and key(layer=[one]) != key(layer=[two])
+    big = np.zeros(5000)
+    assert key(weights=big) != key(weights=np.r_[big[:-1], 1.0])  # reprs elided alike
+
+
+def test_the_checkpoint_key_holds_the_code_of_a_user_losss_base_class(small_pair, tmp_path):
+    # "module:Class" hashed the class's own file only: an edit of its base class in another
+    # file resumed the fit of the old code (a fresh fit gave other labels)
+    import importlib
+    import sys
+
+    base = (
+        "from dtc.align.base import AlignmentLoss\n\nSCALE = {}\n\n\nclass Base(AlignmentLoss):\n"
+    )
+    base += "    def compute(self, source, target, **context):\n"
+    base += "        return SCALE * (source.mean(0) - target.mean(0)).square().sum()\n"
+    (tmp_path / "ckbase.py").write_text(base.format(1.0))
+    (tmp_path / "ckloss.py").write_text(
+        "from ckbase import Base\n\n\nclass MyLoss(Base):\n    pass\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importlib.import_module("ckloss")
+        before = _key(small_pair, loss="ckloss:MyLoss")
+        (tmp_path / "ckbase.py").write_text(base.format(1000.0))
+        importlib.reload(sys.modules["ckbase"])
+        importlib.reload(sys.modules["ckloss"])
+        assert _key(small_pair, loss="ckloss:MyLoss") != before
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("ckloss", "ckbase"):
+            sys.modules.pop(name, None)
+
+
 def test_the_fitted_networks_are_left_in_evaluation_mode(small_pair):
     est = DTC(**{**TINY, "self_training_rounds": 1, "self_training_epochs": 1})
     est.fit(small_pair)
