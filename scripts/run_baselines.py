@@ -55,6 +55,7 @@ import numpy as np
 
 import dtc.methods
 from dtc.data import DomainPair, domain_files, load_pair
+from dtc.experiment.config import plugin_code
 from dtc.experiment.single import data_fingerprint, describe_params
 from dtc.experiment.store import (
     append_record,
@@ -192,22 +193,30 @@ def resolved_params(name: str, seed: int, benchmark: str | None = None, labelled
 
 
 def load_done(
-    path: Path, current: dict[tuple, dict], data: dict[tuple, str] | None = None
+    path: Path,
+    current: dict[tuple, dict],
+    data: dict[tuple, str] | None = None,
+    code: dict[tuple, dict] | None = None,
 ) -> dict[tuple, dict]:
     """The runs of ``path`` by :func:`run_key`, after moving to ``<stem>.stale.jsonl``
-    those of a key in ``current`` recorded under other parameters than ``current``'s, or
-    on other data than ``data``'s fingerprint of the key (a loader's default or a data
-    file changed); a run without recorded parameters or fingerprint cannot be checked on
-    that count and is kept. A run whose latest record is a failure (``"error"``) is not
-    done: it is run again. A last line cut short by a crash is not a run."""
-    data = data or {}
+    those of a key in ``current`` recorded under other parameters than ``current``'s, on
+    other data than ``data``'s fingerprint of the key (a loader's default or a data file
+    changed), or with other code of the user's plugins than ``code``'s
+    (:func:`dtc.experiment.config.plugin_code`; a record without ``"code"`` had none); a
+    run without recorded parameters or fingerprint cannot be checked on that count and is
+    kept. A run whose latest record is a failure (``"error"``) is not done: it is run
+    again. A last line cut short by a crash is not a run."""
+    data, code = data or {}, code or {}
 
     def stale_run(r: dict) -> bool:
         key = run_key(r)
         if key not in current:
             return False
         other_params = "params" in r and r["params"] != current[key]
-        return other_params or ("data_sha" in r and key in data and r["data_sha"] != data[key])
+        # a plugin method whose file was edited: its runs are of the old code
+        other_code = key in code and r.get("code", {}) != code[key]
+        other_data = "data_sha" in r and key in data and r["data_sha"] != data[key]
+        return other_params or other_code or other_data
 
     records = read_records(path, check=record_check("method", "pair", "seed"))
     stale = [stale_run(r) for r in records]
@@ -215,8 +224,7 @@ def load_done(
     kept = set_aside(path, records, stale, stale_path)
     if any(stale):
         print(
-            f"{sum(stale)} runs recorded under other parameters or on other data moved to "
-            f"{stale_path}"
+            f"{sum(stale)} runs recorded under other parameters, code or data moved to {stale_path}"
         )
     latest = {run_key(r): r for r in kept}
     return {key: r for key, r in latest.items() if "error" not in r}
@@ -397,8 +405,12 @@ def main(argv=None) -> int:
 
         shas = {id(pair): data_fingerprint(pair) for pair in [*pairs.values(), *raw_pairs.values()]}
         data = {key: shas[id(pair_of(key))] for key in keys}
+        # the code of a user's registered method (and of plugins its parameters name), as
+        # `dtc run` keeps it: empty for the built-in ones
+        cache: dict = {}
+        code = {key: plugin_code(key[0], params[key], cache=cache) for key in keys}
         try:
-            done = load_done(log, params, data)
+            done = load_done(log, params, data, code)
         except (OSError, ValueError) as exc:  # runs.jsonl a folder, or another script's file
             ap.error(f"--out: {exc}")
         todo = [key for key in keys if key not in done]
@@ -412,6 +424,8 @@ def main(argv=None) -> int:
             key = (m, p, s, how)
             rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[key]}
             rec["data_sha"] = data[key]
+            if code[key]:
+                rec["code"] = code[key]
             try:
                 est = make_method(m, s, pairs[p].benchmark, how == "labelled")
                 rec.update(run_one(pair_of(key), est, how == "labelled"))

@@ -79,6 +79,36 @@ def test_run_baselines_prints_where_stdout_cannot_encode_its_table(
     assert "mean ± std over seeds" in (tmp_path / "baselines.md").read_text(encoding="utf-8")
 
 
+def test_run_baselines_runs_a_plugin_method_again_when_its_code_changed(
+    baselines, tmp_path, monkeypatch, capsys, user_plugin
+):
+    # (method, pair, seed, setting) and the resolved parameters were the key: a user's
+    # registered method whose file was edited kept the runs of its old code
+    import importlib
+    import sys
+
+    from dtc import methods
+
+    plugin = tmp_path / "dtc_rb_plugin.py"
+    plugin.write_text(user_plugin.format(clusters=2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("dtc_rb_plugin")
+    monkeypatch.setitem(sys.modules, "dtc_rb_plugin", module)
+    monkeypatch.setattr(methods._METHODS, "_registered", dict(methods._METHODS._registered))
+    methods.register("rb_stripes", module.Stripes)
+    args = ["--quick", "--methods", "rb_stripes", "--out", str(tmp_path / "out")]
+    baselines.main(args)
+    first = read_records(tmp_path / "out" / "runs.jsonl")
+    assert len(first) == 2 and all(r["code"] for r in first)
+    capsys.readouterr()
+    baselines.main(args)
+    assert "0 runs to do, 2 already recorded" in capsys.readouterr().out
+    plugin.write_text(user_plugin.format(clusters=3))  # the file edited
+    baselines.main(args)
+    out = capsys.readouterr().out
+    assert "2 runs to do, 0 already recorded" in out and "moved to" in out
+
+
 def test_run_baselines_refuses_bad_seeds_names_and_missing_data(baselines, tmp_path, capsys):
     """An explicit --seeds wins over --quick's 2 (it ran 2); --seeds 0 and an unknown
     --exclude name are refused before anything runs or is written (they ran nothing and
