@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ import numpy as np
 import dtc.methods
 from dtc import metrics
 from dtc.data import load_pair
-from dtc.experiment.single import RunSpec, configured_method
+from dtc.experiment.config import plugin_code
+from dtc.experiment.single import RunSpec, configured_method, data_fingerprint, describe_params
 from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
@@ -88,12 +90,31 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
-def fit_labels(method: str, pair, seed: int) -> np.ndarray:
-    """``method``'s target labels on ``pair`` (target labels masked), as ``dtc run`` builds
-    it for ``pair.benchmark`` with :data:`BUDGET`."""
+def run_spec(method: str, pair, seed: int) -> RunSpec:
+    """The run of ``method`` on ``pair`` with ``seed``, as ``dtc run`` builds it for
+    ``pair.benchmark`` with :data:`BUDGET`."""
     accepted = dtc.methods.get_class(method)().get_params(deep=False)
     params = {k: v for k, v in BUDGET.items() if k in accepted}
-    est = configured_method(RunSpec(method, benchmark=pair.benchmark, seed=seed, params=params))
+    return RunSpec(method, benchmark=pair.benchmark, seed=seed, params=params)
+
+
+def run_setting(method: str, pair, seed: int) -> dict:
+    """What a recorded run must match to be reused, as read back from JSON: the method's
+    resolved parameters, the data's fingerprint and the code of a user's plugin method.
+    Keyed by (method, pair, seed) alone, a run recorded before a default, a data file or
+    a plugin's code changed was tabulated as the current one."""
+    spec = run_spec(method, pair, seed)
+    setting = {
+        "params": describe_params(configured_method(spec)),
+        "data_sha": data_fingerprint(pair),
+        "code": plugin_code(method, spec.params),
+    }
+    return json.loads(json.dumps(setting, default=str))
+
+
+def fit_labels(method: str, pair, seed: int) -> np.ndarray:
+    """``method``'s target labels on ``pair`` (target labels masked), as :func:`run_spec`."""
+    est = configured_method(run_spec(method, pair, seed))
     est.fit(pair.mask_target_labels())
     return np.asarray(est.labels_)
 
@@ -149,11 +170,6 @@ def main(argv=None) -> int:
             ap.error(f"--out: {exc}")
         # every file before the first run: a missing one was a traceback of the first load
         check_data(PAIRS, args.data_dir)
-        # the latest record of each run; a failure is run again, as dtc run does, and so is
-        # a run made under another BUDGET (or before records kept theirs): reused, it was
-        # tabulated beside runs of the current one
-        latest = {(r["method"], r["pair"], r["seed"]): r for r in records}
-        done = {key for key, r in latest.items() if "error" not in r and r.get("budget") == BUDGET}
         pairs = {}
         for benchmark, source, target in PAIRS:
             for prep in ("standard", "raw"):
@@ -161,6 +177,29 @@ def main(argv=None) -> int:
                     benchmark, source, target, data_dir=args.data_dir, preprocess=prep
                 )
         names = [f"{b}:{s}->{t}" for b, s, t in PAIRS]
+
+        def pair_of(method, benchmark):  # what a run of ``method`` is given
+            raw = dtc.methods.get_class(method).requires_non_negative
+            return pairs[benchmark, "raw" if raw else "standard"]
+
+        settings = {
+            (m, f"{b}:{s}->{t}", seed): run_setting(m, pair_of(m, b), seed)
+            for m in args.methods
+            for b, s, t in PAIRS
+            for seed in range(args.seeds)
+        }
+        # the latest record of each run; a failure is run again, as dtc run does, and so is
+        # a run made under another BUDGET, parameters, data or plugin code (or before
+        # records kept them): reused, it was tabulated beside runs of the current one
+        latest = {(r["method"], r["pair"], r["seed"]): r for r in records}
+        done = {
+            key
+            for key, r in latest.items()
+            if "error" not in r
+            and r.get("budget") == BUDGET
+            and key in settings
+            and r.get("setting") == settings[key]
+        }
         todo = [
             (m, (b, s, t), seed)
             for m in args.methods
@@ -171,10 +210,10 @@ def main(argv=None) -> int:
         print(f"{len(todo)} runs to do, {len(done)} recorded in {args.out}", flush=True)
         failed = 0
         for i, (m, (b, s, t), seed) in enumerate(todo, 1):
-            raw = dtc.methods.get_class(m).requires_non_negative
             rec = {"method": m, "pair": f"{b}:{s}->{t}", "seed": seed, "budget": BUDGET}
+            rec["setting"] = settings[m, rec["pair"], seed]
             try:
-                rec.update(run_one(m, pairs[b, "raw" if raw else "standard"], seed))
+                rec.update(run_one(m, pair_of(m, b), seed))
                 status = " ".join(f"{o} {100 * rec[o]:.1f}" for o in ORDERS)
             except Exception as exc:  # recorded, and the sweep goes on
                 rec["error"] = f"{type(exc).__name__}: {exc}"

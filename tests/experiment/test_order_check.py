@@ -34,6 +34,22 @@ def test_target_only_kmeans_ignores_the_source_order_and_a_rerun_skips(
     assert len(read_records(out)) == 1
 
 
+def test_a_run_of_other_parameters_is_run_again(order_check, tmp_path, monkeypatch, capsys):
+    # (method, pair, seed) was the key: after a default changed (or the data, or a plugin's
+    # code) the old runs were tabulated as the current ones
+    from baselines.kmeans import TargetKMeans
+
+    out = tmp_path / "order.jsonl"
+    argv = ["--methods", "kmeans", "--seeds", "1", "--out", str(out)]
+    order_check.main(argv)
+    assert read_records(out)[0]["setting"]["params"]["n_init"] == 10
+    capsys.readouterr()
+    monkeypatch.setattr(TargetKMeans.__init__, "__defaults__", (None, 1, 300, 0))
+    order_check.main(argv)
+    assert "1 runs to do, 0 recorded" in capsys.readouterr().out
+    assert [r["setting"]["params"]["n_init"] for r in read_records(out)] == [10, 1]
+
+
 def test_order_check_refuses_unknown_methods_and_no_seeds(order_check, capsys):
     for argv in (["--methods", "nope"], ["--seeds", "0"]):
         with pytest.raises(SystemExit):
