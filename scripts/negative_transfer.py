@@ -125,7 +125,7 @@ from dtc.data import (
 )
 from dtc.data.digits import DIGITS_IMAGE_SHAPE
 from dtc.data.preprocessing import mean_pool_images
-from dtc.experiment.config import parse_overrides
+from dtc.experiment.config import parse_overrides, plugin_code
 from dtc.experiment.store import exit_on_interrupt, record_check, replace_file
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
@@ -1622,6 +1622,9 @@ def main(argv=None) -> int:
         with exit_on_interrupt(Path(__file__).name, None):
             return checks_only(all_cases(data_dir, names, case_set), args)
     settings = {"case_set": case_set, **{name: getattr(args, name) for name in RESULT_OPTIONS}}
+    code = plugin_code(dict(getattr(args, "set", None) or {}))
+    if code:  # a user's loss or method named by --set: an edit of its file is another run
+        settings["plugin_code"] = code
     # Files written before rows recorded their settings (experiments/records/) still resume.
     with exit_on_interrupt(Path(__file__).name, args.out):
         done = resume(

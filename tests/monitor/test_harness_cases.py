@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -1309,6 +1310,40 @@ def test_best_of_keeps_the_run_the_judge_ranks_first_in_every_draw(load_script):
     np.testing.assert_array_equal(judges.best_of([1, 2, 3], [4, 5, 6], 1), [4, 5, 6])
 
 
+def _flagged_row() -> dict:
+    """A case's result as ``run_case`` returns it: flagged, guarded = target-only."""
+    return {
+        "correspondence": None,
+        "flagged": True,
+        "fell_back": True,
+        "reason": "unrelated_source",
+        "acc_target_only": 0.5,
+        "acc_unguarded": 0.4,
+        "acc_guarded": 0.5,
+        "acc_kmeans_raw": 0.5,
+    }
+
+
+def test_a_plugin_named_by_set_is_a_setting_of_the_runs(load_script, tmp_path, monkeypatch, capsys):
+    # --set loss=module:Class recorded the string only: after an edit of the loss's file,
+    # --out resumed the runs of the old code (a verdict flipped on a fresh out)
+    script = load_script("negative_transfer")
+    monkeypatch.setattr(script, "run_case", lambda pair, args, partitions=None: _flagged_row())
+    # a user's loss named by --set records its file's code: an edit of it is refused too
+    plugin = tmp_path / "nt_plugin_loss.py"
+    plugin.write_text("from dtc.align import CORALLoss\n\n\nclass MyLoss(CORALLoss):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with_loss = ["--cases", "digits_permuted", "--set", "loss=nt_plugin_loss:MyLoss", "--json"]
+    assert script.main([*with_loss, "--out", str(tmp_path / "loss.jsonl")]) == 0
+    (row,) = [json.loads(t) for t in (tmp_path / "loss.jsonl").read_text().splitlines()]
+    assert list(row["settings"]["plugin_code"]) == ["nt_plugin_loss:MyLoss"]
+    plugin.write_text(plugin.read_text() + "\n# edited\n")
+    with pytest.raises(SystemExit):
+        script.main([*with_loss, "--out", str(tmp_path / "loss.jsonl")])
+    assert "made under other settings (plugin_code" in capsys.readouterr().err
+    monkeypatch.delitem(sys.modules, "nt_plugin_loss", raising=False)
+
+
 def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypatch, capsys):
     """--out appends each finished case; a rerun with the same file runs only the cases it
     does not hold, and the summary covers them all."""
@@ -1317,16 +1352,7 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
 
     def fake_run_case(pair, args, partitions=None):
         calls.append(pair.n_clusters)
-        return {
-            "correspondence": None,
-            "flagged": True,
-            "fell_back": True,
-            "reason": "unrelated_source",
-            "acc_target_only": 0.5,
-            "acc_unguarded": 0.4,
-            "acc_guarded": 0.5,
-            "acc_kmeans_raw": 0.5,
-        }
+        return _flagged_row()
 
     monkeypatch.setattr(script, "run_case", fake_run_case)
     out = tmp_path / "s0.jsonl"
