@@ -98,15 +98,16 @@ def run_spec(method: str, pair, seed: int) -> RunSpec:
     return RunSpec(method, benchmark=pair.benchmark, seed=seed, params=params)
 
 
-def run_setting(method: str, pair, seed: int) -> dict:
+def run_setting(method: str, pair, seed: int, data_sha: str) -> dict:
     """What a recorded run must match to be reused, as read back from JSON: the method's
-    resolved parameters, the data's fingerprint and the code of a user's plugin method.
-    Keyed by (method, pair, seed) alone, a run recorded before a default, a data file or
-    a plugin's code changed was tabulated as the current one."""
+    resolved parameters, the data's fingerprint ``data_sha`` (``data_fingerprint(pair)``)
+    and the code of a user's plugin method. Keyed by (method, pair, seed) alone, a run
+    recorded before a default, a data file or a plugin's code changed was tabulated as
+    the current one."""
     spec = run_spec(method, pair, seed)
     setting = {
         "params": describe_params(configured_method(spec)),
-        "data_sha": data_fingerprint(pair),
+        "data_sha": data_sha,
         "code": plugin_code(method, spec.params),
     }
     return json.loads(json.dumps(setting, default=str))
@@ -178,12 +179,16 @@ def main(argv=None) -> int:
                 )
         names = [f"{b}:{s}->{t}" for b, s, t in PAIRS]
 
-        def pair_of(method, benchmark):  # what a run of ``method`` is given
+        def id_of(method, benchmark):  # the pair a run of ``method`` is given, by its key
             raw = dtc.methods.get_class(method).requires_non_negative
-            return pairs[benchmark, "raw" if raw else "standard"]
+            return benchmark, "raw" if raw else "standard"
 
+        def pair_of(method, benchmark):
+            return pairs[id_of(method, benchmark)]
+
+        shas = {key: data_fingerprint(pair) for key, pair in pairs.items()}  # once a pair
         settings = {
-            (m, f"{b}:{s}->{t}", seed): run_setting(m, pair_of(m, b), seed)
+            (m, f"{b}:{s}->{t}", seed): run_setting(m, pair_of(m, b), seed, shas[id_of(m, b)])
             for m in args.methods
             for b, s, t in PAIRS
             for seed in range(args.seeds)
