@@ -261,6 +261,25 @@ def _code_bytes(code: types.CodeType) -> bytes:
 _CONSTANTS = (int, float, str, bytes, bool, tuple, type(None))
 
 
+def _value_text(value) -> str:
+    """``repr(value)``, the same in every process: where the repr holds a memory address
+    (a default argument that is a function, ``act=F.relu``, or a sentinel ``object()``),
+    functions and classes are named by module and qualified name and other such objects
+    by their type, item by item through tuples, lists and dicts. Such an address made a
+    user loss's checkpoint key differ in every process, so its fits never resumed."""
+    text = repr(value)
+    if " at 0x" not in text:
+        return text  # as before: the hashes of every other class are unchanged
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}({', '.join(_value_text(v) for v in value)})"
+    if isinstance(value, dict):
+        items = (f"{_value_text(k)}: {_value_text(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
 def class_text(cls: type) -> bytes:
     """What identifies the code of a class that has no file: the bytecode of the functions
     it defines, with their defaults, and its plain constants, after those of its bases
@@ -277,10 +296,10 @@ def class_text(cls: type) -> bytes:
             # bytecode is the wrapper's, the same whatever the function does
             member = inspect.unwrap(member) if callable(member) else member
             if isinstance(member, types.FunctionType):
-                defaults = (member.__defaults__, member.__kwdefaults__)
-                parts.append(f"{name} {defaults!r}".encode() + _code_bytes(member.__code__))
+                defaults = _value_text((member.__defaults__, member.__kwdefaults__))
+                parts.append(f"{name} {defaults}".encode() + _code_bytes(member.__code__))
             elif isinstance(member, _CONSTANTS) and not (name[:2] == name[-2:] == "__"):
-                parts.append(f"{name} = {member!r}".encode())
+                parts.append(f"{name} = {_value_text(member)}".encode())
     return b"\0".join(parts)
 
 

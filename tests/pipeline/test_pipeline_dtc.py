@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import os
 import re
 
 import numpy as np
@@ -1335,6 +1336,33 @@ def test_the_checkpoint_key_holds_the_code_of_a_user_losss_base_class(small_pair
         sys.path.remove(str(tmp_path))
         for name in ("ckloss", "ckbase"):
             sys.modules.pop(name, None)
+
+
+def test_the_checkpoint_key_of_a_user_loss_is_the_same_in_every_process(tmp_path):
+    # a default argument holding a function (act=F.relu) or a sentinel object() put its
+    # memory address in the key: every process had another, and no fit ever resumed
+    import subprocess
+    import sys
+
+    (tmp_path / "ckaddr.py").write_text(
+        "import torch\nfrom dtc.align.base import AlignmentLoss\n\n_MISSING = object()\n\n\n"
+        "class MyLoss(AlignmentLoss):\n"
+        "    def compute(self, source, target, act=torch.relu, scale=_MISSING, **context):\n"
+        "        return act(source.mean(0) - target.mean(0)).square().sum()\n"
+    )
+    code = (
+        "import torch; from dtc import DTC; from dtc.data import make_digits_pair\n"
+        "est = DTC(loss='ckaddr:MyLoss'); est._device = torch.device('cpu')\n"
+        "print(est._checkpoint_key(make_digits_pair()))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert len(keys) == 1 and len(keys.pop()) == 16
 
 
 def test_the_fitted_networks_are_left_in_evaluation_mode(small_pair):
