@@ -65,6 +65,7 @@ from sklearn.model_selection import train_test_split
 
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
+from dtc.experiment.config import plugin_code
 from dtc.experiment.single import describe_params
 from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
 from dtc.metrics import acc_unmatched, cluster_acc
@@ -151,8 +152,10 @@ FIT_FIELDS = ("family", "source", "seed", "candidate", "split", "shift", "settin
 
 def fit_key(record: dict) -> tuple:
     """What a fit is, for ``--out``: its :data:`FIT_FIELDS` (family, source, seed, candidate,
-    split, shift, setting, resolved DTC parameters), each as canonical JSON."""
-    return tuple(json.dumps(record[k], sort_keys=True) for k in FIT_FIELDS)
+    split, shift, setting, resolved DTC parameters) and the code of a user's plugin the
+    candidate names (``"code"``, none when absent), each as canonical JSON."""
+    fields = [record[k] for k in FIT_FIELDS] + [record.get("code", {})]
+    return tuple(json.dumps(value, sort_keys=True) for value in fields)
 
 
 def fit_line(record: dict, when: str) -> str:
@@ -254,6 +257,11 @@ def main(argv=None) -> int:
                         # JSON round-tripped, to compare with a record read back
                         params = json.dumps(describe_params(est), default=str)
                         record["params"] = json.loads(params)
+                        # a user's loss the candidate names ("loss": "module:Class"): an
+                        # edit of its file is another fit (the string alone kept the old)
+                        code = plugin_code(cand)
+                        if code:
+                            record["code"] = code
                         fits.append((i, record, est))
         to_fit = [r for _, r, _ in fits if fit_key(r) not in done]
         # the files of every domain still to fit, before the first fit: a missing one was a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -162,6 +164,28 @@ def _no_fit(script, monkeypatch):
     monkeypatch.setattr(script, "source_split_pair", pair)
     monkeypatch.setattr(script, "DTC", FakeDTC)
     return fitted
+
+
+def test_a_candidates_plugin_loss_is_fitted_again_after_an_edit(
+    load_script, monkeypatch, tmp_path, capsys
+):
+    # the fit key held the candidate's "module:Class" string only: after an edit of the
+    # loss's file --out kept the fits of its old code
+    script = load_script("source_split_dev")
+    fitted = _no_fit(script, monkeypatch)
+    monkeypatch.setattr(script, "check_data", lambda *a: None, raising=False)
+    plugin = tmp_path / "ssd_plugin_loss.py"
+    plugin.write_text("from dtc.align import CORALLoss\n\n\nclass MyLoss(CORALLoss):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "fits.jsonl"
+    argv = ["--families", "mnist_usps", "--seeds", "0", "--out", str(out)]
+    argv += ["--candidates", '{"loss": "ssd_plugin_loss:MyLoss"}']
+    assert script.main(argv) == 0 and len(fitted) == 2
+    assert script.main(argv) == 0 and len(fitted) == 2  # recorded: nothing fitted
+    plugin.write_text(plugin.read_text() + "\n# edited\n")
+    assert script.main(argv) == 0 and len(fitted) == 4
+    assert "2 fits: 0 recorded in" in capsys.readouterr().out
+    monkeypatch.delitem(sys.modules, "ssd_plugin_loss", raising=False)
 
 
 def test_a_seed_or_candidate_named_twice_is_fitted_once(load_script, monkeypatch, capsys):
