@@ -653,12 +653,31 @@ class DTC(TransferClusterer):
         config = family_config(benchmark, "labelled" if labelled else "unlabelled")
         return {k: v for k, v in config.items() if k not in _BUDGET}
 
+    # What a fit builds besides its fitted attributes: the networks, the loss, the
+    # preprocessed data (on the fit's device) and the class codes.
+    _FIT_STATE = (
+        "_src_ae",
+        "_head",
+        "_pl_head",
+        "_loss",
+        "_Xs",
+        "_Xt",
+        "_ys",
+        "_sub",
+        "_classes",
+        "_numbering",
+    )
+
     def _forget_fit(self) -> None:
         # A fit that fails, or is refused (a pair, a y), must not leave the last fit's
         # encoder behind: transform_target would encode with it (and without the
-        # statistics the failed fit removed).
+        # statistics the failed fit removed). Nor the rest of what it built: a failed fit's
+        # networks and both domains' data stayed in (GPU) memory and went with a pickle of
+        # an estimator that says it is unfitted.
         super()._forget_fit()
         self._tgt_ae = None
+        for name in self._FIT_STATE:
+            self.__dict__.pop(name, None)
 
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
         # The parameters first: a misspelt encoder_mode was reported as a shared one below.

@@ -339,13 +339,14 @@ class SlicedWassersteinLoss(AlignmentLoss):
         key = (source.shape[1], self.n_projections)
         if self.resample:
             rng = np.random.default_rng([self._entropy, int(self._calls)])
+            value = _sliced(source, target, random_projections(*key, rng), self.p, self.root)
+            # Counted once it has a value: a call that raised (a non-finite SW) drew
+            # nothing, and must not move every later call's directions.
             self._calls += 1
-            projections = random_projections(*key, rng)
-        else:
-            if key not in self._fixed:
-                self._fixed[key] = random_projections(*key, self.seed)
-            projections = self._fixed[key]
-        return _sliced(source, target, projections, self.p, self.root)
+            return value
+        if key not in self._fixed:
+            self._fixed[key] = random_projections(*key, self.seed)
+        return _sliced(source, target, self._fixed[key], self.p, self.root)
 
     def extra_repr(self) -> str:
         return f"n_projections={self.n_projections}, p={self.p}, seed={self.seed}, resample={self.resample}"

@@ -726,8 +726,44 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self.trail_.append(entry)
         estimator.monitor_trail_ = self.trail_
 
+    # The monitor's results of one fit, and the private state its checks read.
+    _FIT_STATE = (
+        "correspondence_",
+        "class_agreement_",
+        "reference_",
+        "margin_",
+        "calibration_",
+        "score_counts_",
+        "restore_gain_",
+        "trail_",
+        "_k",
+        "_X_full",
+        "_idx",
+        "_X",
+        "_source_reason",
+        "_Z_ref",
+        "_best",
+        "_last",
+        "_pending",
+    )
+
+    def _forget_fit(self) -> None:
+        # Its attributes describe one fit: a fit that fails part-way must not leave this
+        # one's correspondence beside the last one's reference and margin, nor keep the
+        # last fit's rollback snapshot (a whole network) alive.
+        for name in self._FIT_STATE:
+            self.__dict__.pop(name, None)
+
     # -- hooks ------------------------------------------------------------------
     def on_fit_begin(self, estimator, pair) -> None:
+        self._forget_fit()
+        try:
+            self._begin(estimator, pair)
+        except BaseException:
+            self._forget_fit()
+            raise
+
+    def _begin(self, estimator, pair) -> None:
         self._check_params()
         target = pair.target.without_labels()  # labels never reach the monitor
         k = getattr(estimator, "n_clusters", None) or pair.n_clusters

@@ -171,6 +171,17 @@ def test_sliced_wasserstein_draws_call_i_from_seed_and_i():
     assert int(loss.state_dict()["_calls"]) == 2
 
 
+def test_a_sliced_wasserstein_call_that_raised_draws_no_directions():
+    # The count moved before the value was computed: one rejected batch shifted every
+    # later call's directions against a loss that never saw it.
+    source, target = _pair()
+    fresh, used = SlicedWassersteinLoss(seed=0), SlicedWassersteinLoss(seed=0)
+    with pytest.raises(ValueError, match="SW_p\\^p is not finite"):
+        used(source * 1e200, target)
+    assert int(used._calls) == 0
+    assert used(source, target).item() == fresh(source, target).item()
+
+
 def test_sliced_wasserstein_resumes_its_sequence_from_a_state_dict():
     """A checkpoint (state_dict) holds the call count: a loss loaded from it draws what the
     uninterrupted loss draws next, as a resumed DTC fit needs."""

@@ -1606,3 +1606,25 @@ def test_source_bias_refuses_a_column_of_labels():
     assert source_bias(X, y, score="silhouette", kmeans_seeds=[0]) is not None
     with pytest.raises(ValueError, match=r"source_bias: .*y of shape \(n,\), got .*\(60, 1\)"):
         source_bias(X, y[:, None], score="silhouette", kmeans_seeds=[0])
+
+
+def test_a_failed_fit_leaves_no_mix_of_two_fits_in_the_monitor(pair, monkeypatch):
+    """A refit whose reference failed (its cache not writable, a Ctrl-C in its training)
+    left this fit's correspondence beside the last fit's reference, margin and trail."""
+    mon = monitor("rollback")
+    ScriptedDTC([good] * 2, [1.0, 0.5], [mon]).fit(pair)
+    assert mon.reference_ is not None and mon.trail_
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cache not writable")
+
+    monkeypatch.setattr(NoTransferReference, "fit", broken)
+    with pytest.raises(RuntimeError, match="cache not writable"):
+        ScriptedDTC([good] * 2, [1.0, 0.5], [mon]).fit(pair)
+    left = [name for name in NegativeTransferMonitor._FIT_STATE if name in vars(mon)]
+    assert left == []
+    monkeypatch.undo()
+    fresh = monitor("rollback")
+    ScriptedDTC([good] * 2, [1.0, 0.5], [fresh]).fit(pair)
+    ScriptedDTC([good] * 2, [1.0, 0.5], [mon]).fit(pair)  # the same monitor, reused
+    assert mon.trail_ == fresh.trail_ and mon.margin_ == fresh.margin_

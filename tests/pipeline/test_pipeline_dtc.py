@@ -1185,6 +1185,10 @@ def test_a_fit_that_fails_in_training_leaves_no_encoder_to_transform_with(small_
     with pytest.raises(ValueError, match="call fit first"):
         est.transform_target(small_pair.target.X)
     assert not hasattr(est, "autoencoder_")
+    # nor the rest of what it built: its networks, its loss and both domains' data stayed
+    # (in GPU memory with device="cuda", and in a pickle of this unfitted estimator)
+    built = ("_src_ae", "_head", "_loss", "_Xs", "_Xt", "_ys", "_sub", "_classes")
+    assert [name for name in built if name in vars(est)] == []
 
 
 def test_the_callback_api_before_a_fit_or_after_a_refused_one_says_call_fit_first(small_pair):
