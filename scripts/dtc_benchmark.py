@@ -194,6 +194,9 @@ def table(rows: list[dict], seeds=None, families=None, methods=None) -> str:
         rows = [r for r in rows if r["family"] in families]
     if methods is not None:
         rows = [r for r in rows if r["method"] in methods]
+    # One row per run, the latest: two invocations at once on one --out may both run a
+    # seed, and its two rows counted twice in the mean and in n=.
+    rows = {(r["family"], r["pair"], r["method"], r["seed"]): r for r in rows}.values()
     by = defaultdict(list)
     for r in rows:
         by[(r["family"], r["pair"], r["method"])].append(r)

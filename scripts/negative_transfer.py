@@ -126,7 +126,13 @@ from dtc.data import (
 from dtc.data.digits import DIGITS_IMAGE_SHAPE
 from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides, plugin_code
-from dtc.experiment.store import exit_on_interrupt, record_check, replace_file
+from dtc.experiment.store import (
+    append_line,
+    exit_on_interrupt,
+    locked_file,
+    record_check,
+    replace_file,
+)
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.partition_score import common_space_score
@@ -843,6 +849,13 @@ def save_partitions(directory, case_set: str, seed: int, row: dict, partitions: 
     ``scripts/partition_judges.py`` does)."""
     path = partition_file(directory, case_set, row["case"], seed)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # through a temporary file (a hidden name, which the readers skip): partition_judges.py
+    # reading the folder while a seed still runs met a half-written file
+    with replace_file(path) as tmp:
+        _save_partitions(tmp, case_set, seed, row, partitions)
+
+
+def _save_partitions(path: Path, case_set: str, seed: int, row: dict, partitions: dict) -> None:
     np.savez(
         path,
         case=np.array(row["case"]),
@@ -986,15 +999,10 @@ def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None) -> Non
     (``--out``), also append it to that file as one JSON line."""
     rows.append(row)
     if out is not None:
-        with open(out, "a+b") as f:
-            record = (json.dumps(row) + "\n").encode()
-            # a whole last run without its newline (a crash between the two, an edit by
-            # hand) is kept by the reader: glued onto it, both runs read as one cut line
-            if f.seek(0, os.SEEK_END) > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    record = b"\n" + record
-            f.write(record)  # appended at the end whatever the offset ("a" mode)
+        # The results store's append: under a lock (another invocation's resume cutting a
+        # line this one was writing, or rewriting the file), a whole last run without its
+        # newline ended first, a cut one cut off.
+        append_line(out, json.dumps(row) + "\n")
     print(json.dumps(row) if as_json else line, flush=True)
 
 
@@ -1011,39 +1019,58 @@ def add_out_argument(ap: argparse.ArgumentParser) -> None:
 def read_runs_file(path, name: str | None = None, rewrite: bool = False, check=None) -> list[dict]:
     """The JSON lines of ``path`` (``--json`` or ``--out`` output; ``name``: how messages call
     it, ``path`` by default). A last line cut short by an interrupted run is dropped, with a
-    note on stderr (and, with ``rewrite``, the file rewritten without it); a broken line
-    before the last, a line ``check`` (as :func:`dtc.experiment.store.read_records`'s: what
-    is wrong with a row, or None) finds wrong, or a file that cannot be read (missing, a
+    note on stderr (and, with ``rewrite``, cut off the file, under the lock the appends
+    take, so that a run another invocation appends meanwhile is kept); a broken line before
+    the last, a line ``check`` (as :func:`dtc.experiment.store.read_records`'s: what is
+    wrong with a row, or None) finds wrong, or a file that cannot be read (missing, a
     directory), is an error (``ValueError``, which the scripts give as a one-line usage
     error)."""
     name = str(path) if name is None else name
+    if not rewrite:
+        return _runs(_runs_text(path, name), name, check)[0]
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with locked_file(path) as fd:
+            rows, cut_at = _runs(_runs_text(path, name), name, check)
+            if cut_at is not None:
+                os.ftruncate(fd, cut_at)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    return rows
+
+
+def _runs_text(path, name: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{name}: not UTF-8 text ({exc})") from None
+
+
+def _runs(text: str, name: str, check) -> tuple[list[dict], int | None]:
+    """The rows of ``text``, and the byte offset of an unfinished last line (None: none)."""
     # numbered as in the file: blank lines (a file edited by hand) are skipped, not renumbered
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines, offset = [], 0
+    for n, line in enumerate(text.splitlines(keepends=True), 1):
+        if line.strip():
+            lines.append((n, line, offset))
+        offset += len(line.encode("utf-8"))
     rows = []
-    for i, (n, line) in enumerate(lines):
+    for i, (n, line, start) in enumerate(lines):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             if i < len(lines) - 1:
                 raise ValueError(f"{name}: line {n} is not a JSON object") from None
             print(f"{name}: dropped an unfinished last line", file=sys.stderr)
-            if rewrite:  # atomically: a rewrite cut short must not lose the finished runs
-                with replace_file(path) as tmp:
-                    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-            continue
+            return rows, start
         if not isinstance(row, dict):  # `[1, 2]`: an AttributeError in whoever read it
             raise ValueError(f"{name}: line {n} is not a JSON object")
         # a file another script wrote: a KeyError traceback in whoever read it
         if check is not None and (problem := check(row)) is not None:
             raise ValueError(f"{name}: line {n} is not a run record ({problem})")
         rows.append(row)
-    return rows
+    return rows, None
 
 
 def settings_text(settings: dict | None) -> str:

@@ -79,7 +79,8 @@ BEST_OF = 3  # seeds a researcher trains to keep the one a judge prefers, as in 
 def read_partitions(directory) -> list[dict]:
     """The runs saved by ``negative_transfer.py --save-partitions`` in ``directory``."""
     runs = []
-    for path in sorted(Path(directory).glob("*.npz")):
+    # not the hidden temporary file of a run still saving its partitions
+    for path in sorted(p for p in Path(directory).glob("*.npz") if not p.name.startswith(".")):
         with np.load(path, allow_pickle=False) as z:
             runs.append({key: z[key] for key in z.files})
     if not runs:

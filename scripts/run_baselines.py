@@ -62,6 +62,7 @@ from dtc.experiment.store import (
     exit_on_interrupt,
     read_records,
     record_check,
+    replace_file,
     set_aside,
     tolerant_output,
 )
@@ -303,7 +304,12 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
         "n_failed",
         "seconds",
     ]
-    with open(out / "baselines.csv", "w", newline="", encoding="utf-8") as f:
+    # Each table through a temporary file, as dtc report writes its own: a reader (or a
+    # second invocation's tables) met a half-written one.
+    with (
+        replace_file(out / "baselines.csv") as tmp,
+        open(tmp, "w", newline="", encoding="utf-8") as f,
+    ):
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -337,7 +343,8 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
             )
         lines.append("")
     text = "\n".join(lines)
-    (out / "baselines.md").write_text(text, encoding="utf-8")  # "±": not the locale's
+    with replace_file(out / "baselines.md") as tmp:
+        tmp.write_text(text, encoding="utf-8")  # "±": not the locale's
     return text
 
 

@@ -10,7 +10,9 @@ resumed sweep runs it again. An append holds an exclusive lock on the file (``fl
 POSIX only, elsewhere appends are not locked) from that check to the ``fsync``: two
 processes appending to one file (two ``dtc run`` in two terminals, both on
 ``results/runs.jsonl``) would otherwise each take the other's line, caught half written,
-for a cut one and remove a finished run.
+for a cut one and remove a finished run. :func:`set_aside`, which rewrites the file,
+holds the same lock and re-reads the file under it, and an append that waited on the
+file it replaced opens the new one (an append into the replaced file was lost).
 :func:`exit_on_interrupt` turns a Ctrl-C into one line saying where the finished runs
 are kept.
 """
@@ -34,9 +36,11 @@ except ImportError:  # not POSIX: appends are not locked
 
 __all__ = [
     "Terminated",
+    "append_line",
     "append_record",
     "exit_on_interrupt",
     "interrupted_message",
+    "locked_file",
     "read_records",
     "record_check",
     "replace_file",
@@ -50,16 +54,42 @@ __all__ = [
 def append_record(path: str | os.PathLike, record: dict) -> None:
     """Append ``record`` as one JSON line to ``path`` (parent folders are created),
     first cutting off a last line left incomplete by an interrupted write."""
+    append_line(path, json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` (one JSON object ending in a newline) to ``path`` as
+    :func:`append_record` appends a record, for a writer whose lines are encoded its own way
+    (the scripts' ``--out`` rows)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        if fcntl is not None:  # released by the close below
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked_file(path) as fd:
         _cut_partial_line(fd, path)
         os.write(fd, line.encode("utf-8"))
         os.fsync(fd)
+
+
+@contextmanager
+def locked_file(path: str | os.PathLike) -> Iterator[int]:
+    """An append-mode descriptor of ``path`` (created if absent) holding the exclusive lock
+    the appends take (POSIX only), released on exit: for a reader that changes the file from
+    what it read (cuts a line off), so that no append lands in between."""
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        if fcntl is None:  # not POSIX: not locked
+            break
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # Waited while set_aside replaced the file: this one is no longer ``path``, and
+        # what is written to it is lost. Open the new one.
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield fd
     finally:
         os.close(fd)
 
@@ -175,19 +205,27 @@ def set_aside(
     The stale records are appended to ``stale_path`` before ``path`` is rewritten, so
     a crash in between loses nothing (at worst a record is in both files); a record the
     stale file already holds as it is (set aside by a sweep that crashed there) is not
-    appended again.
+    appended again. ``path`` is re-read under the appends' lock: the records another
+    process appended since ``records`` were read are kept (and returned) with the others,
+    not removed by a rewrite from ``records``.
     """
     if len(stale) != len(records):
         raise ValueError(f"set_aside: {len(stale)} flags for {len(records)} records")
     if not any(stale):
         return records
-    held = {_canonical(r) for r in read_records(stale_path)}
-    for r, old in zip(records, stale):
-        if old and _canonical(r) not in held:
-            append_record(stale_path, r)
-            held.add(_canonical(r))
-    kept = [r for r, old in zip(records, stale) if not old]
-    write_records(path, kept)
+    old = {_canonical(r) for r, flag in zip(records, stale) if flag}
+    path = Path(path)
+    with locked_file(path) as fd:
+        _cut_partial_line(fd, path)
+        current = read_records(path)
+        held = {_canonical(r) for r in read_records(stale_path)}
+        for r in current:
+            text = _canonical(r)
+            if text in old and text not in held:
+                append_record(stale_path, r)
+                held.add(text)
+        kept = [r for r in current if _canonical(r) not in old]
+        write_records(path, kept)
     return kept
 
 

@@ -79,6 +79,21 @@ def test_run_baselines_prints_where_stdout_cannot_encode_its_table(
     assert "mean ± std over seeds" in (tmp_path / "baselines.md").read_text(encoding="utf-8")
 
 
+def test_run_baselines_replaces_its_tables_instead_of_writing_them_in_place(baselines, tmp_path):
+    # written in place, a reader (or a second invocation's tables) met a half-written table
+    args = ["--quick", "--methods", "kmeans", "--out", str(tmp_path)]
+    baselines.main(args)
+    before = {}
+    for name in ("baselines.md", "baselines.csv"):
+        (tmp_path / f"old.{name}").hardlink_to(tmp_path / name)
+        before[name] = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(b"an earlier table")
+    baselines.main(args)
+    for name in ("baselines.md", "baselines.csv"):
+        assert (tmp_path / f"old.{name}").read_bytes() == b"an earlier table"
+        assert (tmp_path / name).read_bytes() == before[name]
+
+
 def test_run_baselines_runs_a_plugin_method_again_when_its_code_changed(
     baselines, tmp_path, monkeypatch, capsys, user_plugin
 ):

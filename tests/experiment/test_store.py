@@ -14,6 +14,7 @@ from dtc.experiment.store import (
     append_record,
     exit_on_interrupt,
     interrupted_message,
+    locked_file,
     read_records,
     replace_file,
     set_aside,
@@ -101,6 +102,35 @@ def test_set_aside_moves_flagged_records_and_keeps_the_others_in_order(tmp_path)
     assert read_records(stale) == [{"i": 1}, {"i": 3}]
     with pytest.raises(ValueError, match="2 flags for 4 records"):
         set_aside(path, records, [True, False], stale)
+
+
+def test_set_aside_keeps_a_record_appended_after_its_records_were_read(tmp_path):
+    # dtc_benchmark.py in two terminals on one --out: the first set aside its stale rows by
+    # rewriting the file from what it had read, and the second's finished rows were lost.
+    path, stale = tmp_path / "runs.jsonl", tmp_path / "runs.stale.jsonl"
+    records = [{"i": i} for i in range(3)]
+    write_records(path, records)
+    append_record(path, {"i": 9})  # another process's run, after `records` were read
+    kept = set_aside(path, records, [False, True, False], stale)
+    assert kept == read_records(path) == [{"i": 0}, {"i": 2}, {"i": 9}]
+    assert read_records(stale) == [{"i": 1}]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the append lock is flock, POSIX only")
+def test_an_append_that_waited_on_a_replaced_file_writes_to_the_new_one(tmp_path):
+    # An append waiting for the lock of the file set_aside was replacing wrote, once the
+    # lock was free, into the replaced (removed) file: its run was lost.
+    path = tmp_path / "runs.jsonl"
+    write_records(path, [{"i": 0}, {"i": 1}])
+    with locked_file(path):  # set_aside's lock, held while it rewrites the file
+        ours = threading.Thread(target=append_record, args=(path, {"i": 2}))
+        ours.start()
+        ours.join(timeout=0.5)
+        assert ours.is_alive()  # waiting for the lock
+        write_records(path, [{"i": 0}])
+    ours.join(timeout=10)
+    assert not ours.is_alive()
+    assert read_records(path) == [{"i": 0}, {"i": 2}]
 
 
 def test_append_and_read(tmp_path):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -1214,6 +1217,16 @@ def test_saved_partitions_read_back_with_their_run(load_script, tmp_path):
     harness.save_partitions(tmp_path, "fresh5", 1, row, labels)
     assert judges.read_partitions(tmp_path)[0]["score"] == -0.25
     np.testing.assert_array_equal(run["transfer"], labels["transfer"])
+    # saved through a temporary file (a reader of the folder met a half-written one): the
+    # file is replaced, not written in place, and a run still saving is not read
+    linked = tmp_path / "elsewhere"
+    linked.mkdir()
+    (linked / "old.npz").hardlink_to(path)
+    harness.save_partitions(tmp_path, "fresh5", 1, row | {"final_score": 0.0}, labels)
+    with np.load(linked / "old.npz") as z:
+        assert float(z["final_score"]) == 0.25
+    (tmp_path / f".{path.stem}.0123456789ab.tmp.npz").write_bytes(b"PK\x03\x04")
+    assert [r["score"] for r in judges.read_partitions(tmp_path)] == [-0.5]
     with pytest.raises(SystemExit, match="no saved partitions"):
         judges.read_partitions(tmp_path / "empty")
 
@@ -1370,6 +1383,7 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
     assert out.read_text().splitlines() == first
     with pytest.raises(SystemExit):  # another seed's file
         script.main([*argv, "--seed", "1"])
+
     assert "give one file per seed" in capsys.readouterr().err
     # each row records the options that change its outcome; others are refused
     assert json.loads(first[0])["settings"]["adapt_epochs"] == 20
@@ -2051,24 +2065,26 @@ def test_out_file_whose_last_line_lacks_its_newline_keeps_its_runs(load_script, 
 
 
 def test_dropping_a_cut_line_never_loses_the_finished_runs(load_script, tmp_path, monkeypatch):
-    """Resuming rewrites --out without its cut last line; a rewrite that fails part way (a
-    full disk, a kill) must leave the file as it was, not emptied of its finished runs."""
+    """Resuming drops --out's cut last line by cutting that tail off, in place: nothing else
+    of the file is written (a rewrite of the whole file that failed part way, on a full disk,
+    could empty it of its finished runs)."""
     script = load_script("negative_transfer")
     out = tmp_path / "s0.jsonl"
     text = '{"case": "a", "seed": 0}\n{"case": "b", "seed": 0}\n{"case": "c", "se'
     out.write_text(text)
 
-    def fail_part_way(self, data, *args, **kwargs):
-        with open(self, "w") as f:  # opened (emptied), then the disk is full
-            f.write(data[:5])
+    def no_rewrite(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_text", fail_part_way)
-    with pytest.raises(OSError):
-        script.finished_runs(out, 0, key=lambda r: r["case"])
-    monkeypatch.undo()
-    assert out.read_text() == text
+    monkeypatch.setattr(Path, "write_text", no_rewrite)
+    monkeypatch.setattr(Path, "write_bytes", no_rewrite)
     assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
+    monkeypatch.undo()
+    assert out.read_text() == text[: text.rindex("\n") + 1]
+    # a broken last line a hand edit ended with a newline is cut off too
+    out.write_text(text[: text.rindex("\n") + 1] + "not json\n")
+    assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
+    assert out.read_text() == text[: text.rindex("\n") + 1]
 
 
 def test_resume_refuses_runs_of_no_seed_and_rows_missing_their_settings(load_script, tmp_path):
@@ -2594,3 +2610,31 @@ def test_a_resumed_or_summarised_file_of_another_script_is_a_usage_error(
         load_script(name).main(argv)
     assert exit_.value.code == 2
     assert f"line 1 is not a run record (no {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the append lock is flock, POSIX only")
+def test_a_resume_cutting_a_line_keeps_a_run_another_invocation_appends(
+    load_script, tmp_path, monkeypatch
+):
+    """A resume rewrote the whole --out file without its cut last line, from what it had
+    read: a run another invocation on the same file appended meanwhile was lost. The cut is
+    now made under the appends' lock, in place."""
+    script = load_script("negative_transfer")
+    out = tmp_path / "s0.jsonl"
+    first = json.dumps({"case": "c1", "seed": 0})
+    out.write_text(first + '\n{"case": "c2", "se')
+    read = script._runs_text
+    appender = []
+
+    def read_then_let_another_append(path, name):
+        text = read(path, name)
+        row = {"case": "c3", "seed": 0}  # the other invocation's emit, waiting on the lock
+        appender.append(threading.Thread(target=script.emit, args=([], row, True, "", out)))
+        appender[0].start()
+        time.sleep(0.2)
+        return text
+
+    monkeypatch.setattr(script, "_runs_text", read_then_let_another_append)
+    assert script.read_runs_file(out, rewrite=True) == [json.loads(first)]
+    appender[0].join(timeout=10)
+    assert [json.loads(t)["case"] for t in out.read_text().splitlines()] == ["c1", "c3"]

@@ -55,6 +55,9 @@ def test_the_table_averages_the_seeds_asked_for_only(load_script):
     assert text.splitlines()[0] == "mean over seeds 0, 1"
     assert "| digits | source->target | 50.0 n=2 |" in text
     assert "| digits | source->target | 66.7 n=3 |" in script.table(rows)  # every row
+    # two invocations at once on one --out may both run a seed: its latest row counts once
+    twice = [*rows, {**key, "seed": 1, "acc": 0.6}]
+    assert "| digits | source->target | 66.7 n=3 |" in script.table(twice)
 
 
 def test_rows_run_on_other_data_are_moved_aside(load_script, tmp_path):
