@@ -230,10 +230,16 @@ class _AEKMeans(TransferClusterer):
         self.cluster_centers_ = np.asarray(centers)
 
 
+def _shared_doc() -> str:
+    # _AEKMeans's docstring less its first lines; "" under python -OO, which strips
+    # docstrings (the module failed to import there, and the methods with it)
+    return (_AEKMeans.__doc__ or "\n\n").split("\n", 2)[2]
+
+
 class TargetAEKMeans(_AEKMeans):
     __doc__ = (
         "Autoencoder trained on the target, K-means of its embeddings (no transfer; the "
-        "AE + K-means baseline of Xie et al., ICML 2016).\n" + (_AEKMeans.__doc__.split("\n", 2)[2])
+        "AE + K-means baseline of Xie et al., ICML 2016).\n" + _shared_doc()
     )
     _train_on = "target"
     uses_source = False
@@ -243,8 +249,7 @@ class TargetAEKMeans(_AEKMeans):
 class SourceAEKMeans(_AEKMeans):
     __doc__ = (
         "Autoencoder trained on the source only, applied to the target, K-means of the "
-        "target's embeddings (feature transfer; source labels unused).\n"
-        + _AEKMeans.__doc__.split("\n", 2)[2]
+        "target's embeddings (feature transfer; source labels unused).\n" + _shared_doc()
     )
     _train_on = "source"
     uses_source = True

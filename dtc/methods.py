@@ -28,13 +28,11 @@ time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from dtc._plugins import PluginRegistry
+from dtc._torch_state import training_defaults
 from dtc.data.domain import DomainPair
 
 __all__ = [
@@ -47,34 +45,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "dtc.methods"
-
-
-@contextlib.contextmanager
-def _training_defaults():
-    """Torch's grad mode on, autocast off and float32 its default dtype during a fit,
-    whatever the caller set (restored after): a fit inside the caller's ``torch.no_grad()``
-    or ``inference_mode()`` failed at the first backward ("element 0 of tensors does not
-    require grad"), inside ``torch.autocast("cpu", dtype=torch.bfloat16)`` the networks
-    trained in bfloat16 until the first embedding failed ("unsupported ScalarType
-    BFloat16"), and after ``torch.set_default_dtype(torch.float64)`` the networks were
-    built in float64 and refused as the user's. Nothing to do where torch is not loaded:
-    no caller can have set any."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        yield
-        return
-    dtype = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
-        with (
-            torch.inference_mode(False),
-            torch.enable_grad(),
-            torch.autocast("cpu", enabled=False),
-            torch.autocast("cuda", enabled=False),
-        ):
-            yield
-    finally:
-        torch.set_default_dtype(dtype)
 
 
 class TransferClusterer(ClusterMixin, BaseEstimator):
@@ -123,7 +93,7 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         pair = pair.mask_target_labels()
         try:
             pair = self._validate_pair(pair)
-            with _training_defaults():
+            with training_defaults():
                 self._fit(pair)
             if not hasattr(self, "labels_"):
                 raise ValueError(

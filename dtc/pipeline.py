@@ -71,6 +71,7 @@ from dtc.data.domain import DomainPair
 from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_columns
 from dtc.methods import TransferClusterer
 from dtc.monitor.base import Callback
+from dtc.monitor.negative_transfer import NegativeTransferMonitor
 from dtc.nn.autoencoder import build_autoencoder, check_architecture
 from dtc.nn.fingerprint import class_code, module_fingerprint, setting_text
 from dtc.nn.training import (
@@ -246,6 +247,21 @@ def _nested(value, depth: int = 0):
     if depth < 4 and isinstance(value, (dict, list, tuple)):
         for item in value.values() if isinstance(value, dict) else value:
             yield from _nested(item, depth + 1)
+
+
+def _param_text(value, depth: int = 0) -> str:
+    """``repr(value)`` for the checkpoint key, but a tensor or an array (also inside a dict,
+    list or tuple) by :func:`setting_text`: its repr follows the process's print options
+    (``torch.set_printoptions(precision=2)`` gave another key, and the fit never resumed)."""
+    if not any(isinstance(leaf, (torch.Tensor, np.ndarray)) for leaf in _nested(value)):
+        return repr(value)  # the key of every parameter without arrays, as before
+    if depth >= 4 or isinstance(value, (torch.Tensor, np.ndarray)):
+        return setting_text(value)
+    if isinstance(value, dict):
+        items = (f"{k!r}: {_param_text(v, depth + 1)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    text = ", ".join(_param_text(v, depth + 1) for v in value)
+    return f"{type(value).__name__}[{text}]"
 
 
 def _class_means(Z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -876,6 +892,15 @@ class DTC(TransferClusterer):
                     f"DTC: callbacks must be dtc.monitor.base.Callback instances, got {cb!r}"
                 )
             cb.check_params()  # e.g. a monitor's policy: refused now, not in on_fit_begin
+        monitors = [cb for cb in self.callbacks if isinstance(cb, NegativeTransferMonitor)]
+        if len(monitors) > 1:
+            # Each writes the fit's verdict (negative_transfer_, transfer_labels_,
+            # monitor_trail_): a second one judged the first one's fallback, the reference's
+            # own partition, and replaced the transfer partition the first had kept.
+            raise ValueError(
+                f"DTC: callbacks hold {len(monitors)} NegativeTransferMonitor entries; give "
+                "one (its policy may combine actions, e.g. 'adapt+rollback')"
+            )
         if self.n_threads is not None:
             number("n_threads", 1, integer=True)
         if self.n_latent is not None:
@@ -954,7 +979,9 @@ class DTC(TransferClusterer):
     def _checkpoint_key(self, pair: DomainPair) -> str:
         """16 hex digits hashing the parameters, module weights and data of this fit."""
         params = {
-            k: repr(v) for k, v in self.get_params(deep=False).items() if k not in _NOT_HASHED
+            k: _param_text(v)
+            for k, v in self.get_params(deep=False).items()
+            if k not in _NOT_HASHED
         }
         params["_format"] = _CHECKPOINT_FORMAT
         if self._device.type != "cpu":

@@ -73,7 +73,7 @@ def ratios(curve: np.ndarray, budgets=BUDGETS) -> list[float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     # nargs="+": an empty --domains meant every domain
     parser.add_argument("--domains", nargs="+", help="benchmark:domain names (default: all)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..n-1 (default 2)")

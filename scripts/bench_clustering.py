@@ -253,7 +253,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
     parser.add_argument("--quick", action="store_true", help="sizes / 10 (smoke test)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration")

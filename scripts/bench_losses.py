@@ -475,7 +475,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--losses", help="comma-separated keys (default: all); see module docstring")
     ap.add_argument(
         "--n",

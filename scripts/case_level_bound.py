@@ -158,7 +158,7 @@ def forced_lines(rows: list[dict], oracle: dict[str, tuple[str, list[dict]]]) ->
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
     add_issue_kinds_argument(ap)
     args = ap.parse_args(argv)

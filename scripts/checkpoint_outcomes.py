@@ -86,7 +86,7 @@ def replay(estimator, states: dict, monitor: NegativeTransferMonitor, y) -> list
 def main(argv=None) -> int:
     from dtc.pipeline import DTC
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("case", help="a case name of the case set, e.g. 'mnist->usps'")
     ap.add_argument("--case-set", default="fresh10", choices=sorted(CASE_SETS))
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")

@@ -229,7 +229,7 @@ def dev(rows: list[dict], data_dir) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument(
         "runs", nargs="*", help="--fresh5 (rule #17) or --fresh6 (#18) --json runs (candidate A)"
     )

@@ -49,7 +49,7 @@ TARGETS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--targets", nargs="+", default=["coil2", "usps"], choices=sorted(TARGETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")

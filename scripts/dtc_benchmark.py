@@ -250,7 +250,7 @@ def seed_number(value: str) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--out", default="results/dtc_benchmark.jsonl")
     ap.add_argument("--seeds", type=seed_number, nargs="+", default=[0, 1, 2])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)

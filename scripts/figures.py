@@ -23,7 +23,7 @@ from dtc.experiment.single import RunSpec, fit_evaluate, load_spec_pair
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/figures"))
     parser.add_argument("--benchmark", default="digits", choices=list_benchmarks())
     parser.add_argument("--source", default=None)

@@ -67,7 +67,7 @@ def line(name: str, rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
     ap.add_argument(
         "--only",

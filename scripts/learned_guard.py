@@ -235,7 +235,7 @@ def set_rows(paths, chances: dict, issue_kinds: bool) -> dict[str, list[dict]]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of scripts/negative_transfer.py")
     ap.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1)")
     which = ap.add_mutually_exclusive_group()  # --model was ignored next to --fit

@@ -40,7 +40,7 @@ def pairing(a_rows: list[dict], d_rows: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--euclidean", nargs="+", required=True, help="candidate A's runs")
     ap.add_argument("--cosine", nargs="+", required=True, help="candidate D's runs, same order")
     args = ap.parse_args(argv)

@@ -113,7 +113,7 @@ def run_margins(paths, metric: str = DEFAULT_METRIC) -> dict[str, list[float]]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     group = ap.add_mutually_exclusive_group()
     for name in sorted(set(CASE_SETS) - {"harness"}):
         group.add_argument(f"--{name}", action="store_true", help=f"the {name} positives")

@@ -1509,7 +1509,7 @@ def similarity_threshold(value: str) -> float | str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
     ap.add_argument(
         "--quick",

@@ -54,7 +54,7 @@ RECORD_CHECK = record_check("method", "pair", "seed")
 def arg_parser() -> argparse.ArgumentParser:
     """The options (:func:`parse_args` checks them; the sweep reports a bad ``--out`` with
     the same parser)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/order_check.jsonl"))
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
     # nargs="+": an empty --methods meant every method

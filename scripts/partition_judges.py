@@ -253,7 +253,7 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("partitions", help="the directory of --save-partitions")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument(

@@ -25,7 +25,7 @@ CONFIG = {
 
 
 def main(argv=None) -> int:
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0]).parse_args(argv)
     try:
         import ray  # noqa: F401
     except ImportError:

@@ -164,7 +164,7 @@ def criterion(rule: str, new: str, old: str, result: dict) -> bool:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh2 --json runs (candidate B)")
     b_rows = read_distinct_runs(ap, ap.parse_args(argv).runs)
     candidates = {"A": [as_candidate_a(r) for r in b_rows], "B": b_rows}

@@ -124,7 +124,7 @@ def restores_line(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--fresh3 --json runs (candidate A)")
     a_rows = read_distinct_runs(ap, ap.parse_args(argv).runs)
     if any(r["restore_gain"] != 0.0 for r in a_rows):

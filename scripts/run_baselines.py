@@ -94,7 +94,7 @@ QUICK_SEEDS, SEEDS = 2, 3
 def arg_parser() -> argparse.ArgumentParser:
     """The options (:func:`parse_args` checks them; the sweep reports a bad ``--out`` with
     the same parser)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/baselines"), help="output directory")
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
     p.add_argument(

@@ -44,7 +44,7 @@ def geometry(X, y, max_samples: int = 1000, seed: int = 0) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     args = ap.parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)

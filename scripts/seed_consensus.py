@@ -76,7 +76,7 @@ def summary(gains: np.ndarray) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("partitions", nargs="+", help="directories of --save-partitions")
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     ap.add_argument("--max-sets", type=int, default=300, help="sets of seeds per case and size")

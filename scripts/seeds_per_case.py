@@ -113,7 +113,7 @@ def report(rows: list[dict], seeds=SEEDS) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="--json / --out files of negative_transfer.py")
     add_issue_kinds_argument(ap)
     ap.add_argument(

@@ -123,7 +123,7 @@ def report(rows: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("path", help="the --fresh --checks-only --json output")
     args = ap.parse_args(argv)
     try:

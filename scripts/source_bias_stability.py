@@ -98,7 +98,7 @@ def biases(source, seeds: int) -> dict[str, list[float]]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and source")
     ap.add_argument(
         "--seeds",

@@ -149,7 +149,7 @@ def run_target(name, benchmark, target, sources, constructions, data_dir, args) 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--targets", default=None, help="comma-separated target names (default all)")
     ap.add_argument("--data-dir", default=None)

@@ -170,7 +170,7 @@ def fit_line(record: dict, when: str) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--candidates", nargs="+", required=True, help="JSON objects of DTC params")
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     ap.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])

@@ -152,3 +152,29 @@ def test_reproduce_paper_refuses_bad_jobs_before_running(jobs, tmp_path):
         "scripts/reproduce_paper.sh: JOBS: expected one number of parallel processes >= 1, "
         f"got '{' '.join(jobs)}'"
     ]
+
+
+def test_the_methods_and_the_scripts_help_load_under_python_OO(tmp_path):
+    """``python -OO`` strips docstrings: the autoencoder baselines, whose docstrings were cut
+    from their base class's, failed to import (and with them ``ae_kmeans``), and every
+    script's --help failed on its ``__doc__``."""
+    code = f"""
+import contextlib, importlib.util, io, sys
+from pathlib import Path
+from dtc import methods
+for name in methods.available():
+    methods.get_class(name)
+scripts = Path({str(SCRIPTS)!r})
+sys.path.insert(0, str(scripts))
+for path in sorted(scripts.glob("*.py")):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.argv = [path.name, "--help"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        module.main()
+print("loaded")
+"""
+    done = subprocess.run([sys.executable, "-OO", "-c", code], cwd=tmp_path, **_CAPTURE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "loaded"

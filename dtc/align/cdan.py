@@ -82,9 +82,12 @@ class RandomizedMultilinearMap(nn.Module):
 
     def _draw(self, in_features: int, n_clusters: int) -> None:
         # A private generator: reproducible from `seed` and leaves the global RNG alone.
+        # float32 whatever the default dtype: under a float64 default the same seed drew
+        # other matrices (forward casts them to the features' dtype anyway)
         g = torch.Generator().manual_seed(self.seed)
-        self.features_matrix = torch.randn(in_features, self.out_dim, generator=g)
-        self.probs_matrix = torch.randn(n_clusters, self.out_dim, generator=g)
+        draw = {"generator": g, "dtype": torch.float32}
+        self.features_matrix = torch.randn(in_features, self.out_dim, **draw)
+        self.probs_matrix = torch.randn(n_clusters, self.out_dim, **draw)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A lazily drawn map saved after its first call: make room for the saved matrices.

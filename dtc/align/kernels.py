@@ -112,7 +112,9 @@ def _subsample(x: torch.Tensor, max_samples: int) -> torch.Tensor:
     # are shuffled and far below the limit.
     if x.shape[0] <= max_samples:
         return x
-    idx = torch.linspace(0, x.shape[0] - 1, max_samples, device=x.device).round().long()
+    # float32 whatever the default dtype: the rows picked moved with it
+    grid = torch.linspace(0, x.shape[0] - 1, max_samples, dtype=torch.float32, device=x.device)
+    idx = grid.round().long()
     return x[idx]
 
 

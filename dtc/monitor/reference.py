@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
+from dtc._torch_state import training_defaults
 from dtc._validation import check_features, check_seed
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
@@ -343,7 +344,9 @@ class NoTransferReference(BaseEstimator):
         arch = self.architecture
         if not isinstance(arch, str):
             arch = copy.deepcopy(arch)  # never train the user's (or the estimator's) instance
-        with deterministic(int(self.seed), "cpu"):  # it trains on the CPU
+        # training_defaults: fitted alone, in a caller's no_grad or float64 default, it
+        # failed (inside a DTC fit, or from the cache, it did not)
+        with training_defaults(), deterministic(int(self.seed), "cpu"):  # on the CPU
             ae = build_autoencoder(
                 arch,
                 X.shape[1],

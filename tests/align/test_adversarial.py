@@ -323,6 +323,14 @@ def test_randomized_map_preserves_inner_products_in_expectation():
     torch.testing.assert_close(
         lazy_drawn.features_matrix, RandomizedMultilinearMap(6, 4, 4096).features_matrix
     )
+    # drawn from the seed alone: a float64 default drew other matrices
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        under_float64 = RandomizedMultilinearMap(6, 4, 4096)
+    finally:
+        torch.set_default_dtype(default)
+    torch.testing.assert_close(under_float64.features_matrix, lazy_drawn.features_matrix)
 
 
 def test_randomized_map_keeps_its_matrices_on_the_inputs_device():

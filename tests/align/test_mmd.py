@@ -93,6 +93,15 @@ def test_median_modes_match_numpy():
     big = torch.randn(101, 3, dtype=torch.float64)
     sub = big[torch.linspace(0, 100, 11).round().long()]
     assert median_sq_dist(big, max_samples=11) == median_sq_dist(sub)
+    # the same rows whatever the default dtype (a float64 default picked others)
+    many = torch.randn(50_000, 2, generator=torch.Generator().manual_seed(0))
+    expected = median_sq_dist(many)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert median_sq_dist(many) == expected
+    finally:
+        torch.set_default_dtype(default)
 
 
 def test_dan_scales_equal_pytorch_adapt_family(pa_layers):

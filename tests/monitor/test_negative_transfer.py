@@ -296,6 +296,33 @@ def test_reference_cache_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_reference_fitted_alone_trains_under_the_callers_torch_modes():
+    # Inside a DTC fit (or from the cache) it trained; fitted alone, in the caller's
+    # no_grad or inference_mode it failed at the first backward, and after a float64
+    # default it refused "the network" it had built itself.
+    import torch
+
+    X, _ = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32}
+    clear_reference_cache()
+    alone = NoTransferReference(K, **kw).fit(X)
+    for mode in (torch.no_grad, torch.inference_mode):
+        clear_reference_cache()
+        with mode():
+            np.testing.assert_array_equal(
+                NoTransferReference(K, **kw).fit(X).labels_, alone.labels_
+            )
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        clear_reference_cache()
+        ref = NoTransferReference(K, **kw).fit(X)
+        assert torch.get_default_dtype() == torch.float64
+    finally:
+        torch.set_default_dtype(default)
+    np.testing.assert_array_equal(ref.embedding_, alone.embedding_)
+
+
 def test_a_failed_reference_fit_leaves_the_last_fits_key_with_its_labels(monkeypatch):
     # key_ was set before the training: a failed refit left a new key beside the last
     # fit's labels, which that key does not describe.
@@ -1606,6 +1633,19 @@ def test_source_bias_refuses_a_column_of_labels():
     assert source_bias(X, y, score="silhouette", kmeans_seeds=[0]) is not None
     with pytest.raises(ValueError, match=r"source_bias: .*y of shape \(n,\), got .*\(60, 1\)"):
         source_bias(X, y[:, None], score="silhouette", kmeans_seeds=[0])
+
+
+def test_two_monitors_on_one_fit_are_refused_by_name():
+    # Each wrote the fit's verdict: the second judged the first one's fallback (the
+    # reference's own partition against itself) and replaced the transfer partition.
+    from dtc import DTC
+
+    X, y = blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=K)
+    one = monitor("rollback")
+    for callbacks in ([one, monitor("warn")], [one, one]):
+        with pytest.raises(ValueError, match="callbacks hold 2 NegativeTransferMonitor entries"):
+            DTC(callbacks=callbacks, **BUDGET).fit(pair)
 
 
 def test_a_failed_fit_leaves_no_mix_of_two_fits_in_the_monitor(pair, monkeypatch):

@@ -1,0 +1,76 @@
+"""The torch settings a fit trains under, whatever its caller set: :func:`training_defaults`.
+
+Standard library only at import (torch is used where it is already loaded), so that every
+room may use it: the method contract (``dtc.methods``) as the monitor's reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator
+
+__all__ = ["training_defaults"]
+
+# The default dtype and the matmul precision are the process's, not a thread's: fits in
+# two threads each saved and restored them around itself, and one restored the caller's
+# float64 while the other was building its networks ("the network has float64
+# parameters"), whose restore then left float32 behind. The first fit in saves them, the
+# last one out restores them.
+_lock = threading.Lock()
+_active = 0
+_saved: tuple = ()
+
+
+@contextlib.contextmanager
+def training_defaults() -> Iterator[None]:
+    """Torch's grad mode on, autocast off, float32 its default dtype and float32 matrix
+    products at full precision in the body, whatever the caller set (restored after).
+
+    A fit inside the caller's ``torch.no_grad()`` or ``inference_mode()`` failed at the
+    first backward ("element 0 of tensors does not require grad"); inside
+    ``torch.autocast("cpu", dtype=torch.bfloat16)`` the networks trained in bfloat16 until
+    the first embedding failed ("unsupported ScalarType BFloat16"); after
+    ``torch.set_default_dtype(torch.float64)`` the networks were built in float64 and
+    refused as the user's; after ``torch.set_float32_matmul_precision("medium")`` (bfloat16
+    products on a CPU that has them) the same seed gave other labels (7 of 899 on the
+    digits pair), and a checkpoint of one precision resumed a fit of the other. Grad mode
+    and autocast are the thread's own; the dtype and precision are shared by the threads
+    fitting at once, and other threads see them while any fit runs. Nothing to do where
+    torch is not loaded: no caller can have set any."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    _enter(torch)
+    try:
+        with (
+            torch.inference_mode(False),
+            torch.enable_grad(),
+            torch.autocast("cpu", enabled=False),
+            torch.autocast("cuda", enabled=False),
+        ):
+            yield
+    finally:
+        _leave(torch)
+
+
+def _enter(torch) -> None:
+    global _active, _saved
+    with _lock:
+        if _active == 0:
+            _saved = (torch.get_default_dtype(), torch.get_float32_matmul_precision())
+            torch.set_default_dtype(torch.float32)
+            torch.set_float32_matmul_precision("highest")
+        _active += 1
+
+
+def _leave(torch) -> None:
+    global _active
+    with _lock:
+        _active -= 1
+        if _active == 0:
+            dtype, precision = _saved
+            torch.set_default_dtype(dtype)
+            torch.set_float32_matmul_precision(precision)
