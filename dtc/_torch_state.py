@@ -17,7 +17,7 @@ __all__ = ["training_defaults"]
 # two threads each saved and restored them around itself, and one restored the caller's
 # float64 while the other was building its networks ("the network has float64
 # parameters"), whose restore then left float32 behind. The first fit in saves them, the
-# last one out restores them.
+# last one out restores them (a change a caller makes while any fit runs is undone).
 _lock = threading.Lock()
 _active = 0
 _saved: tuple = ()
@@ -34,11 +34,12 @@ def training_defaults() -> Iterator[None]:
     the first embedding failed ("unsupported ScalarType BFloat16"); after
     ``torch.set_default_dtype(torch.float64)`` the networks were built in float64 and
     refused as the user's; after ``torch.set_float32_matmul_precision("medium")`` (bfloat16
-    products on a CPU that has them) the same seed gave other labels (7 of 899 on the
-    digits pair), and a checkpoint of one precision resumed a fit of the other. Grad mode
-    and autocast are the thread's own; the dtype and precision are shared by the threads
-    fitting at once, and other threads see them while any fit runs. Nothing to do where
-    torch is not loaded: no caller can have set any."""
+    products on a CPU that has them; or ``torch.backends.mkldnn.matmul.fp32_precision =
+    "bf16"``) the same seed gave other labels (7 of 899 on the digits pair), and a
+    checkpoint of one precision resumed a fit of the other. Grad mode and autocast are the
+    thread's own; the dtype and precision are shared by the threads fitting at once, and
+    other threads see them while any fit runs (a change one makes meanwhile is undone).
+    Nothing to do where torch is not loaded: no caller can have set any."""
     torch = sys.modules.get("torch")
     if torch is None:
         yield
@@ -56,13 +57,46 @@ def training_defaults() -> Iterator[None]:
         _leave(torch)
 
 
+def _matmul_backends(torch) -> list:
+    """The per-backend float32 matmul settings (``fp32_precision``: "ieee", "tf32", "bf16" or
+    "none", following the generic one) where torch has them (2.9 and later): those are what
+    the products consult. There, the legacy getter fails once a caller has used them ("a
+    mix of the legacy and new APIs"), and reads what it last set, not what applies."""
+    backends = [
+        getattr(torch.backends.cuda, "matmul", None),
+        getattr(getattr(torch.backends, "mkldnn", None), "matmul", None),
+    ]
+    return [b for b in backends if b is not None and hasattr(b, "fp32_precision")]
+
+
+def matmul_precision(torch):
+    """What decides the precision of float32 matrix products now: the per-backend settings
+    (a tuple) where torch has them, else ``torch.get_float32_matmul_precision()``."""
+    backends = _matmul_backends(torch)
+    if backends:
+        return tuple(b.fp32_precision for b in backends)
+    return torch.get_float32_matmul_precision()
+
+
+def _set_matmul_precision(torch, precision) -> None:
+    backends = _matmul_backends(torch)
+    if not backends:
+        torch.set_float32_matmul_precision(precision)
+        return
+    values = (precision,) * len(backends) if isinstance(precision, str) else precision
+    for backend, value in zip(backends, values):
+        backend.fp32_precision = value
+
+
 def _enter(torch) -> None:
     global _active, _saved
     with _lock:
         if _active == 0:
-            _saved = (torch.get_default_dtype(), torch.get_float32_matmul_precision())
-            torch.set_default_dtype(torch.float32)
-            torch.set_float32_matmul_precision("highest")
+            _saved = (torch.get_default_dtype(), matmul_precision(torch))
+        # set by every fit that enters, not only the first: a caller that set float64 while
+        # another thread's fit ran trained its own fit in float64
+        torch.set_default_dtype(torch.float32)
+        _set_matmul_precision(torch, "ieee" if _matmul_backends(torch) else "highest")
         _active += 1
 
 
@@ -73,4 +107,4 @@ def _leave(torch) -> None:
         if _active == 0:
             dtype, precision = _saved
             torch.set_default_dtype(dtype)
-            torch.set_float32_matmul_precision(precision)
+            _set_matmul_precision(torch, precision)

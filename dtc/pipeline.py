@@ -250,18 +250,23 @@ def _nested(value, depth: int = 0):
 
 
 def _param_text(value, depth: int = 0) -> str:
-    """``repr(value)`` for the checkpoint key, but a tensor or an array (also inside a dict,
-    list or tuple) by :func:`setting_text`: its repr follows the process's print options
+    """``repr(value)`` for the checkpoint key, but a parameter holding a tensor or an array
+    (also inside a dict, list or tuple) item by item, arrays by :func:`setting_text` and
+    numpy scalars by dtype and value: their reprs follow the process's print options
     (``torch.set_printoptions(precision=2)`` gave another key, and the fit never resumed)."""
-    if not any(isinstance(leaf, (torch.Tensor, np.ndarray)) for leaf in _nested(value)):
+    if depth == 0 and not any(isinstance(x, (torch.Tensor, np.ndarray)) for x in _nested(value)):
         return repr(value)  # the key of every parameter without arrays, as before
     if depth >= 4 or isinstance(value, (torch.Tensor, np.ndarray)):
         return setting_text(value)
+    if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
+        return f"{value.dtype}:{value.item()!r}"
     if isinstance(value, dict):
         items = (f"{k!r}: {_param_text(v, depth + 1)}" for k, v in value.items())
         return "{" + ", ".join(items) + "}"
-    text = ", ".join(_param_text(v, depth + 1) for v in value)
-    return f"{type(value).__name__}[{text}]"
+    if isinstance(value, (list, tuple)):
+        text = ", ".join(_param_text(v, depth + 1) for v in value)
+        return f"{type(value).__name__}[{text}]"
+    return repr(value)
 
 
 def _class_means(Z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -1383,6 +1388,15 @@ class DTC(TransferClusterer):
         with torch.random.fork_rng(devices=rng_devices(self._device)):
             for cb in self.callbacks:
                 cb.on_fit_begin(self, pair)
+        try:
+            self._stages(pair, k)
+        except BaseException:
+            for cb in self.callbacks:
+                cb.on_fit_failed(self)
+            raise
+
+    def _stages(self, pair: DomainPair, k: int | None) -> None:
+        """Pretraining to the final labels, each stage resumed from its checkpoint."""
         if self._load("pretrain") is None:
             self._pretrain(pair)
             self._save("pretrain")

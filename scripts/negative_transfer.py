@@ -1026,21 +1026,28 @@ def read_runs_file(path, name: str | None = None, rewrite: bool = False, check=N
     directory), is an error (``ValueError``, which the scripts give as a one-line usage
     error)."""
     name = str(path) if name is None else name
-    if not rewrite:
-        return _runs(_runs_text(path, name), name, check)[0]
-    try:
-        with locked_file(path) as fd:
-            rows, cut_at = _runs(_runs_text(path, name), name, check)
-            if cut_at is not None:
-                os.ftruncate(fd, cut_at)
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    rows, cut_at = _runs(_runs_text(path, name), name, check)
+    if cut_at is None:
+        return rows
+    print(f"{name}: dropped an unfinished last line", file=sys.stderr)
+    if rewrite:
+        try:  # read again under the lock: the file as it is when the line is cut
+            with locked_file(path, create=False) as fd:
+                rows, cut_at = _runs(_runs_text(path, name), name, check)
+                if cut_at is not None:
+                    os.ftruncate(fd, cut_at)
+        except OSError as exc:
+            raise ValueError(
+                f"{name}: its unfinished last line cannot be cut off ({exc.strerror or exc})"
+            ) from None
     return rows
 
 
 def _runs_text(path, name: str) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        # bytes decoded, not read_text: its newline translation ("\r\n" read as "\n") made
+        # the lines' byte offsets short, and the cut took a finished run's end with it
+        return Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
@@ -1062,7 +1069,6 @@ def _runs(text: str, name: str, check) -> tuple[list[dict], int | None]:
         except json.JSONDecodeError:
             if i < len(lines) - 1:
                 raise ValueError(f"{name}: line {n} is not a JSON object") from None
-            print(f"{name}: dropped an unfinished last line", file=sys.stderr)
             return rows, start
         if not isinstance(row, dict):  # `[1, 2]`: an AttributeError in whoever read it
             raise ValueError(f"{name}: line {n} is not a JSON object")
@@ -1278,7 +1284,8 @@ def summarise_runs(paths: list[str]) -> list[str]:
         rows = read_runs_file(path, check=record_check(*RUN_FIELDS))
         if not rows:
             raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
-        runs[path] = rows
+        # each run once: two invocations at once on one --out may both have run a case
+        runs[path] = distinct_runs(rows, [path] * len(rows))
     lines = []
     for path, rows in runs.items():
         lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]

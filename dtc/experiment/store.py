@@ -70,13 +70,15 @@ def append_line(path: str | os.PathLike, line: str) -> None:
 
 
 @contextmanager
-def locked_file(path: str | os.PathLike) -> Iterator[int]:
-    """An append-mode descriptor of ``path`` (created if absent) holding the exclusive lock
-    the appends take (POSIX only), released on exit: for a reader that changes the file from
-    what it read (cuts a line off), so that no append lands in between."""
+def locked_file(path: str | os.PathLike, create: bool = True) -> Iterator[int]:
+    """An append-mode descriptor of ``path`` (created if absent, unless not ``create``:
+    ``FileNotFoundError``) holding the exclusive lock the appends take (POSIX only),
+    released on exit: for a reader that changes the file from what it read (cuts a line
+    off), so that no append lands in between."""
     path = Path(path)
+    flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, flags, 0o644)
         if fcntl is None:  # not POSIX: not locked
             break
         fcntl.flock(fd, fcntl.LOCK_EX)

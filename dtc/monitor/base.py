@@ -25,6 +25,10 @@ Hooks, in the order they are called:
     (``stage``, ``round``, ``epoch``, losses, ``kept``, ``changed``, ``lambda``).
 ``on_fit_end(estimator)``
     after the final labels are set.
+``on_fit_failed(estimator)``
+    instead of the hooks still to come, when the fit raises after the callbacks'
+    ``on_fit_begin`` (in training, or in another callback's hook): free what the callback
+    holds for the fit (a snapshot of the networks).
 
 What a callback may read: ``estimator.transform_target(X)``, the current target
 embedding ``(n, k)`` of raw target rows ``X`` (the encoder as trained so far), and
@@ -72,3 +76,6 @@ class Callback:
 
     def on_fit_end(self, estimator) -> None:
         """Called once, after the labels are final."""
+
+    def on_fit_failed(self, estimator) -> None:
+        """Called once, when the fit raises after ``on_fit_begin``; no other hook follows."""

@@ -748,9 +748,8 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
     )
 
     def _forget_fit(self) -> None:
-        # Its attributes describe one fit: a fit that fails part-way must not leave this
-        # one's correspondence beside the last one's reference and margin, nor keep the
-        # last fit's rollback snapshot (a whole network) alive.
+        # Its attributes describe one fit: an on_fit_begin that fails part-way must not
+        # leave this fit's correspondence beside the last one's reference and margin.
         for name in self._FIT_STATE:
             self.__dict__.pop(name, None)
 
@@ -947,6 +946,12 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         # epochs that the restore undoes (policy adapt+rollback).
         estimator.transfer_scale_ = scale
         return restored, best_epoch
+
+    def on_fit_failed(self, estimator) -> None:
+        # The failed fit's trail and calibration stay, to see how far it went; its
+        # rollback snapshot (the networks and the optimiser) is freed, as on_adapt_end
+        # frees it after a fit that goes on.
+        self._best = self._pending = None
 
     def on_fit_end(self, estimator) -> None:
         Z = np.asarray(estimator.embedding_)

@@ -425,6 +425,19 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
         script.summarise_runs([str(tmp_path / "empty.jsonl")])
 
 
+def test_a_run_a_file_holds_twice_is_summarised_once(load_script, tmp_path):
+    # Two invocations at once on one --out may both run a case: it counted twice in that
+    # file's summary, and the pooled line said two files held it.
+    script = load_script("negative_transfer")
+    a = harness_row("a", "positive", False, 0.5, 0.7, 0.7, seed=0)
+    b = harness_row("b", "negative", True, 0.6, 0.4, 0.6, seed=0)
+    path = tmp_path / "seed0.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (a, b, b)))
+    lines = script.summarise_runs([str(path)])
+    assert lines[0] == f"{path} (2 cases):"
+    assert "pooled over 1 runs:" in lines
+
+
 def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_script):
     script = load_script("negative_transfer")
 
@@ -2085,6 +2098,30 @@ def test_dropping_a_cut_line_never_loses_the_finished_runs(load_script, tmp_path
     out.write_text(text[: text.rindex("\n") + 1] + "not json\n")
     assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
     assert out.read_text() == text[: text.rindex("\n") + 1]
+    # Windows line ends: read with newline translation, the offsets were a byte short a
+    # line and the cut took the end of run b with it (lost at the next append)
+    crlf = text.replace("\n", "\r\n").encode()
+    out.write_bytes(crlf)
+    assert list(script.finished_runs(out, 0, key=lambda r: r["case"])) == ["a", "b"]
+    assert out.read_bytes() == crlf[: crlf.rindex(b"\n") + 1]
+
+
+def test_a_resume_with_nothing_to_cut_only_reads(load_script, tmp_path, monkeypatch):
+    # The lock was taken, the file opened for writing, whatever was read: a finished file
+    # that cannot be written failed to resume, and a missing one was created.
+    script = load_script("negative_transfer")
+
+    def no_lock(*args, **kwargs):
+        raise AssertionError("locked a file with nothing to cut")
+
+    out = tmp_path / "s0.jsonl"
+    out.write_text('{"case": "a", "seed": 0}\n')
+    monkeypatch.setattr(script, "locked_file", no_lock)
+    assert script.read_runs_file(out, rewrite=True) == [{"case": "a", "seed": 0}]
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(ValueError, match="missing.jsonl: cannot be read"):
+        script.read_runs_file(missing, rewrite=True)
+    assert not missing.exists()
 
 
 def test_resume_refuses_runs_of_no_seed_and_rows_missing_their_settings(load_script, tmp_path):
@@ -2628,11 +2665,15 @@ def test_a_resume_cutting_a_line_keeps_a_run_another_invocation_appends(
 
     def read_then_let_another_append(path, name):
         text = read(path, name)
-        row = {"case": "c3", "seed": 0}  # the other invocation's emit, waiting on the lock
-        appender.append(threading.Thread(target=script.emit, args=([], row, True, "", out)))
-        appender[0].start()
-        time.sleep(0.2)
+        reads.append(text)
+        if len(reads) == 2:  # the read under the lock, before the cut
+            row = {"case": "c3", "seed": 0}  # the other invocation's emit, waiting
+            appender.append(threading.Thread(target=script.emit, args=([], row, True, "", out)))
+            appender[0].start()
+            time.sleep(0.2)
         return text
+
+    reads = []
 
     monkeypatch.setattr(script, "_runs_text", read_then_let_another_append)
     assert script.read_runs_file(out, rewrite=True) == [json.loads(first)]

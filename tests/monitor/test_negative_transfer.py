@@ -1635,6 +1635,24 @@ def test_source_bias_refuses_a_column_of_labels():
         source_bias(X, y[:, None], score="silhouette", kmeans_seeds=[0])
 
 
+def test_a_dtc_fit_failing_in_training_frees_the_monitors_snapshot():
+    # The estimator forgot the failed fit, but the monitor kept its rollback snapshot (the
+    # networks and the optimiser) until the next fit.
+    from dtc import DTC
+
+    class Boom(Callback):
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            raise RuntimeError("boom")
+
+    X, y = blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=K)
+    mon = monitor("rollback")
+    with pytest.raises(RuntimeError, match="boom"):
+        DTC(callbacks=[mon, Boom()], **{**BUDGET, "adapt_epochs": 2}).fit(pair)
+    assert mon._best is None and mon._pending is None
+    assert mon.trail_[0]["decision"] == "start"  # the trail is kept, to inspect
+
+
 def test_two_monitors_on_one_fit_are_refused_by_name():
     # Each wrote the fit's verdict: the second judged the first one's fallback (the
     # reference's own partition against itself) and replaced the transfer partition.

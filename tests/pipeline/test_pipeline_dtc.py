@@ -19,6 +19,7 @@ from torch import nn
 
 import dtc.pipeline as pipeline
 from dtc import align, methods
+from dtc._torch_state import _set_matmul_precision, matmul_precision
 from dtc.align.mmd import MMDLoss
 from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.dec import soft_assignment
@@ -1121,16 +1122,27 @@ def test_a_fit_under_the_callers_torch_modes_trains_as_usual(small_pair):
     # 899 on the digits pair, at the defaults): a fit multiplies at full precision
     class Precision(Callback):
         def on_fit_begin(self, estimator, pair):
-            self.seen = torch.get_float32_matmul_precision()
+            self.seen = matmul_precision(torch)
 
-    precision, seen = torch.get_float32_matmul_precision(), Precision()
-    torch.set_float32_matmul_precision("medium")
-    try:
-        np.testing.assert_array_equal(DTC(**TINY, callbacks=[seen]).fit(small_pair).labels_, alone)
-        assert seen.seen == "highest"
-        assert torch.get_float32_matmul_precision() == "medium"  # the caller's, restored
-    finally:
-        torch.set_float32_matmul_precision(precision)
+    full = Precision()
+    DTC(**TINY, callbacks=[full]).fit(small_pair)
+    assert full.seen in ("highest", ("ieee", "ieee"))
+    before = matmul_precision(torch)
+    # the legacy setting, and torch >= 2.9's per-backend one (with which the legacy getter
+    # fails: every fit did, once it read the precision that way)
+    settings = [lambda: torch.set_float32_matmul_precision("medium")]
+    if hasattr(torch.backends.mkldnn, "matmul"):
+        settings.append(lambda: setattr(torch.backends.mkldnn.matmul, "fp32_precision", "bf16"))
+    for set_low in settings:
+        set_low()
+        low, seen = matmul_precision(torch), Precision()
+        try:
+            labels = DTC(**TINY, callbacks=[seen]).fit(small_pair).labels_
+            np.testing.assert_array_equal(labels, alone)
+            assert seen.seen == full.seen
+            assert matmul_precision(torch) == low  # the caller's, restored
+        finally:
+            _set_matmul_precision(torch, before)
 
 
 def test_a_snapshot_with_extra_state_or_nan_weights_restores(small_pair):
@@ -1346,6 +1358,10 @@ def test_the_checkpoint_key_sees_modules_classes_and_arrays_inside_loss_params(s
     finally:
         torch.set_printoptions(profile="default")
     assert key(**{**scales, "w": [np.array([0.123457])]}) != before
+    with_scalar = {"w": [np.float64(0.5)], "v": np.array([1.0])}
+    before = key(**with_scalar)
+    with np.printoptions(legacy="1.25"):
+        assert key(**with_scalar) == before
 
 
 def test_the_checkpoint_key_holds_the_code_of_a_user_losss_base_class(small_pair, tmp_path):

@@ -1,0 +1,56 @@
+"""dtc._torch_state.training_defaults: the torch settings a fit trains under, whatever its
+caller (or another thread's caller) set, and the caller's restored after."""
+
+import threading
+
+import torch
+
+from dtc._torch_state import _set_matmul_precision, matmul_precision, training_defaults
+
+
+def test_every_fit_entering_trains_in_float32_also_while_another_runs():
+    # Only the first fit in set float32: a caller that set float64 while another thread's
+    # fit ran trained its own fit in float64 ("the network has float64 parameters").
+    inside, leave = threading.Event(), threading.Event()
+
+    def other_fit():
+        with training_defaults():
+            inside.set()
+            leave.wait(10)
+
+    dtype, precision = torch.get_default_dtype(), matmul_precision(torch)
+    other = threading.Thread(target=other_fit)
+    other.start()
+    try:
+        assert inside.wait(10)
+        torch.set_default_dtype(torch.float64)
+        with training_defaults():
+            assert torch.get_default_dtype() == torch.float32
+            assert torch.is_grad_enabled()
+    finally:
+        leave.set()
+        other.join(10)
+        torch.set_default_dtype(dtype)
+    # the first fit in saved the settings, the last one out restored them
+    assert torch.get_default_dtype() == dtype and matmul_precision(torch) == precision
+
+
+def test_nested_and_failing_fits_restore_the_callers_settings():
+    dtype, precision = torch.get_default_dtype(), matmul_precision(torch)
+    torch.set_default_dtype(torch.float64)
+    try:
+        with torch.no_grad():
+            try:
+                with training_defaults():
+                    with training_defaults():  # the monitor's reference inside a DTC fit
+                        assert torch.get_default_dtype() == torch.float32
+                    assert torch.get_default_dtype() == torch.float32
+                    raise RuntimeError("a failed fit")
+            except RuntimeError:
+                pass
+            assert not torch.is_grad_enabled()
+        assert torch.get_default_dtype() == torch.float64
+        assert matmul_precision(torch) == precision
+    finally:
+        torch.set_default_dtype(dtype)
+        _set_matmul_precision(torch, precision)
