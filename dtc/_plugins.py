@@ -90,7 +90,10 @@ class PluginRegistry:
 
     def _all(self) -> dict[str, type | str]:
         found: dict[str, type | str] = {}
-        for ep in entry_points(group=self.group):
+        # by name and target: the order entry_points() gives is the directory order of
+        # site-packages (install history, the file system), and it chose between two
+        # packages registering one name
+        for ep in sorted(entry_points(group=self.group), key=lambda ep: (ep.name, ep.value)):
             if ep.name in self.reserved:
                 warnings.warn(
                     f"the {self.what} entry point {ep.name!r} ({ep.value}) is ignored: "
@@ -101,7 +104,8 @@ class PluginRegistry:
                 continue
             if ep.name in found and found[ep.name] != ep.value:
                 # Two packages claim one name: the last one read used to win, and which is
-                # read last depends on sys.path. dtc's own entry wins, else the first.
+                # read last depends on sys.path. dtc's own entry wins, else the first by
+                # target ("module:Class") order.
                 kept, other = found[ep.name], ep.value
                 if is_own(other) and not is_own(kept):
                     kept, other = other, kept
@@ -253,8 +257,19 @@ def _code_bytes(code: types.CodeType) -> bytes:
     """``code`` marshalled with its file name and first line blanked, nested functions
     too: the same definition run again (another notebook cell, another ``-c``) gives
     the same bytes."""
-    consts = tuple(_code_bytes(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    consts = tuple(_code_const(c) for c in code.co_consts)
     return marshal.dumps(code.replace(co_filename="", co_firstlineno=1, co_consts=consts))
+
+
+def _code_const(value):
+    if isinstance(value, types.CodeType):
+        return _code_bytes(value)
+    if isinstance(value, frozenset) and sys.version_info < (3, 11):
+        # ``x in {"a", "b"}`` compiles to a frozenset constant, which marshal wrote in the
+        # order of its hashes before Python 3.11: a per-process order of strings
+        # (PYTHONHASHSEED), and a class's hash differed in every process
+        return ("<frozenset>", *sorted(map(repr, value)))
+    return value
 
 
 # the class attributes of a fileless class hashed by value (a dunder is Python's own)
@@ -268,8 +283,13 @@ def _value_text(value) -> str:
     by their type, item by item through tuples, lists and dicts. Such an address made a
     user loss's checkpoint key differ in every process, so its fits never resumed."""
     text = repr(value)
-    if " at 0x" not in text:
+    if " at 0x" not in text and not _holds_set(value):
         return text  # as before: the hashes of every other class are unchanged
+    if isinstance(value, (set, frozenset)):
+        # in sorted order: a set's repr follows its strings' hashes, which differ in every
+        # process (PYTHONHASHSEED)
+        items = ", ".join(sorted(_value_text(v) for v in value))
+        return f"{type(value).__name__}({{{items}}})"
     if isinstance(value, (tuple, list)):
         return f"{type(value).__name__}({', '.join(_value_text(v) for v in value)})"
     if isinstance(value, dict):
@@ -278,6 +298,15 @@ def _value_text(value) -> str:
     if callable(value) and hasattr(value, "__qualname__"):
         return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _holds_set(value, depth: int = 0) -> bool:
+    if isinstance(value, (set, frozenset)):
+        return True
+    if depth < 4 and isinstance(value, (tuple, list, dict)):
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        return any(_holds_set(v, depth + 1) for v in items)
+    return False
 
 
 def class_text(cls: type) -> bytes:

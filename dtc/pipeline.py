@@ -250,16 +250,20 @@ def _nested(value, depth: int = 0):
 
 
 def _param_text(value, depth: int = 0) -> str:
-    """``repr(value)`` for the checkpoint key, but a parameter holding a tensor or an array
-    (also inside a dict, list or tuple) item by item, arrays by :func:`setting_text` and
-    numpy scalars by dtype and value: their reprs follow the process's print options
-    (``torch.set_printoptions(precision=2)`` gave another key, and the fit never resumed)."""
-    if depth == 0 and not any(isinstance(x, (torch.Tensor, np.ndarray)) for x in _nested(value)):
-        return repr(value)  # the key of every parameter without arrays, as before
+    """``repr(value)`` for the checkpoint key, but a parameter holding a tensor, an array or
+    a set (also inside a dict, list or tuple) item by item: arrays by :func:`setting_text`,
+    numpy scalars by dtype and value, sets in sorted order. Their reprs follow the process's
+    print options (``torch.set_printoptions(precision=2)`` gave another key, and the fit
+    never resumed) and its string hashes (``PYTHONHASHSEED``)."""
+    exact = (torch.Tensor, np.ndarray, set, frozenset)
+    if depth == 0 and not any(isinstance(x, exact) for x in _nested(value)):
+        return repr(value)  # the key of every parameter without arrays or sets, as before
     if depth >= 4 or isinstance(value, (torch.Tensor, np.ndarray)):
         return setting_text(value)
     if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
         return f"{value.dtype}:{value.item()!r}"
+    if isinstance(value, (set, frozenset)):  # its order follows the hashes (PYTHONHASHSEED)
+        return "{" + ", ".join(sorted(_param_text(v, depth + 1) for v in value)) + "}"
     if isinstance(value, dict):
         items = (f"{k!r}: {_param_text(v, depth + 1)}" for k, v in value.items())
         return "{" + ", ".join(items) + "}"

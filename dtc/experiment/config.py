@@ -160,8 +160,16 @@ def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
     """
     spec = dataclasses.replace(spec, params=result_params(spec.params))
     content = {"label": label, **spec.to_dict(), **({"code": code} if code else {})}
-    payload = json.dumps(content, sort_keys=True, default=str)
+    payload = json.dumps(content, sort_keys=True, default=_id_text)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _id_text(value) -> str:
+    # str() but a set's items sorted: its order follows the strings' hashes, which differ in
+    # every process (PYTHONHASHSEED), and a resumed sweep set its finished runs aside
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(map(repr, value))) + "}"
+    return str(value)
 
 
 # "package.module:Class": how a config names a plugin (a method, a loss, an object)

@@ -24,7 +24,9 @@ def setting_text(value, depth: int = 0) -> str:
     same in every process: repr of numbers and strings, the bytes of tensors and arrays,
     containers and plain objects (e.g. a kernel family) item by item; anything else (a
     function, a module seen by ``named_modules`` anyway) by its type only."""
-    if isinstance(value, (type(None), bool, int, float, complex, str, bytes, np.generic)):
+    if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
+        return f"{value.dtype}:{value.item()!r}"
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
         return repr(value)
     if isinstance(value, (torch.dtype, torch.device)):
         return str(value)

@@ -323,3 +323,25 @@ def test_a_loss_needing_arguments_none_gives_is_refused_by_check_params():
     with pytest.raises(ValueError, match=r"without parameters: missing a required argument"):
         DTC(loss="needs_weight_loss").check_params()
     DTC(loss="needs_weight_loss", loss_params={"weight": 2.0}).check_params()
+
+
+class OtherGapLoss(MeanGapLoss):
+    pass
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_two_packages_claiming_one_name_resolve_alike_in_every_order(monkeypatch, reverse):
+    # "the first" read won: the order entry_points() gives is site-packages' directory
+    # order (install history, the file system), so two machines ran different code
+    found = [
+        EntryPoint(name="gap_twice", value=f"{__name__}:MeanGapLoss", group=ENTRY_POINT_GROUP),
+        EntryPoint(name="gap_twice", value=f"{__name__}:OtherGapLoss", group=ENTRY_POINT_GROUP),
+    ]
+    found = found[::-1] if reverse else found
+
+    def fake_entry_points(group):
+        return found if group == ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
+    with pytest.warns(RuntimeWarning, match="registered as 'gap_twice'.*MeanGapLoss is used"):
+        assert dtc.align.get_class("gap_twice") is MeanGapLoss
