@@ -54,3 +54,20 @@ def test_readme_configs_load_and_expand(text):
     config = load_config(yaml.safe_load(text))
     assert expand(config)
     assert config.raw["name"] != "smoke"  # not experiments/smoke.yaml's results folder
+
+
+def test_the_config_modules_example_loads_and_expands():
+    # The module's own example broke three rules the same docstring goes on to state (a
+    # key in params and grid, in data and grid, a budget parameter of no method).
+    import textwrap
+
+    import yaml
+
+    import dtc.experiment.config as config_module
+    from dtc.experiment.config import expand, load_config
+
+    doc = config_module.__doc__
+    block = doc.split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    config = load_config(yaml.safe_load(textwrap.dedent(block)))
+    tasks = expand(config)
+    assert {t.label for t in tasks} >= {"DTC"} and len(tasks) > 1

@@ -7,19 +7,21 @@ the seeds and optional extra metrics::
     benchmarks:
       - benchmark: digits          # dtc.data.list_benchmarks(), or a folder of domain files
         pairs: all                 # "all", "default" (the first pair) or [[source, target], ...]
-        data: {shift: 0.5}         # passed to dtc.data.load_pair (imbalance_ratio: see runner)
+        data: {source_fraction: 0.5}  # passed to dtc.data.load_pair (imbalance_ratio: runner)
         grid: {shift: [0.3, 0.7]}  # optional: data parameters swept like method grids
     methods:
       kmeans:                      # a label: the row name in reports
         method: kmeans             # registry name or "package.module:Class" (default: the label)
-        params: {n_init: 3}
+        params: {max_iter: 100}    # a parameter is given in params or in grid, not both
         grid: {n_init: [1, 10]}    # every combination becomes its own row
         data: {preprocess: raw}    # optional: data parameters for this method's runs only
         benchmark_params:          # optional: a benchmark's own defaults for this method,
           coil20: {n_init: 5}      #   overridden by params and grid
+      DTC:
+        method: dtc
     seeds: [0, 1, 2]               # or an int n meaning [0, ..., n-1]
     metrics: [imbalance]           # extra metrics: macro_f1, balanced_acc, min_recall, minority_recall
-    budget: {pretrain_epochs: 5}   # defaults for every method that has the parameter
+    budget: {pretrain_epochs: 5}   # defaults for every method that has the parameter (one must)
 
 A parameter value ``{object: "package.module:Class", params: {...}}`` (also inside
 lists) is built into ``Class(**params)`` when the run starts, e.g. DTC's monitor
