@@ -489,7 +489,7 @@ def report(
         split_by_tasks,
         with_task_grid,
     )
-    from dtc.experiment.single import PLATFORM_KEYS
+    from dtc.experiment.single import platform_text
     from dtc.experiment.store import read_records, terminate_as_interrupt
 
     if overrides and config is None:
@@ -565,12 +565,7 @@ def report(
             highlight=False,
             soft_wrap=True,
         )
-    platforms = sorted(
-        {
-            ", ".join(f"{k}={r.get('versions', {}).get(k, '?')}" for k in PLATFORM_KEYS)
-            for r in records
-        }
-    )
+    platforms = sorted({platform_text(r) for r in records})
     if len(platforms) > 1:
         # the same run id on another CPU, kernel set or thread count: deep methods' figures
         # differ in the last digits (the README's "DTC" section)
@@ -683,6 +678,20 @@ def bench_losses(
                 f"({', '.join(codes)}; records' versions.dtc_source): built-in losses are not "
                 "run again when dtc changes, so the ranking may compare old runs with new "
                 "ones; run into a new --out to compare them on one code"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    platforms = leaderboard.mixed_platforms(rows)
+    if platforms:
+        # kept runs made on other CPU kernels, another CPU or thread count: a loss run now
+        # was ranked against them without a word (dtc report notes it)
+        err.print(
+            escape(
+                f"warning: these runs were made on {len(platforms)} platforms "
+                f"({'; '.join(platforms)}; records' versions): deep fits' figures differ "
+                "between them, so the ranking may compare runs of one with runs of another; "
+                "run into a new --out to compare them on one"
             ),
             highlight=False,
             soft_wrap=True,

@@ -34,6 +34,7 @@ from dtc.experiment.config import (
     read_yaml_mapping,
 )
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
+from dtc.experiment.single import platform_text
 from dtc.experiment.store import read_records
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "default_out_dir",
     "leaderboard_config",
     "mixed_code",
+    "mixed_platforms",
     "rank",
 ]
 
@@ -149,6 +151,7 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
         row["dtc_source"] = sorted(
             {r.get("versions", {}).get("dtc_source", "unknown") for r in mine}
         )
+        row["platforms"] = sorted({platform_text(r) for r in mine})  # :func:`mixed_platforms`
         if not row["complete"]:
             scores = dict.fromkeys(("acc", "acc_std", "n_seeds", "nmi", "seconds_per_epoch"))
             incomplete.append({**row, **scores, "rank": None, "separated": None})
@@ -200,6 +203,15 @@ def mixed_code(rows: list[dict]) -> list[str]:
     made by different code of dtc, and built-in losses are not re-run when it changes."""
     codes = sorted({c for row in rows for c in row.get("dtc_source", [])})
     return codes if len(codes) > 1 else []
+
+
+def mixed_platforms(rows: list[dict]) -> list[str]:
+    """Where the runs behind ``rows`` (:func:`rank`) were made
+    (:func:`dtc.experiment.single.platform_text`) when in several places, else ``[]``: a
+    kept folder's runs may come from other CPU kernels, another CPU or thread count, and
+    deep fits' figures differ between them."""
+    places = sorted({p for row in rows for p in row.get("platforms", [])})
+    return places if len(places) > 1 else []
 
 
 def _separated(better: dict, worse: dict) -> bool:

@@ -122,6 +122,12 @@ def cpu_vendor() -> str:
 PLATFORM_KEYS = ("torch_cpu_capability", "cpu_vendor", "torch_threads")
 
 
+def platform_text(record: dict) -> str:
+    """Where ``record`` ran, ``key=value, ...`` over :data:`PLATFORM_KEYS` (``?`` where a
+    record does not say)."""
+    return ", ".join(f"{k}={record.get('versions', {}).get(k, '?')}" for k in PLATFORM_KEYS)
+
+
 def package_versions() -> dict[str, str | int]:
     """Python's and the key packages' versions, ``dtc_source`` (:func:`dtc_source_hash`),
     ``torch_cpu_capability`` (the instruction set torch's CPU kernels run on),
@@ -318,6 +324,11 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "seconds": round(seconds, 3),
         "versions": package_versions(),
     }
+    threads = getattr(method, "n_threads", None)
+    if threads is not None:
+        # the count the fit ran on (DTC sets it for its fit and restores the process's):
+        # the process's count made serial and --jobs runs of one fit read as two platforms
+        record["versions"]["torch_threads"] = int(threads)
     imbalanced = pair.target.meta.get("imbalance")
     if isinstance(imbalanced, dict) and "realised_ratio" in imbalanced:
         # columns are named by the ratio asked for; rounding the class sizes moves it

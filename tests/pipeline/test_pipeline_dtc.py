@@ -900,6 +900,30 @@ def test_adversarial_loss_ramping_its_reversal_is_not_ramped_twice(small_pair):
     assert logged[0] < logged[1] < 0.7  # DTC's own ramp, as for any other loss
 
 
+def test_a_users_copy_of_the_reversal_layer_is_not_ramped_twice():
+    # The check was isinstance(m, GradientReversal): a copy of grl.py in a user's file was
+    # ramped twice (its DANN 68.2 against the built-in's 70.1 on digits).
+    from dtc.align.grl import dann_schedule, grad_reverse
+
+    class CopiedReversal(nn.Module):
+        def __init__(self, schedule="dann"):
+            super().__init__()
+            self.schedule = schedule
+
+        def coefficient(self, progress=None):
+            return 1.0 if self.schedule == "constant" else dann_schedule(progress or 0.0)
+
+        def forward(self, x, progress=None):
+            return grad_reverse(x, self.coefficient(progress))
+
+    est = DTC(lam=0.7, lam_schedule="dann")
+    est.transfer_scale_ = 1.0
+    est._loss = nn.Sequential(nn.Linear(2, 2), CopiedReversal())
+    assert est._lambda(0.1) == pytest.approx(0.7)
+    est._loss = nn.Sequential(nn.Linear(2, 2), CopiedReversal("constant"))
+    assert est._lambda(0.1) == pytest.approx(0.7 * dann_schedule(0.1))
+
+
 def test_idec_refinement_minimises_reconstruction_plus_gamma_times_kl(small_pair, monkeypatch):
     # Guo et al. (IJCAI 2017): L = L_r + gamma * L_c
     seen = []
