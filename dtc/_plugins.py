@@ -25,6 +25,7 @@ __all__ = [
     "check_loaded",
     "class_hash",
     "file_hash",
+    "hash_ordered",
     "import_object",
     "is_own",
     "module_of",
@@ -264,7 +265,7 @@ def _code_bytes(code: types.CodeType) -> bytes:
 def _code_const(value):
     if isinstance(value, types.CodeType):
         return _code_bytes(value)
-    if isinstance(value, frozenset) and sys.version_info < (3, 11):
+    if isinstance(value, frozenset) and sys.version_info < (3, 11) and hash_ordered(value):
         # ``x in {"a", "b"}`` compiles to a frozenset constant, which marshal wrote in the
         # order of its hashes before Python 3.11: a per-process order of strings
         # (PYTHONHASHSEED), and a class's hash differed in every process
@@ -276,37 +277,53 @@ def _code_const(value):
 _CONSTANTS = (int, float, str, bytes, bool, tuple, type(None))
 
 
-def _value_text(value) -> str:
+def _value_text(value, depth: int = 0) -> str:
     """``repr(value)``, the same in every process: where the repr holds a memory address
     (a default argument that is a function, ``act=F.relu``, or a sentinel ``object()``),
     functions and classes are named by module and qualified name and other such objects
-    by their type, item by item through tuples, lists and dicts. Such an address made a
-    user loss's checkpoint key differ in every process, so its fits never resumed."""
+    by their type, item by item through tuples, lists and dicts (four levels deep). Such an
+    address made a user loss's checkpoint key differ in every process, so its fits never
+    resumed; so did a set of strings, whose order follows the strings' hashes
+    (:func:`hash_ordered`): written in sorted order."""
     text = repr(value)
-    if " at 0x" not in text and not _holds_set(value):
+    if depth >= 4 or (" at 0x" not in text and not hash_ordered(value)):
         return text  # as before: the hashes of every other class are unchanged
-    if isinstance(value, (set, frozenset)):
-        # in sorted order: a set's repr follows its strings' hashes, which differ in every
-        # process (PYTHONHASHSEED)
-        items = ", ".join(sorted(_value_text(v) for v in value))
+    if isinstance(value, (set, frozenset)) and hash_ordered(value):
+        items = ", ".join(sorted(_value_text(v, depth + 1) for v in value))
         return f"{type(value).__name__}({{{items}}})"
     if isinstance(value, (tuple, list)):
-        return f"{type(value).__name__}({', '.join(_value_text(v) for v in value)})"
+        items = ", ".join(_value_text(v, depth + 1) for v in value)
+        return f"{type(value).__name__}({items})"
     if isinstance(value, dict):
-        items = (f"{_value_text(k)}: {_value_text(v)}" for k, v in value.items())
+        pairs = value.items()
+        items = (f"{_value_text(k, depth + 1)}: {_value_text(v, depth + 1)}" for k, v in pairs)
         return "{" + ", ".join(items) + "}"
     if callable(value) and hasattr(value, "__qualname__"):
         return f"{getattr(value, '__module__', None)}.{value.__qualname__}"
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
-def _holds_set(value, depth: int = 0) -> bool:
+def hash_ordered(value, depth: int = 0) -> bool:
+    """Whether ``value`` holds a set whose order, and so whose repr, differs between
+    processes: a set or frozenset with a string or bytes among its items (their hashes
+    follow ``PYTHONHASHSEED``), also inside tuples, lists, dicts and sets, four levels
+    deep. A set of numbers has one order in every process."""
+    if depth > 4:
+        return False
     if isinstance(value, (set, frozenset)):
-        return True
-    if depth < 4 and isinstance(value, (tuple, list, dict)):
-        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-        return any(_holds_set(v, depth + 1) for v in items)
+        return any(_hashed_by_text(v) or hash_ordered(v, depth + 1) for v in value)
+    if isinstance(value, (tuple, list)):
+        return any(hash_ordered(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(hash_ordered(v, depth + 1) for v in (*value.keys(), *value.values()))
     return False
+
+
+def _hashed_by_text(item) -> bool:
+    # str and bytes hash by PYTHONHASHSEED, and so does a tuple or frozenset holding one
+    if isinstance(item, (str, bytes)):
+        return True
+    return isinstance(item, (tuple, frozenset)) and any(_hashed_by_text(x) for x in item)
 
 
 def class_text(cls: type) -> bytes:

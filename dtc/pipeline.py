@@ -52,7 +52,14 @@ from torch.nn import functional as F
 from torch.nn.parameter import is_lazy
 
 from dtc import align
-from dtc._plugins import check_loaded, class_hash, import_object, is_own, plugin_hash
+from dtc._plugins import (
+    check_loaded,
+    class_hash,
+    hash_ordered,
+    import_object,
+    is_own,
+    plugin_hash,
+)
 from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
 from dtc.align.grl import dann_schedule
 from dtc.align.kernels import median_sq_dist
@@ -255,17 +262,23 @@ def _param_text(value, depth: int = 0) -> str:
     numpy scalars by dtype and value, sets in sorted order. Their reprs follow the process's
     print options (``torch.set_printoptions(precision=2)`` gave another key, and the fit
     never resumed) and its string hashes (``PYTHONHASHSEED``)."""
-    exact = (torch.Tensor, np.ndarray, set, frozenset)
-    if depth == 0 and not any(isinstance(x, exact) for x in _nested(value)):
+    arrays = (torch.Tensor, np.ndarray)
+    if (
+        depth == 0
+        and not hash_ordered(value)
+        and not any(isinstance(x, arrays) for x in _nested(value))
+    ):
         return repr(value)  # the key of every parameter without arrays or sets, as before
     if depth >= 4 or isinstance(value, (torch.Tensor, np.ndarray)):
         return setting_text(value)
     if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
         return f"{value.dtype}:{value.item()!r}"
-    if isinstance(value, (set, frozenset)):  # its order follows the hashes (PYTHONHASHSEED)
+    if isinstance(value, (set, frozenset)) and hash_ordered(value):
+        # its order follows the strings' hashes (PYTHONHASHSEED)
         return "{" + ", ".join(sorted(_param_text(v, depth + 1) for v in value)) + "}"
     if isinstance(value, dict):
-        items = (f"{k!r}: {_param_text(v, depth + 1)}" for k, v in value.items())
+        pairs = value.items()
+        items = (f"{_param_text(k, depth + 1)}: {_param_text(v, depth + 1)}" for k, v in pairs)
         return "{" + ", ".join(items) + "}"
     if isinstance(value, (list, tuple)):
         text = ", ".join(_param_text(v, depth + 1) for v in value)
@@ -1678,12 +1691,11 @@ class DTC(TransferClusterer):
         # gradient by the schedule squared and the discriminator's by the schedule.
         # Any reversal layer in the loss (a user's, under any name, or a wrapped DANNLoss):
         # looking for an attribute named "grl" alone ramped those twice. Known by what it
-        # has, GradientReversal's scheduled coefficient, not by its class: a copy of grl.py
-        # in a user's file was ramped twice, and its DANN scored 68.2 against the
+        # has, GradientReversal's coefficient on DANN's schedule, not by its class: a copy
+        # of grl.py in a user's file was ramped twice, and its DANN scored 68.2 against the
         # built-in's 70.1 on digits.
         own_ramp = self._loss is not None and any(
-            callable(getattr(m, "coefficient", None))
-            and getattr(m, "schedule", "constant") != "constant"
+            callable(getattr(m, "coefficient", None)) and getattr(m, "schedule", None) == "dann"
             for m in self._loss.modules()
         )
         ramp = dann_schedule(progress) if self.lam_schedule == "dann" and not own_ramp else 1.0

@@ -68,7 +68,7 @@ from pathlib import Path
 import yaml
 
 from dtc import data, methods
-from dtc._plugins import class_hash, is_own, module_of, plugin_hash
+from dtc._plugins import class_hash, hash_ordered, is_own, module_of, plugin_hash
 from dtc._validation import SEED_MAX, user_path
 from dtc.experiment.single import (
     RUNNER_DATA_KEYS,
@@ -167,9 +167,10 @@ def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
 
 
 def _id_text(value) -> str:
-    # str() but a set's items sorted: its order follows the strings' hashes, which differ in
-    # every process (PYTHONHASHSEED), and a resumed sweep set its finished runs aside
-    if isinstance(value, (set, frozenset)):
+    # str() but a set of strings' items sorted: its order follows the strings' hashes, which
+    # differ in every process (PYTHONHASHSEED), and a resumed sweep set its finished runs
+    # aside (the ids of every other value are as before)
+    if isinstance(value, (set, frozenset)) and hash_ordered(value):
         return "{" + ", ".join(sorted(map(repr, value))) + "}"
     return str(value)
 

@@ -324,11 +324,6 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "seconds": round(seconds, 3),
         "versions": package_versions(),
     }
-    threads = getattr(method, "n_threads", None)
-    if threads is not None:
-        # the count the fit ran on (DTC sets it for its fit and restores the process's):
-        # the process's count made serial and --jobs runs of one fit read as two platforms
-        record["versions"]["torch_threads"] = int(threads)
     imbalanced = pair.target.meta.get("imbalance")
     if isinstance(imbalanced, dict) and "realised_ratio" in imbalanced:
         # columns are named by the ratio asked for; rounding the class sizes moves it

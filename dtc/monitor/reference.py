@@ -80,8 +80,14 @@ def fingerprint(X, settings: dict) -> str:
     h = hashlib.sha256()
     h.update(repr(X.shape).encode())
     h.update(X.tobytes())
-    h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
+    h.update(json.dumps(settings, sort_keys=True, default=_setting_json).encode())
     return h.hexdigest()
+
+
+def _setting_json(value):
+    # a numpy scalar by its value: its repr follows numpy's print options (legacy=), and
+    # n_clusters=np.int64(3) and 3 are one reference
+    return value.item() if isinstance(value, np.generic) else repr(value)
 
 
 def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:

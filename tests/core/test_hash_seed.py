@@ -47,6 +47,23 @@ def test_keys_and_ids_are_the_same_under_every_hash_seed():
     assert len(outputs) == 1, outputs
 
 
+def test_sets_whose_order_is_the_same_in_every_process_keep_their_keys():
+    # A set of numbers has one order in every process: its keys and ids stay what they were
+    # (re-keyed, finished runs would run again); only sets of strings are sorted.
+    from dtc._plugins import _value_text
+    from dtc.experiment.config import _id_text
+    from dtc.pipeline import _param_text
+
+    for value in ({2, 10}, frozenset({1, 2, 3}), {True, 2}):
+        assert _id_text(value) == str(value)
+        assert _value_text(value) == repr(value)
+        assert _param_text({"drop": value}) == repr({"drop": value})
+    # a default that holds itself: a key, not a RecursionError
+    loop = [frozenset({"a", "b"})]
+    loop.append(loop)
+    assert _value_text(loop).startswith("list(frozenset({'a', 'b'})")
+
+
 def test_a_numpy_scalar_setting_is_keyed_whatever_the_print_options():
     import torch
 
@@ -60,3 +77,9 @@ def test_a_numpy_scalar_setting_is_keyed_whatever_the_print_options():
     before = module_fingerprint(Scaled())
     with np.printoptions(legacy="1.25"):
         assert module_fingerprint(Scaled()) == before
+    # and the reference cache's key: n_clusters=np.int64(3) is the reference of 3
+    from dtc.monitor.reference import fingerprint
+
+    X = np.zeros((4, 2))
+    with np.printoptions(legacy="1.25"):
+        assert fingerprint(X, {"n_clusters": np.int64(3)}) == fingerprint(X, {"n_clusters": 3})

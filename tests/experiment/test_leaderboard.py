@@ -360,6 +360,18 @@ def test_a_leaderboard_says_when_its_runs_come_from_different_platforms(monkeypa
     new = {**row, "loss": "mine", "platforms": [platform_text(here)]}
     assert leaderboard.mixed_platforms([new]) == []
     assert len(leaderboard.mixed_platforms([row, new])) == 2
+    # rank() gives each row where its runs were made
+    (tmp_path / "protocol.yaml").write_text(TWO_PAIRS)
+    cfg = leaderboard_config(["coral", "mmd"], protocol=tmp_path / "protocol.yaml")
+    records = _records_of(cfg, {"coral": [0.8, 0.8, 0.8], "mmd": [0.7, 0.7, 0.7]})
+    for r in records:
+        r["versions"] = (here if r["label"] == "mmd" else there)["versions"]
+    rows = leaderboard.rank(records, expand(cfg))
+    assert {r["loss"]: r["platforms"] for r in rows} == {
+        "coral": [platform_text(there)],
+        "mmd": [platform_text(here)],
+    }
+    assert len(leaderboard.mixed_platforms(rows)) == 2
     summary = SweepSummary(tmp_path, total=2)
     monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: ([new, row], summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral,mmd"])

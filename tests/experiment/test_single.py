@@ -51,17 +51,6 @@ def test_the_method_sees_no_target_labels_and_is_scored_on_them(monkeypatch):
     assert (record["source"], record["target"], record["seed"]) == ("src", "tgt", 3)
 
 
-def test_the_record_gives_the_thread_count_the_fit_ran_on(monkeypatch):
-    # DTC pins n_threads for its fit and restores the process's count after: the record
-    # read the process's, and the same fit run serially and in a --jobs worker (identical
-    # results) read as two platforms in dtc report
-    import torch
-
-    assert _fit(monkeypatch)[0]["versions"]["torch_threads"] == torch.get_num_threads()
-    monkeypatch.setattr(_Spy, "n_threads", 7, raising=False)
-    assert _fit(monkeypatch)[0]["versions"]["torch_threads"] == 7
-
-
 def test_imbalance_metrics_are_on_the_target_labels(monkeypatch):
     m = _fit(monkeypatch, imbalance=True)[0]["metrics"]
     # cluster 0 matched to class 0: recalls 1 (class 0) and 0 (class 1); F1 2/3 and 0

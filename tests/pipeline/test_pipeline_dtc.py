@@ -920,8 +920,11 @@ def test_a_users_copy_of_the_reversal_layer_is_not_ramped_twice():
     est.transfer_scale_ = 1.0
     est._loss = nn.Sequential(nn.Linear(2, 2), CopiedReversal())
     assert est._lambda(0.1) == pytest.approx(0.7)
-    est._loss = nn.Sequential(nn.Linear(2, 2), CopiedReversal("constant"))
-    assert est._lambda(0.1) == pytest.approx(0.7 * dann_schedule(0.1))
+    # a reversal layer on a constant coefficient, or a module with another kind of
+    # schedule, does not ramp itself: DTC ramps its weight
+    for schedule in ("constant", None, "linear"):
+        est._loss = nn.Sequential(nn.Linear(2, 2), CopiedReversal(schedule))
+        assert est._lambda(0.1) == pytest.approx(0.7 * dann_schedule(0.1))
 
 
 def test_idec_refinement_minimises_reconstruction_plus_gamma_times_kl(small_pair, monkeypatch):
