@@ -713,13 +713,16 @@ def harness_params(pair: DomainPair, args) -> dict:
     :func:`add_budget_arguments` and any ``--set`` overrides."""
     from dtc.pipeline import DTC
 
+    overrides = dict(getattr(args, "set", None) or {})
     return {
-        **DTC().benchmark_defaults(pair.benchmark, {}),
+        # given the overrides, as dtc run does: --set use_source_labels=false took the
+        # labelled family default
+        **DTC().benchmark_defaults(pair.benchmark, overrides),
         "pretrain_epochs": args.pretrain_epochs,
         "adapt_epochs": args.adapt_epochs,
         "seed": args.seed,
         "n_threads": args.threads,
-        **dict(getattr(args, "set", None) or {}),
+        **overrides,
     }
 
 

@@ -56,7 +56,7 @@ import numpy as np
 import dtc.methods
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.config import plugin_code
-from dtc.experiment.single import data_fingerprint, describe_params
+from dtc.experiment.single import data_fingerprint, describe_params, package_versions
 from dtc.experiment.store import (
     append_record,
     exit_on_interrupt,
@@ -431,6 +431,11 @@ def main(argv=None) -> int:
             key = (m, p, s, how)
             rec = {"method": m, "pair": p, "seed": s, "setting": how, "params": params[key]}
             rec["data_sha"] = data[key]
+            if dtc.methods.get_class(m).requires_non_negative:
+                # the pair it was given: the literature's preprocessing is not for it
+                rec["preprocess"] = "raw"
+            # where it ran: deep baselines' figures move with the kernels and threads
+            rec["versions"] = package_versions()
             if code[key]:
                 rec["code"] = code[key]
             try:

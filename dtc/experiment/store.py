@@ -45,6 +45,7 @@ __all__ = [
     "record_check",
     "replace_file",
     "set_aside",
+    "sorted_items",
     "terminate_as_interrupt",
     "tolerant_output",
     "write_records",
@@ -309,7 +310,21 @@ def exit_on_interrupt(
         raise SystemExit(getattr(exc, "exit_code", 130)) from None
 
 
+def sorted_items(items) -> list:
+    """The items of a set as a list in one order in every process (a set's own order
+    follows its strings' hashes, ``PYTHONHASHSEED``): by value where they compare, else by
+    their JSON text."""
+    items = list(items)
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+
+
 def _json_default(obj):
+    if isinstance(obj, (set, frozenset)):
+        # as a list: str() of a set is no JSON a reader can take back ("{0, 1}")
+        return sorted_items(obj)
     # numpy scalars and arrays appear in metrics and params.
     if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
         return obj.item()

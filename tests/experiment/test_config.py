@@ -1,6 +1,7 @@
 """Experiment configs: schema errors name the culprit, overrides, grid expansion, run ids."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -507,6 +508,35 @@ def test_resolved_params_describe_objects_the_way_configs_build_them():
     # plain data only: numpy values become Python ones
     km = describe_params(configured_method(RunSpec("kmeans", params={"max_iter": np.int64(7)})))
     assert km["max_iter"] == 7 and type(km["max_iter"]) is int
+    # An argument the object does not keep under its name was dropped: the record read as an
+    # MMD built without its scales. And a set was an object "builtins:set" with no items.
+    mmd = {"object": "dtc.align.mmd:MMDLoss", "params": {"scales": [0.05]}}
+    described = describe_params(configured_method(RunSpec("dtc", params={"loss": mmd})))
+    assert "scales" in described["loss"]["unreadable"]
+    assert "unreadable" not in cb  # every argument of the monitor is read back
+    assert describe_params(SimpleNamespace(get_params=lambda deep: {"drop": {10, 2}})) == {
+        "drop": [2, 10]
+    }
+
+
+def test_objects_a_run_builds_draw_from_the_runs_seed():
+    # Built from the process's global RNG: the same record's run (a DANN loss given as an
+    # object, whose discriminator is drawn at construction) gave another result in
+    # another order of runs.
+    import torch
+
+    from dtc.experiment.single import RunSpec, configured_method
+
+    dann = {"object": "dtc.align.dann:DANNLoss", "params": {}}
+    spec = RunSpec("dtc", seed=3, params={"loss": dann})
+    weights = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        state = torch.get_rng_state()
+        loss = configured_method(spec).loss
+        weights.append(loss.discriminator.net[2].weight.detach().clone())
+        assert torch.equal(torch.get_rng_state(), state)  # the caller's RNG as it was
+    assert torch.equal(*weights)
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ def test_run_baselines_resumes_by_setting_and_parameters(baselines, tmp_path, ca
     first = read_records(log)
     assert [(r["seed"], r["setting"]) for r in first] == [(0, "unlabelled"), (1, "unlabelled")]
     assert first[0]["params"]["seed"] == 0 and first[0]["params"]["n_init"] == 10
+    assert "torch_cpu_capability" in first[0]["versions"]  # where it ran (dtc run's keys)
     _cut_a_write_short(log)
     capsys.readouterr()
     baselines.main(args)  # the cut line is no run; nothing to do

@@ -51,6 +51,13 @@ def test_the_method_sees_no_target_labels_and_is_scored_on_them(monkeypatch):
     assert (record["source"], record["target"], record["seed"]) == ("src", "tgt", 3)
 
 
+def test_a_record_says_which_stages_were_read_from_checkpoints(monkeypatch):
+    # a resumed stage was made by the code that wrote it, which its key does not hold
+    assert "resumed_stages" not in _fit(monkeypatch)[0]
+    monkeypatch.setattr(_Spy, "resumed_stages_", ["pretrain", "adapt"], raising=False)
+    assert _fit(monkeypatch)[0]["resumed_stages"] == ["pretrain", "adapt"]
+
+
 def test_imbalance_metrics_are_on_the_target_labels(monkeypatch):
     m = _fit(monkeypatch, imbalance=True)[0]["metrics"]
     # cluster 0 matched to class 0: recalls 1 (class 0) and 0 (class 1); F1 2/3 and 0

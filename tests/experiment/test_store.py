@@ -138,6 +138,9 @@ def test_append_and_read(tmp_path):
     append_record(path, {"a": 1, "x": np.float32(0.5), "v": np.arange(2)})
     append_record(path, {"a": 2})
     assert read_records(path) == [{"a": 1, "v": [0, 1], "x": 0.5}, {"a": 2}]
+    # a set as its sorted items: str() wrote "{10, 2}", which no reader takes back
+    append_record(path, {"s": {10, 2}, "t": frozenset({"b", "a"})})
+    assert read_records(path)[-1] == {"s": [2, 10], "t": ["a", "b"]}
 
 
 def test_truncated_last_line_is_ignored(tmp_path):

@@ -1464,6 +1464,15 @@ def test_harness_params_apply_the_budget_and_set_overrides(load_script):
     args.set = {"std_floor_quantile": None, "adapt_epochs": 7}
     params = script.harness_params(pair, args)
     assert params == {**base, "std_floor_quantile": None, "adapt_epochs": 7}
+    # without source labels, the family's unlabelled default, as dtc run takes it (the
+    # labelled one was taken whatever --set said)
+    from dtc.pipeline import DTC
+
+    args.set = {"use_source_labels": False}
+    unlabelled = DTC().benchmark_defaults(pair.benchmark, {"use_source_labels": False})
+    assert unlabelled != DTC().benchmark_defaults(pair.benchmark, {})
+    params = script.harness_params(pair, args)
+    assert {k: params[k] for k in unlabelled} == unlabelled
 
 
 def test_check_case_does_not_apply_where_one_seed_does_not(load_script, monkeypatch):
