@@ -8,6 +8,7 @@ Lookup order: names registered at run time, then the entry-point group; a
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import inspect
@@ -29,6 +30,7 @@ __all__ = [
     "import_object",
     "is_own",
     "module_of",
+    "own_source_hash",
     "plugin_hash",
 ]
 
@@ -224,6 +226,20 @@ def file_hash(module_name: str) -> str | None:
         with contextlib.suppress(AttributeError):
             spec._dtc_file_sha = sha
     return sha
+
+
+@functools.cache
+def own_source_hash() -> str:
+    """The SHA-256 (16 hex digits) of the source of the ``dtc`` package as this process
+    first read it (every ``.py`` file, by relative path): what a stored result computed by
+    dtc's own code is keyed on, so that an edit of that code is never resumed as if it
+    had made the result (a format number bumped by hand was forgotten)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def check_loaded(path: str, cls: type | None = None) -> None:

@@ -58,6 +58,7 @@ from dtc._plugins import (
     hash_ordered,
     import_object,
     is_own,
+    own_source_hash,
     plugin_hash,
 )
 from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
@@ -118,8 +119,12 @@ _CALLBACK_FREE_STAGES = ("pretrain",)
 # sliced Wasserstein loss keeps its call count in its state; 4: the global torch RNG state,
 # which dropout draws from, is saved and restored; 5: a loss's parameters drawn from a
 # stream of their own, so the networks' initial weights no longer depend on the loss;
-# 6: an unlabelled conditional loss's cluster numbering is carried through the stages).
-_CHECKPOINT_FORMAT = 6
+# 6: an unlabelled conditional loss's cluster numbering is carried through the stages;
+# 7: the key holds the source of dtc's own code, :func:`dtc._plugins.own_source_hash`: an
+# edit that changed what a stage computes without a bump, unlabelled spherical
+# self-training's, resumed format-6 checkpoints of the old code, 0.5595 where the code
+# computed 0.5640).
+_CHECKPOINT_FORMAT = 7
 _INT64_MAX = 2**63 - 1
 _DISCREPANCY_SAMPLES = 256
 
@@ -969,7 +974,7 @@ class DTC(TransferClusterer):
         """The hash of the code of each user's class a parameter names (a loss as
         ``"module:Class"`` or registered by name), by parameter: their names alone left a
         checkpoint of the code before an edit to be loaded. dtc's own classes are not
-        hashed (the format number covers them); a module a parameter holds is hashed whole,
+        hashed here (the key holds dtc's whole source); a module a parameter holds is hashed whole,
         code included, by :func:`dtc.nn.fingerprint.module_fingerprint`."""
         out = {}
         for name, value in self.get_params(deep=False).items():
@@ -1006,6 +1011,7 @@ class DTC(TransferClusterer):
             if k not in _NOT_HASHED
         }
         params["_format"] = _CHECKPOINT_FORMAT
+        params["_dtc_source"] = own_source_hash()
         if self._device.type != "cpu":
             # Where the fit ran, as resolved (``device`` itself is not hashed: "auto" and
             # "cpu" on a machine without a GPU are one fit): a GPU computes other floating

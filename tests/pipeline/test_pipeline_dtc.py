@@ -1355,6 +1355,17 @@ def _key(small_pair, **params):
     return est._checkpoint_key(small_pair)
 
 
+def test_the_checkpoint_key_holds_dtcs_own_code(small_pair, monkeypatch):
+    # A format number bumped by hand was forgotten twice (DEC's distances, unlabelled
+    # spherical self-training): checkpoints of the old code were resumed as the new one's.
+    from dtc._plugins import own_source_hash
+
+    assert len(own_source_hash()) == 16 and own_source_hash() == own_source_hash()
+    before = _key(small_pair)
+    monkeypatch.setattr(pipeline, "own_source_hash", lambda: "0" * 16)
+    assert _key(small_pair) != before
+
+
 def test_the_checkpoint_key_sees_modules_classes_and_arrays_inside_loss_params(small_pair):
     # loss_params was keyed by its repr: a layer whose repr hides a setting (pytorch-adapt's
     # MMDLoss hides its bandwidth), a class's code and a large array's values were not
