@@ -224,10 +224,11 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
     partitions is the same for every run, so only its ranking matters. The monitor's own score
     is a judge here where the runs kept it."""
     rows = [harness_row(r, y) for r, y in zip(runs, ys)]
-    lines = []
+    lines, few = [], []
     for case in sorted({r["case"] for r in runs}):
         idx = [i for i, r in enumerate(runs) if r["case"] == case]
         if len(idx) < BEST_OF:
+            few.append(f"{case} ({len(idx)})")
             continue
         truth = [100 * (rows[i]["acc_transfer"] - rows[i]["acc_target_only"]) for i in idx]
         outcome = np.array(
@@ -249,6 +250,10 @@ def by_case(runs: list[dict], ys: list, verdict: list[dict]) -> list[str]:
                 f"falls back on {int((catching(v, losing) | flagged).sum()):2d} of {len(idx)}; "
                 f"best of {BEST_OF}: {spread(best_of(v, outcome, BEST_OF))}"
             )
+    if few:  # said, not silent: with every case short the output was empty
+        lines.append(
+            f"left out, fewer than {BEST_OF} runs (one per training seed): {', '.join(few)}"
+        )
     return lines
 
 

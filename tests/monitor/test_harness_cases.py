@@ -1304,8 +1304,10 @@ def test_partition_judges_by_case_rank_a_cases_runs(load_script):
         lines[0]
         == "c: 3 runs, 1 left more than a point below; one seed: mean  +3.3, below -1 in  33%"
     )
-    assert len(lines) == 1 + len(judges.JUDGES) + 1
-    ranked = {ln.split()[0]: " ".join(ln.split()[1:]) for ln in lines[1:]}
+    assert len(lines) == 1 + len(judges.JUDGES) + 1 + 1
+    # a case of fewer runs is named, not left out silently (all short: no output at all)
+    assert lines[-1] == "left out, fewer than 3 runs (one per training seed): short (1)"
+    ranked = {ln.split()[0]: " ".join(ln.split()[1:]) for ln in lines[1:-1]}
     # the only set of three is the case itself: each judge keeps the run it ranks first
     best = "best of 3: mean +20.0, below -1 in 0%"
     assert (
