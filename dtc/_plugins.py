@@ -13,11 +13,12 @@ import hashlib
 import importlib
 import inspect
 import marshal
+import numbers
 import re
 import sys
 import types
 import warnings
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "module_of",
     "own_source_hash",
     "plugin_hash",
+    "source_hash",
 ]
 
 
@@ -231,12 +233,31 @@ def file_hash(module_name: str) -> str | None:
 @functools.cache
 def own_source_hash() -> str:
     """The SHA-256 (16 hex digits) of the source of the ``dtc`` package as this process
-    first read it (every ``.py`` file, by relative path): what a stored result computed by
-    dtc's own code is keyed on, so that an edit of that code is never resumed as if it
-    had made the result (a format number bumped by hand was forgotten)."""
-    root = Path(__file__).resolve().parent
+    first read it (:func:`source_hash` of its folder; ``dtc.pipeline`` reads it when it is
+    imported): what a stored result computed by dtc's own code is keyed on, so that an edit
+    of that code is never resumed as if it had made the result (a format number bumped by
+    hand was forgotten). Installed without source files (a zip, ``.pyc`` only): the
+    package's version, ``"version <v>"``."""
+    digest = source_hash(Path(__file__).resolve().parent)
+    if digest is None:
+        try:
+            return f"version {version('dtc')}"
+        except PackageNotFoundError:
+            return "version unknown"
+    return digest
+
+
+def source_hash(root: Path) -> str | None:
+    """The SHA-256 (16 hex digits) of the ``.py`` files under ``root``, by relative path
+    (an editor's hidden lock files and links to nothing left out); ``None`` where there is
+    none."""
+    paths = sorted(
+        p for p in Path(root).rglob("*.py") if not p.name.startswith(".") and p.is_file()
+    )
+    if not paths:
+        return None
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in paths:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -320,14 +341,15 @@ def _value_text(value, depth: int = 0) -> str:
 
 
 def hash_ordered(value, depth: int = 0) -> bool:
-    """Whether ``value`` holds a set whose order, and so whose repr, differs between
-    processes: a set or frozenset with a string or bytes among its items (their hashes
-    follow ``PYTHONHASHSEED``), also inside tuples, lists, dicts and sets, four levels
-    deep. A set of numbers has one order in every process."""
+    """Whether ``value`` holds a set whose order, and so whose repr, may differ between
+    processes: a set or frozenset with an item other than a number among its items (a
+    string's hash follows ``PYTHONHASHSEED``, and so do an enum member's, a path's or a
+    date's; a function's follows its address), also inside tuples, lists, dicts and sets,
+    four levels deep. A set of numbers has one order in every process."""
     if depth > 4:
         return False
     if isinstance(value, (set, frozenset)):
-        return any(_hashed_by_text(v) or hash_ordered(v, depth + 1) for v in value)
+        return not all(_hashed_by_value(v) for v in value)
     if isinstance(value, (tuple, list)):
         return any(hash_ordered(v, depth + 1) for v in value)
     if isinstance(value, dict):
@@ -335,11 +357,12 @@ def hash_ordered(value, depth: int = 0) -> bool:
     return False
 
 
-def _hashed_by_text(item) -> bool:
-    # str and bytes hash by PYTHONHASHSEED, and so does a tuple or frozenset holding one
-    if isinstance(item, (str, bytes)):
-        return True
-    return isinstance(item, (tuple, frozenset)) and any(_hashed_by_text(x) for x in item)
+def _hashed_by_value(item) -> bool:
+    # a number's hash is its value's (the same in every process), and so is that of a
+    # tuple or frozenset of numbers
+    if isinstance(item, (tuple, frozenset)):
+        return all(_hashed_by_value(x) for x in item)
+    return isinstance(item, numbers.Number)
 
 
 def class_text(cls: type) -> bytes:

@@ -11,7 +11,14 @@ import sys
 import threading
 from collections.abc import Iterator
 
-__all__ = ["training_defaults"]
+__all__ = ["GLOBAL_STATE_LOCK", "training_defaults"]
+
+#: Held by :func:`dtc.nn.training.deterministic` (and by whatever else seeds and restores
+#: the global RNGs): the global torch state it sets and restores is the process's, so two
+#: fits in two threads restored each other's (the caller's RNG moved, deterministic
+#: algorithms left on) and one gave another result than alone. Fits in threads of one
+#: process run one at a time; re-entrant, for a fit inside a fit (the monitor's reference).
+GLOBAL_STATE_LOCK = threading.RLock()
 
 # The default dtype and the matmul precision are the process's, not a thread's: fits in
 # two threads each saved and restored them around itself, and one restored the caller's

@@ -125,6 +125,9 @@ _CALLBACK_FREE_STAGES = ("pretrain",)
 # self-training's, resumed format-6 checkpoints of the old code, 0.5595 where the code
 # computed 0.5640).
 _CHECKPOINT_FORMAT = 7
+# Read now, as dtc's code is imported: read at the first checkpointed fit, a file edited
+# in between keyed the imported (old) code's checkpoints as the new code's.
+own_source_hash()
 _INT64_MAX = 2**63 - 1
 _DISCREPANCY_SAMPLES = 256
 
@@ -467,9 +470,10 @@ class DTC(TransferClusterer):
         Alignment weight lambda; ``lam_schedule`` (default ``"dann"``) ramps it up as
         ``2 / (1 + exp(-10 p)) - 1`` over adaptation progress ``p`` (the fraction of
         adaptation batches done); ``"constant"`` keeps it. An adversarial loss whose
-        gradient reversal has a schedule of its own (``dann``, ``cdan`` by default) is not
-        ramped twice: its weight stays ``lam`` and its reversal coefficient ramps, as in
-        Ganin et al. (JMLR 2016).
+        gradient reversal ramps on DANN's schedule (``dann``, ``cdan`` by default; any
+        submodule with a ``coefficient`` method and ``schedule == "dann"``, as
+        :class:`dtc.align.grl.GradientReversal`) is not ramped twice: its weight stays ``lam``
+        and its reversal coefficient ramps, as in Ganin et al. (JMLR 2016).
     recon_weight : float
         Weight of the reconstruction loss during adaptation.
     encoder_mode : {"shared", "asymmetric"}

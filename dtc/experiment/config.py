@@ -819,7 +819,7 @@ def _check_values(label: str, entry: dict, benchmarks: list[str], seed: int) -> 
                 params=_run_params(entry, benchmark, point),
             )
             try:
-                configured_method(spec, cls).check_params()
+                configured_method(spec, cls, seeded=False).check_params()
             except (TypeError, ValueError) as exc:
                 at = f" at grid point {point}" if point else ""
                 raise ValueError(f"methods.{label}{at} on {benchmark}: {exc}") from exc

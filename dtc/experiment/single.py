@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import numbers
 import platform
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +24,7 @@ import numpy as np
 
 from dtc import data, methods, metrics
 from dtc._plugins import OWN_PACKAGES, import_object, module_of
+from dtc._torch_state import GLOBAL_STATE_LOCK
 from dtc.experiment.store import sorted_items
 
 __all__ = [
@@ -327,8 +329,8 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
     }
     resumed = getattr(method, "resumed_stages_", None)
     if resumed:
-        # stages read from checkpoint_dir: made by the code that wrote them, which the
-        # checkpoint key does not hold (dtc's own code), so the record says so
+        # stages read from checkpoint_dir, not computed by this run: said, so that a
+        # record never reads as a fresh fit
         record["resumed_stages"] = list(resumed)
     imbalanced = pair.target.meta.get("imbalance")
     if isinstance(imbalanced, dict) and "realised_ratio" in imbalanced:
@@ -362,41 +364,49 @@ def monitor_verdict(method) -> dict | None:
     }
 
 
-def configured_method(spec: RunSpec, cls: type | None = None):
+def configured_method(spec: RunSpec, cls: type | None = None, *, seeded: bool = True):
     """``spec``'s method, unfitted: its documented defaults for ``spec.benchmark``
     (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`), then ``spec.params``
-    (objects built), then the seed (which ``spec.params`` may not set). ``cls``: the
-    class of ``spec.method`` when the caller looked it up already (a lookup reads every
-    installed package's entry points)."""
+    (objects built, from the run's seed: :func:`_seeded`; ``seeded=False`` for a method
+    that is only described or checked, never fitted), then the seed (which ``spec.params``
+    may not set). ``cls``: the class of ``spec.method`` when the caller looked it up
+    already (a lookup reads every installed package's entry points)."""
     for key in spec.params:
         check_not_seed(key, "RunSpec.params", "set RunSpec.seed instead")
     if cls is None:
         cls = methods.get_class(spec.method)  # the class the config checks resolve
     method = cls()
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
-    method.set_params(**_seeded(build_objects, spec.params, spec.seed))
+    objects = (
+        _seeded(build_objects, spec.params, spec.seed) if seeded else build_objects(spec.params)
+    )
+    method.set_params(**objects)
     method.set_params(**_seed_params(method, spec.seed))
     return method
 
 
 def _seeded(build, params: dict, seed: int):
-    """``build(params)`` with torch's and numpy's global RNGs seeded by the run's ``seed``
-    (and restored after) where ``params`` name objects: an object drawing at construction
-    (a loss's discriminator) drew from whatever state the process was in, and the same
-    record's run gave another result in another order of runs (0.690, 0.710, 0.679)."""
+    """``build(params)`` with the CPU's torch RNG, numpy's and Python's global RNGs seeded
+    by the run's ``seed`` (and restored after; under :data:`GLOBAL_STATE_LOCK`, as fits
+    hold it) where ``params`` name objects: an object drawing at construction (a loss's
+    discriminator) drew from whatever state the process was in, and the same record's run
+    gave another result in another order of runs (0.690, 0.710, 0.679). No GPU's RNG is
+    seeded: an object drawing there at construction is not reproducible."""
     if not _names_objects(params):
         return build(params)
     import torch  # here, not at module level: only runs that build objects need it
 
-    # numpy's legacy global RNG on purpose: it is what an object's own code may draw from
-    state = np.random.get_state()  # noqa: NPY002
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
+    with GLOBAL_STATE_LOCK, torch.random.fork_rng(devices=[]):
+        # numpy's legacy global RNG on purpose: it is what an object's own code may draw from
+        state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+        try:
+            torch.default_generator.manual_seed(int(seed))
             np.random.seed(int(seed) % 2**32)  # noqa: NPY002
+            random.seed(int(seed))
             return build(params)
-    finally:
-        np.random.set_state(state)  # noqa: NPY002
+        finally:
+            np.random.set_state(state)  # noqa: NPY002
+            random.setstate(py_state)
 
 
 def _names_objects(value) -> bool:

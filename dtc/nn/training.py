@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dtc._torch_state import GLOBAL_STATE_LOCK
 from dtc._validation import check_features
 from dtc.nn.autoencoder import evaluating, module_device
 
@@ -81,12 +81,7 @@ def make_generator(seed: int) -> torch.Generator:
     return g
 
 
-#: Held by :func:`deterministic`: the global torch state it sets and restores is the
-#: process's, so two fits in two threads restored each other's (the caller's RNG moved,
-#: deterministic algorithms left on) and one gave another result than alone. Fits in
-#: threads of one process run one at a time; re-entrant, for a fit inside a fit (the
-#: monitor's reference).
-GLOBAL_STATE_LOCK = threading.RLock()
+# GLOBAL_STATE_LOCK (dtc._torch_state) is held by :func:`deterministic`.
 
 
 def rng_devices(device=None) -> list[int]:

@@ -30,6 +30,12 @@ print(module_fingerprint(Moments()))
 print(run_id("ens", RunSpec("ensemble", params={"members": {"kmeans", "gmm", "spectral", "agglo", "dec"}})))
 print(_param_text({"which": {"a", "b", "c", "d", "e"}, "v": np.array([1.0])}))
 print(_param_text({"a", "b", "c", "d", "e"}))
+# not only strings: an enum member's, a path's and a date's hashes follow the hash seed too
+import datetime, enum, pathlib
+Stage = enum.Enum("Stage", "PRETRAIN ADAPT SELF_TRAIN CLUSTER REFINE")
+print(_param_text({"stages": set(Stage)}))
+print(run_id("d", RunSpec("kmeans", params={"days": {datetime.date(2024, 1, d) for d in range(1, 9)}})))
+print(_param_text({"roots": {pathlib.Path(f"/d/{c}") for c in "abcdefg"}}))
 """
 
 
@@ -62,6 +68,20 @@ def test_sets_whose_order_is_the_same_in_every_process_keep_their_keys():
     loop = [frozenset({"a", "b"})]
     loop.append(loop)
     assert _value_text(loop).startswith("list(frozenset({'a', 'b'})")
+
+
+def test_source_hash_sees_edits_and_skips_lock_files(tmp_path):
+    from dtc._plugins import source_hash
+
+    assert source_hash(tmp_path) is None  # no source files (a zip, .pyc only)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.py").write_text("x = 1\n")
+    before = source_hash(tmp_path)
+    # an editor's lock file: a hidden link to nothing (reading it failed every fit)
+    (tmp_path / "sub" / ".#a.py").symlink_to(tmp_path / "nowhere")
+    assert source_hash(tmp_path) == before
+    (tmp_path / "sub" / "a.py").write_text("x = 2\n")
+    assert source_hash(tmp_path) != before
 
 
 def test_a_numpy_scalar_setting_is_keyed_whatever_the_print_options():

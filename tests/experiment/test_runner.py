@@ -1304,3 +1304,19 @@ def test_a_worker_limits_the_thread_pools_already_loaded():
 
     with _pool(2, 1) as pool:
         assert pool.submit(_worker_threads).result() == [1]
+
+
+def test_notes_a_description_adds_do_not_make_a_run_stale():
+    # an object's "unreadable" arguments, and a set older code described as an object
+    # builtins:set with no items: finished runs were run again, "a default changed"
+    from dtc.experiment.runner import _same_params
+
+    loss = {"object": "dtc.align.mmd:MMDLoss", "params": {"estimator": "unbiased"}}
+    noted = {**loss, "unreadable": ["scales"]}
+    assert _same_params({"loss": noted, "k": 3}, {"loss": loss, "k": 3})
+    assert not _same_params({"loss": noted, "k": 3}, {"loss": loss, "k": 4})
+    old_set = {"object": "builtins:set", "params": {}}
+    assert _same_params({"drop": [2, 10]}, {"drop": old_set})
+    assert not _same_params({"drop": [2, 10]}, {"drop": [2, 11]})
+    # a method's own parameter named "unreadable" is compared as any other
+    assert not _same_params({"unreadable": 1}, {"unreadable": 2})

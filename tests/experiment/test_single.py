@@ -52,7 +52,7 @@ def test_the_method_sees_no_target_labels_and_is_scored_on_them(monkeypatch):
 
 
 def test_a_record_says_which_stages_were_read_from_checkpoints(monkeypatch):
-    # a resumed stage was made by the code that wrote it, which its key does not hold
+    # a resumed stage was read from a checkpoint, not computed by this run
     assert "resumed_stages" not in _fit(monkeypatch)[0]
     monkeypatch.setattr(_Spy, "resumed_stages_", ["pretrain", "adapt"], raising=False)
     assert _fit(monkeypatch)[0]["resumed_stages"] == ["pretrain", "adapt"]
