@@ -6,7 +6,14 @@ source domain whose distribution differs. See README.md for the tour.
 
 from importlib import import_module
 
+from dtc._plugins import own_source_hash
+
 __version__ = "0.1.0"
+
+# Read as dtc's code is first imported (a few ms): the code this process runs, which the
+# checkpoints it writes are keyed on. Read at the first checkpointed fit, a file edited in
+# between keyed the imported (old) code's checkpoints as the new code's.
+own_source_hash()
 
 __all__ = ["DTC", "__version__"]
 

@@ -1,7 +1,10 @@
-"""The torch settings a fit trains under, whatever its caller set: :func:`training_defaults`.
+"""The process-wide torch state fits share: the settings a fit trains under, whatever its
+caller set (:func:`training_defaults`), and the lock held while the global RNGs are seeded
+and restored (:data:`GLOBAL_STATE_LOCK`).
 
 Standard library only at import (torch is used where it is already loaded), so that every
-room may use it: the method contract (``dtc.methods``) as the monitor's reference.
+room may use it: the method contract (``dtc.methods``), the networks (``dtc.nn``), the
+monitor's reference and the experiment runner.
 """
 
 from __future__ import annotations

@@ -125,9 +125,6 @@ _CALLBACK_FREE_STAGES = ("pretrain",)
 # self-training's, resumed format-6 checkpoints of the old code, 0.5595 where the code
 # computed 0.5640).
 _CHECKPOINT_FORMAT = 7
-# Read now, as dtc's code is imported: read at the first checkpointed fit, a file edited
-# in between keyed the imported (old) code's checkpoints as the new code's.
-own_source_hash()
 _INT64_MAX = 2**63 - 1
 _DISCREPANCY_SAMPLES = 256
 

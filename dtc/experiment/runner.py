@@ -421,7 +421,7 @@ def _same_params(current, recorded) -> bool:
         {"object": "builtins:set", "params": {}},
         {"object": "builtins:frozenset", "params": {}},
     ):
-        return True
+        return isinstance(current, list)  # a set is described as its sorted items now
     if isinstance(current, dict) and isinstance(recorded, dict):
         notes = ("unreadable",) if "object" in current and "object" in recorded else ()
         keys = set(current) - set(notes)
@@ -430,7 +430,8 @@ def _same_params(current, recorded) -> bool:
         return all(_same_params(current[k], recorded[k]) for k in keys)
     if isinstance(current, list) and isinstance(recorded, list):
         return len(current) == len(recorded) and all(map(_same_params, current, recorded))
-    return current == recorded
+    # as JSON text, as before: 1 and 1.0, or True and 1, are other parameters
+    return json.dumps(current) == json.dumps(recorded)
 
 
 def _data_sha(data_dir) -> Callable[[Task], tuple[str, int | None] | None]:

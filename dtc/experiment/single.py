@@ -368,7 +368,8 @@ def configured_method(spec: RunSpec, cls: type | None = None, *, seeded: bool = 
     """``spec``'s method, unfitted: its documented defaults for ``spec.benchmark``
     (:meth:`~dtc.methods.TransferClusterer.benchmark_defaults`), then ``spec.params``
     (objects built, from the run's seed: :func:`_seeded`; ``seeded=False`` for a method
-    that is only described or checked, never fitted), then the seed (which ``spec.params``
+    that is only described or checked, never fitted: built unseeded, the caller's RNGs
+    restored all the same), then the seed (which ``spec.params``
     may not set). ``cls``: the class of ``spec.method`` when the caller looked it up
     already (a lookup reads every installed package's entry points)."""
     for key in spec.params:
@@ -377,21 +378,20 @@ def configured_method(spec: RunSpec, cls: type | None = None, *, seeded: bool = 
         cls = methods.get_class(spec.method)  # the class the config checks resolve
     method = cls()
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
-    objects = (
-        _seeded(build_objects, spec.params, spec.seed) if seeded else build_objects(spec.params)
-    )
-    method.set_params(**objects)
+    method.set_params(**_seeded(build_objects, spec.params, spec.seed if seeded else None))
     method.set_params(**_seed_params(method, spec.seed))
     return method
 
 
 def _seeded(build, params: dict, seed: int):
     """``build(params)`` with the CPU's torch RNG, numpy's and Python's global RNGs seeded
-    by the run's ``seed`` (and restored after; under :data:`GLOBAL_STATE_LOCK`, as fits
-    hold it) where ``params`` name objects: an object drawing at construction (a loss's
-    discriminator) drew from whatever state the process was in, and the same record's run
-    gave another result in another order of runs (0.690, 0.710, 0.679). No GPU's RNG is
-    seeded: an object drawing there at construction is not reproducible."""
+    by the run's ``seed`` (``None``: not seeded) and restored after, where ``params`` name
+    objects: an object drawing at construction (a loss's discriminator) drew from whatever
+    state the process was in, and the same record's run gave another result in another
+    order of runs (0.690, 0.710, 0.679). No GPU's RNG is seeded: an object drawing there at
+    construction is not reproducible. Under :data:`GLOBAL_STATE_LOCK`, as fits hold it: an
+    object whose constructor waits for a fit in another thread waits for ever (fit it in
+    the constructor's own thread, which the lock lets in)."""
     if not _names_objects(params):
         return build(params)
     import torch  # here, not at module level: only runs that build objects need it
@@ -400,9 +400,10 @@ def _seeded(build, params: dict, seed: int):
         # numpy's legacy global RNG on purpose: it is what an object's own code may draw from
         state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
         try:
-            torch.default_generator.manual_seed(int(seed))
-            np.random.seed(int(seed) % 2**32)  # noqa: NPY002
-            random.seed(int(seed))
+            if seed is not None:
+                torch.default_generator.manual_seed(int(seed))
+                np.random.seed(int(seed) % 2**32)  # noqa: NPY002
+                random.seed(int(seed))
             return build(params)
         finally:
             np.random.set_state(state)  # noqa: NPY002

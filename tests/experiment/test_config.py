@@ -537,6 +537,10 @@ def test_objects_a_run_builds_draw_from_the_runs_seed():
         weights.append(loss.discriminator.net[2].weight.detach().clone())
         assert torch.equal(torch.get_rng_state(), state)  # the caller's RNG as it was
     assert torch.equal(*weights)
+    # only described or checked (seeded=False): not seeded, the caller's RNG as it was
+    state = torch.get_rng_state()
+    configured_method(spec, seeded=False)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 @pytest.mark.parametrize(

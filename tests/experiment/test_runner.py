@@ -1317,6 +1317,9 @@ def test_notes_a_description_adds_do_not_make_a_run_stale():
     assert not _same_params({"loss": noted, "k": 3}, {"loss": loss, "k": 4})
     old_set = {"object": "builtins:set", "params": {}}
     assert _same_params({"drop": [2, 10]}, {"drop": old_set})
+    assert not _same_params({"drop": None}, {"drop": old_set})  # no longer a set: changed
     assert not _same_params({"drop": [2, 10]}, {"drop": [2, 11]})
+    # compared as JSON text, as before: 1 and 1.0, True and 1 are other parameters
+    assert not _same_params({"x": 1}, {"x": 1.0}) and not _same_params({"x": True}, {"x": 1})
     # a method's own parameter named "unreadable" is compared as any other
     assert not _same_params({"unreadable": 1}, {"unreadable": 2})
