@@ -33,6 +33,7 @@ __all__ = [
     "module_of",
     "own_source_hash",
     "plugin_hash",
+    "source_files",
     "source_hash",
 ]
 
@@ -247,13 +248,17 @@ def own_source_hash() -> str:
     return digest
 
 
+def source_files(root: Path) -> list[Path]:
+    """The ``.py`` files under ``root``, sorted, but an editor's hidden lock files and links
+    to nothing (reading one failed)."""
+    return sorted(p for p in Path(root).rglob("*.py") if not p.name.startswith(".") and p.is_file())
+
+
 def source_hash(root: Path) -> str | None:
     """The SHA-256 (16 hex digits) of the ``.py`` files under ``root``, by relative path
     (an editor's hidden lock files and links to nothing left out); ``None`` where there is
     none."""
-    paths = sorted(
-        p for p in Path(root).rglob("*.py") if not p.name.startswith(".") and p.is_file()
-    )
+    paths = source_files(root)
     if not paths:
         return None
     digest = hashlib.sha256()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc import data, methods, metrics
-from dtc._plugins import OWN_PACKAGES, import_object, module_of
+from dtc._plugins import OWN_PACKAGES, import_object, module_of, source_files
 from dtc._torch_state import GLOBAL_STATE_LOCK
 from dtc.experiment.store import sorted_items
 
@@ -103,7 +103,7 @@ def dtc_source_hash() -> str:
         if spec is None or not spec.submodule_search_locations:
             continue
         for root in map(Path, spec.submodule_search_locations):
-            for path in sorted(root.rglob("*.py")):
+            for path in source_files(root):
                 digest.update(f"{package}/{path.relative_to(root).as_posix()}".encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -410,10 +410,15 @@ def _seeded(build, params: dict, seed: int):
             random.setstate(py_state)
 
 
+def _object_spec(value) -> bool:
+    """Whether ``value`` is a ``{"object": "module:Class", "params": {...}}`` mapping."""
+    return isinstance(value, dict) and "object" in value and set(value) <= {"object", "params"}
+
+
 def _names_objects(value) -> bool:
+    if _object_spec(value):
+        return True
     if isinstance(value, dict):
-        if "object" in value and set(value) <= {"object", "params"}:
-            return True
         return any(_names_objects(v) for v in value.values())
     return isinstance(value, (list, tuple)) and any(_names_objects(v) for v in value)
 
@@ -475,14 +480,12 @@ def build_objects(value):
     builds its objects to check them) called it. (A class is code too, as is the module
     it imports: a config is trusted code, as a script is.)
     """
+    if _object_spec(value):
+        cls = import_object(value["object"], what="object")
+        if not inspect.isclass(cls):
+            raise ValueError(f"object {value['object']!r} is not a class (a {type(cls).__name__})")
+        return cls(**build_objects(value.get("params") or {}))
     if isinstance(value, dict):
-        if "object" in value and set(value) <= {"object", "params"}:
-            cls = import_object(value["object"], what="object")
-            if not inspect.isclass(cls):
-                raise ValueError(
-                    f"object {value['object']!r} is not a class (a {type(cls).__name__})"
-                )
-            return cls(**build_objects(value.get("params") or {}))
         return {k: build_objects(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [build_objects(v) for v in value]
