@@ -75,6 +75,8 @@ from dtc.cluster.dec import (
 from dtc.cluster.gmm import gmm
 from dtc.cluster.kmeans import kmeans, squared_differences, warn_if_fewer_clusters
 from dtc.cluster.label_spreading import label_spreading
+from dtc.cluster.select_k import select_k_silhouette
+from dtc.cluster.spectral import KNN_NEIGHBOURS, spectral_clustering
 from dtc.data.domain import DomainPair
 from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_columns
 from dtc.methods import TransferClusterer
@@ -107,7 +109,6 @@ LAM_SCHEDULES = ("constant", "dann")
 CLUSTERERS = ("kmeans", "spectral", "gmm")
 REFINES = (None, "dec", "idec")
 FINAL_LABELS = ("cluster", "head", "head_clusters", "head_spread")
-STAGES = ("pretrain", "adapt", "self_train", "cluster", "refine")
 # Parameters not hashed as given. Callbacks do change what follows pretraining (they damp,
 # stop or roll back adaptation) but their state cannot be hashed: with callbacks only the
 # pretraining checkpoint is shared. ``device`` and ``n_threads`` enter the key resolved
@@ -352,7 +353,7 @@ def _select_k(X, seed: int) -> int:
     k_max = min(10, len(X) - 1)
     if k_max < 2:
         raise ValueError(f"DTC: cannot estimate n_clusters from {len(X)} target samples")
-    return int(_cluster_api().select_k_silhouette(X, range(2, k_max + 1), seed=seed)[0])
+    return int(select_k_silhouette(X, range(2, k_max + 1), seed=seed)[0])
 
 
 def _graph_neighbours(n: int) -> int:
@@ -360,15 +361,7 @@ def _graph_neighbours(n: int) -> int:
     target rows: dtc.cluster's default ``KNN_NEIGHBOURS``, so larger targets get the graph
     they always had, or ``n - 1`` (the complete graph) on a target of at most that many
     rows, where no point has that many neighbours."""
-    return min(_cluster_api().KNN_NEIGHBOURS, n - 1)
-
-
-def _cluster_api():
-    # spectral clustering and the choice of k live in dtc.cluster's package namespace;
-    # imported where used so that a fit with K-means / GMM needs only those modules.
-    import dtc.cluster as cluster
-
-    return cluster
+    return min(KNN_NEIGHBOURS, n - 1)
 
 
 def _signature(fn) -> inspect.Signature | None:
@@ -2106,7 +2099,7 @@ class DTC(TransferClusterer):
         if self.clusterer == "gmm":
             labels, _ = gmm(Z, k, means_init=init, seed=self.seed)
         else:
-            labels = _cluster_api().spectral_clustering(
+            labels = spectral_clustering(
                 Z, k, n_neighbors=_graph_neighbours(len(Z)), seed=self.seed
             )
         labels = np.asarray(labels)

@@ -125,7 +125,7 @@ def _mem_available_gb() -> float:
     return float("inf")
 
 
-def _build(key: str, n: int, d: int):
+def _build(key: str, n: int):
     """(callable(x, y) -> scalar, row fields) for one benchmark key at ``n`` samples per
     domain; what the callable needs besides ``x`` and ``y`` is made here, untimed."""
     import torch
@@ -191,7 +191,7 @@ def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
         sys.path.insert(0, os.getcwd())
 
     torch.set_num_threads(threads)
-    fn, row = _build(key, n, d)
+    fn, row = _build(key, n)
     row.update(n=n, d=d)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, d, generator=gen).requires_grad_(True)

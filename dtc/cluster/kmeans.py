@@ -14,9 +14,10 @@ seconds on a laptop:
 * with an explicit ``init`` array a single run is made (restarts from the same
   centres would repeat it);
 * with faiss (``backend="faiss"``, or ``"auto"`` from :data:`FAISS_MIN_SAMPLES` samples
-  on when faiss is importable) the seeding and restarts are still scikit-learn's on the
-  subsample (faiss only seeds at random, which lands in poor local optima), and faiss
-  runs the full-data Lloyd iterations. faiss is optional (the ``faiss`` extra, which
+  on when faiss is importable) the seeding and restarts are still scikit-learn's, on
+  that subsample when there are more than :data:`RESTART_SUBSAMPLE` points and on all
+  of them otherwise (faiss only seeds at random, which lands in poor local optima), and
+  faiss runs the full-data Lloyd iterations. faiss is optional (the ``faiss`` extra, which
   ``make venv`` installs for the tests), never a core dependency.
 
 The centre index is kept throughout: row ``c`` of the returned centres is the
@@ -178,9 +179,9 @@ def kmeans(
         centre ``c`` of the result is the one that started at ``init[c]``.
     n_init : int
         Restarts for a string ``init``; the run of lowest inertia is kept. Above
-        :data:`SUBSAMPLE_RESTARTS_ABOVE` samples (and always with faiss) they run on
-        a seeded subsample with scikit-learn and the best is refined on all points
-        (see the module docstring).
+        :data:`SUBSAMPLE_RESTARTS_ABOVE` samples (and always with faiss) they run with
+        scikit-learn, on a seeded subsample of at most :data:`RESTART_SUBSAMPLE` rows,
+        and the best is refined on all points (see the module docstring).
     max_iter : int
         Lloyd iterations per run.
     tol : float

@@ -677,7 +677,7 @@ def load_domain(
     if options:
         raise ValueError(
             f"load_domain: unexpected options {sorted(options)} for benchmark {spec.name!r} "
-            "(shift/seed apply to 'digits' only)"
+            "(shift, seed and source_fraction apply to 'digits' only)"
         )
     path = _find_file(spec, spec.files[name].file, data_dir)
     X, y = _extract(spec, name, path)

@@ -237,8 +237,9 @@ def _check_probs(probs, name: str) -> np.ndarray:
     return P
 
 
-def _entropy(P: np.ndarray, axis: int = -1) -> np.ndarray:
-    return -np.sum(P * np.log(np.clip(P, 1e-12, None)), axis=axis)
+def _entropy(P: np.ndarray) -> np.ndarray:
+    # Entropy of each distribution along the last axis; 0 log 0 read as 0.
+    return -np.sum(P * np.log(np.clip(P, 1e-12, None)), axis=-1)
 
 
 def information_maximization(probs) -> float:
