@@ -79,7 +79,7 @@ def test_the_losses_context_is_drawn_before_the_timed_calls(bench, monkeypatch):
     without); they are inputs, made once as x and y are."""
     import torch
 
-    fn, row = bench._build("jmmd", 32, 4)
+    fn, row = bench._build("jmmd", 32)
     assert row["impl"] == "dtc"
     drawn = []
     for name in ("randn", "softmax", "rand"):
