@@ -417,7 +417,7 @@ def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monk
 
     calls = []
 
-    def build(key, n, d):
+    def build(key, n):
         def fn(x, y):
             calls.append(key)
             return (x - y).pow(2).sum()
