@@ -35,8 +35,9 @@ _saved: tuple = ()
 
 @contextlib.contextmanager
 def training_defaults() -> Iterator[None]:
-    """Torch's grad mode on, autocast off, float32 its default dtype and float32 matrix
-    products at full precision in the body, whatever the caller set (restored after).
+    """Torch's grad mode on, autocast off, the CPU the default device, float32 the default
+    dtype and float32 matrix products at full precision in the body, whatever the caller
+    set (restored after).
 
     A fit inside the caller's ``torch.no_grad()`` or ``inference_mode()`` failed at the
     first backward ("element 0 of tensors does not require grad"); inside
@@ -46,8 +47,11 @@ def training_defaults() -> Iterator[None]:
     refused as the user's; after ``torch.set_float32_matmul_precision("medium")`` (bfloat16
     products on a CPU that has them; or ``torch.backends.mkldnn.matmul.fp32_precision =
     "bf16"``) the same seed gave other labels (7 of 899 on the digits pair), and a
-    checkpoint of one precision resumed a fit of the other. Grad mode and autocast are the
-    thread's own; the dtype and precision are shared by the threads fitting at once, and
+    checkpoint of one precision resumed a fit of the other. After
+    ``torch.set_default_device("cuda")`` the networks were built, and their weights drawn,
+    on the GPU whatever the fit's ``device`` (a CPU fit's seed then fixed nothing: it seeds
+    no GPU's RNG), and the CPU generators of batch order met GPU factories (a device
+    mismatch). Grad mode, autocast and the default device are the thread's own; the dtype and precision are shared by the threads fitting at once, and
     other threads see them while any fit runs (a change one makes meanwhile is undone).
     Nothing to do where torch is not loaded: no caller can have set any."""
     torch = sys.modules.get("torch")
@@ -61,10 +65,20 @@ def training_defaults() -> Iterator[None]:
             torch.enable_grad(),
             torch.autocast("cpu", enabled=False),
             torch.autocast("cuda", enabled=False),
+            _cpu_default_device(torch),
         ):
             yield
     finally:
         _leave(torch)
+
+
+def _cpu_default_device(torch):
+    # Only when the caller set another: the context is a torch function mode, which every
+    # torch call of the fit would otherwise pass through. (``get_default_device`` is torch
+    # 2.3's; before it, a new tensor says where the default is.)
+    get = getattr(torch, "get_default_device", None)
+    current = get() if get is not None else torch.empty(0).device
+    return contextlib.nullcontext() if current.type == "cpu" else torch.device("cpu")
 
 
 def _matmul_backends(torch) -> list:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtc._validation import host_array
+
 __all__ = ["anchored_kmeans", "confident_mask", "pseudo_labels"]
 
 
@@ -68,8 +70,9 @@ def anchored_kmeans(
     A centre that loses all its points keeps its previous position (the anchor keeps
     its name rather than being relocated elsewhere).
     """
-    Z = np.asarray(Z, dtype=np.float64)
-    C = np.array(init, dtype=np.float64)
+    Z = np.asarray(host_array(Z, "anchored_kmeans: Z"), dtype=np.float64)
+    # a copy: the centres move in place
+    C = np.asarray(host_array(init, "anchored_kmeans: init"), dtype=np.float64).copy()
     if Z.ndim != 2 or C.ndim != 2 or Z.shape[1] != C.shape[1]:
         raise ValueError(
             f"anchored_kmeans: expected Z (n, d) and init (k, d) with the same d, got "
@@ -108,8 +111,8 @@ def confident_mask(labels, similarity, fraction: float) -> np.ndarray:
     similarity[i, c]``. Each non-empty cluster keeps ``ceil(fraction * size)`` points
     (at least one), so pseudo-labels stay class-balanced relative to the clustering.
     """
-    labels = np.asarray(labels)
-    S = np.asarray(similarity, dtype=np.float64)
+    labels = np.asarray(host_array(labels, "confident_mask: labels"))
+    S = np.asarray(host_array(similarity, "confident_mask: similarity"), dtype=np.float64)
     if not 0.0 < float(fraction) <= 1.0:
         raise ValueError(f"confident_mask: fraction must be in (0, 1], got {fraction!r}")
     if S.ndim != 2 or S.shape[0] != labels.shape[0]:

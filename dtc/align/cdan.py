@@ -97,8 +97,16 @@ class RandomizedMultilinearMap(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-        if self.features_matrix is None:
-            self._draw(features.shape[1], probs.shape[1])
+        # The matrices are kept: made under the caller's inference_mode they would be
+        # inference tensors, which no later training call can save for backward.
+        with torch.inference_mode(False):
+            if self.features_matrix is None:
+                self._draw(features.shape[1], probs.shape[1])
+            if self.features_matrix.device != features.device:
+                # Drawn lazily on the CPU after the module moved (or moved alone): keep the
+                # moved copy, rather than copy both matrices to the device at every call.
+                self.features_matrix = self.features_matrix.to(features.device)
+                self.probs_matrix = self.probs_matrix.to(features.device)
         # torch's own error (mat1 and mat2 shapes cannot be multiplied) names neither input
         for role, x, matrix, size in (
             ("features", features, self.features_matrix, "in_features"),
@@ -109,11 +117,6 @@ class RandomizedMultilinearMap(nn.Module):
                     f"RandomizedMultilinearMap: {role} have {x.shape[-1]} columns, but the map "
                     f"was drawn for {size}={matrix.shape[0]} (given, or inferred at its first call)"
                 )
-        if self.features_matrix.device != features.device:
-            # Drawn lazily on the CPU after the module moved (or moved alone): keep the
-            # moved copy, rather than copy both matrices to the device at every call.
-            self.features_matrix = self.features_matrix.to(features.device)
-            self.probs_matrix = self.probs_matrix.to(features.device)
         r_f = self.features_matrix.to(features.dtype)
         r_g = self.probs_matrix.to(features.dtype)
         return (features @ r_f) * (probs @ r_g) / self.out_dim**0.5

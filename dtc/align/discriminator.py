@@ -79,7 +79,13 @@ class DomainDiscriminator(nn.Module):
                 f"pass {dtype} features or convert the loss (loss.to({x.dtype}))"
             )
         # a lazy layer takes the first call's width; after it, another width is refused
-        if not isinstance(first, nn.LazyLinear) and first.in_features != x.shape[-1]:
+        if isinstance(first, nn.LazyLinear) and torch.is_inference_mode_enabled():
+            # Its weights made under the caller's inference_mode would be inference
+            # tensors, which no later training call can save for backward: made outside
+            # it (the same draws from the global RNG, at the same point).
+            with torch.inference_mode(False), torch.no_grad():
+                first(torch.zeros(1, x.shape[-1], dtype=dtype, device=x.device))
+        elif not isinstance(first, nn.LazyLinear) and first.in_features != x.shape[-1]:
             raise ValueError(
                 f"DomainDiscriminator: features have {x.shape[-1]} columns, but it was "
                 f"built for {first.in_features} (given, or inferred at its first call)"

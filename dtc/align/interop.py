@@ -19,6 +19,7 @@ from torch import nn
 
 from dtc.align.base import AlignmentLoss
 from dtc.align.coral import _finite_covariance
+from dtc.align.kernels import _widened
 
 __all__ = ["INSTALL_HINT", "PACORALLoss", "PAMMDLoss", "PytorchAdaptLoss", "adapt_layers"]
 
@@ -108,7 +109,9 @@ class PytorchAdaptLoss(AlignmentLoss):
     ``layer`` a name in ``pytorch_adapt.layers`` (``"MMDLoss"``), a layer class, or a built
     layer (then no ``params``); ``params`` go to the layer's constructor. The layer's
     parameters, if any, are this module's. ``loss(source (n_s, d), target (n_t, d))`` ->
-    ``layer(source, target)``, a scalar; ``context`` is ignored.
+    ``layer(source, target)``, a scalar; ``context`` is ignored. A layer without parameters
+    computes half-precision inputs (float16, bfloat16) in float32, as dtc's own losses do,
+    and its value comes back in their dtype.
 
     Batches too small for the layer are a ``ValueError``, for the layers whose needs are
     known: ``CORALLoss`` 2 rows per domain, ``MMDLoss`` 2 rows per domain and 3 source rows
@@ -123,6 +126,13 @@ class PytorchAdaptLoss(AlignmentLoss):
     def compute(self, source, target, **context):
         name, layer = type(self).__name__, type(self.layer).__name__
         _check_rows(self.layer, source, target, name)
+        dtype = source.dtype
+        if not self.has_parameters:
+            # pytorch-adapt sums MMDLoss's (n, n) kernel matrices in the inputs' dtype:
+            # float16 overflowed from about 500 rows (max 65504; 0.0289 in float32) and
+            # the value was refused as if the bandwidth were at fault. (A layer's weights
+            # fix its dtype: a layer with parameters gets the inputs as they are.)
+            source, target = _widened(source), _widened(target)
         try:
             value = self.layer(source, target)
         except ValueError as err:
@@ -142,7 +152,7 @@ class PytorchAdaptLoss(AlignmentLoss):
                 "finite inputs (e.g. identical source rows make MMDLoss's median bandwidth 0; "
                 "pass bandwidth=...)"
             )
-        return value
+        return value.to(dtype)
 
     def _explain_non_finite(self, source, target) -> None:
         """Raise a more specific error for a non-finite value, where a subclass knows one."""

@@ -139,7 +139,7 @@ class Domain:
     def subset(self, index) -> Domain:
         """Rows ``index`` (integer ``(m,)`` or boolean ``(n,)``) of this domain (labels and
         metadata kept)."""
-        index = np.asarray(index)
+        index = np.asarray(host_array(index, "Domain.subset: index"))
         return replace(self, X=self.X[index], y=None if self.y is None else self.y[index])
 
     def with_features(self, X, *, image_shape: tuple[int, ...] | None = None) -> Domain:

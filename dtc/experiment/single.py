@@ -15,6 +15,7 @@ import inspect
 import numbers
 import platform
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -122,20 +123,41 @@ def cpu_vendor() -> str:
 
 #: The keys of a record's ``versions`` that say where it ran: the same code and packages
 #: give other figures for deep methods on another of them (``dtc report`` notes a mix).
+#: And ``cuda_device``, where a record names a GPU (:func:`platform_text`).
 PLATFORM_KEYS = ("torch_cpu_capability", "cpu_vendor", "torch_threads")
 
 
 def platform_text(record: dict) -> str:
     """Where ``record`` ran, ``key=value, ...`` over :data:`PLATFORM_KEYS` (``?`` where a
-    record does not say)."""
-    return ", ".join(f"{k}={record.get('versions', {}).get(k, '?')}" for k in PLATFORM_KEYS)
+    record does not say), then ``cuda_device=<name>`` when it names a GPU. A record without
+    ``cuda_device`` (made before it was kept) reads as one of a process that used none:
+    runs on the CPU read as they always did, and a GPU's runs differ from them."""
+    versions = record.get("versions", {})
+    text = ", ".join(f"{k}={versions.get(k, '?')}" for k in PLATFORM_KEYS)
+    gpu = versions.get("cuda_device", "none")
+    return text if gpu == "none" else f"{text}, cuda_device={gpu}"
+
+
+def cuda_device() -> str:
+    """The name of the current CUDA device if this process has used CUDA, else ``"none"``.
+
+    Deep baselines take the GPU when there is one (``device=None``) under the same run id,
+    and a GPU's figures differ from the CPU's. Read without starting CUDA (which takes GPU
+    memory and time in a process that fits on the CPU): a process that has not started it
+    ran nothing there. One that has is named for every later run, also a CPU one, so a
+    GPU's runs are never taken for the CPU's (at worst a mix is noted that was none)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return "none"
+    return torch.cuda.get_device_name(torch.cuda.current_device())
 
 
 def package_versions() -> dict[str, str | int]:
     """Python's and the key packages' versions, ``dtc_source`` (:func:`dtc_source_hash`),
     ``torch_cpu_capability`` (the instruction set torch's CPU kernels run on),
-    ``cpu_vendor`` (:func:`cpu_vendor`) and ``torch_threads`` (torch's intra-op threads
-    when the record is made: a worker of ``--jobs N`` gets ``cpu_count // N``)."""
+    ``cpu_vendor`` (:func:`cpu_vendor`), ``torch_threads`` (torch's intra-op threads
+    when the record is made: a worker of ``--jobs N`` gets ``cpu_count // N``) and
+    ``cuda_device`` (:func:`cuda_device`)."""
     out = {"python": platform.python_version()}
     for name in ("dtc", "torch", "numpy", "scipy", "scikit-learn", "POT"):
         with contextlib.suppress(PackageNotFoundError):
@@ -154,6 +176,7 @@ def package_versions() -> dict[str, str | int]:
     # And the thread count: the reductions split otherwise (ae_kmeans run serially on two
     # threads and in a worker of --jobs 2 on one: same run id, other history and NMI).
     out["torch_threads"] = torch.get_num_threads()
+    out["cuda_device"] = cuda_device()
     return out
 
 

@@ -55,7 +55,8 @@ __all__ = [
 
 
 def resolve_device(device=None) -> torch.device:
-    """``None`` / ``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    """``None`` / ``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``,
+    a CPU or an existing CUDA device (``ValueError`` otherwise)."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -64,7 +65,15 @@ def resolve_device(device=None) -> torch.device:
         raise ValueError(
             f"device: expected 'auto', 'cpu', 'cuda[:i]' or a torch.device, got {device!r}"
         ) from exc
-    # Named here: torch itself fails later, at the first tensor, with an AssertionError.
+    # Named here: torch itself fails later, at the first tensor, with an AssertionError
+    # (CUDA, XPU) or a RuntimeError (MPS). Only the CPU and CUDA are supported: a fit seeds
+    # and saves the RNG of those two alone (:func:`rng_devices`), so a seed would not fix
+    # a fit on another accelerator.
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device: {device!r} asked for; expected 'auto', 'cpu' or 'cuda[:i]' (dtc runs "
+            f"on the CPU or a CUDA GPU, not on {resolved.type!r})"
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {device!r} asked for, but this torch has no CUDA device")
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():

@@ -282,6 +282,34 @@ def test_adversarial_losses_inside_the_callers_autocast(name):
         loss(fs.detach(), ft.detach(), **context)  # outside autocast: refused by name
 
 
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("dann", {}), ("cdan", {"randomized": True}), ("cdan_e", {"randomized": True})],
+)
+def test_a_lazy_loss_first_called_under_inference_mode_still_trains(name, kwargs):
+    # Measuring the gap under inference_mode() before training made the lazily built
+    # discriminator's weights (and CDAN's random matrices) inference tensors: every later
+    # training call failed ("Inference tensors cannot be saved for backward").
+    zs, zt = torch.randn(16, 8, requires_grad=True), torch.randn(12, 8) + 0.5
+    probs = {"source_probs": torch.full((16, 3), 1 / 3), "target_probs": torch.full((12, 3), 1 / 3)}
+    context = {} if name == "dann" else probs
+    values = []
+    for measure_first in (False, True):
+        torch.manual_seed(0)
+        loss = dtc.align.get(name, schedule="constant", **kwargs)
+        if measure_first:
+            with torch.inference_mode():
+                before = loss(zs, zt, **context)
+            assert before.item() == pytest.approx(values[0][0])
+        value = loss(zs, zt, **context)
+        value.backward()
+        values.append((value.item(), zs.grad.clone()))
+        zs.grad = None
+    # the same weights and matrices either way (drawn from the same RNG, at the same point)
+    assert values[0][0] == values[1][0]
+    torch.testing.assert_close(values[0][1], values[1][1], rtol=0, atol=0)
+
+
 def test_dann_feature_width_checked():
     with pytest.raises(ValueError, match="expected in_features=4"):
         DANNLoss(4, schedule="constant")(torch.randn(3, 5), torch.randn(3, 5))

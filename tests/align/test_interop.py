@@ -174,3 +174,23 @@ def test_pa_coral_names_a_loss_that_overflows_from_finite_covariances(layers):
     x = torch.randn(6, 3)
     with pytest.raises(ValueError, match="PACORALLoss: the loss overflows torch.float32"):
         PACORALLoss()(x, x.flip(0) * 1e12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_are_computed_in_float32(layers, dtype):
+    # pytorch-adapt summed its (n, n) kernel matrices in float16: from about 500 rows the
+    # sum overflowed (max 65504) and the value was refused as if the bandwidth were at
+    # fault (0.0605 in float32 on these rows). As dtc's own losses: computed in float32,
+    # returned in the inputs' dtype, with the gradient in it.
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 6, generator=g)
+    y = 1.3 * torch.randn(500, 6, generator=g) + 0.4
+    xh, yh = x.to(dtype).requires_grad_(True), y.to(dtype)
+    for loss in (PAMMDLoss(mmd_type="quadratic"), PACORALLoss()):
+        value = loss(xh, yh)
+        want = loss(xh.detach().float(), yh.float())  # the same rounded rows
+        assert value.dtype == dtype
+        assert value.item() == pytest.approx(want.item(), rel=torch.finfo(dtype).eps)
+        value.backward()
+        assert xh.grad.dtype == dtype and torch.isfinite(xh.grad).all()
+        xh.grad = None

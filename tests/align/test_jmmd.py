@@ -255,6 +255,24 @@ def test_loss_converts_assignments_to_the_features_dtype(estimator):
     assert mixed.dtype == torch.float32 and mixed.item() == same.item()
 
 
+def test_loss_accepts_a_bfloat16_softmax_next_to_float32_features():
+    # The assignments were converted to float32 first and then held to float32's row-sum
+    # tolerance (1e-4): a bfloat16 softmax (rows off by a few 1e-3) was refused, where
+    # CDAN takes it. Its value is close to that of the same assignments renormalised in
+    # float32 (which float32's tolerance accepts).
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(64, 10, generator=g), 1).bfloat16()
+    assert (probs.double().sum(1) - 1).abs().max() > 1e-3
+    s, t = torch.randn(64, 8, generator=g), torch.randn(64, 8, generator=g) + 0.5
+    loss = JMMDLoss()
+    value = loss(s, t, source_probs=probs, target_probs=probs.flip(0))
+    ps, pt = (p.float() / p.float().sum(1, keepdim=True) for p in (probs, probs.flip(0)))
+    want = loss(s, t, source_probs=ps, target_probs=pt)
+    assert value.dtype == torch.float32 and value.item() == pytest.approx(want.item(), rel=1e-2)
+    with pytest.raises(ValueError, match="JMMDLoss: source_probs rows must sum to 1"):
+        loss(s, t, source_probs=probs * 1.1, target_probs=probs)
+
+
 def test_probs_that_are_not_soft_assignments_are_refused():
     # logits in place of a softmax used to give a number all the same
     xs, ys = _layers()

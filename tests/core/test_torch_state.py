@@ -54,3 +54,21 @@ def test_nested_and_failing_fits_restore_the_callers_settings():
     finally:
         torch.set_default_dtype(dtype)
         _set_matmul_precision(torch, precision)
+
+
+def test_the_cpu_is_the_default_device_inside_and_the_callers_after():
+    # after set_default_device("cuda") (meta stands in for it) a fit built its networks
+    # and drew their weights there; nothing is entered when the default is the CPU (the
+    # context is a torch function mode, which every call of a fit would pass through)
+    with training_defaults():
+        assert torch.empty(0).device.type == "cpu"
+        assert not torch.overrides._get_current_function_mode_stack()
+    torch.set_default_device("meta")
+    try:
+        with training_defaults():
+            assert torch.empty(0).device.type == "cpu"
+            assert torch.randperm(3, generator=torch.Generator()).device.type == "cpu"
+        assert torch.empty(0).device.type == "meta"
+    finally:
+        torch.set_default_device(None)
+    assert torch.empty(0).device.type == "cpu"

@@ -148,6 +148,13 @@ def test_a_domain_holds_its_own_features_and_meta():
     assert np.isfinite(dom.X).all()
     sub = dom.subset(np.arange(2))
     sub.meta["note"] = "b"
+    # an index held in a tensor that numpy cannot read directly (a GPU's: "can't convert
+    # cuda:0 device type tensor"; meta holds no values and is refused by name)
+    import torch
+
+    np.testing.assert_array_equal(dom.subset(torch.tensor([0, 2])).X, dom.X[[0, 2]])
+    with pytest.raises(ValueError, match="Domain.subset: index: got a tensor on the 'meta'"):
+        dom.subset(torch.tensor([0, 2], device="meta"))
     assert dom.meta["note"] == "a"
     out = data.standardize(data.DomainPair(dom, data.Domain(np.zeros((3, 2)))))
     out.source.meta["note"] = "c"

@@ -379,6 +379,25 @@ def test_a_leaderboard_says_when_its_runs_come_from_different_platforms(monkeypa
     assert "made on 2 platforms" in " ".join(res.stderr.split())
 
 
+def test_a_record_names_the_gpu_its_process_used(monkeypatch):
+    # the deep baselines take a GPU when there is one (device=None) under the same run id,
+    # and records of a GPU's runs read like the CPU's: no mix was ever noted
+    import torch
+
+    from dtc.experiment.single import package_versions, platform_text
+
+    cpu = package_versions()
+    assert cpu["cuda_device"] == "none"  # this process started no CUDA
+    old = {"versions": {k: v for k, v in cpu.items() if k != "cuda_device"}}
+    assert platform_text(old) == platform_text({"versions": cpu})  # CPU records as before
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"Some GPU {index}")
+    gpu = package_versions()
+    assert gpu["cuda_device"] == "Some GPU 0"
+    assert platform_text({"versions": gpu}) == f"{platform_text(old)}, cuda_device=Some GPU 0"
+
+
 def test_an_interrupted_leaderboard_says_how_to_resume(monkeypatch, tmp_path):
     from dtc.experiment import leaderboard
 

@@ -1062,6 +1062,11 @@ def test_callbacks_and_device_errors_are_named(small_pair):
     else:
         with pytest.raises(ValueError, match="device: 'cuda' asked for, but this torch has no"):
             DTC(**TINY, device="cuda").fit(small_pair)
+    # another accelerator passed validation and failed inside torch ("PyTorch is not linked
+    # with support for mps devices"; XPU: an AssertionError), and its RNG is never seeded
+    for device in ("mps", "xpu", "meta"):
+        with pytest.raises(ValueError, match=rf"device: '{device}' asked for; expected 'auto'"):
+            DTC(**TINY, device=device).fit(small_pair)
 
 
 def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_loaded(small_pair):
@@ -1144,6 +1149,15 @@ def test_a_fit_under_the_callers_torch_modes_trains_as_usual(small_pair):
         assert torch.get_default_dtype() == torch.float64
     finally:
         torch.set_default_dtype(default)
+    # after set_default_device("cuda") the networks were built, and their weights drawn, on
+    # the GPU whatever the fit's device (the meta device stands in for it here: the fit
+    # failed, "Cannot copy out of meta tensor")
+    torch.set_default_device("meta")
+    try:
+        np.testing.assert_array_equal(DTC(**TINY).fit(small_pair).labels_, alone)
+        assert torch.empty(0).device.type == "meta"  # the caller's, restored
+    finally:
+        torch.set_default_device(None)
 
     # bfloat16 products (on a CPU that has them) gave other labels for the same seed (7 of
     # 899 on the digits pair, at the defaults): a fit multiplies at full precision

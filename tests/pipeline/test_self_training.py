@@ -67,6 +67,27 @@ def test_confident_mask_keeps_the_top_margin_fraction_of_every_cluster():
     assert confident_mask(labels, S, 1.0).all()
 
 
+def test_tensors_are_read_like_arrays_also_with_grad():
+    # np.asarray refused an encoder's output that requires grad ("Can't call numpy() on
+    # Tensor that requires grad"; a GPU tensor: "can't convert cuda:0 device type tensor"),
+    # where dtc's other clustering functions take it
+    import torch
+
+    rng = np.random.default_rng(3)
+    X, _, centres = _blobs(rng)
+    Z = torch.tensor(X, requires_grad=True)
+    labels, C, sim = anchored_kmeans(Z, torch.tensor(centres), spherical=False)
+    ref = anchored_kmeans(X, centres, spherical=False)
+    np.testing.assert_array_equal(labels, ref[0])
+    np.testing.assert_array_equal(C, ref[1])
+    S = torch.tensor(sim, requires_grad=True)
+    np.testing.assert_array_equal(
+        confident_mask(torch.tensor(labels), S, 0.5), confident_mask(labels, sim, 0.5)
+    )
+    with pytest.raises(ValueError, match="anchored_kmeans: Z: got a tensor on the 'meta'"):
+        anchored_kmeans(torch.empty(3, 2, device="meta"), centres)
+
+
 def test_pseudo_labels_recover_shifted_blobs_from_source_means():
     rng = np.random.default_rng(3)
     Xs, ys, _ = _blobs(rng)
