@@ -158,7 +158,8 @@ class AdaptThenCluster(TransferClusterer):
             centres = class_means(Zs, index, k)
         else:
             _, centres, _ = kmeans(Zs, k, n_init=n_init, seed=seed)
-        result = transfer_kmeans(Zt, centres, seed=seed)
+        named = {} if ys is None else {"classes": classes}
+        result = transfer_kmeans(Zt, centres, seed=seed, **named)
         self.labels_, self.cluster_centers_ = result.labels, result.centers
         if ys is not None:
             self.cluster_classes_ = classes[result.cluster_classes]

@@ -37,7 +37,6 @@ lightest rows.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from sklearn.cluster import SpectralCoclustering
@@ -48,6 +47,7 @@ from baselines._validation import (
     check_positive_int,
     check_seed,
 )
+from dtc._warnings import warn
 from dtc.methods import TransferClusterer
 
 __all__ = ["SVD_METHODS", "CrossDomainCoclustering", "spectral_cocluster"]
@@ -197,8 +197,7 @@ class CrossDomainCoclustering(TransferClusterer):
         if present < k:
             # A co-cluster may hold only source rows and features (the domains separated,
             # see the module docstring), which leaves the target fewer clusters than asked.
-            warnings.warn(
+            warn(
                 f"{name}: the target's rows fall in {present} of the {k} co-clusters; the "
                 "others hold only source rows or features",
-                stacklevel=2,
             )

@@ -52,8 +52,6 @@ this class with ``gamma = 0.1`` by default).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -61,6 +59,7 @@ from torch.nn import functional as F
 from baselines._validation import check_number, check_positive_int, store_params
 from baselines.autoencoder import PRETRAIN_EPOCHS, check_autoencoder_params, train_autoencoder
 from dtc._validation import check_bool
+from dtc._warnings import warn
 from dtc.cluster.dec import (
     ClusteringLayer,
     dec_loss,
@@ -226,14 +225,13 @@ class DEC(TransferClusterer):
             # The paper's rescaling (Xie et al.) counts an offset as scale: +1e4 on the
             # digits left a spread of 1e-4, q was 1/k everywhere and every row went to
             # cluster 0; IDEC kept 6 of 10 clusters at +1 (share 0.11), 1 at +3 (0.05).
-            warnings.warn(
+            warn(
                 f"{type(self).__name__}: the target's features are mostly offset (spread "
                 f"{share:.3g} of their root mean square); the rescaling to mean square 1 "
                 "leaves them too little spread for the clustering layer, which can put "
                 "every row in one cluster. Centre the features (the loaders' "
                 "preprocess='zscore') or give rescale=False",
                 RuntimeWarning,
-                stacklevel=3,
             )
         if self.input_scale_ != 1.0:
             target = target.with_features(

@@ -41,7 +41,6 @@ raises its own error without one, which the ensemble passes on naming the member
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 
@@ -52,6 +51,7 @@ from sklearn.base import clone
 from baselines._arrays import one_hot, unit_rows
 from baselines._validation import SEED_MAX, check_choice, check_positive_int, check_seed
 from dtc import methods
+from dtc._warnings import warn
 from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
 
@@ -132,10 +132,9 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
     if m < k:
         # Both methods: spectral's K-means split samples that every member puts together
         # by the rounding of their (equal) SVD rows.
-        warnings.warn(
+        warn(
             f"consensus: the members separate only {m} groups of samples, fewer than "
             f"n_clusters={k}; returning {m} clusters (no member tells how to split a group)",
-            stacklevel=2,
         )
         k = m
     if method == "average":

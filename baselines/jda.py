@@ -109,13 +109,16 @@ def jda_transform(
     C = len(classes)
     e0 = marginal_mmd_vector(ns, nt, C)[:, None]
     yt = None
-    for _ in range(n_iter):
+    for it in range(n_iter):
         E = e0 if yt is None else np.hstack([e0, _conditional_vectors(ys, yt, C, ns, nt)])
         Zs, Zt = embed(F, E, ns, p, lam, normalize)
         if mode == "nn":
             yt = KNeighborsClassifier(n_neighbors=1).fit(Zs, ys).predict(Zt)
         else:
-            yt = transfer_kmeans(Zt, class_means(Zs, ys, C), seed=seed).labels
+            # warned of once, for the pseudo-labels returned (every iteration repeated it)
+            last = it == n_iter - 1
+            means = class_means(Zs, ys, C)
+            yt = transfer_kmeans(Zt, means, seed=seed, classes=classes, warn_empty=last).labels
     return Zs, Zt, classes[yt].astype(np.int64)
 
 

@@ -44,8 +44,6 @@ classes.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
@@ -59,6 +57,7 @@ from baselines._validation import (
     check_positive_int,
     check_seed,
 )
+from dtc._warnings import warn
 from dtc.cluster.kmeans import kmeans
 from dtc.data.domain import _check_labels
 from dtc.methods import TransferClusterer
@@ -101,13 +100,12 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
         labels, counts = np.unique(y, return_counts=True)
         if counts.min() < MIN_UNDER_SAMPLES:
             smallest = int(labels[counts.argmin()])
-            warnings.warn(
+            warn(
                 f"resample: random_under cuts every class to the smallest, class {smallest} "
                 f"of {int(counts.min())} sample(s): {int(counts.min())} sample(s) per class "
                 f"left (fewer than {MIN_UNDER_SAMPLES}); 'smote' or 'random_over' keep "
                 "every sample",
                 UserWarning,
-                stacklevel=2,
             )
         return RandomUnderSampler(random_state=seed).fit_resample(X, y)
     # SMOTE from here on. Counted by class, not np.bincount: a label of 10**10 asked for
@@ -231,9 +229,13 @@ class ResampledTransfer(TransferClusterer):
             raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
         standardize, sampler, k_nn, max_iter, C, refine, seed = self._check_params()
 
-        # Class indices 0..k-1 (source labels need not be contiguous).
-        y = np.searchsorted(classes, pair.source.y)
-        Xs, ys = resample(pair.source.X.astype(np.float64), y, sampler, k_neighbors=k_nn, seed=seed)
+        # Resampled under the source's own labels (a warning names the user's class; the
+        # samplers take the classes in sorted order either way), then class indices
+        # 0..k-1 (source labels need not be contiguous).
+        Xs, ys = resample(
+            pair.source.X.astype(np.float64), pair.source.y, sampler, k_neighbors=k_nn, seed=seed
+        )
+        ys = np.searchsorted(classes, ys)
         self.source_class_counts_ = {
             int(classes[c]): int(n) for c, n in enumerate(np.bincount(ys, minlength=k))
         }

@@ -17,9 +17,10 @@ import numbers
 import re
 import sys
 import types
-import warnings
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
+
+from dtc._warnings import warn
 
 __all__ = [
     "OWN_PACKAGES",
@@ -101,11 +102,10 @@ class PluginRegistry:
         # packages registering one name
         for ep in sorted(entry_points(group=self.group), key=lambda ep: (ep.name, ep.value)):
             if ep.name in self.reserved:
-                warnings.warn(
+                warn(
                     f"the {self.what} entry point {ep.name!r} ({ep.value}) is ignored: "
                     f"{ep.name!r} is reserved; rename it",
                     RuntimeWarning,
-                    stacklevel=3,
                 )
                 continue
             if ep.name in found and found[ep.name] != ep.value:
@@ -115,11 +115,10 @@ class PluginRegistry:
                 kept, other = found[ep.name], ep.value
                 if is_own(other) and not is_own(kept):
                     kept, other = other, kept
-                warnings.warn(
+                warn(
                     f"two {self._plural} are registered as {ep.name!r} ({kept} and {other}): "
                     f"{kept} is used",
                     RuntimeWarning,
-                    stacklevel=3,
                 )
                 found[ep.name] = kept
             else:
@@ -131,11 +130,10 @@ class PluginRegistry:
             shadowed = found.get(name)
             own = is_own(target if isinstance(target, str) else target.__module__)
             if shadowed is not None and own and not is_own(shadowed):
-                warnings.warn(
+                warn(
                     f"two {self._plural} are registered as {name!r} (dtc's built-in and the "
                     f"entry point {shadowed}): the built-in is used; rename the entry point",
                     RuntimeWarning,
-                    stacklevel=3,
                 )
         found.update(self._registered)
         return found

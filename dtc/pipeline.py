@@ -39,7 +39,6 @@ import json
 import math
 import numbers
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,6 +61,7 @@ from dtc._plugins import (
     plugin_hash,
 )
 from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
+from dtc._warnings import warn
 from dtc.align.grl import dann_schedule
 from dtc.align.kernels import median_sq_dist
 from dtc.align.mmd import MMDLoss
@@ -1082,11 +1082,10 @@ class DTC(TransferClusterer):
             # failed every later fit; the stage is computed again from the weights as they
             # were (a partial load would have trained from a mix)
             self._load_net_states(before)
-            warnings.warn(
+            warn(
                 f"checkpoint {str(path)!r} does not hold this fit's {stage!r} stage "
                 f"({type(exc).__name__}: {str(exc)[:120]}); computed again and replaced",
                 RuntimeWarning,
-                stacklevel=2,
             )
             return None
         if "cuda_rng" in state and self._device.type == "cuda":

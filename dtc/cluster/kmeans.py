@@ -35,7 +35,6 @@ import importlib.util
 import math
 import numbers
 import threading
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -45,6 +44,7 @@ from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import ThreadpoolController
 
 from dtc._validation import SEED_MAX, check_features
+from dtc._warnings import warn
 
 __all__ = [
     "FAISS_MIN_SAMPLES",
@@ -345,10 +345,9 @@ def warn_if_fewer_clusters(labels: np.ndarray, k: int, who: str, why: str) -> No
     return fewer without a word."""
     present = np.unique(labels).size
     if present < k:
-        warnings.warn(
+        warn(
             f"{who}: the rows fall in {present} of the {k} clusters asked for ({len(labels)} "
             f"rows); {why}",
-            stacklevel=3,
         )
 
 

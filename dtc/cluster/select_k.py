@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import silhouette_score
 
 from dtc._validation import check_features
+from dtc._warnings import warn
 from dtc.cluster.kmeans import _scale_exponent, check_int, check_seed, kmeans
 from dtc.cluster.spectral import (
     _retained_mask,
@@ -131,12 +131,11 @@ def select_k_eigengap(
     _, vals = spectral_embedding(W, min(k_max + 1, keep.size), seed=seed)
     n_components = connected_components(W, directed=False)[0]
     if n_components > k_max:
-        warnings.warn(
+        warn(
             f"select_k_eigengap: the kNN graph has {n_components} components of its own, "
             f"more than k_max={k_max}: no gap to read; returning k_max (raise k_max, or "
             "n_neighbors to join them)",
             RuntimeWarning,
-            stacklevel=2,
         )
         return k_max, vals
     return eigengap(vals, k_max=min(k_max, vals.size - 1)), vals

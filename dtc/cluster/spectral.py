@@ -36,7 +36,6 @@ so whole components are grouped: K-means on their size-weighted means (with a wa
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +46,7 @@ from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.neighbors import NearestNeighbors
 
 from dtc._validation import check_bool, check_features
+from dtc._warnings import warn
 from dtc.cluster.kmeans import (
     _scale_exponent,
     check_int,
@@ -494,11 +494,10 @@ def spectral_clustering(
     if distinct < k:
         # The graph cannot tell copies apart, so they are split by their order: say so, as
         # K-means does ("Number of distinct clusters ... smaller than n_clusters").
-        warnings.warn(
+        warn(
             f"X has {distinct} distinct rows for n_clusters={k}: identical points are split "
             "between clusters arbitrarily",
             RuntimeWarning,
-            stacklevel=2,
         )
     if min_component_size is not None:
         check_int(min_component_size, "min_component_size")
@@ -521,12 +520,11 @@ def spectral_clustering(
     if k == 1:
         labels[retained] = 0
     elif n_comp > k:
-        warnings.warn(
+        warn(
             f"the {n_neighbors}-NN graph has {n_comp} large connected components for "
             f"n_clusters={k}: grouping whole components by K-means on their means "
             "(a larger n_neighbors connects them)",
             RuntimeWarning,
-            stacklevel=2,
         )
         sizes = np.bincount(comp)
         means = np.zeros((n_comp, X.shape[1]))

@@ -20,13 +20,13 @@ Given source embeddings ``Z_s`` (with labels, or clustered) and target embedding
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from dtc._validation import check_features
+from dtc._validation import check_bool, check_features
+from dtc._warnings import warn
 from dtc.cluster.kmeans import (
     assign_nearest,
     check_centers,
@@ -108,6 +108,8 @@ def transfer_kmeans(
     max_iter: int = 300,
     seed: int = 0,
     backend: str = "auto",
+    classes=None,
+    warn_empty: bool = True,
 ) -> TransferResult:
     """Cluster the target starting from source centres (class means or cluster centres).
 
@@ -118,6 +120,13 @@ def transfer_kmeans(
     assign : "kmeans" (Lloyd iterations from the source centres) or "nearest" (each
         target point to its nearest source centre, centres unchanged)
     max_iter, seed, backend : passed to :func:`dtc.cluster.kmeans`
+    classes : array of shape (k,), optional
+        The source class each centre stands for, as the user labels it: named in the
+        warning below (default: the centres' rows, 0..k-1).
+    warn_empty : bool
+        With ``assign="kmeans"``, warn when a source centre is nearest to no target point
+        (K-means relocates it, and its cluster keeps that source name). Off for a caller
+        that repeats the step and warns once (JDA's pseudo-labels).
 
     Returns
     -------
@@ -133,17 +142,26 @@ def transfer_kmeans(
             "at most as many centres as rows"
         )
     max_iter, seed = check_int(max_iter, "max_iter"), check_seed(seed)
+    warn_empty = check_bool(warn_empty, method="transfer_kmeans", name="warn_empty")
+    if classes is not None and np.shape(classes) != (k,):
+        raise ValueError(
+            f"classes: expected one class per source centre, shape ({k},), got {np.shape(classes)}"
+        )
     if assign == "kmeans":
         empty = np.setdiff1d(np.arange(k), assign_nearest(Z, C)[0])
         labels, centers, _ = kmeans(Z, k, init=C, max_iter=max_iter, seed=seed, backend=backend)
-        if empty.size:
+        if empty.size and warn_empty:
             # K-means relocates a centre that no point is nearest to onto other points; the
             # cluster it makes keeps the source name of a class the target may not hold.
-            warnings.warn(
-                f"transfer_kmeans: source centres {empty.tolist()} are nearest to no target "
-                "point (the target may lack those classes); K-means moves them onto other "
-                "points, whose clusters then carry those source names",
-                stacklevel=2,
+            named = (
+                f"centres {empty.tolist()}"
+                if classes is None
+                else f"centres of classes {np.asarray(classes)[empty].tolist()}"
+            )
+            warn(
+                f"transfer_kmeans: source {named} are nearest to no target point (the target "
+                "may lack those classes); K-means moves them onto other points, whose "
+                "clusters then carry those source names",
             )
     elif assign == "nearest":
         # a copy: check_features hands back the caller's own float32 array, which the

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import math
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,6 +25,7 @@ import scipy.io
 import scipy.sparse
 
 from dtc._validation import check_bool, user_path
+from dtc._warnings import warn
 from dtc.data.domain import Domain
 
 __all__ = ["load_csv", "load_mat", "load_npz", "read_mat_v5"]
@@ -243,10 +243,10 @@ def load_csv(
         kinds = {_is_number(c) for c in first}
         if header and kinds == {True, False}:
             # numbers and names among the features: a sample with a typo, or a header?
-            warnings.warn(
+            warn(
                 f"{path}: the first row {rows[0]} is taken as a header (some of its cells are "
-                "not numbers); pass header=False if it is a sample",
-                stacklevel=2,
+                "not numbers); if it is a sample, pass header=False, or (a benchmark folder's "
+                "file, read with header='infer') correct its cells",
             )
     names = [c.strip() for c in rows[0]] if header else None
     body = rows[1:] if header else rows

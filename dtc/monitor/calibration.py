@@ -85,21 +85,26 @@ def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_s
 
 
 def random_relabel(y, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """``y`` ``(n,)`` (classes ``0 .. k - 1``) with ``round(fraction * n)`` rows, drawn at
-    random without replacement, each moved to a different class drawn at random."""
+    """``y`` ``(n,)`` (integer classes, at least two) with ``round(fraction * n)`` rows,
+    drawn at random without replacement, each moved to a different class of ``y`` drawn at
+    random."""
     y = np.asarray(y)
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"random_relabel: fraction must be in [0, 1], got {fraction!r}")
-    if y.ndim != 1 or y.dtype.kind not in "iu" or y.size == 0 or y.min() < 0 or y.max() < 1:
-        # numpy's "low >= high" for one class, or for labels outside 0..k-1
+    if y.ndim != 1 or y.dtype.kind not in "iu" or np.unique(y).size < 2:
+        # numpy's "low >= high" for one class
         raise ValueError(
-            f"random_relabel: y must hold integer classes 0..k-1 with k >= 2, got {y!r}"
+            f"random_relabel: y must be (n,) integer classes, at least two of them, got {y!r}"
         )
-    k = int(y.max()) + 1
-    out = y.copy()
+    # Drawn among the classes y holds: labels with gaps ({0, 5, 9}) moved rows into
+    # classes 1..8 that the data do not have. (For classes 0..k-1 the codes are the
+    # labels, and the draws are those of before.)
+    names, codes = np.unique(y, return_inverse=True)
+    k = names.size
+    out = codes.copy()
     rows = rng.choice(len(y), size=round(fraction * len(y)), replace=False)
-    out[rows] = (y[rows] + rng.integers(1, k, size=len(rows))) % k
-    return out
+    out[rows] = (codes[rows] + rng.integers(1, k, size=len(rows))) % k
+    return names[out]
 
 
 def score_slope(

@@ -1,5 +1,5 @@
 """Negative-transfer monitor: a DTC callback that compares the transfer model with a
-no-transfer reference, without target labels, and warns, damps or rolls back.
+no-transfer reference, without target labels, and flags, damps or rolls back.
 
 Transfer is *negative* (Rosenstein, Marx, Kaelbling & Dietterich, NIPS workshop 2005;
 Wang, Dai, Poczos & Carbonell, CVPR 2019) when the source makes the target clustering
@@ -165,7 +165,9 @@ source whose scored rows (as many, its classes as the clusters) calibrate the ma
 soft-assignment score needs no probabilities from the estimator: the monitor builds them
 (Student-t assignments, above) for every partition it scores.
 
-**Policies** (``policy``; every policy records and warns):
+**Policies** (``policy``; every policy records its decisions and flags negative transfer
+in ``estimator.negative_transfer_``; none raises a Python warning, which a sweep's many
+fits would repeat):
 
 ``"warn"``      record the decision trail; set ``estimator.negative_transfer_``;
 ``"adapt"``     dynamic transfer strength: when the score falls between two checks (by

@@ -23,7 +23,6 @@ import importlib.metadata
 import json
 import os
 import uuid
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -34,6 +33,7 @@ from sklearn.cluster import KMeans
 
 from dtc._torch_state import training_defaults
 from dtc._validation import check_features, check_seed
+from dtc._warnings import warn
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
 
@@ -109,7 +109,7 @@ def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
         ):
             return found
         problem = "holds arrays of other shapes than this target's"
-    warnings.warn(f"{path}: the cached reference {problem}; computing it again", stacklevel=3)
+    warn(f"{path}: the cached reference {problem}; computing it again")
     return None
 
 

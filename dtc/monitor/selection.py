@@ -38,13 +38,13 @@ Target labels are removed before anything is fitted or scored.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dtc._validation import check_bool, check_number, check_seed
+from dtc._warnings import warn
 from dtc.cluster.kmeans import check_int
 from dtc.data.domain import Domain, DomainPair
 from dtc.monitor import scores
@@ -298,13 +298,19 @@ def rank_sources(
         # one k for every candidate, or their scores are not comparable: the first labelled
         # source's, so the labelled sources must hold the same classes (it depended on
         # their order, silently)
+        # (labels and, for files, the class names they stand for: two files number their
+        # own names 0..k-1; names may be held as an array, whose `or` numpy refuses)
         classes = {
-            name: (tuple(np.unique(s.y).tolist()), tuple(s.meta.get("classes") or ()))
+            name: (tuple(np.unique(s.y).tolist()), _class_names(s))
             for name, s in items
             if s.has_labels
         }
         if len(set(classes.values())) > 1:
-            shown = "; ".join(f"{name!r}: {list(c[0])}" for name, c in classes.items())
+            shown = "; ".join(
+                f"{name!r}: labels {list(labels)}"
+                + ("" if names is None else f", classes {list(names)}")
+                for name, (labels, names) in classes.items()
+            )
             raise ValueError(
                 "rank_sources: n_clusters is None and the labelled sources hold different "
                 f"classes ({shown}); set n_clusters (the target's number of clusters)"
@@ -341,10 +347,9 @@ def rank_sources(
         for _, src in items
     ]
     if all(c is not None for c in checks):
-        warnings.warn(
+        warn(
             f"rank_sources: every candidate failed the source checks ({checks}); ranking "
             "them all: transfer from any of them is likely to be negative",
-            stacklevel=2,
         )
         excluded = [False] * len(items)
     else:
@@ -386,11 +391,10 @@ def rank_sources(
         # No candidate has a score to weigh it by: each adapted one collapsed the target.
         # The candidates the checks excluded keep weight 0: they failed before adaptation.
         adapted = [r for r in out if not r["excluded"]]
-        warnings.warn(
+        warn(
             f"rank_sources: every adapted candidate collapsed the target partition into one "
             f"cluster ({COLLAPSED}); weighing the {len(adapted)} adapted candidates equally: "
             "transfer from any of them is likely to be negative",
-            stacklevel=2,
         )
         for r in adapted:
             r["weight"] = 1.0 / len(adapted)
@@ -452,6 +456,13 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _class_names(domain: Domain) -> tuple[str, ...] | None:
+    """The class names a file's labels stand for (``meta["classes"]``, a list or an array),
+    as plain strings; ``None`` where none are recorded."""
+    names = domain.meta.get("classes")
+    return None if names is None else tuple(str(name) for name in names)
+
+
 def _check_combinable(sources: Sequence[Domain], owner: str) -> None:
     """``ValueError`` unless ``sources`` share the feature dimension and are all labelled,
     in one label space, or all unlabelled: what :func:`combine_sources` can mix."""
@@ -462,7 +473,7 @@ def _check_combinable(sources: Sequence[Domain], owner: str) -> None:
         raise ValueError(f"{owner}: the sources must be all labelled or all unlabelled")
     if labelled == {True}:
         # one label space: the same label values, and the same class names where recorded
-        spaces = [(s.name, np.unique(s.y).tolist(), s.meta.get("classes")) for s in sources]
+        spaces = [(s.name, np.unique(s.y).tolist(), _class_names(s)) for s in sources]
         names = {tuple(c) for _, _, c in spaces if c is not None}
         if len({tuple(y) for _, y, _ in spaces}) > 1 or len(names) > 1:
             detail = "; ".join(
@@ -641,10 +652,9 @@ def select_model(
             values[name] = crit(X, labels, est, name)
     collapsed = [name for name, v in values.items() if v is None]
     if len(collapsed) == len(values):
-        warnings.warn(
+        warn(
             f"select_model: every candidate collapsed the target partition into one cluster "
             f"({COLLAPSED}); choosing the first",
-            stacklevel=2,
         )
     order = list(values)
     best = max(

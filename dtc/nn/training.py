@@ -21,7 +21,6 @@ import os
 import pickle
 import sys
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +32,7 @@ from torch.nn import functional as F
 
 from dtc._torch_state import GLOBAL_STATE_LOCK
 from dtc._validation import check_features
+from dtc._warnings import warn
 from dtc.nn.autoencoder import evaluating, module_device
 
 __all__ = [
@@ -236,11 +236,10 @@ def read_checkpoint(path, map_location="cpu") -> dict | None:
     try:
         return load_checkpoint(path, map_location)
     except (EOFError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
-        warnings.warn(
+        warn(
             f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: "
             f"{str(exc)[:120]}); its stage is computed again and the file replaced",
             RuntimeWarning,
-            stacklevel=3,
         )
         return None
 

@@ -240,6 +240,29 @@ def test_random_under_warns_when_it_leaves_fewer_than_five_samples_per_class():
     assert np.bincount(yr).tolist() == [5, 5, 5]
 
 
+@pytest.mark.parametrize("sampler", ["smote", "random_over", "random_under"])
+def test_source_labels_are_resampled_and_named_as_given(sampler):
+    # The source was renumbered 0..k-1 before resampling: random_under's warning named
+    # "class 2" for the user's class 9. Resampled under the given labels now, with the
+    # same result as under contiguous ones (the samplers take classes in sorted order).
+    contiguous = elongated_pair(sizes_s=(60, 30, 3))
+    relabelled = np.array([0, 5, 9])[contiguous.source.y]
+    given = DomainPair(Domain(contiguous.source.X, relabelled), contiguous.target, n_clusters=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ResampledTransfer(sampler=sampler).fit(contiguous)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = ResampledTransfer(sampler=sampler).fit(given)
+    np.testing.assert_array_equal(est.labels_, ref.labels_)
+    assert est.cluster_classes_.tolist() == [0, 5, 9]
+    assert list(est.source_class_counts_.values()) == list(ref.source_class_counts_.values())
+    messages = [str(w.message) for w in caught if "random_under cuts" in str(w.message)]
+    assert len(messages) == (sampler == "random_under")
+    if messages:
+        assert "class 9 of 3 sample(s)" in messages[0]
+
+
 def test_smote_lowers_k_neighbors_only_for_the_classes_too_small_for_it():
     # SMOTE (Chawla et al., 2002): a synthetic sample lies on the segment from a minority
     # sample to one of its k nearest same-class neighbours. A class of 3 samples lowered k

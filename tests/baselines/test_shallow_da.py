@@ -92,7 +92,9 @@ def test_model_transfer_helps_without_shift_and_needs_adaptation_with_it(shifted
     assert acc_unmatched(plain.target.y, est.labels_, est.cluster_classes_) >= 0.97
     # With the translation, source class means no longer seed the right clusters: the
     # feature adaptation of the other baselines is what recovers them.
-    with pytest.warns(UserWarning, match=r"source centres \[0\] are nearest to no target"):
+    with pytest.warns(
+        UserWarning, match=r"source centres of classes \[0\] are nearest to no target"
+    ):
         shifted_acc = cluster_acc(shifted.target.y, ModelTransfer().fit(shifted).labels_)
     assert shifted_acc < 0.7  # and the warning said why: a class mean lost all its points
     unl = ModelTransfer().fit(unlabelled(plain))
@@ -387,6 +389,28 @@ def test_jda_pseudo_labels_are_source_class_labels(shifted):
     ref = JDA(**params).fit(shifted)  # classes 0, 1, 2: the indices are the classes
     np.testing.assert_array_equal(est.pseudo_labels_, names[ref.pseudo_labels_])
     assert np.mean(est.pseudo_labels_ == names[shifted.target.y]) >= 0.97
+
+
+def test_jda_warns_once_of_a_class_the_target_lacks_and_names_it():
+    # The target holds source classes 0, 3, 5 of {0, 3, 5, 7, 8, 9}: the warning named
+    # centres "[3, 4, 5]" (indices; classes 3 and 5 are in the target), and JDA's K-means
+    # pseudo-labels repeated it at every iteration (10 copies a fit: scikit-learn's
+    # catch_warnings resets Python's once-per-line memory).
+    import warnings
+
+    rng = np.random.default_rng(0)
+    centres, labels = np.eye(6) * 10, np.array([0, 3, 5, 7, 8, 9])
+    Xs = np.vstack([c + rng.normal(size=(20, 6)) for c in centres])
+    Xt = np.vstack([c + rng.normal(size=(30, 6)) for c in centres[:3]])
+    pair = DomainPair(Domain(Xs, np.repeat(labels, 20)), Domain(Xt))
+    params = {"n_clusters": 6, "kernel": "linear", "pseudo_labels": "kmeans", "n_iter": 4}
+    for init, expected in (("k-means++", 1), ("source", 2)):  # + the final clustering's
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            JDA(init=init, **params).fit(pair)
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == expected, messages
+        assert all("source centres of classes [7, 8, 9] are nearest" in m for m in messages)
 
 
 def test_tca_reduces_the_mean_discrepancy():

@@ -63,6 +63,16 @@ def test_a_source_centre_no_target_point_is_near_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every centre has points: no warning
         transfer_kmeans(Zt, centres[:2])
+        # a caller that repeats the step and warns once itself (JDA's pseudo-labels)
+        assert (transfer_kmeans(Zt, centres, warn_empty=False).labels == result.labels).all()
+    # named by the caller's classes where given: baselines pass centres indexed 0..k-1 for
+    # source classes {0, 5, 9}, and the message named "centres [2]" for class 9
+    with pytest.warns(UserWarning, match=r"source centres of classes \[9\] are nearest"):
+        transfer_kmeans(Zt, centres, classes=np.array([0, 5, 9]))
+    with pytest.raises(ValueError, match=r"classes: expected one class per source centre"):
+        transfer_kmeans(Zt, centres, classes=[0, 5])
+    with pytest.raises(ValueError, match="transfer_kmeans: warn_empty must be True or False"):
+        transfer_kmeans(Zt, centres, warn_empty="no")
 
 
 def test_nearest_class_mean_assignment(shifted):

@@ -856,6 +856,20 @@ def test_random_relabel_moves_the_stated_share_of_rows_to_other_classes():
         random_relabel(y, 1.5, np.random.default_rng(0))
 
 
+def test_random_relabel_moves_rows_only_among_the_classes_y_holds():
+    # labels with gaps passed as classes 0..9: rows moved to classes the data lack, and of
+    # two classes {3, 7} a moved row could land on 0, 1, 5 or 6
+    for labels in ([0, 5, 9], [3, 7], [-2, 4]):
+        y = np.repeat(labels, 20)
+        z = random_relabel(y, 1.0, np.random.default_rng(0))
+        assert set(z) <= set(labels) and (z != y).all()
+        # the draws of the same classes numbered 0..k-1
+        codes = np.repeat(np.arange(len(labels)), 20)
+        np.testing.assert_array_equal(
+            z, np.array(labels)[random_relabel(codes, 1.0, np.random.default_rng(0))]
+        )
+
+
 def test_random_relabel_draws_the_new_class_uniformly_among_the_other_classes():
     """The class a moved row gets, against its closed form: uniform over the ``k - 1``
     classes other than its own, so the shift ``(z - y) mod k`` of the 5 000 moved rows

@@ -430,7 +430,9 @@ def test_arguments_that_could_only_give_one_answer_are_refused():
     with pytest.raises(ValueError, match="score_slope: draws must be an int >= 1"):
         score_slope(X[:20], y, draws=0)
     # numpy's "low >= high"; an IndexError naming no argument
-    with pytest.raises(ValueError, match="random_relabel: y must hold integer classes"):
+    with pytest.raises(
+        ValueError, match="random_relabel: y must be \\(n,\\) integer classes, at least two"
+    ):
         random_relabel(np.zeros(6, dtype=int), 0.5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="student_t_assignments: X must have shape"):
         student_t_assignments(X[:6], y[:5])

@@ -234,6 +234,20 @@ def test_labelled_sources_of_other_classes_need_n_clusters():
     sources = {"all": Domain(X, y, name="all"), "half": Domain(X[y == 0], y[y == 0] * 0 + 3)}
     with pytest.raises(ValueError, match="labelled sources hold different classes.*set n_clusters"):
         rank_sources(Domain(X), sources)
+    # two files number their own class names 0..k-1: the message showed the same labels
+    # twice ("'a': [0, 1]; 'b': [0, 1]"), and names held in an array crashed ("The truth
+    # value of an array ... is ambiguous")
+    for names in (["bike", "dog"], np.array(["bike", "dog"])):
+        named = {
+            "a": Domain(X, y, name="a", meta={"classes": np.array(["bike", "cat"])}),
+            "b": Domain(X, y, name="b", meta={"classes": names}),
+        }
+        with pytest.raises(
+            ValueError,
+            match=r"\('a': labels \[0, 1\], classes \['bike', 'cat'\]; "
+            r"'b': labels \[0, 1\], classes \['bike', 'dog'\]\)",
+        ):
+            rank_sources(Domain(X), named)
 
 
 def test_combined_sources_keep_the_class_names_they_share():

@@ -1,0 +1,48 @@
+"""Warnings that point at the caller's line, not at a line inside the toolkit.
+
+``warnings.warn(..., stacklevel=2)`` names the line that called the warning function,
+which for most of dtc's warnings is another line of dtc (``DTC.fit`` calls its stages,
+which call the clustering back ends, which warn): the warning named
+``dtc/methods.py:97`` or ``dtc/pipeline.py:2109`` whichever call of the user's set it
+off, and a filter on the user's module (``module=``) missed it. :func:`warn` names the
+first line outside dtc and ``baselines`` instead (what Python 3.12's
+``skip_file_prefixes`` does, and pandas' ``find_stack_level``).
+
+Standard library only, like the other helpers every room may use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+__all__ = ["warn"]
+
+_DTC_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _internal_prefixes() -> tuple[str, ...]:
+    prefixes = [_DTC_DIR]
+    # baselines is found through the registry and loaded only when used: its folder
+    # counts once it is loaded (dtc never imports it)
+    baselines = sys.modules.get("baselines")
+    path = getattr(baselines, "__file__", None)
+    if path:
+        prefixes.append(os.path.dirname(os.path.abspath(path)) + os.sep)
+    return tuple(prefixes)
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn(message, category)`` attributed to the innermost caller outside
+    dtc and ``baselines`` (the outermost frame when every frame is inside: dtc run as a
+    program)."""
+    internal = _internal_prefixes()
+    frame = sys._getframe(1)  # the function that warns: stacklevel 2
+    level = 2
+    while frame.f_back is not None:
+        if not frame.f_code.co_filename.startswith(internal):
+            break
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
