@@ -73,9 +73,30 @@ def start_from_means(X, means, covariance_type: str = "full", reg_covar: float =
         pooled = np.zeros((d, d))
         for c in range(k):
             pooled += scatter(X[labels == c]) * counts[c] if counts[c] > 1 else overall
-        return weights, _symmetric(np.linalg.inv(pooled / np.maximum(counts, 1).sum() + ridge))
+        return weights, _precisions(pooled / np.maximum(counts, 1).sum() + ridge)
     covs = np.stack([scatter(X[labels == c]) if counts[c] > 1 else overall for c in range(k)])
-    return weights, _symmetric(np.linalg.inv(covs + ridge))
+    return weights, _precisions(covs + ridge)
+
+
+def _precisions(covs: np.ndarray) -> np.ndarray:
+    """The symmetric inverses of covariances ``(..., d, d)``.
+
+    ``reg_covar`` is absolute: a component with fewer rows than dimensions has a singular
+    scatter, and at features of ~1e5 (a scatter of ~1e10) the ridge falls below its
+    rounding, so the inverse was numerically singular (condition ~1e17) and
+    scikit-learn refused the start ("should be symmetric, positive-definite", or
+    "leading minor not positive definite") where the same data in other units fit. Such
+    a covariance is inverted through its eigenvalues floored at ``d * eps`` times the
+    largest; the others as before, by ``inv``.
+    """
+    precisions = _symmetric(np.linalg.inv(covs))
+    vals, vecs = np.linalg.eigh(covs)
+    floor = vals[..., -1:] * covs.shape[-1] * np.finfo(np.float64).eps
+    singular = (vals[..., :1] <= floor)[..., 0]
+    if singular.any():
+        v, V = np.maximum(vals[singular], floor[singular]), vecs[singular]
+        precisions[singular] = _symmetric((V / v[..., None, :]) @ np.swapaxes(V, -1, -2))
+    return precisions
 
 
 def _symmetric(P: np.ndarray) -> np.ndarray:

@@ -344,7 +344,18 @@ def _top_eigenpairs(M, m, rng, tol):
     if size <= DENSE_EIGEN_MAX or m >= size - 1:
         # Small dense problems: one thread (BLAS workers only add overhead here).
         with limit_threads(True):
-            vals, vecs = eigh(M.toarray(), subset_by_index=[size - m, size - 1])
+            dense = M.toarray()
+            try:
+                vals, vecs = eigh(dense, subset_by_index=[size - m, size - 1])
+            except np.linalg.LinAlgError:
+                vals = vecs = None
+            if vals is None or vals.size != m:
+                # LAPACK's subset solver (?syevr) can return fewer pairs than asked, or fail
+                # ("Internal Error."), on tightly clustered eigenvalues (scipy issue
+                # #13913): a complete graph of 21 nodes gave none and an all-zero
+                # embedding. The full divide-and-conquer solve then, and its top m.
+                vals, vecs = eigh(dense, driver="evd")
+                vals, vecs = vals[size - m :], vecs[:, size - m :]
         vals, vecs = vals[::-1], vecs[:, ::-1]
     else:
         v0 = rng.uniform(-1.0, 1.0, size)

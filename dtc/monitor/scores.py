@@ -117,13 +117,15 @@ def _labelled_subsample(X, labels, max_samples, seed, name: str):
 
 def _at_unit_scale(X: np.ndarray) -> np.ndarray:
     """``X`` times the power of two that brings its largest magnitude into [1, 2), when it
-    is below 1 (subnormal included): exact, so a ratio of distances is unchanged to the
-    last bit, while scikit-learn's absolute tolerances (Davies-Bouldin's
+    is below 1 (subnormal included) or above 2**64: exact, so a ratio of distances is
+    unchanged to the last bit, while scikit-learn's absolute tolerances (Davies-Bouldin's
     ``allclose(.., 0)``, 1e-8) and :func:`_rounding`'s floor of 1 no longer take data in
     small units for one point (every partition of it scored Davies-Bouldin's best, 0, at
-    1e-8)."""
+    1e-8), and squared distances no longer overflow on data in large ones (at 1e170
+    silhouette gave 0 and the other scores NaN). Data in between are left as they are
+    (their scores as they always were)."""
     top = float(np.abs(X).max()) if X.size else 0.0
-    if not 0.0 < top < 1.0:
+    if not (0.0 < top < 1.0 or 2.0**64 < top < math.inf):
         return X
     # frexp: top = m 2**e with m in [0.5, 1); 2**-e as a float overflowed below 2**-1022
     return np.ldexp(X, 1 - math.frexp(top)[1]).astype(X.dtype, copy=False)
@@ -497,7 +499,9 @@ def knn_agreement(
             f"knn_agreement: needs at least 2 clusters and more than n_neighbors={n_neighbors} "
             f"samples; got {n} samples in {sizes.size} cluster(s){cause}"
         )
-    neigh = _neighbours(X, n_neighbors)
+    # at unit scale, as the other scores: distances of data in 1e-170 units underflowed to
+    # ties (-0.018 for 0.552), and in 1e170 units overflowed
+    neigh = _neighbours(_at_unit_scale(X), n_neighbors)
     agree = float((labels[neigh] == labels[:, None]).mean())
     chance = float(((sizes / n) ** 2).sum())
     return (agree - chance) / (1.0 - chance)

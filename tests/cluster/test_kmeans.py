@@ -349,6 +349,31 @@ def test_gmm_from_means_of_clusters_with_fewer_rows_than_dimensions():
     assert adjusted_rand_score(y, labels) == 1.0
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_gmm_from_means_does_not_depend_on_the_features_units(covariance_type):
+    # reg_covar is absolute: at features of 1e5 a component of 10 rows in 8 dimensions has
+    # a scatter of ~1e10 that swallows it, the start's precision was numerically singular,
+    # and scikit-learn refused it ("should be symmetric, positive-definite"; "leading
+    # minor not positive definite") while the same data in units of 1e5 fit.
+    from dtc.cluster.gmm import _precisions
+
+    X = np.random.default_rng(0).normal(size=(40, 8))
+    small, _ = gmm(X, 4, means_init=X[:4], covariance_type=covariance_type)
+    large, _ = gmm(X * 1e5, 4, means_init=X[:4] * 1e5, covariance_type=covariance_type)
+    np.testing.assert_array_equal(large, small)
+    # a singular covariance: inverted through its eigenvalues floored at d eps times the
+    # largest (a closed form); a regular one exactly as numpy's inverse, as before
+    A = np.random.default_rng(1).normal(size=(3, 8)) * 1e5
+    C = A.T @ A / 3 + 1e-6 * np.eye(8)
+    vals, vecs = np.linalg.eigh(C)
+    floored = np.maximum(vals, vals[-1] * 8 * np.finfo(np.float64).eps)
+    want = (vecs / floored) @ vecs.T
+    got = _precisions(np.stack([C, np.eye(8) * 2.0]))
+    np.testing.assert_allclose(got[0], (want + want.T) / 2, rtol=1e-12)
+    np.testing.assert_array_equal(got[1], np.eye(8) / 2.0)
+    np.testing.assert_allclose(_precisions(C), got[0], rtol=1e-12)
+
+
 def test_squared_differences_in_blocks_are_the_one_shot_formulas_bit_for_bit():
     from dtc.cluster.kmeans import squared_differences
 

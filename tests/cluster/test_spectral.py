@@ -368,3 +368,19 @@ def test_knn_ivf_cells_of_copies_are_searched_in_blocks(monkeypatch):
     np.testing.assert_array_equal(d_blocks, d_whole)
     np.testing.assert_array_equal(i_blocks, i_whole)
     assert (d_whole[:2000] == 0).all() and (i_whole[:2000] < 2000).all()
+
+
+def test_tightly_clustered_eigenvalues_still_give_every_eigenpair():
+    # LAPACK's subset solver returned no eigenpair for the complete graph of 21 nodes
+    # (eigenvalues 1 and -1/20, twenty times): eigenvalues [], an all-zero embedding,
+    # and spectral_clustering then failed on NaN rows; for 22 nodes, "Internal Error."
+    for n, m in ((21, 2), (22, 10)):
+        W = sp.csr_matrix(np.ones((n, n)) - np.eye(n))
+        emb, vals = spectral_embedding(W, m)
+        want = np.sort(np.linalg.eigvalsh(W.toarray() / (n - 1)))[::-1][:m]
+        np.testing.assert_allclose(vals, want, atol=1e-12)
+        # the top eigenvector of D^-1/2 W D^-1/2 is D^1/2 1: constant on a regular graph
+        np.testing.assert_allclose(np.abs(emb[:, 0]), 1 / np.sqrt(n), atol=1e-12)
+    X = np.random.default_rng(5).normal(size=(21, 2))
+    labels = spectral_clustering(X, 2, n_neighbors=20, affinity="connectivity", seed=0)
+    assert np.unique(labels).size == 2

@@ -268,16 +268,21 @@ def brute_force_knn_agreement(X, labels, k):
     return (agree - chance) / (1 - chance)
 
 
-@pytest.mark.parametrize("name", ["davies_bouldin", "calinski_harabasz", "silhouette"])
+@pytest.mark.parametrize(
+    "name", ["davies_bouldin", "calinski_harabasz", "silhouette", "knn_agreement"]
+)
 def test_distance_ratio_scores_do_not_change_with_the_units(name):
     # Davies-Bouldin was 0, its best, for every partition at 1e-8 (scikit-learn's absolute
     # allclose), CH refused data at 1e-16 as "no spread"; silhouette, scale-free already,
-    # is checked beside them. 1e-310 is subnormal (the power of two overflowed there).
+    # is checked beside them. 1e-310 is subnormal (the power of two overflowed there). At
+    # 1e170 squared distances overflowed (silhouette 0, the others NaN), and knn_agreement
+    # was never brought to unit scale (-0.018 for 0.552 at 1e-170: distances underflowed
+    # to ties).
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 5)) + 3 * np.eye(5)[np.arange(120) % 3]
     labels = rng.integers(0, 3, 120)
     at_one = scores.score(name, X=X, labels=labels)
-    for factor in (1e-8, 1e-16, 1e-310, 1e8):
+    for factor in (1e-8, 1e-16, 1e-170, 1e-310, 1e8, 1e170):
         assert scores.score(name, X=factor * X, labels=labels) == pytest.approx(at_one, rel=1e-9)
     # a power of two below 1 changes no bit (the scale is brought back exactly)
     assert scores.score(name, X=X / 2**40, labels=labels) == at_one
