@@ -101,6 +101,7 @@ def _metrics_table(record: dict) -> Table:
     )
     table = Table(title=escape(title))
     from dtc.experiment.config import EXTRA_METRICS
+    from dtc.experiment.store import recorded_number
 
     # the imbalance metrics where the run computed them (an imbalanced target): recorded in
     # the JSON, they were not shown
@@ -115,7 +116,7 @@ def _metrics_table(record: dict) -> Table:
     }
     for name in names:
         table.add_column(headers.get(name, name.upper()), justify="right")
-    table.add_row(*(f"{100 * record['metrics'][n]:.2f}" for n in names))
+    table.add_row(*(f"{100 * recorded_number(record['metrics'][n]):.2f}" for n in names))
     return table
 
 
@@ -280,7 +281,7 @@ def _run_one(
     from dtc.experiment import RunSpec, append_record, run_single
     from dtc.experiment.config import plugin_code
     from dtc.experiment.single import check_not_seed, default_method
-    from dtc.experiment.store import terminate_as_interrupt
+    from dtc.experiment.store import record_json, terminate_as_interrupt
 
     _import_here()  # --method or --set loss= may name a user's module:Class
     params = parse_assignments(set_)
@@ -349,12 +350,12 @@ def _run_one(
         try:
             append_record(results, record)
         except OSError as exc:  # the run is done: its record goes to stderr, not lost
-            sys.stderr.write(json.dumps(record, sort_keys=True) + "\n")
+            sys.stderr.write(record_json(record) + "\n")
             raise _fail(
                 OSError(f"could not append to {str(results)!r} ({exc}); the record is above")
             ) from exc
     if json_out:
-        sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+        sys.stdout.write(record_json(record) + "\n")
     else:
         out.print(_metrics_table(record))
         if not no_record:
@@ -382,7 +383,7 @@ def _check_set_names(method: str, params: dict) -> None:
 def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflow):
     from dtc.experiment.config import default_out_dir, load_config
     from dtc.experiment.runner import run_experiment
-    from dtc.experiment.store import terminate_as_interrupt
+    from dtc.experiment.store import record_json, terminate_as_interrupt
 
     _import_here()
     path, *overrides = args
@@ -394,7 +395,7 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
 
         def emit(record: dict) -> None:
             if json_out:
-                sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+                sys.stdout.write(record_json(record) + "\n")
                 sys.stdout.flush()
 
         with terminate_as_interrupt():  # a SIGTERM stops the workers as a Ctrl-C does

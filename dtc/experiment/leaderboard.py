@@ -35,7 +35,7 @@ from dtc.experiment.config import (
 )
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.single import platform_text
-from dtc.experiment.store import read_records
+from dtc.experiment.store import read_records, recorded_number
 
 __all__ = [
     "PROTOCOL",
@@ -231,7 +231,7 @@ def _per_seed_means(records: list[dict], metric: str) -> dict:
     """The protocol mean of ``metric`` for each seed (the mean over its pairs), by seed."""
     per_seed = defaultdict(list)
     for r in records:
-        per_seed[r["seed"]].append(r["metrics"][metric])
+        per_seed[r["seed"]].append(recorded_number(r["metrics"][metric]))
     return {seed: float(np.mean(v)) for seed, v in per_seed.items()}
 
 

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc.experiment.single import SEED_PARAMS, data_defaults
-from dtc.experiment.store import read_records, replace_file, write_records
+from dtc.experiment.store import read_records, recorded_number, replace_file, write_records
 
 __all__ = [
     "METRIC_ORDER",
@@ -241,7 +241,7 @@ def record_problem(record) -> str | None:
     """What keeps ``record`` from being a run record the report can read (a short
     phrase, e.g. ``"missing 'method'"``), or ``None``: a mapping with ``method``,
     ``benchmark``, ``source``, ``target`` (text), ``seed`` (an int), ``metrics`` (a
-    mapping of numbers, finite or NaN) and, when present, ``label``, ``run_id`` (text), ``data_params``,
+    mapping of numbers, finite or NaN, or ``null``, which records write for NaN) and, when present, ``label``, ``run_id`` (text), ``data_params``,
     ``grid`` (mappings), ``realised_ratio`` (a number). Pass it as ``check`` to
     :func:`~dtc.experiment.store.read_records`."""
     if not isinstance(record, dict):
@@ -253,6 +253,8 @@ def record_problem(record) -> str | None:
         if key in record and not _is(record[key], kind):
             return f"{key!r} is {type(record[key]).__name__}, expected {_KIND_NAMES[kind]}"
     for name, value in record["metrics"].items():
+        if value is None:  # a NaN, as records are written (strict JSON has none)
+            continue
         if not _is(value, numbers.Real):
             return f"metric {name!r} is {type(value).__name__}, expected a number"
         # NaN is a score a run could not compute; no metric is infinite, and an edited or
@@ -566,7 +568,7 @@ def build_tables(
             if seeds is None:
                 planned[col].add(r["seed"])
             values[row][col][r["seed"]][r["source"], r["target"]].append(
-                100.0 * r["metrics"][metric]
+                100.0 * recorded_number(r["metrics"][metric])
             )
         cells = {}
         for row, by_col in values.items():

@@ -55,7 +55,13 @@ from dtc.experiment.single import (
     describe_params,
     load_spec_pair,
 )
-from dtc.experiment.store import append_record, read_records, set_aside, write_records
+from dtc.experiment.store import (
+    append_record,
+    finite_values,
+    read_records,
+    set_aside,
+    write_records,
+)
 
 __all__ = [
     "RESULTS_FILE",
@@ -430,8 +436,9 @@ def _same_params(current, recorded) -> bool:
         return all(_same_params(current[k], recorded[k]) for k in keys)
     if isinstance(current, list) and isinstance(recorded, list):
         return len(current) == len(recorded) and all(map(_same_params, current, recorded))
-    # as JSON text, as before: 1 and 1.0, or True and 1, are other parameters
-    return json.dumps(current) == json.dumps(recorded)
+    # as JSON text, as before: 1 and 1.0, or True and 1, are other parameters (and a NaN
+    # is recorded as null)
+    return json.dumps(finite_values(current)) == json.dumps(recorded)
 
 
 def _data_sha(data_dir) -> Callable[[Task], tuple[str, int | None] | None]:

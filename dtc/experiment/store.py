@@ -20,6 +20,7 @@ are kept.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import signal
@@ -39,10 +40,13 @@ __all__ = [
     "append_line",
     "append_record",
     "exit_on_interrupt",
+    "finite_values",
     "interrupted_message",
     "locked_file",
     "read_records",
     "record_check",
+    "record_json",
+    "recorded_number",
     "replace_file",
     "set_aside",
     "sorted_items",
@@ -55,7 +59,37 @@ __all__ = [
 def append_record(path: str | os.PathLike, record: dict) -> None:
     """Append ``record`` as one JSON line to ``path`` (parent folders are created),
     first cutting off a last line left incomplete by an interrupted write."""
-    append_line(path, json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+    append_line(path, record_json(record) + "\n")
+
+
+def record_json(record: dict) -> str:
+    """``record`` as one line of strict JSON (RFC 8259), keys sorted: sets as sorted lists,
+    numpy values as Python ones, and NaN and the infinities as ``null``.
+
+    Python's ``json`` writes a non-finite float as a bare ``NaN`` / ``Infinity``, which
+    JavaScript's ``JSON.parse``, R's and other strict readers refuse (jq turns it into
+    ``null``): a DTC fit whose source embeddings coincide logs its discrepancy as NaN, and
+    a user's method may keep an ``inf`` in its history."""
+    plain = json.loads(json.dumps(record, sort_keys=True, default=_json_default))
+    return json.dumps(finite_values(plain), sort_keys=True, allow_nan=False)
+
+
+def recorded_number(value) -> float:
+    """A number read back from a record, ``null`` (how :func:`record_json` writes NaN and
+    the infinities) as NaN."""
+    return math.nan if value is None else float(value)
+
+
+def finite_values(value):
+    """``value`` (plain JSON data: dicts, lists, numbers, text) with every NaN or infinite
+    float replaced by ``None``, as :func:`record_json` writes it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_values(v) for v in value]
+    return value
 
 
 def append_line(path: str | os.PathLike, line: str) -> None:
@@ -132,7 +166,7 @@ def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
     either the old file or the new one, never a mix."""
     with replace_file(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for r in records:
-            fh.write(json.dumps(r, sort_keys=True, default=_json_default) + "\n")
+            fh.write(record_json(r) + "\n")
 
 
 @contextmanager
@@ -233,7 +267,7 @@ def set_aside(
 
 
 def _canonical(record: dict) -> str:
-    return json.dumps(record, sort_keys=True, default=_json_default)
+    return record_json(record)
 
 
 def interrupted_message(

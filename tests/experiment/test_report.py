@@ -180,6 +180,10 @@ def test_records_the_report_cannot_read_are_refused_naming_them(tmp_path):
         "metric 'acc' is inf, expected a finite number (or NaN)"
     )
     assert record_problem({**good, "metrics": {"acc": float("nan")}}) is None
+    # and a NaN as records write it (strict JSON has none): null, shown as NaN
+    assert record_problem({**good, "metrics": {"acc": None, "nmi": 0.25}}) is None
+    nan_cell = build_tables([{**good, "metrics": {"acc": None, "nmi": 0.25}}], ["acc"])[0]
+    assert "nan" in to_markdown(nan_cell)
     with pytest.raises(ValueError, match=r"record 2 is not a run record \(missing 'metrics'\)"):
         build_tables([good, no_metrics])
     with pytest.raises(ValueError, match=r"record 1 is not a run record \(expected a JSON"):

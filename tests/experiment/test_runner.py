@@ -1315,6 +1315,8 @@ def test_notes_a_description_adds_do_not_make_a_run_stale():
     noted = {**loss, "unreadable": ["scales"]}
     assert _same_params({"loss": noted, "k": 3}, {"loss": loss, "k": 3})
     assert not _same_params({"loss": noted, "k": 3}, {"loss": loss, "k": 4})
+    # a NaN parameter is recorded as null (strict JSON): the same run, not a stale one
+    assert _same_params({"tol": float("nan")}, {"tol": None})
     old_set = {"object": "builtins:set", "params": {}}
     assert _same_params({"drop": [2, 10]}, {"drop": old_set})
     assert not _same_params({"drop": None}, {"drop": old_set})  # no longer a set: changed

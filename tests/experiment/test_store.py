@@ -16,6 +16,7 @@ from dtc.experiment.store import (
     interrupted_message,
     locked_file,
     read_records,
+    record_json,
     replace_file,
     set_aside,
     terminate_as_interrupt,
@@ -298,3 +299,30 @@ def test_write_records_interrupted_midway_leaves_the_old_file(tmp_path):
         write_records(path, records())
     assert read_records(path) == [{"i": 0}, {"i": 1}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.jsonl"]
+
+
+def _strict(constant):
+    raise ValueError(f"not JSON: {constant}")
+
+
+def test_records_are_strict_json_with_null_for_nan_and_the_infinities(tmp_path):
+    # json.dumps wrote a DTC fit's NaN discrepancy (coinciding source embeddings) and a
+    # user's method's inf as bare NaN / Infinity, which JSON.parse and R refuse
+    import datetime
+
+    record = {
+        "history": [{"discrepancy": float("nan"), "best": float("inf")}, {"loss": -np.inf}],
+        "metrics": {"acc": np.float32(0.5)},
+        "params": {"tol": np.float64("nan"), "when": datetime.date(2024, 1, 1), "k": {2, 1}},
+    }
+    path = tmp_path / "runs.jsonl"
+    append_record(path, record)
+    write_records(tmp_path / "rewritten.jsonl", [record])
+    for file in (path, tmp_path / "rewritten.jsonl"):
+        line = file.read_text()
+        back = json.loads(line, parse_constant=_strict)
+        assert back["history"] == [{"discrepancy": None, "best": None}, {"loss": None}]
+        assert back["metrics"] == {"acc": 0.5}
+        assert back["params"] == {"tol": None, "when": "2024-01-01", "k": [1, 2]}
+        assert line == record_json(record) + "\n"
+    assert read_records(path) == [back]
