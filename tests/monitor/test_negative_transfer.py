@@ -456,6 +456,29 @@ def test_warn_flags_negative_transfer_and_records_the_trail(pair):
     assert est.restored == [] and est.scales == [1.0, 1.0, 1.0]  # warn only watches
 
 
+def test_the_monitor_draws_with_the_estimators_seed_unless_given_one(pair):
+    # seed was 0 whatever the fit's: a config's monitor (seeds: [0, 1, 2]) drew the same
+    # subsample and K-means for every run where the harness gives it the run's seed, and
+    # the spread over seeds left the monitor's draws out
+    from dtc.monitor import scores
+
+    n = pair.target.n_samples
+    runs = {}
+    for est_seed, mon_seed, drawn in ((7, None, 7), (7, 7, 7), (7, 2, 2), (None, None, 0)):
+        mon = monitor("warn", max_samples=60, seed=mon_seed)
+        est = ScriptedDTC([good] * 2, [0.2, 0.1], [mon])
+        if est_seed is not None:
+            est.seed = est_seed
+        est.fit(pair)
+        np.testing.assert_array_equal(mon._idx, scores.subsample_index(n, 60, drawn))
+        runs[est_seed, mon_seed] = est.monitor_trail_
+    assert runs[7, None] == runs[7, 7]  # the harness's monitor (seed=args.seed)
+    with pytest.raises(ValueError, match=r"seed=None: the estimator's seed\): seed must be an"):
+        est = ScriptedDTC([good], [0.1], [monitor("warn")])
+        est.seed = 2**32 - 1  # + n_restarts passes scikit-learn's 32 bits
+        est.fit(pair)
+
+
 def test_warn_does_not_flag_positive_transfer(pair):
     mon = monitor("warn", every=2)
     est = ScriptedDTC([good] * 3, [0.3, 0.2, 0.1], [mon]).fit(pair)
