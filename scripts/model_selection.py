@@ -55,12 +55,20 @@ from negative_transfer import (
     add_out_argument,
     emit,
     load_or_skip,
+    plain_json,
     positive_pairs,
     print_summary,
     resume,
     settings_text,
 )
 from resolution_gate_choice import read_runs
+
+
+def base_params(benchmark: str, budget: dict) -> dict:
+    """The base DTC's parameters on a pair of ``benchmark``: its family's default, as the
+    harness and `dtc run` start from, with the ``budget``."""
+    return {**DTC().benchmark_defaults(benchmark, {}), **budget}
+
 
 #: What the summary and a resume read of every row.
 SELECTION_FIELDS = ("pair", "axis")
@@ -194,6 +202,12 @@ def main(argv=None) -> int:
         "adapt_epochs": args.adapt_epochs,
         "threads": args.threads,
     }
+    budget = {
+        "pretrain_epochs": args.pretrain_epochs,
+        "adapt_epochs": args.adapt_epochs,
+        "seed": args.seed,
+        "n_threads": args.threads,
+    }
     with exit_on_interrupt(Path(__file__).name, args.out):
         done = resume(
             ap,
@@ -202,6 +216,7 @@ def main(argv=None) -> int:
             what="selection(s)",
             settings=settings,
             fields=SELECTION_FIELDS,
+            params_now=lambda r: base_params(r["benchmark"], budget),
         )
         axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
         axes = list(dict.fromkeys(axes))  # an axis named twice is run, and summarised, once
@@ -209,12 +224,6 @@ def main(argv=None) -> int:
         if unknown:  # before any fit, not after the first pair's other axes ran
             ap.error(f"--axes: unknown axis {', '.join(unknown)}; expected {', '.join(AXES)}")
         pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
-        budget = {
-            "pretrain_epochs": args.pretrain_epochs,
-            "adapt_epochs": args.adapt_epochs,
-            "seed": args.seed,
-            "n_threads": args.threads,
-        }
         # The summary is of the pairs and axes asked for: --out may hold others from earlier.
         rows = [row for (name, axis), row in done.items() if name in pairs and axis in axes]
         for name, load in pairs.items():
@@ -222,8 +231,7 @@ def main(argv=None) -> int:
                 continue
             if (pair := load_or_skip(name, load)) is None:
                 continue
-            # the DTC default of the pair's family, as the harness and `dtc run` start from
-            params = {**DTC().benchmark_defaults(pair.benchmark, {}), **budget}
+            params = base_params(pair.benchmark, budget)
             for axis in axes:
                 if (name, axis) in done:
                     continue
@@ -245,6 +253,10 @@ def main(argv=None) -> int:
                     "axis": axis,
                     "seed": args.seed,
                     "settings": settings,
+                    # the base DTC's resolved parameters: a resumed file made under another
+                    # family default is refused
+                    "benchmark": pair.benchmark,
+                    "dtc_params": plain_json(params),
                     "chosen": result.best,
                     "oracle": oracle,
                     # an ACC tie with the ORACLE is a match: the labels cannot tell them apart

@@ -707,6 +707,12 @@ def all_cases(data_dir, names=None, case_set: str = "harness"):
     return [c for c in out if names is None or c[0] in names]
 
 
+class _Benchmark:
+    # what harness_params reads of a pair: its benchmark (a finished row records it)
+    def __init__(self, benchmark: str):
+        self.benchmark = benchmark
+
+
 def harness_params(pair: DomainPair, args) -> dict:
     """DTC's parameters for a case: the DTC default of the target's family, as `dtc run`
     starts from (DTC()'s own for every family but COIL), with the budget of
@@ -1097,6 +1103,7 @@ def finished_runs(
     settings: dict | None = None,
     unrecorded_ok: bool = False,
     fields: tuple[str, ...] = (),
+    params_now: Callable[[dict], dict] | None = None,
 ) -> dict:
     """The runs an earlier, interrupted invocation appended to ``path`` (``--out``), by
     ``key(row)``; empty when there is no such file. A last line cut short by the
@@ -1106,7 +1113,11 @@ def finished_runs(
     other settings, or with none recorded, are an error too, naming the differing ones;
     ``unrecorded_ok`` lets a file whose rows record none at all (written before they were
     recorded) be resumed, with a warning on stderr. ``fields``: the keys every row must
-    hold (those ``key`` and the summary read), or the file is another script's."""
+    hold (those ``key`` and the summary read), or the file is another script's.
+    ``params_now``: the DTC parameters a row's run resolves to now (from the row's
+    ``benchmark``); a row recording others (``row["dtc_params"]``: a family default has
+    changed since) is an error too, as a setting is. Rows written before the parameters
+    were recorded are not checked."""
     if path is None or not Path(path).exists():
         return {}
     rows = read_runs_file(path, f"--out {path}", rewrite=True, check=record_check(*fields))
@@ -1139,7 +1150,27 @@ def finished_runs(
                 f"--out {path} holds runs made under other settings ({'; '.join(differing)}): "
                 "give another --out for these settings"
             )
+    if params_now is not None:
+        for r in rows:
+            if "dtc_params" not in r:
+                continue
+            now = plain_json(params_now(r))
+            changed = sorted(
+                name
+                for name in set(now) | set(r["dtc_params"])
+                if now.get(name) != r["dtc_params"].get(name)
+            )
+            if changed:
+                raise ValueError(
+                    f"--out {path} holds a run of {key(r)!r} made under other DTC parameters "
+                    f"({', '.join(changed)}: a default changed since): give another --out"
+                )
     return {key(r): r for r in rows}
+
+
+def plain_json(value):
+    """``value`` as it reads back from a row's JSON (tuples as lists, keys as text)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def resume(
@@ -1150,12 +1181,13 @@ def resume(
     settings: dict | None = None,
     unrecorded_ok: bool = False,
     fields: tuple[str, ...] = (),
+    params_now: Callable[[dict], dict] | None = None,
 ) -> dict:
-    """:func:`finished_runs` of ``args.out`` at ``args.seed`` (and ``settings``, when
-    given), said on stderr when there are any (``what``: the runs' noun); a file that cannot
-    be resumed is a usage error."""
+    """:func:`finished_runs` of ``args.out`` at ``args.seed`` (and ``settings`` and
+    ``params_now``, when given), said on stderr when there are any (``what``: the runs'
+    noun); a file that cannot be resumed is a usage error."""
     try:
-        done = finished_runs(args.out, args.seed, key, settings, unrecorded_ok, fields)
+        done = finished_runs(args.out, args.seed, key, settings, unrecorded_ok, fields, params_now)
     except ValueError as exc:
         ap.error(str(exc))
     if done:
@@ -1672,6 +1704,7 @@ def main(argv=None) -> int:
             settings,
             unrecorded_ok=True,
             fields=RUN_FIELDS,
+            params_now=lambda r: harness_params(_Benchmark(r["benchmark"]), args),
         )
         # only the cases asked for this time are summarised, whatever else the file holds
         rows = [r for r in done.values() if names is None or r["case"] in names]
@@ -1697,6 +1730,11 @@ def main(argv=None) -> int:
             }
             row["seconds"] = round(time.perf_counter() - t0, 1)
             row["settings"] = settings
+            # what the case resolved DTC's parameters to (its family default, the budget and
+            # --set): a resumed file whose runs a changed default would run otherwise is
+            # refused (the settings alone did not show it)
+            row["benchmark"] = pair.benchmark
+            row["dtc_params"] = plain_json(harness_params(pair, args))
             if partitions is not None:
                 save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
             c = row["correspondence"]

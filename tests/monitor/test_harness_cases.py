@@ -1418,6 +1418,37 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
     assert "records no settings" in capsys.readouterr().err
 
 
+def test_out_file_refuses_runs_made_under_another_family_default(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    """A row records the DTC parameters its case resolved to: a file resumed after a
+    family default changed (lam 0.1 here) kept its old rows and summarised them as current
+    ("resuming: 1 finished case(s)"), where a fresh file gave other figures."""
+    script = load_script("negative_transfer")
+    from dtc.pipeline import FAMILY_CONFIGS
+
+    monkeypatch.setattr(script, "run_case", lambda pair, args, partitions=None: _flagged_row())
+    out = tmp_path / "s0.jsonl"
+    argv = ["--cases", "digits_permuted", "--out", str(out), "--json"]
+    assert script.main(argv) == 0
+    row = json.loads(out.read_text())
+    assert row["benchmark"] == "digits"
+    assert row["dtc_params"]["adapt_epochs"] == 20 and row["dtc_params"]["seed"] == 0
+    capsys.readouterr()
+    assert script.main(argv) == 0  # the same defaults: resumed
+    assert "resuming: 1 finished case(s)" in capsys.readouterr().err
+    labelled = FAMILY_CONFIGS["digits"]["labelled"]
+    monkeypatch.setitem(labelled, "lam", labelled.get("lam", 1.0) + 0.5)
+    with pytest.raises(SystemExit):
+        script.main(argv)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds a run of 'digits_permuted' made under other DTC parameters (lam" in err
+    # rows written before the parameters were recorded are not checked
+    legacy = tmp_path / "legacy.jsonl"
+    legacy.write_text(json.dumps({k: v for k, v in row.items() if k != "dtc_params"}) + "\n")
+    assert script.main([*argv[:2], "--out", str(legacy), "--json"]) == 0
+
+
 def test_out_file_records_the_case_set_and_threads(load_script, tmp_path, monkeypatch, capsys):
     """The settings a row records include its case set and --threads (another thread count
     can move a run): a file of the harness is refused under --dev, and one made with one

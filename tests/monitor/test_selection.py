@@ -990,3 +990,36 @@ def test_selection_arguments_are_checked_before_any_fit():
         ):
             select_model({"y": Fixed(y)}, pair, max_samples=bad)
     assert fits == []
+
+
+def test_model_selection_out_refuses_selections_made_under_another_family_default(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    # --out resumed by its settings alone: after a family default changed, its rows were
+    # kept and summarised as current. Each row records the base DTC's parameters now.
+    from types import SimpleNamespace
+
+    from dtc.pipeline import FAMILY_CONFIGS
+
+    script = load_script("model_selection")
+
+    def fake_select(candidates, pair, criterion, seed):
+        names = list(candidates)
+        fitted = {c: SimpleNamespace(labels_=pair.target.y) for c in names}
+        return SimpleNamespace(best=names[0], scores=dict.fromkeys(names, 0.0), estimators=fitted)
+
+    monkeypatch.setattr(script, "select_model", fake_select)
+    out = tmp_path / "sel.jsonl"
+    argv = ["--quick", "--axes", "lam", "--out", str(out), "--json"]
+    assert script.main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["benchmark"] for r in rows} == {"digits", "office_caltech10_surf"}
+    assert all(r["dtc_params"]["adapt_epochs"] == 20 for r in rows)
+    capsys.readouterr()
+    assert script.main(argv) == 0
+    assert "resuming: 2 finished selection(s)" in capsys.readouterr().err
+    labelled = FAMILY_CONFIGS["digits"]["labelled"]
+    monkeypatch.setitem(labelled, "lam", labelled.get("lam", 1.0) + 0.5)
+    with pytest.raises(SystemExit):
+        script.main(argv)
+    assert "made under other DTC parameters (lam" in " ".join(capsys.readouterr().err.split())
