@@ -455,7 +455,9 @@ class DTC(TransferClusterer):
         ``"module:Class"`` string, or a module called as ``loss(zs, zt, **context)``.
         ``None``: no alignment (the source-only ablation).
     loss_params : dict or None
-        Keyword arguments of the loss (by name only).
+        Keyword arguments of the loss (by name only). A loss that takes a ``seed`` (the
+        sliced Wasserstein projections, CDAN's randomized map) gets the fit's ``seed``
+        unless these give one, so that a sweep's seeds vary its draws too.
     lam : float
         Alignment weight lambda; ``lam_schedule`` (default ``"dann"``) ramps it up as
         ``2 / (1 + exp(-10 p)) - 1`` over adaptation progress ``p`` (the fraction of
@@ -950,7 +952,18 @@ class DTC(TransferClusterer):
             return None
         if isinstance(self.loss, nn.Module):
             return copy.deepcopy(self.loss)  # a re-fit must start from the same untrained loss
-        params = self.loss_params or {}
+        params = dict(self.loss_params or {})
+        if "seed" not in params:
+            # The fit's seed, as the monitor's follows it: at its default 0 every seed of a
+            # sweep drew the same projections (swd) or random map (cdan, randomized), and
+            # the spread over seeds left those draws out. (At seed 0 the built-in losses'
+            # own default: the same loss as before.)
+            try:
+                signature = _signature(align.get_class(self.loss))
+            except ValueError:  # an unknown name: align.get below names it
+                signature = None
+            if signature is not None and "seed" in signature.parameters:
+                params["seed"] = int(self.seed)
         try:
             return align.get(self.loss, **params)
         except TypeError as exc:
