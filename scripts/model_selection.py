@@ -55,9 +55,9 @@ from negative_transfer import (
     add_out_argument,
     emit,
     load_or_skip,
-    plain_json,
     positive_pairs,
     print_summary,
+    recorded_dtc_params,
     resume,
     settings_text,
 )
@@ -142,15 +142,18 @@ def distinct_selections(rows: list[dict]) -> list[dict]:
     seen: dict[tuple, dict] = {}
     out = []
 
-    def outcome(r: dict) -> dict:  # all but the wall-clock time, which no re-run repeats
-        return {k: v for k, v in r.items() if k != "seconds"}
+    def outcome(r: dict, other: dict) -> dict:
+        # all but the wall-clock time, which no re-run repeats, and what rows written before
+        # it was recorded lack (the parameters a selection resolved to)
+        drop = {"seconds"} | {k for k in ("benchmark", "dtc_params") if (k in r) != (k in other)}
+        return {k: v for k, v in r.items() if k not in drop}
 
     for r in rows:
         key = (r["pair"], r["axis"], r.get("seed"), settings_text(r.get("settings")))
         if key not in seen:
             seen[key] = r
             out.append(r)
-        elif outcome(r) != outcome(seen[key]):
+        elif outcome(r, seen[key]) != outcome(seen[key], r):
             raise ValueError(
                 f"{r['pair']} {r['axis']} at seed {r.get('seed')}: two rows record different "
                 "selections (made under other settings?)"
@@ -216,7 +219,7 @@ def main(argv=None) -> int:
             what="selection(s)",
             settings=settings,
             fields=SELECTION_FIELDS,
-            params_now=lambda r: base_params(r["benchmark"], budget),
+            params_now=lambda r: recorded_dtc_params(base_params(r["benchmark"], budget)),
         )
         axes = args.axes.split(",") if args.axes else (QUICK_AXES if args.quick else AXES)
         axes = list(dict.fromkeys(axes))  # an axis named twice is run, and summarised, once
@@ -256,7 +259,7 @@ def main(argv=None) -> int:
                     # the base DTC's resolved parameters: a resumed file made under another
                     # family default is refused
                     "benchmark": pair.benchmark,
-                    "dtc_params": plain_json(params),
+                    "dtc_params": recorded_dtc_params(params),
                     "chosen": result.best,
                     "oracle": oracle,
                     # an ACC tie with the ORACLE is a match: the labels cannot tell them apart

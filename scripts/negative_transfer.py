@@ -1154,11 +1154,12 @@ def finished_runs(
         for r in rows:
             if "dtc_params" not in r:
                 continue
-            now = plain_json(params_now(r))
+            now, then = plain_json(params_now(r)), r["dtc_params"]
+            # a key one side lacks differs too: a null recorded is not a default dropped
             changed = sorted(
                 name
-                for name in set(now) | set(r["dtc_params"])
-                if now.get(name) != r["dtc_params"].get(name)
+                for name in set(now) | set(then)
+                if name not in now or name not in then or now[name] != then[name]
             )
             if changed:
                 raise ValueError(
@@ -1171,6 +1172,18 @@ def finished_runs(
 def plain_json(value):
     """``value`` as it reads back from a row's JSON (tuples as lists, keys as text)."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def recorded_dtc_params(params: dict) -> dict:
+    """Every parameter of ``DTC(**params)`` as a row records it (:func:`plain_json`): those
+    ``params`` leave at DTC's own defaults too, so that a change of either default shows;
+    not its callbacks, verbosity or checkpoint folder, which a row's settings say."""
+    from dtc.pipeline import DTC
+
+    resolved = DTC(**params).get_params(deep=False)
+    return plain_json(
+        {k: v for k, v in resolved.items() if k not in ("callbacks", "verbose", "checkpoint_dir")}
+    )
 
 
 def resume(
@@ -1704,7 +1717,9 @@ def main(argv=None) -> int:
             settings,
             unrecorded_ok=True,
             fields=RUN_FIELDS,
-            params_now=lambda r: harness_params(_Benchmark(r["benchmark"]), args),
+            params_now=lambda r: recorded_dtc_params(
+                harness_params(_Benchmark(r["benchmark"]), args)
+            ),
         )
         # only the cases asked for this time are summarised, whatever else the file holds
         rows = [r for r in done.values() if names is None or r["case"] in names]
@@ -1734,7 +1749,7 @@ def main(argv=None) -> int:
             # --set): a resumed file whose runs a changed default would run otherwise is
             # refused (the settings alone did not show it)
             row["benchmark"] = pair.benchmark
-            row["dtc_params"] = plain_json(harness_params(pair, args))
+            row["dtc_params"] = recorded_dtc_params(harness_params(pair, args))
             if partitions is not None:
                 save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
             c = row["correspondence"]

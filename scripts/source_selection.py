@@ -42,6 +42,7 @@ from negative_transfer import (
     emit,
     load_benchmark_pair,
     print_summary,
+    recorded_dtc_params,
     resume,
     skipped_status,
 )
@@ -100,17 +101,25 @@ def candidates(benchmark, target, sources, constructions, data_dir):
     return first.target, out, first.n_clusters, first.benchmark
 
 
-def run_target(name, benchmark, target, sources, constructions, data_dir, args) -> dict:
+def dtc_params(benchmark: str, args) -> dict:
+    """The DTC every candidate is adapted with: the family default of ``benchmark``, as
+    `dtc run` starts from, with the budget."""
     from dtc.pipeline import DTC
 
-    tgt, cands, k, bench = candidates(benchmark, target, sources, constructions, data_dir)
-    params = {
-        **DTC().benchmark_defaults(bench, {}),
+    return {
+        **DTC().benchmark_defaults(benchmark, {}),
         "pretrain_epochs": args.pretrain_epochs,
         "adapt_epochs": args.adapt_epochs,
         "seed": args.seed,
         "n_threads": args.threads,
     }
+
+
+def run_target(name, benchmark, target, sources, constructions, data_dir, args) -> dict:
+    from dtc.pipeline import DTC
+
+    tgt, cands, k, bench = candidates(benchmark, target, sources, constructions, data_dir)
+    params = dtc_params(bench, args)
     acc, fits = {}, {}
 
     def fit(pair):  # one DTC fit per candidate, shared by both rankings and the oracle
@@ -135,6 +144,8 @@ def run_target(name, benchmark, target, sources, constructions, data_dir, args) 
     oracle = max(acc, key=acc.get)
     true = {str(s or "source") for s in sources}
     row = {"target": name, "acc": acc, "oracle": oracle, "true_sources": sorted(true)}
+    # what DTC resolved to: a resumed --out made under another family default is refused
+    row["benchmark"], row["dtc_params"] = bench, recorded_dtc_params(params)
     for checks, ranking in rankings.items():
         key = "with_checks" if checks else "without_checks"
         chosen = ranking[0]["name"]
@@ -181,6 +192,7 @@ def main(argv=None) -> int:
             what="target(s)",
             settings=settings,
             fields=("target",),
+            params_now=lambda r: recorded_dtc_params(dtc_params(r["benchmark"], args)),
         )
         # The summary is of the targets asked for: --out may hold others from an earlier run.
         rows = [row for target, row in done.items() if target in names]

@@ -141,6 +141,30 @@ def test_source_selection_resumes_only_the_same_epochs(load_script, tmp_path, ca
     assert "resuming: 1 finished target(s)" in capsys.readouterr().err
 
 
+def test_source_selection_refuses_rows_made_under_another_family_default(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    # it resumed by its settings alone: after a family default changed, the old rows were
+    # summarised as current (the harness and model selection check the parameters too)
+    from dtc.pipeline import FAMILY_CONFIGS
+
+    script = load_script("source_selection")
+    out = tmp_path / "ss.jsonl"
+    row = _source_selection_row("usps", {"mnist": 0.6}, "mnist", "mnist")
+    args = argparse.Namespace(pretrain_epochs=20, adapt_epochs=20, seed=0, threads=1)
+    row["benchmark"] = "mnist_usps"
+    row["dtc_params"] = script.recorded_dtc_params(script.dtc_params("mnist_usps", args))
+    assert row["dtc_params"]["adapt_epochs"] == 20 and "lam" in row["dtc_params"]
+    out.write_text(json.dumps(row) + "\n")
+    assert script.main(["--targets", "usps", "--out", str(out)]) == 0
+    assert "resuming: 1 finished target(s)" in capsys.readouterr().err
+    labelled = FAMILY_CONFIGS["mnist_usps"]["labelled"]
+    monkeypatch.setitem(labelled, "lam", labelled.get("lam", 1.0) + 0.5)
+    with pytest.raises(SystemExit):
+        script.main(["--targets", "usps", "--out", str(out)])
+    assert "made under other DTC parameters (lam" in " ".join(capsys.readouterr().err.split())
+
+
 def test_source_selection_row_by_hand(load_script, monkeypatch):
     """run_target's row, by hand, with DTC and rank_sources faked (they are tested apart):
     the ORACLE is the candidate of the best ACC, each ranking's choice its first entry, a
@@ -163,6 +187,9 @@ def test_source_selection_row_by_hand(load_script, monkeypatch):
 
         def benchmark_defaults(self, benchmark, params):
             return {}
+
+        def get_params(self, deep=True):
+            return {"lam": 1.0}
 
         def fit(self, pair):
             self.labels_ = next(labels[n] for n, d in cands.items() if d is pair.source)
@@ -192,6 +219,7 @@ def test_source_selection_row_by_hand(load_script, monkeypatch):
         {"source": 1, "source_permuted": 2 / 6, "source_corrupted": 4 / 6}
     )
     assert row["oracle"] == "source" and row["true_sources"] == ["source"]
+    assert row["benchmark"] == "digits" and row["dtc_params"] == {"lam": 1.0}
     assert row["without_checks"] == {
         "chosen": "source_permuted",
         "acc_chosen": pytest.approx(2 / 6),
@@ -1447,6 +1475,13 @@ def test_out_file_refuses_runs_made_under_another_family_default(
     legacy = tmp_path / "legacy.jsonl"
     legacy.write_text(json.dumps({k: v for k, v in row.items() if k != "dtc_params"}) + "\n")
     assert script.main([*argv[:2], "--out", str(legacy), "--json"]) == 0
+    # a row records every parameter DTC resolves to (its own defaults too), and a key one
+    # side lacks differs: a null recorded read as a dropped family default (None vs 0.5)
+    assert set(row["dtc_params"]) >= {"lam", "std_floor_quantile", "loss", "hidden"}
+    path = tmp_path / "null.jsonl"
+    path.write_text(json.dumps({"case": "a", "seed": 0, "dtc_params": {"q": None}}) + "\n")
+    with pytest.raises(ValueError, match=r"made under other DTC parameters \(q: a default"):
+        script.finished_runs(path, 0, key=lambda r: r["case"], params_now=lambda r: {})
 
 
 def test_out_file_records_the_case_set_and_threads(load_script, tmp_path, monkeypatch, capsys):

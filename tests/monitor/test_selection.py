@@ -601,6 +601,13 @@ def test_one_selection_two_files_hold_counts_once_whatever_its_time(load_script)
     ]
     with pytest.raises(ValueError, match="two rows record different selections"):
         script.distinct_selections([row, {**row, "chosen": "b"}])
+    # a row written before the resolved parameters were recorded is the same selection as
+    # one that records them; two rows recording other parameters are not
+    new = {**row, "benchmark": "digits", "dtc_params": {"lam": 1.0}}
+    assert script.distinct_selections([row, new]) == [row]
+    assert script.distinct_selections([new, row]) == [new]
+    with pytest.raises(ValueError, match="two rows record different selections"):
+        script.distinct_selections([new, {**new, "dtc_params": {"lam": 0.5}}])
 
 
 def test_model_selection_candidates_fit_along_every_axis(load_script, digits):
