@@ -401,7 +401,10 @@ def configured_method(spec: RunSpec, cls: type | None = None, *, seeded: bool = 
         cls = methods.get_class(spec.method)  # the class the config checks resolve
     method = cls()
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
-    method.set_params(**_seeded(build_objects, spec.params, spec.seed if seeded else None))
+    # the run's seed goes to the objects whether or not their construction is seeded: a
+    # method only described (to check a finished run) must describe what the run built
+    build = functools.partial(build_objects, seed=spec.seed)
+    method.set_params(**_seeded(build, spec.params, spec.seed if seeded else None))
     method.set_params(**_seed_params(method, spec.seed))
     return method
 
@@ -493,9 +496,14 @@ def _describe(value):
     return described
 
 
-def build_objects(value):
+def build_objects(value, seed: int | None = None):
     """``value`` with every ``{"object": "module:Class", "params": {...}}`` mapping
     replaced by ``Class(**params)`` (in lists and mappings too).
+
+    ``seed``: the run's; a class whose ``__init__`` takes a ``seed`` or ``random_state``
+    that ``params`` do not give is built with it, as the method itself is (a sliced
+    Wasserstein loss, a monitor): built from their own default, they drew the same at
+    every seed of a sweep, where the same loss named by DTC's ``loss`` follows the fit's.
 
     This is how a YAML config passes objects, e.g. DTC's ``callbacks`` (monitors), as
     plain data; the spec and its run_id keep the plain form. ``Class`` must be a class:
@@ -507,11 +515,18 @@ def build_objects(value):
         cls = import_object(value["object"], what="object")
         if not inspect.isclass(cls):
             raise ValueError(f"object {value['object']!r} is not a class (a {type(cls).__name__})")
-        return cls(**build_objects(value.get("params") or {}))
+        params = build_objects(value.get("params") or {}, seed)
+        if seed is not None:
+            try:
+                takes = inspect.signature(cls).parameters
+            except (TypeError, ValueError):  # a signature Python cannot read
+                takes = {}
+            params.update({key: seed for key in SEED_PARAMS if key in takes and key not in params})
+        return cls(**params)
     if isinstance(value, dict):
-        return {k: build_objects(v) for k, v in value.items()}
+        return {k: build_objects(v, seed) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [build_objects(v) for v in value]
+        return [build_objects(v, seed) for v in value]
     return value
 
 

@@ -470,6 +470,29 @@ def test_object_params_are_built_and_checked():
         load_config(BASE, [f"methods.km.n_init={bad}".replace("'", "")])
 
 
+def test_objects_a_config_builds_take_the_runs_seed_unless_given_one():
+    # a loss built as an object (swd's projections, cdan's randomized map) kept its own
+    # default seed 0 at every seed of a sweep, where the same loss named by DTC's `loss`
+    # follows the fit's seed
+    from dtc.experiment.single import RunSpec, build_objects, configured_method, describe_params
+
+    swd = {"object": "dtc.align.ot:SlicedWassersteinLoss", "params": {"n_projections": 8}}
+    assert build_objects(swd).seed == 0  # no run: the class's own default
+    assert build_objects(swd, seed=3).seed == 3
+    given = {**swd, "params": {"seed": 5}}
+    assert build_objects({"loss": [given]}, seed=3)["loss"][0].seed == 5
+    km = {"object": "sklearn.cluster:KMeans", "params": {"n_clusters": 2}}
+    assert build_objects(km, seed=4).random_state == 4  # scikit-learn's name for it too
+    assert build_objects({"object": "fractions:Fraction", "params": {"numerator": 3}}, seed=4) == 3
+    for seed in (0, 3):
+        spec = RunSpec("dtc", seed=seed, params={"loss": swd})
+        assert configured_method(spec).loss.seed == seed
+        # a run only described (to check a finished one) describes what the run built
+        fitted = describe_params(configured_method(spec))
+        assert describe_params(configured_method(spec, seeded=False)) == fitted
+        assert fitted["loss"]["params"]["seed"] == seed
+
+
 def test_method_data_params_apply_to_that_method_only():
     cfg = load_config(
         _with(

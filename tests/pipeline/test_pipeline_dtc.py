@@ -8,6 +8,7 @@ import functools
 import itertools
 import os
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -814,6 +815,17 @@ def test_final_labels_head_spread_spreads_the_heads_probabilities_on_the_target_
         probs = torch.softmax(est._head(torch.from_numpy(est.embedding_))[:, :10], 1).numpy()
     expected = label_spreading(Zn, probs, alpha=0.9).argmax(1)
     np.testing.assert_array_equal(est.labels_, expected)
+    # the approximate neighbour search of a large target draws with the fit's seed (it
+    # took label_spreading's default 0 at every seed)
+    seen = []
+
+    def spreading(*args, **kwargs):
+        seen.append(kwargs.get("seed"))
+        return label_spreading(*args, **kwargs)
+
+    with mock.patch("dtc.pipeline.label_spreading", spreading):
+        DTC(**TINY, final_labels="head_spread", spread_alpha=0.9, seed=3).fit(small_pair)
+    assert seen == [3]
     # spread_alpha = 0: no graph, the head's argmax
     flat = DTC(**TINY, final_labels="head_spread", spread_alpha=0.0).fit(small_pair)
     np.testing.assert_array_equal(flat.labels_, probs.argmax(1))
