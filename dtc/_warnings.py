@@ -20,6 +20,7 @@ import warnings
 __all__ = ["warn"]
 
 _DTC_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CLI = _DTC_DIR + "cli.py"
 
 
 def _internal_prefixes() -> tuple[str, ...]:
@@ -35,14 +36,17 @@ def _internal_prefixes() -> tuple[str, ...]:
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn(message, category)`` attributed to the innermost caller outside
-    dtc and ``baselines`` (the outermost frame when every frame is inside: dtc run as a
-    program)."""
+    dtc and ``baselines``; under the ``dtc`` command (whose caller is its command-line
+    library, typer, not a user's line), to the line of dtc that called the warning
+    function, as ``stacklevel=2`` does."""
     internal = _internal_prefixes()
     frame = sys._getframe(1)  # the function that warns: stacklevel 2
-    level = 2
+    level, via_cli = 2, False
     while frame.f_back is not None:
-        if not frame.f_code.co_filename.startswith(internal):
+        filename = frame.f_code.co_filename
+        if not filename.startswith(internal):
             break
+        via_cli = via_cli or filename == _CLI  # dtc is the program
         frame = frame.f_back
         level += 1
-    warnings.warn(message, category, stacklevel=level)
+    warnings.warn(message, category, stacklevel=2 if via_cli else level)

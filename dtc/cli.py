@@ -698,8 +698,10 @@ def bench_losses(
             soft_wrap=True,
         )
     if json_out:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, sort_keys=True) + "\n")
+        from dtc.experiment.store import record_json
+
+        for row in rows:  # strict JSON: a NaN ACC (a row without a number) as null
+            sys.stdout.write(record_json(row) + "\n")
     else:
         table = Table(
             title=escape(

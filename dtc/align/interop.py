@@ -152,7 +152,15 @@ class PytorchAdaptLoss(AlignmentLoss):
                 "finite inputs (e.g. identical source rows make MMDLoss's median bandwidth 0; "
                 "pass bandwidth=...)"
             )
-        return value.to(dtype)
+        out = value.to(dtype)
+        if not bool(torch.isfinite(out.detach())):
+            # finite in float32, past the inputs' half precision (a CORAL of features of
+            # std 30 and 60: 369946 in float16): refused, as dtc's own losses refuse it
+            raise ValueError(
+                f"{name}: {layer}'s value {float(value):g} overflows {dtype}; standardise or "
+                "rescale the features, or pass float32 ones"
+            )
+        return out
 
     def _explain_non_finite(self, source, target) -> None:
         """Raise a more specific error for a non-finite value, where a subclass knows one."""

@@ -89,10 +89,14 @@ def _precisions(covs: np.ndarray) -> np.ndarray:
     a covariance is inverted through its eigenvalues floored at ``d * eps`` times the
     largest; the others as before, by ``inv``.
     """
-    precisions = _symmetric(np.linalg.inv(covs))
     vals, vecs = np.linalg.eigh(covs)
     floor = vals[..., -1:] * covs.shape[-1] * np.finfo(np.float64).eps
     singular = (vals[..., :1] <= floor)[..., 0]
+    # inv only where it is defined: an exactly singular one ("Singular matrix") raised
+    # before the floor was reached
+    precisions = np.empty_like(covs)
+    if (~singular).any():
+        precisions[~singular] = _symmetric(np.linalg.inv(covs[~singular]))
     if singular.any():
         v, V = np.maximum(vals[singular], floor[singular]), vecs[singular]
         precisions[singular] = _symmetric((V / v[..., None, :]) @ np.swapaxes(V, -1, -2))

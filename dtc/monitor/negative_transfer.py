@@ -238,7 +238,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
-from dtc._validation import check_seed, is_finite_number
+from dtc._validation import SEED_MAX, check_seed, is_finite_number
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.calibration import score_slope, source_bias
@@ -768,11 +768,10 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         seed = getattr(estimator, "seed", None)
         if seed is None:
             return 0
-        return check_seed(
-            seed,
-            owner="NegativeTransferMonitor (seed=None: the estimator's seed)",
-            reserve=int(self.n_restarts),
-        )
+        seed = check_seed(seed, owner="NegativeTransferMonitor (seed=None: the estimator's seed)")
+        # folded into the range whose restarts (seed + 1 to seed + n_restarts) fit in 32
+        # bits: a DTC seed near 2**32 - 1 is DTC's to take, and failed the fit
+        return seed % (SEED_MAX - int(self.n_restarts) + 1)
 
     # -- hooks ------------------------------------------------------------------
     def on_fit_begin(self, estimator, pair) -> None:

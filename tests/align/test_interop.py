@@ -194,3 +194,12 @@ def test_half_precision_inputs_are_computed_in_float32(layers, dtype):
         value.backward()
         assert xh.grad.dtype == dtype and torch.isfinite(xh.grad).all()
         xh.grad = None
+
+
+def test_a_value_past_the_inputs_half_precision_is_refused(layers):
+    # computed in float32 (369946 here), the value overflowed float16 when cast back, and
+    # inf reached training where the old code, and dtc's own CORAL, refuse it
+    torch.manual_seed(0)
+    s, t = (torch.randn(64, 8) * 30).half(), (torch.randn(64, 8) * 60).half()
+    with pytest.raises(ValueError, match=r"PACORALLoss: CORALLoss's value 369\d+ overflows"):
+        PACORALLoss()(s, t)

@@ -372,6 +372,13 @@ def test_gmm_from_means_does_not_depend_on_the_features_units(covariance_type):
     np.testing.assert_allclose(got[0], (want + want.T) / 2, rtol=1e-12)
     np.testing.assert_array_equal(got[1], np.eye(8) / 2.0)
     np.testing.assert_allclose(_precisions(C), got[0], rtol=1e-12)
+    # an exactly singular one (two rows in two dimensions at 1e6: the ridge lost in
+    # rounding) failed in numpy's inv ("Singular matrix") before the floor was reached
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(size=(40, 2)), rng.normal(size=(2, 2)) * 0.3 + 6])
+    small, _ = gmm(X, 2, means_init=X[[0, 40]], covariance_type=covariance_type)
+    large, _ = gmm(X * 1e6, 2, means_init=X[[0, 40]] * 1e6, covariance_type=covariance_type)
+    np.testing.assert_array_equal(large, small)
 
 
 def test_squared_differences_in_blocks_are_the_one_shot_formulas_bit_for_bit():

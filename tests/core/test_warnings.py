@@ -54,3 +54,23 @@ def test_a_caller_outside_the_toolkit_is_named_at_any_depth():
 
     line = _line_of_call() - 5
     assert _recorded(called_by_the_user) == [(__file__, line, RuntimeWarning)]
+
+
+def test_under_the_dtc_command_a_warning_names_dtcs_own_line(tmp_path):
+    # the first frame outside dtc was typer's ("typer/main.py: ... return
+    # callback(**use_params)"): the command's caller is its command-line library
+    import subprocess
+    import sys
+
+    folder = tmp_path / "fold"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.csv").write_text("x,2,label\n" + "0.5,1.5,0\n1.5,0.5,1\n" * 3)
+    out = subprocess.run(
+        [sys.executable, "-m", "dtc.cli", "datasets", str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "is taken as a header" in out.stderr
+    assert "typer" not in out.stderr and "dtc/data/" in out.stderr.replace("\\", "/")

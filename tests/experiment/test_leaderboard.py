@@ -343,6 +343,16 @@ def test_a_leaderboard_says_when_its_runs_come_from_different_code(monkeypatch, 
     monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: ([row], summary))
     res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral"])
     assert "versions of dtc's code" not in res.stderr
+    # --json is strict JSON: a row whose ACC is NaN printed a bare NaN
+    nan_row = {**row, "acc": float("nan")}
+    monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: ([nan_row], summary))
+    res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral", "--json"])
+    assert res.exit_code == 0, res.output
+
+    def strict(constant):
+        raise ValueError(constant)
+
+    assert json.loads(res.stdout, parse_constant=strict)["acc"] is None
 
 
 def test_a_leaderboard_says_when_its_runs_come_from_different_platforms(monkeypatch, tmp_path):

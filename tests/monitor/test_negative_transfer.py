@@ -473,9 +473,17 @@ def test_the_monitor_draws_with_the_estimators_seed_unless_given_one(pair):
         np.testing.assert_array_equal(mon._idx, scores.subsample_index(n, 60, drawn))
         runs[est_seed, mon_seed] = est.monitor_trail_
     assert runs[7, None] == runs[7, 7]  # the harness's monitor (seed=args.seed)
+    # a DTC seed near 2**32 - 1 is DTC's to take: folded into the range whose restarts fit
+    # (seed + 1 to seed + n_restarts), not refused
+    mon = monitor("warn", max_samples=60)
+    est = ScriptedDTC([good], [0.1], [mon])
+    est.seed = 2**32 - 1
+    est.fit(pair)
+    folded = (2**32 - 1) % (2**32 - mon.n_restarts)
+    np.testing.assert_array_equal(mon._idx, scores.subsample_index(n, 60, folded))
     with pytest.raises(ValueError, match=r"seed=None: the estimator's seed\): seed must be an"):
         est = ScriptedDTC([good], [0.1], [monitor("warn")])
-        est.seed = 2**32 - 1  # + n_restarts passes scikit-learn's 32 bits
+        est.seed = -1
         est.fit(pair)
 
 
