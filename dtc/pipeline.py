@@ -952,7 +952,10 @@ class DTC(TransferClusterer):
             return None
         if isinstance(self.loss, nn.Module):
             return copy.deepcopy(self.loss)  # a re-fit must start from the same untrained loss
-        params = dict(self.loss_params or {})
+        # a deep copy, as of a loss given as a module: a layer given in loss_params (a
+        # pytorch-adapt loss's built layer) was trained in place, and the next fit with the
+        # same parameters started from the weights the last one left (118 of 899 labels)
+        params = copy.deepcopy(dict(self.loss_params or {}))
         if "seed" not in params:
             # The fit's seed, as the monitor's follows it: at its default 0 every seed of a
             # sweep drew the same projections (swd) or random map (cdan, randomized), and

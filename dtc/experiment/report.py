@@ -157,9 +157,12 @@ class ResultTable:
         """The best mean of ``column`` among its complete cells (``unranked`` rows left
         out), as shown (rounded); a NaN mean (a metric a run could not compute) is never
         the best."""
-        if column not in self._best:
-            self._best[column] = self._best_of(column)
-        return self._best[column]
+        # keyed on what it reads too: a table whose rows or cells were edited after a
+        # rendering (or a copy.copy of one, which shares this dict) kept the old bold
+        key = (column, tuple(self.rows), self.unranked, id(self.cells))
+        if key not in self._best:
+            self._best[key] = self._best_of(column)
+        return self._best[key]
 
     def _best_of(self, column: str) -> float | None:
         means = [

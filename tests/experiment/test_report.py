@@ -783,3 +783,19 @@ def test_a_columns_best_is_computed_once_per_column(monkeypatch):
     text = to_markdown(table)
     assert len(calls) == len(table.columns) == 1
     assert "**39.0 ± 0.0**" in text
+
+
+def test_the_bold_follows_rows_and_cells_edited_after_a_rendering():
+    # best() was cached by column alone: a table whose rows were cut after it was shown
+    # (or a copy.copy of it, which shares the cache) kept the old best, and nothing was bold
+    import copy
+
+    from dtc.experiment.report import ResultTable
+
+    cells = {"A": {"x": Cell([90.0])}, "B": {"x": Cell([80.0])}}
+    table = ResultTable("acc", ["A", "B"], ["x"], cells)
+    assert "**90.0**" in to_markdown(table)
+    cut = copy.copy(table)
+    cut.rows, cut.cells = ["B"], {"B": cells["B"]}
+    assert "**80.0**" in to_markdown(cut)
+    assert "**90.0**" in to_markdown(table)

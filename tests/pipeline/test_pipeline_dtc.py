@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import dataclasses
 import functools
 import itertools
@@ -2180,3 +2181,27 @@ def test_a_loss_with_a_seed_of_its_own_draws_with_the_fits_seed(small_pair):
     assert not hasattr(DTC(loss="coral", seed=2)._make_loss(), "seed")
     one, other = (DTC(**TINY, loss="swd", seed=s).fit(small_pair) for s in (1, 1))
     np.testing.assert_array_equal(one.labels_, other.labels_)
+
+
+def test_a_module_in_loss_params_is_not_trained_in_place(small_pair):
+    # loss_params were copied shallowly: the fit trained the user's layer (a pytorch-adapt
+    # loss's built layer), and a second estimator of the same parameters started from the
+    # weights the first left (118 of 899 labels apart on the digits pair)
+    class MeanGap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(TINY["n_latent"], 4)
+
+        def forward(self, source, target):
+            return (self.lin(source).mean(0) - self.lin(target).mean(0)).pow(2).sum()
+
+    torch.manual_seed(0)
+    layer = MeanGap()
+    before = copy.deepcopy(layer.state_dict())
+    params = {**TINY, "loss": "pytorch_adapt", "loss_params": {"layer": layer}, "lam": 10.0}
+    first = DTC(**params).fit(small_pair)
+    for name, value in layer.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert first._loss.layer is not layer
+    second = DTC(**params).fit(small_pair)
+    np.testing.assert_array_equal(first.labels_, second.labels_)
