@@ -89,7 +89,9 @@ def check_non_negative(X: np.ndarray, *, method: str, role: str) -> None:
         raise ValueError(
             f"{method}: requires non-negative features (they are the weights of an "
             f"instance-feature graph), but the {role} has a minimum of {lowest:.4g}; use "
-            "counts, frequencies or intensities, or shift / min-max scale the features"
+            "counts, frequencies or intensities (a shared benchmark's stored features: "
+            "preprocess='raw', `--data preprocess=raw` or `data: {preprocess: raw}` in a "
+            "config), or shift / min-max scale the features"
         )
     if not float(X.max()) > 0:
         raise ValueError(

@@ -31,6 +31,8 @@ def main(argv=None) -> None:
     parser.add_argument("--loss", default="dann", help="the alignment loss of the 'after' panel")
     parser.add_argument("--epochs", type=int, default=20, help="pretrain and adapt epochs")
     parser.add_argument("--seed", type=int, default=0)
+    # the data messages advise it, as every other data-loading script takes it
+    parser.add_argument("--data-dir", default=None, help="the shared data (default: $DTC_DATA)")
     args = parser.parse_args(argv)
     # Checked before the first fit: a bad loss, pair, budget or seed was a traceback, the
     # loss's only after the "before" panel's whole fit.
@@ -45,7 +47,7 @@ def main(argv=None) -> None:
         parser.error(f"--loss: {exc}")
     spec = RunSpec(method="dtc", benchmark=args.benchmark, source=args.source, target=args.target)
     try:
-        data = load_spec_pair(spec)
+        data = load_spec_pair(spec, data_dir=args.data_dir)
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
     try:  # an existing file where the folder goes was a FileExistsError traceback

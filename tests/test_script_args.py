@@ -154,7 +154,13 @@ def test_figures_fits_before_and_after_adaptation_with_its_arguments(
         model = SimpleNamespace(source_embedding_=len(specs), embedding_=0, labels_=0)
         return record, model
 
-    monkeypatch.setattr(script, "load_spec_pair", lambda spec: "data")
+    loaded_from = []
+
+    def load(spec, data_dir=None):
+        loaded_from.append(data_dir)
+        return "data"
+
+    monkeypatch.setattr(script, "load_spec_pair", load)
     monkeypatch.setattr(script, "fit_evaluate", fit)
     monkeypatch.setattr(
         script,
@@ -184,6 +190,10 @@ def test_figures_fits_before_and_after_adaptation_with_its_arguments(
         ("lambda", out / "curve_lambda.png", labels),
         ("total", out / "curve_total.png", labels),
     ]
+    # --data-dir, which the data messages advise (it was "unrecognized arguments")
+    assert loaded_from == [None]
+    script.main(["--out", str(out), "--data-dir", str(tmp_path)])
+    assert loaded_from == [None, str(tmp_path)]
 
 
 def test_model_selection_summary_counts_a_selection_once(load_script, tmp_path, capsys):

@@ -146,12 +146,14 @@ class PytorchAdaptLoss(AlignmentLoss):
         if not bool(torch.isfinite(value.detach())):
             self._explain_non_finite(source, target)
             # the inputs were checked finite: the layer itself failed (MMDLoss's median
-            # bandwidth is 0 when the source rows are all equal: exp(-0/0))
-            raise ValueError(
-                f"{name}: {layer} returned {float(value)} on "
-                "finite inputs (e.g. identical source rows make MMDLoss's median bandwidth 0; "
-                "pass bandwidth=...)"
+            # bandwidth is 0 when the source rows are all equal: exp(-0/0)); the advice
+            # of the layer it is (bandwidth= was advised to a CORALLoss, a TypeError)
+            why = (
+                "identical source rows make its median bandwidth 0? pass bandwidth=..."
+                if layer == "MMDLoss"
+                else "an overflow? standardise or rescale the features"
             )
+            raise ValueError(f"{name}: {layer} returned {float(value)} on finite inputs ({why})")
         out = value.to(dtype)
         if not bool(torch.isfinite(out.detach())):
             # finite in float32, past the inputs' half precision (a CORAL of features of

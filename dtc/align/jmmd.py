@@ -161,11 +161,13 @@ class JMMDLoss(AlignmentLoss):
         self.median_max_samples, self.block_size = median_max_samples, block_size
         self.min_samples = _MIN_SAMPLES[estimator]
         self.features = GaussianFamily(
-            f"{name} features", feature_sigmas, feature_scales, feature_bandwidth
+            f"{name} features", feature_sigmas, feature_scales, feature_bandwidth, "feature_"
         )
         if prob_sigmas is None and prob_scales is None and prob_bandwidth is None:
             prob_sigmas = DEFAULT_PROB_SIGMAS
-        self.probs = GaussianFamily(f"{name} probs", prob_sigmas, prob_scales, prob_bandwidth)
+        self.probs = GaussianFamily(
+            f"{name} probs", prob_sigmas, prob_scales, prob_bandwidth, "prob_"
+        )
         check_median_used(name, median, [self.features, self.probs])
 
     def compute(self, source, target, *, source_probs=None, target_probs=None, **context):

@@ -228,15 +228,16 @@ def _positive_floats(values, name: str) -> tuple[float, ...]:
     return out
 
 
-def _positive_float(value, name: str) -> float:
+def _positive_float(value, name: str, prefix: str = "") -> float:
     """One finite positive number: a real number, or a sequence, tensor or array of one;
     ``ValueError`` naming ``name`` for anything else (a list of several is not cut to its
-    first value)."""
+    first value). ``prefix``: of the owner's parameter names the advice gives (JMMD's
+    ``feature_``)."""
     out = _positive_floats(value, name)
     if len(out) != 1:
         raise ValueError(
             f"{name} must be one positive number, got {len(out)} values {out}; "
-            "several bandwidths are given through scales= or sigmas="
+            f"several bandwidths are given through {prefix}scales= or {prefix}sigmas="
         )
     return out[0]
 

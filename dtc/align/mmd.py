@@ -184,20 +184,25 @@ def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size):
 class GaussianFamily:
     """A validated Gaussian multi-kernel specification of one feature set: fixed
     ``sigmas``, or ``scales`` times a squared-distance scale ``h`` (fixed ``bandwidth``
-    or the median heuristic), kernel ``s`` being ``exp(-D / (scales[s] h))``."""
+    or the median heuristic), kernel ``s`` being ``exp(-D / (scales[s] h))``. ``prefix``:
+    what the owner's parameters put before these names (JMMD's ``feature_`` and ``prob_``),
+    so that a message names the argument the user can pass."""
 
-    def __init__(self, owner: str, sigmas=None, scales=None, bandwidth=None):
-        self.owner = owner
+    def __init__(self, owner: str, sigmas=None, scales=None, bandwidth=None, prefix: str = ""):
+        self.owner, self.prefix = owner, prefix
         self.sigmas = self.scales = self.bandwidth = None
+        p = prefix
         if sigmas is not None:
             if scales is not None or bandwidth is not None:
-                raise ValueError(f"{owner}: give either sigmas or scales/bandwidth, not both")
-            self.sigmas = _positive_floats(sigmas, f"{owner}: sigmas")
+                raise ValueError(
+                    f"{owner}: give either {p}sigmas or {p}scales/{p}bandwidth, not both"
+                )
+            self.sigmas = _positive_floats(sigmas, f"{owner}: {p}sigmas")
             return
         scales = dan_scales() if scales is None else scales
-        self.scales = _positive_floats(scales, f"{owner}: scales")
+        self.scales = _positive_floats(scales, f"{owner}: {p}scales")
         if bandwidth is not None:
-            self.bandwidth = _positive_float(bandwidth, f"{owner}: bandwidth")
+            self.bandwidth = _positive_float(bandwidth, f"{owner}: {p}bandwidth", p)
 
     @property
     def uses_median(self) -> bool:
@@ -220,7 +225,8 @@ class GaussianFamily:
             if n < least:
                 raise ValueError(
                     f"{self.owner}: the median heuristic (median={median!r}) needs at least "
-                    f"{least} source samples, got {n}; pass bandwidth= or sigmas="
+                    f"{least} source samples, got {n}; pass {self.prefix}bandwidth= or "
+                    f"{self.prefix}sigmas="
                 )
             h = float(
                 median_sq_dist(
@@ -239,7 +245,7 @@ class GaussianFamily:
                 )
                 raise ValueError(
                     f"{self.owner}: the median heuristic gave bandwidth {h} ({which}); pass "
-                    "bandwidth= or sigmas="
+                    f"{self.prefix}bandwidth= or {self.prefix}sigmas="
                 )
         return tuple(1.0 / (s * h) for s in self.scales)
 
@@ -253,10 +259,15 @@ def check_median_used(owner, median, families) -> None:
     """``ValueError`` if ``median`` is not the default but no kernel of ``families``
     (:class:`GaussianFamily` objects) uses the median heuristic, so it would be ignored."""
     if median != DEFAULT_MEDIAN and not any(f.uses_median for f in families):
+        # named as the owner's parameters are (JMMD's feature_ / prob_ ones), and the linear
+        # kernel only where there is one (MMD's kernel='linear')
+        fixed = " / ".join(f"{f.prefix}sigmas= or {f.prefix}bandwidth=" for f in families)
+        scales = " or ".join(f"{f.prefix}scales=" for f in families) or "scales="
+        linear = "" if any(f.prefix for f in families) else ", and kernel='linear' has none"
         raise ValueError(
             f"{owner}: median={median!r} has no effect: no kernel uses the median heuristic "
-            "(sigmas= or bandwidth= fixes the bandwidths, and kernel='linear' has none); "
-            f"leave median at {DEFAULT_MEDIAN!r} or pass scales= without them"
+            f"({fixed or 'sigmas= or bandwidth='} fixes the bandwidths{linear}); leave "
+            f"median at {DEFAULT_MEDIAN!r} or pass {scales} without them"
         )
 
 

@@ -201,8 +201,9 @@ class DomainPair:
             # each file numbers its own class names: the same number would name two classes
             raise ValueError(
                 f"DomainPair: the source numbers its classes {list(names[0])} and the target "
-                f"{list(names[1])}; load the target with classes=<the source's "
-                "meta['classes']> so that one name has one number"
+                f"{list(names[1])}; load both files with one classes= list holding every "
+                "name (e.g. the sorted union of the two; the source's meta['classes'] "
+                "when the target's names are among them) so that one name has one number"
             )
         if self.n_clusters is not None:
             k = self.n_clusters

@@ -257,7 +257,8 @@ def load_csv(
     if width == 1 and label_column is not None:
         raise ValueError(
             f"{path}: every row is one field, the label alone; is delimiter={delimiter!r} the "
-            "file's separator?"
+            "file's separator? (pass another to load_csv; a benchmark folder's files are "
+            "read comma-separated: rewrite the file with ',')"
         )
     for i, row in enumerate(body):
         if len(row) != width:

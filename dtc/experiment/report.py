@@ -407,12 +407,21 @@ def _check_one_run_per_seed(records: list[dict], names: list[tuple[str, str]]) -
         return
     (row, col, seed), runs = clashes[0]
     more = f" ({len(clashes) - 1} more such cell(s))" if len(clashes) > 1 else ""
+    if any(r.get("config") for r in runs):
+        remedy = (
+            "Remove the duplicated runs from the results file, run their config again (it "
+            "sets aside the runs that its current ones replace) or tabulate one config's "
+            "current runs with `dtc report --config`"
+        )
+    else:  # single runs (`dtc run --method ...`): no config to run again or to name
+        remedy = (
+            "Delete the repeated lines from the results file (keep one per seed), or give "
+            "each single run its own `--results` file"
+        )
     raise ValueError(
         f"row {row!r}, column {col!r}: {len(runs)} records of seed {seed} "
         f"({'; '.join(_describe_run(r) for r in runs)}){more}; a cell holds one run per "
-        "seed. Remove the duplicated runs from the results file, run their config again "
-        "(it sets aside the runs that its current ones replace) or tabulate one config's "
-        "current runs with `dtc report --config`"
+        f"seed. {remedy}"
     )
 
 

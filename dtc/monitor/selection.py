@@ -313,7 +313,10 @@ def rank_sources(
             )
             raise ValueError(
                 "rank_sources: n_clusters is None and the labelled sources hold different "
-                f"classes ({shown}); set n_clusters (the target's number of clusters)"
+                f"classes ({shown}); set n_clusters (the target's number of clusters) and give "
+                "a fit_fn whose DTC does not name clusters by source classes (e.g. "
+                "DTC(model_transfer=False, final_labels='cluster')): the default one names "
+                "them, so a source of another number of classes fails"
             )
         n_clusters = next((s.n_classes for _, s in items if s.has_labels), None)
     if n_clusters is None:

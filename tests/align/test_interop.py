@@ -116,8 +116,17 @@ def test_bad_inputs(layers):
         ):
             PAMMDLoss(mmd_type=mmd_type)(x[:1], x[:1])
         # identical source rows: the median bandwidth is 0 and pytorch-adapt returns NaN
-        with pytest.raises(ValueError, match="^PAMMDLoss: MMDLoss returned nan on finite inputs"):
+        with pytest.raises(
+            ValueError,
+            match=r"^PAMMDLoss: MMDLoss returned nan on finite inputs \(identical source rows "
+            r"make its median bandwidth 0\? pass bandwidth=",
+        ):
             PAMMDLoss(mmd_type=mmd_type)(torch.ones(5, 3), x)
+    # another layer is not advised a bandwidth it does not take (a TypeError)
+    with pytest.raises(
+        ValueError, match=r"PytorchAdaptLoss: CORALLoss returned .* \(an overflow\? standardise"
+    ):
+        PytorchAdaptLoss("CORALLoss")(x, x.flip(0) * 1e12)
     # the linear estimate pairs rows: unequal batches are named as dtc's loss's error
     with pytest.raises(ValueError, match="PAMMDLoss: mmd_type='linear' pairs source and target"):
         PAMMDLoss()(x, torch.randn(6, 3))

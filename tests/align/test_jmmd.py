@@ -162,7 +162,10 @@ def test_errors_name_the_subclass_built():
     xs, ys = _layers()
     with pytest.raises(ValueError, match="^MyJMMD: needs source_probs"):
         MyJMMD()(xs[0], ys[0])
-    with pytest.raises(ValueError, match="^MyJMMD features: bandwidth must be one positive"):
+    with pytest.raises(
+        ValueError,
+        match="^MyJMMD features: feature_bandwidth must be one positive.*through feature_scales=",
+    ):
         MyJMMD(feature_bandwidth=(3.0, 7.0))
     with pytest.raises(ValueError, match="^MyJMMD source_probs / target_probs: target contains"):
         nan = ys[1].clone()
@@ -198,25 +201,39 @@ def test_bad_input():
         jmmd2(xs, ys, estimator="biased", sigmas=[[1.0], [-1.0]])
     with pytest.raises(ValueError, match="estimator must be one of"):
         jmmd2(xs, ys, estimator="quadratic", sigmas=SIG)
-    with pytest.raises(ValueError, match="either sigmas or scales"):
+    with pytest.raises(ValueError, match="either prob_sigmas or prob_scales"):
         JMMDLoss(prob_sigmas=[1.0], prob_scales=[1.0])
-    with pytest.raises(ValueError, match="features: scales must all be finite and positive"):
+    with pytest.raises(
+        ValueError, match="features: feature_scales must all be finite and positive"
+    ):
         JMMDLoss(feature_scales=[0.0])
     with pytest.raises(ValueError, match="block_size must be a positive int"):
         JMMDLoss(block_size=-1)
     # One bandwidth per kernel family: several are refused, not cut to the first.
-    with pytest.raises(ValueError, match="^JMMDLoss features: bandwidth must be one positive"):
+    # (named as JMMD's parameters are: its messages advised bandwidth= and sigmas=, which it
+    # does not take, a TypeError)
+    with pytest.raises(
+        ValueError, match="^JMMDLoss features: feature_bandwidth must be one positive"
+    ):
         JMMDLoss(feature_bandwidth=(3.0, 7.0))
-    with pytest.raises(ValueError, match="^JMMDLoss probs: bandwidth must be given as numbers"):
+    with pytest.raises(
+        ValueError, match="^JMMDLoss probs: prob_bandwidth must be given as numbers"
+    ):
         JMMDLoss(prob_scales=[1.0], prob_bandwidth="0.5")
     # The assignment kernel has fixed sigmas by default: fixed feature sigmas leave the
     # median mode nothing to apply to.
-    with pytest.raises(ValueError, match="^JMMDLoss: median='pooled' has no effect"):
+    with pytest.raises(
+        ValueError,
+        match=r"^JMMDLoss: median='pooled' has no effect: .*\(feature_sigmas= or "
+        r"feature_bandwidth= / prob_sigmas= or prob_bandwidth= fixes the bandwidths\); "
+        r"leave median at 'source' or pass feature_scales= or prob_scales= without them",
+    ):
         JMMDLoss(feature_sigmas=[1.0], median="pooled")
     assert JMMDLoss(feature_sigmas=[1.0], prob_scales=[1.0], median="pooled").median == "pooled"
     with pytest.raises(
         ValueError,
-        match=r"^JMMDLoss features: the median heuristic \(median='source'\) needs at least 2",
+        match=r"^JMMDLoss features: the median heuristic \(median='source'\) needs at least 2.*"
+        r"pass feature_bandwidth= or feature_sigmas=$",
     ):
         JMMDLoss(estimator="biased")(xs[0][:1], ys[0], source_probs=xs[1][:1], target_probs=ys[1])
     # the soft assignments are named as the caller passed them, not as "layer 1"

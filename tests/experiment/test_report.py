@@ -580,9 +580,13 @@ def test_two_runs_of_one_seed_in_a_cell_are_an_error_naming_them():
     message = str(info.value)
     assert "row 'K-means', column 'digits:source→target': 2 records of seed 0" in message
     assert "run_id cfg-None-0, config 'cfg', method 'kmeans'; run_id other" in message
-    # two identical single runs (no run_id): one seed, not two
-    with pytest.raises(ValueError, match="2 records of seed 0 .no run_id, single run"):
+    assert "run their config again" in message
+    # two identical single runs (no run_id): one seed, not two; and no config to run again
+    # or to tabulate (what the message advised)
+    with pytest.raises(ValueError, match="2 records of seed 0 .no run_id, single run") as info:
         build_tables([_run(0, 0.5, config=None), _run(0, 0.5, config=None)], ["acc"])
+    assert "Delete the repeated lines" in str(info.value)
+    assert "config" not in str(info.value).split("cell holds one run per seed.")[1]
     # family means too: a seed is one run per pair
     with pytest.raises(ValueError, match="records of seed 0"):
         build_tables(records, ["acc"], by_benchmark=True)
