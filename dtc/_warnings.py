@@ -20,7 +20,10 @@ import warnings
 __all__ = ["warn"]
 
 _DTC_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Where dtc is the program: the command (its caller is typer), and a --jobs worker's entry
+# (its caller is the standard library's process pool)
 _CLI = _DTC_DIR + "cli.py"
+_WORKER = (os.path.join(_DTC_DIR, "experiment", "backends.py"), "_execute_in_worker")
 
 
 def _internal_prefixes() -> tuple[str, ...]:
@@ -37,8 +40,8 @@ def _internal_prefixes() -> tuple[str, ...]:
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn(message, category)`` attributed to the innermost caller outside
     dtc and ``baselines``; under the ``dtc`` command (whose caller is its command-line
-    library, typer, not a user's line), to the line of dtc that called the warning
-    function, as ``stacklevel=2`` does."""
+    library, typer, not a user's line) and in a ``--jobs`` worker (the process pool's),
+    to the line of dtc that called the warning function, as ``stacklevel=2`` does."""
     internal = _internal_prefixes()
     frame = sys._getframe(1)  # the function that warns: stacklevel 2
     level, via_cli = 2, False
@@ -46,7 +49,8 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
         filename = frame.f_code.co_filename
         if not filename.startswith(internal):
             break
-        via_cli = via_cli or filename == _CLI  # dtc is the program
+        # dtc is the program
+        via_cli = via_cli or filename == _CLI or (filename, frame.f_code.co_name) == _WORKER
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=2 if via_cli else level)

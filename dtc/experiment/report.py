@@ -48,7 +48,7 @@ import math
 import numbers
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -149,22 +149,12 @@ class ResultTable:
     #: Rows shown but never bold nor compared for it: an oracle table's oracle rows, which
     #: chose by target labels, beside rows that did not.
     unranked: frozenset = frozenset()
-    # best() per column, computed once: asked for every cell, it made rendering quadratic
-    # in the rows (400 rows: 12 s per format)
-    _best: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def best(self, column: str) -> float | None:
         """The best mean of ``column`` among its complete cells (``unranked`` rows left
         out), as shown (rounded); a NaN mean (a metric a run could not compute) is never
-        the best."""
-        # keyed on what it reads too: a table whose rows or cells were edited after a
-        # rendering (or a copy.copy of one, which shares this dict) kept the old bold
-        key = (column, tuple(self.rows), self.unranked, id(self.cells))
-        if key not in self._best:
-            self._best[key] = self._best_of(column)
-        return self._best[key]
-
-    def _best_of(self, column: str) -> float | None:
+        the best. Computed afresh (a table edited after a rendering kept a cached bold): a
+        renderer asks once per column, :meth:`bests`."""
         means = [
             _shown(cell.mean)
             for r in self.rows
@@ -175,13 +165,21 @@ class ResultTable:
         ]
         return max(means) if means else None
 
-    def is_best(self, cell: Cell, column: str, row: str | None = None) -> bool:
+    def bests(self) -> dict:
+        """:meth:`best` of every column, for one rendering (asked for every cell, it made
+        rendering quadratic in the rows: 400 rows, 12 s per format)."""
+        return {column: self.best(column) for column in self.columns}
+
+    def is_best(
+        self, cell: Cell, column: str, row: str | None = None, *, bests: dict | None = None
+    ) -> bool:
         """Whether ``cell`` (of ``row``, where given) is complete and shows the best mean of
         ``column``: bold is decided on the shown values, so cells that read the same are
-        all bold; a cell of an ``unranked`` row never is."""
+        all bold; a cell of an ``unranked`` row never is. ``bests``: :meth:`bests` of this
+        rendering (computed here otherwise)."""
         if row in self.unranked:
             return False
-        best = self.best(column)
+        best = self.best(column) if bests is None else bests[column]
         return cell.complete and best is not None and _shown(cell.mean) == best
 
     @property
@@ -305,11 +303,29 @@ _CONFIG, _METHOD = "config", "method"
 
 def _params(record: dict) -> dict | None:
     """The record's resolved method parameters less those set to the seed (they differ
-    between the seeds of one configuration by design); ``None`` when not recorded."""
+    between the seeds of one configuration by design), at the top and in the objects it
+    describes (a config's objects take the run's seed too); ``None`` when not recorded."""
     params = record.get("params")
     if not isinstance(params, dict):
         return None
-    return {k: v for k, v in params.items() if k not in SEED_PARAMS}
+    return {
+        k: _without_seed(v, record.get("seed")) for k, v in params.items() if k not in SEED_PARAMS
+    }
+
+
+def _without_seed(value, seed):
+    # an object's description ({"object": ..., "params": ...}) less a seed equal to the
+    # run's: one configuration's runs were split into one row per seed
+    if isinstance(value, list):
+        return [_without_seed(v, seed) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _without_seed(v, seed) for k, v in value.items()}
+    if "object" in value and isinstance(out.get("params"), dict):
+        out["params"] = {
+            k: v for k, v in out["params"].items() if not (k in SEED_PARAMS and v == seed)
+        }
+    return out
 
 
 def _norm(value) -> str:
@@ -743,6 +759,7 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
         default=None,
     )
     body = []
+    bests = table.bests()
     for row in table.rows:
         line = [plain(row)]
         for col in table.columns:
@@ -751,7 +768,7 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
                 line.append("–")
                 continue
             text = plain(_cell_text(cell, show_n))
-            line.append(bold(text) if table.is_best(cell, col, row) else text)
+            line.append(bold(text) if table.is_best(cell, col, row, bests=bests) else text)
         if with_mean:
             m = table.row_mean(row)
             if m is None:
@@ -839,11 +856,12 @@ def to_csv(table: ResultTable, path: Path) -> None:
     with replace_file(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["metric", "method", "task", "mean", "std", "n", "best", "left_out"])
+        bests = table.bests()
         for row in table.rows:
             for col in table.columns:
                 cell = table.cells[row].get(col)
                 if cell is not None:
-                    best = table.is_best(cell, col, row)
+                    best = table.is_best(cell, col, row, bests=bests)
                     writer.writerow(
                         [
                             table.metric,

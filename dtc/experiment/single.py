@@ -501,9 +501,11 @@ def build_objects(value, seed: int | None = None):
     replaced by ``Class(**params)`` (in lists and mappings too).
 
     ``seed``: the run's; a class whose ``__init__`` takes a ``seed`` or ``random_state``
-    that ``params`` do not give is built with it, as the method itself is (a sliced
-    Wasserstein loss, a monitor): built from their own default, they drew the same at
-    every seed of a sweep, where the same loss named by DTC's ``loss`` follows the fit's.
+    that ``params`` do not give, with a number as its default, is built with it, as the
+    method itself is (a sliced Wasserstein loss): built from their own default, they drew
+    the same at every seed of a sweep, where the same loss named by DTC's ``loss`` follows
+    the fit's. A default of ``None`` is the object's own choice (the monitor's: the
+    estimator's seed), and is left to it.
 
     This is how a YAML config passes objects, e.g. DTC's ``callbacks`` (monitors), as
     plain data; the spec and its run_id keep the plain form. ``Class`` must be a class:
@@ -521,7 +523,13 @@ def build_objects(value, seed: int | None = None):
                 takes = inspect.signature(cls).parameters
             except (TypeError, ValueError):  # a signature Python cannot read
                 takes = {}
-            params.update({key: seed for key in SEED_PARAMS if key in takes and key not in params})
+            params.update(
+                {
+                    key: seed
+                    for key in SEED_PARAMS
+                    if key in takes and key not in params and takes[key].default is not None
+                }
+            )
         return cls(**params)
     if isinstance(value, dict):
         return {k: build_objects(v, seed) for k, v in value.items()}

@@ -74,3 +74,29 @@ def test_under_the_dtc_command_a_warning_names_dtcs_own_line(tmp_path):
     )
     assert "is taken as a header" in out.stderr
     assert "typer" not in out.stderr and "dtc/data/" in out.stderr.replace("\\", "/")
+
+
+def test_in_a_jobs_worker_a_warning_names_dtcs_own_line(tmp_path):
+    # the first frame outside dtc was the standard library's process pool
+    # ("concurrent/futures/process.py: r = call_item.fn(...)")
+    import subprocess
+    import sys
+
+    folder = tmp_path / "fold"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.csv").write_text("x,2,label\n" + "0.5,1.5,0\n1.5,0.5,1\n" * 3)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"name: c\nbenchmarks: [{{benchmark: {folder}, pairs: [[a, b]]}}]\n"
+        "methods: {km: {method: kmeans}}\nseeds: [0, 1]\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "dtc.cli", "run", str(config), "--out", str(tmp_path / "o")]
+        + ["--jobs", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "is taken as a header" in out.stderr
+    assert "concurrent" not in out.stderr and "typer" not in out.stderr

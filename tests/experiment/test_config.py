@@ -481,8 +481,13 @@ def test_objects_a_config_builds_take_the_runs_seed_unless_given_one():
     assert build_objects(swd, seed=3).seed == 3
     given = {**swd, "params": {"seed": 5}}
     assert build_objects({"loss": [given]}, seed=3)["loss"][0].seed == 5
+    # a default of None is the object's own choice, left to it: the monitor follows the
+    # estimator's seed (given the run's, a seed near 2**32 - 1 was refused, and its
+    # description differed by seed), scikit-learn's random_state=None draws afresh
     km = {"object": "sklearn.cluster:KMeans", "params": {"n_clusters": 2}}
-    assert build_objects(km, seed=4).random_state == 4  # scikit-learn's name for it too
+    assert build_objects(km, seed=4).random_state is None
+    monitor = {"object": "dtc.monitor:NegativeTransferMonitor", "params": {}}
+    assert build_objects(monitor, seed=2**32 - 1).seed is None
     assert build_objects({"object": "fractions:Fraction", "params": {"numerator": 3}}, seed=4) == 3
     for seed in (0, 3):
         spec = RunSpec("dtc", seed=seed, params={"loss": swd})

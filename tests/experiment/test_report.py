@@ -780,12 +780,12 @@ def test_a_columns_best_is_computed_once_per_column(monkeypatch):
     ]
     (table,) = build_tables(records, ["acc"])
     calls = []
-    best_of = report.ResultTable._best_of
+    best = report.ResultTable.best
     monkeypatch.setattr(
-        report.ResultTable, "_best_of", lambda self, col: calls.append(col) or best_of(self, col)
+        report.ResultTable, "best", lambda self, col: calls.append(col) or best(self, col)
     )
     text = to_markdown(table)
-    assert len(calls) == len(table.columns) == 1
+    assert len(calls) == len(table.columns) == 1  # once per rendering and column
     assert "**39.0 ± 0.0**" in text
 
 
@@ -803,3 +803,27 @@ def test_the_bold_follows_rows_and_cells_edited_after_a_rendering():
     cut.rows, cut.cells = ["B"], {"B": cells["B"]}
     assert "**80.0**" in to_markdown(cut)
     assert "**90.0**" in to_markdown(table)
+    # a cell edited in place, and an unranked set (a key of the review's cache refused it)
+    table.cells["A"]["x"] = Cell([70.0])
+    assert "**80.0**" in to_markdown(table) and "**70.0**" not in to_markdown(table)
+    oracle = ResultTable("acc", ["A", "B"], ["x"], cells, unranked={"B"})
+    assert "| B | 80.0 |" in to_markdown(oracle) and "**70.0**" in to_markdown(oracle)
+
+
+def test_a_config_objects_seed_set_to_the_runs_does_not_split_its_row():
+    # a config's objects take the run's seed (a sliced Wasserstein loss): their
+    # descriptions differ by seed, and the report split one row into one per seed, n=1/2
+    swd = {"object": "dtc.align.ot:SlicedWassersteinLoss", "params": {"n_projections": 8}}
+    fixed = {**swd, "params": {"n_projections": 8, "seed": 7}}
+    records = []
+    for seed, acc in ((0, 0.5), (1, 0.7)):
+        for label, loss in (
+            ("swd", {**swd, "params": {**swd["params"], "seed": seed}}),
+            ("swd7", fixed),
+        ):
+            rec = _record(label, seed, acc)
+            rec["params"] = {"seed": seed, "loss": loss}
+            records.append(rec)
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.rows == ["swd", "swd7"]
+    assert acc.cells["swd"]["digits:source→target"].n == 2
