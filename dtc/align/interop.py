@@ -148,9 +148,10 @@ class PytorchAdaptLoss(AlignmentLoss):
             # the inputs were checked finite: the layer itself failed (MMDLoss's median
             # bandwidth is 0 when the source rows are all equal: exp(-0/0)); the advice
             # of the layer it is (bandwidth= was advised to a CORALLoss, a TypeError)
+            mmd = getattr(sys.modules.get("pytorch_adapt.layers"), "MMDLoss", None)
             why = (
                 "identical source rows make its median bandwidth 0? pass bandwidth=..."
-                if layer == "MMDLoss"
+                if mmd is not None and isinstance(self.layer, mmd)  # its subclasses too
                 else "an overflow? standardise or rescale the features"
             )
             raise ValueError(f"{name}: {layer} returned {float(value)} on finite inputs ({why})")

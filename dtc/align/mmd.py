@@ -66,6 +66,7 @@ first derivatives are available: a backward pass with ``create_graph=True`` rais
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -214,7 +215,7 @@ class GaussianFamily:
         ``(n_t, d)``; the median heuristic looks at ``source`` (and ``target`` for
         ``median="pooled"``), without gradient."""
         if self.sigmas is not None:
-            return sigmas_to_gammas(self.sigmas)
+            return sigmas_to_gammas(self.sigmas, name=f"{self.owner}: {self.prefix}sigmas")
         h = self.bandwidth
         if h is None:
             # One source sample has no pair ("source"); "pooled" always has two points;
@@ -247,7 +248,15 @@ class GaussianFamily:
                     f"{self.owner}: the median heuristic gave bandwidth {h} ({which}); pass "
                     f"{self.prefix}bandwidth= or {self.prefix}sigmas="
                 )
-        return tuple(1.0 / (s * h) for s in self.scales)
+        gammas = tuple(1.0 / (s * h) for s in self.scales)
+        if not all(0.0 < g < math.inf for g in gammas):
+            # a scale so small (or large) that its rate under- or overflows float64
+            raise ValueError(
+                f"{self.owner}: {self.prefix}scales {list(self.scales)} times the bandwidth "
+                f"{h:g} give rates outside float64 (1 / (scale * bandwidth)); pass larger "
+                f"{self.prefix}scales or another {self.prefix}bandwidth"
+            )
+        return gammas
 
     def __repr__(self) -> str:
         if self.sigmas is not None:

@@ -308,23 +308,44 @@ def _params(record: dict) -> dict | None:
     params = record.get("params")
     if not isinstance(params, dict):
         return None
+    spec = record.get("spec")
+    given = spec.get("params") if isinstance(spec, dict) else None
+    given = given if isinstance(given, dict) else {}
     return {
-        k: _without_seed(v, record.get("seed")) for k, v in params.items() if k not in SEED_PARAMS
+        k: _without_seed(v, record.get("seed"), given.get(k, _NOT_GIVEN))
+        for k, v in params.items()
+        if k not in SEED_PARAMS
     }
 
 
-def _without_seed(value, seed):
-    # an object's description ({"object": ..., "params": ...}) less a seed equal to the
-    # run's: one configuration's runs were split into one row per seed
+_NOT_GIVEN = object()
+
+
+def _without_seed(value, seed, given=_NOT_GIVEN):
+    """``value`` (a described parameter) less the seeds the run gave its objects: one
+    configuration's runs were split into one row per seed. ``given``: the parameter as the
+    config wrote it (the record's ``spec``), which tells a seed the run gave (absent there)
+    from one the config fixed (kept, whatever its value); without it, a seed equal to the
+    run's counts as the run's."""
     if isinstance(value, list):
-        return [_without_seed(v, seed) for v in value]
+        pairs = given if isinstance(given, list) and len(given) == len(value) else None
+        return [
+            _without_seed(v, seed, _NOT_GIVEN if pairs is None else pairs[i])
+            for i, v in enumerate(value)
+        ]
     if not isinstance(value, dict):
         return value
-    out = {k: _without_seed(v, seed) for k, v in value.items()}
+    written = given if isinstance(given, dict) else {}
+    out = {k: _without_seed(v, seed, written.get(k, _NOT_GIVEN)) for k, v in value.items()}
     if "object" in value and isinstance(out.get("params"), dict):
-        out["params"] = {
-            k: v for k, v in out["params"].items() if not (k in SEED_PARAMS and v == seed)
-        }
+        fixed = (written.get("params") or {}) if "object" in written else None
+
+        def runs(key, v) -> bool:
+            if key not in SEED_PARAMS:
+                return False
+            return v == seed if fixed is None else key not in fixed
+
+        out["params"] = {k: v for k, v in out["params"].items() if not runs(k, v)}
     return out
 
 

@@ -122,6 +122,9 @@ def test_bad_inputs(layers):
             r"make its median bandwidth 0\? pass bandwidth=",
         ):
             PAMMDLoss(mmd_type=mmd_type)(torch.ones(5, 3), x)
+    # a subclass of MMDLoss is advised its bandwidth too (pytorch-adapt's MMDBatchedLoss)
+    with pytest.raises(ValueError, match=r"MMDBatchedLoss returned nan .*pass bandwidth="):
+        PytorchAdaptLoss("MMDBatchedLoss", mmd_type="quadratic")(torch.ones(5, 3), x)
     # another layer is not advised a bandwidth it does not take (a TypeError)
     with pytest.raises(
         ValueError, match=r"PytorchAdaptLoss: CORALLoss returned .* \(an overflow\? standardise"

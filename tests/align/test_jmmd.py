@@ -8,7 +8,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 import dtc.align as align
-from dtc.align import JMMDLoss, jmmd2, mmd2
+from dtc.align import JMMDLoss, MMDLoss, jmmd2, mmd2
 
 SIG = ([0.7, 1.5], [0.5])
 
@@ -298,3 +298,17 @@ def test_probs_that_are_not_soft_assignments_are_refused():
         loss(xs[0], ys[0], source_probs=torch.log(xs[1]), target_probs=ys[1])
     with pytest.raises(ValueError, match="JMMDLoss: target_probs rows must sum to 1"):
         loss(xs[0], ys[0], source_probs=xs[1], target_probs=ys[1] * 3)
+
+
+def test_bandwidths_outside_float64_name_the_parameter_to_change():
+    # they named "sigmas" / "gammas", which JMMD does not take, and no loss
+    x = torch.randn(20, 4)
+    p = torch.softmax(torch.randn(20, 3), 1)
+    with pytest.raises(ValueError, match=r"^JMMDLoss features: feature_sigmas: bandwidths"):
+        JMMDLoss(feature_sigmas=[1e-200])(x, x, source_probs=p, target_probs=p)
+    with pytest.raises(
+        ValueError, match=r"^JMMDLoss features: feature_scales \[1e-320\] times the bandwidth"
+    ):
+        JMMDLoss(feature_scales=[1e-320])(x, x + 1, source_probs=p, target_probs=p)
+    with pytest.raises(ValueError, match=r"^MMDLoss: sigmas: bandwidths"):
+        MMDLoss(sigmas=[1e-200])(x, x)

@@ -91,9 +91,9 @@ def test_in_a_jobs_worker_a_warning_names_dtcs_own_line(tmp_path):
         f"name: c\nbenchmarks: [{{benchmark: {folder}, pairs: [[a, b]]}}]\n"
         "methods: {km: {method: kmeans}}\nseeds: [0, 1]\n"
     )
+    command = ["run", str(config), "--out", str(tmp_path / "o"), "--jobs", "2"]
     out = subprocess.run(
-        [sys.executable, "-m", "dtc.cli", "run", str(config), "--out", str(tmp_path / "o")]
-        + ["--jobs", "2"],
+        [sys.executable, "-m", "dtc.cli", *command],
         capture_output=True,
         text=True,
     )

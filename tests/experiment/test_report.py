@@ -827,3 +827,14 @@ def test_a_config_objects_seed_set_to_the_runs_does_not_split_its_row():
     (acc,) = build_tables(records, ["acc"])
     assert acc.rows == ["swd", "swd7"]
     assert acc.cells["swd"]["digits:source→target"].n == 2
+    # a seed the config fixed is kept whatever its value: equal to one run's seed (0), it
+    # was taken for the run's and that run split off its row
+    runs = []
+    for seed in (0, 1, 2):
+        rec = _record("fixed0", seed, 0.5)
+        written = {**swd, "params": {"n_projections": 8, "seed": 0}}
+        rec["params"] = {"seed": seed, "loss": written}
+        rec["spec"] = {"params": {"loss": written}, "seed": seed}
+        runs.append(rec)
+    (acc,) = build_tables(runs, ["acc"])
+    assert acc.rows == ["fixed0"] and acc.cells["fixed0"]["digits:source→target"].n == 3
