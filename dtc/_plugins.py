@@ -34,9 +34,32 @@ __all__ = [
     "module_of",
     "own_source_hash",
     "plugin_hash",
+    "run_seed_arguments",
     "source_files",
     "source_hash",
 ]
+
+
+#: The parameter names that take a run's seed (a method's, and an object's it builds).
+SEED_NAMES = ("seed", "random_state")
+
+
+def run_seed_arguments(cls, given, seed: int) -> dict:
+    """The arguments that give an instance of ``cls`` the run's ``seed``: each of
+    :data:`SEED_NAMES` its ``__init__`` takes, that ``given`` (the arguments written) does
+    not set, and whose default is not ``None`` (``None`` is the object's own choice: the
+    monitor follows its estimator, scikit-learn draws afresh). Built from their default
+    instead, a loss's projections or an object's draws were the same at every seed of a
+    sweep. Empty where the signature cannot be read."""
+    try:
+        takes = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {
+        name: seed
+        for name in SEED_NAMES
+        if name in takes and name not in given and takes[name].default is not None
+    }
 
 
 def module_of(cls) -> str:

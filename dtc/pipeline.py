@@ -59,6 +59,7 @@ from dtc._plugins import (
     is_own,
     own_source_hash,
     plugin_hash,
+    run_seed_arguments,
 )
 from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
 from dtc._warnings import warn
@@ -956,17 +957,10 @@ class DTC(TransferClusterer):
         # pytorch-adapt loss's built layer) was trained in place, and the next fit with the
         # same parameters started from the weights the last one left (118 of 899 labels)
         params = copy.deepcopy(dict(self.loss_params or {}))
-        if "seed" not in params:
-            # The fit's seed, as the monitor's follows it: at its default 0 every seed of a
-            # sweep drew the same projections (swd) or random map (cdan, randomized), and
-            # the spread over seeds left those draws out. (At seed 0 the built-in losses'
-            # own default: the same loss as before.)
-            try:
-                signature = _signature(align.get_class(self.loss))
-            except ValueError:  # an unknown name: align.get below names it
-                signature = None
-            if signature is not None and "seed" in signature.parameters:
-                params["seed"] = int(self.seed)
+        # The fit's seed (swd's projections, cdan's randomized map): at seed 0 the built-in
+        # losses' own default, the same loss as before
+        with contextlib.suppress(ValueError):  # an unknown name: align.get below names it
+            params.update(run_seed_arguments(align.get_class(self.loss), params, int(self.seed)))
         try:
             return align.get(self.loss, **params)
         except TypeError as exc:

@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from dtc import data, methods, metrics
-from dtc._plugins import OWN_PACKAGES, import_object, module_of, source_files
+from dtc._plugins import (
+    OWN_PACKAGES,
+    SEED_NAMES,
+    import_object,
+    module_of,
+    run_seed_arguments,
+    source_files,
+)
 from dtc._torch_state import GLOBAL_STATE_LOCK
 from dtc.experiment.store import sorted_items
 
@@ -50,7 +57,7 @@ __all__ = [
 
 DEFAULT_METHOD = "dtc"
 # Method parameters that every run sets to its seed (a config's `seeds:`).
-SEED_PARAMS = ("seed", "random_state")
+SEED_PARAMS = SEED_NAMES
 # Data parameters that make the target imbalanced: passed to dtc.data.load_pair as its
 # ``imbalance``, which cuts the target before it is preprocessed.
 RUNNER_DATA_KEYS = (
@@ -519,17 +526,7 @@ def build_objects(value, seed: int | None = None):
             raise ValueError(f"object {value['object']!r} is not a class (a {type(cls).__name__})")
         params = build_objects(value.get("params") or {}, seed)
         if seed is not None:
-            try:
-                takes = inspect.signature(cls).parameters
-            except (TypeError, ValueError):  # a signature Python cannot read
-                takes = {}
-            params.update(
-                {
-                    key: seed
-                    for key in SEED_PARAMS
-                    if key in takes and key not in params and takes[key].default is not None
-                }
-            )
+            params.update(run_seed_arguments(cls, params, seed))
         return cls(**params)
     if isinstance(value, dict):
         return {k: build_objects(v, seed) for k, v in value.items()}
