@@ -223,7 +223,9 @@ class _AEKMeans(TransferClusterer):
         ae, self.history_ = train_autoencoder(
             self, domain, epochs=self.epochs, stage=f"pretrain ({self._train_on})"
         )
-        self.autoencoder_ = ae
+        # left in evaluation mode, as DTC's: a forward pass of the fitted network gives
+        # embedding_ (no dropout) and leaves batch norm's running statistics alone
+        self.autoencoder_ = ae.eval()
         self.embedding_ = embed(ae.encoder, pair.target.X)
         labels, centers, _ = kmeans(self.embedding_, k, n_init=n_init, seed=self.seed)
         self.labels_ = np.asarray(labels, dtype=np.int64)

@@ -299,7 +299,7 @@ class DEC(TransferClusterer):
             else:
                 epoch = self.max_epochs
         self.n_epochs_ = epoch
-        self.autoencoder_ = ae
+        self.autoencoder_ = ae.eval()  # as the AE + K-means baseline's
         self.embedding_ = embed(ae.encoder, target.X)
         with torch.no_grad():
             q_all = layer(torch.from_numpy(self.embedding_).to(device))

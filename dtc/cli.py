@@ -488,6 +488,7 @@ def report(
         RESULTS_FILE,
         describe_records,
         split_by_tasks,
+        unique_tasks,
         with_task_grid,
     )
     from dtc.experiment.single import platform_text
@@ -513,7 +514,9 @@ def report(
         if config is not None:
             _import_here()  # a config may name a user's module:Class
             cfg = load_config(config, overrides)  # parsed as `dtc run CONFIG key=value`
-            tasks = expand(cfg)
+            # a pair or grid value given twice is one run, as the sweep counts it: the
+            # note on missing runs counted each twice
+            tasks = unique_tasks(expand(cfg))
             records, others = split_by_tasks(records, tasks)
             # a run reused from another config that shares the row keeps that config's name
             # in its record: the report split one row in two ("km (config=cfgA)")

@@ -304,9 +304,10 @@ def _class_means(Z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.
 
 
 def _epoch_means(sums: dict[str, list]) -> dict[str, float]:
-    """Each loss's mean over the batches that computed it (``sums``: name -> ``[total,
-    batches]``): the alignment loss is skipped on batches whose weight is 0 (the first
-    batch of a DANN-ramped adaptation), which must not count as zeros in its mean."""
+    """Each loss's mean over the rows of the batches that computed it (``sums``: name ->
+    ``[total, rows]``, see :meth:`DTC._step`). A skipped term must not count as zeros in
+    its mean: the alignment loss on batches whose weight is 0 (the first batch of a
+    DANN-ramped adaptation), the pseudo-label loss on batches with no kept row."""
     return {name: total / n for name, (total, n) in sums.items()}
 
 
@@ -568,10 +569,13 @@ class DTC(TransferClusterer):
     cluster_classes_ : (n_clusters,) int, only when clusters are named by source classes
     n_clusters_ : int
     history_ : list of dicts, one per epoch: ``stage``, ``epoch`` and that stage's losses
-        (``recon``, ``sup``, ``align``, ``pseudo``, ``kl``: those it computes); adaptation
-        also logs ``lambda`` and ``discrepancy`` (the source-target MMD), self-training
-        ``lambda``, ``round``, ``changed`` and ``kept``, refinement ``discrepancy`` and
-        ``changed``
+        (``recon``, ``sup``, ``align``, ``pseudo``, ``kl``: those it computes, each a mean
+        over the rows of the epoch's batches); adaptation also logs ``lambda`` and
+        ``discrepancy`` (the source-target MMD), self-training ``lambda``, ``round``,
+        ``changed`` and ``kept``, refinement ``discrepancy`` and ``changed``. Two entries
+        are no epochs: the check that stopped refinement (``changed`` below ``tol``, with
+        ``stopped: True``, at the epoch that did not run) and a negative-transfer
+        monitor's closing entry (``stage: "monitor"``)
     autoencoder_, source_autoencoder_ : the trained target / source autoencoders
     target_mean_, target_std_ : (d_target,) float64 statistics of DTC's own z-scoring of
         the target (``None`` when ``standardize=False``); see :meth:`transform_target`
@@ -1769,9 +1773,8 @@ class DTC(TransferClusterer):
             yt = pseudo[idx_t]
             kept = yt >= 0
             head = self._head if self._head is not None else self._pl_head
-            out["pseudo"] = (
-                F.cross_entropy(head(zt[kept]), yt[kept]) if kept.any() else zt.sum() * 0.0
-            )
+            if kept.any():  # a batch without a kept row computes no such term
+                out["pseudo"] = F.cross_entropy(head(zt[kept]), yt[kept])
         if self._loss is not None and lam > 0:
             # soft assignments only for class-conditional losses (k may not be known yet)
             probs_s, probs_t = probs_fn(zs, zt) if self._conditional else (None, None)
@@ -1862,9 +1865,14 @@ class DTC(TransferClusterer):
             value = MMDLoss(estimator="biased", bandwidth=median)(zs, zt)
         return float(value)
 
-    def _step(self, loss, parts: dict, sums: dict, stage: str, epoch: int) -> None:
+    def _step(
+        self, loss, parts: dict, sums: dict, stage: str, epoch: int, rows: dict | None = None
+    ) -> None:
         """One optimiser step on ``loss``; adds the batch's ``parts`` to ``sums`` (name ->
-        ``[total, batches]``, see :func:`_epoch_means`)."""
+        ``[total, rows]``, see :func:`_epoch_means`), each weighted by the rows it averages
+        (``rows``: name -> count, where it is not the batch's size), so that an epoch's mean
+        is over rows, as pretraining's (the batches of both domains have one size, but for
+        the pseudo-label loss's kept rows)."""
         try:
             check_finite(loss, stage=stage, epoch=epoch)
         except FloatingPointError:
@@ -1881,9 +1889,10 @@ class DTC(TransferClusterer):
         loss.backward()
         self._opt.step()
         for name, v in parts.items():
+            w = 1 if rows is None or name not in rows else rows[name]
             total = sums.setdefault(name, [0.0, 0])
-            total[0] += float(v.detach())
-            total[1] += 1
+            total[0] += float(v.detach()) * w
+            total[1] += w
 
     def _adapt(self) -> None:
         self._opt = torch.optim.Adam(
@@ -1995,10 +2004,12 @@ class DTC(TransferClusterer):
                     loss = (
                         self.recon_weight * parts["recon"]
                         + self.sup_weight * parts.get("sup", 0.0)
-                        + self.pseudo_weight * parts["pseudo"]
+                        + self.pseudo_weight * parts.get("pseudo", 0.0)
                         + lam * parts.get("align", 0.0)
                     )
-                    self._step(loss, parts, sums, "self_train", epoch)
+                    # the pseudo-label loss is a mean over the batch's kept rows
+                    rows = {"pseudo": int((pseudo[idx_t] >= 0).sum())}
+                    self._step(loss, parts, sums, "self_train", epoch, rows=rows)
                 logs = {"stage": "self_train", "round": rnd, "epoch": epoch}
                 logs.update(_epoch_means(sums))
                 logs.update(kept=float(keep.mean()), changed=float(changed))

@@ -802,3 +802,23 @@ def test_report_with_its_config_needs_every_planned_pair(tmp_path):
     family = (tmp_path / "rep" / "by_benchmark_acc.md").read_text()
     assert "| km | – |" in family and f"({folder}: 6 pair(s))" in family
     assert (tmp_path / "rep" / "acc.md").read_text().count("| – ") == 4
+
+
+def test_report_with_config_counts_a_repeated_pair_once(tmp_path):
+    # The sweep runs a pair given twice once; the note on missing runs counted the config's
+    # expansion: "2 of 4 runs" for one of two.
+    text = CONFIG.replace(
+        "benchmarks: [{benchmark: digits}]",
+        "benchmarks: [{benchmark: digits, pairs: [[source, target], [source, target]]}]",
+    ).replace("seeds: [0]", "seeds: [0, 1]")
+    cfg = _cli_config(tmp_path, text)
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    results = out / "results.jsonl"
+    lines = results.read_text().splitlines()
+    assert len(lines) == 2
+    results.write_text(lines[0] + "\n")
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    res = runner.invoke(app, [*rep, "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "1 of 2 runs of cli have no record" in " ".join(res.stderr.split())

@@ -721,8 +721,9 @@ def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[Result
 
 # -- rendering ----------------------------------------------------------------
 def _fmt(value: float) -> str:
-    """A score (in %) as every table shows it."""
-    return f"{value:.1f}"
+    """A score (in %) as every table shows it; a value that rounds to zero reads "0.0", never
+    "-0.0" (an ARI of -0.0004)."""
+    return f"{round(value, 1) + 0.0:.1f}"
 
 
 def _shown(value: float) -> float:

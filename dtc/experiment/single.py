@@ -369,8 +369,10 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
     history = getattr(method, "history_", None)
     if history:
         record["history"] = [{k: float(v) for k, v in h.items() if _is_number(v)} for h in history]
-        record["n_epochs"] = len(history)
-        record["seconds_per_epoch"] = seconds_per_epoch(history, seconds)
+        epochs = trained_epochs(history)
+        record["n_epochs"] = len(epochs)
+        if epochs:
+            record["seconds_per_epoch"] = seconds_per_epoch(epochs, seconds)
     verdict = monitor_verdict(method)
     if verdict is not None:
         record["monitor"] = verdict
@@ -535,6 +537,14 @@ def build_objects(value, seed: int | None = None):
     return value
 
 
+def trained_epochs(history: list[dict]) -> list[dict]:
+    """The entries of ``history`` that are epochs of training: a negative-transfer monitor's
+    closing entry (``stage == "monitor"``) and the check that stopped a refinement before
+    its epoch ran (``stopped``) are not. (The record's ``history`` keeps numbers only, so
+    those entries read as epochs there: this is the place that tells them apart.)"""
+    return [h for h in history if h.get("stage") != "monitor" and not h.get("stopped")]
+
+
 def seconds_per_epoch(history: list[dict], seconds: float) -> float:
     """Mean epoch time: the epochs' own ``seconds`` (or ``time``) entries when they
     have them, else the fit time divided by the number of epochs."""
@@ -557,7 +567,7 @@ def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict
     ``seconds`` (fit time) and ``versions``; for an imbalanced target, ``realised_ratio``
     (its largest / smallest class once the class sizes are rounded: ``imbalance_ratio``
     up to rounding); for methods that train, also ``history`` (numeric entries of
-    ``history_``), ``n_epochs`` and ``seconds_per_epoch``.
+    ``history_``), ``n_epochs`` (:func:`trained_epochs`) and ``seconds_per_epoch``.
     """
     return fit_evaluate(spec, load_spec_pair(spec, data_dir=data_dir), imbalance=imbalance)[0]
 

@@ -10,9 +10,10 @@ when the transfer model's target partition is worse than this one.
 The reference sees target *features* only, never target labels. It is cached: in
 memory for the process, and optionally on disk (``cache_dir``), keyed by a SHA-256
 fingerprint of the target features and of every setting that changes the result (the
-``image_shape`` a convolutional network is built for included, the installed torch
-version, whose kernels can change the trained weights, and a cache-format version), so a
-grid of transfer runs on one target pays for it once.
+``image_shape`` a convolutional network is built for included, the installed versions of
+torch and scikit-learn, whose kernels can change the trained weights and the K-means
+partition, and a cache-format version), so a grid of transfer runs on one target pays for
+it once.
 """
 
 from __future__ import annotations
@@ -64,9 +65,12 @@ def _remember(key: str, found: dict[str, np.ndarray]) -> None:
     _MEMORY[key] = found
 
 
-def _torch_version() -> str:
-    # Read from the installed package's metadata: a cache hit needs no torch import.
-    return importlib.metadata.version("torch")
+def _library_versions() -> dict[str, str]:
+    """The installed versions of the libraries that compute a reference: torch trains the
+    autoencoder, scikit-learn's K-means partitions its embedding (a release can change
+    either result for the same settings)."""
+    # Read from the installed packages' metadata: a cache hit needs no torch import.
+    return {lib: importlib.metadata.version(lib) for lib in ("torch", "scikit-learn")}
 
 
 def clear_reference_cache() -> None:
@@ -321,7 +325,7 @@ class NoTransferReference(BaseEstimator):
         settings = {
             **self._settings(),
             "image_shape": shape,
-            "torch": _torch_version(),
+            **_library_versions(),
             "cache_format": _CACHE_FORMAT,
         }
         key = fingerprint(X, settings)

@@ -479,3 +479,24 @@ def test_sizes_an_architecture_would_ignore_or_cannot_build_are_refused_before_t
     for cls in (TargetAEKMeans, DEC):
         with pytest.raises(ValueError, match=match):
             cls(**params).check_params()
+
+
+@pytest.mark.parametrize("cls", [TargetAEKMeans, SourceAEKMeans, DEC, IDEC])
+def test_the_fitted_autoencoder_is_left_in_evaluation_mode(blobs, cls):
+    # as DTC's: left in training mode, a forward pass of the fitted network drew dropout
+    # (another embedding than embedding_) and moved batch norm's running statistics
+    torch.manual_seed(0)
+    enc = nn.Sequential(
+        nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5)),
+        nn.Linear(16, 4),
+    )
+    kw = {"epochs": 1} if cls in (TargetAEKMeans, SourceAEKMeans) else {"pretrain_epochs": 1}
+    if cls in (DEC, IDEC):
+        kw.update(max_epochs=1, rescale=False)
+    est = cls(architecture=enc, batch_size=64, **kw).fit(blobs)
+    assert not any(m.training for m in est.autoencoder_.modules())
+    X = torch.as_tensor(blobs.target.X, dtype=torch.float32)
+    with torch.no_grad():
+        est.autoencoder_(X)  # e.g. to look at the reconstructions
+        z = est.autoencoder_.encoder(X).numpy()
+    np.testing.assert_allclose(z, est.embedding_, rtol=1e-5, atol=1e-6)

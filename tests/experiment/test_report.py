@@ -838,3 +838,11 @@ def test_a_config_objects_seed_set_to_the_runs_does_not_split_its_row():
         runs.append(rec)
     (acc,) = build_tables(runs, ["acc"])
     assert acc.rows == ["fixed0"] and acc.cells["fixed0"]["digits:source→target"].n == 3
+
+
+def test_a_mean_that_rounds_to_zero_reads_0_0_not_minus_0_0():
+    # an ARI a hair below zero (-0.0004 of a fraction, -0.04 %) read "-0.0", a sign the
+    # table cannot show a reason for
+    records = [_record("a", s, v) for s, v in enumerate([-0.0006, -0.0002])]
+    md = to_markdown(build_tables(records)[0])
+    assert "| a | **0.0 ± 0.0** |" in md and "-0.0" not in md

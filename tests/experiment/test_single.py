@@ -98,3 +98,22 @@ def test_the_code_hash_covers_the_baselines(tmp_path, monkeypatch):
         hashes.append(single.dtc_source_hash())
     single.dtc_source_hash.cache_clear()
     assert hashes[0] != hashes[1] and hashes[0] == hashes[2]
+
+
+def test_n_epochs_counts_the_epochs_that_trained(monkeypatch):
+    # DTC's refinement logs the check that stopped it (at the epoch that did not run) and a
+    # negative-transfer monitor closes with an entry of its own: neither is an epoch, and
+    # the record's history (numbers only) cannot tell them apart, so both were counted
+    # (n_epochs 4 for 2 epochs here) and the fit time divided among them.
+    history = [
+        {"stage": "adapt", "epoch": 0, "recon": 0.5},
+        {"stage": "refine", "epoch": 0, "changed": 1.0, "kl": 0.1},
+        {"stage": "refine", "epoch": 1, "changed": 0.0, "stopped": True},
+        {"stage": "monitor", "epoch": 1, "score": 0.4, "reference": 0.3},
+    ]
+    monkeypatch.setattr(_Spy, "history_", history, raising=False)
+    record = _fit(monkeypatch)[0]
+    assert record["n_epochs"] == 2
+    assert record["seconds_per_epoch"] == pytest.approx(record["seconds"] / 2, abs=1e-3)
+    assert len(record["history"]) == 4  # every entry is still kept
+    assert single.trained_epochs(history) == history[:2]

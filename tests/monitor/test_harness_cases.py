@@ -2756,3 +2756,28 @@ def test_a_resume_cutting_a_line_keeps_a_run_another_invocation_appends(
     assert script.read_runs_file(out, rewrite=True) == [json.loads(first)]
     appender[0].join(timeout=10)
     assert [json.loads(t)["case"] for t in out.read_text().splitlines()] == ["c1", "c3"]
+
+
+def test_summaries_read_a_point_on_a_target_of_a_few_hundred_rows(load_script):
+    # ACC is k / n: on USPS's 1,800 rows a range of exactly 18 rows (1.0 point) came out a
+    # hair above 1.0 in floats and counted as "> 1 point"; on a webcam target of 295 rows,
+    # 3 rows below target-only (-1.017 points, a miss) printed "-1.0" beside "target >= -1.0".
+    script = load_script("negative_transfer")
+    n = 1800
+    rows = [{"case": "usps", "acc_target_only": a / n} for a in (808, 826)]
+    assert "range > 1 point on 0%, median 1.0" in script.target_only_spread(rows)[0]
+    n = 295
+    row = {"case": "office_A->W", "kind": "positive", "seed": 0, "flagged": False}
+    row.update(acc_target_only=150 / n, acc_unguarded=160 / n, acc_guarded=147 / n)
+    assert script.summarise([row])[0] == (
+        "guarded - target-only, worst case: -1.02 points (target >= -1.0); "
+        "more than 1 point below on 1 of 1 runs"
+    )
+    assert script.runs_below([row])[1].startswith("  office_A->W (positive, seed 0): -1.02;")
+    # one decimal wherever it does not hide a miss
+    assert [script.points_text(v) for v in (-1.0, -0.96, -1.06, 2.0)] == [
+        "-1.0",
+        "-1.0",
+        "-1.1",
+        "+2.0",
+    ]

@@ -372,15 +372,18 @@ def test_reference_cache_key_holds_the_image_shape():
     assert again.key_ == square.key_ and again.from_cache_
 
 
-def test_reference_cache_key_holds_the_torch_version(tmp_path, monkeypatch):
-    # A disk entry written under another torch is not taken: its kernels may train other weights.
+@pytest.mark.parametrize("library", ["torch", "scikit-learn"])
+def test_reference_cache_key_holds_the_library_versions(tmp_path, monkeypatch, library):
+    # A disk entry written under another torch or scikit-learn is not taken: torch's kernels
+    # may train other weights, another K-means release may partition them otherwise.
     import dtc.monitor.reference as reference
 
     X, _ = blobs()
     kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32, "cache_dir": tmp_path}
     clear_reference_cache()
     now = NoTransferReference(K, **kw).fit(X)
-    monkeypatch.setattr(reference, "_torch_version", lambda: "0.0.0")
+    installed = reference._library_versions()
+    monkeypatch.setattr(reference, "_library_versions", lambda: {**installed, library: "0.0.0"})
     older = NoTransferReference(K, **kw).fit(X)
     assert older.key_ != now.key_ and not older.from_cache_
     assert len(list(tmp_path.iterdir())) == 2

@@ -2205,3 +2205,29 @@ def test_a_module_in_loss_params_is_not_trained_in_place(small_pair):
     assert first._loss.layer is not layer
     second = DTC(**params).fit(small_pair)
     np.testing.assert_array_equal(first.labels_, second.labels_)
+
+
+def test_self_training_logs_the_pseudo_label_loss_over_the_kept_rows(small_pair):
+    # The epoch's pseudo-label loss is the mean cross-entropy over the kept target rows, as
+    # pretraining's "sup" is over the labelled ones: a batch without a kept row counted as
+    # a 0 in it (about half the value logged here).
+    from dtc.nn.training import embed
+
+    found, pseudo_labels = [], pipeline.pseudo_labels
+
+    def recorded(*args, **kwargs):
+        found.append(pseudo_labels(*args, **kwargs))
+        return found[-1]
+
+    # a learning rate too small to move a float32 weight: the logged loss is the fitted state's
+    params = {**TINY, "pretrain_epochs": 1, "adapt_epochs": 1, "batch_size": 4, "lr": 1e-30}
+    params.update(self_training_rounds=1, self_training_epochs=1, pseudo_label_confidence=0.1)
+    with mock.patch.object(pipeline, "pseudo_labels", recorded):
+        est = DTC(**params).fit(small_pair)
+    (log,) = [h for h in est.history_ if h["stage"] == "self_train"]
+    (labels, keep, _), z = found[0], embed(est._tgt_ae.encoder, est._Xt)
+    assert 0 < keep.sum() < len(keep) / 4  # most batches of 4 hold no kept row
+    with torch.no_grad():
+        logits = est._head(torch.from_numpy(z[keep]))
+        expected = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels[keep]))
+    assert log["pseudo"] == pytest.approx(float(expected), rel=1e-5)
