@@ -129,6 +129,7 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     fewer than ``min_samples`` rows, no columns, or holds complex, NaN or Inf values,
     text, times (datetime64, timedelta64) or records.
     """
+    given = type(X)  # the caller's: a list is an ndarray below
     X = host_array(X, name)
     if not hasattr(X, "dtype"):  # a list: its kind, for the checks below
         try:
@@ -162,8 +163,12 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
         with np.errstate(over="ignore"):  # values beyond float32 are named below
             arr = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:
+        held = ""
+        if kind == "O":  # what the objects are: "an ndarray" alone named nothing wrong
+            types = sorted({type(v).__name__ for v in X.flat} - {"int", "float", "bool"})
+            held = f" holding {', '.join(types)} objects"
         raise ValueError(
-            f"{name}: expected a numeric array of shape (n, d), got {type(X)!r}"
+            f"{name}: expected a numeric array of shape (n, d), got {given!r}{held}"
         ) from exc
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-d array of shape (n, d), got shape {arr.shape}")

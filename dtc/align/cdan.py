@@ -70,7 +70,10 @@ class RandomizedMultilinearMap(nn.Module):
     ):
         super().__init__()
         if not is_int_at_least(out_dim, 1):
-            raise ValueError(f"randomized_dim must be a positive int, got {out_dim!r}")
+            # (CDANLoss checks its randomized_dim, which it passes here, itself)
+            raise ValueError(
+                f"RandomizedMultilinearMap: out_dim must be a positive int, got {out_dim!r}"
+            )
         # torch's manual_seed refused it at the first call, naming neither CDAN nor seed
         check_seed(seed, owner="RandomizedMultilinearMap")
         self.out_dim = out_dim

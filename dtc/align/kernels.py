@@ -54,8 +54,8 @@ def dan_scales(low: float = -8.0, high: float = 8.0, num: int = 33, base: float 
 
     Returns a tuple of ``num`` floats; each multiplies the median-heuristic bandwidth.
     """
-    if num < 1:
-        raise ValueError(f"dan_scales: num must be >= 1, got {num}")
+    if not is_int_at_least(num, 1):  # 2.5 and "3" failed inside range(), True gave 1 scale
+        raise ValueError(f"dan_scales: num must be an int >= 1, got {num!r}")
     if num == 1:
         return (float(base**low),)
     step = (high - low) / (num - 1)

@@ -619,6 +619,9 @@ def test_cdan_bad_params():
         CDANLoss(n_clusters=0)
     with pytest.raises(ValueError, match="randomized_dim must be a positive int"):
         CDANLoss(randomized=True, randomized_dim=-3)
+    # the map's own argument is out_dim: it named CDANLoss's randomized_dim, and no owner
+    with pytest.raises(ValueError, match="RandomizedMultilinearMap: out_dim must be a pos"):
+        RandomizedMultilinearMap(4, 3, out_dim=0)
     with pytest.raises(ValueError, match="always uses entropy conditioning"):
         CDANELoss(entropy_conditioning=False)
 

@@ -111,6 +111,13 @@ def test_dan_scales_equal_pytorch_adapt_family(pa_layers):
     assert len(dan_scales()) == 33
 
 
+@pytest.mark.parametrize("num", [0, 2.5, "3", True])
+def test_dan_scales_refuses_a_number_of_scales_that_is_no_positive_int(num):
+    # 2.5 and "3" failed inside range() or a comparison, naming nothing; True gave 1 scale
+    with pytest.raises(ValueError, match="dan_scales: num must be an int >= 1"):
+        dan_scales(num=num)
+
+
 def test_multikernel_squaring_chain_matches_direct_exp():
     gammas = [1.0 / s for s in dan_scales()]
     kern = MultiKernel(gammas)

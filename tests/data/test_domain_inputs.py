@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pytest
 
@@ -46,6 +48,9 @@ def test_non_numeric_features_and_label_shapes():
         data.check_features([["a", "b"]])
     with pytest.raises(ValueError, match=r"X: expected a numeric array of shape \(n, d\)"):
         data.check_features([[1.0, 2.0], [3.0]])  # ragged
+    # objects: the message named the ndarray the list became, the type it asks for
+    with pytest.raises(ValueError, match=r"got <class 'list'> holding date objects"):
+        data.check_features([[1.0, datetime.date(2024, 1, 1)], [2.0, datetime.date(2024, 1, 2)]])
     # A column vector of labels is a label vector; a matrix of them is not.
     d = data.Domain(np.zeros((3, 2)), np.array([[0], [1], [1]]))
     np.testing.assert_array_equal(d.y, [0, 1, 1])
