@@ -122,6 +122,21 @@ def check_number(
     return float(value)
 
 
+def _uncastable_types(values) -> set[type]:
+    """The types among ``values`` whose (first) value float32 does not take (numpy scalars
+    and ``None``, which reads as NaN, it does)."""
+    first: dict[type, object] = {}
+    for v in values:
+        first.setdefault(type(v), v)
+    bad = set()
+    for t, v in first.items():
+        try:
+            np.asarray([v], dtype=np.float32)
+        except (TypeError, ValueError, OverflowError):
+            bad.add(t)
+    return bad
+
+
 def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape ``(n, d)``.
 
@@ -162,11 +177,16 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     try:
         with np.errstate(over="ignore"):  # values beyond float32 are named below
             arr = np.asarray(X, dtype=np.float32)
+    except OverflowError as exc:  # an int beyond float64: Python's words named nothing
+        raise ValueError(
+            f"{name}: values beyond float32's range (|x| > {np.finfo(np.float32).max:.3g}); "
+            "rescale the features"
+        ) from exc
     except (TypeError, ValueError) as exc:
         held = ""
-        if kind == "O":  # what the objects are: "an ndarray" alone named nothing wrong
-            types = sorted({type(v).__name__ for v in X.flat} - {"int", "float", "bool"})
-            held = f" holding {', '.join(types)} objects"
+        if kind == "O":  # the objects that are no numbers: "an ndarray" named nothing wrong
+            types = sorted(t.__name__ for t in _uncastable_types(X.flat))
+            held = f" holding {', '.join(types)} objects" if types else ""
         raise ValueError(
             f"{name}: expected a numeric array of shape (n, d), got {given!r}{held}"
         ) from exc

@@ -116,7 +116,10 @@ def _metrics_table(record: dict) -> Table:
     }
     for name in names:
         table.add_column(headers.get(name, name.upper()), justify="right")
-    table.add_row(*(f"{100 * recorded_number(record['metrics'][n]):.2f}" for n in names))
+    # + 0.0 after rounding: an ARI of -0.00004 read "-0.00"
+    table.add_row(
+        *(f"{round(100 * recorded_number(record['metrics'][n]), 2) + 0.0:.2f}" for n in names)
+    )
     return table
 
 

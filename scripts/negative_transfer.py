@@ -1234,13 +1234,20 @@ def below_in_points(differences) -> np.ndarray:
     return np.asarray(differences, dtype=float) < -100 * (WITHIN + EPS)
 
 
-def points_text(difference: float) -> str:
-    """``difference`` (ACC points) as the summaries print it: one decimal, or two where one
-    would round a miss of the worst-case target onto it (-1.02 read "-1.0", beside
-    "target >= -1.0")."""
-    text = f"{difference:+.1f}"
-    if below_in_points([difference])[0] and not below_in_points([float(text)])[0]:
-        text = f"{difference:+.2f}"
+def points_text(value: float, *, signed: bool = True) -> str:
+    """``value`` (ACC points) as the summaries print it: one decimal, or as many more as it
+    takes for a value beyond a point to read beyond it (-1.02 read "-1.0" beside "target
+    >= -1.0", and -1.004 "-1.00"). ``signed``: a difference (guarded - target-only, say),
+    beyond when more than a point below zero, shown with its sign; else a spread (a range),
+    beyond when more than a point above zero."""
+
+    def beyond(v: float) -> bool:
+        return bool(below_in_points([v])[0] if signed else below_in_points([-v])[0])
+
+    for decimals in range(1, 10):  # 100 * EPS is 1e-7: at most 8 decimals are needed
+        text = f"{value:{'+' if signed else ''}.{decimals}f}"
+        if not beyond(value) or beyond(float(text)):
+            break
     return text
 
 
@@ -1529,11 +1536,11 @@ def target_only_spread(rows: list[dict]) -> list[str]:
     return [
         f"target-only between runs of one case ({len(repeated)} cases run more than once): "
         f"range > 1 point on {100 * np.mean(ranges > 100 * (WITHIN + EPS)):.0f}%, "
-        f"median {np.median(ranges):.1f}, "
-        f"largest {ranges.max():.1f} ({worst_case})",
+        f"median {points_text(float(np.median(ranges)), signed=False)}, "
+        f"largest {points_text(float(ranges.max()), signed=False)} ({worst_case})",
         f"  target-only of another run of the case - target-only: < -1 point on "
         f"{100 * np.mean(below_in_points(swapped)):.0f}% of {len(swapped)} comparisons, "
-        f"worst {min(swapped):+.1f}",
+        f"worst {points_text(min(swapped))}",
     ]
 
 

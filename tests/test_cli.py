@@ -822,3 +822,17 @@ def test_report_with_config_counts_a_repeated_pair_once(tmp_path):
     res = runner.invoke(app, [*rep, "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "1 of 2 runs of cli have no record" in " ".join(res.stderr.split())
+
+
+def test_the_run_table_never_shows_minus_zero():
+    # an ARI a hair below zero read "-0.00", a sign the table cannot show a reason for
+    from rich.console import Console
+
+    from dtc.cli import _metrics_table
+
+    record = {"method": "m", "benchmark": "b", "source": "s", "target": "t", "seed": 0}
+    record.update(seconds=1.0, metrics={"acc": 0.5, "ari": -0.00004, "nmi": 0.2})
+    console = Console(width=200, record=True)
+    console.print(_metrics_table(record))
+    text = console.export_text()
+    assert "0.00" in text and "-0.00" not in text and "50.00" in text

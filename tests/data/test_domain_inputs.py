@@ -51,6 +51,11 @@ def test_non_numeric_features_and_label_shapes():
     # objects: the message named the ndarray the list became, the type it asks for
     with pytest.raises(ValueError, match=r"got <class 'list'> holding date objects"):
         data.check_features([[1.0, datetime.date(2024, 1, 1)], [2.0, datetime.date(2024, 1, 2)]])
+    # only the objects that are no numbers: numpy scalars and None (NaN) cast
+    with pytest.raises(ValueError, match=r"got <class 'list'> holding date objects$"):
+        data.check_features([[np.int64(1), None, datetime.date(2024, 1, 1)]])
+    with pytest.raises(ValueError, match=r"X: values beyond float32's range"):
+        data.check_features([[10**400, 1]])  # OverflowError, naming nothing
     # A column vector of labels is a label vector; a matrix of them is not.
     d = data.Domain(np.zeros((3, 2)), np.array([[0], [1], [1]]))
     np.testing.assert_array_equal(d.y, [0, 1, 1])

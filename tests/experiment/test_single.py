@@ -117,3 +117,6 @@ def test_n_epochs_counts_the_epochs_that_trained(monkeypatch):
     assert record["seconds_per_epoch"] == pytest.approx(record["seconds"] / 2, abs=1e-3)
     assert len(record["history"]) == 4  # every entry is still kept
     assert single.trained_epochs(history) == history[:2]
+    # an iterative method's entry 0 is its initial state (STC's, TSC's "iteration" 0)
+    rounds = [{"iteration": i, "objective": 1.0 / (i + 1)} for i in range(3)]
+    assert single.trained_epochs(rounds) == rounds[1:]

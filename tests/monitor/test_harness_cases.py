@@ -2774,10 +2774,14 @@ def test_summaries_read_a_point_on_a_target_of_a_few_hundred_rows(load_script):
         "more than 1 point below on 1 of 1 runs"
     )
     assert script.runs_below([row])[1].startswith("  office_A->W (positive, seed 0): -1.02;")
-    # one decimal wherever it does not hide a miss
-    assert [script.points_text(v) for v in (-1.0, -0.96, -1.06, 2.0)] == [
-        "-1.0",
-        "-1.0",
-        "-1.1",
-        "+2.0",
+    # one decimal wherever it does not hide a miss, more where it would
+    shown = [script.points_text(v) for v in (-1.0, -0.96, -1.06, 2.0, -1.004)]
+    assert shown == ["-1.0", "-1.0", "-1.1", "+2.0", "-1.004"]
+    # the spread's figures beside its count, too (3 rows of 295: 1.017 points)
+    rows = [{"case": "w", "acc_target_only": a / n} for a in (150, 147)]
+    assert script.target_only_spread(rows) == [
+        "target-only between runs of one case (1 cases run more than once): "
+        "range > 1 point on 100%, median 1.02, largest 1.02 (w)",
+        "  target-only of another run of the case - target-only: < -1 point on 50% of 2 "
+        "comparisons, worst -1.02",
     ]

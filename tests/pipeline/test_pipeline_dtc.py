@@ -1708,10 +1708,10 @@ def test_self_training_loss_weights_each_term(small_pair, monkeypatch):
     # align, lam = lam * transfer_scale_ (the ramp is over after adaptation)
     seen, step = [], DTC._step
 
-    def spy(self, loss, parts, sums, stage, epoch):
+    def spy(self, loss, parts, sums, stage, epoch, **kwargs):
         if stage == "self_train":
             seen.append((loss.item(), {k: v.item() for k, v in parts.items()}))
-        return step(self, loss, parts, sums, stage, epoch)
+        return step(self, loss, parts, sums, stage, epoch, **kwargs)
 
     monkeypatch.setattr(DTC, "_step", spy)
     params = {**TINY, "self_training_rounds": 1, "self_training_epochs": 1, "lam": 0.7}
