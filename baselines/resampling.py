@@ -142,7 +142,8 @@ class ResampledTransfer(TransferClusterer):
     Parameters
     ----------
     n_clusters : int, optional
-        Must equal the number of source classes; ``None`` takes it from the source.
+        Must equal the number of source classes; ``None``: the pair's ``n_clusters``,
+        else the number of source classes (as DTC's).
     sampler : {"smote", "random_over", "random_under", "none"}, default "smote"
     standardize : {"per_domain", "source"}, default "per_domain"
         Scale the target with its own statistics, or with the (resampled) source's.
@@ -221,9 +222,15 @@ class ResampledTransfer(TransferClusterer):
         else:
             k = self._n_clusters(pair)
         if k != classes.size:
+            # n_clusters=None took the pair's: the message named a value the user never set
+            hint = (
+                f"; n_clusters=None takes the pair's n_clusters: give n_clusters={classes.size}"
+                if self.n_clusters is None
+                else ""
+            )
             raise ValueError(
                 f"{name}: clusters are named by source classes, so n_clusters ({k}) must equal "
-                f"the number of source classes ({classes.size})"
+                f"the number of source classes ({classes.size}){hint}"
             )
         if classes.size < 2:
             raise ValueError(f"{name}: needs a labelled source with at least 2 classes")

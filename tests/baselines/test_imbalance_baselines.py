@@ -139,6 +139,10 @@ def test_bad_input(pair):
         match=r"ResampledTransfer: .*n_clusters \(4\) must equal the number of source classes \(3\)",
     ):
         ResampledTransfer(n_clusters=4).fit(pair)
+    # None takes the pair's n_clusters (as DTC's): the message named a 4 never given
+    wider = DomainPair(pair.source, pair.target, n_clusters=4)
+    with pytest.raises(ValueError, match=r"n_clusters=None takes the pair's n_clusters: give n_"):
+        ResampledTransfer().fit(wider)
     with pytest.raises(ValueError, match="ResampledTransfer: standardize must be"):
         ResampledTransfer(standardize="robust").fit(pair)
     with pytest.raises(ValueError, match="ResampledTransfer: sampler must be one of"):
