@@ -1415,13 +1415,17 @@ class DTC(TransferClusterer):
         # A callback's draws stay its own (a monitor subsampling the target): drawn from the
         # fit's RNG they moved every later draw, and the pretraining checkpoint, shared by
         # fits with and without callbacks, restores the RNG as the fit that wrote it left it.
-        with torch.random.fork_rng(devices=rng_devices(self._device)):
-            for cb in self.callbacks:
-                cb.on_fit_begin(self, pair)
+        # A failure after a callback's on_fit_begin, in another callback's on_fit_begin too
+        # (a monitor refusing the pair), is told to it; the one that raised cleans up itself.
+        begun = []
         try:
+            with torch.random.fork_rng(devices=rng_devices(self._device)):
+                for cb in self.callbacks:
+                    cb.on_fit_begin(self, pair)
+                    begun.append(cb)
             self._stages(pair, k)
         except BaseException:
-            for cb in self.callbacks:
+            for cb in begun:
                 cb.on_fit_failed(self)
             raise
 

@@ -2231,3 +2231,44 @@ def test_self_training_logs_the_pseudo_label_loss_over_the_kept_rows(small_pair)
         logits = est._head(torch.from_numpy(z[keep]))
         expected = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels[keep]))
     assert log["pseudo"] == pytest.approx(float(expected), rel=1e-5)
+
+
+class _Events(Callback):
+    """Records the hooks it is called with; raises in ``raise_in`` (a hook's name)."""
+
+    def __init__(self, raise_in=None):
+        self.events, self.raise_in = [], raise_in
+
+    def _hook(self, name):
+        self.events.append(name)
+        if name == self.raise_in:
+            raise RuntimeError(f"boom in {name}")
+
+    def on_fit_begin(self, estimator, pair):
+        self._hook("begin")
+
+    def on_adapt_begin(self, estimator, state):
+        self._hook("adapt_begin")
+
+    def on_fit_end(self, estimator):
+        self._hook("end")
+
+    def on_fit_failed(self, estimator):
+        self.events.append("failed")
+
+
+@pytest.mark.parametrize("raise_in", ["begin", "adapt_begin"])
+def test_a_failed_fit_is_told_to_every_callback_that_began(small_pair, raise_in):
+    # on_fit_failed follows a failure after a callback's on_fit_begin, in training or in
+    # another callback's hook: a failure in a later callback's on_fit_begin (a monitor
+    # refusing the pair) left the first with only "begin", holding what it keeps for the fit
+    first, second, third = _Events(), _Events(raise_in=raise_in), _Events()
+    est = DTC(**TINY, callbacks=[first, second, third])
+    with pytest.raises(RuntimeError, match=f"boom in {raise_in}"):
+        est.fit(small_pair)
+    if raise_in == "begin":  # the one that raised cleans up itself; the third never began
+        assert (first.events, second.events, third.events) == (["begin", "failed"], ["begin"], [])
+    else:
+        assert first.events == ["begin", "adapt_begin", "failed"]
+        assert second.events == ["begin", "adapt_begin", "failed"]
+        assert third.events == ["begin", "failed"]
