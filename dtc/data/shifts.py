@@ -17,7 +17,8 @@ at strength ``s`` it applies, in this order:
    (0.15 at ``s = 1``), then clipping to ``[0, 1]``.
 
 ``s = 0`` is the identity (but for the final clipping of values within the 1e-6
-tolerance below 0 or above 1). Input outside ``[0, 1]`` (beyond float rounding) is
+tolerance below 0 or above 1). The shift is not continuous there: at any ``s > 0`` the
+rotation blacks out the frame's outer pixels (see :func:`rotate`). Input outside ``[0, 1]`` (beyond float rounding) is
 refused rather than clipped: a z-scored domain would otherwise come out destroyed. All
 randomness (the noise) comes from the ``seed`` argument, so a result is
 reproducible bit for bit.
@@ -103,10 +104,16 @@ def _check_strength(strength, func: str, name: str = "strength") -> float:
 
 
 def rotate(images, angle: float) -> np.ndarray:
-    """Rotate every image of ``images`` ``(n, H, W)`` by ``angle`` degrees (counter-clockwise).
+    """Rotate every image of ``images`` ``(n, H, W)`` by ``angle`` degrees (counter-clockwise
+    in the ``(H, W)`` grid as stored).
 
-    Bilinear interpolation, output of the same ``(n, H, W)`` shape, zero (black)
-    fill outside the original frame.
+    Bilinear interpolation, output of the same ``(n, H, W)`` shape, zero (black) fill
+    outside the original frame, as scipy's ``ndimage.rotate(mode="constant")`` does it: an
+    output pixel whose pre-image falls outside the frame, by however little, is 0, not a
+    blend with the fill. So any angle other than 0 blacks out part of the outer ring of
+    pixels (on the 8x8 digits, 12 % of the ink at 1e-6 degrees, 16 % at 15; scipy's
+    ``"grid-constant"`` would keep 100 % and 99 %). The embedded digits pair and every
+    figure measured on it use this rotation, so it is kept.
     """
     images = _check_images(images, "rotate")
     angle = _check_finite(angle, "rotate", "angle")
@@ -123,7 +130,7 @@ def thicken(images, amount: float) -> np.ndarray:
     The dilation acts on each image separately (size 1 along the sample axis).
     """
     images = _check_images(images, "thicken")
-    amount = _check_strength(amount, "thicken")
+    amount = _check_strength(amount, "thicken", "amount")
     dilated = ndimage.grey_dilation(images, size=(1, 2, 2))
     return (1.0 - amount) * images + amount * dilated
 
@@ -185,7 +192,11 @@ def apply_shift(images, strength: float, *, seed: int = 0) -> np.ndarray:
 def shift_domain(domain: Domain, strength: float, *, seed: int = 0) -> Domain:
     """A copy of an image ``domain`` (``image_shape`` ``(H, W)``, pixels in ``[0, 1]``:
     ``ValueError`` otherwise) with :func:`apply_shift` applied; labels and name kept,
-    ``meta["shift"]`` recorded."""
+    ``meta["shift"]`` recorded.
+
+    The images are the rows reshaped row-major to ``image_shape``, as stored: COIL20's rows
+    are column-major (see :mod:`dtc.data.benchmarks`), so a COIL image, seen upright, is
+    rotated clockwise (the other steps look alike either way)."""
     if not isinstance(domain, Domain):
         raise ValueError(f"shift_domain: expected a dtc.data.Domain, got {type(domain)!r}")
     if domain.image_shape is None or len(domain.image_shape) != 2:

@@ -83,6 +83,19 @@ def test_rotate_quarter_turn_is_rot90():
     np.testing.assert_allclose(shifts.rotate(img, 90), np.rot90(img, k=1, axes=(1, 2)), atol=1e-12)
 
 
+def test_rotate_blacks_out_the_outer_ring_at_any_angle():
+    # As documented (scipy's mode="constant"): a pixel whose pre-image is outside the
+    # frame by however little is 0; the centre pixel, whose pre-image stays inside, is not.
+    out = shifts.rotate(np.ones((1, 5, 5)), 1e-6)[0]
+    assert out[2, 2] == pytest.approx(1.0) and (out == 0).sum() >= 4
+    assert np.all(out[1:-1, 1:-1] == pytest.approx(1.0))
+
+
+def test_thicken_names_its_amount():
+    with pytest.raises(ValueError, match=r"thicken: amount must be in \[0, 1\], got 2"):
+        shifts.thicken(np.zeros((1, 2, 2)), 2)
+
+
 def test_thicken_single_pixel():
     img = np.zeros((1, 4, 4))
     img[0, 1, 1] = 1.0
