@@ -303,6 +303,27 @@ def _class_means(Z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.
     )
 
 
+def _read_only(pair: DomainPair) -> DomainPair:
+    """``pair`` with read-only views of its arrays (the same memory, no copy). Shallow
+    copies, set past the dataclasses' validation: a Domain copies an array it is given
+    that another holds, which would cost a copy of both domains."""
+
+    def with_views(obj, fields):
+        out = copy.copy(obj)
+        for field in fields:
+            value = getattr(obj, field)
+            if isinstance(value, np.ndarray):
+                value = value.view()
+                value.setflags(write=False)
+            object.__setattr__(out, field, value)
+        return out
+
+    out = with_views(pair, ())
+    for side in ("source", "target"):
+        object.__setattr__(out, side, with_views(getattr(pair, side), ("X", "y")))
+    return out
+
+
 def _epoch_means(sums: dict[str, list]) -> dict[str, float]:
     """Each loss's mean over the rows of the batches that computed it (``sums``: name ->
     ``[total, rows]``, see :meth:`DTC._step`). A skipped term must not count as zeros in
@@ -1190,7 +1211,10 @@ class DTC(TransferClusterer):
     def set_state(self, state: dict) -> None:
         """Restore a :meth:`get_state` snapshot (e.g. to roll back a bad epoch). A snapshot
         of another configuration (other networks, shapes or encoder mode) is refused with
-        ``ValueError`` before anything is loaded."""
+        ``ValueError`` before anything is loaded. After the fit's stages (in a callback's
+        ``on_fit_end``, or on a fitted estimator) it restores the networks only:
+        ``embedding_``, ``labels_`` and ``cluster_centers_`` still describe the fitted
+        ones, while :meth:`transform_target` embeds with the restored networks."""
         self._target_encoder("set_state")
         if not isinstance(state, dict) or "nets" not in state:
             raise ValueError(
@@ -1417,17 +1441,37 @@ class DTC(TransferClusterer):
         # fits with and without callbacks, restores the RNG as the fit that wrote it left it.
         # A failure after a callback's on_fit_begin, in another callback's on_fit_begin too
         # (a monitor refusing the pair), is told to it; the one that raised cleans up itself.
-        begun = []
+        # The pair's arrays are the ones the networks train on (the tensors share their
+        # memory): read-only, so that a callback's scratch work cannot change the training.
+        seen, begun = _read_only(pair), []
         try:
             with torch.random.fork_rng(devices=rng_devices(self._device)):
                 for cb in self.callbacks:
-                    cb.on_fit_begin(self, pair)
+                    cb.on_fit_begin(self, seen)
                     begun.append(cb)
             self._stages(pair, k)
         except BaseException:
             for cb in begun:
-                cb.on_fit_failed(self)
+                try:
+                    cb.on_fit_failed(self)
+                except Exception as exc:
+                    # one cleanup that fails must neither skip the others nor replace the
+                    # error of the fit, which the user needs to see
+                    warn(
+                        f"{type(cb).__name__}.on_fit_failed raised {exc!r} while cleaning up "
+                        "after the fit's own error (raised next)",
+                        RuntimeWarning,
+                    )
             raise
+
+    def _notify(self, hook: str, *args) -> None:
+        """Call ``hook`` of every callback in turn, with ``args`` after the estimator. In a
+        fork of the RNG, as ``on_fit_begin``: a callback's random draws stay its own (drawn
+        from the fit's generator, they moved every later dropout mask and batch order, so a
+        callback that only watched changed the result)."""
+        with torch.random.fork_rng(devices=rng_devices(self._device)):
+            for cb in self.callbacks:
+                getattr(cb, hook)(self, *args)
 
     def _stages(self, pair: DomainPair, k: int | None) -> None:
         """Pretraining to the final labels, each stage resumed from its checkpoint."""
@@ -1463,8 +1507,7 @@ class DTC(TransferClusterer):
         self.embedding_ = embed(self._tgt_ae.encoder, self._Xt)
         self.source_embedding_ = embed(self._src_ae.encoder, self._Xs)
         self.autoencoder_, self.source_autoencoder_ = self._tgt_ae, self._src_ae
-        for cb in self.callbacks:
-            cb.on_fit_end(self)
+        self._notify("on_fit_end")
 
     def _build(self, pair: DomainPair, labelled: bool) -> None:
         arch = self.architecture
@@ -1716,7 +1759,15 @@ class DTC(TransferClusterer):
             for m in self._loss.modules()
         )
         ramp = dann_schedule(progress) if self.lam_schedule == "dann" and not own_ramp else 1.0
-        return float(self.lam) * ramp * float(self.transfer_scale_)
+        scale = self.transfer_scale_
+        if not is_finite_number(scale) or scale < 0:
+            # -1 switched the alignment off as lam=0 would (while lam=-1 is refused), NaN
+            # ended in "the loss diverged", None in a bare TypeError
+            raise ValueError(
+                "DTC: transfer_scale_ (set by a callback) must be a finite number >= 0, got "
+                f"{scale!r}"
+            )
+        return float(self.lam) * ramp * float(scale)
 
     def _context(self, zs, zt, probs_t, progress: float, probs_s=None) -> dict:
         ctx = {"progress": float(progress)}
@@ -1902,8 +1953,7 @@ class DTC(TransferClusterer):
         self._opt = torch.optim.Adam(
             self._param_groups([self._head, self._loss]), weight_decay=self.weight_decay
         )
-        for cb in self.callbacks:
-            cb.on_adapt_begin(self, self.get_state())
+        self._notify("on_adapt_begin", self.get_state())
         gen = make_generator(self.seed + 2)
         epochs, steps = self.adapt_epochs, self._steps_per_epoch()
         with progress_bar(self.verbose) as bar:
@@ -1936,12 +1986,10 @@ class DTC(TransferClusterer):
                 logs["discrepancy"] = self.discrepancy()
                 self.history_.append(logs)
                 bar.update(task, advance=1, info=f"align {logs.get('align', 0):.3f}")
-                for cb in self.callbacks:
-                    cb.on_adapt_epoch_end(self, epoch, logs)
+                self._notify("on_adapt_epoch_end", epoch, logs)
                 if self.stop_training_:
                     break
-        for cb in self.callbacks:
-            cb.on_adapt_end(self)
+        self._notify("on_adapt_end")
         if self._tracks_numbering() and centres is not None:
             # the partition the discriminator last saw: each row's nearest centre (the
             # Student-t assignments' argmax); after on_adapt_end, which may restore an
@@ -2019,8 +2067,7 @@ class DTC(TransferClusterer):
                 logs.update(kept=float(keep.mean()), changed=float(changed))
                 logs["lambda"] = lam
                 self.history_.append(logs)
-            for cb in self.callbacks:
-                cb.on_self_train_round_end(self, rnd, logs)
+            self._notify("on_self_train_round_end", rnd, logs)
             if self.stop_training_:
                 break
         self._opt = None

@@ -43,7 +43,14 @@ What a callback may change on the estimator during adaptation (and self-training
                                self-training after this round; it is reset to
                                ``False`` when self-training starts);
 ``estimator.set_state(state)`` restore networks, alignment loss and optimiser from a
-                               ``get_state()`` snapshot (roll back a bad epoch).
+                               ``get_state()`` snapshot (roll back a bad epoch); in
+                               ``on_fit_end`` it would restore the networks
+                               only, not the labels and embedding already set.
+
+Each hook runs in a fork of torch's random number generator: a callback's draws do not
+move the fit's. The ``pair`` given to ``on_fit_begin`` holds read-only views of the arrays
+the networks train on. A callback whose ``on_fit_failed`` raises is named in a warning;
+the fit's own error is the one raised.
 """
 
 from __future__ import annotations

@@ -896,6 +896,9 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         was skipped by ``every``; the best checkpoint restored if it leads)."""
         pending, self._pending = getattr(self, "_pending", None), None
         if pending is None:
+            # no epoch left unchecked (or none ran: adapt_epochs=0 kept the start's
+            # snapshot for the life of the monitor)
+            self._best = None
             return
         epoch, logs, value, entry = pending
         if entry is None:  # not scored at its epoch end: the whole check of a last epoch

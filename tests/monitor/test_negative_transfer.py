@@ -1701,6 +1701,18 @@ def test_a_dtc_fit_failing_in_training_frees_the_monitors_snapshot():
     assert mon.trail_[0]["decision"] == "start"  # the trail is kept, to inspect
 
 
+def test_a_fit_without_adaptation_epochs_frees_the_monitors_snapshot():
+    # on_adapt_end returned early with no epoch pending, and the start's snapshot stayed
+    # for the life of the monitor (a pickled monitor 45 % larger)
+    from dtc import DTC
+
+    X, y = blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=K)
+    mon = monitor("rollback")
+    DTC(callbacks=[mon], **{**BUDGET, "adapt_epochs": 0}).fit(pair)
+    assert mon._best is None and mon._pending is None
+
+
 def test_two_monitors_on_one_fit_are_refused_by_name():
     # Each wrote the fit's verdict: the second judged the first one's fallback (the
     # reference's own partition against itself) and replaced the transfer partition.

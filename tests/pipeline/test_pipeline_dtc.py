@@ -2272,3 +2272,73 @@ def test_a_failed_fit_is_told_to_every_callback_that_began(small_pair, raise_in)
         assert first.events == ["begin", "adapt_begin", "failed"]
         assert second.events == ["begin", "adapt_begin", "failed"]
         assert third.events == ["begin", "failed"]
+
+
+class _Draws(Callback):
+    """Draws torch random numbers in every hook, and only watches."""
+
+    def _draw(self, *args):
+        torch.randperm(50)
+
+    on_fit_begin = on_adapt_begin = on_adapt_epoch_end = on_adapt_end = _draw
+    on_self_train_round_end = on_fit_end = _draw
+
+
+def test_a_callbacks_random_draws_do_not_change_the_fit(small_pair):
+    # Only on_fit_begin ran in a fork of the RNG: a draw in any other hook moved every
+    # later dropout mask (here the discriminator's), and 40 % of the labels with it.
+    params = {**TINY, "loss": "dann", "loss_params": {"dropout": 0.5}}
+    params.update(self_training_rounds=1, self_training_epochs=1)
+    alone = DTC(**params).fit(small_pair)
+    watched = DTC(**params, callbacks=[_Draws()]).fit(small_pair)
+    np.testing.assert_array_equal(watched.labels_, alone.labels_)
+    np.testing.assert_array_equal(watched.embedding_, alone.embedding_)
+
+
+def test_the_pair_a_callback_sees_is_read_only(small_pair):
+    # it shared its memory with the training tensors: a callback's scratch work in place
+    # (centring the target) changed the training, and the checkpoint shared by fits
+    # without callbacks
+    class Scratch(Callback):
+        def on_fit_begin(self, estimator, pair):
+            X = pair.target.X
+            X -= X.mean(0)
+
+    with pytest.raises(ValueError, match="read-only"):
+        DTC(**TINY, callbacks=[Scratch()]).fit(small_pair)
+    # and the pair it sees shares the training's memory (no copy)
+    seen = []
+    est = DTC(
+        **TINY,
+        callbacks=[type("Keep", (Callback,), {"on_fit_begin": lambda s, e, p: seen.append(p)})()],
+    )
+    est.fit(small_pair)
+    assert np.shares_memory(seen[0].target.X, est._Xt.numpy())
+
+
+def test_a_failing_cleanup_neither_skips_the_others_nor_hides_the_fits_error(small_pair):
+    class BadCleanup(_Events):
+        def on_fit_failed(self, estimator):
+            super().on_fit_failed(estimator)
+            raise ValueError("cleanup failed")
+
+    first, second = BadCleanup(), _Events(raise_in="adapt_begin")
+    with (
+        pytest.warns(RuntimeWarning, match=r"BadCleanup.on_fit_failed raised ValueError"),
+        pytest.raises(RuntimeError, match="boom in adapt_begin"),
+    ):
+        DTC(**TINY, callbacks=[first, second]).fit(small_pair)
+    assert first.events[-1] == second.events[-1] == "failed"
+
+
+@pytest.mark.parametrize("scale", [-1.0, float("nan"), None, True])
+def test_a_transfer_scale_that_is_no_finite_number_at_least_zero_is_refused(small_pair, scale):
+    # -1 switched the alignment off as lam=0 does (lam=-1 is refused), NaN ended in "the
+    # loss diverged ... lower the learning rate", None in a bare TypeError
+    class SetScale(Callback):
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            estimator.transfer_scale_ = scale
+
+    match = r"transfer_scale_ \(set by a callback\) must be a finite number >= 0"
+    with pytest.raises(ValueError, match=match):
+        DTC(**TINY, callbacks=[SetScale()]).fit(small_pair)
