@@ -1199,13 +1199,16 @@ class DTC(TransferClusterer):
     # -- callback API ---------------------------------------------------------
     def get_state(self) -> dict:
         """Deep copy of networks, alignment loss and (during adaptation and self-training)
-        optimiser state."""
+        optimiser state; during adaptation with an unlabelled class-conditional loss also
+        the target cluster centres its discriminator conditions on (``"centres"``)."""
         self._target_encoder("get_state")
         opt = getattr(self, "_opt", None)
+        centres = getattr(self, "_adapt_centres", None)
         return {
             "nets": self._net_states(),
             "optimizer": None if opt is None else copy.deepcopy(opt.state_dict()),
             "optimizer_params": None if opt is None else self._opt_param_names(opt),
+            "centres": None if centres is None else centres.clone(),
         }
 
     def set_state(self, state: dict) -> None:
@@ -1222,6 +1225,11 @@ class DTC(TransferClusterer):
                 f"{type(state).__name__}"
             )
         self._load_net_states(state["nets"])
+        if state.get("centres") is not None:
+            # the centres the restored discriminator was trained with: the numbering that
+            # self-training takes over, and the next epoch's K-means start, follow them
+            # (rolling back to epoch e then equals stopping after epoch e)
+            self._adapt_centres = state["centres"].clone()
         opt = getattr(self, "_opt", None)
         saved = state.get("optimizer")
         if opt is None or saved is None:
@@ -1334,6 +1342,8 @@ class DTC(TransferClusterer):
         self.transfer_scale_, self.stop_training_ = 1.0, False
         self._opt = None
         self._numbering = None
+        # the adaptation epoch's target cluster centres (unlabelled conditional losses)
+        self._adapt_centres = None
         self.target_mean_ = self.target_std_ = None
         self._target_image_shape = None
         if self.size_normalize:
@@ -1958,10 +1968,11 @@ class DTC(TransferClusterer):
         epochs, steps = self.adapt_epochs, self._steps_per_epoch()
         with progress_bar(self.verbose) as bar:
             task = bar.add_task("adapt", total=epochs, info="")
-            centres = None
+            self._adapt_centres = None
             for epoch in range(epochs):
                 if self._conditional and self._head is None:
-                    centres = self._current_centres(self._k, centres)
+                    self._adapt_centres = self._current_centres(self._k, self._adapt_centres)
+                centres = self._adapt_centres
                 sums: dict[str, list] = {}
                 n_steps, lam_sum = 0, 0.0
                 for idx_s, idx_t in self._batches(gen):
@@ -1990,10 +2001,12 @@ class DTC(TransferClusterer):
                 if self.stop_training_:
                     break
         self._notify("on_adapt_end")
+        centres, self._adapt_centres = self._adapt_centres, None
         if self._tracks_numbering() and centres is not None:
             # the partition the discriminator last saw: each row's nearest centre (the
             # Student-t assignments' argmax); after on_adapt_end, which may restore an
-            # earlier state (the monitor's rollback), whose networks it must describe
+            # earlier state (the monitor's rollback), whose networks and centres it must
+            # describe
             Zt = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(centres.device)
             self._numbering = torch.cdist(Zt, centres).argmin(1).cpu()
         self._opt = None

@@ -2342,3 +2342,35 @@ def test_a_transfer_scale_that_is_no_finite_number_at_least_zero_is_refused(smal
     match = r"transfer_scale_ \(set by a callback\) must be a finite number >= 0"
     with pytest.raises(ValueError, match=match):
         DTC(**TINY, callbacks=[SetScale()]).fit(small_pair)
+
+
+class _RollBackOrStop(Callback):
+    """Snapshots after adaptation epoch 1; ``roll``: restores it after epoch 2 and stops,
+    else stops after epoch 1."""
+
+    def __init__(self, roll):
+        self.roll = roll
+
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        if epoch == 1:
+            self.snapshot = estimator.get_state()
+            estimator.stop_training_ = not self.roll
+        if self.roll and epoch == 2:
+            estimator.set_state(self.snapshot)
+            estimator.stop_training_ = True
+
+
+def test_rolling_back_to_an_epoch_equals_stopping_after_it():
+    # An unlabelled class-conditional loss conditions on the epoch's cluster centres: the
+    # snapshot did not hold them, and self-training took its numbering from the discarded
+    # epoch's centres (ARI 0.55 between the two fits here).
+    params = {**TINY, "adapt_epochs": 4, "loss": "cdan", "use_source_labels": False}
+    params.update(n_clusters=10, self_training_rounds=2, self_training_epochs=1)
+    params.update(pretrain_epochs=1, clusterer="kmeans")
+    pair, rng = make_digits_pair(0.5, 0), np.random.default_rng(0)
+    s, t = (rng.choice(d.n_samples, 120, replace=False) for d in (pair.source, pair.target))
+    pair = DomainPair(pair.source.subset(s), pair.target.subset(t), n_clusters=10)
+    rolled = DTC(**params, callbacks=[_RollBackOrStop(True)]).fit(pair)
+    stopped = DTC(**params, callbacks=[_RollBackOrStop(False)]).fit(pair)
+    np.testing.assert_array_equal(rolled.labels_, stopped.labels_)
+    np.testing.assert_allclose(rolled.embedding_, stopped.embedding_, rtol=0, atol=1e-6)
