@@ -221,6 +221,8 @@ class ResampledTransfer(TransferClusterer):
             k = classes.size
         else:
             k = self._n_clusters(pair)
+        if classes.size < 2:  # first: the advice below would name a refused n_clusters=1
+            raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
         if k != classes.size:
             # n_clusters=None took the pair's: the message named a value the user never set
             hint = (
@@ -232,8 +234,6 @@ class ResampledTransfer(TransferClusterer):
                 f"{name}: clusters are named by source classes, so n_clusters ({k}) must equal "
                 f"the number of source classes ({classes.size}){hint}"
             )
-        if classes.size < 2:
-            raise ValueError(f"{name}: needs a labelled source with at least 2 classes")
         standardize, sampler, k_nn, max_iter, C, refine, seed = self._check_params()
 
         # Resampled under the source's own labels (a warning names the user's class; the

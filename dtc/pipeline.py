@@ -731,6 +731,8 @@ class DTC(TransferClusterer):
         "_sub",
         "_classes",
         "_numbering",
+        "_adapt_centres",
+        "_adapting",
     )
 
     def _forget_fit(self) -> None:
@@ -1224,12 +1226,20 @@ class DTC(TransferClusterer):
                 f"state: expected a snapshot of get_state() (a dict with 'nets'), got "
                 f"{type(state).__name__}"
             )
+        centres = state.get("centres")
+        adapting = "centres" in state and getattr(self, "_adapting", False)
+        if adapting and centres is not None and len(centres) != self._k:
+            raise ValueError(
+                f"state: the snapshot's adaptation holds {len(centres)} cluster centres, this "
+                f"fit's {self._k} (n_clusters): a snapshot of another configuration"
+            )
         self._load_net_states(state["nets"])
-        if state.get("centres") is not None:
-            # the centres the restored discriminator was trained with: the numbering that
-            # self-training takes over, and the next epoch's K-means start, follow them
-            # (rolling back to epoch e then equals stopping after epoch e)
-            self._adapt_centres = state["centres"].clone()
+        if adapting:
+            # The centres the restored discriminator was trained with (None: the start,
+            # before any epoch): the numbering self-training takes over and the next epoch's
+            # K-means start follow them, so that rolling back to epoch e equals stopping
+            # after it. Outside adaptation (a self-training rollback) they no longer count.
+            self._adapt_centres = None if centres is None else centres.clone()
         opt = getattr(self, "_opt", None)
         saved = state.get("optimizer")
         if opt is None or saved is None:
@@ -1342,8 +1352,9 @@ class DTC(TransferClusterer):
         self.transfer_scale_, self.stop_training_ = 1.0, False
         self._opt = None
         self._numbering = None
-        # the adaptation epoch's target cluster centres (unlabelled conditional losses)
-        self._adapt_centres = None
+        # the adaptation epoch's target cluster centres (unlabelled conditional losses),
+        # while adaptation runs (_adapting), and a snapshot holds them
+        self._adapt_centres, self._adapting = None, False
         self.target_mean_ = self.target_std_ = None
         self._target_image_shape = None
         if self.size_normalize:
@@ -1481,7 +1492,10 @@ class DTC(TransferClusterer):
         callback that only watched changed the result)."""
         with torch.random.fork_rng(devices=rng_devices(self._device)):
             for cb in self.callbacks:
-                getattr(cb, hook)(self, *args)
+                # on_adapt_begin: each its own snapshot (a deep copy, the contract says),
+                # taken after the earlier callbacks' hooks (one of which may set_state)
+                given = (self.get_state(),) if hook == "on_adapt_begin" else args
+                getattr(cb, hook)(self, *given)
 
     def _stages(self, pair: DomainPair, k: int | None) -> None:
         """Pretraining to the final labels, each stage resumed from its checkpoint."""
@@ -1963,12 +1977,12 @@ class DTC(TransferClusterer):
         self._opt = torch.optim.Adam(
             self._param_groups([self._head, self._loss]), weight_decay=self.weight_decay
         )
-        self._notify("on_adapt_begin", self.get_state())
+        self._adapting = True
+        self._notify("on_adapt_begin")
         gen = make_generator(self.seed + 2)
         epochs, steps = self.adapt_epochs, self._steps_per_epoch()
         with progress_bar(self.verbose) as bar:
             task = bar.add_task("adapt", total=epochs, info="")
-            self._adapt_centres = None
             for epoch in range(epochs):
                 if self._conditional and self._head is None:
                     self._adapt_centres = self._current_centres(self._k, self._adapt_centres)
@@ -2001,7 +2015,7 @@ class DTC(TransferClusterer):
                 if self.stop_training_:
                     break
         self._notify("on_adapt_end")
-        centres, self._adapt_centres = self._adapt_centres, None
+        centres, self._adapt_centres, self._adapting = self._adapt_centres, None, False
         if self._tracks_numbering() and centres is not None:
             # the partition the discriminator last saw: each row's nearest centre (the
             # Student-t assignments' argmax); after on_adapt_end, which may restore an

@@ -143,6 +143,10 @@ def test_bad_input(pair):
     wider = DomainPair(pair.source, pair.target, n_clusters=4)
     with pytest.raises(ValueError, match=r"n_clusters=None takes the pair's n_clusters: give n_"):
         ResampledTransfer().fit(wider)
+    # a one-class source is refused as such, not advised n_clusters=1 (refused next)
+    one = pair.source.subset(np.flatnonzero(pair.source.y == pair.source.y[0]))
+    with pytest.raises(ValueError, match="needs a labelled source with at least 2 classes"):
+        ResampledTransfer().fit(DomainPair(one, pair.target, n_clusters=2))
     with pytest.raises(ValueError, match="ResampledTransfer: standardize must be"):
         ResampledTransfer(standardize="robust").fit(pair)
     with pytest.raises(ValueError, match="ResampledTransfer: sampler must be one of"):

@@ -1983,41 +1983,31 @@ def test_a_loss_that_fails_at_its_first_call_is_named(small_pair):
         DTC(**TINY, loss=DoubleParams()).fit(small_pair)
 
 
-def test_the_cluster_numbering_describes_the_state_on_adapt_end_leaves(small_pair, monkeypatch):
+def _pair_of_120() -> DomainPair:
+    pair, rng = make_digits_pair(0.5, 0), np.random.default_rng(0)
+    s, t = (rng.choice(d.n_samples, 120, replace=False) for d in (pair.source, pair.target))
+    return DomainPair(pair.source.subset(s), pair.target.subset(t), n_clusters=10)
+
+
+def test_restoring_the_start_on_adapt_end_equals_no_adaptation():
     # on_adapt_end may restore an earlier state (the monitor's rollback when a later
     # callback stopped adaptation): the numbering was taken before it, from the discarded
-    # networks, and self-training matched its clusters to a partition no discriminator saw.
+    # networks, then from the restored networks but the discarded epochs' centres; the
+    # start has none (no epoch ran), as a fit without adaptation.
     class RestoreAtEnd(Callback):
-        def on_fit_begin(self, estimator, pair):
-            self.X = pair.target.X
-
         def on_adapt_begin(self, estimator, state):
             self.state = state
 
         def on_adapt_end(self, estimator):
             estimator.set_state(self.state)
-            self.restored = estimator.transform_target(self.X, preprocessed=True)
 
-    centres, numbering = [], []
-    current, self_train = DTC._current_centres, DTC._self_train
-
-    def recorded_centres(self, k, previous=None):
-        centres.append(current(self, k, previous))
-        return centres[-1]
-
-    def recorded_numbering(self):
-        numbering.append(self._numbering.clone())
-        return self_train(self)
-
-    monkeypatch.setattr(DTC, "_current_centres", recorded_centres)
-    monkeypatch.setattr(DTC, "_self_train", recorded_numbering)
-    restore = RestoreAtEnd()
-    params = {**TINY, "adapt_epochs": 3, "self_training_rounds": 1, "self_training_epochs": 1}
-    DTC(**params, loss="cdan", use_source_labels=False, n_clusters=10, callbacks=[restore]).fit(
-        small_pair
-    )
-    expected = torch.cdist(torch.from_numpy(restore.restored), centres[-1]).argmin(1)
-    np.testing.assert_array_equal(numbering[0].numpy(), expected.numpy())
+    params = {**TINY, "loss": "cdan", "use_source_labels": False, "n_clusters": 10}
+    params.update(self_training_rounds=2, self_training_epochs=1, pretrain_epochs=1)
+    params.update(clusterer="kmeans", lr=1e-2, lam=5.0)
+    pair = _pair_of_120()
+    none = DTC(**{**params, "adapt_epochs": 0}).fit(pair)
+    restored = DTC(**{**params, "adapt_epochs": 4}, callbacks=[RestoreAtEnd()]).fit(pair)
+    np.testing.assert_array_equal(restored.labels_, none.labels_)
 
 
 def test_unlabelled_self_training_starts_spherical_rounds_from_unit_rows(small_pair, monkeypatch):
@@ -2367,10 +2357,64 @@ def test_rolling_back_to_an_epoch_equals_stopping_after_it():
     params = {**TINY, "adapt_epochs": 4, "loss": "cdan", "use_source_labels": False}
     params.update(n_clusters=10, self_training_rounds=2, self_training_epochs=1)
     params.update(pretrain_epochs=1, clusterer="kmeans")
-    pair, rng = make_digits_pair(0.5, 0), np.random.default_rng(0)
-    s, t = (rng.choice(d.n_samples, 120, replace=False) for d in (pair.source, pair.target))
-    pair = DomainPair(pair.source.subset(s), pair.target.subset(t), n_clusters=10)
+    pair = _pair_of_120()
     rolled = DTC(**params, callbacks=[_RollBackOrStop(True)]).fit(pair)
     stopped = DTC(**params, callbacks=[_RollBackOrStop(False)]).fit(pair)
     np.testing.assert_array_equal(rolled.labels_, stopped.labels_)
     np.testing.assert_allclose(rolled.embedding_, stopped.embedding_, rtol=0, atol=1e-6)
+
+
+def test_each_callback_gets_its_own_start_snapshot(small_pair):
+    # one dict was handed to every callback: one that cleared "its deep copy" (having saved
+    # it) broke another's rollback to it
+    class Keep(Callback):
+        def on_adapt_begin(self, estimator, state):
+            self.state = state
+
+    class Clear(Keep):
+        def on_adapt_begin(self, estimator, state):
+            super().on_adapt_begin(estimator, state)
+            state.clear()
+
+    clear, keep = Clear(), Keep()
+    DTC(**TINY, callbacks=[clear, keep]).fit(small_pair)
+    assert clear.state is not keep.state and "nets" in keep.state
+
+
+def test_a_snapshot_of_adaptation_with_other_centres_is_refused(small_pair):
+    # an unlabelled conditional loss's snapshot holds its k centres: one of another k was
+    # loaded, and the fit failed later in K-means (or finished silently)
+    class Take(Callback):
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            self.state = estimator.get_state()
+
+    params = {**TINY, "loss": "jmmd", "use_source_labels": False}
+    taken = Take()
+    DTC(**params, n_clusters=10, callbacks=[taken]).fit(small_pair)
+    assert taken.state["centres"].shape[0] == 10
+
+    class Give(Callback):
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            estimator.set_state(taken.state)
+
+    with pytest.raises(ValueError, match=r"holds 10 cluster centres, this fit's 5 \(n_clusters\)"):
+        DTC(**params, n_clusters=5, callbacks=[Give()]).fit(small_pair)
+
+
+def test_adaptation_centres_do_not_outlive_adaptation(small_pair):
+    # a rollback to an adaptation snapshot during self-training set them, and they stayed
+    # in the fitted estimator (and its pickle); a failed fit left them too
+    class RollBackInSelfTraining(Callback):
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            self.state = estimator.get_state()
+
+        def on_self_train_round_end(self, estimator, rnd, logs):
+            estimator.set_state(self.state)
+
+    params = {**TINY, "loss": "cdan", "use_source_labels": False, "n_clusters": 10}
+    params.update(self_training_rounds=1, self_training_epochs=1)
+    est = DTC(**params, callbacks=[RollBackInSelfTraining()]).fit(small_pair)
+    assert est.get_state()["centres"] is None
+    with pytest.raises(RuntimeError, match="boom in adapt_begin"):
+        est.set_params(callbacks=[_Events(raise_in="adapt_begin")]).fit(small_pair)
+    assert "_adapt_centres" not in vars(est) and "_adapting" not in vars(est)
