@@ -1227,7 +1227,11 @@ class DTC(TransferClusterer):
                 f"{type(state).__name__}"
             )
         centres = state.get("centres")
-        adapting = "centres" in state and getattr(self, "_adapting", False)
+        # only where they are used (an unlabelled conditional loss): another fit's unused
+        # centres neither refuse a snapshot nor hide a real mismatch of its networks
+        adapting = (
+            "centres" in state and getattr(self, "_adapting", False) and self._tracks_numbering()
+        )
         if adapting and centres is not None and len(centres) != self._k:
             raise ValueError(
                 f"state: the snapshot's adaptation holds {len(centres)} cluster centres, this "

@@ -2399,6 +2399,12 @@ def test_a_snapshot_of_adaptation_with_other_centres_is_refused(small_pair):
 
     with pytest.raises(ValueError, match=r"holds 10 cluster centres, this fit's 5 \(n_clusters\)"):
         DTC(**params, n_clusters=5, callbacks=[Give()]).fit(small_pair)
+    # a loss that never reads them neither refuses them nor hides a real mismatch
+    unknown_k = DomainPair(small_pair.source, small_pair.target, n_clusters=None)
+    plain = {**params, "loss": "mmd", "n_clusters": None}
+    DTC(**plain, callbacks=[Give()]).fit(unknown_k)
+    with pytest.raises(ValueError, match=r"the snapshot holds the networks"):
+        DTC(**{**plain, "self_training_rounds": 1}, callbacks=[Give()]).fit(unknown_k)
 
 
 def test_adaptation_centres_do_not_outlive_adaptation(small_pair):
