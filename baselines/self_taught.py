@@ -177,7 +177,7 @@ class SelfTaughtClustering(TransferClusterer):
     history_ : list of dict
         Per round: ``iteration``, ``objective`` (``J``), ``target_loss``,
         ``source_loss`` and ``changed`` (assignments that moved); entry 0 is the
-        initialisation. ``objective`` never increases.
+        initialisation (``initial: True``). ``objective`` never increases.
     n_iter_ : int
         Rounds run.
     """
@@ -278,6 +278,7 @@ class SelfTaughtClustering(TransferClusterer):
                     "target_loss": lt,
                     "source_loss": ls,
                     "changed": int(changed),
+                    **({"initial": True} if it == 0 else {}),
                 }
             )
 

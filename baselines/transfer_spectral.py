@@ -143,7 +143,8 @@ class TransferSpectralClustering(TransferClusterer):
     feature_embedding_ : ndarray of shape (n_features, n_clusters)
         ``F_z``.
     history_ : list of dict
-        Per round ``iteration`` and ``objective`` (entry 0: the initialisation).
+        Per round ``iteration`` and ``objective`` (entry 0: the initialisation, with
+        ``initial: True``).
     n_iter_ : int
     """
 
@@ -249,7 +250,7 @@ class TransferSpectralClustering(TransferClusterer):
             norm = np.linalg.norm(grad)
             return orthonormal_projection(F + self.step * grad / norm) if norm > 0 else F
 
-        self.history_ = [{"iteration": 0, "objective": objective()}]
+        self.history_ = [{"iteration": 0, "objective": objective(), "initial": True}]
         it = 0
         if r > 0:
             for it in range(1, self.max_iter + 1):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
@@ -203,6 +204,9 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=1).sum())
         given = np.asarray(X)
+        if given.dtype.kind == "O":  # Python ints in a list: 10**39 is finite in float64
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
+                given = given.astype(np.float64)
         if given.dtype.kind in "iuf" and np.isfinite(given).all():
             # finite in the input, infinite once cast: beyond float32's range
             raise ValueError(

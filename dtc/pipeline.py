@@ -1242,7 +1242,9 @@ class DTC(TransferClusterer):
             # The centres the restored discriminator was trained with (None: the start,
             # before any epoch): the numbering self-training takes over and the next epoch's
             # K-means start follow them, so that rolling back to epoch e equals stopping
-            # after it. Outside adaptation (a self-training rollback) they no longer count.
+            # after it (but for the global RNG, which a snapshot does not hold: a dropout
+            # layer's later masks follow the discarded epochs' draws). Outside adaptation (a
+            # self-training rollback) they no longer count.
             self._adapt_centres = None if centres is None else centres.clone()
         opt = getattr(self, "_opt", None)
         saved = state.get("optimizer")
@@ -1500,6 +1502,7 @@ class DTC(TransferClusterer):
                 # taken after the earlier callbacks' hooks (one of which may set_state)
                 given = (self.get_state(),) if hook == "on_adapt_begin" else args
                 getattr(cb, hook)(self, *given)
+                self._checked_scale(type(cb).__name__)  # named before the next reads it
 
     def _stages(self, pair: DomainPair, k: int | None) -> None:
         """Pretraining to the final labels, each stage resumed from its checkpoint."""
@@ -1787,15 +1790,19 @@ class DTC(TransferClusterer):
             for m in self._loss.modules()
         )
         ramp = dann_schedule(progress) if self.lam_schedule == "dann" and not own_ramp else 1.0
+        return float(self.lam) * ramp * float(self._checked_scale())
+
+    def _checked_scale(self, setter: str = "a callback"):
+        """``transfer_scale_``, refused by name unless a finite number >= 0: -1 switched the
+        alignment off as lam=0 would (while lam=-1 is refused), NaN ended in "the loss
+        diverged", None in a bare TypeError (in the monitor's float(), when it came next)."""
         scale = self.transfer_scale_
         if not is_finite_number(scale) or scale < 0:
-            # -1 switched the alignment off as lam=0 would (while lam=-1 is refused), NaN
-            # ended in "the loss diverged", None in a bare TypeError
             raise ValueError(
-                "DTC: transfer_scale_ (set by a callback) must be a finite number >= 0, got "
+                f"DTC: transfer_scale_ (set by {setter}) must be a finite number >= 0, got "
                 f"{scale!r}"
             )
-        return float(self.lam) * ramp * float(scale)
+        return scale
 
     def _context(self, zs, zt, probs_t, progress: float, probs_s=None) -> dict:
         ctx = {"progress": float(progress)}

@@ -1237,7 +1237,7 @@ def below_in_points(differences) -> np.ndarray:
 def points_text(value: float, *, signed: bool = True) -> str:
     """``value`` (ACC points) as the summaries print it: one decimal, or as many more as it
     takes for a value beyond a point to read beyond it (-1.02 read "-1.0" beside "target
-    >= -1.0", and -1.004 "-1.00"). ``signed``: a difference (guarded - target-only, say),
+    >= -1.0", and -1.004 "-1.00"); a value that rounds to zero reads "+0.0". ``signed``: a difference (guarded - target-only, say),
     beyond when more than a point below zero, shown with its sign; else a spread (a range),
     beyond when more than a point above zero."""
 
@@ -1245,7 +1245,8 @@ def points_text(value: float, *, signed: bool = True) -> str:
         return bool(below_in_points([v])[0] if signed else below_in_points([-v])[0])
 
     for decimals in range(1, 10):  # 100 * EPS is 1e-7: at most 8 decimals are needed
-        text = f"{value:{'+' if signed else ''}.{decimals}f}"
+        # + 0.0 after rounding: -0.02 read "-0.0"
+        text = f"{round(value, decimals) + 0.0:{'+' if signed else ''}.{decimals}f}"
         if not beyond(value) or beyond(float(text)):
             break
     return text
@@ -1369,7 +1370,8 @@ def summarise_runs(paths: list[str]) -> list[str]:
     for case, mine in by_case.items():
         flags, d = sum(r["flagged"] for r in mine), diffs[case]
         lines.append(
-            f"  {case:28} {mine[0]['kind']:8} {np.mean(d):+6.1f} {min(d):+6.1f}  "
+            f"  {case:28} {mine[0]['kind']:8} {points_text(float(np.mean(d))):>6} "
+            f"{points_text(min(d)):>6}  "
             f"{flags}/{len(mine)}"
         )
     return lines

@@ -540,14 +540,14 @@ def build_objects(value, seed: int | None = None):
 def trained_epochs(history: list[dict]) -> list[dict]:
     """The entries of ``history`` that are epochs (or iterations) of training: a
     negative-transfer monitor's closing entry (``stage == "monitor"``), the check that
-    stopped a refinement before its epoch ran (``stopped``) and the initial state an
-    iterative method logs as ``iteration`` 0 (STC's, TSC's) are not. (The record's
-    ``history`` keeps numbers only, so those entries read as epochs there: this is the
-    place that tells them apart.)"""
+    stopped a refinement before its epoch ran (``stopped``) and the state an iterative
+    method starts from (``initial``: STC's, TSC's) are not. (The record's ``history`` keeps
+    numbers only, so those entries read as epochs there: this is the place that tells them
+    apart.)"""
     return [
         h
         for h in history
-        if h.get("stage") != "monitor" and not h.get("stopped") and h.get("iteration") != 0
+        if h.get("stage") != "monitor" and not h.get("stopped") and not h.get("initial")
     ]
 
 

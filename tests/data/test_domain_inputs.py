@@ -56,6 +56,8 @@ def test_non_numeric_features_and_label_shapes():
         data.check_features([[np.int64(1), None, datetime.date(2024, 1, 1)]])
     with pytest.raises(ValueError, match=r"X: values beyond float32's range"):
         data.check_features([[10**400, 1]])  # OverflowError, naming nothing
+    with pytest.raises(ValueError, match=r"X: values beyond float32's range"):
+        data.check_features([[10**39, 1.0]])  # read "NaN or Inf"
     # A column vector of labels is a label vector; a matrix of them is not.
     d = data.Domain(np.zeros((3, 2)), np.array([[0], [1], [1]]))
     np.testing.assert_array_equal(d.y, [0, 1, 1])

@@ -117,6 +117,21 @@ def test_n_epochs_counts_the_epochs_that_trained(monkeypatch):
     assert record["seconds_per_epoch"] == pytest.approx(record["seconds"] / 2, abs=1e-3)
     assert len(record["history"]) == 4  # every entry is still kept
     assert single.trained_epochs(history) == history[:2]
-    # an iterative method's entry 0 is its initial state (STC's, TSC's "iteration" 0)
+    # the state an iterative method starts from (STC's, TSC's entry 0) is marked; a method
+    # of a user's that counts its iterations from 0 keeps its first
     rounds = [{"iteration": i, "objective": 1.0 / (i + 1)} for i in range(3)]
+    assert single.trained_epochs(rounds) == rounds
+    rounds[0]["initial"] = True
     assert single.trained_epochs(rounds) == rounds[1:]
+
+
+@pytest.mark.parametrize("name", ["stc", "tsc"])
+def test_the_iterative_baselines_mark_the_state_they_start_from(name):
+    from dtc import methods
+    from dtc.data import make_digits_pair
+
+    pair = make_digits_pair()
+    est = methods.get(name, n_clusters=10, max_iter=2)
+    fitted = est.fit(DomainPair(pair.source, pair.target.without_labels(), n_clusters=10))
+    assert fitted.history_[0].get("initial") is True
+    assert not any(h.get("initial") for h in fitted.history_[1:])

@@ -2775,8 +2775,8 @@ def test_summaries_read_a_point_on_a_target_of_a_few_hundred_rows(load_script):
     )
     assert script.runs_below([row])[1].startswith("  office_A->W (positive, seed 0): -1.02;")
     # one decimal wherever it does not hide a miss, more where it would
-    shown = [script.points_text(v) for v in (-1.0, -0.96, -1.06, 2.0, -1.004)]
-    assert shown == ["-1.0", "-1.0", "-1.1", "+2.0", "-1.004"]
+    shown = [script.points_text(v) for v in (-1.0, -0.96, -1.06, 2.0, -1.004, -0.02)]
+    assert shown == ["-1.0", "-1.0", "-1.1", "+2.0", "-1.004", "+0.0"]
     # the spread's figures beside its count, too (3 rows of 295: 1.017 points)
     rows = [{"case": "w", "acc_target_only": a / n} for a in (150, 147)]
     assert script.target_only_spread(rows) == [
@@ -2785,3 +2785,26 @@ def test_summaries_read_a_point_on_a_target_of_a_few_hundred_rows(load_script):
         "  target-only of another run of the case - target-only: < -1 point on 50% of 2 "
         "comparisons, worst -1.02",
     ]
+
+
+def test_the_per_case_lines_read_a_miss_as_a_miss(load_script, tmp_path):
+    # "-1.0" for a case 3 rows of 295 below target-only at both seeds, "-0.0" for 0.02
+    script = load_script("negative_transfer")
+    rows = [
+        dict(case="office_A->W", kind="positive", seed=s, flagged=True, acc_target_only=200 / 295)
+        | dict(acc_unguarded=190 / 295, acc_guarded=197 / 295)
+        for s in (0, 1)
+    ]
+    rows += [
+        dict(case="digits", kind="positive", seed=s, flagged=False, acc_target_only=0.5)
+        | dict(acc_unguarded=0.5, acc_guarded=0.5 - 0.0002)
+        for s in (0, 1)
+    ]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = script.summarise_runs([str(path)])
+    per_case = lines[
+        lines.index(next(v for v in lines if v.startswith("guarded - target-only per"))) :
+    ]
+    assert any(v.split()[:4] == ["office_A->W", "positive", "-1.02", "-1.02"] for v in per_case)
+    assert any(v.split()[:4] == ["digits", "positive", "+0.0", "+0.0"] for v in per_case)
