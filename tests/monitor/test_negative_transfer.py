@@ -1703,7 +1703,7 @@ def test_a_dtc_fit_failing_in_training_frees_the_monitors_snapshot():
 
 def test_a_fit_without_adaptation_epochs_frees_the_monitors_snapshot():
     # on_adapt_end returned early with no epoch pending, and the start's snapshot stayed
-    # for the life of the monitor (a pickled monitor 45 % larger)
+    # for the life of the monitor (a pickled monitor 43 % larger)
     from dtc import DTC
 
     X, y = blobs()
