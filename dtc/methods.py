@@ -28,6 +28,8 @@ time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
@@ -56,7 +58,9 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
     ``accepts_heterogeneous``   the method handles a source and a target of different ``d``;
     ``uses_source``             ``False`` for target-only baselines (for reports);
     ``requires_non_negative``   the features are weights of a graph or counts (co-clustering):
-                                runners give such methods the benchmark's raw features.
+                                ``fit`` refuses negative features, advising a benchmark's
+                                stored ones (``preprocess='raw'``, as the paper configs
+                                and ``scripts/run_baselines.py`` give them).
     """
 
     requires_source_labels: bool = False
@@ -93,19 +97,62 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         pair = pair.mask_target_labels()
         try:
             pair = self._validate_pair(pair)
+            given = self.get_params(deep=False)
             with training_defaults():
                 self._fit(pair)
-            if not hasattr(self, "labels_"):
-                raise ValueError(
-                    f"{type(self).__name__}._fit set no labels_: a method's _fit must set "
-                    "self.labels_, the target's cluster labels, shape (n_target,) ints"
-                )
+            self._check_fitted(pair, given)
         except BaseException:
             # A failed fit is no fit: what it set before failing (a history, the target's
             # statistics) would make the estimator look fitted to check_is_fitted.
             self._forget_fit()
             raise
         return self
+
+    def _check_fitted(self, pair: DomainPair, given: dict) -> None:
+        """What ``_fit`` left, against the contract (a method of a user's is checked here,
+        not later in the metrics, by words naming neither it nor the attribute):
+        ``labels_`` ``(n_target,)`` integers, ``history_`` a list of per-epoch dicts, and
+        the parameters as ``given`` (scikit-learn's contract: a parameter ``_fit`` set
+        described the fit wrongly in its record, and made every resume of its run stale)."""
+        name = type(self).__name__
+        if not hasattr(self, "labels_"):
+            raise ValueError(
+                f"{name}._fit set no labels_: a method's _fit must set self.labels_, the "
+                "target's cluster labels, shape (n_target,) ints"
+            )
+        labels = np.asarray(self.labels_)
+        n = pair.target.n_samples
+        integral = labels.dtype.kind in "iu" or (
+            labels.dtype.kind == "f" and np.isfinite(labels).all() and (labels % 1 == 0).all()
+        )
+        if labels.shape != (n,) or not integral:
+            raise ValueError(
+                f"{name}._fit: labels_ must be integer cluster labels of shape ({n},) (the "
+                f"target's rows), got shape {labels.shape} of dtype {labels.dtype}"
+            )
+        history = getattr(self, "history_", None)
+        if history is not None and (
+            not isinstance(history, (list, tuple))
+            or not all(isinstance(h, Mapping) for h in history)
+        ):
+            raise ValueError(
+                f"{name}._fit: history_ must be a list of per-epoch dicts, got "
+                f"{type(history).__name__}"
+                + (
+                    f" of {type(history[0]).__name__}"
+                    if isinstance(history, (list, tuple)) and history
+                    else ""
+                )
+            )
+        now = self.get_params(deep=False)
+        changed = [k for k, v in given.items() if now.get(k) is not v]
+        if changed:
+            k = changed[0]
+            raise ValueError(
+                f"{name}._fit changed its parameter {k!r} ({given[k]!r} -> {now.get(k)!r}): "
+                "parameters stay as set (scikit-learn's contract; a record describes them); "
+                "keep what the fit derives in an attribute ending in '_'"
+            )
 
     def _forget_fit(self) -> None:
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
@@ -161,6 +208,16 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
             )
         if self.requires_source_labels and pair.source.y is None:
             raise ValueError(f"{name}: this method needs a labelled source (pair.source.y is None)")
+        if self.requires_non_negative:
+            for role, domain in (("source", pair.source), ("target", pair.target)):
+                lowest = float(domain.X.min())
+                if lowest < 0:
+                    raise ValueError(
+                        f"{name}: requires non-negative features (requires_non_negative), but "
+                        f"the {role} has a minimum of {lowest:.4g}; give a benchmark's stored "
+                        "features (preprocess='raw', `--data preprocess=raw` or `data: "
+                        "{preprocess: raw}` in a config), or shift / min-max scale them"
+                    )
         return pair
 
     def _n_clusters(self, pair: DomainPair) -> int:

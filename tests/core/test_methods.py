@@ -291,10 +291,65 @@ def test_every_method_refuses_a_one_row_target_by_its_name(name):
     scikit-learn's words ("Found array with 1 sample(s)"), DTC's spectral clusterer named an
     internal X; K-means alone returned [0]."""
     rng = np.random.default_rng(0)
+    # non-negative: co-clustering, STC and TSC refuse negative features first
     pair = DomainPair(
-        Domain(rng.normal(size=(20, 4)), np.arange(20) % 2, name="s"),
-        Domain(rng.normal(size=(1, 4)), name="t"),
+        Domain(np.abs(rng.normal(size=(20, 4))), np.arange(20) % 2, name="s"),
+        Domain(np.abs(rng.normal(size=(1, 4))), name="t"),
         n_clusters=1,
     )
     with pytest.raises(ValueError, match=r": the target has 1 sample\(s\); expected at least 2"):
         methods.get(name).fit(pair)
+
+
+class _Users(methods.TransferClusterer):
+    """A user's method that breaks the contract the way ``mode`` says."""
+
+    requires_non_negative = False
+
+    def __init__(self, n_clusters=None, mode="ok"):
+        self.n_clusters, self.mode = n_clusters, mode
+
+    def _fit(self, pair):
+        n = pair.target.n_samples
+        labels = np.arange(n) % 2
+        self.labels_ = {"ok": labels, "short": labels[:-1], "none": None}.get(self.mode, labels)
+        self.labels_ = labels + 0.5 if self.mode == "fractional" else self.labels_
+        if self.mode == "history":
+            self.history_ = [1.0, 0.5]
+        if self.mode == "sets_param":
+            self.n_clusters = self._n_clusters(pair)
+
+
+def _user_pair(sign=1.0):
+    rng = np.random.default_rng(0)
+    X = sign * np.abs(rng.normal(size=(10, 3)))
+    return DomainPair(Domain(X, np.arange(10) % 2), Domain(X.copy()), n_clusters=2)
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("short", r"_Users._fit: labels_ must be integer cluster labels of shape \(10,\)"),
+        ("none", r"_Users._fit: labels_ must be integer cluster labels .* got shape \(\)"),
+        ("fractional", r"labels_ must be integer cluster labels .* dtype float64"),
+        ("history", r"_Users._fit: history_ must be a list of per-epoch dicts, got list of float"),
+        ("sets_param", r"_Users._fit changed its parameter 'n_clusters' \(None -> 2\)"),
+    ],
+)
+def test_a_users_method_that_breaks_the_contract_is_named(mode, message):
+    # Bad labels failed later in the metrics, naming y_pred; a history of floats lost the
+    # fit with "'float' object has no attribute 'items'"; a parameter set in _fit made the
+    # record describe the fit wrongly and every resume of its run stale.
+    assert _Users(mode="ok").fit(_user_pair()).labels_.shape == (10,)
+    with pytest.raises(ValueError, match=message):
+        _Users(mode=mode).fit(_user_pair())
+
+
+def test_a_method_that_declares_non_negative_features_is_not_given_negative_ones():
+    # the runners gave such a method of a user's z-scored features without a word
+    class Counts(_Users):
+        requires_non_negative = True
+
+    Counts().fit(_user_pair())
+    with pytest.raises(ValueError, match=r"Counts: requires non-negative .* the source has a min"):
+        Counts().fit(_user_pair(sign=-1.0))
