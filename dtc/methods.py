@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from dtc._plugins import PluginRegistry
 from dtc._torch_state import training_defaults
+from dtc._validation import host_array
 from dtc.data.domain import DomainPair
 
 __all__ = [
@@ -97,7 +98,7 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
         pair = pair.mask_target_labels()
         try:
             pair = self._validate_pair(pair)
-            given = self.get_params(deep=False)
+            given = self._params()
             with training_defaults():
                 self._fit(pair)
             self._check_fitted(pair, given)
@@ -120,31 +121,38 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
                 f"{name}._fit set no labels_: a method's _fit must set self.labels_, the "
                 "target's cluster labels, shape (n_target,) ints"
             )
-        labels = np.asarray(self.labels_)
+        # a tensor (a head's argmax, on a GPU or requiring grad) as the metrics take it
+        labels = np.asarray(host_array(self.labels_, f"{name}.labels_"))
         n = pair.target.n_samples
-        integral = labels.dtype.kind in "iu" or (
-            labels.dtype.kind == "f" and np.isfinite(labels).all() and (labels % 1 == 0).all()
-        )
-        if labels.shape != (n,) or not integral:
+        if labels.shape != (n,):
             raise ValueError(
                 f"{name}._fit: labels_ must be integer cluster labels of shape ({n},) (the "
-                f"target's rows), got shape {labels.shape} of dtype {labels.dtype}"
+                f"target's rows), got shape {labels.shape}"
+            )
+        if labels.dtype.kind == "f":  # integer-valued floats are labels, as the metrics say
+            bad = ~np.isfinite(labels) | (np.nan_to_num(labels) % 1 != 0)
+        else:
+            bad = np.zeros(n, dtype=bool) if labels.dtype.kind in "iub" else None
+        if bad is None or bad.any():
+            where = "" if bad is None else f", first at row {int(np.argmax(bad))}"
+            raise ValueError(
+                f"{name}._fit: labels_ must be integer cluster labels, got non-integer or "
+                f"non-finite values (dtype {labels.dtype}{where})"
             )
         history = getattr(self, "history_", None)
-        if history is not None and (
-            not isinstance(history, (list, tuple))
-            or not all(isinstance(h, Mapping) for h in history)
-        ):
-            raise ValueError(
-                f"{name}._fit: history_ must be a list of per-epoch dicts, got "
-                f"{type(history).__name__}"
-                + (
-                    f" of {type(history[0]).__name__}"
-                    if isinstance(history, (list, tuple)) and history
-                    else ""
+        if history is not None:
+            if not isinstance(history, (list, tuple)):
+                raise ValueError(
+                    f"{name}._fit: history_ must be a list of per-epoch dicts, got "
+                    f"{type(history).__name__}"
                 )
-            )
-        now = self.get_params(deep=False)
+            for i, h in enumerate(history):
+                if not isinstance(h, Mapping):
+                    raise ValueError(
+                        f"{name}._fit: history_ must be a list of per-epoch dicts, but entry "
+                        f"{i} is a {type(h).__name__}"
+                    )
+        now = self._params()
         changed = [k for k, v in given.items() if now.get(k) is not v]
         if changed:
             k = changed[0]
@@ -153,6 +161,19 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
                 "parameters stay as set (scikit-learn's contract; a record describes them); "
                 "keep what the fit derives in an attribute ending in '_'"
             )
+
+    def _params(self) -> dict:
+        """``get_params(deep=False)``; scikit-learn's bare errors on an ``__init__`` that
+        breaks its contract (a parameter stored under another name, ``*args``) named
+        neither the method nor the rule."""
+        try:
+            return self.get_params(deep=False)
+        except (AttributeError, RuntimeError) as exc:
+            raise ValueError(
+                f"{type(self).__name__}: every __init__ parameter must be stored as an "
+                f"attribute of the same name, with no *args (scikit-learn's estimator "
+                f"contract, which clone and the run records rely on): {exc}"
+            ) from exc
 
     def _forget_fit(self) -> None:
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:

@@ -331,8 +331,8 @@ def _user_pair(sign=1.0):
     [
         ("short", r"_Users._fit: labels_ must be integer cluster labels of shape \(10,\)"),
         ("none", r"_Users._fit: labels_ must be integer cluster labels .* got shape \(\)"),
-        ("fractional", r"labels_ must be integer cluster labels .* dtype float64"),
-        ("history", r"_Users._fit: history_ must be a list of per-epoch dicts, got list of float"),
+        ("fractional", r"non-integer or non-finite values \(dtype float64, first at row 0\)"),
+        ("history", r"_Users._fit: history_ must be a list of per-epoch dicts, but entry 0 is a"),
         ("sets_param", r"_Users._fit changed its parameter 'n_clusters' \(None -> 2\)"),
     ],
 )
@@ -343,6 +343,33 @@ def test_a_users_method_that_breaks_the_contract_is_named(mode, message):
     assert _Users(mode="ok").fit(_user_pair()).labels_.shape == (10,)
     with pytest.raises(ValueError, match=message):
         _Users(mode=mode).fit(_user_pair())
+
+
+def test_labels_left_as_a_tensor_or_bools_are_labels_as_the_metrics_take_them():
+    # np.asarray refused a tensor that requires grad ("Can't call numpy() ...") and
+    # bfloat16; bools were refused, which the metrics take as labels
+    import torch
+
+    class Tensor(_Users):
+        def _fit(self, pair):
+            super()._fit(pair)
+            self.labels_ = {
+                "grad": torch.as_tensor(self.labels_, dtype=torch.float32).requires_grad_(),
+                "bf16": torch.as_tensor(self.labels_).to(torch.bfloat16),
+                "bool": np.asarray(self.labels_) == 1,
+            }[self.mode]
+
+    for mode in ("grad", "bf16", "bool"):
+        Tensor(mode=mode).fit(_user_pair())
+
+
+def test_a_method_that_breaks_the_init_contract_is_named():
+    class Renamed(_Users):
+        def __init__(self, k=2):
+            self.n_clusters = k
+
+    with pytest.raises(ValueError, match=r"Renamed: every __init__ parameter must be stored"):
+        Renamed().fit(_user_pair())
 
 
 def test_a_method_that_declares_non_negative_features_is_not_given_negative_ones():
