@@ -1472,10 +1472,7 @@ class DTC(TransferClusterer):
         # memory): read-only, so that a callback's scratch work cannot change the training.
         seen, begun = _read_only(pair), []
         try:
-            with torch.random.fork_rng(devices=rng_devices(self._device)):
-                for cb in self.callbacks:
-                    cb.on_fit_begin(self, seen)
-                    begun.append(cb)
+            self._notify("on_fit_begin", seen, begun=begun)
             self._stages(pair, k)
         except BaseException:
             for cb in begun:
@@ -1491,11 +1488,12 @@ class DTC(TransferClusterer):
                     )
             raise
 
-    def _notify(self, hook: str, *args) -> None:
-        """Call ``hook`` of every callback in turn, with ``args`` after the estimator. In a
-        fork of the RNG, as ``on_fit_begin``: a callback's random draws stay its own (drawn
-        from the fit's generator, they moved every later dropout mask and batch order, so a
-        callback that only watched changed the result)."""
+    def _notify(self, hook: str, *args, begun: list | None = None) -> None:
+        """Call ``hook`` of every callback in turn, with ``args`` after the estimator, and
+        append each whose hook returned to ``begun`` (where given). In a fork of the RNG: a
+        callback's random draws stay its own (drawn from the fit's generator, they moved
+        every later dropout mask and batch order, so a callback that only watched changed
+        the result)."""
         with torch.random.fork_rng(devices=rng_devices(self._device)):
             for cb in self.callbacks:
                 # on_adapt_begin: each its own snapshot (a deep copy, the contract says),
@@ -1503,6 +1501,8 @@ class DTC(TransferClusterer):
                 given = (self.get_state(),) if hook == "on_adapt_begin" else args
                 getattr(cb, hook)(self, *given)
                 self._checked_scale(type(cb).__name__)  # named before the next reads it
+                if begun is not None:
+                    begun.append(cb)
 
     def _stages(self, pair: DomainPair, k: int | None) -> None:
         """Pretraining to the final labels, each stage resumed from its checkpoint."""
@@ -1790,9 +1790,10 @@ class DTC(TransferClusterer):
             for m in self._loss.modules()
         )
         ramp = dann_schedule(progress) if self.lam_schedule == "dann" and not own_ramp else 1.0
-        return float(self.lam) * ramp * float(self._checked_scale())
+        # transfer_scale_ is 1.0 but where a callback set it: checked after each hook
+        return float(self.lam) * ramp * float(self.transfer_scale_)
 
-    def _checked_scale(self, setter: str = "a callback"):
+    def _checked_scale(self, setter: str):
         """``transfer_scale_``, refused by name unless a finite number >= 0: -1 switched the
         alignment off as lam=0 would (while lam=-1 is refused), NaN ended in "the loss
         diverged", None in a bare TypeError (in the monitor's float(), when it came next)."""
