@@ -640,7 +640,8 @@ def bench_losses(
     protocol: Annotated[
         Path | None,
         typer.Option(
-            help="Protocol config (default experiments/bench_losses.yaml).", callback=_user_path
+            help="Protocol config (default: dtc/experiment/bench_losses.yaml, shipped with dtc).",
+            callback=_user_path,
         ),
     ] = None,
     out_dir: Annotated[

@@ -1,7 +1,7 @@
 """The alignment-loss leaderboard: DTC with each loss on one fixed protocol.
 
 The protocol (benchmark pairs, seeds, DTC's parameters and epoch budget) is the
-config ``experiments/bench_losses.yaml``; its single method entry is the template
+config ``dtc/experiment/bench_losses.yaml`` (:data:`PROTOCOL`, shipped with the package); its single method entry is the template
 every loss is plugged into as DTC's ``loss`` parameter. Losses are registry names
 (``dtc.align.available()``), ``"package.module:Class"`` strings, or ``none`` (no
 alignment). Results go through the grid runner, so they are resumable and a
@@ -48,7 +48,9 @@ __all__ = [
     "rank",
 ]
 
-PROTOCOL = Path(__file__).resolve().parents[2] / "experiments" / "bench_losses.yaml"
+# Package data (pyproject.toml): beside this module, so that an installed dtc (no source
+# tree, no experiments/ folder) finds it too.
+PROTOCOL = Path(__file__).resolve().parent / "bench_losses.yaml"
 QUICK = {"benchmarks": [{"benchmark": "digits", "data": {"shift": 0.5}}], "seeds": [0]}
 NO_LOSS = "none"
 

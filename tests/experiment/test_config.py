@@ -451,8 +451,6 @@ def test_shipped_configs_validate():
     paths = sorted(root.rglob("*.yaml"))
     assert paths, "no configs shipped"
     for path in paths:
-        if path.name == "bench_losses.yaml":
-            continue  # a protocol template, validated by the leaderboard tests
         assert expand(load_config(path)), path
 
 
