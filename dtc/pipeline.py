@@ -332,12 +332,26 @@ def _epoch_means(sums: dict[str, list]) -> dict[str, float]:
     return {name: total / n for name, (total, n) in sums.items()}
 
 
-def _renumbering(labels: np.ndarray, reference: np.ndarray, k: int) -> np.ndarray:
+def _renumbering(
+    labels: np.ndarray, reference: np.ndarray, k: int, weights: np.ndarray | None = None
+) -> np.ndarray:
     """``(k,)`` permutation ``perm``: cluster ``c`` of ``labels`` is cluster ``perm[c]`` of
     ``reference`` (both ``(n,)`` in ``[0, k)``), the one-to-one matching that shares the
-    most rows (Hungarian algorithm)."""
+    most rows (Hungarian algorithm). ``weights`` ``(n, k)``, optional: each row's weights
+    (in ``[0, 1]``, summing to at most 1) over the reference's clusters, which break ties
+    between matchings that share as many rows: of those, the one with the most weight."""
+    labels = np.asarray(labels)
     votes = np.zeros((k, k))
-    np.add.at(votes, (np.asarray(labels), np.asarray(reference)), 1.0)
+    np.add.at(votes, (labels, np.asarray(reference)), 1.0)
+    if weights is not None:
+        # Without it, tied matchings were broken by the clusters' index order: a cluster
+        # the head gives no vote was named by where the clusterer numbered it (under
+        # head_clusters, model_transfer's renumbering then changed 29 % of the names of one
+        # partition). A matching's weight is at most n, so scaled by 1 / (n + 1) it never
+        # outweighs one shared row.
+        extra = np.zeros((k, k))
+        np.add.at(extra, labels, np.asarray(weights, dtype=np.float64))
+        votes += extra / (len(labels) + 1)
     rows, cols = linear_sum_assignment(-votes)
     perm = np.empty(k, dtype=np.int64)
     perm[rows] = cols
@@ -488,7 +502,10 @@ class DTC(TransferClusterer):
         gradient reversal ramps on DANN's schedule (``dann``, ``cdan`` by default; any
         submodule with a ``coefficient`` method and ``schedule == "dann"``, as
         :class:`dtc.align.grl.GradientReversal`) is not ramped twice: its weight stays ``lam``
-        and its reversal coefficient ramps, as in Ganin et al. (JMLR 2016).
+        and its reversal coefficient ramps, as in Ganin et al. (JMLR 2016). That ramp is the
+        loss's own parameter, which ``lam_schedule`` does not reach: under ``"constant"`` the
+        reversal of ``dann`` / ``cdan`` still ramps; ``loss_params={"schedule": "constant"}``
+        holds it at ``max_coeff``.
     recon_weight : float
         Weight of the reconstruction loss during adaptation.
     encoder_mode : {"shared", "asymmetric"}
@@ -2199,7 +2216,9 @@ class DTC(TransferClusterer):
         (maximum-agreement matching), so that label ``c`` stands for ``self._classes[c]``.
         Returns labels ``(n,)``, centres ``(k, d)`` (means in the clustering space ``Zt``)
         and the class names ``(k,)``."""
-        to_class = _renumbering(clusters, self._head_argmax(Z, k), k)
+        # the head's probabilities name a cluster it gives no more votes to than to another
+        probs = self._head_probs(Z, k)
+        to_class = _renumbering(clusters, probs.argmax(1), k, weights=probs)
         labels = to_class[np.asarray(clusters)]
         centres = _class_means(Zt, labels, np.asarray(fallback)[np.argsort(to_class)])
         return labels, centres, self._classes.astype(np.int64)

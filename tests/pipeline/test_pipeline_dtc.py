@@ -806,6 +806,39 @@ def test_final_labels_head_clusters_names_spectral_clusters_by_most_agreement(sm
     assert (est.labels_ == head).sum() == best
 
 
+def test_tied_matchings_are_broken_by_the_weights_not_by_the_clusters_numbering():
+    from dtc.pipeline import _renumbering
+
+    # Every row's head vote is class 0: the largest cluster takes it, and naming the two
+    # others is a tie of votes. The weights break it: cluster "b" leans to class 2.
+    names = np.array(["a"] * 4 + ["b"] * 2 + ["c"] * 2)
+    weights = np.array([[0.9, 0.05, 0.05]] * 4 + [[0.5, 0.1, 0.4]] * 2 + [[0.5, 0.3, 0.2]] * 2)
+    for order in itertools.permutations("abc"):
+        labels = np.array([order.index(x) for x in names])
+        perm = _renumbering(labels, np.zeros(8, dtype=int), 3, weights=weights)
+        named = dict(zip(order, perm.tolist()))
+        assert named == {"a": 0, "b": 2, "c": 1}, order
+    # weights never outweigh a shared row: "b" has one more class-1 vote than "c"
+    reference = np.array([0] * 4 + [1, 0] + [0, 0])
+    perm = _renumbering(np.array([0] * 4 + [1] * 2 + [2] * 2), reference, 3, weights=weights)
+    assert perm.tolist() == [0, 1, 2]
+
+
+def test_head_clusters_names_one_partition_alike_with_or_without_model_transfer():
+    # As documented, under head_clusters model_transfer only renumbers spectral clusters,
+    # which the head then names: with a weak head (votes for 5 classes of 10) the clusters
+    # it gave no vote were named by that numbering (29 % of labels_ differed).
+    pair = make_digits_pair()
+    pair = DomainPair(pair.source.subset(np.arange(150)), pair.target.subset(np.arange(100)))
+    params = dict(pretrain_epochs=1, adapt_epochs=1, self_training_rounds=1)
+    params.update(self_training_epochs=1, hidden=[32], n_latent=8, batch_size=32, seed=0)
+    with_transfer = DTC(model_transfer=True, **params).fit(pair)
+    without = DTC(model_transfer=False, **params).fit(pair)
+    votes = with_transfer._head_argmax(with_transfer.embedding_, 10)
+    assert len(np.unique(votes)) < 10  # the case of ties
+    np.testing.assert_array_equal(with_transfer.labels_, without.labels_)
+
+
 def test_final_labels_head_spread_spreads_the_heads_probabilities_on_the_target_graph(
     small_pair,
 ):
@@ -911,6 +944,30 @@ def test_adversarial_loss_ramping_its_reversal_is_not_ramped_twice(small_pair):
     const = DTC(**TINY, loss="dann", loss_params={"schedule": "constant"}, lam=0.7)
     logged = [h["lambda"] for h in const.fit(small_pair).history_ if h["stage"] == "adapt"]
     assert logged[0] < logged[1] < 0.7  # DTC's own ramp, as for any other loss
+
+
+def test_lam_schedule_constant_leaves_the_losss_own_reversal_ramp(small_pair, monkeypatch):
+    # As documented: lam_schedule holds DTC's weight; the reversal's ramp is the loss's
+    # parameter (a reader took "constant" to hold it too: dann's labels were the same).
+    from dtc.align.grl import GradientReversal, dann_schedule
+
+    seen = []
+    coefficient = GradientReversal.coefficient
+
+    def spy(self, progress=None):
+        seen.append((progress, coefficient(self, progress)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(GradientReversal, "coefficient", spy)
+    est = DTC(**TINY, loss="dann", lam=0.5, lam_schedule="constant").fit(small_pair)
+    assert [h["lambda"] for h in est.history_ if h["stage"] == "adapt"] == [0.5, 0.5]
+    ramped = [(p, c) for p, c in seen if p]
+    assert ramped and all(c == pytest.approx(dann_schedule(p)) and c < 1 for p, c in ramped)
+    seen.clear()
+    DTC(**TINY, loss="dann", loss_params={"schedule": "constant"}, lam_schedule="constant").fit(
+        small_pair
+    )
+    assert seen and all(c == 1.0 for _, c in seen)
 
 
 def test_a_users_copy_of_the_reversal_layer_is_not_ramped_twice():
