@@ -100,6 +100,14 @@ def is_own(module: str) -> bool:
     return re.split(r"[.:]", module, maxsplit=1)[0] in OWN_PACKAGES
 
 
+def _target(ep) -> str:
+    """An entry point's ``"module:attr"`` as importlib parses it: the specification allows
+    spaces around ``:`` and trailing ``[extras]``, which the raw ``ep.value`` keeps ("No
+    module named 'pkg.mod '", "no attribute 'Class [fast]'" where ``ep.load()`` found the
+    class)."""
+    return f"{ep.module}:{ep.attr}" if ep.attr else ep.module
+
+
 class PluginRegistry:
     """Registry of classes of one kind (``what``), all subclasses of ``base``; ``hint`` ends
     the error for an unknown name (what to give instead, e.g. for "no loss")."""
@@ -123,19 +131,20 @@ class PluginRegistry:
         # by name and target: the order entry_points() gives is the directory order of
         # site-packages (install history, the file system), and it chose between two
         # packages registering one name
-        for ep in sorted(entry_points(group=self.group), key=lambda ep: (ep.name, ep.value)):
+        for ep in sorted(entry_points(group=self.group), key=lambda ep: (ep.name, _target(ep))):
+            target = _target(ep)
             if ep.name in self.reserved:
                 warn(
-                    f"the {self.what} entry point {ep.name!r} ({ep.value}) is ignored: "
+                    f"the {self.what} entry point {ep.name!r} ({target}) is ignored: "
                     f"{ep.name!r} is reserved; rename it",
                     RuntimeWarning,
                 )
                 continue
-            if ep.name in found and found[ep.name] != ep.value:
+            if ep.name in found and found[ep.name] != target:
                 # Two packages claim one name: the last one read used to win, and which is
                 # read last depends on sys.path. dtc's own entry wins, else the first by
                 # target ("module:Class") order.
-                kept, other = found[ep.name], ep.value
+                kept, other = found[ep.name], target
                 if is_own(other) and not is_own(kept):
                     kept, other = other, kept
                 warn(
@@ -145,7 +154,7 @@ class PluginRegistry:
                 )
                 found[ep.name] = kept
             else:
-                found[ep.name] = ep.value
+                found[ep.name] = target
         for name, target in self._registered.items():
             # a built-in (registered at import) wins over another package's entry point of
             # its name, as among entry points: said, not silent (a benchmark ranked the

@@ -722,6 +722,37 @@ def test_paths_under_home_are_expanded_not_made_into_a_folder_named_tilde(tmp_pa
     assert default_out_dir(load_config(cfg)) == home / "all" / "cli"
 
 
+def test_paths_under_home_are_expanded_through_the_python_api_too(tmp_path, monkeypatch):
+    # The CLI expanded "~"; the functions it calls, given "~/x" from Python or a config's
+    # object params (a monitor's cache_dir), wrote into ./~/x
+    import numpy as np
+
+    from dtc.experiment.leaderboard import PROTOCOL, leaderboard_config
+    from dtc.experiment.report import write_report
+    from dtc.experiment.runner import run_experiment
+    from dtc.experiment.store import read_records
+    from dtc.monitor.reference import NoTransferReference
+    from dtc.nn.training import load_checkpoint, save_checkpoint
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    run_experiment(load_config(_cli_config(home)), "~/sweep", progress=False)
+    assert len(read_records("~/sweep/results.jsonl")) == 1
+    write_report("~/sweep/results.jsonl", "~/report", figures=False)
+    assert (home / "report").is_dir()
+    save_checkpoint("~/ck/state.pt", {"x": 1})
+    assert load_checkpoint("~/ck/state.pt") == {"x": 1}
+    X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    NoTransferReference(2, epochs=1, n_init=1, cache_dir="~/refs").fit(X)
+    assert len(list((home / "refs").glob("reference-*.npz"))) == 1
+    (home / "protocol.yaml").write_text(PROTOCOL.read_text())
+    assert leaderboard_config(["coral"], quick=True, protocol="~/protocol.yaml")
+    assert not (work / "~").exists()
+
+
 def _interrupting(kind: str):
     """A stand-in for a long call that is interrupted: by a Ctrl-C, or by a SIGTERM (a
     batch system's time limit) sent to this process."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dtc._validation import user_path
 from dtc.experiment.config import (
     ExperimentConfig,
     Task,
@@ -78,7 +79,7 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             # the registry's hint on "no loss" ends an unknown name's error, not an import's
             hint = "" if ":" in loss else f"; in --losses it is {NO_LOSS}"
             raise ValueError(f"--losses: {exc}{hint}") from exc
-    raw = _load_yaml(Path(protocol or PROTOCOL))
+    raw = _load_yaml(user_path(protocol or PROTOCOL))
     templates = raw.get("methods") or {}
     if not isinstance(templates, dict) or len(templates) != 1:
         raise ValueError(
@@ -252,6 +253,6 @@ def bench_losses(
 def run_leaderboard(config: ExperimentConfig, out_dir=None, **run_options):
     """Run a built leaderboard ``config`` (:func:`leaderboard_config`) into ``out_dir``
     (default :func:`default_out_dir`); return ``(ranked rows, sweep summary)``."""
-    summary = run_experiment(config, Path(out_dir or default_out_dir(config)), **run_options)
+    summary = run_experiment(config, user_path(out_dir or default_out_dir(config)), **run_options)
     # Only this protocol's runs count, should the folder hold runs of another one.
     return rank(read_records(summary.results_path), expand(config)), summary

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dtc._validation import user_path
 from dtc.experiment.single import SEED_PARAMS, data_defaults
 from dtc.experiment.store import read_records, recorded_number, replace_file, write_records
 
@@ -923,7 +924,7 @@ def write_report(
         records = read_records(results, check=record_problem)
     else:
         records = list(results)
-    out_dir = Path(out_dir)
+    out_dir = user_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     planned = list(planned or ())
     tables = build_tables(records, metrics, seeds=seeds, planned=planned)

@@ -46,6 +46,7 @@ from rich.progress import (
 )
 
 from dtc import data, methods
+from dtc._validation import user_path
 from dtc.experiment.backends import check_backend, check_workers_can_import, run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand, result_params
 from dtc.experiment.single import (
@@ -103,7 +104,7 @@ class SweepSummary:
 
 def finished_ids(out_dir) -> set[str]:
     """The ``run_id`` s already recorded in ``<out_dir>/results.jsonl``."""
-    return {r["run_id"] for r in read_records(Path(out_dir) / RESULTS_FILE) if "run_id" in r}
+    return {r["run_id"] for r in read_records(user_path(out_dir) / RESULTS_FILE) if "run_id" in r}
 
 
 def split_by_tasks(records: list[dict], tasks: list[Task]) -> tuple[list[dict], list[dict]]:
@@ -176,7 +177,7 @@ def run_experiment(
     ``progress`` defaults to showing a bar when stderr is a terminal, and otherwise a line
     on stderr per run that ended; ``False`` shows neither, ``True`` the bar.
     """
-    out_dir = Path(out_dir)
+    out_dir = user_path(out_dir)
     # a missing extra (ray, mlflow) is an error before the output folder is made
     check_backend(backend, jobs)
     mlflow_module = _import_mlflow() if mlflow else None

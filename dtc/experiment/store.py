@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dtc._validation import user_path
+
 try:
     import fcntl
 except ImportError:  # not POSIX: appends are not locked
@@ -96,7 +98,7 @@ def append_line(path: str | os.PathLike, line: str) -> None:
     """Append ``line`` (one JSON object ending in a newline) to ``path`` as
     :func:`append_record` appends a record, for a writer whose lines are encoded its own way
     (the scripts' ``--out`` rows)."""
-    path = Path(path)
+    path = user_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked_file(path) as fd:
         _cut_partial_line(fd, path)
@@ -110,7 +112,7 @@ def locked_file(path: str | os.PathLike, create: bool = True) -> Iterator[int]:
     ``FileNotFoundError``) holding the exclusive lock the appends take (POSIX only),
     released on exit: for a reader that changes the file from what it read (cuts a line
     off), so that no append lands in between."""
-    path = Path(path)
+    path = user_path(path)
     flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
     while True:
         fd = os.open(path, flags, 0o644)
@@ -175,7 +177,7 @@ def replace_file(path: str | os.PathLike) -> Iterator[Path]:
     reads the format from the suffix still works); once the block has written it, it
     replaces ``path`` atomically. An interrupted block leaves ``path`` as it was and
     removes the temporary file."""
-    path = Path(path)
+    path = user_path(path)
     # a name of its own (not created here, so the file gets the usual permissions): two
     # reports into one folder shared ".acc.tmp.md", and one moved the other's away
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
@@ -198,7 +200,7 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
     short phrase) or ``None`` when nothing is. A line that is not JSON, not a JSON
     object or fails ``check`` raises ``ValueError`` naming the file and the line.
     """
-    path = Path(path)
+    path = user_path(path)
     if not path.exists():
         return []
     records = []
@@ -251,7 +253,7 @@ def set_aside(
     if not any(stale):
         return records
     old = {_canonical(r) for r, flag in zip(records, stale) if flag}
-    path = Path(path)
+    path = user_path(path)
     with locked_file(path) as fd:
         _cut_partial_line(fd, path)
         current = read_records(path)

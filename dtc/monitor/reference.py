@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
 from dtc._torch_state import training_defaults
-from dtc._validation import check_features, check_seed
+from dtc._validation import check_features, check_seed, user_path
 from dtc._warnings import warn
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
@@ -330,7 +330,9 @@ class NoTransferReference(BaseEstimator):
         }
         key = fingerprint(X, settings)
         found = _MEMORY.get(key)
-        path = None if self.cache_dir is None else Path(self.cache_dir) / f"reference-{key}.npz"
+        path = (
+            None if self.cache_dir is None else user_path(self.cache_dir) / f"reference-{key}.npz"
+        )
         if found is None and path is not None and path.is_file():
             found = _read_cached(path, X.shape[0], int(self.n_clusters))
         from_cache = found is not None

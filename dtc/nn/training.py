@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc._torch_state import GLOBAL_STATE_LOCK
-from dtc._validation import check_features
+from dtc._validation import check_features, user_path
 from dtc._warnings import warn
 from dtc.nn.autoencoder import evaluating, module_device
 
@@ -199,7 +199,7 @@ def progress_bar(verbose: int = 0):
 def save_checkpoint(path, state: dict) -> None:
     """``torch.save`` ``state`` (tensors, numbers, strings, lists and dicts of them) to
     ``path`` atomically: a crash while writing never leaves a truncated checkpoint."""
-    path = Path(path)
+    path = user_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # a temporary file of its own: two writers of one checkpoint (two rows of a --jobs 2
     # sweep that share a pretraining) shared "<name>.tmp", and one moved the other's away;
@@ -221,7 +221,7 @@ def save_checkpoint(path, state: dict) -> None:
 
 def load_checkpoint(path, map_location="cpu") -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
+    return torch.load(user_path(path), map_location=map_location, weights_only=True)
 
 
 def read_checkpoint(path, map_location="cpu") -> dict | None:
@@ -230,7 +230,7 @@ def read_checkpoint(path, map_location="cpu") -> dict | None:
     disk), or not a weights-only checkpoint. The caller computes the stage again and
     replaces the file; an unreadable file had failed every later fit with a bare
     ``EOFError``."""
-    path = Path(path)
+    path = user_path(path)
     if not path.exists():
         return None
     try:

@@ -101,6 +101,24 @@ def test_entry_point_group_plugs_a_loss_in(monkeypatch):
     assert isinstance(dtc.align.get("mean_gap_ep"), MeanGapLoss)
 
 
+def test_entry_point_values_are_read_as_importlib_parses_them(monkeypatch):
+    # The entry-points specification allows spaces around ":" and trailing [extras]; the raw
+    # value was imported as is ("No module named 'tests.align.test_registry '").
+    values = {
+        "spaced": f"{__name__} : MeanGapLoss",
+        "extras": f"{__name__}:MeanGapLoss [fast]",
+        "both": f"{__name__}  :  MeanGapLoss  [fast, gpu]",
+    }
+
+    def fake_entry_points(group):
+        return [EntryPoint(name=n, value=v, group=group) for n, v in values.items()]
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
+    for name, value in values.items():
+        assert EntryPoint(name=name, value=value, group="x").load() is MeanGapLoss
+        assert dtc.align.get_class(name) is MeanGapLoss
+
+
 def test_unknown_name_lists_available():
     with pytest.raises(ValueError, match=r"unknown loss 'no_such_loss'; available: .*coral.*null"):
         dtc.align.get("no_such_loss")
