@@ -14,10 +14,12 @@ import importlib
 import inspect
 import marshal
 import numbers
+import os
 import re
 import sys
 import types
 from importlib.metadata import PackageNotFoundError, entry_points, version
+from importlib.util import find_spec
 from pathlib import Path
 
 from dtc._warnings import warn
@@ -32,6 +34,7 @@ __all__ = [
     "import_object",
     "is_own",
     "module_of",
+    "own_package_dir",
     "own_source_hash",
     "plugin_hash",
     "run_seed_arguments",
@@ -75,6 +78,7 @@ def import_object(path: str, *, what: str = "object"):
     module, _, attr = path.partition(":")
     if not module or not attr:
         raise ValueError(f"expected a {what} name or 'package.module:Class', got {path!r}")
+    _check_not_shadowed(module, path, what)
     try:
         obj = importlib.import_module(module)
         for part in attr.split("."):
@@ -98,6 +102,41 @@ def is_own(module: str) -> bool:
     """Whether ``module`` (a module name, or a ``"module:Class"`` string) is in dtc's own
     packages."""
     return re.split(r"[.:]", module, maxsplit=1)[0] in OWN_PACKAGES
+
+
+def own_package_dir(package: str) -> Path | None:
+    """The folder of dtc's own ``package`` (one of :data:`OWN_PACKAGES`), or ``None`` where
+    it is not installed. They are installed side by side (pyproject's packages), in a
+    checkout as in site-packages: found beside ``dtc``, not by the import system, which
+    finds a module of the user's of that name first (``baselines.py`` in the working
+    directory, which the CLI puts first on ``sys.path``)."""
+    folder = Path(__file__).resolve().parent.parent / package
+    return folder if (folder / "__init__.py").is_file() else None
+
+
+def _check_not_shadowed(module: str, path: str, what: str) -> None:
+    """``ValueError`` when ``module`` is in dtc's own packages but its package would be
+    imported from elsewhere: a user's ``baselines.py`` (or package) earlier on
+    ``sys.path`` failed every built-in baseline with "'baselines' is not a package"."""
+    package = module.split(".", 1)[0]
+    own = own_package_dir(package) if package in OWN_PACKAGES else None
+    if own is None:
+        return
+    loaded = sys.modules.get(package)
+    spec = getattr(loaded, "__spec__", None) if loaded is not None else find_spec(package)
+    if spec is None:
+        return
+    places = list(spec.submodule_search_locations or ())
+    if spec.origin and spec.origin not in ("namespace", "built-in", "frozen"):
+        places.append(os.path.dirname(spec.origin))
+    if any(Path(place).resolve() == own for place in places):
+        return
+    found = spec.origin if spec.origin not in (None, "namespace") else (places or [module])[0]
+    raise ValueError(
+        f"could not import {what} {path!r}: {package!r} is dtc's package ({own}), but "
+        f"{found} of that name comes first on sys.path (the working directory, for `dtc` "
+        f"and `python -m`); rename it"
+    )
 
 
 def _target(ep) -> str:

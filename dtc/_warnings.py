@@ -26,15 +26,11 @@ _CLI = _DTC_DIR + "cli.py"
 _WORKER = (os.path.join(_DTC_DIR, "experiment", "backends.py"), "_execute_in_worker")
 
 
-def _internal_prefixes() -> tuple[str, ...]:
-    prefixes = [_DTC_DIR]
-    # baselines is found through the registry and loaded only when used: its folder
-    # counts once it is loaded (dtc never imports it)
-    baselines = sys.modules.get("baselines")
-    path = getattr(baselines, "__file__", None)
-    if path:
-        prefixes.append(os.path.dirname(os.path.abspath(path)) + os.sep)
-    return tuple(prefixes)
+# dtc's baselines package, installed beside dtc (dtc._plugins.own_package_dir): by its
+# place, not by the module named "baselines", which may be a user's (whose folder, holding
+# the script that called dtc, then counted as dtc's)
+_BASELINES_DIR = os.path.join(os.path.dirname(os.path.dirname(_DTC_DIR)), "baselines") + os.sep
+_INTERNAL = (_DTC_DIR, _BASELINES_DIR)
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
@@ -42,12 +38,11 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     dtc and ``baselines``; under the ``dtc`` command (whose caller is its command-line
     library, typer, not a user's line) and in a ``--jobs`` worker (the process pool's),
     to the line of dtc that called the warning function, as ``stacklevel=2`` does."""
-    internal = _internal_prefixes()
     frame = sys._getframe(1)  # the function that warns: stacklevel 2
     level, via_cli = 2, False
     while frame.f_back is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(internal):
+        if not filename.startswith(_INTERNAL):
             break
         # dtc is the program
         via_cli = via_cli or filename == _CLI or (filename, frame.f_code.co_name) == _WORKER

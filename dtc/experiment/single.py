@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib.util
 import inspect
 import numbers
 import platform
@@ -29,6 +28,7 @@ from dtc._plugins import (
     SEED_NAMES,
     import_object,
     module_of,
+    own_package_dir,
     run_seed_arguments,
     source_files,
 )
@@ -103,17 +103,18 @@ def dtc_source_hash() -> str:
     methods' code is not part of their run ids, so this is where it is recorded: it covered
     ``dtc`` alone, and an edited baseline left no trace in its records.
 
-    Located with ``importlib.util.find_spec``, which imports nothing (``dtc`` never imports
-    ``baselines``); a package that is not installed is left out."""
+    Located beside ``dtc`` (:func:`dtc._plugins.own_package_dir`), which imports nothing
+    (``dtc`` never imports ``baselines``) and is not misled by a user's ``baselines.py``
+    first on ``sys.path`` (``find_spec`` hashed that); a package that is not installed is
+    left out."""
     digest = hashlib.sha256()
     for package in OWN_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
+        root = own_package_dir(package)
+        if root is None:
             continue
-        for root in map(Path, spec.submodule_search_locations):
-            for path in source_files(root):
-                digest.update(f"{package}/{path.relative_to(root).as_posix()}".encode())
-                digest.update(path.read_bytes())
+        for path in source_files(root):
+            digest.update(f"{package}/{path.relative_to(root).as_posix()}".encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -56,6 +56,26 @@ def test_a_caller_outside_the_toolkit_is_named_at_any_depth():
     assert _recorded(called_by_the_user) == [(__file__, line, RuntimeWarning)]
 
 
+def test_a_users_module_named_baselines_does_not_make_their_folder_dtcs(tmp_path, monkeypatch):
+    # dtc's baselines were known by sys.modules["baselines"]: a user's baselines.py made
+    # its whole folder count as the toolkit's, and their own line was skipped
+    import importlib
+    import sys
+
+    importlib.import_module("baselines")  # dtc's, put back after the test
+    monkeypatch.delitem(sys.modules, "baselines")
+    (tmp_path / "baselines.py").write_text("")
+    (tmp_path / "my_helper.py").write_text(
+        "from dtc._warnings import warn\n\ndef check():\n    warn('mine')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("baselines")
+    monkeypatch.delitem(sys.modules, "my_helper", raising=False)
+    helper = importlib.import_module("my_helper")
+    assert _recorded(helper.check) == [(str(tmp_path / "my_helper.py"), 4, UserWarning)]
+    sys.modules.pop("my_helper")
+
+
 def test_under_the_dtc_command_a_warning_names_dtcs_own_line(tmp_path):
     # the first frame outside dtc was typer's ("typer/main.py: ... return
     # callback(**use_params)"): the command's caller is its command-line library

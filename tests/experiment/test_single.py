@@ -3,6 +3,9 @@
 A spy method stands in for a real one, so that every metric is computed by hand on a
 four-sample target."""
 
+import importlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -75,22 +78,11 @@ def test_seconds_per_epoch_by_hand():
 def test_the_code_hash_covers_the_baselines(tmp_path, monkeypatch):
     # Built-in methods' code is not part of their run ids, so the records' dtc_source is
     # where an edit shows; it hashed dtc/ alone, and an edited baseline left no trace.
-    import importlib.machinery
-    import importlib.util
-
     fake = tmp_path / "baselines"
     fake.mkdir()
     (fake / "kmeans.py").write_text("MAX_ITER = 300\n")
-    real = importlib.util.find_spec
-
-    def find_spec(name, *args):
-        if name != "baselines":
-            return real(name, *args)
-        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-        spec.submodule_search_locations = [str(fake)]
-        return spec
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    real = single.own_package_dir
+    monkeypatch.setattr(single, "own_package_dir", lambda p: fake if p == "baselines" else real(p))
     hashes = []
     for text in ("MAX_ITER = 300\n", "MAX_ITER = 1\n", "MAX_ITER = 300\n"):
         (fake / "kmeans.py").write_text(text)
@@ -98,6 +90,32 @@ def test_the_code_hash_covers_the_baselines(tmp_path, monkeypatch):
         hashes.append(single.dtc_source_hash())
     single.dtc_source_hash.cache_clear()
     assert hashes[0] != hashes[1] and hashes[0] == hashes[2]
+
+
+def test_a_users_module_named_baselines_is_no_built_in_method(tmp_path, monkeypatch):
+    # The CLI puts the working directory first on sys.path: a user's baselines.py there
+    # failed every built-in baseline ("No module named 'baselines.kmeans'; 'baselines' is
+    # not a package") and was hashed as dtc's code (records told of a change of dtc's).
+    from dtc import methods
+
+    single.dtc_source_hash.cache_clear()
+    code = single.dtc_source_hash()
+    importlib.import_module("baselines.kmeans")  # so that the deletions below are undone
+    for name in [m for m in sys.modules if m == "baselines" or m.startswith("baselines.")]:
+        monkeypatch.delitem(sys.modules, name)
+    (tmp_path / "baselines.py").write_text("# a script of my own\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=r"'baselines' is dtc's package .*baselines\.py of "):
+        methods.get_class("kmeans")
+    single.dtc_source_hash.cache_clear()
+    assert single.dtc_source_hash() == code
+    # imported before (a script of the user's imported it): known by its module's spec
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import baselines
+
+    assert baselines.__file__ == str(tmp_path / "baselines.py")
+    with pytest.raises(ValueError, match="rename it"):
+        methods.get_class("kmeans")
 
 
 def test_n_epochs_counts_the_epochs_that_trained(monkeypatch):
