@@ -356,8 +356,9 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         Test before training that the source's features correspond to the target's
         (module docstring, "Feature correspondence"); a source that fails is negative
         transfer. The result is ``correspondence_``. Its cost grows with the square of the
-        number of features, not with the rows (:func:`dtc.monitor.relatedness.check_source`:
-        8 s at 2,000 features): set False for wide data.
+        number of features and with at most ``max_samples`` rows a domain
+        (:func:`dtc.monitor.relatedness.check_source`: 8 s at 2,000 features): set False
+        for wide data.
     min_similarity : float in [0, 1], "family" or None
         A source that passes the correspondence test is negative transfer all the same
         when its structural similarity to the target is below this (module docstring,
@@ -626,7 +627,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             return None
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), self._seed)
         return check_source(
-            np.asarray(source.X, dtype=np.float64)[idx],
+            np.asarray(source.X[idx], dtype=np.float64),
             self._X,
             min_similarity=self.min_similarity,
             min_signal_ratio=self.min_signal_ratio,
@@ -669,7 +670,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         if source.y is None:
             return None
         idx = scores.subsample_index(source.n_samples, int(self.max_samples), self._seed)
-        return np.asarray(source.X, dtype=np.float64)[idx], np.asarray(source.y)[idx]
+        return np.asarray(source.X[idx], dtype=np.float64), np.asarray(source.y)[idx]
 
     def _check_source_rows(self, source, uses_labels: bool) -> None:
         """``ValueError`` before the reference is trained when the labelled ``source``'s
@@ -808,7 +809,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         self._check_source_rows(pair.source, calibrates)
         self._X_full = target.X
         self._idx = scores.subsample_index(n, int(self.max_samples), self._seed)
-        self._X = np.asarray(target.X, dtype=np.float64)[self._idx]
+        self._X = np.asarray(target.X[self._idx], dtype=np.float64)
         # The source checks need no reference: run first, so that a source they cannot
         # take fails before the reference's training.
         self.correspondence_ = self._correspondence(pair)

@@ -12,8 +12,11 @@ memory for the process, and optionally on disk (``cache_dir``), keyed by a SHA-2
 fingerprint of the target features and of every setting that changes the result (the
 ``image_shape`` a convolutional network is built for included, the installed versions of
 torch and scikit-learn, whose kernels can change the trained weights and the K-means
-partition, and a cache-format version), so a grid of transfer runs on one target pays for
-it once.
+partition, and a cache-format version), so a grid of transfer runs on one target at one
+training budget pays for it once. The monitor's budget (:meth:`NoTransferReference.from_estimator`)
+is the transfer model's in gradient steps, which grow with the source's rows: sources of
+different sizes for one target train one reference each (amazon, caltech10 and dslr for
+webcam under the default DTC: 185, 218 and 67 epochs).
 """
 
 from __future__ import annotations

@@ -338,7 +338,7 @@ def clustering_stability(
     any ``n_clusters``), the paper's unadjusted coefficients are not. Values are therefore
     not comparable with the paper's figures.
     """
-    X = float_array(X, "clustering_stability")
+    X = real_array(X, "clustering_stability")
     if X.ndim != 2:
         raise ValueError(f"clustering_stability: X must have shape (n, d), got {X.shape}")
     if not np.isfinite(X).all():
@@ -360,7 +360,9 @@ def clustering_stability(
     # the default K-means of pair p takes seeds seed + 2p and seed + 2p + 1
     seed = check_seed(seed, owner="clustering_stability", reserve=2 * int(n_pairs) - 1)
     n = X.shape[0]
-    X = X[subsample_index(n, max_samples, seed, name="clustering_stability")]
+    X = np.asarray(
+        X[subsample_index(n, max_samples, seed, name="clustering_stability")], dtype=np.float64
+    )
     m = round(fraction * X.shape[0])
     if m <= n_clusters:
         need = _min_stability_rows(n_clusters, fraction)

@@ -337,7 +337,7 @@ def rank_sources(
     _check_criterion_rows("rank_sources", criterion, n_clusters, target.n_samples, max_samples)
     fit_fn = _default_fit_fn(seed) if fit_fn is None else fit_fn
     rows = _target_rows(target, max_samples, seed)
-    X = np.asarray(target.X, dtype=np.float64)[rows]
+    X = np.asarray(target.X[rows], dtype=np.float64)
     # Every discrepancy on draws of one size: the biased MMD's bias grows as 1/n, and a
     # source of 157 rows drawn whole looked farther than one of 500 from the same
     # distribution (SURF webcam: the order of the three sources reversed).
@@ -644,7 +644,7 @@ def select_model(
         )
     pair = pair.mask_target_labels()  # model selection never sees target labels
     rows = _target_rows(pair.target, max_samples, seed)
-    X = np.asarray(pair.target.X, dtype=np.float64)[rows]
+    X = np.asarray(pair.target.X[rows], dtype=np.float64)
     values: dict[str, float | None] = {}
     fitted: dict[str, object] = {}
     for name, est in items:
