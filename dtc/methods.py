@@ -12,7 +12,7 @@ A method is a scikit-learn style estimator: parameters are set in ``__init__``
                 stands for source class ``cluster_classes_[c]``. Evaluation then also
                 reports accuracy without Hungarian matching (``acc_unmatched``).
 
-Subclasses implement :meth:`TransferClusterer._fit`. The public :meth:`fit`
+Subclasses implement :meth:`TransferClusterer._fit`. The public :meth:`TransferClusterer.fit`
 validates the pair against the method's declared needs and **removes the target
 labels before the subclass sees them**: target labels are for evaluation only,
 and this guarantee holds whoever calls ``fit``. ``fit`` takes one ``DomainPair``, not
