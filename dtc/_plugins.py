@@ -109,8 +109,10 @@ def own_package_dir(package: str) -> Path | None:
     it is not installed. They are installed side by side (pyproject's packages), in a
     checkout as in site-packages: found beside ``dtc``, not by the import system, which
     finds a module of the user's of that name first (``baselines.py`` in the working
-    directory, which the CLI puts first on ``sys.path``)."""
-    folder = Path(__file__).resolve().parent.parent / package
+    directory, which the CLI puts first on ``sys.path``). Where dtc was imported from, not
+    resolved: a strict editable install imports from a tree of links to the checkout's
+    files, whose folders are not the checkout's."""
+    folder = Path(os.path.abspath(__file__)).parent.parent / package
     return folder if (folder / "__init__.py").is_file() else None
 
 
@@ -129,7 +131,7 @@ def _check_not_shadowed(module: str, path: str, what: str) -> None:
     places = list(spec.submodule_search_locations or ())
     if spec.origin and spec.origin not in ("namespace", "built-in", "frozen"):
         places.append(os.path.dirname(spec.origin))
-    if any(Path(place).resolve() == own for place in places):
+    if any(Path(place).resolve() == own.resolve() for place in places):
         return
     found = spec.origin if spec.origin not in (None, "namespace") else (places or [module])[0]
     raise ValueError(
@@ -144,7 +146,12 @@ def _target(ep) -> str:
     spaces around ``:`` and trailing ``[extras]``, which the raw ``ep.value`` keeps ("No
     module named 'pkg.mod '", "no attribute 'Class [fast]'" where ``ep.load()`` found the
     class)."""
-    return f"{ep.module}:{ep.attr}" if ep.attr else ep.module
+    try:
+        return f"{ep.module}:{ep.attr}" if ep.attr else ep.module
+    except AttributeError:
+        # a value importlib cannot parse ("my-plugin:Loss"): kept, so that it fails alone,
+        # when its name is used, not every lookup of the registry
+        return ep.value.strip()
 
 
 class PluginRegistry:

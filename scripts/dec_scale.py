@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from baselines.dec import DEC
+from dtc._validation import user_path
 from dtc.cluster.dec import soft_assignment
 from dtc.data import load_pair
 from dtc.experiment.store import read_records
@@ -53,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--targets", nargs="+", default=["coil2", "usps"], choices=sorted(TARGETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
-    p.add_argument("--records", type=Path, help="a dtc run results.jsonl with DEC / IDEC runs")
+    p.add_argument("--records", type=user_path, help="a dtc run results.jsonl with DEC / IDEC runs")
     p.add_argument("--collapse", type=float, default=0.3, help="ACC below which a run is listed")
     p.add_argument("--skip-fits", action="store_true", help="only read --records")
     args = p.parse_args(argv)

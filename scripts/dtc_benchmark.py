@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from dtc import methods
+from dtc._validation import user_path
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
@@ -259,7 +260,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
-    out = Path(args.out)
+    out = user_path(args.out)
     with exit_on_interrupt(Path(__file__).name, out):
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from dtc._validation import user_path
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import line
 from negative_transfer import (
@@ -259,12 +261,12 @@ def main(argv=None) -> int:
         ap.error(f"runs without acc_transfer/final_score (older harness output): {missing[:3]}")
     try:  # a case of no case set (base_pair), a model of other features: named, one line
         if args.fit:
-            Path(args.fit).write_text(json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n")
+            user_path(args.fit).write_text(json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n")
             print(f"fitted on {len(rows)} runs, written to {args.fit}")
             return 0
         if args.model:
             try:
-                model = json.loads(Path(args.model).read_text())
+                model = json.loads(user_path(args.model).read_text())
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 ap.error(f"--model: {exc}")
             chances = frozen_chances(model, rows)

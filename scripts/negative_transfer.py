@@ -115,6 +115,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
+from dtc._validation import user_path
 from dtc.data import (
     Domain,
     DomainPair,
@@ -849,7 +850,7 @@ def partition_file(directory, case_set: str, case: str, seed: int) -> Path:
     The case set is part of it: dev / holdout and fresh11 build different corrupted sources
     under one name, and a run of one overwrote the other's file."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", case)
-    return Path(directory) / f"{case_set}.{safe}.seed{seed}.npz"
+    return user_path(directory) / f"{case_set}.{safe}.seed{seed}.npz"
 
 
 def save_partitions(directory, case_set: str, seed: int, row: dict, partitions: dict) -> None:

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 import dtc.methods
+from dtc._validation import user_path
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.config import plugin_code
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
@@ -95,7 +96,9 @@ def arg_parser() -> argparse.ArgumentParser:
     """The options (:func:`parse_args` checks them; the sweep reports a bad ``--out`` with
     the same parser)."""
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("results/baselines"), help="output directory")
+    p.add_argument(
+        "--out", type=user_path, default=Path("results/baselines"), help="output directory"
+    )
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
     p.add_argument(
         "--seeds",

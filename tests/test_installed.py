@@ -17,6 +17,13 @@ PACKAGES = ("dtc", "baselines")
 PIP = (sys.executable, "-m", "pip", "-q", "--disable-pip-version-check")
 
 
+def _pip(*args):
+    """pip in this venv; its own words on failure (the wheel is built without isolation, by
+    this venv's setuptools, >= 77 for pyproject's license string: torch 2.13 requires it)."""
+    done = subprocess.run([*PIP, *args], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip {' '.join(args)} failed:\n{done.stderr}"
+
+
 def _package_files():
     """Source-tree files of the packages, relative to the root, bytecode left out."""
     for package in PACKAGES:
@@ -35,11 +42,7 @@ def wheel(tmp_path_factory):
     for package in PACKAGES:
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(src)],
-        check=True,
-        capture_output=True,
-    )
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(src))
     (path,) = out.glob("dtc-*.whl")
     return path
 
@@ -54,11 +57,7 @@ def test_the_wheel_holds_every_file_of_the_packages(wheel):
 
 def test_the_installed_leaderboard_finds_its_protocol(wheel, tmp_path):
     site = tmp_path / "site"
-    subprocess.run(
-        [*PIP, "install", "--no-deps", "--target", str(site), str(wheel)],
-        check=True,
-        capture_output=True,
-    )
+    _pip("install", "--no-deps", "--target", str(site), str(wheel))
     away = tmp_path / "away"
     away.mkdir()
     code = (
@@ -79,3 +78,28 @@ def test_the_installed_leaderboard_finds_its_protocol(wheel, tmp_path):
     assert Path(module).is_relative_to(site)
     assert Path(protocol) == site / "dtc" / "experiment" / "bench_losses.yaml"
     assert methods == "['coral']"
+
+
+def test_a_tree_of_links_to_the_checkouts_files_is_dtc_itself(tmp_path):
+    # A strict editable install (pip install -e . --config-settings editable_mode=strict)
+    # imports from folders of links to the checkout's files: resolved, dtc's own folder was
+    # the checkout's, and every built-in method was refused as shadowed by dtc itself.
+    links = tmp_path / "links"
+    for name in _package_files():
+        link = links / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(ROOT / name)
+    code = (
+        "import dtc\n"
+        "from dtc import methods\n"
+        "print(dtc.__file__)\n"
+        "print(methods.get_class('kmeans').__name__, methods.get_class('dtc').__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(links), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    module, classes = done.stdout.splitlines()
+    assert Path(module).parent == links / "dtc"
+    assert classes == "TargetKMeans DTC"

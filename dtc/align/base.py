@@ -39,14 +39,20 @@ def _all_finite(x: torch.Tensor) -> bool:
 
 
 def check_pair_inputs(
-    source: torch.Tensor, target: torch.Tensor, *, min_samples: int = 1, name: str = "loss"
+    source: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    min_samples: int = 1,
+    name: str = "loss",
+    same_dtype: bool = True,
 ):
     """Validate a ``(n_s, d)`` / ``(n_t, d)`` pair; raise ``ValueError`` naming what is wrong.
 
     Each of ``source`` and ``target`` must be a 2-d floating-point tensor with at least
     ``min_samples`` rows, at least one column and no NaN / Inf; ``target`` must have the
-    dtype, device and ``d`` of ``source``. Nothing is converted: a loss that accepts other
-    inputs converts them before calling this.
+    dtype (unless not ``same_dtype``: for a caller that widens the rows it uses), device
+    and ``d`` of ``source``. Nothing is converted: a loss that accepts other inputs
+    converts them before calling this.
     """
     for role, x in (("source", source), ("target", target)):
         if not isinstance(x, torch.Tensor):
@@ -64,7 +70,7 @@ def check_pair_inputs(
             raise ValueError(
                 f"{name}: {role} has {x.shape[0]} samples, expected at least {min_samples}"
             )
-    if target.dtype != source.dtype:
+    if same_dtype and target.dtype != source.dtype:
         raise ValueError(
             f"{name}: target has dtype {target.dtype}, expected source's {source.dtype}"
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -62,15 +63,27 @@ def _as_tensor(x, role: str, owner: str, widen: bool = True) -> torch.Tensor:
     # through host_array: a meta tensor, a sparse one or bfloat16 failed in torch's words.
     # Contiguous: torch.from_numpy refuses a negative stride (``x[::-1]``).
     arr = (float_array if widen else real_array)(x, owner, role)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    if arr.dtype not in _TORCH_FLOATS:  # long double: torch has no such dtype
+        arr = arr.astype(np.float64)
+    arr = np.ascontiguousarray(arr)
+    if arr.flags.writeable:
+        return torch.from_numpy(arr)
+    # A read-only array (np.load's mmap_mode="r") is shared, not copied: the tensor is only
+    # read, so torch's warning that writing to it is undefined does not apply.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.from_numpy(arr)
+
+
+_TORCH_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _pair(source, target, owner: str, min_samples: int = 1, widen: bool = True):
+    """``source`` and ``target`` as checked tensors: float64, or (``widen=False``) each in
+    its own floating dtype, for a caller that widens only the rows it draws (a float32
+    domain beside a float64 one is not copied whole to float64)."""
     s, t = _as_tensor(source, "source", owner, widen), _as_tensor(target, "target", owner, widen)
-    # unwidened, one dtype for both (float32 and float64 domains are one pair)
-    dtype = torch.promote_types(s.dtype, t.dtype)
-    s, t = s.to(dtype), t.to(dtype)
-    check_pair_inputs(s, t, min_samples=min_samples, name=owner)
+    check_pair_inputs(s, t, min_samples=min_samples, name=owner, same_dtype=widen)
     return s, t
 
 

@@ -117,6 +117,12 @@ def test_entry_point_values_are_read_as_importlib_parses_them(monkeypatch):
     for name, value in values.items():
         assert EntryPoint(name=name, value=value, group="x").load() is MeanGapLoss
         assert dtc.align.get_class(name) is MeanGapLoss
+    # one that importlib cannot parse fails alone, when used (it failed every lookup)
+    values["broken"] = "my-plugin:Loss"
+    assert "broken" in dtc.align.available()
+    assert dtc.align.get_class("coral").__name__ == "CORALLoss"
+    with pytest.raises(ValueError, match="could not import loss 'my-plugin:Loss'"):
+        dtc.align.get_class("broken")
 
 
 def test_unknown_name_lists_available():

@@ -202,3 +202,19 @@ def test_the_table_shows_only_the_families_and_methods_asked_for(load_script):
     text = script.table(rows, families=["digits"], methods=["kmeans"])
     assert "coil1->coil2" not in text and "spectral" not in text
     assert "| digits | source->target | 50.0 (50.0) n=1 |" in text
+
+
+def test_an_out_under_home_is_expanded(load_script, tmp_path, monkeypatch, capsys):
+    # --out=~/x (one word: the shell expands nothing) made an empty ./~/ folder while the
+    # store wrote ~/x, and a file an older run left under ./~ was no longer resumed
+    script = load_script("dtc_benchmark")
+    _record_calls(script, monkeypatch)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    argv = ["--out=~/sweep/rows.jsonl", "--families", "digits", "--methods", "kmeans"]
+    assert script.main([*argv, "--seeds", "0"]) == 0
+    assert len(read_records(home / "sweep" / "rows.jsonl")) == 1
+    assert not (work / "~").exists()
