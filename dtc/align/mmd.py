@@ -408,6 +408,18 @@ class MMDLoss(AlignmentLoss):
         if kernel == "linear":
             if sigmas is not None or scales is not None or bandwidth is not None:
                 raise ValueError(f"{name}: kernel='linear' takes no sigmas, scales or bandwidth")
+            if estimator != "biased":
+                # The estimate is ||mean gap||^2 less the domains' spreads over the batch
+                # sizes: the Gaussian kernel is bounded, the linear one is not, and a network
+                # trained on it widened its features without limit (embedding norm 3 -> 95,
+                # loss -1 -> -197), the term falling while nothing aligned.
+                raise ValueError(
+                    f"{name}: kernel='linear' needs estimator='biased' as a loss (got "
+                    f"{estimator!r}): the {estimator} estimate subtracts the domains' spreads, "
+                    "so widening the features lowers it without limit; the biased one is "
+                    "||mean(source) - mean(target)||^2 >= 0 (dtc.align.mmd.mmd2 computes the "
+                    "others)"
+                )
         else:
             self.family = GaussianFamily(name, sigmas, scales, bandwidth)
         check_median_used(name, median, [self.family] if self.family else [])

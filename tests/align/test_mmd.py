@@ -536,8 +536,32 @@ def test_linear_kernel_half_precision_features(dtype, estimator):
     assert got.item() == pytest.approx(ref, rel=1e-2)
     (grad,) = torch.autograd.grad(got, xg)
     assert grad.dtype == dtype and torch.isfinite(grad).all() and grad.abs().sum() > 0
-    loss = MMDLoss(estimator=estimator, kernel="linear")(xh, yh)
-    assert loss.dtype == dtype and loss.item() == pytest.approx(ref, rel=1e-2)
+    if estimator == "biased":  # the only estimator MMDLoss takes with the linear kernel
+        loss = MMDLoss(estimator=estimator, kernel="linear")(xh, yh)
+        assert loss.dtype == dtype and loss.item() == pytest.approx(ref, rel=1e-2)
+
+
+def test_the_linear_kernel_loss_takes_the_biased_estimator_only():
+    # The unbiased estimate is ||mean gap||^2 - tr(C_s) / (n - 1) - tr(C_t) / (m - 1): with
+    # equal means, spreading the source lowers it without limit (a loss a network minimised
+    # by widening its features), where the biased one stays 0.
+    x, y = _pair(n=40, m=40, d=4, shift=0.0, seed=3)
+    x = x - x.mean(0) + y.mean(0)
+    centre = y.mean(0)
+    values = [
+        mmd2(centre + s * (x - centre), y, estimator="unbiased", kernel="linear").item()
+        for s in (1, 10, 100)
+    ]
+    assert values[0] > values[1] > values[2] and values[2] < -100 * abs(values[0])
+    assert mmd2(
+        centre + 100 * (x - centre), y, estimator="biased", kernel="linear"
+    ).item() == pytest.approx(0, abs=1e-9)
+    for estimator in ("unbiased", "linear"):
+        with pytest.raises(
+            ValueError,
+            match=f"MMDLoss: kernel='linear' needs estimator='biased' as a loss \\(got '{estimator}'\\)",
+        ):
+            MMDLoss(kernel="linear", estimator=estimator)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, None])
@@ -648,7 +672,7 @@ def test_too_few_samples(estimator):
         # The median heuristic is not used, so a median mode would be ignored.
         ({"sigmas": [1.0], "median": "pooled"}, "median='pooled' has no effect"),
         ({"bandwidth": 2.0, "median": "source_with_diagonal"}, "has no effect"),
-        ({"kernel": "linear", "median": "pooled"}, "has no effect"),
+        ({"kernel": "linear", "estimator": "biased", "median": "pooled"}, "has no effect"),
         # One bandwidth is documented: several are an error, not cut to the first.
         ({"bandwidth": [2.0, 100.0]}, r"bandwidth must be one positive number, got 2 values"),
         ({"bandwidth": torch.tensor([2.0, 3.0])}, "bandwidth must be one positive number"),
