@@ -286,7 +286,10 @@ def _faiss_kmeans(X, k, init, max_iter, seed):
         X.shape[1],
         k,
         niter=max_iter,
-        seed=seed,
+        # faiss's seed is a C int: seeds from 2**31 (which check_seed and scikit-learn take)
+        # raised OverflowError; the start is given, the seed only picks an empty cluster's
+        # refill, and seeds below 2**31 draw as before
+        seed=seed & 0x7FFFFFFF,
         max_points_per_centroid=-(-X.shape[0] // k),
         verbose=False,
     )

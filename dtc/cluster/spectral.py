@@ -36,6 +36,7 @@ so whole components are grouped: K-means on their size-weighted means (with a wa
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +44,7 @@ from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans as _SkKMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 
 from dtc._validation import check_bool, check_features
@@ -177,7 +179,12 @@ def _knn_ivf_centred(X, k, n_probe, seed):
     n_probe = min(n_probe, n_cells)
     rng = np.random.default_rng(seed)
     train = X[np.sort(rng.choice(n, min(n, 32 * n_cells), replace=False))]
-    _, cent, _ = kmeans(train, n_cells, init="random", n_init=1, max_iter=20, seed=seed)
+    with warnings.catch_warnings():
+        # the search's own cells (about sqrt(n)), not the user's clusters: scikit-learn's
+        # "fewer distinct clusters than n_clusters (20)" on duplicated rows named a k the
+        # user never asked for; cells left empty are handled below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _, cent, _ = kmeans(train, n_cells, init="random", n_init=1, max_iter=20, seed=seed)
     sq = np.einsum("ij,ij->i", X, X)
     sqc = np.einsum("ij,ij->i", cent, cent)
     # The n_probe nearest cells of every point; the first is the cell it belongs to.
@@ -264,6 +271,12 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
     if affinity not in AFFINITIES:
         raise ValueError(f"affinity: expected one of {AFFINITIES}, got {affinity!r}")
     n, k = dist.shape
+    if k < 1:
+        # the local scales read the last neighbour: an IndexError, or (connectivity) an
+        # empty graph
+        raise ValueError(
+            f"distances, indices: expected at least one neighbour per row, got shape {dist.shape}"
+        )
     if not (np.isfinite(dist).all() and (dist >= 0).all()):
         raise ValueError("distances: expected finite non-negative values, found NaN, Inf or < 0")
     if idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= n):

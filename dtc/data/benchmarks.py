@@ -59,7 +59,7 @@ import numpy as np
 from dtc._validation import user_path
 from dtc.data.digits import make_digits_pair
 from dtc.data.domain import Domain, DomainPair
-from dtc.data.files import load_csv, load_npz, read_mat_v5
+from dtc.data.files import _class_order, load_csv, load_npz, read_mat_v5
 from dtc.data.imbalance import check_imbalance, imbalanced_rows
 from dtc.data.preprocessing import unit_l2_rows, unit_sum_rows, zscore_columns
 
@@ -308,7 +308,9 @@ def _read_folder(folder: str, signature: tuple) -> dict[str, Domain]:
                 f"benchmark folder {folder!r}: some domains label classes by name, others by "
                 "number; use one kind in every file"
             )
-        classes = sorted({c for d in domains.values() for c in d.meta["classes"]})
+        # in load_csv's order (numbers first, numerically): "10" came before "2" here, and
+        # one file's classes were numbered unlike load_csv's of it
+        classes = sorted({c for d in domains.values() for c in d.meta["classes"]}, key=_class_order)
         domains = {name: _read_folder_file(path, classes) for name, path in files.items()}
     widths = {name: d.n_features for name, d in domains.items()}
     if len(set(widths.values())) > 1:
@@ -345,8 +347,13 @@ def _folder_benchmark(folder: Path) -> _Benchmark:
     domains = _read_folder(str(folder.resolve()), signature)
     file_names = {name: file for name, file, _, _ in signature}
     first = next(iter(domains.values()))
+    # pathlib prints "./digits" as "digits": a folder named like a registered benchmark was
+    # then loaded as that benchmark (load_pair loads its domains by this name)
+    name = str(folder)
+    if name in _BENCHMARKS:
+        name = os.path.join(os.curdir, name)
     return _Benchmark(
-        name=str(folder),
+        name=name,
         domains=tuple(domains),
         n_classes=max(int(d.y.max()) for d in domains.values()) + 1,
         n_features=first.n_features,

@@ -119,6 +119,16 @@ def test_faiss_backend_missing_is_a_clear_error(blobs, monkeypatch):
         kmeans(blobs[0], 4, backend="faiss")
 
 
+def test_faiss_takes_every_seed_check_seed_takes(blobs, faiss_or_skip):
+    # faiss's seed is a C int: 2**31 and up raised OverflowError (a large target's final
+    # clustering under backend="auto", after DTC had trained); below, the draws are as before
+    X = blobs[0]
+    low = kmeans(X, 4, backend="faiss", seed=2**31 - 1)
+    for seed in (2**31, 2**32 - 1):
+        labels, _, inertia = kmeans(X, 4, backend="faiss", seed=seed)
+        assert adjusted_rand_score(low[0], labels) == 1.0 and inertia == pytest.approx(low[2])
+
+
 def test_faiss_backend_finds_the_blobs(blobs, faiss_or_skip):
     X, y = blobs
     labels, centers, inertia = kmeans(X, 4, backend="faiss", n_init=3, seed=0)

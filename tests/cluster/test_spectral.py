@@ -147,6 +147,20 @@ def test_self_tuning_affinity_hand_example():
     C = affinity_matrix(dist[:, :1], idx[:, :1], affinity="connectivity").toarray()
     # 0<->1 mutual, 2->1 one-way: symmetrised as an edge.
     np.testing.assert_array_equal(C, [[0, 1, 0], [1, 0, 1], [0, 1, 0]])
+    # no neighbour: an IndexError (self-tuning) or an empty graph (connectivity) before
+    for affinity in ("self-tuning", "connectivity"):
+        with pytest.raises(ValueError, match="expected at least one neighbour per row"):
+            affinity_matrix(dist[:, :0], idx[:, :0], affinity=affinity)
+
+
+def test_the_ivf_search_does_not_warn_of_its_own_cells():
+    # Four distinct rows repeated: scikit-learn warned that the 20 cells of the search
+    # found 4 distinct clusters, a k the user never asked for (they asked for 4)
+    X = np.repeat(np.eye(4, dtype=np.float32), 100, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = spectral_clustering(X, 4, knn="ivf")
+    assert sorted(np.bincount(labels)) == [100] * 4
 
 
 def test_local_scale_of_a_point_with_many_copies_keeps_its_copies_connected():

@@ -71,6 +71,38 @@ def test_class_names_are_numbered_across_the_folder(tmp_path):
     assert pair.n_clusters == 4
 
 
+def test_class_names_are_numbered_as_load_csv_numbers_them(tmp_path):
+    # numbers first, numerically ("2" before "10"), then the other names: the folder sorted
+    # them as strings, so "10" was 0 here and 1 in load_csv of the same file
+    root = tmp_path / "mixed"
+    root.mkdir()
+    X, _ = _blobs(6, 0.0, 0)
+    _write_csv(root / "a.csv", X, ["2", "10", "cat"] * 2)
+    _write_csv(root / "b.csv", X, ["cat", "10", "2"] * 2)
+    pair = load_pair(str(root), source="a", target="b")
+    alone = load_csv(root / "a.csv")
+    assert alone.meta["classes"] == ["2", "10", "cat"]
+    np.testing.assert_array_equal(pair.source.y, alone.y)
+    np.testing.assert_array_equal(pair.target.y, [2, 1, 0, 2, 1, 0])
+
+
+def test_a_folder_named_like_a_registered_benchmark_is_the_folder(tmp_path, monkeypatch):
+    # "./digits" printed as "digits" (pathlib), and load_pair loaded that name's domains:
+    # scikit-learn's digits with the folder's class count
+    root = tmp_path / "digits"
+    root.mkdir()
+    X, y = _blobs(30, 0.0, 0)
+    np.savez(root / "source.npz", X=X, y=y)
+    np.savez(root / "target.npz", X=X + 1, y=y)
+    monkeypatch.chdir(tmp_path)
+    for name in ("./digits", "digits/"):
+        pair = load_pair(name)
+        assert pair.source.X.shape == (30, 5) and pair.n_clusters == 3
+        np.testing.assert_array_equal(pair.target.X, X + 1)
+        assert pair.benchmark == "./digits"
+    assert load_pair("digits").source.X.shape[1] == 64  # the name alone is the registered one
+
+
 def test_an_edited_file_is_read_again(folder):
     before = load_pair(str(folder), source="a", target="b")
     X, y = _blobs(24, 9.0, 2)
