@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import types
-from importlib.metadata import PackageNotFoundError, entry_points, version
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -146,12 +146,14 @@ def _target(ep) -> str:
     spaces around ``:`` and trailing ``[extras]``, which the raw ``ep.value`` keeps ("No
     module named 'pkg.mod '", "no attribute 'Class [fast]'" where ``ep.load()`` found the
     class)."""
-    try:
-        return f"{ep.module}:{ep.attr}" if ep.attr else ep.module
-    except AttributeError:
-        # a value importlib cannot parse ("my-plugin:Loss"): kept, so that it fails alone,
-        # when its name is used, not every lookup of the registry
+    # importlib's own pattern, matched here: ep.module on a value it cannot parse raises,
+    # AttributeError before Python 3.13 and AssertionError from it
+    match = EntryPoint.pattern.match(ep.value)
+    if match is None:
+        # ("my-plugin:Loss"): kept, so that it fails alone, when its name is used, not
+        # every lookup of the registry
         return ep.value.strip()
+    return f"{match['module']}:{match['attr']}" if match["attr"] else match["module"]
 
 
 class PluginRegistry:

@@ -367,7 +367,8 @@ class MMDLoss(AlignmentLoss):
     ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)`` -> 0-d tensor. Context is ignored.
 
     ``estimator``   ``"unbiased"`` (default), ``"biased"`` or ``"linear"`` (linear-time);
-    ``kernel``      ``"gaussian"`` (default) or ``"linear"``;
+    ``kernel``      ``"gaussian"`` (default) or ``"linear"`` (with ``estimator="biased"``
+                    only: the other estimates, unbounded below, fall as features widen);
     ``scales``      multiples of the squared-distance scale ``h``: kernel ``s`` is
                     ``exp(-D / (scales[s] * h))``; default DAN's 33 (``dan_scales()``);
     ``sigmas``      fixed Gaussian bandwidths instead (``exp(-D / (2 sigma^2))``);

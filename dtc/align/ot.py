@@ -367,8 +367,10 @@ class SinkhornLoss(AlignmentLoss):
     (2.2, 0.34, 1.0, 1.5) with ``debias=True``, both with the target's means; under
     ``normalize="max"``, whose normaliser (the largest distance) is part of the function,
     the default also left the means off (0.02 for 0.77). ``debias=True`` is the divergence;
-    in DTC it did not score higher (Table 2's pairs and budget, 3 seeds: 62.8 / 40.2 / 44.1
-    against 69.3 / 41.9 / 42.1 by default), so the default stays."""
+    in DTC it scored lower on the mean (Table 2's pairs and budget, 3 seeds, an AMD EPYC
+    machine: 62.8 / 40.2 / 44.1, mean 49.0, against 69.3 / 41.9 / 42.1, 51.1, by default;
+    higher on SURF A->W, all within the seeds' spread of 4 to 8 points), so the default
+    stays. (Table 2's row, from another machine, reads 66.0 / 41.8 / 41.4.)"""
 
     def __init__(
         self,
