@@ -168,3 +168,15 @@ def user_plugin() -> str:
     """The source of a user's plugin module to write into a file (:data:`USER_PLUGIN`;
     ``.format(clusters=k)``), for the tests of plugins' code in run ids."""
     return USER_PLUGIN
+
+
+@pytest.fixture
+def home_and_work(tmp_path, monkeypatch):
+    """``(home, work)``: empty folders, ``HOME`` set to the first and the working directory
+    to the second, for the checks that a path under ``~`` is expanded, not made into ``./~``."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    return home, work

@@ -699,15 +699,13 @@ def test_a_config_not_in_utf8_and_an_empty_dtc_results(tmp_path, monkeypatch):
     assert default_out_dir(load_config(_cli_config(tmp_path))) == Path("results") / "cli"
 
 
-def test_paths_under_home_are_expanded_not_made_into_a_folder_named_tilde(tmp_path, monkeypatch):
+def test_paths_under_home_are_expanded_not_made_into_a_folder_named_tilde(
+    home_and_work, monkeypatch
+):
     # "--results=~/runs.jsonl" (one word: the shell expands no ~ there) made ./~/runs.jsonl
     from dtc.experiment.config import default_out_dir
 
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     res = runner.invoke(app, ["run", "--method", "kmeans", "--results=~/runs.jsonl"])
     assert res.exit_code == 0, res.output
     assert (home / "runs.jsonl").is_file() and not (work / "~").exists()
@@ -722,7 +720,7 @@ def test_paths_under_home_are_expanded_not_made_into_a_folder_named_tilde(tmp_pa
     assert default_out_dir(load_config(cfg)) == home / "all" / "cli"
 
 
-def test_paths_under_home_are_expanded_through_the_python_api_too(tmp_path, monkeypatch):
+def test_paths_under_home_are_expanded_through_the_python_api_too(home_and_work):
     # The CLI expanded "~"; the functions it calls, given "~/x" from Python or a config's
     # object params (a monitor's cache_dir), wrote into ./~/x
     import numpy as np
@@ -734,11 +732,7 @@ def test_paths_under_home_are_expanded_through_the_python_api_too(tmp_path, monk
     from dtc.monitor.reference import NoTransferReference
     from dtc.nn.training import load_checkpoint, save_checkpoint
 
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     run_experiment(load_config(_cli_config(home)), "~/sweep", progress=False)
     assert len(read_records("~/sweep/results.jsonl")) == 1
     write_report("~/sweep/results.jsonl", "~/report", figures=False)

@@ -34,13 +34,9 @@ def test_target_only_kmeans_ignores_the_source_order_and_a_rerun_skips(
     assert len(read_records(out)) == 1
 
 
-def test_an_out_under_home_is_expanded(order_check, tmp_path, monkeypatch, capsys):
+def test_an_out_under_home_is_expanded(order_check, home_and_work):
     # --out=~/x (one word: the shell expands nothing) made an empty ./~/ folder
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     order_check.main(["--methods", "kmeans", "--seeds", "1", "--out=~/o/order.jsonl"])
     assert len(read_records(home / "o" / "order.jsonl")) == 1
     assert not (work / "~").exists()

@@ -204,16 +204,12 @@ def test_the_table_shows_only_the_families_and_methods_asked_for(load_script):
     assert "| digits | source->target | 50.0 (50.0) n=1 |" in text
 
 
-def test_an_out_under_home_is_expanded(load_script, tmp_path, monkeypatch, capsys):
+def test_an_out_under_home_is_expanded(load_script, home_and_work, monkeypatch):
     # --out=~/x (one word: the shell expands nothing) made an empty ./~/ folder while the
     # store wrote ~/x, and a file an older run left under ./~ was no longer resumed
     script = load_script("dtc_benchmark")
     _record_calls(script, monkeypatch)
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.chdir(work)
+    home, work = home_and_work
     argv = ["--out=~/sweep/rows.jsonl", "--families", "digits", "--methods", "kmeans"]
     assert script.main([*argv, "--seeds", "0"]) == 0
     assert len(read_records(home / "sweep" / "rows.jsonl")) == 1
