@@ -134,8 +134,13 @@ def score_slope(
     _, y = np.unique(np.asarray(y), return_inverse=True)
     if y.max(initial=0) < 1:
         return None
+    given = fractions
+    try:  # any sequence, a numpy array too (whose truth value is ambiguous)
+        fractions = tuple(float(f) for f in np.ravel(np.asarray(fractions, dtype=object)))
+    except (TypeError, ValueError):
+        fractions = ()
     if not fractions or not all(0.0 < f < 1.0 for f in fractions):
-        raise ValueError(f"score_slope: fractions must lie in (0, 1), got {fractions!r}")
+        raise ValueError(f"score_slope: fractions must lie in (0, 1), got {given!r}")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ValueError(f"score_slope: draws must be an int >= 1, got {draws!r}")
     if all(round(f * len(y)) == 0 for f in fractions):

@@ -50,6 +50,13 @@ def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
             f"student_t_assignments: X must have shape (n, d) and labels shape (n,), got "
             f"{X.shape} and {labels.shape}"
         )
+    bad = int((~np.isfinite(X)).any(1).sum())
+    if bad:
+        # one NaN spread through the mean and scale into every row, and the error blamed
+        # the soft assignments (probs) of all of them
+        raise ValueError(
+            f"student_t_assignments: X must be finite, found NaN or Inf in {bad} row(s)"
+        )
     Xc = X - X.mean(0)
     scale = math.sqrt(float((Xc**2).sum(1).mean())) or 1.0
     Xc = Xc / scale

@@ -131,10 +131,24 @@ def _at_unit_scale(X: np.ndarray) -> np.ndarray:
     return np.ldexp(X, 1 - math.frexp(top)[1]).astype(X.dtype, copy=False)
 
 
+def _near_origin(X: np.ndarray) -> np.ndarray:
+    """``X`` less its column means where they are large against its spread (over 2**10
+    times the largest column std): scikit-learn's squared distances, ||x||^2 + ||y||^2 -
+    2 x.y, lose the spread to rounding there (at an offset of 1e8, silhouette 0.163 for
+    0.150 and Davies-Bouldin -0.65 for -6.89). Data nearer the origin are left as they are,
+    their scores to the last bit as they were."""
+    if X.size == 0:
+        return X
+    mean = X.mean(0)
+    if np.abs(mean).max() > 2.0**10 * X.std(0).max():
+        return X - mean
+    return X
+
+
 def _on_subsample(fn, name: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
         X, labels = _labelled_subsample(X, labels, max_samples, seed, name)
-        return float(fn(_at_unit_scale(X), labels))
+        return float(fn(_at_unit_scale(_near_origin(X)), labels))
 
     scorer.__name__ = name
     scorer.__doc__ = (

@@ -131,6 +131,17 @@ def test_common_space_score_is_the_mean_of_sklearn_silhouettes():
     assert common_space_score("silhouette", y, [X, Z]) == pytest.approx(expected, rel=1e-9)
 
 
+def test_student_t_assignments_name_features_that_are_no_numbers():
+    # one NaN spread into every row, and the error blamed all rows' soft assignments
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    X[5, 1] = np.nan
+    with pytest.raises(
+        ValueError,
+        match=r"^student_t_assignments: X must be finite, found NaN or Inf in 1 row\(s\)",
+    ):
+        student_t_assignments(X, np.arange(40) % 2)
+
+
 def test_student_t_assignments_by_hand():
     X = np.array([[0.0], [2.0], [4.0], [6.0]])
     labels = np.array([0, 0, 1, 1])
@@ -946,6 +957,13 @@ def test_score_slope_needs_two_classes_and_valid_fractions():
     assert score_slope(X, np.zeros(30, dtype=int)) is None
     with pytest.raises(ValueError, match=r"fractions must lie in \(0, 1\)"):
         score_slope(X, np.arange(30) % 2, fractions=(0.0,))
+    for bad in (None, "a", ()):
+        with pytest.raises(ValueError, match=r"fractions must lie in \(0, 1\)"):
+            score_slope(X, np.arange(30) % 2, fractions=bad)
+    # an array is a sequence of fractions (its truth value was asked: ambiguous)
+    y = np.arange(30) % 2
+    as_array = score_slope(X, y, fractions=np.array([0.1, 0.2]), draws=2)
+    assert as_array == score_slope(X, y, fractions=(0.1, 0.2), draws=2)
 
 
 def test_the_score_does_not_count_where_it_cannot_resolve_a_loss(pair):

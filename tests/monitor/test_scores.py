@@ -653,3 +653,20 @@ def test_clustering_stability_widens_only_the_rows_it_draws():
         tracemalloc.stop()
     assert peak < X.nbytes, peak  # a float64 copy is 2 * X.nbytes
     assert got == scores.clustering_stability(X.astype(np.float64), 3, max_samples=300, n_pairs=2)
+
+
+@pytest.mark.parametrize("name", ["silhouette", "davies_bouldin", "calinski_harabasz"])
+def test_partition_scores_do_not_move_with_an_offset_of_the_data(blobs, name):
+    # scikit-learn's squared distances (||x||^2 + ||y||^2 - 2 x.y) lost the spread to
+    # rounding far from the origin: at 1e8, silhouette 0.163 for 0.150, Davies-Bouldin
+    # -0.65 for -6.89; exact silhouette from cdist's distances as the reference
+    from scipy.spatial.distance import cdist
+
+    X, y = blobs
+    score = getattr(scores, name)
+    at_origin = score(X, y, max_samples=None)
+    if name == "silhouette":
+        exact = skm.silhouette_score(cdist(X, X), y, metric="precomputed")
+        assert at_origin == pytest.approx(exact, rel=1e-12)
+    for offset in (1e6, 1e8):
+        assert score(X + offset, y, max_samples=None) == pytest.approx(at_origin, rel=1e-6)
