@@ -50,14 +50,15 @@ def _activation(name: str) -> nn.Module:
     return _ACTIVATIONS[name]()
 
 
-def _check_hidden(hidden) -> list[int]:
+def _check_hidden(hidden, name: str = "hidden") -> list[int]:
     """``hidden`` as a list of layer sizes: a list or tuple of ints >= 1, else ``ValueError``
-    (``int()`` of each would accept ``"64"`` as ``[6, 4]`` and truncate ``12.7``)."""
+    naming ``name`` (``int()`` of each would accept ``"64"`` as ``[6, 4]`` and truncate
+    ``12.7``)."""
     sizes = list(hidden) if isinstance(hidden, (list, tuple)) else None
     if sizes is None or not all(
         isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
     ):
-        raise ValueError(f"hidden: expected a list of layer sizes (ints >= 1), got {hidden!r}")
+        raise ValueError(f"{name}: expected a list of layer sizes (ints >= 1), got {hidden!r}")
     return [int(h) for h in sizes]
 
 
@@ -184,7 +185,9 @@ class Autoencoder(nn.Module):
         self.n_latent = check_encoder(encoder, self.n_features)
         self.encoder = encoder
         if decoder is None:
-            decoder = mlp([self.n_latent, *decoder_hidden, self.n_features])
+            # checked as MLPAutoencoder's hidden is: "64" built 4 -> 6 -> 4 -> d
+            hidden = _check_hidden(decoder_hidden, "decoder_hidden")
+            decoder = mlp([self.n_latent, *hidden, self.n_features])
         self.decoder = decoder
         try:
             out = _dry_run(decoder, self.n_latent)
@@ -359,10 +362,23 @@ def build_autoencoder(
     ``"small"`` preset), a preset name of ``MLP_PRESETS`` (``"dec"``, ``"small"``),
     ``"conv"`` (needs ``image_shape``), an :class:`Autoencoder` (returned as is, after
     a shape check), or any ``nn.Module`` mapping ``(n, d)`` to ``(n, k)``: it becomes
-    the encoder of an :class:`Autoencoder` with an MLP decoder.
+    the encoder of an :class:`Autoencoder` with an MLP decoder. ``hidden`` and
+    ``activation`` are refused but with an MLP, where they would be ignored; a given
+    network keeps its own embedding width (``n_latent`` is left unused, as DTC's family
+    defaults rely on).
     """
     n_features = int(n_features)
     check_architecture(architecture)
+    if not isinstance(architecture, str) or architecture == "conv":
+        # ignored, they built another network than asked without a word (conv's ReLU
+        # (16, 32) for hidden=[3], activation="tanh")
+        kind = repr(architecture) if isinstance(architecture, str) else "a given network"
+        for name, value, default in (("hidden", hidden, None), ("activation", activation, "relu")):
+            if value != default:
+                raise ValueError(
+                    f"build_autoencoder: {name}={value!r} has no effect with architecture "
+                    f"{kind}; leave it at {default!r}"
+                )
     if isinstance(architecture, Autoencoder):
         if architecture.n_features != n_features:
             raise ValueError(

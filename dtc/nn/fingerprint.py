@@ -8,22 +8,26 @@ on it changes whenever the network would compute something else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import types
 
 import numpy as np
 import torch
 from torch import nn
 
-from dtc._plugins import class_text, file_hash, module_of
+from dtc._plugins import _code_bytes, class_text, file_hash, module_of
 
 __all__ = ["class_code", "module_fingerprint", "setting_text"]
 
 
 def setting_text(value, depth: int = 0) -> str:
     """A description of a module's plain attribute ``value`` for the checkpoint key, the
-    same in every process: repr of numbers and strings, the bytes of tensors and arrays,
-    containers and plain objects (e.g. a kernel family) item by item; anything else (a
-    function, a module seen by ``named_modules`` anyway) by its type only."""
+    same in every process: repr of numbers and strings, the dtype, shape and bytes of
+    tensors and arrays, containers and plain objects (e.g. a kernel family) item by item,
+    functions by module, qualified name and (Python's own) bytecode, a ``partial`` by its
+    function and arguments; anything else (a module seen by ``named_modules`` anyway) by
+    its type only."""
     if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
         return f"{value.dtype}:{value.item()!r}"
     if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
@@ -33,9 +37,8 @@ def setting_text(value, depth: int = 0) -> str:
     if isinstance(value, nn.parameter.UninitializedTensorMixin):
         return "<uninitialised>"
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().contiguous()
-        raw = value.flatten().view(torch.uint8).numpy().tobytes()
-        return f"tensor({value.dtype}, {tuple(value.shape)}, {hashlib.sha256(raw).hexdigest()})"
+        layout = "" if value.layout == torch.strided else f", {value.layout}"
+        return f"tensor({value.dtype}, {tuple(value.shape)}{layout}, {_tensor_digest(value)})"
     if isinstance(value, np.ndarray) and value.dtype != object:
         raw = np.ascontiguousarray(value).tobytes()
         return f"array({value.dtype}, {value.shape}, {hashlib.sha256(raw).hexdigest()})"
@@ -53,12 +56,34 @@ def setting_text(value, depth: int = 0) -> str:
             f"{setting_text(k, depth + 1)}: {setting_text(v, depth + 1)}" for k, v in value.items()
         )
         return f"dict{{{', '.join(items)}}}"
+    if isinstance(value, functools.partial):
+        parts = (value.func, value.args, value.keywords)
+        return f"partial({', '.join(setting_text(v, depth + 1) for v in parts)})"
+    if callable(value) and hasattr(value, "__qualname__"):
+        # by its type alone, torch.relu and torch.tanh were one setting (an encoder's
+        # self.act): a fit with tanh resumed the relu fit's checkpoints (413 labels apart)
+        name = f"{getattr(value, '__module__', None)}.{value.__qualname__}"
+        code = getattr(value, "__code__", None)  # two lambdas share a qualified name
+        if isinstance(code, types.CodeType):
+            name += f"[{hashlib.sha256(_code_bytes(code)).hexdigest()}]"
+        return name
     if hasattr(value, "__dict__") and not callable(value):
         attrs = ", ".join(
             f"{k}={setting_text(v, depth + 1)}" for k, v in sorted(vars(value).items())
         )
         return f"{type(value).__qualname__}({attrs})"
     return type(value).__qualname__
+
+
+def _tensor_digest(t: torch.Tensor) -> str:
+    """SHA-256 of the values of ``t``: a sparse tensor's dense values, a conjugate or
+    negative view's resolved ones (their raw bytes were refused by torch, and a fit with
+    ``checkpoint_dir`` failed where it ran without)."""
+    t = t.detach().cpu()
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    t = t.resolve_conj().resolve_neg().contiguous()
+    return hashlib.sha256(t.flatten().view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
 def class_code(cls: type) -> bytes:
@@ -81,7 +106,9 @@ def module_fingerprint(module: nn.Module) -> str:
     torch's own classes by name, as the torch version pins them), the plain attributes of
     every submodule (:func:`setting_text`), its state dict's bytes (a lazily sized,
     uninitialised tensor by a mark: its name and the seed that will draw it stand for it)
-    and the bytes of its non-persistent buffers, which the state dict leaves out. A class's
+    and the bytes of its non-persistent buffers, which the state dict leaves out (each with
+    its dtype and shape), and which parameters train (``requires_grad``) and which are one
+    tensor shared by two modules (tied weights). A class's
     code is that of every class of its method resolution order (a base class in another
     file computes as much as the class itself), torch's and Python's own by name."""
     h = hashlib.sha256(repr(module).encode())
@@ -97,9 +124,13 @@ def module_fingerprint(module: nn.Module) -> str:
     # non-persistent buffers (a fixed random projection) compute too, but are no state
     transient = [(n, b) for n, b in module.named_buffers() if n not in state]
     for name, t in [*state.items(), *transient]:
-        h.update(name.encode())
-        if isinstance(t, nn.parameter.UninitializedTensorMixin):
-            h.update(b"<uninitialised>")
-        else:
-            h.update(t.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+        # with dtype and shape: a float32 1.0 and an int32 of its bytes, a (4,) and a
+        # (4, 1) buffer were one state; an extra state (get_extra_state) may be no tensor
+        h.update(f"{name}={setting_text(t)};".encode())
+    # What trains: a frozen parameter and weights tied between two modules compute
+    # otherwise (a fit with a frozen first layer resumed the unfrozen fit's checkpoints)
+    first: dict[int, str] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        tied = first.setdefault(id(p), name)
+        h.update(f"{name}:requires_grad={p.requires_grad}:same_as={tied};".encode())
     return h.hexdigest()

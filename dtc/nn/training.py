@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc._torch_state import GLOBAL_STATE_LOCK
-from dtc._validation import check_features, user_path
+from dtc._validation import check_features, is_int_at_least, user_path
 from dtc._warnings import warn
 from dtc.nn.autoencoder import evaluating, module_device
 
@@ -235,7 +234,10 @@ def read_checkpoint(path, map_location="cpu") -> dict | None:
         return None
     try:
         return load_checkpoint(path, map_location)
-    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
+    except Exception as exc:
+        # A file that is no zip goes down torch's legacy pickle reader, which fails in any
+        # words (KeyError, IndexError, UnicodeDecodeError ... on one flipped bit), and the
+        # fit with it: whatever the error, the stage is computed again.
         warn(
             f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: "
             f"{str(exc)[:120]}); its stage is computed again and the file replaced",
@@ -282,7 +284,7 @@ def embed(encoder: nn.Module, X, *, batch_size: int = 2048, device=None) -> np.n
     """Encode ``X`` of shape ``(n, d)`` in evaluation mode (every submodule's mode restored
     afterwards); returns ``(n, k)`` float32. On ``device``, else the encoder's (CPU for an
     encoder without parameters or buffers)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int_at_least(batch_size, 1):  # numpy's ints too
         raise ValueError(f"embed: batch_size must be an int >= 1, got {batch_size!r}")
     check_float32(encoder, "embed")
     # an encoder without parameters (nn.Identity) raised a bare StopIteration here
@@ -307,7 +309,9 @@ def corrupt(
     independently with probability ``mask`` (a fraction ``mask`` in expectation; Vincent
     et al., ICML 2008, zero a fixed count ``mask * d`` per row instead)."""
     if noise > 0:
-        x = x + noise * torch.randn(x.shape, generator=generator).to(x.device)
+        # in the batch's dtype: under a float64 default, float32 inputs became float64 and
+        # the network refused them
+        x = x + noise * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     if mask > 0:
         keep = (torch.rand(x.shape, generator=generator) >= mask).to(x.device)
         x = x * keep

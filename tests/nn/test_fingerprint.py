@@ -81,3 +81,87 @@ def test_a_base_class_in_another_file_counts(tmp_path, monkeypatch):
         del sys.modules[name]
     torch.manual_seed(0)
     assert module_fingerprint(importlib.import_module("dtc_fp_sub").Enc()) != before
+
+
+class _Activated(nn.Module):
+    """A linear layer and an activation held as a plain attribute (a function)."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.act = act
+
+    def forward(self, x):
+        return self.act(self.lin(x))
+
+
+def _seeded(build):
+    torch.manual_seed(0)
+    return build()
+
+
+def test_what_trains_and_what_is_shared_count():
+    # A frozen layer and tied weights compute otherwise, and had one fingerprint: a fit
+    # with a frozen first layer resumed the unfrozen fit's checkpoints (529 labels apart)
+    net = _seeded(lambda: nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3)))
+    base = module_fingerprint(net)
+    net[0].weight.requires_grad_(False)
+    assert module_fingerprint(net) != base
+    untied = _seeded(lambda: nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3)))
+    untied[1].weight.data.copy_(untied[0].weight.data)
+    tied = _seeded(lambda: nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3)))
+    tied[1].weight = tied[0].weight
+    tied[1].bias.data.copy_(untied[1].bias.data)
+    x = torch.ones(1, 3)
+    assert torch.equal(tied(x), untied(x))  # one function now; trained, they part
+    assert module_fingerprint(tied) != module_fingerprint(untied)
+
+
+def test_a_states_dtype_and_shape_count_and_every_state_is_read():
+    flat, column, ints = nn.Module(), nn.Module(), nn.Module()
+    flat.register_buffer("s", torch.ones(4))
+    column.register_buffer("s", torch.ones(4, 1))
+    ints.register_buffer("s", torch.ones(4).view(torch.int32))  # the same bytes
+    prints = {module_fingerprint(m) for m in (flat, column, ints)}
+    assert len(prints) == 3
+    # an extra state that is no tensor, and a sparse buffer, failed the fingerprint (and
+    # so a fit with checkpoint_dir, which ran without one)
+
+    class WithExtra(nn.Module):
+        def __init__(self, k):
+            super().__init__()
+            self.k = k
+
+        def get_extra_state(self):
+            return {"k": self.k}
+
+        def set_extra_state(self, state):
+            self.k = state["k"]
+
+    assert module_fingerprint(WithExtra(1)) != module_fingerprint(WithExtra(2))
+    sparse = nn.Module()
+    sparse.register_buffer("s", torch.eye(3).to_sparse())
+    dense = nn.Module()
+    dense.register_buffer("s", torch.eye(3))
+    assert module_fingerprint(sparse) != module_fingerprint(dense)  # layouts differ
+    assert module_fingerprint(sparse) == module_fingerprint(_seeded(lambda: sparse))
+
+
+def test_a_function_held_as_a_setting_counts():
+    # torch.relu and torch.tanh were one setting (its type): a fit with tanh resumed the
+    # relu fit's checkpoints (413 labels apart)
+    import functools
+
+    prints = [
+        module_fingerprint(_seeded(lambda act=act: _Activated(act)))
+        for act in (
+            torch.relu,
+            torch.tanh,
+            lambda x: x,
+            lambda x: 2 * x,
+            functools.partial(torch.clamp, min=0.0),
+            functools.partial(torch.clamp, min=1.0),
+        )
+    ]
+    assert len(set(prints)) == len(prints)
+    assert module_fingerprint(_seeded(lambda: _Activated(torch.relu))) == prints[0]

@@ -169,3 +169,29 @@ def test_a_decoder_returning_a_tuple_is_named():
 
     with pytest.raises(ValueError, match=r"decoder: expected output of shape \(n, 8\), got tuple"):
         Autoencoder(nn.Linear(8, 2), 8, PairDecoder())
+
+
+def test_the_decoders_sizes_are_checked_as_the_encoders_are():
+    # "64" built a 4 -> 6 -> 4 -> 10 decoder, [12.9] one of 12
+    from dtc.nn.autoencoder import Autoencoder
+
+    for bad in ("64", [12.9], [0], 5):
+        with pytest.raises(ValueError, match=r"^decoder_hidden: expected a list of layer sizes"):
+            Autoencoder(nn.Linear(10, 4), 10, decoder_hidden=bad)
+    ae = Autoencoder(nn.Linear(10, 4), 10, decoder_hidden=[6])
+    assert [m.out_features for m in ae.decoder.modules() if isinstance(m, nn.Linear)] == [6, 10]
+
+
+def test_build_autoencoder_refuses_settings_it_would_ignore():
+    # conv built its ReLU (16, 32) network for hidden=[3], activation="tanh"; a given
+    # encoder an MLP decoder whatever hidden said
+    from dtc.nn import build_autoencoder
+
+    for arch, extra in (("conv", {"image_shape": (8, 8)}), (nn.Linear(64, 4), {})):
+        for kw in ({"hidden": [3]}, {"activation": "tanh"}):
+            with pytest.raises(
+                ValueError, match=r"^build_autoencoder: (hidden|activation)=.* has no effect"
+            ):
+                build_autoencoder(arch, 64, **extra, **kw)
+    assert build_autoencoder(nn.Linear(64, 4), 64, n_latent=8).n_latent == 4  # its own width
+    assert build_autoencoder("mlp", 64, hidden=[16], n_latent=3, activation="tanh").n_latent == 3

@@ -95,6 +95,37 @@ def test_corrupt_mask_fraction():
     assert abs(float((out == 0).float().mean()) - 0.3) < 0.02
 
 
+def test_corrupt_keeps_the_batchs_dtype_under_another_default():
+    # the noise was drawn in the default dtype: under float64, a float32 batch became
+    # float64 and the float32 network refused it
+    x = torch.ones(5, 3)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        out = corrupt(x, noise=0.1, mask=0.0, generator=make_generator(0))
+    finally:
+        torch.set_default_dtype(previous)
+    assert out.dtype == torch.float32
+    assert torch.equal(out, corrupt(x, noise=0.1, mask=0.0, generator=make_generator(0)))
+
+
+def test_a_checkpoint_unreadable_in_any_words_is_computed_again(tmp_path):
+    # a file that is no zip went down torch's legacy reader, which failed in its own words
+    # (KeyError on b"hello", IndexError on a flipped first bit), and the fit with it
+    from dtc.nn.training import read_checkpoint, save_checkpoint
+
+    path = tmp_path / "stage.pt"
+    path.write_bytes(b"hello")
+    with pytest.warns(RuntimeWarning, match="cannot be read"):
+        assert read_checkpoint(path) is None
+    save_checkpoint(path, {"x": torch.ones(2)})
+    raw = bytearray(path.read_bytes())
+    raw[0] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.warns(RuntimeWarning, match="cannot be read"):
+        assert read_checkpoint(path) is None
+
+
 def test_corrupt_adds_noise_of_the_stated_std_then_masks_exact_zeros():
     """The denoising corruption (Vincent et al., ICML 2008) against its closed form: on
     ``x = 2`` everywhere with ``noise = 0.5`` and ``mask = 0.25``, an entry is exactly 0
@@ -390,9 +421,10 @@ def test_embed_takes_an_encoder_without_parameters_and_checks_its_batch_size():
 
     X = np.arange(12, dtype=np.float32).reshape(3, 4)
     np.testing.assert_array_equal(embed(nn.Identity(), X), X)
-    for bad in (0, -1, 2.5):
+    for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="embed: batch_size must be an int >= 1"):
             embed(nn.Identity(), X, batch_size=bad)
+    np.testing.assert_array_equal(embed(nn.Identity(), X, batch_size=np.int64(2)), X)
     with pytest.raises(ValueError, match="embed: X has no rows"):
         embed(nn.Identity(), X[:0])
 
