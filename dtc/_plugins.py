@@ -394,7 +394,9 @@ def _code_const(value):
 
 
 # the class attributes of a fileless class hashed by value (a dunder is Python's own)
-_CONSTANTS = (int, float, str, bytes, bool, tuple, type(None))
+# containers too: a notebook's class with SCALES = [1.0, 1.0] and one with [1.0, 100.0]
+# computed otherwise and had one code (run ids, checkpoint keys); sets in sorted order
+_CONSTANTS = (int, float, str, bytes, bool, tuple, list, dict, set, frozenset, type(None))
 
 
 def _value_text(value, depth: int = 0) -> str:

@@ -22,6 +22,9 @@ from dtc.pipeline import _param_text
 import hashlib
 
 class Moments(torch.nn.Module):
+    NAMES = {"mean", "var", "skew", "kurt", "max"}
+    SCALES = [1.0, 2.0]
+
     def forward(self, zs, zt, which=frozenset({"mean", "var", "skew", "kurt", "max"})):
         return zs.mean() if "mean" in {"mean", "median", "mode", "min", "max"} else zt.mean()
 
@@ -51,6 +54,18 @@ def test_keys_and_ids_are_the_same_under_every_hash_seed():
     # not resumed, finished runs set aside and run again
     outputs = {_run(seed) for seed in ("1", "2")}
     assert len(outputs) == 1, outputs
+
+
+def test_a_fileless_classs_container_constants_are_its_code():
+    # only plain constants were hashed: SCALES = [1.0, 1.0] and [1.0, 100.0] were one code
+    from dtc._plugins import class_text
+
+    texts = set()
+    for scales in ("[1.0, 1.0]", "[1.0, 100.0]", "{'a': 1}", "{'a': 2}"):
+        namespace = {"__name__": "nb"}
+        exec(f"class Loss:\n    SCALES = {scales}\n", namespace)  # no file, as in a notebook
+        texts.add(class_text(namespace["Loss"]))
+    assert len(texts) == 4
 
 
 def test_sets_whose_order_is_the_same_in_every_process_keep_their_keys():
