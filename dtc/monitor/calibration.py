@@ -9,6 +9,8 @@ known, to read a score difference on the unlabelled target.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy.stats import binomtest
 from sklearn.cluster import KMeans
@@ -135,10 +137,15 @@ def score_slope(
     if y.max(initial=0) < 1:
         return None
     given = fractions
-    try:  # any sequence, a numpy array too (whose truth value is ambiguous)
-        fractions = tuple(float(f) for f in np.ravel(np.asarray(fractions, dtype=object)))
-    except (TypeError, ValueError):
-        fractions = ()
+    # any sequence of numbers, a numpy array too (whose truth value is ambiguous); text
+    # is none ("0.5" and b"0.3" were read as fractions)
+    items = () if isinstance(fractions, (str, bytes)) else fractions
+    try:
+        items = np.ravel(np.asarray(items, dtype=object)).tolist()
+    except TypeError:
+        items = []
+    real = all(isinstance(f, numbers.Real) and not isinstance(f, bool) for f in items)
+    fractions = tuple(float(f) for f in items) if real else ()
     if not fractions or not all(0.0 < f < 1.0 for f in fractions):
         raise ValueError(f"score_slope: fractions must lie in (0, 1), got {given!r}")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:

@@ -148,7 +148,10 @@ def _near_origin(X: np.ndarray) -> np.ndarray:
 def _on_subsample(fn, name: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
         X, labels = _labelled_subsample(X, labels, max_samples, seed, name)
-        return float(fn(_at_unit_scale(_near_origin(X)), labels))
+        X = _at_unit_scale(X)
+        # the rounding tolerance from the data as given: centred, clusters that coincide
+        # up to the rounding of their far-off values scored best (Calinski-Harabasz 7.6e18)
+        return float(fn(_near_origin(X), labels, _rounding(X)))
 
     scorer.__name__ = name
     scorer.__doc__ = (
@@ -170,14 +173,14 @@ def _rounding(X: np.ndarray) -> float:
     return 16 * eps * max(float(np.abs(X).max()), 1.0)
 
 
-def _calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:
+def _calinski_harabasz(X: np.ndarray, labels: np.ndarray, tol: float) -> float:
     # scikit-learn returns 1.0 -- its worst value -- when no cluster has any spread, so a
     # partition of coinciding points would rank below any noisy one: undefined, refused.
     # (Up to rounding: a residue of 1e-32 made it 1e32, the best score there is.)
     spread = max(
         float(np.abs(X[labels == c] - X[labels == c].mean(axis=0)).max()) for c in np.unique(labels)
     )
-    if spread <= _rounding(X):
+    if spread <= tol:
         raise ValueError(
             "calinski_harabasz: X has no spread within any cluster (each cluster's rows "
             "coincide); the score is undefined"
@@ -185,11 +188,11 @@ def _calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> float:
     return skm.calinski_harabasz_score(X, labels)
 
 
-def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
+def _davies_bouldin(X: np.ndarray, labels: np.ndarray, tol: float) -> float:
     # scikit-learn returns 0.0 -- its best value -- when every centroid coincides, so a
     # collapsed space would rank first: undefined, refused.
     centroids = _centroids(X, labels)
-    tol = _rounding(X)  # centroids that differ by the rounding of their means alone
+    # tol: centroids that differ by the rounding of their means alone
     if np.ptp(centroids, axis=0).max() <= tol:
         raise ValueError(
             "davies_bouldin: every cluster of X has the same centroid (a collapsed space); "
@@ -210,7 +213,7 @@ def _davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:
     return -skm.davies_bouldin_score(X, labels)
 
 
-silhouette = _on_subsample(skm.silhouette_score, "silhouette")
+silhouette = _on_subsample(lambda X, labels, tol: skm.silhouette_score(X, labels), "silhouette")
 calinski_harabasz = _on_subsample(_calinski_harabasz, "calinski_harabasz")
 davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
 
@@ -517,7 +520,7 @@ def knn_agreement(
         )
     # at unit scale, as the other scores: distances of data in 1e-170 units underflowed to
     # ties (-0.018 for 0.552), and in 1e170 units overflowed
-    neigh = _neighbours(_at_unit_scale(X), n_neighbors)
+    neigh = _neighbours(_at_unit_scale(_near_origin(X)), n_neighbors)
     agree = float((labels[neigh] == labels[:, None]).mean())
     chance = float(((sizes / n) ** 2).sum())
     return (agree - chance) / (1.0 - chance)

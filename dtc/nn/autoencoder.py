@@ -22,6 +22,7 @@ import itertools
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,7 +55,11 @@ def _check_hidden(hidden, name: str = "hidden") -> list[int]:
     """``hidden`` as a list of layer sizes: a list or tuple of ints >= 1, else ``ValueError``
     naming ``name`` (``int()`` of each would accept ``"64"`` as ``[6, 4]`` and truncate
     ``12.7``)."""
-    sizes = list(hidden) if isinstance(hidden, (list, tuple)) else None
+    # a list, tuple, range or 1-d integer array ("a sequence of int"); a string is none
+    sequence = isinstance(hidden, (list, tuple, range)) or (
+        isinstance(hidden, np.ndarray) and hidden.ndim == 1
+    )
+    sizes = list(hidden) if sequence else None
     if sizes is None or not all(
         isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
     ):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import types
 
 import numpy as np
@@ -62,10 +63,36 @@ def setting_text(value, depth: int = 0) -> str:
     if callable(value) and hasattr(value, "__qualname__"):
         # by its type alone, torch.relu and torch.tanh were one setting (an encoder's
         # self.act): a fit with tanh resumed the relu fit's checkpoints (413 labels apart)
-        name = f"{getattr(value, '__module__', None)}.{value.__qualname__}"
-        code = getattr(value, "__code__", None)  # two lambdas share a qualified name
-        if isinstance(code, types.CodeType):
-            name += f"[{hashlib.sha256(_code_bytes(code)).hexdigest()}]"
+        module = getattr(value, "__module__", None)
+        module = "__main__" if module == "__mp_main__" else module  # as module_of
+        name = f"{module}.{value.__qualname__}"
+        if isinstance(value, type):
+            if value.__module__.partition(".")[0] not in ("torch", "builtins"):
+                name += f"[{hashlib.sha256(class_code(value)).hexdigest()}]"
+            return name
+        fns = [value]
+        try:
+            inner = inspect.unwrap(value)
+        except ValueError:
+            inner = value
+        if inner is not value:
+            fns.append(inner)
+        for fn in fns:
+            fn = getattr(fn, "__func__", fn)
+            code = getattr(fn, "__code__", None)  # two lambdas share a qualified name
+            if isinstance(code, types.CodeType):
+                name += f"[{hashlib.sha256(_code_bytes(code)).hexdigest()}]"
+            if isinstance(fn, types.FunctionType):
+                cells = []
+                for c in fn.__closure__ or ():
+                    try:
+                        cells.append(c.cell_contents)
+                    except ValueError:
+                        cells.append("<empty cell>")
+                extra = (fn.__defaults__, fn.__kwdefaults__, tuple(cells))
+                name += f"{{{setting_text(extra, depth + 1)}}}"
+        if isinstance(value, types.MethodType):
+            name += f"@{setting_text(value.__self__, depth + 1)}"
         return name
     if hasattr(value, "__dict__") and not callable(value):
         attrs = ", ".join(

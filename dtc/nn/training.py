@@ -223,6 +223,20 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     return torch.load(user_path(path), map_location=map_location, weights_only=True)
 
 
+class _CallersError(Exception):
+    """An error of a caller's ``map_location`` callable, carried past the catch-all."""
+
+
+def _callers(fn):
+    def call(*args):
+        try:
+            return fn(*args)
+        except Exception as exc:
+            raise _CallersError from exc
+
+    return call
+
+
 def read_checkpoint(path, map_location="cpu") -> dict | None:
     """:func:`load_checkpoint`, or ``None`` (with a warning naming the file) when ``path``
     is absent or cannot be read: empty or cut short (a crash of another writer, a full
@@ -232,8 +246,17 @@ def read_checkpoint(path, map_location="cpu") -> dict | None:
     path = user_path(path)
     if not path.exists():
         return None
+    if not (map_location is None or isinstance(map_location, (str, torch.device, dict))):
+        if not callable(map_location):
+            raise TypeError(
+                "read_checkpoint: map_location must be None, a str, a torch.device, a dict "
+                f"or a callable, got {map_location!r}"
+            )
+        map_location = _callers(map_location)
     try:
         return load_checkpoint(path, map_location)
+    except _CallersError as exc:
+        raise exc.__cause__ from None  # the caller's own error, not the file's
     except Exception as exc:
         # A file that is no zip goes down torch's legacy pickle reader, which fails in any
         # words (KeyError, IndexError, UnicodeDecodeError ... on one flipped bit), and the
@@ -313,7 +336,7 @@ def corrupt(
         # the network refused them
         x = x + noise * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     if mask > 0:
-        keep = (torch.rand(x.shape, generator=generator) >= mask).to(x.device)
+        keep = (torch.rand(x.shape, generator=generator, dtype=x.dtype) >= mask).to(x.device)
         x = x * keep
     return x
 

@@ -957,7 +957,7 @@ def test_score_slope_needs_two_classes_and_valid_fractions():
     assert score_slope(X, np.zeros(30, dtype=int)) is None
     with pytest.raises(ValueError, match=r"fractions must lie in \(0, 1\)"):
         score_slope(X, np.arange(30) % 2, fractions=(0.0,))
-    for bad in (None, "a", ()):
+    for bad in (None, "a", (), "0.5", ["0.1", "0.2"], b"0.3", (True,)):
         with pytest.raises(ValueError, match=r"fractions must lie in \(0, 1\)"):
             score_slope(X, np.arange(30) % 2, fractions=bad)
     # an array is a sequence of fractions (its truth value was asked: ambiguous)

@@ -670,3 +670,23 @@ def test_partition_scores_do_not_move_with_an_offset_of_the_data(blobs, name):
         assert at_origin == pytest.approx(exact, rel=1e-12)
     for offset in (1e6, 1e8):
         assert score(X + offset, y, max_samples=None) == pytest.approx(at_origin, rel=1e-6)
+
+
+def test_knn_agreement_does_not_move_with_an_offset_of_the_data():
+    # above 15 features scikit-learn's neighbours are brute force, from expanded squared
+    # distances: at an offset of 1e8, 0.0255 for 0.786
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 100)
+    X = rng.normal(size=(300, 20)) + 0.7 * rng.normal(size=(3, 20))[y]
+    at_origin = scores.knn_agreement(X, y, max_samples=None)
+    assert scores.knn_agreement(X + 1e8, y, max_samples=None) == pytest.approx(at_origin)
+
+
+def test_clusters_that_coincide_up_to_rounding_far_off_are_still_refused():
+    # Centred first, the far-off rounding residue (jitter 1e-8 at 1e8) read as real
+    # spread, and coinciding clusters scored Calinski-Harabasz 7.6e18, the best there is
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    X = 1e8 + 10.0 * y[:, None] + 1e-8 * rng.normal(size=(40, 2))
+    with pytest.raises(ValueError, match="calinski_harabasz: X has no spread within any cluster"):
+        scores.calinski_harabasz(X, y, max_samples=None)

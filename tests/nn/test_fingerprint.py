@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import torch
 from torch import nn
 
@@ -165,3 +167,58 @@ def test_a_function_held_as_a_setting_counts():
     ]
     assert len(set(prints)) == len(prints)
     assert module_fingerprint(_seeded(lambda: _Activated(torch.relu))) == prints[0]
+
+
+def test_what_a_function_setting_computes_with_counts():
+    # closures, defaults, a decorated body and a bound object compute too: only the outer
+    # code was hashed (a slope in a closure resumed another slope's checkpoints)
+    import functools
+
+    def closing(slope):
+        return lambda x: torch.nn.functional.leaky_relu(x, slope)
+
+    def defaulted(slope):
+        def act(x, s=slope):
+            return torch.nn.functional.leaky_relu(x, s)
+
+        return act
+
+    def wrapped(fn):
+        @functools.wraps(fn)
+        def inner(x):
+            return fn(x)
+
+        return inner
+
+    class Scale:
+        def __init__(self, s):
+            self.s = s
+
+        def apply(self, x):
+            return self.s * x
+
+    pairs = [
+        (closing(0.1), closing(0.9)),
+        (defaulted(0.1), defaulted(0.9)),
+        (wrapped(torch.relu), wrapped(torch.tanh)),
+        (Scale(1.0).apply, Scale(3.0).apply),
+    ]
+    for a, b in pairs:
+        fa = module_fingerprint(_seeded(lambda a=a: _Activated(a)))
+        fb = module_fingerprint(_seeded(lambda b=b: _Activated(b)))
+        assert fa != fb
+        assert fa == module_fingerprint(_seeded(lambda a=a: _Activated(a)))
+
+
+def test_a_function_of_the_main_script_is_one_setting_in_a_worker():
+    # a --jobs worker imports the main script as __mp_main__: its functions had another
+    # name there, and a serial run's checkpoints were not resumed by the sweep
+    from dtc.nn.fingerprint import setting_text
+
+    def act(x):
+        return x
+
+    main = types.FunctionType(act.__code__, {}, "act")
+    worker = types.FunctionType(act.__code__, {}, "act")
+    main.__module__, worker.__module__ = "__main__", "__mp_main__"
+    assert setting_text(main) == setting_text(worker)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -178,8 +179,10 @@ def test_the_decoders_sizes_are_checked_as_the_encoders_are():
     for bad in ("64", [12.9], [0], 5):
         with pytest.raises(ValueError, match=r"^decoder_hidden: expected a list of layer sizes"):
             Autoencoder(nn.Linear(10, 4), 10, decoder_hidden=bad)
-    ae = Autoencoder(nn.Linear(10, 4), 10, decoder_hidden=[6])
-    assert [m.out_features for m in ae.decoder.modules() if isinstance(m, nn.Linear)] == [6, 10]
+    for sizes in ([6, 8], (6, 8), range(6, 9, 2), np.array([6, 8])):  # sequences of ints
+        ae = Autoencoder(nn.Linear(10, 4), 10, decoder_hidden=sizes)
+        widths = [m.out_features for m in ae.decoder.modules() if isinstance(m, nn.Linear)]
+        assert widths == [6, 8, 10]
 
 
 def test_build_autoencoder_refuses_settings_it_would_ignore():

@@ -102,11 +102,12 @@ def test_corrupt_keeps_the_batchs_dtype_under_another_default():
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        out = corrupt(x, noise=0.1, mask=0.0, generator=make_generator(0))
+        out = corrupt(x, noise=0.1, mask=0.3, generator=make_generator(0))
     finally:
         torch.set_default_dtype(previous)
     assert out.dtype == torch.float32
-    assert torch.equal(out, corrupt(x, noise=0.1, mask=0.0, generator=make_generator(0)))
+    # the same draws, noise and mask, as under the float32 default
+    assert torch.equal(out, corrupt(x, noise=0.1, mask=0.3, generator=make_generator(0)))
 
 
 def test_a_checkpoint_unreadable_in_any_words_is_computed_again(tmp_path):
@@ -124,6 +125,13 @@ def test_a_checkpoint_unreadable_in_any_words_is_computed_again(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.warns(RuntimeWarning, match="cannot be read"):
         assert read_checkpoint(path) is None
+    # the caller's own errors are theirs: raised, the file kept
+    save_checkpoint(path, {"x": torch.ones(2)})
+    with pytest.raises(TypeError, match="read_checkpoint: map_location must be None"):
+        read_checkpoint(path, map_location=5)
+    with pytest.raises(ZeroDivisionError):
+        read_checkpoint(path, map_location=lambda storage, location: 1 / 0)
+    assert torch.equal(read_checkpoint(path, map_location=lambda s, loc: s)["x"], torch.ones(2))
 
 
 def test_corrupt_adds_noise_of_the_stated_std_then_masks_exact_zeros():
