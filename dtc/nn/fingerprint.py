@@ -26,9 +26,10 @@ def setting_text(value, depth: int = 0) -> str:
     """A description of a module's plain attribute ``value`` for the checkpoint key, the
     same in every process: repr of numbers and strings, the dtype, shape and bytes of
     tensors and arrays, containers and plain objects (e.g. a kernel family) item by item,
-    functions by module, qualified name and (Python's own) bytecode, a ``partial`` by its
-    function and arguments; anything else (a module seen by ``named_modules`` anyway) by
-    its type only."""
+    functions by module, qualified name, bytecode (of a decorated one's body too),
+    defaults, closure and bound object, a class by its code, a ``partial`` by its function
+    and arguments; anything else (a module seen by ``named_modules`` anyway) by its type
+    only."""
     if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
         return f"{value.dtype}:{value.item()!r}"
     if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
