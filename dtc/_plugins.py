@@ -179,8 +179,11 @@ class PluginRegistry:
         # by name and target: the order entry_points() gives is the directory order of
         # site-packages (install history, the file system), and it chose between two
         # packages registering one name
-        for ep in sorted(entry_points(group=self.group), key=lambda ep: (ep.name, _target(ep))):
-            target = _target(ep)
+        read = sorted(
+            ((ep, _target(ep)) for ep in entry_points(group=self.group)),
+            key=lambda read: (read[0].name, read[1]),
+        )
+        for ep, target in read:
             if ep.name in self.reserved:
                 warn(
                     f"the {self.what} entry point {ep.name!r} ({target}) is ignored: "
@@ -317,7 +320,8 @@ def own_source_hash() -> str:
     of that code is never resumed as if it had made the result (a format number bumped by
     hand was forgotten). Installed without source files (a zip, ``.pyc`` only): the
     package's version, ``"version <v>"``."""
-    digest = source_hash(Path(__file__).resolve().parent)
+    root = own_package_dir("dtc")  # where dtc was imported from, as its siblings are found
+    digest = None if root is None else source_hash(root)
     if digest is None:
         try:
             return f"version {version('dtc')}"

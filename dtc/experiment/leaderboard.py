@@ -253,6 +253,6 @@ def bench_losses(
 def run_leaderboard(config: ExperimentConfig, out_dir=None, **run_options):
     """Run a built leaderboard ``config`` (:func:`leaderboard_config`) into ``out_dir``
     (default :func:`default_out_dir`); return ``(ranked rows, sweep summary)``."""
-    summary = run_experiment(config, user_path(out_dir or default_out_dir(config)), **run_options)
+    summary = run_experiment(config, out_dir or default_out_dir(config), **run_options)
     # Only this protocol's runs count, should the folder hold runs of another one.
     return rank(read_records(summary.results_path), expand(config)), summary
