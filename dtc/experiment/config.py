@@ -71,6 +71,7 @@ from dtc import data, methods
 from dtc._plugins import class_hash, hash_ordered, is_own, module_of, plugin_hash
 from dtc._validation import SEED_MAX, user_path
 from dtc.experiment.single import (
+    NOT_RESULT_PARAMS,
     RUNNER_DATA_KEYS,
     RunSpec,
     build_objects,
@@ -78,6 +79,7 @@ from dtc.experiment.single import (
     check_not_seed,
     configured_method,
     imbalance_options,
+    result_params,
 )
 
 __all__ = [
@@ -138,17 +140,6 @@ class Task:
             config_name=d["config_name"],
             code=d.get("code", {}),
         )
-
-
-#: Method parameters that say where a fit keeps its work or how much it prints, never
-#: what it computes: left out of run ids, and of the parameters a record is compared by
-#: (moving DTC's checkpoint folder, or writing ``verbose: 0``, reran every finished run).
-NOT_RESULT_PARAMS = ("checkpoint_dir", "verbose")
-
-
-def result_params(params: dict) -> dict:
-    """``params`` without :data:`NOT_RESULT_PARAMS`."""
-    return {k: v for k, v in params.items() if k not in NOT_RESULT_PARAMS}
 
 
 def run_id(label: str, spec: RunSpec, code: dict | None = None) -> str:
@@ -301,7 +292,7 @@ def parse_overrides(items, labels=()) -> list[tuple[list[str], object]]:
     """``["seeds=[0,1]", "methods.dtc.lam=0.5"]`` -> ``[(["seeds"], [0, 1]), ...]``.
 
     Values are YAML, read as config files are (:class:`_UniqueKeyLoader`): ``false`` is a
-    bool, ``0.5`` and ``1e-3`` floats, ``[1,2]`` a list; an empty value is ``None``.
+    bool, ``0.5`` and ``1e-3`` floats, ``010`` ten, ``[1,2]`` a list; an empty value is ``None``.
     ``labels``: the config's method labels, matched whole after ``methods.`` (a label
     may hold ``=`` or ``.``: split there, ``methods.loss=none.adapt_epochs=5`` named a row
     ``loss``).
@@ -396,16 +387,20 @@ def _list_index(node: list, part: str, where: str) -> int:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (what ``yaml.safe_load`` uses) reading ``1e-3`` as a float (see
-    below) and refusing a key given twice in one mapping: PyYAML keeps the last one without
+    """``yaml.SafeLoader`` (what ``yaml.safe_load`` uses) reading numbers as YAML 1.2 and
+    Python do (``1e-3`` a float, ``010`` ten, ``1:30`` text; see below) and refusing a key given twice in one mapping: PyYAML keeps the last one without
     a word, so a row copied and left under its old label, or a second ``seeds:``, would
-    silently replace the first."""
+    silently replace the first. A key written beside a merge (``<<: *row``) is no
+    duplicate of a merged one: it overrides it, as the merge-key spec says."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
-            self.flatten_mapping(node)  # merge keys (<<) are not duplicates
+            # The keys written in this mapping, before the merged ones are flattened in
+            # (by the base class): overriding a merged key is what a merge is for.
             seen = set()
             for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
                 key = self.construct_object(key_node, deep=True)
                 try:
                     duplicate = key in seen
@@ -419,14 +414,49 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent: "1e-3", "1e5" and
-# "1.0e3" are strings, and every method refuses lr=1e-3 as "must be a number, got '1e-3'".
-# They are floats in YAML 1.2 and in Python; so they are here.
+# Numbers as YAML 1.2 and Python read them, not as YAML 1.1 (PyYAML) does:
+# - YAML 1.1 reads a float only with a dot and a signed exponent: "1e-3", "1e5" and "1.0e3"
+#   were strings, and every method refused lr=1e-3 as "must be a number, got '1e-3'";
+# - YAML 1.1 reads "010" as octal 8 and "1:30" as 90 (base 60): a zero-padded
+#   ``batch_size: 010`` ran with 8, and ``seeds: [08, 09, 010]`` was two strings and an 8.
+#   Here "010" is 10, octal is written 0o10, and "1:30" is text (the checks refuse it).
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in entries if tag not in (_INT, _FLOAT)]
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    _INT,
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+)$"),
+    list("-+0123456789"),
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
     list("-+0123456789."),
 )
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer as Python writes it: decimal (leading zeros too), ``0o``, ``0x``, ``0b``."""
+    text = loader.construct_scalar(node).replace("_", "")
+    sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
+    base = {"0o": 8, "0x": 16, "0b": 2}.get(digits[:2].lower(), 10)
+    try:
+        return sign * int(digits[2:] if base != 10 else digits, base)
+    except ValueError:  # an explicit !!int of something else
+        raise yaml.constructor.ConstructorError(
+            None, None, f"expected an integer, got {text!r}", node.start_mark
+        ) from None
+
+
+_UniqueKeyLoader.add_constructor(_INT, _construct_int)
 
 
 def read_yaml_mapping(path: Path, label: str) -> dict:

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from dtc._validation import user_path
-from dtc.experiment.single import SEED_PARAMS, data_defaults
+from dtc.experiment.single import NOT_RESULT_PARAMS, SEED_PARAMS, data_defaults
 from dtc.experiment.store import read_records, recorded_number, replace_file, write_records
 
 __all__ = [
@@ -305,7 +305,9 @@ _CONFIG, _METHOD = "config", "method"
 def _params(record: dict) -> dict | None:
     """The record's resolved method parameters less those set to the seed (they differ
     between the seeds of one configuration by design), at the top and in the objects it
-    describes (a config's objects take the run's seed too); ``None`` when not recorded."""
+    describes (a config's objects take the run's seed too), and less those that never
+    change what a run computes (:data:`~dtc.experiment.single.NOT_RESULT_PARAMS`: the
+    runner pools them, so the report does); ``None`` when not recorded."""
     params = record.get("params")
     if not isinstance(params, dict):
         return None
@@ -315,7 +317,7 @@ def _params(record: dict) -> dict | None:
     return {
         k: _without_seed(v, record.get("seed"), given.get(k, _NOT_GIVEN))
         for k, v in params.items()
-        if k not in SEED_PARAMS
+        if k not in SEED_PARAMS and k not in NOT_RESULT_PARAMS
     }
 
 

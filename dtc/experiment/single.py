@@ -37,6 +37,7 @@ from dtc.experiment.store import sorted_items
 
 __all__ = [
     "DEFAULT_METHOD",
+    "NOT_RESULT_PARAMS",
     "RUNNER_DATA_KEYS",
     "SEED_PARAMS",
     "RunSpec",
@@ -51,6 +52,7 @@ __all__ = [
     "load_spec_pair",
     "monitor_verdict",
     "package_versions",
+    "result_params",
     "run_single",
     "seconds_per_epoch",
 ]
@@ -58,6 +60,11 @@ __all__ = [
 DEFAULT_METHOD = "dtc"
 # Method parameters that every run sets to its seed (a config's `seeds:`).
 SEED_PARAMS = SEED_NAMES
+#: Method parameters that say where a fit keeps its work or how much it prints, never
+#: what it computes: left out of run ids, of the parameters a record is compared by
+#: (moving DTC's checkpoint folder, or writing ``verbose: 0``, reran every finished run)
+#: and of those that tell a report's rows apart.
+NOT_RESULT_PARAMS = ("checkpoint_dir", "verbose")
 # Data parameters that make the target imbalanced: passed to dtc.data.load_pair as its
 # ``imbalance``, which cuts the target before it is preprocessed.
 RUNNER_DATA_KEYS = (
@@ -158,6 +165,11 @@ def cuda_device() -> str:
     if torch is None or not torch.cuda.is_initialized():
         return "none"
     return torch.cuda.get_device_name(torch.cuda.current_device())
+
+
+def result_params(params: dict) -> dict:
+    """``params`` without :data:`NOT_RESULT_PARAMS`."""
+    return {k: v for k, v in params.items() if k not in NOT_RESULT_PARAMS}
 
 
 def package_versions() -> dict[str, str | int]:

@@ -408,6 +408,27 @@ def test_yaml_file_refuses_a_key_given_twice(tmp_path):
         load_config(path)
 
 
+def test_a_key_written_beside_a_merge_overrides_the_merged_one(tmp_path):
+    # The merge-key spec (and yaml.safe_load): the mapping's own key wins. It was refused
+    # as "not valid YAML (duplicate key 'params')".
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "benchmarks: [digits]\nseeds: [0]\nmethods:\n"
+        "  KM: &km {method: kmeans, params: &p {n_init: 2, max_iter: 50}}\n"
+        "  KM-long: {<<: *km, params: {n_init: 10}}\n"
+        "  KM-5: {method: kmeans, params: {<<: *p, n_init: 5}}\n"
+    )
+    params = {t.label: t.spec.params for t in expand(load_config(path))}
+    assert params == {
+        "KM": {"n_init": 2, "max_iter": 50},
+        "KM-long": {"n_init": 10},
+        "KM-5": {"n_init": 5, "max_iter": 50},
+    }
+    path.write_text("benchmarks: [digits]\nmethods: {a: {<<: {x: 1}, seeds: 1, seeds: 2}}\n")
+    with pytest.raises(ValueError, match="duplicate key 'seeds'"):  # its own keys still count
+        load_config(path)
+
+
 def test_parse_overrides_types():
     assert parse_overrides(["a=1", "b=false", "c.d=[1, 2]", "e=x", "f="]) == [
         (["a"], 1),
@@ -436,6 +457,25 @@ def test_exponent_notation_is_a_float_in_files_and_overrides(tmp_path):
     assert load_config(path).raw["methods"]["g"]["params"] == {"reg_covar": 1e-4}
     cfg = load_config(path, ["methods.g.grid.reg_covar=[1e-3, 1e-2]"])
     assert cfg.raw["methods"]["g"]["grid"] == {"reg_covar": [1e-3, 1e-2]}
+
+
+def test_integers_are_read_as_python_reads_them_not_as_yaml_1_1(tmp_path):
+    # YAML 1.1 read "010" as octal 8 and "1:30" as 90 (base 60): batch_size: 010 ran with 8,
+    # and seeds: [08, 09, 010] was two strings and an 8.
+    got = parse_overrides(["a=010", "b=[08, 09, 010]", "c=1:30", "d=0o10", "e=-0x1F", "f=1_000"])
+    assert [v for _, v in got] == [10, [8, 9, 10], "1:30", 8, -31, 1000]
+    # the other scalars as before: floats, infinities, booleans, null
+    got = parse_overrides(["a=1.5", "b=1.", "c=-.inf", "d=1:30.5", "e=true", "f=~", "g=7"])
+    assert [v for _, v in got] == [1.5, 1.0, float("-inf"), "1:30.5", True, None, 7]
+    assert all(type(v) is int for v in (got[-1][1], parse_overrides(["a=010"])[0][1]))
+    with pytest.raises(ValueError, match="expected an integer, got '1:30'"):
+        parse_overrides(["a=!!int 1:30"])
+    path = tmp_path / "km.yaml"
+    path.write_text(
+        "benchmarks: [digits]\nseeds: [08, 010]\nmethods:\n  kmeans: {params: {n_init: 010}}\n"
+    )
+    cfg = load_config(path)
+    assert (cfg.raw["seeds"], cfg.raw["methods"]["kmeans"]["params"]) == ([8, 10], {"n_init": 10})
 
 
 def test_parse_overrides_refuses_a_string():

@@ -846,3 +846,14 @@ def test_a_mean_that_rounds_to_zero_reads_0_0_not_minus_0_0():
     records = [_record("a", s, v) for s, v in enumerate([-0.0006, -0.0002])]
     md = to_markdown(build_tables(records)[0])
     assert "| a | **0.0 ± 0.0** |" in md and "-0.0" not in md
+
+
+def test_runs_that_differ_only_in_what_never_changes_a_result_share_a_row():
+    # The runner reuses a finished run after `verbose` or `checkpoint_dir` changed; the
+    # report split that configuration into two incomplete rows, "(verbose=0)" and "(verbose=1)".
+    records = [_run(0, 0.5, params={"verbose": 0, "checkpoint_dir": None})]
+    records.append(_run(1, 0.7, params={"verbose": 1, "checkpoint_dir": "/tmp/ckpt"}))
+    (acc,) = build_tables(records, ["acc"])
+    assert acc.rows == ["K-means"]
+    cell = acc.cells["K-means"]["digits:source→target"]
+    assert (cell.n, cell.mean) == (2, pytest.approx(60.0))
