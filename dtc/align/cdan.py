@@ -78,6 +78,9 @@ class RandomizedMultilinearMap(nn.Module):
         check_seed(seed, owner="RandomizedMultilinearMap")
         self.out_dim = out_dim
         self.seed = seed
+        # A size given is a size checked, also while the other is left to the first call
+        self.in_features = check_in_features(in_features)
+        self.n_clusters = check_in_features(n_clusters, "n_clusters")
         self.register_buffer("features_matrix", None)
         self.register_buffer("probs_matrix", None)
         if in_features is not None and n_clusters is not None:
@@ -103,8 +106,11 @@ class RandomizedMultilinearMap(nn.Module):
         # The matrices are kept: made under the caller's inference_mode they would be
         # inference tensors, which no later training call can save for backward.
         with torch.inference_mode(False):
-            if self.features_matrix is None:
-                self._draw(features.shape[1], probs.shape[1])
+            if self.features_matrix is None:  # a declared size, else the batch's
+                d, k = self.in_features, self.n_clusters
+                self._draw(
+                    features.shape[1] if d is None else d, probs.shape[1] if k is None else k
+                )
             if self.features_matrix.device != features.device:
                 # Drawn lazily on the CPU after the module moved (or moved alone): keep the
                 # moved copy, rather than copy both matrices to the device at every call.
@@ -235,6 +241,7 @@ class CDANLoss(AdversarialLoss):
         self.randomized_map = mapper
         self.entropy_conditioning = entropy_conditioning
         self.entropy_gradient = entropy_gradient
+        self._sizes: tuple[int, int] | None = None  # (d, k) checked at each call
 
     def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or
@@ -253,12 +260,25 @@ class CDANLoss(AdversarialLoss):
                 f"{owner}: source_probs has {probs_s.shape[1]} clusters and target_probs "
                 f"{probs_t.shape[1]}; expected the same number"
             )
-        if self.n_clusters is not None and probs_s.shape[1] != self.n_clusters:
+        # The sizes given, else those of the first call: the discriminator checks only
+        # k * d, and (d, k) = (5, 3) then (3, 5) fed it columns of other meanings.
+        if self._sizes is None:
+            self._sizes = (
+                source.shape[1] if self.in_features is None else self.in_features,
+                probs_s.shape[1] if self.n_clusters is None else self.n_clusters,
+            )
+        d, k = self._sizes
+        how = "" if self.n_clusters is not None else " (inferred at its first call)"
+        if probs_s.shape[1] != k:
             raise ValueError(
                 f"{owner}: the soft assignments have {probs_s.shape[1]} columns, expected "
-                f"n_clusters={self.n_clusters}"
+                f"n_clusters={k}{how}"
             )
-        check_feature_width(source, self.in_features)
+        try:
+            check_feature_width(source, d)
+        except ValueError as exc:
+            how = "" if self.in_features is not None else " (inferred at its first call)"
+            raise ValueError(f"{owner}: {exc}{how}") from None
         probs_s, probs_t = probs_s.to(source), probs_t.to(target)
         progress = context.get("progress")
         logits_s, logits_t = self.discriminate(

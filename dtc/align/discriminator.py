@@ -93,9 +93,23 @@ class DomainDiscriminator(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None, name: str) -> torch.Tensor:
     if weights is None:
         return values.mean()
+    # (n, 1) weights of (n,) logits broadcast to an (n, n) matrix: a mean n/2 times too
+    # large, without an error
+    if not isinstance(weights, torch.Tensor) or weights.shape != values.shape:
+        got = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(
+            f"domain_bce: {name} must be a tensor of the logits' shape {tuple(values.shape)}, "
+            f"got {got}"
+        )
+    w = weights.detach()
+    if not torch.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+        raise ValueError(
+            f"domain_bce: {name} must be finite and non-negative with a positive sum "
+            "(a weighted mean's weights)"
+        )
     # The normaliser is a constant, as in the CDAN authors' code: weights that carry a
     # gradient (CDAN+E with entropy_gradient) are trained through their own terms only.
     return (weights * values).sum() / weights.sum().detach()
@@ -112,7 +126,8 @@ def domain_bce(
     ``source_logits`` ``(n_s,)``, ``target_logits`` ``(n_t,)``, optional non-negative
     per-sample weights of the same shapes -> scalar
     ``(mean_s BCE(l, 1) + mean_t BCE(l, 0)) / 2`` (weighted means when weights are given,
-    each normalised by its detached sum).
+    each normalised by its detached sum; weights of another shape than their logits, or
+    negative, or summing to 0, are a ``ValueError``).
     Each domain counts half whatever its batch size, so unequal batches do not bias the
     discriminator; with equal batch sizes and no weights this is the BCE over the
     concatenated batch of Ganin et al. A discriminator that outputs 1/2 everywhere scores
@@ -124,4 +139,7 @@ def domain_bce(
     bce_t = F.binary_cross_entropy_with_logits(
         target_logits, torch.zeros_like(target_logits), reduction="none"
     )
-    return 0.5 * (_weighted_mean(bce_s, source_weights) + _weighted_mean(bce_t, target_weights))
+    return 0.5 * (
+        _weighted_mean(bce_s, source_weights, "source_weights")
+        + _weighted_mean(bce_t, target_weights, "target_weights")
+    )

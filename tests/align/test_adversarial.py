@@ -639,7 +639,7 @@ def _cdan_call(loss, d: int, k: int):
     "d, k, match",
     [
         (4, 2, "features have 4 columns.*in_features=3"),
-        (3, 4, "probs have 4 columns.*n_clusters=2"),
+        (3, 4, "assignments have 4 columns, expected n_clusters=2 .inferred at its first"),
     ],
 )
 def test_lazy_randomized_cdan_names_a_later_change_of_width(d, k, match):
@@ -649,6 +649,53 @@ def test_lazy_randomized_cdan_names_a_later_change_of_width(d, k, match):
     _cdan_call(loss, 3, 2)
     with pytest.raises(ValueError, match=match):
         _cdan_call(loss, d, k)
+
+
+def test_a_lazy_cdan_refuses_later_sizes_of_the_same_product():
+    # Only the discriminator's width k * d was checked: (d, k) = (5, 3), then (3, 5), trained
+    # one discriminator on columns of other meanings; a wrong d was named by k * d.
+    loss = CDANLoss(schedule="constant", hidden=(4,))
+    _cdan_call(loss, 5, 3)
+    with pytest.raises(ValueError, match="assignments have 5 columns, expected n_clusters=3"):
+        _cdan_call(loss, 3, 5)
+    with pytest.raises(ValueError, match="CDANLoss: features have 3 columns, expected in_fea"):
+        _cdan_call(loss, 3, 3)
+    with pytest.raises(ValueError, match="assignments have 2 columns, expected n_clusters=3"):
+        _cdan_call(loss, 5, 2)
+    assert (loss.in_features, loss.n_clusters) == (None, None)  # its parameters as given
+    _cdan_call(loss, 5, 3)
+
+
+@pytest.mark.parametrize("given", [{"in_features": 7}, {"n_clusters": 4}])
+def test_a_randomized_map_checks_the_size_given_while_the_other_is_lazy(given):
+    # The first call's sizes were drawn whatever was declared: in_features=7 took 8 columns.
+    mapping = RandomizedMultilinearMap(**given, out_dim=16)
+    size = next(iter(given))
+    with pytest.raises(ValueError, match=f"columns, but the map was drawn for {size}="):
+        mapping(torch.randn(5, 8), torch.softmax(torch.randn(5, 3), 1))
+    fits = torch.randn(5, given.get("in_features", 8))
+    out = mapping(fits, torch.softmax(torch.randn(5, given.get("n_clusters", 3)), 1))
+    assert out.shape == (5, 16)
+
+
+def test_domain_bce_refuses_weights_that_are_no_weighted_mean():
+    # (n, 1) weights of (n,) logits broadcast to (n, n): 3.66 where ones gave 0.77
+    ls, lt = torch.randn(4), torch.randn(6)
+    torch.testing.assert_close(domain_bce(ls, lt, torch.ones(4), torch.ones(6)), domain_bce(ls, lt))
+    for ws, wt, match in [
+        (
+            torch.ones(4, 1),
+            torch.ones(6, 1),
+            r"source_weights must be a tensor of the logits' "
+            r"shape \(4,\), got \(4, 1\)",
+        ),
+        (torch.ones(4), [1.0] * 6, "target_weights must be a tensor .* got list"),
+        (torch.zeros(4), torch.ones(6), "source_weights must be finite and non-negative with a"),
+        (-torch.ones(4), torch.ones(6), "source_weights must be finite and non-negative"),
+        (torch.ones(4), torch.full((6,), float("nan")), "target_weights must be finite"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            domain_bce(ls, lt, ws, wt)
 
 
 def test_registered_adversarial_names():
