@@ -76,7 +76,10 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.T
     y = x if same else y
     xn = (x * x).sum(1)
     yn = xn if same else (y * y).sum(1)
-    d2 = torch.addmm(xn[:, None] + yn[None, :], x, y.T, alpha=-2.0).clamp_min_(0)
+    # autocast off: in the caller's torch.autocast the product ran in bfloat16 (the median
+    # heuristic's bandwidth moved with it)
+    with torch.autocast(x.device.type, enabled=False):
+        d2 = torch.addmm(xn[:, None] + yn[None, :], x, y.T, alpha=-2.0).clamp_min_(0)
     if same:
         d2.fill_diagonal_(0)
     return d2.to(dtype)
@@ -112,9 +115,11 @@ def _subsample(x: torch.Tensor, max_samples: int) -> torch.Tensor:
     # are shuffled and far below the limit.
     if x.shape[0] <= max_samples:
         return x
-    # float32 whatever the default dtype: the rows picked moved with it
+    # float32 whatever the default dtype: the rows picked moved with it. Above 2**24 rows
+    # float32 rounds n - 1 up to n: clamped to the last row (an IndexError before), which
+    # keeps every pick of a smaller n.
     grid = torch.linspace(0, x.shape[0] - 1, max_samples, dtype=torch.float32, device=x.device)
-    idx = grid.round().long()
+    idx = grid.round().long().clamp_(max=x.shape[0] - 1)
     return x[idx]
 
 
@@ -162,14 +167,14 @@ def median_sq_dist(
     else:
         pts = _subsample(source, max_samples)
     pts = _widened(pts)
+    if pts.shape[0] < least:  # "source_with_diagonal" of 2 points gave 0 however far apart
+        raise ValueError(
+            f"median_sq_dist: mode={mode!r} needs at least {least} samples, got {pts.shape[0]}"
+        )
     d2 = pairwise_sq_dists(pts)
     if mode == "source_with_diagonal":
         values = d2.reshape(-1)
     else:
-        if pts.shape[0] < 2:
-            raise ValueError(
-                f"median_sq_dist: mode={mode!r} needs at least 2 samples, got {pts.shape[0]}"
-            )
         iu = torch.triu_indices(pts.shape[0], pts.shape[0], offset=1, device=pts.device)
         values = d2[iu[0], iu[1]]
     median = values.median()
@@ -691,4 +696,7 @@ def linear_time_sums(
         raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
     _check_layer_counts(xs, ys, kernels, "linear_time_sums")
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
-    return _LinearTimeSums.apply(tuple(kernels), chunk, *xs, *ys)
+    # Autocast off inside, as kernel_sums: in the caller's torch.autocast the gradient's
+    # products ran in bfloat16
+    with torch.autocast(xs[0].device.type, enabled=False):
+        return _LinearTimeSums.apply(tuple(kernels), chunk, *xs, *ys)

@@ -141,6 +141,12 @@ def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size):
     s_xx, s_yy, s_xy = kernel_sums(
         xs, ys, kernels, exclude_diagonal=unbiased, block_size=block_size
     )
+    sums = torch.stack([s_xx, s_yy, s_xy])
+    if not torch.isfinite(sums).all():  # the inputs are finite (checked): NaN from overflow
+        raise ValueError(
+            f"MMD: the squared distances of the features overflow {xs[0].dtype}; rescale "
+            "them or pass float64"
+        )
     return _combine(s_xx, s_yy, s_xy, n, m, unbiased).to(xs[0].dtype)
 
 
@@ -234,6 +240,12 @@ class GaussianFamily:
                     source.detach(), target.detach(), mode=median, max_samples=max_samples
                 )
             )
+            if math.isinf(h) or math.isnan(h):  # finite features whose squares overflow
+                raise ValueError(
+                    f"{self.owner}: the squared distances of the features overflow "
+                    f"{source.dtype} (median heuristic bandwidth {h}); rescale them or pass "
+                    "float64"
+                )
             if not h > 0:
                 # the points it looked at coincide: the batch's, or only the evenly spaced
                 # median_max_samples of them, which can pick the few equal rows

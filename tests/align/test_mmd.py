@@ -18,6 +18,7 @@ import dtc.align as align
 from dtc.align import LinearTimeMMDLoss, MMDLoss, mmd2, mmd2_biased, mmd2_linear, mmd2_unbiased
 from dtc.align.kernels import (
     MultiKernel,
+    _subsample,
     auto_block_size,
     dan_scales,
     kernel_sums,
@@ -802,6 +803,48 @@ def test_source_with_diagonal_needs_three_median_points_too():
         median_sq_dist(x, mode="source_with_diagonal", max_samples=2)
     assert median_sq_dist(x, mode="source_with_diagonal", max_samples=3) > 0
     assert torch.isfinite(MMDLoss(median="source", median_max_samples=2)(x, y))
+    # and a source of fewer rows than that: two points 5 apart gave 0
+    with pytest.raises(ValueError, match="mode='source_with_diagonal' needs at least 3 sam"):
+        median_sq_dist(torch.tensor([[0.0], [5.0]]), mode="source_with_diagonal")
+
+
+def test_the_evenly_spaced_subsample_of_more_than_2_to_the_24_rows():
+    # float32's grid rounded n - 1 up to n: an IndexError for about 1 n in 3 above 2**24
+    n = 2**24 + 4
+    x = torch.arange(n, dtype=torch.float64)[:, None]
+    picked = _subsample(x, 4096)
+    assert picked.shape == (4096, 1) and picked[0, 0] == 0 and picked[-1, 0] == n - 1
+    assert torch.isfinite(LinearTimeMMDLoss()(x.float(), x.float() + 1))
+
+
+def test_the_linear_time_gradient_and_the_bandwidth_inside_the_callers_autocast():
+    # kernel_sums turned autocast off, the linear-time sums and the median's product did
+    # not: their gradient and the bandwidth were bfloat16's (0.2 % and 13.31 for 13.36)
+    torch.manual_seed(0)
+    zs, zt = torch.randn(24, 8).bfloat16(), (torch.randn(20, 8) + 0.5).bfloat16()
+    for loss in (MMDLoss(), LinearTimeMMDLoss()):
+        grads = []
+        for inside in (True, False):
+            a = zs.clone().requires_grad_()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=inside):
+                loss(a, zt).backward()
+            grads.append(a.grad)
+        torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = median_sq_dist(zs)
+    assert inside.item() == median_sq_dist(zs).item()
+
+
+def test_features_whose_squares_overflow_are_named_so():
+    # finite float32 features of 1e19: "bandwidth nan (source samples coincide?)", and
+    # mmd2 with a given bandwidth returned NaN
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 4, generator=g) * 1e19, torch.randn(8, 4, generator=g) * 1e19
+    with pytest.raises(ValueError, match="MMDLoss: the squared distances of the features overf"):
+        MMDLoss()(x, y)
+    with pytest.raises(ValueError, match="overflow torch.float32; rescale them or pass float64"):
+        mmd2(x, y, estimator="unbiased", sigmas=[1e19])
+    assert torch.isfinite(mmd2(x.double(), y.double(), estimator="unbiased", sigmas=[1e19]))
 
 
 def test_a_zero_median_of_the_subsample_names_median_max_samples():
