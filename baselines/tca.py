@@ -6,7 +6,7 @@ Analysis". IEEE Transactions on Neural Networks 22(2), 2011. TCA finds ``p`` dir
 ``V`` that keep the variance of the joint data (``V^T F^T H F V = I``) while making the
 source and target means agree (small ``tr(V^T F^T M F V)``, ``M`` the MMD matrix of the
 domain indicator), regularised by ``lam ||V||^2``: the top ``p`` generalised
-eigenvectors of ``(F^T H F) v = mu (F^T M F + lam I) v``. ``F`` is the data ``X``
+eigenvectors of ``(F^T H F) v = rho (F^T M F + lam I) v``. ``F`` is the data ``X``
 (``kernel="primal"``, linear map) or a kernel matrix ``K`` of the joint data (dual;
 ``"auto"``: primal when ``n >= d``, else the linear kernel: the smaller eigenproblem).
 
@@ -115,8 +115,8 @@ def mmd_embedding(F, E, n_components: int, lam: float) -> np.ndarray:
     Returns
     -------
     V : (q, p), the top ``p`` generalised eigenvectors of
-        ``(F^T H F) v = mu (F^T M F + lam I) v`` (``H`` the centring matrix), by
-        decreasing ``mu``, each of unit Euclidean norm.
+        ``(F^T H F) v = rho (F^T M F + lam I) v`` (``H`` the centring matrix), by
+        decreasing ``rho``, each of unit Euclidean norm.
     """
     F = np.asarray(F, dtype=np.float64)
     E = np.asarray(E, dtype=np.float64)
@@ -146,7 +146,7 @@ def _mmd_embedding(F, E, n_components, lam):
     if n < q:  # eigenvectors of Y^T Y from the n x n Gram matrix
         w, P = scipy.linalg.eigh(Y @ Y.T, subset_by_index=[n - p, n - 1])
         # Y has rank <= n - 1 (H centres it): where p reaches past its rank, the Gram
-        # matrix's zero eigenvalues (mu = 0) have no Y^T P / sqrt(w) (rounding noise
+        # matrix's zero eigenvalues (rho = 0) have no Y^T P / sqrt(w) (rounding noise
         # divided by ~0, not an eigenvector): any unit u with Y u = 0 is one there.
         null = w <= max(w[-1], 0.0) * n * np.finfo(np.float64).eps
         u = np.empty((q, p))
@@ -243,7 +243,10 @@ class TCA(AdaptThenCluster):
         Embedding dimension; ``None``: ``min(100, n_s + n_t, q)`` (100 as in Long et al.,
         2013; ``q`` as in :func:`tca_transform`).
     lam : float, default 1.0
-        Ridge on the directions (TCA's ``mu``).
+        Ridge on the directions (JDA's ``lambda``): larger keeps the variance more and
+        matches the means less. Pan et al.'s ``mu`` weights the MMD term instead; with the
+        MMD matrix divided by its Frobenius norm ``1/n_s + 1/n_t`` (the JDA code), a
+        paper's ``mu`` is ``lam = 1 / (mu (1/n_s + 1/n_t))``.
     kernel : {"auto", "primal", "linear", "rbf"}, default "auto"
     gamma : float, default 1.0
         rbf width.
