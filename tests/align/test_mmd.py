@@ -857,3 +857,52 @@ def test_a_zero_median_of_the_subsample_names_median_max_samples():
     assert torch.isfinite(MMDLoss(median_max_samples=3)(s, t))  # the advice acts
     with pytest.raises(ValueError, match=r"\(source samples coincide\?\)"):
         MMDLoss()(torch.zeros(5, 1), t)
+
+
+def _far_row_and_collapsed_batches():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 16, generator=g, dtype=torch.float64)
+    y = torch.randn(64, 16, generator=g, dtype=torch.float64) * 1.1 + 0.2
+    x[0] += 1e5  # one far-off row moves the mean the expansion is centred on
+
+    def collapsed():  # 52 of 64 rows within 1e-5 of one point
+        c = torch.randn(1, 8, generator=g, dtype=torch.float64)
+        near = c + 1e-5 * torch.randn(52, 8, generator=g, dtype=torch.float64)
+        return torch.cat([near, torch.randn(12, 8, generator=g, dtype=torch.float64)])
+
+    return (x, y), (collapsed(), collapsed())
+
+
+def test_float32_tiles_the_expansion_cannot_resolve_are_taken_from_differences():
+    # float32 MMD of a batch with one row 1e5 away: 0.01349 for float64's 0.01577 (its
+    # gradient 26 % off); of a batch collapsing onto a point: 0.896 for 0.635
+    (x, y), (cx, cy) = _far_row_and_collapsed_batches()
+    values, grads = [], []
+    for dtype in (torch.float64, torch.float32):
+        a = x.to(dtype).detach().requires_grad_()
+        v = mmd2(a, y.to(dtype), estimator="unbiased", sigmas=[4.0])
+        v.backward()
+        values.append(v.item())
+        grads.append(a.grad[1:].double())
+    assert values[1] == pytest.approx(values[0], rel=1e-4)
+    assert ((grads[1] - grads[0]).norm() / grads[0].norm()).item() < 1e-2
+    want = MMDLoss()(cx, cy).item()
+    assert MMDLoss()(cx.float(), cy.float()).item() == pytest.approx(want, rel=1e-3)
+
+
+def test_ordinary_batches_keep_the_expansion():
+    # the differences are for the tiles the expansion cannot resolve only: ordinary
+    # batches (and the figures trained on them) keep the one-matmul tiles
+    from dtc.align.kernels import _augment, _coarse_tiles
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(300, 32, generator=g), torch.randn(200, 32, generator=g) + 0.5
+    h = median_sq_dist(x).item()
+    kernel = MultiKernel([1.0 / (s * h) for s in dan_scales()])  # DAN's narrowest: 2^-8 h
+    left = [_augment(x - x.mean(0))[0]], [_augment(y - y.mean(0))[0]]
+    tiles = [(0, 150), (150, 300)], [(0, 200)]
+    assert _coarse_tiles(*left, [kernel], *tiles) == [[[False], [False]]]
+    far = x.clone()
+    far[0] += 1e4
+    left = [_augment(far - far.mean(0))[0]], left[1]
+    assert _coarse_tiles(*left, [kernel], *tiles) == [[[True], [True]]]
