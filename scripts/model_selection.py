@@ -60,8 +60,18 @@ from negative_transfer import (
     recorded_dtc_params,
     resume,
     settings_text,
+    show_resumed,
 )
 from resolution_gate_choice import read_runs
+
+
+def selection_line(row: dict) -> str:
+    """A selection's line of the table."""
+    return (
+        f"{row['pair']:14} {row['axis']:5} chosen {row['chosen']:12} ORACLE {row['oracle']:12} "
+        f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
+        f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}"
+    )
 
 
 def base_params(benchmark: str, budget: dict) -> dict:
@@ -229,6 +239,7 @@ def main(argv=None) -> int:
         pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
         # The summary is of the pairs and axes asked for: --out may hold others from earlier.
         rows = [row for (name, axis), row in done.items() if name in pairs and axis in axes]
+        show_resumed(rows, args.json, selection_line)
         for name, load in pairs.items():
             if all((name, axis) in done for axis in axes):
                 continue
@@ -271,12 +282,7 @@ def main(argv=None) -> int:
                     "accs": accs,
                     "seconds": round(time.perf_counter() - t0, 1),
                 }
-                line = (
-                    f"{name:14} {axis:5} chosen {result.best:12} ORACLE {oracle:12} "
-                    f"{'match' if row['match'] else '-----'} ACC chosen {100 * row['acc_chosen']:5.1f} "
-                    f"ORACLE {100 * row['acc_oracle']:5.1f} mean {100 * row['acc_mean']:5.1f}"
-                )
-                emit(rows, row, args.json, line, args.out)
+                emit(rows, row, args.json, selection_line(row), args.out)
         if rows:
             print_summary(summary_by_settings(rows), args.json)
         return 0

@@ -1016,6 +1016,30 @@ def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None) -> Non
     print(json.dumps(row) if as_json else line, flush=True)
 
 
+def case_line(row: dict) -> str:
+    """A case's line of the table (under the header ``main`` prints)."""
+    c = row.get("correspondence")
+    corr = "-" if c is None else f"{c['statistic']:.2f}"
+    sim = "-" if c is None or "similarity" not in c else f"{c['similarity']:.2f}"
+    raw = row.get("acc_kmeans_raw")  # a resumed row of an older harness may lack it
+    raw = "-" if raw is None else f"{100 * raw:.1f}"
+    return (
+        f"{row['case']:24} {row['kind']:8} {'YES' if row['flagged'] else 'no':5} "
+        f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
+        f"{100 * row['acc_guarded']:7.1f} {raw:>7} "
+        f"{corr:>6} {sim:>6} {row.get('reason') or '-':17} {row.get('seconds', 0):5.0f}"
+    )
+
+
+def show_resumed(rows: list[dict], as_json: bool, line_of) -> None:
+    """Print the rows resumed from ``--out`` as :func:`emit` prints a new one (a JSON line,
+    or the table line ``line_of(row)``): the output then holds every row its summary
+    counts, and a resumed ``--json`` output is whole for ``--summary`` (it held the new
+    rows only, or nothing)."""
+    for row in rows:
+        print(json.dumps(row) if as_json else line_of(row), flush=True)
+
+
 def add_out_argument(ap: argparse.ArgumentParser) -> None:
     """``--out FILE``: the evaluation scripts' resumable record of finished runs."""
     ap.add_argument(
@@ -1751,6 +1775,7 @@ def main(argv=None) -> int:
                 f"{'case':24} {'kind':8} {'flag':5} {'target':>7} {'unguard':>7} {'guarded':>7} "
                 f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
             )
+        show_resumed(rows, args.json, case_line)
         skipped = []
         for name, kind, load in all_cases(data_dir, names, case_set):
             if name in done:
@@ -1775,16 +1800,7 @@ def main(argv=None) -> int:
             row["dtc_params"] = recorded_dtc_params(harness_params(pair, args))
             if partitions is not None:
                 save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
-            c = row["correspondence"]
-            corr = "-" if c is None else f"{c['statistic']:.2f}"
-            sim = "-" if c is None or "similarity" not in c else f"{c['similarity']:.2f}"
-            line = (
-                f"{name:24} {kind:8} {'YES' if row['flagged'] else 'no':5} "
-                f"{100 * row['acc_target_only']:7.1f} {100 * row['acc_unguarded']:7.1f} "
-                f"{100 * row['acc_guarded']:7.1f} {100 * row['acc_kmeans_raw']:7.1f} "
-                f"{corr:>6} {sim:>6} {row['reason'] or '-':17} {row['seconds']:5.0f}"
-            )
-            emit(rows, row, args.json, line, args.out)
+            emit(rows, row, args.json, case_line(row), args.out)
         if rows:
             print_summary(summarise(rows), args.json)
         return skipped_status(skipped, "--cases" if args.cases else None)

@@ -44,6 +44,7 @@ from negative_transfer import (
     print_summary,
     recorded_dtc_params,
     resume,
+    show_resumed,
     skipped_status,
 )
 
@@ -196,6 +197,7 @@ def main(argv=None) -> int:
         )
         # The summary is of the targets asked for: --out may hold others from an earlier run.
         rows = [row for target, row in done.items() if target in names]
+        show_resumed(rows, args.json, target_line)
         skipped = []
         for spec in TARGETS:
             if spec[0] not in names or spec[0] in done:
@@ -210,16 +212,20 @@ def main(argv=None) -> int:
             row["seed"] = args.seed
             row["settings"] = settings
             row["seconds"] = round(time.perf_counter() - t0, 1)
-            w, wo = row["with_checks"], row["without_checks"]
-            line = (
-                f"{row['target']:8} oracle {row['oracle']:18} {100 * row['acc'][row['oracle']]:5.1f} | "
-                f"without checks {wo['chosen']:18} {100 * wo['acc_chosen']:5.1f} | "
-                f"with checks {w['chosen']:18} {100 * w['acc_chosen']:5.1f} "
-                f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
-            )
-            emit(rows, row, args.json, line, args.out)
+            emit(rows, row, args.json, target_line(row), args.out)
         print_summary(summary(rows), args.json)
         return skipped_status(skipped, "--targets" if args.targets else None)
+
+
+def target_line(row: dict) -> str:
+    """A target's line of the table."""
+    w, wo = row["with_checks"], row["without_checks"]
+    return (
+        f"{row['target']:8} oracle {row['oracle']:18} {100 * row['acc'][row['oracle']]:5.1f} | "
+        f"without checks {wo['chosen']:18} {100 * wo['acc_chosen']:5.1f} | "
+        f"with checks {w['chosen']:18} {100 * w['acc_chosen']:5.1f} "
+        f"(excluded: {', '.join(f'{n} [{c}]' for n, c in w['excluded'].items()) or '-'})"
+    )
 
 
 def summary(rows: list[dict]) -> list[str]:

@@ -243,6 +243,15 @@ class CDANLoss(AdversarialLoss):
         self.entropy_gradient = entropy_gradient
         self._sizes: tuple[int, int] | None = None  # (d, k) checked at each call
 
+    # The sizes of the first call travel with the state dict, as the discriminator's weights
+    # do: a loaded lazy loss took (3, 5) after weights trained on (5, 3).
+    def get_extra_state(self):
+        return {"sizes": None if self._sizes is None else list(self._sizes)}
+
+    def set_extra_state(self, state) -> None:
+        sizes = state.get("sizes") if isinstance(state, dict) else None
+        self._sizes = None if sizes is None else (int(sizes[0]), int(sizes[1]))
+
     def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or
         ``(n, randomized_dim)``."""
@@ -262,12 +271,11 @@ class CDANLoss(AdversarialLoss):
             )
         # The sizes given, else those of the first call: the discriminator checks only
         # k * d, and (d, k) = (5, 3) then (3, 5) fed it columns of other meanings.
-        if self._sizes is None:
-            self._sizes = (
-                source.shape[1] if self.in_features is None else self.in_features,
-                probs_s.shape[1] if self.n_clusters is None else self.n_clusters,
-            )
-        d, k = self._sizes
+        sizes = self._sizes or (
+            source.shape[1] if self.in_features is None else self.in_features,
+            probs_s.shape[1] if self.n_clusters is None else self.n_clusters,
+        )
+        d, k = sizes
         how = "" if self.n_clusters is not None else " (inferred at its first call)"
         if probs_s.shape[1] != k:
             raise ValueError(
@@ -284,6 +292,7 @@ class CDANLoss(AdversarialLoss):
         logits_s, logits_t = self.discriminate(
             self.condition(source, probs_s), self.condition(target, probs_t), progress
         )
+        self._sizes = sizes  # kept once a call went through (a refused one changes nothing)
         if not self.entropy_conditioning:
             return domain_bce(logits_s, logits_t)
         if self.entropy_gradient:  # the authors' CDAN+E: a reversed gradient through H(g)

@@ -33,11 +33,13 @@ __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "MultiKernel",
     "auto_block_size",
+    "check_distances_fit",
     "dan_scales",
     "kernel_sums",
     "linear_time_sums",
     "median_min_points",
     "median_sq_dist",
+    "overflow_error",
     "pairwise_sq_dists",
     "sigmas_to_gammas",
     "step_bytes",
@@ -480,21 +482,38 @@ def _coarse_tiles(left_x, left_y, kernels, tiles_x, tiles_y) -> list[list[list[b
     digits pair: at most 0.01 of it), so their tiles, and figures, are unchanged."""
     out = []
     for lx, ly, kern in zip(left_x, left_y, kernels):
-        d, info = lx.shape[1] - 2, torch.finfo(lx.dtype)
-        eps = info.eps
+        d, eps = lx.shape[1] - 2, torch.finfo(lx.dtype).eps
         # one transfer of each sample's tile maxima, not one per tile
         nx = torch.stack([lx[a:b, d].max() for a, b in tiles_x]).tolist()
         ny = nx if ly is lx else torch.stack([ly[a:b, d].max() for a, b in tiles_y]).tolist()
-        # A squared distance is at most 2 (||x||^2 + ||y||^2): past a quarter of the
-        # dtype's largest value it may overflow, to a kernel of 0 (or a NaN) without a word
-        if max(nx) + max(ny) > info.max / 4:  # (NaN rows are their caller's to refuse)
-            raise ValueError(
-                f"the squared distances of the features overflow {lx.dtype}; rescale them "
-                "or pass float64"
-            )
         limit = 1.0 / (64 * eps * max(kern.gammas))
         out.append([[sx + sy > limit for sy in ny] for sx in nx])
     return out
+
+
+def overflow_error(dtype: torch.dtype, owner: str = "") -> ValueError:
+    """The error of features whose squared distances overflow ``dtype`` (the dtype they
+    are computed in); ``owner`` prefixes it."""
+    wider = " or pass float64" if torch.finfo(dtype).bits < 64 else ""
+    prefix = f"{owner}: " if owner else ""
+    return ValueError(
+        f"{prefix}the squared distances of the features overflow {dtype}; rescale them{wider}"
+    )
+
+
+def check_distances_fit(xs, ys, owner: str = "") -> None:
+    """``ValueError`` (:func:`overflow_error`) when a squared distance between rows of the
+    layers ``xs[l]`` ``(n, d_l)``, ``ys[l]`` ``(m, d_l)`` may overflow their dtype.
+
+    Why: a squared distance is at most ``2 (||x - c||^2 + ||y - c||^2)`` for any centre
+    ``c``; past the dtype's range it is inf, its kernel 0, and the MMD a wrong number
+    without a word (float32 features of 7e18: 0.089 for float64's 0.029), or NaN."""
+    for x, y in zip(xs, ys):
+        x, y = x.detach(), y.detach()
+        centre = (x.sum(0) + y.sum(0)) / (x.shape[0] + y.shape[0])
+        largest = max(((x - centre) ** 2).sum(1).max(), ((y - centre) ** 2).sum(1).max())
+        if largest > torch.finfo(x.dtype).max / 4:  # (NaN rows are their caller's to refuse)
+            raise overflow_error(x.dtype, owner)
 
 
 def _grad_from_acc(acc, x):
@@ -608,6 +627,7 @@ def kernel_sums(
     _check_layer_counts(xs, ys, kernels, "kernel_sums")
     # half precision in float32 (see _widened); the centring is forward's
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
+    check_distances_fit(xs, ys, "kernel_sums")
     # Autocast off inside: in the caller's `torch.autocast` it recast the tiles' products to
     # bfloat16 while the accumulators stay float32 ("mat1 and mat2 must have the same
     # dtype"); the inputs are widened already, so the sums are those of the widened inputs.
@@ -735,6 +755,7 @@ def linear_time_sums(
         raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
     _check_layer_counts(xs, ys, kernels, "linear_time_sums")
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
+    check_distances_fit(xs, ys, "linear_time_sums")
     # Autocast off inside, as kernel_sums: in the caller's torch.autocast the gradient's
     # products ran in bfloat16
     with torch.autocast(xs[0].device.type, enabled=False):

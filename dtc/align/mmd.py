@@ -81,11 +81,13 @@ from dtc.align.kernels import (
     _positive_float,
     _positive_floats,
     _widened,
+    check_distances_fit,
     dan_scales,
     kernel_sums,
     linear_time_sums,
     median_min_points,
     median_sq_dist,
+    overflow_error,
     sigmas_to_gammas,
 )
 
@@ -134,6 +136,7 @@ def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size):
     (one layer: MMD; several: JMMD). Inputs already validated."""
     n, m = xs[0].shape[0], ys[0].shape[0]
     kernels = [MultiKernel(gam) for gam in gammas]
+    check_distances_fit([_widened(x) for x in xs], [_widened(y) for y in ys], "MMD")
     if estimator == "linear":
         t = linear_time_sums(xs, ys, kernels)
         return ((t[0] + t[1] - t[2] - t[3]) / (min(n, m) // 2)).to(xs[0].dtype)
@@ -141,12 +144,6 @@ def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size):
     s_xx, s_yy, s_xy = kernel_sums(
         xs, ys, kernels, exclude_diagonal=unbiased, block_size=block_size
     )
-    sums = torch.stack([s_xx, s_yy, s_xy])
-    if not torch.isfinite(sums).all():  # the inputs are finite (checked): NaN from overflow
-        raise ValueError(
-            f"MMD: the squared distances of the features overflow {xs[0].dtype}; rescale "
-            "them or pass float64"
-        )
     return _combine(s_xx, s_yy, s_xy, n, m, unbiased).to(xs[0].dtype)
 
 
@@ -241,11 +238,7 @@ class GaussianFamily:
                 )
             )
             if math.isinf(h) or math.isnan(h):  # finite features whose squares overflow
-                raise ValueError(
-                    f"{self.owner}: the squared distances of the features overflow "
-                    f"{source.dtype} (median heuristic bandwidth {h}); rescale them or pass "
-                    "float64"
-                )
+                raise overflow_error(_widened(source[:1]).dtype, self.owner)
             if not h > 0:
                 # the points it looked at coincide: the batch's, or only the evenly spaced
                 # median_max_samples of them, which can pick the few equal rows

@@ -445,14 +445,15 @@ _UniqueKeyLoader.add_implicit_resolver(
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     """An integer as Python writes it: decimal (leading zeros too), ``0o``, ``0x``, ``0b``."""
-    text = loader.construct_scalar(node).replace("_", "")
+    written = loader.construct_scalar(node)
+    text = written.replace("_", "")
     sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
     base = {"0o": 8, "0x": 16, "0b": 2}.get(digits[:2].lower(), 10)
     try:
         return sign * int(digits[2:] if base != 10 else digits, base)
     except ValueError:  # an explicit !!int of something else
         raise yaml.constructor.ConstructorError(
-            None, None, f"expected an integer, got {text!r}", node.start_mark
+            None, None, f"expected an integer, got {written!r}", node.start_mark
         ) from None
 
 
@@ -460,12 +461,13 @@ _UniqueKeyLoader.add_constructor(_INT, _construct_int)
 
 
 def read_yaml_mapping(path: Path, label: str) -> dict:
-    """The YAML file ``path`` (``yaml.SafeLoader``, as ``yaml.safe_load``) as a mapping, its
+    """The YAML file ``path`` (safely: :class:`_UniqueKeyLoader`, a ``yaml.SafeLoader`` with
+    YAML 1.2's numbers and no duplicate keys) as a mapping, its
     ``name`` defaulting to the file's stem; ``ValueError`` starting with ``label`` when it is
     not valid YAML (a key given twice in one mapping included) or not a mapping (a list, an
     empty file)."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # safe
     except yaml.YAMLError as exc:
         raise ValueError(f"{label}: not valid YAML ({exc})") from exc
     except UnicodeDecodeError as exc:  # numpy's words named no file

@@ -182,20 +182,23 @@ def tsne_figure(
     row of two panels, coloured by domain and by cluster.
 
     At most ``max_points`` samples per domain are drawn (seeded): t-SNE is quadratic-ish
-    and a few hundred points show the structure as well as thousands.
+    and a few hundred points show the structure as well as thousands. Every panel draws
+    from the same seed, so panels of the same sizes (before / after adaptation) show the
+    same samples.
     """
     from sklearn.manifold import TSNE
 
-    rng = np.random.default_rng(seed)
-
-    def pick(n: int) -> np.ndarray:
+    def pick(rng: np.random.Generator, n: int) -> np.ndarray:
         return np.sort(rng.choice(n, size=min(n, max_points), replace=False))
 
     fig = Figure(figsize=(9.0, 4.2 * len(embeddings)))
     axes = fig.subplots(len(embeddings), 2, squeeze=False)
     for (name, (zs, zt, clusters)), (ax_dom, ax_clu) in zip(embeddings.items(), axes):
-        keep = pick(len(zt))
-        zs, zt, clusters = zs[pick(len(zs))], zt[keep], np.asarray(clusters)[keep]
+        # a generator per panel: one shared by all drew the second panel's rows after the
+        # first's, and "before" and "after" showed other points (275 of 500 in both)
+        rng = np.random.default_rng(seed)
+        keep = pick(rng, len(zt))
+        zs, zt, clusters = zs[pick(rng, len(zs))], zt[keep], np.asarray(clusters)[keep]
         z = np.vstack([zs, zt])
         if len(z) < 3:
             raise ValueError(

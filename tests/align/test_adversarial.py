@@ -664,6 +664,20 @@ def test_a_lazy_cdan_refuses_later_sizes_of_the_same_product():
         _cdan_call(loss, 5, 2)
     assert (loss.in_features, loss.n_clusters) == (None, None)  # its parameters as given
     _cdan_call(loss, 5, 3)
+    # the sizes travel with the state dict, as the discriminator's weights do
+    loaded = CDANLoss(schedule="constant", hidden=(4,))
+    loaded.load_state_dict(loss.state_dict())
+    with pytest.raises(ValueError, match="assignments have 5 columns, expected n_clusters=3"):
+        _cdan_call(loaded, 3, 5)
+    _cdan_call(loaded, 5, 3)
+
+
+def test_a_refused_cdan_call_leaves_its_sizes_to_the_next():
+    # the refused first call's k was kept: the valid (4, 10) was refused after it
+    loss = CDANLoss(in_features=4, schedule="constant", hidden=(4,))
+    with pytest.raises(ValueError, match="features have 6 columns, expected in_features=4"):
+        _cdan_call(loss, 6, 3)
+    _cdan_call(loss, 4, 10)
 
 
 @pytest.mark.parametrize("given", [{"in_features": 7}, {"n_clusters": 4}])

@@ -845,6 +845,16 @@ def test_features_whose_squares_overflow_are_named_so():
     with pytest.raises(ValueError, match="overflow torch.float32; rescale them or pass float64"):
         mmd2(x, y, estimator="unbiased", sigmas=[1e19])
     assert torch.isfinite(mmd2(x.double(), y.double(), estimator="unbiased", sigmas=[1e19]))
+    # distances past float32 but finite sums (kernels of 0): 0.089 for float64's 0.029, and
+    # the linear-time estimate alike
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(6, 4, generator=g) * 7e18, torch.randn(6, 4, generator=g) * 7e18
+    for estimator in ("unbiased", "linear"):
+        with pytest.raises(ValueError, match="MMD: the squared distances of the features ove"):
+            mmd2(x, y, estimator=estimator, sigmas=[7e18])
+    # float64 features are not told to pass float64
+    with pytest.raises(ValueError, match=r"overflow torch.float64; rescale them$"):
+        MMDLoss()(x.double() * 1e141, y.double() * 1e141)
 
 
 def test_a_zero_median_of_the_subsample_names_median_max_samples():

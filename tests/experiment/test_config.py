@@ -464,7 +464,7 @@ def test_integers_are_read_as_python_reads_them_not_as_yaml_1_1(tmp_path):
     # and seeds: [08, 09, 010] was two strings and an 8.
     got = parse_overrides(["a=010", "b=[08, 09, 010]", "c=1:30", "d=0o10", "e=-0x1F", "f=1_000"])
     assert [v for _, v in got] == [10, [8, 9, 10], "1:30", 8, -31, 1000]
-    # the other scalars as before: floats, infinities, booleans, null
+    # floats, infinities, booleans and null as before; base 60 (1:30.5 was 90.5) is text
     got = parse_overrides(["a=1.5", "b=1.", "c=-.inf", "d=1:30.5", "e=true", "f=~", "g=7"])
     assert [v for _, v in got] == [1.5, 1.0, float("-inf"), "1:30.5", True, None, 7]
     assert all(type(v) is int for v in (got[-1][1], parse_overrides(["a=010"])[0][1]))

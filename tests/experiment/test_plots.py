@@ -164,6 +164,8 @@ def test_tsne_figure_keeps_each_target_row_with_its_cluster(tmp_path, monkeypatc
         # the rows come from the inputs, each domain from its own
         assert all((zs == row).all(1).any() for row in z[:20])
         assert all((zt == row).all(1).any() for row in z[20:])
+    # before and after show the same samples (the second panel drew other rows)
+    np.testing.assert_array_equal(seen[0], seen[1])
 
 
 def test_an_interrupted_figure_leaves_the_old_file(tmp_path, monkeypatch):

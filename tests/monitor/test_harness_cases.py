@@ -138,7 +138,11 @@ def test_source_selection_resumes_only_the_same_epochs(load_script, tmp_path, ca
     err = capsys.readouterr().err
     assert "other settings (pretrain_epochs 20, not 5): give another --out" in err
     assert script.main(["--targets", "usps", "--out", str(out)]) == 0  # the same: resumed
-    assert "resuming: 1 finished target(s)" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "resuming: 1 finished target(s)" in captured.err
+    assert captured.out.startswith(script.target_line(row))  # its line, as a new one's
+    assert script.main(["--targets", "usps", "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0]) == row
 
 
 def test_source_selection_refuses_rows_made_under_another_family_default(
@@ -1421,6 +1425,8 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
     capsys.readouterr()
     assert script.main(argv) == 0 and len(calls) == 2  # nothing redone
     captured = capsys.readouterr()
+    # the resumed rows are output too: a resumed --json file held nothing for --summary
+    assert [json.loads(t) for t in captured.out.splitlines()] == [json.loads(t) for t in first]
     assert "dropped an unfinished last line" in captured.err
     assert "negative cases flagged: 100% of 2" in captured.err
     assert out.read_text().splitlines() == first

@@ -668,18 +668,22 @@ def faked_model_selection(load_script, digits, monkeypatch):
     return script
 
 
-def test_model_selection_out_file_resumes(faked_model_selection, tmp_path):
+def test_model_selection_out_file_resumes(faked_model_selection, tmp_path, capsys):
     """--out keeps each finished (pair, axis) selection; a rerun fits only the rest."""
     script = faked_model_selection
     out = tmp_path / "ms.jsonl"
     assert script.main(["--axes", "lam", "--out", str(out)]) == 0 and script.fitted == [4]
-    assert script.main(["--axes", "lam,loss", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert script.main(["--axes", "lam,loss", "--out", str(out), "--json"]) == 0
     assert script.fitted == [4, 3]
     rows = [json.loads(t) for t in out.read_text().splitlines()]
     assert [(r["pair"], r["axis"], r["seed"]) for r in rows] == [
         ("digits", "lam", 0),
         ("digits", "loss", 0),
     ]
+    # the resumed selection is output too (a resumed --json file lacked it for --summary)
+    printed = [json.loads(t) for t in capsys.readouterr().out.splitlines()]
+    assert printed == rows
 
 
 def test_model_selection_runs_an_axis_named_twice_once(faked_model_selection, tmp_path, capsys):
