@@ -148,8 +148,13 @@ def consensus(partitions, n_clusters: int, *, method: str = "average", seed: int
         Hn = sparse.diags(1.0 / np.sqrt(degree)) @ H
         # Left singular vectors of D^-1/2 H = eigenvectors of D^-1/2 S D^-1/2.
         U, s, _ = np.linalg.svd(Hn.toarray(), full_matrices=False)
+        # Only directions of S: rank(H) can fall below k (at most sum_r k_r - R + 1), and
+        # the columns of singular value 0 are arbitrary null-space vectors, which differ
+        # between samples of equal rows (K-means split samples every member puts together).
+        top = np.argsort(s)[::-1][:k]
+        top = top[s[top] > s.max() * max(Hn.shape) * np.finfo(np.float64).eps]
         # Rows shorter than 1e-12 are left short: no member evidence to scale up.
-        U = unit_rows(U[:, np.argsort(s)[::-1][:k]], floor=1e-12)
+        U = unit_rows(U[:, top], floor=1e-12)
         return np.asarray(kmeans(U, k, n_init=10, seed=seed)[0], dtype=np.int64)
 
 

@@ -84,6 +84,10 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     single sample is over-sampled at random.
     """
     sampler = check_choice(sampler, SAMPLERS, method="resample", name="sampler")
+    # as ResampledTransfer checks them: True ran as k = 1, None and -1 failed inside
+    # imbalanced-learn naming neither resample nor the argument
+    k_neighbors = check_positive_int(k_neighbors, method="resample", name="k_neighbors")
+    seed = check_seed(seed, method="resample")
     # Checked here (negative labels, floats), not by imbalanced-learn or a numpy cast, whose
     # errors name neither the function nor the argument.
     y = _check_labels(y, None, name="resample: y")

@@ -180,6 +180,21 @@ def test_resample_refuses_features_and_labels_of_other_lengths(sampler):
         resample(X, [0, 1, 0, 1], sampler)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k_neighbors": True}, "resample: k_neighbors must be"),
+        ({"k_neighbors": None}, "resample: k_neighbors must be"),
+        ({"seed": -1}, "resample: seed must be"),
+    ],
+)
+def test_resample_checks_its_parameters_as_resampled_transfer_does(kwargs, match):
+    # True ran as k = 1; None and seed=-1 failed inside imbalanced-learn
+    X, y = np.random.default_rng(0).normal(size=(20, 2)), np.repeat([0, 1], [14, 6])
+    with pytest.raises(ValueError, match=match):
+        resample(X, y, "smote", **kwargs)
+
+
 def test_resample_takes_integer_valued_float_labels():
     # As a Domain does: 0.0, 1.0 are the classes 0, 1 (returned as int64).
     X = np.random.default_rng(0).normal(size=(14, 2))

@@ -276,6 +276,21 @@ def test_spectral_consensus_embeds_with_the_dense_normalised_affinity(monkeypatc
     assert adjusted_rand_score(truth, labels) == 1.0
 
 
+def test_spectral_consensus_never_splits_samples_every_member_puts_together():
+    # rank(H) = 3 < k = 4: the fourth singular vector was an arbitrary null-space vector,
+    # and K-means split group 3 while merging groups 0 and 1 (Ng et al. embed with the top
+    # eigenvectors of S, not those of eigenvalue 0)
+    P = np.array(
+        [
+            [1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            [1, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 0],
+        ]
+    )
+    groups = np.unique(P.T, axis=0, return_inverse=True)[1].reshape(-1)
+    for method in ("average", "spectral"):
+        assert adjusted_rand_score(groups, consensus(P, 4, method=method)) == 1.0
+
+
 def test_average_consensus_gives_exactly_k_clusters_when_merges_tie():
     # Three groups of 4; each member joins two of them, a different two each time, so
     # every pair of groups is together in 1 of 3 members: the three cross-group merges
