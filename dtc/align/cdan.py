@@ -250,7 +250,33 @@ class CDANLoss(AdversarialLoss):
 
     def set_extra_state(self, state) -> None:
         sizes = state.get("sizes") if isinstance(state, dict) else None
-        self._sizes = None if sizes is None else (int(sizes[0]), int(sizes[1]))
+        if sizes is None:
+            self._sizes = None
+            return
+        owner = type(self).__name__
+        if not (isinstance(sizes, (list, tuple)) and len(sizes) == 2):
+            raise ValueError(f"{owner}: the saved sizes must be (d, k), got {sizes!r}")
+        d = check_in_features(sizes[0], "the saved in_features")
+        k = check_in_features(sizes[1], "the saved n_clusters")
+        for name, saved, declared in (
+            ("in_features", d, self.in_features),
+            ("n_clusters", k, self.n_clusters),
+        ):
+            if declared is not None and saved != declared:
+                # (5, 3) weights load into a (3, 5) loss: the widths agree, not the sizes
+                raise ValueError(
+                    f"{owner}: the state was saved with {name}={saved}, this loss has "
+                    f"{name}={declared}"
+                )
+        self._sizes = (d, k)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, *a):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, *a)
+        # A state saved before the sizes were kept (the weights alone) still loads: the
+        # sizes are then those of its next call, as for a fresh lazy loss
+        key = prefix + "_extra_state"
+        if key not in state_dict and key in missing:
+            missing.remove(key)
 
     def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or

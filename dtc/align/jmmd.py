@@ -115,7 +115,12 @@ def jmmd2(
         )
     gammas = [sigmas_to_gammas(s, name=f"{name}: sigmas[{i}]") for i, s in enumerate(sigmas)]
     return _gaussian_mmd2(
-        list(sources), list(targets), estimator=estimator, gammas=gammas, block_size=block_size
+        list(sources),
+        list(targets),
+        estimator=estimator,
+        gammas=gammas,
+        block_size=block_size,
+        owner=name,
     )
 
 
@@ -200,7 +205,12 @@ class JMMDLoss(AlignmentLoss):
             self.probs.gammas(source_probs, target_probs, **opts),
         ]
         return _gaussian_mmd2(
-            xs, ys, estimator=self.estimator, gammas=gammas, block_size=self.block_size
+            xs,
+            ys,
+            estimator=self.estimator,
+            gammas=gammas,
+            block_size=self.block_size,
+            owner=type(self).__name__,
         )
 
     def extra_repr(self) -> str:

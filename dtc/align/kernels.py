@@ -394,16 +394,22 @@ def _augment(x: torch.Tensor):
     return torch.cat([x, xn, one], 1), torch.cat([-2.0 * x, one, xn], 1)
 
 
-def _accumulate_pair(xs, ys, kernels, *, symmetric, exclude_diagonal, block, need_grad):
+def _accumulate_pair(
+    xs, ys, kernels, *, symmetric, exclude_diagonal, block, need_grad, raw_xs, raw_ys
+):
     """Sum of the (product) kernel over all pairs of ``xs`` x ``ys`` tiles, and its
     gradients w.r.t. every layer of ``xs`` and ``ys``.
 
     ``symmetric``: ``ys is xs``; only tiles ``I <= J`` are evaluated and off-diagonal
     tiles count twice. Returns ``(total, grads_x, grads_y)`` with ``total`` float64 and
-    ``grads_y is grads_x`` when symmetric.
+    ``grads_y is grads_x`` when symmetric. ``raw_xs``, ``raw_ys``: the rows before
+    centring, for the tiles taken from differences (:func:`_coarse_tiles`): centred on a
+    far-off centre, each row had already lost the small differences to rounding.
 
     Gradient: with ``W_ij = -dk/dD_ij``, ``d/dx_i sum_j k = 2 (sum_j W_ij y_j - x_i sum_j
-    W_ij)``; both sums come from one product ``W @ [y, ||y||^2, 1]`` accumulated per tile.
+    W_ij)``; both sums come from one product ``W @ [y, ||y||^2, 1]`` accumulated per tile,
+    or, in a tile taken from differences, as ``2 sum_j W_ij (y_j - x_i)`` from the
+    differences themselves (the expanded form cancels them away there too).
     """
     n, m = xs[0].shape[0], ys[0].shape[0]
     n_exp = sum(len(k) for k in kernels)
@@ -419,6 +425,16 @@ def _accumulate_pair(xs, ys, kernels, *, symmetric, exclude_diagonal, block, nee
     total = torch.zeros((), dtype=torch.float64, device=xs[0].device)
     tiles_x, tiles_y = _tiles(n, bn), _tiles(m, bm)
     coarse = _coarse_tiles(left_x, left_y, kernels, tiles_x, tiles_y)
+    # gradients of the tiles taken from differences, kept apart (allocated only where there
+    # are any): the other tiles' sums stay as they were, bit for bit
+    direct_x = [
+        torch.zeros_like(x) if need_grad and any(map(any, c)) else None for x, c in zip(xs, coarse)
+    ]
+    direct_y = (
+        direct_x
+        if symmetric
+        else [None if d is None else torch.zeros_like(y) for d, y in zip(direct_x, ys)]
+    )
     for ti, (i0, i1) in enumerate(tiles_x):
         for tj, (j0, j1) in enumerate(tiles_y):
             if symmetric and tj < ti:
@@ -430,8 +446,8 @@ def _accumulate_pair(xs, ys, kernels, *, symmetric, exclude_diagonal, block, nee
                 # Squared distances; slightly negative ones are handled by MultiKernel.fill.
                 if coarse[layer][ti][tj]:  # from the differences themselves (see below)
                     d2 = torch.cdist(
-                        xs[layer][i0:i1],
-                        ys[layer][j0:j1],
+                        raw_xs[layer][i0:i1],
+                        raw_ys[layer][j0:j1],
                         compute_mode="donot_use_mm_for_euclid_dist",
                     ).square_()
                 else:
@@ -455,6 +471,17 @@ def _accumulate_pair(xs, ys, kernels, *, symmetric, exclude_diagonal, block, nee
                 for other in range(len(kernels)):
                     if other != layer:
                         w, scale = w * vals[other], scale * kernels[other].weight
+                if coarse[layer][ti][tj]:
+                    # the row term twice on a diagonal tile, as below
+                    _add_direct_grads(
+                        raw_xs[layer][i0:i1],
+                        raw_ys[layer][j0:j1],
+                        w,
+                        (4.0 if diagonal else 2.0) * scale,
+                        direct_x[layer][i0:i1],
+                        None if diagonal else direct_y[layer][j0:j1],
+                    )
+                    continue
                 if diagonal:
                     # Rows and columns are the same samples and W is symmetric: the
                     # column term equals the row term.
@@ -464,9 +491,22 @@ def _accumulate_pair(xs, ys, kernels, *, symmetric, exclude_diagonal, block, nee
                 acc_y[layer][j0:j1].addmm_(w.T, left_x[layer][i0:i1], alpha=scale)
     if not need_grad:
         return total, None, None
-    gx = [_grad_from_acc(a, x) for a, x in zip(acc_x, xs)]
-    gy = gx if symmetric else [_grad_from_acc(a, y) for a, y in zip(acc_y, ys)]
+    gx = [_grad_from_acc(a, x, g) for a, x, g in zip(acc_x, xs, direct_x)]
+    gy = gx if symmetric else [_grad_from_acc(a, y, g) for a, y, g in zip(acc_y, ys, direct_y)]
     return total, gx, gy
+
+
+def _add_direct_grads(x, y, w, alpha, gx, gy) -> None:
+    """``gx[i] += alpha sum_j w_ij (y_j - x_i)`` and (``gy`` not None) ``gy[j] -= alpha
+    sum_i w_ij (y_j - x_i)``, from the differences, in row chunks of at most
+    :func:`step_bytes` of differences."""
+    rows = max(1, step_bytes() // max(1, y.shape[0] * y.shape[1] * y.element_size()))
+    for r0 in range(0, x.shape[0], rows):
+        r1 = min(r0 + rows, x.shape[0])
+        diff = y[None, :, :] - x[r0:r1, None, :]  # (rows, m, d)
+        gx[r0:r1].add_(torch.einsum("ij,ijd->id", w[r0:r1], diff), alpha=alpha)
+        if gy is not None:
+            gy.sub_(torch.einsum("ij,ijd->jd", w[r0:r1], diff), alpha=alpha)
 
 
 def _coarse_tiles(left_x, left_y, kernels, tiles_x, tiles_y) -> list[list[list[bool]]]:
@@ -509,6 +549,8 @@ def check_distances_fit(xs, ys, owner: str = "") -> None:
     ``c``; past the dtype's range it is inf, its kernel 0, and the MMD a wrong number
     without a word (float32 features of 7e18: 0.089 for float64's 0.029), or NaN."""
     for x, y in zip(xs, ys):
+        if x.numel() == 0 or y.numel() == 0:  # no pair (linear_time_sums of no rows: 0)
+            continue
         x, y = x.detach(), y.detach()
         centre = (x.sum(0) + y.sum(0)) / (x.shape[0] + y.shape[0])
         largest = max(((x - centre) ** 2).sum(1).max(), ((y - centre) ** 2).sum(1).max())
@@ -516,9 +558,10 @@ def check_distances_fit(xs, ys, owner: str = "") -> None:
             raise overflow_error(x.dtype, owner)
 
 
-def _grad_from_acc(acc, x):
+def _grad_from_acc(acc, x, direct=None):
     d = x.shape[1]
-    return 2.0 * (acc[:, :d] - x * acc[:, d + 1 :])
+    grad = 2.0 * (acc[:, :d] - x * acc[:, d + 1 :])
+    return grad if direct is None else grad.add_(direct)
 
 
 def _refuse_higher_order(owner: str) -> None:
@@ -560,18 +603,17 @@ class _KernelSums(torch.autograd.Function):
         # depends on differences x_i - y_j only, change under a shift.
         pooled = [_centred(x, y) for x, y in zip(xs, ys)]
         own_x, own_y = [_centred(x)[0] for x in xs], [_centred(y)[0] for y in ys]
-        s_xx, g_xx, _ = _accumulate_pair(
-            own_x, own_x, kernels, symmetric=True, exclude_diagonal=exclude_diagonal, **opts
-        )
-        s_yy, g_yy, _ = _accumulate_pair(
-            own_y, own_y, kernels, symmetric=True, exclude_diagonal=exclude_diagonal, **opts
-        )
+        within = dict(symmetric=True, exclude_diagonal=exclude_diagonal, **opts)
+        s_xx, g_xx, _ = _accumulate_pair(own_x, own_x, kernels, raw_xs=xs, raw_ys=xs, **within)
+        s_yy, g_yy, _ = _accumulate_pair(own_y, own_y, kernels, raw_xs=ys, raw_ys=ys, **within)
         s_xy, g_xy_x, g_xy_y = _accumulate_pair(
             [x for x, _ in pooled],
             [y for _, y in pooled],
             kernels,
             symmetric=False,
             exclude_diagonal=False,
+            raw_xs=xs,
+            raw_ys=ys,
             **opts,
         )
         ctx.n_layers = n_layers

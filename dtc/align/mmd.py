@@ -130,13 +130,14 @@ def _sq_norm_rows(a):
     return (a * a).sum(1)
 
 
-def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size):
+def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size, owner):
     """Squared MMD of the product kernel ``prod_l k_l`` over layers ``xs[l]`` ``(n, d_l)``,
     ``ys[l]`` ``(m, d_l)``, ``k_l`` the Gaussian multi-kernel of rates ``gammas[l]``
-    (one layer: MMD; several: JMMD). Inputs already validated."""
+    (one layer: MMD; several: JMMD). Inputs already validated; ``owner`` names the
+    caller in the error of features whose distances overflow."""
     n, m = xs[0].shape[0], ys[0].shape[0]
     kernels = [MultiKernel(gam) for gam in gammas]
-    check_distances_fit([_widened(x) for x in xs], [_widened(y) for y in ys], "MMD")
+    check_distances_fit([_widened(x) for x in xs], [_widened(y) for y in ys], owner)
     if estimator == "linear":
         t = linear_time_sums(xs, ys, kernels)
         return ((t[0] + t[1] - t[2] - t[3]) / (min(n, m) // 2)).to(xs[0].dtype)
@@ -153,12 +154,17 @@ def _combine(s_xx, s_yy, s_xy, n, m, unbiased):
     return s_xx / (n * n) + s_yy / (m * m) - 2 * s_xy / (n * m)
 
 
-def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size):
+def _mmd2_from_gammas(source, target, *, estimator, gammas, block_size, owner):
     """The estimator ``estimator`` for the kernel given by ``gammas`` (Gaussian rates
     ``1 / (2 sigma^2)``) or ``None`` (linear kernel). Inputs already validated."""
     if gammas is not None:
         return _gaussian_mmd2(
-            [source], [target], estimator=estimator, gammas=[gammas], block_size=block_size
+            [source],
+            [target],
+            estimator=estimator,
+            gammas=[gammas],
+            block_size=block_size,
+            owner=owner,
         )
     # Half precision in float32, cast back at the end (as the Gaussian path does): the
     # sums of squares overflow float16, and the unbiased value was -inf for ~6649
@@ -335,7 +341,7 @@ def mmd2(
     gammas = _kernel_gammas(kernel, sigmas, name)
     check_pair_inputs(source, target, min_samples=_MIN_SAMPLES[estimator], name=name)
     return _mmd2_from_gammas(
-        source, target, estimator=estimator, gammas=gammas, block_size=block_size
+        source, target, estimator=estimator, gammas=gammas, block_size=block_size, owner=name
     )
 
 
@@ -446,6 +452,7 @@ class MMDLoss(AlignmentLoss):
             estimator=self.estimator,
             gammas=self.gammas(source, target),
             block_size=self.block_size,
+            owner=type(self).__name__,
         )
 
     def extra_repr(self) -> str:

@@ -672,6 +672,21 @@ def test_a_lazy_cdan_refuses_later_sizes_of_the_same_product():
     _cdan_call(loaded, 5, 3)
 
 
+def test_saved_cdan_sizes_are_checked_against_those_given_and_may_be_absent():
+    # (3, 5) weights loaded into a loss built for (5, 3): the widths agree, the sizes not,
+    # and the loss then refused its own n_clusters=3
+    lazy = CDANLoss(schedule="constant", hidden=(4,))
+    _cdan_call(lazy, 3, 5)
+    declared = CDANLoss(in_features=5, n_clusters=3, schedule="constant", hidden=(4,))
+    with pytest.raises(ValueError, match="saved with in_features=3, this loss has in_features=5"):
+        declared.load_state_dict(lazy.state_dict())
+    # a state saved before the sizes were kept (no extra state) still loads, strictly
+    old = {k: v for k, v in lazy.state_dict().items() if not k.endswith("_extra_state")}
+    fresh = CDANLoss(schedule="constant", hidden=(4,))
+    fresh.load_state_dict(old)
+    _cdan_call(fresh, 3, 5)
+
+
 def test_a_refused_cdan_call_leaves_its_sizes_to_the_next():
     # the refused first call's k was kept: the valid (4, 10) was refused after it
     loss = CDANLoss(in_features=4, schedule="constant", hidden=(4,))

@@ -5,6 +5,7 @@ stopped the collection of every other test here without it."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -850,8 +851,14 @@ def test_features_whose_squares_overflow_are_named_so():
     g = torch.Generator().manual_seed(2)
     x, y = torch.randn(6, 4, generator=g) * 7e18, torch.randn(6, 4, generator=g) * 7e18
     for estimator in ("unbiased", "linear"):
-        with pytest.raises(ValueError, match="MMD: the squared distances of the features ove"):
+        with pytest.raises(ValueError, match=f"mmd2_{estimator}: the squared distances of the"):
             mmd2(x, y, estimator=estimator, sigmas=[7e18])
+    with pytest.raises(ValueError, match="JMMDLoss: the squared distances of the features"):
+        probs = {"source_probs": torch.full((6, 2), 0.5), "target_probs": torch.full((6, 2), 0.5)}
+        align.JMMDLoss(feature_sigmas=[7e18])(x, y, **probs)
+    # no pair, no distance: the linear-time sums of an empty side are 0 (not a max() error)
+    kernel = [MultiKernel([1.0])]
+    assert linear_time_sums([torch.zeros(0, 2)], [torch.ones(3, 2)], kernel).tolist() == [0.0] * 4
     # float64 features are not told to pass float64
     with pytest.raises(ValueError, match=r"overflow torch.float64; rescale them$"):
         MMDLoss()(x.double() * 1e141, y.double() * 1e141)
@@ -883,21 +890,28 @@ def _far_row_and_collapsed_batches():
     return (x, y), (collapsed(), collapsed())
 
 
-def test_float32_tiles_the_expansion_cannot_resolve_are_taken_from_differences():
+def _value_and_grad(loss, x, y):
+    a = x.detach().requires_grad_()
+    value = loss(a, y)
+    value.backward()
+    return value.item(), a.grad.double()
+
+
+@pytest.mark.parametrize("far", [1e5, 1e7])
+def test_float32_tiles_the_expansion_cannot_resolve_are_taken_from_differences(far):
     # float32 MMD of a batch with one row 1e5 away: 0.01349 for float64's 0.01577 (its
-    # gradient 26 % off); of a batch collapsing onto a point: 0.896 for 0.635
+    # gradient 26 % off); of a batch collapsing onto a point: 0.896 for 0.635 (gradient
+    # 140 times off); the differences are of the rows before centring (on a centre 1e7 away
+    # the rows had lost them: 2.4e-3 off) and so is the gradient (2 % off from the expansion)
     (x, y), (cx, cy) = _far_row_and_collapsed_batches()
-    values, grads = [], []
-    for dtype in (torch.float64, torch.float32):
-        a = x.to(dtype).detach().requires_grad_()
-        v = mmd2(a, y.to(dtype), estimator="unbiased", sigmas=[4.0])
-        v.backward()
-        values.append(v.item())
-        grads.append(a.grad[1:].double())
-    assert values[1] == pytest.approx(values[0], rel=1e-4)
-    assert ((grads[1] - grads[0]).norm() / grads[0].norm()).item() < 1e-2
-    want = MMDLoss()(cx, cy).item()
-    assert MMDLoss()(cx.float(), cy.float()).item() == pytest.approx(want, rel=1e-3)
+    x[0] += far - 1e5
+    given = functools.partial(mmd2, estimator="unbiased", sigmas=[4.0])
+    for loss, (a, b) in ((given, (x, y)), (MMDLoss(), (cx, cy))):
+        a, b = a.float().double(), b.float().double()  # the same rounded inputs
+        want, want_grad = _value_and_grad(loss, a, b)
+        got, grad = _value_and_grad(loss, a.float(), b.float())
+        assert got == pytest.approx(want, rel=1e-5)
+        assert ((grad - want_grad).norm() / want_grad.norm()).item() < 1e-5
 
 
 def test_ordinary_batches_keep_the_expansion():
