@@ -298,7 +298,7 @@ def file_hash(module_name: str) -> str | None:
     :func:`check_loaded` (code run here, from the module in memory)."""
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except Exception:  # a module raising at import: the run's own lookup names the error
         return None
     path = getattr(module, "__file__", None)
     if not path:

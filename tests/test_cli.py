@@ -115,6 +115,28 @@ def test_single_run_imports_a_users_method_from_the_working_directory(tmp_path, 
     assert json.loads(res.stdout)["method"] == "my_cli_method:HalfSplit"
 
 
+def test_a_users_method_that_fails_to_import_or_to_build_is_one_line(tmp_path, monkeypatch):
+    # A module raising at import was a traceback from hashing its file (a config named
+    # the error in one line); an __init__ with a required parameter was a TypeError
+    # traceback although --set gave it.
+    (tmp_path / "bad_plugin.py").write_text('raise RuntimeError("boom at import")\n')
+    (tmp_path / "req_mod.py").write_text(
+        "from dtc.methods import TransferClusterer\n\n\n"
+        "class Req(TransferClusterer):\n"
+        "    def __init__(self, n_init, n_clusters=None, seed=0):\n"
+        "        self.n_init, self.n_clusters, self.seed = n_init, n_clusters, seed\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    res = runner.invoke(app, ["run", "--method", "bad_plugin:M", "--no-record"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert "importing 'bad_plugin' raised RuntimeError: boom at import" in res.stderr
+    res = runner.invoke(app, ["run", "--method", "req_mod:Req", "--set", "n_init=2", "--no-record"])
+    sys.modules.pop("req_mod", None)
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+    assert "give every __init__ parameter a default" in res.stderr
+
+
 def test_config_run_with_overrides_then_report(tmp_path):
     cfg = _cli_config(tmp_path)
     out = tmp_path / "out"

@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from dtc._validation import is_int_at_least
 from dtc.experiment.config import Task
 from dtc.experiment.store import Terminated
 
@@ -380,7 +381,7 @@ def check_backend(backend: str, jobs: int) -> None:
     sweep creates its output folder."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    if not is_int_at_least(jobs, 1):  # numpy's ints too, as every parameter check
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     if backend == "ray":
         _import_ray()

@@ -58,6 +58,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import numbers
 import os
 import re
 import sys
@@ -575,7 +576,10 @@ def _check_not_both(fixed: dict, grid: dict, where: str, fixed_key: str) -> None
 
 
 def _check_seeds(seeds) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    """The config's ``seeds`` as Python ints (numpy's taken, as every parameter check
+    takes them: ``list(np.arange(3))`` was refused; records stay plain JSON)."""
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        seeds = int(seeds)
         if not 1 <= seeds <= SEED_MAX + 1:
             raise ValueError(
                 f"seeds: expected a positive int or a list of ints, got {seeds} (an int n "
@@ -586,14 +590,14 @@ def _check_seeds(seeds) -> list[int]:
     if not seeds:
         raise ValueError("seeds: expected at least one seed")
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int):
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
             raise ValueError(f"seeds: expected ints, got {s!r}")
         if not 0 <= s <= SEED_MAX:
             # every run would fail when its method is fitted (scikit-learn's random_state)
             raise ValueError(f"seeds: expected ints in [0, 2**32 - 1], got {s}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds: duplicated seeds in {seeds}")
-    return seeds
+    return [int(s) for s in seeds]
 
 
 _DIGITS_KEYS = set(inspect.signature(data.make_digits_pair).parameters)

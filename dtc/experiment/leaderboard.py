@@ -124,9 +124,9 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     seed), ``n_seeds``, ``seconds_per_epoch`` (the mean over its runs, ``None`` without
     epochs), ``rank`` (shared by losses whose ACC reads the same to one decimal in
     percent) and ``separated`` (whether its ACC is below that of each row of the rank just
-    above by more than the seed noise: the mean per-seed difference above twice its
-    standard error; ``False`` with one seed; ``None`` for the first row and a row tied
-    with the one above). Twice
+    above its own by more than the seed noise: the mean per-seed difference above twice
+    its standard error; ``False`` with one seed; ``None`` for the rows of the first rank;
+    a row tied with the one listed before it is judged as that row is). Twice
     the standard error is a loose bar with a protocol's few seeds (a t-test at 3 seeds
     would ask 4.3 times): a lead it calls separated may still be noise, one it does not
     is certainly not shown. An incomplete row has ``None`` there. A complete row whose

@@ -54,7 +54,12 @@ from pathlib import Path
 import numpy as np
 
 from dtc._validation import user_path
-from dtc.experiment.single import NOT_RESULT_PARAMS, SEED_PARAMS, data_defaults
+from dtc.experiment.single import (
+    NOT_RESULT_PARAMS,
+    SEED_PARAMS,
+    canonical_value,
+    data_defaults,
+)
 from dtc.experiment.store import read_records, recorded_number, replace_file, write_records
 
 __all__ = [
@@ -500,10 +505,12 @@ def _data_value(record: dict, key: str) -> str | None:
     if key == "imbalance_minority_fraction" and profile != "step":
         return None  # only the step profile uses it: given or not, the same target
     if key in data:
-        return _fmt_value(data[key])
+        # 10 and 10.0 (two single runs' --data, which no config canonicalised) were two
+        # columns of one task, and the row mean counted it twice
+        return _fmt_value(canonical_value(data[key]))
     if key.startswith("imbalance_") and "imbalance_ratio" not in data:
         return None  # a balanced target has no imbalance settings, defaults included
-    return _fmt_value(defaults[key]) if key in defaults else None
+    return _fmt_value(canonical_value(defaults[key])) if key in defaults else None
 
 
 # Data parameters that change only how a method sees the target -- its features are

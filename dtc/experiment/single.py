@@ -281,11 +281,17 @@ def canonical_data_params(benchmark: str, data_params: dict) -> dict:
     defaults = data_defaults(benchmark)
     profile = data_params.get("imbalance_profile", defaults["imbalance_profile"])
     return {
-        key: int(value) if isinstance(value, float) and value.is_integer() else value
+        key: canonical_value(value)
         for key, value in data_params.items()
         if not (key in defaults and _same_value(value, defaults[key]))
         and not (key == "imbalance_minority_fraction" and profile != "step")
     }
+
+
+def canonical_value(value):
+    """A data parameter's value as it is named: a float with an integer value as that int
+    (``10.0`` is ``10``), anything else as given."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _same_value(value, default) -> bool:
@@ -421,7 +427,14 @@ def configured_method(spec: RunSpec, cls: type | None = None, *, seeded: bool = 
         check_not_seed(key, "RunSpec.params", "set RunSpec.seed instead")
     if cls is None:
         cls = methods.get_class(spec.method)  # the class the config checks resolve
-    method = cls()
+    try:
+        method = cls()
+    except TypeError as exc:  # "missing 1 required positional argument", given or not
+        raise ValueError(
+            f"method {spec.method!r}: {cls.__name__}() cannot be built without arguments "
+            f"({exc}); give every __init__ parameter a default (scikit-learn's estimator "
+            "contract, which the runner and clone rely on: parameters are set after)"
+        ) from exc
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     # the run's seed goes to the objects whether or not their construction is seeded: a
     # method only described (to check a finished run) must describe what the run built

@@ -456,6 +456,20 @@ def test_a_data_setting_given_at_its_default_is_the_same_target():
     assert set(acc.cells["c"]) == set(acc.cells["d"]) == {subset}
 
 
+def test_an_integer_valued_float_names_the_same_target_as_its_int():
+    # two single runs' --data imbalance_ratio=10 and =10.0 (no config canonicalises them)
+    # were two columns of one task, and the row mean counted it twice
+    runs = [_record("k", s, 0.5 + s / 10) for s in range(3)]
+    for r, ratio in zip(runs, (10, 10, 10.0)):
+        r["data_params"] = {"imbalance_ratio": ratio}
+        r["run_id"] += f"-ratio{ratio}"
+    balanced = _record("k", 0, 0.65)
+    (acc,) = build_tables([*runs, balanced], ["acc"])
+    assert len(acc.columns) == 2
+    cell = acc.cells["k"][next(c for c in acc.columns if "imbalance_ratio=10" in c)]
+    assert (cell.n, cell.mean) == (3, pytest.approx(60.0))
+
+
 def test_a_run_records_and_the_report_shows_the_realised_imbalance_ratio(tmp_path):
     """Columns are named by the ratio asked for; rounding the class sizes moves it (digits,
     ratio 5: 5.12), so the run records the realised ratio and the caption shows it."""

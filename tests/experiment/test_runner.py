@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dtc.experiment.config import expand, load_config
@@ -1169,6 +1170,17 @@ def test_a_wrong_backend_or_jobs_is_refused_before_any_run(tmp_path, backend, jo
             load_config(CONFIG, ["seeds=[0]"]), tmp_path / "out", jobs=jobs, backend=backend
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_numpy_ints_are_counts_and_seeds_as_everywhere_else(tmp_path):
+    # jobs=np.int64(1) and seeds=list(np.arange(2)) were refused, where every method
+    # parameter takes numpy's ints; the seeds are recorded as plain ints
+    from dtc.experiment import backends
+
+    backends.check_backend("local", np.int64(2))
+    cfg = load_config({**CONFIG, "seeds": list(np.arange(2))})
+    assert cfg.raw["seeds"] == [0, 1] and all(type(s) is int for s in cfg.raw["seeds"])
+    assert load_config({**CONFIG, "seeds": np.int64(2)}).raw["seeds"] == [0, 1]
 
 
 def test_a_class_without_a_file_is_refused_for_worker_processes(tmp_path, monkeypatch):
