@@ -135,6 +135,17 @@ def test_a_users_method_that_fails_to_import_or_to_build_is_one_line(tmp_path, m
     sys.modules.pop("req_mod", None)
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
     assert "give every __init__ parameter a default" in res.stderr
+    # a TypeError of __init__'s own code is its own error, not a missing default
+    from dtc.experiment.single import RunSpec, configured_method
+    from dtc.methods import TransferClusterer
+
+    class Buggy(TransferClusterer):
+        def __init__(self, n_clusters=None, seed=0):
+            self.n_clusters, self.seed = n_clusters, seed
+            self.half = "x" / 2
+
+    with pytest.raises(TypeError, match="unsupported operand"):
+        configured_method(RunSpec(method="mine:Buggy"), Buggy)
 
 
 def test_config_run_with_overrides_then_report(tmp_path):

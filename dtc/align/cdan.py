@@ -254,10 +254,16 @@ class CDANLoss(AdversarialLoss):
             self._sizes = None
             return
         owner = type(self).__name__
-        if not (isinstance(sizes, (list, tuple)) and len(sizes) == 2):
-            raise ValueError(f"{owner}: the saved sizes must be (d, k), got {sizes!r}")
-        d = check_in_features(sizes[0], "the saved in_features")
-        k = check_in_features(sizes[1], "the saved n_clusters")
+        # written from a call that went through: two positive ints, never None
+        if not (
+            isinstance(sizes, (list, tuple))
+            and len(sizes) == 2
+            and all(is_int_at_least(v, 1) for v in sizes)
+        ):
+            raise ValueError(
+                f"{owner}: the saved sizes must be two positive ints (d, k), got {sizes!r}"
+            )
+        d, k = int(sizes[0]), int(sizes[1])
         for name, saved, declared in (
             ("in_features", d, self.in_features),
             ("n_clusters", k, self.n_clusters),
@@ -273,10 +279,13 @@ class CDANLoss(AdversarialLoss):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, *a):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, *a)
         # A state saved before the sizes were kept (the weights alone) still loads: the
-        # sizes are then those of its next call, as for a fresh lazy loss
+        # sizes are then those of its next call, as for a fresh lazy loss (a loss called
+        # before kept its own, and took the loaded weights in its old layout)
         key = prefix + "_extra_state"
-        if key not in state_dict and key in missing:
-            missing.remove(key)
+        if key not in state_dict:
+            self._sizes = None
+            if key in missing:
+                missing.remove(key)
 
     def condition(self, features: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """The discriminator's input: ``(n, d)``, ``(n, k)`` -> ``(n, k * d)`` or

@@ -498,15 +498,19 @@ def _accumulate_pair(
 
 def _add_direct_grads(x, y, w, alpha, gx, gy) -> None:
     """``gx[i] += alpha sum_j w_ij (y_j - x_i)`` and (``gy`` not None) ``gy[j] -= alpha
-    sum_i w_ij (y_j - x_i)``, from the differences, in row chunks of at most
-    :func:`step_bytes` of differences."""
-    rows = max(1, step_bytes() // max(1, y.shape[0] * y.shape[1] * y.element_size()))
+    sum_i w_ij (y_j - x_i)``, from the differences, in chunks of rows and features of at
+    most :func:`step_bytes` of differences (wide features: a few columns at a time)."""
+    m, d, size = y.shape[0], y.shape[1], y.element_size()
+    cols = min(d, max(1, step_bytes() // (m * size)))
+    rows = max(1, step_bytes() // (m * cols * size))
     for r0 in range(0, x.shape[0], rows):
         r1 = min(r0 + rows, x.shape[0])
-        diff = y[None, :, :] - x[r0:r1, None, :]  # (rows, m, d)
-        gx[r0:r1].add_(torch.einsum("ij,ijd->id", w[r0:r1], diff), alpha=alpha)
-        if gy is not None:
-            gy.sub_(torch.einsum("ij,ijd->jd", w[r0:r1], diff), alpha=alpha)
+        for c0 in range(0, d, cols):
+            c1 = min(c0 + cols, d)
+            diff = y[None, :, c0:c1] - x[r0:r1, None, c0:c1]  # (rows, m, cols)
+            gx[r0:r1, c0:c1].add_(torch.einsum("ij,ijd->id", w[r0:r1], diff), alpha=alpha)
+            if gy is not None:
+                gy[:, c0:c1].sub_(torch.einsum("ij,ijd->jd", w[r0:r1], diff), alpha=alpha)
 
 
 def _coarse_tiles(left_x, left_y, kernels, tiles_x, tiles_y) -> list[list[list[bool]]]:

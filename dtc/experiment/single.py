@@ -428,13 +428,14 @@ def configured_method(spec: RunSpec, cls: type | None = None, *, seeded: bool = 
     if cls is None:
         cls = methods.get_class(spec.method)  # the class the config checks resolve
     try:
-        method = cls()
+        inspect.signature(cls).bind()
     except TypeError as exc:  # "missing 1 required positional argument", given or not
         raise ValueError(
             f"method {spec.method!r}: {cls.__name__}() cannot be built without arguments "
             f"({exc}); give every __init__ parameter a default (scikit-learn's estimator "
             "contract, which the runner and clone rely on: parameters are set after)"
         ) from exc
+    method = cls()
     method.set_params(**method.benchmark_defaults(spec.benchmark, spec.params))
     # the run's seed goes to the objects whether or not their construction is seeded: a
     # method only described (to check a finished run) must describe what the run built

@@ -685,6 +685,17 @@ def test_saved_cdan_sizes_are_checked_against_those_given_and_may_be_absent():
     fresh = CDANLoss(schedule="constant", hidden=(4,))
     fresh.load_state_dict(old)
     _cdan_call(fresh, 3, 5)
+    # ... also into a loss called before: its own sizes were kept, and the loaded weights
+    # taken in its old layout
+    used = CDANLoss(schedule="constant", hidden=(4,))
+    _cdan_call(used, 5, 3)
+    used.load_state_dict(old)
+    _cdan_call(used, 3, 5)
+    # a saved size is two positive ints: None skipped the width check
+    for sizes in ([None, 5], ["3", 5], [3]):
+        state = {**lazy.state_dict(), "_extra_state": {"sizes": sizes}}
+        with pytest.raises(ValueError, match=r"CDANLoss: the saved sizes must be two positive"):
+            CDANLoss(schedule="constant", hidden=(4,)).load_state_dict(state)
 
 
 def test_a_refused_cdan_call_leaves_its_sizes_to_the_next():

@@ -930,3 +930,18 @@ def test_ordinary_batches_keep_the_expansion():
     far[0] += 1e4
     left = [_augment(far - far.mean(0))[0]], left[1]
     assert _coarse_tiles(*left, [kernel], *tiles) == [[[True], [True]]]
+
+
+def test_the_gradient_of_tiles_from_differences_is_chunked_over_rows_and_features(monkeypatch):
+    # one row of differences of wide features exceeded the step budget (80 MB steps for a
+    # 16 MiB budget at d = 1e5): chunks of a few columns give the same gradient
+    import dtc.align.kernels as kernels
+
+    (x, y), _ = _far_row_and_collapsed_batches()
+    x, y = x.float(), y.float()
+    loss = functools.partial(mmd2, estimator="unbiased", sigmas=[4.0])
+    want = _value_and_grad(loss, x, y)
+    monkeypatch.setattr(kernels, "step_bytes", lambda: 4 * 64 * 3)  # 3 columns of 64 rows
+    got = _value_and_grad(loss, x, y)
+    assert got[0] == want[0]
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-9)
