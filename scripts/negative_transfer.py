@@ -1297,6 +1297,16 @@ def measures(rows: list[dict]) -> dict:
     }
 
 
+def runs_text(rows: list[dict]) -> str:
+    """How many ``rows`` a rate is over: the count, and, where the runs are of fewer cases
+    (several seeds), ``"198 runs (33 cases)"``: the rates are pooled over runs, which read
+    as cases only with one run per case."""
+    cases = len({r["case"] for r in rows})
+    if cases == len(rows):
+        return str(len(rows))
+    return f"{len(rows)} runs ({cases} case{'' if cases == 1 else 's'})"
+
+
 def summarise(rows: list[dict]) -> list[str]:
     """Issue 6's targets on ``rows`` (:func:`measures`), one line each, and how many of the
     runs that unguarded DTC lost (all, then the positive ones, with how many guarded DTC
@@ -1322,10 +1332,13 @@ def summarise(rows: list[dict]) -> list[str]:
             "no positive case where unguarded DTC beats target-only: gain retention undefined"
         )
     if neg:
-        lines.append(f"negative cases flagged: {100 * m['det']:.0f}% of {len(neg)} (target >= 90%)")
+        lines.append(
+            f"negative cases flagged: {100 * m['det']:.0f}% of {runs_text(neg)} (target >= 90%)"
+        )
     if pos:
         lines.append(
-            f"false alarms on positive cases: {100 * m['fa']:.0f}% of {len(pos)} (target <= 10%)"
+            f"false alarms on positive cases: {100 * m['fa']:.0f}% of {runs_text(pos)} "
+            "(target <= 10%)"
         )
     # By outcome rather than by construction: a "positive" pair may hurt and vice versa.
     hurt = [r for r in rows if below(r, "acc_unguarded")]
@@ -1385,7 +1398,8 @@ def summarise_runs(paths: list[str]) -> list[str]:
     pooled = distinct_runs(every)
     once = len(every) - len(pooled)
     once = f" ({once} runs that two files hold counted once)" if once else ""
-    lines += [f"pooled over {len(runs)} runs{once}:"] + [f"  {v}" for v in summarise(pooled)]
+    files = f"{len(runs)} file{'' if len(runs) == 1 else 's'}"  # runs, below, are its lines
+    lines += [f"pooled over {files}{once}:"] + [f"  {v}" for v in summarise(pooled)]
     lines += issue_kinds_lines(pooled)
     lines += runs_below(pooled)
     lines += target_only_spread(pooled)

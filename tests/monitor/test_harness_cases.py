@@ -410,15 +410,16 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
         paths.append(tmp_path / f"seed{i}.jsonl")
         paths[-1].write_text("".join(json.dumps(r) + "\n" for r in rows))
     lines = script.summarise_runs([str(p) for p in paths])
-    pooled = lines[lines.index("pooled over 2 runs:") + 1 :]
+    pooled = lines[lines.index("pooled over 2 files:") + 1 :]
     # worst: n in run 2 (0.55 - 0.60); gain kept: (0.2 + 0.0) / (0.2 + 0.1)
     assert pooled[0].strip() == (
         "guarded - target-only, worst case: -5.0 points (target >= -1.0); "
         "more than 1 point below on 1 of 4 runs"
     )
     assert "2 positive case(s) with a gain: 67%" in pooled[1]
-    assert "negative cases flagged: 50% of 2" in pooled[2]
-    assert "false alarms on positive cases: 50% of 2" in pooled[3]
+    # rates over runs, which are of one case each here: said so (they read as cases)
+    assert "negative cases flagged: 50% of 2 runs (1 case)" in pooled[2]
+    assert "false alarms on positive cases: 50% of 2 runs (1 case)" in pooled[3]
     assert "> 1 point below target-only: 2, flagged: 1" in pooled[4]
     # two of three positives lose: one flagged (back at target-only), one restored to -3 points
     lost = script.summarise(
@@ -467,7 +468,7 @@ def test_a_run_a_file_holds_twice_is_summarised_once(load_script, tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in (a, b, b)))
     lines = script.summarise_runs([str(path)])
     assert lines[0] == f"{path} (2 cases):"
-    assert "pooled over 1 runs:" in lines
+    assert "pooled over 1 file:" in lines
 
 
 def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_script):
@@ -1609,7 +1610,7 @@ def test_result_readers_drop_a_cut_last_line_and_reject_a_broken_one_before(
     # the readers of the scripts: --summary, read_runs (rules #14 to #18, model selection),
     # rule #13's reader and the margins of monitor_resolution
     assert script.main(["--summary", str(cut)]) == 0
-    assert "pooled over 1 runs:" in capsys.readouterr().out
+    assert "pooled over 1 file:" in capsys.readouterr().out
     gate = load_script("resolution_gate_choice")
     ap = argparse.ArgumentParser()
     assert gate.read_runs(ap, [cut]) == [row]
@@ -2104,7 +2105,7 @@ def test_a_run_two_files_hold_counts_once_in_the_pooled_figures(load_script, tmp
     one.write_text(json.dumps(shared) + "\n")
     two.write_text(json.dumps(shared) + "\n" + json.dumps(other) + "\n")
     lines = script.summarise_runs([str(one), str(two)])
-    pooled = lines[lines.index("pooled over 2 runs (1 runs that two files hold counted once):") + 1]
+    pooled = lines[lines.index("pooled over 2 files (1 runs that two files hold counted once):") + 1]
     assert pooled.endswith("more than 1 point below on 1 of 2 runs")
     assert "  p                            positive  -10.0  -10.0  0/1" in lines
     # case_level_bound and guard_tradeoff pool them alike
