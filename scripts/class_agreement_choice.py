@@ -60,7 +60,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import all_cases
+from negative_transfer import EPS, all_cases
 from resolution_gate_choice import family, measures, read_distinct_runs, report
 
 from dtc.data import resolve_data_dir
@@ -126,11 +126,12 @@ def current_consistency(rows: list[dict]) -> list[str]:
 
 
 def rule17(a: dict, e: dict) -> dict[str, bool]:
-    """Rule #17's checks of E against A (their :func:`measures`): the mean first."""
+    """Rule #17's checks of E against A (their :func:`measures`): the mean first. Exact
+    ties pass (:data:`negative_transfer.EPS`), here and in :func:`rule18`."""
     return {
-        "(i) mean(E) >= mean(A)": e["mean"] >= a["mean"],
-        "(ii) FA(E) <= FA(A) + 0.05": e["fa"] <= a["fa"] + MAX_FA_RISE,
-        "(iii) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP,
+        "(i) mean(E) >= mean(A)": e["mean"] >= a["mean"] - EPS,
+        "(ii) FA(E) <= FA(A) + 0.05": e["fa"] <= a["fa"] + MAX_FA_RISE + EPS,
+        "(iii) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP - EPS,
     }
 
 
@@ -138,10 +139,10 @@ def rule18(a: dict, e: dict) -> dict[str, bool]:
     """Rule #18's checks of E against A: issue 6's four targets, none worse and detection
     better (the mean is reported, not judged)."""
     return {
-        "(i) DET(E) >= DET(A) + 0.05": e["det"] >= a["det"] + MIN_DET_RISE,
-        "(ii) FA(E) <= FA(A) + 0.02": e["fa"] <= a["fa"] + MAX_FA_RISE_18,
-        "(iii) kept(E) >= min(kept(A), 0.90)": e["kept"] >= min(a["kept"], GAIN_KEPT_TARGET),
-        "(iv) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP,
+        "(i) DET(E) >= DET(A) + 0.05": e["det"] >= a["det"] + MIN_DET_RISE - EPS,
+        "(ii) FA(E) <= FA(A) + 0.02": e["fa"] <= a["fa"] + MAX_FA_RISE_18 + EPS,
+        "(iii) kept(E) >= min(kept(A), 0.90)": e["kept"] >= min(a["kept"], GAIN_KEPT_TARGET) - EPS,
+        "(iv) worst(E) >= worst(A) - 1 point": e["worst"] >= a["worst"] - MAX_WORST_DROP - EPS,
     }
 
 

@@ -142,6 +142,10 @@ def held_out_chances(rows: list[dict], C: float = 1.0) -> np.ndarray:
     X = np.array([features(r) for r in rows], dtype=float)
     y = np.array([below(r, "acc_transfer") for r in rows])
     groups = np.array([base_pair(r["case"]) for r in rows])
+    if np.unique(groups).size < 2:  # no other pair to fit on: an IndexError before
+        raise ValueError(
+            f"held-out chances need runs of at least two base pairs, got only {groups[0]}"
+        )
     chances = np.empty(len(rows))
     for group in np.unique(groups):
         test = groups == group

@@ -53,6 +53,11 @@ def main(argv=None) -> int:
     for flag, name, metric in (("--euclidean", "A", "euclidean"), ("--cosine", "D", "cosine")):
         if other := other_settings(candidates[name], metric=metric):
             ap.error(f"{flag}: expected runs made with metric={metric}, got {', '.join(other)}")
+    # Runs made before rows recorded their settings cannot show their metric: one file on
+    # both sides was judged against itself ("D replaces A")
+    both = {Path(p).resolve() for p in args.euclidean} & {Path(p).resolve() for p in args.cosine}
+    if both:
+        ap.error(f"--euclidean and --cosine both name {', '.join(sorted(map(str, both)))}")
     problems = pairing(candidates["A"], candidates["D"])
     for line in problems:
         print(f"warning: {line}")

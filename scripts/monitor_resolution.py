@@ -49,7 +49,14 @@ from dtc.monitor.partition_score import METRICS, scored_space
 from dtc.monitor.scores import knn_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import CASE_SETS, all_cases, int_at_least, load_or_skip, read_runs_file
+from negative_transfer import (
+    CASE_SETS,
+    all_cases,
+    distinct_runs,
+    int_at_least,
+    load_or_skip,
+    read_runs_file,
+)
 from resolution_gate_choice import other_settings
 from source_bias_stability import monitored_pair
 
@@ -92,8 +99,9 @@ def resolution_points(margin: float, slope: float | None) -> float:
 def run_margins(paths, metric: str = DEFAULT_METRIC) -> dict[str, list[float]]:
     """Margins the monitor used, by case, over the ``--json`` runs in ``paths``, made with
     the score in ``metric`` (each is divided by this metric's slope): ``ValueError`` for runs
-    that record another, a warning on stderr for a file whose runs record no settings."""
-    out: dict[str, list[float]] = {}
+    that record another, a warning on stderr for a file whose runs record no settings. A run
+    two files hold (a true pair of two case sets) counts once, as in every summary."""
+    rows_all, files = [], []
     for path in paths:
         rows = read_runs_file(path, check=record_check("case", "margin"))
         if other := other_settings(rows, metric=metric):
@@ -107,8 +115,11 @@ def run_margins(paths, metric: str = DEFAULT_METRIC) -> dict[str, list[float]]:
                 f"metric={metric}",
                 file=sys.stderr,
             )
-        for row in rows:
-            out.setdefault(row["case"], []).append(row["margin"])
+        rows_all += rows
+        files += [path] * len(rows)
+    out: dict[str, list[float]] = {}
+    for row in distinct_runs(rows_all, files):
+        out.setdefault(row["case"], []).append(row["margin"])
     return out
 
 

@@ -31,6 +31,7 @@ from dtc.monitor.negative_transfer import DEFAULT_METRIC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
+    EPS,
     RUN_FIELDS,
     case_means_lines,
     construction,
@@ -149,12 +150,15 @@ def other_settings(rows: list[dict], **expected) -> list[str]:
 
 def criterion(rule: str, new: str, old: str, result: dict) -> bool:
     """Print the three checks of the rules' criterion -- mean at least the old candidate's,
-    detection at most 5 points lower, worst case at most 1 point lower -- and the verdict."""
+    detection at most 5 points lower, worst case at most 1 point lower -- and the verdict.
+    An exact tie passes (:data:`negative_transfer.EPS`: a worst case exactly 18 of USPS's
+    1,800 rows lower was "no" by float rounding)."""
     n, o = result[new], result[old]
     checks = {
-        f"(i) mean({new}) >= mean({old})": n["mean"] >= o["mean"],
-        f"(ii) DET({new}) >= DET({old}) - 0.05": n["det"] >= o["det"] - MAX_DET_DROP,
-        f"(iii) worst({new}) >= worst({old}) - 1 point": n["worst"] >= o["worst"] - MAX_WORST_DROP,
+        f"(i) mean({new}) >= mean({old})": n["mean"] >= o["mean"] - EPS,
+        f"(ii) DET({new}) >= DET({old}) - 0.05": n["det"] >= o["det"] - MAX_DET_DROP - EPS,
+        f"(iii) worst({new}) >= worst({old}) - 1 point": n["worst"]
+        >= o["worst"] - MAX_WORST_DROP - EPS,
     }
     for text, ok in checks.items():
         print(f"{text}: {'yes' if ok else 'no'}")

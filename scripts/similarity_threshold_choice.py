@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import construction, read_runs_file
+from negative_transfer import EPS, construction, read_runs_file
 
 # The benchmark families of rule #13's candidate C, by ``DomainPair.benchmark``.
 FAMILY = {
@@ -85,11 +85,12 @@ def choose(rows: list[dict]) -> tuple[str, dict]:
     qualify = {
         name: det
         for name, (fa, det) in scores.items()
-        if name != "A" and fa <= MAX_FA and det >= det_a + MIN_GAIN
+        # exact ties pass (EPS): DET 0.3 against 0.2 + 0.10 = 0.30000000000000004 did not
+        if name != "A" and fa <= MAX_FA + EPS and det >= det_a + MIN_GAIN - EPS
     }
     if not qualify:
         return "A", scores
-    if len(qualify) == 2 and abs(qualify["B"] - qualify["C"]) <= TIE:
+    if len(qualify) == 2 and abs(qualify["B"] - qualify["C"]) <= TIE + EPS:
         return "B", scores
     return max(qualify, key=qualify.get), scores
 
@@ -135,6 +136,14 @@ def main(argv=None) -> int:
         "benchmark" not in r or ("similarities" not in r and r.get("applies")) for r in rows
     ):
         ap.error(f"{args.path}: expected --checks-only --json lines with similarities")
+    # Made with the similarity judged (today's default), the verdicts already hold its
+    # threshold: candidate A, "not judged", then flagged for similarity and won rule #13
+    if any(v == "dissimilar_source" for r in rows for v in r.get("verdicts", ())):
+        ap.error(
+            f"{args.path}: its verdicts judge the similarity (dissimilar_source): the checks "
+            "must be made with --min-similarity none, so that each candidate's threshold is "
+            "the only one applied"
+        )
     print("\n".join(report(rows)))
     return 0
 

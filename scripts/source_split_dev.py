@@ -1,5 +1,5 @@
 """Development pairs made from a benchmark's *source* domain alone, to choose a DTC setting
-per family without target labels.
+per family from each domain's own labels (each is also a benchmark target: see below).
 
 The embedded digits pair is a single development pair, and choices made on it have not
 always carried over to the shared families (``dtc.pipeline.FAMILY_CONFIGS`` records two

@@ -2105,7 +2105,9 @@ def test_a_run_two_files_hold_counts_once_in_the_pooled_figures(load_script, tmp
     one.write_text(json.dumps(shared) + "\n")
     two.write_text(json.dumps(shared) + "\n" + json.dumps(other) + "\n")
     lines = script.summarise_runs([str(one), str(two)])
-    pooled = lines[lines.index("pooled over 2 files (1 runs that two files hold counted once):") + 1]
+    pooled = lines[
+        lines.index("pooled over 2 files (1 runs that two files hold counted once):") + 1
+    ]
     assert pooled.endswith("more than 1 point below on 1 of 2 runs")
     assert "  p                            positive  -10.0  -10.0  0/1" in lines
     # case_level_bound and guard_tradeoff pool them alike
@@ -2292,7 +2294,8 @@ def test_rule_14_a_run_exactly_at_the_margin_and_a_collapsed_one(load_script):
 def test_rules_criterion_at_its_bounds_by_hand(load_script, capsys):
     """Each of the three checks at and past its bound (exact in binary where they meet):
     an equal mean passes, detection 3 points lower passes and 6 lower does not, a worst case
-    exactly 1 point lower passes and 2 lower does not; one failed check keeps the old one."""
+    exactly 1 point lower passes and 2 lower does not; one failed check keeps the old one.
+    A difference within float rounding (``EPS``, 1e-9) is a tie; 1e-6 lower is lower."""
     script = load_script("resolution_gate_choice")
     old = {"mean": 0.25, "det": 0.5, "worst": 0.0}
     assert script.criterion("99", "N", "O", {"N": {**old, "worst": -0.01}, "O": old})
@@ -2300,7 +2303,7 @@ def test_rules_criterion_at_its_bounds_by_hand(load_script, capsys):
     assert script.criterion("99", "N", "O", {"N": new, "O": {**old, "worst": 0.01}})
     out = capsys.readouterr().out
     assert out.count(": yes") == 6 and "rule #99: N replaces O" in out
-    for worse in ({"det": 0.5 - 0.06}, {"worst": -0.02}, {"mean": 0.25 - 1e-9}):
+    for worse in ({"det": 0.5 - 0.06}, {"worst": -0.02}, {"mean": 0.25 - 1e-6}):
         assert not script.criterion("99", "N", "O", {"N": {**old, **worse}, "O": old})
         out = capsys.readouterr().out
         assert out.count(": no") == 1 and out.endswith("rule #99: O stays\n")
@@ -2815,3 +2818,72 @@ def test_the_per_case_lines_read_a_miss_as_a_miss(load_script, tmp_path):
     ]
     assert any(v.split()[:4] == ["office_A->W", "positive", "-1.02", "-1.02"] for v in per_case)
     assert any(v.split()[:4] == ["digits", "positive", "+0.0", "+0.0"] for v in per_case)
+
+
+def test_the_rules_criteria_pass_an_exact_tie(load_script):
+    # A worst case exactly 18 of USPS's 1,800 rows lower (one point) was "no", and DET 0.3
+    # against 0.2 + 0.10 = 0.30000000000000004 did not gain enough, by float rounding
+    gate = load_script("resolution_gate_choice")
+    n = 1800
+
+    def run(guarded, kind="positive"):
+        return {
+            "kind": kind,
+            "flagged": False,
+            "acc_target_only": 700 / n,
+            "acc_unguarded": guarded / n,
+            "acc_guarded": guarded / n,
+        }
+
+    result = {
+        "A": gate.measures([run(600), run(800, "negative")]),
+        "B": gate.measures([run(582), run(800, "negative")]),
+    }
+    result["B"]["mean"] = result["A"]["mean"]  # only the worst case is judged here
+    assert gate.criterion("14", "B", "A", result)
+    agreement = load_script("class_agreement_choice")
+    a = {"mean": 0.5, "det": 0.2, "fa": 0.1, "kept": 0.95, "worst": result["A"]["worst"]}
+    e = {**a, "det": 0.3, "fa": 0.12, "worst": result["B"]["worst"]}
+    assert all(agreement.rule18(a, e).values()) and all(agreement.rule17(a, e).values())
+
+
+def test_rule_13_refuses_checks_made_with_the_similarity_judged(load_script, tmp_path):
+    # verdicts of dissimilar_source hold today's threshold: candidate A ("not judged")
+    # flagged for similarity and won
+    script = load_script("similarity_threshold_choice")
+    row = {"case": "n_crossed", "kind": "negative", "benchmark": "digits", "applies": True}
+    path = tmp_path / "checks.jsonl"
+    path.write_text(
+        json.dumps({**row, "verdicts": ["dissimilar_source"], "similarities": [0.3]}) + "\n"
+    )
+    with pytest.raises(SystemExit):
+        script.main([str(path)])
+
+
+def test_rule_16_refuses_one_file_on_both_sides(load_script, tmp_path):
+    # runs without settings cannot show their metric: one file given twice was "D replaces A"
+    script = load_script("metric_choice")
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(harness_row("p", "positive", False, 0.5, 0.6, 0.6)) + "\n")
+    with pytest.raises(SystemExit):
+        script.main(["--euclidean", str(path), "--cosine", str(tmp_path / "." / "runs.jsonl")])
+
+
+def test_the_learned_guard_needs_two_base_pairs(load_script):
+    script = load_script("learned_guard")
+    with pytest.raises(ValueError, match="at least two base pairs, got only office_A->W"):
+        script.held_out_chances(noisy_guard_rows(0, ("A->W",), 4))
+
+
+def test_monitor_resolution_counts_a_run_two_files_hold_once(load_script, tmp_path):
+    # harness_s4 and fresh10_s4 both hold the true pairs' runs: their margins counted twice
+    script = load_script("monitor_resolution")
+    rows = [
+        {**harness_row("office_A->W", "positive", False, 0.5, 0.6, 0.6, seed=4), "margin": 0.07},
+        {**harness_row("mnist->usps", "positive", False, 0.5, 0.6, 0.6, seed=4), "margin": 0.05},
+    ]
+    one, two = tmp_path / "harness_s4.jsonl", tmp_path / "fresh10_s4.jsonl"
+    one.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    two.write_text(json.dumps(rows[0]) + "\n")
+    margins = script.run_margins([str(one), str(two)])
+    assert margins == {"office_A->W": [0.07], "mnist->usps": [0.05]}
