@@ -359,8 +359,12 @@ def test_labels_left_as_a_tensor_or_bools_are_labels_as_the_metrics_take_them():
                 "bool": np.asarray(self.labels_) == 1,
             }[self.mode]
 
+    from dtc.metrics import evaluate
+
+    truth = _Users(mode="ok").fit(_user_pair()).labels_
     for mode in ("grad", "bf16", "bool"):
-        Tensor(mode=mode).fit(_user_pair())
+        # kept as given, and the same partition to the metrics
+        assert evaluate(truth, Tensor(mode=mode).fit(_user_pair()).labels_)["acc"] == 1.0
 
 
 def test_a_method_that_breaks_the_init_contract_is_named():
