@@ -144,7 +144,8 @@ def held_out_chances(rows: list[dict], C: float = 1.0) -> np.ndarray:
     groups = np.array([base_pair(r["case"]) for r in rows])
     if np.unique(groups).size < 2:  # no other pair to fit on: an IndexError before
         raise ValueError(
-            f"held-out chances need runs of at least two base pairs, got only {groups[0]}"
+            "held-out chances need runs of at least two base pairs, got "
+            + (f"only {groups[0]}" if groups.size else "no runs")
         )
     chances = np.empty(len(rows))
     for group in np.unique(groups):
@@ -260,6 +261,11 @@ def main(argv=None) -> int:
         rows = pooled_runs(args.runs, issue_kinds=args.issue_kinds)
     except ValueError as exc:
         ap.error(str(exc))
+    if not rows:  # an IndexError or scikit-learn's "Expected 2D array" before
+        ap.error(
+            "no runs to judge"
+            + (" (--issue-kinds drops the *_matched cases)" if args.issue_kinds else "")
+        )
     missing = [r["case"] for r in rows if "acc_transfer" not in r or "final_score" not in r]
     if missing:
         ap.error(f"runs without acc_transfer/final_score (older harness output): {missing[:3]}")

@@ -501,6 +501,23 @@ CASE_SETS = {
     "fresh13": (FRESH13_BASES, [], FRESH13_NEGATIVE, FRESH13_SEED),
     "fresh14": (FRESH14_BASES, FRESH14_POSITIVE, FRESH14_NEGATIVE, FRESH14_SEED),
 }
+
+
+def _true_pairs() -> frozenset[str]:
+    """The case names that every case set building them builds as one and the same
+    benchmark pair (a base of the same ``(benchmark, source, target)`` everywhere, never a
+    constructed case): two case sets' runs of one of these are runs of one case."""
+    specs: dict[str, set] = {}
+    constructed = set()
+    for bases, positive, negative, _ in CASE_SETS.values():
+        for name, *spec in bases:
+            specs.setdefault(name, set()).add(tuple(spec))
+        constructed.update(name for name, *_ in negative)
+        constructed.update(name for name, base, *_ in positive or () if name != base)
+    return frozenset(n for n, s in specs.items() if len(s) == 1 and n not in constructed)
+
+
+TRUE_PAIRS = _true_pairs()
 # The command-line flag of each case set but the harness (the default), with its help.
 CASE_SET_HELP = {
     "dev": "the development cases (not the harness) the source checks' thresholds were fixed on",
@@ -1316,6 +1333,8 @@ def summarise(rows: list[dict]) -> list[str]:
     neg = [r for r in rows if r["kind"] == "negative"]
     m = measures(rows)
     n_below = sum(below(r) for r in rows)
+    # what the counts below count: cases, or runs where a case has several (seeds)
+    unit = "case" if len({r["case"] for r in rows}) == len(rows) else "run"
     lines = [
         f"guarded - target-only, worst case: {points_text(100 * m['worst'])} points "
         "(target >= -1.0); "
@@ -1324,7 +1343,7 @@ def summarise(rows: list[dict]) -> list[str]:
     gains = [r for r in pos if r["acc_unguarded"] > r["acc_target_only"]]
     if gains:
         lines.append(
-            f"unguarded gain kept on the {len(gains)} positive case(s) with a gain: "
+            f"unguarded gain kept on the {len(gains)} positive {unit}(s) with a gain: "
             f"{100 * m['kept']:.0f}% (target >= 90%)"
         )
     else:
@@ -1344,7 +1363,7 @@ def summarise(rows: list[dict]) -> list[str]:
     hurt = [r for r in rows if below(r, "acc_unguarded")]
     if hurt:
         lines.append(
-            f"cases where unguarded DTC is > 1 point below target-only: {len(hurt)}, "
+            f"{unit}s where unguarded DTC is > 1 point below target-only: {len(hurt)}, "
             f"flagged: {sum(r['flagged'] for r in hurt)}"
         )
     # A positive that loses must end within a point of target-only (the worst-case target):
@@ -1353,14 +1372,14 @@ def summarise(rows: list[dict]) -> list[str]:
     if lost:
         saved = sum(not below(r) for r in lost)
         lines.append(
-            f"positive cases where unguarded DTC is > 1 point below target-only: {len(lost)} "
+            f"positive {unit}s where unguarded DTC is > 1 point below target-only: {len(lost)} "
             f"({100 * len(lost) / len(pos):.0f}% of {len(pos)}), flagged: "
             f"{sum(r['flagged'] for r in lost)}, guarded within 1 point: {saved}"
         )
     helped = [r for r in neg if apart(r["acc_unguarded"] - r["acc_target_only"]) > 0]
     if helped:
         lines.append(
-            f"negative cases where unguarded DTC is > 1 point above target-only: {len(helped)}, "
+            f"negative {unit}s where unguarded DTC is > 1 point above target-only: {len(helped)}, "
             f"flagged: {sum(r['flagged'] for r in helped)}"
         )
     # Where the transfer model was kept, guarded and unguarded DTC differ only by what the
@@ -1376,7 +1395,7 @@ def summarise(rows: list[dict]) -> list[str]:
         ]
         lines.append(
             f"runs not fallen back where guarded moved > 1 point from unguarded: {moved[0]} of "
-            f"{len(kept)} (positive cases: {moved[1]})"
+            f"{len(kept)} (positive {unit}s: {moved[1]})"
         )
     return lines
 
@@ -1434,7 +1453,8 @@ def distinct_runs(rows: list[dict], files: list[str] | None = None) -> list[dict
     out = []
     for i, r in enumerate(rows):
         case_set = (r.get("settings") or {}).get("case_set")
-        if case_set is not None:
+        # a true pair two case sets share is one case (its runs at one seed are compared below)
+        if case_set is not None and r["case"] not in TRUE_PAIRS:
             built.setdefault(r["case"], {}).setdefault(case_set, i)
             if len(built[r["case"]]) > 1:
                 # at different seeds too: a per-case reading averaged the two constructions

@@ -416,7 +416,7 @@ def test_summary_pools_runs_and_reports_each_case(load_script, tmp_path):
         "guarded - target-only, worst case: -5.0 points (target >= -1.0); "
         "more than 1 point below on 1 of 4 runs"
     )
-    assert "2 positive case(s) with a gain: 67%" in pooled[1]
+    assert "2 positive run(s) with a gain: 67%" in pooled[1]
     # rates over runs, which are of one case each here: said so (they read as cases)
     assert "negative cases flagged: 50% of 2 runs (1 case)" in pooled[2]
     assert "false alarms on positive cases: 50% of 2 runs (1 case)" in pooled[3]
@@ -486,7 +486,7 @@ def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_scrip
     ]
     assert script.summarise(rows)[-1] == (
         "runs not fallen back where guarded moved > 1 point from unguarded: 2 up, 1 down of 4 "
-        "(positive cases: 1 up, 1 down)"
+        "(positive runs: 1 up, 1 down)"
     )
 
 
@@ -2887,3 +2887,28 @@ def test_monitor_resolution_counts_a_run_two_files_hold_once(load_script, tmp_pa
     two.write_text(json.dumps(rows[0]) + "\n")
     margins = script.run_margins([str(one), str(two)])
     assert margins == {"office_A->W": [0.07], "mnist->usps": [0.05]}
+    # ... also as today's harness writes them, each run with its case set: a true pair two
+    # sets share is one case ("case sets fresh10 and harness each build a case of that name")
+    for path, case_set in ((one, "harness"), (two, "fresh10")):
+        lines = path.read_text().splitlines()
+        path.write_text(
+            "".join(
+                json.dumps({**json.loads(t), "settings": {"case_set": case_set}}) + "\n"
+                for t in lines
+            )
+        )
+    assert script.run_margins([str(one), str(two)]) == margins
+    nt = load_script("negative_transfer")
+    assert "office_A->W" in nt.TRUE_PAIRS and "office_A->W_disjoint" not in nt.TRUE_PAIRS
+    assert any("pooled over 2 files" in line for line in nt.summarise_runs([str(one), str(two)]))
+
+
+def test_the_learned_guard_names_an_empty_selection(load_script, tmp_path, capsys):
+    # only *_matched runs, which --issue-kinds drops: an IndexError traceback
+    script = load_script("learned_guard")
+    path = tmp_path / "m.jsonl"
+    row = guard_row("office_A->C_matched", 0, "positive", False, 0.5, 0.6)
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(SystemExit):
+        script.main(["--issue-kinds", str(path)])
+    assert "no runs to judge (--issue-kinds drops the *_matched cases)" in capsys.readouterr().err

@@ -295,7 +295,7 @@ def test_fresh_set_12_without_the_class_agreement_check(load_script, capsys):
     out = capsys.readouterr().out
     a = out[out.index("candidate A:") : out.index("candidate E:")]
     assert (
-        "worst case: -15.9 points" in a and "kept on the 52 positive case(s) with a gain: 93%" in a
+        "worst case: -15.9 points" in a and "kept on the 52 positive run(s) with a gain: 93%" in a
     )
     assert (
         "negative cases flagged: 88% of 66" in a and "false alarms on positive cases: 3% of 62" in a
