@@ -836,6 +836,16 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             target_image_shape=target.image_shape,
         ).fit(target.X, image_shape=target.image_shape)
         self._Z_ref = self.reference_.embedding_[self._idx]
+        if is_collapsed(self.reference_.labels_[self._idx]):
+            # every score of the reference needs two clusters on the scored rows: a small
+            # cluster the subsample missed was the score's error at the first check, with
+            # neither the reference nor max_samples named
+            raise ValueError(
+                f"NegativeTransferMonitor: the no-transfer reference's partition has one "
+                f"cluster on the {len(self._idx)} scored rows (max_samples="
+                f"{self.max_samples}); its other clusters are too small to be drawn: raise "
+                "max_samples"
+            )
         self.margin_ = float(self.tolerance)
         self.calibration_ = None
         if self.calibrate:

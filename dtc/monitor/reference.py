@@ -25,6 +25,7 @@ import copy
 import hashlib
 import importlib.metadata
 import json
+import numbers
 import os
 import uuid
 import zipfile
@@ -95,6 +96,13 @@ def _setting_json(value):
     # a numpy scalar by its value: its repr follows numpy's print options (legacy=), and
     # n_clusters=np.int64(3) and 3 are one reference
     return value.item() if isinstance(value, np.generic) else repr(value)
+
+
+def _as(value, kind: type):
+    """A numeric setting as ``kind`` (``int`` or ``float``), anything else as given."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return kind(value)
+    return value
 
 
 def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
@@ -274,7 +282,8 @@ class NoTransferReference(BaseEstimator):
             weight_decay=get("weight_decay", 0.0),
             noise=get("noise", 0.0),
             mask=get("mask", 0.0),
-            seed=get("seed", 0),
+            # None as the monitor takes it (_fit_seed): 0
+            seed=0 if get("seed", None) is None else get("seed", None),
             cache_dir=cache_dir,
         )
 
@@ -306,13 +315,20 @@ class NoTransferReference(BaseEstimator):
             from dtc.nn.fingerprint import module_fingerprint  # torch: imported when used
 
             arch = module_fingerprint(arch)
-        names = ("n_clusters", "hidden", "n_latent", "epochs", "batch_size", "lr", "weight_decay")
-        out = {name: getattr(self, name) for name in names}
-        out.update(
-            architecture=arch, noise=self.noise, mask=self.mask, n_init=self.n_init, seed=self.seed
-        )
-        out["hidden"] = None if out["hidden"] is None else [int(h) for h in out["hidden"]]
+        # Each value as its type: weight_decay 0 and 0.0 (a config's and the default) are one
+        # setting, and the reference was trained again for it
+        ints = ("n_clusters", "n_latent", "epochs", "batch_size", "n_init", "seed")
+        floats = ("lr", "weight_decay", "noise", "mask")
+        out = {name: _as(getattr(self, name), int) for name in ints}
+        out.update({name: _as(getattr(self, name), float) for name in floats})
+        out.update(architecture=arch)
+        out["hidden"] = None if self.hidden is None else [int(h) for h in self.hidden]
         return out
+
+    def _uses_image_shape(self) -> bool:
+        """Whether the architecture reads the image shape: ``"conv"`` and a given network
+        (which may), not the fully connected ones."""
+        return not isinstance(self.architecture, str) or self.architecture == "conv"
 
     def fit(self, X, image_shape=None):
         """Fit on target features ``X`` ``(n, d)`` (or take the cached result); returns ``self``.
@@ -325,6 +341,7 @@ class NoTransferReference(BaseEstimator):
         X = check_features(X, name="NoTransferReference: X")
         self._check(X)
         shape = None if image_shape is None else [int(v) for v in image_shape]
+        shape = shape if self._uses_image_shape() else None  # one reference for any shape
         settings = {
             **self._settings(),
             "image_shape": shape,

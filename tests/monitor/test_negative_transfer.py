@@ -177,6 +177,19 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert not other.from_cache_ and other.key_ != first.key_
 
 
+def test_settings_that_train_the_same_reference_share_its_cache_entry():
+    # weight_decay=0 (a config's) and 0.0 (the default), and an image shape that the fully
+    # connected architecture never reads, trained the reference again
+    X, _ = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 2, "batch_size": 32}
+    first = NoTransferReference(K, **kw).fit(X)
+    same = NoTransferReference(K, **kw, weight_decay=0, noise=0, n_init=np.int64(10)).fit(X)
+    shaped = NoTransferReference(K, **kw).fit(X, image_shape=(2, 3))
+    assert same.from_cache_ and shaped.from_cache_ and shaped.key_ == first.key_
+    assert not NoTransferReference(K, **kw, weight_decay=1e-4).fit(X).from_cache_
+
+
 def test_the_reference_memory_keeps_the_most_recent_entries_only(monkeypatch):
     # Unbounded, a notebook looping over seeds kept an entry per fit for the life of the
     # process (its key holds the seed): 0.65 MiB each at 5,000 rows.
@@ -1764,3 +1777,35 @@ def test_a_failed_fit_leaves_no_mix_of_two_fits_in_the_monitor(pair, monkeypatch
     ScriptedDTC([good] * 2, [1.0, 0.5], [fresh]).fit(pair)
     ScriptedDTC([good] * 2, [1.0, 0.5], [mon]).fit(pair)  # the same monitor, reused
     assert mon.trail_ == fresh.trail_ and mon.margin_ == fresh.margin_
+
+
+def test_an_estimator_seed_of_none_is_the_references_seed_0(pair):
+    # the monitor took None as 0 (_fit_seed), its reference refused it ("seed must be an int")
+    est = ScriptedDTC([good] * 3, [1.0, 0.9, 0.8], [monitor("warn", check_features=False)])
+    est.seed = None
+    est.fit(pair)
+    mon = est.callbacks[0]
+    assert mon.reference_.seed == 0 and mon.trail_
+
+
+def test_a_reference_of_one_cluster_on_the_scored_rows_is_named_before_adapting():
+    # a 95/5 target whose 5 rows the 11-row subsample missed: the score's "needs at least 2
+    # clusters" at the first check, after pretraining, naming neither the reference nor
+    # max_samples
+    from dtc.pipeline import DTC
+
+    def domain(n0, n1, seed):
+        rng = np.random.default_rng(seed)
+        y = np.r_[np.zeros(n0, int), np.ones(n1, int)]
+        X = np.array([[0.0] * 20, [8.0] * 20])[y] + rng.normal(0, 1, (len(y), 20))
+        return X.astype(np.float32), y
+
+    (Xs, ys), (Xt, _) = domain(60, 60, 1), domain(95, 5, 2)
+    mon = NegativeTransferMonitor(
+        "warn", reference_epochs=3, n_restarts=3, max_samples=11, check_features=False,
+        calibrate=False,
+    )  # fmt: skip
+    est = DTC(pretrain_epochs=2, adapt_epochs=2, self_training_rounds=0, hidden=(16,), n_latent=4)
+    est.set_params(seed=1, callbacks=[mon])
+    with pytest.raises(ValueError, match="reference's partition has one cluster on the 11 scor"):
+        est.fit(DomainPair(Domain(Xs, ys), Domain(Xt), n_clusters=2))
