@@ -840,11 +840,16 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             # every score of the reference needs two clusters on the scored rows: a small
             # cluster the subsample missed was the score's error at the first check, with
             # neither the reference nor max_samples named
+            why = (
+                "its K-means found one cluster on the whole target (its embedding has fewer "
+                "than n_clusters distinct points)"
+                if is_collapsed(self.reference_.labels_)
+                else "its other clusters are too small to be drawn: raise max_samples"
+            )
             raise ValueError(
                 f"NegativeTransferMonitor: the no-transfer reference's partition has one "
                 f"cluster on the {len(self._idx)} scored rows (max_samples="
-                f"{self.max_samples}); its other clusters are too small to be drawn: raise "
-                "max_samples"
+                f"{self.max_samples}); {why}"
             )
         self.margin_ = float(self.tolerance)
         self.calibration_ = None

@@ -99,8 +99,11 @@ def _setting_json(value):
 
 
 def _as(value, kind: type):
-    """A numeric setting as ``kind`` (``int`` or ``float``), anything else as given."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    """A numeric setting as ``kind``: a float setting's number as a float, an int
+    setting's integer (numpy's too) as an int; anything else as given, so that a value the
+    network builder refuses (``n_latent=4.5``) is no key of a cached reference of 4."""
+    number = numbers.Integral if kind is int else numbers.Real
+    if isinstance(value, number) and not isinstance(value, bool):
         return kind(value)
     return value
 
@@ -322,7 +325,7 @@ class NoTransferReference(BaseEstimator):
         out = {name: _as(getattr(self, name), int) for name in ints}
         out.update({name: _as(getattr(self, name), float) for name in floats})
         out.update(architecture=arch)
-        out["hidden"] = None if self.hidden is None else [int(h) for h in self.hidden]
+        out["hidden"] = None if self.hidden is None else [_as(h, int) for h in self.hidden]
         return out
 
     def _uses_image_shape(self) -> bool:

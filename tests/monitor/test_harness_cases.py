@@ -2900,6 +2900,11 @@ def test_monitor_resolution_counts_a_run_two_files_hold_once(load_script, tmp_pa
     assert script.run_margins([str(one), str(two)]) == margins
     nt = load_script("negative_transfer")
     assert "office_A->W" in nt.TRUE_PAIRS and "office_A->W_disjoint" not in nt.TRUE_PAIRS
+    # two outcomes of a true pair are runs under other settings, not two constructions
+    rows = [{**json.loads(two.read_text()), "settings": {"case_set": s}} for s in ("a", "b")]
+    rows[1]["acc_unguarded"] += 0.1
+    with pytest.raises(ValueError, match="office_A->W at seed 4: two files record different"):
+        nt.distinct_runs(rows)
     assert any("pooled over 2 files" in line for line in nt.summarise_runs([str(one), str(two)]))
 
 

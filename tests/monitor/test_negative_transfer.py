@@ -188,6 +188,9 @@ def test_settings_that_train_the_same_reference_share_its_cache_entry():
     shaped = NoTransferReference(K, **kw).fit(X, image_shape=(2, 3))
     assert same.from_cache_ and shaped.from_cache_ and shaped.key_ == first.key_
     assert not NoTransferReference(K, **kw, weight_decay=1e-4).fit(X).from_cache_
+    # ... but a value the network builder refuses is no key of the cached one
+    with pytest.raises(ValueError, match="n_latent: expected an int >= 1, got 4.5"):
+        NoTransferReference(K, **{**kw, "n_latent": 4.5}).fit(X)
 
 
 def test_the_reference_memory_keeps_the_most_recent_entries_only(monkeypatch):
@@ -1788,6 +1791,10 @@ def test_an_estimator_seed_of_none_is_the_references_seed_0(pair):
     assert mon.reference_.seed == 0 and mon.trail_
 
 
+# scikit-learn's own word on the constant target's K-means (one distinct point)
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
 def test_a_reference_of_one_cluster_on_the_scored_rows_is_named_before_adapting():
     # a 95/5 target whose 5 rows the 11-row subsample missed: the score's "needs at least 2
     # clusters" at the first check, after pretraining, naming neither the reference nor
@@ -1807,5 +1814,10 @@ def test_a_reference_of_one_cluster_on_the_scored_rows_is_named_before_adapting(
     )  # fmt: skip
     est = DTC(pretrain_epochs=2, adapt_epochs=2, self_training_rounds=0, hidden=(16,), n_latent=4)
     est.set_params(seed=1, callbacks=[mon])
-    with pytest.raises(ValueError, match="reference's partition has one cluster on the 11 scor"):
+    with pytest.raises(ValueError, match="on the 11 scored rows .max_samples=11.; its other cl"):
         est.fit(DomainPair(Domain(Xs, ys), Domain(Xt), n_clusters=2))
+    # every row scored and one cluster still: raising max_samples cannot help, not advised
+    mon.set_params(max_samples=1000)
+    constant = np.zeros_like(Xt[:60])
+    with pytest.raises(ValueError, match="60 scored rows .max_samples=1000.; its K-means found"):
+        est.fit(DomainPair(Domain(Xs, ys), Domain(constant), n_clusters=2))
