@@ -656,6 +656,7 @@ def kernel_sums(
     *,
     exclude_diagonal: bool,
     block_size: int | None = DEFAULT_BLOCK_SIZE,
+    owner: str = "kernel_sums",
 ) -> torch.Tensor:
     """Blockwise sums of a product of multi-kernels over all pairs, differentiable.
 
@@ -666,14 +667,15 @@ def kernel_sums(
     terms of ``S_xx`` and ``S_yy`` are left out. ``block_size``: tile side, ``None`` for
     :func:`auto_block_size` (tiles of at most :func:`step_bytes` scratch memory).
     Time ``O((n + m)^2 sum_l d_l)``, memory ``O(block_size^2 * sum_l len(kernels[l]) +
-    (n + m) d)`` in forward and backward.
+    (n + m) d)`` in forward and backward. ``owner``: who the error of features whose squared
+    distances overflow (:func:`check_distances_fit`) names.
     """
     if block_size is not None and not is_int_at_least(block_size, 1):
         raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
     _check_layer_counts(xs, ys, kernels, "kernel_sums")
     # half precision in float32 (see _widened); the centring is forward's
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
-    check_distances_fit(xs, ys, "kernel_sums")
+    check_distances_fit(xs, ys, owner)
     # Autocast off inside: in the caller's `torch.autocast` it recast the tiles' products to
     # bfloat16 while the accumulators stay float32 ("mat1 and mat2 must have the same
     # dtype"); the inputs are widened already, so the sums are those of the widened inputs.
@@ -787,6 +789,7 @@ def linear_time_sums(
     kernels: Sequence[MultiKernel],
     *,
     chunk: int | None = None,
+    owner: str = "linear_time_sums",
 ) -> torch.Tensor:
     """The four sums of the linear-time MMD estimate (Gretton et al., JMLR 2012, Lemma 14),
     differentiable, in ``O((n + m) d)`` time and memory.
@@ -796,12 +799,13 @@ def linear_time_sums(
     sum_p k(y_{2p}, y_{2p+1}), sum_p k(x_{2p}, y_{2p+1}), sum_p k(x_{2p+1}, y_{2p})]``
     (0-based ``p < P``); samples after the first ``2P`` are not used. ``chunk``: pairs per
     step, ``None`` for the largest that keeps the scratch space under :func:`step_bytes`.
+    ``owner``: as in :func:`kernel_sums`.
     """
     if chunk is not None and not is_int_at_least(chunk, 1):
         raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
     _check_layer_counts(xs, ys, kernels, "linear_time_sums")
     xs, ys = [_widened(x) for x in xs], [_widened(y) for y in ys]
-    check_distances_fit(xs, ys, "linear_time_sums")
+    check_distances_fit(xs, ys, owner)
     # Autocast off inside, as kernel_sums: in the caller's torch.autocast the gradient's
     # products ran in bfloat16
     with torch.autocast(xs[0].device.type, enabled=False):

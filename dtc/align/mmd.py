@@ -81,7 +81,6 @@ from dtc.align.kernels import (
     _positive_float,
     _positive_floats,
     _widened,
-    check_distances_fit,
     dan_scales,
     kernel_sums,
     linear_time_sums,
@@ -137,13 +136,12 @@ def _gaussian_mmd2(xs, ys, *, estimator, gammas, block_size, owner):
     caller in the error of features whose distances overflow."""
     n, m = xs[0].shape[0], ys[0].shape[0]
     kernels = [MultiKernel(gam) for gam in gammas]
-    check_distances_fit([_widened(x) for x in xs], [_widened(y) for y in ys], owner)
     if estimator == "linear":
-        t = linear_time_sums(xs, ys, kernels)
+        t = linear_time_sums(xs, ys, kernels, owner=owner)
         return ((t[0] + t[1] - t[2] - t[3]) / (min(n, m) // 2)).to(xs[0].dtype)
     unbiased = estimator == "unbiased"
     s_xx, s_yy, s_xy = kernel_sums(
-        xs, ys, kernels, exclude_diagonal=unbiased, block_size=block_size
+        xs, ys, kernels, exclude_diagonal=unbiased, block_size=block_size, owner=owner
     )
     return _combine(s_xx, s_yy, s_xy, n, m, unbiased).to(xs[0].dtype)
 
