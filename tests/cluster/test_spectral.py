@@ -370,7 +370,11 @@ def test_knn_ivf_cells_of_copies_are_searched_in_blocks(monkeypatch):
     """Copies share one IVF cell (K-means cannot split them): half of 4,000 rows equal made
     one 2,000 x 2,000 distance block, quadratic in the copies (1.9 GB at 16,000 rows; a
     MemoryError at 32,000). The cell's queries go in blocks; tiny blocks give the same graph
-    as whole cells, and the copies' neighbours are copies at distance 0."""
+    as whole cells, and the copies' neighbours are copies at distance 0.
+
+    Which copies is not part of the contract: they tie, and the float32 product that ranks
+    them rounds by the block's shape on some BLAS builds (an AMD EPYC's OpenBLAS picked other
+    copies for a quarter of the slots), so only the other rows' neighbours must agree."""
     import dtc.cluster.spectral as spectral
 
     rng = np.random.default_rng(0)
@@ -380,8 +384,12 @@ def test_knn_ivf_cells_of_copies_are_searched_in_blocks(monkeypatch):
     monkeypatch.setattr(spectral, "_CELL_BLOCK", 1000)
     d_blocks, i_blocks = knn_graph(X, 10, method="ivf", seed=0)
     np.testing.assert_array_equal(d_blocks, d_whole)
-    np.testing.assert_array_equal(i_blocks, i_whole)
-    assert (d_whole[:2000] == 0).all() and (i_whole[:2000] < 2000).all()
+    np.testing.assert_array_equal(i_blocks[2000:], i_whole[2000:])
+    for idx in (i_whole, i_blocks):
+        copies = idx[:2000]
+        assert (copies < 2000).all() and (copies != np.arange(2000)[:, None]).all()
+        assert all(np.unique(row).size == row.size for row in copies)  # k distinct copies
+    assert (d_whole[:2000] == 0).all()
 
 
 def test_tightly_clustered_eigenvalues_still_give_every_eigenpair():
