@@ -22,6 +22,7 @@ from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, v
 from importlib.util import find_spec
 from pathlib import Path
 
+from dtc._validation import check_bool
 from dtc._warnings import warn
 
 __all__ = [
@@ -244,7 +245,8 @@ class PluginRegistry:
                 f"register: a {self.what} must be a subclass of "
                 f"{self.base.__module__}.{self.base.__qualname__}, got {cls!r}"
             )
-        if not overwrite and name in self._all():
+        # "no" is truthy: it replaced the registered class without a word
+        if not check_bool(overwrite, method="register", name="overwrite") and name in self._all():
             raise ValueError(f"register: a {self.what} named {name!r} is already registered")
         self._registered[name] = cls
 

@@ -123,6 +123,21 @@ def check_number(
     return float(value)
 
 
+def check_probability_rows(probs, name: str):
+    """``probs``, a floating-point tensor of shape ``(n, k)``, checked to hold rows of
+    probabilities (finite, non-negative, each row summing to 1); else ``ValueError`` naming
+    ``name``. Row sums are taken in float64 with a tolerance of the tensor's own precision:
+    a bfloat16 softmax (8-bit mantissa) sums to 1 only within a few 1e-3."""
+    if not bool(probs.isfinite().all()) or bool((probs < 0).any()):
+        raise ValueError(f"{name} must be finite and non-negative")
+    row_sums = probs.detach().double().sum(dim=1)
+    eps = sys.modules["torch"].finfo(probs.dtype).eps if probs.is_floating_point() else 0.0
+    atol = max(1e-4, 2 * eps)
+    if not bool(((row_sums - 1).abs() <= atol).all()):
+        raise ValueError(f"{name} rows must sum to 1 within {atol:g} (soft cluster assignments)")
+    return probs
+
+
 def _uncastable_types(values) -> set[type]:
     """The types among ``values`` whose (first) value float32 does not take (numpy scalars
     and ``None``, which reads as NaN, it does)."""

@@ -61,7 +61,7 @@ from dtc._plugins import (
     plugin_hash,
     run_seed_arguments,
 )
-from dtc._validation import SEED_MAX, float_array, is_finite_number, user_path
+from dtc._validation import SEED_MAX, check_bool, float_array, is_finite_number, user_path
 from dtc._warnings import warn
 from dtc.align.grl import dann_schedule
 from dtc.align.kernels import median_sq_dist
@@ -1309,6 +1309,8 @@ class DTC(TransferClusterer):
         (Preprocessing them again would scale each column twice.)
         """
         ae = self._target_encoder("transform_target")
+        # "no" is truthy: it skipped the z-scoring without a word
+        preprocessed = check_bool(preprocessed, method="DTC.transform_target", name="preprocessed")
         # A tensor (on a GPU, or requiring grad) is read detached and on the host:
         # numpy refuses both.
         X = float_array(X, "DTC.transform_target")
@@ -1327,6 +1329,12 @@ class DTC(TransferClusterer):
             X = X.astype(np.float32).astype(np.float64)
         if not preprocessed and self.target_mean_ is not None:
             X = zscore_columns(X, mean=self.target_mean_, std=self.target_std_)
+        if float(np.abs(X).max()) > float(np.finfo(np.float32).max):
+            # embed casts to float32: inf, and a NaN embedding (a Domain refuses such rows)
+            raise ValueError(
+                "DTC.transform_target: X holds values beyond float32's range (|x| > 3.4e+38) "
+                "once preprocessed; rescale the features"
+            )
         return embed(ae.encoder, X)
 
     # -- the fit --------------------------------------------------------------

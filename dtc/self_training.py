@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dtc._validation import host_array
+from dtc._validation import check_bool, host_array
 
 __all__ = ["anchored_kmeans", "confident_mask", "pseudo_labels"]
 
@@ -85,6 +85,8 @@ def anchored_kmeans(
     for name, arr in (("Z", Z), ("init", C)):
         if not np.isfinite(arr).all():
             raise ValueError(f"anchored_kmeans: {name} must be finite, found NaN or Inf")
+    # "no" is truthy: it ran the cosine geometry without a word
+    spherical = check_bool(spherical, method="anchored_kmeans", name="spherical")
     if spherical:
         Z, C = _unit_rows(Z), _unit_rows(C)
     labels = None

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from dtc._validation import check_bool, check_seed, is_int_at_least
+from dtc._validation import check_bool, check_probability_rows, check_seed, is_int_at_least
 from dtc.align.dann import AdversarialLoss
 from dtc.align.discriminator import check_feature_width, check_in_features, domain_bce
 from dtc.align.grl import grad_reverse
@@ -163,17 +163,7 @@ def soft_assignments(context: dict, role: str, n: int, owner: str) -> torch.Tens
     if not isinstance(probs, torch.Tensor) or probs.dim() != 2 or probs.shape[0] != n:
         shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
         raise ValueError(f"{owner}: {key} must be a ({n}, k) tensor, got {shape}")
-    if not torch.isfinite(probs).all() or (probs < 0).any():
-        raise ValueError(f"{owner}: {key} must be finite and non-negative")
-    # Summed in float64, with a tolerance of the probabilities' own precision: a bfloat16
-    # softmax (8-bit mantissa) has rows that sum to 1 only within a few 1e-3.
-    row_sums = probs.double().sum(dim=1)
-    atol = max(1e-4, 2 * torch.finfo(probs.dtype).eps) if probs.is_floating_point() else 1e-4
-    if not torch.allclose(row_sums, torch.ones_like(row_sums), atol=atol):
-        raise ValueError(
-            f"{owner}: {key} rows must sum to 1 within {atol:g} (soft cluster assignments)"
-        )
-    return probs
+    return check_probability_rows(probs, f"{owner}: {key}")
 
 
 class CDANLoss(AdversarialLoss):

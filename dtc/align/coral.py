@@ -31,6 +31,8 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
 
     ``x`` ``(n, d)`` with ``n >= 2`` -> ``(d, d)``: ``(x - mean)^T (x - mean) / (n - 1)``.
     """
+    if x.ndim != 2 or x.shape[0] < 2:  # one row divided 0 by 0: a NaN matrix
+        raise ValueError(f"covariance: x must have shape (n, d) with n >= 2, got {tuple(x.shape)}")
     centred = x - x.mean(dim=0, keepdim=True)
     return centred.T @ centred / (x.shape[0] - 1)
 
@@ -95,6 +97,12 @@ class _SymLog(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, floor):
         eigvals, eigvecs = torch.linalg.eigh(a)
+        # eigh's backward error is ~ d eps |A|: an eigenvalue below minus a hundred times
+        # that is the matrix's own, and its log does not exist (-I gave -708 I).
+        if bool(eigvals[0] < -100 * a.shape[0] * torch.finfo(a.dtype).eps * eigvals.abs().max()):
+            raise ValueError(
+                f"sym_logm: a must be positive definite, got an eigenvalue {float(eigvals[0]):.3g}"
+            )
         # Round-off can push the eigenvalues of a PSD + eps I matrix just below eps.
         eigvals = eigvals.clamp_min(max(floor, torch.finfo(a.dtype).tiny))
         log_eigvals = eigvals.log()
@@ -116,6 +124,21 @@ def sym_logm(a: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
     eigenvalues. Eigenvalues that round-off puts below ``floor`` (a known lower bound, e.g.
     ``eps`` for ``C + eps I`` with ``C`` positive semi-definite) are raised to it, and to the
     dtype's smallest normal number at least."""
+    if (
+        not isinstance(a, torch.Tensor)
+        or not a.is_floating_point()
+        or a.ndim != 2
+        or a.shape[0] != a.shape[1]
+    ):
+        got = f"{tuple(a.shape)} {a.dtype}" if isinstance(a, torch.Tensor) else type(a).__name__
+        raise ValueError(f"sym_logm: a must be a floating tensor of shape (d, d), got {got}")
+    if not bool(a.isfinite().all()):
+        raise ValueError("sym_logm: a contains NaN or infinite values")
+    # eigh reads one triangle only: [[1, 2], [0, 1]] had the log of the identity. Round-off
+    # of a product X^T X can leave the triangles a few ulps apart: that is symmetric.
+    tol = 100 * a.shape[0] * torch.finfo(a.dtype).eps * float(a.detach().abs().max())
+    if bool(((a - a.T).abs() > tol).any()):
+        raise ValueError("sym_logm: a must be symmetric, its triangles differ")
     return _SymLog.apply(a, float(floor))
 
 

@@ -235,8 +235,9 @@ def coral_distance(source, target, *, log: bool = False, eps: float = 1e-3) -> f
     ``log=True``, at d = 2,000 (60 rows a domain); each grows 4x (8x in time for the log)
     per doubling of d. Raw features of many thousands need a reduction first."""
     s, t = _pair(source, target, "coral_distance", min_samples=2)
+    eps = _check_eps(eps)  # also without log: eps=-1 was accepted there
     if check_bool(log, method="coral_distance", name="log"):
-        return _log_coral(s, t, _check_eps(eps), "coral_distance").item()
+        return _log_coral(s, t, eps, "coral_distance").item()
     return _coral(s, t, "coral_distance").item()
 
 

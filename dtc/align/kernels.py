@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from dtc._validation import is_int_at_least
+from dtc._validation import check_number, is_int_at_least
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -58,6 +58,12 @@ def dan_scales(low: float = -8.0, high: float = 8.0, num: int = 33, base: float 
     """
     if not is_int_at_least(num, 1):  # 2.5 and "3" failed inside range(), True gave 1 scale
         raise ValueError(f"dan_scales: num must be an int >= 1, got {num!r}")
+    # base 0 divided by zero, -2 gave complex scales, 1 the same scale num times
+    base = check_number(base, "dan_scales: base", low=0.0, strict=True)
+    if base == 1:
+        raise ValueError("dan_scales: base must be a number > 0 other than 1, got 1")
+    low = check_number(low, "dan_scales: low", low=-math.inf)
+    high = check_number(high, "dan_scales: high", low=low)
     if num == 1:
         return (float(base**low),)
     step = (high - low) / (num - 1)

@@ -14,6 +14,7 @@ Python Optimal Transport", JMLR 2021); both are differentiable in the features.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -23,6 +24,11 @@ import torch
 from dtc._validation import check_bool, check_number, check_seed
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.kernels import _widened
+
+#: Features whose largest |value| lies outside ``2**+-_SAFE_LOG2`` are scaled by a power of
+#: two before the normalised Sinkhorn cost (their float32 squared distances under- or
+#: overflow); the K-means back end's bound (``dtc.cluster.kmeans.SAFE_LOG2``).
+_SAFE_LOG2 = 40
 
 __all__ = [
     "NORMALIZATIONS",
@@ -221,6 +227,15 @@ def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, gra
     # their pooled mean (detached: the distances, and so the gradient, do not depend on it).
     centre = torch.cat([source, target]).detach().mean(0)
     source, target = source - centre, target - centre
+    if normalize != "none":
+        # The normalised loss does not change when both domains are scaled, and a power of
+        # two scales exactly: features ~1e-20 had float32 squared distances underflow (the
+        # loss fell to 0, "aligned"), ~1e20 overflow. Only outside 2**+-_SAFE_LOG2, so that
+        # every batch in range keeps its value bit for bit.
+        top = float(torch.maximum(source.detach().abs().max(), target.detach().abs().max()))
+        if top > 0 and not 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
+            factor = 2.0 ** -math.frexp(top)[1]
+            source, target = source * factor, target * factor
     # One scale for all three terms (from the cross cost), so the debiased value is 0 on
     # identical inputs; not detached, so the loss is exactly a function of the features.
     scale = _cost_scale(ot.dist(source, target), normalize)

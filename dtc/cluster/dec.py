@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dtc._validation import check_probability_rows
 from dtc.cluster import _DEC_NAMES
 
 # One list of names, shared with dtc.cluster's lazy loader.
@@ -75,9 +76,24 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
     # without the expansion |z|^2 - 2 z.mu + |mu|^2, which subtracts terms of the size of the
     # squared norms: float32 embeddings near 1,000 gave q off by 0.1, and shifting both
     # sides by the centres' mean still left 0.03 with one centre far from the others.
+    for name, x in (("z", z), ("centers", centers)):
+        if not bool(x.isfinite().all()):  # a NaN row gave a NaN row of q without a word
+            raise ValueError(f"{name}: expected finite values, found NaN or Inf")
     sq = torch.cdist(
         z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist"
     ).square()
+    if not bool(sq.isfinite().all()) and wide != torch.float64:
+        # Squared distances past float32's range (embeddings ~1e19 apart) made every q NaN;
+        # float64 holds the square of any float32 distance.
+        wide = torch.float64
+        sq = torch.cdist(
+            z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist"
+        ).square()
+    if not bool(sq.isfinite().all()):
+        raise ValueError(
+            f"z, centers: squared distances overflow {wide} (values of about "
+            f"{float(z.abs().max()):.3g} and {float(centers.abs().max()):.3g}); rescale them"
+        )
     # Normalising in log space: the kernel underflows for far points, its log does not.
     return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(sq / alpha), dim=1).to(z.dtype)
 
@@ -108,6 +124,9 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
         )
     if not bool((q.sum(1) > 0).all()):
         raise ValueError("q: expected every row to have a positive entry, got an all-zero row")
+    # Rows of soft assignments: f_j sums them, so unnormalised rows weigh the clusters
+    # otherwise, and q * 1e-45 squared to 0 (a NaN p)
+    check_probability_rows(q, "q")
     # A cluster whose q column underflowed to 0 everywhere (a centre far from every point,
     # for a large alpha) has f_j = 0: its p column is 0 (the limit of q^2 / f), not 0/0.
     f = q.sum(0, keepdim=True).clamp_min(torch.finfo(q.dtype).tiny)
@@ -135,6 +154,9 @@ def dec_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         )
     if not bool(((p >= 0) & (p < torch.inf)).all()):  # KL of a p that is no distribution: NaN
         raise ValueError("p: expected finite non-negative target probabilities")
+    # KL of rows that are no distributions: 3 q gave a negative "KL", q - 0.6 a NaN
+    check_probability_rows(p, "p")
+    check_probability_rows(q.detach(), "q")
     # Where p_ij = 0 the term is 0 whatever q_ij, even q_ij = 0 (an underflowed kernel):
     # log is taken of 1 there, so neither the value nor the gradient becomes 0 * inf = NaN.
     log_q = torch.log(torch.where(p > 0, q, torch.ones_like(q)))

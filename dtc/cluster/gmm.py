@@ -158,6 +158,8 @@ def gmm(
         isinstance(reg_covar, numbers.Real) and 0 <= reg_covar < math.inf
     ):
         raise ValueError(f"reg_covar: expected a non-negative float, got {reg_covar!r}")
+    # "no" was truthy: three values returned where two were asked for (checked before EM)
+    return_model = check_bool(return_model, method="gmm", name="return_model")
     # float64 for EM: the log-determinants of near-singular covariances need it.
     X64 = X.astype(np.float64)
     start = {}
@@ -182,6 +184,4 @@ def gmm(
     labels = resp.argmax(axis=1).astype(np.int64)
     # EM can empty a component (few rows per component, a start between clusters)
     warn_if_fewer_clusters(labels, k, "gmm", "EM left the other components without a row")
-    # "no" was truthy: three values returned where two were asked for
-    return_model = check_bool(return_model, method="gmm", name="return_model")
     return (labels, resp, model) if return_model else (labels, resp)

@@ -47,7 +47,7 @@ from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 
-from dtc._validation import check_bool, check_features
+from dtc._validation import check_bool, check_features, check_number, float_array
 from dtc._warnings import warn
 from dtc.cluster.kmeans import (
     _scale_exponent,
@@ -345,7 +345,8 @@ def normalized_adjacency(W, *, allow_isolated: bool = False) -> sp.csr_matrix:
         raise ValueError("W: expected finite non-negative weights, found NaN, Inf or < 0")
     deg = np.asarray(W.sum(axis=1)).ravel()
     isolated = deg <= 0
-    if isolated.any() and not allow_isolated:
+    allow = check_bool(allow_isolated, method="normalized_adjacency", name="allow_isolated")
+    if isolated.any() and not allow:
         raise ValueError(f"W: expected positive degrees, {int(isolated.sum())} node(s) isolated")
     s = sp.diags(1.0 / np.sqrt(np.where(isolated, 1.0, deg)))
     return (s @ W @ s).tocsr()
@@ -401,6 +402,8 @@ def spectral_embedding(
     W = sp.csr_matrix(W)
     n = W.shape[0]
     m = check_n_clusters(n_components, n, "n_components")
+    # ARPACK's: "x" failed as a SystemError, NaN ran 30,001 iterations, 10 gave wrong vectors
+    tol = check_number(tol, "spectral_embedding: tol", low=0.0, high=1.0)
     rng = np.random.default_rng(check_seed(seed))
     M = normalized_adjacency(W)
     n_comp, comp = connected_components(M, directed=False)
@@ -434,7 +437,7 @@ def eigengap(eigenvalues, *, k_max: int | None = None) -> int:
     -------
     k : int, ``argmax_k (lambda_k - lambda_{k+1})`` with 1-based ``k`` in ``[1, k_max]``
     """
-    vals = np.asarray(eigenvalues, dtype=np.float64)
+    vals = float_array(eigenvalues, "eigengap", "eigenvalues")
     if vals.ndim != 1 or vals.size < 2:
         raise ValueError(
             f"eigenvalues: expected a 1-d array of at least 2 values, got {vals.shape}"

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.ndimage import zoom
 from sklearn.decomposition import PCA
 
-from dtc._validation import check_bool
+from dtc._validation import check_bool, check_number, float_array
 from dtc.data.domain import Domain, DomainPair
 
 __all__ = [
@@ -52,6 +52,17 @@ def _safe_divide(X: np.ndarray, denom: np.ndarray) -> np.ndarray:
     return X / denom
 
 
+def _matrix(X, func: str) -> np.ndarray:
+    """``X`` as a finite float64 ``(n, d)`` array with ``n >= 1``, else ``ValueError``
+    naming ``func``: text cast to numbers, a NaN gave a NaN statistic, 1-D a scalar one."""
+    X = float_array(X, func)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{func}: X must have shape (n, d) with n >= 1, got {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{func}: X contains NaN or infinite values")
+    return X
+
+
 def column_std(X) -> np.ndarray:
     """Population standard deviation (``ddof=0``) of each column of ``X`` ``(n, d)`` ->
     ``(d,)``, 0 for a column that is constant up to floating-point rounding.
@@ -62,7 +73,7 @@ def column_std(X) -> np.ndarray:
     two-pass variance, ``n eps var + (n eps mean)^2`` (Chan, Golub & LeVeque, The American
     Statistician, 1983), the test scikit-learn's ``StandardScaler`` applies.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _matrix(X, "column_std")
     mean, var = X.mean(axis=0), X.var(axis=0)
     eps, n = np.finfo(np.float64).eps, X.shape[0]
     constant = var <= n * eps * var + (n * eps * mean) ** 2
@@ -77,17 +88,18 @@ def zscore_columns(X, *, mean=None, std=None) -> np.ndarray:
     ``(d,)`` default to the statistics of ``X`` (:func:`column_std`). Zero-variance
     columns are only centred (divided by 1).
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"zscore_columns: X must have shape (n, d), got {X.shape}")
-    mean = X.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
-    std = column_std(X) if std is None else np.asarray(std, dtype=np.float64)
+    X = _matrix(X, "zscore_columns")
+    mean = X.mean(axis=0) if mean is None else float_array(mean, "zscore_columns", "mean")
+    std = column_std(X) if std is None else float_array(std, "zscore_columns", "std")
     for name, value in (("mean", mean), ("std", std)):
         # a (d, 1) column broadcast against an (n, d) X with n == d without an error
         if value.shape != (X.shape[1],):
             raise ValueError(
                 f"zscore_columns: {name} must have shape (d,) = ({X.shape[1]},), got {value.shape}"
             )
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std >= 0).all()):
+        # a negative std flipped the column's sign, a NaN one made it NaN, without a word
+        raise ValueError("zscore_columns: mean must be finite and std finite and >= 0")
     return _safe_divide(X - mean, std)
 
 
@@ -105,9 +117,8 @@ def floored_std(X, quantile: float | None = None) -> np.ndarray:
     std = column_std(X)
     if quantile is None:
         return std
-    q = float(quantile)
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"floored_std: quantile must be in [0, 1] or None, got {quantile!r}")
+    # check_number: float() parsed "0.5" and took True as 1.0
+    q = check_number(quantile, "floored_std: quantile (or None)", low=0.0, high=1.0)
     varying = std[std > 0]
     return np.maximum(std, np.quantile(varying, q)) if varying.size else std
 

@@ -37,7 +37,14 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
 from dtc._torch_state import training_defaults
-from dtc._validation import check_features, check_seed, user_path
+from dtc._validation import (
+    check_bool,
+    check_features,
+    check_number,
+    check_seed,
+    is_int_at_least,
+    user_path,
+)
 from dtc._warnings import warn
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
@@ -243,6 +250,13 @@ class NoTransferReference(BaseEstimator):
         ``target_image_shape``, into the source network's latent width.
         """
         get = lambda name, default: getattr(estimator, name, default)  # noqa: E731
+        # "no" is truthy: it budgeted the labelled (or heterogeneous) steps without a word
+        labelled_source = check_bool(
+            labelled_source, method="NoTransferReference.from_estimator", name="labelled_source"
+        )
+        heterogeneous = check_bool(
+            heterogeneous, method="NoTransferReference.from_estimator", name="heterogeneous"
+        )
         b = int(get("batch_size", 256))
         if epochs is None:
             pre, ada = int(get("pretrain_epochs", 30)), int(get("adapt_epochs", 30))
@@ -301,6 +315,30 @@ class NoTransferReference(BaseEstimator):
             )
         # scikit-learn's 32 bits: a larger seed failed in K-means, after the training
         check_seed(self.seed, owner="NoTransferReference")
+        # int() truncated 1.5 to 1 and float() parsed "0.01": what trained was not what was set
+        if not is_int_at_least(self.batch_size, 1):
+            raise ValueError(
+                f"NoTransferReference: batch_size must be an int >= 1, got {self.batch_size!r}"
+            )
+        if not isinstance(self.architecture, str):
+            from torch import nn  # a module exists only once torch is loaded
+
+            if not isinstance(self.architecture, nn.Module):
+                raise ValueError(
+                    "NoTransferReference: architecture must be a name (str) or an "
+                    f"nn.Module encoder, got {self.architecture!r}"
+                )
+        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
+            raise ValueError(
+                "NoTransferReference: cache_dir must be None or a path (str or os.PathLike), "
+                f"got {self.cache_dir!r}"
+            )
+        # DTC's bounds (DTC._check_params): Adam refused weight_decay=-1 only once training
+        check_number(self.lr, "NoTransferReference: lr", low=0, strict=True)
+        check_number(self.weight_decay, "NoTransferReference: weight_decay", low=0)
+        check_number(self.noise, "NoTransferReference: noise", low=0)
+        if check_number(self.mask, "NoTransferReference: mask", low=0) >= 1:
+            raise ValueError(f"NoTransferReference: mask must be in [0, 1), got {self.mask!r}")
         for name in ("epochs", "n_init"):
             v = getattr(self, name)
             if (

@@ -33,7 +33,7 @@ from scipy.spatial.distance import pdist
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
-from dtc._validation import check_seed, float_array, host_array, real_array
+from dtc._validation import check_number, check_seed, float_array, host_array, real_array
 from dtc.cluster.kmeans import check_int
 
 __all__ = [
@@ -290,10 +290,10 @@ def soft_neighborhood_density(
     """
     # NaN fails the comparison; inf makes every neighbourhood uniform (the maximum entropy
     # whatever the assignments)
-    if not 0 < temperature < float("inf"):
-        raise ValueError(
-            f"soft_neighborhood_density: temperature must be a finite number > 0, got {temperature}"
-        )
+    # check_number: a string or None failed in a bare comparison, True read as 1
+    temperature = check_number(
+        temperature, "soft_neighborhood_density: temperature", low=0.0, strict=True
+    )
     P = _check_probs(probs, "soft_neighborhood_density")
     P = P[subsample_index(P.shape[0], max_samples, seed, name="soft_neighborhood_density")]
     if P.shape[0] < 2:  # a single row has no neighbour: its distribution is undefined
@@ -367,7 +367,9 @@ def clustering_stability(
         # One cluster is "perfectly stable" on any data; zero pairs leave nothing to average.
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"clustering_stability: {arg} must be an int >= {low}, got {value!r}")
-    if not 0 < fraction <= 1:
+    # check_number: None failed in a bare comparison, True read as 1
+    fraction = check_number(fraction, "clustering_stability: fraction", low=0.0, strict=True)
+    if fraction > 1:
         raise ValueError(f"clustering_stability: fraction must be in (0, 1], got {fraction}")
     if cluster_fn is not None and not callable(cluster_fn):
         raise ValueError(

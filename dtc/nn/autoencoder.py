@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dtc._validation import check_bool
+
 __all__ = [
     "MLP_PRESETS",
     "Autoencoder",
@@ -84,6 +86,7 @@ def mlp(sizes, *, activation: str = "relu", batch_norm: bool = False) -> nn.Sequ
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"mlp: expected at least two positive layer sizes, got {sizes}")
+    batch_norm = check_bool(batch_norm, method="mlp", name="batch_norm")  # "no" added it
     blocks = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         if i == len(sizes) - 2:

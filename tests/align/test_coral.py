@@ -305,3 +305,34 @@ def test_eps_may_be_a_numpy_scalar():
     x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
     assert LogCORALLoss(eps=np.float32(1e-3)).eps == pytest.approx(1e-3)
     assert float(log_coral(x, 2 * x, eps=np.float64(1e-3))) > 0
+
+
+@pytest.mark.parametrize(
+    ("a", "match"),
+    [
+        # eigh reads one triangle: this had the log of the identity, 0
+        (torch.tensor([[1.0, 2.0], [0.0, 1.0]]), r"^sym_logm: a must be symmetric"),
+        # clamped to the smallest normal: -708 I without a word
+        (-torch.eye(2, dtype=torch.float64), r"^sym_logm: a must be positive definite"),
+        (torch.ones(2, 3), r"^sym_logm: a must be a floating tensor of shape \(d, d\)"),
+        (torch.eye(2, dtype=torch.int64), r"^sym_logm: a must be a floating tensor"),
+        (torch.tensor([[1.0, float("nan")], [float("nan"), 1.0]]), r"NaN or infinite"),
+    ],
+)
+def test_sym_logm_refuses_what_has_no_symmetric_logarithm(a, match):
+    with pytest.raises(ValueError, match=match):
+        sym_logm(a)
+
+
+def test_sym_logm_takes_a_product_whose_triangles_differ_by_round_off():
+    # X^T X in float32 need not be bitwise symmetric; scipy's logm is the reference
+    from scipy.linalg import logm
+
+    x = torch.randn(50, 7, generator=torch.Generator().manual_seed(0))
+    a = x.T @ x / 49 + 1e-3 * torch.eye(7)
+    np.testing.assert_allclose(sym_logm(a).numpy(), logm(a.double().numpy()).real, atol=1e-4)
+
+
+def test_covariance_of_one_row_is_refused():
+    with pytest.raises(ValueError, match=r"^covariance: x must have shape \(n, d\) with n >= 2"):
+        covariance(torch.ones(1, 3))  # 0 / 0: a NaN matrix

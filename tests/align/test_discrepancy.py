@@ -256,6 +256,8 @@ def test_bad_inputs(fn):
         (lambda x: mmd_permutation_test(x, x, sigma=-1.0), "sigma must be a positive number"),
         (lambda x: mmd_permutation_test(x, x, estimator="quadratic"), "estimator must be one of"),
         (lambda x: coral_distance(x, x, log=True, eps=0), "eps must be a positive number"),
+        # checked without log too: eps=-1 was accepted there
+        (lambda x: coral_distance(x, x, eps=-1.0), "eps must be a positive number"),
         (lambda x: proxy_a_distance(x, x, classifier="tree"), "classifier must be one of"),
         (lambda x: proxy_a_distance(x, x, n_splits=1), "n_splits must be an int >= 2"),
         (lambda x: proxy_a_distance(x, x, C=0.0), "C must be a positive number"),

@@ -120,6 +120,22 @@ def test_dan_scales_refuses_a_number_of_scales_that_is_no_positive_int(num):
         dan_scales(num=num)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # 0 divided by zero, -2 gave complex numbers, 1 the same scale 33 times
+        ({"base": 0.0}, r"^dan_scales: base must be a number > 0"),
+        ({"base": -2.0}, r"^dan_scales: base must be a number > 0"),
+        ({"base": 1.0}, r"^dan_scales: base must be a number > 0 other than 1"),
+        ({"low": float("nan")}, r"^dan_scales: low must be a number"),
+        ({"high": -9.0}, r"^dan_scales: high must be a number >= -8.0"),
+    ],
+)
+def test_dan_scales_refuses_a_family_that_is_no_family(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dan_scales(**kwargs)
+
+
 def test_multikernel_squaring_chain_matches_direct_exp():
     gammas = [1.0 / s for s in dan_scales()]
     kern = MultiKernel(gammas)

@@ -584,3 +584,22 @@ def test_sinkhorn_cost_default_tolerance_follows_the_dtype():
     assert value.item() == pytest.approx(sinkhorn_cost(x.double(), y.double()).item(), rel=1e-6)
     xd, yd = x.double(), y.double()
     assert sinkhorn_cost(xd, yd).item() == sinkhorn_cost(xd, yd, tol=1e-9).item()
+
+
+@pytest.mark.parametrize("normalize", ["mean", "max"])
+@pytest.mark.parametrize("scale", [1e-25, 1e-20, 1e25])
+def test_normalised_sinkhorn_is_scale_free_past_float32s_squared_range(normalize, scale):
+    # The normalised cost is invariant to rescaling both domains (its docstring). In float32
+    # the squared distances underflowed at 1e-20 (0.07 for 0.61) and 1e-25 (0.0, "aligned").
+    # Reference: the same batch in float64 at scale 1, where nothing under- or overflows.
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g) + 1
+    ref = sinkhorn_cost(s.double(), t.double(), normalize=normalize)
+    src = (s * scale).requires_grad_(True)
+    value = sinkhorn_cost(src, t * scale, normalize=normalize)
+    assert value.item() == pytest.approx(ref.item(), rel=1e-4)
+    # the gradient is the scale-1 gradient divided by the scale (the loss is scale-free)
+    value.backward()
+    s64 = s.double().requires_grad_(True)
+    sinkhorn_cost(s64, t.double(), normalize=normalize).backward()
+    np.testing.assert_allclose(src.grad.double() * scale, s64.grad, rtol=1e-3, atol=1e-4)

@@ -51,6 +51,46 @@ def test_target_distribution_and_loss_against_numpy():
     assert dec_loss(onehot.clamp_min(1e-300), onehot).item() == pytest.approx(0.0, abs=1e-12)
 
 
+def test_points_past_float32s_squared_range_are_computed_in_float64():
+    # |z - mu|^2 ~ 1e40 overflows float32: every q was NaN. Reference: the Student-t kernel
+    # by hand, q_ij ∝ (1 + d_ij^2 / alpha)^(-(alpha + 1) / 2), in float64.
+    z = torch.tensor([[1e20, 0.0], [3e20, 0.0]], dtype=torch.float32, requires_grad=True)
+    mu = torch.tensor([[0.0, 0.0], [2e20, 0.0]], dtype=torch.float32)
+    q = soft_assignment(z, mu, alpha=2.0)
+    d2 = np.array([[1e40, 1e40], [9e40, 1e40]])
+    w = (1 + d2 / 2.0) ** -1.5
+    expected = w / w.sum(1, keepdims=True)  # row 0: equal distances, 1/2 and 1/2
+    np.testing.assert_allclose(q.detach().numpy(), expected, rtol=1e-6)
+    assert q.dtype == torch.float32
+    (q * torch.tensor([[1.0, 0.0], [0.0, 1.0]])).sum().backward()
+    assert torch.isfinite(z.grad).all()
+    # float64 rows past its own squared range: named, not NaN
+    with pytest.raises(ValueError, match=r"^z, centers: squared distances overflow"):
+        soft_assignment(z.detach().double() * 1e140, mu.double() * 1e140)
+
+
+@pytest.mark.parametrize("where", ["z", "centers"])
+def test_non_finite_inputs_are_named(where):
+    z, mu = torch.zeros(3, 2), torch.ones(2, 2)
+    (z if where == "z" else mu)[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=rf"^{where}: expected finite values"):
+        soft_assignment(z, mu)
+
+
+def test_rows_that_are_no_distributions_are_refused():
+    q = soft_assignment(torch.tensor(Z), torch.tensor(MU))
+    p = target_distribution(q)
+    # 3 q gave a negative "KL"; q - 0.1 (negative entries) a NaN; q * 1e-45 squared to 0
+    with pytest.raises(ValueError, match=r"^q rows must sum to 1"):
+        dec_loss(3 * q, p)
+    with pytest.raises(ValueError, match=r"^q must be finite and non-negative"):
+        dec_loss(q - 0.1, p)
+    with pytest.raises(ValueError, match=r"^p rows must sum to 1"):
+        dec_loss(q, 2 * p)
+    with pytest.raises(ValueError, match=r"^q rows must sum to 1"):
+        target_distribution(q * 1e-45)
+
+
 def test_far_points_do_not_underflow():
     z = torch.tensor([[1e6, 0.0]], dtype=torch.float32)
     mu = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float32)

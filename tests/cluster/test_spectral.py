@@ -406,3 +406,20 @@ def test_tightly_clustered_eigenvalues_still_give_every_eigenpair():
     X = np.random.default_rng(5).normal(size=(21, 2))
     labels = spectral_clustering(X, 2, n_neighbors=20, affinity="connectivity", seed=0)
     assert np.unique(labels).size == 2
+
+
+@pytest.mark.parametrize("tol", ["x", float("nan"), 10.0, -1e-6])
+def test_spectral_embedding_tol_is_named(tol):
+    # ARPACK's: "x" failed as a SystemError, NaN ran 30,001 iterations before failing, and
+    # 10 returned inaccurate eigenvectors without a word
+    from dtc.cluster import spectral_embedding
+
+    X = make_blobs(60, centers=3, random_state=0)[0]
+    W = affinity_matrix(*knn_graph(X, 10))
+    with pytest.raises(ValueError, match=r"^spectral_embedding: tol must be a number in"):
+        spectral_embedding(W, 3, tol=tol)
+
+
+def test_eigengap_names_text():
+    with pytest.raises(ValueError, match=r"^eigengap: eigenvalues must be a numeric array"):
+        eigengap("abc")

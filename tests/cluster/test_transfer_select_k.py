@@ -354,6 +354,19 @@ def test_flags_alpha_k_range_and_tol_are_checked_by_kind():
         spectral_clustering(X, 3, return_embedding="no")
     with pytest.raises(ValueError, match=r"return_model must be"):
         gmm(X, 3, return_model=[])
+    # before EM, not after a whole fit
+    import sys
+
+    gmm_module = sys.modules["dtc.cluster.gmm"]  # dtc.cluster.gmm is the function
+
+    class NoFit(gmm_module.GaussianMixture):
+        def fit(self, X, y=None):
+            raise AssertionError("EM ran before return_model was checked")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gmm_module, "GaussianMixture", NoFit)
+        with pytest.raises(ValueError, match=r"return_model must be"):
+            gmm(X, 3, return_model="no")
     Y0 = np.full((60, 3), 1 / 3)
     for alpha in (None, "0.5", True, float("nan")):
         with pytest.raises(ValueError, match=r"^alpha: expected a float in \[0, 1\)"):

@@ -141,8 +141,33 @@ def test_floored_std_by_hand():
     np.testing.assert_allclose(data.floored_std(X, 0.0), [0.5, 0.5, 1, 2, 4])
     np.testing.assert_allclose(data.floored_std(X, 1.0), [4, 4, 4, 4, 4])
     assert np.array_equal(data.floored_std(np.ones((3, 2)), 0.5), [0, 0])  # nothing varies
-    with pytest.raises(ValueError, match=r"quantile must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"quantile \(or None\) must be a number in \[0.0, 1.0\]"):
         data.floored_std(X, 1.5)
+    # float() parsed "0.5" and read True as 1.0
+    for bad in ("0.5", True):
+        with pytest.raises(ValueError, match=r"^floored_std: quantile \(or None\) must be"):
+            data.floored_std(X, bad)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # a negative std flipped the column's sign, a NaN one made it NaN
+        (lambda X: data.zscore_columns(X, std=[-1.0, 1.0]), r"std finite and >= 0"),
+        (lambda X: data.zscore_columns(X, std=[np.nan, 1.0]), r"std finite and >= 0"),
+        (lambda X: data.zscore_columns(X, mean=[np.inf, 0.0]), r"mean must be finite"),
+        (lambda X: data.zscore_columns(X, std=["1", "1"]), r"^zscore_columns: std must be a"),
+        # text was cast to numbers; a NaN gave a NaN std; 1-D X a scalar one
+        (lambda X: data.zscore_columns(X.astype(str)), r"^zscore_columns: X must be a numeric"),
+        (lambda X: data.column_std(np.where(X > 3, np.nan, X)), r"^column_std: X contains NaN"),
+        (lambda X: data.column_std(X[:, 0]), r"^column_std: X must have shape \(n, d\)"),
+        (lambda X: data.column_std(X[:0]), r"with n >= 1, got \(0, 2\)"),
+    ],
+)
+def test_zscoring_refuses_statistics_and_rows_it_cannot_use(call, match):
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 9.0]])
+    with pytest.raises(ValueError, match=match):
+        call(X)
 
 
 def test_size_normalize_images_by_hand():

@@ -354,11 +354,28 @@ def test_knn_agreement_against_a_brute_force_count():
         ),
         (
             lambda: scores.soft_neighborhood_density(np.full((4, 2), 0.5), temperature=0),
-            "temperature must be a finite number > 0, got 0",
+            "temperature must be a number > 0.0 and finite, got 0",
         ),
         (
             lambda: scores.clustering_stability(np.zeros((30, 2)), 2, fraction=1.5),
             r"fraction must be in \(0, 1\], got 1.5",
+        ),
+        # a string or None failed in a bare comparison naming nothing; True read as 1
+        (
+            lambda: scores.soft_neighborhood_density(np.full((4, 2), 0.5), temperature="0.05"),
+            r"^soft_neighborhood_density: temperature must be a number > 0.0",
+        ),
+        (
+            lambda: scores.soft_neighborhood_density(np.full((4, 2), 0.5), temperature=True),
+            r"^soft_neighborhood_density: temperature must be a number > 0.0",
+        ),
+        (
+            lambda: scores.clustering_stability(np.zeros((30, 2)), 2, fraction=None),
+            r"^clustering_stability: fraction must be a number > 0.0",
+        ),
+        (
+            lambda: scores.clustering_stability(np.zeros((30, 2)), 2, fraction=True),
+            r"^clustering_stability: fraction must be a number > 0.0",
         ),
         (lambda: scores.score("silhouette", X=np.zeros((6, 2))), "needs features X and cluster"),
     ],
@@ -397,10 +414,10 @@ def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
     fine = np.r_[np.zeros((5, 2)), np.ones((5, 2))] + 1e-9 * np.arange(10)[:, None]
     assert S.calinski_harabasz(fine, halves) > 1e12
     probs = np.full((10, 2), 0.5)
-    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got nan"):
+    with pytest.raises(ValueError, match="temperature must be a number > 0.0 and finite, got nan"):
         S.soft_neighborhood_density(probs, temperature=float("nan"))
     # inf made every neighbourhood uniform: the best score whatever the assignments
-    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got inf"):
+    with pytest.raises(ValueError, match="temperature must be a number > 0.0 and finite, got inf"):
         S.soft_neighborhood_density(probs, temperature=float("inf"))
     with pytest.raises(ValueError, match="X has 1 distinct row"):
         S.clustering_stability(np.zeros((50, 2)), 3)

@@ -1659,6 +1659,17 @@ def test_transform_target_takes_a_gpu_or_grad_tensor(small_pair, monkeypatch):
     np.testing.assert_array_equal(est.transform_target(on_device), est.embedding_)
 
 
+def test_transform_target_refuses_a_string_flag_and_rows_float32_cannot_hold(small_pair):
+    est = DTC(**TINY).fit(small_pair)
+    X = small_pair.target.X
+    # "no" is truthy: the rows were encoded without the z-scoring, without a word
+    with pytest.raises(ValueError, match=r"^DTC.transform_target: preprocessed must be True or"):
+        est.transform_target(X, preprocessed="no")
+    # float64 rows past float32's range became inf in the encoder: a NaN embedding
+    with pytest.raises(ValueError, match=r"beyond float32's range"):
+        est.transform_target(X.astype(np.float64) * 1e39)
+
+
 class _HalveTransfer(Callback):
     def on_adapt_begin(self, estimator, state):
         estimator.transfer_scale_ = 0.5
