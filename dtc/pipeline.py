@@ -35,6 +35,7 @@ import copy
 import dataclasses
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import numbers
@@ -411,6 +412,26 @@ def _signature(fn) -> inspect.Signature | None:
         return inspect.signature(fn)
     except (TypeError, ValueError):
         return None
+
+
+def _plain_state(module: nn.Module) -> dict:
+    """The plain values (bool, int, float, str) that a module and its submodules keep as
+    public attributes: state that ``state_dict`` (checkpoints, snapshots) does not hold."""
+    return {
+        f"{prefix}.{k}" if prefix else k: v
+        for prefix, sub in module.named_modules()
+        for k, v in vars(sub).items()
+        if not k.startswith("_") and k != "training" and isinstance(v, (bool, int, float, str))
+    }
+
+
+def _has_submodule(module: nn.Module, path: str) -> bool:
+    """Whether ``module.get_submodule(path)`` names a module (``""``: ``module`` itself)."""
+    try:
+        module.get_submodule(path)
+    except AttributeError:
+        return False
+    return True
 
 
 def _takes(fn, *args, **kwargs) -> bool:
@@ -1112,6 +1133,8 @@ class DTC(TransferClusterer):
 
     def _save(self, stage: str, extra: dict | None = None) -> None:
         path = self._ckpt(stage)
+        if path is not None and self._loss is not None:
+            self._warn_plain_loss_state()
         if path is not None:
             state = {"nets": self._net_states(), "history": self.history_, **(extra or {})}
             # The global RNG as the stage left it: later stages draw from it (dropout, e.g.
@@ -1148,6 +1171,25 @@ class DTC(TransferClusterer):
         self.resumed_stages_.append(stage)
         return state
 
+    def _warn_plain_loss_state(self) -> None:
+        # A counter kept as a plain attribute (self.step += 1) is not in the state dict: a
+        # fit resumed from this checkpoint starts it over, and its figures differ from an
+        # uninterrupted fit's (a warm-up restarted: 38 of 899 labels on the digits).
+        before = getattr(self, "_loss_plain", None)
+        if before is None:
+            return
+        now = _plain_state(self._loss)
+        changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+        if changed:
+            self._loss_plain = None  # once a fit
+            warn(
+                f"DTC: loss {type(self._loss).__name__} changed its attribute(s) {changed} "
+                "during the fit; a checkpoint holds only its state_dict, so a fit resumed "
+                "from it starts them over: keep such state in a buffer (register_buffer) or "
+                "in get_extra_state",
+                RuntimeWarning,
+            )
+
     def _modules(self) -> dict[str, nn.Module]:
         mods = {"source_ae": self._src_ae, "target_ae": self._tgt_ae}
         if self._head is not None:
@@ -1173,8 +1215,26 @@ class DTC(TransferClusterer):
                 f"the snapshot holds the networks {got}, this fit {sorted(mods)}: a snapshot "
                 "of another configuration (loss, use_source_labels)?"
             )
+        # Buffers registered as None and filled later (torch's pattern for state sized by
+        # the first batch) are in a state dict only once filled: a snapshot taken before
+        # (on_adapt_begin's) lacks one this fit holds, a checkpoint of a finished stage holds
+        # one a fresh fit has not filled. Both are one configuration: the slot is emptied,
+        # or made for the snapshot's tensor, just before the load.
+        slots = []  # (submodule, buffer name, snapshot tensor or None)
         for name, module in mods.items():
             own, theirs = module.state_dict(), states[name]
+            if isinstance(theirs, dict) and set(theirs) != set(own):
+                for key in set(own) ^ set(theirs):
+                    sub, _, buf = key.rpartition(".")
+                    owner = module.get_submodule(sub) if _has_submodule(module, sub) else None
+                    if owner is None or buf not in owner._buffers:
+                        continue
+                    if key in own:  # filled here, None in the snapshot
+                        slots.append((owner, buf, None))
+                        del own[key]
+                    elif owner._buffers[buf] is None:  # None here, filled in the snapshot
+                        slots.append((owner, buf, theirs[key]))
+                        own[key] = theirs[key]
             if not isinstance(theirs, dict) or set(theirs) != set(own):
                 theirs = theirs if isinstance(theirs, dict) else {}
                 lacks, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
@@ -1205,12 +1265,21 @@ class DTC(TransferClusterer):
                 "shared encoder"
             )
         before = self._net_states()
+        slots_before = [(owner, buf, owner._buffers[buf]) for owner, buf, _ in slots]
         try:
+            for owner, buf, tensor in slots:
+                # on the module's device, as load_state_dict copies into the tensor it has
+                place = next(itertools.chain(owner.parameters(), owner.buffers()), tensor)
+                owner._buffers[buf] = (
+                    None if tensor is None else torch.empty_like(tensor, device=place.device)
+                )
             for name, module in mods.items():
                 module.load_state_dict(states[name])
         except BaseException:
             # what the checks cannot see (a loss's extra state its set_extra_state
             # refuses) fails after the encoders were loaded: put them back
+            for owner, buf, tensor in slots_before:
+                owner._buffers[buf] = tensor
             for name, module in mods.items():
                 module.load_state_dict(before[name])
             raise
@@ -1639,6 +1708,7 @@ class DTC(TransferClusterer):
             return
         with self._loss_stream(2):  # the lazily sized parameters: the loss's own stream
             self._dry_loss_call()
+        self._loss_plain = _plain_state(self._loss)
 
     def _dry_loss_call(self) -> None:
         # In evaluation mode, as every dry run (dtc.nn.autoencoder._dry_run): in training
@@ -1685,6 +1755,13 @@ class DTC(TransferClusterer):
             raise ValueError(
                 f"DTC: loss {type(self._loss).__name__} must return a scalar tensor (one "
                 f"value for the batch), got {got}"
+            )
+        if not value.dtype.is_floating_point:
+            # a complex value failed in backward ("grad can be implicitly created only for
+            # real scalar outputs"), naming no loss; an integer one as "without a gradient"
+            raise ValueError(
+                f"DTC: loss {type(self._loss).__name__} must return a real floating-point "
+                f"scalar, got dtype {value.dtype}"
             )
 
     # -- one cluster numbering for an unlabelled conditional loss -------------------

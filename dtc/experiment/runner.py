@@ -193,7 +193,7 @@ def run_experiment(
     # counting both told a fresh sweep that half of it was "already done"
     summary = SweepSummary(out_dir, total=len(unique_tasks(tasks)))
     logger = _mlflow_logger(mlflow_module, out_dir, config.name) if mlflow else None
-    with _lock(out_dir), _errors_pruned(out_dir):
+    with _lock(out_dir), _errors_pruned(out_dir, tasks):
         records, summary.stale = _set_aside_stale(out_dir, tasks, data_dir)
         summary.outside = _name_outside(out_dir, records, config.name, tasks)
         done = {r["run_id"] for r in records if "run_id" in r}
@@ -249,19 +249,19 @@ def run_experiment(
 
 
 @contextlib.contextmanager
-def _errors_pruned(out_dir: Path):
+def _errors_pruned(out_dir: Path, tasks: list[Task] = ()):
     """:func:`_prune_errors` before the block and after it, however it ends: pruned only
     at a sweep's normal end, an interrupted one (Ctrl-C, SIGTERM) left the failures of
     runs it had finished since, and ``dtc report`` warned of them; the prune before
     catches up after a ``kill -9``."""
-    _prune_errors(out_dir)
+    _prune_errors(out_dir, tasks)
     try:
         yield
     finally:
-        _prune_errors(out_dir)
+        _prune_errors(out_dir, tasks)
 
 
-def _prune_errors(out_dir: Path) -> None:
+def _prune_errors(out_dir: Path, tasks: list[Task] = ()) -> None:
     """Keep in ``errors.jsonl`` the last failure of each run that has not finished since:
     it kept every failure ever, those a later run fixed and each retry's, and ``dtc
     report`` warned of failed runs when every run had finished. Removed when none is left."""
@@ -269,7 +269,18 @@ def _prune_errors(out_dir: Path) -> None:
     if not path.is_file():
         return
     done = {r.get("run_id") for r in read_records(out_dir / RESULTS_FILE)}
-    errors = read_records(path)
+    # a failure of a run that a task of this sweep now replaces (same cell, another run id:
+    # the plugin's file or the row's parameters changed) will never finish: superseded
+    now = {t.run_id for t in tasks}
+    cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
+    recorded = read_records(path)
+    errors = [
+        e
+        for e in recorded
+        if e.get("run_id") in now
+        or not isinstance(e.get("spec"), dict)
+        or _cell(e.get("config_name"), e.get("label"), e.get("grid"), e["spec"]) not in cells
+    ]
     last = {}
     for i, e in enumerate(errors):
         run_id = e.get("run_id")
@@ -280,7 +291,7 @@ def _prune_errors(out_dir: Path) -> None:
     kept = list(last.values())
     if not kept:
         path.unlink()
-    elif len(kept) != len(errors):
+    elif len(kept) != len(recorded):
         write_records(path, kept)
 
 

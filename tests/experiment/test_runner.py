@@ -1286,6 +1286,35 @@ def test_errors_file_keeps_the_last_failure_of_each_run_still_unfinished(tmp_pat
     assert not (tmp_path / "errors.jsonl").exists()
 
 
+def test_a_failure_the_same_cell_now_runs_otherwise_is_dropped_from_errors(tmp_path, monkeypatch):
+    # A researcher fixes the failing row (its params, or their loss's code: a new run id
+    # in the same table cell). The old failure could never finish "since", so it stayed in
+    # errors.jsonl for good, and dtc report warned of failed runs in a complete folder.
+    from baselines.kmeans import TargetKMeans
+
+    original = TargetKMeans._fit
+
+    def fit(self, pair):
+        if self.max_iter == 50 and self.seed in (1, 2):
+            raise RuntimeError("diverged")
+        return original(self, pair)
+
+    monkeypatch.setattr(TargetKMeans, "_fit", fit)
+    cfg = load_config(CONFIG, ["seeds=[0,1]"])
+    assert run_experiment(cfg, tmp_path, progress=False).finished == 1
+    assert [e["spec"]["seed"] for e in _lines(tmp_path / "errors.jsonl")] == [1]
+    # another sweep's failure in this folder (another config's cell) is not this one's to drop
+    other = load_config({**CONFIG, "name": "other"}, ["seeds=[2]"])
+    run_experiment(other, tmp_path, progress=False)
+    assert len(_lines(tmp_path / "errors.jsonl")) == 2
+    fixed = load_config(CONFIG, ["seeds=[0,1]", "methods.km.params.max_iter=60"])
+    summary = run_experiment(fixed, tmp_path, progress=False)
+    assert summary.errors == []
+    assert [(e["config_name"], e["spec"]["seed"]) for e in _lines(tmp_path / "errors.jsonl")] == [
+        ("other", 2)
+    ]
+
+
 def test_a_method_interrupting_itself_in_a_lone_worker_fails_its_run_alone(tmp_path, monkeypatch):
     # The retry path after a dead worker re-raised the worker's KeyboardInterrupt here: the
     # sweep stopped as if the user had pressed Ctrl-C

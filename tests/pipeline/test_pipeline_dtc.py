@@ -9,6 +9,7 @@ import functools
 import itertools
 import os
 import re
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -1039,6 +1040,92 @@ def test_adversarial_loss_objects_with_lazy_discriminators_fit_and_resume(
     assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
     assert np.array_equal(plain.labels_, first.labels_)
     assert np.array_equal(first.labels_, again.labels_)
+
+
+class RunningSourceMean(nn.Module):
+    """A loss of torch's lazy-buffer pattern: a buffer registered as None, filled by the
+    first training batch (a running mean of the source), so that a state dict holds it
+    only once filled."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("src_mean", None)
+
+    def forward(self, source, target, **context):
+        if self.training:
+            m = source.mean(0).detach()
+            self.src_mean = m if self.src_mean is None else 0.9 * self.src_mean + 0.1 * m
+        ref = source.mean(0).detach() if self.src_mean is None else self.src_mean
+        return (target.mean(0) - ref).pow(2).sum() + 0 * source.sum()
+
+
+def test_a_loss_with_a_buffer_filled_in_training_resumes_and_rolls_back(small_pair, tmp_path):
+    # The strict key check refused both: a resumed fit recomputed adaptation (a
+    # "snapshot of another configuration"), and a rollback to on_adapt_begin's snapshot
+    # (taken with the buffer still None) raised ValueError.
+    params = {**TINY, "checkpoint_dir": tmp_path}
+    first = DTC(**params, loss=RunningSourceMean()).fit(small_pair)
+    assert first._loss.src_mean is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "computed again and replaced"
+        again = DTC(**params, loss=RunningSourceMean()).fit(small_pair)
+    assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
+    np.testing.assert_array_equal(again.labels_, first.labels_)
+    torch.testing.assert_close(again._loss.src_mean, first._loss.src_mean, rtol=0, atol=0)
+
+    class RollbackToStart(Callback):
+        def on_adapt_begin(self, estimator, state):
+            self.start = state
+
+        def on_adapt_end(self, estimator):
+            estimator.set_state(self.start)
+
+    rolled = DTC(**TINY, loss=RunningSourceMean(), callbacks=[RollbackToStart()]).fit(small_pair)
+    assert rolled._loss.src_mean is None  # as at the start of adaptation
+    # the networks are those of the start of adaptation: the pretrained encoder
+    pretrained = DTC(**{**TINY, "adapt_epochs": 0}, loss=RunningSourceMean()).fit(small_pair)
+    for a, b in zip(rolled._tgt_ae.parameters(), pretrained._tgt_ae.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+class WarmUpCounter(nn.Module):
+    """A warm-up kept as a plain attribute, which no state dict holds."""
+
+    def __init__(self, warmup: int = 20):
+        super().__init__()
+        self.warmup, self.step = warmup, 0
+
+    def forward(self, source, target, **context):
+        if self.training:
+            self.step += 1
+        return min(1.0, self.step / self.warmup) * (source.mean(0) - target.mean(0)).pow(2).sum()
+
+
+def test_a_loss_state_kept_outside_its_state_dict_is_named_when_checkpointed(small_pair, tmp_path):
+    # a resumed fit started the counter over, silently: its labels differed from an
+    # uninterrupted fit's
+    with pytest.warns(RuntimeWarning, match=r"WarmUpCounter changed its attribute\(s\) \['step'\]"):
+        DTC(**TINY, loss=WarmUpCounter(), checkpoint_dir=tmp_path).fit(small_pair)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no checkpoint, nothing lost: no warning
+        DTC(**TINY, loss=WarmUpCounter()).fit(small_pair)
+
+
+@pytest.mark.parametrize("name", align.available())
+def test_no_built_in_loss_keeps_state_outside_its_state_dict(small_pair, tmp_path, name):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=r".*changed its attribute")
+        DTC(**{**TINY, "adapt_epochs": 1}, loss=name, checkpoint_dir=tmp_path).fit(small_pair)
+
+
+def test_a_loss_returning_a_complex_value_is_named(small_pair):
+    class ComplexLoss(nn.Module):
+        def forward(self, source, target, **context):
+            return (source.mean() - target.mean()).to(torch.complex64)
+
+    # failed in backward: "grad can be implicitly created only for real scalar outputs"
+    with pytest.raises(ValueError, match=r"ComplexLoss must return a real floating-point"):
+        DTC(**TINY, loss=ComplexLoss()).fit(small_pair)
 
 
 def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_path):
