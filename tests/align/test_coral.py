@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -336,3 +337,19 @@ def test_sym_logm_takes_a_product_whose_triangles_differ_by_round_off():
 def test_covariance_of_one_row_is_refused():
     with pytest.raises(ValueError, match=r"^covariance: x must have shape \(n, d\) with n >= 2"):
         covariance(torch.ones(1, 3))  # 0 / 0: a NaN matrix
+
+
+@pytest.mark.parametrize("base", [3.0, 37.0])
+@pytest.mark.parametrize("h", [1e-3, 1e-4, 1e-5])
+def test_log_divided_differences_of_close_float32_eigenvalues(base, h):
+    # hi <= 2 lo takes log1p((hi - lo) / lo) / (hi - lo): the difference of the float32
+    # logarithms cancels (relative error 1e-3 at h = 1e-4). Reference: the same form in
+    # float64 of the two float32 values, exact to float64's precision there.
+    from dtc.align.coral import _log_divided_differences
+
+    e = torch.tensor([base, base * (1 + h)], dtype=torch.float32)
+    lo, hi = (float(v) for v in e)
+    exact = math.log1p((hi - lo) / lo) / (hi - lo)
+    K = _log_divided_differences(e, e.log())
+    assert K[0, 1].item() == pytest.approx(exact, rel=1e-6)
+    assert K[1, 0].item() == pytest.approx(exact, rel=1e-6)

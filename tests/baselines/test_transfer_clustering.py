@@ -511,3 +511,15 @@ def test_stc_first_round_follows_the_papers_three_updates_by_hand(monkeypatch):
         assert stc.n_iter_ == 1
         moved.append(stc.feature_labels_)
     assert not np.array_equal(*moved)  # lambda matters here
+
+
+def test_reassign_keeps_the_current_cluster_where_it_ties_with_the_best():
+    # Without the rule the loop could cycle between equally good assignments. By hand:
+    # row 0 ties (1, 1): keeps 1; row 1 ties (2, 2): keeps 2; row 2's 0 is better: moves;
+    # row 3 ties within the relative 1e-12 of the best: keeps 1.
+    from baselines.self_taught import _reassign
+
+    scores = np.array(
+        [[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 1.0, 0.0], [-5.0, -5 * (1 + 1e-13), -9.0]]
+    )
+    np.testing.assert_array_equal(_reassign(scores, np.array([1, 2, 1, 1])), [1, 2, 0, 1])

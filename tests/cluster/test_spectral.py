@@ -6,6 +6,7 @@ from importlib import import_module
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.cluster import KMeans as SkKMeans
 from sklearn.cluster import SpectralClustering
 from sklearn.datasets import make_blobs, make_circles
 from sklearn.metrics import adjusted_rand_score
@@ -374,7 +375,8 @@ def test_knn_ivf_cells_of_copies_are_searched_in_blocks(monkeypatch):
 
     Which copies is not part of the contract: they tie, and the float32 product that ranks
     them rounds by the block's shape on some BLAS builds (an AMD EPYC's OpenBLAS picked other
-    copies for a quarter of the slots), so only the other rows' neighbours must agree."""
+    copies for a quarter of the slots, and for a row whose tied neighbours are copies), so
+    the graphs must agree with every copy read as one name."""
     import dtc.cluster.spectral as spectral
 
     rng = np.random.default_rng(0)
@@ -384,7 +386,11 @@ def test_knn_ivf_cells_of_copies_are_searched_in_blocks(monkeypatch):
     monkeypatch.setattr(spectral, "_CELL_BLOCK", 1000)
     d_blocks, i_blocks = knn_graph(X, 10, method="ivf", seed=0)
     np.testing.assert_array_equal(d_blocks, d_whole)
-    np.testing.assert_array_equal(i_blocks[2000:], i_whole[2000:])
+
+    def named(idx):  # every copy one name; tied slots in any order
+        return np.sort(np.where(idx < 2000, -1, idx), axis=1)
+
+    np.testing.assert_array_equal(named(i_blocks), named(i_whole))
     for idx in (i_whole, i_blocks):
         copies = idx[:2000]
         assert (copies < 2000).all() and (copies != np.arange(2000)[:, None]).all()
@@ -423,3 +429,34 @@ def test_spectral_embedding_tol_is_named(tol):
 def test_eigengap_names_text():
     with pytest.raises(ValueError, match=r"^eigengap: eigenvalues must be a numeric array"):
         eigengap("abc")
+
+
+def test_default_minimum_component_keeps_a_small_class():
+    # min_component_size defaults to 10% of n / k: a class of 20 rows among 320 (k = 3)
+    # is kept; 10% of n (32) set it aside as an outlier component (ARI 0.66)
+    X, y = make_blobs(
+        [150, 150, 20],
+        n_features=2,
+        centers=[[0, 0], [30, 0], [0, 30]],
+        cluster_std=1.0,
+        random_state=0,
+    )
+    labels, _, retained = spectral_clustering(X, 3, seed=0, return_embedding=True)
+    assert retained.size == 320 and adjusted_rand_score(y, labels) == 1.0
+
+
+def test_components_are_grouped_by_their_size_weighted_means():
+    # More large components than clusters: they are grouped by K-means of their means,
+    # weighted by their sizes (the module docstring), so the grouping is that of K-means of
+    # the rows; unweighted, the small component at 0 took a cluster alone (ARI 0.0006)
+    X, _ = make_blobs(
+        [40, 300, 300],
+        n_features=2,
+        centers=[[0, 0], [55, 0], [100, 0]],
+        cluster_std=0.5,
+        random_state=0,
+    )
+    with pytest.warns(RuntimeWarning, match="3 large connected components"):
+        labels = spectral_clustering(X, 2, n_neighbors=5, seed=0)
+    rows = SkKMeans(2, n_init=10, random_state=0).fit_predict(X)
+    assert adjusted_rand_score(rows, labels) == 1.0
