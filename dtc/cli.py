@@ -337,10 +337,16 @@ def _run_one(
         # nothing, and a user started again from scratch)
         folder = spec.params.get("checkpoint_dir")
         if folder is not None:
+            # before the first stage ended there is nothing to resume from: it said there was
+            where = _user_path(folder)
+            kept = where.is_dir() and any(where.glob("*.pt"))
             err.print(
                 escape(
                     f"interrupted: the finished stages are kept in {str(folder)!r}; run the "
                     "same command again to resume from them"
+                    if kept
+                    else f"interrupted before a stage finished: nothing is kept in "
+                    f"{str(folder)!r} yet"
                 ),
                 highlight=False,
                 soft_wrap=True,

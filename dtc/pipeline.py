@@ -18,8 +18,9 @@ Deep transfer clustering in four stages, each checkpointed:
    (unlabelled source) or source class means (labelled source), which names the clusters
    by source classes (``cluster_classes_``);
    An optional **self-training** stage between 2 and 3 alternates pseudo-labelling the
-   target (spherical K-means from the source class means, confident class-balanced
-   subset) and training on them (CAN: Kang, Jiang, Yang & Hauptmann, CVPR 2019; see
+   target (K-means, spherical by default, anchored at the source class means with a
+   labelled source, else at the previous round's centres (the first round: the
+   clusterer's on the target); a confident class-balanced subset) and training on them (CAN: Kang, Jiang, Yang & Hauptmann, CVPR 2019; see
    :mod:`dtc.self_training`);
 4. optional **refine**: DEC (Xie, Girshick & Farhadi, ICML 2016) or IDEC (Guo, Gao, Liu &
    Yin, IJCAI 2017) self-training on Student-t soft assignments, with the alignment kept on

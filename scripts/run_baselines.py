@@ -254,9 +254,10 @@ def run_one(pair: DomainPair, est, give_labels: bool) -> dict:
     return {"seconds": round(seconds, 3), **{k: float(v) for k, v in scores.items()}}
 
 
-def _std(values: np.ndarray) -> float:
-    # Sample std (ddof=1) over seeds, as `dtc report`; 0 for one seed.
-    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+def _std(values: np.ndarray) -> float | None:
+    # Sample std (ddof=1) over seeds, as `dtc report`; none for one seed (an empty CSV
+    # cell: 0.0 read as a measured zero spread)
+    return float(values.std(ddof=1)) if len(values) > 1 else None
 
 
 def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Path) -> str:

@@ -810,6 +810,13 @@ def test_an_interrupted_single_run_says_where_its_checkpoints_are(
     monkeypatch.setattr(experiment, "run_single", _interrupting(kind))
     ckpt = tmp_path / "ckpt"
     args = ["run", "--method", "dtc", "--set", f"checkpoint_dir={ckpt}", "--no-record"]
+    # before any stage ended: it claimed finished stages were kept in a folder not made yet
+    res = runner.invoke(app, args)
+    assert res.exit_code == code
+    assert "interrupted before a stage finished: nothing is kept in" in res.stderr
+    assert "the finished stages are kept" not in res.stderr
+    ckpt.mkdir()
+    (ckpt / "dtc-0123-pretrain.pt").write_bytes(b"")  # a finished stage
     res = runner.invoke(app, args)
     assert res.exit_code == code
     assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr

@@ -604,6 +604,13 @@ def _subsampled(X, y, imbalance: dict | None, meta: dict):
     return X[index], y[index], {**meta, "imbalance": record}
 
 
+def _imbalance_hint(options) -> str:
+    # a config's data parameter imbalance_ratio is the runner's: here it is imbalance=
+    if any(str(k).startswith("imbalance_") for k in options):
+        return "; an imbalanced target is imbalance={'ratio': ..., 'profile': ..., 'seed': ...}"
+    return ""
+
+
 def _digits_domains(
     spec: _Benchmark, names, method: str, options: dict, imbalance: dict | None = None
 ) -> list[Domain]:
@@ -613,7 +620,7 @@ def _digits_domains(
     if unknown:
         raise ValueError(
             f"unexpected options {unknown} for benchmark 'digits'; expected shift, seed, "
-            "source_fraction"
+            f"source_fraction{_imbalance_hint(unknown)}"
         )
     pair = make_digits_pair(**options)
     out = []
@@ -684,7 +691,7 @@ def load_domain(
     if options:
         raise ValueError(
             f"load_domain: unexpected options {sorted(options)} for benchmark {spec.name!r} "
-            "(shift, seed and source_fraction apply to 'digits' only)"
+            f"(shift, seed and source_fraction apply to 'digits' only){_imbalance_hint(options)}"
         )
     path = _find_file(spec, spec.files[name].file, data_dir)
     X, y = _extract(spec, name, path)

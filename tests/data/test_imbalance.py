@@ -353,3 +353,14 @@ def test_class_sizes_errors_name_class_sizes_and_its_arguments():
         class_sizes(1, 10, 2.0)
     with pytest.raises(ValueError, match=r"^class_sizes: ratio=10 cannot be realised with n_max=5"):
         class_sizes(3, 5, 10)
+
+
+@pytest.mark.parametrize("benchmark", ["digits", "coil20"])
+def test_a_configs_imbalance_ratio_given_to_load_pair_is_pointed_to_imbalance(benchmark):
+    # imbalance_ratio is the runner's data parameter; load_pair takes imbalance=, and its
+    # refusal did not say so
+    from dtc.data import load_pair
+
+    source, target = ("source", "target") if benchmark == "digits" else ("coil1", "coil2")
+    with pytest.raises(ValueError, match=r"an imbalanced target is imbalance=\{'ratio'"):
+        load_pair(benchmark, source=source, target=target, imbalance_ratio=10)

@@ -183,6 +183,8 @@ def test_run_baselines_marks_a_cell_missing_a_failed_seed(baselines, tmp_path):
     rows = (tmp_path / "baselines.csv").read_text().splitlines()
     assert rows[0].split(",")[-3:] == ["n_seeds", "n_failed", "seconds"]
     assert rows[1].split(",")[-3:-1] == ["1", "1"]
+    # one seed has no spread: an empty cell (0.0 read as a measured zero spread)
+    assert rows[1].split(",")[3:7] == ["50.0", "", "50.0", ""]
 
 
 def test_run_baselines_tables_by_hand(baselines, tmp_path):
