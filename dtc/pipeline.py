@@ -1143,7 +1143,16 @@ class DTC(TransferClusterer):
             state["rng"] = torch.get_rng_state()
             if self._device.type == "cuda":
                 state["cuda_rng"] = torch.cuda.get_rng_state(self._device)
-            save_checkpoint(path, state)
+            try:
+                save_checkpoint(path, state)
+            except OSError as exc:
+                # a checkpoint folder the fit cannot write (read-only, full): the stage's
+                # work is not lost with it
+                warn(
+                    f"DTC: checkpoint_dir {str(self.checkpoint_dir)!r}: the {stage!r} stage "
+                    f"cannot be saved ({exc.strerror or exc}); the fit goes on without it",
+                    RuntimeWarning,
+                )
 
     def _load(self, stage: str) -> dict | None:
         path = self._ckpt(stage)

@@ -516,7 +516,13 @@ def main(argv=None) -> int:
             f"{', '.join(default_keys())} or module:Class"
         )
     # here, not at module level: the worker's baseline memory holds none of it
-    from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
+    from dtc.experiment.store import (
+        append_record,
+        check_appendable,
+        exit_on_interrupt,
+        read_records,
+        record_check,
+    )
 
     name = Path(__file__).name
     # A block's ratios compare rows measured back to back, so resuming reuses whole blocks.
@@ -536,6 +542,7 @@ def main(argv=None) -> int:
                 # another script's file (a sweep's results.jsonl) took these rows too, and
                 # its own reader then refused them
                 records = read_records(args.out, check=record_check("loss_key", "n", "d", "status"))
+                check_appendable(args.out)
             except (OSError, ValueError) as exc:  # a broken line, a directory
                 ap.error(f"--out: {exc}")
             reused, other = reusable_blocks(records, settings, keys, codes, _short_of_memory)

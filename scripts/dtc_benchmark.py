@@ -44,6 +44,7 @@ from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
 from dtc.experiment.store import (
     append_record,
+    check_appendable,
     exit_on_interrupt,
     read_records,
     record_check,
@@ -265,6 +266,7 @@ def main(argv=None) -> int:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             rows = read_records(out, check=record_check(*ROW_FIELDS))
+            check_appendable(out)
         except (OSError, ValueError) as exc:  # a folder, another script's file: tracebacks
             ap.error(f"--out: {exc}")
         rows = set_aside_stale(out, rows, args.data_dir)

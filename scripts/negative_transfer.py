@@ -129,6 +129,7 @@ from dtc.data.preprocessing import mean_pool_images
 from dtc.experiment.config import parse_overrides, plugin_code
 from dtc.experiment.store import (
     append_line,
+    check_appendable,
     exit_on_interrupt,
     locked_file,
     record_check,
@@ -1243,8 +1244,12 @@ def resume(
     noun); a file that cannot be resumed is a usage error."""
     try:
         done = finished_runs(args.out, args.seed, key, settings, unrecorded_ok, fields, params_now)
+        if args.out is not None:
+            check_appendable(args.out)
     except ValueError as exc:
         ap.error(str(exc))
+    except OSError as exc:
+        ap.error(f"--out {args.out}: cannot be written ({exc.strerror or exc})")
     if done:
         print(f"resuming: {len(done)} finished {what} in {args.out}", file=sys.stderr)
     return done

@@ -38,7 +38,13 @@ from dtc._validation import user_path
 from dtc.data import load_pair
 from dtc.experiment.config import plugin_code
 from dtc.experiment.single import RunSpec, configured_method, data_fingerprint, describe_params
-from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
+from dtc.experiment.store import (
+    append_record,
+    check_appendable,
+    exit_on_interrupt,
+    read_records,
+    record_check,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from run_baselines import check_data
@@ -168,6 +174,7 @@ def main(argv=None) -> int:
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             records = read_records(args.out, check=RECORD_CHECK)
+            check_appendable(args.out)
         except (OSError, ValueError) as exc:  # a folder, another script's file: tracebacks
             ap.error(f"--out: {exc}")
         # every file before the first run: a missing one was a traceback of the first load

@@ -60,6 +60,7 @@ from dtc.experiment.config import plugin_code
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
 from dtc.experiment.store import (
     append_record,
+    check_appendable,
     exit_on_interrupt,
     read_records,
     record_check,
@@ -223,6 +224,7 @@ def load_done(
         return other_params or other_code or other_data
 
     records = read_records(path, check=record_check("method", "pair", "seed"))
+    check_appendable(path)
     stale = [stale_run(r) for r in records]
     stale_path = path.with_name(path.stem + ".stale.jsonl")
     kept = set_aside(path, records, stale, stale_path)

@@ -67,7 +67,13 @@ from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_do
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
 from dtc.experiment.config import plugin_code
 from dtc.experiment.single import describe_params
-from dtc.experiment.store import append_record, exit_on_interrupt, read_records, record_check
+from dtc.experiment.store import (
+    append_record,
+    check_appendable,
+    exit_on_interrupt,
+    read_records,
+    record_check,
+)
 from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.pipeline import DTC, family_config
 
@@ -232,6 +238,7 @@ def main(argv=None) -> int:
                     fit_key(r): r
                     for r in read_records(args.out, check=record_check(*FIT_FIELDS, "acc"))
                 }
+                check_appendable(args.out)
             except (OSError, ValueError) as exc:  # a broken line, a directory
                 ap.error(f"--out: {exc}")
         # every fit asked for, in order: (candidate index, its record without the results,

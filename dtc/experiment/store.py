@@ -41,6 +41,7 @@ __all__ = [
     "Terminated",
     "append_line",
     "append_record",
+    "check_appendable",
     "exit_on_interrupt",
     "finite_values",
     "interrupted_message",
@@ -104,6 +105,15 @@ def append_line(path: str | os.PathLike, line: str) -> None:
         _cut_partial_line(fd, path)
         os.write(fd, line.encode("utf-8"))
         os.fsync(fd)
+
+
+def check_appendable(path: str | os.PathLike) -> None:
+    """``OSError`` unless records can be appended to ``path`` (its folder is created, and
+    the file, empty, when absent): checked before a sweep's first run, whose result was
+    otherwise lost to the traceback of its first append (a read-only folder, a full disk)."""
+    path = user_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
 
 
 @contextmanager

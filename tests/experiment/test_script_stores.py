@@ -392,3 +392,44 @@ def test_dtc_benchmark_refuses_an_unusable_out(load_script, tmp_path, monkeypatc
         with pytest.raises(SystemExit) as exit_:
             script.main(argv)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_first_run(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    # the first run finished, then its append failed in a traceback and the run was lost
+    import errno
+
+    import dtc.experiment.store as store
+
+    script = load_script("dtc_benchmark")
+
+    def read_only(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a run started before --out was checked")
+
+    monkeypatch.setattr(store, "check_appendable", read_only)
+    monkeypatch.setattr(script, "check_appendable", read_only)
+    monkeypatch.setattr(script, "append_record", no_fit)
+    out = tmp_path / "bench.jsonl"
+    args = ["--families", "digits", "--methods", "kmeans", "--seeds", "0"]
+    with pytest.raises(SystemExit) as exc:
+        script.main([*args, "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "Read-only file system" in err
+
+
+def test_check_appendable_makes_the_folder_and_an_empty_file(tmp_path):
+    from dtc.experiment.store import check_appendable
+
+    path = tmp_path / "new" / "runs.jsonl"
+    check_appendable(path)
+    assert path.is_file() and path.read_bytes() == b""
+    path.write_text('{"a": 1}\n')
+    check_appendable(path)  # an existing file is kept as it is
+    assert path.read_text() == '{"a": 1}\n'
+    with pytest.raises(OSError):
+        check_appendable(tmp_path / "new")  # a folder

@@ -491,3 +491,25 @@ def test_a_cpu_fit_reads_no_gpu_rng(monkeypatch):
         a = torch.rand(3)
     with deterministic(3, "cpu"):
         assert torch.equal(torch.rand(3), a)
+
+
+def test_a_checkpoint_with_a_flipped_bit_in_a_tensor_is_computed_again(tmp_path):
+    # torch.save writes a CRC-32 per record that torch.load never checks: a flipped bit in
+    # the labels of a refine checkpoint resumed with other labels, without a word
+    import zipfile
+
+    from dtc.nn.training import read_checkpoint, save_checkpoint
+
+    path = tmp_path / "stage.pt"
+    save_checkpoint(path, {"labels": torch.arange(64)})
+    with zipfile.ZipFile(path) as archive:
+        (info,) = [i for i in archive.infolist() if i.filename.endswith("/data/0")]
+    raw = bytearray(path.read_bytes())
+    # the record's bytes follow its local header (30 bytes, the name, the extra field)
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start + 8] ^= 1  # the second label, 1 -> 0
+    path.write_bytes(bytes(raw))
+    with pytest.warns(RuntimeWarning, match="CRC-32"):
+        assert read_checkpoint(path) is None

@@ -1128,6 +1128,23 @@ def test_a_loss_returning_a_complex_value_is_named(small_pair):
         DTC(**TINY, loss=ComplexLoss()).fit(small_pair)
 
 
+def test_a_checkpoint_folder_that_cannot_be_written_costs_no_fit(small_pair, tmp_path, monkeypatch):
+    # a read-only checkpoint_dir failed the fit after its whole pretraining (and a sweep's
+    # every DTC run), in an error naming a temporary file
+    import errno
+
+    import dtc.pipeline as pipeline
+
+    def read_only(path, state):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    plain = DTC(**TINY).fit(small_pair)
+    monkeypatch.setattr(pipeline, "save_checkpoint", read_only)
+    with pytest.warns(RuntimeWarning, match=r"the 'pretrain' stage cannot be saved \(Read-only"):
+        est = DTC(**TINY, checkpoint_dir=tmp_path).fit(small_pair)
+    np.testing.assert_array_equal(est.labels_, plain.labels_)
+
+
 def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_path):
     params = {**TINY, "checkpoint_dir": tmp_path}
     DTC(**params, callbacks=[Damp()]).fit(small_pair)
