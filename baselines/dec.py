@@ -70,7 +70,7 @@ from dtc.cluster.dec import (
 from dtc.cluster.kmeans import kmeans, warn_if_fewer_clusters
 from dtc.methods import TransferClusterer
 from dtc.nn import check_finite, deterministic, embed, make_generator, minibatches
-from dtc.nn.training import as_tensor
+from dtc.nn.training import as_tensor, check_embedding
 
 __all__ = ["DEC", "mean_square_scale"]
 
@@ -271,7 +271,9 @@ class DEC(TransferClusterer):
             for epoch in range(self.max_epochs):
                 if epoch % self.update_interval == 0:
                     with torch.no_grad():
-                        q_all = layer(torch.from_numpy(embed(ae.encoder, target.X)).to(device))
+                        z_all = torch.from_numpy(embed(ae.encoder, target.X)).to(device)
+                        check_embedding(z_all, stage="cluster", epoch=epoch)
+                        q_all = layer(z_all)
                     p_all = target_distribution(q_all)
                     current = q_all.argmax(1).cpu().numpy()
                     changed = label_change_fraction(prev, current)
@@ -283,6 +285,7 @@ class DEC(TransferClusterer):
                 sums = {"kl": 0.0, "recon": 0.0}
                 for idx in minibatches(len(X), self.batch_size, gen):
                     z, x_hat = ae(X[idx])
+                    check_embedding(z, stage="cluster", epoch=epoch)
                     kl = dec_loss(layer(z), p_all[idx])
                     recon = F.mse_loss(x_hat, X[idx])
                     loss = kl if gamma is None else recon + gamma * kl

@@ -89,6 +89,7 @@ from dtc.nn.autoencoder import build_autoencoder, check_architecture
 from dtc.nn.fingerprint import class_code, module_fingerprint, setting_text
 from dtc.nn.training import (
     as_tensor,
+    check_embedding,
     check_finite,
     check_float32,
     deterministic,
@@ -424,6 +425,10 @@ def _plain_state(module: nn.Module) -> dict:
         for k, v in vars(sub).items()
         if not k.startswith("_") and k != "training" and isinstance(v, (bool, int, float, str))
     }
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _has_submodule(module: nn.Module, path: str) -> bool:
@@ -1189,7 +1194,11 @@ class DTC(TransferClusterer):
         if before is None:
             return
         now = _plain_state(self._loss)
-        changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+        changed = sorted(
+            k
+            for k in now.keys() | before.keys()
+            if now.get(k) != before.get(k) and not (_is_nan(now.get(k)) and _is_nan(before.get(k)))
+        )
         if changed:
             self._loss_plain = None  # once a fit
             warn(
@@ -1279,9 +1288,12 @@ class DTC(TransferClusterer):
         try:
             for owner, buf, tensor in slots:
                 # on the module's device, as load_state_dict copies into the tensor it has
-                place = next(itertools.chain(owner.parameters(), owner.buffers()), tensor)
+                # (a module of nothing else: the fit's device, not the snapshot's, which a
+                # checkpoint reads onto the CPU)
+                place = next(itertools.chain(owner.parameters(), owner.buffers()), None)
+                device = self._device if place is None else place.device
                 owner._buffers[buf] = (
-                    None if tensor is None else torch.empty_like(tensor, device=place.device)
+                    None if tensor is None else torch.empty_like(tensor, device=device)
                 )
             for name, module in mods.items():
                 module.load_state_dict(states[name])
@@ -2365,9 +2377,10 @@ class DTC(TransferClusterer):
         return F.normalize(z, dim=1) if self.spherical else z
 
     @torch.no_grad()
-    def _assign(self, layer: nn.Module) -> torch.Tensor:
+    def _assign(self, layer: nn.Module, epoch: int) -> torch.Tensor:
         """DEC's soft assignments ``(n_target, n_clusters)`` of every target row."""
         z = torch.from_numpy(embed(self._tgt_ae.encoder, self._Xt)).to(self._device)
+        check_embedding(z, stage="refine", epoch=epoch)
         return layer(self._cluster_space(z))
 
     def _refine(self) -> None:
@@ -2386,7 +2399,7 @@ class DTC(TransferClusterer):
         epochs = self.refine_epochs
         for epoch in range(epochs):
             if epoch % self.update_interval == 0:
-                q_all = self._assign(layer)
+                q_all = self._assign(layer, epoch)
                 p_all = target_distribution(q_all)
                 labels = q_all.argmax(1).cpu().numpy()
                 changed = label_change_fraction(prev, labels)
@@ -2404,7 +2417,9 @@ class DTC(TransferClusterer):
                 # other dropout masks and a batch norm updated its statistics twice a step
                 zt = []
                 parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs, embedding=zt)
-                q = layer(self._cluster_space(zt[0]))
+                z_refine = self._cluster_space(zt[0])
+                check_embedding(z_refine, stage="refine", epoch=epoch)
+                q = layer(z_refine)
                 parts["kl"] = dec_loss(q, p_all[idx_t])
                 # IDEC's objective (Guo et al., IJCAI 2017): L = L_r + gamma * L_c, the
                 # clustering loss weighted against the reconstruction, which keeps the
@@ -2420,7 +2435,7 @@ class DTC(TransferClusterer):
             logs.update(_epoch_means(sums))
             logs["discrepancy"] = self.discrepancy()
             self.history_.append(logs)
-        self.labels_ = self._assign(layer).argmax(1).cpu().numpy().astype(np.int64)
+        self.labels_ = self._assign(layer, epochs).argmax(1).cpu().numpy().astype(np.int64)
         warn_if_fewer_clusters(
             self.labels_,
             len(layer.centers),

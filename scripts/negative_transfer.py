@@ -1063,6 +1063,7 @@ def add_out_argument(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--out",
         metavar="FILE",
+        type=user_path,  # "--out=~/runs.jsonl": read back where emit appends (expanded)
         help="append each finished run to FILE as a JSON line; run again with the same FILE "
         "after an interruption and the runs it holds are kept, not redone (one FILE per seed)",
     )

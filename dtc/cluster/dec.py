@@ -79,23 +79,24 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
     for name, x in (("z", z), ("centers", centers)):
         if not bool(x.isfinite().all()):  # a NaN row gave a NaN row of q without a word
             raise ValueError(f"{name}: expected finite values, found NaN or Inf")
-    sq = torch.cdist(
-        z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist"
-    ).square()
-    if not bool(sq.isfinite().all()) and wide != torch.float64:
-        # Squared distances past float32's range (embeddings ~1e19 apart) made every q NaN;
-        # float64 holds the square of any float32 distance.
+
+    def scaled(wide):  # |z - mu|^2 / alpha, the kernel's argument
+        sq = torch.cdist(z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist")
+        return sq.square() / alpha
+
+    t = scaled(wide)
+    if not bool(t.isfinite().all()) and wide != torch.float64:
+        # |z - mu|^2 / alpha past float32's range (embeddings ~1e19 apart, or ~1e18 with
+        # alpha = 0.01) made q NaN or one-hot; float64 holds it
         wide = torch.float64
-        sq = torch.cdist(
-            z.to(wide), centers.to(wide), compute_mode="donot_use_mm_for_euclid_dist"
-        ).square()
-    if not bool(sq.isfinite().all()):
+        t = scaled(wide)
+    if not bool(t.isfinite().all()):
         raise ValueError(
             f"z, centers: squared distances overflow {wide} (values of about "
             f"{float(z.abs().max()):.3g} and {float(centers.abs().max()):.3g}); rescale them"
         )
     # Normalising in log space: the kernel underflows for far points, its log does not.
-    return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(sq / alpha), dim=1).to(z.dtype)
+    return torch.softmax(-(alpha + 1.0) / 2.0 * torch.log1p(t), dim=1).to(z.dtype)
 
 
 def target_distribution(q: torch.Tensor) -> torch.Tensor:

@@ -108,12 +108,25 @@ def append_line(path: str | os.PathLike, line: str) -> None:
 
 
 def check_appendable(path: str | os.PathLike) -> None:
-    """``OSError`` unless records can be appended to ``path`` (its folder is created, and
-    the file, empty, when absent): checked before a sweep's first run, whose result was
-    otherwise lost to the traceback of its first append (a read-only folder, a full disk)."""
+    """``OSError`` unless records can be appended to ``path`` (its folder is created):
+    checked before a sweep's first run, whose result was
+    otherwise lost to the traceback of its first append (a read-only folder; a full disk cannot
+    be seen ahead). A file created for the check is removed again, so a usage error found
+    later leaves none."""
     path = user_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        return
+    try:  # created to check it: removed again unless an append landed meanwhile
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_size == 0:
+            path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -69,6 +69,16 @@ def test_points_past_float32s_squared_range_are_computed_in_float64():
         soft_assignment(z.detach().double() * 1e140, mu.double() * 1e140)
 
 
+def test_a_small_alpha_whose_ratio_overflows_float32_is_computed_in_float64():
+    # d^2 ~ 1e37 is finite in float32, d^2 / 0.01 is not: q came out one-hot or NaN
+    z = torch.tensor([[1e18, 0.0], [2e18, 0.0]], dtype=torch.float32)
+    mu = torch.tensor([[0.0, 0.0], [3e18, 0.0]], dtype=torch.float32)
+    q = soft_assignment(z, mu, alpha=0.01)
+    d2 = np.array([[1e36, 4e36], [4e36, 1e36]])
+    w = (1 + d2 / 0.01) ** (-1.01 / 2)
+    np.testing.assert_allclose(q.numpy(), w / w.sum(1, keepdims=True), rtol=1e-5)
+
+
 @pytest.mark.parametrize("where", ["z", "centers"])
 def test_non_finite_inputs_are_named(where):
     z, mu = torch.zeros(3, 2), torch.ones(2, 2)

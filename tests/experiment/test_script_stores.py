@@ -422,12 +422,12 @@ def test_an_out_that_cannot_be_written_is_refused_before_the_first_run(
     assert "--out" in err and "Read-only file system" in err
 
 
-def test_check_appendable_makes_the_folder_and_an_empty_file(tmp_path):
+def test_check_appendable_makes_the_folder_and_leaves_no_file(tmp_path):
     from dtc.experiment.store import check_appendable
 
     path = tmp_path / "new" / "runs.jsonl"
     check_appendable(path)
-    assert path.is_file() and path.read_bytes() == b""
+    assert path.parent.is_dir() and not path.exists()  # checked, not left behind
     path.write_text('{"a": 1}\n')
     check_appendable(path)  # an existing file is kept as it is
     assert path.read_text() == '{"a": 1}\n'

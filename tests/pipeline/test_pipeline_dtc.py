@@ -1050,6 +1050,7 @@ class RunningSourceMean(nn.Module):
     def __init__(self):
         super().__init__()
         self.register_buffer("src_mean", None)
+        self.clip = float("nan")  # a plain attribute that never changes (nan != nan)
 
     def forward(self, source, target, **context):
         if self.training:
@@ -1143,6 +1144,22 @@ def test_a_checkpoint_folder_that_cannot_be_written_costs_no_fit(small_pair, tmp
     with pytest.warns(RuntimeWarning, match=r"the 'pretrain' stage cannot be saved \(Read-only"):
         est = DTC(**TINY, checkpoint_dir=tmp_path).fit(small_pair)
     np.testing.assert_array_equal(est.labels_, plain.labels_)
+
+
+def test_a_refinement_that_diverges_is_named_as_one(small_pair, monkeypatch):
+    # the DEC head's input check fired first: "z: expected finite values", blaming the
+    # input, with no stage, epoch or advice
+    original = DTC._step_losses
+
+    def diverged(self, *args, embedding=None, **kwargs):
+        parts = original(self, *args, embedding=embedding, **kwargs)
+        if embedding:
+            embedding[0] = embedding[0] * float("nan")
+        return parts
+
+    monkeypatch.setattr(DTC, "_step_losses", diverged)
+    with pytest.raises(FloatingPointError, match=r"^refine: the training diverged .* at epoch 0"):
+        DTC(**TINY, refine="dec", refine_epochs=1).fit(small_pair)
 
 
 def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_path):
