@@ -20,8 +20,8 @@ Deep transfer clustering in four stages, each checkpointed:
    An optional **self-training** stage between 2 and 3 alternates pseudo-labelling the
    target (K-means, spherical by default, anchored at the source class means with a
    labelled source, else at the previous round's centres (the first round: the
-   clusterer's on the target); a confident class-balanced subset) and training on them (CAN: Kang, Jiang, Yang & Hauptmann, CVPR 2019; see
-   :mod:`dtc.self_training`);
+   clusterer's on the target); a confident class-balanced subset) and training on them
+   (CAN: Kang, Jiang, Yang & Hauptmann, CVPR 2019; see :mod:`dtc.self_training`);
 4. optional **refine**: DEC (Xie, Girshick & Farhadi, ICML 2016) or IDEC (Guo, Gao, Liu &
    Yin, IJCAI 2017) self-training on Student-t soft assignments, with the alignment kept on
    (class-conditional through the soft assignments for a conditional loss).
