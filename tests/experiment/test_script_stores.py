@@ -433,3 +433,18 @@ def test_check_appendable_makes_the_folder_and_leaves_no_file(tmp_path):
     assert path.read_text() == '{"a": 1}\n'
     with pytest.raises(OSError):
         check_appendable(tmp_path / "new")  # a folder
+
+
+def test_the_evaluation_scripts_out_expands_a_tilde_as_their_appends_do(
+    load_script, tmp_path, monkeypatch
+):
+    # "--out=~/runs.jsonl" (the shell leaves it): runs were appended to the expanded path
+    # and resumed from the literal one, so every run was redone and appended again
+    import argparse
+
+    script = load_script("negative_transfer")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ap = argparse.ArgumentParser()
+    script.add_out_argument(ap)
+    assert ap.parse_args(["--out=~/runs.jsonl"]).out == tmp_path / "runs.jsonl"
+    assert ap.parse_args([]).out is None
