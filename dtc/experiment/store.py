@@ -109,10 +109,9 @@ def append_line(path: str | os.PathLike, line: str) -> None:
 
 def check_appendable(path: str | os.PathLike) -> None:
     """``OSError`` unless records can be appended to ``path`` (its folder is created):
-    checked before a sweep's first run, whose result was
-    otherwise lost to the traceback of its first append (a read-only folder; a full disk cannot
-    be seen ahead). A file created for the check is removed again, so a usage error found
-    later leaves none."""
+    checked before a sweep's first run, whose result was otherwise lost to the traceback of
+    its first append (a read-only folder; a full disk cannot be seen ahead). A file created
+    for the check is removed again, so a usage error found later leaves none."""
     path = user_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
