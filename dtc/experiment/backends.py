@@ -9,6 +9,7 @@ parallelism.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
@@ -422,6 +423,7 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
     if started:
         kwargs = {"address": address} if address else {"num_cpus": jobs}
         ray.init(**kwargs, log_to_driver=False, include_dashboard=False)
+    pending = {}
     try:
         remote = ray.remote(num_cpus=1)(_execute_in_worker)
         registered = registrations()
@@ -435,6 +437,13 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
                 except Exception as exc:  # RayTaskError wraps the run's own error
                     yield task, None, _error_text(getattr(exc, "cause", None) or exc)
     finally:
+        # An interrupted sweep (Ctrl-C, the generator closed) stops the tasks it submitted:
+        # on an instance it did not start (ray.init() in a notebook, a cluster) they kept
+        # running, their results thrown away. A running task gets a KeyboardInterrupt, so
+        # its clean-up runs (force=True would kill its worker).
+        for ref in pending:
+            with contextlib.suppress(Exception):  # the interrupt is what to report
+                ray.cancel(ref)
         if started:
             ray.shutdown()
 
