@@ -1239,11 +1239,15 @@ class DTC(TransferClusterer):
         # (on_adapt_begin's) lacks one this fit holds, a checkpoint of a finished stage holds
         # one a fresh fit has not filled. Both are one configuration: the slot is emptied,
         # or made for the snapshot's tensor, just before the load.
+        # Only those registered as None when the fit built its networks: any other buffer
+        # missing from a snapshot marks another configuration (one loss's buffer emptied by
+        # another loss's snapshot broke the loss's next call).
         slots = []  # (submodule, buffer name, snapshot tensor or None)
+        lazy = getattr(self, "_lazy_buffers", {})
         for name, module in mods.items():
             own, theirs = module.state_dict(), states[name]
             if isinstance(theirs, dict) and set(theirs) != set(own):
-                for key in set(own) ^ set(theirs):
+                for key in (set(own) ^ set(theirs)) & lazy.get(name, set()):
                     sub, _, buf = key.rpartition(".")
                     owner = module.get_submodule(sub) if _has_submodule(module, sub) else None
                     if owner is None or buf not in owner._buffers:
@@ -1710,6 +1714,17 @@ class DTC(TransferClusterer):
             raise ValueError(
                 f"DTC: freeze_layers={self.freeze_layers} but the encoder has only {n_blocks} blocks"
             )
+        # the buffers registered as None, before anything fills them: the only tensors a
+        # snapshot of this configuration may lack or hold beyond this fit (_load_net_states)
+        self._lazy_buffers = {
+            name: {
+                f"{sub}.{buf}" if sub else buf
+                for sub, owner in module.named_modules()
+                for buf, value in owner._buffers.items()
+                if value is None
+            }
+            for name, module in self._modules().items()
+        }
         self._materialise_loss()
 
     @contextlib.contextmanager

@@ -1276,10 +1276,15 @@ def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_load
                 for k in (8, 10)
             },
             "asymmetric": {"loss": "dann", "encoder_mode": "asymmetric"},
+            # a buffer that is never None: only one registered as None may be missing (the
+            # swd loss took sinkhorn's snapshot, its step counter set to None)
+            "sinkhorn": {"loss": "sinkhorn"},
+            "swd": {"loss": "swd"},
         }.items()
     }
     cases = [
         ("coral", "dann", r"the snapshot's 'loss' lacks 6 of this fit's tensors"),
+        ("sinkhorn", "swd", r"the snapshot's 'loss' lacks 1 of this fit's tensors \['_calls'\]"),
         (
             "unlabelled 8",
             "unlabelled 10",
@@ -1294,6 +1299,7 @@ def test_a_snapshot_of_another_configuration_is_refused_by_name_and_nothing_load
         with pytest.raises(ValueError, match=message):
             est.set_state(fitted[snapshot].get_state())
         assert np.array_equal(est.transform_target(small_pair.target.X), before)
+    assert isinstance(fitted["swd"]._loss._calls, torch.Tensor)
     with pytest.raises(ValueError, match="state: expected a snapshot of get_state"):
         fitted["dann"].set_state(fitted["dann"].get_state()["nets"])
     # the same configuration's snapshot, and a shared encoder into two, still load
