@@ -1967,12 +1967,12 @@ class DTC(TransferClusterer):
             yield idx_s[: min(b, n_s)], idx_t[: min(b, n_t)]
 
     def _step_losses(
-        self, idx_s, idx_t, lam, progress, probs_fn, pseudo=None, embedding=None
+        self, where, idx_s, idx_t, lam, progress, probs_fn, pseudo=None, embedding=None
     ) -> dict[str, torch.Tensor]:
         """Losses of one adaptation / self-training / refinement batch (before weighting
-        by the caller); ``pseudo`` ``(n_target,)`` long holds target pseudo-labels (-1: none).
-        ``embedding``, a list: the batch's target embedding is appended to it (the one the
-        losses saw, for a caller's own term of it)."""
+        by the caller), ``where`` ``(stage, epoch)``; ``pseudo`` ``(n_target,)`` long holds
+        target pseudo-labels (-1: none). ``embedding``, a list: the batch's target embedding
+        is appended to it (the one the losses saw, for a caller's own term of it)."""
         # The frozen blocks in evaluation mode (each step: embed() and resumes set the whole
         # encoder back to training mode): with requires_grad off alone, a batch norm in them
         # kept updating its running statistics, so "frozen" blocks still changed.
@@ -2006,8 +2006,14 @@ class DTC(TransferClusterer):
             if kept.any():  # a batch without a kept row computes no such term
                 out["pseudo"] = F.cross_entropy(head(zt[kept]), yt[kept])
         if self._loss is not None and lam > 0:
-            # soft assignments only for class-conditional losses (k may not be known yet)
-            probs_s, probs_t = probs_fn(zs, zt) if self._conditional else (None, None)
+            # A step that diverged is named as one (stage, epoch, advice), not by the input
+            # check of the loss ("source contains NaN") or of the soft assignments ("z").
+            stage, epoch = where
+            for z in (zs, zt):
+                check_embedding(z, stage=stage, epoch=epoch)
+            probs_s = probs_t = None
+            if self._conditional:  # soft assignments only for these (k may not be known yet)
+                probs_s, probs_t = probs_fn(zs, zt)
             out["align"] = self._loss(zs, zt, **self._context(zs, zt, probs_t, progress, probs_s))
             if zt.requires_grad and not getattr(out["align"], "requires_grad", False):
                 # a detached value trains nothing: the run would be loss=None's, unnamed
@@ -2146,7 +2152,7 @@ class DTC(TransferClusterer):
                     lam = self._lambda(progress)
                     lam_sum += lam
                     parts = self._step_losses(
-                        idx_s, idx_t, lam, progress, self._soft_probs(centres)
+                        ("adapt", epoch), idx_s, idx_t, lam, progress, self._soft_probs(centres)
                     )
                     loss = self.recon_weight * parts["recon"]
                     loss = (
@@ -2230,7 +2236,9 @@ class DTC(TransferClusterer):
             for epoch in range(self.self_training_epochs):
                 sums: dict[str, list] = {}
                 for idx_s, idx_t in self._batches(gen):
-                    parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs, pseudo=pseudo)
+                    parts = self._step_losses(
+                        ("self_train", epoch), idx_s, idx_t, lam, 1.0, probs, pseudo=pseudo
+                    )
                     loss = (
                         self.recon_weight * parts["recon"]
                         + self.sup_weight * parts.get("sup", 0.0)
@@ -2431,7 +2439,9 @@ class DTC(TransferClusterer):
                 # IDEC's two terms of one embedding z = f(x): encoded again, the KL term saw
                 # other dropout masks and a batch norm updated its statistics twice a step
                 zt = []
-                parts = self._step_losses(idx_s, idx_t, lam, 1.0, probs, embedding=zt)
+                parts = self._step_losses(
+                    ("refine", epoch), idx_s, idx_t, lam, 1.0, probs, embedding=zt
+                )
                 z_refine = self._cluster_space(zt[0])
                 check_embedding(z_refine, stage="refine", epoch=epoch)
                 q = layer(z_refine)

@@ -1162,6 +1162,29 @@ def test_a_refinement_that_diverges_is_named_as_one(small_pair, monkeypatch):
         DTC(**TINY, refine="dec", refine_epochs=1).fit(small_pair)
 
 
+@pytest.mark.parametrize("loss", ["jmmd", "cdan", "coral"])
+@pytest.mark.parametrize("stage", ["adapt", "refine"])
+def test_a_step_that_diverges_under_an_alignment_loss_is_named_as_one(
+    small_pair, monkeypatch, loss, stage
+):
+    # the soft assignments of a NaN embedding, made before a conditional loss sees it,
+    # failed the DEC head's input check ("z: expected finite values"), and coral's input
+    # check named the loss ("CORALLoss: source contains NaN"), neither the stage nor epoch
+    original = DTC._step
+
+    def step(self, total, parts, sums, where, epoch, rows=None):
+        original(self, total, parts, sums, where, epoch, rows)
+        if where == stage:  # this step diverged: NaN weights
+            with torch.no_grad():
+                for p in self._tgt_ae.encoder.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(DTC, "_step", step)
+    params = {"loss": loss, "use_source_labels": False, "refine": "dec", "refine_epochs": 1}
+    with pytest.raises(FloatingPointError, match=rf"^{stage}: the training diverged .* epoch 0"):
+        DTC(**TINY, **params).fit(small_pair)
+
+
 def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_path):
     params = {**TINY, "checkpoint_dir": tmp_path}
     DTC(**params, callbacks=[Damp()]).fit(small_pair)
