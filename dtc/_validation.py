@@ -114,6 +114,10 @@ def check_number(
     torch = sys.modules.get("torch")  # a tensor exists only once torch is loaded
     if torch is not None and isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
+    elif isinstance(value, np.ndarray) and value.ndim == 0:
+        # a 0-d array (a value read from an .npz file, np.asarray(0.5)): a number, as a
+        # 0-d tensor is, and as float() and the comparisons this replaced took it
+        value = value.item()
     # is_finite_number: math.isfinite and float() overflow on ints past a float's range
     ok = is_finite_number(value) and (value > low if strict else value >= low)
     if not ok or (high is not None and value > high):

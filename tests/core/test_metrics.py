@@ -407,6 +407,22 @@ def test_float_array_takes_every_tensor_and_refuses_what_is_no_number():
     assert not is_finite_number(True) and not is_finite_number(float("nan"))
 
 
+def test_check_number_takes_a_0d_array_as_it_takes_a_0d_tensor():
+    # a value read from an .npz file was refused by the arguments moved onto check_number
+    # (floored_std's quantile, dan_scales' base, SND's temperature ...)
+    import torch
+
+    from dtc._validation import check_number
+
+    for value in (np.asarray(0.5), torch.tensor(0.5), np.float32(0.5), 0.5):
+        got = check_number(value, "q", low=0.0, high=1.0)
+        assert got == 0.5 and type(got) is float
+    for bad in (np.asarray(True), np.asarray(np.nan), np.asarray([0.5]), np.asarray("0.5")):
+        with pytest.raises(ValueError, match="^q must be a number in"):
+            check_number(bad, "q", low=0.0, high=1.0)
+    assert check_number(np.asarray(3), "n", low=1) == 3.0
+
+
 def test_half_precision_labels_raise_no_overflow_warning():
     """The int64-range check compared a float16 maximum with 2**63 cast to float16 (inf):
     a RuntimeWarning on every call with valid labels."""
