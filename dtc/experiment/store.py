@@ -112,7 +112,9 @@ def check_appendable(path: str | os.PathLike) -> None:
     checked before a sweep's first run, whose result was otherwise lost to the traceback of
     its first append (a read-only folder; a full disk cannot be seen ahead). A file created
     for the check is removed again, so a usage error found later leaves none."""
-    path = user_path(path)
+    # a symbolic link's target, which the appends create and write: O_EXCL refused a
+    # dangling link (as an existing file) that an append would have made a file
+    path = Path(os.path.realpath(user_path(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)

@@ -435,6 +435,21 @@ def test_check_appendable_makes_the_folder_and_leaves_no_file(tmp_path):
         check_appendable(tmp_path / "new")  # a folder
 
 
+def test_check_appendable_follows_a_dangling_link_as_the_appends_do(tmp_path):
+    # --out runs.jsonl -> a file on a scratch disk that the first append creates: O_EXCL
+    # took the link for an existing file, and the scripts stopped with a usage error
+    from dtc.experiment.store import append_record, check_appendable
+
+    (tmp_path / "scratch").mkdir()
+    target, link = tmp_path / "scratch" / "runs.jsonl", tmp_path / "runs.jsonl"
+    link.symlink_to(target)
+    check_appendable(link)
+    assert link.is_symlink() and not target.exists()  # checked, nothing left behind
+    append_record(link, {"a": 1})
+    check_appendable(link)
+    assert target.read_text() == '{"a": 1}\n'
+
+
 def test_the_evaluation_scripts_out_expands_a_tilde_as_their_appends_do(
     load_script, tmp_path, monkeypatch
 ):
