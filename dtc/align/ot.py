@@ -234,8 +234,12 @@ def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, gra
         # every batch in range keeps its value bit for bit.
         top = float(torch.maximum(source.detach().abs().max(), target.detach().abs().max()))
         if top > 0 and not 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
-            factor = 2.0 ** -math.frexp(top)[1]
-            source, target = source * factor, target * factor
+            # in two steps: for features below the dtype's normal range the factor itself
+            # overflowed (float32 at 1e-40: 2**133 is inf; float64 at 1e-310, 2.0**1030 an
+            # OverflowError), while each half is finite and the product stays exact
+            exponent = -math.frexp(top)[1]
+            for part in (exponent // 2, exponent - exponent // 2):
+                source, target = source * 2.0**part, target * 2.0**part
     # One scale for all three terms (from the cross cost), so the debiased value is 0 on
     # identical inputs; not detached, so the loss is exactly a function of the features.
     scale = _cost_scale(ot.dist(source, target), normalize)

@@ -603,3 +603,17 @@ def test_normalised_sinkhorn_is_scale_free_past_float32s_squared_range(normalize
     s64 = s.double().requires_grad_(True)
     sinkhorn_cost(s64, t.double(), normalize=normalize).backward()
     np.testing.assert_allclose(src.grad.double() * scale, s64.grad, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale"), [(torch.float32, 1e-40), (torch.float64, 1e-310), (torch.float32, 1e37)]
+)
+def test_normalised_sinkhorn_is_scale_free_for_subnormal_and_huge_features(dtype, scale):
+    # Below the dtype's normal range the power-of-two factor itself overflowed: float32 at
+    # 1e-40 gave a NaN plan (blamed on reg), float64 at 1e-310 an OverflowError. Subnormal
+    # features keep fewer bits (float32 at 1e-40: about 16), hence the looser tolerance.
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g) + 1
+    ref = sinkhorn_cost(s.double(), t.double())
+    value = sinkhorn_cost(s.to(dtype) * scale, t.to(dtype) * scale)
+    assert value.dtype == dtype and value.item() == pytest.approx(ref.item(), rel=1e-3)
