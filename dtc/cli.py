@@ -339,7 +339,11 @@ def _run_one(
         if folder is not None:
             # before the first stage ended there is nothing to resume from: it said there was
             where = _user_path(folder)
-            kept = where.is_dir() and any(where.glob("*.pt"))
+            # DTC names its own stages on disk (the folder may hold other runs'); a fit
+            # interrupted before it began (loading the data), or a user's method, does not
+            kept = getattr(exc, "dtc_checkpoints", None)
+            if kept is None:
+                kept = where.is_dir() and any(where.glob("*.pt"))
             err.print(
                 escape(
                     f"interrupted: the finished stages are kept in {str(folder)!r}; run the "

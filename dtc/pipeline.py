@@ -777,6 +777,8 @@ class DTC(TransferClusterer):
         "_numbering",
         "_adapt_centres",
         "_adapting",
+        "_key",
+        "_lazy_buffers",
     )
 
     def _forget_fit(self) -> None:
@@ -1137,6 +1139,14 @@ class DTC(TransferClusterer):
             return None
         return user_path(self.checkpoint_dir) / f"dtc-{self._key}-{stage}.pt"
 
+    def _finished_checkpoints(self) -> list[Path]:
+        """The checkpoints of this fit's stages that are on disk (none before its key is
+        known)."""
+        if getattr(self, "_key", None) is None:
+            return []
+        stages = ("pretrain", "adapt", "self_train", "cluster", "refine")
+        return [p for s in stages if (p := self._ckpt(s)) is not None and p.exists()]
+
     def _save(self, stage: str, extra: dict | None = None) -> None:
         path = self._ckpt(stage)
         if path is not None and self._loss is not None:
@@ -1445,9 +1455,13 @@ class DTC(TransferClusterer):
                 torch.set_num_threads(int(self.n_threads))
             try:
                 self._run(pair, labelled, k)
-            except BaseException:
+            except BaseException as exc:
                 # Nor its own half-trained encoder: a failed fit is no fit.
                 self._tgt_ae = None
+                if isinstance(exc, KeyboardInterrupt):
+                    # what a rerun resumes from, for `dtc run` to say: a checkpoint folder
+                    # shared by many runs holds other runs' stages too
+                    exc.dtc_checkpoints = self._finished_checkpoints()
                 raise
             finally:
                 torch.set_num_threads(old_threads)

@@ -825,6 +825,33 @@ def test_an_interrupted_single_run_says_where_its_checkpoints_are(
     assert res.exit_code == code and "kept in" not in res.stderr
 
 
+def test_an_interrupted_dtc_run_counts_only_its_own_checkpoints(tmp_path, monkeypatch):
+    # Checkpoints are named per run (dtc-<key>-<stage>.pt), so one folder serves many: any
+    # run's file made the message say this run's finished stages were kept
+    from dtc.pipeline import DTC
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "dtc-ffffffffffffffff-pretrain.pt").write_bytes(b"")  # another run's
+    small = ["pretrain_epochs=1", "adapt_epochs=1", "self_training_rounds=0", "hidden=[16]"]
+    args = ["run", "--method", "dtc", "--no-record", "--set", f"checkpoint_dir={ckpt}"]
+    for assignment in small:
+        args += ["--set", assignment]
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DTC, "_pretrain", interrupt)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 130
+    assert "interrupted before a stage finished: nothing is kept" in res.stderr
+    monkeypatch.undo()
+    monkeypatch.setattr(DTC, "_cluster", interrupt)  # after pretraining and adaptation
+    res = runner.invoke(app, args)
+    assert res.exit_code == 130 and "the finished stages are kept in" in res.stderr
+    assert len(list(ckpt.glob("*.pt"))) == 3
+
+
 def test_a_sigterm_stops_a_report_as_a_ctrl_c_does(tmp_path, monkeypatch):
     # A SIGTERM ended `dtc report` on the spot: a half-written figure left behind, and the
     # list of files it wrote (for the next report to replace) never made.
