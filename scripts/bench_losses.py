@@ -13,12 +13,17 @@ A ``module:Class`` key is a user's loss, imported as ``dtc run`` imports one: fr
 working directory (``my_losses.py`` there) or any installed module.
 
 What is measured, per (loss, n, d), on ``n`` source and ``n`` target samples
-(standard normal, target shifted by 0.5), float32, CPU, ``--threads`` (default 2):
+(standard normal, target shifted by 0.5), float32, CPU, ``--threads`` (default 2; on a
+machine busy with other jobs, the threads of a small loss wait on each other: CORAL at
+n = 512 read 0.26 s on 2 threads for 0.003 s on 1, so the script warns, and ratios of
+small losses are worth measuring with ``--threads 1`` there):
 
 ``seconds``      median over ``--repeats`` of one forward + backward (wall clock), after one
                  untimed warm-up call (skipped when a call takes over 10 s; then one timed
                  call only);
-``cpu_seconds``  the same in process CPU time (less sensitive to a shared, busy machine);
+``cpu_seconds``  the same in process CPU time, all threads (it leaves out the time the
+                 process waited for a core, but not the time its threads spent waiting
+                 for each other: with ``--threads`` > 1 on a busy machine it rises too);
 ``peak_mb``      extra peak resident memory: each configuration runs in a **fresh
                  subprocess**; its own high-water mark (``VmHWM``,
                  :func:`dtc._memory.peak_rss_mib`) is set back to the current resident
@@ -176,6 +181,18 @@ def _build(key: str, n: int):
         return loss(x, y, source_probs=ps, target_probs=pt, progress=0.5)
 
     return fn, row
+
+
+def _busy(threads: int) -> float | None:
+    """The 1-minute load average when other jobs hold the cores that ``threads`` threads
+    need (more than one core short), else None (or where the load cannot be read)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return None
+    if threads > 1 and load > (os.cpu_count() or 1) - threads + 1:
+        return load
+    return None
 
 
 def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
@@ -558,6 +575,15 @@ def main(argv=None) -> int:
             if other:
                 said += f"; {other} rows there are of other settings, not reused"
         print(said, file=sys.stderr, flush=True)
+        if (load := _busy(args.threads)) is not None:
+            print(
+                f"{name}: the machine is busy (1-minute load {load:.1f} on "
+                f"{os.cpu_count()} cores): with --threads {args.threads} the threads of a "
+                "small loss wait on each other and its time reads high, up to 100 times; "
+                "use --threads 1, or measure on an idle machine",
+                file=sys.stderr,
+                flush=True,
+            )
         rows = []
         done = 0
         start = time.perf_counter()

@@ -142,6 +142,28 @@ def test_the_table_mode_reports_each_configuration_as_it_ends(bench, monkeypatch
     assert "[1/4" in err and "[4/4" in err and "swd n=16 d=4: skipped: test" in err
 
 
+def test_a_busy_machine_is_named_before_threads_that_would_wait_on_each_other(
+    bench, monkeypatch, capsys
+):
+    # two threads beside other jobs read CORAL at n=512 at 0.26 s for 0.003 s on one
+    import os
+
+    monkeypatch.setattr(
+        bench,
+        "_run_one",
+        lambda key, n, d, args: dict(
+            loss=key, impl="?", n=n, d=d, seconds=None, peak_mb=None, status="skipped: test"
+        ),
+    )
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for load, threads, warned in ((2.5, 2, True), (0.9, 2, False), (2.5, 1, False)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        args = ["--losses", "coral", "--n", "8", "--d", "4", "--threads", str(threads)]
+        assert bench.main(args) == 0
+        err = capsys.readouterr().err
+        assert ("the machine is busy (1-minute load 2.5 on 2 cores)" in err) is warned, err
+
+
 def _fake_runs(bench, monkeypatch) -> list[tuple]:
     """``_run_one`` replaced by a fake that records its calls ``(key, n, d, repeats)`` and
     returns an "ok" row whose ``seconds`` tells the calls apart."""
