@@ -82,6 +82,22 @@ def test_finite_values_beyond_float32_are_named_as_such():
         data.Domain(np.array([[1e39, 1.0], [0.0, 1.0]]), name="d")
 
 
+def test_a_pair_of_one_benchmarks_domains_is_that_benchmarks():
+    # built by hand (after select_source, from Domain.subset) a pair had no benchmark, and
+    # the monitor's min_similarity="family" then judged no source: a digits source of
+    # disjoint classes was kept (ACC 61.6 where the fallback gives 84.8)
+    pair = data.make_digits_pair()
+    src, tgt = (
+        pair.source.subset(pair.source.y % 2 == 0),
+        pair.target.subset(pair.target.y % 2 == 1),
+    )
+    assert data.DomainPair(src, tgt).benchmark == "digits"
+    assert data.DomainPair(src, tgt, benchmark="mine").benchmark == "mine"  # given: kept
+    other = data.Domain(tgt.X, meta={"benchmark": "coil20"})
+    for target in (other, data.Domain(tgt.X), data.Domain(tgt.X, meta={"benchmark": ["x"]})):
+        assert data.DomainPair(src, target).benchmark is None
+
+
 def test_masking_an_unlabelled_target_returns_the_pair_itself():
     d = data.Domain(np.zeros((4, 2)), [0, 1, 0, 1])
     pair = data.DomainPair(d, d)

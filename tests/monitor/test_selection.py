@@ -311,6 +311,28 @@ def test_the_benchmark_reaches_the_source_checks(digits, monkeypatch):
     assert [p.benchmark for p in pairs] == ["digits"]  # and so does the adapted pair
 
 
+def test_the_benchmark_the_domains_name_is_the_default(digits):
+    # domains loaded from one benchmark (here, halves of the digits by class) were judged
+    # without its family's similarity threshold unless benchmark= was given again
+    from dtc.monitor.selection import check_domains
+
+    src = digits.source.subset(digits.source.y % 2 == 0)
+    tgt = digits.target.subset(digits.target.y % 2 == 1).without_labels()
+    given = check_domains(src, tgt, benchmark="digits")
+    assert given["min_similarity"] is not None
+    assert check_domains(src, tgt) == given
+    bare = check_domains(Domain(src.X, src.y), tgt)  # a domain that names no benchmark
+    assert bare["min_similarity"] is None
+    pairs = []
+    rank_sources(
+        tgt,
+        [src],
+        n_clusters=5,
+        fit_fn=lambda p: pairs.append(p) or Fixed(np.arange(tgt.n_samples) % 5).fit(p),
+    )
+    assert [p.benchmark for p in pairs] == ["digits"]
+
+
 def test_rank_sources_never_gives_target_labels_to_the_method(digits):
     seen = []
     rank_sources(
