@@ -390,8 +390,12 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         record["history"] = [{k: float(v) for k, v in h.items() if _is_number(v)} for h in history]
         epochs = trained_epochs(history)
         record["n_epochs"] = len(epochs)
-        if epochs:
-            record["seconds_per_epoch"] = seconds_per_epoch(epochs, seconds)
+        # The fit time covers only the epochs run now: those of a stage read from a
+        # checkpoint took none of it (a resumed fit read 32 times faster per epoch, and a
+        # leaderboard averaged that in); a fit resumed whole has no epoch time.
+        ran = [h for h in epochs if not _of_stages(h, resumed or ())]
+        if ran:
+            record["seconds_per_epoch"] = seconds_per_epoch(ran, seconds)
     verdict = monitor_verdict(method)
     if verdict is not None:
         record["monitor"] = verdict
@@ -578,6 +582,14 @@ def trained_epochs(history: list[dict]) -> list[dict]:
     ]
 
 
+def _of_stages(entry: dict, stages) -> bool:
+    """Whether the history ``entry`` belongs to one of the checkpoint ``stages``
+    (``resumed_stages_``): its ``stage`` is one of them, or a part of one
+    (``"pretrain_target"`` of ``"pretrain"``)."""
+    stage = entry.get("stage")
+    return isinstance(stage, str) and any(stage == s or stage.startswith(f"{s}_") for s in stages)
+
+
 def seconds_per_epoch(history: list[dict], seconds: float) -> float:
     """Mean epoch time: the epochs' own ``seconds`` (or ``time``) entries when they
     have them, else the fit time divided by the number of epochs."""
@@ -600,7 +612,9 @@ def run_single(spec: RunSpec, *, data_dir=None, imbalance: bool = False) -> dict
     ``seconds`` (fit time) and ``versions``; for an imbalanced target, ``realised_ratio``
     (its largest / smallest class once the class sizes are rounded: ``imbalance_ratio``
     up to rounding); for methods that train, also ``history`` (numeric entries of
-    ``history_``), ``n_epochs`` (:func:`trained_epochs`) and ``seconds_per_epoch``.
+    ``history_``), ``n_epochs`` (:func:`trained_epochs`, those of ``resumed_stages``
+    included) and ``seconds_per_epoch`` (over the epochs run now; absent when every
+    stage was resumed).
     """
     return fit_evaluate(spec, load_spec_pair(spec, data_dir=data_dir), imbalance=imbalance)[0]
 

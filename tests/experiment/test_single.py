@@ -143,6 +143,24 @@ def test_n_epochs_counts_the_epochs_that_trained(monkeypatch):
     assert single.trained_epochs(rounds) == rounds[1:]
 
 
+def test_epochs_read_from_checkpoints_take_no_share_of_the_fit_time(monkeypatch):
+    # a resumed DTC fit's history holds its loaded stages' epochs too: divided among them,
+    # its fit time read 32 times faster per epoch, and the leaderboard averaged that in
+    history = [
+        {"stage": "pretrain", "epoch": 0, "recon": 0.9},
+        {"stage": "pretrain_target", "epoch": 0, "recon": 0.8},
+        {"stage": "adapt", "epoch": 0, "recon": 0.5},
+        {"stage": "adapt", "epoch": 1, "recon": 0.4},
+    ]
+    monkeypatch.setattr(_Spy, "history_", history, raising=False)
+    monkeypatch.setattr(_Spy, "resumed_stages_", ["pretrain"], raising=False)
+    record = _fit(monkeypatch)[0]
+    assert record["n_epochs"] == 4  # the fit's epochs, as resumed_stages says
+    assert record["seconds_per_epoch"] == pytest.approx(record["seconds"] / 2, abs=1e-3)
+    monkeypatch.setattr(_Spy, "resumed_stages_", ["pretrain", "adapt", "cluster"], raising=False)
+    assert "seconds_per_epoch" not in _fit(monkeypatch)[0]  # no epoch ran
+
+
 @pytest.mark.parametrize("name", ["stc", "tsc"])
 def test_the_iterative_baselines_mark_the_state_they_start_from(name):
     from dtc import methods
