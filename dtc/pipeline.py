@@ -645,6 +645,7 @@ class DTC(TransferClusterer):
     target_mean_, target_std_ : (d_target,) float64 statistics of DTC's own z-scoring of
         the target (``None`` when ``standardize=False``); see :meth:`transform_target`
     resumed_stages_ : stages loaded from ``checkpoint_dir`` instead of run
+    fit_threads_ : torch's thread count during the fit (``n_threads``, or the process's)
     transfer_scale_, stop_training_ : see :mod:`dtc.monitor.base`
     """
 
@@ -1453,6 +1454,9 @@ class DTC(TransferClusterer):
             old_threads = torch.get_num_threads()
             if self.n_threads is not None:
                 torch.set_num_threads(int(self.n_threads))
+            # what a record states as the fit's platform (the process's count is restored
+            # below: a record of a serial sweep on 2 cores said 2 of a fit run on 1)
+            self.fit_threads_ = torch.get_num_threads()
             try:
                 self._run(pair, labelled, k)
             except BaseException as exc:

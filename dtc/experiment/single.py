@@ -33,6 +33,7 @@ from dtc._plugins import (
     source_files,
 )
 from dtc._torch_state import GLOBAL_STATE_LOCK
+from dtc._validation import is_int_at_least
 from dtc.experiment.store import sorted_items
 
 __all__ = [
@@ -176,7 +177,8 @@ def package_versions() -> dict[str, str | int]:
     """Python's and the key packages' versions, ``dtc_source`` (:func:`dtc_source_hash`),
     ``torch_cpu_capability`` (the instruction set torch's CPU kernels run on),
     ``cpu_vendor`` (:func:`cpu_vendor`), ``torch_threads`` (torch's intra-op threads
-    when the record is made: a worker of ``--jobs N`` gets ``cpu_count // N``) and
+    when the record is made: a worker of ``--jobs N`` gets ``cpu_count // N``; the
+    record of a method that sets its own, ``fit_threads_``, states that one) and
     ``cuda_device`` (:func:`cuda_device`)."""
     out = {"python": platform.python_version()}
     for name in ("dtc", "torch", "numpy", "scipy", "scikit-learn", "POT"):
@@ -376,6 +378,11 @@ def fit_evaluate(spec: RunSpec, pair: data.DomainPair, *, imbalance: bool = Fals
         "seconds": round(seconds, 3),
         "versions": package_versions(),
     }
+    threads = getattr(method, "fit_threads_", None)
+    if is_int_at_least(threads, 1):
+        # a method that sets its own thread count (DTC's n_threads) ran on it, whatever the
+        # process's: records of one fit made by --jobs 1 and 2 read as two platforms
+        record["versions"]["torch_threads"] = int(threads)
     resumed = getattr(method, "resumed_stages_", None)
     if resumed:
         # stages read from checkpoint_dir, not computed by this run: said, so that a

@@ -143,6 +143,29 @@ def test_n_epochs_counts_the_epochs_that_trained(monkeypatch):
     assert single.trained_epochs(rounds) == rounds[1:]
 
 
+def test_a_method_that_sets_its_thread_count_is_recorded_with_it(monkeypatch):
+    # DTC trains on n_threads (1 by default) whatever the process's count: records of one
+    # fit made by --jobs 1 (2 threads here) and --jobs 2 (1) read as two platforms
+    import torch
+
+    from dtc.pipeline import DTC
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert _fit(monkeypatch)[0]["versions"]["torch_threads"] == 2  # the process's
+        monkeypatch.setattr(_Spy, "fit_threads_", 1, raising=False)
+        assert _fit(monkeypatch)[0]["versions"]["torch_threads"] == 1  # the fit's
+        X = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+        pair = DomainPair(Domain(X, np.arange(40) % 2), Domain(X + 1), n_clusters=2)
+        small = {"hidden": (8,), "n_latent": 2, "pretrain_epochs": 1, "adapt_epochs": 1}
+        assert DTC(**small).fit(pair).fit_threads_ == 1
+        assert DTC(**small, n_threads=None).fit(pair).fit_threads_ == 2
+        assert torch.get_num_threads() == 2  # restored after the fit
+    finally:
+        torch.set_num_threads(old)
+
+
 def test_epochs_read_from_checkpoints_take_no_share_of_the_fit_time(monkeypatch):
     # a resumed DTC fit's history holds its loaded stages' epochs too: divided among them,
     # its fit time read 32 times faster per epoch, and the leaderboard averaged that in
