@@ -504,7 +504,7 @@ def report(
         unique_tasks,
         with_task_grid,
     )
-    from dtc.experiment.single import platform_text
+    from dtc.experiment.single import mixed_platforms
     from dtc.experiment.store import read_records, terminate_as_interrupt
 
     if overrides and config is None:
@@ -582,8 +582,8 @@ def report(
             highlight=False,
             soft_wrap=True,
         )
-    platforms = sorted({platform_text(r) for r in records})
-    if len(platforms) > 1:
+    platforms = mixed_platforms(records)
+    if platforms:
         # the same run id on another CPU, kernel set or thread count: deep methods' figures
         # differ in the last digits (the README's "DTC" section)
         err.print(

@@ -426,6 +426,14 @@ def test_report_notes_runs_made_on_several_platforms(tmp_path):
     note = " ".join(runner.invoke(app, rep).stderr.split())
     assert "made on 2 platforms" in note
     assert f"torch_threads={first['versions']['torch_threads'] + 1}" in note
+    # two configurations on their own thread counts (DTC's n_threads=1 beside a baseline on
+    # the process's 2, one serial sweep): one platform
+    second["label"] = "other"
+    results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+    assert "platforms" not in runner.invoke(app, rep).stderr
+    second["versions"]["cpu_vendor"] = "elsewhere"  # another machine: whatever the config
+    results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+    assert "made on 2 platforms" in " ".join(runner.invoke(app, rep).stderr.split())
 
 
 def test_report_with_config_names_a_run_reused_from_another_config_by_its_own(tmp_path):

@@ -143,15 +143,34 @@ def cpu_vendor() -> str:
 PLATFORM_KEYS = ("torch_cpu_capability", "cpu_vendor", "torch_threads")
 
 
-def platform_text(record: dict) -> str:
+def platform_text(record: dict, *, threads: bool = True) -> str:
     """Where ``record`` ran, ``key=value, ...`` over :data:`PLATFORM_KEYS` (``?`` where a
-    record does not say), then ``cuda_device=<name>`` when it names a GPU. A record without
-    ``cuda_device`` (made before it was kept) reads as one of a process that used none:
-    runs on the CPU read as they always did, and a GPU's runs differ from them."""
+    record does not say; without ``torch_threads`` unless ``threads``), then
+    ``cuda_device=<name>`` when it names a GPU. A record without ``cuda_device`` (made
+    before it was kept) reads as one of a process that used none: runs on the CPU read as
+    they always did, and a GPU's runs differ from them."""
     versions = record.get("versions", {})
-    text = ", ".join(f"{k}={versions.get(k, '?')}" for k in PLATFORM_KEYS)
+    keys = PLATFORM_KEYS if threads else tuple(k for k in PLATFORM_KEYS if k != "torch_threads")
+    text = ", ".join(f"{k}={versions.get(k, '?')}" for k in keys)
     gpu = versions.get("cuda_device", "none")
     return text if gpu == "none" else f"{text}, cuda_device={gpu}"
+
+
+def mixed_platforms(records: list[dict]) -> list[str]:
+    """The :func:`platform_text` s of ``records`` when their figures may differ by where
+    they ran, else ``[]``: another machine (kernel set, CPU, GPU) anywhere, or another
+    thread count within one configuration (its ``label``, else its ``method``). Thread
+    counts of different configurations are their own settings (DTC trains on its
+    ``n_threads``, a baseline on the process's), and a serial sweep of both read as two
+    platforms."""
+    machines = {platform_text(r, threads=False) for r in records}
+    threads: dict = {}
+    for r in records:
+        config = str(r.get("label", r.get("method")))
+        threads.setdefault(config, set()).add(str(r.get("versions", {}).get("torch_threads")))
+    if len(machines) > 1 or any(len(counts) > 1 for counts in threads.values()):
+        return sorted({platform_text(r) for r in records})
+    return []
 
 
 def cuda_device() -> str:
