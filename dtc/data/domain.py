@@ -152,13 +152,11 @@ class Domain:
         return f"Domain({self.name!r}, n={self.n_samples}, d={self.n_features}, {labels})"
 
 
-def common_benchmark(*domains: Domain) -> str | None:
-    """The benchmark every one of ``domains`` names in ``meta["benchmark"]`` (each loader
-    records it), or None when one names none or they differ."""
-    named = [d.meta.get("benchmark") for d in domains]
-    if named and isinstance(named[0], str) and all(n == named[0] for n in named):
-        return named[0]
-    return None
+def benchmark_of(domain: Domain) -> str | None:
+    """The benchmark ``domain`` names in ``meta["benchmark"]`` (each loader records it),
+    else None."""
+    named = domain.meta.get("benchmark")
+    return named if isinstance(named, str) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,8 +180,9 @@ class DomainPair:
     benchmark : str, optional
         Name of the benchmark the pair comes from, for records and for the checks that
         judge a source by its benchmark's family (the monitor's ``min_similarity=
-        "family"``). By default the benchmark both domains name in ``meta["benchmark"]``
-        (every loader records it), else None.
+        "family"``). By default the one the target names in ``meta["benchmark"]`` (every
+        loader records it): the domain to cluster sets the scale a source is judged on,
+        whatever the source names itself (another benchmark's, or none); else None.
     """
 
     source: Domain
@@ -221,7 +220,7 @@ class DomainPair:
             # A pair built by hand from loaded domains (after select_source, from
             # Domain.subset) had no benchmark: the monitor's family threshold then judged
             # nothing, and a digits source of disjoint classes was kept (ACC 61.6 for 84.8).
-            object.__setattr__(self, "benchmark", common_benchmark(self.source, self.target))
+            object.__setattr__(self, "benchmark", benchmark_of(self.target))
         if self.n_clusters is not None:
             k = self.n_clusters
             if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:

@@ -46,7 +46,7 @@ import numpy as np
 from dtc._validation import check_bool, check_number, check_seed
 from dtc._warnings import warn
 from dtc.cluster.kmeans import check_int
-from dtc.data.domain import Domain, DomainPair, common_benchmark
+from dtc.data.domain import Domain, DomainPair, benchmark_of
 from dtc.monitor import scores
 from dtc.monitor.partition_score import (
     COLLAPSED,
@@ -246,8 +246,8 @@ def rank_sources(
     benchmark : str or None
         The benchmark the domains come from: its feature family sets the source checks'
         similarity threshold (:func:`dtc.monitor.relatedness.resolve_min_similarity`), and
-        the pairs ``fit_fn`` is given carry it (``pair.benchmark``). None: the benchmark a
-        candidate and the target both name in ``meta["benchmark"]``, if any.
+        the pairs ``fit_fn`` is given carry it (``pair.benchmark``). None: the one the
+        target names in ``meta["benchmark"]``, if any, for every candidate alike.
 
     Returns
     -------
@@ -285,6 +285,8 @@ def rank_sources(
     if benchmark is not None and not isinstance(benchmark, str):
         raise ValueError(f"rank_sources: benchmark must be None or a str, got {benchmark!r}")
     target = target.without_labels()
+    if benchmark is None:  # the target's, so that every candidate is judged on one scale
+        benchmark = benchmark_of(target)
     for name, src in items:
         if not isinstance(src, Domain):
             raise ValueError(
@@ -435,9 +437,9 @@ def check_domains(
     of at most ``max_samples`` rows each (the monitor's default size), with the monitor's
     default thresholds unless ``thresholds`` (``min_similarity``, ``min_signal_ratio``)
     are given; None where the checks do not apply (fewer features than they need).
-    ``benchmark`` defaults to the one both domains name (``meta["benchmark"]``)."""
+    ``benchmark`` defaults to the one the target names (``meta["benchmark"]``)."""
     if benchmark is None:
-        benchmark = common_benchmark(source, target)
+        benchmark = benchmark_of(target)
     Xs = source.X[scores.subsample_index(source.n_samples, max_samples, seed)]
     Xt = target.X[scores.subsample_index(target.n_samples, max_samples, seed)]
     return check_source(Xs, Xt, benchmark=benchmark, seed=seed, **thresholds)

@@ -82,7 +82,7 @@ def test_finite_values_beyond_float32_are_named_as_such():
         data.Domain(np.array([[1e39, 1.0], [0.0, 1.0]]), name="d")
 
 
-def test_a_pair_of_one_benchmarks_domains_is_that_benchmarks():
+def test_a_pair_is_of_its_targets_benchmark_by_default():
     # built by hand (after select_source, from Domain.subset) a pair had no benchmark, and
     # the monitor's min_similarity="family" then judged no source: a digits source of
     # disjoint classes was kept (ACC 61.6 where the fallback gives 84.8)
@@ -93,8 +93,10 @@ def test_a_pair_of_one_benchmarks_domains_is_that_benchmarks():
     )
     assert data.DomainPair(src, tgt).benchmark == "digits"
     assert data.DomainPair(src, tgt, benchmark="mine").benchmark == "mine"  # given: kept
-    other = data.Domain(tgt.X, meta={"benchmark": "coil20"})
-    for target in (other, data.Domain(tgt.X), data.Domain(tgt.X, meta={"benchmark": ["x"]})):
+    # the target sets the scale, whatever the source names (another benchmark, or none)
+    for source in (data.Domain(src.X, meta={"benchmark": "coil20"}), data.Domain(src.X)):
+        assert data.DomainPair(source, tgt).benchmark == "digits"
+    for target in (data.Domain(tgt.X), data.Domain(tgt.X, meta={"benchmark": ["x"]})):
         assert data.DomainPair(src, target).benchmark is None
 
 

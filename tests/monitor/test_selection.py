@@ -311,26 +311,31 @@ def test_the_benchmark_reaches_the_source_checks(digits, monkeypatch):
     assert [p.benchmark for p in pairs] == ["digits"]  # and so does the adapted pair
 
 
-def test_the_benchmark_the_domains_name_is_the_default(digits):
+def test_the_benchmark_the_target_names_is_the_default(digits):
     # domains loaded from one benchmark (here, halves of the digits by class) were judged
-    # without its family's similarity threshold unless benchmark= was given again
+    # without its family's similarity threshold unless benchmark= was given again; and
+    # every candidate on the target's scale: a copy of a source without its meta was kept
+    # where the source itself was excluded
     from dtc.monitor.selection import check_domains
 
     src = digits.source.subset(digits.source.y % 2 == 0)
     tgt = digits.target.subset(digits.target.y % 2 == 1).without_labels()
     given = check_domains(src, tgt, benchmark="digits")
-    assert given["min_similarity"] is not None
-    assert check_domains(src, tgt) == given
-    bare = check_domains(Domain(src.X, src.y), tgt)  # a domain that names no benchmark
-    assert bare["min_similarity"] is None
+    assert given["min_similarity"] is not None and given["verdict"] is not None
+    bare = Domain(src.X, src.y)  # the same rows naming no benchmark
+    assert check_domains(src, tgt) == given == check_domains(bare, tgt)
+    assert check_domains(src, Domain(tgt.X))["min_similarity"] is None  # nothing named
     pairs = []
-    rank_sources(
+    ranking = rank_sources(
         tgt,
-        [src],
+        {"loaded": src, "bare": bare, "other": digits.source},
         n_clusters=5,
+        check_sources=True,
         fit_fn=lambda p: pairs.append(p) or Fixed(np.arange(tgt.n_samples) % 5).fit(p),
     )
-    assert [p.benchmark for p in pairs] == ["digits"]
+    checks = {row["name"]: row["check"] for row in ranking}
+    assert checks["loaded"] == checks["bare"] == given["verdict"] and checks["other"] is None
+    assert [p.benchmark for p in pairs] == ["digits"]  # the one candidate kept
 
 
 def test_rank_sources_never_gives_target_labels_to_the_method(digits):
