@@ -431,6 +431,16 @@ def _is_nan(value) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+def _none_buffers(module: nn.Module) -> set[str]:
+    """The state-dict keys of ``module``'s buffers that are registered as None now."""
+    return {
+        f"{sub}.{buf}" if sub else buf
+        for sub, owner in module.named_modules()
+        for buf, value in owner._buffers.items()
+        if value is None
+    }
+
+
 def _has_submodule(module: nn.Module, path: str) -> bool:
     """Whether ``module.get_submodule(path)`` names a module (``""``: ``module`` itself)."""
     try:
@@ -1254,11 +1264,12 @@ class DTC(TransferClusterer):
         # missing from a snapshot marks another configuration (one loss's buffer emptied by
         # another loss's snapshot broke the loss's next call).
         slots = []  # (submodule, buffer name, snapshot tensor or None)
-        lazy = getattr(self, "_lazy_buffers", {})
+        lazy = getattr(self, "_lazy_buffers", None)  # None: an estimator pickled before them
         for name, module in mods.items():
             own, theirs = module.state_dict(), states[name]
             if isinstance(theirs, dict) and set(theirs) != set(own):
-                for key in (set(own) ^ set(theirs)) & lazy.get(name, set()):
+                differ = set(own) ^ set(theirs)
+                for key in differ if lazy is None else differ & lazy.get(name, set()):
                     sub, _, buf = key.rpartition(".")
                     owner = module.get_submodule(sub) if _has_submodule(module, sub) else None
                     if owner is None or buf not in owner._buffers:
@@ -1732,18 +1743,14 @@ class DTC(TransferClusterer):
             raise ValueError(
                 f"DTC: freeze_layers={self.freeze_layers} but the encoder has only {n_blocks} blocks"
             )
-        # the buffers registered as None, before anything fills them: the only tensors a
-        # snapshot of this configuration may lack or hold beyond this fit (_load_net_states)
-        self._lazy_buffers = {
-            name: {
-                f"{sub}.{buf}" if sub else buf
-                for sub, owner in module.named_modules()
-                for buf, value in owner._buffers.items()
-                if value is None
-            }
-            for name, module in self._modules().items()
-        }
+        # The buffers registered as None: the only tensors a snapshot of this configuration
+        # may lack or hold beyond this fit (_load_net_states). Before the dry loss call,
+        # which may fill one, and after it, which may make a submodule with one.
+        before = {name: _none_buffers(m) for name, m in self._modules().items()}
         self._materialise_loss()
+        self._lazy_buffers = {
+            name: before.get(name, set()) | _none_buffers(m) for name, m in self._modules().items()
+        }
 
     @contextlib.contextmanager
     def _loss_stream(self, part: int):

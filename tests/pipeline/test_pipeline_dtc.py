@@ -1060,16 +1060,38 @@ class RunningSourceMean(nn.Module):
         return (target.mean(0) - ref).pow(2).sum() + 0 * source.sum()
 
 
-def test_a_loss_with_a_buffer_filled_in_training_resumes_and_rolls_back(small_pair, tmp_path):
+class BuiltAtFirstCall(nn.Module):
+    """A loss that makes its submodule (one of the lazy-buffer pattern) at its first call,
+    which is DTC's dry call, after the networks are built."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = None
+
+    @property
+    def src_mean(self):
+        return self.inner.src_mean
+
+    def forward(self, source, target, **context):
+        if self.inner is None:
+            self.inner = RunningSourceMean().train(self.training)
+        return self.inner(source, target)
+
+
+@pytest.mark.parametrize("make_loss", [RunningSourceMean, BuiltAtFirstCall])
+def test_a_loss_with_a_buffer_filled_in_training_resumes_and_rolls_back(
+    small_pair, tmp_path, make_loss
+):
     # The strict key check refused both: a resumed fit recomputed adaptation (a
     # "snapshot of another configuration"), and a rollback to on_adapt_begin's snapshot
-    # (taken with the buffer still None) raised ValueError.
+    # (taken with the buffer still None) raised ValueError. The None buffers were once
+    # taken before the dry loss call, which makes BuiltAtFirstCall's.
     params = {**TINY, "checkpoint_dir": tmp_path}
-    first = DTC(**params, loss=RunningSourceMean()).fit(small_pair)
+    first = DTC(**params, loss=make_loss()).fit(small_pair)
     assert first._loss.src_mean is not None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "computed again and replaced"
-        again = DTC(**params, loss=RunningSourceMean()).fit(small_pair)
+        again = DTC(**params, loss=make_loss()).fit(small_pair)
     assert again.resumed_stages_ == ["pretrain", "adapt", "cluster"]
     np.testing.assert_array_equal(again.labels_, first.labels_)
     torch.testing.assert_close(again._loss.src_mean, first._loss.src_mean, rtol=0, atol=0)
@@ -1081,12 +1103,16 @@ def test_a_loss_with_a_buffer_filled_in_training_resumes_and_rolls_back(small_pa
         def on_adapt_end(self, estimator):
             estimator.set_state(self.start)
 
-    rolled = DTC(**TINY, loss=RunningSourceMean(), callbacks=[RollbackToStart()]).fit(small_pair)
+    rolled = DTC(**TINY, loss=make_loss(), callbacks=[RollbackToStart()]).fit(small_pair)
     assert rolled._loss.src_mean is None  # as at the start of adaptation
     # the networks are those of the start of adaptation: the pretrained encoder
-    pretrained = DTC(**{**TINY, "adapt_epochs": 0}, loss=RunningSourceMean()).fit(small_pair)
+    pretrained = DTC(**{**TINY, "adapt_epochs": 0}, loss=make_loss()).fit(small_pair)
     for a, b in zip(rolled._tgt_ae.parameters(), pretrained._tgt_ae.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # an estimator pickled before the None buffers were noted loads as it did then
+    del rolled.__dict__["_lazy_buffers"]
+    rolled.set_state(again.get_state())
+    torch.testing.assert_close(rolled._loss.src_mean, again._loss.src_mean, rtol=0, atol=0)
 
 
 class WarmUpCounter(nn.Module):
