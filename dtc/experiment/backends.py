@@ -427,7 +427,8 @@ def _ray(tasks, data_dir, address, jobs) -> Iterator[tuple[Task, dict | None, st
     try:
         remote = ray.remote(num_cpus=1)(_execute_in_worker)
         registered = registrations()
-        pending = {remote.remote(t.to_dict(), data_dir, registered): t for t in tasks}
+        for t in tasks:  # one by one: an interrupt while submitting cancels those sent
+            pending[remote.remote(t.to_dict(), data_dir, registered)] = t
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

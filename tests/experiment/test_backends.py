@@ -36,8 +36,9 @@ class FakeRay:
     submitted; ``wait`` hands them back newest first, so completion order differs from
     submission order as it does on a cluster."""
 
-    def __init__(self, initialized=False):
+    def __init__(self, initialized=False, interrupt_at=None):
         self.initialized = initialized
+        self.interrupt_at = interrupt_at  # a Ctrl-C at this submission (1-based)
         self.calls = []
         self.outcomes = {}  # ref -> (result, exception)
         self.cancelled = []
@@ -62,6 +63,8 @@ class FakeRay:
             class Remote:
                 @staticmethod
                 def remote(*args):
+                    if len(fake.outcomes) + 1 == fake.interrupt_at:
+                        raise KeyboardInterrupt
                     args = pickle.loads(pickle.dumps(args))  # what crosses to a worker
                     ref = object()
                     try:
@@ -171,6 +174,12 @@ def test_an_interrupted_ray_sweep_cancels_its_pending_tasks(tmp_path, monkeypatc
     assert error is None and record["run_id"] == task.run_id
     results.close()
     assert len(fake.cancelled) == 2 and fake.calls == [("remote", {"num_cpus": 1})]
+    # interrupted while it submits: the tasks already sent are cancelled
+    fake = FakeRay(initialized=True, interrupt_at=3)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    with pytest.raises(KeyboardInterrupt):
+        next(run_tasks(tasks, backend="ray"))
+    assert fake.cancelled == list(fake.outcomes) and len(fake.cancelled) == 2
 
 
 def test_ray_without_the_extra_is_a_clear_error(tmp_path, monkeypatch):
