@@ -337,21 +337,28 @@ def _run_one(
         # nothing, and a user started again from scratch)
         folder = spec.params.get("checkpoint_dir")
         if folder is not None:
-            # before the first stage ended there is nothing to resume from: it said there was
-            where = _user_path(folder)
-            # DTC names its own stages on disk (the folder may hold other runs'); a fit
-            # interrupted before it began (loading the data), or a user's method, does not
+            # DTC names its own stages on disk: the folder may hold other runs' (a glob of
+            # it claimed their stages as this run's), and before the first stage ended
+            # there is nothing to resume from. Interrupted before the fit began (loading
+            # the data), or a method of a user's, no run says what is its own.
             kept = getattr(exc, "dtc_checkpoints", None)
             if kept is None:
-                kept = where.is_dir() and any(where.glob("*.pt"))
-            err.print(
-                escape(
+                said = (
+                    f"interrupted before the fit said which of the checkpoints in "
+                    f"{str(folder)!r} are its own; run the same command again to resume from "
+                    "those an earlier run of it kept, if any"
+                )
+            elif kept:
+                said = (
                     f"interrupted: the finished stages are kept in {str(folder)!r}; run the "
                     "same command again to resume from them"
-                    if kept
-                    else f"interrupted before a stage finished: nothing is kept in "
-                    f"{str(folder)!r} yet"
-                ),
+                )
+            else:
+                said = (
+                    f"interrupted before a stage finished: nothing is kept in {str(folder)!r} yet"
+                )
+            err.print(
+                escape(said),
                 highlight=False,
                 soft_wrap=True,
             )

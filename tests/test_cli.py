@@ -788,16 +788,20 @@ def test_paths_under_home_are_expanded_through_the_python_api_too(home_and_work)
     assert not (work / "~").exists()
 
 
-def _interrupting(kind: str):
+def _interrupting(kind: str, checkpoints=None):
     """A stand-in for a long call that is interrupted: by a Ctrl-C, or by a SIGTERM (a
-    batch system's time limit) sent to this process."""
+    batch system's time limit) sent to this process; ``checkpoints``: what the interrupted
+    fit says of its own stages on disk (DTC's ``dtc_checkpoints``), where given."""
     import os
     import signal
     import time
 
     def interrupted(*args, **kwargs):
         if kind == "ctrl-c":
-            raise KeyboardInterrupt
+            exc = KeyboardInterrupt()
+            if checkpoints is not None:
+                exc.dtc_checkpoints = checkpoints
+            raise exc
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(30)  # the handler raises first
         raise AssertionError("SIGTERM was not raised as an interrupt")
@@ -815,20 +819,28 @@ def test_an_interrupted_single_run_says_where_its_checkpoints_are(
 
     import dtc.experiment as experiment
 
-    monkeypatch.setattr(experiment, "run_single", _interrupting(kind))
     ckpt = tmp_path / "ckpt"
     args = ["run", "--method", "dtc", "--set", f"checkpoint_dir={ckpt}", "--no-record"]
-    # before any stage ended: it claimed finished stages were kept in a folder not made yet
+    # the stand-in fit says nothing of its checkpoints (a SIGTERM's cannot): no claim
+    monkeypatch.setattr(experiment, "run_single", _interrupting(kind))
     res = runner.invoke(app, args)
     assert res.exit_code == code
-    assert "interrupted before a stage finished: nothing is kept in" in res.stderr
-    assert "the finished stages are kept" not in res.stderr
-    ckpt.mkdir()
-    (ckpt / "dtc-0123-pretrain.pt").write_bytes(b"")  # a finished stage
-    res = runner.invoke(app, args)
-    assert res.exit_code == code
-    assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
+    said = " ".join(res.stderr.split())
+    assert "interrupted before the fit said which of the checkpoints in" in said
+    assert "kept in" not in said
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # pytest's own, restored
+    if kind == "ctrl-c":
+        # before any stage ended: it claimed finished stages were kept in a folder not made
+        monkeypatch.setattr(experiment, "run_single", _interrupting(kind, []))
+        res = runner.invoke(app, args)
+        assert res.exit_code == code
+        assert "interrupted before a stage finished: nothing is kept in" in res.stderr
+        assert "the finished stages are kept" not in res.stderr
+        stage = ckpt / "dtc-0123-pretrain.pt"  # a finished stage
+        monkeypatch.setattr(experiment, "run_single", _interrupting(kind, [stage]))
+        res = runner.invoke(app, args)
+        assert res.exit_code == code
+        assert "the finished stages are kept in" in res.stderr and str(ckpt) in res.stderr
     res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record"])
     assert res.exit_code == code and "kept in" not in res.stderr
 
@@ -853,6 +865,14 @@ def test_an_interrupted_dtc_run_counts_only_its_own_checkpoints(tmp_path, monkey
     res = runner.invoke(app, args)
     assert res.exit_code == 130
     assert "interrupted before a stage finished: nothing is kept" in res.stderr
+    monkeypatch.undo()
+    # loading the data, before the fit began: another run's file is not claimed either
+    import dtc.experiment.single as single
+
+    monkeypatch.setattr(single, "load_spec_pair", interrupt)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 130 and "kept in" not in res.stderr
+    assert "before the fit said which of the checkpoints" in " ".join(res.stderr.split())
     monkeypatch.undo()
     monkeypatch.setattr(DTC, "_cluster", interrupt)  # after pretraining and adaptation
     res = runner.invoke(app, args)
