@@ -114,7 +114,11 @@ def check_number(
     torch = sys.modules.get("torch")  # a tensor exists only once torch is loaded
     if torch is not None and isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    elif isinstance(value, np.ndarray) and value.ndim == 0:
+    elif (
+        type(value) is np.ndarray  # not a masked array: its item() is the hidden value
+        and value.ndim == 0
+        and value.dtype.kind in "biufO"  # a datetime64's item() is an int (nanoseconds)
+    ):
         # a 0-d array (a value read from an .npz file, np.asarray(0.5)): a number, as a
         # 0-d tensor is, and as float() and the comparisons this replaced took it
         value = value.item()

@@ -417,7 +417,14 @@ def test_check_number_takes_a_0d_array_as_it_takes_a_0d_tensor():
     for value in (np.asarray(0.5), torch.tensor(0.5), np.float32(0.5), 0.5):
         got = check_number(value, "q", low=0.0, high=1.0)
         assert got == 0.5 and type(got) is float
-    for bad in (np.asarray(True), np.asarray(np.nan), np.asarray([0.5]), np.asarray("0.5")):
+    for bad in (
+        np.asarray(True),
+        np.asarray(np.nan),
+        np.asarray([0.5]),
+        np.asarray("0.5"),
+        np.asarray(np.datetime64(1, "ns")),  # item() is the int 1
+        np.ma.masked_array(0.5, mask=True),  # a missing value
+    ):
         with pytest.raises(ValueError, match="^q must be a number in"):
             check_number(bad, "q", low=0.0, high=1.0)
     assert check_number(np.asarray(3), "n", low=1) == 3.0
