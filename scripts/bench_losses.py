@@ -190,7 +190,8 @@ def _busy(threads: int) -> float | None:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows
         return None
-    if threads > 1 and load > (os.cpu_count() or 1) - threads + 1:
+    # more threads than cores leave no core free: busy past one more job (not at any load)
+    if threads > 1 and load > max(0, (os.cpu_count() or 1) - threads) + 1:
         return load
     return None
 

@@ -156,7 +156,8 @@ def test_a_busy_machine_is_named_before_threads_that_would_wait_on_each_other(
         ),
     )
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    for load, threads, warned in ((2.5, 2, True), (0.9, 2, False), (2.5, 1, False)):
+    cases = ((2.5, 2, True), (0.9, 2, False), (2.5, 1, False), (0.0, 4, False), (2.5, 4, True))
+    for load, threads, warned in cases:
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         args = ["--losses", "coral", "--n", "8", "--d", "4", "--threads", str(threads)]
         assert bench.main(args) == 0
