@@ -503,7 +503,7 @@ def report(
 ):
     """Write Markdown, CSV and LaTeX tables (mean ± std over seeds) and PNG figures."""
     from dtc.experiment.config import expand, load_config
-    from dtc.experiment.report import record_problem, write_report
+    from dtc.experiment.report import cell_names, record_problem, write_report
     from dtc.experiment.runner import (
         RESULTS_FILE,
         describe_records,
@@ -589,7 +589,9 @@ def report(
             highlight=False,
             soft_wrap=True,
         )
-    platforms = mixed_platforms(records)
+    # thread counts compared within a table row: rows apart are configurations apart (a
+    # grid over n_threads, DTC beside a baseline), and no cell averages them
+    platforms = mixed_platforms(records, [row for row, _ in cell_names(records)])
     if platforms:
         # the same run id on another CPU, kernel set or thread count: deep methods' figures
         # differ in the last digits (the README's "DTC" section)

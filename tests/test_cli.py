@@ -436,6 +436,28 @@ def test_report_notes_runs_made_on_several_platforms(tmp_path):
     assert "made on 2 platforms" in " ".join(runner.invoke(app, rep).stderr.split())
 
 
+def test_report_compares_thread_counts_within_a_table_row(tmp_path):
+    # A grid point is a row of its own under one label: a grid over n_threads (or over
+    # anything, beside a thread count) read as two platforms averaged in one cell
+    grid = CONFIG.replace(
+        "km: {method: kmeans, params: {n_init: 1, max_iter: 50}}",
+        "km: {method: kmeans, params: {n_init: 1}, grid: {max_iter: [50, 60]}}",
+    )
+    out = tmp_path / "out"
+    assert (
+        runner.invoke(app, ["run", str(_cli_config(tmp_path, grid)), "--out", str(out)]).exit_code
+        == 0
+    )
+    results = out / "results.jsonl"
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["label"] == rows[1]["label"]
+    rows[1]["versions"]["torch_threads"] = rows[0]["versions"]["torch_threads"] + 1
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    res = runner.invoke(app, rep)
+    assert res.exit_code == 0 and "platforms" not in res.stderr
+
+
 def test_report_with_config_names_a_run_reused_from_another_config_by_its_own(tmp_path):
     # config B reused config A's run of their shared row, whose record says config A: the
     # report split the row in two ("km (config=cli)" and "km (config=other)")

@@ -156,18 +156,20 @@ def platform_text(record: dict, *, threads: bool = True) -> str:
     return text if gpu == "none" else f"{text}, cuda_device={gpu}"
 
 
-def mixed_platforms(records: list[dict]) -> list[str]:
+def mixed_platforms(records: list[dict], groups: list | None = None) -> list[str]:
     """The :func:`platform_text` s of ``records`` when their figures may differ by where
     they ran, else ``[]``: another machine (kernel set, CPU, GPU) anywhere, or another
-    thread count within one configuration (its ``label``, else its ``method``). Thread
-    counts of different configurations are their own settings (DTC trains on its
-    ``n_threads``, a baseline on the process's), and a serial sweep of both read as two
-    platforms."""
+    thread count within one group of runs averaged together (``groups``, one key per
+    record: ``dtc report`` gives each record's table row; by default its ``label``, else
+    its ``method``). Thread counts of different configurations are their own settings
+    (DTC trains on its ``n_threads``, a baseline on the process's), and a serial sweep of
+    both read as two platforms."""
     machines = {platform_text(r, threads=False) for r in records}
+    if groups is None:
+        groups = [str(r.get("label", r.get("method"))) for r in records]
     threads: dict = {}
-    for r in records:
-        config = str(r.get("label", r.get("method")))
-        threads.setdefault(config, set()).add(str(r.get("versions", {}).get("torch_threads")))
+    for r, group in zip(records, groups, strict=True):
+        threads.setdefault(group, set()).add(str(r.get("versions", {}).get("torch_threads")))
     if len(machines) > 1 or any(len(counts) > 1 for counts in threads.values()):
         return sorted({platform_text(r) for r in records})
     return []
