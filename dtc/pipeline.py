@@ -1150,11 +1150,11 @@ class DTC(TransferClusterer):
             return None
         return user_path(self.checkpoint_dir) / f"dtc-{self._key}-{stage}.pt"
 
-    def _finished_checkpoints(self) -> list[Path]:
-        """The checkpoints of this fit's stages that are on disk (none before its key is
-        known)."""
+    def _finished_checkpoints(self) -> list[Path] | None:
+        """The checkpoints of this fit's stages that are on disk; None before its key is
+        known (while the data are hashed: an earlier run's stages may be there)."""
         if getattr(self, "_key", None) is None:
-            return []
+            return None
         stages = ("pretrain", "adapt", "self_train", "cluster", "refine")
         return [p for s in stages if (p := self._ckpt(s)) is not None and p.exists()]
 
@@ -1473,10 +1473,11 @@ class DTC(TransferClusterer):
             except BaseException as exc:
                 # Nor its own half-trained encoder: a failed fit is no fit.
                 self._tgt_ae = None
-                if isinstance(exc, KeyboardInterrupt):
+                kept = self._finished_checkpoints()
+                if isinstance(exc, KeyboardInterrupt) and kept is not None:
                     # what a rerun resumes from, for `dtc run` to say: a checkpoint folder
                     # shared by many runs holds other runs' stages too
-                    exc.dtc_checkpoints = self._finished_checkpoints()
+                    exc.dtc_checkpoints = kept
                 raise
             finally:
                 torch.set_num_threads(old_threads)

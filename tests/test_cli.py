@@ -900,6 +900,12 @@ def test_an_interrupted_dtc_run_counts_only_its_own_checkpoints(tmp_path, monkey
     res = runner.invoke(app, args)
     assert res.exit_code == 130 and "the finished stages are kept in" in res.stderr
     assert len(list(ckpt.glob("*.pt"))) == 3
+    monkeypatch.undo()
+    # while the data are hashed for the key: this run's stages are on disk, unnamed yet
+    monkeypatch.setattr(DTC, "_checkpoint_key", interrupt)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 130 and "nothing is kept" not in res.stderr
+    assert "before the fit said which of the checkpoints" in " ".join(res.stderr.split())
 
 
 def test_a_sigterm_stops_a_report_as_a_ctrl_c_does(tmp_path, monkeypatch):
