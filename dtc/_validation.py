@@ -115,7 +115,8 @@ def check_number(
     if torch is not None and isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     elif (
-        type(value) is np.ndarray  # not a masked array: its item() is the hidden value
+        isinstance(value, np.ndarray)  # np.load's memmap too
+        and not np.ma.is_masked(value)  # a masked value's item() is the hidden number
         and value.ndim == 0
         and value.dtype.kind in "biufO"  # a datetime64's item() is an int (nanoseconds)
     ):

@@ -407,14 +407,18 @@ def test_float_array_takes_every_tensor_and_refuses_what_is_no_number():
     assert not is_finite_number(True) and not is_finite_number(float("nan"))
 
 
-def test_check_number_takes_a_0d_array_as_it_takes_a_0d_tensor():
+def test_check_number_takes_a_0d_array_as_it_takes_a_0d_tensor(tmp_path):
     # a value read from an .npz file was refused by the arguments moved onto check_number
     # (floored_std's quantile, dan_scales' base, SND's temperature ...)
     import torch
 
     from dtc._validation import check_number
 
-    for value in (np.asarray(0.5), torch.tensor(0.5), np.float32(0.5), 0.5):
+    path = tmp_path / "q.npy"
+    np.save(path, np.asarray(0.5))
+    memmap = np.load(path, mmap_mode="r")  # a 0-d np.memmap
+    unmasked = np.ma.masked_array(0.5, mask=False)
+    for value in (np.asarray(0.5), torch.tensor(0.5), np.float32(0.5), 0.5, memmap, unmasked):
         got = check_number(value, "q", low=0.0, high=1.0)
         assert got == 0.5 and type(got) is float
     for bad in (
