@@ -435,7 +435,8 @@ def _none_buffers(module: nn.Module) -> set[str]:
     """The state-dict keys of ``module``'s buffers that are registered as None now."""
     return {
         f"{sub}.{buf}" if sub else buf
-        for sub, owner in module.named_modules()
+        # under every name a shared submodule has, as the state dict lists its buffers
+        for sub, owner in module.named_modules(remove_duplicate=False)
         for buf, value in owner._buffers.items()
         if value is None
     }

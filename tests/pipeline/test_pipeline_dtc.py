@@ -1078,7 +1078,24 @@ class BuiltAtFirstCall(nn.Module):
         return self.inner(source, target)
 
 
-@pytest.mark.parametrize("make_loss", [RunningSourceMean, BuiltAtFirstCall])
+class SharedUnderTwoNames(nn.Module):
+    """One lazy-buffer submodule reached under two names (the state dict lists its
+    buffer under both)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = RunningSourceMean()
+        self.b = self.a
+
+    @property
+    def src_mean(self):
+        return self.b.src_mean
+
+    def forward(self, source, target, **context):
+        return self.a(source, target)
+
+
+@pytest.mark.parametrize("make_loss", [RunningSourceMean, BuiltAtFirstCall, SharedUnderTwoNames])
 def test_a_loss_with_a_buffer_filled_in_training_resumes_and_rolls_back(
     small_pair, tmp_path, make_loss
 ):
