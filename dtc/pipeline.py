@@ -1474,10 +1474,12 @@ class DTC(TransferClusterer):
             except BaseException as exc:
                 # Nor its own half-trained encoder: a failed fit is no fit.
                 self._tgt_ae = None
-                kept = self._finished_checkpoints()
-                if isinstance(exc, KeyboardInterrupt) and kept is not None:
-                    # what a rerun resumes from, for `dtc run` to say: a checkpoint folder
-                    # shared by many runs holds other runs' stages too
+                # what a rerun resumes from, for `dtc run` to say: a checkpoint folder shared
+                # by many runs holds other runs' stages too (looked up for an interrupt only)
+                if (
+                    isinstance(exc, KeyboardInterrupt)
+                    and (kept := self._finished_checkpoints()) is not None
+                ):
                     exc.dtc_checkpoints = kept
                 raise
             finally:
