@@ -25,7 +25,9 @@ a partition of the graph with weights ``S`` (the paper's CSPA), here by one of
                 where the paper uses METIS. ``S`` is never formed: the top eigenvectors
                 of ``D^-1/2 S D^-1/2`` are the left singular vectors of ``D^-1/2 H``
                 (``D = diag(S 1)``, computed as ``H (H' 1)``), so memory is
-                ``O(n * sum_r k_r)`` and it scales to any ``n`` at a few clusters; its
+                ``O(n * sum_r k_r)`` and it scales to any ``n`` at a few clusters (its
+                members need not: the ``spectral`` baseline's cost grows about as
+                ``n^3`` past ~10,000 rows, see :mod:`baselines.spectral`); its
                 dense SVD takes time ``O(n (sum_r k_r)^2)`` (15 members: about 10 s at
                 ``n = 2,000`` and 100 clusters, 4x per doubling of ``k``); K-means
                 (:func:`dtc.cluster.kmeans.kmeans`) of the unit-length rows gives the labels.
