@@ -600,7 +600,10 @@ def _subsampled(X, y, imbalance: dict | None, meta: dict):
         return X, y, meta
     if y is None:
         raise ValueError("imbalance: the domain is unlabelled; class imbalance needs labels")
-    index, record = imbalanced_rows(y, **imbalance)
+    try:  # named as load_pair's argument, as _check_imbalance_arg names it
+        index, record = imbalanced_rows(y, **imbalance)
+    except ValueError as exc:
+        raise ValueError(f"imbalance: {exc}") from exc
     return X[index], y[index], {**meta, "imbalance": record}
 
 

@@ -191,7 +191,20 @@ def imbalanced_rows(
     if y.size == 0:
         raise ValueError("y: expected the labels of at least 2 classes, got an empty vector")
     labels, counts = np.unique(y, return_counts=True)
-    sizes = class_sizes(len(labels), int(counts.min()), ratio, profile, minority_fraction)
+    # Checked here, on the arguments the caller gave (y, ratio), not left to class_sizes,
+    # whose errors name a function the caller of make_imbalanced / load_pair never called.
+    if labels.size < 2:
+        raise ValueError(
+            f"y: expected the labels of at least 2 classes, got 1 class ({int(labels[0])})"
+        )
+    n_max = int(counts.min())
+    if ratio > n_max:
+        raise ValueError(
+            f"ratio={ratio} cannot be realised: the smallest class of y (class "
+            f"{int(labels[counts.argmin()])}) holds {n_max} sample(s) and every class is cut to "
+            f"at most that size, so the ratio can be at most {n_max}"
+        )
+    sizes = class_sizes(len(labels), n_max, ratio, profile, minority_fraction)
     rng = np.random.default_rng(seed)
     keep = [
         rng.choice(np.flatnonzero(y == label), size=size, replace=False)

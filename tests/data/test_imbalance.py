@@ -364,3 +364,17 @@ def test_a_configs_imbalance_ratio_given_to_load_pair_is_pointed_to_imbalance(be
     source, target = ("source", "target") if benchmark == "digits" else ("coil1", "coil2")
     with pytest.raises(ValueError, match=r"an imbalanced target is imbalance=\{'ratio'"):
         load_pair(benchmark, source=source, target=target, imbalance_ratio=10)
+
+
+def test_data_dependent_errors_name_the_callers_arguments_not_class_sizes():
+    # make_imbalanced and load_pair never call class_sizes as far as their caller knows:
+    # "class_sizes: ratio=200 ... n_max=87" named neither `imbalance` nor `y`
+    dom = data.Domain(np.zeros((6, 1)), [0, 0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match=r"^ratio=5 cannot be realised: .*at most 3$"):
+        data.make_imbalanced(dom, 5)
+    with pytest.raises(ValueError, match=r"^y: expected the labels of at least 2 classes, got 1"):
+        data.make_imbalanced(data.Domain(np.zeros((3, 1)), [0, 0, 0]), 2.0)
+    with pytest.raises(
+        ValueError, match=r"^imbalance: ratio=200 cannot be realised: .*at most 87$"
+    ):
+        data.load_pair("digits", imbalance={"ratio": 200})
