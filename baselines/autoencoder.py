@@ -42,6 +42,7 @@ from dtc.methods import TransferClusterer
 from dtc.nn import (
     build_autoencoder,
     check_architecture,
+    check_device,
     deterministic,
     embed,
     pretrain_autoencoder,
@@ -98,6 +99,7 @@ def check_autoencoder_params(
         )
     if n_latent is not None and module:
         raise ValueError(f"{name}: n_latent must be None with a module architecture (its own)")
+    check_device(est.device, name)
     check_number(est.lr, method=name, name="lr", strict=True)
     check_number(est.noise, method=name, name="noise", low=0.0)
     check_seed(est.seed, method=name)

@@ -89,6 +89,7 @@ from dtc.nn.autoencoder import build_autoencoder, check_architecture
 from dtc.nn.fingerprint import class_code, module_fingerprint, setting_text
 from dtc.nn.training import (
     as_tensor,
+    check_device,
     check_embedding,
     check_finite,
     check_float32,
@@ -856,15 +857,7 @@ class DTC(TransferClusterer):
 
         # device and checkpoint_dir: a bad one let a config load, and every run then failed
         # (device naming no method; checkpoint_dir=0 a bare TypeError, "" wrote into ".")
-        if self.device is not None and not isinstance(self.device, (str, torch.device)):
-            raise ValueError(
-                f"DTC: device must be None, 'auto', 'cpu', 'cuda[:i]' or a torch.device, got "
-                f"{self.device!r}"
-            )
-        try:
-            resolve_device(self.device)
-        except ValueError as exc:
-            raise ValueError(f"DTC: {exc}") from exc
+        check_device(self.device, "DTC")
         ck = self.checkpoint_dir
         if ck is not None and (not isinstance(ck, (str, os.PathLike)) or str(ck) == ""):
             raise ValueError(

@@ -163,6 +163,30 @@ class MyCORAL(CORALLoss):
 """
 
 
+class DeviceTensor(torch.Tensor):
+    """A tensor numpy refuses, as one on a GPU ("can't convert cuda:0 device type tensor
+    to numpy"), until ``.cpu()`` copies it to the host: device handling checked without one."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.numpy, torch.Tensor.__array__):
+            raise TypeError("can't convert cuda:0 device type tensor to numpy")
+        if func is torch.Tensor.cpu:
+            with torch._C.DisableTorchFunctionSubclass():
+                return args[0].as_subclass(torch.Tensor).clone()
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+@pytest.fixture(scope="session")
+def on_device():
+    """``on_device(array)``: the array as a :class:`DeviceTensor` (held "on a GPU")."""
+
+    def wrap(a) -> DeviceTensor:
+        return torch.as_tensor(np.asarray(a)).as_subclass(DeviceTensor)
+
+    return wrap
+
+
 @pytest.fixture(scope="session")
 def user_plugin() -> str:
     """The source of a user's plugin module to write into a file (:data:`USER_PLUGIN`;

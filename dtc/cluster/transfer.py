@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from dtc._validation import check_bool, check_features
+from dtc._validation import check_bool, check_features, host_array
 from dtc._warnings import warn
 from dtc.cluster.kmeans import (
     assign_nearest,
@@ -78,7 +78,7 @@ def class_means(Z, y, n_classes: int) -> np.ndarray:
     """
     Z = check_features(Z, name="Z")
     k = check_int(n_classes, "n_classes")
-    y = np.asarray(y)
+    y = np.asarray(host_array(y, "y"))  # a CUDA tensor, as Z may be, goes through the host
     if y.shape != (Z.shape[0],):
         raise ValueError(
             f"y: expected shape ({Z.shape[0]},) (one label per row of Z), got {y.shape}"

@@ -11,6 +11,7 @@ from dtc.nn.autoencoder import (
     mlp,
 )
 from dtc.nn.training import (
+    check_device,
     check_finite,
     deterministic,
     embed,
@@ -31,6 +32,7 @@ __all__ = [
     "MLPAutoencoder",
     "build_autoencoder",
     "check_architecture",
+    "check_device",
     "check_encoder",
     "check_finite",
     "deterministic",

@@ -32,13 +32,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc._torch_state import GLOBAL_STATE_LOCK
-from dtc._validation import check_features, is_int_at_least, user_path
+from dtc._validation import check_features, host_array, is_int_at_least, user_path
 from dtc._warnings import warn
 from dtc.nn.autoencoder import evaluating, module_device
 
 __all__ = [
     "GLOBAL_STATE_LOCK",
     "as_tensor",
+    "check_device",
     "check_finite",
     "deterministic",
     "embed",
@@ -82,6 +83,24 @@ def resolve_device(device=None) -> torch.device:
             f"device: {device!r} asked for, but there are {torch.cuda.device_count()} CUDA devices"
         )
     return resolved
+
+
+def check_device(device, method: str) -> None:
+    """Refuse, naming ``method``, a ``device`` argument :func:`resolve_device` would refuse
+    (and one of another type, such as an int, which ``torch.device`` reads as a CUDA index).
+
+    Estimators call it in their parameter check: a device this machine lacks let a config
+    load, and every run then failed at its fit, in words naming no method.
+    """
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise ValueError(
+            f"{method}: device must be None, 'auto', 'cpu', 'cuda[:i]' or a torch.device, got "
+            f"{device!r}"
+        )
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise ValueError(f"{method}: {exc}") from exc
 
 
 def make_generator(seed: int) -> torch.Generator:
@@ -431,7 +450,8 @@ def pretrain_autoencoder(
     if y is not None:
         if head is None:
             raise ValueError(f"{stage}: labels y were given without a classification head")
-        y_arr = np.asarray(y)
+        # through the host: a CUDA tensor (X may be one) cannot go to numpy directly
+        y_arr = np.asarray(host_array(y, f"{stage}: y"))
         # Casting to long would truncate 1.7 to 1 and turn NaN into a huge negative
         # ("unlabelled") value, silently.
         if y_arr.dtype.kind not in "iu" and not (
@@ -450,7 +470,9 @@ def pretrain_autoencoder(
         params += list(head.parameters())
     rec = None
     if recon_rows is not None:
-        rec = torch.as_tensor(np.asarray(recon_rows, dtype=bool), device=device)
+        rec = torch.as_tensor(
+            np.asarray(host_array(recon_rows, f"{stage}: recon_rows"), dtype=bool), device=device
+        )
         if rec.shape != (len(Xt),) or not bool(rec.any()):
             raise ValueError(
                 f"{stage}: recon_rows must be a boolean ({len(Xt)},) mask with at least one "
