@@ -33,6 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from dtc._host_pickle import pack_device_state, unpack_device_state
 from dtc._plugins import PluginRegistry
 from dtc._torch_state import training_defaults
 from dtc._validation import host_array
@@ -218,6 +219,13 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
 
     def _fit(self, pair: DomainPair) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # A fitted estimator pickled on a GPU loads on a machine without one (dtc._host_pickle).
+    def __getstate__(self):
+        return pack_device_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(unpack_device_state(state))
 
     # -- helpers for subclasses ---------------------------------------------
     def _validate_pair(self, pair: DomainPair) -> DomainPair:

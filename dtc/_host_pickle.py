@@ -1,0 +1,102 @@
+"""Pickles of fitted estimators that load on a machine without the fit's GPU.
+
+A fit on a GPU leaves its networks and data there, and ``pickle`` (``joblib``) stores each
+tensor with its device: unpickling calls ``torch.load`` without a ``map_location``, so an
+estimator fitted on a GPU could not be loaded on a machine without one ("Attempting to
+deserialize object on a CUDA device"), not even to read its encoder. Its torch objects
+travel as one ``torch.save`` blob instead (:func:`pack_device_state`), which
+:func:`unpack_device_state` loads onto the devices this machine has, the CPU for the others
+(as skorch does for its CUDA-dependent attributes). A fit on the CPU pickles as before.
+
+Standard library only at import (torch is used where it is already loaded), as
+:mod:`dtc._torch_state`: the method contract (:mod:`dtc.methods`) uses it.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+from dtc._warnings import warn
+
+__all__ = ["pack_device_state", "unpack_device_state"]
+
+#: The state key of the blob (a name no estimator attribute takes).
+_BLOB = "_dtc_device_state"
+
+
+def _off_host(value) -> bool:
+    """Whether ``value`` (a tensor, a module, or a dict / list / tuple of them) holds a
+    tensor on another device than the CPU."""
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        return value.device.type != "cpu"
+    if isinstance(value, torch.nn.Module):
+        held = [*value.parameters(), *value.buffers()]
+        return any(t.device.type != "cpu" for t in held)
+    if isinstance(value, dict):
+        return any(_off_host(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_off_host(v) for v in value)
+    return False
+
+
+def pack_device_state(state: dict) -> dict:
+    """``state`` (an estimator's ``__getstate__``), its entries that hold tensors on a GPU
+    moved into one ``torch.save`` blob; ``state`` itself when there are none."""
+    if "torch" not in sys.modules:  # no tensor can exist
+        return state
+    moved = {k: v for k, v in state.items() if _off_host(v)}
+    if not moved:
+        return state
+    buffer = io.BytesIO()
+    # One blob for all of them, so that an object two entries share (a network held as a
+    # fitted attribute and in the fit's state) stays one object when loaded
+    sys.modules["torch"].save(moved, buffer)
+    packed = {k: v for k, v in state.items() if k not in moved}
+    packed[_BLOB] = buffer.getvalue()
+    return packed
+
+
+def _here(device) -> bool:
+    """Whether this machine has ``device`` (a CUDA one: only the CPU and CUDA are used)."""
+    torch = sys.modules["torch"]
+    device = torch.device(device)
+    if device.type != "cuda":
+        return True
+    return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+
+
+def unpack_device_state(state: dict) -> dict:
+    """The inverse of :func:`pack_device_state`: the blob's entries loaded onto the device
+    they were on where this machine has it, else onto the CPU (with a warning), and a
+    ``_device`` entry (the fit's device) on a device this machine lacks set to the CPU."""
+    if _BLOB not in state:
+        return state
+    import torch
+
+    state = dict(state)
+    blob = state.pop(_BLOB)
+    missing = set()
+
+    def location(storage, where: str):
+        # None: torch's own restore, onto the device named; the storage itself (read on
+        # the CPU) where this machine lacks that device
+        if _here(where):
+            return None
+        missing.add(where)
+        return storage
+
+    # weights_only=False: the blob holds networks (modules), which only a full unpickling
+    # rebuilds. It loads nothing the enclosing pickle could not: it is part of that pickle,
+    # whose loading runs the code it names already (never unpickle an untrusted estimator).
+    state.update(torch.load(io.BytesIO(blob), map_location=location, weights_only=False))
+    if missing:
+        warn(
+            f"this estimator was fitted on {', '.join(sorted(missing))}, which this machine "
+            "lacks: its networks and data are loaded onto the CPU"
+        )
+    device = state.get("_device")  # DTC's fit device, where a refit's state starts
+    if isinstance(device, torch.device) and not _here(device):
+        state["_device"] = torch.device("cpu")
+    return state

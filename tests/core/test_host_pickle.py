@@ -1,0 +1,124 @@
+"""A fitted estimator pickled on a GPU loads on a machine without one (dtc._host_pickle).
+
+Without a GPU here, a pickle "from a GPU" is written as a CUDA process writes it: every
+storage tagged ``cuda:0`` (torch's ``location_tag``), and the estimator's torch entries
+taken as held on the GPU. That this reproduces the failure is checked first: a tensor so
+pickled cannot be loaded on this machine, as on any machine without CUDA.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import dtc._host_pickle as host_pickle
+from baselines.dec import DEC
+from dtc.data import DomainPair, make_digits_pair
+from dtc.pipeline import DTC
+
+pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+
+
+@pytest.fixture(scope="module")
+def pair() -> DomainPair:
+    full = make_digits_pair(0.5, 0)
+    rng = np.random.default_rng(0)
+    s = rng.choice(full.source.n_samples, 150, replace=False)
+    t = rng.choice(full.target.n_samples, 150, replace=False)
+    return DomainPair(full.source.subset(s), full.target.subset(t), n_clusters=10)
+
+
+@pytest.fixture(scope="module")
+def fitted(pair):
+    tiny = {"hidden": (16,), "n_latent": 4, "batch_size": 64, "seed": 0}
+    return {
+        "DTC": DTC(**tiny, pretrain_epochs=1, adapt_epochs=1, self_training_rounds=0).fit(pair),
+        "DEC": DEC(**tiny, pretrain_epochs=1, max_epochs=2).fit(pair),
+    }
+
+
+def _holds_torch(value) -> bool:
+    if isinstance(value, (torch.Tensor, torch.nn.Module)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_torch(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_torch(v) for v in value)
+    return False
+
+
+def _embeds_as(loaded, est, pair) -> None:
+    """``loaded`` encodes as ``est`` does (DTC: its target embedding; DEC, which keeps no
+    encoder of new rows, its autoencoder's weights), on the CPU."""
+    if isinstance(est, DTC):
+        np.testing.assert_array_equal(loaded.transform_target(pair.target.X), est.embedding_)
+        return
+    got, expected = loaded.autoencoder_.state_dict(), est.autoencoder_.state_dict()
+    assert got.keys() == expected.keys()
+    for k, v in expected.items():
+        assert got[k].device.type == "cpu"
+        torch.testing.assert_close(got[k], v, rtol=0, atol=0)
+
+
+def _as_if_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(host_pickle, "_off_host", _holds_torch)
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+
+
+def test_a_tensor_pickled_as_on_a_gpu_does_not_load_here(monkeypatch):
+    _as_if_on_a_gpu(monkeypatch)
+    blob = pickle.dumps(torch.ones(3))
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError, match="deserialize object on a CUDA device"):
+        pickle.loads(blob)
+
+
+@pytest.mark.parametrize("name", ["DTC", "DEC"])
+def test_an_estimator_pickled_on_a_gpu_loads_on_the_cpu(fitted, pair, name, monkeypatch):
+    est = fitted[name]
+    gpu_fit = copy.copy(est)
+    if name == "DTC":
+        gpu_fit._device = torch.device("cuda:0")
+    _as_if_on_a_gpu(monkeypatch)
+    blob = pickle.dumps(gpu_fit)
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match=r"fitted on cuda:0, which this machine lacks"):
+        loaded = pickle.loads(blob)
+    np.testing.assert_array_equal(loaded.labels_, est.labels_)
+    _embeds_as(loaded, est, pair)
+    if name == "DTC":
+        assert loaded._device == torch.device("cpu")
+
+
+def test_a_cpu_fit_pickles_as_before(fitted, pair):
+    est = fitted["DTC"]
+    state = est.__getstate__()
+    assert "_dtc_device_state" not in state and "_src_ae" in state
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.transform_target(pair.target.X), est.embedding_)
+
+
+def test_a_copy_of_a_gpu_fit_stays_on_its_device(fitted, pair, monkeypatch):
+    # deepcopy goes through __getstate__ too: on a machine with the device, the blob's
+    # entries load back onto it (here: the CPU, tagged as such), without a warning
+    monkeypatch.setattr(host_pickle, "_off_host", _holds_torch)
+    est = fitted["DEC"]
+    assert "_dtc_device_state" in est.__getstate__()
+    clone = copy.deepcopy(est)
+    assert clone.autoencoder_ is not est.autoencoder_
+    _embeds_as(clone, est, pair)
+
+
+def test_the_blob_keeps_an_object_two_entries_share():
+    shared = torch.nn.Linear(2, 2)
+    state = {"a": shared, "b": [shared], "c": 1}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(host_pickle, "_off_host", _holds_torch)
+        packed = host_pickle.pack_device_state(state)
+    assert set(packed) == {"c", "_dtc_device_state"}
+    loaded = host_pickle.unpack_device_state(pickle.loads(pickle.dumps(packed)))
+    assert loaded["b"][0] is loaded["a"] and loaded["c"] == 1
