@@ -23,7 +23,7 @@ __all__ = ["GLOBAL_STATE_LOCK", "training_defaults"]
 #: process run one at a time; re-entrant, for a fit inside a fit (the monitor's reference).
 GLOBAL_STATE_LOCK = threading.RLock()
 
-# The default dtype and the matmul precision are the process's, not a thread's: fits in
+# The default dtype and the float32 precision are the process's, not a thread's: fits in
 # two threads each saved and restored them around itself, and one restored the caller's
 # float64 while the other was building its networks ("the network has float64
 # parameters"), whose restore then left float32 behind. The first fit in saves them, the
@@ -36,7 +36,7 @@ _saved: tuple = ()
 @contextlib.contextmanager
 def training_defaults() -> Iterator[None]:
     """Torch's grad mode on, autocast off, the CPU the default device, float32 the default
-    dtype and float32 matrix products at full precision in the body, whatever the caller
+    dtype and float32 matrix products and convolutions at full precision in the body, whatever the caller
     set (restored after).
 
     A fit inside the caller's ``torch.no_grad()`` or ``inference_mode()`` failed at the
@@ -81,29 +81,35 @@ def _cpu_default_device(torch):
     return contextlib.nullcontext() if current.type == "cpu" else torch.device("cpu")
 
 
-def _matmul_backends(torch) -> list:
-    """The per-backend float32 matmul settings (``fp32_precision``: "ieee", "tf32", "bf16" or
-    "none", following the generic one) where torch has them (2.9 and later): those are what
-    the products consult. There, the legacy getter fails once a caller has used them ("a
-    mix of the legacy and new APIs"), and reads what it last set, not what applies."""
+def _fp32_backends(torch) -> list:
+    """The per-backend float32 settings of matrix products and convolutions
+    (``fp32_precision``: "ieee", "tf32", "bf16" or "none", following the generic one) where
+    torch has them (2.9 and later): those are what the kernels consult. There, the legacy
+    matmul getter fails once a caller has used them ("a mix of the legacy and new APIs"),
+    and reads what it last set, not what applies. cuDNN's convolutions default to "tf32":
+    the ``conv`` architecture trained in TF32 on a recent GPU, where the products did not."""
+    mkldnn = getattr(torch.backends, "mkldnn", None)
     backends = [
         getattr(torch.backends.cuda, "matmul", None),
-        getattr(getattr(torch.backends, "mkldnn", None), "matmul", None),
+        getattr(mkldnn, "matmul", None),
+        getattr(torch.backends.cudnn, "conv", None),
+        getattr(mkldnn, "conv", None),
     ]
     return [b for b in backends if b is not None and hasattr(b, "fp32_precision")]
 
 
-def matmul_precision(torch):
-    """What decides the precision of float32 matrix products now: the per-backend settings
-    (a tuple) where torch has them, else ``torch.get_float32_matmul_precision()``."""
-    backends = _matmul_backends(torch)
+def fp32_precision(torch):
+    """What decides the precision of float32 matrix products and convolutions now: the
+    per-backend settings (a tuple) where torch has them, else
+    ``torch.get_float32_matmul_precision()``."""
+    backends = _fp32_backends(torch)
     if backends:
         return tuple(b.fp32_precision for b in backends)
     return torch.get_float32_matmul_precision()
 
 
-def _set_matmul_precision(torch, precision) -> None:
-    backends = _matmul_backends(torch)
+def _set_fp32_precision(torch, precision) -> None:
+    backends = _fp32_backends(torch)
     if not backends:
         torch.set_float32_matmul_precision(precision)
         return
@@ -116,11 +122,11 @@ def _enter(torch) -> None:
     global _active, _saved
     with _lock:
         if _active == 0:
-            _saved = (torch.get_default_dtype(), matmul_precision(torch))
+            _saved = (torch.get_default_dtype(), fp32_precision(torch))
         # set by every fit that enters, not only the first: a caller that set float64 while
         # another thread's fit ran trained its own fit in float64
         torch.set_default_dtype(torch.float32)
-        _set_matmul_precision(torch, "ieee" if _matmul_backends(torch) else "highest")
+        _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else "highest")
         _active += 1
 
 
@@ -131,4 +137,4 @@ def _leave(torch) -> None:
         if _active == 0:
             dtype, precision = _saved
             torch.set_default_dtype(dtype)
-            _set_matmul_precision(torch, precision)
+            _set_fp32_precision(torch, precision)

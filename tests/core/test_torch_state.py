@@ -3,9 +3,10 @@ caller (or another thread's caller) set, and the caller's restored after."""
 
 import threading
 
+import pytest
 import torch
 
-from dtc._torch_state import _set_matmul_precision, matmul_precision, training_defaults
+from dtc._torch_state import _set_fp32_precision, fp32_precision, training_defaults
 
 
 def test_every_fit_entering_trains_in_float32_also_while_another_runs():
@@ -18,7 +19,7 @@ def test_every_fit_entering_trains_in_float32_also_while_another_runs():
             inside.set()
             leave.wait(10)
 
-    dtype, precision = torch.get_default_dtype(), matmul_precision(torch)
+    dtype, precision = torch.get_default_dtype(), fp32_precision(torch)
     other = threading.Thread(target=other_fit)
     other.start()
     try:
@@ -32,11 +33,11 @@ def test_every_fit_entering_trains_in_float32_also_while_another_runs():
         other.join(10)
         torch.set_default_dtype(dtype)
     # the first fit in saved the settings, the last one out restored them
-    assert torch.get_default_dtype() == dtype and matmul_precision(torch) == precision
+    assert torch.get_default_dtype() == dtype and fp32_precision(torch) == precision
 
 
 def test_nested_and_failing_fits_restore_the_callers_settings():
-    dtype, precision = torch.get_default_dtype(), matmul_precision(torch)
+    dtype, precision = torch.get_default_dtype(), fp32_precision(torch)
     torch.set_default_dtype(torch.float64)
     try:
         with torch.no_grad():
@@ -50,10 +51,10 @@ def test_nested_and_failing_fits_restore_the_callers_settings():
                 pass
             assert not torch.is_grad_enabled()
         assert torch.get_default_dtype() == torch.float64
-        assert matmul_precision(torch) == precision
+        assert fp32_precision(torch) == precision
     finally:
         torch.set_default_dtype(dtype)
-        _set_matmul_precision(torch, precision)
+        _set_fp32_precision(torch, precision)
 
 
 def test_the_cpu_is_the_default_device_inside_and_the_callers_after():
@@ -72,3 +73,21 @@ def test_the_cpu_is_the_default_device_inside_and_the_callers_after():
     finally:
         torch.set_default_device(None)
     assert torch.empty(0).device.type == "cpu"
+
+
+@pytest.mark.skipif(
+    not hasattr(torch.backends.cudnn, "conv"), reason="per-backend settings: torch >= 2.9"
+)
+def test_convolutions_run_at_full_precision_inside_tf32_after():
+    # cuDNN's convolutions default to TF32 (torch.backends.cudnn.conv): the conv
+    # architecture trained at reduced precision on a recent GPU, where the products did not
+    conv = torch.backends.cudnn.conv
+    before = conv.fp32_precision
+    try:
+        conv.fp32_precision = "tf32"
+        with training_defaults():
+            assert conv.fp32_precision == "ieee"
+            assert torch.backends.mkldnn.conv.fp32_precision == "ieee"
+        assert conv.fp32_precision == "tf32"
+    finally:
+        conv.fp32_precision = before

@@ -22,7 +22,7 @@ from torch import nn
 
 import dtc.pipeline as pipeline
 from dtc import align, methods
-from dtc._torch_state import _set_matmul_precision, matmul_precision
+from dtc._torch_state import _set_fp32_precision, fp32_precision
 from dtc.align.mmd import MMDLoss
 from dtc.cluster import select_k_silhouette, spectral_clustering
 from dtc.cluster.dec import soft_assignment
@@ -1458,27 +1458,29 @@ def test_a_fit_under_the_callers_torch_modes_trains_as_usual(small_pair):
     # 899 on the digits pair, at the defaults): a fit multiplies at full precision
     class Precision(Callback):
         def on_fit_begin(self, estimator, pair):
-            self.seen = matmul_precision(torch)
+            self.seen = fp32_precision(torch)
 
     full = Precision()
     DTC(**TINY, callbacks=[full]).fit(small_pair)
-    assert full.seen in ("highest", ("ieee", "ieee"))
-    before = matmul_precision(torch)
+    assert full.seen in ("highest", ("ieee",) * 4)
+    before = fp32_precision(torch)
     # the legacy setting, and torch >= 2.9's per-backend one (with which the legacy getter
     # fails: every fit did, once it read the precision that way)
     settings = [lambda: torch.set_float32_matmul_precision("medium")]
     if hasattr(torch.backends.mkldnn, "matmul"):
         settings.append(lambda: setattr(torch.backends.mkldnn.matmul, "fp32_precision", "bf16"))
+        # cuDNN's convolutions (TF32 by default) and oneDNN's: the conv architecture's
+        settings.append(lambda: setattr(torch.backends.mkldnn.conv, "fp32_precision", "bf16"))
     for set_low in settings:
         set_low()
-        low, seen = matmul_precision(torch), Precision()
+        low, seen = fp32_precision(torch), Precision()
         try:
             labels = DTC(**TINY, callbacks=[seen]).fit(small_pair).labels_
             np.testing.assert_array_equal(labels, alone)
             assert seen.seen == full.seen
-            assert matmul_precision(torch) == low  # the caller's, restored
+            assert fp32_precision(torch) == low  # the caller's, restored
         finally:
-            _set_matmul_precision(torch, before)
+            _set_fp32_precision(torch, before)
 
 
 def test_a_snapshot_with_extra_state_or_nan_weights_restores(small_pair):
