@@ -533,7 +533,8 @@ class DTC(TransferClusterer):
     loss_params : dict or None
         Keyword arguments of the loss (by name only). A loss that takes a ``seed`` (the
         sliced Wasserstein projections, CDAN's randomized map) gets the fit's ``seed``
-        unless these give one, so that a sweep's seeds vary its draws too.
+        unless these give one, so that a sweep's seeds vary its draws too; not one whose
+        ``seed`` defaults to ``None`` (the loss's own choice, left to it).
     lam : float
         Alignment weight lambda; ``lam_schedule`` (default ``"dann"``) ramps it up as
         ``2 / (1 + exp(-10 p)) - 1`` over adaptation progress ``p`` (the fraction of

@@ -105,7 +105,7 @@ def select_k_eigengap(
     Parameters
     ----------
     X : array of shape (n, d)
-    k_max : int, k_max < n
+    k_max : int, 1 <= k_max <= n - 2
     n_neighbors, affinity, knn : as in :func:`dtc.cluster.spectral_clustering`
     seed : int
 
@@ -123,7 +123,9 @@ def select_k_eigengap(
     X = check_features(X, name="X", min_samples=2)
     k_max = check_int(k_max, "k_max")
     if k_max + 1 > X.shape[0] - 1:
-        raise ValueError(f"k_max={k_max}: expected k_max + 2 <= n = {X.shape[0]}")
+        raise ValueError(
+            f"select_k_eigengap: k_max={k_max}: expected k_max + 2 <= n = {X.shape[0]}"
+        )
     dist, idx = knn_graph(X, n_neighbors, method=check_knn_method(knn), seed=seed)
     W = affinity_matrix(dist, idx, affinity=affinity)
     keep = np.flatnonzero(_retained_mask(W, k_max, None))

@@ -399,8 +399,10 @@ class NoTransferReference(BaseEstimator):
         from_cache = found is not None
         if found is None:
             found = self._compute(X, image_shape)
-            if path is not None:
-                _write_atomically(path, found)
+        if path is not None and not path.is_file():
+            # a memory hit too: computed earlier in this process for another cache_dir (or
+            # none), it was never stored where this one looks, and another process missed it
+            _write_atomically(path, found)
         _remember(key, found)
         # Only now: a training that failed left the last fit's key beside its labels.
         self.key_, self.from_cache_ = key, from_cache

@@ -237,8 +237,8 @@ def rank_sources(
         Softness of the weights.
     max_samples, seed : subsample sizes / seed of the discrepancy and the score. Every
         discrepancy is computed on draws of ``min(max_samples, smallest source)`` rows
-        from the source and the target alike: the biased MMD's bias grows as 1/n, so a
-        smaller draw would look farther.
+        from each source, and of as many target rows (the whole target when it is
+        smaller): the biased MMD's bias grows as 1/n, so a smaller draw would look farther.
     check_sources : bool
         Run the source checks first (module docstring) on at most 1000 rows of each
         domain, with the monitor's default thresholds; correlations do not change under
@@ -655,7 +655,10 @@ def select_model(
     fitted: dict[str, object] = {}
     for name, est in items:
         with _candidate("select_model", name):
-            fitted[name] = est.fit(pair)
+            # fitted in place, as its labels_ are read: fit's return value is no estimator
+            # for a candidate whose fit returns None (or its labels)
+            est.fit(pair)
+        fitted[name] = est
         labels = _target_labels("select_model", est, name, pair.target.n_samples, rows)
         with _candidate("select_model", name):
             values[name] = crit(X, labels, est, name)

@@ -177,6 +177,23 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert not other.from_cache_ and other.key_ != first.key_
 
 
+def test_a_reference_found_in_memory_is_stored_in_its_cache_dir_too(tmp_path):
+    # cache_dir: "also store the reference there". A reference computed earlier in the
+    # process (without a cache_dir, or for another one) was a memory hit and never written:
+    # the directory stayed empty and another process trained it again.
+    X, _ = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32}
+    first = NoTransferReference(K, **kw).fit(X)
+    hit = NoTransferReference(K, **kw, cache_dir=tmp_path).fit(X)
+    assert hit.from_cache_
+    assert [p.name for p in tmp_path.iterdir()] == [f"reference-{first.key_}.npz"]
+    clear_reference_cache()
+    from_disk = NoTransferReference(K, **kw, cache_dir=tmp_path).fit(X)
+    assert from_disk.from_cache_ and np.array_equal(from_disk.embedding_, first.embedding_)
+    clear_reference_cache()
+
+
 def test_settings_that_train_the_same_reference_share_its_cache_entry():
     # weight_decay=0 (a config's) and 0.0 (the default), and an image shape that the fully
     # connected architecture never reads, trained the reference again
