@@ -119,7 +119,9 @@ def rotate(images, angle: float) -> np.ndarray:
     angle = _check_finite(angle, "rotate", "angle")
     if angle == 0:
         return images.copy()
-    # axes=(2, 1): rotate in the (H, W) plane, counter-clockwise as displayed.
+    # axes: the (H, W) plane of each image (scipy sorts the pair, so its order does not
+    # set the direction); a positive angle turns counter-clockwise as displayed (tested
+    # against np.rot90).
     return ndimage.rotate(images, angle, axes=(2, 1), reshape=False, order=1, mode="constant")
 
 

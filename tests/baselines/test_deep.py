@@ -356,6 +356,10 @@ def test_centred_share_by_hand_and_a_mostly_offset_target_warns(blobs):
     # square (1 + 9 + 4 + 4) / 4 = 4.5: share sqrt(0.5 / 4.5) = 1/3
     assert centred_share(np.array([[1.0, 2.0], [3.0, 2.0]])) == pytest.approx(1 / 3)
     assert centred_share(np.zeros((3, 2))) == 1.0
+    # columns of different means, each centred on its own: [0, 2] -> [-1, 1] and [10, 10]
+    # -> [0, 0], so sqrt((1 + 1) / 4 / ((0 + 100 + 4 + 100) / 4)) = sqrt(2 / 204); centred on
+    # the mean of all entries (5.5) it would be sqrt(83 / 204)
+    assert centred_share(np.array([[0.0, 10.0], [2.0, 10.0]])) == pytest.approx(np.sqrt(2 / 204))
     # +1e4 on the digits left a spread of 1e-4 after rescaling: every row in cluster 0,
     # without a word
     far = DomainPair(blobs.source, Domain(blobs.target.X + 100.0), n_clusters=3)

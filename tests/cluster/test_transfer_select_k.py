@@ -39,6 +39,15 @@ def test_class_means_against_loop(shifted):
     assert means.dtype == np.float32
 
 
+def test_class_means_of_unequal_classes_by_hand():
+    """Each class's mean over its own rows: the blobs above have 100 rows a class, so a
+    mean divided by another class's count (or by n / k) passed them unnoticed."""
+    Z = np.array([[0.0, 0.0], [2.0, 4.0], [4.0, 8.0], [9.0, -3.0], [1.0, 1.0]])
+    y = np.array([0, 0, 0, 1, 2])  # 3 rows, 1 row, 1 row
+    expected = [[2.0, 4.0], [9.0, -3.0], [1.0, 1.0]]
+    np.testing.assert_array_equal(class_means(Z, y, 3), np.array(expected, dtype=np.float32))
+
+
 def test_transfer_from_class_means_names_clusters_by_class(shifted):
     Xs, ys, Xt, yt = shifted
     res = transfer_kmeans(Xt, class_means(Xs, ys, 4))

@@ -194,6 +194,22 @@ def test_size_normalize_images_by_hand():
         size_normalize_images(np.zeros((2, 64)), (8, 8), mass_quantile=0.5)
 
 
+def test_size_normalize_images_threshold_is_relative_to_each_images_maximum():
+    """Ink is what exceeds ``threshold`` x the image's own maximum: the hand cases above
+    all peak at 1, where an absolute threshold gives the same boxes. The tall blob of
+    intensity 0.25 (background 0.025) has the same box as at full intensity: rescaled 2x to
+    8 x 4, centred; an absolute threshold of 0.3 would see no ink and leave it unchanged."""
+    from dtc.data.preprocessing import size_normalize_images
+
+    tall = np.zeros((8, 8))
+    tall[2:6, 3:5] = 0.25
+    tall[0, 0] = 0.025
+    expected = np.zeros((8, 8))
+    expected[:, 2:6] = 0.25
+    out = size_normalize_images(tall.reshape(1, 64), (8, 8))
+    np.testing.assert_allclose(out[0].reshape(8, 8), expected)
+
+
 def test_size_normalize_images_undoes_a_change_of_size():
     from scipy.ndimage import zoom
 
