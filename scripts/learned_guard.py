@@ -271,7 +271,11 @@ def main(argv=None) -> int:
         ap.error(f"runs without acc_transfer/final_score (older harness output): {missing[:3]}")
     try:  # a case of no case set (base_pair), a model of other features: named, one line
         if args.fit:
-            user_path(args.fit).write_text(json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n")
+            guard = json.dumps(fit_guard(rows, C=args.C), indent=1) + "\n"
+            try:  # a missing folder, a directory: was a traceback after the fit
+                user_path(args.fit).write_text(guard)
+            except OSError as exc:
+                ap.error(f"--fit: {args.fit}: {exc.strerror or exc}")
             print(f"fitted on {len(rows)} runs, written to {args.fit}")
             return 0
         if args.model:

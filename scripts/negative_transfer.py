@@ -801,6 +801,18 @@ def check_run_options(ap: argparse.ArgumentParser, args) -> None:
             dtc.check_params()
     except (TypeError, ValueError) as exc:
         ap.error(f"--set: {exc}")
+    if args.save_partitions is not None:
+        # the folder is made and written after the first case's whole fit: a path that is a
+        # file (or cannot be written) was a traceback there, and that run was lost
+        directory = user_path(args.save_partitions)
+        if directory.exists() and not directory.is_dir():
+            ap.error(f"--save-partitions: {directory} is not a folder")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            ap.error(f"--save-partitions: {directory}: {exc.strerror or exc}")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            ap.error(f"--save-partitions: {directory} cannot be written")
 
 
 def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
@@ -1406,6 +1418,37 @@ def summarise(rows: list[dict]) -> list[str]:
     return lines
 
 
+def check_same_settings(runs: dict[str, list[dict]], option: str = "") -> None:
+    """``ValueError`` when the rows of ``runs`` (path -> rows) record different settings
+    (``row["settings"]`` but its ``case_set``: sets are pooled on purpose), naming two files
+    and the settings that differ: runs of another policy, budget or thread count pooled into
+    one summary were read as one experiment. Rows that record no settings (written before
+    they were recorded, as in ``experiments/records/``), or a setting added since, are not
+    judged on it."""
+    first: dict | None = None
+    first_path = None
+    for path, rows in runs.items():
+        for r in rows:
+            settings = r.get("settings")
+            if not settings:
+                continue
+            mine = {k: v for k, v in settings.items() if k != "case_set"}
+            if first is None:
+                first, first_path = mine, path
+                continue
+            # a setting one side lacks (rows written before it was recorded) is not judged
+            differing = sorted(
+                f"{k} {first[k]!r} vs {mine[k]!r}"
+                for k in set(first) & set(mine)
+                if first[k] != mine[k]
+            )
+            if differing:
+                raise ValueError(
+                    f"{option}{first_path} and {path} hold runs made under different "
+                    f"settings ({'; '.join(differing)}): summarise them apart"
+                )
+
+
 def summarise_runs(paths: list[str]) -> list[str]:
     """The targets of each ``--json`` run in ``paths`` (one file per seed, say), then pooled
     over all of them, then each case's guarded - target-only over the runs."""
@@ -1416,6 +1459,7 @@ def summarise_runs(paths: list[str]) -> list[str]:
             raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
         # each run once: two invocations at once on one --out may both have run a case
         runs[path] = distinct_runs(rows, [path] * len(rows))
+    check_same_settings(runs, "--summary: ")
     lines = []
     for path, rows in runs.items():
         lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]
@@ -1816,6 +1860,21 @@ def main(argv=None) -> int:
                 f"{'km_raw':>7} {'corr':>6} {'sim':>6} {'reason':17} {'s':>5}"
             )
         show_resumed(rows, args.json, case_line)
+        if args.save_partitions is not None:
+            # a case resumed from --out is not run again, so nothing saves its partitions
+            unsaved = [
+                r["case"]
+                for r in rows
+                if not partition_file(args.save_partitions, case_set, r["case"], args.seed).exists()
+            ]
+            if unsaved:
+                print(
+                    f"warning: --save-partitions {args.save_partitions}: no partitions of "
+                    f"{len(unsaved)} case(s) resumed from --out {args.out} "
+                    f"({', '.join(unsaved)}): they are not run again; give another --out to "
+                    "save them",
+                    file=sys.stderr,
+                )
         skipped = []
         for name, kind, load in all_cases(data_dir, names, case_set):
             if name in done:
@@ -1838,9 +1897,10 @@ def main(argv=None) -> int:
             # refused (the settings alone did not show it)
             row["benchmark"] = pair.benchmark
             row["dtc_params"] = recorded_dtc_params(harness_params(pair, args))
+            # the run first, then its partitions: a failed save lost the run it saved
+            emit(rows, row, args.json, case_line(row), args.out)
             if partitions is not None:
                 save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
-            emit(rows, row, args.json, case_line(row), args.out)
         if rows:
             print_summary(summarise(rows), args.json)
         return skipped_status(skipped, "--cases" if args.cases else None)

@@ -34,6 +34,7 @@ from negative_transfer import (
     EPS,
     RUN_FIELDS,
     case_means_lines,
+    check_same_settings,
     construction,
     distinct_runs,
     issue_kinds_lines,
@@ -116,6 +117,7 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
     in a pooled criterion); two files recording different outcomes of one run are a usage
     error naming them."""
     rows, files = [], []
+    by_path: dict[str, list[dict]] = {}
     for path in paths:
         # read_runs_file, not read_runs: one empty file among others (a resumed run not
         # yet past its first case) is no error, as when the files were pooled unread
@@ -125,9 +127,11 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
             ap.error(str(exc))
         rows += runs
         files += [str(path)] * len(runs)
+        by_path.setdefault(str(path), []).extend(runs)
     if not rows:
         ap.error("the runs hold no JSON lines")
     try:
+        check_same_settings(by_path)
         return distinct_runs(rows, files)
     except ValueError as exc:
         ap.error(str(exc))

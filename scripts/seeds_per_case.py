@@ -30,6 +30,7 @@ from negative_transfer import (
     add_issue_kinds_argument,
     below_in_points,
     case_differences,
+    check_same_settings,
     distinct_runs,
     of_the_issues_kinds,
     read_runs_file,
@@ -49,6 +50,7 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
     (``*_matched``, not among the issue's kinds of case). ``ValueError`` when two files hold
     different outcomes for one case and seed, or a file holds no runs."""
     rows, files = [], []
+    by_path: dict[str, list[dict]] = {}
     for path in paths:
         runs = read_runs_file(path, check=record_check(*RUN_FIELDS))
         if not runs:
@@ -56,6 +58,8 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
         kept = [r for r in runs if not issue_kinds or of_the_issues_kinds(r)]
         rows += kept
         files += [str(path)] * len(kept)
+        by_path.setdefault(str(path), []).extend(kept)
+    check_same_settings(by_path)
     return distinct_runs(rows, files)
 
 

@@ -241,6 +241,12 @@ RECORDS = "experiments/records"
         ("learned_guard", ["--C", "0", f"{RECORDS}/harness_s0.jsonl"], "--C: expected a number"),
         ("learned_guard", ["--model", "{missing}", f"{RECORDS}/harness_s0.jsonl"], "--model: "),
         ("learned_guard", ["--fit", "a", "--model", "b", "x"], "not allowed with argument"),
+        # a FileNotFoundError traceback after the fit
+        (
+            "learned_guard",
+            ["--fit", "{missing}/guard.json", f"{RECORDS}/fresh14_s28.jsonl"],
+            "--fit: ",
+        ),
         # a KeyError traceback on a harness run file
         ("similarity_threshold_choice", [f"{RECORDS}/harness_s0.jsonl"], "expected --checks-only"),
     ],

@@ -2917,3 +2917,63 @@ def test_the_learned_guard_names_an_empty_selection(load_script, tmp_path, capsy
     with pytest.raises(SystemExit):
         script.main(["--issue-kinds", str(path)])
     assert "no runs to judge (--issue-kinds drops the *_matched cases)" in capsys.readouterr().err
+
+
+def test_summaries_refuse_runs_made_under_different_settings(load_script, tmp_path, capsys):
+    """--summary (and the readers of rules #14 to #18, the trade-off, the bound, the per-case
+    reading) pooled a --policy warn --no-calibrate file with a rollback one, or runs of other
+    budgets, into one set of issue 6's figures without a word; model_selection summarises
+    such rows apart. Other case sets are pooled on purpose; rows without settings are not
+    judged."""
+    script = load_script("negative_transfer")
+    settings = {"case_set": "harness", "policy": "rollback", "pretrain_epochs": 20}
+    one, two, three, legacy = (tmp_path / f"{n}.jsonl" for n in ("one", "two", "three", "old"))
+    one.write_text(json.dumps(harness_row("p", "positive", False, 0.5, 0.7, 0.7, seed=0)
+                              | {"settings": settings}) + "\n")  # fmt: skip
+    two.write_text(json.dumps(harness_row("p", "positive", False, 0.5, 0.6, 0.6, seed=1)
+                              | {"settings": {**settings, "policy": "warn"}}) + "\n")  # fmt: skip
+    three.write_text(json.dumps(harness_row("q", "positive", False, 0.5, 0.6, 0.6, seed=1)
+                                | {"settings": {**settings, "case_set": "fresh10"}}) + "\n")  # fmt: skip
+    legacy.write_text(json.dumps(harness_row("p", "positive", False, 0.5, 0.6, 0.6, seed=2)) + "\n")
+    with pytest.raises(ValueError, match="different settings \\(policy 'rollback' vs 'warn'\\)"):
+        script.summarise_runs([str(one), str(two)])
+    assert any(
+        "pooled over 3 files" in v
+        for v in script.summarise_runs([str(one), str(three), str(legacy)])
+    )
+    for name in ("guard_tradeoff", "seeds_per_case", "restore_gain_choice"):
+        with pytest.raises(SystemExit) as exc:
+            load_script(name).main([str(one), str(two)])
+        assert exc.value.code == 2
+        assert "hold runs made under different settings" in capsys.readouterr().err
+
+
+def test_save_partitions_is_checked_before_any_case_is_trained(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    """--save-partitions naming a file was a FileExistsError traceback after the first case's
+    whole fit, and that run was lost from --out (the partitions were saved before the row);
+    cases resumed from --out are not run again, so nothing saved theirs, without a word."""
+    script = load_script("negative_transfer")
+    calls = []
+
+    def fake_run_case(pair, args, partitions=None):
+        calls.append(1)
+        if partitions is not None:
+            partitions.update(guarded=np.zeros(3, dtype=int))
+        return _flagged_row()
+
+    monkeypatch.setattr(script, "run_case", fake_run_case)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    out = tmp_path / "s0.jsonl"
+    argv = ["--cases", "digits_permuted", "--out", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        script.main([*argv, "--save-partitions", str(a_file)])
+    assert exc.value.code == 2 and not calls
+    assert "--save-partitions: " in capsys.readouterr().err
+    assert script.main(argv) == 0 and len(calls) == 1
+    capsys.readouterr()
+    assert script.main([*argv, "--save-partitions", str(tmp_path / "parts")]) == 0
+    assert len(calls) == 1  # resumed, not run again
+    assert "no partitions of 1 case(s) resumed from --out" in capsys.readouterr().err
