@@ -15,7 +15,7 @@ for monitor seeds ``0 .. seeds - 1`` with two estimators:
 and prints each one's mean and standard deviation over the seeds. Only source features
 and source labels are read: no target rows, no target labels.
 
-    python scripts/source_bias_stability.py            # ~3 min
+    python scripts/source_bias_stability.py            # ~45 min on 2 busy cores
     python scripts/source_bias_stability.py --json
 """
 
