@@ -793,7 +793,6 @@ class DTC(TransferClusterer):
         "_adapting",
         "_key",
         "_lazy_buffers",
-        "_built_submodules",
     )
 
     def _forget_fit(self) -> None:
@@ -1261,20 +1260,11 @@ class DTC(TransferClusterer):
         # another loss's snapshot broke the loss's next call).
         slots = []  # (submodule, buffer name, snapshot tensor or None)
         lazy = getattr(self, "_lazy_buffers", None)  # None: an estimator pickled before them
-        built = getattr(self, "_built_submodules", None)
-
-        def may_differ(name: str, key: str) -> bool:
-            if lazy is None or key in lazy.get(name, set()):
-                return True
-            # a submodule the fit made after its build (a loss's, at its first training
-            # call: the dry call runs in evaluation mode) holds lazily made state too
-            return built is not None and key.rpartition(".")[0] not in built.get(name, {""})
-
         for name, module in mods.items():
             own, theirs = module.state_dict(), states[name]
             if isinstance(theirs, dict) and set(theirs) != set(own):
                 differ = set(own) ^ set(theirs)
-                for key in (k for k in differ if may_differ(name, k)):
+                for key in differ if lazy is None else differ & lazy.get(name, set()):
                     sub, _, buf = key.rpartition(".")
                     owner = module.get_submodule(sub) if _has_submodule(module, sub) else None
                     if owner is None or buf not in owner._buffers:
@@ -1758,10 +1748,6 @@ class DTC(TransferClusterer):
         self._materialise_loss()
         self._lazy_buffers = {
             name: before.get(name, set()) | _none_buffers(m) for name, m in self._modules().items()
-        }
-        self._built_submodules = {
-            name: {sub for sub, _ in m.named_modules(remove_duplicate=False)}
-            for name, m in self._modules().items()
         }
 
     @contextlib.contextmanager
