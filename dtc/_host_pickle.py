@@ -3,10 +3,15 @@
 A fit on a GPU leaves its networks and data there, and ``pickle`` (``joblib``) stores each
 tensor with its device: unpickling calls ``torch.load`` without a ``map_location``, so an
 estimator fitted on a GPU could not be loaded on a machine without one ("Attempting to
-deserialize object on a CUDA device"), not even to read its encoder. Its torch objects
-travel as one ``torch.save`` blob instead (:func:`pack_device_state`), which
+deserialize object on a CUDA device"), not even to read its encoder. Its state travels
+as one ``torch.save`` blob instead (:func:`pack_device_state`), which
 :func:`unpack_device_state` loads onto the devices this machine has, the CPU for the others
 (as skorch does for its CUDA-dependent attributes). A fit on the CPU pickles as before.
+
+The whole state goes into the blob once an entry is seen to hold a GPU tensor, not only
+that entry: a tensor held where the walk does not look (a callback's snapshot, a plain
+attribute of a loss) failed the load, and an object two entries share came back as two.
+Copies (``copy.copy``, ``copy.deepcopy``) do not pickle: they keep the devices.
 
 Standard library only at import (torch is used where it is already loaded), as
 :mod:`dtc._torch_state`: the method contract (:mod:`dtc.methods`) uses it.
@@ -42,20 +47,15 @@ def _off_host(value) -> bool:
 
 
 def pack_device_state(state: dict) -> dict:
-    """``state`` (an estimator's ``__getstate__``), its entries that hold tensors on a GPU
-    moved into one ``torch.save`` blob; ``state`` itself when there are none."""
+    """``{blob key: torch.save(state)}`` when an entry of ``state`` (an estimator's
+    ``__getstate__``) holds a tensor on a GPU; ``state`` itself when none does."""
     if "torch" not in sys.modules:  # no tensor can exist
         return state
-    moved = {k: v for k, v in state.items() if _off_host(v)}
-    if not moved:
+    if not any(_off_host(v) for v in state.values()):
         return state
     buffer = io.BytesIO()
-    # One blob for all of them, so that an object two entries share (a network held as a
-    # fitted attribute and in the fit's state) stays one object when loaded
-    sys.modules["torch"].save(moved, buffer)
-    packed = {k: v for k, v in state.items() if k not in moved}
-    packed[_BLOB] = buffer.getvalue()
-    return packed
+    sys.modules["torch"].save(state, buffer)
+    return {_BLOB: buffer.getvalue()}
 
 
 def _here(device) -> bool:
@@ -68,8 +68,8 @@ def _here(device) -> bool:
 
 
 def unpack_device_state(state: dict) -> dict:
-    """The inverse of :func:`pack_device_state`: the blob's entries loaded onto the device
-    they were on where this machine has it, else onto the CPU (with a warning), and a
+    """The inverse of :func:`pack_device_state`: the blob's state, each tensor loaded onto
+    the device it was on where this machine has it, else onto the CPU (with a warning), a
     ``_device`` entry (the fit's device) on a device this machine lacks set to the CPU."""
     if _BLOB not in state:
         return state

@@ -28,6 +28,7 @@ time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import numpy as np
@@ -226,6 +227,19 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
 
     def __setstate__(self, state):
         super().__setstate__(unpack_device_state(state))
+
+    # Copies do not pickle (copy goes through __getstate__ otherwise): they keep their
+    # tensors on their device, and the objects they share with what is copied beside them.
+    def __copy__(self):
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     # -- helpers for subclasses ---------------------------------------------
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
