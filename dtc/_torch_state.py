@@ -105,13 +105,16 @@ def fp32_precision(torch):
     backends = _fp32_backends(torch)
     if backends:
         return tuple(b.fp32_precision for b in backends)
-    return torch.get_float32_matmul_precision()
+    # before torch 2.9: cuDNN's convolutions have a switch of their own (TF32 by default)
+    return (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)
 
 
 def _set_fp32_precision(torch, precision) -> None:
     backends = _fp32_backends(torch)
     if not backends:
-        torch.set_float32_matmul_precision(precision)
+        matmul, conv_tf32 = precision
+        torch.set_float32_matmul_precision(matmul)
+        torch.backends.cudnn.allow_tf32 = conv_tf32
         return
     values = (precision,) * len(backends) if isinstance(precision, str) else precision
     for backend, value in zip(backends, values):
@@ -126,7 +129,7 @@ def _enter(torch) -> None:
         # set by every fit that enters, not only the first: a caller that set float64 while
         # another thread's fit ran trained its own fit in float64
         torch.set_default_dtype(torch.float32)
-        _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else "highest")
+        _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else ("highest", False))
         _active += 1
 
 

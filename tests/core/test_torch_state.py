@@ -91,3 +91,20 @@ def test_convolutions_run_at_full_precision_inside_tf32_after():
         assert conv.fp32_precision == "tf32"
     finally:
         conv.fp32_precision = before
+
+
+def test_before_per_backend_settings_convolutions_run_at_full_precision(monkeypatch):
+    # torch 2.1 to 2.8 have no per-backend fp32_precision: cuDNN's convolutions follow
+    # torch.backends.cudnn.allow_tf32 (True by default), which the matmul precision leaves
+    import dtc._torch_state as torch_state
+
+    monkeypatch.setattr(torch_state, "_fp32_backends", lambda torch: [])
+    before = torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = True
+        with training_defaults():
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert torch.backends.cudnn.allow_tf32 is False
+        assert torch.backends.cudnn.allow_tf32 is True
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
