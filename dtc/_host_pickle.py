@@ -4,9 +4,9 @@ A fit on a GPU leaves its networks and data there, and ``pickle`` (``joblib``) s
 tensor with its device: unpickling calls ``torch.load`` without a ``map_location``, so an
 estimator fitted on a GPU could not be loaded on a machine without one ("Attempting to
 deserialize object on a CUDA device"), not even to read its encoder. Its state travels
-as one ``torch.save`` blob instead (:func:`pack_device_state`), which
-:func:`unpack_device_state` loads onto the devices this machine has, the CPU for the others
-(as skorch does for its CUDA-dependent attributes). A fit on the CPU pickles as before.
+as one ``torch.save`` blob instead (:func:`pack_device_state`), which unpickles as the
+state dict loaded onto the devices this machine has, the CPU for the others (as skorch does
+for its CUDA-dependent attributes). A fit on the CPU pickles as before.
 
 The whole state goes into the blob once an entry is seen to hold a GPU tensor, not only
 that entry: a tensor held where the walk does not look (a callback's snapshot, a plain
@@ -24,10 +24,7 @@ import sys
 
 from dtc._warnings import warn
 
-__all__ = ["pack_device_state", "unpack_device_state"]
-
-#: The state key of the blob (a name no estimator attribute takes).
-_BLOB = "_dtc_device_state"
+__all__ = ["pack_device_state"]
 
 
 def _off_host(value) -> bool:
@@ -46,16 +43,31 @@ def _off_host(value) -> bool:
     return False
 
 
-def pack_device_state(state: dict) -> dict:
-    """``{blob key: torch.save(state)}`` when an entry of ``state`` (an estimator's
-    ``__getstate__``) holds a tensor on a GPU; ``state`` itself when none does."""
-    if "torch" not in sys.modules:  # no tensor can exist
+class _DeviceState:
+    """An estimator's state in the pickle stream as a ``torch.save`` blob, which unpickles
+    as the state dict itself (:func:`_load_state`): every ``__setstate__``, a subclass's
+    too, gets the dict."""
+
+    __slots__ = ("blob",)
+
+    def __init__(self, blob: bytes):
+        self.blob = blob
+
+    def __reduce__(self):
+        return (_load_state, (self.blob,))
+
+
+def pack_device_state(state):
+    """``state`` (the state an estimator pickles, after every ``__getstate__``) as a
+    :class:`_DeviceState` when an entry holds a tensor on a GPU; ``state`` itself when none
+    does (or it is no dict)."""
+    if "torch" not in sys.modules or not isinstance(state, dict):  # no tensor can exist
         return state
     if not any(_off_host(v) for v in state.values()):
         return state
     buffer = io.BytesIO()
     sys.modules["torch"].save(state, buffer)
-    return {_BLOB: buffer.getvalue()}
+    return _DeviceState(buffer.getvalue())
 
 
 def _here(device) -> bool:
@@ -67,16 +79,12 @@ def _here(device) -> bool:
     return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
 
 
-def unpack_device_state(state: dict) -> dict:
-    """The inverse of :func:`pack_device_state`: the blob's state, each tensor loaded onto
-    the device it was on where this machine has it, else onto the CPU (with a warning), a
-    ``_device`` entry (the fit's device) on a device this machine lacks set to the CPU."""
-    if _BLOB not in state:
-        return state
+def _load_state(blob: bytes) -> dict:
+    """The state dict of a blob, each tensor loaded onto the device it was on where this
+    machine has it, else onto the CPU (with a warning); a ``_device`` entry (DTC's fit
+    device) on a device this machine lacks set to the CPU."""
     import torch
 
-    state = dict(state)
-    blob = state.pop(_BLOB)
     missing = set()
 
     def location(storage, where: str):
@@ -90,7 +98,7 @@ def unpack_device_state(state: dict) -> dict:
     # weights_only=False: the blob holds networks (modules), which only a full unpickling
     # rebuilds. It loads nothing the enclosing pickle could not: it is part of that pickle,
     # whose loading runs the code it names already (never unpickle an untrusted estimator).
-    state.update(torch.load(io.BytesIO(blob), map_location=location, weights_only=False))
+    state = torch.load(io.BytesIO(blob), map_location=location, weights_only=False)
     if missing:
         warn(
             f"this estimator was fitted on {', '.join(sorted(missing))}, which this machine "
