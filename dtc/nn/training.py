@@ -139,10 +139,13 @@ def deterministic(seed: int, device=None):
     Inside: the global torch RNG of the CPU, and of ``device`` when it is a CUDA device
     (as :func:`resolve_device` takes it; default CUDA when available), is seeded (weight
     initialisation, dropout), and ``torch.use_deterministic_algorithms(True,
-    warn_only=True)`` is on (warn-only, because a few CUDA kernels have no deterministic
-    version and a warning is better than refusing to run). Afterwards the caller's RNG
-    state and determinism setting are restored, so fitting a model never changes the
-    random numbers of the code around it. The body holds :data:`GLOBAL_STATE_LOCK`.
+    warn_only=True)`` is on (warn-only, because some CUDA kernels have no deterministic
+    version and a warning is better than refusing to run). On a GPU that includes every
+    cuBLAS matrix product unless ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` was set before the
+    process first used CUDA (torch's reproducibility notes): set it in the environment
+    for repeatable GPU fits (dtc leaves the process's environment to its user).
+    Afterwards the caller's RNG state and determinism setting are restored, so fitting a
+    model never changes the random numbers of the code around it. The body holds :data:`GLOBAL_STATE_LOCK`.
 
     The RNG is the process's, so this holds for code in the same thread: another thread
     drawing torch random numbers during a fit draws from the fit's stream (both then differ
