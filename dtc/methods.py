@@ -28,13 +28,11 @@ time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from dtc._host_pickle import pack_device_state
 from dtc._plugins import PluginRegistry
 from dtc._torch_state import training_defaults
 from dtc._validation import host_array
@@ -220,28 +218,6 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
 
     def _fit(self, pair: DomainPair) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    # A fitted estimator pickled on a GPU loads on a machine without one (dtc._host_pickle):
-    # its state packed after every __getstate__ (a subclass's too), which each one sees as
-    # the dict, as __setstate__ does
-    def __reduce_ex__(self, protocol):
-        reduced = super().__reduce_ex__(protocol)
-        if isinstance(reduced, tuple) and len(reduced) >= 3:
-            reduced = (*reduced[:2], pack_device_state(reduced[2]), *reduced[3:])
-        return reduced
-
-    # Copies do not pickle (copy goes through __getstate__ otherwise): they keep their
-    # tensors on their device, and the objects they share with what is copied beside them.
-    def __copy__(self):
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        return new
-
-    def __deepcopy__(self, memo):
-        new = type(self).__new__(type(self))
-        memo[id(self)] = new
-        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
-        return new
 
     # -- helpers for subclasses ---------------------------------------------
     def _validate_pair(self, pair: DomainPair) -> DomainPair:

@@ -2,8 +2,8 @@
 built to), checked on the source: every ``import`` of a ``dtc`` module, lazy ones inside
 functions included, must be allowed below or listed as an exception with its reason.
 
-``dtc._validation``, ``dtc._memory``, ``dtc._plugins``, ``dtc._torch_state``,
-``dtc._host_pickle`` and ``dtc._warnings`` are the shared helpers (numpy and the standard library only) that every
+``dtc._validation``, ``dtc._memory``, ``dtc._plugins``, ``dtc._torch_state`` and
+``dtc._warnings`` are the shared helpers (numpy and the standard library only) that every
 room may use. Nothing in ``dtc`` imports ``baselines``:
 methods are found through the registry.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dtc"
-HELPERS = {"_validation", "_memory", "_plugins", "_torch_state", "_host_pickle", "_warnings"}
+HELPERS = {"_validation", "_memory", "_plugins", "_torch_state", "_warnings"}
 
 # room -> the rooms it may import (besides itself and the helpers)
 ALLOWED = {
