@@ -86,13 +86,12 @@ def _fp32_backends(torch) -> list:
     (``fp32_precision``: "ieee", "tf32", "bf16" or "none", following the generic one) where
     torch has them (2.9 and later): those are what the kernels consult. There, the legacy
     matmul getter fails once a caller has used them ("a mix of the legacy and new APIs"),
-    and reads what it last set, not what applies. cuDNN's convolutions default to "tf32":
-    the ``conv`` architecture trained in TF32 on a recent GPU, where the products did not."""
+    and reads what it last set, not what applies. cuDNN's are left to its own switch
+    (:func:`_cudnn_tf32`)."""
     mkldnn = getattr(torch.backends, "mkldnn", None)
     backends = [
         getattr(torch.backends.cuda, "matmul", None),
         getattr(mkldnn, "matmul", None),
-        getattr(torch.backends.cudnn, "conv", None),
         getattr(mkldnn, "conv", None),
     ]
     return [b for b in backends if b is not None and hasattr(b, "fp32_precision")]
@@ -105,16 +104,28 @@ def fp32_precision(torch):
     backends = _fp32_backends(torch)
     if backends:
         return tuple(b.fp32_precision for b in backends)
-    # before torch 2.9: cuDNN's convolutions have a switch of their own (TF32 by default)
-    return (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)
+    return torch.get_float32_matmul_precision()
+
+
+def _cudnn_tf32(torch) -> bool | None:
+    """cuDNN's TF32 switch (``torch.backends.cudnn.allow_tf32``, True by default: the
+    ``conv`` architecture trained in TF32 on a recent GPU, where the products did not);
+    None where torch refuses to read it (torch 2.9 and later, once a caller has set cuDNN's
+    conv and RNN settings apart: "a mix of the legacy and new APIs").
+
+    The switch, not cuDNN's per-backend settings: setting the conv one alone made every
+    later read of the switch fail in the fit (``torch.backends.cudnn.flags()``, a callback's
+    or torch.compile's), and the switch sets both of them."""
+    try:
+        return bool(torch.backends.cudnn.allow_tf32)
+    except RuntimeError:
+        return None
 
 
 def _set_fp32_precision(torch, precision) -> None:
     backends = _fp32_backends(torch)
     if not backends:
-        matmul, conv_tf32 = precision
-        torch.set_float32_matmul_precision(matmul)
-        torch.backends.cudnn.allow_tf32 = conv_tf32
+        torch.set_float32_matmul_precision(precision)
         return
     values = (precision,) * len(backends) if isinstance(precision, str) else precision
     for backend, value in zip(backends, values):
@@ -125,11 +136,13 @@ def _enter(torch) -> None:
     global _active, _saved
     with _lock:
         if _active == 0:
-            _saved = (torch.get_default_dtype(), fp32_precision(torch))
+            _saved = (torch.get_default_dtype(), fp32_precision(torch), _cudnn_tf32(torch))
         # set by every fit that enters, not only the first: a caller that set float64 while
         # another thread's fit ran trained its own fit in float64
         torch.set_default_dtype(torch.float32)
-        _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else ("highest", False))
+        _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else "highest")
+        if _cudnn_tf32(torch) is not None:  # settings set apart are the caller's to keep
+            torch.backends.cudnn.allow_tf32 = False
         _active += 1
 
 
@@ -138,6 +151,8 @@ def _leave(torch) -> None:
     with _lock:
         _active -= 1
         if _active == 0:
-            dtype, precision = _saved
+            dtype, precision, cudnn_tf32 = _saved
             torch.set_default_dtype(dtype)
             _set_fp32_precision(torch, precision)
+            if cudnn_tf32 is not None:
+                torch.backends.cudnn.allow_tf32 = cudnn_tf32

@@ -75,36 +75,43 @@ def test_the_cpu_is_the_default_device_inside_and_the_callers_after():
     assert torch.empty(0).device.type == "cpu"
 
 
+def test_convolutions_run_at_full_precision_inside_tf32_after():
+    # cuDNN's convolutions default to TF32 (its switch, torch.backends.cudnn.allow_tf32):
+    # the conv architecture trained at reduced precision on a recent GPU, where the
+    # products did not; oneDNN's conv setting is pinned with the products'
+    cudnn = torch.backends.cudnn
+    before = cudnn.allow_tf32
+    try:
+        cudnn.allow_tf32 = True
+        with training_defaults():
+            assert cudnn.allow_tf32 is False
+            with cudnn.flags(enabled=False):  # a read of the switch in a fit (a callback's)
+                pass
+            if hasattr(torch.backends.mkldnn, "conv"):
+                assert torch.backends.mkldnn.conv.fp32_precision == "ieee"
+        assert cudnn.allow_tf32 is True
+        with training_defaults():  # nor does a fit change a caller's False
+            pass
+        cudnn.allow_tf32 = False
+        with training_defaults():
+            pass
+        assert cudnn.allow_tf32 is False
+    finally:
+        cudnn.allow_tf32 = before
+
+
 @pytest.mark.skipif(
     not hasattr(torch.backends.cudnn, "conv"), reason="per-backend settings: torch >= 2.9"
 )
-def test_convolutions_run_at_full_precision_inside_tf32_after():
-    # cuDNN's convolutions default to TF32 (torch.backends.cudnn.conv): the conv
-    # architecture trained at reduced precision on a recent GPU, where the products did not
-    conv = torch.backends.cudnn.conv
-    before = conv.fp32_precision
+def test_cudnn_settings_a_caller_set_apart_are_left_alone():
+    # torch refuses to read the switch once cuDNN's conv and RNN settings differ: a fit
+    # then leaves them as the caller set them (and does not fail)
+    cudnn = torch.backends.cudnn
+    before = cudnn.allow_tf32
     try:
-        conv.fp32_precision = "tf32"
+        cudnn.conv.fp32_precision = "ieee"  # the RNN's stays "tf32"
         with training_defaults():
-            assert conv.fp32_precision == "ieee"
-            assert torch.backends.mkldnn.conv.fp32_precision == "ieee"
-        assert conv.fp32_precision == "tf32"
+            assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "tf32")
+        assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "tf32")
     finally:
-        conv.fp32_precision = before
-
-
-def test_before_per_backend_settings_convolutions_run_at_full_precision(monkeypatch):
-    # torch 2.1 to 2.8 have no per-backend fp32_precision: cuDNN's convolutions follow
-    # torch.backends.cudnn.allow_tf32 (True by default), which the matmul precision leaves
-    import dtc._torch_state as torch_state
-
-    monkeypatch.setattr(torch_state, "_fp32_backends", lambda torch: [])
-    before = torch.backends.cudnn.allow_tf32
-    try:
-        torch.backends.cudnn.allow_tf32 = True
-        with training_defaults():
-            assert torch.get_float32_matmul_precision() == "highest"
-            assert torch.backends.cudnn.allow_tf32 is False
-        assert torch.backends.cudnn.allow_tf32 is True
-    finally:
-        torch.backends.cudnn.allow_tf32 = before
+        cudnn.allow_tf32 = before
