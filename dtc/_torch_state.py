@@ -122,6 +122,30 @@ def _cudnn_tf32(torch) -> bool | None:
         return None
 
 
+def _cudnn_ops(torch) -> list:
+    """cuDNN's per-operation settings (conv, RNN: torch 2.9 and later). Its switch set to
+    False sets them to "none", which follows the generic setting: after
+    ``torch.backends.fp32_precision = "tf32"`` the convolutions stayed in TF32, and the
+    switch could not be read (its False against their TF32)."""
+    cudnn = torch.backends.cudnn
+    ops = [getattr(cudnn, "conv", None), getattr(cudnn, "rnn", None)]
+    return [b for b in ops if b is not None and hasattr(b, "fp32_precision")]
+
+
+def _cudnn_state(torch):
+    tf32 = _cudnn_tf32(torch)
+    if tf32 is None:
+        return None
+    return tf32, tuple(b.fp32_precision for b in _cudnn_ops(torch))
+
+
+def _set_cudnn_state(torch, state) -> None:
+    tf32, ops = state
+    torch.backends.cudnn.allow_tf32 = tf32
+    for backend, value in zip(_cudnn_ops(torch), ops):
+        backend.fp32_precision = value
+
+
 def _set_fp32_precision(torch, precision) -> None:
     backends = _fp32_backends(torch)
     if not backends:
@@ -136,13 +160,13 @@ def _enter(torch) -> None:
     global _active, _saved
     with _lock:
         if _active == 0:
-            _saved = (torch.get_default_dtype(), fp32_precision(torch), _cudnn_tf32(torch))
+            _saved = (torch.get_default_dtype(), fp32_precision(torch), _cudnn_state(torch))
         # set by every fit that enters, not only the first: a caller that set float64 while
         # another thread's fit ran trained its own fit in float64
         torch.set_default_dtype(torch.float32)
         _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else "highest")
         if _cudnn_tf32(torch) is not None:  # settings set apart are the caller's to keep
-            torch.backends.cudnn.allow_tf32 = False
+            _set_cudnn_state(torch, (False, ("ieee",) * len(_cudnn_ops(torch))))
         _active += 1
 
 
@@ -151,8 +175,8 @@ def _leave(torch) -> None:
     with _lock:
         _active -= 1
         if _active == 0:
-            dtype, precision, cudnn_tf32 = _saved
+            dtype, precision, cudnn = _saved
             torch.set_default_dtype(dtype)
             _set_fp32_precision(torch, precision)
-            if cudnn_tf32 is not None:
-                torch.backends.cudnn.allow_tf32 = cudnn_tf32
+            if cudnn is not None:
+                _set_cudnn_state(torch, cudnn)

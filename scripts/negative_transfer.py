@@ -1198,7 +1198,15 @@ def finished_runs(
             )
         differing = []
         for name, value in settings.items():
-            others = sorted({repr(s.get(name)) for s in recorded} - {repr(value)})
+            # as JSON with sorted keys: the same --set given in another order is one setting
+            same = json.dumps(value, sort_keys=True, default=str)
+            others = sorted(
+                {
+                    repr(s.get(name))
+                    for s in recorded
+                    if json.dumps(s.get(name), sort_keys=True, default=str) != same
+                }
+            )
             if others:
                 differing.append(f"{name} {' or '.join(others)}, not {value!r}")
         if differing:
@@ -1425,28 +1433,27 @@ def check_same_settings(runs: dict[str, list[dict]], option: str = "") -> None:
     one summary were read as one experiment. Rows that record no settings (written before
     they were recorded, as in ``experiments/records/``), or a setting added since, are not
     judged on it."""
-    first: dict | None = None
-    first_path = None
+    # each setting against the first row that records it: against the first row only, a
+    # first file that lacks a setting let two later files differ in it
+    seen: dict[str, tuple[object, str]] = {}
     for path, rows in runs.items():
         for r in rows:
             settings = r.get("settings")
             if not settings:
                 continue
             mine = {k: v for k, v in settings.items() if k != "case_set"}
-            if first is None:
-                first, first_path = mine, path
-                continue
-            # a setting one side lacks (rows written before it was recorded) is not judged
-            differing = sorted(
-                f"{k} {first[k]!r} vs {mine[k]!r}"
-                for k in set(first) & set(mine)
-                if first[k] != mine[k]
-            )
+            differing = {}
+            for k, v in mine.items():
+                if k in seen and seen[k][0] != v:
+                    differing.setdefault(seen[k][1], []).append(f"{k} {seen[k][0]!r} vs {v!r}")
             if differing:
+                other, texts = next(iter(differing.items()))
                 raise ValueError(
-                    f"{option}{first_path} and {path} hold runs made under different "
-                    f"settings ({'; '.join(differing)}): summarise them apart"
+                    f"{option}{other} and {path} hold runs made under different "
+                    f"settings ({'; '.join(sorted(texts))}): summarise them apart"
                 )
+            for k, v in mine.items():
+                seen.setdefault(k, (v, path))
 
 
 def summarise_runs(paths: list[str]) -> list[str]:

@@ -115,3 +115,24 @@ def test_cudnn_settings_a_caller_set_apart_are_left_alone():
         assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "tf32")
     finally:
         cudnn.allow_tf32 = before
+
+
+@pytest.mark.skipif(
+    not hasattr(torch.backends.cudnn, "conv"), reason="per-backend settings: torch >= 2.9"
+)
+def test_convolutions_run_at_full_precision_under_the_generic_tf32_setting():
+    # torch's own API for TF32 everywhere: the switch set to False left cuDNN's conv
+    # setting at "none", which follows the generic "tf32" (and the switch could not be read)
+    cudnn = torch.backends.cudnn
+    before = (torch.backends.fp32_precision, cudnn.allow_tf32)
+    try:
+        torch.backends.fp32_precision = "tf32"
+        with training_defaults():
+            assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "ieee")
+            assert cudnn.allow_tf32 is False
+            with cudnn.flags(enabled=False):
+                pass
+        assert (cudnn.conv.fp32_precision, cudnn.allow_tf32) == ("tf32", True)
+    finally:
+        torch.backends.fp32_precision = before[0]
+        cudnn.allow_tf32 = before[1]

@@ -2977,3 +2977,42 @@ def test_save_partitions_is_checked_before_any_case_is_trained(
     assert script.main([*argv, "--save-partitions", str(tmp_path / "parts")]) == 0
     assert len(calls) == 1  # resumed, not run again
     assert "no partitions of 1 case(s) resumed from --out" in capsys.readouterr().err
+
+
+def test_summaries_refuse_settings_that_differ_behind_a_file_that_lacks_them(load_script, tmp_path):
+    """Each setting was compared with the first file's only: a first file written before a
+    setting was recorded let two later files differ in it (and the verdict hung on the order
+    the files were given in)."""
+    script = load_script("negative_transfer")
+    settings = {"case_set": "harness", "policy": "rollback"}
+    paths = []
+    for seed, extra in enumerate(
+        ({}, {"min_class_agreement": 0.15}, {"min_class_agreement": None})
+    ):
+        path = tmp_path / f"s{seed}.jsonl"
+        row = harness_row("p", "positive", False, 0.5, 0.6, 0.6, seed=seed)
+        path.write_text(json.dumps(row | {"settings": {**settings, **extra}}) + "\n")
+        paths.append(str(path))
+    for order in (paths, paths[::-1]):
+        with pytest.raises(ValueError, match="min_class_agreement 0.15 vs None|None vs 0.15"):
+            script.summarise_runs(order)
+
+
+def test_a_run_resumes_under_the_same_set_given_in_another_order(load_script, tmp_path):
+    """--set lam=2 --set lr=0.001, resumed as --set lr=0.001 --set lam=2: the settings were
+    compared by repr, in which a dict's order shows, and the run was refused."""
+    import argparse
+
+    script = load_script("negative_transfer")
+    out = tmp_path / "s0.jsonl"
+    settings = {"case_set": "harness", "set": {"lam": 2.0, "lr": 0.001}}
+    out.write_text(json.dumps({"case": "x", "seed": 0, "settings": settings}) + "\n")
+    args = argparse.Namespace(out=str(out), seed=0)
+    now = {**settings, "set": {"lr": 0.001, "lam": 2.0}}
+    assert list(script.resume(argparse.ArgumentParser(), args, lambda r: r["case"], "", now)) == [
+        "x"
+    ]
+    with pytest.raises(SystemExit):
+        script.resume(
+            argparse.ArgumentParser(), args, lambda r: r["case"], "", {**now, "set": {"lam": 3.0}}
+        )
