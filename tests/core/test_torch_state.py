@@ -75,64 +75,59 @@ def test_the_cpu_is_the_default_device_inside_and_the_callers_after():
     assert torch.empty(0).device.type == "cpu"
 
 
-def test_convolutions_run_at_full_precision_inside_tf32_after():
+per_backend = pytest.mark.skipif(
+    not hasattr(torch.backends.cudnn, "conv"), reason="per-backend settings: torch >= 2.9"
+)
+
+
+@pytest.fixture
+def cudnn():
+    """``torch.backends.cudnn``, its TF32 switch (and torch's generic float32 setting)
+    restored after the test: the switch sets its conv and RNN settings too."""
+    generic = getattr(torch.backends, "fp32_precision", None)
+    before = torch.backends.cudnn.allow_tf32
+    yield torch.backends.cudnn
+    if generic is not None:
+        torch.backends.fp32_precision = generic
+    torch.backends.cudnn.allow_tf32 = before
+
+
+def test_convolutions_run_at_full_precision_inside_tf32_after(cudnn):
     # cuDNN's convolutions default to TF32 (its switch, torch.backends.cudnn.allow_tf32):
     # the conv architecture trained at reduced precision on a recent GPU, where the
     # products did not; oneDNN's conv setting is pinned with the products'
-    cudnn = torch.backends.cudnn
-    before = cudnn.allow_tf32
-    try:
-        cudnn.allow_tf32 = True
-        with training_defaults():
-            assert cudnn.allow_tf32 is False
-            with cudnn.flags(enabled=False):  # a read of the switch in a fit (a callback's)
-                pass
-            if hasattr(torch.backends.mkldnn, "conv"):
-                assert torch.backends.mkldnn.conv.fp32_precision == "ieee"
-        assert cudnn.allow_tf32 is True
-        with training_defaults():  # nor does a fit change a caller's False
-            pass
-        cudnn.allow_tf32 = False
-        with training_defaults():
-            pass
+    cudnn.allow_tf32 = True
+    with training_defaults():
         assert cudnn.allow_tf32 is False
-    finally:
-        cudnn.allow_tf32 = before
+        with cudnn.flags(enabled=False):  # a read of the switch in a fit (a callback's)
+            pass
+        if hasattr(torch.backends.mkldnn, "conv"):
+            assert torch.backends.mkldnn.conv.fp32_precision == "ieee"
+    assert cudnn.allow_tf32 is True
+    cudnn.allow_tf32 = False  # nor does a fit change a caller's False
+    with training_defaults():
+        pass
+    assert cudnn.allow_tf32 is False
 
 
-@pytest.mark.skipif(
-    not hasattr(torch.backends.cudnn, "conv"), reason="per-backend settings: torch >= 2.9"
-)
-def test_cudnn_settings_a_caller_set_apart_are_left_alone():
+@per_backend
+def test_cudnn_settings_a_caller_set_apart_are_left_alone(cudnn):
     # torch refuses to read the switch once cuDNN's conv and RNN settings differ: a fit
     # then leaves them as the caller set them (and does not fail)
-    cudnn = torch.backends.cudnn
-    before = cudnn.allow_tf32
-    try:
-        cudnn.conv.fp32_precision = "ieee"  # the RNN's stays "tf32"
-        with training_defaults():
-            assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "tf32")
+    cudnn.conv.fp32_precision = "ieee"  # the RNN's stays "tf32"
+    with training_defaults():
         assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "tf32")
-    finally:
-        cudnn.allow_tf32 = before
+    assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "tf32")
 
 
-@pytest.mark.skipif(
-    not hasattr(torch.backends.cudnn, "conv"), reason="per-backend settings: torch >= 2.9"
-)
-def test_convolutions_run_at_full_precision_under_the_generic_tf32_setting():
+@per_backend
+def test_convolutions_run_at_full_precision_under_the_generic_tf32_setting(cudnn):
     # torch's own API for TF32 everywhere: the switch set to False left cuDNN's conv
     # setting at "none", which follows the generic "tf32" (and the switch could not be read)
-    cudnn = torch.backends.cudnn
-    before = (torch.backends.fp32_precision, cudnn.allow_tf32)
-    try:
-        torch.backends.fp32_precision = "tf32"
-        with training_defaults():
-            assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "ieee")
-            assert cudnn.allow_tf32 is False
-            with cudnn.flags(enabled=False):
-                pass
-        assert (cudnn.conv.fp32_precision, cudnn.allow_tf32) == ("tf32", True)
-    finally:
-        torch.backends.fp32_precision = before[0]
-        cudnn.allow_tf32 = before[1]
+    torch.backends.fp32_precision = "tf32"
+    with training_defaults():
+        assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == ("ieee", "ieee")
+        assert cudnn.allow_tf32 is False
+        with cudnn.flags(enabled=False):
+            pass
+    assert (cudnn.conv.fp32_precision, cudnn.allow_tf32) == ("tf32", True)
