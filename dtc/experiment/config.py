@@ -71,6 +71,7 @@ import yaml
 from dtc import data, methods
 from dtc._plugins import class_hash, hash_ordered, is_own, module_of, plugin_hash
 from dtc._validation import SEED_MAX, user_path
+from dtc._warnings import warn
 from dtc.experiment.single import (
     NOT_RESULT_PARAMS,
     RUNNER_DATA_KEYS,
@@ -791,6 +792,23 @@ def validate_config(raw: dict) -> dict:
     benchmarks_out = [_check_benchmark(b, i) for i, b in enumerate(benchmarks)]
     seeds = _check_seeds(raw.get("seeds", [0]))
     names = list(dict.fromkeys(b["benchmark"] for b in benchmarks_out))
+    for key in budget:
+        # a budget value every row that has the parameter sets itself reaches no run: it
+        # was accepted without a word, and its value never checked
+        reached = [
+            label
+            for label, m in methods_out.items()
+            if key in m["budget"]
+            and key not in m["params"]
+            and key not in m["grid"]
+            and any(key not in m["benchmark_params"].get(b, {}) for b in names)
+        ]
+        if not reached:
+            owners = [label for label, m in methods_out.items() if key in m["budget"]]
+            warn(
+                f"budget: {key}={budget[key]!r} reaches no run: every row that has the "
+                f"parameter ({', '.join(owners)}) sets it itself"
+            )
     for label, entry in methods_out.items():
         _check_values(label, entry, names, seeds[0])
     for label, entry in methods_out.items():

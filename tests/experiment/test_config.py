@@ -1,6 +1,7 @@
 """Experiment configs: schema errors name the culprit, overrides, grid expansion, run ids."""
 
 import json
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -1117,3 +1118,23 @@ def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path):
     path.write_text("\n".join(levels) + "\n")
     with pytest.raises(ValueError, match=r"bomb.yaml: more than 100000 values once its YAML"):
         load_config(path)
+
+
+def test_a_budget_value_every_row_overrides_is_named():
+    # budget.pretrain_epochs=-1 loaded without a word: every row with the parameter set
+    # its own, so the value reached no run and was never checked
+    raw = {
+        "benchmarks": [{"benchmark": "digits"}],
+        "methods": {"DTC": {"method": "dtc", "params": {"pretrain_epochs": 2}}},
+        "budget": {"pretrain_epochs": -1},
+    }
+    with pytest.warns(UserWarning, match=r"budget: pretrain_epochs=-1 reaches no run.*DTC"):
+        load_config(raw)
+    raw["methods"]["KM"] = {"method": "dtc"}  # a row it reaches: checked, refused
+    with pytest.raises(ValueError, match="pretrain_epochs"):
+        load_config(raw)
+    del raw["methods"]["KM"]
+    raw["budget"] = {"adapt_epochs": 3}  # reaches DTC: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(raw)
