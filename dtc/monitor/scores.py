@@ -81,8 +81,8 @@ def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
     # 400,000 float32 rows preceded a score of 2,000)
     X = real_array(X, name)
     labels = np.asarray(host_array(labels, f"{name}: labels"))
-    if X.ndim != 2:
-        raise ValueError(f"{name}: X must have shape (n, d), got {X.shape}")
+    if X.ndim != 2 or X.shape[1] < 1:
+        raise ValueError(f"{name}: X must have shape (n, d) with d >= 1, got {X.shape}")
     if labels.shape != (X.shape[0],):
         raise ValueError(f"{name}: labels must have shape ({X.shape[0]},), got {labels.shape}")
     if not np.isfinite(X).all():
@@ -215,7 +215,22 @@ def _davies_bouldin(X: np.ndarray, labels: np.ndarray, tol: float) -> float:
     return -skm.davies_bouldin_score(X, labels)
 
 
-silhouette = _on_subsample(lambda X, labels, tol: skm.silhouette_score(X, labels), "silhouette")
+def _check_spread(X: np.ndarray, tol: float, name: str) -> None:
+    # every row one point: each distance 0, a score of ties (silhouette's 0 / 0 read as 0,
+    # the k-NN agreement's neighbours picked by row order): undefined, refused
+    if np.ptp(X, axis=0).max() <= tol:
+        raise ValueError(
+            f"{name}: every scored row of X is the same point (a collapsed space); "
+            "the score is undefined"
+        )
+
+
+def _silhouette(X: np.ndarray, labels: np.ndarray, tol: float) -> float:
+    _check_spread(X, tol, "silhouette")
+    return skm.silhouette_score(X, labels)
+
+
+silhouette = _on_subsample(_silhouette, "silhouette")
 calinski_harabasz = _on_subsample(_calinski_harabasz, "calinski_harabasz")
 davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
 
@@ -524,7 +539,9 @@ def knn_agreement(
         )
     # at unit scale, as the other scores: distances of data in 1e-170 units underflowed to
     # ties (-0.018 for 0.552), and in 1e170 units overflowed
-    neigh = _neighbours(_at_unit_scale(_near_origin(X)), n_neighbors)
+    unit = _at_unit_scale(_near_origin(X))
+    _check_spread(unit, _rounding(unit), "knn_agreement")
+    neigh = _neighbours(unit, n_neighbors)
     agree = float((labels[neigh] == labels[:, None]).mean())
     chance = float(((sizes / n) ** 2).sum())
     return (agree - chance) / (1.0 - chance)

@@ -385,6 +385,25 @@ def test_score_inputs_are_named(call, match):
         call()
 
 
+def test_a_collapsed_space_is_refused_by_every_label_score():
+    # silhouette gave 0.0 (scikit-learn's 0 / 0), the k-NN agreement a number its rows'
+    # order chose (0.0, and -0.035 for the same rows permuted), and select_model and
+    # rank_sources chose by them; Calinski-Harabasz and Davies-Bouldin refused already
+    X = np.ones((40, 3))
+    labels = np.repeat([0, 1], 20)
+    for name in ("silhouette", "knn_agreement", "calinski_harabasz", "davies_bouldin"):
+        with pytest.raises(ValueError, match=rf"^{name}: .*(same point|same centroid|spread)"):
+            getattr(scores, name)(X, labels)
+    # no features: the same error as any other shape, not numpy's "zero-size array"
+    for name in ("silhouette", "knn_agreement"):
+        with pytest.raises(ValueError, match=rf"^{name}: X must have shape \(n, d\) with d >= 1"):
+            getattr(scores, name)(np.zeros((20, 0)), np.repeat([0, 1], 10))
+    # a spread space is scored as before (silhouette against scikit-learn)
+    X = make_blobs(40, centers=2, random_state=0)[0]
+    labels = np.repeat([0, 1], 20)
+    assert scores.silhouette(X, labels) == pytest.approx(skm.silhouette_score(X, labels))
+
+
 def test_degenerate_inputs_are_refused_not_scored_best_or_worst():
     """scikit-learn's special cases: Calinski-Harabasz 1.0 (its worst) for clusters without
     spread, Davies-Bouldin 0.0 (its best) for coinciding centroids; SND's NaN temperature;
