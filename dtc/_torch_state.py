@@ -36,8 +36,9 @@ _saved: tuple = ()
 @contextlib.contextmanager
 def training_defaults() -> Iterator[None]:
     """Torch's grad mode on, autocast off, the CPU the default device, float32 the default
-    dtype and float32 matrix products and convolutions at full precision in the body, whatever the caller
-    set (restored after).
+    dtype and float32 matrix products (and oneDNN's convolutions; cuDNN's are the caller's,
+    see :func:`_fp32_backends`) at full precision in the body, whatever the caller set
+    (restored after).
 
     A fit inside the caller's ``torch.no_grad()`` or ``inference_mode()`` failed at the
     first backward ("element 0 of tensors does not require grad"); inside
@@ -86,8 +87,14 @@ def _fp32_backends(torch) -> list:
     (``fp32_precision``: "ieee", "tf32", "bf16" or "none", following the generic one) where
     torch has them (2.9 and later): those are what the kernels consult. There, the legacy
     matmul getter fails once a caller has used them ("a mix of the legacy and new APIs"),
-    and reads what it last set, not what applies. cuDNN's are left to its own switch
-    (:func:`_cudnn_tf32`)."""
+    and reads what it last set, not what applies.
+
+    cuDNN's convolutions are left as the caller set them (TF32 on a recent GPU, torch's
+    default): any write of their settings loses the untouched state, which no public call
+    restores (after one fit, a caller's later generic setting no longer reached them), and
+    setting its conv one alone made every read of its switch in the fit fail
+    (``torch.backends.cudnn.flags()``). A caller who wants them at full precision sets
+    ``torch.backends.cudnn.conv.fp32_precision = "ieee"``."""
     mkldnn = getattr(torch.backends, "mkldnn", None)
     backends = [
         getattr(torch.backends.cuda, "matmul", None),
@@ -98,52 +105,13 @@ def _fp32_backends(torch) -> list:
 
 
 def fp32_precision(torch):
-    """What decides the precision of float32 matrix products and convolutions now: the
-    per-backend settings (a tuple) where torch has them, else
+    """What decides the precision of float32 matrix products (and oneDNN's convolutions) now:
+    the per-backend settings (a tuple) where torch has them, else
     ``torch.get_float32_matmul_precision()``."""
     backends = _fp32_backends(torch)
     if backends:
         return tuple(b.fp32_precision for b in backends)
     return torch.get_float32_matmul_precision()
-
-
-def _cudnn_tf32(torch) -> bool | None:
-    """cuDNN's TF32 switch (``torch.backends.cudnn.allow_tf32``, True by default: the
-    ``conv`` architecture trained in TF32 on a recent GPU, where the products did not);
-    None where torch refuses to read it (torch 2.9 and later, once a caller has set cuDNN's
-    conv and RNN settings apart: "a mix of the legacy and new APIs").
-
-    The switch, not cuDNN's per-backend settings: setting the conv one alone made every
-    later read of the switch fail in the fit (``torch.backends.cudnn.flags()``, a callback's
-    or torch.compile's), and the switch sets both of them."""
-    try:
-        return bool(torch.backends.cudnn.allow_tf32)
-    except RuntimeError:
-        return None
-
-
-def _cudnn_ops(torch) -> list:
-    """cuDNN's per-operation settings (conv, RNN: torch 2.9 and later). Its switch set to
-    False sets them to "none", which follows the generic setting: after
-    ``torch.backends.fp32_precision = "tf32"`` the convolutions stayed in TF32, and the
-    switch could not be read (its False against their TF32)."""
-    cudnn = torch.backends.cudnn
-    ops = [getattr(cudnn, "conv", None), getattr(cudnn, "rnn", None)]
-    return [b for b in ops if b is not None and hasattr(b, "fp32_precision")]
-
-
-def _cudnn_state(torch):
-    tf32 = _cudnn_tf32(torch)
-    if tf32 is None:
-        return None
-    return tf32, tuple(b.fp32_precision for b in _cudnn_ops(torch))
-
-
-def _set_cudnn_state(torch, state) -> None:
-    tf32, ops = state
-    torch.backends.cudnn.allow_tf32 = tf32
-    for backend, value in zip(_cudnn_ops(torch), ops):
-        backend.fp32_precision = value
 
 
 def _set_fp32_precision(torch, precision) -> None:
@@ -160,13 +128,11 @@ def _enter(torch) -> None:
     global _active, _saved
     with _lock:
         if _active == 0:
-            _saved = (torch.get_default_dtype(), fp32_precision(torch), _cudnn_state(torch))
+            _saved = (torch.get_default_dtype(), fp32_precision(torch))
         # set by every fit that enters, not only the first: a caller that set float64 while
         # another thread's fit ran trained its own fit in float64
         torch.set_default_dtype(torch.float32)
         _set_fp32_precision(torch, "ieee" if _fp32_backends(torch) else "highest")
-        if _cudnn_tf32(torch) is not None:  # settings set apart are the caller's to keep
-            _set_cudnn_state(torch, (False, ("ieee",) * len(_cudnn_ops(torch))))
         _active += 1
 
 
@@ -175,8 +141,6 @@ def _leave(torch) -> None:
     with _lock:
         _active -= 1
         if _active == 0:
-            dtype, precision, cudnn = _saved
+            dtype, precision = _saved
             torch.set_default_dtype(dtype)
             _set_fp32_precision(torch, precision)
-            if cudnn is not None:
-                _set_cudnn_state(torch, cudnn)

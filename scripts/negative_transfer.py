@@ -1198,14 +1198,9 @@ def finished_runs(
             )
         differing = []
         for name, value in settings.items():
-            # as JSON with sorted keys: the same --set given in another order is one setting
-            same = json.dumps(value, sort_keys=True, default=str)
+            same = _as_sorted_json(value)
             others = sorted(
-                {
-                    repr(s.get(name))
-                    for s in recorded
-                    if json.dumps(s.get(name), sort_keys=True, default=str) != same
-                }
+                {repr(s.get(name)) for s in recorded if _as_sorted_json(s.get(name)) != same}
             )
             if others:
                 differing.append(f"{name} {' or '.join(others)}, not {value!r}")
@@ -1424,6 +1419,13 @@ def summarise(rows: list[dict]) -> list[str]:
             f"{len(kept)} (positive {unit}s: {moved[1]})"
         )
     return lines
+
+
+def _as_sorted_json(value) -> str:
+    """``value`` as JSON with sorted keys, as a file records it: the same ``--set`` given in
+    another order is one setting. Through JSON first, whose keys are strings: keys of two
+    types (a YAML mapping's 1 and "a") could not be sorted."""
+    return json.dumps(json.loads(json.dumps(value, default=str)), sort_keys=True)
 
 
 def check_same_settings(runs: dict[str, list[dict]], option: str = "") -> None:

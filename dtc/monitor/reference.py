@@ -395,21 +395,24 @@ class NoTransferReference(BaseEstimator):
             None if self.cache_dir is None else user_path(self.cache_dir) / f"reference-{key}.npz"
         )
         memory_hit = found is not None
+        damaged = False
         if found is None and path is not None and path.is_file():
             found = _read_cached(path, X.shape[0], int(self.n_clusters))
+            damaged = found is None
         from_cache = found is not None
         if found is None:
             found = self._compute(X, image_shape)
         # computed (a damaged or misshapen entry too: rewritten), or a memory hit: computed
         # earlier in this process for another cache_dir (or none), it was never stored where
         # this one looks, and another process missed it
-        if path is not None and not from_cache:
+        if path is not None and not from_cache and not damaged:
             _write_atomically(path, found)
-        elif path is not None and memory_hit and not path.is_file():
+        elif path is not None and (damaged or (memory_hit and not path.is_file())):
             try:  # the result is at hand: a cache_dir that cannot be written is no error here
                 _write_atomically(path, found)
             except OSError as exc:
-                warn(f"{path}: the reference found in memory cannot be stored ({exc})")
+                what = "computed again" if damaged else "found in memory"
+                warn(f"{path}: the reference {what} cannot be stored ({exc})")
         _remember(key, found)
         # Only now: a training that failed left the last fit's key beside its labels.
         self.key_, self.from_cache_ = key, from_cache

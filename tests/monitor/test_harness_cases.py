@@ -3016,3 +3016,10 @@ def test_a_run_resumes_under_the_same_set_given_in_another_order(load_script, tm
         script.resume(
             argparse.ArgumentParser(), args, lambda r: r["case"], "", {**now, "set": {"lam": 3.0}}
         )
+    # a YAML mapping of keys of two types (1, "a") could not be sorted: a TypeError
+    mixed = {"case_set": "harness", "set": {"loss_params": {1: 2, "a": 3}}}
+    out.write_text(json.dumps({"case": "x", "seed": 0, "settings": mixed}) + "\n")
+    now = {**mixed, "set": {"loss_params": {"a": 3, 1: 2}}}
+    assert list(script.resume(argparse.ArgumentParser(), args, lambda r: r["case"], "", now)) == [
+        "x"
+    ]

@@ -285,6 +285,28 @@ def test_a_damaged_or_misshapen_cache_entry_is_computed_again(tmp_path):
         assert NoTransferReference(K, **kw).fit(X).from_cache_  # rewritten
 
 
+def test_a_damaged_entry_in_a_cache_dir_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
+    # Before the damaged entry was rewritten, such a folder (a shared, read-only cache) only
+    # warned; once rewritten, the write's PermissionError failed the fit after its training
+    from dtc.monitor import reference
+
+    X, _ = blobs()
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32, "cache_dir": tmp_path}
+    clear_reference_cache()
+    first = NoTransferReference(K, **kw).fit(X)
+    next(tmp_path.iterdir()).write_bytes(b"not an archive")
+    clear_reference_cache()
+
+    def read_only(path, arrays):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(reference, "_write_atomically", read_only)
+    with pytest.warns(UserWarning, match="computed again cannot be stored"):
+        again = NoTransferReference(K, **kw).fit(X)
+    assert not again.from_cache_ and np.array_equal(again.labels_, first.labels_)
+    clear_reference_cache()
+
+
 def test_reference_with_a_user_network_is_keyed_by_its_weights_and_leaves_it_untouched():
     # A user encoder: the key holds its structure and initial weights, so another init is
     # another reference, and the user's module is copied before training, never trained.
