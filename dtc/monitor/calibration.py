@@ -59,6 +59,8 @@ def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_s
             f"source_bias: expected X of shape (n, d) and y of shape (n,), got "
             f"{X.shape} and {y.shape}"
         )
+    if not np.isfinite(X).all():  # scikit-learn's own error named neither
+        raise ValueError("source_bias: X contains NaN or infinite values")
     names, counts = np.unique(y, return_counts=True)
     if names.size < 2 or counts.min() < _BIAS_FOLDS:
         return None

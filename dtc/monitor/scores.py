@@ -311,6 +311,11 @@ def soft_neighborhood_density(
     temperature = check_number(
         temperature, "soft_neighborhood_density: temperature", low=0.0, strict=True
     )
+    if not np.isfinite(1.0 / temperature):  # a subnormal one: similarities / it overflow
+        raise ValueError(
+            f"soft_neighborhood_density: temperature must be at least "
+            f"{np.finfo(np.float64).tiny:g} (1 / temperature finite), got {temperature!r}"
+        )
     P = _check_probs(probs, "soft_neighborhood_density")
     P = P[subsample_index(P.shape[0], max_samples, seed, name="soft_neighborhood_density")]
     if P.shape[0] < 2:  # a single row has no neighbour: its distribution is undefined

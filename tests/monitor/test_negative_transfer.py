@@ -910,6 +910,10 @@ def test_source_bias_scores_the_learned_partition_not_the_noisy_labels():
     flip = rng.choice(200, 20, replace=False)
     y[flip] = 1 - y[flip]
     assert source_bias(X, y) == pytest.approx(0.0, abs=1e-12)
+    # NaN features: scikit-learn's error named neither source_bias nor X
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^source_bias: X contains NaN or infinite"):
+        source_bias(X, y)
 
 
 def test_source_bias_by_hand_on_strips_k_means_cuts_across():

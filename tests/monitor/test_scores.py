@@ -106,6 +106,14 @@ def test_snd_matches_saitos_definition_where_the_temperature_matters():
     ) == pytest.approx(saito_snd(P[idx], 0.05), rel=1e-10)
 
 
+def test_snd_refuses_a_temperature_whose_inverse_overflows():
+    # a subnormal temperature passed the positivity check and returned NaN (inf - inf)
+    P = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9]])
+    with pytest.raises(ValueError, match=r"^soft_neighborhood_density: temperature must be"):
+        scores.soft_neighborhood_density(P, temperature=1e-310)
+    assert np.isfinite(scores.soft_neighborhood_density(P, temperature=1e-300))
+
+
 def test_snd_prefers_clustered_assignments():
     rng = np.random.default_rng(0)
     clustered = np.eye(3)[rng.integers(0, 3, 90)] * 0.9 + 0.1 / 3
