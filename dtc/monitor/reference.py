@@ -402,9 +402,11 @@ class NoTransferReference(BaseEstimator):
         from_cache = found is not None
         if found is None:
             found = self._compute(X, image_shape)
-        # computed (a damaged or misshapen entry too: rewritten), or a memory hit: computed
-        # earlier in this process for another cache_dir (or none), it was never stored where
-        # this one looks, and another process missed it
+        # A computed result is stored (a cache_dir that cannot be written is an error, as
+        # it always was). Where the result was at hand anyway, a store that fails only
+        # warns: a damaged or misshapen entry computed again (rewritten, or every process
+        # computes it again), or a memory hit (computed earlier in this process for another
+        # cache_dir, or none: never stored where this one looks, so another process missed it)
         if path is not None and not from_cache and not damaged:
             _write_atomically(path, found)
         elif path is not None and (damaged or (memory_hit and not path.is_file())):
