@@ -1428,8 +1428,9 @@ def _as_sorted_json(value) -> str:
     return json.dumps(json.loads(json.dumps(value, default=str)), sort_keys=True)
 
 
-def check_same_settings(runs: dict[str, list[dict]], option: str = "") -> None:
-    """``ValueError`` when the rows of ``runs`` (path -> rows) record different settings
+def check_same_settings(rows: list[dict], files: list[str], option: str = "") -> None:
+    """``ValueError`` when ``rows`` (read from ``files``, one path a row, as
+    :func:`distinct_runs` takes them) record different settings
     (``row["settings"]`` but its ``case_set``: sets are pooled on purpose), naming two files
     and the settings that differ: runs of another policy, budget or thread count pooled into
     one summary were read as one experiment. Rows that record no settings (written before
@@ -1438,24 +1439,20 @@ def check_same_settings(runs: dict[str, list[dict]], option: str = "") -> None:
     # each setting against the first row that records it: against the first row only, a
     # first file that lacks a setting let two later files differ in it
     seen: dict[str, tuple[object, str]] = {}
-    for path, rows in runs.items():
-        for r in rows:
-            settings = r.get("settings")
-            if not settings:
-                continue
-            mine = {k: v for k, v in settings.items() if k != "case_set"}
-            differing = {}
-            for k, v in mine.items():
-                if k in seen and seen[k][0] != v:
-                    differing.setdefault(seen[k][1], []).append(f"{k} {seen[k][0]!r} vs {v!r}")
-            if differing:
-                other, texts = next(iter(differing.items()))
-                raise ValueError(
-                    f"{option}{other} and {path} hold runs made under different "
-                    f"settings ({'; '.join(sorted(texts))}): summarise them apart"
-                )
-            for k, v in mine.items():
-                seen.setdefault(k, (v, path))
+    for r, path in zip(rows, files):
+        mine = {k: v for k, v in (r.get("settings") or {}).items() if k != "case_set"}
+        differing = {}
+        for k, v in mine.items():
+            if k in seen and seen[k][0] != v:
+                differing.setdefault(seen[k][1], []).append(f"{k} {seen[k][0]!r} vs {v!r}")
+        if differing:
+            other, texts = next(iter(differing.items()))
+            raise ValueError(
+                f"{option}{other} and {path} hold runs made under different "
+                f"settings ({'; '.join(sorted(texts))}): summarise them apart"
+            )
+        for k, v in mine.items():
+            seen.setdefault(k, (v, path))
 
 
 def summarise_runs(paths: list[str]) -> list[str]:
@@ -1468,7 +1465,8 @@ def summarise_runs(paths: list[str]) -> list[str]:
             raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
         # each run once: two invocations at once on one --out may both have run a case
         runs[path] = distinct_runs(rows, [path] * len(rows))
-    check_same_settings(runs, "--summary: ")
+    pooled = [(r, path) for path, rows in runs.items() for r in rows]
+    check_same_settings([r for r, _ in pooled], [path for _, path in pooled], "--summary: ")
     lines = []
     for path, rows in runs.items():
         lines += [f"{path} ({len(rows)} cases):"] + [f"  {v}" for v in summarise(rows)]

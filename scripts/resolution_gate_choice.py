@@ -117,7 +117,6 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
     in a pooled criterion); two files recording different outcomes of one run are a usage
     error naming them."""
     rows, files = [], []
-    by_path: dict[str, list[dict]] = {}
     for path in paths:
         # read_runs_file, not read_runs: one empty file among others (a resumed run not
         # yet past its first case) is no error, as when the files were pooled unread
@@ -127,11 +126,10 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
             ap.error(str(exc))
         rows += runs
         files += [str(path)] * len(runs)
-        by_path.setdefault(str(path), []).extend(runs)
     if not rows:
         ap.error("the runs hold no JSON lines")
     try:
-        check_same_settings(by_path)
+        check_same_settings(rows, files)
         return distinct_runs(rows, files)
     except ValueError as exc:
         ap.error(str(exc))

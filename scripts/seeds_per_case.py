@@ -50,7 +50,6 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
     (``*_matched``, not among the issue's kinds of case). ``ValueError`` when two files hold
     different outcomes for one case and seed, or a file holds no runs."""
     rows, files = [], []
-    by_path: dict[str, list[dict]] = {}
     for path in paths:
         runs = read_runs_file(path, check=record_check(*RUN_FIELDS))
         if not runs:
@@ -58,8 +57,7 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
         kept = [r for r in runs if not issue_kinds or of_the_issues_kinds(r)]
         rows += kept
         files += [str(path)] * len(kept)
-        by_path.setdefault(str(path), []).extend(kept)
-    check_same_settings(by_path)
+    check_same_settings(rows, files)
     return distinct_runs(rows, files)
 
 

@@ -145,7 +145,8 @@ def deterministic(seed: int, device=None):
     process first used CUDA (torch's reproducibility notes): set it in the environment
     for repeatable GPU fits (dtc leaves the process's environment to its user).
     Afterwards the caller's RNG state and determinism setting are restored, so fitting a
-    model never changes the random numbers of the code around it. The body holds :data:`GLOBAL_STATE_LOCK`.
+    model never changes the random numbers of the code around it. The body holds
+    :data:`GLOBAL_STATE_LOCK`.
 
     The RNG is the process's, so this holds for code in the same thread: another thread
     drawing torch random numbers during a fit draws from the fit's stream (both then differ
