@@ -157,12 +157,11 @@ def main(argv=None) -> int:
             continue
         if (pair := load_or_skip(name, load)) is None:
             continue
+        X, y = scored_rows(pair, metric=args.metric)
+        if all(round(f * len(y)) == 0 for f in args.fractions):  # a ValueError traceback
+            ap.error(f"--fractions {args.fractions} move no row of {name}'s {len(y)}: give larger")
         row = {"case": name}
-        row.update(
-            resolution(
-                *scored_rows(pair, metric=args.metric), args.fractions, args.draws, args.restarts
-            )
-        )
+        row.update(resolution(X, y, args.fractions, args.draws, args.restarts))
         if name in margins:
             row["margin"] = float(np.mean(margins[name]))
             row["resolution"] = resolution_points(row["margin"], row["slope"])

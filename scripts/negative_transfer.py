@@ -803,16 +803,15 @@ def check_run_options(ap: argparse.ArgumentParser, args) -> None:
         ap.error(f"--set: {exc}")
     if args.save_partitions is not None:
         # the folder is made and written after the first case's whole fit: a path that is a
-        # file (or cannot be written) was a traceback there, and that run was lost
+        # file (or cannot be written) was a traceback there, and that run was lost. Checked
+        # without making it: a later refusal (--cases, --out) left an empty folder behind.
         directory = user_path(args.save_partitions)
-        if directory.exists() and not directory.is_dir():
-            ap.error(f"--save-partitions: {directory} is not a folder")
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            ap.error(f"--save-partitions: {directory}: {exc.strerror or exc}")
-        if not os.access(directory, os.W_OK | os.X_OK):
-            ap.error(f"--save-partitions: {directory} cannot be written")
+        existing = next(p for p in (directory, *directory.parents) if p.exists())
+        if not existing.is_dir():
+            what = "is not a folder" if existing == directory else f"lies under a file, {existing}"
+            ap.error(f"--save-partitions: {directory} {what}")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            ap.error(f"--save-partitions: {directory} cannot be written ({existing} is read-only)")
 
 
 def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:

@@ -875,6 +875,15 @@ def test_monitor_resolution_on_separated_blobs(load_script, tmp_path):
     assert script.run_margins(runs) == {"c": [0.02, 0.04]}
 
 
+def test_monitor_resolution_refuses_fractions_that_move_no_row(load_script, capsys):
+    """Fractions too small for a case's target rows were a ValueError traceback of
+    ``score_slope`` after the case was loaded; now a usage error naming --fractions."""
+    with pytest.raises(SystemExit) as exc:
+        load_script("monitor_resolution").main(["--fractions", "0.0001"])
+    assert exc.value.code == 2
+    assert "--fractions [0.0001] move no row of digits's 899" in capsys.readouterr().err
+
+
 def test_rule_14_derives_candidate_a_by_hand(load_script, capsys):
     """A run the gate kept (score below the reference by more than the margin, not
     flagged) falls back under A; flagged runs and runs above the margin are the same."""
@@ -2968,10 +2977,16 @@ def test_save_partitions_is_checked_before_any_case_is_trained(
     a_file.write_text("")
     out = tmp_path / "s0.jsonl"
     argv = ["--cases", "digits_permuted", "--out", str(out)]
-    with pytest.raises(SystemExit) as exc:
-        script.main([*argv, "--save-partitions", str(a_file)])
-    assert exc.value.code == 2 and not calls
-    assert "--save-partitions: " in capsys.readouterr().err
+    for bad in (a_file, a_file / "parts"):
+        with pytest.raises(SystemExit) as exc:
+            script.main([*argv, "--save-partitions", str(bad)])
+        assert exc.value.code == 2 and not calls
+        assert "--save-partitions: " in capsys.readouterr().err
+    # a later refusal (an unknown case) leaves no empty folder behind
+    with pytest.raises(SystemExit):
+        script.main(["--cases", "no_such_case", "--save-partitions", str(tmp_path / "p" / "q")])
+    assert "--cases: unknown case" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
     assert script.main(argv) == 0 and len(calls) == 1
     capsys.readouterr()
     assert script.main([*argv, "--save-partitions", str(tmp_path / "parts")]) == 0
