@@ -135,8 +135,8 @@ def mmd_permutation_test(
     comes from ``seed``.
     """
     owner = "mmd_permutation_test"
-    n_permutations = _positive_int(n_permutations, "n_permutations")
-    max_samples = _positive_int(max_samples, "max_samples", low=2)
+    n_permutations = _positive_int(n_permutations, f"{owner}: n_permutations")
+    max_samples = _positive_int(max_samples, f"{owner}: max_samples", low=2)
     min_samples = 1 if estimator == "biased" else 2
     # widened after the draw: a float64 copy of every row came first (255 MiB more at
     # 256,000 float32 rows of 64 features, for 200 drawn)
@@ -265,8 +265,8 @@ def proxy_a_distance(
     owner = "proxy_a_distance"
     if classifier not in CLASSIFIERS:
         raise ValueError(f"{owner}: classifier must be one of {CLASSIFIERS}, got {classifier!r}")
-    n_splits = _positive_int(n_splits, "n_splits", low=2)
-    max_samples = _positive_int(max_samples, "max_samples", low=n_splits)
+    n_splits = _positive_int(n_splits, f"{owner}: n_splits", low=2)
+    max_samples = _positive_int(max_samples, f"{owner}: max_samples", low=n_splits)
     if not _positive_number(C):
         raise ValueError(f"{owner}: C must be a positive number (finite), got {C!r}")
     s, t = _pair(source, target, owner, min_samples=n_splits, widen=False)  # as above

@@ -251,7 +251,11 @@ def test_bad_inputs(fn):
     [
         (
             lambda x: mmd_permutation_test(x, x, n_permutations=0),
-            "n_permutations must be an int >= 1",
+            "mmd_permutation_test: n_permutations must be an int >= 1",
+        ),
+        (
+            lambda x: mmd_permutation_test(x, x, max_samples=1),
+            "mmd_permutation_test: max_samples must be an int >= 2",
         ),
         (lambda x: mmd_permutation_test(x, x, sigma=-1.0), "sigma must be a positive number"),
         (lambda x: mmd_permutation_test(x, x, estimator="quadratic"), "estimator must be one of"),
@@ -259,7 +263,14 @@ def test_bad_inputs(fn):
         # checked without log too: eps=-1 was accepted there
         (lambda x: coral_distance(x, x, eps=-1.0), "eps must be a positive number"),
         (lambda x: proxy_a_distance(x, x, classifier="tree"), "classifier must be one of"),
-        (lambda x: proxy_a_distance(x, x, n_splits=1), "n_splits must be an int >= 2"),
+        (
+            lambda x: proxy_a_distance(x, x, n_splits=1),
+            "proxy_a_distance: n_splits must be an int >= 2",
+        ),
+        (
+            lambda x: proxy_a_distance(x, x, max_samples=3),
+            "proxy_a_distance: max_samples must be an int >= 5",
+        ),
         (lambda x: proxy_a_distance(x, x, C=0.0), "C must be a positive number"),
         (lambda x: proxy_a_distance(x[:3], x), "expected at least 5"),
         # Infinite (or bool) values failed later under another name: an infinite sigma in

@@ -1,5 +1,7 @@
 """Label-free scores against scikit-learn and hand-computed cases."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -724,6 +726,38 @@ def test_knn_agreement_does_not_move_with_an_offset_of_the_data():
     X = rng.normal(size=(300, 20)) + 0.7 * rng.normal(size=(3, 20))[y]
     at_origin = scores.knn_agreement(X, y, max_samples=None)
     assert scores.knn_agreement(X + 1e8, y, max_samples=None) == pytest.approx(at_origin)
+
+
+@pytest.mark.parametrize(
+    "name", ["davies_bouldin", "calinski_harabasz", "silhouette", "knn_agreement"]
+)
+@pytest.mark.parametrize("factor, offset", [(1e-9, 1.0), (1e160, 1e168)])
+def test_scores_do_not_move_with_units_and_offset_together(name, factor, offset):
+    # Small spread far from the origin, centred, was back in small units: Davies-Bouldin's
+    # best, -0.0, for the true and a random partition alike (-0.66 and -33.5 at the origin).
+    # Large units with an offset overflowed the spread, so they were not centred: k-NN
+    # agreement 0.90 for 1.0 (40 features: brute-force neighbours), with an overflow warning.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 40))
+    X[:100] += 3
+    X[100:200] -= 3
+    labels = np.repeat([0, 1, 2], 100)
+    for y in (labels, rng.permutation(labels)):
+        at_origin = scores.score(name, X=X, labels=y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            moved = scores.score(name, X=factor * X + offset, labels=y)
+        assert moved == pytest.approx(at_origin, rel=1e-6)
+
+
+def test_knn_agreement_refuses_rows_that_coincide_up_to_rounding_far_off():
+    # its collapse check took the rounding of the centred data: jitter 1e-8 at 1e8 (below
+    # the spacing of floats there) was scored as neighbourhoods (0.057), where the other
+    # scores refuse it
+    rng = np.random.default_rng(0)
+    X = 1e8 + 1e-8 * rng.normal(size=(300, 3))
+    with pytest.raises(ValueError, match="knn_agreement: every scored row of X is the same"):
+        scores.knn_agreement(X, np.repeat([0, 1, 2], 100))
 
 
 def test_clusters_that_coincide_up_to_rounding_far_off_are_still_refused():
