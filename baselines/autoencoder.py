@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from baselines._validation import check_number, check_positive_int, check_seed, store_params
-from dtc.cluster.kmeans import kmeans
+from dtc.cluster.kmeans import kmeans, warn_if_fewer_clusters
 from dtc.data.domain import Domain
 from dtc.methods import TransferClusterer
 from dtc.nn import (
@@ -232,6 +232,16 @@ class _AEKMeans(TransferClusterer):
         labels, centers, _ = kmeans(self.embedding_, k, n_init=n_init, seed=self.seed)
         self.labels_ = np.asarray(labels, dtype=np.int64)
         self.cluster_centers_ = np.asarray(centers)
+        # features too small for the network (1e-10) leave every row's embedding at the
+        # biases' one point: K-means put them in one cluster, with only scikit-learn's
+        # warning of "duplicate points" to say so
+        warn_if_fewer_clusters(
+            self.labels_,
+            k,
+            type(self).__name__,
+            "the autoencoder embeds the target's rows at fewer distinct points than that "
+            "(features of too small a scale for the network? standardise them)",
+        )
 
 
 def _shared_doc() -> str:

@@ -223,9 +223,12 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
     def _validate_pair(self, pair: DomainPair) -> DomainPair:
         name = type(self).__name__
         if pair.heterogeneous and not self.accepts_heterogeneous:
+            d_s, d_t = pair.source.n_features, pair.target.n_features
+            # equal d: declared so (heterogeneous=True), which read like a faulty check
+            why = "" if d_s != d_t else ", declared with heterogeneous=True"
             raise ValueError(
-                f"{name}: the pair is heterogeneous (source d={pair.source.n_features}, target "
-                f"d={pair.target.n_features}) and this method needs one shared feature space"
+                f"{name}: the pair is heterogeneous (source d={d_s}, target d={d_t}{why}) and "
+                "this method needs one shared feature space"
             )
         if self.requires_source_labels and pair.source.y is None:
             raise ValueError(f"{name}: this method needs a labelled source (pair.source.y is None)")

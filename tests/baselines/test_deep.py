@@ -116,6 +116,20 @@ def test_ae_kmeans_is_kmeans_of_the_embedding(pair):
     assert not TargetAEKMeans.uses_source and SourceAEKMeans.uses_source
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("method", [TargetAEKMeans, SourceAEKMeans])
+def test_ae_kmeans_warns_by_name_when_the_embedding_collapses(pair, method):
+    # features of 1e-30 do not move a float32 layer's output off its biases: every row was
+    # embedded at one point and put in one cluster, with only scikit-learn's generic
+    # warning of duplicate points
+    tiny = DomainPair(
+        Domain(pair.source.X * 1e-30, pair.source.y), Domain(pair.target.X * 1e-30), n_clusters=4
+    )
+    with pytest.warns(UserWarning, match=f"{method.__name__}: the rows fall in 1 of the 4"):
+        est = method(epochs=2, **SMALL).fit(tiny)
+    assert np.unique(est.embedding_, axis=0).shape[0] == 1
+
+
 # -- DEC / IDEC ----------------------------------------------------------------------------
 
 

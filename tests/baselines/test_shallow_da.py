@@ -554,8 +554,14 @@ def test_heterogeneous_pair_is_refused():
         heterogeneous=True,
         n_clusters=2,
     )
-    with pytest.raises(ValueError, match="CORAL: the pair is heterogeneous"):
+    with pytest.raises(
+        ValueError, match=r"CORAL: the pair is heterogeneous \(source d=3, target d=4\)"
+    ):
         CORAL().fit(pair)
+    # equal d, declared heterogeneous: the message says so (it read like a faulty check)
+    same_d = DomainPair(pair.source, Domain(pair.target.X[:, :3]), heterogeneous=True, n_clusters=2)
+    with pytest.raises(ValueError, match=r"d=3, target d=3, declared with heterogeneous=True\)"):
+        CORAL().fit(same_d)
 
 
 def test_ot_transform_passes_max_iter_to_the_l1l2_solver():
