@@ -152,14 +152,14 @@ def select_methods(args) -> list[str]:
 
 def check_data(specs, data_dir) -> None:
     """Exit with one line naming the missing file (and where it was looked for) when a file
-    of the pairs ``specs`` is not in the data directory: before the first run, not as a
-    traceback of the first load."""
+    of the pairs ``specs`` is not in the data directory, or is not the release's (its
+    SHA-256): before the first run, not as a traceback of the first load."""
     domains: dict[str, set[str]] = {}
     for benchmark, source, target in specs:
         domains.setdefault(benchmark, set()).update((source, target))
     try:
         for benchmark, names in domains.items():
-            domain_files(benchmark, sorted(names), data_dir)
+            domain_files(benchmark, sorted(names), data_dir, verify=True)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
 

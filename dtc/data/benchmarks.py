@@ -427,18 +427,26 @@ def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
     )
 
 
-def domain_files(benchmark: str, domains, data_dir=None) -> list[Path]:
+def domain_files(benchmark: str, domains, data_dir=None, *, verify: bool = False) -> list[Path]:
     """The files the ``domains`` of ``benchmark`` are read from, found in the data
-    directory (``data_dir``, default ``$DTC_DATA``) without reading them: the check a sweep
+    directory (``data_dir``, default ``$DTC_DATA``) without parsing them: the check a sweep
     runs before its first run, so a missing file fails it at once rather than run by run.
-    ``[]`` for a generated benchmark (``digits``). ``FileNotFoundError`` as
-    :func:`load_domain` raises it; ``ValueError`` for an unknown benchmark or domain."""
+    ``verify``: each file's SHA-256 is checked against the release's too (a truncated or
+    re-saved file failed mid-sweep otherwise, after the runs before it). ``[]`` for a
+    generated benchmark (``digits``). ``FileNotFoundError`` as :func:`load_domain` raises
+    it; ``ValueError`` for an unknown benchmark or domain, or a file that is not the
+    release's."""
     spec = _get(benchmark)
     names = [_check_domain(spec, name) for name in domains]
     if spec.files is None:
         return []
-    files = dict.fromkeys(spec.files[name].file for name in names)
-    return [_find_file(spec, file, data_dir) for file in files]
+    sums = {spec.files[name].file: spec.files[name].sha256 for name in names}
+    paths = [_find_file(spec, file, data_dir) for file in sums]
+    if verify:
+        for path, sha256 in zip(paths, sums.values()):
+            if sha256 is not None:
+                _verify_sha256(str(path), sha256)
+    return paths
 
 
 def benchmark_info(benchmark: str, data_dir=None) -> dict:

@@ -330,8 +330,9 @@ def _log_run(
 
 def _check_data_files(tasks: list[Task], data_dir) -> None:
     """``FileNotFoundError`` (naming the file and where it was looked for) when a data file
-    that one of ``tasks`` reads is missing: found before the first run, not in every run's
-    error after the sweep has run the rest."""
+    that one of ``tasks`` reads is missing, ``ValueError`` when it is not the release's
+    (its SHA-256): found before the first run, not in every run's error after the sweep
+    has run the rest."""
     domains: dict[str, set[str]] = {}
     for task in tasks:
         spec = task.spec
@@ -339,7 +340,7 @@ def _check_data_files(tasks: list[Task], data_dir) -> None:
             d for d in (spec.source, spec.target) if d is not None
         )
     for benchmark, names in domains.items():
-        data.domain_files(benchmark, sorted(names), data_dir)
+        data.domain_files(benchmark, sorted(names), data_dir, verify=True)
 
 
 def _in_task_order(path: Path, tasks: list[Task]) -> None:

@@ -369,6 +369,21 @@ def test_the_benchmark_folder_is_searched_before_the_data_directory_itself(tmp_p
     assert [str(p) for p in found] == [nested]
 
 
+def test_domain_files_verify_checks_the_release_sha256(tmp_path, load_script):
+    # a truncated file was found (it exists) and failed at its load, mid-sweep: a traceback
+    # of run_baselines.py / dtc_benchmark.py after the runs before it
+    folder = tmp_path / "office_caltech10_surf"
+    folder.mkdir()
+    (folder / "webcam_SURF_L10.mat").write_bytes(b"MATLAB 5.0 cut short")
+    found = benchmarks.domain_files("office_caltech10_surf", ["webcam"], tmp_path)
+    assert found == [folder / "webcam_SURF_L10.mat"]
+    with pytest.raises(ValueError, match=r"webcam_SURF_L10\.mat: SHA-256 [0-9a-f]{64}, expected"):
+        benchmarks.domain_files("office_caltech10_surf", ["webcam"], tmp_path, verify=True)
+    check_data = load_script("run_baselines").check_data
+    with pytest.raises(SystemExit, match=r"^error: .*webcam_SURF_L10\.mat: SHA-256"):
+        check_data([("office_caltech10_surf", "webcam", "webcam")], tmp_path)
+
+
 def test_a_label_above_the_number_of_classes_is_refused(tmp_path, coil_stand_in):
     # coil20 has 20 classes: label 21 (1-based) names none of them
     arrays = _coil_arrays(np.random.default_rng(0))

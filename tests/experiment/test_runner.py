@@ -1117,7 +1117,7 @@ def test_the_data_check_covers_source_and_target_domains(monkeypatch):
     from dtc.experiment import runner
 
     seen = []
-    monkeypatch.setattr(runner.data, "domain_files", lambda b, names, d: seen.append(names))
+    monkeypatch.setattr(runner.data, "domain_files", lambda b, names, d, **kw: seen.append(names))
     cfg = load_config(
         {**CONFIG, "benchmarks": [{"benchmark": "mnist_usps", "pairs": [["mnist", "usps"]]}]}
     )
