@@ -228,8 +228,19 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
     if not path.exists():
         return []
     records = []
-    with path.open("r", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
+    # read as bytes, decoded line by line: a file that is not UTF-8 text was an error that
+    # named neither the file nor the line
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if not raw.endswith(b"\n"):
+                    break  # cut short by a crash, in the middle of a character
+                raise ValueError(
+                    f"{path}: results line {number} is not UTF-8 text ({exc.reason} at byte "
+                    f"{exc.start}); is it a results .jsonl file?"
+                ) from None
             if not line.endswith("\n") and not _whole_record(line):
                 break  # a line cut short by a crash: its run is not finished
             line = line.strip()

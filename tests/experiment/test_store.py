@@ -73,6 +73,21 @@ def test_a_corrupt_line_in_the_middle_is_an_error_naming_the_file(tmp_path):
         read_records(path)
 
 
+def test_a_file_that_is_not_utf8_is_an_error_naming_the_file_and_line(tmp_path):
+    # the error was only "'utf-8' codec can't decode byte 0xcf ...": no file, no line
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes(b'{"a": 1}\r\n{"b": "\xcf\x00"}\n')
+    message = r"runs\.jsonl: results line 2 is not UTF-8 text \(invalid continuation byte"
+    with pytest.raises(ValueError, match=message):
+        read_records(path)
+    # a last line cut short inside a character is a cut line (its run is not finished)
+    path.write_bytes(b'{"a": 1}\n{"b": "\xc3\xa9\xc3')
+    assert read_records(path) == [{"a": 1}]
+    # Windows line ends are read as before
+    path.write_bytes(b'{"a": 1}\r\n{"b": 2}\r\n')
+    assert read_records(path) == [{"a": 1}, {"b": 2}]
+
+
 def test_a_line_that_is_not_a_record_is_an_error_naming_the_file_and_line(tmp_path):
     # a list was read as a record and crashed the reader later ('list' has no 'get')
     path = tmp_path / "runs.jsonl"
