@@ -1700,6 +1700,20 @@ def similarity_threshold(value: str) -> float | str | None:
     return None if low == "none" else low if low == "family" else float(value)
 
 
+def refuse_unused(ap: argparse.ArgumentParser, args, used: set[str], mode: str) -> None:
+    """``ap.error`` naming the options given (away from their defaults) whose destinations
+    are not in ``used``: ``mode`` ignores them, and they were accepted without a word."""
+    given = [
+        action.option_strings[-1]
+        for action in ap._actions  # argparse lists no parsed options otherwise
+        if action.option_strings
+        and action.dest not in used | {"help"}
+        and getattr(args, action.dest) != action.default
+    ]
+    if given:
+        ap.error(f"{mode}: drop {', '.join(given)}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and case")
@@ -1792,12 +1806,18 @@ def main(argv=None) -> int:
     add_out_argument(ap)
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
-    if args.summary:
+    if args.summary:  # it reads the files and nothing else: --cases did not narrow it
+        refuse_unused(ap, args, {"summary"}, "--summary summarises the FILEs as they are")
         try:
             print("\n".join(summarise_runs(args.summary)))
         except ValueError as exc:
             ap.error(str(exc))
         return 0
+    if args.checks_only:  # before --set is parsed: compared with the option's default
+        # the checks train nothing and keep nothing: options of the runs would be ignored
+        checks = {"checks_only", "check_seeds", "min_similarity", "min_signal_ratio"}
+        checks |= {"json", "quick", "cases", "data_dir", *CASE_SET_HELP}
+        refuse_unused(ap, args, checks, "--checks-only prints the source checks and keeps nothing")
     try:
         args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
     except ValueError as exc:
@@ -1813,18 +1833,7 @@ def main(argv=None) -> int:
         ap.error(f"--quick is seven cases of the harness: give it without {other}")
     if args.check_seeds < 1:  # zero seeds checked nothing and printed 'flagged 0/0'
         ap.error(f"--check-seeds must be >= 1, got {args.check_seeds}")
-    if args.checks_only:
-        # the checks train nothing and keep nothing: options of the runs would be ignored
-        ignored = [
-            flag
-            for flag, given in (("--out", args.out), ("--save-partitions", args.save_partitions))
-            if given is not None
-        ]
-        if ignored:
-            ap.error(
-                f"--checks-only prints the source checks and keeps nothing: drop {', '.join(ignored)}"
-            )
-    else:
+    if not args.checks_only:
         check_run_options(ap, args)
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
     data_dir = resolve_data_dir(args.data_dir)

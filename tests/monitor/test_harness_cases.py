@@ -2080,6 +2080,9 @@ def test_run_options_are_refused_before_any_case_is_trained(load_script, capsys,
         (["--set", "seed=3", "--set", "adapt_epochs=2"], "adapt_epochs is set by --adapt-epochs"),
         (["--checks-only", "--out", str(tmp_path / "c.jsonl")], "keeps nothing: drop --out"),
         (["--checks-only", "--save-partitions", str(tmp_path)], "drop --save-partitions"),
+        # every option of the runs, not only these two, was accepted and did nothing
+        (["--checks-only", "--policy", "bogus", "--set", "x=1"], "nothing: drop --policy, --set"),
+        (["--summary", "f.jsonl"], "--summary summarises the FILEs as they are: drop --cases"),
     ):
         with pytest.raises(SystemExit) as exc:
             script.main(["--cases", "digits", *argv])
