@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dtc.data import resolve_data_dir
 from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
@@ -53,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     add_budget_arguments,
     add_out_argument,
+    data_dir_arg,
     emit,
     load_or_skip,
     positive_pairs,
@@ -236,7 +236,7 @@ def main(argv=None) -> int:
         unknown = [axis for axis in axes if axis not in AXES]
         if unknown:  # before any fit, not after the first pair's other axes ran
             ap.error(f"--axes: unknown axis {', '.join(unknown)}; expected {', '.join(AXES)}")
-        pairs = positive_pairs(resolve_data_dir(args.data_dir), QUICK_PAIRS if args.quick else None)
+        pairs = positive_pairs(data_dir_arg(ap, args), QUICK_PAIRS if args.quick else None)
         # The summary is of the pairs and axes asked for: --out may hold others from earlier.
         rows = [row for (name, axis), row in done.items() if name in pairs and axis in axes]
         show_resumed(rows, args.json, selection_line)

@@ -41,7 +41,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import KMeans
 
-from dtc.data import resolve_data_dir
 from dtc.monitor import scores
 from dtc.monitor.calibration import score_slope
 from dtc.monitor.negative_transfer import DEFAULT_METRIC
@@ -52,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     CASE_SETS,
     all_cases,
+    data_dir_arg,
     distinct_runs,
     int_at_least,
     load_or_skip,
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
         margins = run_margins(args.runs, args.metric)
     except ValueError as exc:
         ap.error(str(exc))
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = data_dir_arg(ap, args)
     if not args.json:
         print(
             f"{'case':26} {'rows':>5} {'k':>3} {'score':>6} {'handicap':>8} {'slope/pt':>8} "

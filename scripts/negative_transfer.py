@@ -1012,18 +1012,30 @@ def load_or_skip(name: str, load):
         return None
 
 
-def skipped_status(skipped: list[str], option: str | None) -> int:
+def skipped_status(skipped: list[str], option: str | None, rows=True) -> int:
     """The exit status once the cases ran: 1, after a line on stderr, when cases asked for
     by name (``option``: ``--cases``, ``--targets``; ``None`` when none were named) were
-    skipped. A skip is a note in a whole run, but ``--cases X --json > x.jsonl`` of a case
-    whose files are missing was an empty file and exit 0."""
-    if option is None or not skipped:
+    skipped, or when every case was (no ``rows``, run or resumed). A skip is a note in a
+    whole run, but ``--cases X --json > x.jsonl`` of a case whose files are missing was an
+    empty file and exit 0, and so was a whole run that skipped every case."""
+    if not skipped or (option is None and rows):
         return 0
+    where = f"{option}: " if option is not None else "nothing ran: "
     print(
-        f"error: {option}: {', '.join(skipped)} skipped (files missing or refused, above)",
+        f"error: {where}{', '.join(skipped)} skipped (files missing or refused, above)",
         file=sys.stderr,
     )
     return 1
+
+
+def data_dir_arg(ap: argparse.ArgumentParser, args) -> Path | None:
+    """The data directory of ``--data-dir`` (default ``$DTC_DATA``); ``ap.error`` when the
+    folder given does not exist: each case of its files was skipped, one by one, as if the
+    files were missing, and a run of the embedded cases alone exited 0."""
+    data_dir = resolve_data_dir(args.data_dir)
+    if args.data_dir and not data_dir.is_dir():
+        ap.error(f"--data-dir {args.data_dir}: not a folder")
+    return data_dir
 
 
 def print_summary(lines, as_json: bool) -> None:
@@ -1836,7 +1848,7 @@ def main(argv=None) -> int:
     if not args.checks_only:
         check_run_options(ap, args)
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = data_dir_arg(ap, args)
     if args.cases:  # a typo, or a case of another set, ran nothing and exited 0
         known = [name for name, *_ in all_cases(data_dir, None, case_set)]
         unknown = sorted(names - set(known))
@@ -1918,7 +1930,7 @@ def main(argv=None) -> int:
                 save_partitions(args.save_partitions, case_set, args.seed, row, partitions)
         if rows:
             print_summary(summarise(rows), args.json)
-        return skipped_status(skipped, "--cases" if args.cases else None)
+        return skipped_status(skipped, "--cases" if args.cases else None, rows)
 
 
 if __name__ == "__main__":

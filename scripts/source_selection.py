@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dtc.data import resolve_data_dir
 from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor import rank_sources
@@ -39,6 +38,7 @@ from negative_transfer import (
     add_budget_arguments,
     add_out_argument,
     construct_negative,
+    data_dir_arg,
     emit,
     load_benchmark_pair,
     print_summary,
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
             ap.error(
                 f"--targets: unknown target(s) {', '.join(unknown)}; expected {', '.join(known)}"
             )
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = data_dir_arg(ap, args)
     # What changes a row besides the seed (--threads too: another thread count can move a
     # fit's floating-point sums).
     settings = {
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
             row["seconds"] = round(time.perf_counter() - t0, 1)
             emit(rows, row, args.json, target_line(row), args.out)
         print_summary(summary(rows), args.json)
-        return skipped_status(skipped, "--targets" if args.targets else None)
+        return skipped_status(skipped, "--targets" if args.targets else None, rows)
 
 
 def target_line(row: dict) -> str:

@@ -40,6 +40,15 @@ def test_a_runs_file_that_cannot_be_read_is_named_in_one_line(
     )
 
 
+def forbid_data(script, fail, monkeypatch) -> None:
+    """``fail`` in place of the script's way to the data directory (``resolve_data_dir``, or
+    ``data_dir_arg`` of the scripts that check --data-dir): one of them must be there."""
+    names = [n for n in ("resolve_data_dir", "data_dir_arg") if hasattr(script, n)]
+    assert names, "the script has no way to the data to forbid"
+    for name in names:
+        monkeypatch.setattr(script, name, fail)
+
+
 @pytest.mark.parametrize(
     "name", ["negative_transfer", "model_selection", "source_selection", "checkpoint_outcomes"]
 )
@@ -63,7 +72,7 @@ def test_the_budget_options_are_checked_before_anything_runs(
     def no_data(*args, **kwargs):
         raise AssertionError("the data were read before the options were checked")
 
-    monkeypatch.setattr(script, "resolve_data_dir", no_data, raising=False)
+    forbid_data(script, no_data, monkeypatch)
     argv = ["digits"] if name == "checkpoint_outcomes" else []
     line = usage_error(script, [*argv, flag, value], capsys)
     assert line.endswith(f"argument {flag}: expected an integer >= {minimum}, got '{value}'")
@@ -75,7 +84,7 @@ def test_model_selection_refuses_an_unknown_criterion_before_loading_data(
 ):
     """An unknown criterion was select_model's ValueError traceback, after the data were read."""
     script = load_script("model_selection")
-    monkeypatch.setattr(script, "resolve_data_dir", lambda *a: pytest.fail("data were read"))
+    forbid_data(script, lambda *a: pytest.fail("data were read"), monkeypatch)
     line = usage_error(script, [flag, "silhuette", "--quick"], capsys)
     assert f"argument {flag}: invalid choice: 'silhuette'" in line and "'silhouette'" in line
 

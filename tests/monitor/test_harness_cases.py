@@ -1247,6 +1247,33 @@ def test_cases_named_whose_files_are_missing_fail_the_exit_status(
     assert f"error: {option}: {case} skipped (files missing or refused, above)" in err
 
 
+def test_a_whole_run_that_skipped_every_target_fails_the_exit_status(load_script, tmp_path, capsys):
+    """Six "skipped" lines, no summary and exit 0: a batch job recorded success."""
+    assert load_script("source_selection").main(["--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: nothing ran: webcam, amazon, usps, mnist, coil2, digits skipped" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("negative_transfer", []),
+        ("source_selection", []),
+        ("model_selection", ["--quick"]),
+        ("monitor_resolution", []),
+    ],
+)
+def test_a_data_dir_that_does_not_exist_is_refused(name, argv, load_script, tmp_path, capsys):
+    """Each case of its files was skipped as if the files were missing, and the embedded
+    cases ran alone with exit 0."""
+    script = load_script(name)
+    missing = str(tmp_path / "no_such_folder")
+    with pytest.raises(SystemExit) as exc:
+        script.main([*argv, "--data-dir", missing])
+    assert exc.value.code == 2
+    assert f"--data-dir {missing}: not a folder" in capsys.readouterr().err
+
+
 def test_score_geometry_names_a_missing_file_before_its_table(load_script, tmp_path, capsys):
     """It printed the table's header, then a FileNotFoundError traceback."""
     with pytest.raises(SystemExit) as exc:
