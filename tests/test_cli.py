@@ -257,6 +257,8 @@ def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     assert not (tmp_path / "o").exists()
     res = runner.invoke(app, ["run", str(tmp_path / "none.yaml")])
     assert res.exit_code == 1 and "not found" in res.stderr
+    res = runner.invoke(app, ["run", str(tmp_path)])  # a folder was "not found" too
+    assert res.exit_code == 1 and "is a folder; expected a YAML file" in res.stderr
     res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert res.exit_code == 1 and "not found" in res.stderr
 

@@ -503,8 +503,10 @@ def _unshared(value, where: str = "config", budget: list | None = None):
     return copy.deepcopy(value)
 
 
-def load_config(source, overrides=None) -> ExperimentConfig:
+def load_config(source, overrides=None, *, name: str | None = None) -> ExperimentConfig:
     """Read a YAML config (a path, or a dict), apply ``key=value`` overrides, validate.
+    ``name``: what the errors call the config (default: its path, or "config" for a dict
+    with none; a caller that read the dict from a file names that file).
 
     Raises ``ValueError`` naming the offending key or value; ``FileNotFoundError``
     when the path does not exist.
@@ -514,10 +516,12 @@ def load_config(source, overrides=None) -> ExperimentConfig:
         raw = source
     else:
         path = user_path(source)
+        if path.is_dir():  # "not found" sent a user looking for a typo
+            raise IsADirectoryError(f"config {str(path)!r} is a folder; expected a YAML file")
         if not path.is_file():
             raise FileNotFoundError(f"config {str(path)!r} not found")
         raw = read_yaml_mapping(path, str(path))
-    where = str(path) if path else "config"
+    where = name or (str(path) if path else "config")
     # A tree of its own, nothing in it twice: YAML anchors and aliases (and << merges)
     # share one mapping between rows, and an override of one row wrote into all of them
     # (deepcopy keeps the sharing).
@@ -539,6 +543,8 @@ def load_config(source, overrides=None) -> ExperimentConfig:
     try:
         return ExperimentConfig(validate_config(raw), path)
     except ValueError as exc:
+        if where == "config" and str(exc).startswith("config: "):
+            raise  # named already ("config: config: unknown key ...")
         raise ValueError(f"{where}: {exc}") from exc
 
 

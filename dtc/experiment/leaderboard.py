@@ -79,7 +79,8 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             # the registry's hint on "no loss" ends an unknown name's error, not an import's
             hint = "" if ":" in loss else f"; in --losses it is {NO_LOSS}"
             raise ValueError(f"--losses: {exc}{hint}") from exc
-    raw = _load_yaml(user_path(protocol or PROTOCOL))
+    path = user_path(protocol or PROTOCOL)
+    raw = _load_yaml(path)
     templates = raw.get("methods") or {}
     if not isinstance(templates, dict) or len(templates) != 1:
         raise ValueError(
@@ -111,7 +112,8 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
     }
     if quick:
         raw.update(QUICK, name=f"{raw.get('name', 'bench_losses')}_quick")
-    return load_config(raw)
+    # named as its file: a typo in it was "config: config: unknown key 'sedes'"
+    return load_config(raw, name=f"leaderboard protocol {str(path)!r}")
 
 
 def rank(records: list[dict], tasks: list[Task]) -> list[dict]:

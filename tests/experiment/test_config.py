@@ -338,7 +338,8 @@ def test_benchmark_params_are_a_benchmarks_defaults_below_params_and_grid():
         ({"seeds": [2**32]}, [], r"seeds: expected ints in \[0, 2\*\*32 - 1\], got 4294967296"),
         ({"seeds": 10**11}, [], "seeds: expected a positive int .* got 100000000000"),
         ({"seeds": True}, [], "seeds: expected an int or a list of ints, got True"),
-        ({"methods": {}}, [], "config: missing or empty key 'methods'"),
+        # named once ("config: config: missing ..." before)
+        ({"methods": {}}, [], "^config: missing or empty key 'methods'"),
         ({"name": ""}, [], r"name: expected a folder name .*got ''"),
         ({"name": "../escaped"}, [], r"name: expected a folder name .*got '../escaped'"),
         ({"name": "/abs"}, [], r"name: expected a folder name"),

@@ -118,6 +118,12 @@ def test_loss_names_are_checked_before_anything_runs(tmp_path):
         (["mmd"], "- a list\n", "protocol '.*': expected a mapping at the top level, got list"),
         (["mmd"], "", "protocol '.*': expected a mapping at the top level, got NoneType"),
         (["mmd"], "methods: [dtc]\n", r"expected exactly one method entry .*, got \['dtc'\]"),
+        # a typo in the protocol was "config: config: unknown key 'sedes'", no file named
+        (
+            ["mmd"],
+            PROTOCOL.replace("seeds:", "sedes:"),
+            r"^leaderboard protocol '.*protocol.yaml': config: unknown key 'sedes'",
+        ),
     ],
 )
 def test_protocol_and_loss_list_errors_are_named(tmp_path, losses, protocol, match):
