@@ -282,7 +282,7 @@ def _run_one(
     benchmark, source, target, method, seed, set_, data_set, data_dir, json_out, results, no_record
 ):
     from dtc.experiment import RunSpec, append_record, run_single
-    from dtc.experiment.config import plugin_code
+    from dtc.experiment.config import check_run_data, plugin_code
     from dtc.experiment.single import check_not_seed, default_method
     from dtc.experiment.store import record_json, terminate_as_interrupt
 
@@ -307,6 +307,10 @@ def _run_one(
         params=params,
         data_params=parse_assignments(data_set, option="--data"),
     )
+    try:
+        check_run_data(spec.benchmark, spec.data_params)
+    except ValueError as exc:
+        raise _fail(exc) from exc
     if not no_record:
         # before the fit: a --results that cannot be written lost the finished run
         try:

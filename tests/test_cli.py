@@ -101,7 +101,8 @@ def test_a_single_runs_imbalance_errors_name_the_options_as_typed(data_args, mes
     args = ["run", "--method", "kmeans", "--json", "--no-record"]
     res = runner.invoke(app, [*args, *[a for d in data_args for a in ("--data", d)]])
     assert res.exit_code == 1
-    assert f"error: {message}" in res.output
+    # checked before the run, as a config's data are: the option is named
+    assert res.output.startswith("error: --data with data {") and f": {message}" in res.output
 
 
 def test_single_run_imports_a_users_method_from_the_working_directory(tmp_path, monkeypatch):
@@ -618,6 +619,26 @@ def test_a_bad_data_assignment_names_the_data_option():
     assert res.exit_code == 2
     text = " ".join(res.output.split())
     assert "--data" in text and "--set" not in text
+
+
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [
+        # the loader's error listed some of the names (shift, seed, source_fraction) and
+        # advised imbalance={'ratio': ...}, which --data refuses
+        (
+            "imbalance_ration=10",
+            "--data: unknown data parameter 'imbalance_ration' for benchmark 'digits'; "
+            "allowed: imbalance_minority_fraction, imbalance_profile, imbalance_ratio",
+        ),
+        ("preprocess=bogus", "--data: unknown preprocess 'bogus'"),
+        ("imbalance_ratio=0.5", "--data with data {'imbalance_ratio': 0.5}: imbalance_ratio:"),
+    ],
+)
+def test_a_single_runs_data_parameters_are_checked_as_a_configs(item, said):
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--data", item, "--no-record"])
+    assert res.exit_code == 1
+    assert said in " ".join(res.stderr.split())
 
 
 def test_no_record_writes_no_results_file(tmp_path):

@@ -637,6 +637,21 @@ def _check_data_params(benchmark: str, keys, preprocesses, where: str) -> None:
             )
 
 
+def check_run_data(benchmark: str, params: dict, where: str = "--data") -> None:
+    """One run's data parameters (``dtc run --data``) checked as a config's are: their
+    names and ``preprocess`` against ``benchmark``'s, their values by the loaders' checks.
+    A misspelt name was the loader's error, which listed only some of the names allowed
+    and none of the runner's (``imbalance_ratio``, ``preprocess``). An unknown
+    ``benchmark`` is left to the run, whose error names it."""
+    try:
+        data.benchmark_info(benchmark)
+    except ValueError:
+        return
+    given = [params["preprocess"]] if "preprocess" in params else []
+    _check_data_params(benchmark, params, given, where)
+    _check_data_values(benchmark, params, where)
+
+
 def _check_data_values(benchmark: str, params: dict, where: str) -> None:
     """The values of one run's data parameters, checked by the loaders' own checks
     without loading anything; ``where`` names their origin in the error."""
