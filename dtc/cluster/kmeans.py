@@ -48,6 +48,7 @@ from dtc._warnings import warn
 
 __all__ = [
     "FAISS_MIN_SAMPLES",
+    "RESTART_ROWS_PER_CLUSTER",
     "RESTART_SUBSAMPLE",
     "SUBSAMPLE_RESTARTS_ABOVE",
     "KMeans",
@@ -63,8 +64,10 @@ __all__ = [
 FAISS_MIN_SAMPLES = 500_000
 #: Restarts (``n_init > 1``) run on a subsample when there are more samples than this.
 SUBSAMPLE_RESTARTS_ABOVE = 200_000
-#: Size of that subsample.
+#: Size of that subsample, or :data:`RESTART_ROWS_PER_CLUSTER` rows per cluster when that
+#: is more (a subsample of fewer rows than clusters could not be clustered at all).
 RESTART_SUBSAMPLE = 100_000
+RESTART_ROWS_PER_CLUSTER = 10
 
 #: Below this many samples scikit-learn runs on one thread: its OpenMP workers cost more
 #: than they save on small problems (ten times more on a busy machine).
@@ -180,8 +183,9 @@ def kmeans(
     n_init : int
         Restarts for a string ``init``; the run of lowest inertia is kept. Above
         :data:`SUBSAMPLE_RESTARTS_ABOVE` samples (and always with faiss) they run with
-        scikit-learn, on a seeded subsample of at most :data:`RESTART_SUBSAMPLE` rows,
-        and the best is refined on all points (see the module docstring).
+        scikit-learn, on a seeded subsample of at most :data:`RESTART_SUBSAMPLE` rows (or
+        :data:`RESTART_ROWS_PER_CLUSTER` per cluster, when more), and the best is refined
+        on all points (see the module docstring).
     max_iter : int
         Lloyd iterations per run.
     tol : float
@@ -240,9 +244,10 @@ def kmeans(
         # Choose the best of the restarts on a subsample (scikit-learn, k-means++ seeding
         # included: faiss only seeds at random), then refine once on everything.
         sub = X
-        if n > RESTART_SUBSAMPLE:
+        size = max(RESTART_SUBSAMPLE, RESTART_ROWS_PER_CLUSTER * k)
+        if n > size:
             rng = np.random.default_rng(seed)
-            sub = X[np.sort(rng.choice(n, RESTART_SUBSAMPLE, replace=False))]
+            sub = X[np.sort(rng.choice(n, size, replace=False))]
         _, init, _ = _run(sub, k, init, n_init, max_iter, tol, seed, use_faiss=False)
         n_init = 1
     return _run(X, k, init, n_init, max_iter, tol, seed, use_faiss)

@@ -79,6 +79,16 @@ def test_restarts_on_subsample_above_threshold(monkeypatch):
     np.testing.assert_allclose(inertia, ref.inertia_, rtol=1e-4)
 
 
+def test_restarts_subsample_keeps_rows_for_every_cluster(monkeypatch):
+    # a subsample of fewer rows than clusters: scikit-learn's "n_samples=300 should be >=
+    # n_clusters=400", of a sample size the caller never gave
+    monkeypatch.setattr(kmeans_module, "SUBSAMPLE_RESTARTS_ABOVE", 500)
+    monkeypatch.setattr(kmeans_module, "RESTART_SUBSAMPLE", 300)
+    X = np.random.default_rng(0).normal(size=(5000, 2))
+    labels, centers, _ = kmeans(X, 400, n_init=2, max_iter=5, seed=0)
+    assert centers.shape == (400, 2) and np.unique(labels).size == 400
+
+
 def test_estimator_fit_predict(blobs):
     X, _y = blobs
     est = KMeans(4, n_init=3, seed=0)
