@@ -132,7 +132,10 @@ def gmm(
     n_components : int, 1 <= n_components <= n
     covariance_type : "full", "tied", "diag" or "spherical"
     n_init, max_iter, reg_covar :
-        As in scikit-learn (``reg_covar`` keeps the covariances invertible).
+        As in scikit-learn. ``reg_covar``, added to the covariances' diagonal to keep them
+        invertible, is absolute, in squared feature units: on features whose variance is
+        not large against it (1e-6 against features of scale 1e-4) it swamps the
+        clusters' own covariances and merges them; standardise such features.
     means_init : array of shape (n_components, d), optional
         Initial means (e.g. source class means for model transfer); component ``c``
         starts at ``means_init[c]``, with the weight and covariance of the rows nearest
@@ -182,6 +185,14 @@ def gmm(
         model.fit(X64)
         resp = model.predict_proba(X64)
     labels = resp.argmax(axis=1).astype(np.int64)
-    # EM can empty a component (few rows per component, a start between clusters)
-    warn_if_fewer_clusters(labels, k, "gmm", "EM left the other components without a row")
+    # EM can empty a component (few rows per component, a start between clusters), or an
+    # absolute reg_covar swamp the covariances of features in small units
+    why = "EM left the other components without a row"
+    if np.unique(labels).size < k and reg_covar > 1e-3 * (var := float(X64.var(axis=0).max())):
+        why += (
+            f"; reg_covar={reg_covar:g} is not small against the features' largest variance "
+            f"({var:.3g}) and swamps the clusters' covariances: standardise the features "
+            "or lower reg_covar"
+        )
+    warn_if_fewer_clusters(labels, k, "gmm", why)
     return (labels, resp, model) if return_model else (labels, resp)

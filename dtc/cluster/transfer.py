@@ -236,6 +236,14 @@ def cluster_and_match(
         raise ValueError(
             f"Z_source, Z_target: expected the same dimension, got {Zs.shape[1]} and {Zt.shape[1]}"
         )
+    # each domain by name: kmeans's own check read alike for both
+    k = check_int(n_clusters, "n_clusters")
+    for name, Z in (("Z_source", Zs), ("Z_target", Zt)):
+        if k > len(Z):
+            raise ValueError(
+                f"n_clusters={k} but {name} has only {len(Z)} rows; expected at most as "
+                "many clusters as rows in each domain"
+            )
     _, cs, _ = kmeans(Zs, n_clusters, n_init=n_init, seed=seed)
     labels, ct, _ = kmeans(Zt, n_clusters, n_init=n_init, seed=seed)
     s2t = match_clusters(cs, ct)

@@ -111,6 +111,15 @@ def test_match_clusters_against_brute_force():
     np.testing.assert_array_equal(out, [0, 1, 2, 3, -1])
 
 
+def test_cluster_and_match_names_the_domain_with_too_few_rows():
+    rng = np.random.default_rng(0)
+    for small, name in ((0, "Z_source"), (1, "Z_target")):
+        Z = [rng.normal(size=(10, 2)), rng.normal(size=(10, 2))]
+        Z[small] = Z[small][:3]
+        with pytest.raises(ValueError, match=f"n_clusters=5 but {name} has only 3 rows"):
+            cluster_and_match(*Z, 5)
+
+
 def test_cluster_and_match_recovers_correspondence(shifted):
     Xs, ys, Xt, yt = shifted
     res = cluster_and_match(Xs, Xt, 4, seed=0)
@@ -384,3 +393,17 @@ def test_flags_alpha_k_range_and_tol_are_checked_by_kind():
         select_k_silhouette(X, 5)
     with pytest.raises(ValueError, match=r"^tol: expected a non-negative float"):
         KMeans(3, tol=True).fit(X)
+
+
+def test_gmm_names_reg_covar_when_it_swamps_features_in_small_units():
+    # an absolute reg_covar of 1e-6 on features of variance 3e-7 merged three separated
+    # blobs into one component; the warning blamed EM alone
+    from dtc.cluster import gmm
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 0.5, (100, 2)) for c in ((0, 0), (4, 0), (0, 4))])
+    with pytest.warns(UserWarning, match=r"reg_covar=1e-06 is not small against the features'"):
+        labels, _ = gmm(3e-4 * X, 3)
+    assert np.unique(labels).size < 3
+    # standardised, or with a reg_covar to their scale, the same rows are three clusters
+    assert np.unique(gmm(3e-4 * X, 3, reg_covar=1e-14)[0]).size == 3
