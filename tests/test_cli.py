@@ -1007,3 +1007,15 @@ def test_the_run_table_never_shows_minus_zero():
     console.print(_metrics_table(record))
     text = console.export_text()
     assert "0.00" in text and "-0.00" not in text and "50.00" in text
+
+
+def test_python_m_dtc_is_the_dtc_command(tmp_path):
+    # "No module named dtc.__main__": the command without its console script on the PATH
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dtc", "datasets"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "benchmarks (data directory:" in done.stdout and "digits" in done.stdout
