@@ -33,6 +33,7 @@ ALLOWED = {
     "methods": {"data"},
     "experiment": {"methods", "metrics", "data"},
     "cli": {"experiment", "data"},
+    "__main__": {"cli"},  # `python -m dtc`: the command itself, as the console script
 }
 
 # Crossings beyond the sketch, each needed by what the room delivers.
