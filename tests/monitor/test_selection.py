@@ -397,6 +397,11 @@ def test_combine_sources_samples_in_proportion():
     c = Domain(np.arange(30.0)[:, None].repeat(2, 1), np.zeros(30, dtype=int), name="c")
     many = combine_sources([c], [1], n_samples=75)
     assert many.n_samples == 75 and set(many.X[:, 0]) == set(range(30))
+    # all the weight on one source: its rows as they are (they were shuffled, and DTC's
+    # batches, and its result, with them)
+    alone = combine_sources([a, b], [1, 0])
+    np.testing.assert_array_equal(alone.X, a.X)
+    np.testing.assert_array_equal(alone.y, a.y)
 
 
 @pytest.mark.parametrize(
