@@ -684,6 +684,7 @@ def bench_losses(
 ):
     """Rank alignment losses: DTC with each loss on one fixed protocol (ACC, s/epoch)."""
     from dtc.experiment import leaderboard
+    from dtc.experiment.report import score_text  # rounded as dtc report rounds
     from dtc.experiment.store import terminate_as_interrupt
 
     _import_here()
@@ -756,7 +757,7 @@ def bench_losses(
                 else f"{row['rank']}{' ≈' if row['separated'] is False else ''}",
                 escape(row["loss"]),
                 _mean_std(row),
-                f"{100 * row['nmi']:.1f}",
+                score_text(100 * row["nmi"]),
                 "–" if spe is None else f"{spe:.3f}",
                 _runs(row),
             )
@@ -766,9 +767,11 @@ def bench_losses(
 
 def _mean_std(row: dict) -> str:
     # One seed has no spread to show: "± 0.0" would claim one.
+    from dtc.experiment.report import score_text
+
     if row["n_seeds"] == 1:
-        return f"{100 * row['acc']:.1f}"
-    return f"{100 * row['acc']:.1f} ± {100 * row['acc_std']:.1f}"
+        return score_text(100 * row["acc"])
+    return f"{score_text(100 * row['acc'])} ± {score_text(100 * row['acc_std'])}"
 
 
 def _runs(row: dict) -> str:

@@ -34,6 +34,7 @@ from dtc.experiment.config import (
     load_config,
     read_yaml_mapping,
 )
+from dtc.experiment.report import score_text
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.single import platform_text
 from dtc.experiment.store import read_records, recorded_number
@@ -180,12 +181,13 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     # after the ranked losses, unranked.
     unscored = [row for row in ranked if not np.isfinite(row["acc"])]
     ranked = [row for row in ranked if np.isfinite(row["acc"])]
-    ranked.sort(key=lambda row: -round(100 * row["acc"], 1))
+    # ranked by the value shown, rounded as the tables round it (dtc report's too)
+    ranked.sort(key=lambda row: -float(score_text(100 * row["acc"])))
     for row in unscored:
         row.update(rank=None, separated=None)
     for i, row in enumerate(ranked):
         above = ranked[i - 1] if i else None
-        tied = above is not None and round(100 * above["acc"], 1) == round(100 * row["acc"], 1)
+        tied = above is not None and score_text(100 * above["acc"]) == score_text(100 * row["acc"])
         row["rank"] = above["rank"] if tied else i + 1
     for row in ranked:
         # Every row of a rank below the first is judged against every row of the rank just

@@ -106,3 +106,24 @@ def test_a_seed_scores_the_mean_over_three_pairs_and_epoch_times_are_averaged(tm
     assert row["acc"] == pytest.approx(0.35) and row["nmi"] == pytest.approx(0.175)
     assert row["acc_std"] == pytest.approx(statistics.stdev(seed_means))
     assert row["seconds_per_epoch"] == pytest.approx(statistics.mean(spe.values()))
+
+
+def test_the_leaderboard_and_the_report_show_a_tie_alike(tmp_path):
+    # ACC k/2000 of three seeds, mean 4851/6000 = 80.85 %: averaged as fractions (the
+    # leaderboard) it read 80.8, as percents (dtc report) 80.9; now 80.9 in both, half up
+    from dtc.experiment.report import build_tables, score_text
+
+    seeds = [1497 / 2000, 1414 / 2000, 1940 / 2000]
+    (row,) = _rank(tmp_path, {"mmd": seeds})
+    assert 100 * row["acc"] != sum(100 * a for a in seeds) / 3  # the two orders differ
+    records = [
+        {"run_id": f"r{s}", "label": "mmd", "method": "dtc", "benchmark": "digits"}
+        | {"source": "s", "target": "t", "seed": s, "metrics": {"acc": a}}
+        for s, a in enumerate(seeds)
+    ]
+    (table,) = build_tables(records, ["acc"])
+    (cell,) = table.cells["mmd"].values()
+    assert score_text(100 * row["acc"]) == score_text(cell.mean) == "80.9"
+    # half up on the decimal digits, however the binary value lies: 88.25 is below its
+    # decimal, 44.45 above; "-0.0" never
+    assert [score_text(v) for v in (88.25, 44.45, 0.15, -0.04)] == ["88.3", "44.5", "0.2", "0.0"]
