@@ -41,6 +41,7 @@ from dtc import methods
 from dtc._validation import user_path
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
+from dtc.experiment.report import score_text
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
 from dtc.experiment.store import (
     append_record,
@@ -218,19 +219,19 @@ def table(rows: list[dict], seeds=None, families=None, methods=None) -> str:
                     continue
                 acc = 100 * np.mean([r["acc"] for r in rs])
                 fam_means[m].append(acc)
-                cell = f"{acc:.1f}"
+                cell = score_text(acc)
                 if "acc_unmatched" in rs[0]:
                     un = 100 * np.mean([r["acc_unmatched"] for r in rs])
                     fam_means[m + "/u"].append(un)
-                    cell += f" ({un:.1f})"
+                    cell += f" ({score_text(un)})"
                 cells.append(f"{cell} n={len(rs)}")
             lines.append(f"| {family} | {p} | " + " | ".join(cells) + " |")
         if len(fam_pairs) > 1:
             cells = []
             for m in cols:
-                c = f"{np.mean(fam_means[m]):.1f}" if fam_means[m] else "-"
+                c = score_text(np.mean(fam_means[m])) if fam_means[m] else "-"
                 if fam_means.get(m + "/u"):
-                    c += f" ({np.mean(fam_means[m + '/u']):.1f})"
+                    c += f" ({score_text(np.mean(fam_means[m + '/u']))})"
                 if fam_means[m] and len(fam_means[m]) < len(fam_pairs):
                     # a mean over fewer pairs than the other columns': not comparable
                     c += f" ({len(fam_means[m])} of {len(fam_pairs)} pairs)"

@@ -57,6 +57,7 @@ import dtc.methods
 from dtc._validation import user_path
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.config import plugin_code
+from dtc.experiment.report import score_text
 from dtc.experiment.single import data_fingerprint, describe_params, package_versions
 from dtc.experiment.store import (
     append_record,
@@ -325,8 +326,8 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
         if f"{key}_mean" not in c:
             return "error" if c.get("failed") else "-"
         # one seed has no spread: "± 0.0" would claim one (dtc report shows none either)
-        mean = f"{c[f'{key}_mean']:.1f}"
-        text = mean if c["n_seeds"] == 1 else f"{mean} ± {c[f'{key}_std']:.1f}"
+        mean = score_text(c[f"{key}_mean"])
+        text = mean if c["n_seeds"] == 1 else f"{mean} ± {score_text(c[f'{key}_std'])}"
         if c["n_failed"]:  # a mean over the seeds that did not fail: say so
             text += f" (n={c['n_seeds']}/{c['n_seeds'] + c['n_failed']})"
         return text
@@ -343,7 +344,9 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
             setting = next(
                 (cells[m, p]["setting"] for p in pairs if "setting" in cells.get((m, p), {})), "-"
             )
-            mean = f"{np.mean(got):.1f}" if got and len(got) == len(pairs) else "-"
+            mean = score_text(np.mean(got)) if got and len(got) == len(pairs) else "-"
+            if mean != "-" and _missing_seeds(cells, m, pairs):
+                mean += " (incomplete)"  # over a cell short of its failed seeds, as dtc report
             lines.append(
                 f"| {m} | {setting} | " + " | ".join(fmt(m, p, key) for p in pairs) + f" | {mean} |"
             )
@@ -354,9 +357,16 @@ def summarise(records: list[dict], methods: list[str], pairs: list[str], out: Pa
     return text
 
 
+def _missing_seeds(cells: dict, method: str, pairs) -> bool:
+    """Whether a cell of ``method`` over ``pairs`` lacks a seed that failed (its mean is
+    over fewer seeds than were run): a mean over it is marked "(incomplete)"."""
+    return any(cells.get((method, p), {}).get("n_failed") for p in pairs)
+
+
 def family_summary(cells: dict, methods: list[str], pairs: list[str]) -> list[str]:
     """Markdown lines: Hungarian ACC per method and benchmark family (SURF averaged over
-    its pairs, the other pairs one column each); a cell is '-' unless every pair of it ran."""
+    its pairs, the other pairs one column each); a cell is '-' unless every pair of it ran,
+    and "(incomplete)" follows a mean over a cell that lacks a failed seed."""
     columns: dict[str, list[str]] = {}
     for p in pairs:
         benchmark, task = p.split(":", 1)
@@ -371,7 +381,10 @@ def family_summary(cells: dict, methods: list[str], pairs: list[str]) -> list[st
         for members in columns.values():
             vals = [cells.get((m, p), {}).get("acc_mean") for p in members]
             failed = any(cells.get((m, p), {}).get("failed") for p in members)
-            row.append(("error" if failed else "-") if None in vals else f"{np.mean(vals):.1f}")
+            text = ("error" if failed else "-") if None in vals else score_text(np.mean(vals))
+            if text not in ("error", "-") and _missing_seeds(cells, m, members):
+                text += " (incomplete)"
+            row.append(text)
         if got:
             seeds = min(c["n_seeds"] for c in got)
             lines.append(f"| {m} | {got[0]['setting']} | {seeds} | " + " | ".join(row) + " |")

@@ -738,6 +738,7 @@ def score_text(value: float) -> str:
     moves: 4851/60 summed as percents or as fractions read 80.9 in one tool and 80.8 in
     the other, and ties at k/2000 (an MNIST target's ACC) went down as often as up. A value
     that rounds to zero reads "0.0", never "-0.0" (an ARI of -0.0004)."""
+    value = float(value)  # repr of a numpy float is "np.float64(...)"
     if not math.isfinite(value):
         return f"{value:.1f}"
     shown = Decimal(repr(round(value, 9))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

@@ -5,6 +5,7 @@ Each test closes a gap a mutation of dtc/experiment/leaderboard.py left open."""
 
 import statistics
 
+import numpy as np
 import pytest
 
 from dtc.experiment.config import expand
@@ -127,3 +128,4 @@ def test_the_leaderboard_and_the_report_show_a_tie_alike(tmp_path):
     # half up on the decimal digits, however the binary value lies: 88.25 is below its
     # decimal, 44.45 above; "-0.0" never
     assert [score_text(v) for v in (88.25, 44.45, 0.15, -0.04)] == ["88.3", "44.5", "0.2", "0.0"]
+    assert score_text(np.float64(80.85)) == "80.9"  # numpy's repr is "np.float64(80.85)"

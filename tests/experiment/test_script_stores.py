@@ -180,6 +180,9 @@ def test_run_baselines_marks_a_cell_missing_a_failed_seed(baselines, tmp_path):
     failed["error"] = "RuntimeError: boom"
     text = baselines.summarise([ok, failed], ["kmeans"], [pair], tmp_path)
     assert "| kmeans | unlabelled | 50.0 (n=1/2) |" in text  # one seed: no spread shown
+    # and the means over it say so, as dtc report's do (a plain 50.0 before)
+    assert "| kmeans | unlabelled | 50.0 (n=1/2) | 50.0 (incomplete) |" in text
+    assert "| kmeans | unlabelled | 1 | 50.0 (incomplete) |" in text  # the family summary
     rows = (tmp_path / "baselines.csv").read_text().splitlines()
     assert rows[0].split(",")[-3:] == ["n_seeds", "n_failed", "seconds"]
     assert rows[1].split(",")[-3:-1] == ["1", "1"]
