@@ -46,6 +46,7 @@ import csv
 import json
 import math
 import numbers
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -827,6 +828,8 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+# an underscore that is not between two letters or digits: it can open or close emphasis
+_EDGE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 _MD_ESCAPES = str.maketrans(
     {"\\": "\\\\", "|": "\\|", "*": "\\*", "`": "\\`", "<": "&lt;", ">": "&gt;", "&": "&amp;"}
 )
@@ -834,10 +837,11 @@ _MD_ESCAPES = str.maketrans(
 
 def to_markdown(table: ResultTable) -> str:
     def plain(text: str) -> str:
-        # a "<mmd>" in a label rendered as an HTML tag (dropped), "*x*" as emphasis, and a
-        # backslash ate the next character; "|" split the cell. Brackets and intraword
-        # underscores ("[loss=mmd]", "imbalance_ratio") render as written and stay.
-        return text.translate(_MD_ESCAPES)
+        # a "<mmd>" in a label rendered as an HTML tag (dropped), "*x*" and "_base_" as
+        # emphasis, and a backslash ate the next character; "|" split the cell. Brackets
+        # and intraword underscores ("[loss=mmd]", "imbalance_ratio") render as written
+        # and stay.
+        return _EDGE_UNDERSCORE.sub(r"\\_", text.translate(_MD_ESCAPES))
 
     header, body = _grid(table, lambda t: f"**{t}**", plain)
     lines = [

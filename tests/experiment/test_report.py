@@ -108,6 +108,17 @@ def test_markdown_escapes_a_bar_in_a_column_name():
     assert "x\\|y" in header and header.count(" | ") == separator.count("|") - 2
 
 
+def test_markdown_shows_underscores_at_a_words_edge_as_written():
+    # "_base_" rendered as an italic "base" (and "__x__" bold, like a best cell); an
+    # underscore inside a word renders as written and stays as it is
+    from dtc.experiment.report import to_markdown
+
+    records = [_record(label, 0, 0.5) for label in ("_base_", "__x__", "imbalance_ratio")]
+    md = to_markdown(build_tables(records)[0])
+    rows = [line.split(" | ")[0] for line in md.splitlines()[4:]]
+    assert rows == ["| \\_base\\_", "| \\_\\_x\\_\\_", "| imbalance_ratio"]
+
+
 def test_latex_escapes_backslash_caret_and_tilde_once():
     # "DTC^2 ~ \alpha" was written as is: LaTeX would not compile it.
     tex = to_latex(build_tables([_record("DTC^2 ~ \\alpha {x}_1", 0, 0.5)])[0])
