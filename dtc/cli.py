@@ -309,7 +309,7 @@ def _run_one(
     )
     try:
         check_run_data(spec.benchmark, spec.data_params)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # a folder benchmark's files are read for it
         raise _fail(exc) from exc
     if not no_record:
         # before the fit: a --results that cannot be written lost the finished run

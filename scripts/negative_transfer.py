@@ -117,6 +117,7 @@ from sklearn.decomposition import PCA
 
 from dtc._validation import user_path
 from dtc.data import (
+    DATA_ENV,
     Domain,
     DomainPair,
     load_domain,
@@ -806,7 +807,8 @@ def check_run_options(ap: argparse.ArgumentParser, args) -> None:
         # file (or cannot be written) was a traceback there, and that run was lost. Checked
         # without making it: a later refusal (--cases, --out) left an empty folder behind.
         directory = user_path(args.save_partitions)
-        existing = next(p for p in (directory, *directory.parents) if p.exists())
+        # lexists: a link that leads nowhere is there (mkdir fails on it), not missing
+        existing = next(p for p in (directory, *directory.parents) if os.path.lexists(p))
         if not existing.is_dir():
             what = "is not a folder" if existing == directory else f"lies under a file, {existing}"
             ap.error(f"--save-partitions: {directory} {what}")
@@ -1033,8 +1035,9 @@ def data_dir_arg(ap: argparse.ArgumentParser, args) -> Path | None:
     folder given does not exist: each case of its files was skipped, one by one, as if the
     files were missing, and a run of the embedded cases alone exited 0."""
     data_dir = resolve_data_dir(args.data_dir)
-    if args.data_dir and not data_dir.is_dir():
-        ap.error(f"--data-dir {args.data_dir}: not a folder")
+    if data_dir is not None and not data_dir.is_dir():
+        given = f"--data-dir {args.data_dir}" if args.data_dir else f"${DATA_ENV} {data_dir}"
+        ap.error(f"{given}: not a folder")
     return data_dir
 
 
@@ -1679,7 +1682,7 @@ def checks_only(cases, args) -> int:
     def fmt(v):
         return "-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"
 
-    skipped = []
+    skipped, checked = [], 0
     for name, kind, load in cases:
         if (pair := load_or_skip(name, load)) is None:
             skipped.append(name)
@@ -1690,6 +1693,7 @@ def checks_only(cases, args) -> int:
             "min_signal_ratio": args.min_signal_ratio,
         }
         row.update(check_case(pair, args.check_seeds, **thresholds))
+        checked += 1
         if args.json:
             print(json.dumps(row), flush=True)
         elif not row["applies"]:
@@ -1703,7 +1707,7 @@ def checks_only(cases, args) -> int:
                 f"{','.join(reasons)}",
                 flush=True,
             )
-    return skipped_status(skipped, "--cases" if args.cases else None)
+    return skipped_status(skipped, "--cases" if args.cases else None, checked)
 
 
 def similarity_threshold(value: str) -> float | str | None:

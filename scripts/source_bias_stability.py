@@ -29,14 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dtc.data import resolve_data_dir
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.calibration import source_bias
 from dtc.monitor.negative_transfer import NegativeTransferMonitor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import int_at_least, load_benchmark_pair
+from negative_transfer import data_dir_arg, int_at_least, load_benchmark_pair
 
 # (name, benchmark, source, target): each source once, with a target of its benchmark.
 SOURCES = [
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
     args = ap.parse_args(argv)
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = data_dir_arg(ap, args)
     stds = {"one fit": [], "mean of 20": []}
     if not args.json:
         print(f"{'source':14} {'one fit: mean':>13} {'std':>6} {'mean of 20: mean':>16} {'std':>6}")

@@ -641,6 +641,19 @@ def test_a_single_runs_data_parameters_are_checked_as_a_configs(item, said):
     assert said in " ".join(res.stderr.split())
 
 
+def test_a_folder_benchmark_that_cannot_be_read_is_one_error_line(tmp_path, monkeypatch):
+    # its files are read to check --data against them: an OSError there was a traceback
+    from dtc.experiment import config
+
+    def unreadable(name, data_dir=None):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "b.csv"))
+
+    monkeypatch.setattr(config.data, "benchmark_info", unreadable)
+    res = runner.invoke(app, ["run", "--benchmark", str(tmp_path), "--no-record"])
+    assert res.exit_code == 1 and not isinstance(res.exception, PermissionError)
+    assert "Permission denied" in res.stderr
+
+
 def test_no_record_writes_no_results_file(tmp_path):
     results = tmp_path / "r.jsonl"
     args = ["run", "--method", "kmeans", "--set", "n_init=1", "--results", str(results)]

@@ -190,7 +190,7 @@ def gmm(
     why = "EM left the other components without a row"
     if np.unique(labels).size < k and reg_covar > 1e-3 * (var := float(X64.var(axis=0).max())):
         why += (
-            f"; reg_covar={reg_covar:g} is not small against the features' largest variance "
+            f"; reg_covar={float(reg_covar):g} is not small against the features' largest variance "
             f"({var:.3g}) and swamps the clusters' covariances: standardise the features "
             "or lower reg_covar"
         )

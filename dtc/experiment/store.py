@@ -229,34 +229,34 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
         return []
     records = []
     # read as bytes, decoded line by line: a file that is not UTF-8 text was an error that
-    # named neither the file nor the line
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if not raw.endswith(b"\n"):
-                    break  # cut short by a crash, in the middle of a character
-                raise ValueError(
-                    f"{path}: results line {number} is not UTF-8 text ({exc.reason} at byte "
-                    f"{exc.start}); is it a results .jsonl file?"
-                ) from None
-            if not line.endswith("\n") and not _whole_record(line):
-                break  # a line cut short by a crash: its run is not finished
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: corrupt results line {number}: {line[:80]!r}") from exc
-            if not isinstance(record, dict):
-                problem = f"expected a JSON object, got {type(record).__name__}"
-            else:
-                problem = check(record) if check is not None else None
-            if problem is not None:
-                raise ValueError(f"{path}: line {number} is not a run record ({problem})")
-            records.append(record)
+    # named neither the file nor the line. Lines end in \n, \r\n or \r, as text mode read.
+    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), 1):
+        ended = raw.endswith((b"\n", b"\r"))
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not ended and exc.reason == "unexpected end of data":
+                break  # cut short by a crash, in the middle of its last character
+            raise ValueError(
+                f"{path}: results line {number} is not UTF-8 text ({exc.reason} at byte "
+                f"{exc.start}); is it a results .jsonl file?"
+            ) from None
+        if not ended and not _whole_record(line):
+            break  # a line cut short by a crash: its run is not finished
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: corrupt results line {number}: {line[:80]!r}") from exc
+        if not isinstance(record, dict):
+            problem = f"expected a JSON object, got {type(record).__name__}"
+        else:
+            problem = check(record) if check is not None else None
+        if problem is not None:
+            raise ValueError(f"{path}: line {number} is not a run record ({problem})")
+        records.append(record)
     return records
 
 

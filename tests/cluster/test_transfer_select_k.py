@@ -404,6 +404,11 @@ def test_gmm_names_reg_covar_when_it_swamps_features_in_small_units():
     X = np.concatenate([rng.normal(c, 0.5, (100, 2)) for c in ((0, 0), (4, 0), (0, 4))])
     with pytest.warns(UserWarning, match=r"reg_covar=1e-06 is not small against the features'"):
         labels, _ = gmm(3e-4 * X, 3)
+    # any real number is a reg_covar: a Fraction failed in the warning's format
+    from fractions import Fraction
+
+    with pytest.warns(UserWarning, match=r"reg_covar=1e-06 is not small"):
+        gmm(3e-4 * X, 3, reg_covar=Fraction(1, 10**6))
     assert np.unique(labels).size < 3
     # standardised, or with a reg_covar to their scale, the same rows are three clusters
     assert np.unique(gmm(3e-4 * X, 3, reg_covar=1e-14)[0]).size == 3

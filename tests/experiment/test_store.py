@@ -83,6 +83,14 @@ def test_a_file_that_is_not_utf8_is_an_error_naming_the_file_and_line(tmp_path):
     # a last line cut short inside a character is a cut line (its run is not finished)
     path.write_bytes(b'{"a": 1}\n{"b": "\xc3\xa9\xc3')
     assert read_records(path) == [{"a": 1}]
+    # but a whole last line with a byte that is no UTF-8 is not dropped as one
+    for data in (b'{"a": 1}\n{"b": "caf\xe9"}', b'{"b": "caf\xe9"}'):
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match=r"results line \d is not UTF-8 text"):
+            read_records(path)
+    # lines that end in a lone \r, as text mode read them
+    path.write_bytes(b'{"a": 1}\r{"b": 2}\r')
+    assert read_records(path) == [{"a": 1}, {"b": 2}]
     # Windows line ends are read as before
     path.write_bytes(b'{"a": 1}\r\n{"b": 2}\r\n')
     assert read_records(path) == [{"a": 1}, {"b": 2}]

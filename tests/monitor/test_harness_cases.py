@@ -1252,6 +1252,10 @@ def test_a_whole_run_that_skipped_every_target_fails_the_exit_status(load_script
     assert load_script("source_selection").main(["--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "error: nothing ran: webcam, amazon, usps, mnist, coil2, digits skipped" in err
+    # the source checks alike: 16 "skipped" lines and exit 0
+    script = load_script("negative_transfer")
+    assert script.main(["--holdout", "--checks-only", "--data-dir", str(tmp_path)]) == 1
+    assert "error: nothing ran: " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -1261,6 +1265,7 @@ def test_a_whole_run_that_skipped_every_target_fails_the_exit_status(load_script
         ("source_selection", []),
         ("model_selection", ["--quick"]),
         ("monitor_resolution", []),
+        ("source_bias_stability", ["--seeds", "2"]),
     ],
 )
 def test_a_data_dir_that_does_not_exist_is_refused(name, argv, load_script, tmp_path, capsys):
@@ -1272,6 +1277,12 @@ def test_a_data_dir_that_does_not_exist_is_refused(name, argv, load_script, tmp_
         script.main([*argv, "--data-dir", missing])
     assert exc.value.code == 2
     assert f"--data-dir {missing}: not a folder" in capsys.readouterr().err
+    # a $DTC_DATA that leads nowhere alike
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DTC_DATA", missing)
+        with pytest.raises(SystemExit):
+            script.main(argv)
+    assert f"$DTC_DATA {missing}: not a folder" in capsys.readouterr().err
 
 
 def test_score_geometry_names_a_missing_file_before_its_table(load_script, tmp_path, capsys):
@@ -3007,7 +3018,9 @@ def test_save_partitions_is_checked_before_any_case_is_trained(
     a_file.write_text("")
     out = tmp_path / "s0.jsonl"
     argv = ["--cases", "digits_permuted", "--out", str(out)]
-    for bad in (a_file, a_file / "parts"):
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")  # mkdir failed on it after the first fit
+    for bad in (a_file, a_file / "parts", dangling):
         with pytest.raises(SystemExit) as exc:
             script.main([*argv, "--save-partitions", str(bad)])
         assert exc.value.code == 2 and not calls
