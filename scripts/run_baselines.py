@@ -460,9 +460,7 @@ def main(argv=None) -> int:
             try:
                 est = make_method(m, s, pairs[p].benchmark, how == "labelled")
                 rec.update(run_one(pair_of(key), est, how == "labelled"))
-                status = (
-                    f"ACC {100 * rec['acc']:.1f}  NMI {100 * rec['nmi']:.1f}  {rec['seconds']:.1f}s"
-                )
+                status = f"ACC {score_text(100 * rec['acc'])}  NMI {score_text(100 * rec['nmi'])}  {rec['seconds']:.1f}s"
             except Exception as exc:  # recorded, reported, and the sweep goes on
                 rec["error"] = f"{type(exc).__name__}: {exc}"
                 status = f"ERROR {rec['error']}"

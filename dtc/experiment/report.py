@@ -268,7 +268,8 @@ def record_problem(record) -> str | None:
             return f"metric {name!r} is {type(value).__name__}, expected a number"
         # NaN is a score a run could not compute; no metric is infinite, and an edited or
         # foreign file's Infinity (1e999 too) was shown bold as the best cell
-        if math.isinf(value):
+        # (1e307 too: shown in percent, it is infinite)
+        if math.isinf(100.0 * value):
             return f"metric {name!r} is {value}, expected a finite number (or NaN)"
     return None
 
@@ -740,7 +741,9 @@ def score_text(value: float) -> str:
     the other, and ties at k/2000 (an MNIST target's ACC) went down as often as up. A value
     that rounds to zero reads "0.0", never "-0.0" (an ARI of -0.0004)."""
     value = float(value)  # repr of a numpy float is "np.float64(...)"
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        # no decimal fraction left to round (and above 1e27 more digits than Decimal's
+        # context holds: InvalidOperation)
         return f"{value:.1f}"
     shown = Decimal(repr(round(value, 9))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return f"{abs(shown) if shown == 0 else shown:.1f}"
@@ -845,7 +848,8 @@ def to_markdown(table: ResultTable) -> str:
 
     header, body = _grid(table, lambda t: f"**{t}**", plain)
     lines = [
-        f"**{_caption(table)}**",
+        # the caption names columns as the header does (a "_base_" read as emphasis)
+        f"**{plain(_caption(table))}**",
         "",
         # a "|" in a column's name (a domain's) split the header into one cell more than
         # the separator row has, and the table did not render

@@ -164,15 +164,18 @@ def _cut_partial_line(fd: int, path: Path) -> None:
     if size == 0:
         return
     os.lseek(fd, size - 1, os.SEEK_SET)
-    if os.read(fd, 1) == b"\n":
+    # a line ends as read_records ends it, in \n, \r\n or a lone \r: a file of \r-ended
+    # records was read whole, and then cut to nothing by its next append
+    if os.read(fd, 1) in (b"\n", b"\r"):
         return
     data = path.read_bytes()
-    if _whole_record(data[data.rfind(b"\n") + 1 :]):
+    start = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+    if _whole_record(data[start:]):
         # a whole record without its newline (a file a user's script rewrote with
         # "\n".join): ended, not cut off (it was a finished run, and was lost)
         os.write(fd, b"\n")
         return
-    os.ftruncate(fd, data.rfind(b"\n") + 1)
+    os.ftruncate(fd, start)
 
 
 def record_check(*keys: str):

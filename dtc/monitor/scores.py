@@ -133,24 +133,23 @@ def _unit_exponent(X: np.ndarray) -> int:
     return 1 - math.frexp(top)[1]
 
 
-def _conditioned(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` ``(n, d)`` as the scores compute on it, and per column ``(d,)`` the spread
-    below which the column's values are one value up to rounding (16 eps times its largest
-    magnitude as given, in the same units; the largest of them is :func:`_rounding` of the
-    data, the data being at unit scale): brought to unit scale
-    (:func:`_unit_exponent`), centred where far off the origin (:func:`_near_origin`) and
-    brought to unit scale again. The scale comes first: the column spread of data in 1e168
-    units overflowed, so they were not centred (k-NN agreement 0.90 for 1.0); and again
-    after, since centring small spread far from the origin (1e-9 around 1) left data in
-    small units (Davies-Bouldin's best, 0, for every partition)."""
+def _conditioned(X: np.ndarray) -> tuple[np.ndarray, float]:
+    """``X`` ``(n, d)`` as the scores compute on it, and the distance below which two of
+    its points are one (:func:`_rounding` of ``X`` as given, in the same units): brought to
+    unit scale (:func:`_unit_exponent`), centred where far off the origin
+    (:func:`_near_origin`) and brought to unit scale again. The scale comes first: the
+    column spread of data in 1e168 units overflowed, so they were not centred (k-NN
+    agreement 0.90 for 1.0); and again after, since centring small spread far from the
+    origin (1e-9 around 1) left data in small units (Davies-Bouldin's best, 0, for every
+    partition)."""
     X = np.ldexp(X, _unit_exponent(X)).astype(X.dtype, copy=False)
     # the rounding of the data as given: centred, points that coincide up to the rounding
     # of their far-off values looked apart (Calinski-Harabasz 7.6e18; k-NN agreement scored
-    # the residue). Per column: a column of 1e-9 values beside one of 1e8 is exact.
-    tol = 16 * np.finfo(X.dtype).eps * np.abs(X).max(axis=0)
+    # the residue)
+    tol = _rounding(X)
     X = _near_origin(X)
     e = _unit_exponent(X)
-    return np.ldexp(X, e).astype(X.dtype, copy=False), np.ldexp(tol, e)
+    return np.ldexp(X, e).astype(X.dtype, copy=False), math.ldexp(tol, e)
 
 
 def _near_origin(X: np.ndarray) -> np.ndarray:
@@ -171,7 +170,7 @@ def _on_subsample(fn, name: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
         X, labels = _labelled_subsample(X, labels, max_samples, seed, name)
         unit, tol = _conditioned(X)
-        return float(fn(unit, labels, float(tol.max())))
+        return float(fn(unit, labels, tol))
 
     scorer.__name__ = name
     scorer.__doc__ = (
@@ -233,11 +232,10 @@ def _davies_bouldin(X: np.ndarray, labels: np.ndarray, tol: float) -> float:
     return -skm.davies_bouldin_score(X, labels)
 
 
-def _check_spread(X: np.ndarray, tol, name: str) -> None:
+def _check_spread(X: np.ndarray, tol: float, name: str) -> None:
     # every row one point: each distance 0, a score of ties (silhouette's 0 / 0 read as 0,
-    # the k-NN agreement's neighbours picked by row order): undefined, refused. ``tol``:
-    # one for every column, or one per column
-    if (np.ptp(X, axis=0) <= tol).all():
+    # the k-NN agreement's neighbours picked by row order): undefined, refused
+    if np.ptp(X, axis=0).max() <= tol:
         raise ValueError(
             f"{name}: every scored row of X is the same point (a collapsed space); "
             "the score is undefined"

@@ -119,6 +119,15 @@ def test_markdown_shows_underscores_at_a_words_edge_as_written():
     assert rows == ["| \\_base\\_", "| \\_\\_x\\_\\_", "| imbalance_ratio"]
 
 
+def test_markdown_caption_names_columns_as_the_header_does():
+    # the caption (realised ratios by column) was not escaped: "_base_" read as emphasis
+    from dtc.experiment.report import to_markdown
+
+    rec = {**_record("k", 0, 0.5, target="_base_"), "realised_ratio": 2.0}
+    caption = to_markdown(build_tables([rec])[0]).splitlines()[0]
+    assert "digits:source→\\_base\\_: 2.00" in caption
+
+
 def test_latex_escapes_backslash_caret_and_tilde_once():
     # "DTC^2 ~ \alpha" was written as is: LaTeX would not compile it.
     tex = to_latex(build_tables([_record("DTC^2 ~ \\alpha {x}_1", 0, 0.5)])[0])
@@ -189,6 +198,14 @@ def test_records_the_report_cannot_read_are_refused_naming_them(tmp_path):
     # an Infinity in an edited file was shown bold as the best cell; NaN stays readable
     assert record_problem({**good, "metrics": {"acc": float("inf")}}) == (
         "metric 'acc' is inf, expected a finite number (or NaN)"
+    )
+    # 1e307 is finite, but infinite in percent: bold as the best cell too
+    assert record_problem({**good, "metrics": {"acc": 1e307}}) == (
+        "metric 'acc' is 1e+307, expected a finite number (or NaN)"
+    )
+    # a huge finite score is shown as it is (score_text raised InvalidOperation from 1e27)
+    assert "1000000000000000019884624838656.0" in to_markdown(
+        build_tables([{**good, "metrics": {"acc": 1e28}}], ["acc"])[0]
     )
     assert record_problem({**good, "metrics": {"acc": float("nan")}}) is None
     # and a NaN as records write it (strict JSON has none): null, shown as NaN

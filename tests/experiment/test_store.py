@@ -88,12 +88,17 @@ def test_a_file_that_is_not_utf8_is_an_error_naming_the_file_and_line(tmp_path):
         path.write_bytes(data)
         with pytest.raises(ValueError, match=r"results line \d is not UTF-8 text"):
             read_records(path)
-    # lines that end in a lone \r, as text mode read them
-    path.write_bytes(b'{"a": 1}\r{"b": 2}\r')
-    assert read_records(path) == [{"a": 1}, {"b": 2}]
-    # Windows line ends are read as before
-    path.write_bytes(b'{"a": 1}\r\n{"b": 2}\r\n')
-    assert read_records(path) == [{"a": 1}, {"b": 2}]
+    # lines that end in a lone \r, as text mode read them; an append keeps them (the file
+    # was cut to nothing, its last line taken for a cut one)
+    for data, expected in (
+        (b'{"a": 1}\r{"b": 2}\r', [{"a": 1}, {"b": 2}]),
+        (b'{"a": 1}\r{"b": 2}', [{"a": 1}, {"b": 2}]),  # a whole last record
+        (b'{"a": 1}\r{"b": ', [{"a": 1}]),  # a cut one
+    ):
+        path.write_bytes(data)
+        assert read_records(path) == expected
+        append_record(path, {"c": 3})
+        assert read_records(path) == [*expected, {"c": 3}]
 
 
 def test_a_line_that_is_not_a_record_is_an_error_naming_the_file_and_line(tmp_path):
