@@ -1829,15 +1829,6 @@ def main(argv=None) -> int:
         except ValueError as exc:
             ap.error(str(exc))
         return 0
-    if args.checks_only:  # before --set is parsed: compared with the option's default
-        # the checks train nothing and keep nothing: options of the runs would be ignored
-        checks = {"checks_only", "check_seeds", "min_similarity", "min_signal_ratio"}
-        checks |= {"json", "quick", "cases", "data_dir", *CASE_SET_HELP}
-        refuse_unused(ap, args, checks, "--checks-only prints the source checks and keeps nothing")
-    try:
-        args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
-    except ValueError as exc:
-        ap.error(f"--set: {exc}")
     chosen = [name for name in CASE_SET_HELP if getattr(args, name)]
     if len(chosen) > 1:
         ap.error(f"--{' and --'.join(chosen)} are different case sets: give one")
@@ -1849,6 +1840,15 @@ def main(argv=None) -> int:
         ap.error(f"--quick is seven cases of the harness: give it without {other}")
     if args.check_seeds < 1:  # zero seeds checked nothing and printed 'flagged 0/0'
         ap.error(f"--check-seeds must be >= 1, got {args.check_seeds}")
+    if args.checks_only:  # before --set is parsed: compared with the option's default
+        # the checks train nothing and keep nothing: options of the runs would be ignored
+        checks = {"checks_only", "check_seeds", "min_similarity", "min_signal_ratio"}
+        checks |= {"json", "quick", "cases", "data_dir", *CASE_SET_HELP}
+        refuse_unused(ap, args, checks, "--checks-only prints the source checks and keeps nothing")
+    try:
+        args.set = {".".join(path): value for path, value in parse_overrides(args.set)}
+    except ValueError as exc:
+        ap.error(f"--set: {exc}")
     if not args.checks_only:
         check_run_options(ap, args)
     names = set(args.cases.split(",")) if args.cases else (QUICK if args.quick else None)

@@ -262,16 +262,17 @@ def test_source_selection_skips_a_target_whose_data_are_refused(
     load_script, tmp_path, monkeypatch, capsys
 ):
     """A target whose loader refuses its data (ValueError, as a missing file is
-    FileNotFoundError) is skipped with one line; the others still run. A whole run exits
-    0; a target named with --targets and skipped fails the status."""
+    FileNotFoundError) is skipped with one line; the others still run. A whole run that
+    ran nothing fails the status, and so does a target named with --targets and skipped."""
     script = load_script("source_selection")
 
     def refuse(*a):
         raise ValueError("a bad data file")
 
     monkeypatch.setattr(script, "run_target", refuse)
-    assert script.main([]) == 0
-    assert "skipped usps: a bad data file" in capsys.readouterr().err
+    assert script.main([]) == 1
+    err = capsys.readouterr().err
+    assert "skipped usps: a bad data file" in err and "error: nothing ran: " in err
     assert script.main(["--targets", "usps"]) == 1
     err = capsys.readouterr().err
     assert "skipped usps: a bad data file" in err and "error: --targets: usps skipped" in err
