@@ -244,9 +244,10 @@ class TCA(AdaptThenCluster):
         2013; ``q`` as in :func:`tca_transform`).
     lam : float, default 1.0
         Ridge on the directions (JDA's ``lambda``): larger keeps the variance more and
-        matches the means less. Pan et al.'s ``mu`` weights the MMD term instead; with the
-        MMD matrix divided by its Frobenius norm ``1/n_s + 1/n_t`` (the JDA code), a
-        paper's ``mu`` is ``lam = 1 / (mu (1/n_s + 1/n_t))``.
+        matches the means less. Pan et al.'s ``mu`` (TNN 2011: the leading eigenvectors of
+        ``(K L K + mu I)^-1 K H K``) is the same ridge on the MMD matrix ``L`` as it is;
+        here ``L`` is divided by its Frobenius norm ``1/n_s + 1/n_t`` (the JDA code), so a
+        paper's ``mu`` is ``lam = mu / (1/n_s + 1/n_t)``.
     kernel : {"auto", "primal", "linear", "rbf"}, default "auto"
     gamma : float, default 1.0
         rbf width.

@@ -423,6 +423,33 @@ def test_tca_reduces_the_mean_discrepancy():
     assert after < 0.1 * before
 
 
+@pytest.mark.parametrize("mu", [0.01, 100.0])
+def test_tca_lam_is_pan_et_als_mu_over_the_norm_of_the_mmd_matrix(mu):
+    # Pan et al. (TNN 2011): W = the leading eigenvectors of (K L K + mu I)^-1 K H K, with
+    # L = e e^T unnormalised; tca_transform divides L by ||L||_F = 1/n_s + 1/n_t, so the
+    # paper's mu is lam = mu / (1/n_s + 1/n_t) (the docstring had it inverted, which gives
+    # the opposite regime everywhere but mu = 1)
+    import scipy.linalg
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    rng = np.random.default_rng(1)
+    ns, nt = 30, 20
+    Xs, Xt = rng.normal(size=(ns, 5)), rng.normal(size=(nt, 5)) + 1.5
+    K = rbf_kernel(np.vstack([Xs, Xt]), gamma=0.1)
+    e = np.r_[np.full(ns, 1 / ns), np.full(nt, -1 / nt)]
+    H = np.eye(ns + nt) - 1 / (ns + nt)
+    vals, vecs = scipy.linalg.eig(
+        np.linalg.solve(K @ np.outer(e, e) @ K + mu * np.eye(ns + nt), K @ H @ K)
+    )
+    paper = K @ vecs[:, np.argsort(-vals.real)[:2]].real
+    lam = mu / (1 / ns + 1 / nt)
+    Z = np.vstack(
+        tca_transform(Xs, Xt, n_components=2, lam=lam, kernel="rbf", gamma=0.1, normalize=False)
+    )
+    cosines = np.abs((paper / np.linalg.norm(paper, axis=0) * Z / np.linalg.norm(Z, axis=0)).sum(0))
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-6)
+
+
 def test_ot_mapping_uses_the_coupling():
     rng = np.random.default_rng(5)
     Xs, Xt = rng.standard_normal((30, 2)), rng.standard_normal((20, 2)) + 4
