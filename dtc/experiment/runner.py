@@ -243,8 +243,11 @@ def run_experiment(
                         _log_run(config.name, summary, task, error, data_keys)
         # Parallel runs finish in any order, and a retried failure lands after the rest:
         # a report lists rows in the order it meets them, so the file keeps the config's.
-        if summary.stale or summary.finished:
-            _in_task_order(out_dir / RESULTS_FILE, tasks)
+        # A sweep that ran nothing too, when its own records are out of order: one
+        # interrupted after its last run and before this left them so for good.
+        if (out_dir / RESULTS_FILE).exists():
+            ran = bool(summary.stale or summary.finished)
+            _in_task_order(out_dir / RESULTS_FILE, tasks, unless_ordered=not ran)
     return summary
 
 
@@ -343,14 +346,19 @@ def _check_data_files(tasks: list[Task], data_dir) -> None:
         data.domain_files(benchmark, sorted(names), data_dir, verify=True)
 
 
-def _in_task_order(path: Path, tasks: list[Task]) -> None:
+def _in_task_order(path: Path, tasks: list[Task], unless_ordered: bool = False) -> None:
     """Rewrite ``path`` with the records of ``tasks`` in the config's order (records of
     other configs first, as they were): re-run stale runs were appended at the end, and a
     report lists rows in the order it meets them. Each keeps its task's ``grid``
-    (:func:`with_task_grid`)."""
+    (:func:`with_task_grid`). ``unless_ordered``: left as it is when the records of
+    ``tasks`` are in the config's order already (a sweep of a subset of the seeds moved
+    the others ahead of them)."""
     order = {t.run_id: i for i, t in enumerate(tasks)}
     records = read_records(path)
     ours, others = split_by_tasks(records, tasks)
+    positions = [order[r["run_id"]] for r in ours]
+    if unless_ordered and positions == sorted(positions):
+        return
     ours = with_task_grid(ours, tasks)
     ordered = others + sorted(ours, key=lambda r: order[r["run_id"]])
     if ordered != records:  # rewritten (34 MiB at 40,000 runs) only when it changes

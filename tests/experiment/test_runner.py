@@ -1050,6 +1050,12 @@ def test_runs_that_finish_out_of_order_are_stored_in_the_configs_order(tmp_path,
     summary = run_experiment(cfg, tmp_path, progress=False)
     assert summary.finished == 2
     assert [r["label"] for r in _lines(tmp_path / "results.jsonl")] == ["km", "sp"]
+    # a sweep interrupted after its last run, before the reorder, left the file as the runs
+    # finished; its resume, with nothing to run, left it so for good
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(reversed(path.read_text().splitlines(keepends=True))))
+    assert run_experiment(cfg, tmp_path, progress=False).finished == 0
+    assert [r["label"] for r in _lines(path)] == ["km", "sp"]
 
 
 def test_a_record_that_cannot_be_checked_is_kept():
