@@ -525,7 +525,14 @@ def report(
         )
     path = results / RESULTS_FILE if results.is_dir() else results
     if not path.is_file():
-        raise _fail(FileNotFoundError(f"results file {str(path)!r} not found"))
+        failed = path.parent / "errors.jsonl"
+        # a sweep whose every run failed writes errors.jsonl only: "not found" hid them
+        why = (
+            f"; every run of the sweep failed? see {str(failed)!r}"
+            if failed.is_file() and failed.stat().st_size
+            else ""
+        )
+        raise _fail(FileNotFoundError(f"results file {str(path)!r} not found{why}"))
     try:
         check_folder(out_dir, "--out")
     except ValueError as exc:

@@ -262,6 +262,11 @@ def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     assert res.exit_code == 1 and "is a folder; expected a YAML file" in res.stderr
     res = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert res.exit_code == 1 and "not found" in res.stderr
+    # a sweep whose every run failed: its failures are pointed to
+    (tmp_path / "failed").mkdir()
+    (tmp_path / "failed" / "errors.jsonl").write_text('{"run_id": "a", "error": "boom"}\n')
+    res = runner.invoke(app, ["report", str(tmp_path / "failed")])
+    assert res.exit_code == 1 and "every run of the sweep failed? see" in res.stderr
 
 
 def test_failing_single_run_exits_nonzero_with_error(tmp_path):
