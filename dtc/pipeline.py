@@ -2285,6 +2285,13 @@ class DTC(TransferClusterer):
     def _cluster(self, k: int | None) -> None:
         Z = embed(self._tgt_ae.encoder, self._Xt)  # the head's input
         Zs = embed(self._src_ae.encoder, self._Xs)
+        if not (np.isfinite(Z).all() and np.isfinite(Zs).all()):
+            # a last training step that diverged (the loss is checked before each step):
+            # K-means of the embedding blamed its input X
+            raise FloatingPointError(
+                "DTC: the trained encoder embeds rows at NaN or Inf (the last training step "
+                "diverged); lower the learning rate or the alignment weight"
+            )
         Zt = Z  # the clustering space
         if self.spherical:
             # cosine geometry: K-means on unit rows is spherical K-means up to the

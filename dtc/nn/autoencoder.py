@@ -273,6 +273,9 @@ class MLPAutoencoder(Autoencoder):
 
 
 def _image_chw(image_shape) -> tuple[int, int, int]:
+    # ints only, as Domain takes them: int() truncated 8.9 to 8 and read True as 1 channel
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in image_shape):
+        raise ValueError(f"image_shape: expected (H, W) or (C, H, W) of ints, got {image_shape!r}")
     shape = tuple(int(s) for s in image_shape)
     if len(shape) == 2:
         shape = (1, *shape)
@@ -382,7 +385,8 @@ def build_autoencoder(
         # (16, 32) for hidden=[3], activation="tanh")
         kind = repr(architecture) if isinstance(architecture, str) else "a given network"
         for name, value, default in (("hidden", hidden, None), ("activation", activation, "relu")):
-            if value != default:
+            # "is not None": a numpy array of widths (a hidden= taken) has no truth value
+            if value is not None if default is None else value != default:
                 raise ValueError(
                     f"build_autoencoder: {name}={value!r} has no effect with architecture "
                     f"{kind}; leave it at {default!r}"

@@ -431,6 +431,8 @@ def pretrain_autoencoder(
         raise ValueError(f"{stage}: epochs must be >= 0, got {epochs}")
     if not lr > 0 or lr == float("inf"):  # NaN compares False both ways: it trained NaNs
         raise ValueError(f"{stage}: lr must be a finite number > 0, got {lr}")
+    if not 0 <= weight_decay < float("inf"):  # Adam took inf and returned NaN weights
+        raise ValueError(f"{stage}: weight_decay must be a finite number >= 0, got {weight_decay}")
     # Vincent et al.'s corruptions: a Gaussian std >= 0 and a masked fraction in [0, 1);
     # mask=1 zeroed every input, a negative or NaN value turned corruption off unsaid
     if not 0 <= noise < float("inf"):
@@ -524,4 +526,11 @@ def pretrain_autoencoder(
             bar.update(task, advance=1, info=f"recon {logs['recon']:.4f}")
             if on_epoch_end is not None:
                 on_epoch_end(epoch, logs)
+    if epochs:
+        # the loss is checked before each step: a step that diverged is seen at the next
+        # one, and the last one not at all (its network was returned, and K-means of the
+        # embedding blamed its input X)
+        with torch.no_grad(), evaluating(ae):
+            for i in range(0, len(Xt), 2048):
+                check_embedding(ae(Xt[i : i + 2048])[0], stage=stage, epoch=epochs - 1)
     return history

@@ -118,6 +118,13 @@ def test_builder_bad_input_is_named():
         MLPAutoencoder.from_preset(10, "huge")
     with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\)"):
         ConvAutoencoder((1, 2, 8, 8))
+    # int() truncated 8.9 to 8 (and 16.5 built a 16x16 network), True read as one channel
+    for shape in ((8.9, 8.9), (True, 8, 8)):
+        with pytest.raises(ValueError, match=r"image_shape: .* of ints, got"):
+            ConvAutoencoder(shape)
+    # a numpy array of widths has no effect with conv: said so, not numpy's ambiguous truth
+    with pytest.raises(ValueError, match=r"hidden=array\(\[4, 4\]\) has no effect with"):
+        build_autoencoder("conv", 64, image_shape=(8, 8), hidden=np.array([4, 4]))
     with pytest.raises(ValueError, match="channels: expected positive integer channel counts"):
         ConvAutoencoder((8, 8), channels=())
     with pytest.raises(ValueError, match=r"channels: .* got \[16.7\]"):  # int() made it 16

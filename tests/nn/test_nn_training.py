@@ -207,12 +207,26 @@ def test_nan_loss_names_stage_and_epoch():
         pretrain_autoencoder(ae, np.ones((8, 4), np.float32), epochs=2, batch_size=4)
 
 
+def test_a_last_step_that_diverges_names_stage_and_epoch():
+    # the loss is checked before each step: a diverged last step returned a broken network
+    # (a finite history), and K-means of its embedding blamed its input, "X: expected finite"
+    torch.manual_seed(0)
+    # two layers: weights of ~1e20 after one step give an embedding of ~1e40, past float32
+    ae = Autoencoder(nn.Sequential(nn.Linear(5, 4), nn.Linear(4, 2)), 5, nn.Linear(2, 5))
+    X = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    with pytest.raises(FloatingPointError, match="pretrain: the training diverged .* epoch 0"):
+        pretrain_autoencoder(ae, X, epochs=1, batch_size=100, lr=1e20)
+
+
 def test_bad_arguments_raise_value_error():
     ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
     X = np.ones((8, 4), np.float32)
     for lr in (0, float("nan"), float("inf")):  # NaN passed and trained NaN weights
         with pytest.raises(ValueError, match="lr must be a finite number > 0"):
             pretrain_autoencoder(ae, X, epochs=1, lr=lr)
+    for wd in (-1.0, float("nan"), float("inf")):  # Adam took inf: NaN weights, no error
+        with pytest.raises(ValueError, match="pretrain: weight_decay must be a finite number"):
+            pretrain_autoencoder(ae, X, epochs=1, weight_decay=wd)
     with pytest.raises(ValueError, match="head"):
         pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(8, int))
     with pytest.raises(ValueError, match="batch_size"):

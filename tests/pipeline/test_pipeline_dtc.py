@@ -1260,6 +1260,25 @@ def test_a_step_that_diverges_under_an_alignment_loss_is_named_as_one(
         DTC(**TINY, **params).fit(small_pair)
 
 
+def test_a_last_adaptation_step_that_diverges_is_named_as_one(small_pair, monkeypatch):
+    # the loss is checked before each step: after the last one NaN weights reached the
+    # clustering, whose input check blamed "X: expected finite values"
+    original = DTC._step
+
+    def step(self, total, parts, sums, where, epoch, rows=None):
+        original(self, total, parts, sums, where, epoch, rows)
+        if where == "adapt":  # the only one: NaN weights after it
+            with torch.no_grad():
+                for p in self._tgt_ae.encoder.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(DTC, "_step", step)
+    # one adaptation epoch of one batch, nothing after it but the clustering
+    params = {**TINY, "adapt_epochs": 1, "batch_size": 4096, "self_training_rounds": 0}
+    with pytest.raises(FloatingPointError, match=r"^DTC: the trained encoder embeds rows at NaN"):
+        DTC(**params, use_source_labels=False).fit(small_pair)
+
+
 def test_checkpoints_tell_callbacks_and_module_weights_apart(small_pair, tmp_path):
     params = {**TINY, "checkpoint_dir": tmp_path}
     DTC(**params, callbacks=[Damp()]).fit(small_pair)
