@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import sys
 import uuid
@@ -427,8 +428,19 @@ def pretrain_autoencoder(
     ``FloatingPointError`` naming ``stage`` and the epoch on NaN.
     ``on_epoch_end(epoch, logs)`` is called after every epoch (e.g. to checkpoint).
     """
-    if epochs < 0:
-        raise ValueError(f"{stage}: epochs must be >= 0, got {epochs}")
+    # ints by type: a seed of 2.5 was taken for 2, epochs or batch_size of 2.5 failed in
+    # range() unnamed
+    for name, value, low in (
+        ("epochs", epochs, 0),
+        ("batch_size", batch_size, 1),
+        ("seed", seed, 0),
+    ):
+        if not is_int_at_least(value, low):
+            raise ValueError(f"{stage}: {name} must be an int >= {low}, got {value!r}")
+    if not isinstance(lr, numbers.Real) or not isinstance(weight_decay, numbers.Real):
+        raise ValueError(
+            f"{stage}: lr and weight_decay must be numbers, got {lr!r}, {weight_decay!r}"
+        )
     if not lr > 0 or lr == float("inf"):  # NaN compares False both ways: it trained NaNs
         raise ValueError(f"{stage}: lr must be a finite number > 0, got {lr}")
     if not 0 <= weight_decay < float("inf"):  # Adam took inf and returned NaN weights
@@ -468,6 +480,10 @@ def pretrain_autoencoder(
             raise ValueError(
                 f"{stage}: y must hold integer class labels (-1 = unlabelled), got dtype "
                 f"{y_arr.dtype} with non-integer values"
+            )
+        if (y_arr < -1).any():  # -1 is unlabelled; -2 was taken for it unsaid
+            raise ValueError(
+                f"{stage}: y must hold class labels >= 0 or -1 (unlabelled), got {y_arr.min()}"
             )
         yt = torch.as_tensor(y_arr, dtype=torch.long, device=device)
         if yt.shape != (len(Xt),):

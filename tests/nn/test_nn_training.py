@@ -224,6 +224,15 @@ def test_bad_arguments_raise_value_error():
     for lr in (0, float("nan"), float("inf")):  # NaN passed and trained NaN weights
         with pytest.raises(ValueError, match="lr must be a finite number > 0"):
             pretrain_autoencoder(ae, X, epochs=1, lr=lr)
+    # a seed of 2.5 was taken for 2; epochs / batch_size of 2.5 failed in range(), unnamed
+    for name, value in (("seed", 2.5), ("epochs", 2.5), ("batch_size", 2.5), ("batch_size", 0)):
+        with pytest.raises(ValueError, match=f"pretrain: {name} must be an int >= "):
+            pretrain_autoencoder(ae, X, **{"epochs": 1, name: value})
+    with pytest.raises(ValueError, match="pretrain: lr and weight_decay must be numbers"):
+        pretrain_autoencoder(ae, X, epochs=1, lr="1e-3")
+    head = nn.Linear(2, 2)  # -1 is unlabelled; -2 was read as unlabelled too, unsaid
+    with pytest.raises(ValueError, match=r"pretrain: y must hold class labels >= 0 or -1"):
+        pretrain_autoencoder(ae, X, epochs=1, y=np.r_[np.zeros(7, int), -2], head=head)
     for wd in (-1.0, float("nan"), float("inf")):  # Adam took inf: NaN weights, no error
         with pytest.raises(ValueError, match="pretrain: weight_decay must be a finite number"):
             pretrain_autoencoder(ae, X, epochs=1, weight_decay=wd)
@@ -269,7 +278,7 @@ def test_device_names_are_resolved_or_refused():
 def test_bad_epochs_and_label_shape_are_named():
     ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
     X = np.ones((8, 4), np.float32)
-    with pytest.raises(ValueError, match="pretrain: epochs must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="pretrain: epochs must be an int >= 0, got -1"):
         pretrain_autoencoder(ae, X, epochs=-1)
     with pytest.raises(ValueError, match=r"pretrain: y must have shape \(8,\), got \(7,\)"):
         pretrain_autoencoder(ae, X, epochs=1, y=np.zeros(7, int), head=nn.Linear(2, 2))
