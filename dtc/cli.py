@@ -526,10 +526,13 @@ def report(
     path = results / RESULTS_FILE if results.is_dir() else results
     if not path.is_file():
         failed = path.parent / "errors.jsonl"
-        # a sweep whose every run failed writes errors.jsonl only: "not found" hid them
+        # a sweep whose every run failed writes errors.jsonl only: "not found" hid them (a
+        # mistyped folder is not pointed to its parent's failures)
         why = (
             f"; every run of the sweep failed? see {str(failed)!r}"
-            if failed.is_file() and failed.stat().st_size
+            if (results.is_dir() or path.name == RESULTS_FILE)
+            and failed.is_file()
+            and failed.stat().st_size
             else ""
         )
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found{why}"))

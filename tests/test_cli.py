@@ -267,6 +267,9 @@ def test_config_errors_exit_nonzero_naming_the_problem(tmp_path):
     (tmp_path / "failed" / "errors.jsonl").write_text('{"run_id": "a", "error": "boom"}\n')
     res = runner.invoke(app, ["report", str(tmp_path / "failed")])
     assert res.exit_code == 1 and "every run of the sweep failed? see" in res.stderr
+    # a mistyped path beside them is not pointed to its folder's failures
+    res = runner.invoke(app, ["report", str(tmp_path / "failed" / "typo")])
+    assert res.exit_code == 1 and "every run" not in res.stderr
 
 
 def test_failing_single_run_exits_nonzero_with_error(tmp_path):

@@ -545,8 +545,9 @@ def pretrain_autoencoder(
     if epochs:
         # the loss is checked before each step: a step that diverged is seen at the next
         # one, and the last one not at all (its network was returned, and K-means of the
-        # embedding blamed its input X)
-        with torch.no_grad(), evaluating(ae):
+        # embedding blamed its input X). In a fork of the random streams: a module that
+        # draws in every mode (a sampler) moved the fit's later draws, and its result
+        with torch.random.fork_rng(devices=rng_devices(device)), torch.no_grad(), evaluating(ae):
             for i in range(0, len(Xt), 2048):
                 check_embedding(ae(Xt[i : i + 2048])[0], stage=stage, epoch=epochs - 1)
     return history

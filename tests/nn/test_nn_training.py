@@ -218,6 +218,27 @@ def test_a_last_step_that_diverges_names_stage_and_epoch():
         pretrain_autoencoder(ae, X, epochs=1, batch_size=100, lr=1e20)
 
 
+def test_the_last_check_draws_no_random_numbers():
+    # the embedding check after the last epoch ran a module that samples in every mode: its
+    # draws moved the fit's later ones (DTC's labels changed with a noisy encoder)
+    class Noisy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(5, 2)
+
+        def forward(self, x):
+            h = self.lin(x)
+            return h + 0.01 * torch.randn_like(h)
+
+    ae = Autoencoder(Noisy(), 5, nn.Linear(2, 5))
+    X = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    states = []
+    pretrain_autoencoder(
+        ae, X, epochs=2, on_epoch_end=lambda e, logs: states.append(torch.get_rng_state())
+    )
+    assert torch.equal(torch.get_rng_state(), states[-1])
+
+
 def test_bad_arguments_raise_value_error():
     ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4))
     X = np.ones((8, 4), np.float32)
