@@ -749,18 +749,19 @@ def score_text(value: float) -> str:
     return f"{abs(shown) if shown == 0 else shown:.1f}"
 
 
-_fmt = score_text
-
-
 def _shown(value: float) -> float:
     # Bold is decided on what the reader sees: 80.04 and 80.01 both read "80.0", and
     # bolding one of them would claim a difference the table does not show.
-    return float(_fmt(value))
+    return float(score_text(value))
 
 
 def _cell_text(cell: Cell, show_n: bool) -> str:
     # One run has no spread to show: "± 0.0" would claim one.
-    text = _fmt(cell.mean) if cell.n == 1 else f"{_fmt(cell.mean)} ± {_fmt(cell.std)}"
+    text = (
+        score_text(cell.mean)
+        if cell.n == 1
+        else f"{score_text(cell.mean)} ± {score_text(cell.std)}"
+    )
     if not cell.complete:
         return f"{text} (n={cell.n}/{cell.n + cell.left_out})"
     return f"{text} (n={cell.n})" if show_n else text
@@ -822,9 +823,9 @@ def _grid(table: ResultTable, bold, plain) -> tuple[list[str], list[list[str]]]:
             if m is None:
                 line.append("–")
             elif not table.row_complete(row):
-                line.append(f"{_fmt(m)} (incomplete)")
+                line.append(f"{score_text(m)} (incomplete)")
             else:
-                text = _fmt(m)
+                text = score_text(m)
                 best = row not in table.unranked and _shown(m) == best_mean
                 line.append(bold(text) if best else text)
         body.append(line)
