@@ -3,7 +3,8 @@ caller's pyplot backend is left alone; ``matplotlib.use("Agg")`` at import switc
 notebook's, whose ``plt.show()`` then showed nothing).
 
 * :func:`bar_figure` -- one metric, methods x tasks, mean with std error bars; a cell
-  missing some of its column's seeds (``n=k/m`` in the tables) is hatched;
+  missing some of its column's seeds (``n=k/m`` in the tables) is hatched, one without a
+  run marked "no run";
 * :func:`curves_figure` -- training curves from the records' ``history`` (e.g. the
   monitors' scores), mean over seeds per table cell (row, and column when several);
 * :func:`tsne_figure` -- 2-d t-SNE of source and target embeddings, coloured by
@@ -27,42 +28,87 @@ from dtc.experiment.store import replace_file
 __all__ = ["bar_figure", "curves_figure", "report_figures", "tsne_figure"]
 
 
+#: The widest panel of a bar chart, and each bar's share of it (inches): a table of many
+#: columns is drawn as several panels one above the other (one strip per table, with a
+#: 29 x 36 table, was 36,584 x 466 px: unreadable at any size).
+MAX_PANEL_WIDTH_IN = 14.0
+BAR_WIDTH_IN = 0.12
+GROUP_GAP_IN = 0.5
+
+
+def row_colours(n: int) -> list:
+    """``n`` colours, distinct up to 60: matplotlib's default cycle repeats after 10, and
+    rows 0 and 10 of a table (or two curves) were drawn alike."""
+    from matplotlib import colormaps
+
+    names = ["tab10"] if n <= 10 else ["tab20"] if n <= 20 else ["tab20", "tab20b", "tab20c"]
+    palette = [c for name in names for c in colormaps[name].colors]
+    return [palette[i % len(palette)] for i in range(n)]
+
+
 def bar_figure(table, path: Path) -> Path:
-    """Grouped bars of ``table`` (a :class:`~dtc.experiment.report.ResultTable`)."""
+    """Grouped bars of ``table`` (a :class:`~dtc.experiment.report.ResultTable`): the mean
+    over seeds of each cell with its std (ddof=1) as the error bar, none for a cell of one
+    seed (the tables print no "± 0.0" either); several panels sharing the y axis when the
+    columns do not fit one (:data:`MAX_PANEL_WIDTH_IN`)."""
+    from matplotlib.patches import Patch
+
     n_rows, n_cols = len(table.rows), len(table.columns)
+    group_in = GROUP_GAP_IN + BAR_WIDTH_IN * max(n_rows, 1)
+    n_panels = -(-n_cols // max(1, int(MAX_PANEL_WIDTH_IN // group_in)))
+    per_panel = -(-n_cols // n_panels)  # as many columns in each panel as can be
     width = 0.8 / max(n_rows, 1)
-    fig = Figure(figsize=(max(6.0, 1.2 * n_cols + 0.25 * n_rows * n_cols), 4.0))
-    ax = fig.subplots()
-    x = np.arange(n_cols)
-    handles, undefined = [], False
-    for i, row in enumerate(table.rows):
-        cells = [table.cells[row].get(c) for c in table.columns]
-        means = [c.mean if c else np.nan for c in cells]
-        stds = [c.std if c else 0.0 for c in cells]
-        at = x + (i - (n_rows - 1) / 2) * width
-        bars = ax.bar(at, means, width, yerr=stds, label=row, capsize=2)
-        handles.append(bars)
-        for bar, cell, where in zip(bars, cells, at):
-            if cell is not None and not cell.complete:  # fewer seeds: not comparable
-                bar.set_hatch("//")
-            if cell is not None and not np.isfinite(cell.mean):
-                # a run without a number drew no bar, as a cell without a run
-                ax.text(where, 0, "n/a", rotation=90, ha="center", va="bottom", fontsize=6)
-                undefined = True
-    notes = []
+    fig = Figure(figsize=(max(6.0, group_in * per_panel), 3.6 * n_panels))
+    axes = fig.subplots(n_panels, 1, sharey=True, squeeze=False)[:, 0]
+    colours = row_colours(n_rows)
+    marks = set()
+    for p, ax in enumerate(axes):
+        columns = table.columns[p * per_panel : (p + 1) * per_panel]
+        x = np.arange(len(columns))
+        for i, row in enumerate(table.rows):
+            cells = [table.cells[row].get(c) for c in columns]
+            at = x + (i - (n_rows - 1) / 2) * width
+            means = np.array([c.mean if c else np.nan for c in cells])
+            bars = ax.bar(at, means, width, color=colours[i])
+            spread = np.array([c is not None and c.n > 1 for c in cells])
+            if spread.any():
+                stds = np.array([c.std for c in cells if c is not None and c.n > 1])
+                ax.errorbar(
+                    at[spread],
+                    means[spread],
+                    yerr=stds,
+                    fmt="none",
+                    ecolor="black",
+                    elinewidth=0.8,
+                    capsize=2,
+                )
+            for bar, cell, where in zip(bars, cells, at):
+                if cell is None:  # drew no bar, as a score of 0 does
+                    mark = "no run"
+                elif not np.isfinite(cell.mean):  # a run without a number: no bar either
+                    mark = "n/a"
+                else:
+                    mark = None
+                if mark:
+                    ax.text(where, 0, mark, rotation=90, ha="center", va="bottom", fontsize=6)
+                    marks.add(mark)
+                if cell is not None and not cell.complete:  # fewer seeds: not comparable
+                    bar.set_hatch("//")
+        ax.set_xlim(-0.5, per_panel - 0.5)  # the same bar width in every panel
+        ax.set_xticks(x, columns, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(f"{METRIC_NAMES.get(table.metric, table.metric)} (%)")  # as the tables
+    notes = ["error bars: ± std over seeds (ddof=1), none for one seed"]
     if table.incomplete:  # as the tables' n=k/m
         notes.append("hatched: a cell missing some of its column's seeds")
-    if undefined:
+    if "n/a" in marks:
         notes.append("n/a: runs without a value")
-    if notes:
-        ax.set_title("; ".join(notes), fontsize=8)
-    ax.set_xticks(x, table.columns, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"{METRIC_NAMES.get(table.metric, table.metric)} (%)")  # as the tables
-    # Outside the axes, to the right: inside ("best") it covered bars of most groups. The
-    # labels given explicitly: matplotlib leaves out of an automatic legend any label that
-    # starts with "_", and a config's row "_base" was drawn but unnamed.
-    ax.legend(
-        handles,
+    axes[0].set_title("; ".join(notes), fontsize=8)
+    # Outside the axes, to the right: inside ("best") it covered bars of most groups. Plain
+    # patches: a legend taken from the bars showed a row as hatched when its first cell
+    # was, and matplotlib leaves out of an automatic legend any label that starts with
+    # "_" (a config's row "_base" was drawn but unnamed).
+    axes[0].legend(
+        [Patch(facecolor=c) for c in colours],
         list(table.rows),
         fontsize=7,
         ncol=max(1, n_rows // 8),
@@ -105,12 +151,14 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     fig = Figure(figsize=(6.0, 4.0))
     ax = fig.subplots()
     handles = []
-    for label, runs in curves.items():
+    colours = row_colours(len(curves))
+    for i, (label, runs) in enumerate(curves.items()):
         mean = mean_curve(runs)
         # markers: a key logged once per stage (DTC's discrepancy with one adaptation
         # epoch) has isolated points, which a line alone leaves invisible
         x = np.arange(1, mean.size + 1)
-        handles += ax.plot(x, mean, label=label, marker=".", markersize=3)
+        style = ("-", "--", ":", "-.")[i // 60 % 4]  # past the 60 colours, another dash
+        handles += ax.plot(x, mean, style, color=colours[i], label=label, marker=".", markersize=3)
     # a history's entries in order: every stage's epochs one after the other (a DTC fit's
     # pretraining, adaptation, self-training rounds), whose own epoch numbers restart
     ax.set_xlabel("history entry (epochs of every stage, in order)")

@@ -982,7 +982,9 @@ def write_report(
         if figures:
             from dtc.experiment import plots
 
-            written += plots.report_figures(records, tables, out_dir)
+            # the records of the tables: the curves too leave out seeds not planned
+            shown = records if seeds is None else [r for r in records if r["seed"] in set(seeds)]
+            written += plots.report_figures(shown, tables, out_dir)
     except BaseException:
         # A report cut short removes nothing, but lists what it wrote so that the
         # next one may remove it.

@@ -251,3 +251,89 @@ def test_counters_get_no_curve_of_their_own(tmp_path):
     ]
     written = write_report([_record("a", history), _record("b", history, seed=1)], tmp_path)
     assert sorted(p.name for p in written if p.name.startswith("curve_")) == ["curve_loss.png"]
+
+
+def _acc_records(rows, columns, seeds=(0, 1), skip=()):
+    """Records of ``rows`` x ``columns`` (targets) x ``seeds``, ACC a distinct number per
+    run; ``skip``: the (row, column) cells without a run."""
+    out = []
+    for i, row in enumerate(rows):
+        for j, col in enumerate(columns):
+            if (row, col) in skip:
+                continue
+            for s in seeds:
+                r = _record(f"{row}-{col}-{s}", [], seed=s, target=col, label=row)
+                r["metrics"] = {"acc": (i + j + 5 * s) / 100}
+                out.append(r)
+    return out
+
+
+def test_a_wide_table_is_drawn_in_panels_with_a_colour_per_row(tmp_path, monkeypatch):
+    """A 29 x 36 table was one strip 36,584 x 466 px, and the default colour cycle drew
+    rows 0 and 10 alike. The panels share the y axis and hold every column once, in
+    order, with bars whose heights are the cells' means."""
+    from dtc.experiment.plots import MAX_PANEL_WIDTH_IN, bar_figure
+
+    rows = [f"m{i:02d}" for i in range(25)]
+    columns = [f"t{j:02d}" for j in range(12)]
+    (table,) = build_tables(_acc_records(rows, columns), ["acc"])
+    figures = _saved_figures(monkeypatch)
+    bar_figure(table, tmp_path / "acc.png")
+    axes = figures[0].axes
+    assert len(axes) == 3 and figures[0].get_figwidth() <= MAX_PANEL_WIDTH_IN
+    ticks = [t.get_text() for ax in axes for t in ax.get_xticklabels()]
+    assert ticks == table.columns
+    heights = np.array([[p.get_height() for p in ax.patches] for ax in axes])
+    # per panel: the rows one after the other, each over the panel's columns
+    means = [
+        [table.cells[r][c].mean for r in table.rows for c in table.columns[k : k + 4]]
+        for k in (0, 4, 8)
+    ]
+    np.testing.assert_allclose(heights, means)
+    face = {tuple(p.get_facecolor()) for p in axes[0].patches}
+    assert len(face) == 25
+    legend = axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == rows
+
+
+def test_error_bars_are_the_std_and_absent_for_one_seed(tmp_path, monkeypatch):
+    """A one-seed cell drew a zero-length bar with caps (the tables print no "± 0.0"); a
+    cell without a run looked like a score of 0; a row's legend swatch was hatched when
+    its first cell missed seeds."""
+    from dtc.experiment.plots import bar_figure
+
+    records = _acc_records(["a", "b"], ["x", "y"], skip={("b", "y")})
+    records = [r for r in records if not (r["label"] == "a" and r["target"] == "x" and r["seed"])]
+    records += _acc_records(["c"], ["x", "y"], seeds=(0,))
+    (table,) = build_tables(records, ["acc"])
+    figures = _saved_figures(monkeypatch)
+    bar_figure(table, tmp_path / "acc.png")
+    (ax,) = figures[0].axes
+    # error bars: only b@x (2 seeds), a@y (2 seeds); a@x lost seed 1, c has one seed
+    segments = [seg for coll in ax.collections for seg in coll.get_segments()]
+    spans = sorted(round(abs(s[1][1] - s[0][1]) / 2, 6) for s in segments)
+    x, y = table.columns
+    expected = sorted(round(table.cells[r][c].std, 6) for r, c in [("a", y), ("b", x)])
+    assert spans == expected and all(s > 0 for s in spans)
+    assert [t.get_text() for t in ax.texts] == ["no run"]  # b@y
+    title = ax.get_title()
+    assert "std over seeds (ddof=1)" in title and "hatched" in title
+    assert [p.get_hatch() for p in ax.get_legend().get_patches()] == [None] * 3
+    assert ax.patches[0].get_hatch() == "//"  # a@x: one of two seeds
+
+
+def test_a_report_of_chosen_seeds_draws_curves_of_those_seeds(tmp_path, monkeypatch):
+    """write_report(seeds=[0]) left seed 1 out of the tables and averaged it into the
+    curves."""
+    from dtc.experiment.report import write_report
+
+    records = [_record("a", [{"recon": 1.0}]), _record("b", [{"recon": 3.0}], seed=1)]
+    lines, plot = {}, Axes.plot
+
+    def spy(self, *args, **kwargs):
+        lines[kwargs.get("label")] = list(args[1])
+        return plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", spy)
+    write_report(records, tmp_path, seeds=[0])
+    assert lines == {"dtc": [1.0]}
