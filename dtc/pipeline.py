@@ -984,6 +984,13 @@ class DTC(TransferClusterer):
                         f"DTC: loss_params do not fit loss {self.loss!r}: {exc} "
                         f"(its parameters: {', '.join(signature.parameters) or 'none'})"
                     ) from exc
+            # a loss taking **params for something it builds (a pytorch-adapt layer)
+            # checks them itself, without building it
+            if callable(check := getattr(cls, "check_loss_params", None)):
+                try:
+                    check(self.loss_params or {})
+                except ValueError as exc:
+                    raise ValueError(f"DTC: loss {self.loss!r}: {exc}") from exc
         if isinstance(self.callbacks, Callback) or not isinstance(self.callbacks, (list, tuple)):
             raise ValueError(
                 f"DTC: callbacks must be a list of dtc.monitor.base.Callback instances (one "

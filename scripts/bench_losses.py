@@ -159,14 +159,11 @@ def _build(key: str, n: int):
 
     if key in DTC_VARIANTS:
         name, kwargs, estimator, kernels, _ = DTC_VARIANTS[key]
+        loss = align.get(name, **kwargs)
     else:
-        name, kwargs, estimator, kernels = (
-            key,
-            {},
-            getattr(align.get_class(key), "estimator", ""),
-            0,
-        )
-    loss = align.get(name, **kwargs)
+        name, kwargs, estimator = key, {}, getattr(align.get_class(key), "estimator", "")
+        loss = align.get(name, **kwargs)
+        kernels = kernel_count(loss)
     row = dict(
         loss=key, impl="dtc", estimator=getattr(loss, "estimator", estimator), kernels=kernels
     )
@@ -181,6 +178,19 @@ def _build(key: str, n: int):
         return loss(x, y, source_probs=ps, target_probs=pt, progress=0.5)
 
     return fn, row
+
+
+def kernel_count(loss) -> int | None:
+    """S of a loss outside :data:`DTC_VARIANTS`: the Gaussian kernels of its
+    :class:`~dtc.align.mmd.GaussianFamily` attributes (their product for JMMD's joint
+    kernels, 33 x 1), 0 for a dtc loss without any, ``None`` (``-``) for a user's loss whose
+    kernels are not dtc's (0 was printed: the README's one-kernel subclass of ``mmd``)."""
+    from dtc.align.mmd import GaussianFamily
+
+    families = [v for v in vars(loss).values() if isinstance(v, GaussianFamily)]
+    if families:
+        return math.prod(len(f.sigmas or f.scales) for f in families)
+    return 0 if type(loss).__module__.startswith("dtc.") else None
 
 
 def _busy(threads: int) -> float | None:
@@ -314,6 +324,10 @@ def _secs(seconds: float) -> str:
     return f"{seconds:.3f}" if seconds >= 0.001 else f"{seconds:.1e}"
 
 
+def _or_dash(value) -> str:
+    return "-" if value is None else str(value)
+
+
 def _table(rows: list[dict]) -> str:
     by_key = {(r["loss_key"], r["n"], r["d"]): r for r in rows}
     # a user's "module:Class" key is longer than dtc's names: it ran into the next column
@@ -335,7 +349,7 @@ def _table(rows: list[dict]) -> str:
         elif p:
             extra = f"  {peer}: {p['status'][:60]}"
         lines.append(
-            f"{r['loss_key']:<{w}}{r['impl']:<15}{r['estimator'] or '-':<10}{r['kernels']:>3}"
+            f"{r['loss_key']:<{w}}{r['impl']:<15}{r['estimator'] or '-':<10}{_or_dash(r['kernels']):>3}"
             f"{r['n']:>9}{r['d']:>5}{_secs(r['seconds']):>9}{_secs(r['cpu_seconds']):>9}"
             f"{r['peak_mb']:>9.1f}{extra}"
         )

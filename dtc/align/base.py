@@ -103,6 +103,11 @@ class AlignmentLoss(nn.Module):
     ``conditional``      the loss uses soft assignments from ``context``;
     ``has_parameters``   the loss owns trainable parameters (e.g. a discriminator);
     ``min_samples``      the fewest samples per domain the estimate needs.
+
+    A loss whose ``__init__`` takes ``**params`` for something it builds (as
+    :class:`~dtc.align.interop.PytorchAdaptLoss` a layer) may define a classmethod
+    ``check_loss_params(params: dict)`` raising ``ValueError``: DTC calls it with its
+    ``loss_params`` when its parameters are checked (a config loading), before any run.
     """
 
     conditional: bool = False

@@ -49,6 +49,12 @@ def _resolve_layer(layer, params: dict) -> nn.Module:
                 f"PytorchAdaptLoss: layer is already built; got extra parameters {sorted(params)}"
             )
         return layer
+    layer = _layer_class(layer)
+    return layer(**_layer_params(layer, params))
+
+
+def _layer_class(layer) -> type:
+    """The ``nn.Module`` class ``layer`` names (a ``pytorch_adapt.layers`` name) or is."""
     if isinstance(layer, str):
         layers = adapt_layers()
         cls = getattr(layers, layer, None)
@@ -64,11 +70,43 @@ def _resolve_layer(layer, params: dict) -> nn.Module:
             "PytorchAdaptLoss: layer must be a pytorch_adapt.layers name, an nn.Module class "
             f"or instance, got {layer!r}"
         )
+    return layer
+
+
+def _layer_params(layer: type, params: dict) -> dict:
+    """``params`` checked against the constructor of ``layer`` (a class), as it takes them:
+    an ``MMDLoss``'s list of ``kernel_scales`` (all a config or ``--set`` can give) as a
+    tensor. A ``ValueError`` names what does not fit."""
     try:
         inspect.signature(layer).bind(**params)
     except TypeError as exc:  # a typo in loss_params: a bare TypeError of the layer's
         raise ValueError(f"PytorchAdaptLoss: params do not fit {layer.__name__}: {exc}") from exc
-    return layer(**params)
+    mmd = getattr(sys.modules.get("pytorch_adapt.layers"), "MMDLoss", None)
+    if mmd is not None and issubclass(layer, mmd) and "kernel_scales" in params:
+        params = {**params, "kernel_scales": _kernel_scales(params["kernel_scales"])}
+    return params
+
+
+def _kernel_scales(scales):
+    """``MMDLoss``'s ``kernel_scales``: a positive number, or several as a 1-d tensor. It
+    takes a float or a tensor only: a list was multiplied as a Python list (repeated), a
+    bare ``TypeError`` at the first batch; and it checks no sign (a negative scale is a
+    kernel growing with distance)."""
+    values = scales.tolist() if isinstance(scales, torch.Tensor) else scales
+    several = isinstance(values, (list, tuple))
+    items = list(values) if several else [values]
+    if not items or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
+        for v in items
+    ):
+        raise ValueError(
+            "PytorchAdaptLoss: kernel_scales must be a positive number or a non-empty list "
+            f"of them, got {scales!r}"
+        )
+    if isinstance(scales, torch.Tensor):
+        return scales
+    # float64: the layer casts it to its inputs' dtype at each call
+    return torch.tensor(items, dtype=torch.float64) if several else scales
 
 
 def _check_rows(layer: nn.Module, source, target, name: str) -> None:
@@ -118,10 +156,24 @@ class PytorchAdaptLoss(AlignmentLoss):
     unless ``bandwidth`` is given (with 2 its median bandwidth is 0).
     """
 
-    def __init__(self, layer="MMDLoss", **params):
+    #: the layer built when none is named
+    default_layer = "MMDLoss"
+
+    def __init__(self, layer=None, **params):
         super().__init__()
+        layer = self.default_layer if layer is None else layer
         self.layer = _resolve_layer(layer, params)
         self.has_parameters = any(True for _ in self.layer.parameters())
+
+    @classmethod
+    def check_loss_params(cls, params: dict) -> None:
+        """``ValueError`` when ``params`` (a config's ``loss_params``) do not fit the layer
+        they name, checked without building it: ``**params`` binds any name, and a typo
+        passed a config's check, then failed each of its runs."""
+        params = dict(params)
+        layer = params.pop("layer", cls.default_layer)
+        if not isinstance(layer, nn.Module):
+            _layer_params(_layer_class(layer), params)
 
     def compute(self, source, target, **context):
         name, layer = type(self).__name__, type(self.layer).__name__
@@ -180,9 +232,16 @@ class PAMMDLoss(PytorchAdaptLoss):
 
     min_samples = 2
 
-    def __init__(self, **params):
-        super().__init__("MMDLoss", **params)
-        self.mmd_type = params.get("mmd_type", "linear")
+    # its parameters by name (pytorch-adapt 0.0.83's): a config's loss_params are checked
+    # against them when it loads
+    def __init__(self, kernel_scales=1, mmd_type="linear", dist_func=None, bandwidth=None):
+        super().__init__(
+            kernel_scales=kernel_scales,
+            mmd_type=mmd_type,
+            dist_func=dist_func,
+            bandwidth=bandwidth,
+        )
+        self.mmd_type = mmd_type
 
     def compute(self, source, target, **context):
         # Named here: pytorch-adapt's own error does not say which dtc loss raised it.
@@ -200,9 +259,10 @@ class PACORALLoss(PytorchAdaptLoss):
     as ``pa_coral``."""
 
     min_samples = 2
+    default_layer = "CORALLoss"
 
     def __init__(self):
-        super().__init__("CORALLoss")
+        super().__init__()
 
     def _explain_non_finite(self, source, target) -> None:
         # features so large that their covariance overflows

@@ -612,3 +612,27 @@ def test_short_of_memory_is_the_memory_skip_alone(bench, pa_layers, monkeypatch)
     )
     assert bench._skip_reason("pa_mmd_q33", 1024).startswith("skipped: pytorch-adapt is not")
     assert bench._short_of_memory("pa_mmd_q33", 1024) is False
+
+
+def test_the_kernel_count_of_a_loss_outside_the_variants(bench):
+    """S read 0 for every loss outside the script's own variants: the README's one-kernel
+    subclass of MMDLoss, and JMMD's 33 feature kernels."""
+    import torch
+
+    import dtc.align as align
+
+    class OneKernelMMD(align.MMDLoss):
+        def __init__(self):
+            super().__init__(scales=[1.0])
+
+    class Mine(torch.nn.Module):
+        def forward(self, source, target, **context):
+            return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+    assert bench.kernel_count(OneKernelMMD()) == 1
+    assert bench.kernel_count(align.get("jmmd")) == 33  # 33 feature x 1 probability kernel
+    assert bench.kernel_count(align.get("mmd", sigmas=[1.0, 2.0])) == 2
+    assert bench.kernel_count(align.get("dann")) == 0
+    assert bench.kernel_count(Mine()) is None
+    row = _ok_row("mine:Mine", kernels=None, seconds=1.0, cpu_seconds=1.0)
+    assert bench._table([row]).splitlines()[1].split()[1:5] == ["dtc", "-", "-", "8"]

@@ -215,3 +215,43 @@ def test_a_value_past_the_inputs_half_precision_is_refused(layers):
     s, t = (torch.randn(64, 8) * 30).half(), (torch.randn(64, 8) * 60).half()
     with pytest.raises(ValueError, match=r"PACORALLoss: CORALLoss's value 369\d+ overflows"):
         PACORALLoss()(s, t)
+
+
+def test_kernel_scales_from_a_config_list_match_the_layer_given_a_tensor(layers):
+    """YAML and --set give a list; pytorch-adapt's MMDLoss takes a float or a tensor, and a
+    list failed at the first batch (list repetition: a bare TypeError)."""
+    source, target = _pair(n_s=9, n_t=7, shift=1.0)
+    scales = [0.5, 1.0, 2.0]
+    reference = layers.MMDLoss(kernel_scales=torch.tensor(scales), mmd_type="quadratic")
+    expected = reference(source, target).item()
+    for loss in (
+        dtc.align.get("pa_mmd", kernel_scales=scales, mmd_type="quadratic"),
+        dtc.align.get("pytorch_adapt", layer="MMDLoss", kernel_scales=scales, mmd_type="quadratic"),
+    ):
+        assert loss(source, target).item() == pytest.approx(expected, rel=1e-12)
+    for bad in ([], [1.0, -2.0], [1.0, float("nan")], "1", True, 0):
+        with pytest.raises(ValueError, match="kernel_scales must be a positive number"):
+            dtc.align.get("pa_mmd", kernel_scales=bad)
+
+
+def test_a_typo_in_pytorch_adapt_loss_params_is_refused_before_any_run(layers):
+    """PAMMDLoss and PytorchAdaptLoss took **params: a config's typo passed DTC's check,
+    then failed each run."""
+    from dtc import DTC
+
+    cases = [
+        ("pa_mmd", {"kernel_scale": 2.0}, "loss_params do not fit loss 'pa_mmd'.*kernel_scale"),
+        ("pytorch_adapt", {"layer": "MMDLoss", "kernel_scale": 2.0}, "do not fit MMDLoss"),
+        ("pytorch_adapt", {"layer": "NoSuchLoss"}, "has no 'NoSuchLoss'"),
+        ("pytorch_adapt", {"kernel_scales": [1, 0]}, "kernel_scales must be a positive"),
+    ]
+    for loss, params, error in cases:
+        with pytest.raises(ValueError, match=error):
+            DTC(loss=loss, loss_params=params).check_params()
+    for loss, params in [
+        ("pa_mmd", {"kernel_scales": [1, 2], "mmd_type": "quadratic"}),
+        ("pytorch_adapt", {"layer": "CORALLoss"}),
+        ("pytorch_adapt", {"kernel_scales": 2.0}),
+        ("pa_coral", {}),
+    ]:
+        DTC(loss=loss, loss_params=params).check_params()
