@@ -177,6 +177,28 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert not other.from_cache_ and other.key_ != first.key_
 
 
+def test_references_trained_on_other_thread_counts_are_cached_apart():
+    """One key stood for the references of 1 and 2 threads, which differ (float
+    reductions split by thread): a fit got whichever its process computed first."""
+    import torch
+
+    X, _ = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32}
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = NoTransferReference(K, **kw).fit(X)
+        torch.set_num_threads(2)
+        two = NoTransferReference(K, **kw).fit(X)
+        assert not two.from_cache_ and two.key_ != one.key_
+        torch.set_num_threads(1)
+        assert NoTransferReference(K, **kw).fit(X).key_ == one.key_
+    finally:
+        torch.set_num_threads(threads)
+        clear_reference_cache()
+
+
 def test_a_reference_found_in_memory_is_stored_in_its_cache_dir_too(tmp_path):
     # cache_dir: "also store the reference there". A reference computed earlier in the
     # process (without a cache_dir, or for another one) was a memory hit and never written:
