@@ -40,8 +40,10 @@ file, named by the file's stem: ``<domain>.npz`` (arrays ``X`` ``(n, d)`` and la
 ``(n,)``, :func:`dtc.data.load_npz`) or ``<domain>.csv`` (the label in the last column,
 :func:`dtc.data.load_csv`). Labels are 0-based integers or class names; names are numbered
 in the sorted order of all the folder's names, so one name has one number in every domain.
-The number of classes is the largest label + 1 over the folder; every domain needs labels
-(the runner scores the target with them) and the same width. Its standard preprocessing is
+The benchmark's number of classes is the largest label + 1 over the folder; a pair's
+``n_clusters`` is the number of classes of its source (never read from the target's labels,
+which are for evaluation only). Every domain needs labels (the runner scores the target with
+them) and the same width. Its standard preprocessing is
 ``"raw"`` (the values as stored); nothing checks the files against a release, but every
 run records a fingerprint of the arrays it saw.
 """
@@ -760,4 +762,14 @@ def load_pair(
         tar = load_domain(
             spec.name, target, data_dir, preprocess=preprocess, imbalance=imbalance, **options
         )
-    return DomainPair(src, tar, n_clusters=spec.n_classes, benchmark=spec.name)
+    # A folder declares no number of classes: a pair's k is its source's classes (the
+    # folder's largest label + 1 counted the target file's labels, which are for evaluation
+    # only: relabelling the target changed every target-only method's k)
+    k = spec.n_classes if spec.folder is None else _labelled_classes(src)
+    return DomainPair(src, tar, n_clusters=k, benchmark=spec.name)
+
+
+def _labelled_classes(domain: Domain) -> int | None:
+    """The number of classes ``domain`` holds (its labels >= 0), None for none."""
+    labels = np.unique(domain.y[domain.y >= 0]) if domain.y is not None else np.empty(0)
+    return int(labels.size) or None

@@ -68,7 +68,27 @@ def test_class_names_are_numbered_across_the_folder(tmp_path):
     pair = load_pair(str(root), source="src", target="tgt")
     np.testing.assert_array_equal(pair.source.y, ys)
     np.testing.assert_array_equal(pair.target.y, yt)
-    assert pair.n_clusters == 4
+    assert pair.n_clusters == 3  # the source's classes b, c, d (the folder has 4)
+    assert benchmark_info(str(root))["n_classes"] == 4
+
+
+def test_a_pairs_k_is_read_from_its_source_never_from_the_targets_labels(tmp_path):
+    """k was the folder's largest label + 1, the target file's labels included: two folders
+    of the same features, the target labelled apart, gave k-means 10 or 5 clusters."""
+    from dtc.methods import get
+
+    Xs, ys = _blobs(40, 0.0, 0, classes=(0, 1, 2))
+    Xt, yt = _blobs(40, 0.5, 1, classes=(0, 1, 2, 3, 4))
+    partitions = []
+    for name, labels in (("true", yt), ("relabelled", yt % 2)):
+        root = tmp_path / name
+        root.mkdir()
+        np.savez(root / "src.npz", X=Xs, y=ys)
+        np.savez(root / "tgt.npz", X=Xt, y=labels)
+        pair = load_pair(str(root), source="src", target="tgt")
+        assert pair.n_clusters == 3
+        partitions.append(get("kmeans", seed=0).fit(pair).labels_)
+    np.testing.assert_array_equal(*partitions)
 
 
 def test_class_names_are_numbered_as_load_csv_numbers_them(tmp_path):
