@@ -25,6 +25,17 @@ EOF
     exit 0
     ;;
 esac
+# Relative paths are read from where the script was started, as dtc reads them (the README's
+# DTC_DATA=../shared/data named another folder once the script had moved to the repository
+# root); DTC and PYTHON without a slash are commands on PATH.
+if [ -n "${DTC_DATA:-}" ] && [[ "$DTC_DATA" != /* ]]; then
+  export DTC_DATA="$PWD/$DTC_DATA"
+fi
+for var in DTC PYTHON; do
+  if [[ "${!var:-}" == */* && "${!var}" != /* ]]; then
+    export "$var=$PWD/${!var}"
+  fi
+done
 cd "$(dirname "$0")/.."
 jobs="${1:-2}"
 if ! [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || [ $# -gt 1 ]; then

@@ -47,3 +47,29 @@ def test_a_rerun_after_a_failed_run_goes_on_to_every_table(tmp_path):
         assert "runs failed in table1" in res.stderr and "refused" not in res.stderr, res.stderr
     calls = (tmp_path / "calls.txt").read_text().split()
     assert calls == ["results/table1", "results/table2", "results/table3"] * 2
+
+
+def test_relative_paths_are_read_from_where_the_script_was_started(tmp_path):
+    """The script moves to the repository root: DTC_DATA=../shared/data (the README's), and
+    a relative DTC or PYTHON, named other files from there."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "reproduce_paper.sh", repo / "scripts")
+    here = tmp_path / "work"
+    (here / "tools").mkdir(parents=True)
+    (here / "data").mkdir()
+    fake = here / "tools" / "dtc"
+    # records the data directory each run is given, as dtc would read it
+    fake.write_text('#!/usr/bin/env bash\n[ "$1" = run ] && echo "$DTC_DATA" >> seen.txt\nexit 0\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "DTC": "tools/dtc", "PYTHON": "true", "DTC_DATA": "data"}
+    res = subprocess.run(
+        ["bash", "../repo/scripts/reproduce_paper.sh"],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    seen = (repo / "seen.txt").read_text().split()
+    assert seen == [str(here / "data")] * 3
