@@ -831,6 +831,16 @@ def validate_config(raw: dict) -> dict:
                 f"parameter ({', '.join(owners)}) sets it itself"
             )
     for label, entry in methods_out.items():
+        for bench in entry["benchmark_params"]:
+            if bench not in names:
+                # checked as a benchmark, then looked up under the names of benchmarks:
+                # alone (a folder spelled "./my_data" there and "my_data" here, or a
+                # benchmark the config does not run), and dropped without a word
+                warn(
+                    f"methods.{label}.benchmark_params: {bench!r} is none of the config's "
+                    f"benchmarks ({', '.join(map(repr, names))}), so its parameters reach no "
+                    "run; name it as benchmarks: does"
+                )
         _check_values(label, entry, names, seeds[0])
     for label, entry in methods_out.items():
         for i, bench in enumerate(benchmarks_out):

@@ -99,6 +99,25 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             f"({sorted(template['grid'])}); a leaderboard ranks every loss at one setting: "
             "fix the grid's values in params, or sweep it with `dtc run` and `dtc report`"
         )
+    per_benchmark = template.get("benchmark_params") or {}
+    sets_loss = [
+        where
+        for where, params in [("params", template.get("params")), *per_benchmark.items()]
+        if isinstance(params, dict) and "loss" in params
+    ]
+    if sets_loss:
+        # each row's loss replaced it without a word (and params won over benchmark_params)
+        raise ValueError(
+            f"leaderboard protocol: the template sets loss (in {', '.join(sets_loss)}); each "
+            "row's loss is the one --losses names: remove it from the template"
+        )
+    if quick and isinstance(per_benchmark, dict):
+        # the quick protocol's benchmarks only: the others' parameters reach no run
+        kept = {b["benchmark"] for b in QUICK["benchmarks"]}
+        template = {
+            **template,
+            "benchmark_params": {b: v for b, v in per_benchmark.items() if b in kept},
+        }
     # The whole entry (benchmark_params, data too); only the loss is each row's own.
     raw["methods"] = {
         loss: {

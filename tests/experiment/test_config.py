@@ -4,6 +4,7 @@ import json
 import warnings
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from dtc.experiment.config import expand, load_config, parse_overrides
@@ -1139,3 +1140,26 @@ def test_a_budget_value_every_row_overrides_is_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_config(raw)
+
+
+def test_benchmark_params_of_a_benchmark_the_config_does_not_run_are_named(tmp_path, monkeypatch):
+    """Checked as a benchmark, then looked up under the names of benchmarks: alone, an
+    entry for another benchmark (or a folder spelled otherwise) was dropped without a word."""
+    root = tmp_path / "my_data"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        np.savez(root / f"{name}.npz", X=rng.normal(size=(12, 3)), y=np.arange(12) % 3)
+    monkeypatch.chdir(tmp_path)
+    for key in ("./my_data", "my_data/", "office_caltech10_surf"):
+        raw = _with(
+            benchmarks=[{"benchmark": "my_data"}],
+            methods={"km": {"method": "kmeans", "benchmark_params": {key: {"n_init": 2}}}},
+        )
+        with pytest.warns(UserWarning, match=rf"benchmark_params: '{key}' is none of the"):
+            cfg = load_config(raw)
+        assert all(t.spec.params == {} for t in expand(cfg))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        raw["methods"]["km"]["benchmark_params"] = {"my_data": {"n_init": 2}}
+        assert {t.spec.params["n_init"] for t in expand(load_config(raw))} == {2}

@@ -1,6 +1,7 @@
 """`dtc bench-losses`: DTC with each loss, a user's loss included, ranked by ACC."""
 
 import json
+import warnings
 
 import pytest
 from typer.testing import CliRunner
@@ -458,3 +459,35 @@ def test_a_loss_with_a_nan_acc_is_listed_unranked_after_the_ranked_ones(tmp_path
             ("mmd", None),
         ]
         assert rows[1]["separated"] and rows[2]["separated"] is None
+
+
+def test_a_template_setting_the_loss_is_refused(tmp_path):
+    """Each row's loss replaced the template's without a word."""
+    for where in (
+        "params: {pretrain_epochs: 2, loss: dann}",
+        "benchmark_params: {digits: {loss: dann}}",
+    ):
+        (tmp_path / "p.yaml").write_text(
+            WHOLE_TEMPLATE.replace("params: {pretrain_epochs: 2, adapt_epochs: 2}", where)
+            if where.startswith("params")
+            else WHOLE_TEMPLATE.replace("benchmark_params: {digits: {batch_size: 64}}", where)
+        )
+        with pytest.raises(ValueError, match="the template sets loss"):
+            leaderboard_config(["mmd", "coral"], protocol=tmp_path / "p.yaml")
+
+
+def test_quick_keeps_the_template_parameters_of_its_own_benchmark_alone(tmp_path):
+    """--quick runs digits alone: the parameters of the protocol's other benchmarks reach no
+    run, and are left out rather than named as such."""
+    protocol = WHOLE_TEMPLATE.replace(
+        "benchmark_params: {digits: {batch_size: 64}}",
+        "benchmark_params: {digits: {batch_size: 64}, coil20: {batch_size: 32}}",
+    ).replace(
+        "benchmarks: [{benchmark: digits}]",
+        "benchmarks: [{benchmark: digits}, {benchmark: coil20}]",
+    )
+    (tmp_path / "p.yaml").write_text(protocol)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tasks = expand(leaderboard_config(["mmd"], quick=True, protocol=tmp_path / "p.yaml"))
+    assert {t.spec.params["batch_size"] for t in tasks} == {64}
