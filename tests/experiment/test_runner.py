@@ -956,9 +956,9 @@ def test_where_a_fit_keeps_its_work_and_what_it_prints_run_nothing_again(tmp_pat
 
 
 def test_a_folder_benchmark_whose_k_changed_is_run_again(tmp_path):
-    """A folder benchmark's k is its largest label + 1 over every file of the folder: a
-    file added beside the pair changed the k the method was given, not the pair's arrays,
-    and the run of the old k was kept (and tabulated) as the new one's."""
+    """A folder pair's k is its source's number of classes: a file added beside the pair
+    changes nothing of it (its run is kept); a source given another class is run again.
+    (k was the folder's largest label + 1: a file added beside the pair changed it.)"""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -979,10 +979,13 @@ def test_a_folder_benchmark_whose_k_changed_is_run_again(tmp_path):
     assert first["n_clusters"] == 2
     assert run_experiment(cfg, tmp_path / "out", progress=False).skipped == 1
     np.savez(folder / "c.npz", X=rng.normal(size=(9, 3)), y=np.arange(9) % 3)
+    assert run_experiment(load_config(config), tmp_path / "out", progress=False).skipped == 1
+    y = np.arange(24) % 3
+    np.savez(folder / "a.npz", X=(3 * y[:, None] + rng.normal(size=(24, 3))), y=y)
     again = run_experiment(load_config(config), tmp_path / "out", progress=False)
     assert (again.finished, again.stale) == (1, 1)
     (new,) = _lines(tmp_path / "out" / "results.jsonl")
-    assert new["n_clusters"] == 3 and new["data_sha"] == first["data_sha"]
+    assert new["n_clusters"] == 3 and new["data_sha"] != first["data_sha"]
 
 
 def test_a_missing_data_file_stops_the_sweep_before_its_first_run(tmp_path):
