@@ -179,7 +179,7 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
         plan = ot.sinkhorn(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol)
     else:
         # Envelope: the plan is computed outside the graph and held fixed, so the gradient
-        # is <P*, dM> and no iteration is recorded (autodiff through up to max_iter
+        # is <P*, d(M / c)> (the normaliser c differentiated too) and no iteration is recorded (autodiff through up to max_iter
         # iterations of an (n, m) update costs O(max_iter n m) memory). The value is the same.
         with torch.no_grad():
             plan = ot.sinkhorn(
@@ -293,7 +293,9 @@ def sinkhorn_cost(
     ``grad="autodiff"`` differentiates through those iterations (the exact gradient of
     the value, memory O(iterations n_s n_t)); ``grad="envelope"`` holds the plan fixed,
     as DeepJDOT does (Damodaran et al., ECCV 2018): the same value at a fraction of the
-    time and memory, the choice for training, with the gradient ``<P*, dM / c>``. That is
+    time and memory, the choice for training, with the gradient ``<P*, d(M / c)>`` (the
+    normaliser ``c``, a mean or max of ``M``, is differentiated too: ``<P*, dM> / c`` holds
+    for ``normalize="none"`` alone). That is
     the exact gradient of the *entropic* objective ``<P, M / c> + reg KL(P | a b^T)`` at
     its optimum (the envelope theorem), not of the returned cost ``<P*, M / c>``, whose
     gradient also follows ``P*``: the two differ (by 30 to 50 % at ``reg`` 0.1 to 1 on
