@@ -8,7 +8,8 @@ variants:
 
 ``ae_kmeans`` (:class:`TargetAEKMeans`)
     the autoencoder is trained on the **target** only: the deep no-transfer reference
-    (the "AE + K-means" baseline of Xie et al., ICML 2016 and Guo et al., IJCAI 2017);
+    (the "AE + k-means" baseline of Guo et al., IJCAI 2017: the start of DEC, Xie et
+    al., ICML 2016, whose own table lists k-means on the pixels and "DEC w/o backprop");
 ``source_ae_kmeans`` (:class:`SourceAEKMeans`)
     the autoencoder is trained on the **source** only and applied to the target:
     *feature-representation transfer* (Pan & Yang, "A survey on transfer learning",
@@ -253,7 +254,7 @@ def _shared_doc() -> str:
 class TargetAEKMeans(_AEKMeans):
     __doc__ = (
         "Autoencoder trained on the target, K-means of its embeddings (no transfer; the "
-        "AE + K-means baseline of Xie et al., ICML 2016).\n" + _shared_doc()
+        "AE + k-means baseline of Guo et al., IJCAI 2017; DEC's start).\n" + _shared_doc()
     )
     _train_on = "target"
     uses_source = False

@@ -4,7 +4,8 @@ A negative-transfer monitor needs something to compare the transfer model with. 
 reference is a *target-only* deep clustering with the transfer model's architecture and
 training budget: an autoencoder trained on the target features alone (reconstruction,
 the same optional denoising corruption), then K-means on its embeddings (the "AE +
-K-means" baseline of DEC: Xie, Girshick & Farhadi, ICML 2016). Transfer is negative
+k-means" baseline of IDEC, Guo, Gao, Liu & Yin, IJCAI 2017: the start of DEC, Xie, Girshick
+& Farhadi, ICML 2016). Transfer is negative
 when the transfer model's target partition is worse than this one.
 
 The reference sees target *features* only, never target labels. It is cached: in
