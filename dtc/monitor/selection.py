@@ -266,11 +266,7 @@ def rank_sources(
     A ``max_samples`` that leaves fewer target rows than a score name needs is refused
     before anything is fitted.
     """
-    items = (
-        list(sources.items())
-        if isinstance(sources, Mapping)
-        else [(getattr(s, "name", str(i)), s) for i, s in enumerate(sources)]
-    )
+    items = _named(sources)
     if not items:
         raise ValueError("rank_sources: expected at least one candidate source, got none")
     if not isinstance(target, Domain):
@@ -472,9 +468,25 @@ def _class_names(domain: Domain) -> tuple[str, ...] | None:
     return None if names is None else tuple(str(name) for name in names)
 
 
-def _check_combinable(sources: Sequence[Domain], owner: str) -> None:
-    """``ValueError`` unless ``sources`` share the feature dimension and are all labelled,
-    in one label space, or all unlabelled: what :func:`combine_sources` can mix."""
+def _named(sources) -> list[tuple[str, Domain]]:
+    """``(name, domain)`` of each candidate source: a mapping's keys, else the domains'
+    names, each prefixed with its position ``"i:"`` when two share one (every
+    ``make_digits_pair().source`` is ``"source"``, ``Domain(X, y)`` is ``"domain"``: a check
+    keyed by name kept the last of them, and a message could not say which one failed)."""
+    if isinstance(sources, Mapping):
+        return list(sources.items())
+    domains = list(sources)
+    names = [str(getattr(s, "name", i)) for i, s in enumerate(domains)]
+    if len(set(names)) < len(names):
+        names = [f"{i}:{name}" for i, name in enumerate(names)]
+    return list(zip(names, domains))
+
+
+def _check_combinable(named: list[tuple[str, Domain]], owner: str) -> None:
+    """``ValueError`` unless the sources of ``named`` (:func:`_named`) share the feature
+    dimension and are all labelled, in one label space, or all unlabelled: what
+    :func:`combine_sources` can mix."""
+    sources = [s for _, s in named]
     if len({s.n_features for s in sources}) != 1:
         raise ValueError(f"{owner}: the sources must share one feature dimension")
     labelled = {s.has_labels for s in sources}
@@ -482,7 +494,7 @@ def _check_combinable(sources: Sequence[Domain], owner: str) -> None:
         raise ValueError(f"{owner}: the sources must be all labelled or all unlabelled")
     if labelled == {True}:
         # one label space: the same label values, and the same class names where recorded
-        spaces = [(s.name, np.unique(s.y).tolist(), _class_names(s)) for s in sources]
+        spaces = [(n, np.unique(s.y).tolist(), _class_names(s)) for n, s in named]
         names = {tuple(c) for _, _, c in spaces if c is not None}
         if len({tuple(y) for _, y, _ in spaces}) > 1 or len(names) > 1:
             detail = "; ".join(
@@ -508,7 +520,8 @@ def combine_sources(
     must share the feature dimension and be all labelled (in one label space) or all
     unlabelled.
     """
-    sources = list(sources)
+    named = _named(list(sources))
+    sources = [s for _, s in named]
     w = np.asarray(weights, dtype=np.float64)
     if not sources or w.shape != (len(sources),):
         raise ValueError(
@@ -516,7 +529,7 @@ def combine_sources(
         )
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
         raise ValueError("combine_sources: weights must be finite, non-negative and not all zero")
-    _check_combinable(sources, "combine_sources")
+    _check_combinable(named, "combine_sources")
     # 2.5 rows is no count: it was truncated to 2
     # the sources that give rows: a weight-0 candidate (a rejected source of
     # select_source) set the size, and the others' rows were drawn again to fill it
@@ -543,13 +556,13 @@ def combine_sources(
         if src.has_labels:
             parts_y.append(src.y[idx])
     shapes = {s.image_shape for s in given}
-    names = "+".join(f"{s.name}:{wi:.2f}" for s, wi in zip(sources, w) if wi > 0)
+    names = "+".join(f"{n}:{wi:.2f}" for (n, _), wi in zip(named, w) if wi > 0)
     return Domain(
         np.vstack(parts_X),
         np.concatenate(parts_y) if parts_y else None,
         name=f"combined({names})",
         image_shape=shapes.pop() if len(shapes) == 1 else None,
-        meta={"combined_from": [s.name for s in sources], "weights": w.tolist()}
+        meta={"combined_from": [n for n, _ in named], "weights": w.tolist()}
         # what the sources agree on, so that a pair with the target still checks it (class
         # names that another numbering of the target's would contradict)
         | {
@@ -578,11 +591,13 @@ def select_source(
             raise ValueError("select_source: n_samples sizes a weighted combination only")
         # before every candidate is adapted, not after
         check_int(n_samples, "select_source: n_samples")
-    domains = list(sources.values()) if isinstance(sources, Mapping) else list(sources)
+    # once: a generator of sources was emptied here, and rank_sources then given none
+    named = _named(sources)
+    domains = [s for _, s in named]
     if strategy == "weighted" and domains:
         # before rank_sources adapts to every candidate, not after
-        _check_combinable(domains, "select_source(strategy='weighted')")
-    ranking = rank_sources(target, sources, **rank_kwargs)
+        _check_combinable(named, "select_source(strategy='weighted')")
+    ranking = rank_sources(target, dict(named), **rank_kwargs)
     if strategy == "best":
         return domains[ranking[0]["index"]], ranking
     weights = np.zeros(len(domains))

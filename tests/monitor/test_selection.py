@@ -255,6 +255,27 @@ def test_labelled_sources_of_other_classes_need_n_clusters():
             rank_sources(Domain(X), named)
 
 
+def test_sources_sharing_a_name_are_told_apart_by_position():
+    """Domains often share a name (Domain(X, y) is "domain"): the classes check, keyed by
+    name, kept the last one and never fired in a list, the ranking and the combination
+    named every candidate alike, and select_source emptied a generator of sources."""
+    X, y = two_blobs()
+    both, one = Domain(X, y), Domain(X[y == 0], y[y == 0] * 0 + 3)
+    assert both.name == one.name
+    for order in ([both, one], [one, both]):
+        with pytest.raises(ValueError, match=r"different classes \('0:domain': .*'1:domain'"):
+            rank_sources(Domain(X), order)
+    fit = Fixed(y).fit
+    ranking = rank_sources(Domain(X), [both, Domain(X + 1, y)], fit_fn=fit)
+    assert sorted(r["name"] for r in ranking) == ["0:domain", "1:domain"]
+    best, _ = select_source(Domain(X), (s for s in [both, Domain(X + 1, y)]), fit_fn=fit)
+    assert best is both
+    combined = combine_sources([both, both], [0.5, 0.5])
+    assert combined.name == "combined(0:domain:0.50+1:domain:0.50)"
+    with pytest.raises(ValueError, match=r"'0:domain': labels \[0, 1\]; '1:domain': labels \[3\]"):
+        combine_sources([both, one], [0.5, 0.5])
+
+
 def test_combined_sources_keep_the_class_names_they_share():
     # the combination dropped meta["classes"], so a target numbering them otherwise was
     # no longer refused by DomainPair
