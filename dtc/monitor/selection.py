@@ -643,8 +643,8 @@ def select_model(
     ``"silhouette"``: with the default k-NN agreement, merging two clusters never lowers the
     fraction of agreeing neighbour pairs, and the score leans to the candidate with the fewest
     clusters (``scripts/model_selection.py``); information maximisation (of soft
-    assignments) is nearly flat in k and does not find it either (well-separated blobs of 3
-    and 4 clusters: it chose 8 and 10).
+    assignments) is nearly flat in k and does not find it either (on well-separated blobs
+    it can choose more clusters than there are).
 
     With a score name as ``criterion``, a candidate whose partition puts every scored row in
     one cluster (collapsed) has no score: its score is None, it is listed in ``collapsed``
