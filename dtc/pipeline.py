@@ -986,9 +986,11 @@ class DTC(TransferClusterer):
                     ) from exc
             # a loss taking **params for something it builds (a pytorch-adapt layer)
             # checks them itself, without building it
-            if callable(check := getattr(cls, "check_loss_params", None)):
+            # (a class- or staticmethod: a method of the instance named so is the loss's own)
+            hook = inspect.getattr_static(cls, "check_loss_params", None)
+            if isinstance(hook, (classmethod, staticmethod)):
                 try:
-                    check(self.loss_params or {})
+                    cls.check_loss_params(self.loss_params or {})
                 except ValueError as exc:
                     raise ValueError(f"DTC: loss {self.loss!r}: {exc}") from exc
         if isinstance(self.callbacks, Callback) or not isinstance(self.callbacks, (list, tuple)):

@@ -190,6 +190,10 @@ def kernel_count(loss) -> int | None:
     families = [v for v in vars(loss).values() if isinstance(v, GaussianFamily)]
     if families:
         return math.prod(len(f.sigmas or f.scales) for f in families)
+    # a pytorch-adapt MMDLoss wrapped by dtc (pa_mmd, pytorch_adapt): its kernel_scales
+    scales = getattr(getattr(loss, "layer", None), "kernel_scales", None)
+    if scales is not None:
+        return scales.numel() if hasattr(scales, "numel") else 1
     return 0 if type(loss).__module__.startswith("dtc.") else None
 
 

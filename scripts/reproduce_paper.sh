@@ -28,11 +28,12 @@ esac
 # Relative paths are read from where the script was started, as dtc reads them (the README's
 # DTC_DATA=../shared/data named another folder once the script had moved to the repository
 # root); DTC and PYTHON without a slash are commands on PATH.
-if [ -n "${DTC_DATA:-}" ] && [[ "$DTC_DATA" != /* ]]; then
+# (a quoted "~/data" is left to dtc, which expands it)
+if [ -n "${DTC_DATA:-}" ] && [[ "$DTC_DATA" != /* && "$DTC_DATA" != "~"* ]]; then
   export DTC_DATA="$PWD/$DTC_DATA"
 fi
 for var in DTC PYTHON; do
-  if [[ "${!var:-}" == */* && "${!var}" != /* ]]; then
+  if [[ "${!var:-}" == */* && "${!var}" != /* && "${!var}" != "~"* ]]; then
     export "$var=$PWD/${!var}"
   fi
 done

@@ -12,6 +12,7 @@ is imported only when such a loss is built, never by ``import dtc.align``.
 from __future__ import annotations
 
 import inspect
+import numbers
 import sys
 
 import torch
@@ -78,7 +79,7 @@ def _layer_params(layer: type, params: dict) -> dict:
     an ``MMDLoss``'s list of ``kernel_scales`` (all a config or ``--set`` can give) as a
     tensor. A ``ValueError`` names what does not fit."""
     try:
-        inspect.signature(layer).bind(**params)
+        _bind(layer, params)
     except TypeError as exc:  # a typo in loss_params: a bare TypeError of the layer's
         raise ValueError(f"PytorchAdaptLoss: params do not fit {layer.__name__}: {exc}") from exc
     mmd = getattr(sys.modules.get("pytorch_adapt.layers"), "MMDLoss", None)
@@ -87,16 +88,38 @@ def _layer_params(layer: type, params: dict) -> dict:
     return params
 
 
+def _bind(layer: type, params: dict) -> None:
+    """``TypeError`` unless ``layer(**params)`` fits its constructors: each ``__init__`` of
+    its classes in turn, as far as they hand ``**kwargs`` on (``MMDBatchedLoss(batch_size,
+    **kwargs)`` to ``MMDLoss``); ``nn.Module``'s own, which reads ``(*args, **kwargs)``,
+    takes none (``CORALLoss``: a typo there passed, then failed each run)."""
+    left = dict(params)
+    for cls in layer.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        if cls is nn.Module or cls is object:
+            if left:
+                raise TypeError(f"got unexpected keyword arguments {sorted(left)}")
+            return
+        signature = inspect.signature(cls.__init__)
+        own = list(signature.parameters.values())[1:]  # self
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
+            signature.replace(parameters=own).bind(**left)
+            return
+        left = {k: v for k, v in left.items() if k not in {p.name for p in own}}
+
+
 def _kernel_scales(scales):
     """``MMDLoss``'s ``kernel_scales``: a positive number, or several as a 1-d tensor. It
     takes a float or a tensor only: a list was multiplied as a Python list (repeated), a
     bare ``TypeError`` at the first batch; and it checks no sign (a negative scale is a
     kernel growing with distance)."""
-    values = scales.tolist() if isinstance(scales, torch.Tensor) else scales
+    # numpy's scalars and arrays as Python's numbers and lists, a tensor's values too
+    values = scales.tolist() if hasattr(scales, "tolist") else scales
     several = isinstance(values, (list, tuple))
     items = list(values) if several else [values]
     if not items or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < float("inf")
         for v in items
     ):
         raise ValueError(
@@ -106,7 +129,7 @@ def _kernel_scales(scales):
     if isinstance(scales, torch.Tensor):
         return scales
     # float64: the layer casts it to its inputs' dtype at each call
-    return torch.tensor(items, dtype=torch.float64) if several else scales
+    return torch.tensor(items, dtype=torch.float64) if several else float(values)
 
 
 def _check_rows(layer: nn.Module, source, target, name: str) -> None:
@@ -169,7 +192,11 @@ class PytorchAdaptLoss(AlignmentLoss):
     def check_loss_params(cls, params: dict) -> None:
         """``ValueError`` when ``params`` (a config's ``loss_params``) do not fit the layer
         they name, checked without building it: ``**params`` binds any name, and a typo
-        passed a config's check, then failed each of its runs."""
+        passed a config's check, then failed each of its runs. Not for a subclass with an
+        ``__init__`` of its own: its signature is checked, and it builds the layer as it
+        chooses."""
+        if cls.__init__ is not PytorchAdaptLoss.__init__:
+            return
         params = dict(params)
         layer = params.pop("layer", cls.default_layer)
         if not isinstance(layer, nn.Module):
@@ -242,6 +269,13 @@ class PAMMDLoss(PytorchAdaptLoss):
             bandwidth=bandwidth,
         )
         self.mmd_type = mmd_type
+
+    @classmethod
+    def check_loss_params(cls, params: dict) -> None:
+        """``ValueError`` for ``kernel_scales`` that are no positive number(s) (the names
+        are checked against the signature)."""
+        if cls.__init__ is PAMMDLoss.__init__ and "kernel_scales" in params:
+            _kernel_scales(params["kernel_scales"])
 
     def compute(self, source, target, **context):
         # Named here: pytorch-adapt's own error does not say which dtc loss raised it.

@@ -99,10 +99,12 @@ def leaderboard_config(losses, *, quick: bool = False, protocol=None) -> Experim
             f"({sorted(template['grid'])}); a leaderboard ranks every loss at one setting: "
             "fix the grid's values in params, or sweep it with `dtc run` and `dtc report`"
         )
+    # (what is no mapping here, load_config refuses below, naming it)
     per_benchmark = template.get("benchmark_params") or {}
+    per_benchmark_items = list(per_benchmark.items()) if isinstance(per_benchmark, dict) else []
     sets_loss = [
         where
-        for where, params in [("params", template.get("params")), *per_benchmark.items()]
+        for where, params in [("params", template.get("params")), *per_benchmark_items]
         if isinstance(params, dict) and "loss" in params
     ]
     if sets_loss:

@@ -55,8 +55,9 @@ def bar_figure(table, path: Path) -> Path:
 
     n_rows, n_cols = len(table.rows), len(table.columns)
     group_in = GROUP_GAP_IN + BAR_WIDTH_IN * max(n_rows, 1)
-    n_panels = -(-n_cols // max(1, int(MAX_PANEL_WIDTH_IN // group_in)))
-    per_panel = -(-n_cols // n_panels)  # as many columns in each panel as can be
+    # (at least one panel: a table without columns drew an empty figure, and still does)
+    n_panels = max(1, -(-n_cols // max(1, int(MAX_PANEL_WIDTH_IN // group_in))))
+    per_panel = max(1, -(-n_cols // n_panels))  # as many columns in each panel as can be
     width = 0.8 / max(n_rows, 1)
     fig = Figure(figsize=(max(6.0, group_in * per_panel), 3.6 * n_panels))
     axes = fig.subplots(n_panels, 1, sharey=True, squeeze=False)[:, 0]

@@ -636,3 +636,11 @@ def test_the_kernel_count_of_a_loss_outside_the_variants(bench):
     assert bench.kernel_count(Mine()) is None
     row = _ok_row("mine:Mine", kernels=None, seconds=1.0, cpu_seconds=1.0)
     assert bench._table([row]).splitlines()[1].split()[1:5] == ["dtc", "-", "-", "8"]
+
+
+def test_the_kernel_count_of_dtcs_pytorch_adapt_wrappers(bench, pa_layers):
+    import dtc.align as align
+
+    assert bench.kernel_count(align.get("pa_mmd")) == 1
+    assert bench.kernel_count(align.get("pa_mmd", kernel_scales=[1, 2, 4])) == 3
+    assert bench.kernel_count(align.get("pa_coral")) == 0

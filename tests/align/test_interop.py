@@ -255,3 +255,54 @@ def test_a_typo_in_pytorch_adapt_loss_params_is_refused_before_any_run(layers):
         ("pa_coral", {}),
     ]:
         DTC(loss=loss, loss_params=params).check_params()
+
+
+class _ScaledMMD(PytorchAdaptLoss):
+    """A user's subclass with parameters of its own, building its layer as it chooses."""
+
+    def __init__(self, width=1.0):
+        super().__init__("MMDLoss", kernel_scales=width, mmd_type="quadratic")
+
+
+class _OwnCheck(torch.nn.Module):
+    """A user's loss with a method of the instance that happens to bear the hook's name."""
+
+    def check_loss_params(self, params):
+        return True
+
+    def forward(self, source, target, **context):
+        return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+
+def test_the_loss_params_check_fits_each_layer_and_leaves_other_losses_alone(layers):
+    """Reviewed: the layer check refused a subclass's own parameters and a user's method
+    named like the hook; CORALLoss (nn.Module's (*args, **kwargs)) and MMDBatchedLoss
+    (**kwargs on to MMDLoss) took any typo; numpy kernel_scales were refused."""
+    from dtc import DTC
+
+    DTC(loss=f"{__name__}:_ScaledMMD", loss_params={"width": 2.0}).check_params()
+    DTC(loss=f"{__name__}:_OwnCheck").check_params()
+    DTC(
+        loss="pytorch_adapt",
+        loss_params={"layer": "MMDBatchedLoss", "batch_size": 8, "kernel_scales": [1, 2]},
+    ).check_params()
+    for params, error in [
+        (
+            {"layer": "CORALLoss", "kernel_scales": 1},
+            r"do not fit CORALLoss: .*\['kernel_scales'\]",
+        ),
+        (
+            {"layer": "MMDBatchedLoss", "kernal_scales": 1},
+            r"do not fit MMDBatchedLoss: .*kernal_scales",
+        ),
+    ]:
+        with pytest.raises(ValueError, match=error):
+            DTC(loss="pytorch_adapt", loss_params=params).check_params()
+    source, target = _pair(shift=1.0)
+    expected = dtc.align.get("pa_mmd", kernel_scales=[0.5, 1.0], mmd_type="quadratic")(
+        source, target
+    )
+    for scales in (np.array([0.5, 1.0]), (np.float32(0.5), np.int64(1))):
+        loss = dtc.align.get("pa_mmd", kernel_scales=scales, mmd_type="quadratic")
+        assert loss(source, target).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert dtc.align.get("pa_mmd", kernel_scales=np.float32(2.0))(source, target).isfinite()

@@ -491,3 +491,13 @@ def test_quick_keeps_the_template_parameters_of_its_own_benchmark_alone(tmp_path
         warnings.simplefilter("error")
         tasks = expand(leaderboard_config(["mmd"], quick=True, protocol=tmp_path / "p.yaml"))
     assert {t.spec.params["batch_size"] for t in tasks} == {64}
+
+
+def test_a_template_whose_benchmark_params_are_no_mapping_is_refused_by_name(tmp_path):
+    """The check for a template's loss read them as a mapping: a list was a traceback."""
+    for value in ("[digits]", "digits"):
+        (tmp_path / "p.yaml").write_text(
+            WHOLE_TEMPLATE.replace("{digits: {batch_size: 64}}", value)
+        )
+        with pytest.raises(ValueError, match="benchmark_params: expected a mapping"):
+            leaderboard_config(["mmd"], protocol=tmp_path / "p.yaml")

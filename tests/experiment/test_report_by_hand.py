@@ -67,7 +67,7 @@ def test_bars_are_the_cells_mean_and_sample_std(tmp_path, monkeypatch):
     # on t1, a (10, 20, 60 %) and b (2 of 3 seeds: 40, 50); on t2, a 90 and b 30: bar
     # heights are the cells' means, error bars their sample std, by row and column; an
     # incomplete cell is drawn too
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from dtc.experiment.plots import bar_figure
 
@@ -75,17 +75,20 @@ def test_bars_are_the_cells_mean_and_sample_std(tmp_path, monkeypatch):
     records += [_rec("b", s, v, target="t1") for s, v in enumerate([0.4, 0.5])]
     records += [_rec(r, s, v, target="t2") for r, v in (("a", 0.9), ("b", 0.3)) for s in range(3)]
     (acc,) = build_tables(records, ["acc"])
-    drawn, bar = [], plt.Axes.bar
+    saved, save = [], Figure.savefig
 
-    def spy(self, x, height, width, **kwargs):
-        drawn.append((kwargs["label"], list(height), list(kwargs["yerr"])))
-        return bar(self, x, height, width, **kwargs)
+    def spy(fig, *args, **kwargs):
+        saved.append(fig)
+        return save(fig, *args, **kwargs)
 
-    monkeypatch.setattr(plt.Axes, "bar", spy)
+    monkeypatch.setattr(Figure, "savefig", spy)
     bar_figure(acc, tmp_path / "acc.png")
-    assert [label for label, _, _ in drawn] == ["a", "b"]
-    (_, heights_a, errors_a), (_, heights_b, errors_b) = drawn
-    assert heights_a == pytest.approx([30.0, 90.0])
-    assert errors_a == pytest.approx([statistics.stdev([10, 20, 60]), 0.0])
-    assert heights_b == pytest.approx([45.0, 30.0])
-    assert errors_b == pytest.approx([statistics.stdev([40, 50]), 0.0])
+    (ax,) = saved[0].axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    # the bars row by row, each over the columns t1, t2
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx([30.0, 90.0, 45.0, 30.0])
+    # the error bars' half spans, in the same order (every cell has 2 or 3 seeds)
+    spans = [abs(s[1][1] - s[0][1]) / 2 for c in ax.collections for s in c.get_segments()]
+    stds = [statistics.stdev([10, 20, 60]), 0.0, statistics.stdev([40, 50]), 0.0]
+    assert spans == pytest.approx(stds)
