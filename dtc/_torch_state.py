@@ -10,11 +10,38 @@ monitor's reference and the experiment runner.
 from __future__ import annotations
 
 import contextlib
+import functools
+import platform
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
-__all__ = ["GLOBAL_STATE_LOCK", "training_defaults"]
+__all__ = ["GLOBAL_STATE_LOCK", "cpu_kernels", "cpu_vendor", "training_defaults"]
+
+
+@functools.cache
+def cpu_vendor() -> str:
+    """The CPU's vendor as the kernel reports it (``"GenuineIntel"``, ``"AuthenticAMD"``),
+    else :func:`platform.processor`, else ``"unknown"``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "vendor_id" and value.strip():
+                return value.strip()
+    return platform.processor() or "unknown"
+
+
+def cpu_kernels() -> str:
+    """``"<instruction set of torch's CPU kernels>:<CPU vendor>"`` (``"AVX2:GenuineIntel"``):
+    part of what a result computed on the CPU depends on (the float reductions round
+    otherwise on another of them, at identical code, packages and threads), so a stored
+    stage or reference keyed on it is never resumed as another platform's. torch is
+    imported: callers train with it."""
+    import torch
+
+    return f"{torch.backends.cpu.get_cpu_capability()}:{cpu_vendor()}"
+
 
 #: Held by :func:`dtc.nn.training.deterministic` (and by whatever else seeds and restores
 #: the global RNGs): the global torch state it sets and restores is the process's, so two

@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import sklearn
 import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.exceptions import NotFittedError
@@ -63,6 +64,7 @@ from dtc._plugins import (
     plugin_hash,
     run_seed_arguments,
 )
+from dtc._torch_state import cpu_kernels
 from dtc._validation import SEED_MAX, check_bool, float_array, is_finite_number, user_path
 from dtc._warnings import warn
 from dtc.align.grl import dann_schedule
@@ -1116,6 +1118,12 @@ class DTC(TransferClusterer):
             # it resolves to: torch's default and set_num_threads(2) differ here (88.3 vs
             # 88.7 on that pair), the latter setting the BLAS's threads as well.
             params["_threads"] = f"{self.n_threads!r}:{torch.get_num_threads()}"
+            # and the kernels' instruction set and the CPU: a checkpoint of scalar kernels
+            # (ATEN_CPU_CAPABILITY=default) resumed under AVX2 gave the scalar result (4 of
+            # 899 digits labels apart) in a record that named AVX2
+            params["_kernels"] = cpu_kernels()
+        # the libraries that compute the stages: a release can change either result
+        params["_libraries"] = f"torch {torch.__version__}, scikit-learn {sklearn.__version__}"
         h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
         for name, code in sorted(self._user_code().items()):
             h.update(f"{name} code={code};".encode())

@@ -18,7 +18,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import numpy as np
 
@@ -32,7 +31,7 @@ from dtc._plugins import (
     run_seed_arguments,
     source_files,
 )
-from dtc._torch_state import GLOBAL_STATE_LOCK
+from dtc._torch_state import GLOBAL_STATE_LOCK, cpu_vendor
 from dtc._validation import is_int_at_least
 from dtc.experiment.store import sorted_items
 
@@ -124,17 +123,6 @@ def dtc_source_hash() -> str:
             digest.update(f"{package}/{path.relative_to(root).as_posix()}".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def cpu_vendor() -> str:
-    """The CPU's vendor as the kernel reports it (``"GenuineIntel"``, ``"AuthenticAMD"``),
-    else :func:`platform.processor`, else ``"unknown"``."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "vendor_id" and value.strip():
-                return value.strip()
-    return platform.processor() or "unknown"
 
 
 #: The keys of a record's ``versions`` that say where it ran: the same code and packages

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 
-from dtc._torch_state import training_defaults
+from dtc._torch_state import cpu_kernels, training_defaults
 from dtc._validation import (
     check_bool,
     check_features,
@@ -393,6 +393,8 @@ class NoTransferReference(BaseEstimator):
             # DTC fit's n_threads) and one on 1 differed (digits, hidden 256: ARI 0.91
             # between them), and a fit got whichever its process computed first
             "threads": torch.get_num_threads(),
+            # and the kernels' instruction set and the CPU (as a DTC checkpoint's key)
+            "kernels": cpu_kernels(),
             **_library_versions(),
             "cache_format": _CACHE_FORMAT,
         }

@@ -199,6 +199,21 @@ def test_references_trained_on_other_thread_counts_are_cached_apart():
         clear_reference_cache()
 
 
+def test_references_of_other_cpu_kernels_are_cached_apart(monkeypatch):
+    """Nor the kernels' instruction set and the CPU: a reference of scalar kernels was
+    taken from the cache by an AVX2 process (4 labels apart)."""
+    from dtc.monitor import reference
+
+    X, _ = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32}
+    here = NoTransferReference(K, **kw).fit(X)
+    monkeypatch.setattr(reference, "cpu_kernels", lambda: "DEFAULT:AuthenticAMD")
+    there = NoTransferReference(K, **kw).fit(X)
+    assert not there.from_cache_ and there.key_ != here.key_
+    clear_reference_cache()
+
+
 def test_a_reference_found_in_memory_is_stored_in_its_cache_dir_too(tmp_path):
     # cache_dir: "also store the reference there". A reference computed earlier in the
     # process (without a cache_dir, or for another one) was a memory hit and never written:

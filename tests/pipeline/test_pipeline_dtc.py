@@ -119,6 +119,16 @@ def test_resume_after_interruption_skips_pretraining(small_pair, tmp_path, monke
     assert other.resumed_stages_ == []
 
 
+def test_a_checkpoint_of_other_cpu_kernels_is_not_resumed(small_pair, tmp_path, monkeypatch):
+    """The key held the thread count, not the kernels' instruction set: a checkpoint of
+    scalar kernels resumed under AVX2 gave the scalar result in a record naming AVX2."""
+    params = {**TINY, "checkpoint_dir": tmp_path}
+    DTC(**params).fit(small_pair)
+    assert DTC(**params).fit(small_pair).resumed_stages_ == ["pretrain", "adapt", "cluster"]
+    monkeypatch.setattr(pipeline, "cpu_kernels", lambda: "DEFAULT:GenuineIntel")
+    assert DTC(**params).fit(small_pair).resumed_stages_ == []
+
+
 def test_heterogeneous_pair_needs_the_asymmetric_mode(small_pair):
     proj = np.random.default_rng(1).normal(size=(64, 40)).astype(np.float32)
     target = small_pair.target.with_features(small_pair.target.X @ proj)
