@@ -113,7 +113,8 @@ def pytest_configure(config):
     # checkout; a test that changes directory (monkeypatch.chdir) then looked for the data
     # beside its tmp_path. Resolved once, before any test runs.
     if os.environ.get("DTC_DATA"):
-        os.environ["DTC_DATA"] = str(Path(os.environ["DTC_DATA"]).resolve())
+        # (~ expanded, as the library does: "~/data" was <cwd>/~/data)
+        os.environ["DTC_DATA"] = str(Path(os.environ["DTC_DATA"]).expanduser().resolve())
 
 
 @pytest.fixture(scope="session")

@@ -394,7 +394,16 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
         for key in keys:
             if key not in available:
                 raise _missing_key(path, key, "a numeric MATLAB array", available)
-            node = fh[key]
+            # a data file reads itself alone: a link to another file (or a dataset stored
+            # in one) loaded that file's bytes as features
+            if isinstance(fh.get(key, getlink=True), h5py.ExternalLink):
+                raise ValueError(
+                    f"{path}: {key!r} is a link to another file; save the array itself"
+                )
+            try:
+                node = fh[key]
+            except (KeyError, OSError) as exc:  # a dangling link: h5py names no file
+                raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
             if isinstance(node, h5py.Group) and "MATLAB_sparse" in node.attrs:
                 raise ValueError(
                     f"{path}: {key!r} is a sparse MATLAB matrix, which v7.3 files store as an "
@@ -413,7 +422,15 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
                     f"{path}: expected {key!r} to be a numeric MATLAB array, got a char array "
                     "(text, stored as character codes); save class names as numbers"
                 )
-            out[key] = np.asarray(node[()]).T
+            if node.external:
+                raise ValueError(
+                    f"{path}: {key!r} is stored in other files ({[e[0] for e in node.external]});"
+                    " save the array itself"
+                )
+            try:
+                out[key] = np.asarray(node[()]).T
+            except OSError as exc:  # damaged compressed data: h5py names no file
+                raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import pickle
 import sys
 import uuid
 import zipfile
@@ -250,7 +251,8 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 
     ``torch.save`` writes a CRC-32 for every record of its zip archive, but ``torch.load``
     never checks them: a flipped bit in a tensor loaded as another number. Checked here
-    first (``ValueError`` naming the record)."""
+    first (``ValueError`` naming the record). A file torch cannot read (empty, cut short,
+    no checkpoint) is a ``ValueError`` naming it (torch's own errors name no file)."""
     path = user_path(path)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -259,8 +261,16 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             checked = any(info.CRC for info in archive.infolist())
             bad = archive.testzip() if checked else None
         if bad is not None:
-            raise ValueError(f"record {bad!r} fails its CRC-32 check (the file is damaged)")
-    return torch.load(path, map_location=map_location, weights_only=True)
+            raise ValueError(
+                f"checkpoint {str(path)!r}: record {bad!r} fails its CRC-32 check (the file "
+                "is damaged)"
+            )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (EOFError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise ValueError(
+            f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class _CallersError(Exception):
@@ -301,9 +311,11 @@ def read_checkpoint(path, map_location="cpu") -> dict | None:
         # A file that is no zip goes down torch's legacy pickle reader, which fails in any
         # words (KeyError, IndexError, UnicodeDecodeError ... on one flipped bit), and the
         # fit with it: whatever the error, the stage is computed again.
+        # (the file named once: load_checkpoint's own errors name it too)
+        text = str(exc).removeprefix(f"checkpoint {str(path)!r}: ")
         warn(
             f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: "
-            f"{str(exc)[:120]}); its stage is computed again and the file replaced",
+            f"{text[:120]}); its stage is computed again and the file replaced",
             RuntimeWarning,
         )
         return None

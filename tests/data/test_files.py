@@ -439,6 +439,41 @@ def test_damaged_npz_and_mat_files_are_named(tmp_path):
         data.load_mat(tmp_path / "trunc.mat")  # was h5py's OSError, naming no file
 
 
+def test_v73_links_and_damaged_data_are_named(tmp_path):
+    """Past the file's opening, h5py's KeyError / OSError named no file (a dangling link,
+    compressed data damaged inside); a link to another file loaded that file's bytes."""
+    y = Y4[None, :].astype(float)
+    with h5py.File(tmp_path / "dangling.mat", "w") as fh:
+        fh["X"], fh["y"] = h5py.SoftLink("/nothing"), y
+    with pytest.raises(ValueError, match=r"dangling.mat: 'X' could not be read"):
+        data.load_mat(tmp_path / "dangling.mat")
+    with h5py.File(tmp_path / "other.h5", "w") as fh:
+        fh["X"] = X4.T
+    with h5py.File(tmp_path / "linked.mat", "w") as fh:
+        fh["X"], fh["y"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/X"), y
+    with pytest.raises(ValueError, match=r"linked.mat: 'X' is a link to another file"):
+        data.load_mat(tmp_path / "linked.mat")
+    (tmp_path / "raw.bin").write_bytes(np.asarray(X4.T, dtype="<f8").tobytes())
+    with h5py.File(tmp_path / "external.mat", "w") as fh:
+        fh.create_dataset(
+            "X", X4.T.shape, "<f8", external=[(str(tmp_path / "raw.bin"), 0, 8 * X4.size)]
+        )
+        fh["y"] = y
+    with pytest.raises(ValueError, match=r"external.mat: 'X' is stored in other files"):
+        data.load_mat(tmp_path / "external.mat")
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "gz.mat", "w") as fh:  # MATLAB's -v7.3 compresses
+        fh.create_dataset("X", data=rng.random((50, 200)), compression="gzip")
+        fh["y"] = (np.arange(200) % 2)[None, :].astype(float)
+        offset = fh["X"].id.get_chunk_info(0).byte_offset
+    raw = bytearray((tmp_path / "gz.mat").read_bytes())
+    for i in range(offset + 20, offset + 60):
+        raw[i] ^= 0xFF
+    (tmp_path / "gz_bad.mat").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"gz_bad.mat: 'X' could not be read"):
+        data.load_mat(tmp_path / "gz_bad.mat")
+
+
 def test_csv_with_a_byte_order_mark_keeps_its_first_sample(tmp_path):
     # Excel's "CSV UTF-8" writes one: the first cell read '\ufeff0.0', not a number, so
     # the first sample was taken as a header and dropped (with a warning only)

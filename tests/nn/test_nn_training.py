@@ -559,6 +559,20 @@ def test_a_checkpoint_with_a_flipped_bit_in_a_tensor_is_computed_again(tmp_path)
         assert read_checkpoint(path) is None
 
 
+def test_an_unreadable_checkpoint_is_named(tmp_path):
+    """load_checkpoint's errors named no file: torch's EOFError of an empty file, its
+    RuntimeError of a cut one, the CRC-32 check's record alone."""
+    from dtc.nn.training import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "whole.pt", {"w": torch.arange(64.0)})
+    raw = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
+    for name in ("empty.pt", "cut.pt"):
+        with pytest.raises(ValueError, match=rf"checkpoint '.*{name}': torch cannot read it"):
+            load_checkpoint(tmp_path / name)
+
+
 def test_a_checkpoint_saved_without_crc32s_still_loads(tmp_path):
     # torch's compute_crc32=False writes every CRC as 0: the check called every such
     # checkpoint damaged, and every stage was computed again
