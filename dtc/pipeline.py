@@ -1109,7 +1109,7 @@ class DTC(TransferClusterer):
         if self._device.type != "cpu":
             # Where the fit ran, as resolved (``device`` itself is not hashed: "auto" and
             # "cpu" on a machine without a GPU are one fit): a GPU computes other floating
-            # point results. Only off the CPU, so that CPU keys stay what they were.
+            # point results. (On the CPU, the thread count and the kernels instead.)
             params["_device"] = self._device.type
         else:
             # The thread count the fit runs on: the float reductions split otherwise, and a

@@ -27,14 +27,14 @@ EOF
 esac
 # Relative paths are read from where the script was started, as dtc reads them (the README's
 # DTC_DATA=../shared/data named another folder once the script had moved to the repository
-# root); DTC and PYTHON without a slash are commands on PATH.
-# (a quoted "~/data" is left to dtc, which expands it)
-if [ -n "${DTC_DATA:-}" ] && [[ "$DTC_DATA" != /* && "$DTC_DATA" != "~"* ]]; then
-  export DTC_DATA="$PWD/$DTC_DATA"
-fi
-for var in DTC PYTHON; do
-  if [[ "${!var:-}" == */* && "${!var}" != /* && "${!var}" != "~"* ]]; then
-    export "$var=$PWD/${!var}"
+# root), and a quoted leading ~/ as the home folder (bash expands none in a value); DTC and
+# PYTHON without a slash are commands on PATH.
+for var in DTC_DATA DTC PYTHON; do
+  value="${!var:-}"
+  if [[ "$value" == "~/"* ]]; then
+    export "$var=$HOME/${value#"~/"}"
+  elif [[ -n "$value" && "$value" != /* && ( "$var" == DTC_DATA || "$value" == */* ) ]]; then
+    export "$var=$PWD/$value"
   fi
 done
 cd "$(dirname "$0")/.."

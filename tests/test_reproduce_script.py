@@ -73,14 +73,14 @@ def test_relative_paths_are_read_from_where_the_script_was_started(tmp_path):
     assert res.returncode == 0, res.stderr
     seen = (repo / "seen.txt").read_text().split()
     assert seen == [str(here / "data")] * 3
-    # a quoted "~/data" is left to dtc, which expands it ($PWD/~/data named no folder)
+    # a quoted leading ~/ is the home folder ($PWD/~/data named no folder)
     (repo / "seen.txt").unlink()
     res = subprocess.run(
         ["bash", "../repo/scripts/reproduce_paper.sh"],
         cwd=here,
-        env={**env, "DTC": str(fake), "DTC_DATA": "~/data"},
+        env={**env, "HOME": str(here), "DTC": "~/tools/dtc", "DTC_DATA": "~/data"},
         capture_output=True,
         text=True,
     )
     assert res.returncode == 0, res.stderr
-    assert (repo / "seen.txt").read_text().split() == ["~/data"] * 3
+    assert (repo / "seen.txt").read_text().split() == [str(here / "data")] * 3

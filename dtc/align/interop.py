@@ -90,9 +90,11 @@ def _layer_params(layer: type, params: dict) -> dict:
 
 def _bind(layer: type, params: dict) -> None:
     """``TypeError`` unless ``layer(**params)`` fits its constructors: each ``__init__`` of
-    its classes in turn, as far as they hand ``**kwargs`` on (``MMDBatchedLoss(batch_size,
-    **kwargs)`` to ``MMDLoss``); ``nn.Module``'s own, which reads ``(*args, **kwargs)``,
-    takes none (``CORALLoss``: a typo there passed, then failed each run)."""
+    its classes in turn (a required argument missing included), as far as pytorch-adapt's
+    own hand ``**kwargs`` on to their base (``MMDBatchedLoss(batch_size, **kwargs)`` to
+    ``MMDLoss``); ``nn.Module``'s own, which reads ``(*args, **kwargs)``, takes none
+    (``CORALLoss``: a typo there passed, then failed each run). Another class's
+    ``**kwargs`` may go anywhere (an inner layer's constructor): taken as they are."""
     left = dict(params)
     for cls in layer.__mro__:
         if "__init__" not in vars(cls):
@@ -103,8 +105,9 @@ def _bind(layer: type, params: dict) -> None:
             return
         signature = inspect.signature(cls.__init__)
         own = list(signature.parameters.values())[1:]  # self
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
-            signature.replace(parameters=own).bind(**left)
+        signature.replace(parameters=own).bind(**left)
+        forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own)
+        if not forwards or not cls.__module__.startswith("pytorch_adapt."):
             return
         left = {k: v for k, v in left.items() if k not in {p.name for p in own}}
 

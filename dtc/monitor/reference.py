@@ -81,7 +81,8 @@ def _library_versions() -> dict[str, str]:
     """The installed versions of the libraries that compute a reference: torch trains the
     autoencoder, scikit-learn's K-means partitions its embedding (a release can change
     either result for the same settings)."""
-    # Read from the installed packages' metadata: a cache hit needs no torch import.
+    # Read from the installed packages' metadata (the key imports torch anyway, for the
+    # thread count and the kernels it trains on).
     return {lib: importlib.metadata.version(lib) for lib in ("torch", "scikit-learn")}
 
 
@@ -433,7 +434,7 @@ class NoTransferReference(BaseEstimator):
         return self
 
     def _compute(self, X: np.ndarray, image_shape) -> dict[str, np.ndarray]:
-        # torch is needed only when the reference is not cached.
+        # the networks' modules: imported when the reference is not cached
         from dtc.nn.autoencoder import build_autoencoder
         from dtc.nn.training import deterministic, embed, pretrain_autoencoder
 

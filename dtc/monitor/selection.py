@@ -507,9 +507,14 @@ def _check_combinable(named: list[tuple[str, Domain]], owner: str) -> None:
 
 
 def combine_sources(
-    sources: Sequence[Domain], weights, *, n_samples: int | None = None, seed: int = 0
+    sources: Sequence[Domain] | Mapping[str, Domain],
+    weights,
+    *,
+    n_samples: int | None = None,
+    seed: int = 0,
 ) -> Domain:
-    """One source domain sampled from ``sources`` in proportion to ``weights``.
+    """One source domain sampled from ``sources`` (a mapping: named by its keys, in its
+    order) in proportion to ``weights``.
 
     Source ``i`` contributes ``weights[i] * n_samples`` rows (``n_samples`` default: the
     largest size of the sources of positive weight), rounded so that the counts add up to ``n_samples`` (largest
@@ -520,7 +525,7 @@ def combine_sources(
     must share the feature dimension and be all labelled (in one label space) or all
     unlabelled.
     """
-    named = _named(list(sources))
+    named = _named(sources if isinstance(sources, Mapping) else list(sources))
     sources = [s for _, s in named]
     w = np.asarray(weights, dtype=np.float64)
     if not sources or w.shape != (len(sources),):
@@ -604,7 +609,8 @@ def select_source(
     for r in ranking:
         weights[r["index"]] = r["weight"]
     seed = rank_kwargs.get("seed", 0)
-    return combine_sources(domains, weights, n_samples=n_samples, seed=seed), ranking
+    # by the names the ranking gives them (a mapping's keys)
+    return combine_sources(dict(named), weights, n_samples=n_samples, seed=seed), ranking
 
 
 @dataclass

@@ -306,3 +306,29 @@ def test_the_loss_params_check_fits_each_layer_and_leaves_other_losses_alone(lay
         loss = dtc.align.get("pa_mmd", kernel_scales=scales, mmd_type="quadratic")
         assert loss(source, target).item() == pytest.approx(expected.item(), rel=1e-6)
     assert dtc.align.get("pa_mmd", kernel_scales=np.float32(2.0))(source, target).isfinite()
+
+
+def test_a_layer_of_ones_own_takes_its_kwargs_and_needs_its_arguments(layers):
+    """Reviewed: the check followed any **kwargs to the base class, and refused a layer
+    handing them to an inner one; and it let a missing required argument pass."""
+
+    class Weighted(torch.nn.Module):
+        def __init__(self, weight=1.0, **mmd_kwargs):
+            super().__init__()
+            self.weight, self.mmd = weight, layers.MMDLoss(**mmd_kwargs)
+
+        def forward(self, source, target):
+            return self.weight * self.mmd(source, target)
+
+    class Sized(layers.MMDLoss):
+        def __init__(self, n, **kwargs):
+            super().__init__(**kwargs)
+            self.n = n
+
+    source, target = _pair(shift=1.0)
+    loss = PytorchAdaptLoss(Weighted, weight=2.0, kernel_scales=2.0, mmd_type="quadratic")
+    direct = 2.0 * layers.MMDLoss(kernel_scales=2.0, mmd_type="quadratic")(source, target)
+    assert loss(source, target).item() == pytest.approx(direct.item(), rel=1e-12)
+    with pytest.raises(ValueError, match="do not fit Sized: missing a required argument: 'n'"):
+        PytorchAdaptLoss(Sized, mmd_type="quadratic")
+    assert PytorchAdaptLoss(Sized, n=3, mmd_type="quadratic").layer.n == 3

@@ -274,6 +274,12 @@ def test_sources_sharing_a_name_are_told_apart_by_position():
     assert combined.name == "combined(0:domain:0.50+1:domain:0.50)"
     with pytest.raises(ValueError, match=r"'0:domain': labels \[0, 1\]; '1:domain': labels \[3\]"):
         combine_sources([both, one], [0.5, 0.5])
+    # a mapping's keys name them, in the ranking and the combination alike
+    named = {"amazon": both, "dslr": Domain(X + 0.1, y)}
+    combined, ranking = select_source(Domain(X), named, strategy="weighted", fit_fn=fit)
+    assert sorted(r["name"] for r in ranking) == ["amazon", "dslr"]
+    assert combined.name.startswith("combined(amazon:") and "+dslr:" in combined.name
+    assert combined.meta["combined_from"] == ["amazon", "dslr"]
 
 
 def test_combined_sources_keep_the_class_names_they_share():
