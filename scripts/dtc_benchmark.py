@@ -42,7 +42,12 @@ from dtc._validation import user_path
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.report import score_text
-from dtc.experiment.single import data_fingerprint, describe_params, package_versions
+from dtc.experiment.single import (
+    data_fingerprint,
+    describe_params,
+    mixed_platforms,
+    package_versions,
+)
 from dtc.experiment.store import (
     append_record,
     check_appendable,
@@ -172,6 +177,33 @@ def set_aside_stale(out: Path, rows: list[dict], data_dir=None) -> list[dict]:
     if any(stale):
         print(f"{sum(stale)} stale rows moved to {stale_path} (run again)")
     return fresh
+
+
+def warn_mixed(rows: list[dict], args) -> None:
+    """A warning on stderr when the rows the table shows were made by several versions of
+    dtc's code or on several platforms (kernels, CPU, threads): kept rows are reused
+    whatever made them, and deep methods' figures move with either (a row of other code
+    or torch sat beside fresh ones without a word)."""
+    shown = [
+        r
+        for r in rows
+        if r["seed"] in args.seeds and r["family"] in args.families and r["method"] in args.methods
+    ]
+    codes = sorted({str(r.get("versions", {}).get("dtc_source", "?")) for r in shown})
+    if len(codes) > 1:
+        print(
+            f"warning: these rows were made by {len(codes)} versions of dtc's code "
+            f"({', '.join(codes)}; versions.dtc_source): kept rows are not run again when dtc "
+            "changes; give a new --out to compare them on one code",
+            file=sys.stderr,
+        )
+    places = mixed_platforms(shown, [r["method"] for r in shown])
+    if places:
+        print(
+            f"warning: these rows were made on several platforms ({'; '.join(places)}): deep "
+            "methods' figures differ between them",
+            file=sys.stderr,
+        )
 
 
 def run_one(method: str, setting: str | None, pair, seed: int) -> dict:
@@ -324,6 +356,7 @@ def main(argv=None) -> int:
                 f"[{i}/{len(todo)}] {family:22s} {name:22s} {method:16s} seed={seed} {shown}",
                 flush=True,
             )
+        warn_mixed(rows, args)
         print(table(rows, seeds=args.seeds, families=args.families, methods=args.methods))
         return 0
 

@@ -214,3 +214,29 @@ def test_an_out_under_home_is_expanded(load_script, home_and_work, monkeypatch):
     assert script.main([*argv, "--seeds", "0"]) == 0
     assert len(read_records(home / "sweep" / "rows.jsonl")) == 1
     assert not (work / "~").exists()
+
+
+def test_rows_of_other_code_or_platforms_are_named(load_script, capsys):
+    """Kept rows are reused whatever made them: a row of other dtc code or torch kernels
+    sat beside fresh ones without a word."""
+    from types import SimpleNamespace
+
+    script = load_script("dtc_benchmark")
+    here = {
+        "dtc_source": "aaa",
+        "torch_cpu_capability": "AVX2",
+        "cpu_vendor": "X",
+        "torch_threads": 1,
+    }
+    row = {"family": "digits", "pair": "source->target", "method": "kmeans", "seed": 0}
+    args = SimpleNamespace(seeds=[0, 1], families=["digits"], methods=["kmeans"])
+    same = [{**row, "versions": here}, {**row, "seed": 1, "versions": here}]
+    script.warn_mixed(same, args)
+    assert capsys.readouterr().err == ""
+    other = {**here, "dtc_source": "bbb", "torch_cpu_capability": "DEFAULT"}
+    script.warn_mixed([same[0], {**row, "seed": 1, "versions": other}], args)
+    err = capsys.readouterr().err
+    assert "2 versions of dtc's code (aaa, bbb" in err and "several platforms" in err
+    # rows the table does not show are not counted
+    script.warn_mixed([same[0], {**row, "seed": 5, "versions": other}], args)
+    assert capsys.readouterr().err == ""
