@@ -10,7 +10,8 @@ Configurations (synthetic, seeded: 10 Gaussian clusters with centres uniform in
 * K-means, n = 1,000,000, d in {10, 64}: ``dtc.cluster.kmeans`` (n_init=10, the
   scikit-learn back end) beside scikit-learn's ``KMeans()`` defaults (n_init="auto", i.e.
   one k-means++ run) and, where faiss is installed, ``dtc.cluster.kmeans`` with
-  ``backend="faiss"`` (what ``backend="auto"`` picks at this size).
+  ``backend="faiss"`` (what ``backend="auto"`` picks at this size; its row,
+  ``faiss-kmeans``, is compared with the scikit-learn back end's as a peer's is).
 
 scikit-learn's default spectral clustering is run only where its dense affinity fits in
 ``DENSE_LIMIT_MIB`` (2048 MiB; a lower bound of its memory, the Laplacian copies it);
@@ -34,7 +35,7 @@ call on the first ``WARMUP_ROWS`` (200) rows, ACC is Hungarian-matched accuracy
     python scripts/bench_clustering.py            # table
     python scripts/bench_clustering.py --json     # one JSON object per configuration
     python scripts/bench_clustering.py --quick    # sizes / 10, for a smoke test
-    python scripts/bench_clustering.py --threads 1 --only dtc   # dtc's back ends, one thread
+    python scripts/bench_clustering.py --threads 1 --only dtc   # dtc's default back ends, one thread
 """
 
 from __future__ import annotations
