@@ -26,6 +26,10 @@ exit 0
 """
 
 
+def _run(script: str, cwd, env) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", script], cwd=cwd, env=env, capture_output=True, text=True)
+
+
 def test_a_rerun_after_a_failed_run_goes_on_to_every_table(tmp_path):
     # The retry the script advises read as "dtc run refused ... before running anything":
     # the failure's line count stayed the same, and tables 2, 3 and the figures were skipped.
@@ -36,13 +40,7 @@ def test_a_rerun_after_a_failed_run_goes_on_to_every_table(tmp_path):
     fake.chmod(0o755)
     env = {**os.environ, "DTC": str(fake), "PYTHON": "true", "DTC_DATA": str(tmp_path)}
     for attempt in range(2):
-        res = subprocess.run(
-            ["bash", "scripts/reproduce_paper.sh"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        res = _run("scripts/reproduce_paper.sh", tmp_path, env)
         assert res.returncode == 1, (attempt, res.stderr)
         assert "runs failed in table1" in res.stderr and "refused" not in res.stderr, res.stderr
     calls = (tmp_path / "calls.txt").read_text().split()
@@ -63,24 +61,13 @@ def test_relative_paths_are_read_from_where_the_script_was_started(tmp_path):
     fake.write_text('#!/usr/bin/env bash\n[ "$1" = run ] && echo "$DTC_DATA" >> seen.txt\nexit 0\n')
     fake.chmod(0o755)
     env = {**os.environ, "DTC": "tools/dtc", "PYTHON": "true", "DTC_DATA": "data"}
-    res = subprocess.run(
-        ["bash", "../repo/scripts/reproduce_paper.sh"],
-        cwd=here,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    res = _run("../repo/scripts/reproduce_paper.sh", here, env)
     assert res.returncode == 0, res.stderr
     seen = (repo / "seen.txt").read_text().split()
     assert seen == [str(here / "data")] * 3
     # a quoted leading ~/ is the home folder ($PWD/~/data named no folder)
     (repo / "seen.txt").unlink()
-    res = subprocess.run(
-        ["bash", "../repo/scripts/reproduce_paper.sh"],
-        cwd=here,
-        env={**env, "HOME": str(here), "DTC": "~/tools/dtc", "DTC_DATA": "~/data"},
-        capture_output=True,
-        text=True,
-    )
+    home = {**env, "HOME": str(here), "DTC": "~/tools/dtc", "DTC_DATA": "~/data"}
+    res = _run("../repo/scripts/reproduce_paper.sh", here, home)
     assert res.returncode == 0, res.stderr
     assert (repo / "seen.txt").read_text().split() == [str(here / "data")] * 3
