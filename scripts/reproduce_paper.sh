@@ -27,13 +27,15 @@ EOF
 esac
 # Relative paths are read from where the script was started, as dtc reads them (the README's
 # DTC_DATA=../shared/data named another folder once the script had moved to the repository
-# root), and a quoted leading ~/ as the home folder (bash expands none in a value); DTC and
-# PYTHON without a slash are commands on PATH.
+# root). A quoted ~ in DTC_DATA is left to dtc, which expands ~ and ~user as a shell would; in
+# DTC and PYTHON, which this script runs itself, a leading ~/ is the home folder (bash expands
+# none in a value). DTC and PYTHON without a slash are commands on PATH.
 for var in DTC_DATA DTC PYTHON; do
   value="${!var:-}"
-  if [[ "$value" == "~/"* ]]; then
+  if [[ "$var" != DTC_DATA && "$value" == "~/"* && -n "${HOME:-}" ]]; then
     export "$var=$HOME/${value#"~/"}"
-  elif [[ -n "$value" && "$value" != /* && ( "$var" == DTC_DATA || "$value" == */* ) ]]; then
+  elif [[ -n "$value" && "$value" != /* && "$value" != "~"* ]] \
+    && [[ "$var" == DTC_DATA || "$value" == */* ]]; then
     export "$var=$PWD/$value"
   fi
 done

@@ -65,9 +65,17 @@ def test_relative_paths_are_read_from_where_the_script_was_started(tmp_path):
     assert res.returncode == 0, res.stderr
     seen = (repo / "seen.txt").read_text().split()
     assert seen == [str(here / "data")] * 3
-    # a quoted leading ~/ is the home folder ($PWD/~/data named no folder)
+    # a quoted leading ~/: DTC's is the home folder, DTC_DATA's left to dtc ($PWD/~/data
+    # named no folder)
     (repo / "seen.txt").unlink()
     home = {**env, "HOME": str(here), "DTC": "~/tools/dtc", "DTC_DATA": "~/data"}
     res = _run("../repo/scripts/reproduce_paper.sh", here, home)
     assert res.returncode == 0, res.stderr
-    assert (repo / "seen.txt").read_text().split() == [str(here / "data")] * 3
+    assert (repo / "seen.txt").read_text().split() == ["~/data"] * 3  # dtc expands it
+    for value in ("~", "~root/data"):  # ~ and ~user too: $PWD/~ named no folder
+        (repo / "seen.txt").unlink()
+        assert (
+            _run("../repo/scripts/reproduce_paper.sh", here, {**home, "DTC_DATA": value}).returncode
+            == 0
+        )
+        assert (repo / "seen.txt").read_text().split() == [value] * 3

@@ -394,16 +394,17 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
         for key in keys:
             if key not in available:
                 raise _missing_key(path, key, "a numeric MATLAB array", available)
-            # a data file reads itself alone: a link to another file (or a dataset stored
-            # in one) loaded that file's bytes as features
-            if isinstance(fh.get(key, getlink=True), h5py.ExternalLink):
-                raise ValueError(
-                    f"{path}: {key!r} is a link to another file; save the array itself"
-                )
             try:
                 node = fh[key]
             except (KeyError, OSError) as exc:  # a dangling link: h5py names no file
                 raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
+            # a data file reads itself alone: a link into another file (however reached:
+            # directly, through a soft link or a linked group), a virtual dataset or one
+            # stored in other files loaded that file's bytes as features
+            if node.file != fh or getattr(node, "is_virtual", False):
+                raise ValueError(
+                    f"{path}: {key!r} is a link to another file; save the array itself"
+                )
             if isinstance(node, h5py.Group) and "MATLAB_sparse" in node.attrs:
                 raise ValueError(
                     f"{path}: {key!r} is a sparse MATLAB matrix, which v7.3 files store as an "

@@ -267,7 +267,13 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (EOFError, RuntimeError, pickle.UnpicklingError) as exc:
+    except pickle.UnpicklingError as exc:  # torch's documented type, the file named
+        raise pickle.UnpicklingError(f"checkpoint {str(path)!r}: {exc}") from exc
+    except (EOFError, RuntimeError) as exc:
+        # the file's own faults (empty, a zip cut short); not a map_location's (a device
+        # this machine lacks, a caller's function), which are no unreadable file
+        if isinstance(exc, RuntimeError) and "PytorchStreamReader" not in str(exc):
+            raise
         raise ValueError(
             f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
         ) from exc

@@ -453,6 +453,21 @@ def test_v73_links_and_damaged_data_are_named(tmp_path):
         fh["X"], fh["y"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/X"), y
     with pytest.raises(ValueError, match=r"linked.mat: 'X' is a link to another file"):
         data.load_mat(tmp_path / "linked.mat")
+    # reached otherwise: a soft link to an external link, into a linked group, a virtual set
+    with h5py.File(tmp_path / "soft.mat", "w") as fh:
+        fh["#ext"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/X")
+        fh["X"], fh["y"] = h5py.SoftLink("/#ext"), y
+    with h5py.File(tmp_path / "group.mat", "w") as fh:
+        fh["g"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/")
+        fh["X"], fh["y"] = h5py.SoftLink("/g/X"), y
+    layout = h5py.VirtualLayout(X4.T.shape, "f8")
+    layout[:] = h5py.VirtualSource(str(tmp_path / "other.h5"), "X", shape=X4.T.shape)
+    with h5py.File(tmp_path / "virtual.mat", "w") as fh:
+        fh.create_virtual_dataset("X", layout)
+        fh["y"] = y
+    for name in ("soft", "group", "virtual"):
+        with pytest.raises(ValueError, match=rf"{name}.mat: 'X' is a link to another file"):
+            data.load_mat(tmp_path / f"{name}.mat")
     (tmp_path / "raw.bin").write_bytes(np.asarray(X4.T, dtype="<f8").tobytes())
     with h5py.File(tmp_path / "external.mat", "w") as fh:
         fh.create_dataset(

@@ -559,6 +559,10 @@ def test_a_checkpoint_with_a_flipped_bit_in_a_tensor_is_computed_again(tmp_path)
         assert read_checkpoint(path) is None
 
 
+def _raises_my_bug(storage, location):
+    raise RuntimeError("my bug")
+
+
 def test_an_unreadable_checkpoint_is_named(tmp_path):
     """load_checkpoint's errors named no file: torch's EOFError of an empty file, its
     RuntimeError of a cut one, the CRC-32 check's record alone."""
@@ -568,6 +572,9 @@ def test_an_unreadable_checkpoint_is_named(tmp_path):
     raw = (tmp_path / "whole.pt").read_bytes()
     (tmp_path / "empty.pt").write_bytes(b"")
     (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
+    # a map_location's own error is no unreadable file: raised as it is
+    with pytest.raises(RuntimeError, match="my bug"):
+        load_checkpoint(tmp_path / "whole.pt", map_location=_raises_my_bug)
     for name in ("empty.pt", "cut.pt"):
         with pytest.raises(ValueError, match=rf"checkpoint '.*{name}': torch cannot read it"):
             load_checkpoint(tmp_path / name)
