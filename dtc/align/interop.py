@@ -109,7 +109,8 @@ def _bind(layer: type, params: dict) -> None:
         forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own)
         if not forwards or not cls.__module__.startswith("pytorch_adapt."):
             return
-        left = {k: v for k, v in left.items() if k not in {p.name for p in own}}
+        taken = {p.name for p in own}
+        left = {k: v for k, v in left.items() if k not in taken}
 
 
 def _kernel_scales(scales):

@@ -983,7 +983,8 @@ def write_report(
             from dtc.experiment import plots
 
             # the records of the tables: the curves too leave out seeds not planned
-            shown = records if seeds is None else [r for r in records if r["seed"] in set(seeds)]
+            planned_seeds = None if seeds is None else set(seeds)
+            shown = [r for r in records if planned_seeds is None or r["seed"] in planned_seeds]
             written += plots.report_figures(shown, tables, out_dir)
     except BaseException:
         # A report cut short removes nothing, but lists what it wrote so that the
