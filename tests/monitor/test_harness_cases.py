@@ -3082,3 +3082,42 @@ def test_a_run_resumes_under_the_same_set_given_in_another_order(load_script, tm
     assert list(script.resume(argparse.ArgumentParser(), args, lambda r: r["case"], "", now)) == [
         "x"
     ]
+
+
+def test_a_harness_row_end_to_end_shares_one_pretraining(load_script, monkeypatch, capsys):
+    """A case runs to the issue's JSON row, its guarded fit resuming the unguarded fit's
+    pretraining: the row is the one two separate pretrainings give, bit for bit."""
+    from dtc.metrics import cluster_acc
+    from dtc.pipeline import DTC
+
+    script = load_script("negative_transfer")
+    fits, made = [], []
+    real_fit, real_monitor = DTC.fit, script.make_monitor
+
+    def fit(self, pair, *args, **kwargs):
+        fits.append((self, pair))
+        return real_fit(self, pair, *args, **kwargs)
+
+    monkeypatch.setattr(DTC, "fit", fit)
+    monkeypatch.setattr(
+        script, "make_monitor", lambda args: made.append(args) or real_monitor(args)
+    )
+    budget = ["--pretrain-epochs", "2", "--adapt-epochs", "2"]
+    assert script.main(["--cases", "digits", "--json", *budget]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["case"] == "digits" and row["kind"] == "positive"
+    assert isinstance(row["flagged"], bool)
+    shared = [(est, pair) for est, pair in fits if est.checkpoint_dir is not None]
+    (unguarded, pair), (guarded, _) = shared
+    assert unguarded.resumed_stages_ == [] and guarded.resumed_stages_ == ["pretrain"]
+    assert not Path(unguarded.checkpoint_dir).exists()  # the shared folder is removed
+    # the guarded fit pretraining on its own (the unguarded fit resumed nothing)
+    params = {**unguarded.get_params(deep=False), "checkpoint_dir": None}
+    alone_guarded = real_fit(DTC(**{**params, "callbacks": [real_monitor(made[0])]}), pair)
+    np.testing.assert_array_equal(guarded.labels_, alone_guarded.labels_)
+    np.testing.assert_array_equal(guarded.transfer_labels_, alone_guarded.transfer_labels_)
+    assert guarded.monitor_trail_ == alone_guarded.monitor_trail_
+    y = pair.target.y
+    assert row["acc_unguarded"] == cluster_acc(y, unguarded.labels_)
+    assert row["acc_guarded"] == cluster_acc(y, alone_guarded.labels_)
+    assert row["acc_target_only"] == cluster_acc(y, alone_guarded.reference_.labels_)
