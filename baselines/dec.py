@@ -24,7 +24,8 @@ the fine-tuning stage, which this class used before, collapsed the clusters: on 
 (AE + K-means start 55.4 % ACC) it ended at 10.1 % with 3 non-empty clusters of 20, where
 SGD with momentum kept 55.6 %. Deviations, for the small benchmarks here: the target
 distribution updated per epoch rather than per fixed number of mini-batches
-(``update_interval`` counts epochs), and a small MLP by default
+(``update_interval`` counts epochs), mini-batches of 128 rows (``batch_size``; the paper's
+and the authors' code's 256), and a small MLP by default
 (``architecture="dec"`` gives the paper's d-500-500-2000-10; the paper's greedy
 layer-wise denoising pretraining is replaced by end-to-end training, ``noise`` for the
 denoising variant), and the target's features rescaled (``rescale``, below).

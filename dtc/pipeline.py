@@ -613,7 +613,11 @@ class DTC(TransferClusterer):
         kept too and the target's weighs half of what it does in IDEC),
         ``update_interval`` (default 1) the epochs between target-distribution updates,
         ``tol`` (default 0.001) the fraction of changed labels below which it stops;
-        ``idec_gamma`` defaults to 0.1. The labels are then DEC's
+        ``idec_gamma`` defaults to 0.1. Refinement trains with DTC's Adam (``lr``, the
+        encoder's scaled by ``pretrained_lr_scale``), not the papers' SGD (lr 0.01,
+        momentum 0.9) that the DEC / IDEC baselines use: a deviation, kept because SGD at
+        that rate barely moved DTC's adapted embedding before ``tol`` stopped it. The
+        labels are then DEC's
         assignments (argmax of ``q``) to the refined centres, in place of those
         ``final_labels`` gave; with ``refine_epochs=0`` the assignments to the centres the
         clusterer found (K-means' own labels with ``clusterer="kmeans"``), so 0 epochs is

@@ -67,6 +67,8 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
             f"z, centers: expected shapes (n, d) and (k, d) with the same d, got "
             f"{tuple(z.shape)} and {tuple(centers.shape)}"
         )
+    if len(centers) == 0:  # rows of q summing to 0, blamed on q by target_distribution
+        raise ValueError("centers: expected at least one centre, got shape (0, d)")
     # Half precision computed in float32 (and returned in its own dtype): torch has no CPU
     # cdist for float16 / bfloat16, and their squared distances overflow past 256.
     wide = torch.promote_types(z.dtype, torch.float32)

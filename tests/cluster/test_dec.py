@@ -295,6 +295,12 @@ def test_numpy_scalars_are_numbers_and_integer_tensors_are_named():
         soft_assignment(z, mu, alpha=float("inf"))
 
 
+def test_no_centres_are_named():
+    # rows of q summing to 0 went on to target_distribution, which blamed q
+    with pytest.raises(ValueError, match=r"^centers: expected at least one centre"):
+        soft_assignment(torch.zeros(3, 2), torch.zeros(0, 2))
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_soft_assignment_in_half_precision_is_the_float32_one_rounded(dtype):
     """torch has no CPU cdist for float16 / bfloat16 (a bare NotImplementedError): the
