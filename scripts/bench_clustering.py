@@ -32,10 +32,18 @@ clustering call alone, after an untimed warm-up
 call on the first ``WARMUP_ROWS`` (200) rows, ACC is Hungarian-matched accuracy
 (``dtc.metrics``).
 
+The machine is noisy: every configuration is run ``--repeats`` times (default 3), in
+rounds (each round runs every configuration once, so a spell of load falls on dtc and its
+peers alike, not on one method's runs), each run in a fresh worker; a row's times are the
+median of its runs (``wall_runs_s`` lists them, the table their range) and its memory the
+highest of its runs' (the memory the call needs). A configuration that timed out or failed
+is not run again.
+
     python scripts/bench_clustering.py            # table
     python scripts/bench_clustering.py --json     # one JSON object per configuration
     python scripts/bench_clustering.py --quick    # sizes / 10, for a smoke test
     python scripts/bench_clustering.py --threads 1 --only dtc   # dtc's default back ends, one thread
+    python scripts/bench_clustering.py --repeats 1   # one run of each (a third of the time)
 """
 
 from __future__ import annotations
@@ -189,6 +197,40 @@ def run_in_subprocess(config: dict, timeout: float) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_rounds(configs: list[dict], timeout: float, repeats: int, progress) -> list[dict]:
+    """Each configuration's row over ``repeats`` rounds: every round runs every
+    configuration once (each in its own worker, :func:`run_in_subprocess`), except those
+    that did not finish before (timed out, failed, refused, no faiss), which keep that row.
+    ``progress(row, round)`` is called after each run."""
+    runs: list[list[dict]] = [[] for _ in configs]
+    for round_ in range(repeats):
+        for config, done in zip(configs, runs):
+            if done and done[-1]["status"] != "ok":
+                continue
+            done.append(run_in_subprocess(config, timeout))
+            progress(done[-1], round_)
+    return [combine_runs(done) for done in runs]
+
+
+def combine_runs(runs: list[dict]) -> dict:
+    """One configuration's row from its runs ``runs`` (the first ``ok``): the median wall and
+    CPU times, the highest peak and added memory, the first run's ACC (the calls are
+    seeded); a last run that did not finish is the row (a timeout is not hidden by the
+    median of the runs before it)."""
+    last = runs[-1]
+    if last["status"] != "ok" or len(runs) == 1:
+        return last
+    walls = [r.get("wall_raw_s", r["wall_s"]) for r in runs]
+    row = {**runs[0], "repeats": len(runs)}
+    row["wall_raw_s"] = float(np.median(walls))
+    row["wall_s"] = round(row["wall_raw_s"], 2)
+    row["wall_runs_s"] = [round(w, 2) for w in walls]
+    row["cpu_s"] = round(float(np.median([r["cpu_s"] for r in runs])), 2)
+    for key in ("peak_mb", "extra_mb", "data_peak_mb"):
+        row[key] = max(r[key] for r in runs)
+    return row
+
+
 def configurations(scale: float, threads: int = 1) -> list[dict]:
     """The configurations at ``scale`` (1, or 0.1 for ``--quick``), each on ``threads``
     threads; scikit-learn's default spectral clustering is marked ``refuse`` where its dense
@@ -232,7 +274,8 @@ def _ratios(rows: list[dict]) -> None:
 
 
 def _table(rows: list[dict]) -> str:
-    head = f"{'task':9}{'n':>9}{'d':>4}  {'method':26}{'status':>14}{'wall s':>9}{'cpu s':>8}"
+    head = f"{'task':9}{'n':>9}{'d':>4}  {'method':26}{'status':>14}{'wall s':>9}"
+    head += f"{'range':>13}{'cpu s':>8}"
     head += f"{'peak MiB':>10}{'+MiB':>8}{'ACC':>8}  peer/dtc (time, added mem)"
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -242,12 +285,14 @@ def _table(rows: list[dict]) -> str:
             if ok
             else (f"~{r['projected_mb']:.0f}" if "projected_mb" in r else "-")
         )
+        walls = r.get("wall_runs_s", [])
+        spread = f"{min(walls)}-{max(walls)}" if len(walls) > 1 else "-"
         ratio = ""
         if "peer_over_dtc_wall" in r or "peer_over_dtc_mem" in r:
             ratio = f"{r.get('peer_over_dtc_wall', '-')}x, {r.get('peer_over_dtc_mem', '-')}x"
         lines.append(
             f"{r['task']:9}{r['n']:>9}{r['d']:>4}  {r['method']:26}{r['status']:>14}"
-            f"{r.get('wall_s', '-'):>9}{r.get('cpu_s', '-'):>8}{peak:>10}{r.get('extra_mb', '-'):>8}"
+            f"{r.get('wall_s', '-'):>9}{spread:>13}{r.get('cpu_s', '-'):>8}{peak:>10}{r.get('extra_mb', '-'):>8}"
             f"{r.get('acc', '-'):>8}  {ratio}"
         )
     return "\n".join(lines)
@@ -259,6 +304,13 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="sizes / 10 (smoke test)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration")
     parser.add_argument("--only", default=None, help="run only methods containing this text")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each configuration, in rounds; a row's time is their median "
+        "(default %(default)s)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -273,6 +325,8 @@ def main(argv=None) -> int:
         return 0
     if args.threads < 1:
         parser.error(f"--threads: expected a number of threads of at least 1, got {args.threads}")
+    if args.repeats < 1:
+        parser.error(f"--repeats: expected a number of runs of at least 1, got {args.repeats}")
     if not (args.timeout > 0 and math.isfinite(args.timeout)):  # nan, inf: a traceback
         parser.error(f"--timeout: expected a finite number of seconds > 0, got {args.timeout}")
     configs = configurations(0.1 if args.quick else 1.0, args.threads)
@@ -280,21 +334,21 @@ def main(argv=None) -> int:
         # it ran nothing and printed an empty table
         methods = ", ".join(dict.fromkeys(c["method"] for c in configs))
         parser.error(f"--only: {args.only!r} is in no method's name; the methods: {methods}")
-    rows = []
-    for config in configs:
-        if args.only and args.only not in config["method"]:
-            continue
-        row = run_in_subprocess(config, args.timeout)
-        rows.append(row)
-        # progress on stderr with --json, whose stdout holds the rows alone (printed at the
-        # end: the memory and time ratios are between rows). The row's measurements are on
-        # the line: an interrupted run (no --out here) kept none of them before.
+    configs = [c for c in configs if not args.only or args.only in c["method"]]
+
+    def progress(row: dict, round_: int) -> None:
+        # on stderr with --json, whose stdout holds the rows alone (printed at the end: the
+        # memory and time ratios are between rows). The run's measurements are on the
+        # line: an interrupted run (no --out here) kept none of them before.
         print(
-            f"done: {row['method']} n={row['n']} d={row['d']}: {row['status']} "
+            f"done: {row['method']} n={row['n']} d={row['d']} "
+            f"(round {round_ + 1} of {args.repeats}): {row['status']} "
             f"{json.dumps(row, sort_keys=True)}",
             file=sys.stderr if args.json else sys.stdout,
             flush=True,
         )
+
+    rows = run_rounds(configs, args.timeout, args.repeats, progress)
     _ratios(rows)
     if args.json:
         print("\n".join(json.dumps(r) for r in rows))

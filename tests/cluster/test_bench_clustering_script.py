@@ -90,7 +90,8 @@ def test_threads_reach_the_worker_process_and_are_checked(bench, monkeypatch, ca
 
     monkeypatch.setattr(bench.subprocess, "run", fake_run)
     monkeypatch.setenv("OMP_NUM_THREADS", "8")  # --threads wins over the environment
-    assert bench.main(["--quick", "--only", "dtc-kmeans", "--threads", "2", "--json"]) == 0
+    argv = ["--quick", "--only", "dtc-kmeans", "--threads", "2", "--json", "--repeats", "1"]
+    assert bench.main(argv) == 0
     out = capsys.readouterr()
     # stdout: the rows alone, as JSON; the progress of each configuration on stderr
     assert [json.loads(line)["method"] for line in out.out.splitlines()] == ["dtc-kmeans"] * 2
@@ -129,6 +130,7 @@ def test_the_timed_call_follows_an_untimed_warm_up_on_a_few_rows(bench, monkeypa
     [
         (["--only", "dtcc"], "--only: 'dtcc' is in no method's name; the methods: dtc-spectral,"),
         (["--timeout", "0"], "--timeout: expected a finite number of seconds > 0, got 0.0"),
+        (["--repeats", "0"], "--repeats: expected a number of runs of at least 1, got 0"),
         # inf and nan ended in a traceback
         (["--timeout", "inf"], "--timeout: expected a finite number of seconds > 0, got inf"),
         (["--timeout", "nan"], "--timeout: expected a finite number of seconds > 0, got nan"),
@@ -174,6 +176,49 @@ def test_a_configuration_that_cannot_run_gets_a_row_saying_why(bench, monkeypatc
 
     monkeypatch.setattr(bench.subprocess, "run", slow)
     assert bench.run_in_subprocess(ours, 5) == {**ours, "status": "timeout > 5 s"}
+
+
+def test_configurations_run_in_rounds_and_rows_take_the_median_time(bench, monkeypatch, capsys):
+    """A single run per configuration gave each method's time one draw of the machine's
+    noise; the rounds interleave the methods, the row's time is the median of its runs."""
+    calls = []
+    walls = {"dtc-kmeans": [3.0, 1.0, 2.0], "sklearn-kmeans-default": [4.0, 9.0, 5.0]}
+    peaks = {"dtc-kmeans": [10.0, 12.0, 11.0], "sklearn-kmeans-default": [20.0, 20.0, 20.0]}
+
+    def run(config, timeout):
+        method = config["method"]
+        calls.append(method)
+        # d = 10 and d = 64 alike
+        i = (calls.count(method) - 1) // 2 if method != "faiss-kmeans" else 0
+        if method == "faiss-kmeans":
+            return {**config, "status": "no faiss"}
+        wall = walls[method][i]
+        row = {**config, "status": "ok", "wall_s": round(wall, 2), "wall_raw_s": wall}
+        row |= {"cpu_s": 2 * wall, "peak_mb": 100 + peaks[method][i], "data_peak_mb": 90.0}
+        return row | {"extra_mb": peaks[method][i], "acc": 0.9}
+
+    monkeypatch.setattr(bench, "run_in_subprocess", run)
+    assert bench.main(["--quick", "--only", "kmeans", "--json"]) == 0
+    # round by round, each configuration once a round; "no faiss" is not asked again
+    kmeans = ["dtc-kmeans", "sklearn-kmeans-default"]
+    assert calls == [*kmeans, "faiss-kmeans"] * 2 + kmeans * 4
+    out = capsys.readouterr()
+    rows = [json.loads(line) for line in out.out.splitlines()]
+    ours, peer, faiss = rows[:3]
+    assert (ours["wall_s"], ours["cpu_s"], ours["wall_runs_s"]) == (2.0, 4.0, [3.0, 1.0, 2.0])
+    assert (ours["extra_mb"], ours["peak_mb"], ours["repeats"]) == (12.0, 112.0, 3)
+    assert peer["wall_s"] == 5.0 and peer["peer_over_dtc_wall"] == 2.5  # 5 / 2, medians
+    assert peer["peer_over_dtc_mem"] == round(20 / 12, 2)
+    assert faiss["status"] == "no faiss"
+    assert "(round 3 of 3): ok" in out.err
+
+
+def test_a_run_that_fails_in_a_later_round_is_the_row(bench):
+    ok = {"method": "dtc-kmeans", "status": "ok", "wall_s": 1.0, "cpu_s": 1.0}
+    ok |= {"peak_mb": 5.0, "extra_mb": 1.0, "data_peak_mb": 4.0}
+    timed_out = {"method": "dtc-kmeans", "status": "timeout > 5 s"}
+    assert bench.combine_runs([ok, timed_out]) == timed_out
+    assert bench.combine_runs([ok]) == ok  # one run: the row as it came
 
 
 def test_time_ratios_come_from_the_unrounded_times(bench):
