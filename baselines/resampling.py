@@ -57,6 +57,7 @@ from baselines._validation import (
     check_positive_int,
     check_seed,
 )
+from dtc._validation import real_array
 from dtc._warnings import warn
 from dtc.cluster.kmeans import kmeans
 from dtc.data.domain import _check_labels
@@ -72,8 +73,8 @@ STANDARDIZE = ("per_domain", "source")
 
 
 def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
-    """Rebalance ``(X, y)`` with ``sampler`` (one of :data:`SAMPLERS`); returns ``(X, y)``
-    of shapes ``(n', d)`` and ``(n',)``.
+    """Rebalance ``(X, y)`` with ``sampler`` (one of :data:`SAMPLERS`); returns ``(X, y)``,
+    arrays of shapes ``(n', d)`` (X's float dtype; float64 for other numbers) and ``(n',)``.
 
     ``X`` ``(n, d)``; ``y`` ``(n,)`` non-negative integer class labels, as a
     :class:`~dtc.data.Domain`'s (``ValueError`` naming ``y`` otherwise; returned as
@@ -91,11 +92,15 @@ def resample(X, y, sampler: str, *, k_neighbors: int = 5, seed: int = 0):
     # Checked here (negative labels, floats), not by imbalanced-learn or a numpy cast, whose
     # errors name neither the function nor the argument.
     y = _check_labels(y, None, name="resample: y")
+    # an array of X's own float dtype: a list came back a list (no shape) from every sampler
+    X = real_array(X, "resample")
     if np.ndim(X) != 2 or len(X) != len(y):  # the "none" path returned them mismatched
         raise ValueError(
             f"resample: X must have shape (n, d) with one row per label, got shape "
             f"{np.shape(X)} for {len(y)} labels"
         )
+    if not np.isfinite(X).all():  # imbalanced-learn's error named neither resample nor X
+        raise ValueError("resample: X must be finite, found NaN or Inf")
     if sampler == "none":
         return X, y
     if sampler == "random_over":

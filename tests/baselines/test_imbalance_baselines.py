@@ -180,6 +180,20 @@ def test_resample_refuses_features_and_labels_of_other_lengths(sampler):
         resample(X, [0, 1, 0, 1], sampler)
 
 
+@pytest.mark.filterwarnings("ignore:resample. random_under cuts every class")
+@pytest.mark.parametrize("sampler", ["none", "random_over", "random_under", "smote"])
+def test_resample_returns_arrays_and_names_non_finite_features(sampler):
+    # a list of rows came back a list (no .shape); NaN failed in imbalanced-learn's words
+    X = np.random.default_rng(0).normal(size=(31, 3))
+    y = np.repeat([0, 1, 2], [20, 8, 3])
+    Xr, yr = resample(X.tolist(), y.tolist(), sampler)
+    assert isinstance(Xr, np.ndarray) and Xr.dtype == np.float64 and Xr.shape == (len(yr), 3)
+    assert resample(X.astype(np.float32), y, sampler)[0].dtype == np.float32
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match="^resample: X must be finite, found NaN or Inf"):
+        resample(X, y, sampler)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
