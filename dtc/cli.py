@@ -507,7 +507,7 @@ def report(
 ):
     """Write Markdown, CSV and LaTeX tables (mean ± std over seeds) and PNG figures."""
     from dtc.experiment.config import expand, load_config
-    from dtc.experiment.report import cell_names, record_problem, write_report
+    from dtc.experiment.report import cell_names, mixed_data, record_problem, write_report
     from dtc.experiment.runner import (
         RESULTS_FILE,
         describe_records,
@@ -599,6 +599,19 @@ def report(
                 f"({', '.join(codes)}; records' versions.dtc_source); built-in methods are not "
                 "run again when it changes, so a cell may average runs of both: run into a "
                 "new --out to have one"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    changed = mixed_data(records)
+    if changed:
+        # a resumed sweep re-runs the runs of its own seeds on changed data, and keeps those
+        # of seeds outside its invocation: a cell mean over both was shown without a word
+        err.print(
+            escape(
+                f"note: runs of {len(changed)} pair(s) were made on other versions of their "
+                f"data ({'; '.join(changed)}; records' data_sha), so a cell may average "
+                "both: run every seed again (or into a new --out) to have one"
             ),
             highlight=False,
             soft_wrap=True,

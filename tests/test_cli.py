@@ -422,6 +422,23 @@ def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
     assert "platforms" not in note
 
 
+def test_report_notes_runs_of_one_pair_made_on_other_data(tmp_path):
+    # A resumed sweep re-runs its own seeds on changed data and keeps the other seeds' runs:
+    # the cell averaged runs on two versions of the data without a word
+    cfg = _cli_config(tmp_path, CONFIG.replace("seeds: [0]", "seeds: [0, 1]"))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
+    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
+    assert "other versions of their data" not in runner.invoke(app, rep).stderr
+    results = out / "results.jsonl"
+    first, second = (json.loads(line) for line in results.read_text().splitlines())
+    second["data_sha"] = "0123456789ab"
+    results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
+    note = " ".join(runner.invoke(app, rep).stderr.split())
+    assert "runs of 1 pair(s) were made on other versions of their data" in note
+    assert f"(data_sha 0123456789ab, {first['data_sha']}" in note
+
+
 def test_report_notes_runs_made_on_several_platforms(tmp_path):
     # One run id on two thread counts (a sweep resumed with another --jobs) or CPUs: the
     # records could not be told apart, and deep methods' figures differ between them.
@@ -523,6 +540,7 @@ def test_report_into_the_same_folder_leaves_only_the_new_report(tmp_path):
     assert "ACC" not in res.stdout and "3 files written" in res.stderr
 
 
+@pytest.mark.filterwarnings("ignore:.*incomplete.*:RuntimeWarning")  # said: test_store
 def test_single_runs_append_after_a_cut_last_line(tmp_path):
     results = tmp_path / "r.jsonl"
     results.write_text('{"method": "kmeans", "se')  # a write cut short by a crash

@@ -34,7 +34,7 @@ from dtc.experiment.config import (
     load_config,
     read_yaml_mapping,
 )
-from dtc.experiment.report import score_text
+from dtc.experiment.report import record_problem, score_text, unique_runs
 from dtc.experiment.runner import run_experiment, split_by_tasks, unique_tasks
 from dtc.experiment.single import platform_text
 from dtc.experiment.store import read_records, recorded_number
@@ -157,7 +157,13 @@ def rank(records: list[dict], tasks: list[Task]) -> list[dict]:
     ACC is NaN follows the ranked ones with ``rank`` and ``separated`` ``None``. Scores
     are fractions.
     """
-    by_id = {r["run_id"]: r for r in split_by_tasks(records, tasks)[0]}
+    by_id = {r["run_id"]: r for r in unique_runs(split_by_tasks(records, tasks)[0])}
+    for r in by_id.values():
+        # the protocol's records (the runner's: others in the folder are not read): a
+        # record edited without a score was a KeyError
+        missing = [m for m in ("acc", "nmi") if m not in r["metrics"]]
+        if missing:
+            raise ValueError(f"run {r['run_id']} ({r.get('label')}) has no {missing[0]!r} metric")
     protocol: dict[str, list[Task]] = defaultdict(list)
     # a task listed twice (a pair named twice in the protocol) is one run, as the runner has it
     for task in unique_tasks(tasks):
@@ -279,5 +285,7 @@ def run_leaderboard(config: ExperimentConfig, out_dir=None, **run_options):
     """Run a built leaderboard ``config`` (:func:`leaderboard_config`) into ``out_dir``
     (default :func:`default_out_dir`); return ``(ranked rows, sweep summary)``."""
     summary = run_experiment(config, out_dir or default_out_dir(config), **run_options)
-    # Only this protocol's runs count, should the folder hold runs of another one.
-    return rank(read_records(summary.results_path), expand(config)), summary
+    # Only this protocol's runs count, should the folder hold runs of another one. Read as
+    # dtc report reads them: a score edited into text ("0.95") ranked its loss first.
+    records = read_records(summary.results_path, check=record_problem)
+    return rank(records, expand(config)), summary

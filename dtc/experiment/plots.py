@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from dtc.experiment.report import METRIC_NAMES, cell_names
+from dtc.experiment.report import METRIC_NAMES, cell_names, unique_runs
 from dtc.experiment.store import replace_file
 
 __all__ = ["bar_figure", "curves_figure", "report_figures", "tsne_figure"]
@@ -141,7 +141,7 @@ def curves_figure(records: list[dict], key: str, path: Path) -> Path:
     """``history[*][key]`` against the epoch, averaged over the seeds of each table
     cell: one line per row of the per-pair tables (label, data settings, grid point,
     what tells configurations apart) and, when there are several, per column."""
-    records = list({r.get("run_id", id(r)): r for r in records}.values())
+    records = unique_runs(records)
     names = cell_names(records)
     several_columns = len({col for _, col in names}) > 1
     curves = defaultdict(list)

@@ -232,8 +232,15 @@ _OPTIONAL_FIELDS = {
     "data_params": dict,
     "grid": dict,
     "realised_ratio": numbers.Real,
+    # read by the figures, the notes and a resume: a null or a list there was a traceback
+    # (after the report's files were written)
+    "versions": dict,
+    "history": list,
+    "spec": dict,
+    "params": dict,
 }
 _KIND_NAMES = {
+    list: "a list",
     str: "text",
     numbers.Integral: "an int",
     numbers.Real: "a number",
@@ -251,7 +258,8 @@ def record_problem(record) -> str | None:
     phrase, e.g. ``"missing 'method'"``), or ``None``: a mapping with ``method``,
     ``benchmark``, ``source``, ``target`` (text), ``seed`` (an int), ``metrics`` (a
     mapping of numbers, finite or NaN, or ``null``, which records write for NaN) and, when present, ``label``, ``run_id`` (text), ``data_params``,
-    ``grid`` (mappings), ``realised_ratio`` (a number). Pass it as ``check`` to
+    ``grid``, ``versions``, ``spec``, ``params`` (mappings), ``realised_ratio`` (a number),
+    ``history`` (a list of mappings). Pass it as ``check`` to
     :func:`~dtc.experiment.store.read_records`."""
     if not isinstance(record, dict):
         return f"expected a JSON object, got {type(record).__name__}"
@@ -261,6 +269,9 @@ def record_problem(record) -> str | None:
     for key, kind in {**_RECORD_FIELDS, **_OPTIONAL_FIELDS}.items():
         if key in record and not _is(record[key], kind):
             return f"{key!r} is {type(record[key]).__name__}, expected {_KIND_NAMES[kind]}"
+    for i, entry in enumerate(record.get("history", [])):
+        if not isinstance(entry, dict):
+            return f"history entry {i} is {type(entry).__name__}, expected a mapping"
     for name, value in record["metrics"].items():
         if value is None:  # a NaN, as records are written (strict JSON has none)
             continue
@@ -579,7 +590,8 @@ def build_tables(
     needs all their pairs. Without it, the pairs are those any record has, and a sweep
     stopped after 2 of 6 pairs read as complete family means and row means.
 
-    Duplicated run_ids (should a file have been concatenated twice) count once.
+    Duplicated run_ids (should a file have been concatenated twice) count once; two records
+    of one run_id with other scores or data are refused (:func:`unique_runs`).
 
     Columns are named by the imbalance ratio asked for (``imbalance_ratio``); the caption
     gives each column's realised ratio (the records' ``realised_ratio``, after rounding
@@ -588,7 +600,7 @@ def build_tables(
     if not records:
         raise ValueError("no records to report")
     _check_records(records)
-    records = list({r.get("run_id", id(r)): r for r in records}.values())
+    records = unique_runs(records)
     if seeds is not None:
         planned_seeds = set(seeds)
         records = [r for r in records if r["seed"] in planned_seeds]
@@ -660,6 +672,44 @@ def build_tables(
     return tables
 
 
+def unique_runs(records: list[dict]) -> list[dict]:
+    """``records`` with each ``run_id`` once (the first; records without one all kept): a
+    file concatenated twice holds each run twice. Two records of one run_id that differ in
+    their scores or data (``metrics``, ``data_sha``) raise ``ValueError`` naming it: two
+    machines' folders put together, or a hand edit; keeping either one silently reported
+    the other's score."""
+    kept: dict = {}
+    for r in records:
+        first = kept.setdefault(r.get("run_id", id(r)), r)
+        if first is not r and any(first.get(k) != r.get(k) for k in ("metrics", "data_sha")):
+            raise ValueError(
+                f"run {r['run_id']} ({r.get('label', r.get('method'))}, seed {r.get('seed')}) "
+                "is recorded twice with other scores or data (metrics or data_sha differ): "
+                "keep one of the two records"
+            )
+    return list(kept.values())
+
+
+def mixed_data(records: list[dict]) -> list[str]:
+    """The pairs (with their data parameters) whose ``records`` were made on more than
+    one version of their data (``data_sha``), e.g. ``"folder mine: a -> b (data_sha
+    1d11fcf8bf78, 921da4e2caf4)"``; ``[]`` when none was. A resumed sweep sets aside the
+    runs it re-runs on changed data, not those of seeds outside its invocation: a cell can
+    then average both."""
+    shas = defaultdict(set)
+    for r in records:
+        if isinstance(r.get("data_sha"), str):
+            where = (r["benchmark"], r["source"], r["target"], _norm(r.get("data_params", {})))
+            shas[where].add(r["data_sha"])
+    return [
+        f"{b} {s} -> {t}"
+        + (f" {params}" if params != "{}" else "")
+        + f" (data_sha {', '.join(sorted(found))})"
+        for (b, s, t, params), found in sorted(shas.items())
+        if len(found) > 1
+    ]
+
+
 def _realised_ratio_note(
     records: list[dict], columns: list[str], varying: list[str], by_benchmark: bool
 ) -> str:
@@ -690,7 +740,7 @@ def _choosing_labels(records: list[dict]) -> set:
 
 def oracle_tables(records: list[dict], tables: list[ResultTable]) -> list[ResultTable]:
     """Per label with a grid: the best grid point per column, chosen by target labels."""
-    records = list({r.get("run_id", id(r)): r for r in records}.values())
+    records = unique_runs(records)
     row_groups = _rows(records)
     rows_of = defaultdict(set)  # group (the label, its configuration) -> its table rows
     points = defaultdict(set)  # group -> its grid points

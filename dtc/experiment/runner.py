@@ -49,6 +49,7 @@ from dtc import data, methods
 from dtc._validation import user_path
 from dtc.experiment.backends import check_backend, check_workers_can_import, run_tasks
 from dtc.experiment.config import EXTRA_METRICS, ExperimentConfig, Task, expand, result_params
+from dtc.experiment.report import record_problem
 from dtc.experiment.single import (
     canonical_data_params,
     configured_method,
@@ -281,7 +282,9 @@ def _prune_errors(out_dir: Path, tasks: list[Task] = ()) -> None:
         e
         for e in recorded
         if e.get("run_id") in now
+        # a line whose spec cannot be placed (edited: "spec": {} was a KeyError) is kept
         or not isinstance(e.get("spec"), dict)
+        or not isinstance(e["spec"].get("benchmark"), str)
         or _cell(e.get("config_name"), e.get("label"), e.get("grid"), e["spec"]) not in cells
     ]
     last = {}
@@ -482,6 +485,20 @@ def _data_sha(data_dir) -> Callable[[Task], tuple[str, int | None] | None]:
     return sha
 
 
+def _resume_problem(record: dict) -> str | None:
+    """What keeps ``record`` from being a run a resume can check (as ``dtc report`` reads
+    runs, and a ``spec`` naming its benchmark), or ``None``: a hand-edited ``"spec": {}``
+    was a KeyError traceback, and a record without metrics counted as a finished run."""
+    problem = record_problem(record)
+    if problem is None and "spec" in record:
+        spec = record["spec"]
+        if not isinstance(spec.get("benchmark"), str):
+            problem = "its 'spec' names no benchmark"
+        elif not isinstance(spec.get("data_params", {}), dict):
+            problem = "its spec's 'data_params' is not a mapping"
+    return problem
+
+
 def _set_aside_stale(out_dir: Path, tasks: list[Task], data_dir=None) -> tuple[list[dict], int]:
     """Move into ``STALE_FILE`` the records that ``tasks`` replace, which would otherwise
     be averaged with their replacements or lack a metric: a run of a task whose recorded
@@ -493,7 +510,7 @@ def _set_aside_stale(out_dir: Path, tasks: list[Task], data_dir=None) -> tuple[l
     and seed: the row's method or parameters changed in the config). Returns the records
     kept and how many were moved."""
     path = out_dir / RESULTS_FILE
-    records = read_records(path)
+    records = read_records(path, check=_resume_problem)
     now = {t.run_id: t for t in tasks}
     cells = {_cell(t.config_name, t.label, t.grid, t.spec.to_dict()) for t in tasks}
     sha, classes = _data_sha(data_dir), {}

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dtc._validation import user_path
+from dtc._warnings import warn
 
 try:
     import fcntl
@@ -175,6 +176,12 @@ def _cut_partial_line(fd: int, path: Path) -> None:
         # "\n".join): ended, not cut off (it was a finished run, and was lost)
         os.write(fd, b"\n")
         return
+    # said, with what is removed: a hand edit gone wrong reads as a run cut short
+    warn(
+        f"{path}: removed an incomplete last line ({size - start} bytes: "
+        f"{data[start : start + 40]!r}...) before appending: its run is not finished",
+        RuntimeWarning,
+    )
     os.ftruncate(fd, start)
 
 
@@ -245,7 +252,14 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
                 f"{exc.start}); is it a results .jsonl file?"
             ) from None
         if not ended and not _whole_record(line):
-            break  # a line cut short by a crash: its run is not finished
+            # a line cut short by a crash (or being written): its run is not finished. Said:
+            # a hand edit gone wrong reads the same, and its run was left out without a word
+            warn(
+                f"{path}: line {number} is incomplete ({len(raw)} bytes without a newline, "
+                f"not a whole record: {line[:40]!r}...): left out as a run not finished",
+                RuntimeWarning,
+            )
+            break
         line = line.strip()
         if not line:
             continue

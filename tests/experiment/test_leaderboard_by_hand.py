@@ -129,3 +129,21 @@ def test_the_leaderboard_and_the_report_show_a_tie_alike(tmp_path):
     # decimal, 44.45 above; "-0.0" never
     assert [score_text(v) for v in (88.25, 44.45, 0.15, -0.04)] == ["88.3", "44.5", "0.2", "0.0"]
     assert score_text(np.float64(80.85)) == "80.9"  # numpy's repr is "np.float64(80.85)"
+
+
+def test_a_protocol_record_without_a_score_or_recorded_twice_otherwise_is_named(tmp_path):
+    # a record edited without its ACC was a KeyError; a run recorded twice with other
+    # scores was ranked by the last of them
+    (tmp_path / "protocol.yaml").write_text(PROTOCOL)
+    tasks = expand(leaderboard_config(["mmd"], protocol=tmp_path / "protocol.yaml"))
+    records = [
+        {"run_id": t.run_id, "label": t.label, "seed": t.spec.seed}
+        | {"metrics": {"acc": 0.8, "nmi": 0.5}}
+        for t in tasks
+    ]
+    assert rank([*records, dict(records[0])], tasks)[0]["acc"] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match=rf"^run {tasks[0].run_id} \(mmd, seed 0\) is recorded"):
+        rank([*records, {**records[0], "metrics": {"acc": 0.1, "nmi": 0.5}}], tasks)
+    records[1] = {**records[1], "metrics": {"nmi": 0.5}}
+    with pytest.raises(ValueError, match=rf"^run {tasks[1].run_id} \(mmd\) has no 'acc' metric"):
+        rank(records, tasks)

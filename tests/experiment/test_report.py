@@ -9,6 +9,7 @@ import pytest
 from dtc.experiment.report import (
     Cell,
     build_tables,
+    mixed_data,
     record_problem,
     to_latex,
     to_markdown,
@@ -212,6 +213,19 @@ def test_records_the_report_cannot_read_are_refused_naming_them(tmp_path):
     assert record_problem({**good, "metrics": {"acc": None, "nmi": 0.25}}) is None
     nan_cell = build_tables([{**good, "metrics": {"acc": None, "nmi": 0.25}}], ["acc"])[0]
     assert "nan" in to_markdown(nan_cell)
+    # read by the figures, the notes and a resume: each was a traceback (the notes' after
+    # the report's files were written)
+    for key, value, kind in (
+        ("history", None, "a list"),
+        ("versions", None, "a mapping"),
+        ("spec", "x", "a mapping"),
+        ("params", [1], "a mapping"),
+    ):
+        expected = f"{key!r} is {type(value).__name__}, expected {kind}"
+        assert record_problem({**good, key: value}) == expected
+    assert record_problem({**good, "history": [{"loss": 1.0}, 2]}) == (
+        "history entry 1 is int, expected a mapping"
+    )
     with pytest.raises(ValueError, match=r"record 2 is not a run record \(missing 'metrics'\)"):
         build_tables([good, no_metrics])
     with pytest.raises(ValueError, match=r"record 1 is not a run record \(expected a JSON"):
@@ -569,6 +583,30 @@ def _run(seed, acc, *, config="cfg", params=None, run_id=None, **extra):
     else:  # a single run (`dtc run --method kmeans`): no label, run_id nor config
         del rec["label"], rec["run_id"], rec["grid"]
     return {**rec, **extra}
+
+
+def test_a_run_recorded_twice_counts_once_unless_its_records_disagree():
+    # The last of two records of one run_id was the cell, silently (two machines' folders
+    # put together): the other's score was lost
+    first = _run(0, 0.5, data_sha="aaa")
+    again = build_tables([first, dict(first), _run(1, 0.7)], ["acc"])[0]
+    (cell,) = again.cells["K-means"].values()
+    assert cell.values == [50.0, 70.0]
+    for other in ({"metrics": {"acc": 0.9}}, {"data_sha": "bbb"}):
+        with pytest.raises(
+            ValueError, match=r"^run cfg-None-0 \(K-means, seed 0\) is recorded twice"
+        ):
+            build_tables([first, {**first, **other}], ["acc"])
+
+
+def test_mixed_data_names_the_pairs_run_on_several_versions_of_their_data():
+    runs = [_run(0, 0.5, data_sha="aaa"), _run(1, 0.6, data_sha="bbb"), _run(2, 0.6)]
+    assert mixed_data(runs) == ['digits source -> target {"shift": 0.5} (data_sha aaa, bbb)']
+    # other pairs hold other data: no mix
+    other = {**_run(1, 0.6, data_sha="bbb"), "target": "elsewhere"}
+    assert mixed_data([runs[0], other]) == []
+    shifted = {**other, "target": "target", "data_params": {"shift": 0.9}}
+    assert mixed_data([runs[0], shifted]) == []
 
 
 def test_runs_of_two_configs_in_one_folder_are_not_pooled():

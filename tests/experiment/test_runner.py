@@ -524,9 +524,35 @@ def test_runs_without_the_metrics_the_config_now_asks_for_are_run_again(tmp_path
 def test_truncated_last_line_is_cut_and_rerun(tmp_path):
     cfg = load_config(CONFIG, ["seeds=[0]"])
     (tmp_path / "results.jsonl").write_text('{"run_id": "half a li')
-    summary = run_experiment(cfg, tmp_path, progress=False)
+    with pytest.warns(RuntimeWarning) as caught:  # read as unfinished, then removed: said
+        summary = run_experiment(cfg, tmp_path, progress=False)
+    said = " ".join(str(w.message) for w in caught)
+    assert "line 1 is incomplete" in said and "removed an incomplete last line" in said
     assert summary.finished == 1
     assert [r["run_id"] for r in _lines(tmp_path / "results.jsonl")] == [expand(cfg)[0].run_id]
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ({"spec": {}}, "its 'spec' names no benchmark"),
+        ({"params": "x"}, "'params' is str, expected a mapping"),
+        ({"run_id": [5]}, "'run_id' is list, expected text"),
+        ({"metrics": None}, "'metrics' is NoneType, expected a mapping"),
+    ],
+)
+def test_a_resume_refuses_a_record_it_cannot_check_naming_its_line(tmp_path, edit, problem):
+    # KeyError 'benchmark', AttributeError, TypeError tracebacks; a record without metrics
+    # counted as a finished run (which dtc report refused)
+    cfg = load_config(CONFIG, ["seeds=[0, 1]"])
+    run_experiment(cfg, tmp_path, progress=False)
+    path = tmp_path / "results.jsonl"
+    first, second = _lines(path)
+    path.write_text(json.dumps(first) + "\n" + json.dumps({**second, **edit}) + "\n")
+    with pytest.raises(
+        ValueError, match=rf"results\.jsonl: line 2 is not a run record \({problem}"
+    ):
+        run_experiment(cfg, tmp_path, progress=False)
 
 
 def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path):

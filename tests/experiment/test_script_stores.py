@@ -24,6 +24,7 @@ def _cut_a_write_short(path):
         fh.write('{"method": "kmeans", "pair": "digi')
 
 
+@pytest.mark.filterwarnings("ignore:.*incomplete.*:RuntimeWarning")  # said: test_store
 def test_run_baselines_resumes_by_setting_and_parameters(baselines, tmp_path, capsys):
     args = ["--quick", "--methods", "kmeans", "--out", str(tmp_path)]
     log = tmp_path / "runs.jsonl"
@@ -241,6 +242,7 @@ def test_run_baselines_tables_by_hand(baselines, tmp_path):
     assert len(csv) == 6
 
 
+@pytest.mark.filterwarnings("ignore:.*incomplete.*:RuntimeWarning")  # said: test_store
 def test_dtc_benchmark_appends_after_a_cut_last_line(load_script, tmp_path):
     script = load_script("dtc_benchmark")
     out = tmp_path / "bench.jsonl"
