@@ -16,7 +16,7 @@ the seeds and optional extra metrics::
         grid: {n_init: [1, 10]}    # every combination becomes its own row
         data: {preprocess: raw}    # optional: data parameters for this method's runs only
         benchmark_params:          # optional: a benchmark's own defaults for this method,
-          coil20: {n_init: 5}      #   overridden by params and grid
+          digits: {n_clusters: 12} #   overridden by params and grid
       DTC:
         method: dtc
     seeds: [0, 1, 2]               # or an int n meaning [0, ..., n-1]

@@ -573,3 +573,20 @@ def test_average_linkage_refuses_what_it_would_round_or_misread():
         average_linkage([[0, 1], [2, 0]], [1, 1], 1)
     with pytest.raises(ValueError, match="sizes must be >= 1"):
         average_linkage([[0, 1], [1, 0]], [1, 0], 1)
+
+
+def test_indicator_matrix_columns_by_hand():
+    # One 0/1 column per cluster of each member, members side by side, a member's columns
+    # in the order of its sorted cluster names (co_association only pins H H').
+    from baselines.ensemble import indicator_matrix
+
+    H = indicator_matrix([[0, 0, 1, 1], [7, 3, 3, 7]]).toarray()
+    expected = np.array(
+        [
+            [1, 0, 0, 1],
+            [1, 0, 1, 0],
+            [0, 1, 1, 0],
+            [0, 1, 0, 1],
+        ]
+    )
+    np.testing.assert_array_equal(H, expected)

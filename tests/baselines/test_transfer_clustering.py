@@ -523,3 +523,29 @@ def test_reassign_keeps_the_current_cluster_where_it_ties_with_the_best():
         [[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 1.0, 0.0], [-5.0, -5 * (1 + 1e-13), -9.0]]
     )
     np.testing.assert_array_equal(_reassign(scores, np.array([1, 2, 1, 1])), [1, 2, 0, 1])
+
+
+def test_normalize_bipartite_is_dense_dr_a_dc_with_zero_rows_and_columns_kept_zero():
+    # D_r^-1/2 A D_c^-1/2 entry by entry in numpy, on a matrix with an all-zero row and an
+    # all-zero column (the documented "rows / columns of zero sum stay zero" branch; the
+    # TSC finite-difference test only reaches strictly positive sums).
+    import scipy.sparse as sp
+
+    from baselines.transfer_spectral import normalize_bipartite
+
+    rng = np.random.default_rng(0)
+    A = rng.random((5, 4))
+    A[2] = 0.0
+    A[:, 1] = 0.0
+    r, c = A.sum(1), A.sum(0)
+    expected = np.zeros_like(A)
+    for i in range(5):
+        for j in range(4):
+            if r[i] > 0 and c[j] > 0:
+                expected[i, j] = A[i, j] / np.sqrt(r[i] * c[j])
+    got = normalize_bipartite(A)
+    assert sp.issparse(got) and got.shape == (5, 4)
+    np.testing.assert_allclose(got.toarray(), expected, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(
+        normalize_bipartite(sp.csr_matrix(A)).toarray(), expected, rtol=1e-13
+    )

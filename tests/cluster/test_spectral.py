@@ -460,3 +460,30 @@ def test_components_are_grouped_by_their_size_weighted_means():
         labels = spectral_clustering(X, 2, n_neighbors=5, seed=0)
     rows = SkKMeans(2, n_init=10, random_state=0).fit_predict(X)
     assert adjusted_rand_score(rows, labels) == 1.0
+
+
+def test_self_tuning_affinity_at_k_of_seven_or_more_is_zelnik_manor_perona():
+    # End to end with k = 9 >= 7 neighbours (the hand example uses k = 2): W_ij =
+    # exp(-d_ij^2 / (sigma_i sigma_j)), sigma_i the distance to the 7th neighbour, on the
+    # symmetrised (max) kNN graph, brute-forced with scipy's cdist. The reference takes the
+    # kNN indices by argsort and the distances knn_graph returns (documented float32).
+    from scipy.spatial.distance import cdist
+
+    from dtc.cluster.spectral import affinity_matrix, knn_graph
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 3))
+    k = 9
+    dist, idx = knn_graph(X, k, method="exact")
+    D = cdist(X, X)
+    np.fill_diagonal(D, np.inf)
+    order = np.argsort(D, axis=1)[:, :k]
+    np.testing.assert_array_equal(idx, order)
+    d = dist.astype(np.float64)
+    sigma = d[:, 6]
+    W = np.zeros((30, 30))
+    for i in range(30):
+        for a, j in enumerate(order[i]):
+            W[i, j] = np.exp(-(d[i, a] ** 2) / (sigma[i] * sigma[j]))
+    W = np.maximum(W, W.T)
+    np.testing.assert_allclose(affinity_matrix(dist, idx).toarray(), W, rtol=1e-12, atol=0)
