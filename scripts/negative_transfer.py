@@ -827,20 +827,29 @@ def run_case(pair: DomainPair, args, partitions: dict | None = None) -> dict:
     y = pair.target.y
     params = harness_params(pair, args)
     monitor = make_monitor(args)
-    with tempfile.TemporaryDirectory(prefix="dtc-harness-") as shared:
-        # One pretraining for the two fits: the guarded fit resumes the unguarded fit's
-        # pretrained networks from a checkpoint (whose key hashes every parameter but the
-        # callbacks and the folder; the stage restores the RNG state it left), so the row
-        # is the one two pretrainings give, bit for bit, in less time (digits 10%, A->W
-        # 22% of the CPU time). A --set checkpoint_dir is kept: the stages are shared there.
-        fit_params = {"checkpoint_dir": shared, **params}
+    # One pretraining for the two fits: the guarded fit resumes the unguarded fit's
+    # pretrained networks from a checkpoint in a folder of the run's own (the key hashes
+    # every parameter but the callbacks and the folder; the stage restores the RNG state it
+    # left), so the row is the one two pretrainings give, bit for bit, in less time (digits
+    # 10%, A->W 22% of the CPU time). Not with a --set checkpoint_dir (the user's folder,
+    # shared as it is), nor with a user's plugin named: a checkpointed fit refuses a
+    # plugin whose file was edited since its import, which two plain fits ran on.
+    shared = None
+    if "checkpoint_dir" not in params and not plugin_code(params):
+        shared = tempfile.TemporaryDirectory(prefix="dtc-harness-")
+    try:
+        fit_params = params if shared is None else {**params, "checkpoint_dir": shared.name}
         with warnings.catch_warnings():
-            # only the pretraining is resumed, which no alignment loss takes part in: the
-            # warning that a loss's plain attributes restart in a resumed adaptation does
-            # not apply
-            warnings.filterwarnings("ignore", r"DTC: loss \S+ changed its attribute")
+            if shared is not None:
+                # only the pretraining is resumed from that folder, which no alignment loss
+                # takes part in: the warning that a loss's plain attributes restart in a
+                # resumed adaptation does not apply
+                warnings.filterwarnings("ignore", r"DTC: loss \S+ changed its attribute")
             unguarded = DTC(**fit_params).fit(pair)
         guarded = DTC(**fit_params, callbacks=[monitor]).fit(pair)
+    finally:
+        if shared is not None:
+            shared.cleanup()
     # Target-only: the monitor's own reference (fitted on the features DTC's networks see).
     ref = guarded.reference_
     km = KMeans(pair.n_clusters, n_init=10, random_state=args.seed).fit_predict(pair.target.X)

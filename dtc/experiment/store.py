@@ -227,6 +227,16 @@ def replace_file(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _left_out(path: Path, number: int, raw: bytes) -> None:
+    # Its run is not finished. Said: a hand edit gone wrong reads the same, and its run was
+    # left out without a word
+    warn(
+        f"{path}: line {number} is incomplete ({len(raw)} bytes without a newline, not a "
+        f"whole record: {raw[:40]!r}...): left out as a run not finished",
+        RuntimeWarning,
+    )
+
+
 def read_records(path: str | os.PathLike, check=None) -> list[dict]:
     """All complete records of ``path`` (an absent file has none).
 
@@ -246,19 +256,15 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             if not ended and exc.reason == "unexpected end of data":
-                break  # cut short by a crash, in the middle of its last character
+                # cut short by a crash, in the middle of its last character
+                _left_out(path, number, raw)
+                break
             raise ValueError(
                 f"{path}: results line {number} is not UTF-8 text ({exc.reason} at byte "
                 f"{exc.start}); is it a results .jsonl file?"
             ) from None
         if not ended and not _whole_record(line):
-            # a line cut short by a crash (or being written): its run is not finished. Said:
-            # a hand edit gone wrong reads the same, and its run was left out without a word
-            warn(
-                f"{path}: line {number} is incomplete ({len(raw)} bytes without a newline, "
-                f"not a whole record: {line[:40]!r}...): left out as a run not finished",
-                RuntimeWarning,
-            )
+            _left_out(path, number, raw)  # a line cut short by a crash (or being written)
             break
         line = line.strip()
         if not line:

@@ -185,6 +185,10 @@ def test_truncated_last_line_is_ignored(tmp_path):
         fh.write('{"a": 2, "b"')  # a write cut short by a crash
     with pytest.warns(RuntimeWarning, match="left out as a run not finished"):
         assert read_records(path) == [{"a": 1}]
+    # cut inside the last character (a two-byte "é" less its last byte): said alike
+    path.write_bytes(b'{"a": 1}\n{"label": "\xc3')
+    with pytest.warns(RuntimeWarning, match=r"line 2 is incomplete \(12 bytes"):
+        assert read_records(path) == [{"a": 1}]
 
 
 def test_a_whole_last_record_without_its_newline_is_read_and_ended(tmp_path):

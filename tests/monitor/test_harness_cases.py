@@ -3111,13 +3111,30 @@ def test_a_harness_row_end_to_end_shares_one_pretraining(load_script, monkeypatc
     (unguarded, pair), (guarded, _) = shared
     assert unguarded.resumed_stages_ == [] and guarded.resumed_stages_ == ["pretrain"]
     assert not Path(unguarded.checkpoint_dir).exists()  # the shared folder is removed
-    # the guarded fit pretraining on its own (the unguarded fit resumed nothing)
+    # the two fits each pretraining on its own, without a checkpoint folder
     params = {**unguarded.get_params(deep=False), "checkpoint_dir": None}
+    alone = real_fit(DTC(**params), pair)
     alone_guarded = real_fit(DTC(**{**params, "callbacks": [real_monitor(made[0])]}), pair)
     np.testing.assert_array_equal(guarded.labels_, alone_guarded.labels_)
     np.testing.assert_array_equal(guarded.transfer_labels_, alone_guarded.transfer_labels_)
     assert guarded.monitor_trail_ == alone_guarded.monitor_trail_
     y = pair.target.y
-    assert row["acc_unguarded"] == cluster_acc(y, unguarded.labels_)
+    assert row["acc_unguarded"] == cluster_acc(y, alone.labels_)
     assert row["acc_guarded"] == cluster_acc(y, alone_guarded.labels_)
     assert row["acc_target_only"] == cluster_acc(y, alone_guarded.reference_.labels_)
+
+    # With a user's plugin named, no folder of the run's own: a checkpointed fit refuses a
+    # plugin file edited since its import (a run of two plain fits went on)
+    class Stop(Exception):
+        pass
+
+    def no_fit(self, pair, *args, **kwargs):
+        fits.append(self.checkpoint_dir)
+        raise Stop
+
+    fits.clear()
+    monkeypatch.setattr(DTC, "fit", no_fit)
+    monkeypatch.setattr(script, "plugin_code", lambda *a, **k: {"loss mine -> m:C": "0" * 16})
+    with pytest.raises(Stop):
+        script.run_case(pair, made[0])
+    assert fits == [None]
