@@ -43,7 +43,7 @@ raises its own error without one, which the ensemble passes on naming the member
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from contextlib import contextmanager
 
 import numpy as np
@@ -309,7 +309,9 @@ class ClusterEnsemble(TransferClusterer):
                     "or give the member seeds with seeds="
                 )
             return list(range(seed * m, seed * m + m))
-        iterable = isinstance(self.seeds, Iterable) and not isinstance(self.seeds, str)
+        # a Collection, not any Iterable: a generator was used up by the first fit (or by
+        # check_params), and the estimator then refused its own parameter
+        iterable = isinstance(self.seeds, Collection) and not isinstance(self.seeds, str)
         seeds = list(self.seeds) if iterable else []
         if not seeds:
             raise ValueError(
@@ -320,7 +322,7 @@ class ClusterEnsemble(TransferClusterer):
     def _member_estimators(self, k: int, seeds: list[int]):
         name = type(self).__name__
         # as for seeds: a number (members=3) is no sequence, and len() of it a TypeError
-        iterable = isinstance(self.members, Iterable) and not isinstance(self.members, str)
+        iterable = isinstance(self.members, Collection) and not isinstance(self.members, str)
         members = list(self.members) if iterable else []
         if not members:
             raise ValueError(

@@ -17,6 +17,7 @@ __all__ = [
     "check_bool",
     "check_seed",
     "float_array",
+    "forget_fit",
     "host_array",
     "is_int_at_least",
     "user_path",
@@ -24,6 +25,14 @@ __all__ = [
 
 #: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
 SEED_MAX = 2**32 - 1
+
+
+def forget_fit(estimator) -> None:
+    """Delete ``estimator``'s fitted attributes (public names ending in ``_``): a fit that
+    fails is no fit, and the previous fit's results would make the estimator look fitted
+    (``check_is_fitted``) and describe other data."""
+    for name in [a for a in vars(estimator) if a.endswith("_") and not a.startswith("_")]:
+        delattr(estimator, name)
 
 
 def user_path(value) -> Path:

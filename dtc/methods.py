@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from dtc._plugins import PluginRegistry
 from dtc._torch_state import training_defaults
-from dtc._validation import host_array
+from dtc._validation import forget_fit, host_array
 from dtc.data.domain import DomainPair
 
 __all__ = [
@@ -176,8 +176,7 @@ class TransferClusterer(ClusterMixin, BaseEstimator):
             ) from exc
 
     def _forget_fit(self) -> None:
-        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
-            delattr(self, name)
+        forget_fit(self)
 
     def fit_predict(self, pair: DomainPair, y=None) -> np.ndarray:
         """Fit on ``pair`` and return ``labels_`` of shape ``(n_target,)``."""

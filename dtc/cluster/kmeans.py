@@ -43,7 +43,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import ThreadpoolController
 
-from dtc._validation import SEED_MAX, check_features
+from dtc._validation import SEED_MAX, check_features, forget_fit
 from dtc._warnings import warn
 
 __all__ = [
@@ -389,6 +389,7 @@ class KMeans(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Cluster ``X`` ``(n, d)`` (``y`` ignored); sets ``labels_`` ``(n,)``,
         ``cluster_centers_`` ``(n_clusters, d)`` and ``inertia_``."""
+        forget_fit(self)  # a refused refit left the previous fit's labels and centres
         # The parameters are exactly kmeans' keyword arguments.
         X = check_features(X, name="X")
         self.labels_, self.cluster_centers_, self.inertia_ = kmeans(X, **self.get_params())

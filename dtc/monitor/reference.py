@@ -43,6 +43,7 @@ from dtc._validation import (
     check_features,
     check_number,
     check_seed,
+    forget_fit,
     is_int_at_least,
     user_path,
 )
@@ -379,6 +380,7 @@ class NoTransferReference(BaseEstimator):
         ``image_shape``: the target's image shape (``Domain.image_shape``), which a
         ``"conv"`` architecture needs.
         """
+        forget_fit(self)  # a refused or failed refit left the previous fit's partition
         # checked as Domain checks features: complex values lost their imaginary parts with
         # a mere warning, and a value past float32 was reported as NaN / Inf
         X = check_features(X, name="NoTransferReference: X")

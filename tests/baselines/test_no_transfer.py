@@ -484,6 +484,10 @@ def test_ensemble_bad_members():
     for members in (3, None, ()):
         with pytest.raises(ValueError, match="ClusterEnsemble: members must be"):
             ClusterEnsemble(members=members).fit(pair)
+    # a generator was used up by the first fit (or check_params), and the next refused it
+    for params in ({"members": (m for m in ["kmeans"])}, {"seeds": (s for s in [1, 2])}):
+        with pytest.raises(ValueError, match=r"ClusterEnsemble: (members|seeds) must be"):
+            ClusterEnsemble(**params).fit(pair)
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         ClusterEnsemble(members=("nope",)).fit(pair)
     with pytest.raises(ValueError, match="ClusterEnsemble: consensus must be"):

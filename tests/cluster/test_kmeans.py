@@ -110,6 +110,11 @@ def test_estimator_follows_the_scikit_learn_contract(blobs):
     with pytest.raises(ValueError, match=r"X: expected 5 features \(as in fit\), got 3"):
         est.predict(X[:, :3])
     assert check_is_fitted(est) is None
+    # a refused refit is no fit: the previous labels and centres looked fitted
+    with pytest.raises(ValueError):
+        est.set_params(n_clusters=len(X) + 1).fit(X)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
 
 
 @pytest.fixture(scope="module")

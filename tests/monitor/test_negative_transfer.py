@@ -175,6 +175,10 @@ def test_reference_is_cached_in_memory_and_on_disk(tmp_path):
     assert from_disk.from_cache_ and np.array_equal(from_disk.embedding_, first.embedding_)
     other = NoTransferReference(K, **{**kw, "seed": 1}).fit(X)
     assert not other.from_cache_ and other.key_ != first.key_
+    # a refused refit is no fit: the previous partition (of other rows) looked fitted
+    with pytest.raises(ValueError):
+        other.fit(X[: K - 1])
+    assert not hasattr(other, "labels_") and not hasattr(other, "key_")
 
 
 def test_references_trained_on_other_thread_counts_are_cached_apart():
@@ -427,9 +431,10 @@ def test_a_reference_fitted_alone_trains_under_the_callers_torch_modes():
     np.testing.assert_array_equal(ref.embedding_, alone.embedding_)
 
 
-def test_a_failed_reference_fit_leaves_the_last_fits_key_with_its_labels(monkeypatch):
+def test_a_failed_reference_fit_is_no_fit(monkeypatch):
     # key_ was set before the training: a failed refit left a new key beside the last
-    # fit's labels, which that key does not describe.
+    # fit's labels, which that key does not describe; the last fit's labels then still
+    # looked fitted, of other rows (a failed fit is no fit, as for every method).
     X, _ = blobs()
     clear_reference_cache()
     kw = {"hidden": (16,), "n_latent": 4, "epochs": 1, "batch_size": 32}
@@ -442,8 +447,11 @@ def test_a_failed_reference_fit_leaves_the_last_fits_key_with_its_labels(monkeyp
     monkeypatch.setattr(NoTransferReference, "_compute", broken)
     with pytest.raises(RuntimeError, match="out of memory"):
         ref.fit(X[:-1])
-    assert ref.key_ == key and not ref.from_cache_
-    np.testing.assert_array_equal(ref.labels_, labels)
+    assert not [a for a in vars(ref) if a.endswith("_") and not a.startswith("_")]
+    monkeypatch.undo()
+    refit = ref.fit(X)  # and a refit is the fit it was (from the cache)
+    assert refit.key_ == key and refit.from_cache_
+    np.testing.assert_array_equal(refit.labels_, labels)
 
 
 @pytest.mark.parametrize(
