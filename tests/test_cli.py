@@ -407,17 +407,27 @@ def test_report_with_config_names_a_row_none_of_whose_runs_finished(tmp_path):
     assert "(failures: " in note and "errors.jsonl" in note
 
 
-def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
+def _two_seeds_then_edit(tmp_path, edit) -> tuple[str, dict, str]:
+    """The report's stderr of a two-seed sweep, its first record, and the report's stderr
+    once ``edit(second record)`` changed the second run's record."""
     cfg = _cli_config(tmp_path, CONFIG.replace("seeds: [0]", "seeds: [0, 1]"))
     out = tmp_path / "out"
     assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
     rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
-    assert "versions of dtc's code" not in runner.invoke(app, rep).stderr
+    before = runner.invoke(app, rep).stderr
     results = out / "results.jsonl"
     first, second = (json.loads(line) for line in results.read_text().splitlines())
-    second["versions"]["dtc_source"] = "0123456789ab"  # a seed run after an edit
+    edit(second)
     results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
-    note = " ".join(runner.invoke(app, rep).stderr.split())
+    return before, first, " ".join(runner.invoke(app, rep).stderr.split())
+
+
+def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
+    def edited(record):  # a seed run after an edit
+        record["versions"]["dtc_source"] = "0123456789ab"
+
+    before, _, note = _two_seeds_then_edit(tmp_path, edited)
+    assert "versions of dtc's code" not in before
     assert "made by 2 versions of dtc's code" in note and "0123456789ab" in note
     assert "platforms" not in note
 
@@ -425,18 +435,10 @@ def test_report_notes_runs_made_by_several_versions_of_the_code(tmp_path):
 def test_report_notes_runs_of_one_pair_made_on_other_data(tmp_path):
     # A resumed sweep re-runs its own seeds on changed data and keeps the other seeds' runs:
     # the cell averaged runs on two versions of the data without a word
-    cfg = _cli_config(tmp_path, CONFIG.replace("seeds: [0]", "seeds: [0, 1]"))
-    out = tmp_path / "out"
-    assert runner.invoke(app, ["run", str(cfg), "--out", str(out)]).exit_code == 0
-    rep = ["report", str(out), "--no-figures", "--metric", "acc", "--out", str(tmp_path / "r")]
-    assert "other versions of their data" not in runner.invoke(app, rep).stderr
-    results = out / "results.jsonl"
-    first, second = (json.loads(line) for line in results.read_text().splitlines())
-    second["data_sha"] = "0123456789ab"
-    results.write_text("".join(json.dumps(r) + "\n" for r in (first, second)))
-    note = " ".join(runner.invoke(app, rep).stderr.split())
+    before, first, note = _two_seeds_then_edit(tmp_path, lambda r: r.update(data_sha="0123"))
+    assert "other versions of their data" not in before
     assert "runs of 1 pair(s) were made on other versions of their data" in note
-    assert f"(data_sha 0123456789ab, {first['data_sha']}" in note
+    assert f"(data_sha 0123, {first['data_sha']}" in note
 
 
 def test_report_notes_runs_made_on_several_platforms(tmp_path):
