@@ -302,6 +302,15 @@ class PACORALLoss(PytorchAdaptLoss):
     def __init__(self):
         super().__init__()
 
+    def compute(self, source, target, **context):
+        # pytorch-adapt computes a covariance as (X'X - s s' / n) / (n - 1), which cancels in
+        # float32 when the mean is large beside the spread (rows at 1e3 +- 1: 50 % off, at
+        # 1e4 5,000 times, without a word). A covariance does not move with its own
+        # domain's shift: each domain is centred first (its detached mean), the same loss
+        # and gradient, computed where the expansion does not cancel.
+        source = source - source.mean(0).detach()
+        return super().compute(source, target - target.mean(0).detach(), **context)
+
     def _explain_non_finite(self, source, target) -> None:
         # features so large that their covariance overflows
         name = type(self).__name__

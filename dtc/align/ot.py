@@ -188,10 +188,14 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
     mass = float(plan.detach().sum())
     if not abs(mass - 1.0) < 1e-2:
         # exp(-M / reg) under- or overflowed (method "sinkhorn" or "sinkhorn_stabilized"
-        # at a small reg), or, in the log domain, M / reg passed the dtype's range: POT only
-        # warns, and the cost came out 0 ("aligned"), NaN or wrong.
+        # at a small reg), or, in the log domain, M / reg grew too large for the dtype's
+        # precision (float32 at M / reg ~ 1e10, far inside its range: the potentials' updates
+        # are lost in their rounding): POT only warns, and the cost came out 0 ("aligned"),
+        # NaN or wrong.
         cause = (
-            "cost / reg passed the dtype's range in the log domain; use a larger reg"
+            "cost / reg is too large for the dtype's precision in the log domain (up to "
+            f"{float(cost.detach().max()) / reg:.3g}); use normalize='mean' (the default), "
+            "float64 features or a larger reg"
             if method == "sinkhorn_log"
             else "exp(-cost / reg) under- or overflowed; use method='sinkhorn_log' or a larger reg"
         )

@@ -173,6 +173,23 @@ def test_batches_too_small_for_the_layer_are_refused(layers):
     torch.testing.assert_close(coral(x[:2], y), layers.CORALLoss()(x[:2], y))
 
 
+def test_pa_coral_far_from_the_origin_is_dtc_coral(layers):
+    # pytorch-adapt's expanded covariance (X'X - s s' / n) cancels in float32 when the mean
+    # is large beside the spread: 50 % off at 1e3, 5,000 times at 1e4, without a word
+    gen = torch.Generator().manual_seed(0)
+    for offset in (1e3, 1e4):
+        source = torch.randn(64, 8, generator=gen) + offset
+        target = torch.randn(64, 8, generator=gen) * 1.2 + offset
+        s, t = source.requires_grad_(), target.requires_grad_()
+        value = PACORALLoss()(s, t)
+        (grad,) = torch.autograd.grad(value, s)
+        s64, t64 = source.detach().double().requires_grad_(), target.detach().double()
+        exact = dtc.align.coral(s64, t64)  # float64: no cancellation left to speak of
+        (exact_grad,) = torch.autograd.grad(exact, s64)
+        assert value.item() == pytest.approx(exact.item(), rel=1e-4)
+        torch.testing.assert_close(grad.double(), exact_grad, rtol=1e-3, atol=1e-8)
+
+
 def test_pa_coral_names_a_covariance_that_overflows(layers):
     # finite float32 features whose covariance overflows: pytorch-adapt returns NaN
     x = torch.randn(6, 3)

@@ -547,9 +547,13 @@ def test_a_log_domain_overflow_is_not_told_to_use_the_log_domain():
     # The advice was "use method='sinkhorn_log'" to a user of sinkhorn_log.
     gen = torch.Generator().manual_seed(0)
     source, target = torch.randn(16, 4, generator=gen), torch.randn(12, 4, generator=gen)
-    with pytest.raises(ValueError, match="passed the dtype's range in the log domain") as info:
+    with pytest.raises(ValueError, match="too large for the dtype's precision in the log") as info:
         sinkhorn_cost(source, target, reg=1e-10, method="sinkhorn_log")
     assert "use method='sinkhorn_log'" not in str(info.value)
+    # far inside float32's range (3.4e38): the cause is its precision, not its range
+    far = (source * 1e4, (target + 0.5) * 1e4)
+    with pytest.raises(ValueError, match=r"\(up to \d.*e\+10\); use normalize='mean'"):
+        sinkhorn_cost(*far, normalize="none")
 
 
 def test_flags_and_seeds_are_checked_not_coerced():
