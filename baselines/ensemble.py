@@ -239,6 +239,17 @@ def average_linkage(totals, sizes, n_clusters: int) -> tuple[np.ndarray, np.ndar
     return owner, merges
 
 
+def _is_sequence(value) -> bool:
+    """Whether ``value`` can be a list of members or seeds: a collection, not any iterable
+    (a generator was used up by the first fit, or by check_params, and the estimator then
+    refused its own parameter), nor text or a 0-d array (``list()`` of it a TypeError)."""
+    return (
+        isinstance(value, Collection)
+        and not isinstance(value, str)
+        and getattr(value, "ndim", 1) != 0
+    )
+
+
 class ClusterEnsemble(TransferClusterer):
     """Consensus clustering (cluster ensembles: Strehl & Ghosh, JMLR 2002; co-association:
     Fred & Jain, TPAMI 2005) of the target over several members and seeds.
@@ -309,9 +320,7 @@ class ClusterEnsemble(TransferClusterer):
                     "or give the member seeds with seeds="
                 )
             return list(range(seed * m, seed * m + m))
-        # a Collection, not any Iterable: a generator was used up by the first fit (or by
-        # check_params), and the estimator then refused its own parameter
-        iterable = isinstance(self.seeds, Collection) and not isinstance(self.seeds, str)
+        iterable = _is_sequence(self.seeds)
         seeds = list(self.seeds) if iterable else []
         if not seeds:
             raise ValueError(
@@ -322,7 +331,7 @@ class ClusterEnsemble(TransferClusterer):
     def _member_estimators(self, k: int, seeds: list[int]):
         name = type(self).__name__
         # as for seeds: a number (members=3) is no sequence, and len() of it a TypeError
-        iterable = isinstance(self.members, Collection) and not isinstance(self.members, str)
+        iterable = _is_sequence(self.members)
         members = list(self.members) if iterable else []
         if not members:
             raise ValueError(

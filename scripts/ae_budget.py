@@ -13,6 +13,7 @@ Usage::
 
     DTC_DATA=../shared/data python scripts/ae_budget.py            # every domain, seeds 0 and 1
     python scripts/ae_budget.py --domains digits:target --seeds 1   # no data files needed
+    python scripts/ae_budget.py --out budget.jsonl  # resumable: run it again after a Ctrl-C
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import numpy as np
 from baselines.autoencoder import TargetAEKMeans, train_autoencoder
 from dtc.data import load_pair
 from dtc.data.benchmarks import benchmark_info
+from dtc.experiment.store import exit_on_interrupt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from negative_transfer import add_out_argument, emit, resume, show_resumed
 from run_baselines import check_data
 
 BUDGETS = (20, 50, 100, 200, 400)
@@ -72,6 +75,12 @@ def ratios(curve: np.ndarray, budgets=BUDGETS) -> list[float]:
     return [float(curve[b - 1] / curve[-1]) for b in budgets]
 
 
+def domain_line(row: dict) -> str:
+    """A domain's line of the table (under the header ``main`` prints)."""
+    cells = " ".join(f"{v:6.2f}" for v in row["ratios"])
+    return f"{row['domain']:34s} {row['n']:5d} {row['steps']:8d} {cells}   {row['seconds']:.0f}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     # nargs="+": an empty --domains meant every domain
@@ -84,6 +93,7 @@ def main(argv=None) -> int:
         help=f"the reference budget (default 800; at least {max(BUDGETS)}, the largest compared)",
     )
     parser.add_argument("--data-dir", default=None, help="benchmark data (default $DTC_DATA)")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if args.max_epochs < max(BUDGETS):
         parser.error(f"--max-epochs must be at least {max(BUDGETS)}")
@@ -95,20 +105,39 @@ def main(argv=None) -> int:
         parser.error(f"--domains: unknown {unknown}; expected some of {all_domains()}")
     # every file before the first fit: a missing one was a traceback after the fits before it
     check_data([pair_of(name) for name in names], args.data_dir)
+    # A domain's row is its unit (the whole run is over half an hour): kept in --out, and a
+    # resumed run reuses those of the same seeds and budget
+    settings = {"seeds": args.seeds, "max_epochs": args.max_epochs}
+    done = resume(
+        parser,
+        argparse.Namespace(out=args.out, seed=None),
+        lambda r: r["domain"],
+        "domain(s)",
+        settings,
+        fields=("domain", "n", "steps", "ratios", "seconds"),
+    )
     head = " ".join(f"{b:>6d}" for b in BUDGETS)
     print(f"reconstruction error at E epochs / at {args.max_epochs}, mean of {args.seeds} seeds")
     print(f"{'domain':34s} {'n':>5s} {'steps/ep':>8s} {head}   seconds")
-    rows = []
-    for name in names:
-        domain = load_domain(name, args.data_dir)
-        start = time.perf_counter()
-        r = np.mean([ratios(recon_curve(domain, args.max_epochs, s)) for s in range(args.seeds)], 0)
-        rows.append(r)
-        steps = -(-domain.n_samples // TargetAEKMeans().batch_size)
-        cells = " ".join(f"{v:6.2f}" for v in r)
-        took = time.perf_counter() - start
-        print(f"{name:34s} {domain.n_samples:5d} {steps:8d} {cells}   {took:.0f}", flush=True)
-    worst = np.max(rows, 0)
+    rows = [done[name] for name in names if name in done]
+    show_resumed(rows, False, domain_line)
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        for name in names:
+            if name in done:
+                continue
+            domain = load_domain(name, args.data_dir)
+            start = time.perf_counter()
+            curves = [ratios(recon_curve(domain, args.max_epochs, s)) for s in range(args.seeds)]
+            row = {
+                "domain": name,
+                "n": domain.n_samples,
+                "steps": -(-domain.n_samples // TargetAEKMeans().batch_size),
+                "ratios": np.mean(curves, 0).tolist(),
+                "seconds": round(time.perf_counter() - start, 1),
+                "settings": settings,
+            }
+            emit(rows, row, False, domain_line(row), args.out)
+    worst = np.max([r["ratios"] for r in rows], 0)
     print(f"{'largest over domains':34s} {'':5s} {'':8s} " + " ".join(f"{v:6.2f}" for v in worst))
     return 0
 

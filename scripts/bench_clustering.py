@@ -58,6 +58,8 @@ import time
 
 import numpy as np
 
+from dtc.experiment.store import exit_on_interrupt
+
 N_CLUSTERS = 10
 DENSE_BYTES_PER_ENTRY = 8  # scikit-learn's rbf affinity is a float64 n x n array
 #: scikit-learn's default spectral clustering is refused where its dense affinity alone
@@ -348,7 +350,10 @@ def main(argv=None) -> int:
             flush=True,
         )
 
-    rows = run_rounds(configs, args.timeout, args.repeats, progress)
+    # no file keeps the runs (each "done:" line carries its run's row): a Ctrl-C is one
+    # line, not a traceback
+    with exit_on_interrupt(os.path.basename(__file__), None):
+        rows = run_rounds(configs, args.timeout, args.repeats, progress)
     _ratios(rows)
     if args.json:
         print("\n".join(json.dumps(r) for r in rows))

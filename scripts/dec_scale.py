@@ -32,7 +32,7 @@ from baselines.dec import DEC
 from dtc._validation import user_path
 from dtc.cluster.dec import soft_assignment
 from dtc.data import load_pair
-from dtc.experiment.store import read_records
+from dtc.experiment.store import exit_on_interrupt, read_records
 from dtc.metrics import cluster_acc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
@@ -142,7 +142,8 @@ def main(argv=None) -> int:
         # every file before the first fit: a missing one was a traceback after the fits
         # before it (digits is generated: no file)
         check_data([TARGETS[n] for n in args.targets if TARGETS[n][0] != "digits"], args.data_dir)
-        fit_rows(args)
+        with exit_on_interrupt(Path(__file__).name, None):  # rows printed as they finish
+            fit_rows(args)
     if args.records is not None:
         record_rows(args.records, args.collapse)
     return 0

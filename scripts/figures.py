@@ -21,6 +21,7 @@ from dtc._validation import user_path
 from dtc.data import list_benchmarks
 from dtc.experiment.plots import curve_keys, curve_path, curves_figure, tsne_figure
 from dtc.experiment.single import RunSpec, fit_evaluate, load_spec_pair
+from dtc.experiment.store import exit_on_interrupt
 
 
 def main(argv=None) -> None:
@@ -56,6 +57,14 @@ def main(argv=None) -> None:
     except OSError as exc:
         parser.error(f"--out: {exc}")
 
+    # two fits of about 10 s each, and their figures: an interruption keeps none (a Python
+    # traceback in reproduce_paper.sh's last step before)
+    with exit_on_interrupt(Path(__file__).name, None):
+        draw(args, data)
+
+
+def draw(args, data) -> None:
+    """Fit DTC before and after adaptation on ``args``' pair and draw the figures."""
     panels, records = {}, []
     for name, loss in (("before adaptation", None), ("after adaptation", args.loss)):
         spec = RunSpec(

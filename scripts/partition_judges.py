@@ -67,6 +67,7 @@ from baselines.jda import JDA
 from baselines.subspace_alignment import SubspaceAlignment
 from baselines.tca import TCA
 from dtc.data import resolve_data_dir
+from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor.class_agreement import CLASSIFIER_C, source_names
 
@@ -278,11 +279,14 @@ def main(argv=None) -> int:
     if missing:
         raise SystemExit(f"saved runs of unknown cases: {sorted(missing)}")
     ys, verdict = [], []
-    for i, run in enumerate(runs, 1):
-        pair = pairs[run["case_set"], run["case"]]
-        ys.append(pair.target.y)
-        verdict.append(verdicts(run, pair))
-        print(f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}", file=sys.stderr, flush=True)
+    with exit_on_interrupt(Path(__file__).name, None):  # a traceback before
+        for i, run in enumerate(runs, 1):
+            pair = pairs[run["case_set"], run["case"]]
+            ys.append(pair.target.y)
+            verdict.append(verdicts(run, pair))
+            print(
+                f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}", file=sys.stderr, flush=True
+            )
     print("\n".join((by_case if args.by_case else table)(runs, ys, verdict)))
     return 0
 

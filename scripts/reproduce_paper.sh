@@ -90,7 +90,14 @@ for table in table1 table2 table3; do
   "$dtc" report "results/${table}/results.jsonl" --out "results/${table}/report" \
     --config "experiments/paper/${table}.yaml" > /dev/null || [ "$status" -eq 1 ]
 done
-"$py" scripts/figures.py --out results/figures
+status=0
+"$py" scripts/figures.py --out results/figures || status=$?
+if [ "$status" -eq 130 ] || [ "$status" -eq 143 ]; then
+  # figures.py's own line says its two fits were not kept: the tables' runs are
+  echo "scripts/reproduce_paper.sh: interrupted in the figures; the tables' runs are kept in" \
+    "results/table{1,2,3}: run the script again to resume (they are not run again)" >&2
+fi
+[ "$status" -eq 0 ] || exit "$status"
 echo "reports in results/table{1,2,3}/report, figures in results/figures" >&2
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "scripts/reproduce_paper.sh: runs failed in ${failed[*]} (see results/<table>/errors.jsonl);" \

@@ -17,25 +17,34 @@ and source labels are read: no target rows, no target labels.
 
     python scripts/source_bias_stability.py            # ~45 min on 2 busy cores
     python scripts/source_bias_stability.py --json
+    python scripts/source_bias_stability.py --out bias.jsonl  # resumable: run it again
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from dtc.experiment.store import exit_on_interrupt
 from dtc.monitor import scores
 from dtc.monitor.base import Callback
 from dtc.monitor.calibration import source_bias
 from dtc.monitor.negative_transfer import NegativeTransferMonitor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from negative_transfer import data_dir_arg, int_at_least, load_benchmark_pair
+from negative_transfer import (
+    add_out_argument,
+    data_dir_arg,
+    emit,
+    int_at_least,
+    load_benchmark_pair,
+    resume,
+    show_resumed,
+)
 
 # (name, benchmark, source, target): each source once, with a target of its benchmark.
 SOURCES = [
@@ -96,6 +105,12 @@ def biases(source, seeds: int) -> dict[str, list[float]]:
     return out
 
 
+def source_line(row: dict) -> str:
+    """A source's line of the table (under the header ``main`` prints)."""
+    a, b = row["one fit"], row["mean of 20"]
+    return f"{row['source']:14} {a['mean']:13.3f} {a['std']:6.3f} {b['mean']:16.3f} {b['std']:6.3f}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line and source")
@@ -106,32 +121,42 @@ def main(argv=None) -> int:
         help="monitor seeds 0 .. seeds - 1 (at least 2: the output is a std over seeds)",
     )
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
+    add_out_argument(ap)
     args = ap.parse_args(argv)
     data_dir = data_dir_arg(ap, args)
-    stds = {"one fit": [], "mean of 20": []}
+    # A source's row is its unit (up to 45 minutes for all nine): kept in --out, and a
+    # resumed run reuses those of the same --seeds (its rows have no seed of their own).
+    settings = {"seeds": args.seeds}
+    done = resume(
+        ap,
+        argparse.Namespace(out=args.out, seed=None),
+        lambda r: r["source"],
+        "source(s)",
+        settings,
+        fields=("source", "one fit", "mean of 20"),
+    )
     if not args.json:
         print(f"{'source':14} {'one fit: mean':>13} {'std':>6} {'mean of 20: mean':>16} {'std':>6}")
-    for name, benchmark, src, tgt in SOURCES:
-        try:
-            pair = load_benchmark_pair(benchmark, src, tgt, data_dir)
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"skipped {name}: {exc}", file=sys.stderr)
-            continue
-        t0 = time.perf_counter()
-        values = biases(monitored_source(pair), args.seeds)
-        row = {"source": name, "benchmark": benchmark, "bias": values}
-        for key, v in values.items():
-            row[key] = {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))}
-            stds[key].append(row[key]["std"])
-        row["seconds"] = round(time.perf_counter() - t0, 1)
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            a, b = row["one fit"], row["mean of 20"]
-            print(
-                f"{name:14} {a['mean']:13.3f} {a['std']:6.3f} {b['mean']:16.3f} {b['std']:6.3f}",
-                flush=True,
-            )
+    rows = [done[name] for name, *_ in SOURCES if name in done]
+    show_resumed(rows, args.json, source_line)
+    with exit_on_interrupt(Path(__file__).name, args.out):
+        for name, benchmark, src, tgt in SOURCES:
+            if name in done:
+                continue
+            try:
+                pair = load_benchmark_pair(benchmark, src, tgt, data_dir)
+            except (FileNotFoundError, ValueError) as exc:
+                print(f"skipped {name}: {exc}", file=sys.stderr)
+                continue
+            t0 = time.perf_counter()
+            values = biases(monitored_source(pair), args.seeds)
+            row = {"source": name, "benchmark": benchmark, "bias": values}
+            for key, v in values.items():
+                row[key] = {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))}
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            row["settings"] = settings
+            emit(rows, row, args.json, source_line(row), args.out)
+    stds = {key: [r[key]["std"] for r in rows] for key in ("one fit", "mean of 20")}
     if stds["one fit"]:
         a, b = np.mean(stds["one fit"]), np.mean(stds["mean of 20"])
         out = sys.stderr if args.json else sys.stdout

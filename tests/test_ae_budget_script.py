@@ -79,3 +79,26 @@ def test_a_missing_data_file_is_one_line_before_any_fit(script, monkeypatch, tmp
     with pytest.raises(SystemExit, match="file 'COIL_1.mat' not found") as exc:
         script.main(argv)
     assert str(exc.value.code).startswith("error: benchmark 'coil20': ")
+
+
+def test_out_keeps_each_domain_and_a_rerun_reuses_it(script, monkeypatch, capsys, tmp_path):
+    # over half an hour, and an interruption lost every finished domain
+    calls = []
+
+    def curve(domain, epochs, seed):
+        calls.append(seed)
+        return np.linspace(3.0, 1.0, 400)
+
+    monkeypatch.setattr(script, "recon_curve", curve)
+    out = tmp_path / "budget.jsonl"
+    argv = ["--domains", "digits:target", "--max-epochs", "400", "--out", str(out)]
+    assert script.main(argv) == 0
+    first = capsys.readouterr().out
+    assert calls == [0, 1]
+    assert script.main(argv) == 0  # nothing run again, the same table
+    again = capsys.readouterr()
+    assert calls == [0, 1] and again.out == first
+    assert "resuming: 1 finished domain(s)" in again.err
+    with pytest.raises(SystemExit):  # another budget: not these rows
+        script.main([*argv[:2], "--max-epochs", "500", "--out", str(out)])
+    assert "other settings (max_epochs 400, not 500)" in capsys.readouterr().err

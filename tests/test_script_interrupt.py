@@ -15,6 +15,21 @@ def _cases(*args, **kwargs):  # negative_transfer.all_cases: one case, interrupt
     return [("case", "kind", _interrupt)]
 
 
+def _quiet(*args, **kwargs):
+    return None
+
+
+def _one_run(*args, **kwargs):  # partition_judges.read_partitions
+    return [{"case_set": "harness", "case": "digits", "seed": 0}]
+
+
+def _one_case(*args, **kwargs):  # partition_judges.all_cases
+    from types import SimpleNamespace
+
+    pair = SimpleNamespace(target=SimpleNamespace(y=[0, 1]))
+    return [("digits", "positive", lambda: pair)]
+
+
 KEPT = (
     "{name}.py: interrupted; the runs that finished are kept in {kept}: "
     "run the same command again to resume"
@@ -73,6 +88,29 @@ NOT_KEPT = (
             "{tmp}/s.jsonl",
         ),
         ("source_selection", {"run_target": _interrupt}, [], None),
+        # each a traceback, and nothing kept (the first two now keep their rows in --out)
+        (
+            "source_bias_stability",
+            {"load_benchmark_pair": _interrupt},
+            ["--out", "{tmp}/b.jsonl"],
+            "{tmp}/b.jsonl",
+        ),
+        ("source_bias_stability", {"load_benchmark_pair": _interrupt}, [], None),
+        (
+            "ae_budget",
+            {"check_data": _quiet, "load_domain": _interrupt},
+            ["--domains", "digits:target", "--out", "{tmp}/a.jsonl"],
+            "{tmp}/a.jsonl",
+        ),
+        ("dec_scale", {"check_data": _quiet, "fit_rows": _interrupt}, [], None),
+        ("figures", {"fit_evaluate": _interrupt}, ["--out", "{tmp}/fig"], None),
+        ("bench_clustering", {"run_in_subprocess": _interrupt}, ["--quick"], None),
+        (
+            "partition_judges",
+            {"read_partitions": _one_run, "all_cases": _one_case, "verdicts": _interrupt},
+            ["{tmp}"],
+            None,
+        ),
     ],
 )
 def test_an_interrupted_script_says_where_its_runs_are_kept_and_exits_130(

@@ -206,6 +206,11 @@ class PytorchAdaptLoss(AlignmentLoss):
         if not isinstance(layer, nn.Module):
             _layer_params(_layer_class(layer), params)
 
+    def _layer_inputs(self, source, target):
+        """The two batches as the layer gets them (after the widening of half precision);
+        a subclass may transform them, e.g. where the layer's arithmetic needs it."""
+        return source, target
+
     def compute(self, source, target, **context):
         name, layer = type(self).__name__, type(self.layer).__name__
         _check_rows(self.layer, source, target, name)
@@ -216,6 +221,8 @@ class PytorchAdaptLoss(AlignmentLoss):
             # the value was refused as if the bandwidth were at fault. (A layer's weights
             # fix its dtype: a layer with parameters gets the inputs as they are.)
             source, target = _widened(source), _widened(target)
+        given = source, target  # as the user gave them: what an explanation names
+        source, target = self._layer_inputs(source, target)
         try:
             value = self.layer(source, target)
         except ValueError as err:
@@ -227,7 +234,7 @@ class PytorchAdaptLoss(AlignmentLoss):
                 f"{type(value).__name__} {getattr(value, 'shape', '')}, expected a scalar tensor"
             )
         if not bool(torch.isfinite(value.detach())):
-            self._explain_non_finite(source, target)
+            self._explain_non_finite(*given)
             # the inputs were checked finite: the layer itself failed (MMDLoss's median
             # bandwidth is 0 when the source rows are all equal: exp(-0/0)); the advice
             # of the layer it is (bandwidth= was advised to a CORALLoss, a TypeError)
@@ -302,14 +309,14 @@ class PACORALLoss(PytorchAdaptLoss):
     def __init__(self):
         super().__init__()
 
-    def compute(self, source, target, **context):
+    def _layer_inputs(self, source, target):
         # pytorch-adapt computes a covariance as (X'X - s s' / n) / (n - 1), which cancels in
         # float32 when the mean is large beside the spread (rows at 1e3 +- 1: 50 % off, at
         # 1e4 5,000 times, without a word). A covariance does not move with its own
-        # domain's shift: each domain is centred first (its detached mean), the same loss
-        # and gradient, computed where the expansion does not cancel.
-        source = source - source.mean(0).detach()
-        return super().compute(source, target - target.mean(0).detach(), **context)
+        # domain's shift: each domain is centred first (its detached mean; half precision
+        # already widened, where x - mean cannot overflow), the same loss and gradient,
+        # computed where the expansion does not cancel.
+        return source - source.mean(0).detach(), target - target.mean(0).detach()
 
     def _explain_non_finite(self, source, target) -> None:
         # features so large that their covariance overflows

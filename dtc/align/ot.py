@@ -192,10 +192,14 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
         # precision (float32 at M / reg ~ 1e10, far inside its range: the potentials' updates
         # are lost in their rounding): POT only warns, and the cost came out 0 ("aligned"),
         # NaN or wrong.
+        # only the advice that applies: normalize='mean' to a user of it, or to one of
+        # 'max' (whose costs / reg are larger still), named nothing new
+        advice = ["normalize='mean' (the default)"] if isinstance(scale, float) else []
+        advice += ["float64 features"] if x.dtype != torch.float64 else []
+        advice = ", ".join([*advice, "a larger reg"]).replace(", a larger", " or a larger", 1)
         cause = (
             "cost / reg is too large for the dtype's precision in the log domain (up to "
-            f"{float(cost.detach().max()) / reg:.3g}); use normalize='mean' (the default), "
-            "float64 features or a larger reg"
+            f"{float(cost.detach().max()) / reg:.3g}); use {advice}"
             if method == "sinkhorn_log"
             else "exp(-cost / reg) under- or overflowed; use method='sinkhorn_log' or a larger reg"
         )

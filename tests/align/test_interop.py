@@ -188,6 +188,13 @@ def test_pa_coral_far_from_the_origin_is_dtc_coral(layers):
         (exact_grad,) = torch.autograd.grad(exact, s64)
         assert value.item() == pytest.approx(exact.item(), rel=1e-4)
         torch.testing.assert_close(grad.double(), exact_grad, rtol=1e-3, atol=1e-8)
+    # centred after half precision is widened: x - mean (90000) overflowed float16
+    half = torch.tensor([[-6e4, 1.0], [6e4, 2.0], [6e4, 1.0], [6e4, 3.0]], dtype=torch.float16)
+    assert PACORALLoss()(half, half.clone()).item() == 0.0
+    # and an overflow names the features as given (it read "largest |value| inf")
+    huge = torch.tensor([[-3e38, 1.0], [3e38, 2.0], [3e38, 1.0]])
+    with pytest.raises(ValueError, match=r"largest \|value\| 3e\+38\)"):
+        PACORALLoss()(huge, huge * 0.5)
 
 
 def test_pa_coral_names_a_covariance_that_overflows(layers):

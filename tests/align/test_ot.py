@@ -550,6 +550,10 @@ def test_a_log_domain_overflow_is_not_told_to_use_the_log_domain():
     with pytest.raises(ValueError, match="too large for the dtype's precision in the log") as info:
         sinkhorn_cost(source, target, reg=1e-10, method="sinkhorn_log")
     assert "use method='sinkhorn_log'" not in str(info.value)
+    # only the advice that applies: the default normalisation is in use already
+    assert str(info.value).endswith("use float64 features or a larger reg")
+    with pytest.raises(ValueError, match=r"; use a larger reg$"):
+        sinkhorn_cost(source.double(), target.double(), reg=1e-300, method="sinkhorn_log")
     # far inside float32's range (3.4e38): the cause is its precision, not its range
     far = (source * 1e4, (target + 0.5) * 1e4)
     with pytest.raises(ValueError, match=r"\(up to \d.*e\+10\); use normalize='mean'"):

@@ -485,7 +485,9 @@ def test_ensemble_bad_members():
         with pytest.raises(ValueError, match="ClusterEnsemble: members must be"):
             ClusterEnsemble(members=members).fit(pair)
     # a generator was used up by the first fit (or check_params), and the next refused it
-    for params in ({"members": (m for m in ["kmeans"])}, {"seeds": (s for s in [1, 2])}):
+    generators = ({"members": (m for m in ["kmeans"])}, {"seeds": (s for s in [1, 2])})
+    zero_d = ({"members": np.array("kmeans")}, {"seeds": np.array(3)})  # a TypeError
+    for params in (*generators, *zero_d):
         with pytest.raises(ValueError, match=r"ClusterEnsemble: (members|seeds) must be"):
             ClusterEnsemble(**params).fit(pair)
     with pytest.raises(ValueError, match="unknown method 'nope'"):

@@ -744,6 +744,31 @@ def test_source_bias_stability_reads_the_source_as_the_monitor_sees_it(load_scri
     assert values["one fit"][1] == pytest.approx(source_bias(X, y, kmeans_seeds=[1]))
 
 
+def test_source_bias_stability_keeps_each_source_in_out(load_script, monkeypatch, tmp_path, capsys):
+    # about 45 minutes, and an interruption lost every finished source
+    script = load_script("source_bias_stability")
+    calls = []
+    monkeypatch.setattr(script, "SOURCES", script.SOURCES[:2])
+    monkeypatch.setattr(script, "load_benchmark_pair", lambda *a: None)
+    monkeypatch.setattr(script, "monitored_source", lambda pair: None)
+
+    def biases(source, n_seeds):
+        calls.append(n_seeds)
+        return {"one fit": [0.1, 0.3], "mean of 20": [0.2, 0.2]}
+
+    monkeypatch.setattr(script, "biases", biases)
+    out = tmp_path / "bias.jsonl"
+    assert script.main(["--seeds", "2", "--out", str(out)]) == 0
+    first = capsys.readouterr().out
+    assert calls == [2, 2] and "mean std over 2 sources" in first
+    assert script.main(["--seeds", "2", "--out", str(out)]) == 0
+    again = capsys.readouterr()
+    assert calls == [2, 2] and again.out == first  # nothing run again, the same table
+    with pytest.raises(SystemExit):
+        script.main(["--seeds", "3", "--out", str(out)])
+    assert "other settings (seeds 2, not 3)" in capsys.readouterr().err
+
+
 def test_parity_constructions_of_the_fresh_set(load_script):
     """Rule #13's constructions: ``matched`` keeps the even classes on both sides (a true
     pair), ``crossed`` the odd ones in the source against the even ones in the target;
