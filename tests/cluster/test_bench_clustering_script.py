@@ -76,6 +76,10 @@ def test_threads_limit_the_worker_before_its_timed_call(bench, monkeypatch):
 
 
 def test_threads_reach_the_worker_process_and_are_checked(bench, monkeypatch, capsys):
+    # imported by main (not by its workers) before subprocess.run is faked: an import on
+    # the way asks the platform module, which runs a subprocess
+    import dtc.experiment.store  # noqa: F401
+
     calls = []
 
     class Done:
