@@ -31,7 +31,7 @@ from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.store import exit_on_interrupt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from negative_transfer import add_out_argument, emit, resume, show_resumed
+from negative_transfer import add_out_argument, emit, resume_units, show_resumed
 from run_baselines import check_data
 
 BUDGETS = (20, 50, 100, 200, 400)
@@ -108,14 +108,8 @@ def main(argv=None) -> int:
     # A domain's row is its unit (the whole run is over half an hour): kept in --out, and a
     # resumed run reuses those of the same seeds and budget
     settings = {"seeds": args.seeds, "max_epochs": args.max_epochs}
-    done = resume(
-        parser,
-        argparse.Namespace(out=args.out, seed=None),
-        lambda r: r["domain"],
-        "domain(s)",
-        settings,
-        fields=("domain", "n", "steps", "ratios", "seconds"),
-    )
+    fields = ("n", "steps", "ratios", "seconds")
+    done = resume_units(parser, args.out, "domain", "domain(s)", settings, fields)
     head = " ".join(f"{b:>6d}" for b in BUDGETS)
     print(f"reconstruction error at E epochs / at {args.max_epochs}, mean of {args.seeds} seeds")
     print(f"{'domain':34s} {'n':>5s} {'steps/ep':>8s} {head}   seconds")

@@ -1308,6 +1308,14 @@ def resume(
     return done
 
 
+def resume_units(ap: argparse.ArgumentParser, out, field: str, what: str, settings: dict, fields):
+    """:func:`resume` of rows with no seed of their own (each a unit over several seeds, made
+    under ``settings``): the finished rows of ``--out`` ``out``, by ``row[field]``;
+    ``fields``: the other keys every row holds."""
+    namespace = argparse.Namespace(out=out, seed=None)
+    return resume(ap, namespace, lambda row: row[field], what, settings, fields=(field, *fields))
+
+
 #: The issue's worst-case target: guarded DTC ends at most a point (of ACC, as a fraction)
 #: below target-only. Every summary that counts runs "more than a point below" reads it.
 WITHIN = 0.01

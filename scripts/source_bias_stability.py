@@ -42,7 +42,7 @@ from negative_transfer import (
     emit,
     int_at_least,
     load_benchmark_pair,
-    resume,
+    resume_units,
     show_resumed,
 )
 
@@ -127,14 +127,7 @@ def main(argv=None) -> int:
     # A source's row is its unit (up to 45 minutes for all nine): kept in --out, and a
     # resumed run reuses those of the same --seeds (its rows have no seed of their own).
     settings = {"seeds": args.seeds}
-    done = resume(
-        ap,
-        argparse.Namespace(out=args.out, seed=None),
-        lambda r: r["source"],
-        "source(s)",
-        settings,
-        fields=("source", "one fit", "mean of 20"),
-    )
+    done = resume_units(ap, args.out, "source", "source(s)", settings, ("one fit", "mean of 20"))
     if not args.json:
         print(f"{'source':14} {'one fit: mean':>13} {'std':>6} {'mean of 20: mean':>16} {'std':>6}")
     rows = [done[name] for name, *_ in SOURCES if name in done]
