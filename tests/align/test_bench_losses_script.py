@@ -197,6 +197,7 @@ def _rows(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+@pytest.mark.filterwarnings("ignore:.*incomplete.*:RuntimeWarning")  # said: test_store
 def test_out_reuses_whole_n_d_blocks_measured_under_the_same_settings(
     bench, monkeypatch, capsys, tmp_path
 ):

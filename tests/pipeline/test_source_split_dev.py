@@ -75,6 +75,7 @@ def test_split_by_pose_takes_the_first_half_of_each_arc_as_source(load_script):
         script.split_by_pose(raw.subset(np.arange(71)), "l2")
 
 
+@pytest.mark.filterwarnings("ignore:.*incomplete.*:RuntimeWarning")  # said: test_store
 def test_out_keeps_each_fit_and_a_rerun_skips_those_recorded(
     load_script, monkeypatch, tmp_path, capsys
 ):
