@@ -672,6 +672,10 @@ def build_tables(
     return tables
 
 
+#: What two records of one run_id must agree on to be one run recorded twice.
+DUPLICATE_KEYS = ("metrics", "data_sha")
+
+
 def unique_runs(records: list[dict]) -> list[dict]:
     """``records`` with each ``run_id`` once (the first; records without one all kept): a
     file concatenated twice holds each run twice. Two records of one run_id that differ in
@@ -681,7 +685,8 @@ def unique_runs(records: list[dict]) -> list[dict]:
     kept: dict = {}
     for r in records:
         first = kept.setdefault(r.get("run_id", id(r)), r)
-        if first is not r and any(first.get(k) != r.get(k) for k in ("metrics", "data_sha")):
+        # as JSON text: a NaN score (two NaNs never compare equal) is the same score
+        if first is not r and any(_norm(first.get(k)) != _norm(r.get(k)) for k in DUPLICATE_KEYS):
             raise ValueError(
                 f"run {r['run_id']} ({r.get('label', r.get('method'))}, seed {r.get('seed')}) "
                 "is recorded twice with other scores or data (metrics or data_sha differ): "

@@ -13,6 +13,7 @@ from dtc.experiment.report import (
     record_problem,
     to_latex,
     to_markdown,
+    unique_runs,
     write_report,
 )
 
@@ -592,6 +593,15 @@ def test_a_run_recorded_twice_counts_once_unless_its_records_disagree():
     again = build_tables([first, dict(first), _run(1, 0.7)], ["acc"])[0]
     (cell,) = again.cells["K-means"].values()
     assert cell.values == [50.0, 70.0]
+    nan = _run(0, float("nan"))  # two NaNs never compare equal: the same score all the same
+    assert (
+        len(
+            unique_runs(
+                [nan, {**nan, "metrics": {"acc": float("nan"), "nmi": nan["metrics"]["nmi"]}}]
+            )
+        )
+        == 1
+    )
     for other in ({"metrics": {"acc": 0.9}}, {"data_sha": "bbb"}):
         with pytest.raises(
             ValueError, match=r"^run cfg-None-0 \(K-means, seed 0\) is recorded twice"
