@@ -1071,16 +1071,17 @@ def print_summary(lines, as_json: bool) -> None:
         print(line, file=out)
 
 
-def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None) -> None:
-    """Keep ``row`` and print it: as one JSON line, or as the table ``line``; with ``out``
-    (``--out``), also append it to that file as one JSON line."""
+def emit(rows: list[dict], row: dict, as_json: bool, line: str, out=None, file=None) -> None:
+    """Keep ``row`` and print it (to ``file``, stdout by default): as one JSON line, or as
+    the table ``line``; with ``out`` (``--out``), also append it to that file as one JSON
+    line."""
     rows.append(row)
     if out is not None:
         # The results store's append: under a lock (another invocation's resume cutting a
         # line this one was writing, or rewriting the file), a whole last run without its
         # newline ended first, a cut one cut off.
         append_line(out, json.dumps(row) + "\n")
-    print(json.dumps(row) if as_json else line, flush=True)
+    print(json.dumps(row) if as_json else line, file=file, flush=True)
 
 
 def case_line(row: dict) -> str:

@@ -43,11 +43,16 @@ and what keeping the run a judge prefers among three seeds gives. The monitor's 
     python scripts/negative_transfer.py --cases "office_A->W,mnist->usps" --json --seed 4 \\
         --save-partitions parts3   # and --seed 5 to 15; office_W->A with --fresh10
     python scripts/partition_judges.py --by-case parts3
+
+``--out FILE`` keeps each run's verdicts as they finish (the judges' fits take ~13 minutes
+over a fresh set): run the same command again after an interruption and only the runs not
+in FILE are judged (a run is known by its case, seed and the bytes of its saved file).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import sys
 from pathlib import Path
@@ -61,7 +66,15 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from case_level_bound import catching
-from negative_transfer import all_cases, below, below_in_points, measures
+from negative_transfer import (
+    add_out_argument,
+    all_cases,
+    below,
+    below_in_points,
+    emit,
+    measures,
+    resume_units,
+)
 
 from baselines.jda import JDA
 from baselines.subspace_alignment import SubspaceAlignment
@@ -84,6 +97,8 @@ def read_partitions(directory) -> list[dict]:
     for path in sorted(p for p in Path(directory).glob("*.npz") if not p.name.startswith(".")):
         with np.load(path, allow_pickle=False) as z:
             runs.append({key: z[key] for key in z.files})
+        # the run as judged: another save under the same name is another run
+        runs[-1]["file_sha"] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     if not runs:
         raise SystemExit(f"no saved partitions (*.npz) in {directory}")
     for run in runs:
@@ -267,6 +282,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="rank each case's runs (one per seed) by each judge instead of pooling them",
     )
+    add_out_argument(ap)
     args = ap.parse_args(argv)
     runs = read_partitions(args.partitions)
     data_dir = resolve_data_dir(args.data_dir)
@@ -278,15 +294,21 @@ def main(argv=None) -> int:
     missing = {(r["case_set"], r["case"]) for r in runs} - set(pairs)
     if missing:
         raise SystemExit(f"saved runs of unknown cases: {sorted(missing)}")
-    ys, verdict = [], []
-    with exit_on_interrupt(Path(__file__).name, None):  # a traceback before
+    # no option changes a verdict: a run's unit is its saved file
+    done = resume_units(ap, args.out, "unit", "run(s)", {}, ("verdicts",))
+    ys, verdict, kept = [], [], []
+    with exit_on_interrupt(Path(__file__).name, args.out):
         for i, run in enumerate(runs, 1):
             pair = pairs[run["case_set"], run["case"]]
             ys.append(pair.target.y)
+            unit = f"{run['case_set']}/{run['case']}/seed {run['seed']}/{run['file_sha']}"
+            if unit in done:
+                verdict.append(done[unit]["verdicts"])
+                continue
             verdict.append(verdicts(run, pair))
-            print(
-                f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}", file=sys.stderr, flush=True
-            )
+            row = {"unit": unit, "verdicts": verdict[-1], "settings": {}}
+            line = f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}"
+            emit(kept, row, False, line, args.out, file=sys.stderr)
     print("\n".join((by_case if args.by_case else table)(runs, ys, verdict)))
     return 0
 

@@ -1435,6 +1435,38 @@ def test_partition_judges_by_case_rank_a_cases_runs(load_script):
     assert "falls back on 2 of 3" in " ".join(kmeans.split())
 
 
+def test_partition_judges_out_keeps_each_runs_verdicts(load_script, monkeypatch, tmp_path, capsys):
+    # ~13 minutes of judges' fits, and an interruption lost every finished run's verdicts
+    from types import SimpleNamespace
+
+    judges = load_script("partition_judges")
+    runs = [
+        {"case_set": "harness", "case": "digits", "seed": s, "file_sha": f"{s:016d}"}
+        for s in (0, 1)
+    ]
+    pair = SimpleNamespace(target=SimpleNamespace(y=np.arange(4) % 2))
+    monkeypatch.setattr(judges, "read_partitions", lambda directory: [dict(r) for r in runs])
+    monkeypatch.setattr(judges, "all_cases", lambda *a: [("digits", "positive", lambda: pair)])
+    calls = []
+
+    def verdicts(run, pair):
+        calls.append(run["seed"])
+        return {"kmeans": float(run["seed"])}
+
+    monkeypatch.setattr(judges, "verdicts", verdicts)
+    monkeypatch.setattr(judges, "table", lambda runs, ys, verdict: [repr(verdict)])
+    out = tmp_path / "verdicts.jsonl"
+    assert judges.main([str(tmp_path), "--out", str(out)]) == 0
+    first = capsys.readouterr()
+    assert calls == [0, 1] and "[2/2] digits seed 1" in first.err
+    assert judges.main([str(tmp_path), "--out", str(out)]) == 0
+    again = capsys.readouterr()
+    assert calls == [0, 1] and again.out == first.out  # judged once, the same table
+    runs[1]["file_sha"] = "f" * 16  # the run saved again: judged again
+    assert judges.main([str(tmp_path), "--out", str(out)]) == 0
+    assert calls == [0, 1, 1]
+
+
 def test_best_of_keeps_the_run_the_judge_ranks_first_in_every_draw(load_script):
     """Three runs, every pair of them: (0, 1) and (0, 2) keep run 0, (1, 2) keeps run 2;
     a tie keeps the first."""
