@@ -1216,6 +1216,11 @@ def finished_runs(
         return {}
     rows = read_runs_file(path, f"--out {path}", rewrite=True, check=record_check(*fields))
     seeds = {r.get("seed") for r in rows}
+    if seed is None and seeds - {None}:  # a script whose units span seeds (resume_units)
+        raise ValueError(
+            f"--out {path} holds runs of single seeds ({sorted(seeds - {None}, key=str)}), "
+            "another script's: give another --out"
+        )
     if seeds - {seed}:
         raise ValueError(
             f"--out {path} holds runs of seed(s) {sorted(seeds, key=str)}, not --seed {seed}: "

@@ -294,19 +294,27 @@ def main(argv=None) -> int:
     missing = {(r["case_set"], r["case"]) for r in runs} - set(pairs)
     if missing:
         raise SystemExit(f"saved runs of unknown cases: {sorted(missing)}")
-    # no option changes a verdict: a run's unit is its saved file
-    done = resume_units(ap, args.out, "unit", "run(s)", {}, ("verdicts",))
+    # a run's unit is its saved file; no option changes a verdict, the judges do
+    settings = {"judges": list(JUDGES)}
+    done = resume_units(ap, args.out, "unit", "run(s)", settings, ("verdicts",))
+    units = [f"{r['case_set']}/{r['case']}/seed {r['seed']}/{r['file_sha']}" for r in runs]
+    stale = len(set(done) - set(units))
+    if stale:  # counted among the "finished" above, but no run here is theirs
+        print(
+            f"--out {args.out}: {stale} run(s) of partitions not in {args.partitions} (saved "
+            "again, or removed) are not used",
+            file=sys.stderr,
+        )
     ys, verdict, kept = [], [], []
     with exit_on_interrupt(Path(__file__).name, args.out):
-        for i, run in enumerate(runs, 1):
+        for i, (run, unit) in enumerate(zip(runs, units), 1):
             pair = pairs[run["case_set"], run["case"]]
             ys.append(pair.target.y)
-            unit = f"{run['case_set']}/{run['case']}/seed {run['seed']}/{run['file_sha']}"
             if unit in done:
                 verdict.append(done[unit]["verdicts"])
                 continue
             verdict.append(verdicts(run, pair))
-            row = {"unit": unit, "verdicts": verdict[-1], "settings": {}}
+            row = {"unit": unit, "verdicts": verdict[-1], "settings": settings}
             line = f"[{i}/{len(runs)}] {run['case']} seed {run['seed']}"
             emit(kept, row, False, line, args.out, file=sys.stderr)
     print("\n".join((by_case if args.by_case else table)(runs, ys, verdict)))

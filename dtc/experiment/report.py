@@ -62,7 +62,13 @@ from dtc.experiment.single import (
     canonical_value,
     data_defaults,
 )
-from dtc.experiment.store import read_records, recorded_number, replace_file, write_records
+from dtc.experiment.store import (
+    read_records,
+    record_json,
+    recorded_number,
+    replace_file,
+    write_records,
+)
 
 __all__ = [
     "METRIC_ORDER",
@@ -676,6 +682,12 @@ def build_tables(
 DUPLICATE_KEYS = ("metrics", "data_sha")
 
 
+def _as_recorded(value):
+    """``value`` as it reads back from a results file: plain numbers (numpy and torch
+    values exactly, by ``item`` / ``tolist``), NaN as ``null``."""
+    return json.loads(record_json({"value": value}))["value"]
+
+
 def unique_runs(records: list[dict]) -> list[dict]:
     """``records`` with each ``run_id`` once (the first; records without one all kept): a
     file concatenated twice holds each run twice. Two records of one run_id that differ in
@@ -685,8 +697,11 @@ def unique_runs(records: list[dict]) -> list[dict]:
     kept: dict = {}
     for r in records:
         first = kept.setdefault(r.get("run_id", id(r)), r)
-        # as JSON text: a NaN score (two NaNs never compare equal) is the same score
-        if first is not r and any(_norm(first.get(k)) != _norm(r.get(k)) for k in DUPLICATE_KEYS):
+        # as a results file holds them: a NaN score (two NaNs never compare equal) is the
+        # same score, as are np.float32(0.5) and 0.5 (JSON text of str() told them apart)
+        if first is not r and any(
+            _as_recorded(first.get(k)) != _as_recorded(r.get(k)) for k in DUPLICATE_KEYS
+        ):
             raise ValueError(
                 f"run {r['run_id']} ({r.get('label', r.get('method'))}, seed {r.get('seed')}) "
                 "is recorded twice with other scores or data (metrics or data_sha differ): "

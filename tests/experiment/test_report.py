@@ -593,15 +593,21 @@ def test_a_run_recorded_twice_counts_once_unless_its_records_disagree():
     again = build_tables([first, dict(first), _run(1, 0.7)], ["acc"])[0]
     (cell,) = again.cells["K-means"].values()
     assert cell.values == [50.0, 70.0]
-    nan = _run(0, float("nan"))  # two NaNs never compare equal: the same score all the same
+    # compared as a results file holds them: two NaNs are one score, np.float32(0.5) is 0.5,
+    # and arrays differing in one element differ (str() of a long array elides it)
+    nan = _run(0, float("nan"))
+    assert len(unique_runs([nan, {**nan, "metrics": {**nan["metrics"], "acc": float("nan")}}])) == 1
     assert (
         len(
-            unique_runs(
-                [nan, {**nan, "metrics": {"acc": float("nan"), "nmi": nan["metrics"]["nmi"]}}]
-            )
+            unique_runs([first, {**first, "metrics": {**first["metrics"], "acc": np.float32(0.5)}}])
         )
         == 1
     )
+    long = {**first, "metrics": {"acc": np.arange(2000) / 2000}}
+    edited = long["metrics"]["acc"].copy()
+    edited[1000] = 0.0
+    with pytest.raises(ValueError, match="is recorded twice"):
+        unique_runs([long, {**long, "metrics": {"acc": edited}}])
     for other in ({"metrics": {"acc": 0.9}}, {"data_sha": "bbb"}):
         with pytest.raises(
             ValueError, match=r"^run cfg-None-0 \(K-means, seed 0\) is recorded twice"

@@ -1465,6 +1465,13 @@ def test_partition_judges_out_keeps_each_runs_verdicts(load_script, monkeypatch,
     runs[1]["file_sha"] = "f" * 16  # the run saved again: judged again
     assert judges.main([str(tmp_path), "--out", str(out)]) == 0
     assert calls == [0, 1, 1]
+    assert "1 run(s) of partitions not in" in capsys.readouterr().err
+    # runs of single seeds (another script's file) are refused as such
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"unit": "u", "verdicts": {}, "seed": 0}) + "\n")
+    with pytest.raises(SystemExit):
+        judges.main([str(tmp_path), "--out", str(other)])
+    assert "holds runs of single seeds ([0]), another script's" in capsys.readouterr().err
 
 
 def test_best_of_keeps_the_run_the_judge_ranks_first_in_every_draw(load_script):
