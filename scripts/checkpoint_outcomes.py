@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from negative_transfer import CASE_SETS, add_budget_arguments, all_cases, harness_params
 
 from dtc.data import resolve_data_dir
+from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor import NegativeTransferMonitor
 from dtc.monitor.base import Callback
@@ -84,8 +85,6 @@ def replay(estimator, states: dict, monitor: NegativeTransferMonitor, y) -> list
 
 
 def main(argv=None) -> int:
-    from dtc.pipeline import DTC
-
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("case", help="a case name of the case set, e.g. 'mnist->usps'")
     ap.add_argument("--case-set", default="fresh10", choices=sorted(CASE_SETS))
@@ -99,6 +98,16 @@ def main(argv=None) -> int:
     if not cases:
         ap.error(f"no case {args.case!r} in the {args.case_set} set")
     ((name, _, load),) = cases
+    # one unit, nothing to keep: a Ctrl-C in the minute of its fit is one line, not a traceback
+    with exit_on_interrupt(Path(__file__).name, None):
+        return outcomes(name, load, args)
+
+
+def outcomes(name: str, load, args) -> int:
+    """Fit the guarded DTC of case ``name`` (its pair from ``load()``), keeping a checkpoint
+    every 5 epochs, and print what each would have given."""
+    from dtc.pipeline import DTC
+
     try:
         pair = load()
     except (FileNotFoundError, ValueError) as exc:  # as run_baselines.check_data: one line
@@ -106,6 +115,8 @@ def main(argv=None) -> int:
     params = harness_params(pair, args)
     keep = KeepCheckpoints(every=5)
     monitor = NegativeTransferMonitor("rollback", every=5, seed=args.seed)
+    # the fit takes about a minute, silent: said before it starts
+    print(f"fitting the guarded DTC on {name} (seed {args.seed}) ...", file=sys.stderr, flush=True)
     est = DTC(**params, callbacks=[keep, monitor]).fit(pair)
     y = pair.target.y
     print(

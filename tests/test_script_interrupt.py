@@ -104,6 +104,7 @@ NOT_KEPT = (
         ),
         ("dec_scale", {"check_data": _quiet, "fit_rows": _interrupt}, [], None),
         ("figures", {"fit_evaluate": _interrupt}, ["--out", "{tmp}/fig"], None),
+        ("checkpoint_outcomes", {"all_cases": _cases}, ["digits"], None),
         ("bench_clustering", {"run_in_subprocess": _interrupt}, ["--quick"], None),
         (
             "partition_judges",
