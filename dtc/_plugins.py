@@ -22,7 +22,6 @@ from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, v
 from importlib.util import find_spec
 from pathlib import Path
 
-from dtc._validation import check_bool
 from dtc._warnings import warn
 
 __all__ = [
@@ -245,6 +244,10 @@ class PluginRegistry:
                 f"register: a {self.what} must be a subclass of "
                 f"{self.base.__module__}.{self.base.__qualname__}, got {cls!r}"
             )
+        # here, not at the top: `import dtc` (this module) stays free of numpy, so a Ctrl-C
+        # in the command's first tenth of a second meets dtc.__main__'s handler
+        from dtc._validation import check_bool
+
         # "no" is truthy: it replaced the registered class without a word
         if not check_bool(overwrite, method="register", name="overwrite") and name in self._all():
             raise ValueError(f"register: a {self.what} named {name!r} is already registered")

@@ -841,12 +841,9 @@ def datasets(
     out.print(table)
 
 
-def main() -> None:  # pragma: no cover - console-script entry
+def prepare() -> None:
+    """What every command needs before it parses its arguments (``dtc.__main__.main``
+    calls it, then :data:`app`)."""
     from dtc.experiment.store import tolerant_output
 
     tolerant_output()  # "±" and the user's names where stdout cannot encode them
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,5 +1,6 @@
 """The `dtc` command: single runs, config runs with overrides, reports, errors."""
 
+import importlib
 import json
 import re
 import shlex
@@ -181,7 +182,7 @@ def test_tables_print_where_stdout_cannot_encode_them(tmp_path):
     out = tmp_path / "out"
     assert runner.invoke(app, ["run", str(cfg), "seeds=[0,1]", "--out", str(out)]).exit_code == 0
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
-    rep = [sys.executable, "-m", "dtc.cli", "report", str(out), "--no-figures"]
+    rep = [sys.executable, "-m", "dtc", "report", str(out), "--no-figures"]
     res = subprocess.run(
         [*rep, "--out", str(tmp_path / "rep")], capture_output=True, env=env, timeout=300
     )
@@ -189,7 +190,7 @@ def test_tables_print_where_stdout_cannot_encode_them(tmp_path):
     # `dtc report ... > table.md` is the UTF-8 file, byte for byte
     assert res.stdout == (tmp_path / "rep" / "acc.md").read_bytes()
     assert "mean ± std".encode() in res.stdout
-    datasets = [sys.executable, "-m", "dtc.cli", "datasets", "données"]
+    datasets = [sys.executable, "-m", "dtc", "datasets", "données"]
     res = subprocess.run(datasets, capture_output=True, env=env, timeout=300)
     assert b"Traceback" not in res.stderr and b"UnicodeEncodeError" not in res.stderr
     assert b"donn\\xe9es" in res.stdout + res.stderr  # escaped, not a crash
@@ -1060,3 +1061,31 @@ def test_python_m_dtc_is_the_dtc_command(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "benchmarks (data directory:" in done.stdout and "digits" in done.stdout
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
+    # the seconds of typer's, scikit-learn's and scipy's imports: a Ctrl-C there was a
+    # traceback of whichever import it cut, though nothing had run
+    import dtc.cli
+    from dtc.__main__ import main
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dtc.cli, "prepare", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "dtc: interrupted while loading; nothing ran\n"
+
+
+def test_the_console_script_is_the_command_with_its_ctrl_c_handler():
+    # pyproject's entry: dtc.cli:main had no handler around the imports before it
+    import tomllib
+
+    from dtc.__main__ import main
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    module, _, name = pyproject["project"]["scripts"]["dtc"].partition(":")
+    assert (module, name) == ("dtc.__main__", "main")
+    assert getattr(importlib.import_module(module), name) is main

@@ -87,7 +87,7 @@ def test_under_the_dtc_command_a_warning_names_dtcs_own_line(tmp_path):
     for name in ("a", "b"):
         (folder / f"{name}.csv").write_text("x,2,label\n" + "0.5,1.5,0\n1.5,0.5,1\n" * 3)
     out = subprocess.run(
-        [sys.executable, "-m", "dtc.cli", "datasets", str(folder)],
+        [sys.executable, "-m", "dtc", "datasets", str(folder)],
         capture_output=True,
         text=True,
         check=True,
@@ -113,7 +113,7 @@ def test_in_a_jobs_worker_a_warning_names_dtcs_own_line(tmp_path):
     )
     command = ["run", str(config), "--out", str(tmp_path / "o"), "--jobs", "2"]
     out = subprocess.run(
-        [sys.executable, "-m", "dtc.cli", *command],
+        [sys.executable, "-m", "dtc", *command],
         capture_output=True,
         text=True,
     )

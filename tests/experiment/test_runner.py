@@ -601,7 +601,7 @@ def _gated_sweep(tmp_path, monkeypatch):
     )
     out, gate = tmp_path / "out", tmp_path / "gate"
     results = out / "results.jsonl"
-    cmd = [sys.executable, "-m", "dtc.cli", "run", str(config), "--out", str(out)]
+    cmd = [sys.executable, "-m", "dtc", "run", str(config), "--out", str(out)]
     repo = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": repo, "DTC_TEST_GATE": str(gate)}
     proc = subprocess.Popen(
