@@ -14,12 +14,18 @@ One round of self-training (used by :class:`dtc.pipeline.DTC`'s ``self_train`` s
 3. the caller trains its classifier head and encoder on the source labels and the kept
    target pseudo-labels, and repeats.
 
+A zero row has no direction on the sphere: its cosine to every centre is 0, so its label
+is the first centre's by a tie, and :func:`pseudo_labels` never keeps it.
+
 This is the pseudo-labelling scheme of class-aware adaptation by alternating clustering
 and training: CAN (Kang, Jiang, Yang & Hauptmann, "Contrastive Adaptation Network for
 Unsupervised Domain Adaptation", CVPR 2019) clusters the target with spherical K-means
-started at the source class centres (CAN averages unit-normalised source features; the
-spherical mode here normalises the class mean of the raw features) and drops ambiguous
-points. SHOT (Liang, Hu & Feng, ICML 2020) self-labels by nearest centroid too, but starts
+started at the source class centres and drops ambiguous points. Two deviations from CAN:
+CAN averages unit-normalised source features, where the spherical mode here normalises
+the class mean of the raw features; and CAN drops the points farther from their centre
+than a fixed cosine distance and then every class left with too few points, where step 2
+keeps a fixed share of every cluster, ranked by the margin to the runner-up centre, so
+that no class is ever dropped (the head's classes stay those of the source). SHOT (Liang, Hu & Feng, ICML 2020) self-labels by nearest centroid too, but starts
 its centroids from the target's own soft predictions, not from source class means.
 """
 
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dtc._validation import check_bool, host_array
+from dtc._validation import check_bool, check_number, host_array, is_int_at_least
 
 __all__ = ["anchored_kmeans", "confident_mask", "pseudo_labels"]
 
@@ -35,6 +41,11 @@ __all__ = ["anchored_kmeans", "confident_mask", "pseudo_labels"]
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(Z, axis=1, keepdims=True)
     return Z / np.maximum(norms, 1e-12)
+
+
+def _has_direction(Z: np.ndarray) -> np.ndarray:
+    """Which rows of ``Z`` ``(n, d)`` are not zero (their unit row is one)."""
+    return np.linalg.norm(Z, axis=1) > 0
 
 
 def _similarities(Z: np.ndarray, C: np.ndarray, spherical: bool) -> np.ndarray:
@@ -68,7 +79,10 @@ def anchored_kmeans(
         Cosine similarity (spherical) or negative squared distance to every centre.
 
     A centre that loses all its points keeps its previous position (the anchor keeps
-    its name rather than being relocated elsewhere).
+    its name rather than being relocated elsewhere); so does, when ``spherical``, a centre
+    whose points' unit rows average to zero (no direction). A zero row of ``init`` is
+    refused when ``spherical``: its cosine to every point is 0, so it took every point
+    the other anchors make an obtuse angle with.
     """
     Z = np.asarray(host_array(Z, "anchored_kmeans: Z"), dtype=np.float64)
     # a copy: the centres move in place
@@ -78,8 +92,11 @@ def anchored_kmeans(
             f"anchored_kmeans: expected Z (n, d) and init (k, d) with the same d, got "
             f"{Z.shape} and {C.shape}"
         )
-    if max_iter < 1:
-        raise ValueError(f"anchored_kmeans: max_iter must be >= 1, got {max_iter!r}")
+    if C.shape[0] < 1:
+        raise ValueError("anchored_kmeans: init must hold at least one centre, got shape (0, d)")
+    # 2.5 ran 2 iterations and True one; "3" failed in a comparison naming nothing
+    if not is_int_at_least(max_iter, 1):
+        raise ValueError(f"anchored_kmeans: max_iter must be an int >= 1, got {max_iter!r}")
     # A NaN row would otherwise be labelled 0 (argmax of NaN) and make centre 0 NaN,
     # after which every point is labelled 0.
     for name, arr in (("Z", Z), ("init", C)):
@@ -87,8 +104,21 @@ def anchored_kmeans(
             raise ValueError(f"anchored_kmeans: {name} must be finite, found NaN or Inf")
     # "no" is truthy: it ran the cosine geometry without a word
     spherical = check_bool(spherical, method="anchored_kmeans", name="spherical")
+    shift = np.zeros(Z.shape[1])
     if spherical:
+        if not _has_direction(C).all():
+            raise ValueError(
+                f"anchored_kmeans: init rows {np.flatnonzero(~_has_direction(C)).tolist()} are "
+                "zero, with no direction for spherical K-means; give them a direction or "
+                "use spherical=False"
+            )
         Z, C = _unit_rows(Z), _unit_rows(C)
+    else:
+        # Distances |z|^2 - 2 z.c + |c|^2 of points far from the origin relative to their
+        # spread cancel to rounding (data offset by 1e8 came out positive, and all in one
+        # cluster); they do not change when everything moves by the mean.
+        shift = Z.mean(0) if len(Z) else shift
+        Z, C = Z - shift, C - shift
     labels = None
     for _ in range(int(max_iter)):
         sim = _similarities(Z, C, spherical)
@@ -99,11 +129,13 @@ def anchored_kmeans(
         for c in range(len(C)):
             members = labels == c
             if members.any():
-                C[c] = Z[members].mean(0)
-        if spherical:
-            C = _unit_rows(C)
+                mean = Z[members].mean(0)
+                if not spherical:
+                    C[c] = mean
+                elif np.linalg.norm(mean) > 0:  # else it keeps its direction
+                    C[c] = _unit_rows(mean[None])[0]
     sim = _similarities(Z, C, spherical)
-    return sim.argmax(1).astype(np.int64), C, sim
+    return sim.argmax(1).astype(np.int64), C + shift, sim
 
 
 def confident_mask(labels, similarity, fraction: float) -> np.ndarray:
@@ -115,13 +147,16 @@ def confident_mask(labels, similarity, fraction: float) -> np.ndarray:
     """
     labels = np.asarray(host_array(labels, "confident_mask: labels"))
     S = np.asarray(host_array(similarity, "confident_mask: similarity"), dtype=np.float64)
-    if not 0.0 < float(fraction) <= 1.0:
-        raise ValueError(f"confident_mask: fraction must be in (0, 1], got {fraction!r}")
+    # "0.5" and True passed float(); NaN failed no comparison's check
+    fraction = check_number(fraction, "confident_mask: fraction", low=0.0, high=1.0, strict=True)
     if S.ndim != 2 or S.shape[0] != labels.shape[0]:
         raise ValueError(
             f"confident_mask: similarity must have shape (n, k) with n = {labels.shape[0]}, "
             f"got {S.shape}"
         )
+    if not np.isfinite(S).all():
+        # a NaN margin sorts last: its point was dropped, or kept as its cluster's only one
+        raise ValueError("confident_mask: similarity must be finite, found NaN or Inf")
     k = S.shape[1]
     if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
         raise ValueError(
@@ -143,7 +178,7 @@ def confident_mask(labels, similarity, fraction: float) -> np.ndarray:
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         # rounded first: 0.07 * 100 is 7.000000000000001 in floats, whose ceiling kept 8
-        m = max(1, int(np.ceil(round(float(fraction) * len(idx), 9))))
+        m = max(1, int(np.ceil(round(fraction * len(idx), 9))))
         # stable sort on -margin: ties keep index order, so the mask is deterministic
         keep[idx[np.argsort(-margin[idx], kind="stable")[:m]]] = True
     return keep
@@ -155,7 +190,12 @@ def pseudo_labels(
     """Anchored (spherical) K-means of ``Z`` ``(n, d)`` from ``init`` ``(k, d)``, then the
     class-balanced confident subset.
 
-    Returns ``labels`` (n,) int64, ``keep`` (n,) bool and ``centres`` (k, d).
+    Returns ``labels`` (n,) int64, ``keep`` (n,) bool and ``centres`` (k, d). When
+    ``spherical``, a zero row of ``Z`` is never kept: its label is a tie's (module
+    docstring).
     """
     labels, centres, sim = anchored_kmeans(Z, init, spherical=spherical)
-    return labels, confident_mask(labels, sim, fraction), centres
+    keep = confident_mask(labels, sim, fraction)
+    if spherical:
+        keep &= _has_direction(np.asarray(host_array(Z, "pseudo_labels: Z"), dtype=np.float64))
+    return labels, keep, centres

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dtc._validation import check_probability_rows
+from dtc._validation import check_probability_rows, host_array
 from dtc.cluster import _DEC_NAMES
 
 # One list of names, shared with dtc.cluster's lazy loader.
@@ -200,9 +200,9 @@ class ClusteringLayer(nn.Module):
         if isinstance(centers, torch.Tensor):
             c = centers.detach().to(dtype=self.centers.dtype)
         else:
-            # contiguous: torch refuses a view with a negative stride (``C[::-1]``)
-            c = np.asarray(centers)
-            c = torch.as_tensor(np.ascontiguousarray(c) if c.ndim else c, dtype=self.centers.dtype)
+            # a contiguous copy: torch refuses a view with a negative stride (``C[::-1]``),
+            # and warns of a read-only array it would share
+            c = torch.as_tensor(np.array(centers, order="C"), dtype=self.centers.dtype)
         if tuple(c.shape) != (self.n_clusters, self.dim):
             raise ValueError(
                 f"centers: expected shape ({self.n_clusters}, {self.dim}), got {tuple(c.shape)}"
@@ -220,8 +220,9 @@ class ClusteringLayer(nn.Module):
 
 def label_change_fraction(previous, current) -> float:
     """Fraction of samples whose label differs between two label vectors of shape ``(n,)``."""
-    a = np.asarray(previous.cpu() if isinstance(previous, torch.Tensor) else previous)
-    b = np.asarray(current.cpu() if isinstance(current, torch.Tensor) else current)
+    # host_array detaches too: a float tensor that requires grad was torch's error
+    a = np.asarray(host_array(previous, "previous"))
+    b = np.asarray(host_array(current, "current"))
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(
             f"previous, current: expected two label vectors of the same shape (n,), got "

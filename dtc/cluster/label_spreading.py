@@ -54,8 +54,13 @@ def spread_scores(S, Y0, *, alpha: float = 0.9, tol: float = 1e-8, max_iter: int
     F : float64 array of shape (n, c)
     """
     Y0 = float_array(Y0, "spread_scores", "Y0")
-    if Y0.ndim != 2:
-        raise ValueError(f"Y0: expected an array of shape (n, c), got shape {Y0.shape}")
+    if Y0.ndim != 2 or Y0.shape[1] < 1:
+        # no class: an (n, 0) result, whose argmax failed in the caller
+        raise ValueError(
+            f"Y0: expected an array of shape (n, c) with c >= 1 classes, got shape {Y0.shape}"
+        )
+    if not sp.issparse(S):  # a list had no .shape: an AttributeError
+        S = float_array(S, "spread_scores", "S")
     if S.shape != (Y0.shape[0], Y0.shape[0]):
         raise ValueError(
             f"S: expected shape ({Y0.shape[0]}, {Y0.shape[0]}) to match Y0 {Y0.shape}, got {S.shape}"
@@ -65,6 +70,9 @@ def spread_scores(S, Y0, *, alpha: float = 0.9, tol: float = 1e-8, max_iter: int
         raise ValueError(f"alpha: expected a float in [0, 1), got {alpha!r}")
     if not np.isfinite(Y0).all():
         raise ValueError("Y0: contains NaN or infinite values")
+    if not np.isfinite(S.data if sp.issparse(S) else S).all():
+        # else conjugate gradients "did not converge", which blamed tol and max_iter
+        raise ValueError("S: contains NaN or infinite values")
     if (Y0 < 0).any():
         raise ValueError(
             f"Y0: expected non-negative class scores (one-hot labels or probabilities), got a "
@@ -115,9 +123,10 @@ def label_spreading(
     """
     X = check_features(X, name="X", min_samples=2)
     Y0 = float_array(Y0, "label_spreading", "Y0")
-    if Y0.ndim != 2 or Y0.shape[0] != X.shape[0]:
+    if Y0.ndim != 2 or Y0.shape[0] != X.shape[0] or Y0.shape[1] < 1:
         raise ValueError(
-            f"Y0: expected shape (n, c) with n = {X.shape[0]} rows of X, got {Y0.shape}"
+            f"Y0: expected shape (n, c) with n = {X.shape[0]} rows of X and c >= 1 classes, "
+            f"got {Y0.shape}"
         )
     dist, idx = knn_graph(X, n_neighbors, seed=seed)
     # Isolated points keep their initial scores (module docstring).

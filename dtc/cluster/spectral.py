@@ -47,7 +47,7 @@ from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 
-from dtc._validation import check_bool, check_features, check_number, float_array
+from dtc._validation import check_bool, check_features, check_number, float_array, host_array
 from dtc._warnings import warn
 from dtc.cluster.kmeans import (
     _scale_exponent,
@@ -261,8 +261,9 @@ def affinity_matrix(distances, indices, *, affinity: str = "self-tuning") -> sp.
     W : float64 CSR matrix of shape (n, n), symmetric, zero diagonal, ``<= 2 n k`` entries;
         an edge lighter than ``eps`` (float64) times both its ends' degrees is left out
     """
-    dist = np.asarray(distances, dtype=np.float64)
-    idx = np.asarray(indices)
+    # host_array: a tensor that requires grad was torch's error, naming neither
+    dist = float_array(distances, "affinity_matrix", "distances")
+    idx = np.asarray(host_array(indices, "affinity_matrix: indices"))
     if dist.ndim != 2 or dist.shape != idx.shape:
         raise ValueError(
             f"distances, indices: expected two arrays of the same shape (n, k), got "

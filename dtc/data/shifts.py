@@ -31,6 +31,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import ndimage
 
+from dtc._validation import float_array
 from dtc.data.domain import Domain
 
 __all__ = [
@@ -53,7 +54,7 @@ MAX_NOISE_STD = 0.15
 def _check_images(images, func: str, *, finite: bool = True) -> np.ndarray:
     """``images`` as float64 ``(n, H, W)``; ``ValueError`` naming ``func`` for another
     shape or (``finite``) a NaN or Inf, which every step would pass on silently."""
-    arr = np.asarray(images, dtype=np.float64)
+    arr = float_array(images, func, "images")  # a tensor that requires grad: detached
     if arr.ndim != 3:
         raise ValueError(f"{func}: images must have shape (n, H, W), got shape {arr.shape}")
     if finite and not np.isfinite(arr).all():

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dtc._validation import check_bool, check_number, check_seed
+from dtc._validation import check_bool, check_number, check_seed, float_array
 from dtc._warnings import warn
 from dtc.cluster.kmeans import check_int
 from dtc.data.domain import Domain, DomainPair, benchmark_of
@@ -527,7 +527,9 @@ def combine_sources(
     """
     named = _named(sources if isinstance(sources, Mapping) else list(sources))
     sources = [s for _, s in named]
-    w = np.asarray(weights, dtype=np.float64)
+    # named: a dict of weights (keyed as the sources) failed in numpy's words, and the
+    # strings "0.7", "0.3" were taken as numbers
+    w = float_array(weights, "combine_sources", "weights (one number per source, in order)")
     if not sources or w.shape != (len(sources),):
         raise ValueError(
             f"combine_sources: expected one weight per source ({len(sources)}), got shape {w.shape}"

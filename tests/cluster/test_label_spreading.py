@@ -95,6 +95,18 @@ def test_spread_scores_bad_input_and_non_convergence_are_named():
         spread_scores(S, Y0[:11])
     with pytest.raises(RuntimeError, match="did not converge for class 0 in 1 iterations"):
         spread_scores(S, Y0, alpha=0.99, tol=1e-14, max_iter=1)
+    # no class: an (n, 0) result, whose argmax failed in the caller
+    with pytest.raises(ValueError, match="c >= 1 classes"):
+        spread_scores(S, Y0[:, :0])
+    with pytest.raises(ValueError, match="c >= 1 classes"):
+        label_spreading(np.random.default_rng(4).normal(size=(12, 2)), Y0[:, :0], n_neighbors=3)
+    # a NaN weight was "did not converge", which blamed tol and max_iter
+    bad = S.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="S: contains NaN"):
+        spread_scores(bad, Y0)
+    # a dense list is read as the array it holds (it was an AttributeError on .shape)
+    np.testing.assert_allclose(spread_scores(S.toarray().tolist(), Y0), spread_scores(S, Y0))
 
 
 def test_label_spreading_defaults_on_a_connectivity_graph_equal_the_dense_closed_form():

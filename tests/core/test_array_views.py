@@ -51,6 +51,16 @@ def test_init_centers_takes_a_reversed_view():
     np.testing.assert_array_equal(layer.centers.detach().numpy(), C[::-1])
 
 
+@pytest.mark.filterwarnings("error")
+def test_init_centers_takes_a_read_only_array_without_torch_s_warning():
+    # torch warned "The given NumPy array is not writable" of the array it would share
+    C = RNG.normal(size=(3, 4)).astype(np.float32)
+    C.setflags(write=False)
+    layer = ClusteringLayer(3, 4)
+    layer.init_centers(C)
+    np.testing.assert_array_equal(layer.centers.detach().numpy(), C)
+
+
 def test_sliced_wasserstein_takes_reversed_projections():
     P = RNG.normal(size=(4, 5))
     P /= np.linalg.norm(P, axis=0)

@@ -406,6 +406,22 @@ def test_rank_sources_bad_input(digits):
 
 
 # -- combination -------------------------------------------------------------------------------
+def test_combine_sources_weights_are_numbers_in_the_sources_order():
+    # a dict keyed as the sources failed in numpy's words ("float() argument must be ...
+    # not 'dict'"), and the strings "0.7", "0.3" were taken as numbers without a word
+    a = Domain(np.zeros((10, 2)), np.arange(10) % 2, name="a")
+    b = Domain(np.ones((10, 2)), np.arange(10) % 2, name="b")
+    for weights in ({"a": 0.5, "b": 0.5}, ["0.7", "0.3"], [0.5 + 1j, 0.5]):
+        with pytest.raises(ValueError, match=r"^combine_sources: weights \(one number per"):
+            combine_sources({"a": a, "b": b}, weights)
+    # a tensor that requires grad (select_source's scores, say) is read as its numbers
+    import torch
+
+    given = torch.tensor([0.7, 0.3], requires_grad=True)
+    combined = combine_sources([a, b], given, n_samples=10)
+    assert (combined.X[:, 0] == 0).sum() == 7
+
+
 def test_combine_sources_samples_in_proportion():
     # one label space {0, 1}; the feature value tells the source
     a = Domain(np.zeros((50, 2)), np.arange(50) % 2, name="a")

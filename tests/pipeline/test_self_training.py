@@ -177,3 +177,62 @@ def test_confident_mask_keeps_the_ceiling_of_the_fraction_typed(fraction, size, 
     labels = np.zeros(size, dtype=int)
     similarity = np.c_[np.linspace(1, 2, size), np.zeros(size)]
     assert confident_mask(labels, similarity, fraction).sum() == kept
+
+
+def test_a_zero_row_is_never_kept_and_a_zero_anchor_is_refused_when_spherical():
+    # A zero row's cosine is 0 to every centre: it was labelled 0 by the tie and kept as
+    # a confident pseudo-label (the first of its cluster); a zero anchor took every point
+    # at an obtuse angle from the other anchor.
+    Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.9, 0.1]])
+    labels, keep, _ = pseudo_labels(Z, np.array([[-1.0, 0.0], [1.0, 0.0]]), fraction=0.5)
+    assert labels.tolist() == [0, 1, 1] and keep.tolist() == [False, True, False]
+    with pytest.raises(ValueError, match=r"init rows \[1\] are zero.*spherical=False"):
+        anchored_kmeans(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]))
+    # the Euclidean mode measures from the zero anchor as from any other point
+    labels, _, _ = anchored_kmeans(
+        np.array([[1.0, 0.0], [0.1, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]), spherical=False
+    )
+    assert labels.tolist() == [0, 1]
+
+
+def test_a_spherical_centre_whose_points_cancel_keeps_its_direction():
+    # two opposite points, tied between the centres, go to the first: their unit rows
+    # average to zero, and the centre was that zero (a cosine of 0 to every point)
+    Z = np.array([[0.0, 1.0], [0.0, -1.0], [1.0, 0.01], [1.0, -0.01]])
+    init = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    labels, C, sim = anchored_kmeans(Z, init)
+    assert labels.tolist() == [0, 0, 1, 1]
+    np.testing.assert_allclose(C[0], [-1.0, 0.0])
+    np.testing.assert_allclose(sim[:, 0], [0.0, 0.0, -1.0, -1.0], atol=1e-4)
+
+
+def test_euclidean_mode_labels_do_not_move_with_the_data():
+    # |z|^2 - 2 z.c + |c|^2 cancels to rounding far from the origin: offset by 1e8 the
+    # "negative squared distances" came out positive and the points in one cluster
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 0.01, (50, 2)), rng.normal(0.05, 0.01, (50, 2))]
+    init = np.array([[0.0, 0.0], [0.05, 0.05]])
+    labels, C, sim = anchored_kmeans(X, init, spherical=False)
+    for offset in (1e7, 1e8):
+        moved, C_moved, sim_moved = anchored_kmeans(X + offset, init + offset, spherical=False)
+        assert np.array_equal(moved, labels)
+        np.testing.assert_allclose(C_moved - offset, C, atol=1e-7)
+        np.testing.assert_allclose(sim_moved, sim, atol=1e-8)  # squared distances ~1e-3
+        ref = KMeans(2, init=init + offset, n_init=1, tol=0).fit(X + offset)
+        assert np.array_equal(ref.labels_, labels)
+
+
+def test_anchors_iterations_fraction_and_similarity_are_checked_by_name():
+    Z, init = np.eye(3), np.eye(3)[:2]
+    with pytest.raises(ValueError, match="init must hold at least one centre"):
+        anchored_kmeans(Z, np.zeros((0, 3)))
+    for max_iter in (2.5, True, "3"):
+        with pytest.raises(ValueError, match="max_iter must be an int >= 1"):
+            anchored_kmeans(Z, init, max_iter=max_iter)
+    labels, S = np.array([0, 0, 1]), np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0]])
+    for fraction in ("0.5", True, float("nan")):
+        with pytest.raises(ValueError, match="fraction must be a number in"):
+            confident_mask(labels, S, fraction)
+    S[1, 0] = np.nan  # its margin sorted last: dropped, or kept as a cluster's only point
+    with pytest.raises(ValueError, match="similarity must be finite"):
+        confident_mask(labels, S, 0.5)
