@@ -102,14 +102,18 @@ def spectral_cocluster(
             f"{caller}: only {int(cols.sum())} feature column(s) have a non-zero entry; "
             "expected at least 2 to co-cluster rows and features"
         )
+    # Dhillon's embedding: singular vectors 2 .. 1 + ceil(log2 k). ARPACK needs fewer
+    # vectors than the smaller side (SciPy's error named neither the caller nor its
+    # arguments); the randomized SVD returns at most that many, and K-means then ran on
+    # fewer dimensions than the method's without a word (8 clusters of 2 features: 1).
     n_sv = 1 + math.ceil(math.log2(n_clusters))
-    if svd_method == "arpack" and n_sv >= min(int(rows.sum()), int(cols.sum())):
-        # ARPACK needs fewer singular vectors than the smaller side: SciPy's error named
-        # neither the caller nor its arguments
+    need = n_sv + (svd_method == "arpack")
+    if min(int(rows.sum()), int(cols.sum())) < need:
         raise ValueError(
-            f"{caller}: svd_method='arpack' computes {n_sv} singular vectors for "
-            f"n_clusters={n_clusters}, which needs more than {n_sv} non-zero rows and columns; "
-            f"got {int(rows.sum())} rows and {int(cols.sum())} columns (use 'randomized')"
+            f"{caller}: n_clusters={n_clusters} needs {n_sv} singular vectors (1 + ceil(log2 "
+            f"n_clusters)), hence at least {need} non-zero rows and columns with "
+            f"svd_method={svd_method!r}; got {int(rows.sum())} rows and {int(cols.sum())} "
+            "columns"
         )
     model = SpectralCoclustering(
         n_clusters, svd_method=svd_method, n_init=n_init, random_state=seed

@@ -107,6 +107,14 @@ def jda_transform(
     ns, nt = len(Xs), len(Xt)
     classes, ys = np.unique(ys, return_inverse=True)
     C = len(classes)
+    if mode == "kmeans" and nt < C:
+        # else transfer_kmeans's "source_centers: 5 centres for 4 target rows (Z_target)",
+        # naming neither JDA nor an argument
+        raise ValueError(
+            f"JDA: pseudo_labels='kmeans' starts one centre per source class ({C}) and the "
+            f"target has only {nt} samples; expected at most as many classes as target "
+            "samples (or pseudo_labels='nn')"
+        )
     e0 = marginal_mmd_vector(ns, nt, C)[:, None]
     yt = None
     for it in range(n_iter):

@@ -33,7 +33,7 @@ from baselines.subspace_alignment import SubspaceAlignment, subspace_alignment_t
 from baselines.tca import TCA, joint_features, tca_transform
 from baselines.transfer_spectral import TransferSpectralClustering
 from dtc import methods
-from dtc.data import DomainPair, make_digits_pair
+from dtc.data import Domain, DomainPair, make_digits_pair
 
 
 @pytest.fixture(scope="module")
@@ -428,5 +428,29 @@ def test_agglomerative_metric_spectral_neighbours_and_arpack_are_checked_before_
         TargetSpectral(n_neighbors=1).check_params()
     # SciPy's "`k` must be an integer satisfying 0 < k < min(A.shape)"
     A = np.random.default_rng(0).random((40, 3))
-    with pytest.raises(ValueError, match="svd_method='arpack' computes 3 singular vectors"):
+    with pytest.raises(ValueError, match="needs 3 singular vectors .* at least 4 non-zero rows"):
         spectral_cocluster(A, 4, svd_method="arpack")
+    assert len(np.unique(spectral_cocluster(A, 4)[0])) == 4  # randomized: 3 <= 3 columns
+
+
+def test_cocluster_refuses_fewer_columns_than_its_singular_vectors_with_either_svd():
+    # the randomized SVD returns at most min(n, m) vectors: 8 clusters of 2 features were
+    # K-means on 1 non-trivial singular vector (Dhillon's embedding has 3), without a word
+    from baselines.coclustering import spectral_cocluster
+
+    A = np.random.default_rng(0).random((40, 2))
+    for svd_method in ("randomized", "arpack"):
+        with pytest.raises(ValueError, match=r"n_clusters=8 needs 4 singular vectors"):
+            spectral_cocluster(A, 8, svd_method=svd_method)
+
+
+def test_jda_kmeans_pseudo_labels_need_no_more_classes_than_target_samples():
+    # transfer_kmeans's "source_centers: 5 centres for 4 target rows (Z_target)" named
+    # neither JDA nor an argument
+    rng = np.random.default_rng(0)
+    pair = DomainPair(
+        Domain(rng.random((10, 3)), np.arange(5).repeat(2)), Domain(rng.random((4, 3)))
+    )
+    with pytest.raises(ValueError, match=r"JDA: pseudo_labels='kmeans' starts one centre per"):
+        JDA(n_clusters=2, pseudo_labels="kmeans").fit(pair)
+    assert JDA(n_clusters=2, pseudo_labels="nn").fit(pair).labels_.shape == (4,)
