@@ -36,7 +36,7 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score
 
-from dtc._validation import float_array
+from dtc._validation import check_number, check_seed, float_array, is_int_at_least
 
 __all__ = ["CLASSIFIER_C", "class_agreement", "source_names"]
 
@@ -97,7 +97,9 @@ def class_agreement(
         target rows ``(n_t,)`` and the target's K-means clusters ``(n_t,)``; about 0 for
         names independent of the clusters, 1 for names that relabel them.
         ``n_named``: how many source classes name at least one target row.
-        ``n_clusters``, ``n_classes``: of the target and of the source.
+        ``n_clusters``: the clusters K-means found in the target (fewer than asked where it
+        has fewer distinct rows; ``ValueError`` naming ``Xt`` below 2).
+        ``n_classes``: of the source.
     """
     Xs, Xt = _rows(Xs, "Xs"), _rows(Xt, "Xt")
     ys = np.asarray(ys)
@@ -120,15 +122,26 @@ def class_agreement(
             f"class_agreement: n_clusters must be in [2, n_t) = [2, {Xt.shape[0]}), "
             f"got {n_clusters} (the target needs more rows than clusters)"
         )
-    if not (np.isfinite(C) and C > 0):
-        raise ValueError(f"class_agreement: C must be a finite number > 0, got {C!r}")
+    # C="a" was numpy's TypeError, n_init=0 and seed=-1 scikit-learn's words
+    C = check_number(C, "class_agreement: C", low=0.0, strict=True)
+    if not is_int_at_least(n_init, 1):
+        raise ValueError(f"class_agreement: n_init must be an int >= 1, got {n_init!r}")
+    seed = check_seed(seed, owner="class_agreement")
     names = source_names(Xs, ys, Xt, C=C)
-    clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=int(seed)).fit_predict(
+    clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=seed).fit_predict(
         _standardise(Xt)
     )
+    found = int(np.unique(clusters).size)
+    if found < 2:
+        # identical rows: one cluster, one name, and scikit-learn's AMI of two constant
+        # labellings is 1 by convention (0 / 0: undefined), read as perfect agreement
+        raise ValueError(
+            f"class_agreement: Xt: K-means found {found} cluster(s) of the {n_clusters} "
+            "asked (the rows are identical); agreement needs at least 2"
+        )
     return {
         "agreement": float(adjusted_mutual_info_score(clusters, names)),
         "n_named": int(np.unique(names).size),
-        "n_clusters": int(n_clusters),
+        "n_clusters": found,
         "n_classes": int(classes.size),
     }

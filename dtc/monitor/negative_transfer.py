@@ -652,10 +652,13 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         """:func:`dtc.monitor.class_agreement.class_agreement` of the source's classes with
         the scored target rows' K-means clusters, or None where it does not apply (an
         estimator that does not use source labels, an unlabelled source, a heterogeneous
-        pair)."""
+        pair, scored rows all alike: no clusters, which the reference's check names with
+        the advice that applies)."""
         source = pair.source
         rows = self._source_rows(source) if uses_labels else None
         if rows is None or pair.heterogeneous or source.n_features != self._X.shape[1]:
+            return None
+        if (self._X[0] == self._X).all():
             return None
         if np.unique(rows[1]).size < 2:
             return None

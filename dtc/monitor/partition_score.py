@@ -169,7 +169,10 @@ def common_space_score(name: str, labels, spaces) -> float:
     values = []
     for X in spaces:
         if name in scores.PROB_SCORES:
-            values.append(scores.score(name, probs=student_t_assignments(X, labels)))
+            # the labels checked as the label scores check them: a NaN label made a NaN
+            # centre, and the error blamed the soft assignments, which no caller gave
+            X, checked = scores.check_labelled(X, labels, f"common_space_score ({name})")
+            values.append(scores.score(name, probs=student_t_assignments(X, checked)))
         else:
             values.append(scores.score(name, X=X, labels=labels, max_samples=None))
     return float(np.mean(values))

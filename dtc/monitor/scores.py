@@ -76,7 +76,24 @@ def subsample_index(
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
 
 
-def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _missing_ids(labels: np.ndarray) -> int:
+    """How many of ``labels`` are no cluster id: NaN or Inf, also in an object array
+    (where ``np.isfinite`` fails, and ``np.unique`` left every NaN a cluster of its own,
+    unsorted among the others), and ``None``."""
+    if labels.dtype.kind in "fc":
+        return int((~np.isfinite(labels)).sum())
+    if labels.dtype.kind == "O":
+        return sum(
+            v is None or (isinstance(v, (float, np.floating)) and not math.isfinite(v))
+            for v in labels.ravel()
+        )
+    return 0
+
+
+def check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, labels)`` checked as a partition a label score can take: ``X`` ``(n, d)``
+    finite, ``labels`` ``(n,)`` cluster ids (no NaN, Inf or ``None``), at least 2
+    clusters and more rows than clusters; else ``ValueError`` naming ``name``."""
     # in its own floating dtype: the subsample is widened, not all of X (a float64 copy of
     # 400,000 float32 rows preceded a score of 2,000)
     X = real_array(X, name)
@@ -88,11 +105,13 @@ def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(X).all():
         bad = int((~np.isfinite(X)).any(axis=1).sum())
         raise ValueError(f"{name}: X must be finite, found NaN or Inf in {bad} row(s)")
-    if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
+    bad = _missing_ids(labels)
+    if bad:
         # np.unique counts every NaN as one cluster, but NaN == NaN is False: a NaN label
         # would be scored as a cluster whose members never agree
-        bad = int((~np.isfinite(labels)).sum())
-        raise ValueError(f"{name}: labels must be finite cluster ids, found {bad} NaN or Inf")
+        raise ValueError(
+            f"{name}: labels must be finite cluster ids, found {bad} NaN or Inf / None"
+        )
     k = np.unique(labels).size
     if k < 2 or X.shape[0] <= k:
         raise ValueError(
@@ -104,7 +123,7 @@ def _check_labelled(X, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _labelled_subsample(X, labels, max_samples, seed, name: str):
     """The checked ``(X, labels)`` on a seeded subsample of at most ``max_samples`` rows."""
-    X, labels = _check_labelled(X, labels, name)
+    X, labels = check_labelled(X, labels, name)
     idx = subsample_index(X.shape[0], max_samples, seed, name=name)
     # The full set was checked above; a small subsample can still hold too few rows for
     # the clusters it draws (scikit-learn needs 2 <= clusters < rows).

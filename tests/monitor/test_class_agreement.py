@@ -77,8 +77,24 @@ def test_bad_input_is_refused(change, match):
     Xt, _ = three_blobs((0, 1, 2), seed=1)
     with pytest.raises(ValueError, match=match):
         class_agreement(*change(Xs, ys, Xt))
-    with pytest.raises(ValueError, match="C must be a finite number > 0"):
-        class_agreement(Xs, ys, Xt, 3, C=0.0)
+    for C in (0.0, "a", float("nan")):
+        with pytest.raises(ValueError, match="class_agreement: C must be a number > 0"):
+            class_agreement(Xs, ys, Xt, 3, C=C)
+    with pytest.raises(ValueError, match="class_agreement: n_init must be an int >= 1"):
+        class_agreement(Xs, ys, Xt, 3, n_init=0)
+    with pytest.raises(ValueError, match="class_agreement: seed must be an int >= 0"):
+        class_agreement(Xs, ys, Xt, 3, seed=-1)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
+def test_a_target_of_identical_rows_has_no_clusters_to_agree_with():
+    # one K-means cluster and one name: scikit-learn's AMI of two constant labellings is
+    # 1 by convention (0 / 0), and it was read as perfect agreement
+    Xs, ys = three_blobs((0, 1, 2), seed=0)
+    with pytest.raises(ValueError, match=r"Xt: K-means found 1 cluster\(s\) of the 3 asked"):
+        class_agreement(Xs, ys, np.ones((30, 6)), 3)
 
 
 def test_source_names_are_a_logistic_regression_of_the_standardised_domains():

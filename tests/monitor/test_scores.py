@@ -509,6 +509,39 @@ def test_nan_or_inf_inputs_are_refused_naming_the_argument():
         scores.information_maximization(np.array([[0.5, 0.5], [1.0, 1.0]]))
 
 
+def test_nan_or_none_labels_of_an_object_array_are_refused_as_float_ones_are():
+    # np.isfinite fails on an object array, so the check passed it: np.unique then made
+    # every NaN a cluster of its own, unsorted among the others (knn_agreement gave a
+    # number, its chance term from 8 "clusters"), and a None a bare TypeError
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(20, 2)), (np.arange(20) % 2).astype(object)
+    for missing in (np.nan, float("inf"), None):
+        bad = labels.copy()
+        bad[[1, 3, 6]] = missing
+        for name in scores.LABEL_SCORES:
+            with pytest.raises(ValueError, match=rf"^{name}: labels must be finite.*found 3 NaN"):
+                scores.score(name, X=X, labels=bad, max_samples=None)
+    named = np.array(["a", "b"] * 10, dtype=object)  # names are ids: scored as 0 / 1
+    assert scores.silhouette(X, named, max_samples=None) == scores.silhouette(
+        X, np.arange(20) % 2, max_samples=None
+    )
+
+
+def test_common_space_score_checks_the_labels_of_a_soft_assignment_score():
+    # the Student-t assignments are built from the labels: a NaN label made a NaN centre,
+    # and the error blamed "probs (soft assignments)", which the caller never gave
+    from dtc.monitor.partition_score import common_space_score
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    labels = (np.arange(20) % 2).astype(float)
+    labels[4] = np.nan
+    name = "information_maximization"
+    with pytest.raises(ValueError, match=rf"common_space_score \({name}\): labels must be fin"):
+        common_space_score(name, labels, [X])
+    with pytest.raises(ValueError, match=rf"\({name}\): needs at least 2 clusters.*1 cluster"):
+        common_space_score(name, np.zeros(20), [X])
+
+
 def textbook_scores(X, labels):
     """Silhouette (Rousseeuw 1987), Calinski-Harabasz (1974) and Davies-Bouldin (1979) from
     their definitions, pair by pair, independent of scikit-learn."""
