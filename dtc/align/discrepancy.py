@@ -259,8 +259,10 @@ def proxy_a_distance(
     domains are subsampled to the same size ``min(n_s, n_t, max_samples)``, so chance
     level is ``err = 1/2``: about 0 for one distribution (slightly negative values are
     noise), 2 for linearly separable domains. Seeded by ``seed``. Rows shared by both
-    domains (a target that holds copies of source rows) bias it down, to about -0.5 for
-    two copies of one sample: each held-out copy is classified as its twin's domain.
+    domains (a target that holds copies of source rows) bias it down, below zero for two
+    copies of one sample: each held-out copy is classified as its twin's domain. How far
+    depends on the size and dimension: -0.54, -0.19, -0.12 for 100, 500, 2,000 Gaussian
+    rows of 5 features; -1.40, -0.63, -0.39 of 50 (seed 0).
     """
     owner = "proxy_a_distance"
     if classifier not in CLASSIFIERS:
