@@ -300,6 +300,21 @@ def test_source_labels_are_resampled_and_named_as_given(sampler):
         assert "class 9 of 3 sample(s)" in messages[0]
 
 
+def test_smote_takes_a_smallest_class_of_exactly_k_neighbors_samples():
+    # k_neighbors neighbours need k_neighbors + 1 samples: a class of exactly 5 with k=5
+    # is lowered to k=4 (imbalanced-learn's SMOTE with k=5 refuses it, naming neither
+    # resample nor the class); the same draws as imbalanced-learn's own at k=4
+    from imblearn.over_sampling import SMOTE
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(20, 2)), rng.normal(5, 1, (5, 2))])
+    y = np.repeat([0, 1], [20, 5])
+    Xr, yr = resample(X, y, "smote", k_neighbors=5, seed=3)
+    Xref, yref = SMOTE(sampling_strategy={1: 20}, k_neighbors=4, random_state=3).fit_resample(X, y)
+    np.testing.assert_array_equal(yr, yref)
+    np.testing.assert_allclose(Xr, Xref)
+
+
 def test_smote_lowers_k_neighbors_only_for_the_classes_too_small_for_it():
     # SMOTE (Chawla et al., 2002): a synthetic sample lies on the segment from a minority
     # sample to one of its k nearest same-class neighbours. A class of 3 samples lowered k

@@ -395,6 +395,23 @@ def test_check_source_runs_from_exactly_min_features_varying_features():
     assert check_source(X[:, :15], Xt[:, :15]) is None
     # ... and does not make 15 enough: counted, the check ran below its power floor
     assert check_source(np.c_[X[:, :15], np.ones(100)], np.c_[Xt[:, :15], np.arange(100.0)]) is None
+    # the mirror: constant in the target only
+    assert check_source(np.c_[X[:, :15], np.arange(100.0)], np.c_[Xt[:, :15], np.ones(100)]) is None
+
+
+def test_a_feature_constant_in_either_domain_is_left_out_of_the_correspondence():
+    # the mask is both domains' (numpy's std of each): a feature constant in the target
+    # only has no correlation there (NaN), and kept, it would blur the statistic
+    from dtc.monitor.relatedness import varying_features
+
+    Xs, Xt = correlated(200, 8, seed=1), correlated(200, 8, seed=2)
+    Xt[:, 0], Xs[:, 5] = 3.0, -1.0
+    keep = (np.std(Xs, 0) > 1e-8) & (np.std(Xt, 0) > 1e-8)
+    assert keep.tolist() == [False, True, True, True, True, False, True, True]
+    np.testing.assert_array_equal(varying_features(Xs, Xt), keep)
+    full = feature_correspondence(Xs, Xt, n_permutations=19, seed=0)
+    kept = feature_correspondence(Xs[:, keep], Xt[:, keep], n_permutations=19, seed=0)
+    assert full == kept and full["n_features"] == 6
 
 
 @pytest.mark.parametrize(
