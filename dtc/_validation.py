@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import numbers
@@ -20,6 +21,7 @@ __all__ = [
     "forget_fit",
     "host_array",
     "is_int_at_least",
+    "path_argument",
     "user_path",
 ]
 
@@ -41,6 +43,19 @@ def user_path(value) -> Path:
     ``DTC_DATA="~/data"`` alone, and pathlib does not expand them either: outputs went
     to a folder named ``~`` in the working directory."""
     return Path(os.path.expanduser(os.fspath(value)))
+
+
+#: What an empty path argument is refused with: ``--out "$OUT"`` with ``OUT`` unset is
+#: ``Path("")``, the working directory, where a sweep then wrote its results.
+EMPTY_PATH = "expected a path, got an empty string (an unset shell variable?)"
+
+
+def path_argument(value: str) -> Path:
+    """:func:`user_path` of a command-line path (argparse's ``type=``), refusing an empty
+    one (:data:`EMPTY_PATH`): argparse names the option."""
+    if value == "":
+        raise argparse.ArgumentTypeError(EMPTY_PATH)
+    return user_path(value)
 
 
 def is_int_at_least(value, low: int) -> bool:

@@ -47,11 +47,15 @@ DataDirOption = Annotated[
 ]
 
 
-def _user_path(value: Path | None) -> Path | None:
-    # typer's callback for path options: "--results=~/runs.jsonl" reaches us unexpanded
-    from dtc._validation import user_path
+def _path_arg(value: str) -> Path:
+    """typer's parser of path options and arguments: ``~`` expanded (``--results=~/r.jsonl``
+    reaches us unexpanded), an empty string refused (typer made it ``Path(".")``: ``--out
+    "$OUT"`` with ``OUT`` unset wrote a sweep into the working directory)."""
+    from dtc._validation import EMPTY_PATH, user_path
 
-    return None if value is None else user_path(value)
+    if value == "":
+        raise typer.BadParameter(EMPTY_PATH)
+    return user_path(value)
 
 
 def check_folder(path: Path | None, option: str) -> None:
@@ -186,9 +190,7 @@ def run(
     ] = False,
     results: Annotated[
         Path,
-        typer.Option(
-            help="Single runs: the JSONL file each run is appended to.", callback=_user_path
-        ),
+        typer.Option(help="Single runs: the JSONL file each run is appended to.", parser=_path_arg),
     ] = DEFAULT_RESULTS,
     no_record: Annotated[
         bool, typer.Option("--no-record", help="Single runs: do not append to the results file.")
@@ -197,7 +199,7 @@ def run(
         Path | None,
         typer.Option(
             "--out",
-            callback=_user_path,
+            parser=_path_arg,
             help="Config runs: output folder (default $DTC_RESULTS/<name>, results/<name> "
             "without it).",
         ),
@@ -224,6 +226,12 @@ def run(
             "apply to config runs; a single run is recorded with --results",
             "a single run (no CONFIG)",
         )
+        if no_record and results != DEFAULT_RESULTS:
+            # the file was named and then ignored without a word
+            raise typer.BadParameter(
+                "names the file a run is appended to; --no-record appends it nowhere",
+                param_hint="--results",
+            )
         _run_one(
             benchmark,
             source,
@@ -270,6 +278,39 @@ def run(
     _run_config(config, out_dir, jobs, backend, address, data_dir, json_out, mlflow)
 
 
+def _check_results_file(results: Path) -> None:
+    """Before a single run's fit: ``--results`` is a results file that can be appended to
+    (else the finished run was lost to the error of its append), and holds run records if
+    it holds anything (a YAML config given by mistake lost its last line, cut as an
+    unfinished record, and took a JSON line)."""
+    from dtc.experiment.report import record_problem
+    from dtc.experiment.store import check_appendable, read_records
+
+    try:
+        if results.is_dir():
+            raise IsADirectoryError(f"--results: {str(results)!r} is a folder; expected a file")
+        check_folder(results.parent, "--results (its folder)")
+        read_records(results, check=record_problem)
+        check_appendable(results)
+    except OSError as exc:
+        raise _fail(_option_error(exc, "--results", results)) from exc
+    except ValueError as exc:
+        named = exc if str(exc).startswith("--results") else ValueError(f"--results: {exc}")
+        raise _fail(named) from exc
+
+
+def _option_error(exc: BaseException, option: str, path: Path | None) -> BaseException:
+    """``exc``, with ``option`` named when it is an ``OSError`` on ``path`` or a path in
+    it (``[Errno 13] Permission denied: '/data/.lock'`` named no option)."""
+    name = getattr(exc, "filename", None)
+    if not isinstance(exc, OSError) or name is None or path is None:
+        return exc
+    where, folder = Path(os.path.abspath(name)), Path(os.path.abspath(path))
+    if where != folder and folder not in where.parents:
+        return exc
+    return ValueError(f"{option}: {exc.strerror or exc}: {str(name)!r}")
+
+
 def _refuse_given(options, message: str, param_hint: str) -> None:
     """``BadParameter`` naming every ``(name, value, default)`` given a value other than its
     default: an option of the other mode would otherwise be ignored without a word."""
@@ -312,14 +353,7 @@ def _run_one(
     except (ValueError, OSError) as exc:  # a folder benchmark's files are read for it
         raise _fail(exc) from exc
     if not no_record:
-        # before the fit: a --results that cannot be written lost the finished run
-        try:
-            if results.is_dir():
-                raise IsADirectoryError(f"--results: {str(results)!r} is a folder; expected a file")
-            check_folder(results.parent, "--results (its folder)")
-            results.parent.mkdir(parents=True, exist_ok=True)
-        except (OSError, ValueError) as exc:
-            raise _fail(exc) from exc
+        _check_results_file(results)
     # which version of a user's method or loss runs, as a sweep's records say (two single
     # runs before and after an edit were the same record); read before the fit, as a sweep
     code = plugin_code(spec.method, spec.params)
@@ -411,7 +445,7 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
 
     _import_here()
     path, *overrides = args
-    cfg = None
+    cfg = target_dir = None
     try:
         cfg = load_config(path, overrides)
         check_folder(out_dir, "--out")
@@ -434,7 +468,7 @@ def _run_config(args, out_dir, jobs, backend, address, data_dir, json_out, mlflo
                 mlflow=mlflow,
             )
     except USER_ERRORS as exc:
-        raise _fail(exc) from exc
+        raise _fail(_option_error(exc, "--out", target_dir)) from exc
     except KeyboardInterrupt as exc:  # while the config loaded (cfg None), nothing ran
         raise _interrupted(exc, cfg and cfg.name, cfg and target_dir) from None
     _print_sweep(cfg.name, summary)
@@ -471,7 +505,7 @@ def _print_sweep(name: str, summary) -> None:
 def report(
     results: Annotated[
         Path,
-        typer.Argument(help="A results.jsonl file (or its folder).", callback=_user_path),
+        typer.Argument(help="A results.jsonl file (or its folder).", parser=_path_arg),
     ],
     overrides: Annotated[
         list[str] | None,
@@ -484,7 +518,7 @@ def report(
         Path | None,
         typer.Option(
             "--out",
-            callback=_user_path,
+            parser=_path_arg,
             help="Output folder (default: <results folder>/report); the files an earlier "
             "report wrote there and this one does not (other metrics, figures) are removed.",
         ),
@@ -497,7 +531,7 @@ def report(
         Path | None,
         typer.Option(
             "--config",
-            callback=_user_path,
+            parser=_path_arg,
             help="Tabulate only the runs of this config as it is now (its rows, grid points, "
             "pairs and seeds), with the key=value overrides given after RESULTS; the others "
             "in the file are named on stderr. A cell lacking one of its seeds is marked n=k/m.",
@@ -586,7 +620,7 @@ def report(
                 records, target, metrics=metric, figures=figures, seeds=seeds, planned=planned
             )
     except (ValueError, OSError) as exc:  # OSError: an --out that is a file
-        raise _fail(exc) from exc
+        raise _fail(_option_error(exc, "--out", target)) from exc
     except KeyboardInterrupt as exc:
         raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
     codes = sorted({str(r.get("versions", {}).get("dtc_source", "unknown")) for r in records})
@@ -687,14 +721,14 @@ def bench_losses(
         Path | None,
         typer.Option(
             help="Protocol config (default: dtc/experiment/bench_losses.yaml, shipped with dtc).",
-            callback=_user_path,
+            parser=_path_arg,
         ),
     ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            callback=_user_path,
+            parser=_path_arg,
             help="Results folder (default $DTC_RESULTS/<protocol name>, results/<protocol "
             "name> without it; _quick added with --quick).",
         ),
@@ -711,7 +745,7 @@ def bench_losses(
     from dtc.experiment.store import terminate_as_interrupt
 
     _import_here()
-    config = None
+    config = folder = None
     try:
         config = leaderboard.leaderboard_config(losses.split(","), quick=quick, protocol=protocol)
         check_folder(out_dir, "--out")
@@ -721,7 +755,7 @@ def bench_losses(
                 config, folder, jobs=jobs, data_dir=data_dir
             )
     except USER_ERRORS as exc:
-        raise _fail(exc) from exc
+        raise _fail(_option_error(exc, "--out", folder)) from exc
     except KeyboardInterrupt as exc:  # while the protocol loaded (config None), nothing ran
         raise _interrupted(exc, config and config.name, config and folder) from None
     _print_sweep(config.name, summary)
@@ -818,7 +852,7 @@ def datasets(
     where = data.resolve_data_dir(data_dir)
     rows = [data.benchmark_info(name, data_dir=data_dir) for name in data.list_benchmarks()]
     for folder in folders or []:
-        if folder in data.list_benchmarks() or not _user_path(Path(folder)).is_dir():
+        if folder in data.list_benchmarks() or not _path_arg(folder).is_dir():
             raise _fail(ValueError(f"{folder!r}: expected a folder of domain files"))
         try:
             rows.append(data.benchmark_info(folder))
@@ -827,9 +861,11 @@ def datasets(
     if json_out:
         sys.stdout.write(json.dumps(rows, default=str) + "\n")
         return
-    table = Table(
-        title=escape(f"benchmarks (data directory: {where or 'unset: set DTC_DATA or --data-dir'})")
-    )
+    title = f"benchmarks (data directory: {where or 'unset: set DTC_DATA or --data-dir'})"
+    if where is not None and (problem := data.data_dir_problem(where)) is not None:
+        # every benchmark read "missing", as if the folder lacked them
+        err.print(escape(f"note: {problem}"), highlight=False, soft_wrap=True)
+    table = Table(title=escape(title))
     for col in ("benchmark", "domains", "classes", "files"):
         table.add_column(col)
     for row in rows:
@@ -847,3 +883,8 @@ def prepare() -> None:
     from dtc.experiment.store import tolerant_output
 
     tolerant_output()  # "±" and the user's names where stdout cannot encode them
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m dtc.cli`, as before dtc.__main__
+    prepare()
+    app()

@@ -38,14 +38,21 @@ from dtc._validation import check_bool, check_number, host_array, is_int_at_leas
 __all__ = ["anchored_kmeans", "confident_mask", "pseudo_labels"]
 
 
+#: Rows shorter than this have no direction: :func:`_unit_rows` leaves them short.
+TINY = 1e-12
+#: The similarity of a spherical anchor with no direction to every point: below any
+#: cosine, so that it takes no point.
+NO_DIRECTION = -2.0
+
+
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(Z, axis=1, keepdims=True)
-    return Z / np.maximum(norms, 1e-12)
+    return Z / np.maximum(norms, TINY)
 
 
 def _has_direction(Z: np.ndarray) -> np.ndarray:
-    """Which rows of ``Z`` ``(n, d)`` are not zero (their unit row is one)."""
-    return np.linalg.norm(Z, axis=1) > 0
+    """Which rows of ``Z`` ``(n, d)`` have a direction (their unit row is one long)."""
+    return np.linalg.norm(Z, axis=1) >= TINY
 
 
 def _similarities(Z: np.ndarray, C: np.ndarray, spherical: bool) -> np.ndarray:
@@ -80,9 +87,11 @@ def anchored_kmeans(
 
     A centre that loses all its points keeps its previous position (the anchor keeps
     its name rather than being relocated elsewhere); so does, when ``spherical``, a centre
-    whose points' unit rows average to zero (no direction). A zero row of ``init`` is
-    refused when ``spherical``: its cosine to every point is 0, so it took every point
-    the other anchors make an obtuse angle with.
+    whose points' unit rows average to zero (no direction). A zero row of ``init`` has no
+    direction either when ``spherical``: its similarity to every point is
+    :data:`NO_DIRECTION`, below every cosine, so it takes no point and its cluster stays
+    empty (its cosine of 0 took every point the other anchors make an obtuse angle with).
+    DTC meets one where an encoder ending in a ReLU maps target rows to zero.
     """
     Z = np.asarray(host_array(Z, "anchored_kmeans: Z"), dtype=np.float64)
     # a copy: the centres move in place
@@ -105,13 +114,9 @@ def anchored_kmeans(
     # "no" is truthy: it ran the cosine geometry without a word
     spherical = check_bool(spherical, method="anchored_kmeans", name="spherical")
     shift = np.zeros(Z.shape[1])
+    dead = np.zeros(len(C), dtype=bool)
     if spherical:
-        if not _has_direction(C).all():
-            raise ValueError(
-                f"anchored_kmeans: init rows {np.flatnonzero(~_has_direction(C)).tolist()} are "
-                "zero, with no direction for spherical K-means; give them a direction or "
-                "use spherical=False"
-            )
+        dead = ~_has_direction(C)
         Z, C = _unit_rows(Z), _unit_rows(C)
     else:
         # Distances |z|^2 - 2 z.c + |c|^2 of points far from the origin relative to their
@@ -119,9 +124,15 @@ def anchored_kmeans(
         # cluster); they do not change when everything moves by the mean.
         shift = Z.mean(0) if len(Z) else shift
         Z, C = Z - shift, C - shift
+
+    def similarities() -> np.ndarray:
+        sim = _similarities(Z, C, spherical)
+        sim[:, dead] = NO_DIRECTION
+        return sim
+
     labels = None
     for _ in range(int(max_iter)):
-        sim = _similarities(Z, C, spherical)
+        sim = similarities()
         new = sim.argmax(1)
         if labels is not None and np.array_equal(new, labels):
             break
@@ -132,9 +143,9 @@ def anchored_kmeans(
                 mean = Z[members].mean(0)
                 if not spherical:
                     C[c] = mean
-                elif np.linalg.norm(mean) > 0:  # else it keeps its direction
+                elif _has_direction(mean[None])[0]:  # else it keeps its direction
                     C[c] = _unit_rows(mean[None])[0]
-    sim = _similarities(Z, C, spherical)
+    sim = similarities()
     return sim.argmax(1).astype(np.int64), C + shift, sim
 
 

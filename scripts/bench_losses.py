@@ -99,6 +99,8 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from dtc._validation import path_argument
+
 DTC_VARIANTS = {
     # name: (registry name, kwargs, estimator, kernels, peer)
     "mmd": ("mmd", {"median": "source_with_diagonal"}, "unbiased", 33, "pa_mmd_q33"),
@@ -541,6 +543,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--out",
         metavar="FILE",
+        type=path_argument,
         help="append each finished row to FILE as a JSON line; run again with the same FILE "
         "and the (n, d) blocks it holds whole, under the same settings, are reused, not "
         "measured again (see the module docstring)",

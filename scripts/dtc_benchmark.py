@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from dtc import methods
-from dtc._validation import user_path
+from dtc._validation import path_argument, user_path
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.report import score_text
@@ -286,7 +286,7 @@ def seed_number(value: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--out", default="results/dtc_benchmark.jsonl")
+    ap.add_argument("--out", type=path_argument, default="results/dtc_benchmark.jsonl")
     ap.add_argument("--seeds", type=seed_number, nargs="+", default=[0, 1, 2])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     choices = [*REFERENCES, *(f"dtc_{s}" for s in SETTINGS)]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import dtc.align
-from dtc._validation import user_path
+from dtc._validation import path_argument
 from dtc.data import list_benchmarks
 from dtc.experiment.plots import curve_keys, curve_path, curves_figure, tsne_figure
 from dtc.experiment.single import RunSpec, fit_evaluate, load_spec_pair
@@ -26,7 +26,7 @@ from dtc.experiment.store import exit_on_interrupt
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--out", type=user_path, default=Path("results/figures"))
+    parser.add_argument("--out", type=path_argument, default=Path("results/figures"))
     parser.add_argument("--benchmark", default="digits", choices=list_benchmarks())
     parser.add_argument("--source", default=None)
     parser.add_argument("--target", default=None)

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dtc._validation import path_argument
 from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
 from dtc.monitor import select_model
@@ -194,6 +195,7 @@ def main(argv=None) -> int:
         "--summary",
         nargs="+",
         metavar="FILE",
+        type=path_argument,
         help="summarise the --json output FILEs of earlier runs, pooled; runs nothing",
     )
     add_out_argument(ap)

@@ -117,7 +117,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from dtc._validation import user_path
+from dtc._validation import path_argument, user_path
 from dtc.data import (
     DATA_ENV,
     Domain,
@@ -1113,7 +1113,7 @@ def add_out_argument(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--out",
         metavar="FILE",
-        type=user_path,  # "--out=~/runs.jsonl": read back where emit appends (expanded)
+        type=path_argument,  # "--out=~/runs.jsonl": read back where emit appends (expanded)
         help="append each finished run to FILE as a JSON line; run again with the same FILE "
         "after an interruption and the runs it holds are kept, not redone (one FILE per seed)",
     )
@@ -1782,6 +1782,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--save-partitions",
         metavar="DIR",
+        type=path_argument,
         help="save each run's target partitions in DIR (for scripts/partition_judges.py)",
     )
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
@@ -1854,6 +1855,7 @@ def main(argv=None) -> int:
         "--summary",
         nargs="+",
         metavar="FILE",
+        type=path_argument,
         help="summarise the --json output FILEs of earlier runs (e.g. one per seed); runs nothing",
     )
     add_out_argument(ap)

@@ -34,7 +34,7 @@ import numpy as np
 
 import dtc.methods
 from dtc import metrics
-from dtc._validation import user_path
+from dtc._validation import path_argument
 from dtc.data import load_pair
 from dtc.experiment.config import plugin_code
 from dtc.experiment.single import RunSpec, configured_method, data_fingerprint, describe_params
@@ -62,7 +62,7 @@ def arg_parser() -> argparse.ArgumentParser:
     """The options (:func:`parse_args` checks them; the sweep reports a bad ``--out`` with
     the same parser)."""
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--out", type=user_path, default=Path("results/order_check.jsonl"))
+    p.add_argument("--out", type=path_argument, default=Path("results/order_check.jsonl"))
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
     # nargs="+": an empty --methods meant every method
     p.add_argument("--methods", nargs="+", default=None, help="registered names (default: all)")

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 import dtc.methods
-from dtc._validation import user_path
+from dtc._validation import path_argument
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.config import plugin_code
 from dtc.experiment.report import score_text
@@ -99,7 +99,7 @@ def arg_parser() -> argparse.ArgumentParser:
     the same parser)."""
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument(
-        "--out", type=user_path, default=Path("results/baselines"), help="output directory"
+        "--out", type=path_argument, default=Path("results/baselines"), help="output directory"
     )
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
     p.add_argument(

@@ -63,6 +63,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from dtc._validation import path_argument
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
 from dtc.experiment.config import plugin_code
@@ -197,6 +198,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--out",
         metavar="FILE",
+        type=path_argument,
         help="append each finished fit to FILE as a JSON line; run again with the same FILE "
         "and the fits it holds under the same settings are kept, not redone",
     )

@@ -1089,3 +1089,65 @@ def test_the_console_script_is_the_command_with_its_ctrl_c_handler():
     module, _, name = pyproject["project"]["scripts"]["dtc"].partition(":")
     assert (module, name) == ("dtc.__main__", "main")
     assert getattr(importlib.import_module(module), name) is main
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--out", ""],
+        ["run", "--method", "kmeans", "--results", ""],
+        ["report", ""],
+        ["report", "x.jsonl", "--out", ""],
+        ["bench-losses", "--quick", "--out", ""],
+        ["bench-losses", "--protocol", ""],
+    ],
+    ids=["run --out", "run --results", "report RESULTS", "report --out", "bench --out", "bench"],
+)
+def test_an_empty_path_is_refused_not_the_working_directory(args, tmp_path, monkeypatch):
+    # typer made "" Path("."): `--out "$OUT"` with OUT unset wrote a sweep into the
+    # working directory, and `dtc report "" --out ""` wrote its tables there
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "expected a path, got an empty string" in re.sub(r"[\s│]+", " ", result.output)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_record_with_results_is_refused():
+    # --results was named and then ignored without a word
+    result = runner.invoke(app, ["run", "--no-record", "--results", "x.jsonl"])
+    assert result.exit_code == 2 and "--no-record appends it nowhere" in result.output
+
+
+def test_a_results_file_that_holds_no_run_records_is_refused_before_the_fit(tmp_path):
+    # a YAML config given as --results lost its last line (cut as an unfinished record)
+    # and took a JSON line after the fit
+    config = tmp_path / "mine.yaml"
+    config.write_bytes(b"name: x\nseeds: [0]")
+    result = runner.invoke(app, ["run", "--method", "kmeans", "--results", str(config)])
+    assert result.exit_code == 1
+    assert "--results: " in result.output and "corrupt results line 1" in result.output
+    assert config.read_bytes() == b"name: x\nseeds: [0]"
+
+
+def test_an_os_error_in_the_out_folder_names_out(tmp_path):
+    # "[Errno 21] Is a directory: '.../results.jsonl'" named no option
+    out = tmp_path / "out"
+    (out / "results.jsonl").mkdir(parents=True)
+    result = runner.invoke(app, ["run", str(_cli_config(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 1
+    assert re.search(r"error: --out: .*results\.jsonl", result.output), result.output
+
+
+def test_a_data_dir_that_is_no_folder_is_named(tmp_path):
+    # "file 'COIL_1.mat' not found in the data directory '/etc/passwd'", and `dtc datasets`
+    # listed every benchmark "missing" with no word on the folder
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("")
+    result = runner.invoke(
+        app, ["run", "--benchmark", "coil20", "--no-record", "--data-dir", str(a_file)]
+    )
+    assert result.exit_code == 1
+    assert "data directory" in result.output and "is a file; expected a folder" in result.output
+    result = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path / "none")])
+    assert result.exit_code == 0 and "does not exist; expected a folder" in result.output

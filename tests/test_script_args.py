@@ -15,6 +15,29 @@ def usage_error(script, argv, capsys) -> str:
 
 
 @pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        ("bench_losses", "--out"),
+        ("dec_scale", "--records"),
+        ("dtc_benchmark", "--out"),
+        ("figures", "--out"),
+        ("model_selection", "--summary"),
+        ("negative_transfer", "--save-partitions"),
+        ("negative_transfer", "--summary"),
+        ("order_check", "--out"),
+        ("run_baselines", "--out"),
+        ("source_split_dev", "--out"),
+    ],
+)
+def test_an_empty_path_is_refused_not_the_working_directory(name, option, load_script, capsys):
+    # Path("") is the working directory: `--out "$OUT"` with OUT unset wrote there
+    line = usage_error(load_script(name), [option, ""], capsys)
+    assert line.endswith(
+        f"argument {option}: expected a path, got an empty string (an unset shell variable?)"
+    )
+
+
+@pytest.mark.parametrize(
     ("name", "argv"),
     [
         ("negative_transfer", ["--summary", "{missing}"]),

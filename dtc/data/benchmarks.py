@@ -422,11 +422,23 @@ def _find_file(spec: _Benchmark, file: str, data_dir) -> Path:
             raise IsADirectoryError(
                 f"benchmark {spec.name!r}: {str(path)!r} is a folder; expected the file {file!r}"
             )
+    problem = data_dir_problem(root)
+    if problem is not None:  # "not found in" it hid that there is no folder to look in
+        raise FileNotFoundError(f"benchmark {spec.name!r} needs the file {file!r}, but {problem}")
     searched = ", ".join(str(p.parent) for p in candidates)
     raise FileNotFoundError(
         f"benchmark {spec.name!r}: file {file!r} not found in the data directory {str(root)!r} "
         f"(searched {searched}). {where}"
     )
+
+
+def data_dir_problem(root: Path) -> str | None:
+    """Why the data directory ``root`` cannot hold the benchmarks' files (it does not
+    exist, or is a file), or None."""
+    if root.is_dir():
+        return None
+    what = "is a file" if root.exists() else "does not exist"
+    return f"the data directory {str(root)!r} {what}; expected a folder (--data-dir or {DATA_ENV})"
 
 
 def domain_files(benchmark: str, domains, data_dir=None, *, verify: bool = False) -> list[Path]:
@@ -766,6 +778,14 @@ def load_pair(
     # folder's largest label + 1 counted the target file's labels, which are for evaluation
     # only: relabelling the target changed every target-only method's k)
     k = spec.n_classes if spec.folder is None else _labelled_classes(src)
+    if k == 1:
+        # a run with one cluster: every method "clusters" perfectly, scored ACC of the
+        # largest class and NMI 0
+        raise ValueError(
+            f"benchmark {spec.name!r}: the source domain {source!r} holds 1 class; a folder "
+            "pair clusters the target into its source's classes, so the source needs at "
+            "least 2"
+        )
     return DomainPair(src, tar, n_clusters=k, benchmark=spec.name)
 
 

@@ -858,7 +858,8 @@ def validate_config(raw: dict) -> dict:
                 )
     return {
         "name": name,
-        "description": raw.get("description", ""),
+        # a list or a mapping was kept as it was: every report of the sweep showed it
+        "description": _expect(raw.get("description", ""), str, "description", "a string"),
         "benchmarks": benchmarks_out,
         "methods": methods_out,
         "seeds": seeds,

@@ -254,3 +254,16 @@ def test_preprocess_of_another_kind_is_named():
 
     with pytest.raises(ValueError, match=r"^preprocess must be 'standard' or one of"):
         load_pair("digits", preprocess=[])
+
+
+def test_a_source_of_one_class_is_refused(tmp_path):
+    # a pair clusters the target into its source's classes: one class ran with
+    # n_clusters=1, exit 0, ACC of the largest class and NMI 0
+    root = tmp_path / "one"
+    root.mkdir()
+    Xs, _ = _blobs(20, 0.0, 0)
+    Xt, yt = _blobs(20, 1.0, 1)
+    np.savez(root / "src.npz", X=Xs, y=np.zeros(20, dtype=int))
+    np.savez(root / "tgt.npz", X=Xt, y=yt)
+    with pytest.raises(ValueError, match="source domain 'src' holds 1 class; .* at least 2"):
+        load_pair(str(root), source="src", target="tgt")

@@ -389,6 +389,18 @@ def test_yaml_file_and_name_default(tmp_path):
         load_config(path)
 
 
+def test_description_is_a_string(tmp_path):
+    # a list or a mapping was kept as it was, and an override description.x=1 made one
+    path = tmp_path / "mine.yaml"
+    path.write_text("description: [1, 2]\nbenchmarks: [digits]\nmethods: {kmeans: }\n")
+    with pytest.raises(ValueError, match="description: expected a string, got list"):
+        load_config(path)
+    path.write_text("description: mine\nbenchmarks: [digits]\nmethods: {kmeans: }\n")
+    assert load_config(path).raw["description"] == "mine"
+    with pytest.raises(ValueError, match="description"):
+        load_config(path, ["description.x=1"])
+
+
 def test_yaml_file_refuses_a_key_given_twice(tmp_path):
     """A row copied under its old label, or a second ``seeds:``, is an error naming the key
     and its line: yaml.safe_load kept the last one, dropping the other without a word."""

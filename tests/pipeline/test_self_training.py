@@ -179,15 +179,18 @@ def test_confident_mask_keeps_the_ceiling_of_the_fraction_typed(fraction, size, 
     assert confident_mask(labels, similarity, fraction).sum() == kept
 
 
-def test_a_zero_row_is_never_kept_and_a_zero_anchor_is_refused_when_spherical():
+def test_a_zero_row_is_never_kept_and_a_zero_anchor_takes_no_point_when_spherical():
     # A zero row's cosine is 0 to every centre: it was labelled 0 by the tie and kept as
     # a confident pseudo-label (the first of its cluster); a zero anchor took every point
     # at an obtuse angle from the other anchor.
     Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.9, 0.1]])
     labels, keep, _ = pseudo_labels(Z, np.array([[-1.0, 0.0], [1.0, 0.0]]), fraction=0.5)
     assert labels.tolist() == [0, 1, 1] and keep.tolist() == [False, True, False]
-    with pytest.raises(ValueError, match=r"init rows \[1\] are zero.*spherical=False"):
-        anchored_kmeans(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]))
+    Z = np.array([[1.0, 0.0], [-1.0, 0.0], [-1.0, 0.1]])
+    labels, C, sim = anchored_kmeans(Z, np.array([[1.0, 0.0], [0.0, 0.0]]))
+    assert labels.tolist() == [0, 0, 0]  # cosines 1 and -1 to anchor 0 beat its -2
+    np.testing.assert_array_equal(sim[:, 1], [-2.0, -2.0, -2.0])
+    np.testing.assert_array_equal(C[1], [0.0, 0.0])  # empty: it stays where it was
     # the Euclidean mode measures from the zero anchor as from any other point
     labels, _, _ = anchored_kmeans(
         np.array([[1.0, 0.0], [0.1, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]), spherical=False
@@ -236,3 +239,29 @@ def test_anchors_iterations_fraction_and_similarity_are_checked_by_name():
     S[1, 0] = np.nan  # its margin sorted last: dropped, or kept as a cluster's only point
     with pytest.raises(ValueError, match="similarity must be finite"):
         confident_mask(labels, S, 0.5)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
+def test_dtc_self_trains_an_encoder_that_maps_target_rows_to_zero():
+    # a width-1 encoder ending in a ReLU: target rows at zero made K-means centres at
+    # zero, the anchors of the first self-training round (a review found the refusal of
+    # zero anchors failed this fit, which had run)
+    import torch
+    from torch import nn
+
+    from dtc.data import make_digits_pair
+    from dtc.pipeline import DTC
+
+    pair = make_digits_pair(seed=0)
+    torch.manual_seed(1)  # an initialisation whose first round had 8 zero anchors
+    encoder = nn.Sequential(nn.Linear(pair.source.n_features, 1), nn.ReLU())
+    est = DTC(
+        architecture=encoder, use_source_labels=False, clusterer="kmeans", spherical=True,
+        pretrain_epochs=1, adapt_epochs=1, self_training_rounds=2, self_training_epochs=1, seed=1,
+    )  # fmt: skip
+    labels = est.fit(pair).labels_
+    assert labels.shape == (pair.target.n_samples,)
+    rounds = [h for h in est.history_ if h.get("stage") == "self_train"]
+    assert len(rounds) == 2 and all(0 < h["kept"] <= 1 for h in rounds)
