@@ -683,13 +683,13 @@ def test_a_folder_benchmark_that_cannot_be_read_is_one_error_line(tmp_path, monk
     assert "Permission denied" in res.stderr
 
 
-def test_no_record_writes_no_results_file(tmp_path):
-    results = tmp_path / "r.jsonl"
-    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--results", str(results)]
+def test_no_record_writes_no_results_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the default results/runs.jsonl would go
+    args = ["run", "--method", "kmeans", "--set", "n_init=1"]
     res = runner.invoke(app, [*args, "--no-record", "--json"])
     assert res.exit_code == 0, res.output
     record = json.loads(res.stdout)
-    assert record["method"] == "kmeans" and not results.exists()
+    assert record["method"] == "kmeans" and list(tmp_path.iterdir()) == []
     assert list(record) == sorted(record)  # keys sorted: one run's line diffs against another's
 
 
