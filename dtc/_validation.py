@@ -22,6 +22,7 @@ __all__ = [
     "host_array",
     "is_int_at_least",
     "path_argument",
+    "seed_argument",
     "user_path",
 ]
 
@@ -56,6 +57,32 @@ def path_argument(value: str) -> Path:
     if value == "":
         raise argparse.ArgumentTypeError(EMPTY_PATH)
     return user_path(value)
+
+
+def seed_argument(reserve: int = 0):
+    """An argparse ``type``: a seed in ``[0, SEED_MAX - reserve]``, as :func:`check_seed`
+    takes it (``reserve``: the seeds above it the run also uses), else a usage error
+    naming the option. Only ``>= 0`` was checked in the scripts: 2**32 passed, and failed
+    the first fit with a traceback."""
+    top = SEED_MAX - reserve
+
+    def parse(value: str) -> int:
+        try:
+            seed = int(value)
+        except ValueError:
+            seed = -1
+        if seed < 0:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+        if seed > top:
+            used = f"seed + 1 to seed + {reserve} are" if reserve > 1 else "seed + 1 is"
+            why = f" - {reserve}: {used} used too" if reserve else ""
+            raise argparse.ArgumentTypeError(
+                f"expected a seed <= {top} (2**32 - 1{why}), got {value!r}"
+            )
+        return seed
+
+    parse.__name__ = "seed"  # argparse's "invalid seed value" for an error it raises itself
+    return parse
 
 
 def is_int_at_least(value, low: int) -> bool:

@@ -373,25 +373,44 @@ def _table(rows: list[dict]) -> str:
 
 
 def positive_ints(text: str) -> list[int]:
-    """An argparse ``type``: comma-separated integers >= 1 (``--n``, ``--d``)."""
+    """An argparse ``type``: comma-separated distinct integers >= 1 (``--n``, ``--d``)."""
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
         values = []
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 1, got {text!r}")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:  # as a loss given twice: each of its blocks was measured twice
+        twice = ", ".join(map(str, repeated))
+        raise argparse.ArgumentTypeError(f"{twice} given twice (measured twice), in {text!r}")
     return values
 
 
-def positive_int(text: str) -> int:
-    """An argparse ``type``: an integer >= 1 (``--repeats``, ``--threads``)."""
+#: The most ``--threads``: torch takes a C int, and 10**11 passed, then failed every
+#: worker ("Overflow when unpacking long") while the script exited 0. Not the machine's
+#: cores: more threads than cores is a measurement this script takes (it warns when the
+#: machine is busy); 256 is past every machine it runs on, and a larger count a typo.
+MAX_THREADS = 256
+
+
+def positive_int(text: str, maximum: int | None = None) -> int:
+    """An argparse ``type``: an integer >= 1 (``--repeats``), and <= ``maximum`` when given
+    (:func:`thread_count`)."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"expected an integer <= {maximum}, got {text!r}")
     return value
+
+
+def thread_count(text: str) -> int:
+    """An argparse ``type``: ``--threads``, an integer in [1, :data:`MAX_THREADS`]."""
+    return positive_int(text, MAX_THREADS)
 
 
 def positive_seconds(text: str) -> float:
@@ -535,7 +554,9 @@ def main(argv=None) -> int:
         "--d", type=positive_ints, default="64,256", help="feature dimensions, comma-separated"
     )
     ap.add_argument("--repeats", type=positive_int, default=3)
-    ap.add_argument("--threads", type=positive_int, default=2)
+    ap.add_argument(
+        "--threads", type=thread_count, default=2, help=f"torch threads (at most {MAX_THREADS})"
+    )
     ap.add_argument(
         "--timeout", type=positive_seconds, default=120.0, help="seconds per configuration"
     )
@@ -655,6 +676,19 @@ def main(argv=None) -> int:
                     )
         if not args.json:
             print(_table(rows))
+        # every worker failed (--threads 10**11 failed each one) and the exit was 0: as
+        # run_baselines.py and `dtc run`, a failure is exit 1; a skip is by design, not one
+        failed = [r for r in rows if str(r["status"]).startswith(("failed", "timeout"))]
+        if failed:
+            shown = ", ".join(f"{r['loss_key']} n={r['n']} d={r['d']}" for r in failed[:5])
+            more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+            print(
+                f"{name}: {len(failed)} of {_count(len(rows), 'configuration')} failed or timed "
+                f"out ({shown}{more}): exit 1",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 1
         return 0
 
 

@@ -28,7 +28,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from negative_transfer import CASE_SETS, add_budget_arguments, all_cases, harness_params
+from negative_transfer import (
+    CASE_SETS,
+    add_budget_arguments,
+    all_cases,
+    check_budget,
+    harness_params,
+)
 
 from dtc.data import resolve_data_dir
 from dtc.experiment.store import exit_on_interrupt
@@ -89,8 +95,11 @@ def main(argv=None) -> int:
     ap.add_argument("case", help="a case name of the case set, e.g. 'mnist->usps'")
     ap.add_argument("--case-set", default="fresh10", choices=sorted(CASE_SETS))
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
-    add_budget_arguments(ap)
+    # the monitor's restarts take seed + 1 to seed + n_restarts: a seed they overflow was
+    # refused only at the fit, after the case's data load
+    add_budget_arguments(ap, seed_reserve=NegativeTransferMonitor().n_restarts)
     args = ap.parse_args(argv)
+    check_budget(ap, args)
     # The replay runs outside fit, where DTC sets its own thread count; float sums, and so
     # the replayed partitions, depend on it.
     torch.set_num_threads(args.threads)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from dtc import methods
-from dtc._validation import path_argument, user_path
+from dtc._validation import path_argument, seed_argument, user_path
 from dtc.data import list_benchmarks, load_pair, make_digits_pair
 from dtc.data.benchmarks import benchmark_info
 from dtc.experiment.report import score_text
@@ -272,16 +272,11 @@ def table(rows: list[dict], seeds=None, families=None, methods=None) -> str:
     return "\n".join(lines)
 
 
-def seed_number(value: str) -> int:
-    """An argparse ``type``: a seed, an integer >= 0 (a negative one was the estimator's
-    ValueError traceback, after the rows before it had run)."""
-    try:
-        seed = int(value)
-    except ValueError:
-        seed = -1
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-    return seed
+#: An argparse ``type``: a seed in [0, 2**32 - 1] (a negative one was the estimator's
+#: ValueError traceback, after the rows before it had run; 2**32 passed, and was one
+#: mid-sweep). Every method here takes the seed itself: DTC's and the baselines' own
+#: offsets (seed + 1 to seed + 4) seed torch, which takes 64 bits.
+seed_number = seed_argument()
 
 
 def main(argv=None) -> int:

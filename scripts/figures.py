@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import dtc.align
-from dtc._validation import path_argument
+from dtc._validation import SEED_MAX, path_argument
 from dtc.data import list_benchmarks
 from dtc.experiment.plots import curve_keys, curve_path, curves_figure, tsne_figure
 from dtc.experiment.single import RunSpec, fit_evaluate, load_spec_pair
@@ -42,6 +42,8 @@ def main(argv=None) -> None:
         parser.error(f"--epochs: expected an integer >= 1, got {args.epochs}")
     if args.seed < 0:
         parser.error(f"--seed: expected an integer >= 0, got {args.seed}")
+    if args.seed > SEED_MAX:  # 2**32 passed, and failed after the first panel's whole fit
+        parser.error(f"--seed: expected a seed <= {SEED_MAX} (2**32 - 1), got {args.seed}")
     # a module:Class too: one that cannot be imported failed after the first panel's fit
     try:
         dtc.align.get_class(args.loss)

@@ -53,12 +53,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     add_budget_arguments,
     add_out_argument,
+    check_budget,
     data_dir_arg,
     emit,
     load_or_skip,
     positive_pairs,
     print_summary,
     recorded_dtc_params,
+    refuse_unused,
     resume,
     settings_text,
     show_resumed,
@@ -202,12 +204,15 @@ def main(argv=None) -> int:
     add_budget_arguments(ap)
     args = ap.parse_args(argv)
     if args.summary:
+        # it reads the files and runs nothing: --quick, --axes, --seed ... were ignored
+        refuse_unused(ap, args, {"summary"}, "--summary summarises the FILEs as they are")
         try:
             rows = distinct_selections(read_runs(ap, args.summary, SELECTION_FIELDS))
         except ValueError as exc:
             ap.error(str(exc))
         print("\n".join(summary_by_settings(rows)))
         return 0
+    check_budget(ap, args)
     # What changes a selection's result besides the seed (--threads too: another thread
     # count can move a fit's floating-point sums).
     settings = {

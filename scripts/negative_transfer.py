@@ -117,7 +117,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from dtc._validation import path_argument, user_path
+from dtc._validation import path_argument, seed_argument, user_path
 from dtc.data import (
     DATA_ENV,
     Domain,
@@ -786,10 +786,12 @@ BUDGET_PARAMS = {
 def check_run_options(ap: argparse.ArgumentParser, args) -> None:
     """Refuse, before any data is loaded or any model trained, what the first case would
     fail on only after its unguarded fit: a monitor option (``--policy bogus``, ``--every
-    0``), a ``--set`` key DTC does not take or that a budget option sets."""
+    0``), a budget option DTC refuses (:func:`check_budget`), a ``--set`` key DTC does not
+    take or that a budget option sets."""
     taken = sorted(set(args.set) & set(BUDGET_PARAMS))
     if taken:
         ap.error("--set: " + "; ".join(f"{key} is set by {BUDGET_PARAMS[key]}" for key in taken))
+    check_budget(ap, args)
     from dtc.pipeline import DTC
 
     try:
@@ -968,8 +970,17 @@ RESULT_OPTIONS = (
 )
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer of at least ``minimum`` (else a usage error)."""
+#: The most ``--threads`` the budget takes: torch takes a C int, and 10**11 passed, then
+#: failed the first case's fit ("Overflow when unpacking long"), after its data load. Not
+#: the machine's cores: the thread count is a result option (float sums move with it),
+#: so a run recorded with 4 threads can be run again on 2 cores; 256 is past every
+#: machine these scripts run on, and a larger count a typo.
+MAX_THREADS = 256
+
+
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum`` (and at most ``maximum``
+    when given), else a usage error."""
 
     def parse(value: str) -> int:
         try:
@@ -978,20 +989,48 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
             number = None
         if number is None or number < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
+        if maximum is not None and number > maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer <= {maximum}, got {value!r}")
         return number
 
     parse.__name__ = f"integer >= {minimum}"
     return parse
 
 
-def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
+def add_budget_arguments(ap: argparse.ArgumentParser, seed_reserve: int = 0) -> None:
     """The DTC budget options these evaluation scripts share: epochs, threads, seed, checked
     here (a negative epoch count made every case a skipped one, or a traceback, after the
-    data were loaded)."""
+    data were loaded); :func:`check_budget` checks them against DTC after the parse.
+    ``seed_reserve``: how many seeds above ``--seed`` the script also uses (a monitor's
+    restarts), which must fit in 32 bits too."""
     ap.add_argument("--pretrain-epochs", type=int_at_least(0), default=20)
     ap.add_argument("--adapt-epochs", type=int_at_least(0), default=20)
-    ap.add_argument("--threads", type=int_at_least(1), default=1)
-    ap.add_argument("--seed", type=int_at_least(0), default=0)
+    ap.add_argument(
+        "--threads",
+        type=int_at_least(1, MAX_THREADS),
+        default=1,
+        help=f"torch threads of each fit (at most {MAX_THREADS})",
+    )
+    ap.add_argument("--seed", type=seed_argument(seed_reserve), default=0)
+
+
+def check_budget(ap: argparse.ArgumentParser, args) -> None:
+    """``ap.error`` naming the budget option DTC refuses: a count past 64 bits passed the
+    parse, and was DTC's ValueError traceback at the first case's fit, after its data load.
+    Each option is checked on its own DTC, so that the error names it."""
+    from dtc.pipeline import DTC
+
+    budget = {
+        "--pretrain-epochs": {"pretrain_epochs": args.pretrain_epochs},
+        "--adapt-epochs": {"adapt_epochs": args.adapt_epochs},
+        "--seed": {"seed": args.seed},
+        "--threads": {"n_threads": args.threads},
+    }
+    for flag, params in budget.items():
+        try:
+            DTC(**params).check_params()
+        except ValueError as exc:
+            ap.error(f"{flag}: {exc}")
 
 
 def check_case(pair: DomainPair, n_seeds: int, max_samples: int = 1000, **thresholds) -> dict:

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     add_budget_arguments,
     add_out_argument,
+    check_budget,
     construct_negative,
     data_dir_arg,
     emit,
@@ -166,8 +167,10 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default=None, help="comma-separated target names (default all)")
     ap.add_argument("--data-dir", default=None)
     add_out_argument(ap)
-    add_budget_arguments(ap)
+    # rank_sources draws the target's subsample with seed + 1
+    add_budget_arguments(ap, seed_reserve=1)
     args = ap.parse_args(argv)
+    check_budget(ap, args)
     known = [spec[0] for spec in TARGETS]
     names = known
     if args.targets:

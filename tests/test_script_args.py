@@ -300,3 +300,111 @@ def test_dtc_benchmark_checks_the_data_files_before_the_first_run(load_script, t
     with pytest.raises(SystemExit, match="amazon_SURF_L10.mat' not found"):
         load_script("dtc_benchmark").main(argv)
     assert not (tmp_path / "o.jsonl").exists() or not (tmp_path / "o.jsonl").read_text()
+
+
+#: The largest seed numpy and scikit-learn take (dtc._validation.SEED_MAX), and one past it.
+TOP, PAST = 2**32 - 1, 2**32
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "error"),
+    [
+        ("dtc_benchmark", ["--seeds", "0", str(PAST)], f"seed <= {TOP} (2**32 - 1), got '{PAST}'"),
+        ("model_selection", ["--seed", str(PAST)], f"seed <= {TOP} (2**32 - 1), got '{PAST}'"),
+        ("negative_transfer", ["--seed", str(PAST)], f"seed <= {TOP} (2**32 - 1), got '{PAST}'"),
+        # rank_sources draws with seed + 1, the monitor's 20 restarts with seed + 1 to + 20
+        ("source_selection", ["--seed", str(TOP)], f"<= {TOP - 1} (2**32 - 1 - 1: seed + 1 is"),
+        (
+            "checkpoint_outcomes",
+            ["digits", "--seed", str(TOP - 19)],
+            f"<= {TOP - 20} (2**32 - 1 - 20: seed + 1 to seed + 20 are used too)",
+        ),
+    ],
+)
+def test_a_seed_past_32_bits_is_refused_before_anything_runs(
+    name, argv, error, load_script, tmp_path, monkeypatch, capsys
+):
+    """It passed the check of >= 0, then failed the first fit (or the sweep's first run of
+    it, mid-sweep) with the library's ValueError traceback, after the data were loaded."""
+    script = load_script(name)
+    if name == "dtc_benchmark":  # a short sweep, kept in tmp_path, where it is not refused
+        argv = [*argv, "--families", "digits", "--methods", "kmeans"]
+        argv += ["--out", str(tmp_path / "o.jsonl")]
+    else:
+        forbid_data(script, lambda *a, **k: pytest.fail("data were read"), monkeypatch)
+    line = usage_error(script, argv, capsys)
+    assert "argument --seed" in line and error in line
+
+
+def test_figures_refuses_a_seed_past_32_bits_before_any_fit(
+    load_script, tmp_path, monkeypatch, capsys
+):
+    # --seed 99999999999 fitted the first panel, then failed with a traceback
+    script = load_script("figures")
+    monkeypatch.setattr(script, "fit_evaluate", lambda *a: pytest.fail("a fit ran"))
+    monkeypatch.setattr(script, "load_spec_pair", lambda *a, **k: pytest.fail("data were read"))
+    line = usage_error(script, ["--out", str(tmp_path / "fig"), "--seed", str(PAST)], capsys)
+    assert line.endswith(f"--seed: expected a seed <= {TOP} (2**32 - 1), got {PAST}")
+
+
+@pytest.mark.parametrize(
+    "name", ["negative_transfer", "model_selection", "source_selection", "checkpoint_outcomes"]
+)
+@pytest.mark.parametrize(
+    ("flag", "value", "error"),
+    [
+        # DTC's check, at the first case's fit, after its data load (a traceback)
+        ("--pretrain-epochs", str(10**30), "--pretrain-epochs: DTC: pretrain_epochs must be"),
+        ("--adapt-epochs", str(10**30), "--adapt-epochs: DTC: adapt_epochs must be"),
+        # torch's "Overflow when unpacking long", at the first fit
+        (
+            "--threads",
+            str(10**11),
+            f"argument --threads: expected an integer <= 256, got '{10**11}'",
+        ),
+    ],
+)
+def test_a_budget_dtc_refuses_is_refused_before_anything_runs(
+    name, flag, value, error, load_script, monkeypatch, capsys
+):
+    script = load_script(name)
+    forbid_data(script, lambda *a, **k: pytest.fail("data were read"), monkeypatch)
+    argv = ["digits"] if name == "checkpoint_outcomes" else []
+    assert error in usage_error(script, [*argv, flag, value], capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        # kmeans ran alone, exit 0
+        (["--methods", "kmeans", "--include-dtc"], "--include-dtc: --methods leaves DTC out"),
+        # DTC dropped without a word
+        (["--include-dtc", "--exclude", "dtc"], "--include-dtc and --exclude dtc contradict"),
+    ],
+)
+def test_run_baselines_refuses_include_dtc_that_another_option_drops(
+    argv, error, load_script, tmp_path, capsys
+):
+    script = load_script("run_baselines")
+    argv += ["--quick", "--seeds", "1", "--out", str(tmp_path / "o")]  # short where not refused
+    assert error in usage_error(script, argv, capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "dropped"),
+    [
+        (["--quick"], "--quick"),
+        (["--axes", "lam"], "--axes"),
+        (["--seed", "3"], "--seed"),
+        (["--criterion", "silhouette", "--json"], "--json, --criterion"),
+    ],
+)
+def test_model_selection_summary_refuses_the_options_of_a_run(
+    extra, dropped, load_script, tmp_path, capsys
+):
+    """They were ignored: the summary was printed, and exit 0."""
+    path = tmp_path / "ms.jsonl"
+    path.write_text("")
+    line = usage_error(load_script("model_selection"), ["--summary", str(path), *extra], capsys)
+    assert line.endswith(f"--summary summarises the FILEs as they are: drop {dropped}")

@@ -115,6 +115,14 @@ def test_the_losses_context_is_drawn_before_the_timed_calls(bench, monkeypatch):
         (["--losses", ""], "--losses: expected comma-separated loss keys, got ''"),
         (["--losses", "mmd,"], "--losses: expected comma-separated loss keys, got 'mmd,'"),
         (["--losses", "mmd, coral,mmd"], "--losses: mmd given twice (measured twice)"),
+        # a size given twice: its blocks were measured twice
+        (["--n", "8,16,8"], "argument --n: 8 given twice (measured twice), in '8,16,8'"),
+        (["--d", "4,4"], "argument --d: 4 given twice (measured twice), in '4,4'"),
+        # torch's "Overflow when unpacking long" in every worker, and exit 0
+        (
+            ["--threads", "100000000000"],
+            "--threads: expected an integer <= 256, got '100000000000'",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_before_any_worker(bench, monkeypatch, capsys, args, error):
@@ -140,6 +148,27 @@ def test_the_table_mode_reports_each_configuration_as_it_ends(bench, monkeypatch
     assert bench.main(["--losses", "coral,swd", "--n", "8,16", "--d", "4"]) == 0
     err = capsys.readouterr().err
     assert "[1/4" in err and "[4/4" in err and "swd n=16 d=4: skipped: test" in err
+
+
+@pytest.mark.parametrize("status", ["failed (exit 1): ValueError: Overflow", "timeout: over 1 s"])
+def test_a_failed_configuration_exits_1_and_says_so(bench, monkeypatch, capsys, status):
+    """Every worker failed (--threads 10**11, before it was refused) and the exit was 0."""
+    statuses = {"coral": "ok", "swd": status}
+
+    def run_one(key, n, d, args):
+        seconds = 0.1 if statuses[key] == "ok" else None
+        return dict(loss=key, impl="x", estimator=None, kernels=None, n=n, d=d, seconds=seconds,
+                    cpu_seconds=seconds, peak_mb=1.0, status=statuses[key])  # fmt: skip
+
+    monkeypatch.setattr(bench, "_run_one", run_one)
+    assert bench.main(["--losses", "coral,swd", "--n", "8,16", "--d", "4"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        "bench_losses.py: 2 of 4 configurations failed or timed out (swd n=8 d=4, swd n=16 d=4):"
+        " exit 1"
+    )
+    statuses["swd"] = "skipped: test"  # a skip is by design: not a failure
+    assert bench.main(["--losses", "coral,swd", "--n", "8,16", "--d", "4", "--json"]) == 0
 
 
 def test_a_busy_machine_is_named_before_threads_that_would_wait_on_each_other(
