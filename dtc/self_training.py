@@ -90,8 +90,9 @@ def anchored_kmeans(
     whose points' unit rows average to zero (no direction). A zero row of ``init`` has no
     direction either when ``spherical``: its similarity to every point is
     :data:`NO_DIRECTION`, below every cosine, so it takes no point and its cluster stays
-    empty (its cosine of 0 took every point the other anchors make an obtuse angle with).
-    DTC meets one where an encoder ending in a ReLU maps target rows to zero.
+    empty (its cosine of 0 took every point the other anchors make an obtuse angle with);
+    it is returned as given. DTC meets one where an encoder ending in a ReLU maps target
+    rows to zero. ``init`` with no row of a direction is refused.
     """
     Z = np.asarray(host_array(Z, "anchored_kmeans: Z"), dtype=np.float64)
     # a copy: the centres move in place
@@ -115,8 +116,17 @@ def anchored_kmeans(
     spherical = check_bool(spherical, method="anchored_kmeans", name="spherical")
     shift = np.zeros(Z.shape[1])
     dead = np.zeros(len(C), dtype=bool)
+    given = C.copy()
     if spherical:
         dead = ~_has_direction(C)
+        if dead.all():
+            # the first anchor took every point by the tie, and the first half of the rows
+            # in order were the confident ones
+            raise ValueError(
+                "anchored_kmeans: no row of init has a direction (all are zero), so spherical "
+                "K-means has nothing to start from; in DTC's self-training the encoder maps "
+                "the rows the anchors are made of to zero (use spherical=False)"
+            )
         Z, C = _unit_rows(Z), _unit_rows(C)
     else:
         # Distances |z|^2 - 2 z.c + |c|^2 of points far from the origin relative to their
@@ -146,6 +156,7 @@ def anchored_kmeans(
                 elif _has_direction(mean[None])[0]:  # else it keeps its direction
                     C[c] = _unit_rows(mean[None])[0]
     sim = similarities()
+    C[dead] = given[dead]  # where they were: a row shorter than TINY came back 1e12 longer
     return sim.argmax(1).astype(np.int64), C + shift, sim
 
 

@@ -1151,3 +1151,52 @@ def test_a_data_dir_that_is_no_folder_is_named(tmp_path):
     assert "data directory" in result.output and "is a file; expected a folder" in result.output
     result = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path / "none")])
     assert result.exit_code == 0 and "does not exist; expected a folder" in result.output
+
+
+def test_a_cut_last_line_of_results_is_named_once_by_the_append(tmp_path):
+    # the check before the fit read the file and warned of the cut line too, "left out as a
+    # run not finished", before the append's "removed an incomplete last line"
+    import warnings
+
+    results = tmp_path / "runs.jsonl"
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--results", str(results)]
+    assert runner.invoke(app, args).exit_code == 0
+    results.write_bytes(results.read_bytes() + b'{"method": "km')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert runner.invoke(app, args).exit_code == 0
+    cut = [w for w in caught if "incomplete" in str(w.message)]
+    assert len(cut) == 1 and "removed an incomplete last line" in str(cut[0].message)
+    assert len(results.read_text().splitlines()) == 2
+
+
+def test_report_names_results_not_out_for_an_input_it_cannot_read(tmp_path, monkeypatch):
+    # an error reading RESULTS in the --out folder (--out at the sweep's own folder) was
+    # labelled "--out", as an error in writing the report is
+    from dtc.experiment import store
+
+    out = tmp_path / "sweep"
+    assert runner.invoke(app, ["run", str(_cli_config(tmp_path)), "--out", str(out)]).exit_code == 0
+    results = out / "results.jsonl"
+
+    def unreadable(path, check=None):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store, "read_records", unreadable)
+    res = runner.invoke(app, ["report", str(results), "--out", str(out), "--no-figures"])
+    assert res.exit_code == 1
+    assert "Permission denied" in res.output and "--out" not in res.output
+
+
+def test_report_names_a_file_where_its_default_folder_goes(tmp_path):
+    # "--out: File exists: '.../report'" named an option not given and hid the file
+    out = tmp_path / "sweep"
+    assert runner.invoke(app, ["run", str(_cli_config(tmp_path)), "--out", str(out)]).exit_code == 0
+    (out / "report").write_text("")
+    res = runner.invoke(app, ["report", str(out), "--no-figures"])
+    assert res.exit_code == 1
+    text = " ".join(res.output.split())
+    assert (
+        "--out (default <results folder>/report):" in text
+        and "is a file; expected a folder" in text
+    )

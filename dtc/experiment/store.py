@@ -247,10 +247,35 @@ def read_records(path: str | os.PathLike, check=None) -> list[dict]:
     path = user_path(path)
     if not path.exists():
         return []
-    records = []
     # read as bytes, decoded line by line: a file that is not UTF-8 text was an error that
     # named neither the file nor the line. Lines end in \n, \r\n or \r, as text mode read.
-    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), 1):
+    return _parse_lines(path, path.read_bytes().splitlines(keepends=True), check)
+
+
+def read_first_record(path: str | os.PathLike, check=None) -> dict | None:
+    """The first record of ``path``, its line read and checked as :func:`read_records`
+    reads and checks every line (``ValueError`` naming the file), or ``None`` (an absent or
+    empty file, or only a line cut short): a look, as cheap for a file of thousands of
+    runs as for one, at whether ``path`` is a results file, before appending to it."""
+    path = user_path(path)
+    if not path.exists():
+        return None
+    with open(path, "rb") as file:
+        head = b""
+        while not head.strip():  # blank lines before the first record are skipped
+            line = file.readline()
+            if not line:
+                break
+            head += line
+    records = _parse_lines(path, head.splitlines(keepends=True), check)
+    return records[0] if records else None
+
+
+def _parse_lines(path: Path, lines, check) -> list[dict]:
+    """The records of the raw ``lines`` (bytes, with their line ends) of ``path``
+    (:func:`read_records`)."""
+    records = []
+    for number, raw in enumerate(lines, 1):
         ended = raw.endswith((b"\n", b"\r"))
         try:
             line = raw.decode("utf-8")

@@ -365,3 +365,26 @@ def test_records_are_strict_json_with_null_for_nan_and_the_infinities(tmp_path):
         assert back["params"] == {"tol": None, "when": "2024-01-01", "k": [1, 2]}
         assert line == record_json(record) + "\n"
     assert read_records(path) == [back]
+
+
+@pytest.mark.filterwarnings("ignore:.*incomplete.*:RuntimeWarning")
+def test_read_first_record_reads_and_checks_the_first_line_only(tmp_path):
+    # `dtc run` looks at --results before its fit: all of a file of 5,000 runs cost 2 s
+    # and 500 MB a run; the first line tells a results file from a config given by mistake
+    from dtc.experiment.store import read_first_record
+
+    path = tmp_path / "runs.jsonl"
+    assert read_first_record(path) is None  # absent
+    path.write_bytes(b"")
+    assert read_first_record(path) is None
+    path.write_bytes(b'\n\n{"a": 1}\nnot json\n')  # blank lines first; a later bad line unread
+    assert read_first_record(path) == {"a": 1}
+    assert read_records(path.with_name("none")) == []
+    path.write_bytes(b'{"a": 1')  # only a line cut short
+    assert read_first_record(path) is None
+    path.write_bytes(b"name: x\nseeds: [0]")
+    with pytest.raises(ValueError, match=r"runs.jsonl: corrupt results line 1: 'name: x'"):
+        read_first_record(path)
+    path.write_bytes(b'\n{"a": 1}\n')
+    with pytest.raises(ValueError, match=r"line 2 is not a run record \(no b\)"):
+        read_first_record(path, check=lambda r: None if "b" in r else "no b")

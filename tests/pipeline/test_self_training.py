@@ -191,6 +191,15 @@ def test_a_zero_row_is_never_kept_and_a_zero_anchor_takes_no_point_when_spherica
     assert labels.tolist() == [0, 0, 0]  # cosines 1 and -1 to anchor 0 beat its -2
     np.testing.assert_array_equal(sim[:, 1], [-2.0, -2.0, -2.0])
     np.testing.assert_array_equal(C[1], [0.0, 0.0])  # empty: it stays where it was
+    # shorter than TINY: no direction either, and returned as given (it came back 1e12
+    # longer, a live anchor of the next round)
+    _, C, sim = anchored_kmeans(Z, np.array([[1.0, 0.0], [1e-13, 0.0]]))
+    np.testing.assert_array_equal(C[1], [1e-13, 0.0])
+    np.testing.assert_array_equal(sim[:, 1], [-2.0, -2.0, -2.0])
+    # none with a direction: the first anchor took every point by the tie, and the first
+    # half of the rows in order were kept as confident
+    with pytest.raises(ValueError, match="no row of init has a direction"):
+        pseudo_labels(Z, np.zeros((2, 2)))
     # the Euclidean mode measures from the zero anchor as from any other point
     labels, _, _ = anchored_kmeans(
         np.array([[1.0, 0.0], [0.1, 0.0]]), np.array([[1.0, 0.0], [0.0, 0.0]]), spherical=False
