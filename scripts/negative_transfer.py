@@ -117,7 +117,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from dtc._validation import path_argument, seed_argument, user_path
+from dtc._validation import SEED_MAX, is_int_at_least, path_argument, seed_argument, user_path
 from dtc.data import (
     DATA_ENV,
     Domain,
@@ -794,6 +794,13 @@ def check_run_options(ap: argparse.ArgumentParser, args) -> None:
     check_budget(ap, args)
     from dtc.pipeline import DTC
 
+    restarts = args.n_restarts
+    if is_int_at_least(restarts, 0) and args.seed > SEED_MAX - restarts:
+        # --seed's own check allows 2**32 - 1: the monitor then refused it in its words
+        ap.error(
+            f"--seed: expected a seed <= {SEED_MAX - restarts} (2**32 - 1 - {restarts}: the "
+            f"monitor's --n-restarts take seed + 1 to seed + {restarts}), got {args.seed}"
+        )
     try:
         make_monitor(args).check_params()
     except ValueError as exc:

@@ -131,8 +131,14 @@ def parse_args(argv=None, p: argparse.ArgumentParser | None = None) -> argparse.
     elif args.seeds < 1:
         # no seed runs nothing, and the tables would be overwritten with empty ones
         p.error(f"--seeds: expected a number of seeds of at least 1, got {args.seeds}")
+    names = dtc.methods.available()
+    for flag, given in (("--methods", args.methods), ("--exclude", args.exclude)):
+        unknown = sorted(set(given or ()) - set(names))
+        if unknown:
+            p.error(f"{flag}: unknown method(s) {', '.join(unknown)}; expected {', '.join(names)}")
     # --include-dtc adds DTC to the default methods only: beside --methods without dtc, or
-    # with --exclude dtc, DTC was dropped without a word (exit 0)
+    # with --exclude dtc, DTC was dropped without a word (exit 0). After the names: a
+    # typo was read as "--methods leaves DTC out"
     if args.include_dtc and "dtc" in args.exclude:
         p.error("--include-dtc and --exclude dtc contradict each other: give one")
     if args.include_dtc and args.methods and "dtc" not in args.methods:
@@ -140,11 +146,6 @@ def parse_args(argv=None, p: argparse.ArgumentParser | None = None) -> argparse.
             "--include-dtc: --methods leaves DTC out; add dtc to --methods (which then need "
             "no --include-dtc), or drop --include-dtc"
         )
-    names = dtc.methods.available()
-    for flag, given in (("--methods", args.methods), ("--exclude", args.exclude)):
-        unknown = sorted(set(given or ()) - set(names))
-        if unknown:
-            p.error(f"{flag}: unknown method(s) {', '.join(unknown)}; expected {', '.join(names)}")
     if not select_methods(args):
         p.error("--methods and --exclude leave no method to run")
     return args

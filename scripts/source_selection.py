@@ -170,7 +170,6 @@ def main(argv=None) -> int:
     # rank_sources draws the target's subsample with seed + 1
     add_budget_arguments(ap, seed_reserve=1)
     args = ap.parse_args(argv)
-    check_budget(ap, args)
     known = [spec[0] for spec in TARGETS]
     names = known
     if args.targets:
@@ -180,6 +179,7 @@ def main(argv=None) -> int:
             ap.error(
                 f"--targets: unknown target(s) {', '.join(unknown)}; expected {', '.join(known)}"
             )
+    check_budget(ap, args)  # after --targets: it loads torch (2 s of a usage error)
     data_dir = data_dir_arg(ap, args)
     # What changes a row besides the seed (--threads too: another thread count can move a
     # fit's floating-point sums).

@@ -380,6 +380,8 @@ def test_a_budget_dtc_refuses_is_refused_before_anything_runs(
         (["--methods", "kmeans", "--include-dtc"], "--include-dtc: --methods leaves DTC out"),
         # DTC dropped without a word
         (["--include-dtc", "--exclude", "dtc"], "--include-dtc and --exclude dtc contradict"),
+        # a typo is named first: it read "--methods leaves DTC out"
+        (["--methods", "kmenas", "--include-dtc"], "--methods: unknown method(s) kmenas"),
     ],
 )
 def test_run_baselines_refuses_include_dtc_that_another_option_drops(
@@ -389,6 +391,21 @@ def test_run_baselines_refuses_include_dtc_that_another_option_drops(
     argv += ["--quick", "--seeds", "1", "--out", str(tmp_path / "o")]  # short where not refused
     assert error in usage_error(script, argv, capsys)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("restarts", "top"), [(20, 2**32 - 21), (30, 2**32 - 31)])
+def test_negative_transfer_seed_leaves_room_for_the_monitors_restarts(
+    restarts, top, load_script, monkeypatch, capsys
+):
+    # --seed allowed 2**32 - 1, and the monitor then refused it in its own words
+    script = load_script("negative_transfer")
+    forbid_data(script, lambda *a, **k: pytest.fail("data were read"), monkeypatch)
+    argv = ["--n-restarts", str(restarts), "--seed", str(top + 1)]
+    line = usage_error(script, argv, capsys)
+    assert line.endswith(
+        f"--seed: expected a seed <= {top} (2**32 - 1 - {restarts}: the monitor's "
+        f"--n-restarts take seed + 1 to seed + {restarts}), got {top + 1}"
+    )
 
 
 @pytest.mark.parametrize(
