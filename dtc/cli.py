@@ -307,8 +307,9 @@ def _check_results_file(results: Path) -> None:
 
 def _option_error(exc: BaseException, option: str, path: Path | None) -> BaseException:
     """``exc``, with ``option`` named when it is an ``OSError`` on ``path`` or a path in
-    it (``[Errno 13] Permission denied: '/data/.lock'`` named no option)."""
-    name = getattr(exc, "filename", None)
+    it (``[Errno 13] Permission denied: '/data/.lock'`` named no option). Of a rename, the
+    destination (a report's temporary file was named, not the table it replaces)."""
+    name = getattr(exc, "filename2", None) or getattr(exc, "filename", None)
     if not isinstance(exc, OSError) or name is None or path is None:
         return exc
     where, folder = Path(os.path.abspath(name)), Path(os.path.abspath(path))
@@ -577,9 +578,11 @@ def report(
         )
         raise _fail(FileNotFoundError(f"results file {str(path)!r} not found{why}"))
     target = out_dir or path.parent / "report"
+    # the default named as such: "--out: ..." named an option not given
+    out_option = "--out" if out_dir else "--out (default <results folder>/report)"
     try:
         # the default too: a file at <results folder>/report was "File exists"
-        check_folder(target, "--out" if out_dir else "--out (default <results folder>/report)")
+        check_folder(target, out_option)
     except ValueError as exc:
         raise _fail(exc) from exc
     errors = path.parent / "errors.jsonl"
@@ -628,7 +631,7 @@ def report(
                     records, target, metrics=metric, figures=figures, seeds=seeds, planned=planned
                 )
             except OSError as exc:  # here only: --out may hold RESULTS, read above
-                named = _option_error(exc, "--out", target)
+                named = _option_error(exc, out_option, target)
                 if named is exc:
                     raise
                 raise named from exc

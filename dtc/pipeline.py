@@ -106,7 +106,7 @@ from dtc.nn.training import (
     save_checkpoint,
     seed_rngs,
 )
-from dtc.self_training import pseudo_labels
+from dtc.self_training import TINY, pseudo_labels
 
 __all__ = ["DTC", "FAMILY_CONFIGS", "family_config"]
 
@@ -2257,6 +2257,17 @@ class DTC(TransferClusterer):
             lam = self._lambda(1.0)
             Zt = embed(self._tgt_ae.encoder, self._Xt)
             init = self._self_train_anchors(Zt, centres)
+            if self.spherical and not (np.linalg.norm(init, axis=1) >= TINY).any():
+                # a collapsed encoder (every ReLU dead): no anchor has a direction, and
+                # pseudo_labels refuses them; the final clustering goes on (it warns of
+                # the embedding's few distinct rows), as without self-training
+                warn(
+                    f"DTC: self-training stopped at round {rnd}: every anchor is zero in the "
+                    "embedding (the encoder maps the rows they are made of to zero), so "
+                    "spherical pseudo-labels have no direction to come from",
+                    RuntimeWarning,
+                )
+                break
             labels, keep, centres = pseudo_labels(
                 Zt, init, fraction=self.pseudo_label_confidence, spherical=self.spherical
             )

@@ -795,7 +795,11 @@ def check_run_options(ap: argparse.ArgumentParser, args) -> None:
     from dtc.pipeline import DTC
 
     restarts = args.n_restarts
-    if is_int_at_least(restarts, 0) and args.seed > SEED_MAX - restarts:
+    if not is_int_at_least(restarts, 2) or restarts > SEED_MAX:
+        # past 32 bits the monitor blamed the seed ("seed must be an int in [0, 2**32 - 1 -
+        # 5000000000]"), which no seed passes
+        ap.error(f"--n-restarts: expected an integer in [2, {SEED_MAX}], got {restarts}")
+    if args.seed > SEED_MAX - restarts:
         # --seed's own check allows 2**32 - 1: the monitor then refused it in its words
         ap.error(
             f"--seed: expected a seed <= {SEED_MAX - restarts} (2**32 - 1 - {restarts}: the "

@@ -1200,3 +1200,12 @@ def test_report_names_a_file_where_its_default_folder_goes(tmp_path):
         "--out (default <results folder>/report):" in text
         and "is a file; expected a folder" in text
     )
+    # and in writing there: a folder where a table goes, named (not the temporary file)
+    (out / "report").unlink()
+    assert runner.invoke(app, ["report", str(out), "--no-figures"]).exit_code == 0
+    (out / "report" / "acc.md").unlink()
+    (out / "report" / "acc.md").mkdir()
+    res = runner.invoke(app, ["report", str(out), "--no-figures"])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "--out (default <results folder>/report): " in text
+    assert text.rstrip().endswith("acc.md'"), text

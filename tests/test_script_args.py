@@ -393,6 +393,12 @@ def test_run_baselines_refuses_include_dtc_that_another_option_drops(
     assert not (tmp_path / "o").exists()
 
 
+def test_negative_transfer_names_n_restarts_past_32_bits_not_the_seed(load_script, capsys):
+    # "--seed: expected a seed <= -705032705", which no seed passes
+    line = usage_error(load_script("negative_transfer"), ["--n-restarts", str(5 * 10**9)], capsys)
+    assert line.endswith(f"--n-restarts: expected an integer in [2, {2**32 - 1}], got {5 * 10**9}")
+
+
 @pytest.mark.parametrize(("restarts", "top"), [(20, 2**32 - 21), (30, 2**32 - 31)])
 def test_negative_transfer_seed_leaves_room_for_the_monitors_restarts(
     restarts, top, load_script, monkeypatch, capsys

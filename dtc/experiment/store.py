@@ -261,21 +261,22 @@ def read_first_record(path: str | os.PathLike, check=None) -> dict | None:
     if not path.exists():
         return None
     with open(path, "rb") as file:
-        head = b""
-        while not head.strip():  # blank lines before the first record are skipped
-            line = file.readline()
-            if not line:
-                break
-            head += line
-    records = _parse_lines(path, head.splitlines(keepends=True), check)
-    return records[0] if records else None
+        for number, raw in enumerate(file, 1):
+            # each line judged as read_records judges it (blank by str.strip, which a
+            # bytes.strip of the lines before does not match): one at a time, linear
+            records = _parse_lines(path, raw.splitlines(keepends=True), check, first=number)
+            if records:
+                return records[0]
+            if raw.decode("utf-8", "replace").strip():
+                return None  # a line cut short (left out)
+    return None
 
 
-def _parse_lines(path: Path, lines, check) -> list[dict]:
+def _parse_lines(path: Path, lines, check, first: int = 1) -> list[dict]:
     """The records of the raw ``lines`` (bytes, with their line ends) of ``path``
-    (:func:`read_records`)."""
+    (:func:`read_records`); ``first``: the number of the first of them in the file."""
     records = []
-    for number, raw in enumerate(lines, 1):
+    for number, raw in enumerate(lines, first):
         ended = raw.endswith((b"\n", b"\r"))
         try:
             line = raw.decode("utf-8")

@@ -388,3 +388,7 @@ def test_read_first_record_reads_and_checks_the_first_line_only(tmp_path):
     path.write_bytes(b'\n{"a": 1}\n')
     with pytest.raises(ValueError, match=r"line 2 is not a run record \(no b\)"):
         read_first_record(path, check=lambda r: None if "b" in r else "no b")
+    # blank as read_records counts blank (str.strip: a no-break space too), not bytes'
+    path.write_bytes("\u00a0\nkey: value\n".encode())
+    with pytest.raises(ValueError, match="corrupt results line 2: 'key: value'"):
+        read_first_record(path)

@@ -274,3 +274,32 @@ def test_dtc_self_trains_an_encoder_that_maps_target_rows_to_zero():
     assert labels.shape == (pair.target.n_samples,)
     rounds = [h for h in est.history_ if h.get("stage") == "self_train"]
     assert len(rounds) == 2 and all(0 < h["kept"] <= 1 for h in rounds)
+
+
+@pytest.mark.filterwarnings("ignore:.*distinct rows:RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
+def test_dtc_stops_self_training_of_a_collapsed_encoder_with_a_warning():
+    # every ReLU dead: all rows at zero, so no anchor has a direction; pseudo_labels
+    # refuses them, and the fit (which the final clustering lets finish with a warning)
+    # failed in self-training in anchored_kmeans's words
+    from torch import nn
+
+    from dtc.data import Domain, DomainPair
+    from dtc.pipeline import DTC
+
+    rng = np.random.default_rng(0)
+    Xs, ys = rng.normal(size=(120, 10)).astype("float32"), np.repeat([0, 1, 2], 40)
+    Xt = rng.normal(size=(90, 10)).astype("float32")
+    dead = nn.Linear(10, 4)
+    nn.init.zeros_(dead.weight)
+    nn.init.constant_(dead.bias, -1.0)
+    est = DTC(
+        architecture=nn.Sequential(dead, nn.ReLU()), pretrain_epochs=1, adapt_epochs=1,
+        self_training_rounds=2, self_training_epochs=1, seed=0, n_threads=1,
+    )  # fmt: skip
+    with pytest.warns(RuntimeWarning, match="self-training stopped at round 0: every anchor is"):
+        est.fit(DomainPair(Domain(Xs, ys), Domain(Xt)))
+    assert est.labels_.shape == (90,)
+    assert not [h for h in est.history_ if h.get("stage") == "self_train"]
