@@ -260,15 +260,18 @@ def read_first_record(path: str | os.PathLike, check=None) -> dict | None:
     path = user_path(path)
     if not path.exists():
         return None
+    number = 1
     with open(path, "rb") as file:
-        for number, raw in enumerate(file, 1):
-            # each line judged as read_records judges it (blank by str.strip, which a
-            # bytes.strip of the lines before does not match): one at a time, linear
-            records = _parse_lines(path, raw.splitlines(keepends=True), check, first=number)
-            if records:
-                return records[0]
-            if raw.decode("utf-8", "replace").strip():
-                return None  # a line cut short (left out)
+        for raw in file:  # split at \n: a lone \r splits it again, as splitlines does
+            for line in raw.splitlines(keepends=True):
+                # each line judged as read_records judges it (blank by str.strip, which a
+                # bytes.strip of the lines before did not match): one at a time, linear
+                records = _parse_lines(path, [line], check, first=number)
+                number += 1
+                if records:
+                    return records[0]
+                if line.decode("utf-8", "replace").strip():
+                    return None  # a line cut short (left out)
     return None
 
 

@@ -392,3 +392,9 @@ def test_read_first_record_reads_and_checks_the_first_line_only(tmp_path):
     path.write_bytes("\u00a0\nkey: value\n".encode())
     with pytest.raises(ValueError, match="corrupt results line 2: 'key: value'"):
         read_first_record(path)
+    # lines end in \r too, numbered as read_records numbers them; the first record only
+    path.write_bytes(b"\r\r\nbad\n")
+    with pytest.raises(ValueError, match="corrupt results line 3: 'bad'"):
+        read_first_record(path)
+    path.write_bytes(b'{"a": 1}\r{"b": 2}\n')
+    assert read_first_record(path, check=lambda r: None if "a" in r else "no a") == {"a": 1}
