@@ -106,7 +106,7 @@ from dtc.nn.training import (
     save_checkpoint,
     seed_rngs,
 )
-from dtc.self_training import TINY, pseudo_labels
+from dtc.self_training import has_direction, pseudo_labels
 
 __all__ = ["DTC", "FAMILY_CONFIGS", "family_config"]
 
@@ -2257,7 +2257,7 @@ class DTC(TransferClusterer):
             lam = self._lambda(1.0)
             Zt = embed(self._tgt_ae.encoder, self._Xt)
             init = self._self_train_anchors(Zt, centres)
-            if self.spherical and not (np.linalg.norm(init, axis=1) >= TINY).any():
+            if self.spherical and not has_direction(init).any():
                 # a collapsed encoder (every ReLU dead): no anchor has a direction, and
                 # pseudo_labels refuses them; the final clustering goes on (it warns of
                 # the embedding's few distinct rows), as without self-training

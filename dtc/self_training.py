@@ -25,8 +25,9 @@ CAN averages unit-normalised source features, where the spherical mode here norm
 the class mean of the raw features; and CAN drops the points farther from their centre
 than a fixed cosine distance and then every class left with too few points, where step 2
 keeps a fixed share of every cluster, ranked by the margin to the runner-up centre, so
-that no class is ever dropped (the head's classes stay those of the source). SHOT (Liang, Hu & Feng, ICML 2020) self-labels by nearest centroid too, but starts
-its centroids from the target's own soft predictions, not from source class means.
+that no class is ever dropped (the head's classes stay those of the source). SHOT (Liang,
+Hu & Feng, ICML 2020) self-labels by nearest centroid too, but starts its centroids from
+the target's own soft predictions, not from source class means.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 from dtc._validation import check_bool, check_number, host_array, is_int_at_least
 
-__all__ = ["anchored_kmeans", "confident_mask", "pseudo_labels"]
+__all__ = ["anchored_kmeans", "confident_mask", "has_direction", "pseudo_labels"]
 
 
 #: Rows shorter than this have no direction: :func:`_unit_rows` leaves them short.
@@ -50,7 +51,7 @@ def _unit_rows(Z: np.ndarray) -> np.ndarray:
     return Z / np.maximum(norms, TINY)
 
 
-def _has_direction(Z: np.ndarray) -> np.ndarray:
+def has_direction(Z: np.ndarray) -> np.ndarray:
     """Which rows of ``Z`` ``(n, d)`` have a direction (their unit row is one long)."""
     return np.linalg.norm(Z, axis=1) >= TINY
 
@@ -118,7 +119,7 @@ def anchored_kmeans(
     dead = np.zeros(len(C), dtype=bool)
     given = C.copy()
     if spherical:
-        dead = ~_has_direction(C)
+        dead = ~has_direction(C)
         if dead.all():
             # the first anchor took every point by the tie, and the first half of the rows
             # in order were the confident ones
@@ -153,7 +154,7 @@ def anchored_kmeans(
                 mean = Z[members].mean(0)
                 if not spherical:
                     C[c] = mean
-                elif _has_direction(mean[None])[0]:  # else it keeps its direction
+                elif has_direction(mean[None])[0]:  # else it keeps its direction
                     C[c] = _unit_rows(mean[None])[0]
     sim = similarities()
     C[dead] = given[dead]  # where they were: a row shorter than TINY came back 1e12 longer
@@ -219,5 +220,5 @@ def pseudo_labels(
     labels, centres, sim = anchored_kmeans(Z, init, spherical=spherical)
     keep = confident_mask(labels, sim, fraction)
     if spherical:
-        keep &= _has_direction(np.asarray(host_array(Z, "pseudo_labels: Z"), dtype=np.float64))
+        keep &= has_direction(np.asarray(host_array(Z, "pseudo_labels: Z"), dtype=np.float64))
     return labels, keep, centres
