@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from baselines.dec import DEC
-from dtc._validation import path_argument
+from dtc._validation import path_argument, seed_argument
 from dtc.cluster.dec import soft_assignment
 from dtc.data import load_pair
 from dtc.experiment.store import exit_on_interrupt, read_records
@@ -52,7 +52,7 @@ TARGETS = {
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--targets", nargs="+", default=["coil2", "usps"], choices=sorted(TARGETS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--seeds", nargs="+", type=seed_argument(), default=[0])
     p.add_argument("--data-dir", default=None, help="benchmark data directory (default $DTC_DATA)")
     p.add_argument(
         "--records", type=path_argument, help="a dtc run results.jsonl with DEC / IDEC runs"
@@ -60,8 +60,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--collapse", type=float, default=0.3, help="ACC below which a run is listed")
     p.add_argument("--skip-fits", action="store_true", help="only read --records")
     args = p.parse_args(argv)
-    if any(s < 0 for s in args.seeds):
-        p.error(f"--seeds: expected ints >= 0, got {args.seeds}")
     if args.skip_fits and args.records is None:
         p.error("--skip-fits needs --records")
     if args.records is not None and not args.records.is_file():

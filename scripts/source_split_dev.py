@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from dtc._validation import path_argument
+from dtc._validation import path_argument, seed_argument
 from dtc.data import Domain, DomainPair, load_domain, resolve_data_dir, shift_domain
 from dtc.data.benchmarks import PREPROCESSINGS, benchmark_info
 from dtc.experiment.config import plugin_code
@@ -79,7 +79,6 @@ from dtc.metrics import acc_unmatched, cluster_acc
 from dtc.pipeline import DTC, family_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from negative_transfer import int_at_least
 from run_baselines import check_data
 
 FAMILIES = ("mnist_usps", "coil20")
@@ -180,7 +179,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--candidates", nargs="+", required=True, help="JSON objects of DTC params")
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
-    ap.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=seed_argument(), nargs="+", default=[0, 1, 2])
     ap.add_argument("--shift", type=float, default=0.5, help="digits shift strength in [0, 1]")
     ap.add_argument(
         "--split",

@@ -336,6 +336,20 @@ def test_a_seed_past_32_bits_is_refused_before_anything_runs(
     assert "argument --seed" in line and error in line
 
 
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("dec_scale", ["--targets", "digits", "--seeds", "0", str(PAST)]),
+        ("source_split_dev", ["--candidates", "{}", "--seeds", "0", str(PAST)]),
+    ],
+)
+def test_a_swept_seed_past_32_bits_is_refused_before_anything_runs(name, argv, load_script, capsys):
+    """Both passed it as an int >= 0, and failed its first fit (DEC's, DTC's) with the
+    library's ValueError traceback, after the fits of the seeds before it."""
+    line = usage_error(load_script(name), argv, capsys)
+    assert line.endswith(f"argument --seeds: expected a seed <= {TOP} (2**32 - 1), got '{PAST}'")
+
+
 def test_figures_refuses_a_seed_past_32_bits_before_any_fit(
     load_script, tmp_path, monkeypatch, capsys
 ):
