@@ -2077,6 +2077,7 @@ class DTC(TransferClusterer):
         *,
         cluster_space: bool = False,
         order: torch.Tensor | None = None,
+        live: torch.Tensor | None = None,
     ):
         """Soft assignments for conditional losses, a function ``(zs, zt) -> (ps, pt)`` of
         source / target embeddings ``(n, d)`` giving ``(n, k)`` rows that sum to one: the
@@ -2085,7 +2086,9 @@ class DTC(TransferClusterer):
         the raw embedding; self-training, ``cluster_space=True``: the round's pseudo-label
         centres, which live in the clustering space) or, during refinement, to the
         clustering layer's centres (its columns reordered by ``order`` ``(k,)`` where given:
-        the loss's numbering). Uniform only before any centres exist."""
+        the loss's numbering). Uniform only before any centres exist. ``live`` ``(k,)``
+        bool: the centres that take mass; the others' columns are zero (a spherical
+        self-training round's dead anchors, zero rows that name no pseudo-label)."""
         space = self._cluster_space if cluster_space else (lambda z: z)
 
         def probs(zs, zt):
@@ -2096,7 +2099,10 @@ class DTC(TransferClusterer):
                 return (ps, pt) if order is None else (ps[:, order], pt[:, order])
             if centres is None:
                 return self._uniform_probs(zs), self._uniform_probs(zt)
-            return soft_assignment(space(zs), centres), soft_assignment(space(zt), centres)
+            ps, pt = soft_assignment(space(zs), centres), soft_assignment(space(zt), centres)
+            if live is None:
+                return ps, pt
+            return tuple(q * live / (q * live).sum(1, keepdim=True) for q in (ps, pt))
 
         return probs
 
@@ -2283,10 +2289,16 @@ class DTC(TransferClusterer):
             # to this round's centres (the classes the pseudo-labels name), as adaptation
             # does to its K-means centres; uniform probabilities would reduce CDAN to DANN
             # and JMMD to MMD. The centres live where pseudo_labels found them: unit rows
-            # when spherical, hence the clustering space.
+            # when spherical, hence the clustering space. A dead anchor (no direction)
+            # stays a zero centre that takes no point: every unit row is one away from it,
+            # so the Student-t kernel would give it mass (all of a zero row's), hence live.
+            live = has_direction(centres) if self.spherical else None
             probs = self._soft_probs(
                 torch.as_tensor(centres, dtype=torch.float32, device=self._device),
                 cluster_space=True,
+                live=None
+                if live is None or live.all()
+                else torch.as_tensor(live, device=self._device),
             )
             for epoch in range(self.self_training_epochs):
                 sums: dict[str, list] = {}

@@ -303,3 +303,46 @@ def test_dtc_stops_self_training_of_a_collapsed_encoder_with_a_warning():
         est.fit(DomainPair(Domain(Xs, ys), Domain(Xt)))
     assert est.labels_.shape == (90,)
     assert not [h for h in est.history_ if h.get("stage") == "self_train"]
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
+def test_dtc_gives_a_dead_anchor_no_mass_in_a_conditional_loss():
+    # The fit of the test above (width one, seed 1, CORAL: 8 of 10 anchors zero in the
+    # first round), its loss made conditional. A dead anchor stays a zero centre that takes
+    # no pseudo-label; the Student-t kernel gave it mass (every unit row lies one away from
+    # zero), so the loss was conditioned on classes no point was given.
+    import torch
+    from torch import nn
+
+    from dtc.align import CORALLoss
+    from dtc.data import make_digits_pair
+    from dtc.pipeline import DTC
+
+    class Recorder(CORALLoss):
+        conditional = True
+
+        def __init__(self):
+            super().__init__()
+            self.target_probs = []
+
+        def forward(self, source, target, *, source_probs, target_probs, progress):
+            self.target_probs.append(target_probs.detach().clone())
+            return super().forward(source, target)
+
+    pair = make_digits_pair(seed=0)
+    torch.manual_seed(1)
+    encoder = nn.Sequential(nn.Linear(pair.source.n_features, 1), nn.ReLU())
+    est = DTC(
+        architecture=encoder, loss=Recorder(), use_source_labels=False, clusterer="kmeans",
+        spherical=True, pretrain_epochs=1, adapt_epochs=1, self_training_rounds=1,
+        self_training_epochs=1, seed=1,
+    )  # fmt: skip
+    est.fit(pair)
+    steps = est._steps_per_epoch()  # the last epoch's batches are self-training's
+    probs = torch.cat(est._loss.target_probs[-steps:])  # the fit's copy of the loss
+    dead = (probs == 0).all(0)
+    assert 0 < int(dead.sum()) < probs.shape[1]  # the dead anchors' columns, in every row
+    assert torch.equal(probs == 0, dead.expand_as(probs))  # the live ones take all the mass
+    assert torch.allclose(probs.sum(1), torch.ones(len(probs)))
