@@ -2291,7 +2291,8 @@ class DTC(TransferClusterer):
             # and JMMD to MMD. The centres live where pseudo_labels found them: unit rows
             # when spherical, hence the clustering space. A dead anchor (no direction)
             # stays a zero centre that takes no point: every unit row is one away from it,
-            # so the Student-t kernel would give it mass (all of a zero row's), hence live.
+            # so the Student-t kernel would give it mass (twice a live centre's share of a
+            # zero row's), hence live.
             live = has_direction(centres) if self.spherical else None
             probs = self._soft_probs(
                 torch.as_tensor(centres, dtype=torch.float32, device=self._device),
