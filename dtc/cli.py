@@ -162,6 +162,7 @@ RUN_EPILOG = (
 
 @app.command(epilog=RUN_EPILOG)
 def run(
+    ctx: typer.Context,
     config: Annotated[
         list[str] | None,
         typer.Argument(
@@ -217,17 +218,18 @@ def run(
     """Run one method on one benchmark pair, or a whole experiment CONFIG."""
     if not config:
         _refuse_given(
+            ctx,
             (
-                ("--out", out_dir, None),
-                ("--jobs", jobs, 1),
-                ("--backend", backend, "local"),
-                ("--address", address, None),
-                ("--mlflow", mlflow, False),
+                ("--out", "out_dir"),
+                ("--jobs", "jobs"),
+                ("--backend", "backend"),
+                ("--address", "address"),
+                ("--mlflow", "mlflow"),
             ),
             "apply to config runs; a single run is recorded with --results",
             "a single run (no CONFIG)",
         )
-        if no_record and results != DEFAULT_RESULTS:
+        if no_record and _given(ctx, "results"):
             # the file was named and then ignored without a word
             raise typer.BadParameter(
                 "names the file a run is appended to; --no-record appends it nowhere",
@@ -248,17 +250,18 @@ def run(
         )
         return
     _refuse_given(
+        ctx,
         (
-            ("--benchmark", benchmark, "digits"),
-            ("--source", source, None),
-            ("--target", target, None),
-            ("--method", method, None),
-            ("--seed", seed, 0),
-            ("--set", set_, None),
-            ("--data", data_set, None),
+            ("--benchmark", "benchmark"),
+            ("--source", "source"),
+            ("--target", "target"),
+            ("--method", "method"),
+            ("--seed", "seed"),
+            ("--set", "set_"),
+            ("--data", "data_set"),
             # config runs write <out>/results.jsonl, always
-            ("--results", results, DEFAULT_RESULTS),
-            ("--no-record", no_record, False),
+            ("--results", "results"),
+            ("--no-record", "no_record"),
         ),
         "apply to single runs; with a config, override it with key=value arguments instead",
         "CONFIG",
@@ -318,10 +321,22 @@ def _option_error(exc: BaseException, option: str, path: Path | None) -> BaseExc
     return ValueError(f"{option}: {exc.strerror or exc}: {str(name)!r}")
 
 
-def _refuse_given(options, message: str, param_hint: str) -> None:
-    """``BadParameter`` naming every ``(name, value, default)`` given a value other than its
-    default: an option of the other mode would otherwise be ignored without a word."""
-    given = [name for name, value, default in options if value != default]
+def _given(ctx: typer.Context, param: str) -> bool:
+    """Whether the command line (or the environment) gave ``param``, the parameter's
+    Python name; its default spelled out counts (its value alone cannot tell). Read by
+    the source's name: click's ``ParameterSource``, which newer typers vendor privately."""
+    if param not in ctx.params:  # a misspelt name has no source, and read as not given
+        raise KeyError(f"no parameter {param!r}; expected one of {sorted(ctx.params)}")
+    source = ctx.get_parameter_source(param)
+    return getattr(source, "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _refuse_given(ctx: typer.Context, options, message: str, param_hint: str) -> None:
+    """``BadParameter`` naming every option of ``options`` ``(flag, parameter name)`` that
+    was given: an option of the other mode would otherwise be ignored without a word (a
+    comparison with its default let the default spelled out through, e.g. ``--seed 0``
+    with a config)."""
+    given = [flag for flag, param in options if _given(ctx, param)]
     if given:
         raise typer.BadParameter(f"{', '.join(given)} {message}", param_hint=param_hint)
 

@@ -1209,3 +1209,24 @@ def test_report_names_a_file_where_its_default_folder_goes(tmp_path):
     text = " ".join(res.output.split())
     assert res.exit_code == 1 and "--out (default <results folder>/report): " in text
     assert text.rstrip().endswith("acc.md'"), text
+
+
+@pytest.mark.parametrize(
+    ("option", "error"),
+    [
+        # the default spelled out: compared by value, it was let through and ignored
+        (["--results", "results/runs.jsonl"], "--results: names the file a run is appended to"),
+        (["--jobs", "1"], "--jobs apply to config runs"),
+    ],
+)
+def test_a_single_run_refuses_an_option_given_at_its_default_value(option, error):
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--no-record", *option])
+    assert res.exit_code == 2 and error in " ".join(res.output.split()), res.output
+
+
+def test_a_config_run_refuses_a_single_run_option_given_at_its_default_value(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: c\nbenchmark: digits\nmethods:\n  km: {method: kmeans}\n")
+    res = runner.invoke(app, ["run", str(cfg), "--seed", "0", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--seed apply to single runs" in " ".join(res.output.split())
+    assert not (tmp_path / "o").exists()
