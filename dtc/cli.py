@@ -273,7 +273,7 @@ def run(
             f"--address applies to --backend ray only, got --backend {backend}",
             param_hint="--address",
         )
-    if address is not None and jobs != 1:
+    if address is not None and _given(ctx, "jobs"):
         raise typer.BadParameter(
             "--jobs sets the local processes, or the CPUs of a Ray instance started here; "
             "with --address the cluster's own CPUs decide",

@@ -225,6 +225,11 @@ def test_config_run_refuses_ray_options_it_would_ignore(tmp_path):
     assert res.exit_code != 0
     assert "with --address the cluster's own CPUs decide" in " ".join(res.output.split())
     assert not (tmp_path / "o").exists()
+    # its default spelled out is ignored as much
+    res = runner.invoke(
+        app, ["run", str(cfg), "--backend", "ray", "--address", "auto", "--jobs", "1", *out]
+    )
+    assert res.exit_code != 0 and "own CPUs decide" in " ".join(res.output.split())
 
 
 def test_an_interrupt_while_the_config_loads_exits_130_without_a_traceback(tmp_path, monkeypatch):
