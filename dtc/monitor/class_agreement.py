@@ -98,7 +98,8 @@ def class_agreement(
         names independent of the clusters, 1 for names that relabel them.
         ``n_named``: how many source classes name at least one target row.
         ``n_clusters``: the clusters K-means found in the target (fewer than asked where it
-        has fewer distinct rows; ``ValueError`` naming ``Xt`` below 2).
+        has fewer distinct rows; at least 2: identical rows are a ``ValueError`` naming
+        ``Xt``).
         ``n_classes``: of the source.
     """
     Xs, Xt = _rows(Xs, "Xs"), _rows(Xt, "Xt")
@@ -127,18 +128,20 @@ def class_agreement(
     if not is_int_at_least(n_init, 1):
         raise ValueError(f"class_agreement: n_init must be an int >= 1, got {n_init!r}")
     seed = check_seed(seed, owner="class_agreement")
+    if not np.ptp(Xt, axis=0).any():
+        # identical rows: one cluster, one name, and scikit-learn's AMI of two constant
+        # labellings is 1 by convention (0 / 0: undefined), read as perfect agreement.
+        # Checked before the fits: K-means warned first that it found one cluster.
+        raise ValueError(
+            f"class_agreement: Xt: its rows are identical, so K-means finds 1 cluster of "
+            f"the {n_clusters} asked; agreement needs at least 2"
+        )
     names = source_names(Xs, ys, Xt, C=C)
     clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=seed).fit_predict(
         _standardise(Xt)
     )
+    # >= 2: k-means++ draws its second centre where the first is not, and Lloyd keeps both
     found = int(np.unique(clusters).size)
-    if found < 2:
-        # identical rows: one cluster, one name, and scikit-learn's AMI of two constant
-        # labellings is 1 by convention (0 / 0: undefined), read as perfect agreement
-        raise ValueError(
-            f"class_agreement: Xt: K-means found {found} cluster(s) of the {n_clusters} "
-            "asked (the rows are identical); agreement needs at least 2"
-        )
     return {
         "agreement": float(adjusted_mutual_info_score(clusters, names)),
         "n_named": int(np.unique(names).size),

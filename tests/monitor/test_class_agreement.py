@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
 from sklearn.preprocessing import StandardScaler
@@ -86,15 +87,19 @@ def test_bad_input_is_refused(change, match):
         class_agreement(Xs, ys, Xt, 3, seed=-1)
 
 
-@pytest.mark.filterwarnings(
-    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
-)
+@pytest.mark.filterwarnings("error")  # scikit-learn's ConvergenceWarning came first
 def test_a_target_of_identical_rows_has_no_clusters_to_agree_with():
     # one K-means cluster and one name: scikit-learn's AMI of two constant labellings is
     # 1 by convention (0 / 0), and it was read as perfect agreement
     Xs, ys = three_blobs((0, 1, 2), seed=0)
-    with pytest.raises(ValueError, match=r"Xt: K-means found 1 cluster\(s\) of the 3 asked"):
+    with pytest.raises(ValueError, match="Xt: its rows are identical, so K-means finds 1 cl"):
         class_agreement(Xs, ys, np.ones((30, 6)), 3)
+    # two distinct rows are two clusters, however few the second's copies (and fewer
+    # than asked, as scikit-learn warns)
+    Xt = np.ones((30, 6))
+    Xt[0] = 2.0
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        assert class_agreement(Xs, ys, Xt, 3)["n_clusters"] == 2
 
 
 def test_source_names_are_a_logistic_regression_of_the_standardised_domains():
