@@ -106,7 +106,7 @@ from dtc.nn.training import (
     save_checkpoint,
     seed_rngs,
 )
-from dtc.self_training import has_direction, pseudo_labels
+from dtc.self_training import has_direction, pseudo_labels, unit_rows
 
 __all__ = ["DTC", "FAMILY_CONFIGS", "family_config"]
 
@@ -384,11 +384,6 @@ def _same_weights(a: dict, b: dict) -> bool:
         if not torch.equal(nan, y.isnan()) or not torch.equal(x[~nan], y[~nan]):
             return False
     return True
-
-
-def _unit_rows(Z: np.ndarray) -> np.ndarray:
-    """The rows of ``Z`` ``(n, d)`` scaled to unit L2 norm (a zero row stays zero)."""
-    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
 
 def _select_k(X, seed: int) -> int:
@@ -1812,7 +1807,7 @@ class DTC(TransferClusterer):
                     if self._conditional
                     else (None, None)
                 )
-                context = self._context(zs, zt, pt, 0.0, ps)
+                context = self._context(zs, pt, 0.0, ps)
                 try:
                     value = self._loss(zs, zt, **context)
                 except TypeError as exc:  # a user's forward that does not take **context
@@ -1988,7 +1983,7 @@ class DTC(TransferClusterer):
             )
         return scale
 
-    def _context(self, zs, zt, probs_t, progress: float, probs_s=None) -> dict:
+    def _context(self, zs, probs_t, progress: float, probs_s=None) -> dict:
         ctx = {"progress": float(progress)}
         if self._conditional:
             ctx["source_probs"] = self._uniform_probs(zs) if probs_s is None else probs_s
@@ -2058,7 +2053,7 @@ class DTC(TransferClusterer):
             probs_s = probs_t = None
             if self._conditional:  # soft assignments only for these (k may not be known yet)
                 probs_s, probs_t = probs_fn(zs, zt)
-            out["align"] = self._loss(zs, zt, **self._context(zs, zt, probs_t, progress, probs_s))
+            out["align"] = self._loss(zs, zt, **self._context(zs, probs_t, progress, probs_s))
             if zt.requires_grad and not getattr(out["align"], "requires_grad", False):
                 # a detached value trains nothing: the run would be loss=None's, unnamed
                 raise ValueError(
@@ -2244,7 +2239,7 @@ class DTC(TransferClusterer):
             return centres
         # in the clustering space, as the final clustering: unit rows when spherical (the
         # raw rows' clusters agreed with the unit rows' at ARI 0.43 to 0.49 on digits)
-        return self._run_clusterer(_unit_rows(Zt) if self.spherical else Zt, self._k, None)[1]
+        return self._run_clusterer(unit_rows(Zt) if self.spherical else Zt, self._k, None)[1]
 
     def _self_train(self) -> None:
         """Iterative self-training (see :mod:`dtc.self_training`): pseudo-label the target
@@ -2341,7 +2336,7 @@ class DTC(TransferClusterer):
         if self.spherical:
             # cosine geometry: K-means on unit rows is spherical K-means up to the
             # centres' norms (Dhillon & Modha, Machine Learning 2001)
-            Zt, Zs = _unit_rows(Z), _unit_rows(Zs)
+            Zt, Zs = unit_rows(Z), unit_rows(Zs)
         if k is None:
             k = self._k if self._k is not None else _select_k(Zt, self.seed)
         if k > len(Zt):

@@ -36,17 +36,19 @@ import numpy as np
 
 from dtc._validation import check_bool, check_number, host_array, is_int_at_least
 
-__all__ = ["anchored_kmeans", "confident_mask", "has_direction", "pseudo_labels"]
+__all__ = ["anchored_kmeans", "confident_mask", "has_direction", "pseudo_labels", "unit_rows"]
 
 
-#: Rows shorter than this have no direction: :func:`_unit_rows` leaves them short.
+#: Rows shorter than this have no direction: :func:`unit_rows` leaves them short.
 TINY = 1e-12
 #: The similarity of a spherical anchor with no direction to every point: below any
 #: cosine, so that it takes no point.
 NO_DIRECTION = -2.0
 
 
-def _unit_rows(Z: np.ndarray) -> np.ndarray:
+def unit_rows(Z: np.ndarray) -> np.ndarray:
+    """The rows of ``Z`` ``(n, d)`` scaled to unit L2 norm; a row shorter than
+    :data:`TINY` (no direction) stays short, a zero row zero."""
     norms = np.linalg.norm(Z, axis=1, keepdims=True)
     return Z / np.maximum(norms, TINY)
 
@@ -128,7 +130,7 @@ def anchored_kmeans(
                 "K-means has nothing to start from; in DTC's self-training the encoder maps "
                 "the rows the anchors are made of to zero (use spherical=False)"
             )
-        Z, C = _unit_rows(Z), _unit_rows(C)
+        Z, C = unit_rows(Z), unit_rows(C)
     else:
         # Distances |z|^2 - 2 z.c + |c|^2 of points far from the origin relative to their
         # spread cancel to rounding (data offset by 1e8 came out positive, and all in one
@@ -155,7 +157,7 @@ def anchored_kmeans(
                 if not spherical:
                     C[c] = mean
                 elif has_direction(mean[None])[0]:  # else it keeps its direction
-                    C[c] = _unit_rows(mean[None])[0]
+                    C[c] = unit_rows(mean[None])[0]
     sim = similarities()
     C[dead] = given[dead]  # where they were: a row shorter than TINY came back 1e12 longer
     return sim.argmax(1).astype(np.int64), C + shift, sim

@@ -340,15 +340,13 @@ class MultiKernel:
         """``W = sum_s w_s g_s e^{-g_s D}`` (``dK/dD = -W``) from a filled buffer; ``(N,)``."""
         return self._rates(buf)[1] @ buf
 
-    def values_and_slopes(self, d2: torch.Tensor, buf: torch.Tensor | None = None):
+    def values_and_slopes(self, d2: torch.Tensor):
         """Kernel values ``K = sum_s w_s e^{-g_s D}`` and slopes ``W = sum_s w_s g_s e^{-g_s D}``
-        (``dK/dD = -W``) on a tile ``d2`` of any shape; both shaped like ``d2``.
-
-        ``buf`` optional ``(len(self), d2.numel())`` scratch space. Not differentiable.
-        """
+        (``dK/dD = -W``) on a tile ``d2`` of any shape; both shaped like ``d2``. Not
+        differentiable: :meth:`fill` and :meth:`slopes` on one tile (the estimators call
+        them on scratch space of their own)."""
         flat = d2.reshape(-1)
-        if buf is None or buf.shape != (len(self), flat.numel()):
-            buf = flat.new_empty((len(self), flat.numel()))
+        buf = flat.new_empty((len(self), flat.numel()))
         self.fill(flat, buf)
         return buf.sum(0).mul_(self.weight).view_as(d2), self.slopes(buf).view_as(d2)
 

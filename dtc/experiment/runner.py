@@ -70,7 +70,6 @@ __all__ = [
     "STALE_FILE",
     "SweepSummary",
     "describe_records",
-    "finished_ids",
     "run_experiment",
     "split_by_tasks",
     "unique_tasks",
@@ -101,11 +100,6 @@ class SweepSummary:
     def results_path(self) -> Path:
         """The JSON-lines file of the sweep's run records."""
         return self.out_dir / RESULTS_FILE
-
-
-def finished_ids(out_dir) -> set[str]:
-    """The ``run_id`` s already recorded in ``<out_dir>/results.jsonl``."""
-    return {r["run_id"] for r in read_records(user_path(out_dir) / RESULTS_FILE) if "run_id" in r}
 
 
 def split_by_tasks(records: list[dict], tasks: list[Task]) -> tuple[list[dict], list[dict]]:

@@ -114,12 +114,12 @@ def evaluating(module: nn.Module):
             m.training = mode
 
 
-def module_device(module: nn.Module, default=None) -> torch.device:
-    """The device of ``module``'s first parameter, else of its first buffer, else
-    ``default`` (CPU when None): a module without parameters runs anywhere."""
+def module_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter, else of its first buffer, else the
+    CPU: a module without parameters runs anywhere."""
     for t in itertools.chain(module.parameters(), module.buffers()):
         return t.device
-    return torch.device("cpu") if default is None else torch.device(default)
+    return torch.device("cpu")
 
 
 def _dry_run(module: nn.Module, width: int):

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from dtc.self_training import anchored_kmeans, confident_mask, pseudo_labels
+from dtc.self_training import (
+    TINY,
+    anchored_kmeans,
+    confident_mask,
+    has_direction,
+    pseudo_labels,
+    unit_rows,
+)
 
 
 def _blobs(rng, n=60):
@@ -346,3 +353,15 @@ def test_dtc_gives_a_dead_anchor_no_mass_in_a_conditional_loss():
     assert 0 < int(dead.sum()) < probs.shape[1]  # the dead anchors' columns, in every row
     assert torch.equal(probs == 0, dead.expand_as(probs))  # the live ones take all the mass
     assert torch.allclose(probs.sum(1), torch.ones(len(probs)))
+
+
+def test_unit_rows_are_sklearn_normalize_and_leave_rows_without_direction_short():
+    from sklearn.preprocessing import normalize
+
+    Z = np.random.default_rng(0).normal(size=(6, 4))
+    Z[1], Z[2] = 0.0, TINY / 10
+    U, live = unit_rows(Z), has_direction(Z)
+    assert np.array_equal(live, [True, False, False, True, True, True])
+    np.testing.assert_allclose(U[live], normalize(Z[live]), rtol=1e-15, atol=0)
+    # normalize scales a row of norm 1e-13 to one (a direction out of rounding noise)
+    assert not U[1].any() and np.linalg.norm(U[2]) < 1
