@@ -466,9 +466,10 @@ class DTC(TransferClusterer):
 
     The defaults are the documented ``labelled`` configuration of :data:`FAMILY_CONFIGS`
     (chosen on the embedded digits default): ``DTC().fit(make_digits_pair())`` gives
-    88.8 % accuracy without matching (target-only K-means: 70.9 %) in about 10 s of CPU;
-    88.3 % on another machine with the same code, packages and kernel set (torch's float
-    reductions round otherwise by CPU; README, "DTC").
+    88.2 % accuracy without matching (target-only K-means: 70.9 %) in about 6 s on an AMD
+    EPYC (fifty-fourth session; ``make demo`` prints it too). Earlier sessions' machines
+    gave 88.8 % and 88.3 %: torch's float reductions round otherwise by CPU, and the code
+    has moved since (README, "DTC").
 
     Parameters
     ----------

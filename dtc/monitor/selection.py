@@ -147,8 +147,8 @@ def _target_rows(target: Domain, max_samples: int, seed: int) -> np.ndarray:
 def source_discrepancy(
     source: Domain, target: Domain, *, max_samples: int = 500, seed: int = 0
 ) -> float:
-    """Biased squared MMD between the raw features of ``source`` ``(n_s, d)`` and
-    ``target`` ``(n_t, d)`` on seeded subsamples of at most ``max_samples`` rows each,
+    """Biased squared MMD between the raw features of the domains ``source`` (``X`` of
+    shape ``(n_s, d)``) and ``target`` (``(n_t, d)``) on seeded subsamples of at most ``max_samples`` rows each,
     with the Gaussian kernel ``exp(-||x - y||^2 / m)``, ``m`` the median squared distance
     of the pooled subsamples (the median heuristic, Gretton et al., JMLR 2012). 0 for
     identical samples, at most 2."""
@@ -156,6 +156,12 @@ def source_discrepancy(
 
     from dtc.align.mmd import mmd2_biased
 
+    for name, domain in (("source", source), ("target", target)):
+        if not isinstance(domain, Domain):  # an array failed on .n_features, named nowhere
+            raise ValueError(
+                f"source_discrepancy: {name} must be a dtc.data.Domain (Domain(X)), got "
+                f"{type(domain).__name__}"
+            )
     if source.n_features != target.n_features:
         raise ValueError(
             f"source_discrepancy: source {source.name!r} has {source.n_features} features, the "

@@ -198,8 +198,9 @@ class _NullProgress:
 
 @contextmanager
 def progress_bar(verbose: int = 0):
-    """A ``rich.progress.Progress`` (use ``add_task`` / ``update``), or a silent stand-in
-    when ``verbose`` is 0 or stderr is not a terminal (logs and CI stay clean)."""
+    """A context manager yielding a ``rich.progress.Progress`` (``with progress_bar(1) as
+    bar: bar.add_task(...)``, then ``update``), or a silent stand-in when ``verbose`` is 0
+    or stderr is not a terminal (logs and CI stay clean)."""
     if not verbose or not sys.stderr.isatty():
         yield _NullProgress()
         return

@@ -69,6 +69,15 @@ def test_source_discrepancy_matches_a_numpy_mmd():
     assert source_discrepancy(Domain(a), Domain(a), max_samples=100) == pytest.approx(0, abs=1e-9)
 
 
+@pytest.mark.parametrize("bad", ["source", "target"])
+def test_source_discrepancy_names_an_array_given_for_a_domain(bad):
+    # an array failed with numpy's AttributeError on .n_features, naming neither argument
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    args = {"source": Domain(X), "target": Domain(X), bad: X}
+    with pytest.raises(ValueError, match=f"source_discrepancy: {bad} must be a dtc.data.Domain"):
+        source_discrepancy(args["source"], args["target"])
+
+
 def test_source_discrepancy_takes_its_median_on_at_most_the_cap_of_pooled_rows(monkeypatch):
     """All pairs of the pooled rows were held densely (~20 bytes a pair: 2.7 GiB at 6,000
     rows a domain); above the cap the median comes from evenly spaced pooled rows."""
