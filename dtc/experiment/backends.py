@@ -9,6 +9,7 @@ parallelism.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import os
@@ -21,8 +22,9 @@ import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from dtc._plugins import module_of
 from dtc._validation import is_int_at_least
-from dtc.experiment.config import Task
+from dtc.experiment.config import Task, _registry
 from dtc.experiment.store import Terminated
 
 __all__ = ["BACKENDS", "check_backend", "check_workers_can_import", "execute", "run_tasks"]
@@ -42,7 +44,8 @@ def registrations() -> list[tuple[str, str, bytes]]:
     loss that a script registers before its sweep (in its ``if __name__ == "__main__":``
     block) passes the config's checks here, and would be unknown in every run of
     ``jobs > 1``. The workers register these again (:func:`_register`). A class that does
-    not pickle is left out (it stays unknown there, as before)."""
+    not pickle is left out: a sweep whose runs name it is refused before it starts
+    (:func:`check_workers_can_import`)."""
     out = []
     for module, attr in _REGISTRIES.items():
         if module not in sys.modules:  # never imported: nothing registered in it
@@ -55,16 +58,41 @@ def registrations() -> list[tuple[str, str, bytes]]:
     return out
 
 
+#: ``{(kind, name): why}`` for the names of :func:`registrations` that this (worker)
+#: process could not load (:func:`_register`), kind as in ``Task.code``: "loss", "method".
+_UNLOADED: dict[tuple[str, str], str] = {}
+
+
 def _register(registered) -> None:
-    """Register in this (worker) process the names of :func:`registrations`; one whose
-    class cannot be imported here (defined in an interactive session) is skipped."""
+    """Register in this (worker) process the names of :func:`registrations`. One whose
+    class cannot be loaded here (defined under the script's ``if __name__ ==
+    "__main__":``, which a worker skips) is noted in :data:`_UNLOADED`, for its runs to
+    say so (:func:`_check_registered`)."""
     for module, name, blob in registered or ():
+        registry = getattr(importlib.import_module(module), _REGISTRIES[module])
         try:
             cls = pickle.loads(blob)
-        except Exception:
+        except Exception as exc:
+            _UNLOADED[registry.what, name] = f"{type(exc).__name__}: {exc}"
             continue
-        registry = getattr(importlib.import_module(module), _REGISTRIES[module])
+        _UNLOADED.pop((registry.what, name), None)
         registry.register(name, cls, overwrite=True)
+
+
+def _check_registered(code: dict) -> None:
+    """A name registered in the sweep's process that a task's run id hashed (``"loss NAME
+    -> module:Class"``) was loaded in this one: else its run failed with "the code
+    changed since the sweep was planned" (:func:`_check_unchanged` finds no code for it
+    here), and running the sweep again failed the same way."""
+    for key in code:
+        named, arrow, path = key.partition(" -> ")
+        kind, _, name = named.partition(" ")
+        if arrow and (why := _UNLOADED.get((kind, name))) is not None:
+            raise ValueError(
+                f"{kind} {name!r} ({path}) was registered in the sweep's process, but this "
+                f"worker process could not load its class ({why}): define it at the top "
+                "level of a module file the workers can import, or run with jobs=1"
+            )
 
 
 def _check_loaded(code: dict) -> None:
@@ -116,6 +144,7 @@ def execute(task_dict: dict, data_dir=None, registered=None) -> dict:
 
     _register(registered)
     task = Task.from_dict(task_dict)
+    _check_registered(task.code)
     _check_loaded(task.code)
     _check_unchanged(task)
     record = run_single(task.spec, data_dir=data_dir, imbalance=task.imbalance)
@@ -388,32 +417,120 @@ def check_backend(backend: str, jobs: int) -> None:
         _import_ray()
 
 
-def _fileless_plugin(key: str) -> str | None:
+#: The fields of a statement that hold the statements it runs (its blocks).
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``test`` is ``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and [type(op) for op in test.ops] == [ast.Eq]):
+        return False
+    sides = [test.left, *test.comparators]
+    names = {side.id for side in sides if isinstance(side, ast.Name)}
+    values = {side.value for side in sides if isinstance(side, ast.Constant)}
+    return names == {"__name__"} and values == {"__main__"}
+
+
+def _bindings(body: list, guarded: bool = False) -> Iterator[tuple[str, bool]]:
+    """``(name, guarded)`` for every name the statements of ``body`` bind in their module
+    (not in a function or class), ``guarded`` when under ``if __name__ == "__main__":``."""
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield stmt.name, guarded
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            yield from ((a.asname or a.name.partition(".")[0], guarded) for a in stmt.names)
+            continue
+        # what the statement itself assigns (a target, a `with ... as`), not its blocks
+        for field, value in ast.iter_fields(stmt):
+            if field not in _BLOCKS:
+                for node in value if isinstance(value, list) else [value]:
+                    if isinstance(node, ast.AST):
+                        for n in ast.walk(node):
+                            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                                yield n.id, guarded
+        inner = guarded or (isinstance(stmt, ast.If) and _is_main_guard(stmt.test))
+        yield from _bindings(getattr(stmt, "body", []), inner)
+        for field in ("orelse", "finalbody"):  # an else of the guard runs in a worker
+            yield from _bindings(getattr(stmt, field, []), guarded)
+        for block in getattr(stmt, "handlers", []) + getattr(stmt, "cases", []):
+            yield from _bindings(block.body, guarded)
+
+
+def _main_guarded(name: str) -> bool:
+    """Whether the main script binds ``name`` only under ``if __name__ == "__main__":``: a
+    spawned worker imports the script as ``__mp_main__``, which skips that block, so the
+    class is missing there. False when the script cannot be read, or binds ``name``
+    elsewhere too (or nowhere: the worker's own error then says so, :func:`_register`)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    try:
+        with open(path, "rb") as file:
+            tree = ast.parse(file.read())
+    except (OSError, SyntaxError, TypeError, ValueError):
+        return False
+    guarded = {g for n, g in _bindings(tree.body) if n == name}
+    return guarded == {True}
+
+
+def _unloadable_reason(module_name: str, qualname: str, cls: type | None = None) -> str | None:
+    """Why a worker process cannot load the class ``qualname`` of ``module_name``, as what
+    follows its name in an error; None when it can. ``cls``: the class, for one sent
+    pickled (a name registered at run time, :func:`registrations`), which names its module
+    and qualified name; without it the worker imports ``"module:Class"`` itself."""
+    module = sys.modules.get(module_name)
+    if module is not None and getattr(module, "__file__", None) is None:
+        return "is defined where there is no file (a notebook cell or python -c)"
+    if cls is not None and "<locals>" in qualname:
+        return "is defined inside a function"
+    if module_name == "__main__" and _main_guarded(qualname.partition(".")[0]):
+        return f'is defined under `if __name__ == "__main__":` in {module.__file__}'
+    if cls is not None:
+        try:
+            pickle.dumps(cls)
+        except Exception as exc:  # registrations() leaves it out: unknown in the workers
+            return f"cannot be pickled ({type(exc).__name__}: {exc})"
+    return None
+
+
+def _unloadable_plugin(key: str) -> str | None:
     """The plugin a run id's code ``key`` (:func:`~dtc.experiment.config.plugin_code`)
-    names when its class is defined in a module without a file (a notebook cell,
-    ``python -c``), as ``"method NAME (module:Class)"`` or ``"'module:Class'"``; else None."""
-    named, _, target = key.rpartition(" -> ")
-    module = sys.modules.get(target.partition(":")[0])
-    if module is None or getattr(module, "__file__", None) is not None:
-        return None
+    names, as ``"method NAME (module:Class)"`` or ``"'module:Class'"``, followed by why a
+    worker process cannot load it (:func:`_unloadable_reason`); else None."""
+    named, _, path = key.rpartition(" -> ")
     kind, _, name = named.partition(" ")
-    return f"{kind} {name!r} ({target})" if named else repr(target)
+    registry = _registry(kind, name) if named else None
+    # a class registered at run time is sent pickled; a string (an entry point, a
+    # "module:Class" value) the worker imports by its path
+    target = path if not named else None if registry is None else registry.target(name)
+    if isinstance(target, type):
+        reason = _unloadable_reason(module_of(target), target.__qualname__, target)
+    elif isinstance(target, str):
+        module_name, _, attr = target.partition(":")
+        reason = _unloadable_reason(module_name, attr)
+    else:  # no longer registered: the run's own lookup names it
+        return None
+    if reason is None:
+        return None
+    return f"{kind} {name!r} ({path}) {reason}" if named else f"{path!r} {reason}"
 
 
 def check_workers_can_import(tasks: Iterable[Task], jobs: int, backend: str) -> None:
     """``ValueError`` when the runs go to other processes (``jobs > 1``, or Ray) and a task
-    names a user's class defined without a file: a worker cannot import it, so each of its
-    runs would fail as an unknown name (or a missing module)."""
+    names a user's class that those cannot load (:func:`_unloadable_reason`): one defined
+    without a file, inside a function, or under the script's ``if __name__ ==
+    "__main__":``. Each of its runs would fail as an unknown name (or, for a registered
+    name, as code changed since the sweep was planned)."""
     if backend == "local" and jobs == 1:
         return
+    checked = set()
     for task in tasks:
-        for key in task.code:
-            if (plugin := _fileless_plugin(key)) is not None:
+        for key in task.code.keys() - checked:
+            checked.add(key)
+            if (plugin := _unloadable_plugin(key)) is not None:
                 raise ValueError(
-                    f"{plugin} is defined where there is no file (a notebook cell or "
-                    f"python -c), and the worker processes of jobs={jobs} / backend="
-                    f"{backend!r} cannot import it: run with jobs=1, or define it in a "
-                    "module file"
+                    f"{plugin}, and the worker processes of jobs={jobs} / backend="
+                    f"{backend!r} cannot import it: run with jobs=1, or define it at the top "
+                    "level of a module file the workers can import"
                 )
 
 

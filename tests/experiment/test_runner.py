@@ -1256,6 +1256,133 @@ def test_a_class_without_a_file_is_refused_for_worker_processes(tmp_path, monkey
     assert summary.finished == 1 and not summary.errors
 
 
+# A sweep's script whose classes sit where a spawned worker cannot load them: under the
+# `if __name__ == "__main__":` that the worker's import of the script skips, and inside a
+# function (pickle cannot name it); Top and the guard's else branch are fine.
+GUARDED_SCRIPT = """
+import numpy as np
+from torch import nn
+
+from dtc.methods import TransferClusterer
+
+
+class Top(TransferClusterer):
+    def __init__(self, n_clusters=None, seed=0):
+        self.n_clusters, self.seed = n_clusters, seed
+
+    def _fit(self, pair):
+        self.labels_ = np.arange(pair.target.n_samples) % 2
+
+
+def make():
+    class Local(Top):
+        pass
+
+    return Local
+
+
+if __name__ == "__main__":
+
+    class Guarded(Top):
+        pass
+
+    class GuardedLoss(nn.Module):
+        def forward(self, source, target, **context):
+            return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+else:
+
+    class Otherwise(Top):
+        pass
+"""
+
+
+@pytest.fixture
+def guarded_script(tmp_path, monkeypatch):
+    """GUARDED_SCRIPT run as the main script (its file in ``tmp_path``), its classes
+    registered under their names in lower case (``make()``'s as "local")."""
+    import types
+
+    from dtc import align, methods
+    from dtc.align import registry
+
+    path = tmp_path / "sweep.py"
+    path.write_text(GUARDED_SCRIPT)
+    main = types.ModuleType("__main__")
+    main.__file__ = str(path)
+    exec(compile(GUARDED_SCRIPT, str(path), "exec"), main.__dict__)
+    # what the guard's else defines in the worker, where it runs
+    main.Otherwise = type("Otherwise", (main.Top,), {"__module__": "__main__"})
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    for reg in (methods._METHODS, registry._LOSSES):
+        monkeypatch.setattr(reg, "_registered", dict(reg._registered))
+    for name in ("Top", "Guarded", "Otherwise"):
+        methods.register(name.lower(), getattr(main, name))
+    methods.register("local", main.make())
+    align.register("guarded_loss", main.GuardedLoss)
+    return main
+
+
+def test_a_class_the_workers_cannot_load_is_refused_before_the_sweep(tmp_path, guarded_script):
+    """A registered class under the script's `if __name__ == "__main__":` or inside a
+    function pickled badly or not at all: the sweep of jobs=2 started, and every run of it
+    failed with "the code changed since the sweep was planned ... run the sweep again",
+    which failed the same way. The sweep now says why before it starts; jobs=1 runs it."""
+    from dtc.experiment import backends
+
+    script = tmp_path / "sweep.py"
+    guard = f'is defined under `if __name__ == "__main__":` in {script}'
+    dtc_params = {"loss": "guarded_loss", "pretrain_epochs": 1, "adapt_epochs": 1}
+    for method, named in (
+        ({"method": "guarded"}, f"method 'guarded' (__main__:Guarded) {guard}"),
+        ({"method": "__main__:Guarded"}, f"'__main__:Guarded' {guard}"),
+        (
+            {"method": "dtc", "params": dtc_params},
+            f"loss 'guarded_loss' (__main__:GuardedLoss) {guard}",
+        ),
+        (
+            {"method": "local"},
+            "method 'local' (__main__:make.<locals>.Local) is defined inside a function",
+        ),
+    ):
+        cfg = load_config({**CONFIG, "methods": {"m": method}}, ["seeds=[0]"])
+        with pytest.raises(ValueError, match=rf"^{re.escape(named)}, and the worker processes"):
+            run_experiment(cfg, tmp_path / "out", jobs=2, progress=False)
+        assert not (tmp_path / "out").exists()
+        with pytest.raises(ValueError, match="define it at the top level of a module file"):
+            list(backends.run_tasks(expand(cfg), jobs=2))
+    # defined at the top level, or bound outside the guard: the workers have them
+    for name in ("top", "otherwise", "__main__:Top"):
+        cfg = load_config({**CONFIG, "methods": {"m": {"method": name}}}, ["seeds=[0]"])
+        backends.check_workers_can_import(expand(cfg), 2, "local")
+    methods_ = {"g": {"method": "guarded"}, "l": {"method": "local"}}
+    cfg = load_config({**CONFIG, "methods": methods_}, ["seeds=[0]"])
+    summary = run_experiment(cfg, tmp_path / "out", jobs=1, progress=False)
+    assert summary.finished == 2 and not summary.errors
+
+
+def test_a_worker_that_cannot_load_a_registered_class_says_so(monkeypatch, guarded_script):
+    """The backstop behind the check above: a worker that could not unpickle a class the
+    sweep registered (here: the guard's class, gone from the worker's __main__) failed its
+    runs as "the code changed since the sweep was planned"; it names the class and why."""
+    from dtc import methods
+    from dtc.experiment import backends
+
+    monkeypatch.setattr(backends, "_UNLOADED", {}, raising=False)  # what this test notes
+    task = expand(load_config({**CONFIG, "methods": {"g": {"method": "guarded"}}}, ["seeds=[0]"]))
+    registered = backends.registrations()
+    # the worker: its __main__ skipped the guard, and the name is not registered there
+    monkeypatch.delattr(guarded_script, "Guarded")
+    del methods._METHODS._registered["guarded"]
+    with pytest.raises(ValueError) as raised:
+        backends.execute(task[0].to_dict(), None, registered)
+    assert str(raised.value).startswith(
+        "method 'guarded' (__main__:Guarded) was registered in the sweep's process, but this "
+        "worker process could not load its class (AttributeError: "
+    )
+    assert "define it at the top level of a module file" in str(raised.value)
+
+
 def test_the_progress_bar_leaves_stdout_alone_on_a_terminal(monkeypatch):
     # rich swapped sys.stdout for its console (stderr) while a bar was live on a terminal:
     # `dtc run CONFIG --json` in a terminal sent its records to stderr
