@@ -45,9 +45,11 @@ small losses are worth measuring with ``--threads 1`` there):
                  read too little, often 0, while the peers', above it, read in full.)
 
 Losses: every loss in ``dtc.align.available()`` that builds with default arguments
-(all get the context ``source_probs``/``target_probs`` = random soft assignments over
-10 clusters, drawn once before the timed calls, and ``progress=0.5``; dtc's wrappers of
-pytorch-adapt are left out, the peers are measured directly), a few named variants
+(called as DTC calls them: all get ``progress=0.5``, and the conditional ones the context
+``source_probs``/``target_probs`` = random soft assignments over 10 clusters, drawn once
+before the timed calls; the warm-up's value must be a finite real scalar with a gradient,
+or the row fails; dtc's wrappers of pytorch-adapt are left out, the peers are measured
+directly), a few named variants
 (``mmd_1k``: one kernel), and the peers ``pa_mmd_q33`` / ``pa_mmd_q1`` (pytorch-adapt
 ``MMDLoss(mmd_type="quadratic")`` with its 33 scales / one scale), ``pa_mmd_lin33``
 (``mmd_type="linear"``), ``pa_coral`` (``CORALLoss``) and ``pot_swd``
@@ -174,15 +176,19 @@ def _build(key: str, n: int):
     row = dict(
         loss=key, impl="dtc", estimator=getattr(loss, "estimator", estimator), kernels=kernels
     )
-    # The same context the pipeline passes to every loss; unconditional ones ignore it. Made
-    # once, before the timed calls: an input, as x and y are (drawn inside the timed call it
-    # was timed for dtc's rows alone, ~12 ms a call, 90x pa_coral's time at n = 64).
-    gen = torch.Generator().manual_seed(1)
-    ps = torch.softmax(torch.randn(n, 10, generator=gen), 1)
-    pt = torch.softmax(torch.randn(n, 10, generator=gen), 1)
+    # The context the pipeline passes (DTC._context): the progress to every loss, the soft
+    # assignments only to a conditional one (a loss taking (source, target, progress=0.0),
+    # which trains in DTC, failed here on source_probs). Made once, before the timed calls:
+    # an input, as x and y are (drawn inside the timed call it was timed for dtc's rows
+    # alone, ~12 ms a call, 90x pa_coral's time at n = 64).
+    context = {"progress": 0.5}
+    if getattr(loss, "conditional", False):
+        gen = torch.Generator().manual_seed(1)
+        context["source_probs"] = torch.softmax(torch.randn(n, 10, generator=gen), 1)
+        context["target_probs"] = torch.softmax(torch.randn(n, 10, generator=gen), 1)
 
     def fn(x, y):
-        return loss(x, y, source_probs=ps, target_probs=pt, progress=0.5)
+        return loss(x, y, **context)
 
     return fn, row
 
@@ -217,6 +223,31 @@ def _busy(threads: int) -> float | None:
     return None
 
 
+def _check_value(value, key: str) -> None:
+    """``ValueError`` unless ``value``, what loss ``key`` returned, is one DTC trains with
+    (DTC checks it in its dry call, then each batch): a real floating-point scalar tensor
+    with a gradient, and finite. A vector failed in backward with torch's bare "grad can be
+    implicitly created only for scalar outputs", and a NaN was timed and reported "ok"."""
+    import torch
+
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1):
+        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
+        raise ValueError(
+            f"loss {key} must return a scalar tensor (one value for the batch), got {got}"
+        )
+    if not value.dtype.is_floating_point:
+        raise ValueError(
+            f"loss {key} must return a real floating-point scalar, got dtype {value.dtype}"
+        )
+    if not value.requires_grad:
+        raise ValueError(
+            f"loss {key} returned a value without a gradient (detached, computed under "
+            "torch.no_grad, or outside torch): it cannot move the embeddings"
+        )
+    if not torch.isfinite(value.detach()).all():
+        raise ValueError(f"loss {key} returned {float(value.detach())}, expected a finite value")
+
+
 def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     import torch
 
@@ -243,13 +274,16 @@ def _worker(key: str, n: int, d: int, repeats: int, threads: int) -> dict:
     reset_peak()  # the inputs' temporaries are gone: not the baseline's peak
     base_mib = peak_rss_mib()
 
-    def once():
+    def once(check=False):
         x.grad = y.grad = None
         w0, c0 = time.perf_counter(), time.process_time()
-        fn(x, y).backward()
+        value = fn(x, y)
+        if check:  # before backward, whose errors name no loss (microseconds, warm-up only)
+            _check_value(value, key)
+        value.backward()
         return time.perf_counter() - w0, time.process_time() - c0
 
-    first = once()  # warm-up (allocator, thread pool, MKL)
+    first = once(check=True)  # warm-up (allocator, thread pool, MKL)
     times = [first] if first[0] > 10 else [once() for _ in range(repeats)]
     peak_mib = peak_rss_mib()
     row.update(

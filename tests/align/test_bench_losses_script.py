@@ -2,6 +2,7 @@
 missing or the machine lacks the memory it needs at that n (not at every n), and never run."""
 
 import json
+import re
 
 import pytest
 
@@ -674,3 +675,64 @@ def test_the_kernel_count_of_dtcs_pytorch_adapt_wrappers(bench, pa_layers):
     assert bench.kernel_count(align.get("pa_mmd")) == 1
     assert bench.kernel_count(align.get("pa_mmd", kernel_scales=[1, 2, 4])) == 3
     assert bench.kernel_count(align.get("pa_coral")) == 0
+
+
+def test_a_loss_gets_the_context_dtc_passes_it(bench, monkeypatch):
+    """Every loss got source_probs and target_probs, where DTC passes them only to a
+    conditional one: a loss taking (source, target, progress=0.0), which trains in DTC,
+    failed here with a TypeError. Each now gets the keywords DTC gives it."""
+    import torch
+    from torch import nn
+
+    from dtc.align import register, registry
+
+    monkeypatch.setattr(registry._LOSSES, "_registered", dict(registry._LOSSES._registered))
+    seen = {}
+
+    class ProgressOnly(nn.Module):
+        def forward(self, source, target, progress=0.0):
+            seen["progress_only"] = {"progress"}
+            return (1 + progress) * (source.mean(0) - target.mean(0)).pow(2).sum()
+
+    class Conditional(ProgressOnly):
+        conditional = True
+
+        def forward(self, source, target, **context):
+            seen["conditional"] = set(context)
+            return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+    register("progress_only", ProgressOnly)
+    register("conditional", Conditional)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 4, generator=gen), torch.randn(8, 4, generator=gen)
+    for key in ("progress_only", "conditional"):
+        fn, _ = bench._build(key, 8)
+        assert fn(x, y).shape == ()
+    assert seen == {
+        "progress_only": {"progress"},
+        "conditional": {"progress", "source_probs", "target_probs"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (lambda x, y: (x - y).mean(0), "must return a scalar tensor (one value for the batch), got shape (4,)"),
+        (lambda x, y: (x - y).mean() * float("nan"), "returned nan, expected a finite value"),
+        (lambda x, y: (x - y).mean().detach(), "returned a value without a gradient"),
+        (lambda x, y: 1.0, "must return a scalar tensor (one value for the batch), got 1.0"),
+    ],
+    ids=["vector", "nan", "detached", "float"],
+)  # fmt: skip
+def test_a_loss_value_dtc_would_refuse_fails_its_row(bench, monkeypatch, value, error):
+    """The script used what a loss returned unchecked: a vector failed with torch's bare
+    "grad can be implicitly created only for scalar outputs", and a NaN was timed and
+    reported "ok". The warm-up's value is checked as DTC checks it, naming the loss."""
+    import torch
+
+    def build(key, n):
+        return value, dict(loss=key, impl="dtc", estimator="", kernels=0)
+
+    monkeypatch.setattr(bench, "_build", build)
+    with pytest.raises(ValueError, match="^" + re.escape(f"loss mine {error}")):
+        bench._worker("mine", 8, 4, 1, torch.get_num_threads())
