@@ -67,6 +67,7 @@ from dtc._plugins import (
 from dtc._torch_state import cpu_kernels
 from dtc._validation import SEED_MAX, check_bool, float_array, is_finite_number, user_path
 from dtc._warnings import warn
+from dtc.align.base import check_loss_value
 from dtc.align.grl import dann_schedule
 from dtc.align.kernels import median_sq_dist
 from dtc.align.mmd import MMDLoss
@@ -1827,19 +1828,8 @@ class DTC(TransferClusterer):
         finally:
             for m, mode in zip(mods, modes, strict=True):
                 m.train(mode)
-        if not (isinstance(value, torch.Tensor) and value.numel() == 1):
-            got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
-            raise ValueError(
-                f"DTC: loss {type(self._loss).__name__} must return a scalar tensor (one "
-                f"value for the batch), got {got}"
-            )
-        if not value.dtype.is_floating_point:
-            # a complex value failed in backward ("grad can be implicitly created only for
-            # real scalar outputs"), naming no loss; an integer one as "without a gradient"
-            raise ValueError(
-                f"DTC: loss {type(self._loss).__name__} must return a real floating-point "
-                f"scalar, got dtype {value.dtype}"
-            )
+        # an integer value would fail later as "without a gradient"
+        check_loss_value(value, f"DTC: loss {type(self._loss).__name__}")
 
     # -- one cluster numbering for an unlabelled conditional loss -------------------
     # Without source labels a conditional loss conditions on soft assignments to target

@@ -230,15 +230,9 @@ def _check_value(value, key: str) -> None:
     implicitly created only for scalar outputs", and a NaN was timed and reported "ok"."""
     import torch
 
-    if not (isinstance(value, torch.Tensor) and value.numel() == 1):
-        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
-        raise ValueError(
-            f"loss {key} must return a scalar tensor (one value for the batch), got {got}"
-        )
-    if not value.dtype.is_floating_point:
-        raise ValueError(
-            f"loss {key} must return a real floating-point scalar, got dtype {value.dtype}"
-        )
+    from dtc.align.base import check_loss_value
+
+    check_loss_value(value, f"loss {key}")
     if not value.requires_grad:
         raise ValueError(
             f"loss {key} returned a value without a gradient (detached, computed under "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["AlignmentLoss", "check_pair_inputs"]
+__all__ = ["AlignmentLoss", "check_loss_value", "check_pair_inputs"]
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -36,6 +36,18 @@ def _all_finite(x: torch.Tensor) -> bool:
         if bool(torch.isfinite(x.sum())):
             return True
         return bool(torch.isfinite(x).all())
+
+
+def check_loss_value(value, who: str) -> None:
+    """``ValueError`` naming ``who`` (e.g. ``"DTC: loss MMDLoss"``) unless ``value``, what
+    a loss returned, is a real floating-point tensor of one value: a vector failed in
+    ``backward`` with torch's "grad can be implicitly created only for scalar outputs", a
+    complex value with "... real scalar outputs", neither naming the loss."""
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1):
+        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
+        raise ValueError(f"{who} must return a scalar tensor (one value for the batch), got {got}")
+    if not value.dtype.is_floating_point:
+        raise ValueError(f"{who} must return a real floating-point scalar, got dtype {value.dtype}")
 
 
 def check_pair_inputs(
