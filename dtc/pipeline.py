@@ -1006,6 +1006,15 @@ class DTC(TransferClusterer):
                 raise ValueError(
                     f"DTC: callbacks must be dtc.monitor.base.Callback instances, got {cb!r}"
                 )
+            # a misspelt hook (on_epoch_end) is never called: the callback did nothing, and
+            # the fit gave no sign of it
+            hooks = [n for n in dir(Callback) if n.startswith("on_")]
+            unknown = [n for n in dir(type(cb)) if n.startswith("on_") and n not in hooks]
+            if unknown:
+                raise ValueError(
+                    f"DTC: callback {type(cb).__name__} defines {', '.join(unknown)}, which no "
+                    f"stage calls; the hooks are {', '.join(hooks)}"
+                )
             cb.check_params()  # e.g. a monitor's policy: refused now, not in on_fit_begin
         monitors = [cb for cb in self.callbacks if isinstance(cb, NegativeTransferMonitor)]
         if len(monitors) > 1:

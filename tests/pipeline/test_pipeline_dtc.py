@@ -1375,6 +1375,13 @@ def test_callbacks_and_device_errors_are_named(small_pair):
         DTC(**TINY, callbacks=_FailIfTrained()).fit(small_pair)
     with pytest.raises(ValueError, match="callbacks must be a list"):
         DTC(**TINY, callbacks=None).fit(small_pair)
+
+    class Misnamed(Callback):  # on_adapt_epoch_end meant: it was never called, silently
+        def on_epoch_end(self, estimator, epoch, logs):
+            raise AssertionError("not a hook")
+
+    with pytest.raises(ValueError, match=r"callback Misnamed defines on_epoch_end, which no "):
+        DTC(**TINY, callbacks=[Misnamed()]).fit(small_pair)
     if torch.cuda.is_available():  # the other branch on a machine with a GPU
         assert resolve_device("cuda").type == "cuda"
     else:
