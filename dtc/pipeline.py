@@ -1707,8 +1707,10 @@ class DTC(TransferClusterer):
                 self._set_cluster_state(state)
         # Trained: the fitted networks are left in evaluation mode (dropout off, batch norm
         # on its running statistics), as they embed; a re-fit sets training mode again.
+        # Without the last step's gradients: a copy of every parameter, kept for nothing.
         for m in self._modules().values():
             m.eval()
+            m.zero_grad(set_to_none=True)
         self.embedding_ = embed(self._tgt_ae.encoder, self._Xt)
         self.source_embedding_ = embed(self._src_ae.encoder, self._Xs)
         self.autoencoder_, self.source_autoencoder_ = self._tgt_ae, self._src_ae

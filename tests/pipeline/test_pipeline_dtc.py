@@ -2752,3 +2752,12 @@ def test_adaptation_centres_do_not_outlive_adaptation(small_pair):
     with pytest.raises(RuntimeError, match="boom in adapt_begin"):
         est.set_params(callbacks=[_Events(raise_in="adapt_begin")]).fit(small_pair)
     assert "_adapt_centres" not in vars(est) and "_adapting" not in vars(est)
+
+
+def test_a_fitted_dtc_keeps_no_gradients(small_pair):
+    # the last step's .grad of every parameter stayed (a parameter-sized copy of each
+    # network, on the fit's device, for the estimator's lifetime)
+    est = DTC(**{**TINY, "self_training_rounds": 1, "self_training_epochs": 1}, loss="dann")
+    est.fit(small_pair)
+    params = [p for m in est._modules().values() for p in m.parameters()]
+    assert len(params) > 10 and all(p.grad is None for p in params)
