@@ -47,6 +47,11 @@ CLASSIFIER_C = 0.1
 
 
 def _standardise(X: np.ndarray) -> np.ndarray:
+    # each column over its largest magnitude first (standardising is scale-free): squares
+    # of 1e-200 underflowed to a zero std and of 1e200 overflowed to an infinite one, and
+    # either column came out all zeros
+    top = np.abs(X).max(axis=0) if len(X) else np.ones(X.shape[1])
+    X = X / np.where(top > 0, top, 1.0)
     sd = X.std(axis=0)
     return np.where(sd > 0, (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
 
@@ -128,18 +133,18 @@ def class_agreement(
     if not is_int_at_least(n_init, 1):
         raise ValueError(f"class_agreement: n_init must be an int >= 1, got {n_init!r}")
     seed = check_seed(seed, owner="class_agreement")
-    if not np.ptp(Xt, axis=0).any():
+    Zt = _standardise(Xt)  # what K-means clusters
+    if not np.ptp(Zt, axis=0).any():
         # identical rows: one cluster, one name, and scikit-learn's AMI of two constant
         # labellings is 1 by convention (0 / 0: undefined), read as perfect agreement.
-        # Checked before the fits: K-means warned first that it found one cluster.
+        # Checked before the fits (K-means warned first that it found one cluster), on
+        # the standardised rows: a column of 1e-200 and zeros standardises to zeros.
         raise ValueError(
-            f"class_agreement: Xt: its rows are identical, so K-means finds 1 cluster of "
-            f"the {n_clusters} asked; agreement needs at least 2"
+            f"class_agreement: Xt: its rows are identical once standardised, so K-means "
+            f"finds 1 cluster of the {n_clusters} asked; agreement needs at least 2"
         )
     names = source_names(Xs, ys, Xt, C=C)
-    clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=seed).fit_predict(
-        _standardise(Xt)
-    )
+    clusters = KMeans(int(n_clusters), n_init=int(n_init), random_state=seed).fit_predict(Zt)
     # >= 2: k-means++ draws its second centre where the first is not, and Lloyd keeps both
     found = int(np.unique(clusters).size)
     return {

@@ -92,8 +92,20 @@ def test_a_target_of_identical_rows_has_no_clusters_to_agree_with():
     # one K-means cluster and one name: scikit-learn's AMI of two constant labellings is
     # 1 by convention (0 / 0), and it was read as perfect agreement
     Xs, ys = three_blobs((0, 1, 2), seed=0)
-    with pytest.raises(ValueError, match="Xt: its rows are identical, so K-means finds 1 cl"):
+    with pytest.raises(ValueError, match="Xt: its rows are identical once standardised, so "):
         class_agreement(Xs, ys, np.ones((30, 6)), 3)
+    # a column of one extreme value and zeros is no constant (its squares underflowed at
+    # 1e-200, overflowed at 1e200: standardised to zeros, one cluster, AMI 1); it clusters
+    # as a column of one 1 and zeros does
+    for extreme in (1e-200, 1e200):
+        Xt = np.zeros((30, 6))
+        Xt[0, 0] = extreme
+        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+            result = class_agreement(Xs, ys, Xt, 3)
+        Xt[0, 0] = 1.0
+        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+            assert result == class_agreement(Xs, ys, Xt, 3)
+        assert result["n_clusters"] == 2
     # two distinct rows are two clusters, however few the second's copies (and fewer
     # than asked, as scikit-learn warns)
     Xt = np.ones((30, 6))
