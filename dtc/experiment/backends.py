@@ -90,8 +90,9 @@ def _check_registered(code: dict) -> None:
         if arrow and (why := _UNLOADED.get((kind, name))) is not None:
             raise ValueError(
                 f"{kind} {name!r} ({path}) was registered in the sweep's process, but this "
-                f"worker process could not load its class ({why}): define it at the top "
-                "level of a module file the workers can import, or run with jobs=1"
+                f"worker process could not load its class ({why}): define it in a module "
+                "file the workers import (at its top level, not a package's __main__), or "
+                "run with jobs=1"
             )
 
 
@@ -482,6 +483,14 @@ def _unloadable_reason(module_name: str, qualname: str, cls: type | None = None)
         return "is defined where there is no file (a notebook cell or python -c)"
     if cls is not None and "<locals>" in qualname:
         return "is defined inside a function"
+    spec_name = getattr(getattr(module, "__spec__", None), "name", "")
+    if module_name == "__main__" and spec_name.endswith(".__main__"):
+        # multiprocessing's spawn does not import a package's __main__ in its workers
+        # (it would run the package's command again): none of its classes are there
+        return (
+            f"is defined in {spec_name} (run as python -m {spec_name[: -len('.__main__')]}), "
+            "a module spawned processes skip"
+        )
     if module_name == "__main__" and _main_guarded(qualname.partition(".")[0]):
         return f'is defined under `if __name__ == "__main__":` in {module.__file__}'
     if cls is not None:

@@ -1380,7 +1380,28 @@ def test_a_worker_that_cannot_load_a_registered_class_says_so(monkeypatch, guard
         "method 'guarded' (__main__:Guarded) was registered in the sweep's process, but this "
         "worker process could not load its class (AttributeError: "
     )
-    assert "define it at the top level of a module file" in str(raised.value)
+    assert "define it in a module file the workers import (at its top level, not a " in str(
+        raised.value
+    )
+
+
+def test_a_class_of_a_packages_main_module_is_refused_before_the_sweep(
+    tmp_path, guarded_script, monkeypatch
+):
+    """multiprocessing's spawn does not import a package's __main__ (``python -m pkg``) in
+    its workers: a class at its top level passed the check, and every run failed, advised to
+    define the class at the top level of a module file, where it was."""
+    import importlib.machinery
+
+    from dtc.experiment import backends
+
+    spec = importlib.machinery.ModuleSpec("pkg.__main__", None, origin=guarded_script.__file__)
+    monkeypatch.setattr(guarded_script, "__spec__", spec, raising=False)
+    cfg = load_config({**CONFIG, "methods": {"m": {"method": "top"}}}, ["seeds=[0]"])
+    named = "method 'top' (__main__:Top) is defined in pkg.__main__ (run as python -m pkg)"
+    with pytest.raises(ValueError, match=rf"^{re.escape(named)}, a module spawned processes skip"):
+        backends.check_workers_can_import(expand(cfg), 2, "local")
+    backends.check_workers_can_import(expand(cfg), 1, "local")  # one process: it runs here
 
 
 def test_the_progress_bar_leaves_stdout_alone_on_a_terminal(monkeypatch):
