@@ -226,7 +226,7 @@ def run(
                 ("--address", "address"),
                 ("--mlflow", "mlflow"),
             ),
-            "apply to config runs; a single run is recorded with --results",
+            "to config runs; a single run is recorded with --results",
             "a single run (no CONFIG)",
         )
         if no_record and _given(ctx, "results"):
@@ -263,7 +263,7 @@ def run(
             ("--results", "results"),
             ("--no-record", "no_record"),
         ),
-        "apply to single runs; with a config, override it with key=value arguments instead",
+        "to single runs; with a config, override it with key=value arguments instead",
         "CONFIG",
     )
     # Ignored without a word otherwise: the local backend has no cluster to connect to,
@@ -333,12 +333,13 @@ def _given(ctx: typer.Context, param: str) -> bool:
 
 def _refuse_given(ctx: typer.Context, options, message: str, param_hint: str) -> None:
     """``BadParameter`` naming every option of ``options`` ``(flag, parameter name)`` that
-    was given: an option of the other mode would otherwise be ignored without a word (a
-    comparison with its default let the default spelled out through, e.g. ``--seed 0``
-    with a config)."""
+    was given, "<flags> apply <message>": an option of the other mode would otherwise be
+    ignored without a word (a comparison with its default let the default spelled out
+    through, e.g. ``--seed 0`` with a config)."""
     given = [flag for flag, param in options if _given(ctx, param)]
     if given:
-        raise typer.BadParameter(f"{', '.join(given)} {message}", param_hint=param_hint)
+        verb = "applies" if len(given) == 1 else "apply"
+        raise typer.BadParameter(f"{', '.join(given)} {verb} {message}", param_hint=param_hint)
 
 
 def _run_one(
