@@ -148,10 +148,10 @@ def source_discrepancy(
     source: Domain, target: Domain, *, max_samples: int = 500, seed: int = 0
 ) -> float:
     """Biased squared MMD between the raw features of the domains ``source`` (``X`` of
-    shape ``(n_s, d)``) and ``target`` (``(n_t, d)``) on seeded subsamples of at most ``max_samples`` rows each,
-    with the Gaussian kernel ``exp(-||x - y||^2 / m)``, ``m`` the median squared distance
-    of the pooled subsamples (the median heuristic, Gretton et al., JMLR 2012). 0 for
-    identical samples, at most 2."""
+    shape ``(n_s, d)``) and ``target`` (``(n_t, d)``) on seeded subsamples of at most
+    ``max_samples`` rows each, with the Gaussian kernel ``exp(-||x - y||^2 / m)``, ``m``
+    the median squared distance of the pooled subsamples (the median heuristic, Gretton et
+    al., JMLR 2012). 0 for identical samples, at most 2."""
     import torch
 
     from dtc.align.mmd import mmd2_biased
