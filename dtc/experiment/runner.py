@@ -60,6 +60,7 @@ from dtc.experiment.single import (
 from dtc.experiment.store import (
     append_record,
     finite_values,
+    locked_file,
     read_records,
     set_aside,
     write_records,
@@ -351,15 +352,19 @@ def _in_task_order(path: Path, tasks: list[Task], unless_ordered: bool = False) 
     ``tasks`` are in the config's order already (a sweep of a subset of the seeds moved
     the others ahead of them)."""
     order = {t.run_id: i for i, t in enumerate(tasks)}
-    records = read_records(path)
-    ours, others = split_by_tasks(records, tasks)
-    positions = [order[r["run_id"]] for r in ours]
-    if unless_ordered and positions == sorted(positions):
-        return
-    ours = with_task_grid(ours, tasks)
-    ordered = others + sorted(ours, key=lambda r: order[r["run_id"]])
-    if ordered != records:  # rewritten (34 MiB at 40,000 runs) only when it changes
-        write_records(path, ordered)
+    # read and rewritten under the appends' lock (as set_aside is): a single run's record
+    # appended to this file (`dtc run --results <out>/results.jsonl`) between the read and
+    # the rewrite was lost
+    with locked_file(path):
+        records = read_records(path)
+        ours, others = split_by_tasks(records, tasks)
+        positions = [order[r["run_id"]] for r in ours]
+        if unless_ordered and positions == sorted(positions):
+            return
+        ours = with_task_grid(ours, tasks)
+        ordered = others + sorted(ours, key=lambda r: order[r["run_id"]])
+        if ordered != records:  # rewritten (34 MiB at 40,000 runs) only when it changes
+            write_records(path, ordered)
 
 
 def with_task_grid(records: list[dict], tasks: list[Task]) -> list[dict]:
