@@ -203,3 +203,60 @@ def test_a_runs_line_names_only_the_data_values_that_vary(tmp_path, capsys):
     run_experiment(load_config(config, ["seeds=[0]"]), tmp_path, progress=None)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tiny:")]
     assert lines == ["tiny: 1/1 km digits source->target seed 0: done"]
+
+
+def test_a_score_a_hair_below_a_tie_rounds_as_the_tie():
+    # rounded to nine places first: a sum's binary error does not move the shown decimal
+    from dtc.experiment.report import score_text
+
+    assert score_text(80.85 - 1e-12) == score_text(80.85) == "80.9"
+    assert score_text(80.85 - 1e-6) == "80.8"
+
+
+def test_an_empty_grid_list_is_refused_not_a_row_without_runs():
+    import pytest
+
+    with pytest.raises(ValueError, match="non-empty list"):
+        load_config(CONFIG, ["methods.km.grid.n_init=[]"])
+
+
+def test_an_empty_dtc_results_counts_as_unset(monkeypatch):
+    from dtc.experiment.config import default_out_dir
+
+    monkeypatch.setenv("DTC_RESULTS", "")
+    assert default_out_dir(load_config(CONFIG)).parts[-2:] == ("results", "tiny")
+
+
+def test_equal_per_seed_scores_are_never_separated():
+    from dtc.experiment.leaderboard import _separated
+
+    same = {0: 0.5, 1: 0.6, 2: 0.7}
+    assert not _separated(same, dict(same))
+
+
+def test_a_row_is_judged_against_the_rank_just_above_its_own(tmp_path):
+    from dtc.experiment.leaderboard import leaderboard_config, rank
+
+    (tmp_path / "protocol.yaml").write_text(
+        "name: by_hand\nbenchmarks: [{benchmark: digits}]\nmethods:\n"
+        "  template: {method: dtc, params: {pretrain_epochs: 1, adapt_epochs: 1}}\n"
+        "seeds: [0, 1, 2]\n"
+    )
+    # B - C: 10, 18, -1 points (noise); A - C: 20, 18, 19 (a clear lead)
+    acc = {"mmd": [0.9, 0.9, 0.9], "coral": [0.8, 0.9, 0.7], "none": [0.7, 0.72, 0.71]}
+    tasks = expand(leaderboard_config(list(acc), protocol=tmp_path / "protocol.yaml"))
+    records = [
+        {
+            "run_id": t.run_id,
+            "label": t.label,
+            "seed": t.spec.seed,
+            "metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5},
+        }
+        for t in tasks
+    ]
+    rows = rank(records, tasks)
+    assert [(r["loss"], r["rank"], r["separated"]) for r in rows] == [
+        ("mmd", 1, None),
+        ("coral", 2, False),
+        ("none", 3, False),
+    ]
