@@ -260,3 +260,10 @@ def test_a_row_is_judged_against_the_rank_just_above_its_own(tmp_path):
         ("coral", 2, False),
         ("none", 3, False),
     ]
+
+
+def test_leaderboard_losses_are_named_without_the_spaces_around_them():
+    from dtc.experiment.leaderboard import leaderboard_config
+
+    config = leaderboard_config([" mmd", "coral ", " none "], quick=True)
+    assert list(config.raw["methods"]) == ["mmd", "coral", "none"]
