@@ -4,6 +4,8 @@ and in what order, and which records lack the metrics their task asks for."""
 import json
 from pathlib import Path
 
+import pytest
+
 from dtc.experiment.config import expand, load_config
 from dtc.experiment.runner import _prune_errors, _stale_reason
 
@@ -214,8 +216,6 @@ def test_a_score_a_hair_below_a_tie_rounds_as_the_tie():
 
 
 def test_an_empty_grid_list_is_refused_not_a_row_without_runs():
-    import pytest
-
     with pytest.raises(ValueError, match="non-empty list"):
         load_config(CONFIG, ["methods.km.grid.n_init=[]"])
 
@@ -242,7 +242,9 @@ def test_a_row_is_judged_against_the_rank_just_above_its_own(tmp_path):
         "  template: {method: dtc, params: {pretrain_epochs: 1, adapt_epochs: 1}}\n"
         "seeds: [0, 1, 2]\n"
     )
-    # B - C: 10, 18, -1 points (noise); A - C: 20, 18, 19 (a clear lead)
+    # per seed, mmd - coral: 10, 0, 20 points and coral - none: 10, 18, -1 (both noise);
+    # mmd - none: 20, 18, 19 would be a clear lead, but a row is judged against the rank
+    # just above it only
     acc = {"mmd": [0.9, 0.9, 0.9], "coral": [0.8, 0.9, 0.7], "none": [0.7, 0.72, 0.71]}
     tasks = expand(leaderboard_config(list(acc), protocol=tmp_path / "protocol.yaml"))
     records = [
