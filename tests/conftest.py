@@ -18,6 +18,11 @@ import numpy as np
 import pytest
 import torch
 
+# Tests write a user's plugin module, edit it within the same second to a file of the same
+# size and import it again: a .pyc, valid by the source's mtime and size, would run the old
+# code (the tests of code changes failed where PYTHONDONTWRITEBYTECODE was not set).
+sys.dont_write_bytecode = True
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
