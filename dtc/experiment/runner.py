@@ -348,9 +348,11 @@ def _in_task_order(path: Path, tasks: list[Task], unless_ordered: bool = False) 
     """Rewrite ``path`` with the records of ``tasks`` in the config's order (records of
     other configs first, as they were): re-run stale runs were appended at the end, and a
     report lists rows in the order it meets them. Each keeps its task's ``grid``
-    (:func:`with_task_grid`). ``unless_ordered``: left as it is when the records of
+    (:func:`with_task_grid`). ``unless_ordered``: left in its order when the records of
     ``tasks`` are in the config's order already (a sweep of a subset of the seeds moved
-    the others ahead of them)."""
+    the others ahead of them); their grids are brought up to date all the same (a sweep
+    that reused every run after a parameter moved to the grid left the old one, and a
+    report without the config split the row in two)."""
     order = {t.run_id: i for i, t in enumerate(tasks)}
     # read and rewritten under the appends' lock (as set_aside is): a single run's record
     # appended to this file (`dtc run --results <out>/results.jsonl`) between the read and
@@ -359,10 +361,12 @@ def _in_task_order(path: Path, tasks: list[Task], unless_ordered: bool = False) 
         records = read_records(path)
         ours, others = split_by_tasks(records, tasks)
         positions = [order[r["run_id"]] for r in ours]
-        if unless_ordered and positions == sorted(positions):
-            return
         ours = with_task_grid(ours, tasks)
-        ordered = others + sorted(ours, key=lambda r: order[r["run_id"]])
+        if unless_ordered and positions == sorted(positions):
+            now = {r["run_id"]: r for r in ours}
+            ordered = [now.get(r.get("run_id"), r) for r in records]  # in place
+        else:
+            ordered = others + sorted(ours, key=lambda r: order[r["run_id"]])
         if ordered != records:  # rewritten (34 MiB at 40,000 runs) only when it changes
             write_records(path, ordered)
 

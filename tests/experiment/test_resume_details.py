@@ -109,6 +109,23 @@ def test_a_reused_run_takes_its_tasks_grid_when_the_sweep_runs_another(tmp_path)
     assert [r["grid"] for r in _lines(tmp_path / "results.jsonl")] == [{"n_init": 1}] * 2
 
 
+def test_a_reused_run_takes_its_tasks_grid_when_the_sweep_runs_nothing(tmp_path):
+    # the same move, and a sweep that reuses every run: the old grid stayed in the file
+    # (until a later sweep ran something), and a report without --config split the row
+    from dtc.experiment.runner import run_experiment
+
+    run_experiment(load_config(CONFIG, ["seeds=[0]"]), tmp_path, progress=False)
+    moved = {
+        **CONFIG,
+        "methods": {
+            "km": {"method": "kmeans", "params": {"max_iter": 50}, "grid": {"n_init": [1]}}
+        },
+    }
+    summary = run_experiment(load_config(moved, ["seeds=[0]"]), tmp_path, progress=False)
+    assert (summary.skipped, summary.finished, summary.stale) == (1, 0, 0)
+    assert [r["grid"] for r in _lines(tmp_path / "results.jsonl")] == [{"n_init": 1}]
+
+
 def test_an_overrides_key_is_read_without_the_spaces_around_it():
     from dtc.experiment.config import parse_overrides
 
