@@ -65,12 +65,13 @@ def test_threads_limit_the_worker_before_its_timed_call(bench, monkeypatch):
 
     monkeypatch.setattr(bench, "_method", lambda method: run)
     config = {"task": "kmeans", "n": 50, "d": 2, "method": "dtc-kmeans", "threads": 1}
+    old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         with threadpool_limits(limits=2):  # what a worker would have without --threads
             row = bench.worker(config)
     finally:
-        torch.set_num_threads(1)
+        torch.set_num_threads(old)
     assert row["status"] == "ok" and row["threads"] == 1
     assert seen == {"pools": {1}, "torch": 1}
 
