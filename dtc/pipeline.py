@@ -1007,9 +1007,15 @@ class DTC(TransferClusterer):
                     f"DTC: callbacks must be dtc.monitor.base.Callback instances, got {cb!r}"
                 )
             # a misspelt hook (on_epoch_end) is never called: the callback did nothing, and
-            # the fit gave no sign of it
+            # the fit gave no sign of it. Methods only: a field or property may be on_*.
             hooks = [n for n in dir(Callback) if n.startswith("on_")]
-            unknown = [n for n in dir(type(cb)) if n.startswith("on_") and n not in hooks]
+            unknown = [
+                n
+                for n in dir(type(cb))
+                if n.startswith("on_")
+                and n not in hooks
+                and inspect.isfunction(inspect.getattr_static(type(cb), n))
+            ]
             if unknown:
                 raise ValueError(
                     f"DTC: callback {type(cb).__name__} defines {', '.join(unknown)}, which no "

@@ -484,7 +484,11 @@ def _unloadable_reason(module_name: str, qualname: str, cls: type | None = None)
     if cls is not None and "<locals>" in qualname:
         return "is defined inside a function"
     spec_name = getattr(getattr(module, "__spec__", None), "name", "")
-    if module_name == "__main__" and spec_name.endswith(".__main__"):
+    top = qualname.partition(".")[0]
+    there = module is not None and (
+        getattr(module, top, None) is cls if cls is not None else hasattr(module, top)
+    )
+    if module_name == "__main__" and spec_name.endswith(".__main__") and there:
         # multiprocessing's spawn does not import a package's __main__ in its workers
         # (it would run the package's command again): none of its classes are there
         return (
@@ -526,8 +530,8 @@ def _unloadable_plugin(key: str) -> str | None:
 def check_workers_can_import(tasks: Iterable[Task], jobs: int, backend: str) -> None:
     """``ValueError`` when the runs go to other processes (``jobs > 1``, or Ray) and a task
     names a user's class that those cannot load (:func:`_unloadable_reason`): one defined
-    without a file, inside a function, or under the script's ``if __name__ ==
-    "__main__":``. Each of its runs would fail as an unknown name (or, for a registered
+    without a file, inside a function, under the script's ``if __name__ == "__main__":``,
+    or in a package's ``__main__`` (``python -m pkg``). Each of its runs would fail as an unknown name (or, for a registered
     name, as code changed since the sweep was planned)."""
     if backend == "local" and jobs == 1:
         return
@@ -538,8 +542,8 @@ def check_workers_can_import(tasks: Iterable[Task], jobs: int, backend: str) -> 
             if (plugin := _unloadable_plugin(key)) is not None:
                 raise ValueError(
                     f"{plugin}, and the worker processes of jobs={jobs} / backend="
-                    f"{backend!r} cannot import it: run with jobs=1, or define it at the top "
-                    "level of a module file the workers can import"
+                    f"{backend!r} cannot import it: run with jobs=1, or define it in a module "
+                    "file the workers import (at its top level, not a package's __main__)"
                 )
 
 

@@ -356,17 +356,16 @@ def _in_task_order(path: Path, tasks: list[Task], unless_ordered: bool = False) 
     order = {t.run_id: i for i, t in enumerate(tasks)}
     # read and rewritten under the appends' lock (as set_aside is): a single run's record
     # appended to this file (`dtc run --results <out>/results.jsonl`) between the read and
-    # the rewrite was lost
-    with locked_file(path):
+    # the rewrite was lost. Held on a read-only descriptor: a file the sweep only reads
+    # (nothing to rewrite; a read-only one) must not fail for want of write access.
+    with locked_file(path, create=False, readonly=True):
         records = read_records(path)
         ours, others = split_by_tasks(records, tasks)
         positions = [order[r["run_id"]] for r in ours]
-        ours = with_task_grid(ours, tasks)
         if unless_ordered and positions == sorted(positions):
-            now = {r["run_id"]: r for r in ours}
-            ordered = [now.get(r.get("run_id"), r) for r in records]  # in place
+            ordered = with_task_grid(records, tasks)  # in place, each record its own
         else:
-            ordered = others + sorted(ours, key=lambda r: order[r["run_id"]])
+            ordered = others + sorted(with_task_grid(ours, tasks), key=lambda r: order[r["run_id"]])
         if ordered != records:  # rewritten (34 MiB at 40,000 runs) only when it changes
             write_records(path, ordered)
 
@@ -377,7 +376,7 @@ def with_task_grid(records: list[dict], tasks: list[Task]) -> list[dict]:
     moved between a row's ``params`` and its ``grid`` kept the old one, and the report split
     one complete row in two, or wrote no oracle tables for a row that has a grid now."""
     grid = {t.run_id: t.grid for t in tasks}
-    return [{**r, "grid": grid[r["run_id"]]} if r["run_id"] in grid else r for r in records]
+    return [{**r, "grid": grid[r["run_id"]]} if r.get("run_id") in grid else r for r in records]
 
 
 def _normalised(params: dict) -> str:

@@ -132,13 +132,18 @@ def check_appendable(path: str | os.PathLike) -> None:
 
 
 @contextmanager
-def locked_file(path: str | os.PathLike, create: bool = True) -> Iterator[int]:
+def locked_file(
+    path: str | os.PathLike, create: bool = True, readonly: bool = False
+) -> Iterator[int]:
     """An append-mode descriptor of ``path`` (created if absent, unless not ``create``:
     ``FileNotFoundError``) holding the exclusive lock the appends take (POSIX only),
     released on exit: for a reader that changes the file from what it read (cuts a line
-    off), so that no append lands in between."""
+    off), so that no append lands in between. ``readonly``: a read-only descriptor, for
+    a reader that replaces the file rather than writing to it (the lock needs no write
+    access, and a file it leaves as it is may be read-only)."""
     path = user_path(path)
-    flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
+    write = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
+    flags = os.O_RDONLY if readonly else write
     while True:
         fd = os.open(path, flags, 0o644)
         if fcntl is None:  # not POSIX: not locked

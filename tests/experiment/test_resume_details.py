@@ -126,6 +126,57 @@ def test_a_reused_run_takes_its_tasks_grid_when_the_sweep_runs_nothing(tmp_path)
     assert [r["grid"] for r in _lines(tmp_path / "results.jsonl")] == [{"n_init": 1}]
 
 
+def test_a_grid_update_in_place_keeps_each_record_its_own(tmp_path):
+    # two records of one run (a file put together by hand): the update in place wrote the
+    # last one over the first
+    from dtc.experiment.runner import _in_task_order
+
+    tasks = expand(load_config(CONFIG))
+    path = tmp_path / "results.jsonl"
+    records = [
+        {"run_id": tasks[0].run_id, "metrics": {"acc": 0.1}},
+        {"run_id": tasks[0].run_id, "metrics": {"acc": 0.2}},
+        {"metrics": {"acc": 0.3}},  # no run id: another tool's
+        {"run_id": tasks[1].run_id, "metrics": {"acc": 0.4}},
+    ]
+    _write(path, records)
+    _in_task_order(path, tasks, unless_ordered=True)
+    kept = _lines(path)
+    assert [r["metrics"]["acc"] for r in kept] == [0.1, 0.2, 0.3, 0.4]
+    assert [r.get("grid") for r in kept] == [{}, {}, None, {}]
+
+
+def test_a_sweep_that_only_reads_its_results_file_needs_no_write_access(tmp_path):
+    # the reordering's lock opened it for writing: a read-only results file of a sweep
+    # with nothing to run failed with "Operation not permitted"
+    import os
+
+    from dtc.experiment.runner import run_experiment
+
+    run_experiment(load_config(CONFIG), tmp_path, progress=False)
+    path = tmp_path / "results.jsonl"
+    os.chmod(path, 0o444)
+    try:
+        if os.access(path, os.W_OK):  # root writes anyway: the open itself is the check
+            flags = []
+            real_open = os.open
+
+            def spy(file, mode, *args, **kwargs):
+                if os.fspath(file) == os.fspath(path):
+                    flags.append(mode)
+                return real_open(file, mode, *args, **kwargs)
+
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(os, "open", spy)
+                summary = run_experiment(load_config(CONFIG), tmp_path, progress=False)
+            assert flags and all(mode & (os.O_WRONLY | os.O_RDWR) == 0 for mode in flags)
+        else:
+            summary = run_experiment(load_config(CONFIG), tmp_path, progress=False)
+        assert (summary.skipped, summary.finished) == (2, 0)
+    finally:
+        os.chmod(path, 0o644)
+
+
 def test_an_overrides_key_is_read_without_the_spaces_around_it():
     from dtc.experiment.config import parse_overrides
 

@@ -1381,7 +1381,7 @@ def test_a_class_the_workers_cannot_load_is_refused_before_the_sweep(tmp_path, g
         with pytest.raises(ValueError, match=rf"^{re.escape(named)}, and the worker processes"):
             run_experiment(cfg, tmp_path / "out", jobs=2, progress=False)
         assert not (tmp_path / "out").exists()
-        with pytest.raises(ValueError, match="define it at the top level of a module file"):
+        with pytest.raises(ValueError, match="define it in a module file the workers import"):
             list(backends.run_tasks(expand(cfg), jobs=2))
     # defined at the top level, or bound outside the guard: the workers have them
     for name in ("top", "otherwise", "__main__:Top"):
@@ -1434,6 +1434,10 @@ def test_a_class_of_a_packages_main_module_is_refused_before_the_sweep(
     with pytest.raises(ValueError, match=rf"^{re.escape(named)}, a module spawned processes skip"):
         backends.check_workers_can_import(expand(cfg), 2, "local")
     backends.check_workers_can_import(expand(cfg), 1, "local")  # one process: it runs here
+    # a class that only names __main__ (it is not there): not the package's to blame
+    stray = type("Stray", (guarded_script.Top,), {"__module__": "__main__"})
+    reason = backends._unloadable_reason("__main__", "Stray", stray)
+    assert reason.startswith("cannot be pickled")
 
 
 def test_the_progress_bar_leaves_stdout_alone_on_a_terminal(monkeypatch):

@@ -1382,6 +1382,15 @@ def test_callbacks_and_device_errors_are_named(small_pair):
 
     with pytest.raises(ValueError, match=r"callback Misnamed defines on_epoch_end, which no "):
         DTC(**TINY, callbacks=[Misnamed()]).fit(small_pair)
+
+    class Settings(Callback):  # no methods: a field and a property may take the prefix
+        on_error = "warn"
+
+        @property
+        def on_gpu(self):
+            return False
+
+    DTC(**TINY, callbacks=[Settings()]).check_params()
     if torch.cuda.is_available():  # the other branch on a machine with a GPU
         assert resolve_device("cuda").type == "cuda"
     else:
