@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import inspect
 import itertools
@@ -385,6 +386,16 @@ def _same_weights(a: dict, b: dict) -> bool:
         if not torch.equal(nan, y.isnan()) or not torch.equal(x[~nan], y[~nan]):
             return False
     return True
+
+
+def _is_method(cls: type, name: str) -> bool:
+    """Whether ``cls`` defines ``name`` as something called like a method (a function, a
+    static or class method, a partial method, a callable such as a cached function), not
+    as a field or property."""
+    attr = inspect.getattr_static(cls, name)
+    if isinstance(attr, (staticmethod, classmethod, functools.partialmethod)):
+        return True
+    return callable(attr) and not isinstance(attr, (property, functools.cached_property))
 
 
 def _select_k(X, seed: int) -> int:
@@ -1012,9 +1023,7 @@ class DTC(TransferClusterer):
             unknown = [
                 n
                 for n in dir(type(cb))
-                if n.startswith("on_")
-                and n not in hooks
-                and inspect.isfunction(inspect.getattr_static(type(cb), n))
+                if n.startswith("on_") and n not in hooks and _is_method(type(cb), n)
             ]
             if unknown:
                 raise ValueError(

@@ -484,10 +484,10 @@ def _unloadable_reason(module_name: str, qualname: str, cls: type | None = None)
     if cls is not None and "<locals>" in qualname:
         return "is defined inside a function"
     spec_name = getattr(getattr(module, "__spec__", None), "name", "")
-    top = qualname.partition(".")[0]
-    there = module is not None and (
-        getattr(module, top, None) is cls if cls is not None else hasattr(module, top)
-    )
+    found = module
+    for part in qualname.split("."):  # Outer.Inner too
+        found = getattr(found, part, None)
+    there = found is not None and (cls is None or found is cls)
     if module_name == "__main__" and spec_name.endswith(".__main__") and there:
         # multiprocessing's spawn does not import a package's __main__ in its workers
         # (it would run the package's command again): none of its classes are there

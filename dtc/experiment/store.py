@@ -19,11 +19,13 @@ are kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import secrets
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -214,8 +216,9 @@ def write_records(path: str | os.PathLike, records: Iterable[dict]) -> None:
 def replace_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (same folder and suffix, so a writer that
     reads the format from the suffix still works); once the block has written it, it
-    replaces ``path`` atomically. An interrupted block leaves ``path`` as it was and
-    removes the temporary file."""
+    replaces ``path`` atomically, with ``path``'s permissions where it exists (a results
+    file made read-only came back writable). An interrupted block leaves ``path`` as it
+    was and removes the temporary file."""
     path = user_path(path)
     # a name of its own (not created here, so the file gets the usual permissions): two
     # reports into one folder shared ".acc.tmp.md", and one moved the other's away
@@ -227,6 +230,8 @@ def replace_file(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

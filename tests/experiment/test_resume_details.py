@@ -177,6 +177,30 @@ def test_a_sweep_that_only_reads_its_results_file_needs_no_write_access(tmp_path
         os.chmod(path, 0o644)
 
 
+def test_a_rewritten_results_file_keeps_its_permissions(tmp_path):
+    # written anew and moved into place: a results file made read-only came back 0644
+    import os
+    import stat
+
+    from dtc.experiment.runner import run_experiment
+
+    run_experiment(load_config(CONFIG, ["seeds=[0]"]), tmp_path, progress=False)
+    path = tmp_path / "results.jsonl"
+    os.chmod(path, 0o444)
+    moved = {
+        **CONFIG,
+        "methods": {
+            "km": {"method": "kmeans", "params": {"max_iter": 50}, "grid": {"n_init": [1]}}
+        },
+    }
+    try:
+        run_experiment(load_config(moved, ["seeds=[0]"]), tmp_path, progress=False)
+        assert [r["grid"] for r in _lines(path)] == [{"n_init": 1}]  # rewritten
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+    finally:
+        os.chmod(path, 0o644)
+
+
 def test_an_overrides_key_is_read_without_the_spaces_around_it():
     from dtc.experiment.config import parse_overrides
 

@@ -1434,6 +1434,13 @@ def test_a_class_of_a_packages_main_module_is_refused_before_the_sweep(
     with pytest.raises(ValueError, match=rf"^{re.escape(named)}, a module spawned processes skip"):
         backends.check_workers_can_import(expand(cfg), 2, "local")
     backends.check_workers_can_import(expand(cfg), 1, "local")  # one process: it runs here
+    # nested in a class of it: there too
+    outer = type("Outer", (), {"__module__": "__main__"})
+    outer.Inner = type("Inner", (guarded_script.Top,), {"__module__": "__main__"})
+    outer.Inner.__qualname__ = "Outer.Inner"
+    monkeypatch.setattr(guarded_script, "Outer", outer, raising=False)
+    reason = backends._unloadable_reason("__main__", "Outer.Inner", outer.Inner)
+    assert reason.startswith("is defined in pkg.__main__")
     # a class that only names __main__ (it is not there): not the package's to blame
     stray = type("Stray", (guarded_script.Top,), {"__module__": "__main__"})
     reason = backends._unloadable_reason("__main__", "Stray", stray)

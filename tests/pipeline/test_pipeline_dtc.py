@@ -1383,6 +1383,18 @@ def test_callbacks_and_device_errors_are_named(small_pair):
     with pytest.raises(ValueError, match=r"callback Misnamed defines on_epoch_end, which no "):
         DTC(**TINY, callbacks=[Misnamed()]).fit(small_pair)
 
+    class Static(Callback):  # a misspelt hook written as a static method is as dead
+        @staticmethod
+        def on_epoch_end(estimator, epoch, logs):
+            raise AssertionError("not a hook")
+
+    class Cached(Callback):
+        on_epoch_end = functools.partialmethod(lambda self, *args: None)
+
+    for cb in (Static(), Cached()):
+        with pytest.raises(ValueError, match="defines on_epoch_end, which no stage calls"):
+            DTC(**TINY, callbacks=[cb]).check_params()
+
     class Settings(Callback):  # no methods: a field and a property may take the prefix
         on_error = "warn"
 
