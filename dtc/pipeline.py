@@ -390,12 +390,21 @@ def _same_weights(a: dict, b: dict) -> bool:
 
 def _is_method(cls: type, name: str) -> bool:
     """Whether ``cls`` defines ``name`` as something called like a method (a function, a
-    static or class method, a partial method, a callable such as a cached function), not
-    as a field or property."""
+    static, class, partial or single-dispatch method, a callable object such as a cached
+    function), not as a field (annotated, or holding a class) or a property."""
+    if any(name in inspect.get_annotations(c) for c in cls.__mro__):
+        return False  # a field, whatever its default holds (an exception class, a function)
     attr = inspect.getattr_static(cls, name)
-    if isinstance(attr, (staticmethod, classmethod, functools.partialmethod)):
+    methods = (
+        staticmethod,
+        classmethod,
+        functools.partialmethod,
+        functools.singledispatchmethod,
+    )
+    if isinstance(attr, methods):
         return True
-    return callable(attr) and not isinstance(attr, (property, functools.cached_property))
+    fields = (type, property, functools.cached_property)
+    return callable(attr) and not isinstance(attr, fields)
 
 
 def _select_k(X, seed: int) -> int:

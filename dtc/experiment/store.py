@@ -230,8 +230,10 @@ def replace_file(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        # best effort, the permission bits only (not setuid / setgid / sticky, which a
+        # write by its owner clears): a path that cannot be read keeps the default
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) & 0o777)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -398,3 +398,23 @@ def test_read_first_record_reads_and_checks_the_first_line_only(tmp_path):
         read_first_record(path)
     path.write_bytes(b'{"a": 1}\r{"b": 2}\n')
     assert read_first_record(path, check=lambda r: None if "a" in r else "no a") == {"a": 1}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_replace_file_keeps_the_permission_bits_only_and_at_best(tmp_path):
+    # a read-only file came back 0644; setuid / setgid / sticky are not carried over (a
+    # write by the owner clears them); a path whose mode cannot be read keeps the default
+    import stat
+
+    path = tmp_path / "r.jsonl"
+    for mode, kept in ((0o444, 0o444), (0o6755, 0o755), (0o640, 0o640)):
+        path.write_text("old\n")
+        os.chmod(path, mode)
+        with replace_file(path) as tmp:
+            tmp.write_text("new\n")
+        assert path.read_text() == "new\n" and stat.S_IMODE(os.stat(path).st_mode) == kept
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)  # os.stat fails ("too many levels of symbolic links")
+    with replace_file(loop) as tmp:
+        tmp.write_text("new\n")
+    assert not loop.is_symlink() and loop.read_text() == "new\n"

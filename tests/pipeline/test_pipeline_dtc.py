@@ -1391,12 +1391,21 @@ def test_callbacks_and_device_errors_are_named(small_pair):
     class Cached(Callback):
         on_epoch_end = functools.partialmethod(lambda self, *args: None)
 
-    for cb in (Static(), Cached()):
+    class Dispatch(Callback):
+        @functools.singledispatchmethod
+        def on_epoch_end(self, estimator, epoch, logs):
+            raise AssertionError("not a hook")
+
+    for cb in (Static(), Cached(), Dispatch()):
         with pytest.raises(ValueError, match="defines on_epoch_end, which no stage calls"):
             DTC(**TINY, callbacks=[cb]).check_params()
 
-    class Settings(Callback):  # no methods: a field and a property may take the prefix
-        on_error = "warn"
+    @dataclasses.dataclass
+    class Settings(Callback):  # no methods: fields and a property may take the prefix
+        on_error: str = "warn"
+        on_nan: type = FloatingPointError
+        on_warn: object = warnings.warn  # annotated: a field, whatever it holds
+        on_exception = RuntimeError  # a class, never bound to the callback
 
         @property
         def on_gpu(self):
