@@ -147,3 +147,16 @@ def test_a_protocol_record_without_a_score_or_recorded_twice_otherwise_is_named(
     records[1] = {**records[1], "metrics": {"nmi": 0.5}}
     with pytest.raises(ValueError, match=rf"^run {tasks[1].run_id} \(mmd\) has no 'acc' metric"):
         rank(records, tasks)
+
+
+def test_a_row_is_judged_against_the_rank_just_above_its_own(tmp_path):
+    # per seed, mmd - coral: 10, 0, 20 points and coral - none: 10, 18, -1 (both noise);
+    # mmd - none: 20, 18, 19 would be a clear lead, but a row is judged against the rank
+    # just above it only
+    acc = {"mmd": [0.9, 0.9, 0.9], "coral": [0.8, 0.9, 0.7], "none": [0.7, 0.72, 0.71]}
+    rows = _rank(tmp_path, acc)
+    assert [(r["loss"], r["rank"], r["separated"]) for r in rows] == [
+        ("mmd", 1, None),
+        ("coral", 2, False),
+        ("none", 3, False),
+    ]
