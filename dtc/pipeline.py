@@ -392,8 +392,15 @@ def _is_method(cls: type, name: str) -> bool:
     """Whether ``cls`` defines ``name`` as something called like a method (a function, a
     static, class, partial or single-dispatch method, a callable object such as a cached
     function), not as a field (annotated, or holding a class) or a property."""
-    if any(name in inspect.get_annotations(c) for c in cls.__mro__):
-        return False  # a field, whatever its default holds (an exception class, a function)
+    for c in cls.__mro__:  # down to the class that defines it: a base's field is no excuse
+        try:
+            annotated = name in inspect.get_annotations(c)
+        except (TypeError, ValueError, NameError):  # not a dict; unresolvable (3.14+)
+            annotated = False
+        if annotated:
+            return False  # a field, whatever its default holds (an exception class, a function)
+        if name in vars(c):
+            break
     attr = inspect.getattr_static(cls, name)
     methods = (
         staticmethod,

@@ -1396,7 +1396,14 @@ def test_callbacks_and_device_errors_are_named(small_pair):
         def on_epoch_end(self, estimator, epoch, logs):
             raise AssertionError("not a hook")
 
-    for cb in (Static(), Cached(), Dispatch()):
+    class Base(Callback):
+        on_epoch_end: int = 0  # a field of the base ...
+
+    class Sub(Base):
+        def on_epoch_end(self, estimator, epoch, logs):  # ... made a (dead) method here
+            raise AssertionError("not a hook")
+
+    for cb in (Static(), Cached(), Dispatch(), Sub()):
         with pytest.raises(ValueError, match="defines on_epoch_end, which no stage calls"):
             DTC(**TINY, callbacks=[cb]).check_params()
 
