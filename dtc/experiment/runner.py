@@ -28,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,13 +128,23 @@ def _lock(out_dir: Path):
     except ImportError:  # not POSIX: no lock, one sweep per folder is on the user
         yield
         return
-    with (out_dir / ".lock").open("w") as fh:
+    # "a+", not "w": opened before the lock is tried, "w" emptied the holder's line
+    with (out_dir / ".lock").open("a+", encoding="utf-8") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            fh.seek(0)
+            holder = fh.read().strip()
+            who = f" ({holder})" if holder else ""
             raise RuntimeError(
-                f"another sweep is writing {str(out_dir)!r}; wait for it or use another --out"
+                f"another sweep{who} is writing {str(out_dir)!r}; wait for it or use another --out"
             ) from exc
+        # who holds it, for a second sweep's error (an array job's tasks, another terminal)
+        fh.seek(0)
+        fh.truncate()
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        fh.write(f"process {os.getpid()} on {socket.gethostname()}, since {started}\n")
+        fh.flush()
         yield  # the kernel drops the lock when the process dies, even on kill -9
 
 

@@ -563,6 +563,25 @@ def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path):
             run_experiment(load_config(CONFIG), tmp_path, progress=False)
 
 
+def test_a_second_sweep_is_told_which_process_holds_the_folder(tmp_path, monkeypatch):
+    # the error named no process: an array job's tasks or another terminal could not tell
+    # which sweep to wait for (and the refused sweep's "w" open emptied the holder's line)
+    pytest.importorskip("fcntl", reason="folder locks need POSIX fcntl")
+    import socket
+
+    from dtc.experiment import runner
+
+    with runner._lock(tmp_path):
+        line = (tmp_path / ".lock").read_text()
+        assert line.startswith(f"process {os.getpid()} on {socket.gethostname()}, since ")
+        for _ in range(2):  # refused twice: the line is still there the second time
+            with pytest.raises(RuntimeError) as refused:
+                run_experiment(load_config(CONFIG), tmp_path, progress=False)
+            assert str(refused.value).startswith(
+                f"another sweep (process {os.getpid()} on {socket.gethostname()}, since "
+            )
+
+
 GATED_METHOD = """\
 import os
 import time
