@@ -483,20 +483,22 @@ def _unloadable_reason(module_name: str, qualname: str, cls: type | None = None)
         return "is defined where there is no file (a notebook cell or python -c)"
     if cls is not None and "<locals>" in qualname:
         return "is defined inside a function"
-    spec_name = getattr(getattr(module, "__spec__", None), "name", "")
-    found = module
-    for part in qualname.split("."):  # Outer.Inner too
-        found = getattr(found, part, None)
-    there = found is not None and (cls is None or found is cls)
-    if module_name == "__main__" and spec_name.endswith(".__main__") and there:
-        # multiprocessing's spawn does not import a package's __main__ in its workers
-        # (it would run the package's command again): none of its classes are there
-        return (
-            f"is defined in {spec_name} (run as python -m {spec_name[: -len('.__main__')]}), "
-            "a module spawned processes skip"
-        )
-    if module_name == "__main__" and _main_guarded(qualname.partition(".")[0]):
-        return f'is defined under `if __name__ == "__main__":` in {module.__file__}'
+    if module_name == "__main__":
+        spec_name = getattr(getattr(module, "__spec__", None), "name", "")
+        found = module
+        for part in qualname.split("."):  # Outer.Inner too
+            found = getattr(found, part, None)
+        there = found is not None and (cls is None or found is cls)
+        if spec_name.endswith(".__main__") and there:
+            # multiprocessing's spawn does not import a package's __main__ in its workers
+            # (it would run the package's command again): none of its classes are there
+            package = spec_name[: -len(".__main__")]
+            return (
+                f"is defined in {spec_name} (run as python -m {package}), a module spawned "
+                "processes skip"
+            )
+        if _main_guarded(qualname.partition(".")[0]):
+            return f'is defined under `if __name__ == "__main__":` in {module.__file__}'
     if cls is not None:
         try:
             pickle.dumps(cls)
