@@ -1092,13 +1092,15 @@ def test_a_ctrl_c_while_the_command_loads_is_one_line(monkeypatch, capsys):
 
 
 def test_the_console_script_is_the_command_with_its_ctrl_c_handler():
-    # pyproject's entry: dtc.cli:main had no handler around the imports before it
-    import tomllib
+    # pyproject's entry: dtc.cli:main had no handler around the imports before it. Read
+    # from the installed metadata (written from pyproject), not with tomllib: dtc supports
+    # Python 3.10, which has no tomllib.
+    from importlib.metadata import entry_points
 
     from dtc.__main__ import main
 
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    module, _, name = pyproject["project"]["scripts"]["dtc"].partition(":")
+    (script,) = entry_points(group="console_scripts", name="dtc")
+    module, _, name = script.value.partition(":")
     assert (module, name) == ("dtc.__main__", "main")
     assert getattr(importlib.import_module(module), name) is main
 
