@@ -840,6 +840,14 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             and self.class_agreement_["agreement"] < float(self.min_class_agreement)
         ):
             self._source_reason = "unmatched_classes"
+        # The image shape the estimator's target network reads the rows with (DTC._build):
+        # on a pair of one feature space the network is built for the source's (shared, or
+        # copied by ADDA) and runs on the target rows too; a heterogeneous pair's target
+        # network is built for the target's own. The target's alone failed a target
+        # without one, and built another network than the model's for another layout.
+        image_shape = target.image_shape
+        if not pair.heterogeneous and pair.source.image_shape is not None:
+            image_shape = pair.source.image_shape
         self.reference_ = NoTransferReference.from_estimator(
             estimator,
             self._k,
@@ -850,7 +858,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
             epochs=self.reference_epochs,
             cache_dir=self.cache_dir,
             target_image_shape=target.image_shape,
-        ).fit(target.X, image_shape=target.image_shape)
+        ).fit(target.X, image_shape=image_shape)
         self._Z_ref = self.reference_.embedding_[self._idx]
         if is_collapsed(self.reference_.labels_[self._idx]):
             # every score of the reference needs two clusters on the scored rows: a small

@@ -1690,6 +1690,43 @@ def test_the_reference_of_a_heterogeneous_pair_is_built_as_dtc_builds_the_target
     assert mon.reference_.embedding_.shape[1] == est.embedding_.shape[1]
 
 
+@pytest.mark.parametrize("target_shape", [None, (4, 16)])
+def test_the_reference_of_one_feature_space_reads_images_as_dtc_does(target_shape, monkeypatch):
+    # On a pair of one feature space DTC builds its "conv" network for the source's image
+    # shape and runs it on the target rows as well; the reference took the target's: a
+    # target without one failed the fit that DTC alone makes ("needs the domain's
+    # image_shape"), and one of another layout trained another network than the model's.
+    from dtc.pipeline import DTC
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    X = (rng.normal(size=(180, 64)) + np.r_[y, y][:, None]).astype(np.float32)
+    pair = DomainPair(
+        Domain(X[:90], y, image_shape=(8, 8)),
+        Domain(X[90:], y, image_shape=target_shape),
+        n_clusters=3,
+    )
+    shapes = []
+    compute = NoTransferReference._compute
+
+    def spy(self, X, image_shape):
+        shapes.append(image_shape)
+        return compute(self, X, image_shape)
+
+    monkeypatch.setattr(NoTransferReference, "_compute", spy)
+    clear_reference_cache()
+    mon = NegativeTransferMonitor(reference_epochs=1, n_restarts=2)
+    est = DTC(
+        architecture="conv",
+        pretrain_epochs=1,
+        adapt_epochs=1,
+        self_training_rounds=0,
+        callbacks=[mon],
+    ).fit(pair)
+    assert est.autoencoder_.image_shape == (1, 8, 8)
+    assert [tuple(s) for s in shapes] == [(8, 8)]
+
+
 def test_reference_options_and_seeds_are_checked_before_any_fit():
     from dtc.monitor.selection import rank_sources, source_discrepancy
     from dtc.pipeline import DTC
