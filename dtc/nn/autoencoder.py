@@ -272,7 +272,18 @@ class MLPAutoencoder(Autoencoder):
         return cls(n_features, hidden, n_latent, **kwargs)
 
 
+def _is_sizes(value) -> bool:
+    """Whether ``value`` can be a sequence of sizes (a list, tuple, range or 1-d array):
+    a single number is none (iterating it failed with Python's bare "'int' object is not
+    iterable", naming no argument)."""
+    return isinstance(value, (list, tuple, range)) or (
+        isinstance(value, np.ndarray) and value.ndim == 1
+    )
+
+
 def _image_chw(image_shape) -> tuple[int, int, int]:
+    if not _is_sizes(image_shape):
+        raise ValueError(f"image_shape: expected (H, W) or (C, H, W), got {image_shape!r}")
     # ints only, as Domain takes them: int() truncated 8.9 to 8 and read True as 1 channel
     if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in image_shape):
         raise ValueError(f"image_shape: expected (H, W) or (C, H, W) of ints, got {image_shape!r}")
@@ -306,6 +317,10 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, image_shape, channels=(16, 32), n_latent: int = 32):
         c, h, w = _image_chw(image_shape)
         n_latent = _check_n_latent(n_latent)
+        if not _is_sizes(channels):
+            raise ValueError(
+                f"channels: expected a sequence of positive channel counts, got {channels!r}"
+            )
         given = list(channels)
         # int() would truncate 16.7 to 16: a count that is not a whole number is refused
         if not given or not all(

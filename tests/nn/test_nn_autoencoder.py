@@ -205,3 +205,14 @@ def test_build_autoencoder_refuses_settings_it_would_ignore():
                 build_autoencoder(arch, 64, **extra, **kw)
     assert build_autoencoder(nn.Linear(64, 4), 64, n_latent=8).n_latent == 4  # its own width
     assert build_autoencoder("mlp", 64, hidden=[16], n_latent=3, activation="tanh").n_latent == 3
+
+
+def test_conv_sizes_given_as_one_number_are_refused_by_name():
+    # A single int (channels=16, image_shape=64) failed with Python's bare "'int' object
+    # is not iterable", naming neither argument.
+    with pytest.raises(ValueError, match=r"channels: expected a sequence of .* got 16"):
+        ConvAutoencoder((8, 8), channels=16)
+    with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\).* 64"):
+        ConvAutoencoder(64)
+    with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\).* 64"):
+        build_autoencoder("conv", 64, image_shape=64)
