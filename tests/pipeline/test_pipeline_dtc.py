@@ -2397,6 +2397,29 @@ def test_a_heterogeneous_target_the_architecture_cannot_take_is_named(small_pair
         DTC(**{**TINY, "hidden": None}, architecture="conv", encoder_mode="asymmetric").fit(pair)
 
 
+@pytest.mark.parametrize("mode", ["shared", "asymmetric"])
+def test_conv_on_one_feature_space_refuses_two_image_layouts(small_pair, monkeypatch, mode):
+    # One network, built for the source's image shape, read the target's rows as images
+    # of that shape whatever the target declared: 8x8 digits declared as 4x16 strips were
+    # convolved as 8x8 images without a word. The same layout written (H, W) or (1, H, W)
+    # is one layout.
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before naming the two layouts")
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", no_training)
+    params = {**TINY, "hidden": None, "encoder_mode": mode}
+    source = dataclasses.replace(small_pair.source, image_shape=(8, 8))
+    strips = dataclasses.replace(small_pair.target, image_shape=(4, 16))
+    pair = DomainPair(source, strips, n_clusters=10)
+    with pytest.raises(ValueError, match=r"^DTC: architecture='conv' .* \(8, 8\) .* \(4, 16\)"):
+        DTC(**params, architecture="conv").fit(pair)
+    monkeypatch.undo()
+    same = dataclasses.replace(small_pair.target, image_shape=(1, 8, 8))
+    DTC(**params, architecture="conv").fit(DomainPair(source, same, n_clusters=10))
+    unset = dataclasses.replace(small_pair.target, image_shape=None)
+    DTC(**params, architecture="conv").fit(DomainPair(source, unset, n_clusters=10))
+
+
 def test_numbers_past_a_floats_range_are_refused_by_name():
     # np.isfinite raised "ufunc 'isfinite' not supported" past 2**64, a traceback in the CLI
     for params, match in (
