@@ -418,6 +418,8 @@ def test_report_with_config_names_a_row_none_of_whose_runs_finished(tmp_path):
     note = " ".join(res.stderr.split())
     assert "1 of 2 runs of cli have no record; no run of bad finished, so the tables" in note
     assert "(failures: " in note and "errors.jsonl" in note
+    # the note for a report without its config: with it, a missing seed is marked
+    assert "only with --config" not in note
 
 
 def _two_seeds_then_edit(tmp_path, edit) -> tuple[str, dict, str]:
@@ -806,10 +808,15 @@ def test_a_file_where_a_folder_is_expected_is_named_by_its_option(tmp_path):
         (["run", str(cfg), "--out", str(afile)], "--out: "),
         (["run", str(cfg), "--out", str(afile / "sub")], "--out: "),
         (["run", "--method", "kmeans", "--results", str(afile / "x.jsonl")], "--results"),
+        (["bench-losses", "--losses", "none", "--quick", "--out", str(afile)], "--out: "),
     ):
         res = runner.invoke(app, args)
         assert res.exit_code == 1, res.output
         assert match in res.stderr and "a file; expected a folder" in res.stderr, res.stderr
+    # the file is named, not the folder under it
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(afile / "sub")])
+    said = " ".join(res.stderr.split())
+    assert f"{str(afile / 'sub')!r} is under {str(afile)!r}, which is a file" in said, said
 
 
 def test_an_empty_data_dir_falls_back_to_dtc_data(tmp_path, monkeypatch, data_dir):
@@ -1047,6 +1054,7 @@ def test_report_with_config_counts_a_repeated_pair_once(tmp_path):
     res = runner.invoke(app, [*rep, "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "1 of 2 runs of cli have no record" in " ".join(res.stderr.split())
+    assert "no run of" not in res.stderr  # km has its other seed
 
 
 def test_the_run_table_never_shows_minus_zero():
@@ -1246,3 +1254,123 @@ def test_a_config_run_refuses_a_single_run_option_given_at_its_default_value(tmp
     res = runner.invoke(app, ["run", str(cfg), "--seed", "0", "--method", "kmeans"])
     assert "--method, --seed apply to single runs" in words(res.output)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--benchmark", "digits"],
+        ["--source", "source"],
+        ["--target", "target"],
+        ["--set", "n_init=1"],
+        ["--data", "shift=0.5"],
+    ],
+    ids=lambda option: option[0],
+)
+def test_a_config_run_refuses_every_single_run_option(tmp_path, option):
+    # the config's own benchmarks, pairs and parameters run: these were ignored silently
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["run", str(_cli_config(tmp_path)), *option, "--out", str(out)])
+    assert res.exit_code == 2 and f"{option[0]} applies to single runs" in words(res.output)
+    assert not out.exists()
+
+
+def test_a_single_run_is_made_and_recorded_with_its_seed(tmp_path):
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--seed", "3", "--json"]
+    res = runner.invoke(app, [*args, "--results", str(tmp_path / "r.jsonl")])
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)
+    assert record["seed"] == 3 and record["spec"]["seed"] == 3
+
+
+def test_a_config_run_passes_its_options_to_the_sweep(tmp_path, monkeypatch):
+    # --jobs, --backend, --address, --data-dir (over $DTC_DATA) and --mlflow reach the runner
+    from dtc.experiment import runner as runner_module
+    from dtc.experiment.runner import SweepSummary
+
+    seen = {}
+
+    def sweep(cfg, out_dir, **options):
+        seen.clear()
+        seen.update(options, name=cfg.name, out_dir=out_dir)
+        return SweepSummary(out_dir, total=0)
+
+    monkeypatch.setattr(runner_module, "run_experiment", sweep)
+    monkeypatch.setenv("DTC_DATA", str(tmp_path / "from_env"))
+    out, mine = tmp_path / "o", str(tmp_path / "mine")
+    args = ["run", str(_cli_config(tmp_path)), "--out", str(out), "--data-dir", mine]
+    res = runner.invoke(app, [*args, "--jobs", "3", "--mlflow"])
+    assert res.exit_code == 0, res.output
+    assert (seen["name"], seen["out_dir"], seen["data_dir"]) == ("cli", out, mine)
+    assert (seen["jobs"], seen["backend"], seen["address"], seen["mlflow"]) == (
+        3,
+        "local",
+        None,
+        True,
+    )
+    res = runner.invoke(app, [*args, "--backend", "ray", "--address", "ray://head:10001"])
+    assert res.exit_code == 0, res.output
+    assert (seen["jobs"], seen["backend"], seen["address"], seen["mlflow"]) == (
+        1,
+        "ray",
+        "ray://head:10001",
+        False,
+    )
+
+
+def test_an_os_error_outside_the_out_folder_does_not_name_out(tmp_path, monkeypatch):
+    # only an error on a path in --out is labelled "--out: ..."; one on the data, say, is
+    # the error as it is
+    from dtc.experiment import runner as runner_module
+
+    elsewhere = tmp_path / "data" / "x.npz"
+
+    def unreadable(cfg, out_dir, **options):
+        raise PermissionError(13, "Permission denied", str(elsewhere))
+
+    monkeypatch.setattr(runner_module, "run_experiment", unreadable)
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["run", str(_cli_config(tmp_path)), "--out", str(out)])
+    assert res.exit_code == 1
+    assert "Permission denied" in res.stderr and "--out" not in res.stderr
+
+
+def test_a_sigterm_stops_a_sweep_with_exit_143(tmp_path, monkeypatch):
+    # 128 + SIGTERM, as a single run and a report exit; a Ctrl-C is 130
+    from dtc.experiment import runner as runner_module
+
+    cfg = _cli_config(tmp_path)
+    for kind, code in (("sigterm", 143), ("ctrl-c", 130)):
+        monkeypatch.setattr(runner_module, "run_experiment", _interrupting(kind))
+        res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+        assert res.exit_code == code, repr(res.exception)
+        assert "cli: interrupted" in res.stderr and "Traceback" not in res.output
+
+
+def test_a_single_run_not_recorded_says_nothing_of_an_append(tmp_path, monkeypatch):
+    # "appended to results/runs.jsonl" under the table of a --no-record run claimed a record
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["run", "--method", "kmeans", "--set", "n_init=1", "--no-record"])
+    assert res.exit_code == 0, res.output
+    assert "kmeans on digits" in words(res.stdout) and "appended" not in res.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_runs_json_is_strict_json(tmp_path, monkeypatch):
+    # a record's NaN (a DTC fit's discrepancy history) was a bare NaN, which strict readers
+    # refuse: null, as a single run and the results file write it
+    from dtc.experiment import runner as runner_module
+    from dtc.experiment.runner import SweepSummary
+
+    def sweep(cfg, out_dir, on_record=None, **options):
+        on_record({"run_id": "a", "metrics": {"acc": 0.5}, "history": [float("nan")]})
+        return SweepSummary(out_dir, total=1, finished=1)
+
+    def strict(constant):
+        raise ValueError(constant)
+
+    monkeypatch.setattr(runner_module, "run_experiment", sweep)
+    args = ["run", str(_cli_config(tmp_path)), "--out", str(tmp_path / "o"), "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout, parse_constant=strict)["history"] == [None]

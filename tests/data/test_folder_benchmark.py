@@ -2,6 +2,7 @@
 runner and the command line on it."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -232,7 +233,7 @@ def test_dtc_run_takes_a_folder(folder, monkeypatch):
     assert bad.exit_code != 0 and "unknown source domain 'c'" in bad.output
 
 
-def test_dtc_datasets_reads_the_folders_it_is_given(folder, tmp_path):
+def test_dtc_datasets_reads_the_folders_it_is_given(folder, tmp_path, monkeypatch):
     runner = CliRunner()
     res = runner.invoke(app, ["datasets", str(folder), "--data-dir", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
@@ -243,6 +244,11 @@ def test_dtc_datasets_reads_the_folders_it_is_given(folder, tmp_path):
     assert table.exit_code == 0 and "found" in table.stdout
     res = runner.invoke(app, ["datasets", str(tmp_path / "nope")])
     assert res.exit_code == 1 and "expected a folder of domain files" in res.stderr
+    # a folder named as a registered benchmark: the name reads as the benchmark, so refused
+    shutil.copytree(folder, tmp_path / "coil20")
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["datasets", "coil20", "--json"])
+    assert res.exit_code == 1 and "'coil20': expected a folder of domain files" in res.stderr
     (folder / "b.csv").unlink()  # one domain left: refused as `run` refuses it
     res = runner.invoke(app, ["datasets", str(folder)])
     assert res.exit_code == 1 and "expected at least two domain files" in res.stderr

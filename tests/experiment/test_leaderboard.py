@@ -501,3 +501,39 @@ def test_a_template_whose_benchmark_params_are_no_mapping_is_refused_by_name(tmp
         )
         with pytest.raises(ValueError, match="benchmark_params: expected a mapping"):
             leaderboard_config(["mmd"], protocol=tmp_path / "p.yaml")
+
+
+def test_bench_losses_passes_its_options_to_the_leaderboard(monkeypatch, tmp_path):
+    # --protocol, --quick, --out, --jobs and --data-dir reach the sweep
+    from dtc.experiment import leaderboard
+    from dtc.experiment.runner import SweepSummary
+
+    (tmp_path / "protocol.yaml").write_text(PROTOCOL)
+    seen = {}
+
+    def run(config, folder, **options):
+        seen.clear()
+        seen.update(options, name=config.name, seeds=config.raw["seeds"], folder=folder)
+        return [], SweepSummary(folder, total=0)
+
+    monkeypatch.setattr(leaderboard, "run_leaderboard", run)
+    args = ["bench-losses", "--losses", "coral", "--protocol", str(tmp_path / "protocol.yaml")]
+    args += ["--out", str(tmp_path / "lb"), "--jobs", "3", "--data-dir", str(tmp_path / "d")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert (seen["name"], seen["seeds"], seen["folder"]) == ("tiny_bench", [0, 1], tmp_path / "lb")
+    assert (seen["jobs"], seen["data_dir"]) == (3, str(tmp_path / "d"))
+    assert CliRunner().invoke(app, [*args, "--quick"]).exit_code == 0
+    assert seen["seeds"] == [0]
+
+
+def test_bench_losses_exits_1_when_a_run_failed(monkeypatch, tmp_path):
+    # the ranking is shown, and the failed run named, as `dtc run CONFIG` names it
+    from dtc.experiment import leaderboard
+    from dtc.experiment.runner import SweepSummary
+
+    summary = SweepSummary(tmp_path, total=1, errors=[("id1", "coral", "RuntimeError: boom")])
+    monkeypatch.setattr(leaderboard, "run_leaderboard", lambda *a, **k: ([], summary))
+    res = CliRunner().invoke(app, ["bench-losses", "--losses", "coral"])
+    assert res.exit_code == 1
+    assert "failed coral (id1): RuntimeError: boom" in " ".join(res.stderr.split())
