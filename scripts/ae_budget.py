@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         help=f"the reference budget (default 800; at least {max(BUDGETS)}, the largest compared)",
     )
     parser.add_argument("--data-dir", default=None, help="benchmark data (default $DTC_DATA)")
-    add_out_argument(parser)
+    add_out_argument(parser, per_seed=False)  # no --seed: one FILE, all its seeds
     args = parser.parse_args(argv)
     if args.max_epochs < max(BUDGETS):
         parser.error(f"--max-epochs must be at least {max(BUDGETS)}")

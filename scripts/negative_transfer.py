@@ -1158,14 +1158,17 @@ def show_resumed(rows: list[dict], as_json: bool, line_of) -> None:
         print(json.dumps(row) if as_json else line_of(row), flush=True)
 
 
-def add_out_argument(ap: argparse.ArgumentParser) -> None:
-    """``--out FILE``: the evaluation scripts' resumable record of finished runs."""
+def add_out_argument(ap: argparse.ArgumentParser, per_seed: bool = True) -> None:
+    """``--out FILE``: the evaluation scripts' resumable record of finished runs.
+    ``per_seed=False`` for a script with no ``--seed`` (its rows span its seeds, or have
+    none): "one FILE per seed" would advise what it cannot do."""
     ap.add_argument(
         "--out",
         metavar="FILE",
         type=path_argument,  # "--out=~/runs.jsonl": read back where emit appends (expanded)
         help="append each finished run to FILE as a JSON line; run again with the same FILE "
-        "after an interruption and the runs it holds are kept, not redone (one FILE per seed)",
+        "after an interruption and the runs it holds are kept, not redone"
+        + (" (one FILE per seed)" if per_seed else ""),
     )
 
 

@@ -282,7 +282,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="rank each case's runs (one per seed) by each judge instead of pooling them",
     )
-    add_out_argument(ap)
+    add_out_argument(ap, per_seed=False)  # no --seed: one FILE, all its seeds
     args = ap.parse_args(argv)
     runs = read_partitions(args.partitions)
     data_dir = resolve_data_dir(args.data_dir)

@@ -121,7 +121,7 @@ def main(argv=None) -> int:
         help="monitor seeds 0 .. seeds - 1 (at least 2: the output is a std over seeds)",
     )
     ap.add_argument("--data-dir", default=None, help="benchmark data (default: $DTC_DATA)")
-    add_out_argument(ap)
+    add_out_argument(ap, per_seed=False)  # no --seed: one FILE, all its seeds
     args = ap.parse_args(argv)
     data_dir = data_dir_arg(ap, args)
     # A source's row is its unit (up to 45 minutes for all nine): kept in --out, and a

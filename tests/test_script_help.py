@@ -178,3 +178,20 @@ print("loaded")
     done = subprocess.run([sys.executable, "-OO", "-c", code], cwd=tmp_path, **_CAPTURE)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "loaded"
+
+
+@pytest.mark.parametrize("name", ["ae_budget", "partition_judges", "source_bias_stability"])
+def test_out_help_gives_no_per_seed_advice_without_a_seed_option(name, load_script, capsys):
+    # these scripts have no --seed (ae_budget and source_bias_stability run seeds 0..n-1 into
+    # one FILE): "--out ... (one FILE per seed)" advised what they cannot do
+    with pytest.raises(SystemExit):
+        load_script(name).main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--out FILE append each finished run" in shown
+    assert "one FILE per seed" not in shown and "--seed SEED" not in shown
+
+
+def test_out_help_keeps_per_seed_advice_with_a_seed_option(load_script, capsys):
+    with pytest.raises(SystemExit):
+        load_script("model_selection").main(["--help"])
+    assert "one FILE per seed" in " ".join(capsys.readouterr().out.split())
