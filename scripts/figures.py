@@ -5,7 +5,8 @@ Fits DTC on one pair twice with the same seed and budget: without alignment
 ``dann``, the adversarial loss, not DTC's own default ``coral``), then plots
 source and target embeddings coloured by domain and by cluster, and the per-epoch
 history (losses, lambda, discrepancy): a figure per key of the adapted run, a curve of each
-run in it. Target labels are not used.
+run in it. The fits and the figures use no target label; the ACC printed after each fit is
+an evaluation (Hungarian accuracy against the target labels), their only use.
 
     python scripts/figures.py --out results/figures [--benchmark digits] [--epochs 20]
 """
