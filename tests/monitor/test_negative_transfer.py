@@ -272,6 +272,51 @@ def test_the_reference_memory_keeps_the_most_recent_entries_only(monkeypatch):
     clear_reference_cache()
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"seed": 1},
+        {"epochs": 2},
+        {"batch_size": 16},
+        {"lr": 1e-2},
+        {"weight_decay": 1e-4},
+        {"noise": 0.1},
+        {"mask": 0.1},
+        {"n_init": 2},
+        {"n_latent": 3},
+        {"hidden": (6,)},
+    ],
+)
+def test_every_setting_that_changes_the_reference_is_in_its_cache_key(setting):
+    # "keyed by ... every setting that changes the result": a setting left out of the key
+    # returned the reference trained under the other value from the cache
+    X, _ = blobs()
+    clear_reference_cache()
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32}
+    first = NoTransferReference(K, **kw).fit(X)
+    other = NoTransferReference(K, **{**kw, **setting}).fit(X)
+    assert not other.from_cache_ and other.key_ != first.key_
+    clear_reference_cache()
+
+
+def test_a_memory_hit_becomes_the_most_recent_entry_before_the_memory_is_full(monkeypatch):
+    # "the least recently used entry first out": a hit moves to the end even while there is
+    # room, so that the next entry past the bound evicts the entry not used since
+    from dtc.monitor import reference
+
+    X, _ = blobs()
+    clear_reference_cache()
+    monkeypatch.setattr(reference, "_MEMORY_SIZE", 3)
+    kw = {"hidden": (8,), "n_latent": 2, "epochs": 1, "batch_size": 32}
+    fits = [NoTransferReference(K, **kw, seed=s).fit(X) for s in (0, 1)]
+    assert NoTransferReference(K, **kw, seed=0).fit(X).from_cache_
+    assert list(reference._MEMORY) == [fits[1].key_, fits[0].key_]
+    third = NoTransferReference(K, **kw, seed=2).fit(X)
+    fourth = NoTransferReference(K, **kw, seed=3).fit(X)  # past the bound: seed 1 goes
+    assert list(reference._MEMORY) == [fits[0].key_, third.key_, fourth.key_]
+    clear_reference_cache()
+
+
 def test_reference_cache_is_read_without_unpickling(tmp_path, monkeypatch):
     # A cache file is data: np.load is told explicitly not to unpickle objects from it,
     # whatever NumPy's default, and an entry holding pickled objects is refused.
@@ -547,6 +592,17 @@ def test_reference_budget_matches_the_estimators_gradient_steps():
     assert het.epochs == 36
 
 
+def test_the_reference_budget_counts_the_self_training_epochs():
+    # "adaptation and self-training steps (max(n_source, n_target) rows per epoch;
+    # self_training_rounds x self_training_epochs epochs)"
+    est = ScriptedDTC([good] * 3, [0.0] * 3, [])
+    est.self_training_rounds, est.self_training_epochs = 2, 3
+    # pretrain 10 x ceil(100/32)=4 = 40 steps; adapt + self-training (3 + 2 x 3) x 4 = 36
+    # steps; 76 steps over the target's 2 steps an epoch -> 38 epochs
+    ref = NoTransferReference.from_estimator(est, K, n_source=100, n_target=50)
+    assert ref.epochs == 38
+
+
 def test_the_monitors_default_reference_budget_is_the_estimators_gradient_steps():
     # reference_epochs=None is not pretrain + adapt epochs: the source (240 rows) is twice
     # the target (120), so each of the estimator's epochs is 8 steps against the target's 4.
@@ -640,6 +696,25 @@ def test_adapt_keeps_lambda_when_the_discrepancy_rises(pair):
     mon = monitor("adapt")
     est = ScriptedDTC([good, good, bad, bad], [0.1, 0.2, 0.3, 0.4], [mon]).fit(pair)
     assert est.transfer_scale_ == 1.0
+
+
+def test_adapt_takes_no_fall_smaller_than_min_delta(pair):
+    # "A score change smaller than this is no fall": k-NN agreement lies in [-1, 1], so no
+    # fall reaches min_delta=2 and the falling discrepancy alone damps nothing.
+    mon = monitor("adapt", adapt_factor=0.5, min_delta=2.0)
+    est = ScriptedDTC([good, good, bad, bad], [0.4, 0.3, 0.2, 0.1], [mon]).fit(pair)
+    trail = est.monitor_trail_
+    assert trail[3]["score"] < trail[2]["score"]  # the score falls (by less than 2)
+    assert est.scales == [1.0] * 4 and est.transfer_scale_ == 1.0
+    assert not any("damp" in e["decision"] for e in trail)
+
+
+def test_adapt_keeps_lambda_when_the_discrepancy_stays(pair):
+    # damped only when the discrepancy falls too: an unchanged one is no alignment bought
+    mon = monitor("adapt", adapt_factor=0.5)
+    est = ScriptedDTC([good, good, bad, bad], [0.2, 0.2, 0.2, 0.2], [mon]).fit(pair)
+    assert est.monitor_trail_[3]["score"] < est.monitor_trail_[2]["score"] - mon.min_delta
+    assert est.scales == [1.0] * 4 and est.transfer_scale_ == 1.0
 
 
 def test_rollback_restores_the_best_state(pair):
@@ -772,6 +847,17 @@ def test_a_collapsed_final_partition_of_a_good_embedding_is_flagged(pair):
     assert final["decision"] == "fallback" and final["reason"] == COLLAPSED
     assert final["score"] is None and est.negative_transfer_
     assert np.unique(est.transfer_labels_).size == 1
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_a_collapsed_partition_is_named_so_after_a_failed_source_check():
+    # "A collapsed partition ... the worst negative transfer ... with reason
+    # collapsed_partition": a source that failed a check does not hide the collapse
+    mon = monitor("warn", calibrate=False)
+    est = ScriptedDTC([collapsed] * 2, [0.2, 0.1], [mon]).fit(wide_pair(permute_source=True))
+    assert not mon.correspondence_["related"]  # the source failed its check too
+    assert [e["decision"] for e in est.monitor_trail_] == ["start", COLLAPSED, COLLAPSED, "flag"]
+    assert est.monitor_trail_[-1]["reason"] == COLLAPSED
 
 
 def test_rollback_falls_back_to_the_reference_when_transfer_never_beats_it(pair):
@@ -994,6 +1080,15 @@ def test_source_bias_is_zero_for_labels_no_better_than_the_largest_class():
     X = rng.normal(0, 1, (200, 4))
     y = np.r_[np.zeros(180, dtype=int), np.ones(20, dtype=int)]
     assert source_bias(X, y) == 0.0
+
+
+def test_source_bias_takes_a_class_of_exactly_five_rows():
+    # None only for "a class with fewer than 5 rows" (the 5 folds): 5 rows is a bias
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [5, 20])
+    X = rng.normal(0, 1, (25, 3)) + 5.0 * y[:, None]
+    assert source_bias(X, y) == pytest.approx(0.0, abs=1e-12)
+    assert source_bias(X[1:], y[1:]) is None  # 4 rows of class 0
 
 
 # -- resolution (rule #14) ---------------------------------------------------------------
@@ -1275,6 +1370,16 @@ def test_a_source_at_the_class_agreement_threshold_is_not_flagged(pair):
     est = ScriptedDTC([good, good], [0.2, 0.1], [at]).fit(pair)
     assert at.class_agreement_["agreement"] == agreement
     assert not est.negative_transfer_ and est.monitor_trail_[-1]["reason"] is None
+
+
+def test_the_class_agreement_is_judged_after_the_other_source_checks():
+    # "negative, reason unmatched_classes, after the other source checks": a source that
+    # already failed the correspondence test keeps that reason whatever its class agreement
+    mon = monitor("rollback", min_class_agreement=1.0)
+    est = ScriptedDTC([good, good], [0.2, 0.1], [mon]).fit(wide_pair(permute_source=True))
+    assert mon.class_agreement_["agreement"] < 1.0  # below the threshold as well
+    assert [e["decision"] for e in est.monitor_trail_[1:3]] == ["unrelated_source"] * 2
+    assert est.monitor_trail_[-1]["reason"] == "unrelated_source"
 
 
 def test_the_class_agreement_needs_the_source_labels_the_estimator_uses():
