@@ -238,6 +238,42 @@ def test_an_excluded_source_keeps_weight_zero_when_every_adapted_one_collapses(m
     assert best.name == "b"
 
 
+def test_a_collapsed_source_ranks_after_one_the_checks_excluded(monkeypatch):
+    # "excluded ... a rank after every passing source"; "collapsed ... ranked last": a
+    # collapsed partition is the worst outcome transfer can have
+    import dtc.monitor.selection as selection
+
+    X, y = two_blobs()
+    sources = {n: Domain(X + i, y, name=n) for i, n in enumerate(("collapses", "fails", "good"))}
+    verdicts = {"collapses": None, "fails": {"verdict": "unrelated_source"}, "good": None}
+    monkeypatch.setattr(selection, "check_domains", lambda s, t, **kw: verdicts[s.name])
+
+    def fit(pair):
+        return Fixed(np.zeros(len(X), int) if pair.source.name == "collapses" else y).fit(pair)
+
+    ranking = rank_sources(Domain(X), sources, fit_fn=fit, check_sources=True)
+    assert [(r["name"], r["rank"]) for r in ranking] == [
+        ("good", 1),
+        ("fails", 2),
+        ("collapses", 3),
+    ]
+    assert [r["weight"] for r in ranking] == [1.0, 0.0, 0.0]
+
+
+def test_without_n_clusters_the_first_labelled_source_gives_it():
+    # "None: the number of classes of the first labelled source", not the first source's
+    X, y = two_blobs()
+    sources = {"unlabelled": Domain(X + 1), "labelled": Domain(X + 2, y)}
+    seen = []
+
+    def fit(pair):
+        seen.append(pair.n_clusters)
+        return Fixed(y).fit(pair)
+
+    ranking = rank_sources(Domain(X), sources, fit_fn=fit)
+    assert seen == [2, 2] and len(ranking) == 2
+
+
 def test_labelled_sources_of_other_classes_need_n_clusters():
     # k came from the first labelled source: its order decided k for every candidate
     X, y = two_blobs()
@@ -614,6 +650,17 @@ def test_a_collapsed_candidate_is_never_chosen_over_one_with_a_score():
     with pytest.warns(UserWarning, match="every candidate collapsed"):
         result = select_model([Fixed(np.zeros(len(X), int))] * 2, pair)
     assert result.best == "0:Fixed" and result.collapsed == ["0:Fixed", "1:Fixed"]
+
+
+def test_a_collapsed_candidate_is_not_chosen_over_a_negative_score():
+    # A collapsed partition has no score (None), not a score of 0: a candidate whose
+    # partition scores below 0 (a silhouette of a cut across both blobs) still wins.
+    X, y = two_blobs()
+    pair = DomainPair(Domain(X, y), Domain(X), n_clusters=2)
+    candidates = {"collapsed": Fixed(np.zeros(len(X), int)), "poor": Fixed(np.arange(len(X)) % 2)}
+    result = select_model(candidates, pair, criterion="silhouette")
+    assert result.scores["collapsed"] is None and result.scores["poor"] < 0
+    assert result.best == "poor" and result.collapsed == ["collapsed"]
 
 
 def test_select_model_refuses_max_samples_below_the_score_before_any_fit():
