@@ -1192,6 +1192,16 @@ def test_without_source_labels_there_is_no_resolution_and_the_score_counts(pair)
     assert est.negative_transfer_
 
 
+def test_a_score_that_does_not_fall_on_scrambled_classes_resolves_nothing(pair, monkeypatch):
+    # "A score that does not fall when the classes are scrambled resolves nothing": its
+    # resolution is infinite and its verdict does not count, however far below it falls
+    monkeypatch.setattr(negative_transfer, "score_slope", lambda *args, **kwargs: -0.1)
+    mon = monitor("warn", check_features=False)
+    est = ScriptedDTC([bad] * 2, [0.2, 0.1], [mon]).fit(pair)
+    assert mon.calibration_["resolution"] == float("inf") and not mon.score_counts_
+    assert est.monitor_trail_[-1]["score_below"] and not est.negative_transfer_
+
+
 def test_random_relabel_moves_the_rounded_share_of_rows():
     # round(0.29 * 10) = 3 rows (truncating would move 2); round(0.71 * 7) = round(4.97) = 5
     y = np.arange(10) % 3
