@@ -780,6 +780,18 @@ def test_rollback_restores_at_a_stop_set_by_a_later_callback(pair, every):
     assert runs["monitor_first"] == runs["monitor_last"]
 
 
+def test_a_restore_at_a_later_callbacks_stop_records_the_restored_transfer_strength(pair):
+    # "an entry that restores ... its transfer_scale the restored one": also when the stop
+    # came from a callback after the monitor (the restore then happens in on_adapt_end)
+    mon = monitor("adapt+rollback", adapt_factor=0.5)
+    script, disc = [bad, good, bad, bad, bad], [0.5, 0.4, 0.3, 0.2, 0.1]
+    est = ScriptedDTC(script, disc, [mon, StopAt(3)]).fit(pair)
+    restore = est.monitor_trail_[-2]
+    assert restore["epoch"] == 3 and restore["decision"].endswith("restore_epoch_1")
+    assert 0.5 in est.scales  # damped after the checkpoint
+    assert est.transfer_scale_ == 1.0 and restore["transfer_scale"] == 1.0
+
+
 @pytest.mark.parametrize("calibrate", [True, False])
 def test_the_spread_restore_gain_is_the_noise_between_equal_partitions(pair, calibrate):
     mon = monitor("rollback", min_restore_gain="spread", tolerance=0.01, calibrate=calibrate)
