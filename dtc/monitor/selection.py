@@ -595,7 +595,8 @@ def select_source(
     **rank_kwargs,
 ) -> tuple[Domain, list[dict]]:
     """The source to transfer from: the best-ranked one (``strategy="best"``) or a
-    combination weighted by :func:`rank_sources` (``"weighted"``). Returns
+    combination weighted by :func:`rank_sources` (``"weighted"``; its rows drawn by
+    :func:`combine_sources` with the ``seed`` given for the ranking). Returns
     ``(source, ranking)``; build ``DomainPair(source, target)`` and fit any method."""
     if strategy not in ("best", "weighted"):
         raise ValueError(f"select_source: strategy must be 'best' or 'weighted', got {strategy!r}")

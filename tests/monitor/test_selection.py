@@ -327,6 +327,21 @@ def test_sources_sharing_a_name_are_told_apart_by_position():
     assert combined.meta["combined_from"] == ["amazon", "dslr"]
 
 
+def test_a_weighted_selection_draws_its_combination_with_the_seed_given():
+    # the ranking's seed draws the combination's rows as well: seed 0 always drew them
+    X, y = two_blobs()
+    named = {"a": Domain(X, y), "b": Domain(X + 0.1, y)}
+    for seed in (0, 3):
+        combined, ranking = select_source(
+            Domain(X), named, strategy="weighted", fit_fn=Fixed(y).fit, seed=seed
+        )
+        weights = [next(r["weight"] for r in ranking if r["name"] == n) for n in named]
+        assert min(weights) > 0  # both sources drawn from
+        expected = combine_sources(named, weights, seed=seed)
+        np.testing.assert_array_equal(combined.X, expected.X)
+    assert not np.array_equal(combined.X, combine_sources(named, weights, seed=0).X)
+
+
 def test_combined_sources_keep_the_class_names_they_share():
     # the combination dropped meta["classes"], so a target numbering them otherwise was
     # no longer refused by DomainPair
