@@ -361,6 +361,24 @@ def test_a_damaged_or_misshapen_cache_entry_is_computed_again(tmp_path):
             ),
             "holds arrays of other shapes",
         ),
+        (  # the rows right, the centres of other clusters than K (mutation-test gap)
+            lambda: np.savez(
+                path,
+                labels=first.labels_,
+                embedding=first.embedding_,
+                centres=first.cluster_centers_[:-1],
+            ),
+            "holds arrays of other shapes",
+        ),
+        (  # centres of another width than the embedding
+            lambda: np.savez(
+                path,
+                labels=first.labels_,
+                embedding=first.embedding_,
+                centres=first.cluster_centers_[:, :-1],
+            ),
+            "holds arrays of other shapes",
+        ),
     ]:
         write()
         clear_reference_cache()
