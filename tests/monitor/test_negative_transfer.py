@@ -1112,6 +1112,26 @@ def test_source_bias_is_zero_for_labels_no_better_than_the_largest_class():
     assert source_bias(X, y) == 0.0
 
 
+def test_source_bias_is_zero_for_labels_predicted_worse_than_chance(monkeypatch):
+    # The test is one-sided: a classifier wrong more often than guessing the largest class
+    # learned no class information either (a two-sided test read it as learnable and
+    # measured a bias on it). Cross-validated predictions that are all wrong, each row sent
+    # to one of the two other classes at random (a scrambled partition, not a renaming),
+    # stand in for such a source: measured, their bias against K-means is far above 0.
+    from dtc.monitor import calibration
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 30)
+    X = rng.normal(0, 0.3, (90, 2)) + 4.0 * np.eye(3)[y, :2]
+    wrong = (y + rng.integers(1, 3, size=y.size)) % 3
+    monkeypatch.setattr(calibration, "cross_val_predict", lambda est, X, y, cv: wrong)
+    assert source_bias(X, y) == 0.0
+    # the same partition judged learnable (every row right but these): a large bias
+    learnable = np.where(np.arange(y.size) % 3 == 0, wrong, y)
+    monkeypatch.setattr(calibration, "cross_val_predict", lambda est, X, y, cv: learnable)
+    assert source_bias(X, y) > 0.1
+
+
 def test_source_bias_takes_a_class_of_exactly_five_rows():
     # None only for "a class with fewer than 5 rows" (the 5 folds): 5 rows is a bias
     rng = np.random.default_rng(0)
