@@ -84,3 +84,17 @@ def test_image_shape_must_be_two_or_three_positive_ints(shape):
     with pytest.raises(ValueError, match=r"image_shape must be \(H, W\) or \(C, H, W\)"):
         Domain(np.zeros((2, 64)), image_shape=shape)
     assert Domain(np.zeros((2, 64)), image_shape=np.array([1, 8, 8])).image_shape == (1, 8, 8)
+
+
+def test_mask_target_labels_drops_the_target_class_names():
+    # A file's class names are its labels' sorted values (which classes, how many): a
+    # method must not see them, with the labels or after they were dropped by hand.
+    names = ["cat", "dog"]
+    src = Domain(np.ones((4, 2)), [0, 1, 0, 1], meta={"classes": names, "file": "s.csv"})
+    tar = Domain(np.ones((4, 2)), [1, 0, 1, 0], meta={"classes": names, "file": "t.csv"})
+    masked = DomainPair(src, tar).mask_target_labels()
+    assert masked.target.y is None and masked.target.meta == {"file": "t.csv"}
+    assert masked.source.meta["classes"] == names  # the source's are the model's names
+    assert tar.without_labels().meta == {"file": "t.csv"}
+    hand = dataclasses.replace(tar, y=None)
+    assert "classes" not in DomainPair(src, hand).mask_target_labels().target.meta

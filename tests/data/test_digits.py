@@ -265,3 +265,39 @@ def test_a_zero_shift_is_exactly_the_identity_and_the_domains_own_their_meta():
     pair = data.make_digits_pair(shift=0.3, seed=1)
     assert pair.source.meta is not pair.target.meta  # one dict: a change reached both
     assert pair.source.meta == pair.target.meta == {"benchmark": "digits", "shift": 0.3, "seed": 1}
+
+
+def test_a_pixel_below_zero_alone_is_refused():
+    # values in [-0.5, 1]: the maximum is in range, the minimum is not (0-centred pixels)
+    img = np.random.default_rng(0).random((3, 4, 4))
+    img[2, 3, 3] = -0.5
+    with pytest.raises(ValueError, match=r"apply_shift: images .* found range \[-0\.5, "):
+        shifts.apply_shift(img, 0.5)
+    dom = data.Domain(img.reshape(3, -1), name="c", image_shape=(4, 4))
+    with pytest.raises(ValueError, match=r"shift_domain: domain 'c': X must hold pixel values"):
+        shifts.shift_domain(dom, 0.5)
+
+
+def test_shift_domain_draws_its_noise_from_its_seed():
+    img = np.random.default_rng(0).random((3, 4, 4))
+    dom = data.Domain(img.reshape(3, -1), name="c", image_shape=(4, 4))
+    for seed in (0, 3):
+        out = shifts.shift_domain(dom, 0.5, seed=seed)
+        expected = shifts.apply_shift(dom.X.reshape(3, 4, 4), 0.5, seed=seed)
+        np.testing.assert_array_equal(out.X, expected.reshape(3, -1).astype(np.float32))
+        assert out.meta["shift_seed"] == seed
+    assert not np.array_equal(
+        shifts.shift_domain(dom, 0.5, seed=0).X, shifts.shift_domain(dom, 0.5, seed=3).X
+    )
+
+
+def test_the_digits_seed_seeds_the_targets_noise_as_well_as_the_split():
+    # "seed: Seeds the stratified split and the noise" (one number fixes the whole pair)
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    _, X_t, _, y_t = train_test_split(X / 16.0, y, train_size=0.5, stratify=y, random_state=3)
+    pair = data.make_digits_pair(0.5, seed=3)
+    expected = shifts.apply_shift(X_t.reshape(-1, 8, 8), 0.5, seed=3).reshape(len(y_t), -1)
+    np.testing.assert_array_equal(pair.target.y, y_t)
+    np.testing.assert_array_equal(pair.target.X, expected.astype(np.float32))

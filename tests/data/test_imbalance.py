@@ -378,3 +378,10 @@ def test_data_dependent_errors_name_the_callers_arguments_not_class_sizes():
         ValueError, match=r"^imbalance: ratio=200 cannot be realised: .*at most 87$"
     ):
         data.load_pair("digits", imbalance={"ratio": 200})
+
+
+def test_a_fractional_ratio_just_above_the_smallest_class_names_the_callers_arguments():
+    # 3 < 3.5 < 4: refused by make_imbalanced itself, naming y, not class_sizes
+    dom = data.Domain(np.zeros((6, 1)), [0, 0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match=r"^ratio=3\.5 cannot be realised: .*at most 3$"):
+        data.make_imbalanced(dom, 3.5)
