@@ -321,3 +321,16 @@ def test_soft_assignment_in_half_precision_takes_alphas_float32_holds():
     q = soft_assignment(z.half(), c.half(), alpha=40000.0)
     expected = soft_assignment(z.half().float(), c.half().float(), alpha=40000.0).half()
     torch.testing.assert_close(q, expected, rtol=0, atol=0)
+
+
+def test_has_converged_takes_tol_zero_and_defaults_to_a_tenth_of_a_percent():
+    # tol in [0, 1]; the default is the papers' 0.1 %
+    a = np.zeros(1000, dtype=np.int64)
+    assert not has_converged(a, a, tol=0)  # 0 < 0 is false: never converged, no error
+    b = a.copy()
+    b[:5] = 1  # 0.5 % changed
+    assert not has_converged(a, b)
+    assert has_converged(a, b, tol=0.006)
+    b[1:5] = 0  # 0.1 %: not below 0.1 %
+    assert not has_converged(a, b)
+    assert has_converged(a, a)

@@ -515,3 +515,90 @@ def test_one_thread_limit_at_a_time_so_two_threads_restore_the_callers():
     a.join(10)
     b.join(10)
     assert not b.is_alive() and counts() == before
+
+
+def test_as_many_clusters_as_samples_is_allowed():
+    # the documented range is 1 <= n_clusters <= n: each row its own cluster
+    X = np.arange(10, dtype=np.float32).reshape(5, 2) ** 2
+    labels, centers, inertia = kmeans(X, 5, n_init=1, seed=0)
+    assert sorted(labels.tolist()) == [0, 1, 2, 3, 4] and inertia == 0.0
+    np.testing.assert_array_equal(centers[labels], X)
+
+
+def test_a_seed_past_the_documented_range_is_refused_by_name(blobs):
+    X, _ = blobs
+    kmeans(X[:50], 2, n_init=1, seed=2**32 - 1)  # the largest seed is taken
+    with pytest.raises(ValueError, match=r"seed: expected an int in \[0, 2\*\*32 - 1\]"):
+        kmeans(X[:50], 2, n_init=1, seed=2**32)
+
+
+def test_auto_backend_uses_faiss_from_faiss_min_samples_on(monkeypatch):
+    # "auto" is faiss from FAISS_MIN_SAMPLES samples on: at exactly that many, not after
+    calls = []
+
+    def fake_faiss(X, k, init, max_iter, seed):
+        calls.append(X.shape[0])
+        return np.zeros(X.shape[0], np.int64), np.asarray(init, np.float32), 0.0
+
+    monkeypatch.setattr(kmeans_module, "FAISS_MIN_SAMPLES", 40)
+    monkeypatch.setattr(kmeans_module, "faiss_available", lambda: True)
+    monkeypatch.setattr(kmeans_module, "_faiss_kmeans", fake_faiss)
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    kmeans(X[:39], 2, n_init=1, seed=0)
+    assert calls == []
+    kmeans(X, 2, n_init=1, seed=0)
+    assert calls == [40]
+
+
+def test_restarts_run_on_a_subsample_only_above_subsample_restarts_above(monkeypatch):
+    # "more than SUBSAMPLE_RESTARTS_ABOVE samples": at exactly that many, all rows
+    sizes = []
+    run = kmeans_module._run
+
+    def spy(X, *args, **kwargs):
+        sizes.append(X.shape[0])
+        return run(X, *args, **kwargs)
+
+    monkeypatch.setattr(kmeans_module, "SUBSAMPLE_RESTARTS_ABOVE", 60)
+    monkeypatch.setattr(kmeans_module, "RESTART_SUBSAMPLE", 30)
+    monkeypatch.setattr(kmeans_module, "_run", spy)
+    X = np.random.default_rng(0).normal(size=(61, 3)).astype(np.float32)
+    kmeans(X[:60], 2, n_init=3, seed=0)
+    assert sizes == [60]
+    sizes.clear()
+    kmeans(X, 2, n_init=3, seed=0)
+    assert sizes == [30, 61]
+
+
+def test_an_init_array_ignores_n_init_without_a_warning(blobs):
+    # one run from the given centres, n_init ignored (scikit-learn warns when given both)
+    X, y = blobs
+    means = np.stack([X[y == c].mean(0) for c in range(4)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels, _, _ = kmeans(X, 4, init=means, n_init=10, seed=0)
+    assert labels.shape == (600,)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_start_from_means_gives_a_one_row_component_the_covariance_of_all_rows(covariance_type):
+    # "A component with fewer than two rows takes the covariance of all of X": one row's
+    # own scatter is 0, a spike of reg_covar
+    from dtc.cluster.gmm import start_from_means
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(30, 2)) * [1.0, 3.0], [[50.0, 50.0]]])
+    means = np.array([[0.0, 0.0], [50.0, 50.0]])
+    weights, precisions = start_from_means(X, means, covariance_type, 1e-6)
+    np.testing.assert_allclose(weights, [30 / 31, 1 / 31])
+    overall = np.cov(X.T, bias=True) + 1e-6 * np.eye(2)
+    if covariance_type == "full":
+        np.testing.assert_allclose(precisions[1], np.linalg.inv(overall), rtol=1e-8)
+    elif covariance_type == "diag":
+        np.testing.assert_allclose(precisions[1], 1 / np.diag(overall), rtol=1e-8)
+    elif covariance_type == "spherical":
+        np.testing.assert_allclose(precisions[1], 1 / np.diag(overall).mean(), rtol=1e-8)
+    else:  # tied: the pooled scatter, the one-row component weighing in as all of X
+        first = X[:30] - X[:30].mean(0)
+        pooled = (first.T @ first + np.cov(X.T, bias=True)) / 31 + 1e-6 * np.eye(2)
+        np.testing.assert_allclose(precisions, np.linalg.inv(pooled), rtol=1e-8)

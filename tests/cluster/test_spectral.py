@@ -487,3 +487,17 @@ def test_self_tuning_affinity_at_k_of_seven_or_more_is_zelnik_manor_perona():
             W[i, j] = np.exp(-(d[i, a] ** 2) / (sigma[i] * sigma[j]))
     W = np.maximum(W, W.T)
     np.testing.assert_allclose(affinity_matrix(dist, idx).toarray(), W, rtol=1e-12, atol=0)
+
+
+def test_components_smaller_than_a_tenth_of_n_over_k_are_left_out():
+    # threshold 0.1 * 35 / 1 = 3.5: a component of 3 nodes is below it (not floor(3.5) = 3)
+    from dtc.cluster.spectral import _retained_mask
+
+    def chain(m):  # m nodes joined in a path
+        return sp.diags([np.ones(m - 1), np.ones(m - 1)], [-1, 1], shape=(m, m))
+
+    W = sp.block_diag([chain(32), chain(3)], format="csr")
+    keep = _retained_mask(W, 1, None)
+    assert keep[:32].all() and not keep[32:].any()
+    W = sp.block_diag([chain(32), chain(4)], format="csr")  # 4 >= 3.6: kept
+    assert _retained_mask(W, 1, None).all()

@@ -184,7 +184,7 @@ def test_select_k_silhouette_is_scale_invariant(five_blobs, scale):
     np.testing.assert_allclose(scores, ref, rtol=1e-4)
 
 
-@pytest.mark.parametrize("n_blobs", [12, 20])
+@pytest.mark.parametrize("n_blobs", [11, 12, 20])
 def test_select_k_eigengap_with_more_components_than_k_max_says_so(n_blobs):
     # every component adds an eigenvalue of 1: the gaps between them are rounding noise,
     # whose argmax gave 6 for 12 blobs and 9 for 20 (k_max 10), without a word
@@ -412,3 +412,33 @@ def test_gmm_names_reg_covar_when_it_swamps_features_in_small_units():
     assert np.unique(labels).size < 3
     # standardised, or with a reg_covar to their scale, the same rows are three clusters
     assert np.unique(gmm(3e-4 * X, 3, reg_covar=1e-14)[0]).size == 3
+
+
+def test_cluster_and_match_seeds_the_source_run_too(shifted):
+    # "seed: Seed of both K-means runs": source cluster s is K-means's cluster s on Z_source
+    # with that seed (its numbering changes with the seed)
+    from dtc.cluster import kmeans
+
+    Xs, _, Xt, _ = shifted
+    numberings = set()
+    for seed in (0, 1, 2, 3):
+        res = cluster_and_match(Xs, Xt, 4, n_init=1, seed=seed)
+        cs = kmeans(Xs, 4, n_init=1, seed=seed)[1]
+        ct = kmeans(Xt, 4, n_init=1, seed=seed)[1]
+        np.testing.assert_array_equal(res.source_to_target, match_clusters(cs, ct))
+        numberings.add(tuple(match_clusters(cs, ct)))
+    assert len(numberings) > 1  # the seeds number the clusters apart: the check can fail
+
+
+def test_select_k_silhouette_seeds_its_kmeans_runs():
+    # the seed fixes the K-means runs as well as the subsample: each score is the
+    # silhouette of kmeans(X, k, n_init, seed) on the rows the seed draws
+    from sklearn.metrics import silhouette_score
+
+    from dtc.cluster import kmeans
+
+    X = np.random.default_rng(0).uniform(size=(300, 2)).astype(np.float32)
+    for seed in (1, 2):
+        _, scores = select_k_silhouette(X, [3, 4, 5], sample_size=500, n_init=1, seed=seed)
+        expected = [silhouette_score(X, kmeans(X, k, n_init=1, seed=seed)[0]) for k in (3, 4, 5)]
+        np.testing.assert_allclose(scores, expected, rtol=1e-6)
