@@ -2821,3 +2821,112 @@ def test_a_fitted_dtc_keeps_no_gradients(small_pair):
     est.fit(small_pair)
     params = [p for m in est._modules().values() for p in m.parameters()]
     assert len(params) > 10 and all(p.grad is None for p in params)
+
+
+def test_pretraining_gets_the_fits_optimisation_settings(small_pair, monkeypatch):
+    # The fit's seed, batch size, learning rate, weight decay and corruption reach
+    # pretraining (a constant seed there left every seed of a sweep one pretraining order).
+    seen, original = [], pipeline.pretrain_autoencoder
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "pretrain_autoencoder", recorded)
+    settings = {"seed": 7, "batch_size": 33, "lr": 2e-3, "weight_decay": 1e-4, "noise": 0.1}
+    DTC(**{**TINY, "pretrain_epochs": 1, "adapt_epochs": 0, **settings}, mask=0.2).fit(small_pair)
+    assert len(seen) == 1
+    for name, value in {**settings, "mask": 0.2, "epochs": 1}.items():
+        assert seen[0][name] == value, name
+
+
+def test_a_callback_that_stops_adaptation_leaves_self_training_its_rounds(small_pair):
+    # stop_training_ ends the stage it is set in: adaptation stopped after its first epoch
+    # still self-trains for every round.
+    class Stop(Callback):
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            estimator.stop_training_ = True
+
+    params = {**TINY, "adapt_epochs": 3, "self_training_rounds": 2, "self_training_epochs": 1}
+    est = DTC(**params, callbacks=[Stop()]).fit(small_pair)
+    assert [h["epoch"] for h in est.history_ if h["stage"] == "adapt"] == [0]
+    assert [h["round"] for h in est.history_ if h["stage"] == "self_train"] == [0, 1]
+
+
+@pytest.mark.parametrize("spherical", [False, True])
+def test_self_training_pseudo_labels_take_the_fits_geometry_and_confidence(
+    small_pair, monkeypatch, spherical
+):
+    seen, original = [], pipeline.pseudo_labels
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "pseudo_labels", recorded)
+    params = {**TINY, "self_training_rounds": 1, "self_training_epochs": 1}
+    DTC(**params, spherical=spherical, pseudo_label_confidence=0.3).fit(small_pair)
+    assert seen == [{"fraction": 0.3, "spherical": spherical}]
+
+
+def test_unlabelled_self_training_rounds_start_at_the_previous_rounds_centres(
+    small_pair, monkeypatch
+):
+    # without source labels, round r > 0 starts from round r - 1's centres (the first from
+    # the clusterer's on the target)
+    seen, original = [], pipeline.pseudo_labels
+
+    def recorded(Zt, init, **kwargs):
+        out = original(Zt, init, **kwargs)
+        seen.append((np.array(init, copy=True), np.array(out[2], copy=True)))
+        return out
+
+    monkeypatch.setattr(pipeline, "pseudo_labels", recorded)
+    params = {**TINY, "self_training_rounds": 3, "self_training_epochs": 1, "n_clusters": 10}
+    DTC(**params, use_source_labels=False).fit(small_pair)
+    assert len(seen) == 3
+    for (_, before), (init, _) in itertools.pairwise(seen):
+        np.testing.assert_array_equal(init, before)
+
+
+def test_labelled_model_transfer_starts_target_kmeans_at_the_source_class_means(small_pair):
+    # final_labels="cluster" with K-means: the target's K-means starts at the source class
+    # means in the clustering space (unit rows when spherical), cluster c = class c
+    params = {**TINY, "clusterer": "kmeans", "final_labels": "cluster", "spherical": True}
+    est = DTC(**params).fit(small_pair)
+    zs = est.source_embedding_ / np.linalg.norm(est.source_embedding_, axis=1, keepdims=True)
+    zt = est.embedding_ / np.linalg.norm(est.embedding_, axis=1, keepdims=True)
+    codes = np.unique(small_pair.source.y, return_inverse=True)[1]
+    means = np.stack([zs[codes == c].mean(0) for c in range(10)])
+    expected, _, _ = kmeans(zt, 10, init=means, seed=0)
+    np.testing.assert_array_equal(est.labels_, expected)
+    np.testing.assert_array_equal(est.cluster_classes_, np.arange(10))
+
+
+@pytest.mark.filterwarnings("ignore:gmm. the rows fall")
+def test_model_transfer_starts_the_gmm_at_the_source_centres(small_pair, monkeypatch):
+    seen, original = [], pipeline.gmm
+
+    def recorded(Z, k, **kwargs):
+        seen.append(kwargs.get("means_init"))
+        return original(Z, k, **kwargs)
+
+    monkeypatch.setattr(pipeline, "gmm", recorded)
+    params = {**TINY, "clusterer": "gmm", "final_labels": "cluster", "spherical": False}
+    est = DTC(**params).fit(small_pair)
+    codes = np.unique(small_pair.source.y, return_inverse=True)[1]
+    means = np.stack([est.source_embedding_[codes == c].mean(0) for c in range(10)])
+    assert len(seen) == 1 and seen[0] is not None
+    np.testing.assert_allclose(seen[0], means, rtol=1e-5, atol=1e-6)
+    assert DTC(**params, model_transfer=False).fit(small_pair) and seen[1] is None
+
+
+@pytest.mark.parametrize("final_labels", ["head", "cluster"])
+def test_refined_labels_are_the_assignments_to_the_refined_centres(small_pair, final_labels):
+    # after refinement the labels are DEC's argmax of q to the refined centres, in place of
+    # those final_labels gave
+    params = {**TINY, "refine": "dec", "refine_epochs": 2, "tol": 0.0}
+    est = DTC(**params, final_labels=final_labels).fit(small_pair)
+    z = torch.nn.functional.normalize(torch.from_numpy(est.embedding_), dim=1)
+    q = soft_assignment(z, torch.from_numpy(est.cluster_centers_))
+    np.testing.assert_array_equal(est.labels_, q.argmax(1).numpy())
