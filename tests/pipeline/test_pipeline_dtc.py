@@ -2155,6 +2155,8 @@ def test_labelled_self_training_rounds_start_at_the_source_class_means(small_pai
         ({"architecture": "conv", "hidden": [7]}, "hidden sets the widths of the MLP"),
         # a fraction of the target's rows: 5.0 stopped refinement at its first check
         ({"tol": 5.0}, r"tol is a fraction of samples in \[0, 1\], got 5.0"),
+        # a learning rate of 0 trains nothing
+        ({"lr": 0}, "lr must be a number > 0"),
     ],
     ids=str,
 )
@@ -2930,3 +2932,46 @@ def test_refined_labels_are_the_assignments_to_the_refined_centres(small_pair, f
     z = torch.nn.functional.normalize(torch.from_numpy(est.embedding_), dim=1)
     q = soft_assignment(z, torch.from_numpy(est.cluster_centers_))
     np.testing.assert_array_equal(est.labels_, q.argmax(1).numpy())
+
+
+def test_the_checkpoint_key_holds_every_hashed_parameter(small_pair):
+    # a parameter missing from the key resumes another fit's stages (seed 1 got seed 0's)
+    est = DTC(**TINY)
+    est._device = torch.device("cpu")
+    base = est._checkpoint_key(small_pair)
+    changes = {
+        "seed": 1,
+        "lr": 2e-3,
+        "batch_size": 32,
+        "freeze_layers": 1,
+        "pretrained_lr_scale": 0.5,
+        "lam": 2.0,
+        "lam_schedule": "constant",
+        "encoder_mode": "asymmetric",
+        "self_training_rounds": 1,
+        "final_labels": "head",
+        "refine": "dec",
+        "pretrain_on": "source",
+        "loss": "mmd",
+    }
+    for name, value in changes.items():
+        other = DTC(**{**TINY, name: value})
+        other._device = torch.device("cpu")
+        assert other._checkpoint_key(small_pair) != base, name
+    mmd = DTC(**TINY, loss="mmd", loss_params={"estimator": "biased"})
+    unbiased = DTC(**TINY, loss="mmd", loss_params={"estimator": "unbiased"})
+    for e in (mmd, unbiased):
+        e._device = torch.device("cpu")
+    assert mmd._checkpoint_key(small_pair) != unbiased._checkpoint_key(small_pair)
+    for name in ("verbose", "n_threads", "checkpoint_dir"):  # not hashed as given
+        other = DTC(**{**TINY, name: {"verbose": 1, "n_threads": 1, "checkpoint_dir": "x"}[name]})
+        other._device = torch.device("cpu")
+        assert other._checkpoint_key(small_pair) == base, name
+
+
+def test_freeze_layers_may_freeze_every_block_but_no_more(small_pair):
+    # the TINY encoder has 2 blocks: 2 freezes it whole (it stays as pretrained), 3 is refused
+    est = DTC(**{**TINY, "adapt_epochs": 1}, freeze_layers=2).fit(small_pair)
+    assert all(not p.requires_grad for p in est.autoencoder_.encoder.parameters())
+    with pytest.raises(ValueError, match="freeze_layers=3 but the encoder has only 2 blocks"):
+        DTC(**TINY, freeze_layers=3).fit(small_pair)
