@@ -2975,3 +2975,23 @@ def test_freeze_layers_may_freeze_every_block_but_no_more(small_pair):
     assert all(not p.requires_grad for p in est.autoencoder_.encoder.parameters())
     with pytest.raises(ValueError, match="freeze_layers=3 but the encoder has only 2 blocks"):
         DTC(**TINY, freeze_layers=3).fit(small_pair)
+
+
+def test_refinement_keeps_the_alignment_on_at_its_full_weight(small_pair, monkeypatch):
+    # DEC refinement with the alignment kept on: kl + sup_weight * sup + lam * align, lam at
+    # the end of its ramp (the DANN schedule at progress 1)
+    seen = []
+    step = DTC._step
+
+    def spy(self, loss, parts, sums, stage, epoch, rows=None):
+        if stage == "refine":
+            seen.append((loss.item(), {k: v.item() for k, v in parts.items()}))
+        return step(self, loss, parts, sums, stage, epoch, rows)
+
+    monkeypatch.setattr(DTC, "_step", spy)
+    params = {**TINY, "refine": "dec", "refine_epochs": 1, "lam": 2.0, "sup_weight": 0.3}
+    DTC(**params).fit(small_pair)
+    lam = 2.0 * pipeline.dann_schedule(1.0)
+    assert seen and all("align" in parts for _, parts in seen)
+    for total, p in seen:
+        assert np.isclose(total, p["kl"] + 0.3 * p["sup"] + lam * p["align"], rtol=1e-5)

@@ -365,3 +365,18 @@ def test_unit_rows_are_sklearn_normalize_and_leave_rows_without_direction_short(
     np.testing.assert_allclose(U[live], normalize(Z[live]), rtol=1e-15, atol=0)
     # normalize scales a row of norm 1e-13 to one (a direction out of rounding noise)
     assert not U[1].any() and np.linalg.norm(U[2]) < 1
+
+
+@pytest.mark.parametrize("spherical", [False, True])
+def test_max_iter_counts_lloyd_iterations(spherical):
+    # max_iter=1: one assignment to init and one update of the centres (the returned
+    # centres are the means of the rows init took), not init itself
+    Z = np.array([[0.0, 1.0], [0.2, 1.0], [1.0, 0.1], [1.0, 0.3], [0.6, 0.5]])
+    init = np.array([[0.0, 1.0], [1.0, 0.0]])
+    first = np.array([0, 0, 1, 1, 1])  # nearest init row, by distance and by cosine
+    rows = unit_rows(Z) if spherical else Z
+    expected = np.stack([rows[first == c].mean(0) for c in range(2)])
+    if spherical:
+        expected = unit_rows(expected)
+    _, centres, _ = anchored_kmeans(Z, init, spherical=spherical, max_iter=1)
+    np.testing.assert_allclose(centres, expected, rtol=1e-12)
