@@ -2995,3 +2995,88 @@ def test_refinement_keeps_the_alignment_on_at_its_full_weight(small_pair, monkey
     assert seen and all("align" in parts for _, parts in seen)
     for total, p in seen:
         assert np.isclose(total, p["kl"] + 0.3 * p["sup"] + lam * p["align"], rtol=1e-5)
+
+
+def test_callbacks_are_called_at_their_stages_in_order(small_pair):
+    calls = []
+
+    class Order(Callback):
+        def on_fit_begin(self, estimator, pair):
+            calls.append("fit_begin")
+
+        def on_adapt_begin(self, estimator, state):
+            calls.append("adapt_begin")
+
+        def on_adapt_epoch_end(self, estimator, epoch, logs):
+            calls.append(("adapt_epoch", epoch))
+
+        def on_adapt_end(self, estimator):
+            calls.append("adapt_end")
+
+        def on_self_train_round_end(self, estimator, rnd, logs):
+            calls.append(("round", rnd, logs["round"]))
+
+        def on_fit_end(self, estimator):
+            calls.append(("fit_end", hasattr(estimator, "labels_")))
+
+    params = {**TINY, "self_training_rounds": 2, "self_training_epochs": 1}
+    DTC(**params, callbacks=[Order()]).fit(small_pair)
+    assert calls == [
+        "fit_begin",
+        "adapt_begin",
+        ("adapt_epoch", 0),
+        ("adapt_epoch", 1),
+        "adapt_end",
+        ("round", 0, 0),
+        ("round", 1, 1),
+        ("fit_end", True),
+    ]
+
+
+def test_every_stage_draws_from_the_fits_seed(small_pair, monkeypatch):
+    # batch orders and corruption of every stage follow the fit's seed
+    seeds, original = [], pipeline.make_generator
+
+    def recorded(seed):
+        seeds.append(seed)
+        return original(seed)
+
+    monkeypatch.setattr(pipeline, "make_generator", recorded)
+    params = {**TINY, "self_training_rounds": 1, "self_training_epochs": 1, "refine": "dec"}
+    params["refine_epochs"] = 1
+    DTC(**params, seed=5).fit(small_pair)
+    five, seeds[:] = list(seeds), []
+    DTC(**params, seed=6).fit(small_pair)
+    assert len(five) == len(seeds) >= 4
+    assert all(a != b for a, b in zip(five, seeds, strict=True))
+
+
+def test_a_source_without_labels_is_the_unlabelled_fit_whatever_use_source_labels_says(
+    small_pair,
+):
+    pair = DomainPair(small_pair.source.without_labels(), small_pair.target, n_clusters=10)
+    est = DTC(**TINY).fit(pair)
+    plain = DTC(**TINY, use_source_labels=False).fit(pair)
+    assert not hasattr(est, "cluster_classes_")
+    np.testing.assert_array_equal(est.labels_, plain.labels_)
+
+
+def test_a_head_trained_by_self_training_alone_may_name_the_target(small_pair):
+    # sup_weight=0 leaves the head to the pseudo-labels: allowed with self-training
+    params = {**TINY, "self_training_rounds": 1, "self_training_epochs": 1, "sup_weight": 0.0}
+    est = DTC(**params, final_labels="head").fit(small_pair)
+    assert est.labels_.shape == (small_pair.target.n_samples,)
+    with pytest.raises(ValueError, match="sup_weight=0 leaves it untrained"):
+        DTC(**{**params, "self_training_rounds": 0}, final_labels="head").fit(small_pair)
+    with pytest.raises(ValueError, match="sup_weight=0 leaves it untrained"):
+        DTC(**params, final_labels="head", pseudo_weight=0.0).fit(small_pair)
+
+
+def test_a_resumed_fit_has_the_uninterrupted_fits_history(small_pair, tmp_path):
+    params = {**TINY, "checkpoint_dir": tmp_path, "self_training_rounds": 1}
+    params["self_training_epochs"] = 1
+    first = DTC(**params).fit(small_pair)
+    again = DTC(**params).fit(small_pair)
+    assert again.resumed_stages_ == ["pretrain", "adapt", "self_train", "cluster"]
+    assert again.history_ == first.history_
+    np.testing.assert_array_equal(again.labels_, first.labels_)
