@@ -88,6 +88,40 @@ def test_source_is_rebalanced(pair, sampler, expected):
         assert counts == {0: expected, 1: expected, 2: expected}
 
 
+@pytest.mark.parametrize("standardize", ["per_domain", "source"])
+def test_predictions_are_the_logistic_regression_of_the_documented_recipe(pair, standardize):
+    # sampler="none": a logistic regression (inverse regularisation C) on the standardised
+    # source, applied to the target standardised by its own or the source's statistics.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    Xs, ys, Xt = pair.source.X, pair.source.y, pair.target.X
+    scaler = StandardScaler().fit(Xs)
+    target_scaler = StandardScaler().fit(Xt) if standardize == "per_domain" else scaler
+    for C in (1e-3, 1.0):
+        clf = LogisticRegression(C=C, max_iter=1000).fit(scaler.transform(Xs), ys)
+        expected = clf.predict(target_scaler.transform(Xt))
+        est = ResampledTransfer(sampler="none", standardize=standardize, C=C).fit(pair)
+        np.testing.assert_array_equal(est.labels_, expected)
+    weak = ResampledTransfer(sampler="none", standardize=standardize, C=1e-3).fit(pair).labels_
+    assert not np.array_equal(weak, est.labels_)  # C matters here
+
+
+def test_k_neighbors_and_seed_reach_the_sampler(pair, monkeypatch):
+    import baselines.resampling as resampling
+
+    seen = []
+    real = resampling.resample
+
+    def spy(X, y, sampler, **kw):
+        seen.append((sampler, kw))
+        return real(X, y, sampler, **kw)
+
+    monkeypatch.setattr(resampling, "resample", spy)
+    ResampledTransfer(sampler="smote", k_neighbors=2, seed=3).fit(pair)
+    assert seen == [("smote", {"k_neighbors": 2, "seed": 3})]
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_smote_samples_lie_between_a_sample_and_one_of_its_k_neighbours(k):
     # SMOTE (Chawla et al., 2002): every synthetic sample is x + u (x_nn - x), u in [0, 1],
@@ -125,6 +159,21 @@ def test_refinement_runs_kmeans_from_the_predicted_classes(pair):
     np.testing.assert_array_equal(d.argmin(axis=1), est.labels_)
     plain = ResampledTransfer(refine=False).fit(pair)
     np.testing.assert_array_equal(plain.labels_, plain.initial_labels_)
+
+
+def test_refinement_gets_max_iter_and_the_seed(pair, monkeypatch):
+    import baselines.resampling as resampling
+
+    seen = []
+    real = resampling.kmeans
+
+    def spy(X, k, **kw):
+        seen.append({key: kw[key] for key in ("n_init", "seed", "max_iter")})
+        return real(X, k, **kw)
+
+    monkeypatch.setattr(resampling, "kmeans", spy)
+    ResampledTransfer(refine=True, max_iter=2, seed=4).fit(pair)
+    assert seen == [{"n_init": 1, "seed": 4, "max_iter": 2}]
 
 
 def test_needs_a_labelled_source(pair):
@@ -218,6 +267,30 @@ def test_resample_takes_integer_valued_float_labels():
     np.testing.assert_array_equal(Xr, Xi)
     assert yr.dtype == np.int64 and np.array_equal(yr, yi)
     assert np.bincount(yr).tolist() == [10, 10]
+
+
+@pytest.mark.parametrize("sampler", ["random_over", "random_under", "smote"])
+def test_resample_is_imbalanced_learns_sampler_at_the_given_seed(sampler):
+    # every class larger than k_neighbors: the plain imbalanced-learn sampler
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.repeat([0, 1, 2], [40, 12, 8])
+    make = {
+        "random_over": lambda s: RandomOverSampler(random_state=s),
+        "random_under": lambda s: RandomUnderSampler(random_state=s),
+        "smote": lambda s: SMOTE(k_neighbors=5, random_state=s),
+    }[sampler]
+    out = {}
+    for seed in (0, 1):
+        Xr, yr = resample(X, y, sampler, seed=seed)
+        Xe, ye = make(seed).fit_resample(X, y)
+        np.testing.assert_array_equal(Xr, Xe)
+        np.testing.assert_array_equal(yr, ye)
+        out[seed] = Xr
+    assert not np.array_equal(out[0], out[1])  # the seed matters
 
 
 def test_registered_and_clonable():
@@ -349,7 +422,7 @@ def test_smote_lowers_k_neighbors_only_for_the_classes_too_small_for_it():
             ranks.append(min(found))
         return ranks
 
-    assert max(neighbour_ranks(1, 5)) > 2  # class 1 keeps k=5
+    assert max(neighbour_ranks(1, 5)) == 5  # class 1 keeps k=5 (not 2, nor 4)
     assert len(neighbour_ranks(2, 2)) == 37  # class 2 (3 samples) gets k=2
 
 

@@ -458,6 +458,24 @@ def test_ensemble_members_follow_the_run_seed():
     assert fixed.member_names_ == ["NoisyKMeans[seed=0]", "NoisyKMeans[seed=1]"]
 
 
+def test_spectral_consensus_is_seeded_by_the_run_seed(monkeypatch):
+    # ``seed`` is the seed "of the members (unless seeds is given) and of the consensus
+    # step": with the member seeds fixed, the spectral consensus's K-means gets the run's.
+    import baselines.ensemble as ensemble
+
+    seen = []
+    real = ensemble.kmeans
+    monkeypatch.setattr(
+        ensemble, "kmeans", lambda *a, **kw: (seen.append(kw["seed"]), real(*a, **kw))[1]
+    )
+    pair = blobs_pair(n=60, std=1.0)
+    for seed in (0, 7):
+        ClusterEnsemble(members=("kmeans",), seeds=(0, 1), consensus="spectral", seed=seed).fit(
+            pair
+        )
+    assert seen == [0, 7]
+
+
 def test_ensemble_of_registered_members():
     pair = blobs_pair(n=120, std=1.0)
     ens = ClusterEnsemble(members=("kmeans", "agglomerative"), seeds=(0, 1)).fit(pair)
@@ -475,6 +493,13 @@ def test_ensemble_refuses_dense_consensus_above_the_limit():
     # The spectral consensus never forms the n x n matrix, so the limit does not apply.
     ens = ClusterEnsemble(members=("kmeans",), seeds=(0,), consensus="spectral", max_dense=100)
     assert ens.fit(pair).labels_.shape == (120,)
+
+
+def test_ensemble_dense_consensus_takes_a_target_of_exactly_max_dense():
+    # max_dense is the "largest target for consensus='average'": n == max_dense is allowed.
+    pair = blobs_pair(n=120)
+    ens = ClusterEnsemble(members=("kmeans",), seeds=(0,), max_dense=120).fit(pair)
+    assert ens.labels_.shape == (120,)
 
 
 def test_ensemble_bad_members():

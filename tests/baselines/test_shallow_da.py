@@ -632,6 +632,20 @@ def test_ot_target_to_source_with_fewer_source_samples_than_clusters(est, n_sour
         est(direction="source_to_target").fit(pair)
 
 
+@pytest.mark.parametrize("est", [OTEMD, OTSinkhorn], ids=lambda est: est.__name__)
+def test_ot_target_to_source_with_as_many_source_samples_as_clusters(est):
+    # The limit is "fewer than n_clusters": k source points are enough for k clusters.
+    rng = np.random.default_rng(6)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    pair = DomainPair(
+        Domain(centres + 0.1 * rng.standard_normal((3, 2))),
+        Domain(np.repeat(centres, 10, axis=0) + rng.standard_normal((30, 2))),
+        n_clusters=3,
+    )
+    labels = est().fit(pair).labels_
+    assert np.unique(labels).size == 3
+
+
 # -- closed forms added by mutation testing ----------------------------------
 def _mmd_matrix(ns, nt, ys=None, yt=None, C=1):
     """Long et al.'s MMD matrix ``C M_0 + sum_c M_c`` (eqs. 3 and 6, ``C M_0`` as in their
@@ -790,6 +804,19 @@ def test_ot_sinkhorn_map_stays_finite_at_a_small_reg():
     np.testing.assert_allclose(Zt, bary, rtol=1e-9, atol=1e-9)
 
 
+def test_ot_sinkhorn_source_to_target_map_stays_finite_and_barycentric_at_a_small_reg():
+    # The same overflow in POT's forward map (transform): with the outliers in the mapped
+    # domain, its rows must be the barycentric map of the coupling's rows, G_i. X_t / sum G_i.
+    Xs, _, Xt = _two_blobs_and_outliers()
+    Zs, Zt, G = ot_transform(
+        Xt, Xs, method="sinkhorn", reg_e=3e-4, cost_norm="max", direction="source_to_target"
+    )
+    bary = (G / G.sum(1, keepdims=True)) @ Xs
+    assert np.isfinite(Zs).all()
+    np.testing.assert_allclose(Zs, bary, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(Zt, Xs)
+
+
 def test_ot_transform_names_labels_it_cannot_use():
     # string labels failed deep in POT ("ufunc 'multiply' did not contain a loop ..."),
     # naming neither ot_transform nor ys
@@ -798,3 +825,57 @@ def test_ot_transform_names_labels_it_cannot_use():
         ot_transform(X, X + 1, np.array(["a"] * 10 + ["b"] * 10), method="l1l2")
     with pytest.raises(ValueError, match="ot_transform: ys: expected 20 labels"):
         ot_transform(X, X + 1, np.zeros(5, dtype=int), method="l1l2")
+
+
+def _small_labelled_pair(n=30, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    ys = np.arange(n) % 2
+    Xs = rng.normal(size=(n, d)) + 3 * ys[:, None]
+    Xt = rng.normal(size=(n, d)) + 3 * ys[:, None] + 1
+    pair = DomainPair(Domain(Xs, ys), Domain(Xt), n_clusters=2)
+    # the features as the estimators read them (a Domain may store another float dtype)
+    return pair.source.X.astype(np.float64), ys, pair.target.X.astype(np.float64), pair
+
+
+def test_tca_and_jda_estimators_pass_gamma_to_the_rbf_kernel():
+    Xs, ys, Xt, pair = _small_labelled_pair()
+    for gamma in (0.05, 2.0):
+        tca = TCA(kernel="rbf", gamma=gamma, n_components=3).fit(pair)
+        _, Zt = tca_transform(Xs, Xt, kernel="rbf", gamma=gamma, n_components=3)
+        np.testing.assert_allclose(tca.embedding_, Zt, atol=1e-10)
+        jda = JDA(kernel="rbf", gamma=gamma, n_components=3, n_iter=2).fit(pair)
+        _, Zt, _ = jda_transform(Xs, ys, Xt, kernel="rbf", gamma=gamma, n_components=3, n_iter=2)
+        np.testing.assert_allclose(jda.embedding_, Zt, atol=1e-10)
+    # gamma matters here: the embedding at 2.0 is not the one at 1.0
+    _, Zt1 = tca_transform(Xs, Xt, kernel="rbf", gamma=1.0, n_components=3)
+    assert not np.allclose(np.abs(tca.embedding_), np.abs(Zt1), atol=1e-3)
+
+
+def test_tca_and_jda_default_to_100_components_where_more_exist():
+    # n_components=None: min(100, n_s + n_t, q) (Long et al.'s k = 100); here q = 150
+    # primal, 120 with the (auto) linear kernel: 100 either way.
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.random((60, 150)), rng.random((60, 150)) + 0.5
+    ys = np.arange(60) % 2
+    for kernel in ("primal", "auto"):
+        Zs, Zt = tca_transform(Xs, Xt, kernel=kernel)
+        assert Zs.shape == (60, 100) and Zt.shape == (60, 100)
+    Zs, Zt, _ = jda_transform(Xs, ys, Xt, n_iter=1)
+    assert Zs.shape == (60, 100) and Zt.shape == (60, 100)
+    # and the limit where fewer exist: 40 rows by 150 with the kernel
+    assert tca_transform(Xs[:20], Xt[:20])[0].shape == (20, 40)
+
+
+def test_jda_auto_pseudo_labels_are_nn_with_a_labelled_source_and_kmeans_without():
+    Xs, _, Xt, pair = _small_labelled_pair(n=40, seed=3)
+    fits = {
+        mode: JDA(n_components=3, n_iter=3, pseudo_labels=mode).fit(pair)
+        for mode in ("auto", "nn", "kmeans")
+    }
+    np.testing.assert_array_equal(fits["auto"].embedding_, fits["nn"].embedding_)
+    np.testing.assert_array_equal(fits["auto"].pseudo_labels_, fits["nn"].pseudo_labels_)
+    assert not np.allclose(fits["auto"].embedding_, fits["kmeans"].embedding_)
+    unlabelled = DomainPair(Domain(Xs), Domain(Xt), n_clusters=2)
+    auto = JDA(n_components=3, n_iter=3, pseudo_labels="auto").fit(unlabelled)
+    kmeans = JDA(n_components=3, n_iter=3, pseudo_labels="kmeans").fit(unlabelled)
+    np.testing.assert_array_equal(auto.embedding_, kmeans.embedding_)
