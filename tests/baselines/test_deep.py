@@ -521,3 +521,22 @@ def test_the_fitted_autoencoder_is_left_in_evaluation_mode(blobs, cls):
         est.autoencoder_(X)  # e.g. to look at the reconstructions
         z = est.autoencoder_.encoder(X).numpy()
     np.testing.assert_allclose(z, est.embedding_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [TargetAEKMeans, SourceAEKMeans, DEC])
+def test_training_settings_reach_the_pretraining_loop(blobs, cls, monkeypatch):
+    # lr, noise, batch_size, the epochs and the seed of the estimator, not the defaults
+    import baselines.autoencoder as autoencoder
+
+    seen = []
+    real = autoencoder.pretrain_autoencoder
+
+    def spy(ae, X, **kw):
+        seen.append({key: kw[key] for key in ("epochs", "batch_size", "lr", "noise", "seed")})
+        return real(ae, X, **kw)
+
+    monkeypatch.setattr(autoencoder, "pretrain_autoencoder", spy)
+    epochs = {"pretrain_epochs": 2, "max_epochs": 0} if cls is DEC else {"epochs": 2}
+    params = {"lr": 3e-3, "noise": 0.2, "seed": 5, "hidden": (32,), "n_latent": 4}
+    cls(batch_size=16, **params, **epochs).fit(blobs)
+    assert seen == [{"epochs": 2, "batch_size": 16, "lr": 3e-3, "noise": 0.2, "seed": 5}]

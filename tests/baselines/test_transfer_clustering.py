@@ -523,6 +523,8 @@ def test_reassign_keeps_the_current_cluster_where_it_ties_with_the_best():
         [[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 1.0, 0.0], [-5.0, -5 * (1 + 1e-13), -9.0]]
     )
     np.testing.assert_array_equal(_reassign(scores, np.array([1, 2, 1, 1])), [1, 2, 0, 1])
+    # an exact tie at a best score of 0 (no relative slack) keeps the current cluster too
+    np.testing.assert_array_equal(_reassign(np.zeros((2, 3)), np.array([2, 1])), [2, 1])
 
 
 def test_normalize_bipartite_is_dense_dr_a_dc_with_zero_rows_and_columns_kept_zero():
@@ -549,3 +551,33 @@ def test_normalize_bipartite_is_dense_dr_a_dc_with_zero_rows_and_columns_kept_ze
     np.testing.assert_allclose(
         normalize_bipartite(sp.csr_matrix(A)).toarray(), expected, rtol=1e-13
     )
+
+
+def test_stc_source_clusters_are_n_source_clusters_and_may_be_every_source_row():
+    rng = np.random.default_rng(0)
+    Xt = rng.poisson(np.kron(np.eye(3), np.ones((6, 4))) * 4 + 0.5).astype(float)
+    Xs = rng.poisson(np.kron(np.eye(3), np.ones((2, 4))) * 4 + 0.5).astype(float)
+    pair = DomainPair(Domain(Xs), Domain(Xt), n_clusters=3)
+    stc = SelfTaughtClustering(n_source_clusters=2, max_iter=0).fit(pair)
+    assert set(stc.source_labels_) == {0, 1}  # the initial K-means of 2 clusters
+    # as many source clusters as source rows is allowed ("n_source_clusters > n_source")
+    stc = SelfTaughtClustering(n_source_clusters=6, max_iter=0).fit(pair)
+    assert sorted(stc.source_labels_) == list(range(6))
+
+
+def test_cross_domain_coclustering_passes_its_seed_and_restarts(monkeypatch):
+    import baselines.coclustering as coclustering
+
+    seen = []
+    real = coclustering.SpectralCoclustering
+
+    def spy(*a, **kw):
+        seen.append({key: kw[key] for key in ("n_init", "random_state", "svd_method")})
+        return real(*a, **kw)
+
+    monkeypatch.setattr(coclustering, "SpectralCoclustering", spy)
+    rng = np.random.default_rng(0)
+    X = rng.poisson(np.kron(np.eye(2), np.ones((10, 4))) * 4 + 0.5).astype(float)
+    pair = DomainPair(Domain(X), Domain(X.copy()), n_clusters=2)
+    CrossDomainCoclustering(n_init=3, svd_method="arpack", seed=7).fit(pair)
+    assert seen == [{"n_init": 3, "random_state": 7, "svd_method": "arpack"}]
