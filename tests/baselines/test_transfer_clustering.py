@@ -581,3 +581,12 @@ def test_cross_domain_coclustering_passes_its_seed_and_restarts(monkeypatch):
     pair = DomainPair(Domain(X), Domain(X.copy()), n_clusters=2)
     CrossDomainCoclustering(n_init=3, svd_method="arpack", seed=7).fit(pair)
     assert seen == [{"n_init": 3, "random_state": 7, "svd_method": "arpack"}]
+
+
+def test_tsc_refuses_as_many_neighbours_as_the_smaller_domains_samples():
+    # a kNN graph without self-loops has at most n - 1 neighbours per sample
+    rng = np.random.default_rng(0)
+    pair = DomainPair(Domain(rng.random((12, 5))), Domain(rng.random((20, 5))), n_clusters=2)
+    with pytest.raises(ValueError, match="TransferSpectralClustering: n_neighbors=12 needs more"):
+        TransferSpectralClustering(n_neighbors=12).fit(pair)
+    assert TransferSpectralClustering(n_neighbors=11).fit(pair).labels_.shape == (20,)
