@@ -879,3 +879,13 @@ def test_jda_auto_pseudo_labels_are_nn_with_a_labelled_source_and_kmeans_without
     auto = JDA(n_components=3, n_iter=3, pseudo_labels="auto").fit(unlabelled)
     kmeans = JDA(n_components=3, n_iter=3, pseudo_labels="kmeans").fit(unlabelled)
     np.testing.assert_array_equal(auto.embedding_, kmeans.embedding_)
+
+
+@pytest.mark.parametrize("match_means", [False, True])
+def test_coral_estimator_is_coral_transform_with_its_parameters(match_means):
+    Xs, _, Xt, pair = _small_labelled_pair()
+    est = CORAL(reg=0.5, match_means=match_means).fit(pair)
+    np.testing.assert_allclose(
+        est.embedding_, coral_transform(Xt, Xs, reg=0.5, match_means=match_means), atol=1e-10
+    )
+    np.testing.assert_array_equal(est.source_embedding_, Xs)
