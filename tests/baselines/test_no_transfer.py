@@ -621,3 +621,23 @@ def test_indicator_matrix_columns_by_hand():
         ]
     )
     np.testing.assert_array_equal(H, expected)
+
+
+def test_target_agglomerative_and_spectral_pass_metric_and_n_neighbors_on():
+    from sklearn.cluster import AgglomerativeClustering, SpectralClustering
+
+    pair = blobs_pair(n=90, k=3, std=3.0, seed=2)
+    X = pair.target.X.astype(np.float64)
+    est = TargetAgglomerative(linkage="average", metric="cosine").fit(pair)
+    ref = AgglomerativeClustering(3, linkage="average", metric="cosine").fit_predict(X)
+    np.testing.assert_array_equal(est.labels_, ref)
+    euclid = AgglomerativeClustering(3, linkage="average").fit_predict(X)
+    assert adjusted_rand_score(ref, euclid) < 1.0  # the metric matters here
+    labels = {}
+    for nn in (3, 30):
+        labels[nn] = TargetSpectral(n_neighbors=nn, seed=0).fit(pair).labels_
+        ref = SpectralClustering(
+            3, affinity="nearest_neighbors", n_neighbors=nn, assign_labels="kmeans", random_state=0
+        ).fit_predict(pair.target.X)
+        np.testing.assert_array_equal(labels[nn], ref)
+    assert adjusted_rand_score(labels[3], labels[30]) < 1.0  # n_neighbors matters here
