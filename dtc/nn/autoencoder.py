@@ -17,6 +17,7 @@ Presets for the MLP shape (``MLP_PRESETS``):
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import itertools
 import math
@@ -273,12 +274,14 @@ class MLPAutoencoder(Autoencoder):
 
 
 def _is_sizes(value) -> bool:
-    """Whether ``value`` can be a sequence of sizes (a list, tuple, range or 1-d array):
-    a single number is none (iterating it failed with Python's bare "'int' object is not
-    iterable", naming no argument)."""
-    return isinstance(value, (list, tuple, range)) or (
-        isinstance(value, np.ndarray) and value.ndim == 1
-    )
+    """Whether ``value`` can be a sequence of sizes: an iterable other than a string, of one
+    dimension where it has dimensions (a list, tuple, range, deque, ``array.array``,
+    ``torch.Size``, 1-d array). A single number is none (iterating it failed with Python's
+    bare "'int' object is not iterable", naming no argument), nor a 0-d array; any other
+    sequence is taken as before (a list/tuple/range/ndarray test refused a deque)."""
+    if isinstance(value, (str, bytes)):
+        return False
+    return isinstance(value, collections.abc.Iterable) and getattr(value, "ndim", 1) == 1
 
 
 def _image_chw(image_shape) -> tuple[int, int, int]:

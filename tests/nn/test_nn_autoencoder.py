@@ -216,3 +216,23 @@ def test_conv_sizes_given_as_one_number_are_refused_by_name():
         ConvAutoencoder(64)
     with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\).* 64"):
         build_autoencoder("conv", 64, image_shape=64)
+
+
+def test_conv_sizes_take_any_sequence_but_a_string():
+    # A deque or array.array of sizes (sequences, as the docstring asks) built the network
+    # before single numbers were refused by name; they still do, and so does a generator
+    # of channel counts. A string or a 0-d array is no sequence of sizes.
+    import array
+    import collections
+
+    for shape, channels in (
+        (array.array("i", [8, 8]), array.array("i", [4, 8])),
+        ((8, 8), collections.deque([4, 8])),
+        ((8, 8), (c for c in (4, 8))),
+        (torch.Size([1, 8, 8]), np.array([4, 8])),
+    ):
+        assert ConvAutoencoder(shape, channels=channels, n_latent=3).image_shape == (1, 8, 8)
+    with pytest.raises(ValueError, match=r"channels: expected a sequence of .* got '16'"):
+        ConvAutoencoder((8, 8), channels="16")
+    with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\), got"):
+        ConvAutoencoder(np.array(8))
