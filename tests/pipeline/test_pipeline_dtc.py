@@ -2963,10 +2963,16 @@ def test_the_checkpoint_key_holds_every_hashed_parameter(small_pair):
     for e in (mmd, unbiased):
         e._device = torch.device("cpu")
     assert mmd._checkpoint_key(small_pair) != unbiased._checkpoint_key(small_pair)
-    for name in ("verbose", "n_threads", "checkpoint_dir"):  # not hashed as given
-        other = DTC(**{**TINY, name: {"verbose": 1, "n_threads": 1, "checkpoint_dir": "x"}[name]})
+    for name, value in (("verbose", 1), ("checkpoint_dir", "x")):  # not hashed
+        other = DTC(**{**TINY, name: value})
         other._device = torch.device("cpu")
         assert other._checkpoint_key(small_pair) == base, name
+    # n_threads is not hashed as a parameter but as the thread count the fit runs on
+    # ("_threads"): another count is another key (n_threads=1 was DTC's default, and a
+    # check of it compared the key with itself)
+    two = DTC(**TINY, n_threads=2)
+    two._device = torch.device("cpu")
+    assert two._checkpoint_key(small_pair) != base
 
 
 def test_freeze_layers_may_freeze_every_block_but_no_more(small_pair):
