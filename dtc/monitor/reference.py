@@ -377,8 +377,10 @@ class NoTransferReference(BaseEstimator):
     def fit(self, X, image_shape=None):
         """Fit on target features ``X`` ``(n, d)`` (or take the cached result); returns ``self``.
 
-        ``image_shape``: the target's image shape (``Domain.image_shape``), which a
-        ``"conv"`` architecture needs.
+        ``image_shape``: the image shape the network reads the rows as, which a ``"conv"``
+        architecture needs: the target's (``Domain.image_shape``), or, as the monitor passes
+        it on a pair of one feature space, the source's, for which DTC builds the network
+        it runs on the target rows.
         """
         forget_fit(self)  # a refused or failed refit left the previous fit's partition
         # checked as Domain checks features: complex values lost their imaginary parts with
