@@ -845,6 +845,23 @@ class DTC(TransferClusterer):
                 f"d={pair.target.n_features}); encoder_mode={self.encoder_mode!r} shares one "
                 "encoder and needs one feature space: use encoder_mode='asymmetric'"
             )
+        if self.architecture == "conv" and not pair.heterogeneous:
+            # One network, built for the source's image shape (DTC._build), reads the target
+            # rows as images of that shape: a target that declares another layout was
+            # convolved as the source's without a word. (H, W) and (1, H, W) are one layout.
+            # Here, before the data are hashed for the checkpoints or k is estimated.
+            def chw(shape):
+                return None if shape is None else (1, *shape) if len(shape) == 2 else tuple(shape)
+
+            s_shape, t_shape = chw(pair.source.image_shape), chw(pair.target.image_shape)
+            if s_shape is not None and t_shape is not None and s_shape != t_shape:
+                raise ValueError(
+                    f"DTC: architecture='conv' builds one network for the source's "
+                    f"image_shape {pair.source.image_shape} and runs it on the target rows, "
+                    f"but the target declares image_shape {pair.target.image_shape}; give both "
+                    "domains one image layout, or build the pair with heterogeneous=True (and "
+                    "encoder_mode='asymmetric') for a network of the target's own"
+                )
         return super()._validate_pair(pair)
 
     def check_params(self) -> None:
@@ -1753,22 +1770,6 @@ class DTC(TransferClusterer):
             arch = copy.deepcopy(arch)  # never train the user's instance in place
         kw = {"hidden": self.hidden, "n_latent": self.n_latent}
         src = pair.source
-        if arch == "conv" and not pair.heterogeneous:
-            # One network, built for the source's image shape, reads the target rows as
-            # images of that shape: a target that declares another layout was convolved as
-            # the source's without a word. (H, W) and (1, H, W) are one layout.
-            def chw(shape):
-                return None if shape is None else (1, *shape) if len(shape) == 2 else tuple(shape)
-
-            s_shape, t_shape = chw(src.image_shape), chw(pair.target.image_shape)
-            if s_shape is not None and t_shape is not None and s_shape != t_shape:
-                raise ValueError(
-                    f"DTC: architecture='conv' builds one network for the source's "
-                    f"image_shape {src.image_shape} and runs it on the target rows, but the "
-                    f"target declares image_shape {pair.target.image_shape}; give both domains "
-                    "one image layout, or build the pair with heterogeneous=True (and "
-                    "encoder_mode='asymmetric') for a network of the target's own"
-                )
         try:
             self._src_ae = build_autoencoder(
                 arch, src.n_features, image_shape=src.image_shape, **kw

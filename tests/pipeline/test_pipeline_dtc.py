@@ -2404,11 +2404,14 @@ def test_conv_on_one_feature_space_refuses_two_image_layouts(small_pair, monkeyp
     # One network, built for the source's image shape, read the target's rows as images
     # of that shape whatever the target declared: 8x8 digits declared as 4x16 strips were
     # convolved as 8x8 images without a word. The same layout written (H, W) or (1, H, W)
-    # is one layout.
+    # is one layout. Refused with the pair's other checks, before the networks are built
+    # (after the data were hashed for the checkpoints and k estimated, seconds on a large
+    # target).
     def no_training(*args, **kwargs):
-        raise AssertionError("trained before naming the two layouts")
+        raise AssertionError("built or trained before naming the two layouts")
 
     monkeypatch.setattr(pipeline, "pretrain_autoencoder", no_training)
+    monkeypatch.setattr(DTC, "_build", no_training)
     params = {**TINY, "hidden": None, "encoder_mode": mode}
     source = dataclasses.replace(small_pair.source, image_shape=(8, 8))
     strips = dataclasses.replace(small_pair.target, image_shape=(4, 16))
