@@ -278,8 +278,10 @@ def _is_sizes(value) -> bool:
     dimension where it has dimensions (a list, tuple, range, deque, ``array.array``,
     ``torch.Size``, 1-d array). A single number is none (iterating it failed with Python's
     bare "'int' object is not iterable", naming no argument), nor a 0-d array; any other
-    sequence is taken as before (a list/tuple/range/ndarray test refused a deque)."""
-    if isinstance(value, (str, bytes)):
+    sequence is taken as before (a list/tuple/range/ndarray test refused a deque). Nor a
+    set or a mapping: no order of sizes (``channels={16, 32}`` iterated as 32, 16 and built
+    the layers reversed without a word)."""
+    if isinstance(value, (str, bytes, collections.abc.Set, collections.abc.Mapping)):
         return False
     return isinstance(value, collections.abc.Iterable) and getattr(value, "ndim", 1) == 1
 

@@ -236,3 +236,9 @@ def test_conv_sizes_take_any_sequence_but_a_string():
         ConvAutoencoder((8, 8), channels="16")
     with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\), got"):
         ConvAutoencoder(np.array(8))
+    # a set or a mapping has no order of sizes: {16, 32} iterates as 32, 16
+    for channels in ({16, 32}, {16: 0, 32: 1}):
+        with pytest.raises(ValueError, match=r"channels: expected a sequence of"):
+            ConvAutoencoder((8, 8), channels=channels)
+    with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\), got"):
+        ConvAutoencoder({16, 8})
