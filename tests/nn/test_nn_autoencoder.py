@@ -231,7 +231,10 @@ def test_conv_sizes_take_any_sequence_but_a_string():
         ((8, 8), (c for c in (4, 8))),
         (torch.Size([1, 8, 8]), np.array([4, 8])),
     ):
-        assert ConvAutoencoder(shape, channels=channels, n_latent=3).image_shape == (1, 8, 8)
+        ae = ConvAutoencoder(shape, channels=channels, n_latent=3)
+        assert ae.image_shape == (1, 8, 8)
+        convs = [m.out_channels for m in ae.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs == [4, 8]  # the given channels, not the default (16, 32)
     with pytest.raises(ValueError, match=r"channels: expected a sequence of .* got '16'"):
         ConvAutoencoder((8, 8), channels="16")
     with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\), got"):
