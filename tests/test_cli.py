@@ -1374,3 +1374,24 @@ def test_a_config_runs_json_is_strict_json(tmp_path, monkeypatch):
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout, parse_constant=strict)["history"] == [None]
+
+
+def test_a_single_runs_spinner_goes_to_stderr_under_json(tmp_path, monkeypatch):
+    # "with --json the only thing on stdout is one JSON object per run, and progress goes to
+    # stderr": the "fitting ..." status is drawn only on a terminal, so both consoles act as
+    # terminals here (CliRunner's streams are no terminal, and rich then draws nothing)
+    import io
+
+    from rich.console import Console
+
+    import dtc.cli
+
+    streams = {"out": io.StringIO(), "err": io.StringIO()}
+    for name, stream in streams.items():
+        console = Console(file=stream, force_terminal=True, width=100)
+        monkeypatch.setattr(dtc.cli, name, console)
+    args = ["run", "--method", "kmeans", "--set", "n_init=1", "--json", "--no-record"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "fitting kmeans on digits" in streams["err"].getvalue()
+    assert "fitting" not in streams["out"].getvalue() + res.stdout
