@@ -89,7 +89,7 @@ from dtc.data.preprocessing import floored_std, size_normalize_images, zscore_co
 from dtc.methods import TransferClusterer
 from dtc.monitor.base import Callback
 from dtc.monitor.negative_transfer import NegativeTransferMonitor
-from dtc.nn.autoencoder import build_autoencoder, check_architecture
+from dtc.nn.autoencoder import _image_chw, build_autoencoder, check_architecture
 from dtc.nn.fingerprint import class_code, module_fingerprint, setting_text
 from dtc.nn.training import (
     as_tensor,
@@ -850,11 +850,8 @@ class DTC(TransferClusterer):
             # rows as images of that shape: a target that declares another layout was
             # convolved as the source's without a word. (H, W) and (1, H, W) are one layout.
             # Here, before the data are hashed for the checkpoints or k is estimated.
-            def chw(shape):
-                return None if shape is None else (1, *shape) if len(shape) == 2 else tuple(shape)
-
-            s_shape, t_shape = chw(pair.source.image_shape), chw(pair.target.image_shape)
-            if s_shape is not None and t_shape is not None and s_shape != t_shape:
+            s_shape, t_shape = pair.source.image_shape, pair.target.image_shape
+            if None not in (s_shape, t_shape) and _image_chw(s_shape) != _image_chw(t_shape):
                 raise ValueError(
                     f"DTC: architecture='conv' builds one network for the source's "
                     f"image_shape {pair.source.image_shape} and runs it on the target rows, "

@@ -844,7 +844,7 @@ class NegativeTransferMonitor(Callback, BaseEstimator):
         # on a pair of one feature space the network is built for the source's (shared, or
         # copied by ADDA) and runs on the target rows too; a heterogeneous pair's target
         # network is built for the target's own. The target's alone failed a target
-        # without one, and built another network than the model's for another layout.
+        # without one (DTC refuses a target that declares another layout).
         image_shape = target.image_shape
         if not pair.heterogeneous and pair.source.image_shape is not None:
             image_shape = pair.source.image_shape
