@@ -492,6 +492,11 @@ def _check_combinable(named: list[tuple[str, Domain]], owner: str) -> None:
     """``ValueError`` unless the sources of ``named`` (:func:`_named`) share the feature
     dimension and are all labelled, in one label space, or all unlabelled: what
     :func:`combine_sources` can mix."""
+    for name, src in named:  # an array failed on .n_features, named nowhere
+        if not isinstance(src, Domain):
+            raise ValueError(
+                f"{owner}: source {name!r} must be a dtc.data.Domain, got {type(src).__name__}"
+            )
     sources = [s for _, s in named]
     if len({s.n_features for s in sources}) != 1:
         raise ValueError(f"{owner}: the sources must share one feature dimension")

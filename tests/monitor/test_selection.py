@@ -461,6 +461,11 @@ def test_rank_sources_bad_input(digits):
         rank_sources(t.X, [s])
     with pytest.raises(ValueError, match="source 'raw' must be a dtc.data.Domain"):
         rank_sources(t, {"raw": s.X})
+    # the combination checks ran first and failed on .n_features, naming no argument
+    with pytest.raises(ValueError, match="weighted.*source 'raw' must be a dtc.data.Domain"):
+        select_source(t, {"s": s, "raw": s.X}, strategy="weighted")
+    with pytest.raises(ValueError, match=r"combine_sources: source '1' must be a dtc.data.Domain"):
+        combine_sources([s, s.X], [1, 1])
     with pytest.raises(ValueError, match=r"source_discrepancy: source .* has 10 features"):
         source_discrepancy(Domain(s.X[:, :10], s.y), t)
 
