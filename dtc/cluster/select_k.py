@@ -35,7 +35,8 @@ __all__ = ["select_k_eigengap", "select_k_silhouette"]
 def select_k_silhouette(
     X, k_range=range(2, 11), *, sample_size: int = 2000, n_init: int = 4, seed: int = 0
 ) -> tuple[int, np.ndarray]:
-    """The k of ``k_range`` whose K-means clustering has the highest silhouette.
+    """The k of ``k_range`` whose K-means clustering has the highest silhouette (of equal
+    scores, the one first in ``k_range``).
 
     Parameters
     ----------

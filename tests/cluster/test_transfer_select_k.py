@@ -173,6 +173,17 @@ def test_select_k_silhouette(five_blobs):
     assert scores[3] == pytest.approx(silhouette_score(X[sub], labels[sub]))
 
 
+def test_select_k_silhouette_breaks_ties_towards_the_first_k():
+    # identical rows: every k gives one cluster, scored -1; the first k of k_range is chosen
+    X = np.ones((30, 3))
+    for k_range in ([4, 2, 3], [3, 2, 4]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn: fewer distinct clusters than k
+            k, scores = select_k_silhouette(X, k_range)
+        assert k == k_range[0]
+        np.testing.assert_array_equal(scores, [-1.0, -1.0, -1.0])
+
+
 @pytest.mark.parametrize("scale", [1e-25, 1e20])
 def test_select_k_silhouette_is_scale_invariant(five_blobs, scale):
     # The silhouette and K-means are scale-invariant. Before, scikit-learn's float32
