@@ -145,6 +145,21 @@ from dtc.monitor.partition_score import common_space_score
 #: What every reader of harness runs reads of a row (the issue's ``--json`` keys): a file
 #: another script wrote, read as runs, is refused naming the first line without them.
 RUN_FIELDS = ("case", "kind", "acc_target_only", "acc_unguarded", "acc_guarded", "flagged")
+#: The kinds of case a row may be of: the summaries count the negative rows' flags as
+#: detections, the positive rows' as false alarms (and their gains as the gain kept).
+KINDS = ("positive", "negative")
+
+
+def run_check(row: dict) -> str | None:
+    """The ``check`` of :func:`read_runs_file` for harness runs read as runs: what is wrong
+    with ``row`` (a key of :data:`RUN_FIELDS` missing, a kind not of :data:`KINDS`), or
+    None. A row of another kind ("Negative", hand-edited) was counted in neither rate, and
+    the detection rate was read over the other negatives alone, without a word."""
+    problem = record_check(*RUN_FIELDS)(row)
+    if problem is None and row["kind"] not in KINDS:
+        problem = f"kind {row['kind']!r}, not {' or '.join(map(repr, KINDS))}"
+    return problem
+
 
 # (case name, benchmark, source, target) of the positive cases.
 POSITIVE = [
@@ -1564,7 +1579,7 @@ def summarise_runs(paths: list[str]) -> list[str]:
     over all of them, then each case's guarded - target-only over the runs."""
     runs = {}
     for path in paths:
-        rows = read_runs_file(path, check=record_check(*RUN_FIELDS))
+        rows = read_runs_file(path, check=run_check)
         if not rows:
             raise ValueError(f"--summary: {path} holds no JSON lines of harness cases")
         # each run once: two invocations at once on one --out may both have run a case

@@ -32,7 +32,6 @@ from dtc.monitor.negative_transfer import DEFAULT_METRIC
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
     EPS,
-    RUN_FIELDS,
     case_means_lines,
     check_same_settings,
     construction,
@@ -40,6 +39,7 @@ from negative_transfer import (
     issue_kinds_lines,
     measures,
     read_runs_file,
+    run_check,
     summarise,
 )
 
@@ -121,7 +121,7 @@ def read_distinct_runs(ap: argparse.ArgumentParser, paths) -> list[dict]:
         # read_runs_file, not read_runs: one empty file among others (a resumed run not
         # yet past its first case) is no error, as when the files were pooled unread
         try:
-            runs = read_runs_file(path, check=record_check(*RUN_FIELDS))
+            runs = read_runs_file(path, check=run_check)
         except ValueError as exc:
             ap.error(str(exc))
         rows += runs

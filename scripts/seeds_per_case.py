@@ -26,7 +26,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import (
-    RUN_FIELDS,
     add_issue_kinds_argument,
     below_in_points,
     case_differences,
@@ -34,10 +33,9 @@ from negative_transfer import (
     distinct_runs,
     of_the_issues_kinds,
     read_runs_file,
+    run_check,
 )
 from seed_consensus import seed_sets
-
-from dtc.experiment.store import record_check
 
 #: Subsets of a case's seeds enumerated up to this many; beyond it, this many are drawn.
 MAX_SETS = 20_000
@@ -51,7 +49,7 @@ def pooled_runs(paths, issue_kinds: bool = False) -> list[dict]:
     different outcomes for one case and seed, or a file holds no runs."""
     rows, files = [], []
     for path in paths:
-        runs = read_runs_file(path, check=record_check(*RUN_FIELDS))
+        runs = read_runs_file(path, check=run_check)
         if not runs:
             raise ValueError(f"{path} holds no JSON lines of harness cases")
         kept = [r for r in runs if not issue_kinds or of_the_issues_kinds(r)]

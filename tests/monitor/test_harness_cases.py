@@ -472,6 +472,41 @@ def test_a_run_a_file_holds_twice_is_summarised_once(load_script, tmp_path):
     assert "pooled over 1 file:" in lines
 
 
+@pytest.mark.parametrize(
+    "script, read",
+    [
+        ("negative_transfer", lambda s, paths: s.summarise_runs(paths)),
+        ("seeds_per_case", lambda s, paths: s.pooled_runs(paths)),
+    ],
+)
+def test_runs_of_a_kind_the_summaries_do_not_count_are_refused(load_script, tmp_path, script, read):
+    # Only "positive" and "negative" rows enter the rates: a hand-edited "Negative" row was
+    # counted in neither, and the detection rate was read over the other negative alone
+    # (100 % where one of the two negatives was missed), without a word.
+    module = load_script(script)
+    rows = [
+        harness_row("a", "positive", False, 0.5, 0.7, 0.7, seed=0),
+        harness_row("b", "negative", True, 0.6, 0.4, 0.6, seed=0),
+        harness_row("c", "Negative", False, 0.6, 0.4, 0.4, seed=0),
+    ]
+    path = tmp_path / "seed0.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ValueError, match=r"line 3 is not a run record \(kind 'Negative'"):
+        read(module, [str(path)])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    assert read(module, [str(path)])
+
+
+def test_guard_tradeoff_refuses_runs_of_another_kind(load_script, tmp_path, capsys):
+    script = load_script("guard_tradeoff")
+    row = harness_row("c", "neg", False, 0.6, 0.4, 0.4, seed=0)
+    path = tmp_path / "seed0.jsonl"
+    path.write_text(json.dumps({**row, "final_score": 0.5, "reference_score": 0.4}) + "\n")
+    with pytest.raises(SystemExit):
+        script.main([str(path)])
+    assert "kind 'neg', not 'positive' or 'negative'" in capsys.readouterr().err
+
+
 def test_summary_counts_what_the_policy_moved_where_transfer_was_kept(load_script):
     script = load_script("negative_transfer")
 
