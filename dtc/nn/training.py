@@ -253,31 +253,118 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     ``torch.save`` writes a CRC-32 for every record of its zip archive, but ``torch.load``
     never checks them: a flipped bit in a tensor loaded as another number. Checked here
     first (``ValueError`` naming the record). A file torch cannot read (empty, cut short,
-    no checkpoint) is a ``ValueError`` naming it (torch's own errors name no file)."""
+    damaged, no checkpoint) is a ``ValueError`` naming it (torch's own errors name no
+    file); ``pickle.UnpicklingError`` naming it for one that holds more than weights."""
     path = user_path(path)
+    # read_checkpoint's, wrapped already: its _CallersError passes up to it
+    wrapped = getattr(map_location, "_dtc_callers", False)
+    if not (map_location is None or isinstance(map_location, (str, torch.device, dict))):
+        if not callable(map_location):
+            raise TypeError(
+                "load_checkpoint: map_location must be None, a str, a torch.device, a dict "
+                f"or a callable, got {map_location!r}"
+            )
+        map_location = map_location if wrapped else _callers(map_location)
+    try:
+        _check_checkpoint_file(path)
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except _CallersError as exc:
+        if wrapped:
+            raise
+        raise exc.__cause__ from None  # the caller's own error, not the file's
+    except pickle.UnpicklingError as exc:  # torch's documented type, the file named
+        if str(exc).startswith(f"checkpoint {str(path)!r}: "):
+            raise
+        raise pickle.UnpicklingError(f"checkpoint {str(path)!r}: {exc}") from exc
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise  # they name the path
+    except RuntimeError as exc:
+        # the file's own faults (a zip cut short; "Invalid magic number": a legacy-format
+        # file whose header is damaged, its protocol or a storage size; "encrypted" or the
+        # zip module's NotImplementedError: a damaged flag or version); not a map_location's
+        # (a device this machine lacks), which are no unreadable file
+        words = (
+            "PytorchStreamReader",
+            "Invalid magic number",
+            "Invalid protocol",
+            "wrong byte size",
+            "encrypted",
+        )
+        if not isinstance(exc, NotImplementedError) and not any(w in str(exc) for w in words):
+            raise
+        raise ValueError(
+            f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
+        ) from exc
+    except ValueError as exc:
+        if str(exc).startswith(f"checkpoint {str(path)!r}: "):
+            raise
+        raise ValueError(
+            f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
+        ) from exc
+    except (
+        EOFError,
+        OSError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        AssertionError,
+        NotImplementedError,
+        UnicodeDecodeError,
+        zipfile.BadZipFile,
+    ) as exc:
+        # a damaged file fails in the zip or pickle reader's words: a bare KeyError,
+        # UnicodeDecodeError, BadZipFile ... on one flipped bit, naming no file
+        raise ValueError(
+            f"checkpoint {str(path)!r}: torch cannot read it, the file is damaged "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """``ValueError`` naming ``path`` when it is no torch checkpoint, or a damaged one that
+    torch would read without a word (see :func:`load_checkpoint`)."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            # torch's archive holds its records in one folder, "<folder>/data.pkl" among
+            # them: another zip (an .npz given here) failed in torch's words, naming no file
+            if not any(info.filename.partition("/")[2] == "data.pkl" for info in infos):
+                raise ValueError(
+                    f"checkpoint {str(path)!r}: a zip archive without torch's data.pkl "
+                    "record; expected a checkpoint written by torch.save (save_checkpoint)"
+                )
+            # torch marks no record a folder (MS-DOS attribute 0x10): one flipped bit there
+            # made torch read a tensor's record as a folder, the tensor's values then
+            # uninitialised memory, without a word (the CRC-32 check reads the record whole)
+            folders = [i.filename for i in infos if i.external_attr & 0x10 and not i.is_dir()]
+            if folders:
+                raise ValueError(
+                    f"checkpoint {str(path)!r}: records {folders} are marked as folders (the "
+                    "file is damaged)"
+                )
             # torch.utils.serialization.config.save.compute_crc32 = False writes every
             # record's CRC-32 as 0: such a file has none to check
-            checked = any(info.CRC for info in archive.infolist())
+            checked = any(info.CRC for info in infos)
             bad = archive.testzip() if checked else None
         if bad is not None:
             raise ValueError(
                 f"checkpoint {str(path)!r}: record {bad!r} fails its CRC-32 check (the file "
                 "is damaged)"
             )
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:  # torch's documented type, the file named
-        raise pickle.UnpicklingError(f"checkpoint {str(path)!r}: {exc}") from exc
-    except (EOFError, RuntimeError) as exc:
-        # the file's own faults (empty, a zip cut short); not a map_location's (a device
-        # this machine lacks, a caller's function), which are no unreadable file
-        if isinstance(exc, RuntimeError) and "PytorchStreamReader" not in str(exc):
-            raise
-        raise ValueError(
-            f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
-        ) from exc
+    elif path.is_file():
+        with path.open("rb") as fh:
+            head = fh.read(2)
+        # torch's legacy format is a pickle, which starts with its protocol opcode (0x80),
+        # and a zip cut short still starts with "PK" (torch names its fault): any other
+        # file (a text file, a .mat) failed in the pickle reader's words, a bare KeyError
+        # naming no file
+        if head and not (head.startswith(b"\x80") or head == b"PK"):
+            raise ValueError(
+                f"checkpoint {str(path)!r}: not a torch checkpoint (neither torch's zip "
+                "archive nor its legacy pickle format); expected a file written by "
+                "torch.save (save_checkpoint)"
+            )
 
 
 class _CallersError(Exception):
@@ -291,6 +378,7 @@ def _callers(fn):
         except Exception as exc:
             raise _CallersError from exc
 
+    call._dtc_callers = True  # load_checkpoint lets its _CallersError pass
     return call
 
 

@@ -595,3 +595,47 @@ def test_a_checkpoint_saved_without_crc32s_still_loads(tmp_path):
     finally:
         config.save.compute_crc32 = True
     assert torch.equal(load_checkpoint(path)["x"], torch.arange(5))
+
+
+def _central_entry(raw: bytes, name: bytes) -> int:
+    """The offset of the central-directory entry of record ``name`` of a zip archive."""
+    at = raw.find(b"PK\x01\x02")
+    while raw[at + 46 : at + 46 + len(name)] != name:
+        at = raw.find(b"PK\x01\x02", at + 4)
+    return at
+
+
+def test_a_damaged_or_foreign_checkpoint_is_a_value_error_naming_it(tmp_path):
+    """load_checkpoint promised a ValueError naming the file for one torch cannot read: a
+    text file was a bare KeyError (the legacy pickle reader), an .npz a RuntimeError of
+    torch's zip reader, a damaged central directory zipfile's BadZipFile, none naming it;
+    and one flipped bit (a tensor record marked as a folder) loaded uninitialised memory
+    as the tensor's values, without a word."""
+    import zipfile
+
+    from dtc.nn.training import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "stage.pt"
+    save_checkpoint(path, {"w": torch.arange(6.0)})
+    raw = path.read_bytes()
+    (tmp_path / "notes.txt").write_text("hello, a text file\n")
+    np.savez(tmp_path / "arrays.npz", X=np.ones(3))
+    folder = bytearray(raw)
+    with zipfile.ZipFile(path) as archive:
+        (record,) = [i.filename for i in archive.infolist() if i.filename.endswith("/data/0")]
+    folder[_central_entry(raw, record.encode()) + 38] ^= 0x10  # MS-DOS "directory"
+    (tmp_path / "folder.pt").write_bytes(bytes(folder))
+    central = bytearray(raw)
+    central[raw.find(b"PK\x01\x02") + 2] ^= 0xFF  # the central directory's magic
+    (tmp_path / "central.pt").write_bytes(bytes(central))
+    for name, words in [
+        ("notes.txt", "not a torch checkpoint"),
+        ("arrays.npz", "without torch's data.pkl"),
+        ("folder.pt", "marked as folders"),
+        ("central.pt", "the file is damaged"),
+    ]:
+        with pytest.raises(ValueError, match=rf"checkpoint '.*{name}': .*{words}"):
+            load_checkpoint(tmp_path / name)
+    with pytest.raises(TypeError, match="load_checkpoint: map_location must be"):
+        load_checkpoint(path, map_location=5)
+    assert torch.equal(load_checkpoint(path)["w"], torch.arange(6.0))
