@@ -111,6 +111,16 @@ def load_npz(
     # opened here, closed whatever happens: np.load leaves its own file open when the
     # archive fails to open (one descriptor per failed load, until garbage collection)
     with path.open("rb") as fh:
+        head = fh.read(len(_NPY_MAGIC))
+        fh.seek(0)
+        # np.load reads any other file as a pickle, which it refuses with "If you trust the
+        # file you can load it unsafely using allow_pickle=": advice for a CSV or a
+        # damaged file that would run whatever a pickle holds
+        if head and not head.startswith(b"PK") and head != _NPY_MAGIC:
+            raise ValueError(
+                f"{path}: could not read it as a NumPy .npz archive (a zip file of .npy "
+                f"arrays): it starts with {head[:4]!r}"
+            )
         try:
             archive = np.load(fh, allow_pickle=False)
         # EOFError: an empty file; BadZipFile: not a zip archive (a truncated or other file)
@@ -122,6 +132,9 @@ def load_npz(
             )
         X, y = _read_npz(path, archive, x_key, y_key)
     return _npz_domain(path, X, y, name, image_shape, label_offset, classes)
+
+
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _read_npz(path, archive, x_key, y_key):
@@ -137,7 +150,10 @@ def _read_npz(path, archive, x_key, y_key):
                 continue
             try:
                 arrays[key] = archive[key]
-            except ValueError as exc:  # object arrays need pickle, which is refused
+            except ValueError as exc:
+                if "allow_pickle" not in str(exc):  # a member cut short: no object array
+                    raise ValueError(f"{path}: array {key!r} could not be read ({exc})") from exc
+                # object arrays need pickle, which is refused
                 raise ValueError(
                     f"{path}: array {key!r} is not numeric (an object array, which loading "
                     f"without pickle refuses: {exc})"
@@ -145,6 +161,12 @@ def _read_npz(path, archive, x_key, y_key):
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 # a damaged member (bad CRC, truncated stream) fails only when it is read
                 raise ValueError(f"{path}: array {key!r} could not be read ({exc})") from exc
+            if not isinstance(arrays[key], np.ndarray):
+                # a member without the .npy header is returned as its raw bytes: refused
+                # as "text" by the checks, which named no damaged member
+                raise ValueError(
+                    f"{path}: member {key + '.npy'!r} is not a .npy array (no .npy header)"
+                )
         return arrays[x_key], arrays.get(y_key)
 
 

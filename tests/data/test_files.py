@@ -439,6 +439,29 @@ def test_damaged_npz_and_mat_files_are_named(tmp_path):
         data.load_mat(tmp_path / "trunc.mat")  # was h5py's OSError, naming no file
 
 
+def test_a_file_that_is_no_npz_archive_is_named_without_pickle_advice(tmp_path):
+    """np.load reads a file that is neither a zip nor a .npy as a pickle, and refused it with
+    "If you trust the file you can load it unsafely using allow_pickle=" (a CSV given to
+    load_npz, a damaged file); a member cut short was called an object array; a member
+    without a .npy header came back as its raw bytes, refused as "text"."""
+    import io
+    import zipfile
+
+    (tmp_path / "table.npz").write_text("1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"table.npz: could not read it as a NumPy .npz") as err:
+        data.load_npz(tmp_path / "table.npz")
+    assert "allow_pickle" not in str(err.value)
+    whole = io.BytesIO()
+    np.save(whole, X4)
+    with zipfile.ZipFile(tmp_path / "cut.npz", "w") as archive:
+        archive.writestr("X.npy", whole.getvalue()[:100])
+        archive.writestr("y.npy", b"no header")
+    with pytest.raises(ValueError, match=r"cut.npz: array 'X' could not be read \(EOF"):
+        data.load_npz(tmp_path / "cut.npz")
+    with pytest.raises(ValueError, match=r"cut.npz: member 'y.npy' is not a .npy array"):
+        data.load_npz(tmp_path / "cut.npz", x_key="y", y_key=None)
+
+
 def test_v73_links_and_damaged_data_are_named(tmp_path):
     """Past the file's opening, h5py's KeyError / OSError named no file (a dangling link,
     compressed data damaged inside); a link to another file loaded that file's bytes."""
