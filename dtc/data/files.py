@@ -328,7 +328,9 @@ def load_csv(
             line = body_lines[cells.index("")]
             raise ValueError(f"{path}: line {line}, column {col}: the label is empty")
         if all(_is_number(c) for c in cells) and classes is None:
-            y = np.array([float(c) for c in cells])
+            y = _int_labels(cells)
+            if y is None:  # fractions, NaN: refused by name by the label checks
+                y = np.array([float(c) for c in cells])
         else:
             y, meta["classes"] = _code_names(path, cells, classes)
     # Class names are mapped to 0..k-1 already; the offset is for numeric labels only.
@@ -336,6 +338,18 @@ def load_csv(
     return _make_domain(
         path, X, y, name=name, image_shape=image_shape, label_offset=offset, meta=meta
     )
+
+
+def _int_labels(cells: list[str]) -> np.ndarray | None:
+    """Labels written as integers within int64's range, read exactly; else ``None``. Read
+    as floats, two labels past 2**53 (9007199254740993 and 9007199254740992) were one."""
+    try:
+        values = [int(c) for c in cells]
+    except ValueError:
+        return None
+    if values and not -(2**63) <= min(values) <= max(values) < 2**63:
+        return None
+    return np.array(values, dtype=np.int64)
 
 
 def _code_names(path: Path, names: list[str], classes) -> tuple[np.ndarray, list[str]]:

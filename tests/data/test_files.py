@@ -586,3 +586,17 @@ def test_a_damaged_npz_leaves_no_file_open(tmp_path):
             errors.append(exc)  # kept alive, as a caller's traceback keeps them
     assert len(errors) == 5
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_csv_integer_labels_past_2_to_53_stay_apart(tmp_path):
+    # read as floats, 9007199254740993 became 9007199254740992: two classes one, silently
+    path = tmp_path / "big.csv"
+    path.write_text("1,2,9007199254740993\n3,4,9007199254740992\n")
+    domain = data.load_csv(path)
+    assert domain.y.tolist() == [9007199254740993, 9007199254740992]
+    assert domain.n_classes == 2
+    (tmp_path / "float.csv").write_text("1,2,1.0\n3,4,0\n")  # integer-valued floats still read
+    assert data.load_csv(tmp_path / "float.csv").y.tolist() == [1, 0]
+    (tmp_path / "past.csv").write_text("1,2,9223372036854775808\n3,4,0\n")
+    with pytest.raises(ValueError, match="past.csv: .*expected labels within int64's range"):
+        data.load_csv(tmp_path / "past.csv")
