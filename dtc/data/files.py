@@ -62,6 +62,15 @@ def _make_domain(
             raise ValueError(
                 f"{path}: labels: expected class labels of at most 2**63 - 1, got {y.max()}"
             )
+        if y.dtype.kind in "bui" and y.size:
+            # the subtraction below wrapped around int64 (a label_offset past its range
+            # was numpy's bare OverflowError, naming nothing)
+            low, high = int(y.min()) - int(label_offset), int(y.max()) - int(label_offset)
+            if not -(2**63) <= low <= high < 2**63:
+                raise ValueError(
+                    f"label_offset: {label_offset} takes {path}'s labels "
+                    f"({y.min()}..{y.max()}) past int64's range"
+                )
         if y.dtype.kind in "buif":
             # Widen first: uint8 labels (MATLAB's usual type) would wrap around; bool labels
             # are the integers 0 and 1 (the offset was ignored for them).

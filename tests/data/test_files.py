@@ -600,3 +600,14 @@ def test_csv_integer_labels_past_2_to_53_stay_apart(tmp_path):
     (tmp_path / "past.csv").write_text("1,2,9223372036854775808\n3,4,0\n")
     with pytest.raises(ValueError, match="past.csv: .*expected labels within int64's range"):
         data.load_csv(tmp_path / "past.csv")
+
+
+def test_a_label_offset_past_int64_is_named(tmp_path):
+    # int8 labels -5 minus 2**63 - 1 wrapped around to 2**63 - 4, a "valid" label; an
+    # offset past int64 was numpy's bare OverflowError
+    path = tmp_path / "a.npz"
+    np.savez(path, X=np.ones((3, 2)), y=np.array([-5, -5, -4], dtype=np.int8))
+    for offset in (2**63 - 1, 2**70, -(2**70)):
+        with pytest.raises(ValueError, match=r"label_offset: .* past int64's range"):
+            data.load_npz(path, label_offset=offset)
+    assert data.load_npz(path, label_offset=-5).y.tolist() == [0, 0, 1]
