@@ -222,6 +222,7 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """
     given = type(X)  # the caller's: a list is an ndarray below
     X = host_array(X, name)
+    _check_unmasked(X, name)
     if not hasattr(X, "dtype"):  # a list: its kind, for the checks below
         try:
             X = np.asarray(X)
@@ -304,6 +305,18 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _check_unmasked(value, name: str) -> None:
+    """``ValueError`` naming ``name`` when ``value`` is a masked array with masked entries:
+    ``np.asarray`` drops the mask, and the hidden values (a fill value, or whatever the
+    cell held) were used as data without a word, where a NaN is refused."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        count = int(np.ma.count_masked(value))
+        raise ValueError(
+            f"{name}: got a masked array with {count} masked (missing) value(s); expected "
+            "every value known (fill them, e.g. X.filled(...), or drop those rows)"
+        )
+
+
 def float_array(value, name: str, what: str = "X") -> np.ndarray:
     """``value`` (an array-like or a tensor) as a float64 array; ``ValueError`` naming
     ``name`` and ``what`` when it is not real numbers: the cast would drop imaginary parts
@@ -316,6 +329,7 @@ def real_array(value, name: str, what: str = "X") -> np.ndarray:
     callers that widen only the rows they use (a subsample of float32 data was preceded by
     a float64 copy of all of it). Other numbers come as float64."""
     value = host_array(value, f"{name}: {what}")
+    _check_unmasked(value, f"{name}: {what}")
     try:
         arr = np.asarray(value)  # ragged lists fail here, in numpy's words: named below
         if np.iscomplexobj(arr):

@@ -14,7 +14,7 @@ import numpy as np
 
 # check_features lives with the other validators, so that dtc.nn and dtc.cluster take it
 # without importing the data room; it is part of dtc.data's API all the same.
-from dtc._validation import check_bool, check_features, host_array
+from dtc._validation import _check_unmasked, check_bool, check_features, host_array
 
 __all__ = ["Domain", "DomainPair", "check_features"]
 
@@ -25,7 +25,9 @@ def _check_labels(y, n: int | None, *, name: str) -> np.ndarray | None:
     when ``n`` is ``None``. ``ValueError`` naming ``name`` otherwise."""
     if y is None:
         return None
-    arr = np.asarray(host_array(y, name))
+    y = host_array(y, name)
+    _check_unmasked(y, name)  # a masked (missing) label's hidden value was a class
+    arr = np.asarray(y)
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:

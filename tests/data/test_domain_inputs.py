@@ -222,3 +222,21 @@ def test_too_few_rows_are_no_empty_domain():
         check_features(np.ones((2, 3)), min_samples=3)
     with pytest.raises(ValueError, match=r"got 0 \(empty domain\?\)$"):
         check_features(np.ones((0, 3)))
+
+
+def test_masked_values_are_refused_not_read_as_their_hidden_data():
+    # np.asarray drops a masked array's mask: the hidden values (a fill, or the cell's old
+    # value) were clustered and scored as data, where a NaN is refused
+    from dtc.data.preprocessing import zscore_columns
+
+    X = np.ma.masked_array(np.arange(6.0).reshape(3, 2), mask=[[1, 0], [0, 0], [0, 0]])
+    with pytest.raises(ValueError, match=r"Domain 'a': X: got a masked array with 1 masked"):
+        data.Domain(X, name="a")
+    with pytest.raises(ValueError, match=r"zscore_columns: X: got a masked array with 1"):
+        zscore_columns(X)
+    y = np.ma.masked_array([0, 1, 1], mask=[0, 0, 1])
+    with pytest.raises(ValueError, match=r"Domain 'a': y: got a masked array with 1 masked"):
+        data.Domain(X.filled(0.0), y, name="a")
+    # a masked array with nothing masked is its data
+    whole = data.Domain(np.ma.masked_array(np.ones((2, 2))), np.ma.masked_array([0, 1]))
+    assert whole.X.tolist() == [[1.0, 1.0], [1.0, 1.0]] and whole.y.tolist() == [0, 1]
