@@ -308,13 +308,34 @@ def file_hash(module_name: str) -> str | None:
     path = getattr(module, "__file__", None)
     if not path:
         return None
-    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    data = _module_bytes(module, path)
+    if data is None:
+        return None
+    sha = hashlib.sha256(data).hexdigest()[:16]
     # Recorded on the module's spec, which a reload (or a fresh import) replaces.
     spec = getattr(module, "__spec__", None)
     if spec is not None and getattr(spec, "_dtc_file_sha", None) is None:
         with contextlib.suppress(AttributeError):
             spec._dtc_file_sha = sha
     return sha
+
+
+def _module_bytes(module, path: str) -> bytes | None:
+    """The bytes of ``module``'s file ``path``: read from the disk, else through its
+    loader (a module imported from a zip archive on ``sys.path``, whose ``__file__`` is
+    ``archive.zip/mod.py``: reading it failed every run of the plugin with a bare
+    ``NotADirectoryError``); ``None`` where neither reads it (a file deleted since)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        pass
+    get_data = getattr(getattr(getattr(module, "__spec__", None), "loader", None), "get_data", None)
+    if get_data is None:
+        return None
+    try:
+        return get_data(path)
+    except OSError:
+        return None
 
 
 @functools.cache

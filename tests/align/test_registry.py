@@ -281,6 +281,29 @@ def test_an_edit_after_import_is_refused_until_reloaded(tmp_path, monkeypatch):
         dtc._plugins.check_loaded(path, old)
 
 
+def test_a_loss_imported_from_a_zip_archive_is_hashed_by_its_source(tmp_path, monkeypatch):
+    # zipimport's __file__ is "archive.zip/module.py": reading it failed every run of the
+    # plugin (`dtc run --method zipped:Mine`) with a bare NotADirectoryError
+    import hashlib
+    import zipfile
+
+    source = (
+        "import torch\n"
+        "class MyLoss(torch.nn.Module):\n"
+        "    def forward(self, source, target, **context):\n"
+        "        return (source.mean(0) - target.mean(0)).square().sum()\n"
+    )
+    with zipfile.ZipFile(tmp_path / "plugins.zip", "w") as archive:
+        archive.writestr("dtc_zipped_loss.py", source)
+    monkeypatch.syspath_prepend(str(tmp_path / "plugins.zip"))
+    monkeypatch.delitem(sys.modules, "dtc_zipped_loss", raising=False)
+    path = "dtc_zipped_loss:MyLoss"
+    expected = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert dtc._plugins.plugin_hash(path) == expected
+    assert dtc._plugins.class_hash(dtc.align.get_class(path)) == expected
+    dtc._plugins.check_loaded(path, dtc.align.get_class(path))
+
+
 def test_import_object_needs_module_and_attribute_and_follows_dots():
     # "module:Outer.inner" walks the attributes after the colon
     assert dtc._plugins.import_object("dtc.align:MMDLoss.gammas") is dtc.align.MMDLoss.gammas
