@@ -264,6 +264,14 @@ def load_csv(
     except csv.Error as exc:  # e.g. a cell past the csv module's field size limit
         raise ValueError(f"{path}: could not be read as delimited text ({exc})") from exc
     rows, lines = [row for _, row in numbered], [line for line, _ in numbered]
+    for line, row in numbered:
+        if any("\n" in cell or "\r" in cell for cell in row):
+            # a quote left open reads every line after it as one cell: blamed on the
+            # delimiter ("every row is one field") or on a line's number of fields
+            raise ValueError(
+                f"{path}: a quoted field ending on line {line} runs over several lines; is a "
+                'quote (") left unclosed?'
+            )
     if not rows:
         raise ValueError(f"{path}: expected at least one row, the file is empty")
     if header == "infer":

@@ -611,3 +611,16 @@ def test_a_label_offset_past_int64_is_named(tmp_path):
         with pytest.raises(ValueError, match=r"label_offset: .* past int64's range"):
             data.load_npz(path, label_offset=offset)
     assert data.load_npz(path, label_offset=-5).y.tolist() == [0, 0, 1]
+
+
+def test_an_unclosed_quote_in_a_csv_is_named_as_such(tmp_path):
+    # every line after an unclosed quote is one cell: the error blamed the delimiter
+    # ("every row is one field ... is delimiter=',' the file's separator?")
+    path = tmp_path / "quote.csv"
+    for text in ('"1,2,0\n3,4,1\n', '1,2,0\n"3,4,1\n5,6,0\n'):
+        path.write_text(text)
+        for label_column in (-1, None):
+            with pytest.raises(ValueError, match=r"quote.csv: a quoted field ending on line"):
+                data.load_csv(path, label_column=label_column)
+    path.write_text('"1","2","0"\n3,4,1\n')  # closed quotes read as before
+    assert data.load_csv(path).y.tolist() == [0, 1]
