@@ -476,6 +476,10 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
                     f"{path}: expected {key!r} to be a numeric MATLAB array, got a char array "
                     "(text, stored as character codes); save class names as numbers"
                 )
+            if node.attrs.get("MATLAB_empty", 0):
+                # v7.3 stores an empty array as its dimensions (e.g. [0, 1]), marked so:
+                # read as data, those became features or labels
+                raise ValueError(f"{path}: {key!r} is an empty MATLAB array")
             if node.external:
                 raise ValueError(
                     f"{path}: {key!r} is stored in other files ({[e[0] for e in node.external]});"

@@ -624,3 +624,17 @@ def test_an_unclosed_quote_in_a_csv_is_named_as_such(tmp_path):
                 data.load_csv(path, label_column=label_column)
     path.write_text('"1","2","0"\n3,4,1\n')  # closed quotes read as before
     assert data.load_csv(path).y.tolist() == [0, 1]
+
+
+def test_an_empty_v73_array_is_named_not_read_as_its_dimensions(tmp_path):
+    # MATLAB v7.3 writes an empty array as its dimensions, flagged MATLAB_empty: y = []
+    # beside a two-sample X was read as the labels [0, 1]
+    path = tmp_path / "empty.mat"
+    with h5py.File(path, "w") as fh:
+        fh["X"] = np.ones((3, 2))  # (n, d) = (2, 3) as MATLAB shows it
+        fh["y"] = np.array([0, 1], dtype=np.uint64)
+        fh["y"].attrs["MATLAB_class"] = np.bytes_("double")
+        fh["y"].attrs["MATLAB_empty"] = np.uint8(1)
+    with pytest.raises(ValueError, match=r"empty.mat: 'y' is an empty MATLAB array"):
+        data.load_mat(path)
+    assert data.load_mat(path, y_key=None).X.shape == (2, 3)
