@@ -443,53 +443,73 @@ def _read_mat_v73(path: Path, keys: list[str]) -> dict:
     except OSError as exc:  # a truncated or damaged file: h5py names no file
         raise ValueError(f"{path}: could not read it as a MATLAB v7.3 (HDF5) file ({exc})") from exc
     with fh:
-        available = [k for k in fh if not k.startswith("#")]
+        try:
+            names = list(fh)
+        except (RuntimeError, KeyError, OSError) as exc:  # damaged: h5py names no file
+            raise ValueError(
+                f"{path}: could not list its variables, the file is damaged ({exc})"
+            ) from exc
+        # a damaged name comes as bytes (not UTF-8): no variable that can be asked for
+        available = [k for k in names if isinstance(k, str) and not k.startswith("#")]
         for key in keys:
             if key not in available:
                 raise _missing_key(path, key, "a numeric MATLAB array", available)
             try:
-                node = fh[key]
-            except (KeyError, OSError) as exc:  # a dangling link: h5py names no file
-                raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
-            # a data file reads itself alone: a link into another file (however reached:
-            # directly, through a soft link or a linked group), a virtual dataset or one
-            # stored in other files loaded that file's bytes as features
-            if node.file != fh or getattr(node, "is_virtual", False):
+                out[key] = _read_v73_key(path, fh, key)
+            except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:
+                if isinstance(exc, ValueError) and str(exc).startswith(f"{path}: "):
+                    raise
+                # a damaged file fails in h5py's words anywhere (a float type it cannot
+                # represent, attributes it cannot read), naming no file
                 raise ValueError(
-                    f"{path}: {key!r} is a link to another file; save the array itself"
-                )
-            if isinstance(node, h5py.Group) and "MATLAB_sparse" in node.attrs:
-                raise ValueError(
-                    f"{path}: {key!r} is a sparse MATLAB matrix, which v7.3 files store as an "
-                    f"HDF5 group that is not read here; save it full ({key} = full({key})) or "
-                    "in a v5 file (save -v7), whose sparse matrices are read"
-                )
-            if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "uifb":
-                raise ValueError(f"{path}: expected {key!r} to be a numeric MATLAB array")
-            matlab_class = node.attrs.get("MATLAB_class", b"")
-            if isinstance(matlab_class, bytes):
-                matlab_class = matlab_class.decode(errors="replace")
-            if matlab_class == "char":
-                # v7.3 stores text as uint16 character codes: read as numbers, 'a' would
-                # be class 97 (a v5 file's char array is refused as text by the checks)
-                raise ValueError(
-                    f"{path}: expected {key!r} to be a numeric MATLAB array, got a char array "
-                    "(text, stored as character codes); save class names as numbers"
-                )
-            if node.attrs.get("MATLAB_empty", 0):
-                # v7.3 stores an empty array as its dimensions (e.g. [0, 1]), marked so:
-                # read as data, those became features or labels
-                raise ValueError(f"{path}: {key!r} is an empty MATLAB array")
-            if node.external:
-                raise ValueError(
-                    f"{path}: {key!r} is stored in other files ({[e[0] for e in node.external]});"
-                    " save the array itself"
-                )
-            try:
-                out[key] = np.asarray(node[()]).T
-            except OSError as exc:  # damaged compressed data: h5py names no file
-                raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
+                    f"{path}: {key!r} could not be read, the file is damaged "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
     return out
+
+
+def _read_v73_key(path: Path, fh, key: str) -> np.ndarray:
+    """The numeric dataset ``key`` of the open v7.3 file ``fh`` (see :func:`_read_mat_v73`)."""
+    try:
+        node = fh[key]
+    except (KeyError, OSError) as exc:  # a dangling link: h5py names no file
+        raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
+    # a data file reads itself alone: a link into another file (however reached:
+    # directly, through a soft link or a linked group), a virtual dataset or one
+    # stored in other files loaded that file's bytes as features
+    if node.file != fh or getattr(node, "is_virtual", False):
+        raise ValueError(f"{path}: {key!r} is a link to another file; save the array itself")
+    if isinstance(node, h5py.Group) and "MATLAB_sparse" in node.attrs:
+        raise ValueError(
+            f"{path}: {key!r} is a sparse MATLAB matrix, which v7.3 files store as an "
+            f"HDF5 group that is not read here; save it full ({key} = full({key})) or "
+            "in a v5 file (save -v7), whose sparse matrices are read"
+        )
+    if not isinstance(node, h5py.Dataset) or node.dtype.kind not in "uifb":
+        raise ValueError(f"{path}: expected {key!r} to be a numeric MATLAB array")
+    matlab_class = node.attrs.get("MATLAB_class", b"")
+    if isinstance(matlab_class, bytes):
+        matlab_class = matlab_class.decode(errors="replace")
+    if matlab_class == "char":
+        # v7.3 stores text as uint16 character codes: read as numbers, 'a' would
+        # be class 97 (a v5 file's char array is refused as text by the checks)
+        raise ValueError(
+            f"{path}: expected {key!r} to be a numeric MATLAB array, got a char array "
+            "(text, stored as character codes); save class names as numbers"
+        )
+    if node.attrs.get("MATLAB_empty", 0):
+        # v7.3 stores an empty array as its dimensions (e.g. [0, 1]), marked so:
+        # read as data, those became features or labels
+        raise ValueError(f"{path}: {key!r} is an empty MATLAB array")
+    if node.external:
+        raise ValueError(
+            f"{path}: {key!r} is stored in other files ({[e[0] for e in node.external]});"
+            " save the array itself"
+        )
+    try:
+        return np.asarray(node[()]).T
+    except OSError as exc:  # damaged compressed data: h5py names no file
+        raise ValueError(f"{path}: {key!r} could not be read ({exc})") from exc
 
 
 def _dense(value) -> np.ndarray:

@@ -638,3 +638,23 @@ def test_an_empty_v73_array_is_named_not_read_as_its_dimensions(tmp_path):
     with pytest.raises(ValueError, match=r"empty.mat: 'y' is an empty MATLAB array"):
         data.load_mat(path)
     assert data.load_mat(path, y_key=None).X.shape == (2, 3)
+
+
+def test_a_damaged_v73_file_is_named_wherever_h5py_fails(tmp_path):
+    # past the file's opening, h5py failed in its own words, naming no file: listing the
+    # variables of a damaged symbol table (RuntimeError), the float type of a damaged
+    # datatype message ("Insufficient precision in available types", a bare ValueError)
+    with h5py.File(tmp_path / "whole.mat", "w") as fh:
+        fh["X"], fh["y"] = np.ones((3, 6)), np.zeros((1, 6))
+    raw = (tmp_path / "whole.mat").read_bytes()
+    (tmp_path / "table.mat").write_bytes(raw.replace(b"SNOD", b"XNOD"))
+    with pytest.raises(ValueError, match=r"table.mat: could not list its variables"):
+        data.load_mat(tmp_path / "table.mat")
+    # float64's datatype message: offset 0, precision 64, exponent at 52 of 11 bits,
+    # mantissa at 0 of 52 bits, exponent bias 1023 (X's, the first): the bias damaged
+    ieee = b"\x00\x00\x40\x00\x34\x0b\x00\x34\xff\x03\x00\x00"
+    at = raw.index(ieee) + 9
+    (tmp_path / "type.mat").write_bytes(raw[:at] + b"\x40" + raw[at + 1 :])
+    with pytest.raises(ValueError, match=r"type.mat: 'X' could not be read, the file is damaged"):
+        data.load_mat(tmp_path / "type.mat")
+    assert data.load_mat(tmp_path / "whole.mat").X.shape == (6, 3)
