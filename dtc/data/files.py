@@ -132,8 +132,9 @@ def load_npz(
             )
         try:
             archive = np.load(fh, allow_pickle=False)
-        # EOFError: an empty file; BadZipFile: not a zip archive (a truncated or other file)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        # EOFError: an empty file; BadZipFile: not a zip archive (a truncated or other file);
+        # NotImplementedError: a damaged "version needed to extract" ("zip file version 20.9")
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
             raise ValueError(f"{path}: could not read it as a NumPy .npz archive ({exc})") from exc
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise ValueError(
@@ -167,9 +168,13 @@ def _read_npz(path, archive, x_key, y_key):
                     f"{path}: array {key!r} is not numeric (an object array, which loading "
                     f"without pickle refuses: {exc})"
                 ) from exc
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-                # a damaged member (bad CRC, truncated stream) fails only when it is read
-                raise ValueError(f"{path}: array {key!r} could not be read ({exc})") from exc
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError) as exc:
+                # a damaged member (bad CRC, truncated stream; a compression method or flag
+                # damaged: zipfile's NotImplementedError, "encrypted" RuntimeError) fails only
+                # when it is read
+                raise ValueError(
+                    f"{path}: array {key!r} could not be read ({type(exc).__name__}: {exc})"
+                ) from exc
             if not isinstance(arrays[key], np.ndarray):
                 # a member without the .npy header is returned as its raw bytes: refused
                 # as "text" by the checks, which named no damaged member

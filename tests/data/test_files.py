@@ -658,3 +658,22 @@ def test_a_damaged_v73_file_is_named_wherever_h5py_fails(tmp_path):
     with pytest.raises(ValueError, match=r"type.mat: 'X' could not be read, the file is damaged"):
         data.load_mat(tmp_path / "type.mat")
     assert data.load_mat(tmp_path / "whole.mat").X.shape == (6, 3)
+
+
+def test_an_npz_with_a_damaged_zip_field_is_named(tmp_path):
+    # zipfile's NotImplementedError ("zip file version 20.9", "compression type 99") for a
+    # damaged central directory escaped load_npz bare, naming no file
+    good = tmp_path / "good.npz"
+    np.savez(good, X=X4, y=Y4)
+    raw = good.read_bytes()
+    entry = raw.index(b"PK\x01\x02")  # X.npy's central-directory entry
+    version = bytearray(raw)
+    version[entry + 6 : entry + 8] = b"\xff\x00"  # version needed to extract: 25.5
+    (tmp_path / "version.npz").write_bytes(bytes(version))
+    with pytest.raises(ValueError, match=r"version.npz: could not read it as a NumPy .npz"):
+        data.load_npz(tmp_path / "version.npz")
+    method = bytearray(raw)
+    method[entry + 10 : entry + 12] = b"\x63\x00"  # compression method 99
+    (tmp_path / "method.npz").write_bytes(bytes(method))
+    with pytest.raises(ValueError, match=r"method.npz: array 'X' could not be read"):
+        data.load_npz(tmp_path / "method.npz")
