@@ -125,18 +125,33 @@ def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:  # a cache file runs no code
             found = {name: f[name] for name in ("labels", "embedding", "centres")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    # NotImplementedError / RuntimeError: zipfile's for a damaged version, compression
+    # method or flag, which failed the fit instead
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         problem = f"cannot be read ({exc})"
     else:
         emb = found["embedding"]
-        if (
+        if not all(isinstance(v, np.ndarray) for v in found.values()):
+            # a member without a .npy header is returned as its bytes (no .shape)
+            problem = "cannot be read (a member is no .npy array)"
+        elif (
             found["labels"].shape == (n,)
             and emb.ndim == 2
             and emb.shape[0] == n
             and found["centres"].shape == (k, emb.shape[1])
         ):
             return found
-        problem = "holds arrays of other shapes than this target's"
+        else:
+            problem = "holds arrays of other shapes than this target's"
     warn(f"{path}: the cached reference {problem}; computing it again")
     return None
 
