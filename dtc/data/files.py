@@ -1,11 +1,15 @@
 """Load a user's own domain from a ``.npz``, ``.csv`` or ``.mat`` file.
 
 Each loader returns a validated :class:`Domain` (features ``(n, d)`` float32,
-optional 0-based labels ``(n,)``). Files are read safely: ``.npz`` with
-``allow_pickle=False``, MATLAB v5 with ``scipy.io.loadmat`` and MATLAB v7.3
-(HDF5) with ``h5py``. A missing file raises ``FileNotFoundError``; a file whose
+optional 0-based labels ``(n,)``). Files are read without running code they hold:
+``.npz`` with ``allow_pickle=False``, MATLAB v5 with ``scipy.io.loadmat`` and MATLAB
+v7.3 (HDF5) with ``h5py``. A missing file raises ``FileNotFoundError``; a file whose
 content is not what was asked for (missing key, wrong shape, non-numeric cell)
-raises ``ValueError`` naming the file and what was expected.
+raises ``ValueError`` naming the file and what was expected. A damaged file is a
+``ValueError`` naming it too, with one exception: scipy's MATLAB v5 reader is not
+hardened against damaged input, and a few damaged v5 files crash the interpreter inside
+it (scipy 1.17, a segmentation fault); the shared benchmarks' files are checked against
+their SHA-256 before they are parsed, a user's own are not.
 
 ``label_offset`` is subtracted from the labels, e.g. ``label_offset=1`` for the
 1-based labels usual in MATLAB files.
