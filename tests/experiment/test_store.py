@@ -418,3 +418,16 @@ def test_replace_file_keeps_the_permission_bits_only_and_at_best(tmp_path):
     with replace_file(loop) as tmp:
         tmp.write_text("new\n")
     assert not loop.is_symlink() and loop.read_text() == "new\n"
+
+
+def test_records_ended_by_a_lone_carriage_return_are_all_read_past_a_blank_line(tmp_path):
+    # Lines end in \n, \r\n or a lone \r (as text mode read them): a blank "\r" line is
+    # skipped, not taken for a cut last line that ends the file there (mutation-test gap:
+    # a line was "ended" only by \n)
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes(b'{"a": 1}\r\r{"a": 2}\r')
+    assert read_records(path) == [{"a": 1}, {"a": 2}]
+    # and a line that is no record, ended by \r, is an error, not a run cut short
+    path.write_bytes(b'{"a": 1}\r{"a": \r{"a": 2}\r')
+    with pytest.raises(ValueError, match="corrupt results line 2"):
+        read_records(path)
