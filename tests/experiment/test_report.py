@@ -953,3 +953,18 @@ def test_runs_that_differ_only_in_what_never_changes_a_result_share_a_row():
     assert acc.rows == ["K-means"]
     cell = acc.cells["K-means"]["digits:source→target"]
     assert (cell.n, cell.mean) == (2, pytest.approx(60.0))
+
+
+def test_an_unranked_rows_mean_is_never_bold_even_when_it_reads_as_the_best():
+    # An oracle row's row mean that reads as the best one of the rows that chose nothing
+    # by target labels is not bold: only those rows are compared (mutation-test gap:
+    # the unranked check of the mean column survived)
+    from dtc.experiment.report import ResultTable
+
+    cells = {
+        "A": {"x": Cell([80.0]), "y": Cell([60.0])},
+        "O": {"x": Cell([70.0]), "y": Cell([70.0])},
+    }
+    text = to_markdown(ResultTable("acc", ["A", "O"], ["x", "y"], cells, unranked={"O"}))
+    assert "| A | **80.0** | **60.0** | **70.0** |" in text  # the only ranked row
+    assert "| O | 70.0 | 70.0 | 70.0 |" in text
