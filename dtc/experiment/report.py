@@ -1029,8 +1029,14 @@ def write_report(
     planned = list(planned or ())
     tables = build_tables(records, metrics, seeds=seeds, planned=planned)
     written = []
-    has_grid = bool(_choosing_labels(records))
-    sets = [("", tables)] + ([("oracle_", oracle_tables(records, tables))] if has_grid else [])
+    # the records of the tables (build_tables leaves out seeds not planned): the oracle
+    # rows are named from them as the tables' rows are (a config's run of another seed
+    # renamed a row "k (config=A)", found in no table, and left it out of the oracle
+    # table), and the curves too leave those seeds out
+    planned_seeds = None if seeds is None else set(seeds)
+    shown = [r for r in records if planned_seeds is None or r["seed"] in planned_seeds]
+    has_grid = bool(_choosing_labels(shown))
+    sets = [("", tables)] + ([("oracle_", oracle_tables(shown, tables))] if has_grid else [])
     runs = records + planned
     if len({(r["benchmark"], r["source"], r["target"]) for r in runs}) > len(
         {r["benchmark"] for r in runs}
@@ -1052,9 +1058,6 @@ def write_report(
         if figures:
             from dtc.experiment import plots
 
-            # the records of the tables: the curves too leave out seeds not planned
-            planned_seeds = None if seeds is None else set(seeds)
-            shown = [r for r in records if planned_seeds is None or r["seed"] in planned_seeds]
             written += plots.report_figures(shown, tables, out_dir)
     except BaseException:
         # A report cut short removes nothing, but lists what it wrote so that the

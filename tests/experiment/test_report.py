@@ -968,3 +968,25 @@ def test_an_unranked_rows_mean_is_never_bold_even_when_it_reads_as_the_best():
     text = to_markdown(ResultTable("acc", ["A", "O"], ["x", "y"], cells, unranked={"O"}))
     assert "| A | **80.0** | **60.0** | **70.0** |" in text  # the only ranked row
     assert "| O | 70.0 | 70.0 | 70.0 |" in text
+
+
+def test_the_oracle_table_reads_only_the_planned_seeds_as_the_tables_do(tmp_path):
+    # dtc report --config: the tables leave out runs of seeds not planned; the oracle
+    # table named its rows from every record, so a config's old run of another seed
+    # renamed row k "k (config=A)", found in no table, and k was left out of it
+    records = [_record("g", s, 0.3 + 0.1 * s, grid={"lam": 0.1}) for s in (0, 1)]
+    records += [_record("g", s, 0.5, grid={"lam": 1.0}) for s in (0, 1)]
+    for seed, config in ((0, "A"), (1, "A"), (5, "B")):
+        records.append({**_record("k", seed, 0.4), "config": config, "run_id": f"k{config}{seed}"})
+    write_report(records, tmp_path, figures=False, seeds=[0, 1])
+    assert "| k | 40.0 ± 0.0 |" in (tmp_path / "acc.md").read_text()
+    oracle = (tmp_path / "oracle_acc.md").read_text()
+    assert "| g (oracle) | 50.0 ± 0.0 |" in oracle and "| k | **40.0 ± 0.0** |" in oracle
+    # a second grid point run only on a seed not planned is no choice among the planned
+    # runs: no oracle table
+    one = tmp_path / "one"
+    written = write_report(records[:2] + records[4:6], one, figures=False, seeds=[0, 1])
+    assert not any(p.name.startswith("oracle_") for p in written)
+    records[2:4] = [{**records[2], "seed": 7, "run_id": "g7"}]
+    written = write_report(records, one, figures=False, seeds=[0, 1])
+    assert not any(p.name.startswith("oracle_") for p in written)
