@@ -431,3 +431,9 @@ def test_records_ended_by_a_lone_carriage_return_are_all_read_past_a_blank_line(
     path.write_bytes(b'{"a": 1}\r{"a": \r{"a": 2}\r')
     with pytest.raises(ValueError, match="corrupt results line 2"):
         read_records(path)
+
+
+def test_an_interrupted_message_ends_with_its_resume_note():
+    # mutation-test gap: the note was dropped without a test failing
+    message = interrupted_message("bench", "runs.jsonl", "a cut block is measured again")
+    assert message.endswith("run the same command again to resume (a cut block is measured again)")
