@@ -990,3 +990,23 @@ def test_the_oracle_table_reads_only_the_planned_seeds_as_the_tables_do(tmp_path
     records[2:4] = [{**records[2], "seed": 7, "run_id": "g7"}]
     written = write_report(records, one, figures=False, seeds=[0, 1])
     assert not any(p.name.startswith("oracle_") for p in written)
+
+
+def test_a_null_score_read_from_a_results_file_is_nan_never_zero_nor_best(tmp_path):
+    # records write NaN as null (strict JSON): read back, it is NaN, not a score of 0.0
+    # (mutation-test gap: recorded_number(None) -> 0.0 survived)
+    from dtc.experiment.store import append_record
+
+    path = tmp_path / "runs.jsonl"
+    for label, target, acc in (("a", "X", None), ("a", "Y", 0.2), ("b", "X", 0.0), ("b", "Y", 0.1)):
+        append_record(path, _record(label, 0, 0.0, target=target) | {"metrics": {"acc": acc}})
+    write_report(path, tmp_path / "out", figures=False)
+    md = (tmp_path / "out" / "acc.md").read_text()
+    assert "| a | nan | **20.0** | nan |" in md and "| b | **0.0** | 10.0 | **5.0** |" in md
+
+
+def test_unique_runs_keeps_the_first_record_of_a_run_id():
+    # documented: each run_id once, the first (mutation-test gap: keeping the last survived)
+    first = _record("a", 0, 0.5)
+    again = {**first, "seconds": 99.0, "history": [{"loss": 1.0}]}
+    assert unique_runs([first, again, _record("b", 0, 0.4)])[0] is first
