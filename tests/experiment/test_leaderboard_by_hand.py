@@ -160,3 +160,42 @@ def test_a_row_is_judged_against_the_rank_just_above_its_own(tmp_path):
         ("coral", 2, False),
         ("none", 3, False),
     ]
+
+
+def _rank_seeds(tmp_path, acc: dict, seeds: str) -> list[dict]:
+    """:func:`_rank` under a protocol of other ``seeds`` (YAML, e.g. ``"[0]"``)."""
+    protocol = PROTOCOL.replace("seeds: [0, 1, 2]", f"seeds: {seeds}")
+    (tmp_path / "protocol.yaml").write_text(protocol)
+    tasks = expand(leaderboard_config(list(acc), protocol=tmp_path / "protocol.yaml"))
+    records = [
+        {"run_id": t.run_id, "label": t.label, "seed": t.spec.seed}
+        | {"metrics": {"acc": acc[t.label][t.spec.seed], "nmi": 0.5}}
+        for t in tasks
+    ]
+    return rank(records, tasks)
+
+
+def test_one_seed_has_no_std_and_no_separation_without_a_warning(tmp_path):
+    # documented: acc_std None for one seed, separated False (no noise estimate); a
+    # sample std of one value is NaN with a numpy warning (mutation-test gaps: "> 0"
+    # seeds for the std and "< 1" seed for the separation survived)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = _rank_seeds(tmp_path, {"coral": [0.8], "mmd": [0.7]}, "[0]")
+    assert [(r["loss"], r["rank"], r["acc_std"], r["separated"]) for r in rows] == [
+        ("coral", 1, None, None),
+        ("mmd", 2, None, False),
+    ]
+
+
+def test_a_lead_of_exactly_twice_its_standard_error_is_not_separated(tmp_path):
+    # per-seed leads 0.375 and 0.125 (exact in binary): mean 0.25, sample std
+    # 0.125 * sqrt(2), se 0.125: the mean is not *above* twice the se (mutation-test
+    # gap: ">=" survived)
+    rows = _rank_seeds(tmp_path, {"coral": [0.75, 0.625], "mmd": [0.375, 0.5]}, "[0, 1]")
+    assert [(r["loss"], r["rank"], r["separated"]) for r in rows] == [
+        ("coral", 1, None),
+        ("mmd", 2, False),
+    ]
