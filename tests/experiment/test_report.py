@@ -1010,3 +1010,34 @@ def test_unique_runs_keeps_the_first_record_of_a_run_id():
     first = _record("a", 0, 0.5)
     again = {**first, "seconds": 99.0, "history": [{"loss": 1.0}]}
     assert unique_runs([first, again, _record("b", 0, 0.4)])[0] is first
+
+
+def test_a_preprocessing_swept_for_one_label_names_the_columns_not_rows():
+    # documented: a view key (preprocess) that varies among one label's runs names the
+    # columns; it names rows only when it differs between labels alone (mutation-test
+    # gap: always naming rows survived)
+    records = []
+    for preprocess, acc in (("raw", 0.4), ("std", 0.6)):
+        r = _record("a", 0, acc)
+        r["data_params"] = {"shift": 0.5, "preprocess": preprocess}
+        r["run_id"] += preprocess
+        records.append(r)
+    (acc,) = build_tables([*records, _record("b", 0, 0.5)], ["acc"])
+    assert acc.rows == ["a", "b"]
+    assert acc.columns == [
+        "digits:source→target (preprocess=raw)",
+        "digits:source→target (preprocess=std)",
+        "digits:source→target (preprocess=standard)",  # b's, the default
+    ]
+
+
+def test_realised_ratios_of_a_family_are_listed_by_value():
+    # 9.50 before 10.00 (as text, "10.00" came first; mutation-test gap)
+    records = []
+    for target, realised in (("Y", 10.0), ("X", 9.5)):
+        r = _record("a", 0, 0.5, target=target)
+        r["data_params"] = {"imbalance_ratio": 10}
+        r["realised_ratio"] = realised
+        records.append(r)
+    (acc,) = build_tables(records, ["acc"], by_benchmark=True)
+    assert acc.caption.endswith("digits: 9.50 / 10.00.")  # one ratio asked: no column key
