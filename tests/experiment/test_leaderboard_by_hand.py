@@ -190,6 +190,12 @@ def test_one_seed_has_no_std_and_no_separation_without_a_warning(tmp_path):
     ]
 
 
+def test_a_loss_whose_runs_logged_no_epoch_time_has_none(tmp_path):
+    # documented: seconds_per_epoch None without epochs, not 0.0 (mutation-test gap)
+    rows = _rank_seeds(tmp_path, {"coral": [0.8, 0.7]}, "[0, 1]")
+    assert rows[0]["seconds_per_epoch"] is None and rows[0]["complete"]
+
+
 def test_a_lead_of_exactly_twice_its_standard_error_is_not_separated(tmp_path):
     # per-seed leads 0.375 and 0.125 (exact in binary): mean 0.25, sample std
     # 0.125 * sqrt(2), se 0.125: the mean is not *above* twice the se (mutation-test
