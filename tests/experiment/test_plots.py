@@ -193,6 +193,9 @@ def test_history_keys_that_are_no_file_names_get_curves_of_their_own(tmp_path):
     written = write_report([_record("a", history), _record("b", history, seed=1)], tmp_path)
     curves = sorted(p.name for p in written if p.name.startswith("curve_"))
     assert len(curves) == 3 and "curve_ok.png" in curves and "curve_loss_align.png" in curves
+    # "loss/align" made safe is "loss_align", another key's name: never the same file
+    # (mutation-test gap: without the hash both wrote curve_loss_align.png)
+    assert len(set(curves)) == 3
     assert all(p.parent == tmp_path and p.is_file() for p in written)
 
 
@@ -208,6 +211,10 @@ def test_a_bar_of_a_cell_missing_seeds_is_hatched(tmp_path, monkeypatch):
     (ax,) = figures[0].axes
     assert [p.get_hatch() for p in ax.patches] == [None, "//"]  # a complete, b n=1/3
     assert "hatched" in ax.get_title()
+    # a table without such a cell says nothing of hatching (mutation-test gap)
+    (complete,) = build_tables(records[:3], ["acc"])
+    bar_figure(complete, tmp_path / "complete.png")
+    assert "hatched" not in figures[1].axes[0].get_title()
 
 
 def test_every_row_is_named_in_the_legends_and_a_cell_without_a_value_marked(tmp_path, monkeypatch):
@@ -337,3 +344,12 @@ def test_a_report_of_chosen_seeds_draws_curves_of_those_seeds(tmp_path, monkeypa
     monkeypatch.setattr(Axes, "plot", spy)
     write_report(records, tmp_path, seeds=[0])
     assert lines == {"dtc": [1.0]}
+
+
+def test_a_curve_averages_finite_values_only_and_flags_are_no_curve():
+    # documented: the mean over the runs that recorded a finite value at that epoch (an
+    # inf is none); a True / False entry is no real number, no curve (mutation-test gaps)
+    from dtc.experiment.plots import curve_keys
+
+    assert mean_curve([[1.0, np.inf], [3.0, 2.0]]).tolist() == [2.0, 2.0]
+    assert curve_keys([{"history": [{"done": True, "x": 1.0}, {"done": False}]}]) == ["x"]
