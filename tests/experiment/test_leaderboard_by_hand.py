@@ -205,3 +205,24 @@ def test_a_lead_of_exactly_twice_its_standard_error_is_not_separated(tmp_path):
         ("coral", 1, None),
         ("mmd", 2, False),
     ]
+
+
+def test_a_complete_loss_without_a_score_comes_before_the_incomplete_ones(tmp_path):
+    # documented: the complete losses first (a NaN ACC after the ranked ones, unranked),
+    # then the incomplete ones (mutation-test gap: incomplete before unscored survived)
+    (tmp_path / "protocol.yaml").write_text(PROTOCOL.replace("seeds: [0, 1, 2]", "seeds: [0, 1]"))
+    losses = ["dann", "mmd", "coral"]
+    tasks = expand(leaderboard_config(losses, protocol=tmp_path / "protocol.yaml"))
+    acc = {"dann": 0.5, "mmd": float("nan"), "coral": 0.8}
+    records = [
+        {"run_id": t.run_id, "label": t.label, "seed": t.spec.seed}
+        | {"metrics": {"acc": acc[t.label], "nmi": 0.5}}
+        for t in tasks
+        if not (t.label == "dann" and t.spec.seed == 1)  # dann: a run failed
+    ]
+    rows = rank(records, tasks)
+    assert [(r["loss"], r["complete"], r["rank"]) for r in rows] == [
+        ("coral", True, 1),
+        ("mmd", True, None),
+        ("dann", False, None),
+    ]
