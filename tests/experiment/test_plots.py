@@ -353,3 +353,19 @@ def test_a_curve_averages_finite_values_only_and_flags_are_no_curve():
 
     assert mean_curve([[1.0, np.inf], [3.0, 2.0]]).tolist() == [2.0, 2.0]
     assert curve_keys([{"history": [{"done": True, "x": 1.0}, {"done": False}]}]) == ["x"]
+
+
+def test_columns_that_do_not_fit_one_panel_take_as_many_panels_as_they_need(tmp_path, monkeypatch):
+    # one row: a group is 0.5 + 0.12 in wide, 22 to a 14 in panel; 30 columns need two
+    # panels of 15, never one panel wider than MAX_PANEL_WIDTH_IN (mutation-test gap:
+    # the panel count rounded down survived)
+    from dtc.experiment.plots import MAX_PANEL_WIDTH_IN, bar_figure
+    from dtc.experiment.report import Cell, ResultTable
+
+    columns = [f"c{i}" for i in range(30)]
+    table = ResultTable("acc", ["a"], columns, {"a": {c: Cell([50.0]) for c in columns}})
+    figures = _saved_figures(monkeypatch)
+    bar_figure(table, tmp_path / "acc.png")
+    axes = figures[0].axes
+    assert [len(ax.get_xticks()) for ax in axes] == [15, 15]
+    assert figures[0].get_figwidth() <= MAX_PANEL_WIDTH_IN
