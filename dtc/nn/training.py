@@ -256,22 +256,34 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     damaged, no checkpoint) is a ``ValueError`` naming it (torch's own errors name no
     file); ``pickle.UnpicklingError`` naming it for one that holds more than weights."""
     path = user_path(path)
-    # read_checkpoint's, wrapped already: its _CallersError passes up to it
-    wrapped = getattr(map_location, "_dtc_callers", False)
-    if not (map_location is None or isinstance(map_location, (str, torch.device, dict))):
-        if not callable(map_location):
-            raise TypeError(
-                "load_checkpoint: map_location must be None, a str, a torch.device, a dict "
-                f"or a callable, got {map_location!r}"
-            )
-        map_location = map_location if wrapped else _callers(map_location)
+    map_location = _checked_map_location(map_location, "load_checkpoint")
+    try:
+        return _load(path, map_location)
+    except _CallersError as exc:
+        raise exc.__cause__ from None  # the caller's own error, not the file's
+
+
+def _checked_map_location(map_location, owner: str):
+    """``map_location`` as ``torch.load`` takes it, a callable wrapped by :func:`_callers`;
+    ``TypeError`` naming ``owner`` for anything else."""
+    if map_location is None or isinstance(map_location, (str, torch.device, dict)):
+        return map_location
+    if not callable(map_location):
+        raise TypeError(
+            f"{owner}: map_location must be None, a str, a torch.device, a dict or a "
+            f"callable, got {map_location!r}"
+        )
+    return _callers(map_location)
+
+
+def _load(path: Path, map_location) -> dict:
+    """:func:`load_checkpoint` of a checked ``map_location``, whose own errors pass as
+    :class:`_CallersError`."""
     try:
         _check_checkpoint_file(path)
         return torch.load(path, map_location=map_location, weights_only=True)
-    except _CallersError as exc:
-        if wrapped:
-            raise
-        raise exc.__cause__ from None  # the caller's own error, not the file's
+    except _CallersError:
+        raise
     except pickle.UnpicklingError as exc:  # torch's documented type, the file named
         if str(exc).startswith(f"checkpoint {str(path)!r}: "):
             raise
@@ -378,7 +390,6 @@ def _callers(fn):
         except Exception as exc:
             raise _CallersError from exc
 
-    call._dtc_callers = True  # load_checkpoint lets its _CallersError pass
     return call
 
 
@@ -391,15 +402,9 @@ def read_checkpoint(path, map_location="cpu") -> dict | None:
     path = user_path(path)
     if not path.exists():
         return None
-    if not (map_location is None or isinstance(map_location, (str, torch.device, dict))):
-        if not callable(map_location):
-            raise TypeError(
-                "read_checkpoint: map_location must be None, a str, a torch.device, a dict "
-                f"or a callable, got {map_location!r}"
-            )
-        map_location = _callers(map_location)
+    map_location = _checked_map_location(map_location, "read_checkpoint")
     try:
-        return load_checkpoint(path, map_location)
+        return _load(path, map_location)
     except _CallersError as exc:
         raise exc.__cause__ from None  # the caller's own error, not the file's
     except Exception as exc:
