@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dtc.align.base import _all_finite, check_pair_inputs
+from dtc.align.base import _all_finite, check_loss_value, check_pair_inputs
 
 
 def test_all_finite_agrees_with_the_elementwise_test():
@@ -27,6 +27,8 @@ def test_all_finite_when_the_sum_overflows():
     [
         (torch.zeros(3, 2), torch.zeros(3, 4), "same feature dimension"),
         (torch.zeros(3), torch.zeros(3, 2), r"shape \(n, d\)"),
+        # more than two dimensions: (n, d, 1) rows would compare as d features of one column
+        (torch.zeros(3, 2, 1), torch.zeros(3, 2, 1), r"source must have shape \(n, d\)"),
         (torch.tensor([[0.0, float("nan")], [1.0, 2.0]]), torch.zeros(2, 2), "NaN or Inf"),
         (torch.zeros(1, 2), torch.zeros(1, 2), "at least 2"),
         (
@@ -70,3 +72,22 @@ def test_check_pair_inputs_refuses_meta_tensors_by_name():
     meta = torch.zeros(3, 2, device="meta")
     with pytest.raises(ValueError, match="^myloss: source and target are tensors on the 'meta'"):
         check_pair_inputs(meta, meta, name="myloss")
+
+
+def test_check_pair_inputs_same_dtype_false_takes_two_floating_dtypes():
+    # documented: not same_dtype is for a caller that widens the rows it uses itself
+    source, target = torch.zeros(3, 2), torch.ones(4, 2, dtype=torch.float64)
+    check_pair_inputs(source, target, same_dtype=False)
+    with pytest.raises(ValueError, match="target has dtype torch.float64"):
+        check_pair_inputs(source, target)
+
+
+def test_check_loss_value_takes_one_real_floating_value_of_any_shape():
+    # "a real floating-point tensor of one value": () and (1,) alike
+    for ok in (torch.tensor(0.5), torch.ones(1), torch.ones(1, 1, dtype=torch.float64)):
+        check_loss_value(ok, "DTC: loss Mine")
+    with pytest.raises(ValueError, match=r"^DTC: loss Mine must return a scalar .*shape \(2,\)"):
+        check_loss_value(torch.ones(2), "DTC: loss Mine")
+    for bad in (torch.tensor(1), torch.tensor(1 + 0j), torch.tensor(True)):
+        with pytest.raises(ValueError, match="^DTC: loss Mine must return a real floating-point"):
+            check_loss_value(bad, "DTC: loss Mine")
