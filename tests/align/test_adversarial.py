@@ -50,6 +50,10 @@ def test_grad_reverse_is_identity_forward_and_negates_backward():
     assert torch.equal(y, x)
     y.backward(upstream)
     torch.testing.assert_close(x.grad, -0.7 * upstream)
+    # the default coefficient is 1: the gradient is negated, unscaled
+    x.grad = None
+    grad_reverse(x).backward(upstream)
+    torch.testing.assert_close(x.grad, -upstream)
 
 
 def test_gradient_reversal_matches_pytorch_adapt(pa_layers):
@@ -146,6 +150,27 @@ def test_discriminator_lazy_and_explicit():
         with pytest.raises(ValueError, match=r"loss.to\(torch.float64\)"):
             dtc.align.get(name)(x.double(), x.double(), progress=0.5, **probs)
     assert dtc.align.get("dann").to(torch.float64)(x.double(), x.double(), progress=0.5).isfinite()
+
+
+def test_discriminator_layers_and_defaults():
+    # documented: hidden widths each followed by a ReLU (and a Dropout only when dropout > 0),
+    # then one logit; default hidden (256, 256)
+    lin, relu, drop = torch.nn.Linear, torch.nn.ReLU, torch.nn.Dropout
+    default = DomainDiscriminator(5)
+    assert [type(m) for m in default.net] == [lin, relu, lin, relu, lin]
+    assert [(m.in_features, m.out_features) for m in default.net if isinstance(m, lin)] == [
+        (5, 256),
+        (256, 256),
+        (256, 1),
+    ]
+    with_dropout = DomainDiscriminator(5, (8,), dropout=0.25)
+    assert [type(m) for m in with_dropout.net] == [lin, relu, drop, lin]
+    assert with_dropout.net[2].p == 0.25
+    # the adversarial losses build the same default discriminator
+    for loss in (DANNLoss(5), CDANLoss(5, 1)):
+        widths = [m.out_features for m in loss.discriminator.net if isinstance(m, lin)]
+        assert widths == [256, 256, 1]
+        assert loss.discriminator.net[0].in_features == 5
 
 
 @pytest.mark.parametrize(

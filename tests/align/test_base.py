@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dtc.align.base import _all_finite, check_loss_value, check_pair_inputs
+from dtc.align.base import AlignmentLoss, _all_finite, check_loss_value, check_pair_inputs
 
 
 def test_all_finite_agrees_with_the_elementwise_test():
@@ -91,3 +91,18 @@ def test_check_loss_value_takes_one_real_floating_value_of_any_shape():
     for bad in (torch.tensor(1), torch.tensor(1 + 0j), torch.tensor(True)):
         with pytest.raises(ValueError, match="^DTC: loss Mine must return a real floating-point"):
             check_loss_value(bad, "DTC: loss Mine")
+
+
+def test_an_alignment_loss_takes_one_row_per_domain_unless_it_says_otherwise():
+    # min_samples defaults to 1: a subclass that sets nothing takes one-row batches
+    class MeanGap(AlignmentLoss):
+        def compute(self, source, target, **context):
+            return (source.mean(0) - target.mean(0)).pow(2).sum()
+
+    assert MeanGap()(torch.zeros(1, 2), torch.ones(1, 2)).item() == 2.0
+
+    class Two(MeanGap):
+        min_samples = 2
+
+    with pytest.raises(ValueError, match="^Two: source has 1 samples, expected at least 2"):
+        Two()(torch.zeros(1, 2), torch.ones(3, 2))
