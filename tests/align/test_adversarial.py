@@ -386,6 +386,18 @@ def test_randomized_map_preserves_inner_products_in_expectation():
     torch.testing.assert_close(under_float64.features_matrix, lazy_drawn.features_matrix)
 
 
+def test_randomized_cdan_draws_its_map_from_its_seed_with_randomized_dim_outputs():
+    # documented: "randomized_dim outputs drawn from seed"; the discriminator reads them
+    loss = CDANLoss(6, 4, randomized=True, randomized_dim=32, seed=3)
+    same = RandomizedMultilinearMap(6, 4, 32, seed=3)
+    torch.testing.assert_close(loss.randomized_map.features_matrix, same.features_matrix)
+    torch.testing.assert_close(loss.randomized_map.probs_matrix, same.probs_matrix)
+    other = CDANLoss(6, 4, randomized=True, randomized_dim=32, seed=4).randomized_map
+    assert not torch.equal(other.features_matrix, same.features_matrix)
+    assert loss.discriminator.net[0].in_features == 32
+    assert RandomizedMultilinearMap(6, 4).out_dim == 1024  # the default out_dim
+
+
 def test_randomized_map_keeps_its_matrices_on_the_inputs_device():
     """Drawn on the CPU (lazily, or before the inputs moved), the matrices move to the
     inputs' device once and stay there (they were copied at every call). The "meta" device
