@@ -166,6 +166,8 @@ def test_discriminator_layers_and_defaults():
     with_dropout = DomainDiscriminator(5, (8,), dropout=0.25)
     assert [type(m) for m in with_dropout.net] == [lin, relu, drop, lin]
     assert with_dropout.net[2].p == 0.25
+    # one logit per row, one row included: (n,)
+    assert default(torch.randn(1, 5)).shape == (1,)
     # the adversarial losses build the same default discriminator
     for loss in (DANNLoss(5), CDANLoss(5, 1)):
         widths = [m.out_features for m in loss.discriminator.net if isinstance(m, lin)]
@@ -333,6 +335,19 @@ def test_a_lazy_loss_first_called_under_inference_mode_still_trains(name, kwargs
     # the same weights and matrices either way (drawn from the same RNG, at the same point)
     assert values[0][0] == values[1][0]
     torch.testing.assert_close(values[0][1], values[1][1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cls", [DANNLoss, CDANLoss])
+def test_adversarial_losses_pass_their_settings_to_the_reversal_and_discriminator(cls):
+    loss = cls(hidden=[8], dropout=0.25, max_coeff=2.0, schedule="dann", gamma=4.0)
+    assert loss.grl.coefficient(0.25) == pytest.approx(
+        dann_schedule(0.25, gamma=4.0, max_coeff=2.0)
+    )
+    assert [m.p for m in loss.discriminator.modules() if isinstance(m, torch.nn.Dropout)] == [0.25]
+    assert cls(max_coeff=0.5, schedule="constant").grl.coefficient() == 0.5
+    # the defaults: DANN's schedule with gamma = 10 up to max_coeff = 1 (Ganin et al. 2016)
+    default = cls().grl
+    assert (default.schedule, default.gamma, default.max_coeff) == ("dann", 10.0, 1.0)
 
 
 def test_dann_feature_width_checked():
