@@ -479,6 +479,9 @@ def test_cdan_e_weights_by_hand():
         loss(s, t, source_probs=flat_s, target_probs=flat_t),
         plain(s, t, source_probs=flat_s, target_probs=flat_t),
     )
+    # CDAN itself weights no sample: the plain means of the domain BCE, by hand
+    plain_expected = 0.5 * (F.softplus(-ls).mean() + F.softplus(lt).mean())
+    torch.testing.assert_close(plain(s, t, source_probs=ps, target_probs=pt), plain_expected)
 
 
 @pytest.mark.parametrize("cls", [CDANLoss, CDANELoss], ids=["cdan", "cdan_e"])
