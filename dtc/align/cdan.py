@@ -335,10 +335,15 @@ class CDANELoss(CDANLoss):
     ``1 + exp(-H(g))`` (normalised within its domain). The weights carry no gradient unless
     ``entropy_gradient=True`` (the authors' code); see the module docstring."""
 
-    def __init__(self, **params):
+    def __init__(self, *args, **params):
         if "entropy_conditioning" in params:
             raise ValueError("CDANELoss always uses entropy conditioning; use CDANLoss to choose")
-        super().__init__(entropy_conditioning=True, **params)
+        # by the signature below (CDANLoss's without entropy_conditioning): positional
+        # arguments as it reads them, CDANLoss(3, 2) and CDANELoss(3, 2) alike (a bare
+        # "takes 1 positional argument" where the signature took them)
+        bound = inspect.signature(CDANELoss.__init__).bind(self, *args, **params)
+        del bound.arguments["self"]
+        super().__init__(entropy_conditioning=True, **bound.arguments)
 
 
 # CDANLoss's keywords but entropy_conditioning: a config's loss_params are checked against

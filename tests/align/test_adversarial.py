@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 
@@ -799,6 +800,22 @@ def test_registered_adversarial_names():
     cdan_e = dtc.align.get("cdan_e", randomized=True)
     assert isinstance(cdan_e, CDANELoss) and cdan_e.entropy_conditioning
     assert cdan_e.conditional and cdan_e.has_parameters
+
+
+def test_cdan_e_takes_arguments_as_its_signature_reads_them():
+    # its signature is CDANLoss's without entropy_conditioning, positional-or-keyword: the
+    # call refused what the signature bound ("takes 1 positional argument but 3 were given")
+    assert inspect.signature(CDANELoss).bind(3, 2)
+    loss = CDANELoss(3, 2, [8], randomized=False)
+    assert (loss.in_features, loss.n_clusters, loss.entropy_conditioning) == (3, 2, True)
+    assert [m.out_features for m in loss.discriminator.net if isinstance(m, torch.nn.Linear)] == [
+        8,
+        1,
+    ]
+    with pytest.raises(TypeError):
+        CDANELoss(bogus=1)
+    with pytest.raises(ValueError, match="always uses entropy conditioning"):
+        CDANELoss(entropy_conditioning=False)
 
 
 @pytest.mark.parametrize("flag", ["randomized", "entropy_conditioning", "entropy_gradient"])
