@@ -356,3 +356,26 @@ def test_a_layer_of_ones_own_takes_its_kwargs_and_needs_its_arguments(layers):
     with pytest.raises(ValueError, match="do not fit Sized: missing a required argument: 'n'"):
         PytorchAdaptLoss(Sized, mmd_type="quadratic")
     assert PytorchAdaptLoss(Sized, n=3, mmd_type="quadratic").layer.n == 3
+
+
+class _ProjectedGap(torch.nn.Module):
+    """A layer with weights of its own: the mean gap of a linear projection."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(3, 2).to(torch.bfloat16)
+
+    def forward(self, source, target):
+        assert source.dtype == torch.bfloat16  # given as they are: its weights fix its dtype
+        return (self.proj(source).mean(0) - self.proj(target).mean(0)).pow(2).sum()
+
+
+def test_a_layer_with_parameters_is_a_loss_with_parameters_given_its_inputs_as_they_are():
+    # documented: the layer's parameters are the loss's (has_parameters: the pipeline trains
+    # them); only a layer without parameters computes half precision in float32
+    loss = PytorchAdaptLoss(_ProjectedGap())
+    assert loss.has_parameters
+    assert [p for p in loss.parameters()] == list(loss.layer.proj.parameters())
+    source, target = (x.to(torch.bfloat16) for x in _pair())
+    assert loss(source, target).dtype == torch.bfloat16
+    assert not PytorchAdaptLoss(torch.nn.L1Loss()).has_parameters
