@@ -788,6 +788,12 @@ def test_domain_bce_refuses_weights_that_are_no_weighted_mean():
         (torch.ones(4), [1.0] * 6, "target_weights must be a tensor .* got list"),
         (torch.zeros(4), torch.ones(6), "source_weights must be finite and non-negative with a"),
         (-torch.ones(4), torch.ones(6), "source_weights must be finite and non-negative"),
+        # one negative weight among positive ones, a positive sum: still no weighted mean
+        (
+            torch.tensor([2.0, -1.0, 1.0, 1.0]),
+            torch.ones(6),
+            "source_weights must be finite and non",
+        ),
         (torch.ones(4), torch.full((6,), float("nan")), "target_weights must be finite"),
     ]:
         with pytest.raises(ValueError, match=match):

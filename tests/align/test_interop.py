@@ -379,3 +379,14 @@ def test_a_layer_with_parameters_is_a_loss_with_parameters_given_its_inputs_as_t
     source, target = (x.to(torch.bfloat16) for x in _pair())
     assert loss(source, target).dtype == torch.bfloat16
     assert not PytorchAdaptLoss(torch.nn.L1Loss()).has_parameters
+
+
+def test_pa_mmd_checks_its_kernel_scales_when_a_config_loads(layers):
+    # PAMMDLoss's own check_loss_params: a negative or empty kernel_scales is refused before
+    # any run, as the constructor refuses it
+    PAMMDLoss.check_loss_params({"kernel_scales": [0.5, 2.0]})
+    for bad in (-1.0, [], [1.0, 0.0]):
+        with pytest.raises(ValueError, match="kernel_scales must be a positive number"):
+            PAMMDLoss.check_loss_params({"kernel_scales": bad})
+        with pytest.raises(ValueError, match="kernel_scales must be a positive number"):
+            PAMMDLoss(kernel_scales=bad)
