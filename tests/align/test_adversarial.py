@@ -795,6 +795,7 @@ def test_domain_bce_refuses_weights_that_are_no_weighted_mean():
             "source_weights must be finite and non",
         ),
         (torch.ones(4), torch.full((6,), float("nan")), "target_weights must be finite"),
+        (torch.tensor([1.0, float("inf"), 1.0, 1.0]), torch.ones(6), "source_weights must be fin"),
     ]:
         with pytest.raises(ValueError, match=match):
             domain_bce(ls, lt, ws, wt)

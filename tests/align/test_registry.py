@@ -76,6 +76,9 @@ def test_register_class_and_string():
     with pytest.raises(ValueError, match="'mean_gap' is already registered"):
         dtc.align.register("mean_gap", MeanGapLoss)
     dtc.align.register("mean_gap", MeanGapLoss, overwrite=True)
+    # overwrite must be a bool: "no" is truthy, and replaced the registered class silently
+    with pytest.raises(ValueError, match="overwrite must be True or False"):
+        dtc.align.register("mean_gap", MeanGapLoss, overwrite="no")
     # refused when registered, not when first used
     with pytest.raises(ValueError, match=r"a loss must be a subclass of torch.nn.*Module, got 3"):
         dtc.align.register("bad", 3)
