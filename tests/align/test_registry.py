@@ -395,3 +395,19 @@ def test_two_packages_claiming_one_name_resolve_alike_in_every_order(monkeypatch
     monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
     with pytest.warns(RuntimeWarning, match="registered as 'gap_twice'.*MeanGapLoss is used"):
         assert dtc.align.get_class("gap_twice") is MeanGapLoss
+
+
+def test_dtcs_own_entry_point_wins_over_another_packages_of_its_name(monkeypatch):
+    # documented: of two packages claiming one name, dtc's own entry point is used, even
+    # where the other sorts first by target (mutation-test gap: the swap was untested)
+    found = [
+        EntryPoint(name="own_twice", value="aaa_plugin:Loss", group=ENTRY_POINT_GROUP),
+        EntryPoint(name="own_twice", value="dtc.align.coral:CORALLoss", group=ENTRY_POINT_GROUP),
+    ]
+
+    def fake_entry_points(group):
+        return found if group == ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
+    with pytest.warns(RuntimeWarning, match=r"'own_twice'.*dtc.align.coral:CORALLoss is used"):
+        assert dtc.align.get_class("own_twice") is dtc.align.CORALLoss
