@@ -274,7 +274,7 @@ def load_csv(
         raise ValueError(f"{path}: could not be read as delimited text ({exc})") from exc
     rows, lines = [row for _, row in numbered], [line for line, _ in numbered]
     for line, row in numbered:
-        if any("\n" in cell or "\r" in cell for cell in row):
+        if _unclosed_quote(path, row, last=line == lines[-1], width=len(rows[0])):
             # a quote left open reads every line after it as one cell: blamed on the
             # delimiter ("every row is one field") or on a line's number of fields
             raise ValueError(
@@ -364,6 +364,23 @@ def load_csv(
     return _make_domain(
         path, X, y, name=name, image_shape=image_shape, label_offset=offset, meta=meta
     )
+
+
+def _unclosed_quote(path: Path, row: list[str], *, last: bool, width: int) -> bool:
+    """Whether ``row`` holds a quoted cell over several lines that a quote left unclosed
+    made: one that runs to the end of the file (the file does not end with its closing
+    quote), or one in a row of another number of fields than the first. A quoted cell
+    over several lines is valid CSV otherwise (e.g. a header name with a line break, as
+    Excel writes it)."""
+    if not any("\n" in cell or "\r" in cell for cell in row):
+        return False
+    if len(row) != width:
+        return True
+    if not last:
+        return False
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 64))
+        return not fh.read().rstrip(b"\r\n").endswith(b'"')
 
 
 def _int_labels(cells: list[str]) -> np.ndarray | None:

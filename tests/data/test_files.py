@@ -677,3 +677,19 @@ def test_an_npz_with_a_damaged_zip_field_is_named(tmp_path):
     (tmp_path / "method.npz").write_bytes(bytes(method))
     with pytest.raises(ValueError, match=r"method.npz: array 'X' could not be read"):
         data.load_npz(tmp_path / "method.npz")
+
+
+def test_a_quoted_cell_over_several_lines_is_read_when_closed(tmp_path):
+    # valid CSV (RFC 4180): a header name with a line break, as Excel writes it, and a
+    # class name over two lines, were refused as an unclosed quote
+    path = tmp_path / "lines.csv"
+    path.write_text('"sepal\nlength",width,label\n1,2,0\n3,4,1\n', newline="")
+    assert data.load_csv(path).y.tolist() == [0, 1]
+    path.write_text('a,b,label\n1,2,"x\ny"\n3,4,z\n5,6,"x\ny"\n', newline="")
+    domain = data.load_csv(path)
+    assert domain.y.tolist() == [0, 1, 0]
+    assert domain.X.tolist() == [[1, 2], [3, 4], [5, 6]]
+    # an unclosed quote that pairs with a later one: a row of too many or few fields
+    path.write_text('a,b,label\n1,"2,0\n3",4,1\n5,6,0\n', newline="")
+    with pytest.raises(ValueError, match=r"a quoted field ending on line 3 runs over"):
+        data.load_csv(path)
