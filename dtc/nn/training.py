@@ -266,7 +266,17 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 def _checked_map_location(map_location, owner: str):
     """``map_location`` as ``torch.load`` takes it, a callable wrapped by :func:`_callers`;
     ``TypeError`` naming ``owner`` for anything else."""
-    if map_location is None or isinstance(map_location, (str, torch.device, dict)):
+    if isinstance(map_location, dict):
+        # torch reads the values as device strings: another (a torch.device) failed in
+        # torch's words inside the load, which were then blamed on the file
+        bad = [v for v in map_location.values() if not isinstance(v, str)]
+        if bad:
+            raise TypeError(
+                f"{owner}: map_location: a dict maps device strings to device strings, "
+                f"got the value {bad[0]!r}"
+            )
+        return map_location
+    if map_location is None or isinstance(map_location, (str, torch.device)):
         return map_location
     if not callable(map_location):
         raise TypeError(

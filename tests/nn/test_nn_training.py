@@ -639,3 +639,19 @@ def test_a_damaged_or_foreign_checkpoint_is_a_value_error_naming_it(tmp_path):
     with pytest.raises(TypeError, match="load_checkpoint: map_location must be"):
         load_checkpoint(path, map_location=5)
     assert torch.equal(load_checkpoint(path)["w"], torch.arange(6.0))
+
+
+def test_a_map_location_dict_of_devices_is_the_callers_error(tmp_path):
+    # torch reads a dict's values as device strings: a torch.device failed inside the
+    # load, blamed on the file ("the file is damaged"), and read_checkpoint then threw
+    # a good checkpoint away
+    path = tmp_path / "w.pt"
+    save_checkpoint(path, {"w": torch.arange(3.0)})
+    from dtc.nn.training import read_checkpoint
+
+    bad = {"cpu": torch.device("cpu")}
+    with pytest.raises(TypeError, match="load_checkpoint: map_location: a dict maps"):
+        load_checkpoint(path, map_location=bad)
+    with pytest.raises(TypeError, match="read_checkpoint: map_location: a dict maps"):
+        read_checkpoint(path, map_location=bad)
+    assert torch.equal(load_checkpoint(path, map_location={"cpu": "cpu"})["w"], torch.arange(3.0))
