@@ -182,9 +182,9 @@ def _read_npz(path, archive, x_key, y_key):
             if not isinstance(arrays[key], np.ndarray):
                 # a member without the .npy header is returned as its raw bytes: refused
                 # as "text" by the checks, which named no damaged member
-                raise ValueError(
-                    f"{path}: member {key + '.npy'!r} is not a .npy array (no .npy header)"
-                )
+                # (numpy drops ".npy" from a member's name; a member without it keeps it)
+                member = key + ".npy" if key + ".npy" in archive.zip.namelist() else key
+                raise ValueError(f"{path}: member {member!r} is not a .npy array (no .npy header)")
         return arrays[x_key], arrays.get(y_key)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zipfile
 
 import h5py
 import numpy as np
@@ -693,3 +694,13 @@ def test_a_quoted_cell_over_several_lines_is_read_when_closed(tmp_path):
     path.write_text('a,b,label\n1,"2,0\n3",4,1\n5,6,0\n', newline="")
     with pytest.raises(ValueError, match=r"a quoted field ending on line 3 runs over"):
         data.load_csv(path)
+
+
+def test_a_member_without_npy_in_its_name_is_named_as_it_is(tmp_path):
+    # numpy keys a member "X" (no .npy suffix) as "X": the error named a member "X.npy"
+    # that the archive does not hold
+    path = tmp_path / "noext.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X", "not an array")
+    with pytest.raises(ValueError, match=r"noext.npz: member 'X' is not a .npy array"):
+        data.load_npz(path, y_key=None)
