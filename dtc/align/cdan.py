@@ -341,7 +341,10 @@ class CDANELoss(CDANLoss):
         # by the signature below (CDANLoss's without entropy_conditioning): positional
         # arguments as it reads them, CDANLoss(3, 2) and CDANELoss(3, 2) alike (a bare
         # "takes 1 positional argument" where the signature took them)
-        bound = inspect.signature(CDANELoss.__init__).bind(self, *args, **params)
+        try:
+            bound = inspect.signature(CDANELoss.__init__).bind(self, *args, **params)
+        except TypeError as exc:  # inspect's words name no class ("too many ...")
+            raise TypeError(f"CDANELoss: {exc}") from None
         del bound.arguments["self"]
         super().__init__(entropy_conditioning=True, **bound.arguments)
 

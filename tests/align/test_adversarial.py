@@ -868,3 +868,12 @@ def test_numpy_ints_and_seeds_are_taken_as_python_ones():
     for hidden in (None, np.int64(16), ""):
         with pytest.raises(ValueError, match=r"hidden must be a sequence of positive ints"):
             align.get("dann", hidden=hidden)
+
+
+def test_cdan_e_names_itself_for_arguments_it_does_not_take():
+    # inspect's binding words name no class ("got an unexpected keyword argument 'bogus'",
+    # "too many positional arguments"), where a call named CDANLoss.__init__
+    with pytest.raises(TypeError, match=r"^CDANELoss: got an unexpected keyword argument 'bogus'"):
+        CDANELoss(bogus=1)
+    with pytest.raises(TypeError, match=r"^CDANELoss: too many positional arguments"):
+        CDANELoss(*range(12))
