@@ -377,15 +377,16 @@ def _check_checkpoint_file(path: Path) -> None:
     elif path.is_file():
         with path.open("rb") as fh:
             head = fh.read(2)
-        # torch's legacy format is a pickle, which starts with its protocol opcode (0x80),
+        # torch's legacy format is a pickle, which starts with its protocol opcode (0x80;
+        # protocols 0 and 1, which have none, torch.load refuses weights-only anyway),
         # and a zip cut short still starts with "PK" (torch names its fault): any other
         # file (a text file, a .mat) failed in the pickle reader's words, a bare KeyError
         # naming no file
         if head and not (head.startswith(b"\x80") or head == b"PK"):
             raise ValueError(
                 f"checkpoint {str(path)!r}: not a torch checkpoint (neither torch's zip "
-                "archive nor its legacy pickle format); expected a file written by "
-                "torch.save (save_checkpoint)"
+                "archive nor its legacy format pickled with protocol 2 or later); expected "
+                "a file written by torch.save (save_checkpoint)"
             )
 
 
