@@ -55,3 +55,25 @@ def test_imbalance_data_parameters_reach_the_loader():
     assert cut.target.meta["imbalance"]["ratio"] == 5
     assert len(cut.target.y) < len(balanced.target.y)
     assert len(cut.source.y) == len(balanced.source.y)
+
+
+def test_a_serial_run_reads_the_data_dir_it_is_given_and_records_its_grid(monkeypatch, tmp_path):
+    # run_tasks(data_dir=...) is where every run loads its pair from; execute() adds the
+    # task's run_id, label, grid, config and spec to the record
+    from dtc.experiment import backends, single
+
+    seen = []
+
+    def fake_run_single(spec, *, data_dir=None, imbalance=False):
+        seen.append(data_dir)
+        return {"metrics": {}}
+
+    monkeypatch.setattr(single, "run_single", fake_run_single)
+    cfg = load_config(
+        {**CONFIG, "seeds": [0], "methods": {"km": {"method": "kmeans", "grid": {"n_init": [2]}}}}
+    )
+    (task,) = expand(cfg)
+    ((ran, record, error),) = list(backends.run_tasks([task], data_dir=tmp_path))
+    assert ran is task and error is None and seen == [str(tmp_path)]
+    assert record["grid"] == {"n_init": 2} and record["run_id"] == task.run_id
+    assert record["label"] == "km" and record["config"] == "pins"
