@@ -90,3 +90,57 @@ def test_onednn_convolutions_are_pinned_and_cudnn_is_left_as_the_caller_set_it()
             assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == before
     if before:
         assert (cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision) == before
+
+
+def test_a_fit_inside_no_grad_inference_mode_or_autocast_trains_with_grad_in_float32():
+    # documented: a fit inside the caller's no_grad() / inference_mode() failed at the first
+    # backward, and inside autocast("cpu", bfloat16) trained in bfloat16 (mutation-test gap)
+    a = torch.ones(3, 3)
+    for outer in (torch.no_grad, torch.inference_mode):
+        with outer():
+            with training_defaults():
+                assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+                w = torch.ones(3, requires_grad=True)
+                (a @ w).sum().backward()
+                assert w.grad is not None
+            assert not torch.is_grad_enabled()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with training_defaults():
+            assert (a @ a).dtype == torch.float32
+        assert (a @ a).dtype == torch.bfloat16
+
+
+def test_a_fit_inside_a_fit_enters_the_global_state_lock_again():
+    # GLOBAL_STATE_LOCK is re-entrant: the monitor's reference is fitted inside a DTC fit
+    # (a plain lock waited for itself for ever); the inner fit's seeding is undone after it
+    from dtc.nn.training import deterministic
+
+    drawn = []
+
+    def nested():
+        with deterministic(0):
+            first = torch.rand(2)
+            with deterministic(0):
+                drawn.append(torch.equal(torch.rand(2), first))
+            drawn.append(not torch.equal(torch.rand(2), first))
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert drawn == [True, True]
+
+
+def test_cpu_vendor_reads_the_vendor_id_line(monkeypatch):
+    import dtc._torch_state as state
+
+    cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n"
+
+    class FakePath:
+        def __init__(self, name):
+            assert name == "/proc/cpuinfo"
+
+        def read_text(self):
+            return cpuinfo
+
+    monkeypatch.setattr(state, "Path", FakePath)
+    assert state.cpu_vendor.__wrapped__() == "AuthenticAMD"
