@@ -411,3 +411,12 @@ def test_dtcs_own_entry_point_wins_over_another_packages_of_its_name(monkeypatch
     monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
     with pytest.warns(RuntimeWarning, match=r"'own_twice'.*dtc.align.coral:CORALLoss is used"):
         assert dtc.align.get_class("own_twice") is dtc.align.CORALLoss
+
+
+def test_is_own_reads_a_module_or_a_module_class_string():
+    # the package is what comes before the first "." or ":": a top-level "dtc:Class" is
+    # dtc's own, a package whose name merely starts with "dtc" is not
+    assert dtc._plugins.is_own("dtc") and dtc._plugins.is_own("dtc.align.mmd")
+    assert dtc._plugins.is_own("dtc:DTC") and dtc._plugins.is_own("baselines:TargetKMeans")
+    assert not dtc._plugins.is_own("dtcx.losses:Loss")
+    assert not dtc._plugins.is_own("mypkg:dtc")
