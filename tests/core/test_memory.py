@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from dtc import _memory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +62,31 @@ def _run(code: str) -> str:
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout
+
+
+def _fake_open(files):
+    def fake_open(path, *args, **kwargs):
+        if path not in files or isinstance(files[path], Exception):
+            raise files.get(path, FileNotFoundError(path))
+        return io.StringIO(files[path])
+
+    return fake_open
+
+
+def test_the_peak_is_vmhwm_in_mib_else_ru_maxrss_in_the_platforms_unit(monkeypatch):
+    # mutation-test gaps: the unit (kB / 1024) and the fallback's per-platform unit
+    status = "Name:\tpython\nVmPeak:\t 99999 kB\nVmHWM:\t    3072 kB\nVmRSS:\t 1024 kB\n"
+    monkeypatch.setattr(_memory, "open", _fake_open({"/proc/self/status": status}), raising=False)
+    assert _memory.peak_rss_mib() == 3.0
+    monkeypatch.setattr(_memory, "open", _fake_open({}), raising=False)
+    monkeypatch.setattr(_memory.resource, "getrusage", lambda who: SimpleNamespace(ru_maxrss=2**21))
+    monkeypatch.setattr(_memory, "sys", SimpleNamespace(platform="linux"))
+    assert _memory.peak_rss_mib() == 2048.0  # KiB
+    monkeypatch.setattr(_memory, "sys", SimpleNamespace(platform="darwin"))
+    assert _memory.peak_rss_mib() == 2.0  # bytes
+
+
+def test_reset_peak_says_false_where_clear_refs_cannot_be_written(monkeypatch):
+    denied = {"/proc/self/clear_refs": PermissionError("read-only /proc")}
+    monkeypatch.setattr(_memory, "open", _fake_open(denied), raising=False)
+    assert _memory.reset_peak() is False
