@@ -144,3 +144,24 @@ def test_cpu_vendor_reads_the_vendor_id_line(monkeypatch):
 
     monkeypatch.setattr(state, "Path", FakePath)
     assert state.cpu_vendor.__wrapped__() == "AuthenticAMD"
+
+
+def test_deterministic_restores_the_callers_warn_only_setting_too():
+    from dtc.nn.training import deterministic
+
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    try:
+        for was in ((True, False), (True, True), (False, False)):
+            torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+            with deterministic(0):
+                assert torch.are_deterministic_algorithms_enabled()
+                assert torch.is_deterministic_algorithms_warn_only_enabled()
+            assert (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            ) == was
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
