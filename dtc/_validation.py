@@ -178,7 +178,8 @@ def check_number(
     ok = is_finite_number(value) and (value > low if strict else value >= low)
     if not ok or (high is not None and value > high):
         op = ">" if strict else ">="
-        bounds = f"in [{low}, {high}]" if high is not None else f"{op} {low} and finite"
+        lower = "(" if strict else "["  # a strict range does not hold low: "in [0.0, 1.0], got 0.0"
+        bounds = f"in {lower}{low}, {high}]" if high is not None else f"{op} {low} and finite"
         raise ValueError(f"{name} must be a number {bounds}, got {value!r}")
     return float(value)
 

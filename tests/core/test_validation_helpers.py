@@ -62,3 +62,12 @@ def test_probability_rows_allow_the_rounding_of_their_own_dtype():
         check_probability_rows(rows, "q")
     with pytest.raises(ValueError, match="q must be finite and non-negative"):
         check_probability_rows(torch.tensor([[1.5, -0.5]]), "q")
+
+
+def test_a_strict_range_is_named_open_at_its_low_end():
+    # "must be a number in [0.0, 1.0], got 0.0" (confident_mask's fraction) named 0.0 in range
+    with pytest.raises(ValueError, match=r"f must be a number in \(0.0, 1.0\], got 0.0"):
+        check_number(0.0, "f", low=0.0, high=1.0, strict=True)
+    with pytest.raises(ValueError, match=r"f must be a number in \(0.0, 1.0\], got 2.0"):
+        check_number(2.0, "f", low=0.0, high=1.0, strict=True)
+    assert check_number(1.0, "f", low=0.0, high=1.0, strict=True) == 1.0
