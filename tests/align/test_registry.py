@@ -397,22 +397,6 @@ def test_two_packages_claiming_one_name_resolve_alike_in_every_order(monkeypatch
         assert dtc.align.get_class("gap_twice") is MeanGapLoss
 
 
-def test_dtcs_own_entry_point_wins_over_another_packages_of_its_name(monkeypatch):
-    # documented: of two packages claiming one name, dtc's own entry point is used, even
-    # where the other sorts first by target (mutation-test gap: the swap was untested)
-    found = [
-        EntryPoint(name="own_twice", value="aaa_plugin:Loss", group=ENTRY_POINT_GROUP),
-        EntryPoint(name="own_twice", value="dtc.align.coral:CORALLoss", group=ENTRY_POINT_GROUP),
-    ]
-
-    def fake_entry_points(group):
-        return found if group == ENTRY_POINT_GROUP else []
-
-    monkeypatch.setattr(dtc._plugins, "entry_points", fake_entry_points)
-    with pytest.warns(RuntimeWarning, match=r"'own_twice'.*dtc.align.coral:CORALLoss is used"):
-        assert dtc.align.get_class("own_twice") is dtc.align.CORALLoss
-
-
 def test_is_own_reads_a_module_or_a_module_class_string():
     # the package is what comes before the first "." or ":": a top-level "dtc:Class" is
     # dtc's own, a package whose name merely starts with "dtc" is not
@@ -420,3 +404,41 @@ def test_is_own_reads_a_module_or_a_module_class_string():
     assert dtc._plugins.is_own("dtc:DTC") and dtc._plugins.is_own("baselines:TargetKMeans")
     assert not dtc._plugins.is_own("dtcx.losses:Loss")
     assert not dtc._plugins.is_own("mypkg:dtc")
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_dtcs_own_entry_point_wins_a_name_over_another_packages(monkeypatch, reverse):
+    # dtc's own entry wins, even where the other package's target sorts first
+    # (mutation-test gap: without the preference "aaa_plugin:Gap" was used)
+    found = [
+        EntryPoint(name="gap_twice", value="aaa_plugin:Gap", group=ENTRY_POINT_GROUP),
+        EntryPoint(name="gap_twice", value="dtc.align.own:Gap", group=ENTRY_POINT_GROUP),
+    ]
+    found = found[::-1] if reverse else found
+    monkeypatch.setattr(
+        dtc._plugins, "entry_points", lambda group: found if group == ENTRY_POINT_GROUP else []
+    )
+    with pytest.warns(RuntimeWarning, match=r"\(dtc.align.own:Gap and aaa_plugin:Gap\)"):
+        assert _LOSSES.target("gap_twice") == "dtc.align.own:Gap"
+
+
+def test_a_set_of_tuples_of_numbers_has_one_order_in_every_process():
+    # a tuple (or frozenset) of numbers hashes by value: its set's repr is left as it is,
+    # and the hashes of such classes unchanged (mutation-test gap)
+    assert not dtc._plugins.hash_ordered({(1, 2), (3, 4.5)})
+    assert not dtc._plugins.hash_ordered({frozenset({1, 2}), (3, (4, 5))})
+    assert dtc._plugins.hash_ordered({("a", 1)}) and dtc._plugins.hash_ordered([{"a"}])
+
+
+def test_a_plugin_file_its_loader_cannot_read_either_has_no_hash(monkeypatch):
+    # a zip-imported module whose archive is gone: no hash, not the loader's OSError
+    def get_data(path):
+        raise OSError(f"can't read {path}")
+
+    module = type(sys)("gone_zip_plugin")
+    module.__file__ = "/nonexistent/plugins.zip/gone_zip_plugin.py"
+    module.__spec__ = type(
+        "Spec", (), {"loader": type("L", (), {"get_data": staticmethod(get_data)})}
+    )()
+    monkeypatch.setitem(sys.modules, "gone_zip_plugin", module)
+    assert dtc._plugins.file_hash("gone_zip_plugin") is None
