@@ -442,3 +442,33 @@ def test_a_plugin_file_its_loader_cannot_read_either_has_no_hash(monkeypatch):
     )()
     monkeypatch.setitem(sys.modules, "gone_zip_plugin", module)
     assert dtc._plugins.file_hash("gone_zip_plugin") is None
+
+
+def _cell_class(source: str, name: str = "C"):
+    # a class as a notebook cell defines it: a module without a file
+    namespace = {"__name__": "a_notebook_cell"}
+    exec(compile(source, "<cell>", "exec"), namespace)
+    return namespace[name]
+
+
+def _text(source: str, name: str = "C") -> bytes:
+    return dtc._plugins.class_text(_cell_class(source, name))
+
+
+def test_the_code_of_a_fileless_class_covers_what_it_computes_and_nothing_else():
+    # mutation-test gaps of class_text: each edit below that changes what runs changes
+    # the text; a class docstring or the cell's line does not
+    base = "class A:\n    def f(self):\n        return {}\nclass C(A):\n    pass\n"
+    assert _text(base.format(1)) != _text(base.format(2))  # a base of the same module
+    method = "class C:\n    def f(self, x={}):\n        return x\n"
+    assert _text(method.format(1)) != _text(method.format(2))  # a default
+    assert _text(method.format(1)) == _text("\n\n\n" + method.format(1))  # another cell line
+    prop = "class C:\n    @property\n    def p(self):\n        return 1\n"
+    prop += "    @p.setter\n    def p(self, v):\n        self.v = v * {}\n"
+    assert _text(prop.format(1)) != _text(prop.format(2))  # a property's setter
+    wrapped = "import functools\ndef deco(f):\n    @functools.wraps(f)\n    def w(*a):\n"
+    wrapped += "        return f(*a)\n    return w\nclass C:\n    @deco\n    def f(self):\n"
+    wrapped += "        return {}\n"
+    assert _text(wrapped.format(1)) != _text(wrapped.format(2))  # a decorated method
+    doc = 'class C:\n    "{}"\n    K = 3\n'
+    assert _text(doc.format("one")) == _text(doc.format("two"))  # a dunder is Python's own
