@@ -463,6 +463,9 @@ def test_the_code_of_a_fileless_class_covers_what_it_computes_and_nothing_else()
     method = "class C:\n    def f(self, x={}):\n        return x\n"
     assert _text(method.format(1)) != _text(method.format(2))  # a default
     assert _text(method.format(1)) == _text("\n\n\n" + method.format(1))  # another cell line
+    nested = "class C:\n    def f(self):\n        return sorted([2, 1], key=lambda v: v * {})\n"
+    assert _text(nested.format(1)) == _text("\n" + nested.format(1))  # its lambda's line too
+    assert _text(nested.format(1)) != _text(nested.format(-1))
     prop = "class C:\n    @property\n    def p(self):\n        return 1\n"
     prop += "    @p.setter\n    def p(self, v):\n        self.v = v * {}\n"
     assert _text(prop.format(1)) != _text(prop.format(2))  # a property's setter
@@ -472,3 +475,29 @@ def test_the_code_of_a_fileless_class_covers_what_it_computes_and_nothing_else()
     assert _text(wrapped.format(1)) != _text(wrapped.format(2))  # a decorated method
     doc = 'class C:\n    "{}"\n    K = 3\n'
     assert _text(doc.format("one")) == _text(doc.format("two"))  # a dunder is Python's own
+
+
+def test_the_seed_goes_to_each_seed_parameter_not_given_and_not_defaulting_to_none():
+    class Est:
+        def __init__(self, seed=0, random_state=None, other=1):
+            pass
+
+    assert dtc._plugins.run_seed_arguments(Est, {}, 5) == {"seed": 5}
+    assert dtc._plugins.run_seed_arguments(Est, {"seed": 1}, 5) == {}
+
+
+def test_source_hash_covers_file_names_and_leaves_out_hidden_and_dangling_files(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = dtc._plugins.source_hash(tmp_path)
+    (tmp_path / ".#a.py").write_text("an editor's lock")
+    (tmp_path / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    assert dtc._plugins.source_hash(tmp_path) == first
+    (tmp_path / "a.py").rename(tmp_path / "b.py")
+    assert dtc._plugins.source_hash(tmp_path) != first  # the same bytes under another name
+    assert dtc._plugins.source_hash(tmp_path / "none") is None
+
+
+def test_own_source_hash_is_the_source_as_this_process_first_read_it(monkeypatch):
+    first = dtc._plugins.own_source_hash()
+    monkeypatch.setattr(dtc._plugins, "source_hash", lambda root: "edited since")
+    assert dtc._plugins.own_source_hash() == first
