@@ -501,3 +501,9 @@ def test_own_source_hash_is_the_source_as_this_process_first_read_it(monkeypatch
     first = dtc._plugins.own_source_hash()
     monkeypatch.setattr(dtc._plugins, "source_hash", lambda root: "edited since")
     assert dtc._plugins.own_source_hash() == first
+
+
+def test_a_class_of_a_spawned_workers_main_script_is_named_as_the_sweep_names_it():
+    cls = type("Mine", (), {"__module__": "__mp_main__"})
+    assert dtc._plugins.module_of(cls) == "__main__"
+    assert dtc._plugins.module_of(MeanGapLoss) == __name__

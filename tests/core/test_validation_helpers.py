@@ -99,3 +99,11 @@ def test_make_generator_is_seeded():
     a = torch.rand(4, generator=make_generator(7))
     assert torch.equal(a, torch.rand(4, generator=make_generator(7)))
     assert not torch.equal(a, torch.rand(4, generator=make_generator(8)))
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[s]", "timedelta64[s]"])
+def test_check_features_refuses_times_by_their_dtype(dtype):
+    # float32 took timestamps for their counts since 1970 (mutation-test gap: without the
+    # dtype check the cast took timedelta64 as its counts without a word)
+    with pytest.raises(ValueError, match=f"got dtype {dtype.replace('[', '.').replace(']', '.')}"):
+        check_features(np.array([[1, 2], [3, 4]], dtype=dtype))
