@@ -232,6 +232,13 @@ def test_acc_unmatched_names_bad_cluster_classes(cluster_classes, match):
         metrics.evaluate([0, 1, 1], [0, 1, 1], cluster_classes=cluster_classes)
 
 
+@pytest.mark.parametrize("cluster", [-1, 2])
+def test_acc_unmatched_refuses_clusters_outside_cluster_classes(cluster):
+    # cluster -1 would read cluster_classes[-1] (the last name), cluster 2 an IndexError
+    with pytest.raises(ValueError, match=rf"y_pred must hold clusters in \[0, 2\).*\[{cluster}\]"):
+        metrics.acc_unmatched([0, 1, 1], [0, 1, cluster], [0, 1])
+
+
 def test_acc_unmatched_takes_integer_valued_floats_and_negative_classes():
     # clusters 1, 0, 1 -> classes -1, 0, -1: two of three right
     assert metrics.acc_unmatched([-1, 0, 0], [1, 0, 1], [0.0, -1.0]) == pytest.approx(2 / 3)
@@ -363,6 +370,9 @@ def test_float_labels_beyond_int64_are_refused_not_merged():
     with pytest.raises(ValueError, match="y_pred: expected integer labels within int64"):
         metrics.nmi([0, 1], [-1e19, 1e19])
     assert metrics.cluster_acc([1e18, 2e18], [0, 1]) == 1.0
+    # 2**63 itself is past int64's maximum (its cast gave int64's minimum, another class)
+    with pytest.raises(ValueError, match="y_true: expected integer labels within int64"):
+        metrics.cluster_acc([2.0**63, 0.0], [0, 1])
 
 
 def test_unsigned_labels_beyond_int64_and_int64s_minimum_are_refused():
