@@ -353,6 +353,28 @@ def test_class_sizes_errors_name_class_sizes_and_its_arguments():
         class_sizes(1, 10, 2.0)
     with pytest.raises(ValueError, match=r"^class_sizes: ratio=10 cannot be realised with n_max=5"):
         class_sizes(3, 5, 10)
+    # a fractional ratio between n_max and n_max + 1: the smallest class would hold 5 / 5.5
+    with pytest.raises(
+        ValueError, match=r"^class_sizes: ratio=5.5 cannot be realised with n_max=5"
+    ):
+        class_sizes(3, 5, 5.5)
+    with pytest.raises(ValueError, match="^class_sizes: n_max must be >= 1, got 0"):
+        class_sizes(3, 0, 1.0)
+
+
+def test_make_imbalanced_keeps_the_domains_meta_and_records_the_exponential_draw():
+    bal = _balanced(n_per_class=10, n_classes=3)
+    dom = data.Domain(bal.X, bal.y, name="bal", meta={"src": "x"})
+    out = data.make_imbalanced(dom, 2.0, seed=1)
+    assert out.meta["src"] == "x"
+    # by hand: sizes round(10 * 2 ** (-c / 2)) = 10, 7, 5
+    assert out.meta["imbalance"] == {
+        "ratio": 2.0,
+        "realised_ratio": 2.0,
+        "profile": "exponential",
+        "class_sizes": {0: 10, 1: 7, 2: 5},
+        "seed": 1,
+    }  # no minority_fraction: the exponential profile does not use it
 
 
 @pytest.mark.parametrize("benchmark", ["digits", "coil20"])
