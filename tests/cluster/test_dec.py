@@ -185,6 +185,16 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda a, b: dec_loss(soft_assignment(a, b), p), (z, mu))
 
 
+def test_clustering_layer_uses_its_alpha():
+    # by hand: |z - mu|^2 = 1 and 4; alpha 2 gives (1 + d / 2) ** -1.5 = 1.5 ** -1.5, 3 ** -1.5
+    layer = ClusteringLayer(2, 2, alpha=2.0).double()
+    layer.init_centers([[1.0, 0.0], [2.0, 0.0]])
+    q = layer(torch.zeros(1, 2, dtype=torch.float64)).detach().numpy()
+    w = np.array([1.5**-1.5, 3.0**-1.5])
+    np.testing.assert_allclose(q, [w / w.sum()], rtol=1e-12)  # alpha 1 gives 5/7, 2/7
+    assert "alpha=2.0" in repr(layer)
+
+
 def test_clustering_layer(monkeypatch):
     layer = ClusteringLayer(2, 2, alpha=1.0).double()
     layer.init_centers(MU)
