@@ -328,6 +328,32 @@ def test_dec_refinement_stops_on_tolerance(small_pair):
     assert [h["epoch"] for h in full.history_ if h["stage"] == "refine"] == [0, 1, 2]
 
 
+def test_dec_refinement_measures_argmax_changes_since_the_last_update(small_pair, monkeypatch):
+    """DEC's stop: the fraction of argmax labels of ``q`` changed since the previous
+    target update (not since K-means), strictly below ``tol`` (0 changed with ``tol=0``
+    does not stop)."""
+    qs, calls = [], []
+    target = pipeline.target_distribution
+
+    def spy_target(q):
+        qs.append(q.argmax(1).cpu().numpy())
+        return target(q)
+
+    def spy_change(previous, current):
+        calls.append((np.array(previous), np.array(current)))
+        return 0.0  # nothing changed: below no tol of 0
+
+    monkeypatch.setattr(pipeline, "target_distribution", spy_target)
+    monkeypatch.setattr(pipeline, "label_change_fraction", spy_change)
+    est = DTC(**TINY, refine="dec", refine_epochs=3, tol=0.0).fit(small_pair)
+    assert [h["epoch"] for h in est.history_ if h["stage"] == "refine"] == [0, 1, 2]
+    assert len(calls) == len(qs) == 3
+    for i, (previous, current) in enumerate(calls):
+        np.testing.assert_array_equal(current, qs[i])  # q's argmax, not its argmin
+        if i:
+            np.testing.assert_array_equal(previous, calls[i - 1][1])
+
+
 class Damp(Callback):
     def on_adapt_begin(self, estimator, state):
         self.start = state
