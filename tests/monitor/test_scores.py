@@ -801,3 +801,64 @@ def test_clusters_that_coincide_up_to_rounding_far_off_are_still_refused():
     X = 1e8 + 10.0 * y[:, None] + 1e-8 * rng.normal(size=(40, 2))
     with pytest.raises(ValueError, match="calinski_harabasz: X has no spread within any cluster"):
         scores.calinski_harabasz(X, y, max_samples=None)
+
+
+@pytest.mark.parametrize("max_samples", [0, -1])
+def test_subsample_index_refuses_a_max_samples_below_one(max_samples):
+    # documented: None or an int >= 1; 0 drew an empty subsample
+    with pytest.raises(ValueError, match=r"^silhouette: max_samples: expected None or an int >= 1"):
+        scores.subsample_index(5, max_samples, name="silhouette")
+
+
+def test_soft_scores_refuse_negative_probabilities_whose_rows_sum_to_one():
+    # rows summing to 1 are not enough: (1.5, -0.5) is no distribution
+    P = np.array([[1.5, -0.5], [0.5, 0.5], [0.2, 0.8]])
+    assert np.allclose(P.sum(1), 1.0)
+    for name in scores.PROB_SCORES:
+        with pytest.raises(ValueError, match=f"^{name}: .*must be non-negative rows summing to 1"):
+            scores.score(name, probs=P)
+
+
+def test_stability_refuses_as_many_distinct_rows_as_clusters():
+    # 3 distinct points, each repeated: K-means into 3 clusters finds them every time (ARI 1)
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]]), 10, axis=0)
+    with pytest.raises(ValueError, match=r"X has 3 distinct row\(s\), not more than n_clusters=3"):
+        scores.clustering_stability(X, 3)
+    # one distinct row more is something to be stable about
+    X4 = np.vstack([X, [[5.0, 5.0]] * 10])
+    assert scores.clustering_stability(X4, 3, n_pairs=1) <= 1.0
+
+
+def test_stability_draws_its_rows_from_the_seeded_subsample():
+    # the subsample of max_samples rows is drawn with `seed` (the docstring's "seeded
+    # subsample"), not one fixed draw for every seed
+    n, max_samples, seed = 200, 20, 3
+    X = np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
+    seen = set()
+
+    def cluster_fn(Xs, k, s):
+        seen.update(Xs[:, 0].astype(int).tolist())
+        return (Xs[:, 0] > np.median(Xs[:, 0])).astype(int)
+
+    scores.clustering_stability(
+        X, 2, cluster_fn=cluster_fn, max_samples=max_samples, seed=seed, n_pairs=3
+    )
+    expected = set(scores.subsample_index(n, max_samples, seed).tolist())
+    assert expected != set(scores.subsample_index(n, max_samples, 0).tolist())
+    assert seen <= expected and len(seen) > max_samples // 2
+
+
+def test_stability_default_k_means_takes_the_seeds_of_each_pair(monkeypatch):
+    # the default K-means of pair p is seeded seed + 2p and seed + 2p + 1, as a cluster_fn is
+    seeds = []
+
+    real = scores.KMeans
+
+    def recording_kmeans(n_clusters, **kwargs):
+        seeds.append(kwargs["random_state"])
+        return real(n_clusters, **kwargs)
+
+    monkeypatch.setattr(scores, "KMeans", recording_kmeans)
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    scores.clustering_stability(X, 3, n_pairs=2, seed=7)
+    assert seeds == [7, 8, 9, 10]
