@@ -2125,3 +2125,23 @@ def test_a_reference_of_one_cluster_on_the_scored_rows_is_named_before_adapting(
     constant = np.zeros_like(Xt[:60])
     with pytest.raises(ValueError, match="60 scored rows .max_samples=1000.; its K-means found"):
         est.fit(DomainPair(Domain(Xs, ys), Domain(constant), n_clusters=2))
+
+
+def test_check_scored_rows_names_the_limit_at_exactly_the_rows_needed():
+    from dtc.monitor.partition_score import check_scored_rows
+
+    # 3 clusters need 4 rows: a target of exactly 4 rows is enough, so a max_samples of
+    # 2 is what falls short, and the error says so
+    with pytest.raises(
+        ValueError,
+        match=r"^own: score 'silhouette' of 3 clusters needs at least 4 scored target samples "
+        r"\(more rows than the 3 clusters\), scored on a subsample of min\(n, max_samples\)=2 "
+        r"rows; max_samples=2 is too small$",
+    ):
+        check_scored_rows("own", "silhouette", 3, 4, 2)
+    with pytest.raises(ValueError, match=r"; the target has 3 samples$"):
+        check_scored_rows("own", "silhouette", 3, 3, None)
+    check_scored_rows("own", "silhouette", 3, 4, None)  # exactly enough
+    # at as many clusters as its 10 neighbours the k-NN agreement's limit is its neighbours
+    with pytest.raises(ValueError, match=r"at least 11 .*\(more rows than its n_neighbors=10\)"):
+        check_scored_rows("own", "knn_agreement", 10, 10, None)
