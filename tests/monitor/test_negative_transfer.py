@@ -2145,3 +2145,22 @@ def test_check_scored_rows_names_the_limit_at_exactly_the_rows_needed():
     # at as many clusters as its 10 neighbours the k-NN agreement's limit is its neighbours
     with pytest.raises(ValueError, match=r"at least 11 .*\(more rows than its n_neighbors=10\)"):
         check_scored_rows("own", "knn_agreement", 10, 10, None)
+
+
+def test_check_scored_rows_refuses_a_max_samples_of_zero():
+    from dtc.monitor.partition_score import check_scored_rows
+
+    with pytest.raises(
+        ValueError, match=r"^own: max_samples: expected None or an int >= 1, got 0$"
+    ):
+        check_scored_rows("own", "silhouette", 3, 100, 0)
+
+
+def test_common_space_score_scores_every_row_past_the_scores_default_subsample():
+    # a label score's own default scores 2,000 rows; the common space scores them all
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2100, 2))
+    y = (X[:, 0] > 0).astype(int)
+    assert common_space_score("silhouette", y, [X]) == pytest.approx(
+        silhouette_score(X, y), abs=1e-12
+    )
