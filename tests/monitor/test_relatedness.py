@@ -453,3 +453,57 @@ def test_arguments_that_could_only_give_one_answer_are_refused():
         random_relabel(np.zeros(6, dtype=int), 0.5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="student_t_assignments: X must have shape"):
         student_t_assignments(X[:6], y[:5])
+
+
+def test_a_target_whose_features_are_all_uncorrelated_gives_no_evidence_of_correspondence():
+    # Orthogonal, centred columns (a Hadamard matrix's): every target correlation is 0, so
+    # the entries have no spread to agree with; the statistic is 0 (no evidence), not 1.
+    Xt = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    Xs = correlated(40, 3, seed=1)
+    out = feature_correspondence(Xs, Xt, n_permutations=9)
+    assert out["statistic"] == 0.0
+    assert out["null_mean"] == 0.0 and out["p_value"] == 1.0
+
+
+def test_eps_zero_still_leaves_out_a_feature_constant_in_a_domain():
+    # "whose standard deviation exceeds eps": at eps=0 a constant column (std 0) is out
+    Xs = correlated(30, 5, seed=1)
+    Xt = correlated(30, 5, seed=2)
+    Xt[:, 1] = 3.0
+    assert relatedness.varying_features(Xs, Xt, eps=0).tolist() == [True, False, True, True, True]
+    assert feature_correspondence(Xs, Xt, n_permutations=9, eps=0)["n_features"] == 4
+
+
+def test_two_varying_features_are_too_few_to_correlate_entries():
+    # 2 features give one correlation entry per domain: nothing to correlate
+    Xs, Xt = correlated(30, 4, seed=1), correlated(30, 4, seed=2)
+    Xs[:, 2:] = 0.0
+    with pytest.raises(
+        ValueError, match="needs at least 3 features that vary in both domains, got 2"
+    ):
+        feature_correspondence(Xs, Xt)
+    with pytest.raises(
+        ValueError, match="needs at least 3 features that vary in both domains, got 2"
+    ):
+        structural_similarity(Xs, Xt)
+
+
+def test_a_threshold_of_zero_is_in_range():
+    # [0, 1] and >= 0: zero is a threshold, not a bad value
+    relatedness.check_thresholds(0, 0)
+    relatedness.check_thresholds(0.0, 0.0)
+
+
+def test_check_source_runs_both_checks_with_its_seed():
+    Xs, Xt = correlated(120, 20, seed=1), correlated(100, 20, seed=2)
+    got = check_source(Xs, Xt, min_similarity=0.1, seed=3)
+    test = feature_correspondence(Xs, Xt, n_permutations=99, seed=3)
+    sim = structural_similarity(Xs, Xt, seed=3)
+    assert got["null_mean"] == test["null_mean"] != feature_correspondence(Xs, Xt)["null_mean"]
+    assert got["similarity"] == sim["similarity"] != structural_similarity(Xs, Xt)["similarity"]
+
+
+def test_check_source_refuses_an_alpha_of_one():
+    X = correlated(20, 20, seed=1)
+    with pytest.raises(ValueError, match=r"^check_source: alpha must be in \(0, 1\), got 1.0$"):
+        check_source(X, X, alpha=1.0)
