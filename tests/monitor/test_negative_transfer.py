@@ -2164,3 +2164,13 @@ def test_common_space_score_scores_every_row_past_the_scores_default_subsample()
     assert common_space_score("silhouette", y, [X]) == pytest.approx(
         silhouette_score(X, y), abs=1e-12
     )
+
+
+def test_score_slope_refuses_a_fraction_of_one_and_takes_one_that_moves_no_row():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.arange(30) % 2
+    # "in (0, 1)": moving every row is refused
+    with pytest.raises(ValueError, match=r"fractions must lie in \(0, 1\)"):
+        score_slope(X, y, fractions=(0.5, 1.0))
+    # refused only when no fraction moves a row: round(0.01 * 30) = 0 moves none, 0.5 does
+    assert np.isfinite(score_slope(X, y, fractions=(0.01, 0.5), draws=1))
