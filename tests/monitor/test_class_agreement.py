@@ -171,3 +171,15 @@ def test_complex_rows_are_refused_not_cut_to_their_real_part():
         class_agreement(Xs + 0j, ys, Xt, 3)
     with pytest.raises(ValueError, match="feature_correspondence: Xt must be real numbers"):
         feature_correspondence(Xs, Xt + 1j)
+
+
+def test_n_named_counts_only_the_source_classes_that_name_a_target_row():
+    # three source classes along feature 0; the target's rows sit at its two ends, so the
+    # middle class names none of them
+    rng = np.random.default_rng(0)
+    Xs = np.column_stack([np.repeat([-2.0, 0.0, 2.0], 30), rng.normal(size=90)])
+    Xs[:, 0] += 0.1 * rng.normal(size=90)
+    ys = np.repeat([0, 1, 2], 30)
+    Xt = np.column_stack([np.repeat([-1.0, 1.0], 20), rng.normal(size=40)])
+    out = class_agreement(Xs, ys, Xt, 2)
+    assert out["n_classes"] == 3 and out["n_named"] == 2
