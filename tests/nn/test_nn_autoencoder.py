@@ -245,3 +245,52 @@ def test_conv_sizes_take_any_sequence_but_a_string():
             ConvAutoencoder((8, 8), channels=channels)
     with pytest.raises(ValueError, match=r"image_shape: expected \(H, W\) or \(C, H, W\), got"):
         ConvAutoencoder({16, 8})
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [("relu", nn.ReLU), ("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU), ("tanh", nn.Tanh)],
+)
+def test_each_activation_name_builds_that_activation(name, cls):
+    ae = MLPAutoencoder(6, hidden=(5,), n_latent=2, activation=name)
+    for part in (ae.encoder, ae.decoder):
+        acts = [type(m) for m in part.modules() if not isinstance(m, (nn.Sequential, nn.Linear))]
+        assert acts == [cls]
+
+
+def test_module_device_is_the_first_buffers_without_parameters():
+    from dtc.nn.autoencoder import module_device
+
+    holder = nn.Module()
+    holder.register_buffer("table", torch.zeros(2, device="meta"))
+    assert module_device(holder) == torch.device("meta")
+    assert module_device(nn.ReLU()) == torch.device("cpu")
+
+
+class _BatchMean(nn.Module):
+    def forward(self, x):
+        return x.mean(0, keepdim=True)  # (n, d) -> (1, d): not one row per sample
+
+
+def test_an_encoder_that_does_not_keep_the_batch_is_refused():
+    with pytest.raises(ValueError, match=r"expected output of shape \(n, k\)"):
+        check_encoder(_BatchMean(), 5)
+
+
+def test_batch_norm_is_in_the_mirrored_decoder_too():
+    ae = MLPAutoencoder(6, hidden=(5, 4), n_latent=2, batch_norm=True)
+    for part in (ae.encoder, ae.decoder):
+        assert sum(isinstance(m, nn.BatchNorm1d) for m in part.modules()) == 2
+
+
+@pytest.mark.parametrize("shape", [(0, 8), (8, -8), (0, 8, 8)])
+def test_conv_image_sizes_below_one_are_refused(shape):
+    with pytest.raises(ValueError, match="image_shape: expected"):
+        ConvAutoencoder(shape, channels=(4,))
+
+
+def test_conv_width_must_be_divisible_too_and_channels_positive():
+    with pytest.raises(ValueError, match="divisible"):
+        ConvAutoencoder((8, 6), channels=(4, 8))  # H divides by 4, W does not
+    with pytest.raises(ValueError, match="positive integer channel counts"):
+        ConvAutoencoder((8, 8), channels=(0,))
