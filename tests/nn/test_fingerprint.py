@@ -222,3 +222,73 @@ def test_a_function_of_the_main_script_is_one_setting_in_a_worker():
     worker = types.FunctionType(act.__code__, {}, "act")
     main.__module__, worker.__module__ = "__main__", "__mp_main__"
     assert setting_text(main) == setting_text(worker)
+
+
+def test_an_arrays_dtype_and_shape_are_part_of_its_setting_text():
+    import numpy as np
+
+    from dtc.nn.fingerprint import setting_text
+
+    flat = np.arange(4, dtype=np.float32)
+    column = flat.reshape(4, 1)  # the same bytes in another shape
+    ints = flat.view(np.int32)  # the same bytes of another dtype
+    texts = {setting_text(a) for a in (flat, column, ints)}
+    assert len(texts) == 3
+    assert setting_text(flat.copy()) == setting_text(flat)
+
+
+def test_a_sets_text_does_not_depend_on_its_iteration_order():
+    from dtc.nn.fingerprint import setting_text
+
+    # equal sets whose iteration orders differ (1 and 9 share a slot of an 8-slot table)
+    assert list({1, 9}) != list({9, 1})
+    assert setting_text({1, 9}) == setting_text({9, 1})
+    assert setting_text(frozenset([1, 9])) == setting_text(frozenset([9, 1]))
+
+
+def _body(step):
+    def body(x):  # one name and one code for every step: the closure tells them apart
+        return x + step
+
+    return body
+
+
+def _wrapped(body):
+    # a wrapper that holds its body in no closure cell, reached through __wrapped__ alone
+    import functools
+
+    return functools.update_wrapper(lambda *args: None, body)
+
+
+def test_a_decorated_functions_body_and_keyword_defaults_count():
+    from dtc.nn.fingerprint import setting_text
+
+    assert setting_text(_wrapped(_body(1))) != setting_text(_wrapped(_body(2)))
+    assert setting_text(_wrapped(_body(1))) == setting_text(_wrapped(_body(1)))
+    one = lambda x, *, scale=1.0: x * scale  # noqa: E731
+    two = lambda x, *, scale=2.0: x * scale  # noqa: E731
+    assert setting_text(one) != setting_text(two)
+
+
+def test_a_conjugate_or_negative_view_is_hashed_by_its_resolved_values():
+    from dtc.nn.fingerprint import setting_text
+
+    z = torch.tensor([1 + 2j, 3 - 1j])
+    assert setting_text(z.conj()) == setting_text(z.conj().resolve_conj())
+    assert setting_text(z.conj()) != setting_text(z)
+    neg = torch._neg_view(torch.tensor([1.0, -2.0]))
+    assert setting_text(neg) == setting_text(torch.tensor([-1.0, 2.0]))
+
+
+def test_an_uninitialised_parameter_and_an_object_array_have_a_text():
+    import numpy as np
+
+    from dtc.nn.fingerprint import setting_text
+
+    torch.manual_seed(0)
+    lazy = nn.LazyLinear(3)
+    assert module_fingerprint(lazy) == module_fingerprint(lazy)
+    assert setting_text(lazy.weight) == "<uninitialised>"
+    one = np.array([1, "a"], dtype=object)
+    two = np.array([2, "a"], dtype=object)
+    assert setting_text(one) != setting_text(two)  # item by item, not by their addresses
