@@ -655,3 +655,67 @@ def test_a_map_location_dict_of_devices_is_the_callers_error(tmp_path):
     with pytest.raises(TypeError, match="read_checkpoint: map_location: a dict maps"):
         read_checkpoint(path, map_location=bad)
     assert torch.equal(load_checkpoint(path, map_location={"cpu": "cpu"})["w"], torch.arange(3.0))
+
+
+@pytest.mark.parametrize("device", ["mps", "meta", "xpu", "hpu"])
+def test_a_device_other_than_the_cpu_or_cuda_is_refused(device):
+    from dtc.nn.training import resolve_device
+
+    with pytest.raises(ValueError, match="dtc runs on the CPU or a CUDA GPU"):
+        resolve_device(device)
+
+
+def test_check_device_refuses_a_device_of_another_type_by_name():
+    from dtc.nn.training import check_device
+
+    # an int is read by torch.device as a CUDA index: refused for its type, on any machine
+    with pytest.raises(ValueError, match="DTC: device must be None, 'auto'"):
+        check_device(0, "DTC")
+    check_device("cpu", "DTC")
+    check_device(torch.device("cpu"), "DTC")
+
+
+def test_deterministic_seeds_the_cpu_rng_with_the_seed_itself():
+    # "the global torch RNG of the CPU ... is seeded": as torch.manual_seed(seed) would
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    with deterministic(11, device="cpu"):
+        assert torch.equal(torch.rand(3), expected)
+
+
+def test_minibatches_without_shuffle_keep_the_order():
+    batches = list(minibatches(5, 2, make_generator(0), shuffle=False))
+    assert [b.tolist() for b in batches] == [[0, 1], [2, 3, 4]]
+
+
+def test_a_failed_save_leaves_no_temporary_and_no_checkpoint(tmp_path):
+    with pytest.raises(Exception):  # noqa: B017 - torch's pickling error, whatever its type
+        save_checkpoint(tmp_path / "c.pt", {"f": lambda: 0})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_is_on_disk_before_it_takes_its_name(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1]
+    )
+    save_checkpoint(tmp_path / "c.pt", {"w": torch.zeros(2)})
+    assert events == ["fsync", "replace"]
+
+
+def test_check_embedding_refuses_any_non_finite_value_of_an_array_or_tensor():
+    from dtc.nn.training import check_embedding
+
+    for z in (np.array([[0.0, np.nan], [1.0, 2.0]]), torch.tensor([[0.0, float("inf")]])):
+        with pytest.raises(FloatingPointError, match="stage: the training diverged"):
+            check_embedding(z, stage="stage", epoch=3)
+    check_embedding(np.zeros((2, 2)), stage="stage", epoch=0)
+
+
+def test_as_tensor_takes_a_reversed_view():
+    from dtc.nn.training import as_tensor
+
+    X = np.arange(6, dtype=np.float32).reshape(3, 2)  # no copy to another dtype
+    assert torch.equal(as_tensor(X[::-1]), torch.tensor(X[::-1].copy(), dtype=torch.float32))
