@@ -294,3 +294,13 @@ def test_conv_width_must_be_divisible_too_and_channels_positive():
         ConvAutoencoder((8, 6), channels=(4, 8))  # H divides by 4, W does not
     with pytest.raises(ValueError, match="positive integer channel counts"):
         ConvAutoencoder((8, 8), channels=(0,))
+
+
+def test_an_mlp_builds_with_the_activation_asked_and_refuses_empty_layers():
+    from dtc.nn.autoencoder import mlp
+
+    ae = build_autoencoder("mlp", 6, hidden=[4], n_latent=2, activation="tanh")
+    assert any(isinstance(m, nn.Tanh) for m in ae.encoder.modules())
+    assert not any(isinstance(m, nn.ReLU) for m in ae.modules())
+    with pytest.raises(ValueError, match="mlp: expected at least two positive layer sizes"):
+        mlp([4, 0, 2])
