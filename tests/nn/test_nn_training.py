@@ -719,3 +719,18 @@ def test_as_tensor_takes_a_reversed_view():
 
     X = np.arange(6, dtype=np.float32).reshape(3, 2)  # no copy to another dtype
     assert torch.equal(as_tensor(X[::-1]), torch.tensor(X[::-1].copy(), dtype=torch.float32))
+
+
+def test_embed_runs_in_evaluation_mode_without_autocast_and_seed_is_checked():
+    from dtc.nn import embed
+
+    enc = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    before = enc[1].running_mean.clone()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        Z = embed(enc, X)
+    assert Z.dtype == np.float32
+    assert torch.equal(enc[1].running_mean, before) and enc.training  # eval inside only
+    ae = Autoencoder(nn.Linear(3, 2), 3, nn.Linear(2, 3))
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        pretrain_autoencoder(ae, X, epochs=1, seed=-1)
