@@ -734,3 +734,31 @@ def test_embed_runs_in_evaluation_mode_without_autocast_and_seed_is_checked():
     ae = Autoencoder(nn.Linear(3, 2), 3, nn.Linear(2, 3))
     with pytest.raises(ValueError, match="seed must be an int >= 0"):
         pretrain_autoencoder(ae, X, epochs=1, seed=-1)
+
+
+def test_epochs_are_counted_from_zero_and_the_head_and_weight_decay_take_part():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 4)).astype(np.float32)
+    y = np.arange(16) % 2
+
+    def run(weight_decay):
+        torch.manual_seed(0)
+        ae = Autoencoder(nn.Linear(4, 2), 4, nn.Linear(2, 4)).eval()
+        head = nn.Linear(2, 2)
+        start = head.weight.detach().clone()
+        seen = []
+        history = pretrain_autoencoder(
+            ae,
+            X,
+            epochs=2,
+            batch_size=8,
+            y=y,
+            head=head,
+            weight_decay=weight_decay,
+            on_epoch_end=lambda epoch, logs: seen.append(epoch),
+        )
+        assert seen == [0, 1] and [h["epoch"] for h in history] == [0, 1]
+        assert not torch.equal(head.weight, start)  # the head is trained too
+        return ae.encoder.weight.detach().clone()
+
+    assert not torch.equal(run(0.0), run(0.5))  # weight decay is applied
