@@ -125,8 +125,8 @@ def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:  # a cache file runs no code
             found = {name: f[name] for name in ("labels", "embedding", "centres")}
-    # NotImplementedError / RuntimeError: zipfile's for a damaged version, compression
-    # method or flag, which failed the fit instead
+    # RuntimeError: zipfile's (NotImplementedError among them) for a damaged version,
+    # compression method or flag, which failed the fit instead
     except (
         OSError,
         ValueError,
@@ -134,7 +134,6 @@ def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
         EOFError,
         zipfile.BadZipFile,
         zlib.error,
-        NotImplementedError,
         RuntimeError,
     ) as exc:
         problem = f"cannot be read ({exc})"

@@ -289,15 +289,16 @@ def _checked_map_location(map_location, owner: str):
 def _load(path: Path, map_location) -> dict:
     """:func:`load_checkpoint` of a checked ``map_location``, whose own errors pass as
     :class:`_CallersError`."""
+    named = f"checkpoint {str(path)!r}: "  # the start of every message naming the file
     try:
         _check_checkpoint_file(path)
         return torch.load(path, map_location=map_location, weights_only=True)
     except _CallersError:
         raise
     except pickle.UnpicklingError as exc:  # torch's documented type, the file named
-        if str(exc).startswith(f"checkpoint {str(path)!r}: "):
+        if str(exc).startswith(named):
             raise
-        raise pickle.UnpicklingError(f"checkpoint {str(path)!r}: {exc}") from exc
+        raise pickle.UnpicklingError(f"{named}{exc}") from exc
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise  # they name the path
     except RuntimeError as exc:
@@ -314,15 +315,11 @@ def _load(path: Path, map_location) -> dict:
         )
         if not isinstance(exc, NotImplementedError) and not any(w in str(exc) for w in words):
             raise
-        raise ValueError(
-            f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
-        ) from exc
-    except ValueError as exc:
-        if str(exc).startswith(f"checkpoint {str(path)!r}: "):
+        raise ValueError(f"{named}torch cannot read it ({type(exc).__name__}: {exc})") from exc
+    except ValueError as exc:  # UnicodeDecodeError among them
+        if str(exc).startswith(named):
             raise
-        raise ValueError(
-            f"checkpoint {str(path)!r}: torch cannot read it ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise ValueError(f"{named}torch cannot read it ({type(exc).__name__}: {exc})") from exc
     except (
         EOFError,
         OSError,
@@ -331,15 +328,13 @@ def _load(path: Path, map_location) -> dict:
         TypeError,
         AttributeError,
         AssertionError,
-        NotImplementedError,
-        UnicodeDecodeError,
         zipfile.BadZipFile,
     ) as exc:
         # a damaged file fails in the zip or pickle reader's words: a bare KeyError,
-        # UnicodeDecodeError, BadZipFile ... on one flipped bit, naming no file
+        # BadZipFile ... on one flipped bit, naming no file (NotImplementedError and
+        # UnicodeDecodeError: caught above, as RuntimeError and ValueError)
         raise ValueError(
-            f"checkpoint {str(path)!r}: torch cannot read it, the file is damaged "
-            f"({type(exc).__name__}: {exc})"
+            f"{named}torch cannot read it, the file is damaged ({type(exc).__name__}: {exc})"
         ) from exc
 
 
