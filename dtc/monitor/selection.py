@@ -289,11 +289,8 @@ def rank_sources(
     target = target.without_labels()
     if benchmark is None:  # the target's, so that every candidate is judged on one scale
         benchmark = benchmark_of(target)
+    _check_domains(items, "rank_sources")
     for name, src in items:
-        if not isinstance(src, Domain):
-            raise ValueError(
-                f"rank_sources: source {name!r} must be a dtc.data.Domain, got {type(src)!r}"
-            )
         if src.n_features != target.n_features:
             raise ValueError(
                 f"rank_sources: source {name!r} has {src.n_features} features and the target "
@@ -488,15 +485,22 @@ def _named(sources) -> list[tuple[str, Domain]]:
     return list(zip(names, domains))
 
 
-def _check_combinable(named: list[tuple[str, Domain]], owner: str) -> None:
-    """``ValueError`` unless the sources of ``named`` (:func:`_named`) share the feature
-    dimension and are all labelled, in one label space, or all unlabelled: what
-    :func:`combine_sources` can mix."""
-    for name, src in named:  # an array failed on .n_features, named nowhere
+def _check_domains(named: list[tuple[str, Domain]], owner: str) -> None:
+    """``ValueError`` naming ``owner`` and the candidate unless every source of ``named``
+    (:func:`_named`) is a :class:`Domain` (an array failed on ``.n_features``, named
+    nowhere)."""
+    for name, src in named:
         if not isinstance(src, Domain):
             raise ValueError(
                 f"{owner}: source {name!r} must be a dtc.data.Domain, got {type(src).__name__}"
             )
+
+
+def _check_combinable(named: list[tuple[str, Domain]], owner: str) -> None:
+    """``ValueError`` unless the sources of ``named`` (:func:`_named`) share the feature
+    dimension and are all labelled, in one label space, or all unlabelled: what
+    :func:`combine_sources` can mix."""
+    _check_domains(named, owner)
     sources = [s for _, s in named]
     if len({s.n_features for s in sources}) != 1:
         raise ValueError(f"{owner}: the sources must share one feature dimension")
