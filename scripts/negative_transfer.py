@@ -1273,8 +1273,9 @@ def finished_runs(
     an error, since the seed is not part of the key. With ``settings`` (the options that
     change a result, which the rows record as ``row["settings"]``), runs recorded under
     other settings, or with none recorded, are an error too, naming the differing ones;
-    ``unrecorded_ok`` lets a file whose rows record none at all (written before they were
-    recorded) be resumed, with a warning on stderr. ``fields``: the keys every row must
+    ``unrecorded_ok`` lets a file whose first rows record none (written before they were
+    recorded, and then perhaps resumed: its later rows record theirs) be resumed, with a
+    warning on stderr; a row without settings after one with them is still an error. ``fields``: the keys every row must
     hold (those ``key`` and the summary read), or the file is another script's.
     ``params_now``: the DTC parameters a row's run resolves to now (from the row's
     ``benchmark``); a row recording others (``row["dtc_params"]``: a family default has
@@ -1294,14 +1295,18 @@ def finished_runs(
             f"--out {path} holds runs of seed(s) {sorted(seeds, key=str)}, not --seed {seed}: "
             "give one file per seed"
         )
-    if settings is not None and rows and unrecorded_ok and all("settings" not in r for r in rows):
-        print(
-            f"warning: --out {path} records no settings (written before they were recorded); "
-            f"resuming assumes its runs were made under {settings_text(settings)}",
-            file=sys.stderr,
-        )
-    elif settings is not None:
+    if settings is not None:
         recorded = [r.get("settings") for r in rows]
+        # the legacy rows come first: a resume of such a file appends rows with settings
+        legacy = next((i for i, s in enumerate(recorded) if s is not None), len(recorded))
+        if unrecorded_ok and legacy:
+            print(
+                f"warning: --out {path}: {legacy} run(s) record no settings (written before "
+                f"they were recorded); resuming assumes they were made under "
+                f"{settings_text(settings)}",
+                file=sys.stderr,
+            )
+            recorded = recorded[legacy:]
         if any(s is None for s in recorded):
             raise ValueError(
                 f"--out {path} holds runs that record no settings (written before they were "

@@ -1597,7 +1597,24 @@ def test_out_file_resumes_after_an_interruption(load_script, tmp_path, monkeypat
         "".join(json.dumps({k: v for k, v in r.items() if k != "settings"}) + "\n" for r in rows)
     )
     assert script.main([*argv[:2], "--out", str(legacy), "--json"]) == 0 and len(calls) == 2
-    assert "records no settings" in capsys.readouterr().err
+    assert "2 run(s) record no settings" in capsys.readouterr().err
+    # ... and again once a resume has appended a run recording its settings (it was refused
+    # as a file mixing rows with and without settings: a legacy file resumed only once)
+    legacy.write_text(legacy.read_text().splitlines()[0] + "\n")
+    three = ["--cases", "digits_permuted,digits_corrupted,digits_disjoint"]
+    assert script.main([*three, "--out", str(legacy), "--json"]) == 0 and len(calls) == 4
+    assert [("settings" in json.loads(t)) for t in legacy.read_text().splitlines()] == [
+        False,
+        True,
+        True,
+    ]
+    assert "1 run(s) record no settings" in capsys.readouterr().err
+    assert script.main([*three, "--out", str(legacy), "--json"]) == 0 and len(calls) == 4
+    assert "1 run(s) record no settings" in capsys.readouterr().err
+    # the appended runs record theirs: the file resumes under them only
+    with pytest.raises(SystemExit):
+        script.main([*three, "--out", str(legacy), "--adapt-epochs", "5"])
+    assert "made under other settings (adapt_epochs 20, not 5)" in capsys.readouterr().err
 
 
 def test_out_file_refuses_runs_made_under_another_family_default(
@@ -2362,8 +2379,9 @@ def test_a_resume_with_nothing_to_cut_only_reads(load_script, tmp_path, monkeypa
 
 def test_resume_refuses_runs_of_no_seed_and_rows_missing_their_settings(load_script, tmp_path):
     """--out rows that record no seed are not of --seed 0 (the seed is not part of the key);
-    a file where some rows record settings and some do not is not an old file written before
-    settings were recorded, so it is refused even where such files may resume; blank lines
+    a file where a row recording no settings follows one recording them is not an old file
+    written before settings were recorded (and then resumed), so it is refused even where
+    such files may resume; blank lines
     between runs (a file edited by hand) are no broken line."""
     script = load_script("negative_transfer")
     key = lambda r: r["case"]  # noqa: E731
