@@ -304,9 +304,11 @@ class ConvAutoencoder(Autoencoder):
     """Small convolutional autoencoder for flat image rows (8x8, 16x16, 32x32, ...).
 
     Encoder: ``len(channels)`` stride-2 3x3 convolutions (each halves H and W) with
-    ReLU, then a linear layer to ``n_latent``; the decoder mirrors it with transposed
-    convolutions. Inputs and reconstructions stay flat ``(n, C*H*W)``, so the
-    autoencoder is interchangeable with :class:`MLPAutoencoder`.
+    ReLU, then a linear layer to ``n_latent`` (the embedding is linear); the decoder mirrors
+    it with transposed convolutions, ReLU after each but the last: the reconstruction is
+    linear, as the MLP's, since standardised pixels are negative too. Inputs and
+    reconstructions stay flat ``(n, C*H*W)``, so the autoencoder is interchangeable with
+    :class:`MLPAutoencoder`.
 
     Parameters
     ----------

@@ -44,6 +44,12 @@ def test_conv_autoencoder_round_trips_image_rows(shape):
     z, xr = ae(torch.randn(3, d))
     assert z.shape == (3, 6) and xr.shape == (3, d)
     assert len(ae.encoder_blocks) == 3  # two convolutions and the linear embedding
+    # the reconstruction is linear (no ReLU after the last transposed convolution): a ReLU
+    # there could not give the negative values of standardised features
+    last = [m for m in ae.decoder.modules() if isinstance(m, nn.ConvTranspose2d)][-1]
+    with torch.no_grad():
+        last.bias.fill_(-10.0)
+    assert (ae(torch.randn(3, d))[1] < 0).all()
 
 
 def test_conv_autoencoder_rejects_indivisible_image():
