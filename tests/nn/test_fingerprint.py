@@ -34,6 +34,10 @@ def test_weights_buffers_and_plain_settings_count():
     assert module_fingerprint(net) == base
     net[1].momentum = 0.5  # a plain attribute that repr shows neither... nor its weights
     assert module_fingerprint(net) != base
+    # ... but not the mode, which the fit sets: an encoder handed over after .eval() (to
+    # look at its embedding) is the same network, whose checkpoints it resumes
+    net[1].momentum = 0.1
+    assert module_fingerprint(net.eval()) == base and not net[1].training
 
 
 class _Projection(nn.Module):
