@@ -102,6 +102,46 @@ def test_model_transfer_helps_without_shift_and_needs_adaptation_with_it(shifted
     assert not hasattr(unl, "cluster_classes_")
 
 
+def _lloyd(X, centres, max_iter=300):
+    """Lloyd's iterations in NumPy (float64) from ``centres`` ``(k, d)`` to a fixed point."""
+    X, centres = np.asarray(X, np.float64), np.asarray(centres, np.float64)
+    for _ in range(max_iter):
+        labels = ((X[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+        new = np.stack([X[labels == c].mean(0) for c in range(len(centres))])
+        if np.allclose(new, centres, rtol=0, atol=1e-12):
+            break
+        centres = new
+    return labels, centres
+
+
+def test_model_transfer_is_lloyd_from_the_source_class_means_or_cluster_centres():
+    # Independent of dtc.cluster: Lloyd's iterations written out in NumPy, started at the
+    # source class means (labelled source; cluster c named by the c-th class in sorted
+    # order) or at scikit-learn's K-means centres of the source (unlabelled source).
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(21)
+    means = np.array([[0.0, 0.0], [3.0, 0.5], [1.0, 3.0]])
+    ys = np.repeat([7, 3, 5], 40)  # class names neither sorted nor 0-based
+    Xs = means[np.repeat([0, 1, 2], 40)] + 0.9 * rng.standard_normal((120, 2))
+    Xt = means[np.repeat([0, 1, 2], 50)] + [0.6, -0.4] + 1.1 * rng.standard_normal((150, 2))
+    pair = DomainPair(Domain(Xs, ys), Domain(Xt), n_clusters=3)
+    Xs64, Xt64 = pair.source.X.astype(np.float64), pair.target.X.astype(np.float64)
+    est = ModelTransfer(seed=1).fit(pair)
+    start = np.stack([Xs64[ys == c].mean(0) for c in (3, 5, 7)])
+    labels, centres = _lloyd(Xt64, start)
+    np.testing.assert_array_equal(est.labels_, labels)
+    np.testing.assert_allclose(est.cluster_centers_, centres, atol=1e-5)
+    np.testing.assert_array_equal(est.cluster_classes_, [3, 5, 7])
+    # the start decides the names: target K-means++ at this seed numbers them otherwise
+    assert not np.array_equal(KMeans(3, n_init=10, random_state=1).fit(Xt64).labels_, labels)
+    unl = ModelTransfer(seed=4).fit(unlabelled(pair))
+    start = KMeans(3, n_init=10, random_state=4).fit(Xs64).cluster_centers_
+    labels, centres = _lloyd(Xt64, start)
+    np.testing.assert_array_equal(unl.labels_, labels)
+    np.testing.assert_allclose(unl.cluster_centers_, centres, atol=1e-5)
+
+
 def test_cluster_classes_name_clusters_by_source_class(shifted):
     # Relabel the source classes 0,1,2 -> 5,7,9: cluster_classes_ must carry the names.
     names = np.array([5, 7, 9])
