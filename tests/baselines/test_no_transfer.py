@@ -303,6 +303,32 @@ def test_average_consensus_gives_exactly_k_clusters_when_merges_tie():
     assert all(np.unique(labels[g == i]).size == 1 for i in range(3))
 
 
+def test_average_linkage_merges_the_hand_computed_upgma_tree():
+    # Five points on a line at 0, 1, 3, 7, 12, UPGMA by hand: {0, 1} at 1; {0, 1} + {2}
+    # at (3 + 2) / 2 = 2.5; {3} + {4} at 5 (below {0, 1, 2}-{3} at 17 / 3); the last
+    # merge at (7 + 12 + 6 + 11 + 4 + 9) / 6 = 49 / 6. scipy's heights are the same.
+    x = np.array([0, 1, 3, 7, 12])
+    D = np.abs(x[:, None] - x[None])
+    owner, merges = average_linkage(D, np.ones(5, dtype=np.int64), 1)
+    np.testing.assert_array_equal(merges, [[0, 1], [0, 2], [3, 4], [0, 3]])
+    np.testing.assert_array_equal(owner, 0)
+    Z = linkage(squareform(D.astype(np.float64)), method="average")
+    np.testing.assert_allclose(Z[:, 2], [1, 2.5, 5, 49 / 6])
+    owner, _ = average_linkage(D, np.ones(5, dtype=np.int64), 2)
+    np.testing.assert_array_equal(owner, [0, 0, 0, 3, 3])
+    # Weighted groups: samples at 0, 0, 1, 3, 5.6 as groups at 0 (2 samples), 1, 3, 5.6
+    # (distances in tenths, integers). By hand: {0, 0} + {1} at 1; then {3} + {5.6} at
+    # 2.6, below {0, 0, 1}-{3} at (3 + 3 + 2) / 3 = 8 / 3; unweighted, that pair would
+    # be at (3 + 2) / 2 = 2.5 and merge first.
+    x, sizes = np.array([0, 1, 3, 5.6]), np.array([2, 1, 1, 1])
+    D = np.rint(np.abs(x[:, None] - x[None]) * 10).astype(np.int64)
+    _, merges = average_linkage(D * np.outer(sizes, sizes), sizes, 1)
+    np.testing.assert_array_equal(merges, [[0, 1], [2, 3], [0, 2]])
+    samples = np.repeat(x, sizes)
+    Z = linkage(samples[:, None], method="average")
+    np.testing.assert_allclose(Z[1:, 2], [1, 2.6, (3 + 3 + 2 + 5.6 + 5.6 + 4.6) / 6])
+
+
 @pytest.mark.parametrize("sizes", [(1,) * 40, (3, 1, 5, 2, 1, 4, 1, 2) * 3])
 def test_average_linkage_matches_scipy_on_distances_without_ties(sizes):
     # Groups of identical samples (distance 0 inside a group) and random integer
