@@ -4,8 +4,9 @@ Spectral co-clustering (Dhillon, "Co-clustering documents and words using bipart
 spectral graph partitioning", KDD 2001) partitions the bipartite graph between the
 rows (instances) and the columns (features) of a non-negative matrix ``A``: with
 ``D1``, ``D2`` the row and column sums, the singular vectors 2 .. l+1 of
-``D1^-1/2 A D2^-1/2`` (``l = ceil(log2 k)``) embed rows and columns together, and
-K-means on that embedding clusters both at once.
+``D1^-1/2 A D2^-1/2`` (``l = ceil(log2 k)``), left ``U`` and right ``V``, embed rows
+and columns together as ``Z = [D1^-1/2 U; D2^-1/2 V]``, and K-means on ``Z`` clusters
+both at once.
 
 Transfer (the cross-domain use of Dhillon's algorithm, as in the co-clustering
 baselines of Dai et al., ICML 2008 and Jiang & Chung, ECML-PKDD 2012): the rows of
