@@ -236,6 +236,8 @@ def average_linkage(totals, sizes, n_clusters: int) -> tuple[np.ndarray, np.ndar
         d = totals[a] / (sizes[a] * sizes)
         d[~active] = np.inf
         d[a] = np.inf
+        # Average linkage is reducible (the merged group's mean distance to k is between
+        # a's and b's, neither below k's nearest), so this can only catch float rounding
         closer = d < nd
         nn[closer], nd[closer] = a, d[closer]
         stale = np.flatnonzero(active & ((nn == a) | (nn == b) | (np.arange(m) == a)))
