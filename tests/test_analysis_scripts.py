@@ -200,6 +200,25 @@ def test_rule_15_main_refuses_runs_of_another_candidate(load_script, tmp_path, c
     assert "the runs must be candidate A's (min_restore_gain=0)" in capsys.readouterr().err
 
 
+def test_rule_15_judges_nothing_on_runs_that_break_the_derivation(load_script, tmp_path, capsys):
+    """A run that restored nothing though its checks restore epoch 4 under A's gain of 0 was
+    a warning, then a ValueError traceback from the "gated" derivation ("a larger gain cannot
+    restore another checkpoint"); a run that restored nothing and whose guarded ACC (0.7) is
+    not unguarded DTC's (0.75) was a warning, then a verdict. Both: the warning, no verdict,
+    exit 1."""
+    script = load_script("restore_gain_choice")
+    unrestored = _restored(acc_guarded=0.75, restored_epoch=None)
+    moved = _restored(checks=[[-1, 0.5], [19, 0.5]], restored_epoch=None, acc_guarded=0.7)
+    for row, warning in (
+        (unrestored, "the restore does not follow from the checks"),
+        (moved, "nothing restored, yet guarded != unguarded ACC"),
+    ):
+        path = write_runs(tmp_path / "f3_s0.jsonl", [row])
+        assert script.main([path]) == 1
+        out = capsys.readouterr().out
+        assert out == f"warning: office_A->W: {warning}\n"
+
+
 # -- monitor_resolution --------------------------------------------------------------------
 
 
