@@ -12,6 +12,7 @@ data."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,6 +21,9 @@ import pytest
 from dtc.monitor import scores
 from dtc.monitor.calibration import score_slope
 from dtc.monitor.scores import knn_agreement
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "experiments" / "records"
 
 
 def run(case, kind, flagged, target_only, unguarded, guarded, **fields) -> dict:
@@ -43,6 +47,11 @@ def write_runs(path, rows) -> str:
 def squeezed(text: str) -> list[str]:
     """``text``'s lines with their runs of spaces made one."""
     return [" ".join(line.split()) for line in text.splitlines()]
+
+
+def flat(relative: str) -> str:
+    """The text of the file at ``relative`` to the repository, its whitespace made one space."""
+    return " ".join((ROOT / relative).read_text().split())
 
 
 # -- seed_consensus ------------------------------------------------------------------------
@@ -70,6 +79,37 @@ def test_seed_consensus_summary_by_hand(load_script):
     consensus = load_script("seed_consensus")
     text = consensus.summary(np.array([3.0, -1.00000001, -2.0, 4.0]))
     assert " ".join(text.split()) == "+1.0 sd 2.5, below -1 in 25%, worst -2.0"
+
+
+def test_seed_consensus_one_seed_column_is_the_recorded_runs(load_script):
+    """R = 1 is each run's guarded - target-only, which the recorded rows hold: over the 24
+    seeds 4 to 27 of the three noisy true pairs (fresh sets 10 to 12 and the held-out seeds'
+    rows), the record's R = 1 column, and the README's "one seed: 21 to 25 %"."""
+    consensus = load_script("seed_consensus")
+    files = [f"fresh10_s{s}" for s in range(4, 10)] + ["fresh11_s10", "fresh11_s11"]
+    files += [f"fresh12_s{s}" for s in range(12, 16)] + [f"judges24_s{s}" for s in range(16, 28)]
+    gains: dict[str, dict[int, float]] = {}
+    for name in files:
+        for line in (RECORDS / f"{name}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            if r["case"] in ("office_A->W", "office_W->A", "mnist->usps"):
+                gains.setdefault(r["case"], {})[r["seed"]] = r["acc_guarded"] - r["acc_target_only"]
+    record = flat("experiments/negative_transfer_record.md")
+    for case, row in (
+        ("office_A->W", "| SURF A->W (24 seeds) | +2.7, sd 5.0, 21 % below -1, worst -8.8 |"),
+        ("office_W->A", "| SURF W->A (24) | +2.4, sd 4.3, 25 %, -6.6 |"),
+        ("mnist->usps", "| MNIST->USPS (24) | +2.2, sd 4.3, 21 %, -4.7 |"),
+    ):
+        assert sorted(gains[case]) == list(range(4, 28))
+        points = 100 * np.array([gains[case][seed] for seed in range(4, 28)])
+        cell = row.split("|")[2].replace("sd", "").replace("worst", "").replace("%", "")
+        mean, sd, share, worst = cell.split(",")
+        text = " ".join(consensus.summary(points).split())
+        assert text == (
+            f"{mean.strip()} sd {sd.strip()}, below -1 in {share.split()[0]}%, worst {worst.strip()}"
+        )
+        assert row in record
+    assert "(one seed: 21 to 25 %)" in flat("README.md")
 
 
 def _consensus_case(consensus, monkeypatch, directories: dict[str, list[dict]]):
@@ -217,6 +257,43 @@ def test_rule_15_judges_nothing_on_runs_that_break_the_derivation(load_script, t
         assert script.main([path]) == 1
         out = capsys.readouterr().out
         assert out == f"warning: office_A->W: {warning}\n"
+
+
+def test_rule_15_on_the_recorded_fresh_set_10_is_the_readme_one(load_script, tmp_path, capsys):
+    """The README's rollback figures: on the kept re-runs of fresh set 10 at seeds 4 to 7,
+    rollback as run (A) +5.18 against +5.08 for never restoring, worst -4.7 against -5.1;
+    under rule #19's defaults (the same runs with the class-agreement check undone,
+    ``class_agreement_choice.without_check``) +5.12 against +5.00, worst -6.5 against -8.6,
+    which the README quotes from runs it did not keep."""
+    script = load_script("restore_gain_choice")
+    undo = load_script("class_agreement_choice").without_check
+    paths = [RECORDS / f"fresh10_s{seed}.jsonl" for seed in range(4, 8)]
+
+    def figures(files) -> dict[str, tuple[str, str]]:
+        """Each candidate's (mean, worst) guarded - target-only as main prints them."""
+        assert script.main([str(f) for f in files]) == 0
+        out = capsys.readouterr().out.splitlines()
+        return {
+            line.split()[1].rstrip(":"): (
+                line.split()[-2],
+                out[i + 1].split("worst case: ")[1].split()[0],
+            )
+            for i, line in enumerate(out)
+            if line.startswith("candidate ")
+        }
+
+    current = figures(paths)
+    assert (current["A"], current["never"]) == (("+5.18", "-4.7"), ("+5.08", "-5.1"))
+    derived = []
+    for path in paths:
+        rows = [undo(json.loads(t)) for t in path.read_text().splitlines()]
+        derived.append(write_runs(tmp_path / path.name, rows))
+    rule19 = figures(derived)
+    assert (rule19["A"], rule19["never"]) == (("+5.12", "-6.5"), ("+5.00", "-8.6"))
+    readme = flat("README.md")
+    assert "+5.12 points over target-only against +5.00 for never restoring, worst -6.5" in readme
+    assert "same script gives +5.18 against +5.08" in readme
+    assert "worst -4.7 against -5.1" in readme
 
 
 # -- monitor_resolution --------------------------------------------------------------------
