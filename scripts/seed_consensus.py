@@ -88,6 +88,9 @@ def main(argv=None) -> int:
         for run in read_partitions(directory):
             cases[run["case_set"], run["case"]].append(run)
     data_dir = resolve_data_dir(args.data_dir)
+    # One generator over the cases in their sorted order (as the recorded figures were
+    # drawn): a case's seed sets depend on the cases read before it, so a figure reproduces
+    # from the same directories, not from one case's runs alone.
     rng = np.random.default_rng(0)
     print(f"guarded - target-only, ACC points, consensus of R seeds on both sides (R = {SIZES})")
     for (case_set, case), runs in sorted(cases.items()):
