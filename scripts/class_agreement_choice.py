@@ -37,7 +37,8 @@ it (the score counts and the final score is below the reference by more than the
 the partition collapsed). Both are reported, and every run the check flagged is listed with
 what A does with it; no rule is judged (fresh set 12, twenty-second session: an evaluation, context only):
 
-    python scripts/class_agreement_choice.py --from-current fresh12_s12.jsonl fresh12_s13.jsonl
+    python scripts/class_agreement_choice.py --from-current \\
+        experiments/records/fresh12_s12.jsonl experiments/records/fresh12_s13.jsonl
 
 ``--dev`` reproduces how the threshold was fixed before the rule was committed: on the seen
 runs of fresh sets 2 to 4 (their ``--json`` files, which predate the recorded agreement), the
