@@ -300,37 +300,30 @@ def _spans(text: str, first_line: int) -> list[tuple[int, str, bool]]:
 
 
 def _from_markdown(path: Path) -> list[tuple[int, str, bool]]:
-    lines = path.read_text().splitlines()
     found: list[tuple[int, str, bool]] = []
     prose: list[str] = []  # the lines outside code blocks (blocks blanked), for the spans
-    block: list[tuple[int, str]] | None = None
-    fence = ""
-    for number, text in enumerate(lines, 1):
+    block: list[tuple[int, str]] | None = None  # the lines of the code block we are in
+    fence, shell = "", False
+    for number, text in enumerate(path.read_text().splitlines(), 1):
         stripped = text.strip()
         if block is None and (m := re.match(r"(```+|~~~+)\s*(\w*)", stripped)):
-            fence, lang = m.group(1), m.group(2)
-            block = [] if lang in ("", "bash", "sh", "shell", "console", "text") else None
-            if block is None:  # a python/yaml block: no shell commands, but its comments
-                block = [(-1, "")]  # may show one (`dtc run --data ...`), taken as spans
+            fence, block = m.group(1), []
+            shell = m.group(2) in ("", "bash", "sh", "shell", "console", "text")
             prose.append("")
-            continue
-        if block is not None:
-            other = block[:1] == [(-1, "")]
-            if stripped.startswith(fence) and stripped.strip("`~") == "":
-                if not other:
-                    found.extend(
-                        (n, t.removeprefix("$ "), False)
-                        for n, t in _logical_lines(block)
-                        if t.strip()
-                    )
-                block = None
-                prose.append("")
-            else:
-                block.append((number, stripped))
-                comment = re.search(r"(?:^|\s)#(.*)$", text) if other else None
-                prose.append(comment.group(1) if comment else "")
-            continue
-        prose.append(text)
+        elif block is not None and stripped.startswith(fence) and not stripped.strip("`~"):
+            if shell:  # each (joined) line a command
+                found.extend(
+                    (n, t.removeprefix("$ "), False) for n, t in _logical_lines(block) if t.strip()
+                )
+            block = None
+            prose.append("")
+        elif block is not None:
+            block.append((number, stripped))
+            # a python or yaml block's comments may show one (`dtc run --data ...`): a span
+            comment = None if shell else re.search(r"(?:^|\s)#(.*)$", text)
+            prose.append(comment.group(1) if comment else "")
+        else:
+            prose.append(text)
     return found + _spans("\n".join(prose), 1)
 
 
@@ -496,8 +489,8 @@ def _check_dtc(command: Command, monkeypatch) -> str | None:
     def run_config(args, *_):
         raise _Parsed({"config": args[0], "overrides": args[1:]})
 
-    def run_one(*_):
-        raise _Parsed({})
+    def run_one(benchmark, source, target, method, seed, set_, data_set, *_):
+        raise _Parsed({"single": (benchmark, source, target, method, set_, data_set)})
 
     monkeypatch.setattr(typer.core.TyperCommand, "invoke", stop)
     monkeypatch.setattr(dtc.cli, "_run_config", run_config)
@@ -508,6 +501,8 @@ def _check_dtc(command: Command, monkeypatch) -> str | None:
             get_command(dtc.cli.app).main(argv, prog_name="dtc", standalone_mode=False)
     except _Parsed as parsed:
         (params,) = parsed.args
+        if "single" in params:
+            return _check_single_run(command, *params["single"])
         config = params.get("config")
         if config is None or not (ROOT / config).is_file():
             return None  # no config, or one the files' test names
@@ -525,6 +520,37 @@ def _check_dtc(command: Command, monkeypatch) -> str | None:
             return None
         return message
     return None if "--help" in argv else "dtc returned without parsing its arguments"
+
+
+def _check_single_run(command: Command, benchmark, source, target, method, set_, data_set):
+    """What a single ``dtc run`` checks before its fit, by its own checks: the ``--set``
+    keys (the method's parameters, no seed) and the ``--data`` ones (the benchmark's); and
+    that the benchmark, its domains and the method exist (a placeholder, ``NAME``, a user's
+    ``module:Class`` or, in an inline fragment, a folder of the user's, left out)."""
+    from typer._click.exceptions import UsageError
+
+    from dtc import data, methods
+    from dtc.cli import _check_set_names, parse_assignments
+    from dtc.experiment.config import check_run_data
+    from dtc.experiment.single import check_not_seed, default_method
+
+    method = method or default_method()
+    try:
+        params = parse_assignments(set_)
+        for key in params:
+            check_not_seed(key, "--set", "give it with --seed instead")
+        if ":" not in method and not method.isupper():
+            methods.get_class(method)
+        _check_set_names(method, params)
+        check_run_data(benchmark, parse_assignments(data_set, option="--data"))
+        if not command.fragment:
+            domains = data.benchmark_info(benchmark)["domains"]
+            for option, domain in (("--source", source), ("--target", target)):
+                if domain is not None and domain not in domains:
+                    return f"{option} {domain!r}: no domain of {benchmark!r} ({domains})"
+    except (ValueError, ImportError, UsageError) as exc:
+        return exc.format_message() if isinstance(exc, UsageError) else str(exc)
+    return None
 
 
 def _make_targets() -> set[str]:
@@ -641,6 +667,10 @@ def _check(command: Command, load_script, monkeypatch) -> str | None:
         ("dtc run experiments/smoke.yaml methods.NOPE.lam=0.5", "unknown method label 'NOPE'"),
         ("dtc report r --config experiments/smoke.yaml seedz=1", "unknown key 'seedz'"),
         ("dtc report", "Missing argument"),
+        ("dtc run --method dtc --set use_source_label=false", "has no parameter"),
+        ("dtc run --data imbalance_ration=10", "imbalance_ration"),
+        ("dtc run --method kmeanz", "kmeanz"),
+        ("dtc run --benchmark coil20 --source coil3", "--source 'coil3'"),
         ("dtc nonesuch", "No such command"),
         ("make venvv", "no target 'venvv'"),
         ("scripts/reproduce_paper.sh 0", "JOBS: expected one number"),
@@ -713,22 +743,20 @@ def test_the_files_a_command_reads():
     assert _exists("experiments/paper/tableN.yaml") and _exists("experiments/records/harness_s*")
 
 
-@pytest.mark.parametrize("place", PLACES, ids=[f"{d}:{n}" for d, n in PLACES])
-def test_documented_files_exist(place):
-    if place in SKIPPED:
-        pytest.skip(SKIPPED[place])
+def test_documented_files_exist():
+    # one test for all: each missing file named with the document, line and command
     missing = [
         f"{c.doc}:{c.line}: `{c.text}`: {name}"
-        for c in DOCUMENTED[place]
+        for place, commands in DOCUMENTED.items()
+        if place not in SKIPPED
+        for c in commands
         for name in _read_files(c)
         if not _exists(name)
     ]
     assert not missing, "\n".join(missing)
 
 
-if (
-    __name__ == "__main__"
-):  # the commands found, for a look: python tests/test_documented_commands.py
+if __name__ == "__main__":  # the commands found, for a look: python tests/...py
     for (doc, line), commands in DOCUMENTED.items():
         for c in commands:
             print(
