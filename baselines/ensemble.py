@@ -348,7 +348,12 @@ class ClusterEnsemble(TransferClusterer):
             if isinstance(member, str):
                 if member == "ensemble":
                     raise ValueError(f"{name}: an ensemble cannot be its own member")
-                base, label = methods.get(member), member
+                try:
+                    base = methods.get(member)
+                except ValueError as err:
+                    # the registry's words named neither the ensemble nor its parameter
+                    raise ValueError(f"{name}: members: {err}") from err
+                label = member
             elif isinstance(member, TransferClusterer):
                 base, label = clone(member), type(member).__name__
             else:

@@ -541,8 +541,11 @@ def test_ensemble_bad_members():
     for params in (*generators, *zero_d):
         with pytest.raises(ValueError, match=r"ClusterEnsemble: (members|seeds) must be"):
             ClusterEnsemble(**params).fit(pair)
-    with pytest.raises(ValueError, match="unknown method 'nope'"):
-        ClusterEnsemble(members=("nope",)).fit(pair)
+    # an unknown name is named as the ensemble's parameter, in fit and in check_params
+    # (the registry's bare "unknown method 'nope'" named neither)
+    for check in (lambda e: e.fit(pair), lambda e: e.check_params()):
+        with pytest.raises(ValueError, match=r"^ClusterEnsemble: members: unknown method 'nope'"):
+            check(ClusterEnsemble(members=("kmeans", "nope")))
     with pytest.raises(ValueError, match="ClusterEnsemble: consensus must be"):
         ClusterEnsemble(consensus="vote").fit(pair)
     with pytest.raises(ValueError, match="ClusterEnsemble: an ensemble cannot be its own member"):
