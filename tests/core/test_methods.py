@@ -384,3 +384,67 @@ def test_a_method_that_declares_non_negative_features_is_not_given_negative_ones
     Counts().fit(_user_pair())
     with pytest.raises(ValueError, match=r"Counts: requires non-negative .* the source has a min"):
         Counts().fit(_user_pair(sign=-1.0))
+
+
+# The fewest epochs / restarts / iterations each registered method takes (those it has), so
+# that every one is fitted in about a second; the contract does not depend on them.
+_QUICK = {
+    "epochs": 2,
+    "pretrain_epochs": 2,
+    "max_epochs": 2,
+    "adapt_epochs": 1,
+    "self_training_rounds": 1,
+    "self_training_epochs": 1,
+    "n_init": 2,
+    "max_iter": 20,
+    "n_iter": 2,
+    "n_member_seeds": 2,
+    "hidden": (8,),
+    "n_latent": 3,
+}
+
+
+def _contract_pair():
+    # three non-negative blobs (co-clustering, STC and TSC refuse negative features),
+    # the target shifted; labelled source (methods that need one get it)
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(1, 6, size=(3, 5))
+    y = np.repeat(np.arange(3), 10)
+    Xs = np.abs(centres[y] + 0.3 * rng.normal(size=(30, 5)))
+    Xt = np.abs(centres[y] + 0.5 + 0.3 * rng.normal(size=(30, 5)))
+    return DomainPair(Domain(Xs, y, name="s"), Domain(Xt, y, name="t"), n_clusters=3)
+
+
+# three blobs far apart: a kNN graph of three components; POT's inner Sinkhorn of ot_l1l2
+# stops at its iteration cap on these rows
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected:UserWarning")
+@pytest.mark.filterwarnings("ignore:Sinkhorn did not converge:UserWarning")
+@pytest.mark.parametrize("name", methods.available())
+def test_every_method_keeps_the_scikit_learn_estimator_contract(name):
+    """The module docstring's contract, on every registered method (the per-module tests
+    check only that ``clone`` copies the parameters): ``__init__`` stores its parameters
+    and nothing else, ``set_params`` / ``clone`` give them back, ``fit`` returns ``self``
+    and sets only attributes ending in ``_``, a clone of a fitted estimator is unfitted,
+    and ``fit_predict`` is ``fit(...).labels_``."""
+    import inspect
+
+    cls = methods.get_class(name)
+    accepted = inspect.signature(cls).parameters
+    quick = {k: v for k, v in _QUICK.items() if k in accepted}
+    est = cls(**quick)
+    params = est.get_params(deep=False)
+    # no work in __init__: exactly the parameters, stored as given
+    assert set(vars(est)) == set(params) == set(accepted)
+    assert all(getattr(est, k) is v for k, v in quick.items())
+    assert cls().set_params(**params).get_params(deep=False) == params
+    pair = _contract_pair()
+    assert est.fit(pair) is est
+    fitted = set(vars(est)) - set(params)
+    assert fitted and all(a.endswith("_") or a.startswith("_") for a in fitted), fitted
+    check_is_fitted(est)
+    assert est.get_params(deep=False) == params
+    twin = clone(est)
+    assert twin.get_params(deep=False) == params
+    with pytest.raises(NotFittedError):
+        check_is_fitted(twin)
+    np.testing.assert_array_equal(twin.fit_predict(pair), est.labels_)
