@@ -7,6 +7,7 @@ from importlib import import_module
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
+from sklearn.base import clone
 from sklearn.cluster import KMeans as SkKMeans
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
@@ -110,6 +111,17 @@ def test_estimator_follows_the_scikit_learn_contract(blobs):
     with pytest.raises(ValueError, match=r"X: expected 5 features \(as in fit\), got 3"):
         est.predict(X[:, :3])
     assert check_is_fitted(est) is None
+    # clone: the same parameters, unfitted; fit returns self, and fit_predict is its labels_
+    twin = clone(est)
+    assert (
+        twin.get_params()
+        == est.get_params()
+        == KMeans().set_params(**est.get_params()).get_params()
+    )
+    with pytest.raises(NotFittedError):
+        check_is_fitted(twin)
+    assert twin.fit(X) is twin
+    np.testing.assert_array_equal(clone(est).fit_predict(X), est.labels_)
     # a refused refit is no fit: the previous labels and centres looked fitted
     with pytest.raises(ValueError):
         est.set_params(n_clusters=len(X) + 1).fit(X)
