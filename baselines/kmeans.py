@@ -17,6 +17,8 @@ from baselines._validation import check_positive_int, check_seed
 from dtc.cluster.kmeans import _scale_exponent
 from dtc.methods import TransferClusterer
 
+__all__ = ["TargetKMeans"]
+
 
 class TargetKMeans(TransferClusterer):
     """K-means on the target features.

@@ -28,6 +28,8 @@ from sklearn.cluster import SpectralClustering
 from baselines._validation import check_positive_int, check_seed
 from dtc.methods import TransferClusterer
 
+__all__ = ["TargetSpectral"]
+
 
 class TargetSpectral(TransferClusterer):
     """Spectral clustering (Ng, Jordan & Weiss, NIPS 2001) of the target's kNN graph.

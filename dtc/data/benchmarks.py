@@ -69,6 +69,8 @@ __all__ = [
     "DATA_ENV",
     "PREPROCESSINGS",
     "benchmark_info",
+    "data_dir_problem",
+    "domain_files",
     "list_benchmarks",
     "load_domain",
     "load_pair",
