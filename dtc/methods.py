@@ -47,6 +47,8 @@ __all__ = [
     "register",
 ]
 
+#: The entry-point group methods are registered under (``pyproject.toml``:
+#: ``[project.entry-points."dtc.methods"]``).
 ENTRY_POINT_GROUP = "dtc.methods"
 
 

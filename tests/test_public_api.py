@@ -64,3 +64,38 @@ def test_a_package_exports_only_what_its_modules_export(package):
         if home == package or not home.startswith(package + ".") or "._" in home:
             continue
         assert name in importlib.import_module(home).__all__, f"{name} not in {home}.__all__"
+
+
+def _assignment_comment(package: str, name: str) -> str | None:
+    """The ``#:`` comment right above the module-level assignment of ``name`` in
+    ``package`` or one of its modules, '' when it has none, None when none assigns it."""
+    import re
+
+    root = importlib.import_module(package)
+    names = [package]
+    if hasattr(root, "__path__"):
+        names += [i.name for i in pkgutil.walk_packages(root.__path__, package + ".")]
+    pattern = re.compile(rf"^{re.escape(name)}\s*(:[^=]*)?=")
+    for module_name in names:
+        lines = inspect.getsource(importlib.import_module(module_name)).splitlines()
+        for i, line in enumerate(lines):
+            if pattern.match(line):
+                comment = []
+                while i > 0 and lines[i - 1].startswith("#:"):
+                    i -= 1
+                    comment.insert(0, lines[i][2:].strip())
+                return " ".join(comment)
+    return None
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_exported_constant_is_documented(package):
+    # a constant has no docstring: the `#:` comment above it is its documentation (as
+    # KNN_NEIGHBOURS had); DATA_ENV, PREPROCESSINGS, MLP_PRESETS and
+    # dtc.methods.ENTRY_POINT_GROUP had none
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if callable(obj) or inspect.ismodule(obj) or name == "__version__":
+            continue
+        assert _assignment_comment(package, name), f"{package}.{name} has no #: comment"

@@ -77,6 +77,8 @@ __all__ = [
     "resolve_data_dir",
 ]
 
+#: The environment variable that names the data directory when no ``data_dir`` is given
+#: (:func:`resolve_data_dir`).
 DATA_ENV = "DTC_DATA"
 
 _JDA_SOURCE = (
@@ -89,6 +91,9 @@ _JDA_PAPER = (
     "Distribution Adaptation. ICCV 2013."
 )
 
+#: Preprocessing name -> function of a domain's ``X`` ``(n, d)`` returning the float64
+#: ``(n, d)`` features (``preprocess=`` of :func:`load_domain`; ``"standard"`` is each
+#: benchmark's own, one of these).
 PREPROCESSINGS = {
     "raw": lambda X: np.array(X, dtype=np.float64),  # a copy: never the cached array
     "l2": unit_l2_rows,

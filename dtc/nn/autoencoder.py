@@ -40,6 +40,9 @@ __all__ = [
     "mlp",
 ]
 
+#: Preset name -> ``(hidden widths, embedding width)`` of :class:`MLPAutoencoder`
+#: (``architecture=`` of :func:`build_autoencoder`): ``"dec"`` the DEC / IDEC shape
+#: d-500-500-2000-10, ``"small"`` d-256-128-32, what ``"mlp"`` builds by default.
 MLP_PRESETS: dict[str, tuple[tuple[int, ...], int]] = {
     "dec": ((500, 500, 2000), 10),
     "small": ((256, 128), 32),
