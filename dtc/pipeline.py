@@ -793,6 +793,8 @@ class DTC(TransferClusterer):
     # different input widths; the shared mode needs one feature space.
     @property
     def accepts_heterogeneous(self) -> bool:
+        """Whether a heterogeneous pair (source and target of different ``d``) is accepted:
+        with ``encoder_mode="asymmetric"`` only."""
         return self.encoder_mode == "asymmetric"
 
     # -- validation -----------------------------------------------------------

@@ -99,3 +99,48 @@ def test_every_exported_constant_is_documented(package):
         if callable(obj) or inspect.ismodule(obj) or name == "__version__":
             continue
         assert _assignment_comment(package, name), f"{package}.{name} has no #: comment"
+
+
+def _public_classes():
+    import dtc.align
+    from dtc import methods
+
+    classes = {}
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                classes[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    for registry in (dtc.align, methods):
+        for name in registry.available():
+            cls = registry.get_class(name)
+            classes[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return classes
+
+
+def test_every_public_method_of_a_public_class_has_a_docstring():
+    # Autoencoder.forward and ClusteringLayer.forward showed torch's "Define the
+    # computation performed at every call" (what they take and return: nowhere), and
+    # ConvAutoencoder.encoder_blocks and DTC.accepts_heterogeneous had none at all
+    import torch.nn as nn
+
+    generic = inspect.getdoc(nn.Module.forward)
+    undocumented = []
+    for qualname, cls in _public_classes().items():
+        for name in dir(cls):
+            if name.startswith("_") or name == "extra_repr":  # extra_repr: torch's repr hook
+                continue
+            owner = next((k for k in cls.__mro__ if name in vars(k)), None)
+            if owner is None or not owner.__module__.startswith(("dtc", "baselines")):
+                continue
+            attr = vars(owner)[name]
+            if isinstance(attr, property):
+                doc = attr.fget.__doc__
+            elif isinstance(attr, (classmethod, staticmethod)) or inspect.isfunction(attr):
+                doc = inspect.getdoc(getattr(cls, name))  # an override inherits its doc
+            else:
+                continue
+            if not doc or inspect.cleandoc(doc) == generic:
+                undocumented.append(f"{qualname}.{name}")
+    assert undocumented == []

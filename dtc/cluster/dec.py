@@ -212,6 +212,8 @@ class ClusteringLayer(nn.Module):
         self.centers.copy_(c)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Student-t soft assignment (:func:`soft_assignment`) of ``z`` ``(n, dim)`` to the
+        centres: ``(n, n_clusters)``, rows sum to one."""
         return soft_assignment(z, self.centers, self.alpha)
 
     def extra_repr(self) -> str:

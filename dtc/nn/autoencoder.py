@@ -224,6 +224,8 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(n, d)`` -> ``(z, x_hat)``: the embedding ``z`` ``(n, k)`` and its
+        reconstruction ``x_hat`` ``(n, d)``."""
         z = self.encoder(x)
         return z, self.decoder(z)
 
@@ -365,6 +367,8 @@ class ConvAutoencoder(Autoencoder):
 
     @property
     def encoder_blocks(self) -> list[nn.Module]:
+        """The encoder's blocks in input-to-output order (what ``freeze_layers`` counts):
+        the convolutions and the final linear layer."""
         # The Unflatten has no weights: it is not a layer anyone would freeze.
         return list(self.encoder)[1:]
 
