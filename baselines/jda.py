@@ -145,10 +145,18 @@ class JDA(AdaptThenCluster):
     kernel : {"auto", "primal", "linear", "rbf"}, default "auto"
         ``"auto"``: primal when ``n_s + n_t >= d``, else the linear kernel.
     gamma : float, default 1.0
+        rbf width (``exp(-gamma ||x - x'||^2)``); read only with ``kernel="rbf"``.
     n_iter : int, default 10
+        Rounds of embedding and pseudo-labelling (the paper's ``T``); the first embeds
+        with the marginal term alone (TCA).
     pseudo_labels : {"auto", "nn", "kmeans"}, default "auto"
+        How the target is pseudo-labelled each round (module docstring): 1-NN from the
+        embedded source, K-means from the embedded source class (or cluster) means, or
+        ``"nn"`` with a labelled source and ``"kmeans"`` without.
     normalize : bool, default True
+        L2-normalise samples before and embedded samples after (the JDA/TCA code).
     init : {"k-means++", "source"}, default "k-means++"
+        Seeding of the final K-means (:mod:`baselines._adapt_then_cluster`).
     n_init : int, default 10
     seed : int, default 0
 
