@@ -119,6 +119,11 @@ def load_npz(
     label_offset : subtracted from numeric labels.
     classes : for string labels, the names in the order that numbers them, as in
         :func:`load_csv` (give the source's ``meta["classes"]`` when loading its target).
+
+    Returns
+    -------
+    Domain with ``X`` float32 of shape ``(n, d)`` and ``y`` int64 ``(n,)`` (``None``
+    with ``y_key=None``).
     """
     path = _existing(path)
     # opened here, closed whatever happens: np.load leaves its own file open when the
@@ -566,6 +571,11 @@ def load_mat(
         JDA/TCA releases (``X_src``, ``X_tar``).
     name, image_shape, label_offset : as in :func:`load_npz`
         (``label_offset=1`` for MATLAB's 1-based labels).
+
+    Returns
+    -------
+    Domain with ``X`` float32 of shape ``(n, d)`` (samples as rows, whatever
+    ``features_as_rows``) and ``y`` int64 ``(n,)`` (``None`` with ``y_key=None``).
 
     Notes
     -----
