@@ -185,7 +185,7 @@ def _near_origin(X: np.ndarray) -> np.ndarray:
     return X
 
 
-def _on_subsample(fn, name: str):
+def _on_subsample(fn, name: str, what: str):
     def scorer(X, labels, *, max_samples: int | None = 2000, seed: int = 0) -> float:
         X, labels = _labelled_subsample(X, labels, max_samples, seed, name)
         unit, tol = _conditioned(X)
@@ -193,7 +193,7 @@ def _on_subsample(fn, name: str):
 
     scorer.__name__ = name
     scorer.__doc__ = (
-        f"{name} of ``labels`` ``(n,)`` on features ``X`` ``(n, d)`` (higher is better), "
+        f"{what} of ``labels`` ``(n,)`` on features ``X`` ``(n, d)`` (higher is better), "
         "on a seeded subsample of at most ``max_samples`` rows."
     )
     return scorer
@@ -266,9 +266,22 @@ def _silhouette(X: np.ndarray, labels: np.ndarray, tol: float) -> float:
     return skm.silhouette_score(X, labels)
 
 
-silhouette = _on_subsample(_silhouette, "silhouette")
-calinski_harabasz = _on_subsample(_calinski_harabasz, "calinski_harabasz")
-davies_bouldin = _on_subsample(_davies_bouldin, "davies_bouldin")
+silhouette = _on_subsample(
+    _silhouette,
+    "silhouette",
+    "The mean silhouette coefficient (Rousseeuw, J. Comput. Appl. Math. 1987)",
+)
+calinski_harabasz = _on_subsample(
+    _calinski_harabasz,
+    "calinski_harabasz",
+    "The Calinski-Harabasz between/within dispersion ratio (Calinski & Harabasz, Comm. Stat. 1974)",
+)
+davies_bouldin = _on_subsample(
+    _davies_bouldin,
+    "davies_bouldin",
+    "Minus the Davies-Bouldin index (Davies & Bouldin, IEEE TPAMI 1979; the index is lower "
+    "for better partitions)",
+)
 
 
 def _input_eps(value) -> float:

@@ -862,3 +862,19 @@ def test_stability_default_k_means_takes_the_seeds_of_each_pair(monkeypatch):
     X = np.random.default_rng(0).normal(size=(60, 2))
     scores.clustering_stability(X, 3, n_pairs=2, seed=7)
     assert seeds == [7, 8, 9, 10]
+
+
+def test_every_score_names_its_paper_and_davies_bouldin_its_sign(blobs):
+    # help() of the three feature scores showed only "silhouette of labels (n,) on
+    # features X (n, d) (higher is better)": no paper, and for Davies-Bouldin, whose index
+    # is better lower, not that the value is its negation
+    import re
+
+    named = {**scores.LABEL_SCORES, **scores.PROB_SCORES, "stability": scores.clustering_stability}
+    for name, fn in named.items():
+        assert re.search(r"\b(19|20)\d\d\b", fn.__doc__), name
+    assert scores.davies_bouldin.__doc__.startswith("Minus the Davies-Bouldin index")
+    X, y = blobs
+    assert scores.davies_bouldin(X, y, max_samples=None) == pytest.approx(
+        -skm.davies_bouldin_score(X, y)
+    )
