@@ -25,7 +25,8 @@ METRICS = ("euclidean", "l1", "l2", "manhattan", "cosine")
 
 
 class TargetAgglomerative(TransferClusterer):
-    """Hierarchical clustering of the target features.
+    """Hierarchical clustering of the target features (by default Ward's criterion: Ward,
+    JASA 1963).
 
     Parameters
     ----------

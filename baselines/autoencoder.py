@@ -264,7 +264,8 @@ class TargetAEKMeans(_AEKMeans):
 class SourceAEKMeans(_AEKMeans):
     __doc__ = (
         "Autoencoder trained on the source only, applied to the target, K-means of the "
-        "target's embeddings (feature transfer; source labels unused).\n" + _shared_doc()
+        "target's embeddings (feature-representation transfer: Pan & Yang, IEEE TKDE 2010, "
+        "Sec. 3.2; source labels unused).\n" + _shared_doc()
     )
     _train_on = "source"
     uses_source = True

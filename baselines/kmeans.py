@@ -21,7 +21,8 @@ __all__ = ["TargetKMeans"]
 
 
 class TargetKMeans(TransferClusterer):
-    """K-means on the target features.
+    """K-means on the target features (Lloyd's algorithm, IEEE Trans. Information Theory
+    1982, with k-means++ seeding, Arthur & Vassilvitskii, SODA 2007).
 
     Parameters
     ----------

@@ -18,7 +18,9 @@ __all__ = ["ModelTransfer"]
 
 
 class ModelTransfer(AdaptThenCluster):
-    """K-means on the target initialised at source class means / source cluster centres.
+    """K-means on the target initialised at source class means / source cluster centres
+    (the "model transfer" reading of transfer clustering, e.g. the baselines of Jiang &
+    Chung, ECML PKDD 2012, and Dai et al., ICML 2008; module docstring).
 
     Parameters
     ----------

@@ -20,7 +20,8 @@ __all__ = ["SourceNearestNeighbour"]
 
 
 class SourceNearestNeighbour(TransferClusterer):
-    """Label the target by its nearest labelled source sample (Euclidean).
+    """Label the target by its nearest labelled source sample (Euclidean): the "NN"
+    baseline of Gong et al. (CVPR 2012) and Long et al. (ICCV 2013).
 
     Parameters
     ----------

@@ -207,7 +207,8 @@ def log_coral(source: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-3) 
 
 
 class CORALLoss(AlignmentLoss):
-    """Deep CORAL as a loss module; see :func:`coral`. Ignores ``context``."""
+    """Deep CORAL (Sun & Saenko, ECCV-W 2016) as a loss module; see :func:`coral`. Ignores
+    ``context``."""
 
     min_samples = 2
 
@@ -216,7 +217,8 @@ class CORALLoss(AlignmentLoss):
 
 
 class LogCORALLoss(AlignmentLoss):
-    """Log-Euclidean CORAL as a loss module; see :func:`log_coral`. Ignores ``context``."""
+    """Log-Euclidean CORAL (Wang et al., arXiv:1707.09842, 2017) as a loss module; see
+    :func:`log_coral`. Ignores ``context``."""
 
     min_samples = 2
 

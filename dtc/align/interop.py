@@ -260,7 +260,8 @@ class PytorchAdaptLoss(AlignmentLoss):
 
 
 class PAMMDLoss(PytorchAdaptLoss):
-    """pytorch-adapt's ``MMDLoss`` (``kernel_scales``, ``mmd_type`` ``"linear"`` (its
+    """pytorch-adapt's ``MMDLoss``, its implementation of DAN's multi-kernel MMD (Long et al.,
+    ICML 2015, as its docstring cites) (``kernel_scales``, ``mmd_type`` ``"linear"`` (its
     default, equal batch sizes) or ``"quadratic"``, ``bandwidth``); registered as
     ``pa_mmd``. Its conventions differ from :mod:`dtc.align.mmd`'s, see there. Needs two
     samples per domain (with one, its linear estimate is NaN and its quadratic one
