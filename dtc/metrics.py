@@ -247,7 +247,9 @@ def macro_f1(y_true, y_pred) -> float:
 def evaluate(y_true, y_pred, *, cluster_classes=None, imbalance: bool = False) -> dict[str, float]:
     """The standard report on ``y_true`` ``(n,)`` class labels and ``y_pred`` ``(n,)``
     cluster labels, a dict of floats: ``acc`` (Hungarian), ``nmi``, ``ari``, ``purity``;
-    ``acc_unmatched`` when ``cluster_classes`` is given; with ``imbalance=True`` also
+    ``acc_unmatched`` when ``cluster_classes`` ``(n_clusters,)`` is given (cluster ``c``
+    named by class ``cluster_classes[c]``, see :func:`acc_unmatched`); with
+    ``imbalance=True`` also
     ``macro_f1``, ``balanced_acc``, ``min_recall`` (the worst class's recall) and
     ``minority_recall`` (the smallest class's recall)."""
     imbalance = check_bool(imbalance, method="evaluate", name="imbalance")
