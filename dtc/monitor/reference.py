@@ -188,6 +188,9 @@ class NoTransferReference(BaseEstimator):
         model's whole budget: its gradient steps (pretraining, adaptation, self-training)
         in epochs of the target.
     batch_size, lr, weight_decay, noise, mask : as in DTC's pretraining.
+        Their meaning, not their defaults: a reference built directly trains on batches
+        of 256 (DTC's default is 64); :meth:`from_estimator` copies the estimator's
+        values.
     n_init : int
         K-means restarts.
     seed : int
