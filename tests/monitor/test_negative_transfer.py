@@ -251,6 +251,27 @@ def test_settings_that_train_the_same_reference_share_its_cache_entry():
         NoTransferReference(K, **{**kw, "n_latent": 4.5}).fit(X)
 
 
+def test_the_reference_refuses_labels_or_a_malformed_image_shape_by_name():
+    # fit(X, y), scikit-learn's habit, read the labels as image_shape: ignored by a fully
+    # connected network (a fit "with labels" that read none), and with "conv" an error not
+    # naming the reference; a string or a non-integer size failed in int()'s words, or was
+    # truncated unread
+    X, y = blobs()
+    kw = {"hidden": (16,), "n_latent": 4, "epochs": 1, "batch_size": 32}
+    for architecture in ("mlp", "conv"):
+        with pytest.raises(
+            ValueError,
+            match=r"^NoTransferReference\.fit: image_shape must be \(H, W\) or \(C, H, W\) of "
+            rf"positive ints, got {len(y)} values \(fit reads no labels",
+        ):
+            NoTransferReference(K, **kw, architecture=architecture).fit(X, y)
+    for bad in ("ab", (3, "x"), (2.5, 2), (2, -3), 6, (6,)):
+        with pytest.raises(ValueError, match=r"^NoTransferReference\.fit: image_shape must be"):
+            NoTransferReference(K, **kw).fit(X, bad)
+    # a well-formed shape is taken, as the monitor passes it
+    assert NoTransferReference(K, **kw).fit(X, image_shape=(2, 3)).labels_.shape == (len(X),)
+
+
 def test_the_reference_memory_keeps_the_most_recent_entries_only(monkeypatch):
     # Unbounded, a notebook looping over seeds kept an entry per fit for the life of the
     # process (its key holds the seed): 0.65 MiB each at 5,000 rows.
