@@ -333,7 +333,8 @@ class CDANELoss(CDANLoss):
     """CDAN+E (Long et al., NeurIPS 2018): :class:`CDANLoss` with entropy conditioning,
     each sample weighted by
     ``1 + exp(-H(g))`` (normalised within its domain). The weights carry no gradient unless
-    ``entropy_gradient=True`` (the authors' code); see the module docstring."""
+    ``entropy_gradient=True`` (the authors' code); see the module docstring. Parameters
+    and call as in :class:`CDANLoss`, less ``entropy_conditioning`` (always on)."""
 
     def __init__(self, *args, **params):
         if "entropy_conditioning" in params:
