@@ -123,7 +123,9 @@ class TransferSpectralClustering(TransferClusterer):
         ``r``, the weight of the instance-feature (co-clustering) terms; the paper's
         example uses 3.
     n_neighbors : int, default 10
-        Neighbours per instance in each domain's kNN graph.
+        Neighbours per instance in each domain's kNN graph, the instance itself not
+        counted (as :func:`dtc.cluster.knn_graph`; :class:`baselines.spectral.TargetSpectral`
+        counts it: its 10 are 9 others).
     metric : str, default "cosine"
         Distance of the kNN graphs (any metric of ``sklearn.neighbors``).
     step : float, default 1.0
