@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "SEED_MAX",
     "check_bool",
+    "check_image_shape",
     "check_seed",
     "float_array",
     "forget_fit",
@@ -88,6 +89,16 @@ def seed_argument(reserve: int = 0):
 def is_int_at_least(value, low: int) -> bool:
     """Whether ``value`` is an int >= ``low``, Python's or numpy's (a bool is not)."""
     return not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= low
+
+
+def check_image_shape(value, name: str) -> tuple[int, ...]:
+    """``value`` as ``(H, W)`` or ``(C, H, W)`` of positive ints (Python's or numpy's), else
+    ``ValueError`` naming ``name``: ``int()`` would truncate 8.9 to 8 and keep ``(-8, -8)``,
+    whose product is 64 too."""
+    given = tuple(value) if np.ndim(value) == 1 else None
+    if given is None or len(given) not in (2, 3) or not all(is_int_at_least(s, 1) for s in given):
+        raise ValueError(f"{name} must be (H, W) or (C, H, W) of positive ints, got {value!r}")
+    return tuple(int(s) for s in given)
 
 
 def check_bool(value, *, method: str, name: str) -> bool:

@@ -14,7 +14,13 @@ import numpy as np
 
 # check_features lives with the other validators, so that dtc.nn and dtc.cluster take it
 # without importing the data room; it is part of dtc.data's API all the same.
-from dtc._validation import _check_unmasked, check_bool, check_features, host_array
+from dtc._validation import (
+    _check_unmasked,
+    check_bool,
+    check_features,
+    check_image_shape,
+    host_array,
+)
 
 __all__ = ["Domain", "DomainPair", "check_features"]
 
@@ -82,22 +88,7 @@ class Domain:
             self, "y", _check_labels(self.y, X.shape[0], name=f"Domain {self.name!r}: y")
         )
         if self.image_shape is not None:
-            given = tuple(self.image_shape) if np.ndim(self.image_shape) == 1 else None
-            if (
-                given is None
-                or len(given) not in (2, 3)
-                or not all(
-                    isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
-                    for s in given
-                )
-                or min(given) < 1
-            ):
-                # int() would truncate 8.9 to 8 and keep (-8, -8), whose product is 64 too
-                raise ValueError(
-                    f"Domain {self.name!r}: image_shape must be (H, W) or (C, H, W) of "
-                    f"positive ints, got {self.image_shape!r}"
-                )
-            shape = tuple(int(s) for s in given)
+            shape = check_image_shape(self.image_shape, f"Domain {self.name!r}: image_shape")
             if int(np.prod(shape)) != X.shape[1]:
                 raise ValueError(
                     f"Domain {self.name!r}: image_shape {shape} has {int(np.prod(shape))} "

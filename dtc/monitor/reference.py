@@ -41,6 +41,7 @@ from dtc._torch_state import cpu_kernels, training_defaults
 from dtc._validation import (
     check_bool,
     check_features,
+    check_image_shape,
     check_number,
     check_seed,
     forget_fit,
@@ -90,28 +91,6 @@ def _library_versions() -> dict[str, str]:
 def clear_reference_cache() -> None:
     """Forget every in-memory reference (the disk cache is left alone)."""
     _MEMORY.clear()
-
-
-def _check_image_shape(image_shape) -> list[int]:
-    """``image_shape`` of :meth:`NoTransferReference.fit` as a list of 2 or 3 positive ints
-    (as :class:`~dtc.data.Domain` checks its own), else ``ValueError`` naming it: labels
-    passed as scikit-learn's ``fit(X, y)`` were read as an image shape, ignored with a
-    fully connected network, and ``int()`` of a string failed in its own words."""
-    given = list(image_shape) if np.ndim(image_shape) == 1 else None
-    if (
-        given is None
-        or len(given) not in (2, 3)
-        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in given)
-        or min(given) < 1
-    ):
-        many = given is not None and len(given) > 3  # a row of labels, as fit(X, y) gives
-        shown = f"{len(given)} values" if many else repr(image_shape)
-        hint = " (fit reads no labels: its second argument is image_shape, not y)" if many else ""
-        raise ValueError(
-            "NoTransferReference.fit: image_shape must be (H, W) or (C, H, W) of positive "
-            f"ints, got {shown}{hint}"
-        )
-    return [int(s) for s in given]
 
 
 def fingerprint(X, settings: dict) -> str:
@@ -426,7 +405,16 @@ class NoTransferReference(BaseEstimator):
         # a mere warning, and a value past float32 was reported as NaN / Inf
         X = check_features(X, name="NoTransferReference: X")
         self._check(X)
-        shape = None if image_shape is None else _check_image_shape(image_shape)
+        if image_shape is not None and np.ndim(image_shape) == 1 and len(image_shape) > 3:
+            # fit(X, y), scikit-learn's habit: the labels were read as an image shape, and
+            # ignored with a fully connected network
+            raise ValueError(
+                "NoTransferReference.fit: image_shape must be (H, W) or (C, H, W) of positive "
+                f"ints, got {len(image_shape)} values (fit reads no labels: its second "
+                "argument is image_shape, not y)"
+            )
+        name = "NoTransferReference.fit: image_shape"
+        shape = None if image_shape is None else list(check_image_shape(image_shape, name))
         shape = shape if self._uses_image_shape() else None  # one reference for any shape
         import torch  # the thread count it trains on
 
