@@ -2116,6 +2116,60 @@ def test_frozen_guard_gives_scikit_learns_chances(load_script, tmp_path, capsys)
     assert "judged by the guard frozen in" in capsys.readouterr().out
 
 
+def test_learned_guard_features_by_hand(load_script):
+    """Each feature of a run, by hand, with its checks recorded and without: a check that did
+    not run reads as passing it (similarity, signal ratio and agreement 1, p-value 0, the
+    calibration's and the reliabilities' 0), a NaN similarity as 0 (a mutation of any of these
+    defaults went unnoticed: every recorded run holds them)."""
+    script = load_script("learned_guard")
+    bare = guard_row("office_A->W", 0, "positive", False, 0.5, 0.6)
+    diagnostics = [0.1 - 0.2, 0.1 - 0.2, 1.0 - 2.0, 1.0 - 2.0]
+    np.testing.assert_allclose(
+        script.features(bare),
+        [0.3 - 0.4, 0.1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, *diagnostics],
+        rtol=0,
+        atol=1e-12,
+    )
+    checked = {
+        **bare,
+        "calibration": {"restart_spread": 0.2, "source_bias": 0.3, "resolution": 0.4},
+        "correspondence": {
+            "statistic": 2.0,
+            "p_value": 0.01,
+            "similarity": float("nan"),
+            "signal_ratio": 0.5,
+            "reliability_source": 0.6,
+            "reliability_target": 0.7,
+        },
+        "class_agreement": {"agreement": 0.8},
+    }
+    np.testing.assert_allclose(
+        script.features(checked),
+        [0.3 - 0.4, 0.1, 0.2, 0.3, 0.4, 2.0, 0.01, 0.0, 0.5, 0.6, 0.7, 0.8, 0, *diagnostics],
+        rtol=0,
+        atol=1e-12,
+    )
+    assert len(script.features(bare)) == len(script.FEATURES) == 17
+
+
+def test_a_frozen_guard_of_the_wrong_shape_or_a_zero_scale_is_named(load_script):
+    """A weight short, a scale of 0 (a division by zero: infinite z, chances of 0 or 1 or
+    NaN) and an intercept of True (a bool, not a number) are refused in one line each."""
+    script = load_script("learned_guard")
+    rows = noisy_guard_rows(1, ("A->W",), 30)
+    guard = script.fit_guard(rows)
+    with pytest.raises(ValueError, match=r"^weights: expected 17 finite numbers"):
+        script.frozen_chances({**guard, "weights": guard["weights"][:-1]}, rows)
+    with pytest.raises(ValueError, match=r"^scale: expected positive numbers"):
+        script.frozen_chances({**guard, "scale": [0.0, *guard["scale"][1:]]}, rows)
+    with pytest.raises(ValueError, match=r"^intercept: expected a finite number, got True"):
+        script.frozen_chances({**guard, "intercept": True}, rows)
+    for bad in (float("nan"), float("inf")):  # every chance NaN, or 0 / 1 whatever the run
+        with pytest.raises(ValueError, match=r"^intercept: expected a finite number"):
+            script.frozen_chances({**guard, "intercept": bad}, rows)
+    assert script.frozen_chances({**guard, "intercept": 0}, rows).shape == (30,)  # an int
+
+
 def test_learned_guard_falls_back_only_on_runs_the_monitor_kept(load_script):
     script = load_script("learned_guard")
     kept = guard_row("office_A->W", 0, "positive", False, 0.5, 0.6)
@@ -2618,6 +2672,45 @@ def test_learned_guard_predicts_the_one_outcome_its_training_runs_hold(load_scri
     np.testing.assert_array_equal(script.held_out_chances(below), [1.0] * 4)
 
 
+def test_learned_guard_predicts_the_outcome_of_the_other_pairs_not_its_own(load_script):
+    """Every A->W run ended above target-only and every W->A run below: each pair's fold
+    predicts the other pair's outcome, never its own (reading its own labels, the held-out
+    pair's, went unnoticed where every run had one outcome)."""
+    script = load_script("learned_guard")
+    rows = [
+        guard_row(f"office_{p}", s, "positive", False, 0.5, acc)
+        for p, acc in (("A->W", 0.6), ("W->A", 0.4))
+        for s in range(2)
+    ]
+    np.testing.assert_array_equal(script.held_out_chances(rows), [1.0, 1.0, 0.0, 0.0])
+
+
+def test_learned_guard_fits_with_the_c_asked_for(load_script):
+    """``C`` reaches the logistic regression of each fold and of the frozen guard: the
+    chances are scikit-learn's with that C (every test used the default C = 1)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    script = load_script("learned_guard")
+    rows = noisy_guard_rows(2, ("A->W", "W->A", "C->D"), 10)
+    X = np.array([script.features(r) for r in rows])
+    y = np.array([r["acc_transfer"] < 0.49 for r in rows])
+    groups = np.array([r["case"] for r in rows])
+    expected = np.empty(len(rows))
+    for g in np.unique(groups):
+        test = groups == g
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=5000))
+        expected[test] = model.fit(X[~test], y[~test]).predict_proba(X[test])[:, 1]
+    chances = script.held_out_chances(rows, C=0.05)
+    np.testing.assert_allclose(chances, expected, rtol=1e-10)
+    assert not np.allclose(chances, script.held_out_chances(rows, C=1.0))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=5000)).fit(X, y)
+    guard = script.fit_guard(rows, C=0.05)
+    assert guard["C"] == 0.05
+    np.testing.assert_allclose(guard["weights"], model[1].coef_[0], rtol=1e-10)
+
+
 def test_learned_guard_line_reads_the_worst_case_averaged_over_its_runs(load_script):
     """Hand-computed: case a's runs at -3 and +1 points average -1.0, case b's one run +2;
     the worst case's mean is -1.0, not the worst run's -3.0."""
@@ -2629,6 +2722,35 @@ def test_learned_guard_line_reads_the_worst_case_averaged_over_its_runs(load_scr
     ]
     line = " ".join(script.guard_line("t", rows).split())
     assert "worst -3.0" in line and line.endswith("worst case mean -1.0")
+
+
+def test_learned_guard_prints_a_line_per_threshold_and_per_set(load_script, tmp_path, capsys):
+    """main's lines: the leave-one-pair-out header (not under --model, whose guard was fitted
+    on every pair), the monitor as run (t = 1, which no chance exceeds) then a line per lower
+    threshold; --by-set repeats the lower thresholds alone for each record set."""
+    script = load_script("learned_guard")
+    path = tmp_path / "fresh11_s0.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in noisy_guard_rows(0, ("A->W", "W->A"), 3)))
+    lower = ["0.50", "0.30", "0.20", "0.10", "0.05"]
+    assert script.main([str(path), "--by-set"]) == 0
+    names = [line[:26].rstrip() for line in capsys.readouterr().out.splitlines()]
+    assert names == [
+        "6 runs of 2 base pairs, each judged by a guard fitted on the others"[:26],
+        "the monitor as run",
+        *(f"learned guard, t = {t}" for t in lower),
+        "fresh11 (6 runs):",
+        *(f"  t = {t}" for t in lower),
+    ]
+    guard = tmp_path / "guard.json"
+    assert script.main([str(path), "--fit", str(guard)]) == 0
+    capsys.readouterr()
+    assert script.main([str(path), "--model", str(guard)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"6 runs, judged by the guard frozen in {guard}"
+    assert [line[:26].rstrip() for line in lines[1:]] == [
+        "the monitor as run",
+        *(f"learned guard, t = {t}" for t in lower),
+    ]
 
 
 def test_learned_guard_by_set_counts_a_run_two_files_of_a_set_hold_once(load_script, tmp_path):
@@ -3085,6 +3207,22 @@ def test_the_learned_guard_names_an_empty_selection(load_script, tmp_path, capsy
     with pytest.raises(SystemExit):
         script.main(["--issue-kinds", str(path)])
     assert "no runs to judge (--issue-kinds drops the *_matched cases)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field", ["acc_transfer", "final_score"])
+def test_the_learned_guard_names_runs_of_an_older_harness(field, load_script, tmp_path, capsys):
+    """A run lacking either field the guard reads is named in one line, whichever it lacks
+    (the check of both at once went untested: a run lacking one was a KeyError traceback)."""
+    script = load_script("learned_guard")
+    path = tmp_path / "old.jsonl"
+    rows = [guard_row(f"office_{p}", 0, "positive", False, 0.5, 0.6) for p in ("A->W", "W->A")]
+    del rows[1][field]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(SystemExit) as exit_:
+        script.main([str(path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "runs without acc_transfer/final_score (older harness output): ['office_W->A']" in err
 
 
 def test_summaries_refuse_runs_made_under_different_settings(load_script, tmp_path, capsys):
