@@ -780,6 +780,25 @@ def test_one_selection_two_files_hold_counts_once_whatever_its_time(load_script)
         script.distinct_selections([new, {**new, "dtc_params": {"lam": 0.5}}])
 
 
+def test_model_selection_pools_seeds_and_parts_two_settings(load_script):
+    """A selection at another seed is another selection (counted, not merged, nor refused as
+    a disagreement), and rows of exactly two settings are summarised apart, by hand."""
+    script = load_script("model_selection")
+    row = {"pair": "digits", "axis": "lam", "acc_oracle": 0.8, "acc_mean": 0.6}
+    row |= {"accs": {"a": 0.8, "b": 0.4}, "settings": {"criterion": "knn_agreement"}}
+    rows = [{**row, "seed": 0, "acc_chosen": 0.8}, {**row, "seed": 1, "acc_chosen": 0.4}]
+    assert script.distinct_selections(rows) == rows
+    lines = script.summary_by_settings(rows)
+    assert lines[1].startswith("all axes: label-free choice = ORACLE in 50% of 2 selections")
+    other = {**rows[1], "settings": {"criterion": "silhouette"}}
+    lines = script.summary_by_settings([rows[0], other])
+    assert lines[0] == "the rows hold 2 different settings: summarised apart, not pooled"
+    assert lines[1] == "criterion=knn_agreement (1 selections):"
+    assert lines[2].startswith("  all axes: label-free choice = ORACLE in 100% of 1 selections")
+    assert lines[4] == "criterion=silhouette (1 selections):"
+    assert lines[5].startswith("  all axes: label-free choice = ORACLE in 0% of 1 selections")
+
+
 def test_model_selection_candidates_fit_along_every_axis(load_script, digits):
     """Each axis's candidates start from the family's default and change one parameter; the
     k axis clusters the adapted target plainly, so every k fits (with the default's
@@ -1004,6 +1023,24 @@ def test_model_selection_summarises_only_the_axes_asked_for(
     shown = capsys.readouterr().out
     assert "all axes: label-free choice = ORACLE in 100% of 1 selections" in shown
     assert "loss" not in shown
+
+
+def test_model_selection_summarises_only_the_pairs_asked_for(
+    faked_model_selection, tmp_path, capsys
+):
+    """--out may hold other pairs from an earlier run (--quick's pairs, say): the summary is
+    of the pairs run now, as of the axes (a row of another pair was counted)."""
+    script = faked_model_selection
+    out = tmp_path / "ms.jsonl"
+    assert script.main(["--axes", "lam", "--out", str(out)]) == 0
+    (row,) = [json.loads(t) for t in out.read_text().splitlines()]
+    other = {**row, "pair": "other_pair", "acc_chosen": 0.0}
+    out.write_text(json.dumps(row) + "\n" + json.dumps(other) + "\n")
+    capsys.readouterr()
+    assert script.main(["--axes", "lam", "--out", str(out)]) == 0 and script.fitted == [4]
+    shown = capsys.readouterr().out
+    assert "all axes: label-free choice = ORACLE in 100% of 1 selections" in shown
+    assert "other_pair" not in shown
 
 
 def test_labels_that_are_not_one_per_target_row_are_refused_naming_the_candidate():
