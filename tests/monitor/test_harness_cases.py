@@ -240,6 +240,83 @@ def test_source_selection_row_by_hand(load_script, monkeypatch):
     }
 
 
+def test_source_selection_fits_each_candidate_once_and_ranks_with_its_arguments(
+    load_script, monkeypatch, capsys, tmp_path
+):
+    """run_target, DTC and rank_sources faked: each candidate is fitted once for both
+    rankings; rank_sources gets the candidates' number of clusters, benchmark and --seed; a
+    choice tying the ORACLE in ACC matches it; a true source is told from the ORACLE (the
+    ORACLE here is a constructed source); the row records --seed. Hand-computed ACCs: the
+    classes 1.0, one cluster 2/6, classes 1 and 2 merged 4/6."""
+    import dtc.pipeline
+    from dtc.data import Domain, DomainPair
+
+    script = load_script("source_selection")
+    y = np.array([0, 0, 1, 1, 2, 2])
+    tgt = Domain(np.zeros((6, 2)), y)
+    names = ["source", "source_permuted", "source_corrupted"]
+    cands = {n: Domain(np.full((4, 2), float(i))) for i, n in enumerate(names)}
+    labels = {"source": np.minimum(y, 1), "source_permuted": y, "source_corrupted": 2 - y}
+    fitted, ranked = [], []
+
+    class FakeDTC:
+        def __init__(self, **params):
+            pass
+
+        def benchmark_defaults(self, benchmark, params):
+            return {}
+
+        def get_params(self, deep=True):
+            return {}
+
+        def fit(self, pair):
+            name = next(n for n, d in cands.items() if d is pair.source)
+            fitted.append(name)
+            self.labels_ = labels[name]
+            return self
+
+    def fake_rank_sources(target, sources, n_clusters, fit_fn, check_sources, **kw):
+        ranked.append((n_clusters, check_sources, kw))
+        for d in sources.values():
+            fit_fn(DomainPair(d, target, n_clusters=n_clusters))
+        # without the checks the corrupted source (tying the ORACLE), with them the true one
+        first = "source" if check_sources else "source_corrupted"
+        return [{"name": n, "excluded": False, "check": None} for n in [first, *names]]
+
+    real_dtc = dtc.pipeline.DTC
+    monkeypatch.setattr(dtc.pipeline, "DTC", FakeDTC)
+    monkeypatch.setattr(script, "rank_sources", fake_rank_sources)
+    monkeypatch.setattr(script, "candidates", lambda *a: (tgt, cands, 3, "digits"))
+    args = argparse.Namespace(pretrain_epochs=1, adapt_epochs=1, seed=7, threads=1)
+    row = script.run_target("digits", "digits", None, [None], [], None, args)
+    assert sorted(fitted) == sorted(names)  # once each, for both rankings and the ORACLE
+    kw = {"benchmark": "digits", "seed": 7}
+    assert ranked == [(3, False, kw), (3, True, kw)]
+    assert row["oracle"] == "source_permuted" and row["acc"]["source"] == pytest.approx(4 / 6)
+    assert row["without_checks"]["chosen"] == "source_corrupted"
+    assert row["without_checks"]["matches_oracle"]  # ACC 1.0, as the ORACLE's
+    assert not row["without_checks"]["chose_a_true_source"]
+    assert (row["with_checks"]["matches_oracle"], row["with_checks"]["chose_a_true_source"]) == (
+        False,
+        True,
+    )
+    # the summary's ORACLE line is the ORACLE's ACC, not a choice's
+    assert script.summary([row])[-1] == "oracle: mean ACC 100.0"
+    monkeypatch.setattr(dtc.pipeline, "DTC", real_dtc)  # main checks the budget with it
+    budget = argparse.Namespace(pretrain_epochs=3, adapt_epochs=5, seed=7, threads=2)
+    assert script.dtc_params("digits", budget) == {
+        **real_dtc().benchmark_defaults("digits", {}),
+        "pretrain_epochs": 3,
+        "adapt_epochs": 5,
+        "seed": 7,
+        "n_threads": 2,
+    }
+    monkeypatch.setattr(script, "run_target", lambda *a: {**row, "target": "usps"})
+    out = tmp_path / "ss.jsonl"
+    assert script.main(["--targets", "usps", "--seed", "7", "--out", str(out)]) == 0
+    assert [json.loads(t)["seed"] for t in out.read_text().splitlines()] == [7]
+
+
 def test_source_selection_summary_by_hand(load_script):
     """The counts of the summary apart: a true source that is not the ORACLE and the ORACLE
     that is not a true source; the choice's mean ACC, not the ORACLE's (the existing test
