@@ -282,3 +282,145 @@ def test_the_configurations_at_full_and_quick_scale(bench):
     ]
     quick = sorted({(c["task"], c["n"]) for c in bench.configurations(0.1)})
     assert quick == [("kmeans", 100_000), ("spectral", 500), ("spectral", 10_000)]
+
+
+def test_the_worker_measures_what_the_clustering_added_and_its_acc(bench, monkeypatch):
+    """Faked peaks: 300 MiB once the data exist, 250 once their temporaries are gone (the
+    baseline), 400 after the call: extra_mb is 400 - 250, not 400 - 300. One cluster for
+    every point: ACC is the largest class's share (computed from the labels by hand)."""
+    import numpy as np
+
+    import dtc._memory
+
+    peaks = iter([300.0, 250.0, 400.0])
+    monkeypatch.setattr(dtc._memory, "peak_rss_mib", lambda: next(peaks))
+    monkeypatch.setattr(dtc._memory, "reset_peak", lambda: True)
+    monkeypatch.setattr(bench, "_method", lambda method: lambda X: np.zeros(len(X), dtype=int))
+    config = {"task": "kmeans", "n": 50, "d": 2, "method": "dtc-kmeans", "threads": 1}
+    row = bench.worker(config)
+    _, y = bench.make_data(50, 2)
+    assert (row["data_peak_mb"], row["peak_mb"], row["extra_mb"]) == (300.0, 400.0, 150.0)
+    assert row["acc"] == round(np.bincount(y).max() / 50, 4) < 1
+
+
+def test_each_method_clusters_into_ten_with_its_back_end(bench, monkeypatch):
+    """The calls of the methods, faked: dtc's spectral and K-means ask for N_CLUSTERS with
+    seed 0, dtc-kmeans on scikit-learn's back end and faiss-kmeans on faiss's; scikit-learn's
+    models are built with N_CLUSTERS and random_state 0."""
+    import sys
+    import types
+
+    import numpy as np
+
+    import dtc.cluster
+
+    calls = []
+
+    def kmeans(X, k, seed, backend):
+        calls.append(("kmeans", k, seed, backend))
+        return np.zeros(len(X), dtype=int), None
+
+    def spectral(X, k, seed):
+        calls.append(("spectral", k, seed))
+        return np.zeros(len(X), dtype=int)
+
+    monkeypatch.setattr(dtc.cluster, "kmeans", kmeans)
+    monkeypatch.setattr(dtc.cluster, "spectral_clustering", spectral)
+    monkeypatch.setitem(sys.modules, "faiss", types.ModuleType("faiss"))
+    X = np.zeros((3, 2), dtype=np.float32)
+    for method in ("dtc-spectral", "dtc-kmeans", "faiss-kmeans"):
+        assert bench._method(method)(X).shape == (3,)
+    assert calls == [
+        ("spectral", 10, 0),
+        ("kmeans", 10, 0, "sklearn"),
+        ("kmeans", 10, 0, "faiss"),
+    ]
+    for method in ("sklearn-spectral-knn", "sklearn-spectral-default", "sklearn-kmeans-default"):
+        model = bench._method(method).__self__
+        assert (model.n_clusters, model.random_state) == (10, 0)
+    assert bench._method("sklearn-spectral-knn").__self__.affinity == "nearest_neighbors"
+    assert bench._method("sklearn-spectral-default").__self__.affinity == "rbf"
+    with pytest.raises(ValueError, match="method: unknown 'nope'"):
+        bench._method("nope")
+
+
+def test_combine_runs_by_hand(bench):
+    """Three skewed runs: the median of the unrounded walls (0.005 s, where the rounded ones'
+    median reads 0.01), the median CPU time (2.0, not the mean 3.0), the highest memory,
+    and the first run's other fields (its ACC)."""
+    runs = [
+        {"status": "ok", "wall_s": 0.0, "wall_raw_s": 0.004, "cpu_s": 1.0, "acc": 0.9},
+        {"status": "ok", "wall_s": 0.01, "wall_raw_s": 0.006, "cpu_s": 6.0, "acc": 0.8},
+        {"status": "ok", "wall_s": 0.01, "wall_raw_s": 0.005, "cpu_s": 2.0, "acc": 0.8},
+    ]
+    for i, r in enumerate(runs):
+        r |= {"peak_mb": 10.0 + i, "extra_mb": 5.0 - i, "data_peak_mb": 3.0}
+    row = bench.combine_runs(runs)
+    assert row["wall_raw_s"] == 0.005 and row["wall_s"] == 0.01
+    assert row["wall_runs_s"] == [0.0, 0.01, 0.01] and row["cpu_s"] == 2.0
+    assert (row["peak_mb"], row["extra_mb"], row["data_peak_mb"]) == (12.0, 5.0, 3.0)
+    assert (row["acc"], row["repeats"]) == (0.9, 3)
+
+
+def test_a_configuration_that_times_out_in_round_two_is_not_run_in_round_three(bench, monkeypatch):
+    calls = []
+
+    def run(config, timeout):
+        calls.append(config["method"])
+        if len(calls) == 1:
+            return {**config, "status": "ok", "wall_s": 1.0, "cpu_s": 1.0}
+        return {**config, "status": "timeout > 5 s"}
+
+    monkeypatch.setattr(bench, "run_in_subprocess", run)
+    rows = bench.run_rounds([{"method": "dtc-kmeans"}], 5, 3, lambda row, round_: None)
+    assert calls == ["dtc-kmeans"] * 2 and rows == [
+        {"method": "dtc-kmeans", "status": "timeout > 5 s"}
+    ]
+
+
+def test_a_workers_row_is_its_last_line_of_output(bench, monkeypatch):
+    """A library's warning printed on stdout before the row (the row is the last line)."""
+    import subprocess
+
+    row = {"method": "dtc-kmeans", "status": "ok", "wall_s": 1.0}
+
+    def done(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 0, "a warning\n" + json.dumps(row) + "\n", "")
+
+    monkeypatch.setattr(bench.subprocess, "run", done)
+    assert bench.run_in_subprocess({"method": "dtc-kmeans", "threads": 1}, 5) == row
+
+
+def test_the_table_shows_the_range_of_the_runs_and_a_memory_ratio_alone(bench):
+    """A row's range is its fastest to its slowest run, whatever their order; a refused
+    peer has a memory ratio and no time ratio, shown as such."""
+    row = {"task": "spectral", "n": 500, "d": 10, "status": "ok", "wall_s": 2.0}
+    row |= {"cpu_s": 2.0, "peak_mb": 150.0, "extra_mb": 6.0, "acc": 0.9}
+    ours = {**row, "method": "dtc-spectral", "wall_runs_s": [3.0, 1.0, 2.0]}
+    refused = {"task": "spectral", "n": 500, "d": 10, "method": "sklearn-spectral-default"}
+    refused |= {"status": "refused", "projected_mb": 1.9, "peer_over_dtc_mem": 0.3}
+    _, _, mine, peer = bench._table([ours, refused]).splitlines()
+    assert mine.split()[6] == "1.0-3.0"
+    assert peer.endswith("  -x, 0.3x") and "~2" in peer.split()
+
+
+def test_quick_runs_the_sizes_over_ten(bench, monkeypatch, capsys):
+    sizes = []
+
+    def run(config, timeout):
+        sizes.append(config["n"])
+        return {**config, "status": "no faiss"}
+
+    monkeypatch.setattr(bench, "run_in_subprocess", run)
+    assert bench.main(["--quick", "--only", "dtc-", "--repeats", "1", "--json"]) == 0
+    assert sorted(set(sizes)) == [500, 10_000, 100_000]
+
+
+def test_a_memory_ratio_from_one_mib_added_by_dtc(bench):
+    """None where dtc added under 1 MiB (module docstring): at exactly 1 MiB there is one."""
+    row = {"task": "kmeans", "n": 100, "d": 8, "status": "ok", "wall_s": 1.0}
+    ours = {**row, "method": "dtc-kmeans", "extra_mb": 1.0}
+    peer = {**row, "method": "sklearn-kmeans-default", "extra_mb": 3.0}
+    refused = {**row, "method": "sklearn-spectral", "status": "refused", "projected_mb": 763.0}
+    bench._ratios([ours, peer, refused])
+    assert peer["peer_over_dtc_mem"] == 3.0 and refused["peer_over_dtc_mem"] == 763.0
