@@ -172,6 +172,23 @@ def test_a_failed_configuration_exits_1_and_says_so(bench, monkeypatch, capsys, 
     assert bench.main(["--losses", "coral,swd", "--n", "8,16", "--d", "4", "--json"]) == 0
 
 
+def test_the_failure_line_names_five_and_counts_the_rest(bench, monkeypatch, capsys):
+    """Five failures are named; a sixth is "and 1 more"."""
+
+    def run_one(key, n, d, args):
+        return dict(loss=key, impl="?", n=n, d=d, seconds=None, peak_mb=None, status="failed")
+
+    monkeypatch.setattr(bench, "_run_one", run_one)
+    named = ", ".join(f"coral n={n} d=4" for n in range(1, 6))
+    for ns, more in (("1,2,3,4,5", ""), ("1,2,3,4,5,6", " and 1 more")):
+        assert bench.main(["--losses", "coral", "--n", ns, "--d", "4", "--json"]) == 1
+        total = len(ns.split(","))
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"bench_losses.py: {total} of {total} configurations failed or timed out "
+            f"({named}{more}): exit 1"
+        )
+
+
 def test_a_busy_machine_is_named_before_threads_that_would_wait_on_each_other(
     bench, monkeypatch, capsys
 ):
@@ -400,6 +417,44 @@ def test_the_table_shows_a_time_under_a_millisecond(bench):
     assert line.split()[6:8] == ["1.1e-04", "2.500"]
 
 
+def test_seconds_read_with_three_decimals_from_a_millisecond(bench):
+    """Three decimals from 1 ms up (1 ms itself included), two significant digits below."""
+    assert [bench._secs(s) for s in (0.005, 0.001, 0.00099, 12.3456)] == [
+        "0.005",
+        "0.001",
+        "9.9e-04",
+        "12.346",
+    ]
+
+
+def test_a_long_loss_name_is_followed_by_two_spaces_as_a_short_one(bench):
+    """The loss column is two wider than its longest key, as for dtc's names (14 for
+    pa_mmd_lin33's 12)."""
+    key = "my_losses:MeanDifference"
+    header, line = bench._table([_ok_row(key, seconds=0.5, cpu_seconds=0.5)]).splitlines()
+    assert line.startswith(key + "  dtc") and header.startswith(
+        "loss" + " " * (len(key) + 2 - 4) + "impl"
+    )
+
+
+def test_the_time_ratio_is_of_wall_seconds_not_cpu_seconds(bench):
+    """dtc 0.5 s (0.5 s of CPU) against the peer's 2.0 s (1.0 s of CPU): 0.250x, where the
+    CPU times' ratio reads 0.500x (the test above has both ratios at 0.25)."""
+    ours = _ok_row("coral", seconds=0.5, cpu_seconds=0.5)
+    peer = _ok_row("pa_coral", seconds=2.0, cpu_seconds=1.0)
+    assert (
+        bench._table([ours, peer]).splitlines()[1].endswith("  pa_coral: 0.250x time, 1.000x mem")
+    )
+
+
+def test_threads_up_to_the_maximum_are_taken(bench):
+    import argparse
+
+    assert bench.thread_count(str(bench.MAX_THREADS)) == bench.MAX_THREADS == 256
+    with pytest.raises(argparse.ArgumentTypeError, match="expected an integer <= 256, got '257'"):
+        bench.thread_count("257")
+
+
 def test_the_size_limits_skip_above_them_only(bench, pa_layers, monkeypatch):
     """The limits of the module docstring, hand-set: pytorch-adapt's quadratic MMD runs when
     the memory free is exactly its need (11 GB at n = 4096, S = 33, plus 3 GB); its linear
@@ -508,6 +563,37 @@ def test_the_worker_takes_medians_after_a_warm_up_and_the_added_peak(bench, monk
     )
 
 
+def test_the_worker_takes_the_median_not_the_mean_of_skewed_times(bench, monkeypatch):
+    """Timed calls of 1, 6 and 2 s (CPU 0.5, 3.0, 0.7): the medians 2 and 0.7, where the
+    means read 3 and 1.4 (the times of the test above are symmetric: their mean is their
+    median)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    def build(key, n):
+        return (lambda x, y: (x - y).pow(2).sum()), dict(loss=key, impl="dtc")
+
+    walls = iter(v for w in (0.2, 1.0, 6.0, 2.0) for v in (0.0, w))
+    cpus = iter(v for c in (0.1, 0.5, 3.0, 0.7) for v in (0.0, c))
+    clock = SimpleNamespace(perf_counter=walls.__next__, process_time=cpus.__next__)
+    monkeypatch.setattr(bench, "time", clock)
+    monkeypatch.setattr(dtc._memory, "peak_rss_mib", iter([100.0, 100.0]).__next__)
+    monkeypatch.setattr(bench, "_build", build)
+    row = bench._worker("coral", 8, 4, 3, torch.get_num_threads())
+    assert (row["seconds"], row["cpu_seconds"]) == (2.0, 0.7)
+
+
+def test_pytorch_adapts_one_scale_mmd_needs_memory_for_its_one_scale(bench, pa_layers, monkeypatch):
+    """The need scales with S + 2 (the distances and the S exponentials, 10.8 GB measured at
+    S = 33): at n = 4096 and one scale 11 * 3 / 35 = 0.94 GB, plus 3 GB for the rest."""
+    assert bench.pa_quadratic_gb(4096, 1) == pytest.approx(11 * 3 / 35)
+    monkeypatch.setattr(bench, "_mem_available_gb", lambda: 3.9)
+    assert bench._skip_reason("pa_mmd_q1", 4096) == "skipped: only 3.9 GB available, needs ~3.9 GB"
+    monkeypatch.setattr(bench, "_mem_available_gb", lambda: 4.0)
+    assert bench._skip_reason("pa_mmd_q1", 4096) is None
+
+
 def test_the_default_keys_and_the_known_keys(bench, monkeypatch):
     """The default grid: dtc's variants, the registry's other losses but dtc's wrappers of the
     peers (measured directly), then the peers; a module:Class key is imported (as the
@@ -595,6 +681,22 @@ def test_reusable_blocks_by_hand(bench):
     ]
     blocks, other = bench.reusable_blocks(records, settings, ["a", "b"], {"a": new})
     assert blocks == {(8, 4): {"a": records[0], "b": records[1]}} and other == 2
+
+
+def test_reusable_blocks_keeps_other_skips_and_drops_a_code_no_longer_there(bench):
+    """A row skipped for a missing package is reused as such (only a memory skip is measured
+    again); a row recorded with a code, where the key now has none, is not reused (its code
+    is not ``codes.get(key, {})``)."""
+    settings = {"repeats": 3}
+
+    def rec(key, n, **fields):
+        row = dict(loss_key=key, n=n, d=4, stretch="s", settings=settings, status="ok")
+        return {**row, **fields}
+
+    missing = rec("b", 8, status="skipped: pytorch-adapt is not installed (the peer b needs it)")
+    records = [rec("a", 8), missing, rec("a", 16, code={"file": "old"}), rec("b", 16)]
+    blocks, other = bench.reusable_blocks(records, settings, ["a", "b"], {}, lambda k, n: False)
+    assert blocks == {(8, 4): {"a": records[0], "b": missing}} and other == 0
 
 
 def test_out_reuses_only_the_blocks_asked_for_and_says_so(bench, monkeypatch, capsys, tmp_path):
