@@ -240,3 +240,110 @@ def test_rows_of_other_code_or_platforms_are_named(load_script, capsys):
     # rows the table does not show are not counted
     script.warn_mixed([same[0], {**row, "seed": 5, "versions": other}], args)
     assert capsys.readouterr().err == ""
+
+
+def test_rows_of_other_families_or_methods_are_not_counted_as_mixed(load_script, capsys):
+    """Only the rows the table shows are judged: another family's or another method's row of
+    other code is not named (the test above left out another seed's row only)."""
+    from types import SimpleNamespace
+
+    script = load_script("dtc_benchmark")
+    here = {"dtc_source": "aaa", "torch_cpu_capability": "AVX2", "cpu_vendor": "X"}
+    other = {**here, "dtc_source": "bbb", "torch_cpu_capability": "DEFAULT"}
+    row = {"family": "digits", "pair": "source->target", "method": "kmeans", "seed": 0}
+    args = SimpleNamespace(seeds=[0], families=["digits"], methods=["kmeans"])
+    shown = {**row, "versions": here}
+    for unshown in ({"family": "coil20", "pair": "coil1->coil2"}, {"method": "spectral"}):
+        script.warn_mixed([shown, {**row, **unshown, "versions": other}], args)
+        assert capsys.readouterr().err == ""
+
+
+def test_rows_are_built_with_their_settings_family_defaults_and_seed(load_script, monkeypatch):
+    """DTC's rows with the family default of their own setting (the two differ on SURF), one
+    thread and the row's seed; a reference with its seed; parameters JSON round-tripped, as
+    a row read back holds them (a tuple reads back as a list)."""
+    from dtc.pipeline import family_config
+
+    script = load_script("dtc_benchmark")
+    surf = "office_caltech10_surf"
+    assert family_config(surf, "labelled") != family_config(surf, "unlabelled")
+    for setting in ("labelled", "unlabelled"):
+        expected = family_config(surf, setting)
+        assert script.row_params(surf, f"dtc_{setting}") == expected
+        est = script.make_estimator("dtc", setting, surf, 3)
+        params = est.get_params()
+        assert {k: params[k] for k in expected} == expected
+        assert (params["seed"], params["n_threads"]) == (3, 1)
+        resolved = script.resolved_params(surf, f"dtc_{setting}", 3)
+        assert resolved["use_source_labels"] is (setting == "labelled")
+        assert resolved["seed"] == 3
+    assert script.make_estimator("kmeans", None, surf, 5).get_params()["seed"] == 5
+    assert script.resolved_params(surf, "coral_means", 5)["init"] == "source"
+    monkeypatch.setitem(script.REFERENCES, "kmeans", ("kmeans", {"n_init": 10, "x": (1, 2)}))
+    assert script.row_params(surf, "kmeans") == {"n_init": 10, "x": [1, 2]}
+
+
+def test_a_run_scores_the_clusters_by_the_classes_they_are_named_after(load_script, monkeypatch):
+    """run_one's scores by hand: clusters [0, 0, 1, 1] of classes [0, 0, 1, 1] are ACC 1
+    after Hungarian matching; named after classes [1, 0] they are all wrong, acc_unmatched 0
+    (a run dropping the names reported no acc_unmatched)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from dtc.data import Domain, DomainPair
+
+    script = load_script("dtc_benchmark")
+    y = np.array([0, 0, 1, 1])
+    pair = DomainPair(Domain(np.zeros((4, 2)), y), Domain(np.zeros((4, 2)), y), n_clusters=2)
+    fitted = SimpleNamespace(labels_=y, cluster_classes_=np.array([1, 0]))
+    fitted.fit = lambda p: fitted
+    monkeypatch.setattr(script, "make_estimator", lambda *a: fitted)
+    scores = script.run_one("dtc", "labelled", pair, 0)
+    assert (scores["acc"], scores["acc_unmatched"]) == (1.0, 0.0)
+
+
+def test_a_family_mean_is_the_mean_of_its_pairs(load_script):
+    """Three SURF pairs at 40, 50 and 90: the family mean is 60.0 (their median reads 50.0;
+    with two pairs, as in the tests above, the two agree)."""
+    script = load_script("dtc_benchmark")
+    fam = "office_caltech10_surf"
+    pairs = ("amazon->webcam", "caltech10->amazon", "dslr->webcam")
+    rows = [
+        {"family": fam, "pair": p, "method": "kmeans", "seed": 0, "acc": acc}
+        for p, acc in zip(pairs, (0.4, 0.5, 0.9))
+    ]
+    mean_row = next(line for line in script.table(rows).splitlines() if "**mean**" in line)
+    assert mean_row == f"| {fam} | **mean** | 60.0 |"
+
+
+def test_dtcs_rows_are_never_skipped_as_not_registered(load_script, tmp_path, monkeypatch, capsys):
+    """dtc_labelled and dtc_unlabelled are DTC's two settings, not references: they run
+    whatever the references installed here."""
+    script = load_script("dtc_benchmark")
+    calls = []
+
+    def run_one(method, setting, pair, seed):
+        calls.append((method, setting, seed))
+        return {"acc": 0.5, "nmi": 0.5, "seconds": 0.0}
+
+    monkeypatch.setattr(script, "run_one", run_one)
+    out = tmp_path / "bench.jsonl"
+    argv = ["--out", str(out), "--families", "digits", "--seeds", "0"]
+    assert script.main([*argv, "--methods", "dtc_labelled", "dtc_unlabelled"]) == 0
+    assert calls == [("dtc", "labelled", 0), ("dtc", "unlabelled", 0)]
+    assert "not registered" not in capsys.readouterr().err
+
+
+def test_the_printed_table_is_of_the_seeds_asked_for(load_script, tmp_path, monkeypatch, capsys):
+    """--out holds a seed-1 row from an earlier invocation: the table of --seeds 0 leaves it
+    out, and says so."""
+    script = load_script("dtc_benchmark")
+    _record_calls(script, monkeypatch)
+    out = tmp_path / "bench.jsonl"
+    earlier = {"family": "digits", "pair": "source->target", "method": "kmeans", "seed": 1}
+    write_records(out, [{**earlier, "acc": 1.0}])
+    argv = ["--out", str(out), "--families", "digits", "--methods", "kmeans", "--seeds", "0"]
+    assert script.main(argv) == 0
+    shown = capsys.readouterr().out
+    assert "mean over seeds 0\n" in shown and "| digits | source->target | 50.0 n=1 |" in shown
