@@ -468,3 +468,157 @@ def test_the_evaluation_scripts_out_expands_a_tilde_as_their_appends_do(
     script.add_out_argument(ap)
     assert ap.parse_args(["--out=~/runs.jsonl"]).out == tmp_path / "runs.jsonl"
     assert ap.parse_args([]).out is None
+
+
+def test_run_baselines_selects_the_methods_asked_for(baselines):
+    """--include-dtc beside a --methods naming dtc is taken (the refusal says to add dtc to
+    --methods); --methods alone runs those methods, DTC included when named; without it,
+    every method but DTC unless --include-dtc, and never one --exclude names."""
+    import dtc.methods
+
+    every = dtc.methods.available()  # the registry's order, which the selection keeps
+    args = baselines.parse_args(["--methods", "kmeans", "dtc", "--include-dtc"])
+    assert baselines.select_methods(args) == [m for m in every if m in ("dtc", "kmeans")]
+    args = baselines.parse_args(["--methods", "gmm", "kmeans"])
+    assert baselines.select_methods(args) == [m for m in every if m in ("gmm", "kmeans")]
+    args = baselines.parse_args(["--exclude", "kmeans"])
+    assert baselines.select_methods(args) == [m for m in every if m not in ("dtc", "kmeans")]
+    args = baselines.parse_args(["--include-dtc", "--exclude", "kmeans"])
+    assert baselines.select_methods(args) == [m for m in every if m != "kmeans"]
+    assert baselines.parse_args(["--quick"]).seeds == 2 and baselines.parse_args([]).seeds == 3
+
+
+def test_run_baselines_checks_the_target_domains_file_too(baselines, data_dir, tmp_path):
+    """The source's file present and the target's missing: named before the first run."""
+    folder = tmp_path / "office_caltech10_surf"
+    folder.mkdir()
+    name = "amazon_SURF_L10.mat"
+    (folder / name).symlink_to(data_dir / "office_caltech10_surf" / name)
+    baselines.check_data([("office_caltech10_surf", "amazon", "amazon")], tmp_path)  # found
+    with pytest.raises(SystemExit, match=r"webcam_SURF_L10\.mat"):
+        baselines.check_data([("office_caltech10_surf", "amazon", "webcam")], tmp_path)
+
+
+def test_run_baselines_gives_source_labels_to_a_method_that_needs_them(baselines):
+    assert baselines.setting_of("source_nn", labelled=False) == "labelled"
+    assert baselines.setting_of("kmeans", labelled=False) == "unlabelled"
+    assert baselines.setting_of("kmeans", labelled=True) == "labelled"
+
+
+def test_run_baselines_sets_aside_a_run_recorded_without_the_code_it_has_now(
+    baselines, tmp_path, capsys
+):
+    """A record without ``code`` had none (load_done's docstring): beside a method whose
+    plugin code is known now, it is of other code, moved aside and run again."""
+    key = ("kmeans", "digits:source->target", 0, "unlabelled")
+    rec = dict(zip(("method", "pair", "seed", "setting"), key)) | {"params": {}, "acc": 0.5}
+    log = tmp_path / "runs.jsonl"
+    log.write_text(json.dumps(rec) + "\n")
+    assert baselines.load_done(log, {key: {}}, code={key: {}}) == {key: rec}
+    assert baselines.load_done(log, {key: {}}, code={key: {"my_methods.py": "abc"}}) == {}
+    assert read_records(tmp_path / "runs.stale.jsonl") == [rec]
+    assert "1 runs recorded under other parameters, code or data moved" in capsys.readouterr().out
+
+
+def test_run_baselines_gives_the_source_labels_only_in_the_labelled_setting(baselines):
+    """run_one by hand, with an estimator that records what it was given: the unlabelled
+    setting's source has no labels, the labelled one's has them; the scores are of the
+    target labels, acc_unmatched by the names of the clusters (classes [1, 0]: all wrong)."""
+    from types import SimpleNamespace
+
+    from dtc.data import Domain, DomainPair
+
+    y = np.array([0, 0, 1, 1])
+    pair = DomainPair(Domain(np.zeros((4, 2)), y), Domain(np.ones((4, 2)), y), n_clusters=2)
+    given = []
+
+    def fit(seen):
+        given.append(seen.source.y)
+        return est
+
+    est = SimpleNamespace(fit=fit, labels_=y, cluster_classes_=np.array([1, 0]))
+    unlabelled = baselines.run_one(pair, est, give_labels=False)
+    labelled = baselines.run_one(pair, est, give_labels=True)
+    assert given[0] is None and np.array_equal(given[1], y)
+    for scores in (unlabelled, labelled):
+        assert (scores["acc"], scores["acc_unmatched"], scores["nmi"]) == (1.0, 0.0, 1.0)
+
+
+def test_run_baselines_means_counts_and_incomplete_marks_by_hand(baselines, tmp_path):
+    """Three skewed seeds average 50.0 (their median reads 40.0); a row mean over a cell
+    short of a failed seed is "(incomplete)" when any cell is, not only when all are; a
+    cell whose two seeds failed is a CSV row with n_failed 2."""
+    a, b = "digits:source->target", "coil20:coil1->coil2"
+    runs = [
+        {"method": m, "pair": p, "seed": s, "setting": "unlabelled", **res}
+        for m, p, s, res in (
+            ("kmeans", a, 0, {"acc": 0.3, "nmi": 0.3, "seconds": 1.0}),
+            ("kmeans", a, 1, {"acc": 0.4, "nmi": 0.4, "seconds": 1.0}),
+            ("kmeans", a, 2, {"acc": 0.8, "nmi": 0.8, "seconds": 1.0}),
+            ("kmeans", b, 0, {"acc": 0.6, "nmi": 0.6, "seconds": 1.0}),
+            ("kmeans", b, 1, {"error": "RuntimeError: boom"}),
+            ("gmm", a, 0, {"error": "RuntimeError: boom"}),
+            ("gmm", a, 1, {"error": "RuntimeError: boom"}),
+        )
+    ]
+    text = baselines.summarise(runs, ["kmeans", "gmm"], [a, b], tmp_path)
+    std = np.std([30.0, 40.0, 80.0], ddof=1)  # 26.5
+    acc_row = f"| kmeans | unlabelled | 50.0 ± {std:.1f} | 60.0 (n=1/2) | 55.0 (incomplete) |"
+    assert text.splitlines().count(acc_row) == 2  # ACC, and NMI (the same values here)
+    assert "| kmeans | unlabelled | 1 | 50.0 | 60.0 (incomplete) |" in text  # family summary
+    csv = (tmp_path / "baselines.csv").read_text().splitlines()
+    assert f"gmm,{a},unlabelled,,,,,0,2," in csv
+
+
+def test_run_baselines_gives_the_raw_features_to_a_method_that_needs_them(
+    baselines, data_dir, tmp_path, monkeypatch
+):
+    """COIL's standard preprocessing scales each row to unit norm; co-clustering, which needs
+    non-negative counts, gets the stored (raw) values, and its record says so (fits faked)."""
+    import dtc.methods
+
+    monkeypatch.setattr(baselines, "QUICK_PAIRS", (("coil20", "coil1", "coil2"),))
+    given = {}
+
+    def run_one(pair, est, give_labels):
+        given[type(est).__name__] = np.linalg.norm(pair.source.X, axis=1)
+        return {"seconds": 0.0, "acc": 0.5, "nmi": 0.5}
+
+    monkeypatch.setattr(baselines, "run_one", run_one)
+    argv = ["--quick", "--methods", "kmeans", "coclustering", "--seeds", "1"]
+    assert baselines.main([*argv, "--out", str(tmp_path), "--data-dir", str(data_dir)]) == 0
+    name = {m: dtc.methods.get_class(m).__name__ for m in ("kmeans", "coclustering")}
+    standard, raw = given[name["kmeans"]], given[name["coclustering"]]
+    assert standard == pytest.approx(np.ones(len(standard))) and raw.max() > 1.5
+    records = {r["method"]: r for r in read_records(tmp_path / "runs.jsonl")}
+    assert records["coclustering"]["preprocess"] == "raw" and "preprocess" not in records["kmeans"]
+    assert records["coclustering"]["data_sha"] != records["kmeans"]["data_sha"]
+
+
+def test_run_baselines_runs_and_records_each_method_in_its_setting(
+    baselines, tmp_path, monkeypatch
+):
+    """Fits faked: in the unlabelled sweep DTC is built, run and recorded without source
+    labels, and source_nn (which needs them) with them; --labelled-source gives them to DTC,
+    its record's parameters saying so."""
+    given = []
+
+    def run_one(pair, est, give_labels):
+        given.append((type(est).__name__, getattr(est, "use_source_labels", None), give_labels))
+        return {"seconds": 0.0, "acc": 0.5, "nmi": 0.5}
+
+    monkeypatch.setattr(baselines, "run_one", run_one)
+    argv = ["--quick", "--methods", "dtc", "source_nn", "--seeds", "1"]
+    assert baselines.main([*argv, "--out", str(tmp_path / "u")]) == 0
+    assert given == [("DTC", False, False), ("SourceNearestNeighbour", None, True)]
+    records = {r["method"]: r for r in read_records(tmp_path / "u" / "runs.jsonl")}
+    assert (
+        records["dtc"]["setting"] == "unlabelled" and records["source_nn"]["setting"] == "labelled"
+    )
+    assert records["dtc"]["params"]["use_source_labels"] is False
+    given.clear()
+    argv = ["--quick", "--methods", "dtc", "--seeds", "1", "--labelled-source"]
+    assert baselines.main([*argv, "--out", str(tmp_path / "l")]) == 0
+    assert given == [("DTC", True, True)]
+    (record,) = read_records(tmp_path / "l" / "runs.jsonl")
+    assert record["setting"] == "labelled" and record["params"]["use_source_labels"] is True
