@@ -169,6 +169,30 @@ def test_source_selection_refuses_rows_made_under_another_family_default(
     assert "made under other DTC parameters (lam" in " ".join(capsys.readouterr().err.split())
 
 
+def _fake_dtc(cands: dict, labels: dict, fitted: list | None = None) -> type:
+    """A stand-in for DTC whose fit gives the target the partition ``labels[name]`` of the
+    candidate ``cands[name]`` it has as source (appending ``name`` to ``fitted``)."""
+
+    class FakeDTC:
+        def __init__(self, **params):
+            pass
+
+        def benchmark_defaults(self, benchmark, params):
+            return {}
+
+        def get_params(self, deep=True):
+            return {"lam": 1.0}
+
+        def fit(self, pair):
+            name = next(n for n, d in cands.items() if d is pair.source)
+            if fitted is not None:
+                fitted.append(name)
+            self.labels_ = labels[name]
+            return self
+
+    return FakeDTC
+
+
 def test_source_selection_row_by_hand(load_script, monkeypatch):
     """run_target's row, by hand, with DTC and rank_sources faked (they are tested apart):
     the ORACLE is the candidate of the best ACC, each ranking's choice its first entry, a
@@ -185,19 +209,7 @@ def test_source_selection_row_by_hand(load_script, monkeypatch):
     # ACC by hand: the classes 1.0; one cluster 2/6; classes 1 and 2 merged 4/6
     labels = {"source": y, "source_permuted": 0 * y, "source_corrupted": np.minimum(y, 1)}
 
-    class FakeDTC:
-        def __init__(self, **params):
-            pass
-
-        def benchmark_defaults(self, benchmark, params):
-            return {}
-
-        def get_params(self, deep=True):
-            return {"lam": 1.0}
-
-        def fit(self, pair):
-            self.labels_ = next(labels[n] for n, d in cands.items() if d is pair.source)
-            return self
+    FakeDTC = _fake_dtc(cands, labels)
 
     def fake_rank_sources(target, sources, n_clusters, fit_fn, check_sources, **kw):
         for d in sources.values():
@@ -259,21 +271,7 @@ def test_source_selection_fits_each_candidate_once_and_ranks_with_its_arguments(
     labels = {"source": np.minimum(y, 1), "source_permuted": y, "source_corrupted": 2 - y}
     fitted, ranked = [], []
 
-    class FakeDTC:
-        def __init__(self, **params):
-            pass
-
-        def benchmark_defaults(self, benchmark, params):
-            return {}
-
-        def get_params(self, deep=True):
-            return {}
-
-        def fit(self, pair):
-            name = next(n for n, d in cands.items() if d is pair.source)
-            fitted.append(name)
-            self.labels_ = labels[name]
-            return self
+    FakeDTC = _fake_dtc(cands, labels, fitted)
 
     def fake_rank_sources(target, sources, n_clusters, fit_fn, check_sources, **kw):
         ranked.append((n_clusters, check_sources, kw))

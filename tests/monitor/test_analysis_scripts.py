@@ -7,7 +7,8 @@ too; the tests here pin what a mutation of each rule left unread there (the sign
 handicap, the order of a criterion, the threshold a derived candidate applies, which runs a
 summary counts). Every expected figure is computed by hand in the comments, on values exact
 in binary where an equality is asserted. No test trains a network or reads the benchmark
-data."""
+data. A run is built by ``harness_row`` of ``test_harness_cases`` (this folder's: pytest
+puts the folder of a test module without ``__init__.py`` on ``sys.path``)."""
 
 from __future__ import annotations
 
@@ -17,26 +18,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_harness_cases import harness_row
 
 from dtc.monitor import scores
 from dtc.monitor.calibration import score_slope
 from dtc.monitor.scores import knn_agreement
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "experiments" / "records"
 
 
-def run(case, kind, flagged, target_only, unguarded, guarded, **fields) -> dict:
-    """A harness run as ``negative_transfer.py --json`` writes it (the fields read here)."""
-    return {
-        "case": case,
-        "kind": kind,
-        "flagged": flagged,
-        "acc_target_only": target_only,
-        "acc_unguarded": unguarded,
-        "acc_guarded": guarded,
-        **fields,
-    }
+run = harness_row  # a harness run as negative_transfer.py --json writes it
 
 
 def write_runs(path, rows) -> str:
