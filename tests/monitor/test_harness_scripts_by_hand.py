@@ -5,6 +5,7 @@ comments, for the decisions the harness-level tests left unchecked."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -280,3 +281,144 @@ def test_partition_judges_by_case_is_what_main_prints_with_by_case(
     assert capsys.readouterr().out == "by case\n"
     assert judges.main([str(tmp_path)]) == 0
     assert capsys.readouterr().out == "pooled\n"
+
+
+def _run(case, kind, flagged, target_only, unguarded, guarded, **fields) -> dict:
+    """A harness run as ``negative_transfer.py --json`` writes it."""
+    return {
+        "case": case,
+        "kind": kind,
+        "flagged": flagged,
+        "acc_target_only": target_only,
+        "acc_unguarded": unguarded,
+        "acc_guarded": guarded,
+        **fields,
+    }
+
+
+def _lines(script, argv, capsys) -> list[str]:
+    assert script.main(argv) == 0
+    return [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
+
+
+def test_guard_tradeoff_falls_back_always_even_where_transfer_scores_higher(
+    load_script, tmp_path, capsys
+):
+    # transfer scores 0.08 above the reference and gained 10 points: kept by every margin
+    # of the grid (the lowest, -0.05, is not below -0.08), given up only by "always"
+    script = load_script("guard_tradeoff")
+    gain = _run("p", "positive", False, 0.5, 0.6, 0.6, final_score=0.80, reference_score=0.72)
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(gain) + "\n")
+    lines = _lines(script, [str(path)], capsys)
+    assert all("gain kept 100%" in ln for ln in lines[:-1]) and len(lines) == 8
+    assert lines[-1].startswith("fall back always") and "gain kept 0%" in lines[-1]
+
+
+def test_guard_tradeoff_issue_kinds_leave_out_the_cut_true_pairs(load_script, tmp_path, capsys):
+    script = load_script("guard_tradeoff")
+    scores = {"final_score": 0.7, "reference_score": 0.7}
+    kept = _run("office_A->W", "positive", False, 0.5, 0.6, 0.6, **scores)
+    cut = _run("office_A->W_mixed2_matched", "positive", False, 0.5, 0.4, 0.4, **scores)
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(kept) + "\n" + json.dumps(cut) + "\n")
+    assert _lines(script, [str(path)], capsys)[0].endswith("below -1: 1 of 2")
+    assert _lines(script, [str(path), "--issue-kinds"], capsys)[0].endswith("below -1: 0 of 1")
+
+
+def _check_row(case, kind, benchmark, sims, verdicts=None, applies=True) -> dict:
+    return {
+        "case": case,
+        "kind": kind,
+        "benchmark": benchmark,
+        "applies": applies,
+        "verdicts": verdicts or [None] * len(sims),
+        "similarities": sims,
+    }
+
+
+def test_rule_13_counts_no_check_where_the_source_check_does_not_apply(load_script):
+    script = load_script("similarity_threshold_choice")
+    row = _check_row("n", "negative", "digits", [0.1], ["noisy_source"], applies=False)
+    assert script.flags(row, 0.5) == [] and script.flags(row, None) == []
+    assert script.rates([row], script.CANDIDATES["B"]) == {"positive": (0, 0), "negative": (0, 0)}
+
+
+def test_rule_13_no_positive_checks_leave_the_false_alarms_unknown_and_a_stays(load_script):
+    # B and C flag both negative checks (DET 1 against A's 0), but with no positive check
+    # their false-alarm rate is unknown (NaN), not 0: neither is eligible
+    script = load_script("similarity_threshold_choice")
+    rows = [_check_row("n", "negative", "digits", [0.3, 0.3])]
+    choice, scores = script.choose(rows)
+    assert choice == "A" and np.isnan(scores["B"][0]) and scores["B"][1] == 1.0
+
+
+def test_rule_13_report_groups_by_construction(load_script):
+    script = load_script("similarity_threshold_choice")
+    rows = [
+        _check_row("p_matched", "positive", "digits", [0.45, 0.45]),
+        _check_row("q", "positive", "digits", [0.9, 0.9]),
+        _check_row("n_crossed", "negative", "office_caltech10_surf", [0.45, 0.9]),
+    ]
+    cells = {
+        tuple(ln.split()[:3]): ln.split()[3:] for ln in script.report(rows)[1:-1] if ln.strip()
+    }
+    # B (0.5): the matched positive flagged twice, the crossed negative once
+    assert cells["B", "construction", "matched"] == ["2/2", "(100%)", "-"]
+    assert cells["B", "construction", "pair"] == ["0/2", "(0%)", "-"]
+    assert cells["B", "construction", "crossed"] == ["-", "1/2", "(50%)"]
+    assert cells["B", "construction", "wide_gap"] == ["-", "-"]
+    assert cells["C", "family", "pixels"] == ["0/4", "(0%)", "-"]
+    assert cells["C", "family", "surf"] == ["-", "1/2", "(50%)"]
+
+
+def test_rule_14_names_the_runs_whose_verdict_the_gate_changed(load_script, tmp_path, capsys):
+    # p: kept by B, its score 0.1 below the reference's with a margin of 0.05: A falls back;
+    # q: within the margin; r: flagged by B already. Only p's verdict differs.
+    script = load_script("resolution_gate_choice")
+    base = {"kind": "positive", "acc_target_only": 0.5, "acc_unguarded": 0.7, "margin": 0.05}
+    base |= {"acc_guarded": 0.7, "flagged": False, "reference_score": 0.2, "seed": 0}
+    rows = [
+        {**base, "case": "p", "final_score": 0.1},
+        {**base, "case": "q", "final_score": 0.16},
+        {**base, "case": "r", "final_score": 0.0, "flagged": True, "acc_guarded": 0.5},
+    ]
+    path = tmp_path / "f2_s0.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main([str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "runs where the gate changed the verdict (1): p"
+    )
+
+
+def test_seeds_per_case_averages_the_shares_over_cases_and_lists_the_likeliest_first(
+    load_script,
+):
+    """Case a at -5, +2, +4 points (one run of three below), case b at -3, -2, +4 (two of
+    three): at N = 1 their shares 1/3 and 2/3, mean 50 %; b is listed before a."""
+    script = load_script("seeds_per_case")
+    runs = [
+        _run(case, "positive", False, 0.5, 0.5, 0.5 + d, seed=s)
+        for case, diffs in (("a", [-0.05, 0.02, 0.04]), ("b", [-0.03, -0.02, 0.04]))
+        for s, d in enumerate(diffs)
+    ]
+    lines = script.report(runs, seeds=(1,))
+    assert lines[1].endswith(
+        "2 with N-seed subsets more than a point below; their share over the cases 50.00 %"
+    )
+    assert [ln.split()[0] for ln in lines[3:]] == ["b", "a"]
+    assert " ".join(lines[4].split()) == "a 3 seeds, mean +0.3, worst -5.0; N=1: 33.3 %"
+
+
+def test_rule_14_report_splits_the_runs_by_family(load_script, capsys):
+    # p (pixels) kept +20 points; office_A->W (SURF) flagged, guarded = target-only
+    script = load_script("resolution_gate_choice")
+    base = {"kind": "positive", "acc_target_only": 0.5, "acc_unguarded": 0.7, "seed": 0}
+    rows = [
+        {**base, "case": "p", "flagged": False, "acc_guarded": 0.7},
+        {**base, "case": "office_A->W", "flagged": True, "acc_guarded": 0.5},
+    ]
+    script.report("B", rows)
+    lines = [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
+    assert "family pixels runs 1 flagged 0 mean +20.00 worst +20.0" in lines
+    assert "family surf runs 1 flagged 1 mean +0.00 worst +0.0" in lines
