@@ -422,3 +422,100 @@ def test_rule_14_report_splits_the_runs_by_family(load_script, capsys):
     lines = [" ".join(ln.split()) for ln in capsys.readouterr().out.splitlines()]
     assert "family pixels runs 1 flagged 0 mean +20.00 worst +20.0" in lines
     assert "family surf runs 1 flagged 1 mean +0.00 worst +0.0" in lines
+
+
+def test_partition_judges_reverse_validation_classifies_the_source_rows_in_order(load_script):
+    # learned on the target's partition: left rows 0, right rows 1; the source rows, in
+    # their order, are left, left, right like their classes: source ACC 1 (reversed, 2/3)
+    judges = load_script("partition_judges")
+    Zt = np.array([[-1.0], [-1.1], [1.0], [1.1]])
+    Zs = np.array([[-1.0], [-0.9], [1.0]])
+    assert judges.reverse_accuracy(Zt, Zs, np.array([5, 5, 7]), np.array([0, 0, 1, 1])) == 1.0
+
+
+def test_partition_judges_by_case_ranks_a_judge_against_the_truth_not_the_outcome(load_script):
+    """Reference 5 rows wrong; transfer 0, 20 (flagged: guarded = reference) and 7 wrong:
+    truths +5, -15, -2 (ranks 3, 1, 2), outcomes +5, 0, -2 (ranks 3, 2, 1). Verdicts 1, 2, 3
+    rank them 1, 2, 3: Spearman's rho with the truth 1 - 6 * 6 / 24 = -0.5 (with the
+    outcomes, -1)."""
+    judges = load_script("partition_judges")
+    y = _wrong(0)
+    runs = []
+    for n, flagged, score in ((0, False, 0.1), (20, True, 0.2), (7, False, 0.3)):
+        run = {"case": "c", "kind": "positive", "flagged": flagged, "reference": _wrong(5)}
+        run |= {"transfer": _wrong(n), "unguarded": _wrong(n), "score": score}
+        run["guarded"] = run["reference"] if flagged else run["transfer"]
+        runs.append(run)
+    verdict = [dict.fromkeys(judges.JUDGES, v) for v in (1.0, 2.0, 3.0)]
+    lines = judges.by_case(runs, [y] * 3, verdict)
+    assert lines[1].split()[:3] == ["kmeans", "rho", "-0.50"]
+
+
+def test_partition_judges_refuses_saved_runs_of_unknown_cases(load_script, monkeypatch, tmp_path):
+    judges = load_script("partition_judges")
+    run = {"case_set": "harness", "case": "nope", "seed": 0, "file_sha": "0" * 16}
+    monkeypatch.setattr(judges, "read_partitions", lambda directory: [dict(run)])
+    monkeypatch.setattr(judges, "all_cases", lambda *a: [])
+    monkeypatch.setattr(judges, "verdicts", lambda *a: pytest.fail("a run was judged"))
+    with pytest.raises(SystemExit, match=r"saved runs of unknown cases: \[\('harness', 'nope'\)\]"):
+        judges.main([str(tmp_path)])
+
+
+def test_rule_13_refuses_checks_that_apply_without_similarities(load_script, tmp_path, capsys):
+    script = load_script("similarity_threshold_choice")
+    row = _check_row("n", "negative", "digits", [0.3])
+    del row["similarities"]
+    path = tmp_path / "checks.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        script.main([str(path)])
+    assert exit_.value.code == 2
+    assert "expected --checks-only --json lines with similarities" in capsys.readouterr().err
+
+
+def test_rule_14_prints_the_verdict_of_b_against_a(load_script, tmp_path, capsys):
+    # B: p +20, q -10 (kept); A falls back on p (score 0.1 below, margin 0.05): mean
+    # (0 - 10) / 2 against B's (20 - 10) / 2, no negatives (DET NaN: check (ii) fails):
+    # A stays, and the checks name B as the new candidate
+    script = load_script("resolution_gate_choice")
+    base = {"kind": "positive", "acc_target_only": 0.5, "margin": 0.05, "seed": 0}
+    base |= {"flagged": False, "reference_score": 0.2}
+    rows = [
+        {**base, "case": "p", "final_score": 0.1, "acc_unguarded": 0.7, "acc_guarded": 0.7},
+        {**base, "case": "q", "final_score": 0.2, "acc_unguarded": 0.4, "acc_guarded": 0.4},
+    ]
+    path = tmp_path / "f2_s0.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert script.main([str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "(i) mean(B) >= mean(A): yes" in out
+    assert "(ii) DET(B) >= DET(A) - 0.05: no" in out
+    assert "rule #14: A stays" in out
+
+
+def test_seeds_per_case_refuses_a_zero_n_and_skips_an_n_no_case_reaches(
+    load_script, tmp_path, capsys
+):
+    script = load_script("seeds_per_case")
+    runs = [
+        _run("a", "positive", False, 0.5, 0.5, 0.5 + d, seed=s) for s, d in enumerate([0.1] * 3)
+    ]
+    lines = script.report(runs, seeds=(1, 4))
+    assert [ln.split()[2] for ln in lines[1:] if ln.startswith("  N =")] == ["1:"]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    with pytest.raises(SystemExit) as exit_:
+        script.main([str(path), "--seeds", "0,1"])
+    assert exit_.value.code == 2 and "increasing positive integers" in capsys.readouterr().err
+
+
+def test_guard_tradeoff_refuses_runs_without_scores(load_script, tmp_path, capsys):
+    script = load_script("guard_tradeoff")
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(_run("p", "positive", False, 0.5, 0.6, 0.6, final_score=0.5)) + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        script.main([str(path)])
+    assert exit_.value.code == 2
+    assert "runs without final_score/reference_score (older harness output): ['p']" in (
+        capsys.readouterr().err
+    )
