@@ -361,6 +361,15 @@ def test_figures_refuses_a_seed_past_32_bits_before_any_fit(
     assert line.endswith(f"--seed: expected a seed <= {TOP} (2**32 - 1), got {PAST}")
 
 
+def test_figures_accepts_the_largest_seed(load_script, tmp_path, monkeypatch):
+    script = load_script("figures")
+    drawn = []
+    monkeypatch.setattr(script, "load_spec_pair", lambda spec, data_dir=None: "data")
+    monkeypatch.setattr(script, "draw", lambda args, data: drawn.append(args.seed))
+    script.main(["--out", str(tmp_path / "fig"), "--seed", str(TOP)])
+    assert drawn == [TOP] and TOP == 2**32 - 1
+
+
 @pytest.mark.parametrize(
     "name", ["negative_transfer", "model_selection", "source_selection", "checkpoint_outcomes"]
 )
