@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_harness_cases import harness_row  # this folder's (pytest puts it on sys.path)
 
 
 def test_checkpoints_are_kept_at_the_monitors_checks_and_the_last_epoch(load_script):
@@ -108,6 +109,19 @@ def test_source_bias_stability_sees_the_source_under_its_familys_default(load_sc
 
     np.testing.assert_allclose(seen("coil20"), (X - X.mean(0)) / X.std(0), atol=1e-5)
     assert seen("mnist_usps").std(0)[2] < 0.1
+
+
+def _judged_runs(*specs) -> list[dict]:
+    """Saved runs of one positive case, one per ``(rows wrong, flagged, score)``: reference
+    5 rows wrong, the transfer (and unguarded) partition ``_wrong(n)``, guarded = the
+    reference where flagged (fallen back)."""
+    runs = []
+    for n, flagged, score in specs:
+        run = {"case": "c", "kind": "positive", "flagged": flagged, "reference": _wrong(5)}
+        run |= {"transfer": _wrong(n), "unguarded": _wrong(n), "score": score}
+        run["guarded"] = run["reference"] if flagged else run["transfer"]
+        runs.append(run)
+    return runs
 
 
 def _wrong(n: int, size: int = 100) -> np.ndarray:
@@ -252,12 +266,7 @@ def test_partition_judges_read_the_truth_off_transfer_and_the_outcome_off_guarde
     outcomes +5, 0, +4 (mean +3.0, none below)."""
     judges = load_script("partition_judges")
     y = _wrong(0)
-    runs = []
-    for n, flagged, score in ((0, False, 0.1), (20, True, 0.2), (1, False, 0.3)):
-        run = {"case": "c", "kind": "positive", "flagged": flagged, "reference": _wrong(5)}
-        run |= {"transfer": _wrong(n), "unguarded": _wrong(n), "score": score}
-        run["guarded"] = run["reference"] if flagged else run["transfer"]
-        runs.append(run)
+    runs = _judged_runs((0, False, 0.1), (20, True, 0.2), (1, False, 0.3))
     verdict = [dict.fromkeys(judges.JUDGES, v) for v in (1.0, 2.0, 3.0)]
     assert judges.table(runs, [y] * 3, verdict)[0].endswith("> 3 points in 3")
     assert (
@@ -283,17 +292,7 @@ def test_partition_judges_by_case_is_what_main_prints_with_by_case(
     assert capsys.readouterr().out == "pooled\n"
 
 
-def _run(case, kind, flagged, target_only, unguarded, guarded, **fields) -> dict:
-    """A harness run as ``negative_transfer.py --json`` writes it."""
-    return {
-        "case": case,
-        "kind": kind,
-        "flagged": flagged,
-        "acc_target_only": target_only,
-        "acc_unguarded": unguarded,
-        "acc_guarded": guarded,
-        **fields,
-    }
+_run = harness_row  # a harness run as negative_transfer.py --json writes it
 
 
 def _lines(script, argv, capsys) -> list[str]:
@@ -440,12 +439,7 @@ def test_partition_judges_by_case_ranks_a_judge_against_the_truth_not_the_outcom
     outcomes, -1)."""
     judges = load_script("partition_judges")
     y = _wrong(0)
-    runs = []
-    for n, flagged, score in ((0, False, 0.1), (20, True, 0.2), (7, False, 0.3)):
-        run = {"case": "c", "kind": "positive", "flagged": flagged, "reference": _wrong(5)}
-        run |= {"transfer": _wrong(n), "unguarded": _wrong(n), "score": score}
-        run["guarded"] = run["reference"] if flagged else run["transfer"]
-        runs.append(run)
+    runs = _judged_runs((0, False, 0.1), (20, True, 0.2), (7, False, 0.3))
     verdict = [dict.fromkeys(judges.JUDGES, v) for v in (1.0, 2.0, 3.0)]
     lines = judges.by_case(runs, [y] * 3, verdict)
     assert lines[1].split()[:3] == ["kmeans", "rho", "-0.50"]
