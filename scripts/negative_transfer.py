@@ -1275,8 +1275,9 @@ def finished_runs(
     other settings, or with none recorded, are an error too, naming the differing ones;
     ``unrecorded_ok`` lets a file whose first rows record none (written before they were
     recorded, and then perhaps resumed: its later rows record theirs) be resumed, with a
-    warning on stderr; a row without settings after one with them is still an error. ``fields``: the keys every row must
-    hold (those ``key`` and the summary read), or the file is another script's.
+    warning on stderr; a row without settings after one with them is still an error.
+    ``fields``: the keys every row must hold (those ``key`` and the summary read), or the
+    file is another script's.
     ``params_now``: the DTC parameters a row's run resolves to now (from the row's
     ``benchmark``); a row recording others (``row["dtc_params"]``: a family default has
     changed since) is an error too, as a setting is. Rows written before the parameters

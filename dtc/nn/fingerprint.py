@@ -146,8 +146,8 @@ def module_fingerprint(module: nn.Module) -> str:
         # two classes of one name and one repr, whose forward differ, were one network
         h.update(class_code(cls))
         for attr, value in sorted(vars(m).items()):
-            # the mode is not: training sets it (train() to fit, eval() to embed), so an
-            # encoder handed over in evaluation mode computes as one in training mode
+            # every plain setting counts but the training mode: the fit sets it (train() to
+            # fit, eval() to embed), so an encoder handed over in evaluation mode is the same
             if not attr.startswith("_") and attr != "training":
                 h.update(f"{mod_name}.{attr}={setting_text(value)};".encode())
     state = module.state_dict()
