@@ -6,6 +6,7 @@ import pytest
 
 from baselines.autoencoder import TargetAEKMeans
 from dtc.data import Domain, DomainPair, load_pair
+from dtc.data.benchmarks import benchmark_info
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,50 @@ def test_out_keeps_each_domain_and_a_rerun_reuses_it(script, monkeypatch, capsys
     with pytest.raises(SystemExit):  # another budget: not these rows
         script.main([*argv[:2], "--max-epochs", "500", "--out", str(out)])
     assert "other settings (max_epochs 400, not 500)" in capsys.readouterr().err
+
+
+@pytest.fixture
+def ae_budget(load_script, monkeypatch):
+    """The script with two fake domains (4 and 6 rows) and curves read off them: no file
+    read, no autoencoder trained."""
+    script = load_script("ae_budget")
+    sizes = {"digits:target": 4, "coil20:coil1": 6}
+    monkeypatch.setattr(
+        script, "load_domain", lambda name, data_dir=None: Domain(np.zeros((sizes[name], 2)))
+    )
+    monkeypatch.setattr(script, "check_data", lambda *a: None)
+    # 4 rows: error 4 up to epoch 20, 1.5 up to 399, 1 at 400; 6 rows: 2, then 5, then 1
+    curves = {
+        4: np.r_[np.full(20, 4.0), np.full(379, 1.5), 1.0],
+        6: np.r_[np.full(20, 2.0), np.full(379, 5.0), 1.0],
+    }
+    monkeypatch.setattr(script, "recon_curve", lambda domain, epochs, seed: curves[len(domain.X)])
+    return script
+
+
+def test_the_last_line_is_each_budgets_largest_ratio_over_the_domains(ae_budget, capsys):
+    argv = ["--domains", "digits:target", "coil20:coil1", "--max-epochs", "400", "--seeds", "1"]
+    assert ae_budget.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    # budgets 20, 50, 100, 200, 400: 4 1.5 1.5 1.5 1 and 2 5 5 5 1; each one's larger
+    assert out[2].split()[3:8] == ["4.00"] + ["1.50"] * 3 + ["1.00"]
+    assert out[3].split()[3:8] == ["2.00"] + ["5.00"] * 3 + ["1.00"]
+    assert out[4].split()[-5:] == ["4.00", "5.00", "5.00", "5.00", "1.00"]
+
+
+def test_out_rows_of_other_seeds_are_not_reused(ae_budget, tmp_path, capsys):
+    out = tmp_path / "budget.jsonl"
+    argv = ["--domains", "digits:target", "--max-epochs", "400", "--out", str(out)]
+    assert ae_budget.main([*argv, "--seeds", "2"]) == 0
+    with pytest.raises(SystemExit):  # a mean of 2 seeds is not one of 1
+        ae_budget.main([*argv, "--seeds", "1"])
+    assert "other settings (seeds 2, not 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("benchmark", ["office_caltech10_surf", "mnist_usps", "coil20"])
+def test_a_domain_is_the_target_of_a_registered_pair(load_script, benchmark):
+    script = load_script("ae_budget")
+    pairs = set(benchmark_info(benchmark)["pairs"])
+    for domain in benchmark_info(benchmark)["domains"]:
+        name, source, target = script.pair_of(f"{benchmark}:{domain}")
+        assert name == benchmark and target == domain and (source, target) in pairs

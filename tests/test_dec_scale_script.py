@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from baselines.dec import DEC
 from dtc.data import Domain, DomainPair
@@ -107,3 +108,91 @@ def test_a_missing_data_file_is_one_line_before_any_fit(script, monkeypatch, tmp
     with pytest.raises(SystemExit, match="file 'COIL_1.mat' not found") as exc:
         script.main(argv)
     assert str(exc.value.code).startswith("error: benchmark 'coil20': ")
+
+
+def test_start_geometry_uses_the_fitted_alpha(script):
+    # alpha = 3: q_ij proportional to (1 + d2 / 3) ** -2; z = 0 with centres at 0 and 3:
+    # 1 against (1 + 3) ** -2 = 1/16 -> 16/17; z = 1: (4/3) ** -2 = 9/16 against
+    # (7/3) ** -2 = 9/49 -> 49/65; z = 3: 16/17 as z = 0; z = 4: own 1 -> 9/16, other 16
+    # -> (1 + 16/3) ** -2 = 9/361 -> 361/377
+    class Fitted:
+        initial_embedding_ = np.array([[0.0], [1.0], [3.0], [4.0]], dtype=np.float32)
+        initial_centers_ = np.array([[0.0], [3.0]], dtype=np.float32)
+        initial_labels_ = np.array([0, 0, 1, 1])
+        input_scale_ = 2.5
+        alpha = 3.0
+
+    geometry = script.start_geometry(Fitted())
+    q = [16 / 17, 49 / 65, 16 / 17, 361 / 377]
+    assert geometry["max_q"] == pytest.approx(float(np.median(q)), rel=1e-6)
+    assert geometry["factor"] == 2.5
+
+
+def test_start_geometry_takes_numpys_median_of_an_even_count(script):
+    # torch's median of an even count is the lower middle value, numpy's the mean of the two
+    class Fitted:
+        initial_embedding_ = np.array([[0.0], [1.0]], dtype=np.float32)
+        initial_centers_ = np.array([[0.0], [3.0]], dtype=np.float32)
+        initial_labels_ = np.array([0, 0])
+        input_scale_ = 1.0
+        alpha = 1.0
+
+    q = [10 / 11, 5 / 7]
+    got = script.start_geometry(Fitted())["max_q"]
+    assert got == pytest.approx(np.mean(q), rel=1e-6)
+    assert got != pytest.approx(float(torch.tensor(q).median()), rel=1e-6)
+
+
+def _record(label, seed, acc, changed, data_params=None, history=None):
+    if history is None:
+        history = [{"epoch": 0, "recon": 1.0}] + [
+            {"epoch": e, "kl": 0.1, "changed": c} for e, c in enumerate(changed)
+        ]
+    return {
+        "label": label,
+        "method": "dec",
+        "benchmark": "mnist_usps",
+        "data_params": data_params or {},
+        "source": "mnist",
+        "target": "usps",
+        "seed": seed,
+        "metrics": {"acc": acc},
+        "history": history,
+    }
+
+
+def test_record_rows_group_by_data_params_and_list_only_what_fine_tuned(script, tmp_path, capsys):
+    rows = [
+        # imbalance 10: one collapsed run that fine-tuned, one that stopped at its first
+        # check below the threshold (no first epoch to read: not listed)
+        _record("DEC", 0, 0.20, [0.0, 0.5], {"imbalance": 10}),
+        _record("DEC", 1, 0.10, [0.0], {"imbalance": 10}),
+        # no imbalance: a run exactly at the threshold (not below it) and one with no
+        # fine-tuning check at all (none stopped at the first)
+        _record("DEC", 2, 0.30, [0.0, 0.9]),
+        _record("DEC", 3, 0.90, [], history=[{"epoch": 0, "recon": 1.0}]),
+    ]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    script.record_rows(path, collapse=0.3)
+    out = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert out == [
+        "DEC mnist_usps 0 of 2 runs stopped at the first check",
+        "DEC mnist_usps imbalance=10 1 of 2 runs stopped at the first check",
+        "mnist->usps seed 0: ACC 20.0, first epoch changed 50 % of the assignments",
+    ]
+
+
+def test_skip_fits_reads_only_the_records(script, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(script, "fit_rows", lambda args: pytest.fail("a fit ran"))
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(_record("DEC", 0, 0.9, [0.0])) + "\n")
+    assert script.main(["--records", str(path), "--skip-fits"]) == 0
+    assert "1 of 1 runs stopped at the first check" in capsys.readouterr().out
+    for argv, error in (
+        (["--skip-fits"], "--skip-fits needs --records"),
+        (["--records", str(tmp_path / "absent.jsonl")], "--records: no file"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            script.main(argv)
+        assert exit_.value.code == 2 and error in capsys.readouterr().err
