@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from negative_transfer import add_out_argument, emit, resume_units, show_resumed
 from run_baselines import check_data
 
+from dtc._entry import run_script
+
 BUDGETS = (20, 50, 100, 200, 400)
 
 
@@ -137,4 +139,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -58,6 +58,8 @@ import time
 
 import numpy as np
 
+from dtc._entry import run_script
+
 N_CLUSTERS = 10
 DENSE_BYTES_PER_ENTRY = 8  # scikit-learn's rbf affinity is a float64 n x n array
 #: scikit-learn's default spectral clustering is refused where its dense affinity alone
@@ -365,4 +367,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

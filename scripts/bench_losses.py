@@ -101,6 +101,7 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from dtc._entry import run_script
 from dtc._validation import path_argument
 
 DTC_VARIANTS = {
@@ -721,4 +722,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -63,6 +63,8 @@ from negative_transfer import (
 )
 from resolution_gate_choice import read_distinct_runs, score_value
 
+from dtc._entry import run_script
+
 ACTIONS = ("monitor", "unguarded", "fallback", "score")
 
 
@@ -182,4 +184,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -36,6 +36,7 @@ from negative_transfer import (
     harness_params,
 )
 
+from dtc._entry import run_script
 from dtc.data import resolve_data_dir
 from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
@@ -143,4 +144,4 @@ def outcomes(name: str, load, args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import EPS, all_cases
 from resolution_gate_choice import family, measures, read_distinct_runs, report
 
+from dtc._entry import run_script
 from dtc.data import resolve_data_dir
 from dtc.monitor import scores
 from dtc.monitor.class_agreement import class_agreement
@@ -298,4 +299,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -38,6 +38,8 @@ from dtc.metrics import cluster_acc
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from run_baselines import check_data
 
+from dtc._entry import run_script
+
 #: (benchmark, source, target): DEC reads only the target.
 TARGETS = {
     "coil2": ("coil20", "coil1", "coil2"),
@@ -150,4 +152,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -62,6 +62,8 @@ from dtc.pipeline import FAMILY_CONFIGS, family_config
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from run_baselines import check_data
 
+from dtc._entry import run_script
+
 # name in the table -> (registered method, parameters): the references of issue 4's table
 REFERENCES = {
     "kmeans": ("kmeans", {}),
@@ -357,4 +359,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

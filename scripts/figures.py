@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import dtc.align
+from dtc._entry import run_script
 from dtc._validation import SEED_MAX, path_argument
 from dtc.data import list_benchmarks
 from dtc.experiment.plots import curve_keys, curve_path, curves_figure, tsne_figure
@@ -98,4 +99,4 @@ def draw(args, data) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -38,6 +38,8 @@ from negative_transfer import (
 )
 from resolution_gate_choice import read_distinct_runs
 
+from dtc._entry import run_script
+
 #: Margins of the variants, in the score's units (k-NN agreement, 0 to 1): a fixed grid
 #: from the calibrated margins' range (about 0.03 to 0.4 on the recorded runs) down to
 #: falling back whenever transfer does not score clearly above the reference.
@@ -103,4 +105,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

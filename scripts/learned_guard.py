@@ -56,6 +56,8 @@ from negative_transfer import (
 )
 from seeds_per_case import pooled_runs
 
+from dtc._entry import run_script
+
 #: Thresholds on the predicted chance of ending below; 1 keeps the monitor as run.
 THRESHOLDS = (1.0, 0.5, 0.3, 0.2, 0.1, 0.05)
 _DIAGNOSTICS = ("silhouette", "knn_agreement", "calinski_harabasz", "davies_bouldin")
@@ -308,4 +310,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

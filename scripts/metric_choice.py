@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from resolution_gate_choice import criterion, other_settings, read_distinct_runs, report
 
+from dtc._entry import run_script
+
 
 def pairing(a_rows: list[dict], d_rows: list[dict]) -> list[str]:
     """What the comparison assumes, checked: the same cases in the same order, and the same
@@ -77,4 +79,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -67,6 +67,8 @@ from negative_transfer import (
 )
 from resolution_gate_choice import read_runs
 
+from dtc._entry import run_script
+
 
 def selection_line(row: dict) -> str:
     """A selection's line of the table."""
@@ -296,4 +298,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -60,6 +60,7 @@ from negative_transfer import (
 from resolution_gate_choice import other_settings
 from source_bias_stability import monitored_pair
 
+from dtc._entry import run_script
 from dtc.experiment.store import record_check
 
 
@@ -178,4 +179,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

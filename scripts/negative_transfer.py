@@ -117,6 +117,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
+from dtc._entry import run_script
 from dtc._validation import SEED_MAX, is_int_at_least, path_argument, seed_argument, user_path
 from dtc.data import (
     DATA_ENV,
@@ -2051,4 +2052,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

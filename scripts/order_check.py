@@ -49,6 +49,8 @@ from dtc.experiment.store import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from run_baselines import check_data
 
+from dtc._entry import run_script
+
 #: Two pairs whose domains are both sorted by class.
 PAIRS = (("office_caltech10_surf", "amazon", "webcam"), ("coil20", "coil1", "coil2"))
 #: The deep methods' budget (each key given to a method that has it).
@@ -250,4 +252,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -79,6 +79,7 @@ from negative_transfer import (
 from baselines.jda import JDA
 from baselines.subspace_alignment import SubspaceAlignment
 from baselines.tca import TCA
+from dtc._entry import run_script
 from dtc.data import resolve_data_dir
 from dtc.experiment.store import exit_on_interrupt
 from dtc.metrics import cluster_acc
@@ -322,4 +323,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

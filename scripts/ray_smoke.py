@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dtc._entry import run_script
 from dtc.experiment import load_config, read_records, run_experiment
 
 CONFIG = {
@@ -60,4 +61,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -43,6 +43,7 @@ from negative_transfer import (
     summarise,
 )
 
+from dtc._entry import run_script
 from dtc.experiment.store import record_check
 
 MAX_DET_DROP, MAX_WORST_DROP = 0.05, 0.01
@@ -182,4 +183,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -45,6 +45,8 @@ from resolution_gate_choice import (
     score_value,
 )
 
+from dtc._entry import run_script
+
 
 def restore_decision(checks: list, gain: float) -> int | None:
     """The epoch rollback restores given the ``[epoch, score]`` checks of a run (the start,
@@ -169,4 +171,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

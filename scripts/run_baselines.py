@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 import dtc.methods
+from dtc._entry import run_script
 from dtc._validation import path_argument
 from dtc.data import DomainPair, domain_files, load_pair
 from dtc.experiment.config import plugin_code
@@ -495,4 +496,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -18,6 +18,7 @@ import argparse
 
 import numpy as np
 
+from dtc._entry import run_script
 from dtc.data import domain_files, load_domain, resolve_data_dir
 from dtc.data.preprocessing import zscore_columns
 from dtc.monitor import scores
@@ -63,4 +64,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

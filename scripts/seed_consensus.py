@@ -39,6 +39,7 @@ from negative_transfer import all_cases, below_in_points
 from partition_judges import read_partitions
 
 from baselines.ensemble import consensus
+from dtc._entry import run_script
 from dtc.data import resolve_data_dir
 from dtc.metrics import cluster_acc
 
@@ -114,4 +115,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

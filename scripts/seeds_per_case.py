@@ -37,6 +37,8 @@ from negative_transfer import (
 )
 from seed_consensus import seed_sets
 
+from dtc._entry import run_script
+
 #: Subsets of a case's seeds enumerated up to this many; beyond it, this many are drawn.
 MAX_SETS = 20_000
 SEEDS = (1, 2, 3, 4, 6, 8, 12)
@@ -137,4 +139,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -35,6 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from negative_transfer import EPS, construction, read_runs_file
 
+from dtc._entry import run_script
+
 # The benchmark families of rule #13's candidate C, by ``DomainPair.benchmark``.
 FAMILY = {
     "digits": "pixels",
@@ -149,4 +151,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -46,6 +46,8 @@ from negative_transfer import (
     show_resumed,
 )
 
+from dtc._entry import run_script
+
 # (name, benchmark, source, target): each source once, with a target of its benchmark.
 SOURCES = [
     ("amazon", "office_caltech10_surf", "amazon", "webcam"),
@@ -162,4 +164,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

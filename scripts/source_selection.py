@@ -49,6 +49,8 @@ from negative_transfer import (
     skipped_status,
 )
 
+from dtc._entry import run_script
+
 SURF = "office_caltech10_surf"
 # (target name, benchmark, target domain, true sources, constructions of the first true
 # source: (how, other benchmark pair or None)).
@@ -251,4 +253,4 @@ def summary(rows: list[dict]) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -81,6 +81,8 @@ from dtc.pipeline import DTC, family_config
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from run_baselines import check_data
 
+from dtc._entry import run_script
+
 FAMILIES = ("mnist_usps", "coil20")
 SPLITS = ("stratified", "pose")
 DEFAULT_SPLIT = {"mnist_usps": "stratified", "coil20": "pose"}
@@ -323,4 +325,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)
