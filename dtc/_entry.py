@@ -7,7 +7,7 @@ SIGPIPE, so the next ``print`` raised, and a table cut short looked like a faile
 :func:`run_script` ends such a script quietly with the status a shell gives a program
 that SIGPIPE stopped (``yes | head`` gives 141), the remedy the Python documentation gives
 in its note on SIGPIPE (library/signal.html). The ``dtc`` command needs none of this:
-click, under typer, does the same for it.
+click, under typer, ends it quietly too (with status 1).
 
 Standard library only, like the other helpers every room may use.
 """
