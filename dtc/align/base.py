@@ -124,6 +124,27 @@ class AlignmentLoss(nn.Module):
     :class:`~dtc.align.interop.PytorchAdaptLoss` a layer) may define a classmethod
     ``check_loss_params(params: dict)`` raising ``ValueError``: DTC calls it with its
     ``loss_params`` when its parameters are checked (a config loading), before any run.
+
+    Examples
+    --------
+    A loss of one's own, the squared distance between the batch means (the linear-kernel
+    MMD); :meth:`forward` checks the pair before :meth:`compute` sees it:
+
+    >>> import torch
+    >>> class MeanDistance(AlignmentLoss):
+    ...     def compute(self, source, target, **context):
+    ...         return (source.mean(0) - target.mean(0)).pow(2).sum()
+    >>> loss = MeanDistance()
+    >>> loss(torch.zeros(4, 3), torch.ones(5, 3)).item()
+    3.0
+    >>> loss(torch.zeros(4, 3), torch.ones(5, 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: MeanDistance: source has 3 features and target has 2; expected the same ...
+
+    In a module of its own (``my_losses.py``) it is ``DTC(loss="my_losses:MeanDistance")``,
+    and ``dtc bench-losses --losses mmd,my_losses:MeanDistance`` ranks it against the
+    built-in losses (README, "Benchmark your own alignment loss").
     """
 
     conditional: bool = False

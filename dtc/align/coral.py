@@ -188,6 +188,14 @@ def coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
     ``source`` ``(n_s, d)``, ``target`` ``(n_t, d)``, ``n_s, n_t >= 2`` -> scalar
     ``||C_s - C_t||_F^2 / (4 d^2)`` with unbiased covariances.
+
+    Examples
+    --------
+    One feature, variances 2 and 8: ``(2 - 8)^2 / 4``.
+
+    >>> import torch
+    >>> coral(torch.tensor([[0.0], [2.0]]), torch.tensor([[0.0], [4.0]])).item()
+    9.0
     """
     check_pair_inputs(source, target, min_samples=2, name="coral")
     return _coral(source, target, "coral")

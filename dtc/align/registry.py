@@ -10,6 +10,18 @@ change to dtc, three ways:
 Any ``torch.nn.Module`` called as ``loss(source, target, **context)`` qualifies. An entry
 point cannot replace a built-in name (the built-in wins); ``register(name, cls,
 overwrite=True)`` can, at run time.
+
+Examples
+--------
+>>> from dtc.align import get
+>>> get("coral")
+CORALLoss()
+>>> get("mmd", estimator="biased")
+MMDLoss(estimator='biased', kernel=33 scales, bandwidth=median)
+>>> get("mdd")
+Traceback (most recent call last):
+    ...
+ValueError: unknown loss 'mdd'; available: ..., coral, dann, jmmd, log_coral, mmd, ...
 """
 
 from __future__ import annotations

@@ -94,6 +94,12 @@ def make_digits_pair(
         (labelled, for evaluation; ``X`` of shape ``(n_t, 64)``), both with
         ``image_shape=(8, 8)`` and values in ``[0, 1]``; ``n_clusters=10``,
         ``benchmark="digits"``.
+
+    Examples
+    --------
+    >>> pair = make_digits_pair()
+    >>> pair.source.X.shape, pair.target.X.shape, pair.n_clusters
+    ((898, 64), (899, 64), 10)
     """
     check_digits_options(shift, seed, source_fraction=source_fraction)
     X, y = load_digits(return_X_y=True)
