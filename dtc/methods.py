@@ -24,6 +24,20 @@ Methods are found by name with :func:`get`. Built-in and third-party methods
 register through the entry-point group ``dtc.methods`` (``name =
 "package.module:Class"`` in ``pyproject.toml``); :func:`register` adds one at run
 time, and a ``"package.module:Class"`` string is accepted anywhere a name is.
+
+Examples
+--------
+Target-only K-means on the embedded default (the figure the README's tables start from):
+
+>>> from dtc import methods
+>>> from dtc.data import make_digits_pair
+>>> from dtc.metrics import cluster_acc
+>>> pair = make_digits_pair()
+>>> model = methods.get("kmeans", seed=0).fit(pair)
+>>> model.labels_.shape
+(899,)
+>>> round(cluster_acc(pair.target.y, model.labels_), 3)
+0.709
 """
 
 from __future__ import annotations
