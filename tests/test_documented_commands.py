@@ -50,7 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Where the documented commands are read: Markdown, docstrings, YAML comments.
 MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "experiments").rglob("*.md"))]
 PYTHON = sorted(p for d in ("dtc", "scripts", "baselines") for p in (ROOT / d).rglob("*.py"))
-YAML = sorted((ROOT / "experiments").rglob("*.yaml"))
+#: The YAML configs: the experiments' and the package's own (``dtc bench-losses``'s protocol).
+YAML = sorted(p for d in ("experiments", "dtc") for p in (ROOT / d).rglob("*.yaml"))
 
 #: Placeholders of documented commands that stand for a value of a type the parser checks:
 #: replaced by a value of that type (the others, ``FILE``, ``CONFIG``, ``DIR``, are strings
@@ -599,6 +600,7 @@ def test_the_documents_show_commands_of_every_kind():
     docs = {doc for doc, _ in DOCUMENTED}
     assert {"README.md", "experiments/negative_transfer_record.md"} <= docs
     assert any(d.startswith("scripts/") for d in docs) and any(d.endswith(".yaml") for d in docs)
+    assert "dtc/experiment/bench_losses.yaml" in docs  # a config outside experiments/ too
     assert len(PLACES) > 150
 
 
