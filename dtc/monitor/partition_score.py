@@ -57,7 +57,13 @@ def student_t_assignments(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"student_t_assignments: X must be finite, found NaN or Inf in {bad} row(s)"
         )
+    # Brought to unit magnitude by powers of two (exact, so the result is the same bit for
+    # bit) before and after centring: beyond ~1e154 the squares overflowed (scale inf) and
+    # below ~1e-154 they underflowed (scale 0, taken as 1), and either way every row was
+    # at distance ~0 from every centroid: uniform assignments, IM 0, whatever the partition.
+    X = np.ldexp(X, scores._unit_exponent(X))
     Xc = X - X.mean(0)
+    Xc = np.ldexp(Xc, scores._unit_exponent(Xc))
     scale = math.sqrt(float((Xc**2).sum(1).mean())) or 1.0
     Xc = Xc / scale
     names = np.unique(labels)
