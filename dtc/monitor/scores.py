@@ -36,7 +36,7 @@ from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
 from dtc._validation import check_number, check_seed, float_array, host_array, real_array
-from dtc.cluster.kmeans import check_int
+from dtc.cluster.kmeans import _scale_exponent, check_int
 
 __all__ = [
     "KNN_NEIGHBORS",
@@ -471,6 +471,11 @@ def clustering_stability(
             f"n_clusters={n_clusters}: no structure to be stable about"
         )
     if cluster_fn is None:
+        # K-means is equivariant to a power of two, which is exact: data beyond 2**+-40 are
+        # clustered at unit scale, as dtc.cluster.kmeans does. At 1e170 (or 1e-170) its
+        # squared distances overflowed (underflowed), every row fell in one cluster and the
+        # error blamed cluster_fn.
+        X = np.ldexp(X, _scale_exponent(X))
 
         def cluster_fn(Xs, k, s):
             return KMeans(k, n_init=3, random_state=s).fit_predict(Xs)

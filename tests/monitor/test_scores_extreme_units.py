@@ -23,3 +23,14 @@ def test_student_t_assignments_do_not_depend_on_the_units(exponent):
     got = student_t_assignments(np.ldexp(X, exponent), labels)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert information_maximization(got) == pytest.approx(information_maximization(want))
+
+
+@pytest.mark.parametrize("exponent", [600, -600])
+def test_clustering_stability_does_not_depend_on_the_units(exponent):
+    # The default K-means' squared distances overflowed at 1e180 (underflowed at 1e-180):
+    # every row fell in one cluster and the error blamed cluster_fn.
+    from dtc.monitor.scores import clustering_stability
+
+    X, _ = _blobs()
+    want = clustering_stability(X, 3, n_pairs=2)
+    assert clustering_stability(np.ldexp(X, exponent), 3, n_pairs=2) == want
