@@ -104,6 +104,26 @@ def _positive_number(value) -> bool:
     )
 
 
+#: Features whose largest |value| lies outside ``2**+-_SAFE_LOG2`` are scaled by a power of
+#: two first (:func:`_unit_scaled`); the bound of the K-means back end and the Sinkhorn loss.
+_SAFE_LOG2 = 40
+
+
+def _unit_scaled(s: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``s`` and ``t`` times ``2**e`` and ``e``: 0 when their largest |value| is 0 or within
+    ``2**+-_SAFE_LOG2`` (the tensors then as given, bit for bit), else the ``e`` that brings
+    it into ``[0.5, 1)``. A power of two scales exactly, and the measures scaled here do not
+    change when both domains are scaled; beyond, their float64 squares under- or overflowed
+    (features of 1e-170: the permutation test's MMD 0 with p = 1, the proxy A-distance 0)."""
+    top = max(float(x.abs().max()) if x.numel() else 0.0 for x in (s, t))
+    if top == 0 or 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
+        return s, t, 0
+    e = -math.frexp(top)[1]
+    for part in (e // 2, e - e // 2):  # in two steps: 2.0**e alone can overflow
+        s, t = s * 2.0**part, t * 2.0**part
+    return s, t, e
+
+
 def _subsample(x: torch.Tensor, max_samples: int, rng: np.random.Generator) -> torch.Tensor:
     if x.shape[0] <= max_samples:
         return x
@@ -150,6 +170,10 @@ def mmd_permutation_test(
         # equal distributions every time. The other estimators do not depend on row order.
         s = s[torch.from_numpy(rng.permutation(s.shape[0]))]
         t = t[torch.from_numpy(rng.permutation(t.shape[0]))]
+    # the MMD does not change when the features and sigma are scaled alike
+    s, t, e = _unit_scaled(s, t)
+    if sigma is not None and _positive_number(sigma):
+        sigma = math.ldexp(float(sigma), e)
     if sigma is None:
         median = median_sq_dist(s, t, mode="pooled").item()
         if not math.isfinite(median):
@@ -192,7 +216,7 @@ def mmd_permutation_test(
         idx = torch.from_numpy(rng.permutation(pooled.shape[0]))
         # A small tolerance: a permutation reproducing the observed split must count.
         exceed += split(idx) >= observed - 1e-12
-    return MMDTest(observed, (1 + exceed) / (1 + n_permutations), float(sigma))
+    return MMDTest(observed, (1 + exceed) / (1 + n_permutations), math.ldexp(float(sigma), -e))
 
 
 #: The largest pooled sample whose kernel matrix the permutation test holds (128 MiB).
@@ -275,6 +299,7 @@ def proxy_a_distance(
     rng = np.random.default_rng(check_seed(seed, owner=owner))
     m = min(s.shape[0], t.shape[0], max_samples)
     s, t = _subsample(s, m, rng).double(), _subsample(t, m, rng).double()
+    s, t, _ = _unit_scaled(s, t)  # standardised: the scale does not matter, if representable
     x = torch.cat([s, t]).numpy()
     y = np.r_[np.ones(m), np.zeros(m)]
     seed_int = int(rng.integers(2**31 - 1))
