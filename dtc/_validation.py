@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dtc._warnings import warn
+
 __all__ = [
     "SEED_MAX",
     "check_bool",
@@ -314,7 +316,42 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
                 f"{name}: values below float32's normal range (the largest |x| is {top:.3g} < "
                 f"{np.finfo(np.float32).tiny:.3g}); rescale the features"
             )
+        _warn_if_cast_loses_spread(given, arr, name)
     return np.ascontiguousarray(arr)
+
+
+#: Rows of a float64 input whose float32 rounding :func:`check_features` compares with its
+#: spread (evenly spaced: the check costs O(d) rows' work whatever n).
+_CAST_CHECK_ROWS = 4096
+
+
+def _warn_if_cast_loses_spread(given: np.ndarray, arr: np.ndarray, name: str) -> None:
+    """Warn when the float32 cast of ``given`` (float64, ``(n, d)``) rounds a column by more
+    than an eighth of its standard deviation (on up to :data:`_CAST_CHECK_ROWS` evenly
+    spaced rows).
+
+    Why: float32 keeps about 7 digits, so features far from the origin lose their spread,
+    which is all a clusterer sees: three blobs of std 1, 6 apart, at an offset of 1e8 were
+    clustered from values 8 apart (K-means ARI 0.58, GMM 0.61, spectral 0.66 for 1.0)
+    without a word. The clusterers here are translation-equivariant: centring the features
+    first keeps every digit."""
+    if given.ndim != 2 or given.shape[0] < 2:
+        return
+    rows = np.unique(np.linspace(0, given.shape[0] - 1, _CAST_CHECK_ROWS).astype(np.int64))
+    sample = np.asarray(given[rows], dtype=np.float64)
+    std = sample.std(axis=0)
+    rounding = np.abs(arr[rows].astype(np.float64) - sample).max(axis=0)
+    lost = np.flatnonzero((std > 0) & (rounding > std / 8))
+    if lost.size:
+        j = int(lost[np.argmax(rounding[lost] / std[lost])])
+        warn(
+            f"{name}: the cast to float32 rounds {lost.size} of its "
+            f"{given.shape[1]} float64 feature(s) by more than an eighth of their spread "
+            f"(column {j}: mean {sample[:, j].mean():.6g}, std {std[j]:.3g}, rounded by up to "
+            f"{rounding[j]:.3g}): values far from the origin lose their digits; centre the "
+            "features first (subtract each column's mean)",
+            RuntimeWarning,
+        )
 
 
 def _check_unmasked(value, name: str) -> None:
