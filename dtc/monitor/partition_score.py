@@ -190,6 +190,12 @@ def scored_space(X, metric: str = "euclidean") -> np.ndarray:
     unit rows rank neighbours as cosine distances do; a zero row stays zero)."""
     X = np.asarray(X, dtype=np.float64)
     if metric == "cosine":
+        # each row first by the power of two that brings its largest |value| into [0.5, 1)
+        # (exact, so ordinary rows come out bit for bit as before): beyond ~1e154 the norm
+        # overflowed and the rows came out as 0, below ~1e-154 it underflowed and the rows
+        # stayed as they were, not of unit length
+        top = np.abs(X).max(axis=1, initial=0.0)
+        X = np.ldexp(X, -np.frexp(np.where(top > 0, top, 1.0))[1][:, None])
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         return X / np.where(norms > 0, norms, 1.0)
     if metric != "euclidean":

@@ -34,3 +34,17 @@ def test_clustering_stability_does_not_depend_on_the_units(exponent):
     X, _ = _blobs()
     want = clustering_stability(X, 3, n_pairs=2)
     assert clustering_stability(np.ldexp(X, exponent), 3, n_pairs=2) == want
+
+
+@pytest.mark.parametrize("exponent", [600, -600])
+def test_cosine_space_does_not_depend_on_the_units(exponent):
+    # The rows' norms overflowed beyond ~1e154 (every row came out 0, and the scores called
+    # the space collapsed) and underflowed below ~1e-154 (the rows stayed as they were).
+    from dtc.monitor.partition_score import scored_space
+
+    X, _ = _blobs()
+    X[0] = 0.0  # a zero row stays zero
+    want = scored_space(X, "cosine")
+    np.testing.assert_array_equal(scored_space(np.ldexp(X, exponent), "cosine"), want)
+    n = np.linalg.norm(X, axis=1, keepdims=True)
+    np.testing.assert_array_equal(want, X / np.where(n > 0, n, 1.0))  # bit for bit as before
