@@ -299,6 +299,25 @@ class PAMMDLoss(PytorchAdaptLoss):
             )
         return super().compute(source, target, **context)
 
+    def _explain_non_finite(self, source, target) -> None:
+        # Its median bandwidth is 0 when most of the n^2 source pairs (self-pairs included)
+        # coincide: the generic message says so. Otherwise the NaN comes from its squared
+        # distances, expanded as |x|^2 + |y|^2 - 2 x.y in the inputs' dtype, which lose the
+        # spread of features far from the origin (float32 rows at 1e4 +- 1: NaN), and the
+        # message blamed identical source rows that were not there.
+        x = source.detach()
+        d2 = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist").square()
+        if self.layer.bandwidth is None and not bool(d2.reshape(-1).median() > 0):
+            return
+        far = float(torch.cat([source, target]).detach().mean(0).abs().max())
+        wider = ", or pass float64 ones" if source.dtype != torch.float64 else ""
+        raise ValueError(
+            f"{type(self).__name__}: MMDLoss returned NaN on finite inputs whose distances "
+            f"are not 0: features far from the origin (column means up to {far:.3g}) lose "
+            "their distances in its expansion |x|^2 + |y|^2 - 2 x.y; centre the features "
+            f"(subtract their mean){wider}"
+        )
+
 
 class PACORALLoss(PytorchAdaptLoss):
     """pytorch-adapt's ``CORALLoss`` (Deep CORAL, Sun & Saenko, ECCV-W 2016); registered
