@@ -30,6 +30,7 @@ from dtc.align.mmd import (
     _gaussian_mmd2,
     check_loss_options,
     check_median_used,
+    unit_scaled_for_median,
 )
 
 __all__ = ["JMMDLoss", "jmmd2"]
@@ -199,6 +200,8 @@ class JMMDLoss(AlignmentLoss):
         # softmax sums to 1 only within a few 1e-3, in whatever dtype it is converted to.
         for role, x in (("source", source), ("target", target)):
             soft_assignments(given, role, x.shape[0], type(self).__name__)
+        source, target = unit_scaled_for_median(self.features, source, target)
+        xs[0], ys[0] = source, target
         opts = dict(median=self.median, max_samples=self.median_max_samples)
         gammas = [
             self.features.gammas(source, target, **opts),
