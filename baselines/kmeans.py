@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from baselines._validation import check_positive_int, check_seed
-from dtc.cluster.kmeans import _scale_exponent
+from dtc._validation import pow2_exponent
 from dtc.methods import TransferClusterer
 
 __all__ = ["TargetKMeans"]
@@ -71,7 +71,7 @@ class TargetKMeans(TransferClusterer):
         # 0 (the data untouched, so the result is bit for bit that of KMeans on X) unless
         # float32 squared distances would under- or overflow; then 2**e X, whose clustering
         # is that of X (a power of two scales exactly), and centres scaled back.
-        e = _scale_exponent(X)
+        e = pow2_exponent(X)
         km = KMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed)
         self.labels_ = km.fit_predict(np.ldexp(X, e) if e else X).astype(np.int64)
         self.cluster_centers_ = np.ldexp(km.cluster_centers_, -e) if e else km.cluster_centers_

@@ -54,7 +54,8 @@ from baselines._validation import (
     check_positive_int,
     check_seed,
 )
-from dtc.cluster.kmeans import _scale_exponent, kmeans
+from dtc._validation import pow2_exponent
+from dtc.cluster.kmeans import kmeans
 from dtc.methods import TransferClusterer
 
 __all__ = ["TransferSpectralClustering", "normalize_bipartite", "orthonormal_projection"]
@@ -91,7 +92,7 @@ def _knn_affinity(X: np.ndarray, n_neighbors: int, metric: str) -> sparse.csr_ma
     # Euclidean distances under- or overflow at the far ends. Exact, and every named
     # metric ranks neighbours the same after a positive rescaling; a callable may not,
     # so it gets the features as given. 0 for ordinary data: the graph is unchanged.
-    e = 0 if callable(metric) else _scale_exponent(X)
+    e = 0 if callable(metric) else pow2_exponent(X)
     if e:
         X = np.ldexp(X, e)
     W = kneighbors_graph(X, n_neighbors, mode="connectivity", metric=metric, include_self=False)

@@ -16,6 +16,7 @@ import numpy as np
 from dtc._warnings import warn
 
 __all__ = [
+    "SAFE_LOG2",
     "SEED_MAX",
     "check_bool",
     "check_image_shape",
@@ -25,12 +26,46 @@ __all__ = [
     "host_array",
     "is_int_at_least",
     "path_argument",
+    "pow2_exponent",
     "seed_argument",
+    "times_pow2",
     "user_path",
 ]
 
 #: Largest seed: scikit-learn's ``random_state`` (numpy's ``RandomState``) takes 32 bits.
 SEED_MAX = 2**32 - 1
+
+#: Data whose largest |value| lies outside ``[2**-SAFE_LOG2, 2**SAFE_LOG2]`` are brought to
+#: unit scale by a power of two (:func:`pow2_exponent`) wherever squared distances are taken
+#: of them (K-means, the neighbour graphs, the Sinkhorn cost, MMD's median heuristic, ...):
+#: beyond, float32 squares underflow (features ~1e-30 all at distance 0) or overflow.
+SAFE_LOG2 = 40
+
+
+def pow2_exponent(*arrays) -> int:
+    """0 when the largest |value| of ``arrays`` (NumPy arrays or torch tensors; empty ones
+    are skipped) is 0, not finite, or within ``2**+-SAFE_LOG2``; else the ``e`` for which
+    ``2**e`` times it lies in ``[0.5, 1)``. Multiplying by a power of two is exact in
+    floating point (:func:`times_pow2`), and the computations that use it are equivariant
+    or invariant to it: in range the data are used as given, bit for bit."""
+    # max / -min: no |X| copy of a large array; a tensor detached (its value is read only)
+    arrays = [a.detach() if hasattr(a, "detach") else a for a in arrays]
+    sizes = (a.numel() if hasattr(a, "numel") else a.size for a in arrays)
+    tops = [max(float(a.max()), -float(a.min())) for a, n in zip(arrays, sizes) if n]
+    top = max(tops, default=0.0)
+    if top == 0 or not math.isfinite(top) or 2.0**-SAFE_LOG2 <= top <= 2.0**SAFE_LOG2:
+        return 0
+    return -math.frexp(top)[1]
+
+
+def times_pow2(x, e: int):
+    """``x`` (a NumPy array or a torch tensor) times ``2**e``, exactly, differentiably for
+    a tensor; ``x`` itself when ``e`` is 0. In two steps: below the dtype's normal range
+    the factor alone overflowed (float32 at 1e-40: ``2**133`` is inf; float64 at 1e-310,
+    ``2.0**1030`` an ``OverflowError``), while each half is finite and the product exact."""
+    if not e:
+        return x
+    return x * 2.0 ** (e // 2) * 2.0 ** (e - e // 2)
 
 
 def forget_fit(estimator) -> None:

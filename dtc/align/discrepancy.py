@@ -27,7 +27,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from dtc._validation import check_bool, check_seed, float_array, is_int_at_least, real_array
+from dtc._validation import (
+    check_bool,
+    check_seed,
+    float_array,
+    is_int_at_least,
+    pow2_exponent,
+    real_array,
+    times_pow2,
+)
 from dtc.align.base import check_pair_inputs
 from dtc.align.coral import _check_eps, _coral, _log_coral
 from dtc.align.kernels import median_sq_dist, pairwise_sq_dists
@@ -104,24 +112,13 @@ def _positive_number(value) -> bool:
     )
 
 
-#: Features whose largest |value| lies outside ``2**+-_SAFE_LOG2`` are scaled by a power of
-#: two first (:func:`_unit_scaled`); the bound of the K-means back end and the Sinkhorn loss.
-_SAFE_LOG2 = 40
-
-
 def _unit_scaled(s: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """``s`` and ``t`` times ``2**e`` and ``e``: 0 when their largest |value| is 0 or within
-    ``2**+-_SAFE_LOG2`` (the tensors then as given, bit for bit), else the ``e`` that brings
-    it into ``[0.5, 1)``. A power of two scales exactly, and the measures scaled here do not
+    """``s`` and ``t`` times ``2**e``, and ``e`` (:func:`dtc._validation.pow2_exponent`: 0,
+    the tensors as given, within ``2**+-SAFE_LOG2``). The measures scaled here do not
     change when both domains are scaled; beyond, their float64 squares under- or overflowed
     (features of 1e-170: the permutation test's MMD 0 with p = 1, the proxy A-distance 0)."""
-    top = max(float(x.abs().max()) if x.numel() else 0.0 for x in (s, t))
-    if top == 0 or 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
-        return s, t, 0
-    e = -math.frexp(top)[1]
-    for part in (e // 2, e - e // 2):  # in two steps: 2.0**e alone can overflow
-        s, t = s * 2.0**part, t * 2.0**part
-    return s, t, e
+    e = pow2_exponent(s, t)
+    return times_pow2(s, e), times_pow2(t, e), e
 
 
 def _subsample(x: torch.Tensor, max_samples: int, rng: np.random.Generator) -> torch.Tensor:

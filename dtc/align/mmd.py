@@ -71,7 +71,7 @@ from collections.abc import Sequence
 
 import torch
 
-from dtc._validation import is_int_at_least
+from dtc._validation import is_int_at_least, pow2_exponent, times_pow2
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.kernels import (
     DEFAULT_BLOCK_SIZE,
@@ -273,17 +273,11 @@ class GaussianFamily:
         return f"{len(self.scales)} scales, bandwidth={self.bandwidth or 'median'}"
 
 
-#: Features whose largest |value| lies outside ``2**+-_SAFE_LOG2`` are scaled by a power of
-#: two before a median-heuristic kernel (:func:`unit_scaled_for_median`); the bound of the
-#: Sinkhorn loss and the K-means back end.
-_SAFE_LOG2 = 40
-
-
 def unit_scaled_for_median(family, source: torch.Tensor, target: torch.Tensor):
     """``source`` ``(n_s, d)`` and ``target`` ``(n_t, d)`` times a power of two that brings
     their largest |value| into ``[0.5, 1)``, when ``family`` (a :class:`GaussianFamily` or
     ``None``) takes its bandwidth from the median heuristic and that value lies outside
-    ``2**+-_SAFE_LOG2``; else as given (the same tensors, bit for bit).
+    ``2**+-SAFE_LOG2`` (``dtc._validation``); else as given (the same tensors, bit for bit).
 
     Why: with the median heuristic the kernel, and so the MMD, does not change when both
     samples are scaled, and a power of two scales exactly (and differentiably: the gradient
@@ -292,12 +286,8 @@ def unit_scaled_for_median(family, source: torch.Tensor, target: torch.Tensor):
     coincide?)" of distinct rows) or overflowed (float64 at 1e170)."""
     if family is None or not family.uses_median:
         return source, target
-    top = max(float(x.detach().abs().max()) if x.numel() else 0.0 for x in (source, target))
-    if top == 0 or not math.isfinite(top) or 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
-        return source, target  # (non-finite rows are the input check's to refuse)
-    e = -math.frexp(top)[1]
-    for part in (e // 2, e - e // 2):  # in two steps: 2.0**e alone can overflow
-        source, target = source * 2.0**part, target * 2.0**part
+    e = pow2_exponent(source, target)
+    source, target = times_pow2(source, e), times_pow2(target, e)
     return source, target
 
 

@@ -14,21 +14,15 @@ Python Optimal Transport", JMLR 2021); both are differentiable in the features.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 import ot
 import torch
 
-from dtc._validation import check_bool, check_number, check_seed
+from dtc._validation import check_bool, check_number, check_seed, pow2_exponent, times_pow2
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.kernels import _widened
-
-#: Features whose largest |value| lies outside ``2**+-_SAFE_LOG2`` are scaled by a power of
-#: two before the normalised Sinkhorn cost (their float32 squared distances under- or
-#: overflow); the K-means back end's bound (``dtc.cluster.kmeans.SAFE_LOG2``).
-_SAFE_LOG2 = 40
 
 __all__ = [
     "NORMALIZATIONS",
@@ -89,16 +83,12 @@ def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
             f"got column norms {norms.min().item():.6g} to {norms.max().item():.6g}"
         )
     proj = proj.to(source)
-    # SW_p is homogeneous of degree 1 in the features: beyond 2**+-_SAFE_LOG2 they are
+    # SW_p is homogeneous of degree 1 in the features: beyond 2**+-SAFE_LOG2 they are
     # scaled by a power of two (exact) and the value scaled back. Float32 features of 1e-30
     # had |x|^p underflow, and SW read 0 ("aligned") for 5.2e-31; float64 at 1e170
     # overflowed. Within the range nothing changes, bit for bit.
-    top = float(torch.maximum(source.detach().abs().max(), target.detach().abs().max()))
-    e = 0
-    if top > 0 and math.isfinite(top) and not 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
-        e = -math.frexp(top)[1]
-        for part in (e // 2, e - e // 2):  # in two steps: 2.0**e alone can overflow
-            source, target = source * 2.0**part, target * 2.0**part
+    e = pow2_exponent(source, target)
+    source, target = times_pow2(source, e), times_pow2(target, e)
     # POT's sliced_wasserstein_distance, unrolled so that SW_p^p is available without
     # the root: its gradient stays finite where the distance is 0.
     power = ot.lp.wasserstein_1d(source @ proj, target @ proj, p=p).mean()
@@ -111,7 +101,7 @@ def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
         raise overflow
     if not root:
         if e:
-            power = _times_pow2(power, -e * p)
+            power = _scaled_back(power, -e * p)
             if not torch.isfinite(power):  # SW_p^p itself is past the dtype's range
                 raise overflow
         return power
@@ -121,10 +111,10 @@ def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
     positive = power > 0
     safe = torch.where(positive, power, torch.ones_like(power))
     value = torch.where(positive, safe ** (1.0 / p), torch.zeros_like(power))
-    return _times_pow2(value, -e) if e else value
+    return _scaled_back(value, -e) if e else value
 
 
-def _times_pow2(value: torch.Tensor, exponent: float) -> torch.Tensor:
+def _scaled_back(value: torch.Tensor, exponent: float) -> torch.Tensor:
     """``value * 2**exponent`` in steps of at most ``2**+-512``, so that no factor over- or
     underflows a Python float (``2.0**1030`` raises ``OverflowError``)."""
     while exponent:
@@ -263,16 +253,10 @@ def _sinkhorn(source, target, reg, normalize, debias, method, max_iter, tol, gra
     if normalize != "none":
         # The normalised loss does not change when both domains are scaled, and a power of
         # two scales exactly: features ~1e-20 had float32 squared distances underflow (the
-        # loss fell to 0, "aligned"), ~1e20 overflow. Only outside 2**+-_SAFE_LOG2, so that
+        # loss fell to 0, "aligned"), ~1e20 overflow. Only outside 2**+-SAFE_LOG2, so that
         # every batch in range keeps its value bit for bit.
-        top = float(torch.maximum(source.detach().abs().max(), target.detach().abs().max()))
-        if top > 0 and not 2.0**-_SAFE_LOG2 <= top <= 2.0**_SAFE_LOG2:
-            # in two steps: for features below the dtype's normal range the factor itself
-            # overflowed (float32 at 1e-40: 2**133 is inf; float64 at 1e-310, 2.0**1030 an
-            # OverflowError), while each half is finite and the product stays exact
-            exponent = -math.frexp(top)[1]
-            for part in (exponent // 2, exponent - exponent // 2):
-                source, target = source * 2.0**part, target * 2.0**part
+        e = pow2_exponent(source, target)
+        source, target = times_pow2(source, e), times_pow2(target, e)
     # One scale for all three terms (from the cross cost), so the debiased value is 0 on
     # identical inputs; not detached, so the loss is exactly a function of the features.
     scale = _cost_scale(ot.dist(source, target), normalize)

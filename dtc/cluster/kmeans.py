@@ -43,7 +43,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances_argmin_min
 from threadpoolctl import ThreadpoolController
 
-from dtc._validation import SEED_MAX, check_features, forget_fit
+from dtc._validation import SEED_MAX, check_features, forget_fit, pow2_exponent
 from dtc._warnings import warn
 
 __all__ = [
@@ -74,23 +74,6 @@ RESTART_ROWS_PER_CLUSTER = 10
 SINGLE_THREAD_BELOW = 20_000
 
 _BACKENDS = ("auto", "sklearn", "faiss")
-
-#: Data whose largest |value| lies outside ``[2**-SAFE_LOG2, 2**SAFE_LOG2]`` are clustered
-#: scaled by a power of two (:func:`_scale_exponent`): beyond, float32 squared distances underflow
-#: (features ~1e-30 all at distance 0: one cluster) or overflow.
-SAFE_LOG2 = 40
-
-
-def _scale_exponent(*arrays: np.ndarray) -> int:
-    """0 when the largest |value| of ``arrays`` is 0 or within ``2**+-SAFE_LOG2``, else
-    the ``e`` for which ``2**e`` times it lies in ``[0.5, 1)``. Multiplying by a power of
-    two is exact in floating point and K-means is equivariant to it, so the data are
-    clustered as they are, only without float32 under- or overflow."""
-    # max / -min: no |X| copy of a large array
-    top = max(max(float(a.max()), -float(a.min())) for a in arrays)
-    if top == 0 or 2.0**-SAFE_LOG2 <= top <= 2.0**SAFE_LOG2:
-        return 0
-    return -math.frexp(top)[1]
 
 
 def faiss_available() -> bool:
@@ -226,7 +209,7 @@ def kmeans(
     use_faiss = backend == "faiss" or (
         backend == "auto" and n >= FAISS_MIN_SAMPLES and faiss_available()
     )
-    e = _scale_exponent(X) if isinstance(init, str) else _scale_exponent(X, init)
+    e = pow2_exponent(X) if isinstance(init, str) else pow2_exponent(X, init)
     if e:
         labels, centers, inertia = kmeans(
             np.ldexp(X, e),
@@ -323,7 +306,7 @@ def assign_nearest(X, centers) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"centers: expected {X.shape[1]} columns (the dimension of X), got {C.shape[1]}"
         )
-    e = _scale_exponent(X, C)  # see kmeans
+    e = pow2_exponent(X, C)  # see kmeans
     if e:
         X, C = np.ldexp(X, e), np.ldexp(C, e)
     labels, dist = pairwise_distances_argmin_min(X, C)

@@ -17,9 +17,9 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import silhouette_score
 
-from dtc._validation import check_features
+from dtc._validation import check_features, pow2_exponent
 from dtc._warnings import warn
-from dtc.cluster.kmeans import _scale_exponent, check_int, check_seed, kmeans
+from dtc.cluster.kmeans import check_int, check_seed, kmeans
 from dtc.cluster.spectral import (
     _retained_mask,
     affinity_matrix,
@@ -79,7 +79,7 @@ def select_k_silhouette(
     # The silhouette is scale-invariant, scikit-learn's float32 distances are not (features
     # ~1e-25 gave 0 for every k, ~1e20 overflowed): scale by a power of two as kmeans does.
     Xs = X[sub]
-    e = _scale_exponent(Xs)
+    e = pow2_exponent(Xs)
     if e:
         Xs = np.ldexp(Xs, e)
     scores = np.empty(len(ks))

@@ -47,10 +47,16 @@ from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 
-from dtc._validation import check_bool, check_features, check_number, float_array, host_array
+from dtc._validation import (
+    check_bool,
+    check_features,
+    check_number,
+    float_array,
+    host_array,
+    pow2_exponent,
+)
 from dtc._warnings import warn
 from dtc.cluster.kmeans import (
-    _scale_exponent,
     check_int,
     check_n_clusters,
     check_seed,
@@ -132,7 +138,7 @@ def _knn_exact(X, k):
     # Scaled by a power of two as the IVF search and kmeans are: float32 distances of
     # features ~1e-25 underflow to 0 (the self-tuning affinity silently turned into
     # connectivity) and of features ~1e20 overflow (an error about `distances`).
-    e = _scale_exponent(X)
+    e = pow2_exponent(X)
     dist, idx = NearestNeighbors(n_neighbors=k).fit(np.ldexp(X, e) if e else X).kneighbors()
     dist = dist.astype(np.float32)
     return (np.ldexp(dist, -e) if e else dist), idx.astype(np.int64)
@@ -162,7 +168,7 @@ def _knn_ivf(X, k, n_probe, seed):
     # exact, the centring rounds a value by at most half its float32 ulp). The distances
     # are scaled back on return.
     X = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
-    e = _scale_exponent(X)
+    e = pow2_exponent(X)
     if e:
         X = np.ldexp(X, e)
     dist, idx = _knn_ivf_centred(X, k, n_probe, seed)

@@ -35,8 +35,15 @@ from scipy.spatial.distance import pdist
 from sklearn import metrics as skm
 from sklearn.cluster import KMeans
 
-from dtc._validation import check_number, check_seed, float_array, host_array, real_array
-from dtc.cluster.kmeans import _scale_exponent, check_int
+from dtc._validation import (
+    check_number,
+    check_seed,
+    float_array,
+    host_array,
+    pow2_exponent,
+    real_array,
+)
+from dtc.cluster.kmeans import check_int
 
 __all__ = [
     "KNN_NEIGHBORS",
@@ -475,7 +482,7 @@ def clustering_stability(
         # clustered at unit scale, as dtc.cluster.kmeans does. At 1e170 (or 1e-170) its
         # squared distances overflowed (underflowed), every row fell in one cluster and the
         # error blamed cluster_fn.
-        X = np.ldexp(X, _scale_exponent(X))
+        X = np.ldexp(X, pow2_exponent(X))
 
         def cluster_fn(Xs, k, s):
             return KMeans(k, n_init=3, random_state=s).fit_predict(Xs)

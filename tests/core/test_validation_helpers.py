@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dtc._validation import (
+    SAFE_LOG2,
     check_features,
     check_number,
     is_int_at_least,
     path_argument,
+    pow2_exponent,
+    times_pow2,
     user_path,
 )
 
@@ -107,3 +112,25 @@ def test_check_features_refuses_times_by_their_dtype(dtype):
     # dtype check the cast took timedelta64 as its counts without a word)
     with pytest.raises(ValueError, match=f"got dtype {dtype.replace('[', '.').replace(']', '.')}"):
         check_features(np.array([[1, 2], [3, 4]], dtype=dtype))
+
+
+def test_pow2_exponent_and_times_pow2_scale_exactly_outside_the_safe_range():
+    x = np.array([[3.0, -5.0], [0.25, 1.0]])
+    assert pow2_exponent(x, torch.from_numpy(x)) == 0  # in range: used as given
+    assert pow2_exponent(np.zeros((2, 2)), np.zeros((0, 3))) == 0  # zeros; empty skipped
+    assert pow2_exponent(np.array([np.inf])) == 0  # the input checks refuse non-finite rows
+    for scale in (2.0 ** (SAFE_LOG2 + 1), 1e-30, 1e-310, 1e170, 1e300):
+        y = x * scale
+        e = pow2_exponent(y)
+        assert e != 0 and 0.5 <= np.abs(np.ldexp(y, e)).max() < 1.0
+        # two half steps, exact: np.ldexp's one, bit for bit (2.0**e alone overflows at
+        # 1e-310, whose e is 1030)
+        assert np.array_equal(times_pow2(y, e), np.ldexp(y, e))
+        assert np.array_equal(times_pow2(times_pow2(y, e), -e), y)
+    assert pow2_exponent(x * 2.0**SAFE_LOG2 / 5.0) == 0  # the bound itself is in range
+    # a tensor keeps its gradient: d(2**e x)/dx = 2**e
+    t = torch.tensor([1e-20, -3e-20], dtype=torch.float64, requires_grad=True)
+    e = pow2_exponent(t)
+    times_pow2(t, e).sum().backward()
+    assert t.grad.tolist() == [math.ldexp(1.0, e)] * 2
+    assert times_pow2(x, 0) is x
