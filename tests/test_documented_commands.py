@@ -467,6 +467,15 @@ def _check_script(command: Command, load_script, monkeypatch) -> str | None:
     return "main() returned without parsing its arguments"
 
 
+def _usage_error() -> type:
+    """click's ``UsageError``, the base of every parse error of ``dtc``, found through typer's
+    public ``BadParameter`` (its subclass): typer up to 0.2x re-exports click's, later ones
+    vendor click in a private ``typer._click`` (an import of either failed under the other)."""
+    import typer
+
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 def _check_dtc(command: Command, monkeypatch) -> str | None:
     """``None`` when ``command``'s arguments parse with ``dtc``'s parser, else the error.
     ``dtc run``'s own checks of its options (those of single runs refused with a CONFIG, and
@@ -474,12 +483,12 @@ def _check_dtc(command: Command, monkeypatch) -> str | None:
     with its ``key=value`` overrides (``dtc report --config`` too) and expanded, as ``dtc
     run`` does before any run."""
     import typer.core
-    from typer._click.exceptions import UsageError
     from typer.main import get_command
 
     import dtc.cli
     from dtc.experiment.config import expand, load_config
 
+    UsageError = _usage_error()
     invoke = typer.core.TyperCommand.invoke
 
     def stop(self, ctx):
@@ -528,13 +537,12 @@ def _check_single_run(command: Command, benchmark, source, target, method, set_,
     keys (the method's parameters, no seed) and the ``--data`` ones (the benchmark's); and
     that the benchmark, its domains and the method exist (a placeholder, ``NAME``, a user's
     ``module:Class`` or, in an inline fragment, a folder of the user's, left out)."""
-    from typer._click.exceptions import UsageError
-
     from dtc import data, methods
     from dtc.cli import _check_set_names, parse_assignments
     from dtc.experiment.config import check_run_data
     from dtc.experiment.single import check_not_seed, default_method
 
+    UsageError = _usage_error()
     method = method or default_method()
     try:
         params = parse_assignments(set_)
