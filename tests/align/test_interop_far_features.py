@@ -3,12 +3,11 @@
 import pytest
 import torch
 
-pytest.importorskip("pytorch_adapt")
-
 from dtc.align import get
 
 
-def test_pa_mmd_names_features_far_from_the_origin_not_identical_rows():
+def test_pa_mmd_names_features_far_from_the_origin_not_identical_rows(pa_layers):
+    # pa_layers: pytorch-adapt is optional, but under CI a missing install fails (conftest)
     # pytorch-adapt expands its squared distances (|x|^2 + |y|^2 - 2 x.y) in the inputs'
     # dtype: float32 rows at 1e4 +- 1 gave NaN, and the error said "identical source rows
     # make its median bandwidth 0?" of 32 distinct rows.
