@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from dtc.monitor.partition_score import student_t_assignments
-from dtc.monitor.scores import information_maximization
+from dtc.monitor.partition_score import scored_space, student_t_assignments
+from dtc.monitor.scores import clustering_stability, information_maximization
 
 
 def _blobs():
@@ -29,8 +29,6 @@ def test_student_t_assignments_do_not_depend_on_the_units(exponent):
 def test_clustering_stability_does_not_depend_on_the_units(exponent):
     # The default K-means' squared distances overflowed at 1e180 (underflowed at 1e-180):
     # every row fell in one cluster and the error blamed cluster_fn.
-    from dtc.monitor.scores import clustering_stability
-
     X, _ = _blobs()
     want = clustering_stability(X, 3, n_pairs=2)
     assert clustering_stability(np.ldexp(X, exponent), 3, n_pairs=2) == want
@@ -40,8 +38,6 @@ def test_clustering_stability_does_not_depend_on_the_units(exponent):
 def test_cosine_space_does_not_depend_on_the_units(exponent):
     # The rows' norms overflowed beyond ~1e154 (every row came out 0, and the scores called
     # the space collapsed) and underflowed below ~1e-154 (the rows stayed as they were).
-    from dtc.monitor.partition_score import scored_space
-
     X, _ = _blobs()
     X[0] = 0.0  # a zero row stays zero
     want = scored_space(X, "cosine")
