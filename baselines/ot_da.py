@@ -26,8 +26,12 @@ Cost: POT holds the cost matrix, the coupling and the mapping's temporaries, eac
 ``(n_s, n_t)`` float64: ``ot_emd`` peaks at about ``5 n_s n_t * 8`` bytes (8,000 rows in each
 domain: 2.9 GiB and 10 s on the 2-core machine of the brief; 50,000 would need about 100
 GiB), and the Sinkhorn couplings hold more copies and pass over all ``n_s n_t`` entries up to
-``max_iter`` times (4,000 rows each: over 3 minutes). Subsample both domains for larger
-pairs.
+``max_iter`` times (4,000 rows each: over 3 minutes). A large target alone is enough:
+a 2,000-row source and a 50,000-row target took 3.9 GiB in ``ot_emd``
+(200,000 would need about 16 GiB). A pair of more than
+``max_coupling`` ``n_s n_t`` entries (64,000,000 by default: 8,000 rows each, or 2,000 and
+32,000) is refused with a ``ValueError`` before POT allocates anything. Subsample both
+domains for larger pairs.
 """
 
 from __future__ import annotations
@@ -36,7 +40,12 @@ import numpy as np
 import ot
 
 from baselines._adapt_then_cluster import AdaptThenCluster
-from baselines._validation import check_choice, check_domains, check_number
+from baselines._validation import (
+    check_choice,
+    check_domains,
+    check_number,
+    check_positive_int,
+)
 from dtc.data.domain import _check_labels
 
 __all__ = ["OTEMD", "OTL1l2", "OTSinkhorn", "check_ot_params", "ot_transform"]
@@ -175,6 +184,7 @@ class _OTMapping(AdaptThenCluster):
             self.cost_norm,
             caller=type(self).__name__,
         )
+        check_positive_int(self.max_coupling, method=type(self).__name__, name="max_coupling")
         if self.direction == "source_to_target" and self.init == "k-means++":
             # the target is not moved and K-means ignores the source: plain target K-means,
             # reported as OT (reg_e, cost_norm without effect)
@@ -188,6 +198,16 @@ class _OTMapping(AdaptThenCluster):
     def _adapt(self, Xs, ys, Xt, k):
         name = type(self).__name__
         direction = self.direction  # checked by _check_adapt_params
+        entries = len(Xs) * len(Xt)
+        if entries > int(self.max_coupling):
+            # POT's (n_s, n_t) float64 cost, coupling and temporaries: about 40 bytes an
+            # entry for EMD, more for Sinkhorn, which also passes over them max_iter times
+            raise ValueError(
+                f"{name}: the coupling of {len(Xs)} source x {len(Xt)} target samples has "
+                f"{entries} entries, more than max_coupling={self.max_coupling} (POT holds "
+                f"several (n_s, n_t) float64 arrays: about {40 * entries / 2**30:.1f} GiB "
+                "here); subsample the domains, or raise max_coupling if the memory is there"
+            )
         if direction == "target_to_source" and len(Xs) < k:
             # Every target sample is moved to a mix of the source samples: with fewer of
             # them than clusters K-means finds fewer clusters (one per source sample).
@@ -220,6 +240,10 @@ _DOC = """
     init : {{"k-means++", "source"}}, default "k-means++"
     n_init : int, default 10
     seed : int, default 0
+    max_coupling : int, default 64000000
+        Largest ``n_s * n_t`` it transports (the coupling's entries; POT holds several
+        ``(n_s, n_t)`` float64 arrays, see the module docstring); a larger pair raises
+        ``ValueError``.
 
     Attributes
     ----------
@@ -240,6 +264,7 @@ class OTEMD(_OTMapping):
         init="k-means++",
         n_init=10,
         seed=0,
+        max_coupling=64_000_000,
     ):
         self.n_clusters = n_clusters
         self.direction = direction
@@ -247,6 +272,7 @@ class OTEMD(_OTMapping):
         self.init = init
         self.n_init = n_init
         self.seed = seed
+        self.max_coupling = max_coupling
 
 
 class OTSinkhorn(_OTMapping):
@@ -261,6 +287,7 @@ class OTSinkhorn(_OTMapping):
         init="k-means++",
         n_init=10,
         seed=0,
+        max_coupling=64_000_000,
     ):
         self.n_clusters = n_clusters
         self.reg_e = reg_e
@@ -269,6 +296,7 @@ class OTSinkhorn(_OTMapping):
         self.init = init
         self.n_init = n_init
         self.seed = seed
+        self.max_coupling = max_coupling
 
 
 class OTL1l2(_OTMapping):
@@ -285,6 +313,7 @@ class OTL1l2(_OTMapping):
         init="k-means++",
         n_init=10,
         seed=0,
+        max_coupling=64_000_000,
     ):
         self.n_clusters = n_clusters
         self.reg_e = reg_e
@@ -294,6 +323,7 @@ class OTL1l2(_OTMapping):
         self.init = init
         self.n_init = n_init
         self.seed = seed
+        self.max_coupling = max_coupling
 
 
 OTEMD.__doc__ = (
