@@ -75,7 +75,7 @@ import numbers
 
 import numpy as np
 
-from dtc._validation import float_array
+from dtc._validation import check_seed, float_array
 
 __all__ = [
     "BENCHMARK_FAMILY",
@@ -165,12 +165,16 @@ def _same_width(Xs, Xt, fn: str) -> None:
         )
 
 
-def _shared_features(Xs, Xt, fn: str, eps: float) -> np.ndarray:
-    """Mask of the features that vary in both domains (at least 3 of them, the same
-    number of features on both sides)."""
+def _check_eps(eps, fn: str) -> None:
     # a negative eps kept constant features, whose NaN correlations zeroed the statistic
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 <= eps < math.inf:
         raise ValueError(f"{fn}: eps must be a finite number >= 0, got {eps!r}")
+
+
+def _shared_features(Xs, Xt, fn: str, eps: float) -> np.ndarray:
+    """Mask of the features that vary in both domains (at least 3 of them, the same
+    number of features on both sides)."""
+    _check_eps(eps, fn)
     _same_width(Xs, Xt, fn)
     keep = varying_features(Xs, Xt, eps)
     if keep.sum() < 3:
@@ -200,6 +204,11 @@ def varying_features(Xs, Xt, eps: float = 1e-8) -> np.ndarray:
     mask of 4 of the 739 harness cases (float32 columns constant up to rounding, std
     1.5e-8 and 3.7e-9)."""
     Xs, Xt = np.asarray(Xs), np.asarray(Xt)
+    for name, X in (("Xs", Xs), ("Xt", Xt)):
+        if X.ndim != 2:  # a bare IndexError in the width check
+            raise ValueError(f"varying_features: {name} must have shape (n, d), got {X.shape}")
+    # a negative eps marked constant features as varying, a NaN none (no error)
+    _check_eps(eps, "varying_features")
     _same_width(Xs, Xt, "varying_features")  # a 1-feature Xs broadcast to a wrong mask
     return (np.std(Xs, axis=0) > eps) & (np.std(Xt, axis=0) > eps)
 
@@ -243,6 +252,9 @@ def feature_correspondence(
         permutation p-value of "the features do not correspond".
         ``n_features``: ``m``.
     """
+    # numpy's SeedSequence refused a bad seed naming nothing, and None drew a p-value that
+    # changed from call to call
+    seed = check_seed(seed, owner="feature_correspondence")
     Xs, Xt = _as_rows(Xs, "Xs"), _as_rows(Xt, "Xt")
     keep = _shared_features(Xs, Xt, "feature_correspondence", eps)
     if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)):
@@ -309,6 +321,7 @@ def structural_similarity(Xs, Xt, *, n_splits: int = 5, seed: int = 0, eps: floa
         ``n_features``: the features used.
     """
     fn = "structural_similarity"
+    seed = check_seed(seed, owner=fn)  # as feature_correspondence's
     Xs, Xt = (
         _as_rows(Xs, "Xs", fn, SIMILARITY_MIN_ROWS),
         _as_rows(Xt, "Xt", fn, SIMILARITY_MIN_ROWS),
@@ -391,8 +404,11 @@ def check_source(
     """
     check_thresholds(min_similarity, min_signal_ratio)
     min_similarity = resolve_min_similarity(min_similarity, benchmark)
-    if not 0.0 < alpha < 1.0:
+    # None or a string failed in a bare comparison naming nothing
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha < 1.0:
         raise ValueError(f"check_source: alpha must be in (0, 1), got {alpha!r}")
+    # checked when the checks do not apply too: a bad seed is bad whatever the data
+    seed = check_seed(seed, owner="check_source")
     n_perm = n_permutations
     # the smallest p-value of the test is 1 / (n_permutations + 1): above alpha, every
     # source was "unrelated", however well its features matched
