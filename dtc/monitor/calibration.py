@@ -17,6 +17,7 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 
+from dtc._validation import check_seed
 from dtc.metrics import cluster_acc
 from dtc.monitor.partition_score import common_space_score
 
@@ -61,12 +62,18 @@ def source_bias(X, y, *, score: str = "knn_agreement", n_init: int = 3, kmeans_s
         )
     if not np.isfinite(X).all():  # scikit-learn's own error named neither
         raise ValueError("source_bias: X contains NaN or infinite values")
+    # int(v) read 1.5 as 1 and "3" as 3, and scikit-learn named random_state for -1
+    try:
+        seeds = [check_seed(v, owner="source_bias", name="kmeans_seeds") for v in kmeans_seeds]
+    except TypeError:  # not iterable
+        raise ValueError(
+            f"source_bias: kmeans_seeds must be a sequence of ints >= 0, got {kmeans_seeds!r}"
+        ) from None
+    if not seeds:
+        raise ValueError("source_bias: kmeans_seeds must hold at least one seed")
     names, counts = np.unique(y, return_counts=True)
     if names.size < 2 or counts.min() < _BIAS_FOLDS:
         return None
-    seeds = [int(v) for v in kmeans_seeds]
-    if not seeds:
-        raise ValueError("source_bias: kmeans_seeds must hold at least one seed")
     # scikit-learn's default folds: StratifiedKFold without shuffling, which on a source
     # stored class by class (every shared benchmark file) holds out a contiguous block of
     # each class, so the learned partition is poorer and the bias larger than shuffled folds
@@ -158,7 +165,9 @@ def score_slope(
             f"score_slope: no fraction of {fractions!r} moves a row of n={len(y)} "
             "(round(f * n) = 0); give larger fractions"
         )
-    rng = np.random.default_rng(seed)
+    # numpy's SeedSequence refused a bad seed naming nothing, and None drew another slope
+    # at each call
+    rng = np.random.default_rng(check_seed(seed, owner="score_slope"))
     true = common_space_score(score, y, [X])
     acc_loss, score_loss = [], []
     for f in fractions:
