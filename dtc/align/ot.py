@@ -48,7 +48,11 @@ def random_projections(d: int, n_projections: int, rng: np.random.Generator | in
     float64 NumPy array (POT's layout), drawn from ``rng`` (a Generator or a seed).
 
     Drawn here rather than by POT: POT's torch backend seeds torch's *global* RNG."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if not isinstance(rng, np.random.Generator):
+        # numpy's SeedSequence refused 1.5 or -1 naming nothing
+        rng = np.random.default_rng(
+            None if rng is None else check_seed(rng, owner="random_projections", name="rng")
+        )
     directions = rng.standard_normal(
         (_check_count(d, "d"), _check_count(n_projections, "n_projections"))
     )
