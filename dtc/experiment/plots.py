@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from dtc._validation import check_seed, is_int_at_least
 from dtc.experiment.report import METRIC_NAMES, cell_names, unique_runs
 from dtc.experiment.store import replace_file
 
@@ -236,6 +237,15 @@ def tsne_figure(
     same samples.
     """
     from sklearn.manifold import TSNE
+
+    # numpy's words named neither ("negative dimensions are not allowed", "SeedSequence
+    # expects int"), and max_points=0 read as an empty panel ("has 0 points")
+    seed = check_seed(seed, owner="tsne_figure")
+    if not is_int_at_least(max_points, 2):
+        raise ValueError(
+            "tsne_figure: max_points must be an int >= 2 (samples drawn per domain; t-SNE "
+            f"needs at least 3 points a panel), got {max_points!r}"
+        )
 
     def pick(rng: np.random.Generator, n: int) -> np.ndarray:
         return np.sort(rng.choice(n, size=min(n, max_points), replace=False))
