@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import cg
 
-from dtc._validation import check_features, float_array
+from dtc._validation import check_features, float_array, is_int_at_least
 from dtc.cluster.spectral import KNN_NEIGHBOURS, affinity_matrix, knn_graph, normalized_adjacency
 
 __all__ = ["label_spreading", "spread_scores"]
@@ -68,6 +68,12 @@ def spread_scores(S, Y0, *, alpha: float = 0.9, tol: float = 1e-8, max_iter: int
     # float(alpha) first: None a bare TypeError, the string "0.5" taken as 0.5
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha < 1.0:
         raise ValueError(f"alpha: expected a float in [0, 1), got {alpha!r}")
+    # from the zero start, whose residual is |Y0|: tol >= 1 (or "3", inf) took it as
+    # converged and max_iter <= 0 stopped there, and every score came back 0, silently
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0.0 < tol < 1.0:
+        raise ValueError(f"tol: expected a relative residual in (0, 1), got {tol!r}")
+    if not is_int_at_least(max_iter, 1):
+        raise ValueError(f"max_iter: expected an int >= 1, got {max_iter!r}")
     if not np.isfinite(Y0).all():
         raise ValueError("Y0: contains NaN or infinite values")
     if not np.isfinite(S.data if sp.issparse(S) else S).all():
