@@ -26,6 +26,17 @@ __all__ = ["COVARIANCE_TYPES", "gmm", "start_from_means"]
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
+def _check_covariance(covariance_type, reg_covar) -> None:
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"covariance_type: expected one of {COVARIANCE_TYPES}, got {covariance_type!r}"
+        )
+    if isinstance(reg_covar, bool) or not (
+        isinstance(reg_covar, numbers.Real) and 0 <= reg_covar < math.inf
+    ):
+        raise ValueError(f"reg_covar: expected a non-negative float, got {reg_covar!r}")
+
+
 def start_from_means(X, means, covariance_type: str = "full", reg_covar: float = 1e-6):
     """Weights ``(k,)`` and precisions of a mixture whose component ``c`` starts at
     ``means[c]`` ``(k, d)``: those of the rows of ``X`` ``(n, d)`` nearest to it, as the
@@ -46,6 +57,15 @@ def start_from_means(X, means, covariance_type: str = "full", reg_covar: float =
     """
     X = np.asarray(X, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
+    if X.ndim != 2 or means.ndim != 2 or len(means) == 0 or means.shape[1] != X.shape[1]:
+        # "not enough values to unpack" named neither
+        raise ValueError(
+            "start_from_means: expected X of shape (n, d) and means of shape (k, d), k >= 1, "
+            f"with the same d, got {X.shape} and {means.shape}"
+        )
+    # an unknown covariance_type was taken as "full", and a negative reg_covar gave
+    # negative precisions ("diag"): none of them refused
+    _check_covariance(covariance_type, reg_covar)
     k, d = means.shape
     # The nearest mean by direct differences, in blocks of rows: at once, the (n, k, d)
     # float64 differences were 1.9 GiB at 32,000 rows of 800 and 10 means.
@@ -153,14 +173,7 @@ def gmm(
     """
     X = check_features(X, name="X")
     k = check_n_clusters(n_components, X.shape[0], "n_components")
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"covariance_type: expected one of {COVARIANCE_TYPES}, got {covariance_type!r}"
-        )
-    if isinstance(reg_covar, bool) or not (
-        isinstance(reg_covar, numbers.Real) and 0 <= reg_covar < math.inf
-    ):
-        raise ValueError(f"reg_covar: expected a non-negative float, got {reg_covar!r}")
+    _check_covariance(covariance_type, reg_covar)
     # "no" was truthy: three values returned where two were asked for (checked before EM)
     return_model = check_bool(return_model, method="gmm", name="return_model")
     # float64 for EM: the log-determinants of near-singular covariances need it.
