@@ -85,6 +85,10 @@ def spectral_cocluster(
     estimator in error messages.
     """
     _check_cocluster_k(n_clusters, caller)
+    # scikit-learn named its own random_state for seed=-1, took None (another partition at
+    # each call) and True (one start) for n_init
+    seed = check_seed(seed, method=caller)
+    n_init = check_positive_int(n_init, method=caller, name="n_init")
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or 0 in A.shape:
         raise ValueError(f"{caller}: expected a non-empty A of shape (n, m), got {A.shape}")
