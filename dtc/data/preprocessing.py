@@ -21,7 +21,7 @@ import numpy as np
 from scipy.ndimage import zoom
 from sklearn.decomposition import PCA
 
-from dtc._validation import check_bool, check_number, float_array
+from dtc._validation import check_bool, check_number, float_array, is_finite_number
 from dtc.data.domain import Domain, DomainPair
 
 __all__ = [
@@ -190,9 +190,10 @@ def size_normalize_images(
     the classes.
     """
     X, shape = _gray_images(X, image_shape, "size_normalize_images")
-    if not 0.0 <= float(threshold) < 1.0:
+    # float() failed on None naming nothing, and read the string "0.3" as a number
+    if not is_finite_number(threshold) or not 0.0 <= threshold < 1.0:
         raise ValueError(f"size_normalize_images: threshold must be in [0, 1), got {threshold!r}")
-    if not 0.0 <= float(mass_quantile) < 0.5:
+    if not is_finite_number(mass_quantile) or not 0.0 <= mass_quantile < 0.5:
         raise ValueError(
             f"size_normalize_images: mass_quantile must be in [0, 0.5), got {mass_quantile!r}"
         )
