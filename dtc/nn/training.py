@@ -34,7 +34,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from dtc._torch_state import GLOBAL_STATE_LOCK
-from dtc._validation import check_features, host_array, is_int_at_least, user_path
+from dtc._validation import (
+    check_features,
+    host_array,
+    is_finite_number,
+    is_int_at_least,
+    user_path,
+)
 from dtc._warnings import warn
 from dtc.nn.autoencoder import evaluating, module_device
 
@@ -555,7 +561,9 @@ def pretrain_autoencoder(
     ):
         if not is_int_at_least(value, low):
             raise ValueError(f"{stage}: {name} must be an int >= {low}, got {value!r}")
-    if not isinstance(lr, numbers.Real) or not isinstance(weight_decay, numbers.Real):
+    # a bool is no rate: True trained at lr 1, and weight_decay=True failed inside Adam
+    # ("Boolean alpha only supported for Boolean results")
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in (lr, weight_decay)):
         raise ValueError(
             f"{stage}: lr and weight_decay must be numbers, got {lr!r}, {weight_decay!r}"
         )
@@ -565,10 +573,15 @@ def pretrain_autoencoder(
         raise ValueError(f"{stage}: weight_decay must be a finite number >= 0, got {weight_decay}")
     # Vincent et al.'s corruptions: a Gaussian std >= 0 and a masked fraction in [0, 1);
     # mask=1 zeroed every input, a negative or NaN value turned corruption off unsaid
-    if not 0 <= noise < float("inf"):
-        raise ValueError(f"{stage}: noise must be a finite std >= 0, got {noise}")
-    if not 0 <= mask < 1:
-        raise ValueError(f"{stage}: mask must be a fraction in [0, 1), got {mask}")
+    # (None or a string: a bare "'<=' not supported")
+    if not is_finite_number(noise) or noise < 0:
+        raise ValueError(f"{stage}: noise must be a finite std >= 0, got {noise!r}")
+    if not is_finite_number(mask) or not 0 <= mask < 1:
+        raise ValueError(f"{stage}: mask must be a fraction in [0, 1), got {mask!r}")
+    # a negative weight maximised the cross-entropy, NaN read as a diverged loss (blaming
+    # the learning rate), None and "3" were taken while no labels were given
+    if not is_finite_number(sup_weight) or sup_weight < 0:
+        raise ValueError(f"{stage}: sup_weight must be a finite number >= 0, got {sup_weight!r}")
     # Bad data is named here: a NaN would otherwise surface as a "diverged" loss (blaming
     # the learning rate), a wrong width as a bare matrix-shape error from torch.
     X = check_features(X, name=f"{stage}: X")
