@@ -115,12 +115,13 @@ def _sliced(source, target, projections, p: float, root: bool) -> torch.Tensor:
     positive = power > 0
     safe = torch.where(positive, power, torch.ones_like(power))
     value = torch.where(positive, safe ** (1.0 / p), torch.zeros_like(power))
-    return _scaled_back(value, -e) if e else value
+    return times_pow2(value, -e)
 
 
 def _scaled_back(value: torch.Tensor, exponent: float) -> torch.Tensor:
     """``value * 2**exponent`` in steps of at most ``2**+-512``, so that no factor over- or
-    underflows a Python float (``2.0**1030`` raises ``OverflowError``)."""
+    underflows a Python float (``2.0**1030`` raises ``OverflowError``): SW_p^p's exponent is
+    ``p`` times the features', past the two halves of :func:`dtc._validation.times_pow2`."""
     while exponent:
         step = max(-512.0, min(512.0, exponent))
         value, exponent = value * 2.0**step, exponent - step
