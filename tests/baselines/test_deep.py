@@ -200,7 +200,7 @@ def test_idec_keeps_reconstruction(blobs, fitted):
     # by far more than the rounding between the two scalings of the input (~1e-7, which
     # made the decoder's weights unequal even when the fine-tuning never stepped them)
     moved = max(
-        float((a - b).abs().max())
+        float((a - b).detach().abs().max())
         for a, b in zip(idec.autoencoder_.decoder.parameters(), pretrained.decoder.parameters())
     )
     assert moved > 1e-3
