@@ -106,6 +106,7 @@ NOT_KEPT = (
         ("figures", {"fit_evaluate": _interrupt}, ["--out", "{tmp}/fig"], None),
         ("checkpoint_outcomes", {"all_cases": _cases}, ["digits"], None),
         ("bench_clustering", {"run_in_subprocess": _interrupt}, ["--quick"], None),
+        ("baseline_costs", {"run_in_subprocess": _interrupt}, ["--quick"], None),
         (
             "partition_judges",
             {"read_partitions": _one_run, "all_cases": _one_case, "verdicts": _interrupt},
