@@ -151,7 +151,20 @@ def source_discrepancy(
     shape ``(n_s, d)``) and ``target`` (``(n_t, d)``) on seeded subsamples of at most
     ``max_samples`` rows each, with the Gaussian kernel ``exp(-||x - y||^2 / m)``, ``m``
     the median squared distance of the pooled subsamples (the median heuristic, Gretton et
-    al., JMLR 2012). 0 for identical samples, at most 2."""
+    al., JMLR 2012). At most 2; 0 for identical samples of at most ``max_samples`` rows.
+    Larger domains are subsampled with the seeds ``seed`` and ``seed + 1``, so one domain
+    against itself scores a little above 0, and the value is not symmetric in ``source``
+    and ``target``.
+
+    Examples
+    --------
+    >>> from dtc.data import Domain, make_digits_pair
+    >>> target = make_digits_pair().target  # 899 rows
+    >>> source_discrepancy(Domain(target.X[:500]), Domain(target.X[:500]))
+    0.0
+    >>> round(source_discrepancy(target, target), 4)  # two subsamples of 500
+    0.0008
+    """
     import torch
 
     from dtc.align.mmd import mmd2_biased
