@@ -344,7 +344,7 @@ class PACORALLoss(PytorchAdaptLoss):
         for role, x in (("source", source), ("target", target)):
             _finite_covariance(x, role, name)
         # finite covariances whose difference squares past the dtype's range (the generic
-        # message would blame MMDLoss's median bandwidth)
+        # message only guesses "an overflow?", naming no covariance)
         raise ValueError(
             f"{name}: the loss overflows {source.dtype} (finite covariances whose difference "
             "squares past its range); standardise or rescale the features"
