@@ -309,8 +309,9 @@ def _drop_negligible_edges(W: sp.csr_matrix) -> sp.csr_matrix:
     # no eigenvalue, yet it joins two components into one: a far pair of outliers (weights
     # ~1e-84) made one "component" of two blobs and itself, whose eigenvalue 1 came back
     # three times, and eigh's "leading" vector of that space lay on the outliers alone
-    # (zero rows for a whole blob). Every node keeps its heaviest edge (>= its degree /
-    # 2k), so no node is isolated by this.
+    # (zero rows for a whole blob). Every node keeps its heaviest edge (at least its degree
+    # over its number of edges, which symmetrisation can take past 2k: far above eps times
+    # its degree all the same), so no node is isolated by this.
     deg = np.asarray(W.sum(axis=1)).ravel()
     rows = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
     W.data[W.data < np.finfo(np.float64).eps * np.minimum(deg[rows], deg[W.indices])] = 0.0
