@@ -288,7 +288,8 @@ class ClusterEnsemble(TransferClusterer):
     member_labels_ : ndarray of shape (n_members, n_target)
         The members' partitions, one row per fitted member.
     member_names_ : list of str
-        ``"name[seed=s]"`` for every row of ``member_labels_``.
+        ``"name[seed=s]"`` for every row of ``member_labels_`` (``"name"`` for a member
+        without a ``seed`` parameter, fitted once).
     """
 
     uses_source = True  # members may use it
