@@ -116,9 +116,10 @@ class AlignmentLoss(nn.Module):
     ``has_parameters``   the loss owns trainable parameters (e.g. a discriminator);
     ``min_samples``      the fewest samples per domain any call takes, checked before
                          ``compute``; a loss whose need depends on its options checks
-                         more in ``compute``, saying why (``SinkhornLoss`` 2 rows unless
-                         ``normalize="none"``, a pytorch-adapt ``MMDLoss`` 3 source rows
-                         without ``bandwidth``).
+                         more in ``compute``, saying why (``SinkhornLoss`` 2 rows per
+                         domain with ``normalize="mean"``, 2 in one of them with
+                         ``"max"``; a pytorch-adapt ``MMDLoss`` 3 source rows without
+                         ``bandwidth``).
 
     A loss whose ``__init__`` takes ``**params`` for something it builds (as
     :class:`~dtc.align.interop.PytorchAdaptLoss` a layer) may define a classmethod
