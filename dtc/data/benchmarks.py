@@ -703,7 +703,8 @@ def load_domain(
     -------
     Domain
         ``X`` ``(n, d)`` float32, labels ``y`` ``(n,)`` 0-based, ``image_shape`` for
-        image benchmarks, ``meta`` with ``benchmark``, ``preprocess`` and ``file``.
+        image benchmarks, ``meta`` with ``benchmark``, ``preprocess`` and ``file`` (for
+        ``digits``, no file: ``shift`` and ``seed`` instead).
 
     Raises
     ------
