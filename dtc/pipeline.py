@@ -2061,9 +2061,10 @@ class DTC(TransferClusterer):
         by the caller), ``where`` ``(stage, epoch)``; ``pseudo`` ``(n_target,)`` long holds
         target pseudo-labels (-1: none). ``embedding``, a list: the batch's target embedding
         is appended to it (the one the losses saw, for a caller's own term of it)."""
-        # The frozen blocks in evaluation mode (each step: embed() and resumes set the whole
-        # encoder back to training mode): with requires_grad off alone, a batch norm in them
-        # kept updating its running statistics, so "frozen" blocks still changed.
+        # The frozen blocks in evaluation mode (each step: _build, a resumed fit's too, and
+        # pretraining put the whole encoder in training mode; embed() restores each block's
+        # own mode): with requires_grad off alone, a batch norm in them kept updating its
+        # running statistics, so "frozen" blocks still changed.
         for block in self._tgt_ae.encoder_blocks[: self.freeze_layers]:
             block.eval()
         xs, xt = self._Xs[idx_s], self._Xt[idx_t]
