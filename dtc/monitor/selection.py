@@ -276,7 +276,8 @@ def rank_sources(
     and ``weight`` (softmax of ``transferability / temperature``; the weights sum to 1),
     ``check`` (the failed check, e.g. ``"unrelated_source"``; None when the source passes
     or was not checked), ``excluded`` (True: it failed, was not adapted, and has score
-    and transferability ``nan``, weight 0 and a rank after every passing source) and
+    and transferability ``nan``, weight 0 and a rank after every source of positive
+    weight, before the collapsed ones of weight 0) and
     ``collapsed`` (True: with a score name as ``criterion``, the adaptation put every scored
     target row in one cluster, ``"collapsed_partition"``, the worst negative transfer, which
     no score is defined for: score and transferability ``nan``, weight 0, ranked last).
