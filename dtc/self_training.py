@@ -15,7 +15,7 @@ One round of self-training (used by :class:`dtc.pipeline.DTC`'s ``self_train`` s
    target pseudo-labels, and repeats.
 
 A zero row has no direction on the sphere: its cosine to every centre is 0, so its label
-is the first centre's by a tie, and :func:`pseudo_labels` never keeps it.
+is the first centre's with a direction by a tie, and :func:`pseudo_labels` never keeps it.
 
 This is the pseudo-labelling scheme of class-aware adaptation by alternating clustering
 and training: CAN (Kang, Jiang, Yang & Hauptmann, "Contrastive Adaptation Network for
