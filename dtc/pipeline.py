@@ -583,7 +583,8 @@ class DTC(TransferClusterer):
         stay frozen in every later stage that trains the encoder (self-training,
         refinement). Freezing every block leaves the encoder as pretrained.
     pretrained_lr_scale : float
-        Learning-rate multiplier of the pretrained encoder during adaptation / refinement.
+        Learning-rate multiplier of the pretrained encoder during adaptation, self-training
+        and refinement.
     self_training_rounds, self_training_epochs : int
         Iterative self-training between adaptation and clustering (stage ``self_train``,
         :mod:`dtc.self_training`; 0 rounds: off): each round pseudo-labels the target by
