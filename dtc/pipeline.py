@@ -1797,7 +1797,9 @@ class DTC(TransferClusterer):
             except ValueError as exc:
                 raise ValueError(f"DTC: architecture does not fit the target data: {exc}") from exc
         elif self.encoder_mode == "asymmetric":
-            self._tgt_ae = None  # a copy of the pretrained source network, made after stage 1
+            # a copy of the source network, made below (the dry loss call encodes with it),
+            # given the pretrained source weights after stage 1 (_pretrain)
+            self._tgt_ae = None
         else:
             self._tgt_ae = self._src_ae
         self._head = nn.Linear(latent, len(self._classes)) if labelled else None
