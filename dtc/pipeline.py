@@ -645,8 +645,11 @@ class DTC(TransferClusterer):
         labels are then DEC's
         assignments (argmax of ``q``) to the refined centres, in place of those
         ``final_labels`` gave; with ``refine_epochs=0`` the assignments to the centres the
-        clusterer found (K-means' own labels with ``clusterer="kmeans"``), so 0 epochs is
-        not the same as ``refine=None`` when ``final_labels`` is not ``"cluster"``.
+        clustering stage left in ``cluster_centers_`` (the means of the clusters
+        ``final_labels`` gave: of the head's classes with ``"head"``), so 0 epochs is the
+        same as ``refine=None`` only where those labels are their centres' nearest-centre
+        partition (``clusterer="kmeans"`` with ``"cluster"`` or ``"head_clusters"``), not
+        with spectral clusters or the head's labels.
     lr, batch_size, weight_decay : optimisation (Adam).
     device : "cpu", "cuda", "auto"
         Default ``"cpu"``.
