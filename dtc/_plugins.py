@@ -344,8 +344,8 @@ def own_source_hash() -> str:
     first read it (:func:`source_hash` of its folder; ``dtc/__init__.py`` reads it when
     ``dtc`` is first imported): what a stored result computed by dtc's own code is keyed
     on, so that an edit of that code is never resumed as if it had made the result (a
-    format number bumped by hand was forgotten). Installed without source files (a zip, ``.pyc`` only): the
-    package's version, ``"version <v>"``."""
+    format number bumped by hand was forgotten). Installed without source files (a zip,
+    ``.pyc`` only): the package's version, ``"version <v>"``."""
     root = own_package_dir("dtc")  # where dtc was imported from, as its siblings are found
     digest = None if root is None else source_hash(root)
     if digest is None:
