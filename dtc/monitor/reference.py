@@ -360,16 +360,10 @@ class NoTransferReference(BaseEstimator):
         check_number(self.noise, "NoTransferReference: noise", low=0)
         if check_number(self.mask, "NoTransferReference: mask", low=0) >= 1:
             raise ValueError(f"NoTransferReference: mask must be in [0, 1), got {self.mask!r}")
-        for name in ("epochs", "n_init"):
+        for name, low in (("epochs", 0), ("n_init", 1)):  # one K-means start at least
             v = getattr(self, name)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, np.integer))
-                or v < (name == "n_init")
-            ):
-                raise ValueError(
-                    f"NoTransferReference: {name} must be a non-negative int, got {v!r}"
-                )
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"NoTransferReference: {name} must be an int >= {low}, got {v!r}")
 
     def _settings(self) -> dict:
         arch = self.architecture

@@ -559,8 +559,8 @@ def test_a_failed_reference_fit_is_no_fit(monkeypatch):
         ({"n_clusters": True}, (20, 3), "n_clusters must be an int >= 2, got True"),
         ({"n_clusters": 3}, (3, 3), r"more than n_clusters=3 samples, got shape \(3, 3\)"),
         ({"n_clusters": 3}, (20,), r"got shape \(20,\)"),
-        ({"n_clusters": 3, "epochs": -1}, (20, 3), "epochs must be a non-negative int"),
-        ({"n_clusters": 3, "n_init": 0}, (20, 3), "n_init must be a non-negative int, got 0"),
+        ({"n_clusters": 3, "epochs": -1}, (20, 3), "epochs must be an int >= 0, got -1"),
+        ({"n_clusters": 3, "n_init": 0}, (20, 3), "n_init must be an int >= 1, got 0"),
     ],
 )
 def test_reference_bad_input_is_named(kw, X_shape, match):
