@@ -6,8 +6,9 @@ within-cluster sum of squares), else average, complete or single linkage;
 scikit-learn's ``AgglomerativeClustering``. Without a connectivity constraint (none is
 used here) scipy's linkage holds the ``n (n - 1) / 2`` float64 pairwise distances and a
 copy: about ``8 n^2`` bytes and ``O(n^2)`` time, measured 0.75 GiB / 7 s at 10,000 target
-rows and 3.0 GiB / 33 s at 20,000 (64 features, the 2-core machine of the brief), so
-50,000 would need about 19 GiB. A target above ``max_dense`` rows (20,000 by default) is
+rows and 3.0 GiB / 34 s at 20,000 (64 features, the 2-core machine of the brief;
+``scripts/baseline_costs.py``, which finds the memory within 1 % of ``8 n^2``), so 50,000
+would need about 19 GiB. A target above ``max_dense`` rows (20,000 by default) is
 refused with a ``ValueError`` before anything is allocated, where it was killed for memory
 or failed inside scipy naming no parameter. The source domain is ignored.
 """

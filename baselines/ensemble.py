@@ -19,8 +19,10 @@ a partition of the graph with weights ``S`` (the paper's CSPA), here by one of
                 nn-chain linkage of ``1 - S`` rounds them apart and then returned an
                 invalid tree (a cluster merged twice) on a 2,000-sample target of 3
                 members. Its ``(m, m)`` arrays (``m <= n``) peak at about ``40 m^2``
-                bytes (87 MiB measured at ``m = 1,500``: the disagreement counts and
-                their temporaries), so it is refused above ``max_dense`` samples;
+                bytes (the disagreement counts and their temporaries; measured by
+                ``scripts/baseline_costs.py``: 86 MiB at ``m = 1,500``, 0.94 GiB at
+                5,000, the default ``max_dense``), so it is refused above ``max_dense``
+                samples;
 ``"spectral"``  normalised spectral partition of ``S`` (Ng, Jordan & Weiss, NIPS 2001),
                 where the paper uses METIS. ``S`` is never formed: the top eigenvectors
                 of ``D^-1/2 S D^-1/2`` are the left singular vectors of ``D^-1/2 H``

@@ -14,9 +14,10 @@ the rows of ``U`` scaled to unit length as in the paper.
 
 Cost: scikit-learn finds the eigenvectors with ARPACK in shift-invert mode, whose sparse LU
 factorisation of the kNN Laplacian fills in on high-dimensional data: time grows about as
-``n^3`` beyond ~10,000 target rows (32,000 rows of 64 features: 47 s and 1.3 GiB on the
-2-core machine of the brief; 48,000: about 160 s and 2.4 GiB). Every benchmark target is far
-smaller. For a large target, :func:`dtc.cluster.spectral_clustering` (dtc's own, Lanczos on
+``n^3`` beyond ~10,000 target rows (64 features on the 2-core machine of the brief,
+``scripts/baseline_costs.py``: 16,000 rows 8.5 s and 0.2 GiB, 32,000 rows 48 s and 1.0 GiB,
+48,000 rows 152 s and 1.6 GiB; the time's exponent 2.5, then 2.8). Every benchmark target is
+far smaller. For a large target, :func:`dtc.cluster.spectral_clustering` (dtc's own, Lanczos on
 an approximate kNN graph) takes seconds.
 """
 

@@ -24,8 +24,9 @@ problem becomes the ordinary symmetric eigenproblem of ``Y^T Y``, ``Y = H F A^{-
 solved on the smaller of ``Y^T Y`` and ``Y Y^T``: no ``n x n`` MMD matrix is formed and
 no ill-conditioned generalised solver is needed when ``F^T H F`` is singular (``n < d``).
 The kernel forms (``"linear"``, ``"rbf"``, ``"auto"`` when ``n < d``) do hold the joint
-``n x n`` kernel, ``n = n_s + n_t``, and a few arrays of its size: 510 MiB above the data
-at 2,000 + 2,000 rows (``kernel="rbf"``), growing with ``n^2``; JDA's kernels alike.
+``n x n`` kernel, ``n = n_s + n_t``, and a few arrays of its size: 503 MiB above the data
+at 2,000 + 2,000 rows (``kernel="rbf"``, about four ``n x n`` float64 arrays;
+``scripts/baseline_costs.py``), growing with ``n^2``; JDA's kernels alike.
 
 Adaptation to clustering: K-means on the embedded target ``Z_t`` (or ``init="source"``).
 """
