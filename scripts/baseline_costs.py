@@ -41,7 +41,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,10 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 
 from bench_clustering import (
     MIB,
-    THREAD_VARIABLES,
     WARMUP_ROWS,
-    default_threads,
+    add_options,
     make_data,
+    run_worker,
+    selected_configurations,
 )
 
 from dtc._entry import run_script
@@ -170,17 +170,7 @@ def worker(config: dict) -> dict:
 def run_in_subprocess(config: dict, timeout: float) -> dict:
     """:func:`worker` in a fresh interpreter (its own high-water mark) with the thread
     pools limited through the environment before any library starts."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(config)]
-    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(config["threads"]))}
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
-        )
-    except subprocess.TimeoutExpired:
-        return {**config, "status": f"timeout > {timeout:.0f} s"}
-    if proc.returncode != 0:
-        return {**config, "status": "error", "stderr": proc.stderr.strip().splitlines()[-1:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, config, timeout)
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -220,35 +210,15 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
-    parser.add_argument("--quick", action="store_true", help="sizes / 10 (smoke test)")
-    parser.add_argument(
-        "--timeout", type=float, default=900.0, help="seconds per configuration (default 900)"
-    )
-    parser.add_argument("--only", default=None, help="run only methods containing this text")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=default_threads(),
-        help="threads of every configuration (default: every core this process may use, "
-        "%(default)s here)",
-    )
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    add_options(parser, timeout=900.0)
     args = parser.parse_args(argv)
     if args.worker is not None:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
+    # here, not at the top: a worker (this script again) would count its memory
     from dtc.experiment.store import exit_on_interrupt
 
-    if args.threads < 1:
-        parser.error(f"--threads: expected a number of threads of at least 1, got {args.threads}")
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        parser.error(f"--timeout: expected a finite number of seconds > 0, got {args.timeout}")
-    configs = configurations(0.1 if args.quick else 1.0, args.threads)
-    if args.only and not any(args.only in c["method"] for c in configs):
-        names = ", ".join(dict.fromkeys(c["method"] for c in configs))
-        parser.error(f"--only: {args.only!r} is in no method's name; the methods: {names}")
-    configs = [c for c in configs if not args.only or args.only in c["method"]]
+    configs = selected_configurations(parser, args, configurations)
     rows = []
     # no file keeps the runs (each "done:" line carries its row): a Ctrl-C is one line
     with exit_on_interrupt(os.path.basename(__file__), None):

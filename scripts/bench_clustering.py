@@ -186,7 +186,14 @@ def run_in_subprocess(config: dict, timeout: float) -> dict:
             "note": f"dense n x n float64 affinity over {DENSE_LIMIT_MIB} MiB (a lower bound: "
             "the Laplacian copies it)",
         }
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(config)]
+    return run_worker(__file__, config, timeout)
+
+
+def run_worker(script: str, config: dict, timeout: float) -> dict:
+    """``script --worker CONFIG`` in a fresh interpreter (its own high-water mark, with the
+    thread pools limited through the environment before any library starts): the row it
+    prints, or ``config`` with a ``status`` of timeout or error."""
+    cmd = [sys.executable, os.path.abspath(script), "--worker", json.dumps(config)]
     env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(config["threads"]))}
     try:
         proc = subprocess.run(
@@ -300,19 +307,19 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+def add_options(parser: argparse.ArgumentParser, timeout: float) -> None:
+    """The options of a benchmark of configurations run in workers (this script's and
+    ``baseline_costs.py``'s): ``--json``, ``--quick``, ``--timeout`` (default ``timeout``
+    seconds), ``--only``, ``--threads`` and the hidden ``--worker``."""
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
     parser.add_argument("--quick", action="store_true", help="sizes / 10 (smoke test)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration")
-    parser.add_argument("--only", default=None, help="run only methods containing this text")
     parser.add_argument(
-        "--repeats",
-        type=int,
-        default=3,
-        help="runs of each configuration, in rounds; a row's time is their median "
-        "(default %(default)s)",
+        "--timeout",
+        type=float,
+        default=timeout,
+        help="seconds per configuration (default %(default)s)",
     )
+    parser.add_argument("--only", default=None, help="run only methods containing this text")
     parser.add_argument(
         "--threads",
         type=int,
@@ -321,6 +328,34 @@ def main(argv=None) -> int:
         "%(default)s here)",
     )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+
+
+def selected_configurations(parser, args, configurations) -> list[dict]:
+    """The configurations :func:`add_options`' options choose from
+    ``configurations(scale, threads)``; a usage error (exit 2) for ``--threads`` below 1, a
+    ``--timeout`` that is no finite number > 0 (nan and inf were a traceback) or an
+    ``--only`` in no method's name (it ran nothing and printed an empty table)."""
+    if args.threads < 1:
+        parser.error(f"--threads: expected a number of threads of at least 1, got {args.threads}")
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        parser.error(f"--timeout: expected a finite number of seconds > 0, got {args.timeout}")
+    configs = configurations(0.1 if args.quick else 1.0, args.threads)
+    if args.only and not any(args.only in c["method"] for c in configs):
+        methods = ", ".join(dict.fromkeys(c["method"] for c in configs))
+        parser.error(f"--only: {args.only!r} is in no method's name; the methods: {methods}")
+    return [c for c in configs if not args.only or args.only in c["method"]]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add_options(parser, timeout=300.0)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each configuration, in rounds; a row's time is their median "
+        "(default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.worker is not None:
         print(json.dumps(worker(json.loads(args.worker))))
@@ -329,18 +364,9 @@ def main(argv=None) -> int:
     # ~150 modules, 1 s and 17 MiB of every configuration's reported peak
     from dtc.experiment.store import exit_on_interrupt
 
-    if args.threads < 1:
-        parser.error(f"--threads: expected a number of threads of at least 1, got {args.threads}")
     if args.repeats < 1:
         parser.error(f"--repeats: expected a number of runs of at least 1, got {args.repeats}")
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):  # nan, inf: a traceback
-        parser.error(f"--timeout: expected a finite number of seconds > 0, got {args.timeout}")
-    configs = configurations(0.1 if args.quick else 1.0, args.threads)
-    if args.only and not any(args.only in c["method"] for c in configs):
-        # it ran nothing and printed an empty table
-        methods = ", ".join(dict.fromkeys(c["method"] for c in configs))
-        parser.error(f"--only: {args.only!r} is in no method's name; the methods: {methods}")
-    configs = [c for c in configs if not args.only or args.only in c["method"]]
+    configs = selected_configurations(parser, args, configurations)
 
     def progress(row: dict, round_: int) -> None:
         # on stderr with --json, whose stdout holds the rows alone (printed at the end: the
