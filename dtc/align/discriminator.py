@@ -53,9 +53,15 @@ class DomainDiscriminator(nn.Module):
         # a list or tuple: None and a numpy int raised "not iterable", "" was no layers
         if not isinstance(hidden, (list, tuple)) or not all(is_int_at_least(h, 1) for h in hidden):
             raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}")
-        dropout = check_number(dropout, "dropout", low=0.0, high=1.0)
-        if dropout == 1.0:
-            raise ValueError("dropout must be a number in [0.0, 1.0), got 1.0")
+        # [0, 1): p = 1 drops every unit. One message for every refusal: check_number's
+        # own, "in [0.0, 1.0]" (of 1.5, -0.1 or NaN), said that 1.0 was allowed.
+        try:
+            ok = check_number(dropout, "dropout", low=0.0, high=1.0) < 1.0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"dropout must be a number in [0.0, 1.0), got {dropout!r}")
+        dropout = float(dropout)
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:

@@ -184,7 +184,7 @@ def test_discriminator_layers_and_defaults():
         ({"hidden": (8, 0)}, "hidden must be a sequence of positive ints"),
         ({"hidden": 8}, "hidden must be a sequence of positive ints"),
         ({"dropout": 1.0}, r"dropout must be a number in \[0.0, 1.0\)"),
-        ({"dropout": -0.1}, r"dropout must be a number in \[0.0, 1.0\]"),
+        ({"dropout": -0.1}, r"dropout must be a number in \[0.0, 1.0\)"),
     ],
 )
 def test_discriminator_bad_params(kwargs, match):
