@@ -367,10 +367,14 @@ def soft_neighborhood_density(
     temperature = check_number(
         temperature, "soft_neighborhood_density: temperature", low=0.0, strict=True
     )
-    if not np.isfinite(1.0 / temperature):  # a subnormal one: similarities / it overflow
+    # a subnormal one: similarities / it overflow (5e-309's reciprocal does). The bound is
+    # the one stated: only the reciprocal was tested, which took 1e-308, and the stated
+    # bound was rounded (:g) below float64's smallest normal number.
+    tiny = float(np.finfo(np.float64).tiny)
+    if temperature < tiny:
         raise ValueError(
-            f"soft_neighborhood_density: temperature must be at least "
-            f"{np.finfo(np.float64).tiny:g} (1 / temperature finite), got {temperature!r}"
+            f"soft_neighborhood_density: temperature must be at least {tiny!r} (float64's "
+            f"smallest normal number), got {temperature!r}"
         )
     P = _check_probs(probs, "soft_neighborhood_density")
     P = P[subsample_index(P.shape[0], max_samples, seed, name="soft_neighborhood_density")]
