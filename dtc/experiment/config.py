@@ -384,7 +384,11 @@ def _apply_override(raw: dict, path: list[str], value) -> None:
 
 def _list_index(node: list, part: str, where: str) -> int:
     if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
-        raise ValueError(f"override {where}: expected an index in 0..{len(node) - 1}")
+        # the negative ones (from the end) are taken too: "in 0..1" of seeds.-3 named -1
+        # and -2 refused
+        n = len(node)
+        what = f"an index in 0..{n - 1} or -{n}..-1 (from the end)" if n else "none (empty list)"
+        raise ValueError(f"override {where}: expected {what}")
     return int(part)
 
 
