@@ -383,7 +383,9 @@ def _apply_override(raw: dict, path: list[str], value) -> None:
 
 
 def _list_index(node: list, part: str, where: str) -> int:
-    if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+    # ASCII digits after at most one "-": "--1" and "²" passed str.isdigit, and int() then
+    # failed in Python's words ("invalid literal for int()"), naming no override
+    if not re.fullmatch(r"-?[0-9]+", part) or not -len(node) <= int(part) < len(node):
         # the negative ones (from the end) are taken too: "in 0..1" of seeds.-3 named -1
         # and -2 refused
         n = len(node)
