@@ -334,7 +334,8 @@ def load_csv(
     elif isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool):
         if not -width <= label_column < width:
             raise ValueError(
-                f"{path}: label_column {label_column} out of range for {width} columns"
+                f"{path}: label_column {label_column} out of range for {width} columns "
+                f"(expected 0..{width - 1}, or -{width}..-1 from the end)"
             )
         col = int(label_column) % width
     else:

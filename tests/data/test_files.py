@@ -383,7 +383,10 @@ def test_csv_label_column_at_minus_width_is_the_first_column(tmp_path):
     dom = data.load_csv(path, label_column=-3)
     np.testing.assert_array_equal(dom.X, [[1.5, 2.5], [3.5, 4.5]])
     np.testing.assert_array_equal(dom.y, [2, 0])
-    with pytest.raises(ValueError, match="label_column -4 out of range for 3 columns"):
+    with pytest.raises(
+        ValueError,
+        match=r"label_column -4 out of range for 3 columns \(expected 0\.\.2, or -3\.\.-1 from the end\)",
+    ):
         data.load_csv(path, label_column=-4)
 
 
