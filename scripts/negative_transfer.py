@@ -24,11 +24,11 @@ Cases, each one target clustered with one source:
     upper half of the classes, the target to the lower half (fresh set 3 of rule #15);
   - ``mixed_disjoint``: the target restricted to a random half of the classes
     (``mixed_half``), the source to the other half (fresh set 4 of rule #16; ``mixed2_`` to
-    ``mixed8_disjoint``, other random halves: fresh sets 5 to 9, 11 and 12).
+    ``mixed10_disjoint``, other random halves: fresh sets 5 to 9 and 11 to 14).
 
 A positive case may be constructed too (the fresh sets): ``matched`` (``odd_matched``,
-``low_matched``, ``mixed_matched``), the true pair with both domains restricted to the even
-(odd, lower half of the, random half of the) classes.
+``low_matched``, ``mixed_matched`` and ``mixed2_`` to ``mixed8_matched``), the true pair with
+both domains restricted to the even (odd, lower half of the, random half of the) classes.
 
 Per case: the Hungarian ACC of the *target-only* model (the monitor's no-transfer
 reference: the DTC network trained on the target alone for the same number of gradient
@@ -667,7 +667,7 @@ def construct_negative(
     pair: DomainPair, how: str, other: DomainPair | None, seed: int = 0
 ) -> DomainPair:
     """A pair built from ``pair`` by the construction ``how`` (see the module docstring):
-    negative transfer but for ``matched`` and ``odd_matched``."""
+    negative transfer but for the ``*_matched`` class splits (positives)."""
     rng = np.random.default_rng(seed)
     s, t = pair.source, pair.target
     if how == "permuted":
