@@ -14,10 +14,10 @@ Yang, "Transfer learning via learning to transfer", ICML 2018).
 The features (:data:`FEATURES`) are read from each run's record and use no target label:
 the final and reference scores, the margin and its calibration, the correspondence and
 structural-similarity statistics, the class agreement and the four label-free diagnostics
-of the unguarded run's partition minus the reference's. The classifier is a standardised logistic regression. It is evaluated
-leaving one *base pair* out at a time (a true pair with every case constructed on it:
-``office_C->W`` with ``office_C->W_mixed9_disjoint``, ``_permuted``, ...), so every run is
-judged by a guard that never saw a run of its pair.
+of the unguarded run's partition minus the reference's. The classifier is a standardised
+logistic regression. It is evaluated leaving one *base pair* out at a time (a true pair
+with every case constructed on it: ``office_C->W`` with ``office_C->W_mixed9_disjoint``,
+``_permuted``, ...), so every run is judged by a guard that never saw a run of its pair.
 
 The learned guard adds fallbacks to the monitor: a run the monitor kept falls back (guarded
 ACC = target-only, exact, as in ``scripts/guard_tradeoff.py``) when its predicted chance of
