@@ -358,6 +358,9 @@ def check_features(X, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
 #: Rows of a float64 input whose float32 rounding :func:`check_features` compares with its
 #: spread (evenly spaced: the check costs O(d) rows' work whatever n).
 _CAST_CHECK_ROWS = 4096
+#: A float64 column whose standard deviation is within this many units in the last place
+#: of its largest |value| is constant up to rounding for :func:`check_features`' cast check.
+_FLOAT64_NOISE_ULPS = 256
 
 
 def _warn_if_cast_loses_spread(given: np.ndarray, arr: np.ndarray, name: str) -> None:
@@ -376,7 +379,12 @@ def _warn_if_cast_loses_spread(given: np.ndarray, arr: np.ndarray, name: str) ->
     sample = np.asarray(given[rows], dtype=np.float64)
     std = sample.std(axis=0)
     rounding = np.abs(arr[rows].astype(np.float64) - sample).max(axis=0)
-    lost = np.flatnonzero((std > 0) & (rounding > std / 8))
+    # A column constant up to float64's own rounding (within _FLOAT64_NOISE_ULPS units in
+    # the last place of its largest value, as a mean-normalised constant comes out) has no
+    # spread to lose: it was warned of, with advice to centre it (std 5.6e-16 at a mean
+    # of 0.75, 3 ulps), where float32 only rounds the noise away
+    noise = _FLOAT64_NOISE_ULPS * np.finfo(np.float64).eps * np.abs(sample).max(axis=0)
+    lost = np.flatnonzero((std > noise) & (rounding > std / 8))
     if lost.size:
         j = int(lost[np.argmax(rounding[lost] / std[lost])])
         warn(
