@@ -415,10 +415,8 @@ def _contract_pair():
     return DomainPair(Domain(Xs, y, name="s"), Domain(Xt, y, name="t"), n_clusters=3)
 
 
-# three blobs far apart: a kNN graph of three components; POT's inner Sinkhorn of ot_l1l2
-# stops at its iteration cap on these rows
+# three blobs far apart: a kNN graph of three components
 @pytest.mark.filterwarnings("ignore:Graph is not fully connected:UserWarning")
-@pytest.mark.filterwarnings("ignore:Sinkhorn did not converge:UserWarning")
 @pytest.mark.parametrize("name", methods.available())
 def test_every_method_keeps_the_scikit_learn_estimator_contract(name):
     """The module docstring's contract, on every registered method (the per-module tests
