@@ -372,7 +372,8 @@ def _warn_if_cast_loses_spread(given: np.ndarray, arr: np.ndarray, name: str) ->
     which is all a clusterer sees: three blobs of std 1, 6 apart, at an offset of 1e8 were
     clustered from values 8 apart (K-means ARI 0.58, GMM 0.61, spectral 0.66 for 1.0)
     without a word. The clusterers here are translation-equivariant: centring the features
-    first keeps every digit."""
+    first keeps every digit. A column below float32's normal range is named apart: it
+    needs rescaling, not centring."""
     if given.ndim != 2 or given.shape[0] < 2:
         return
     rows = np.unique(np.linspace(0, given.shape[0] - 1, _CAST_CHECK_ROWS).astype(np.int64))
@@ -384,15 +385,32 @@ def _warn_if_cast_loses_spread(given: np.ndarray, arr: np.ndarray, name: str) ->
     # spread to lose: it was warned of, with advice to centre it (std 5.6e-16 at a mean
     # of 0.75, 3 ulps), where float32 only rounds the noise away
     noise = _FLOAT64_NOISE_ULPS * np.finfo(np.float64).eps * np.abs(sample).max(axis=0)
-    lost = np.flatnonzero((std > noise) & (rounding > std / 8))
-    if lost.size:
-        j = int(lost[np.argmax(rounding[lost] / std[lost])])
+    lost = (std > noise) & (rounding > std / 8)
+    # A column whose every value lies below float32's normal range loses its digits for
+    # want of exponent, not of mantissa: centring cannot help it (values of 1e-46 were said
+    # to be "far from the origin", and said so again once centred), rescaling does
+    below = np.abs(sample).max(axis=0) < np.finfo(np.float32).tiny
+    for cols, cause in (
+        (
+            np.flatnonzero(lost & ~below),
+            "values far from the origin lose their digits; centre the features first "
+            "(subtract each column's mean)",
+        ),
+        (
+            np.flatnonzero(lost & below),
+            "values below float32's normal range (|x| < "
+            f"{np.finfo(np.float32).tiny:.3g}) lose their digits; rescale those features first "
+            "(multiply each by a power of ten)",
+        ),
+    ):
+        if not cols.size:
+            continue
+        j = int(cols[np.argmax(rounding[cols] / std[cols])])
         warn(
-            f"{name}: the cast to float32 rounds {lost.size} of its "
+            f"{name}: the cast to float32 rounds {cols.size} of its "
             f"{given.shape[1]} float64 feature(s) by more than an eighth of their spread "
             f"(column {j}: mean {sample[:, j].mean():.6g}, std {std[j]:.3g}, rounded by up to "
-            f"{rounding[j]:.3g}): values far from the origin lose their digits; centre the "
-            "features first (subtract each column's mean)",
+            f"{rounding[j]:.3g}): {cause}",
             RuntimeWarning,
         )
 
