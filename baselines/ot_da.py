@@ -146,7 +146,7 @@ def ot_transform(
     G = np.asarray(transport.coupling_, dtype=np.float64)
     # POT's non-log Sinkhorn (inside l1l2) stops on numerical errors with a printed warning
     # and returns what it has: with cost_norm=None a "coupling" of mass 1e-14 was mapped
-    # and clustered. Converged couplings of the benchmarks are off by 5e-4 at most (COIL,
+    # and clustered. Converged couplings of the benchmarks are off by 1.2e-3 at most (COIL,
     # l1l2); 5 % of the mass misplaced is no transport plan.
     err = np.abs(G.sum(1) - 1 / len(Xs)).sum() + np.abs(G.sum(0) - 1 / len(Xt)).sum()
     # Only remedies that can act: cost_norm='max' was advised when already set, and the
@@ -191,9 +191,10 @@ def ot_transform(
 
 #: The largest L1 error of a coupling's marginals (of 2 at most) taken as converged.
 MAX_MARGINAL_ERROR = 0.05
-#: The largest L1 error of a coupling's marginals taken without a warning: above every
-#: benchmark's default coupling (5e-4 at most, COIL with l1l2).
-QUIET_MARGINAL_ERROR = 1e-3
+#: The largest L1 error of a coupling's marginals taken without a warning (0.5 % of the
+#: mass misplaced): above every benchmark's default coupling (1.2e-3 at most, COIL2->COIL1
+#: with l1l2; the digits pair, SURF A->W and C->D, USPS->MNIST and both COIL pairs checked).
+QUIET_MARGINAL_ERROR = 0.01
 
 
 class _OTMapping(AdaptThenCluster):
