@@ -52,6 +52,21 @@ def pa_layers():
     return layers
 
 
+@pytest.fixture
+def three_blobs_pair():
+    """Three non-negative blobs in 5 dimensions, 10 rows each in each domain (co-clustering,
+    STC and TSC refuse negative features), the target shifted by 0.5; a labelled source
+    (methods that need one get it)."""
+    from dtc.data import Domain, DomainPair
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(1, 6, size=(3, 5))
+    y = np.repeat(np.arange(3), 10)
+    Xs = np.abs(centres[y] + 0.3 * rng.normal(size=(30, 5)))
+    Xt = np.abs(centres[y] + 0.5 + 0.3 * rng.normal(size=(30, 5)))
+    return DomainPair(Domain(Xs, y, name="s"), Domain(Xt, y, name="t"), n_clusters=3)
+
+
 @pytest.fixture(scope="session")
 def load_script():
     """A loader of a ``scripts/<name>.py`` file as a module (the scripts are not a package)."""

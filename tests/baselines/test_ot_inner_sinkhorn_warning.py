@@ -10,32 +10,22 @@ import numpy as np
 import pytest
 
 from baselines.ot_da import QUIET_MARGINAL_ERROR, OTL1l2, ot_transform
-from dtc.data import Domain, DomainPair
 
 
-def _three_blobs() -> DomainPair:
-    rng = np.random.default_rng(0)
-    centres = rng.uniform(1, 6, size=(3, 5))
-    y = np.repeat(np.arange(3), 10)
-    Xs = np.abs(centres[y] + 0.3 * rng.normal(size=(30, 5)))
-    Xt = np.abs(centres[y] + 0.5 + 0.3 * rng.normal(size=(30, 5)))
-    return DomainPair(Domain(Xs, y, name="s"), Domain(Xt, y, name="t"), n_clusters=3)
-
-
-def test_ot_l1l2_converged_coupling_fits_without_pots_inner_warning():
+def test_ot_l1l2_converged_coupling_fits_without_pots_inner_warning(three_blobs_pair):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        est = OTL1l2().fit(_three_blobs())
+        est = OTL1l2().fit(three_blobs_pair)
     G = est.coupling_
     err = np.abs(G.sum(1) - 1 / 30).sum() + np.abs(G.sum(0) - 1 / 30).sum()
     assert err < 1e-6
 
 
 @pytest.mark.parametrize("max_iter", [3, 4])
-def test_a_coupling_stopped_short_is_named_with_the_remedies_that_apply(max_iter):
+def test_a_coupling_stopped_short_is_named_with_the_remedies_that_apply(max_iter, three_blobs_pair):
     # 3 and 4 Sinkhorn iterations: marginals off by 0.031 and 0.0105, under the refusal's
     # 0.05 but above every benchmark's coupling; POT's "increase numItermax" was the word
-    pair = _three_blobs()
+    pair = three_blobs_pair
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         *_, G = ot_transform(pair.source.X, pair.target.X, reg_e=0.01, max_iter=max_iter)
@@ -48,10 +38,10 @@ def test_a_coupling_stopped_short_is_named_with_the_remedies_that_apply(max_iter
     assert messages[0].endswith("raise reg_e or raise max_iter to get closer")
 
 
-def test_a_coupling_within_the_quiet_error_is_taken_without_a_word():
+def test_a_coupling_within_the_quiet_error_is_taken_without_a_word(three_blobs_pair):
     # 5 iterations: off by 0.0036, a third of the quiet bound (COIL2->COIL1's l1l2 coupling
     # at its defaults is off by 0.0012)
-    pair = _three_blobs()
+    pair = three_blobs_pair
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         *_, G = ot_transform(pair.source.X, pair.target.X, reg_e=0.01, max_iter=5)

@@ -404,21 +404,10 @@ _QUICK = {
 }
 
 
-def _contract_pair():
-    # three non-negative blobs (co-clustering, STC and TSC refuse negative features),
-    # the target shifted; labelled source (methods that need one get it)
-    rng = np.random.default_rng(0)
-    centres = rng.uniform(1, 6, size=(3, 5))
-    y = np.repeat(np.arange(3), 10)
-    Xs = np.abs(centres[y] + 0.3 * rng.normal(size=(30, 5)))
-    Xt = np.abs(centres[y] + 0.5 + 0.3 * rng.normal(size=(30, 5)))
-    return DomainPair(Domain(Xs, y, name="s"), Domain(Xt, y, name="t"), n_clusters=3)
-
-
 # three blobs far apart: a kNN graph of three components
 @pytest.mark.filterwarnings("ignore:Graph is not fully connected:UserWarning")
 @pytest.mark.parametrize("name", methods.available())
-def test_every_method_keeps_the_scikit_learn_estimator_contract(name):
+def test_every_method_keeps_the_scikit_learn_estimator_contract(name, three_blobs_pair):
     """The module docstring's contract, on every registered method (the per-module tests
     check only that ``clone`` copies the parameters): ``__init__`` stores its parameters
     and nothing else, ``set_params`` / ``clone`` give them back, ``fit`` returns ``self``
@@ -435,7 +424,7 @@ def test_every_method_keeps_the_scikit_learn_estimator_contract(name):
     assert set(vars(est)) == set(params) == set(accepted)
     assert all(getattr(est, k) is v for k, v in quick.items())
     assert cls().set_params(**params).get_params(deep=False) == params
-    pair = _contract_pair()
+    pair = three_blobs_pair
     assert est.fit(pair) is est
     fitted = set(vars(est)) - set(params)
     assert fitted and all(a.endswith("_") or a.startswith("_") for a in fitted), fitted
