@@ -414,11 +414,9 @@ def check_source(
     # source was "unrelated", however well its features matched
     counted = not isinstance(n_perm, bool) and isinstance(n_perm, (int, np.integer))
     if counted and n_perm >= 1 and 1.0 / (n_perm + 1) > alpha:
-        # the fewest that pass this very test: ceil(1 / alpha) - 1 rounds (1 / (1/49) is
-        # 49.00000000000001, and advised 49 where 48 passes)
-        need = max(1, math.ceil(1 / alpha) - 1)
-        while need > 1 and not 1.0 / need > alpha:
-            need -= 1
+        # the fewest that pass this very test, counted up from below it: ceil(1 / alpha) - 1
+        # rounds (1 / (1/49) is 49.00000000000001, and advised 49 where 48 passes)
+        need = max(1, math.floor(1 / alpha) - 1)
         while 1.0 / (need + 1) > alpha:
             need += 1
         raise ValueError(
