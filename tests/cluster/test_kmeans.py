@@ -292,18 +292,25 @@ def test_gmm_from_means_does_not_depend_on_their_order():
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_start_from_means_is_em_m_step_of_the_nearest_mean_assignment(covariance_type):
-    # scikit-learn's own M-step on the one-hot nearest-mean responsibilities
-    from sklearn.mixture._gaussian_mixture import (
-        _compute_precision_cholesky,
-        _estimate_gaussian_parameters,
-    )
+    # The M-step on the one-hot nearest-mean responsibilities with the means held at the
+    # given ones: "full" by scikit-learn's own (its loop centres on the means it is given),
+    # the others by hand (scikit-learn's formulas for them assume the rows' own means)
+    from sklearn.mixture import _gaussian_mixture as sk
 
     from dtc.cluster.gmm import start_from_means
 
     X, _, centres = _anisotropic(n=40)
     resp = np.eye(4)[((X[:, None] - centres[None]) ** 2).sum(-1).argmin(1)]
-    nk, _, covariances = _estimate_gaussian_parameters(X, resp, 1e-6, covariance_type)
-    chol = _compute_precision_cholesky(covariances, covariance_type)
+    nk = resp.sum(0)
+    if covariance_type == "full":
+        covariances = sk._estimate_gaussian_covariances_full(resp, X, nk, centres, 1e-6)
+    elif covariance_type == "tied":
+        scatter = sum((X - m).T @ ((X - m) * r[:, None]) for m, r in zip(centres, resp.T))
+        covariances = scatter / len(X) + 1e-6 * np.eye(X.shape[1])
+    else:
+        diag = np.stack([r @ (X - m) ** 2 / n for m, r, n in zip(centres, resp.T, nk)]) + 1e-6
+        covariances = diag if covariance_type == "diag" else diag.mean(1)
+    chol = sk._compute_precision_cholesky(covariances, covariance_type)
     if covariance_type == "full":
         expected = np.einsum("kij,klj->kil", chol, chol)
     elif covariance_type == "tied":
@@ -318,15 +325,14 @@ def test_start_from_means_is_em_m_step_of_the_nearest_mean_assignment(covariance
 def test_start_from_means_assigns_many_rows_in_blocks_as_at_once():
     """The nearest mean of 6,000 rows of 100 features to 10 means spans two blocks of rows
     (the (n, k, d) differences at once were 1.9 GiB at 32,000 x 800): the same assignment,
-    so the same start, as the one-shot formula's M-step."""
-    from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
-
+    so the same start, as the one-shot formula's M-step (around the given means)."""
     from dtc.cluster.gmm import start_from_means
 
     rng = np.random.default_rng(0)
     X, means = rng.normal(size=(6000, 100)), rng.normal(size=(10, 100))
     resp = np.eye(10)[((X[:, None] - means[None]) ** 2).sum(-1).argmin(1)]
-    nk, _, variances = _estimate_gaussian_parameters(X, resp, 1e-6, "diag")
+    nk = resp.sum(0)
+    variances = np.stack([r @ (X - m) ** 2 / n for m, r, n in zip(means, resp.T, nk)]) + 1e-6
     weights, precisions = start_from_means(X, means, "diag", 1e-6)
     np.testing.assert_allclose(weights, nk / nk.sum())
     np.testing.assert_allclose(precisions, 1 / variances, rtol=1e-10)
@@ -356,14 +362,17 @@ def test_start_from_means_of_wide_data_holds_no_covariance_per_component(covaria
     labels = ((X[:, None] - means[None]) ** 2).sum(-1).argmin(1)
     counts = np.maximum(np.bincount(labels, minlength=10), 1)  # an empty one counts as a row
     assert counts[9] == 1
-    own = [X[labels == c] if counts[c] > 1 else X for c in range(10)]
+    # each component's rows around its given mean; the empty one all rows around theirs
+    own = [(X[labels == c], means[c]) if counts[c] > 1 else (X, X.mean(0)) for c in range(10)]
     if covariance_type == "tied":
         # EM's within-component scatter pooled over the rows
-        scatter = sum(n * np.cov(r.T, bias=True) for n, r in zip(counts, own, strict=True))
+        scatter = sum(
+            n * (r - m).T @ (r - m) / len(r) for n, (r, m) in zip(counts, own, strict=True)
+        )
         expected = np.linalg.inv(scatter / counts.sum() + 1e-3 * np.eye(600))
         np.testing.assert_allclose(precisions, expected, rtol=1e-7, atol=1e-9)
     else:
-        variances = np.stack([r.var(0) for r in own]) + 1e-3
+        variances = np.stack([((r - m) ** 2).mean(0) for r, m in own]) + 1e-3
         expected = 1 / variances if covariance_type == "diag" else 1 / variances.mean(1)
         np.testing.assert_allclose(precisions, expected, rtol=1e-12)
     np.testing.assert_allclose(weights, counts / counts.sum())
@@ -611,6 +620,6 @@ def test_start_from_means_gives_a_one_row_component_the_covariance_of_all_rows(c
     elif covariance_type == "spherical":
         np.testing.assert_allclose(precisions[1], 1 / np.diag(overall).mean(), rtol=1e-8)
     else:  # tied: the pooled scatter, the one-row component weighing in as all of X
-        first = X[:30] - X[:30].mean(0)
+        first = X[:30] - means[0]  # around the component's given mean
         pooled = (first.T @ first + np.cov(X.T, bias=True)) / 31 + 1e-6 * np.eye(2)
         np.testing.assert_allclose(precisions, np.linalg.inv(pooled), rtol=1e-8)
