@@ -31,18 +31,23 @@ _WORKER = (os.path.join(_DTC_DIR, "experiment", "backends.py"), "_execute_in_wor
 # the script that called dtc, then counted as dtc's)
 _BASELINES_DIR = os.path.join(os.path.dirname(os.path.dirname(_DTC_DIR)), "baselines") + os.sep
 _INTERNAL = (_DTC_DIR, _BASELINES_DIR)
+# torch.nn.Module.__call__, between a user's ``loss(source, target)`` and dtc's forward: the
+# warning named torch's module.py, not the user's line (by the path's end, so that this
+# module needs no torch)
+_MODULE_CALL = os.path.join("torch", "nn", "modules", "module.py")
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn(message, category)`` attributed to the innermost caller outside
-    dtc and ``baselines``; under the ``dtc`` command (whose caller is its command-line
-    library, typer, not a user's line) and in a ``--jobs`` worker (the process pool's),
-    to the line of dtc that called the warning function, as ``stacklevel=2`` does."""
+    dtc and ``baselines`` (and torch's ``Module.__call__``, through which a loss is called);
+    under the ``dtc`` command (whose caller is its command-line library, typer, not a
+    user's line) and in a ``--jobs`` worker (the process pool's), to the line of dtc that
+    called the warning function, as ``stacklevel=2`` does."""
     frame = sys._getframe(1)  # the function that warns: stacklevel 2
     level, via_cli = 2, False
     while frame.f_back is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_INTERNAL):
+        if not filename.startswith(_INTERNAL) and not filename.endswith(_MODULE_CALL):
             break
         # dtc is the program
         via_cli = via_cli or filename == _CLI or (filename, frame.f_code.co_name) == _WORKER

@@ -21,6 +21,7 @@ import ot
 import torch
 
 from dtc._validation import check_bool, check_number, check_seed, pow2_exponent, times_pow2
+from dtc._warnings import warn
 from dtc.align.base import AlignmentLoss, check_pair_inputs
 from dtc.align.kernels import _widened
 
@@ -193,18 +194,20 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
     cost = ot.dist(x, y) / scale
     a = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=x.dtype, device=x.device)
     b = torch.full((y.shape[0],), 1.0 / y.shape[0], dtype=y.dtype, device=y.device)
+    # POT's own "did not converge" warning is off: it names POT's argument (numItermax),
+    # not this function's (max_iter); the same test is made below in this function's words.
+    options = {"method": method, "numItermax": max_iter, "stopThr": tol, "warn": False}
     if grad == "autodiff":
         # ot.sinkhorn2 is sum(M * ot.sinkhorn(...)) for one target histogram; the plan is
         # kept here so that its mass can be checked.
-        plan = ot.sinkhorn(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol)
+        plan = ot.sinkhorn(a, b, cost, reg, **options)
     else:
         # Envelope: the plan is computed outside the graph and held fixed, so the gradient
-        # is <P*, d(M / c)> (the normaliser c differentiated too) and no iteration is recorded (autodiff through up to max_iter
-        # iterations of an (n, m) update costs O(max_iter n m) memory). The value is the same.
+        # is <P*, d(M / c)> (the normaliser c differentiated too) and no iteration is
+        # recorded (autodiff through up to max_iter iterations of an (n, m) update costs
+        # O(max_iter n m) memory). The value is the same.
         with torch.no_grad():
-            plan = ot.sinkhorn(
-                a, b, cost.detach(), reg, method=method, numItermax=max_iter, stopThr=tol
-            )
+            plan = ot.sinkhorn(a, b, cost.detach(), reg, **options)
     mass = float(plan.detach().sum())
     if not abs(mass - 1.0) < 1e-2:
         # exp(-M / reg) under- or overflowed (method "sinkhorn" or "sinkhorn_stabilized"
@@ -226,6 +229,15 @@ def _entropic_cost(x, y, scale, reg, method, max_iter, tol, grad) -> torch.Tenso
         raise ValueError(
             f"sinkhorn_cost: the Sinkhorn plan has mass {mass} instead of 1 (method "
             f"{method!r}, reg={reg}, dtype {x.dtype}): {cause}"
+        )
+    # POT's stopping test, on the plan it returned: the L2 norm of the target marginal's
+    # error (all three methods stop when it falls below stopThr).
+    error = float(torch.linalg.vector_norm(plan.detach().sum(0) - b))
+    if not error < tol:
+        warn(
+            f"sinkhorn_cost: Sinkhorn stopped at max_iter={max_iter} with the plan's target "
+            f"marginal off by {error:.3g} (L2), above tol={tol:g} (method {method!r}, "
+            f"reg={reg}); the cost uses the plan as it is: raise max_iter or reg, or loosen tol"
         )
     return (plan * cost).sum()
 
