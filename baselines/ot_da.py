@@ -142,7 +142,17 @@ def ot_transform(
         # 1.5e-9. The coupling's marginals are checked below instead: an unconverged one is
         # refused with the remedies that apply, one short of the benchmarks' is named.
         warnings.filterwarnings("ignore", "Sinkhorn did not converge", UserWarning)
-        transport.fit(Xs=Xs, ys=None if ys is None else np.asarray(ys), Xt=Xt)
+        # Nor are its "numerical errors at iteration ..." and NumPy's overflow / division
+        # warnings from the non-log iterations (inside l1l2) and the out-of-sample map: the
+        # coupling is checked below and the map's non-finite rows are replaced, so they
+        # only preceded dtc's own error or a finite result.
+        warnings.filterwarnings("ignore", "(Warning: )?[Nn]umerical errors at iteration")
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+            transport.fit(Xs=Xs, ys=None if ys is None else np.asarray(ys), Xt=Xt)
+            if direction == "source_to_target":
+                Zs, Zt = transport.transform(Xs=Xs), Xt
+            else:
+                Zs, Zt = Xs, transport.inverse_transform(Xt=Xt)
     G = np.asarray(transport.coupling_, dtype=np.float64)
     # POT's non-log Sinkhorn (inside l1l2) stops on numerical errors with a printed warning
     # and returns what it has: with cost_norm=None a "coupling" of mass 1e-14 was mapped
@@ -172,10 +182,6 @@ def ot_transform(
             "uses it as it is: " + " or ".join(remedies) + " to get closer",
             RuntimeWarning,
         )
-    if direction == "source_to_target":
-        Zs, Zt = transport.transform(Xs=Xs), Xt
-    else:
-        Zs, Zt = Xs, transport.inverse_transform(Xt=Xt)
     # POT's out-of-sample map exponentiates -M / reg without log-sum-exp: at a small reg_e it
     # gave NaN rows where the (log-domain) coupling is finite. Those rows take the
     # barycentric map of the coupling, which equals POT's where both are finite (1e-14).
