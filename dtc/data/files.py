@@ -129,15 +129,11 @@ def load_npz(
     # opened here, closed whatever happens: np.load leaves its own file open when the
     # archive fails to open (one descriptor per failed load, until garbage collection)
     with path.open("rb") as fh:
-        head = fh.read(len(_NPY_MAGIC))
-        fh.seek(0)
-        # np.load reads any other file as a pickle, which it refuses with "If you trust the
-        # file you can load it unsafely using allow_pickle=": advice for a CSV or a
-        # damaged file that would run whatever a pickle holds
-        if head and not head.startswith(b"PK") and head != _NPY_MAGIC:
+        problem = not_numpy_file(fh)
+        if problem:
             raise ValueError(
                 f"{path}: could not read it as a NumPy .npz archive (a zip file of .npy "
-                f"arrays): it starts with {head[:4]!r}"
+                f"arrays): {problem}"
             )
         try:
             archive = np.load(fh, allow_pickle=False)
@@ -154,6 +150,19 @@ def load_npz(
 
 
 _NPY_MAGIC = b"\x93NUMPY"
+
+
+def not_numpy_file(fh) -> str | None:
+    """Why the binary file ``fh`` (read from its start, and put back there) is neither a
+    NumPy ``.npz`` (zip) archive nor a ``.npy`` array, or ``None``. np.load reads any other file as a pickle,
+    which it refuses with "If you trust the file you can load it unsafely using
+    allow_pickle=": advice, for a CSV or a damaged file, that would run whatever a pickle
+    holds. An empty file is left to np.load (its own error)."""
+    head = fh.read(len(_NPY_MAGIC))
+    fh.seek(0)
+    if head and not head.startswith(b"PK") and head != _NPY_MAGIC:
+        return f"it starts with {head[:4]!r}"
+    return None
 
 
 def _read_npz(path, archive, x_key, y_key):

@@ -49,6 +49,7 @@ from dtc._validation import (
     user_path,
 )
 from dtc._warnings import warn
+from dtc.data.files import not_numpy_file
 
 __all__ = ["NoTransferReference", "clear_reference_cache", "fingerprint"]
 
@@ -124,8 +125,19 @@ def _read_cached(path: Path, n: int, k: int) -> dict[str, np.ndarray] | None:
     damaged or holds arrays of other shapes than ``n`` rows and ``k`` clusters: it is then
     computed again and rewritten, rather than failing in numpy's words or, worse, read."""
     try:
-        with np.load(path, allow_pickle=False) as f:  # a cache file runs no code
-            found = {name: f[name] for name in ("labels", "embedding", "centres")}
+        # opened here, closed whatever happens: np.load left its own file open when the
+        # archive failed to open (a damaged zip version field: one descriptor each time)
+        with path.open("rb") as fh:
+            not_numpy = not_numpy_file(fh)
+            if not_numpy:
+                # else NumPy's advice to load it "unsafely using allow_pickle=" was passed on
+                raise ValueError(f"not an .npz archive: {not_numpy}")
+            loaded = np.load(fh, allow_pickle=False)  # a cache file runs no code
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                # a .npy array: `with` on it failed the fit in a TypeError
+                raise ValueError("a single .npy array, not an .npz archive")
+            with loaded as f:
+                found = {name: f[name] for name in ("labels", "embedding", "centres")}
     # RuntimeError: zipfile's (NotImplementedError among them) for a damaged version,
     # compression method or flag, which failed the fit instead
     except (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -440,8 +441,16 @@ def test_a_damaged_entry_in_a_cache_dir_that_cannot_be_written_is_no_error(tmp_p
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(reference, "_write_atomically", read_only)
-    with pytest.warns(UserWarning, match="computed again cannot be stored"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         again = NoTransferReference(K, **kw).fit(X)
+    # the damaged entry is named, then the copy that cannot be stored
+    read, stored = (str(w.message) for w in caught)
+    assert read.endswith(
+        "the cached reference cannot be read (not an .npz archive: it starts with b'not '); "
+        "computing it again"
+    )
+    assert "computed again cannot be stored" in stored
     assert not again.from_cache_ and np.array_equal(again.labels_, first.labels_)
     clear_reference_cache()
 
