@@ -1252,8 +1252,18 @@ def test_a_checkpoint_folder_that_cannot_be_written_costs_no_fit(small_pair, tmp
 
     plain = DTC(**TINY).fit(small_pair)
     monkeypatch.setattr(pipeline, "save_checkpoint", read_only)
-    with pytest.warns(RuntimeWarning, match=r"the 'pretrain' stage cannot be saved \(Read-only"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         est = DTC(**TINY, checkpoint_dir=tmp_path).fit(small_pair)
+    # one warning a stage, each naming its stage and the cause
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (
+            RuntimeWarning,
+            f"DTC: checkpoint_dir '{tmp_path}': the '{stage}' stage cannot be saved "
+            "(Read-only file system); the fit goes on without it",
+        )
+        for stage in ("pretrain", "adapt", "cluster")
+    ]
     np.testing.assert_array_equal(est.labels_, plain.labels_)
 
 
