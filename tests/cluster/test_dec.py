@@ -101,11 +101,26 @@ def test_rows_that_are_no_distributions_are_refused():
         target_distribution(q * 1e-45)
 
 
-def test_far_points_do_not_underflow():
-    z = torch.tensor([[1e6, 0.0]], dtype=torch.float32)
-    mu = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float32)
-    q = soft_assignment(z, mu)
-    assert torch.isfinite(q).all() and q.sum().item() == pytest.approx(1.0)
+@pytest.mark.parametrize(
+    ("x", "alpha", "dtype", "atol"),
+    [
+        (1e6, 1.0, torch.float32, 1e-7),
+        (100.0, 50.0, torch.float32, 1e-5),  # kernels ~1e-59: below float32's range
+        (1e6, 100.0, torch.float64, 1e-12),  # kernels ~1e-505: below float64's range
+    ],
+)
+def test_far_points_do_not_underflow(x, alpha, dtype, atol):
+    # Rows far from both centres: where both kernels underflow to 0, normalising them
+    # directly gave NaN (finite and summing to 1 said nothing: at alpha 1 and 1e6 they do
+    # not underflow). Reference: with two centres q_1 / q_0 is the ratio of the kernels,
+    # ((alpha + d_0^2) / (alpha + d_1^2))^((alpha + 1) / 2), a number near 1, in float64.
+    z = np.array([[x, 0.0], [-x, 0.0]])
+    mu = np.array([[0.0, 0.0], [1.0, 0.0]])
+    q = soft_assignment(torch.tensor(z, dtype=dtype), torch.tensor(mu, dtype=dtype), alpha=alpha)
+    d2 = ((z[:, None, :] - mu[None]) ** 2).sum(-1)
+    ratio = ((alpha + d2[:, 0]) / (alpha + d2[:, 1])) ** ((alpha + 1) / 2)
+    expected = np.stack([1 / (1 + ratio), ratio / (1 + ratio)], axis=1)
+    np.testing.assert_allclose(q.double().numpy(), expected, rtol=0, atol=atol)
 
 
 @pytest.mark.parametrize("offset", [0.0, 100.0, 1000.0])
