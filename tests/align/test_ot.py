@@ -263,6 +263,20 @@ def test_sinkhorn_floor_and_small_reg_limit():
     assert value.item() == pytest.approx(delta.square().sum().item(), rel=0.05)
 
 
+@pytest.mark.parametrize("normalize", ["mean", "max"])
+@pytest.mark.parametrize("debias", [False, True], ids=["plain", "debiased"])
+def test_normalised_sinkhorn_of_domains_collapsed_to_one_point_is_zero(normalize, debias):
+    # Every row of both domains at one point (a collapsed embedding): the cost matrix is 0,
+    # and so is its mean or maximum, the scale it is divided by. The loss is at its floor,
+    # 0 with a zero gradient; an unfloored scale gave 0 / 0 and a refused NaN plan.
+    source = torch.full((3, 2), 0.7, dtype=torch.float64, requires_grad=True)
+    target = torch.full((4, 2), 0.7, dtype=torch.float64)
+    value = sinkhorn_cost(source, target, normalize=normalize, debias=debias)
+    value.backward()
+    assert value.item() == 0.0
+    assert torch.equal(source.grad, torch.zeros_like(source))
+
+
 @pytest.mark.filterwarnings("ignore:sinkhorn_cost. Sinkhorn stopped at max_iter")
 def test_sinkhorn_growth_symmetry_order_and_scale_invariance():
     # The self terms of a debiased cost stop short of tol=1e-9 within max_iter, which is
