@@ -291,6 +291,14 @@ def test_sym_logm_raises_eigenvalues_below_the_floor():
     expected = torch.diag(torch.log(torch.tensor([1e-3, 2.0], dtype=torch.float64)))
     torch.testing.assert_close(sym_logm(a, floor=1e-3), expected)
     torch.testing.assert_close(sym_logm(a), torch.diag(torch.log(torch.diag(a))))
+    # and to the dtype's smallest normal number at least: a zero eigenvalue, or one that
+    # round-off put just below 0, has the log of that number (-708.4), not -inf or NaN
+    for low in (0.0, -1e-20):
+        for dtype in (torch.float32, torch.float64):
+            a = torch.diag(torch.tensor([low, 2.0], dtype=dtype))
+            tiny = torch.finfo(dtype).tiny
+            expected = torch.diag(torch.log(torch.tensor([tiny, 2.0], dtype=dtype)))
+            torch.testing.assert_close(sym_logm(a), expected)
 
 
 @pytest.mark.parametrize("eps", [0.0, -1.0, float("nan"), float("inf"), True, "1"])
