@@ -194,6 +194,19 @@ def test_size_normalize_images_by_hand():
         size_normalize_images(np.zeros((2, 64)), (8, 8), mass_quantile=0.5)
 
 
+def test_size_normalize_images_clips_negative_values_to_zero():
+    """The docstring's "negative values are clipped to 0": a 2 x 2 blob with one pixel at
+    -1 (not ink, but inside the ink's box) scaled 4x. Bilinearly, at t = i / 7, u = j / 7
+    over [[1, -1], [1, 1]] the value is 1 - 2 (1 - t) u, negative near the -1 corner."""
+    from dtc.data.preprocessing import size_normalize_images
+
+    img = np.zeros((8, 8))
+    img[3:5, 2:4] = [[1.0, -1.0], [1.0, 1.0]]
+    out = size_normalize_images(img.reshape(1, 64), (8, 8))[0].reshape(8, 8)
+    t, u = np.mgrid[:8, :8] / 7
+    np.testing.assert_allclose(out, np.clip(1 - 2 * (1 - t) * u, 0.0, None), atol=1e-12)
+
+
 def test_size_normalize_images_threshold_is_relative_to_each_images_maximum():
     """Ink is what exceeds ``threshold`` x the image's own maximum: the hand cases above
     all peak at 1, where an absolute threshold gives the same boxes. The tall blob of
