@@ -229,6 +229,15 @@ def test_dann_invariant_to_sample_order_and_uses_progress():
     )
     with pytest.raises(ValueError, match="progress"):
         loss(s, t)
+    # and the features' gradient is reversed by DANN's coefficient at that progress,
+    # 2 / (1 + exp(-10 p)) - 1 (Ganin et al., JMLR 2016), by hand: 0.905 at p = 0.3
+    for progress in (0.05, 0.3):
+        x = s.clone().requires_grad_(True)
+        loss(x, t, progress=progress).backward()
+        plain = s.clone().requires_grad_(True)
+        domain_bce(loss.discriminator(plain), loss.discriminator(t)).backward()
+        coeff = 2 / (1 + math.exp(-10 * progress)) - 1
+        torch.testing.assert_close(x.grad, -coeff * plain.grad)
 
 
 def test_dann_gradcheck_discriminator_parameters():
