@@ -83,15 +83,20 @@ def test_mean_curve_by_hand():
     np.testing.assert_array_equal(mean_curve(runs), [2.0, np.nan, 4.0, 7.0])
 
 
-def test_curves_figure_leaves_gaps_without_warnings(tmp_path):
+def test_curves_figure_leaves_gaps_without_warnings(tmp_path, monkeypatch):
+    # neither seed logged "align" at the first entry: the line has a gap (NaN) there, not
+    # a point at 0, and the second entry is the mean of 0.2 and 0.4
     records = [
         _record("a", [{"loss": 1.0}, {"loss": 0.5, "align": 0.2}]),
         _record("b", [{"loss": 0.8}, {"loss": 0.4, "align": 0.4}], seed=1),
     ]
+    path = tmp_path / "align.png"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        path = curves_figure(records, "align", tmp_path / "align.png")
+        lines = _plotted(monkeypatch, records, "align", path)
     assert path.exists() and path.stat().st_size > 0
+    assert list(lines) == ["dtc"]
+    np.testing.assert_allclose(lines["dtc"], [np.nan, 0.3], rtol=1e-12)
 
 
 def test_curves_figure_has_a_line_per_table_row_and_column(tmp_path, monkeypatch):
