@@ -676,6 +676,22 @@ def test_soft_scores_take_half_precision_softmaxes(dtype):
         scores.information_maximization((P.double() * 1.05).to(getattr(torch, dtype)))
 
 
+def _searches(monkeypatch, call) -> int:
+    """How many k-NN searches (scikit-learn ``NearestNeighbors.fit``) ``call()`` made."""
+    from sklearn.neighbors import NearestNeighbors
+
+    fits, fit = [], NearestNeighbors.fit
+
+    def counted(self, *args, **kwargs):
+        fits.append(1)
+        return fit(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(NearestNeighbors, "fit", counted)
+        call()
+    return len(fits)
+
+
 def test_the_neighbour_cache_is_bounded_in_bytes(monkeypatch):
     """Eight entries whatever their size: full-data calls kept n x 10 int64 each for the
     life of the process. Past the byte budget the oldest go; a graph larger than the budget
@@ -686,10 +702,26 @@ def test_the_neighbour_cache_is_bounded_in_bytes(monkeypatch):
     values = [scores.knn_agreement(X + shift, y) for shift in range(5)]
     assert len(scores._NEIGHBOUR_CACHE) == 3
     assert sum(v.nbytes for v in scores._NEIGHBOUR_CACHE.values()) <= 3 * 100 * 10 * 8
+    # the oldest went: the graphs of shifts 2, 3 and 4 are kept (scored again without a
+    # k-NN search), those of shifts 0 and 1 are searched again
+    kept = (4, 3, 2)
+    assert _searches(monkeypatch, lambda: [scores.knn_agreement(X + s, y) for s in kept]) == 0
+    assert _searches(monkeypatch, lambda: scores.knn_agreement(X + 0, y)) == 1
     assert values == [scores.knn_agreement(X + shift, y) for shift in range(5)]
     big, big_y = make_blobs(n_samples=400, centers=3, random_state=0)
     scores.knn_agreement(big, big_y)
     assert all(v.shape[0] == 100 for v in scores._NEIGHBOUR_CACHE.values())
+    # eight entries at most, however small: of ten graphs of 30 rows the last eight stay
+    monkeypatch.setattr(scores, "_NEIGHBOUR_CACHE", {})
+    monkeypatch.setattr(scores, "_NEIGHBOUR_CACHE_BYTES", 2**30)
+    for shift in range(10):
+        scores.knn_agreement(X[:30] + shift, y[:30])
+    assert len(scores._NEIGHBOUR_CACHE) == 8
+    last = range(9, 1, -1)
+    assert (
+        _searches(monkeypatch, lambda: [scores.knn_agreement(X[:30] + s, y[:30]) for s in last])
+        == 0
+    )
 
 
 def test_clustering_stability_advises_max_samples_only_where_it_cut_the_rows():
