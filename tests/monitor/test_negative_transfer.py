@@ -1089,7 +1089,13 @@ def test_the_margin_is_tolerance_twice_the_restart_spread_and_a_positive_source_
     # bias set by hand. margin = tolerance + 2 * spread + max(0, bias): a negative bias
     # (the score favours class partitions) never narrows the margin.
     noise = np.random.default_rng(5).normal(size=(120, 6)).astype(np.float32)
-    monkeypatch.setattr(negative_transfer, "source_bias", lambda *args, **kwargs: bias)
+    asked = []
+
+    def stub(*args, **kwargs):
+        asked.append(kwargs)
+        return bias
+
+    monkeypatch.setattr(negative_transfer, "source_bias", stub)
     mon = monitor("warn", tolerance=0.01, n_restarts=5, check_features=False)
     ScriptedDTC([good], [0.1], [mon]).fit(DomainPair(pair.source, Domain(noise), n_clusters=K))
     X, Z_ref = noise[mon._idx].astype(np.float64), mon.reference_.embedding_[mon._idx]
@@ -1101,6 +1107,10 @@ def test_the_margin_is_tolerance_twice_the_restart_spread_and_a_positive_source_
     assert spread > 0.01
     assert mon.calibration_["source_bias"] == bias
     assert mon.margin_ == pytest.approx(0.01 + 2 * spread + max(0.0, bias), abs=1e-12)
+    # the bias's K-means fits are seeded as the restarts are (rule #11): seeds 1 to 5
+    (kwargs,) = asked
+    assert list(kwargs["kmeans_seeds"]) == [1 + r for r in range(5)]
+    assert kwargs["n_init"] == mon.n_init and kwargs["score"] == mon.score
 
 
 def test_source_bias_scores_the_learned_partition_not_the_noisy_labels():
