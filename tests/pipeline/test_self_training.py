@@ -370,13 +370,26 @@ def test_unit_rows_are_sklearn_normalize_and_leave_rows_without_direction_short(
 @pytest.mark.parametrize("spherical", [False, True])
 def test_max_iter_counts_lloyd_iterations(spherical):
     # max_iter=1: one assignment to init and one update of the centres (the returned
-    # centres are the means of the rows init took), not init itself
-    Z = np.array([[0.0, 1.0], [0.2, 1.0], [1.0, 0.1], [1.0, 0.3], [0.6, 0.5]])
+    # centres are the means of the rows init took), not init itself; max_iter=2 one more
+    # of each. Rows whose second assignment differs from the first (row 3 moves to
+    # cluster 1), so that one iteration more or less shows (the earlier rows had converged
+    # after one: a loop of max_iter + 1 iterations passed)
+    Z = np.array([[0.2, 1.0], [0.8, 0.5], [0.8, 0.6], [0.7, 0.9], [0.1, 0.8]])
     init = np.array([[0.0, 1.0], [1.0, 0.0]])
-    first = np.array([0, 0, 1, 1, 1])  # nearest init row, by distance and by cosine
     rows = unit_rows(Z) if spherical else Z
-    expected = np.stack([rows[first == c].mean(0) for c in range(2)])
-    if spherical:
-        expected = unit_rows(expected)
-    _, centres, _ = anchored_kmeans(Z, init, spherical=spherical, max_iter=1)
-    np.testing.assert_allclose(centres, expected, rtol=1e-12)
+
+    def update(labels):
+        means = np.stack([rows[labels == c].mean(0) for c in range(2)])
+        return unit_rows(means) if spherical else means
+
+    def nearest(centres):  # init's rows are unit rows already
+        sim = rows @ centres.T if spherical else -((rows[:, None] - centres[None]) ** 2).sum(-1)
+        return sim.argmax(1)
+
+    first = np.array([0, 1, 1, 0, 0])  # nearest init row, by distance and by cosine
+    second = np.array([0, 1, 1, 1, 0])
+    np.testing.assert_array_equal(nearest(init), first)
+    np.testing.assert_array_equal(nearest(update(first)), second)
+    for max_iter, labels in ((1, first), (2, second)):
+        _, centres, _ = anchored_kmeans(Z, init, spherical=spherical, max_iter=max_iter)
+        np.testing.assert_allclose(centres, update(labels), rtol=1e-12)
