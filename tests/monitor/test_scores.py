@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 from sklearn.datasets import make_blobs
+from sklearn.neighbors import NearestNeighbors
 
 from dtc.monitor import scores
 
@@ -678,8 +679,6 @@ def test_soft_scores_take_half_precision_softmaxes(dtype):
 
 def _searches(monkeypatch, call) -> int:
     """How many k-NN searches (scikit-learn ``NearestNeighbors.fit``) ``call()`` made."""
-    from sklearn.neighbors import NearestNeighbors
-
     fits, fit = [], NearestNeighbors.fit
 
     def counted(self, *args, **kwargs):
