@@ -322,7 +322,9 @@ def sinkhorn_cost(
     identical inputs; it can dip slightly below 0). Gradients flow through POT's
     Sinkhorn iterations (``method`` ``"sinkhorn_log"``, ``"sinkhorn"`` or
     ``"sinkhorn_stabilized"``, at most ``max_iter`` iterations, stopping at ``tol``;
-    ``None``: 1e-9 for float64 features, 1e-6 for others, which float32 iterations reach).
+    ``None``: 1e-9 for float64 features, 1e-6 for others, which float32 iterations reach;
+    a plan whose target marginal is still off by ``tol`` or more in L2 after ``max_iter``
+    iterations is used as it is, with a warning).
     Half-precision features are computed in float32 and the value cast back.
     ``grad="autodiff"`` differentiates through those iterations (the exact gradient of
     the value, memory O(iterations n_s n_t)); ``grad="envelope"`` holds the plan fixed,
