@@ -25,7 +25,8 @@ __all__ = ["class_code", "module_fingerprint", "setting_text"]
 def setting_text(value, depth: int = 0) -> str:
     """A description of a module's plain attribute ``value`` for the checkpoint key, the
     same in every process: repr of numbers and strings, the dtype, shape and bytes of
-    tensors and arrays, containers and plain objects (e.g. a kernel family) item by item,
+    tensors and arrays, containers and plain objects (e.g. a kernel family, a callable one
+    too) item by item,
     functions by module, qualified name, bytecode (of a decorated one's body too),
     defaults, closure and bound object, a class by its code, a ``partial`` by its function
     and arguments; anything else (a module seen by ``named_modules`` anyway) by its type
@@ -95,7 +96,9 @@ def setting_text(value, depth: int = 0) -> str:
         if isinstance(value, types.MethodType):
             name += f"@{setting_text(value.__self__, depth + 1)}"
         return name
-    if hasattr(value, "__dict__") and not callable(value):
+    # a callable object too (a kernel with __call__): by its type alone, Scale(1.0) and
+    # Scale(100.0) were one setting, and a fit with one resumed the other's checkpoints
+    if hasattr(value, "__dict__"):
         attrs = ", ".join(
             f"{k}={setting_text(v, depth + 1)}" for k, v in sorted(vars(value).items())
         )

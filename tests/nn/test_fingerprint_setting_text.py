@@ -1,0 +1,95 @@
+"""dtc.nn.fingerprint.setting_text: the text of each kind of setting a checkpoint key holds,
+and the settings it tells apart."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+
+from dtc.nn.fingerprint import module_fingerprint, setting_text
+
+
+class Scale:
+    """A callable setting (a kernel with ``__call__``), known by its attributes."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __call__(self, x):
+        return x * self.s
+
+
+class Encoder(nn.Module):
+    def __init__(self, act):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+        self.act = act
+
+    def forward(self, x):
+        return self.act(self.lin(x))
+
+
+def _class_of_one_name(value):
+    """A class ``Setting`` whose method returns ``value``, a constant of its code."""
+    return type("Setting", (), {"f": eval(f"lambda self: {value!r}")})
+
+
+def test_a_callable_object_is_known_by_its_attributes():
+    assert setting_text(Scale(1.0)) == "Scale(s=1.0)"
+    assert setting_text(Scale(100.0)) == "Scale(s=100.0)"
+    torch.manual_seed(0)
+    small = Encoder(Scale(1.0))
+    torch.manual_seed(0)
+    large = Encoder(Scale(100.0))
+    x = torch.ones(1, 2)
+    assert not torch.equal(small(x), large(x))  # two networks computing otherwise
+    assert module_fingerprint(small) != module_fingerprint(large)
+    torch.manual_seed(0)
+    assert module_fingerprint(Encoder(Scale(1.0))) == module_fingerprint(small)
+
+
+def test_dtypes_and_devices_by_their_names():
+    assert setting_text(torch.float64) == "torch.float64"
+    assert setting_text(torch.device("cpu")) == "cpu"
+
+
+def test_modules_and_what_lies_four_levels_deep_by_their_type():
+    assert setting_text(nn.Linear(2, 3)) == "Linear"
+    assert setting_text([[[[1]]]]) == "list[list[list[list[1]]]]"
+    assert setting_text([[[[[1]]]]]) == "list[list[list[list[list]]]]"
+
+
+def test_a_class_by_its_code_torch_s_by_name():
+    assert setting_text(nn.Linear) == "torch.nn.modules.linear.Linear"
+    one, other = _class_of_one_name(1), _class_of_one_name(0)
+    name = f"{__name__}.Setting["
+    assert setting_text(one).startswith(name) and setting_text(other).startswith(name)
+    assert setting_text(one) != setting_text(other)  # the code differs
+    assert setting_text(one) == setting_text(_class_of_one_name(1))
+
+
+def test_a_function_wrapping_itself_is_read_as_given():
+    def f(x):
+        return x
+
+    f.__wrapped__ = f  # inspect.unwrap: "wrapper loop"
+    assert setting_text(f) == setting_text(f)
+    assert setting_text(f).startswith(f"{__name__}.{f.__qualname__}[")
+
+
+def test_an_empty_closure_cell_is_named():
+    def outer():
+        def inner():
+            return later
+
+        return inner
+        later = 1  # never runs: inner's cell stays empty
+
+    assert "'<empty cell>'" in setting_text(outer())
+
+
+def test_an_object_without_attributes_by_its_type():
+    assert setting_text(slice(1, 2)) == "slice"
+    assert setting_text(functools.partial(max, 1)).startswith("partial(builtins.max")
