@@ -8,6 +8,7 @@ on it changes whenever the network would compute something else.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -25,12 +26,11 @@ __all__ = ["class_code", "module_fingerprint", "setting_text"]
 def setting_text(value, depth: int = 0) -> str:
     """A description of a module's plain attribute ``value`` for the checkpoint key, the
     same in every process: repr of numbers and strings, the dtype, shape and bytes of
-    tensors and arrays, containers and plain objects (e.g. a kernel family, a callable one
-    too) item by item,
-    functions by module, qualified name, bytecode (of a decorated one's body too),
-    defaults, closure and bound object, a class by its code, a ``partial`` by its function
-    and arguments; anything else (a module seen by ``named_modules`` anyway) by its type
-    only."""
+    tensors and arrays, containers item by item, plain objects (e.g. a kernel family, a
+    callable one too; a dataclass by its fields) by their class and attributes, functions
+    by module, qualified name, bytecode (of a decorated one's body too), defaults, closure
+    and bound object, a class by its code, a ``partial`` by its function and arguments;
+    anything else (a module seen by ``named_modules`` anyway) by its type only."""
     if isinstance(value, np.generic):  # its repr follows numpy's print options (legacy=)
         return f"{value.dtype}:{value.item()!r}"
     if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
@@ -97,13 +97,18 @@ def setting_text(value, depth: int = 0) -> str:
             name += f"@{setting_text(value.__self__, depth + 1)}"
         return name
     # a callable object too (a kernel with __call__): by its type alone, Scale(1.0) and
-    # Scale(100.0) were one setting, and a fit with one resumed the other's checkpoints
-    if hasattr(value, "__dict__"):
-        attrs = ", ".join(
-            f"{k}={setting_text(v, depth + 1)}" for k, v in sorted(vars(value).items())
-        )
-        return f"{type(value).__qualname__}({attrs})"
-    return type(value).__qualname__
+    # Scale(100.0) were one setting, and a fit with one resumed the other's checkpoints.
+    # A dataclass by its fields, which a slotted one (slots=True) keeps out of __dict__.
+    if dataclasses.is_dataclass(value):
+        items = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif hasattr(value, "__dict__"):
+        items = vars(value)
+    else:
+        return type(value).__qualname__
+    attrs = ", ".join(f"{k}={setting_text(v, depth + 1)}" for k, v in sorted(items.items()))
+    # the class by its code too, as a class setting is: two classes of one name whose
+    # __call__ differ were one setting
+    return f"{setting_text(type(value), depth)}({attrs})"
 
 
 def _tensor_digest(t: torch.Tensor) -> str:

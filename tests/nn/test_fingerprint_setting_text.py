@@ -3,6 +3,7 @@ and the settings it tells apart."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
@@ -36,9 +37,9 @@ def _class_of_one_name(value):
     return type("Setting", (), {"f": eval(f"lambda self: {value!r}")})
 
 
-def test_a_callable_object_is_known_by_its_attributes():
-    assert setting_text(Scale(1.0)) == "Scale(s=1.0)"
-    assert setting_text(Scale(100.0)) == "Scale(s=100.0)"
+def test_a_callable_object_is_known_by_its_class_and_attributes():
+    assert setting_text(Scale(1.0)) == f"{setting_text(Scale)}(s=1.0)"
+    assert setting_text(Scale(100.0)) == f"{setting_text(Scale)}(s=100.0)"
     torch.manual_seed(0)
     small = Encoder(Scale(1.0))
     torch.manual_seed(0)
@@ -48,6 +49,37 @@ def test_a_callable_object_is_known_by_its_attributes():
     assert module_fingerprint(small) != module_fingerprint(large)
     torch.manual_seed(0)
     assert module_fingerprint(Encoder(Scale(1.0))) == module_fingerprint(small)
+
+
+@dataclasses.dataclass(slots=True)
+class Slotted:
+    """A slotted dataclass: its fields are no ``__dict__`` entries."""
+
+    weight: float
+
+
+def test_a_slotted_dataclass_is_known_by_its_fields():
+    # by its type alone, Slotted(1.0) and Slotted(100.0) were one setting
+    assert not hasattr(Slotted(1.0), "__dict__")
+    assert setting_text(Slotted(1.0)) == f"{setting_text(Slotted)}(weight=1.0)"
+    assert setting_text(Slotted(1.0)) != setting_text(Slotted(100.0))
+
+
+def _object_of_a_class_named_kernel(power):
+    """An object of a class ``Kernel`` with one attribute, whose ``__call__`` raises to
+    ``power``: two such classes share a name and the object's attributes."""
+    cls = type("Kernel", (), {"__call__": eval(f"lambda self, x: x ** {power}")})
+    obj = cls()
+    obj.width = 1.0
+    return obj
+
+
+def test_plain_objects_of_two_classes_of_one_name_are_told_apart_by_the_code():
+    square, cube = _object_of_a_class_named_kernel(2), _object_of_a_class_named_kernel(3)
+    assert square(2.0) != cube(2.0)
+    assert setting_text(square) != setting_text(cube)
+    assert setting_text(square) == setting_text(_object_of_a_class_named_kernel(2))
+    assert setting_text(square).endswith("(width=1.0)")
 
 
 def test_dtypes_and_devices_by_their_names():
