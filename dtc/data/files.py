@@ -154,10 +154,10 @@ _NPY_MAGIC = b"\x93NUMPY"
 
 def not_numpy_file(fh) -> str | None:
     """Why the binary file ``fh`` (read from its start, and put back there) is neither a
-    NumPy ``.npz`` (zip) archive nor a ``.npy`` array, or ``None``. np.load reads any other file as a pickle,
-    which it refuses with "If you trust the file you can load it unsafely using
-    allow_pickle=": advice, for a CSV or a damaged file, that would run whatever a pickle
-    holds. An empty file is left to np.load (its own error)."""
+    NumPy ``.npz`` (zip) archive nor a ``.npy`` array, or ``None``. np.load reads any
+    other file as a pickle, which it refuses with "If you trust the file you can load it
+    unsafely using allow_pickle=": advice, for a CSV or a damaged file, that would run
+    whatever a pickle holds. An empty file is left to np.load (its own error)."""
     head = fh.read(len(_NPY_MAGIC))
     fh.seek(0)
     if head and not head.startswith(b"PK") and head != _NPY_MAGIC:
