@@ -41,8 +41,9 @@ class TargetAgglomerative(TransferClusterer):
     linkage : {"ward", "average", "complete", "single"}, default "ward"
     metric : str or callable, default "euclidean"
         Distance between samples: one of :data:`METRICS` (scikit-learn's, less
-        ``"precomputed"``: the target's features are no distance matrix) or a callable;
-        Ward needs ``"euclidean"``.
+        ``"precomputed"``: the target's features are no distance matrix) or a callable
+        ``X (n, d) -> (n, n)`` distance matrix, as scikit-learn calls it (not a function
+        of two rows: that failed in a bare TypeError); Ward needs ``"euclidean"``.
     max_dense : int, default 20000
         Largest target (rows) it clusters: its memory grows as about ``8 n^2`` bytes
         (3.0 GiB at 20,000, see the module docstring); a larger target raises
