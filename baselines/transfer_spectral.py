@@ -127,8 +127,9 @@ class TransferSpectralClustering(TransferClusterer):
         Neighbours per instance in each domain's kNN graph, the instance itself not
         counted (as :func:`dtc.cluster.knn_graph`; :class:`baselines.spectral.TargetSpectral`
         counts it: its 10 are 9 others).
-    metric : str, default "cosine"
-        Distance of the kNN graphs (any metric of ``sklearn.neighbors``).
+    metric : str or callable, default "cosine"
+        Distance of the kNN graphs: a metric of ``sklearn.neighbors`` by name, or a
+        callable of two rows returning their distance, as ``sklearn.neighbors`` takes it.
     step : float, default 1.0
         Length of the normalised gradient step.
     max_iter : int, default 100
