@@ -80,6 +80,22 @@ def test_a_misspelt_hook_of_a_base_class_is_named(blobs_pair):
         DTC(**TINY, callbacks=[_MixedIn()]).fit(blobs_pair)
 
 
+class _OddAnnotations(Callback):
+    """Annotations inspect cannot read (not a dict): the hook is still found."""
+
+    __annotations__ = ("not", "a", "dict")
+
+    def on_adapt_epoch_ends(self, estimator, epoch, logs):
+        pass
+
+
+def test_a_misspelt_hook_is_named_where_the_annotations_cannot_be_read(blobs_pair):
+    with pytest.raises(
+        ValueError, match=r"^DTC: callback _OddAnnotations defines on_adapt_epoch_e"
+    ):
+        DTC(**TINY, callbacks=[_OddAnnotations()]).fit(blobs_pair)
+
+
 def test_n_clusters_cannot_be_estimated_from_two_target_rows():
     rng = np.random.default_rng(0)
     pair = DomainPair(Domain(rng.normal(size=(4, 3))), Domain(rng.normal(size=(2, 3))))
