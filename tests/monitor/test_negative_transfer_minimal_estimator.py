@@ -1,6 +1,7 @@
 """NegativeTransferMonitor on an estimator with only the documented callback interface: no
 ``history_`` and no ``cluster_classes_`` (clusters not named by source classes), next to
-an unlabelled source although the estimator uses source labels where there are any."""
+an unlabelled source although the estimator uses source labels where there are any; and an
+epoch that a later callback made the last, finished in on_adapt_end."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from dtc.data import Domain, DomainPair
+from dtc.monitor.base import Callback
 from dtc.monitor.negative_transfer import NegativeTransferMonitor
 from dtc.monitor.partition_score import COLLAPSED
 
@@ -52,6 +54,8 @@ class MinimalEstimator:
         for epoch in range(self.adapt_epochs):
             for cb in self.callbacks:
                 cb.on_adapt_epoch_end(self, epoch, {"stage": "adapt", "epoch": epoch})
+            if self.stop_training_:
+                break
         for cb in self.callbacks:
             cb.on_adapt_end(self)
         self.embedding_ = self.transform_target(pair.target.X)
@@ -80,3 +84,24 @@ def test_a_collapsed_fit_of_a_minimal_estimator_falls_back(tmp_path):
     np.testing.assert_array_equal(est.transfer_labels_, np.zeros(len(Xt), dtype=np.int64))
     # the reference's partition of well-separated blobs: the target's classes
     assert adjusted_rand_score(yt, est.labels_) == 1.0
+
+
+class StopAfterFirstEpoch(Callback):
+    def on_adapt_epoch_end(self, estimator, epoch, logs):
+        estimator.stop_training_ = True
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_an_epoch_stopped_by_a_later_callback_is_finished_without_a_restore(tmp_path):
+    # the monitor scored epoch 0 not knowing it was the last: on_adapt_end finishes it;
+    # under "warn" no state is restored
+    Xt, yt = _blobs(0)
+    Xs, ys = _blobs(1)
+    pair = DomainPair(Domain(Xs, ys), Domain(Xt, yt), n_clusters=K)
+    mon = NegativeTransferMonitor(
+        "warn", reference_epochs=20, check_features=False, calibrate=False, cache_dir=tmp_path
+    )
+    est = MinimalEstimator([mon, StopAfterFirstEpoch()]).fit(pair)
+    decisions = [e["decision"] for e in est.monitor_trail_]
+    assert decisions == ["start", COLLAPSED, "flag"]
+    assert est.negative_transfer_ and not getattr(est, "fell_back_to_reference_", False)
