@@ -418,7 +418,10 @@ def _select_k(X, seed: int) -> int:
     """k by the best K-means silhouette over 2..10 (fewer for tiny targets)."""
     k_max = min(10, len(X) - 1)
     if k_max < 2:
-        raise ValueError(f"DTC: cannot estimate n_clusters from {len(X)} target samples")
+        raise ValueError(
+            f"DTC: cannot estimate n_clusters from {len(X)} target samples (the silhouette "
+            "needs at least 3); pass n_clusters"
+        )
     return int(select_k_silhouette(X, range(2, k_max + 1), seed=seed)[0])
 
 

@@ -101,7 +101,10 @@ def test_n_clusters_cannot_be_estimated_from_two_target_rows():
     pair = DomainPair(Domain(rng.normal(size=(4, 3))), Domain(rng.normal(size=(2, 3))))
     with pytest.raises(ValueError) as info:
         DTC(**TINY).fit(pair)
-    assert str(info.value) == "DTC: cannot estimate n_clusters from 2 target samples"
+    assert str(info.value) == (
+        "DTC: cannot estimate n_clusters from 2 target samples (the silhouette needs at "
+        "least 3); pass n_clusters"
+    )
 
 
 def test_the_refine_stage_is_resumed_from_its_checkpoint(blobs_pair, tmp_path, monkeypatch):
