@@ -150,14 +150,20 @@ def locked_file(
         fd = os.open(path, flags, 0o644)
         if fcntl is None:  # not POSIX: not locked
             break
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        # Waited while set_aside replaced the file: this one is no longer ``path``, and
-        # what is written to it is lost. Open the new one.
         try:
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                break
-        except FileNotFoundError:
-            pass
+            # a wait for another writer's lock cut short (Ctrl-C, SIGTERM in a sweep) or a
+            # lock refused (ENOLCK on some network file systems) left the descriptor open
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Waited while set_aside replaced the file: this one is no longer ``path``, and
+            # what is written to it is lost. Open the new one.
+            try:
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+        except BaseException:
+            os.close(fd)
+            raise
         os.close(fd)
     try:
         yield fd
