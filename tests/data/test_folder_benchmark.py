@@ -212,7 +212,9 @@ def test_the_runner_sweeps_a_folder_and_sees_its_edits(folder, tmp_path, monkeyp
     assert [(t.spec.source, t.spec.target) for t in expand(config)] == [("a", "b"), ("b", "a")]
     summary = run_experiment(config, tmp_path / "out", progress=False)
     assert summary.finished == 2
-    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").open()]
+    records = [
+        json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    ]
     assert {r["benchmark"] for r in records} == {"mine"}
     assert all(r["metrics"]["acc"] > 0.9 for r in records)  # three well-separated blobs
     # a changed file is other data: its runs are run again, the other pair's too (it reads it)

@@ -59,7 +59,9 @@ def test_user_loss_is_benchmarked_with_one_command(tmp_path, monkeypatch):
         assert 0 < row["acc"] <= 1 and row["seconds_per_epoch"] > 0
         assert row["complete"] and row["n_runs"] == row["n_tasks"] == 1
     # quick: the digits default with one seed, even though the protocol has two
-    records = [json.loads(line) for line in (tmp_path / "lb" / "results.jsonl").open()]
+    records = [
+        json.loads(line) for line in (tmp_path / "lb" / "results.jsonl").read_text().splitlines()
+    ]
     assert {r["seed"] for r in records} == {0}
     assert {r["spec"]["params"]["loss"] for r in records} == {"mmd", "my_losses:MeanDifference"}
     again = CliRunner().invoke(app, args)  # finished runs are reused, not rerun

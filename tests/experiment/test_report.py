@@ -89,7 +89,10 @@ def test_bold_is_decided_on_the_shown_values_and_ties_are_all_bold(tmp_path):
         False,
     ]
     write_report(records, tmp_path, figures=False)
-    best = {(r["method"], r["best"]) for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    best = {
+        (r["method"], r["best"])
+        for r in csv.DictReader((tmp_path / "acc.csv").read_text().splitlines())
+    }
     assert best == {("a", "1"), ("b", "1"), ("c", "1"), ("d", "0")}
 
 
@@ -166,7 +169,7 @@ def test_write_report_files_and_oracle(tmp_path):
 
     tables = build_tables([records[1], records[2]])
     assert not any("(oracle)" in row for row in oracle_tables([records[1]], tables)[0].rows)
-    rows = list(csv.DictReader((tmp_path / "acc.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "acc.csv").read_text().splitlines()))
     assert {(r["method"], r["mean"], r["best"]) for r in rows} == {
         ("g [lam=0.1]", "30.0000", "0"),
         ("g [lam=1.0]", "60.0000", "1"),
@@ -296,7 +299,10 @@ def test_family_mean_of_a_seed_needs_every_pair_and_incomplete_cells_are_never_b
     md = to_markdown(family)
     assert "| A | **50.0 ± 0.0 (n=3)** |" in md and "| B | 90.0 (n=1/3) |" in md
     write_report(records, tmp_path, figures=False)
-    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "by_benchmark_acc.csv").open())}
+    rows = {
+        r["method"]: r
+        for r in csv.DictReader((tmp_path / "by_benchmark_acc.csv").read_text().splitlines())
+    }
     assert (rows["A"]["best"], rows["A"]["left_out"]) == ("1", "0")
     assert (rows["B"]["best"], rows["B"]["n"], rows["B"]["left_out"]) == ("0", "1", "2")
     # No seed with every pair: no family mean at all.
@@ -333,7 +339,10 @@ def test_a_cell_missing_a_seed_of_its_column_is_marked_and_never_bold(tmp_path):
     assert "| B | **60.0 ± 0.0 (n=3)** | 60.0 ± 0.0 (n=2/3) | 60.0 (incomplete) |" in md
     assert "| C | 90.0 ± 0.0 (n=2/3) | 90.0 ± 0.0 (n=2/3) | 90.0 (incomplete) |" in md
     write_report(records, tmp_path, figures=False)
-    rows = {(r["method"], r["task"]): r for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    rows = {
+        (r["method"], r["task"]): r
+        for r in csv.DictReader((tmp_path / "acc.csv").read_text().splitlines())
+    }
     assert (rows["C", t1]["n"], rows["C", t1]["left_out"], rows["C", t1]["best"]) == ("2", "1", "0")
 
 
@@ -812,7 +821,7 @@ def test_the_csv_gives_no_std_for_one_seed(tmp_path):
     # A single run has no spread: the tables show none, the CSV wrote 0.0000.
     records = [_record("a", 0, 0.5), *(_record("b", s, v) for s, v in ((0, 0.6), (1, 0.8)))]
     write_report(records, tmp_path, figures=False)
-    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "acc.csv").read_text().splitlines())}
     assert (rows["a"]["mean"], rows["a"]["std"], rows["a"]["n"]) == ("50.0000", "", "1")
     expected = np.std([60.0, 80.0], ddof=1)
     assert (rows["b"]["mean"], rows["b"]["std"]) == ("70.0000", f"{expected:.4f}")

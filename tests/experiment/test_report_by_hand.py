@@ -50,7 +50,10 @@ def test_an_incomplete_cell_reading_as_the_best_is_not_bold(tmp_path):
     md = to_markdown(acc)
     assert "| A | **80.0 ± 0.0 (n=3)** |" in md and "| B | 80.0 ± 0.0 (n=2/3) |" in md
     write_report(records, tmp_path, figures=False)
-    best = {r["method"]: r["best"] for r in csv.DictReader((tmp_path / "acc.csv").open())}
+    best = {
+        r["method"]: r["best"]
+        for r in csv.DictReader((tmp_path / "acc.csv").read_text().splitlines())
+    }
     assert best == {"A": "1", "B": "0"}
 
 

@@ -655,7 +655,7 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path, monkeypatch):
     cmd, env, results, gate, proc = _gated_sweep(tmp_path, monkeypatch)
     config = Path(cmd[4])
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate()  # waits, and closes its stderr pipe
     assert len(_lines(results)) == 2
     gate.touch()
     rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -887,7 +887,7 @@ def test_workers_of_a_sweep_killed_with_kill_9_exit_by_themselves(tmp_path):
     workers = [int(pid) for pid in sweep.stdout.readline().split()]
     assert len(workers) == 2
     os.kill(sweep.pid, signal.SIGKILL)
-    sweep.wait()
+    sweep.communicate()  # waits, and closes its stdout pipe
 
     def alive(pid: int) -> bool:
         try:

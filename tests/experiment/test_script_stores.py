@@ -368,7 +368,7 @@ def test_run_baselines_fails_its_status_and_keeps_failed_cells_in_its_tables(
     assert baselines.main(args) == 1
     out, err = capsys.readouterr()
     assert "1 of 1 runs failed" in err and "| kmeans | - | 0 | error |" in out
-    (row,) = csv.DictReader((tmp_path / "baselines.csv").open())
+    (row,) = csv.DictReader((tmp_path / "baselines.csv").read_text().splitlines())
     assert (row["method"], row["acc_mean"], row["n_seeds"], row["n_failed"]) == (
         "kmeans",
         "",
@@ -378,7 +378,7 @@ def test_run_baselines_fails_its_status_and_keeps_failed_cells_in_its_tables(
     monkeypatch.undo()
     monkeypatch.setattr(baselines, "QUICK_PAIRS", DIGITS)
     assert baselines.main(args) == 0  # the failed run runs again, and passes
-    (row,) = csv.DictReader((tmp_path / "baselines.csv").open())
+    (row,) = csv.DictReader((tmp_path / "baselines.csv").read_text().splitlines())
     assert row["n_seeds"] == "1" and row["acc_mean"] != ""
 
 
