@@ -4,23 +4,12 @@ loss."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from dtc.data import Domain, DomainPair
 from dtc.monitor.base import Callback
 from dtc.pipeline import DTC
-
-TINY = {
-    "hidden": (8,),
-    "n_latent": 2,
-    "pretrain_epochs": 1,
-    "adapt_epochs": 2,
-    "batch_size": 16,
-    "self_training_rounds": 0,
-}
 
 
 class HugeReconstruction(Callback):
@@ -33,19 +22,13 @@ class HugeReconstruction(Callback):
             last.bias.fill_(1e30)
 
 
-@pytest.fixture(scope="module")
-def pair() -> DomainPair:
-    rng = np.random.default_rng(0)
-    y = np.repeat([0, 1], 6)
-    Xs = 4.0 * y[:, None] + 0.2 * rng.normal(size=(12, 3))
-    Xt = 4.0 * y[:, None] + 0.5 + 0.2 * rng.normal(size=(12, 3))
-    return DomainPair(Domain(Xs), Domain(Xt), n_clusters=2)
-
-
 @pytest.mark.parametrize("loss", [None, "mmd"])
-def test_a_diverged_reconstruction_is_not_blamed_on_the_alignment_loss(pair, loss):
+def test_a_diverged_reconstruction_is_not_blamed_on_the_alignment_loss(
+    miniature_dtc, two_blob_pair, loss
+):
     with pytest.raises(FloatingPointError) as info:
-        DTC(**TINY, loss=loss, callbacks=[HugeReconstruction()]).fit(pair)
+        params = {**miniature_dtc, "adapt_epochs": 2}
+        DTC(**params, loss=loss, callbacks=[HugeReconstruction()]).fit(two_blob_pair)
     assert str(info.value) == (
         "adapt: the loss diverged (value inf) at epoch 0; lower the learning rate or the "
         "alignment weight (the last good checkpoint, if any, is kept)"

@@ -14,26 +14,6 @@ from dtc.data import Domain, DomainPair
 from dtc.monitor.base import Callback
 from dtc.pipeline import DTC, family_config
 
-TINY = {
-    "hidden": (8,),
-    "n_latent": 2,
-    "pretrain_epochs": 1,
-    "adapt_epochs": 1,
-    "batch_size": 16,
-    "self_training_rounds": 0,
-}
-
-
-@pytest.fixture(scope="module")
-def blobs_pair() -> DomainPair:
-    """Two blobs per domain, 12 rows each, the source unlabelled."""
-    rng = np.random.default_rng(0)
-    centres = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 4.0]])
-    y = np.repeat([0, 1], 6)
-    Xs = centres[y] + 0.2 * rng.normal(size=(12, 3))
-    Xt = centres[y] + 0.5 + 0.2 * rng.normal(size=(12, 3))
-    return DomainPair(Domain(Xs), Domain(Xt), n_clusters=2)
-
 
 def test_family_config_names_an_unknown_benchmark():
     with pytest.raises(ValueError) as info:
@@ -60,9 +40,9 @@ def test_benchmark_defaults_of_a_benchmark_without_a_family_are_none():
         ),
     ],
 )
-def test_argument_messages(blobs_pair, params, message):
+def test_argument_messages(miniature_dtc, two_blob_pair, params, message):
     with pytest.raises(ValueError) as info:
-        DTC(**TINY, **params).fit(blobs_pair)
+        DTC(**miniature_dtc, **params).fit(two_blob_pair)
     assert str(info.value) == message
 
 
@@ -75,9 +55,9 @@ class _MixedIn(_Misspelt, Callback):
     """The misspelt hook is the mixin's, not the class's own."""
 
 
-def test_a_misspelt_hook_of_a_base_class_is_named(blobs_pair):
+def test_a_misspelt_hook_of_a_base_class_is_named(miniature_dtc, two_blob_pair):
     with pytest.raises(ValueError, match=r"^DTC: callback _MixedIn defines on_adapt_epoch_ends,"):
-        DTC(**TINY, callbacks=[_MixedIn()]).fit(blobs_pair)
+        DTC(**miniature_dtc, callbacks=[_MixedIn()]).fit(two_blob_pair)
 
 
 class _OddAnnotations(Callback):
@@ -89,34 +69,38 @@ class _OddAnnotations(Callback):
         pass
 
 
-def test_a_misspelt_hook_is_named_where_the_annotations_cannot_be_read(blobs_pair):
+def test_a_misspelt_hook_is_named_where_the_annotations_cannot_be_read(
+    miniature_dtc, two_blob_pair
+):
     with pytest.raises(
         ValueError, match=r"^DTC: callback _OddAnnotations defines on_adapt_epoch_e"
     ):
-        DTC(**TINY, callbacks=[_OddAnnotations()]).fit(blobs_pair)
+        DTC(**miniature_dtc, callbacks=[_OddAnnotations()]).fit(two_blob_pair)
 
 
-def test_n_clusters_cannot_be_estimated_from_two_target_rows():
+def test_n_clusters_cannot_be_estimated_from_two_target_rows(miniature_dtc):
     rng = np.random.default_rng(0)
     pair = DomainPair(Domain(rng.normal(size=(4, 3))), Domain(rng.normal(size=(2, 3))))
     with pytest.raises(ValueError) as info:
-        DTC(**TINY).fit(pair)
+        DTC(**miniature_dtc).fit(pair)
     assert str(info.value) == (
         "DTC: cannot estimate n_clusters from 2 target samples (the silhouette needs at "
         "least 3); pass n_clusters"
     )
 
 
-def test_the_refine_stage_is_resumed_from_its_checkpoint(blobs_pair, tmp_path, monkeypatch):
-    params = {**TINY, "refine": "dec", "refine_epochs": 2, "checkpoint_dir": tmp_path}
-    first = DTC(**params).fit(blobs_pair)
+def test_the_refine_stage_is_resumed_from_its_checkpoint(
+    miniature_dtc, two_blob_pair, tmp_path, monkeypatch
+):
+    params = {**miniature_dtc, "refine": "dec", "refine_epochs": 2, "checkpoint_dir": tmp_path}
+    first = DTC(**params).fit(two_blob_pair)
     assert first.resumed_stages_ == []
 
     def no_refining(self):
         raise AssertionError("the refine stage was run again instead of loaded")
 
     monkeypatch.setattr(DTC, "_refine", no_refining)
-    again = DTC(**params).fit(blobs_pair)
+    again = DTC(**params).fit(two_blob_pair)
     assert again.resumed_stages_ == ["pretrain", "adapt", "cluster", "refine"]
     assert np.array_equal(again.labels_, first.labels_)
     assert np.array_equal(again.cluster_centers_, first.cluster_centers_)
