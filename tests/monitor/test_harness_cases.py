@@ -953,32 +953,9 @@ def test_the_other_parity_of_fresh_set_2(load_script):
     assert script.construction("digits_s8") == "pair"
 
 
-def test_rule_13_choice_by_hand(load_script):
+def test_rule_13_choice_by_hand(load_script, similarity_rows):
     script = load_script("similarity_threshold_choice")
-
-    def row(case, kind, benchmark, sims, verdicts=None):
-        verdicts = verdicts or [None] * len(sims)
-        return {
-            "case": case,
-            "kind": kind,
-            "benchmark": benchmark,
-            "applies": True,
-            "verdicts": verdicts,
-            "similarities": sims,
-        }
-
-    rows = [
-        # positives: pixels 0.45 (flagged by B only), SURF 0.7 and a nan (never flagged)
-        row("p_matched", "positive", "digits", [0.45, 0.45]),
-        row("q_matched", "positive", "office_caltech10_surf", [0.7, float("nan")]),
-        row("r", "positive", "digits", [0.8, 0.8]),
-        row("s", "positive", "coil20", [0.9] * 2),
-        row("t", "positive", "coil20", [0.9] * 2),
-        # negatives: pixels 0.38 (B, C), SURF 0.45 (B, C), a noisy source (every candidate)
-        row("n_crossed", "negative", "mnist_usps", [0.38, 0.38]),
-        row("m_crossed", "negative", "office_caltech10_surf", [0.45, 0.55]),
-        row("o_crossed", "negative", "digits", [0.7, None], ["noisy_source", "unrelated_source"]),
-    ]
+    rows = similarity_rows
     assert script.construction("p_matched") == "matched" and script.construction("r") == "pair"
     assert script.rates(rows, script.CANDIDATES["A"]) == {"positive": (0, 10), "negative": (2, 6)}
     assert script.rates(rows, script.CANDIDATES["B"]) == {"positive": (2, 10), "negative": (5, 6)}
