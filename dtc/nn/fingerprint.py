@@ -100,7 +100,8 @@ def setting_text(value, depth: int = 0) -> str:
     # Scale(100.0) were one setting, and a fit with one resumed the other's checkpoints.
     # A dataclass by its fields, which a slotted one (slots=True) keeps out of __dict__.
     if dataclasses.is_dataclass(value):
-        items = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        # a field with init=False may be unset: named as such, not an AttributeError
+        items = {f.name: getattr(value, f.name, "<unset>") for f in dataclasses.fields(value)}
     elif hasattr(value, "__dict__"):
         items = vars(value)
     else:

@@ -125,3 +125,16 @@ def test_an_empty_closure_cell_is_named():
 def test_an_object_without_attributes_by_its_type():
     assert setting_text(slice(1, 2)) == "slice"
     assert setting_text(functools.partial(max, 1)).startswith("partial(builtins.max")
+
+
+@dataclasses.dataclass
+class Lazy:
+    """A dataclass whose ``cache`` field (``init=False``) is set only when first used."""
+
+    width: float
+    cache: dict = dataclasses.field(init=False)
+
+
+def test_a_dataclass_field_not_yet_set_is_named_unset():
+    # getattr on the unset field raised AttributeError, failing the fit's checkpoint key
+    assert setting_text(Lazy(2.0)) == f"{setting_text(Lazy)}(cache='<unset>', width=2.0)"
