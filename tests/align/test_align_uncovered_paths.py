@@ -1,7 +1,8 @@
 """Paths of dtc.align no other test reached: the reprs of the log-CORAL, sliced-Wasserstein,
 Sinkhorn losses and the randomized map, argument messages (a non-tensor input, a 0-d
 projection, a non-number bandwidth, a bad chunk, jmmd2's layers), one DAN scale, bandwidths
-given as a 2-d array, unseeded projections (in one dimension), and a float32 cost mean past float32's range."""
+given as a 2-d array, unseeded projections (in one dimension), and a float32 cost mean past
+float32's range."""
 
 from __future__ import annotations
 

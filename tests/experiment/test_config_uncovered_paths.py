@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from dtc import methods
+from dtc.align import registry
 from dtc.experiment.config import _registry, load_config, plugin_code, validate_config
 
 BASE = {
@@ -72,8 +73,6 @@ def test_a_registered_method_that_cannot_be_imported(monkeypatch):
 
 
 def test_the_loss_registry_is_not_imported_for_a_name_no_plugin_holds(monkeypatch):
-    from dtc.align import registry
-
     assert _registry("loss", "no_such_loss") is registry._LOSSES
     monkeypatch.delitem(sys.modules, "dtc.align.registry")
     assert _registry("loss", "no_such_loss") is None
