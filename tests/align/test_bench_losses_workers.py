@@ -3,7 +3,6 @@ them): a registered loss outside the variants and a user's ``module:Class`` loss
 working directory are each measured, a row of what the worker found (estimator, kernels)."""
 
 import json
-import sys
 
 import pytest
 
@@ -14,7 +13,6 @@ def bench(load_script):
 
 
 def test_real_workers_measure_a_registered_and_a_users_loss(bench, monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(sys, "path", list(sys.path))  # main puts the working directory in
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dtc_bench_worker_loss.py").write_text(
         "from torch import nn\n\n\nclass MeanGap(nn.Module):\n"

@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from dtc.monitor.calibration import score_slope, source_bias
@@ -78,7 +77,6 @@ def test_near_origin_leaves_an_empty_matrix_as_it_is():
 
 
 def test_the_target_embedding_of_an_estimator_with_only_a_target_autoencoder():
-    torch.manual_seed(0)
     encoder = nn.Sequential(nn.Linear(5, 2), nn.Tanh())
     estimator = types.SimpleNamespace(_tgt_ae=types.SimpleNamespace(encoder=encoder))
     Z = current_target_embedding(estimator, X.astype(np.float32))

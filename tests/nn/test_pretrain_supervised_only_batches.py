@@ -14,7 +14,6 @@ from dtc.nn.training import pretrain_autoencoder
 
 
 def test_a_batch_of_supervised_only_rows_adds_no_reconstruction():
-    torch.manual_seed(0)
     X = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
     y = np.array([0, 1, 0])
     ae, head = MLPAutoencoder(4, hidden=(5,), n_latent=2), nn.Linear(2, 2)
