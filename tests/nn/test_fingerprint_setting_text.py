@@ -82,19 +82,9 @@ def test_plain_objects_of_two_classes_of_one_name_are_told_apart_by_the_code():
     assert setting_text(square).endswith("(width=1.0)")
 
 
-def test_dtypes_and_devices_by_their_names():
-    assert setting_text(torch.float64) == "torch.float64"
-    assert setting_text(torch.device("cpu")) == "cpu"
-
-
-def test_modules_and_what_lies_four_levels_deep_by_their_type():
-    assert setting_text(nn.Linear(2, 3)) == "Linear"
-    assert setting_text([[[[1]]]]) == "list[list[list[list[1]]]]"
-    assert setting_text([[[[[1]]]]]) == "list[list[list[list[list]]]]"
-
-
-def test_a_class_by_its_code_torch_s_by_name():
-    assert setting_text(nn.Linear) == "torch.nn.modules.linear.Linear"
+def test_a_class_of_a_users_by_its_code():
+    # (by name, dtypes, devices, modules, depth, a wrapper loop, an empty cell and objects
+    # without attributes: tests/nn/test_setting_text_by_hand.py)
     one, other = _class_of_one_name(1), _class_of_one_name(0)
     name = f"{__name__}.Setting["
     assert setting_text(one).startswith(name) and setting_text(other).startswith(name)
@@ -102,28 +92,7 @@ def test_a_class_by_its_code_torch_s_by_name():
     assert setting_text(one) == setting_text(_class_of_one_name(1))
 
 
-def test_a_function_wrapping_itself_is_read_as_given():
-    def f(x):
-        return x
-
-    f.__wrapped__ = f  # inspect.unwrap: "wrapper loop"
-    assert setting_text(f) == setting_text(f)
-    assert setting_text(f).startswith(f"{__name__}.{f.__qualname__}[")
-
-
-def test_an_empty_closure_cell_is_named():
-    def outer():
-        def inner():
-            return later
-
-        return inner
-        later = 1  # never runs: inner's cell stays empty
-
-    assert "'<empty cell>'" in setting_text(outer())
-
-
-def test_an_object_without_attributes_by_its_type():
-    assert setting_text(slice(1, 2)) == "slice"
+def test_a_partial_by_its_function():
     assert setting_text(functools.partial(max, 1)).startswith("partial(builtins.max")
 
 
