@@ -1,10 +1,12 @@
 """plugin_hash of a "module:Name" string whose module is imported but whose name is no
 attribute of it, or no class: the module file's SHA-256 alone (the config's checks name
-the mistake); no test reached either."""
+the mistake), and None for a module without a file (a notebook's), where a class would be
+hashed by its code; no test reached either."""
 
 import hashlib
 import importlib
 import sys
+import types
 
 from dtc._plugins import plugin_hash
 
@@ -21,3 +23,13 @@ def test_a_missing_attribute_or_a_function_hashes_the_module_file(tmp_path, monk
     assert plugin_hash("dtc_plugin_hash_mod:Missing") == file_sha
     assert plugin_hash("dtc_plugin_hash_mod:helper") == file_sha
     assert plugin_hash("dtc_plugin_hash_mod:K") == file_sha  # a class defined there
+
+
+def test_a_missing_attribute_or_a_function_of_a_module_without_a_file_is_none(monkeypatch):
+    # with a file the answer is the file's hash whether or not the name is a class: only
+    # here does "no class" change it (class_hash of a function raised AttributeError)
+    module = types.ModuleType("dtc_plugin_hash_fileless")
+    module.helper = lambda: 1
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    assert plugin_hash("dtc_plugin_hash_fileless:Missing") is None
+    assert plugin_hash("dtc_plugin_hash_fileless:helper") is None
