@@ -516,8 +516,9 @@ def class_hash(cls: type) -> str | None:
 
 def plugin_hash(path: str) -> str | None:
     """:func:`file_hash` of the module of ``"module:Class"``, or when that module has no
-    file (``"__main__:MyLoss"`` in a notebook), :func:`class_hash` of the class it names;
-    ``None`` when the module cannot be imported or the name is no class. A class that
+    file (``"__main__:MyLoss"`` in a notebook), :func:`class_hash` of the class it names
+    (``None`` there when the name is no class); ``None`` when the module cannot be
+    imported. A class that
     ``module`` imports from another module (``"mypkg:MyMethod"`` with ``MyMethod`` defined
     in ``mypkg/impl.py``) hashes both files: the named one alone did not change when the
     class did, and its runs were not run again."""
