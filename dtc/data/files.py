@@ -609,6 +609,13 @@ def load_mat(
     if X.ndim == 2 and features_as_rows:
         X = X.T
     y = None if y_key is None else _dense(arrays[y_key])
+    if y is not None and y.dtype.kind in "OUS":
+        # a cell array of class names (object) or a char matrix (text): the domain's own
+        # check said "expected integer class labels, got dtype object", with no remedy
+        raise ValueError(
+            f"{path}: expected {y_key!r} to be numeric class labels, got dtype {y.dtype} "
+            "(text or a cell array); save class names as numbers"
+        )
     if (
         y is not None
         and not features_as_rows
